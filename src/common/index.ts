@@ -1,0 +1,1 @@
+export { TesseraError, hasCode } from './errors.js';
