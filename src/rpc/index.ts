@@ -1,0 +1,14 @@
+export * from './protocol.js';
+export { NodeClient, type NodeClientOptions } from './node-client.js';
+export {
+  BODY_HASH_HEADER,
+  DATE_HEADER,
+  MAX_SIGNATURE_SKEW_MS,
+  SIGNATURE_HEADER,
+  UNSIGNED_BODY,
+  bodySha256,
+  signRequest,
+  verifyRequestSignature,
+  type SignatureProblem,
+} from './signing.js';
+export { NodeError, WIRE_ERROR_STATUS, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';

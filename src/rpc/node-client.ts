@@ -1,0 +1,207 @@
+import { Readable } from 'node:stream';
+import { Pool, errors as undiciErrors } from 'undici';
+import type { Dispatcher } from 'undici';
+import {
+  NODE_PATHS,
+  type AbortRequest,
+  type BucketRecord,
+  type BucketsResponse,
+  type CommitRequest,
+  type ErasureParams,
+  type ListQuery,
+  type ListResponse,
+  type NodeHealth,
+  type ObjectStatus,
+  type PrepareResponse,
+  type ShardRef,
+} from './protocol.js';
+import { UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
+import { NodeError, isWireErrorCode, wireCodeForStatus } from './wire-errors.js';
+
+/** How a gateway reaches one storage node. */
+export interface NodeClientOptions {
+  nodeId: string;
+  /** host:port of the node's HTTP endpoint. */
+  address: string;
+  clusterSecret: string;
+  /** Keep-alive connections kept per node. */
+  connections?: number;
+  /** Time allowed for a node to start answering. */
+  headersTimeoutMs?: number;
+  /** Time allowed between two body chunks once a node answers. */
+  bodyTimeoutMs?: number;
+  clock?: () => number;
+}
+
+interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** The one client for the node protocol: signs every request and turns failures into NodeError. */
+export class NodeClient {
+  readonly nodeId: string;
+  readonly address: string;
+  private readonly pool: Pool;
+  private readonly secret: string;
+  private readonly clock: () => number;
+
+  constructor(options: NodeClientOptions) {
+    this.nodeId = options.nodeId;
+    this.address = options.address;
+    this.secret = options.clusterSecret;
+    this.clock = options.clock ?? Date.now;
+    this.pool = new Pool(`http://${options.address}`, {
+      connections: options.connections ?? 32,
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.headersTimeoutMs ?? 10_000,
+      bodyTimeout: options.bodyTimeoutMs ?? 30_000,
+      connectTimeout: 3_000,
+    });
+  }
+
+  /** Streams one shard to the node; resolves once the node has it durably but not yet visible. */
+  async putShard(ref: ShardRef, erasure: ErasureParams, body: Readable, options: CallOptions = {}): Promise<PrepareResponse> {
+    const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}`;
+    const url = `${NODE_PATHS.shards}?${shardQuery(ref)}&${params}`;
+    return this.json<PrepareResponse>('PUT', url, { stream: body }, options);
+  }
+
+  /** Makes a version visible on the node (or writes a tombstone). */
+  async commit(request: CommitRequest, options: CallOptions = {}): Promise<void> {
+    await this.json<unknown>('POST', NODE_PATHS.commit, { json: request }, options);
+  }
+
+  /** Drops a prepared shard that will never be committed. */
+  async abort(request: AbortRequest, options: CallOptions = {}): Promise<void> {
+    await this.json<unknown>('POST', NODE_PATHS.abort, { json: request }, options);
+  }
+
+  /** The node's newest committed version of a key, or null when it has none. */
+  async objectStatus(bucket: string, key: string, options: CallOptions = {}): Promise<ObjectStatus | null> {
+    const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key }).toString()}`;
+    try {
+      return await this.json<ObjectStatus>('GET', url, {}, options);
+    } catch (err) {
+      if (err instanceof NodeError && err.code === 'NotFound') return null;
+      throw err;
+    }
+  }
+
+  /** Streams `lengthBytes` of a shard from `offsetBytes`; the node verifies block checksums as it sends. */
+  async readShard(ref: ShardRef, offsetBytes: number, lengthBytes: number, options: CallOptions = {}): Promise<Readable> {
+    const query = `${shardQuery(ref)}&offset=${offsetBytes}&length=${lengthBytes}`;
+    const response = await this.send('GET', `${NODE_PATHS.shards}?${query}`, {}, options);
+    return response.body as unknown as Readable;
+  }
+
+  /** One page of the node's ordered listing of a bucket. */
+  async list(query: ListQuery, options: CallOptions = {}): Promise<ListResponse> {
+    const params = new URLSearchParams({
+      bucket: query.bucket,
+      prefix: query.prefix,
+      after: query.after,
+      afterIsPrefix: query.afterIsPrefix ? '1' : '0',
+      limit: String(query.limit),
+    });
+    return this.json<ListResponse>('GET', `${NODE_PATHS.list}?${params.toString()}`, {}, options);
+  }
+
+  /** Stores a bucket record if it is newer than the node's. */
+  async putBucket(record: BucketRecord, options: CallOptions = {}): Promise<void> {
+    await this.json<unknown>('PUT', NODE_PATHS.buckets, { json: record }, options);
+  }
+
+  /** Every bucket record the node holds, tombstones included. */
+  async listBuckets(options: CallOptions = {}): Promise<BucketRecord[]> {
+    return (await this.json<BucketsResponse>('GET', NODE_PATHS.buckets, {}, options)).buckets;
+  }
+
+  /** The node's health report. */
+  async health(options: CallOptions = {}): Promise<NodeHealth> {
+    return this.json<NodeHealth>('GET', NODE_PATHS.health, {}, options);
+  }
+
+  /** Closes the connection pool. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private async json<T>(method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<T> {
+    const response = await this.send(method, url, body, options);
+    const text = await response.body.text();
+    return (text.length === 0 ? undefined : JSON.parse(text)) as T;
+  }
+
+  private async send(
+    method: Dispatcher.HttpMethod,
+    url: string,
+    body: RequestBody,
+    options: CallOptions,
+  ): Promise<Dispatcher.ResponseData> {
+    let payload: string | Readable | undefined;
+    let bodyHash: string;
+    const headers: Record<string, string> = {};
+    if (body.json !== undefined) {
+      payload = JSON.stringify(body.json);
+      bodyHash = bodySha256(payload);
+      headers['content-type'] = 'application/json';
+    } else if (body.stream !== undefined) {
+      payload = body.stream;
+      bodyHash = UNSIGNED_BODY;
+      headers['content-type'] = 'application/octet-stream';
+    } else {
+      bodyHash = bodySha256(undefined);
+    }
+    Object.assign(headers, signRequest(this.secret, method, url, bodyHash, this.clock()));
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.pool.request({
+        method,
+        path: url,
+        headers,
+        body: payload ?? null,
+        signal: options.signal ?? null,
+      });
+    } catch (err) {
+      throw this.transportError(err);
+    }
+    if (response.statusCode >= 300) {
+      throw await this.statusError(response);
+    }
+    return response;
+  }
+
+  private transportError(err: unknown): NodeError {
+    if (err instanceof NodeError) return err;
+    const aborted = err instanceof undiciErrors.RequestAbortedError || (err instanceof Error && err.name === 'AbortError');
+    const message = aborted ? 'request aborted' : `node unreachable: ${err instanceof Error ? err.message : String(err)}`;
+    return new NodeError('Unavailable', this.nodeId, message, { cause: err });
+  }
+
+  private async statusError(response: Dispatcher.ResponseData): Promise<NodeError> {
+    let code = wireCodeForStatus(response.statusCode);
+    let message = `node answered ${response.statusCode}`;
+    try {
+      const parsed = (await response.body.json()) as { code?: unknown; message?: unknown };
+      if (isWireErrorCode(parsed.code)) code = parsed.code;
+      if (typeof parsed.message === 'string') message = parsed.message;
+    } catch {
+      // A body that is not our JSON error: the status alone decides.
+    }
+    return new NodeError(code, this.nodeId, message);
+  }
+}
+
+interface RequestBody {
+  json?: unknown;
+  stream?: Readable;
+}
+
+function shardQuery(ref: ShardRef): string {
+  return new URLSearchParams({
+    bucket: ref.bucket,
+    key: ref.key,
+    version: ref.versionId,
+    shard: String(ref.shardIndex),
+  }).toString();
+}

@@ -1,0 +1,132 @@
+/**
+ * The gateway <-> storage node protocol: message shapes and paths.
+ *
+ * HTTP/1.1 with keep-alive. Every request is signed (see signing.ts). Object data moves as raw shard
+ * bytes in request and response bodies; everything else is small JSON. Bucket and key travel in the
+ * query string, never in the path, so no wire string ever becomes part of a file path on a node.
+ */
+
+/** Protocol version; a node refuses requests for a version it does not speak. */
+export const PROTOCOL_VERSION = 1;
+
+/** Route paths served by a storage node. */
+export const NODE_PATHS = {
+  shards: '/v1/shards',
+  commit: '/v1/commit',
+  abort: '/v1/abort',
+  objects: '/v1/objects',
+  list: '/v1/list',
+  buckets: '/v1/buckets',
+  health: '/health',
+} as const;
+
+/** Reed-Solomon parameters an object was written with. */
+export interface ErasureParams {
+  dataShards: number;
+  parityShards: number;
+  /** Bytes of one shard's block in a full stripe; a stripe holds dataShards × blockSizeBytes of the body. */
+  blockSizeBytes: number;
+}
+
+/** Identifies one shard of one object version. */
+export interface ShardRef {
+  bucket: string;
+  key: string;
+  versionId: string;
+  shardIndex: number;
+}
+
+/** The metadata record of an object version; every node of the object's set stores it beside its shard. */
+export interface ObjectRecord {
+  bucket: string;
+  key: string;
+  versionId: string;
+  /** A delete marker (tombstone): hides older versions and carries no data. */
+  deleted: boolean;
+  sizeBytes: number;
+  /** Quoted, as S3 sends it. */
+  etag: string;
+  lastModifiedMs: number;
+  contentType: string;
+  /** x-amz-meta-* without the prefix, names lower-cased. */
+  userMetadata: Record<string, string>;
+  /** Stored response headers: cache-control, content-disposition, content-encoding, content-language, expires. */
+  headers: Record<string, string>;
+  /** Flexible checksums by algorithm name (CRC32, CRC32C, CRC64NVME, SHA1, SHA256), base64. */
+  checksums: Record<string, string>;
+  erasure: ErasureParams;
+}
+
+/** Body of POST /v1/commit: makes a prepared shard's version visible with its metadata, or writes a tombstone. */
+export interface CommitRequest {
+  record: ObjectRecord;
+  /** Shard index this node holds; null for tombstones. */
+  shardIndex: number | null;
+}
+
+/** Body of POST /v1/abort: drops a prepared, uncommitted shard. */
+export interface AbortRequest {
+  bucket: string;
+  key: string;
+  versionId: string;
+  shardIndex: number;
+}
+
+/** Answer of PUT /v1/shards once the shard is durable (fsynced) but not yet visible. */
+export interface PrepareResponse {
+  sizeBytes: number;
+}
+
+/** Answer of GET /v1/objects: this node's newest committed version of a key, and which shard of it it holds. */
+export interface ObjectStatus {
+  record: ObjectRecord;
+  shardIndex: number | null;
+  shardSizeBytes: number;
+}
+
+/**
+ * One row of a node's ordered listing: a key's newest version on that node, tombstones included
+ * (a newer tombstone on one node hides an older live version on another, so the gateway decides).
+ */
+export interface ListEntry {
+  key: string;
+  record: ObjectRecord;
+}
+
+/** Answer of GET /v1/list. */
+export interface ListResponse {
+  entries: ListEntry[];
+  /** True when the node stopped at `limit` and more entries follow the last one. */
+  truncated: boolean;
+}
+
+/** Query of GET /v1/list. `after` is exclusive; when `afterIsPrefix` every key starting with it is skipped too. */
+export interface ListQuery {
+  bucket: string;
+  prefix: string;
+  after: string;
+  afterIsPrefix: boolean;
+  limit: number;
+}
+
+/** A bucket's record, kept on every node; the newest versionId per name wins. */
+export interface BucketRecord {
+  name: string;
+  versionId: string;
+  createdMs: number;
+  deleted: boolean;
+}
+
+/** Answer of GET /v1/buckets. */
+export interface BucketsResponse {
+  buckets: BucketRecord[];
+}
+
+/** Answer of GET /health. */
+export interface NodeHealth {
+  nodeId: string;
+  status: 'ok' | 'degraded';
+  metadataStore: 'open' | 'closed';
+  freeBytes: number;
+  checksumFailures: number;
+}

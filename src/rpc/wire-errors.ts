@@ -1,0 +1,39 @@
+import { TesseraError } from '../common/index.js';
+
+/** The closed set of failures a node can report, or the client can observe talking to one. */
+export const WIRE_ERROR_STATUS = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  NotFound: 404,
+  Conflict: 409,
+  ChecksumMismatch: 422,
+  Internal: 500,
+  Unavailable: 503,
+  InsufficientStorage: 507,
+} as const;
+
+/** A wire error code; storage codes never reach S3 clients, the gateway maps them. */
+export type WireErrorCode = keyof typeof WIRE_ERROR_STATUS;
+
+/** A failed node request: what failed, on which node. */
+export class NodeError extends TesseraError<WireErrorCode> {
+  readonly nodeId: string;
+
+  constructor(code: WireErrorCode, nodeId: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.nodeId = nodeId;
+  }
+}
+
+/** Maps an HTTP status from a node to its wire error code. */
+export function wireCodeForStatus(status: number): WireErrorCode {
+  for (const [code, codeStatus] of Object.entries(WIRE_ERROR_STATUS)) {
+    if (codeStatus === status) return code as WireErrorCode;
+  }
+  return status >= 500 ? 'Internal' : 'BadRequest';
+}
+
+/** Type guard for wire error codes arriving in a node's JSON error body. */
+export function isWireErrorCode(value: unknown): value is WireErrorCode {
+  return typeof value === 'string' && Object.hasOwn(WIRE_ERROR_STATUS, value);
+}
