@@ -1,0 +1,225 @@
+import { Readable } from 'node:stream';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { isVersionId, type Logger } from '../common/index.js';
+import {
+  BODY_HASH_HEADER,
+  NODE_PATHS,
+  UNSIGNED_BODY,
+  WIRE_ERROR_STATUS,
+  bodySha256,
+  verifyRequestSignature,
+  type AbortRequest,
+  type BucketRecord,
+  type CommitRequest,
+  type ListQuery,
+  type ListResponse,
+  type NodeHealth,
+  type ShardRef,
+  type WireErrorCode,
+} from '../rpc/index.js';
+import { toObjectStatus } from './metadata-store.js';
+import { ShardCorruptError } from './shard-file.js';
+import { ShardStoreError, type ShardStore } from './shard-store.js';
+
+/** Construction parameters of a storage node's HTTP server. */
+export interface NodeServerOptions {
+  nodeId: string;
+  store: ShardStore;
+  clusterSecret: string;
+  logger: Logger;
+  clock?: () => number;
+}
+
+/** Largest JSON body a node accepts (commit records carry user metadata, capped by S3 at 2 KiB). */
+const MAX_JSON_BODY_BYTES = 1024 * 1024;
+const MAX_LIST_LIMIT = 10_000;
+
+class WireError extends Error {
+  readonly code: WireErrorCode;
+
+  constructor(code: WireErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** The storage node's side of the node protocol: authenticates every request, then serves the shard store. */
+export class NodeServer {
+  private readonly app: FastifyInstance;
+  private readonly options: NodeServerOptions;
+  private readonly clock: () => number;
+
+  constructor(options: NodeServerOptions) {
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+    this.app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true, keepAliveTimeout: 60_000 });
+    this.app.removeAllContentTypeParsers();
+    // Bodies are read by the handlers themselves: shard bodies stream to disk, JSON bodies are hash-checked first.
+    this.app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+    this.app.addHook('onRequest', async (request) => this.authenticate(request));
+    this.app.setErrorHandler((err, request, reply) => this.sendError(err, request, reply));
+    this.routes();
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    await this.app.listen({ host, port });
+    const address = this.app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('node server has no TCP address');
+    return { host: address.address, port: address.port };
+  }
+
+  /** Stops accepting requests and closes idle connections. */
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+
+  private async authenticate(request: FastifyRequest): Promise<void> {
+    if (request.url === NODE_PATHS.health) return;
+    const problem = verifyRequestSignature(
+      this.options.clusterSecret,
+      request.method,
+      request.url,
+      request.headers,
+      this.clock(),
+    );
+    if (problem !== null) throw new WireError('Unauthorized', `request signature ${problem}`);
+  }
+
+  private routes(): void {
+    const { store } = this.options;
+    this.app.put(NODE_PATHS.shards, async (request) => {
+      if (request.headers[BODY_HASH_HEADER] !== UNSIGNED_BODY) throw new WireError('BadRequest', 'shard bodies are unsigned-shard');
+      const query = request.query as Record<string, string | undefined>;
+      const ref = shardRef(query);
+      const erasure = {
+        dataShards: intParam(query, 'k', 1, 256),
+        parityShards: intParam(query, 'm', 0, 255),
+        blockSizeBytes: intParam(query, 'block', 1, 2 ** 31),
+      };
+      const abort = new AbortController();
+      request.raw.once('aborted', () => abort.abort());
+      const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal);
+      return { sizeBytes };
+    });
+    this.app.post(NODE_PATHS.commit, async (request) => {
+      const body = await readJson<CommitRequest>(request);
+      if (!isVersionId(body.record.versionId)) throw new WireError('BadRequest', 'bad version id');
+      await store.commit(body);
+      return {};
+    });
+    this.app.post(NODE_PATHS.abort, async (request) => {
+      const body = await readJson<AbortRequest>(request);
+      await store.abort({ bucket: body.bucket, key: body.key, versionId: body.versionId, shardIndex: body.shardIndex });
+      return {};
+    });
+    this.app.get(NODE_PATHS.objects, async (request) => {
+      const query = request.query as Record<string, string | undefined>;
+      const stored = await store.objectStatus(stringParam(query, 'bucket'), stringParam(query, 'key'));
+      if (stored === undefined) throw new WireError('NotFound', 'no version of this key');
+      return toObjectStatus(stored);
+    });
+    this.app.get(NODE_PATHS.shards, async (request, reply) => {
+      const query = request.query as Record<string, string | undefined>;
+      const ref = shardRef(query);
+      const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER);
+      const length = intParam(query, 'length', 0, Number.MAX_SAFE_INTEGER);
+      const shard = await store.openShard(ref, offset, length);
+      reply.header('content-type', 'application/octet-stream');
+      reply.header('content-length', shard.sizeBytes);
+      return reply.send(Readable.from(shard.chunks, { objectMode: false }));
+    });
+    this.app.get(NODE_PATHS.list, async (request): Promise<ListResponse> => {
+      const query = request.query as Record<string, string | undefined>;
+      const listQuery: ListQuery = {
+        bucket: stringParam(query, 'bucket'),
+        prefix: query['prefix'] ?? '',
+        after: query['after'] ?? '',
+        afterIsPrefix: query['afterIsPrefix'] === '1',
+        limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
+      };
+      const page = await store.list(listQuery);
+      return {
+        entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record })),
+        truncated: page.truncated,
+      };
+    });
+    this.app.put(NODE_PATHS.buckets, async (request) => {
+      const record = await readJson<BucketRecord>(request);
+      if (!isVersionId(record.versionId) || typeof record.name !== 'string') throw new WireError('BadRequest', 'bad bucket record');
+      await store.putBucket(record);
+      return {};
+    });
+    this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.metadata.listBuckets() }));
+    this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => {
+      const metadataStore = store.metadata.status;
+      return {
+        nodeId: this.options.nodeId,
+        status: metadataStore === 'open' ? 'ok' : 'degraded',
+        metadataStore,
+        freeBytes: await store.freeBytes(),
+        checksumFailures: store.checksumFailures,
+      };
+    });
+  }
+
+  private sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const code = wireCodeOf(err);
+    if (code === 'Internal') request.log.error({ err }, 'node request failed');
+    else request.log.debug({ err, code }, 'node request refused');
+    const message = code === 'Internal' ? 'internal error' : (err as Error).message;
+    // A refused request may still be sending its body: close the connection rather than read it.
+    if (code === 'Unauthorized' || code === 'InsufficientStorage') reply.header('connection', 'close');
+    return reply.status(WIRE_ERROR_STATUS[code]).send({ code, message });
+  }
+}
+
+function wireCodeOf(err: unknown): WireErrorCode {
+  if (err instanceof WireError) return err.code;
+  if (err instanceof ShardStoreError) {
+    return err.code === 'NotFound' ? 'NotFound' : err.code === 'NoSpace' ? 'InsufficientStorage' : 'Conflict';
+  }
+  if (err instanceof ShardCorruptError) return 'ChecksumMismatch';
+  return 'Internal';
+}
+
+function stringParam(query: Record<string, string | undefined>, name: string): string {
+  const value = query[name];
+  if (value === undefined || value.length === 0 || value.includes('\0')) throw new WireError('BadRequest', `bad ${name}`);
+  return value;
+}
+
+function intParam(query: Record<string, string | undefined>, name: string, min: number, max: number): number {
+  const raw = query[name];
+  const value = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new WireError('BadRequest', `bad ${name}`);
+  return value;
+}
+
+function shardRef(query: Record<string, string | undefined>): ShardRef {
+  const versionId = stringParam(query, 'version');
+  if (!isVersionId(versionId)) throw new WireError('BadRequest', 'bad version');
+  return {
+    bucket: stringParam(query, 'bucket'),
+    key: stringParam(query, 'key'),
+    versionId,
+    shardIndex: intParam(query, 'shard', 0, 255),
+  };
+}
+
+async function readJson<T>(request: FastifyRequest): Promise<T> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of request.raw) {
+    total += (chunk as Buffer).length;
+    if (total > MAX_JSON_BODY_BYTES) throw new WireError('BadRequest', 'body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const body = Buffer.concat(chunks);
+  if (bodySha256(body) !== request.headers[BODY_HASH_HEADER]) throw new WireError('Unauthorized', 'body hash mismatch');
+  try {
+    return JSON.parse(body.toString('utf8')) as T;
+  } catch {
+    throw new WireError('BadRequest', 'body is not JSON');
+  }
+}

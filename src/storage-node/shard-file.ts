@@ -1,0 +1,192 @@
+import type { FileHandle } from 'node:fs/promises';
+import { TesseraError } from '../common/index.js';
+import type { BlockHasher } from './checksum.js';
+
+/**
+ * Shard file format, version 1.
+ *
+ *   header (64 bytes)
+ *     0  magic "TSHD"            4  format version u16     6  shard index u16
+ *     8  data shards u16        10  parity shards u16     12  checksum chunk bytes u32
+ *    16  EC block bytes u32     20  reserved u32          24  shard size bytes u64
+ *    32  version id (24 ASCII)  56  xxhash64 of bytes 0..55
+ *   then the shard as chunks of `checksum chunk bytes` (the last one shorter), each followed by its
+ *   xxhash64 (8 bytes, little-endian).
+ *
+ * A reader verifies every chunk it returns, so bitrot is found on the read path and never served.
+ * The header is written last (positional write before fsync) because a streamed shard's size is
+ * only known at its end.
+ */
+export const SHARD_MAGIC = 0x44485354; // "TSHD" read as little-endian u32
+export const SHARD_FORMAT_VERSION = 1;
+export const SHARD_HEADER_BYTES = 64;
+export const CHECKSUM_BYTES = 8;
+/** Size of a checksummed chunk: small enough that a ranged read wastes little, large enough that hashing stays cheap. */
+export const DEFAULT_CHUNK_BYTES = 64 * 1024;
+
+/** Fields of a shard file header. */
+export interface ShardHeader {
+  shardIndex: number;
+  dataShards: number;
+  parityShards: number;
+  chunkBytes: number;
+  blockSizeBytes: number;
+  shardSizeBytes: number;
+  versionId: string;
+}
+
+/** A shard file whose bytes do not match their checksums, or whose header is unreadable. */
+export class ShardCorruptError extends TesseraError<'ShardCorrupt'> {
+  constructor(message: string) {
+    super('ShardCorrupt', message);
+  }
+}
+
+/** Serialises a header; the inverse of decodeShardHeader. */
+export function encodeShardHeader(header: ShardHeader, hash: BlockHasher): Buffer {
+  const bytes = Buffer.alloc(SHARD_HEADER_BYTES);
+  bytes.writeUInt32LE(SHARD_MAGIC, 0);
+  bytes.writeUInt16LE(SHARD_FORMAT_VERSION, 4);
+  bytes.writeUInt16LE(header.shardIndex, 6);
+  bytes.writeUInt16LE(header.dataShards, 8);
+  bytes.writeUInt16LE(header.parityShards, 10);
+  bytes.writeUInt32LE(header.chunkBytes, 12);
+  bytes.writeUInt32LE(header.blockSizeBytes, 16);
+  bytes.writeBigUInt64LE(BigInt(header.shardSizeBytes), 24);
+  bytes.write(header.versionId, 32, 24, 'latin1');
+  bytes.writeBigUInt64LE(hash(bytes.subarray(0, 56)), 56);
+  return bytes;
+}
+
+/** Parses and checks a header; throws ShardCorruptError when anything is off. */
+export function decodeShardHeader(bytes: Buffer, hash: BlockHasher): ShardHeader {
+  if (bytes.length < SHARD_HEADER_BYTES) throw new ShardCorruptError('shard header truncated');
+  if (bytes.readUInt32LE(0) !== SHARD_MAGIC) throw new ShardCorruptError('not a shard file');
+  if (bytes.readUInt16LE(4) !== SHARD_FORMAT_VERSION) throw new ShardCorruptError('unknown shard format version');
+  if (bytes.readBigUInt64LE(56) !== hash(bytes.subarray(0, 56))) throw new ShardCorruptError('shard header checksum mismatch');
+  return {
+    shardIndex: bytes.readUInt16LE(6),
+    dataShards: bytes.readUInt16LE(8),
+    parityShards: bytes.readUInt16LE(10),
+    chunkBytes: bytes.readUInt32LE(12),
+    blockSizeBytes: bytes.readUInt32LE(16),
+    shardSizeBytes: Number(bytes.readBigUInt64LE(24)),
+    versionId: bytes.toString('latin1', 32, 56),
+  };
+}
+
+/** Where a chunk's payload and checksum sit in the file. */
+function chunkPosition(chunkIndex: number, chunkBytes: number): number {
+  return SHARD_HEADER_BYTES + chunkIndex * (chunkBytes + CHECKSUM_BYTES);
+}
+
+/** Target size of one positional write: batches chunks so a shard write is a few large syscalls. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * Writes a streamed shard into an open file: rechunks the input, appends a checksum after each chunk,
+ * and writes the header last. Returns the shard's size. The caller fsyncs and renames.
+ */
+export async function writeShardFile(
+  handle: FileHandle,
+  source: AsyncIterable<Uint8Array>,
+  header: Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>,
+  hash: BlockHasher,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+): Promise<number> {
+  let chunk = Buffer.allocUnsafe(chunkBytes);
+  let chunkFill = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let position = SHARD_HEADER_BYTES;
+  let shardSizeBytes = 0;
+
+  const sealChunk = (): void => {
+    const payload = chunk.subarray(0, chunkFill);
+    const sum = Buffer.allocUnsafe(CHECKSUM_BYTES);
+    sum.writeBigUInt64LE(hash(payload));
+    pending.push(payload, sum);
+    pendingBytes += chunkFill + CHECKSUM_BYTES;
+    chunk = Buffer.allocUnsafe(chunkBytes);
+    chunkFill = 0;
+  };
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const buffers = pending;
+    pending = [];
+    const bytes = pendingBytes;
+    pendingBytes = 0;
+    await handle.writev(buffers, position);
+    position += bytes;
+  };
+
+  for await (const piece of source) {
+    let offset = 0;
+    shardSizeBytes += piece.length;
+    while (offset < piece.length) {
+      const take = Math.min(chunkBytes - chunkFill, piece.length - offset);
+      chunk.set(piece.subarray(offset, offset + take), chunkFill);
+      chunkFill += take;
+      offset += take;
+      if (chunkFill === chunkBytes) {
+        sealChunk();
+        if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
+      }
+    }
+  }
+  if (chunkFill > 0) sealChunk();
+  await flush();
+  await handle.write(encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash), 0, SHARD_HEADER_BYTES, 0);
+  return shardSizeBytes;
+}
+
+/** Reads and checks the header of an open shard file. */
+export async function readShardHeader(handle: FileHandle, hash: BlockHasher): Promise<ShardHeader> {
+  const bytes = Buffer.alloc(SHARD_HEADER_BYTES);
+  const { bytesRead } = await handle.read(bytes, 0, SHARD_HEADER_BYTES, 0);
+  return decodeShardHeader(bytes.subarray(0, bytesRead), hash);
+}
+
+/** Chunks read per positional read: about 1 MiB, so a large range is a few syscalls. */
+const READ_BATCH_CHUNKS = 16;
+
+/**
+ * Yields `lengthBytes` of the shard from `offsetBytes`, verifying every chunk it touches.
+ * Throws ShardCorruptError on the first chunk that does not match its checksum, before yielding it.
+ */
+export async function* readShardRange(
+  handle: FileHandle,
+  header: ShardHeader,
+  offsetBytes: number,
+  lengthBytes: number,
+  hash: BlockHasher,
+): AsyncGenerator<Buffer> {
+  const end = Math.min(offsetBytes + lengthBytes, header.shardSizeBytes);
+  if (offsetBytes >= end) return;
+  const { chunkBytes } = header;
+  const stride = chunkBytes + CHECKSUM_BYTES;
+  let chunkIndex = Math.floor(offsetBytes / chunkBytes);
+  const lastChunk = Math.floor((end - 1) / chunkBytes);
+  while (chunkIndex <= lastChunk) {
+    const count = Math.min(READ_BATCH_CHUNKS, lastChunk - chunkIndex + 1);
+    const firstShardByte = chunkIndex * chunkBytes;
+    const batchShardBytes = Math.min(count * chunkBytes, header.shardSizeBytes - firstShardByte);
+    const fileBytes = batchShardBytes + count * CHECKSUM_BYTES;
+    const buffer = Buffer.allocUnsafe(fileBytes);
+    const { bytesRead } = await handle.read(buffer, 0, fileBytes, chunkPosition(chunkIndex, chunkBytes));
+    if (bytesRead !== fileBytes) throw new ShardCorruptError('shard file truncated');
+    for (let i = 0; i < count; i += 1) {
+      const start = i * stride;
+      const payloadBytes = Math.min(chunkBytes, batchShardBytes - i * chunkBytes);
+      const payload = buffer.subarray(start, start + payloadBytes);
+      if (buffer.readBigUInt64LE(start + payloadBytes) !== hash(payload)) {
+        throw new ShardCorruptError(`checksum mismatch in chunk ${chunkIndex + i}`);
+      }
+      const chunkStart = (chunkIndex + i) * chunkBytes;
+      const from = Math.max(offsetBytes, chunkStart) - chunkStart;
+      const to = Math.min(end, chunkStart + payloadBytes) - chunkStart;
+      yield payload.subarray(from, to);
+    }
+    chunkIndex += count;
+  }
+}

@@ -1,0 +1,57 @@
+import type { Logger } from '../common/index.js';
+import { loadBlockHasher } from './checksum.js';
+import { NodeServer } from './node-server.js';
+import { ShardStore } from './shard-store.js';
+
+/** What a storage node needs to run. */
+export interface StorageNodeOptions {
+  nodeId: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  clusterSecret: string;
+  logger: Logger;
+  reserveBytes?: number;
+}
+
+/** One storage node: a shard store behind the node protocol server. */
+export class StorageNode {
+  private readonly options: StorageNodeOptions;
+  private store: ShardStore | undefined;
+  private server: NodeServer | undefined;
+  private boundAddress: { host: string; port: number } | undefined;
+
+  constructor(options: StorageNodeOptions) {
+    this.options = options;
+  }
+
+  /** Opens the store and starts serving; resolves with the bound address. */
+  async start(): Promise<{ host: string; port: number }> {
+    const { options } = this;
+    const logger = options.logger.child({ component: 'storage-node', nodeId: options.nodeId });
+    const store = new ShardStore({
+      dataDir: options.dataDir,
+      hash: await loadBlockHasher(),
+      logger,
+      ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }),
+    });
+    await store.open();
+    this.store = store;
+    this.server = new NodeServer({ nodeId: options.nodeId, store, clusterSecret: options.clusterSecret, logger });
+    this.boundAddress = await this.server.listen(options.host, options.port);
+    logger.info({ address: this.boundAddress, dataDir: options.dataDir }, 'storage node listening');
+    return this.boundAddress;
+  }
+
+  /** The address the node listens on (after start). */
+  get address(): { host: string; port: number } {
+    if (this.boundAddress === undefined) throw new Error('storage node not started');
+    return this.boundAddress;
+  }
+
+  /** Stops serving and closes the store. */
+  async close(): Promise<void> {
+    await this.server?.close();
+    await this.store?.close();
+  }
+}
