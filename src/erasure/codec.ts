@@ -70,12 +70,7 @@ class ReedSolomonCodec implements Codec {
     this.dataShards = k;
     this.parityShards = m;
     this.totalShards = k + m;
-    const resolved = resolveKernel({
-      kernel: options.kernel ?? 'auto',
-      relaxedSimd: options.relaxedSimd ?? true,
-      maxInputs: k,
-      maxOutputs: Math.max(m, 1),
-    });
+    const resolved = resolveKernel({ kernel: options.kernel ?? 'auto', relaxedSimd: options.relaxedSimd ?? true });
     this.#gf = resolved.kernel;
     this.kernel = resolved.kernel.name;
     this.relaxedSimd = resolved.relaxedSimd;

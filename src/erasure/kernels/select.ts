@@ -1,6 +1,9 @@
 import { ErasureError } from '../errors.js';
 import type { GfKernel, KernelName } from './kernel.js';
 import { createPortableKernel } from './portable.js';
+import { createWasmSimdKernel } from './wasm-simd.js';
+import { builtKernelModule } from './wasm/kernel-modules.js';
+import { wasmValidates } from './wasm/engine.js';
 
 /** What the running WebAssembly engine can do, found with WebAssembly.validate. */
 export interface KernelSupport {
@@ -8,9 +11,13 @@ export interface KernelSupport {
   readonly relaxedSimd: boolean;
 }
 
-/** Detects SIMD and relaxed SIMD support of the running engine. */
+/**
+ * Detects SIMD and relaxed SIMD by validating the embedded kernel modules themselves: exact, since a runtime that
+ * accepts them can run them, and cheap (a few KiB). Not cached, to keep the module free of mutable state.
+ */
 export function detectKernelSupport(): KernelSupport {
-  return { simd: false, relaxedSimd: false };
+  const simd = wasmValidates(builtKernelModule(false).bytes);
+  return { simd, relaxedSimd: simd && wasmValidates(builtKernelModule(true).bytes) };
 }
 
 /** Kernels that can run here, reference first. */
@@ -23,18 +30,21 @@ export function bestKernel(): KernelName {
   return detectKernelSupport().simd ? 'wasm-simd' : 'portable';
 }
 
-/** How a codec asks for its kernel; maxInputs/maxOutputs size the kernel's working memory. */
+/** How a codec asks for its kernel. */
 export interface KernelRequest {
   kernel: KernelName | 'auto';
+  /** Use relaxed SIMD when the runtime has it; false forces the standard swizzle. */
   relaxedSimd: boolean;
-  maxInputs: number;
-  maxOutputs: number;
 }
 
 /** Builds the requested kernel; a forced kernel that cannot run throws KernelUnavailable, 'auto' falls back. */
 export function resolveKernel(request: KernelRequest): { kernel: GfKernel; relaxedSimd: boolean } {
-  const name = request.kernel === 'auto' ? bestKernel() : request.kernel;
+  const support = detectKernelSupport();
+  const name = request.kernel === 'auto' ? (support.simd ? 'wasm-simd' : 'portable') : request.kernel;
   if (name === 'portable') return { kernel: createPortableKernel(), relaxedSimd: false };
   if (name !== 'wasm-simd') throw new ErasureError('KernelUnavailable', `unknown kernel ${String(name)}`);
-  throw new ErasureError('KernelUnavailable', 'WebAssembly SIMD does not validate on this runtime');
+  if (!support.simd) throw new ErasureError('KernelUnavailable', 'WebAssembly SIMD does not validate on this runtime');
+  const relaxed = request.relaxedSimd && support.relaxedSimd;
+  const kernel = createWasmSimdKernel(builtKernelModule(relaxed));
+  return { kernel, relaxedSimd: relaxed };
 }

@@ -1,0 +1,132 @@
+import { MUL_TABLE } from '../galois.js';
+import type { GfKernel } from './kernel.js';
+import { wasmEngine, type WasmMemory } from './wasm/engine.js';
+
+/** A compiled kernel module and the shape it was generated with. */
+export interface WasmKernelModule {
+  readonly bytes: Uint8Array;
+  readonly relaxed: boolean;
+  readonly maxOutputs: number;
+  readonly vectorsPerStep: number;
+}
+
+/** Tuning of the copy-in / compute / copy-out loop. */
+export interface WasmSimdKernelOptions {
+  /** Bytes of all input and output slices together per step; small enough to stay in L2. */
+  readonly sliceBudgetBytes?: number;
+}
+
+// 16 bytes of c·x for x = 0..15, then 16 of c·(x << 4), for every coefficient c.
+function buildNibbleTables(): Uint8Array {
+  const tables = new Uint8Array(256 * 32);
+  for (let c = 0; c < 256; c++) {
+    for (let x = 0; x < 16; x++) {
+      tables[c * 32 + x] = MUL_TABLE[c * 256 + x] as number;
+      tables[c * 32 + 16 + x] = MUL_TABLE[c * 256 + (x << 4)] as number;
+    }
+  }
+  return tables;
+}
+
+const NIBBLE_TABLES = buildNibbleTables();
+const PAGE_BYTES = 65536;
+const MAX_SLICE_BYTES = 256 * 1024;
+const MIN_SLICE_BYTES = 1024;
+const DEFAULT_SLICE_BUDGET_BYTES = 512 * 1024;
+
+type MulFunction = (tables: number, inputs: number, inStride: number, inCount: number,
+  outputs: number, outStride: number, lengthBytes: number) => void;
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+class WasmSimdKernel implements GfKernel {
+  readonly name = 'wasm-simd' as const;
+  readonly relaxedSimd: boolean;
+  readonly #memory: WasmMemory;
+  readonly #mul: MulFunction[];
+  readonly #maxOutputs: number;
+  readonly #stepBytes: number;
+  readonly #sliceBudgetBytes: number;
+  #heap: Uint8Array;
+  // Tables currently in memory: rebuilding them costs k·m·32 bytes of copies, which matters for small shards.
+  #loadedCoefficients: Uint8Array | null = null;
+  #loadedInputs = 0;
+
+  constructor(module: WasmKernelModule, options: WasmSimdKernelOptions) {
+    const engine = wasmEngine();
+    if (engine === undefined) throw new TypeError('this runtime has no WebAssembly');
+    const instance = new engine.Instance(new engine.Module(module.bytes), {});
+    this.#memory = instance.exports['memory'] as WasmMemory;
+    this.#mul = [];
+    for (let r = 1; r <= module.maxOutputs; r++) this.#mul[r] = instance.exports[`mul${r}`] as MulFunction;
+    this.#maxOutputs = module.maxOutputs;
+    this.#stepBytes = 16 * module.vectorsPerStep;
+    this.#sliceBudgetBytes = options.sliceBudgetBytes ?? DEFAULT_SLICE_BUDGET_BYTES;
+    this.relaxedSimd = module.relaxed;
+    this.#heap = new Uint8Array(this.#memory.buffer);
+  }
+
+  multiply(coefficients: Uint8Array, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[]): void {
+    const length = outputs[0]?.length ?? 0;
+    const k = inputs.length;
+    const m = outputs.length;
+    if (length === 0 || k === 0 || m === 0) return;
+    const step = this.#stepBytes;
+    const budgetSlice = Math.floor(this.#sliceBudgetBytes / (k + m) / step) * step;
+    const slice = Math.min(roundUp(length, step), Math.max(MIN_SLICE_BYTES, Math.min(MAX_SLICE_BYTES, budgetSlice)));
+    // Memory: [tables][k input slices][m output slices], each slice `slice` bytes apart.
+    const tablesBytes = roundUp(k * m * 32, 64);
+    const inBase = tablesBytes;
+    const outBase = inBase + k * slice;
+    this.#ensureBytes(outBase + m * slice);
+    this.#loadTables(coefficients, k, m);
+    const heap = this.#heap;
+    for (let start = 0; start < length; start += slice) {
+      const end = Math.min(length, start + slice);
+      const bytes = end - start;
+      for (let j = 0; j < k; j++) heap.set((inputs[j] as Uint8Array).subarray(start, end), inBase + j * slice);
+      // Rounding up computes garbage past `bytes` from stale slice contents; it is never copied out.
+      const padded = roundUp(bytes, step);
+      for (let first = 0; first < m; first += this.#maxOutputs) {
+        const count = Math.min(this.#maxOutputs, m - first);
+        (this.#mul[count] as MulFunction)(first * k * 32, inBase, slice, k, outBase + first * slice, slice, padded);
+      }
+      for (let r = 0; r < m; r++) {
+        const from = outBase + r * slice;
+        (outputs[r] as Uint8Array).set(heap.subarray(from, from + bytes), start);
+      }
+    }
+  }
+
+  // Output groups of up to maxOutputs rows each get a [j][r] block of tables, in group order.
+  #loadTables(coefficients: Uint8Array, k: number, m: number): void {
+    if (this.#loadedCoefficients === coefficients && this.#loadedInputs === k) return;
+    const heap = this.#heap;
+    for (let first = 0; first < m; first += this.#maxOutputs) {
+      const count = Math.min(this.#maxOutputs, m - first);
+      const base = first * k * 32;
+      for (let j = 0; j < k; j++) {
+        for (let r = 0; r < count; r++) {
+          const c = coefficients[(first + r) * k + j] as number;
+          heap.set(NIBBLE_TABLES.subarray(c * 32, c * 32 + 32), base + (j * count + r) * 32);
+        }
+      }
+    }
+    this.#loadedCoefficients = coefficients;
+    this.#loadedInputs = k;
+  }
+
+  #ensureBytes(bytes: number): void {
+    const have = this.#memory.buffer.byteLength;
+    if (bytes <= have) return;
+    this.#memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+    this.#heap = new Uint8Array(this.#memory.buffer);
+  }
+}
+
+/** A kernel running the split-nibble SIMD module; each kernel owns its WebAssembly memory. */
+export function createWasmSimdKernel(module: WasmKernelModule, options: WasmSimdKernelOptions = {}): GfKernel & { readonly relaxedSimd: boolean } {
+  return new WasmSimdKernel(module, options);
+}
