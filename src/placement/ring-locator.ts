@@ -1,0 +1,163 @@
+import { TesseraError } from '../common/index.js';
+import { encodeUtf8Into } from './encode-utf8.js';
+import { invalidRing } from './ring.js';
+import type { PlacementErrorCode, Ring, RingNode } from './ring.js';
+import { XxHash64 } from './xxhash64.js';
+
+/** Where an object lives: its partition and the partition's n nodes, list position = shard index. */
+export interface Placement {
+  partition: number;
+  nodes: readonly RingNode[];
+}
+
+// Part of ring format version 1: changing the seed or framing remaps every key.
+const PARTITION_HASH_SEED = 0n;
+const LENGTH_PREFIX_BYTES = 4;
+
+/** murmur3's 32-bit finaliser: cheap, well mixed, and free of floating point so every platform agrees. */
+function mix32(value: number): number {
+  let h = value;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * A ring compiled for lookups: node objects resolved per partition up front so `locate` only
+ * hashes and indexes. Holds a scratch buffer, so one instance serves one thread (as JS does).
+ */
+export class RingLocator {
+  /** The ring this locator answers for. */
+  readonly ring: Ring;
+  private readonly hasher = new XxHash64(PARTITION_HASH_SEED);
+  private scratch = new Uint8Array(1024);
+  private readonly shift: number;
+  private readonly sets: (readonly RingNode[])[];
+  private readonly handoffMemo: (readonly RingNode[] | undefined)[];
+  private readonly nodeHashes: Uint32Array;
+
+  /** Resolves every table entry; throws 'InvalidRing' if an id names no node. */
+  constructor(ring: Ring) {
+    this.ring = ring;
+    this.shift = 32 - ring.partitionBits;
+    const byId = new Map<string, RingNode>();
+    for (const node of ring.nodes) byId.set(node.id, node);
+    this.sets = ring.table.map((row, partition) =>
+      Object.freeze(
+        row.map((id) => byId.get(id) ?? invalidRing(`table[${partition}] names unknown node ${JSON.stringify(id)}`)),
+      ),
+    );
+    this.handoffMemo = new Array<readonly RingNode[] | undefined>(ring.table.length);
+    const bytes = new Uint8Array(256);
+    this.nodeHashes = Uint32Array.from(ring.nodes, (node) => {
+      const length = encodeUtf8Into(node.id, bytes, 0);
+      return this.hasher.hash(bytes, length) ^ this.hasher.low;
+    });
+  }
+
+  /**
+   * The partition of bucket/key: the top partitionBits of xxhash64 (seed 0) over
+   * u32le(utf8 length of bucket) || utf8(bucket) || utf8(key). The length prefix makes the
+   * framing collision-free for any pair of strings, not only valid bucket names.
+   */
+  partitionOf(bucket: string, key: string): number {
+    const need = LENGTH_PREFIX_BYTES + 3 * (bucket.length + key.length);
+    if (need > this.scratch.length) this.scratch = new Uint8Array(Math.max(need, this.scratch.length * 2));
+    const buf = this.scratch;
+    const bucketEnd = encodeUtf8Into(bucket, buf, LENGTH_PREFIX_BYTES);
+    const bucketBytes = bucketEnd - LENGTH_PREFIX_BYTES;
+    buf[0] = bucketBytes;
+    buf[1] = bucketBytes >>> 8;
+    buf[2] = bucketBytes >>> 16;
+    buf[3] = bucketBytes >>> 24;
+    const end = encodeUtf8Into(key, buf, bucketEnd);
+    return this.hasher.hash(buf, end) >>> this.shift;
+  }
+
+  /** The partition and ordered node set of bucket/key. */
+  locate(bucket: string, key: string): Placement {
+    const partition = this.partitionOf(bucket, key);
+    return { partition, nodes: this.sets[partition]! };
+  }
+
+  /** The ordered node set of a partition; position = shard index. */
+  nodesOf(partition: number): readonly RingNode[] {
+    return this.sets[partition] ?? invalidPartition(partition, this.sets.length);
+  }
+
+  /**
+   * Nodes outside the partition's set, in the order to try when set members are down.
+   * Rendezvous-ranked per partition so it stays stable across epochs for surviving nodes,
+   * then interleaved by zone (zones holding fewest of the partition first) so the first
+   * handoffs land in distinct zones. Zero-weight (draining) nodes come last.
+   */
+  handoffs(partition: number): readonly RingNode[] {
+    const memo = this.handoffMemo[partition];
+    if (memo) return memo;
+    const members = this.nodesOf(partition);
+    const salt = Math.imul(partition + 1, 0x9e3779b1);
+    const inSet = new Set(members.map((node) => node.id));
+    const zoneLoad = new Map<string, number>();
+    for (const node of members) zoneLoad.set(node.zone, (zoneLoad.get(node.zone) ?? 0) + 1);
+    const ranked = this.ring.nodes
+      .map((node, i) => ({ node, score: mix32(this.nodeHashes[i]! ^ salt) }))
+      .filter(({ node }) => !inSet.has(node.id))
+      .sort((a, b) => b.score - a.score || (a.node.id < b.node.id ? -1 : 1));
+    const live = ranked.filter(({ node }) => node.weight > 0);
+    const byZone = new Map<string, RingNode[]>();
+    for (const { node } of live) {
+      const list = byZone.get(node.zone);
+      if (list) list.push(node);
+      else byZone.set(node.zone, [node]);
+    }
+    // Map insertion order follows the ranking, so ties in zone load fall back to the best-ranked node.
+    const zones = [...byZone.keys()].sort((a, b) => (zoneLoad.get(a) ?? 0) - (zoneLoad.get(b) ?? 0));
+    const result: RingNode[] = [];
+    for (let round = 0; result.length < live.length; round++) {
+      for (const zone of zones) {
+        const node = byZone.get(zone)![round];
+        if (node) result.push(node);
+      }
+    }
+    for (const { node } of ranked) if (node.weight <= 0) result.push(node);
+    const frozen = Object.freeze(result);
+    this.handoffMemo[partition] = frozen;
+    return frozen;
+  }
+}
+
+function invalidPartition(partition: number, count: number): never {
+  throw new TesseraError<PlacementErrorCode>('InvalidPartition', `partition ${partition} is outside 0-${count - 1}`);
+}
+
+// A memo keyed by ring identity: rings are immutable values, so a compiled form never goes stale,
+// and the WeakMap lets it die with the ring.
+const compiled = new WeakMap<Ring, RingLocator>();
+
+/** The memoised locator for a ring; build once per ring, reuse for every lookup. */
+export function compileRing(ring: Ring): RingLocator {
+  let locator = compiled.get(ring);
+  if (!locator) {
+    locator = new RingLocator(ring);
+    compiled.set(ring, locator);
+  }
+  return locator;
+}
+
+/** The partition and ordered node set for bucket/key (shard index = position in `nodes`). */
+export function locate(ring: Ring, bucket: string, key: string): Placement {
+  return compileRing(ring).locate(bucket, key);
+}
+
+/** The partition of bucket/key in this ring. */
+export function partitionOf(ring: Ring, bucket: string, key: string): number {
+  return compileRing(ring).partitionOf(bucket, key);
+}
+
+/** Stable fallback order of nodes outside the partition's set, distinct zones first. */
+export function handoffs(ring: Ring, partition: number): readonly RingNode[] {
+  return compileRing(ring).handoffs(partition);
+}
