@@ -1,0 +1,194 @@
+import { encodeUtf8Into } from './encode-utf8.js';
+import { RING_VERSION, checkNodes, checkShape, invalidRing } from './ring.js';
+import type { Ring, RingNode } from './ring.js';
+import { freezeRing } from './ring-format.js';
+import { SeededRandom } from './seeded-random.js';
+import { SlotAssigner } from './slot-assigner.js';
+import { clusterLayout, integerQuotas } from './slot-quotas.js';
+import type { ClusterLayout } from './slot-quotas.js';
+import { XxHash64 } from './xxhash64.js';
+
+/** Shape and seed of a ring build; the same previous ring, members and options always give the same ring. */
+export interface BuildOptions {
+  replicas: number;
+  partitionBits: number;
+  seed: number;
+}
+
+/** Per-name tie-break ranks from the seed; hashed by name so they survive other nodes joining or leaving. */
+function seededRanks(names: readonly string[], seed: number): Uint32Array {
+  const hasher = new XxHash64(BigInt(seed));
+  let bytes = new Uint8Array(256);
+  return Uint32Array.from(names, (name) => {
+    if (name.length * 3 > bytes.length) bytes = new Uint8Array(name.length * 3);
+    return hasher.hash(bytes, encodeUtf8Into(name, bytes, 0));
+  });
+}
+
+/**
+ * Seeds the table with the previous ring's assignments of nodes that can still hold data, at the
+ * same positions (a position is a shard index, so keeping it is what keeps the data in place).
+ * When partitionBits grew, each old partition's row is inherited by all its sub-partitions: the
+ * partition is the hash's top bits, so a key's new partition lies inside its old one.
+ */
+function carryOver(previous: Ring, nodes: readonly RingNode[], layout: ClusterLayout, table: Int32Array, replicas: number, partitionBits: number): void {
+  const index = new Map<string, number>();
+  nodes.forEach((node, i) => {
+    if (layout.zoneOf[i]! >= 0) index.set(node.id, i);
+  });
+  const partitions = 2 ** partitionBits;
+  const prevBits = previous.partitionBits;
+  if (!Array.isArray(previous.table) || previous.table.length !== 2 ** prevBits) {
+    invalidRing('previous ring table length does not match its partitionBits');
+  }
+  for (let p = 0; p < partitions; p++) {
+    const source = partitionBits >= prevBits ? p >> (partitionBits - prevBits) : p << (prevBits - partitionBits);
+    const row = previous.table[source] ?? [];
+    const base = p * replicas;
+    const width = Math.min(replicas, row.length);
+    for (let i = 0; i < width; i++) {
+      const x = index.get(row[i]!);
+      if (x === undefined) continue;
+      let duplicate = false;
+      for (let j = 0; j < i; j++) if (table[base + j] === x) duplicate = true;
+      if (!duplicate) table[base + i] = x;
+    }
+  }
+}
+
+/** Empties slots that put a zone above its cap (zones were added, or a node changed zone). */
+function enforceZoneCaps(
+  table: Int32Array,
+  replicas: number,
+  layout: ClusterLayout,
+  quota: Int32Array,
+  counts: Int32Array,
+  order: Int32Array,
+  random: SeededRandom,
+): void {
+  const inZone = new Int32Array(layout.zones.length);
+  // Rows in seeded order: the excess of each evicted node drops as it goes, and walking rows in
+  // table order would sync that rotation with any regularity in the table.
+  for (const p of order) {
+    const base = p * replicas;
+    let over = false;
+    for (let i = 0; i < replicas; i++) {
+      const x = table[base + i]!;
+      if (x < 0) continue;
+      const z = layout.zoneOf[x]!;
+      inZone[z]! += 1;
+      if (inZone[z]! > layout.zoneCaps[z]!) over = true;
+    }
+    if (over) {
+      // Evict the members furthest above quota (they would give slots away anyway); ties at
+      // random so the newcomers that fill the gaps do not all land on the same shard index.
+      const positions = Array.from({ length: replicas }, (_, i) => i)
+        .filter((i) => table[base + i]! >= 0)
+        .map((i) => {
+          const x = table[base + i]!;
+          return { i, x, excess: (counts[x]! - quota[x]!) / Math.max(1, quota[x]!), tie: random.nextUint32() };
+        })
+        .sort((a, b) => b.excess - a.excess || a.tie - b.tie);
+      for (const { i, x } of positions) {
+        const z = layout.zoneOf[x]!;
+        if (inZone[z]! > layout.zoneCaps[z]!) {
+          inZone[z]! -= 1;
+          counts[x]! -= 1;
+          table[base + i] = -1;
+        }
+      }
+    }
+    for (let i = 0; i < replicas; i++) {
+      const x = table[base + i]!;
+      if (x >= 0) inZone[layout.zoneOf[x]!] = 0;
+    }
+  }
+}
+
+/**
+ * Orders each row of a fresh table so every node holds each shard index in proportion to its
+ * slots; shard 0 (the first data shard) is what healthy reads hit first, so it is balanced first.
+ * Only for fresh tables: on a rebuild, moving a node to another index would move its data.
+ */
+function balanceShardIndexes(table: Int32Array, replicas: number, counts: Int32Array, ranks: Uint32Array): void {
+  const held = new Int32Array(counts.length * replicas);
+  for (let base = 0; base < table.length; base += replicas) {
+    for (let i = 0; i < replicas; i++) {
+      let best = i;
+      for (let j = i + 1; j < replicas; j++) {
+        const a = table[base + j]!;
+        const b = table[base + best]!;
+        const lhs = held[a * replicas + i]! * counts[b]!;
+        const rhs = held[b * replicas + i]! * counts[a]!;
+        if (lhs < rhs || (lhs === rhs && ranks[a]! < ranks[b]!)) best = j;
+      }
+      const chosen = table[base + best]!;
+      table[base + best] = table[base + i]!;
+      table[base + i] = chosen;
+      held[chosen * replicas + i]! += 1;
+    }
+  }
+}
+
+/**
+ * Builds the next ring (epoch = previous.epoch + 1, or 1) for `members`: each partition gets
+ * `replicas` distinct nodes, no zone above ceil(n / zones) of them, slots split by weight, and
+ * only as many slots moved from `previous` as the change requires. Pure and seeded.
+ */
+export function buildRing(previous: Ring | null, members: readonly RingNode[], options: BuildOptions): Ring {
+  const { replicas, partitionBits, seed } = options;
+  checkShape(replicas, partitionBits);
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    invalidRing(`seed must be a safe integer; got ${JSON.stringify(seed)}`);
+  }
+  const nodes = checkNodes(members, 'members').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const weighted = nodes.filter((node) => node.weight > 0).length;
+  if (weighted < replicas) {
+    invalidRing(`replicas ${replicas} needs at least ${replicas} members with weight > 0; got ${weighted}`);
+  }
+  const layout = clusterLayout(nodes, replicas);
+  const partitions = 2 ** partitionBits;
+  const ranks = seededRanks(
+    nodes.map((node) => node.id),
+    seed,
+  );
+  const zoneRanks = seededRanks(layout.zones, seed);
+  const table = new Int32Array(partitions * replicas).fill(-1);
+  if (previous) carryOver(previous, nodes, layout, table, replicas, partitionBits);
+  const counts = new Int32Array(nodes.length);
+  for (const x of table) if (x >= 0) counts[x]! += 1;
+  const quota = integerQuotas(nodes, layout, replicas, partitions, counts, ranks, zoneRanks);
+  const random = new SeededRandom(seed);
+  const order = random.shuffle(Int32Array.from({ length: partitions }, (_, p) => p));
+  enforceZoneCaps(table, replicas, layout, quota, counts, order, random);
+  const assigner = new SlotAssigner({
+    replicas,
+    partitions,
+    table,
+    quota,
+    zoneOf: layout.zoneOf,
+    zoneCaps: layout.zoneCaps,
+    ranks,
+    zoneRanks,
+    order,
+    random,
+  });
+  assigner.run();
+  if (!previous) balanceShardIndexes(table, replicas, assigner.count, ranks);
+
+  const ids = nodes.map((node) => node.id);
+  const rows: string[][] = new Array<string[]>(partitions);
+  for (let p = 0; p < partitions; p++) {
+    const row = new Array<string>(replicas);
+    for (let i = 0; i < replicas; i++) row[i] = ids[table[p * replicas + i]!]!;
+    rows[p] = row;
+  }
+  return freezeRing({
+    version: RING_VERSION,
+    epoch: previous ? previous.epoch + 1 : 1,
+    partitionBits,
+    replicas,
+    nodes,
+    table: rows,
+  });
+}
