@@ -1,0 +1,13 @@
+export { DEFAULT_PARTITION_BITS, MAX_PARTITION_BITS, MAX_REPLICAS, RING_VERSION, zoneSpreadLimit } from './ring.js';
+export type { PlacementErrorCode, Ring, RingNode } from './ring.js';
+export { parseRing, serializeRing } from './ring-format.js';
+export { RingLocator, compileRing, handoffs, locate, partitionOf } from './ring-locator.js';
+export type { Placement } from './ring-locator.js';
+export { buildRing } from './ring-builder.js';
+export type { BuildOptions } from './ring-builder.js';
+export { movedSlots, planChange } from './ring-plan.js';
+export type { PartitionMove, RingPlan } from './ring-plan.js';
+export { minimumSlotMoves, ringStats } from './ring-stats.js';
+export type { NodeLoad, RingStats, ZoneLoad } from './ring-stats.js';
+export { slotTargets } from './slot-quotas.js';
+export { XxHash64, xxhash64 } from './xxhash64.js';
