@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import t from 'tap';
-import { ErasureError, join, objectLayout, split, stripeBlockSizeBytes, stripeDataBytes, stripeObjectOffsetBytes,
+import { ERASURE_ERROR_CODES, ErasureError, join, objectLayout, split, stripeBlockSizeBytes, stripeDataBytes, stripeObjectOffsetBytes,
   stripeShardOffsetBytes, stripesForRange } from '../../src/erasure/index.js';
 
 t.test('objectLayout of an empty object has no stripes', (t) => {
@@ -75,5 +76,39 @@ t.test('split pads the last shard and join drops the padding', (t) => {
   data[0] = 99;
   t.equal(shards[0]?.[0], 1, 'split copies');
   t.same(split(new Uint8Array(0), 3).map((s) => s.length), [0, 0, 0]);
+  t.end();
+});
+
+t.test('layout arithmetic is consistent for any size, k and block', (t) => {
+  fc.assert(fc.property(
+    fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 5 * 2 ** 40 })),
+    fc.integer({ min: 1, max: 20 }),
+    fc.integer({ min: 1, max: 4 * 1024 * 1024 }),
+    fc.nat(), fc.nat(),
+    (size, k, block, a, b) => {
+      const layout = objectLayout(size, k, block);
+      if (size === 0) return layout.stripeCount === 0 && layout.shardSizeBytes === 0;
+      const last = layout.stripeCount - 1;
+      const total = last * k * block + stripeDataBytes(layout, last);
+      const shard = last * block + stripeBlockSizeBytes(layout, last);
+      if (total !== size || shard !== layout.shardSizeBytes) return false;
+      if (stripeBlockSizeBytes(layout, last) * k < layout.lastStripeBytes) return false;
+      const offset = a % size;
+      const length = 1 + (b % (size - offset));
+      const range = stripesForRange(layout, offset, length);
+      const first = stripeObjectOffsetBytes(layout, range.firstStripe);
+      const lastStart = stripeObjectOffsetBytes(layout, range.lastStripe);
+      return first <= offset && offset < first + stripeDataBytes(layout, range.firstStripe) &&
+        range.firstStripeSkipBytes === offset - first &&
+        lastStart <= offset + length - 1 && offset + length - 1 < lastStart + stripeDataBytes(layout, range.lastStripe);
+    }), { numRuns: 500 });
+  t.end();
+});
+
+t.test('every error code has a rule', (t) => {
+  for (const [code, rule] of Object.entries(ERASURE_ERROR_CODES)) {
+    t.ok(rule.length > 10, code);
+    t.equal(new ErasureError(code as keyof typeof ERASURE_ERROR_CODES, 'x').code, code);
+  }
   t.end();
 });
