@@ -55,6 +55,24 @@ export interface ObjectRecord {
   /** Flexible checksums by algorithm name (CRC32, CRC32C, CRC64NVME, SHA1, SHA256), base64. */
   checksums: Record<string, string>;
   erasure: ErasureParams;
+  /**
+   * Set on an object completed from a multipart upload: its body is the listed parts, in order, each an
+   * erasure-coded version of its own. The manifest carries no shard; completion copies no data.
+   */
+  parts?: PartRef[];
+  /** Set on a multipart upload's marker record: the bucket and key the upload will complete into. */
+  upload?: { bucket: string; key: string; initiatedMs: number };
+}
+
+/** One part of a completed multipart object. */
+export interface PartRef {
+  partNumber: number;
+  /** Internal bucket and key where the part is stored, and the version that was completed. */
+  bucket: string;
+  key: string;
+  versionId: string;
+  sizeBytes: number;
+  etag: string;
 }
 
 /** Body of POST /v1/commit: makes a prepared shard's version visible with its metadata, or writes a tombstone. */

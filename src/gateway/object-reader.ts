@@ -1,0 +1,198 @@
+import {
+  objectLayout,
+  stripeBlockSizeBytes,
+  stripeDataBytes,
+  stripeShardOffsetBytes,
+  stripesForRange,
+  type Codec,
+  type ObjectLayout,
+} from '../erasure/index.js';
+import type { NodeClient, ObjectRecord, ObjectStatus } from '../rpc/index.js';
+import { decideQuorum, fanOut, readQuorum } from './quorum.js';
+import { quorumError } from './object-writer.js';
+import { ShardCursor } from './shard-cursor.js';
+
+/** The version a read resolved to, and which node holds which of its shards. */
+export interface ResolvedVersion {
+  record: ObjectRecord;
+  /** shardIndex -> node holding that shard of this version. */
+  holders: Map<number, NodeClient>;
+}
+
+/**
+ * Asks every node of the key's set for its newest version and picks the newest among at least a read
+ * quorum of answers (so every acknowledged write is seen). Null when there is none or it is a delete marker.
+ */
+export async function resolveVersion(
+  nodes: readonly NodeClient[],
+  bucket: string,
+  key: string,
+  erasure: { dataShards: number; parityShards: number },
+  signal: AbortSignal,
+): Promise<ResolvedVersion | null> {
+  const outcomes = await fanOut(nodes, (node) => node.objectStatus(bucket, key, { signal }));
+  const decision = decideQuorum(outcomes, readQuorum(erasure.dataShards, erasure.parityShards));
+  if (!decision.met) throw quorumError('read', decision.failures);
+  let newest: ObjectRecord | undefined;
+  for (const { value } of decision.successes) {
+    if (value !== null && (newest === undefined || value.record.versionId > newest.versionId)) newest = value.record;
+  }
+  if (newest === undefined || newest.deleted) return null;
+  const holders = new Map<number, NodeClient>();
+  decision.successes.forEach(({ nodeId, value }) => {
+    if (!holdsShardOf(value, newest)) return;
+    const node = nodes.find((candidate) => candidate.nodeId === nodeId);
+    if (node !== undefined && value.shardIndex !== null) holders.set(value.shardIndex, node);
+  });
+  return { record: newest, holders };
+}
+
+function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status is ObjectStatus {
+  return status !== null && status.record.versionId === record.versionId && status.shardIndex !== null;
+}
+
+/** Knobs and collaborators of one read. */
+export interface ReadOptions {
+  codec: Codec;
+  signal: AbortSignal;
+  stallTimeoutMs: number;
+  logger: { warn: (fields: object, message: string) => void };
+}
+
+/**
+ * Streams bytes [offset, offset + length) of a version. Reads the data shards (no decoding needed);
+ * when one fails, stalls or fails its checksum, opens another shard at the same stripe and
+ * reconstructs. The first stripe is fetched before this resolves, so the caller sends headers only
+ * once data is in hand; a failure later throws from the iterator and the caller must cut the response.
+ */
+export async function openObjectStream(
+  version: ResolvedVersion,
+  offsetBytes: number,
+  lengthBytes: number,
+  options: ReadOptions,
+): Promise<AsyncGenerator<Uint8Array>> {
+  if (lengthBytes === 0) return (async function* empty() {})();
+  const reader = new StripeReader(version, options);
+  const generator = reader.stream(offsetBytes, lengthBytes);
+  const first = await generator.next();
+  return (async function* withFirst() {
+    try {
+      if (first.done !== true) yield first.value;
+      yield* generator;
+    } finally {
+      reader.close();
+    }
+  })();
+}
+
+class StripeReader {
+  private readonly record: ObjectRecord;
+  private readonly holders: Map<number, NodeClient>;
+  private readonly layout: ObjectLayout;
+  private readonly options: ReadOptions;
+  private readonly cursors = new Map<number, ShardCursor>();
+  private readonly failed = new Set<number>();
+  private shardEndBytes = 0;
+
+  constructor(version: ResolvedVersion, options: ReadOptions) {
+    this.record = version.record;
+    this.holders = version.holders;
+    this.options = options;
+    this.layout = objectLayout(this.record.sizeBytes, this.record.erasure.dataShards, this.record.erasure.blockSizeBytes);
+  }
+
+  async *stream(offsetBytes: number, lengthBytes: number): AsyncGenerator<Uint8Array> {
+    const { firstStripe, lastStripe, firstStripeSkipBytes } = stripesForRange(this.layout, offsetBytes, lengthBytes);
+    this.shardEndBytes = stripeShardOffsetBytes(this.layout, lastStripe) + stripeBlockSizeBytes(this.layout, lastStripe);
+    let skip = firstStripeSkipBytes;
+    let remaining = lengthBytes;
+    for (let stripe = firstStripe; stripe <= lastStripe && remaining > 0; stripe += 1) {
+      const data = await this.readStripe(stripe);
+      for (const block of data) {
+        if (skip >= block.length) {
+          skip -= block.length;
+          continue;
+        }
+        const piece = block.subarray(skip, Math.min(block.length, skip + remaining));
+        skip = 0;
+        remaining -= piece.length;
+        if (piece.length > 0) yield piece;
+        if (remaining === 0) break;
+      }
+    }
+  }
+
+  close(): void {
+    for (const cursor of this.cursors.values()) cursor.close();
+    this.cursors.clear();
+  }
+
+  /** The stripe's data blocks, trimmed to the object's bytes. */
+  private async readStripe(stripe: number): Promise<Uint8Array[]> {
+    const { dataShards, parityShards } = this.record.erasure;
+    const blockBytes = stripeBlockSizeBytes(this.layout, stripe);
+    const shards: (Uint8Array | null)[] = new Array<Uint8Array | null>(dataShards + parityShards).fill(null);
+    let have = 0;
+    while (have < dataShards) {
+      const wanted = this.pickShards(dataShards - have, shards);
+      if (wanted.length < dataShards - have) {
+        throw quorumError('shard read', [...this.failed].map((i) => ({ nodeId: this.holders.get(i)?.nodeId ?? `shard ${i}`, reason: 'unreadable' })));
+      }
+      const blocks = await Promise.all(wanted.map((index) => this.readBlock(index, stripe, blockBytes)));
+      blocks.forEach((block, i) => {
+        if (block !== null) {
+          shards[wanted[i] as number] = block;
+          have += 1;
+        }
+      });
+    }
+    const dataMissing = shards.slice(0, dataShards).some((block) => block === null);
+    if (dataMissing) this.options.codec.reconstruct(shards, { dataOnly: true });
+    let dataBytes = stripeDataBytes(this.layout, stripe);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < dataShards && dataBytes > 0; i += 1) {
+      const block = shards[i] as Uint8Array;
+      out.push(block.length > dataBytes ? block.subarray(0, dataBytes) : block);
+      dataBytes -= Math.min(block.length, dataBytes);
+    }
+    return out;
+  }
+
+  /** Shard indices to read next: open cursors first, then data shards, then parity, skipping failures. */
+  private pickShards(count: number, shards: readonly (Uint8Array | null)[]): number[] {
+    const picked: number[] = [];
+    const candidates = [...this.cursors.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < shards.length; i += 1) if (!candidates.includes(i)) candidates.push(i);
+    for (const index of candidates) {
+      if (picked.length === count) break;
+      if (shards[index] !== null || this.failed.has(index) || !this.holders.has(index)) continue;
+      picked.push(index);
+    }
+    return picked;
+  }
+
+  private async readBlock(shardIndex: number, stripe: number, blockBytes: number): Promise<Uint8Array | null> {
+    try {
+      let cursor = this.cursors.get(shardIndex);
+      if (cursor === undefined) {
+        const node = this.holders.get(shardIndex) as NodeClient;
+        const start = stripeShardOffsetBytes(this.layout, stripe);
+        const stream = await node.readShard(
+          { bucket: this.record.bucket, key: this.record.key, versionId: this.record.versionId, shardIndex },
+          start,
+          this.shardEndBytes - start,
+          { signal: this.options.signal },
+        );
+        cursor = new ShardCursor(shardIndex, stream, this.options.stallTimeoutMs);
+        this.cursors.set(shardIndex, cursor);
+      }
+      return await cursor.read(blockBytes);
+    } catch (err) {
+      this.failed.add(shardIndex);
+      this.cursors.get(shardIndex)?.close();
+      this.cursors.delete(shardIndex);
+      this.options.logger.warn({ err, shardIndex, key: this.record.key }, 'shard unreadable, using another');
+      return null;
+    }
+  }
+}

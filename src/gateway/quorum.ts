@@ -1,0 +1,54 @@
+/** One node's outcome in a fan-out. */
+export type NodeOutcome<T> = { nodeId: string; ok: true; value: T } | { nodeId: string; ok: false; error: unknown };
+
+/** Whether a fan-out met its quorum, with every node's failure listed for the log. */
+export interface QuorumDecision<T> {
+  met: boolean;
+  successes: { nodeId: string; value: T }[];
+  failures: { nodeId: string; reason: string }[];
+}
+
+/** Pure rule: a fan-out succeeds when at least `needed` nodes succeeded. */
+export function decideQuorum<T>(outcomes: readonly NodeOutcome<T>[], needed: number): QuorumDecision<T> {
+  const successes: { nodeId: string; value: T }[] = [];
+  const failures: { nodeId: string; reason: string }[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.ok) successes.push({ nodeId: outcome.nodeId, value: outcome.value });
+    else failures.push({ nodeId: outcome.nodeId, reason: describe(outcome.error) });
+  }
+  return { met: successes.length >= needed, successes, failures };
+}
+
+/** Runs `call` on every node and collects one outcome per node, never rejecting. */
+export async function fanOut<N extends { nodeId: string }, T>(
+  nodes: readonly N[],
+  call: (node: N) => Promise<T>,
+): Promise<NodeOutcome<T>[]> {
+  return Promise.all(
+    nodes.map(async (node): Promise<NodeOutcome<T>> => {
+      try {
+        return { nodeId: node.nodeId, ok: true, value: await call(node) };
+      } catch (error) {
+        return { nodeId: node.nodeId, ok: false, error };
+      }
+    }),
+  );
+}
+
+/** Write quorum for k + m shards (DESIGN.md): k, or k + 1 when k = m so two writes always overlap in a reader's view. */
+export function writeQuorum(dataShards: number, parityShards: number): number {
+  return dataShards === parityShards ? dataShards + 1 : dataShards;
+}
+
+/** Metadata read quorum: enough nodes that every read overlaps every acknowledged write. */
+export function readQuorum(dataShards: number, parityShards: number): number {
+  return dataShards + parityShards - writeQuorum(dataShards, parityShards) + 1;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

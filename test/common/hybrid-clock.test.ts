@@ -1,0 +1,37 @@
+import { t } from 'tap';
+import { HybridClock, parseVersionId } from '../../src/common/index.js';
+
+t.test('version ids strictly increase even when the wall clock stands still or steps back', async (t) => {
+  let now = 1_000_000;
+  const clock = new HybridClock({ writerId: '0000000a', wallClock: () => now });
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i += 1) ids.push(clock.next());
+  now -= 500;
+  for (let i = 0; i < 5; i += 1) ids.push(clock.next());
+  now += 10_000;
+  ids.push(clock.next());
+  for (let i = 1; i < ids.length; i += 1) t.ok((ids[i] as string) > (ids[i - 1] as string), `id ${i} orders after id ${i - 1}`);
+  t.same(parseVersionId(ids[0] as string), { physicalMs: 1_000_000, logical: 0, writerId: '0000000a' });
+});
+
+t.test('a clock that observed a newer id from another writer orders its next id after it', async (t) => {
+  const slow = new HybridClock({ writerId: '00000001', wallClock: () => 5 });
+  const fast = new HybridClock({ writerId: '00000002', wallClock: () => 9_000 });
+  const remote = fast.next();
+  slow.observe(remote);
+  t.ok(slow.next() > remote);
+});
+
+t.test('the logical counter overflowing borrows the next millisecond instead of wrapping', async (t) => {
+  const clock = new HybridClock({ writerId: '00000003', wallClock: () => 42 });
+  let previous = clock.next();
+  for (let i = 0; i < 70_000; i += 1) {
+    const next = clock.next();
+    if (!(next > previous)) {
+      t.fail(`id ${i} did not increase`);
+      return;
+    }
+    previous = next;
+  }
+  t.pass('70,000 ids in one millisecond stay ordered');
+});
