@@ -1,7 +1,8 @@
 /**
  * Erasure micro-benchmark: codec throughput per kernel against memcpy, hashes and @ronomon/reed-solomon.
- * Run with `npm run bench:erasure`. Throughput counts data bytes (k × shard size) per second; figures are medians
- * over ROUNDS rounds of ~ROUND_MS each. Not part of `npm test`.
+ * Run with `npm run bench:erasure`. Throughput counts data bytes (k × shard size) per second. Contenders of one
+ * case run in interleaved rounds (ours, peer, ours, peer, ...), so a noisy neighbour hits both sides of a ratio
+ * alike; each figure is the median over ROUNDS rounds of ~ROUND_MS. Not part of `npm test`.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -9,9 +10,12 @@ import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import xxhash from 'xxhash-wasm';
 import { createCodec, detectKernelSupport, type Codec } from '../src/erasure/index.js';
+import { gfMul } from '../src/erasure/galois.js';
+import { builtKernelModule } from '../src/erasure/kernels/wasm/kernel-modules.js';
+import { systematicEncodeMatrix } from '../src/erasure/matrix.js';
 
-const ROUNDS = 9;
-const ROUND_MS = 60;
+const ROUNDS = 11;
+const ROUND_MS = 50;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -58,49 +62,44 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-/** Median bytes per second of a synchronous operation processing `bytes` per call. */
-function measure(bytes: number, op: () => void): number {
-  let iterations = 1;
-  for (;;) {
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) op();
-    const elapsed = performance.now() - start;
-    if (elapsed >= ROUND_MS / 4) {
-      iterations = Math.max(1, Math.round((iterations * ROUND_MS) / elapsed));
-      break;
-    }
-    iterations *= 2;
-  }
-  const rates: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) op();
-    rates.push((bytes * iterations) / ((performance.now() - start) / 1000));
-  }
-  return median(rates);
+/** One thing to time: `run` processes `bytes` per call; async contenders return a promise. */
+interface Contender {
+  readonly label: string;
+  readonly bytes: number;
+  readonly run: () => void | Promise<void>;
 }
 
-/** Same as measure, for an operation that completes through a callback (one call in flight). */
-async function measureAsync(bytes: number, op: (done: (error?: Error) => void) => void): Promise<number> {
-  const once = (): Promise<void> => new Promise((resolve, reject) => op((error) => (error ? reject(error) : resolve())));
-  let iterations = 1;
-  for (;;) {
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) await once();
-    const elapsed = performance.now() - start;
-    if (elapsed >= ROUND_MS / 4) {
-      iterations = Math.max(1, Math.round((iterations * ROUND_MS) / elapsed));
-      break;
+async function timeIterations(contender: Contender, iterations: number): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    const pending = contender.run();
+    if (pending !== undefined) await pending;
+  }
+  return performance.now() - start;
+}
+
+/** Median bytes/second of each contender, rounds interleaved across contenders. */
+async function measureTogether(contenders: readonly Contender[]): Promise<Map<string, number>> {
+  const iterations: number[] = [];
+  for (const contender of contenders) {
+    let n = 1;
+    for (;;) {
+      const elapsed = await timeIterations(contender, n);
+      if (elapsed >= ROUND_MS / 4) break;
+      n *= 2;
     }
-    iterations *= 2;
+    const elapsed = await timeIterations(contender, n);
+    iterations.push(Math.max(1, Math.round((n * ROUND_MS) / Math.max(elapsed, 0.001))));
   }
-  const rates: number[] = [];
+  const rates = contenders.map(() => [] as number[]);
   for (let round = 0; round < ROUNDS; round++) {
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) await once();
-    rates.push((bytes * iterations) / ((performance.now() - start) / 1000));
+    for (let c = 0; c < contenders.length; c++) {
+      const n = iterations[c] as number;
+      const elapsed = await timeIterations(contenders[c] as Contender, n);
+      rates[c]?.push(((contenders[c] as Contender).bytes * n) / (elapsed / 1000));
+    }
   }
-  return median(rates);
+  return new Map(contenders.map((c, i) => [c.label, median(rates[i] as number[])]));
 }
 
 const gbps = (bytesPerSecond: number): string => (bytesPerSecond / 1e9).toFixed(2).padStart(7);
@@ -142,90 +141,155 @@ function ronomonMask(from: number, to: number, except: readonly number[] = []): 
   return mask;
 }
 
+const PEER = '@ronomon (native)';
+
+function ronomonContender(binding: RonomonBinding, k: number, m: number, shardBytes: number, lost: readonly number[]): Contender {
+  const context = binding.create(k, m);
+  const data = Buffer.concat(stripe(k, 0, shardBytes));
+  const parity = Buffer.alloc(m * shardBytes);
+  // Encoding: data shards are the sources, parity the targets. Repair: the first k survivors are the sources
+  // (like ours), the lost data shards the targets; the parity it reads is garbage, which costs the same.
+  const sources = lost.length === 0 ? ronomonMask(0, k) : ronomonMask(0, k + lost.length, lost);
+  const targets = lost.length === 0 ? ronomonMask(k, k + m) : lost.reduce((mask, i) => mask | (1 << i), 0);
+  return {
+    label: PEER,
+    bytes: k * shardBytes,
+    run: () => new Promise<void>((resolve, reject) => binding.encode(context, sources, targets, data, 0, data.length,
+      parity, 0, parity.length, (error) => (error ? reject(error) : resolve()))),
+  };
+}
+
+interface KernelInstance {
+  readonly exports: Record<string, unknown>;
+}
+
+/**
+ * The SIMD kernel alone, on shards already in WebAssembly memory (no copies, no slicing): the ceiling the codec's
+ * copy-in / copy-out loop approaches. Reaches into the kernel module on purpose; the codec API hides it.
+ */
+function kernelOnly(relaxed: boolean, k: number, m: number, shardBytes: number): Contender {
+  const module = builtKernelModule(relaxed);
+  const engine = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object;
+    Instance: new (m: object, i: object) => KernelInstance } }).WebAssembly;
+  const instance = new engine.Instance(new engine.Module(module.bytes), {});
+  const memory = instance.exports['memory'] as { grow(pages: number): number; buffer: ArrayBuffer };
+  const tablesBytes = 64 * KiB;
+  memory.grow(Math.ceil((tablesBytes + (k + m) * shardBytes) / 65536));
+  const heap = new Uint8Array(memory.buffer);
+  heap.set(randomBytes(heap.length - tablesBytes, 5), tablesBytes);
+  const rows = systematicEncodeMatrix(k, k + m).data.slice(k * k);
+  // Tables in the layout the kernel expects: per output group, [input][row] pairs of 16-byte nibble tables.
+  let at = 0;
+  for (let first = 0; first < m; first += module.maxOutputs) {
+    const count = Math.min(module.maxOutputs, m - first);
+    for (let j = 0; j < k; j++) {
+      for (let r = 0; r < count; r++) {
+        const c = rows[(first + r) * k + j] as number;
+        for (let x = 0; x < 16; x++) {
+          heap[at + x] = gfMul(c, x);
+          heap[at + 16 + x] = gfMul(c, x << 4);
+        }
+        at += 32;
+      }
+    }
+  }
+  type Mul = (t: number, i: number, is: number, n: number, o: number, os: number, len: number) => void;
+  const mul = (r: number): Mul => instance.exports[`mul${r}`] as Mul;
+  const outBase = tablesBytes + k * shardBytes;
+  return {
+    label: relaxed ? 'wasm-simd-relaxed' : 'wasm-simd',
+    bytes: k * shardBytes,
+    run: () => {
+      for (let first = 0; first < m; first += module.maxOutputs) {
+        const count = Math.min(module.maxOutputs, m - first);
+        mul(count)(first * k * 32, tablesBytes, shardBytes, k, outBase + first * shardBytes, shardBytes, shardBytes);
+      }
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const ronomon = loadRonomon();
   const cpu = cpus();
   console.log(`node ${process.version}  v8 ${process.versions.v8}  ${process.arch}  cpu ${cpu[0]?.model ?? '?'} x${cpu.length}`);
   console.log(`wasm simd: ${support.simd}  relaxed simd: ${support.relaxedSimd}` +
     (support.relaxedSimd && !supportBefore.relaxedSimd ? ' (enabled for this run with --experimental-wasm-relaxed-simd)' : ''));
-  console.log(`peer: @ronomon/reed-solomon ${ronomon.binding ? 'loaded' : `NOT AVAILABLE (${ronomon.error}); peer columns are blank`}`);
-  console.log(`medians of ${ROUNDS} rounds x ~${ROUND_MS} ms; GB/s = 1e9 bytes of data per second\n`);
+  console.log(`peer: @ronomon/reed-solomon ${ronomon.binding ? 'loaded (async API, one call in flight)' : `NOT AVAILABLE (${ronomon.error}); peer columns are blank`}`);
+  console.log(`medians of ${ROUNDS} interleaved rounds x ~${ROUND_MS} ms; GB/s = 1e9 data bytes per second\n`);
 
   // Ceilings: the memory system and the hashes every PUT also pays for.
   const block = randomBytes(MiB, 99);
   const target = Buffer.alloc(MiB);
   const source = Buffer.from(block);
-  const memcpy = measure(MiB, () => source.copy(target));
   const { h64Raw } = await xxhash();
-  const xx = measure(MiB, () => h64Raw(block));
-  const md5 = measure(MiB, () => createHash('md5').update(block).digest());
-  const sha256 = measure(MiB, () => createHash('sha256').update(block).digest());
-  console.log('baseline                 GB/s');
-  console.log(`memcpy-1MiB (Buffer.copy) ${gbps(memcpy)}`);
-  console.log(`xxhash64-1MiB (wasm)      ${gbps(xx)}`);
-  console.log(`md5-1MiB                  ${gbps(md5)}`);
-  console.log(`sha256-1MiB               ${gbps(sha256)}\n`);
+  const baselines = await measureTogether([
+    { label: 'memcpy-1MiB (Buffer.copy)', bytes: MiB, run: () => void source.copy(target) },
+    { label: 'xxhash64-1MiB (xxhash-wasm)', bytes: MiB, run: () => void h64Raw(block) },
+    { label: 'md5-1MiB (node:crypto)', bytes: MiB, run: () => void createHash('md5').update(block).digest() },
+    { label: 'sha256-1MiB (node:crypto)', bytes: MiB, run: () => void createHash('sha256').update(block).digest() },
+  ]);
+  const memcpy = baselines.get('memcpy-1MiB (Buffer.copy)') as number;
+  console.log(`${'baseline'.padEnd(60)}   GB/s  /memcpy`);
+  for (const [label, rate] of baselines) console.log(`${label.padEnd(60)}${gbps(rate)}${ratio(rate, memcpy)}`);
+  console.log('');
 
-  const header = `${'case'.padEnd(26)}${'kernel'.padEnd(19)}   GB/s  /peer  /memcpy`;
-  const row = (name: string, kernel: string, rate: number, peer: number | undefined): void =>
-    console.log(`${name.padEnd(26)}${kernel.padEnd(19)}${gbps(rate)}${ratio(rate, peer)}${ratio(rate, memcpy)}`);
+  const header = `${'case'.padEnd(30)}${'kernel'.padEnd(30)}   GB/s  /peer  /memcpy`;
+  const report = (name: string, rates: Map<string, number>): void => {
+    const peer = rates.get(PEER);
+    for (const [label, rate] of rates) {
+      console.log(`${name.padEnd(30)}${label.padEnd(30)}${gbps(rate)}${ratio(rate, peer)}${ratio(rate, memcpy)}`);
+    }
+  };
 
   console.log(header);
   for (const [k, m] of [[4, 2], [8, 4], [10, 4]] as const) {
     for (const shardBytes of [64 * KiB, MiB]) {
-      const name = `encode-${k}x${m}-${sizeName(shardBytes)}`;
-      const dataBytes = k * shardBytes;
-      let peer: number | undefined;
-      if (ronomon.binding) {
-        const binding = ronomon.binding;
-        const context = binding.create(k, m);
-        const data = Buffer.concat(stripe(k, 0, shardBytes));
-        const parity = Buffer.alloc(m * shardBytes);
-        peer = await measureAsync(dataBytes, (done) =>
-          binding.encode(context, ronomonMask(0, k), ronomonMask(k, k + m), data, 0, data.length, parity, 0, parity.length, done));
-      }
-      for (const flavour of flavours) {
+      const contenders: Contender[] = flavours.map((flavour) => {
         const codec = flavour.codec(k, m);
         const shards = stripe(k, m, shardBytes);
-        row(name, flavour.label, measure(dataBytes, () => codec.encode(shards)), peer);
-      }
-      if (peer !== undefined) row(name, '@ronomon (native)', peer, peer);
+        return { label: flavour.label, bytes: k * shardBytes, run: () => codec.encode(shards) };
+      });
+      if (ronomon.binding) contenders.push(ronomonContender(ronomon.binding, k, m, shardBytes, []));
+      report(`encode-${k}x${m}-${sizeName(shardBytes)}`, await measureTogether(contenders));
     }
   }
 
   console.log('');
   console.log(header);
   for (const shardBytes of [64 * KiB, MiB]) {
-    const k = 8;
-    const m = 4;
-    const lost = [0, 1];
-    const name = `reconstruct-8x4-2data-${sizeName(shardBytes)}`;
-    const dataBytes = k * shardBytes;
-    let peer: number | undefined;
-    if (ronomon.binding) {
-      const binding = ronomon.binding;
-      const context = binding.create(k, m);
-      const data = Buffer.concat(stripe(k, 0, shardBytes));
-      const parity = Buffer.alloc(m * shardBytes);
-      await new Promise<void>((resolve, reject) => binding.encode(context, ronomonMask(0, k), ronomonMask(k, k + m), data, 0,
-        data.length, parity, 0, parity.length, (error) => (error ? reject(error) : resolve())));
-      // Sources: the k surviving shards (6 data + 2 parity); targets: the 2 lost data shards.
-      const sources = ronomonMask(0, k + 2, lost);
-      const targets = ronomonMask(0, k) & ~ronomonMask(0, k, lost);
-      peer = await measureAsync(dataBytes, (done) =>
-        binding.encode(context, sources, targets, data, 0, data.length, parity, 0, parity.length, done));
-    }
-    for (const flavour of flavours) {
+    const [k, m, lost] = [8, 4, [0, 1]] as const;
+    // Like the peer, rebuild into existing arrays (rebuildInPlace); the last row shows the default call, which
+    // allocates the rebuilt shards and so also pays for fresh pages and GC.
+    const contenders: Contender[] = flavours.map((flavour) => {
       const codec = flavour.codec(k, m);
       const shards = stripe(k, m, shardBytes);
       codec.encode(shards);
-      const survivors: (Uint8Array | null)[] = shards.map((s, i) => (lost.includes(i) ? null : s));
-      row(name, flavour.label, measure(dataBytes, () => {
-        const attempt = [...survivors];
-        codec.reconstruct(attempt, { dataOnly: true });
-      }), peer);
-    }
-    if (peer !== undefined) row(name, '@ronomon (native)', peer, peer);
+      return {
+        label: flavour.label,
+        bytes: k * shardBytes,
+        run: () => void codec.reconstruct([...shards], { dataOnly: true, rebuildInPlace: lost }),
+      };
+    });
+    const best = (flavours[flavours.length - 1] as Flavour);
+    const allocating = best.codec(k, m);
+    const shards = stripe(k, m, shardBytes);
+    allocating.encode(shards);
+    const survivors = shards.map((s, i) => (lost.includes(i as 0 | 1) ? null : s));
+    contenders.push({
+      label: `${best.label}, new arrays`,
+      bytes: k * shardBytes,
+      run: () => void allocating.reconstruct([...survivors], { dataOnly: true }),
+    });
+    if (ronomon.binding) contenders.push(ronomonContender(ronomon.binding, k, m, shardBytes, lost));
+    report(`reconstruct-8x4-2data-${sizeName(shardBytes)}`, await measureTogether(contenders));
+  }
+
+  if (support.simd) {
+    console.log('');
+    console.log(`${'kernel alone (in WASM memory)'.padEnd(30)}${'kernel'.padEnd(30)}   GB/s  /peer  /memcpy`);
+    const contenders = (support.relaxedSimd ? [false, true] : [false]).map((relaxed) => kernelOnly(relaxed, 8, 4, MiB));
+    if (ronomon.binding) contenders.push(ronomonContender(ronomon.binding, 8, 4, MiB, []));
+    report('encode-8x4-1MiB', await measureTogether(contenders));
   }
 }
 

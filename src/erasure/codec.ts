@@ -16,6 +16,12 @@ export interface CodecOptions {
 export interface ReconstructOptions {
   /** Rebuild only missing data shards; missing parity shards stay null. */
   dataOnly?: boolean;
+  /**
+   * Indexes whose arrays are present but whose bytes are not to be trusted (e.g. failed a checksum): they are left
+   * out of the sources and rebuilt in place, into the caller's array, instead of into a new one (which also saves
+   * the allocation). With dataOnly, parity listed here is left as it is.
+   */
+  rebuildInPlace?: readonly number[];
 }
 
 /** A Reed-Solomon codec for one k + m shape. Not safe to share across worker threads (it owns WASM memory). */
@@ -91,10 +97,11 @@ class ReedSolomonCodec implements Codec {
     const k = this.dataShards;
     const present: number[] = [];
     const targets: number[] = [];
+    const inPlace = new Set(options.rebuildInPlace ?? []);
     let length = -1;
     for (let i = 0; i < shards.length; i++) {
       const shard = shards[i];
-      if (shard == null) {
+      if (shard == null || inPlace.has(i)) {
         if (i < k || options.dataOnly !== true) targets.push(i);
         continue;
       }
@@ -111,7 +118,14 @@ class ReedSolomonCodec implements Codec {
     // The first k present shards: data shards come first, so a pattern with lost parity only needs the identity.
     const sources = present.slice(0, k);
     const coefficients = this.#decodeRows(sources, targets);
-    const outputs = targets.map(() => new Uint8Array(length));
+    const outputs = targets.map((i) => {
+      const own = inPlace.has(i) ? shards[i] : null;
+      if (own == null) return new Uint8Array(length);
+      if (own.length !== length) {
+        throw new ErasureError('ShardSizeMismatch', `shard ${i} to rebuild in place has ${own.length} bytes, not ${length}`);
+      }
+      return own;
+    });
     this.#gf.multiply(coefficients, sources.map((i) => shards[i] as Uint8Array), outputs);
     targets.forEach((shardIndex, r) => {
       shards[shardIndex] = outputs[r] as Uint8Array;

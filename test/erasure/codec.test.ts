@@ -42,6 +42,29 @@ for (const variant of kernelVariants()) {
     t.end();
   });
 
+  t.test(`${variant.label}: rebuildInPlace overwrites untrusted shards in their own arrays`, (t) => {
+    const codec = variant.create(6, 3);
+    const shards = randomStripe(6, 3, 999, 11);
+    codec.encode(shards);
+    const damaged = shards.map((s) => Uint8Array.from(s));
+    const [two, eight] = [damaged[2] as Uint8Array, damaged[8] as Uint8Array];
+    two.fill(0xee);
+    eight.fill(0x11);
+    codec.reconstruct(damaged, { dataOnly: true, rebuildInPlace: [2, 8] });
+    t.equal(damaged[2], two, 'same array object');
+    t.ok(sameBytes(two, shards[2]), 'data rebuilt');
+    t.ok(eight.every((b) => b === 0x11), 'dataOnly leaves listed parity alone');
+    const withNull: (Uint8Array | null)[] = [...damaged];
+    withNull[0] = null;
+    codec.reconstruct(withNull, { rebuildInPlace: [8] });
+    t.equal(withNull[8], eight);
+    t.ok(withNull.every((s, i) => sameBytes(s, shards[i])), 'null and in-place together');
+    const short: (Uint8Array | null)[] = [...shards];
+    short[1] = new Uint8Array(5);
+    t.throws(() => codec.reconstruct(short, { rebuildInPlace: [1] }), { code: 'ShardSizeMismatch' });
+    t.end();
+  });
+
   t.test(`${variant.label}: reconstruct with nothing missing is a no-op`, (t) => {
     const codec = variant.create(3, 2);
     const shards = randomStripe(3, 2, 10, 1);

@@ -40,14 +40,19 @@ t.test('every kernel agrees with portable byte for byte', (t) => {
 
 for (const variant of variants) {
   t.test(`${variant.label}: any erasure of up to m shards reconstructs exactly`, (t) => {
-    fc.assert(fc.property(shape, fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), ({ k, m, length, seed }, picks, dataOnly) => {
+    fc.assert(fc.property(shape, fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), fc.boolean(),
+      ({ k, m, length, seed }, picks, dataOnly, inPlace) => {
       const codec = variant.create(k, m);
       const shards = stripeFor(k, m, length, seed);
       codec.encode(shards);
       const lost = new Set(picks.slice(0, m).map((p) => p % (k + m)));
-      const damaged = shards.map((s, i) => (lost.has(i) ? null : s));
-      codec.reconstruct(damaged, { dataOnly });
-      return damaged.every((s, i) => (dataOnly && i >= k && lost.has(i) ? s === null : sameBytes(s, shards[i])));
+      // Lost shards are either null or garbage-filled arrays listed in rebuildInPlace.
+      const damaged = shards.map((s, i) => (lost.has(i) ? (inPlace ? new Uint8Array(length).fill(0xa5) : null) : s));
+      codec.reconstruct(damaged, inPlace ? { dataOnly, rebuildInPlace: [...lost] } : { dataOnly });
+      return damaged.every((s, i) => {
+        if (!(dataOnly && i >= k && lost.has(i))) return sameBytes(s, shards[i]);
+        return inPlace ? s !== null && s.every((b) => b === 0xa5) : s === null;
+      });
     }), runs);
     t.end();
   });
