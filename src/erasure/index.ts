@@ -7,7 +7,13 @@
  * parity is byte-compatible with theirs (known-answer tests guard it). Up to k + m = 256 shards.
  *
  * Kernels: 'portable' (table-driven TypeScript, the reference) and 'wasm-simd' (split-nibble tables with
- * i8x16.swizzle, or relaxed_swizzle where the engine has relaxed SIMD). 'auto' picks the fastest that validates.
+ * i8x16.swizzle, or i8x16.relaxed_swizzle where the engine has relaxed SIMD: Node 22+, or Node 20 started with
+ * --experimental-wasm-relaxed-simd). createCodec's `kernel` picks one; 'auto' (the default) takes wasm-simd when the
+ * embedded module validates and portable otherwise, while forcing a kernel that cannot run throws KernelUnavailable.
+ * availableKernels()/bestKernel() tell callers (e.g. an env override in bin/) what they may ask for.
+ *
+ * The SIMD kernel copies shards through its WebAssembly memory in slices of at most 256 KiB per shard, so copies and
+ * compute stay in cache; each codec owns its memory, so use one codec per thread. No I/O, timers or logging here.
  */
 export { createCodec } from './codec.js';
 export type { Codec, CodecOptions, ReconstructOptions } from './codec.js';

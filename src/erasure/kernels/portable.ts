@@ -70,7 +70,7 @@ export function createPortableKernel(): GfKernel {
   return { name: 'portable', multiply: portableMultiply };
 }
 
-/** The portable kernel's multiply, usable directly (e.g. for tails the SIMD kernel leaves). */
+/** The portable kernel's multiply as a plain function (word-at-a-time when every shard is 4-byte aligned). */
 export function portableMultiply(coefficients: Uint8Array, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[]): void {
   const length = outputs[0]?.length ?? 0;
   if (length === 0 || inputs.length === 0) return;
