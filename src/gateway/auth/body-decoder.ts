@@ -1,0 +1,251 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { createChecksumHasher, isValidChecksumValue, type ChecksumAlgorithm, type ChecksumHasher, type ChecksumValue } from '../checksums/index.js';
+import { S3Error } from '../s3-errors.js';
+import { AwsChunkedParser } from './aws-chunked-parser.js';
+import { isChunked, readBodyExpectations, type BodyExpectations } from './body-headers.js';
+import { sha256Hex, signaturesEqual } from './signing.js';
+import type { AuthRequest, AuthResult } from './types.js';
+
+/** What the decoder established about the body once it has ended. */
+export interface BodyDecodeResult {
+  /** Hex MD5 of the decoded body: the ETag of a single-part object. */
+  md5Hex: string;
+  /** Decoded body size: framing never counted. */
+  sizeBytes: number;
+  /** The client's checksum, verified; or the computed one when the client named only an algorithm or a default applies. */
+  checksums: ChecksumValue[];
+}
+
+/** Tuning for `createBodyDecoder`. */
+export interface BodyDecoderOptions {
+  /** Largest signed chunk buffered for verification; default 16 MiB (SDKs use 64 KiB to 1 MiB). */
+  maxSignedChunkBytes?: number;
+  /** Checksum to compute and report when the client sends none (S3 itself defaults to CRC64NVME). */
+  defaultChecksumAlgorithm?: ChecksumAlgorithm;
+}
+
+const DEFAULT_MAX_SIGNED_CHUNK_BYTES = 16 * 1024 * 1024;
+const SIGNATURE_HEX = /^[0-9a-f]{64}$/;
+
+function malformedTrailer(message: string): S3Error {
+  return new S3Error('MalformedTrailerError', { message });
+}
+
+/**
+ * Turns the request body into the object's bytes and proves them: strips aws-chunked framing, verifies every chunk
+ * signature before passing that chunk on, and at the end verifies the trailer signature, the payload SHA-256,
+ * Content-MD5 and the flexible checksum. Every failure is raised before 'end', and the last piece of data is held back
+ * until all checks pass, so a consumer that commits on 'end' never stores an unverified body.
+ */
+export class BodyDecoder extends Transform {
+  readonly #auth: AuthResult;
+  readonly #expect: BodyExpectations;
+  readonly #maxSignedChunkBytes: number;
+  readonly #md5 = createHash('md5');
+  readonly #checksum: ChecksumHasher | undefined;
+  readonly #payloadHash: Hash | undefined;
+  readonly #parser: AwsChunkedParser | undefined;
+  readonly #signedChunks: boolean;
+  #sizeBytes = 0;
+  #held: Buffer | undefined;
+  #previousSignature: string;
+  #chunkSignature = '';
+  #chunkHash: Hash | undefined;
+  #chunkPieces: Buffer[] = [];
+  readonly #trailers = new Map<string, string>();
+  #trailerCanonical = '';
+  #trailerSignature: string | undefined;
+  #result: BodyDecodeResult | undefined;
+
+  constructor(auth: AuthResult, headers: AuthRequest['headers'], options: BodyDecoderOptions = {}) {
+    super();
+    this.#auth = auth;
+    this.#expect = readBodyExpectations(auth, headers, options.defaultChecksumAlgorithm);
+    this.#maxSignedChunkBytes = options.maxSignedChunkBytes ?? DEFAULT_MAX_SIGNED_CHUNK_BYTES;
+    this.#checksum = this.#expect.checksum === undefined ? undefined : createChecksumHasher(this.#expect.checksum.algorithm);
+    this.#payloadHash = auth.payloadMode === 'sha256' ? createHash('sha256') : undefined;
+    this.#signedChunks = auth.payloadMode === 'streaming-signed' || auth.payloadMode === 'streaming-signed-trailer';
+    this.#previousSignature = auth.signature;
+    this.#parser = isChunked(auth.payloadMode)
+      ? new AwsChunkedParser({
+          chunkHeader: (size, signature) => this.#chunkHeader(size, signature),
+          chunkData: (data) => this.#chunkData(data),
+          chunkEnd: () => this.#chunkEnd(),
+          trailerLine: (line) => this.#trailerLine(line),
+        })
+      : undefined;
+  }
+
+  /** The verified facts about the body; only valid after 'end'. */
+  result(): BodyDecodeResult {
+    if (this.#result === undefined) throw new Error('BodyDecoder.result() called before the body ended');
+    return this.#result;
+  }
+
+  override _transform(chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (this.#parser !== undefined) this.#parser.write(buf);
+      else {
+        this.#account(buf);
+        this.#emit(buf);
+      }
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#finish();
+      if (this.#held !== undefined) this.push(this.#held);
+      this.#held = undefined;
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  // Hashing happens as bytes arrive; forwarding lags one piece so the final bytes wait for the final checks.
+  #account(data: Buffer): void {
+    this.#sizeBytes += data.length;
+    const expected = this.#expect.expectedSizeBytes;
+    if (expected !== undefined && this.#sizeBytes > expected) {
+      throw new S3Error('IncompleteBody', { message: `The body is longer than the declared ${expected} bytes.` });
+    }
+    this.#md5.update(data);
+    this.#checksum?.update(data);
+    this.#payloadHash?.update(data);
+  }
+
+  #emit(data: Buffer): void {
+    if (data.length === 0) return;
+    if (this.#held !== undefined) this.push(this.#held);
+    this.#held = data;
+  }
+
+  #chunkHeader(size: number, signature: string | undefined): void {
+    if (!this.#signedChunks) return;
+    if (signature === undefined || !SIGNATURE_HEX.test(signature)) {
+      throw new S3Error('SignatureDoesNotMatch', { message: 'A chunk of the aws-chunked body has no valid chunk-signature.' });
+    }
+    if (size > this.#maxSignedChunkBytes) {
+      throw new S3Error('InvalidRequest', { message: `Signed chunks larger than ${this.#maxSignedChunkBytes} bytes are not accepted.` });
+    }
+    this.#chunkSignature = signature;
+    this.#chunkHash = createHash('sha256');
+    // The zero-length final chunk has no data and no chunkEnd: its signature closes the chain now.
+    if (size === 0) this.#verifyChunk();
+  }
+
+  #chunkData(data: Buffer): void {
+    this.#account(data);
+    if (this.#signedChunks) {
+      this.#chunkHash!.update(data);
+      this.#chunkPieces.push(data);
+    } else {
+      this.#emit(data);
+    }
+  }
+
+  #chunkEnd(): void {
+    if (!this.#signedChunks) return;
+    this.#verifyChunk();
+    for (const piece of this.#chunkPieces) this.#emit(piece);
+    this.#chunkPieces = [];
+  }
+
+  #verifyChunk(): void {
+    const expected = this.#auth.chunkSigner.chunkSignature(this.#previousSignature, this.#chunkHash!.digest('hex'));
+    if (!signaturesEqual(this.#chunkSignature, expected)) {
+      throw new S3Error('SignatureDoesNotMatch', {
+        message: 'The chunk signature we calculated does not match the signature you provided.',
+        fields: { SignatureProvided: this.#chunkSignature },
+      });
+    }
+    this.#previousSignature = this.#chunkSignature;
+    this.#chunkHash = undefined;
+  }
+
+  #trailerLine(line: string): void {
+    const mode = this.#auth.payloadMode;
+    if (mode === 'streaming-signed') throw malformedTrailer('Trailers are not allowed with STREAMING-AWS4-HMAC-SHA256-PAYLOAD.');
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw malformedTrailer('A trailer line is not "name:value".');
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (this.#trailerSignature !== undefined) throw malformedTrailer('x-amz-trailer-signature must be the last trailer.');
+    if (name === 'x-amz-trailer-signature') {
+      if (mode !== 'streaming-signed-trailer') throw malformedTrailer('An unsigned-payload trailer cannot carry a signature.');
+      this.#trailerSignature = value;
+      return;
+    }
+    if (!this.#expect.declaredTrailers.has(name)) throw malformedTrailer(`The trailer ${name} was not declared in x-amz-trailer.`);
+    if (this.#trailers.has(name)) throw malformedTrailer(`The trailer ${name} was sent twice.`);
+    this.#trailers.set(name, value);
+    // The trailer signature covers each trailer as "name:value\n", as the SDK signers build it.
+    this.#trailerCanonical += `${name}:${value}\n`;
+  }
+
+  #finish(): void {
+    this.#parser?.end();
+    const expectedSize = this.#expect.expectedSizeBytes;
+    if (expectedSize !== undefined && this.#sizeBytes !== expectedSize) {
+      throw new S3Error('IncompleteBody', { message: `The body has ${this.#sizeBytes} of the declared ${expectedSize} bytes.` });
+    }
+    if (this.#payloadHash !== undefined) {
+      const computed = this.#payloadHash.digest('hex');
+      if (computed !== this.#auth.payloadSha256) {
+        throw new S3Error('XAmzContentSHA256Mismatch', {
+          fields: { ClientComputedContentSHA256: this.#auth.payloadSha256 ?? '', S3ComputedContentSHA256: computed },
+        });
+      }
+    }
+    if (this.#auth.payloadMode === 'streaming-signed-trailer') this.#verifyTrailerSignature();
+    const md5 = this.#md5.digest();
+    const contentMd5 = this.#expect.contentMd5;
+    if (contentMd5 !== undefined && !md5.equals(contentMd5)) {
+      throw new S3Error('BadDigest', {
+        fields: { ExpectedDigest: contentMd5.toString('base64'), CalculatedDigest: md5.toString('base64') },
+      });
+    }
+    const checksums: ChecksumValue[] = [];
+    const expectation = this.#expect.checksum;
+    if (expectation !== undefined) {
+      const computed = this.#checksum!.digest().toString('base64');
+      const name = `x-amz-checksum-${expectation.algorithm.toLowerCase()}`;
+      let sent = expectation.headerValue;
+      if (expectation.source === 'trailer') {
+        sent = this.#trailers.get(name);
+        if (sent === undefined) throw malformedTrailer(`The declared trailer ${name} is missing.`);
+        if (!isValidChecksumValue(expectation.algorithm, sent)) {
+          throw new S3Error('InvalidRequest', { message: `Value for ${name} trailing header is invalid.` });
+        }
+      }
+      if (sent !== undefined && sent !== computed) {
+        throw new S3Error('BadDigest', { message: `The ${expectation.algorithm} you specified did not match the calculated checksum.` });
+      }
+      checksums.push({ algorithm: expectation.algorithm, base64: computed });
+    }
+    this.#result = { md5Hex: md5.toString('hex'), sizeBytes: this.#sizeBytes, checksums };
+  }
+
+  #verifyTrailerSignature(): void {
+    const provided = this.#trailerSignature;
+    if (provided === undefined) throw new S3Error('SignatureDoesNotMatch', { message: 'The trailer has no x-amz-trailer-signature.' });
+    const expected = this.#auth.chunkSigner.trailerSignature(this.#previousSignature, sha256Hex(this.#trailerCanonical));
+    if (!signaturesEqual(provided, expected)) {
+      throw new S3Error('SignatureDoesNotMatch', {
+        message: 'The trailer signature we calculated does not match the signature you provided.',
+        fields: { SignatureProvided: provided },
+      });
+    }
+  }
+}
+
+/** Object-safe body pipeline for one authenticated request; throws at once (before any body byte) on invalid headers. */
+export function createBodyDecoder(auth: AuthResult, headers: AuthRequest['headers'], options: BodyDecoderOptions = {}): BodyDecoder {
+  return new BodyDecoder(auth, headers, options);
+}
