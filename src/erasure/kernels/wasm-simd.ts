@@ -6,8 +6,10 @@ import { wasmEngine, type WasmMemory } from './wasm/engine.js';
 export interface WasmKernelModule {
   readonly bytes: Uint8Array;
   readonly relaxed: boolean;
+  /** Functions mul1..mulN exist for N = maxOutputs. */
   readonly maxOutputs: number;
-  readonly vectorsPerStep: number;
+  /** Every function accepts lengths that are multiples of this. */
+  readonly stepBytes: number;
 }
 
 /** Tuning of the copy-in / compute / copy-out loop. */
@@ -62,7 +64,7 @@ class WasmSimdKernel implements GfKernel {
     this.#mul = [];
     for (let r = 1; r <= module.maxOutputs; r++) this.#mul[r] = instance.exports[`mul${r}`] as MulFunction;
     this.#maxOutputs = module.maxOutputs;
-    this.#stepBytes = 16 * module.vectorsPerStep;
+    this.#stepBytes = module.stepBytes;
     this.#sliceBudgetBytes = options.sliceBudgetBytes ?? DEFAULT_SLICE_BUDGET_BYTES;
     this.relaxedSimd = module.relaxed;
     this.#heap = new Uint8Array(this.#memory.buffer);

@@ -4,12 +4,13 @@ import { assembleModule, Code, ValType, type WasmFunction } from './assembler.js
 export interface KernelModuleShape {
   /** Use i8x16.relaxed_swizzle (indices are always 0..15, so its result is the same as the standard one). */
   readonly relaxed: boolean;
-  /** Functions mul1..mulN exist for 1..maxOutputs outputs kept in registers. */
-  readonly maxOutputs: number;
-  /** 16-byte vectors per input per loop step; lengths passed in must be multiples of 16 × this. */
-  readonly vectorsPerStep: number;
-  /** Inputs consumed per trip of the inner loop (1 or 2): fewer loop-control instructions per product. */
-  readonly inputsPerStep: number;
+  /**
+   * One entry per function: mulR (R = index + 1) keeps R outputs in registers and walks 16 × vectorsPerStep[R - 1]
+   * bytes per step; lengths passed to it must be multiples of that.
+   */
+  readonly vectorsPerStep: readonly number[];
+  /** Assign the first input's products instead of zeroing the accumulators and folding them in. */
+  readonly peelFirstInput: boolean;
 }
 
 // Parameters shared by every mulN function:
@@ -31,7 +32,7 @@ class Locals {
  * Each step covers 16·U bytes of every input with the R × U accumulators in registers, so outputs are written once.
  */
 function mulFunction(outputs: number, shape: KernelModuleShape): WasmFunction {
-  const u = shape.vectorsPerStep;
+  const u = shape.vectorsPerStep[outputs - 1] as number;
   const locals = new Locals();
   const pos = locals.add(ValType.i32);
   const ip = locals.add(ValType.i32);
@@ -49,32 +50,30 @@ function mulFunction(outputs: number, shape: KernelModuleShape): WasmFunction {
   const swizzle = (): Code => (shape.relaxed ? c.i8x16RelaxedSwizzle() : c.i8x16Swizzle());
   const tableBytes = 32 * outputs;
 
-  // One input: split each vector into nibbles, look both up in every output's tables, fold into the accumulators.
-  const inputStep = (inputOffset: 0 | 1): void => {
-    const base = inputOffset === 0 ? ip : op;
-    if (inputOffset === 1) c.get(ip).get(P.inStride).i32Add().set(op);
+  // One input: split each vector into nibbles, look both up in every output's tables, fold into the accumulators
+  // (or, for a peeled first input, set them).
+  const inputStep = (assign: boolean): void => {
     for (let x = 0; x < u; x++) {
-      c.get(base).v128Load(16 * x).tee(v).get(mask).v128And().set(lo[x] as number);
+      c.get(ip).v128Load(16 * x).tee(v).get(mask).v128And().set(lo[x] as number);
       c.get(v).i32Const(4).i16x8ShrU().get(mask).v128And().set(hi[x] as number);
     }
     for (let r = 0; r < outputs; r++) {
-      c.get(tp).v128Load(inputOffset * tableBytes + 32 * r).set(tlo);
-      c.get(tp).v128Load(inputOffset * tableBytes + 32 * r + 16).set(thi);
+      c.get(tp).v128Load(32 * r).set(tlo);
+      c.get(tp).v128Load(32 * r + 16).set(thi);
       for (let x = 0; x < u; x++) {
         const a = (acc[r] as number[])[x] as number;
         c.get(tlo).get(lo[x] as number);
         swizzle();
         c.get(thi).get(hi[x] as number);
         swizzle();
-        c.v128Xor().get(a).v128Xor().set(a);
+        c.v128Xor();
+        if (!assign) c.get(a).v128Xor();
+        c.set(a);
       }
     }
-  };
-  const advance = (inputs: number): void => {
     c.get(ip).get(P.inStride).i32Add().set(ip);
-    if (inputs === 2) c.get(ip).get(P.inStride).i32Add().set(ip);
-    c.get(tp).i32Const(inputs * tableBytes).i32Add().set(tp);
-    c.get(j).i32Const(inputs).i32Sub().set(j);
+    c.get(tp).i32Const(tableBytes).i32Add().set(tp);
+    c.get(j).i32Const(1).i32Sub().set(j);
   };
 
   c.v128Const(new Array<number>(16).fill(0x0f)).set(mask);
@@ -82,31 +81,21 @@ function mulFunction(outputs: number, shape: KernelModuleShape): WasmFunction {
   c.block().loop();
   {
     c.get(pos).get(P.length).i32GeU().brIf(1);
-    for (const row of acc) for (const a of row) c.v128Const(new Array<number>(16).fill(0)).set(a);
     c.get(P.inputs).get(pos).i32Add().set(ip);
     c.get(P.tables).set(tp);
     c.get(P.inCount).set(j);
-    if (shape.inputsPerStep === 2) {
-      // An odd input count takes one single step first; the loop then eats inputs two at a time.
-      c.get(j).i32Const(1).i32And().if();
-      inputStep(0);
-      advance(1);
-      c.end();
-      c.block();
-      c.get(j).i32Eqz().brIf(0);
-      c.loop();
-      inputStep(0);
-      inputStep(1);
-      advance(2);
-      c.get(j).brIf(0);
-      c.end().end();
+    if (shape.peelFirstInput) {
+      inputStep(true);
     } else {
-      c.loop();
-      inputStep(0);
-      advance(1);
-      c.get(j).brIf(0);
-      c.end();
+      for (const row of acc) for (const a of row) c.v128Const(new Array<number>(16).fill(0)).set(a);
     }
+    // Callers pass inputCount >= 1, so after a peeled step j may be 0: test before the loop.
+    c.block();
+    c.get(j).i32Eqz().brIf(0);
+    c.loop();
+    inputStep(false);
+    c.get(j).brIf(0);
+    c.end().end();
     c.get(P.outputs).get(pos).i32Add().set(op);
     acc.forEach((row, r) => {
       row.forEach((a, x) => c.get(op).get(a).v128Store(16 * x));
@@ -122,6 +111,6 @@ function mulFunction(outputs: number, shape: KernelModuleShape): WasmFunction {
 /** The kernel module's bytes for one shape. */
 export function emitKernelModule(shape: KernelModuleShape): Uint8Array {
   const functions: WasmFunction[] = [];
-  for (let r = 1; r <= shape.maxOutputs; r++) functions.push(mulFunction(r, shape));
+  for (let r = 1; r <= shape.vectorsPerStep.length; r++) functions.push(mulFunction(r, shape));
   return assembleModule({ memoryPages: 1, functions });
 }

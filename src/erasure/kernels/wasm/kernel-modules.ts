@@ -1,9 +1,5 @@
 import type { WasmKernelModule } from '../wasm-simd.js';
-import {
-  GENERATED_KERNEL_SHAPE,
-  KERNEL_MODULE_RELAXED_SIMD_BASE64,
-  KERNEL_MODULE_SIMD_BASE64,
-} from './kernel-module.generated.js';
+import { KERNEL_MODULE_RELAXED_SIMD, KERNEL_MODULE_SIMD } from './kernel-module.generated.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
@@ -27,10 +23,11 @@ function decodeBase64(text: string): Uint8Array {
 
 /** The embedded kernel module, standard-SIMD or relaxed-SIMD flavour. */
 export function builtKernelModule(relaxed: boolean): WasmKernelModule {
+  const built = relaxed ? KERNEL_MODULE_RELAXED_SIMD : KERNEL_MODULE_SIMD;
   return {
-    bytes: decodeBase64(relaxed ? KERNEL_MODULE_RELAXED_SIMD_BASE64 : KERNEL_MODULE_SIMD_BASE64),
+    bytes: decodeBase64(built.base64),
     relaxed,
-    maxOutputs: GENERATED_KERNEL_SHAPE.maxOutputs,
-    vectorsPerStep: GENERATED_KERNEL_SHAPE.vectorsPerStep,
+    maxOutputs: built.vectorsPerStep.length,
+    stepBytes: 16 * Math.max(...built.vectorsPerStep),
   };
 }
