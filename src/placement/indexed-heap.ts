@@ -36,6 +36,11 @@ export class IndexedHeap {
     this.up(at);
   }
 
+  /** The top id without removing it, or -1 when empty. */
+  peek(): number {
+    return this.count > 0 ? this.heap[0]! : -1;
+  }
+
   /** Removes and returns the top id; the heap must not be empty. */
   pop(): number {
     const top = this.heap[0]!;

@@ -172,6 +172,7 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
     zoneRanks,
     order,
     random,
+    fresh: previous === null,
   });
   assigner.run();
   if (!previous) balanceShardIndexes(table, replicas, assigner.count, ranks);

@@ -35,6 +35,7 @@ export class RingLocator {
   private readonly hasher = new XxHash64(PARTITION_HASH_SEED);
   private scratch = new Uint8Array(1024);
   private readonly shift: number;
+  private readonly mask: number;
   private readonly sets: (readonly RingNode[])[];
   private readonly handoffMemo: (readonly RingNode[] | undefined)[];
   private readonly nodeHashes: Uint32Array;
@@ -42,7 +43,9 @@ export class RingLocator {
   /** Resolves every table entry; throws 'InvalidRing' if an id names no node. */
   constructor(ring: Ring) {
     this.ring = ring;
+    // With 0 bits the shift is 32, which JS takes mod 32; the mask then zeroes the result.
     this.shift = 32 - ring.partitionBits;
+    this.mask = 2 ** ring.partitionBits - 1;
     const byId = new Map<string, RingNode>();
     for (const node of ring.nodes) byId.set(node.id, node);
     this.sets = ring.table.map((row, partition) =>
@@ -74,7 +77,7 @@ export class RingLocator {
     buf[2] = bucketBytes >>> 16;
     buf[3] = bucketBytes >>> 24;
     const end = encodeUtf8Into(key, buf, bucketEnd);
-    return this.hasher.hash(buf, end) >>> this.shift;
+    return (this.hasher.hash(buf, end) >>> this.shift) & this.mask;
   }
 
   /** The partition and ordered node set of bucket/key. */
@@ -89,10 +92,10 @@ export class RingLocator {
   }
 
   /**
-   * Nodes outside the partition's set, in the order to try when set members are down.
-   * Rendezvous-ranked per partition so it stays stable across epochs for surviving nodes,
-   * then interleaved by zone (zones holding fewest of the partition first) so the first
-   * handoffs land in distinct zones. Zero-weight (draining) nodes come last.
+   * Nodes outside the partition's set, in the order to try when set members are down: the best
+   * node of each zone first (zones holding fewest of the partition first), then everyone else,
+   * then zero-weight (draining) nodes. "Best" is a rendezvous score of node and partition, so a
+   * node joining or leaving shifts the order of the others as little as possible.
    */
   handoffs(partition: number): readonly RingNode[] {
     const memo = this.handoffMemo[partition];
@@ -105,24 +108,15 @@ export class RingLocator {
     const ranked = this.ring.nodes
       .map((node, i) => ({ node, score: mix32(this.nodeHashes[i]! ^ salt) }))
       .filter(({ node }) => !inSet.has(node.id))
-      .sort((a, b) => b.score - a.score || (a.node.id < b.node.id ? -1 : 1));
-    const live = ranked.filter(({ node }) => node.weight > 0);
-    const byZone = new Map<string, RingNode[]>();
-    for (const { node } of live) {
-      const list = byZone.get(node.zone);
-      if (list) list.push(node);
-      else byZone.set(node.zone, [node]);
-    }
-    // Map insertion order follows the ranking, so ties in zone load fall back to the best-ranked node.
-    const zones = [...byZone.keys()].sort((a, b) => (zoneLoad.get(a) ?? 0) - (zoneLoad.get(b) ?? 0));
-    const result: RingNode[] = [];
-    for (let round = 0; result.length < live.length; round++) {
-      for (const zone of zones) {
-        const node = byZone.get(zone)![round];
-        if (node) result.push(node);
-      }
-    }
-    for (const { node } of ranked) if (node.weight <= 0) result.push(node);
+      .sort((a, b) => b.score - a.score || (a.node.id < b.node.id ? -1 : 1))
+      .map(({ node }) => node);
+    const live = ranked.filter((node) => node.weight > 0);
+    const leaders = new Map<string, RingNode>();
+    for (const node of live) if (!leaders.has(node.zone)) leaders.set(node.zone, node);
+    // Stable sort: equal zone load keeps the leaders in score order.
+    const first = [...leaders.values()].sort((a, b) => (zoneLoad.get(a.zone) ?? 0) - (zoneLoad.get(b.zone) ?? 0));
+    const chosen = new Set(first);
+    const result = [...first, ...live.filter((node) => !chosen.has(node)), ...ranked.filter((node) => node.weight <= 0)];
     const frozen = Object.freeze(result);
     this.handoffMemo[partition] = frozen;
     return frozen;

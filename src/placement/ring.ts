@@ -99,9 +99,9 @@ export function checkShape(replicas: unknown, partitionBits: unknown): void {
   if (
     typeof partitionBits !== 'number' ||
     !Number.isInteger(partitionBits) ||
-    partitionBits < 1 ||
+    partitionBits < 0 ||
     partitionBits > MAX_PARTITION_BITS
   ) {
-    invalidRing(`partitionBits must be an integer in 1-${MAX_PARTITION_BITS}; got ${JSON.stringify(partitionBits)}`);
+    invalidRing(`partitionBits must be an integer in 0-${MAX_PARTITION_BITS}; got ${JSON.stringify(partitionBits)}`);
   }
 }

@@ -69,9 +69,11 @@ function waterFill(ids: readonly number[], weights: ArrayLike<number>, caps: Arr
 }
 
 /**
- * Rounds real targets to integers summing to `total` (largest remainder). Ties go first to ids
- * that already hold the rounded-up amount, so rebuilding an unchanged cluster moves nothing,
- * then to the seeded rank.
+ * Rounds real targets to integers summing to `total`, each the floor or the ceiling of its
+ * target. The round-ups go first to ids that already hold more than the floor (keeping a slot
+ * you have costs no move; taking one from a holder to give it to someone else costs two), then
+ * by largest remainder, then by seeded rank. So an unchanged cluster rebuilds with no moves and
+ * a change moves no slot just because rounding shifted.
  */
 function roundTargets(
   ids: readonly number[],
@@ -89,15 +91,10 @@ function roundTargets(
   }
   // Quantised so float noise in otherwise equal shares does not decide the order.
   const remainder = (i: number): number => Math.round((targets[i]! - out[i]!) * 1e9);
+  const holds = (i: number): number => (previous[i]! > out[i]! && remainder(i) > 0 ? 1 : 0);
   const order = ids
     .filter((i) => out[i]! < caps[i]!)
-    .sort(
-      (a, b) =>
-        remainder(b) - remainder(a) ||
-        (previous[b]! > out[b]! ? 1 : 0) - (previous[a]! > out[a]! ? 1 : 0) ||
-        ranks[a]! - ranks[b]! ||
-        a - b,
-    );
+    .sort((a, b) => holds(b) - holds(a) || remainder(b) - remainder(a) || ranks[a]! - ranks[b]! || a - b);
   for (let k = 0; assigned < total && k < order.length; k++) {
     out[order[k]!]! += 1;
     assigned += 1;
