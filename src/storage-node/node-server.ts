@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isVersionId, type Logger } from '../common/index.js';
 import {
   BODY_HASH_HEADER,
@@ -52,7 +52,11 @@ export class NodeServer {
   constructor(options: NodeServerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
-    this.app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true, keepAliveTimeout: 60_000 });
+    this.app = Fastify({
+      loggerInstance: options.logger as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+      keepAliveTimeout: 60_000,
+    });
     this.app.removeAllContentTypeParsers();
     // Bodies are read by the handlers themselves: shard bodies stream to disk, JSON bodies are hash-checked first.
     this.app.addContentTypeParser('*', (_request, _payload, done) => done(null));

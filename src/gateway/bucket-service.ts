@@ -1,0 +1,109 @@
+import type { HybridClock } from '../common/index.js';
+import type { BucketRecord } from '../rpc/index.js';
+import type { ClusterView } from './cluster-view.js';
+import { listObjects } from './listing.js';
+import { quorumError } from './object-writer.js';
+import { decideQuorum, fanOut } from './quorum.js';
+import { S3Error } from './s3-errors.js';
+
+/** S3 bucket naming rules (the current general-purpose rules). */
+export function validateBucketName(name: string): void {
+  const valid =
+    name.length >= 3 &&
+    name.length <= 63 &&
+    /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) &&
+    !name.includes('..') &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
+    !name.startsWith('xn--') &&
+    !name.endsWith('-s3alias');
+  if (!valid) throw new S3Error('InvalidBucketName', { fields: { BucketName: name } });
+}
+
+/**
+ * Bucket records live on every node; a majority must answer a read or acknowledge a write, so any
+ * two majorities overlap and the newest record (by version id) is always seen.
+ * Positive lookups are cached briefly because every object request needs one.
+ */
+export class BucketService {
+  private readonly cluster: ClusterView;
+  private readonly clock: HybridClock;
+  private readonly cacheTtlMs: number;
+  private readonly cache = new Map<string, { record: BucketRecord; expiresMs: number }>();
+
+  constructor(options: { cluster: ClusterView; clock: HybridClock; cacheTtlMs: number }) {
+    this.cluster = options.cluster;
+    this.clock = options.clock;
+    this.cacheTtlMs = options.cacheTtlMs;
+  }
+
+  /** Live buckets, sorted by name. */
+  async list(signal: AbortSignal): Promise<BucketRecord[]> {
+    const newest = await this.readAll(signal);
+    return [...newest.values()].filter((record) => !record.deleted).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** The bucket's record, or NoSuchBucket. */
+  async require(name: string, signal: AbortSignal): Promise<BucketRecord> {
+    const cached = this.cache.get(name);
+    if (cached !== undefined && cached.expiresMs > Date.now()) return cached.record;
+    const record = (await this.readAll(signal)).get(name);
+    if (record === undefined || record.deleted) {
+      this.cache.delete(name);
+      throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
+    }
+    this.cache.set(name, { record, expiresMs: Date.now() + this.cacheTtlMs });
+    return record;
+  }
+
+  /** Creates a bucket; BucketAlreadyOwnedByYou when it exists (there is one owner per cluster). */
+  async create(name: string, signal: AbortSignal): Promise<void> {
+    validateBucketName(name);
+    const existing = (await this.readAll(signal)).get(name);
+    if (existing !== undefined && !existing.deleted) {
+      throw new S3Error('BucketAlreadyOwnedByYou', { fields: { BucketName: name } });
+    }
+    await this.write({ name, versionId: this.clock.next(), createdMs: Date.now(), deleted: false }, signal);
+  }
+
+  /** Deletes an empty bucket. */
+  async delete(name: string, signal: AbortSignal): Promise<void> {
+    const record = await this.require(name, signal);
+    const nodes = this.cluster.allNodes();
+    const page = await listObjects(
+      nodes,
+      { bucket: name, prefix: '', delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 },
+      nodes.length - majority(nodes.length),
+      signal,
+    );
+    if (page.objects.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
+    this.cache.delete(name);
+    await this.write({ ...record, versionId: this.clock.next(), deleted: true }, signal);
+  }
+
+  private async write(record: BucketRecord, signal: AbortSignal): Promise<void> {
+    const nodes = this.cluster.allNodes();
+    const outcomes = await fanOut(nodes, (node) => node.putBucket(record, { signal }));
+    const decision = decideQuorum(outcomes, majority(nodes.length));
+    if (!decision.met) throw quorumError('bucket write', decision.failures);
+  }
+
+  private async readAll(signal: AbortSignal): Promise<Map<string, BucketRecord>> {
+    const nodes = this.cluster.allNodes();
+    const outcomes = await fanOut(nodes, (node) => node.listBuckets({ signal }));
+    const decision = decideQuorum(outcomes, majority(nodes.length));
+    if (!decision.met) throw quorumError('bucket read', decision.failures);
+    const newest = new Map<string, BucketRecord>();
+    for (const { value } of decision.successes) {
+      for (const record of value) {
+        this.clock.observe(record.versionId);
+        const seen = newest.get(record.name);
+        if (seen === undefined || record.versionId > seen.versionId) newest.set(record.name, record);
+      }
+    }
+    return newest;
+  }
+}
+
+function majority(count: number): number {
+  return Math.floor(count / 2) + 1;
+}

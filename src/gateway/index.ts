@@ -1,0 +1,3 @@
+export { Gateway, ringFromConfig } from './gateway.js';
+export { S3Error, S3_ERRORS, type S3ErrorCode } from './s3-errors.js';
+export { compareUtf8 } from './utf8-order.js';

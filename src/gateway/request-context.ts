@@ -1,0 +1,59 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HybridClock, Logger } from '../common/index.js';
+import type { Codec } from '../erasure/index.js';
+import type { ErasureParams } from '../rpc/index.js';
+import type { AuthResult } from './auth/index.js';
+import type { BucketService } from './bucket-service.js';
+import type { ClusterView } from './cluster-view.js';
+import type { S3Target } from './s3-request.js';
+import { S3Error } from './s3-errors.js';
+
+/** Everything a handler may use: passed in, never reached through globals. */
+export interface GatewayServices {
+  cluster: ClusterView;
+  buckets: BucketService;
+  clock: HybridClock;
+  codec: Codec;
+  erasure: ErasureParams;
+  region: string;
+  ownerId: string;
+  /** Longest wait for one node's metadata answer. */
+  metadataTimeoutMs: number;
+  /** Longest silence tolerated from one shard stream before another shard is used. */
+  stallTimeoutMs: number;
+  logger: Logger;
+}
+
+/** One authenticated S3 request on its way through a handler. */
+export interface RequestContext {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  target: S3Target;
+  auth: AuthResult;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  services: GatewayServices;
+}
+
+/** The request's bucket; the router guarantees one for bucket and object operations. */
+export function bucketOf(ctx: RequestContext): string {
+  if (ctx.target.bucket === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });
+  return ctx.target.bucket;
+}
+
+/** The request's key; the router guarantees one for object operations. */
+export function keyOf(ctx: RequestContext): string {
+  if (ctx.target.key === undefined) throw new S3Error('InvalidRequest', { message: 'A key is required.' });
+  return ctx.target.key;
+}
+
+/** A signal for one metadata round: the client's signal plus the metadata timeout. */
+export function metadataSignal(ctx: RequestContext): AbortSignal {
+  return AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.services.metadataTimeoutMs)]);
+}
+
+/** A single header value (the first when repeated). */
+export function header(ctx: RequestContext, name: string): string | undefined {
+  const value = ctx.request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

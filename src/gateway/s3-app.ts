@@ -1,0 +1,149 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { newRequestId, randomHex } from '../common/index.js';
+import { authenticate, type CredentialStore } from './auth/index.js';
+import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets, listObjectsHandler } from './bucket-handlers.js';
+import { deleteObjects } from './delete-objects.js';
+import { deleteObject, getObject, putObject } from './object-handlers.js';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listMultipartUploads,
+  listParts,
+  uploadPart,
+} from './multipart.js';
+import { resolveOperation, type OperationName } from './operations.js';
+import type { GatewayServices, RequestContext } from './request-context.js';
+import { S3Error } from './s3-errors.js';
+import { parseTarget } from './s3-request.js';
+import { renderXml } from './xml.js';
+
+const HANDLERS: Record<OperationName, (ctx: RequestContext) => Promise<void>> = {
+  ListBuckets: listBuckets,
+  CreateBucket: createBucket,
+  HeadBucket: headBucket,
+  DeleteBucket: deleteBucket,
+  GetBucketLocation: getBucketLocation,
+  ListObjects: listObjectsHandler,
+  DeleteObjects: deleteObjects,
+  PutObject: putObject,
+  GetObject: (ctx) => getObject(ctx, false),
+  HeadObject: (ctx) => getObject(ctx, true),
+  DeleteObject: deleteObject,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
+  ListParts: listParts,
+  ListMultipartUploads: listMultipartUploads,
+};
+
+/** How the S3 HTTP layer is set up. */
+export interface S3AppOptions {
+  services: GatewayServices;
+  credentials: CredentialStore;
+  /** Base domain for virtual-hosted-style addressing (`bucket.<baseDomain>`); path style always works. */
+  baseDomain?: string | undefined;
+  clock?: () => number;
+}
+
+/** Builds the Fastify app that speaks S3: one catch-all route, dispatched through the operation table. */
+export function createS3App(options: S3AppOptions): FastifyInstance {
+  const { services } = options;
+  const clock = options.clock ?? Date.now;
+  const hostId = randomHex(16);
+  const app = Fastify({
+    loggerInstance: services.logger as FastifyBaseLogger,
+    genReqId: () => newRequestId(),
+    // Per-request lines are logged by Tessera itself, at debug, with the S3 request id.
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 4096 },
+  });
+  // Node answers `Expect: 100-continue` by itself unless asked not to. Tessera answers it only once
+  // the request is authenticated and about to read its body (see request-body.ts), so a refused
+  // upload gets its error without sending the body first.
+  app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
+  app.removeAllContentTypeParsers();
+  // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-amz-request-id', request.id);
+    reply.header('x-amz-id-2', hostId);
+    reply.header('server', 'Tessera');
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler((request, reply) => sendError(new S3Error('MethodNotAllowed'), request, reply));
+
+  app.route({
+    method: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'],
+    url: '/*',
+    handler: async (request, reply) => {
+      const rawUrl = request.raw.url ?? '/';
+      const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
+      const auth = authenticate(
+        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers },
+        options.credentials,
+        { nowMs: clock() },
+      );
+      const operation = resolveOperation(request.method, target);
+      const disconnect = new AbortController();
+      const onClose = (): void => {
+        if (!reply.raw.writableFinished) disconnect.abort(new Error('client disconnected'));
+      };
+      reply.raw.once('close', onClose);
+      request.log.debug({ operation, bucket: target.bucket, key: target.key }, 'request');
+      try {
+        await HANDLERS[operation]({ request, reply, target, auth, signal: disconnect.signal, services });
+      } finally {
+        if (reply.raw.writableFinished) reply.raw.off('close', onClose);
+      }
+      return reply;
+    },
+  });
+  return app;
+}
+
+const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server']);
+
+function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const error = toS3Error(err);
+  if (error.code === 'InternalError' || error.status >= 500) {
+    request.log.error({ err, code: error.code }, 'request failed');
+  } else {
+    request.log.debug({ code: error.code, message: error.message }, 'request refused');
+  }
+  if (reply.sent || reply.raw.headersSent) {
+    // Part of a body is out: the only honest signal left is to cut the connection.
+    reply.raw.destroy(error);
+    return reply;
+  }
+  // Headers a handler set before failing describe a response that is not being sent.
+  for (const name of Object.keys(reply.getHeaders())) {
+    if (!KEPT_ON_ERROR.has(name)) reply.removeHeader(name);
+  }
+  reply.status(error.status);
+  // A request whose body was not read must not leave it on a keep-alive connection.
+  if (!request.raw.complete) reply.header('connection', 'close');
+  if (request.method === 'HEAD' || error.status === 304) return reply.send();
+  const resource = request.raw.url?.split('?')[0] ?? '/';
+  const body = renderXml(
+    'Error',
+    { Code: error.code, Message: error.message, ...error.fields, Resource: resource, RequestId: request.id, HostId: reply.getHeader('x-amz-id-2') },
+    { namespace: false },
+  );
+  return reply.type('application/xml').send(body);
+}
+
+function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'FST_ERR_BAD_URL' || code === 'FST_ERR_ASYNC_CONSTRAINT') {
+    return new S3Error('InvalidArgument', { message: 'The request target is not valid.' });
+  }
+  return new S3Error('InternalError', { cause: err });
+}
