@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { once } from 'node:events';
+
+/**
+ * Running third-party S3 clients (aws-cli, boto3) as child processes, and the rule for when one is
+ * missing: under CI (CI=true) that is a failure, elsewhere the test is skipped with the reason.
+ */
+
+/** The slice of a tap test `requireClient` needs. */
+export interface ClientTest {
+  fail(message: string): void;
+  pass(message: string, extra: { skip: string }): void;
+  comment(...message: unknown[]): void;
+}
+
+/** What a probe found out about a client. */
+export type ClientProbe = { available: true; version: string } | { available: false; reason: string };
+
+/** The result of running a client command. */
+export interface CommandResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command args`, collecting its output; never throws for a non-zero exit. */
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<CommandResult> {
+  const child = spawn(command, args, {
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => {
+    stderr += `\n[killed after ${options.timeoutMs} ms]`;
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 120_000);
+  try {
+    const [code, signal] = (await Promise.race([
+      once(child, 'close'),
+      once(child, 'error').then(([err]) => {
+        throw err;
+      }),
+    ])) as [number | null, NodeJS.Signals | null];
+    return { code, signal, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs a command that prints its version; a missing binary or a failing run means unavailable. */
+export async function probeClient(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<ClientProbe> {
+  try {
+    const result = await runCommand(command, args, { timeoutMs: 30_000, ...(env === undefined ? {} : { env }) });
+    if (result.code !== 0) {
+      return { available: false, reason: `\`${command} ${args.join(' ')}\` exited ${String(result.code)}: ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ')}` };
+    }
+    return { available: true, version: (result.stdout.trim() || result.stderr.trim()).split('\n')[0] ?? '' };
+  } catch (err) {
+    return { available: false, reason: `cannot run ${command}: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+/** Whether this run is under CI, where a missing client must fail the suite. */
+export function underCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env['CI'];
+  return value !== undefined && value !== '' && value !== 'false' && value !== '0';
+}
+
+/**
+ * The one rule for a missing client: returns true when it is available; otherwise fails the test under
+ * CI (CI=true) or skips it with the reason elsewhere, and returns false so the caller returns early.
+ */
+export function requireClient(t: ClientTest, name: string, probe: ClientProbe): probe is { available: true; version: string } {
+  if (probe.available) {
+    t.comment(`${name}: ${probe.version}`);
+    return true;
+  }
+  const message = `${name} is not available (${probe.reason})`;
+  if (underCi()) t.fail(`${message}; CI must install it`);
+  else t.pass(name, { skip: `${message}; skipped outside CI` });
+  return false;
+}
+
+/** Resolves a command name through PATH to its real file, or undefined when PATH has none. */
+export async function resolveOnPath(command: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  for (const dir of (env['PATH'] ?? '').split(':')) {
+    if (dir === '') continue;
+    try {
+      return await realpath(`${dir}/${command}`);
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** Writes `sizeBytes` of random bytes to `path` in 1 MiB writes and returns their SHA-256 (hex). */
+export async function writeRandomFile(path: string, sizeBytes: number): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  const chunkBytes = 1024 * 1024;
+  for (let written = 0; written < sizeBytes; written += chunkBytes) {
+    const chunk = randomBytes(Math.min(chunkBytes, sizeBytes - written));
+    hash.update(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
+/** SHA-256 (hex) of a file, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

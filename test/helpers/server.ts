@@ -1,0 +1,338 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * Tessera as real child processes: `tessera dev`, `tessera node` and `tessera gateway`, started from
+ * the TypeScript sources with tsx exactly as an operator would run the built binary. Every child is
+ * stopped by its own PID (SIGTERM, then SIGKILL), and its stderr (where the logger writes) is kept so a
+ * failing test can show what the process said.
+ */
+
+/** The slice of a tap test the helpers need (teardown and diagnostics). */
+export interface TestLike {
+  teardown(fn: () => void | Promise<void>): void;
+  passing(): boolean;
+  comment(...message: unknown[]): void;
+}
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
+/** Output kept per stream: the tail is what explains a failure. */
+const TAIL_BYTES = 64 * 1024;
+const DEFAULT_START_TIMEOUT_MS = 30_000;
+const DEFAULT_STOP_TIMEOUT_MS = 5_000;
+const POLL_INTERVAL_MS = 50;
+
+/** A running `tessera` child process. */
+export class TesseraProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Resolves when the process has exited, with its exit code or signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private stdoutTail = '';
+  private stderrTail = '';
+  private exitState: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private stopRequested = false;
+
+  constructor(name: string, args: readonly string[], env: Record<string, string>) {
+    this.name = name;
+    this.child = spawn(process.execPath, ['--import', 'tsx', TESSERA_ENTRY, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, TESSERA_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (this.child.pid === undefined) throw new Error(`${name}: spawn failed`);
+    this.pid = this.child.pid;
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdoutTail = (this.stdoutTail + chunk).slice(-TAIL_BYTES);
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-TAIL_BYTES);
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.exitState = { code, signal };
+        resolve(this.exitState);
+      });
+    });
+  }
+
+  /** Everything the process wrote to stdout so far (tail). */
+  get stdout(): string {
+    return this.stdoutTail;
+  }
+
+  /** Everything the process wrote to stderr so far (tail): its log lines and crash traces. */
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
+  /** Whether the process has exited. */
+  get hasExited(): boolean {
+    return this.exitState !== undefined;
+  }
+
+  /** True when the process exited without being asked to: a crash. */
+  get exitedUnexpectedly(): boolean {
+    return this.exitState !== undefined && !this.stopRequested;
+  }
+
+  /** A human-readable account of the process, for failure messages. */
+  describe(): string {
+    const state = this.exitState === undefined
+      ? 'running'
+      : `exited code=${String(this.exitState.code)} signal=${String(this.exitState.signal)}${this.stopRequested ? '' : ' (not asked to stop)'}`;
+    const stderr = this.stderrTail.trim() === '' ? '(empty)' : this.stderrTail.trimEnd().split('\n').slice(-40).join('\n');
+    return `${this.name} pid ${this.pid} ${state}\n--- stderr tail ---\n${stderr}`;
+  }
+
+  /** Stops this process only: SIGTERM, then SIGKILL if it has not exited within `timeoutMs`. */
+  async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
+    this.stopRequested = true;
+    if (this.exitState !== undefined) return { ...this.exitState, killed: false };
+    this.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const first = await Promise.race([this.exited, timedOut]);
+    clearTimeout(timer);
+    if (first !== 'timeout') return { ...first, killed: false };
+    this.child.kill('SIGKILL');
+    return { ...(await this.exited), killed: true };
+  }
+
+  /** Rejects as soon as the process exits; used to abort a readiness wait early. */
+  async failOnExit(): Promise<never> {
+    await this.exited;
+    throw new Error(`${this.name} exited before it was ready\n${this.describe()}`);
+  }
+}
+
+/** Registers teardown that stops the processes and, when the test failed, prints their stderr. */
+function manage(t: TestLike, processes: readonly TesseraProcess[], cleanup?: () => Promise<void>): void {
+  t.teardown(async () => {
+    if (!t.passing()) for (const p of processes) t.comment(p.describe());
+    await Promise.all(processes.map((p) => p.stop()));
+    if (cleanup !== undefined) await cleanup();
+  });
+}
+
+async function delay(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function within<T>(what: string, timeoutMs: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not ready after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ports nobody listens on right now: bound on port 0 together, then released. */
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = createServer();
+      server.listen(0, host);
+      await once(server, 'listening');
+      return server;
+    }),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no TCP address');
+    return address.port;
+  });
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+async function tcpAccepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function healthAnswers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function pollUntil(process_: TesseraProcess, check: () => Promise<boolean>): Promise<void> {
+  while (!process_.hasExited) {
+    if (await check()) return;
+    await delay(POLL_INTERVAL_MS);
+  }
+  await process_.failOnExit();
+}
+
+/** What `tessera dev` printed: where it listens and the credentials it accepts. */
+export interface DevServer {
+  process: TesseraProcess;
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  dataDir: string;
+}
+
+function printedValue(stdout: string, label: string): string | undefined {
+  const match = new RegExp(`^\\s*${label}:\\s*(\\S+)\\s*$`, 'm').exec(stdout);
+  return match?.[1];
+}
+
+/**
+ * Starts `tessera dev --data <tmp> --listen 127.0.0.1:0` and reads the endpoint and keys it prints.
+ * Stopped and its data removed at the end of `t`.
+ */
+export async function startDevServer(t: TestLike, options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DevServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-dev-'));
+  const child = new TesseraProcess('tessera dev', ['dev', '--data', dataDir, '--listen', '127.0.0.1:0'], options.env ?? {});
+  manage(t, [child], () => rm(dataDir, { recursive: true, force: true }));
+  const printed = async (): Promise<DevServer> => {
+    for (;;) {
+      const out = child.stdout;
+      const endpoint = printedValue(out, 'endpoint');
+      const accessKeyId = printedValue(out, 'access key');
+      const secretAccessKey = printedValue(out, 'secret key');
+      if (endpoint !== undefined && accessKeyId !== undefined && secretAccessKey !== undefined) {
+        return { process: child, endpoint, region: printedValue(out, 'region') ?? 'us-east-1', accessKeyId, secretAccessKey, dataDir };
+      }
+      if (child.hasExited) return child.failOnExit();
+      await delay(POLL_INTERVAL_MS);
+    }
+  };
+  return within(`tessera dev (stdout so far: ${JSON.stringify(child.stdout)})`, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS, printed());
+}
+
+/** One `tessera node` process of a process cluster. */
+export interface NodeProcess {
+  id: string;
+  port: number;
+  dataDir: string;
+  process: TesseraProcess;
+}
+
+/** A cluster of separate processes: `nodeCount` storage nodes and one gateway. */
+export interface ProcessCluster {
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  nodes: NodeProcess[];
+  gateway: TesseraProcess;
+  configPath: string;
+  /** An SDK client for the gateway (path style); extra options override the defaults. */
+  client(options?: { maxAttempts?: number; requestTimeoutMs?: number }): S3Client;
+  /** Stops storage node i by its PID. */
+  stopNode(index: number): Promise<void>;
+  /** Every process of the cluster, for diagnostics. */
+  describe(): string;
+}
+
+/** Credentials the process cluster's gateway accepts. */
+export const PROCESS_CLUSTER_CREDENTIALS = { accessKeyId: 'process-access-key', secretAccessKey: 'process-secret-key' } as const;
+
+/**
+ * Starts `nodeCount` `tessera node` processes on fixed free ports and one `tessera gateway` whose JSON
+ * configuration lists them, waits until every node answers GET /health and the gateway accepts TCP
+ * connections. Everything is stopped and removed at the end of `t`.
+ */
+export async function startProcessCluster(
+  t: TestLike,
+  options: { nodeCount?: number; dataShards?: number; parityShards?: number; gatewayConfig?: Record<string, unknown>; timeoutMs?: number } = {},
+): Promise<ProcessCluster> {
+  const nodeCount = options.nodeCount ?? 6;
+  const root = await mkdtemp(join(tmpdir(), 'tessera-procs-'));
+  const clusterSecret = 'process-cluster-secret';
+  const ports = await freePorts(nodeCount + 1);
+  const gatewayPort = ports[nodeCount] as number;
+  const processes: TesseraProcess[] = [];
+  const clients: S3Client[] = [];
+  manage(t, processes, async () => {
+    for (const client of clients) client.destroy();
+    await rm(root, { recursive: true, force: true });
+  });
+  const nodes: NodeProcess[] = [];
+  for (let i = 0; i < nodeCount; i += 1) {
+    const id = `node-${i}`;
+    const port = ports[i] as number;
+    const dataDir = join(root, id);
+    const child = new TesseraProcess(`tessera node ${id}`, ['node', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--id', id], {
+      TESSERA_CLUSTER_SECRET: clusterSecret,
+    });
+    processes.push(child);
+    nodes.push({ id, port, dataDir, process: child });
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  await within(
+    'storage node processes',
+    timeoutMs,
+    Promise.all(nodes.map((node) => pollUntil(node.process, () => healthAnswers(`http://127.0.0.1:${node.port}/health`)))),
+  );
+  const configPath = join(root, 'gateway.json');
+  const config = {
+    listen: `127.0.0.1:${gatewayPort}`,
+    credentials: [PROCESS_CLUSTER_CREDENTIALS],
+    clusterSecret,
+    erasure: { dataShards: options.dataShards ?? 4, parityShards: options.parityShards ?? 2 },
+    nodes: nodes.map((node) => ({ id: node.id, address: `127.0.0.1:${node.port}`, zone: 'local' })),
+    ...options.gatewayConfig,
+  };
+  await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath], {});
+  processes.push(gateway);
+  await within('gateway process', timeoutMs, pollUntil(gateway, () => tcpAccepts('127.0.0.1', gatewayPort)));
+  const endpoint = `http://127.0.0.1:${gatewayPort}`;
+  return {
+    endpoint,
+    credentials: PROCESS_CLUSTER_CREDENTIALS,
+    nodes,
+    gateway,
+    configPath,
+    client(clientOptions = {}) {
+      const client = new S3Client({
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: PROCESS_CLUSTER_CREDENTIALS,
+        ...(clientOptions.maxAttempts === undefined ? {} : { maxAttempts: clientOptions.maxAttempts }),
+        ...(clientOptions.requestTimeoutMs === undefined ? {} : { requestHandler: { requestTimeout: clientOptions.requestTimeoutMs } }),
+      });
+      clients.push(client);
+      return client;
+    },
+    async stopNode(index) {
+      const node = nodes[index];
+      if (node === undefined) throw new Error(`no node ${index}`);
+      await node.process.stop();
+    },
+    describe() {
+      return processes.map((p) => p.describe()).join('\n');
+    },
+  };
+}
