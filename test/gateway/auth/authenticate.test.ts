@@ -284,3 +284,37 @@ t.test('every signed part of an SDK-signed request is covered: tampering with an
     }
   }
 });
+
+t.test('requests signed by botocore (recorded from boto3 1.43 with the documentation key) verify', async (t) => {
+  const nowMs = Date.UTC(2026, 10, 21, 20, 17, 45);
+  const put = auth(
+    {
+      method: 'PUT',
+      rawPath: '/bucket/d%C3%AFr/k%C3%A9y%20%2B%21%27%28%29%2A~.txt',
+      rawQuery: 'partNumber=3&uploadId=a%2Bb%3D%2F&empty=',
+      headers: {
+        host: '127.0.0.1:9000',
+        'x-amz-meta-note': 'a  b',
+        'content-type': 'text/plain',
+        'content-md5': 'XUFAKrxLKna5cZ2REBfFkg==',
+        'x-amz-date': '20261121T201745Z',
+        'x-amz-content-sha256': sha256Hex('hello'),
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261121/eu-central-1/s3/aws4_request, SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-meta-note, Signature=c6f6529fe7d79fb3122808f8afe6a3ba016b2636a8a7fce0028859c5985210ed',
+      },
+    },
+    nowMs,
+  );
+  t.match(put, { region: 'eu-central-1', payloadMode: 'sha256', payloadSha256: sha256Hex('hello') });
+  const presigned = auth(
+    {
+      method: 'GET',
+      rawPath: '/bucket/a%20b%2Bc',
+      rawQuery:
+        'versionId=x%20y&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261121%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261121T201745Z&X-Amz-Expires=604800&X-Amz-SignedHeaders=host&X-Amz-Signature=34ef529a4c08d40678021c470b8571f9b73de6d25c5158f7b85dabf384e4790a',
+      headers: { host: '127.0.0.1:9000' },
+    },
+    nowMs + 604_800_000,
+  );
+  t.match(presigned, { presigned: true, payloadMode: 'unsigned' }, 'a seven-day URL on its last millisecond');
+});

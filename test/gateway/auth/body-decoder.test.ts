@@ -228,6 +228,17 @@ t.test('unsigned-trailer bodies (botocore and JS SDK framing) verify every check
   decoder.destroy();
 });
 
+t.test('the exact bytes botocore frames (AwsChunkedWrapper, chunk size 4, CRC32 trailer) decode', async (t) => {
+  const body = Buffer.from('4\r\nxxxx\r\n4\r\nxxxx\r\n2\r\nxx\r\n0\r\nx-amz-checksum-crc32:jt9Hdw==\r\n\r\n');
+  const { auth, headers } = unsignedTrailerRequest('CRC32', 10);
+  for (const how of SPLITS) {
+    const r = await decode(auth, headers, body, how);
+    t.equal(r.output.toString(), 'xxxxxxxxxx');
+    t.same(r.result?.checksums, [{ algorithm: 'CRC32', base64: 'jt9Hdw==' }]);
+  }
+  t.ok(frameChunked(Buffer.alloc(10, 'x'), { chunkSizes: [4], trailers: [['x-amz-checksum-crc32', 'jt9Hdw==']] }).equals(body), 'the test framer writes the same bytes');
+});
+
 t.test('header checksums and Content-MD5: malformed is refused before the body, wrong is BadDigest at the end', async (t) => {
   const data = Buffer.from('Welcome to Amazon S3.');
   const unsigned = fakeAuth('unsigned');
