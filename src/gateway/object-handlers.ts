@@ -5,7 +5,7 @@ import { openStoredObject } from './object-stream.js';
 import { commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';
 import { decideQuorum, fanOut, writeQuorum } from './quorum.js';
 import { decodedBody } from './request-body.js';
-import { bucketOf, header, keyOf, metadataSignal, type RequestContext } from './request-context.js';
+import { bucketOf, header, keyOf, metadataSignal, withTimeout, type RequestContext } from './request-context.js';
 import { S3Error } from './s3-errors.js';
 import { parseRange } from './s3-request.js';
 
@@ -106,7 +106,7 @@ export async function writeBody(ctx: RequestContext, bucket: string, key: string
     checksums: Object.fromEntries(verified.checksums.map((c) => [c.algorithm, c.base64])),
     erasure: services.erasure,
   };
-  await commitShards(target, holders, record, AbortSignal.timeout(services.metadataTimeoutMs));
+  await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));
   for (const [algorithm, value] of Object.entries(record.checksums)) ctx.reply.header(`x-amz-checksum-${algorithm.toLowerCase()}`, value);
   return record;
 }

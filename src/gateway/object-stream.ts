@@ -1,6 +1,6 @@
 import type { PartRef } from '../rpc/index.js';
 import { openObjectStream, resolveVersion, type ReadOptions, type ResolvedVersion } from './object-reader.js';
-import type { GatewayServices } from './request-context.js';
+import { withTimeout, type GatewayServices } from './request-context.js';
 import { S3Error } from './s3-errors.js';
 
 /**
@@ -43,7 +43,7 @@ export async function openStoredObject(
 
 async function resolvePart(services: GatewayServices, part: PartRef, signal: AbortSignal): Promise<ResolvedVersion> {
   const nodes = services.cluster.nodesFor(part.bucket, part.key);
-  const metadataSignal = AbortSignal.any([signal, AbortSignal.timeout(services.metadataTimeoutMs)]);
+  const metadataSignal = withTimeout(signal, services.metadataTimeoutMs);
   const version = await resolveVersion(nodes, part.bucket, part.key, services.erasure, metadataSignal);
   if (version === null || version.record.versionId !== part.versionId) {
     throw new S3Error('ServiceUnavailable', { message: 'A part of this object is not readable right now; please retry.' });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HybridClock, Logger } from '../common/index.js';
 import type { Codec } from '../erasure/index.js';
@@ -47,9 +48,16 @@ export function keyOf(ctx: RequestContext): string {
   return ctx.target.key;
 }
 
+/** `signal` plus a timeout; one listener per node request may be added, so the listener cap is lifted. */
+export function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
+  const combined = signal === undefined ? AbortSignal.timeout(timeoutMs) : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  setMaxListeners(0, combined);
+  return combined;
+}
+
 /** A signal for one metadata round: the client's signal plus the metadata timeout. */
 export function metadataSignal(ctx: RequestContext): AbortSignal {
-  return AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.services.metadataTimeoutMs)]);
+  return withTimeout(ctx.signal, ctx.services.metadataTimeoutMs);
 }
 
 /** A single header value (the first when repeated). */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex } from '../common/index.js';
 import { authenticate, type CredentialStore } from './auth/index.js';
@@ -92,6 +93,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       );
       const operation = resolveOperation(request.method, target);
       const disconnect = new AbortController();
+      // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
+      setMaxListeners(0, disconnect.signal);
       const onClose = (): void => {
         if (!reply.raw.writableFinished) disconnect.abort(new Error('client disconnected'));
       };

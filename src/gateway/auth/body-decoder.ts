@@ -26,6 +26,10 @@ export interface BodyDecoderOptions {
 }
 
 const DEFAULT_MAX_SIGNED_CHUNK_BYTES = 16 * 1024 * 1024;
+// Pieces smaller than this are copied together while a signed chunk waits for its signature: a client trickling a
+// 16 MiB chunk one byte per TCP segment must not make us hold millions of tiny Buffer objects.
+const COALESCE_BELOW_BYTES = 4096;
+const SCRATCH_BYTES = 64 * 1024;
 const SIGNATURE_HEX = /^[0-9a-f]{64}$/;
 
 function malformedTrailer(message: string): S3Error {
@@ -53,6 +57,9 @@ export class BodyDecoder extends Transform {
   #chunkSignature = '';
   #chunkHash: Hash | undefined;
   #chunkPieces: Buffer[] = [];
+  #scratch: Buffer | undefined;
+  #scratchStart = 0;
+  #scratchEnd = 0;
   readonly #trailers = new Map<string, string>();
   #trailerCanonical = '';
   #trailerSignature: string | undefined;
@@ -144,7 +151,7 @@ export class BodyDecoder extends Transform {
     this.#account(data);
     if (this.#signedChunks) {
       this.#chunkHash!.update(data);
-      this.#chunkPieces.push(data);
+      this.#collect(data);
     } else {
       this.#emit(data);
     }
@@ -153,8 +160,31 @@ export class BodyDecoder extends Transform {
   #chunkEnd(): void {
     if (!this.#signedChunks) return;
     this.#verifyChunk();
+    this.#sealScratch();
     for (const piece of this.#chunkPieces) this.#emit(piece);
     this.#chunkPieces = [];
+  }
+
+  // Large pieces are kept as views (no copy); small ones are packed into a scratch buffer used to its end.
+  #collect(data: Buffer): void {
+    if (data.length >= COALESCE_BELOW_BYTES) {
+      this.#sealScratch();
+      this.#chunkPieces.push(data);
+      return;
+    }
+    if (this.#scratch === undefined || this.#scratchEnd + data.length > this.#scratch.length) {
+      this.#sealScratch();
+      this.#scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+      this.#scratchStart = 0;
+      this.#scratchEnd = 0;
+    }
+    this.#scratchEnd += data.copy(this.#scratch, this.#scratchEnd);
+  }
+
+  #sealScratch(): void {
+    if (this.#scratch === undefined || this.#scratchEnd === this.#scratchStart) return;
+    this.#chunkPieces.push(this.#scratch.subarray(this.#scratchStart, this.#scratchEnd));
+    this.#scratchStart = this.#scratchEnd;
   }
 
   #verifyChunk(): void {

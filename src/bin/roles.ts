@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  DEFAULTS,
+  parseGatewayConfig,
+  parseListen,
+  parseNodeConfig,
+  type Logger,
+} from '../common/index.js';
+import { Gateway } from '../gateway/index.js';
+import { StorageNode } from '../storage-node/index.js';
+
+/** Something `tessera` runs until a signal stops it. */
+export interface Service {
+  close(): Promise<void>;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** `tessera node`: one storage node. */
+export async function runNode(
+  flags: { data?: string | undefined; listen?: string | undefined; id?: string | undefined; secretFile?: string | undefined },
+  env: Env,
+  logger: Logger,
+): Promise<Service> {
+  const secret = flags.secretFile === undefined ? undefined : (await readFile(flags.secretFile, 'utf8')).trim();
+  const config = parseNodeConfig({ nodeId: flags.id, dataDir: flags.data, listen: flags.listen, clusterSecret: secret }, env);
+  const node = new StorageNode({
+    nodeId: config.nodeId,
+    dataDir: resolve(config.dataDir),
+    host: config.listen.host,
+    port: config.listen.port,
+    clusterSecret: config.clusterSecret,
+    reserveBytes: config.reserveBytes,
+    logger,
+  });
+  await node.start();
+  return node;
+}
+
+/** `tessera gateway`: one S3 gateway reaching the nodes its configuration lists. */
+export async function runGateway(flags: { config?: string | undefined; listen?: string | undefined }, env: Env, logger: Logger): Promise<Service> {
+  if (flags.config === undefined) throw new Error('tessera gateway needs --config FILE');
+  const document = JSON.parse(await readFile(flags.config, 'utf8')) as Record<string, unknown>;
+  if (flags.listen !== undefined) document['listen'] = flags.listen;
+  const gateway = new Gateway({ config: parseGatewayConfig(document, env), logger });
+  await gateway.start();
+  return gateway;
+}
+
+/** What the embedded default prints for its user. */
+export interface DevInfo {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  dataDir: string;
+}
+
+/**
+ * `tessera dev`: the embedded single-machine default. One gateway and `nodes` storage nodes in this
+ * process, each node on its own loopback port and data directory, speaking the same node protocol
+ * as a real cluster. The cluster secret is created once and kept under the data directory.
+ */
+export async function runDev(
+  flags: { data?: string | undefined; listen?: string | undefined; nodes?: string | undefined },
+  env: Env,
+  logger: Logger,
+): Promise<Service & { info: DevInfo }> {
+  const dataDir = resolve(flags.data ?? env['TESSERA_DATA_DIR'] ?? './data');
+  const listen = parseListen(flags.listen ?? env['TESSERA_LISTEN'] ?? DEFAULTS.gatewayListen, '--listen');
+  const nodeCount = Number(flags.nodes ?? DEFAULTS.devNodeCount);
+  await mkdir(dataDir, { recursive: true });
+  const clusterSecret = await devClusterSecret(dataDir);
+  const nodes: StorageNode[] = [];
+  const services: Service[] = [];
+  try {
+    for (let i = 0; i < nodeCount; i += 1) {
+      const node = new StorageNode({
+        nodeId: `node-${i}`,
+        dataDir: join(dataDir, `node-${i}`),
+        host: '127.0.0.1',
+        port: 0,
+        clusterSecret,
+        logger,
+      });
+      await node.start();
+      nodes.push(node);
+      services.push(node);
+    }
+    const accessKeyId = env['TESSERA_ACCESS_KEY'] ?? DEFAULTS.devAccessKeyId;
+    const secretAccessKey = env['TESSERA_SECRET_KEY'] ?? DEFAULTS.devSecretAccessKey;
+    const config = parseGatewayConfig(
+      {
+        listen: `${listen.host}:${listen.port}`,
+        credentials: [{ accessKeyId, secretAccessKey }],
+        clusterSecret,
+        nodes: nodes.map((node, i) => ({ id: `node-${i}`, address: `127.0.0.1:${node.address.port}`, zone: 'local' })),
+      },
+      { ...env, TESSERA_ACCESS_KEY: undefined, TESSERA_SECRET_KEY: undefined },
+    );
+    const gateway = new Gateway({ config, logger });
+    const address = await gateway.start();
+    services.unshift(gateway);
+    return {
+      info: { endpoint: `http://${address.host}:${address.port}`, region: config.region, accessKeyId, secretAccessKey, dataDir },
+      close: () => closeAll(services),
+    };
+  } catch (err) {
+    await closeAll(services);
+    throw err;
+  }
+}
+
+async function closeAll(services: readonly Service[]): Promise<void> {
+  for (const service of services) await service.close();
+}
+
+async function devClusterSecret(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'cluster-secret');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const secret = randomBytes(32).toString('hex');
+    await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  }
+}
