@@ -1,0 +1,202 @@
+/**
+ * Placement simulation: builds rings for clusters of 10, 100 and 1,000 nodes (4+2, so 6 replicas) and reports build
+ * time, lookups per second, balance, zone spread, and the slots moved when a node joins, a node leaves and a whole
+ * zone is lost, each divided by the theoretical minimum (the slots the joining node must receive, or the slots the
+ * departed nodes held). Every cluster runs twice: equal weights, and mixed weights (1, 2, 4 and 8, as in a cluster
+ * bought over several years). Run with `npm run bench:placement`. Not part of `npm test`.
+ */
+import { cpus, loadavg } from 'node:os';
+import {
+  buildRing,
+  compileRing,
+  locate,
+  movedSlots,
+  planChange,
+  ringStats,
+  slotTargets,
+  type Ring,
+  type RingNode,
+} from '../src/placement/index.js';
+
+const REPLICAS = 6;
+const SEED = 1;
+const LOOKUP_KEYS = 100_000;
+const LOOKUP_ROUNDS = 7;
+
+interface Scenario {
+  nodes: number;
+  zones: number;
+  partitionBits: number;
+  weights: 'equal' | 'mixed';
+}
+
+const SCENARIOS: Scenario[] = [
+  { nodes: 10, zones: 3, partitionBits: 10, weights: 'equal' },
+  { nodes: 10, zones: 3, partitionBits: 10, weights: 'mixed' },
+  { nodes: 100, zones: 10, partitionBits: 14, weights: 'equal' },
+  { nodes: 100, zones: 10, partitionBits: 14, weights: 'mixed' },
+  { nodes: 1000, zones: 20, partitionBits: 16, weights: 'equal' },
+  { nodes: 1000, zones: 20, partitionBits: 16, weights: 'mixed' },
+];
+
+const MIXED = [1, 2, 4, 8];
+
+function member(i: number, zones: number, weights: Scenario['weights']): RingNode {
+  return {
+    id: `node-${String(i).padStart(4, '0')}`,
+    address: `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}:9100`,
+    zone: `zone-${String(i % zones).padStart(2, '0')}`,
+    weight: weights === 'equal' ? 1 : MIXED[(i * 7) % MIXED.length]!,
+  };
+}
+
+/** CPU milliseconds of this (single-threaded) process: on a shared machine wall time measures the neighbours too. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+function timed<T>(fn: () => T): { value: T; ms: number } {
+  const started = cpuMs();
+  const value = fn();
+  return { value, ms: cpuMs() - started };
+}
+
+function slotsOf(ring: Ring, ids: ReadonlySet<string>): number {
+  let held = 0;
+  for (const row of ring.table) for (const id of row) if (ids.has(id)) held++;
+  return held;
+}
+
+/** Median lookups per CPU second of the public locate() over realistic keys, after a warm-up round. */
+function lookupsPerSecond(ring: Ring): number {
+  const keys = Array.from({ length: LOOKUP_KEYS }, (_, i) => `photos/2024/${(i * 2654435761) >>> 0}/IMG_${i}.jpg`);
+  compileRing(ring);
+  let sink = 0;
+  const rates: number[] = [];
+  for (let round = 0; round <= LOOKUP_ROUNDS; round++) {
+    const started = cpuMs();
+    for (const key of keys) sink += locate(ring, 'camera-uploads', key).partition;
+    const rate = LOOKUP_KEYS / ((cpuMs() - started) / 1000);
+    if (round > 0) rates.push(rate);
+  }
+  if (sink < 0) throw new Error('unreachable');
+  return rates.sort((a, b) => a - b)[rates.length >> 1]!;
+}
+
+interface Result {
+  scenario: Scenario;
+  buildMs: number;
+  lookups: number;
+  balance: number;
+  weightError: number;
+  primaryBalance: number;
+  spread: string;
+  add: { ratio: number; share: number; ms: number };
+  remove: { ratio: number; share: number };
+  zoneLoss: { ratio: number; share: number };
+}
+
+function simulate(scenario: Scenario): Result {
+  const { nodes: count, zones, partitionBits, weights } = scenario;
+  const options = { replicas: REPLICAS, partitionBits, seed: SEED };
+  const members = Array.from({ length: count }, (_, i) => member(i, zones, weights));
+  const totalSlots = REPLICAS * 2 ** partitionBits;
+  const built = timed(() => buildRing(null, members, options));
+  const ring = built.value;
+  const stats = ringStats(ring);
+  const weightError = Math.max(...stats.nodes.map((n) => Math.abs(n.slots - n.targetSlots) / n.targetSlots));
+
+  // A node joins: the minimum is what it must end up holding.
+  const joiner = { ...member(count, zones, weights), id: 'joiner' };
+  const grown = timed(() => buildRing(ring, [...members, joiner], options));
+  const joinerIndex = grown.value.nodes.findIndex((n) => n.id === 'joiner');
+  const joinerTarget = slotTargets(grown.value.nodes, REPLICAS, partitionBits)[joinerIndex]!;
+  const addMoved = movedSlots(planChange(ring, grown.value));
+
+  // A node leaves: the minimum is the slots it held.
+  const leaver = members[Math.floor(count / 2)]!;
+  const shrunk = buildRing(ring, members.filter((n) => n.id !== leaver.id), options);
+  const leaverHeld = slotsOf(ring, new Set([leaver.id]));
+  const removeMoved = movedSlots(planChange(ring, shrunk));
+
+  // A whole zone is lost: the minimum is the slots its nodes held.
+  const lostZone = members[0]!.zone;
+  const lost = new Set(members.filter((n) => n.zone === lostZone).map((n) => n.id));
+  const survivors = buildRing(ring, members.filter((n) => !lost.has(n.id)), options);
+  const zoneHeld = slotsOf(ring, lost);
+  const zoneMoved = movedSlots(planChange(ring, survivors));
+
+  return {
+    scenario,
+    buildMs: built.ms,
+    lookups: lookupsPerSecond(ring),
+    balance: stats.balance,
+    weightError,
+    primaryBalance: stats.primaryBalance,
+    spread: `${stats.maxZoneMembers}/${stats.zoneLimit}`,
+    add: { ratio: addMoved / joinerTarget, share: addMoved / totalSlots, ms: grown.ms },
+    remove: { ratio: removeMoved / leaverHeld, share: removeMoved / totalSlots },
+    zoneLoss: { ratio: zoneMoved / zoneHeld, share: zoneMoved / totalSlots },
+  };
+}
+
+function render(results: Result[]): string {
+  const header = [
+    'nodes', 'zones', 'weights', 'partitions', 'build ms', 'lookups/s', 'balance', 'max weight err',
+    'shard-0 bal', 'zone spread', 'add node', 'remove node', 'lose zone', 'rebuild ms',
+  ];
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  const moved = (m: { ratio: number; share: number }): string => `${m.ratio.toFixed(3)}x (${pct(m.share)})`;
+  const rows = results.map((r) => [
+    String(r.scenario.nodes),
+    String(r.scenario.zones),
+    r.scenario.weights,
+    `2^${r.scenario.partitionBits}`,
+    r.buildMs.toFixed(0),
+    `${(r.lookups / 1e6).toFixed(2)} M`,
+    r.balance.toFixed(4),
+    pct(r.weightError),
+    r.primaryBalance.toFixed(3),
+    r.spread,
+    moved(r.add),
+    moved(r.remove),
+    moved(r.zoneLoss),
+    r.add.ms.toFixed(0),
+  ]);
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
+  const line = (row: string[]): string => `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const load = loadavg()[0]!.toFixed(1);
+process.stdout.write(`placement simulation: replicas ${REPLICAS} (4+2), seed ${SEED}, Node ${process.version}, ${cpu} x${cpus().length}, load ${load}\n\n`);
+const results = SCENARIOS.map(simulate);
+process.stdout.write(`${render(results)}\n\n`);
+process.stdout.write(
+  [
+    'build ms, rebuild ms (adding a node) and lookups/s are per CPU second of this single-threaded process, so a busy',
+    'machine does not skew them; lookups are locate() calls over 100,000 distinct ~50-byte keys.',
+    'balance: max over nodes of slots / weight target (max/mean slot load for equal weights); max weight err: worst',
+    'relative distance from the weight target; shard-0 bal: max over nodes of shard-0 slots / (slots / replicas);',
+    'zone spread: most members of one zone in a partition / ceil(replicas / zones). Moves: slots moved / theoretical',
+    'minimum (new node\'s target; departed node\'s or zone\'s slots), with the share of all data moved in brackets.',
+    '',
+  ].join('\n'),
+);
+
+const failures: string[] = [];
+for (const r of results) {
+  const name = `${r.scenario.nodes} nodes ${r.scenario.weights}`;
+  if (r.buildMs >= 2000) failures.push(`${name}: build ${r.buildMs.toFixed(0)} ms >= 2 s`);
+  if (r.lookups < 1e6) failures.push(`${name}: ${r.lookups.toFixed(0)} lookups/s < 1 M`);
+  if (r.weightError > 0.02) failures.push(`${name}: weight error ${(100 * r.weightError).toFixed(2)}% > 2%`);
+  if (r.add.ratio > 1.1) failures.push(`${name}: adding a node moved ${r.add.ratio.toFixed(3)}x the minimum > 1.1x`);
+  if (r.remove.ratio > 1.1) failures.push(`${name}: removing a node moved ${r.remove.ratio.toFixed(3)}x its slots > 1.1x`);
+  const [held, limit] = r.spread.split('/').map(Number);
+  if (held! > limit!) failures.push(`${name}: zone spread ${r.spread}`);
+}
+process.stdout.write(failures.length === 0 ? 'all targets met (build < 2 s, >= 1 M lookups/s, weights within 2%, moves <= 1.1x, spread within limit)\n' : `targets missed:\n  ${failures.join('\n  ')}\n`);
+process.exitCode = failures.length === 0 ? 0 : 1;
