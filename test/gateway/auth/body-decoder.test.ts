@@ -75,6 +75,7 @@ t.test('the documented chunk-signed upload decodes to its 66560 bytes, however T
     t.equal(r.error, undefined, `split ${JSON.stringify(how)}`);
     t.ok(r.output.equals(DOC_DATA));
     t.same(r.result, { md5Hex: md5(DOC_DATA), sizeBytes: 66_560, checksums: [] });
+    if (how === 'bytes') t.ok(r.pieces <= 4, `one-byte segments are coalesced while a chunk awaits its signature (${r.pieces} pieces)`);
   }
   const reframed = frameChunked(DOC_DATA, { chunkSizes: [65_536], signing: docSigning(auth.signature) });
   t.ok(reframed.equals(DOC_SIGNED_BODY), 'the test framer reproduces the documented body byte for byte');

@@ -160,6 +160,8 @@ export function split(body: Buffer, how: Split): Buffer[] {
 /** The outcome of pushing a body through a decoder: what came out, whether it ended, and the error if any. */
 export interface Decoded {
   output: Buffer;
+  /** How many pieces the decoder emitted. */
+  pieces: number;
   ended: boolean;
   error: unknown;
   result: BodyDecodeResult | undefined;
@@ -173,7 +175,7 @@ export async function decode(auth: AuthResult, headers: AuthRequest['headers'], 
   try {
     decoder = createBodyDecoder(auth, headers);
   } catch (error) {
-    return { output: Buffer.alloc(0), ended: false, error, result: undefined };
+    return { output: Buffer.alloc(0), pieces: 0, ended: false, error, result: undefined };
   }
   decoder.on('end', () => {
     ended = true;
@@ -186,9 +188,9 @@ export async function decode(auth: AuthResult, headers: AuthRequest['headers'], 
   });
   try {
     await pipeline(Readable.from(split(body, how)), decoder, sink);
-    return { output: Buffer.concat(out), ended, error: undefined, result: decoder.result() };
+    return { output: Buffer.concat(out), pieces: out.length, ended, error: undefined, result: decoder.result() };
   } catch (error) {
-    return { output: Buffer.concat(out), ended, error, result: undefined };
+    return { output: Buffer.concat(out), pieces: out.length, ended, error, result: undefined };
   }
 }
 
