@@ -1,0 +1,77 @@
+/**
+ * Memory of the data path: streams one large object through the embedded cluster (PUT, then GET)
+ * while sampling this process's resident set, and prints peak growth over the idle baseline.
+ * The object is generated and checked on the fly, so the only large buffers are Tessera's own.
+ *
+ *   npm run bench:memory -- --size-mib 1024
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { GetObjectCommand, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { startCluster } from '../test/helpers/cluster.js';
+
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' } } });
+const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+
+function source(): Readable {
+  const chunk = Buffer.alloc(CHUNK);
+  for (let i = 0; i < CHUNK; i += 1) chunk[i] = (i * 31 + 7) & 0xff;
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= sizeBytes) {
+        this.push(null);
+        return;
+      }
+      const piece = chunk.subarray(0, Math.min(CHUNK, sizeBytes - sent));
+      sent += piece.length;
+      this.push(piece);
+    },
+  });
+}
+
+const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
+
+const cluster = await startCluster();
+const s3 = cluster.client();
+await s3.send(new CreateBucketCommand({ Bucket: 'memory' }));
+global.gc?.();
+const baseline = process.memoryUsage().rss;
+let peak = baseline;
+const sampler = setInterval(() => {
+  peak = Math.max(peak, process.memoryUsage().rss);
+}, 20);
+
+// The expected digest comes from a second pass over the same generator, so the upload stream stays untouched.
+const expected = createHash('md5');
+for await (const piece of source()) expected.update(piece as Buffer);
+const body = source();
+let started = performance.now();
+await s3.send(new PutObjectCommand({ Bucket: 'memory', Key: 'big', Body: body, ContentLength: sizeBytes }));
+const putSeconds = (performance.now() - started) / 1000;
+const putPeak = peak;
+
+peak = process.memoryUsage().rss;
+started = performance.now();
+const got = await s3.send(new GetObjectCommand({ Bucket: 'memory', Key: 'big' }));
+const actual = createHash('md5');
+let received = 0;
+for await (const piece of got.Body as AsyncIterable<Uint8Array>) {
+  actual.update(piece);
+  received += piece.length;
+}
+const getSeconds = (performance.now() - started) / 1000;
+clearInterval(sampler);
+const getPeak = peak;
+
+const same = received === sizeBytes && actual.digest('hex') === expected.digest('hex');
+console.log(`node ${process.version}; object ${mib(sizeBytes)} MiB; client, gateway and 6 nodes in one process`);
+console.log(`baseline rss            ${mib(baseline)} MiB`);
+console.log(`PUT  peak rss growth    ${mib(putPeak - baseline)} MiB   (${(sizeBytes / 1e6 / putSeconds).toFixed(0)} MB/s)`);
+console.log(`GET  peak rss growth    ${mib(getPeak - baseline)} MiB   (${(sizeBytes / 1e6 / getSeconds).toFixed(0)} MB/s)`);
+console.log(`growth / object size    PUT ${((putPeak - baseline) / sizeBytes).toFixed(4)}   GET ${((getPeak - baseline) / sizeBytes).toFixed(4)}`);
+console.log(`bytes read back identical: ${same}`);
+await cluster.close();
+if (!same) process.exitCode = 1;
