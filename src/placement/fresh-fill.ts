@@ -52,7 +52,7 @@ export function fillFreshTable(a: SlotAssigner): void {
     for (const x of popped) {
       if (nodeNeed[x]! > 0) nodes.push(x);
       const z = zoneOf[x]!;
-      if (filled < replicas && a.zoneInRow(base, z) < zoneCaps[z]!) put(x);
+      if (filled < replicas && a.zoneCountExcept(base, -1, z) < zoneCaps[z]!) put(x);
     }
     // Zones that must put members into this row to still fit in the rows after it.
     popped.length = 0;
@@ -60,7 +60,7 @@ export function fillFreshTable(a: SlotAssigner): void {
     for (const z of popped) {
       if (zoneNeed[z]! > 0) zones.push(z);
       let owed = a.zoneDeficitOf(z) - zoneCaps[z]! * (rowsLeft - 1);
-      while (owed > 0 && filled < replicas && a.zoneInRow(base, z) < zoneCaps[z]!) {
+      while (owed > 0 && filled < replicas && a.zoneCountExcept(base, -1, z) < zoneCaps[z]!) {
         const x = a.pickFromZone(z, base);
         if (x < 0) break;
         put(x);

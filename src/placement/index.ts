@@ -1,3 +1,4 @@
+// Placement: the ring value and its file format, key lookup, the seeded builder, change plans and balance stats.
 export { DEFAULT_PARTITION_BITS, MAX_PARTITION_BITS, MAX_REPLICAS, RING_VERSION, zoneSpreadLimit } from './ring.js';
 export type { PlacementErrorCode, Ring, RingNode } from './ring.js';
 export { parseRing, serializeRing } from './ring-format.js';

@@ -54,7 +54,6 @@ export class SlotAssigner implements RepairableTable {
   readonly order: Int32Array;
   /** Slots per node and shard index: held[x * replicas + i]. */
   private readonly held: Int32Array;
-  private readonly n: number;
   private readonly quota: Int32Array;
   private readonly ranks: Uint32Array;
   private readonly random: SeededRandom;
@@ -74,7 +73,6 @@ export class SlotAssigner implements RepairableTable {
 
   /** Counts the table as given; the caller has already emptied slots that must move. */
   constructor(input: AssignerInput) {
-    this.n = input.replicas;
     this.replicas = input.replicas;
     this.partitions = input.partitions;
     this.table = input.table;
@@ -89,11 +87,11 @@ export class SlotAssigner implements RepairableTable {
     const nodeCount = input.quota.length;
     const zoneCount = input.zoneCaps.length;
     this.count = new Int32Array(nodeCount);
-    this.held = new Int32Array(nodeCount * this.n);
+    this.held = new Int32Array(nodeCount * this.replicas);
     input.table.forEach((x, slot) => {
       if (x < 0) return;
       this.count[x]! += 1;
-      this.held[x * this.n + (slot % this.n)]! += 1;
+      this.held[x * this.replicas + (slot % this.replicas)]! += 1;
     });
     this.nodeKey = new Float64Array(nodeCount);
     this.zoneKey = new Float64Array(zoneCount);
@@ -206,8 +204,8 @@ export class SlotAssigner implements RepairableTable {
   place(base: number, i: number, x: number): void {
     const old = this.table[base + i]!;
     this.table[base + i] = x;
-    this.held[x * this.n + i]! += 1;
-    if (old >= 0) this.held[old * this.n + i]! -= 1;
+    this.held[x * this.replicas + i]! += 1;
+    if (old >= 0) this.held[old * this.replicas + i]! -= 1;
     const beforeX = this.deficit(x);
     this.count[x]! += 1;
     this.refresh(x, beforeX, 1);
@@ -220,14 +218,14 @@ export class SlotAssigner implements RepairableTable {
 
   /** True when x holds a slot of the row starting at base. */
   rowHas(base: number, x: number): boolean {
-    for (let j = 0; j < this.n; j++) if (this.table[base + j] === x) return true;
+    for (let j = 0; j < this.replicas; j++) if (this.table[base + j] === x) return true;
     return false;
   }
 
-  /** Members of zone z in the row, not counting position `skip`. */
-  private zoneCountExcept(base: number, skip: number, z: number): number {
+  /** Members of zone z in the row, not counting position `skip` (-1 counts them all). */
+  zoneCountExcept(base: number, skip: number, z: number): number {
     let c = 0;
-    for (let j = 0; j < this.n; j++) {
+    for (let j = 0; j < this.replicas; j++) {
       const x = this.table[base + j]!;
       if (j !== skip && x >= 0 && this.zoneOf[x] === z) c++;
     }
@@ -254,7 +252,7 @@ export class SlotAssigner implements RepairableTable {
    */
   pickReceiver(base: number, skip: number): number {
     const { table, zoneOf, zoneScratch } = this;
-    for (let j = 0; j < this.n; j++) {
+    for (let j = 0; j < this.replicas; j++) {
       const x = table[base + j]!;
       if (j !== skip && x >= 0) zoneScratch[zoneOf[x]!]! += 1;
     }
@@ -266,7 +264,7 @@ export class SlotAssigner implements RepairableTable {
       if (zoneScratch[z]! < this.zoneCaps[z]!) found = this.pickFromZone(z, base);
     }
     for (let k = 0; k < zonesPopped; k++) this.zoneHeap.push(this.zoneStack[k]!);
-    for (let j = 0; j < this.n; j++) {
+    for (let j = 0; j < this.replicas; j++) {
       const x = table[base + j]!;
       if (x >= 0) zoneScratch[zoneOf[x]!] = 0;
     }
@@ -287,23 +285,18 @@ export class SlotAssigner implements RepairableTable {
     return found;
   }
 
-  /** Members of zone z in the row. */
-  zoneInRow(base: number, z: number): number {
-    return this.zoneCountExcept(base, -1, z);
-  }
-
   /**
    * Visits every partition once, moving slots from occupants that must go to the most urgent
    * receivers. A strict pass only makes moves that also bring zones toward their quotas (see
    * zoneGain); the relaxed pass after it takes what is left.
    */
   private pass(strict: boolean): void {
-    const tried = new Uint8Array(this.n);
+    const tried = new Uint8Array(this.replicas);
     this.unvisited.set(this.count);
     for (const p of this.order) {
       if (this.totalDeficit === 0) return;
-      const base = p * this.n;
-      for (let j = 0; j < this.n; j++) {
+      const base = p * this.replicas;
+      for (let j = 0; j < this.replicas; j++) {
         const x = this.table[base + j]!;
         if (x >= 0) this.unvisited[x]! -= 1;
       }
@@ -312,7 +305,7 @@ export class SlotAssigner implements RepairableTable {
         // The slot whose occupant most needs to go: empty first, then the largest relative excess.
         let i = -1;
         let most = 0;
-        for (let j = 0; j < this.n; j++) {
+        for (let j = 0; j < this.replicas; j++) {
           const occupant = this.table[base + j]!;
           if (tried[j] || !this.needsMove(occupant)) continue;
           const rank = this.excessRank(occupant);
@@ -352,7 +345,7 @@ export class SlotAssigner implements RepairableTable {
    * fits x and keeps zones on course.
    */
   private slotFor(base: number, fallback: number, x: number, strict: boolean): number {
-    const n = this.n;
+    const n = this.replicas;
     const zx = this.zoneOf[x]!;
     let best = -1;
     let bestGain = 0;
@@ -379,8 +372,8 @@ export class SlotAssigner implements RepairableTable {
 
   /** Last resort for empty slots: the least-filled node that fits, breaking the zone cap only if nothing else fits. */
   private fillEmpty(): void {
-    for (let base = 0; base < this.table.length; base += this.n) {
-      for (let i = 0; i < this.n; i++) {
+    for (let base = 0; base < this.table.length; base += this.replicas) {
+      for (let i = 0; i < this.replicas; i++) {
         if (this.table[base + i]! >= 0) continue;
         let best = -1;
         let bestFits = false;
