@@ -9,11 +9,12 @@ import type { RequestContext } from './request-context.js';
  * pipeline does; callers must await it (it carries transport errors).
  */
 export function decodedBody(ctx: RequestContext): { decoder: BodyDecoder; done: Promise<void> } {
+  // Creating the decoder checks the digest and checksum headers; a malformed one fails before 100 Continue.
+  const decoder = createBodyDecoder(ctx.auth, ctx.request.headers);
   if (ctx.request.headers.expect?.toLowerCase() === '100-continue' && !ctx.reply.raw.headersSent) {
     // The request passed authentication and its handler's checks: now the client may send the body.
     ctx.reply.raw.writeContinue();
   }
-  const decoder = createBodyDecoder(ctx.auth, ctx.request.headers);
   const done = pipeline(ctx.request.raw, decoder);
   // The consumer sees the same error through the decoder; this only keeps it from being unhandled.
   done.catch(() => undefined);
