@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   DEFAULTS,
   parseGatewayConfig,
@@ -40,10 +40,16 @@ export async function runNode(
 }
 
 /** `tessera gateway`: one S3 gateway reaching the nodes its configuration lists. */
-export async function runGateway(flags: { config?: string | undefined; listen?: string | undefined }, env: Env, logger: Logger): Promise<Service> {
+export async function runGateway(
+  flags: { config?: string | undefined; listen?: string | undefined },
+  env: Env,
+  logger: Logger,
+): Promise<Service & { reloadRing(): Promise<boolean> }> {
   if (flags.config === undefined) throw new Error('tessera gateway needs --config FILE');
   const document = JSON.parse(await readFile(flags.config, 'utf8')) as Record<string, unknown>;
   if (flags.listen !== undefined) document['listen'] = flags.listen;
+  // A relative ring file is relative to the configuration file, not to the working directory.
+  if (typeof document['ringFile'] === 'string') document['ringFile'] = resolve(dirname(resolve(flags.config)), document['ringFile']);
   const gateway = new Gateway({ config: parseGatewayConfig(document, env), logger });
   await gateway.start();
   return gateway;

@@ -61,9 +61,13 @@ async function main(argv: string[]): Promise<number> {
     case 'node':
       service = await runNode({ data: values.data, listen: values.listen, id: values.id, secretFile: values['secret-file'] }, env, logger);
       break;
-    case 'gateway':
-      service = await runGateway({ config: values.config, listen: values.listen }, env, logger);
+    case 'gateway': {
+      const gateway = await runGateway({ config: values.config, listen: values.listen }, env, logger);
+      // SIGHUP re-reads the ring file at once instead of waiting for the next poll.
+      process.on('SIGHUP', () => void gateway.reloadRing());
+      service = gateway;
       break;
+    }
     default:
       process.stderr.write(`unknown command: ${command}\n${USAGE}`);
       return 2;

@@ -51,7 +51,10 @@ export interface GatewayConfig {
   credentials: S3Credential[];
   clusterSecret: string;
   erasure: ErasureConfig;
+  /** Nodes to derive the ring from; empty when `ringFile` names the ring. */
   nodes: ClusterNodeConfig[];
+  /** A ring file (tessera ring create); watched, and a newer epoch is adopted at run time. */
+  ringFile: string | undefined;
   partitionBits: number;
   metadataTimeoutMs: number;
   stallTimeoutMs: number;
@@ -77,8 +80,8 @@ export const DEFAULTS = {
   parityShards: 2,
   /** 256 KiB blocks: a 4+2 stripe is 1 MiB of body, large enough for throughput, small enough per request. */
   blockSizeBytes: 256 * 1024,
-  /** 2^8 partitions: enough spread for small clusters; grow it with the node count. */
-  partitionBits: 8,
+  /** 2^10 partitions, as `tessera ring create` defaults: about 1% balance granularity up to ~100 nodes. */
+  partitionBits: 10,
   metadataTimeoutMs: 5_000,
   stallTimeoutMs: 10_000,
   kernel: 'auto' as KernelChoice,
@@ -118,7 +121,7 @@ function kernel(value: unknown, key: string): KernelChoice {
 }
 
 const GATEWAY_KEYS = new Set([
-  'listen', 'region', 'baseDomain', 'credentials', 'clusterSecret', 'erasure', 'nodes', 'partitionBits',
+  'listen', 'region', 'baseDomain', 'credentials', 'clusterSecret', 'erasure', 'nodes', 'ringFile', 'partitionBits',
   'metadataTimeoutMs', 'stallTimeoutMs', 'kernel', 'logLevel',
 ]);
 
@@ -142,8 +145,10 @@ export function parseGatewayConfig(document: unknown, env: Record<string, string
   if (env['TESSERA_ACCESS_KEY'] !== undefined && env['TESSERA_SECRET_KEY'] !== undefined) {
     credentials.unshift({ accessKeyId: text(env['TESSERA_ACCESS_KEY'], 'TESSERA_ACCESS_KEY'), secretAccessKey: text(env['TESSERA_SECRET_KEY'], 'TESSERA_SECRET_KEY') });
   }
-  const nodesDoc = doc['nodes'];
+  const ringFile = doc['ringFile'] === undefined ? undefined : text(doc['ringFile'], 'ringFile');
+  const nodesDoc = doc['nodes'] ?? [];
   if (!Array.isArray(nodesDoc)) throw new ConfigError('nodes must list the storage nodes');
+  if (ringFile !== undefined && nodesDoc.length > 0) throw new ConfigError('give either nodes or ringFile, not both');
   const nodes = nodesDoc.map((entry: unknown, i) => {
     const n = (entry ?? {}) as Record<string, unknown>;
     const address = text(n['address'], `nodes[${i}].address`);
@@ -155,7 +160,7 @@ export function parseGatewayConfig(document: unknown, env: Record<string, string
       weight: n['weight'] === undefined ? 1 : integer(n['weight'], `nodes[${i}].weight`, 0, 1_000_000),
     };
   });
-  if (nodes.length < erasure.dataShards + erasure.parityShards) {
+  if (ringFile === undefined && nodes.length < erasure.dataShards + erasure.parityShards) {
     throw new ConfigError(`nodes lists ${nodes.length} nodes; erasure ${erasure.dataShards}+${erasure.parityShards} needs at least ${erasure.dataShards + erasure.parityShards}`);
   }
   return Object.freeze({
@@ -166,6 +171,7 @@ export function parseGatewayConfig(document: unknown, env: Record<string, string
     clusterSecret: text(env['TESSERA_CLUSTER_SECRET'] ?? doc['clusterSecret'], 'clusterSecret'),
     erasure,
     nodes,
+    ringFile,
     partitionBits: integer(doc['partitionBits'] ?? DEFAULTS.partitionBits, 'partitionBits', 0, 16),
     metadataTimeoutMs: integer(doc['metadataTimeoutMs'] ?? DEFAULTS.metadataTimeoutMs, 'metadataTimeoutMs', 100, 600_000),
     stallTimeoutMs: integer(doc['stallTimeoutMs'] ?? DEFAULTS.stallTimeoutMs, 'stallTimeoutMs', 100, 600_000),

@@ -13,6 +13,7 @@ import {
   type NodeHealth,
   type ObjectStatus,
   type PrepareResponse,
+  type RingOfferResponse,
   type ShardRef,
 } from './protocol.js';
 import { UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
@@ -114,6 +115,21 @@ export class NodeClient {
   /** Every bucket record the node holds, tombstones included. */
   async listBuckets(options: CallOptions = {}): Promise<BucketRecord[]> {
     return (await this.json<BucketsResponse>('GET', NODE_PATHS.buckets, {}, options)).buckets;
+  }
+
+  /** Offers a ring (its JSON document) to the node, which keeps it if the epoch is newer. */
+  async offerRing(ringDocument: unknown, options: CallOptions = {}): Promise<RingOfferResponse> {
+    return this.json<RingOfferResponse>('PUT', NODE_PATHS.ring, { json: ringDocument }, options);
+  }
+
+  /** The newest ring the node holds (its JSON document), or null. */
+  async fetchRing(options: CallOptions = {}): Promise<unknown> {
+    try {
+      return await this.json<unknown>('GET', NODE_PATHS.ring, {}, options);
+    } catch (err) {
+      if (err instanceof NodeError && err.code === 'NotFound') return null;
+      throw err;
+    }
   }
 
   /** The node's health report. */

@@ -17,6 +17,7 @@ export const NODE_PATHS = {
   objects: '/v1/objects',
   list: '/v1/list',
   buckets: '/v1/buckets',
+  ring: '/v1/ring',
   health: '/health',
 } as const;
 
@@ -140,6 +141,12 @@ export interface BucketsResponse {
   buckets: BucketRecord[];
 }
 
+/** Answer of PUT /v1/ring: whether the node adopted the ring (it was newer) and the epoch it now holds. */
+export interface RingOfferResponse {
+  adopted: boolean;
+  epoch: number;
+}
+
 /** Answer of GET /health. */
 export interface NodeHealth {
   nodeId: string;
@@ -147,4 +154,6 @@ export interface NodeHealth {
   metadataStore: 'open' | 'closed';
   freeBytes: number;
   checksumFailures: number;
+  /** Epoch of the newest ring the node holds; 0 when it has none. */
+  ringEpoch: number;
 }

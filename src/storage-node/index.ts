@@ -3,3 +3,4 @@ export { ShardStore, ShardStoreError, shardFileName, type ShardStoreOptions } fr
 export { NodeServer, type NodeServerOptions } from './node-server.js';
 export { loadBlockHasher, type BlockHasher } from './checksum.js';
 export { ShardCorruptError, SHARD_HEADER_BYTES, DEFAULT_CHUNK_BYTES } from './shard-file.js';
+export { RingStore } from './ring-store.js';

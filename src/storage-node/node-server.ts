@@ -17,7 +17,9 @@ import {
   type ShardRef,
   type WireErrorCode,
 } from '../rpc/index.js';
+import { parseRing, serializeRing } from '../placement/index.js';
 import { toObjectStatus } from './metadata-store.js';
+import type { RingStore } from './ring-store.js';
 import { ShardCorruptError } from './shard-file.js';
 import { ShardStoreError, type ShardStore } from './shard-store.js';
 
@@ -25,6 +27,7 @@ import { ShardStoreError, type ShardStore } from './shard-store.js';
 export interface NodeServerOptions {
   nodeId: string;
   store: ShardStore;
+  rings: RingStore;
   clusterSecret: string;
   logger: Logger;
   clock?: () => number;
@@ -155,6 +158,23 @@ export class NodeServer {
       return {};
     });
     this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.metadata.listBuckets() }));
+    this.app.put(NODE_PATHS.ring, async (request) => {
+      const document = await readJson<unknown>(request);
+      let ring;
+      try {
+        ring = parseRing(document);
+      } catch (err) {
+        throw new WireError('BadRequest', `invalid ring: ${(err as Error).message}`);
+      }
+      const adopted = await this.options.rings.offer(ring);
+      if (adopted) request.log.info({ epoch: ring.epoch }, 'adopted a newer ring');
+      return { adopted, epoch: this.options.rings.current?.epoch ?? 0 };
+    });
+    this.app.get(NODE_PATHS.ring, async (_request, reply) => {
+      const ring = this.options.rings.current;
+      if (ring === undefined) throw new WireError('NotFound', 'this node holds no ring');
+      return reply.type('application/json').send(serializeRing(ring));
+    });
     this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => {
       const metadataStore = store.metadata.status;
       return {
@@ -163,6 +183,7 @@ export class NodeServer {
         metadataStore,
         freeBytes: await store.freeBytes(),
         checksumFailures: store.checksumFailures,
+        ringEpoch: this.options.rings.current?.epoch ?? 0,
       };
     });
   }

@@ -1,6 +1,7 @@
 import type { Logger } from '../common/index.js';
 import { loadBlockHasher } from './checksum.js';
 import { NodeServer } from './node-server.js';
+import { RingStore } from './ring-store.js';
 import { ShardStore } from './shard-store.js';
 
 /** What a storage node needs to run. */
@@ -37,7 +38,9 @@ export class StorageNode {
     });
     await store.open();
     this.store = store;
-    this.server = new NodeServer({ nodeId: options.nodeId, store, clusterSecret: options.clusterSecret, logger });
+    const rings = new RingStore(options.dataDir);
+    await rings.open();
+    this.server = new NodeServer({ nodeId: options.nodeId, store, rings, clusterSecret: options.clusterSecret, logger });
     this.boundAddress = await this.server.listen(options.host, options.port);
     logger.info({ address: this.boundAddress, dataDir: options.dataDir }, 'storage node listening');
     return this.boundAddress;
