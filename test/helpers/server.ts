@@ -129,10 +129,10 @@ async function delay(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function within<T>(what: string, timeoutMs: number, work: Promise<T>): Promise<T> {
+async function within<T>(what: string | (() => string), timeoutMs: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not ready after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(`${typeof what === 'string' ? what : what()}: not ready after ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     return await Promise.race([work, timeout]);
@@ -228,7 +228,7 @@ export async function startDevServer(t: TestLike, options: { timeoutMs?: number;
       await delay(POLL_INTERVAL_MS);
     }
   };
-  return within(`tessera dev (stdout so far: ${JSON.stringify(child.stdout)})`, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS, printed());
+  return within(() => `tessera dev (stdout so far: ${JSON.stringify(child.stdout)})`, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS, printed());
 }
 
 /** One `tessera node` process of a process cluster. */
@@ -290,7 +290,7 @@ export async function startProcessCluster(
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   await within(
-    'storage node processes',
+    () => `storage node processes\n${nodes.map((node) => node.process.describe()).join('\n')}`,
     timeoutMs,
     Promise.all(nodes.map((node) => pollUntil(node.process, () => healthAnswers(`http://127.0.0.1:${node.port}/health`)))),
   );
@@ -306,7 +306,7 @@ export async function startProcessCluster(
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
   const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath], {});
   processes.push(gateway);
-  await within('gateway process', timeoutMs, pollUntil(gateway, () => tcpAccepts('127.0.0.1', gatewayPort)));
+  await within(() => `gateway process\n${gateway.describe()}`, timeoutMs, pollUntil(gateway, () => tcpAccepts('127.0.0.1', gatewayPort)));
   const endpoint = `http://127.0.0.1:${gatewayPort}`;
   return {
     endpoint,
