@@ -8,20 +8,24 @@ import {
   type ObjectLayout,
 } from '../erasure/index.js';
 import type { NodeClient, ObjectRecord, ObjectStatus } from '../rpc/index.js';
-import { decideQuorum, fanOut, readQuorum } from './quorum.js';
+import { decideQuorum, fanOutUntil, readQuorum, type NodeOutcome } from './quorum.js';
 import { quorumError } from './object-writer.js';
 import { ShardCursor } from './shard-cursor.js';
 
 /** The version a read resolved to, and which node holds which of its shards. */
 export interface ResolvedVersion {
   record: ObjectRecord;
-  /** shardIndex -> node holding that shard of this version. */
+  /** shardIndex -> node holding (or, when unconfirmed, expected to hold) that shard of this version. */
   holders: Map<number, NodeClient>;
+  /** Shard indices whose node did not answer in time: tried only after the confirmed ones. */
+  unconfirmed?: Set<number>;
 }
 
 /**
  * Asks every node of the key's set for its newest version and picks the newest among at least a read
  * quorum of answers (so every acknowledged write is seen). Null when there is none or it is a delete marker.
+ * It stops waiting once a read quorum has answered and k nodes hold shards of the newest version seen
+ * (or it needs no shards), so a hung node costs nothing while enough others are healthy.
  */
 export async function resolveVersion(
   nodes: readonly NodeClient[],
@@ -30,8 +34,13 @@ export async function resolveVersion(
   erasure: { dataShards: number; parityShards: number },
   signal: AbortSignal,
 ): Promise<ResolvedVersion | null> {
-  const outcomes = await fanOut(nodes, (node) => node.objectStatus(bucket, key, { signal }));
-  const decision = decideQuorum(outcomes, readQuorum(erasure.dataShards, erasure.parityShards));
+  const needed = readQuorum(erasure.dataShards, erasure.parityShards);
+  const outcomes = await fanOutUntil(
+    nodes,
+    (node) => node.objectStatus(bucket, key, { signal }),
+    (sofar) => canStopWaiting(sofar, needed),
+  );
+  const decision = decideQuorum(outcomes, needed);
   if (!decision.met) throw quorumError('read', decision.failures);
   let newest: ObjectRecord | undefined;
   for (const { value } of decision.successes) {
@@ -44,7 +53,28 @@ export async function resolveVersion(
     const node = nodes.find((candidate) => candidate.nodeId === nodeId);
     if (node !== undefined && value.shardIndex !== null) holders.set(value.shardIndex, node);
   });
-  return { record: newest, holders };
+  // Nodes that have not answered yet probably hold their placement position's shard: keep them as
+  // fallbacks, so a shard that fails mid-read can still be replaced.
+  const answered = new Set(outcomes.map((o) => o.nodeId));
+  const unconfirmed = new Set<number>();
+  nodes.forEach((node, position) => {
+    if (answered.has(node.nodeId) || holders.has(position)) return;
+    holders.set(position, node);
+    unconfirmed.add(position);
+  });
+  return { record: newest, holders, unconfirmed };
+}
+
+function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], needed: number): boolean {
+  const answers = outcomes.filter((o) => o.ok).map((o) => (o.ok ? o.value : null));
+  if (answers.length < needed) return false;
+  let newest: ObjectRecord | undefined;
+  for (const answer of answers) {
+    if (answer !== null && (newest === undefined || answer.record.versionId > newest.versionId)) newest = answer.record;
+  }
+  if (newest === undefined || newest.deleted || newest.parts !== undefined || newest.upload !== undefined) return true;
+  const record = newest;
+  return answers.filter((answer) => holdsShardOf(answer, record)).length >= record.erasure.dataShards;
 }
 
 function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status is ObjectStatus {
@@ -88,6 +118,7 @@ export async function openObjectStream(
 class StripeReader {
   private readonly record: ObjectRecord;
   private readonly holders: Map<number, NodeClient>;
+  private readonly unconfirmed: ReadonlySet<number>;
   private readonly layout: ObjectLayout;
   private readonly options: ReadOptions;
   private readonly cursors = new Map<number, ShardCursor>();
@@ -97,6 +128,7 @@ class StripeReader {
   constructor(version: ResolvedVersion, options: ReadOptions) {
     this.record = version.record;
     this.holders = version.holders;
+    this.unconfirmed = version.unconfirmed ?? new Set();
     this.options = options;
     this.layout = objectLayout(this.record.sizeBytes, this.record.erasure.dataShards, this.record.erasure.blockSizeBytes);
   }
@@ -158,10 +190,11 @@ class StripeReader {
     return out;
   }
 
-  /** Shard indices to read next: open cursors first, then data shards, then parity, skipping failures. */
+  /** Shard indices to read next: open cursors first, then confirmed data and parity shards, then unconfirmed ones. */
   private pickShards(count: number, shards: readonly (Uint8Array | null)[]): number[] {
     const picked: number[] = [];
     const candidates = [...this.cursors.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < shards.length; i += 1) if (!candidates.includes(i) && !this.unconfirmed.has(i)) candidates.push(i);
     for (let i = 0; i < shards.length; i += 1) if (!candidates.includes(i)) candidates.push(i);
     for (const index of candidates) {
       if (picked.length === count) break;

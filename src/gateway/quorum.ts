@@ -35,6 +35,36 @@ export async function fanOut<N extends { nodeId: string }, T>(
   );
 }
 
+/**
+ * Like fanOut, but resolves as soon as `enough(outcomes so far)` holds, without waiting for slow or
+ * unreachable nodes; the remaining calls finish in the background and are ignored.
+ */
+export function fanOutUntil<N extends { nodeId: string }, T>(
+  nodes: readonly N[],
+  call: (node: N) => Promise<T>,
+  enough: (outcomes: readonly NodeOutcome<T>[]) => boolean,
+): Promise<NodeOutcome<T>[]> {
+  return new Promise((resolve) => {
+    const outcomes: NodeOutcome<T>[] = [];
+    let settled = false;
+    const record = (outcome: NodeOutcome<T>): void => {
+      if (settled) return;
+      outcomes.push(outcome);
+      if (outcomes.length === nodes.length || enough(outcomes)) {
+        settled = true;
+        resolve([...outcomes]);
+      }
+    };
+    if (nodes.length === 0) resolve([]);
+    for (const node of nodes) {
+      call(node).then(
+        (value) => record({ nodeId: node.nodeId, ok: true, value }),
+        (error: unknown) => record({ nodeId: node.nodeId, ok: false, error }),
+      );
+    }
+  });
+}
+
 /** Write quorum for k + m shards (DESIGN.md): k, or k + 1 when k = m so two writes always overlap in a reader's view. */
 export function writeQuorum(dataShards: number, parityShards: number): number {
   return dataShards === parityShards ? dataShards + 1 : dataShards;

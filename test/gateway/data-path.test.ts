@@ -95,3 +95,29 @@ t.test('a write below quorum fails and leaves no visible version', async (t) => 
   await t.rejects(write('lost', seededBytes(30_000, 1), mixed), { code: 'ServiceUnavailable' });
   t.equal(await resolveVersion(clients, 'b', 'lost', erasure, AbortSignal.timeout(5000)), null, 'nothing visible');
 });
+
+t.test('a node that accepts connections but never answers does not hold up a read', async (t) => {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const silent = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const address = silent.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const hung = new NodeClient({ nodeId: 'hung', address: `127.0.0.1:${port}`, clusterSecret: SECRET, headersTimeoutMs: 60_000 });
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+    await hung.close();
+  });
+  const body = seededBytes(40_000, 9);
+  await write('hung', body);
+  // The read's metadata round may wait up to 60 s for the silent node; it must not need to.
+  const set = [...clients.slice(0, 5), hung];
+  const started = Date.now();
+  const version = await resolveVersion(set, 'b', 'hung', erasure, AbortSignal.timeout(60_000));
+  t.ok(version, 'resolved without the silent node');
+  if (version === null) return;
+  const stream = await openObjectStream(version, 0, body.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 60_000, logger: silentLogger() });
+  t.ok((await collect(stream)).equals(body));
+  t.ok(Date.now() - started < 30_000, 'finished long before the silent node could time out');
+});
