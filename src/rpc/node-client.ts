@@ -15,6 +15,7 @@ import {
   type PrepareResponse,
   type RingOfferResponse,
   type ShardRef,
+  type TagUpdateRequest,
 } from './protocol.js';
 import { UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
 import { NodeError, isWireErrorCode, wireCodeForStatus } from './wire-errors.js';
@@ -70,6 +71,11 @@ export class NodeClient {
   /** Makes a version visible on the node (or writes a tombstone). */
   async commit(request: CommitRequest, options: CallOptions = {}): Promise<void> {
     await this.json<unknown>('POST', NODE_PATHS.commit, { json: request }, options);
+  }
+
+  /** Replaces the tags of the node's current version of a key in place; NotFound when that version is not its current one. */
+  async updateTags(request: TagUpdateRequest, options: CallOptions = {}): Promise<void> {
+    await this.json<unknown>('POST', NODE_PATHS.tags, { json: request }, options);
   }
 
   /** Drops a prepared shard that will never be committed. */

@@ -17,6 +17,7 @@ export const NODE_PATHS = {
   objects: '/v1/objects',
   list: '/v1/list',
   buckets: '/v1/buckets',
+  tags: '/v1/tags',
   ring: '/v1/ring',
   health: '/health',
 } as const;
@@ -62,7 +63,23 @@ export interface ObjectRecord {
    */
   parts?: PartRef[];
   /** Set on a multipart upload's marker record: the bucket and key the upload will complete into. */
-  upload?: { bucket: string; key: string; initiatedMs: number };
+  upload?: UploadInfo;
+  /** Object tags (S3 tagging), changed in place by POST /v1/tags without rewriting the version. */
+  tags?: Record<string, string>;
+  /** Orders in-place tag changes of one version (a version id); among records of the same version the greatest wins. */
+  tagsRevision?: string;
+  /** How a multipart object's checksum was built from its parts' (S3's ChecksumType); absent means FULL_OBJECT. */
+  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+}
+
+/** What a multipart upload's marker record remembers until completion. */
+export interface UploadInfo {
+  bucket: string;
+  key: string;
+  initiatedMs: number;
+  /** Flexible-checksum algorithm every part must carry (x-amz-checksum-algorithm at creation). */
+  checksumAlgorithm?: string;
+  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
 }
 
 /** One part of a completed multipart object. */
@@ -74,6 +91,8 @@ export interface PartRef {
   versionId: string;
   sizeBytes: number;
   etag: string;
+  /** The part's flexible checksums, by algorithm (base64). */
+  checksums?: Record<string, string>;
 }
 
 /** Body of POST /v1/commit: makes a prepared shard's version visible with its metadata, or writes a tombstone. */
@@ -89,6 +108,18 @@ export interface AbortRequest {
   key: string;
   versionId: string;
   shardIndex: number;
+}
+
+/**
+ * Body of POST /v1/tags: replaces the tags of a committed version in place (its data and other metadata
+ * stay). A node applies it only while that version is its current one and the revision is newer.
+ */
+export interface TagUpdateRequest {
+  bucket: string;
+  key: string;
+  versionId: string;
+  tags: Record<string, string>;
+  tagsRevision: string;
 }
 
 /** Answer of PUT /v1/shards once the shard is durable (fsynced) but not yet visible. */
@@ -134,6 +165,20 @@ export interface BucketRecord {
   versionId: string;
   createdMs: number;
   deleted: boolean;
+  /** The bucket's CORS rules (PutBucketCors); absent when none are configured. */
+  cors?: CorsRule[];
+  /** The bucket's tags (PutBucketTagging); absent when none are set. */
+  tags?: Record<string, string>;
+}
+
+/** One CORS rule of a bucket, as S3's CORSRule. */
+export interface CorsRule {
+  id?: string;
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
 }
 
 /** Answer of GET /v1/buckets. */

@@ -15,6 +15,7 @@ import {
   type ListResponse,
   type NodeHealth,
   type ShardRef,
+  type TagUpdateRequest,
   type WireErrorCode,
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
@@ -158,6 +159,13 @@ export class NodeServer {
       return {};
     });
     this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.metadata.listBuckets() }));
+    this.app.post(NODE_PATHS.tags, async (request) => {
+      const body = await readJson<TagUpdateRequest>(request);
+      if (!isVersionId(body.versionId) || !isVersionId(body.tagsRevision)) throw new WireError('BadRequest', 'bad version id');
+      if (typeof body.tags !== 'object' || body.tags === null) throw new WireError('BadRequest', 'bad tags');
+      await store.updateTags(body);
+      return {};
+    });
     this.app.put(NODE_PATHS.ring, async (request) => {
       const document = await readJson<unknown>(request);
       let ring;

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, rename, rm, statfs, type FileHandle } from 'node:
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { TesseraError, type Logger } from '../common/index.js';
-import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ShardRef } from '../rpc/index.js';
+import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ShardRef, TagUpdateRequest } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, type StoredObject } from './metadata-store.js';
@@ -141,6 +141,23 @@ export class ShardStore {
       }
       await this.metadata.commitObject(incoming);
       if (current !== undefined) await this.removeFile(current.file);
+    });
+  }
+
+  /**
+   * Replaces the tags of the current version in place: only the metadata row changes, never the data.
+   * NotFound when the node's current version is another one (it missed that write, or a newer one won);
+   * an older or repeated revision is acknowledged and ignored, so retries and reordering are harmless.
+   */
+  async updateTags(request: TagUpdateRequest): Promise<void> {
+    await this.keyLocks.run(`${request.bucket}\0${request.key}`, async () => {
+      const current = await this.metadata.getObject(request.bucket, request.key);
+      if (current === undefined || current.record.deleted || current.record.versionId !== request.versionId) {
+        throw new ShardStoreError('NotFound', 'this version is not the current one on this node');
+      }
+      if ((current.record.tagsRevision ?? '') >= request.tagsRevision) return;
+      // Rewriting the committed row of the same version: commitObject writes exactly that row.
+      await this.metadata.commitObject({ ...current, record: { ...current.record, tags: request.tags, tagsRevision: request.tagsRevision } });
     });
   }
 
