@@ -45,6 +45,8 @@ export interface S3AppOptions {
   credentials: CredentialStore;
   /** Base domain for virtual-hosted-style addressing (`bucket.<baseDomain>`); path style always works. */
   baseDomain?: string | undefined;
+  /** PEM private key and certificate chain: serve HTTPS instead of HTTP. */
+  https?: { key: Buffer; cert: Buffer } | undefined;
   clock?: () => number;
 }
 
@@ -62,7 +64,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 4096 },
-  });
+    ...(options.https === undefined ? {} : { https: options.https }),
+  }) as FastifyInstance;
   // Node answers `Expect: 100-continue` by itself unless asked not to. Tessera answers it only once
   // the request is authenticated and about to read its body (see request-body.ts), so a refused
   // upload gets its error without sending the body first.
