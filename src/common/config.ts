@@ -1,23 +1,23 @@
-import { TesseraError } from './errors.js';
+import {
+  ConfigError,
+  ConfigReader,
+  checkEntryKeys,
+  parseChoice,
+  parseInteger,
+  parseListen,
+  parseText,
+  type ConfigInput,
+  type Env,
+  type ListenAddress,
+} from './config-reader.js';
 
 /**
- * Typed, validated configuration of each process role, with defaults in one place.
- * Values come from a JSON file (gateway) or flags, then `TESSERA_*` environment overrides; the
- * environment is passed in by src/bin, the only code that reads process.env.
+ * Typed, validated configuration of each process role, with defaults in one place. Each value comes
+ * from the first layer that sets it: a command-line flag, a `TESSERA_*` environment variable, the
+ * role's JSON file, then DEFAULTS. The environment is passed in by src/bin, the only code that reads
+ * process.env. Secrets may be given as files (`clusterSecretFile`, `TESSERA_CLUSTER_SECRET_FILE`, ...)
+ * so orchestrators can mount them.
  */
-
-/** A configuration value that is missing or wrong; the message names the key. */
-export class ConfigError extends TesseraError<'InvalidConfig'> {
-  constructor(message: string) {
-    super('InvalidConfig', message);
-  }
-}
-
-/** host:port pair. */
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
 
 /** One S3 access key. */
 export interface S3Credential {
@@ -43,6 +43,12 @@ export interface ClusterNodeConfig {
 /** Erasure-coding kernel choice. */
 export type KernelChoice = 'auto' | 'portable' | 'wasm-simd';
 
+/** Certificate and private key (PEM files) the gateway serves HTTPS with. */
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+}
+
 /** Everything a gateway process needs. */
 export interface GatewayConfig {
   listen: ListenAddress;
@@ -51,15 +57,21 @@ export interface GatewayConfig {
   credentials: S3Credential[];
   clusterSecret: string;
   erasure: ErasureConfig;
-  /** Nodes to derive the ring from; empty when `ringFile` names the ring. */
+  /** Nodes to derive the ring from; empty when `ringFile` or `seeds` give the ring. */
   nodes: ClusterNodeConfig[];
   /** A ring file (tessera ring create); watched, and a newer epoch is adopted at run time. */
   ringFile: string | undefined;
+  /** Storage nodes ("host:port") to fetch the current ring from; the gateway then follows newer epochs. */
+  seeds: string[];
+  /** How often a gateway started from seeds asks nodes for a newer ring epoch. */
+  ringPollMs: number;
   partitionBits: number;
   metadataTimeoutMs: number;
   stallTimeoutMs: number;
   kernel: KernelChoice;
-  logLevel: string;
+  logLevel: LogLevel;
+  /** Serve HTTPS instead of HTTP when set. */
+  tls: TlsConfig | undefined;
 }
 
 /** Everything a storage node process needs. */
@@ -69,13 +81,20 @@ export interface NodeConfig {
   listen: ListenAddress;
   clusterSecret: string;
   reserveBytes: number;
-  logLevel: string;
+  logLevel: LogLevel;
 }
+
+/** pino's levels. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Defaults shared by every role. */
 export const DEFAULTS = {
   region: 'us-east-1',
+  /** Loopback by default: exposing the S3 port is a decision, made with `listen`. */
   gatewayListen: '127.0.0.1:9000',
+  /** Port of the node protocol; nodes listen on loopback unless told otherwise. */
+  nodeListen: '127.0.0.1:9100',
   dataShards: 4,
   parityShards: 2,
   /** 256 KiB blocks: a 4+2 stripe is 1 MiB of body, large enough for throughput, small enough per request. */
@@ -84,115 +103,239 @@ export const DEFAULTS = {
   partitionBits: 10,
   metadataTimeoutMs: 5_000,
   stallTimeoutMs: 10_000,
+  /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
+  ringPollMs: 5_000,
   kernel: 'auto' as KernelChoice,
-  logLevel: 'info',
+  logLevel: 'info' as LogLevel,
   /** Development credentials of the embedded default; printed at start, overridable. */
   devAccessKeyId: 'tessera',
   devSecretAccessKey: 'tessera-dev-secret',
   devNodeCount: 6,
   reserveBytes: 64 * 1024 * 1024,
+  /** A shorter cluster secret is refused: it is the only thing between the network and every shard. */
+  minClusterSecretLength: 16,
 } as const;
 
-/** Parses "host:port" (port 0 = any free port). */
-export function parseListen(value: unknown, key: string): ListenAddress {
-  if (typeof value !== 'string') throw new ConfigError(`${key} must be "host:port"`);
-  const match = /^(.+):(\d{1,5})$/.exec(value);
-  const port = match === null ? Number.NaN : Number(match[2]);
-  if (match === null || port > 65535) throw new ConfigError(`${key} must be "host:port", got ${JSON.stringify(value)}`);
-  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+/** File key -> environment variable of the gateway's settings. */
+export const GATEWAY_ENV: Readonly<Record<string, string>> = {
+  listen: 'TESSERA_LISTEN',
+  region: 'TESSERA_REGION',
+  baseDomain: 'TESSERA_BASE_DOMAIN',
+  clusterSecret: 'TESSERA_CLUSTER_SECRET',
+  clusterSecretFile: 'TESSERA_CLUSTER_SECRET_FILE',
+  credentialsFile: 'TESSERA_CREDENTIALS_FILE',
+  'erasure.dataShards': 'TESSERA_DATA_SHARDS',
+  'erasure.parityShards': 'TESSERA_PARITY_SHARDS',
+  'erasure.blockSizeBytes': 'TESSERA_BLOCK_SIZE_BYTES',
+  ringFile: 'TESSERA_RING_FILE',
+  seeds: 'TESSERA_SEEDS',
+  ringPollMs: 'TESSERA_RING_POLL_MS',
+  partitionBits: 'TESSERA_PARTITION_BITS',
+  metadataTimeoutMs: 'TESSERA_METADATA_TIMEOUT_MS',
+  stallTimeoutMs: 'TESSERA_STALL_TIMEOUT_MS',
+  kernel: 'TESSERA_EC_KERNEL',
+  logLevel: 'TESSERA_LOG_LEVEL',
+  'tls.certFile': 'TESSERA_TLS_CERT_FILE',
+  'tls.keyFile': 'TESSERA_TLS_KEY_FILE',
+};
+
+/** The S3 access key the environment adds in front of the file's credentials. */
+export const CREDENTIAL_ENV = {
+  accessKeyId: 'TESSERA_ACCESS_KEY',
+  secretAccessKey: 'TESSERA_SECRET_KEY',
+  secretAccessKeyFile: 'TESSERA_SECRET_KEY_FILE',
+} as const;
+
+/** File key -> environment variable of a storage node's settings. */
+export const NODE_ENV: Readonly<Record<string, string>> = {
+  nodeId: 'TESSERA_NODE_ID',
+  dataDir: 'TESSERA_DATA_DIR',
+  listen: 'TESSERA_LISTEN',
+  clusterSecret: 'TESSERA_CLUSTER_SECRET',
+  clusterSecretFile: 'TESSERA_CLUSTER_SECRET_FILE',
+  reserveBytes: 'TESSERA_RESERVE_BYTES',
+  logLevel: 'TESSERA_LOG_LEVEL',
+};
+
+/** Every TESSERA_* variable some role reads. */
+export function knownEnvVars(): Set<string> {
+  return new Set([...Object.values(GATEWAY_ENV), ...Object.values(CREDENTIAL_ENV), ...Object.values(NODE_ENV)]);
 }
 
-function integer(value: unknown, key: string, min: number, max: number): number {
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+/**
+ * Rejects TESSERA_* variables no role reads: a misspelt override would otherwise be ignored in
+ * silence. Variables of the other role are fine, so one environment file can serve both.
+ */
+export function checkEnvNames(env: Env): void {
+  const known = knownEnvVars();
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('TESSERA_') && env[name] !== undefined && !known.has(name)) {
+      throw new ConfigError(`unknown environment variable ${name} (known: ${[...known].sort().join(', ')})`);
+    }
   }
-  return n;
 }
 
-function text(value: unknown, key: string): string {
-  if (typeof value !== 'string' || value === '') throw new ConfigError(`${key} must be a non-empty string`);
-  return value;
+function clusterSecretOf(reader: ConfigReader): string {
+  const secret = reader.secret('clusterSecret');
+  if (secret === undefined) throw new ConfigError(`cluster secret is required: ${reader.describe('clusterSecret')} or ${reader.describe('clusterSecretFile')}`);
+  if (secret.length < DEFAULTS.minClusterSecretLength) {
+    throw new ConfigError(`cluster secret must be at least ${DEFAULTS.minClusterSecretLength} characters (tessera cluster init makes one)`);
+  }
+  return secret;
 }
 
-function kernel(value: unknown, key: string): KernelChoice {
-  if (value === 'auto' || value === 'portable' || value === 'wasm-simd') return value;
-  throw new ConfigError(`${key} must be auto, portable or wasm-simd, got ${JSON.stringify(value)}`);
-}
-
-const GATEWAY_KEYS = new Set([
-  'listen', 'region', 'baseDomain', 'credentials', 'clusterSecret', 'erasure', 'nodes', 'ringFile', 'partitionBits',
-  'metadataTimeoutMs', 'stallTimeoutMs', 'kernel', 'logLevel',
-]);
-
-/** Validates a gateway configuration document plus environment overrides. */
-export function parseGatewayConfig(document: unknown, env: Record<string, string | undefined> = {}): GatewayConfig {
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) throw new ConfigError('configuration must be a JSON object');
-  const doc = document as Record<string, unknown>;
-  for (const name of Object.keys(doc)) if (!GATEWAY_KEYS.has(name)) throw new ConfigError(`unknown configuration key ${name}`);
-  const erasureDoc = (doc['erasure'] ?? {}) as Record<string, unknown>;
-  const erasure: ErasureConfig = {
-    dataShards: integer(erasureDoc['dataShards'] ?? DEFAULTS.dataShards, 'erasure.dataShards', 1, 128),
-    parityShards: integer(erasureDoc['parityShards'] ?? DEFAULTS.parityShards, 'erasure.parityShards', 0, 128),
-    blockSizeBytes: integer(erasureDoc['blockSizeBytes'] ?? DEFAULTS.blockSizeBytes, 'erasure.blockSizeBytes', 4096, 16 * 1024 * 1024),
+function credentialsOf(reader: ConfigReader, env: Env): S3Credential[] {
+  const credentials: S3Credential[] = [];
+  const accessKeyId = env[CREDENTIAL_ENV.accessKeyId];
+  const inline = env[CREDENTIAL_ENV.secretAccessKey];
+  const file = env[CREDENTIAL_ENV.secretAccessKeyFile];
+  if (accessKeyId !== undefined || inline !== undefined || file !== undefined) {
+    if (accessKeyId === undefined) throw new ConfigError(`${CREDENTIAL_ENV.accessKeyId} is required with ${CREDENTIAL_ENV.secretAccessKey}(_FILE)`);
+    if ((inline === undefined) === (file === undefined)) {
+      throw new ConfigError(`${CREDENTIAL_ENV.accessKeyId} needs exactly one of ${CREDENTIAL_ENV.secretAccessKey} or ${CREDENTIAL_ENV.secretAccessKeyFile}`);
+    }
+    const secretAccessKey = inline ?? reader.readFile(file as string, CREDENTIAL_ENV.secretAccessKeyFile).trim();
+    credentials.push({ accessKeyId: parseText(accessKeyId, CREDENTIAL_ENV.accessKeyId), secretAccessKey: parseText(secretAccessKey, CREDENTIAL_ENV.secretAccessKeyFile) });
+  }
+  const list = (entries: unknown, where: string, relativeTo: (path: string) => string): void => {
+    if (!Array.isArray(entries)) throw new ConfigError(`${where} must be a list of access keys`);
+    entries.forEach((entry: unknown, i) => {
+      const c = checkEntryKeys(entry, `${where}[${i}]`, ['accessKeyId', 'secretAccessKey', 'secretAccessKeyFile']);
+      const name = `${where}[${i}]`;
+      if ((c['secretAccessKey'] === undefined) === (c['secretAccessKeyFile'] === undefined)) {
+        throw new ConfigError(`${name} needs exactly one of secretAccessKey or secretAccessKeyFile`);
+      }
+      const secretAccessKey = c['secretAccessKey'] ?? reader.readFile(relativeTo(parseText(c['secretAccessKeyFile'], `${name}.secretAccessKeyFile`)), `${name}.secretAccessKeyFile`).trim();
+      credentials.push({ accessKeyId: parseText(c['accessKeyId'], `${name}.accessKeyId`), secretAccessKey: parseText(secretAccessKey, `${name}.secretAccessKey`) });
+    });
   };
-  const credentialsDoc = doc['credentials'];
-  if (!Array.isArray(credentialsDoc) || credentialsDoc.length === 0) throw new ConfigError('credentials must list at least one access key');
-  const credentials = credentialsDoc.map((entry: unknown, i) => {
-    const c = (entry ?? {}) as Record<string, unknown>;
-    return { accessKeyId: text(c['accessKeyId'], `credentials[${i}].accessKeyId`), secretAccessKey: text(c['secretAccessKey'], `credentials[${i}].secretAccessKey`) };
-  });
-  if (env['TESSERA_ACCESS_KEY'] !== undefined && env['TESSERA_SECRET_KEY'] !== undefined) {
-    credentials.unshift({ accessKeyId: text(env['TESSERA_ACCESS_KEY'], 'TESSERA_ACCESS_KEY'), secretAccessKey: text(env['TESSERA_SECRET_KEY'], 'TESSERA_SECRET_KEY') });
+  const inFile = reader.raw('credentials');
+  if (inFile !== undefined) list(inFile.value, 'credentials', (path) => reader.resolveFromFile(path));
+  const credentialsFile = reader.path('credentialsFile');
+  if (credentialsFile !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(reader.readFile(credentialsFile, 'credentialsFile'));
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(`credentialsFile ${credentialsFile}: ${(err as Error).message}`);
+    }
+    list(parsed, `credentialsFile ${credentialsFile}`, (path) => path);
   }
-  const ringFile = doc['ringFile'] === undefined ? undefined : text(doc['ringFile'], 'ringFile');
-  const nodesDoc = doc['nodes'] ?? [];
-  if (!Array.isArray(nodesDoc)) throw new ConfigError('nodes must list the storage nodes');
-  if (ringFile !== undefined && nodesDoc.length > 0) throw new ConfigError('give either nodes or ringFile, not both');
-  const nodes = nodesDoc.map((entry: unknown, i) => {
-    const n = (entry ?? {}) as Record<string, unknown>;
-    const address = text(n['address'], `nodes[${i}].address`);
-    parseListen(address, `nodes[${i}].address`);
+  if (credentials.length === 0) {
+    throw new ConfigError(`credentials must list at least one access key (credentials, credentialsFile, or ${CREDENTIAL_ENV.accessKeyId} with ${CREDENTIAL_ENV.secretAccessKey}(_FILE))`);
+  }
+  return credentials;
+}
+
+function nodesOf(value: unknown, name: string): ClusterNodeConfig[] {
+  if (!Array.isArray(value)) throw new ConfigError(`${name} must list the storage nodes`);
+  const ids = new Set<string>();
+  return value.map((entry: unknown, i) => {
+    const n = checkEntryKeys(entry, `${name}[${i}]`, ['id', 'address', 'zone', 'weight']);
+    const address = parseText(n['address'], `${name}[${i}].address`);
+    parseListen(address, `${name}[${i}].address`);
+    const id = parseText(n['id'], `${name}[${i}].id`);
+    if (ids.has(id)) throw new ConfigError(`${name}[${i}].id ${JSON.stringify(id)} appears twice`);
+    ids.add(id);
     return {
-      id: text(n['id'], `nodes[${i}].id`),
+      id,
       address,
-      zone: n['zone'] === undefined ? 'default' : text(n['zone'], `nodes[${i}].zone`),
-      weight: n['weight'] === undefined ? 1 : integer(n['weight'], `nodes[${i}].weight`, 0, 1_000_000),
+      zone: n['zone'] === undefined ? 'default' : parseText(n['zone'], `${name}[${i}].zone`),
+      weight: n['weight'] === undefined ? 1 : parseInteger(n['weight'], `${name}[${i}].weight`, 0, 1_000_000),
     };
   });
-  if (ringFile === undefined && nodes.length < erasure.dataShards + erasure.parityShards) {
-    throw new ConfigError(`nodes lists ${nodes.length} nodes; erasure ${erasure.dataShards}+${erasure.parityShards} needs at least ${erasure.dataShards + erasure.parityShards}`);
+}
+
+/** Seeds as a list in the file, or comma-separated in TESSERA_SEEDS; each one "host:port". */
+function seedsOf(value: unknown, name: string): string[] {
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter((s) => s !== '') : value;
+  if (!Array.isArray(list) || list.length === 0) throw new ConfigError(`${name} must list at least one storage node "host:port"`);
+  return list.map((seed: unknown, i) => {
+    const text = parseText(seed, `${name}[${i}]`);
+    parseListen(text, `${name}[${i}]`);
+    return text;
+  });
+}
+
+/** Validates a gateway configuration: file document, environment overrides and flags (see ConfigInput). */
+export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit<ConfigInput, 'document' | 'env'> = {}): GatewayConfig {
+  checkEnvNames(env);
+  const reader = new ConfigReader({ ...input, document, env }, GATEWAY_ENV);
+  const erasure: ErasureConfig = {
+    dataShards: reader.value('erasure.dataShards', DEFAULTS.dataShards as number, (v, n) => parseInteger(v, n, 1, 128)),
+    parityShards: reader.value('erasure.parityShards', DEFAULTS.parityShards as number, (v, n) => parseInteger(v, n, 0, 128)),
+    blockSizeBytes: reader.value('erasure.blockSizeBytes', DEFAULTS.blockSizeBytes as number, (v, n) => parseInteger(v, n, 4096, 16 * 1024 * 1024)),
+  };
+  const shards = erasure.dataShards + erasure.parityShards;
+  if (shards > 255) throw new ConfigError(`erasure.dataShards + erasure.parityShards must be at most 255, got ${shards}`);
+  const nodesRaw = reader.raw('nodes');
+  const nodes = nodesRaw === undefined ? [] : nodesOf(nodesRaw.value, nodesRaw.name);
+  const ringFile = reader.path('ringFile');
+  const seeds = reader.value('seeds', [] as string[], seedsOf);
+  const sources = [nodes.length > 0 ? 'nodes' : '', ringFile === undefined ? '' : 'ringFile', seeds.length > 0 ? 'seeds' : ''].filter((s) => s !== '');
+  if (sources.length > 1) throw new ConfigError(`give one of nodes, ringFile or seeds, not ${sources.join(' and ')}`);
+  if (sources.length === 0) throw new ConfigError(`the ring is required: seeds (${GATEWAY_ENV['seeds']}), ringFile (${GATEWAY_ENV['ringFile']}) or nodes`);
+  if (nodes.length > 0 && nodes.length < shards) {
+    throw new ConfigError(`nodes lists ${nodes.length} nodes; erasure ${erasure.dataShards}+${erasure.parityShards} needs at least ${shards}`);
   }
-  return Object.freeze({
-    listen: parseListen(env['TESSERA_LISTEN'] ?? doc['listen'] ?? DEFAULTS.gatewayListen, 'listen'),
-    region: text(env['TESSERA_REGION'] ?? doc['region'] ?? DEFAULTS.region, 'region'),
-    baseDomain: doc['baseDomain'] === undefined ? undefined : text(doc['baseDomain'], 'baseDomain'),
-    credentials,
-    clusterSecret: text(env['TESSERA_CLUSTER_SECRET'] ?? doc['clusterSecret'], 'clusterSecret'),
+  const certFile = reader.path('tls.certFile');
+  const keyFile = reader.path('tls.keyFile');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('tls needs both certFile and keyFile');
+  const config: GatewayConfig = {
+    listen: reader.value('listen', parseListen(DEFAULTS.gatewayListen, 'listen'), parseListen),
+    region: reader.value('region', DEFAULTS.region as string, parseText),
+    baseDomain: reader.value('baseDomain', undefined as string | undefined, parseText),
+    credentials: credentialsOf(reader, env),
+    clusterSecret: clusterSecretOf(reader),
     erasure,
     nodes,
     ringFile,
-    partitionBits: integer(doc['partitionBits'] ?? DEFAULTS.partitionBits, 'partitionBits', 0, 16),
-    metadataTimeoutMs: integer(doc['metadataTimeoutMs'] ?? DEFAULTS.metadataTimeoutMs, 'metadataTimeoutMs', 100, 600_000),
-    stallTimeoutMs: integer(doc['stallTimeoutMs'] ?? DEFAULTS.stallTimeoutMs, 'stallTimeoutMs', 100, 600_000),
-    kernel: kernel(env['TESSERA_EC_KERNEL'] ?? doc['kernel'] ?? DEFAULTS.kernel, 'kernel'),
-    logLevel: text(env['TESSERA_LOG_LEVEL'] ?? doc['logLevel'] ?? DEFAULTS.logLevel, 'logLevel'),
-  });
+    seeds,
+    ringPollMs: reader.value('ringPollMs', DEFAULTS.ringPollMs as number, (v, n) => parseInteger(v, n, 100, 3_600_000)),
+    partitionBits: reader.value('partitionBits', DEFAULTS.partitionBits as number, (v, n) => parseInteger(v, n, 0, 16)),
+    metadataTimeoutMs: reader.value('metadataTimeoutMs', DEFAULTS.metadataTimeoutMs as number, (v, n) => parseInteger(v, n, 100, 600_000)),
+    stallTimeoutMs: reader.value('stallTimeoutMs', DEFAULTS.stallTimeoutMs as number, (v, n) => parseInteger(v, n, 100, 600_000)),
+    kernel: reader.value('kernel', DEFAULTS.kernel, (v, n) => parseChoice(v, n, ['auto', 'portable', 'wasm-simd'] as const)),
+    logLevel: reader.value('logLevel', DEFAULTS.logLevel, (v, n) => parseChoice(v, n, LOG_LEVELS)),
+    tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
+  };
+  reader.finish();
+  return Object.freeze(config);
 }
 
-/** Validates a storage node's settings (from flags) plus environment overrides. */
-export function parseNodeConfig(
-  options: { nodeId?: string | undefined; dataDir?: string | undefined; listen?: string | undefined; clusterSecret?: string | undefined },
-  env: Record<string, string | undefined> = {},
-): NodeConfig {
-  const listenText = options.listen ?? env['TESSERA_LISTEN'];
-  const listen = parseListen(listenText, '--listen');
-  return Object.freeze({
-    nodeId: text(options.nodeId ?? env['TESSERA_NODE_ID'] ?? `${listen.host}:${listen.port}`, '--id'),
-    dataDir: text(options.dataDir ?? env['TESSERA_DATA_DIR'], '--data'),
+/** Command-line flags of `tessera node`, by the file key they override. */
+export const NODE_FLAGS: Readonly<Record<string, string>> = {
+  nodeId: '--id',
+  dataDir: '--data',
+  listen: '--listen',
+  clusterSecretFile: '--secret-file',
+};
+
+/** Validates a storage node's configuration: file document, environment overrides and flags. */
+export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<ConfigInput, 'document' | 'env' | 'flagNames'> = {}): NodeConfig {
+  checkEnvNames(env);
+  const reader = new ConfigReader({ ...input, document, env, flagNames: NODE_FLAGS }, NODE_ENV);
+  const listen = reader.value('listen', parseListen(DEFAULTS.nodeListen, 'listen'), parseListen);
+  const config: NodeConfig = {
+    nodeId: reader.value('nodeId', `${listen.host}:${listen.port}`, parseText),
+    dataDir: reader.path('dataDir') ?? (() => {
+      throw new ConfigError(`the data directory is required: ${reader.describe('dataDir')}`);
+    })(),
     listen,
-    clusterSecret: text(options.clusterSecret ?? env['TESSERA_CLUSTER_SECRET'], 'cluster secret (--secret-file or TESSERA_CLUSTER_SECRET)'),
-    reserveBytes: integer(env['TESSERA_RESERVE_BYTES'] ?? DEFAULTS.reserveBytes, 'TESSERA_RESERVE_BYTES', 0, Number.MAX_SAFE_INTEGER),
-    logLevel: text(env['TESSERA_LOG_LEVEL'] ?? DEFAULTS.logLevel, 'TESSERA_LOG_LEVEL'),
-  });
+    clusterSecret: clusterSecretOf(reader),
+    reserveBytes: reader.value('reserveBytes', DEFAULTS.reserveBytes as number, (v, n) => parseInteger(v, n, 0, Number.MAX_SAFE_INTEGER)),
+    logLevel: reader.value('logLevel', DEFAULTS.logLevel, (v, n) => parseChoice(v, n, LOG_LEVELS)),
+  };
+  reader.finish();
+  return Object.freeze(config);
 }
+
+/** A configuration as `tessera config check` prints it: secrets replaced, so the output can be shared. */
+export function redactConfig(config: GatewayConfig | NodeConfig): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config, clusterSecret: '[redacted]' };
+  if ('credentials' in config) copy['credentials'] = config.credentials.map((c) => ({ accessKeyId: c.accessKeyId, secretAccessKey: '[redacted]' }));
+  return copy;
+}
+
+export { ConfigError, parseListen, type ListenAddress };

@@ -3,5 +3,29 @@ export { HybridClock, formatVersionId, isVersionId, parseVersionId } from './hyb
 export { newRequestId, randomHex } from './ids.js';
 export { createRootLogger, silentLogger, REDACTED_PATHS } from './logger.js';
 export type { Logger } from './logger.js';
-export { ConfigError, DEFAULTS, parseGatewayConfig, parseListen, parseNodeConfig } from './config.js';
-export type { ClusterNodeConfig, ErasureConfig, GatewayConfig, KernelChoice, ListenAddress, NodeConfig, S3Credential } from './config.js';
+export {
+  CREDENTIAL_ENV,
+  ConfigError,
+  DEFAULTS,
+  GATEWAY_ENV,
+  NODE_ENV,
+  NODE_FLAGS,
+  checkEnvNames,
+  knownEnvVars,
+  parseGatewayConfig,
+  parseListen,
+  parseNodeConfig,
+  redactConfig,
+} from './config.js';
+export type {
+  ClusterNodeConfig,
+  ErasureConfig,
+  GatewayConfig,
+  KernelChoice,
+  ListenAddress,
+  LogLevel,
+  NodeConfig,
+  S3Credential,
+  TlsConfig,
+} from './config.js';
+export type { ConfigInput, Env } from './config-reader.js';
