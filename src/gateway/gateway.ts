@@ -1,10 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec } from '../erasure/index.js';
 import { buildRing, type Ring } from '../placement/index.js';
 import { BucketService } from './bucket-service.js';
 import { ClusterView } from './cluster-view.js';
-import { RingFileWatcher, loadRingFile } from './ring-source.js';
+import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
+import { NodeRingFollower, RingFileWatcher, loadRingFile } from './ring-source.js';
 import { createS3App } from './s3-app.js';
 
 /** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
@@ -19,14 +22,27 @@ export function ringFromConfig(config: GatewayConfig): Ring {
   });
 }
 
-/** A stateless S3 gateway: the S3 app over a view of the cluster. */
+/** Reads the TLS key and certificate the configuration names (PEM). */
+async function readTls(config: GatewayConfig): Promise<{ key: Buffer; cert: Buffer } | undefined> {
+  if (config.tls === undefined) return undefined;
+  const [key, cert] = await Promise.all([readFile(config.tls.keyFile), readFile(config.tls.certFile)]);
+  return { key, cert };
+}
+
+/**
+ * A stateless S3 gateway: the S3 app over a view of the cluster. The ring comes from one of three
+ * places: the configured node list (derived), a ring file (watched), or the storage nodes themselves
+ * (seeds, then polled); in the last case the gateway holds nothing a restart would lose.
+ */
 export class Gateway {
   private readonly config: GatewayConfig;
   private readonly logger: Logger;
   private readonly initialRing: Ring | undefined;
+  private readonly stopping = new AbortController();
   private cluster: ClusterView | undefined;
   private app: FastifyInstance | undefined;
   private watcher: RingFileWatcher | undefined;
+  private follower: NodeRingFollower | undefined;
   private boundAddress: { host: string; port: number } | undefined;
 
   constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring }) {
@@ -35,11 +51,29 @@ export class Gateway {
     this.initialRing = options.ring;
   }
 
-  /** Loads the ring, starts serving S3, and resolves with the bound address. */
+  /** Loads the ring (waiting for the nodes to hold one, when started from seeds), starts serving S3, and resolves with the bound address. */
   async start(): Promise<{ host: string; port: number }> {
     const { config } = this;
-    const ring = this.initialRing ?? (config.ringFile === undefined ? ringFromConfig(config) : await loadRingFile(config.ringFile));
     const shards = config.erasure.dataShards + config.erasure.parityShards;
+    if (config.seeds.length > 0) {
+      this.follower = new NodeRingFollower({
+        seeds: config.seeds,
+        clusterSecret: config.clusterSecret,
+        logger: this.logger,
+        current: () => this.cluster?.current,
+        ringNodes: () => this.cluster?.allNodes() ?? [],
+        adopt: (next) => this.updateRing(next),
+        intervalMs: config.ringPollMs,
+        timeoutMs: config.metadataTimeoutMs,
+      });
+    }
+    const ring =
+      this.initialRing ??
+      (config.ringFile !== undefined
+        ? await loadRingFile(config.ringFile)
+        : this.follower !== undefined
+          ? await this.follower.initialRing(this.stopping.signal)
+          : ringFromConfig(config));
     if (ring.replicas !== shards) {
       throw new Error(`the ring places ${ring.replicas} shards per object; erasure ${config.erasure.dataShards}+${config.erasure.parityShards} needs ${shards}`);
     }
@@ -63,7 +97,9 @@ export class Gateway {
       },
       credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
       baseDomain: config.baseDomain,
+      https: await readTls(config),
     });
+    registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
     this.app = app;
     if (config.ringFile !== undefined) {
       this.watcher = new RingFileWatcher({
@@ -71,15 +107,25 @@ export class Gateway {
         logger: this.logger,
         current: () => cluster.current,
         adopt: (next) => this.updateRing(next),
+        intervalMs: config.ringPollMs,
       });
       this.watcher.start();
     }
+    this.follower?.start();
     await app.listen({ host: config.listen.host, port: config.listen.port });
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('gateway has no TCP address');
     this.boundAddress = { host: address.address, port: address.port };
     this.logger.info(
-      { address: this.boundAddress, kernel: codec.kernel, relaxedSimd: codec.relaxedSimd, erasure: config.erasure, ringEpoch: ring.epoch },
+      {
+        address: this.boundAddress,
+        tls: config.tls !== undefined,
+        kernel: codec.kernel,
+        relaxedSimd: codec.relaxedSimd,
+        erasure: config.erasure,
+        ringEpoch: ring.epoch,
+        ringSource: config.ringFile !== undefined ? 'file' : this.follower !== undefined ? 'seeds' : 'nodes',
+      },
       'gateway listening',
     );
     return this.boundAddress;
@@ -97,6 +143,17 @@ export class Gateway {
     return this.cluster.current;
   }
 
+  /** What the health endpoints report: ready once a ring is held and, when following the nodes, the last poll reached one. */
+  health(): GatewayHealth {
+    const ring = this.cluster?.current;
+    return {
+      ready: ring !== undefined && (this.follower?.reachable ?? true),
+      ringEpoch: ring?.epoch ?? 0,
+      ringNodes: ring?.nodes.length ?? 0,
+      ...(this.follower === undefined ? {} : { ringPoll: this.follower.status }),
+    };
+  }
+
   /** Adopts a newer ring epoch; older or equal epochs are ignored. */
   async updateRing(ring: Ring): Promise<boolean> {
     if (this.cluster === undefined) throw new Error('gateway not started');
@@ -108,14 +165,37 @@ export class Gateway {
     return this.cluster.update(ring);
   }
 
-  /** Re-reads the ring file now (also what SIGHUP does). */
+  /** Looks for a newer ring now (re-reads the ring file, or polls the nodes); also what SIGHUP does. */
   async reloadRing(): Promise<boolean> {
-    return this.watcher?.reload() ?? false;
+    if (this.watcher !== undefined) return this.watcher.reload();
+    if (this.follower !== undefined) return this.follower.poll();
+    return false;
+  }
+
+  /**
+   * Re-reads the TLS key and certificate (SIGHUP), so a renewed certificate is served to new
+   * connections without a restart; a bad pair is logged and the old one kept.
+   */
+  async reloadTls(): Promise<boolean> {
+    const server = this.app?.server as HttpsServer | undefined;
+    if (this.config.tls === undefined || server === undefined || typeof server.setSecureContext !== 'function') return false;
+    try {
+      const tls = await readTls(this.config);
+      if (tls === undefined) return false;
+      server.setSecureContext(tls);
+      this.logger.info({ certFile: this.config.tls.certFile }, 'reloaded the TLS certificate');
+      return true;
+    } catch (err) {
+      this.logger.error({ err }, 'TLS certificate reload failed; serving the previous one');
+      return false;
+    }
   }
 
   /** Stops serving and closes node connections. */
   async close(): Promise<void> {
+    this.stopping.abort();
     this.watcher?.close();
+    await this.follower?.close();
     await this.app?.close();
     await this.cluster?.close();
   }

@@ -1,3 +1,4 @@
 export { Gateway, ringFromConfig } from './gateway.js';
+export { GATEWAY_HEALTH_PATHS, type GatewayHealth } from './health-route.js';
 export { S3Error, S3_ERRORS, type S3ErrorCode } from './s3-errors.js';
 export { compareUtf8 } from './utf8-order.js';
