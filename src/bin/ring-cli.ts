@@ -43,7 +43,7 @@ export const RING_USAGE = `usage: tessera ring <command> [options]
 `;
 
 /** A mistake in the command line; `full` asks for the whole usage text rather than a pointer to it. */
-class UsageError extends Error {
+export class UsageError extends Error {
   readonly full: boolean;
 
   constructor(message: string, full = false) {
@@ -83,8 +83,8 @@ function parseWeight(text: string, where: string): number {
   return weight;
 }
 
-/** ID=HOST:PORT[,zone=ZONE][,weight=W] */
-function parseNodeSpec(spec: string): RingNode {
+/** Parses a node spec of the ring commands: ID=HOST:PORT[,zone=ZONE][,weight=W]. */
+export function parseNodeSpec(spec: string): RingNode {
   const eq = spec.indexOf('=');
   if (eq <= 0) usage(`--node ${JSON.stringify(spec)}: expected ID=HOST:PORT[,zone=ZONE][,weight=W]`);
   const [address = '', ...extras] = spec.slice(eq + 1).split(',');
@@ -98,7 +98,8 @@ function parseNodeSpec(spec: string): RingNode {
   return node;
 }
 
-async function readNodesFile(path: string): Promise<RingNode[]> {
+/** Reads a --nodes file: an array of {id, address, zone?, weight?} or an object with such a "nodes" array. */
+export async function readNodesFile(path: string): Promise<RingNode[]> {
   let doc: unknown;
   try {
     doc = JSON.parse(await readFile(path, 'utf8'));
@@ -112,7 +113,8 @@ async function readNodesFile(path: string): Promise<RingNode[]> {
   return list.map((entry: Record<string, unknown>) => ({ zone: 'default', weight: 1, ...entry }) as RingNode);
 }
 
-async function loadRing(path: string): Promise<Ring> {
+/** Reads and validates a ring file; errors name the file. */
+export async function loadRing(path: string): Promise<Ring> {
   try {
     return parseRing(await readFile(path, 'utf8'));
   } catch (err) {
@@ -122,7 +124,7 @@ async function loadRing(path: string): Promise<Ring> {
 }
 
 /** Writes beside the target and renames, so a reader never sees half a ring. */
-async function writeRing(path: string, ring: Ring): Promise<void> {
+export async function writeRing(path: string, ring: Ring): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     await writeFile(temp, serializeRing(ring));
@@ -154,7 +156,8 @@ function describeChange(previous: Ring, next: Ring): string {
   return `epoch ${plan.fromEpoch} -> ${plan.toEpoch}: ${moved} of ${slots} slots move (${percent(moved, slots)}) in ${plan.moves.length} partitions${ratio}\n`;
 }
 
-function showRing(path: string, ring: Ring): string {
+/** `tessera ring show`'s report: balance per node and per zone. */
+export function showRing(path: string, ring: Ring): string {
   const stats = ringStats(ring);
   const nodesById = new Map(ring.nodes.map((node) => [node.id, node]));
   const zones = stats.zones.filter((zone) => zone.weight > 0).length;

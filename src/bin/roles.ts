@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   DEFAULTS,
+  checkEnvNames,
   parseGatewayConfig,
   parseListen,
-  parseNodeConfig,
+  type GatewayConfig,
   type Logger,
+  type NodeConfig,
 } from '../common/index.js';
 import { Gateway } from '../gateway/index.js';
 import { StorageNode } from '../storage-node/index.js';
+import { gatewayConfigFrom, nodeConfigFrom, readConfigFile } from './config-files.js';
 
 /** Something `tessera` runs until a signal stops it. */
 export interface Service {
@@ -18,40 +21,42 @@ export interface Service {
 
 type Env = Record<string, string | undefined>;
 
-/** `tessera node`: one storage node. */
+/** `tessera node`: one storage node, configured by an optional file, TESSERA_* variables and flags. */
 export async function runNode(
-  flags: { data?: string | undefined; listen?: string | undefined; id?: string | undefined; secretFile?: string | undefined },
+  flags: { config?: string | undefined; data?: string | undefined; listen?: string | undefined; id?: string | undefined; secretFile?: string | undefined },
   env: Env,
-  logger: Logger,
+  makeLogger: (config: NodeConfig) => Logger,
 ): Promise<Service> {
-  const secret = flags.secretFile === undefined ? undefined : (await readFile(flags.secretFile, 'utf8')).trim();
-  const config = parseNodeConfig({ nodeId: flags.id, dataDir: flags.data, listen: flags.listen, clusterSecret: secret }, env);
+  const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
+  const config = nodeConfigFrom(file, env, { nodeId: flags.id, dataDir: flags.data, listen: flags.listen, clusterSecretFile: flags.secretFile });
   const node = new StorageNode({
     nodeId: config.nodeId,
-    dataDir: resolve(config.dataDir),
+    dataDir: config.dataDir,
     host: config.listen.host,
     port: config.listen.port,
     clusterSecret: config.clusterSecret,
     reserveBytes: config.reserveBytes,
-    logger,
+    logger: makeLogger(config),
   });
   await node.start();
   return node;
 }
 
-/** `tessera gateway`: one S3 gateway reaching the nodes its configuration lists. */
+/** `tessera gateway`: one S3 gateway, configured by an optional file, TESSERA_* variables and flags. */
 export async function runGateway(
   flags: { config?: string | undefined; listen?: string | undefined },
   env: Env,
-  logger: Logger,
-): Promise<Service & { reloadRing(): Promise<boolean> }> {
-  if (flags.config === undefined) throw new Error('tessera gateway needs --config FILE');
-  const document = JSON.parse(await readFile(flags.config, 'utf8')) as Record<string, unknown>;
-  if (flags.listen !== undefined) document['listen'] = flags.listen;
-  // A relative ring file is relative to the configuration file, not to the working directory.
-  if (typeof document['ringFile'] === 'string') document['ringFile'] = resolve(dirname(resolve(flags.config)), document['ringFile']);
-  const gateway = new Gateway({ config: parseGatewayConfig(document, env), logger });
-  await gateway.start();
+  makeLogger: (config: GatewayConfig) => Logger,
+): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean> }> {
+  const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
+  const config = gatewayConfigFrom(file, env, { listen: flags.listen });
+  const gateway = new Gateway({ config, logger: makeLogger(config) });
+  try {
+    await gateway.start();
+  } catch (err) {
+    await gateway.close();
+    throw err;
+  }
   return gateway;
 }
 
@@ -74,6 +79,7 @@ export async function runDev(
   env: Env,
   logger: Logger,
 ): Promise<Service & { info: DevInfo }> {
+  checkEnvNames(env);
   const dataDir = resolve(flags.data ?? env['TESSERA_DATA_DIR'] ?? './data');
   const listen = parseListen(flags.listen ?? env['TESSERA_LISTEN'] ?? DEFAULTS.gatewayListen, '--listen');
   const nodeCount = Number(flags.nodes ?? DEFAULTS.devNodeCount);
@@ -104,13 +110,24 @@ export async function runDev(
         clusterSecret,
         nodes: nodes.map((node, i) => ({ id: `node-${i}`, address: `127.0.0.1:${node.address.port}`, zone: 'local' })),
       },
-      { ...env, TESSERA_ACCESS_KEY: undefined, TESSERA_SECRET_KEY: undefined },
+      // The embedded cluster owns its credentials, secret, ring and address; the rest (region, kernel, TLS, ...) may be overridden.
+      {
+        ...env,
+        TESSERA_ACCESS_KEY: undefined,
+        TESSERA_SECRET_KEY: undefined,
+        TESSERA_SECRET_KEY_FILE: undefined,
+        TESSERA_CLUSTER_SECRET: undefined,
+        TESSERA_CLUSTER_SECRET_FILE: undefined,
+        TESSERA_SEEDS: undefined,
+        TESSERA_RING_FILE: undefined,
+        TESSERA_LISTEN: undefined,
+      },
     );
     const gateway = new Gateway({ config, logger });
     const address = await gateway.start();
     services.unshift(gateway);
     return {
-      info: { endpoint: `http://${address.host}:${address.port}`, region: config.region, accessKeyId, secretAccessKey, dataDir },
+      info: { endpoint: `${config.tls === undefined ? 'http' : 'https'}://${address.host}:${address.port}`, region: config.region, accessKeyId, secretAccessKey, dataDir },
       close: () => closeAll(services),
     };
   } catch (err) {

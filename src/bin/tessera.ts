@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { createRootLogger } from '../common/index.js';
+import { runClusterCli, runRingPush } from './cluster-cli.js';
+import { runConfigCli } from './config-cli.js';
+import { runHealthcheck } from './healthcheck.js';
 import { runRingCli } from './ring-cli.js';
 import { runDev, runGateway, runNode, type Service } from './roles.js';
 
@@ -8,18 +11,29 @@ const USAGE = `usage: tessera <command> [options]
 
 commands:
   dev       [--data DIR] [--listen HOST:PORT] [--nodes N]   embedded gateway + storage nodes (default ./data, 127.0.0.1:9000)
-  node      --data DIR --listen HOST:PORT [--id ID] [--secret-file FILE]
-                                                           one storage node (secret also from TESSERA_CLUSTER_SECRET)
-  gateway   --config FILE [--listen HOST:PORT]             one S3 gateway
-  ring      create|add|remove|reweight|show|diff|locate    ring files (tessera ring --help)
+  node      [--config FILE] [--data DIR] [--listen HOST:PORT] [--id ID] [--secret-file FILE]
+                                                           one storage node (default listen 127.0.0.1:9100)
+  gateway   [--config FILE] [--listen HOST:PORT]           one S3 gateway (SIGHUP: look for a newer ring, reload TLS)
+  cluster   init --node SPEC... [--push]                   a cluster secret, the first ring, a gateway config
+  ring      create|add|remove|reweight|show|diff|locate|push
+                                                           ring files; push hands a ring to every node
+  config    check [FILE] [--role gateway|node]            validate a configuration without starting anything
+  healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
+
+Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then
+defaults. Secrets may be files: clusterSecretFile / TESSERA_CLUSTER_SECRET_FILE, credentialsFile,
+TESSERA_SECRET_KEY_FILE. See deploy/README.md.
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const env = process.env;
-  if (command === 'ring') {
-    return runRingCli(rest, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
-  }
+  const io = { stdout: (s: string) => void process.stdout.write(s), stderr: (s: string) => void process.stderr.write(s) };
+  if (command === 'ring' && rest[0] === 'push') return runRingPush(rest.slice(1), env, io);
+  if (command === 'ring') return runRingCli(rest, io);
+  if (command === 'cluster') return runClusterCli(rest, io);
+  if (command === 'config') return runConfigCli(rest, env, io);
+  if (command === 'healthcheck') return runHealthcheck(rest, env, io);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
@@ -36,8 +50,12 @@ async function main(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  const logger = createRootLogger({ level: env['TESSERA_LOG_LEVEL'] ?? 'info' });
   let service: Service;
+  let logger = createRootLogger({ level: env['TESSERA_LOG_LEVEL'] ?? 'info' });
+  const rootLogger = (level: string): typeof logger => {
+    logger = createRootLogger({ level });
+    return logger;
+  };
   switch (command) {
     case 'dev': {
       const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes }, env, logger);
@@ -59,12 +77,19 @@ async function main(argv: string[]): Promise<number> {
       break;
     }
     case 'node':
-      service = await runNode({ data: values.data, listen: values.listen, id: values.id, secretFile: values['secret-file'] }, env, logger);
+      service = await runNode(
+        { config: values.config, data: values.data, listen: values.listen, id: values.id, secretFile: values['secret-file'] },
+        env,
+        (config) => rootLogger(config.logLevel),
+      );
       break;
     case 'gateway': {
-      const gateway = await runGateway({ config: values.config, listen: values.listen }, env, logger);
-      // SIGHUP re-reads the ring file at once instead of waiting for the next poll.
-      process.on('SIGHUP', () => void gateway.reloadRing());
+      const gateway = await runGateway({ config: values.config, listen: values.listen }, env, (config) => rootLogger(config.logLevel));
+      // SIGHUP: look for a newer ring at once instead of waiting for the next poll, and re-read a renewed certificate.
+      process.on('SIGHUP', () => {
+        void gateway.reloadRing();
+        void gateway.reloadTls();
+      });
       service = gateway;
       break;
     }

@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULTS, TesseraError, type Env } from '../common/index.js';
+import { DEFAULT_PARTITION_BITS, buildRing, type Ring } from '../placement/index.js';
+import { operatorSecret } from './config-files.js';
+import { UsageError, loadRing, parseNodeSpec, readNodesFile, showRing, writeRing } from './ring-cli.js';
+import { describePush, newestHeldRing, pushRing, type PushTarget } from './ring-push.js';
+
+/** Where the cluster commands write. */
+export interface CliIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+/** Usage of `tessera cluster`. */
+export const CLUSTER_USAGE = `usage: tessera cluster init --node SPEC... | --nodes FILE [options]
+
+  Creates a cluster: a cluster secret, the first ring (epoch 1), an S3 access key and a gateway
+  configuration that starts from the nodes as seeds, all in --out DIR.
+
+  --node SPEC          ID=HOST:PORT[,zone=ZONE][,weight=W] (repeatable); HOST:PORT is how gateways reach the node
+  --nodes FILE         JSON: an array of {id, address, zone?, weight?}
+  --out DIR            where to write ring.json, cluster-secret, s3-credentials.json, gateway.json (default .)
+  --data-shards K      erasure data shards (default ${DEFAULTS.dataShards})
+  --parity-shards M    erasure parity shards (default ${DEFAULTS.parityShards}); the ring places K+M shards
+  --partition-bits B   2^B partitions (default ${DEFAULT_PARTITION_BITS})
+  --seed S             ring builder seed (default 0; the same inputs give the same ring)
+  --secret-file FILE   use this cluster secret instead of making one (e.g. a mounted Kubernetes Secret)
+  --push               hand the ring to every node now, waiting for them to start (see --wait-ms)
+  --wait-ms MS         how long --push waits for unreachable nodes (default 120000)
+  --force              overwrite files in --out
+`;
+
+const INIT_OPTIONS = {
+  node: { type: 'string', multiple: true },
+  nodes: { type: 'string' },
+  out: { type: 'string' },
+  'data-shards': { type: 'string' },
+  'parity-shards': { type: 'string' },
+  'partition-bits': { type: 'string' },
+  seed: { type: 'string' },
+  'secret-file': { type: 'string' },
+  push: { type: 'boolean' },
+  'wait-ms': { type: 'string' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function integerFlag(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}; got ${JSON.stringify(value)}`);
+  return n;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+async function writeNew(path: string, text: string, force: boolean, mode = 0o644): Promise<void> {
+  await writeFile(path, text, { mode, flag: force ? 'w' : 'wx' });
+}
+
+async function clusterInit(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: INIT_OPTIONS, allowPositionals: true, strict: true });
+  if (values.help) {
+    io.stdout(CLUSTER_USAGE);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const members = [...(values.node ?? []).map(parseNodeSpec), ...(values.nodes === undefined ? [] : await readNodesFile(values.nodes))];
+  const dataShards = integerFlag(values['data-shards'], 'data-shards', DEFAULTS.dataShards, 1, 128);
+  const parityShards = integerFlag(values['parity-shards'], 'parity-shards', DEFAULTS.parityShards, 0, 128);
+  if (members.length < dataShards + parityShards) {
+    throw new UsageError(`init needs at least ${dataShards + parityShards} nodes for ${dataShards}+${parityShards} (--node SPEC or --nodes FILE); got ${members.length}`);
+  }
+  const out = resolve(values.out ?? '.');
+  const force = values.force ?? false;
+  const ringPath = join(out, 'ring.json');
+  const secretPath = values['secret-file'] === undefined ? join(out, 'cluster-secret') : resolve(values['secret-file']);
+  const credentialsPath = join(out, 's3-credentials.json');
+  const gatewayPath = join(out, 'gateway.json');
+  const made = values['secret-file'] === undefined ? [ringPath, secretPath, credentialsPath, gatewayPath] : [ringPath, gatewayPath];
+  if (!force) for (const path of made) if (await exists(path)) throw new UsageError(`${path} exists; pass --force to replace it`);
+  const ring = buildRing(null, members, {
+    replicas: dataShards + parityShards,
+    partitionBits: integerFlag(values['partition-bits'], 'partition-bits', DEFAULT_PARTITION_BITS, 0, 20),
+    seed: integerFlag(values.seed, 'seed', 0, 0, Number.MAX_SAFE_INTEGER),
+  });
+  await mkdir(out, { recursive: true });
+  let secret: string;
+  if (values['secret-file'] === undefined) {
+    secret = randomBytes(32).toString('hex');
+    await writeNew(secretPath, `${secret}\n`, force, 0o600);
+    const credentials = [{ accessKeyId: `TSR${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') }];
+    await writeNew(credentialsPath, `${JSON.stringify(credentials, null, 2)}\n`, force, 0o600);
+  } else {
+    secret = (await readFile(secretPath, 'utf8')).trim();
+    if (secret.length < DEFAULTS.minClusterSecretLength) throw new ConfigError(`--secret-file ${secretPath}: the cluster secret must be at least ${DEFAULTS.minClusterSecretLength} characters`);
+  }
+  await writeRing(ringPath, ring);
+  const gateway = {
+    listen: `0.0.0.0:${DEFAULTS.gatewayListen.split(':')[1]}`,
+    credentialsFile: 's3-credentials.json',
+    clusterSecretFile: values['secret-file'] === undefined ? 'cluster-secret' : secretPath,
+    erasure: { dataShards, parityShards },
+    seeds: ring.nodes.map((node) => node.address),
+  };
+  await writeNew(gatewayPath, `${JSON.stringify(gateway, null, 2)}\n`, force);
+  io.stdout(`wrote ${made.join(', ')}\n${showRing(ringPath, ring)}`);
+  if (values.push !== true) {
+    io.stdout(`\nnext: start the nodes, then: tessera ring push ${ringPath} --secret-file ${secretPath}\n`);
+    return 0;
+  }
+  const waitMs = integerFlag(values['wait-ms'], 'wait-ms', 120_000, 0, 86_400_000);
+  const targets = ring.nodes.map((node) => ({ id: node.id, address: node.address, member: true }));
+  const results = await pushRing(ring, targets, { clusterSecret: secret, timeoutMs: 5_000, retryUntilMs: Date.now() + waitMs, onlyIfIdentical: true });
+  io.stdout(`\n${describePush(ring, results)}`);
+  const conflicts = results.filter((r) => r.outcome === 'conflict' || r.outcome === 'newer');
+  if (conflicts.length > 0) {
+    io.stderr('tessera cluster init: some nodes already hold another ring: this cluster was initialised before; change it with tessera ring add/remove and tessera ring push\n');
+    return 1;
+  }
+  return results.every((r) => r.outcome === 'adopted' || r.outcome === 'current') ? 0 : 1;
+}
+
+const PUSH_OPTIONS = {
+  config: { type: 'string' },
+  'secret-file': { type: 'string' },
+  node: { type: 'string', multiple: true },
+  'timeout-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Usage of `tessera ring push`. */
+export const PUSH_USAGE = `usage: tessera ring push RING (--config FILE | --secret-file FILE) [--node HOST:PORT]... [--timeout-ms MS]
+
+  Hands RING to every node it lists, to the seeds or nodes of --config, to --node extras, and to the
+  members of the ring the nodes held before (so a removed node learns it is out). Each node keeps
+  the newest epoch it is given; gateways started from seeds find the new epoch on their next poll.
+  Exit status 1 when a member of RING did not take it.
+`;
+
+async function ringPush(args: string[], env: Env, io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: PUSH_OPTIONS, allowPositionals: true, strict: true });
+  if (values.help) {
+    io.stdout(PUSH_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('push takes RING');
+  const ring: Ring = await loadRing(positionals[0] as string);
+  const { secret, seeds } = await operatorSecret({ secretFile: values['secret-file'], config: values.config }, env);
+  const timeoutMs = integerFlag(values['timeout-ms'], 'timeout-ms', 5_000, 100, 600_000);
+  const targets = new Map<string, PushTarget>();
+  for (const node of ring.nodes) targets.set(node.address, { id: node.id, address: node.address, member: true });
+  const extras = [...seeds, ...(values.node ?? [])];
+  const previous = await newestHeldRing([...targets.keys(), ...extras], secret, timeoutMs);
+  for (const node of previous?.nodes ?? []) if (!targets.has(node.address)) targets.set(node.address, { id: node.id, address: node.address, member: false });
+  for (const address of extras) if (!targets.has(address)) targets.set(address, { id: address, address, member: false });
+  const results = await pushRing(ring, [...targets.values()], { clusterSecret: secret, timeoutMs });
+  io.stdout(describePush(ring, results));
+  const failed = results.filter((r) => r.target.member && r.outcome !== 'adopted' && r.outcome !== 'current');
+  if (failed.length > 0) io.stderr(`tessera ring push: ${failed.length} member node(s) did not take epoch ${ring.epoch}; push again once they are back\n`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+async function guarded(io: CliIo, prefix: string, usage: string, work: () => Promise<number>): Promise<number> {
+  try {
+    return await work();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
+      io.stderr(`${prefix}: ${(err as Error).message}\n${usage}`);
+      return 2;
+    }
+    if (err instanceof TesseraError || err instanceof SyntaxError || typeof code === 'string') {
+      io.stderr(`${prefix}: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** `tessera cluster ...`: 0 on success, 1 when the work failed, 2 on a usage error. */
+export async function runClusterCli(args: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  if (command !== 'init') {
+    io.stderr(command === undefined || command === '--help' || command === '-h' ? CLUSTER_USAGE : `tessera cluster: unknown command ${JSON.stringify(command)}\n${CLUSTER_USAGE}`);
+    return command === '--help' || command === '-h' ? 0 : 2;
+  }
+  return guarded(io, 'tessera cluster init', CLUSTER_USAGE, () => clusterInit(rest, io));
+}
+
+/** `tessera ring push ...`: 0 when every member took the ring, 1 otherwise, 2 on a usage error. */
+export async function runRingPush(args: string[], env: Env, io: CliIo): Promise<number> {
+  return guarded(io, 'tessera ring push', PUSH_USAGE, () => ringPush(args, env, io));
+}
