@@ -65,6 +65,19 @@ export class BucketService {
     await this.write({ name, versionId: this.clock.next(), createdMs: Date.now(), deleted: false }, signal);
   }
 
+  /**
+   * Writes a changed bucket record (CORS rules, tags) as a new version. Two concurrent changes of one
+   * bucket's configuration can lose one of them (last writer wins), as with any read-modify-write here.
+   */
+  async update(name: string, change: (record: BucketRecord) => BucketRecord, signal: AbortSignal): Promise<BucketRecord> {
+    const current = (await this.readAll(signal)).get(name);
+    if (current === undefined || current.deleted) throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
+    const next: BucketRecord = { ...change(current), name, versionId: this.clock.next(), deleted: false };
+    await this.write(next, signal);
+    this.cache.set(name, { record: next, expiresMs: Date.now() + this.cacheTtlMs });
+    return next;
+  }
+
   /** Deletes an empty bucket. */
   async delete(name: string, signal: AbortSignal): Promise<void> {
     const record = await this.require(name, signal);

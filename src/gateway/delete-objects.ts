@@ -1,5 +1,5 @@
 import { S3Error } from './s3-errors.js';
-import { deleteKey } from './object-handlers.js';
+import { deleteKey } from './write-version.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, header, metadataSignal, type RequestContext } from './request-context.js';
 import { validateKey } from './s3-request.js';

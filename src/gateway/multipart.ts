@@ -1,11 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { ObjectRecord, PartRef } from '../rpc/index.js';
-import { listObjects } from './listing.js';
+import type { ObjectRecord, PartRef, UploadInfo } from '../rpc/index.js';
+import { CHECKSUM_ALGORITHMS } from './checksums/index.js';
+import { checkWritePreconditions, writePreconditionsOf } from './conditions.js';
+import {
+  checkCompletionHeaders,
+  checkPartAlgorithm,
+  completedChecksum,
+  headersWithoutObjectChecksums,
+  uploadChecksumOf,
+} from './multipart-checksums.js';
+import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { resolveVersion } from './object-reader.js';
-import { attributesOf, commitRecord, deleteMarker, refuseUnsupportedHeaders, writeBody } from './object-handlers.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, keyOf, metadataSignal, type RequestContext } from './request-context.js';
 import { S3Error } from './s3-errors.js';
+import { commitRecord, deleteMarker, writeBody } from './write-version.js';
 import { parseXml, renderXml } from './xml.js';
 
 /**
@@ -21,42 +30,70 @@ const MIN_PART_BYTES = 5 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
 const XML = 'application/xml';
 
-function markerKey(bucket: string, uploadId: string): string {
+/** The marker record's key of an upload. */
+export function markerKey(bucket: string, uploadId: string): string {
   return `${bucket}/${uploadId}`;
 }
 
-function partKey(bucket: string, uploadId: string, partNumber: number): string {
+/** The internal key of one part of an upload. */
+export function partKey(bucket: string, uploadId: string, partNumber: number): string {
   return `${bucket}/${uploadId}/${String(partNumber).padStart(5, '0')}`;
 }
 
-function uploadIdOf(ctx: RequestContext): string {
+/**
+ * A new upload id: the clock's version id (time first) plus randomness, so ids sort by initiation
+ * time, the order S3 lists one key's uploads in and compares upload-id-marker against.
+ */
+function newUploadId(ctx: RequestContext): string {
+  return `${ctx.services.clock.next()}${randomBytes(4).toString('hex')}`;
+}
+
+/** The request's uploadId, or NoSuchUpload when it cannot be one of ours. */
+export function uploadIdOf(ctx: RequestContext): string {
   const uploadId = ctx.target.query.get('uploadId') ?? '';
   if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   return uploadId;
 }
 
-/** The upload's marker record; NoSuchUpload when it never existed, was completed or aborted, or names another key. */
-async function requireUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<ObjectRecord> {
-  const nodes = ctx.services.cluster.nodesFor(UPLOADS_BUCKET, markerKey(bucket, uploadId));
-  const version = await resolveVersion(nodes, UPLOADS_BUCKET, markerKey(bucket, uploadId), ctx.services.erasure, metadataSignal(ctx));
-  if (version === null || version.record.upload?.key !== key) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
-  return version.record;
+/** The request's partNumber: an integer from 1 to 10,000. */
+export function partNumberOf(ctx: RequestContext): number {
+  const text = ctx.target.query.get('partNumber') ?? '';
+  const partNumber = /^\d{1,5}$/.test(text) ? Number(text) : 0;
+  if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+    throw new S3Error('InvalidArgument', { message: 'Part number must be an integer between 1 and 10000, inclusive', fields: { ArgumentName: 'partNumber', ArgumentValue: text } });
+  }
+  return partNumber;
 }
 
-/** CreateMultipartUpload: records the upload and the attributes the object will get. */
+/** The upload's marker record; NoSuchUpload when it never existed, was completed or aborted, or names another key. */
+export async function requireUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<ObjectRecord & { upload: UploadInfo }> {
+  const nodes = ctx.services.cluster.nodesFor(UPLOADS_BUCKET, markerKey(bucket, uploadId));
+  const version = await resolveVersion(nodes, UPLOADS_BUCKET, markerKey(bucket, uploadId), ctx.services.erasure, metadataSignal(ctx));
+  const upload = version?.record.upload;
+  if (version === null || upload === undefined || upload.key !== key) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
+  return { ...version.record, upload };
+}
+
+/** CreateMultipartUpload: records the upload, its checksum settings and the attributes the object will get. */
 export async function createMultipartUpload(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
+  refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
+  const checksum = uploadChecksumOf(ctx);
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  const uploadId = randomBytes(16).toString('hex');
+  const uploadId = newUploadId(ctx);
+  const { tags, ...rest } = attributes;
   const marker: ObjectRecord = {
     ...deleteMarker(ctx, UPLOADS_BUCKET, markerKey(bucket, uploadId)),
     deleted: false,
-    ...attributes,
-    upload: { bucket, key, initiatedMs: Date.now() },
+    ...rest,
+    ...(Object.keys(tags).length > 0 ? { tags } : {}),
+    upload: { bucket, key, initiatedMs: Date.now(), ...checksum },
   };
   await commitRecord(ctx, marker);
+  if (checksum.checksumAlgorithm !== undefined) ctx.reply.header('x-amz-checksum-algorithm', checksum.checksumAlgorithm);
+  if (checksum.checksumType !== undefined) ctx.reply.header('x-amz-checksum-type', checksum.checksumType);
   await ctx.reply.type(XML).send(renderXml('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: uploadId }));
 }
 
@@ -64,25 +101,25 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
 export async function uploadPart(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  refuseUnsupportedHeaders(ctx);
   const uploadId = uploadIdOf(ctx);
-  const partNumberText = ctx.target.query.get('partNumber') ?? '';
-  const partNumber = /^\d{1,5}$/.test(partNumberText) ? Number(partNumberText) : 0;
-  if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-    throw new S3Error('InvalidArgument', { message: 'Part number must be an integer between 1 and 10000, inclusive', fields: { ArgumentName: 'partNumber' } });
-  }
-  await requireUpload(ctx, bucket, key, uploadId);
-  const record = await writeBody(ctx, UPLOADS_BUCKET, partKey(bucket, uploadId, partNumber), {
-    contentType: 'binary/octet-stream',
-    userMetadata: {},
-    headers: {},
-  });
+  const partNumber = partNumberOf(ctx);
+  const marker = await requireUpload(ctx, bucket, key, uploadId);
+  const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
+  const record = await writeBody(
+    ctx,
+    UPLOADS_BUCKET,
+    partKey(bucket, uploadId, partNumber),
+    { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
+    { checksumAlgorithm },
+  );
   await ctx.reply.header('etag', record.etag).send();
 }
 
 interface RequestedPart {
   partNumber: number;
   etag: string;
+  /** Checksums the client lists for the part, by algorithm. */
+  checksums: Record<string, string>;
 }
 
 function requestedParts(text: string): RequestedPart[] {
@@ -98,9 +135,15 @@ function requestedParts(text: string): RequestedPart[] {
   const list = parts === undefined ? [] : Array.isArray(parts) ? parts : [parts];
   if (list.length === 0) throw new S3Error('MalformedXML');
   return list.map((entry) => {
-    const { PartNumber: number, ETag: etag } = (entry ?? {}) as { PartNumber?: unknown; ETag?: unknown };
+    const fields = (entry ?? {}) as Record<string, unknown>;
+    const { PartNumber: number, ETag: etag } = fields;
     if (typeof number !== 'string' || !/^\d+$/.test(number.trim()) || typeof etag !== 'string') throw new S3Error('MalformedXML');
-    return { partNumber: Number(number.trim()), etag: normaliseEtag(etag) };
+    const checksums: Record<string, string> = {};
+    for (const algorithm of CHECKSUM_ALGORITHMS) {
+      const value = fields[`Checksum${algorithm}`];
+      if (typeof value === 'string') checksums[algorithm] = value.trim();
+    }
+    return { partNumber: Number(number.trim()), etag: normaliseEtag(etag), checksums };
   });
 }
 
@@ -109,13 +152,8 @@ function normaliseEtag(etag: string): string {
   return `"${bare}"`;
 }
 
-/** CompleteMultipartUpload: checks the listed parts and writes the manifest; S3's ETag of MD5s of MD5s. */
-export async function completeMultipartUpload(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
-  const key = keyOf(ctx);
-  const uploadId = uploadIdOf(ctx);
-  const requested = requestedParts((await readSmallBody(ctx, 4 * 1024 * 1024)).toString('utf8'));
-  const marker = await requireUpload(ctx, bucket, key, uploadId);
+/** The stored parts a completion names, checked as S3 does: each exists with that ETag (and checksum), in order, big enough. */
+async function completedParts(ctx: RequestContext, bucket: string, uploadId: string, requested: readonly RequestedPart[]): Promise<ObjectRecord[]> {
   for (let i = 1; i < requested.length; i += 1) {
     if ((requested[i] as RequestedPart).partNumber <= (requested[i - 1] as RequestedPart).partNumber) throw new S3Error('InvalidPartOrder');
   }
@@ -125,9 +163,11 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
       const partKeyName = partKey(bucket, uploadId, part.partNumber);
       const nodes = ctx.services.cluster.nodesFor(UPLOADS_BUCKET, partKeyName);
       const version = await resolveVersion(nodes, UPLOADS_BUCKET, partKeyName, ctx.services.erasure, signal);
-      if (version === null || version.record.etag !== part.etag) {
-        throw new S3Error('InvalidPart', { fields: { PartNumber: String(part.partNumber), ETag: part.etag } });
-      }
+      const matches =
+        version !== null &&
+        version.record.etag === part.etag &&
+        Object.entries(part.checksums).every(([algorithm, value]) => version.record.checksums[algorithm] === value);
+      if (!matches) throw new S3Error('InvalidPart', { fields: { PartNumber: String(part.partNumber), ETag: part.etag } });
       return version.record;
     }),
   );
@@ -136,6 +176,26 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
       throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(record.sizeBytes), MinSizeAllowed: String(MIN_PART_BYTES) } });
     }
   });
+  return stored;
+}
+
+/**
+ * CompleteMultipartUpload: checks the listed parts and writes the manifest; S3's ETag of MD5s of MD5s
+ * and, when the upload named an algorithm, its COMPOSITE or FULL_OBJECT checksum. Honours
+ * `If-None-Match: *` and `If-Match` on the destination key (see checkWritePreconditions).
+ */
+export async function completeMultipartUpload(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const uploadId = uploadIdOf(ctx);
+  const preconditions = writePreconditionsOf(ctx);
+  const body = await readSmallBody(ctx, 4 * 1024 * 1024, headersWithoutObjectChecksums(ctx));
+  const requested = requestedParts(body.toString('utf8'));
+  const marker = await requireUpload(ctx, bucket, key, uploadId);
+  const stored = await completedParts(ctx, bucket, uploadId, requested);
+  const checksum = completedChecksum(marker.upload, stored);
+  checkCompletionHeaders(ctx, checksum);
+  if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
   const parts: PartRef[] = stored.map((record, i) => ({
     partNumber: (requested[i] as RequestedPart).partNumber,
     bucket: record.bucket,
@@ -143,6 +203,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     versionId: record.versionId,
     sizeBytes: record.sizeBytes,
     etag: record.etag,
+    checksums: record.checksums,
   }));
   const md5s = Buffer.concat(stored.map((record) => Buffer.from(record.etag.slice(1, -1), 'hex')));
   const etag = `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`;
@@ -157,15 +218,20 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     contentType: marker.contentType,
     userMetadata: marker.userMetadata,
     headers: marker.headers,
-    checksums: {},
+    ...(marker.tags === undefined ? {} : { tags: marker.tags }),
+    checksums: checksum === undefined ? {} : { [checksum.algorithm]: checksum.value },
+    ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,
     parts,
   };
   await commitRecord(ctx, manifest);
   await commitRecord(ctx, deleteMarker(ctx, UPLOADS_BUCKET, markerKey(bucket, uploadId)));
-  await ctx.reply.type(XML).send(
-    renderXml('CompleteMultipartUploadResult', { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag }),
-  );
+  const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
+  if (checksum !== undefined) {
+    result[`Checksum${checksum.algorithm}`] = checksum.value;
+    result['ChecksumType'] = checksum.type;
+  }
+  await ctx.reply.type(XML).send(renderXml('CompleteMultipartUploadResult', result));
 }
 
 /** AbortMultipartUpload: the upload disappears; its parts become garbage. */
@@ -176,72 +242,4 @@ export async function abortMultipartUpload(ctx: RequestContext): Promise<void> {
   await requireUpload(ctx, bucket, key, uploadId);
   await commitRecord(ctx, deleteMarker(ctx, UPLOADS_BUCKET, markerKey(bucket, uploadId)));
   await ctx.reply.status(204).send();
-}
-
-/** ListParts. */
-export async function listParts(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
-  const key = keyOf(ctx);
-  const uploadId = uploadIdOf(ctx);
-  await requireUpload(ctx, bucket, key, uploadId);
-  const marker = Number(ctx.target.query.get('part-number-marker') ?? '0') || 0;
-  const maxParts = Math.min(Number(ctx.target.query.get('max-parts') ?? '1000') || 1000, 1000);
-  const prefix = `${markerKey(bucket, uploadId)}/`;
-  const page = await listObjects(
-    ctx.services.cluster.allNodes(),
-    { bucket: UPLOADS_BUCKET, prefix, delimiter: '', after: marker > 0 ? partKey(bucket, uploadId, marker) : '', afterIsPrefix: false, maxKeys: maxParts },
-    ctx.services.erasure.parityShards,
-    ctx.signal,
-  );
-  const parts = page.objects.map((record) => ({
-    PartNumber: Number(record.key.slice(prefix.length)),
-    LastModified: new Date(record.lastModifiedMs).toISOString(),
-    ETag: record.etag,
-    Size: record.sizeBytes,
-  }));
-  const owner = { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId };
-  await ctx.reply.type(XML).send(
-    renderXml('ListPartsResult', {
-      Bucket: bucket,
-      Key: key,
-      UploadId: uploadId,
-      Initiator: owner,
-      Owner: owner,
-      StorageClass: 'STANDARD',
-      PartNumberMarker: marker,
-      NextPartNumberMarker: parts.at(-1)?.PartNumber ?? marker,
-      MaxParts: maxParts,
-      IsTruncated: page.isTruncated,
-      Part: parts,
-    }),
-  );
-}
-
-/** ListMultipartUploads (in-progress uploads of a bucket, ordered by upload id). */
-export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  const maxUploads = Math.min(Number(ctx.target.query.get('max-uploads') ?? '1000') || 1000, 1000);
-  const keyPrefix = ctx.target.query.get('prefix') ?? '';
-  const page = await listObjects(
-    ctx.services.cluster.allNodes(),
-    { bucket: UPLOADS_BUCKET, prefix: `${bucket}/`, delimiter: '/', after: '', afterIsPrefix: false, maxKeys: 1000 },
-    ctx.services.erasure.parityShards,
-    ctx.signal,
-  );
-  const owner = { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId };
-  const uploads = page.objects
-    .filter((record) => record.upload !== undefined && record.upload.key.startsWith(keyPrefix))
-    .slice(0, maxUploads)
-    .map((record) => ({
-      Key: record.upload?.key,
-      UploadId: record.key.slice(bucket.length + 1),
-      Initiator: owner,
-      Owner: owner,
-      StorageClass: 'STANDARD',
-      Initiated: new Date(record.upload?.initiatedMs ?? record.lastModifiedMs).toISOString(),
-    }));
-  await ctx.reply.type(XML).send(
-    renderXml('ListMultipartUploadsResult', { Bucket: bucket, KeyMarker: '', UploadIdMarker: '', Prefix: keyPrefix, MaxUploads: maxUploads, IsTruncated: false, Upload: uploads }),
-  );
 }

@@ -44,7 +44,7 @@ export async function resolveVersion(
   if (!decision.met) throw quorumError('read', decision.failures);
   let newest: ObjectRecord | undefined;
   for (const { value } of decision.successes) {
-    if (value !== null && (newest === undefined || value.record.versionId > newest.versionId)) newest = value.record;
+    if (value !== null && (newest === undefined || isNewerRecord(value.record, newest))) newest = value.record;
   }
   if (newest === undefined || newest.deleted) return null;
   const holders = new Map<number, NodeClient>();
@@ -75,6 +75,15 @@ function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], n
   if (newest === undefined || newest.deleted || newest.parts !== undefined || newest.upload !== undefined) return true;
   const record = newest;
   return answers.filter((answer) => holdsShardOf(answer, record)).length >= record.erasure.dataShards;
+}
+
+/**
+ * Orders records of a key: the newer version wins; between copies of one version, the newer in-place
+ * tag change (a node that missed it still holds the old tags).
+ */
+export function isNewerRecord(candidate: ObjectRecord, current: ObjectRecord): boolean {
+  if (candidate.versionId !== current.versionId) return candidate.versionId > current.versionId;
+  return (candidate.tagsRevision ?? '') > (current.tagsRevision ?? '');
 }
 
 function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status is ObjectStatus {

@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { createBodyDecoder, type BodyDecoder } from './auth/index.js';
+import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoderOptions } from './auth/index.js';
 import { S3Error } from './s3-errors.js';
 import type { RequestContext } from './request-context.js';
 
@@ -8,9 +8,13 @@ import type { RequestContext } from './request-context.js';
  * and checksums checked by the decoder before it ends. The returned promise settles when the
  * pipeline does; callers must await it (it carries transport errors).
  */
-export function decodedBody(ctx: RequestContext): { decoder: BodyDecoder; done: Promise<void> } {
+export function decodedBody(
+  ctx: RequestContext,
+  options: BodyDecoderOptions & { headers?: AuthRequest['headers'] } = {},
+): { decoder: BodyDecoder; done: Promise<void> } {
   // Creating the decoder checks the digest and checksum headers; a malformed one fails before 100 Continue.
-  const decoder = createBodyDecoder(ctx.auth, ctx.request.headers);
+  const { headers = ctx.request.headers, ...decoderOptions } = options;
+  const decoder = createBodyDecoder(ctx.auth, headers, decoderOptions);
   if (ctx.request.headers.expect?.toLowerCase() === '100-continue' && !ctx.reply.raw.headersSent) {
     // The request passed authentication and its handler's checks: now the client may send the body.
     ctx.reply.raw.writeContinue();
@@ -21,9 +25,13 @@ export function decodedBody(ctx: RequestContext): { decoder: BodyDecoder; done: 
   return { decoder, done };
 }
 
-/** Reads a small verified body (XML documents) up to `limitBytes`. */
-export async function readSmallBody(ctx: RequestContext, limitBytes: number): Promise<Buffer> {
-  const { decoder, done } = decodedBody(ctx);
+/**
+ * Reads a small verified body (XML documents) up to `limitBytes`. `headers` replaces the request's
+ * headers for the body checks, for requests whose checksum headers describe something else
+ * (CompleteMultipartUpload's name the whole object).
+ */
+export async function readSmallBody(ctx: RequestContext, limitBytes: number, headers?: AuthRequest['headers']): Promise<Buffer> {
+  const { decoder, done } = decodedBody(ctx, headers === undefined ? {} : { headers });
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of decoder) {

@@ -2,42 +2,13 @@ import { setMaxListeners } from 'node:events';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex } from '../common/index.js';
 import { authenticate, type CredentialStore } from './auth/index.js';
-import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets, listObjectsHandler } from './bucket-handlers.js';
-import { deleteObjects } from './delete-objects.js';
-import { deleteObject, getObject, putObject } from './object-handlers.js';
-import {
-  abortMultipartUpload,
-  completeMultipartUpload,
-  createMultipartUpload,
-  listMultipartUploads,
-  listParts,
-  uploadPart,
-} from './multipart.js';
-import { resolveOperation, type OperationName } from './operations.js';
-import type { GatewayServices, RequestContext } from './request-context.js';
+import { answerPreflight, applyCors } from './cors.js';
+import { HANDLERS } from './operation-handlers.js';
+import { resolveOperation } from './operations.js';
+import type { GatewayServices } from './request-context.js';
 import { S3Error } from './s3-errors.js';
 import { parseTarget } from './s3-request.js';
 import { renderXml } from './xml.js';
-
-const HANDLERS: Record<OperationName, (ctx: RequestContext) => Promise<void>> = {
-  ListBuckets: listBuckets,
-  CreateBucket: createBucket,
-  HeadBucket: headBucket,
-  DeleteBucket: deleteBucket,
-  GetBucketLocation: getBucketLocation,
-  ListObjects: listObjectsHandler,
-  DeleteObjects: deleteObjects,
-  PutObject: putObject,
-  GetObject: (ctx) => getObject(ctx, false),
-  HeadObject: (ctx) => getObject(ctx, true),
-  DeleteObject: deleteObject,
-  CreateMultipartUpload: createMultipartUpload,
-  UploadPart: uploadPart,
-  CompleteMultipartUpload: completeMultipartUpload,
-  AbortMultipartUpload: abortMultipartUpload,
-  ListParts: listParts,
-  ListMultipartUploads: listMultipartUploads,
-};
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {
@@ -83,6 +54,20 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) => sendError(new S3Error('MethodNotAllowed'), request, reply));
 
+  // CORS preflights are unauthenticated in S3: a browser sends no credentials with them.
+  app.route({
+    method: 'OPTIONS',
+    url: '/*',
+    handler: async (request, reply) => {
+      const target = parseTarget(request.raw.url ?? '/', request.headers.host, options.baseDomain);
+      const bucket = target.bucket;
+      if (bucket === undefined) throw new S3Error('BadRequest', { message: 'A CORS preflight names a bucket.' });
+      const signal = AbortSignal.timeout(services.metadataTimeoutMs);
+      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal);
+      return reply;
+    },
+  });
+
   app.route({
     method: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'],
     url: '/*',
@@ -94,7 +79,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
         options.credentials,
         { nowMs: clock() },
       );
-      const operation = resolveOperation(request.method, target);
+      const operation = resolveOperation(request.method, target, request.headers);
       const disconnect = new AbortController();
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
       setMaxListeners(0, disconnect.signal);
@@ -104,7 +89,9 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       reply.raw.once('close', onClose);
       request.log.debug({ operation, bucket: target.bucket, key: target.key }, 'request');
       try {
-        await HANDLERS[operation]({ request, reply, target, auth, signal: disconnect.signal, services });
+        const ctx = { request, reply, target, auth, signal: disconnect.signal, services };
+        await applyCors(ctx);
+        await HANDLERS[operation](ctx);
       } finally {
         if (reply.raw.writableFinished) reply.raw.off('close', onClose);
       }
@@ -114,7 +101,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   return app;
 }
 
-const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server']);
+const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary']);
 
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const error = toS3Error(err);
@@ -130,8 +117,10 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
   }
   // Headers a handler set before failing describe a response that is not being sent.
   for (const name of Object.keys(reply.getHeaders())) {
-    if (!KEPT_ON_ERROR.has(name)) reply.removeHeader(name);
+    // CORS headers stay: a browser can read an error only when they are there.
+    if (!KEPT_ON_ERROR.has(name) && !name.startsWith('access-control-')) reply.removeHeader(name);
   }
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   reply.status(error.status);
   // A request whose body was not read must not leave it on a keep-alive connection.
   if (!request.raw.complete) reply.header('connection', 'close');

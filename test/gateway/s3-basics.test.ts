@@ -78,9 +78,20 @@ t.test('operations resolve from method, target and sub-resource; unknown sub-res
   t.equal(op('PUT', '/b/k?partNumber=1&uploadId=x'), 'UploadPart');
   t.equal(op('POST', '/b/k?uploads'), 'CreateMultipartUpload');
   t.equal(op('POST', '/b/k?uploadId=x'), 'CompleteMultipartUpload');
-  t.throws(() => op('PUT', '/b/k?tagging'), { code: 'NotImplemented' }, 'PUT ?tagging never overwrites the object');
-  t.throws(() => op('PUT', '/b/k?acl'), { code: 'NotImplemented' });
+  t.equal(op('PUT', '/b/k?tagging'), 'PutObjectTagging', 'PUT ?tagging never overwrites the object');
+  t.equal(op('PUT', '/b/k?acl'), 'PutObjectAcl');
+  t.equal(op('GET', '/b/k?versionId=null'), 'GetObject', 'versionId is accepted on object reads');
+  t.equal(op('GET', '/b/k?tagging&versionId=null'), 'GetObjectTagging');
+  t.throws(() => op('PUT', '/b/k?retention'), { code: 'NotImplemented' }, 'PUT ?retention never overwrites the object');
+  t.throws(() => op('PUT', '/b/k?versionId=x'), { code: 'NotImplemented' }, 'versionId is not accepted on writes');
   t.throws(() => op('POST', '/b/k'), { code: 'MethodNotAllowed' });
+  const withCopy = (method: string, url: string) =>
+    resolveOperation(method, parseTarget(url, undefined, undefined), { 'x-amz-copy-source': '/a/b' });
+  t.equal(withCopy('PUT', '/b/k'), 'CopyObject', 'x-amz-copy-source turns a PUT into a copy');
+  t.equal(withCopy('PUT', '/b/k?partNumber=1&uploadId=x'), 'UploadPartCopy');
+  t.equal(op('GET', '/b?policy'), 'GetBucketUnconfigured');
+  t.equal(op('GET', '/b?ownershipControls'), 'GetBucketFixedConfiguration');
+  t.throws(() => op('PUT', '/b?policy'), { code: 'NotImplemented' }, 'a policy cannot be set');
 });
 
 t.test('quorums: W = k (k + 1 when k = m), R = n - W + 1, and failures are listed per node', async (t) => {

@@ -1,0 +1,54 @@
+import { FIXED_BUCKET_CONFIGURATIONS, UNCONFIGURED_BUCKET_SUBRESOURCES } from './operations.js';
+import { readSmallBody } from './request-body.js';
+import { bucketOf, metadataSignal, type RequestContext } from './request-context.js';
+import { S3Error } from './s3-errors.js';
+import { MAX_BUCKET_TAGS, parseTaggingXml, tagSetBody } from './tag-set.js';
+import { renderXml } from './xml.js';
+
+const XML = 'application/xml';
+
+/** GetBucketVersioning: an empty configuration, S3's answer for a bucket that never had versioning. */
+export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
+  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  await ctx.reply.type(XML).send(renderXml('VersioningConfiguration', {}));
+}
+
+/** GET of a configuration Tessera never has (policy, encryption, lifecycle, ...): S3's "not configured" error. */
+export async function getBucketUnconfigured(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  for (const [name, code] of Object.entries(UNCONFIGURED_BUCKET_SUBRESOURCES)) {
+    if (ctx.target.query.has(name)) throw new S3Error(code, { fields: { BucketName: bucket } });
+  }
+  throw new S3Error('NotImplemented');
+}
+
+/** GET of a configuration whose answer never changes (ownership controls, request payment, logging, ...). */
+export async function getBucketFixedConfiguration(ctx: RequestContext): Promise<void> {
+  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  const entry = Object.entries(FIXED_BUCKET_CONFIGURATIONS).find(([name]) => ctx.target.query.has(name));
+  if (entry === undefined) throw new S3Error('NotImplemented');
+  await ctx.reply.type(XML).send(renderXml(entry[1].root, entry[1].body));
+}
+
+/** GetBucketTagging: NoSuchTagSet when the bucket has none. */
+export async function getBucketTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  if (record.tags === undefined) throw new S3Error('NoSuchTagSet', { fields: { BucketName: bucket } });
+  await ctx.reply.type(XML).send(renderXml('Tagging', tagSetBody(record.tags)));
+}
+
+/** PutBucketTagging: replaces the bucket's tags (up to 50). */
+export async function putBucketTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_BUCKET_TAGS);
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, tags }), metadataSignal(ctx));
+  await ctx.reply.status(204).send();
+}
+
+/** DeleteBucketTagging: 204. */
+export async function deleteBucketTagging(ctx: RequestContext): Promise<void> {
+  await ctx.services.buckets.update(bucketOf(ctx), ({ tags: _removed, ...record }) => record, metadataSignal(ctx));
+  await ctx.reply.status(204).send();
+}

@@ -1,0 +1,57 @@
+import type { TagUpdateRequest } from '../rpc/index.js';
+import { requireCurrentVersion, requireNullVersion } from './object-handlers.js';
+import { quorumError } from './object-writer.js';
+import { decideQuorum, fanOut, writeQuorum } from './quorum.js';
+import { readSmallBody } from './request-body.js';
+import { bucketOf, keyOf, metadataSignal, type RequestContext } from './request-context.js';
+import { MAX_OBJECT_TAGS, parseTaggingXml, tagSetBody } from './tag-set.js';
+import { renderXml } from './xml.js';
+
+/**
+ * Replaces the tags of the key's current version on its nodes, in place: no data is rewritten and the
+ * ETag and Last-Modified stay, as in S3. Done on a write quorum; a node that missed the change keeps
+ * the older tag revision, which readers see is older.
+ */
+async function setObjectTags(ctx: RequestContext, bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+  const { services } = ctx;
+  await services.buckets.require(bucket, metadataSignal(ctx));
+  const version = await requireCurrentVersion(ctx, bucket, key);
+  const request: TagUpdateRequest = { bucket, key, versionId: version.record.versionId, tags, tagsRevision: services.clock.next() };
+  const signal = metadataSignal(ctx);
+  const outcomes = await fanOut(services.cluster.nodesFor(bucket, key), (node) => node.updateTags(request, { signal }));
+  const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
+  // Fewer acknowledgements mean a newer write raced this one or nodes are down: retryable either way.
+  if (!decision.met) throw quorumError('tag update', decision.failures);
+}
+
+/** GetObjectTagging. */
+export async function getObjectTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const namedVersion = requireNullVersion(ctx);
+  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const { record } = await requireCurrentVersion(ctx, bucket, key);
+  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  await ctx.reply.type('application/xml').send(renderXml('Tagging', tagSetBody(record.tags ?? {})));
+}
+
+/** PutObjectTagging: the document replaces the whole tag set. */
+export async function putObjectTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const namedVersion = requireNullVersion(ctx);
+  const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_OBJECT_TAGS);
+  await setObjectTags(ctx, bucket, key, tags);
+  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  await ctx.reply.send();
+}
+
+/** DeleteObjectTagging: 204, also when there were no tags. */
+export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const namedVersion = requireNullVersion(ctx);
+  await setObjectTags(ctx, bucket, key, {});
+  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  await ctx.reply.status(204).send();
+}
