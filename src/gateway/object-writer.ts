@@ -1,6 +1,6 @@
 import type { Codec } from '../erasure/index.js';
 import type { ErasureParams, NodeClient, ObjectRecord } from '../rpc/index.js';
-import { decideQuorum, fanOut, writeQuorum } from './quorum.js';
+import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type NodeOutcome } from './quorum.js';
 import { S3Error } from './s3-errors.js';
 import { ShardSink } from './shard-sink.js';
 
@@ -19,6 +19,17 @@ export interface WriteTarget {
 export interface WriteOptions {
   signal: AbortSignal;
   stallTimeoutMs: number;
+}
+
+/**
+ * How long a write waits for the remaining nodes once a write quorum has answered: long enough for
+ * a healthy node with a busy disk (cutting it off would leave the object with less redundancy until
+ * repair), short enough that a hung one (a cut link) does not stall the client for a full timeout.
+ */
+const STRAGGLER_GRACE_MS = 3_000;
+
+function successes(outcomes: readonly NodeOutcome<unknown>[]): number {
+  return outcomes.filter((o) => o.ok).length;
 }
 
 /** Thrown when fewer than the write quorum of nodes stored their shard; the S3 layer answers 503. */
@@ -93,11 +104,18 @@ export async function prepareShards(
       await flushStripe(fill);
     }
     for (const sink of sinks) sink.end();
-    const outcomes = await fanOut(sinks, async (sink) => {
-      await sink.done;
-      if (sink.failed) throw sink.error;
-      return sink;
-    });
+    const outcomes = await fanOutUntil(
+      sinks,
+      async (sink) => {
+        await sink.done;
+        if (sink.failed) throw sink.error;
+        return sink;
+      },
+      (sofar) => successes(sofar) >= needed,
+      STRAGGLER_GRACE_MS,
+    );
+    // A straggler cut off here keeps a prepared shard that garbage collection removes later.
+    for (const sink of sinks) if (!outcomes.some((o) => o.nodeId === sink.nodeId)) sink.fail(new Error('too slow'));
     const decision = decideQuorum(outcomes, needed);
     if (!decision.met) throw quorumError('write', decision.failures);
     return { sizeBytes, holders: decision.successes.map((s) => s.value) };
@@ -119,9 +137,11 @@ export async function commitShards(
   signal: AbortSignal,
 ): Promise<void> {
   const needed = writeQuorum(target.erasure.dataShards, target.erasure.parityShards);
-  const outcomes = await fanOut(
+  const outcomes = await fanOutUntil(
     holders,
     (sink) => sink.node.commit({ record, shardIndex: sink.shardIndex }, { signal }),
+    (sofar) => successes(sofar) >= needed,
+    STRAGGLER_GRACE_MS,
   );
   const decision = decideQuorum(outcomes, needed);
   if (!decision.met) throw quorumError('commit', decision.failures);

@@ -36,23 +36,33 @@ export async function fanOut<N extends { nodeId: string }, T>(
 }
 
 /**
- * Like fanOut, but resolves as soon as `enough(outcomes so far)` holds, without waiting for slow or
- * unreachable nodes; the remaining calls finish in the background and are ignored.
+ * Like fanOut, but resolves once `enough(outcomes so far)` holds, plus at most `graceMs` for the
+ * stragglers, without waiting for slow or unreachable nodes; the remaining calls finish in the
+ * background and are ignored.
  */
 export function fanOutUntil<N extends { nodeId: string }, T>(
   nodes: readonly N[],
   call: (node: N) => Promise<T>,
   enough: (outcomes: readonly NodeOutcome<T>[]) => boolean,
+  graceMs = 0,
 ): Promise<NodeOutcome<T>[]> {
   return new Promise((resolve) => {
     const outcomes: NodeOutcome<T>[] = [];
     let settled = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(graceTimer);
+      resolve([...outcomes]);
+    };
     const record = (outcome: NodeOutcome<T>): void => {
       if (settled) return;
       outcomes.push(outcome);
-      if (outcomes.length === nodes.length || enough(outcomes)) {
-        settled = true;
-        resolve([...outcomes]);
+      if (outcomes.length === nodes.length) finish();
+      else if (graceTimer === undefined && enough(outcomes)) {
+        if (graceMs <= 0) finish();
+        else graceTimer = setTimeout(finish, graceMs);
       }
     };
     if (nodes.length === 0) resolve([]);
