@@ -3,7 +3,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULTS, TesseraError, type Env } from '../common/index.js';
-import { DEFAULT_PARTITION_BITS, buildRing, type Ring } from '../placement/index.js';
+import { DEFAULT_PARTITION_BITS, buildRing, parseRing, type Ring } from '../placement/index.js';
 import { operatorSecret } from './config-files.js';
 import { UsageError, loadRing, parseNodeSpec, readNodesFile, showRing, writeRing } from './ring-cli.js';
 import { describePush, newestHeldRing, pushRing, type PushTarget } from './ring-push.js';
@@ -135,13 +135,19 @@ const PUSH_OPTIONS = {
 } as const;
 
 /** Usage of `tessera ring push`. */
-export const PUSH_USAGE = `usage: tessera ring push RING (--config FILE | --secret-file FILE) [--node HOST:PORT]... [--timeout-ms MS]
+export const PUSH_USAGE = `usage: tessera ring push RING|- (--config FILE | --secret-file FILE) [--node HOST:PORT]... [--timeout-ms MS]
 
   Hands RING to every node it lists, to the seeds or nodes of --config, to --node extras, and to the
   members of the ring the nodes held before (so a removed node learns it is out). Each node keeps
   the newest epoch it is given; gateways started from seeds find the new epoch on their next poll.
-  Exit status 1 when a member of RING did not take it.
+  RING "-" reads the ring from standard input. Exit status 1 when a member of RING did not take it.
 `;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 async function ringPush(args: string[], env: Env, io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: PUSH_OPTIONS, allowPositionals: true, strict: true });
@@ -150,7 +156,8 @@ async function ringPush(args: string[], env: Env, io: CliIo): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('push takes RING');
-  const ring: Ring = await loadRing(positionals[0] as string);
+  // "-" reads the ring from standard input, e.g. through `kubectl exec -i` into a pod that has the secret.
+  const ring: Ring = positionals[0] === '-' ? parseRing(await readStdin()) : await loadRing(positionals[0] as string);
   const { secret, seeds } = await operatorSecret({ secretFile: values['secret-file'], config: values.config }, env);
   const timeoutMs = integerFlag(values['timeout-ms'], 'timeout-ms', 5_000, 100, 600_000);
   const targets = new Map<string, PushTarget>();

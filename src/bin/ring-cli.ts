@@ -35,6 +35,7 @@ export const RING_USAGE = `usage: tessera ring <command> [options]
   show     RING                                          balance per node and per zone
   diff     OLD NEW                                       slots moved between two rings, per node
   locate   RING BUCKET KEY      [--data-shards K] [--json] the partition and its nodes by shard index
+  push     RING|- --config FILE | --secret-file FILE    hand the ring to every node (tessera ring push --help)
 
   SPEC     ID=HOST:PORT[,zone=ZONE][,weight=W]   zone defaults to "default", weight to 1
   --nodes  a JSON file: an array of {id, address, zone?, weight?}, or an object with such a "nodes" array
