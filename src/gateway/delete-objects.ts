@@ -8,7 +8,13 @@ import { parseXml, renderXml } from './xml.js';
 const MAX_KEYS_PER_REQUEST = 1000;
 const PARALLEL_DELETES = 16;
 
-function keysFromDocument(text: string): { keys: string[]; quiet: boolean } {
+interface DeleteEntry {
+  key: string;
+  /** `null` (the only version of an unversioned bucket's key) or an id that cannot exist. */
+  versionId: string | undefined;
+}
+
+function keysFromDocument(text: string): { keys: DeleteEntry[]; quiet: boolean } {
   let document: Record<string, unknown>;
   try {
     document = parseXml(text);
@@ -19,10 +25,10 @@ function keysFromDocument(text: string): { keys: string[]; quiet: boolean } {
   if (typeof root !== 'object' || root === null) throw new S3Error('MalformedXML');
   const { Object: objects, Quiet: quiet } = root as { Object?: unknown; Quiet?: unknown };
   const list = objects === undefined ? [] : Array.isArray(objects) ? objects : [objects];
-  const keys = list.map((entry) => {
-    const keyValue = (entry as { Key?: unknown } | null)?.Key;
-    if (typeof keyValue !== 'string') throw new S3Error('MalformedXML');
-    return keyValue;
+  const keys = list.map((entry): DeleteEntry => {
+    const { Key: keyValue, VersionId: versionId } = (entry ?? {}) as { Key?: unknown; VersionId?: unknown };
+    if (typeof keyValue !== 'string' || (versionId !== undefined && typeof versionId !== 'string')) throw new S3Error('MalformedXML');
+    return { key: keyValue, versionId: versionId?.trim() };
   });
   if (keys.length === 0 || keys.length > MAX_KEYS_PER_REQUEST) throw new S3Error('MalformedXML');
   return { keys, quiet: String(quiet).trim().toLowerCase() === 'true' };
@@ -32,33 +38,38 @@ function keysFromDocument(text: string): { keys: string[]; quiet: boolean } {
 export async function deleteObjects(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const hasDigest =
-    header(ctx, 'content-md5') !== undefined || Object.keys(ctx.request.headers).some((name) => name.startsWith('x-amz-checksum-'));
+    header(ctx, 'content-md5') !== undefined ||
+    Object.keys(ctx.request.headers).some((name) => name.startsWith('x-amz-checksum-')) ||
+    (header(ctx, 'x-amz-trailer') ?? '').toLowerCase().includes('x-amz-checksum-');
   if (!hasDigest && ctx.auth.payloadMode !== 'sha256') {
     throw new S3Error('InvalidRequest', { message: 'Missing required header for this request: Content-MD5 or x-amz-checksum-*' });
   }
   const body = await readSmallBody(ctx, 2 * 1024 * 1024);
   const { keys, quiet } = keysFromDocument(body.toString('utf8'));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  const results: ({ key: string; error?: S3Error })[] = [];
+  const results: (DeleteEntry & { error?: S3Error })[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < keys.length) {
-      const key = keys[next++] as string;
+      const entry = keys[next++] as DeleteEntry;
       try {
-        validateKey(key);
-        await deleteKey(ctx, bucket, key);
-        results.push({ key });
+        validateKey(entry.key);
+        // Buckets are unversioned: `null` names the key's only version, any other id none at all.
+        if (entry.versionId !== undefined && entry.versionId !== 'null') throw new S3Error('NoSuchVersion');
+        await deleteKey(ctx, bucket, entry.key);
+        results.push(entry);
       } catch (err) {
         const error = err instanceof S3Error ? err : new S3Error('InternalError', { cause: err });
-        if (error.code === 'InternalError') ctx.request.log.error({ err, key }, 'delete in DeleteObjects failed');
-        results.push({ key, error });
+        if (error.code === 'InternalError') ctx.request.log.error({ err, key: entry.key }, 'delete in DeleteObjects failed');
+        results.push({ ...entry, error });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, keys.length) }, worker));
-  const deleted = results.filter((r) => r.error === undefined && !quiet).map((r) => ({ Key: r.key }));
+  const version = (r: DeleteEntry): Record<string, string> => (r.versionId === undefined ? {} : { VersionId: r.versionId });
+  const deleted = results.filter((r) => r.error === undefined && !quiet).map((r) => ({ Key: r.key, ...version(r) }));
   const errors = results
     .filter((r) => r.error !== undefined)
-    .map((r) => ({ Key: r.key, Code: r.error?.code, Message: r.error?.message }));
+    .map((r) => ({ Key: r.key, ...version(r), Code: r.error?.code, Message: r.error?.message }));
   await ctx.reply.type('application/xml').send(renderXml('DeleteResult', { Deleted: deleted, Error: errors }));
 }

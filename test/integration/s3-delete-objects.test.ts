@@ -84,6 +84,16 @@ t.test('Content-MD5 or an x-amz-checksum-* header is required and verified', asy
   t.same(await listed('digest/'), []);
 });
 
+t.test('VersionId null deletes the key; any other version id fails that key alone', async (t) => {
+  await putAll(['versioned/a', 'versioned/b']);
+  const result = await s3.send(
+    new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'versioned/a', VersionId: 'null' }, { Key: 'versioned/b', VersionId: 'someOtherVersion' }] } }),
+  );
+  t.same(result.Deleted?.map((d) => [d.Key, d.VersionId]), [['versioned/a', 'null']]);
+  t.same(result.Errors?.map((e) => [e.Key, e.Code]), [['versioned/b', 'NoSuchVersion']]);
+  t.same(await listed('versioned/'), ['versioned/b'], 'the failed key is still there');
+});
+
 t.test('malformed documents and a missing bucket', async (t) => {
   const junk = '<Delete><Object><Nope/></Object></Delete>';
   const response = await rawS3(cluster.endpoint, { method: 'POST', bucket, query: { delete: '' }, body: junk, headers: { 'content-md5': md5(junk) } });
