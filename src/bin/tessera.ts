@@ -50,7 +50,17 @@ async function main(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  let service: Service;
+  // Signals are handled from the start: as PID 1 in a container, Node ignores SIGTERM it has no handler
+  // for, and a gateway may wait a while for its first ring. Before the service runs there is nothing to close.
+  let service: Service | undefined;
+  const stopRequested = new Promise<void>((resolve) => {
+    const stop = (): void => {
+      if (service === undefined) process.exit(0);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
   let logger = createRootLogger({ level: env['TESSERA_LOG_LEVEL'] ?? 'info' });
   const rootLogger = (level: string): typeof logger => {
     logger = createRootLogger({ level });
@@ -97,11 +107,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command: ${command}\n${USAGE}`);
       return 2;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopRequested;
   logger.info('shutting down');
   await service.close();
   return 0;
