@@ -148,7 +148,7 @@ export async function commitShards(
 }
 
 /** Best-effort abort of prepared shards; what it misses, garbage collection removes later. */
-async function abortShards(target: WriteTarget, sinks: readonly ShardSink[]): Promise<void> {
+export async function abortShards(target: WriteTarget, sinks: readonly ShardSink[]): Promise<void> {
   await fanOut(
     sinks,
     async (sink) => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ObjectRecord } from '../rpc/index.js';
 import { createChecksumHasher, type ChecksumAlgorithm, type ChecksumValue } from './checksums/index.js';
 import type { VersionAttributes } from './object-attributes.js';
-import { commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';
+import { abortShards, commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';
 import { decideQuorum, fanOut, writeQuorum } from './quorum.js';
 import { decodedBody } from './request-body.js';
 import { header, metadataSignal, withTimeout, type RequestContext } from './request-context.js';
@@ -46,8 +46,15 @@ async function storeVersion(
     codec: services.codec,
   };
   const { sizeBytes, holders } = await prepareShards(target, body, { signal: ctx.signal, stallTimeoutMs: services.stallTimeoutMs });
-  const verified = await finish(sizeBytes);
-  await options.beforeCommit?.();
+  let verified: VerifiedBody;
+  try {
+    verified = await finish(sizeBytes);
+    await options.beforeCommit?.();
+  } catch (err) {
+    // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
+    await abortShards(target, holders);
+    throw err;
+  }
   const { tags, ...rest } = attributes;
   const record: ObjectRecord = {
     bucket,

@@ -3,6 +3,7 @@
  * encodings the SDK would hide. Signed with @smithy/signature-v4 (the SDK's own signer), sent with undici.
  */
 import { HttpRequest, buildQueryString, extendedEncodeURIComponent } from '@smithy/core/protocols';
+import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import { TEST_CREDENTIALS } from '../helpers/cluster.js';
 import { sha256Hex, smithySigner } from './auth/helpers.js';
@@ -22,12 +23,14 @@ export interface RawRequest {
   query?: Record<string, string>;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** A streamed body instead (sign it as UNSIGNED-PAYLOAD and give its content-length in `headers`). */
+  bodyStream?: Readable;
   /** Leave unsigned (CORS preflights, anonymous probes). */
   anonymous?: boolean;
 }
 
-/** Sends a SigV4-signed (or anonymous) request to the gateway at `endpoint`. */
-export async function rawS3(endpoint: string, options: RawRequest): Promise<RawResponse> {
+/** The path-and-query and headers of a signed (or anonymous) request, for tests that send it themselves. */
+export async function signRaw(endpoint: string, options: RawRequest): Promise<{ url: string; pathAndQuery: string; headers: Record<string, string> }> {
   const url = new URL(endpoint);
   const port = Number(url.port);
   let path = '/';
@@ -43,11 +46,15 @@ export async function rawS3(endpoint: string, options: RawRequest): Promise<RawR
     headers = signed.headers;
   }
   const queryString = buildQueryString(query);
-  const response = await request(`${url.origin}${path}${queryString === '' ? '' : `?${queryString}`}`, {
-    method: options.method as 'GET',
-    headers,
-    body: body ?? null,
-  });
+  const pathAndQuery = `${path}${queryString === '' ? '' : `?${queryString}`}`;
+  return { url: `${url.origin}${pathAndQuery}`, pathAndQuery, headers };
+}
+
+/** Sends a SigV4-signed (or anonymous) request to the gateway at `endpoint`. */
+export async function rawS3(endpoint: string, options: RawRequest): Promise<RawResponse> {
+  const { url, headers } = await signRaw(endpoint, options);
+  const body = options.body === undefined ? undefined : Buffer.from(options.body);
+  const response = await request(url, { method: options.method as 'GET', headers, body: options.bodyStream ?? body ?? null });
   return { status: response.statusCode, headers: response.headers, body: await response.body.text() };
 }
 

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { t } from 'tap';
 import {
   CompleteMultipartUploadCommand,
@@ -10,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { bucketName, collect } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
-import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
+import { rawS3, sdkError, signRaw, xmlField } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
 t.teardown(() => cluster.close());
@@ -87,6 +88,35 @@ t.test('PutObject If-None-Match: * creates once, then 412 leaves the first objec
     status: 412,
   });
   t.equal(await bodyOf('exclusive'), 'first', 'the refused write stored nothing');
+});
+
+t.test('If-None-Match: * is checked again before the commit: a key created during the upload wins, and the upload gets 412', async (t) => {
+  const size = 2 * 1024 * 1024;
+  const { pathAndQuery, headers } = await signRaw(cluster.endpoint, {
+    method: 'PUT',
+    bucket,
+    key: 'raced',
+    headers: { 'if-none-match': '*', 'content-length': String(size), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', expect: '100-continue' },
+  });
+  const { port } = new URL(cluster.endpoint);
+  const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const upload = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: pathAndQuery, headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    upload.on('error', reject);
+    // 100 Continue means the first check passed and the body is wanted: now another writer creates the key.
+    upload.on('continue', () => {
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'raced', Body: 'the other writer' })).then(
+        () => upload.end(Buffer.alloc(size, 7)),
+        reject,
+      );
+    });
+  });
+  t.equal(response.status, 412);
+  t.equal(xmlField(response.body, 'Code'), 'PreconditionFailed');
+  t.equal(await bodyOf('raced'), 'the other writer', 'the object created meanwhile is kept');
 });
 
 t.test('PutObject If-Match replaces only the named version; a missing key is 404 NoSuchKey', async (t) => {
