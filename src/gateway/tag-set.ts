@@ -1,8 +1,9 @@
 import { S3Error } from './s3-errors.js';
 import { parseXml } from './xml.js';
 
-/** S3's limits: 10 tags on an object, 50 on a bucket. */
+/** S3's limit of tags on an object. */
 export const MAX_OBJECT_TAGS = 10;
+/** S3's limit of tags on a bucket. */
 export const MAX_BUCKET_TAGS = 50;
 const MAX_KEY_CHARS = 128;
 const MAX_VALUE_CHARS = 256;
