@@ -14,8 +14,9 @@ import type { BlockHasher } from './checksum.js';
  *   xxhash64 (8 bytes, little-endian).
  *
  * A reader verifies every chunk it returns, so bitrot is found on the read path and never served.
- * The header is written last (positional write before fsync) because a streamed shard's size is
- * only known at its end.
+ * Small shards kept inline in LevelDB store this same image (header and checksummed chunks) as the
+ * row's value, so both kinds are read and verified by one code path. The header is written last
+ * (positional write before fsync) because a streamed shard's size is only known at its end.
  */
 export const SHARD_MAGIC = 0x44485354; // "TSHD" read as little-endian u32
 export const SHARD_FORMAT_VERSION = 1;
@@ -84,6 +85,56 @@ function chunkPosition(chunkIndex: number, chunkBytes: number): number {
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /**
+ * Cuts a stream of shard bytes into checksummed chunks: payload then its xxhash64. Shared by the file
+ * writer and the inline encoder, so a shard kept in LevelDB has exactly the bytes a shard file has.
+ */
+class ChunkFramer {
+  /** Shard bytes taken so far. */
+  sizeBytes = 0;
+  private chunk: Buffer;
+  private fill = 0;
+  private readonly chunkBytes: number;
+  private readonly hash: BlockHasher;
+
+  constructor(chunkBytes: number, hash: BlockHasher) {
+    this.chunkBytes = chunkBytes;
+    this.hash = hash;
+    this.chunk = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** Takes a piece; appends every chunk it completes (payload, checksum) to `out` and returns their bytes. */
+  push(piece: Uint8Array, out: Buffer[]): number {
+    let offset = 0;
+    let framed = 0;
+    this.sizeBytes += piece.length;
+    while (offset < piece.length) {
+      const take = Math.min(this.chunkBytes - this.fill, piece.length - offset);
+      this.chunk.set(piece.subarray(offset, offset + take), this.fill);
+      this.fill += take;
+      offset += take;
+      if (this.fill === this.chunkBytes) framed += this.seal(out);
+    }
+    return framed;
+  }
+
+  /** Seals the last, shorter chunk if there is one. */
+  finish(out: Buffer[]): number {
+    return this.fill > 0 ? this.seal(out) : 0;
+  }
+
+  private seal(out: Buffer[]): number {
+    const payload = this.chunk.subarray(0, this.fill);
+    const sum = Buffer.allocUnsafe(CHECKSUM_BYTES);
+    sum.writeBigUInt64LE(this.hash(payload));
+    out.push(payload, sum);
+    const framed = this.fill + CHECKSUM_BYTES;
+    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
+    this.fill = 0;
+    return framed;
+  }
+}
+
+/**
  * Writes a streamed shard into an open file: rechunks the input, appends a checksum after each chunk,
  * and writes the header last. Returns the shard's size. The caller fsyncs and renames.
  */
@@ -94,56 +145,65 @@ export async function writeShardFile(
   hash: BlockHasher,
   chunkBytes = DEFAULT_CHUNK_BYTES,
 ): Promise<number> {
-  let chunk = Buffer.allocUnsafe(chunkBytes);
-  let chunkFill = 0;
+  const framer = new ChunkFramer(chunkBytes, hash);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let position = SHARD_HEADER_BYTES;
-  let shardSizeBytes = 0;
-
-  const sealChunk = (): void => {
-    const payload = chunk.subarray(0, chunkFill);
-    const sum = Buffer.allocUnsafe(CHECKSUM_BYTES);
-    sum.writeBigUInt64LE(hash(payload));
-    pending.push(payload, sum);
-    pendingBytes += chunkFill + CHECKSUM_BYTES;
-    chunk = Buffer.allocUnsafe(chunkBytes);
-    chunkFill = 0;
-  };
   const flush = async (): Promise<void> => {
     if (pendingBytes === 0) return;
     const buffers = pending;
-    pending = [];
     const bytes = pendingBytes;
+    pending = [];
     pendingBytes = 0;
     await handle.writev(buffers, position);
     position += bytes;
   };
-
   for await (const piece of source) {
-    let offset = 0;
-    shardSizeBytes += piece.length;
-    while (offset < piece.length) {
-      const take = Math.min(chunkBytes - chunkFill, piece.length - offset);
-      chunk.set(piece.subarray(offset, offset + take), chunkFill);
-      chunkFill += take;
-      offset += take;
-      if (chunkFill === chunkBytes) {
-        sealChunk();
-        if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
-      }
-    }
+    pendingBytes += framer.push(piece, pending);
+    if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
   }
-  if (chunkFill > 0) sealChunk();
+  pendingBytes += framer.finish(pending);
   await flush();
+  const shardSizeBytes = framer.sizeBytes;
   await handle.write(encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash), 0, SHARD_HEADER_BYTES, 0);
   return shardSizeBytes;
 }
 
-/** Reads and checks the header of an open shard file. */
-export async function readShardHeader(handle: FileHandle, hash: BlockHasher): Promise<ShardHeader> {
+/** The whole shard-file image of a small shard held in memory: what an inline shard stores in LevelDB. */
+export function encodeShardImage(
+  pieces: readonly Uint8Array[],
+  header: Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>,
+  hash: BlockHasher,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+): Buffer {
+  const framer = new ChunkFramer(chunkBytes, hash);
+  const framed: Buffer[] = [];
+  for (const piece of pieces) framer.push(piece, framed);
+  framer.finish(framed);
+  const head = encodeShardHeader({ ...header, chunkBytes, shardSizeBytes: framer.sizeBytes }, hash);
+  return Buffer.concat([head, ...framed]);
+}
+
+/** Positional reads: a FileHandle, or a shard image in memory (bufferSource). */
+export interface PositionalSource {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/** A shard image held in memory (an inline shard) read through the same verified path as a file. */
+export function bufferSource(image: Buffer): PositionalSource {
+  return {
+    read: async (buffer, offset, length, position) => {
+      const bytesRead = Math.max(0, Math.min(length, image.length - position));
+      if (bytesRead > 0) image.copy(buffer, offset, position, position + bytesRead);
+      return { bytesRead };
+    },
+  };
+}
+
+/** Reads and checks the header of a shard file or image. */
+export async function readShardHeader(source: PositionalSource, hash: BlockHasher): Promise<ShardHeader> {
   const bytes = Buffer.alloc(SHARD_HEADER_BYTES);
-  const { bytesRead } = await handle.read(bytes, 0, SHARD_HEADER_BYTES, 0);
+  const { bytesRead } = await source.read(bytes, 0, SHARD_HEADER_BYTES, 0);
   return decodeShardHeader(bytes.subarray(0, bytesRead), hash);
 }
 
@@ -151,11 +211,12 @@ export async function readShardHeader(handle: FileHandle, hash: BlockHasher): Pr
 const READ_BATCH_CHUNKS = 16;
 
 /**
- * Yields `lengthBytes` of the shard from `offsetBytes`, verifying every chunk it touches.
- * Throws ShardCorruptError on the first chunk that does not match its checksum, before yielding it.
+ * Yields `lengthBytes` of the shard from `offsetBytes`, verifying every chunk it touches and reading
+ * no other chunk. Throws ShardCorruptError on the first chunk that does not match its checksum,
+ * before yielding it.
  */
 export async function* readShardRange(
-  handle: FileHandle,
+  source: PositionalSource,
   header: ShardHeader,
   offsetBytes: number,
   lengthBytes: number,
@@ -173,7 +234,7 @@ export async function* readShardRange(
     const batchShardBytes = Math.min(count * chunkBytes, header.shardSizeBytes - firstShardByte);
     const fileBytes = batchShardBytes + count * CHECKSUM_BYTES;
     const buffer = Buffer.allocUnsafe(fileBytes);
-    const { bytesRead } = await handle.read(buffer, 0, fileBytes, chunkPosition(chunkIndex, chunkBytes));
+    const { bytesRead } = await source.read(buffer, 0, fileBytes, chunkPosition(chunkIndex, chunkBytes));
     if (bytesRead !== fileBytes) throw new ShardCorruptError('shard file truncated');
     for (let i = 0; i < count; i += 1) {
       const start = i * stride;

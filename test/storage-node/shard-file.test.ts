@@ -1,9 +1,19 @@
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { t } from 'tap';
 import { loadBlockHasher } from '../../src/storage-node/index.js';
-import { readShardHeader, readShardRange, writeShardFile, ShardCorruptError, SHARD_HEADER_BYTES } from '../../src/storage-node/shard-file.js';
+import {
+  bufferSource,
+  decodeShardHeader,
+  encodeShardImage,
+  readShardHeader,
+  readShardRange,
+  writeShardFile,
+  ShardCorruptError,
+  SHARD_FORMAT_VERSION,
+  SHARD_HEADER_BYTES,
+} from '../../src/storage-node/shard-file.js';
 import { seededBytes } from '../helpers/bytes.js';
 
 const hash = await loadBlockHasher();
@@ -73,4 +83,35 @@ t.test('a damaged header is detected', async (t) => {
   await handle.write(Buffer.from([0x09]), 0, 1, 7);
   await t.rejects(readShardHeader(handle, hash), ShardCorruptError);
   await handle.close();
+});
+
+t.test('the header carries magic, format version, version id, shard index, k, m, block size, chunk size and length', async (t) => {
+  const bytes = seededBytes(12_345, 4);
+  const path = await writeShard('fields', bytes, 5, 1000);
+  const image = await readFile(path);
+  t.equal(image.toString('latin1', 0, 4), 'TSHD');
+  t.equal(image.readUInt16LE(4), SHARD_FORMAT_VERSION);
+  t.same({ ...decodeShardHeader(image, hash) }, { ...header, chunkBytes: 1000, shardSizeBytes: 12_345 });
+  t.equal(image.length, SHARD_HEADER_BYTES + 12_345 + 13 * 8, 'one 8-byte xxhash64 per chunk');
+});
+
+t.test('an inline image is byte-for-byte the file a shard would have been, and reads through the same verified path', async (t) => {
+  for (const size of [0, 1, 999, 1000, 1001, 5000]) {
+    const bytes = seededBytes(size, size + 1);
+    const path = await writeShard(`img${size}`, bytes, 4, 1000);
+    const image = encodeShardImage([bytes.subarray(0, size >> 1), bytes.subarray(size >> 1)], header, hash, 1000);
+    t.ok(image.equals(await readFile(path)), `${size} B: same bytes`);
+    const source = bufferSource(image);
+    const parsed = await readShardHeader(source, hash);
+    const parts: Buffer[] = [];
+    for await (const part of readShardRange(source, parsed, 0, size, hash)) parts.push(part);
+    t.ok(Buffer.concat(parts).equals(bytes), `${size} B: reads back`);
+  }
+  const image = encodeShardImage([seededBytes(3000, 1)], header, hash, 1000);
+  image.writeUInt8(image.readUInt8(SHARD_HEADER_BYTES + 1008 + 3) ^ 0x40, SHARD_HEADER_BYTES + 1008 + 3);
+  const parsed = await readShardHeader(bufferSource(image), hash);
+  const read = async (): Promise<void> => {
+    for await (const _part of readShardRange(bufferSource(image), parsed, 1500, 10, hash)) void _part;
+  };
+  await t.rejects(read(), ShardCorruptError, 'a damaged inline chunk is refused');
 });
