@@ -201,4 +201,20 @@ export interface NodeHealth {
   checksumFailures: number;
   /** Epoch of the newest ring the node holds; 0 when it has none. */
   ringEpoch: number;
+  /** Shards waiting for repair (failed checksums or missing data). Absent from nodes older than this field. */
+  quarantinedShards?: number;
+  /** Shard writes refused for lack of space, and disk or LevelDB I/O errors, since start. */
+  noSpaceRefusals?: number;
+  ioErrors?: number;
+  /** The node's capacity limit and the shard bytes counted against it; null when only the disk limits it. */
+  capacityBytes?: number | null;
+  usedBytes?: number | null;
+  /** What start-up recovery removed: temporary files, stale prepared shards, orphan files; and files found missing. */
+  recovery?: {
+    tmpFilesRemoved: number;
+    stalePreparedDropped: number;
+    orphanFilesRemoved: number;
+    missingFiles: number;
+    completedMs: number;
+  } | null;
 }

@@ -1,5 +1,15 @@
 export { StorageNode, type StorageNodeOptions } from './storage-node.js';
-export { ShardStore, ShardStoreError, shardFileName, type ShardStoreOptions } from './shard-store.js';
+export {
+  DEFAULT_INLINE_MAX_SHARD_BYTES,
+  DEFAULT_PREPARED_GRACE_MS,
+  ShardStore,
+  ShardStoreError,
+  shardFileName,
+  type ShardStoreOptions,
+  type ShardStoreStats,
+} from './shard-store.js';
+export { MetadataStore, METADATA_SCHEMA_VERSION, type QuarantineEntry, type StoredObject } from './metadata-store.js';
+export type { RecoveryReport } from './shard-recovery.js';
 export { NodeServer, type NodeServerOptions } from './node-server.js';
 export { loadBlockHasher, type BlockHasher } from './checksum.js';
 export { ShardCorruptError, SHARD_HEADER_BYTES, DEFAULT_CHUNK_BYTES } from './shard-file.js';

@@ -1,61 +1,120 @@
 import { ClassicLevel } from 'classic-level';
-import type { BucketRecord, ListQuery, ObjectRecord, ObjectStatus } from '../rpc/index.js';
+import { placementHashHex } from '../placement/index.js';
+import type { BucketRecord, ListQuery, ObjectRecord, ObjectStatus, ShardRef } from '../rpc/index.js';
+import { ROW, afterPrefix, keyParts, kindRange, prefixRange, rowKey } from './metadata-keys.js';
 
 /**
- * LevelDB layout of a node's metadata. Keys are raw bytes; a 0x00 byte separates parts, which keeps
- * each bucket's keys contiguous and in UTF-8 byte order (S3's listing order). Bucket names and object
- * keys never contain 0x00 (the gateway refuses such keys) and never contain 0xFF (not valid UTF-8),
- * so `prefix + 0xFF` is an exclusive upper bound for "every key starting with prefix".
+ * LevelDB layout of a node's metadata (schema 2). Keys are bytes: a one-letter kind, then parts each
+ * after a 0x00 (metadata-keys.ts); since names never hold 0x00 or 0xFF, a bucket's keys sort in
+ * UTF-8 byte order, which is S3's listing order. `ver` is a 24-character version id (HLC time then
+ * writer, so text order is write order); `shard` is the decimal shard index.
  *
- *   o 00 bucket 00 key                         -> StoredObject: the newest committed version of a key
- *                                                 (live or tombstone) and the shard this node holds
- *   p 00 bucket 00 key 00 version 00 shard     -> PreparedShard: durable shard file, not yet visible
- *   b 00 bucket                                -> BucketRecord (newest version wins)
+ *   o 00 bucket 00 key                    -> StoredObject JSON. The per-bucket ordered index listing walks,
+ *                                            and the version record: the newest committed version of the
+ *                                            key on this node (live or tombstone) and the shard it holds.
+ *   h 00 hash 00 bucket 00 key            -> empty. The placement index the scrubber walks: `hash` is
+ *                                            placementHash(bucket, key) as 16 hex digits, so the keys of
+ *                                            ring partition P (of B bits) are the range of hashes
+ *                                            [P << (64-B), (P+1) << (64-B)), whatever B the ring uses.
+ *                                            Exists exactly when the `o` row does.
+ *   p 00 bucket 00 key 00 ver 00 shard    -> PreparedShard JSON: a durable shard that is not visible yet.
+ *   d 00 bucket 00 key 00 ver 00 shard    -> an inline shard's image (the shard-file format, checksummed
+ *                                            chunks and all) for shards at most the inline threshold.
+ *                                            Written with its `p` row; deleted with the last row that
+ *                                            points to it, in the same batch.
+ *   f 00 file                             -> ShardRef JSON: the registry of shard files under shards/.
+ *                                            Written in the batch that first points to the file, deleted
+ *                                            in the batch that drops the last pointer; the file itself
+ *                                            is removed after that batch. So at start-up a file without
+ *                                            an `f` row is garbage, and an `f` row without a file is a
+ *                                            lost shard.
+ *   q 00 bucket 00 key 00 ver 00 shard    -> QuarantineEntry JSON: a shard that failed its checksums or
+ *                                            went missing, for the repair worker to rebuild from the
+ *                                            other nodes; repair deletes the row when the shard is good.
+ *   b 00 bucket                           -> BucketRecord JSON (the newest version id wins).
+ *   n 00 name                             -> node-local state: `schema` (this layout's version).
  *
- * Listing walks the `o` range of a bucket; a version becomes visible only when its `o` row is
- * written, in the same batch that removes its `p` row.
+ * A version becomes visible only in the synced batch that writes its `o` row, removes its `p` row
+ * and drops the rows of the version it replaces. Listing reads `o` rows only; shard bytes live in
+ * `d` rows or files, so a listing page never loads object data.
  */
+export const METADATA_SCHEMA_VERSION = 2;
+
+/** The newest committed version of a key on a node, and where this node keeps its shard. */
 export interface StoredObject {
   record: ObjectRecord;
   shardIndex: number | null;
   shardSizeBytes: number;
-  /** Shard file name under the node's shard directory; null for tombstones. */
+  /** Shard file name under the node's shard directory; null for tombstones and inline shards. */
   file: string | null;
+  /** True when the shard is the `d` row of this version. */
+  inline?: boolean;
 }
 
 /** A prepared (durable, invisible) shard awaiting commit or abort. */
 export interface PreparedShard {
-  file: string;
+  /** Shard file name; null when the shard is inline. */
+  file: string | null;
+  inline?: boolean;
   shardSizeBytes: number;
   preparedMs: number;
 }
 
-const SEP = 0x00;
-const HIGH = 0xff;
+/** A prepared shard with its identity, as start-up recovery and garbage collection see it. */
+export type PreparedRow = PreparedShard & ShardRef;
 
-function key(...parts: string[]): Buffer {
-  const buffers: Buffer[] = [];
-  parts.forEach((part, i) => {
-    if (i > 0) buffers.push(Buffer.of(SEP));
-    buffers.push(Buffer.from(part, 'utf8'));
-  });
-  return Buffer.concat(buffers);
+/** Why a shard was quarantined. */
+export type QuarantineReason = 'checksum' | 'missing';
+
+/** A shard this node can no longer serve, waiting for repair. */
+export interface QuarantineEntry extends ShardRef {
+  reason: QuarantineReason;
+  detail: string;
+  detectedMs: number;
 }
 
-function objectKey(bucket: string, objectName: string): Buffer {
-  return key('o', bucket, objectName);
+/** A key in the placement index. */
+export interface HashIndexEntry {
+  hashHex: string;
+  bucket: string;
+  key: string;
 }
 
-function preparedKey(bucket: string, objectName: string, versionId: string, shardIndex: number): Buffer {
-  return key('p', bucket, objectName, versionId, String(shardIndex));
+type Batch = ReturnType<ClassicLevel<Buffer, Buffer>['batch']>;
+
+function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
-/** The node's LevelDB: object index, prepared shards, bucket records. */
+function parse<T>(value: Buffer): T {
+  return JSON.parse(value.toString('utf8')) as T;
+}
+
+function shardParts(ref: ShardRef): string[] {
+  return [ref.bucket, ref.key, ref.versionId, String(ref.shardIndex)];
+}
+
+function refOf(parts: readonly string[]): ShardRef {
+  return { bucket: parts[0] ?? '', key: parts[1] ?? '', versionId: parts[2] ?? '', shardIndex: Number(parts[3]) };
+}
+
+/** The shard a stored object's row points to, if it holds one. */
+export function storedRef(stored: StoredObject): ShardRef | null {
+  if (stored.shardIndex === null) return null;
+  const { bucket, key, versionId } = stored.record;
+  return { bucket, key, versionId, shardIndex: stored.shardIndex };
+}
+
+/** The node's LevelDB: object index, placement index, prepared and inline shards, file registry, quarantine, buckets. */
 export class MetadataStore {
-  private readonly db: ClassicLevel<Buffer, string>;
+  private readonly db: ClassicLevel<Buffer, Buffer>;
+  private readonly sync: boolean;
+  private writeFailureCount = 0;
 
-  constructor(location: string) {
-    this.db = new ClassicLevel<Buffer, string>(location, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
+  /** `sync: false` skips LevelDB's fsync of each write: for benchmarks only. */
+  constructor(location: string, options: { sync?: boolean } = {}) {
+    this.db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    this.sync = options.sync ?? true;
   }
 
   /** Opens the database (creating it when absent). */
@@ -73,82 +132,183 @@ export class MetadataStore {
     return this.db.status === 'open' ? 'open' : 'closed';
   }
 
-  /** The newest committed version of a key on this node. */
-  async getObject(bucket: string, objectName: string): Promise<StoredObject | undefined> {
-    const value = await this.db.get(objectKey(bucket, objectName));
-    return value === undefined ? undefined : (JSON.parse(value) as StoredObject);
+  /** LevelDB writes that failed since start (a full disk or an I/O error), for health reports. */
+  get writeFailures(): number {
+    return this.writeFailureCount;
   }
 
-  /** Records a prepared shard durably (synced). */
-  async putPrepared(
-    bucket: string,
-    objectName: string,
-    versionId: string,
-    shardIndex: number,
-    prepared: PreparedShard,
-  ): Promise<void> {
-    await this.db.put(preparedKey(bucket, objectName, versionId, shardIndex), JSON.stringify(prepared), { sync: true });
-  }
-
-  /** A prepared shard, if present. */
-  async getPrepared(
-    bucket: string,
-    objectName: string,
-    versionId: string,
-    shardIndex: number,
-  ): Promise<PreparedShard | undefined> {
-    const value = await this.db.get(preparedKey(bucket, objectName, versionId, shardIndex));
-    return value === undefined ? undefined : (JSON.parse(value) as PreparedShard);
-  }
-
-  /** Drops a prepared row (the caller removes its file). */
-  async deletePrepared(bucket: string, objectName: string, versionId: string, shardIndex: number): Promise<void> {
-    await this.db.del(preparedKey(bucket, objectName, versionId, shardIndex), { sync: true });
-  }
-
-  /** Every prepared row, for start-up recovery and garbage collection. */
-  async *preparedShards(): AsyncGenerator<PreparedShard & { bucket: string; key: string; versionId: string; shardIndex: number }> {
-    for await (const [rowKey, value] of this.db.iterator({ gt: key('p', ''), lt: Buffer.from([0x70, 0x01]) })) {
-      const parts = splitKey(rowKey);
-      yield {
-        ...(JSON.parse(value) as PreparedShard),
-        bucket: parts[1] ?? '',
-        key: parts[2] ?? '',
-        versionId: parts[3] ?? '',
-        shardIndex: Number(parts[4]),
-      };
-    }
+  /** The schema version recorded in the database; 1 for a database written before the version row existed, 0 when empty. */
+  async schemaVersion(): Promise<number> {
+    const value = await this.db.get(rowKey(ROW.node, 'schema'));
+    if (value !== undefined) return Number(value.toString('utf8'));
+    for await (const _ of this.db.keys({ ...kindRange(ROW.object), limit: 1 })) return 1;
+    for await (const _ of this.db.keys({ ...kindRange(ROW.prepared), limit: 1 })) return 1;
+    return 0;
   }
 
   /**
-   * Makes a version visible in one synced batch: writes its object row and removes its prepared row.
-   * The caller has checked the version is newer than the current one.
+   * Brings a schema-1 database to this layout: adds the placement index and file registry rows that
+   * schema 1 lacked (without them start-up recovery would take every file for garbage).
    */
-  async commitObject(stored: StoredObject): Promise<void> {
-    const { record } = stored;
-    const batch = this.db.batch().put(objectKey(record.bucket, record.key), JSON.stringify(stored));
-    if (stored.shardIndex !== null) {
-      batch.del(preparedKey(record.bucket, record.key, record.versionId, stored.shardIndex));
+  async migrate(): Promise<void> {
+    const version = await this.schemaVersion();
+    if (version === METADATA_SCHEMA_VERSION) return;
+    if (version > METADATA_SCHEMA_VERSION) throw new Error(`metadata schema ${version} is newer than this node (${METADATA_SCHEMA_VERSION})`);
+    let batch = this.db.batch();
+    const flushEvery = async (): Promise<void> => {
+      if (batch.length < 1000) return;
+      await this.write(batch);
+      batch = this.db.batch();
+    };
+    for await (const value of this.db.values(kindRange(ROW.object))) {
+      const stored = parse<StoredObject>(value);
+      const { bucket, key } = stored.record;
+      batch.put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
+      const ref = storedRef(stored);
+      if (ref !== null && stored.file !== null) batch.put(rowKey(ROW.file, stored.file), json(ref));
+      await flushEvery();
     }
-    await batch.write({ sync: true });
+    for await (const row of this.preparedShards()) {
+      if (row.file !== null) batch.put(rowKey(ROW.file, row.file), json(refFromRow(row)));
+      await flushEvery();
+    }
+    batch.put(rowKey(ROW.node, 'schema'), Buffer.from(String(METADATA_SCHEMA_VERSION)));
+    await this.write(batch);
+  }
+
+  /** The newest committed version of a key on this node. */
+  async getObject(bucket: string, objectName: string): Promise<StoredObject | undefined> {
+    const value = await this.db.get(rowKey(ROW.object, bucket, objectName));
+    return value === undefined ? undefined : parse<StoredObject>(value);
+  }
+
+  /** A prepared shard, if present. */
+  async getPrepared(ref: ShardRef): Promise<PreparedShard | undefined> {
+    const value = await this.db.get(rowKey(ROW.prepared, ...shardParts(ref)));
+    return value === undefined ? undefined : parse<PreparedShard>(value);
+  }
+
+  /** An inline shard's image, if present. */
+  async getInline(ref: ShardRef): Promise<Buffer | undefined> {
+    return this.db.get(rowKey(ROW.inline, ...shardParts(ref)));
+  }
+
+  /** Whether a file is registered (some row points to it). */
+  async hasFile(file: string): Promise<boolean> {
+    return (await this.db.get(rowKey(ROW.file, file))) !== undefined;
+  }
+
+  /**
+   * Records a prepared shard in one synced write: its `p` row with either its file's registry row or
+   * its inline image. For a file, the caller has already fsynced it into place.
+   */
+  async putPrepared(ref: ShardRef, prepared: PreparedShard, image?: Buffer): Promise<void> {
+    const batch = this.db.batch().put(rowKey(ROW.prepared, ...shardParts(ref)), json(prepared));
+    if (image !== undefined) batch.put(rowKey(ROW.inline, ...shardParts(ref)), image);
+    if (prepared.file !== null) batch.put(rowKey(ROW.file, prepared.file), json(ref));
+    await this.write(batch);
+  }
+
+  /**
+   * Drops a prepared row in one synced write, and with it the shard's bytes (registry row or inline
+   * image) unless `keepData` (the committed `o` row points at the same shard). The caller removes the file.
+   */
+  async dropPrepared(ref: ShardRef, prepared: PreparedShard, keepData: boolean): Promise<void> {
+    const batch = this.db.batch().del(rowKey(ROW.prepared, ...shardParts(ref)));
+    if (!keepData) dropShardData(batch, ref, prepared);
+    await this.write(batch);
+  }
+
+  /**
+   * Makes a version visible in one synced batch: writes its object and placement-index rows, removes
+   * its prepared row, and drops the shard data of the version it replaces. The caller has checked the
+   * version is newer than `previous`, and removes the previous file afterwards.
+   */
+  async commitObject(stored: StoredObject, previous: StoredObject | undefined): Promise<void> {
+    const { bucket, key } = stored.record;
+    const batch = this.db
+      .batch()
+      .put(rowKey(ROW.object, bucket, key), json(stored))
+      .put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
+    const ref = storedRef(stored);
+    if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
+    const previousRef = previous === undefined ? null : storedRef(previous);
+    if (previous !== undefined && previousRef !== null) dropShardData(batch, previousRef, previous);
+    await this.write(batch);
+  }
+
+  /** Rewrites the committed row of the same version (a metadata-only change such as tags); shard data is untouched. */
+  async rewriteObject(stored: StoredObject): Promise<void> {
+    await this.write(this.db.batch().put(rowKey(ROW.object, stored.record.bucket, stored.record.key), json(stored)));
+  }
+
+  /** Every prepared row, for start-up recovery and garbage collection. */
+  async *preparedShards(): AsyncGenerator<PreparedRow> {
+    for await (const [key, value] of this.db.iterator(kindRange(ROW.prepared))) {
+      yield { ...parse<PreparedShard>(value), ...refOf(keyParts(key)) };
+    }
+  }
+
+  /** Registered files under one shard subdirectory, in name order, for start-up recovery. */
+  async *filesUnder(directory: string): AsyncGenerator<{ file: string; ref: ShardRef }> {
+    for await (const [key, value] of this.db.iterator(prefixRange(rowKey(ROW.file, `${directory}/`)))) {
+      yield { file: keyParts(key)[0] ?? '', ref: parse<ShardRef>(value) };
+    }
+  }
+
+  /** Drops the registry row of a file that no longer exists and that nothing committed points to. */
+  async forgetFile(file: string): Promise<void> {
+    await this.write(this.db.batch().del(rowKey(ROW.file, file)));
+  }
+
+  /**
+   * Keys whose placement hash is in [fromHash, toHash), in hash order; toHash null means to the end.
+   * One ring partition of B bits is the range [P << (64-B), (P+1) << (64-B)).
+   */
+  async *hashRange(fromHash: bigint, toHash: bigint | null): AsyncGenerator<HashIndexEntry> {
+    const gte = rowKey(ROW.hashIndex, hex16(fromHash));
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? afterPrefix(Buffer.from(ROW.hashIndex)) : rowKey(ROW.hashIndex, hex16(toHash));
+    for await (const key of this.db.keys({ gte, lt })) {
+      const [hashHex = '', bucket = '', objectKey = ''] = keyParts(key);
+      yield { hashHex, bucket, key: objectKey };
+    }
+  }
+
+  /** Keys of ring partition `partition` for a ring of `partitionBits` bits, in hash order. */
+  partitionKeys(partition: number, partitionBits: number): AsyncGenerator<HashIndexEntry> {
+    const shift = BigInt(64 - partitionBits);
+    const from = BigInt(partition) << shift;
+    const to = (BigInt(partition) + 1n) << shift;
+    return this.hashRange(from, to);
+  }
+
+  /** Records a shard for repair; returns false when it was already quarantined. */
+  async quarantine(entry: QuarantineEntry): Promise<boolean> {
+    const key = rowKey(ROW.quarantine, ...shardParts(entry));
+    if ((await this.db.get(key)) !== undefined) return false;
+    await this.write(this.db.batch().put(key, json(entry)));
+    return true;
+  }
+
+  /** Every quarantined shard, for the repair worker and tests. */
+  async *quarantined(): AsyncGenerator<QuarantineEntry> {
+    for await (const value of this.db.values(kindRange(ROW.quarantine))) yield parse<QuarantineEntry>(value);
   }
 
   /** Rows of a bucket's object index in byte order, for listing. Tombstones are included: newer ones hide older live versions elsewhere. */
   async listObjects(query: ListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
-    const base = key('o', query.bucket, '');
-    const rangeEnd = Buffer.concat([base, Buffer.from(query.prefix, 'utf8'), Buffer.of(HIGH)]);
+    const base = rowKey(ROW.object, query.bucket, '');
+    const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
     const start = query.after > query.prefix ? query.after : query.prefix;
     const startKey = Buffer.concat([base, Buffer.from(start, 'utf8')]);
     const options =
       query.afterIsPrefix && query.after !== ''
-        ? { gte: Buffer.concat([startKey, Buffer.of(HIGH)]), lt: rangeEnd }
+        ? { gte: afterPrefix(startKey), lt: rangeEnd }
         : start === query.after && query.after !== ''
           ? { gt: startKey, lt: rangeEnd }
           : { gte: startKey, lt: rangeEnd };
     const entries: StoredObject[] = [];
-    for await (const value of this.db.values({ ...options, limit: query.limit + 1 })) {
-      entries.push(JSON.parse(value) as StoredObject);
-    }
+    for await (const value of this.db.values({ ...options, limit: query.limit + 1 })) entries.push(parse<StoredObject>(value));
     const truncated = entries.length > query.limit;
     if (truncated) entries.pop();
     return { entries, truncated };
@@ -156,41 +316,54 @@ export class MetadataStore {
 
   /** True when the bucket has at least one live (non-tombstone) object on this node. */
   async bucketHasObjects(bucket: string): Promise<boolean> {
-    const base = key('o', bucket, '');
-    for await (const value of this.db.values({ gte: base, lt: Buffer.concat([base, Buffer.of(HIGH)]) })) {
-      if (!(JSON.parse(value) as StoredObject).record.deleted) return true;
+    for await (const value of this.db.values(prefixRange(rowKey(ROW.object, bucket, '')))) {
+      if (!parse<StoredObject>(value).record.deleted) return true;
     }
     return false;
   }
 
   /** Stores a bucket record unless the node already holds a newer one. */
   async putBucket(record: BucketRecord): Promise<void> {
-    const rowKey = key('b', record.name);
-    const current = await this.db.get(rowKey);
-    if (current !== undefined && (JSON.parse(current) as BucketRecord).versionId >= record.versionId) return;
-    await this.db.put(rowKey, JSON.stringify(record), { sync: true });
+    const key = rowKey(ROW.bucket, record.name);
+    const current = await this.db.get(key);
+    if (current !== undefined && parse<BucketRecord>(current).versionId >= record.versionId) return;
+    await this.write(this.db.batch().put(key, json(record)));
   }
 
   /** Every bucket record, tombstones included. */
   async listBuckets(): Promise<BucketRecord[]> {
     const records: BucketRecord[] = [];
-    for await (const value of this.db.values({ gt: key('b', ''), lt: Buffer.from([0x62, 0x01]) })) {
-      records.push(JSON.parse(value) as BucketRecord);
-    }
+    for await (const value of this.db.values(kindRange(ROW.bucket))) records.push(parse<BucketRecord>(value));
     return records;
+  }
+
+  /** Every committed object row, for start-up accounting. */
+  async *objects(): AsyncGenerator<StoredObject> {
+    for await (const value of this.db.values(kindRange(ROW.object))) yield parse<StoredObject>(value);
+  }
+
+  /** Every write is synced: an acknowledged prepare, commit or bucket change survives a crash. */
+  private async write(batch: Batch): Promise<void> {
+    try {
+      await batch.write({ sync: this.sync });
+    } catch (err) {
+      this.writeFailureCount += 1;
+      throw err;
+    }
   }
 }
 
-function splitKey(rowKey: Buffer): string[] {
-  const parts: string[] = [];
-  let start = 0;
-  for (let i = 0; i <= rowKey.length; i += 1) {
-    if (i === rowKey.length || rowKey[i] === SEP) {
-      parts.push(rowKey.toString('utf8', start, i));
-      start = i + 1;
-    }
-  }
-  return parts;
+function dropShardData(batch: Batch, ref: ShardRef, holder: { file: string | null; inline?: boolean }): void {
+  if (holder.inline === true) batch.del(rowKey(ROW.inline, ...shardParts(ref)));
+  if (holder.file !== null) batch.del(rowKey(ROW.file, holder.file));
+}
+
+function refFromRow(row: PreparedRow): ShardRef {
+  return { bucket: row.bucket, key: row.key, versionId: row.versionId, shardIndex: row.shardIndex };
+}
+
+function hex16(value: bigint): string {
+  return value.toString(16).padStart(16, '0');
 }
 
 /** Converts a stored row to the wire answer of GET /v1/objects. */

@@ -112,12 +112,21 @@ export class NodeServer {
     });
     this.app.post(NODE_PATHS.commit, async (request) => {
       const body = await readJson<CommitRequest>(request);
-      if (!isVersionId(body.record.versionId)) throw new WireError('BadRequest', 'bad version id');
+      if (typeof body.record !== 'object' || body.record === null || !isVersionId(body.record.versionId)) {
+        throw new WireError('BadRequest', 'bad version id');
+      }
+      checkName(body.record.bucket, 'bucket');
+      checkName(body.record.key, 'key');
+      if (body.shardIndex !== null) checkShardIndex(body.shardIndex);
       await store.commit(body);
       return {};
     });
     this.app.post(NODE_PATHS.abort, async (request) => {
       const body = await readJson<AbortRequest>(request);
+      checkName(body.bucket, 'bucket');
+      checkName(body.key, 'key');
+      checkShardIndex(body.shardIndex);
+      if (!isVersionId(body.versionId)) throw new WireError('BadRequest', 'bad version id');
       await store.abort({ bucket: body.bucket, key: body.key, versionId: body.versionId, shardIndex: body.shardIndex });
       return {};
     });
@@ -154,7 +163,8 @@ export class NodeServer {
     });
     this.app.put(NODE_PATHS.buckets, async (request) => {
       const record = await readJson<BucketRecord>(request);
-      if (!isVersionId(record.versionId) || typeof record.name !== 'string') throw new WireError('BadRequest', 'bad bucket record');
+      if (!isVersionId(record.versionId)) throw new WireError('BadRequest', 'bad bucket record');
+      checkName(record.name, 'bucket');
       await store.putBucket(record);
       return {};
     });
@@ -163,6 +173,8 @@ export class NodeServer {
       const body = await readJson<TagUpdateRequest>(request);
       if (!isVersionId(body.versionId) || !isVersionId(body.tagsRevision)) throw new WireError('BadRequest', 'bad version id');
       if (typeof body.tags !== 'object' || body.tags === null) throw new WireError('BadRequest', 'bad tags');
+      checkName(body.bucket, 'bucket');
+      checkName(body.key, 'key');
       await store.updateTags(body);
       return {};
     });
@@ -185,13 +197,30 @@ export class NodeServer {
     });
     this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => {
       const metadataStore = store.metadata.status;
+      const stats = store.stats;
+      const recovery = stats.lastRecovery;
       return {
         nodeId: this.options.nodeId,
         status: metadataStore === 'open' ? 'ok' : 'degraded',
         metadataStore,
         freeBytes: await store.freeBytes(),
-        checksumFailures: store.checksumFailures,
+        checksumFailures: stats.checksumFailures,
         ringEpoch: this.options.rings.current?.epoch ?? 0,
+        quarantinedShards: stats.quarantinedShards,
+        noSpaceRefusals: stats.noSpaceRefusals,
+        ioErrors: stats.ioErrors,
+        capacityBytes: stats.capacityBytes,
+        usedBytes: stats.usedBytes,
+        recovery:
+          recovery === null
+            ? null
+            : {
+                tmpFilesRemoved: recovery.tmpFilesRemoved,
+                stalePreparedDropped: recovery.stalePreparedDropped,
+                orphanFilesRemoved: recovery.orphanFilesRemoved,
+                missingFiles: recovery.missingFiles,
+                completedMs: recovery.completedMs,
+              },
       };
     });
   }
@@ -210,7 +239,8 @@ export class NodeServer {
 function wireCodeOf(err: unknown): WireErrorCode {
   if (err instanceof WireError) return err.code;
   if (err instanceof ShardStoreError) {
-    return err.code === 'NotFound' ? 'NotFound' : err.code === 'NoSpace' ? 'InsufficientStorage' : 'Conflict';
+    const codes = { NotFound: 'NotFound', NoSpace: 'InsufficientStorage', Conflict: 'Conflict', IoError: 'Internal' } as const;
+    return codes[err.code];
   }
   if (err instanceof ShardCorruptError) return 'ChecksumMismatch';
   return 'Internal';
@@ -220,6 +250,18 @@ function stringParam(query: Record<string, string | undefined>, name: string): s
   const value = query[name];
   if (value === undefined || value.length === 0 || value.includes('\0')) throw new WireError('BadRequest', `bad ${name}`);
   return value;
+}
+
+/**
+ * Bucket names and keys from JSON bodies get the same check as query strings: NUL separates the parts
+ * of LevelDB keys, so a name holding one could reach into another bucket's rows.
+ */
+function checkName(value: unknown, name: string): void {
+  if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) throw new WireError('BadRequest', `bad ${name}`);
+}
+
+function checkShardIndex(value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) throw new WireError('BadRequest', 'bad shard');
 }
 
 function intParam(query: Record<string, string | undefined>, name: string, min: number, max: number): number {

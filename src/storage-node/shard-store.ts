@@ -1,35 +1,66 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { TesseraError, type Logger } from '../common/index.js';
+import type { Logger } from '../common/index.js';
 import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ShardRef, TagUpdateRequest } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { MetadataStore, type StoredObject } from './metadata-store.js';
-import { ShardCorruptError, readShardHeader, readShardRange, writeShardFile } from './shard-file.js';
+import { MetadataStore, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
+import { ShardCorruptError, bufferSource, readShardHeader, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
+import { recoverStore, type RecoveryReport } from './shard-recovery.js';
+import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
+import { ShardWriter } from './shard-writer.js';
+import { SpaceLedger } from './space-ledger.js';
 
-/** Failures of the shard store that the node server maps onto wire errors. */
-export type ShardStoreErrorCode = 'NotFound' | 'Conflict' | 'NoSpace';
+export { ShardStoreError, type ShardStoreErrorCode } from './shard-store-error.js';
+export { shardFileName } from './shard-paths.js';
 
-/** A typed shard store failure. */
-export class ShardStoreError extends TesseraError<ShardStoreErrorCode> {}
+/**
+ * Largest shard kept inline in LevelDB rather than in a file. 32 KiB of shard is a 128 KiB object at
+ * 4+2 (64 KiB at 2+1, 256 KiB at 8+4). Chosen by bench/shard-bench.ts: see the README's storage notes.
+ */
+export const DEFAULT_INLINE_MAX_SHARD_BYTES = 32 * 1024;
+/** How old a prepared, uncommitted shard must be before recovery drops it: far longer than any prepare-to-commit gap. */
+export const DEFAULT_PREPARED_GRACE_MS = 15 * 60 * 1000;
 
 /** Construction parameters of a shard store. */
 export interface ShardStoreOptions {
   dataDir: string;
   hash: BlockHasher;
   logger: Logger;
-  /** Refuse new shards when a write would leave less than this free (a full disk must fail cleanly). */
+  /** Refuse new shards when the disk has less than this free (a full disk must fail cleanly). */
   reserveBytes?: number;
+  /** Total shard bytes this node may hold; unlimited when absent. */
+  capacityBytes?: number;
+  /** Shards up to this size live in LevelDB, larger ones in files; 0 keeps every shard in a file. */
+  inlineMaxShardBytes?: number;
+  /** Prepared shards older than this are dropped at start-up. */
+  preparedGraceMs?: number;
+  /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
+  fsync?: boolean;
+  clock?: () => number;
+}
+
+/** Counters the health report shows. */
+export interface ShardStoreStats {
+  checksumFailures: number;
+  quarantinedShards: number;
+  noSpaceRefusals: number;
+  ioErrors: number;
+  capacityBytes: number | null;
+  usedBytes: number | null;
+  lastRecovery: RecoveryReport | null;
 }
 
 /**
  * A node's durable state: shard files under `<data>/shards`, metadata in LevelDB under `<data>/meta`.
  *
- * Write protocol: stream to `<data>/tmp/<random>`, fsync, rename into `shards/`, fsync the directory,
- * then record the prepared shard in LevelDB (synced). Commit writes the object row in one synced
- * batch; only then is the version visible. Nothing half-written can be listed or read.
+ * Write protocol for a file: stream to `<data>/tmp/<random>`, fsync, rename into `shards/`, fsync the
+ * directory, then record the prepared shard in LevelDB (synced). A shard of at most
+ * `inlineMaxShardBytes` skips the file: its image and prepared row are one synced LevelDB write.
+ * Commit writes the object row in one synced batch; only then is the version visible, and only then
+ * is the replaced version's shard dropped. Start-up recovery (shard-recovery.ts) removes what a crash
+ * left half done. Nothing half-written can be listed or read.
  */
 export class ShardStore {
   readonly metadata: MetadataStore;
@@ -39,8 +70,17 @@ export class ShardStore {
   private readonly hash: BlockHasher;
   private readonly logger: Logger;
   private readonly reserveBytes: number;
+  private readonly preparedGraceMs: number;
+  private readonly fsync: boolean;
+  private readonly clock: () => number;
+  private readonly space: SpaceLedger;
+  private readonly writer: ShardWriter;
   private readonly keyLocks = new KeyedMutex();
   private checksumFailureCount = 0;
+  private quarantineCount = 0;
+  private noSpaceCount = 0;
+  private ioErrorCount = 0;
+  private recovery: RecoveryReport | null = null;
 
   constructor(options: ShardStoreOptions) {
     this.dataDir = options.dataDir;
@@ -49,15 +89,41 @@ export class ShardStore {
     this.hash = options.hash;
     this.logger = options.logger;
     this.reserveBytes = options.reserveBytes ?? 0;
-    this.metadata = new MetadataStore(join(options.dataDir, 'meta'));
+    this.preparedGraceMs = options.preparedGraceMs ?? DEFAULT_PREPARED_GRACE_MS;
+    this.fsync = options.fsync ?? true;
+    this.clock = options.clock ?? Date.now;
+    this.space = new SpaceLedger(options.capacityBytes ?? null);
+    this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync });
+    this.writer = new ShardWriter({
+      metadata: this.metadata,
+      hash: this.hash,
+      shardDir: this.shardDir,
+      tmpDir: this.tmpDir,
+      space: this.space,
+      inlineMaxShardBytes: options.inlineMaxShardBytes ?? DEFAULT_INLINE_MAX_SHARD_BYTES,
+      fsync: this.fsync,
+      clock: this.clock,
+      isCommitted: (ref) => this.isCommitted(ref),
+    });
   }
 
-  /** Opens LevelDB and removes temporary files a crash left behind (no write is in flight at start). */
-  async open(): Promise<void> {
-    await mkdir(this.shardDir, { recursive: true });
-    await rm(this.tmpDir, { recursive: true, force: true });
-    await mkdir(this.tmpDir, { recursive: true });
+  /** Opens LevelDB and recovers from a crash before anything is served (no write can be in flight yet). */
+  async open(): Promise<RecoveryReport> {
     await this.metadata.open();
+    this.recovery = await recoverStore({
+      metadata: this.metadata,
+      shardDir: this.shardDir,
+      tmpDir: this.tmpDir,
+      fsync: this.fsync,
+      nowMs: this.clock(),
+      preparedGraceMs: this.preparedGraceMs,
+      countUsage: this.space.limitBytes !== null,
+      dropPrepared: (ref, prepared) => this.dropPrepared(ref, prepared),
+      logger: this.logger,
+    });
+    this.space.reset(this.recovery.usedBytes);
+    this.quarantineCount = this.recovery.quarantinedShards;
+    return this.recovery;
   }
 
   /** Closes LevelDB. */
@@ -70,47 +136,37 @@ export class ShardStore {
     return this.checksumFailureCount;
   }
 
+  /** Counters for the health report. */
+  get stats(): ShardStoreStats {
+    return {
+      checksumFailures: this.checksumFailureCount,
+      quarantinedShards: this.quarantineCount,
+      noSpaceRefusals: this.noSpaceCount,
+      ioErrors: this.ioErrorCount + this.metadata.writeFailures,
+      capacityBytes: this.space.limitBytes,
+      usedBytes: this.space.limitBytes === null ? null : this.space.usedBytes,
+      lastRecovery: this.recovery,
+    };
+  }
+
   /** Free bytes on the data directory's file system. */
   async freeBytes(): Promise<number> {
     const stats = await statfs(this.dataDir);
     return stats.bavail * stats.bsize;
   }
 
-  /** Stores a streamed shard durably but invisibly; returns its size. */
+  /**
+   * Stores a streamed shard durably but invisibly; returns its size. Shards up to the inline threshold
+   * become one LevelDB write; larger ones stream to a file (shard-writer.ts).
+   */
   async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
-    if (this.reserveBytes > 0 && (await this.freeBytes()) < this.reserveBytes) {
-      throw new ShardStoreError('NoSpace', 'not enough free space for a new shard');
-    }
-    const tmpPath = join(this.tmpDir, randomBytes(12).toString('hex'));
-    const file = shardFileName(ref);
-    let handle: FileHandle | undefined;
     try {
-      handle = await open(tmpPath, 'wx');
-      const sizeBytes = await writeShardFile(
-        handle,
-        body,
-        { shardIndex: ref.shardIndex, ...erasure, versionId: ref.versionId },
-        this.hash,
-      );
-      signal?.throwIfAborted();
-      await handle.sync();
-      await handle.close();
-      handle = undefined;
-      const finalPath = join(this.shardDir, file);
-      await mkdir(join(this.shardDir, file.slice(0, 2)), { recursive: true });
-      await rename(tmpPath, finalPath);
-      await this.syncDirectory(join(this.shardDir, file.slice(0, 2)));
-      await this.metadata.putPrepared(ref.bucket, ref.key, ref.versionId, ref.shardIndex, {
-        file,
-        shardSizeBytes: sizeBytes,
-        preparedMs: Date.now(),
-      });
-      return sizeBytes;
+      if (this.reserveBytes > 0 && (await this.freeBytes()) < this.reserveBytes) {
+        throw new ShardStoreError('NoSpace', 'not enough free space for a new shard');
+      }
+      return await this.writer.prepare(ref, erasure, body, signal);
     } catch (err) {
-      await handle?.close().catch(() => undefined);
-      await rm(tmpPath, { force: true });
-      if (isNoSpace(err)) throw new ShardStoreError('NoSpace', 'disk full while writing a shard', { cause: err });
-      throw err;
+      throw this.classifyWriteError(err);
     }
   }
 
@@ -120,27 +176,28 @@ export class ShardStore {
    */
   async commit(request: CommitRequest): Promise<void> {
     const { record, shardIndex } = request;
-    await this.keyLocks.run(`${record.bucket}\0${record.key}`, async () => {
-      let incoming: StoredObject;
-      if (shardIndex === null) {
-        incoming = { record, shardIndex: null, shardSizeBytes: 0, file: null };
-      } else {
-        const prepared = await this.metadata.getPrepared(record.bucket, record.key, record.versionId, shardIndex);
-        if (prepared === undefined) {
-          const current = await this.metadata.getObject(record.bucket, record.key);
-          // A repeated commit of what is already visible is a success: commits are retried.
-          if (current?.record.versionId === record.versionId) return;
-          throw new ShardStoreError('NotFound', 'no prepared shard for this version');
-        }
-        incoming = { record, shardIndex, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file };
-      }
+    await this.keyLocks.run(lockKey(record.bucket, record.key), async () => {
+      const ref = shardIndex === null ? null : { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex };
+      const prepared = ref === null ? undefined : await this.metadata.getPrepared(ref);
       const current = await this.metadata.getObject(record.bucket, record.key);
+      if (ref !== null && prepared === undefined) {
+        // A repeated commit of what is already visible is a success: commits are retried.
+        if (current?.record.versionId === record.versionId) return;
+        throw new ShardStoreError('NotFound', 'no prepared shard for this version');
+      }
       if (current !== undefined && current.record.versionId >= record.versionId) {
-        if (current.record.versionId > record.versionId) await this.discard(incoming);
+        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared);
         return;
       }
-      await this.metadata.commitObject(incoming);
-      if (current !== undefined) await this.removeFile(current.file);
+      const incoming: StoredObject =
+        ref === null || prepared === undefined
+          ? { record, shardIndex: null, shardSizeBytes: 0, file: null }
+          : { record, shardIndex, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
+      await this.metadata.commitObject(incoming, current);
+      if (current !== undefined) {
+        this.space.release(current.shardSizeBytes);
+        await this.removeFile(current.file);
+      }
     });
   }
 
@@ -150,23 +207,22 @@ export class ShardStore {
    * an older or repeated revision is acknowledged and ignored, so retries and reordering are harmless.
    */
   async updateTags(request: TagUpdateRequest): Promise<void> {
-    await this.keyLocks.run(`${request.bucket}\0${request.key}`, async () => {
+    await this.keyLocks.run(lockKey(request.bucket, request.key), async () => {
       const current = await this.metadata.getObject(request.bucket, request.key);
       if (current === undefined || current.record.deleted || current.record.versionId !== request.versionId) {
         throw new ShardStoreError('NotFound', 'this version is not the current one on this node');
       }
       if ((current.record.tagsRevision ?? '') >= request.tagsRevision) return;
-      // Rewriting the committed row of the same version: commitObject writes exactly that row.
-      await this.metadata.commitObject({ ...current, record: { ...current.record, tags: request.tags, tagsRevision: request.tagsRevision } });
+      await this.metadata.rewriteObject({ ...current, record: { ...current.record, tags: request.tags, tagsRevision: request.tagsRevision } });
     });
   }
 
   /** Drops a prepared shard; unknown ones are ignored so aborts can be retried. */
   async abort(ref: ShardRef): Promise<void> {
-    const prepared = await this.metadata.getPrepared(ref.bucket, ref.key, ref.versionId, ref.shardIndex);
-    if (prepared === undefined) return;
-    await this.metadata.deletePrepared(ref.bucket, ref.key, ref.versionId, ref.shardIndex);
-    await this.removeFile(prepared.file);
+    await this.keyLocks.run(lockKey(ref.bucket, ref.key), async () => {
+      const prepared = await this.metadata.getPrepared(ref);
+      if (prepared !== undefined) await this.dropPrepared(ref, prepared);
+    });
   }
 
   /** The newest committed version of a key on this node. */
@@ -176,7 +232,7 @@ export class ShardStore {
 
   /**
    * Opens a committed shard for reading and checks its header before anything is sent, so a bad or
-   * missing shard is an error status rather than a broken body.
+   * missing shard is an error status rather than a broken body. The chunks are verified as they are read.
    */
   async openShard(
     ref: ShardRef,
@@ -184,29 +240,20 @@ export class ShardStore {
     lengthBytes: number,
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
     const stored = await this.metadata.getObject(ref.bucket, ref.key);
-    if (stored === undefined || stored.record.versionId !== ref.versionId || stored.shardIndex !== ref.shardIndex || stored.file === null) {
+    if (stored === undefined || stored.record.versionId !== ref.versionId || stored.shardIndex !== ref.shardIndex) {
       throw new ShardStoreError('NotFound', 'shard not held by this node');
     }
-    let handle: FileHandle;
+    const opened = await this.openSource(ref, stored);
     try {
-      handle = await open(join(this.shardDir, stored.file), 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.logger.warn({ ref }, 'shard file missing');
-        throw new ShardStoreError('NotFound', 'shard file missing', { cause: err });
-      }
-      throw err;
-    }
-    try {
-      const header = await readShardHeader(handle, this.hash);
+      const header = await readShardHeader(opened.source, this.hash);
       if (header.versionId !== ref.versionId || header.shardIndex !== ref.shardIndex) {
         throw new ShardCorruptError('shard header names another version or shard');
       }
       const length = Math.max(0, Math.min(lengthBytes, header.shardSizeBytes - offsetBytes));
-      return { sizeBytes: length, chunks: this.verifiedChunks(handle, ref, header, offsetBytes, length) };
+      return { sizeBytes: length, chunks: this.verifiedChunks(opened, ref, header, offsetBytes, length) };
     } catch (err) {
-      await handle.close();
-      if (err instanceof ShardCorruptError) this.noteCorruption(ref, err);
+      await opened.close();
+      if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
       throw err;
     }
   }
@@ -221,49 +268,7 @@ export class ShardStore {
     return this.metadata.listObjects(query);
   }
 
-  private async *verifiedChunks(
-    handle: FileHandle,
-    ref: ShardRef,
-    header: Awaited<ReturnType<typeof readShardHeader>>,
-    offsetBytes: number,
-    lengthBytes: number,
-  ): AsyncGenerator<Buffer> {
-    try {
-      yield* readShardRange(handle, header, offsetBytes, lengthBytes, this.hash);
-    } catch (err) {
-      if (err instanceof ShardCorruptError) this.noteCorruption(ref, err);
-      throw err;
-    } finally {
-      await handle.close();
-    }
-  }
-
-  private noteCorruption(ref: ShardRef, err: ShardCorruptError): void {
-    this.checksumFailureCount += 1;
-    this.logger.error({ ref, err }, 'shard failed its checksum');
-  }
-
-  private async discard(stored: StoredObject): Promise<void> {
-    if (stored.shardIndex === null) return;
-    await this.metadata.deletePrepared(stored.record.bucket, stored.record.key, stored.record.versionId, stored.shardIndex);
-    await this.removeFile(stored.file);
-  }
-
-  private async removeFile(file: string | null): Promise<void> {
-    if (file === null) return;
-    await rm(join(this.shardDir, file), { force: true });
-  }
-
-  private async syncDirectory(path: string): Promise<void> {
-    const dir = await open(path, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
-
-  /** Names of every shard file on disk, for garbage collection and tests. */
+  /** Names of every shard file on disk, for tests and tools. */
   async shardFiles(): Promise<string[]> {
     const names: string[] = [];
     for (const dir of await readdir(this.shardDir)) {
@@ -271,18 +276,98 @@ export class ShardStore {
     }
     return names;
   }
+
+  private async openSource(ref: ShardRef, stored: StoredObject): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
+    if (stored.inline === true) {
+      const image = await this.metadata.getInline(ref);
+      if (image === undefined) return this.missingShard(ref);
+      return { source: bufferSource(image), close: async () => undefined };
+    }
+    if (stored.file === null) throw new ShardStoreError('NotFound', 'shard not held by this node');
+    try {
+      const handle = await open(join(this.shardDir, stored.file), 'r');
+      return { source: handle, close: () => handle.close() };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.missingShard(ref);
+      throw err;
+    }
+  }
+
+  /** A committed shard whose bytes are gone: quarantined, unless a newer commit replaced it meanwhile. */
+  private async missingShard(ref: ShardRef): Promise<never> {
+    const now = await this.metadata.getObject(ref.bucket, ref.key);
+    if (now?.record.versionId === ref.versionId && now.shardIndex === ref.shardIndex) {
+      await this.quarantine(ref, 'missing', new Error('shard data missing'));
+      throw new ShardStoreError('NotFound', 'shard data missing');
+    }
+    throw new ShardStoreError('NotFound', 'shard was replaced by a newer version');
+  }
+
+  private async *verifiedChunks(
+    opened: { source: PositionalSource; close: () => Promise<void> },
+    ref: ShardRef,
+    header: ShardHeader,
+    offsetBytes: number,
+    lengthBytes: number,
+  ): AsyncGenerator<Buffer> {
+    try {
+      yield* readShardRange(opened.source, header, offsetBytes, lengthBytes, this.hash);
+    } catch (err) {
+      if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
+      throw err;
+    } finally {
+      await opened.close();
+    }
+  }
+
+  /** Logs, counts and records a bad shard for repair; a failure to record must not hide the original error. */
+  private async quarantine(ref: ShardRef, reason: QuarantineReason, err: Error): Promise<void> {
+    if (reason === 'checksum') this.checksumFailureCount += 1;
+    this.logger.error({ ref, err, reason }, 'shard unreadable, quarantined for repair');
+    try {
+      const added = await this.metadata.quarantine({ ...ref, reason, detail: err.message, detectedMs: this.clock() });
+      if (added) this.quarantineCount += 1;
+    } catch (recordErr) {
+      this.logger.error({ ref, err: recordErr }, 'could not record a quarantined shard');
+    }
+  }
+
+  /** Drops a prepared shard, keeping its data when the committed row points at the same shard (a repeated prepare). */
+  private async dropPrepared(ref: ShardRef, prepared: PreparedShard): Promise<void> {
+    const keepData = await this.isCommitted(ref);
+    await this.metadata.dropPrepared(ref, prepared, keepData);
+    this.space.release(prepared.shardSizeBytes);
+    if (!keepData) await this.removeFile(prepared.file);
+  }
+
+  private async isCommitted(ref: ShardRef): Promise<boolean> {
+    const current = await this.metadata.getObject(ref.bucket, ref.key);
+    return current?.record.versionId === ref.versionId && current.shardIndex === ref.shardIndex;
+  }
+
+  private classifyWriteError(err: unknown): unknown {
+    if (err instanceof ShardStoreError) {
+      if (err.code === 'NoSpace') this.noSpaceCount += 1;
+      return err;
+    }
+    if (isNoSpace(err)) {
+      this.noSpaceCount += 1;
+      return new ShardStoreError('NoSpace', 'disk full while writing a shard', { cause: err });
+    }
+    if (isIoError(err)) {
+      this.ioErrorCount += 1;
+      this.logger.error({ err }, 'disk I/O error while writing a shard');
+      return new ShardStoreError('IoError', 'disk I/O error while writing a shard', { cause: err });
+    }
+    return err;
+  }
+
+  private async removeFile(file: string | null): Promise<void> {
+    if (file === null) return;
+    await rm(join(this.shardDir, file), { force: true });
+  }
 }
 
-/** A shard's file name: a hash of its identity, so no wire string ever becomes part of a path. */
-export function shardFileName(ref: ShardRef): string {
-  const digest = createHash('sha256')
-    .update(`${ref.bucket}\0${ref.key}\0${ref.versionId}\0${ref.shardIndex}`)
-    .digest('hex')
-    .slice(0, 40);
-  return `${digest.slice(0, 2)}/${digest}`;
-}
-
-function isNoSpace(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
+function lockKey(bucket: string, key: string): string {
+  return `${bucket}\0${key}`;
 }

@@ -13,6 +13,14 @@ export interface StorageNodeOptions {
   clusterSecret: string;
   logger: Logger;
   reserveBytes?: number;
+  /** Total shard bytes this node may hold; unlimited when absent. */
+  capacityBytes?: number;
+  /** Shards up to this size are kept inline in LevelDB (shard-store.ts has the default and why). */
+  inlineMaxShardBytes?: number;
+  /** Age after which start-up recovery drops a prepared shard that was never committed. */
+  preparedGraceMs?: number;
+  /** Time source for request signatures and prepared-row ages (tests inject one). */
+  clock?: () => number;
 }
 
 /** One storage node: a shard store behind the node protocol server. */
@@ -35,12 +43,23 @@ export class StorageNode {
       hash: await loadBlockHasher(),
       logger,
       ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }),
+      ...(options.capacityBytes === undefined ? {} : { capacityBytes: options.capacityBytes }),
+      ...(options.inlineMaxShardBytes === undefined ? {} : { inlineMaxShardBytes: options.inlineMaxShardBytes }),
+      ...(options.preparedGraceMs === undefined ? {} : { preparedGraceMs: options.preparedGraceMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     await store.open();
     this.store = store;
     const rings = new RingStore(options.dataDir);
     await rings.open();
-    this.server = new NodeServer({ nodeId: options.nodeId, store, rings, clusterSecret: options.clusterSecret, logger });
+    this.server = new NodeServer({
+      nodeId: options.nodeId,
+      store,
+      rings,
+      clusterSecret: options.clusterSecret,
+      logger,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
     this.boundAddress = await this.server.listen(options.host, options.port);
     logger.info({ address: this.boundAddress, dataDir: options.dataDir }, 'storage node listening');
     return this.boundAddress;

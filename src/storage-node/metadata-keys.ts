@@ -1,0 +1,59 @@
+/**
+ * Byte keys of the node's LevelDB (the layout is documented in metadata-store.ts). A row key is a
+ * one-letter kind, then parts, each preceded by a 0x00 separator. Bucket names and object keys never
+ * contain 0x00 (the node refuses them) nor 0xFF (not valid UTF-8), so 0x00 keeps a bucket's keys
+ * contiguous and in UTF-8 byte order, and `prefix ‖ 0xFF` bounds "every key starting with prefix".
+ */
+
+const SEP = 0x00;
+const HIGH = 0xff;
+
+/** Row kinds, one byte each; their order on disk is irrelevant because every scan stays within one kind. */
+export const ROW = {
+  object: 'o',
+  hashIndex: 'h',
+  prepared: 'p',
+  inline: 'd',
+  file: 'f',
+  quarantine: 'q',
+  bucket: 'b',
+  node: 'n',
+} as const;
+
+/** One of the row kinds. */
+export type RowKind = (typeof ROW)[keyof typeof ROW];
+
+/** The key of a row: kind, then each part after a 0x00. */
+export function rowKey(kind: RowKind, ...parts: string[]): Buffer {
+  const buffers: Buffer[] = [Buffer.from(kind, 'latin1')];
+  for (const part of parts) buffers.push(Buffer.of(SEP), Buffer.from(part, 'utf8'));
+  return Buffer.concat(buffers);
+}
+
+/** The range of every row whose key starts with `prefix` (as iterator options). */
+export function prefixRange(prefix: Buffer): { gte: Buffer; lt: Buffer } {
+  return { gte: prefix, lt: Buffer.concat([prefix, Buffer.of(HIGH)]) };
+}
+
+/** The range of every row of one kind. */
+export function kindRange(kind: RowKind): { gte: Buffer; lt: Buffer } {
+  return prefixRange(Buffer.from(kind, 'latin1'));
+}
+
+/** `prefix ‖ 0xFF`: sorts after every key that starts with prefix. */
+export function afterPrefix(prefix: Buffer): Buffer {
+  return Buffer.concat([prefix, Buffer.of(HIGH)]);
+}
+
+/** The parts of a row key after its kind (the inverse of rowKey). */
+export function keyParts(key: Buffer): string[] {
+  const parts: string[] = [];
+  let start = 2;
+  for (let i = 2; i <= key.length; i += 1) {
+    if (i === key.length || key[i] === SEP) {
+      parts.push(key.toString('utf8', start, i));
+      start = i + 1;
+    }
+  }
+  return parts;
+}

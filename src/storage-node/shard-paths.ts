@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ShardRef } from '../rpc/index.js';
+
+/** Fsyncs a directory so a rename into it survives a power loss. */
+export async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** A shard's file name: a hash of its identity, so no wire string ever becomes part of a path. */
+export function shardFileName(ref: ShardRef): string {
+  const digest = createHash('sha256')
+    .update(`${ref.bucket}\0${ref.key}\0${ref.versionId}\0${ref.shardIndex}`)
+    .digest('hex')
+    .slice(0, 40);
+  return `${digest.slice(0, 2)}/${digest}`;
+}
+
+/** Creates the shard directory and its 256 fan-out subdirectories once, durably, so writes never create directories. */
+export async function ensureShardDirectories(shardDir: string, fsync: boolean): Promise<void> {
+  await mkdir(shardDir, { recursive: true });
+  for (let i = 0; i < 256; i += 1) await mkdir(join(shardDir, i.toString(16).padStart(2, '0')), { recursive: true });
+  if (fsync) await syncDirectory(shardDir);
+}

@@ -1,0 +1,155 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/index.js';
+import type { ShardRef } from '../rpc/index.js';
+import { METADATA_SCHEMA_VERSION, type MetadataStore, type PreparedShard } from './metadata-store.js';
+import { ensureShardDirectories } from './shard-paths.js';
+
+/** What start-up recovery found and did; kept for the health report. */
+export interface RecoveryReport {
+  /** Temporary files of writes that a crash interrupted. */
+  tmpFilesRemoved: number;
+  /** Prepared shards older than the grace period: writes whose commit or abort never came. */
+  stalePreparedDropped: number;
+  /** Shard files no LevelDB row pointed to: renamed into place, but the prepare was never recorded (or a drop was interrupted). */
+  orphanFilesRemoved: number;
+  /** Registered shard files that were gone from disk. */
+  missingFiles: number;
+  /** Schema the database was migrated from, or null when it was current. */
+  migratedFromSchema: number | null;
+  /** Shards waiting for repair after recovery. */
+  quarantinedShards: number;
+  /** Shard bytes held (counted only when the node has a capacity limit, else 0). */
+  usedBytes: number;
+  completedMs: number;
+  durationMs: number;
+}
+
+/** What recovery needs from the store it runs for. */
+export interface RecoveryContext {
+  metadata: MetadataStore;
+  shardDir: string;
+  tmpDir: string;
+  fsync: boolean;
+  nowMs: number;
+  preparedGraceMs: number;
+  countUsage: boolean;
+  /** The store's own drop, so recovery and abort share one code path. */
+  dropPrepared(ref: ShardRef, prepared: PreparedShard): Promise<void>;
+  logger: Logger;
+}
+
+/**
+ * Start-up recovery, run before the node serves anything, so no write is in flight:
+ *  1. empties tmp/ (every write there was interrupted);
+ *  2. migrates an older metadata schema;
+ *  3. drops prepared shards older than the grace period. Younger ones stay: a gateway may still
+ *     commit a shard this node prepared just before it restarted, and a clock that jumped back
+ *     must not make fresh rows look old (a row from the future counts as young);
+ *  4. walks each shard directory in name order beside the file registry (`f` rows, same order):
+ *     a file without a row is removed; a row without a file is quarantined when committed data
+ *     pointed to it, and dropped otherwise.
+ * Memory stays bounded by one directory's listing, whatever the node holds.
+ */
+export async function recoverStore(context: RecoveryContext): Promise<RecoveryReport> {
+  const started = Date.now();
+  const { metadata, logger } = context;
+  const tmpFilesRemoved = await emptyDirectory(context.tmpDir);
+  await ensureShardDirectories(context.shardDir, context.fsync);
+
+  const schema = await metadata.schemaVersion();
+  await metadata.migrate();
+  const migratedFromSchema = schema === 0 || schema === METADATA_SCHEMA_VERSION ? null : schema;
+
+  let stalePreparedDropped = 0;
+  for await (const row of metadata.preparedShards()) {
+    if (context.nowMs - row.preparedMs <= context.preparedGraceMs) continue;
+    const { bucket, key, versionId, shardIndex, ...prepared } = row;
+    await context.dropPrepared({ bucket, key, versionId, shardIndex }, prepared);
+    stalePreparedDropped += 1;
+  }
+
+  let orphanFilesRemoved = 0;
+  let missingFiles = 0;
+  for (const directory of (await readdir(context.shardDir)).sort()) {
+    if (!/^[0-9a-f]{2}$/.test(directory)) {
+      logger.warn({ entry: directory }, 'unexpected entry in the shard directory left alone');
+      continue;
+    }
+    const onDisk = (await readdir(join(context.shardDir, directory))).sort();
+    let next = 0;
+    for await (const { file, ref } of metadata.filesUnder(directory)) {
+      const name = file.slice(directory.length + 1);
+      while (next < onDisk.length && (onDisk[next] as string) < name) {
+        await rm(join(context.shardDir, directory, onDisk[next] as string), { force: true, recursive: true });
+        orphanFilesRemoved += 1;
+        next += 1;
+      }
+      if (onDisk[next] === name) {
+        next += 1;
+        continue;
+      }
+      missingFiles += 1;
+      await settleMissingFile(context, file, ref);
+    }
+    for (; next < onDisk.length; next += 1) {
+      await rm(join(context.shardDir, directory, onDisk[next] as string), { force: true, recursive: true });
+      orphanFilesRemoved += 1;
+    }
+  }
+
+  let quarantinedShards = 0;
+  for await (const _entry of metadata.quarantined()) quarantinedShards += 1;
+  const usedBytes = context.countUsage ? await storedBytes(metadata) : 0;
+  const report: RecoveryReport = {
+    tmpFilesRemoved,
+    stalePreparedDropped,
+    orphanFilesRemoved,
+    missingFiles,
+    migratedFromSchema,
+    quarantinedShards,
+    usedBytes,
+    completedMs: Date.now(),
+    durationMs: Date.now() - started,
+  };
+  const changed = tmpFilesRemoved + stalePreparedDropped + orphanFilesRemoved + missingFiles > 0 || migratedFromSchema !== null;
+  if (missingFiles > 0) logger.error({ recovery: report }, 'shard files missing at start-up; quarantined for repair');
+  else if (changed) logger.warn({ recovery: report }, 'recovered from an unclean stop');
+  else logger.info({ recovery: report }, 'storage recovered');
+  return report;
+}
+
+/** A registered file that is gone: lost committed data goes to quarantine; a lost prepared shard is just dropped. */
+async function settleMissingFile(context: RecoveryContext, file: string, ref: ShardRef): Promise<void> {
+  const { metadata } = context;
+  const committed = await metadata.getObject(ref.bucket, ref.key);
+  if (committed?.file === file) {
+    await metadata.quarantine({ ...ref, reason: 'missing', detail: 'shard file missing at start-up', detectedMs: context.nowMs });
+    return;
+  }
+  const prepared = await metadata.getPrepared(ref);
+  if (prepared?.file === file) {
+    await metadata.dropPrepared(ref, prepared, false);
+    return;
+  }
+  await metadata.forgetFile(file);
+}
+
+async function emptyDirectory(path: string): Promise<number> {
+  let entries: string[] = [];
+  try {
+    entries = await readdir(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await rm(path, { recursive: true, force: true });
+  await mkdir(path, { recursive: true });
+  return entries.length;
+}
+
+async function storedBytes(metadata: MetadataStore): Promise<number> {
+  let total = 0;
+  for await (const stored of metadata.objects()) total += stored.shardSizeBytes;
+  for await (const row of metadata.preparedShards()) total += row.shardSizeBytes;
+  return total;
+}

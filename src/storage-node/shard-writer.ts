@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ErasureParams, ShardRef } from '../rpc/index.js';
+import type { BlockHasher } from './checksum.js';
+import type { MetadataStore } from './metadata-store.js';
+import { encodeShardImage, writeShardFile, type ShardHeader } from './shard-file.js';
+import { shardFileName, syncDirectory } from './shard-paths.js';
+import type { SpaceLedger } from './space-ledger.js';
+
+/** What the writer needs from its store. */
+export interface ShardWriterOptions {
+  metadata: MetadataStore;
+  hash: BlockHasher;
+  shardDir: string;
+  tmpDir: string;
+  space: SpaceLedger;
+  inlineMaxShardBytes: number;
+  fsync: boolean;
+  clock: () => number;
+  /** Whether the committed row already points at this very shard (a repeated prepare). */
+  isCommitted(ref: ShardRef): Promise<boolean>;
+}
+
+type HeaderFields = Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>;
+
+/**
+ * The prepare half of the write protocol. Reads ahead at most `inlineMaxShardBytes` plus one piece:
+ * a body that ends by then becomes one synced LevelDB write (image and prepared row); a longer one
+ * streams to tmp/, is fsynced, renamed into shards/, the directory fsynced, and then recorded.
+ * Every byte is claimed from the space ledger as it arrives, so a capacity limit stops a write
+ * mid-stream; whatever fails leaves no row, no temporary file and no claim.
+ */
+export class ShardWriter {
+  private readonly options: ShardWriterOptions;
+
+  constructor(options: ShardWriterOptions) {
+    this.options = options;
+  }
+
+  /** Stores a streamed shard durably but invisibly; returns its size. */
+  async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
+    const { space, inlineMaxShardBytes } = this.options;
+    let claimed = 0;
+    const claim = (bytes: number): void => {
+      space.take(bytes);
+      claimed += bytes;
+    };
+    const pieces = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    try {
+      const head: Buffer[] = [];
+      let headBytes = 0;
+      // Read ahead until the body ends (inline) or outgrows the threshold (spill to a file).
+      let spill = inlineMaxShardBytes <= 0;
+      while (!spill) {
+        const next = await pieces.next();
+        if (next.done === true) break;
+        claim(next.value.length);
+        head.push(next.value);
+        headBytes += next.value.length;
+        spill = headBytes > inlineMaxShardBytes;
+      }
+      const header = { shardIndex: ref.shardIndex, ...erasure, versionId: ref.versionId };
+      if (!spill) return await this.prepareInline(ref, header, head, headBytes, signal);
+      return await this.prepareFile(ref, header, resume(head, pieces, claim), signal);
+    } catch (err) {
+      space.release(claimed);
+      // Ends the request body: a refused or failed shard is not read any further.
+      await pieces.return?.().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async prepareInline(ref: ShardRef, header: HeaderFields, pieces: Buffer[], sizeBytes: number, signal: AbortSignal | undefined): Promise<number> {
+    const { metadata, hash, clock } = this.options;
+    const image = encodeShardImage(pieces, header, hash);
+    signal?.throwIfAborted();
+    if (await this.options.isCommitted(ref)) return sizeBytes;
+    await metadata.putPrepared(ref, { file: null, inline: true, shardSizeBytes: sizeBytes, preparedMs: clock() }, image);
+    return sizeBytes;
+  }
+
+  private async prepareFile(ref: ShardRef, header: HeaderFields, source: AsyncIterable<Buffer>, signal: AbortSignal | undefined): Promise<number> {
+    const { metadata, hash, shardDir, tmpDir, fsync, clock } = this.options;
+    const tmpPath = join(tmpDir, randomBytes(12).toString('hex'));
+    const file = shardFileName(ref);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(tmpPath, 'wx');
+      const sizeBytes = await writeShardFile(handle, source, header, hash);
+      signal?.throwIfAborted();
+      if (fsync) await handle.sync();
+      await handle.close();
+      handle = undefined;
+      // A repeated prepare of a committed shard must not replace the file readers are using.
+      if (await this.options.isCommitted(ref)) {
+        await rm(tmpPath, { force: true });
+        return sizeBytes;
+      }
+      await rename(tmpPath, join(shardDir, file));
+      if (fsync) await syncDirectory(join(shardDir, file.slice(0, 2)));
+      await metadata.putPrepared(ref, { file, shardSizeBytes: sizeBytes, preparedMs: clock() });
+      return sizeBytes;
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await rm(tmpPath, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/** Yields the pieces read ahead while deciding inline-or-file, then the rest of the body, claiming space for each. */
+async function* resume(head: Buffer[], rest: AsyncIterator<Buffer>, claim: (bytes: number) => void): AsyncGenerator<Buffer> {
+  yield* head;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done === true) return;
+    claim(next.value.length);
+    yield next.value;
+  }
+}
