@@ -14,7 +14,7 @@ import { resolveVersion } from './object-reader.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, keyOf, metadataSignal, type RequestContext } from './request-context.js';
 import { S3Error } from './s3-errors.js';
-import { commitRecord, deleteMarker, writeBody } from './write-version.js';
+import { commitRecord, deleteMarker, setChecksumHeaders, writeBody } from './write-version.js';
 import { parseXml, renderXml } from './xml.js';
 
 /**
@@ -112,6 +112,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
     { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
     { checksumAlgorithm },
   );
+  setChecksumHeaders(ctx, record, false);
   await ctx.reply.header('etag', record.etag).send();
 }
 

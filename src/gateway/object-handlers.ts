@@ -8,7 +8,7 @@ import { bucketOf, header, keyOf, metadataSignal, type RequestContext } from './
 import { S3Error } from './s3-errors.js';
 import { parseRange } from './s3-request.js';
 import { tagCount } from './tag-set.js';
-import { deleteKey, writeBody } from './write-version.js';
+import { deleteKey, setChecksumHeaders, writeBody } from './write-version.js';
 
 /**
  * Refuses a `versionId` other than `null`: buckets are unversioned, so `null` (S3's id for the only
@@ -41,6 +41,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
   await check?.();
   const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check });
+  setChecksumHeaders(ctx, record, true);
   await ctx.reply.header('etag', record.etag).send();
 }
 

@@ -96,7 +96,6 @@ export async function writeBody(
     if (declared !== undefined && sizeBytes !== declared) throw new S3Error('IncompleteBody');
     return decoder.result();
   }, options);
-  setChecksumHeaders(ctx, record);
   return record;
 }
 
@@ -128,11 +127,11 @@ export async function writeStream(
   }), options);
 }
 
-/** The stored flexible checksums as response headers, with S3's x-amz-checksum-type. */
-export function setChecksumHeaders(ctx: RequestContext, record: ObjectRecord): void {
+/** The stored flexible checksums as response headers; an object (not a part) also names its x-amz-checksum-type. */
+export function setChecksumHeaders(ctx: RequestContext, record: ObjectRecord, withType: boolean): void {
   const entries = Object.entries(record.checksums);
   for (const [algorithm, value] of entries) ctx.reply.header(`x-amz-checksum-${algorithm.toLowerCase()}`, value);
-  if (entries.length > 0) ctx.reply.header('x-amz-checksum-type', record.checksumType ?? 'FULL_OBJECT');
+  if (withType && entries.length > 0) ctx.reply.header('x-amz-checksum-type', record.checksumType ?? 'FULL_OBJECT');
 }
 
 /**

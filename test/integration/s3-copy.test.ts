@@ -152,7 +152,9 @@ t.test('copying a multipart object streams every part into one new object with a
 
 t.test('a copy keeps the source checksum algorithm, or computes the one asked for', async (t) => {
   const body = Buffer.from('checksummed copy');
-  await s3.send(new PutObjectCommand({ Bucket: source, Key: 'crc', Body: body, ChecksumAlgorithm: 'CRC32C' }));
+  const put = await s3.send(new PutObjectCommand({ Bucket: source, Key: 'crc', Body: body, ChecksumAlgorithm: 'CRC32C' }));
+  t.equal(put.ChecksumCRC32C, computeChecksum('CRC32C', body), 'PutObject answers its checksum');
+  t.equal(put.ChecksumType, 'FULL_OBJECT');
   const kept = await s3.send(new CopyObjectCommand({ Bucket: target, Key: 'crc', CopySource: `${source}/crc` }));
   t.equal(kept.CopyObjectResult?.ChecksumCRC32C, computeChecksum('CRC32C', body));
   const asked = await s3.send(new CopyObjectCommand({ Bucket: target, Key: 'sha', CopySource: `${source}/crc`, ChecksumAlgorithm: 'SHA256' }));

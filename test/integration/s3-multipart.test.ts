@@ -109,6 +109,7 @@ t.test('part checksum errors: a wrong value, a different algorithm, a wrong valu
   t.equal((await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'strict', UploadId }))).Parts, undefined, 'refused parts were not stored');
   const good = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'strict', UploadId, PartNumber: 1, Body: part, ChecksumAlgorithm: 'CRC32C' }));
   t.equal(good.ChecksumCRC32C, computeChecksum('CRC32C', part));
+  t.equal(good.$metadata.httpStatusCode, 200);
   const wrongAtCompletion = await sdkError(
     s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'strict', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: good.ETag, ChecksumCRC32C: 'AAAAAA==' }] } })),
   );
