@@ -6,7 +6,7 @@ import { parseGatewayConfig, silentLogger, type GatewayConfig } from '../../src/
 import { Gateway } from '../../src/gateway/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 
-/** Credentials every test cluster accepts. */
+/** Credentials every test cluster accepts. Pass copies: the AWS SDK annotates the object it is given. */
 export const TEST_CREDENTIALS = { accessKeyId: 'test-access-key', secretAccessKey: 'test-secret-key' } as const;
 
 /** An in-process cluster: real nodes on real LevelDB and files, a real gateway, all on loopback ports. */
@@ -40,14 +40,35 @@ export async function startCluster(
   const clusterSecret = 'test-cluster-secret';
   const logger = silentLogger();
   const nodes: StorageNode[] = [];
-  for (let i = 0; i < nodeCount; i += 1) {
-    const node = new StorageNode({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), host: '127.0.0.1', port: 0, clusterSecret, logger });
-    await node.start();
-    nodes.push(node);
+  let gateway: Gateway | undefined;
+  let config: GatewayConfig;
+  try {
+    for (let i = 0; i < nodeCount; i += 1) {
+      const node = new StorageNode({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), host: '127.0.0.1', port: 0, clusterSecret, logger });
+      nodes.push(node);
+      await node.start();
+    }
+    config = clusterConfig(nodes, clusterSecret, options);
+    gateway = new Gateway({ config, logger });
+    await gateway.start();
+  } catch (err) {
+    // A half-started cluster would keep the test process alive until its timeout.
+    await gateway?.close().catch(() => undefined);
+    for (const node of nodes) await node.close().catch(() => undefined);
+    if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    throw err;
   }
-  const config = parseGatewayConfig({
+  return wrapCluster(gateway, config, nodes, dataDir);
+}
+
+function clusterConfig(
+  nodes: readonly StorageNode[],
+  clusterSecret: string,
+  options: { dataShards?: number; parityShards?: number; blockSizeBytes?: number; gatewayOverrides?: Record<string, unknown> },
+): GatewayConfig {
+  return parseGatewayConfig({
     listen: '127.0.0.1:0',
-    credentials: [TEST_CREDENTIALS],
+    credentials: [{ ...TEST_CREDENTIALS }],
     clusterSecret,
     erasure: {
       dataShards: options.dataShards ?? 4,
@@ -59,9 +80,10 @@ export async function startCluster(
     stallTimeoutMs: 2_000,
     ...options.gatewayOverrides,
   });
-  const gateway = new Gateway({ config, logger });
-  const address = await gateway.start();
-  const endpoint = `http://127.0.0.1:${address.port}`;
+}
+
+function wrapCluster(gateway: Gateway, config: GatewayConfig, nodes: StorageNode[], dataDir: string): TestCluster {
+  const endpoint = `http://127.0.0.1:${gateway.address.port}`;
   const stopped = new Set<number>();
   const clients: S3Client[] = [];
   return {
@@ -71,7 +93,7 @@ export async function startCluster(
     nodes,
     config,
     client() {
-      const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: TEST_CREDENTIALS });
+      const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...TEST_CREDENTIALS } });
       clients.push(client);
       return client;
     },

@@ -24,10 +24,10 @@ for (let i = 0; i < 7; i += 1) {
 const ringFile = join(dir, 'ring.json');
 const first = buildRing(null, members.slice(0, 6), { replicas: 6, partitionBits: 6, seed: 0 });
 await writeFile(ringFile, serializeRing(first));
-const config = parseGatewayConfig({ listen: '127.0.0.1:0', credentials: [TEST_CREDENTIALS], clusterSecret: SECRET, ringFile });
+const config = parseGatewayConfig({ listen: '127.0.0.1:0', credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: SECRET, ringFile });
 const gateway = new Gateway({ config, logger: silentLogger() });
 const { port } = await gateway.start();
-const s3 = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: TEST_CREDENTIALS });
+const s3 = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { ...TEST_CREDENTIALS } });
 t.teardown(async () => {
   s3.destroy();
   await gateway.close();
