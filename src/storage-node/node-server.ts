@@ -201,7 +201,8 @@ export class NodeServer {
       const recovery = stats.lastRecovery;
       return {
         nodeId: this.options.nodeId,
-        status: metadataStore === 'open' ? 'ok' : 'degraded',
+        // LevelDB refuses every write after one failed (a full disk, an I/O error) until it is reopened.
+        status: metadataStore === 'open' && store.metadata.writeFailures === 0 ? 'ok' : 'degraded',
         metadataStore,
         freeBytes: await store.freeBytes(),
         checksumFailures: stats.checksumFailures,
@@ -232,7 +233,8 @@ export class NodeServer {
     const message = code === 'Internal' ? 'internal error' : (err as Error).message;
     // A refused request may still be sending its body: close the connection rather than read it.
     if (code === 'Unauthorized' || code === 'InsufficientStorage') reply.header('connection', 'close');
-    return reply.status(WIRE_ERROR_STATUS[code]).send({ code, message });
+    // A shard read that fails before its first byte has already set an octet-stream type: errors are JSON.
+    return reply.status(WIRE_ERROR_STATUS[code]).type('application/json').send({ code, message });
   }
 }
 

@@ -155,7 +155,7 @@ export async function writeShardFile(
     const bytes = pendingBytes;
     pending = [];
     pendingBytes = 0;
-    await handle.writev(buffers, position);
+    await writeFully(handle, buffers, position);
     position += bytes;
   };
   for await (const piece of source) {
@@ -165,8 +165,35 @@ export async function writeShardFile(
   pendingBytes += framer.finish(pending);
   await flush();
   const shardSizeBytes = framer.sizeBytes;
-  await handle.write(encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash), 0, SHARD_HEADER_BYTES, 0);
+  await writeFully(handle, [encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash)], 0);
   return shardSizeBytes;
+}
+
+/**
+ * Writes every byte of `buffers` at `position`. A nearly full disk can accept part of a write without
+ * an error; the rest is retried, which then fails with ENOSPC instead of leaving a short shard.
+ */
+async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let pending = buffers;
+  let at = position;
+  while (pending.length > 0) {
+    const total = pending.reduce((sum, buffer) => sum + buffer.length, 0);
+    const { bytesWritten } = await handle.writev(pending, at);
+    if (bytesWritten === total) return;
+    if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'EIO' });
+    at += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const buffer of pending) {
+      if (skip >= buffer.length) {
+        skip -= buffer.length;
+        continue;
+      }
+      rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+      skip = 0;
+    }
+    pending = rest;
+  }
 }
 
 /** The whole shard-file image of a small shard held in memory: what an inline shard stores in LevelDB. */

@@ -29,7 +29,8 @@ export interface RecoveryReport {
 export interface RecoveryContext {
   metadata: MetadataStore;
   shardDir: string;
-  tmpDir: string;
+  /** Entries the caller removed from tmp/ before opening LevelDB (emptyDirectory). */
+  tmpFilesRemoved: number;
   fsync: boolean;
   nowMs: number;
   preparedGraceMs: number;
@@ -41,7 +42,7 @@ export interface RecoveryContext {
 
 /**
  * Start-up recovery, run before the node serves anything, so no write is in flight:
- *  1. empties tmp/ (every write there was interrupted);
+ *  1. tmp/ was emptied by the caller before LevelDB opened (every write there was interrupted);
  *  2. migrates an older metadata schema;
  *  3. drops prepared shards older than the grace period. Younger ones stay: a gateway may still
  *     commit a shard this node prepared just before it restarted, and a clock that jumped back
@@ -54,7 +55,7 @@ export interface RecoveryContext {
 export async function recoverStore(context: RecoveryContext): Promise<RecoveryReport> {
   const started = Date.now();
   const { metadata, logger } = context;
-  const tmpFilesRemoved = await emptyDirectory(context.tmpDir);
+  const { tmpFilesRemoved } = context;
   await ensureShardDirectories(context.shardDir, context.fsync);
 
   const schema = await metadata.schemaVersion();
@@ -135,7 +136,8 @@ async function settleMissingFile(context: RecoveryContext, file: string, ref: Sh
   await metadata.forgetFile(file);
 }
 
-async function emptyDirectory(path: string): Promise<number> {
+/** Removes everything in a directory (creating it if absent); returns how many entries there were. */
+export async function emptyDirectory(path: string): Promise<number> {
   let entries: string[] = [];
   try {
     entries = await readdir(path);

@@ -7,10 +7,10 @@ import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
 import { ShardCorruptError, bufferSource, readShardHeader, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
-import { recoverStore, type RecoveryReport } from './shard-recovery.js';
+import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
 import { ShardWriter } from './shard-writer.js';
-import { SpaceLedger } from './space-ledger.js';
+import { SpaceLedger, type SpaceClaim } from './space-ledger.js';
 
 export { ShardStoreError, type ShardStoreErrorCode } from './shard-store-error.js';
 export { shardFileName } from './shard-paths.js';
@@ -99,7 +99,6 @@ export class ShardStore {
       hash: this.hash,
       shardDir: this.shardDir,
       tmpDir: this.tmpDir,
-      space: this.space,
       inlineMaxShardBytes: options.inlineMaxShardBytes ?? DEFAULT_INLINE_MAX_SHARD_BYTES,
       fsync: this.fsync,
       clock: this.clock,
@@ -109,11 +108,22 @@ export class ShardStore {
 
   /** Opens LevelDB and recovers from a crash before anything is served (no write can be in flight yet). */
   async open(): Promise<RecoveryReport> {
-    await this.metadata.open();
+    let tmpFilesRemoved = 0;
+    try {
+      await this.metadata.open();
+    } catch (err) {
+      // On a full disk, what interrupted writes left in tmp/ may be the room LevelDB needs to open. Only
+      // after an open that failed for space: a second process on this directory fails on LevelDB's lock.
+      if (!isNoSpace(err) && !isNoSpace((err as Error).cause)) throw err;
+      tmpFilesRemoved = await emptyDirectory(this.tmpDir);
+      if (tmpFilesRemoved === 0) throw err;
+      await this.metadata.open();
+    }
+    tmpFilesRemoved += await emptyDirectory(this.tmpDir);
     this.recovery = await recoverStore({
+      tmpFilesRemoved,
       metadata: this.metadata,
       shardDir: this.shardDir,
-      tmpDir: this.tmpDir,
       fsync: this.fsync,
       nowMs: this.clock(),
       preparedGraceMs: this.preparedGraceMs,
@@ -160,12 +170,17 @@ export class ShardStore {
    * become one LevelDB write; larger ones stream to a file (shard-writer.ts).
    */
   async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
+    let claim: SpaceClaim | undefined;
     try {
-      if (this.reserveBytes > 0 && (await this.freeBytes()) < this.reserveBytes) {
-        throw new ShardStoreError('NoSpace', 'not enough free space for a new shard');
-      }
-      return await this.writer.prepare(ref, erasure, body, signal);
+      // The reserve keeps room for LevelDB and recovery: a node whose disk filled up entirely could not even reopen its database.
+      const budget = this.reserveBytes > 0 ? (await this.freeBytes()) - this.reserveBytes - this.space.inFlightBytes : null;
+      if (budget !== null && budget <= 0) throw new ShardStoreError('NoSpace', 'not enough free space for a new shard');
+      claim = this.space.claim(budget);
+      const sizeBytes = await this.writer.prepare(ref, erasure, body, claim, signal);
+      claim.settle(true);
+      return sizeBytes;
     } catch (err) {
+      claim?.settle(false);
       throw this.classifyWriteError(err);
     }
   }

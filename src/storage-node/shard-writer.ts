@@ -7,7 +7,7 @@ import type { BlockHasher } from './checksum.js';
 import type { MetadataStore } from './metadata-store.js';
 import { encodeShardImage, writeShardFile, type ShardHeader } from './shard-file.js';
 import { shardFileName, syncDirectory } from './shard-paths.js';
-import type { SpaceLedger } from './space-ledger.js';
+import type { SpaceClaim } from './space-ledger.js';
 
 /** What the writer needs from its store. */
 export interface ShardWriterOptions {
@@ -15,7 +15,6 @@ export interface ShardWriterOptions {
   hash: BlockHasher;
   shardDir: string;
   tmpDir: string;
-  space: SpaceLedger;
   inlineMaxShardBytes: number;
   fsync: boolean;
   clock: () => number;
@@ -29,8 +28,8 @@ type HeaderFields = Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>;
  * The prepare half of the write protocol. Reads ahead at most `inlineMaxShardBytes` plus one piece:
  * a body that ends by then becomes one synced LevelDB write (image and prepared row); a longer one
  * streams to tmp/, is fsynced, renamed into shards/, the directory fsynced, and then recorded.
- * Every byte is claimed from the space ledger as it arrives, so a capacity limit stops a write
- * mid-stream; whatever fails leaves no row, no temporary file and no claim.
+ * Every byte is claimed as it arrives, so a capacity limit or the free-space reserve stops a write
+ * mid-stream; whatever fails leaves no row and no temporary file (the caller settles the claim).
  */
 export class ShardWriter {
   private readonly options: ShardWriterOptions;
@@ -40,13 +39,9 @@ export class ShardWriter {
   }
 
   /** Stores a streamed shard durably but invisibly; returns its size. */
-  async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
-    const { space, inlineMaxShardBytes } = this.options;
-    let claimed = 0;
-    const claim = (bytes: number): void => {
-      space.take(bytes);
-      claimed += bytes;
-    };
+  async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, space: SpaceClaim, signal?: AbortSignal): Promise<number> {
+    const { inlineMaxShardBytes } = this.options;
+    const claim = (bytes: number): void => space.take(bytes);
     const pieces = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
       const head: Buffer[] = [];
@@ -65,7 +60,6 @@ export class ShardWriter {
       if (!spill) return await this.prepareInline(ref, header, head, headBytes, signal);
       return await this.prepareFile(ref, header, resume(head, pieces, claim), signal);
     } catch (err) {
-      space.release(claimed);
       // Ends the request body: a refused or failed shard is not read any further.
       await pieces.return?.().catch(() => undefined);
       throw err;

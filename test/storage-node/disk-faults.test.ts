@@ -1,0 +1,191 @@
+import { execFile } from 'node:child_process';
+import { mkdir, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { t } from 'tap';
+import { collect, seededBytes } from '../helpers/bytes.js';
+import { startFaultCluster, type FaultCluster } from './fault-cluster.js';
+import { tempDir } from './store-fixture.js';
+
+const run = promisify(execFile);
+
+async function put(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+}
+
+async function get(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return collect(got.Body as AsyncIterable<Uint8Array>);
+}
+
+async function putError(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<{ name: string; status: number | undefined }> {
+  try {
+    await put(s3, bucket, key, body);
+    return { name: 'none', status: 200 };
+  } catch (err) {
+    return { name: (err as Error).name, status: (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode };
+  }
+}
+
+/** Every shard node i reports as committed for these keys reads back with its checksums intact. */
+async function nodeShardsIntact(cluster: FaultCluster, index: number, bucket: string, keys: string[]): Promise<number> {
+  const client = cluster.nodeClient(index);
+  let checked = 0;
+  for (const key of keys) {
+    const status = await client.objectStatus(bucket, key);
+    if (status === null || status.shardIndex === null) continue;
+    const ref = { bucket, key, versionId: status.record.versionId, shardIndex: status.shardIndex };
+    const bytes = await collect(await client.readShard(ref, 0, status.shardSizeBytes));
+    if (bytes.length !== status.shardSizeBytes) throw new Error(`${key}: short shard on node ${index}`);
+    checked += 1;
+  }
+  return checked;
+}
+
+async function tmpFiles(cluster: FaultCluster): Promise<number> {
+  let count = 0;
+  for (const dir of cluster.dataDirs) count += (await readdir(join(dir, 'tmp'))).length;
+  return count;
+}
+
+t.test('a node at its capacity limit refuses shards with 507 while PUTs succeed on the write quorum; nothing stored is damaged', async (t) => {
+  const root = await tempDir(t, 'fault-capacity');
+  const cluster = await startFaultCluster(root, { 0: { capacityBytes: 400_000 } });
+  t.teardown(() => cluster.close());
+  const { s3 } = cluster;
+  await s3.send(new CreateBucketCommand({ Bucket: 'faults' }));
+  const objects = new Map<string, Buffer>();
+  for (let i = 0; i < 8; i += 1) {
+    const body = seededBytes(i % 2 === 0 ? 600_000 : 20_000, i);
+    await put(s3, 'faults', `obj-${i}`, body);
+    objects.set(`obj-${i}`, body);
+  }
+  const health = await cluster.nodeClient(0).health();
+  t.ok((health.noSpaceRefusals ?? 0) > 0, `node-0 refused ${health.noSpaceRefusals} shards`);
+  t.ok((health.usedBytes ?? Infinity) <= 400_000, 'and stayed within its limit');
+  for (const [key, body] of objects) t.ok((await get(s3, 'faults', key)).equals(body), `${key} reads back`);
+  t.ok((await nodeShardsIntact(cluster, 0, 'faults', [...objects.keys()])) > 0, 'the full node still serves what it holds');
+  t.equal(await tmpFiles(cluster), 0, 'no temporary file is left anywhere');
+});
+
+t.test('with fewer nodes than a write quorum able to store, a PUT is an S3 error and the previous version stays', async (t) => {
+  const root = await tempDir(t, 'fault-quorum');
+  const full = { capacityBytes: 100_000 };
+  const cluster = await startFaultCluster(root, { 0: full, 1: full, 2: full });
+  t.teardown(() => cluster.close());
+  const { s3 } = cluster;
+  await s3.send(new CreateBucketCommand({ Bucket: 'faults' }));
+  const v1 = seededBytes(40_000, 1);
+  await put(s3, 'faults', 'k', v1);
+  const refused = await putError(s3, 'faults', 'k', seededBytes(2_000_000, 2));
+  t.ok(refused.status !== undefined && refused.status >= 500, `answered ${refused.status} ${refused.name}`);
+  t.ok(['ServiceUnavailable', 'SlowDown', 'InternalError'].includes(refused.name), 'with an S3 error code');
+  t.ok((await get(s3, 'faults', 'k')).equals(v1), 'the acknowledged version is still the one served');
+  for (let i = 0; i < 6; i += 1) t.equal(await nodeShardsIntact(cluster, i, 'faults', ['k']), 1, `node-${i} still holds a good shard of v1`);
+  t.equal(await tmpFiles(cluster), 0);
+});
+
+t.test('an I/O error on one node fails its shard write; the PUT succeeds on the others and the node recovers', async (t) => {
+  const root = await tempDir(t, 'fault-io');
+  const cluster = await startFaultCluster(root);
+  t.teardown(() => cluster.close());
+  const { s3 } = cluster;
+  await s3.send(new CreateBucketCommand({ Bucket: 'faults' }));
+  const before = seededBytes(500_000, 1);
+  await put(s3, 'faults', 'before', before);
+  // A temporary directory that is not a directory: every new file on node-5 fails to open.
+  const tmp = join(cluster.dataDirs[5] as string, 'tmp');
+  await rm(tmp, { recursive: true });
+  await writeFile(tmp, 'not a directory');
+  const during = seededBytes(500_000, 2);
+  await put(s3, 'faults', 'during', during);
+  t.equal((await cluster.nodeClient(5).objectStatus('faults', 'during')), null, 'node-5 has no version of the failed write');
+  t.equal(await nodeShardsIntact(cluster, 5, 'faults', ['before']), 1, 'what node-5 stored before is intact');
+  await rm(tmp);
+  await mkdir(tmp);
+  await put(s3, 'faults', 'after', seededBytes(500_000, 3));
+  t.equal(await nodeShardsIntact(cluster, 5, 'faults', ['after']), 1, 'node-5 stores again once the fault is gone');
+  t.ok((await get(s3, 'faults', 'before')).equals(before));
+  t.ok((await get(s3, 'faults', 'during')).equals(during));
+});
+
+const ROOT_ON_LINUX = process.platform === 'linux' && process.getuid?.() === 0;
+const MiB = 1024 * 1024;
+
+async function mountTmpfs(path: string, sizeBytes: number): Promise<boolean> {
+  await mkdir(path, { recursive: true });
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', path]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a file until the disk refuses more; returns its size. */
+async function fillDisk(path: string): Promise<number> {
+  const handle = await open(path, 'w');
+  const block = Buffer.alloc(64 * 1024, 1);
+  let written = 0;
+  try {
+    for (;;) written += (await handle.write(block)).bytesWritten;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    await handle.close();
+  }
+  return written;
+}
+
+t.test('real disks (small tmpfs): the reserve refuses shards before a disk fills; a disk filled to the last byte fails writes cleanly; nothing stored is damaged', { skip: ROOT_ON_LINUX ? false : 'needs root on Linux to mount a tmpfs (the capacity-limit test covers the same path portably)' }, async (t) => {
+  const root = await tempDir(t, 'fault-tmpfs');
+  const disks = [join(root, 'disk-0'), join(root, 'disk-1')];
+  const mounted: string[] = [];
+  let cluster: FaultCluster | undefined;
+  t.teardown(async () => {
+    await cluster?.close();
+    for (const disk of mounted) await run('umount', [disk]).catch(() => run('umount', ['-l', disk]));
+  });
+  for (const disk of disks) if (await mountTmpfs(disk, 6 * MiB)) mounted.push(disk);
+  if (mounted.length < disks.length) {
+    t.pass('tmpfs could not be mounted here; skipped');
+    return;
+  }
+  // Disk 1 was nearly filled by someone else, and its node keeps no reserve: its writes meet ENOSPC.
+  const filler = join(disks[1] as string, 'filler');
+  await fillDisk(filler);
+  await truncate(filler, (await stat(filler)).size - 2 * MiB);
+  cluster = await startFaultCluster(root, {
+    0: { dataDir: join(disks[0] as string, 'node'), reserveBytes: 2 * MiB },
+    1: { dataDir: join(disks[1] as string, 'node'), reserveBytes: 0 },
+  });
+  const { s3 } = cluster;
+  await s3.send(new CreateBucketCommand({ Bucket: 'faults' }));
+  const objects = new Map<string, Buffer>();
+  for (let i = 0; i < 40; i += 1) {
+    const body = seededBytes(i % 4 === 0 ? 20_000 : 600_000, i);
+    await put(s3, 'faults', `obj-${i}`, body);
+    objects.set(`obj-${i}`, body);
+  }
+  const keys = [...objects.keys()];
+  const [reserved, full] = [await cluster.nodeClient(0).health(), await cluster.nodeClient(1).health()];
+  t.ok((reserved.noSpaceRefusals ?? 0) > 0, `the reserve made node-0 refuse ${reserved.noSpaceRefusals} shards`);
+  t.ok(reserved.freeBytes > MiB, `and kept ${reserved.freeBytes} bytes of its disk free`);
+  t.equal(reserved.status, 'ok', 'a refusal by the reserve does not degrade the node');
+  t.ok((full.noSpaceRefusals ?? 0) > 0, `node-1 failed ${full.noSpaceRefusals} writes with ENOSPC; every PUT still succeeded`);
+  t.comment(`node-1 health on the full disk: ${full.status}, ${full.ioErrors} LevelDB/disk errors, ${full.freeBytes} bytes free`);
+  let good = 0;
+  for (const [key, body] of objects) if ((await get(s3, 'faults', key)).equals(body)) good += 1;
+  t.equal(good, objects.size, 'every object reads back');
+  const held = [await nodeShardsIntact(cluster, 0, 'faults', keys), await nodeShardsIntact(cluster, 1, 'faults', keys)] as const;
+  t.ok(held[0] > 0 && held[1] > 0, `the full nodes still serve the shards they hold (${held.join(', ')})`);
+
+  await rm(filler);
+  await cluster.restartNode(1);
+  t.equal((await cluster.nodeClient(1).health()).status, 'ok', 'once space is freed, a restart brings node-1 back healthy');
+  t.equal(await nodeShardsIntact(cluster, 1, 'faults', keys), held[1], 'with every shard it held');
+  await put(s3, 'faults', 'after', seededBytes(600_000, 99));
+  t.equal(await nodeShardsIntact(cluster, 1, 'faults', ['after']), 1, 'and it stores new shards again');
+  t.equal(await tmpFiles(cluster), 0, 'no temporary file is left');
+});
