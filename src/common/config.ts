@@ -200,7 +200,10 @@ function credentialsOf(reader: ConfigReader, env: Env): S3Credential[] {
   const list = (entries: unknown, where: string, relativeTo: (path: string) => string): void => {
     if (!Array.isArray(entries)) throw new ConfigError(`${where} must be a list of access keys`);
     entries.forEach((entry: unknown, i) => {
-      const c = checkEntryKeys(entry, `${where}[${i}]`, ['accessKeyId', 'secretAccessKey', 'secretAccessKeyFile']);
+      // The AWS SDK marks credential objects it has used with `$source`; code that hands the same
+      // object to a gateway and to a client (tests, embedders) must not trip the unknown-key check.
+      const own = typeof entry === 'object' && entry !== null ? Object.fromEntries(Object.entries(entry).filter(([name]) => !name.startsWith('$'))) : entry;
+      const c = checkEntryKeys(own, `${where}[${i}]`, ['accessKeyId', 'secretAccessKey', 'secretAccessKeyFile']);
       const name = `${where}[${i}]`;
       if ((c['secretAccessKey'] === undefined) === (c['secretAccessKeyFile'] === undefined)) {
         throw new ConfigError(`${name} needs exactly one of secretAccessKey or secretAccessKeyFile`);

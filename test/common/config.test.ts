@@ -54,6 +54,8 @@ t.test('unknown keys, anywhere in the file, are errors naming the key', async (t
   t.throws(() => parseGatewayConfig({ ...base, erasure: 4 }), { message: /erasure must be an object/ });
   t.throws(() => parseNodeConfig({ dataDir: '/d', clusterSecret: SECRET, zone: 'a' }), { message: /unknown configuration key zone/ });
   t.throws(() => parseGatewayConfig('not an object'), { message: /must be a JSON object/ });
+  const used = { accessKeyId: 'ak', secretAccessKey: 'sk', $source: { CREDENTIALS_CODE: 'e' } };
+  t.same(parseGatewayConfig({ ...base, credentials: [used] }).credentials, [{ accessKeyId: 'ak', secretAccessKey: 'sk' }], 'the SDK\'s $source mark on a used credential object is not a key');
 });
 
 t.test('bad values are errors naming the key, or the variable that set it', async (t) => {
