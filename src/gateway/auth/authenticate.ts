@@ -12,12 +12,12 @@ import {
 } from './auth-params.js';
 import { canonicalHeaders, canonicalPath, canonicalQuery, canonicalRequest, decodeQuery } from './canonical-request.js';
 import { ChunkSigner, deriveSigningKey, hmacHex, requestStringToSign, signaturesEqual, SIGV4_ALGORITHM } from './signing.js';
+import { presignedV2Auth } from './presigned-v2.js';
 import type { AuthenticateOptions, AuthRequest, AuthResult, CredentialStore, PayloadMode } from './types.js';
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
 const SIGNATURE_PARAM = 'X-Amz-Signature';
 const PRESIGNED_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Expires'] as const;
-const UNSUPPORTED_MECHANISM = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
 
 type Headers = AuthRequest['headers'];
 
@@ -55,7 +55,7 @@ export function authenticate(req: AuthRequest, credentials: CredentialStore, opt
   if (authorization !== undefined) return verify(req, credentials, headerAuth(req, authorization, query, options.nowMs, maxSkewMs));
   if (hasQueryAuth) return verify(req, credentials, presignedAuth(req, query, options.nowMs, maxSkewMs));
   if (query.some(([k]) => k === 'AWSAccessKeyId') && query.some(([k]) => k === 'Signature')) {
-    throw new S3Error('InvalidRequest', { message: UNSUPPORTED_MECHANISM });
+    return presignedV2Auth(req, query, credentials, options.nowMs);
   }
   // Tessera has no public buckets: an anonymous request is denied as S3 denies it on a private bucket.
   throw new S3Error('AccessDenied');

@@ -135,7 +135,7 @@ t.test('header auth: clock skew, keys, missing and malformed parts', async (t) =
   t.equal(failure(() => auth(docGet({ 'x-amz-meta-extra': 'x' }))), 'AccessDenied', 'unsigned x-amz-* header');
   t.ok(auth(docGet({ 'user-agent': 'x', expect: '100-continue', 'x-amzn-trace-id': 'Root=1' })), 'other unsigned headers are fine');
   t.equal(failure(() => auth({ method: 'GET', rawPath: '/test.txt', rawQuery: '', headers: { host: HOST } })), 'AccessDenied', 'anonymous');
-  t.equal(failure(() => auth({ method: 'GET', rawPath: '/t', rawQuery: 'AWSAccessKeyId=a&Signature=b&Expires=1', headers: {} })), 'InvalidRequest');
+  t.equal(failure(() => auth({ method: 'GET', rawPath: '/t', rawQuery: 'AWSAccessKeyId=a&Signature=b&Expires=1', headers: {} })), 'AccessDenied', 'an expired SigV2 URL');
   t.equal(failure(() => auth(docGet({ 'x-amz-decoded-content-length': 'x' }, 'f'.repeat(64)))), 'AccessDenied', 'unsigned decoded length');
 });
 
@@ -317,4 +317,21 @@ t.test('requests signed by botocore (recorded from boto3 1.43 with the documenta
     nowMs + 604_800_000,
   );
   t.match(presigned, { presigned: true, payloadMode: 'unsigned' }, 'a seven-day URL on its last millisecond');
+});
+
+t.test('SigV2 presigned URLs, as boto3 and aws-cli v1 make them by default, verify against the AWS documentation example', async (t) => {
+  // The query-string authentication example of the S3 SigV2 documentation (bucket johnsmith), in path style.
+  const url = { method: 'GET', rawPath: '/johnsmith/photos/puppy.jpg', headers: { host: '127.0.0.1:9000' } };
+  const query = (signature: string, expires = '1175139620') => `AWSAccessKeyId=${DOC_ACCESS_KEY}&Expires=${expires}&Signature=${signature}`;
+  const before = 1175139620_000 - 60_000;
+  const ok = auth({ ...url, rawQuery: query('NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D') }, before);
+  t.equal(ok.accessKeyId, DOC_ACCESS_KEY);
+  t.equal(ok.payloadMode, 'unsigned');
+  t.equal(ok.presigned, true);
+  t.equal(failure(() => auth({ ...url, rawQuery: query('NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D') }, 1175139620_000 + 1000)), 'AccessDenied', 'expired');
+  t.equal(failure(() => auth({ ...url, rawQuery: query('NpgCjnDzrM%2BWFzoENXmpNDUsSn9%3D') }, before)), 'SignatureDoesNotMatch', 'tampered signature');
+  t.equal(failure(() => auth({ ...url, rawPath: '/johnsmith/photos/kitten.jpg', rawQuery: query('NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D') }, before)), 'SignatureDoesNotMatch', 'another key');
+  t.equal(failure(() => auth({ ...url, method: 'PUT', rawQuery: query('NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D') }, before)), 'SignatureDoesNotMatch', 'another method');
+  t.equal(failure(() => auth({ ...url, rawQuery: query('NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D', '1175139700') }, before)), 'SignatureDoesNotMatch', 'a later expiry');
+  t.equal(failure(() => auth({ ...url, rawQuery: query('x', '4000000000') }, before)), 'AuthorizationQueryParametersError', 'more than seven days');
 });

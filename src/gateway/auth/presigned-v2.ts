@@ -1,0 +1,103 @@
+import { createHmac } from 'node:crypto';
+import { S3Error } from '../s3-errors.js';
+import { ChunkSigner, signaturesEqual } from './signing.js';
+import type { AuthRequest, AuthResult, CredentialStore } from './types.js';
+
+/**
+ * Query-string authentication of Signature Version 2 (`AWSAccessKeyId`, `Expires`, `Signature`).
+ *
+ * boto3 and aws-cli v1 still produce these URLs by default for a custom endpoint
+ * (`generate_presigned_url`, `aws s3 presign`), so users hand them around even though every
+ * other request they send is SigV4. Only presigned URLs are accepted in V2; header V2 stays refused.
+ * String to sign: verb, Content-MD5, Content-Type, Expires, canonical x-amz-* headers, and the
+ * canonical resource (path as sent plus the sub-resources S3 lists, sorted, values decoded).
+ */
+const SUBRESOURCES = new Set([
+  'acl', 'cors', 'delete', 'lifecycle', 'location', 'logging', 'notification', 'partNumber', 'policy',
+  'requestPayment', 'response-cache-control', 'response-content-disposition', 'response-content-encoding',
+  'response-content-language', 'response-content-type', 'response-expires', 'restore', 'tagging', 'torrent',
+  'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
+]);
+
+/** Longest validity S3 accepts for a presigned URL (7 days), measured from now. */
+const MAX_EXPIRES_SECONDS = 7 * 24 * 3600;
+
+type Headers = AuthRequest['headers'];
+
+function header(headers: Headers, name: string): string {
+  const value = headers[name];
+  return (Array.isArray(value) ? value.join(',') : value ?? '').trim();
+}
+
+/** The canonical resource of SigV2: the raw path plus sorted sub-resources. */
+export function canonicalResourceV2(rawPath: string, query: readonly (readonly [string, string])[], rawQueryPairs: readonly string[]): string {
+  const present = rawQueryPairs
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq < 0 ? { name: pair, raw: undefined } : { name: pair.slice(0, eq), raw: pair.slice(eq + 1) };
+    })
+    .filter((entry) => SUBRESOURCES.has(entry.name));
+  if (present.length === 0) return rawPath;
+  const decoded = new Map(query);
+  present.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return `${rawPath}?${present.map((e) => (e.raw === undefined ? e.name : `${e.name}=${decoded.get(e.name) ?? ''}`)).join('&')}`;
+}
+
+function canonicalAmzHeaders(headers: Headers): string {
+  return Object.keys(headers)
+    .filter((name) => name.startsWith('x-amz-') && headers[name] !== undefined)
+    .sort()
+    .map((name) => `${name}:${header(headers, name)}\n`)
+    .join('');
+}
+
+/** Verifies a SigV2 presigned request; throws the S3 error S3 answers. */
+export function presignedV2Auth(
+  req: AuthRequest,
+  query: readonly (readonly [string, string])[],
+  credentials: CredentialStore,
+  nowMs: number,
+): AuthResult {
+  const params = new Map(query);
+  const accessKeyId = params.get('AWSAccessKeyId') ?? '';
+  const signature = params.get('Signature') ?? '';
+  const expires = params.get('Expires') ?? '';
+  if (!/^\d+$/.test(expires)) {
+    throw new S3Error('AccessDenied', { message: 'Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters' });
+  }
+  const expiresSeconds = Number(expires);
+  if (expiresSeconds * 1000 < nowMs) {
+    throw new S3Error('AccessDenied', { message: 'Request has expired', fields: { Expires: new Date(expiresSeconds * 1000).toISOString() } });
+  }
+  if (expiresSeconds - nowMs / 1000 > MAX_EXPIRES_SECONDS) {
+    throw new S3Error('AuthorizationQueryParametersError', { message: 'Expires must be at most seven days in the future.' });
+  }
+  const secretKey = credentials.secretKeyFor(accessKeyId);
+  if (secretKey === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: accessKeyId } });
+  const rawPairs = req.rawQuery === '' ? [] : req.rawQuery.split('&');
+  const stringToSign = [
+    req.method.toUpperCase(),
+    header(req.headers, 'content-md5'),
+    header(req.headers, 'content-type'),
+    expires,
+    `${canonicalAmzHeaders(req.headers)}${canonicalResourceV2(req.rawPath, query, rawPairs)}`,
+  ].join('\n');
+  const expected = createHmac('sha1', secretKey).update(stringToSign, 'utf8').digest('base64');
+  if (!signaturesEqual(signature, expected)) {
+    throw new S3Error('SignatureDoesNotMatch', {
+      fields: { AWSAccessKeyId: accessKeyId, StringToSign: stringToSign, SignatureProvided: signature },
+    });
+  }
+  return {
+    accessKeyId,
+    presigned: true,
+    payloadMode: 'unsigned',
+    decodedContentLength: undefined,
+    payloadSha256: undefined,
+    region: 'us-east-1',
+    signedHeaders: [],
+    signature: expected,
+    // No chunk chain exists in V2; the unsigned payload mode never asks this signer for anything.
+    chunkSigner: new ChunkSigner(Buffer.alloc(32), '', ''),
+  };
+}
