@@ -214,6 +214,8 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}  v8 ${process.versions.v8}  ${process.arch}  cpu ${cpu[0]?.model ?? '?'} x${cpu.length}`);
   console.log(`wasm simd: ${support.simd}  relaxed simd: ${support.relaxedSimd}` +
     (support.relaxedSimd && !supportBefore.relaxedSimd ? ' (enabled for this run with --experimental-wasm-relaxed-simd)' : ''));
+  console.log(`kernel 'auto' picks here without flags: ${supportBefore.relaxedSimd ? 'wasm-simd-relaxed' : supportBefore.simd ? 'wasm-simd' : 'portable'}` +
+    '; on Node 22+ (relaxed SIMD on by default) it picks wasm-simd-relaxed');
   console.log(`peer: @ronomon/reed-solomon ${ronomon.binding ? 'loaded (async API, one call in flight)' : `NOT AVAILABLE (${ronomon.error}); peer columns are blank`}`);
   console.log(`medians of ${ROUNDS} interleaved rounds x ~${ROUND_MS} ms; GB/s = 1e9 data bytes per second\n`);
 
@@ -229,25 +231,33 @@ async function main(): Promise<void> {
     { label: 'sha256-1MiB (node:crypto)', bytes: MiB, run: () => void createHash('sha256').update(block).digest() },
   ]);
   const memcpy = baselines.get('memcpy-1MiB (Buffer.copy)') as number;
-  console.log(`${'baseline'.padEnd(60)}   GB/s  /memcpy`);
-  for (const [label, rate] of baselines) console.log(`${label.padEnd(60)}${gbps(rate)}${ratio(rate, memcpy)}`);
+  console.log(`${'baseline'.padEnd(64)}   GB/s  /memcpy`);
+  for (const [label, rate] of baselines) console.log(`${label.padEnd(64)}${gbps(rate)}${ratio(rate, memcpy)}`);
   console.log('');
 
-  const header = `${'case'.padEnd(30)}${'kernel'.padEnd(30)}   GB/s  /peer  /memcpy`;
+  const header = `${'case'.padEnd(30)}${'kernel'.padEnd(34)}   GB/s  /peer  /memcpy`;
   const report = (name: string, rates: Map<string, number>): void => {
     const peer = rates.get(PEER);
     for (const [label, rate] of rates) {
-      console.log(`${name.padEnd(30)}${label.padEnd(30)}${gbps(rate)}${ratio(rate, peer)}${ratio(rate, memcpy)}`);
+      console.log(`${name.padEnd(30)}${label.padEnd(34)}${gbps(rate)}${ratio(rate, peer)}${ratio(rate, memcpy)}`);
     }
   };
 
   console.log(header);
   for (const [k, m] of [[4, 2], [8, 4], [10, 4]] as const) {
     for (const shardBytes of [64 * KiB, MiB]) {
-      const contenders: Contender[] = flavours.map((flavour) => {
+      const contenders: Contender[] = flavours.flatMap((flavour) => {
         const codec = flavour.codec(k, m);
         const shards = stripe(k, m, shardBytes);
-        return { label: flavour.label, bytes: k * shardBytes, run: () => codec.encode(shards) };
+        const own: Contender[] = [{ label: flavour.label, bytes: k * shardBytes, run: () => codec.encode(shards) }];
+        if (flavour.label !== 'portable') {
+          // The same codec on shards from allocateShards(): already in WebAssembly memory, so no copies.
+          const inMemory = flavour.codec(k, m);
+          const placed = inMemory.allocateShards(shardBytes);
+          placed.forEach((shard, i) => shard.set(shards[i] as Uint8Array));
+          own.push({ label: `${flavour.label}, allocateShards`, bytes: k * shardBytes, run: () => inMemory.encode(placed) });
+        }
+        return own;
       });
       if (ronomon.binding) contenders.push(ronomonContender(ronomon.binding, k, m, shardBytes, []));
       report(`encode-${k}x${m}-${sizeName(shardBytes)}`, await measureTogether(contenders));
@@ -286,7 +296,7 @@ async function main(): Promise<void> {
 
   if (support.simd) {
     console.log('');
-    console.log(`${'kernel alone (in WASM memory)'.padEnd(30)}${'kernel'.padEnd(30)}   GB/s  /peer  /memcpy`);
+    console.log(`${'kernel alone (in WASM memory)'.padEnd(30)}${'kernel'.padEnd(34)}   GB/s  /peer  /memcpy`);
     const contenders = (support.relaxedSimd ? [false, true] : [false]).map((relaxed) => kernelOnly(relaxed, 8, 4, MiB));
     if (ronomon.binding) contenders.push(ronomonContender(ronomon.binding, 8, 4, MiB, []));
     report('encode-8x4-1MiB', await measureTogether(contenders));

@@ -40,6 +40,14 @@ export interface Codec {
   reconstruct(shards: (Uint8Array | null)[], options: ReconstructOptions): (Uint8Array | null)[];
   /** True when the parity shards match the data shards. */
   verify(shards: Uint8Array[]): boolean;
+  /**
+   * Optional fast path: k + m zeroed shards of shardBytes each, placed in the kernel's WebAssembly memory (plain
+   * arrays with the portable kernel). Fill the first k and call encode (or verify, reconstruct) on them: the kernel
+   * then works on the shards where they are instead of copying them into its memory and the parity back out.
+   * Each call replaces the previous set; arrays from an earlier call must no longer be used (they may be detached
+   * or share bytes with the new set). Other arrays keep working as before, through copies.
+   */
+  allocateShards(shardBytes: number): Uint8Array[];
 }
 
 // Distinct erasure patterns a codec remembers; a cluster sees few at a time, so this only bounds pathological use.
@@ -149,6 +157,15 @@ class ReedSolomonCodec implements Codec {
       }
     }
     return true;
+  }
+
+  allocateShards(shardBytes: number): Uint8Array[] {
+    if (!Number.isInteger(shardBytes) || shardBytes < 0) {
+      throw new ErasureError('InvalidLayout', `shardBytes must be a non-negative integer, got ${shardBytes}`);
+    }
+    const n = this.totalShards;
+    if (this.#gf.allocate !== undefined) return this.#gf.allocate(n, shardBytes, this.dataShards, this.parityShards);
+    return Array.from({ length: n }, () => new Uint8Array(shardBytes));
   }
 
   // Rows that turn the chosen sources into the targets: encodeRows(targets) × inverse(encodeRows(sources)).

@@ -13,7 +13,9 @@
  * availableKernels()/bestKernel() tell callers (e.g. an env override in bin/) what they may ask for.
  *
  * The SIMD kernel copies shards through its WebAssembly memory in slices of at most 256 KiB per shard, so copies and
- * compute stay in cache; each codec owns its memory, so use one codec per thread. No I/O, timers or logging here.
+ * compute stay in cache; each codec owns its memory, so use one codec per thread. To skip those copies, fill the
+ * shards returned by codec.allocateShards(shardBytes), which live in that memory, and encode them where they are
+ * (one set per codec at a time). No I/O, timers or logging here.
  */
 export { createCodec } from './codec.js';
 export type { Codec, CodecOptions, ReconstructOptions } from './codec.js';

@@ -9,4 +9,10 @@ export type KernelName = 'portable' | 'wasm-simd';
 export interface GfKernel {
   readonly name: KernelName;
   multiply(coefficients: Uint8Array, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[]): void;
+  /**
+   * Optional: `count` zeroed arrays of `bytes` each in the kernel's own memory, which multiply() then reads and
+   * writes where they are, without copies. Memory is reserved for calls of up to maxInputs × maxOutputs. Each call
+   * replaces the previous set, whose arrays must no longer be used.
+   */
+  allocate?(count: number, bytes: number, maxInputs: number, maxOutputs: number): Uint8Array[];
 }

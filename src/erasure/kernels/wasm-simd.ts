@@ -35,6 +35,8 @@ const PAGE_BYTES = 65536;
 const MAX_SLICE_BYTES = 256 * 1024;
 const MIN_SLICE_BYTES = 1024;
 const DEFAULT_SLICE_BUDGET_BYTES = 512 * 1024;
+// Caller-visible shards start on this boundary, like the slices.
+const ALIGN_BYTES = 64;
 
 type MulFunction = (tables: number, inputs: number, inStride: number, inCount: number,
   outputs: number, outStride: number, lengthBytes: number) => void;
@@ -52,9 +54,12 @@ class WasmSimdKernel implements GfKernel {
   readonly #stepBytes: number;
   readonly #sliceBudgetBytes: number;
   #heap: Uint8Array;
+  // Memory: [shards handed out by allocate()][tables][k input slices][m output slices].
+  #shardAreaBytes = 0;
   // Tables currently in memory: rebuilding them costs k·m·32 bytes of copies, which matters for small shards.
   #loadedCoefficients: Uint8Array | null = null;
   #loadedInputs = 0;
+  #loadedAt = -1;
 
   constructor(module: WasmKernelModule, options: WasmSimdKernelOptions) {
     const engine = wasmEngine();
@@ -75,26 +80,79 @@ class WasmSimdKernel implements GfKernel {
     const k = inputs.length;
     const m = outputs.length;
     if (length === 0 || k === 0 || m === 0) return;
+    const bulk = length - (length % this.#stepBytes);
+    const inStride = this.#strideInMemory(inputs);
+    const outStride = this.#strideInMemory(outputs);
+    if (bulk > 0 && inStride !== undefined && outStride !== undefined) {
+      // Shards from allocate() (evenly spaced, as encode and verify pass them): run in place; only a tail shorter
+      // than one step goes through the slices, since the kernel writes whole steps.
+      this.#multiplyInPlace(coefficients, inputs, inStride, outputs, outStride, bulk);
+      if (bulk === length) return;
+      inputs = inputs.map((a) => a.subarray(bulk));
+      outputs = outputs.map((a) => a.subarray(bulk));
+    }
+    this.#multiplyThroughSlices(coefficients, inputs, outputs);
+  }
+
+  allocate(count: number, bytes: number, maxInputs: number, maxOutputs: number): Uint8Array[] {
+    const stride = roundUp(bytes, ALIGN_BYTES);
+    this.#shardAreaBytes = count * stride;
+    this.#loadedCoefficients = null;
+    // Grow now for the largest call the owner will make, so that later calls never grow memory (growing would
+    // detach the arrays returned here).
+    const slice = this.#sliceBytes(Number.MAX_SAFE_INTEGER, maxInputs + maxOutputs);
+    this.#ensureBytes(this.#tablesAt() + this.#tablesBytes(maxInputs, maxOutputs) + (maxInputs + maxOutputs) * slice);
+    const heap = this.#heap;
+    heap.fill(0, 0, this.#shardAreaBytes);
+    return Array.from({ length: count }, (_, i) => heap.subarray(i * stride, i * stride + bytes));
+  }
+
+  // The distance between consecutive arrays when all of them lie in the allocate() area evenly spaced (the kernel
+  // walks inputs and outputs by a stride), else undefined.
+  #strideInMemory(arrays: readonly Uint8Array[]): number | undefined {
+    const buffer = this.#memory.buffer;
+    const first = arrays[0];
+    if (first === undefined || first.buffer !== buffer) return undefined;
+    const stride = arrays.length > 1 ? (arrays[1] as Uint8Array).byteOffset - first.byteOffset : 0;
+    for (let i = 0; i < arrays.length; i++) {
+      const a = arrays[i] as Uint8Array;
+      if (a.buffer !== buffer || a.byteOffset !== first.byteOffset + i * stride) return undefined;
+      if (a.byteOffset + a.length > this.#shardAreaBytes) return undefined;
+    }
+    return stride;
+  }
+
+  #multiplyInPlace(coefficients: Uint8Array, inputs: readonly Uint8Array[], inStride: number,
+    outputs: readonly Uint8Array[], outStride: number, bytes: number): void {
+    const k = inputs.length;
+    const m = outputs.length;
+    const inBase = (inputs[0] as Uint8Array).byteOffset;
+    const outBase = (outputs[0] as Uint8Array).byteOffset;
+    const tablesAt = this.#tablesAt();
+    // allocate() grew memory for the owner's largest call; a larger one grows it here, which keeps the contents.
+    this.#ensureBytes(tablesAt + this.#tablesBytes(k, m));
+    this.#loadTables(coefficients, k, m, tablesAt);
+    this.#run(tablesAt, inBase, inStride, k, outBase, outStride, m, bytes);
+  }
+
+  #multiplyThroughSlices(coefficients: Uint8Array, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[]): void {
+    const length = outputs[0]?.length ?? 0;
+    const k = inputs.length;
+    const m = outputs.length;
     const step = this.#stepBytes;
-    const budgetSlice = Math.floor(this.#sliceBudgetBytes / (k + m) / step) * step;
-    const slice = Math.min(roundUp(length, step), Math.max(MIN_SLICE_BYTES, Math.min(MAX_SLICE_BYTES, budgetSlice)));
-    // Memory: [tables][k input slices][m output slices], each slice `slice` bytes apart.
-    const tablesBytes = roundUp(k * m * 32, 64);
-    const inBase = tablesBytes;
+    const slice = this.#sliceBytes(length, k + m);
+    const tablesAt = this.#tablesAt();
+    const inBase = tablesAt + this.#tablesBytes(k, m);
     const outBase = inBase + k * slice;
     this.#ensureBytes(outBase + m * slice);
-    this.#loadTables(coefficients, k, m);
+    this.#loadTables(coefficients, k, m, tablesAt);
     const heap = this.#heap;
     for (let start = 0; start < length; start += slice) {
       const end = Math.min(length, start + slice);
       const bytes = end - start;
       for (let j = 0; j < k; j++) heap.set((inputs[j] as Uint8Array).subarray(start, end), inBase + j * slice);
       // Rounding up computes garbage past `bytes` from stale slice contents; it is never copied out.
-      const padded = roundUp(bytes, step);
-      for (let first = 0; first < m; first += this.#maxOutputs) {
-        const count = Math.min(this.#maxOutputs, m - first);
-        (this.#mul[count] as MulFunction)(first * k * 32, inBase, slice, k, outBase + first * slice, slice, padded);
-      }
+      this.#run(tablesAt, inBase, slice, k, outBase, slice, m, roundUp(bytes, step));
       for (let r = 0; r < m; r++) {
         const from = outBase + r * slice;
         (outputs[r] as Uint8Array).set(heap.subarray(from, from + bytes), start);
@@ -102,13 +160,37 @@ class WasmSimdKernel implements GfKernel {
     }
   }
 
+  // Output groups of up to maxOutputs rows, each with its block of tables.
+  #run(tablesAt: number, inBase: number, inStride: number, k: number, outBase: number, outStride: number, m: number,
+    bytes: number): void {
+    for (let first = 0; first < m; first += this.#maxOutputs) {
+      const count = Math.min(this.#maxOutputs, m - first);
+      (this.#mul[count] as MulFunction)(tablesAt + first * k * 32, inBase, inStride, k, outBase + first * outStride,
+        outStride, bytes);
+    }
+  }
+
+  #sliceBytes(length: number, shards: number): number {
+    const step = this.#stepBytes;
+    const budgetSlice = Math.floor(this.#sliceBudgetBytes / shards / step) * step;
+    return Math.min(roundUp(length, step), Math.max(MIN_SLICE_BYTES, Math.min(MAX_SLICE_BYTES, budgetSlice)));
+  }
+
+  #tablesAt(): number {
+    return this.#shardAreaBytes;
+  }
+
+  #tablesBytes(k: number, m: number): number {
+    return roundUp(k * m * 32, ALIGN_BYTES);
+  }
+
   // Output groups of up to maxOutputs rows each get a [j][r] block of tables, in group order.
-  #loadTables(coefficients: Uint8Array, k: number, m: number): void {
-    if (this.#loadedCoefficients === coefficients && this.#loadedInputs === k) return;
+  #loadTables(coefficients: Uint8Array, k: number, m: number, at: number): void {
+    if (this.#loadedCoefficients === coefficients && this.#loadedInputs === k && this.#loadedAt === at) return;
     const heap = this.#heap;
     for (let first = 0; first < m; first += this.#maxOutputs) {
       const count = Math.min(this.#maxOutputs, m - first);
-      const base = first * k * 32;
+      const base = at + first * k * 32;
       for (let j = 0; j < k; j++) {
         for (let r = 0; r < count; r++) {
           const c = coefficients[(first + r) * k + j] as number;
@@ -118,6 +200,7 @@ class WasmSimdKernel implements GfKernel {
     }
     this.#loadedCoefficients = coefficients;
     this.#loadedInputs = k;
+    this.#loadedAt = at;
   }
 
   #ensureBytes(bytes: number): void {
@@ -129,6 +212,7 @@ class WasmSimdKernel implements GfKernel {
 }
 
 /** A kernel running the split-nibble SIMD module; each kernel owns its WebAssembly memory. */
-export function createWasmSimdKernel(module: WasmKernelModule, options: WasmSimdKernelOptions = {}): GfKernel & { readonly relaxedSimd: boolean } {
+export function createWasmSimdKernel(module: WasmKernelModule, options: WasmSimdKernelOptions = {}):
+  GfKernel & { readonly relaxedSimd: boolean } {
   return new WasmSimdKernel(module, options);
 }
