@@ -14,13 +14,15 @@ import { promisify } from 'node:util';
  *
  * Every namespace name carries the creating PID, so a later run removes what a crashed one left
  * (its namespaces, and with them every veth and the bridge). Teardown also runs synchronously on
- * process exit.
+ * process exit and on SIGINT, SIGTERM, SIGHUP and SIGALRM (tap's timeout); only SIGKILL leaves
+ * anything, for the next run to remove.
  */
 
 const run = promisify(execFile);
 const NS_PREFIX = 'tessera-mh-';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
+const TEARDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGALRM'];
 
 /** One simulated machine. */
 export interface TestHost {
@@ -121,6 +123,11 @@ export class TestNetwork {
   private readonly switchNs: string;
   private readonly processes: HostProcess[] = [];
   private readonly exitHandler = (): void => this.destroySync();
+  /** Ctrl-C, a runner's SIGTERM or tap's timeout SIGALRM: tear down, then let the signal do what it would have done. */
+  private readonly signalHandler = (signal: NodeJS.Signals): void => {
+    this.destroySync();
+    process.kill(process.pid, signal);
+  };
   private destroyed = false;
 
   private constructor() {
@@ -134,6 +141,7 @@ export class TestNetwork {
   static async create(hostNames: readonly string[], firstHostOctet = 11): Promise<TestNetwork> {
     const net = new TestNetwork();
     process.once('exit', net.exitHandler);
+    for (const signal of TEARDOWN_SIGNALS) process.once(signal, net.signalHandler);
     try {
       await net.build(hostNames, firstHostOctet);
     } catch (err) {
@@ -231,6 +239,7 @@ export class TestNetwork {
     if (this.destroyed) return;
     this.destroyed = true;
     process.removeListener('exit', this.exitHandler);
+    for (const signal of TEARDOWN_SIGNALS) process.removeListener(signal, this.signalHandler);
     for (const p of this.processes) {
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     }
