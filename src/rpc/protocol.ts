@@ -100,6 +100,8 @@ export interface CommitRequest {
   record: ObjectRecord;
   /** Shard index this node holds; null for tombstones. */
   shardIndex: number | null;
+  /** Set by repair: the node may already hold this version with a bad shard, which the prepared one replaces. */
+  repair?: boolean;
 }
 
 /** Body of POST /v1/abort: drops a prepared, uncommitted shard. */
@@ -217,4 +219,6 @@ export interface NodeHealth {
     missingFiles: number;
     completedMs: number;
   } | null;
+  /** Prepared shards the node settled with its peers (committed or dropped) and those still undecided. */
+  preparedResolver?: { passes: number; committed: number; discarded: number; undecided: number; lastPassMs: number | null };
 }

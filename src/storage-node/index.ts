@@ -1,4 +1,5 @@
-export { StorageNode, type StorageNodeOptions } from './storage-node.js';
+export { DEFAULT_RESOLVE_EVERY_MS, StorageNode, type StorageNodeOptions } from './storage-node.js';
+export { PreparedResolver, type PeerStatusClient, type PreparedResolverOptions, type ResolverStatus } from './prepared-resolver.js';
 export {
   DEFAULT_INLINE_MAX_SHARD_BYTES,
   DEFAULT_PREPARED_GRACE_MS,

@@ -32,7 +32,8 @@ import { ROW, afterPrefix, keyParts, kindRange, prefixRange, rowKey } from './me
  *                                            went missing, for the repair worker to rebuild from the
  *                                            other nodes; repair deletes the row when the shard is good.
  *   b 00 bucket                           -> BucketRecord JSON (the newest version id wins).
- *   n 00 name                             -> node-local state: `schema` (this layout's version).
+ *   n 00 name                             -> node-local state: `schema` (this layout's version), and
+ *                                            `cursor/<worker>`: where a background worker resumes after a restart.
  *
  * A version becomes visible only in the synced batch that writes its `o` row, removes its `p` row
  * and drops the rows of the version it replaces. Listing reads `o` rows only; shard bytes live in
@@ -293,6 +294,67 @@ export class MetadataStore {
   /** Every quarantined shard, for the repair worker and tests. */
   async *quarantined(): AsyncGenerator<QuarantineEntry> {
     for await (const value of this.db.values(kindRange(ROW.quarantine))) yield parse<QuarantineEntry>(value);
+  }
+
+  /** Whether a shard is waiting for repair. */
+  async isQuarantined(ref: ShardRef): Promise<boolean> {
+    return (await this.db.get(rowKey(ROW.quarantine, ...shardParts(ref)))) !== undefined;
+  }
+
+  /** Removes a shard's quarantine row (it was repaired, or the version it named is gone); returns whether it existed. */
+  async clearQuarantine(ref: ShardRef): Promise<boolean> {
+    const key = rowKey(ROW.quarantine, ...shardParts(ref));
+    if ((await this.db.get(key)) === undefined) return false;
+    await this.write(this.db.batch().del(key));
+    return true;
+  }
+
+  /**
+   * Forgets a key's committed version in one synced batch (object and placement-index rows, its shard
+   * data and quarantine row), for garbage collection and for rebalance once the new owners hold it.
+   * The caller holds the key's lock, has checked the row is `stored`, and removes the file afterwards.
+   */
+  async dropObject(stored: StoredObject): Promise<void> {
+    const { bucket, key } = stored.record;
+    const batch = this.db.batch().del(rowKey(ROW.object, bucket, key)).del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
+    const ref = storedRef(stored);
+    if (ref !== null) {
+      dropShardData(batch, ref, stored);
+      batch.del(rowKey(ROW.quarantine, ...shardParts(ref)));
+    }
+    await this.write(batch);
+  }
+
+  /** Up to `limit` placement-index entries after `after` (exclusive; null starts at the beginning), in hash order. */
+  async hashIndexPage(after: HashIndexEntry | null, limit: number, toHash: bigint | null = null): Promise<HashIndexEntry[]> {
+    const range = kindRange(ROW.hashIndex);
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? range.lt : rowKey(ROW.hashIndex, hex16(toHash));
+    const options = after === null ? { gte: range.gte, lt, limit } : { gt: rowKey(ROW.hashIndex, after.hashHex, after.bucket, after.key), lt, limit };
+    const entries: HashIndexEntry[] = [];
+    for await (const key of this.db.keys(options)) {
+      const [hashHex = '', bucket = '', objectKey = ''] = keyParts(key);
+      entries.push({ hashHex, bucket, key: objectKey });
+    }
+    return entries;
+  }
+
+  /** Number of keys this node holds (placement-index rows), for progress estimates. */
+  async countKeys(): Promise<number> {
+    let count = 0;
+    for await (const _ of this.db.keys(kindRange(ROW.hashIndex))) count += 1;
+    return count;
+  }
+
+  /** A background worker's persisted cursor; null when it has none. */
+  async loadCursor(name: string): Promise<string | null> {
+    const value = await this.db.get(rowKey(ROW.node, `cursor/${name}`));
+    return value === undefined ? null : value.toString('utf8');
+  }
+
+  /** Persists (or, with null, clears) a background worker's cursor. */
+  async saveCursor(name: string, cursor: string | null): Promise<void> {
+    const key = rowKey(ROW.node, `cursor/${name}`);
+    await this.write(cursor === null ? this.db.batch().del(key) : this.db.batch().put(key, Buffer.from(cursor, 'utf8')));
   }
 
   /** Rows of a bucket's object index in byte order, for listing. Tombstones are included: newer ones hide older live versions elsewhere. */

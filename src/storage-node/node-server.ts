@@ -20,6 +20,7 @@ import {
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
 import { toObjectStatus } from './metadata-store.js';
+import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
 import { ShardCorruptError } from './shard-file.js';
 import { ShardStoreError, type ShardStore } from './shard-store.js';
@@ -29,6 +30,8 @@ export interface NodeServerOptions {
   nodeId: string;
   store: ShardStore;
   rings: RingStore;
+  /** Reported in health when present. */
+  resolver?: PreparedResolver;
   clusterSecret: string;
   logger: Logger;
   clock?: () => number;
@@ -222,6 +225,7 @@ export class NodeServer {
                 missingFiles: recovery.missingFiles,
                 completedMs: recovery.completedMs,
               },
+        ...(this.options.resolver === undefined ? {} : { preparedResolver: this.options.resolver.status() }),
       };
     });
   }

@@ -5,7 +5,7 @@ import type { Logger } from '../common/index.js';
 import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ShardRef, TagUpdateRequest } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { MetadataStore, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
+import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
 import { ShardCorruptError, bufferSource, readShardHeader, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
@@ -102,7 +102,8 @@ export class ShardStore {
       inlineMaxShardBytes: options.inlineMaxShardBytes ?? DEFAULT_INLINE_MAX_SHARD_BYTES,
       fsync: this.fsync,
       clock: this.clock,
-      isCommitted: (ref) => this.isCommitted(ref),
+      // A quarantined shard is committed but bad: a repair's prepare must replace it rather than keep it.
+      isCommitted: async (ref) => (await this.isCommitted(ref)) && !(await this.metadata.isQuarantined(ref)),
     });
   }
 
@@ -200,6 +201,16 @@ export class ShardStore {
         if (current?.record.versionId === record.versionId) return;
         throw new ShardStoreError('NotFound', 'no prepared shard for this version');
       }
+      if (request.repair === true && ref !== null && prepared !== undefined && current?.record.versionId === record.versionId && current.shardIndex === shardIndex) {
+        // A repair rewrote this version's shard in place (same file name or inline row): make it the committed one.
+        const repaired: StoredObject = { ...current, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
+        if (prepared.inline !== true) delete repaired.inline;
+        await this.metadata.commitObject(repaired, undefined);
+        this.space.release(current.shardSizeBytes);
+        if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
+        if (current.file !== null && current.file !== prepared.file) await this.removeFile(current.file);
+        return;
+      }
       if (current !== undefined && current.record.versionId >= record.versionId) {
         if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared);
         return;
@@ -271,6 +282,29 @@ export class ShardStore {
       if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
       throw err;
     }
+  }
+
+  /**
+   * Forgets the node's copy of a key if it is still `versionId`: rebalance calls this once the new owners
+   * hold the version, garbage collection once a tombstone is past its grace. Returns whether it dropped it.
+   */
+  async dropVersion(bucket: string, key: string, versionId: string): Promise<boolean> {
+    return this.keyLocks.run(lockKey(bucket, key), async () => {
+      const current = await this.metadata.getObject(bucket, key);
+      if (current === undefined || current.record.versionId !== versionId) return false;
+      const ref = storedRef(current);
+      const wasQuarantined = ref !== null && (await this.metadata.isQuarantined(ref));
+      await this.metadata.dropObject(current);
+      if (wasQuarantined) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
+      this.space.release(current.shardSizeBytes);
+      await this.removeFile(current.file);
+      return true;
+    });
+  }
+
+  /** Drops a quarantine row whose version this node no longer holds (a newer write replaced it). */
+  async forgetQuarantined(ref: ShardRef): Promise<void> {
+    if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
   }
 
   /** Stores a bucket record if newer. */

@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/index.js';
 import { loadBlockHasher } from './checksum.js';
 import { NodeServer } from './node-server.js';
+import { PreparedResolver } from './prepared-resolver.js';
 import { RingStore } from './ring-store.js';
 import { ShardStore } from './shard-store.js';
 
@@ -21,7 +23,12 @@ export interface StorageNodeOptions {
   preparedGraceMs?: number;
   /** Time source for request signatures and prepared-row ages (tests inject one). */
   clock?: () => number;
+  /** Pause between passes of the prepared-shard resolver; 0 turns it off. */
+  resolveEveryMs?: number;
 }
+
+/** Default pause between resolver passes: prepared shards whose commit was lost are rare and may wait a little. */
+export const DEFAULT_RESOLVE_EVERY_MS = 5_000;
 
 /** One storage node: a shard store behind the node protocol server. */
 export class StorageNode {
@@ -29,6 +36,8 @@ export class StorageNode {
   private store: ShardStore | undefined;
   private server: NodeServer | undefined;
   private boundAddress: { host: string; port: number } | undefined;
+  private resolver: PreparedResolver | undefined;
+  private background: { abort: AbortController; done: Promise<void> } | undefined;
 
   constructor(options: StorageNodeOptions) {
     this.options = options;
@@ -52,7 +61,7 @@ export class StorageNode {
     this.store = store;
     const rings = new RingStore(options.dataDir);
     await rings.open();
-    this.server = new NodeServer({
+    const resolver = new PreparedResolver({
       nodeId: options.nodeId,
       store,
       rings,
@@ -60,8 +69,20 @@ export class StorageNode {
       logger,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
+    this.resolver = resolver;
+    this.server = new NodeServer({
+      nodeId: options.nodeId,
+      store,
+      rings,
+      resolver,
+      clusterSecret: options.clusterSecret,
+      logger,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
     this.boundAddress = await this.server.listen(options.host, options.port);
     logger.info({ address: this.boundAddress, dataDir: options.dataDir }, 'storage node listening');
+    const everyMs = options.resolveEveryMs ?? DEFAULT_RESOLVE_EVERY_MS;
+    if (everyMs > 0) this.background = runEvery(resolver, everyMs, logger);
     return this.boundAddress;
   }
 
@@ -71,9 +92,32 @@ export class StorageNode {
     return this.boundAddress;
   }
 
-  /** Stops serving and closes the store. */
+  /** Stops the background work, stops serving and closes the store. */
   async close(): Promise<void> {
+    this.background?.abort.abort();
+    await this.background?.done;
+    await this.resolver?.close();
     await this.server?.close();
     await this.store?.close();
   }
+}
+
+/** Runs a worker pass, then waits `everyMs`, until aborted; a failed pass is logged and the next one runs. */
+function runEvery(worker: PreparedResolver, everyMs: number, logger: Logger): { abort: AbortController; done: Promise<void> } {
+  const abort = new AbortController();
+  const done = (async () => {
+    while (!abort.signal.aborted) {
+      try {
+        await worker.step(abort.signal);
+      } catch (err) {
+        if (!abort.signal.aborted) logger.warn({ err, worker: worker.name }, 'background pass failed');
+      }
+      try {
+        await sleep(everyMs, undefined, { signal: abort.signal, ref: false });
+      } catch {
+        return;
+      }
+    }
+  })();
+  return { abort, done };
 }

@@ -1,0 +1,145 @@
+import type { Logger } from '../common/index.js';
+import { compileRing, type Ring, type RingLocator, type RingNode } from '../placement/index.js';
+import { NodeClient, type ObjectStatus } from '../rpc/index.js';
+import type { PreparedRow } from './metadata-store.js';
+import type { RingStore } from './ring-store.js';
+import type { ShardStore } from './shard-store.js';
+
+/** What the resolver needs to ask a peer. */
+export interface PeerStatusClient {
+  objectStatus(bucket: string, key: string, options: { signal?: AbortSignal }): Promise<ObjectStatus | null>;
+  close(): Promise<void>;
+}
+
+/** Construction parameters of a prepared-shard resolver. */
+export interface PreparedResolverOptions {
+  nodeId: string;
+  store: ShardStore;
+  rings: RingStore;
+  clusterSecret: string;
+  logger: Logger;
+  /** Prepared rows younger than this are left to the gateway that is still writing them. */
+  minAgeMs?: number;
+  /** Time allowed for one peer's answer. */
+  peerTimeoutMs?: number;
+  clock?: () => number;
+  /** Injected in tests; by default a signed NodeClient per peer address. */
+  clientFor?: (peer: RingNode) => PeerStatusClient;
+}
+
+/** Counters of the resolver, for health and logs. */
+export interface ResolverStatus {
+  passes: number;
+  committed: number;
+  discarded: number;
+  undecided: number;
+  lastPassMs: number | null;
+}
+
+/**
+ * Settles prepared shards whose commit never arrived (the gateway failed or the node was down when it
+ * was sent), by asking the other nodes of the key's set: the cooperative termination of the write's
+ * two-phase commit. If a peer has committed that very version, a gateway decided to commit it, so
+ * this node commits it too with the peer's record; without that, a write whose commit reached fewer
+ * than a write quorum before a crash stays unreadable (too few holders) and hides the version it
+ * replaced. If a peer or this node already holds a newer version, the prepared shard can never become
+ * visible and is dropped. Otherwise it is left alone; start-up recovery drops it after the grace period.
+ * Every action is one the gateway could itself have taken, so it is safe at any age.
+ */
+export class PreparedResolver {
+  /** The worker's name in logs and status. */
+  readonly name = 'prepared-resolver';
+  private readonly options: PreparedResolverOptions;
+  private readonly clients = new Map<string, PeerStatusClient>();
+  private locator: { ring: Ring; locator: RingLocator } | undefined;
+  private readonly counters: ResolverStatus = { passes: 0, committed: 0, discarded: 0, undecided: 0, lastPassMs: null };
+
+  constructor(options: PreparedResolverOptions) {
+    this.options = options;
+  }
+
+  /** One pass over the node's prepared rows. */
+  async step(signal: AbortSignal): Promise<ResolverStatus> {
+    const { store, rings, logger } = this.options;
+    const ring = rings.current;
+    const now = (this.options.clock ?? Date.now)();
+    const minAgeMs = this.options.minAgeMs ?? 5_000;
+    let undecided = 0;
+    if (ring !== undefined) {
+      for await (const row of store.metadata.preparedShards()) {
+        signal.throwIfAborted();
+        if (now - row.preparedMs < minAgeMs) continue;
+        try {
+          const outcome = await this.resolve(row, this.locate(ring, row), signal);
+          if (outcome === 'committed') this.counters.committed += 1;
+          else if (outcome === 'discarded') this.counters.discarded += 1;
+          else undecided += 1;
+        } catch (err) {
+          if (signal.aborted) throw err;
+          undecided += 1;
+          logger.warn({ err, key: row.key, versionId: row.versionId }, 'could not settle a prepared shard');
+        }
+      }
+    }
+    this.counters.passes += 1;
+    this.counters.undecided = undecided;
+    this.counters.lastPassMs = now;
+    return this.status();
+  }
+
+  /** Counters so far. */
+  status(): ResolverStatus {
+    return { ...this.counters };
+  }
+
+  /** Closes the peer connections. */
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((client) => client.close()));
+    this.clients.clear();
+  }
+
+  private locate(ring: Ring, row: PreparedRow): readonly RingNode[] {
+    if (this.locator?.ring !== ring) this.locator = { ring, locator: compileRing(ring) };
+    return this.locator.locator.locate(row.bucket, row.key).nodes;
+  }
+
+  private async resolve(row: PreparedRow, nodes: readonly RingNode[], signal: AbortSignal): Promise<'committed' | 'discarded' | 'undecided'> {
+    const { store, logger } = this.options;
+    const ref = { bucket: row.bucket, key: row.key, versionId: row.versionId, shardIndex: row.shardIndex };
+    const local = await store.objectStatus(row.bucket, row.key);
+    if (local !== undefined && local.record.versionId > row.versionId) {
+      await store.abort(ref);
+      return 'discarded';
+    }
+    const peers = nodes.filter((node) => node.id !== this.options.nodeId);
+    const timeout = AbortSignal.timeout(this.options.peerTimeoutMs ?? 2_000);
+    const answers = await Promise.allSettled(
+      peers.map((peer) => this.client(peer).objectStatus(row.bucket, row.key, { signal: AbortSignal.any([signal, timeout]) })),
+    );
+    let newer = false;
+    for (const answer of answers) {
+      if (answer.status !== 'fulfilled' || answer.value === null) continue;
+      const { record } = answer.value;
+      if (record.versionId === row.versionId) {
+        await store.commit({ record, shardIndex: row.shardIndex });
+        logger.info({ key: row.key, versionId: row.versionId }, 'committed a prepared shard a peer had committed');
+        return 'committed';
+      }
+      if (record.versionId > row.versionId) newer = true;
+    }
+    if (!newer) return 'undecided';
+    await store.abort(ref);
+    return 'discarded';
+  }
+
+  private client(peer: RingNode): PeerStatusClient {
+    let client = this.clients.get(peer.address);
+    if (client === undefined) {
+      client =
+        this.options.clientFor?.(peer) ??
+        new NodeClient({ nodeId: peer.id, address: peer.address, clusterSecret: this.options.clusterSecret, connections: 2 });
+      this.clients.set(peer.address, client);
+    }
+    return client;
+  }
+}

@@ -1,0 +1,28 @@
+/** What one step of a background worker did: the runner throttles on these figures and persists the cursor. */
+export interface StepResult {
+  /** Items handled (shards verified, repairs attempted, keys examined). */
+  items: number;
+  /** Bytes read or written, for bytes/s limits. */
+  bytes: number;
+  /** Where to resume after a restart; null when a pass ended (the next pass starts from the beginning). */
+  cursor: string | null;
+  /** True when there is nothing to do now: the runner waits its idle pause (or a kick) before the next step. */
+  idle: boolean;
+}
+
+/** A worker's own figures, shown in status output. */
+export type WorkerStatus = Record<string, number | string | boolean | null>;
+
+/**
+ * A background job on a storage node. `step` does a small bounded amount of work and returns; it must
+ * stop promptly when `signal` aborts. The runner decides when the next step runs.
+ */
+export interface Worker {
+  readonly name: string;
+  step(signal: AbortSignal): Promise<StepResult>;
+  status(): WorkerStatus;
+  /** Called once before the first step with the persisted cursor (null on a first start). */
+  resume?(cursor: string | null): void;
+  /** Starts a new pass now (an operator's `admin scrub`); workers without passes ignore it. */
+  restart?(): void;
+}
