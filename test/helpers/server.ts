@@ -25,7 +25,8 @@ const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
 /** Output kept per stream: the tail is what explains a failure. */
 const TAIL_BYTES = 64 * 1024;
-const DEFAULT_START_TIMEOUT_MS = 30_000;
+/** Generous: seven processes compiling TypeScript at once on a busy 2-core machine. */
+const DEFAULT_START_TIMEOUT_MS = 60_000;
 const DEFAULT_STOP_TIMEOUT_MS = 5_000;
 const POLL_INTERVAL_MS = 50;
 
@@ -40,12 +41,14 @@ export class TesseraProcess {
   private stderrTail = '';
   private exitState: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private stopRequested = false;
+  /** The last readiness probe's finding, shown in failure messages. */
+  readiness = 'not probed';
 
   constructor(name: string, args: readonly string[], env: Record<string, string>) {
     this.name = name;
     this.child = spawn(process.execPath, ['--import', 'tsx', TESSERA_ENTRY, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, TESSERA_LOG_LEVEL: 'warn', ...env },
+      env: { ...process.env, TESSERA_LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (this.child.pid === undefined) throw new Error(`${name}: spawn failed`);
@@ -90,7 +93,7 @@ export class TesseraProcess {
       ? 'running'
       : `exited code=${String(this.exitState.code)} signal=${String(this.exitState.signal)}${this.stopRequested ? '' : ' (not asked to stop)'}`;
     const stderr = this.stderrTail.trim() === '' ? '(empty)' : this.stderrTail.trimEnd().split('\n').slice(-40).join('\n');
-    return `${this.name} pid ${this.pid} ${state}\n--- stderr tail ---\n${stderr}`;
+    return `${this.name} pid ${this.pid} ${state}; readiness: ${this.readiness}\n--- stderr tail ---\n${stderr}`;
   }
 
   /** Stops this process only: SIGTERM, then SIGKILL if it has not exited within `timeoutMs`. */
@@ -160,33 +163,42 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
   return ports;
 }
 
-async function tcpAccepts(host: string, port: number): Promise<boolean> {
+/** A readiness probe: true when ready, otherwise what it saw instead. */
+type ReadinessProbe = () => Promise<true | string>;
+
+async function tcpAccepts(host: string, port: number): Promise<true | string> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
     });
-    socket.once('error', () => {
+    socket.once('error', (err: NodeJS.ErrnoException) => {
       socket.destroy();
-      resolve(false);
+      resolve(`TCP connect to ${host}:${port}: ${err.code ?? err.message}`);
     });
   });
 }
 
-async function healthAnswers(url: string): Promise<boolean> {
+async function healthAnswers(url: string): Promise<true | string> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-    await response.arrayBuffer();
-    return response.ok;
-  } catch {
-    return false;
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const body = await response.text();
+    return response.ok ? true : `GET ${url}: ${response.status} ${body.slice(0, 300)}`;
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    return `GET ${url}: ${err instanceof Error ? err.message : String(err)}${cause}`;
   }
 }
 
-async function pollUntil(process_: TesseraProcess, check: () => Promise<boolean>): Promise<void> {
+async function pollUntil(process_: TesseraProcess, probe: ReadinessProbe): Promise<void> {
   while (!process_.hasExited) {
-    if (await check()) return;
+    const result = await probe();
+    if (result === true) {
+      process_.readiness = 'ready';
+      return;
+    }
+    process_.readiness = result;
     await delay(POLL_INTERVAL_MS);
   }
   await process_.failOnExit();
