@@ -1,12 +1,16 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { realpath } from 'node:fs/promises';
+import { realpath, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 
 /**
- * Running third-party S3 clients (aws-cli, boto3) as child processes, and the rule for when one is
- * missing: under CI (CI=true) that is a failure, elsewhere the test is skipped with the reason.
+ * Running third-party S3 clients (aws-cli, boto3, rclone, s3cmd, ...) as child processes, and the rule
+ * for when one is missing: under CI (CI=true) that is a failure, elsewhere the test is skipped with the
+ * reason.
  */
 
 /** The slice of a tap test `requireClient` needs. */
@@ -130,4 +134,76 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** The answer to a plain HTTP request: no SDK, no signing. */
+export interface PlainResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * One HTTP(S) request with node:http or node:https and nothing else, the way a browser or curl uses a
+ * presigned URL. `ca` (PEM) is the only certificate trusted for https:// URLs when given.
+ */
+export async function plainRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: Uint8Array; ca?: string; timeoutMs?: number } = {},
+): Promise<PlainResponse> {
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const headers = { ...options.headers, ...(options.body === undefined ? {} : { 'content-length': String(options.body.length) }) };
+  return new Promise((resolve, reject) => {
+    const req = send(
+      target,
+      { method: options.method ?? 'GET', headers, agent: false, ...(options.ca === undefined ? {} : { ca: options.ca }), timeout: options.timeoutMs ?? 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${options.method ?? 'GET'} ${url}: no answer within ${options.timeoutMs ?? 30_000} ms`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Credentials a client is given. */
+export interface ClientCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/**
+ * An environment for aws-cli and boto3 that sees nothing of the user's AWS setup: every AWS_* variable
+ * removed, then the given credentials, region us-east-1, and config/credentials files that are empty
+ * (created in `dir`). No instance-metadata lookups, no pager.
+ */
+export async function isolatedAwsEnv(credentials: ClientCredentials, dir: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
+  const configFile = join(dir, 'aws-config');
+  const credentialsFile = join(dir, 'aws-credentials');
+  await writeFile(configFile, '');
+  await writeFile(credentialsFile, '');
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AWS_')) env[name] = value;
+  return {
+    ...env,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: configFile,
+    AWS_SHARED_CREDENTIALS_FILE: credentialsFile,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+    PYTHONUNBUFFERED: '1',
+    ...extra,
+  };
+}
+
+/** Diagnostics for a failed command assertion: the tails of its output and how it ended. */
+export function commandOutput(result: CommandResult): { code: number | null; signal: string | null; stdout: string; stderr: string } {
+  return { code: result.code, signal: result.signal, stdout: result.stdout.slice(-4000), stderr: result.stderr.slice(-4000) };
 }

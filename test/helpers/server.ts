@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
+import { makeTestCertificate } from './tls-cert.js';
 
 /**
  * Tessera as real child processes: `tessera dev`, `tessera node` and `tessera gateway`, started from
@@ -221,11 +222,18 @@ function printedValue(stdout: string, label: string): string | undefined {
 
 /**
  * Starts `tessera dev --data <tmp> --listen 127.0.0.1:0` and reads the endpoint and keys it prints.
+ * With `tls` (a certificate and key, e.g. from makeTestCertificate) the gateway serves HTTPS, set the
+ * way an operator sets it (TESSERA_TLS_CERT_FILE / TESSERA_TLS_KEY_FILE), and the endpoint is https://.
  * Stopped and its data removed at the end of `t`.
  */
-export async function startDevServer(t: TestLike, options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DevServer> {
+export async function startDevServer(
+  t: TestLike,
+  options: { timeoutMs?: number; env?: Record<string, string>; tls?: { certFile: string; keyFile: string } } = {},
+): Promise<DevServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-dev-'));
-  const child = new TesseraProcess('tessera dev', ['dev', '--data', dataDir, '--listen', '127.0.0.1:0'], options.env ?? {});
+  const tlsEnv = options.tls === undefined ? {} : { TESSERA_TLS_CERT_FILE: options.tls.certFile, TESSERA_TLS_KEY_FILE: options.tls.keyFile };
+  const name = options.tls === undefined ? 'tessera dev' : 'tessera dev (https)';
+  const child = new TesseraProcess(name, ['dev', '--data', dataDir, '--listen', '127.0.0.1:0'], { ...tlsEnv, ...options.env });
   manage(t, [child], () => rm(dataDir, { recursive: true, force: true }));
   const printed = async (): Promise<DevServer> => {
     for (;;) {
@@ -240,7 +248,29 @@ export async function startDevServer(t: TestLike, options: { timeoutMs?: number;
       await delay(POLL_INTERVAL_MS);
     }
   };
-  return within(() => `tessera dev (stdout so far: ${JSON.stringify(child.stdout)})`, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS, printed());
+  return within(() => `${name} (stdout so far: ${JSON.stringify(child.stdout)})`, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS, printed());
+}
+
+/** A started Tessera as a client test reaches it. */
+export interface ClientTarget {
+  /** How it is reached, for test names and branches. */
+  scheme: 'http' | 'https';
+  server: DevServer;
+  /** For https: the test CA's file (AWS_CA_BUNDLE, --ca-bundle, verify=, --ca-cert, --ca-certs) and its PEM. */
+  caFile?: string;
+  ca?: string;
+}
+
+/**
+ * Two `tessera dev` servers started side by side: one over HTTP and one over HTTPS with a certificate
+ * for localhost and 127.0.0.1 signed by a fresh test CA. Both stopped, and the CA removed, at the end of `t`.
+ */
+export async function startHttpAndHttpsDevServers(t: TestLike): Promise<{ http: ClientTarget; https: ClientTarget }> {
+  const cert = await makeTestCertificate();
+  t.teardown(() => cert.remove());
+  const [http, https] = await Promise.all([startDevServer(t), startDevServer(t, { tls: cert })]);
+  if (!https.endpoint.startsWith('https://')) throw new Error(`tessera dev with TLS printed ${https.endpoint}`);
+  return { http: { scheme: 'http', server: http }, https: { scheme: 'https', server: https, caFile: cert.caFile, ca: cert.ca } };
 }
 
 /** One `tessera node` process of a process cluster. */
