@@ -3,7 +3,8 @@ import type { BucketRecord } from '../rpc/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { listObjects } from './listing.js';
 import { quorumError } from './object-writer.js';
-import { decideQuorum, fanOut } from './quorum.js';
+import { decideQuorum, fanOutUntil } from './quorum.js';
+import { withTimeout } from './request-context.js';
 import { S3Error } from './s3-errors.js';
 
 /** S3 bucket naming rules (the current general-purpose rules). */
@@ -28,12 +29,14 @@ export class BucketService {
   private readonly cluster: ClusterView;
   private readonly clock: HybridClock;
   private readonly cacheTtlMs: number;
+  private readonly nodeTimeoutMs: number;
   private readonly cache = new Map<string, { record: BucketRecord; expiresMs: number }>();
 
-  constructor(options: { cluster: ClusterView; clock: HybridClock; cacheTtlMs: number }) {
+  constructor(options: { cluster: ClusterView; clock: HybridClock; cacheTtlMs: number; nodeTimeoutMs: number }) {
     this.cluster = options.cluster;
     this.clock = options.clock;
     this.cacheTtlMs = options.cacheTtlMs;
+    this.nodeTimeoutMs = options.nodeTimeoutMs;
   }
 
   /** Live buckets, sorted by name. */
@@ -87,6 +90,7 @@ export class BucketService {
       { bucket: name, prefix: '', delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 },
       nodes.length - majority(nodes.length),
       signal,
+      this.nodeTimeoutMs,
     );
     if (page.objects.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
     this.cache.delete(name);
@@ -95,15 +99,27 @@ export class BucketService {
 
   private async write(record: BucketRecord, signal: AbortSignal): Promise<void> {
     const nodes = this.cluster.allNodes();
-    const outcomes = await fanOut(nodes, (node) => node.putBucket(record, { signal }));
-    const decision = decideQuorum(outcomes, majority(nodes.length));
+    const needed = majority(nodes.length);
+    // The remaining nodes still receive the record; the request does not wait for a hung one.
+    const outcomes = await fanOutUntil(
+      nodes,
+      (node) => node.putBucket(record, { signal: withTimeout(signal, this.nodeTimeoutMs) }),
+      (sofar) => sofar.filter((o) => o.ok).length >= needed,
+    );
+    const decision = decideQuorum(outcomes, needed);
     if (!decision.met) throw quorumError('bucket write', decision.failures);
   }
 
   private async readAll(signal: AbortSignal): Promise<Map<string, BucketRecord>> {
     const nodes = this.cluster.allNodes();
-    const outcomes = await fanOut(nodes, (node) => node.listBuckets({ signal }));
-    const decision = decideQuorum(outcomes, majority(nodes.length));
+    const needed = majority(nodes.length);
+    // Any majority overlaps the majority that acknowledged the newest write, so it need not wait for more.
+    const outcomes = await fanOutUntil(
+      nodes,
+      (node) => node.listBuckets({ signal: withTimeout(signal, this.nodeTimeoutMs) }),
+      (sofar) => sofar.filter((o) => o.ok).length >= needed,
+    );
+    const decision = decideQuorum(outcomes, needed);
     if (!decision.met) throw quorumError('bucket read', decision.failures);
     const newest = new Map<string, BucketRecord>();
     for (const { value } of decision.successes) {

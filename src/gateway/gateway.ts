@@ -85,7 +85,7 @@ export class Gateway {
     const app = createS3App({
       services: {
         cluster,
-        buckets: new BucketService({ cluster, clock, cacheTtlMs: BUCKET_CACHE_TTL_MS }),
+        buckets: new BucketService({ cluster, clock, cacheTtlMs: BUCKET_CACHE_TTL_MS, nodeTimeoutMs: config.metadataTimeoutMs }),
         clock,
         codec,
         erasure: config.erasure,

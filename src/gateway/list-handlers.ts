@@ -66,6 +66,7 @@ async function listPage(ctx: RequestContext, bucket: string, prefix: string, del
     { bucket, prefix, delimiter, after: position.after, afterIsPrefix: position.afterIsPrefix, maxKeys },
     ctx.services.erasure.parityShards,
     ctx.signal,
+    ctx.services.metadataTimeoutMs,
   );
 }
 

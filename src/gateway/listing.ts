@@ -1,5 +1,6 @@
 import type { ListEntry, NodeClient, ObjectRecord } from '../rpc/index.js';
 import { quorumError } from './object-writer.js';
+import { withTimeout } from './request-context.js';
 import { compareUtf8 } from './utf8-order.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */
@@ -32,11 +33,13 @@ class NodeCursor {
   private readonly node: NodeClient;
   private readonly request: ListRequest;
   private readonly signal: AbortSignal;
+  private readonly timeoutMs: number;
 
-  constructor(node: NodeClient, request: ListRequest, signal: AbortSignal) {
+  constructor(node: NodeClient, request: ListRequest, signal: AbortSignal, timeoutMs: number) {
     this.node = node;
     this.request = request;
     this.signal = signal;
+    this.timeoutMs = timeoutMs;
     this.after = request.after;
     this.afterIsPrefix = request.afterIsPrefix;
   }
@@ -52,7 +55,7 @@ class NodeCursor {
         afterIsPrefix: this.afterIsPrefix,
         limit: NODE_PAGE,
       },
-      { signal: this.signal },
+      { signal: withTimeout(this.signal, this.timeoutMs) },
     );
     this.buffer = page.entries;
     this.position = 0;
@@ -86,16 +89,18 @@ class NodeCursor {
  * Lists a bucket by merging every node's ordered index: keeps the newest version of each key, hides
  * delete markers, rolls keys up into common prefixes, and pages exactly as S3 does (MaxKeys counts
  * objects plus prefixes; IsTruncated is true only when another entry really follows).
- * A node that cannot answer is skipped while no more than `toleratedFailures` are missing,
- * since every key lives on several nodes.
+ * A node that cannot answer, or does not answer a page within `nodeTimeoutMs` (a cut link hangs
+ * rather than refuses), is dropped for the rest of the listing while no more than
+ * `toleratedFailures` are missing, since every key lives on several nodes.
  */
 export async function listObjects(
   nodes: readonly NodeClient[],
   request: ListRequest,
   toleratedFailures: number,
   signal: AbortSignal,
+  nodeTimeoutMs: number,
 ): Promise<ListResult> {
-  let cursors = nodes.map((node) => new NodeCursor(node, request, signal));
+  let cursors = nodes.map((node) => new NodeCursor(node, request, signal, nodeTimeoutMs));
   const failures: { nodeId: string; reason: string }[] = [];
   const objects: ObjectRecord[] = [];
   const commonPrefixes: string[] = [];

@@ -44,6 +44,7 @@ export async function listParts(ctx: RequestContext): Promise<void> {
     { bucket: UPLOADS_BUCKET, prefix, delimiter: '', after: marker > 0 ? partKey(bucket, uploadId, marker) : '', afterIsPrefix: false, maxKeys: maxParts },
     ctx.services.erasure.parityShards,
     ctx.signal,
+    ctx.services.metadataTimeoutMs,
   );
   const parts = page.objects.map((record) => ({
     PartNumber: Number(record.key.slice(prefix.length)),
@@ -79,7 +80,13 @@ async function uploadsOf(ctx: RequestContext, bucket: string): Promise<(ObjectRe
   const uploads: (ObjectRecord & { upload: UploadInfo })[] = [];
   const request: ListRequest = { bucket: UPLOADS_BUCKET, prefix: `${bucket}/`, delimiter: '/', after: '', afterIsPrefix: false, maxKeys: 1000 };
   for (;;) {
-    const page = await listObjects(ctx.services.cluster.allNodes(), request, ctx.services.erasure.parityShards, ctx.signal);
+    const page = await listObjects(
+      ctx.services.cluster.allNodes(),
+      request,
+      ctx.services.erasure.parityShards,
+      ctx.signal,
+      ctx.services.metadataTimeoutMs,
+    );
     for (const record of page.objects) if (record.upload !== undefined) uploads.push({ ...record, upload: record.upload });
     if (!page.isTruncated || page.next === undefined) return uploads;
     request.after = page.next.after;

@@ -32,6 +32,27 @@ function successes(outcomes: readonly NodeOutcome<unknown>[]): number {
   return outcomes.filter((o) => o.ok).length;
 }
 
+/**
+ * Hands one stripe's blocks to the sinks and waits until a write quorum has taken them, then at most
+ * STRAGGLER_GRACE_MS for the rest. A sink still blocked after that (a hung node) is failed, so one
+ * bad node costs a write the grace once instead of the stall timeout on every stripe.
+ */
+async function writeStripe(sinks: readonly ShardSink[], blocks: readonly Uint8Array[], needed: number): Promise<void> {
+  const taken = new Set<ShardSink>();
+  await fanOutUntil(
+    sinks.filter((sink) => !sink.failed),
+    async (sink) => {
+      await sink.write(blocks[sink.shardIndex] as Uint8Array);
+      if (!sink.failed) taken.add(sink);
+    },
+    () => taken.size >= needed,
+    STRAGGLER_GRACE_MS,
+  );
+  for (const sink of sinks) {
+    if (!sink.failed && !taken.has(sink)) sink.fail(new Error(`fell more than ${STRAGGLER_GRACE_MS} ms behind the write quorum`));
+  }
+}
+
 /** Thrown when fewer than the write quorum of nodes stored their shard; the S3 layer answers 503. */
 export function quorumError(phase: string, failures: readonly { nodeId: string; reason: string }[]): S3Error {
   const detail = failures.map((f) => `${f.nodeId}: ${f.reason}`).join('; ');
@@ -77,7 +98,7 @@ export async function prepareShards(
     for (let i = 0; i < dataShards; i += 1) shards.push(stripe.subarray(i * blockBytes, (i + 1) * blockBytes));
     for (let i = 0; i < parityShards; i += 1) shards.push(new Uint8Array(blockBytes));
     target.codec.encode(shards);
-    await Promise.all(sinks.map((sink, i) => sink.write(shards[i] as Uint8Array)));
+    await writeStripe(sinks, shards, needed);
     const live = sinks.filter((sink) => !sink.failed).length;
     if (live < needed) throw quorumError('write', failuresOf(sinks));
     // The sinks may still hold references to this stripe's blocks: start a new one.

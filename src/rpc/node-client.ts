@@ -11,7 +11,11 @@ import {
   type ListQuery,
   type ListResponse,
   type NodeHealth,
+  type NodeWorkStatus,
   type ObjectStatus,
+  type PartitionCursor,
+  type PartitionDigest,
+  type PartitionEntriesResponse,
   type PrepareResponse,
   type RingOfferResponse,
   type ShardRef,
@@ -30,6 +34,11 @@ export interface NodeClientOptions {
   connections?: number;
   /** Time allowed for a node to start answering. */
   headersTimeoutMs?: number;
+  /**
+   * Time allowed to open a connection. A request waiting for a connection does not see its abort
+   * signal, so this bounds how long an unreachable node (a cut link) can hold any request.
+   */
+  connectTimeoutMs?: number;
   /** Time allowed between two body chunks once a node answers. */
   bodyTimeoutMs?: number;
   clock?: () => number;
@@ -57,7 +66,7 @@ export class NodeClient {
       keepAliveTimeout: 30_000,
       headersTimeout: options.headersTimeoutMs ?? 10_000,
       bodyTimeout: options.bodyTimeoutMs ?? 30_000,
-      connectTimeout: 3_000,
+      connectTimeout: options.connectTimeoutMs ?? 1_000,
     });
   }
 
@@ -141,6 +150,38 @@ export class NodeClient {
   /** The node's health report. */
   async health(options: CallOptions = {}): Promise<NodeHealth> {
     return this.json<NodeHealth>('GET', NODE_PATHS.health, {}, options);
+  }
+
+  /** The node's digest of one ring partition (`bits` is the ring's partitionBits). */
+  async partitionDigest(partition: number, bits: number, options: CallOptions = {}): Promise<PartitionDigest> {
+    return this.json<PartitionDigest>('GET', `${NODE_PATHS.partitionDigest}?partition=${partition}&bits=${bits}`, {}, options);
+  }
+
+  /** One page of the node's keys in a ring partition, in hash order, after `after` (exclusive). */
+  async partitionEntries(
+    partition: number,
+    bits: number,
+    after: PartitionCursor | null,
+    limit: number,
+    options: CallOptions = {},
+  ): Promise<PartitionEntriesResponse> {
+    const params = new URLSearchParams({ partition: String(partition), bits: String(bits), limit: String(limit) });
+    if (after !== null) {
+      params.set('afterHash', after.hashHex);
+      params.set('afterBucket', after.bucket);
+      params.set('afterKey', after.key);
+    }
+    return this.json<PartitionEntriesResponse>('GET', `${NODE_PATHS.partitionEntries}?${params.toString()}`, {}, options);
+  }
+
+  /** The node's background work: scrub, repair, audit, rebalance and gc figures. */
+  async workStatus(options: CallOptions = {}): Promise<NodeWorkStatus> {
+    return this.json<NodeWorkStatus>('GET', NODE_PATHS.adminStatus, {}, options);
+  }
+
+  /** Starts a full scrub pass on the node now; `fast` lifts its rate limit for that pass. */
+  async startScrub(fast: boolean, options: CallOptions = {}): Promise<void> {
+    await this.json<unknown>('POST', `${NODE_PATHS.adminScrub}?fast=${fast ? 1 : 0}`, {}, options);
   }
 
   /** Closes the connection pool. */
