@@ -1,0 +1,199 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { buildRing, serializeRing } from '../../src/placement/index.js';
+import { NodeClient } from '../../src/rpc/index.js';
+import { freePorts, TesseraProcess } from '../helpers/server.js';
+
+const SECRET = 'crash-test-cluster-secret';
+const CREDENTIALS = { accessKeyId: 'crash-access', secretAccessKey: 'crash-secret' } as const;
+const START_TIMEOUT_MS = 60_000;
+
+/** One storage node slot: its port and data stay the same across restarts; the process changes. */
+export interface NodeSlot {
+  index: number;
+  id: string;
+  port: number;
+  dataDir: string;
+  process: TesseraProcess | null;
+  /** True once the current process answered /health. */
+  up: boolean;
+  /** Resolves when the current process is healthy, or rejects when it died first. */
+  ready: Promise<void>;
+  starts: number;
+}
+
+/**
+ * Storage nodes and a gateway as child processes (`tessera node`, `tessera gateway`), each node on a
+ * fixed port and data directory so it can be SIGKILLed and started again. Only processes this fleet
+ * spawned are ever signalled, each by its own PID.
+ */
+export class CrashFleet {
+  readonly root: string;
+  readonly nodes: NodeSlot[];
+  readonly gatewayPort: number;
+  private gateway: TesseraProcess | null = null;
+  private readonly all = new Set<TesseraProcess>();
+  private readonly clients: S3Client[] = [];
+
+  /** If the test process itself dies (a tap timeout), its children must not outlive it. */
+  private readonly onExit = (): void => {
+    for (const child of this.all) if (!child.hasExited) child.child.kill('SIGKILL');
+  };
+
+  private constructor(root: string, nodes: NodeSlot[], gatewayPort: number) {
+    this.root = root;
+    this.nodes = nodes;
+    this.gatewayPort = gatewayPort;
+    process.once('exit', this.onExit);
+  }
+
+  /** Allocates ports and directories for `nodeCount` nodes and a gateway; starts nothing. */
+  static async create(nodeCount: number): Promise<CrashFleet> {
+    const root = await mkdtemp(join(tmpdir(), 'tessera-crash-'));
+    const ports = await freePorts(nodeCount + 1);
+    const nodes = Array.from({ length: nodeCount }, (_, index): NodeSlot => ({
+      index,
+      id: `node-${index}`,
+      port: ports[index] as number,
+      dataDir: join(root, `node-${index}`),
+      process: null,
+      up: false,
+      ready: Promise.resolve(),
+      starts: 0,
+    }));
+    return new CrashFleet(root, nodes, ports[nodeCount] as number);
+  }
+
+  /** Starts (or restarts) node i; `ready` settles when it answers /health or dies. */
+  startNode(slot: NodeSlot): void {
+    const child = new TesseraProcess(`tessera node ${slot.id} #${slot.starts}`, ['node', '--data', slot.dataDir, '--listen', `127.0.0.1:${slot.port}`, '--id', slot.id], {
+      TESSERA_CLUSTER_SECRET: SECRET,
+    });
+    this.all.add(child);
+    void child.exited.then(() => this.all.delete(child));
+    slot.process = child;
+    slot.up = false;
+    slot.starts += 1;
+    slot.ready = this.untilHealthy(slot, child);
+    slot.ready.catch(() => undefined);
+  }
+
+  /** SIGKILLs node i's current process (by its PID) and waits for it to be gone. */
+  async killNode(slot: NodeSlot): Promise<void> {
+    const child = slot.process;
+    slot.up = false;
+    if (child === null || child.hasExited) return;
+    child.child.kill('SIGKILL');
+    await child.exited;
+  }
+
+  /**
+   * Writes a ring file, hands the ring to every node (as `tessera ring push` does: nodes keep it and use
+   * it to find their peers) and starts the gateway process following that file.
+   */
+  async startGateway(options: { dataShards: number; parityShards: number; blockSizeBytes: number }): Promise<string> {
+    const members = this.nodes.map((slot) => ({ id: slot.id, address: `127.0.0.1:${slot.port}`, zone: 'local', weight: 1 }));
+    const ring = buildRing(null, members, { replicas: options.dataShards + options.parityShards, partitionBits: 8, seed: 1 });
+    const ringFile = join(this.root, 'ring.json');
+    await writeFile(ringFile, serializeRing(ring));
+    for (const slot of this.nodes) {
+      const client = new NodeClient({ nodeId: slot.id, address: `127.0.0.1:${slot.port}`, clusterSecret: SECRET });
+      try {
+        await client.offerRing(JSON.parse(serializeRing(ring)));
+      } finally {
+        await client.close();
+      }
+    }
+    const configPath = join(this.root, 'gateway.json');
+    const config = {
+      listen: `127.0.0.1:${this.gatewayPort}`,
+      credentials: [{ ...CREDENTIALS }],
+      clusterSecret: SECRET,
+      erasure: options,
+      ringFile,
+      metadataTimeoutMs: 2_000,
+      stallTimeoutMs: 3_000,
+    };
+    await writeFile(configPath, JSON.stringify(config, null, 2));
+    const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath], {});
+    this.all.add(gateway);
+    this.gateway = gateway;
+    const endpoint = `http://127.0.0.1:${this.gatewayPort}`;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!(await answers(`${endpoint}/`))) {
+      if (gateway.hasExited) throw new Error(`gateway exited at start\n${gateway.describe()}`);
+      if (Date.now() > deadline) throw new Error(`gateway not ready\n${gateway.describe()}`);
+      await delay(50);
+    }
+    return endpoint;
+  }
+
+  /** An S3 client for the gateway that never retries, so every outcome is one request's. */
+  client(endpoint: string): S3Client {
+    const client = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: 30_000 },
+    });
+    this.clients.push(client);
+    return client;
+  }
+
+  /** Stops every node gracefully (SIGTERM) and the gateway. */
+  async stopAll(): Promise<void> {
+    for (const client of this.clients) client.destroy();
+    this.clients.length = 0;
+    await Promise.all([...this.all].map((child) => child.stop()));
+  }
+
+  /** Kills whatever this fleet started that still runs, by PID, and removes its directory. */
+  async destroy(): Promise<void> {
+    for (const client of this.clients) client.destroy();
+    await Promise.all(
+      [...this.all].map(async (child) => {
+        if (!child.hasExited) child.child.kill('SIGKILL');
+        await child.exited;
+      }),
+    );
+    process.off('exit', this.onExit);
+    await rm(this.root, { recursive: true, force: true });
+  }
+
+  /** stderr tails of every process that is still known, for a failure report. */
+  describe(): string {
+    return [this.gateway, ...this.nodes.map((slot) => slot.process)].filter((p) => p !== null).map((p) => p.describe()).join('\n');
+  }
+
+  private async untilHealthy(slot: NodeSlot, child: TesseraProcess): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (child.hasExited) throw new Error(`${child.name} exited before it was healthy`);
+      if (await answers(`http://127.0.0.1:${slot.port}/health`)) {
+        if (slot.process === child) slot.up = true;
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`${child.name} not healthy after ${START_TIMEOUT_MS} ms\n${child.describe()}`);
+      await delay(50);
+    }
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    await response.arrayBuffer();
+    return response.status < 500 || url.endsWith('/');
+  } catch {
+    return false;
+  }
+}
+
+/** Waits `ms`; the fleet polls readiness because a child process offers no event for "listening". */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
