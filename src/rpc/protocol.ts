@@ -20,6 +20,10 @@ export const NODE_PATHS = {
   tags: '/v1/tags',
   ring: '/v1/ring',
   health: '/health',
+  partitionDigest: '/v1/partitions/digest',
+  partitionEntries: '/v1/partitions/entries',
+  adminStatus: '/v1/admin/status',
+  adminScrub: '/v1/admin/scrub',
 } as const;
 
 /** Reed-Solomon parameters an object was written with. */
@@ -221,4 +225,43 @@ export interface NodeHealth {
   } | null;
   /** Prepared shards the node settled with its peers (committed or dropped) and those still undecided. */
   preparedResolver?: { passes: number; committed: number; discarded: number; undecided: number; lastPassMs: number | null };
+}
+
+/** Answer of GET /v1/partitions/digest: a compact summary of the versions a node holds in one ring partition. */
+export interface PartitionDigest {
+  partition: number;
+  count: number;
+  /** SHA-256 over (bucket, key, version id, deleted) of every key in hash order; equal digests mean equal versions. */
+  digest: string;
+}
+
+/** One key of a partition listing: the node's newest version of it and the shard it holds. */
+export interface PartitionEntry {
+  hashHex: string;
+  bucket: string;
+  key: string;
+  record: ObjectRecord;
+  shardIndex: number | null;
+}
+
+/** Where a partition listing resumes: the last entry of the previous page (exclusive). */
+export interface PartitionCursor {
+  hashHex: string;
+  bucket: string;
+  key: string;
+}
+
+/** Answer of GET /v1/partitions/entries. */
+export interface PartitionEntriesResponse {
+  entries: PartitionEntry[];
+  truncated: boolean;
+}
+
+/** Answer of GET /v1/admin/status: a node's background work; the figures are the node's HealingSnapshot and runner states. */
+export interface NodeWorkStatus {
+  nodeId: string;
+  ringEpoch: number;
+  quarantinedShards: number;
+  figures: Record<string, Record<string, unknown>>;
+  workers: Record<string, Record<string, unknown>>;
 }
