@@ -171,6 +171,16 @@ export async function plainRequest(
   });
 }
 
+/**
+ * This process's environment minus every variable whose name starts with one of `prefixes`: settings
+ * such as AWS_CA_BUNDLE or RCLONE_* on the machine must not reach a client under test.
+ */
+export function environmentWithout(prefixes: readonly string[]): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!prefixes.some((prefix) => name.startsWith(prefix))) env[name] = value;
+  return env;
+}
+
 /** Credentials a client is given. */
 export interface ClientCredentials {
   accessKeyId: string;
@@ -187,10 +197,8 @@ export async function isolatedAwsEnv(credentials: ClientCredentials, dir: string
   const credentialsFile = join(dir, 'aws-credentials');
   await writeFile(configFile, '');
   await writeFile(credentialsFile, '');
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AWS_')) env[name] = value;
   return {
-    ...env,
+    ...environmentWithout(['AWS_']),
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_DEFAULT_REGION: 'us-east-1',
