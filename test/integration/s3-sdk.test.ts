@@ -11,24 +11,14 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS, startCluster } from '../helpers/cluster.js';
+import { sdkError } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
 t.teardown(() => cluster.close());
 const s3 = cluster.client();
-
-async function s3Error(promise: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error('expected an S3 error');
-}
 
 t.test('bucket lifecycle: create, head, list, refuse duplicates and non-empty deletes', async (t) => {
   const bucket = bucketName();
@@ -36,14 +26,14 @@ t.test('bucket lifecycle: create, head, list, refuse duplicates and non-empty de
   await s3.send(new HeadBucketCommand({ Bucket: bucket }));
   const listed = await s3.send(new ListBucketsCommand({}));
   t.ok(listed.Buckets?.some((b) => b.Name === bucket), 'new bucket is listed');
-  t.same(await s3Error(s3.send(new CreateBucketCommand({ Bucket: bucket }))), { name: 'BucketAlreadyOwnedByYou', status: 409 });
+  t.same(await sdkError(s3.send(new CreateBucketCommand({ Bucket: bucket }))), { name: 'BucketAlreadyOwnedByYou', status: 409 });
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
-  t.same(await s3Error(s3.send(new DeleteBucketCommand({ Bucket: bucket }))), { name: 'BucketNotEmpty', status: 409 });
+  t.same(await sdkError(s3.send(new DeleteBucketCommand({ Bucket: bucket }))), { name: 'BucketNotEmpty', status: 409 });
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
   await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-  t.equal((await s3Error(s3.send(new HeadBucketCommand({ Bucket: bucket })))).status, 404);
-  t.same(await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }))), { name: 'NoSuchBucket', status: 404 });
-  t.same(await s3Error(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' }))), { name: 'InvalidBucketName', status: 400 });
+  t.equal((await sdkError(s3.send(new HeadBucketCommand({ Bucket: bucket })))).status, 404);
+  t.same(await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }))), { name: 'NoSuchBucket', status: 404 });
+  t.same(await sdkError(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' }))), { name: 'InvalidBucketName', status: 400 });
 });
 
 t.test('objects of every stripe shape round-trip byte-identical with ETag, type and metadata', async (t) => {
@@ -84,14 +74,14 @@ t.test('ranged reads return 206 with the exact bytes; past the end is 416 Invali
     t.ok(bytes.equals(body.subarray(start, end + 1)), `${range} bytes match`);
     t.equal(got.ContentRange, `bytes ${start}-${end}/1000003`, `${range} Content-Range`);
   }
-  t.same(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'r', Range: 'bytes=1000003-' }))), { name: 'InvalidRange', status: 416 });
+  t.same(await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'r', Range: 'bytes=1000003-' }))), { name: 'InvalidRange', status: 416 });
 });
 
 t.test('missing keys, bad signatures and unknown access keys get S3 errors', async (t) => {
   const bucket = bucketName();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  t.same(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'nope' }))), { name: 'NoSuchKey', status: 404 });
-  t.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'nope' })))).status, 404);
+  t.same(await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'nope' }))), { name: 'NoSuchKey', status: 404 });
+  t.equal((await sdkError(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'nope' })))).status, 404);
   const badSecret = new S3Client({
     endpoint: cluster.endpoint, region: 'us-east-1', forcePathStyle: true,
     credentials: { accessKeyId: TEST_CREDENTIALS.accessKeyId, secretAccessKey: 'wrong' },
@@ -101,9 +91,9 @@ t.test('missing keys, bad signatures and unknown access keys get S3 errors', asy
     credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' },
   });
   t.teardown(() => { badSecret.destroy(); unknownKey.destroy(); });
-  t.same(await s3Error(badSecret.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }))), { name: 'SignatureDoesNotMatch', status: 403 });
-  t.same(await s3Error(unknownKey.send(new ListBucketsCommand({}))), { name: 'InvalidAccessKeyId', status: 403 });
-  t.same(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }))), { name: 'NoSuchKey', status: 404 }, 'refused PUT stored nothing');
+  t.same(await sdkError(badSecret.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }))), { name: 'SignatureDoesNotMatch', status: 403 });
+  t.same(await sdkError(unknownKey.send(new ListBucketsCommand({}))), { name: 'InvalidAccessKeyId', status: 403 });
+  t.same(await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }))), { name: 'NoSuchKey', status: 404 }, 'refused PUT stored nothing');
 });
 
 t.test('ListObjectsV2 pages with prefix, delimiter, max-keys and continuation tokens', async (t) => {
