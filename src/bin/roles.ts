@@ -36,6 +36,7 @@ export async function runNode(
     port: config.listen.port,
     clusterSecret: config.clusterSecret,
     reserveBytes: config.reserveBytes,
+    healing: config.healing,
     logger: makeLogger(config),
   });
   await node.start();

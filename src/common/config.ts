@@ -82,6 +82,18 @@ export interface NodeConfig {
   clusterSecret: string;
   reserveBytes: number;
   logLevel: LogLevel;
+  /** Pacing of the node's background work (scrub, repair, audit, rebalance). */
+  healing: NodeHealingConfig;
+}
+
+/** Rates (bytes/s, 0 = unlimited) and pauses of a node's background workers. */
+export interface NodeHealingConfig {
+  scrubBytesPerSecond: number;
+  scrubIntervalMs: number;
+  auditIntervalMs: number;
+  repairBytesPerSecond: number;
+  rebalanceBytesPerSecond: number;
+  rebalanceIntervalMs: number;
 }
 
 /** pino's levels. */
@@ -112,6 +124,14 @@ export const DEFAULTS = {
   devSecretAccessKey: 'tessera-dev-secret',
   devNodeCount: 6,
   reserveBytes: 64 * 1024 * 1024,
+  /** Deep scrub reads at most this fast, and a pass a day is plenty on a full node. */
+  scrubBytesPerSecond: 20 * 1024 * 1024,
+  scrubIntervalMs: 24 * 60 * 60 * 1000,
+  /** Audits compare digests of the partitions a node leads: cheap, so every 10 minutes. */
+  auditIntervalMs: 10 * 60 * 1000,
+  repairBytesPerSecond: 0,
+  rebalanceBytesPerSecond: 50 * 1024 * 1024,
+  rebalanceIntervalMs: 5_000,
   /** A shorter cluster secret is refused: it is the only thing between the network and every shard. */
   minClusterSecretLength: 16,
 } as const;
@@ -155,6 +175,12 @@ export const NODE_ENV: Readonly<Record<string, string>> = {
   clusterSecretFile: 'TESSERA_CLUSTER_SECRET_FILE',
   reserveBytes: 'TESSERA_RESERVE_BYTES',
   logLevel: 'TESSERA_LOG_LEVEL',
+  'healing.scrubBytesPerSecond': 'TESSERA_SCRUB_BYTES_PER_SECOND',
+  'healing.scrubIntervalMs': 'TESSERA_SCRUB_INTERVAL_MS',
+  'healing.auditIntervalMs': 'TESSERA_AUDIT_INTERVAL_MS',
+  'healing.repairBytesPerSecond': 'TESSERA_REPAIR_BYTES_PER_SECOND',
+  'healing.rebalanceBytesPerSecond': 'TESSERA_REBALANCE_BYTES_PER_SECOND',
+  'healing.rebalanceIntervalMs': 'TESSERA_REBALANCE_INTERVAL_MS',
 };
 
 /** Every TESSERA_* variable some role reads. */
@@ -329,9 +355,25 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     clusterSecret: clusterSecretOf(reader),
     reserveBytes: reader.value('reserveBytes', DEFAULTS.reserveBytes as number, (v, n) => parseInteger(v, n, 0, Number.MAX_SAFE_INTEGER)),
     logLevel: reader.value('logLevel', DEFAULTS.logLevel, (v, n) => parseChoice(v, n, LOG_LEVELS)),
+    healing: healingConfigOf(reader),
   };
   reader.finish();
   return Object.freeze(config);
+}
+
+function healingConfigOf(reader: ConfigReader): NodeHealingConfig {
+  const rate = (name: keyof NodeHealingConfig, fallback: number): number =>
+    reader.value(`healing.${name}`, fallback, (v, n) => parseInteger(v, n, 0, Number.MAX_SAFE_INTEGER));
+  const pause = (name: keyof NodeHealingConfig, fallback: number): number =>
+    reader.value(`healing.${name}`, fallback, (v, n) => parseInteger(v, n, 10, 7 * 24 * 60 * 60 * 1000));
+  return {
+    scrubBytesPerSecond: rate('scrubBytesPerSecond', DEFAULTS.scrubBytesPerSecond),
+    scrubIntervalMs: pause('scrubIntervalMs', DEFAULTS.scrubIntervalMs),
+    auditIntervalMs: pause('auditIntervalMs', DEFAULTS.auditIntervalMs),
+    repairBytesPerSecond: rate('repairBytesPerSecond', DEFAULTS.repairBytesPerSecond),
+    rebalanceBytesPerSecond: rate('rebalanceBytesPerSecond', DEFAULTS.rebalanceBytesPerSecond),
+    rebalanceIntervalMs: pause('rebalanceIntervalMs', DEFAULTS.rebalanceIntervalMs),
+  };
 }
 
 /** A configuration as `tessera config check` prints it: secrets replaced, so the output can be shared. */

@@ -24,6 +24,7 @@ import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
 import { ShardCorruptError } from './shard-file.js';
 import { ShardStoreError, type ShardStore } from './shard-store.js';
+import { registerHealingRoutes, type HealingControl } from './workers/healing-routes.js';
 
 /** Construction parameters of a storage node's HTTP server. */
 export interface NodeServerOptions {
@@ -32,6 +33,10 @@ export interface NodeServerOptions {
   rings: RingStore;
   /** Reported in health when present. */
   resolver?: PreparedResolver;
+  /** Background work behind the admin routes; partition digests and listings are served either way. */
+  healing?: HealingControl;
+  /** Called when a PUT /v1/ring adopted a newer ring. */
+  onRingAdopted?: () => void;
   clusterSecret: string;
   logger: Logger;
   clock?: () => number;
@@ -190,7 +195,10 @@ export class NodeServer {
         throw new WireError('BadRequest', `invalid ring: ${(err as Error).message}`);
       }
       const adopted = await this.options.rings.offer(ring);
-      if (adopted) request.log.info({ epoch: ring.epoch }, 'adopted a newer ring');
+      if (adopted) {
+        request.log.info({ epoch: ring.epoch }, 'adopted a newer ring');
+        this.options.onRingAdopted?.();
+      }
       return { adopted, epoch: this.options.rings.current?.epoch ?? 0 };
     });
     this.app.get(NODE_PATHS.ring, async (_request, reply) => {
@@ -198,6 +206,7 @@ export class NodeServer {
       if (ring === undefined) throw new WireError('NotFound', 'this node holds no ring');
       return reply.type('application/json').send(serializeRing(ring));
     });
+    registerHealingRoutes(this.app, store, this.options.healing);
     this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => {
       const metadataStore = store.metadata.status;
       const stats = store.stats;

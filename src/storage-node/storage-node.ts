@@ -5,6 +5,7 @@ import { NodeServer } from './node-server.js';
 import { PreparedResolver } from './prepared-resolver.js';
 import { RingStore } from './ring-store.js';
 import { ShardStore } from './shard-store.js';
+import { Healing, type HealingConfig } from './workers/healing.js';
 
 /** What a storage node needs to run. */
 export interface StorageNodeOptions {
@@ -25,6 +26,8 @@ export interface StorageNodeOptions {
   clock?: () => number;
   /** Pause between passes of the prepared-shard resolver; 0 turns it off. */
   resolveEveryMs?: number;
+  /** Pacing of scrub, repair, audit and rebalance; false runs none of them (tests of the store alone). */
+  healing?: Partial<HealingConfig> | false;
 }
 
 /** Default pause between resolver passes: prepared shards whose commit was lost are rare and may wait a little. */
@@ -38,6 +41,7 @@ export class StorageNode {
   private boundAddress: { host: string; port: number } | undefined;
   private resolver: PreparedResolver | undefined;
   private background: { abort: AbortController; done: Promise<void> } | undefined;
+  private healing: Healing | undefined;
 
   constructor(options: StorageNodeOptions) {
     this.options = options;
@@ -70,11 +74,25 @@ export class StorageNode {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     this.resolver = resolver;
+    const healing =
+      options.healing === false
+        ? undefined
+        : new Healing({
+            nodeId: options.nodeId,
+            store,
+            rings,
+            clusterSecret: options.clusterSecret,
+            logger,
+            ...(options.healing === undefined ? {} : { config: options.healing }),
+            ...(options.clock === undefined ? {} : { clock: options.clock }),
+          });
+    this.healing = healing;
     this.server = new NodeServer({
       nodeId: options.nodeId,
       store,
       rings,
       resolver,
+      ...(healing === undefined ? {} : { healing, onRingAdopted: () => healing.ringChanged() }),
       clusterSecret: options.clusterSecret,
       logger,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -83,6 +101,7 @@ export class StorageNode {
     logger.info({ address: this.boundAddress, dataDir: options.dataDir }, 'storage node listening');
     const everyMs = options.resolveEveryMs ?? DEFAULT_RESOLVE_EVERY_MS;
     if (everyMs > 0) this.background = runEvery(resolver, everyMs, logger);
+    await healing?.start();
     return this.boundAddress;
   }
 
@@ -96,6 +115,7 @@ export class StorageNode {
   async close(): Promise<void> {
     this.background?.abort.abort();
     await this.background?.done;
+    await this.healing?.close();
     await this.resolver?.close();
     await this.server?.close();
     await this.store?.close();

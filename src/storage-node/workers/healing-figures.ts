@@ -1,0 +1,84 @@
+/**
+ * Every figure the background workers produce, in one place: `tessera admin status` prints them and
+ * metrics will export them. Workers update their own section; nothing else writes here.
+ */
+export class HealingFigures {
+  /** Deep scrub: the current pass and totals since start. */
+  readonly scrub = {
+    passes: 0,
+    passStartedMs: null as number | null,
+    lastPassMs: null as number | null,
+    keysScanned: 0,
+    keysTotal: 0,
+    shardsVerified: 0,
+    bytesVerified: 0,
+    checksumFailures: 0,
+    missingShards: 0,
+  };
+
+  /** Repair: shards rebuilt and records copied, to this node or to the node the ring names. */
+  readonly repair = {
+    done: 0,
+    failed: 0,
+    pending: 0,
+    shardsRebuilt: 0,
+    recordsCopied: 0,
+    bytesRebuilt: 0,
+    /** Time spent rebuilding, for MB/s. */
+    rebuildMs: 0,
+  };
+
+  /** Audit of the partitions this node leads. */
+  readonly audit = {
+    passes: 0,
+    partitionsChecked: 0,
+    digestMismatches: 0,
+    /** Versions some member of their set lacked at the last pass (objects below full redundancy). */
+    belowFullRedundancy: 0,
+    lastPassMs: null as number | null,
+  };
+
+  /** Rebalance after a ring change. */
+  readonly rebalance = {
+    epoch: 0,
+    done: true,
+    passStartedMs: null as number | null,
+    scanned: 0,
+    total: 0,
+    moved: 0,
+    dropped: 0,
+    /** Keys this node holds that belong elsewhere and are not yet moved (at the last pass). */
+    pending: 0,
+    bytesMoved: 0,
+  };
+
+  /** Garbage collection. */
+  readonly gc = { passes: 0, tombstonesCollected: 0, partsCollected: 0 };
+
+  /** A plain copy with derived figures (rates, progress, estimated time left). */
+  snapshot(nowMs: number): HealingSnapshot {
+    const { scrub, repair, rebalance } = this;
+    const rebalanceElapsedS = rebalance.passStartedMs === null ? 0 : (nowMs - rebalance.passStartedMs) / 1000;
+    const rebalanceRate = rebalanceElapsedS > 0 ? rebalance.scanned / rebalanceElapsedS : 0;
+    return {
+      scrub: { ...scrub, progress: scrub.keysTotal === 0 ? 1 : Math.min(1, scrub.keysScanned / scrub.keysTotal) },
+      repair: { ...repair, mbPerSecond: repair.rebuildMs === 0 ? 0 : repair.bytesRebuilt / 1e6 / (repair.rebuildMs / 1000) },
+      audit: { ...this.audit },
+      rebalance: {
+        ...rebalance,
+        progress: rebalance.done || rebalance.total === 0 ? 1 : Math.min(1, rebalance.scanned / rebalance.total),
+        etaSeconds: rebalance.done ? 0 : rebalanceRate === 0 ? null : Math.max(0, rebalance.total - rebalance.scanned) / rebalanceRate,
+      },
+      gc: { ...this.gc },
+    };
+  }
+}
+
+/** What a node reports about its background work. */
+export interface HealingSnapshot {
+  scrub: HealingFigures['scrub'] & { progress: number };
+  repair: HealingFigures['repair'] & { mbPerSecond: number };
+  audit: HealingFigures['audit'];
+  rebalance: HealingFigures['rebalance'] & { progress: number; etaSeconds: number | null };
+  gc: HealingFigures['gc'];
+}

@@ -1,0 +1,125 @@
+import type { Logger } from '../../common/index.js';
+import type { NodeWorkStatus } from '../../rpc/index.js';
+import type { RingStore } from '../ring-store.js';
+import type { ShardStore } from '../shard-store.js';
+import { AuditWorker } from './audit-worker.js';
+import { HealingFigures } from './healing-figures.js';
+import type { HealingControl } from './healing-routes.js';
+import { PeerClients } from './peer-clients.js';
+import { RebalanceWorker } from './rebalance-worker.js';
+import { RepairWorker } from './repair-worker.js';
+import { ScrubWorker } from './scrub-worker.js';
+import { WorkerRunner } from './worker-runner.js';
+
+/** Pacing of a node's background work. */
+export interface HealingConfig {
+  /** Deep scrub read rate; 0 = unlimited. */
+  scrubBytesPerSecond: number;
+  /** Pause between scrub passes. */
+  scrubIntervalMs: number;
+  /** Pause between audit passes. */
+  auditIntervalMs: number;
+  /** Rebuild rate of repair; 0 = unlimited. */
+  repairBytesPerSecond: number;
+  /** Copy rate of rebalance; 0 = unlimited. */
+  rebalanceBytesPerSecond: number;
+  /** How often an idle rebalance looks for a newer ring (or retries what could not move yet). */
+  rebalanceIntervalMs: number;
+}
+
+/** Defaults: a scrub pass a day on a full node is plenty; audits and ring checks are cheap. */
+export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
+  scrubBytesPerSecond: 20 * 1024 * 1024,
+  scrubIntervalMs: 24 * 60 * 60 * 1000,
+  auditIntervalMs: 10 * 60 * 1000,
+  repairBytesPerSecond: 0,
+  rebalanceBytesPerSecond: 50 * 1024 * 1024,
+  rebalanceIntervalMs: 5_000,
+});
+
+/** Construction parameters of a node's background work. */
+export interface HealingOptions {
+  nodeId: string;
+  store: ShardStore;
+  rings: RingStore;
+  clusterSecret: string;
+  logger: Logger;
+  config?: Partial<HealingConfig>;
+  clock?: () => number;
+}
+
+/** A node's background workers (scrub, repair, audit, rebalance), each under its own runner, and their figures. */
+export class Healing implements HealingControl {
+  readonly figures = new HealingFigures();
+  private readonly options: HealingOptions;
+  private readonly peers: PeerClients;
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance: WorkerRunner };
+
+  constructor(options: HealingOptions) {
+    this.options = options;
+    const config = { ...DEFAULT_HEALING_CONFIG, ...options.config };
+    const { nodeId, store, rings } = options;
+    const logger = options.logger.child({ component: 'healing' });
+    const clock = options.clock ?? Date.now;
+    this.peers = new PeerClients(options.clusterSecret);
+    const cursors = store.metadata;
+    const repair = new RepairWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, clock });
+    const repairRunner = new WorkerRunner({ worker: repair, cursors, logger, idleMs: 2_000, limits: { bytesPerSecond: config.repairBytesPerSecond }, clock });
+    const scrub = new ScrubWorker({ store, figures: this.figures, onQuarantine: () => repairRunner.kick(), clock });
+    const audit = new AuditWorker({
+      nodeId,
+      ring: () => rings.current,
+      peers: this.peers,
+      figures: this.figures,
+      logger,
+      enqueue: (task) => repair.enqueue(task),
+      onFindings: () => repairRunner.kick(),
+      clock,
+    });
+    const rebalance = new RebalanceWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, clock });
+    this.runners = {
+      scrub: new WorkerRunner({ worker: scrub, cursors, logger, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
+      repair: repairRunner,
+      audit: new WorkerRunner({ worker: audit, cursors, logger, idleMs: config.auditIntervalMs, clock }),
+      rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }),
+    };
+  }
+
+  /** Starts every runner (each resumes from its persisted cursor). */
+  async start(): Promise<void> {
+    for (const runner of Object.values(this.runners)) await runner.start();
+  }
+
+  /** Stops every runner promptly and closes peer connections. */
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.runners).map((runner) => runner.close()));
+    await this.peers.close();
+  }
+
+  /** Starts a full scrub pass now (and an audit pass, so what the scrub cannot see — other nodes' losses — is found too). */
+  startScrub(fast: boolean): void {
+    this.runners.scrub.restartPass(fast);
+    this.runners.audit.restartPass(fast);
+  }
+
+  /** Wakes rebalance and audit, e.g. after a newer ring was adopted. */
+  ringChanged(): void {
+    this.runners.rebalance.kick();
+    this.runners.audit.kick();
+  }
+
+  /** Figures and runner states for `tessera admin status`. */
+  workStatus(): NodeWorkStatus {
+    const clock = this.options.clock ?? Date.now;
+    const snapshot = this.figures.snapshot(clock());
+    const workers: Record<string, Record<string, unknown>> = {};
+    for (const [name, runner] of Object.entries(this.runners)) workers[name] = { ...runner.status() };
+    return {
+      nodeId: this.options.nodeId,
+      ringEpoch: this.options.rings.current?.epoch ?? 0,
+      quarantinedShards: this.options.store.stats.quarantinedShards,
+      figures: { ...snapshot },
+      workers,
+    };
+  }
+}
