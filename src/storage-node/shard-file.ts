@@ -18,9 +18,13 @@ import type { BlockHasher } from './checksum.js';
  * row's value, so both kinds are read and verified by one code path. The header is written last
  * (positional write before fsync) because a streamed shard's size is only known at its end.
  */
-export const SHARD_MAGIC = 0x44485354; // "TSHD" read as little-endian u32
+/** "TSHD" read as a little-endian u32: the first bytes of every shard file and inline image. */
+export const SHARD_MAGIC = 0x44485354;
+/** Bumped when the layout changes; readers refuse versions they do not know. */
 export const SHARD_FORMAT_VERSION = 1;
+/** Size of the fixed header before the first chunk. */
 export const SHARD_HEADER_BYTES = 64;
+/** Size of the xxhash64 after each chunk. */
 export const CHECKSUM_BYTES = 8;
 /** Size of a checksummed chunk: small enough that a ranged read wastes little, large enough that hashing stays cheap. */
 export const DEFAULT_CHUNK_BYTES = 64 * 1024;
@@ -65,6 +69,7 @@ export function decodeShardHeader(bytes: Buffer, hash: BlockHasher): ShardHeader
   if (bytes.readUInt32LE(0) !== SHARD_MAGIC) throw new ShardCorruptError('not a shard file');
   if (bytes.readUInt16LE(4) !== SHARD_FORMAT_VERSION) throw new ShardCorruptError('unknown shard format version');
   if (bytes.readBigUInt64LE(56) !== hash(bytes.subarray(0, 56))) throw new ShardCorruptError('shard header checksum mismatch');
+  if (bytes.readUInt32LE(12) === 0) throw new ShardCorruptError('shard header names no chunk size');
   return {
     shardIndex: bytes.readUInt16LE(6),
     dataShards: bytes.readUInt16LE(8),
