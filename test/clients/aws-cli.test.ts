@@ -84,7 +84,7 @@ for (const client of CLIENTS) {
     const full = target.scheme === 'http';
     const what = full
       ? 'mb, cp small and 20 MiB multipart both ways, head-object, ranged get-object, ls, sync up/down with --delete, presign fetched with plain HTTP, rm --recursive, rb'
-      : 'mb, cp small and 20 MiB multipart both ways (trailing checksums over TLS), head-object, presign fetched over TLS, rm --recursive, rb';
+      : 'mb, cp small and 20 MiB multipart both ways (a CRC32 trailer on each upload from botocore >= 1.36), head-object, presign fetched over TLS, rm --recursive, rb';
     t.test(`${client.name} over ${target.scheme}: ${what}`, async (t) => {
       const dir = await mkdtemp(join(work, 'run-'));
       const env = await isolatedAwsEnv(target.server, dir);
