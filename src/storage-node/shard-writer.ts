@@ -29,7 +29,8 @@ type HeaderFields = Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>;
  * a body that ends by then becomes one synced LevelDB write (image and prepared row); a longer one
  * streams to tmp/, is fsynced, renamed into shards/, the directory fsynced, and then recorded.
  * Every byte is claimed as it arrives, so a capacity limit or the free-space reserve stops a write
- * mid-stream; whatever fails leaves no row and no temporary file (the caller settles the claim).
+ * mid-stream; whatever fails leaves no row and no temporary file (the caller settles the claim; a
+ * repeated prepare of a committed shard stores nothing and returns its claim at once).
  */
 export class ShardWriter {
   private readonly options: ShardWriterOptions;
@@ -57,8 +58,8 @@ export class ShardWriter {
         spill = headBytes > inlineMaxShardBytes;
       }
       const header = { shardIndex: ref.shardIndex, ...erasure, versionId: ref.versionId };
-      if (!spill) return await this.prepareInline(ref, header, head, headBytes, signal);
-      return await this.prepareFile(ref, header, resume(head, pieces, claim), signal);
+      if (!spill) return await this.prepareInline(ref, header, head, headBytes, space, signal);
+      return await this.prepareFile(ref, header, resume(head, pieces, claim), space, signal);
     } catch (err) {
       // Ends the request body: a refused or failed shard is not read any further.
       await pieces.return?.().catch(() => undefined);
@@ -66,16 +67,19 @@ export class ShardWriter {
     }
   }
 
-  private async prepareInline(ref: ShardRef, header: HeaderFields, pieces: Buffer[], sizeBytes: number, signal: AbortSignal | undefined): Promise<number> {
+  private async prepareInline(ref: ShardRef, header: HeaderFields, pieces: Buffer[], sizeBytes: number, space: SpaceClaim, signal: AbortSignal | undefined): Promise<number> {
     const { metadata, hash, clock } = this.options;
     const image = encodeShardImage(pieces, header, hash);
     signal?.throwIfAborted();
-    if (await this.options.isCommitted(ref)) return sizeBytes;
+    if (await this.options.isCommitted(ref)) {
+      space.settle(false);
+      return sizeBytes;
+    }
     await metadata.putPrepared(ref, { file: null, inline: true, shardSizeBytes: sizeBytes, preparedMs: clock() }, image);
     return sizeBytes;
   }
 
-  private async prepareFile(ref: ShardRef, header: HeaderFields, source: AsyncIterable<Buffer>, signal: AbortSignal | undefined): Promise<number> {
+  private async prepareFile(ref: ShardRef, header: HeaderFields, source: AsyncIterable<Buffer>, space: SpaceClaim, signal: AbortSignal | undefined): Promise<number> {
     const { metadata, hash, shardDir, tmpDir, fsync, clock } = this.options;
     const tmpPath = join(tmpDir, randomBytes(12).toString('hex'));
     const file = shardFileName(ref);
@@ -90,6 +94,7 @@ export class ShardWriter {
       // A repeated prepare of a committed shard must not replace the file readers are using.
       if (await this.options.isCommitted(ref)) {
         await rm(tmpPath, { force: true });
+        space.settle(false);
         return sizeBytes;
       }
       await rename(tmpPath, join(shardDir, file));

@@ -73,7 +73,7 @@ export class SpaceClaim {
     this.ledger.adjust(bytes, bytes);
   }
 
-  /** Ends the write: its bytes stay counted as stored when `kept`, else they are returned. */
+  /** Ends the write: its bytes stay counted as stored when `kept`, else they are returned. Later calls change nothing. */
   settle(kept: boolean): void {
     this.ledger.adjust(kept ? 0 : -this.claimed, -this.claimed);
     this.claimed = 0;

@@ -217,5 +217,7 @@ t.test('a capacity limit fails the shard that would pass it mid-stream, claims n
   t.equal(store.stats.usedBytes, 140_000, 'usage is recounted at start-up');
   await writeShard(store, shardRef('a', 2), seededBytes(10_000, 4));
   t.equal(store.stats.usedBytes, 50_000, 'an overwrite returns the old version’s bytes');
+  await prepareBytes(store, shardRef('a', 2), seededBytes(10_000, 4));
+  t.equal(store.stats.usedBytes, 50_000, 'a repeated prepare of a committed shard claims nothing');
   t.equal(ERASURE.dataShards, 4);
 });
