@@ -224,7 +224,7 @@ export interface NodeHealth {
     completedMs: number;
   } | null;
   /** Prepared shards the node settled with its peers (committed or dropped) and those still undecided. */
-  preparedResolver?: { passes: number; committed: number; discarded: number; undecided: number; lastPassMs: number | null };
+  preparedResolver?: { passes: number; committed: number; discarded: number; expired: number; undecided: number; lastPassMs: number | null };
 }
 
 /** Answer of GET /v1/partitions/digest: a compact summary of the versions a node holds in one ring partition. */

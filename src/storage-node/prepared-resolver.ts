@@ -3,7 +3,7 @@ import { compileRing, type Ring, type RingLocator, type RingNode } from '../plac
 import { NodeClient, type ObjectStatus } from '../rpc/index.js';
 import type { PreparedRow } from './metadata-store.js';
 import type { RingStore } from './ring-store.js';
-import type { ShardStore } from './shard-store.js';
+import { DEFAULT_PREPARED_GRACE_MS, type ShardStore } from './shard-store.js';
 
 /** What the resolver needs to ask a peer. */
 export interface PeerStatusClient {
@@ -22,6 +22,8 @@ export interface PreparedResolverOptions {
   minAgeMs?: number;
   /** Time allowed for one peer's answer. */
   peerTimeoutMs?: number;
+  /** Undecided rows older than this are dropped (as start-up recovery does): no gateway commits that late. */
+  graceMs?: number;
   clock?: () => number;
   /** Injected in tests; by default a signed NodeClient per peer address. */
   clientFor?: (peer: RingNode) => PeerStatusClient;
@@ -32,6 +34,8 @@ export interface ResolverStatus {
   passes: number;
   committed: number;
   discarded: number;
+  /** Undecided past the grace period, so dropped. */
+  expired: number;
   undecided: number;
   lastPassMs: number | null;
 }
@@ -43,7 +47,7 @@ export interface ResolverStatus {
  * this node commits it too with the peer's record; without that, a write whose commit reached fewer
  * than a write quorum before a crash stays unreadable (too few holders) and hides the version it
  * replaced. If a peer or this node already holds a newer version, the prepared shard can never become
- * visible and is dropped. Otherwise it is left alone; start-up recovery drops it after the grace period.
+ * visible and is dropped. Otherwise it is left alone until the grace period has passed, then dropped.
  * Every action is one the gateway could itself have taken, so it is safe at any age.
  */
 export class PreparedResolver {
@@ -52,7 +56,7 @@ export class PreparedResolver {
   private readonly options: PreparedResolverOptions;
   private readonly clients = new Map<string, PeerStatusClient>();
   private locator: { ring: Ring; locator: RingLocator } | undefined;
-  private readonly counters: ResolverStatus = { passes: 0, committed: 0, discarded: 0, undecided: 0, lastPassMs: null };
+  private readonly counters: ResolverStatus = { passes: 0, committed: 0, discarded: 0, expired: 0, undecided: 0, lastPassMs: null };
 
   constructor(options: PreparedResolverOptions) {
     this.options = options;
@@ -73,7 +77,10 @@ export class PreparedResolver {
           const outcome = await this.resolve(row, this.locate(ring, row), signal);
           if (outcome === 'committed') this.counters.committed += 1;
           else if (outcome === 'discarded') this.counters.discarded += 1;
-          else undecided += 1;
+          else if (now - row.preparedMs > (this.options.graceMs ?? DEFAULT_PREPARED_GRACE_MS)) {
+            await store.abort({ bucket: row.bucket, key: row.key, versionId: row.versionId, shardIndex: row.shardIndex });
+            this.counters.expired += 1;
+          } else undecided += 1;
         } catch (err) {
           if (signal.aborted) throw err;
           undecided += 1;

@@ -71,6 +71,7 @@ export class StorageNode {
       rings,
       clusterSecret: options.clusterSecret,
       logger,
+      ...(options.preparedGraceMs === undefined ? {} : { graceMs: options.preparedGraceMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     this.resolver = resolver;

@@ -81,3 +81,13 @@ t.test('a prepared shard no peer has decided, or that is young, or a node withou
   t.match(await idle.step(AbortSignal.timeout(5_000)), { committed: 0, undecided: 0, passes: 1 }, 'without a ring it does nothing');
   t.ok(await bare.metadata.getPrepared(shardRef('k', 1)));
 });
+
+t.test('a prepared shard still undecided after the grace period is dropped', async (t) => {
+  const { store, rings, advance, clock } = await setUp(t);
+  await prepareBytes(store, shardRef('forgotten', 1), seededBytes(100_000, 1));
+  advance(60_000);
+  const resolver = new PreparedResolver({ nodeId: 'self', store, rings, clusterSecret: 's', logger: silentLogger(), clock, graceMs: 30_000, clientFor: fakePeers({}) });
+  t.match(await resolver.step(AbortSignal.timeout(5_000)), { expired: 1, undecided: 0 });
+  t.equal(await store.metadata.getPrepared(shardRef('forgotten', 1)), undefined);
+  t.same(await store.shardFiles(), []);
+});
