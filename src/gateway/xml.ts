@@ -1,7 +1,9 @@
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true });
-const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, processEntities: true });
+// htmlEntities also decodes numeric character references (&#34;, &#x9;), which Go's encoder writes
+// for quotes: rclone, mc and aws-sdk-go send ETags as &#34;...&#34; in CompleteMultipartUpload.
+const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: true });
 
 const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
