@@ -1,0 +1,152 @@
+import { readdir, rm, open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { t } from 'tap';
+import { locate, type Ring } from '../../src/placement/index.js';
+import { shardFileName } from '../../src/storage-node/shard-store.js';
+import { HealingFleet, until, type HealingSlot } from './healing-fleet.js';
+import { ObjectSet } from './object-set.js';
+
+/**
+ * NOT YET PASSING (healing does not converge within the deadline); kept out of `npm test` by its name.
+ * Run by hand: `npx tap test/healing/faults-scenario.ts`.
+ *
+ *
+ * Fault injection against six real `tessera node` processes behind a `tessera gateway`: shard files
+ * deleted, bytes flipped, a data directory wiped, two nodes down during writes. After each, the nodes'
+ * own scrub, audit and repair must bring every object back to all n shards, valid, where the ring
+ * says; every read before and after is compared byte for byte. Deadlines, no fixed sleeps.
+ */
+const HEAL_TIMEOUT_MS = 60_000;
+
+async function shardFiles(slot: HealingSlot): Promise<string[]> {
+  const root = join(slot.dataDir, 'shards');
+  const files: string[] = [];
+  for (const dir of await readdir(root)) for (const name of await readdir(join(root, dir))) files.push(join(root, dir, name));
+  return files;
+}
+
+/**
+ * Shard files of the objects, `fraction` of them chosen at random but at most m per object: a loss
+ * beyond m shards is beyond what erasure coding can rebuild, so no healing could pass that test.
+ */
+async function pickShardFiles(fleet: HealingFleet, objects: ObjectSet, ring: Ring, fraction: number, perObject: number): Promise<string[]> {
+  const byObject: string[][] = [];
+  for (const key of objects.bodies.keys()) {
+    const files: string[] = [];
+    for (const [position, node] of locate(ring, objects.bucket, key).nodes.entries()) {
+      const slot = fleet.slots.find((s) => s.id === node.id) as HealingSlot;
+      const status = await slot.client.objectStatus(objects.bucket, key);
+      if (status === null) continue;
+      const file = join(slot.dataDir, 'shards', shardFileName({ bucket: objects.bucket, key, versionId: status.record.versionId, shardIndex: position }));
+      if (await stat(file).then(() => true, () => false)) files.push(file);
+    }
+    byObject.push(files);
+  }
+  const total = byObject.reduce((sum, files) => sum + files.length, 0);
+  const wanted = Math.round(total * fraction);
+  const chosen: string[] = [];
+  const candidates = byObject.flatMap((files, i) => files.map((file) => ({ file, object: i })));
+  const taken = new Map<number, number>();
+  for (const { file, object } of pick(candidates, 1)) {
+    if (chosen.length >= wanted) break;
+    if ((taken.get(object) ?? 0) >= perObject) continue;
+    taken.set(object, (taken.get(object) ?? 0) + 1);
+    chosen.push(file);
+  }
+  return chosen;
+}
+
+function pick<T>(items: readonly T[], fraction: number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy.slice(0, Math.max(1, Math.round(copy.length * fraction)));
+}
+
+t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) => {
+  const fleet = await HealingFleet.create(6);
+  t.teardown(async () => {
+    if (!t.passing()) t.comment(fleet.describe());
+    await fleet.destroy();
+  });
+  await Promise.all(fleet.slots.map((slot) => fleet.startNode(slot)));
+  const ring = await fleet.pushRing(fleet.slots);
+  const s3 = fleet.client(await fleet.startGateway());
+  await s3.send(new CreateBucketCommand({ Bucket: 'heal' }));
+  const objects = new ObjectSet('heal');
+  await objects.write(s3, 'a', 30);
+  t.comment(`${objects.bodies.size} objects, ${(objects.sizeBytes / 1e6).toFixed(1)} MB`);
+  t.same(await objects.shardProblems(ring, fleet.slots), [], 'every shard is in place after the writes');
+
+  const healed = async (what: string): Promise<number> => {
+    const ms = await until(what, async () => (await objects.shardProblems(ring, fleet.slots)).length === 0, HEAL_TIMEOUT_MS, 500);
+    t.same(await objects.readAll(s3), [], `${what}: every object reads back byte-identical`);
+    return ms;
+  };
+  const scrubAll = async (): Promise<void> => {
+    await Promise.all(fleet.slots.map((slot) => slot.client.startScrub(true)));
+  };
+
+  await t.test('30% of shard files deleted', async (t) => {
+    const all = (await Promise.all(fleet.slots.map(shardFiles))).flat();
+    const doomed = await pickShardFiles(fleet, objects, ring, 0.3, 2);
+    await Promise.all(doomed.map((file) => rm(file)));
+    t.comment(`deleted ${doomed.length} of ${all.length} shard files`);
+    t.same(await objects.readAll(s3), [], 'reads survive the loss before any repair');
+    await scrubAll();
+    const ms = await healed('repair of deleted shards');
+    const statuses = await fleet.statuses(fleet.slots);
+    const rebuilt = statuses.map((s) => s.figures['repair'] as { bytesRebuilt: number; rebuildMs: number; shardsRebuilt: number });
+    const bytes = rebuilt.reduce((sum, r) => sum + r.bytesRebuilt, 0);
+    const rates = rebuilt.filter((r) => r.rebuildMs > 0).map((r) => r.bytesRebuilt / 1e6 / (r.rebuildMs / 1000));
+    t.comment(`healed in ${ms} ms; ${(bytes / 1e6).toFixed(1)} MB rebuilt; per node MB/s while rebuilding: ${rates.map((r) => r.toFixed(1)).join(', ')}`);
+    t.ok(rebuilt.reduce((sum, r) => sum + r.shardsRebuilt, 0) >= doomed.length, 'at least one rebuild per deleted file');
+  });
+
+  await t.test('bytes flipped in shard files', async (t) => {
+    const all = (await Promise.all(fleet.slots.map(shardFiles))).flat();
+    const victims = await pickShardFiles(fleet, objects, ring, 0.15, 2);
+    for (const file of victims) {
+      const size = (await stat(file)).size;
+      const handle = await open(file, 'r+');
+      try {
+        const at = Math.max(0, size - 1 - Math.floor(Math.random() * Math.min(size, 4096)));
+        const byte = Buffer.alloc(1);
+        await handle.read(byte, 0, 1, at);
+        byte[0] = (byte[0] as number) ^ 0x5a;
+        await handle.write(byte, 0, 1, at);
+      } finally {
+        await handle.close();
+      }
+    }
+    t.comment(`flipped a byte in ${victims.length} of ${all.length} shard files`);
+    t.same(await objects.readAll(s3), [], 'reads never return corrupted bytes, even before repair');
+    await scrubAll();
+    await healed('repair of corrupted shards');
+    const failures = (await fleet.statuses(fleet.slots)).reduce((sum, s) => sum + (s.figures['scrub'] as { checksumFailures: number }).checksumFailures, 0);
+    t.ok(failures > 0, `scrub counted ${failures} checksum failures`);
+  });
+
+  await t.test('one node data directory wiped', async (t) => {
+    const victim = fleet.slots[2] as HealingSlot;
+    await fleet.stopNode(victim);
+    await rm(victim.dataDir, { recursive: true, force: true });
+    await fleet.startNode(victim);
+    t.same(await objects.readAll(s3), [], 'reads survive a wiped node');
+    const ms = await healed('rebuild of a wiped node');
+    t.comment(`wiped node rebuilt in ${ms} ms`);
+  });
+
+  await t.test('m nodes down during writes, repaired when they return', async (t) => {
+    const down = [fleet.slots[4] as HealingSlot, fleet.slots[5] as HealingSlot];
+    await Promise.all(down.map((slot) => fleet.stopNode(slot)));
+    await objects.write(s3, 'b', 10);
+    t.pass('writes succeed with two of six nodes down');
+    await Promise.all(down.map((slot) => fleet.startNode(slot)));
+    const ms = await healed('repair of what the returning nodes missed');
+    t.comment(`returning nodes caught up in ${ms} ms`);
+  });
+});

@@ -1,0 +1,197 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { buildRing, serializeRing, type Ring } from '../../src/placement/index.js';
+import { NodeClient, type NodeWorkStatus } from '../../src/rpc/index.js';
+import { freePorts, TesseraProcess } from '../helpers/server.js';
+
+const SECRET = 'healing-test-cluster-secret';
+const CREDENTIALS = { accessKeyId: 'healing-access', secretAccessKey: 'healing-secret' } as const;
+const START_TIMEOUT_MS = 60_000;
+
+/** One node slot: fixed port and data directory across restarts. */
+export interface HealingSlot {
+  index: number;
+  id: string;
+  port: number;
+  address: string;
+  dataDir: string;
+  process: TesseraProcess | null;
+  client: NodeClient;
+}
+
+/**
+ * `tessera node` children (plus spare slots for nodes added later) and a `tessera gateway` that follows
+ * the nodes' ring by polling them, so a pushed ring reaches it as in production. Background work is
+ * paced for tests: audits every second, scrubs only when asked. Only processes this fleet spawned are
+ * signalled, each by its PID.
+ */
+export class HealingFleet {
+  readonly root: string;
+  readonly slots: HealingSlot[];
+  readonly gatewayPort: number;
+  ring: Ring | undefined;
+  private gateway: TesseraProcess | null = null;
+  private readonly all = new Set<TesseraProcess>();
+  private readonly clients: S3Client[] = [];
+  private readonly onExit = (): void => {
+    for (const child of this.all) if (!child.hasExited) child.child.kill('SIGKILL');
+  };
+
+  private constructor(root: string, slots: HealingSlot[], gatewayPort: number) {
+    this.root = root;
+    this.slots = slots;
+    this.gatewayPort = gatewayPort;
+    process.once('exit', this.onExit);
+  }
+
+  /** Allocates `slotCount` node slots and a gateway port; starts nothing. */
+  static async create(slotCount: number): Promise<HealingFleet> {
+    const root = await mkdtemp(join(tmpdir(), 'tessera-healing-'));
+    const ports = await freePorts(slotCount + 1);
+    const slots = Array.from({ length: slotCount }, (_, index): HealingSlot => {
+      const port = ports[index] as number;
+      const address = `127.0.0.1:${port}`;
+      return { index, id: `node-${index}`, port, address, dataDir: join(root, `node-${index}`), process: null, client: new NodeClient({ nodeId: `node-${index}`, address, clusterSecret: SECRET, connections: 4 }) };
+    });
+    return new HealingFleet(root, slots, ports[slotCount] as number);
+  }
+
+  /** Starts node i and waits until it answers /health; offers it the current ring. */
+  async startNode(slot: HealingSlot, env: Record<string, string> = {}): Promise<void> {
+    const child = new TesseraProcess(`tessera node ${slot.id}`, ['node', '--data', slot.dataDir, '--listen', slot.address, '--id', slot.id], {
+      TESSERA_CLUSTER_SECRET: SECRET,
+      TESSERA_LOG_LEVEL: 'warn',
+      TESSERA_RESERVE_BYTES: '0',
+      TESSERA_SCRUB_BYTES_PER_SECOND: String(64 * 1024 * 1024),
+      TESSERA_SCRUB_INTERVAL_MS: '3600000',
+      TESSERA_AUDIT_INTERVAL_MS: '1000',
+      TESSERA_REBALANCE_INTERVAL_MS: '500',
+      ...env,
+    });
+    this.all.add(child);
+    void child.exited.then(() => this.all.delete(child));
+    slot.process = child;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (child.hasExited) throw new Error(`${child.name} exited at start\n${child.describe()}`);
+      try {
+        await slot.client.health({ signal: AbortSignal.timeout(1_000) });
+        break;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`${child.name} not healthy\n${child.describe()}`);
+        await delay(50);
+      }
+    }
+    if (this.ring !== undefined) await slot.client.offerRing(JSON.parse(serializeRing(this.ring)));
+  }
+
+  /** SIGKILLs a node (by its PID). */
+  async killNode(slot: HealingSlot): Promise<void> {
+    const child = slot.process;
+    if (child === null || child.hasExited) return;
+    child.child.kill('SIGKILL');
+    await child.exited;
+  }
+
+  /** Stops a node gracefully. */
+  async stopNode(slot: HealingSlot): Promise<void> {
+    await slot.process?.stop();
+  }
+
+  /** Builds a ring over `members` (from the previous one, so few partitions move) and offers it to `offerTo`. */
+  async pushRing(members: readonly HealingSlot[], offerTo: readonly HealingSlot[] = members): Promise<Ring> {
+    const nodes = members.map((slot) => ({ id: slot.id, address: slot.address, zone: 'local', weight: 1 }));
+    const ring = buildRing(this.ring ?? null, nodes, { replicas: 6, partitionBits: 6, seed: 1 });
+    this.ring = ring;
+    const document = JSON.parse(serializeRing(ring)) as unknown;
+    await Promise.all(offerTo.map((slot) => slot.client.offerRing(document)));
+    return ring;
+  }
+
+  /** Starts the gateway following the nodes' ring (seeds, polled every 300 ms). */
+  async startGateway(): Promise<string> {
+    const configPath = join(this.root, 'gateway.json');
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        listen: `127.0.0.1:${this.gatewayPort}`,
+        credentials: [{ ...CREDENTIALS }],
+        clusterSecret: SECRET,
+        erasure: { dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024 },
+        seeds: this.slots.slice(0, 6).map((slot) => slot.address),
+        ringPollMs: 300,
+        metadataTimeoutMs: 2_000,
+        stallTimeoutMs: 3_000,
+      }),
+    );
+    const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath], { TESSERA_LOG_LEVEL: 'warn' });
+    this.all.add(gateway);
+    this.gateway = gateway;
+    const endpoint = `http://127.0.0.1:${this.gatewayPort}`;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (gateway.hasExited) throw new Error(`gateway exited at start\n${gateway.describe()}`);
+      try {
+        await (await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(1_000) })).arrayBuffer();
+        return endpoint;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`gateway not ready\n${gateway.describe()}`);
+        await delay(50);
+      }
+    }
+  }
+
+  /** An S3 client that never retries, so every failure is counted. */
+  client(endpoint: string): S3Client {
+    const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS, maxAttempts: 1, requestHandler: { requestTimeout: 30_000 } });
+    this.clients.push(client);
+    return client;
+  }
+
+  /** Every running node's background-work status. */
+  async statuses(slots: readonly HealingSlot[]): Promise<NodeWorkStatus[]> {
+    return Promise.all(slots.map((slot) => slot.client.workStatus({ signal: AbortSignal.timeout(5_000) })));
+  }
+
+  /** Kills what is still running (by PID) and removes the directory. */
+  async destroy(): Promise<void> {
+    for (const client of this.clients) client.destroy();
+    await Promise.all(
+      [...this.all].map(async (child) => {
+        if (!child.hasExited) child.child.kill('SIGKILL');
+        await child.exited;
+      }),
+    );
+    await Promise.all(this.slots.map((slot) => slot.client.close()));
+    process.off('exit', this.onExit);
+    await rm(this.root, { recursive: true, force: true });
+  }
+
+  /** stderr tails of every process, for a failure report. */
+  describe(): string {
+    return [this.gateway, ...this.slots.map((slot) => slot.process)].filter((p) => p !== null).map((p) => p.describe()).join('\n');
+  }
+}
+
+/** Waits `ms` between polls of a status (child processes offer no event for "repaired"). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns true or the deadline passes; returns the elapsed milliseconds. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 250): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    let ok = false;
+    try {
+      ok = await check();
+    } catch {
+      ok = false;
+    }
+    if (ok) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(pollMs);
+  }
+}
