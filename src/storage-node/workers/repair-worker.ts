@@ -29,6 +29,8 @@ export interface RepairWorkerOptions {
   logger: Logger;
   /** Wait before retrying a repair that failed (too few readable shards, a node down). */
   retryAfterMs?: number;
+  /** Longest one rebuild may take before it is abandoned and retried (a stalled peer must not block repair). */
+  attemptTimeoutMs?: number;
   /** Largest queue of tasks from audits; more are dropped and found again by the next audit. */
   maxQueued?: number;
   clock?: () => number;
@@ -139,8 +141,21 @@ export class RepairWorker implements Worker {
     const sources = await this.findSources(task, signal);
     const startedMs = this.clock();
     const ref = { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex: task.shardIndex };
-    const body = rebuildShardStream(record, task.shardIndex, sources, this.codecs, signal);
-    const { sizeBytes } = await target.putShard(ref, record.erasure, body, { signal });
+    // A source may turn out bad (missing, quarantined, rotten mid-stream): retry at once without it, while k remain.
+    let sizeBytes = 0;
+    for (;;) {
+      const bad = new Set<number>();
+      const attempt = AbortSignal.any([signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 120_000)]);
+      try {
+        const body = rebuildShardStream(record, task.shardIndex, sources, this.codecs, attempt, (index) => bad.add(index));
+        sizeBytes = (await target.putShard(ref, record.erasure, body, { signal: attempt })).sizeBytes;
+        break;
+      } catch (err) {
+        if (signal.aborted || bad.size === 0) throw err;
+        for (const index of bad) sources.delete(index);
+        if (sources.size < record.erasure.dataShards) throw err;
+      }
+    }
     await target.commit({ record, shardIndex: task.shardIndex, repair: true }, { signal });
     figures.repair.shardsRebuilt += 1;
     figures.repair.bytesRebuilt += sizeBytes;

@@ -8,7 +8,10 @@ class BlockReader {
   private readonly iterator: AsyncIterator<Buffer>;
   private pending: Buffer = Buffer.alloc(0);
 
+  private readonly stream: Readable;
+
   constructor(stream: Readable) {
+    this.stream = stream;
     this.iterator = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   }
 
@@ -28,6 +31,7 @@ class BlockReader {
 
   async close(): Promise<void> {
     await this.iterator.return?.(undefined);
+    if (!this.stream.destroyed) this.stream.destroy();
   }
 }
 
@@ -47,10 +51,22 @@ export class CodecCache {
   }
 }
 
+/** A source failed to open or to deliver verified bytes: the caller excludes it and tries again. */
+export class SourceFailure extends Error {
+  readonly shardIndex: number;
+  constructor(shardIndex: number, cause: unknown) {
+    super(`source of shard ${shardIndex} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.shardIndex = shardIndex;
+  }
+}
+
 /**
  * Streams shard `targetIndex` of a version, rebuilt stripe by stripe from `dataShards` of the given
  * sources (shard index -> node holding it): the sources verify their chunk checksums as they send, and
- * only the missing index is produced. One stripe of sources is held at a time.
+ * only the missing index is produced. One stripe of sources is held at a time. A source that cannot be
+ * opened (missing or quarantined there) is replaced by the next one; one that fails mid-stream is
+ * reported to `onBadSource` and ends the stream with an error, so the caller retries without it. Every
+ * opened response is consumed or destroyed, so no pooled connection is left hanging.
  */
 export function rebuildShardStream(
   record: ObjectRecord,
@@ -58,26 +74,56 @@ export function rebuildShardStream(
   sources: ReadonlyMap<number, PeerClient>,
   codecs: CodecCache,
   signal: AbortSignal,
+  onBadSource: (shardIndex: number) => void = () => undefined,
 ): Readable {
   const { dataShards, parityShards, blockSizeBytes } = record.erasure;
   const layout = objectLayout(record.sizeBytes, dataShards, blockSizeBytes);
-  const chosen = [...sources.keys()].filter((index) => index !== targetIndex).sort((a, b) => a - b).slice(0, dataShards);
-  if (chosen.length < dataShards) throw new Error(`only ${chosen.length} of ${dataShards} shards are readable`);
+  const candidates = [...sources.keys()].filter((index) => index !== targetIndex).sort((a, b) => a - b);
+  if (candidates.length < dataShards) throw new Error(`only ${candidates.length} of ${dataShards} shards are readable`);
   const codec = codecs.get(dataShards, parityShards);
+  async function openReaders(): Promise<{ index: number; reader: BlockReader }[]> {
+    const open: { index: number; reader: BlockReader }[] = [];
+    const queue = [...candidates];
+    try {
+      while (open.length < dataShards) {
+        const batch = queue.splice(0, dataShards - open.length);
+        if (batch.length === 0) throw new Error(`only ${open.length} of ${dataShards} shards are readable`);
+        const answers = await Promise.allSettled(
+          batch.map(async (index) => {
+            const client = sources.get(index) as PeerClient;
+            const ref = { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex: index };
+            return { index, reader: new BlockReader(await client.readShard(ref, 0, layout.shardSizeBytes, { signal })) };
+          }),
+        );
+        answers.forEach((answer, i) => {
+          if (answer.status === 'fulfilled') open.push(answer.value);
+          else onBadSource(batch[i] as number);
+        });
+        signal.throwIfAborted();
+      }
+      return open;
+    } catch (err) {
+      await Promise.all(open.map(({ reader }) => reader.close().catch(() => undefined)));
+      throw err;
+    }
+  }
   async function* stripes(): AsyncGenerator<Buffer> {
     if (layout.stripeCount === 0) return;
-    const readers = await Promise.all(
-      chosen.map(async (index) => {
-        const client = sources.get(index) as PeerClient;
-        const ref = { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex: index };
-        return { index, reader: new BlockReader(await client.readShard(ref, 0, layout.shardSizeBytes, { signal })) };
-      }),
-    );
+    const readers = await openReaders();
     try {
       for (let stripe = 0; stripe < layout.stripeCount; stripe += 1) {
         const blockBytes = stripeBlockSizeBytes(layout, stripe);
         const shards: (Uint8Array | null)[] = new Array<Uint8Array | null>(dataShards + parityShards).fill(null);
-        const blocks = await Promise.all(readers.map(({ reader }) => reader.read(blockBytes)));
+        const blocks = await Promise.all(
+          readers.map(async ({ index, reader }) => {
+            try {
+              return await reader.read(blockBytes);
+            } catch (err) {
+              if (!signal.aborted) onBadSource(index);
+              throw new SourceFailure(index, err);
+            }
+          }),
+        );
         readers.forEach(({ index }, i) => {
           shards[index] = blocks[i] as Buffer;
         });
