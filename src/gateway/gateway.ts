@@ -3,7 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec } from '../erasure/index.js';
-import { buildRing, type Ring } from '../placement/index.js';
+import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { BucketService } from './bucket-service.js';
 import { ClusterView } from './cluster-view.js';
 import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
@@ -112,6 +112,7 @@ export class Gateway {
       this.watcher.start();
     }
     this.follower?.start();
+    this.shareRing(ring);
     await app.listen({ host: config.listen.host, port: config.listen.port });
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('gateway has no TCP address');
@@ -162,7 +163,25 @@ export class Gateway {
       this.logger.error({ replicas: ring.replicas, shards }, 'refusing a ring whose replica count does not match the erasure layout');
       return false;
     }
-    return this.cluster.update(ring);
+    const adopted = await this.cluster.update(ring);
+    if (adopted) this.shareRing(ring);
+    return adopted;
+  }
+
+  /**
+   * Offers the ring to every node it names, in the background. Nodes need it for their own work
+   * (resolving half-committed writes, audit, repair, rebalance); they keep only a newer epoch, so
+   * offers from many gateways are harmless. A node that misses one gets it with the next offer.
+   */
+  private shareRing(ring: Ring): void {
+    const cluster = this.cluster;
+    if (cluster === undefined) return;
+    const document: unknown = JSON.parse(serializeRing(ring));
+    for (const node of cluster.allNodes()) {
+      node.offerRing(document, { signal: AbortSignal.timeout(this.config.metadataTimeoutMs) }).catch((err: unknown) => {
+        this.logger.debug({ err, nodeId: node.nodeId, epoch: ring.epoch }, 'node did not take the ring');
+      });
+    }
   }
 
   /** Looks for a newer ring now (re-reads the ring file, or polls the nodes); also what SIGHUP does. */

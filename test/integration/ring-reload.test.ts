@@ -59,15 +59,29 @@ t.test('a node keeps the newest ring it is offered, across restarts, and refuses
   const member = members[0] as RingNode;
   const client = new NodeClient({ nodeId: member.id, address: member.address, clusterSecret: SECRET });
   t.teardown(() => client.close());
-  t.equal(await client.fetchRing(), null, 'no ring at first');
   const second = buildRing(first, members, { replicas: 6, partitionBits: 6, seed: 0 });
-  t.same(await client.offerRing(JSON.parse(serializeRing(second))), { adopted: true, epoch: 2 });
-  t.same(await client.offerRing(JSON.parse(serializeRing(first))), { adopted: false, epoch: 2 }, 'an older epoch is not adopted');
+  const third = buildRing(second, members.slice(1), { replicas: 6, partitionBits: 6, seed: 0 });
+  t.same(await client.offerRing(JSON.parse(serializeRing(third))), { adopted: true, epoch: 3 });
+  t.same(await client.offerRing(JSON.parse(serializeRing(second))), { adopted: false, epoch: 3 }, 'an older epoch is not adopted');
   await t.rejects(client.offerRing({ version: 1, epoch: 5 }), { code: 'BadRequest' });
-  t.equal((await client.health()).ringEpoch, 2);
+  t.equal((await client.health()).ringEpoch, 3);
   await nodes[0]?.close();
   const restarted = new StorageNode({ nodeId: 'n0', dataDir: join(dir, 'n0'), host: '127.0.0.1', port: Number(member.address.split(':')[1]), clusterSecret: SECRET, logger: silentLogger() });
   await restarted.start();
   nodes[0] = restarted;
-  t.equal(((await client.fetchRing()) as { epoch: number }).epoch, 2, 'the ring survived a restart');
+  t.equal(((await client.fetchRing()) as { epoch: number }).epoch, 3, 'the ring survived a restart');
+});
+
+t.test('a gateway hands its ring to the nodes it names, so they can resolve and repair on their own', async (t) => {
+  const client = new NodeClient({ nodeId: 'n3', address: (members[3] as RingNode).address, clusterSecret: SECRET });
+  t.teardown(() => client.close());
+  // The first subtest moved the gateway to epoch 2; every node of that ring is offered it.
+  // The offer is sent in the background: poll against a deadline.
+  const deadline = Date.now() + 10_000;
+  let epoch = 0;
+  while (epoch < 2 && Date.now() < deadline) {
+    epoch = (await client.health()).ringEpoch;
+    if (epoch < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  t.ok(epoch >= 2, 'node n3 holds the gateway’s ring');
 });
