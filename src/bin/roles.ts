@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   DEFAULTS,
@@ -10,7 +10,9 @@ import {
   type Logger,
   type NodeConfig,
 } from '../common/index.js';
-import { Gateway } from '../gateway/index.js';
+import { Gateway, ringFromConfig } from '../gateway/index.js';
+import { parseRing, serializeRing, type Ring } from '../placement/index.js';
+import { NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
 import { gatewayConfigFrom, nodeConfigFrom, readConfigFile } from './config-files.js';
 
@@ -124,9 +126,12 @@ export async function runDev(
         TESSERA_LISTEN: undefined,
       },
     );
-    const gateway = new Gateway({ config, logger });
+    // The nodes get the gateway's ring, so their own background work (scrub, audit, repair) can find peers.
+    const ring = await handRingToNodes(ringFromConfig(config), config.nodes, clusterSecret);
+    const gateway = new Gateway({ config, logger, ring });
     const address = await gateway.start();
     services.unshift(gateway);
+    await writeClusterFile(dataDir, config.nodes);
     return {
       info: { endpoint: `${config.tls === undefined ? 'http' : 'https'}://${address.host}:${address.port}`, region: config.region, accessKeyId, secretAccessKey, dataDir },
       close: () => closeAll(services),
@@ -135,6 +140,33 @@ export async function runDev(
     await closeAll(services);
     throw err;
   }
+}
+
+/**
+ * Offers the embedded cluster's ring to its nodes. The nodes listen on fresh ports at every start, so the
+ * derived ring is re-issued with an epoch above any the nodes hold (placement is unchanged: same ids, same
+ * seed); a node keeps only a newer epoch, so the old addresses would otherwise stay. Returns the ring handed out.
+ */
+async function handRingToNodes(derived: Ring, nodes: readonly { id: string; address: string }[], clusterSecret: string): Promise<Ring> {
+  const clients = nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret, connections: 1 }));
+  try {
+    const held = await Promise.all(clients.map(async (client) => { const document = await client.fetchRing(); return document === null ? null : parseRing(document); }));
+    const same = held.every((ring) => ring !== null && serializeRing(ring) === serializeRing({ ...derived, epoch: ring.epoch }));
+    const epoch = Math.max(derived.epoch, ...held.map((ring) => (ring === null ? 0 : ring.epoch + (same ? 0 : 1))));
+    const ring = parseRing(serializeRing({ ...derived, epoch }));
+    const document = JSON.parse(serializeRing(ring)) as unknown;
+    await Promise.all(clients.map((client) => client.offerRing(document)));
+    return ring;
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+/** `data/cluster.json`: where the embedded nodes listen, for `tessera admin` (with `data/cluster-secret`). */
+async function writeClusterFile(dataDir: string, nodes: readonly { id: string; address: string }[]): Promise<void> {
+  const path = join(dataDir, 'cluster.json');
+  await writeFile(`${path}.tmp`, `${JSON.stringify({ nodes: nodes.map((node) => ({ id: node.id, address: node.address })) }, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
 }
 
 async function closeAll(services: readonly Service[]): Promise<void> {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { createRootLogger } from '../common/index.js';
+import { runAdminCli } from './admin-cli.js';
 import { runClusterCli, runRingPush } from './cluster-cli.js';
 import { runConfigCli } from './config-cli.js';
 import { runHealthcheck } from './healthcheck.js';
@@ -18,6 +19,7 @@ commands:
   ring      create|add|remove|reweight|show|diff|locate|push
                                                            ring files; push hands a ring to every node
   config    check [FILE] [--role gateway|node]            validate a configuration without starting anything
+  admin     status|scrub [--config FILE] [--fast]       background work per node: scrub, repair, audit, rebalance
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
 Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then
@@ -32,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'ring' && rest[0] === 'push') return runRingPush(rest.slice(1), env, io);
   if (command === 'ring') return runRingCli(rest, io);
   if (command === 'cluster') return runClusterCli(rest, io);
+  if (command === 'admin') return runAdminCli(rest, env, io);
   if (command === 'config') return runConfigCli(rest, env, io);
   if (command === 'healthcheck') return runHealthcheck(rest, env, io);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {

@@ -1,0 +1,58 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { t } from 'tap';
+import { runAdminCli } from '../../src/bin/admin-cli.js';
+import { runDev } from '../../src/bin/roles.js';
+import { silentLogger } from '../../src/common/index.js';
+
+/**
+ * `tessera dev` hands its ring to the embedded nodes and writes data/cluster.json; `tessera admin`
+ * reaches those nodes by default (and through a gateway config), starts scrubs and prints status.
+ */
+const dir = await mkdtemp(join(tmpdir(), 'tessera-admin-'));
+const dataDir = join(dir, 'data');
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+async function admin(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runAdminCli(args, {}, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+t.test('admin status and scrub against the embedded cluster, across a restart', async (t) => {
+  for (const round of [1, 2]) {
+    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6' }, {}, silentLogger());
+    try {
+      const cluster = JSON.parse(await readFile(join(dataDir, 'cluster.json'), 'utf8')) as { nodes: { id: string; address: string }[] };
+      t.equal(cluster.nodes.length, 6, `round ${round}: cluster.json names the six nodes`);
+
+      const scrub = await admin(['scrub', '--fast', '--data', dataDir]);
+      t.equal(scrub.code, 0, `round ${round}: scrub reaches every node: ${scrub.err}`);
+      t.match(scrub.out, /scrub pass started on 6 of 6 nodes/);
+
+      const json = await admin(['status', '--json', '--data', dataDir]);
+      const rows = JSON.parse(json.out) as { nodeId: string; ringEpoch: number; figures: { scrub: { passes: number } } }[];
+      t.same(rows.map((row) => row.nodeId).sort(), cluster.nodes.map((node) => node.id).sort());
+      t.ok(rows.every((row) => row.ringEpoch >= round), `round ${round}: every node holds the gateway's ring (epochs ${rows.map((r) => r.ringEpoch).join(',')})`);
+
+      const text = await admin(['status', '--data', dataDir]);
+      t.equal(text.code, 0);
+      for (const word of ['scrub', 'shards verified', 'checksum failures', 'repair', 'pending', 'rebalance', 'below full redundancy']) t.match(text.out, word);
+
+      const configPath = join(dir, 'gateway.json');
+      const secret = (await readFile(join(dataDir, 'cluster-secret'), 'utf8')).trim();
+      await writeFile(configPath, JSON.stringify({ credentials: [{ accessKeyId: 'a', secretAccessKey: 'b' }], clusterSecret: secret, nodes: cluster.nodes.map((n) => ({ ...n, zone: 'local' })) }));
+      const viaConfig = await admin(['status', '--config', configPath]);
+      t.equal(viaConfig.code, 0, `status via --config: ${viaConfig.err}`);
+      t.match(viaConfig.out, 'node-5');
+    } finally {
+      await dev.close();
+    }
+  }
+  const missing = await admin(['status', '--data', join(dir, 'nowhere')]);
+  t.equal(missing.code, 1);
+  t.match(missing.err, 'no embedded cluster');
+  t.equal((await admin(['bogus'])).code, 2);
+});
