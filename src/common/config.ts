@@ -94,6 +94,11 @@ export interface NodeHealingConfig {
   repairBytesPerSecond: number;
   rebalanceBytesPerSecond: number;
   rebalanceIntervalMs: number;
+  /**
+   * Whether the rebalance worker runs. Off by default: it deletes a node's copy once the new owners hold
+   * the version, and no test yet proves it safe under client traffic; operators turn it on deliberately.
+   */
+  rebalance: boolean;
 }
 
 /** pino's levels. */
@@ -181,6 +186,7 @@ export const NODE_ENV: Readonly<Record<string, string>> = {
   'healing.repairBytesPerSecond': 'TESSERA_REPAIR_BYTES_PER_SECOND',
   'healing.rebalanceBytesPerSecond': 'TESSERA_REBALANCE_BYTES_PER_SECOND',
   'healing.rebalanceIntervalMs': 'TESSERA_REBALANCE_INTERVAL_MS',
+  'healing.rebalance': 'TESSERA_REBALANCE',
 };
 
 /** Every TESSERA_* variable some role reads. */
@@ -373,7 +379,19 @@ function healingConfigOf(reader: ConfigReader): NodeHealingConfig {
     repairBytesPerSecond: rate('repairBytesPerSecond', DEFAULTS.repairBytesPerSecond),
     rebalanceBytesPerSecond: rate('rebalanceBytesPerSecond', DEFAULTS.rebalanceBytesPerSecond),
     rebalanceIntervalMs: pause('rebalanceIntervalMs', DEFAULTS.rebalanceIntervalMs),
+    rebalance: reader.value('healing.rebalance', false, parseSwitch),
   };
+}
+
+/** A switch: true/false in a file, or on/off, true/false, 1/0 in the environment. */
+function parseSwitch(value: unknown, key: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    const text = value.trim().toLowerCase();
+    if (['on', 'true', '1', 'yes'].includes(text)) return true;
+    if (['off', 'false', '0', 'no'].includes(text)) return false;
+  }
+  throw new ConfigError(`${key} must be on or off (true/false), got ${JSON.stringify(value)}`);
 }
 
 /** A configuration as `tessera config check` prints it: secrets replaced, so the output can be shared. */

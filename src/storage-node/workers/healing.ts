@@ -25,6 +25,8 @@ export interface HealingConfig {
   rebalanceBytesPerSecond: number;
   /** How often an idle rebalance looks for a newer ring (or retries what could not move yet). */
   rebalanceIntervalMs: number;
+  /** Whether rebalance runs at all (off by default: it deletes data, see NodeHealingConfig.rebalance). */
+  rebalance: boolean;
 }
 
 /** Defaults: a scrub pass a day on a full node is plenty; audits and ring checks are cheap. */
@@ -35,6 +37,7 @@ export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
   repairBytesPerSecond: 0,
   rebalanceBytesPerSecond: 50 * 1024 * 1024,
   rebalanceIntervalMs: 5_000,
+  rebalance: false,
 });
 
 /** Construction parameters of a node's background work. */
@@ -53,7 +56,7 @@ export class Healing implements HealingControl {
   readonly figures = new HealingFigures();
   private readonly options: HealingOptions;
   private readonly peers: PeerClients;
-  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance: WorkerRunner };
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner };
 
   constructor(options: HealingOptions) {
     this.options = options;
@@ -81,7 +84,9 @@ export class Healing implements HealingControl {
       scrub: new WorkerRunner({ worker: scrub, cursors, logger, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
       repair: repairRunner,
       audit: new WorkerRunner({ worker: audit, cursors, logger, idleMs: config.auditIntervalMs, clock }),
-      rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }),
+      ...(config.rebalance
+        ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
+        : {}),
     };
   }
 
@@ -104,7 +109,7 @@ export class Healing implements HealingControl {
 
   /** Wakes rebalance and audit, e.g. after a newer ring was adopted. */
   ringChanged(): void {
-    this.runners.rebalance.kick();
+    this.runners.rebalance?.kick();
     this.runners.audit.kick();
   }
 
@@ -114,6 +119,7 @@ export class Healing implements HealingControl {
     const snapshot = this.figures.snapshot(clock());
     const workers: Record<string, Record<string, unknown>> = {};
     for (const [name, runner] of Object.entries(this.runners)) workers[name] = { ...runner.status() };
+    workers['rebalance'] ??= { name: 'rebalance', running: false, worker: { enabled: false } };
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
