@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { bucketName } from './bytes.js';
 import { parseGatewayConfig, silentLogger, type GatewayConfig } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
@@ -109,4 +110,17 @@ function wrapCluster(gateway: Gateway, config: GatewayConfig, nodes: StorageNode
       if (closeOptions.keepData !== true) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A started cluster, one SDK client and one new bucket, torn down with the test. The usual start of an S3 test file. */
+export async function clusterWithBucket(
+  t: { teardown(fn: () => unknown): void },
+  options: Parameters<typeof startCluster>[0] = {},
+): Promise<{ cluster: TestCluster; s3: S3Client; bucket: string }> {
+  const cluster = await startCluster(options);
+  t.teardown(() => cluster.close());
+  const s3 = cluster.client();
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return { cluster, s3, bucket };
 }

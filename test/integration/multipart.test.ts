@@ -3,7 +3,6 @@ import { t } from 'tap';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -12,15 +11,11 @@ import {
   ListPartsCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
-import { startCluster } from '../helpers/cluster.js';
+import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
+import { clusterWithBucket } from '../helpers/cluster.js';
 import { sdkError } from '../gateway/raw-s3.js';
 
-const cluster = await startCluster();
-t.teardown(() => cluster.close());
-const s3 = cluster.client();
-const bucket = bucketName();
-await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+const { s3, bucket } = await clusterWithBucket(t);
 const MiB = 1024 * 1024;
 
 async function errorName(promise: Promise<unknown>): Promise<string> {

@@ -21,14 +21,10 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { bucketName } from '../helpers/bytes.js';
-import { startCluster } from '../helpers/cluster.js';
+import { clusterWithBucket } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
-const cluster = await startCluster();
-t.teardown(() => cluster.close());
-const s3 = cluster.client();
-const bucket = bucketName();
-await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+const { cluster, s3, bucket } = await clusterWithBucket(t);
 await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'o' }));
 
 const CORS_RULES = [

@@ -1,16 +1,11 @@
 import { createHash } from 'node:crypto';
 import { t } from 'tap';
-import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { computeChecksum } from '../../src/gateway/checksums/index.js';
-import { bucketName } from '../helpers/bytes.js';
-import { startCluster } from '../helpers/cluster.js';
+import { clusterWithBucket } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField, xmlFields } from '../gateway/raw-s3.js';
 
-const cluster = await startCluster();
-t.teardown(() => cluster.close());
-const s3 = cluster.client();
-const bucket = bucketName();
-await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+const { cluster, s3, bucket } = await clusterWithBucket(t);
 
 async function putAll(keys: readonly string[]): Promise<void> {
   await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));

@@ -9,14 +9,10 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { bucketName } from '../helpers/bytes.js';
-import { startCluster } from '../helpers/cluster.js';
+import { clusterWithBucket } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField, xmlFields } from '../gateway/raw-s3.js';
 
-const cluster = await startCluster();
-t.teardown(() => cluster.close());
-const s3 = cluster.client();
-const bucket = bucketName();
-await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+const { cluster, s3, bucket } = await clusterWithBucket(t);
 const KEYS = ['a b+c%d/é', 'a/1', 'a/2', 'b/x/1', 'b/y', 'c', 'c/', 'd\u{1F600}', 'd\uFFFD', 'z'];
 await Promise.all(KEYS.map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));
 const byteOrder = [...KEYS].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));

@@ -15,15 +15,11 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { compositeChecksum, computeChecksum } from '../../src/gateway/checksums/index.js';
 import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
-import { startCluster } from '../helpers/cluster.js';
+import { clusterWithBucket } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField, xmlFields } from '../gateway/raw-s3.js';
 
 const MiB = 1024 * 1024;
-const cluster = await startCluster();
-t.teardown(() => cluster.close());
-const s3 = cluster.client();
-const bucket = bucketName();
-await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+const { cluster, s3, bucket } = await clusterWithBucket(t);
 
 async function read(key: string, checksumMode = false): Promise<Buffer> {
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(checksumMode ? { ChecksumMode: 'ENABLED' as const } : {}) }));

@@ -1,7 +1,6 @@
 import { t } from 'tap';
 import {
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
@@ -9,16 +8,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { request } from 'undici';
-import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
-import { startCluster } from '../helpers/cluster.js';
+import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
+import { clusterWithBucket } from '../helpers/cluster.js';
 import { xmlField } from '../gateway/raw-s3.js';
 
 const MiB = 1024 * 1024;
-const cluster = await startCluster();
-t.teardown(() => cluster.close());
-const s3 = cluster.client();
-const bucket = bucketName();
-await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+const { s3, bucket } = await clusterWithBucket(t);
 
 /** A plain HTTP request, as a browser or curl would send a presigned URL: no SDK, no signing. */
 async function plain(url: string, method: 'GET' | 'PUT', body?: Buffer): Promise<{ status: number; body: Buffer; etag: string | undefined }> {
