@@ -184,7 +184,9 @@ t.test('real disks (small tmpfs): the reserve refuses shards before a disk fills
   await rm(filler);
   await cluster.restartNode(1);
   t.equal((await cluster.nodeClient(1).health()).status, 'ok', 'once space is freed, a restart brings node-1 back healthy');
-  t.equal(await nodeShardsIntact(cluster, 1, 'faults', keys), held[1], 'with every shard it held');
+  // At least: once it has room again, the cluster's repair may already be rebuilding what it could not store.
+  const after = await nodeShardsIntact(cluster, 1, 'faults', keys);
+  t.ok(after >= held[1], `with every shard it held (${after} >= ${held[1]})`);
   await put(s3, 'faults', 'after', seededBytes(600_000, 99));
   t.equal(await nodeShardsIntact(cluster, 1, 'faults', ['after']), 1, 'and it stores new shards again');
   t.equal(await tmpFiles(cluster), 0, 'no temporary file is left');
