@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/index.js';
 import { loadBlockHasher } from './checksum.js';
@@ -126,6 +127,8 @@ export class StorageNode {
 /** Runs a worker pass, then waits `everyMs`, until aborted; a failed pass is logged and the next one runs. */
 function runEvery(worker: PreparedResolver, everyMs: number, logger: Logger): { abort: AbortController; done: Promise<void> } {
   const abort = new AbortController();
+  // One long-lived signal serves every peer request of every pass: many listeners are expected.
+  setMaxListeners(0, abort.signal);
   const done = (async () => {
     while (!abort.signal.aborted) {
       try {

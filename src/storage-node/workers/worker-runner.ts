@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/index.js';
 import { RateLimiter, type RateLimits } from './rate-limiter.js';
@@ -70,6 +71,8 @@ export class WorkerRunner {
     const cursor = await this.options.cursors.loadCursor(this.worker.name);
     this.worker.resume?.(cursor);
     this.abort = new AbortController();
+    // One long-lived signal serves every peer request this worker makes: many listeners are expected.
+    setMaxListeners(0, this.abort.signal);
     this.rateWindow = { startMs: this.clock(), bytes: 0, items: 0 };
     this.done = this.loop(this.abort.signal);
   }
