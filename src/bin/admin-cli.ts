@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Env } from '../common/index.js';
-import { loadRingFile } from '../gateway/ring-source.js';
+import { parseRing } from '../placement/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 
@@ -79,7 +79,7 @@ export async function resolveTarget(configPath: string | undefined, dataDir: str
   if (configPath !== undefined) {
     const config = gatewayConfigFrom(await readConfigFile(configPath), env);
     if (config.nodes.length > 0) return { nodes: config.nodes.map((n) => ({ id: n.id, address: n.address })), clusterSecret: config.clusterSecret };
-    if (config.ringFile !== undefined) return { nodes: (await loadRingFile(config.ringFile)).nodes.map((n) => ({ id: n.id, address: n.address })), clusterSecret: config.clusterSecret };
+    if (config.ringFile !== undefined) return { nodes: parseRing(await readFile(config.ringFile, 'utf8')).nodes.map((n) => ({ id: n.id, address: n.address })), clusterSecret: config.clusterSecret };
     const nodes = await nodesFromSeeds(config.seeds, config.clusterSecret);
     return { nodes, clusterSecret: config.clusterSecret };
   }
