@@ -81,6 +81,7 @@ export class ShardStore {
   private readonly space: SpaceLedger;
   private readonly writer: ShardWriter;
   private readonly keyLocks = new KeyedMutex();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private checksumFailureCount = 0;
   private quarantineCount = 0;
   private noSpaceCount = 0;
@@ -144,7 +145,20 @@ export class ShardStore {
 
   /** Closes LevelDB. */
   async close(): Promise<void> {
+    // A write whose client went away still runs; closing LevelDB under it would strand its renamed
+    // file without a row (an orphan for the next start-up), so wait for the writes in flight.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.metadata.close();
+  }
+
+  /** Counts a mutation as in flight until it settles, so close() can wait for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const forget = (): void => {
+      this.inFlight.delete(work);
+    };
+    work.then(forget, forget);
+    return work;
   }
 
   /** Checksum mismatches seen on reads since start. */
@@ -175,7 +189,12 @@ export class ShardStore {
    * Stores a streamed shard durably but invisibly; returns its size. Shards up to the inline threshold
    * become one LevelDB write; larger ones stream to a file (shard-writer.ts).
    */
-  async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
+  prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
+    return this.track(this.prepareNow(ref, erasure, body, signal));
+  }
+
+  /** The untracked body of prepare. */
+  private async prepareNow(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
     let claim: SpaceClaim | undefined;
     try {
       // The reserve keeps room for LevelDB and recovery: a node whose disk filled up entirely could not even reopen its database.
@@ -195,7 +214,12 @@ export class ShardStore {
    * Makes a version visible. Last writer wins: when the node already holds a newer version the commit
    * is acknowledged and the older shard dropped, since the newer version hides it anyway.
    */
-  async commit(request: CommitRequest): Promise<void> {
+  commit(request: CommitRequest): Promise<void> {
+    return this.track(this.commitNow(request));
+  }
+
+  /** The untracked body of commit. */
+  private async commitNow(request: CommitRequest): Promise<void> {
     const { record, shardIndex } = request;
     await this.keyLocks.run(lockKey(record.bucket, record.key), async () => {
       const ref = shardIndex === null ? null : { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex };
@@ -237,7 +261,12 @@ export class ShardStore {
    * NotFound when the node's current version is another one (it missed that write, or a newer one won);
    * an older or repeated revision is acknowledged and ignored, so retries and reordering are harmless.
    */
-  async updateTags(request: TagUpdateRequest): Promise<void> {
+  updateTags(request: TagUpdateRequest): Promise<void> {
+    return this.track(this.updateTagsNow(request));
+  }
+
+  /** The untracked body of updateTags. */
+  private async updateTagsNow(request: TagUpdateRequest): Promise<void> {
     await this.keyLocks.run(lockKey(request.bucket, request.key), async () => {
       const current = await this.metadata.getObject(request.bucket, request.key);
       if (current === undefined || current.record.deleted || current.record.versionId !== request.versionId) {
@@ -249,7 +278,12 @@ export class ShardStore {
   }
 
   /** Drops a prepared shard; unknown ones are ignored so aborts can be retried. */
-  async abort(ref: ShardRef): Promise<void> {
+  abort(ref: ShardRef): Promise<void> {
+    return this.track(this.abortNow(ref));
+  }
+
+  /** The untracked body of abort. */
+  private async abortNow(ref: ShardRef): Promise<void> {
     await this.keyLocks.run(lockKey(ref.bucket, ref.key), async () => {
       const prepared = await this.metadata.getPrepared(ref);
       if (prepared !== undefined) await this.dropPrepared(ref, prepared);
