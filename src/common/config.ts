@@ -88,11 +88,17 @@ export interface NodeConfig {
 
 /** Rates (bytes/s, 0 = unlimited) and pauses of a node's background workers. */
 export interface NodeHealingConfig {
+  /** Deep scrub read rate; 0 = unlimited. */
   scrubBytesPerSecond: number;
+  /** Pause between scrub passes. */
   scrubIntervalMs: number;
+  /** Pause between audit passes. */
   auditIntervalMs: number;
+  /** Rebuild rate of repair; 0 = unlimited. */
   repairBytesPerSecond: number;
+  /** Copy rate of rebalance; 0 = unlimited. */
   rebalanceBytesPerSecond: number;
+  /** How often an idle rebalance looks for a newer ring (or retries what could not move yet). */
   rebalanceIntervalMs: number;
   /**
    * Whether the rebalance worker runs. Off by default: it deletes a node's copy once the new owners hold

@@ -25,6 +25,7 @@ export type {
   ListenAddress,
   LogLevel,
   NodeConfig,
+  NodeHealingConfig,
   S3Credential,
   TlsConfig,
 } from './config.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../../common/index.js';
+import { DEFAULTS, type Logger, type NodeHealingConfig } from '../../common/index.js';
 import type { NodeWorkStatus } from '../../rpc/index.js';
 import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
@@ -11,32 +11,17 @@ import { RepairWorker } from './repair-worker.js';
 import { ScrubWorker } from './scrub-worker.js';
 import { WorkerRunner } from './worker-runner.js';
 
-/** Pacing of a node's background work. */
-export interface HealingConfig {
-  /** Deep scrub read rate; 0 = unlimited. */
-  scrubBytesPerSecond: number;
-  /** Pause between scrub passes. */
-  scrubIntervalMs: number;
-  /** Pause between audit passes. */
-  auditIntervalMs: number;
-  /** Rebuild rate of repair; 0 = unlimited. */
-  repairBytesPerSecond: number;
-  /** Copy rate of rebalance; 0 = unlimited. */
-  rebalanceBytesPerSecond: number;
-  /** How often an idle rebalance looks for a newer ring (or retries what could not move yet). */
-  rebalanceIntervalMs: number;
-  /** Whether rebalance runs at all (off by default: it deletes data, see NodeHealingConfig.rebalance). */
-  rebalance: boolean;
-}
+/** Pacing of a node's background work: the node configuration's healing section. */
+export type HealingConfig = NodeHealingConfig;
 
-/** Defaults: a scrub pass a day on a full node is plenty; audits and ring checks are cheap. */
+/** Defaults, from the one table of defaults (a scrub pass a day on a full node; cheap audits and ring checks). */
 export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
-  scrubBytesPerSecond: 20 * 1024 * 1024,
-  scrubIntervalMs: 24 * 60 * 60 * 1000,
-  auditIntervalMs: 10 * 60 * 1000,
-  repairBytesPerSecond: 0,
-  rebalanceBytesPerSecond: 50 * 1024 * 1024,
-  rebalanceIntervalMs: 5_000,
+  scrubBytesPerSecond: DEFAULTS.scrubBytesPerSecond,
+  scrubIntervalMs: DEFAULTS.scrubIntervalMs,
+  auditIntervalMs: DEFAULTS.auditIntervalMs,
+  repairBytesPerSecond: DEFAULTS.repairBytesPerSecond,
+  rebalanceBytesPerSecond: DEFAULTS.rebalanceBytesPerSecond,
+  rebalanceIntervalMs: DEFAULTS.rebalanceIntervalMs,
   rebalance: false,
 });
 
