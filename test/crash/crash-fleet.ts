@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { buildRing, serializeRing } from '../../src/placement/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
-import { freePorts, TesseraProcess } from '../helpers/server.js';
+import { delay, ProcessGroup } from '../helpers/process-group.js';
+import { freePorts, type TesseraProcess } from '../helpers/server.js';
 
 const SECRET = 'crash-test-cluster-secret';
 const CREDENTIALS = { accessKeyId: 'crash-access', secretAccessKey: 'crash-secret' } as const;
@@ -34,19 +35,12 @@ export class CrashFleet {
   readonly nodes: NodeSlot[];
   readonly gatewayPort: number;
   private gateway: TesseraProcess | null = null;
-  private readonly all = new Set<TesseraProcess>();
-  private readonly clients: S3Client[] = [];
-
-  /** If the test process itself dies (a tap timeout), its children must not outlive it. */
-  private readonly onExit = (): void => {
-    for (const child of this.all) if (!child.hasExited) child.child.kill('SIGKILL');
-  };
+  private readonly group = new ProcessGroup(CREDENTIALS);
 
   private constructor(root: string, nodes: NodeSlot[], gatewayPort: number) {
     this.root = root;
     this.nodes = nodes;
     this.gatewayPort = gatewayPort;
-    process.once('exit', this.onExit);
   }
 
   /** Allocates ports and directories for `nodeCount` nodes and a gateway; starts nothing. */
@@ -68,11 +62,9 @@ export class CrashFleet {
 
   /** Starts (or restarts) node i; `ready` settles when it answers /health or dies. */
   startNode(slot: NodeSlot): void {
-    const child = new TesseraProcess(`tessera node ${slot.id} #${slot.starts}`, ['node', '--data', slot.dataDir, '--listen', `127.0.0.1:${slot.port}`, '--id', slot.id], {
+    const child = this.group.spawn(`tessera node ${slot.id} #${slot.starts}`, ['node', '--data', slot.dataDir, '--listen', `127.0.0.1:${slot.port}`, '--id', slot.id], {
       TESSERA_CLUSTER_SECRET: SECRET,
     });
-    this.all.add(child);
-    void child.exited.then(() => this.all.delete(child));
     slot.process = child;
     slot.up = false;
     slot.starts += 1;
@@ -82,11 +74,8 @@ export class CrashFleet {
 
   /** SIGKILLs node i's current process (by its PID) and waits for it to be gone. */
   async killNode(slot: NodeSlot): Promise<void> {
-    const child = slot.process;
     slot.up = false;
-    if (child === null || child.hasExited) return;
-    child.child.kill('SIGKILL');
-    await child.exited;
+    await this.group.kill(slot.process);
   }
 
   /**
@@ -117,51 +106,24 @@ export class CrashFleet {
       stallTimeoutMs: 3_000,
     };
     await writeFile(configPath, JSON.stringify(config, null, 2));
-    const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath], {});
-    this.all.add(gateway);
+    const { gateway, endpoint } = await this.group.startGateway(configPath, this.gatewayPort);
     this.gateway = gateway;
-    const endpoint = `http://127.0.0.1:${this.gatewayPort}`;
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!(await answers(`${endpoint}/`))) {
-      if (gateway.hasExited) throw new Error(`gateway exited at start\n${gateway.describe()}`);
-      if (Date.now() > deadline) throw new Error(`gateway not ready\n${gateway.describe()}`);
-      await delay(50);
-    }
     return endpoint;
   }
 
   /** An S3 client for the gateway that never retries, so every outcome is one request's. */
   client(endpoint: string): S3Client {
-    const client = new S3Client({
-      endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: CREDENTIALS,
-      maxAttempts: 1,
-      requestHandler: { requestTimeout: 30_000 },
-    });
-    this.clients.push(client);
-    return client;
+    return this.group.client(endpoint);
   }
 
   /** Stops every node gracefully (SIGTERM) and the gateway. */
   async stopAll(): Promise<void> {
-    for (const client of this.clients) client.destroy();
-    this.clients.length = 0;
-    await Promise.all([...this.all].map((child) => child.stop()));
+    await this.group.stopAll();
   }
 
   /** Kills whatever this fleet started that still runs, by PID, and removes its directory. */
   async destroy(): Promise<void> {
-    for (const client of this.clients) client.destroy();
-    await Promise.all(
-      [...this.all].map(async (child) => {
-        if (!child.hasExited) child.child.kill('SIGKILL');
-        await child.exited;
-      }),
-    );
-    process.off('exit', this.onExit);
-    await rm(this.root, { recursive: true, force: true });
+    await this.group.destroy(this.root);
   }
 
   /** stderr tails of every process that is still known, for a failure report. */
@@ -187,13 +149,10 @@ async function answers(url: string): Promise<boolean> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
     await response.arrayBuffer();
-    return response.status < 500 || url.endsWith('/');
+    return response.status < 500;
   } catch {
     return false;
   }
 }
 
-/** Waits `ms`; the fleet polls readiness because a child process offers no event for "listening". */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { delay };

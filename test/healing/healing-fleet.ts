@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { buildRing, serializeRing, type Ring } from '../../src/placement/index.js';
 import { NodeClient, type NodeWorkStatus } from '../../src/rpc/index.js';
-import { freePorts, TesseraProcess } from '../helpers/server.js';
+import { delay, ProcessGroup } from '../helpers/process-group.js';
+import { freePorts, type TesseraProcess } from '../helpers/server.js';
 
 const SECRET = 'healing-test-cluster-secret';
 const CREDENTIALS = { accessKeyId: 'healing-access', secretAccessKey: 'healing-secret' } as const;
@@ -33,17 +34,12 @@ export class HealingFleet {
   readonly gatewayPort: number;
   ring: Ring | undefined;
   private gateway: TesseraProcess | null = null;
-  private readonly all = new Set<TesseraProcess>();
-  private readonly clients: S3Client[] = [];
-  private readonly onExit = (): void => {
-    for (const child of this.all) if (!child.hasExited) child.child.kill('SIGKILL');
-  };
+  private readonly group = new ProcessGroup(CREDENTIALS);
 
   private constructor(root: string, slots: HealingSlot[], gatewayPort: number) {
     this.root = root;
     this.slots = slots;
     this.gatewayPort = gatewayPort;
-    process.once('exit', this.onExit);
   }
 
   /** Allocates `slotCount` node slots and a gateway port; starts nothing. */
@@ -60,7 +56,7 @@ export class HealingFleet {
 
   /** Starts node i and waits until it answers /health; offers it the current ring. */
   async startNode(slot: HealingSlot, env: Record<string, string> = {}): Promise<void> {
-    const child = new TesseraProcess(`tessera node ${slot.id}`, ['node', '--data', slot.dataDir, '--listen', slot.address, '--id', slot.id], {
+    const child = this.group.spawn(`tessera node ${slot.id}`, ['node', '--data', slot.dataDir, '--listen', slot.address, '--id', slot.id], {
       TESSERA_CLUSTER_SECRET: SECRET,
       TESSERA_LOG_LEVEL: 'warn',
       TESSERA_RESERVE_BYTES: '0',
@@ -70,8 +66,6 @@ export class HealingFleet {
       TESSERA_REBALANCE_INTERVAL_MS: '500',
       ...env,
     });
-    this.all.add(child);
-    void child.exited.then(() => this.all.delete(child));
     slot.process = child;
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
@@ -89,10 +83,7 @@ export class HealingFleet {
 
   /** SIGKILLs a node (by its PID). */
   async killNode(slot: HealingSlot): Promise<void> {
-    const child = slot.process;
-    if (child === null || child.hasExited) return;
-    child.child.kill('SIGKILL');
-    await child.exited;
+    await this.group.kill(slot.process);
   }
 
   /** Stops a node gracefully. */
@@ -126,28 +117,14 @@ export class HealingFleet {
         stallTimeoutMs: 3_000,
       }),
     );
-    const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath], { TESSERA_LOG_LEVEL: 'warn' });
-    this.all.add(gateway);
+    const { gateway, endpoint } = await this.group.startGateway(configPath, this.gatewayPort, { TESSERA_LOG_LEVEL: 'warn' });
     this.gateway = gateway;
-    const endpoint = `http://127.0.0.1:${this.gatewayPort}`;
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    for (;;) {
-      if (gateway.hasExited) throw new Error(`gateway exited at start\n${gateway.describe()}`);
-      try {
-        await (await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(1_000) })).arrayBuffer();
-        return endpoint;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`gateway not ready\n${gateway.describe()}`);
-        await delay(50);
-      }
-    }
+    return endpoint;
   }
 
   /** An S3 client that never retries, so every failure is counted. */
   client(endpoint: string): S3Client {
-    const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS, maxAttempts: 1, requestHandler: { requestTimeout: 30_000 } });
-    this.clients.push(client);
-    return client;
+    return this.group.client(endpoint);
   }
 
   /** Every running node's background-work status. */
@@ -157,16 +134,8 @@ export class HealingFleet {
 
   /** Kills what is still running (by PID) and removes the directory. */
   async destroy(): Promise<void> {
-    for (const client of this.clients) client.destroy();
-    await Promise.all(
-      [...this.all].map(async (child) => {
-        if (!child.hasExited) child.child.kill('SIGKILL');
-        await child.exited;
-      }),
-    );
     await Promise.all(this.slots.map((slot) => slot.client.close()));
-    process.off('exit', this.onExit);
-    await rm(this.root, { recursive: true, force: true });
+    await this.group.destroy(this.root);
   }
 
   /** stderr tails of every process, for a failure report. */
@@ -175,10 +144,7 @@ export class HealingFleet {
   }
 }
 
-/** Waits `ms` between polls of a status (child processes offer no event for "repaired"). */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { delay };
 
 /** Polls `check` until it returns true or the deadline passes; returns the elapsed milliseconds. */
 export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 250): Promise<number> {
