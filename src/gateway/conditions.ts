@@ -117,7 +117,7 @@ export function writePreconditionsOf(ctx: RequestContext): WritePreconditions | 
  */
 export async function checkWritePreconditions(ctx: RequestContext, bucket: string, key: string, conditions: WritePreconditions): Promise<void> {
   const { services } = ctx;
-  const version = await resolveVersion(services.cluster.nodesFor(bucket, key), bucket, key, services.erasure, metadataSignal(ctx));
+  const version = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx));
   if (conditions.ifNoneMatchAny && version !== null) {
     throw new S3Error('PreconditionFailed', { fields: { Condition: 'If-None-Match' } });
   }

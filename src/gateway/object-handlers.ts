@@ -24,7 +24,7 @@ export function requireNullVersion(ctx: RequestContext): boolean {
 /** The key's current version, or NoSuchKey. */
 export async function requireCurrentVersion(ctx: RequestContext, bucket: string, key: string): Promise<ResolvedVersion> {
   const { services } = ctx;
-  const version = await resolveVersion(services.cluster.nodesFor(bucket, key), bucket, key, services.erasure, metadataSignal(ctx));
+  const version = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx));
   if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
   return version;
 }

@@ -8,6 +8,7 @@ import {
   type ObjectLayout,
 } from '../erasure/index.js';
 import type { NodeClient, ObjectRecord, ObjectStatus } from '../rpc/index.js';
+import type { KeySets } from './cluster-view.js';
 import { decideQuorum, fanOutUntil, readQuorum, type NodeOutcome } from './quorum.js';
 import { quorumError } from './object-writer.js';
 import { ShardCursor } from './shard-cursor.js';
@@ -26,55 +27,71 @@ export interface ResolvedVersion {
  * quorum of answers (so every acknowledged write is seen). Null when there is none or it is a delete marker.
  * It stops waiting once a read quorum has answered and k nodes hold shards of the newest version seen
  * (or it needs no shards), so a hung node costs nothing while enough others are healthy.
+ *
+ * While a ring change moves the key (`sets.previous`), both sets are asked and each must give a read
+ * quorum: a version acknowledged under the old ring may not have reached the new set yet, and one
+ * written under the new ring is not on the old set. Shards count wherever they are found, since a
+ * node reports which shard it holds.
  */
 export async function resolveVersion(
-  nodes: readonly NodeClient[],
+  sets: KeySets | readonly NodeClient[],
   bucket: string,
   key: string,
   erasure: { dataShards: number; parityShards: number },
   signal: AbortSignal,
 ): Promise<ResolvedVersion | null> {
+  const { nodes, previous = [] } = 'nodes' in sets ? sets : { nodes: sets };
   const needed = readQuorum(erasure.dataShards, erasure.parityShards);
+  const groups = previous.length === 0 ? [nodes] : [nodes, previous];
+  const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];
   const outcomes = await fanOutUntil(
-    nodes,
+    asked,
     (node) => node.objectStatus(bucket, key, { signal }),
-    (sofar) => canStopWaiting(sofar, needed),
+    (sofar) => canStopWaiting(sofar, groups, needed),
   );
-  const decision = decideQuorum(outcomes, needed);
-  if (!decision.met) throw quorumError('read', decision.failures);
+  for (const group of groups) {
+    const ids = new Set(group.map((node) => node.nodeId));
+    const decision = decideQuorum(outcomes.filter((o) => ids.has(o.nodeId)), needed);
+    if (!decision.met) throw quorumError('read', decision.failures);
+  }
+  const answers = decideQuorum(outcomes, 0).successes;
   let newest: ObjectRecord | undefined;
-  for (const { value } of decision.successes) {
+  for (const { value } of answers) {
     if (value !== null && (newest === undefined || isNewerRecord(value.record, newest))) newest = value.record;
   }
   if (newest === undefined || newest.deleted) return null;
   const holders = new Map<number, NodeClient>();
-  decision.successes.forEach(({ nodeId, value }) => {
-    if (!holdsShardOf(value, newest)) return;
-    const node = nodes.find((candidate) => candidate.nodeId === nodeId);
-    if (node !== undefined && value.shardIndex !== null) holders.set(value.shardIndex, node);
-  });
+  for (const { nodeId, value } of answers) {
+    if (!holdsShardOf(value, newest) || value.shardIndex === null || holders.has(value.shardIndex)) continue;
+    const node = asked.find((candidate) => candidate.nodeId === nodeId);
+    if (node !== undefined) holders.set(value.shardIndex, node);
+  }
   // Nodes that have not answered yet probably hold their placement position's shard: keep them as
   // fallbacks, so a shard that fails mid-read can still be replaced.
   const answered = new Set(outcomes.map((o) => o.nodeId));
   const unconfirmed = new Set<number>();
-  nodes.forEach((node, position) => {
-    if (answered.has(node.nodeId) || holders.has(position)) return;
-    holders.set(position, node);
-    unconfirmed.add(position);
-  });
+  for (const group of groups) {
+    group.forEach((node, position) => {
+      if (answered.has(node.nodeId) || holders.has(position)) return;
+      holders.set(position, node);
+      unconfirmed.add(position);
+    });
+  }
   return { record: newest, holders, unconfirmed };
 }
 
-function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], needed: number): boolean {
+function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], groups: readonly (readonly NodeClient[])[], needed: number): boolean {
+  const answered = new Set(outcomes.filter((o) => o.ok).map((o) => o.nodeId));
+  if (groups.some((group) => group.filter((node) => answered.has(node.nodeId)).length < needed)) return false;
   const answers = outcomes.filter((o) => o.ok).map((o) => (o.ok ? o.value : null));
-  if (answers.length < needed) return false;
   let newest: ObjectRecord | undefined;
   for (const answer of answers) {
     if (answer !== null && (newest === undefined || answer.record.versionId > newest.versionId)) newest = answer.record;
   }
   if (newest === undefined || newest.deleted || newest.parts !== undefined || newest.upload !== undefined) return true;
   const record = newest;
-  return answers.filter((answer) => holdsShardOf(answer, record)).length >= record.erasure.dataShards;
+  const shards = new Set(answers.filter((answer) => holdsShardOf(answer, record)).map((answer) => answer.shardIndex));
+  return shards.size >= record.erasure.dataShards;
 }
 
 /**

@@ -42,9 +42,8 @@ export async function openStoredObject(
 }
 
 async function resolvePart(services: GatewayServices, part: PartRef, signal: AbortSignal): Promise<ResolvedVersion> {
-  const nodes = services.cluster.nodesFor(part.bucket, part.key);
   const metadataSignal = withTimeout(signal, services.metadataTimeoutMs);
-  const version = await resolveVersion(nodes, part.bucket, part.key, services.erasure, metadataSignal);
+  const version = await resolveVersion(services.cluster.readSets(part.bucket, part.key), part.bucket, part.key, services.erasure, metadataSignal);
   if (version === null || version.record.versionId !== part.versionId) {
     throw new S3Error('ServiceUnavailable', { message: 'A part of this object is not readable right now; please retry.' });
   }

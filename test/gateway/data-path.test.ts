@@ -121,3 +121,47 @@ t.test('a node that accepts connections but never answers does not hold up a rea
   t.ok((await collect(stream)).equals(body));
   t.ok(Date.now() - started < 30_000, 'finished long before the silent node could time out');
 });
+
+t.test('during a ring change a read finds versions only the previous set holds, and the newest of both sets wins', async (t) => {
+  // The new set shares only positions 3-5 with the old one; its three new members start empty.
+  const spares: StorageNode[] = [];
+  const spareClients: NodeClient[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    const node = new StorageNode({ nodeId: `s${i}`, dataDir: join(dir, `s${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger() });
+    const { port } = await node.start();
+    spares.push(node);
+    spareClients.push(new NodeClient({ nodeId: `s${i}`, address: `127.0.0.1:${port}`, clusterSecret: SECRET }));
+  }
+  t.teardown(async () => {
+    await Promise.all(spareClients.map((c) => c.close()));
+    for (const node of spares) await node.close();
+  });
+  const current = [...spareClients, ...clients.slice(3)];
+  const older = seededBytes(50_000, 21);
+  await write('moving', older);
+  const resolveBoth = () => resolveVersion({ nodes: current, previous: clients }, 'b', 'moving', erasure, AbortSignal.timeout(5000));
+  const found = await resolveBoth();
+  t.ok(found, 'the version written under the previous ring is found');
+  if (found === null) return;
+  const stream = await openObjectStream(found, 0, older.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 2000, logger: silentLogger() });
+  t.ok((await collect(stream)).equals(older), 'and reads byte-identical from wherever its shards are');
+
+  const newer = seededBytes(20_000, 22);
+  const record = await write('moving', newer, current);
+  const resolved = await resolveBoth();
+  t.equal(resolved?.record.versionId, record.versionId, 'a version written to the new set wins over the old set\'s');
+  t.equal(resolved?.record.sizeBytes, newer.length);
+});
+
+t.test('during a ring change a read needs a read quorum of each set', async (t) => {
+  const body = seededBytes(10_000, 23);
+  await write('both-quorums', body);
+  const unreachable = [0, 1, 2, 3].map((i) => new NodeClient({ nodeId: `gone-${i}`, address: '127.0.0.1:1', clusterSecret: SECRET }));
+  t.teardown(() => Promise.all(unreachable.map((c) => c.close())));
+  // Only two members of the previous set answer: below its read quorum of three.
+  const previous = [...unreachable, ...clients.slice(4)];
+  await t.rejects(
+    resolveVersion({ nodes: clients, previous }, 'b', 'both-quorums', erasure, AbortSignal.timeout(5000)),
+    { code: 'ServiceUnavailable' },
+  );
+});
