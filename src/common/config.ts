@@ -101,6 +101,11 @@ export interface NodeHealingConfig {
   /** How often an idle rebalance looks for a newer ring (or retries what could not move yet). */
   rebalanceIntervalMs: number;
   /**
+   * How long after a ring change gateways may still write under the old ring (they poll for rings):
+   * rebalance passes repeat until one starts this long after the change, so such writes move too.
+   */
+  rebalanceSettleMs: number;
+  /**
    * Whether the rebalance worker runs. Off by default: it deletes a node's copy once the new owners hold
    * the version, and no test yet proves it safe under client traffic; operators turn it on deliberately.
    */
@@ -143,6 +148,8 @@ export const DEFAULTS = {
   repairBytesPerSecond: 0,
   rebalanceBytesPerSecond: 50 * 1024 * 1024,
   rebalanceIntervalMs: 5_000,
+  /** Several gateway ring polls (5 s each by default). */
+  rebalanceSettleMs: 30_000,
   /** A shorter cluster secret is refused: it is the only thing between the network and every shard. */
   minClusterSecretLength: 16,
 } as const;
@@ -192,6 +199,7 @@ export const NODE_ENV: Readonly<Record<string, string>> = {
   'healing.repairBytesPerSecond': 'TESSERA_REPAIR_BYTES_PER_SECOND',
   'healing.rebalanceBytesPerSecond': 'TESSERA_REBALANCE_BYTES_PER_SECOND',
   'healing.rebalanceIntervalMs': 'TESSERA_REBALANCE_INTERVAL_MS',
+  'healing.rebalanceSettleMs': 'TESSERA_REBALANCE_SETTLE_MS',
   'healing.rebalance': 'TESSERA_REBALANCE',
 };
 
@@ -385,6 +393,7 @@ function healingConfigOf(reader: ConfigReader): NodeHealingConfig {
     repairBytesPerSecond: rate('repairBytesPerSecond', DEFAULTS.repairBytesPerSecond),
     rebalanceBytesPerSecond: rate('rebalanceBytesPerSecond', DEFAULTS.rebalanceBytesPerSecond),
     rebalanceIntervalMs: pause('rebalanceIntervalMs', DEFAULTS.rebalanceIntervalMs),
+    rebalanceSettleMs: reader.value('healing.rebalanceSettleMs', DEFAULTS.rebalanceSettleMs as number, (v, n) => parseInteger(v, n, 0, 24 * 60 * 60 * 1000)),
     rebalance: reader.value('healing.rebalance', false, parseSwitch),
   };
 }

@@ -22,6 +22,7 @@ export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
   repairBytesPerSecond: DEFAULTS.repairBytesPerSecond,
   rebalanceBytesPerSecond: DEFAULTS.rebalanceBytesPerSecond,
   rebalanceIntervalMs: DEFAULTS.rebalanceIntervalMs,
+  rebalanceSettleMs: DEFAULTS.rebalanceSettleMs,
   rebalance: false,
 });
 
@@ -64,7 +65,7 @@ export class Healing implements HealingControl {
       onFindings: () => repairRunner.kick(),
       clock,
     });
-    const rebalance = new RebalanceWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, clock });
+    const rebalance = new RebalanceWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, settleMs: config.rebalanceSettleMs, clock });
     this.runners = {
       scrub: new WorkerRunner({ worker: scrub, cursors, logger, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
       repair: repairRunner,

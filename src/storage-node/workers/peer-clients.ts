@@ -2,7 +2,7 @@ import type { RingNode } from '../../placement/index.js';
 import { NodeClient } from '../../rpc/index.js';
 
 /** The node-side view of its peers a worker talks to (tests inject fakes). */
-export type PeerClient = Pick<NodeClient, 'nodeId' | 'objectStatus' | 'readShard' | 'putShard' | 'commit' | 'partitionDigest' | 'partitionEntries'>;
+export type PeerClient = Pick<NodeClient, 'nodeId' | 'objectStatus' | 'readShard' | 'putShard' | 'commit' | 'partitionDigest' | 'partitionEntries' | 'listBuckets'>;
 
 /**
  * Signed node-protocol clients for the other nodes (and this one: repair writes to whichever node the

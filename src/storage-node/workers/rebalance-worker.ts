@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Logger } from '../../common/index.js';
+import { DEFAULTS, type Logger } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
 import type { ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
@@ -18,6 +18,13 @@ export interface RebalanceWorkerOptions {
   figures: HealingFigures;
   logger: Logger;
   keysPerStep?: number;
+  /** Keys moved at once within a step. */
+  concurrency?: number;
+  /**
+   * How long after adopting a ring gateways may still write under the previous one (they poll for
+   * rings); a pass that started sooner is followed by another, so such late writes move too.
+   */
+  settleMs?: number;
   clock?: () => number;
 }
 
@@ -26,6 +33,12 @@ interface Cursor {
   after: HashIndexEntry | null;
   pending: number;
   done: boolean;
+  /** When this node adopted the epoch. */
+  adoptedMs: number;
+  /** When the current pass started. */
+  passStartedMs: number;
+  /** Whether this epoch's bucket records were gathered from the other members. */
+  bucketsSynced: boolean;
 }
 
 /** W of DESIGN.md: k, or k + 1 when k = m. */
@@ -38,14 +51,17 @@ function writeQuorum(dataShards: number, parityShards: number): number {
  * new ring gives to another node: the shard (read through the verified path) is prepared and committed
  * on the node now at that position, a record-only version is committed on the members lacking it.
  * The local copy is dropped only once the new set holds a write quorum of the version (or a newer
- * one). A pass that leaves nothing pending marks the epoch done; otherwise passes repeat. Cursor:
- * epoch, last key, and the pass's pending count, so a restarted node resumes mid-pass.
+ * one). Passes repeat until one leaves nothing pending and began after gateways had time to adopt the
+ * ring (`settleMs`), so versions written under the old ring during the change are moved as well; then
+ * the epoch is done. At each new epoch the node also gathers the bucket records of the other members,
+ * so a node new to the cluster knows every bucket. Cursor: epoch, last key, the pass's pending count
+ * and times, so a restarted node resumes mid-pass.
  */
 export class RebalanceWorker implements Worker {
   readonly name = 'rebalance';
   private readonly options: RebalanceWorkerOptions;
   private readonly clock: () => number;
-  private cursor: Cursor = { epoch: 0, after: null, pending: 0, done: true };
+  private cursor: Cursor = { epoch: 0, after: null, pending: 0, done: true, adoptedMs: 0, passStartedMs: 0, bucketsSynced: true };
   private locator: { ring: Ring; locator: RingLocator } | undefined;
 
   constructor(options: RebalanceWorkerOptions) {
@@ -54,7 +70,10 @@ export class RebalanceWorker implements Worker {
   }
 
   resume(cursor: string | null): void {
-    if (cursor !== null) this.cursor = JSON.parse(cursor) as Cursor;
+    if (cursor === null) return;
+    const saved = JSON.parse(cursor) as Partial<Cursor>;
+    // Cursors written before the pass times existed resume as a pass that started at adoption.
+    this.cursor = { ...this.cursor, adoptedMs: 0, passStartedMs: 0, bucketsSynced: false, ...saved };
   }
 
   async step(signal: AbortSignal): Promise<StepResult> {
@@ -62,45 +81,82 @@ export class RebalanceWorker implements Worker {
     const ring = rings.current;
     if (ring === undefined) return { items: 0, bytes: 0, cursor: null, idle: true };
     const fig = figures.rebalance;
+    const now = this.clock();
     if (ring.epoch !== this.cursor.epoch) {
-      this.cursor = { epoch: ring.epoch, after: null, pending: 0, done: false };
+      this.cursor = { epoch: ring.epoch, after: null, pending: 0, done: false, adoptedMs: now, passStartedMs: now, bucketsSynced: false };
       fig.moved = 0;
       fig.dropped = 0;
       fig.bytesMoved = 0;
     }
+    if (!this.cursor.bucketsSynced) this.cursor.bucketsSynced = await this.syncBuckets(ring, signal);
     if (fig.epoch !== ring.epoch || fig.passStartedMs === null) {
       fig.epoch = ring.epoch;
-      fig.passStartedMs = this.clock();
+      fig.passStartedMs = now;
       fig.scanned = 0;
       fig.total = await store.metadata.countKeys();
     }
     fig.done = this.cursor.done;
     if (this.cursor.done) return { items: 0, bytes: 0, cursor: JSON.stringify(this.cursor), idle: true };
+    if (this.cursor.after === null) this.cursor.passStartedMs = now;
     const page = await store.metadata.hashIndexPage(this.cursor.after, this.options.keysPerStep ?? 32);
-    let bytes = 0;
-    for (const entry of page) {
-      signal.throwIfAborted();
-      const outcome = await this.check(ring, entry, signal).catch((err: unknown) => {
-        if (signal.aborted) throw err;
-        this.options.logger.warn({ err, key: entry.key }, 'could not move a key yet');
-        return -1;
-      });
-      if (outcome < 0) this.cursor.pending += 1;
-      else bytes += outcome;
-      this.cursor.after = entry;
-      fig.scanned += 1;
+    if (page.length > 0) {
+      const outcomes = await this.checkAll(ring, page, signal);
+      this.cursor.pending += outcomes.filter((bytes) => bytes < 0).length;
+      this.cursor.after = page[page.length - 1] as HashIndexEntry;
+      fig.scanned += page.length;
+      const bytes = outcomes.reduce((sum, b) => sum + Math.max(0, b), 0);
+      return { items: page.length, bytes, cursor: JSON.stringify(this.cursor), idle: false };
     }
-    if (page.length > 0) return { items: page.length, bytes, cursor: JSON.stringify(this.cursor), idle: false };
+    const settled = this.cursor.passStartedMs >= this.cursor.adoptedMs + (this.options.settleMs ?? DEFAULTS.rebalanceSettleMs);
+    const done = this.cursor.pending === 0 && settled;
     fig.pending = this.cursor.pending;
-    const done = this.cursor.pending === 0;
-    this.cursor = { epoch: ring.epoch, after: null, pending: 0, done };
     fig.done = done;
     fig.passStartedMs = null;
+    // The next pass (if any) starts after the runner's idle pause and takes its start time then.
+    this.cursor = { ...this.cursor, after: null, pending: 0, done };
     return { items: 0, bytes: 0, cursor: JSON.stringify(this.cursor), idle: true };
   }
 
   status(): WorkerStatus {
     return { epoch: this.cursor.epoch, done: this.cursor.done, pendingThisPass: this.cursor.pending };
+  }
+
+  /** Checks a page of keys, a few at a time: bytes moved per key, or -1 where a key must wait. */
+  private async checkAll(ring: Ring, page: readonly HashIndexEntry[], signal: AbortSignal): Promise<number[]> {
+    const results = new Array<number>(page.length).fill(0);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < page.length) {
+        const i = next;
+        next += 1;
+        const entry = page[i] as HashIndexEntry;
+        signal.throwIfAborted();
+        results[i] = await this.check(ring, entry, signal).catch((err: unknown) => {
+          if (signal.aborted) throw err;
+          this.options.logger.warn({ err, key: entry.key }, 'could not move a key yet');
+          return -1;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 4) }, lane));
+    return results;
+  }
+
+  /** Adopts newer bucket records from the ring's other members; true once a majority answered. */
+  private async syncBuckets(ring: Ring, signal: AbortSignal): Promise<boolean> {
+    const { nodeId, peers, store, logger } = this.options;
+    const others = ring.nodes.filter((node) => node.id !== nodeId);
+    const timeout = AbortSignal.any([signal, AbortSignal.timeout(10_000)]);
+    const answers = await Promise.allSettled(others.map((node) => peers.get(node).listBuckets({ signal: timeout })));
+    let answered = 0;
+    for (const answer of answers) {
+      if (answer.status !== 'fulfilled') continue;
+      answered += 1;
+      for (const record of answer.value) await store.putBucket(record);
+    }
+    const enough = answered + 1 > ring.nodes.length / 2;
+    if (!enough) logger.warn({ answered, members: ring.nodes.length }, 'bucket records not gathered yet');
+    return enough;
   }
 
   /** Moves one key if this node holds it in a slot it no longer owns: bytes moved, or -1 when it must wait. */
