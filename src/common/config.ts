@@ -106,8 +106,8 @@ export interface NodeHealingConfig {
    */
   rebalanceSettleMs: number;
   /**
-   * Whether the rebalance worker runs. Off by default: it deletes a node's copy once the new owners hold
-   * the version, and no test yet proves it safe under client traffic; operators turn it on deliberately.
+   * Whether the rebalance worker runs (on by default). Off leaves shards where an older ring put them
+   * after a ring change: reads still find them through the previous ring only until the next change.
    */
   rebalance: boolean;
 }
@@ -394,7 +394,7 @@ function healingConfigOf(reader: ConfigReader): NodeHealingConfig {
     rebalanceBytesPerSecond: rate('rebalanceBytesPerSecond', DEFAULTS.rebalanceBytesPerSecond),
     rebalanceIntervalMs: pause('rebalanceIntervalMs', DEFAULTS.rebalanceIntervalMs),
     rebalanceSettleMs: reader.value('healing.rebalanceSettleMs', DEFAULTS.rebalanceSettleMs as number, (v, n) => parseInteger(v, n, 0, 24 * 60 * 60 * 1000)),
-    rebalance: reader.value('healing.rebalance', false, parseSwitch),
+    rebalance: reader.value('healing.rebalance', true, parseSwitch),
   };
 }
 

@@ -13,7 +13,7 @@ import { ObjectSet } from './object-set.js';
  * final ring says (and nowhere else).
  */
 const REBALANCE_TIMEOUT_MS = 120_000;
-const NODE_ENV = { TESSERA_REBALANCE: 'on', TESSERA_REBALANCE_SETTLE_MS: '2000', TESSERA_REBALANCE_INTERVAL_MS: '300' };
+const NODE_ENV = { TESSERA_REBALANCE_SETTLE_MS: '2000', TESSERA_REBALANCE_INTERVAL_MS: '300' };
 
 /** Clients writing new keys, overwriting and reading back their own keys until stopped; every failure is kept. */
 class Traffic {

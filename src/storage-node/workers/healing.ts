@@ -23,7 +23,7 @@ export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
   rebalanceBytesPerSecond: DEFAULTS.rebalanceBytesPerSecond,
   rebalanceIntervalMs: DEFAULTS.rebalanceIntervalMs,
   rebalanceSettleMs: DEFAULTS.rebalanceSettleMs,
-  rebalance: false,
+  rebalance: true,
 });
 
 /** Construction parameters of a node's background work. */
