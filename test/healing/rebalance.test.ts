@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { locate, type Ring } from '../../src/placement/index.js';
+import type { NodeWorkStatus } from '../../src/rpc/index.js';
 import { HealingFleet, until, type HealingSlot } from './healing-fleet.js';
 import { ObjectSet } from './object-set.js';
 
@@ -62,13 +63,26 @@ class Traffic {
   }
 }
 
+/** The rebalance figures of a node's status (HealingSnapshot['rebalance'] on the wire). */
+interface RebalanceFigures {
+  epoch: number;
+  done: boolean;
+  scanned: number;
+  moved: number;
+  bytesMoved: number;
+}
+
+function rebalanceOf(status: NodeWorkStatus): RebalanceFigures {
+  return status.figures['rebalance'] as unknown as RebalanceFigures;
+}
+
 /** Waits until every given node has adopted `ring` and reports its rebalance done; returns the elapsed ms. */
 async function rebalanced(fleet: HealingFleet, slots: readonly HealingSlot[], ring: Ring): Promise<number> {
   return until(
     `rebalance to epoch ${ring.epoch}`,
     async () => {
       const statuses = await fleet.statuses(slots);
-      return statuses.every((status) => status.ringEpoch === ring.epoch && status.figures.rebalance.epoch === ring.epoch && status.figures.rebalance.done);
+      return statuses.every((status) => status.ringEpoch === ring.epoch && rebalanceOf(status).epoch === ring.epoch && rebalanceOf(status).done);
     },
     REBALANCE_TIMEOUT_MS,
   );
@@ -108,9 +122,9 @@ t.test('a node joins and another leaves under client traffic: no request fails, 
   const grown = await fleet.pushRing(fleet.slots);
   const bytesBefore = objects.sizeBytes;
   const growMs = await rebalanced(fleet, fleet.slots, grown);
-  const moved = (await fleet.statuses(fleet.slots)).reduce((sum, status) => sum + status.figures.rebalance.bytesMoved, 0);
+  const moved = (await fleet.statuses(fleet.slots)).reduce((sum, status) => sum + rebalanceOf(status).bytesMoved, 0);
   t.comment(`join: rebalance of ${objects.bodies.size} objects (${(bytesBefore / 1e6).toFixed(1)} MB) done in ${(growMs / 1000).toFixed(1)} s, ${(moved / 1e6).toFixed(1)} MB moved`);
-  t.ok((await fleet.statuses([joining]))[0]?.figures.rebalance.epoch === grown.epoch, 'the new node runs under the new epoch');
+  t.equal(rebalanceOf((await fleet.statuses([joining]))[0] as NodeWorkStatus).epoch, grown.epoch, 'the new node runs under the new epoch');
   t.ok(moved > 0, 'shards moved to the new node');
 
   // Shrink: node-2 leaves; it keeps running until rebalance has moved everything it held.
@@ -128,4 +142,48 @@ t.test('a node joins and another leaves under client traffic: no request fails, 
   await fleet.stopNode(leaving);
   t.same(await objects.shardProblems(shrunk, remaining), [], 'every shard of every object is where the final ring says, valid');
   t.same(await objects.readAll(s3), [], 'every object reads back byte-identical without the node that left');
+});
+
+t.test('a node killed in the middle of a rebalance resumes its pass from the persisted cursor and completes it', async (t) => {
+  const fleet = await HealingFleet.create(7);
+  t.teardown(async () => {
+    if (!t.passing()) t.comment(fleet.describe());
+    await fleet.destroy();
+  });
+  await Promise.all(fleet.slots.map((slot) => fleet.startNode(slot, NODE_ENV)));
+  await fleet.pushRing(fleet.slots);
+  const s3 = fleet.client(await fleet.startGateway());
+  await s3.send(new CreateBucketCommand({ Bucket: 'resume' }));
+  const objects = new ObjectSet('resume');
+  await objects.write(s3, 'r', 60);
+
+  // node-3 leaves; its copy rate is throttled so the kill lands between two steps of its pass.
+  const leaving = fleet.slots[3] as HealingSlot;
+  const slow = { ...NODE_ENV, TESSERA_REBALANCE_BYTES_PER_SECOND: String(512 * 1024) };
+  await fleet.stopNode(leaving);
+  await fleet.startNode(leaving, slow);
+  const remaining = fleet.slots.filter((slot) => slot !== leaving);
+  const shrunk = await fleet.pushRing(remaining, fleet.slots);
+  const leavingStatus = async (): Promise<NodeWorkStatus> => (await fleet.statuses([leaving]))[0] as NodeWorkStatus;
+  await until(
+    'the leaving node part-way through its pass',
+    async () => {
+      const figures = rebalanceOf(await leavingStatus());
+      // scanned counts whole steps, each persisted with its cursor before the throttle's pause.
+      return figures.epoch === shrunk.epoch && figures.scanned > 0 && !figures.done;
+    },
+    60_000,
+    100,
+  );
+  await fleet.killNode(leaving);
+  await fleet.startNode(leaving, slow);
+  const worker = ((await leavingStatus()).workers['rebalance'] as { worker?: { resumedAfter?: string | null } }).worker;
+  t.type(worker?.resumedAfter, 'string', `the restarted node resumed its pass after key ${String(worker?.resumedAfter)}, not from the start`);
+
+  const ms = await rebalanced(fleet, fleet.slots, shrunk);
+  t.comment(`the resumed rebalance finished ${(ms / 1000).toFixed(1)} s after the restart`);
+  t.same(await strays(objects, shrunk, fleet.slots), [], 'the leaving node holds nothing once its rebalance is done');
+  await fleet.stopNode(leaving);
+  t.same(await objects.shardProblems(shrunk, remaining), [], 'every shard is where the final ring says, valid');
+  t.same(await objects.readAll(s3), [], 'every object reads back byte-identical');
 });

@@ -63,6 +63,8 @@ export class RebalanceWorker implements Worker {
   private readonly clock: () => number;
   private cursor: Cursor = { epoch: 0, after: null, pending: 0, done: true, adoptedMs: 0, passStartedMs: 0, bucketsSynced: true };
   private locator: { ring: Ring; locator: RingLocator } | undefined;
+  /** The key a restarted node's unfinished pass resumed after, for status output. */
+  private resumedAfter: string | null = null;
 
   constructor(options: RebalanceWorkerOptions) {
     this.options = options;
@@ -74,6 +76,7 @@ export class RebalanceWorker implements Worker {
     const saved = JSON.parse(cursor) as Partial<Cursor>;
     // Cursors written before the pass times existed resume as a pass that started at adoption.
     this.cursor = { ...this.cursor, adoptedMs: 0, passStartedMs: 0, bucketsSynced: false, ...saved };
+    this.resumedAfter = this.cursor.done ? null : (this.cursor.after?.key ?? null);
   }
 
   async step(signal: AbortSignal): Promise<StepResult> {
@@ -118,7 +121,7 @@ export class RebalanceWorker implements Worker {
   }
 
   status(): WorkerStatus {
-    return { epoch: this.cursor.epoch, done: this.cursor.done, pendingThisPass: this.cursor.pending };
+    return { epoch: this.cursor.epoch, done: this.cursor.done, pendingThisPass: this.cursor.pending, resumedAfter: this.resumedAfter };
   }
 
   /** Checks a page of keys, a few at a time: bytes moved per key, or -1 where a key must wait. */
