@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { ObjectRecord, PartRef, UploadInfo } from '../rpc/index.js';
+import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../rpc/index.js';
 import { CHECKSUM_ALGORITHMS } from './checksums/index.js';
 import { checkWritePreconditions, writePreconditionsOf } from './conditions.js';
 import {
@@ -22,22 +22,31 @@ import { parseXml, renderXml } from './xml.js';
  * (`.multipart`: a name S3 forbids, so no user bucket can collide with it), keyed
  * `<bucket>/<uploadId>/<partNumber>`. The upload itself is a record-only marker at
  * `<bucket>/<uploadId>`. Completion writes a manifest record on the object's key that lists the
- * parts' versions: no byte is copied. Parts and markers left by completed or aborted uploads are
- * garbage for the collector.
+ * parts' versions: no byte is copied. Completion and abort replace the marker with a closing marker:
+ * a tombstone (the upload is gone for every reader) that keeps the upload's target key and how it
+ * ended, and for a completion the manifest's version. From that the storage nodes' garbage collector
+ * tells the parts of an aborted upload, and parts a completion left out, from parts a manifest uses.
  */
-export const UPLOADS_BUCKET = '.multipart';
+export { UPLOADS_BUCKET };
 const MIN_PART_BYTES = 5 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
 const XML = 'application/xml';
 
 /** The marker record's key of an upload. */
-export function markerKey(bucket: string, uploadId: string): string {
-  return `${bucket}/${uploadId}`;
-}
+export const markerKey = uploadMarkerKey;
 
 /** The internal key of one part of an upload. */
-export function partKey(bucket: string, uploadId: string, partNumber: number): string {
-  return `${bucket}/${uploadId}/${String(partNumber).padStart(5, '0')}`;
+export const partKey = uploadPartKey;
+
+/**
+ * The tombstone that ends an upload: a delete marker at the upload's marker key that keeps the
+ * upload's description and how it ended. Readers see a tombstone (NoSuchUpload, not listed).
+ */
+function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifestVersionId?: string): ObjectRecord {
+  const closing = deleteMarker(ctx, UPLOADS_BUCKET, marker.key);
+  const upload: UploadInfo = { ...marker.upload, closed: outcome, closedMs: closing.lastModifiedMs };
+  if (manifestVersionId !== undefined) upload.manifestVersionId = manifestVersionId;
+  return { ...closing, upload };
 }
 
 /**
@@ -70,7 +79,7 @@ export async function requireUpload(ctx: RequestContext, bucket: string, key: st
   const nodes = ctx.services.cluster.nodesFor(UPLOADS_BUCKET, markerKey(bucket, uploadId));
   const version = await resolveVersion(nodes, UPLOADS_BUCKET, markerKey(bucket, uploadId), ctx.services.erasure, metadataSignal(ctx));
   const upload = version?.record.upload;
-  if (version === null || upload === undefined || upload.key !== key) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
+  if (version === null || version.record.deleted || upload === undefined || upload.closed !== undefined || upload.key !== key) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   return { ...version.record, upload };
 }
 
@@ -226,7 +235,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     parts,
   };
   await commitRecord(ctx, manifest);
-  await commitRecord(ctx, deleteMarker(ctx, UPLOADS_BUCKET, markerKey(bucket, uploadId)));
+  await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest.versionId));
   const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
   if (checksum !== undefined) {
     result[`Checksum${checksum.algorithm}`] = checksum.value;
@@ -240,7 +249,7 @@ export async function abortMultipartUpload(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
-  await requireUpload(ctx, bucket, key, uploadId);
-  await commitRecord(ctx, deleteMarker(ctx, UPLOADS_BUCKET, markerKey(bucket, uploadId)));
+  const marker = await requireUpload(ctx, bucket, key, uploadId);
+  await commitRecord(ctx, closingMarker(ctx, marker, 'aborted'));
   await ctx.reply.status(204).send();
 }

@@ -76,7 +76,13 @@ export interface ObjectRecord {
   checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
 }
 
-/** What a multipart upload's marker record remembers until completion. */
+/**
+ * What a multipart upload's marker record remembers. While the upload is open the marker is a live
+ * record-only version; completion and abort replace it with a tombstone (so every reader sees no
+ * upload) that keeps this information plus how the upload ended, so a node holding parts can tell
+ * garbage from parts a manifest uses. Closing markers written before `closed` existed carry no
+ * `upload` at all: their parts cannot be judged and are kept.
+ */
 export interface UploadInfo {
   bucket: string;
   key: string;
@@ -84,6 +90,39 @@ export interface UploadInfo {
   /** Flexible-checksum algorithm every part must carry (x-amz-checksum-algorithm at creation). */
   checksumAlgorithm?: string;
   checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+  /** Set on the closing marker: the upload was aborted (by a client or by expiry) or completed. */
+  closed?: UploadOutcome;
+  /** When the closing marker was written. */
+  closedMs?: number;
+  /** On a completed upload's closing marker: the version of the manifest written at `bucket`/`key`. */
+  manifestVersionId?: string;
+}
+
+/** How a multipart upload ended. */
+export type UploadOutcome = 'aborted' | 'completed';
+
+/**
+ * The internal bucket of multipart uploads (a name S3 forbids, so no user bucket collides with it).
+ * Upload markers live at `<bucket>/<uploadId>`, parts at `<bucket>/<uploadId>/<partNumber, 5 digits>`.
+ */
+export const UPLOADS_BUCKET = '.multipart';
+
+/** The marker record's key of an upload. */
+export function uploadMarkerKey(bucket: string, uploadId: string): string {
+  return `${bucket}/${uploadId}`;
+}
+
+/** The internal key of one part of an upload. */
+export function uploadPartKey(bucket: string, uploadId: string, partNumber: number): string {
+  return `${bucket}/${uploadId}/${String(partNumber).padStart(5, '0')}`;
+}
+
+/** What a key of the uploads bucket names: an upload's marker or one of its parts; null for anything else. */
+export function parseUploadKey(key: string): { kind: 'marker' | 'part'; bucket: string; uploadId: string; partNumber: number | null } | null {
+  const match = /^(.+)\/([0-9a-f]{32})(?:\/(\d{5}))?$/.exec(key);
+  if (match === null) return null;
+  const [, bucket = '', uploadId = '', part] = match;
+  return part === undefined ? { kind: 'marker', bucket, uploadId, partNumber: null } : { kind: 'part', bucket, uploadId, partNumber: Number(part) };
 }
 
 /** One part of a completed multipart object. */
