@@ -15,7 +15,7 @@ export interface AdminTarget {
 const USAGE = `usage: tessera admin <status|scrub> [--config FILE | --data DIR] [--fast] [--json]
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
-           pending, rebalance progress and time left, objects below full redundancy
+           pending, rebalance progress and time left, objects below full redundancy, garbage collected
   scrub    start a full scrub (and audit) pass on every node now; --fast lifts the rate limit for it
 
 Nodes come from --config (a gateway configuration: its nodes, ring file or seeds, and cluster secret),
@@ -128,6 +128,8 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
     const repair = f['repair'] ?? {};
     const audit = f['audit'] ?? {};
     const rebalance = f['rebalance'] ?? {};
+    const gc = f['gc'] ?? {};
+    const gcRunner = (row.workers['gc'] ?? {}) as { worker?: { enabled?: boolean } };
     const scrubRunner = (row.workers['scrub'] ?? {}) as { bytesPerSecond?: number };
     const rebalanceRunner = (row.workers['rebalance'] ?? {}) as { worker?: { enabled?: boolean } };
     const pct = (x: unknown): string => `${Math.round(Number(x ?? 0) * 100)}%`;
@@ -144,6 +146,11 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
         ? '  rebalance  off (healing.rebalance / TESSERA_REBALANCE)'
         : `  rebalance  ${rebalance['done'] === true ? 'idle' : `${pct(rebalance['progress'])}, ETA ${eta === null || eta === undefined ? '?' : `${Math.ceil(Number(eta))} s`}`}; ` +
           `moved ${rebalance['moved'] ?? 0} (${mb(rebalance['bytesMoved'])}), pending ${rebalance['pending'] ?? 0}`,
+      gcRunner.worker?.enabled === false
+        ? '  gc         off (healing.gc / TESSERA_GC)'
+        : `  gc         passes ${gc['passes'] ?? 0}; tombstones dropped ${gc['tombstonesDropped'] ?? 0} (kept at last pass ${gc['tombstonesKept'] ?? 0}), ` +
+          `uploads aborted ${gc['uploadsAborted'] ?? 0}, parts dropped ${gc['partsDropped'] ?? 0}, orphan files ${gc['orphanFilesRemoved'] ?? 0}, ` +
+          `temporary files ${gc['tmpFilesRemoved'] ?? 0}; freed ${mb(gc['bytesFreed'])}`,
     );
   }
   return `${lines.join('\n')}\n`;

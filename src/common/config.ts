@@ -110,6 +110,25 @@ export interface NodeHealingConfig {
    * after a ring change: reads still find them through the previous ring only until the next change.
    */
   rebalance: boolean;
+  /** Whether the garbage collector runs (tombstones, parts of ended uploads, orphan and temporary files). */
+  gc: boolean;
+  /** Pause between garbage-collection passes. */
+  gcIntervalMs: number;
+  /** Keys the collector examines per second at most (each may cost a status request to every member of its set); 0 = unlimited. */
+  gcKeysPerSecond: number;
+  /**
+   * Age a tombstone must reach before it may be dropped: far longer than any write can stay in flight or
+   * prepared, so no older version can still arrive and come back from under a vanished tombstone.
+   */
+  gcTombstoneGraceMs: number;
+  /** Age after which a multipart upload never completed is aborted and its parts collected (S3's AbortIncompleteMultipartUpload habit). */
+  gcUploadExpiryMs: number;
+  /**
+   * How long any single write may still be in flight: shard and temporary files younger than this are
+   * never taken for orphans, and parts of an upload closed more recently than this are left alone (a
+   * completion racing an expiry abort has committed its manifest by then). Must be below gcTombstoneGraceMs.
+   */
+  gcSettleMs: number;
 }
 
 /** pino's levels. */
@@ -148,6 +167,14 @@ export const DEFAULTS = {
   repairBytesPerSecond: 0,
   rebalanceBytesPerSecond: 50 * 1024 * 1024,
   rebalanceIntervalMs: 5_000,
+  /** Garbage is collected hourly, at most 500 keys/s (status requests to a key's set for each candidate). */
+  gcIntervalMs: 60 * 60 * 1000,
+  gcKeysPerSecond: 500,
+  /** A day: a prepared write is settled within 15 minutes (DEFAULT_PREPARED_GRACE_MS), and a node down for less than a day still blocks nothing it should. */
+  gcTombstoneGraceMs: 24 * 60 * 60 * 1000,
+  /** A week, the usual AbortIncompleteMultipartUpload lifecycle setting. */
+  gcUploadExpiryMs: 7 * 24 * 60 * 60 * 1000,
+  gcSettleMs: 60 * 60 * 1000,
   /** Several gateway ring polls (5 s each by default). */
   rebalanceSettleMs: 30_000,
   /** A shorter cluster secret is refused: it is the only thing between the network and every shard. */
@@ -201,6 +228,12 @@ export const NODE_ENV: Readonly<Record<string, string>> = {
   'healing.rebalanceIntervalMs': 'TESSERA_REBALANCE_INTERVAL_MS',
   'healing.rebalanceSettleMs': 'TESSERA_REBALANCE_SETTLE_MS',
   'healing.rebalance': 'TESSERA_REBALANCE',
+  'healing.gc': 'TESSERA_GC',
+  'healing.gcIntervalMs': 'TESSERA_GC_INTERVAL_MS',
+  'healing.gcKeysPerSecond': 'TESSERA_GC_KEYS_PER_SECOND',
+  'healing.gcTombstoneGraceMs': 'TESSERA_GC_TOMBSTONE_GRACE_MS',
+  'healing.gcUploadExpiryMs': 'TESSERA_GC_UPLOAD_EXPIRY_MS',
+  'healing.gcSettleMs': 'TESSERA_GC_SETTLE_MS',
 };
 
 /** Every TESSERA_* variable some role reads. */
@@ -386,7 +419,9 @@ function healingConfigOf(reader: ConfigReader): NodeHealingConfig {
     reader.value(`healing.${name}`, fallback, (v, n) => parseInteger(v, n, 0, Number.MAX_SAFE_INTEGER));
   const pause = (name: keyof NodeHealingConfig, fallback: number): number =>
     reader.value(`healing.${name}`, fallback, (v, n) => parseInteger(v, n, 10, 7 * 24 * 60 * 60 * 1000));
-  return {
+  const age = (name: keyof NodeHealingConfig, fallback: number): number =>
+    reader.value(`healing.${name}`, fallback, (v, n) => parseInteger(v, n, 1, 10 * 365 * 24 * 60 * 60 * 1000));
+  const config: NodeHealingConfig = {
     scrubBytesPerSecond: rate('scrubBytesPerSecond', DEFAULTS.scrubBytesPerSecond),
     scrubIntervalMs: pause('scrubIntervalMs', DEFAULTS.scrubIntervalMs),
     auditIntervalMs: pause('auditIntervalMs', DEFAULTS.auditIntervalMs),
@@ -395,7 +430,22 @@ function healingConfigOf(reader: ConfigReader): NodeHealingConfig {
     rebalanceIntervalMs: pause('rebalanceIntervalMs', DEFAULTS.rebalanceIntervalMs),
     rebalanceSettleMs: reader.value('healing.rebalanceSettleMs', DEFAULTS.rebalanceSettleMs as number, (v, n) => parseInteger(v, n, 0, 24 * 60 * 60 * 1000)),
     rebalance: reader.value('healing.rebalance', true, parseSwitch),
+    gc: reader.value('healing.gc', true, parseSwitch),
+    gcIntervalMs: pause('gcIntervalMs', DEFAULTS.gcIntervalMs),
+    gcKeysPerSecond: rate('gcKeysPerSecond', DEFAULTS.gcKeysPerSecond),
+    gcTombstoneGraceMs: age('gcTombstoneGraceMs', DEFAULTS.gcTombstoneGraceMs),
+    gcUploadExpiryMs: age('gcUploadExpiryMs', DEFAULTS.gcUploadExpiryMs),
+    gcSettleMs: age('gcSettleMs', DEFAULTS.gcSettleMs),
   };
+  checkGcAges(config);
+  return config;
+}
+
+/** The collector's ages must nest: parts and orphans are judged well before the closing markers and tombstones that explain them vanish. */
+export function checkGcAges(config: Pick<NodeHealingConfig, 'gcSettleMs' | 'gcTombstoneGraceMs'>): void {
+  if (config.gcSettleMs >= config.gcTombstoneGraceMs) {
+    throw new ConfigError(`healing.gcSettleMs (${config.gcSettleMs}) must be below healing.gcTombstoneGraceMs (${config.gcTombstoneGraceMs})`);
+  }
 }
 
 /** A switch: true/false in a file, or on/off, true/false, 1/0 in the environment. */

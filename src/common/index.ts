@@ -11,6 +11,7 @@ export {
   NODE_ENV,
   NODE_FLAGS,
   checkEnvNames,
+  checkGcAges,
   knownEnvVars,
   parseGatewayConfig,
   parseListen,

@@ -161,6 +161,11 @@ export class ShardStore {
     return work;
   }
 
+  /** Where shard files and temporary files live, for the garbage collector's sweep of files no row points to. */
+  get directories(): { shardDir: string; tmpDir: string } {
+    return { shardDir: this.shardDir, tmpDir: this.tmpDir };
+  }
+
   /** Checksum mismatches seen on reads since start. */
   get checksumFailures(): number {
     return this.checksumFailureCount;

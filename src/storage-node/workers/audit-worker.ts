@@ -1,6 +1,7 @@
 import type { Logger } from '../../common/index.js';
 import type { Ring, RingNode } from '../../placement/index.js';
 import type { ObjectRecord, PartitionCursor, PartitionEntry } from '../../rpc/index.js';
+import { isExpiredTombstone } from './gc-worker.js';
 import type { HealingFigures } from './healing-figures.js';
 import type { PeerClients } from './peer-clients.js';
 import type { RepairTask } from './repair-worker.js';
@@ -17,6 +18,8 @@ export interface AuditWorkerOptions {
   enqueue: (task: RepairTask) => boolean;
   /** Wakes repair after a partition produced tasks. */
   onFindings: () => void;
+  /** The collector's tombstone grace: an older tombstone is not copied where nothing (or another tombstone) is held. */
+  tombstoneGraceMs: number;
   clock?: () => number;
 }
 
@@ -26,7 +29,10 @@ const PAGE_ENTRIES = 1_000;
  * Audit: for each partition this node leads (first in its set), compares the members' versions — a
  * digest from each first, full listings only where digests differ — and queues a repair for every
  * member that lacks the newest version of a key (missing metadata, missing shard, stale version).
- * Members that do not answer are skipped this pass. Strays (keys on nodes outside their set) are the
+ * Members that do not answer are skipped this pass. A tombstone past the collector's grace is not
+ * copied to a member holding nothing or an older tombstone: for readers these are the same, and the
+ * collector drops such tombstones member by member, so copying one back would undo every drop. A member
+ * holding an older live version still gets it. Strays (keys on nodes outside their set) are the
  * rebalance worker's, which each node runs over its own keys. Cursor: ring epoch and next partition.
  */
 export class AuditWorker implements Worker {
@@ -103,12 +109,15 @@ export class AuditWorker implements Worker {
       }
     });
     let queued = 0;
+    const now = this.clock();
     for (const { newest, held } of keys.values()) {
+      const expired = isExpiredTombstone(newest, now, this.options.tombstoneGraceMs);
       const sharded = [...held.values()].some((e) => e.record.versionId === newest.versionId && e.shardIndex !== null);
       let lacking = false;
       for (const node of answered) {
         const entry = held.get(node.id);
         if (entry !== undefined && entry.record.versionId >= newest.versionId) continue;
+        if (expired && (entry === undefined || entry.record.deleted)) continue;
         lacking = true;
         const position = members.findIndex((m) => m.id === node.id);
         if (this.options.enqueue({ record: newest, target: node, shardIndex: sharded ? position : null })) queued += 1;

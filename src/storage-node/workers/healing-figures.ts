@@ -52,8 +52,27 @@ export class HealingFigures {
     bytesMoved: 0,
   };
 
-  /** Garbage collection. */
-  readonly gc = { passes: 0, tombstonesCollected: 0, partsCollected: 0 };
+  /** Garbage collection: totals since start, except where a figure says "at the last pass". */
+  readonly gc = {
+    passes: 0,
+    passStartedMs: null as number | null,
+    lastPassMs: null as number | null,
+    keysScanned: 0,
+    /** Expired tombstones this node dropped once every member of the key's set held it, a newer version, or nothing. */
+    tombstonesDropped: 0,
+    /** Expired tombstones kept at the last pass: a member held an older live version, or did not answer. */
+    tombstonesKept: 0,
+    /** Uploads never completed within the expiry that this node (their set's first member) aborted. */
+    uploadsAborted: 0,
+    /** Parts of aborted uploads, and parts a completion left out, whose shard this node dropped. */
+    partsDropped: 0,
+    /** Shard files no metadata row pointed to, older than the settle time. */
+    orphanFilesRemoved: 0,
+    /** Temporary files of writes that ended without cleaning up, older than the settle time. */
+    tmpFilesRemoved: 0,
+    /** Shard bytes freed by dropped parts, orphan files and temporary files. */
+    bytesFreed: 0,
+  };
 
   /** A plain copy with derived figures (rates, progress, estimated time left). */
   snapshot(nowMs: number): HealingSnapshot {

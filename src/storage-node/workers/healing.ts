@@ -1,8 +1,9 @@
-import { DEFAULTS, type Logger, type NodeHealingConfig } from '../../common/index.js';
+import { DEFAULTS, checkGcAges, type Logger, type NodeHealingConfig } from '../../common/index.js';
 import type { NodeWorkStatus } from '../../rpc/index.js';
 import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import { AuditWorker } from './audit-worker.js';
+import { GcWorker } from './gc-worker.js';
 import { HealingFigures } from './healing-figures.js';
 import type { HealingControl } from './healing-routes.js';
 import { PeerClients } from './peer-clients.js';
@@ -14,7 +15,7 @@ import { WorkerRunner } from './worker-runner.js';
 /** Pacing of a node's background work: the node configuration's healing section. */
 export type HealingConfig = NodeHealingConfig;
 
-/** Defaults, from the one table of defaults (a scrub pass a day on a full node; cheap audits and ring checks). */
+/** Defaults, from the one table of defaults (a scrub pass a day on a full node; cheap audits and ring checks; hourly garbage collection). */
 export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
   scrubBytesPerSecond: DEFAULTS.scrubBytesPerSecond,
   scrubIntervalMs: DEFAULTS.scrubIntervalMs,
@@ -24,6 +25,12 @@ export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
   rebalanceIntervalMs: DEFAULTS.rebalanceIntervalMs,
   rebalanceSettleMs: DEFAULTS.rebalanceSettleMs,
   rebalance: true,
+  gc: true,
+  gcIntervalMs: DEFAULTS.gcIntervalMs,
+  gcKeysPerSecond: DEFAULTS.gcKeysPerSecond,
+  gcTombstoneGraceMs: DEFAULTS.gcTombstoneGraceMs,
+  gcUploadExpiryMs: DEFAULTS.gcUploadExpiryMs,
+  gcSettleMs: DEFAULTS.gcSettleMs,
 });
 
 /** Construction parameters of a node's background work. */
@@ -37,16 +44,17 @@ export interface HealingOptions {
   clock?: () => number;
 }
 
-/** A node's background workers (scrub, repair, audit, rebalance), each under its own runner, and their figures. */
+/** A node's background workers (scrub, repair, audit, rebalance, gc), each under its own runner, and their figures. */
 export class Healing implements HealingControl {
   readonly figures = new HealingFigures();
   private readonly options: HealingOptions;
   private readonly peers: PeerClients;
-  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner };
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner };
 
   constructor(options: HealingOptions) {
     this.options = options;
     const config = { ...DEFAULT_HEALING_CONFIG, ...options.config };
+    checkGcAges(config);
     const { nodeId, store, rings } = options;
     const logger = options.logger.child({ component: 'healing' });
     const clock = options.clock ?? Date.now;
@@ -63,6 +71,19 @@ export class Healing implements HealingControl {
       logger,
       enqueue: (task) => repair.enqueue(task),
       onFindings: () => repairRunner.kick(),
+      tombstoneGraceMs: config.gcTombstoneGraceMs,
+      clock,
+    });
+    const gc = new GcWorker({
+      nodeId,
+      store,
+      rings,
+      peers: this.peers,
+      figures: this.figures,
+      logger,
+      tombstoneGraceMs: config.gcTombstoneGraceMs,
+      uploadExpiryMs: config.gcUploadExpiryMs,
+      settleMs: config.gcSettleMs,
       clock,
     });
     const rebalance = new RebalanceWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, settleMs: config.rebalanceSettleMs, clock });
@@ -73,6 +94,7 @@ export class Healing implements HealingControl {
       ...(config.rebalance
         ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
         : {}),
+      ...(config.gc ? { gc: new WorkerRunner({ worker: gc, cursors, logger, idleMs: config.gcIntervalMs, limits: { itemsPerSecond: config.gcKeysPerSecond }, clock }) } : {}),
     };
   }
 
@@ -106,6 +128,7 @@ export class Healing implements HealingControl {
     const workers: Record<string, Record<string, unknown>> = {};
     for (const [name, runner] of Object.entries(this.runners)) workers[name] = { ...runner.status() };
     workers['rebalance'] ??= { name: 'rebalance', running: false, worker: { enabled: false } };
+    workers['gc'] ??= { name: 'gc', running: false, worker: { enabled: false } };
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,

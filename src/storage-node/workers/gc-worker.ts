@@ -1,0 +1,317 @@
+import { formatVersionId, parseVersionId, type Logger } from '../../common/index.js';
+import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
+import { UPLOADS_BUCKET, parseUploadKey, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { toObjectStatus, type HashIndexEntry, type StoredObject } from '../metadata-store.js';
+import type { RingStore } from '../ring-store.js';
+import type { ShardStore } from '../shard-store.js';
+import type { HealingFigures } from './healing-figures.js';
+import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
+import type { PeerClients } from './peer-clients.js';
+import type { StepResult, Worker, WorkerStatus } from './worker.js';
+
+/** Construction parameters of the garbage collector. */
+export interface GcWorkerOptions {
+  nodeId: string;
+  store: ShardStore;
+  rings: RingStore;
+  peers: PeerClients;
+  figures: HealingFigures;
+  logger: Logger;
+  /** Age (from the tombstone's lastModifiedMs) before a tombstone may be dropped. */
+  tombstoneGraceMs: number;
+  /** Age (from initiation) after which an upload never completed is aborted. */
+  uploadExpiryMs: number;
+  /** Files younger than this are never orphans; uploads closed more recently than this keep their parts. */
+  settleMs: number;
+  keysPerStep?: number;
+  peerTimeoutMs?: number;
+  clock?: () => number;
+}
+
+/** Where a pass is: walking the placement index, or sweeping shard subdirectory `directory` (256 = tmp/). */
+type Cursor = { phase: 'keys'; after: HashIndexEntry | null } | { phase: 'files'; directory: number };
+
+const SHARD_DIRECTORIES = 256;
+const MAX_CACHED_VERDICTS = 1_024;
+
+/** What one member of a key's set holds. */
+interface MemberAnswer {
+  node: RingNode;
+  status: ObjectStatus | null;
+}
+
+/** Whether the parts of an upload may go: never while it is open or its end is unknown; else all but those a manifest lists. */
+type UploadVerdict = { collect: false } | { collect: true; referenced: ReadonlySet<string> };
+
+/** True when `record` is a tombstone at least `graceMs` old: then it and "no version at all" mean the same. */
+export function isExpiredTombstone(record: ObjectRecord, nowMs: number, graceMs: number): boolean {
+  return record.deleted && nowMs - record.lastModifiedMs >= graceMs;
+}
+
+/**
+ * The version id right after `versionId` (same writer). Tombstones the collector writes over a part, or
+ * over an expired upload's marker, take it: it is newer than what it replaces, every member computes the
+ * same one (so audits see equal digests), and any real later write to the key still wins.
+ */
+export function versionAfter(versionId: string): string {
+  const { physicalMs, logical, writerId } = parseVersionId(versionId);
+  return logical >= 0xffff ? formatVersionId(physicalMs + 1, 0, writerId) : formatVersionId(physicalMs, logical + 1, writerId);
+}
+
+/** R of DESIGN.md for a key written k+m: n - W + 1, with W = k, or k + 1 when k = m. */
+function readQuorum(erasure: ErasureParams): number {
+  const { dataShards, parityShards } = erasure;
+  const write = dataShards === parityShards ? dataShards + 1 : dataShards;
+  return dataShards + parityShards - write + 1;
+}
+
+function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): ObjectRecord {
+  const { bucket, key, erasure } = record;
+  return { bucket, key, versionId, deleted: true, sizeBytes: 0, etag: '""', lastModifiedMs: nowMs, contentType: '', userMetadata: {}, headers: {}, checksums: {}, erasure };
+}
+
+/**
+ * Garbage collection. Each pass walks this node's placement index, then sweeps its shard and temporary
+ * directories; every decision is about this node's own copy, and audits reconcile the members.
+ *
+ * - Tombstones: one older than the grace period is dropped once every member of the key's set under
+ *   the current ring answers with it, a newer version, another tombstone, or nothing. A member holding
+ *   an older live version blocks the drop (the tombstone is what keeps that version deleted; audit copies
+ *   it there), and so does a member that does not answer. A node outside the key's current set leaves
+ *   its tombstone alone: strays are rebalance's. Audit never copies an expired tombstone to a member that
+ *   holds nothing, or the drop would be undone forever.
+ * - Superseded versions cannot exist on a node: a key has one committed row per node, and the commit of
+ *   a newer version drops the older one's shard data in the same batch (metadata-store.ts). Prepared
+ *   versions never committed are the prepared resolver's and start-up recovery's.
+ * - Multipart: the first member of an upload marker's set aborts an upload still open after the expiry,
+ *   writing a closing marker on the set as an abort does. A part is dropped (replaced here by a tombstone,
+ *   which frees its shard at once and which audit spreads rather than undoes) once the upload's newest
+ *   marker, read from a read quorum of its set, is a closing marker older than the settle time, and no
+ *   record a read quorum of the target key's set holds lists the part's version: for an abort that
+ *   guards against a completion that raced it; for a completion, only the manifest's own list is kept,
+ *   and if the manifest is no longer found (overwritten) the parts are kept, since it cannot be read.
+ *   Open uploads, markers nobody answers for, and closing markers written before they recorded how the
+ *   upload ended keep their parts.
+ * - Files: shard files no `f` row registers and temporary files, last written before the settle time
+ *   (orphan-files.ts); start-up recovery removes the same without the age check.
+ */
+export class GcWorker implements Worker {
+  readonly name = 'gc';
+  private readonly options: GcWorkerOptions;
+  private readonly clock: () => number;
+  private cursor: Cursor = { phase: 'keys', after: null };
+  private locator: { ring: Ring; locator: RingLocator } | undefined;
+  private readonly verdicts = new Map<string, UploadVerdict>();
+  private keptThisPass = 0;
+
+  constructor(options: GcWorkerOptions) {
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  resume(cursor: string | null): void {
+    if (cursor === null) return;
+    const parsed = JSON.parse(cursor) as Cursor;
+    if (parsed.phase === 'keys' || (parsed.phase === 'files' && Number.isInteger(parsed.directory))) this.cursor = parsed;
+  }
+
+  restart(): void {
+    this.cursor = { phase: 'keys', after: null };
+    this.options.figures.gc.passStartedMs = null;
+  }
+
+  status(): WorkerStatus {
+    const { cursor } = this;
+    return cursor.phase === 'keys' ? { phase: 'keys', at: cursor.after?.hashHex ?? null } : { phase: 'files', directory: cursor.directory };
+  }
+
+  async step(signal: AbortSignal): Promise<StepResult> {
+    const fig = this.options.figures.gc;
+    if (fig.passStartedMs === null) {
+      fig.passStartedMs = this.clock();
+      this.keptThisPass = 0;
+      this.verdicts.clear();
+    }
+    if (this.cursor.phase === 'keys') return this.keysStep(signal);
+    const { directory } = this.cursor;
+    const { store, settleMs } = this.options;
+    const { shardDir, tmpDir } = store.directories;
+    const now = this.clock();
+    if (directory < SHARD_DIRECTORIES) {
+      const swept = await sweepShardDirectory(store.metadata, shardDir, directory.toString(16).padStart(2, '0'), now, settleMs, signal);
+      fig.orphanFilesRemoved += swept.files;
+      fig.bytesFreed += swept.bytes;
+      this.cursor = { phase: 'files', directory: directory + 1 };
+      return { items: 1, bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+    }
+    const swept = await sweepTmpDirectory(tmpDir, now, settleMs, signal);
+    fig.tmpFilesRemoved += swept.files;
+    fig.bytesFreed += swept.bytes;
+    fig.passes += 1;
+    fig.lastPassMs = this.clock();
+    fig.tombstonesKept = this.keptThisPass;
+    fig.passStartedMs = null;
+    this.cursor = { phase: 'keys', after: null };
+    return { items: 1, bytes: 0, cursor: null, idle: true };
+  }
+
+  private async keysStep(signal: AbortSignal): Promise<StepResult> {
+    const { store, rings, figures, logger } = this.options;
+    const ring = rings.current;
+    const after = this.cursor.phase === 'keys' ? this.cursor.after : null;
+    // Without a ring nothing can be asked of a key's set: the pass goes straight to the files.
+    const page = ring === undefined ? [] : await store.metadata.hashIndexPage(after, this.options.keysPerStep ?? 32);
+    for (const entry of page) {
+      signal.throwIfAborted();
+      try {
+        await this.examine(ring as Ring, entry, signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        logger.warn({ err, bucket: entry.bucket, key: entry.key }, 'garbage collection skipped a key this pass');
+      }
+      this.cursor = { phase: 'keys', after: entry };
+      figures.gc.keysScanned += 1;
+    }
+    if (page.length === 0) this.cursor = { phase: 'files', directory: 0 };
+    return { items: page.length, bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+  }
+
+  private async examine(ring: Ring, entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
+    const stored = await this.options.store.metadata.getObject(entry.bucket, entry.key);
+    if (stored === undefined) return;
+    const { record } = stored;
+    if (record.deleted) return this.tombstone(ring, stored, signal);
+    if (record.bucket !== UPLOADS_BUCKET) return;
+    const name = parseUploadKey(record.key);
+    if (name?.kind === 'part') return this.part(ring, stored, name.bucket, name.uploadId, signal);
+    if (name?.kind === 'marker' && record.upload !== undefined && record.upload.closed === undefined) return this.openUpload(ring, stored, signal);
+  }
+
+  /** Drops an expired tombstone of this node's once no member of the set can bring an older version back. */
+  private async tombstone(ring: Ring, stored: StoredObject, signal: AbortSignal): Promise<void> {
+    const { store, nodeId, figures, tombstoneGraceMs } = this.options;
+    const { record } = stored;
+    if (!isExpiredTombstone(record, this.clock(), tombstoneGraceMs)) return;
+    const set = this.locate(ring, record.bucket, record.key);
+    if (!set.some((node) => node.id === nodeId)) return;
+    const { answered, missing } = await this.askSet(set, record.bucket, record.key, signal);
+    const olderLive = answered.some(({ status }) => status !== null && !status.record.deleted && status.record.versionId < record.versionId);
+    if (missing > 0 || olderLive) {
+      this.keptThisPass += 1;
+      return;
+    }
+    if (await store.dropVersion(record.bucket, record.key, record.versionId)) figures.gc.tombstonesDropped += 1;
+  }
+
+  /** Aborts an upload open for longer than the expiry, if this node leads its marker's set and no newer marker exists. */
+  private async openUpload(ring: Ring, stored: StoredObject, signal: AbortSignal): Promise<void> {
+    const { store, nodeId, peers, figures, logger, uploadExpiryMs } = this.options;
+    const { record } = stored;
+    const upload = record.upload;
+    const now = this.clock();
+    if (upload === undefined || now - upload.initiatedMs < uploadExpiryMs) return;
+    const set = this.locate(ring, record.bucket, record.key);
+    if (set[0]?.id !== nodeId) return;
+    const { answered } = await this.askSet(set, record.bucket, record.key, signal);
+    // A member holds a newer marker (the upload was completed or aborted, and this node missed it): audit brings it here.
+    if (answered.some(({ status }) => status !== null && status.record.versionId > record.versionId)) return;
+    // The closing marker's version follows the marker's, so a completion that raced this abort (whose marker is newer) wins.
+    const closing: ObjectRecord = { ...tombstoneOver(record, versionAfter(record.versionId), now), upload: { ...upload, closed: 'aborted', closedMs: now } };
+    const timeout = this.peerSignal(signal);
+    const commits = await Promise.allSettled(
+      set.map((node) => (node.id === nodeId ? store.commit({ record: closing, shardIndex: null }) : peers.get(node).commit({ record: closing, shardIndex: null }, { signal: timeout }))),
+    );
+    signal.throwIfAborted();
+    const done = commits.filter((c) => c.status === 'fulfilled').length;
+    if (done === 0) return;
+    figures.gc.uploadsAborted += 1;
+    logger.info({ bucket: upload.bucket, key: upload.key, uploadId: record.key.slice(upload.bucket.length + 1), members: done }, 'aborted an expired multipart upload');
+  }
+
+  /** Drops this node's shard of a part nothing can use any more, by committing a tombstone over it here. */
+  private async part(ring: Ring, stored: StoredObject, bucket: string, uploadId: string, signal: AbortSignal): Promise<void> {
+    const { store, figures } = this.options;
+    const { record } = stored;
+    const verdict = await this.uploadVerdict(ring, bucket, uploadId, record.erasure, signal);
+    if (!verdict.collect || verdict.referenced.has(partId(record.key, record.versionId))) return;
+    const tombstone = tombstoneOver(record, versionAfter(record.versionId), this.clock());
+    await store.commit({ record: tombstone, shardIndex: null });
+    const now = await store.metadata.getObject(record.bucket, record.key);
+    if (now?.record.versionId !== tombstone.versionId) return;
+    figures.gc.partsDropped += 1;
+    figures.gc.bytesFreed += stored.shardSizeBytes;
+  }
+
+  /** Whether an upload's parts may go, and which a manifest still lists; cached for the pass. */
+  private async uploadVerdict(ring: Ring, bucket: string, uploadId: string, erasure: ErasureParams, signal: AbortSignal): Promise<UploadVerdict> {
+    const markerKey = uploadMarkerKey(bucket, uploadId);
+    const cached = this.verdicts.get(markerKey);
+    if (cached !== undefined) return cached;
+    const verdict = await this.judgeUpload(ring, markerKey, erasure, signal);
+    if (this.verdicts.size >= MAX_CACHED_VERDICTS) this.verdicts.clear();
+    this.verdicts.set(markerKey, verdict);
+    return verdict;
+  }
+
+  private async judgeUpload(ring: Ring, markerKey: string, erasure: ErasureParams, signal: AbortSignal): Promise<UploadVerdict> {
+    const keep: UploadVerdict = { collect: false };
+    const quorum = readQuorum(erasure);
+    const markers = await this.askSet(this.locate(ring, UPLOADS_BUCKET, markerKey), UPLOADS_BUCKET, markerKey, signal);
+    if (markers.answered.length < quorum) return keep;
+    const marker = newest(markers.answered);
+    const upload = marker?.upload;
+    // Nothing anywhere, an open upload, or a closing marker from before closings said how the upload ended.
+    if (marker === undefined || !marker.deleted || upload?.closed === undefined) return keep;
+    if (this.clock() - (upload.closedMs ?? marker.lastModifiedMs) < this.options.settleMs) return keep;
+    const targets = await this.askSet(this.locate(ring, upload.bucket, upload.key), upload.bucket, upload.key, signal);
+    if (targets.answered.length < quorum) return keep;
+    const referenced = new Set<string>();
+    let manifestFound = false;
+    for (const { status } of targets.answered) {
+      if (status === null) continue;
+      if (status.record.versionId === upload.manifestVersionId) manifestFound = true;
+      for (const part of status.record.parts ?? []) {
+        if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) referenced.add(partId(part.key, part.versionId));
+      }
+    }
+    if (upload.closed === 'completed' && !manifestFound) return keep;
+    return { collect: true, referenced };
+  }
+
+  /** Every member's answer for a key (this node's from its own store), and how many did not answer. */
+  private async askSet(set: readonly RingNode[], bucket: string, key: string, signal: AbortSignal): Promise<{ answered: MemberAnswer[]; missing: number }> {
+    const { store, nodeId, peers } = this.options;
+    const timeout = this.peerSignal(signal);
+    const settled = await Promise.allSettled(
+      set.map(async (node): Promise<MemberAnswer> => {
+        if (node.id === nodeId) {
+          const local = await store.objectStatus(bucket, key);
+          return { node, status: local === undefined ? null : toObjectStatus(local) };
+        }
+        return { node, status: await peers.get(node).objectStatus(bucket, key, { signal: timeout }) };
+      }),
+    );
+    signal.throwIfAborted();
+    const answered = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    return { answered, missing: set.length - answered.length };
+  }
+
+  private peerSignal(signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, AbortSignal.timeout(this.options.peerTimeoutMs ?? 5_000)]);
+  }
+
+  private locate(ring: Ring, bucket: string, key: string): readonly RingNode[] {
+    if (this.locator?.ring !== ring) this.locator = { ring, locator: compileRing(ring) };
+    return this.locator.locator.locate(bucket, key).nodes;
+  }
+}
+
+function partId(key: string, versionId: string): string {
+  return `${key}\0${versionId}`;
+}
+
+function newest(answers: readonly MemberAnswer[]): ObjectRecord | undefined {
+  let found: ObjectRecord | undefined;
+  for (const { status } of answers) if (status !== null && (found === undefined || status.record.versionId > found.versionId)) found = status.record;
+  return found;
+}

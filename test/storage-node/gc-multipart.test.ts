@@ -1,0 +1,135 @@
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { t } from 'tap';
+import { UPLOADS_BUCKET, uploadPartKey } from '../../src/rpc/index.js';
+import { shardFileName } from '../../src/storage-node/index.js';
+import { collect, seededBytes } from '../helpers/bytes.js';
+import { startGcCluster, until, type GcCluster } from './gc-cluster.js';
+
+/**
+ * Issue 7, garbage collection of multipart parts, on six real nodes. Audits are quiet (long interval),
+ * so each node frees exactly its own shards and the bytes freed add up to the parts' shard bytes.
+ */
+const QUIET_AUDIT = 10 * 60 * 1000;
+const MiB = 1024 * 1024;
+
+/** Where one node keeps one shard of a part: its file and size. */
+interface PartShard {
+  node: number;
+  key: string;
+  path: string;
+  sizeBytes: number;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function upload(s3: S3Client, bucket: string, key: string, parts: Record<number, Buffer>): Promise<{ uploadId: string; etags: Record<number, string> }> {
+  const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const uploadId = created.UploadId as string;
+  const etags: Record<number, string> = {};
+  for (const [number, body] of Object.entries(parts)) {
+    const answer = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: Number(number), Body: body }));
+    etags[Number(number)] = answer.ETag as string;
+  }
+  return { uploadId, etags };
+}
+
+/** Every node's shard of the given parts, with its file (each part here is large enough to be a file, not inline). */
+async function partShards(cluster: GcCluster, bucket: string, uploadId: string, partNumbers: readonly number[]): Promise<PartShard[]> {
+  const shards: PartShard[] = [];
+  for (const partNumber of partNumbers) {
+    const key = uploadPartKey(bucket, uploadId, partNumber);
+    const statuses = await cluster.statuses(UPLOADS_BUCKET, key);
+    statuses.forEach((status, node) => {
+      if (status === null || status.shardIndex === null) return;
+      const file = shardFileName({ bucket: UPLOADS_BUCKET, key, versionId: status.record.versionId, shardIndex: status.shardIndex });
+      shards.push({ node, key, path: join(cluster.dataDirs[node] as string, 'shards', file), sizeBytes: status.shardSizeBytes });
+    });
+  }
+  return shards;
+}
+
+async function allDropped(cluster: GcCluster, shards: readonly PartShard[]): Promise<boolean> {
+  for (const key of new Set(shards.map((s) => s.key))) {
+    if (!(await cluster.statuses(UPLOADS_BUCKET, key)).every((status) => status === null || status.record.deleted)) return false;
+  }
+  return true;
+}
+
+t.test('parts of an aborted upload, and parts a completion left out, are freed while the completed object reads byte-identical', async (t) => {
+  const cluster = await startGcCluster(t, { gcTombstoneGraceMs: 60_000, gcSettleMs: 200, gcIntervalMs: 200, auditIntervalMs: QUIET_AUDIT });
+  const { s3, bucket } = cluster;
+
+  const aborted = await upload(s3, bucket, 'abandoned', { 1: seededBytes(300_000, 1), 2: seededBytes(300_000, 2) });
+  const abortedShards = await partShards(cluster, bucket, aborted.uploadId, [1, 2]);
+  t.equal(abortedShards.length, 12, 'the aborted upload’s two parts have a shard file on each of six nodes');
+  await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'abandoned', UploadId: aborted.uploadId }));
+
+  const body = { 1: seededBytes(5 * MiB, 3), 2: seededBytes(200_000, 4), 3: seededBytes(200_000, 5) };
+  const done = await upload(s3, bucket, 'kept', body);
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: 'kept',
+      UploadId: done.uploadId,
+      MultipartUpload: { Parts: [1, 3].map((n) => ({ PartNumber: n, ETag: done.etags[n] })) },
+    }),
+  );
+  const leftOut = await partShards(cluster, bucket, done.uploadId, [2]);
+  const listed = await partShards(cluster, bucket, done.uploadId, [1, 3]);
+  t.equal(leftOut.length + listed.length, 18, 'the completed upload’s three parts have a shard file on each node');
+
+  const garbage = [...abortedShards, ...leftOut];
+  await until('every node dropped the garbage parts', () => allDropped(cluster, garbage), 20_000);
+  for (const shard of garbage) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
+  t.equal(await cluster.total('partsDropped'), garbage.length, 'each node dropped each of its garbage shards once');
+  t.equal(await cluster.total('bytesFreed'), garbage.reduce((sum, s) => sum + s.sizeBytes, 0), 'bytes freed are exactly the garbage shards’ bytes');
+
+  for (const shard of listed) t.ok(await exists(shard.path), `${shard.key} on node-${shard.node}: a listed part is kept`);
+  const read = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'kept' }))).Body as AsyncIterable<Uint8Array>);
+  t.ok(read.equals(Buffer.concat([body[1], body[3]])), 'the completed object reads byte-identical');
+});
+
+t.test('an upload never completed is aborted after the expiry and its parts freed; a late completion finds no such upload', async (t) => {
+  const expiryMs = 1_500;
+  const cluster = await startGcCluster(t, { gcTombstoneGraceMs: 60_000, gcSettleMs: 200, gcUploadExpiryMs: expiryMs, gcIntervalMs: 200, auditIntervalMs: QUIET_AUDIT });
+  const { s3, bucket } = cluster;
+  const started = Date.now();
+  const stale = await upload(s3, bucket, 'forgotten', { 1: seededBytes(5 * MiB, 6), 2: seededBytes(300_000, 7) });
+  const shards = await partShards(cluster, bucket, stale.uploadId, [1, 2]);
+  t.equal(shards.length, 12, 'two parts, a shard file on each node');
+  await until('the stale upload is aborted and its parts dropped', () => allDropped(cluster, shards), 20_000);
+  t.ok(Date.now() - started >= expiryMs, 'not before the expiry');
+  t.equal(await cluster.total('uploadsAborted'), 1, 'one node (the first of the marker’s set) aborted it');
+  for (const shard of shards) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
+  t.equal(await cluster.total('bytesFreed'), shards.reduce((sum, s) => sum + s.sizeBytes, 0), 'bytes freed are exactly the parts’ shard bytes');
+
+  const listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  t.same(listing.Uploads ?? [], [], 'the upload is no longer listed');
+  await t.rejects(
+    s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'forgotten',
+        UploadId: stale.uploadId,
+        MultipartUpload: { Parts: [1, 2].map((n) => ({ PartNumber: n, ETag: stale.etags[n] })) },
+      }),
+    ),
+    { name: 'NoSuchUpload' },
+    'a late completion is refused as S3 refuses one after a lifecycle abort',
+  );
+});
