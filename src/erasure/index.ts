@@ -8,7 +8,10 @@
  *
  * Kernels: 'portable' (table-driven TypeScript, the reference) and 'wasm-simd' (split-nibble tables with
  * i8x16.swizzle, or i8x16.relaxed_swizzle where the engine has relaxed SIMD: Node 22+, or Node 20 started with
- * --experimental-wasm-relaxed-simd). createCodec's `kernel` picks one; 'auto' (the default) takes wasm-simd when the
+ * --experimental-wasm-relaxed-simd). When k and m are even the parity rows of this construction are made of 2 × 2
+ * blocks [[a, b], [b, a]], and when they are multiples of 4 of 4 × 4 blocks with entry (r, c) = g[r XOR c]; wasm-simd
+ * then multiplies with 3 (resp. 9) lookups per block instead of 4 (resp. 16), an exact rewrite that yields the same
+ * bytes. createCodec's `kernel` picks one; 'auto' (the default) takes wasm-simd when the
  * embedded module validates and portable otherwise, while forcing a kernel that cannot run throws KernelUnavailable.
  * availableKernels()/bestKernel() tell callers (e.g. an env override in bin/) what they may ask for.
  *

@@ -13,6 +13,10 @@ t.test('the committed module is what the generator emits today (run npm run buil
   t.same([...builtKernelModule(true).bytes], [...emitKernelModule(BUILT_KERNEL_SHAPES.relaxed)], 'relaxed SIMD module');
   t.same(KERNEL_MODULE_SIMD.vectorsPerStep, BUILT_KERNEL_SHAPES.standard.vectorsPerStep);
   t.same(KERNEL_MODULE_RELAXED_SIMD.vectorsPerStep, BUILT_KERNEL_SHAPES.relaxed.vectorsPerStep);
+  t.same(KERNEL_MODULE_SIMD.pairVectorsPerStep, BUILT_KERNEL_SHAPES.standard.pairVectorsPerStep);
+  t.same(KERNEL_MODULE_RELAXED_SIMD.pairVectorsPerStep, BUILT_KERNEL_SHAPES.relaxed.pairVectorsPerStep);
+  t.equal(KERNEL_MODULE_SIMD.quads, BUILT_KERNEL_SHAPES.standard.quads);
+  t.equal(KERNEL_MODULE_RELAXED_SIMD.quads, BUILT_KERNEL_SHAPES.relaxed.quads);
   t.end();
 });
 

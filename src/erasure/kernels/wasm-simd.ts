@@ -8,6 +8,10 @@ export interface WasmKernelModule {
   readonly relaxed: boolean;
   /** Functions mul1..mulN exist for N = maxOutputs. */
   readonly maxOutputs: number;
+  /** Functions pairs1..pairsQ exist for Q = maxRowPairs (0: none). */
+  readonly maxRowPairs: number;
+  /** Function quads exists. */
+  readonly quads: boolean;
   /** Every function accepts lengths that are multiples of this. */
   readonly stepBytes: number;
 }
@@ -41,6 +45,46 @@ const ALIGN_BYTES = 64;
 type MulFunction = (tables: number, inputs: number, inStride: number, inCount: number,
   outputs: number, outStride: number, lengthBytes: number) => void;
 
+/**
+ * True when the k × m matrix is made of 2 × 2 blocks [[a, b], [b, a]] (rows 2q, 2q + 1 against inputs 2p, 2p + 1),
+ * which the pairsQ functions multiply with three products per block instead of four. The systematic Vandermonde
+ * matrix has this shape whenever k and m are even: its entries are Lagrange basis polynomials over the points
+ * 0..k-1, evaluated at k..k+m-1, and XOR by 1 maps both point sets onto themselves.
+ */
+export function hasPairedBlocks(coefficients: Uint8Array, k: number, m: number): boolean {
+  if (k % 2 !== 0 || m % 2 !== 0) return false;
+  for (let r = 0; r < m; r += 2) {
+    for (let j = 0; j < k; j += 2) {
+      const top = r * k + j;
+      const bottom = top + k;
+      if (coefficients[top] !== coefficients[bottom + 1] || coefficients[top + 1] !== coefficients[bottom]) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * True when k and m are multiples of 4 and the matrix is made of 4 × 4 blocks with entry (r, c) = g[r XOR c], which
+ * the quads function multiplies with nine products per block instead of sixteen. The systematic Vandermonde matrix
+ * has this shape whenever 4 divides k and m, for the same reason as hasPairedBlocks with XOR by 0..3.
+ */
+export function hasQuadBlocks(coefficients: Uint8Array, k: number, m: number): boolean {
+  if (k % 4 !== 0 || m % 4 !== 0) return false;
+  for (let r = 0; r < m; r += 4) {
+    for (let j = 0; j < k; j += 4) {
+      for (let dr = 0; dr < 4; dr++) {
+        for (let dc = 0; dc < 4; dc++) {
+          if (coefficients[(r + dr) * k + j + dc] !== coefficients[r * k + j + (dr ^ dc)]) return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+// How a coefficient matrix is multiplied: by rows, by paired 2 × 2 blocks, or by XOR-symmetric 4 × 4 blocks.
+type Plan = 'rows' | 'pairs' | 'quads';
+
 function roundUp(value: number, multiple: number): number {
   return Math.ceil(value / multiple) * multiple;
 }
@@ -50,7 +94,10 @@ class WasmSimdKernel implements GfKernel {
   readonly relaxedSimd: boolean;
   readonly #memory: WasmMemory;
   readonly #mul: MulFunction[];
+  readonly #pairs: MulFunction[];
   readonly #maxOutputs: number;
+  readonly #maxRowPairs: number;
+  readonly #quads: MulFunction | undefined;
   readonly #stepBytes: number;
   readonly #sliceBudgetBytes: number;
   #heap: Uint8Array;
@@ -60,6 +107,7 @@ class WasmSimdKernel implements GfKernel {
   #loadedCoefficients: Uint8Array | null = null;
   #loadedInputs = 0;
   #loadedAt = -1;
+  #loadedPlan: Plan = 'rows';
 
   constructor(module: WasmKernelModule, options: WasmSimdKernelOptions) {
     const engine = wasmEngine();
@@ -68,7 +116,11 @@ class WasmSimdKernel implements GfKernel {
     this.#memory = instance.exports['memory'] as WasmMemory;
     this.#mul = [];
     for (let r = 1; r <= module.maxOutputs; r++) this.#mul[r] = instance.exports[`mul${r}`] as MulFunction;
+    this.#pairs = [];
+    for (let q = 1; q <= module.maxRowPairs; q++) this.#pairs[q] = instance.exports[`pairs${q}`] as MulFunction;
     this.#maxOutputs = module.maxOutputs;
+    this.#maxRowPairs = module.maxRowPairs;
+    this.#quads = module.quads ? (instance.exports['quads'] as MulFunction) : undefined;
     this.#stepBytes = module.stepBytes;
     this.#sliceBudgetBytes = options.sliceBudgetBytes ?? DEFAULT_SLICE_BUDGET_BYTES;
     this.relaxedSimd = module.relaxed;
@@ -131,8 +183,8 @@ class WasmSimdKernel implements GfKernel {
     const tablesAt = this.#tablesAt();
     // allocate() grew memory for the owner's largest call; a larger one grows it here, which keeps the contents.
     this.#ensureBytes(tablesAt + this.#tablesBytes(k, m));
-    this.#loadTables(coefficients, k, m, tablesAt);
-    this.#run(tablesAt, inBase, inStride, k, outBase, outStride, m, bytes);
+    const plan = this.#loadTables(coefficients, k, m, tablesAt);
+    this.#run(plan, tablesAt, inBase, inStride, k, outBase, outStride, m, bytes);
   }
 
   #multiplyThroughSlices(coefficients: Uint8Array, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[]): void {
@@ -145,14 +197,14 @@ class WasmSimdKernel implements GfKernel {
     const inBase = tablesAt + this.#tablesBytes(k, m);
     const outBase = inBase + k * slice;
     this.#ensureBytes(outBase + m * slice);
-    this.#loadTables(coefficients, k, m, tablesAt);
+    const plan = this.#loadTables(coefficients, k, m, tablesAt);
     const heap = this.#heap;
     for (let start = 0; start < length; start += slice) {
       const end = Math.min(length, start + slice);
       const bytes = end - start;
       for (let j = 0; j < k; j++) heap.set((inputs[j] as Uint8Array).subarray(start, end), inBase + j * slice);
       // Rounding up computes garbage past `bytes` from stale slice contents; it is never copied out.
-      this.#run(tablesAt, inBase, slice, k, outBase, slice, m, roundUp(bytes, step));
+      this.#run(plan, tablesAt, inBase, slice, k, outBase, slice, m, roundUp(bytes, step));
       for (let r = 0; r < m; r++) {
         const from = outBase + r * slice;
         (outputs[r] as Uint8Array).set(heap.subarray(from, from + bytes), start);
@@ -160,9 +212,25 @@ class WasmSimdKernel implements GfKernel {
     }
   }
 
-  // Output groups of up to maxOutputs rows, each with its block of tables.
-  #run(tablesAt: number, inBase: number, inStride: number, k: number, outBase: number, outStride: number, m: number,
-    bytes: number): void {
+  // Output groups of up to maxOutputs rows (or maxRowPairs row pairs), each with its block of tables.
+  #run(plan: Plan, tablesAt: number, inBase: number, inStride: number, k: number, outBase: number,
+    outStride: number, m: number, bytes: number): void {
+    if (plan === 'quads') {
+      for (let first = 0; first < m / 4; first++) {
+        (this.#quads as MulFunction)(tablesAt + first * (k / 4) * 288, inBase, inStride, k / 4,
+          outBase + 4 * first * outStride, outStride, bytes);
+      }
+      return;
+    }
+    if (plan === 'pairs') {
+      const pairs = k / 2;
+      for (let first = 0; first < m / 2; first += this.#maxRowPairs) {
+        const count = Math.min(this.#maxRowPairs, m / 2 - first);
+        (this.#pairs[count] as MulFunction)(tablesAt + first * pairs * 96, inBase, inStride, pairs,
+          outBase + 2 * first * outStride, outStride, bytes);
+      }
+      return;
+    }
     for (let first = 0; first < m; first += this.#maxOutputs) {
       const count = Math.min(this.#maxOutputs, m - first);
       (this.#mul[count] as MulFunction)(tablesAt + first * k * 32, inBase, inStride, k, outBase + first * outStride,
@@ -184,9 +252,61 @@ class WasmSimdKernel implements GfKernel {
     return roundUp(k * m * 32, ALIGN_BYTES);
   }
 
-  // Output groups of up to maxOutputs rows each get a [j][r] block of tables, in group order.
-  #loadTables(coefficients: Uint8Array, k: number, m: number, at: number): void {
-    if (this.#loadedCoefficients === coefficients && this.#loadedInputs === k && this.#loadedAt === at) return;
+  // Output groups of up to maxOutputs rows each get a [j][r] block of tables, in group order; for paired blocks,
+  // groups of up to maxRowPairs row pairs get a [p][q] block of (a, b, a ^ b) tables, and for quads each group of
+  // 4 rows a [p] block of 9 tables. Returns the plan the tables were laid out for.
+  #loadTables(coefficients: Uint8Array, k: number, m: number, at: number): Plan {
+    if (this.#loadedCoefficients === coefficients && this.#loadedInputs === k && this.#loadedAt === at) {
+      return this.#loadedPlan;
+    }
+    let plan: Plan = 'rows';
+    if (this.#quads !== undefined && hasQuadBlocks(coefficients, k, m)) plan = 'quads';
+    else if (this.#maxRowPairs > 0 && hasPairedBlocks(coefficients, k, m)) plan = 'pairs';
+    if (plan === 'quads') this.#loadQuadTables(coefficients, k, m, at);
+    else if (plan === 'pairs') this.#loadPairTables(coefficients, k, m, at);
+    else this.#loadRowTables(coefficients, k, m, at);
+    this.#loadedCoefficients = coefficients;
+    this.#loadedInputs = k;
+    this.#loadedAt = at;
+    this.#loadedPlan = plan;
+    return plan;
+  }
+
+  #loadQuadTables(coefficients: Uint8Array, k: number, m: number, at: number): void {
+    const heap = this.#heap;
+    let entry = at;
+    for (let r = 0; r < m; r += 4) {
+      for (let j = 0; j < k; j += 4) {
+        const [g0, g1, g2, g3] = [0, 1, 2, 3].map((c) => coefficients[r * k + j + c] as number) as
+          [number, number, number, number];
+        for (const c of [g0 ^ g1 ^ g2 ^ g3, g0 ^ g2, g1 ^ g3, g0 ^ g1, g2 ^ g3, g0, g1, g2, g3]) {
+          heap.set(NIBBLE_TABLES.subarray(c * 32, c * 32 + 32), entry);
+          entry += 32;
+        }
+      }
+    }
+  }
+
+  #loadPairTables(coefficients: Uint8Array, k: number, m: number, at: number): void {
+    const heap = this.#heap;
+    const pairs = k / 2;
+    for (let first = 0; first < m / 2; first += this.#maxRowPairs) {
+      const count = Math.min(this.#maxRowPairs, m / 2 - first);
+      const base = at + first * pairs * 96;
+      for (let p = 0; p < pairs; p++) {
+        for (let q = 0; q < count; q++) {
+          const a = coefficients[2 * (first + q) * k + 2 * p] as number;
+          const b = coefficients[2 * (first + q) * k + 2 * p + 1] as number;
+          const entry = base + (p * count + q) * 96;
+          heap.set(NIBBLE_TABLES.subarray(a * 32, a * 32 + 32), entry);
+          heap.set(NIBBLE_TABLES.subarray(b * 32, b * 32 + 32), entry + 32);
+          heap.set(NIBBLE_TABLES.subarray((a ^ b) * 32, (a ^ b) * 32 + 32), entry + 64);
+        }
+      }
+    }
+  }
+
+  #loadRowTables(coefficients: Uint8Array, k: number, m: number, at: number): void {
     const heap = this.#heap;
     for (let first = 0; first < m; first += this.#maxOutputs) {
       const count = Math.min(this.#maxOutputs, m - first);
@@ -198,9 +318,6 @@ class WasmSimdKernel implements GfKernel {
         }
       }
     }
-    this.#loadedCoefficients = coefficients;
-    this.#loadedInputs = k;
-    this.#loadedAt = at;
   }
 
   #ensureBytes(bytes: number): void {

@@ -28,6 +28,8 @@ export function builtKernelModule(relaxed: boolean): WasmKernelModule {
     bytes: decodeBase64(built.base64),
     relaxed,
     maxOutputs: built.vectorsPerStep.length,
-    stepBytes: 16 * Math.max(...built.vectorsPerStep),
+    maxRowPairs: built.pairVectorsPerStep.length,
+    quads: built.quads,
+    stepBytes: 16 * Math.max(...built.vectorsPerStep, ...built.pairVectorsPerStep),
   };
 }
