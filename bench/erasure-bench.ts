@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import xxhash from 'xxhash-wasm';
 import { createCodec, detectKernelSupport, type Codec } from '../src/erasure/index.js';
-import { gfMul } from '../src/erasure/galois.js';
+import { createWasmSimdKernel } from '../src/erasure/kernels/wasm-simd.js';
 import { builtKernelModule } from '../src/erasure/kernels/wasm/kernel-modules.js';
 import { systematicEncodeMatrix } from '../src/erasure/matrix.js';
 
@@ -171,52 +171,20 @@ function ronomonContender(binding: RonomonBinding, k: number, m: number, shardBy
   };
 }
 
-interface KernelInstance {
-  readonly exports: Record<string, unknown>;
-}
-
 /**
- * The SIMD kernel alone, on shards already in WebAssembly memory (no copies, no slicing): the ceiling the codec's
- * copy-in / copy-out loop approaches. Reaches into the kernel module on purpose; the codec API hides it.
+ * The SIMD kernel alone, on shards already in its WebAssembly memory (no copies, no slicing, no codec checks): the
+ * ceiling the codec's copy-in / copy-out loop approaches. Uses the kernel module directly; the codec API hides it.
  */
 function kernelOnly(relaxed: boolean, k: number, m: number, shardBytes: number): Contender {
-  const module = builtKernelModule(relaxed);
-  const engine = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object;
-    Instance: new (m: object, i: object) => KernelInstance } }).WebAssembly;
-  const instance = new engine.Instance(new engine.Module(module.bytes), {});
-  const memory = instance.exports['memory'] as { grow(pages: number): number; buffer: ArrayBuffer };
-  const tablesBytes = 64 * KiB;
-  memory.grow(Math.ceil((tablesBytes + (k + m) * shardBytes) / 65536));
-  const heap = new Uint8Array(memory.buffer);
-  heap.set(randomBytes(heap.length - tablesBytes, 5), tablesBytes);
+  const kernel = createWasmSimdKernel(builtKernelModule(relaxed));
+  const shards = (kernel.allocate as NonNullable<typeof kernel.allocate>)(k + m, shardBytes, k, m);
+  shards.slice(0, k).forEach((shard, i) => shard.set(randomBytes(shardBytes, i + 5)));
   const rows = systematicEncodeMatrix(k, k + m).data.slice(k * k);
-  // Tables in the layout the kernel expects: per output group, [input][row] pairs of 16-byte nibble tables.
-  let at = 0;
-  for (let first = 0; first < m; first += module.maxOutputs) {
-    const count = Math.min(module.maxOutputs, m - first);
-    for (let j = 0; j < k; j++) {
-      for (let r = 0; r < count; r++) {
-        const c = rows[(first + r) * k + j] as number;
-        for (let x = 0; x < 16; x++) {
-          heap[at + x] = gfMul(c, x);
-          heap[at + 16 + x] = gfMul(c, x << 4);
-        }
-        at += 32;
-      }
-    }
-  }
-  type Mul = (t: number, i: number, is: number, n: number, o: number, os: number, len: number) => void;
-  const mul = (r: number): Mul => instance.exports[`mul${r}`] as Mul;
-  const outBase = tablesBytes + k * shardBytes;
+  const [inputs, outputs] = [shards.slice(0, k), shards.slice(k)];
   return {
     label: relaxed ? 'wasm-simd-relaxed' : 'wasm-simd',
     bytes: k * shardBytes,
-    run: () => {
-      for (let first = 0; first < m; first += module.maxOutputs) {
-        const count = Math.min(module.maxOutputs, m - first);
-        mul(count)(first * k * 32, tablesBytes, shardBytes, k, outBase + first * shardBytes, shardBytes, shardBytes);
-      }
-    },
+    run: () => kernel.multiply(rows, inputs, outputs),
   };
 }
 
