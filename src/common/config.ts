@@ -114,7 +114,7 @@ export interface NodeHealingConfig {
   gc: boolean;
   /** Pause between garbage-collection passes. */
   gcIntervalMs: number;
-  /** Keys the collector examines per second at most (each may cost a status request to every member of its set); 0 = unlimited. */
+  /** Keys (and files, in the sweep for orphans) the collector examines per second at most; a key may cost a status request to every member of its set. 0 = unlimited. */
   gcKeysPerSecond: number;
   /**
    * Age a tombstone must reach before it may be dropped: far longer than any write can stay in flight or

@@ -142,7 +142,8 @@ export class GcWorker implements Worker {
       fig.orphanFilesRemoved += swept.files;
       fig.bytesFreed += swept.bytes;
       this.cursor = { phase: 'files', directory: directory + 1 };
-      return { items: 1, bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+      // Files count against the same items/s budget as keys, so a full disk's sweep is paced too.
+      return { items: Math.max(1, swept.examined), bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
     }
     const swept = await sweepTmpDirectory(tmpDir, now, settleMs, signal);
     fig.tmpFilesRemoved += swept.files;
@@ -152,7 +153,7 @@ export class GcWorker implements Worker {
     fig.tombstonesKept = this.keptThisPass;
     fig.passStartedMs = null;
     this.cursor = { phase: 'keys', after: null };
-    return { items: 1, bytes: 0, cursor: null, idle: true };
+    return { items: Math.max(1, swept.examined), bytes: 0, cursor: null, idle: true };
   }
 
   private async keysStep(signal: AbortSignal): Promise<StepResult> {

@@ -4,6 +4,8 @@ import type { MetadataStore } from '../metadata-store.js';
 
 /** What one sweep removed. */
 export interface SweepResult {
+  /** Entries looked at, for pacing. */
+  examined: number;
   files: number;
   bytes: number;
 }
@@ -45,13 +47,14 @@ export async function sweepShardDirectory(
   settleMs: number,
   signal: AbortSignal,
 ): Promise<SweepResult> {
-  const result: SweepResult = { files: 0, bytes: 0 };
+  const result: SweepResult = { examined: 0, files: 0, bytes: 0 };
   const names = await entriesOf(join(shardDir, directory));
   if (names.length === 0) return result;
   const registered = new Set<string>();
   for await (const { file } of metadata.filesUnder(directory)) registered.add(file);
   for (const name of names) {
     signal.throwIfAborted();
+    result.examined += 1;
     const file = `${directory}/${name}`;
     if (registered.has(file)) continue;
     const path = join(shardDir, directory, name);
@@ -74,9 +77,10 @@ export async function sweepShardDirectory(
  * runs; start-up recovery empties the directory outright.
  */
 export async function sweepTmpDirectory(tmpDir: string, nowMs: number, settleMs: number, signal: AbortSignal): Promise<SweepResult> {
-  const result: SweepResult = { files: 0, bytes: 0 };
+  const result: SweepResult = { examined: 0, files: 0, bytes: 0 };
   for (const name of await entriesOf(tmpDir)) {
     signal.throwIfAborted();
+    result.examined += 1;
     const path = join(tmpDir, name);
     const stats = await statOf(path);
     if (stats === null || nowMs - stats.mtimeMs < settleMs) continue;
