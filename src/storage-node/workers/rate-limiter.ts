@@ -41,17 +41,44 @@ export class RateLimiter {
     this.items = 0;
   }
 
-  /** Accounts for work done and waits until it fits the limits; rejects when `signal` aborts. */
+  /**
+   * Accounts for work done and waits until it fits the limits; rejects when `signal` aborts. Several
+   * callers may consume at once (concurrent steps of one worker): each waits until the work of all of
+   * them fits.
+   */
   async consume(bytes: number, items: number, signal: AbortSignal): Promise<void> {
     this.bytes += bytes;
     this.items += items;
+    const elapsedMs = this.clock() - this.windowStartMs;
+    if (elapsedMs > this.dueMs() + 1000) this.reset();
+    else await this.waitForBudget(signal);
+  }
+
+  /**
+   * Waits until the work accounted so far fits the limits: a step about to start calls this, so one
+   * that finished early does not start more while others' finished work is still ahead of the budget.
+   */
+  async waitForBudget(signal: AbortSignal): Promise<void> {
+    // Others may consume while this one sleeps, moving the due time on: then it sleeps again.
+    let aheadMs = this.aheadMs();
+    while (aheadMs > 0) {
+      const dueBefore = this.dueMs();
+      await sleep(aheadMs, undefined, { signal, ref: false });
+      aheadMs = this.dueMs() > dueBefore ? this.aheadMs() : 0;
+    }
+  }
+
+  /** How far the work accounted in this window is ahead of the limits, in ms. */
+  private aheadMs(): number {
+    return this.dueMs() - (this.clock() - this.windowStartMs);
+  }
+
+  /** When the work accounted in this window is due under the limits, in ms after the window start. */
+  private dueMs(): number {
     const { bytesPerSecond = 0, itemsPerSecond = 0 } = this.limits;
-    const dueMs = Math.max(
+    return Math.max(
       bytesPerSecond > 0 ? (this.bytes / bytesPerSecond) * 1000 : 0,
       itemsPerSecond > 0 ? (this.items / itemsPerSecond) * 1000 : 0,
     );
-    const elapsedMs = this.clock() - this.windowStartMs;
-    if (elapsedMs > dueMs + 1000) this.reset();
-    else if (dueMs > elapsedMs) await sleep(dueMs - elapsedMs, undefined, { signal, ref: false });
   }
 }

@@ -10,6 +10,15 @@ export interface CursorStore {
   saveCursor(name: string, cursor: string | null): Promise<void>;
 }
 
+/**
+ * A worker whose steps are independent of one another: the runner runs `concurrency` of them at once.
+ * Its `step` must be safe to call while other steps are in flight, and it keeps no cursor (or one that
+ * any step's value may overwrite), since steps finish in any order.
+ */
+export interface ParallelWorker extends Worker {
+  readonly concurrency: number;
+}
+
 /** Construction parameters of a runner. */
 export interface WorkerRunnerOptions {
   worker: Worker;
@@ -20,6 +29,8 @@ export interface WorkerRunnerOptions {
   idleMs: number;
   /** Pause after a failed step. */
   errorBackoffMs?: number;
+  /** Steps run at once; the worker's own `concurrency` (a ParallelWorker's) or 1 when absent. */
+  concurrency?: number;
   clock?: () => number;
 }
 
@@ -34,12 +45,16 @@ export interface RunnerStatus {
   bytesPerSecond: number;
   itemsPerSecond: number;
   limits: RateLimits;
+  /** Steps run at once. */
+  lanes: number;
   worker: WorkerStatus;
 }
 
 /**
  * Runs one worker until closed: step, persist the cursor, pace to the rate limits, and pause when the
  * worker is idle. `kick()` ends a pause at once (new work was queued, or an operator asked for a pass).
+ * A parallel worker's steps run in several lanes, each stepping on its own; the rate limits hold for
+ * all of them together, and close() returns only once every lane has stopped.
  */
 export class WorkerRunner {
   readonly worker: Worker;
@@ -47,10 +62,15 @@ export class WorkerRunner {
   private readonly limiter: RateLimiter;
   private readonly baseLimits: RateLimits;
   private readonly clock: () => number;
+  private readonly lanes: number;
   private abort: AbortController | undefined;
   private done: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  /** Wake-ups of the lanes pausing now. */
+  private readonly wakes = new Set<() => void>();
   private kicked = false;
+  private pausedLanes = 0;
+  /** The cursor last persisted: an unchanged one is not written again (each write is a synced batch). */
+  private savedCursor: string | null = null;
   private steps = 0;
   private failures = 0;
   private lastError: string | null = null;
@@ -64,23 +84,27 @@ export class WorkerRunner {
     this.clock = options.clock ?? Date.now;
     this.baseLimits = options.limits ?? {};
     this.limiter = new RateLimiter(this.baseLimits, this.clock);
+    const lanes = options.concurrency ?? (options.worker as Partial<ParallelWorker>).concurrency ?? 1;
+    this.lanes = Math.max(1, Math.floor(lanes));
   }
 
   /** Loads the cursor and starts stepping in the background. */
   async start(): Promise<void> {
     const cursor = await this.options.cursors.loadCursor(this.worker.name);
+    this.savedCursor = cursor;
     this.worker.resume?.(cursor);
     this.abort = new AbortController();
     // One long-lived signal serves every peer request this worker makes: many listeners are expected.
     setMaxListeners(0, this.abort.signal);
     this.rateWindow = { startMs: this.clock(), bytes: 0, items: 0 };
-    this.done = this.loop(this.abort.signal);
+    const signal = this.abort.signal;
+    this.done = Promise.all(Array.from({ length: this.lanes }, () => this.loop(signal))).then(() => undefined);
   }
 
   /** Ends an idle pause now. */
   kick(): void {
     this.kicked = true;
-    this.wake?.();
+    for (const wake of this.wakes) wake();
   }
 
   /** Starts a new pass of the worker now; `fast` lifts the rate limits until that pass ends. */
@@ -94,7 +118,7 @@ export class WorkerRunner {
   /** Stops after the current step (which sees its signal abort). */
   async close(): Promise<void> {
     this.abort?.abort();
-    this.wake?.();
+    for (const wake of this.wakes) wake();
     await this.done;
   }
 
@@ -108,6 +132,7 @@ export class WorkerRunner {
       lastError: this.lastError,
       ...this.rates,
       limits: this.limiter.current,
+      lanes: this.lanes,
       worker: this.worker.status(),
     };
   }
@@ -117,9 +142,14 @@ export class WorkerRunner {
     while (!signal.aborted) {
       let idle = false;
       try {
+        // Another lane's finished work may still be ahead of the limits.
+        await this.limiter.waitForBudget(signal);
         const result = await worker.step(signal);
         this.steps += 1;
-        await cursors.saveCursor(worker.name, result.cursor);
+        if (result.cursor !== this.savedCursor) {
+          await cursors.saveCursor(worker.name, result.cursor);
+          this.savedCursor = result.cursor;
+        }
         this.account(result.bytes, result.items);
         await this.limiter.consume(result.bytes, result.items, signal);
         idle = result.idle;
@@ -136,8 +166,8 @@ export class WorkerRunner {
         continue;
       }
       if (idle) {
-        await this.pause(this.options.idleMs, signal);
-        this.limiter.reset();
+        // Only a runner idle in every lane forgets past work: a busy lane's work still counts.
+        if (await this.pause(this.options.idleMs, signal)) this.limiter.reset();
       }
     }
   }
@@ -156,22 +186,27 @@ export class WorkerRunner {
     }
   }
 
-  /** Waits `ms` or until kicked or closed. */
-  private async pause(ms: number, signal: AbortSignal): Promise<void> {
+  /** Waits `ms` or until kicked or closed; returns whether every lane was pausing (the runner was idle). */
+  private async pause(ms: number, signal: AbortSignal): Promise<boolean> {
     if (this.kicked) {
       this.kicked = false;
-      return;
+      return this.pausedLanes + 1 === this.lanes;
     }
     const wakeup = new AbortController();
-    this.wake = () => wakeup.abort();
+    const wake = (): void => wakeup.abort();
+    this.wakes.add(wake);
+    this.pausedLanes += 1;
     try {
       await sleep(ms, undefined, { signal: AbortSignal.any([signal, wakeup.signal]), ref: false });
     } catch {
       // Woken early: by a kick or by close.
     } finally {
-      this.wake = undefined;
+      this.wakes.delete(wake);
       this.kicked = false;
-      if (!signal.aborted && this.rates.bytesPerSecond + this.rates.itemsPerSecond > 0) this.rateWindow = { startMs: this.clock(), bytes: 0, items: 0 };
     }
+    const allIdle = this.pausedLanes === this.lanes;
+    this.pausedLanes -= 1;
+    if (allIdle && !signal.aborted && this.rates.bytesPerSecond + this.rates.itemsPerSecond > 0) this.rateWindow = { startMs: this.clock(), bytes: 0, items: 0 };
+    return allIdle;
   }
 }
