@@ -6,8 +6,9 @@ import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import type { HealingFigures } from './healing-figures.js';
 import type { PeerClient, PeerClients } from './peer-clients.js';
-import { CodecCache, rebuildShardStream } from './shard-rebuilder.js';
-import type { StepResult, Worker, WorkerStatus } from './worker.js';
+import { CodecCache, NotEnoughSources, openShardRebuild } from './shard-rebuilder.js';
+import type { StepResult, WorkerStatus } from './worker.js';
+import type { ParallelWorker } from './worker-runner.js';
 
 /** One thing to put right: `target` must hold `record` (and shard `shardIndex` of it, unless record-only). */
 export interface RepairTask {
@@ -18,6 +19,16 @@ export interface RepairTask {
   /** Nodes that may hold shards of the version besides the key's set (the old set during a rebalance). */
   extraSources?: readonly RingNode[];
 }
+
+/**
+ * Repairs in flight at once by default. Each holds at most one connection to any peer (k sources and the
+ * target are distinct nodes), so up to the peer pools' size (4 connections per peer, peer-clients.ts)
+ * no task can wait for a connection another task holds while that one waits for it.
+ */
+export const DEFAULT_REPAIR_CONCURRENCY = 4;
+
+/** Quarantine rows read per scan of the persisted queue. */
+const QUARANTINE_BATCH = 64;
 
 /** Construction parameters of the repair worker. */
 export interface RepairWorkerOptions {
@@ -33,7 +44,20 @@ export interface RepairWorkerOptions {
   attemptTimeoutMs?: number;
   /** Largest queue of tasks from audits; more are dropped and found again by the next audit. */
   maxQueued?: number;
+  /** Repairs in flight at once (the runner runs this many steps concurrently); DEFAULT_REPAIR_CONCURRENCY when absent. */
+  concurrency?: number;
   clock?: () => number;
+}
+
+/** A task taken for one step: `slot` serialises work on one key of one target; `retryId` keys its back-off. */
+interface Taken {
+  task: RepairTask;
+  slot: string;
+  retryId: string;
+  /** From an audit (the in-memory queue) rather than this node's quarantine rows. */
+  fromAudit: boolean;
+  /** Puts an audit task back in the queue after a failure; quarantined rows stay in the store anyway. */
+  requeue: () => void;
 }
 
 /**
@@ -41,21 +65,32 @@ export interface RepairWorkerOptions {
  * found missing on any node of a set (an in-memory queue: the next audit finds it again after a
  * restart). A shard is rebuilt from any k good shards of the same version, only the missing index is
  * encoded, and it is written with prepare + commit to the node the ring names; a record-only version
- * is just committed there. One task per step.
+ * is just committed there. One task per step, and `concurrency` steps at once: tasks on the same key
+ * and target never overlap, and a quarantine row is removed only by the commit that repairs it.
  */
-export class RepairWorker implements Worker {
+export class RepairWorker implements ParallelWorker {
   readonly name = 'repair';
+  readonly concurrency: number;
   private readonly options: RepairWorkerOptions;
   private readonly clock: () => number;
   private readonly queue = new Map<string, RepairTask>();
   private readonly retryAtMs = new Map<string, number>();
   private readonly codecs = new CodecCache();
+  /** Slots (key + target) with a task in flight. */
+  private readonly inFlight = new Set<string>();
+  private inFlightFromAudit = 0;
+  /** Quarantine rows read ahead, taken one per step; refilled by one scan at a time. */
+  private quarantineBatch: QuarantineEntry[] = [];
+  private refill: Promise<void> | undefined;
   private locator: { ring: Ring; locator: RingLocator } | undefined;
   private quarantinedPending = 0;
+  /** Wall time with at least one shard rebuild in flight, accounted as each one ends (for MB/s). */
+  private rebuilding = { tasks: 0, sinceMs: 0 };
 
   constructor(options: RepairWorkerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_REPAIR_CONCURRENCY));
   }
 
   /** Queues a repair found elsewhere (audit, rebalance); returns false when the queue is full. */
@@ -69,39 +104,97 @@ export class RepairWorker implements Worker {
   }
 
   async step(signal: AbortSignal): Promise<StepResult> {
-    const now = this.clock();
-    for (const [id, task] of this.queue) {
-      if ((this.retryAtMs.get(id) ?? 0) > now) continue;
-      this.queue.delete(id);
-      const bytes = await this.attempt(id, task, signal, () => this.queue.set(id, task));
+    const taken = this.takeQueued() ?? (await this.takeQuarantined(signal));
+    if (taken === null) {
       this.updatePending();
-      return { items: 1, bytes, cursor: null, idle: false };
+      return { items: 0, bytes: 0, cursor: null, idle: true };
     }
-    let waiting = 0;
-    for await (const entry of this.options.store.metadata.quarantined()) {
-      signal.throwIfAborted();
-      const id = `q\0${entry.bucket}\0${entry.key}\0${entry.versionId}\0${entry.shardIndex}`;
-      if ((this.retryAtMs.get(id) ?? 0) > now) {
-        waiting += 1;
-        continue;
-      }
-      const task = await this.localTask(entry);
-      if (task === null) return { items: 1, bytes: 0, cursor: null, idle: false };
-      const bytes = await this.attempt(id, task, signal, () => undefined);
+    if (taken === 'stale') return { items: 1, bytes: 0, cursor: null, idle: false };
+    try {
+      const bytes = await this.attempt(taken, signal);
       return { items: 1, bytes, cursor: null, idle: false };
+    } finally {
+      this.inFlight.delete(taken.slot);
+      if (taken.fromAudit) this.inFlightFromAudit -= 1;
+      this.updatePending();
     }
-    this.quarantinedPending = waiting;
-    this.updatePending();
-    return { items: 0, bytes: 0, cursor: null, idle: true };
   }
 
   status(): WorkerStatus {
-    return { queued: this.queue.size, quarantinedWaiting: this.quarantinedPending };
+    return { queued: this.queue.size, inFlight: this.inFlight.size, concurrency: this.concurrency, quarantinedWaiting: this.quarantinedPending };
   }
 
-  /** The task for a quarantined shard of this node, or null when the row was stale and is dropped. */
+  /** The first audit task that is due and whose key and target have nothing in flight, taken off the queue. */
+  private takeQueued(): Taken | null {
+    const now = this.clock();
+    for (const [id, task] of this.queue) {
+      if ((this.retryAtMs.get(id) ?? 0) > now) continue;
+      const slot = slotOf(task.record.bucket, task.record.key, task.target.id);
+      if (this.inFlight.has(slot)) continue;
+      this.queue.delete(id);
+      this.inFlight.add(slot);
+      this.inFlightFromAudit += 1;
+      const requeue = (): void => {
+        if (!this.queue.has(id)) this.queue.set(id, task);
+      };
+      return { task, slot, retryId: id, fromAudit: true, requeue };
+    }
+    return null;
+  }
+
+  /**
+   * The next due quarantine row of this node as a task (null: none due), or 'stale' when the row named a
+   * version this node no longer holds and was dropped. Rows are read in batches, not one scan per task.
+   */
+  private async takeQuarantined(signal: AbortSignal): Promise<Taken | null | 'stale'> {
+    const { rings, nodeId } = this.options;
+    for (let scanned = false; ; scanned = true) {
+      const now = this.clock();
+      for (let entry = this.quarantineBatch.shift(); entry !== undefined; entry = this.quarantineBatch.shift()) {
+        const retryId = quarantineId(entry);
+        const slot = slotOf(entry.bucket, entry.key, nodeId);
+        if ((this.retryAtMs.get(retryId) ?? 0) > now || this.inFlight.has(slot)) continue;
+        this.inFlight.add(slot);
+        try {
+          const task = await this.localTask(entry);
+          if (task === null) {
+            this.inFlight.delete(slot);
+            return 'stale';
+          }
+          return { task, slot, retryId, fromAudit: false, requeue: () => undefined };
+        } catch (err) {
+          this.inFlight.delete(slot);
+          throw err;
+        }
+      }
+      if (scanned || rings.current === undefined) return null;
+      // One scan at a time: concurrent steps share its result instead of each reading the whole table.
+      this.refill ??= this.scanQuarantine(signal).finally(() => {
+        this.refill = undefined;
+      });
+      await this.refill;
+    }
+  }
+
+  /** Reads the next batch of due quarantine rows with nothing in flight; counts the rows waiting for a retry. */
+  private async scanQuarantine(signal: AbortSignal): Promise<void> {
+    const now = this.clock();
+    const batch: QuarantineEntry[] = [];
+    let waiting = 0;
+    for await (const entry of this.options.store.metadata.quarantined()) {
+      signal.throwIfAborted();
+      if ((this.retryAtMs.get(quarantineId(entry)) ?? 0) > now) waiting += 1;
+      else if (!this.inFlight.has(slotOf(entry.bucket, entry.key, this.options.nodeId)) && batch.length < QUARANTINE_BATCH) batch.push(entry);
+    }
+    this.quarantinedPending = waiting;
+    this.quarantineBatch = batch;
+  }
+
+  /** The task for a quarantined shard of this node, or null when the row was stale (and is dropped) or already repaired. */
   private async localTask(entry: QuarantineEntry): Promise<RepairTask | null> {
     const { store, rings, nodeId } = this.options;
+    // Read ahead in a batch: another step or an audit's repair may have rebuilt it since.
+    if (!(await store.metadata.isQuarantined(entry))) return null;
     const current = await store.objectStatus(entry.bucket, entry.key);
     const self = rings.current?.nodes.find((node) => node.id === nodeId);
     if (current === undefined || current.record.versionId !== entry.versionId || current.shardIndex !== entry.shardIndex || self === undefined) {
@@ -111,19 +204,24 @@ export class RepairWorker implements Worker {
     return { record: current.record, target: self, shardIndex: entry.shardIndex };
   }
 
-  /** Runs one task; on failure schedules a retry (with `requeue` putting it back). Returns bytes rebuilt. */
-  private async attempt(id: string, task: RepairTask, signal: AbortSignal, requeue: () => void): Promise<number> {
+  /** Runs one task; on failure schedules a retry (an audit task goes back in the queue). Returns bytes rebuilt. */
+  private async attempt(taken: Taken, signal: AbortSignal): Promise<number> {
     const { figures, logger } = this.options;
+    const { task } = taken;
     try {
       const bytes = await this.repair(task, signal);
-      this.retryAtMs.delete(id);
+      this.retryAtMs.delete(taken.retryId);
       figures.repair.done += 1;
       return bytes;
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (signal.aborted) {
+        // Not a failure: the node is closing. An audit task is found again by the next audit.
+        taken.requeue();
+        throw err;
+      }
       figures.repair.failed += 1;
-      this.retryAtMs.set(id, this.clock() + (this.options.retryAfterMs ?? 5_000));
-      requeue();
+      this.retryAtMs.set(taken.retryId, this.clock() + (this.options.retryAfterMs ?? 5_000));
+      taken.requeue();
       logger.warn({ err, key: task.record.key, versionId: task.record.versionId, target: task.target.id }, 'repair failed, will retry');
       return 0;
     }
@@ -138,33 +236,69 @@ export class RepairWorker implements Worker {
       figures.repair.recordsCopied += 1;
       return 0;
     }
-    const sources = await this.findSources(task, signal);
-    const startedMs = this.clock();
-    const ref = { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex: task.shardIndex };
-    // A source may turn out bad (missing, quarantined, rotten mid-stream): retry at once without it, while k remain.
-    let sizeBytes = 0;
-    for (;;) {
-      const bad = new Set<number>();
-      const attempt = AbortSignal.any([signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 120_000)]);
-      try {
-        const body = rebuildShardStream(record, task.shardIndex, sources, this.codecs, attempt, (index) => bad.add(index));
-        sizeBytes = (await target.putShard(ref, record.erasure, body, { signal: attempt })).sizeBytes;
-        break;
-      } catch (err) {
-        if (signal.aborted || bad.size === 0) throw err;
-        for (const index of bad) sources.delete(index);
-        if (sources.size < record.erasure.dataShards) throw err;
+    this.rebuildStarted();
+    try {
+      const ref = { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex: task.shardIndex };
+      let sources = this.placedSources(task);
+      let asked = false;
+      if (sources === null) {
+        sources = await this.askSources(task, signal);
+        asked = true;
       }
+      // A source may turn out bad (missing, quarantined, rotten mid-stream): retry at once without it,
+      // while k remain; when the ring's guess cannot supply k, ask every candidate node what it holds.
+      let sizeBytes = 0;
+      for (;;) {
+        const bad = new Set<number>();
+        const attempt = AbortSignal.any([signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 120_000)]);
+        let body: Awaited<ReturnType<typeof openShardRebuild>> | undefined;
+        try {
+          body = await openShardRebuild(record, task.shardIndex, sources, this.codecs, attempt, (index) => bad.add(index));
+          sizeBytes = (await target.putShard(ref, record.erasure, body, { signal: attempt })).sizeBytes;
+          break;
+        } catch (err) {
+          body?.destroy();
+          if (signal.aborted) throw err;
+          if (err instanceof NotEnoughSources && !asked) {
+            sources = await this.askSources(task, signal);
+            asked = true;
+            continue;
+          }
+          if (bad.size === 0) throw err;
+          for (const index of bad) sources.delete(index);
+          if (sources.size < record.erasure.dataShards) throw err;
+        }
+      }
+      await target.commit({ record, shardIndex: task.shardIndex, repair: true }, { signal });
+      figures.repair.shardsRebuilt += 1;
+      figures.repair.bytesRebuilt += sizeBytes;
+      return sizeBytes;
+    } finally {
+      this.rebuildEnded();
     }
-    await target.commit({ record, shardIndex: task.shardIndex, repair: true }, { signal });
-    figures.repair.shardsRebuilt += 1;
-    figures.repair.bytesRebuilt += sizeBytes;
-    figures.repair.rebuildMs += this.clock() - startedMs;
-    return sizeBytes;
+  }
+
+  /**
+   * Where the ring says the version's other shards are: shard i on the i-th node of the key's set, as
+   * every write places them. Costs no request; a wrong guess (an older ring, a node that lost its copy)
+   * is only a source that fails to open. Null when the ring cannot say (no ring, another shape, extra
+   * sources to consider).
+   */
+  private placedSources(task: RepairTask): Map<number, PeerClient> | null {
+    const ring = this.options.rings.current;
+    const { dataShards, parityShards } = task.record.erasure;
+    if (ring === undefined || task.extraSources !== undefined) return null;
+    const set = this.locate(ring, task.record.bucket, task.record.key);
+    if (set.length !== dataShards + parityShards) return null;
+    const sources = new Map<number, PeerClient>();
+    set.forEach((node, index) => {
+      if (index !== task.shardIndex && node.id !== task.target.id) sources.set(index, this.options.peers.get(node));
+    });
+    return sources;
   }
 
   /** Nodes holding good shards of the version, by shard index, asked in parallel. */
-  private async findSources(task: RepairTask, signal: AbortSignal): Promise<Map<number, PeerClient>> {
+  private async askSources(task: RepairTask, signal: AbortSignal): Promise<Map<number, PeerClient>> {
     const ring = this.options.rings.current;
     if (ring === undefined) throw new Error('this node holds no ring');
     const set = this.locate(ring, task.record.bucket, task.record.key);
@@ -192,11 +326,32 @@ export class RepairWorker implements Worker {
     return this.locator.locator.locate(bucket, key).nodes;
   }
 
+  private rebuildStarted(): void {
+    if (this.rebuilding.tasks === 0) this.rebuilding.sinceMs = this.clock();
+    this.rebuilding.tasks += 1;
+  }
+
+  /** Adds the wall time since the last account to `rebuildMs`: concurrent rebuilds count their overlap once. */
+  private rebuildEnded(): void {
+    const now = this.clock();
+    this.options.figures.repair.rebuildMs += now - this.rebuilding.sinceMs;
+    this.rebuilding.sinceMs = now;
+    this.rebuilding.tasks -= 1;
+  }
+
   private updatePending(): void {
-    this.options.figures.repair.pending = this.queue.size + this.options.store.stats.quarantinedShards;
+    this.options.figures.repair.pending = this.queue.size + this.inFlightFromAudit + this.options.store.stats.quarantinedShards;
   }
 }
 
 function taskId(record: ObjectRecord, targetId: string): string {
   return `t\0${record.bucket}\0${record.key}\0${record.versionId}\0${targetId}`;
+}
+
+function quarantineId(entry: QuarantineEntry): string {
+  return `q\0${entry.bucket}\0${entry.key}\0${entry.versionId}\0${entry.shardIndex}`;
+}
+
+function slotOf(bucket: string, key: string, targetId: string): string {
+  return `${bucket}\0${key}\0${targetId}`;
 }

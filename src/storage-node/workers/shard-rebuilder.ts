@@ -60,34 +60,50 @@ export class SourceFailure extends Error {
   }
 }
 
+/** Fewer than k sources could be opened: the caller may look for other holders, or retry later. */
+export class NotEnoughSources extends Error {
+  readonly code = 'NotEnoughSources';
+  constructor(open: number, needed: number) {
+    super(`only ${open} of ${needed} shards are readable`);
+  }
+}
+
 /**
- * Streams shard `targetIndex` of a version, rebuilt stripe by stripe from `dataShards` of the given
- * sources (shard index -> node holding it): the sources verify their chunk checksums as they send, and
- * only the missing index is produced. One stripe of sources is held at a time. A source that cannot be
- * opened (missing or quarantined there) is replaced by the next one; one that fails mid-stream is
- * reported to `onBadSource` and ends the stream with an error, so the caller retries without it. Every
- * opened response is consumed or destroyed, so no pooled connection is left hanging.
+ * Opens `dataShards` of the given sources (shard index -> node holding it) and returns a stream of shard
+ * `targetIndex` of the version, rebuilt stripe by stripe: the sources verify their chunk checksums as
+ * they send, and only the missing index is produced. One stripe of sources is held at a time. The
+ * sources are opened before this resolves, so a caller finds out that too few are readable
+ * (NotEnoughSources) before it sends anything to the target. A source that cannot be opened (missing or
+ * quarantined there, another version) is replaced by the next one; one that fails mid-stream is reported
+ * to `onBadSource` and ends the stream with an error, so the caller retries without it. Every opened
+ * response is consumed or destroyed, also when the stream is destroyed unread, so no pooled connection
+ * is left hanging.
  */
-export function rebuildShardStream(
+export async function openShardRebuild(
   record: ObjectRecord,
   targetIndex: number,
   sources: ReadonlyMap<number, PeerClient>,
   codecs: CodecCache,
   signal: AbortSignal,
   onBadSource: (shardIndex: number) => void = () => undefined,
-): Readable {
+): Promise<Readable> {
   const { dataShards, parityShards, blockSizeBytes } = record.erasure;
   const layout = objectLayout(record.sizeBytes, dataShards, blockSizeBytes);
   const candidates = [...sources.keys()].filter((index) => index !== targetIndex).sort((a, b) => a - b);
-  if (candidates.length < dataShards) throw new Error(`only ${candidates.length} of ${dataShards} shards are readable`);
+  if (candidates.length < dataShards) throw new NotEnoughSources(candidates.length, dataShards);
   const codec = codecs.get(dataShards, parityShards);
+  const readers = layout.stripeCount === 0 ? [] : await openReaders();
+  let closing: Promise<void> | undefined;
+  const closeReaders = (): Promise<void> =>
+    (closing ??= Promise.all(readers.map(({ reader }) => reader.close().catch(() => undefined))).then(() => undefined));
+
   async function openReaders(): Promise<{ index: number; reader: BlockReader }[]> {
     const open: { index: number; reader: BlockReader }[] = [];
     const queue = [...candidates];
     try {
       while (open.length < dataShards) {
         const batch = queue.splice(0, dataShards - open.length);
-        if (batch.length === 0) throw new Error(`only ${open.length} of ${dataShards} shards are readable`);
+        if (batch.length === 0) throw new NotEnoughSources(open.length, dataShards);
         const answers = await Promise.allSettled(
           batch.map(async (index) => {
             const client = sources.get(index) as PeerClient;
@@ -108,8 +124,6 @@ export function rebuildShardStream(
     }
   }
   async function* stripes(): AsyncGenerator<Buffer> {
-    if (layout.stripeCount === 0) return;
-    const readers = await openReaders();
     try {
       for (let stripe = 0; stripe < layout.stripeCount; stripe += 1) {
         const blockBytes = stripeBlockSizeBytes(layout, stripe);
@@ -133,8 +147,11 @@ export function rebuildShardStream(
         yield Buffer.from(rebuilt);
       }
     } finally {
-      await Promise.all(readers.map(({ reader }) => reader.close().catch(() => undefined)));
+      await closeReaders();
     }
   }
-  return Readable.from(stripes(), { objectMode: false });
+  const stream = Readable.from(stripes(), { objectMode: false });
+  // A stream destroyed before its first read never enters the generator, whose finally would close the sources.
+  stream.once('close', () => void closeReaders());
+  return stream;
 }
