@@ -1,12 +1,14 @@
 /**
  * Repair benchmark: how fast the cluster rebuilds what one node lost. Each case starts a fresh in-process cluster
  * (one gateway, six storage nodes, 4+2, real LevelDB and files in a temp dir, loopback HTTP), writes objects of one
- * size, breaks one node, starts a fast scrub + audit pass, and times until every lost shard is rebuilt and the node
+ * size, breaks one node and restarts it, and times until every lost shard is rebuilt; then it checks that the node
  * holds a verified copy of each. Two ways to break a node:
- *   wipe   the node's whole data directory is removed and it restarts empty: the audits of the partitions' leaders
- *          (every node) find what it lacks and rebuild it onto it (the in-memory repair queue);
- *   files  the node's shard files are deleted under it (inline shards stay): its scrub quarantines them and its own
- *          repair rebuilds them (the persisted repair queue). Sizes whose shards are all inline are skipped.
+ *   files  its shard files are deleted while it is down (inline shards stay): its start-up recovery quarantines them,
+ *          so its own repair starts with a full persisted queue. This measures repair alone. Sizes whose shards
+ *          are all inline are skipped.
+ *   wipe   its whole data directory is removed and it restarts empty; a fast scrub + audit pass on every node finds
+ *          what it lacks (each node audits the partitions it leads) and rebuilds it onto it (the in-memory queue).
+ *          Audits find one partition at a time, so this measures audit and repair together.
  * Repair runs unthrottled (the default repairBytesPerSecond is 0). MB = 10^6 bytes of rebuilt shard data; "per node"
  * divides by the nodes that rebuilt anything. Run with `npm run bench:repair` (`-- --help` for flags). Not in `npm test`.
  */
@@ -27,12 +29,12 @@ const DATA_SHARDS = 4;
 const PARITY_SHARDS = 2;
 const VICTIM = 1;
 
-const SCENARIOS = ['wipe', 'files'] as const;
+const SCENARIOS = ['files', 'wipe'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-const USAGE = `usage: npm run bench:repair -- [--sizes=64KiB,1MiB,8MiB] [--scenarios=wipe,files] [--objects=N] [--scale=X] [--timeout-s=180]
+const USAGE = `usage: npm run bench:repair -- [--sizes=64KiB,256KiB,1MiB,8MiB] [--scenarios=wipe,files] [--objects=N] [--scale=X] [--timeout-s=180]
   --sizes=LIST      object sizes (B/KiB/MiB suffix)
-  --scenarios=LIST  wipe (node restarts empty; peers' audits rebuild onto it) and/or files (shard files deleted; its scrub + repair rebuild them)
+  --scenarios=LIST  files (shard files deleted; the node's repair rebuilds them) and/or wipe (node restarts empty; audits rebuild onto it)
   --objects=N       objects written per case (default: enough for ~128 MiB of objects, at least 24, at most 768)
   --scale=X         multiply the default object counts by X
   --timeout-s=S     give up on a case after S seconds of repair`;
@@ -47,7 +49,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { sizesBytes: [64 * 1024, MiB, 8 * MiB], scenarios: [...SCENARIOS], objects: undefined, scale: 1, timeoutMs: 180_000, help: false };
+  const args: Args = { sizesBytes: [64 * 1024, 256 * 1024, MiB, 8 * MiB], scenarios: [...SCENARIOS], objects: undefined, scale: 1, timeoutMs: 180_000, help: false };
   for (const arg of argv) {
     const at = arg.indexOf('=');
     const [name, value] = at < 0 ? [arg, ''] : [arg.slice(0, at), arg.slice(at + 1)];
@@ -78,6 +80,10 @@ interface CaseResult {
   shardsRebuilt: number;
   bytesRebuilt: number;
   wallMs: number;
+  /** When the audit passes that find a wipe's losses had ended (NaN for deleted files: the restart finds them). */
+  foundMs: number;
+  /** CPU time this process (gateway and every node) used meanwhile. */
+  cpuMs: number;
   rebuildingNodes: number;
   failedAttempts: number;
   problems: string[];
@@ -106,23 +112,30 @@ async function runRepairCase(scenario: Scenario, sizeBytes: number, objects: num
     const written = await runCase({ ops: objects, concurrency: 4, sizeBytes, op: (i) => s3.put(BUCKET, keys[i] as string, payload) });
     if (written.errors > 0) throw new Error(`${name}: ${written.errors} PUTs failed; first: ${written.firstError ?? '?'}`);
 
+    // The restarted node's figures start from zero; the others' from what they are before it restarts.
+    const before = await nodes.repairFigures();
+    const startedMs = performance.now();
+    const cpuBefore = process.cpuUsage();
     let expected: number;
     let scrubbed: number[];
     if (scenario === 'wipe') {
-      await nodes.wipeAndRestart(VICTIM, doc);
+      await nodes.restart(VICTIM, { wipe: true, ring: doc });
       // Every object has one shard on every node (6 nodes, 4+2): the wiped node lost one of each.
       expected = objects;
       scrubbed = Array.from({ length: nodes.count }, (_, i) => i);
+      await nodes.startScrub(scrubbed);
     } else {
-      expected = await nodes.deleteShardFiles(VICTIM);
-      scrubbed = [VICTIM];
+      // Its start-up recovery quarantines every committed shard whose file is gone: repair starts at once.
+      expected = await nodes.restart(VICTIM, { deleteFiles: true });
+      scrubbed = [];
     }
-    const before = await nodes.repairFigures();
-    const startedMs = performance.now();
-    await nodes.startScrub(scrubbed);
+    before[VICTIM] = { done: 0, failed: 0, pending: 0, shardsRebuilt: 0, bytesRebuilt: 0, quarantinedShards: 0, auditPasses: 0, scrubPasses: 0 };
     let after = before;
+    let foundMs = Number.NaN;
+    const passes = (f: RepairFigures | undefined): number => f?.auditPasses ?? 0;
     for (;;) {
       after = await nodes.repairFigures();
+      if (Number.isNaN(foundMs) && scrubbed.length > 0 && scrubbed.every((i) => passes(after[i]) > passes(before[i]))) foundMs = performance.now() - startedMs;
       const rebuilt = sum(after, (f) => f.shardsRebuilt) - sum(before, (f) => f.shardsRebuilt);
       const pending = sum(after, (f) => f.pending + f.quarantinedShards);
       if (rebuilt >= expected && pending === 0) break;
@@ -130,6 +143,7 @@ async function runRepairCase(scenario: Scenario, sizeBytes: number, objects: num
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const wallMs = performance.now() - startedMs;
+    const cpu = process.cpuUsage(cpuBefore);
     const rebuildingNodes = after.filter((f, i) => f.shardsRebuilt > (before[i]?.shardsRebuilt ?? 0)).length;
     return {
       name,
@@ -137,6 +151,8 @@ async function runRepairCase(scenario: Scenario, sizeBytes: number, objects: num
       shardsRebuilt: sum(after, (f) => f.shardsRebuilt) - sum(before, (f) => f.shardsRebuilt),
       bytesRebuilt: sum(after, (f) => f.bytesRebuilt) - sum(before, (f) => f.bytesRebuilt),
       wallMs,
+      foundMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       rebuildingNodes,
       failedAttempts: sum(after, (f) => f.failed) - sum(before, (f) => f.failed),
       problems: await nodes.shardProblems(ring, VICTIM, BUCKET, keys),
@@ -157,6 +173,8 @@ function row(result: CaseResult): string {
     String(result.shardsRebuilt).padStart(7),
     mb.toFixed(1).padStart(8),
     seconds.toFixed(2).padStart(7),
+    (result.foundMs / 1000).toFixed(2).padStart(7),
+    `${Math.round((100 * result.cpuMs) / result.wallMs)}%`.padStart(5),
     (mb / seconds).toFixed(2).padStart(9),
     String(result.rebuildingNodes).padStart(6),
     (mb / seconds / Math.max(1, result.rebuildingNodes)).toFixed(2).padStart(9),
@@ -183,9 +201,11 @@ async function main(): Promise<number> {
   console.log(`node ${process.version} on ${process.platform}/${process.arch}`);
   console.log(`cpu: ${cpu[0]?.model ?? 'unknown'} x ${cpu.length}, memory ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, ${loadLine()}`);
   console.log(`cluster: 1 gateway + 6 storage nodes in-process, erasure ${DATA_SHARDS}+${PARITY_SHARDS}, block ${formatSize(DEFAULTS.blockSizeBytes)}, kernel ${bestKernel()}, repair unthrottled`);
-  console.log('MB = 10^6 bytes of rebuilt shards; time = fast scrub/audit started .. every lost shard rebuilt; objects/s = shards rebuilt per second\n');
+  console.log('MB = 10^6 bytes of rebuilt shards; time = fast scrub/audit started .. every lost shard rebuilt; objects/s = shards rebuilt per second;');
+  console.log('audit s = when every audit pass had ended: a wipe is found by audits, so its repair cannot end sooner;');
+  console.log('cpu = CPU time of this process (gateway and all nodes) over the repair time: near 100% means one core is the limit\n');
   console.log(
-    ['case'.padEnd(20), 'objects', ' shards', 'MB built', 'time s', 'MB/s all', ' nodes', 'MB/s/node', 'objects/s', ' failed'].join(' '),
+    ['case'.padEnd(20), 'objects', ' shards', 'MB built', 'time s', 'audit s', '  cpu', 'MB/s all', ' nodes', 'MB/s/node', 'objects/s', ' failed'].join(' '),
   );
   const startedMs = performance.now();
   let bad = 0;

@@ -17,6 +17,10 @@ export interface RepairFigures {
   shardsRebuilt: number;
   bytesRebuilt: number;
   quarantinedShards: number;
+  /** Audit passes this node finished (a pass ends when it has checked every partition it leads). */
+  auditPasses: number;
+  /** Scrub passes this node finished. */
+  scrubPasses: number;
 }
 
 /**
@@ -52,8 +56,10 @@ export class ClusterNodes {
     return Promise.all(
       this.clients.map(async (client) => {
         const status = await client.workStatus({ signal: AbortSignal.timeout(10_000) });
-        const repair = status.figures['repair'] as unknown as Omit<RepairFigures, 'quarantinedShards'>;
-        return { ...repair, quarantinedShards: status.quarantinedShards };
+        const repair = status.figures['repair'] as unknown as Omit<RepairFigures, 'quarantinedShards' | 'auditPasses' | 'scrubPasses'>;
+        const audit = status.figures['audit'] as unknown as { passes: number };
+        const scrub = status.figures['scrub'] as unknown as { passes: number };
+        return { ...repair, quarantinedShards: status.quarantinedShards, auditPasses: audit.passes, scrubPasses: scrub.passes };
       }),
     );
   }
@@ -63,30 +69,29 @@ export class ClusterNodes {
     await Promise.all(indexes.map((i) => this.client(i).startScrub(true, { signal: AbortSignal.timeout(10_000) })));
   }
 
-  /** Stops node i, removes its whole data directory, starts an empty node on the same port and hands it the ring. */
-  async wipeAndRestart(index: number, ring: unknown): Promise<void> {
+  /**
+   * Stops node i and starts it again on the same port. `wipe` removes its whole data directory first (it
+   * restarts empty and is handed `ring`); `deleteFiles` removes only its shard files (inline shards, in
+   * LevelDB, stay), which its start-up recovery quarantines, so its repair queue is full when it starts.
+   * Returns the number of shard files deleted.
+   */
+  async restart(index: number, damage: { wipe: true; ring: unknown } | { deleteFiles: true }): Promise<number> {
     const old = this.cluster.nodes[index];
     if (old === undefined) throw new Error(`no node ${index}`);
     const port = old.address.port;
     await old.close();
     const dataDir = join(this.cluster.dataDir, `node-${index}`);
-    await rm(dataDir, { recursive: true, force: true });
+    let deleted = 0;
+    if ('wipe' in damage) await rm(dataDir, { recursive: true, force: true });
+    else deleted = await deleteShardFiles(dataDir);
     const fresh = new StorageNode({ nodeId: `node-${index}`, dataDir, host: '127.0.0.1', port, clusterSecret: CLUSTER_SECRET, logger: silentLogger() });
     await fresh.start();
     // The cluster's close() closes whatever sits in this slot.
     this.cluster.nodes[index] = fresh;
     await this.client(index).close();
     this.clients[index] = this.clientOf(index, fresh);
-    await this.client(index).offerRing(ring, { signal: AbortSignal.timeout(5_000) });
-  }
-
-  /** Deletes every shard file of node i under its feet (inline shards, in LevelDB, stay); returns how many. */
-  async deleteShardFiles(index: number): Promise<number> {
-    const root = join(this.cluster.dataDir, `node-${index}`, 'shards');
-    const files: string[] = [];
-    for (const dir of await readdir(root)) for (const name of await readdir(join(root, dir))) files.push(join(root, dir, name));
-    await Promise.all(files.map((file) => rm(file)));
-    return files.length;
+    if ('wipe' in damage) await this.client(index).offerRing(damage.ring, { signal: AbortSignal.timeout(5_000) });
+    return deleted;
   }
 
   /**
@@ -138,4 +143,12 @@ export class ClusterNodes {
   private clientOf(index: number, node: StorageNode): NodeClient {
     return new NodeClient({ nodeId: `node-${index}`, address: `127.0.0.1:${node.address.port}`, clusterSecret: CLUSTER_SECRET, connections: 4 });
   }
+}
+
+async function deleteShardFiles(dataDir: string): Promise<number> {
+  const root = join(dataDir, 'shards');
+  const files: string[] = [];
+  for (const dir of await readdir(root)) for (const name of await readdir(join(root, dir))) files.push(join(root, dir, name));
+  await Promise.all(files.map((file) => rm(file)));
+  return files.length;
 }
