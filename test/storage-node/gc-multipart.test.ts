@@ -6,14 +6,15 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
+  PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { UPLOADS_BUCKET, uploadPartKey } from '../../src/rpc/index.js';
+import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey } from '../../src/rpc/index.js';
 import { shardFileName } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
-import { startGcCluster, until, type GcCluster } from './gc-cluster.js';
+import { morePasses, startGcCluster, until, type GcCluster } from './gc-cluster.js';
 
 /**
  * Issue 7, garbage collection of multipart parts, on six real nodes. Audits are quiet (long interval),
@@ -131,5 +132,46 @@ t.test('an upload never completed is aborted after the expiry and its parts free
     ),
     { name: 'NoSuchUpload' },
     'a late completion is refused as S3 refuses one after a lifecycle abort',
+  );
+});
+
+t.test('parts of a completed upload stay while its object is current, past the tombstone grace, and are freed once it is overwritten', async (t) => {
+  const graceMs = 1_500;
+  const cluster = await startGcCluster(t, { gcTombstoneGraceMs: graceMs, gcSettleMs: 200, gcIntervalMs: 200, auditIntervalMs: QUIET_AUDIT });
+  const { s3, bucket } = cluster;
+  const body = { 1: seededBytes(5 * MiB, 8), 2: seededBytes(300_000, 9) };
+  const done = await upload(s3, bucket, 'checkpoint', body);
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: 'checkpoint',
+      UploadId: done.uploadId,
+      MultipartUpload: { Parts: [1, 2].map((n) => ({ PartNumber: n, ETag: done.etags[n] })) },
+    }),
+  );
+  const shards = await partShards(cluster, bucket, done.uploadId, [1, 2]);
+  t.equal(shards.length, 12, 'two parts, a shard file on each node');
+
+  // Several collector passes past the grace: the closing marker (a tombstone) must survive as the parts' link.
+  await morePasses(cluster, [0, 1, 2, 3, 4, 5], 3);
+  await new Promise((resolve) => setTimeout(resolve, graceMs));
+  await morePasses(cluster, [0, 1, 2, 3, 4, 5], 2);
+  const markers = await cluster.statuses(UPLOADS_BUCKET, uploadMarkerKey(bucket, done.uploadId));
+  t.ok(markers.every((status) => status?.record.upload?.closed === 'completed'), 'the completed upload’s closing marker outlives the grace while its object is current');
+  for (const shard of shards) t.ok(await exists(shard.path), `${shard.key} on node-${shard.node}: kept while the object is current`);
+  const read = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'checkpoint' }))).Body as AsyncIterable<Uint8Array>);
+  t.ok(read.equals(Buffer.concat([body[1], body[2]])), 'the object reads byte-identical');
+
+  const replacement = seededBytes(1_000, 10);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'checkpoint', Body: replacement }));
+  await until('every node dropped the overwritten object’s parts', () => allDropped(cluster, shards), 20_000);
+  for (const shard of shards) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
+  t.equal(await cluster.total('bytesFreed'), shards.reduce((sum, s) => sum + s.sizeBytes, 0), 'bytes freed are exactly the parts’ shard bytes');
+  const after = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'checkpoint' }))).Body as AsyncIterable<Uint8Array>);
+  t.ok(after.equals(replacement), 'the new object reads byte-identical');
+  await until(
+    'the closing marker is dropped a grace after its object was overwritten',
+    async () => (await cluster.statuses(UPLOADS_BUCKET, uploadMarkerKey(bucket, done.uploadId))).every((status) => status === null),
+    20_000,
   );
 });

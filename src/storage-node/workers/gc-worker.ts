@@ -88,8 +88,10 @@ function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): 
  *   which frees its shard at once and which audit spreads rather than undoes) once the upload's newest
  *   marker, read from a read quorum of its set, is a closing marker older than the settle time, and no
  *   record a read quorum of the target key's set holds lists the part's version: for an abort that
- *   guards against a completion that raced it; for a completion, only the manifest's own list is kept,
- *   and if the manifest is no longer found (overwritten) the parts are kept, since it cannot be read.
+ *   guards against a completion that raced it; for a completion, only the manifest's own list is kept
+ *   while the manifest is the target key's version, and once it has been overwritten or deleted for the
+ *   settle time, no part is. A completed upload's closing marker is the parts' only link to their
+ *   manifest, so tombstone collection keeps it while the manifest is current and for a grace after.
  *   Open uploads, markers nobody answers for, and closing markers written before they recorded how the
  *   upload ended keep their parts.
  * - Files: shard files no `f` row registers and temporary files, last written before the settle time
@@ -195,6 +197,10 @@ export class GcWorker implements Worker {
     if (!isExpiredTombstone(record, this.clock(), tombstoneGraceMs)) return;
     const set = this.locate(ring, record.bucket, record.key);
     if (!set.some((node) => node.id === nodeId)) return;
+    if (record.upload?.closed === 'completed' && !(await this.completionForgettable(ring, record, signal))) {
+      this.keptThisPass += 1;
+      return;
+    }
     const { answered, missing } = await this.askSet(set, record.bucket, record.key, signal);
     const olderLive = answered.some(({ status }) => status !== null && !status.record.deleted && status.record.versionId < record.versionId);
     if (missing > 0 || olderLive) {
@@ -275,8 +281,31 @@ export class GcWorker implements Worker {
         if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) referenced.add(partId(part.key, part.versionId));
       }
     }
-    if (upload.closed === 'completed' && !manifestFound) return keep;
+    if (upload.closed === 'completed' && !manifestFound) {
+      // The manifest is gone from every member: overwritten or deleted, so its parts are garbage once
+      // readers that opened it have had the settle time to finish. Nothing newer yet (a completion not
+      // visible everywhere) keeps them.
+      const current = newest(targets.answered);
+      if (current !== undefined && current.versionId < (upload.manifestVersionId ?? '')) return keep;
+      if (current !== undefined && this.clock() - current.lastModifiedMs < this.options.settleMs) return keep;
+    }
     return { collect: true, referenced };
+  }
+
+  /**
+   * Whether a completed upload's closing marker may go: it is the only link from the parts to their
+   * manifest, so it stays while the manifest is the target key's current version, and for a tombstone
+   * grace after it was superseded, so every part's node has had many passes to collect the parts.
+   */
+  private async completionForgettable(ring: Ring, marker: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+    const upload = marker.upload;
+    if (upload === undefined) return true;
+    const targets = await this.askSet(this.locate(ring, upload.bucket, upload.key), upload.bucket, upload.key, signal);
+    if (targets.answered.length < readQuorum(marker.erasure)) return false;
+    const current = newest(targets.answered);
+    if (current === undefined) return true;
+    if (current.versionId <= (upload.manifestVersionId ?? '')) return false;
+    return this.clock() - current.lastModifiedMs >= this.options.tombstoneGraceMs;
   }
 
   /** Every member's answer for a key (this node's from its own store), and how many did not answer. */
