@@ -76,8 +76,8 @@ export function partNumberOf(ctx: RequestContext): number {
 
 /** The upload's marker record; NoSuchUpload when it never existed, was completed or aborted, or names another key. */
 export async function requireUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<ObjectRecord & { upload: UploadInfo }> {
-  const nodes = ctx.services.cluster.nodesFor(UPLOADS_BUCKET, markerKey(bucket, uploadId));
-  const version = await resolveVersion(nodes, UPLOADS_BUCKET, markerKey(bucket, uploadId), ctx.services.erasure, metadataSignal(ctx));
+  const marker = markerKey(bucket, uploadId);
+  const version = await resolveVersion(ctx.services.cluster.readSets(UPLOADS_BUCKET, marker), UPLOADS_BUCKET, marker, ctx.services.erasure, metadataSignal(ctx));
   const upload = version?.record.upload;
   if (version === null || version.record.deleted || upload === undefined || upload.closed !== undefined || upload.key !== key) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   return { ...version.record, upload };
@@ -171,8 +171,8 @@ async function completedParts(ctx: RequestContext, bucket: string, uploadId: str
   const stored = await Promise.all(
     requested.map(async (part) => {
       const partKeyName = partKey(bucket, uploadId, part.partNumber);
-      const nodes = ctx.services.cluster.nodesFor(UPLOADS_BUCKET, partKeyName);
-      const version = await resolveVersion(nodes, UPLOADS_BUCKET, partKeyName, ctx.services.erasure, signal);
+      const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, partKeyName);
+      const version = await resolveVersion(sets, UPLOADS_BUCKET, partKeyName, ctx.services.erasure, signal);
       const matches =
         version !== null &&
         version.record.etag === part.etag &&
