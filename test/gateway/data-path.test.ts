@@ -13,14 +13,21 @@ import { collect, seededBytes } from '../helpers/bytes.js';
 // The gateway's write and read paths against six real storage nodes, below the S3 layer.
 const SECRET = 'data-path-secret';
 const dir = await mkdtemp(join(tmpdir(), 'tessera-data-path-'));
-const nodes: StorageNode[] = [];
-const clients: NodeClient[] = [];
-for (let i = 0; i < 6; i += 1) {
-  const node = new StorageNode({ nodeId: `n${i}`, dataDir: join(dir, `n${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger() });
-  const { port } = await node.start();
-  nodes.push(node);
-  clients.push(new NodeClient({ nodeId: `n${i}`, address: `127.0.0.1:${port}`, clusterSecret: SECRET }));
+
+/** Starts `count` storage nodes named prefix0, prefix1, … with a client for each. */
+async function startNodes(prefix: string, count: number): Promise<{ nodes: StorageNode[]; clients: NodeClient[] }> {
+  const started = { nodes: [] as StorageNode[], clients: [] as NodeClient[] };
+  for (let i = 0; i < count; i += 1) {
+    const id = `${prefix}${i}`;
+    const node = new StorageNode({ nodeId: id, dataDir: join(dir, id), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger() });
+    const { port } = await node.start();
+    started.nodes.push(node);
+    started.clients.push(new NodeClient({ nodeId: id, address: `127.0.0.1:${port}`, clusterSecret: SECRET }));
+  }
+  return started;
 }
+
+const { nodes, clients } = await startNodes('n', 6);
 t.teardown(async () => {
   await Promise.all(clients.map((c) => c.close()));
   for (const node of nodes) await node.close();
@@ -124,14 +131,7 @@ t.test('a node that accepts connections but never answers does not hold up a rea
 
 t.test('during a ring change a read finds versions only the previous set holds, and the newest of both sets wins', async (t) => {
   // The new set shares only positions 3-5 with the old one; its three new members start empty.
-  const spares: StorageNode[] = [];
-  const spareClients: NodeClient[] = [];
-  for (let i = 0; i < 3; i += 1) {
-    const node = new StorageNode({ nodeId: `s${i}`, dataDir: join(dir, `s${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger() });
-    const { port } = await node.start();
-    spares.push(node);
-    spareClients.push(new NodeClient({ nodeId: `s${i}`, address: `127.0.0.1:${port}`, clusterSecret: SECRET }));
-  }
+  const { nodes: spares, clients: spareClients } = await startNodes('s', 3);
   t.teardown(async () => {
     await Promise.all(spareClients.map((c) => c.close()));
     for (const node of spares) await node.close();

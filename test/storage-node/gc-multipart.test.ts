@@ -49,6 +49,18 @@ async function upload(s3: S3Client, bucket: string, key: string, parts: Record<n
   return { uploadId, etags };
 }
 
+/** Completes an upload with the given parts. */
+async function complete(s3: S3Client, bucket: string, key: string, uploaded: { uploadId: string; etags: Record<number, string> }, parts: readonly number[]): Promise<void> {
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId: uploaded.uploadId,
+      MultipartUpload: { Parts: parts.map((n) => ({ PartNumber: n, ETag: uploaded.etags[n] })) },
+    }),
+  );
+}
+
 /** Every node's shard of the given parts, with its file (each part here is large enough to be a file, not inline). */
 async function partShards(cluster: GcCluster, bucket: string, uploadId: string, partNumbers: readonly number[]): Promise<PartShard[]> {
   const shards: PartShard[] = [];
@@ -82,14 +94,7 @@ t.test('parts of an aborted upload, and parts a completion left out, are freed w
 
   const body = { 1: seededBytes(5 * MiB, 3), 2: seededBytes(200_000, 4), 3: seededBytes(200_000, 5) };
   const done = await upload(s3, bucket, 'kept', body);
-  await s3.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: 'kept',
-      UploadId: done.uploadId,
-      MultipartUpload: { Parts: [1, 3].map((n) => ({ PartNumber: n, ETag: done.etags[n] })) },
-    }),
-  );
+  await complete(s3, bucket, 'kept', done, [1, 3]);
   const leftOut = await partShards(cluster, bucket, done.uploadId, [2]);
   const listed = await partShards(cluster, bucket, done.uploadId, [1, 3]);
   t.equal(leftOut.length + listed.length, 18, 'the completed upload’s three parts have a shard file on each node');
@@ -141,14 +146,7 @@ t.test('parts of a completed upload stay while its object is current, past the t
   const { s3, bucket } = cluster;
   const body = { 1: seededBytes(5 * MiB, 8), 2: seededBytes(300_000, 9) };
   const done = await upload(s3, bucket, 'checkpoint', body);
-  await s3.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: 'checkpoint',
-      UploadId: done.uploadId,
-      MultipartUpload: { Parts: [1, 2].map((n) => ({ PartNumber: n, ETag: done.etags[n] })) },
-    }),
-  );
+  await complete(s3, bucket, 'checkpoint', done, [1, 2]);
   const shards = await partShards(cluster, bucket, done.uploadId, [1, 2]);
   t.equal(shards.length, 12, 'two parts, a shard file on each node');
 
