@@ -53,7 +53,7 @@ export async function startGcCluster(t: { teardown(fn: () => unknown): void }, h
   const dataDirs = Array.from({ length: 6 }, (_, i) => join(root, `node-${i}`));
   const clients: NodeClient[] = [];
   const start = async (i: number): Promise<void> => {
-    const node = new StorageNode({ nodeId: `node-${i}`, dataDir: dataDirs[i] as string, host: '127.0.0.1', port: ports[i] ?? 0, clusterSecret: SECRET, logger, reserveBytes: 0, healing });
+    const node = new StorageNode({ nodeId: `node-${i}`, dataDir: dataDirs[i] as string, host: '127.0.0.1', port: ports[i] ?? 0, clusterSecret: SECRET, logger, reserveBytes: 0, healing: { rebalanceSettleMs: 0, rebalanceIntervalMs: 100, ...healing } });
     await node.start();
     nodes[i] = node;
     ports[i] = node.address.port;

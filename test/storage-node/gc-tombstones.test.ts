@@ -103,3 +103,17 @@ t.test('audit does not copy a tombstone older than the grace period to a member 
   t.ok(old.set.filter((i) => i !== absent).every((i) => oldHeld[i]?.record.deleted === true), 'the other five members still hold it (the collector is off here)');
   t.ok(await readsAsDeleted(s3, bucket, old.key), 'the key reads as absent');
 });
+
+t.test('no tombstone is dropped while the node’s rebalance to the current ring is unfinished', async (t) => {
+  // A settle time longer than the test keeps every node's rebalance of the current epoch open.
+  const cluster = await startGcCluster(t, { gcTombstoneGraceMs: 300, gcSettleMs: 100, gcIntervalMs: 200, auditIntervalMs: QUIET_AUDIT, rebalanceSettleMs: 10 * 60 * 1000 });
+  const { s3, bucket } = cluster;
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'moving', Body: seededBytes(1_000, 5) }));
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'moving' }));
+  await delay(300);
+  await morePasses(cluster, ALL, 3);
+  const held = await cluster.statuses(bucket, 'moving');
+  t.ok(held.every((status) => status?.record.deleted === true), 'every member still holds the expired tombstone');
+  t.equal(await cluster.total('tombstonesDropped'), 0, 'none was dropped');
+  t.ok(await readsAsDeleted(s3, bucket, 'moving'), 'the key reads as absent');
+});

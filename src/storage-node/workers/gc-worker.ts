@@ -23,6 +23,11 @@ export interface GcWorkerOptions {
   uploadExpiryMs: number;
   /** Files younger than this are never orphans; uploads closed more recently than this keep their parts. */
   settleMs: number;
+  /**
+   * Whether this node's rebalance to the current ring is done. Until it is, members of an older set may
+   * still hold versions the tombstone hides, and rebalance would copy them to a set that dropped it.
+   */
+  placementSettled?: () => boolean;
   keysPerStep?: number;
   peerTimeoutMs?: number;
   clock?: () => number;
@@ -79,7 +84,8 @@ function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): 
  *   an older live version blocks the drop (the tombstone is what keeps that version deleted; audit copies
  *   it there), and so does a member that does not answer. A node outside the key's current set leaves
  *   its tombstone alone: strays are rebalance's. Audit never copies an expired tombstone to a member that
- *   holds nothing, or the drop would be undone forever.
+ *   holds nothing, or the drop would be undone forever. While this node's rebalance to the current ring
+ *   is unfinished no tombstone is dropped: a member of the old set may still hold what it hides.
  * - Superseded versions cannot exist on a node: a key has one committed row per node, and the commit of
  *   a newer version drops the older one's shard data in the same batch (metadata-store.ts). Prepared
  *   versions never committed are the prepared resolver's and start-up recovery's.
@@ -197,6 +203,10 @@ export class GcWorker implements Worker {
     if (!isExpiredTombstone(record, this.clock(), tombstoneGraceMs)) return;
     const set = this.locate(ring, record.bucket, record.key);
     if (!set.some((node) => node.id === nodeId)) return;
+    if (this.options.placementSettled?.() === false) {
+      this.keptThisPass += 1;
+      return;
+    }
     if (record.upload?.closed === 'completed' && !(await this.completionForgettable(ring, record, signal))) {
       this.keptThisPass += 1;
       return;

@@ -74,6 +74,7 @@ export class Healing implements HealingControl {
       tombstoneGraceMs: config.gcTombstoneGraceMs,
       clock,
     });
+    const rebalance = new RebalanceWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, settleMs: config.rebalanceSettleMs, clock });
     const gc = new GcWorker({
       nodeId,
       store,
@@ -84,9 +85,10 @@ export class Healing implements HealingControl {
       tombstoneGraceMs: config.gcTombstoneGraceMs,
       uploadExpiryMs: config.gcUploadExpiryMs,
       settleMs: config.gcSettleMs,
+      // Without rebalance there is no move to wait for; with it, only a finished one settles the sets.
+      placementSettled: config.rebalance ? () => rebalance.settled(rings.current?.epoch ?? 0) : () => true,
       clock,
     });
-    const rebalance = new RebalanceWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, settleMs: config.rebalanceSettleMs, clock });
     this.runners = {
       scrub: new WorkerRunner({ worker: scrub, cursors, logger, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
       repair: repairRunner,

@@ -120,6 +120,11 @@ export class RebalanceWorker implements Worker {
     return { items: 0, bytes: 0, cursor: JSON.stringify(this.cursor), idle: true };
   }
 
+  /** Whether this node's rebalance to `epoch` is done: nothing it holds still sits where only an older ring put it. */
+  settled(epoch: number): boolean {
+    return this.cursor.epoch === epoch && this.cursor.done;
+  }
+
   status(): WorkerStatus {
     return { epoch: this.cursor.epoch, done: this.cursor.done, pendingThisPass: this.cursor.pending, resumedAfter: this.resumedAfter };
   }
