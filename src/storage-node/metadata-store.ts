@@ -106,6 +106,16 @@ export function storedRef(stored: StoredObject): ShardRef | null {
   return { bucket, key, versionId, shardIndex: stored.shardIndex };
 }
 
+/** A metadata write refused because an earlier one failed: the node must restart before it writes again. */
+export class MetadataWriteFenced extends Error {
+  readonly code = 'EMETADATAFENCED';
+
+  constructor() {
+    super('metadata writes are stopped after a failed write; restart the node once the disk is healthy');
+    this.name = 'MetadataWriteFenced';
+  }
+}
+
 /** The node's LevelDB: object index, placement index, prepared and inline shards, file registry, quarantine, buckets. */
 export class MetadataStore {
   private readonly db: ClassicLevel<Buffer, Buffer>;
@@ -404,14 +414,28 @@ export class MetadataStore {
     for await (const value of this.db.values(kindRange(ROW.object))) yield parse<StoredObject>(value);
   }
 
-  /** Every write is synced: an acknowledged prepare, commit or bucket change survives a crash. */
+  /**
+   * Every write is synced: an acknowledged prepare, commit or bucket change survives a crash.
+   *
+   * After one write fails (a full disk, an I/O error) the database refuses every later write until the
+   * node restarts, and a write that was already queued behind the failed one is reported failed even if
+   * LevelDB took it. LevelDB keeps accepting writes after a failed log append, but that append may have
+   * left a torn record in its log, and on reopening, recovery drops what follows a torn record: writes
+   * acknowledged after it would be lost. Reads go on; the node reports itself degraded.
+   */
   private async write(batch: Batch): Promise<void> {
+    if (this.writeFailureCount > 0) {
+      await batch.close();
+      throw new MetadataWriteFenced();
+    }
+    const failuresBefore = this.writeFailureCount;
     try {
       await batch.write({ sync: this.sync });
     } catch (err) {
       this.writeFailureCount += 1;
       throw err;
     }
+    if (this.writeFailureCount !== failuresBefore) throw new MetadataWriteFenced();
   }
 }
 

@@ -19,7 +19,7 @@ import {
   type WireErrorCode,
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
-import { toObjectStatus } from './metadata-store.js';
+import { MetadataWriteFenced, toObjectStatus } from './metadata-store.js';
 import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
 import { ShardCorruptError } from './shard-file.js';
@@ -213,7 +213,7 @@ export class NodeServer {
       const recovery = stats.lastRecovery;
       return {
         nodeId: this.options.nodeId,
-        // LevelDB refuses every write after one failed (a full disk, an I/O error) until it is reopened.
+        // After one failed metadata write the node refuses writes until it restarts (metadata-store.ts).
         status: metadataStore === 'open' && store.metadata.writeFailures === 0 ? 'ok' : 'degraded',
         metadataStore,
         freeBytes: await store.freeBytes(),
@@ -258,6 +258,7 @@ function wireCodeOf(err: unknown): WireErrorCode {
     return codes[err.code];
   }
   if (err instanceof ShardCorruptError) return 'ChecksumMismatch';
+  if (err instanceof MetadataWriteFenced) return 'Unavailable';
   return 'Internal';
 }
 

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { collect, seededBytes } from '../helpers/bytes.js';
+import { MetadataStore, MetadataWriteFenced } from '../../src/storage-node/metadata-store.js';
 import { startFaultCluster, type FaultCluster } from './fault-cluster.js';
 import { tempDir } from './store-fixture.js';
 
@@ -189,5 +190,72 @@ t.test('real disks (small tmpfs): the reserve refuses shards before a disk fills
   t.ok(after >= held[1], `with every shard it held (${after} >= ${held[1]})`);
   await put(s3, 'faults', 'after', seededBytes(600_000, 99));
   t.equal(await nodeShardsIntact(cluster, 1, 'faults', ['after']), 1, 'and it stores new shards again');
-  t.equal(await tmpFiles(cluster), 0, 'no temporary file is left');
+  // Repairs the restart set off may still be writing their temporary files; none may outlive them.
+  const deadline = Date.now() + 30_000;
+  let left = await tmpFiles(cluster);
+  while (left > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = await tmpFiles(cluster);
+  }
+  t.equal(left, 0, 'no temporary file is left once writes in flight finish');
+});
+
+t.test('after a metadata write fails on a full disk, later writes are refused, and every write acknowledged before survives a reopen', { skip: ROOT_ON_LINUX ? false : 'needs root on Linux to mount a tmpfs' }, async (t) => {
+  const root = await tempDir(t, 'fault-leveldb');
+  const disk = join(root, 'disk');
+  let mounted = false;
+  let store: MetadataStore | undefined;
+  t.teardown(async () => {
+    await store?.close().catch(() => undefined);
+    if (mounted) await run('umount', [disk]).catch(() => run('umount', ['-l', disk]));
+  });
+  mounted = await mountTmpfs(disk, 2 * MiB);
+  if (!mounted) {
+    t.pass('tmpfs could not be mounted here; skipped');
+    return;
+  }
+  store = new MetadataStore(join(disk, 'metadata'));
+  await store.open();
+  // Another file takes the disk's space but the last 300 KiB; removing it later brings room back.
+  const filler = join(disk, 'filler');
+  await fillDisk(filler);
+  await truncate(filler, (await stat(filler)).size - 300 * 1024);
+  // Writes of a few KiB each until the disk refuses one; before the fix, LevelDB took later writes
+  // after a torn log append and lost them when it reopened.
+  const acknowledged = new Map<string, string>();
+  let failure: unknown;
+  for (let i = 0; i < 10_000 && failure === undefined; i += 1) {
+    const value = `${i}:`.padEnd(3_000 + (i % 7) * 500, String.fromCharCode(97 + (i % 26)));
+    try {
+      await store.saveCursor(`w${i}`, value);
+      acknowledged.set(`w${i}`, value);
+    } catch (err) {
+      failure = err;
+    }
+  }
+  t.ok(failure !== undefined && acknowledged.size > 10, `a write failed after ${acknowledged.size} were acknowledged`);
+  // Space comes back (a failed shard write removes its file): LevelDB would take later writes after its
+  // torn log append, and lose them on reopening. Each must be refused, not acknowledged.
+  await rm(filler);
+  let refused = 0;
+  for (let i = 0; i < 50; i += 1) {
+    try {
+      await store.saveCursor(`late${i}`, `late write ${i}`);
+      acknowledged.set(`late${i}`, `late write ${i}`);
+    } catch (err) {
+      if (err instanceof MetadataWriteFenced) refused += 1;
+    }
+  }
+  t.equal(refused, 50, 'every later write, even a small one, is refused');
+  t.equal(await store.loadCursor(`w${acknowledged.size - 1}`), acknowledged.get(`w${acknowledged.size - 1}`), 'reads go on');
+  await store.close();
+  // Room again (a remount keeps a tmpfs's files), and the node restarts.
+  await run('mount', ['-o', 'remount,size=16M', disk]);
+  store = new MetadataStore(join(disk, 'metadata'));
+  await store.open();
+  let lost = 0;
+  for (const [name, value] of acknowledged) if ((await store.loadCursor(name)) !== value) lost += 1;
+  t.equal(lost, 0, `all ${acknowledged.size} acknowledged writes survive the reopen`);
+  await store.saveCursor('after', 'small');
+  t.equal(await store.loadCursor('after'), 'small', 'and the reopened store writes again');
 });
