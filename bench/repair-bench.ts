@@ -8,7 +8,7 @@
  *          are all inline are skipped.
  *   wipe   its whole data directory is removed and it restarts empty; a fast scrub + audit pass on every node finds
  *          what it lacks (each node audits the partitions it leads) and rebuilds it onto it (the in-memory queue).
- *          Audits find one partition at a time, so this measures audit and repair together.
+ *          Repair cannot end before the audits that find the losses, so this measures audit and repair together.
  * Repair runs unthrottled (the default repairBytesPerSecond is 0). MB = 10^6 bytes of rebuilt shard data; "per node"
  * divides by the nodes that rebuilt anything. Run with `npm run bench:repair` (`-- --help` for flags). Not in `npm test`.
  */
