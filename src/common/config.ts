@@ -94,8 +94,12 @@ export interface NodeHealingConfig {
   scrubIntervalMs: number;
   /** Pause between audit passes. */
   auditIntervalMs: number;
+  /** Partitions an audit checks at once (each a digest request to every member of its set, listings where they differ). */
+  auditConcurrency: number;
   /** Rebuild rate of repair; 0 = unlimited. */
   repairBytesPerSecond: number;
+  /** Repairs in flight at once. Peer connection pools are sized to this plus auditConcurrency. */
+  repairConcurrency: number;
   /** Copy rate of rebalance; 0 = unlimited. */
   rebalanceBytesPerSecond: number;
   /** How often an idle rebalance looks for a newer ring (or retries what could not move yet). */
@@ -164,7 +168,11 @@ export const DEFAULTS = {
   scrubIntervalMs: 24 * 60 * 60 * 1000,
   /** Audits compare digests of the partitions a node leads: cheap, so every 10 minutes. */
   auditIntervalMs: 10 * 60 * 1000,
+  /** Partitions in flight per audit: enough that a wiped node is found about as fast as repair rebuilds it. */
+  auditConcurrency: 8,
   repairBytesPerSecond: 0,
+  /** Repairs in flight at once, as the repair worker's DEFAULT_REPAIR_CONCURRENCY. */
+  repairConcurrency: 4,
   rebalanceBytesPerSecond: 50 * 1024 * 1024,
   rebalanceIntervalMs: 5_000,
   /** Garbage is collected hourly, at most 500 keys/s (status requests to a key's set for each candidate). */
@@ -223,7 +231,9 @@ export const NODE_ENV: Readonly<Record<string, string>> = {
   'healing.scrubBytesPerSecond': 'TESSERA_SCRUB_BYTES_PER_SECOND',
   'healing.scrubIntervalMs': 'TESSERA_SCRUB_INTERVAL_MS',
   'healing.auditIntervalMs': 'TESSERA_AUDIT_INTERVAL_MS',
+  'healing.auditConcurrency': 'TESSERA_AUDIT_CONCURRENCY',
   'healing.repairBytesPerSecond': 'TESSERA_REPAIR_BYTES_PER_SECOND',
+  'healing.repairConcurrency': 'TESSERA_REPAIR_CONCURRENCY',
   'healing.rebalanceBytesPerSecond': 'TESSERA_REBALANCE_BYTES_PER_SECOND',
   'healing.rebalanceIntervalMs': 'TESSERA_REBALANCE_INTERVAL_MS',
   'healing.rebalanceSettleMs': 'TESSERA_REBALANCE_SETTLE_MS',
@@ -421,11 +431,14 @@ function healingConfigOf(reader: ConfigReader): NodeHealingConfig {
     reader.value(`healing.${name}`, fallback, (v, n) => parseInteger(v, n, 10, 7 * 24 * 60 * 60 * 1000));
   const age = (name: keyof NodeHealingConfig, fallback: number): number =>
     reader.value(`healing.${name}`, fallback, (v, n) => parseInteger(v, n, 1, 10 * 365 * 24 * 60 * 60 * 1000));
+  const count = (name: keyof NodeHealingConfig, fallback: number): number => reader.value(`healing.${name}`, fallback, (v, n) => parseInteger(v, n, 1, 64));
   const config: NodeHealingConfig = {
     scrubBytesPerSecond: rate('scrubBytesPerSecond', DEFAULTS.scrubBytesPerSecond),
     scrubIntervalMs: pause('scrubIntervalMs', DEFAULTS.scrubIntervalMs),
     auditIntervalMs: pause('auditIntervalMs', DEFAULTS.auditIntervalMs),
+    auditConcurrency: count('auditConcurrency', DEFAULTS.auditConcurrency),
     repairBytesPerSecond: rate('repairBytesPerSecond', DEFAULTS.repairBytesPerSecond),
+    repairConcurrency: count('repairConcurrency', DEFAULTS.repairConcurrency),
     rebalanceBytesPerSecond: rate('rebalanceBytesPerSecond', DEFAULTS.rebalanceBytesPerSecond),
     rebalanceIntervalMs: pause('rebalanceIntervalMs', DEFAULTS.rebalanceIntervalMs),
     rebalanceSettleMs: reader.value('healing.rebalanceSettleMs', DEFAULTS.rebalanceSettleMs as number, (v, n) => parseInteger(v, n, 0, 24 * 60 * 60 * 1000)),

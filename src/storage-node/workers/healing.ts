@@ -20,7 +20,9 @@ export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
   scrubBytesPerSecond: DEFAULTS.scrubBytesPerSecond,
   scrubIntervalMs: DEFAULTS.scrubIntervalMs,
   auditIntervalMs: DEFAULTS.auditIntervalMs,
+  auditConcurrency: DEFAULTS.auditConcurrency,
   repairBytesPerSecond: DEFAULTS.repairBytesPerSecond,
+  repairConcurrency: DEFAULTS.repairConcurrency,
   rebalanceBytesPerSecond: DEFAULTS.rebalanceBytesPerSecond,
   rebalanceIntervalMs: DEFAULTS.rebalanceIntervalMs,
   rebalanceSettleMs: DEFAULTS.rebalanceSettleMs,
@@ -58,9 +60,11 @@ export class Healing implements HealingControl {
     const { nodeId, store, rings } = options;
     const logger = options.logger.child({ component: 'healing' });
     const clock = options.clock ?? Date.now;
-    this.peers = new PeerClients(options.clusterSecret);
+    // Each repair and each partition audit holds at most one connection to a peer at a time: pools this
+    // large serve both at full concurrency, so a repair never waits behind audits or other repairs for one.
+    this.peers = new PeerClients(options.clusterSecret, { connectionsPerPeer: config.repairConcurrency + config.auditConcurrency });
     const cursors = store.metadata;
-    const repair = new RepairWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, clock });
+    const repair = new RepairWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, concurrency: config.repairConcurrency, clock });
     const repairRunner = new WorkerRunner({ worker: repair, cursors, logger, idleMs: 2_000, limits: { bytesPerSecond: config.repairBytesPerSecond }, clock });
     const scrub = new ScrubWorker({ store, figures: this.figures, onQuarantine: () => repairRunner.kick(), clock });
     const audit = new AuditWorker({
@@ -72,6 +76,7 @@ export class Healing implements HealingControl {
       enqueue: (task) => repair.enqueue(task),
       onFindings: () => repairRunner.kick(),
       tombstoneGraceMs: config.gcTombstoneGraceMs,
+      concurrency: config.auditConcurrency,
       clock,
     });
     const rebalance = new RebalanceWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, settleMs: config.rebalanceSettleMs, clock });
