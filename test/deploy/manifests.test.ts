@@ -254,7 +254,7 @@ t.test('systemd units and their example configurations', async (t) => {
 
 t.test('deploy/README.md names only commands, variables and files that exist', async (t) => {
   const readme = await text('README.md');
-  const commands = new Set(['dev', 'node', 'gateway', 'cluster', 'ring', 'config', 'healthcheck']);
+  const commands = new Set(['dev', 'node', 'gateway', 'cluster', 'ring', 'config', 'healthcheck', 'admin']);
   for (const [, command] of readme.matchAll(/\btessera ([a-z-]+)/g)) t.ok(commands.has(command!), `tessera ${command} is a command`);
   const known = new Set([...Object.values(GATEWAY_ENV), ...Object.values(NODE_ENV), ...Object.values(CREDENTIAL_ENV)]);
   const documented = new Set([...readme.matchAll(/\bTESSERA_[A-Z0-9_]+/g)].map(([name]) => name));
