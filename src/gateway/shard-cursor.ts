@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
 
+function ignore(): void {}
+
 /**
  * Reads exact-size blocks from one shard's response stream. A read that fails, ends short, or waits
  * longer than `stallTimeoutMs` rejects; the object reader then treats the shard as missing.
@@ -41,6 +43,8 @@ export class ShardCursor {
 
   /** Stops reading and releases the connection. */
   close(): void {
+    // A response body destroyed before it ended emits an abort error; unheard, it would end the process.
+    this.stream.on('error', ignore);
     this.stream.destroy();
   }
 

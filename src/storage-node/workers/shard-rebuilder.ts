@@ -3,6 +3,8 @@ import { createCodec, objectLayout, stripeBlockSizeBytes, type Codec } from '../
 import type { ObjectRecord } from '../../rpc/index.js';
 import type { PeerClient } from './peer-clients.js';
 
+function ignore(): void {}
+
 /** Reads exact byte counts from a stream of chunks. */
 class BlockReader {
   private readonly iterator: AsyncIterator<Buffer>;
@@ -31,6 +33,8 @@ class BlockReader {
 
   async close(): Promise<void> {
     await this.iterator.return?.(undefined);
+    // A response body destroyed before it ended emits an abort error; unheard, it would end the process.
+    this.stream.on('error', ignore);
     if (!this.stream.destroyed) this.stream.destroy();
   }
 }
