@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { locate, type Ring } from '../../src/placement/index.js';
 import type { NodeWorkStatus } from '../../src/rpc/index.js';
-import { HealingFleet, until, type HealingSlot } from './healing-fleet.js';
+import { HealingFleet, type HealingSlot } from './healing-fleet.js';
 import { ObjectSet } from './object-set.js';
+import { REBALANCE_NODE_ENV as NODE_ENV, rebalanceOf, rebalanced, strays } from './rebalance-checks.js';
 
 /**
  * Grow and shrink a cluster of real `tessera node` processes while clients keep writing and reading
@@ -13,8 +13,6 @@ import { ObjectSet } from './object-set.js';
  * every object must read back byte-identical, and at the end every shard must sit exactly where the
  * final ring says (and nowhere else).
  */
-const REBALANCE_TIMEOUT_MS = 120_000;
-const NODE_ENV = { TESSERA_REBALANCE_SETTLE_MS: '2000', TESSERA_REBALANCE_INTERVAL_MS: '300' };
 
 /** Clients writing new keys, overwriting and reading back their own keys until stopped; every failure is kept. */
 class Traffic {
@@ -63,44 +61,6 @@ class Traffic {
   }
 }
 
-/** The rebalance figures of a node's status (HealingSnapshot['rebalance'] on the wire). */
-interface RebalanceFigures {
-  epoch: number;
-  done: boolean;
-  scanned: number;
-  moved: number;
-  bytesMoved: number;
-}
-
-function rebalanceOf(status: NodeWorkStatus): RebalanceFigures {
-  return status.figures['rebalance'] as unknown as RebalanceFigures;
-}
-
-/** Waits until every given node has adopted `ring` and reports its rebalance done; returns the elapsed ms. */
-async function rebalanced(fleet: HealingFleet, slots: readonly HealingSlot[], ring: Ring): Promise<number> {
-  return until(
-    `rebalance to epoch ${ring.epoch}`,
-    async () => {
-      const statuses = await fleet.statuses(slots);
-      return statuses.every((status) => status.ringEpoch === ring.epoch && rebalanceOf(status).epoch === ring.epoch && rebalanceOf(status).done);
-    },
-    REBALANCE_TIMEOUT_MS,
-  );
-}
-
-/** Keys some running node outside the key's final set still holds a version of. */
-async function strays(objects: ObjectSet, ring: Ring, running: readonly HealingSlot[]): Promise<string[]> {
-  const found: string[] = [];
-  for (const key of objects.bodies.keys()) {
-    const members = new Set(locate(ring, objects.bucket, key).nodes.map((node) => node.id));
-    for (const slot of running) {
-      if (members.has(slot.id)) continue;
-      if ((await slot.client.objectStatus(objects.bucket, key)) !== null) found.push(`${key} on ${slot.id}`);
-    }
-  }
-  return found;
-}
-
 t.test('a node joins and another leaves under client traffic: no request fails, nothing is lost, shards end where the ring says', async (t) => {
   const fleet = await HealingFleet.create(7);
   t.teardown(async () => {
@@ -144,46 +104,3 @@ t.test('a node joins and another leaves under client traffic: no request fails, 
   t.same(await objects.readAll(s3), [], 'every object reads back byte-identical without the node that left');
 });
 
-t.test('a node killed in the middle of a rebalance resumes its pass from the persisted cursor and completes it', async (t) => {
-  const fleet = await HealingFleet.create(7);
-  t.teardown(async () => {
-    if (!t.passing()) t.comment(fleet.describe());
-    await fleet.destroy();
-  });
-  await Promise.all(fleet.slots.map((slot) => fleet.startNode(slot, NODE_ENV)));
-  await fleet.pushRing(fleet.slots);
-  const s3 = fleet.client(await fleet.startGateway());
-  await s3.send(new CreateBucketCommand({ Bucket: 'resume' }));
-  const objects = new ObjectSet('resume');
-  await objects.write(s3, 'r', 60);
-
-  // node-3 leaves; its copy rate is throttled so the kill lands between two steps of its pass.
-  const leaving = fleet.slots[3] as HealingSlot;
-  const slow = { ...NODE_ENV, TESSERA_REBALANCE_BYTES_PER_SECOND: String(512 * 1024) };
-  await fleet.stopNode(leaving);
-  await fleet.startNode(leaving, slow);
-  const remaining = fleet.slots.filter((slot) => slot !== leaving);
-  const shrunk = await fleet.pushRing(remaining, fleet.slots);
-  const leavingStatus = async (): Promise<NodeWorkStatus> => (await fleet.statuses([leaving]))[0] as NodeWorkStatus;
-  await until(
-    'the leaving node part-way through its pass',
-    async () => {
-      const figures = rebalanceOf(await leavingStatus());
-      // scanned counts whole steps, each persisted with its cursor before the throttle's pause.
-      return figures.epoch === shrunk.epoch && figures.scanned > 0 && !figures.done;
-    },
-    60_000,
-    100,
-  );
-  await fleet.killNode(leaving);
-  await fleet.startNode(leaving, slow);
-  const worker = ((await leavingStatus()).workers['rebalance'] as { worker?: { resumedAfter?: string | null } }).worker;
-  t.type(worker?.resumedAfter, 'string', `the restarted node resumed its pass after key ${String(worker?.resumedAfter)}, not from the start`);
-
-  const ms = await rebalanced(fleet, fleet.slots, shrunk);
-  t.comment(`the resumed rebalance finished ${(ms / 1000).toFixed(1)} s after the restart`);
-  t.same(await strays(objects, shrunk, fleet.slots), [], 'the leaving node holds nothing once its rebalance is done');
-  await fleet.stopNode(leaving);
-  t.same(await objects.shardProblems(shrunk, remaining), [], 'every shard is where the final ring says, valid');
-  t.same(await objects.readAll(s3), [], 'every object reads back byte-identical');
-});
