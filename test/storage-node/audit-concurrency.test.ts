@@ -51,14 +51,19 @@ class MemoryCursors implements CursorStore {
 
 /**
  * Peer clients that record which partitions' digests are asked for and how many partitions have one in
- * flight at once, and hold every digest request of `hold` until it is aborted: that partition's audit
- * cannot finish while the others go on.
+ * flight at once, and hold every digest request of `hold` until `release()` fails them (whatever their
+ * timeouts): that partition's audit cannot finish while the others go on.
  */
 class WatchedPeers extends PeerClients {
   hold: number | undefined;
   readonly asked: number[] = [];
   readonly inFlight = new Map<number, number>();
   maxPartitionsInFlight = 0;
+  private readonly held: (() => void)[] = [];
+
+  release(): void {
+    for (const fail of this.held.splice(0)) fail();
+  }
 
   override get(node: RingNode): PeerClient {
     const client = super.get(node);
@@ -67,9 +72,7 @@ class WatchedPeers extends PeerClients {
       this.inFlight.set(partition, (this.inFlight.get(partition) ?? 0) + 1);
       this.maxPartitionsInFlight = Math.max(this.maxPartitionsInFlight, this.inFlight.size);
       try {
-        if (partition === this.hold) {
-          await new Promise((_, reject) => options?.signal?.addEventListener('abort', () => reject(options.signal?.reason as Error), { once: true }));
-        }
+        if (partition === this.hold) await new Promise((_, reject) => this.held.push(() => reject(new Error('injected: released'))));
         return await client.partitionDigest(partition, bits, options);
       } finally {
         const left = (this.inFlight.get(partition) ?? 1) - 1;
@@ -202,7 +205,10 @@ t.test('concurrent audits find every shard a wiped node lost, and a restart resu
   const savedPartitions = cursors.saved.map((cursor) => (cursor === null ? -1 : (JSON.parse(cursor) as { partition: number }).partition));
   t.ok(savedPartitions.every((partition) => partition <= held), `no saved cursor passed the unfinished partition ${held} (saved: ${savedPartitions.join(', ')})`);
   t.equal(first.audit.passes, 0, 'a pass with a partition unfinished has not ended');
-  await interrupted.close();
+  // Stopping aborts the step first; only then does the held audit end (failed), so it never finishes.
+  const closing = interrupted.close();
+  watched.release();
+  await closing;
   t.equal(cursors.partition, held, 'stopped, the cursor stays at the unfinished partition');
 
   // Phase 2: a new worker (nothing in memory) resumes from the saved cursor and ends the pass.
