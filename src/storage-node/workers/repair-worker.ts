@@ -21,9 +21,9 @@ export interface RepairTask {
 }
 
 /**
- * Repairs in flight at once by default. Each holds at most one connection to any peer (k sources and the
- * target are distinct nodes), so up to the peer pools' size (4 connections per peer, peer-clients.ts)
- * no task can wait for a connection another task holds while that one waits for it.
+ * Repairs in flight at once by default. Each holds at most one connection to any peer (k sources and
+ * the target are distinct nodes), so up to the peer pools' size (repair plus audit concurrency per
+ * peer, peer-clients.ts) no task can wait for a connection another task holds while it waits for one.
  */
 export const DEFAULT_REPAIR_CONCURRENCY = 4;
 
