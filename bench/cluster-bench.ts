@@ -13,7 +13,7 @@ import { startCluster, TEST_CREDENTIALS, type TestCluster } from '../test/helper
 import { formatSize, opsFor, parseBenchArgs, USAGE, type BenchArgs } from './lib/bench-args.js';
 import { BaselineServer } from './lib/baseline-server.js';
 import { failureLines, tableHeader, tableRow, throughputRatio, type CaseRow } from './lib/result-table.js';
-import { runCase, type CaseResult } from './lib/run-case.js';
+import { runCase, runMain, type CaseResult } from './lib/run-case.js';
 import { S3BenchClient } from './lib/s3-bench-client.js';
 
 const BUCKET = 'bench';
@@ -151,12 +151,4 @@ function printSummary(rows: readonly CaseRow[], cluster: TestCluster, elapsedMs:
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+runMain(main);

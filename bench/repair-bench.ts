@@ -20,7 +20,7 @@ import { DEFAULT_INLINE_MAX_SHARD_BYTES } from '../src/storage-node/index.js';
 import { startCluster, TEST_CREDENTIALS } from '../test/helpers/cluster.js';
 import { formatSize, parseSize } from './lib/bench-args.js';
 import { ClusterNodes, type RepairFigures } from './lib/repair-cluster.js';
-import { runCase } from './lib/run-case.js';
+import { runCase, runMain } from './lib/run-case.js';
 import { S3BenchClient } from './lib/s3-bench-client.js';
 
 const MiB = 1024 * 1024;
@@ -224,12 +224,4 @@ async function main(): Promise<number> {
   return bad === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+runMain(main);

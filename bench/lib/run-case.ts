@@ -63,3 +63,16 @@ export function percentile(sorted: readonly number[], fraction: number): number 
   const rank = Math.ceil(fraction * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
+
+/** Runs a benchmark's main and sets the exit code from it: its own code, or 1 when it throws. */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { bucketName } from './bytes.js';
 import { parseGatewayConfig, silentLogger, type GatewayConfig } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
@@ -9,6 +9,11 @@ import { StorageNode } from '../../src/storage-node/index.js';
 
 /** Credentials every test cluster accepts. Pass copies: the AWS SDK annotates the object it is given. */
 export const TEST_CREDENTIALS = { accessKeyId: 'test-access-key', secretAccessKey: 'test-secret-key' } as const;
+
+/** An SDK client for a local endpoint (path-style, us-east-1); `extra` adds settings such as maxAttempts. */
+export function localS3Client(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }, extra: Partial<S3ClientConfig> = {}): S3Client {
+  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...credentials }, ...extra });
+}
 
 /** An in-process cluster: real nodes on real LevelDB and files, a real gateway, all on loopback ports. */
 export interface TestCluster {
@@ -94,7 +99,7 @@ function wrapCluster(gateway: Gateway, config: GatewayConfig, nodes: StorageNode
     nodes,
     config,
     client() {
-      const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...TEST_CREDENTIALS } });
+      const client = localS3Client(endpoint, TEST_CREDENTIALS);
       clients.push(client);
       return client;
     },

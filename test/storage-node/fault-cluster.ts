@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { localS3Client } from '../helpers/cluster.js';
 import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
@@ -46,13 +47,7 @@ export async function startFaultCluster(root: string, overrides: Record<number, 
   });
   const gateway = new Gateway({ config, logger });
   const { port } = await gateway.start();
-  const s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'fault-access', secretAccessKey: 'fault-secret' },
-    maxAttempts: 1,
-  });
+  const s3 = localS3Client(`http://127.0.0.1:${port}`, { accessKeyId: 'fault-access', secretAccessKey: 'fault-secret' }, { maxAttempts: 1 });
   const clients: NodeClient[] = [];
   const stopped = new Set<number>();
   return {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { localS3Client } from '../helpers/cluster.js';
 import { t } from 'tap';
 import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
 import { Gateway, ringFromConfig } from '../../src/gateway/index.js';
@@ -143,12 +144,7 @@ t.test('concurrent repair rebuilds every missing shard byte-exact, keeps a faile
   });
   const gateway = new Gateway({ config, logger });
   const { port } = await gateway.start();
-  const s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'repair-access', secretAccessKey: 'repair-secret' },
-  });
+  const s3 = localS3Client(`http://127.0.0.1:${port}`, { accessKeyId: 'repair-access', secretAccessKey: 'repair-secret' });
   let runner: WorkerRunner | undefined;
   let peers: WatchedPeers | undefined;
   t.teardown(async () => {
