@@ -7,9 +7,9 @@ import {
   type Codec,
   type ObjectLayout,
 } from '../erasure/index.js';
-import type { NodeClient, ObjectRecord, ObjectStatus } from '../rpc/index.js';
+import { readQuorum, type NodeClient, type ObjectRecord, type ObjectStatus } from '../rpc/index.js';
 import type { KeySets } from './cluster-view.js';
-import { decideQuorum, fanOutUntil, readQuorum, type NodeOutcome } from './quorum.js';
+import { decideQuorum, fanOutUntil, type NodeOutcome } from './quorum.js';
 import { quorumError } from './object-writer.js';
 import { ShardCursor } from './shard-cursor.js';
 
@@ -34,13 +34,13 @@ export interface ResolvedVersion {
  * node reports which shard it holds.
  */
 export async function resolveVersion(
-  sets: KeySets | readonly NodeClient[],
+  sets: KeySets,
   bucket: string,
   key: string,
   erasure: { dataShards: number; parityShards: number },
   signal: AbortSignal,
 ): Promise<ResolvedVersion | null> {
-  const { nodes, previous = [] } = 'nodes' in sets ? sets : { nodes: sets };
+  const { nodes, previous = [] } = sets;
   const needed = readQuorum(erasure.dataShards, erasure.parityShards);
   const groups = previous.length === 0 ? [nodes] : [nodes, previous];
   const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];

@@ -1,6 +1,6 @@
 import type { Codec } from '../erasure/index.js';
-import type { ErasureParams, NodeClient, ObjectRecord } from '../rpc/index.js';
-import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type NodeOutcome } from './quorum.js';
+import { writeQuorum, type ErasureParams, type NodeClient, type ObjectRecord } from '../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, type NodeOutcome } from './quorum.js';
 import { S3Error } from './s3-errors.js';
 import { ShardSink } from './shard-sink.js';
 

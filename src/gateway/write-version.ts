@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { ObjectRecord } from '../rpc/index.js';
+import { writeQuorum, type ObjectRecord } from '../rpc/index.js';
 import { createChecksumHasher, type ChecksumAlgorithm, type ChecksumValue } from './checksums/index.js';
 import type { VersionAttributes } from './object-attributes.js';
 import { abortShards, commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';
-import { decideQuorum, fanOut, writeQuorum } from './quorum.js';
+import { decideQuorum, fanOut } from './quorum.js';
 import { decodedBody } from './request-body.js';
 import { header, metadataSignal, withTimeout, type RequestContext } from './request-context.js';
 import { S3Error } from './s3-errors.js';

@@ -1,4 +1,5 @@
 export * from './protocol.js';
+export { readQuorum, writeQuorum } from './quorum-rules.js';
 export { NodeClient, type NodeClientOptions } from './node-client.js';
 export {
   BODY_HASH_HEADER,

@@ -54,7 +54,7 @@ async function write(key: string, body: Buffer, targetNodes: readonly NodeClient
 }
 
 async function read(key: string, offset?: number, length?: number): Promise<Buffer> {
-  const version = await resolveVersion(clients, 'b', key, erasure, AbortSignal.timeout(5000));
+  const version = await resolveVersion({ nodes: clients }, 'b', key, erasure, AbortSignal.timeout(5000));
   if (version === null) throw new Error('no version');
   const stream = await openObjectStream(version, offset ?? 0, length ?? version.record.sizeBytes, {
     codec, signal: new AbortController().signal, stallTimeoutMs: 2000, logger: silentLogger(),
@@ -80,13 +80,13 @@ t.test('the newest committed version wins and a delete marker hides the key', as
     contentType: '', userMetadata: {}, headers: {}, checksums: {}, erasure,
   };
   await Promise.all(clients.map((c) => c.commit({ record: marker, shardIndex: null })));
-  t.equal(await resolveVersion(clients, 'b', 'over', erasure, AbortSignal.timeout(5000)), null);
+  t.equal(await resolveVersion({ nodes: clients }, 'b', 'over', erasure, AbortSignal.timeout(5000)), null);
 });
 
 t.test('reads reconstruct when data shards are unreachable', async (t) => {
   const body = seededBytes(50_000, 77);
   await write('degraded', body);
-  const version = await resolveVersion(clients, 'b', 'degraded', erasure, AbortSignal.timeout(5000));
+  const version = await resolveVersion({ nodes: clients }, 'b', 'degraded', erasure, AbortSignal.timeout(5000));
   t.ok(version);
   if (version === null) return;
   version.holders.delete(0);
@@ -100,7 +100,7 @@ t.test('a write below quorum fails and leaves no visible version', async (t) => 
   t.teardown(() => Promise.all(dead.map((c) => c.close())));
   const mixed = [...clients.slice(0, 3), ...dead];
   await t.rejects(write('lost', seededBytes(30_000, 1), mixed), { code: 'ServiceUnavailable' });
-  t.equal(await resolveVersion(clients, 'b', 'lost', erasure, AbortSignal.timeout(5000)), null, 'nothing visible');
+  t.equal(await resolveVersion({ nodes: clients }, 'b', 'lost', erasure, AbortSignal.timeout(5000)), null, 'nothing visible');
 });
 
 t.test('a node that accepts connections but never answers does not hold up a read', async (t) => {
@@ -121,7 +121,7 @@ t.test('a node that accepts connections but never answers does not hold up a rea
   // The read's metadata round may wait up to 60 s for the silent node; it must not need to.
   const set = [...clients.slice(0, 5), hung];
   const started = Date.now();
-  const version = await resolveVersion(set, 'b', 'hung', erasure, AbortSignal.timeout(60_000));
+  const version = await resolveVersion({ nodes: set }, 'b', 'hung', erasure, AbortSignal.timeout(60_000));
   t.ok(version, 'resolved without the silent node');
   if (version === null) return;
   const stream = await openObjectStream(version, 0, body.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 60_000, logger: silentLogger() });

@@ -1,22 +1,12 @@
-import { formatVersionId, parseVersionId, type Logger } from '../../common/index.js';
+import { formatVersionId, parseVersionId } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import { UPLOADS_BUCKET, parseUploadKey, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { UPLOADS_BUCKET, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject } from '../metadata-store.js';
-import type { RingStore } from '../ring-store.js';
-import type { ShardStore } from '../shard-store.js';
-import type { HealingFigures } from './healing-figures.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
-import type { PeerClients } from './peer-clients.js';
-import type { StepResult, Worker, WorkerStatus } from './worker.js';
+import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
 /** Construction parameters of the garbage collector. */
-export interface GcWorkerOptions {
-  nodeId: string;
-  store: ShardStore;
-  rings: RingStore;
-  peers: PeerClients;
-  figures: HealingFigures;
-  logger: Logger;
+export interface GcWorkerOptions extends NodeWorkerDeps {
   /** Age (from the tombstone's lastModifiedMs) before a tombstone may be dropped. */
   tombstoneGraceMs: number;
   /** Age (from initiation) after which an upload never completed is aborted. */
@@ -30,7 +20,6 @@ export interface GcWorkerOptions {
   placementSettled?: () => boolean;
   keysPerStep?: number;
   peerTimeoutMs?: number;
-  clock?: () => number;
 }
 
 /** Where a pass is: walking the placement index, or sweeping shard subdirectory `directory` (256 = tmp/). */
@@ -63,12 +52,6 @@ export function versionAfter(versionId: string): string {
   return logical >= 0xffff ? formatVersionId(physicalMs + 1, 0, writerId) : formatVersionId(physicalMs, logical + 1, writerId);
 }
 
-/** R of DESIGN.md for a key written k+m: n - W + 1, with W = k, or k + 1 when k = m. */
-function readQuorum(erasure: ErasureParams): number {
-  const { dataShards, parityShards } = erasure;
-  const write = dataShards === parityShards ? dataShards + 1 : dataShards;
-  return dataShards + parityShards - write + 1;
-}
 
 function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): ObjectRecord {
   const { bucket, key, erasure } = record;
@@ -272,7 +255,7 @@ export class GcWorker implements Worker {
 
   private async judgeUpload(ring: Ring, markerKey: string, erasure: ErasureParams, signal: AbortSignal): Promise<UploadVerdict> {
     const keep: UploadVerdict = { collect: false };
-    const quorum = readQuorum(erasure);
+    const quorum = readQuorum(erasure.dataShards, erasure.parityShards);
     const markers = await this.askSet(this.locate(ring, UPLOADS_BUCKET, markerKey), UPLOADS_BUCKET, markerKey, signal);
     if (markers.answered.length < quorum) return keep;
     const marker = newest(markers.answered);
@@ -311,7 +294,7 @@ export class GcWorker implements Worker {
     const upload = marker.upload;
     if (upload === undefined) return true;
     const targets = await this.askSet(this.locate(ring, upload.bucket, upload.key), upload.bucket, upload.key, signal);
-    if (targets.answered.length < readQuorum(marker.erasure)) return false;
+    if (targets.answered.length < readQuorum(marker.erasure.dataShards, marker.erasure.parityShards)) return false;
     const current = newest(targets.answered);
     if (current === undefined) return true;
     if (current.versionId <= (upload.manifestVersionId ?? '')) return false;

@@ -1,22 +1,13 @@
 import { Readable } from 'node:stream';
-import { DEFAULTS, type Logger } from '../../common/index.js';
+import { DEFAULTS } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import type { ObjectStatus } from '../../rpc/index.js';
+import { writeQuorum, type ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
-import type { RingStore } from '../ring-store.js';
-import type { ShardStore } from '../shard-store.js';
-import type { HealingFigures } from './healing-figures.js';
-import type { PeerClient, PeerClients } from './peer-clients.js';
-import type { StepResult, Worker, WorkerStatus } from './worker.js';
+import type { PeerClient } from './peer-clients.js';
+import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
 /** Construction parameters of the rebalance worker. */
-export interface RebalanceWorkerOptions {
-  nodeId: string;
-  store: ShardStore;
-  rings: RingStore;
-  peers: PeerClients;
-  figures: HealingFigures;
-  logger: Logger;
+export interface RebalanceWorkerOptions extends NodeWorkerDeps {
   keysPerStep?: number;
   /** Keys moved at once within a step. */
   concurrency?: number;
@@ -25,7 +16,6 @@ export interface RebalanceWorkerOptions {
    * rings); a pass that started sooner is followed by another, so such late writes move too.
    */
   settleMs?: number;
-  clock?: () => number;
 }
 
 interface Cursor {
@@ -41,10 +31,6 @@ interface Cursor {
   bucketsSynced: boolean;
 }
 
-/** W of DESIGN.md: k, or k + 1 when k = m. */
-function writeQuorum(dataShards: number, parityShards: number): number {
-  return dataShards === parityShards ? dataShards + 1 : dataShards;
-}
 
 /**
  * Rebalance: after a ring change, walks this node's keys and moves every one it holds in a slot the

@@ -1,13 +1,9 @@
-import type { Logger } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
 import type { ObjectRecord } from '../../rpc/index.js';
 import type { QuarantineEntry } from '../metadata-store.js';
-import type { RingStore } from '../ring-store.js';
-import type { ShardStore } from '../shard-store.js';
-import type { HealingFigures } from './healing-figures.js';
-import type { PeerClient, PeerClients } from './peer-clients.js';
+import type { PeerClient } from './peer-clients.js';
 import { CodecCache, NotEnoughSources, openShardRebuild } from './shard-rebuilder.js';
-import type { StepResult, WorkerStatus } from './worker.js';
+import type { NodeWorkerDeps, StepResult, WorkerStatus } from './worker.js';
 import type { ParallelWorker } from './worker-runner.js';
 
 /** One thing to put right: `target` must hold `record` (and shard `shardIndex` of it, unless record-only). */
@@ -31,13 +27,7 @@ export const DEFAULT_REPAIR_CONCURRENCY = 4;
 const QUARANTINE_BATCH = 64;
 
 /** Construction parameters of the repair worker. */
-export interface RepairWorkerOptions {
-  nodeId: string;
-  store: ShardStore;
-  rings: RingStore;
-  peers: PeerClients;
-  figures: HealingFigures;
-  logger: Logger;
+export interface RepairWorkerOptions extends NodeWorkerDeps {
   /** Wait before retrying a repair that failed (too few readable shards, a node down). */
   retryAfterMs?: number;
   /** Longest one rebuild may take before it is abandoned and retried (a stalled peer must not block repair). */
@@ -46,7 +36,6 @@ export interface RepairWorkerOptions {
   maxQueued?: number;
   /** Repairs in flight at once (the runner runs this many steps concurrently); DEFAULT_REPAIR_CONCURRENCY when absent. */
   concurrency?: number;
-  clock?: () => number;
 }
 
 /** A task taken for one step: `slot` serialises work on one key of one target; `retryId` keys its back-off. */

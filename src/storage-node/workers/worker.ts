@@ -1,3 +1,8 @@
+import type { Logger } from '../../common/index.js';
+import type { RingStore } from '../ring-store.js';
+import type { ShardStore } from '../shard-store.js';
+import type { HealingFigures } from './healing-figures.js';
+import type { PeerClients } from './peer-clients.js';
 /** What one step of a background worker did: the runner throttles on these figures and persists the cursor. */
 export interface StepResult {
   /** Items handled (shards verified, repairs attempted, keys examined). */
@@ -25,4 +30,15 @@ export interface Worker {
   resume?(cursor: string | null): void;
   /** Starts a new pass now (an operator's `admin scrub`); workers without passes ignore it. */
   restart?(): void;
+}
+
+/** What every node worker that talks to its peers is built from: the node, its store and ring, and its figures. */
+export interface NodeWorkerDeps {
+  nodeId: string;
+  store: ShardStore;
+  rings: RingStore;
+  peers: PeerClients;
+  figures: HealingFigures;
+  logger: Logger;
+  clock?: () => number;
 }
