@@ -81,6 +81,8 @@ export class ShardStore {
   private readonly space: SpaceLedger;
   private readonly writer: ShardWriter;
   private readonly keyLocks = new KeyedMutex();
+  /** Serialises quarantining per shard: two readers that find one bad shard at once must count it once. */
+  private readonly quarantineLocks = new KeyedMutex();
   private readonly inFlight = new Set<Promise<unknown>>();
   private checksumFailureCount = 0;
   private quarantineCount = 0;
@@ -418,7 +420,8 @@ export class ShardStore {
     if (reason === 'checksum') this.checksumFailureCount += 1;
     this.logger.error({ ref, err, reason }, 'shard unreadable, quarantined for repair');
     try {
-      const added = await this.metadata.quarantine({ ...ref, reason, detail: err.message, detectedMs: this.clock() });
+      const entry = { ...ref, reason, detail: err.message, detectedMs: this.clock() };
+      const added = await this.quarantineLocks.run(`${lockKey(ref.bucket, ref.key)}\0${ref.versionId}\0${ref.shardIndex}`, () => this.metadata.quarantine(entry));
       if (added) this.quarantineCount += 1;
     } catch (recordErr) {
       this.logger.error({ ref, err: recordErr }, 'could not record a quarantined shard');
