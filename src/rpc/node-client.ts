@@ -1,9 +1,13 @@
 import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
+import { CallBatcher } from './call-batcher.js';
 import {
   NODE_PATHS,
   type AbortRequest,
+  type BatchCall,
+  type BatchResponse,
+  type BatchResult,
   type BucketRecord,
   type BucketsResponse,
   type CommitRequest,
@@ -48,6 +52,14 @@ interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * Calls larger than this go in a request of their own (a multipart manifest can be megabytes);
+ * everything smaller may share a batch.
+ */
+const MAX_BATCHED_CALL_BYTES = 64 * 1024;
+/** Limits of one batch request: well under the node's JSON body limit. */
+const BATCH_LIMITS = { maxCalls: 128, maxBytes: 512 * 1024 } as const;
+
 /** The one client for the node protocol: signs every request and turns failures into NodeError. */
 export class NodeClient {
   readonly nodeId: string;
@@ -55,6 +67,7 @@ export class NodeClient {
   private readonly pool: Pool;
   private readonly secret: string;
   private readonly clock: () => number;
+  private readonly batcher: CallBatcher;
 
   constructor(options: NodeClientOptions) {
     this.nodeId = options.nodeId;
@@ -68,6 +81,7 @@ export class NodeClient {
       bodyTimeout: options.bodyTimeoutMs ?? 30_000,
       connectTimeout: options.connectTimeoutMs ?? 1_000,
     });
+    this.batcher = new CallBatcher((calls) => this.sendBatch(calls), BATCH_LIMITS);
   }
 
   /** Streams one shard to the node; resolves once the node has it durably but not yet visible. */
@@ -79,7 +93,7 @@ export class NodeClient {
 
   /** Makes a version visible on the node (or writes a tombstone). */
   async commit(request: CommitRequest, options: CallOptions = {}): Promise<void> {
-    await this.json<unknown>('POST', NODE_PATHS.commit, { json: request }, options);
+    await this.batched({ op: 'commit', request }, options, () => this.json<unknown>('POST', NODE_PATHS.commit, { json: request }, options));
   }
 
   /** Replaces the tags of the node's current version of a key in place; NotFound when that version is not its current one. */
@@ -92,15 +106,21 @@ export class NodeClient {
     await this.json<unknown>('POST', NODE_PATHS.abort, { json: request }, options);
   }
 
-  /** The node's newest committed version of a key, or null when it has none. */
-  async objectStatus(bucket: string, key: string, options: CallOptions = {}): Promise<ObjectStatus | null> {
-    const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key }).toString()}`;
-    try {
-      return await this.json<ObjectStatus>('GET', url, {}, options);
-    } catch (err) {
-      if (err instanceof NodeError && err.code === 'NotFound') return null;
-      throw err;
-    }
+  /**
+   * The node's newest committed version of a key, or null when it has none. With `withInlineShard` the
+   * answer carries the shard's bytes when the node keeps them inline (a small object).
+   */
+  async objectStatus(bucket: string, key: string, options: CallOptions & { withInlineShard?: boolean } = {}): Promise<ObjectStatus | null> {
+    const value = await this.batched({ op: 'status', bucket, key, withInlineShard: options.withInlineShard === true }, options, async () => {
+      const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key }).toString()}`;
+      try {
+        return await this.json<ObjectStatus>('GET', url, {}, options);
+      } catch (err) {
+        if (err instanceof NodeError && err.code === 'NotFound') return null;
+        throw err;
+      }
+    });
+    return (value ?? null) as ObjectStatus | null;
   }
 
   /** Streams `lengthBytes` of a shard from `offsetBytes`; the node verifies block checksums as it sends. */
@@ -189,6 +209,32 @@ export class NodeClient {
     await this.pool.close();
   }
 
+  /**
+   * Sends a small call in the node's next batch, or alone (`single`) when it is too large to share one.
+   * A call's own wire error arrives as a NodeError, like a failed request of its own.
+   */
+  private async batched<T>(call: BatchCall, options: CallOptions, single: () => Promise<T>): Promise<unknown> {
+    const json = JSON.stringify(call);
+    if (json.length > MAX_BATCHED_CALL_BYTES) return single();
+    let result: BatchResult;
+    try {
+      result = await this.batcher.call(json, options.signal);
+    } catch (err) {
+      throw this.transportError(err);
+    }
+    if (result.ok) return result.value;
+    throw new NodeError(isWireErrorCode(result.code) ? result.code : 'Internal', this.nodeId, result.message);
+  }
+
+  private async sendBatch(calls: readonly string[]): Promise<BatchResult[]> {
+    // The calls are JSON already: join them rather than parse and serialise them again.
+    const response = await this.json<BatchResponse>('POST', NODE_PATHS.batch, { text: `{"calls":[${calls.join(',')}]}` }, {});
+    if (!Array.isArray(response.results) || response.results.length !== calls.length) {
+      throw new NodeError('Internal', this.nodeId, 'node answered a batch with the wrong number of results');
+    }
+    return response.results;
+  }
+
   private async json<T>(method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<T> {
     const response = await this.send(method, url, body, options);
     const text = await response.body.text();
@@ -204,8 +250,8 @@ export class NodeClient {
     let payload: string | Readable | undefined;
     let bodyHash: string;
     const headers: Record<string, string> = {};
-    if (body.json !== undefined) {
-      payload = JSON.stringify(body.json);
+    if (body.json !== undefined || body.text !== undefined) {
+      payload = body.text ?? JSON.stringify(body.json);
       bodyHash = bodySha256(payload);
       headers['content-type'] = 'application/json';
     } else if (body.stream !== undefined) {
@@ -236,7 +282,8 @@ export class NodeClient {
 
   private transportError(err: unknown): NodeError {
     if (err instanceof NodeError) return err;
-    const aborted = err instanceof undiciErrors.RequestAbortedError || (err instanceof Error && err.name === 'AbortError');
+    const aborted =
+      err instanceof undiciErrors.RequestAbortedError || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'));
     const message = aborted ? 'request aborted' : `node unreachable: ${err instanceof Error ? err.message : String(err)}`;
     return new NodeError('Unavailable', this.nodeId, message, { cause: err });
   }
@@ -257,6 +304,8 @@ export class NodeClient {
 
 interface RequestBody {
   json?: unknown;
+  /** A JSON body already serialised. */
+  text?: string;
   stream?: Readable;
 }
 

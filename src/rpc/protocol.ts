@@ -13,6 +13,7 @@ export const PROTOCOL_VERSION = 1;
 export const NODE_PATHS = {
   shards: '/v1/shards',
   commit: '/v1/commit',
+  batch: '/v1/batch',
   abort: '/v1/abort',
   objects: '/v1/objects',
   list: '/v1/list',
@@ -177,6 +178,32 @@ export interface ObjectStatus {
   record: ObjectRecord;
   shardIndex: number | null;
   shardSizeBytes: number;
+  /**
+   * The shard's bytes (base64), verified against its checksums, when the caller asked for them and the
+   * node keeps this shard inline: a small object's read then needs no second round.
+   */
+  inlineShard?: string;
+}
+
+/**
+ * One call of POST /v1/batch. Small calls to one node travel together while the node is busy (see
+ * call-batcher.ts); each is the same operation as its own route.
+ */
+export type BatchCall =
+  | { op: 'commit'; request: CommitRequest }
+  | { op: 'status'; bucket: string; key: string; withInlineShard: boolean };
+
+/** Body of POST /v1/batch. */
+export interface BatchRequest {
+  calls: BatchCall[];
+}
+
+/** One call's outcome in a batch answer: its value (null for a key the node does not hold), or its wire error. */
+export type BatchResult = { ok: true; value: unknown } | { ok: false; code: string; message: string };
+
+/** Answer of POST /v1/batch: one result per call, in the order of the calls. */
+export interface BatchResponse {
+  results: BatchResult[];
 }
 
 /**

@@ -9,11 +9,16 @@ import {
   bodySha256,
   verifyRequestSignature,
   type AbortRequest,
+  type BatchCall,
+  type BatchRequest,
+  type BatchResponse,
+  type BatchResult,
   type BucketRecord,
   type CommitRequest,
   type ListQuery,
   type ListResponse,
   type NodeHealth,
+  type ObjectStatus,
   type ShardRef,
   type TagUpdateRequest,
   type WireErrorCode,
@@ -44,6 +49,8 @@ export interface NodeServerOptions {
 
 /** Largest JSON body a node accepts (commit records carry user metadata, capped by S3 at 2 KiB). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
+/** Most calls one batch may carry (the client sends at most 128). */
+const MAX_BATCH_CALLS = 1024;
 const MAX_LIST_LIMIT = 10_000;
 
 class WireError extends Error {
@@ -119,15 +126,14 @@ export class NodeServer {
       return { sizeBytes };
     });
     this.app.post(NODE_PATHS.commit, async (request) => {
-      const body = await readJson<CommitRequest>(request);
-      if (typeof body.record !== 'object' || body.record === null || !isVersionId(body.record.versionId)) {
-        throw new WireError('BadRequest', 'bad version id');
-      }
-      checkName(body.record.bucket, 'bucket');
-      checkName(body.record.key, 'key');
-      if (body.shardIndex !== null) checkShardIndex(body.shardIndex);
-      await store.commit(body);
+      await this.commit(await readJson<CommitRequest>(request));
       return {};
+    });
+    this.app.post(NODE_PATHS.batch, async (request): Promise<BatchResponse> => {
+      const body = await readJson<BatchRequest>(request);
+      if (!Array.isArray(body.calls) || body.calls.length > MAX_BATCH_CALLS) throw new WireError('BadRequest', 'bad batch');
+      // The calls run together, so their metadata writes can share one sync; each answers for itself.
+      return { results: await Promise.all(body.calls.map((call) => this.runBatchCall(call, request))) };
     });
     this.app.post(NODE_PATHS.abort, async (request) => {
       const body = await readJson<AbortRequest>(request);
@@ -140,9 +146,9 @@ export class NodeServer {
     });
     this.app.get(NODE_PATHS.objects, async (request) => {
       const query = request.query as Record<string, string | undefined>;
-      const stored = await store.objectStatus(stringParam(query, 'bucket'), stringParam(query, 'key'));
-      if (stored === undefined) throw new WireError('NotFound', 'no version of this key');
-      return toObjectStatus(stored);
+      const status = await this.objectStatus(stringParam(query, 'bucket'), stringParam(query, 'key'), false);
+      if (status === null) throw new WireError('NotFound', 'no version of this key');
+      return status;
     });
     this.app.get(NODE_PATHS.shards, async (request, reply) => {
       const query = request.query as Record<string, string | undefined>;
@@ -237,6 +243,60 @@ export class NodeServer {
         ...(this.options.resolver === undefined ? {} : { preparedResolver: this.options.resolver.status() }),
       };
     });
+  }
+
+  /** Validates and applies a commit (POST /v1/commit, or one call of a batch). */
+  private async commit(body: CommitRequest): Promise<void> {
+    if (typeof body !== 'object' || body === null || typeof body.record !== 'object' || body.record === null || !isVersionId(body.record.versionId)) {
+      throw new WireError('BadRequest', 'bad version id');
+    }
+    checkName(body.record.bucket, 'bucket');
+    checkName(body.record.key, 'key');
+    if (body.shardIndex !== null) checkShardIndex(body.shardIndex);
+    await this.options.store.commit(body);
+  }
+
+  /**
+   * The node's newest version of a key, or null. With `withInlineShard`, an inline shard's bytes come
+   * along, read through the same checksummed path as a shard read (a bad one is quarantined and left out).
+   */
+  private async objectStatus(bucket: string, key: string, withInlineShard: boolean): Promise<ObjectStatus | null> {
+    const { store } = this.options;
+    const stored = await store.objectStatus(bucket, key);
+    if (stored === undefined) return null;
+    const status = toObjectStatus(stored);
+    if (!withInlineShard || stored.inline !== true || stored.shardIndex === null) return status;
+    const ref = { bucket, key, versionId: stored.record.versionId, shardIndex: stored.shardIndex };
+    try {
+      const shard = await store.openShard(ref, 0, stored.shardSizeBytes);
+      const pieces: Buffer[] = [];
+      for await (const piece of shard.chunks) pieces.push(piece);
+      return { ...status, inlineShard: Buffer.concat(pieces).toString('base64') };
+    } catch (err) {
+      // The reader falls back to reading (or rebuilding) this shard on its own path, which reports the fault.
+      if (err instanceof ShardCorruptError || err instanceof ShardStoreError) return status;
+      throw err;
+    }
+  }
+
+  private async runBatchCall(call: BatchCall, request: FastifyRequest): Promise<BatchResult> {
+    try {
+      if (typeof call !== 'object' || call === null) throw new WireError('BadRequest', 'bad batch call');
+      if (call.op === 'commit') {
+        await this.commit(call.request);
+        return { ok: true, value: null };
+      }
+      if (call.op === 'status') {
+        checkName(call.bucket, 'bucket');
+        checkName(call.key, 'key');
+        return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard === true) };
+      }
+      throw new WireError('BadRequest', 'unknown batch call');
+    } catch (err) {
+      const code = wireCodeOf(err);
+      if (code === 'Internal') request.log.error({ err }, 'node batch call failed');
+      return { ok: false, code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
+    }
   }
 
   private sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -57,6 +57,7 @@ const ROUTES: { method: string; url: string; body?: string | Buffer }[] = [
   { method: 'PUT', url: `${NODE_PATHS.shards}?${shardQuery}&k=4&m=2&block=65536`, body: Buffer.alloc(1000, 7) },
   { method: 'GET', url: `${NODE_PATHS.shards}?${shardQuery}&offset=0&length=10` },
   { method: 'POST', url: NODE_PATHS.commit, body: commitBody },
+  { method: 'POST', url: NODE_PATHS.batch, body: JSON.stringify({ calls: [{ op: 'commit', request: JSON.parse(commitBody) }, { op: 'status', bucket: 'b', key: 'k', withInlineShard: true }] }) },
   { method: 'POST', url: NODE_PATHS.abort, body: JSON.stringify({ bucket: 'b', key: 'k', versionId: '0000000000010000aaaaaaaa', shardIndex: 0 }) },
   { method: 'GET', url: `${NODE_PATHS.objects}?bucket=b&key=k` },
   { method: 'GET', url: `${NODE_PATHS.list}?bucket=b&prefix=&after=&afterIsPrefix=0&limit=10` },

@@ -1,0 +1,93 @@
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { ClassicLevel } from 'classic-level';
+import { t } from 'tap';
+import { silentLogger } from '../../src/common/index.js';
+import { NodeClient, type ShardRef } from '../../src/rpc/index.js';
+import { SHARD_HEADER_BYTES, StorageNode } from '../../src/storage-node/index.js';
+import { seededBytes } from '../helpers/bytes.js';
+import { recordFor, tempDir } from './store-fixture.js';
+
+const SECRET = 'batch-calls-test-secret';
+const ERASURE = { dataShards: 4, parityShards: 2, blockSizeBytes: 65_536 };
+
+async function startNode(t: { teardown(fn: () => Promise<void>): void }, dataDir?: string): Promise<{ node: StorageNode; client: NodeClient; dataDir: string }> {
+  const dir = dataDir ?? (await tempDir(t, 'batch'));
+  const node = new StorageNode({ nodeId: 'n0', dataDir: dir, host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger(), inlineMaxShardBytes: 1000 });
+  const { port } = await node.start();
+  const client = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${port}`, clusterSecret: SECRET });
+  return { node, client, dataDir: dir };
+}
+
+function ref(key: string, n: number): ShardRef {
+  return { bucket: 'b', key, versionId: `000000000001${n.toString(16).padStart(4, '0')}aaaaaaaa`, shardIndex: 1 };
+}
+
+t.test('concurrent commits to one node all apply, and a bad one fails alone without failing its batch', async (t) => {
+  const { node, client } = await startNode(t);
+  t.teardown(async () => {
+    await client.close();
+    await node.close();
+  });
+  const refs = Array.from({ length: 24 }, (_, i) => ref(`key-${i}`, i));
+  for (const [i, shard] of refs.entries()) await client.putShard(shard, ERASURE, Readable.from([seededBytes(100 + i, i)]));
+  const never = ref('never-prepared', 99);
+  const outcomes = await Promise.allSettled([
+    ...refs.map((shard) => client.commit({ record: recordFor(shard, 400), shardIndex: 1 })),
+    client.commit({ record: recordFor(never, 400), shardIndex: 1 }),
+  ]);
+  t.same(outcomes.slice(0, refs.length).map((o) => o.status), refs.map(() => 'fulfilled'), 'every prepared shard committed');
+  const last = outcomes[refs.length];
+  t.equal(last?.status, 'rejected');
+  t.match(last?.status === 'rejected' ? last.reason : undefined, { code: 'NotFound', nodeId: 'n0' }, 'the unprepared commit carries its own wire error');
+  const statuses = await Promise.all(refs.map((shard) => client.objectStatus(shard.bucket, shard.key)));
+  t.same(statuses.map((s) => s?.record.versionId), refs.map((shard) => shard.versionId), 'each key reads back its committed version');
+  t.equal(await client.objectStatus('b', 'never-prepared'), null, 'a key the node does not hold answers null');
+});
+
+t.test('a version lookup that asks for inline shards brings the verified bytes of an inline shard, none for a file', async (t) => {
+  const { node, client } = await startNode(t);
+  t.teardown(async () => {
+    await client.close();
+    await node.close();
+  });
+  const small = ref('small', 1);
+  const large = ref('large', 2);
+  await client.putShard(small, ERASURE, Readable.from([seededBytes(700, 1)]));
+  await client.putShard(large, ERASURE, Readable.from([seededBytes(5000, 2)]));
+  await client.commit({ record: recordFor(small, 2800), shardIndex: 1 });
+  await client.commit({ record: recordFor(large, 20_000), shardIndex: 1 });
+
+  const withBytes = await client.objectStatus('b', 'small', { withInlineShard: true });
+  t.ok(Buffer.from(withBytes?.inlineShard ?? '', 'base64').equals(seededBytes(700, 1)), 'the inline shard comes with the status');
+  t.equal((await client.objectStatus('b', 'small'))?.inlineShard, undefined, 'only when asked');
+  const fileBacked = await client.objectStatus('b', 'large', { withInlineShard: true });
+  t.equal(fileBacked?.shardIndex, 1);
+  t.equal(fileBacked?.inlineShard, undefined, 'a shard in a file stays on its own read path');
+});
+
+t.test('a corrupt inline shard is left out of the lookup and quarantined, and the status still answers', async (t) => {
+  const dir = await tempDir(t, 'batch-rot');
+  let started = await startNode(t, dir);
+  const small = ref('small', 1);
+  await started.client.putShard(small, ERASURE, Readable.from([seededBytes(600, 3)]));
+  await started.client.commit({ record: recordFor(small, 2400), shardIndex: 1 });
+  await started.client.close();
+  await started.node.close();
+  const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'meta'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  for await (const [key, value] of db.iterator({ gte: Buffer.from('d'), lt: Buffer.from('d\xff', 'latin1') })) {
+    value[SHARD_HEADER_BYTES + 20] = (value[SHARD_HEADER_BYTES + 20] ?? 0) ^ 0x01;
+    await db.put(key, value);
+  }
+  await db.close();
+  started = await startNode(t, dir);
+  const { node, client } = started;
+  t.teardown(async () => {
+    await client.close();
+    await node.close();
+  });
+  const status = await client.objectStatus('b', 'small', { withInlineShard: true });
+  t.equal(status?.record.versionId, small.versionId, 'the version is still reported');
+  t.equal(status?.inlineShard, undefined, 'its bad bytes are not');
+  t.equal((await client.health()).quarantinedShards, 1, 'the shard is queued for repair');
+});
