@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../rpc/index.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './conditions.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
-import { resolveVersion, type ResolvedVersion } from './object-reader.js';
+import { resolveVersion, type ResolveOptions, type ResolvedVersion } from './object-reader.js';
 import { openStoredObject } from './object-stream.js';
 import { bucketOf, header, keyOf, metadataSignal, type RequestContext } from './request-context.js';
 import { S3Error } from './s3-errors.js';
@@ -22,9 +22,9 @@ export function requireNullVersion(ctx: RequestContext): boolean {
 }
 
 /** The key's current version, or NoSuchKey. */
-export async function requireCurrentVersion(ctx: RequestContext, bucket: string, key: string): Promise<ResolvedVersion> {
+export async function requireCurrentVersion(ctx: RequestContext, bucket: string, key: string, options: ResolveOptions = {}): Promise<ResolvedVersion> {
   const { services } = ctx;
-  const version = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx));
+  const version = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), options);
   if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
   return version;
 }
@@ -87,8 +87,12 @@ export async function getObject(ctx: RequestContext, headOnly: boolean): Promise
   const key = keyOf(ctx);
   const { services } = ctx;
   const namedVersion = requireNullVersion(ctx);
-  await services.buckets.require(bucket, metadataSignal(ctx));
-  const version = await requireCurrentVersion(ctx, bucket, key);
+  // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
+  const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
+  const lookup = requireCurrentVersion(ctx, bucket, key, { withInlineShards: !headOnly });
+  lookup.catch(() => undefined);
+  await bucketRecord;
+  const version = await lookup;
   const { record } = version;
   checkReadConditions(ctx, record);
   const range = parseRange(header(ctx, 'range'), record.sizeBytes);

@@ -20,6 +20,14 @@ export interface ResolvedVersion {
   holders: Map<number, NodeClient>;
   /** Shard indices whose node did not answer in time: tried only after the confirmed ones. */
   unconfirmed?: Set<number>;
+  /** Shards that came with the version lookup (a small object's inline shards, already verified by their nodes). */
+  inlineShards?: Map<number, Uint8Array>;
+}
+
+/** What a version lookup should bring back besides the record. */
+export interface ResolveOptions {
+  /** Ask nodes for inline shard bytes too, so a small object's GET needs no second round. */
+  withInlineShards?: boolean;
 }
 
 /**
@@ -39,14 +47,16 @@ export async function resolveVersion(
   key: string,
   erasure: { dataShards: number; parityShards: number },
   signal: AbortSignal,
+  options: ResolveOptions = {},
 ): Promise<ResolvedVersion | null> {
+  const withInlineShard = options.withInlineShards === true;
   const { nodes, previous = [] } = sets;
   const needed = readQuorum(erasure.dataShards, erasure.parityShards);
   const groups = previous.length === 0 ? [nodes] : [nodes, previous];
   const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];
   const outcomes = await fanOutUntil(
     asked,
-    (node) => node.objectStatus(bucket, key, { signal }),
+    (node) => node.objectStatus(bucket, key, { signal, withInlineShard }),
     (sofar) => canStopWaiting(sofar, groups, needed),
   );
   for (const group of groups) {
@@ -61,10 +71,14 @@ export async function resolveVersion(
   }
   if (newest === undefined || newest.deleted) return null;
   const holders = new Map<number, NodeClient>();
+  const inlineShards = new Map<number, Uint8Array>();
   for (const { nodeId, value } of answers) {
     if (!holdsShardOf(value, newest) || value.shardIndex === null || holders.has(value.shardIndex)) continue;
     const node = asked.find((candidate) => candidate.nodeId === nodeId);
     if (node !== undefined) holders.set(value.shardIndex, node);
+    if (value.inlineShard !== undefined) {
+      inlineShards.set(value.shardIndex, Buffer.from(value.inlineShard, 'base64'));
+    }
   }
   // Nodes that have not answered yet probably hold their placement position's shard: keep them as
   // fallbacks, so a shard that fails mid-read can still be replaced.
@@ -77,7 +91,7 @@ export async function resolveVersion(
       unconfirmed.add(position);
     });
   }
-  return { record: newest, holders, unconfirmed };
+  return { record: newest, holders, unconfirmed, ...(inlineShards.size > 0 ? { inlineShards } : {}) };
 }
 
 function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], groups: readonly (readonly NodeClient[])[], needed: number): boolean {
@@ -145,6 +159,7 @@ class StripeReader {
   private readonly record: ObjectRecord;
   private readonly holders: Map<number, NodeClient>;
   private readonly unconfirmed: ReadonlySet<number>;
+  private readonly inlineShards: ReadonlyMap<number, Uint8Array>;
   private readonly layout: ObjectLayout;
   private readonly options: ReadOptions;
   private readonly cursors = new Map<number, ShardCursor>();
@@ -155,6 +170,7 @@ class StripeReader {
     this.record = version.record;
     this.holders = version.holders;
     this.unconfirmed = version.unconfirmed ?? new Set();
+    this.inlineShards = version.inlineShards ?? new Map();
     this.options = options;
     this.layout = objectLayout(this.record.sizeBytes, this.record.erasure.dataShards, this.record.erasure.blockSizeBytes);
   }
@@ -231,6 +247,10 @@ class StripeReader {
   }
 
   private async readBlock(shardIndex: number, stripe: number, blockBytes: number): Promise<Uint8Array | null> {
+    // A small object's whole shard may have come with the version lookup.
+    const inline = this.inlineShards.get(shardIndex);
+    const inlineOffset = stripeShardOffsetBytes(this.layout, stripe);
+    if (inline !== undefined && inline.length >= inlineOffset + blockBytes) return inline.subarray(inlineOffset, inlineOffset + blockBytes);
     try {
       let cursor = this.cursors.get(shardIndex);
       if (cursor === undefined) {
