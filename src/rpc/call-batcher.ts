@@ -7,6 +7,8 @@ interface QueuedCall {
   reject: (err: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Set once the call is sent: tells its batch that this caller stopped waiting. */
+  abandon?: () => void;
 }
 
 /** Limits of one batch request. */
@@ -25,13 +27,14 @@ export interface CallBatcherOptions {
  * the calls of a batch concurrently and answers each one separately.
  */
 export class CallBatcher {
-  private readonly send: (callsJson: readonly string[]) => Promise<BatchResult[]>;
+  private readonly send: (callsJson: readonly string[], signal: AbortSignal) => Promise<BatchResult[]>;
   private readonly options: CallBatcherOptions;
   private queue: QueuedCall[] = [];
   private inFlight = false;
   private flushQueued = false;
 
-  constructor(send: (callsJson: readonly string[]) => Promise<BatchResult[]>, options: CallBatcherOptions) {
+  /** `send` posts one batch; its signal aborts once every caller in the batch has stopped waiting. */
+  constructor(send: (callsJson: readonly string[], signal: AbortSignal) => Promise<BatchResult[]>, options: CallBatcherOptions) {
     this.send = send;
     this.options = options;
   }
@@ -48,6 +51,7 @@ export class CallBatcher {
         // An aborted caller stops waiting at once; a call already sent still runs on the node, as any sent request would.
         queued.onAbort = (): void => {
           this.queue = this.queue.filter((other) => other !== queued);
+          queued.abandon?.();
           reject(signal.reason);
         };
         signal.addEventListener('abort', queued.onAbort, { once: true });
@@ -78,7 +82,16 @@ export class CallBatcher {
       this.queue.shift();
     }
     this.inFlight = true;
-    this.send(batch.map((call) => call.json)).then(
+    // A request nobody waits for any more is cancelled, so it cannot hold a connection (or a closing node) for its timeout.
+    const cancel = new AbortController();
+    let waiting = batch.length;
+    for (const call of batch) {
+      call.abandon = (): void => {
+        waiting -= 1;
+        if (waiting === 0) cancel.abort(new Error('every caller of this batch stopped waiting'));
+      };
+    }
+    this.send(batch.map((call) => call.json), cancel.signal).then(
       (results) => {
         batch.forEach((call, i) => {
           const result = results[i];

@@ -81,7 +81,7 @@ export class NodeClient {
       bodyTimeout: options.bodyTimeoutMs ?? 30_000,
       connectTimeout: options.connectTimeoutMs ?? 1_000,
     });
-    this.batcher = new CallBatcher((calls) => this.sendBatch(calls), BATCH_LIMITS);
+    this.batcher = new CallBatcher((calls, signal) => this.sendBatch(calls, signal), BATCH_LIMITS);
   }
 
   /** Streams one shard to the node; resolves once the node has it durably but not yet visible. */
@@ -226,9 +226,9 @@ export class NodeClient {
     throw new NodeError(isWireErrorCode(result.code) ? result.code : 'Internal', this.nodeId, result.message);
   }
 
-  private async sendBatch(calls: readonly string[]): Promise<BatchResult[]> {
+  private async sendBatch(calls: readonly string[], signal: AbortSignal): Promise<BatchResult[]> {
     // The calls are JSON already: join them rather than parse and serialise them again.
-    const response = await this.json<BatchResponse>('POST', NODE_PATHS.batch, { text: `{"calls":[${calls.join(',')}]}` }, {});
+    const response = await this.json<BatchResponse>('POST', NODE_PATHS.batch, { text: `{"calls":[${calls.join(',')}]}` }, { signal });
     if (!Array.isArray(response.results) || response.results.length !== calls.length) {
       throw new NodeError('Internal', this.nodeId, 'node answered a batch with the wrong number of results');
     }

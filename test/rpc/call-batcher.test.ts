@@ -4,11 +4,11 @@ import type { BatchResult } from '../../src/rpc/index.js';
 
 /** A batcher whose requests wait until the test answers them; every request's calls are recorded. */
 function controlled(limits = { maxCalls: 100, maxBytes: 1 << 20 }) {
-  const requests: { calls: readonly string[]; answer: (results: BatchResult[]) => void; fail: (err: Error) => void }[] = [];
+  const requests: { calls: readonly string[]; signal: AbortSignal; answer: (results: BatchResult[]) => void; fail: (err: Error) => void }[] = [];
   const batcher = new CallBatcher(
-    (calls) =>
+    (calls, signal) =>
       new Promise<BatchResult[]>((resolve, reject) => {
-        requests.push({ calls, answer: resolve, fail: reject });
+        requests.push({ calls, signal, answer: resolve, fail: reject });
       }),
     limits,
   );
@@ -99,4 +99,19 @@ t.test('a node that answers with fewer results than calls fails the calls it lef
   requests[0]?.answer([{ ok: true, value: 1 }]);
   t.same(await calls[0], { ok: true, value: 1 });
   await t.rejects(calls[1] as Promise<BatchResult>, /without this call/);
+});
+
+t.test('a sent batch is cancelled once every one of its callers has stopped waiting, not before', async (t) => {
+  const { batcher, requests } = controlled();
+  const first = new AbortController();
+  const second = new AbortController();
+  const calls = [batcher.call('1', first.signal), batcher.call('2', second.signal)];
+  await turn();
+  const sent = requests[0];
+  first.abort(new Error('gone'));
+  await t.rejects(calls[0] as Promise<BatchResult>, /gone/);
+  t.equal(sent?.signal.aborted, false, 'one caller still waits');
+  second.abort(new Error('gone too'));
+  await t.rejects(calls[1] as Promise<BatchResult>, /gone too/);
+  t.equal(sent?.signal.aborted, true, 'the request is cancelled');
 });
