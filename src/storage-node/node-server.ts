@@ -75,6 +75,10 @@ export class NodeServer {
       loggerInstance: options.logger as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
       keepAliveTimeout: 60_000,
+      // Closing cuts the connections still open, requests in flight included: a peer's upload whose
+      // source stalled would otherwise hold a stopping node forever. What it cuts is a failed request
+      // to its sender, and an interrupted shard write leaves nothing visible.
+      forceCloseConnections: true,
     });
     this.app.removeAllContentTypeParsers();
     // Bodies are read by the handlers themselves: shard bodies stream to disk, JSON bodies are hash-checked first.
