@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
@@ -15,6 +16,7 @@ import { parseRing, serializeRing, type Ring } from '../placement/index.js';
 import { NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
 import { gatewayConfigFrom, nodeConfigFrom, readConfigFile } from './config-files.js';
+import { NodeThread, type NodeSpec } from './node-threads.js';
 
 /** Something `tessera` runs until a signal stops it. */
 export interface Service {
@@ -74,11 +76,11 @@ export interface DevInfo {
 
 /**
  * `tessera dev`: the embedded single-machine default. One gateway and `nodes` storage nodes in this
- * process, each node on its own loopback port and data directory, speaking the same node protocol
- * as a real cluster. The cluster secret is created once and kept under the data directory.
+ * process (the nodes in worker threads, so every core works), each node on its own loopback port and
+ * data directory, speaking the same node protocol as a real cluster. The cluster secret is created once and kept under the data directory.
  */
 export async function runDev(
-  flags: { data?: string | undefined; listen?: string | undefined; nodes?: string | undefined },
+  flags: { data?: string | undefined; listen?: string | undefined; nodes?: string | undefined; nodeThreads?: string | undefined },
   env: Env,
   logger: Logger,
 ): Promise<Service & { info: DevInfo }> {
@@ -88,22 +90,12 @@ export async function runDev(
   const nodeCount = Number(flags.nodes ?? DEFAULTS.devNodeCount);
   await mkdir(dataDir, { recursive: true });
   const clusterSecret = await devClusterSecret(dataDir);
-  const nodes: StorageNode[] = [];
+  const specs = Array.from({ length: nodeCount }, (_, i) => ({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`) }));
+  const threadCount = nodeThreadCount(flags.nodeThreads, nodeCount);
   const services: Service[] = [];
   try {
-    for (let i = 0; i < nodeCount; i += 1) {
-      const node = new StorageNode({
-        nodeId: `node-${i}`,
-        dataDir: join(dataDir, `node-${i}`),
-        host: '127.0.0.1',
-        port: 0,
-        clusterSecret,
-        logger,
-      });
-      await node.start();
-      nodes.push(node);
-      services.push(node);
-    }
+    const ports = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services);
+    const nodes = specs.map((spec) => ({ id: spec.nodeId, address: `127.0.0.1:${ports.get(spec.nodeId) ?? 0}`, zone: 'local' }));
     const accessKeyId = env['TESSERA_ACCESS_KEY'] ?? DEFAULTS.devAccessKeyId;
     const secretAccessKey = env['TESSERA_SECRET_KEY'] ?? DEFAULTS.devSecretAccessKey;
     const config = parseGatewayConfig(
@@ -111,7 +103,7 @@ export async function runDev(
         listen: `${listen.host}:${listen.port}`,
         credentials: [{ accessKeyId, secretAccessKey }],
         clusterSecret,
-        nodes: nodes.map((node, i) => ({ id: `node-${i}`, address: `127.0.0.1:${node.address.port}`, zone: 'local' })),
+        nodes,
       },
       // The embedded cluster owns its credentials, secret, ring and address; the rest (region, kernel, TLS, ...) may be overridden.
       {
@@ -140,6 +132,45 @@ export async function runDev(
     await closeAll(services);
     throw err;
   }
+}
+
+/**
+ * How many worker threads host the embedded nodes: by default one per core (at most one per node), so
+ * the nodes and the gateway's thread use every core; 0 runs the nodes on the gateway's thread.
+ */
+function nodeThreadCount(flag: string | undefined, nodeCount: number): number {
+  if (flag === undefined) return Math.min(nodeCount, availableParallelism());
+  const count = Number(flag);
+  if (!Number.isInteger(count) || count < 0) throw new Error(`--node-threads must be a whole number, got ${JSON.stringify(flag)}`);
+  return Math.min(count, nodeCount);
+}
+
+async function startNodesHere(specs: readonly NodeSpec[], clusterSecret: string, logger: Logger, services: Service[]): Promise<Map<string, number>> {
+  const ports = new Map<string, number>();
+  for (const spec of specs) {
+    const node = new StorageNode({ ...spec, host: '127.0.0.1', port: 0, clusterSecret, logger });
+    services.push(node);
+    ports.set(spec.nodeId, (await node.start()).port);
+  }
+  return ports;
+}
+
+/** Starts the nodes spread round-robin over `threadCount` worker threads. */
+async function startNodeThreads(
+  specs: readonly NodeSpec[],
+  threadCount: number,
+  clusterSecret: string,
+  logger: Logger,
+  services: Service[],
+): Promise<Map<string, number>> {
+  const groups = Array.from({ length: threadCount }, (_, t) => specs.filter((_, i) => i % threadCount === t));
+  const threads = groups.map((nodes) => new NodeThread({ nodes, clusterSecret, logger }));
+  services.push(...threads);
+  const ports = new Map<string, number>();
+  for (const found of await Promise.all(threads.map((thread) => thread.start()))) {
+    for (const [nodeId, port] of found) ports.set(nodeId, port);
+  }
+  return ports;
 }
 
 /**

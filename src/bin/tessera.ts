@@ -11,7 +11,9 @@ import { runDev, runGateway, runNode, type Service } from './roles.js';
 const USAGE = `usage: tessera <command> [options]
 
 commands:
-  dev       [--data DIR] [--listen HOST:PORT] [--nodes N]   embedded gateway + storage nodes (default ./data, 127.0.0.1:9000)
+  dev       [--data DIR] [--listen HOST:PORT] [--nodes N] [--node-threads N]
+                                                           embedded gateway + storage nodes (default ./data, 127.0.0.1:9000;
+                                                           nodes run in one thread per core, 0 = on the gateway's thread)
   node      [--config FILE] [--data DIR] [--listen HOST:PORT] [--id ID] [--secret-file FILE]
                                                            one storage node (default listen 127.0.0.1:9100)
   gateway   [--config FILE] [--listen HOST:PORT]           one S3 gateway (SIGHUP: look for a newer ring, reload TLS)
@@ -50,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       'secret-file': { type: 'string' },
       config: { type: 'string' },
       nodes: { type: 'string' },
+      'node-threads': { type: 'string' },
     },
     strict: true,
   });
@@ -71,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'dev': {
-      const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes }, env, logger);
+      const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes, nodeThreads: values['node-threads'] }, env, logger);
       const { info } = dev;
       process.stdout.write(
         [

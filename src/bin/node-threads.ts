@@ -1,0 +1,106 @@
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../common/index.js';
+
+/** One storage node a thread hosts. */
+export interface NodeSpec {
+  nodeId: string;
+  dataDir: string;
+}
+
+/** What a node thread is started with. */
+export interface NodeThreadData {
+  nodes: NodeSpec[];
+  clusterSecret: string;
+  logLevel: string;
+}
+
+/** What a node thread reports to its host. */
+export type NodeThreadMessage =
+  | { type: 'listening'; nodeId: string; port: number }
+  | { type: 'started' }
+  | { type: 'closed' }
+  | { type: 'failed'; message: string };
+
+/**
+ * A worker thread running some of the embedded default's storage nodes, so the nodes and the gateway
+ * use every core of the machine while still talking over the node protocol on loopback, exactly as
+ * in a cluster. `start` resolves with each node's port once all of them listen.
+ */
+export class NodeThread {
+  private readonly data: NodeThreadData;
+  private readonly logger: Logger;
+  private worker: Worker | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: { nodes: NodeSpec[]; clusterSecret: string; logger: Logger }) {
+    this.data = { nodes: options.nodes, clusterSecret: options.clusterSecret, logLevel: options.logger.level };
+    this.logger = options.logger;
+  }
+
+  /** Starts the thread and its nodes; resolves with nodeId -> port. */
+  async start(): Promise<Map<string, number>> {
+    const worker = startWorker(this.data);
+    this.worker = worker;
+    const ports = new Map<string, number>();
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (message: NodeThreadMessage): void => {
+        if (message.type === 'listening') ports.set(message.nodeId, message.port);
+        else if (message.type === 'started') settle(resolve);
+        else if (message.type === 'failed') settle(() => reject(new Error(`storage node thread failed to start: ${message.message}`)));
+      };
+      const onError = (err: Error): void => settle(() => reject(err));
+      const onExit = (code: number): void => settle(() => reject(new Error(`storage node thread exited with code ${code} while starting`)));
+      const settle = (then: () => void): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        then();
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+    worker.on('error', (err) => this.logger.error({ err, nodes: this.data.nodes.map((n) => n.nodeId) }, 'storage node thread failed'));
+    return ports;
+  }
+
+  /** Closes the thread's nodes (each finishes its writes in flight) and ends the thread. */
+  close(): Promise<void> {
+    return (this.closing ??= this.closeNow());
+  }
+
+  private async closeNow(): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    const closed = new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: NodeThreadMessage) => {
+        if (message.type === 'closed') resolve();
+        if (message.type === 'failed') reject(new Error(`storage node thread failed to close: ${message.message}`));
+      });
+      worker.once('exit', () => resolve());
+    });
+    worker.postMessage({ type: 'close' });
+    try {
+      await closed;
+    } finally {
+      // Its nodes are closed (their writes finished, LevelDB closed): what is left in the thread, idle
+      // keep-alive sockets and timers, ends with it.
+      await worker.terminate();
+    }
+  }
+}
+
+/**
+ * Starts node-thread.ts beside this file. Run from TypeScript sources (tests, `tsx`), the thread
+ * registers the same TypeScript loader first: on Node 20 a worker does not inherit the parent's hooks.
+ */
+function startWorker(data: NodeThreadData): Worker {
+  const extension = extname(fileURLToPath(import.meta.url));
+  const entry = new URL(`./node-thread${extension}`, import.meta.url);
+  if (extension !== '.ts') return new Worker(entry, { workerData: data });
+  const loader = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(loader)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+}

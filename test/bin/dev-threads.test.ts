@@ -1,0 +1,55 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { t } from 'tap';
+import { runDev } from '../../src/bin/roles.js';
+import { silentLogger } from '../../src/common/index.js';
+import { NodeClient } from '../../src/rpc/index.js';
+import { seededBytes } from '../helpers/bytes.js';
+import { localS3Client } from '../helpers/cluster.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'tessera-dev-threads-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+const credentials = { accessKeyId: 'tessera', secretAccessKey: 'tessera-dev-secret' };
+
+t.test('the embedded default serves from nodes in worker threads, and the same data from nodes on its own thread after a restart', async (t) => {
+  const dataDir = join(dir, 'data');
+  const body = seededBytes(300_000, 7);
+  const small = seededBytes(3_000, 8);
+  for (const threads of ['2', '0']) {
+    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, {}, silentLogger());
+    const client = localS3Client(dev.info.endpoint, credentials);
+    try {
+      if (threads === '2') {
+        await client.send(new CreateBucketCommand({ Bucket: 'threads' }));
+        await client.send(new PutObjectCommand({ Bucket: 'threads', Key: 'large', Body: body }));
+        await client.send(new PutObjectCommand({ Bucket: 'threads', Key: 'small', Body: small }));
+      }
+      for (const [key, expected] of [['large', body], ['small', small]] as const) {
+        const got = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'threads', Key: key }))).Body!.transformToByteArray());
+        t.ok(got.equals(expected), `--node-threads ${threads}: ${key} reads back`);
+      }
+      const secret = (await readFile(join(dataDir, 'cluster-secret'), 'utf8')).trim();
+      const cluster = JSON.parse(await readFile(join(dataDir, 'cluster.json'), 'utf8')) as { nodes: { id: string; address: string }[] };
+      const health = await Promise.all(
+        cluster.nodes.map(async (node) => {
+          const nodeClient = new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: secret });
+          try {
+            return await nodeClient.health();
+          } finally {
+            await nodeClient.close();
+          }
+        }),
+      );
+      t.same(health.map((h) => h.status), Array(6).fill('ok'), `--node-threads ${threads}: all six nodes answer`);
+    } finally {
+      client.destroy();
+      await dev.close();
+    }
+  }
+});
+
+t.test('a bad --node-threads is refused before anything starts', async (t) => {
+  await t.rejects(runDev({ data: join(dir, 'bad'), listen: '127.0.0.1:0', nodes: '6', nodeThreads: 'many' }, {}, silentLogger()), /--node-threads/);
+});
