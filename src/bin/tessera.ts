@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { createRootLogger } from '../common/index.js';
 import { runAdminCli } from './admin-cli.js';
@@ -6,6 +7,7 @@ import { runClusterCli, runRingPush } from './cluster-cli.js';
 import { runConfigCli } from './config-cli.js';
 import { runHealthcheck } from './healthcheck.js';
 import { runRingCli } from './ring-cli.js';
+import { GatewayWorkers, gatewayWorkerCount } from './gateway-workers.js';
 import { runDev, runGateway, runNode, type Service } from './roles.js';
 
 const USAGE = `usage: tessera <command> [options]
@@ -16,7 +18,9 @@ commands:
                                                            nodes run in one thread per core, 0 = on the gateway's thread)
   node      [--config FILE] [--data DIR] [--listen HOST:PORT] [--id ID] [--secret-file FILE]
                                                            one storage node (default listen 127.0.0.1:9100)
-  gateway   [--config FILE] [--listen HOST:PORT]           one S3 gateway (SIGHUP: look for a newer ring, reload TLS)
+  gateway   [--config FILE] [--listen HOST:PORT] [--workers N|auto]
+                                                           one S3 gateway (SIGHUP: look for a newer ring, reload TLS);
+                                                           --workers: that many processes on one address
   cluster   init --node SPEC... [--push]                   a cluster secret, the first ring, a gateway config
   ring      create|add|remove|reweight|show|diff|locate|push
                                                            ring files; push hands a ring to every node
@@ -53,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       nodes: { type: 'string' },
       'node-threads': { type: 'string' },
+      workers: { type: 'string' },
     },
     strict: true,
   });
@@ -100,6 +105,15 @@ async function main(argv: string[]): Promise<number> {
       );
       break;
     case 'gateway': {
+      const workers = gatewayWorkerCount(values.workers);
+      if (workers > 1 && cluster.isPrimary) {
+        const primary = new GatewayWorkers({ count: workers, logger });
+        service = primary;
+        await primary.start();
+        process.on('SIGHUP', () => primary.reload());
+        logger.info({ workers }, 'gateway workers listening');
+        break;
+      }
       const gateway = await runGateway({ config: values.config, listen: values.listen }, env, (config) => rootLogger(config.logLevel));
       // SIGHUP: look for a newer ring at once instead of waiting for the next poll, and re-read a renewed certificate.
       process.on('SIGHUP', () => {
@@ -122,6 +136,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A gateway worker's IPC channel to its primary would keep it alive after its gateway closed.
+    if (cluster.isWorker) process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(`tessera: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -306,7 +306,7 @@ export const PROCESS_CLUSTER_CREDENTIALS = { accessKeyId: 'process-access-key', 
  */
 export async function startProcessCluster(
   t: TestLike,
-  options: { nodeCount?: number; dataShards?: number; parityShards?: number; gatewayConfig?: Record<string, unknown>; timeoutMs?: number } = {},
+  options: { nodeCount?: number; dataShards?: number; parityShards?: number; gatewayConfig?: Record<string, unknown>; gatewayArgs?: string[]; timeoutMs?: number } = {},
 ): Promise<ProcessCluster> {
   const nodeCount = options.nodeCount ?? 6;
   const root = await mkdtemp(join(tmpdir(), 'tessera-procs-'));
@@ -346,7 +346,7 @@ export async function startProcessCluster(
     ...options.gatewayConfig,
   };
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
-  const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath], {});
+  const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath, ...(options.gatewayArgs ?? [])], {});
   processes.push(gateway);
   await within(() => `gateway process\n${gateway.describe()}`, timeoutMs, pollUntil(gateway, () => tcpAccepts('127.0.0.1', gatewayPort)));
   const endpoint = `http://127.0.0.1:${gatewayPort}`;

@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { t } from 'tap';
+import { seededBytes } from '../helpers/bytes.js';
+import { startProcessCluster } from '../helpers/server.js';
+
+const run = promisify(execFile);
+
+/** PIDs of a process's children (the gateway's workers). */
+async function childrenOf(pid: number): Promise<number[]> {
+  try {
+    const { stdout } = await run('pgrep', ['-P', String(pid)]);
+    return stdout.split('\n').filter((line) => line.trim() !== '').map(Number).sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until `check` holds; the test's own timeout bounds it. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+t.test('a gateway with --workers 2 serves from two processes on one port, replaces a dead one, and stops them all', async (t) => {
+  const cluster = await startProcessCluster(t, { gatewayArgs: ['--workers', '2'] });
+  await until(async () => (await childrenOf(cluster.gateway.pid)).length === 2);
+  const workers = await childrenOf(cluster.gateway.pid);
+  t.equal(workers.length, 2, 'two worker processes');
+
+  const client = cluster.client({ maxAttempts: 1 });
+  await client.send(new CreateBucketCommand({ Bucket: 'workers' }));
+  const bodies = Array.from({ length: 12 }, (_, i) => seededBytes(1000 + i * 5000, i));
+  await Promise.all(bodies.map((body, i) => client.send(new PutObjectCommand({ Bucket: 'workers', Key: `k${i}`, Body: body }))));
+  const read = async (i: number): Promise<boolean> => {
+    const got = await (await client.send(new GetObjectCommand({ Bucket: 'workers', Key: `k${i}` }))).Body!.transformToByteArray();
+    return Buffer.from(got).equals(bodies[i] as Buffer);
+  };
+  t.same(await Promise.all(bodies.map((_, i) => read(i))), bodies.map(() => true), 'every object reads back, whichever worker serves it');
+
+  process.kill(workers[0] as number, 'SIGKILL');
+  await until(async () => {
+    const now = await childrenOf(cluster.gateway.pid);
+    return now.length === 2 && !now.includes(workers[0] as number);
+  });
+  t.pass('a killed worker is replaced');
+  t.same(await Promise.all(bodies.map((_, i) => read(i))), bodies.map(() => true), 'and the gateway still serves');
+
+  const remaining = await childrenOf(cluster.gateway.pid);
+  const stopped = await cluster.gateway.stop(30_000);
+  t.equal(stopped.killed, false, 'the gateway stopped on SIGTERM');
+  t.equal(stopped.code, 0);
+  t.same(remaining.filter(alive), [], 'no worker outlives it');
+});
