@@ -91,6 +91,16 @@ export class NodeClient {
     return this.json<PrepareResponse>('PUT', url, { stream: body }, options);
   }
 
+  /**
+   * Stores a small shard held whole in memory, like putShard; it travels in the node's next batch, so
+   * the prepares of concurrent small writes share requests.
+   */
+  async prepareShard(ref: ShardRef, erasure: ErasureParams, shard: Uint8Array, options: CallOptions = {}): Promise<PrepareResponse> {
+    const call: BatchCall = { op: 'prepare', ref, erasure, shard: Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength).toString('base64') };
+    const value = await this.batched(call, options, () => this.putShard(ref, erasure, Readable.from([shard]), options));
+    return value as PrepareResponse;
+  }
+
   /** Makes a version visible on the node (or writes a tombstone). */
   async commit(request: CommitRequest, options: CallOptions = {}): Promise<void> {
     await this.batched({ op: 'commit', request }, options, () => this.json<unknown>('POST', NODE_PATHS.commit, { json: request }, options));

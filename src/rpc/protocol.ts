@@ -187,9 +187,11 @@ export interface ObjectStatus {
 
 /**
  * One call of POST /v1/batch. Small calls to one node travel together while the node is busy (see
- * call-batcher.ts); each is the same operation as its own route.
+ * call-batcher.ts); each is the same operation as its own route. A `prepare` carries a whole small
+ * shard (base64), as PUT /v1/shards would stream it.
  */
 export type BatchCall =
+  | { op: 'prepare'; ref: ShardRef; erasure: ErasureParams; shard: string }
   | { op: 'commit'; request: CommitRequest }
   | { op: 'status'; bucket: string; key: string; withInlineShard: boolean };
 

@@ -119,11 +119,7 @@ export class NodeServer {
       if (request.headers[BODY_HASH_HEADER] !== UNSIGNED_BODY) throw new WireError('BadRequest', 'shard bodies are unsigned-shard');
       const query = request.query as Record<string, string | undefined>;
       const ref = shardRef(query);
-      const erasure = {
-        dataShards: intParam(query, 'k', 1, 256),
-        parityShards: intParam(query, 'm', 0, 255),
-        blockSizeBytes: intParam(query, 'block', 1, 2 ** 31),
-      };
+      const erasure = erasureParams(query);
       const abort = new AbortController();
       request.raw.once('aborted', () => abort.abort());
       const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal);
@@ -286,6 +282,16 @@ export class NodeServer {
   private async runBatchCall(call: BatchCall, request: FastifyRequest): Promise<BatchResult> {
     try {
       if (typeof call !== 'object' || call === null) throw new WireError('BadRequest', 'bad batch call');
+      if (call.op === 'prepare') {
+        if (typeof call.ref !== 'object' || call.ref === null || typeof call.erasure !== 'object' || call.erasure === null || typeof call.shard !== 'string') {
+          throw new WireError('BadRequest', 'bad prepare');
+        }
+        // The same checks as PUT /v1/shards, on the same fields as strings.
+        const ref = shardRef(stringFields(call.ref as unknown as Record<string, unknown>));
+        const erasure = erasureParams({ k: String(call.erasure.dataShards), m: String(call.erasure.parityShards), block: String(call.erasure.blockSizeBytes) });
+        const sizeBytes = await this.options.store.prepare(ref, erasure, Readable.from([Buffer.from(call.shard, 'base64')]));
+        return { ok: true, value: { sizeBytes } };
+      }
       if (call.op === 'commit') {
         await this.commit(call.request);
         return { ok: true, value: null };
@@ -349,6 +355,20 @@ function intParam(query: Record<string, string | undefined>, name: string, min: 
   const value = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new WireError('BadRequest', `bad ${name}`);
   return value;
+}
+
+function erasureParams(query: Record<string, string | undefined>): { dataShards: number; parityShards: number; blockSizeBytes: number } {
+  return {
+    dataShards: intParam(query, 'k', 1, 256),
+    parityShards: intParam(query, 'm', 0, 255),
+    blockSizeBytes: intParam(query, 'block', 1, 2 ** 31),
+  };
+}
+
+/** A shard ref from a JSON body, as the query-string fields shardRef checks. */
+function stringFields(ref: Record<string, unknown>): Record<string, string | undefined> {
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined);
+  return { bucket: text(ref['bucket']), key: text(ref['key']), version: text(ref['versionId']), shard: text(ref['shardIndex']) };
 }
 
 function shardRef(query: Record<string, string | undefined>): ShardRef {

@@ -5,7 +5,7 @@ import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
 import { NodeClient, type ShardRef } from '../../src/rpc/index.js';
 import { SHARD_HEADER_BYTES, StorageNode } from '../../src/storage-node/index.js';
-import { seededBytes } from '../helpers/bytes.js';
+import { collect, seededBytes } from '../helpers/bytes.js';
 import { recordFor, tempDir } from './store-fixture.js';
 
 const SECRET = 'batch-calls-test-secret';
@@ -90,4 +90,30 @@ t.test('a corrupt inline shard is left out of the lookup and quarantined, and th
   t.equal(status?.record.versionId, small.versionId, 'the version is still reported');
   t.equal(status?.inlineShard, undefined, 'its bad bytes are not');
   t.equal((await client.health()).quarantinedShards, 1, 'the shard is queued for repair');
+});
+
+t.test('small shards prepared in one batch are stored like streamed ones, and a bad one is refused alone', async (t) => {
+  const { node, client } = await startNode(t);
+  t.teardown(async () => {
+    await client.close();
+    await node.close();
+  });
+  const refs = Array.from({ length: 8 }, (_, i) => ref(`batched-${i}`, i + 1));
+  const badRef = { ...ref('bad', 50), bucket: 'b\0x' };
+  const outcomes = await Promise.allSettled([
+    ...refs.map((shard, i) => client.prepareShard(shard, ERASURE, seededBytes(i === 7 ? 5000 : 300 + i, i))),
+    client.prepareShard(badRef, ERASURE, seededBytes(10, 1)),
+  ]);
+  t.same(outcomes.slice(0, refs.length).map((o) => (o.status === 'fulfilled' ? o.value.sizeBytes : o.reason)), refs.map((_, i) => (i === 7 ? 5000 : 300 + i)));
+  t.match(outcomes[refs.length], { status: 'rejected', reason: { code: 'BadRequest' } }, 'a NUL in the bucket is refused');
+  await Promise.all(refs.map((shard) => client.commit({ record: recordFor(shard, 4000), shardIndex: 1 })));
+  for (const [i, shard] of refs.entries()) {
+    const status = await client.objectStatus(shard.bucket, shard.key, { withInlineShard: true });
+    if (i === 7) {
+      t.equal(status?.inlineShard, undefined, 'a shard over the inline threshold went to a file');
+      t.ok((await collect(await client.readShard(shard, 0, 5000))).equals(seededBytes(5000, i)), 'and reads back');
+    } else {
+      t.ok(Buffer.from(status?.inlineShard ?? '', 'base64').equals(seededBytes(300 + i, i)), `${shard.key} reads back`);
+    }
+  }
 });
