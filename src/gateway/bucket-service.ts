@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../common/index.js';
 import type { BucketRecord } from '../rpc/index.js';
 import type { ClusterView } from './cluster-view.js';
@@ -20,22 +21,26 @@ export function validateBucketName(name: string): void {
   if (!valid) throw new S3Error('InvalidBucketName', { fields: { BucketName: name } });
 }
 
+/** Most bucket records a gateway keeps cached: enough for any real deployment, bounded against a flood of names. */
+const BUCKET_CACHE_ENTRIES = 10_000;
+
 /**
  * Bucket records live on every node; a majority must answer a read or acknowledge a write, so any
  * two majorities overlap and the newest record (by version id) is always seen.
- * Positive lookups are cached briefly because every object request needs one.
+ * Positive lookups are cached briefly (bounded, least recently used first out) because every object
+ * request needs one. "No such bucket" is not cached: a bucket created through another gateway (or
+ * another worker of this one) must be usable at once.
  */
 export class BucketService {
   private readonly cluster: ClusterView;
   private readonly clock: HybridClock;
-  private readonly cacheTtlMs: number;
   private readonly nodeTimeoutMs: number;
-  private readonly cache = new Map<string, { record: BucketRecord; expiresMs: number }>();
+  private readonly cache: LRUCache<string, BucketRecord>;
 
   constructor(options: { cluster: ClusterView; clock: HybridClock; cacheTtlMs: number; nodeTimeoutMs: number }) {
     this.cluster = options.cluster;
     this.clock = options.clock;
-    this.cacheTtlMs = options.cacheTtlMs;
+    this.cache = new LRUCache({ max: BUCKET_CACHE_ENTRIES, ttl: options.cacheTtlMs });
     this.nodeTimeoutMs = options.nodeTimeoutMs;
   }
 
@@ -48,13 +53,13 @@ export class BucketService {
   /** The bucket's record, or NoSuchBucket. */
   async require(name: string, signal: AbortSignal): Promise<BucketRecord> {
     const cached = this.cache.get(name);
-    if (cached !== undefined && cached.expiresMs > Date.now()) return cached.record;
+    if (cached !== undefined) return cached;
     const record = (await this.readAll(signal)).get(name);
     if (record === undefined || record.deleted) {
       this.cache.delete(name);
       throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
     }
-    this.cache.set(name, { record, expiresMs: Date.now() + this.cacheTtlMs });
+    this.cache.set(name, record);
     return record;
   }
 
@@ -77,7 +82,7 @@ export class BucketService {
     if (current === undefined || current.deleted) throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
     const next: BucketRecord = { ...change(current), name, versionId: this.clock.next(), deleted: false };
     await this.write(next, signal);
-    this.cache.set(name, { record: next, expiresMs: Date.now() + this.cacheTtlMs });
+    this.cache.set(name, next);
     return next;
   }
 
