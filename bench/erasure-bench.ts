@@ -1,8 +1,11 @@
 /**
  * Erasure micro-benchmark: codec throughput per kernel against memcpy, hashes and @ronomon/reed-solomon.
- * Run with `npm run bench:erasure`. Throughput counts data bytes (k × shard size) per second. Contenders of one
- * case run in interleaved rounds (ours, peer, ours, peer, ...), so a noisy neighbour hits both sides of a ratio
- * alike; each figure is the median over ROUNDS rounds of ~ROUND_MS. Not part of `npm test`.
+ * Run with `npm run bench:erasure [-- --only=TEXT]` (`--help` lists the flags). Throughput counts data bytes
+ * (k × shard size) per second; the size in a case name is the size of one shard, so `-1MiB` cases move 8 MiB of data
+ * per call at k = 8. Contenders of one case run in interleaved rounds (ours, peer, ours, peer, ...), so a noisy
+ * neighbour hits both sides of a ratio alike; each figure is the median over ROUNDS rounds of ~ROUND_MS. Not part of
+ * `npm test`. Cases that allocate (reconstruct into new arrays) also measure the C allocator, whose state depends on
+ * what ran before in the process: compare figures taken with the same command.
  *
  * Clock: process CPU time by default (all threads, so the peer's work on the libuv pool counts too), which gives
  * per-core throughput that a busy shared machine barely disturbs; ERASURE_BENCH_CLOCK=wall times wall-clock instead.
@@ -16,6 +19,22 @@ import { createCodec, detectKernelSupport, type Codec } from '../src/erasure/ind
 import { createWasmSimdKernel } from '../src/erasure/kernels/wasm-simd.js';
 import { builtKernelModule } from '../src/erasure/kernels/wasm/kernel-modules.js';
 import { systematicEncodeMatrix } from '../src/erasure/matrix.js';
+
+const USAGE = `usage: npm run bench:erasure -- [--only=TEXT]
+  --only=TEXT  run only the cases whose name contains TEXT (e.g. --only=reconstruct-8x4-1MiB-2lost); baselines always run
+  ERASURE_BENCH_CLOCK=wall  time wall-clock instead of process CPU time`;
+
+/** Parses the command line: --help, or --only=TEXT to run a subset of cases. */
+function parseArgs(argv: readonly string[]): { help: boolean; only: string } {
+  let help = false;
+  let only = '';
+  for (const arg of argv) {
+    if (arg === '--help' || arg === '-h') help = true;
+    else if (arg.startsWith('--only=')) only = arg.slice('--only='.length);
+    else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+  }
+  return { help, only };
+}
 
 const ROUNDS = 11;
 const ROUND_MS = 50;
@@ -155,19 +174,27 @@ function ronomonMask(from: number, to: number, except: readonly number[] = []): 
 
 const PEER = '@ronomon (native)';
 
-function ronomonContender(binding: RonomonBinding, k: number, m: number, shardBytes: number, lost: readonly number[]): Contender {
+function ronomonEncode(binding: RonomonBinding, context: unknown, sources: number, targets: number, data: Buffer,
+  parity: Buffer): Promise<void> {
+  return new Promise<void>((resolve, reject) => binding.encode(context, sources, targets, data, 0, data.length,
+    parity, 0, parity.length, (error) => (error ? reject(error) : resolve())));
+}
+
+async function ronomonContender(binding: RonomonBinding, k: number, m: number, shardBytes: number,
+  lost: readonly number[]): Promise<Contender> {
   const context = binding.create(k, m);
   const data = Buffer.concat(stripe(k, 0, shardBytes));
   const parity = Buffer.alloc(m * shardBytes);
   // Encoding: data shards are the sources, parity the targets. Repair: the first k survivors are the sources
-  // (like ours), the lost data shards the targets; the parity it reads is garbage, which costs the same.
+  // (like ours), the lost data shards the targets. Parity is encoded first so that repair reads real bytes: pages
+  // never written all map the kernel's shared zero page, which stays in cache and would flatter the peer.
+  if (lost.length > 0) await ronomonEncode(binding, context, ronomonMask(0, k), ronomonMask(k, k + m), data, parity);
   const sources = lost.length === 0 ? ronomonMask(0, k) : ronomonMask(0, k + lost.length, lost);
   const targets = lost.length === 0 ? ronomonMask(k, k + m) : lost.reduce((mask, i) => mask | (1 << i), 0);
   return {
     label: PEER,
     bytes: k * shardBytes,
-    run: () => new Promise<void>((resolve, reject) => binding.encode(context, sources, targets, data, 0, data.length,
-      parity, 0, parity.length, (error) => (error ? reject(error) : resolve()))),
+    run: () => ronomonEncode(binding, context, sources, targets, data, parity),
   };
 }
 
@@ -188,7 +215,41 @@ function kernelOnly(relaxed: boolean, k: number, m: number, shardBytes: number):
   };
 }
 
+const mbps = (bytesPerSecond: number): string => (bytesPerSecond / 1e6).toFixed(0).padStart(14);
+
+/**
+ * What the gateway's degraded read pays (src/gateway/object-reader.ts): it reads k shards, here data 2..7 and parity
+ * 8 and 9, leaves the other slots null and calls reconstruct(shards, { dataOnly: true }) on ordinary arrays, which
+ * returns new arrays for data shards 0 and 1. Each kernel is measured together with the peer rebuilding the same two
+ * shards from the same survivors; the ratio is ours over the peer's.
+ */
+async function gatewayReconstructCase(ronomon: RonomonBinding | undefined, name: string, shardBytes: number): Promise<void> {
+  const [k, m, lost] = [8, 4, [0, 1]] as const;
+  const contenders: Contender[] = flavours.map((flavour) => {
+    const codec = flavour.codec(k, m);
+    const shards = stripe(k, m, shardBytes);
+    codec.encode(shards);
+    const read = shards.map((shard, i) => (lost.includes(i as 0 | 1) || i >= k + lost.length ? null : shard));
+    return { label: flavour.label, bytes: k * shardBytes, run: () => void codec.reconstruct([...read], { dataOnly: true }) };
+  });
+  if (ronomon) contenders.push(await ronomonContender(ronomon, k, m, shardBytes, lost));
+  const rates = await measureTogether(contenders);
+  const peer = rates.get(PEER);
+  console.log(`${'case'.padEnd(30)}${'kernel'.padEnd(34)}  tessera MB/s  ronomon MB/s   ratio`);
+  for (const flavour of flavours) {
+    const rate = rates.get(flavour.label) as number;
+    console.log(`${name.padEnd(30)}${flavour.label.padEnd(34)}${mbps(rate)}${peer === undefined ? '             -' : mbps(peer)}` +
+      `${ratio(rate, peer)}`);
+  }
+}
+
 async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const selected = (name: string): boolean => name.includes(args.only);
   const ronomon = loadRonomon();
   const cpu = cpus();
   console.log(`node ${process.version}  v8 ${process.versions.v8}  ${process.arch}  cpu ${cpu[0]?.model ?? '?'} x${cpu.length}`);
@@ -224,30 +285,31 @@ async function main(): Promise<void> {
     }
   };
 
-  console.log(header);
-  for (const [k, m] of [[4, 2], [8, 4], [10, 4]] as const) {
-    for (const shardBytes of [64 * KiB, MiB]) {
-      const contenders: Contender[] = flavours.flatMap((flavour) => {
-        const codec = flavour.codec(k, m);
-        const shards = stripe(k, m, shardBytes);
-        const own: Contender[] = [{ label: flavour.label, bytes: k * shardBytes, run: () => codec.encode(shards) }];
-        if (flavour.label !== 'portable') {
-          // The same codec on shards from allocateShards(): already in WebAssembly memory, so no copies.
-          const inMemory = flavour.codec(k, m);
-          const placed = inMemory.allocateShards(shardBytes);
-          placed.forEach((shard, i) => shard.set(shards[i] as Uint8Array));
-          own.push({ label: `${flavour.label}, allocateShards`, bytes: k * shardBytes, run: () => inMemory.encode(placed) });
-        }
-        return own;
-      });
-      if (ronomon.binding) contenders.push(ronomonContender(ronomon.binding, k, m, shardBytes, []));
-      report(`encode-${k}x${m}-${sizeName(shardBytes)}`, await measureTogether(contenders));
-    }
+  const encodeCases = ([[4, 2], [8, 4], [10, 4]] as const).flatMap(([k, m]) =>
+    [64 * KiB, MiB].map((shardBytes) => ({ k, m, shardBytes, name: `encode-${k}x${m}-${sizeName(shardBytes)}` })))
+    .filter((c) => selected(c.name));
+  if (encodeCases.length > 0) console.log(header);
+  for (const { k, m, shardBytes, name } of encodeCases) {
+    const contenders: Contender[] = flavours.flatMap((flavour) => {
+      const codec = flavour.codec(k, m);
+      const shards = stripe(k, m, shardBytes);
+      const own: Contender[] = [{ label: flavour.label, bytes: k * shardBytes, run: () => codec.encode(shards) }];
+      if (flavour.label !== 'portable') {
+        // The same codec on shards from allocateShards(): already in WebAssembly memory, so no copies.
+        const inMemory = flavour.codec(k, m);
+        const placed = inMemory.allocateShards(shardBytes);
+        placed.forEach((shard, i) => shard.set(shards[i] as Uint8Array));
+        own.push({ label: `${flavour.label}, allocateShards`, bytes: k * shardBytes, run: () => inMemory.encode(placed) });
+      }
+      return own;
+    });
+    if (ronomon.binding) contenders.push(await ronomonContender(ronomon.binding, k, m, shardBytes, []));
+    report(name, await measureTogether(contenders));
   }
 
-  console.log('');
-  console.log(header);
-  for (const shardBytes of [64 * KiB, MiB]) {
+  const reconstructSizes = [64 * KiB, MiB].filter((shardBytes) => selected(`reconstruct-8x4-2data-${sizeName(shardBytes)}`));
+  if (reconstructSizes.length > 0) console.log(`\n${header}`);
+  for (const shardBytes of reconstructSizes) {
     const [k, m, lost] = [8, 4, [0, 1]] as const;
     // Like the peer, rebuild into existing arrays (rebuildInPlace); the last row shows the default call, which
     // allocates the rebuilt shards and so also pays for fresh pages and GC.
@@ -271,15 +333,23 @@ async function main(): Promise<void> {
       bytes: k * shardBytes,
       run: () => void allocating.reconstruct([...survivors], { dataOnly: true }),
     });
-    if (ronomon.binding) contenders.push(ronomonContender(ronomon.binding, k, m, shardBytes, lost));
+    if (ronomon.binding) contenders.push(await ronomonContender(ronomon.binding, k, m, shardBytes, lost));
     report(`reconstruct-8x4-2data-${sizeName(shardBytes)}`, await measureTogether(contenders));
   }
 
-  if (support.simd) {
+  // 256 KiB is the gateway's default block size (erasure.blockSizeBytes); 1 MiB matches the other cases.
+  for (const shardBytes of [256 * KiB, MiB]) {
+    const name = `reconstruct-8x4-${sizeName(shardBytes)}-2lost`;
+    if (!selected(name)) continue;
+    console.log('');
+    await gatewayReconstructCase(ronomon.binding, name, shardBytes);
+  }
+
+  if (support.simd && selected('kernel-alone-encode-8x4-1MiB')) {
     console.log('');
     console.log(`${'kernel alone (in WASM memory)'.padEnd(30)}${'kernel'.padEnd(34)}   GB/s  /peer  /memcpy`);
     const contenders = (support.relaxedSimd ? [false, true] : [false]).map((relaxed) => kernelOnly(relaxed, 8, 4, MiB));
-    if (ronomon.binding) contenders.push(ronomonContender(ronomon.binding, 8, 4, MiB, []));
+    if (ronomon.binding) contenders.push(await ronomonContender(ronomon.binding, 8, 4, MiB, []));
     report('encode-8x4-1MiB', await measureTogether(contenders));
   }
 }

@@ -1,3 +1,4 @@
+import { DecodeMatrixCache } from './decode-matrix-cache.js';
 import { ErasureError } from './errors.js';
 import type { GfKernel, KernelName } from './kernels/kernel.js';
 import { resolveKernel } from './kernels/select.js';
@@ -76,7 +77,7 @@ class ReedSolomonCodec implements Codec {
   readonly #gf: GfKernel;
   readonly #encodeMatrix: GfMatrix;
   readonly #parityRows: Uint8Array;
-  readonly #decodeCache = new Map<string, Uint8Array>();
+  readonly #decodeCache = new DecodeMatrixCache(DECODE_CACHE_ENTRIES);
 
   constructor(options: CodecOptions) {
     const { dataShards: k, parityShards: m } = options;
@@ -170,17 +171,10 @@ class ReedSolomonCodec implements Codec {
 
   // Rows that turn the chosen sources into the targets: encodeRows(targets) × inverse(encodeRows(sources)).
   #decodeRows(sources: readonly number[], targets: readonly number[]): Uint8Array {
-    const key = `${sources.join(',')}>${targets.join(',')}`;
-    const cached = this.#decodeCache.get(key);
-    if (cached !== undefined) return cached;
-    const inverse = invert(selectRows(this.#encodeMatrix, sources));
-    const rows = multiply(selectRows(this.#encodeMatrix, targets), inverse).data;
-    if (this.#decodeCache.size >= DECODE_CACHE_ENTRIES) {
-      const oldest = this.#decodeCache.keys().next();
-      if (oldest.done !== true) this.#decodeCache.delete(oldest.value);
-    }
-    this.#decodeCache.set(key, rows);
-    return rows;
+    return this.#decodeCache.rows(sources, targets, () => {
+      const inverse = invert(selectRows(this.#encodeMatrix, sources));
+      return multiply(selectRows(this.#encodeMatrix, targets), inverse).data;
+    });
   }
 
   #checkCount(shards: readonly unknown[]): void {
