@@ -129,6 +129,8 @@ async function startTargets(root: string, settings: ClientSettings): Promise<Tar
 /** The bench's state across the run: CPU meter and where repeated windows are reported. */
 class Bench {
   readonly cpu = new CpuMeter();
+  /** Set on SIGINT/SIGTERM: requests then fail as the servers stop, and their figures are not printed. */
+  interrupted = false;
   /** Per target and workload: the key prefix the last PUT wrote, which the GET then reads. */
   private readonly putPrefixes = new Map<string, string>();
 
@@ -186,6 +188,7 @@ async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target
     for (const op of ['put', 'get'] as const) {
       const row: MatrixRow = { op, workload, objects, byTarget: {} };
       for (const target of targets) row.byTarget[target.name] = await bench[op](target, workload, objects, base);
+      if (bench.interrupted) throw new Error('interrupted');
       rows.push(row);
       console.log(matrixLine(row, diskCeilingMiBps));
     }
@@ -229,6 +232,7 @@ async function runLoaderTable(bench: Bench, args: BenchArgs, targets: readonly T
         batchSize,
       };
       const measured = await bench.window(target.server.pid, loader.pid, () => loader.run(request, LOADER_TIMEOUT_MS));
+      if (bench.interrupted) throw new Error('interrupted');
       rows.push({ target: target.name, measured, prefillErrors: prefill.errors, prefillFirstError: prefill.firstError });
     }
     for (const line of loaderTableLines(rows, sizeBytes)) console.log(line);
@@ -268,7 +272,10 @@ async function main(): Promise<number> {
       await Promise.all(targets.map(stopTarget));
       if (!args.keepData) await rm(root, { recursive: true, force: true });
     })());
-  const onSignal = (): void => {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Requests in flight fail as their servers stop; the figures they would print mean nothing.
+    bench.interrupted = true;
+    console.log(`\n${signal}: stopping the servers${args.keepData ? '' : ' and removing the data'}`);
     void shutdown().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
