@@ -10,6 +10,7 @@
  * request failed. Not part of `npm test`.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -104,7 +105,7 @@ async function freePort(): Promise<number> {
 }
 
 async function s3rverVersion(): Promise<string> {
-  const text = await readFile(new URL('../node_modules/s3rver/package.json', import.meta.url), 'utf8');
+  const text = await readFile(createRequire(import.meta.url).resolve('s3rver/package.json'), 'utf8');
   return (JSON.parse(text) as { version: string }).version;
 }
 
@@ -126,7 +127,7 @@ async function startTargets(root: string, settings: ClientSettings): Promise<Tar
   return TARGET_ORDER.map((name) => targets.find((target) => target.name === name) as Target);
 }
 
-/** The bench's state across the run: CPU meter and where repeated windows are reported. */
+/** The bench's state across the run: the CPU meter, the key prefixes the PUTs wrote, and whether it was interrupted. */
 class Bench {
   readonly cpu = new CpuMeter();
   /** Set on SIGINT/SIGTERM: requests then fail as the servers stop, and their figures are not printed. */
