@@ -1,72 +1,259 @@
 /**
- * Cluster macro-benchmark: PUT and GET throughput and latency of the embedded cluster (one gateway and six storage
- * nodes, 4+2 erasure coding, in this process on loopback ports, real LevelDB and files in a temp dir), next to a bare
- * Fastify server that discards PUT bodies and serves GETs from memory, measured in the same run with the same client.
- * The ratio column (Tessera MB/s / baseline MB/s) is the figure to watch: it factors out how fast this machine does
- * HTTP at all. Run with `npm run bench` (`-- --quick` for a smoke run, `-- --help` for flags). Not part of `npm test`.
+ * Cluster macro-benchmark (`npm run bench`; `-- --quick` for a smoke run, `-- --help` for flags). In one run it starts
+ * three servers as child processes: the embedded default (`tessera dev`, what `npm start` runs), a Fastify null server
+ * that stores nothing (the ceiling: what HTTP in one Node process costs) and s3rver (the reference peer). Against each,
+ * with the same client, it PUTs and then GETs the same objects for every line of the issue's matrix, verifying every
+ * GET byte for byte, and reads each process's CPU from /proc over each timed window. A window in which other load
+ * used the machine is run once more. It also measures a raw-disk fdatasync write (the ceiling of a durable PUT) and,
+ * when a python with torch and boto3 is found, a PyTorch DataLoader reading objects from each server.
+ * Prints figures, ratios to the ceiling and the peer, and the issue's targets with PASS/MISS; exits 0 unless a
+ * request failed. Not part of `npm test`.
  */
-import { randomFillSync } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { DEFAULTS } from '../src/common/index.js';
-import { bestKernel } from '../src/erasure/index.js';
-import { startCluster, TEST_CREDENTIALS, type TestCluster } from '../test/helpers/cluster.js';
-import { formatSize, opsFor, parseBenchArgs, USAGE, type BenchArgs } from './lib/bench-args.js';
-import { BaselineServer } from './lib/baseline-server.js';
-import { failureLines, tableHeader, tableRow, throughputRatio, type CaseRow } from './lib/result-table.js';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { formatSize, MATRIX, parseBenchArgs, scaledCount, TORCH_WORKLOAD, USAGE, type BenchArgs, type Workload } from './lib/bench-args.js';
+import { CpuMeter } from './lib/cpu-meter.js';
+import { measureDisk, type DiskFigures } from './lib/disk-ceiling.js';
+import { basePayload, objectParts } from './lib/payload.js';
+import {
+  cpuTableLines,
+  failureLines,
+  goalCounts,
+  loaderTableLines,
+  matrixHeader,
+  matrixLine,
+  TARGET_ORDER,
+  type LoaderRow,
+  type MatrixRow,
+  type Measured,
+} from './lib/result-table.js';
 import { runCase, runMain, type CaseResult } from './lib/run-case.js';
-import { S3BenchClient } from './lib/s3-bench-client.js';
+import { startNullServer, startS3rver, startTessera, stopTarget, type ClientSettings, type Target } from './lib/targets.js';
+import { TorchLoader } from './lib/torch-loader.js';
 
 const BUCKET = 'bench';
+const MiB = 1024 * 1024;
 /** Per-request headers and body timeout: long enough for a 64 MiB object on a loaded 2-core machine, short enough to expose a hang. */
 const REQUEST_TIMEOUT_MS = 120_000;
+/** Busy CPU outside the measured processes (and kernel threads) above which a window is run once more. */
+const OTHER_LOAD_CORES = 0.25;
+/** Disk ceiling: bytes written, and the fdatasync interval of the variant that syncs as it goes. */
+const DISK_BYTES = 256 * MiB;
+const QUICK_DISK_BYTES = 64 * MiB;
+const DISK_SYNC_EVERY_BYTES = 4 * MiB;
+/** A DataLoader pass over 5,000 objects may take minutes against a slow server on a loaded machine. */
+const LOADER_TIMEOUT_MS = 600_000;
 
-/** The two things measured, each with its own client of the same class and settings. */
-interface Target {
-  name: 'tessera' | 'baseline';
-  client: S3BenchClient;
-}
-
-/** Warm-up operations per size and target, so JIT and connection setup stay out of the first case. */
+/** Warm-up operations per size and target, so JIT and connection setup stay out of the timed windows. */
 function warmupOpsFor(sizeBytes: number): number {
-  return sizeBytes >= 16 * 1024 * 1024 ? 1 : sizeBytes >= 256 * 1024 ? 8 : 64;
+  return sizeBytes >= 16 * MiB ? 1 : sizeBytes >= 256 * 1024 ? 8 : 64;
 }
 
-async function warmUp(target: Target, payload: Uint8Array, concurrency: number): Promise<void> {
-  const label = formatSize(payload.byteLength);
-  const ops = warmupOpsFor(payload.byteLength);
-  const key = (i: number): string => `warmup-${label}/${i}`;
-  await runUntilDone(target, 'warm-up PUT', ops, concurrency, (i) => target.client.put(BUCKET, key(i), payload));
-  // The first GET of each size compares every byte with what was PUT.
-  await target.client.get(BUCKET, key(0), payload, true);
-  await runUntilDone(target, 'warm-up GET', ops, concurrency, (i) => target.client.get(BUCKET, key(i), payload, false));
-}
-
-async function runUntilDone(target: Target, what: string, ops: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<void> {
-  const result = await runCase({ ops, concurrency: Math.min(concurrency, 4), sizeBytes: 0, op });
+/** Runs `ops` operations that must all succeed (warm-up, prefill); throws with the first failure otherwise. */
+async function runAll(target: Target, what: string, ops: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<CaseResult> {
+  const result = await runCase({ ops, concurrency, sizeBytes: 0, op });
   if (result.errors > 0) throw new Error(`${target.name} ${what}: ${result.errors}/${ops} failed; first: ${result.firstError ?? '?'}`);
+  return result;
 }
 
-async function measure(target: Target, kind: 'put' | 'get', payload: Uint8Array, concurrency: number, ops: number): Promise<CaseResult> {
-  const keyPrefix = `${formatSize(payload.byteLength)}-c${concurrency}`;
-  const op =
-    kind === 'put'
-      ? (i: number) => target.client.put(BUCKET, `${keyPrefix}/${i}`, payload)
-      : // Each case reads back what its PUT case wrote; the first object of each case is compared byte for byte.
-        (i: number) => target.client.get(BUCKET, `${keyPrefix}/${i}`, payload, i === 0);
-  return runCase({ ops, concurrency, sizeBytes: payload.byteLength, op });
+async function warmUp(target: Target, base: Uint8Array, clients: number): Promise<void> {
+  const ops = warmupOpsFor(base.byteLength);
+  const key = (i: number): string => `warmup-${formatSize(base.byteLength)}/${i}`;
+  const concurrency = Math.min(clients, 4);
+  await runAll(target, 'warm-up PUT', ops, concurrency, (i) => target.client.put(BUCKET, key(i), objectParts(key(i), base)));
+  await runAll(target, 'warm-up GET', ops, concurrency, (i) => target.client.get(BUCKET, key(i), objectParts(key(i), base), true));
 }
 
-function printPreamble(args: BenchArgs): void {
+/** Machine facts and what is compared, printed first so a pasted result carries its context. */
+function printPreamble(args: BenchArgs, cpuMeter: CpuMeter): void {
   const cpu = cpus();
-  console.log(`tessera cluster bench${args.quick ? ' (--quick)' : ''}`);
-  console.log(`node ${process.version} on ${process.platform}/${process.arch}`);
-  console.log(`cpu: ${cpu[0]?.model ?? 'unknown'} x ${cpu.length}, memory ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, ${loadLine()}`);
+  console.log(`tessera bench${args.quick ? ' (--quick: a tenth of the objects)' : ''}${args.opsScale === 1 ? '' : ` (--ops-scale=${args.opsScale})`}`);
+  console.log(`node ${process.version} on ${process.platform}/${process.arch}; cpu ${cpu[0]?.model ?? 'unknown'} x ${cpu.length}; memory ${(totalmem() / 1024 ** 3).toFixed(1)} GiB`);
+  console.log(`${loadLine(true)}${cpuMeter.available ? '' : '; no /proc: CPU per process and other-load detection are off'}`);
+}
+
+/** The load average; before the run it says whether other work was going on, afterwards it includes this bench. */
+function loadLine(before: boolean): string {
+  const [one = 0, five = 0, fifteen = 0] = loadavg();
+  const busy = before && one > cpus().length / 2 ? ' (machine busy before the run: figures may be noisy)' : '';
+  return `load average ${one.toFixed(2)} ${five.toFixed(2)} ${fifteen.toFixed(2)}${before ? busy : ' (this run included)'}`;
+}
+
+function printDisk(disk: DiskFigures, dir: string): void {
+  console.log(`\nraw disk (${formatSize(disk.totalBytes)} in 1MiB writes to ${dir}):`);
+  console.log(`  one fdatasync at the end      ${figureMiBps(disk.syncAtEndMiBps)}   -> 4+2 PUT ceiling ${figureMiBps((disk.syncAtEndMiBps * 4) / 6)}`);
   console.log(
-    `cluster: 1 gateway + 6 storage nodes in-process, erasure 4+2, block ${formatSize(DEFAULTS.blockSizeBytes)}, kernel ${bestKernel()}`,
+    `  fdatasync every ${formatSize(disk.syncEveryBytes).padEnd(13)} ${figureMiBps(disk.syncEveryMiBps)}   -> 4+2 PUT ceiling ${figureMiBps((disk.syncEveryMiBps * 4) / 6)}  (used for /disk)`,
   );
-  console.log(`sizes: ${args.sizesBytes.map(formatSize).join(', ')}; concurrency: ${args.concurrencies.join(', ')}`);
-  console.log('client: undici Pool, SigV4 with UNSIGNED-PAYLOAD, both targets; MB = 10^6 bytes; latency = request start to last byte');
-  console.log('ratio = tessera MB/s / baseline MB/s\n');
+}
+
+function figureMiBps(value: number): string {
+  return `${value.toFixed(0).padStart(5)} MiB/s`;
+}
+
+/** A free loopback port for tessera dev's --listen (the other servers take port 0 and report theirs). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+async function s3rverVersion(): Promise<string> {
+  const text = await readFile(createRequire(import.meta.url).resolve('s3rver/package.json'), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+/** Starts the three targets side by side; if one fails, stops the others before rethrowing. */
+async function startTargets(root: string, settings: ClientSettings): Promise<Target[]> {
+  const [tesseraDir, s3rverDir] = [join(root, 'tessera'), join(root, 's3rver')];
+  await Promise.all([mkdir(tesseraDir), mkdir(s3rverDir)]);
+  const started = await Promise.allSettled([
+    freePort().then((port) => startTessera(tesseraDir, port, settings)),
+    startNullServer(settings),
+    s3rverVersion().then((version) => startS3rver(s3rverDir, version, settings)),
+  ]);
+  const targets = started.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+  const failed = started.find((outcome) => outcome.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(targets.map(stopTarget));
+    throw failed.reason;
+  }
+  return TARGET_ORDER.map((name) => targets.find((target) => target.name === name) as Target);
+}
+
+/** The bench's state across the run: the CPU meter, the key prefixes the PUTs wrote, and whether it was interrupted. */
+class Bench {
+  readonly cpu = new CpuMeter();
+  /** Set on SIGINT/SIGTERM: requests then fail as the servers stop, and their figures are not printed. */
+  interrupted = false;
+  /** Per target and workload: the key prefix the last PUT wrote, which the GET then reads. */
+  private readonly putPrefixes = new Map<string, string>();
+
+  /**
+   * Runs `work` in a CPU window for `target`; when other load used more than OTHER_LOAD_CORES, runs it once more
+   * (with `attempt` 1) and keeps the second figures, noting the first.
+   */
+  async window<T>(targetPid: number, clientPid: number | 'self', work: (attempt: number) => Promise<T>): Promise<Measured<T>> {
+    const first = await this.cpu.measure(targetPid, clientPid, () => work(0));
+    if (!(first.cpu.otherCores > OTHER_LOAD_CORES)) return { ...first, firstTry: undefined };
+    const second = await this.cpu.measure(targetPid, clientPid, () => work(1));
+    return { ...second, firstTry: first.cpu };
+  }
+
+  async put(target: Target, workload: Workload, objects: number, base: Uint8Array): Promise<Measured<CaseResult>> {
+    const slot = `${target.name}/${workload.sizeBytes}`;
+    return this.window(target.server.pid, 'self', (attempt) => {
+      // A repeated PUT writes fresh keys, so it measures the same work as the first (no overwrites).
+      const prefix = `${formatSize(workload.sizeBytes)}-c${workload.clients}${attempt === 0 ? '' : `-again${attempt}`}`;
+      this.putPrefixes.set(slot, prefix);
+      return runCase({
+        ops: objects,
+        concurrency: workload.clients,
+        sizeBytes: workload.sizeBytes,
+        op: (i) => target.client.put(BUCKET, `${prefix}/${i}`, objectParts(`${prefix}/${i}`, base)),
+      });
+    });
+  }
+
+  async get(target: Target, workload: Workload, objects: number, base: Uint8Array): Promise<Measured<CaseResult>> {
+    const prefix = this.putPrefixes.get(`${target.name}/${workload.sizeBytes}`);
+    if (prefix === undefined) throw new Error(`GET ${formatSize(workload.sizeBytes)} on ${target.name} before its PUT`);
+    return this.window(target.server.pid, 'self', () =>
+      runCase({
+        ops: objects,
+        concurrency: workload.clients,
+        sizeBytes: workload.sizeBytes,
+        // Every GET is compared byte for byte with what its key's PUT sent.
+        op: (i) => target.client.get(BUCKET, `${prefix}/${i}`, objectParts(`${prefix}/${i}`, base), true),
+      }),
+    );
+  }
+}
+
+async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target[], diskCeilingMiBps: number): Promise<MatrixRow[]> {
+  console.log('\nPUT then GET of the same objects by the same client (undici, SigV4 UNSIGNED-PAYLOAD); every GET verified byte for byte.');
+  console.log('rate in the unit of the issue target; p50/p99 in ms, request start to last byte; cores = the server process tree in the window;');
+  console.log(`ratios = tessera rate over the null server (ceiling), the disk's 4+2 PUT ceiling, s3rver (peer); * = run twice (other load)\n`);
+  console.log(matrixHeader());
+  const rows: MatrixRow[] = [];
+  for (const workload of MATRIX) {
+    const base = basePayload(workload.sizeBytes);
+    const objects = scaledCount(workload.objects, args, workload.clients);
+    for (const target of targets) await warmUp(target, base, workload.clients);
+    for (const op of ['put', 'get'] as const) {
+      const row: MatrixRow = { op, workload, objects, byTarget: {} };
+      for (const target of targets) row.byTarget[target.name] = await bench[op](target, workload, objects, base);
+      if (bench.interrupted) throw new Error('interrupted');
+      rows.push(row);
+      console.log(matrixLine(row, diskCeilingMiBps));
+    }
+  }
+  return rows;
+}
+
+async function runLoaderTable(bench: Bench, args: BenchArgs, targets: readonly Target[], root: string): Promise<LoaderRow[]> {
+  const { sizeBytes, numWorkers, batchSize } = TORCH_WORKLOAD;
+  const objects = scaledCount(TORCH_WORKLOAD.objects, args, batchSize);
+  console.log(`\nPyTorch DataLoader: ${objects} objects of ${formatSize(sizeBytes)}, num_workers ${numWorkers}, batch ${batchSize}, one boto3 client per worker (path style)`);
+  if (!args.torch) {
+    console.log('  skipped (--no-torch)');
+    return [];
+  }
+  const loader = await TorchLoader.start();
+  if ('skipped' in loader) {
+    console.log(`  skipped: ${loader.skipped}`);
+    return [];
+  }
+  try {
+    console.log(`  ${loader.python}: ${loader.versions}; every sample verified; wall s includes worker start-up (1st batch s)`);
+    console.log('  samples/s = samples / wall s; server/client/other = cores in the window (client = python and its workers)\n');
+    const base = basePayload(sizeBytes);
+    const basePath = join(root, `torch-base-${sizeBytes}`);
+    await writeFile(basePath, base);
+    const prefix = `torch-${formatSize(sizeBytes)}`;
+    const rows: LoaderRow[] = [];
+    for (const target of targets) {
+      const key = (i: number): string => `${prefix}/${i}`;
+      const prefill = await runCase({ ops: objects, concurrency: 16, sizeBytes, op: (i) => target.client.put(BUCKET, key(i), objectParts(key(i), base)) });
+      const request = {
+        endpoint: target.endpoint,
+        accessKeyId: target.accessKeyId,
+        secretAccessKey: target.secretAccessKey,
+        bucket: BUCKET,
+        prefix,
+        count: objects,
+        basePath,
+        numWorkers,
+        batchSize,
+      };
+      const measured = await bench.window(target.server.pid, loader.pid, () => loader.run(request, LOADER_TIMEOUT_MS));
+      if (bench.interrupted) throw new Error('interrupted');
+      rows.push({ target: target.name, measured, prefillErrors: prefill.errors, prefillFirstError: prefill.firstError });
+    }
+    for (const line of loaderTableLines(rows, sizeBytes)) console.log(line);
+    return rows;
+  } finally {
+    await loader.close();
+  }
+}
+
+function printCpu(rows: readonly MatrixRow[], loaderRows: readonly LoaderRow[], cpu: CpuMeter): void {
+  if (!cpu.available) return;
+  console.log(`\nCPU in each timed window, in cores of ${cpus().length}: server = the target's process tree, client = the load generator`);
+  console.log(`(this process; for the DataLoader, python and its workers), other = the rest of the machine less kernel threads,`);
+  console.log(`including the two idle servers. A window with other > ${OTHER_LOAD_CORES} cores was run again; the second figures are shown.\n`);
+  for (const line of cpuTableLines(rows, loaderRows)) console.log(line);
+}
+
+function describeTargets(targets: readonly Target[]): void {
+  console.log('\nservers, each a child process started by this bench:');
+  for (const target of targets) console.log(`  ${target.name.padEnd(8)} ${target.description}`);
 }
 
 async function main(): Promise<number> {
@@ -75,79 +262,62 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  printPreamble(args);
   const startedMs = performance.now();
-
-  // One pre-generated payload per size; every request of that size streams from it.
-  const payloads = args.sizesBytes.map((sizeBytes) => randomFillSync(new Uint8Array(sizeBytes)));
-  const connections = Math.max(...args.concurrencies);
-  const cluster = await startCluster({
-    // Production timeouts, not the test helper's short ones: a loaded 2-core machine must not trip them.
-    gatewayOverrides: { metadataTimeoutMs: DEFAULTS.metadataTimeoutMs, stallTimeoutMs: DEFAULTS.stallTimeoutMs },
-  });
-  const baselineServer = new BaselineServer({ payloads });
-  const targets: Target[] = [];
+  const bench = new Bench();
+  printPreamble(args, bench.cpu);
+  const root = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
+  let targets: Target[] = [];
   let closing: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (closing ??= (async () => {
-      for (const target of targets) await target.client.close().catch(() => undefined);
-      await baselineServer.close().catch(() => undefined);
-      await cluster.close();
+      await Promise.all(targets.map(stopTarget));
+      if (!args.keepData) await rm(root, { recursive: true, force: true });
     })());
-  const onSignal = (): void => {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Requests in flight fail as their servers stop; the figures they would print mean nothing.
+    bench.interrupted = true;
+    console.log(`\n${signal}: stopping the servers${args.keepData ? '' : ' and removing the data'}`);
     void shutdown().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
   try {
-    const baselineEndpoint = await baselineServer.start();
-    const clientOptions = { ...TEST_CREDENTIALS, connections, timeoutMs: REQUEST_TIMEOUT_MS };
-    const baseline: Target = { name: 'baseline', client: new S3BenchClient({ ...clientOptions, endpoint: baselineEndpoint }) };
-    const tessera: Target = { name: 'tessera', client: new S3BenchClient({ ...clientOptions, endpoint: cluster.endpoint }) };
-    targets.push(baseline, tessera);
+    // The disk goes first, with no server running, so nothing else writes.
+    const diskDir = join(root, 'disk');
+    await mkdir(diskDir);
+    const disk = await measureDisk(diskDir, args.quick ? QUICK_DISK_BYTES : DISK_BYTES, DISK_SYNC_EVERY_BYTES, basePayload(MiB));
+    printDisk(disk, root);
+
+    const connections = Math.max(...MATRIX.map((workload) => workload.clients), 16);
+    targets = await startTargets(root, { connections, timeoutMs: REQUEST_TIMEOUT_MS });
+    describeTargets(targets);
     for (const target of targets) await target.client.createBucket(BUCKET);
 
-    console.log(tableHeader());
-    const rows: CaseRow[] = [];
-    for (const payload of payloads) {
-      for (const target of targets) await warmUp(target, payload, connections);
-      for (const concurrency of args.concurrencies) {
-        const ops = opsFor(payload.byteLength, concurrency, args.opsScale);
-        for (const kind of ['put', 'get'] as const) {
-          const baselineResult = await measure(baseline, kind, payload, concurrency, ops);
-          const tesseraResult = await measure(tessera, kind, payload, concurrency, ops);
-          const row: CaseRow = { name: `${kind}-${formatSize(payload.byteLength)}-c${concurrency}`, tessera: tesseraResult, baseline: baselineResult };
-          rows.push(row);
-          console.log(tableRow(row));
-        }
-      }
+    const rows = await runMatrix(bench, args, targets, (disk.syncEveryMiBps * 4) / 6);
+    const loaderRows = await runLoaderTable(bench, args, targets, root);
+    printCpu(rows, loaderRows, bench.cpu);
+
+    const goals = goalCounts(rows);
+    const failures = failureLines(rows, loaderRows);
+    const windows = [...rows.flatMap((row) => Object.values(row.byTarget)), ...loaderRows.map((row) => row.measured)];
+    const repeated = windows.filter((window) => window.firstTry !== undefined).length;
+    const noisy = windows.filter((window) => window.cpu.otherCores > OTHER_LOAD_CORES).length;
+    console.log(`\nissue targets: ${goals.pass} PASS, ${goals.miss} MISS (reported, not fatal)`);
+    if (repeated > 0) {
+      const still = noisy === 0 ? 'none still had it' : `${noisy} still had it on the second run: compare ratios, not absolute figures`;
+      console.log(`${repeated} of ${windows.length} timed windows ran twice because of other load; ${still}`);
     }
-    printSummary(rows, cluster, performance.now() - startedMs);
-    return failureLines(rows).length === 0 ? 0 : 1;
+    console.log(`total ${((performance.now() - startedMs) / 1000).toFixed(0)} s, ${loadLine(false)}${args.keepData ? `; data kept in ${root}` : ''}`);
+    if (failures.length > 0) {
+      console.log(`\n${failures.length} case(s) had failed requests:`);
+      for (const line of failures) console.log(`  ${line}`);
+    }
+    return failures.length === 0 ? 0 : 1;
   } finally {
     await shutdown();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-  }
-}
-
-/** Other work on the machine skews both targets; the load average says whether a run is worth comparing. */
-function loadLine(): string {
-  const [one = 0] = loadavg();
-  const busy = one > cpus().length / 2 ? ' (machine busy: figures are noisy)' : '';
-  return `load average ${one.toFixed(2)}${busy}`;
-}
-
-function printSummary(rows: readonly CaseRow[], cluster: TestCluster, elapsedMs: number): void {
-  const ratios = rows.map(throughputRatio).filter(Number.isFinite);
-  const geomean = ratios.length === 0 ? Number.NaN : Math.exp(ratios.reduce((sum, r) => sum + Math.log(r), 0) / ratios.length);
-  console.log(`\ngeometric mean ratio over ${ratios.length} cases: ${geomean.toFixed(2)}`);
-  console.log(`total ${(elapsedMs / 1000).toFixed(0)} s, ${loadLine()}; cluster data was in ${cluster.dataDir}`);
-  const failures = failureLines(rows);
-  if (failures.length > 0) {
-    console.log(`\n${failures.length} case(s) had failed requests:`);
-    for (const line of failures) console.log(`  ${line}`);
   }
 }
 

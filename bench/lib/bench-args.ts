@@ -1,27 +1,54 @@
-/** Command-line options of the cluster benchmark. */
+/** Command-line options of `npm run bench`. */
 export interface BenchArgs {
   quick: boolean;
-  sizesBytes: number[];
-  concurrencies: number[];
-  /** Multiplies every case's operation count (at least one operation per worker is kept). */
+  /** Multiplies every case's object count (at least one object per client is kept). */
   opsScale: number;
+  torch: boolean;
+  keepData: boolean;
   help: boolean;
 }
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Sizes and concurrencies of a full run. */
-export const FULL_SIZES_BYTES = [4 * KiB, 1 * MiB, 64 * MiB] as const;
-export const FULL_CONCURRENCIES = [1, 4, 16] as const;
-const QUICK_CONCURRENCIES = [1, 4] as const;
+/** A figure the performance issue asks for, in the unit it is stated in. */
+export interface Goal {
+  value: number;
+  unit: 'ops/s' | 'MiB/s';
+}
+
+/** One line of the matrix: `objects` objects of `sizeBytes`, PUT then GET by `clients` concurrent clients. */
+export interface Workload {
+  sizeBytes: number;
+  objects: number;
+  clients: number;
+  goals: { put: Goal; get: Goal };
+}
+
+/** The matrix of the performance issue, with its targets. */
+export const MATRIX: readonly Workload[] = [
+  { sizeBytes: 4 * KiB, objects: 2000, clients: 16, goals: { put: { value: 900, unit: 'ops/s' }, get: { value: 2200, unit: 'ops/s' } } },
+  { sizeBytes: 1 * MiB, objects: 200, clients: 8, goals: { put: { value: 250, unit: 'MiB/s' }, get: { value: 460, unit: 'MiB/s' } } },
+  { sizeBytes: 64 * MiB, objects: 8, clients: 2, goals: { put: { value: 270, unit: 'MiB/s' }, get: { value: 640, unit: 'MiB/s' } } },
+];
+
+/** The DataLoader table: `objects` objects of `sizeBytes` read by `numWorkers` workers in batches of `batchSize`. */
+export const TORCH_WORKLOAD = { sizeBytes: 100 * KiB, objects: 5000, numWorkers: 4, batchSize: 32 } as const;
+
+/** `--quick` divides every object count by this. */
+const QUICK_DIVISOR = 10;
 
 /** Usage text for `--help`. */
-export const USAGE = `usage: npm run bench -- [--quick] [--sizes=4KiB,1MiB,64MiB] [--concurrency=1,4,16] [--ops-scale=1]
-  --quick          short smoke run: concurrency 1 and 4, about a tenth of the operations
-  --sizes=LIST     object sizes, each a number with an optional B/KiB/MiB suffix
-  --concurrency=N  comma-separated numbers of requests in flight
-  --ops-scale=X    multiply every case's operation count by X`;
+export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--no-torch] [--keep-data]
+  Starts tessera dev, a Fastify null server and s3rver as child processes and measures, for each of
+  ${MATRIX.map((w) => `${formatSize(w.sizeBytes)} x ${w.objects} at ${w.clients} clients`).join(', ')},
+  PUT then GET of the same objects (every GET verified), the CPU of each process in each timed
+  window, a raw-disk fdatasync write, and a PyTorch DataLoader reading ${TORCH_WORKLOAD.objects} x ${formatSize(TORCH_WORKLOAD.sizeBytes)}.
+  --quick        smoke run (a tenth of the objects, a smaller disk write), under a minute
+  --ops-scale=X  multiply every object count by X
+  --no-torch     skip the PyTorch DataLoader table
+  --keep-data    leave the temporary data directory in place and print where it is
+Exits 0 unless a request failed or a server did not start; a missed target is reported, not fatal.`;
 
 /** Parses "4KiB", "1MiB", "64MiB", "512" (bytes). */
 export function parseSize(text: string): number {
@@ -40,52 +67,24 @@ export function formatSize(sizeBytes: number): string {
   return `${sizeBytes}B`;
 }
 
-function parseList<T>(text: string, parse: (item: string) => T): T[] {
-  const items = text.split(',').filter((item) => item.trim() !== '');
-  if (items.length === 0) throw new Error(`empty list ${JSON.stringify(text)}`);
-  return items.map(parse);
-}
-
-function parseConcurrency(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`bad concurrency ${JSON.stringify(text)}: expected 1..256`);
-  return n;
-}
-
 /** Parses `process.argv.slice(2)`; throws on unknown flags so typos do not silently run the full bench. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  let quick = false;
-  let help = false;
-  let sizes: number[] | undefined;
-  let concurrencies: number[] | undefined;
-  let opsScale = 1;
+  const args: BenchArgs = { quick: false, opsScale: 1, torch: true, keepData: false, help: false };
   for (const arg of argv) {
     const [name, value] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    if (name === '--quick') quick = true;
-    else if (name === '--help' || name === '-h') help = true;
-    else if (name === '--sizes' && value !== undefined) sizes = parseList(value, parseSize);
-    else if (name === '--concurrency' && value !== undefined) concurrencies = parseList(value, parseConcurrency);
+    if (name === '--quick') args.quick = true;
+    else if (name === '--help' || name === '-h') args.help = true;
+    else if (name === '--no-torch') args.torch = false;
+    else if (name === '--keep-data') args.keepData = true;
     else if (name === '--ops-scale' && value !== undefined) {
-      opsScale = Number(value);
-      if (!(opsScale > 0)) throw new Error(`bad --ops-scale ${JSON.stringify(value)}`);
+      args.opsScale = Number(value);
+      if (!(args.opsScale > 0)) throw new Error(`bad --ops-scale ${JSON.stringify(value)}`);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
-  return {
-    quick,
-    help,
-    sizesBytes: sizes ?? [...FULL_SIZES_BYTES],
-    concurrencies: concurrencies ?? [...(quick ? QUICK_CONCURRENCIES : FULL_CONCURRENCIES)],
-    opsScale: quick ? opsScale / 10 : opsScale,
-  };
+  return args;
 }
 
-/**
- * Operations per case: enough bytes that a case lasts about a second or more on a small machine, and at least two
- * rounds of the concurrency so the workers overlap. Large objects get few operations to keep the run to minutes.
- */
-export function opsFor(sizeBytes: number, concurrency: number, opsScale: number): number {
-  const targetBytes = sizeBytes >= 16 * MiB ? 256 * MiB * Math.min(concurrency, 4) : sizeBytes >= 256 * KiB ? 192 * MiB : 4 * MiB;
-  const byBytes = Math.ceil(targetBytes / sizeBytes);
-  const byRounds = sizeBytes >= 16 * MiB ? concurrency : concurrency * 2;
-  return Math.max(concurrency, Math.round(Math.max(byBytes, byRounds) * opsScale));
+/** How many objects a run uses where a full run uses `objects`: scaled, never fewer than `atLeast`. */
+export function scaledCount(objects: number, args: BenchArgs, atLeast: number): number {
+  return Math.max(atLeast, Math.round((objects * args.opsScale) / (args.quick ? QUICK_DIVISOR : 1)));
 }

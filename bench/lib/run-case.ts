@@ -5,8 +5,8 @@ export interface CaseResult {
   errors: number;
   firstError: string | undefined;
   wallMs: number;
-  /** Decimal megabytes (10^6 bytes) of successful operations per second. */
-  mbPerSec: number;
+  /** MiB (2^20 bytes) of successful operations per second. */
+  mibPerSec: number;
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -50,7 +50,7 @@ export async function runCase(options: {
     errors,
     firstError,
     wallMs,
-    mbPerSec: (okOps * sizeBytes) / 1e6 / (wallMs / 1000),
+    mibPerSec: (okOps * sizeBytes) / 2 ** 20 / (wallMs / 1000),
     opsPerSec: okOps / (wallMs / 1000),
     p50Ms: percentile(latenciesMs, 0.5),
     p99Ms: percentile(latenciesMs, 0.99),

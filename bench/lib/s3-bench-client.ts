@@ -57,7 +57,7 @@ export class BenchHttpError extends Error {
 }
 
 /**
- * The one HTTP client both targets are measured with: path-style S3 requests, SigV4-signed with an unsigned payload,
+ * The one HTTP client every target is measured with: path-style S3 requests, SigV4-signed with an unsigned payload,
  * over one undici Pool per endpoint. Bodies stream from caller-owned buffers; GET bodies are read fully and counted.
  */
 export class S3BenchClient {
@@ -92,11 +92,14 @@ export class S3BenchClient {
     if (statusCode >= 300 && !text.includes('BucketAlreadyOwnedByYou')) throw new BenchHttpError(statusCode, `CreateBucket ${bucket}: ${statusCode} ${text.slice(0, 300)}`);
   }
 
-  /** PUTs `payload` as `bucket/key`, streamed in slices. */
-  async put(bucket: string, key: string, payload: Uint8Array): Promise<ResponseSummary> {
+  /** PUTs `payload` (one buffer, or parts sent back to back) as `bucket/key`, streamed in slices. */
+  async put(bucket: string, key: string, payload: Uint8Array | readonly Uint8Array[]): Promise<ResponseSummary> {
+    const parts = asParts(payload);
+    const sizeBytes = totalBytes(parts);
     const path = `/${bucket}/${key}`;
-    const headers = await this.sign('PUT', path, { 'content-length': String(payload.byteLength), 'content-type': 'application/octet-stream' });
-    const body = payload.byteLength <= PUT_SLICE_BYTES ? payload : Readable.from(slices(payload), { objectMode: false });
+    const headers = await this.sign('PUT', path, { 'content-length': String(sizeBytes), 'content-type': 'application/octet-stream' });
+    const body =
+      sizeBytes > PUT_SLICE_BYTES ? Readable.from(slices(parts), { objectMode: false }) : parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
     const response = await this.pool.request({ method: 'PUT', path, headers, body });
     const text = await response.body.text();
     if (response.statusCode >= 300) throw new BenchHttpError(response.statusCode, `PUT ${path}: ${response.statusCode} ${text.slice(0, 300)}`);
@@ -104,10 +107,12 @@ export class S3BenchClient {
   }
 
   /**
-   * GETs `bucket/key`, reads the whole body and checks its length is `expected.byteLength`; with `verify` the bytes
-   * are also compared against `expected` as they arrive.
+   * GETs `bucket/key`, reads the whole body and checks its length is that of `expected` (one buffer, or parts back to
+   * back); with `verify` the bytes are also compared against `expected` as they arrive.
    */
-  async get(bucket: string, key: string, expected: Uint8Array, verify: boolean): Promise<ResponseSummary> {
+  async get(bucket: string, key: string, expected: Uint8Array | readonly Uint8Array[], verify: boolean): Promise<ResponseSummary> {
+    const parts = asParts(expected);
+    const expectedBytes = totalBytes(parts);
     const path = `/${bucket}/${key}`;
     const headers = await this.sign('GET', path, {});
     const response = await this.pool.request({ method: 'GET', path, headers });
@@ -117,13 +122,13 @@ export class S3BenchClient {
     }
     let bodyBytes = 0;
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      if (verify && !sameBytes(chunk, expected, bodyBytes)) {
+      if (verify && !sameBytes(chunk, parts, bodyBytes, expectedBytes)) {
         response.body.destroy();
         throw new Error(`GET ${path}: body differs from what was PUT within bytes ${bodyBytes}..${bodyBytes + chunk.length}`);
       }
       bodyBytes += chunk.length;
     }
-    if (bodyBytes !== expected.byteLength) throw new Error(`GET ${path}: ${bodyBytes} body bytes, expected ${expected.byteLength}`);
+    if (bodyBytes !== expectedBytes) throw new Error(`GET ${path}: ${bodyBytes} body bytes, expected ${expectedBytes}`);
     return { status: response.statusCode, bodyBytes };
   }
 
@@ -146,13 +151,37 @@ export class S3BenchClient {
   }
 }
 
-function* slices(payload: Uint8Array): Generator<Uint8Array> {
-  for (let offset = 0; offset < payload.byteLength; offset += PUT_SLICE_BYTES) {
-    yield payload.subarray(offset, Math.min(offset + PUT_SLICE_BYTES, payload.byteLength));
+function asParts(payload: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  return payload instanceof Uint8Array ? [payload] : payload;
+}
+
+function totalBytes(parts: readonly Uint8Array[]): number {
+  return parts.reduce((sum, part) => sum + part.byteLength, 0);
+}
+
+function* slices(parts: readonly Uint8Array[]): Generator<Uint8Array> {
+  for (const part of parts) {
+    for (let offset = 0; offset < part.byteLength; offset += PUT_SLICE_BYTES) {
+      yield part.subarray(offset, Math.min(offset + PUT_SLICE_BYTES, part.byteLength));
+    }
   }
 }
 
-function sameBytes(chunk: Buffer, expected: Uint8Array, offset: number): boolean {
-  if (offset + chunk.length > expected.byteLength) return false;
-  return Buffer.compare(chunk, expected.subarray(offset, offset + chunk.length)) === 0;
+/** Whether `chunk` equals the bytes at `offset` of the concatenation of `parts` (`totalBytes` long). */
+function sameBytes(chunk: Buffer, parts: readonly Uint8Array[], offset: number, total: number): boolean {
+  if (offset + chunk.length > total) return false;
+  let chunkOffset = 0;
+  let partStart = 0;
+  for (const part of parts) {
+    const partEnd = partStart + part.byteLength;
+    const from = offset + chunkOffset;
+    if (chunkOffset < chunk.length && from < partEnd) {
+      const take = Math.min(chunk.length - chunkOffset, partEnd - from);
+      const want = part.subarray(from - partStart, from - partStart + take);
+      if (Buffer.compare(chunk.subarray(chunkOffset, chunkOffset + take), want) !== 0) return false;
+      chunkOffset += take;
+    }
+    partStart = partEnd;
+  }
+  return chunkOffset === chunk.length;
 }

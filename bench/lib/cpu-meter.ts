@@ -1,0 +1,139 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** One process as /proc/<pid>/stat shows it. */
+interface ProcStat {
+  ppid: number;
+  /** utime + stime + cutime + cstime: its own CPU and that of children it has reaped. */
+  ticks: number;
+}
+
+/** Everything a window needs at one instant. */
+interface Snapshot {
+  wallMs: number;
+  processes: Map<number, ProcStat>;
+  /** Busy ticks of the whole machine, summed over CPUs (idle and iowait excluded). */
+  machineBusyTicks: number;
+}
+
+/** CPU used during one timed window, in cores (1.0 = one CPU busy for the whole window). */
+export interface CpuFigures {
+  /** The server under test: its process and all its descendants (threads included, as /proc counts them). */
+  targetCores: number;
+  /** The load generator: this process, or the client's process tree. */
+  clientCores: number;
+  /** Busy CPU of the machine not accounted for by target, client or kernel threads: other load, including idle peers. */
+  otherCores: number;
+  machineCores: number;
+}
+
+/** CPU of groups of processes over a window, read from /proc; `available` is false where there is no /proc. */
+export class CpuMeter {
+  readonly available: boolean;
+  private readonly ticksPerSecond: number;
+
+  constructor() {
+    this.available = readable('/proc/stat') && readable(`/proc/${process.pid}/stat`);
+    this.ticksPerSecond = this.available ? clockTicks() : 100;
+  }
+
+  /**
+   * Runs `work` between two snapshots and reports the CPU of the process tree rooted at `targetPid`, of the client (this
+   * process alone, or the tree at `clientPid`), and the rest of the machine. Without /proc the figures are NaN.
+   */
+  async measure<T>(targetPid: number, clientPid: number | 'self', work: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
+    if (!this.available) {
+      const value = await work();
+      return { value, cpu: { targetCores: Number.NaN, clientCores: Number.NaN, otherCores: Number.NaN, machineCores: Number.NaN } };
+    }
+    const before = snapshot();
+    const value = await work();
+    const after = snapshot();
+    const seconds = (after.wallMs - before.wallMs) / 1000;
+    const cores = (ticks: number): number => Math.max(0, ticks) / this.ticksPerSecond / seconds;
+    const client = clientPid === 'self' ? ownTicks(after) - ownTicks(before) : treeTicks(after, clientPid) - treeTicks(before, clientPid);
+    const target = treeTicks(after, targetPid) - treeTicks(before, targetPid);
+    const kernel = kernelThreadTicks(after) - kernelThreadTicks(before);
+    const machine = after.machineBusyTicks - before.machineBusyTicks;
+    return {
+      value,
+      cpu: { targetCores: cores(target), clientCores: cores(client), otherCores: cores(machine - target - client - kernel), machineCores: cores(machine) },
+    };
+  }
+}
+
+function readable(path: string): boolean {
+  try {
+    readFileSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** USER_HZ, the unit of /proc CPU times (100 on nearly every Linux). */
+function clockTicks(): number {
+  try {
+    const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return value > 0 ? value : 100;
+  } catch {
+    return 100;
+  }
+}
+
+function snapshot(): Snapshot {
+  const processes = new Map<number, ProcStat>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readStat(Number(name));
+    if (stat !== undefined) processes.set(Number(name), stat);
+  }
+  return { wallMs: performance.now(), processes, machineBusyTicks: machineBusyTicks() };
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // It exited between readdir and read.
+  }
+  // The command name is in parentheses and may contain spaces; the fields after it are fixed.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const at = (index: number): number => Number(fields[index] ?? 0);
+  return { ppid: at(1), ticks: at(11) + at(12) + at(13) + at(14) };
+}
+
+function machineBusyTicks(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [, ...values] = line.trim().split(/\s+/);
+  const numbers = values.map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already inside user.
+  const total = numbers.slice(0, 8).reduce((sum, n) => sum + n, 0);
+  return total - (numbers[3] ?? 0) - (numbers[4] ?? 0);
+}
+
+function ownTicks(shot: Snapshot): number {
+  const own = shot.processes.get(process.pid);
+  return own === undefined ? 0 : own.ticks;
+}
+
+/** CPU ticks of `rootPid` and every live descendant (each including the children it has reaped). */
+function treeTicks(shot: Snapshot, rootPid: number): number {
+  const children = new Map<number, number[]>();
+  for (const [pid, stat] of shot.processes) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
+  let sum = 0;
+  const pending = [rootPid];
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    sum += shot.processes.get(pid)?.ticks ?? 0;
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return sum;
+}
+
+/** Ticks of kernel threads (children of kthreadd, PID 2): disk flushing and network softirqs our own load causes. */
+function kernelThreadTicks(shot: Snapshot): number {
+  let sum = 0;
+  for (const [pid, stat] of shot.processes) if (pid === 2 || stat.ppid === 2) sum += stat.ticks;
+  return sum;
+}
