@@ -1,6 +1,6 @@
 import type { Logger } from '../../common/index.js';
 import type { Ring, RingNode } from '../../placement/index.js';
-import type { ObjectRecord, PartitionCursor, PartitionEntry } from '../../rpc/index.js';
+import { isNewerRecord, isNewerVersion, type ObjectRecord, type PartitionCursor, type PartitionEntry } from '../../rpc/index.js';
 import { isExpiredTombstone } from './gc-worker.js';
 import type { HealingFigures } from './healing-figures.js';
 import type { PeerClients } from './peer-clients.js';
@@ -222,7 +222,7 @@ export class AuditWorker implements Worker {
         if (slot === undefined) {
           slot = { newest: entry.record, held: new Map() };
           keys.set(id, slot);
-        } else if (entry.record.versionId > slot.newest.versionId) slot.newest = entry.record;
+        } else if (isNewerRecord(entry.record, slot.newest)) slot.newest = entry.record;
         slot.held.set(node.id, entry);
       }
     });
@@ -235,7 +235,8 @@ export class AuditWorker implements Worker {
       let below = false;
       for (const node of answered) {
         const entry = held.get(node.id);
-        if (entry !== undefined && entry.record.versionId >= newest.versionId) continue;
+        // Lacking is by version alone: a member holding this version with older tags ignores a commit of it.
+        if (entry !== undefined && !isNewerVersion(newest.versionId, entry.record.versionId)) continue;
         if (expired && (entry === undefined || entry.record.deleted)) continue;
         below = true;
         const position = members.findIndex((m) => m.id === node.id);

@@ -1,6 +1,6 @@
 import { formatVersionId, parseVersionId } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import { UPLOADS_BUCKET, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { UPLOADS_BUCKET, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject } from '../metadata-store.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
@@ -195,7 +195,7 @@ export class GcWorker implements Worker {
       return;
     }
     const { answered, missing } = await this.askSet(set, record.bucket, record.key, signal);
-    const olderLive = answered.some(({ status }) => status !== null && !status.record.deleted && status.record.versionId < record.versionId);
+    const olderLive = answered.some(({ status }) => status !== null && !status.record.deleted && isNewerVersion(record.versionId, status.record.versionId));
     if (missing > 0 || olderLive) {
       this.keptThisPass += 1;
       return;
@@ -214,7 +214,7 @@ export class GcWorker implements Worker {
     if (set[0]?.id !== nodeId) return;
     const { answered } = await this.askSet(set, record.bucket, record.key, signal);
     // A member holds a newer marker (the upload was completed or aborted, and this node missed it): audit brings it here.
-    if (answered.some(({ status }) => status !== null && status.record.versionId > record.versionId)) return;
+    if (answered.some(({ status }) => status !== null && isNewerVersion(status.record.versionId, record.versionId))) return;
     // The closing marker's version follows the marker's, so a completion that raced this abort (whose marker is newer) wins.
     const closing: ObjectRecord = { ...tombstoneOver(record, versionAfter(record.versionId), now), upload: { ...upload, closed: 'aborted', closedMs: now } };
     const timeout = this.peerSignal(signal);
@@ -279,7 +279,7 @@ export class GcWorker implements Worker {
       // readers that opened it have had the settle time to finish. Nothing newer yet (a completion not
       // visible everywhere) keeps them.
       const current = newest(targets.answered);
-      if (current !== undefined && current.versionId < (upload.manifestVersionId ?? '')) return keep;
+      if (current !== undefined && isNewerVersion(upload.manifestVersionId ?? '', current.versionId)) return keep;
       if (current !== undefined && this.clock() - current.lastModifiedMs < this.options.settleMs) return keep;
     }
     return { collect: true, referenced };
@@ -297,7 +297,7 @@ export class GcWorker implements Worker {
     if (targets.answered.length < readQuorum(marker.erasure.dataShards, marker.erasure.parityShards)) return false;
     const current = newest(targets.answered);
     if (current === undefined) return true;
-    if (current.versionId <= (upload.manifestVersionId ?? '')) return false;
+    if (!isNewerVersion(current.versionId, upload.manifestVersionId ?? '')) return false;
     return this.clock() - current.lastModifiedMs >= this.options.tombstoneGraceMs;
   }
 
@@ -334,7 +334,5 @@ function partId(key: string, versionId: string): string {
 }
 
 function newest(answers: readonly MemberAnswer[]): ObjectRecord | undefined {
-  let found: ObjectRecord | undefined;
-  for (const { status } of answers) if (status !== null && (found === undefined || status.record.versionId > found.versionId)) found = status.record;
-  return found;
+  return newestRecord(answers.map(({ status }) => status?.record));
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { DEFAULTS } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import { writeQuorum, type ObjectStatus } from '../../rpc/index.js';
+import { isNewerVersion, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
@@ -169,7 +169,7 @@ export class RebalanceWorker implements Worker {
     if (recordOnly) {
       for (const [i, node] of set.entries()) {
         const status = statuses[i];
-        if (status === null || (status !== undefined && status.record.versionId < version)) {
+        if (status === null || (status !== undefined && isNewerVersion(version, status.record.versionId))) {
           await peers.get(node).commit({ record: stored.record, shardIndex: null }, { signal: timeout });
           statuses[i] = { record: stored.record, shardIndex: null, shardSizeBytes: 0 };
         }
@@ -178,7 +178,7 @@ export class RebalanceWorker implements Worker {
       const slot = stored.shardIndex as number;
       const target = set[slot];
       const status = statuses[slot];
-      if (target !== undefined && (status === null || (status !== undefined && status.record.versionId < version))) {
+      if (target !== undefined && (status === null || (status !== undefined && isNewerVersion(version, status.record.versionId)))) {
         bytes = await this.copyShard(stored, peers.get(target), timeout);
         statuses[slot] = { record: stored.record, shardIndex: slot, shardSizeBytes: bytes };
         figures.rebalance.moved += 1;
@@ -210,6 +210,6 @@ export class RebalanceWorker implements Worker {
 /** Whether a member's answer counts toward the new set's quorum: a newer version, or this one in the right slot. */
 function holds(status: ObjectStatus | null | undefined, versionId: string, slot: number | null): boolean {
   if (status === null || status === undefined) return false;
-  if (status.record.versionId > versionId) return true;
+  if (isNewerVersion(status.record.versionId, versionId)) return true;
   return status.record.versionId === versionId && (slot === null || status.shardIndex === slot);
 }
