@@ -1,10 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../common/index.js';
-import { isNewerRecord, type BucketRecord } from '../rpc/index.js';
+import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../rpc/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { listObjects } from './listing.js';
 import { quorumError } from './object-writer.js';
-import { decideQuorum, fanOutUntil } from './quorum.js';
 import { withTimeout } from './request-context.js';
 import { S3Error } from './s3-errors.js';
 

@@ -7,9 +7,8 @@ import {
   type Codec,
   type ObjectLayout,
 } from '../erasure/index.js';
-import { newestRecord, readQuorum, type NodeClient, type ObjectRecord, type ObjectStatus } from '../rpc/index.js';
+import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../rpc/index.js';
 import type { KeySets } from './cluster-view.js';
-import { decideQuorum, fanOutUntil, type NodeOutcome } from './quorum.js';
 import { quorumError } from './object-writer.js';
 import { ShardCursor } from './shard-cursor.js';
 
