@@ -1,6 +1,6 @@
 import type { Logger } from '../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../placement/index.js';
-import { NodeClient, isNewerVersion, type ObjectStatus } from '../rpc/index.js';
+import { NodeClient, fanOut, isNewerVersion, type ObjectStatus } from '../rpc/index.js';
 import type { PreparedRow } from './metadata-store.js';
 import type { RingStore } from './ring-store.js';
 import { DEFAULT_PREPARED_GRACE_MS, type ShardStore } from './shard-store.js';
@@ -120,12 +120,10 @@ export class PreparedResolver {
     }
     const peers = nodes.filter((node) => node.id !== this.options.nodeId);
     const timeout = AbortSignal.timeout(this.options.peerTimeoutMs ?? 2_000);
-    const answers = await Promise.allSettled(
-      peers.map((peer) => this.client(peer).objectStatus(row.bucket, row.key, { signal: AbortSignal.any([signal, timeout]) })),
-    );
+    const answers = await fanOut(peers, (peer) => this.client(peer).objectStatus(row.bucket, row.key, { signal: AbortSignal.any([signal, timeout]) }));
     let newer = false;
     for (const answer of answers) {
-      if (answer.status !== 'fulfilled' || answer.value === null) continue;
+      if (!answer.ok || answer.value === null) continue;
       const { record } = answer.value;
       if (record.versionId === row.versionId) {
         await store.commit({ record, shardIndex: row.shardIndex });

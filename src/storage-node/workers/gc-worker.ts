@@ -1,6 +1,6 @@
 import { formatVersionId, parseVersionId } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import { UPLOADS_BUCKET, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { UPLOADS_BUCKET, fanOut, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject } from '../metadata-store.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
@@ -218,11 +218,11 @@ export class GcWorker implements Worker {
     // The closing marker's version follows the marker's, so a completion that raced this abort (whose marker is newer) wins.
     const closing: ObjectRecord = { ...tombstoneOver(record, versionAfter(record.versionId), now), upload: { ...upload, closed: 'aborted', closedMs: now } };
     const timeout = this.peerSignal(signal);
-    const commits = await Promise.allSettled(
-      set.map((node) => (node.id === nodeId ? store.commit({ record: closing, shardIndex: null }) : peers.get(node).commit({ record: closing, shardIndex: null }, { signal: timeout }))),
+    const commits = await fanOut(set, (node) =>
+      node.id === nodeId ? store.commit({ record: closing, shardIndex: null }) : peers.get(node).commit({ record: closing, shardIndex: null }, { signal: timeout }),
     );
     signal.throwIfAborted();
-    const done = commits.filter((c) => c.status === 'fulfilled').length;
+    const done = commits.filter((c) => c.ok).length;
     if (done === 0) return;
     figures.gc.uploadsAborted += 1;
     logger.info({ bucket: upload.bucket, key: upload.key, uploadId: record.key.slice(upload.bucket.length + 1), members: done }, 'aborted an expired multipart upload');
@@ -305,17 +305,15 @@ export class GcWorker implements Worker {
   private async askSet(set: readonly RingNode[], bucket: string, key: string, signal: AbortSignal): Promise<{ answered: MemberAnswer[]; missing: number }> {
     const { store, nodeId, peers } = this.options;
     const timeout = this.peerSignal(signal);
-    const settled = await Promise.allSettled(
-      set.map(async (node): Promise<MemberAnswer> => {
-        if (node.id === nodeId) {
-          const local = await store.objectStatus(bucket, key);
-          return { node, status: local === undefined ? null : toObjectStatus(local) };
-        }
-        return { node, status: await peers.get(node).objectStatus(bucket, key, { signal: timeout }) };
-      }),
-    );
+    const outcomes = await fanOut(set, async (node): Promise<MemberAnswer> => {
+      if (node.id === nodeId) {
+        const local = await store.objectStatus(bucket, key);
+        return { node, status: local === undefined ? null : toObjectStatus(local) };
+      }
+      return { node, status: await peers.get(node).objectStatus(bucket, key, { signal: timeout }) };
+    });
     signal.throwIfAborted();
-    const answered = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const answered = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     return { answered, missing: set.length - answered.length };
   }
 
