@@ -1,10 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../common/index.js';
-import type { BucketRecord } from '../rpc/index.js';
+import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../rpc/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { listObjects } from './listing.js';
 import { quorumError } from './object-writer.js';
-import { decideQuorum, fanOutUntil } from './quorum.js';
 import { withTimeout } from './request-context.js';
 import { S3Error } from './s3-errors.js';
 
@@ -131,7 +130,7 @@ export class BucketService {
       for (const record of value) {
         this.clock.observe(record.versionId);
         const seen = newest.get(record.name);
-        if (seen === undefined || record.versionId > seen.versionId) newest.set(record.name, record);
+        if (seen === undefined || isNewerRecord(record, seen)) newest.set(record.name, record);
       }
     }
     return newest;

@@ -1,4 +1,4 @@
-import type { ListEntry, NodeClient, ObjectRecord } from '../rpc/index.js';
+import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../rpc/index.js';
 import { quorumError } from './object-writer.js';
 import { withTimeout } from './request-context.js';
 import { compareUtf8 } from './utf8-order.js';
@@ -132,7 +132,7 @@ export async function listObjects(
       let newest: ObjectRecord | undefined;
       heads.forEach((head, i) => {
         if (head?.key !== smallest) return;
-        if (newest === undefined || head.record.versionId > newest.versionId) newest = head.record;
+        if (newest === undefined || isNewerRecord(head.record, newest)) newest = head.record;
         cursors[i]?.pop();
       });
       if (newest === undefined || newest.deleted) continue;

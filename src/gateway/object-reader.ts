@@ -7,9 +7,8 @@ import {
   type Codec,
   type ObjectLayout,
 } from '../erasure/index.js';
-import { readQuorum, type NodeClient, type ObjectRecord, type ObjectStatus } from '../rpc/index.js';
+import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../rpc/index.js';
 import type { KeySets } from './cluster-view.js';
-import { decideQuorum, fanOutUntil, type NodeOutcome } from './quorum.js';
 import { quorumError } from './object-writer.js';
 import { ShardCursor } from './shard-cursor.js';
 
@@ -65,10 +64,7 @@ export async function resolveVersion(
     if (!decision.met) throw quorumError('read', decision.failures);
   }
   const answers = decideQuorum(outcomes, 0).successes;
-  let newest: ObjectRecord | undefined;
-  for (const { value } of answers) {
-    if (value !== null && (newest === undefined || isNewerRecord(value.record, newest))) newest = value.record;
-  }
+  const newest = newestRecord(answers.map(({ value }) => value?.record));
   if (newest === undefined || newest.deleted) return null;
   const holders = new Map<number, NodeClient>();
   const inlineShards = new Map<number, Uint8Array>();
@@ -98,23 +94,11 @@ function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], g
   const answered = new Set(outcomes.filter((o) => o.ok).map((o) => o.nodeId));
   if (groups.some((group) => group.filter((node) => answered.has(node.nodeId)).length < needed)) return false;
   const answers = outcomes.filter((o) => o.ok).map((o) => (o.ok ? o.value : null));
-  let newest: ObjectRecord | undefined;
-  for (const answer of answers) {
-    if (answer !== null && (newest === undefined || answer.record.versionId > newest.versionId)) newest = answer.record;
-  }
+  // The same rule as the final pick, so the version waited for is the one the read returns.
+  const newest = newestRecord(answers.map((answer) => answer?.record));
   if (newest === undefined || newest.deleted || newest.parts !== undefined || newest.upload !== undefined) return true;
-  const record = newest;
-  const shards = new Set(answers.filter((answer) => holdsShardOf(answer, record)).map((answer) => answer.shardIndex));
-  return shards.size >= record.erasure.dataShards;
-}
-
-/**
- * Orders records of a key: the newer version wins; between copies of one version, the newer in-place
- * tag change (a node that missed it still holds the old tags).
- */
-export function isNewerRecord(candidate: ObjectRecord, current: ObjectRecord): boolean {
-  if (candidate.versionId !== current.versionId) return candidate.versionId > current.versionId;
-  return (candidate.tagsRevision ?? '') > (current.tagsRevision ?? '');
+  const shards = new Set(answers.filter((answer) => holdsShardOf(answer, newest)).map((answer) => answer.shardIndex));
+  return shards.size >= newest.erasure.dataShards;
 }
 
 function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status is ObjectStatus {

@@ -1,7 +1,6 @@
-import { writeQuorum, type TagUpdateRequest } from '../rpc/index.js';
+import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../rpc/index.js';
 import { requireCurrentVersion, requireNullVersion } from './object-handlers.js';
 import { quorumError } from './object-writer.js';
-import { decideQuorum, fanOut } from './quorum.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, keyOf, metadataSignal, type RequestContext } from './request-context.js';
 import { MAX_OBJECT_TAGS, parseTaggingXml, tagSetBody } from './tag-set.js';

@@ -1,6 +1,6 @@
 import type { Logger } from '../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../placement/index.js';
-import { NodeClient, type ObjectStatus } from '../rpc/index.js';
+import { NodeClient, fanOut, isNewerVersion, type ObjectStatus } from '../rpc/index.js';
 import type { PreparedRow } from './metadata-store.js';
 import type { RingStore } from './ring-store.js';
 import { DEFAULT_PREPARED_GRACE_MS, type ShardStore } from './shard-store.js';
@@ -114,25 +114,23 @@ export class PreparedResolver {
     const { store, logger } = this.options;
     const ref = { bucket: row.bucket, key: row.key, versionId: row.versionId, shardIndex: row.shardIndex };
     const local = await store.objectStatus(row.bucket, row.key);
-    if (local !== undefined && local.record.versionId > row.versionId) {
+    if (local !== undefined && isNewerVersion(local.record.versionId, row.versionId)) {
       await store.abort(ref);
       return 'discarded';
     }
     const peers = nodes.filter((node) => node.id !== this.options.nodeId);
     const timeout = AbortSignal.timeout(this.options.peerTimeoutMs ?? 2_000);
-    const answers = await Promise.allSettled(
-      peers.map((peer) => this.client(peer).objectStatus(row.bucket, row.key, { signal: AbortSignal.any([signal, timeout]) })),
-    );
+    const answers = await fanOut(peers, (peer) => this.client(peer).objectStatus(row.bucket, row.key, { signal: AbortSignal.any([signal, timeout]) }));
     let newer = false;
     for (const answer of answers) {
-      if (answer.status !== 'fulfilled' || answer.value === null) continue;
+      if (!answer.ok || answer.value === null) continue;
       const { record } = answer.value;
       if (record.versionId === row.versionId) {
         await store.commit({ record, shardIndex: row.shardIndex });
         logger.info({ key: row.key, versionId: row.versionId }, 'committed a prepared shard a peer had committed');
         return 'committed';
       }
-      if (record.versionId > row.versionId) newer = true;
+      if (isNewerVersion(record.versionId, row.versionId)) newer = true;
     }
     if (!newer) return 'undecided';
     await store.abort(ref);

@@ -1,6 +1,6 @@
 import type { Logger } from '../../common/index.js';
 import type { Ring, RingNode } from '../../placement/index.js';
-import type { ObjectRecord, PartitionCursor, PartitionEntry } from '../../rpc/index.js';
+import { fanOut, isNewerRecord, isNewerVersion, type ObjectRecord, type PartitionCursor, type PartitionEntry } from '../../rpc/index.js';
 import { isExpiredTombstone } from './gc-worker.js';
 import type { HealingFigures } from './healing-figures.js';
 import type { PeerClients } from './peer-clients.js';
@@ -206,10 +206,10 @@ export class AuditWorker implements Worker {
     const byId = new Map(ring.nodes.map((node) => [node.id, node]));
     const members = (ring.table[partition] ?? []).map((id) => byId.get(id)).filter((node): node is RingNode => node !== undefined);
     signal.throwIfAborted();
-    const digests = await Promise.allSettled(members.map((node) => peers.get(node).partitionDigest(partition, ring.partitionBits, { signal: requestSignal(signal) })));
+    const digests = await fanOut(members, (node) => peers.get(node).partitionDigest(partition, ring.partitionBits, { signal: requestSignal(signal) }));
     signal.throwIfAborted();
-    const answered = members.filter((_, i) => digests[i]?.status === 'fulfilled');
-    const values = new Set(digests.map((d) => (d.status === 'fulfilled' ? d.value.digest : null)).filter((d) => d !== null));
+    const answered = members.filter((_, i) => digests[i]?.ok === true);
+    const values = new Set(digests.flatMap((d) => (d.ok ? [d.value.digest] : [])));
     if (answered.length < 2 || values.size <= 1) return { queued: 0, lacking: 0 };
     figures.audit.digestMismatches += 1;
     const listings = await Promise.all(answered.map((node) => this.listAll(node, partition, ring.partitionBits, signal)));
@@ -222,7 +222,7 @@ export class AuditWorker implements Worker {
         if (slot === undefined) {
           slot = { newest: entry.record, held: new Map() };
           keys.set(id, slot);
-        } else if (entry.record.versionId > slot.newest.versionId) slot.newest = entry.record;
+        } else if (isNewerRecord(entry.record, slot.newest)) slot.newest = entry.record;
         slot.held.set(node.id, entry);
       }
     });
@@ -235,7 +235,8 @@ export class AuditWorker implements Worker {
       let below = false;
       for (const node of answered) {
         const entry = held.get(node.id);
-        if (entry !== undefined && entry.record.versionId >= newest.versionId) continue;
+        // Lacking is by version alone: a member holding this version with older tags ignores a commit of it.
+        if (entry !== undefined && !isNewerVersion(newest.versionId, entry.record.versionId)) continue;
         if (expired && (entry === undefined || entry.record.deleted)) continue;
         below = true;
         const position = members.findIndex((m) => m.id === node.id);

@@ -1,6 +1,6 @@
 import { formatVersionId, parseVersionId } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import { UPLOADS_BUCKET, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { UPLOADS_BUCKET, fanOut, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject } from '../metadata-store.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
@@ -195,7 +195,7 @@ export class GcWorker implements Worker {
       return;
     }
     const { answered, missing } = await this.askSet(set, record.bucket, record.key, signal);
-    const olderLive = answered.some(({ status }) => status !== null && !status.record.deleted && status.record.versionId < record.versionId);
+    const olderLive = answered.some(({ status }) => status !== null && !status.record.deleted && isNewerVersion(record.versionId, status.record.versionId));
     if (missing > 0 || olderLive) {
       this.keptThisPass += 1;
       return;
@@ -214,15 +214,15 @@ export class GcWorker implements Worker {
     if (set[0]?.id !== nodeId) return;
     const { answered } = await this.askSet(set, record.bucket, record.key, signal);
     // A member holds a newer marker (the upload was completed or aborted, and this node missed it): audit brings it here.
-    if (answered.some(({ status }) => status !== null && status.record.versionId > record.versionId)) return;
+    if (answered.some(({ status }) => status !== null && isNewerVersion(status.record.versionId, record.versionId))) return;
     // The closing marker's version follows the marker's, so a completion that raced this abort (whose marker is newer) wins.
     const closing: ObjectRecord = { ...tombstoneOver(record, versionAfter(record.versionId), now), upload: { ...upload, closed: 'aborted', closedMs: now } };
     const timeout = this.peerSignal(signal);
-    const commits = await Promise.allSettled(
-      set.map((node) => (node.id === nodeId ? store.commit({ record: closing, shardIndex: null }) : peers.get(node).commit({ record: closing, shardIndex: null }, { signal: timeout }))),
+    const commits = await fanOut(set, (node) =>
+      node.id === nodeId ? store.commit({ record: closing, shardIndex: null }) : peers.get(node).commit({ record: closing, shardIndex: null }, { signal: timeout }),
     );
     signal.throwIfAborted();
-    const done = commits.filter((c) => c.status === 'fulfilled').length;
+    const done = commits.filter((c) => c.ok).length;
     if (done === 0) return;
     figures.gc.uploadsAborted += 1;
     logger.info({ bucket: upload.bucket, key: upload.key, uploadId: record.key.slice(upload.bucket.length + 1), members: done }, 'aborted an expired multipart upload');
@@ -279,7 +279,7 @@ export class GcWorker implements Worker {
       // readers that opened it have had the settle time to finish. Nothing newer yet (a completion not
       // visible everywhere) keeps them.
       const current = newest(targets.answered);
-      if (current !== undefined && current.versionId < (upload.manifestVersionId ?? '')) return keep;
+      if (current !== undefined && isNewerVersion(upload.manifestVersionId ?? '', current.versionId)) return keep;
       if (current !== undefined && this.clock() - current.lastModifiedMs < this.options.settleMs) return keep;
     }
     return { collect: true, referenced };
@@ -297,7 +297,7 @@ export class GcWorker implements Worker {
     if (targets.answered.length < readQuorum(marker.erasure.dataShards, marker.erasure.parityShards)) return false;
     const current = newest(targets.answered);
     if (current === undefined) return true;
-    if (current.versionId <= (upload.manifestVersionId ?? '')) return false;
+    if (!isNewerVersion(current.versionId, upload.manifestVersionId ?? '')) return false;
     return this.clock() - current.lastModifiedMs >= this.options.tombstoneGraceMs;
   }
 
@@ -305,17 +305,15 @@ export class GcWorker implements Worker {
   private async askSet(set: readonly RingNode[], bucket: string, key: string, signal: AbortSignal): Promise<{ answered: MemberAnswer[]; missing: number }> {
     const { store, nodeId, peers } = this.options;
     const timeout = this.peerSignal(signal);
-    const settled = await Promise.allSettled(
-      set.map(async (node): Promise<MemberAnswer> => {
-        if (node.id === nodeId) {
-          const local = await store.objectStatus(bucket, key);
-          return { node, status: local === undefined ? null : toObjectStatus(local) };
-        }
-        return { node, status: await peers.get(node).objectStatus(bucket, key, { signal: timeout }) };
-      }),
-    );
+    const outcomes = await fanOut(set, async (node): Promise<MemberAnswer> => {
+      if (node.id === nodeId) {
+        const local = await store.objectStatus(bucket, key);
+        return { node, status: local === undefined ? null : toObjectStatus(local) };
+      }
+      return { node, status: await peers.get(node).objectStatus(bucket, key, { signal: timeout }) };
+    });
     signal.throwIfAborted();
-    const answered = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const answered = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     return { answered, missing: set.length - answered.length };
   }
 
@@ -334,7 +332,5 @@ function partId(key: string, versionId: string): string {
 }
 
 function newest(answers: readonly MemberAnswer[]): ObjectRecord | undefined {
-  let found: ObjectRecord | undefined;
-  for (const { status } of answers) if (status !== null && (found === undefined || status.record.versionId > found.versionId)) found = status.record;
-  return found;
+  return newestRecord(answers.map(({ status }) => status?.record));
 }

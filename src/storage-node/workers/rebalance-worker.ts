@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { DEFAULTS } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import { writeQuorum, type ObjectStatus } from '../../rpc/index.js';
+import { decideQuorum, fanOut, isNewerVersion, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
@@ -141,16 +141,14 @@ export class RebalanceWorker implements Worker {
     const { nodeId, peers, store, logger } = this.options;
     const others = ring.nodes.filter((node) => node.id !== nodeId);
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(10_000)]);
-    const answers = await Promise.allSettled(others.map((node) => peers.get(node).listBuckets({ signal: timeout })));
-    let answered = 0;
-    for (const answer of answers) {
-      if (answer.status !== 'fulfilled') continue;
-      answered += 1;
-      for (const record of answer.value) await store.putBucket(record);
+    const outcomes = await fanOut(others, (node) => peers.get(node).listBuckets({ signal: timeout }));
+    // With this node's own records, floor(n / 2) other members make a majority of the n members.
+    const decision = decideQuorum(outcomes, Math.floor(ring.nodes.length / 2));
+    for (const { value } of decision.successes) for (const record of value) await store.putBucket(record);
+    if (!decision.met) {
+      logger.warn({ answered: decision.successes.length, members: ring.nodes.length, failures: decision.failures }, 'bucket records not gathered yet');
     }
-    const enough = answered + 1 > ring.nodes.length / 2;
-    if (!enough) logger.warn({ answered, members: ring.nodes.length }, 'bucket records not gathered yet');
-    return enough;
+    return decision.met;
   }
 
   /** Moves one key if this node holds it in a slot it no longer owns: bytes moved, or -1 when it must wait. */
@@ -169,7 +167,7 @@ export class RebalanceWorker implements Worker {
     if (recordOnly) {
       for (const [i, node] of set.entries()) {
         const status = statuses[i];
-        if (status === null || (status !== undefined && status.record.versionId < version)) {
+        if (status === null || (status !== undefined && isNewerVersion(version, status.record.versionId))) {
           await peers.get(node).commit({ record: stored.record, shardIndex: null }, { signal: timeout });
           statuses[i] = { record: stored.record, shardIndex: null, shardSizeBytes: 0 };
         }
@@ -178,7 +176,7 @@ export class RebalanceWorker implements Worker {
       const slot = stored.shardIndex as number;
       const target = set[slot];
       const status = statuses[slot];
-      if (target !== undefined && (status === null || (status !== undefined && status.record.versionId < version))) {
+      if (target !== undefined && (status === null || (status !== undefined && isNewerVersion(version, status.record.versionId)))) {
         bytes = await this.copyShard(stored, peers.get(target), timeout);
         statuses[slot] = { record: stored.record, shardIndex: slot, shardSizeBytes: bytes };
         figures.rebalance.moved += 1;
@@ -210,6 +208,6 @@ export class RebalanceWorker implements Worker {
 /** Whether a member's answer counts toward the new set's quorum: a newer version, or this one in the right slot. */
 function holds(status: ObjectStatus | null | undefined, versionId: string, slot: number | null): boolean {
   if (status === null || status === undefined) return false;
-  if (status.record.versionId > versionId) return true;
+  if (isNewerVersion(status.record.versionId, versionId)) return true;
   return status.record.versionId === versionId && (slot === null || status.shardIndex === slot);
 }

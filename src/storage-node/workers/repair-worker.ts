@@ -1,5 +1,5 @@
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import type { ObjectRecord } from '../../rpc/index.js';
+import { fanOut, type ObjectRecord } from '../../rpc/index.js';
 import type { QuarantineEntry } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import { CodecCache, NotEnoughSources, openShardRebuild } from './shard-rebuilder.js';
@@ -294,15 +294,13 @@ export class RepairWorker implements ParallelWorker {
     const candidates = new Map<string, RingNode>();
     for (const node of [...set, ...(task.extraSources ?? [])]) if (node.id !== task.target.id) candidates.set(node.id, node);
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(5_000)]);
-    const answers = await Promise.allSettled(
-      [...candidates.values()].map(async (node) => {
-        const client = this.options.peers.get(node);
-        return { client, status: await client.objectStatus(task.record.bucket, task.record.key, { signal: timeout }) };
-      }),
-    );
+    const answers = await fanOut([...candidates.values()], async (node) => {
+      const client = this.options.peers.get(node);
+      return { client, status: await client.objectStatus(task.record.bucket, task.record.key, { signal: timeout }) };
+    });
     const sources = new Map<number, PeerClient>();
     for (const answer of answers) {
-      if (answer.status !== 'fulfilled') continue;
+      if (!answer.ok) continue;
       const { client, status } = answer.value;
       if (status === null || status.record.versionId !== task.record.versionId || status.shardIndex === null) continue;
       if (status.shardIndex !== task.shardIndex) sources.set(status.shardIndex, client);

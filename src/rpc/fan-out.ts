@@ -1,0 +1,88 @@
+/** A node a fan-out addresses: a node client names it `nodeId`, a ring member `id`. */
+export type FanOutNode = { readonly nodeId: string } | { readonly id: string };
+
+/** One node's outcome in a fan-out. */
+export type NodeOutcome<T> = { nodeId: string; ok: true; value: T } | { nodeId: string; ok: false; error: unknown };
+
+/** Whether a fan-out met its quorum, with every node's failure listed for the log. */
+export interface QuorumDecision<T> {
+  met: boolean;
+  successes: { nodeId: string; value: T }[];
+  failures: { nodeId: string; reason: string }[];
+}
+
+/** Pure rule: a fan-out succeeds when at least `needed` nodes succeeded. */
+export function decideQuorum<T>(outcomes: readonly NodeOutcome<T>[], needed: number): QuorumDecision<T> {
+  const successes: { nodeId: string; value: T }[] = [];
+  const failures: { nodeId: string; reason: string }[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.ok) successes.push({ nodeId: outcome.nodeId, value: outcome.value });
+    else failures.push({ nodeId: outcome.nodeId, reason: describe(outcome.error) });
+  }
+  return { met: successes.length >= needed, successes, failures };
+}
+
+/** Runs `call` on every node and collects one outcome per node, in the nodes' order, never rejecting. */
+export async function fanOut<N extends FanOutNode, T>(nodes: readonly N[], call: (node: N) => Promise<T>): Promise<NodeOutcome<T>[]> {
+  return Promise.all(
+    nodes.map(async (node): Promise<NodeOutcome<T>> => {
+      try {
+        return { nodeId: nodeIdOf(node), ok: true, value: await call(node) };
+      } catch (error) {
+        return { nodeId: nodeIdOf(node), ok: false, error };
+      }
+    }),
+  );
+}
+
+/**
+ * Like fanOut, but resolves once `enough(outcomes so far)` holds, plus at most `graceMs` for the
+ * stragglers, without waiting for slow or unreachable nodes; the remaining calls finish in the
+ * background and are ignored.
+ */
+export function fanOutUntil<N extends FanOutNode, T>(
+  nodes: readonly N[],
+  call: (node: N) => Promise<T>,
+  enough: (outcomes: readonly NodeOutcome<T>[]) => boolean,
+  graceMs = 0,
+): Promise<NodeOutcome<T>[]> {
+  return new Promise((resolve) => {
+    const outcomes: NodeOutcome<T>[] = [];
+    let settled = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(graceTimer);
+      resolve([...outcomes]);
+    };
+    const record = (outcome: NodeOutcome<T>): void => {
+      if (settled) return;
+      outcomes.push(outcome);
+      if (outcomes.length === nodes.length) finish();
+      else if (graceTimer === undefined && enough(outcomes)) {
+        if (graceMs <= 0) finish();
+        else graceTimer = setTimeout(finish, graceMs);
+      }
+    };
+    if (nodes.length === 0) resolve([]);
+    for (const node of nodes) {
+      call(node).then(
+        (value) => record({ nodeId: nodeIdOf(node), ok: true, value }),
+        (error: unknown) => record({ nodeId: nodeIdOf(node), ok: false, error }),
+      );
+    }
+  });
+}
+
+function nodeIdOf(node: FanOutNode): string {
+  return 'nodeId' in node ? node.nodeId : node.id;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

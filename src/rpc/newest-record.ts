@@ -1,0 +1,31 @@
+import type { ObjectRecord } from './protocol.js';
+
+/** The fields that order copies of one key's record (bucket records carry no tag revision). */
+export type RecordOrder = Pick<ObjectRecord, 'versionId' | 'tagsRevision'>;
+
+/**
+ * Whether version id `candidate` is newer than `current`. Version ids are fixed-width hex of
+ * (wall-clock ms, logical counter, writer), so their string order is the hybrid clock's order.
+ */
+export function isNewerVersion(candidate: string, current: string): boolean {
+  return candidate > current;
+}
+
+/**
+ * Whether `candidate` is the newer copy of a key's record: the newer version wins; between copies of
+ * one version, the newer in-place tag change (a node that missed it still holds the old tags). No tag
+ * revision is older than any, so for records that carry none (bucket records) the version decides.
+ */
+export function isNewerRecord(candidate: RecordOrder, current: RecordOrder): boolean {
+  if (candidate.versionId !== current.versionId) return isNewerVersion(candidate.versionId, current.versionId);
+  return (candidate.tagsRevision ?? '') > (current.tagsRevision ?? '');
+}
+
+/** The newest of `records` by isNewerRecord (the first of equal ones), skipping absent ones; undefined when none. */
+export function newestRecord<R extends RecordOrder>(records: Iterable<R | null | undefined>): R | undefined {
+  let newest: R | undefined;
+  for (const record of records) {
+    if (record !== null && record !== undefined && (newest === undefined || isNewerRecord(record, newest))) newest = record;
+  }
+  return newest;
+}

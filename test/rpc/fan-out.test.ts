@@ -1,0 +1,46 @@
+import { t } from 'tap';
+import { decideQuorum, fanOut, fanOutUntil } from '../../src/rpc/index.js';
+
+t.test('fanOut: one outcome per node, in the nodes order, named by nodeId or by ring id', async (t) => {
+  const clients = [{ nodeId: 'a' }, { nodeId: 'b' }, { nodeId: 'c' }];
+  const outcomes = await fanOut(clients, async (node) => {
+    if (node.nodeId === 'b') throw Object.assign(new Error('refused'), { code: 'Unavailable' });
+    return node.nodeId.toUpperCase();
+  });
+  t.same(
+    outcomes.map((o) => [o.nodeId, o.ok]),
+    [
+      ['a', true],
+      ['b', false],
+      ['c', true],
+    ],
+  );
+  const members = [
+    { id: 'n1', address: 'x' },
+    { id: 'n2', address: 'y' },
+  ];
+  const fromRing = await fanOut(members, (node) => Promise.resolve(node.address));
+  t.same(fromRing, [
+    { nodeId: 'n1', ok: true, value: 'x' },
+    { nodeId: 'n2', ok: true, value: 'y' },
+  ]);
+  const decision = decideQuorum(outcomes, 2);
+  t.equal(decision.met, true);
+  t.same(decision.successes, [
+    { nodeId: 'a', value: 'A' },
+    { nodeId: 'c', value: 'C' },
+  ]);
+  t.same(decision.failures, [{ nodeId: 'b', reason: 'Unavailable: refused' }]);
+});
+
+t.test('fanOutUntil: resolves once enough have answered, leaving a hung node behind', async (t) => {
+  const hung = new Promise<string>(() => undefined);
+  const nodes = [{ id: 'fast' }, { id: 'hung' }, { id: 'also-fast' }];
+  const outcomes = await fanOutUntil(
+    nodes,
+    (node) => (node.id === 'hung' ? hung : Promise.resolve(node.id)),
+    (sofar) => sofar.filter((o) => o.ok).length >= 2,
+  );
+  t.same(outcomes.map((o) => o.nodeId).sort(), ['also-fast', 'fast']);
+  t.same(await fanOutUntil([], () => hung, () => false), [], 'no nodes: nothing to wait for');
+});

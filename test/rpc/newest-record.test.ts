@@ -1,0 +1,54 @@
+import { t } from 'tap';
+import { formatVersionId } from '../../src/common/index.js';
+import { isNewerRecord, isNewerVersion, newestRecord, type RecordOrder } from '../../src/rpc/index.js';
+
+const v = (physicalMs: number, logical = 0, writerId = '00000000'): string => formatVersionId(physicalMs, logical, writerId);
+
+t.test('the newer version wins, whatever the tag revisions say', async (t) => {
+  const older: RecordOrder = { versionId: v(1_000), tagsRevision: v(9_000) };
+  const newer: RecordOrder = { versionId: v(2_000) };
+  t.ok(isNewerRecord(newer, older));
+  t.notOk(isNewerRecord(older, newer));
+  t.ok(isNewerVersion(v(1_000, 1), v(1_000, 0)), 'the logical counter orders ids of one millisecond');
+  t.ok(isNewerVersion(v(0x1_0000_0000), v(0xffff_ffff)), 'fixed width: more digits of wall clock do not sort first by accident');
+});
+
+t.test('between copies of one version, the newer tag revision wins', async (t) => {
+  const stale: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_500) };
+  const fresh: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_600) };
+  t.ok(isNewerRecord(fresh, stale));
+  t.notOk(isNewerRecord(stale, fresh));
+});
+
+t.test('equal records: neither is newer, and the first one seen stays', async (t) => {
+  const a: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_500) };
+  const b: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_500) };
+  t.notOk(isNewerRecord(a, b));
+  t.notOk(isNewerRecord(b, a));
+  t.notOk(isNewerVersion(a.versionId, b.versionId));
+  t.equal(newestRecord([a, b]), a);
+  t.equal(newestRecord([b, a]), b);
+});
+
+t.test('a missing tag revision is older than any', async (t) => {
+  const untagged: RecordOrder = { versionId: v(1_000) };
+  const tagged: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_200) };
+  t.ok(isNewerRecord(tagged, untagged));
+  t.notOk(isNewerRecord(untagged, tagged));
+  t.notOk(isNewerRecord(untagged, { versionId: v(1_000) }), 'two untagged copies are equal');
+});
+
+t.test('newestRecord picks across copies and skips absent answers', async (t) => {
+  const first: RecordOrder = { versionId: v(1_000) };
+  const retagged: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_100) };
+  const latest: RecordOrder = { versionId: v(3_000) };
+  t.equal(newestRecord([null, first, undefined, retagged]), retagged);
+  t.equal(newestRecord([first, latest, retagged, null]), latest);
+  t.equal(newestRecord([null, undefined]), undefined);
+  t.equal(newestRecord([]), undefined);
+  const buckets = [
+    { name: 'b', versionId: v(5_000), createdMs: 1, deleted: false },
+    { name: 'b', versionId: v(6_000), createdMs: 1, deleted: true },
+  ];
+  t.equal(newestRecord(buckets), buckets[1], 'bucket records, without tag revisions, order by version');
+});
