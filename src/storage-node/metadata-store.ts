@@ -121,6 +121,8 @@ export class MetadataStore {
   private readonly db: ClassicLevel<Buffer, Buffer>;
   private readonly sync: boolean;
   private writeFailureCount = 0;
+  private batchCount = 0;
+  private levelWriteCount = 0;
 
   /** `sync: false` skips LevelDB's fsync of each write: for benchmarks only. */
   constructor(location: string, options: { sync?: boolean } = {}) {
@@ -146,6 +148,14 @@ export class MetadataStore {
   /** LevelDB writes that failed since start (a full disk or an I/O error), for health reports. */
   get writeFailures(): number {
     return this.writeFailureCount;
+  }
+
+  /**
+   * Batches callers submitted and LevelDB writes issued since start (each one fsync when syncing), for
+   * benchmarks and tests of how writes share a sync.
+   */
+  get writeCounts(): { batches: number; levelWrites: number } {
+    return { batches: this.batchCount, levelWrites: this.levelWriteCount };
   }
 
   /** The schema version recorded in the database; 1 for a database written before the version row existed, 0 when empty. */
@@ -429,6 +439,8 @@ export class MetadataStore {
       throw new MetadataWriteFenced();
     }
     const failuresBefore = this.writeFailureCount;
+    this.batchCount += 1;
+    this.levelWriteCount += 1;
     try {
       await batch.write({ sync: this.sync });
     } catch (err) {
