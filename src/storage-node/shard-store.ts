@@ -74,7 +74,6 @@ export class ShardStore {
   private readonly tmpDir: string;
   private readonly hash: BlockHasher;
   private readonly logger: Logger;
-  private readonly reserveBytes: number;
   private readonly preparedGraceMs: number;
   private readonly fsync: boolean;
   private readonly clock: () => number;
@@ -94,11 +93,15 @@ export class ShardStore {
     this.tmpDir = join(options.dataDir, 'tmp');
     this.hash = options.hash;
     this.logger = options.logger;
-    this.reserveBytes = options.reserveBytes ?? 0;
     this.preparedGraceMs = options.preparedGraceMs ?? DEFAULT_PREPARED_GRACE_MS;
     this.fsync = options.fsync ?? true;
     this.clock = options.clock ?? Date.now;
-    this.space = new SpaceLedger(options.capacityBytes ?? null);
+    // The reserve keeps room for LevelDB and recovery: a node whose disk filled up entirely could not even reopen its database.
+    this.space = new SpaceLedger(options.capacityBytes ?? null, {
+      reserveBytes: options.reserveBytes ?? 0,
+      readFreeBytes: () => this.freeBytes(),
+      clock: () => performance.now(),
+    });
     this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync });
     this.writer = new ShardWriter({
       metadata: this.metadata,
@@ -202,10 +205,7 @@ export class ShardStore {
   private async prepareNow(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
     let claim: SpaceClaim | undefined;
     try {
-      // The reserve keeps room for LevelDB and recovery: a node whose disk filled up entirely could not even reopen its database.
-      const budget = this.reserveBytes > 0 ? (await this.freeBytes()) - this.reserveBytes - this.space.inFlightBytes : null;
-      if (budget !== null && budget <= 0) throw new ShardStoreError('NoSpace', 'not enough free space for a new shard');
-      claim = this.space.claim(budget);
+      claim = await this.space.claim();
       const sizeBytes = await this.writer.prepare(ref, erasure, body, claim, signal);
       claim.settle(true);
       return sizeBytes;
