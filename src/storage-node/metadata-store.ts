@@ -198,6 +198,15 @@ export class MetadataStore {
     return value === undefined ? undefined : parse<PreparedShard>(value);
   }
 
+  /**
+   * A key's committed row and, when the shard `ref` is inline, its image, read together from one
+   * snapshot (a read of an inline shard needs both; a file shard's read just finds no image).
+   */
+  async getObjectAndInline(ref: ShardRef): Promise<{ stored: StoredObject | undefined; image: Buffer | undefined }> {
+    const [stored, image] = await this.db.getMany([rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.inline, ...shardParts(ref))]);
+    return { stored: stored === undefined ? undefined : parse<StoredObject>(stored), image };
+  }
+
   /** An inline shard's image, if present. */
   async getInline(ref: ShardRef): Promise<Buffer | undefined> {
     return this.db.get(rowKey(ROW.inline, ...shardParts(ref)));

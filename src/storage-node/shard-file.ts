@@ -296,12 +296,17 @@ export function encodeShardImage(
   return image;
 }
 
+/** Chunks read per positional read: about 1 MiB, so a large range is a few syscalls. */
+const READ_BATCH_CHUNKS = 16;
+
 /** Positional reads: a FileHandle, or a shard image in memory (bufferSource). */
 export interface PositionalSource {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  /** Bytes [position, position + length) when they are in memory already (shorter past the end), without copying; null when they must be read. */
+  view?(position: number, length: number): Buffer | null;
 }
 
-/** A shard image held in memory (an inline shard) read through the same verified path as a file. */
+/** A shard image held in memory (an inline shard) read through the same verified path as a file, without copies. */
 export function bufferSource(image: Buffer): PositionalSource {
   return {
     read: async (buffer, offset, length, position) => {
@@ -309,18 +314,49 @@ export function bufferSource(image: Buffer): PositionalSource {
       if (bytesRead > 0) image.copy(buffer, offset, position, position + bytesRead);
       return { bytesRead };
     },
+    view: (position, length) => image.subarray(Math.min(position, image.length), Math.min(position + length, image.length)),
   };
+}
+
+/** Bytes [position, position + length) of a source, shorter when it ends first. */
+async function readAt(source: PositionalSource, position: number, length: number): Promise<Buffer> {
+  const view = source.view?.(position, length);
+  if (view !== undefined && view !== null) return view;
+  const buffer = Buffer.allocUnsafe(length);
+  const { bytesRead } = await source.read(buffer, 0, length, position);
+  return buffer.subarray(0, bytesRead);
 }
 
 /** Reads and checks the header of a shard file or image. */
 export async function readShardHeader(source: PositionalSource, hash: BlockHasher): Promise<ShardHeader> {
-  const bytes = Buffer.alloc(SHARD_HEADER_BYTES);
-  const { bytesRead } = await source.read(bytes, 0, SHARD_HEADER_BYTES, 0);
-  return decodeShardHeader(bytes.subarray(0, bytesRead), hash);
+  return decodeShardHeader(await readAt(source, 0, SHARD_HEADER_BYTES), hash);
 }
 
-/** Chunks read per positional read: about 1 MiB, so a large range is a few syscalls. */
-const READ_BATCH_CHUNKS = 16;
+/**
+ * Reads and checks the header, and in the same read the first batch readShardRange(offsetBytes,
+ * lengthBytes) will want when the range starts in the first chunk (a whole-shard read): one read
+ * fewer per shard. Returns the header and a source that serves those bytes from memory.
+ */
+export async function readShardHeaderAhead(
+  source: PositionalSource,
+  hash: BlockHasher,
+  offsetBytes: number,
+  lengthBytes: number,
+): Promise<{ header: ShardHeader; source: PositionalSource }> {
+  // The chunk size is in the header: assume the default; with another one the prefetch is merely less useful.
+  const chunkBytes = DEFAULT_CHUNK_BYTES;
+  const chunks = offsetBytes < chunkBytes ? Math.min(READ_BATCH_CHUNKS, Math.ceil(Math.min(offsetBytes + lengthBytes, READ_BATCH_CHUNKS * chunkBytes) / chunkBytes)) : 0;
+  const head = await readAt(source, 0, SHARD_HEADER_BYTES + chunks * (chunkBytes + CHECKSUM_BYTES));
+  const header = decodeShardHeader(head, hash);
+  if (chunks === 0) return { header, source };
+  return {
+    header,
+    source: {
+      read: (buffer, offset, length, position) => source.read(buffer, offset, length, position),
+      view: (position, length) => (position + length <= head.length ? head.subarray(position, position + length) : (source.view?.(position, length) ?? null)),
+    },
+  };
+}
 
 /**
  * Yields `lengthBytes` of the shard from `offsetBytes`, verifying every chunk it touches and reading
@@ -345,9 +381,8 @@ export async function* readShardRange(
     const firstShardByte = chunkIndex * chunkBytes;
     const batchShardBytes = Math.min(count * chunkBytes, header.shardSizeBytes - firstShardByte);
     const fileBytes = batchShardBytes + count * CHECKSUM_BYTES;
-    const buffer = Buffer.allocUnsafe(fileBytes);
-    const { bytesRead } = await source.read(buffer, 0, fileBytes, chunkPosition(chunkIndex, chunkBytes));
-    if (bytesRead !== fileBytes) throw new ShardCorruptError('shard file truncated');
+    const buffer = await readAt(source, chunkPosition(chunkIndex, chunkBytes), fileBytes);
+    if (buffer.length !== fileBytes) throw new ShardCorruptError('shard file truncated');
     for (let i = 0; i < count; i += 1) {
       const start = i * stride;
       const payloadBytes = Math.min(chunkBytes, batchShardBytes - i * chunkBytes);

@@ -6,7 +6,7 @@ import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ShardRef, T
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
-import { ShardCorruptError, bufferSource, readShardHeader, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
+import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
 import { ShardWriter } from './shard-writer.js';
@@ -309,18 +309,18 @@ export class ShardStore {
     offsetBytes: number,
     lengthBytes: number,
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
-    const stored = await this.metadata.getObject(ref.bucket, ref.key);
+    const { stored, image } = await this.metadata.getObjectAndInline(ref);
     if (stored === undefined || stored.record.versionId !== ref.versionId || stored.shardIndex !== ref.shardIndex) {
       throw new ShardStoreError('NotFound', 'shard not held by this node');
     }
-    const opened = await this.openSource(ref, stored);
+    const opened = await this.openSource(ref, stored, image);
     try {
-      const header = await readShardHeader(opened.source, this.hash);
+      const { header, source } = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes);
       if (header.versionId !== ref.versionId || header.shardIndex !== ref.shardIndex) {
         throw new ShardCorruptError('shard header names another version or shard');
       }
       const length = Math.max(0, Math.min(lengthBytes, header.shardSizeBytes - offsetBytes));
-      return { sizeBytes: length, chunks: this.verifiedChunks(opened, ref, header, offsetBytes, length) };
+      return { sizeBytes: length, chunks: this.verifiedChunks({ source, close: opened.close }, ref, header, offsetBytes, length) };
     } catch (err) {
       await opened.close();
       if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
@@ -370,9 +370,9 @@ export class ShardStore {
     return names;
   }
 
-  private async openSource(ref: ShardRef, stored: StoredObject): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
+  /** The committed shard's bytes: its inline image (read with its row) or its open file. */
+  private async openSource(ref: ShardRef, stored: StoredObject, image: Buffer | undefined): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
     if (stored.inline === true) {
-      const image = await this.metadata.getInline(ref);
       if (image === undefined) return this.missingShard(ref);
       return { source: bufferSource(image), close: async () => undefined };
     }

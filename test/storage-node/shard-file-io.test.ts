@@ -4,8 +4,13 @@ import { join } from 'node:path';
 import { t } from 'tap';
 import { loadBlockHasher, type BlockHasher } from '../../src/storage-node/index.js';
 import {
+  DEFAULT_CHUNK_BYTES,
+  bufferSource,
   encodeShardImage,
+  readShardHeaderAhead,
+  readShardRange,
   writeShardFile,
+  type PositionalSource,
 } from '../../src/storage-node/shard-file.js';
 import { seededBytes } from '../helpers/bytes.js';
 
@@ -123,4 +128,54 @@ t.test('a source that fails mid-shard fails the write only after the write in fl
   t.notOk(settled, 'the caller may not close the file while a write still uses it');
   (handle.writes[0] as { done: () => void }).done();
   await t.rejects(done, broken);
+});
+
+/** Counts positional reads that reach the file. */
+function counting(source: PositionalSource): { source: PositionalSource; reads: () => number } {
+  let reads = 0;
+  return {
+    source: {
+      read: (buffer, offset, length, position) => {
+        reads += 1;
+        return source.read(buffer, offset, length, position);
+      },
+    },
+    reads: () => reads,
+  };
+}
+
+t.test('a whole-shard read fetches the header and the first batch in one read; a ranged one reads only what it needs', async (t) => {
+  const bytes = seededBytes(DEFAULT_CHUNK_BYTES * 3 + 500, 4);
+  await fileOf('ahead', cut(bytes, [60_000]), hash, DEFAULT_CHUNK_BYTES);
+  const handle = await open(join(dir, 'ahead'), 'r');
+  t.teardown(() => handle.close());
+  const read = async (offset: number, length: number): Promise<{ bytes: Buffer; reads: number }> => {
+    const file = counting(handle);
+    const { header: parsed, source } = await readShardHeaderAhead(file.source, hash, offset, length);
+    const parts: Buffer[] = [];
+    for await (const part of readShardRange(source, parsed, offset, length, hash)) parts.push(part);
+    return { bytes: Buffer.concat(parts), reads: file.reads() };
+  };
+  const whole = await read(0, Number.MAX_SAFE_INTEGER);
+  t.ok(whole.bytes.equals(bytes));
+  t.equal(whole.reads, 1, 'header and data in one read');
+  const head = await read(10, 100);
+  t.ok(head.bytes.equals(bytes.subarray(10, 110)));
+  t.equal(head.reads, 1);
+  const tail = await read(DEFAULT_CHUNK_BYTES * 2 + 7, 1000);
+  t.ok(tail.bytes.equals(bytes.subarray(DEFAULT_CHUNK_BYTES * 2 + 7, DEFAULT_CHUNK_BYTES * 2 + 1007)));
+  t.equal(tail.reads, 2, 'a range further in: the header, then its chunk');
+});
+
+t.test('an inline image is read and verified where it lies, without copies', async (t) => {
+  const bytes = seededBytes(3000, 6);
+  const image = encodeShardImage([bytes], header, hash, 1000);
+  const { header: parsed, source } = await readShardHeaderAhead(bufferSource(image), hash, 0, 3000);
+  const parts: Buffer[] = [];
+  for await (const part of readShardRange(source, parsed, 0, 3000, hash)) parts.push(part);
+  t.ok(Buffer.concat(parts).equals(bytes));
+  t.ok(
+    parts.every((part) => part.buffer === image.buffer),
+    'every yielded chunk is a view of the image',
+  );
 });
