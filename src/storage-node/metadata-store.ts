@@ -199,6 +199,18 @@ export class MetadataStore {
   }
 
   /**
+   * A key's committed row and one shard's prepared row, read together: one snapshot, one trip through
+   * libuv's pool instead of two (a commit needs both).
+   */
+  async getObjectAndPrepared(ref: ShardRef): Promise<{ stored: StoredObject | undefined; prepared: PreparedShard | undefined }> {
+    const [stored, prepared] = await this.db.getMany([rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.prepared, ...shardParts(ref))]);
+    return {
+      stored: stored === undefined ? undefined : parse<StoredObject>(stored),
+      prepared: prepared === undefined ? undefined : parse<PreparedShard>(prepared),
+    };
+  }
+
+  /**
    * A key's committed row and, when the shard `ref` is inline, its image, read together from one
    * snapshot (a read of an inline shard needs both; a file shard's read just finds no image).
    */

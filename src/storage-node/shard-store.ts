@@ -228,8 +228,8 @@ export class ShardStore {
     const { record, shardIndex } = request;
     await this.keyLocks.run(lockKey(record.bucket, record.key), async () => {
       const ref = shardIndex === null ? null : { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex };
-      const prepared = ref === null ? undefined : await this.metadata.getPrepared(ref);
-      const current = await this.metadata.getObject(record.bucket, record.key);
+      const { stored: current, prepared } =
+        ref === null ? { stored: await this.metadata.getObject(record.bucket, record.key), prepared: undefined } : await this.metadata.getObjectAndPrepared(ref);
       if (ref !== null && prepared === undefined) {
         // A repeated commit of what is already visible is a success: commits are retried.
         if (current?.record.versionId === record.versionId) return;
@@ -246,7 +246,7 @@ export class ShardStore {
         return;
       }
       if (current !== undefined && current.record.versionId >= record.versionId) {
-        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared);
+        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
         return;
       }
       const incoming: StoredObject =
@@ -290,8 +290,8 @@ export class ShardStore {
   /** The untracked body of abort. */
   private async abortNow(ref: ShardRef): Promise<void> {
     await this.keyLocks.run(lockKey(ref.bucket, ref.key), async () => {
-      const prepared = await this.metadata.getPrepared(ref);
-      if (prepared !== undefined) await this.dropPrepared(ref, prepared);
+      const { stored, prepared } = await this.metadata.getObjectAndPrepared(ref);
+      if (prepared !== undefined) await this.dropPrepared(ref, prepared, stored ?? null);
     });
   }
 
@@ -425,9 +425,13 @@ export class ShardStore {
     }
   }
 
-  /** Drops a prepared shard, keeping its data when the committed row points at the same shard (a repeated prepare). */
-  private async dropPrepared(ref: ShardRef, prepared: PreparedShard): Promise<void> {
-    const keepData = await this.isCommitted(ref);
+  /**
+   * Drops a prepared shard, keeping its data when the committed row points at the same shard (a
+   * repeated prepare). `committed` is the key's row (null: none) when the caller, holding the key's
+   * lock, has just read it; undefined makes this read it.
+   */
+  private async dropPrepared(ref: ShardRef, prepared: PreparedShard, committed?: StoredObject | null): Promise<void> {
+    const keepData = committed === undefined ? await this.isCommitted(ref) : committed !== null && pointsAt(committed, ref);
     await this.metadata.dropPrepared(ref, prepared, keepData);
     this.space.release(prepared.shardSizeBytes);
     if (!keepData) await this.removeFile(prepared.file);
@@ -435,7 +439,7 @@ export class ShardStore {
 
   private async isCommitted(ref: ShardRef): Promise<boolean> {
     const current = await this.metadata.getObject(ref.bucket, ref.key);
-    return current?.record.versionId === ref.versionId && current.shardIndex === ref.shardIndex;
+    return current !== undefined && pointsAt(current, ref);
   }
 
   private classifyWriteError(err: unknown): unknown {
@@ -459,6 +463,11 @@ export class ShardStore {
     if (file === null) return;
     await rm(join(this.shardDir, file), { force: true });
   }
+}
+
+/** Whether a committed row is this very shard. */
+function pointsAt(stored: StoredObject, ref: ShardRef): boolean {
+  return stored.record.versionId === ref.versionId && stored.shardIndex === ref.shardIndex;
 }
 
 function lockKey(bucket: string, key: string): string {
