@@ -1,7 +1,7 @@
 import { ClassicLevel } from 'classic-level';
 import { placementHashHex } from '../placement/index.js';
 import type { BucketRecord, ListQuery, ObjectRecord, ObjectStatus, ShardRef } from '../rpc/index.js';
-import { GroupCommitWriter, MetadataBatch } from './group-commit.js';
+import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, prefixRange, rowKey } from './metadata-keys.js';
 
 export { MetadataWriteFenced } from './group-commit.js';
@@ -115,7 +115,7 @@ export class MetadataStore {
   /** `sync: false` skips LevelDB's fsync of each write: for benchmarks only. */
   constructor(location: string, options: { sync?: boolean } = {}) {
     this.db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    this.writer = new GroupCommitWriter((ops, sync) => this.db.batch(ops, { sync }), options.sync ?? true);
+    this.writer = new GroupCommitWriter((ops, sync) => this.writeBatch(ops, sync), options.sync ?? true);
   }
 
   /** Opens the database (creating it when absent). */
@@ -431,6 +431,25 @@ export class MetadataStore {
   /** Every committed object row, for start-up accounting. */
   async *objects(): AsyncGenerator<StoredObject> {
     for await (const value of this.db.values(kindRange(ROW.object))) yield parse<StoredObject>(value);
+  }
+
+  /**
+   * One LevelDB write of a group. A chained batch, not db.batch(array): measured with classic-level 3,
+   * the array form costs about twice the main-thread time per operation (it clones and re-reads every
+   * operation object), and a group is dozens of operations.
+   */
+  private async writeBatch(ops: readonly MetadataOp[], sync: boolean): Promise<void> {
+    const batch = this.db.batch();
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+    } catch (err) {
+      await batch.close();
+      throw err;
+    }
+    await batch.write({ sync });
   }
 
   /**
