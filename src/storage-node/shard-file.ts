@@ -16,7 +16,8 @@ import type { BlockHasher } from './checksum.js';
  * A reader verifies every chunk it returns, so bitrot is found on the read path and never served.
  * Small shards kept inline in LevelDB store this same image (header and checksummed chunks) as the
  * row's value, so both kinds are read and verified by one code path. The header is written last
- * (positional write before fsync) because a streamed shard's size is only known at its end.
+ * (positional write before fsync) because a streamed shard's size is only known at its end; a shard
+ * that fits one write batch goes to disk as one write, header included.
  */
 /** "TSHD" read as a little-endian u32: the first bytes of every shard file and inline image. */
 export const SHARD_MAGIC = 0x44485354;
@@ -189,16 +190,21 @@ export async function writeShardFile(
       if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
     }
     pendingBytes += framer.finish(pending);
+    const head = encodeShardHeader({ ...header, chunkBytes, shardSizeBytes: framer.sizeBytes }, hash);
+    if (!writer.started) {
+      // A shard of one batch (most are): header and chunks in one write.
+      await writeFully(handle, [head, ...pending], 0);
+      return framer.sizeBytes;
+    }
     await flush();
     await writer.drain();
+    await writeFully(handle, [head], 0);
+    return framer.sizeBytes;
   } catch (err) {
     // The caller closes and removes the file next: no write of ours may still be using it.
     await writer.settle();
     throw err;
   }
-  const shardSizeBytes = framer.sizeBytes;
-  await writeFully(handle, [encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash)], 0);
-  return shardSizeBytes;
 }
 
 /** Consecutive positional writes with at most one in flight: the caller frames the next batch meanwhile. */
@@ -206,6 +212,11 @@ class PipelinedWriter {
   private readonly handle: FileHandle;
   private position: number;
   private inFlight: Promise<void> | null = null;
+
+  /** Whether any write was started. */
+  get started(): boolean {
+    return this.inFlight !== null;
+  }
 
   constructor(handle: FileHandle, position: number) {
     this.handle = handle;

@@ -10,6 +10,7 @@ import {
   readShardHeaderAhead,
   readShardRange,
   writeShardFile,
+  SHARD_HEADER_BYTES,
   type PositionalSource,
 } from '../../src/storage-node/shard-file.js';
 import { seededBytes } from '../helpers/bytes.js';
@@ -110,6 +111,17 @@ t.test('one write is in flight while the next batch is read and framed, and the 
   t.equal(second?.position, (first?.position ?? 0) + (first?.bytes ?? 0), 'batches are consecutive');
   t.equal(third?.position, (second?.position ?? 0) + (second?.bytes ?? 0));
   t.equal(last?.position, 0);
+});
+
+t.test('a shard of one batch is one write, header included', async (t) => {
+  const handle = new ManualHandle();
+  const bytes = seededBytes(300_000, 5);
+  const done = writeShardFile(handle as unknown as FileHandle, streamOf(cut(bytes, [65_536])), header, hash);
+  await handle.started(1);
+  (handle.writes[0] as { done: () => void }).done();
+  t.equal(await done, bytes.length);
+  t.equal(handle.writes.length, 1);
+  t.same({ position: handle.writes[0]?.position, bytes: handle.writes[0]?.bytes }, { position: 0, bytes: SHARD_HEADER_BYTES + bytes.length + 5 * 8 });
 });
 
 t.test('a source that fails mid-shard fails the write only after the write in flight settled', async (t) => {
