@@ -3,16 +3,20 @@
  * kept in files and kept inline in LevelDB, side by side in one run. Each operation is the node's half
  * of a PUT: prepare (stream the shard in) then commit (make it visible), on a fresh key. Reads are
  * whole-shard verified reads of what was written. Runs the ShardStore directly (no HTTP), on a
- * temporary directory of the file system under test. Run with `npm run bench:shard`; not part of `npm test`.
+ * temporary directory of the file system under test, with a node's default free-space reserve. Shards
+ * small enough to be inline also run at `--small-concurrency` writes in flight (64 by default): a node
+ * of a busy cluster takes many small shards at once, and that is where writes can share a LevelDB sync.
+ * Run with `npm run bench:shard`; not part of `npm test`.
  *
- *   npm run bench:shard -- [--quick] [--sizes=1KiB,32KiB,1MiB] [--concurrency=1,16] [--seconds=1.5] [--dir=/mnt/disk]
+ *   npm run bench:shard -- [--quick] [--sizes=1KiB,32KiB,1MiB] [--concurrency=1,16] [--small-concurrency=64]
+ *                          [--seconds=1.5] [--reserve=64MiB] [--dir=/mnt/disk]
  */
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { formatVersionId, silentLogger } from '../src/common/index.js';
+import { DEFAULTS, formatVersionId, silentLogger } from '../src/common/index.js';
 import { DEFAULT_INLINE_MAX_SHARD_BYTES, ShardStore, loadBlockHasher, type BlockHasher } from '../src/storage-node/index.js';
 
 const KiB = 1024;
@@ -53,19 +57,25 @@ interface Measured {
   writesPerSec: number;
   readsPerSec: number;
   p99WriteMs: number;
+  /** LevelDB writes (each one sync with fsync on) per shard write (prepare + commit). */
+  levelWritesPerOp: number;
+  /** Process CPU time (main thread and libuv's pool) per shard write: what a loaded machine runs short of. */
+  cpuMsPerWrite: number;
 }
 
 /** Runs one case on a fresh store: timed writes at `concurrency`, then timed reads of what was written. */
-async function measure(root: string, hash: BlockHasher, sizeBytes: number, concurrency: number, mode: Mode, seconds: number): Promise<Measured> {
+async function measure(root: string, hash: BlockHasher, sizeBytes: number, concurrency: number, mode: Mode, seconds: number, reserveBytes: number): Promise<Measured> {
   const dataDir = await mkdtemp(join(root, 'case-'));
   const store = new ShardStore({
     dataDir,
     hash,
     logger: silentLogger(),
     fsync: mode.fsync,
+    reserveBytes,
     inlineMaxShardBytes: mode.inline ? Number.MAX_SAFE_INTEGER : 0,
   });
   await store.open();
+  const levelWritesBefore = store.metadata.writeCounts.levelWrites;
   const payload = Buffer.alloc(sizeBytes, 0x5a);
   // Pieces as the node receives them from a socket: at most 64 KiB each.
   const pieces: Buffer[] = [];
@@ -87,9 +97,12 @@ async function measure(root: string, hash: BlockHasher, sizeBytes: number, concu
     }
   };
   const writeStart = performance.now();
+  const cpuStart = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, writer));
+  const cpu = process.cpuUsage(cpuStart);
   const writeSeconds = (performance.now() - writeStart) / 1000;
   const written = latencies.length;
+  const levelWrites = store.metadata.writeCounts.levelWrites - levelWritesBefore;
 
   let reads = 0;
   const readDeadline = performance.now() + Math.min(seconds, 1) * 1000;
@@ -112,6 +125,8 @@ async function measure(root: string, hash: BlockHasher, sizeBytes: number, concu
     writesPerSec: written / writeSeconds,
     readsPerSec: reads / readSeconds,
     p99WriteMs: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? Number.NaN,
+    levelWritesPerOp: levelWrites / Math.max(1, written),
+    cpuMsPerWrite: (cpu.user + cpu.system) / 1000 / Math.max(1, written),
   };
 }
 
@@ -126,25 +141,32 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       sizes: { type: 'string' },
       concurrency: { type: 'string' },
+      'small-concurrency': { type: 'string' },
       seconds: { type: 'string' },
+      reserve: { type: 'string' },
       dir: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench:shard -- [--quick] [--sizes=1KiB,32KiB,1MiB] [--concurrency=1,16] [--seconds=1.5] [--dir=PATH]\n');
+    process.stdout.write(
+      'usage: npm run bench:shard -- [--quick] [--sizes=1KiB,32KiB,1MiB] [--concurrency=1,16] [--small-concurrency=64] [--seconds=1.5] [--reserve=64MiB] [--dir=PATH]\n',
+    );
     return;
   }
   const sizes = (values.sizes ?? (values.quick ? '4KiB,32KiB,256KiB' : '1KiB,4KiB,16KiB,32KiB,64KiB,128KiB,256KiB,1MiB')).split(',').map(parseSize);
   const concurrencies = (values.concurrency ?? (values.quick ? '1,16' : '1,16')).split(',').map(Number);
+  const smallConcurrencies = (values['small-concurrency'] ?? '64').split(',').filter((text) => text !== '').map(Number);
   const seconds = Number(values.seconds ?? (values.quick ? 0.5 : 1.5));
+  const reserveBytes = values.reserve === undefined ? DEFAULTS.reserveBytes : parseSize(values.reserve);
   const root = await mkdtemp(join(values.dir ?? tmpdir(), 'tessera-shard-bench-'));
   const fsType = FS_TYPES[Number((await statfs(root)).type)] ?? `0x${Number((await statfs(root)).type).toString(16)}`;
   const hash = await loadBlockHasher();
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   process.stdout.write(
     `shard-bench: Node ${process.version}, ${cpu} x${cpus().length}, ${fsType} at ${root}, ${seconds}s per case\n` +
-      `one write = prepare + commit of one shard on a new key; inline threshold in use: ${formatSize(DEFAULT_INLINE_MAX_SHARD_BYTES)}\n\n`,
+      `one write = prepare + commit of one shard on a new key; inline threshold in use: ${formatSize(DEFAULT_INLINE_MAX_SHARD_BYTES)}; ` +
+      `free-space reserve ${formatSize(reserveBytes)}\n\n`,
   );
   const header = [
     'case'.padEnd(18),
@@ -153,7 +175,9 @@ async function main(): Promise<void> {
     '| fsync cost'.padEnd(16),
     '| inline/file'.padEnd(14),
     '| reads/s'.padEnd(18),
-    '| p99 write ms (fsync)',
+    '| p99 write ms (fsync)'.padEnd(23),
+    '| CPU ms/write (fsync)'.padEnd(23),
+    '| LevelDB writes/op (fsync)',
   ].join('');
   const sub = [
     ''.padEnd(18),
@@ -162,16 +186,19 @@ async function main(): Promise<void> {
     '|  file inline'.padEnd(16),
     '| fsync on'.padEnd(14),
     '|   file  inline'.padEnd(18),
+    '|   file  inline'.padEnd(23),
+    '|   file  inline'.padEnd(23),
     '|   file  inline',
   ].join('');
   process.stdout.write(`${header}\n${sub}\n`);
   try {
     // Warm-up, not reported: the first store of a run pays for loading code and growing caches.
-    await measure(root, hash, 4 * KiB, 4, MODES[0], Math.min(seconds, 1));
+    await measure(root, hash, 4 * KiB, 4, MODES[0], Math.min(seconds, 1), reserveBytes);
     for (const size of sizes) {
-      for (const concurrency of concurrencies) {
+      const extra = size <= DEFAULT_INLINE_MAX_SHARD_BYTES ? smallConcurrencies.filter((n) => !concurrencies.includes(n)) : [];
+      for (const concurrency of [...concurrencies, ...extra]) {
         const results: Measured[] = [];
-        for (const mode of MODES) results.push(await measure(root, hash, size, concurrency, mode, seconds));
+        for (const mode of MODES) results.push(await measure(root, hash, size, concurrency, mode, seconds, reserveBytes));
         const [fileSync, inlineSync, fileFast, inlineFast] = results as [Measured, Measured, Measured, Measured];
         const line = [
           `shard-${formatSize(size)}-c${concurrency}`.padEnd(18),
@@ -180,7 +207,9 @@ async function main(): Promise<void> {
           `| ${`${fig(fileFast.writesPerSec / fileSync.writesPerSec)}x`.padStart(5)} ${`${fig(inlineFast.writesPerSec / inlineSync.writesPerSec)}x`.padStart(6)}`.padEnd(16),
           `| ${`${fig(inlineSync.writesPerSec / fileSync.writesPerSec)}x`.padStart(8)}`.padEnd(14),
           `| ${fig(fileSync.readsPerSec).padStart(6)} ${fig(inlineSync.readsPerSec).padStart(7)}`.padEnd(18),
-          `| ${fig(fileSync.p99WriteMs).padStart(6)} ${fig(inlineSync.p99WriteMs).padStart(7)}`,
+          `| ${fig(fileSync.p99WriteMs).padStart(6)} ${fig(inlineSync.p99WriteMs).padStart(7)}`.padEnd(23),
+          `| ${fig(fileSync.cpuMsPerWrite).padStart(6)} ${fig(inlineSync.cpuMsPerWrite).padStart(7)}`.padEnd(23),
+          `| ${fig(fileSync.levelWritesPerOp).padStart(6)} ${fig(inlineSync.levelWritesPerOp).padStart(7)}`,
         ].join('');
         process.stdout.write(`${line}\n`);
       }
@@ -190,6 +219,8 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     '\nfsync cost = writes/s without fsync / with fsync. inline/file = inline writes/s / file writes/s, both with fsync.\n' +
+      'CPU ms/write = process CPU time (all threads) per write: on a shared or busy machine it varies less than writes/s.\n' +
+      'LevelDB writes/op = LevelDB writes issued per shard write: 2 means prepare and commit each paid a sync of their own.\n' +
       'Compare ratios, not absolute figures: they depend on the disk and its write cache.\n',
   );
 }

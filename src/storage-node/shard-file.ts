@@ -16,7 +16,8 @@ import type { BlockHasher } from './checksum.js';
  * A reader verifies every chunk it returns, so bitrot is found on the read path and never served.
  * Small shards kept inline in LevelDB store this same image (header and checksummed chunks) as the
  * row's value, so both kinds are read and verified by one code path. The header is written last
- * (positional write before fsync) because a streamed shard's size is only known at its end.
+ * (positional write before fsync) because a streamed shard's size is only known at its end; a shard
+ * that fits one write batch goes to disk as one write, header included.
  */
 /** "TSHD" read as a little-endian u32: the first bytes of every shard file and inline image. */
 export const SHARD_MAGIC = 0x44485354;
@@ -47,9 +48,9 @@ export class ShardCorruptError extends TesseraError<'ShardCorrupt'> {
   }
 }
 
-/** Serialises a header; the inverse of decodeShardHeader. */
-export function encodeShardHeader(header: ShardHeader, hash: BlockHasher): Buffer {
-  const bytes = Buffer.alloc(SHARD_HEADER_BYTES);
+/** Serialises a header, into `target` when given (its first SHARD_HEADER_BYTES); the inverse of decodeShardHeader. */
+export function encodeShardHeader(header: ShardHeader, hash: BlockHasher, target?: Buffer): Buffer {
+  const bytes = target === undefined ? Buffer.alloc(SHARD_HEADER_BYTES) : target.subarray(0, SHARD_HEADER_BYTES).fill(0);
   bytes.writeUInt32LE(SHARD_MAGIC, 0);
   bytes.writeUInt16LE(SHARD_FORMAT_VERSION, 4);
   bytes.writeUInt16LE(header.shardIndex, 6);
@@ -86,35 +87,40 @@ function chunkPosition(chunkIndex: number, chunkBytes: number): number {
   return SHARD_HEADER_BYTES + chunkIndex * (chunkBytes + CHECKSUM_BYTES);
 }
 
-/** Target size of one positional write: batches chunks so a shard write is a few large syscalls. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Target size of one positional write: a shard write is a few large syscalls, with one in flight while the next is framed. */
+const WRITE_BATCH_BYTES = 512 * 1024;
+/** A chunk that arrived in more pieces than this is joined, so a trickling sender cannot make writev vectors huge. */
+const MAX_PARTS_PER_CHUNK = 16;
 
 /**
- * Cuts a stream of shard bytes into checksummed chunks: payload then its xxhash64. Shared by the file
- * writer and the inline encoder, so a shard kept in LevelDB has exactly the bytes a shard file has.
+ * Cuts a stream of shard bytes into checksummed chunks without copying them: a chunk is the slices of
+ * the pieces it spans, hashed where they lie, then its xxhash64, ready for one writev.
  */
 class ChunkFramer {
   /** Shard bytes taken so far. */
   sizeBytes = 0;
-  private chunk: Buffer;
+  private parts: Uint8Array[] = [];
   private fill = 0;
+  private scratch: Buffer | null = null;
   private readonly chunkBytes: number;
   private readonly hash: BlockHasher;
 
   constructor(chunkBytes: number, hash: BlockHasher) {
     this.chunkBytes = chunkBytes;
     this.hash = hash;
-    this.chunk = Buffer.allocUnsafe(chunkBytes);
   }
 
-  /** Takes a piece; appends every chunk it completes (payload, checksum) to `out` and returns their bytes. */
-  push(piece: Uint8Array, out: Buffer[]): number {
+  /**
+   * Takes a piece; appends every chunk it completes (its slices, then its checksum) to `out` and returns
+   * their bytes. The piece is referenced, not copied: its owner must not change it afterwards.
+   */
+  push(piece: Uint8Array, out: Uint8Array[]): number {
     let offset = 0;
     let framed = 0;
     this.sizeBytes += piece.length;
     while (offset < piece.length) {
       const take = Math.min(this.chunkBytes - this.fill, piece.length - offset);
-      this.chunk.set(piece.subarray(offset, offset + take), this.fill);
+      this.parts.push(take === piece.length ? piece : piece.subarray(offset, offset + take));
       this.fill += take;
       offset += take;
       if (this.fill === this.chunkBytes) framed += this.seal(out);
@@ -123,25 +129,42 @@ class ChunkFramer {
   }
 
   /** Seals the last, shorter chunk if there is one. */
-  finish(out: Buffer[]): number {
+  finish(out: Uint8Array[]): number {
     return this.fill > 0 ? this.seal(out) : 0;
   }
 
-  private seal(out: Buffer[]): number {
-    const payload = this.chunk.subarray(0, this.fill);
+  private seal(out: Uint8Array[]): number {
+    const parts = this.parts.length > MAX_PARTS_PER_CHUNK ? [Buffer.concat(this.parts, this.fill)] : this.parts;
     const sum = Buffer.allocUnsafe(CHECKSUM_BYTES);
-    sum.writeBigUInt64LE(this.hash(payload));
-    out.push(payload, sum);
+    sum.writeBigUInt64LE(this.digest(parts));
+    for (const part of parts) out.push(part);
+    out.push(sum);
     const framed = this.fill + CHECKSUM_BYTES;
-    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
+    this.parts = [];
     this.fill = 0;
     return framed;
+  }
+
+  private digest(parts: readonly Uint8Array[]): bigint {
+    if (parts.length === 1) return this.hash(parts[0] as Uint8Array);
+    if (this.hash.pieces !== undefined) return this.hash.pieces(parts);
+    // A hasher without a piecewise form hashes a joined copy; the slices are still what is written.
+    this.scratch ??= Buffer.allocUnsafe(this.chunkBytes);
+    let at = 0;
+    for (const part of parts) {
+      this.scratch.set(part, at);
+      at += part.length;
+    }
+    return this.hash(this.scratch.subarray(0, at));
   }
 }
 
 /**
  * Writes a streamed shard into an open file: rechunks the input, appends a checksum after each chunk,
  * and writes the header last. Returns the shard's size. The caller fsyncs and renames.
+ *
+ * Writes are pipelined: one positional writev of framed chunks is in flight while the next batch is
+ * read and hashed, and the next waits for it, so at most two batches are held (backpressure on the source).
  */
 export async function writeShardFile(
   handle: FileHandle,
@@ -151,34 +174,83 @@ export async function writeShardFile(
   chunkBytes = DEFAULT_CHUNK_BYTES,
 ): Promise<number> {
   const framer = new ChunkFramer(chunkBytes, hash);
-  let pending: Buffer[] = [];
+  const writer = new PipelinedWriter(handle, SHARD_HEADER_BYTES);
+  let pending: Uint8Array[] = [];
   let pendingBytes = 0;
-  let position = SHARD_HEADER_BYTES;
   const flush = async (): Promise<void> => {
-    if (pendingBytes === 0) return;
     const buffers = pending;
     const bytes = pendingBytes;
     pending = [];
     pendingBytes = 0;
-    await writeFully(handle, buffers, position);
-    position += bytes;
+    await writer.write(buffers, bytes);
   };
-  for await (const piece of source) {
-    pendingBytes += framer.push(piece, pending);
-    if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
+  try {
+    for await (const piece of source) {
+      pendingBytes += framer.push(piece, pending);
+      if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
+    }
+    pendingBytes += framer.finish(pending);
+    const head = encodeShardHeader({ ...header, chunkBytes, shardSizeBytes: framer.sizeBytes }, hash);
+    if (!writer.started) {
+      // A shard of one batch (most are): header and chunks in one write.
+      await writeFully(handle, [head, ...pending], 0);
+      return framer.sizeBytes;
+    }
+    await flush();
+    await writer.drain();
+    await writeFully(handle, [head], 0);
+    return framer.sizeBytes;
+  } catch (err) {
+    // The caller closes and removes the file next: no write of ours may still be using it.
+    await writer.settle();
+    throw err;
   }
-  pendingBytes += framer.finish(pending);
-  await flush();
-  const shardSizeBytes = framer.sizeBytes;
-  await writeFully(handle, [encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash)], 0);
-  return shardSizeBytes;
+}
+
+/** Consecutive positional writes with at most one in flight: the caller frames the next batch meanwhile. */
+class PipelinedWriter {
+  private readonly handle: FileHandle;
+  private position: number;
+  private inFlight: Promise<void> | null = null;
+
+  /** Whether any write was started. */
+  get started(): boolean {
+    return this.inFlight !== null;
+  }
+
+  constructor(handle: FileHandle, position: number) {
+    this.handle = handle;
+    this.position = position;
+  }
+
+  /** Waits for the write in flight (throwing its error), then starts writing `buffers` after it. */
+  async write(buffers: Uint8Array[], bytes: number): Promise<void> {
+    if (bytes === 0) return;
+    const at = this.position;
+    this.position += bytes;
+    await this.inFlight;
+    const started = writeFully(this.handle, buffers, at);
+    // Awaited by the next write or drain(); meanwhile its failure must not count as unhandled.
+    started.catch(() => undefined);
+    this.inFlight = started;
+  }
+
+  /** Waits for the write in flight, throwing its error. */
+  async drain(): Promise<void> {
+    await this.inFlight;
+  }
+
+  /** Waits for the write in flight, whatever its outcome. */
+  async settle(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
+  }
 }
 
 /**
  * Writes every byte of `buffers` at `position`. A nearly full disk can accept part of a write without
  * an error; the rest is retried, which then fails with ENOSPC instead of leaving a short shard.
  */
-async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+async function writeFully(handle: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
   let pending = buffers;
   let at = position;
   while (pending.length > 0) {
@@ -188,7 +260,7 @@ async function writeFully(handle: FileHandle, buffers: Buffer[], position: numbe
     if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'EIO' });
     at += bytesWritten;
     let skip = bytesWritten;
-    const rest: Buffer[] = [];
+    const rest: Uint8Array[] = [];
     for (const buffer of pending) {
       if (skip >= buffer.length) {
         skip -= buffer.length;
@@ -201,27 +273,51 @@ async function writeFully(handle: FileHandle, buffers: Buffer[], position: numbe
   }
 }
 
-/** The whole shard-file image of a small shard held in memory: what an inline shard stores in LevelDB. */
+/**
+ * The whole shard-file image of a small shard held in memory: what an inline shard stores in LevelDB.
+ * The pieces are copied once, straight to their places in the image, and each chunk hashed there.
+ */
 export function encodeShardImage(
   pieces: readonly Uint8Array[],
   header: Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>,
   hash: BlockHasher,
   chunkBytes = DEFAULT_CHUNK_BYTES,
 ): Buffer {
-  const framer = new ChunkFramer(chunkBytes, hash);
-  const framed: Buffer[] = [];
-  for (const piece of pieces) framer.push(piece, framed);
-  framer.finish(framed);
-  const head = encodeShardHeader({ ...header, chunkBytes, shardSizeBytes: framer.sizeBytes }, hash);
-  return Buffer.concat([head, ...framed]);
+  const shardSizeBytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  const chunks = Math.ceil(shardSizeBytes / chunkBytes);
+  const image = Buffer.allocUnsafe(SHARD_HEADER_BYTES + shardSizeBytes + chunks * CHECKSUM_BYTES);
+  let shardOffset = 0;
+  for (const piece of pieces) {
+    let offset = 0;
+    while (offset < piece.length) {
+      const chunkIndex = Math.floor(shardOffset / chunkBytes);
+      const within = shardOffset - chunkIndex * chunkBytes;
+      const take = Math.min(chunkBytes - within, piece.length - offset);
+      image.set(piece.subarray(offset, offset + take), chunkPosition(chunkIndex, chunkBytes) + within);
+      offset += take;
+      shardOffset += take;
+    }
+  }
+  for (let chunkIndex = 0; chunkIndex < chunks; chunkIndex += 1) {
+    const start = chunkPosition(chunkIndex, chunkBytes);
+    const end = start + Math.min(chunkBytes, shardSizeBytes - chunkIndex * chunkBytes);
+    image.writeBigUInt64LE(hash(image.subarray(start, end)), end);
+  }
+  encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash, image);
+  return image;
 }
+
+/** Chunks read per positional read: about 1 MiB, so a large range is a few syscalls. */
+const READ_BATCH_CHUNKS = 16;
 
 /** Positional reads: a FileHandle, or a shard image in memory (bufferSource). */
 export interface PositionalSource {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  /** Bytes [position, position + length) when they are in memory already (shorter past the end), without copying; null when they must be read. */
+  view?(position: number, length: number): Buffer | null;
 }
 
-/** A shard image held in memory (an inline shard) read through the same verified path as a file. */
+/** A shard image held in memory (an inline shard) read through the same verified path as a file, without copies. */
 export function bufferSource(image: Buffer): PositionalSource {
   return {
     read: async (buffer, offset, length, position) => {
@@ -229,18 +325,49 @@ export function bufferSource(image: Buffer): PositionalSource {
       if (bytesRead > 0) image.copy(buffer, offset, position, position + bytesRead);
       return { bytesRead };
     },
+    view: (position, length) => image.subarray(Math.min(position, image.length), Math.min(position + length, image.length)),
   };
+}
+
+/** Bytes [position, position + length) of a source, shorter when it ends first. */
+async function readAt(source: PositionalSource, position: number, length: number): Promise<Buffer> {
+  const view = source.view?.(position, length);
+  if (view !== undefined && view !== null) return view;
+  const buffer = Buffer.allocUnsafe(length);
+  const { bytesRead } = await source.read(buffer, 0, length, position);
+  return buffer.subarray(0, bytesRead);
 }
 
 /** Reads and checks the header of a shard file or image. */
 export async function readShardHeader(source: PositionalSource, hash: BlockHasher): Promise<ShardHeader> {
-  const bytes = Buffer.alloc(SHARD_HEADER_BYTES);
-  const { bytesRead } = await source.read(bytes, 0, SHARD_HEADER_BYTES, 0);
-  return decodeShardHeader(bytes.subarray(0, bytesRead), hash);
+  return decodeShardHeader(await readAt(source, 0, SHARD_HEADER_BYTES), hash);
 }
 
-/** Chunks read per positional read: about 1 MiB, so a large range is a few syscalls. */
-const READ_BATCH_CHUNKS = 16;
+/**
+ * Reads and checks the header, and in the same read the first batch readShardRange(offsetBytes,
+ * lengthBytes) will want when the range starts in the first chunk (a whole-shard read): one read
+ * fewer per shard. Returns the header and a source that serves those bytes from memory.
+ */
+export async function readShardHeaderAhead(
+  source: PositionalSource,
+  hash: BlockHasher,
+  offsetBytes: number,
+  lengthBytes: number,
+): Promise<{ header: ShardHeader; source: PositionalSource }> {
+  // The chunk size is in the header: assume the default; with another one the prefetch is merely less useful.
+  const chunkBytes = DEFAULT_CHUNK_BYTES;
+  const chunks = offsetBytes < chunkBytes ? Math.min(READ_BATCH_CHUNKS, Math.ceil(Math.min(offsetBytes + lengthBytes, READ_BATCH_CHUNKS * chunkBytes) / chunkBytes)) : 0;
+  const head = await readAt(source, 0, SHARD_HEADER_BYTES + chunks * (chunkBytes + CHECKSUM_BYTES));
+  const header = decodeShardHeader(head, hash);
+  if (chunks === 0) return { header, source };
+  return {
+    header,
+    source: {
+      read: (buffer, offset, length, position) => source.read(buffer, offset, length, position),
+      view: (position, length) => (position + length <= head.length ? head.subarray(position, position + length) : (source.view?.(position, length) ?? null)),
+    },
+  };
+}
 
 /**
  * Yields `lengthBytes` of the shard from `offsetBytes`, verifying every chunk it touches and reading
@@ -265,9 +392,8 @@ export async function* readShardRange(
     const firstShardByte = chunkIndex * chunkBytes;
     const batchShardBytes = Math.min(count * chunkBytes, header.shardSizeBytes - firstShardByte);
     const fileBytes = batchShardBytes + count * CHECKSUM_BYTES;
-    const buffer = Buffer.allocUnsafe(fileBytes);
-    const { bytesRead } = await source.read(buffer, 0, fileBytes, chunkPosition(chunkIndex, chunkBytes));
-    if (bytesRead !== fileBytes) throw new ShardCorruptError('shard file truncated');
+    const buffer = await readAt(source, chunkPosition(chunkIndex, chunkBytes), fileBytes);
+    if (buffer.length !== fileBytes) throw new ShardCorruptError('shard file truncated');
     for (let i = 0; i < count; i += 1) {
       const start = i * stride;
       const payloadBytes = Math.min(chunkBytes, batchShardBytes - i * chunkBytes);

@@ -6,7 +6,7 @@ import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ShardRef, T
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
-import { ShardCorruptError, bufferSource, readShardHeader, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
+import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
 import { ShardWriter } from './shard-writer.js';
@@ -74,7 +74,6 @@ export class ShardStore {
   private readonly tmpDir: string;
   private readonly hash: BlockHasher;
   private readonly logger: Logger;
-  private readonly reserveBytes: number;
   private readonly preparedGraceMs: number;
   private readonly fsync: boolean;
   private readonly clock: () => number;
@@ -96,11 +95,15 @@ export class ShardStore {
     this.tmpDir = join(options.dataDir, 'tmp');
     this.hash = options.hash;
     this.logger = options.logger;
-    this.reserveBytes = options.reserveBytes ?? 0;
     this.preparedGraceMs = options.preparedGraceMs ?? DEFAULT_PREPARED_GRACE_MS;
     this.fsync = options.fsync ?? true;
     this.clock = options.clock ?? Date.now;
-    this.space = new SpaceLedger(options.capacityBytes ?? null);
+    // The reserve keeps room for LevelDB and recovery: a node whose disk filled up entirely could not even reopen its database.
+    this.space = new SpaceLedger(options.capacityBytes ?? null, {
+      reserveBytes: options.reserveBytes ?? 0,
+      readFreeBytes: () => this.freeBytes(),
+      clock: () => performance.now(),
+    });
     this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync });
     this.writer = new ShardWriter({
       metadata: this.metadata,
@@ -204,10 +207,7 @@ export class ShardStore {
   private async prepareNow(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
     let claim: SpaceClaim | undefined;
     try {
-      // The reserve keeps room for LevelDB and recovery: a node whose disk filled up entirely could not even reopen its database.
-      const budget = this.reserveBytes > 0 ? (await this.freeBytes()) - this.reserveBytes - this.space.inFlightBytes : null;
-      if (budget !== null && budget <= 0) throw new ShardStoreError('NoSpace', 'not enough free space for a new shard');
-      claim = this.space.claim(budget);
+      claim = await this.space.claim();
       const sizeBytes = await this.writer.prepare(ref, erasure, body, claim, signal);
       claim.settle(true);
       return sizeBytes;
@@ -230,8 +230,8 @@ export class ShardStore {
     const { record, shardIndex } = request;
     await this.keyLocks.run(lockKey(record.bucket, record.key), async () => {
       const ref = shardIndex === null ? null : { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex };
-      const prepared = ref === null ? undefined : await this.metadata.getPrepared(ref);
-      const current = await this.metadata.getObject(record.bucket, record.key);
+      const { stored: current, prepared } =
+        ref === null ? { stored: await this.metadata.getObject(record.bucket, record.key), prepared: undefined } : await this.metadata.getObjectAndPrepared(ref);
       if (ref !== null && prepared === undefined) {
         // A repeated commit of what is already visible is a success: commits are retried.
         if (current?.record.versionId === record.versionId) return;
@@ -248,7 +248,7 @@ export class ShardStore {
         return;
       }
       if (current !== undefined && current.record.versionId >= record.versionId) {
-        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared);
+        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
         return;
       }
       const incoming: StoredObject =
@@ -292,8 +292,8 @@ export class ShardStore {
   /** The untracked body of abort. */
   private async abortNow(ref: ShardRef): Promise<void> {
     await this.keyLocks.run(lockKey(ref.bucket, ref.key), async () => {
-      const prepared = await this.metadata.getPrepared(ref);
-      if (prepared !== undefined) await this.dropPrepared(ref, prepared);
+      const { stored, prepared } = await this.metadata.getObjectAndPrepared(ref);
+      if (prepared !== undefined) await this.dropPrepared(ref, prepared, stored ?? null);
     });
   }
 
@@ -311,18 +311,18 @@ export class ShardStore {
     offsetBytes: number,
     lengthBytes: number,
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
-    const stored = await this.metadata.getObject(ref.bucket, ref.key);
+    const { stored, image } = await this.metadata.getObjectAndInline(ref);
     if (stored === undefined || stored.record.versionId !== ref.versionId || stored.shardIndex !== ref.shardIndex) {
       throw new ShardStoreError('NotFound', 'shard not held by this node');
     }
-    const opened = await this.openSource(ref, stored);
+    const opened = await this.openSource(ref, stored, image);
     try {
-      const header = await readShardHeader(opened.source, this.hash);
+      const { header, source } = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes);
       if (header.versionId !== ref.versionId || header.shardIndex !== ref.shardIndex) {
         throw new ShardCorruptError('shard header names another version or shard');
       }
       const length = Math.max(0, Math.min(lengthBytes, header.shardSizeBytes - offsetBytes));
-      return { sizeBytes: length, chunks: this.verifiedChunks(opened, ref, header, offsetBytes, length) };
+      return { sizeBytes: length, chunks: this.verifiedChunks({ source, close: opened.close }, ref, header, offsetBytes, length) };
     } catch (err) {
       await opened.close();
       if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
@@ -372,9 +372,9 @@ export class ShardStore {
     return names;
   }
 
-  private async openSource(ref: ShardRef, stored: StoredObject): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
+  /** The committed shard's bytes: its inline image (read with its row) or its open file. */
+  private async openSource(ref: ShardRef, stored: StoredObject, image: Buffer | undefined): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
     if (stored.inline === true) {
-      const image = await this.metadata.getInline(ref);
       if (image === undefined) return this.missingShard(ref);
       return { source: bufferSource(image), close: async () => undefined };
     }
@@ -428,9 +428,13 @@ export class ShardStore {
     }
   }
 
-  /** Drops a prepared shard, keeping its data when the committed row points at the same shard (a repeated prepare). */
-  private async dropPrepared(ref: ShardRef, prepared: PreparedShard): Promise<void> {
-    const keepData = await this.isCommitted(ref);
+  /**
+   * Drops a prepared shard, keeping its data when the committed row points at the same shard (a
+   * repeated prepare). `committed` is the key's row (null: none) when the caller, holding the key's
+   * lock, has just read it; undefined makes this read it.
+   */
+  private async dropPrepared(ref: ShardRef, prepared: PreparedShard, committed?: StoredObject | null): Promise<void> {
+    const keepData = committed === undefined ? await this.isCommitted(ref) : committed !== null && pointsAt(committed, ref);
     await this.metadata.dropPrepared(ref, prepared, keepData);
     this.space.release(prepared.shardSizeBytes);
     if (!keepData) await this.removeFile(prepared.file);
@@ -438,7 +442,7 @@ export class ShardStore {
 
   private async isCommitted(ref: ShardRef): Promise<boolean> {
     const current = await this.metadata.getObject(ref.bucket, ref.key);
-    return current?.record.versionId === ref.versionId && current.shardIndex === ref.shardIndex;
+    return current !== undefined && pointsAt(current, ref);
   }
 
   private classifyWriteError(err: unknown): unknown {
@@ -462,6 +466,11 @@ export class ShardStore {
     if (file === null) return;
     await rm(join(this.shardDir, file), { force: true });
   }
+}
+
+/** Whether a committed row is this very shard. */
+function pointsAt(stored: StoredObject, ref: ShardRef): boolean {
+  return stored.record.versionId === ref.versionId && stored.shardIndex === ref.shardIndex;
 }
 
 function lockKey(bucket: string, key: string): string {
