@@ -9,9 +9,12 @@ import { ClusterView } from './cluster-view.js';
 import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
 import { NodeRingFollower, RingFileWatcher, loadRingFile } from './ring-source.js';
 import { createS3App } from './s3-app.js';
+import { StripePool } from './stripe-pool.js';
 
 /** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
 const BUCKET_CACHE_TTL_MS = 2_000;
+/** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
+const IDLE_STRIPE_BUFFERS = 16;
 
 /** The ring a gateway derives from its configured node list: deterministic, so every gateway derives the same one. */
 export function ringFromConfig(config: GatewayConfig): Ring {
@@ -94,6 +97,7 @@ export class Gateway {
         metadataTimeoutMs: config.metadataTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
         logger: this.logger,
+        stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
       },
       credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
       baseDomain: config.baseDomain,

@@ -8,6 +8,7 @@ import type { BucketService } from './bucket-service.js';
 import type { ClusterView } from './cluster-view.js';
 import type { S3Target } from './s3-request.js';
 import { S3Error } from './s3-errors.js';
+import type { StripePool } from './stripe-pool.js';
 
 /** Everything a handler may use: passed in, never reached through globals. */
 export interface GatewayServices {
@@ -23,6 +24,8 @@ export interface GatewayServices {
   /** Longest silence tolerated from one shard stream before another shard is used. */
   stallTimeoutMs: number;
   logger: Logger;
+  /** Stripe buffers reused by large writes; without it, each stripe is a fresh allocation. */
+  stripePool?: StripePool | undefined;
 }
 
 /** One authenticated S3 request on its way through a handler. */

@@ -34,7 +34,7 @@ async function storeVersion(
   attributes: VersionAttributes,
   body: AsyncIterable<Uint8Array>,
   finish: (sizeBytes: number) => Promise<VerifiedBody>,
-  options: WriteVersionOptions,
+  options: WriteVersionOptions & { expectedSizeBytes?: number | undefined },
 ): Promise<ObjectRecord> {
   const { services } = ctx;
   const target: WriteTarget = {
@@ -45,7 +45,12 @@ async function storeVersion(
     erasure: services.erasure,
     codec: services.codec,
   };
-  const { sizeBytes, holders } = await prepareShards(target, body, { signal: ctx.signal, stallTimeoutMs: services.stallTimeoutMs });
+  const { sizeBytes, holders } = await prepareShards(target, body, {
+    signal: ctx.signal,
+    stallTimeoutMs: services.stallTimeoutMs,
+    expectedSizeBytes: options.expectedSizeBytes,
+    stripePool: services.stripePool,
+  });
   let verified: VerifiedBody;
   try {
     verified = await finish(sizeBytes);
@@ -95,7 +100,7 @@ export async function writeBody(
     await done;
     if (declared !== undefined && sizeBytes !== declared) throw new S3Error('IncompleteBody');
     return decoder.result();
-  }, options);
+  }, { ...options, expectedSizeBytes: declared });
   return record;
 }
 
