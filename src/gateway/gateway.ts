@@ -6,6 +6,7 @@ import { createCodec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { BucketService } from './bucket-service.js';
 import { ClusterView } from './cluster-view.js';
+import { DigestPool } from './digest-pool.js';
 import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
 import { NodeRingFollower, RingFileWatcher, loadRingFile } from './ring-source.js';
 import { createS3App } from './s3-app.js';
@@ -43,6 +44,7 @@ export class Gateway {
   private readonly initialRing: Ring | undefined;
   private readonly stopping = new AbortController();
   private cluster: ClusterView | undefined;
+  private digestPool: DigestPool | undefined;
   private app: FastifyInstance | undefined;
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
@@ -85,6 +87,8 @@ export class Gateway {
     const codec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
     const clock = new HybridClock();
     const secrets = new Map(config.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
+    const digestPool = new DigestPool();
+    this.digestPool = digestPool;
     const app = createS3App({
       services: {
         cluster,
@@ -97,6 +101,7 @@ export class Gateway {
         metadataTimeoutMs: config.metadataTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
         logger: this.logger,
+        digestPool,
         stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
       },
       credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
@@ -221,5 +226,6 @@ export class Gateway {
     await this.follower?.close();
     await this.app?.close();
     await this.cluster?.close();
+    await this.digestPool?.close();
   }
 }

@@ -6,6 +6,7 @@ import type { ErasureParams } from '../rpc/index.js';
 import type { AuthResult } from './auth/index.js';
 import type { BucketService } from './bucket-service.js';
 import type { ClusterView } from './cluster-view.js';
+import type { DigestPool } from './digest-pool.js';
 import type { S3Target } from './s3-request.js';
 import { S3Error } from './s3-errors.js';
 import type { StripePool } from './stripe-pool.js';
@@ -24,6 +25,8 @@ export interface GatewayServices {
   /** Longest silence tolerated from one shard stream before another shard is used. */
   stallTimeoutMs: number;
   logger: Logger;
+  /** Worker threads that hash large request bodies; without them, bodies are hashed on the request thread. */
+  digestPool?: DigestPool | undefined;
   /** Stripe buffers reused by large writes; without it, each stripe is a fresh allocation. */
   stripePool?: StripePool | undefined;
 }

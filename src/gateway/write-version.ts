@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { writeQuorum, type ObjectRecord } from '../rpc/index.js';
-import { createChecksumHasher, type ChecksumAlgorithm, type ChecksumValue } from './checksums/index.js';
+import { BodyDigest } from './body-digest.js';
+import type { ChecksumAlgorithm, ChecksumValue } from './checksums/index.js';
 import type { VersionAttributes } from './object-attributes.js';
 import { abortShards, commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';
 import { decideQuorum, fanOut } from './quorum.js';
@@ -116,20 +116,25 @@ export async function writeStream(
   source: AsyncIterable<Uint8Array>,
   options: WriteVersionOptions = {},
 ): Promise<ObjectRecord> {
-  const md5 = createHash('md5');
   const algorithm = options.checksumAlgorithm;
-  const checksum = algorithm === undefined ? undefined : createChecksumHasher(algorithm);
+  const digest = new BodyDigest({ sha256: false, checksum: algorithm }, ctx.services.digestPool);
   async function* hashed(): AsyncGenerator<Uint8Array> {
     for await (const piece of source) {
-      md5.update(piece);
-      checksum?.update(piece);
+      if (!digest.update(piece)) await digest.ready();
       yield piece;
     }
   }
-  return storeVersion(ctx, bucket, key, attributes, hashed(), async () => ({
-    md5Hex: md5.digest('hex'),
-    checksums: algorithm === undefined || checksum === undefined ? [] : [{ algorithm, base64: checksum.digest().toString('base64') }],
-  }), options);
+  try {
+    return await storeVersion(ctx, bucket, key, attributes, hashed(), async () => {
+      const digests = await digest.digests();
+      return {
+        md5Hex: Buffer.from(digests.md5).toString('hex'),
+        checksums: algorithm === undefined || digests.checksum === undefined ? [] : [{ algorithm, base64: Buffer.from(digests.checksum).toString('base64') }],
+      };
+    }, options);
+  } finally {
+    digest.abandon();
+  }
 }
 
 /** The stored flexible checksums as response headers; an object (not a part) also names its x-amz-checksum-type. */
