@@ -6,12 +6,16 @@ import { createCodec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { BucketService } from './bucket-service.js';
 import { ClusterView } from './cluster-view.js';
+import { DigestPool } from './digest-pool.js';
 import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
 import { NodeRingFollower, RingFileWatcher, loadRingFile } from './ring-source.js';
 import { createS3App } from './s3-app.js';
+import { StripePool } from './stripe-pool.js';
 
 /** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
 const BUCKET_CACHE_TTL_MS = 2_000;
+/** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
+const IDLE_STRIPE_BUFFERS = 16;
 
 /** The ring a gateway derives from its configured node list: deterministic, so every gateway derives the same one. */
 export function ringFromConfig(config: GatewayConfig): Ring {
@@ -40,6 +44,7 @@ export class Gateway {
   private readonly initialRing: Ring | undefined;
   private readonly stopping = new AbortController();
   private cluster: ClusterView | undefined;
+  private digestPool: DigestPool | undefined;
   private app: FastifyInstance | undefined;
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
@@ -82,6 +87,8 @@ export class Gateway {
     const codec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
     const clock = new HybridClock();
     const secrets = new Map(config.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
+    const digestPool = new DigestPool();
+    this.digestPool = digestPool;
     const app = createS3App({
       services: {
         cluster,
@@ -94,6 +101,8 @@ export class Gateway {
         metadataTimeoutMs: config.metadataTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
         logger: this.logger,
+        digestPool,
+        stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
       },
       credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
       baseDomain: config.baseDomain,
@@ -217,5 +226,6 @@ export class Gateway {
     await this.follower?.close();
     await this.app?.close();
     await this.cluster?.close();
+    await this.digestPool?.close();
   }
 }

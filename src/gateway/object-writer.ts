@@ -1,8 +1,11 @@
+import { getDefaultHighWaterMark } from 'node:stream';
 import type { Codec } from '../erasure/index.js';
 import { writeQuorum, type ErasureParams, type NodeClient, type ObjectRecord } from '../rpc/index.js';
 import { decideQuorum, fanOut, fanOutUntil, type NodeOutcome } from './quorum.js';
 import { S3Error } from './s3-errors.js';
+import { FanOutQuorumLost, ShardFanOut } from './shard-fan-out.js';
 import { ShardSink } from './shard-sink.js';
+import type { StripePool } from './stripe-pool.js';
 
 /** Where and how one object version is written. */
 export interface WriteTarget {
@@ -19,6 +22,10 @@ export interface WriteTarget {
 export interface WriteOptions {
   signal: AbortSignal;
   stallTimeoutMs: number;
+  /** The body size when known (Content-Length): sizes a short object's only stripe exactly. */
+  expectedSizeBytes?: number | undefined;
+  /** Reusable stripe buffers; without one, every stripe is a fresh allocation. */
+  stripePool?: StripePool | undefined;
 }
 
 /**
@@ -28,29 +35,18 @@ export interface WriteOptions {
  */
 const STRAGGLER_GRACE_MS = 3_000;
 
+/**
+ * Stripes queued to the nodes and not yet taken by all of them, while the next one is filled and
+ * encoded: two keep every connection busy while the gateway encodes, and bound a request's memory
+ * (about three stripe buffers) whatever the object size.
+ */
+const MAX_STRIPES_QUEUED = 2;
+
+/** Smallest first buffer for a body of unknown size; it grows by doubling up to a whole stripe. */
+const MIN_UNKNOWN_SIZE_BYTES = 64 * 1024;
+
 function successes(outcomes: readonly NodeOutcome<unknown>[]): number {
   return outcomes.filter((o) => o.ok).length;
-}
-
-/**
- * Hands one stripe's blocks to the sinks and waits until a write quorum has taken them, then at most
- * STRAGGLER_GRACE_MS for the rest. A sink still blocked after that (a hung node) is failed, so one
- * bad node costs a write the grace once instead of the stall timeout on every stripe.
- */
-async function writeStripe(sinks: readonly ShardSink[], blocks: readonly Uint8Array[], needed: number): Promise<void> {
-  const taken = new Set<ShardSink>();
-  await fanOutUntil(
-    sinks.filter((sink) => !sink.failed),
-    async (sink) => {
-      await sink.write(blocks[sink.shardIndex] as Uint8Array);
-      if (!sink.failed) taken.add(sink);
-    },
-    () => taken.size >= needed,
-    STRAGGLER_GRACE_MS,
-  );
-  for (const sink of sinks) {
-    if (!sink.failed && !taken.has(sink)) sink.fail(new Error(`fell more than ${STRAGGLER_GRACE_MS} ms behind the write quorum`));
-  }
 }
 
 /** Thrown when fewer than the write quorum of nodes stored their shard; the S3 layer answers 503. */
@@ -63,11 +59,27 @@ export function quorumError(phase: string, failures: readonly { nodeId: string; 
 }
 
 /**
- * Phase one of a write: erasure-codes the body stripe by stripe and streams shard i to node i.
- * At most one stripe (k data + m parity blocks) is held at a time, and the next stripe is read
- * only when every live node has taken the previous one, so memory does not grow with object size.
- * Resolves with the nodes that hold their shard durably (a write quorum), or throws after
- * aborting what was prepared.
+ * One stripe being filled: data goes to [0, capacity); when sent, its blocks and parity are laid out
+ * in the same allocation (k data blocks then m parity blocks of ceil(fill / k) bytes each).
+ */
+interface OpenStripe {
+  buffer: Uint8Array;
+  capacityBytes: number;
+  fillBytes: number;
+  pooled: boolean;
+}
+
+/** Bytes a stripe buffer needs to hold `dataBytes` of data, its padding and its parity. */
+function stripeAllocationBytes(dataBytes: number, dataShards: number, parityShards: number): number {
+  return (dataShards + parityShards) * Math.ceil(dataBytes / dataShards);
+}
+
+/**
+ * Phase one of a write: erasure-codes the body stripe by stripe and streams shard i to node i. While
+ * the nodes take one stripe the next is filled and encoded; at most MAX_STRIPES_QUEUED stripes wait
+ * for a node at a time, so memory does not grow with object size. A short object's only stripe is
+ * sized by the object, not by the stripe. Resolves with the nodes that hold their shard durably
+ * (a write quorum), or throws after aborting what was prepared.
  */
 export async function prepareShards(
   target: WriteTarget,
@@ -82,28 +94,58 @@ export async function prepareShards(
         node,
         ref: { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex },
         erasure: target.erasure,
-        highWaterMarkBytes: blockSizeBytes,
-        stallTimeoutMs: options.stallTimeoutMs,
         signal: options.signal,
       }),
   );
+  const pool = options.stripePool;
+  const fanOut = new ShardFanOut({
+    sinks,
+    needed,
+    stallTimeoutMs: options.stallTimeoutMs,
+    graceMs: STRAGGLER_GRACE_MS,
+    pool,
+    socketBufferBytes: getDefaultHighWaterMark(false),
+  });
   const stripeBytes = dataShards * blockSizeBytes;
-  let stripe = new Uint8Array(stripeBytes);
-  let fill = 0;
+  const fullAllocationBytes = stripeAllocationBytes(stripeBytes, dataShards, parityShards);
+  const expected = options.expectedSizeBytes;
   let sizeBytes = 0;
+  let stripe: OpenStripe | undefined;
 
-  const flushStripe = async (dataBytes: number): Promise<void> => {
-    const blockBytes = Math.ceil(dataBytes / dataShards);
+  const allocate = (capacityBytes: number): OpenStripe => {
+    if (capacityBytes >= stripeBytes && pool !== undefined) {
+      return { buffer: pool.acquire(fullAllocationBytes), capacityBytes: stripeBytes, fillBytes: 0, pooled: true };
+    }
+    const capacity = Math.min(capacityBytes, stripeBytes);
+    const bytes = stripeAllocationBytes(capacity, dataShards, parityShards);
+    return { buffer: new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer, 0, bytes), capacityBytes: capacity, fillBytes: 0, pooled: false };
+  };
+
+  // The first stripe (and a short last one) is sized by what the body will hold, not by the stripe.
+  const open = async (arrivingBytes: number): Promise<OpenStripe> => {
+    await fanOut.room(MAX_STRIPES_QUEUED);
+    const storedBytes = sizeBytes - arrivingBytes;
+    // A body longer than declared fails its checks later; until then its stripe grows like an unknown one.
+    if (expected !== undefined && expected > storedBytes) return allocate(expected - storedBytes);
+    return allocate(Math.max(MIN_UNKNOWN_SIZE_BYTES, arrivingBytes));
+  };
+
+  const grow = (current: OpenStripe, wantBytes: number): OpenStripe => {
+    const next = allocate(Math.max(current.capacityBytes * 2, current.fillBytes + wantBytes));
+    next.buffer.set(current.buffer.subarray(0, current.fillBytes));
+    next.fillBytes = current.fillBytes;
+    return next;
+  };
+
+  const send = (current: OpenStripe): void => {
+    const fill = current.fillBytes;
+    const blockBytes = Math.ceil(fill / dataShards);
+    // Zero the short last stripe's tail so padding is deterministic, then split it evenly.
+    current.buffer.fill(0, fill, blockBytes * dataShards);
     const shards: Uint8Array[] = [];
-    for (let i = 0; i < dataShards; i += 1) shards.push(stripe.subarray(i * blockBytes, (i + 1) * blockBytes));
-    for (let i = 0; i < parityShards; i += 1) shards.push(new Uint8Array(blockBytes));
+    for (let i = 0; i < dataShards + parityShards; i += 1) shards.push(current.buffer.subarray(i * blockBytes, (i + 1) * blockBytes));
     target.codec.encode(shards);
-    await writeStripe(sinks, shards, needed);
-    const live = sinks.filter((sink) => !sink.failed).length;
-    if (live < needed) throw quorumError('write', failuresOf(sinks));
-    // The sinks may still hold references to this stripe's blocks: start a new one.
-    stripe = new Uint8Array(stripeBytes);
-    fill = 0;
+    fanOut.send(shards, current.pooled ? current.buffer : undefined);
   };
 
   try {
@@ -111,19 +153,21 @@ export async function prepareShards(
       let offset = 0;
       sizeBytes += piece.length;
       while (offset < piece.length) {
-        const take = Math.min(stripeBytes - fill, piece.length - offset);
-        stripe.set(piece.subarray(offset, offset + take), fill);
-        fill += take;
+        stripe ??= await open(piece.length - offset);
+        if (stripe.fillBytes === stripe.capacityBytes) stripe = grow(stripe, piece.length - offset);
+        const take = Math.min(stripe.capacityBytes - stripe.fillBytes, piece.length - offset);
+        stripe.buffer.set(piece.subarray(offset, offset + take), stripe.fillBytes);
+        stripe.fillBytes += take;
         offset += take;
-        if (fill === stripeBytes) await flushStripe(stripeBytes);
+        if (stripe.fillBytes === stripeBytes) {
+          send(stripe);
+          stripe = undefined;
+        }
       }
     }
-    if (fill > 0) {
-      // The short last stripe: zero the tail so padding is deterministic, then split it evenly.
-      const blockBytes = Math.ceil(fill / dataShards);
-      stripe.fill(0, fill, blockBytes * dataShards);
-      await flushStripe(fill);
-    }
+    if (stripe !== undefined && stripe.fillBytes > 0) send(stripe);
+    stripe = undefined;
+    if (fanOut.liveSinks < needed) throw new FanOutQuorumLost();
     for (const sink of sinks) sink.end();
     const outcomes = await fanOutUntil(
       sinks,
@@ -139,11 +183,16 @@ export async function prepareShards(
     for (const sink of sinks) if (!outcomes.some((o) => o.nodeId === sink.nodeId)) sink.fail(new Error('too slow'));
     const decision = decideQuorum(outcomes, needed);
     if (!decision.met) throw quorumError('write', decision.failures);
+    // Every sink is finished or cut off now: the last stripes' buffers go back to the pool.
+    fanOut.update();
     return { sizeBytes, holders: decision.successes.map((s) => s.value) };
-  } catch (err) {
+  } catch (caught) {
+    const err = caught instanceof FanOutQuorumLost ? quorumError('write', failuresOf(sinks)) : caught;
     for (const sink of sinks) sink.fail(err);
     await abortShards(target, sinks);
     throw err;
+  } finally {
+    fanOut.close();
   }
 }
 

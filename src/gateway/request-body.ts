@@ -14,7 +14,7 @@ export function decodedBody(
 ): { decoder: BodyDecoder; done: Promise<void> } {
   // Creating the decoder checks the digest and checksum headers; a malformed one fails before 100 Continue.
   const { headers = ctx.request.headers, ...decoderOptions } = options;
-  const decoder = createBodyDecoder(ctx.auth, headers, decoderOptions);
+  const decoder = createBodyDecoder(ctx.auth, headers, { digestPool: ctx.services.digestPool, ...decoderOptions });
   if (ctx.request.headers.expect?.toLowerCase() === '100-continue' && !ctx.reply.raw.headersSent) {
     // The request passed authentication and its handler's checks: now the client may send the body.
     ctx.reply.raw.writeContinue();

@@ -6,8 +6,10 @@ import type { ErasureParams } from '../rpc/index.js';
 import type { AuthResult } from './auth/index.js';
 import type { BucketService } from './bucket-service.js';
 import type { ClusterView } from './cluster-view.js';
+import type { DigestPool } from './digest-pool.js';
 import type { S3Target } from './s3-request.js';
 import { S3Error } from './s3-errors.js';
+import type { StripePool } from './stripe-pool.js';
 
 /** Everything a handler may use: passed in, never reached through globals. */
 export interface GatewayServices {
@@ -23,6 +25,10 @@ export interface GatewayServices {
   /** Longest silence tolerated from one shard stream before another shard is used. */
   stallTimeoutMs: number;
   logger: Logger;
+  /** Worker threads that hash large request bodies; without them, bodies are hashed on the request thread. */
+  digestPool?: DigestPool | undefined;
+  /** Stripe buffers reused by large writes; without it, each stripe is a fresh allocation. */
+  stripePool?: StripePool | undefined;
 }
 
 /** One authenticated S3 request on its way through a handler. */

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { writeQuorum, type ObjectRecord } from '../rpc/index.js';
-import { createChecksumHasher, type ChecksumAlgorithm, type ChecksumValue } from './checksums/index.js';
+import { BodyDigest } from './body-digest.js';
+import type { ChecksumAlgorithm, ChecksumValue } from './checksums/index.js';
 import type { VersionAttributes } from './object-attributes.js';
 import { abortShards, commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';
 import { decideQuorum, fanOut } from './quorum.js';
@@ -34,7 +34,7 @@ async function storeVersion(
   attributes: VersionAttributes,
   body: AsyncIterable<Uint8Array>,
   finish: (sizeBytes: number) => Promise<VerifiedBody>,
-  options: WriteVersionOptions,
+  options: WriteVersionOptions & { expectedSizeBytes?: number | undefined },
 ): Promise<ObjectRecord> {
   const { services } = ctx;
   const target: WriteTarget = {
@@ -45,7 +45,12 @@ async function storeVersion(
     erasure: services.erasure,
     codec: services.codec,
   };
-  const { sizeBytes, holders } = await prepareShards(target, body, { signal: ctx.signal, stallTimeoutMs: services.stallTimeoutMs });
+  const { sizeBytes, holders } = await prepareShards(target, body, {
+    signal: ctx.signal,
+    stallTimeoutMs: services.stallTimeoutMs,
+    expectedSizeBytes: options.expectedSizeBytes,
+    stripePool: services.stripePool,
+  });
   let verified: VerifiedBody;
   try {
     verified = await finish(sizeBytes);
@@ -95,7 +100,7 @@ export async function writeBody(
     await done;
     if (declared !== undefined && sizeBytes !== declared) throw new S3Error('IncompleteBody');
     return decoder.result();
-  }, options);
+  }, { ...options, expectedSizeBytes: declared });
   return record;
 }
 
@@ -111,20 +116,25 @@ export async function writeStream(
   source: AsyncIterable<Uint8Array>,
   options: WriteVersionOptions = {},
 ): Promise<ObjectRecord> {
-  const md5 = createHash('md5');
   const algorithm = options.checksumAlgorithm;
-  const checksum = algorithm === undefined ? undefined : createChecksumHasher(algorithm);
+  const digest = new BodyDigest({ sha256: false, checksum: algorithm }, ctx.services.digestPool);
   async function* hashed(): AsyncGenerator<Uint8Array> {
     for await (const piece of source) {
-      md5.update(piece);
-      checksum?.update(piece);
+      if (!digest.update(piece)) await digest.ready();
       yield piece;
     }
   }
-  return storeVersion(ctx, bucket, key, attributes, hashed(), async () => ({
-    md5Hex: md5.digest('hex'),
-    checksums: algorithm === undefined || checksum === undefined ? [] : [{ algorithm, base64: checksum.digest().toString('base64') }],
-  }), options);
+  try {
+    return await storeVersion(ctx, bucket, key, attributes, hashed(), async () => {
+      const digests = await digest.digests();
+      return {
+        md5Hex: Buffer.from(digests.md5).toString('hex'),
+        checksums: algorithm === undefined || digests.checksum === undefined ? [] : [{ algorithm, base64: Buffer.from(digests.checksum).toString('base64') }],
+      };
+    }, options);
+  } finally {
+    digest.abandon();
+  }
 }
 
 /** The stored flexible checksums as response headers; an object (not a part) also names its x-amz-checksum-type. */

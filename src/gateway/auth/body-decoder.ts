@@ -1,6 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { createChecksumHasher, isValidChecksumValue, type ChecksumAlgorithm, type ChecksumHasher, type ChecksumValue } from '../checksums/index.js';
+import { BodyDigest } from '../body-digest.js';
+import { isValidChecksumValue, type ChecksumAlgorithm, type ChecksumValue } from '../checksums/index.js';
+import type { DigestPool } from '../digest-pool.js';
 import { S3Error } from '../s3-errors.js';
 import { AwsChunkedParser } from './aws-chunked-parser.js';
 import { isChunked, readBodyExpectations, type BodyExpectations } from './body-headers.js';
@@ -23,6 +25,8 @@ export interface BodyDecoderOptions {
   maxSignedChunkBytes?: number;
   /** Checksum to compute and report when the client sends none (S3 itself defaults to CRC64NVME). */
   defaultChecksumAlgorithm?: ChecksumAlgorithm;
+  /** Worker threads for the body's digests; without them, large bodies are hashed on the request thread. */
+  digestPool?: DigestPool | undefined;
 }
 
 const DEFAULT_MAX_SIGNED_CHUNK_BYTES = 16 * 1024 * 1024;
@@ -46,9 +50,8 @@ export class BodyDecoder extends Transform {
   readonly #auth: AuthResult;
   readonly #expect: BodyExpectations;
   readonly #maxSignedChunkBytes: number;
-  readonly #md5 = createHash('md5');
-  readonly #checksum: ChecksumHasher | undefined;
-  readonly #payloadHash: Hash | undefined;
+  readonly #digest: BodyDigest;
+  #digestBusy = false;
   readonly #parser: AwsChunkedParser | undefined;
   readonly #signedChunks: boolean;
   #sizeBytes = 0;
@@ -70,8 +73,7 @@ export class BodyDecoder extends Transform {
     this.#auth = auth;
     this.#expect = readBodyExpectations(auth, headers, options.defaultChecksumAlgorithm);
     this.#maxSignedChunkBytes = options.maxSignedChunkBytes ?? DEFAULT_MAX_SIGNED_CHUNK_BYTES;
-    this.#checksum = this.#expect.checksum === undefined ? undefined : createChecksumHasher(this.#expect.checksum.algorithm);
-    this.#payloadHash = auth.payloadMode === 'sha256' ? createHash('sha256') : undefined;
+    this.#digest = new BodyDigest({ sha256: auth.payloadMode === 'sha256', checksum: this.#expect.checksum?.algorithm }, options.digestPool);
     this.#signedChunks = auth.payloadMode === 'streaming-signed' || auth.payloadMode === 'streaming-signed-trailer';
     this.#previousSignature = auth.signature;
     this.#parser = isChunked(auth.payloadMode)
@@ -98,21 +100,36 @@ export class BodyDecoder extends Transform {
         this.#account(buf);
         this.#emit(buf);
       }
-      callback();
     } catch (err) {
       callback(err as Error);
+      return;
     }
+    if (!this.#digestBusy) {
+      callback();
+      return;
+    }
+    // The digest worker is behind: take no more of the body until it catches up.
+    this.#digestBusy = false;
+    this.#digest.ready().then(() => callback(), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    try {
-      this.#finish();
-      if (this.#held !== undefined) this.push(this.#held);
-      this.#held = undefined;
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
+    this.#finish().then(
+      () => {
+        if (this.#held !== undefined) this.push(this.#held);
+        this.#held = undefined;
+        callback();
+      },
+      (err: unknown) => {
+        this.#digest.abandon();
+        callback(err as Error);
+      },
+    );
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#digest.abandon();
+    callback(err);
   }
 
   // Hashing happens as bytes arrive; forwarding lags one piece so the final bytes wait for the final checks.
@@ -122,9 +139,7 @@ export class BodyDecoder extends Transform {
     if (expected !== undefined && this.#sizeBytes > expected) {
       throw new S3Error('IncompleteBody', { message: `The body is longer than the declared ${expected} bytes.` });
     }
-    this.#md5.update(data);
-    this.#checksum?.update(data);
-    this.#payloadHash?.update(data);
+    if (!this.#digest.update(data)) this.#digestBusy = true;
   }
 
   #emit(data: Buffer): void {
@@ -219,14 +234,15 @@ export class BodyDecoder extends Transform {
     this.#trailerCanonical += `${name}:${value}\n`;
   }
 
-  #finish(): void {
+  async #finish(): Promise<void> {
     this.#parser?.end();
     const expectedSize = this.#expect.expectedSizeBytes;
     if (expectedSize !== undefined && this.#sizeBytes !== expectedSize) {
       throw new S3Error('IncompleteBody', { message: `The body has ${this.#sizeBytes} of the declared ${expectedSize} bytes.` });
     }
-    if (this.#payloadHash !== undefined) {
-      const computed = this.#payloadHash.digest('hex');
+    const digests = await this.#digest.digests();
+    if (digests.sha256 !== undefined) {
+      const computed = Buffer.from(digests.sha256).toString('hex');
       if (computed !== this.#auth.payloadSha256) {
         throw new S3Error('XAmzContentSHA256Mismatch', {
           fields: { ClientComputedContentSHA256: this.#auth.payloadSha256 ?? '', S3ComputedContentSHA256: computed },
@@ -234,7 +250,7 @@ export class BodyDecoder extends Transform {
       }
     }
     if (this.#auth.payloadMode === 'streaming-signed-trailer') this.#verifyTrailerSignature();
-    const md5 = this.#md5.digest();
+    const md5 = Buffer.from(digests.md5);
     const contentMd5 = this.#expect.contentMd5;
     if (contentMd5 !== undefined && !md5.equals(contentMd5)) {
       throw new S3Error('BadDigest', {
@@ -244,7 +260,7 @@ export class BodyDecoder extends Transform {
     const checksums: ChecksumValue[] = [];
     const expectation = this.#expect.checksum;
     if (expectation !== undefined) {
-      const computed = this.#checksum!.digest().toString('base64');
+      const computed = Buffer.from(digests.checksum ?? []).toString('base64');
       const name = `x-amz-checksum-${expectation.algorithm.toLowerCase()}`;
       let sent = expectation.headerValue;
       if (expectation.source === 'trailer') {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { t } from 'tap';
 import { authenticate, createBodyDecoder, type AuthRequest, type AuthResult } from '../../../src/gateway/auth/index.js';
 import { computeChecksum, type ChecksumAlgorithm } from '../../../src/gateway/checksums/index.js';
+import { DigestPool } from '../../../src/gateway/digest-pool.js';
 import {
   DOC_ACCESS_KEY,
   DOC_DATE,
@@ -324,4 +325,42 @@ t.test('signed chunks are capped; random bodies round-trip in every mode and eve
     t.ok(r.output.equals(data));
     t.equal(r.result?.sizeBytes, size);
   }
+});
+
+t.test('large bodies hashed by a digest worker: the same results, the same refusals, the last piece still held back', async (t) => {
+  const pool = new DigestPool({ workers: 1 });
+  t.teardown(() => pool.close());
+  const withPool = { digestPool: pool };
+  const next = rng(99);
+  const data = Buffer.from(Array.from({ length: 1_500_000 }, () => Math.floor(next() * 256)));
+  const how: Split = { seed: 5, maxBytes: 70_000 };
+
+  const sha = createHash('sha256').update(data).digest('hex');
+  const signed = fakeAuth('sha256', undefined, sha);
+  const good = await decode(signed, { 'content-md5': createHash('md5').update(data).digest('base64'), 'x-amz-checksum-crc64nvme': computeChecksum('CRC64NVME', data) }, data, how, withPool);
+  t.equal(good.error, undefined);
+  t.ok(good.output.equals(data));
+  t.same(good.result, { md5Hex: md5(data), sizeBytes: data.length, checksums: [{ algorithm: 'CRC64NVME', base64: computeChecksum('CRC64NVME', data) }] });
+
+  const tampered = Buffer.from(data);
+  tampered[1_000_000] = tampered[1_000_000]! ^ 1;
+  const mismatch = await decode(signed, {}, tampered, how, withPool);
+  t.equal(codeOf(mismatch.error), 'XAmzContentSHA256Mismatch');
+  t.notOk(mismatch.ended);
+  t.ok(mismatch.output.length < data.length, 'the final piece was held back');
+
+  const unsigned = fakeAuth('unsigned');
+  const wrongMd5 = await decode(unsigned, { 'content-md5': createHash('md5').update('x').digest('base64') }, data, how, withPool);
+  t.equal(codeOf(wrongMd5.error), 'BadDigest');
+  t.ok(wrongMd5.output.length < data.length);
+  for (const algorithm of ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const) {
+    const name = `x-amz-checksum-${algorithm.toLowerCase()}`;
+    const right = await decode(unsigned, { [name]: computeChecksum(algorithm, data) }, data, how, withPool);
+    t.same(right.result?.checksums, [{ algorithm, base64: computeChecksum(algorithm, data) }], `${algorithm} verified by the worker`);
+    const wrong = await decode(unsigned, { [name]: computeChecksum(algorithm, tampered) }, data, how, withPool);
+    t.equal(codeOf(wrong.error), 'BadDigest', `${algorithm} mismatch`);
+  }
+  const trailer = unsignedTrailerRequest('CRC32C', data.length);
+  const framed = frameChunked(data, { chunkSizes: [65_536], trailers: [['x-amz-checksum-crc32c', computeChecksum('CRC32C', tampered)]] });
+  t.equal(codeOf((await decode(trailer.auth, trailer.headers, framed, how, withPool)).error), 'BadDigest', 'a wrong trailer checksum too');
 });

@@ -6,7 +6,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createBodyDecoder, type AuthRequest, type AuthResult, type BodyDecodeResult, type CredentialStore } from '../../../src/gateway/auth/index.js';
+import { createBodyDecoder, type AuthRequest, type AuthResult, type BodyDecodeResult, type BodyDecoderOptions, type CredentialStore } from '../../../src/gateway/auth/index.js';
 
 export const DOC_ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 export const DOC_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -168,12 +168,18 @@ export interface Decoded {
 }
 
 /** Runs `body` through a fresh decoder, cut as `how`; never throws (construction errors included). */
-export async function decode(auth: AuthResult, headers: AuthRequest['headers'], body: Buffer, how: Split = 'whole'): Promise<Decoded> {
+export async function decode(
+  auth: AuthResult,
+  headers: AuthRequest['headers'],
+  body: Buffer,
+  how: Split = 'whole',
+  options: BodyDecoderOptions = {},
+): Promise<Decoded> {
   const out: Buffer[] = [];
   let ended = false;
   let decoder;
   try {
-    decoder = createBodyDecoder(auth, headers);
+    decoder = createBodyDecoder(auth, headers, options);
   } catch (error) {
     return { output: Buffer.alloc(0), pieces: 0, ended: false, error, result: undefined };
   }
