@@ -38,6 +38,8 @@ export class MetadataWriteFenced extends Error {
 
 interface Waiter {
   ops: MetadataOp[];
+  /** Whether the caller needs the write synced before it resolves. */
+  durable: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -79,13 +81,17 @@ export class GroupCommitWriter {
     return { batches: this.batches, levelWrites: this.levelWrites };
   }
 
-  /** Writes a batch with whatever else is waiting; resolves once it is durable (when syncing). */
-  write(batch: MetadataBatch): Promise<void> {
+  /**
+   * Writes a batch with whatever else is waiting; resolves once it is durable (when syncing). A write
+   * that is not `durable` is synced only if its group holds a durable one; it is ordered in LevelDB's
+   * log all the same, so the next synced write makes it durable too.
+   */
+  write(batch: MetadataBatch, durable = true): Promise<void> {
     if (this.failures > 0) return Promise.reject(new MetadataWriteFenced());
     this.batches += 1;
     if (batch.length === 0) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops: batch.ops, resolve, reject });
+      this.queue.push({ ops: batch.ops, durable, resolve, reject });
     });
     this.flushing ??= this.drain();
     return done;
@@ -116,7 +122,7 @@ export class GroupCommitWriter {
     const ops = group.length === 1 ? (group[0] as Waiter).ops : group.flatMap((waiter) => waiter.ops);
     this.levelWrites += 1;
     try {
-      await this.writeOps(ops, this.sync);
+      await this.writeOps(ops, this.sync && group.some((waiter) => waiter.durable));
     } catch (err) {
       if ((err as { code?: unknown }).code !== 'LEVEL_DATABASE_NOT_OPEN') this.failures += 1;
       for (const waiter of group) waiter.reject(err);

@@ -230,14 +230,20 @@ export class MetadataStore {
   }
 
   /**
-   * Records a prepared shard in one synced write: its `p` row with either its file's registry row or
-   * its inline image. For a file, the caller has already fsynced it into place.
+   * Records a prepared shard in one write: its `p` row with either its file's registry row or its
+   * inline image. For a file, the caller has already fsynced it into place.
+   *
+   * The write has no fsync of its own. Nothing is visible until the commit, whose write is synced, and
+   * LevelDB's log is sequential, so that sync makes the prepare durable with it (a process crash loses
+   * neither: unsynced writes are in the OS already). A prepare that a power cut takes back before its
+   * commit makes that node's commit fail (no prepared shard), as a node that fails mid-write would; the
+   * write quorum decides, and repair restores the shard. This halves the fsyncs of a small write.
    */
   async putPrepared(ref: ShardRef, prepared: PreparedShard, image?: Buffer): Promise<void> {
     const batch = new MetadataBatch().put(rowKey(ROW.prepared, ...shardParts(ref)), json(prepared));
     if (image !== undefined) batch.put(rowKey(ROW.inline, ...shardParts(ref)), image);
     if (prepared.file !== null) batch.put(rowKey(ROW.file, prepared.file), json(ref));
-    await this.write(batch);
+    await this.writer.write(batch, false);
   }
 
   /**
