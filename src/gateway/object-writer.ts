@@ -18,6 +18,13 @@ export interface WriteTarget {
   codec: Codec;
 }
 
+/** A node that holds a prepared shard of the version being written. */
+export interface ShardHolder {
+  readonly node: NodeClient;
+  readonly nodeId: string;
+  readonly shardIndex: number;
+}
+
 /** Knobs of the write path. */
 export interface WriteOptions {
   signal: AbortSignal;
@@ -44,6 +51,13 @@ const MAX_STRIPES_QUEUED = 2;
 
 /** Smallest first buffer for a body of unknown size; it grows by doubling up to a whole stripe. */
 const MIN_UNKNOWN_SIZE_BYTES = 64 * 1024;
+
+/**
+ * Largest shard sent whole in a batched node call rather than streamed: a node keeps shards up to
+ * 32 KiB inline in LevelDB by default, so these are the objects whose write is one small metadata
+ * write per node (128 KiB at 4+2), and concurrent ones share requests (call-batcher.ts).
+ */
+const MAX_BATCHED_SHARD_BYTES = 32 * 1024;
 
 function successes(outcomes: readonly NodeOutcome<unknown>[]): number {
   return outcomes.filter((o) => o.ok).length;
@@ -85,7 +99,83 @@ export async function prepareShards(
   target: WriteTarget,
   body: AsyncIterable<Uint8Array>,
   options: WriteOptions,
-): Promise<{ sizeBytes: number; holders: ShardSink[] }> {
+): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
+  const { dataShards, blockSizeBytes } = target.erasure;
+  // A body that ends within one stripe of small shards is sent whole; a longer one streams on from what was read.
+  const smallLimitBytes = Math.min(dataShards * blockSizeBytes, dataShards * MAX_BATCHED_SHARD_BYTES);
+  const iterator = body[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  for (;;) {
+    if (headBytes > smallLimitBytes || (options.expectedSizeBytes ?? 0) > smallLimitBytes) {
+      return prepareStreamed(target, continued(head, iterator), options);
+    }
+    const next = await iterator.next();
+    if (next.done === true) break;
+    head.push(next.value);
+    headBytes += next.value.length;
+  }
+  return prepareWhole(target, head, headBytes, options);
+}
+
+/** The pieces already read, then the rest of the body. */
+async function* continued(head: readonly Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* head;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done === true) return;
+    yield next.value;
+  }
+}
+
+/**
+ * A small body held whole: encoded as one stripe and each shard sent in a batched prepare call, so
+ * concurrent small writes share node requests. Same quorum and straggler rules as the streamed path.
+ */
+async function prepareWhole(
+  target: WriteTarget,
+  pieces: readonly Uint8Array[],
+  sizeBytes: number,
+  options: WriteOptions,
+): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
+  const { dataShards, parityShards } = target.erasure;
+  const needed = writeQuorum(dataShards, parityShards);
+  const blockBytes = Math.ceil(sizeBytes / dataShards);
+  // One allocation for data (zero-padded) and parity.
+  const stripe = new Uint8Array((dataShards + parityShards) * blockBytes);
+  let offset = 0;
+  for (const piece of pieces) {
+    stripe.set(piece, offset);
+    offset += piece.length;
+  }
+  const shards = target.nodes.map((_, i) => stripe.subarray(i * blockBytes, (i + 1) * blockBytes));
+  if (blockBytes > 0) target.codec.encode(shards);
+  const holders: ShardHolder[] = target.nodes.map((node, shardIndex) => ({ node, shardIndex, nodeId: node.nodeId }));
+  const outcomes = await fanOutUntil(
+    holders,
+    async (holder) => {
+      const ref = { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex };
+      await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal });
+      return holder;
+    },
+    (sofar) => successes(sofar) >= needed,
+    STRAGGLER_GRACE_MS,
+  );
+  const decision = decideQuorum(outcomes, needed);
+  if (!decision.met) {
+    // Every node that may have stored its shard is asked to drop it; what is missed, garbage collection removes.
+    await abortShards(target, holders);
+    throw quorumError('write', decision.failures);
+  }
+  return { sizeBytes, holders: decision.successes.map((success) => success.value) };
+}
+
+/** The streamed path: any body, stripe by stripe. */
+async function prepareStreamed(
+  target: WriteTarget,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
   const { dataShards, parityShards, blockSizeBytes } = target.erasure;
   const needed = writeQuorum(dataShards, parityShards);
   const sinks = target.nodes.map(
@@ -202,14 +292,14 @@ export async function prepareShards(
  */
 export async function commitShards(
   target: WriteTarget,
-  holders: readonly ShardSink[],
+  holders: readonly ShardHolder[],
   record: ObjectRecord,
   signal: AbortSignal,
 ): Promise<void> {
   const needed = writeQuorum(target.erasure.dataShards, target.erasure.parityShards);
   const outcomes = await fanOutUntil(
     holders,
-    (sink) => sink.node.commit({ record, shardIndex: sink.shardIndex }, { signal }),
+    (holder) => holder.node.commit({ record, shardIndex: holder.shardIndex }, { signal }),
     (sofar) => successes(sofar) >= needed,
     STRAGGLER_GRACE_MS,
   );
@@ -218,13 +308,14 @@ export async function commitShards(
 }
 
 /** Best-effort abort of prepared shards; what it misses, garbage collection removes later. */
-export async function abortShards(target: WriteTarget, sinks: readonly ShardSink[]): Promise<void> {
+export async function abortShards(target: WriteTarget, holders: readonly (ShardHolder & { done?: Promise<unknown> })[]): Promise<void> {
   await fanOut(
-    sinks,
-    async (sink) => {
-      await sink.done.catch(() => undefined);
-      await sink.node.abort(
-        { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: sink.shardIndex },
+    holders,
+    async (holder) => {
+      // A streamed upload still running is let finish first, so the abort comes after its prepare.
+      await holder.done?.catch(() => undefined);
+      await holder.node.abort(
+        { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex },
         { signal: AbortSignal.timeout(5_000) },
       );
     },

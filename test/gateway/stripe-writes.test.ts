@@ -20,6 +20,8 @@ class FakeNode {
   gate: (() => Promise<void>) | undefined;
   aborted = 0;
   committed = 0;
+  streamed = 0;
+  sentWhole = 0;
 
   constructor(nodeId: string, behaviour: Behaviour = 'read') {
     this.nodeId = nodeId;
@@ -30,7 +32,18 @@ class FakeNode {
     return Buffer.concat(this.received);
   }
 
+  async prepareShard(_ref: ShardRef, _erasure: ErasureParams, shard: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<PrepareResponse> {
+    this.sentWhole += 1;
+    if (this.behaviour === 'fail') throw new Error('refused');
+    if (this.behaviour === 'silent') {
+      await new Promise<void>((_resolve, reject) => options.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+    }
+    this.received.push(Buffer.from(shard));
+    return {} as PrepareResponse;
+  }
+
   async putShard(_ref: ShardRef, _erasure: ErasureParams, body: Readable, options: { signal?: AbortSignal } = {}): Promise<PrepareResponse> {
+    this.streamed += 1;
     if (this.behaviour === 'fail') {
       body.destroy();
       throw new Error('refused');
@@ -202,4 +215,24 @@ t.test('short bodies: sized by Content-Length, by what arrives, or longer than d
     );
     if (declared === size && size < 4 * blockSizeBytes) t.equal(pool.acquired, 0, 'no whole stripe for a short body');
   }
+});
+
+t.test('a body that ends within one stripe of small shards is sent whole to each node, a longer one is streamed', async (t) => {
+  const small = fakeNodes();
+  await prepareShards(target(small), pieces(seededBytes(20_000, 1), 3_000), { signal: new AbortController().signal, stallTimeoutMs: 60_000 });
+  t.same(small.map((node) => [node.sentWhole, node.streamed]), small.map(() => [1, 0]), '20,000 bytes: one whole-shard prepare per node');
+  t.ok(small.every((node, i) => node.bytes.equals(expectedShards(seededBytes(20_000, 1), blockSizeBytes)[i] ?? Buffer.alloc(0))), 'with the right bytes');
+  const large = fakeNodes();
+  await prepareShards(target(large), pieces(seededBytes(200_000, 2), 3_000), { signal: new AbortController().signal, stallTimeoutMs: 60_000 });
+  t.same(large.map((node) => [node.sentWhole, node.streamed]), large.map(() => [0, 1]), '200,000 bytes (shards over 32 KiB): streamed');
+  const declared = fakeNodes();
+  await prepareShards(target(declared), pieces(seededBytes(200_000, 3), 3_000), { signal: new AbortController().signal, stallTimeoutMs: 60_000, expectedSizeBytes: 200_000 });
+  t.same(declared.map((node) => node.streamed), declared.map(() => 1), 'a large declared size streams from the first byte');
+});
+
+t.test('a small write below the write quorum fails with 503 and every node is told to abort', async (t) => {
+  const nodes = fakeNodes();
+  for (const node of nodes.slice(0, 3)) node.behaviour = 'fail';
+  await t.rejects(prepareShards(target(nodes), pieces(seededBytes(1_000, 5), 1_000), { signal: new AbortController().signal, stallTimeoutMs: 200 }), { code: 'ServiceUnavailable' });
+  t.ok(nodes.every((node) => node.aborted === 1), 'every node was told to abort');
 });
