@@ -12,4 +12,4 @@ export {
   verifyRequestSignature,
   type SignatureProblem,
 } from './signing.js';
-export { NodeError, WIRE_ERROR_STATUS, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';
+export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';

@@ -2,6 +2,7 @@ import { ClassicLevel } from 'classic-level';
 import { placementHashHex } from '../placement/index.js';
 import type { BucketRecord, ListQuery, ObjectRecord, ObjectStatus, ShardRef } from '../rpc/index.js';
 import { ROW, afterPrefix, keyParts, kindRange, prefixRange, rowKey } from './metadata-keys.js';
+import { ShardStoreError } from './shard-store-error.js';
 
 /**
  * LevelDB layout of a node's metadata (schema 2). Keys are bytes: a one-letter kind, then parts each
@@ -107,12 +108,9 @@ export function storedRef(stored: StoredObject): ShardRef | null {
 }
 
 /** A metadata write refused because an earlier one failed: the node must restart before it writes again. */
-export class MetadataWriteFenced extends Error {
-  readonly code = 'EMETADATAFENCED';
-
+export class MetadataWriteFenced extends ShardStoreError<'WriteFenced'> {
   constructor() {
-    super('metadata writes are stopped after a failed write; restart the node once the disk is healthy');
-    this.name = 'MetadataWriteFenced';
+    super('WriteFenced', 'metadata writes are stopped after a failed write; restart the node once the disk is healthy');
   }
 }
 

@@ -6,6 +6,7 @@ import {
   NODE_PATHS,
   UNSIGNED_BODY,
   WIRE_ERROR_STATUS,
+  WireError,
   bodySha256,
   verifyRequestSignature,
   type AbortRequest,
@@ -24,11 +25,11 @@ import {
   type WireErrorCode,
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
-import { MetadataWriteFenced, toObjectStatus } from './metadata-store.js';
+import { toObjectStatus } from './metadata-store.js';
 import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
-import { ShardCorruptError } from './shard-file.js';
-import { ShardStoreError, type ShardStore } from './shard-store.js';
+import type { ShardStore } from './shard-store.js';
+import { ShardStoreError } from './shard-store-error.js';
 import { registerHealingRoutes, type HealingControl } from './workers/healing-routes.js';
 
 /** Construction parameters of a storage node's HTTP server. */
@@ -52,15 +53,6 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 /** Most calls one batch may carry (the client sends at most 128). */
 const MAX_BATCH_CALLS = 1024;
 const MAX_LIST_LIMIT = 10_000;
-
-class WireError extends Error {
-  readonly code: WireErrorCode;
-
-  constructor(code: WireErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 /** The storage node's side of the node protocol: authenticates every request, then serves the shard store. */
 export class NodeServer {
@@ -274,7 +266,7 @@ export class NodeServer {
       return { ...status, inlineShard: Buffer.concat(pieces).toString('base64') };
     } catch (err) {
       // The reader falls back to reading (or rebuilding) this shard on its own path, which reports the fault.
-      if (err instanceof ShardCorruptError || err instanceof ShardStoreError) return status;
+      if (err instanceof ShardStoreError && err.code !== 'WriteFenced') return status;
       throw err;
     }
   }
@@ -321,14 +313,10 @@ export class NodeServer {
   }
 }
 
+/** The one mapping of node failures onto the wire: protocol errors as they are, storage errors by their table. */
 function wireCodeOf(err: unknown): WireErrorCode {
   if (err instanceof WireError) return err.code;
-  if (err instanceof ShardStoreError) {
-    const codes = { NotFound: 'NotFound', NoSpace: 'InsufficientStorage', Conflict: 'Conflict', IoError: 'Internal' } as const;
-    return codes[err.code];
-  }
-  if (err instanceof ShardCorruptError) return 'ChecksumMismatch';
-  if (err instanceof MetadataWriteFenced) return 'Unavailable';
+  if (err instanceof ShardStoreError) return err.wireCode;
   return 'Internal';
 }
 
