@@ -1,5 +1,5 @@
 import { DEFAULTS, checkGcAges, type Logger, type NodeHealingConfig } from '../../common/index.js';
-import type { NodeWorkStatus } from '../../rpc/index.js';
+import type { NodeWorkStatus, WorkerReport } from '../../rpc/index.js';
 import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import { AuditWorker } from './audit-worker.js';
@@ -132,16 +132,14 @@ export class Healing implements HealingControl {
   workStatus(): NodeWorkStatus {
     const clock = this.options.clock ?? Date.now;
     const snapshot = this.figures.snapshot(clock());
-    const workers: Record<string, Record<string, unknown>> = {};
-    for (const [name, runner] of Object.entries(this.runners)) workers[name] = { ...runner.status() };
-    workers['rebalance'] ??= { name: 'rebalance', running: false, worker: { enabled: false } };
-    workers['gc'] ??= { name: 'gc', running: false, worker: { enabled: false } };
+    const { scrub, repair, audit, rebalance, gc } = this.runners;
+    const off = (name: string): WorkerReport => ({ name, running: false, worker: { enabled: false } });
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
       quarantinedShards: this.options.store.stats.quarantinedShards,
-      figures: { ...snapshot },
-      workers,
+      figures: snapshot,
+      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc') },
     };
   }
 }
