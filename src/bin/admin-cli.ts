@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Env } from '../common/index.js';
+import { DEFAULTS, NodeSettings, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
@@ -83,7 +83,7 @@ export async function resolveTarget(configPath: string | undefined, dataDir: str
     const nodes = await nodesFromSeeds(config.seeds, config.clusterSecret);
     return { nodes, clusterSecret: config.clusterSecret };
   }
-  const dir = resolve(dataDir ?? env['TESSERA_DATA_DIR'] ?? './data');
+  const dir = resolve(dataDir ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir);
   let document: unknown;
   try {
     document = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8'));

@@ -14,5 +14,4 @@ export {
 } from './signing.js';
 export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';
 export * from './node-reports.js';
-export { MessageCheck } from './message-check.js';
 export { MESSAGE_CHECKS, checkFor } from './message-checks.js';

@@ -3,7 +3,7 @@ import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Static, TSchema } from 'typebox';
 import { CallBatcher } from './call-batcher.js';
-import type { MessageCheck } from './message-check.js';
+import { DEFAULTS, type SchemaCheck } from '../common/index.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
 import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse } from './node-reports.js';
 import {
@@ -72,11 +72,11 @@ export class NodeClient {
     this.secret = options.clusterSecret;
     this.clock = options.clock ?? Date.now;
     this.pool = new Pool(`http://${options.address}`, {
-      connections: options.connections ?? 32,
-      keepAliveTimeout: 30_000,
-      headersTimeout: options.headersTimeoutMs ?? 10_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 30_000,
-      connectTimeout: options.connectTimeoutMs ?? 1_000,
+      connections: options.connections ?? DEFAULTS.nodeConnections,
+      keepAliveTimeout: DEFAULTS.nodeKeepAliveMs,
+      headersTimeout: options.headersTimeoutMs ?? DEFAULTS.nodeHeadersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs ?? DEFAULTS.nodeBodyTimeoutMs,
+      connectTimeout: options.connectTimeoutMs ?? DEFAULTS.nodeConnectTimeoutMs,
     });
     this.batcher = new CallBatcher((calls, signal) => this.sendBatch(calls, signal), BATCH_LIMITS);
   }
@@ -247,9 +247,9 @@ export class NodeClient {
    * the node's failure (Internal), like any other wrong answer. Without one the answer is ignored
    * (acknowledgements) or left to its own parser (ring documents).
    */
-  private async json<T extends TSchema>(check: MessageCheck<T>, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<Static<T>>;
+  private async json<T extends TSchema>(check: SchemaCheck<T>, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<Static<T>>;
   private async json(check: null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown>;
-  private async json<T extends TSchema>(check: MessageCheck<T> | null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown> {
+  private async json<T extends TSchema>(check: SchemaCheck<T> | null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown> {
     const response = await this.send(method, url, body, options);
     const text = await response.body.text();
     let value: unknown;
@@ -262,7 +262,7 @@ export class NodeClient {
   }
 
   /** A node's answer as the message it must be. */
-  private answer<T extends TSchema>(check: MessageCheck<T>, value: unknown): Static<T> {
+  private answer<T extends TSchema>(check: SchemaCheck<T>, value: unknown): Static<T> {
     return check.parse(value, (problem) => new NodeError('Internal', this.nodeId, `node sent a malformed ${problem}`));
   }
 

@@ -1,13 +1,15 @@
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
+import type { TLocalizedValidationError } from 'typebox/error';
 
 /**
- * A message schema and its validator. TypeBox compiles the schema into a plain JavaScript check, so a
- * call costs about as much as hand-written checks; compiling takes milliseconds, so it happens once,
- * on first use, and every server and client in the process shares the result (see MESSAGE_CHECKS).
+ * A schema and its validator. TypeBox compiles the schema into a plain JavaScript check, so a call
+ * costs about as much as hand-written checks; compiling takes milliseconds, so it happens once, on
+ * first use, and whoever holds the instance shares the result (rpc's MESSAGE_CHECKS, the config's
+ * role checks).
  */
-export class MessageCheck<T extends TSchema> {
-  /** What the message is, for error text ("commit request"). */
+export class SchemaCheck<T extends TSchema> {
+  /** What the value is, for error text ("commit request"). */
   readonly name: string;
   readonly schema: T;
   private compiled: Validator<{}, T> | undefined;
@@ -17,7 +19,7 @@ export class MessageCheck<T extends TSchema> {
     this.schema = schema;
   }
 
-  /** True when `value` is a well-formed message. */
+  /** True when `value` matches the schema. */
   is(value: unknown): value is Static<T> {
     return this.validator().Check(value);
   }
@@ -31,10 +33,16 @@ export class MessageCheck<T extends TSchema> {
     return `${this.name}${first.instancePath === '' ? '' : ` ${first.instancePath}`} ${first.message}`;
   }
 
-  /** `value` as the message type, or the error `fail` makes of what is wrong with it. */
+  /** `value` as the schema's type, or the error `fail` makes of what is wrong with it. */
   parse(value: unknown, fail: (problem: string) => Error): Static<T> {
     if (this.validator().Check(value)) return value;
     throw fail(this.problem(value) ?? `not a ${this.name}`);
+  }
+
+  /** Every problem with `value`, as TypeBox reports them (empty when it matches). */
+  errors(value: unknown): TLocalizedValidationError[] {
+    const validator = this.validator();
+    return validator.Check(value) ? [] : validator.Errors(value);
   }
 
   private validator(): Validator<{}, T> {
