@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
-import { HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
+import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { BucketService } from './bucket-service.js';
@@ -9,9 +9,6 @@ import { ClusterView } from './cluster-view.js';
 import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
 import { NodeRingFollower, RingFileWatcher, loadRingFile } from './ring-source.js';
 import { createS3App } from './s3-app.js';
-
-/** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
-const BUCKET_CACHE_TTL_MS = 2_000;
 
 /** The ring a gateway derives from its configured node list: deterministic, so every gateway derives the same one. */
 export function ringFromConfig(config: GatewayConfig): Ring {
@@ -85,7 +82,7 @@ export class Gateway {
     const app = createS3App({
       services: {
         cluster,
-        buckets: new BucketService({ cluster, clock, cacheTtlMs: BUCKET_CACHE_TTL_MS, nodeTimeoutMs: config.metadataTimeoutMs }),
+        buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),
         clock,
         codec,
         erasure: config.erasure,
