@@ -85,6 +85,14 @@ t.test('the layer graph has no cycles', async (t) => {
   t.same(cycles, []);
 });
 
+t.test('every error class in src/ descends from TesseraError (STYLE.md, Errors), so every thrown error carries a code', async (t) => {
+  const bare: string[] = [];
+  for (const file of files) {
+    for (const match of (await readFile(file, 'utf8')).matchAll(/class (\w+)(?:<[^>]*>)? extends Error\b/g)) bare.push(`${relative(srcRoot, file)}: ${match[1]}`);
+  }
+  t.same(bare, ['common/errors.ts: TesseraError'], 'only the base extends Error itself');
+});
+
 t.test('the checker itself catches a forbidden import', async (t) => {
   t.same(importsOf("import { Gateway } from '../gateway/index.js';"), ['../gateway/index.js']);
   t.notOk((ALLOWED['storage-node'] ?? []).includes('gateway'), 'storage-node may not import gateway');

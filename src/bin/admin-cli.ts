@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Env } from '../common/index.js';
+import { DEFAULTS, NodeSettings, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
@@ -83,7 +83,7 @@ export async function resolveTarget(configPath: string | undefined, dataDir: str
     const nodes = await nodesFromSeeds(config.seeds, config.clusterSecret);
     return { nodes, clusterSecret: config.clusterSecret };
   }
-  const dir = resolve(dataDir ?? env['TESSERA_DATA_DIR'] ?? './data');
+  const dir = resolve(dataDir ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir);
   let document: unknown;
   try {
     document = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8'));
@@ -102,8 +102,8 @@ async function nodesFromSeeds(seeds: readonly string[], clusterSecret: string): 
   for (const address of seeds) {
     const client = new NodeClient({ nodeId: address, address, clusterSecret, connections: 1 });
     try {
-      const ring = (await client.fetchRing({ signal: AbortSignal.timeout(5_000) })) as { nodes?: { id: string; address: string }[] } | null;
-      if (ring?.nodes !== undefined) return ring.nodes.map((n) => ({ id: n.id, address: n.address }));
+      const document = await client.fetchRing({ signal: AbortSignal.timeout(5_000) });
+      if (document !== null) return parseRing(document).nodes.map((n) => ({ id: n.id, address: n.address }));
     } catch {
       // Try the next seed.
     } finally {
@@ -113,44 +113,35 @@ async function nodesFromSeeds(seeds: readonly string[], clusterSecret: string): 
   throw new Error('no seed node answered with a ring');
 }
 
-type Figures = Record<string, Record<string, number | null | boolean>>;
-
 /** One block per node, the figures `tessera admin status` shows. */
 export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; error: string })[]): string {
   const lines: string[] = [];
+  const pct = (x: number): string => `${Math.round(x * 100)}%`;
+  const mb = (x: number): string => `${(x / 1e6).toFixed(1)} MB`;
   for (const row of rows) {
     if ('error' in row) {
       lines.push(`${row.nodeId}: unreachable (${row.error})`);
       continue;
     }
-    const f = row.figures as unknown as Figures;
-    const scrub = f['scrub'] ?? {};
-    const repair = f['repair'] ?? {};
-    const audit = f['audit'] ?? {};
-    const rebalance = f['rebalance'] ?? {};
-    const gc = f['gc'] ?? {};
-    const gcRunner = (row.workers['gc'] ?? {}) as { worker?: { enabled?: boolean } };
-    const scrubRunner = (row.workers['scrub'] ?? {}) as { bytesPerSecond?: number };
-    const rebalanceRunner = (row.workers['rebalance'] ?? {}) as { worker?: { enabled?: boolean } };
-    const pct = (x: unknown): string => `${Math.round(Number(x ?? 0) * 100)}%`;
-    const mb = (x: unknown): string => `${(Number(x ?? 0) / 1e6).toFixed(1)} MB`;
-    const eta = rebalance['etaSeconds'];
+    const { scrub, repair, audit, rebalance, gc } = row.figures;
+    const { workers } = row;
+    const eta = rebalance.etaSeconds;
     lines.push(
       `${row.nodeId} (ring epoch ${row.ringEpoch})`,
-      `  scrub      pass ${Number(scrub['passes'] ?? 0) + 1} ${pct(scrub['progress'])} (${scrub['keysScanned'] ?? 0}/${scrub['keysTotal'] ?? 0} keys), ${mb(scrubRunner.bytesPerSecond)}/s; ` +
-        `shards verified ${scrub['shardsVerified'] ?? 0} (${mb(scrub['bytesVerified'])}), checksum failures ${scrub['checksumFailures'] ?? 0}, missing ${scrub['missingShards'] ?? 0}`,
-      `  repair     done ${repair['done'] ?? 0}, pending ${repair['pending'] ?? 0}, failed attempts ${repair['failed'] ?? 0}, quarantined ${row.quarantinedShards}; ` +
-        `rebuilt ${repair['shardsRebuilt'] ?? 0} shards, ${mb(repair['bytesRebuilt'])} at ${Number(repair['mbPerSecond'] ?? 0).toFixed(1)} MB/s`,
-      `  audit      passes ${audit['passes'] ?? 0}, objects below full redundancy ${audit['belowFullRedundancy'] ?? 0}`,
-      rebalanceRunner.worker?.enabled === false
+      `  scrub      pass ${scrub.passes + 1} ${pct(scrub.progress)} (${scrub.keysScanned}/${scrub.keysTotal} keys), ${mb(workers.scrub.bytesPerSecond ?? 0)}/s; ` +
+        `shards verified ${scrub.shardsVerified} (${mb(scrub.bytesVerified)}), checksum failures ${scrub.checksumFailures}, missing ${scrub.missingShards}`,
+      `  repair     done ${repair.done}, pending ${repair.pending}, failed attempts ${repair.failed}, quarantined ${row.quarantinedShards}; ` +
+        `rebuilt ${repair.shardsRebuilt} shards, ${mb(repair.bytesRebuilt)} at ${repair.mbPerSecond.toFixed(1)} MB/s`,
+      `  audit      passes ${audit.passes}, objects below full redundancy ${audit.belowFullRedundancy}`,
+      workers.rebalance.worker['enabled'] === false
         ? '  rebalance  off (healing.rebalance / TESSERA_REBALANCE)'
-        : `  rebalance  ${rebalance['done'] === true ? 'idle' : `${pct(rebalance['progress'])}, ETA ${eta === null || eta === undefined ? '?' : `${Math.ceil(Number(eta))} s`}`}; ` +
-          `moved ${rebalance['moved'] ?? 0} (${mb(rebalance['bytesMoved'])}), pending ${rebalance['pending'] ?? 0}`,
-      gcRunner.worker?.enabled === false
+        : `  rebalance  ${rebalance.done ? 'idle' : `${pct(rebalance.progress)}, ETA ${eta === null ? '?' : `${Math.ceil(eta)} s`}`}; ` +
+          `moved ${rebalance.moved} (${mb(rebalance.bytesMoved)}), pending ${rebalance.pending}`,
+      workers.gc.worker['enabled'] === false
         ? '  gc         off (healing.gc / TESSERA_GC)'
-        : `  gc         passes ${gc['passes'] ?? 0}; tombstones dropped ${gc['tombstonesDropped'] ?? 0} (kept at last pass ${gc['tombstonesKept'] ?? 0}), ` +
-          `uploads aborted ${gc['uploadsAborted'] ?? 0}, parts dropped ${gc['partsDropped'] ?? 0}, orphan files ${gc['orphanFilesRemoved'] ?? 0}, ` +
-          `temporary files ${gc['tmpFilesRemoved'] ?? 0}; freed ${mb(gc['bytesFreed'])}`,
+        : `  gc         passes ${gc.passes}; tombstones dropped ${gc.tombstonesDropped} (kept at last pass ${gc.tombstonesKept}), ` +
+          `uploads aborted ${gc.uploadsAborted}, parts dropped ${gc.partsDropped}, orphan files ${gc.orphanFilesRemoved}, ` +
+          `temporary files ${gc.tmpFilesRemoved}; freed ${mb(gc.bytesFreed)}`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
   ConfigError,
+  GatewaySettings,
   parseGatewayConfig,
   parseNodeConfig,
   type Env,
@@ -54,7 +55,7 @@ function inFile<T>(file: ConfigFile | undefined, parse: () => T): T {
 
 /** The gateway configuration from an optional file, the environment and flags. */
 export function gatewayConfigFrom(file: ConfigFile | undefined, env: Env, flags: Record<string, string | undefined> = {}): GatewayConfig {
-  return inFile(file, () => parseGatewayConfig(file?.document ?? {}, env, { flags, flagNames: { listen: '--listen' }, ...(file === undefined ? {} : { baseDir: file.baseDir }) }));
+  return inFile(file, () => parseGatewayConfig(file?.document ?? {}, env, { flags, ...(file === undefined ? {} : { baseDir: file.baseDir }) }));
 }
 
 /** The storage node configuration from an optional file, the environment and flags. */
@@ -80,8 +81,8 @@ export async function operatorSecret(options: { secretFile?: string | undefined;
     const config = gatewayConfigFrom(file, env);
     return { secret: config.clusterSecret, seeds: [...config.seeds, ...config.nodes.map((node) => node.address)] };
   }
-  const inline = env['TESSERA_CLUSTER_SECRET'];
-  const path = env['TESSERA_CLUSTER_SECRET_FILE'];
+  const inline = env[GatewaySettings.properties.clusterSecret.env];
+  const path = env[GatewaySettings.properties.clusterSecretFile.env];
   if (inline !== undefined) return { secret: inline, seeds: [] };
   if (path !== undefined) return operatorSecret({ secretFile: path }, {});
   throw new ConfigError('the cluster secret is required: --config FILE, --secret-file FILE, or TESSERA_CLUSTER_SECRET(_FILE)');

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { DEFAULTS, parseListen, type Env } from '../common/index.js';
+import { DEFAULTS, GatewaySettings, parseListen, type Env } from '../common/index.js';
 import { GATEWAY_HEALTH_PATHS } from '../gateway/index.js';
 import { NODE_PATHS } from '../rpc/index.js';
 import type { CliIo } from './cluster-cli.js';
@@ -41,10 +41,12 @@ export async function runHealthcheck(args: string[], env: Env, io: CliIo): Promi
   if (args[0] !== undefined) {
     urls.push(new URL(args[0]));
   } else {
-    const scheme = env['TESSERA_TLS_CERT_FILE'] === undefined ? 'http' : 'https';
-    const listens = env['TESSERA_LISTEN'] === undefined ? [DEFAULTS.nodeListen, DEFAULTS.gatewayListen] : [env['TESSERA_LISTEN']];
+    const { listen: listenSetting, tls } = GatewaySettings.properties;
+    const scheme = env[tls.properties.certFile.env] === undefined ? 'http' : 'https';
+    const fromEnv = env[listenSetting.env];
+    const listens = fromEnv === undefined ? [DEFAULTS.nodeListen, DEFAULTS.gatewayListen] : [fromEnv];
     for (const listen of listens) {
-      const { host, port } = parseListen(listen, 'TESSERA_LISTEN');
+      const { host, port } = parseListen(listen, listenSetting.env);
       const base = `${scheme}://${loopbackFor(host)}:${port}`;
       urls.push(new URL(NODE_PATHS.health, `http://${loopbackFor(host)}:${port}`), new URL(GATEWAY_HEALTH_PATHS.ready, base));
     }

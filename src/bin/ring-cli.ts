@@ -44,11 +44,11 @@ export const RING_USAGE = `usage: tessera ring <command> [options]
 `;
 
 /** A mistake in the command line; `full` asks for the whole usage text rather than a pointer to it. */
-export class UsageError extends Error {
+export class UsageError extends TesseraError<'Usage'> {
   readonly full: boolean;
 
   constructor(message: string, full = false) {
-    super(message);
+    super('Usage', message);
     this.full = full;
   }
 }

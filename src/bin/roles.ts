@@ -3,7 +3,10 @@ import { availableParallelism } from 'node:os';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  CREDENTIAL_ENV,
   DEFAULTS,
+  GatewaySettings,
+  NodeSettings,
   checkEnvNames,
   parseGatewayConfig,
   parseListen,
@@ -85,8 +88,9 @@ export async function runDev(
   logger: Logger,
 ): Promise<Service & { info: DevInfo }> {
   checkEnvNames(env);
-  const dataDir = resolve(flags.data ?? env['TESSERA_DATA_DIR'] ?? './data');
-  const listen = parseListen(flags.listen ?? env['TESSERA_LISTEN'] ?? DEFAULTS.gatewayListen, '--listen');
+  const settings = GatewaySettings.properties;
+  const dataDir = resolve(flags.data ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir);
+  const listen = parseListen(flags.listen ?? env[settings.listen.env] ?? DEFAULTS.gatewayListen, '--listen');
   const nodeCount = Number(flags.nodes ?? DEFAULTS.devNodeCount);
   await mkdir(dataDir, { recursive: true });
   const clusterSecret = await devClusterSecret(dataDir);
@@ -96,8 +100,8 @@ export async function runDev(
   try {
     const ports = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services);
     const nodes = specs.map((spec) => ({ id: spec.nodeId, address: `127.0.0.1:${ports.get(spec.nodeId) ?? 0}`, zone: 'local' }));
-    const accessKeyId = env['TESSERA_ACCESS_KEY'] ?? DEFAULTS.devAccessKeyId;
-    const secretAccessKey = env['TESSERA_SECRET_KEY'] ?? DEFAULTS.devSecretAccessKey;
+    const accessKeyId = env[CREDENTIAL_ENV.accessKeyId] ?? DEFAULTS.devAccessKeyId;
+    const secretAccessKey = env[CREDENTIAL_ENV.secretAccessKey] ?? DEFAULTS.devSecretAccessKey;
     const config = parseGatewayConfig(
       {
         listen: `${listen.host}:${listen.port}`,
@@ -108,14 +112,9 @@ export async function runDev(
       // The embedded cluster owns its credentials, secret, ring and address; the rest (region, kernel, TLS, ...) may be overridden.
       {
         ...env,
-        TESSERA_ACCESS_KEY: undefined,
-        TESSERA_SECRET_KEY: undefined,
-        TESSERA_SECRET_KEY_FILE: undefined,
-        TESSERA_CLUSTER_SECRET: undefined,
-        TESSERA_CLUSTER_SECRET_FILE: undefined,
-        TESSERA_SEEDS: undefined,
-        TESSERA_RING_FILE: undefined,
-        TESSERA_LISTEN: undefined,
+        ...Object.fromEntries(
+          [...Object.values(CREDENTIAL_ENV), settings.clusterSecret.env, settings.clusterSecretFile.env, settings.seeds.env, settings.ringFile.env, settings.listen.env].map((name) => [name, undefined]),
+        ),
       },
     );
     // The nodes get the gateway's ring, so their own background work (scrub, audit, repair) can find peers.

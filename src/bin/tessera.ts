@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { createRootLogger } from '../common/index.js';
+import { DEFAULTS, GatewaySettings, createRootLogger } from '../common/index.js';
 import { runAdminCli } from './admin-cli.js';
 import { runClusterCli, runRingPush } from './cluster-cli.js';
 import { runConfigCli } from './config-cli.js';
@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  let logger = createRootLogger({ level: env['TESSERA_LOG_LEVEL'] ?? 'info' });
+  let logger = createRootLogger({ level: env[GatewaySettings.properties.logLevel.env] ?? DEFAULTS.logLevel });
   const rootLogger = (level: string): typeof logger => {
     logger = createRootLogger({ level });
     return logger;

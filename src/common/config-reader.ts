@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import type { Static, TObject } from 'typebox';
+import type { TLocalizedValidationError } from 'typebox/error';
+import type { SettingNode } from './config-schema.js';
 import { TesseraError } from './errors.js';
+import { SchemaCheck } from './schema-check.js';
 
 /** A configuration value that is missing or wrong; the message names the key (or variable, or flag). */
 export class ConfigError extends TesseraError<'InvalidConfig'> {
@@ -19,20 +23,10 @@ export interface ConfigInput {
   env?: Env;
   /** Command-line values by dotted file key (`listen`, `dataDir`); undefined entries are ignored. */
   flags?: Readonly<Record<string, string | undefined>>;
-  /** Flag spelling per dotted key, for error messages (`dataDir` -> `--data`). */
-  flagNames?: Readonly<Record<string, string>>;
   /** Relative paths in the file are relative to this directory (the file's own). */
   baseDir?: string;
   /** Reads secret files; injectable for tests. */
   readTextFile?: (path: string) => string;
-}
-
-/** One raw value and the name to cite when it is wrong. */
-interface Raw {
-  value: unknown;
-  name: string;
-  /** 3 = flag, 2 = environment, 1 = file: the higher wins. */
-  rank: number;
 }
 
 /** "host:port" (port 0 = any free port). */
@@ -50,133 +44,109 @@ export function parseListen(value: unknown, key: string): ListenAddress {
   return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-/** An integer in [min, max]; digit strings (from the environment or flags) are accepted. */
-export function parseInteger(value: unknown, key: string, min: number, max: number): number {
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-/** A non-empty string. */
-export function parseText(value: unknown, key: string): string {
-  if (typeof value !== 'string' || value === '') throw new ConfigError(`${key} must be a non-empty string`);
-  return value;
-}
-
-/** One of a fixed set of strings. */
-export function parseChoice<T extends string>(value: unknown, key: string, choices: readonly T[]): T {
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-  throw new ConfigError(`${key} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+/** Where a value came from: the name to cite when it is wrong, and its layer (3 flag, 2 environment, 1 file, 0 default). */
+interface ValueSource {
+  name: string;
+  rank: number;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Rejects keys of `entry` (an element of a list such as credentials[0]) outside `known`. */
-export function checkEntryKeys(entry: unknown, where: string, known: readonly string[]): Record<string, unknown> {
-  if (!isObject(entry)) throw new ConfigError(`${where} must be an object`);
-  for (const name of Object.keys(entry)) {
-    if (!known.includes(name)) throw new ConfigError(`unknown configuration key ${where}.${name} (known: ${known.join(', ')})`);
+/** A flag's or variable's text as the setting's type: digits as integers, on/off as switches, commas as lists. */
+function fromText(node: SettingNode, text: string): unknown {
+  if (node.type === 'integer') return /^\d+$/.test(text) ? Number(text) : text;
+  if (node.type === 'boolean') {
+    const word = text.trim().toLowerCase();
+    if (['on', 'true', '1', 'yes'].includes(word)) return true;
+    if (['off', 'false', '0', 'no'].includes(word)) return false;
+    return text;
   }
-  return entry;
+  if (node.type === 'array' && node.list === true) return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return text;
+}
+
+/** Fills the defaults of a list entry's missing fields (a node's zone and weight). */
+function fillDefaults(node: SettingNode, entry: unknown): void {
+  if (!isObject(entry)) return;
+  for (const [name, child] of Object.entries(node.properties ?? {})) {
+    if (entry[name] === undefined && child.default !== undefined) entry[name] = structuredClone(child.default);
+  }
+}
+
+/** What a setting accepts, in words, from its schema. */
+function expected(node: SettingNode): string {
+  if (node.expected !== undefined) return node.expected;
+  if (node.type === 'integer') return `an integer from ${node.minimum} to ${node.maximum}`;
+  if (node.anyOf !== undefined) return `one of ${node.anyOf.map((choice) => String(choice.const)).join(', ')}`;
+  if (node.type === 'object') return 'an object';
+  return `a ${node.type ?? 'value'}`;
+}
+
+/** The value cited after "got": only for values that are no secret (numbers, choices, switches, addresses). */
+function got(node: SettingNode, value: unknown): string {
+  const cites = node.type === 'integer' || node.type === 'boolean' || node.anyOf !== undefined || node.expected === '"host:port"';
+  return cites ? `, got ${JSON.stringify(value)}` : '';
 }
 
 /**
- * Reads one role's values by dotted key, each from the first layer that has it (flag, then the
- * environment variable the role's table names, then the file), and remembers which file keys it
- * consumed, so `finish()` can reject every key nobody asked for: declaring a key and reading it are
- * the same act, and no separate list of known keys can drift.
+ * Loads one role's settings as its schema (config-schema.ts) describes them. Each leaf takes the first
+ * layer that sets it: the flag its schema names, then its `TESSERA_*` variable, then the file, then its
+ * default. The result is validated as a whole against the schema, so an unknown key anywhere, a value of
+ * the wrong kind or out of range is refused, and the message names the key as the operator wrote it: the
+ * flag, the variable, or the dotted file key. Relative paths from the file resolve against its directory.
  */
-export class ConfigReader {
-  private readonly document: Record<string, unknown>;
-  private readonly env: Env;
-  private readonly envNames: Readonly<Record<string, string>>;
-  private readonly flags: Readonly<Record<string, string | undefined>>;
-  private readonly flagNames: Readonly<Record<string, string>>;
-  private readonly baseDir: string | undefined;
+export class ConfigReader<T extends TObject> {
+  private readonly check: SchemaCheck<T>;
+  private readonly input: ConfigInput;
   private readonly readTextFile: (path: string) => string;
-  private readonly consumed = new Set<string>();
+  /** Sources of the leaves that were set, by dotted key. */
+  private readonly sources = new Map<string, ValueSource>();
+  /** The layered values, as validated. */
+  private layered: Record<string, unknown> = {};
 
-  constructor(input: ConfigInput, envNames: Readonly<Record<string, string>>) {
-    const document = input.document ?? {};
-    if (!isObject(document)) throw new ConfigError('configuration must be a JSON object');
-    this.document = document;
-    this.env = input.env ?? {};
-    this.envNames = envNames;
-    this.flags = input.flags ?? {};
-    this.flagNames = input.flagNames ?? {};
-    this.baseDir = input.baseDir;
+  constructor(check: SchemaCheck<T>, input: ConfigInput) {
+    this.check = check;
+    this.input = input;
     this.readTextFile = input.readTextFile ?? ((path) => readFileSync(path, 'utf8'));
   }
 
-  /** The raw value of `key` from the highest layer that sets it, or undefined. */
-  raw(key: string): Raw | undefined {
-    this.consumed.add(key);
-    const flag = this.flags[key];
-    if (flag !== undefined) return { value: flag, name: this.flagNames[key] ?? `--${key}`, rank: 3 };
-    const envName = this.envNames[key];
-    const fromEnv = envName === undefined ? undefined : this.env[envName];
-    if (envName !== undefined && fromEnv !== undefined) return { value: fromEnv, name: envName, rank: 2 };
-    const fromFile = this.fileValue(key);
-    return fromFile === undefined ? undefined : { value: fromFile, name: key, rank: 1 };
+  /** The validated settings, defaults filled in and paths resolved. */
+  read(): Static<T> {
+    const document = this.input.document ?? {};
+    if (!isObject(document)) throw new ConfigError('configuration must be a JSON object');
+    const value = structuredClone(document);
+    const root = this.check.schema as SettingNode;
+    this.layered = value;
+    this.layer(root, value, '');
+    if (!this.check.is(value)) throw new ConfigError(this.describeProblem(this.check.errors(value)[0]));
+    this.resolvePaths(root, value, '');
+    return value;
   }
 
-  /** `parse(raw)` when `key` is set anywhere, else `fallback`. */
-  value<T>(key: string, fallback: T, parse: (value: unknown, name: string) => T): T {
-    const raw = this.raw(key);
-    return raw === undefined ? fallback : parse(raw.value, raw.name);
-  }
-
-  /** A required value: a missing one is an error naming the key and its environment variable. */
-  required<T>(key: string, parse: (value: unknown, name: string) => T): T {
-    const raw = this.raw(key);
-    if (raw === undefined) throw new ConfigError(`${this.describe(key)} is required`);
-    return parse(raw.value, raw.name);
-  }
-
-  /** A file path; relative paths from the file resolve against its directory, others against the working directory. */
-  path(key: string): string | undefined {
-    const raw = this.raw(key);
-    if (raw === undefined) return undefined;
-    const text = parseText(raw.value, raw.name);
-    return isAbsolute(text) ? text : resolve(raw.rank === 1 ? (this.baseDir ?? '.') : '.', text);
+  /** `key` as the message for a missing value should cite it: the file key, its flag and its variable. */
+  describe(key: string): string {
+    const node = this.nodeAt(key.split('.'));
+    return [key, node?.flag, node?.env].filter((part) => part !== undefined).join(' / ');
   }
 
   /**
-   * A secret given inline (`key`) or as a file to read (`keyFile`, e.g. a mounted Kubernetes or
-   * Compose secret); the higher layer wins, and one layer may not set both. Surrounding whitespace
-   * of a file (the trailing newline editors add) is dropped.
+   * A secret given inline (`key`) or as a file to read (`keyFile`, e.g. a mounted Kubernetes or Compose
+   * secret); the higher layer wins, and one layer may not set both. Surrounding whitespace of a file
+   * (the trailing newline editors add) is dropped.
    */
-  secret(key: string): string | undefined {
-    const inline = this.raw(key);
-    const file = this.raw(`${key}File`);
-    if (inline !== undefined && file !== undefined && inline.rank === file.rank) {
-      throw new ConfigError(`give ${inline.name} or ${file.name}, not both`);
-    }
-    if (file === undefined || (inline !== undefined && inline.rank > file.rank)) {
-      return inline === undefined ? undefined : parseText(inline.value, inline.name);
-    }
-    const path = this.path(`${key}File`) as string;
-    let text: string;
-    try {
-      text = this.readTextFile(path);
-    } catch (err) {
-      throw new ConfigError(`${file.name}: cannot read ${path}: ${(err as Error).message}`);
-    }
-    const secret = text.trim();
+  secret(key: string, inline: string | undefined, path: string | undefined): string | undefined {
+    const inlineSource = this.sources.get(key);
+    const file = this.sources.get(`${key}File`);
+    if (inlineSource !== undefined && file !== undefined && inlineSource.rank === file.rank) throw new ConfigError(`give ${inlineSource.name} or ${file.name}, not both`);
+    if (path === undefined || file === undefined || (inlineSource !== undefined && inlineSource.rank > file.rank)) return inline;
+    const secret = this.readFile(path, file.name).trim();
     if (secret === '') throw new ConfigError(`${file.name}: ${path} is empty`);
     return secret;
   }
 
-  /** A path written inside the configuration file, made absolute against the file's directory. */
-  resolveFromFile(path: string): string {
-    return isAbsolute(path) ? path : resolve(this.baseDir ?? '.', path);
-  }
-
-  /** Reads another file named by the configuration (such as a credentials list); errors name `name`. */
+  /** Reads a file the configuration names (a secret, a credentials list); errors name `name`. */
   readFile(path: string, name: string): string {
     try {
       return this.readTextFile(path);
@@ -185,34 +155,99 @@ export class ConfigReader {
     }
   }
 
-  /** `key` as the message for a missing value should cite it: the file key and its variable. */
-  describe(key: string): string {
-    const envName = this.envNames[key];
-    const flagName = this.flagNames[key];
-    return [key, ...(flagName === undefined ? [] : [flagName]), ...(envName === undefined ? [] : [envName])].join(' / ');
-  }
-
-  /** Rejects file keys nobody read, and objects where a value was expected (or the reverse). */
-  finish(): void {
-    const visit = (value: Record<string, unknown>, prefix: string): void => {
-      for (const [name, child] of Object.entries(value)) {
-        const key = prefix === '' ? name : `${prefix}.${name}`;
-        if (this.consumed.has(key)) continue;
-        const nested = [...this.consumed].some((used) => used.startsWith(`${key}.`));
-        if (nested && isObject(child)) visit(child, key);
-        else if (nested) throw new ConfigError(`${key} must be an object`);
-        else throw new ConfigError(`unknown configuration key ${key}`);
+  /** Lays flags, variables and defaults over the file's values, leaf by leaf, remembering each one's source. */
+  private layer(node: SettingNode, value: Record<string, unknown>, prefix: string): void {
+    for (const [name, child] of Object.entries(node.properties ?? {})) {
+      const key = prefix === '' ? name : `${prefix}.${name}`;
+      if (child.type === 'object') {
+        value[name] ??= {};
+        const nested = value[name];
+        if (isObject(nested)) this.layer(child, nested, key);
+        continue;
       }
-    };
-    visit(this.document, '');
+      const flag = this.input.flags?.[key];
+      const fromEnv = child.env === undefined ? undefined : this.input.env?.[child.env];
+      if (flag !== undefined) this.set(value, name, key, fromText(child, flag), { name: child.flag ?? `--${key}`, rank: 3 });
+      else if (fromEnv !== undefined) this.set(value, name, key, fromText(child, fromEnv), { name: child.env as string, rank: 2 });
+      else if (value[name] !== undefined) {
+        // The file may spell numbers, switches and lists as the environment does ("8", "off", "a:1,b:2").
+        const inFile = value[name];
+        if (typeof inFile === 'string') value[name] = fromText(child, inFile);
+        this.sources.set(key, { name: key, rank: 1 });
+      }
+      else if (child.default !== undefined) this.set(value, name, key, structuredClone(child.default), { name: key, rank: 0 });
+      const list = value[name];
+      if (child.items !== undefined && Array.isArray(list)) for (const entry of list) fillDefaults(child.items, entry);
+    }
   }
 
-  private fileValue(key: string): unknown {
-    let value: unknown = this.document;
-    for (const part of key.split('.')) {
-      if (!isObject(value)) return undefined;
-      value = value[part];
+  private set(value: Record<string, unknown>, name: string, key: string, raw: unknown, source: ValueSource): void {
+    value[name] = raw;
+    this.sources.set(key, source);
+  }
+
+  /** Makes every path absolute: relative ones from the file against its directory, others against the working directory. */
+  private resolvePaths(node: SettingNode, value: unknown, key: string, fromFile = false): void {
+    if (node.type === 'object' && isObject(value)) {
+      for (const [name, child] of Object.entries(node.properties ?? {})) {
+        const childKey = key === '' ? name : `${key}.${name}`;
+        const inFile = fromFile || this.sources.get(childKey)?.rank === 1;
+        const path = value[name];
+        if (child.path === true && typeof path === 'string') value[name] = isAbsolute(path) ? path : resolve(inFile ? (this.input.baseDir ?? '.') : '.', path);
+        else this.resolvePaths(child, path, childKey, inFile);
+      }
+    } else if (node.type === 'array' && node.items !== undefined && Array.isArray(value)) {
+      for (const entry of value) this.resolvePaths(node.items, entry, key, fromFile);
     }
+  }
+
+  /** The message for the first thing wrong: the key as the operator wrote it, and what it must be. */
+  private describeProblem(problem: TLocalizedValidationError | undefined): string {
+    if (problem === undefined) return `not a valid ${this.check.name}`;
+    const parts = problem.instancePath.split('/').slice(1);
+    const name = this.citedName(parts);
+    if (problem.keyword === 'boolean' && problem.schemaPath.endsWith('/additionalProperties')) return `unknown configuration key ${name}`;
+    if (problem.keyword === 'additionalProperties') {
+      const [extra] = (problem.params as { additionalProperties?: string[] }).additionalProperties ?? [];
+      return `unknown configuration key ${name === '' ? '' : `${name}.`}${extra}`;
+    }
+    if (problem.keyword === 'required') {
+      const [missing] = (problem.params as { requiredProperties?: string[] }).requiredProperties ?? [];
+      return `${name === '' ? '' : `${name}.`}${missing} is required`;
+    }
+    const node = this.nodeAt(parts);
+    if (node === undefined) return `${name} ${problem.message}`;
+    return `${name} must be ${expected(node)}${got(node, this.valueAt(parts))}`;
+  }
+
+  /** A JSON pointer's parts as the operator knows them: `erasure.dataShards`, `credentials[0]`, or the flag or variable that set it. */
+  private citedName(parts: readonly string[]): string {
+    let name = '';
+    let key = '';
+    for (const part of parts) {
+      if (/^\d+$/.test(part)) {
+        // Inside a list entry: nothing below has a source of its own.
+        name += `[${part}]`;
+        key = '\0';
+        continue;
+      }
+      key = key === '' ? part : `${key}.${part}`;
+      const source = this.sources.get(key);
+      name = source !== undefined && source.rank > 1 ? source.name : name === '' ? part : `${name}.${part}`;
+    }
+    return name;
+  }
+
+  private nodeAt(parts: readonly string[]): SettingNode | undefined {
+    let node: SettingNode | undefined = this.check.schema as SettingNode;
+    for (const part of parts) node = /^\d+$/.test(part) ? node?.items : node?.properties?.[part];
+    return node;
+  }
+
+  /** The value at a JSON pointer's parts, as the layers left it (for the "got" of a message). */
+  private valueAt(parts: readonly string[]): unknown {
+    let value: unknown = this.layered;
+    for (const part of parts) value = (value as Record<string, unknown> | undefined)?.[part];
     return value;
   }
 }

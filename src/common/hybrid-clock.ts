@@ -47,7 +47,9 @@ export class HybridClock {
   }
 }
 
-const VERSION_ID = /^[0-9a-f]{24}$/;
+/** The shape of a version id (24 lower-case hex digits), as a pattern wire schemas can carry. */
+export const VERSION_ID_PATTERN = '^[0-9a-f]{24}$';
+const VERSION_ID = new RegExp(VERSION_ID_PATTERN);
 
 /** True when `value` has the shape of a version id. */
 export function isVersionId(value: string): boolean {

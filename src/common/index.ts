@@ -1,5 +1,6 @@
 export { TesseraError, hasCode } from './errors.js';
-export { HybridClock, formatVersionId, isVersionId, parseVersionId } from './hybrid-clock.js';
+export { SchemaCheck } from './schema-check.js';
+export { HybridClock, VERSION_ID_PATTERN, formatVersionId, isVersionId, parseVersionId } from './hybrid-clock.js';
 export { newRequestId, randomHex } from './ids.js';
 export { createRootLogger, silentLogger, REDACTED_PATHS } from './logger.js';
 export type { Logger } from './logger.js';
@@ -7,9 +8,9 @@ export {
   CREDENTIAL_ENV,
   ConfigError,
   DEFAULTS,
+  DEFAULT_HEALING,
   GATEWAY_ENV,
   NODE_ENV,
-  NODE_FLAGS,
   checkEnvNames,
   checkGcAges,
   knownEnvVars,
@@ -31,3 +32,4 @@ export type {
   TlsConfig,
 } from './config.js';
 export type { ConfigInput, Env } from './config-reader.js';
+export { GatewaySettings, NodeSettings, settingsOf, type SettingNode } from './config-schema.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
-import { HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
+import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { BucketService } from './bucket-service.js';
@@ -12,8 +12,6 @@ import { NodeRingFollower, RingFileWatcher, loadRingFile } from './ring-source.j
 import { createS3App } from './s3-app.js';
 import { StripePool } from './stripe-pool.js';
 
-/** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
-const BUCKET_CACHE_TTL_MS = 2_000;
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
 const IDLE_STRIPE_BUFFERS = 16;
 
@@ -92,7 +90,7 @@ export class Gateway {
     const app = createS3App({
       services: {
         cluster,
-        buckets: new BucketService({ cluster, clock, cacheTtlMs: BUCKET_CACHE_TTL_MS, nodeTimeoutMs: config.metadataTimeoutMs }),
+        buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),
         clock,
         codec,
         erasure: config.erasure,

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../common/index.js';
 import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../rpc/index.js';
 import { quorumError } from './object-writer.js';
 import { withTimeout } from './request-context.js';
@@ -20,8 +21,6 @@ export interface ListResult {
   isTruncated: boolean;
   next: { after: string; afterIsPrefix: boolean } | undefined;
 }
-
-const NODE_PAGE = 1000;
 
 /** One node's ordered stream of listing rows, fetched a page at a time. */
 class NodeCursor {
@@ -53,7 +52,7 @@ class NodeCursor {
         prefix: this.request.prefix,
         after: this.after,
         afterIsPrefix: this.afterIsPrefix,
-        limit: NODE_PAGE,
+        limit: DEFAULTS.listPageEntries,
       },
       { signal: withTimeout(this.signal, this.timeoutMs) },
     );

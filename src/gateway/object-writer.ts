@@ -1,4 +1,5 @@
 import { getDefaultHighWaterMark } from 'node:stream';
+import { DEFAULTS } from '../common/index.js';
 import type { Codec } from '../erasure/index.js';
 import { writeQuorum, type ErasureParams, type NodeClient, type ObjectRecord } from '../rpc/index.js';
 import { decideQuorum, fanOut, fanOutUntil, type NodeOutcome } from './quorum.js';
@@ -40,7 +41,7 @@ export interface WriteOptions {
  * a healthy node with a busy disk (cutting it off would leave the object with less redundancy until
  * repair), short enough that a hung one (a cut link) does not stall the client for a full timeout.
  */
-const STRAGGLER_GRACE_MS = 3_000;
+const STRAGGLER_GRACE_MS = DEFAULTS.stragglerGraceMs;
 
 /**
  * Stripes queued to the nodes and not yet taken by all of them, while the next one is filled and

@@ -105,6 +105,7 @@ const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary
 
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const error = toS3Error(err);
+  error.resource = request.raw.url?.split('?')[0] ?? '/';
   if (error.code === 'InternalError' || error.status >= 500) {
     request.log.error({ err, code: error.code }, 'request failed');
   } else {
@@ -125,10 +126,9 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
   // A request whose body was not read must not leave it on a keep-alive connection.
   if (!request.raw.complete) reply.header('connection', 'close');
   if (request.method === 'HEAD' || error.status === 304) return reply.send();
-  const resource = request.raw.url?.split('?')[0] ?? '/';
   const body = renderXml(
     'Error',
-    { Code: error.code, Message: error.message, ...error.fields, Resource: resource, RequestId: request.id, HostId: reply.getHeader('x-amz-id-2') },
+    { Code: error.code, Message: error.message, ...error.fields, Resource: error.resource, RequestId: request.id, HostId: reply.getHeader('x-amz-id-2') },
     { namespace: false },
   );
   return reply.type('application/xml').send(body);

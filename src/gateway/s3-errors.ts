@@ -66,7 +66,6 @@ export type S3ErrorCode = keyof typeof S3_ERRORS;
 /** Extra fields S3 puts in the error body (Key, BucketName, ...) and an optional message override. */
 export interface S3ErrorDetails {
   message?: string;
-  resource?: string;
   fields?: Record<string, string>;
   /** Response headers that belong with this error (a 304 still names the ETag and Last-Modified). */
   headers?: Record<string, string>;
@@ -77,14 +76,17 @@ export interface S3ErrorDetails {
 export class S3Error extends TesseraError<S3ErrorCode> {
   readonly status: number;
   readonly fields: Record<string, string>;
-  readonly resource: string | undefined;
+  /**
+   * The request path S3 names in <Resource>. Handlers never set it: the error renderer does, for every
+   * error it sends, so the one place that knows the request fills it in.
+   */
+  resource: string | undefined = undefined;
   readonly headers: Record<string, string>;
 
   constructor(code: S3ErrorCode, details: S3ErrorDetails = {}) {
     super(code, details.message ?? S3_ERRORS[code].message, details.cause === undefined ? undefined : { cause: details.cause });
     this.status = S3_ERRORS[code].status;
     this.fields = details.fields ?? {};
-    this.resource = details.resource;
     this.headers = details.headers ?? {};
   }
 }

@@ -14,4 +14,6 @@ export {
   verifyRequestSignature,
   type SignatureProblem,
 } from './signing.js';
-export { NodeError, WIRE_ERROR_STATUS, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';
+export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';
+export * from './node-reports.js';
+export { MESSAGE_CHECKS, checkFor } from './message-checks.js';

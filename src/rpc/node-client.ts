@@ -1,25 +1,22 @@
 import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { Static, TSchema } from 'typebox';
 import { CallBatcher } from './call-batcher.js';
+import { DEFAULTS, type SchemaCheck } from '../common/index.js';
+import { MESSAGE_CHECKS } from './message-checks.js';
+import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse } from './node-reports.js';
 import {
   NODE_PATHS,
   type AbortRequest,
   type BatchCall,
-  type BatchResponse,
   type BatchResult,
   type BucketRecord,
-  type BucketsResponse,
   type CommitRequest,
   type ErasureParams,
   type ListQuery,
   type ListResponse,
-  type NodeHealth,
-  type NodeWorkStatus,
   type ObjectStatus,
-  type PartitionCursor,
-  type PartitionDigest,
-  type PartitionEntriesResponse,
   type PrepareResponse,
   type RingOfferResponse,
   type ShardRef,
@@ -75,11 +72,11 @@ export class NodeClient {
     this.secret = options.clusterSecret;
     this.clock = options.clock ?? Date.now;
     this.pool = new Pool(`http://${options.address}`, {
-      connections: options.connections ?? 32,
-      keepAliveTimeout: 30_000,
-      headersTimeout: options.headersTimeoutMs ?? 10_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 30_000,
-      connectTimeout: options.connectTimeoutMs ?? 1_000,
+      connections: options.connections ?? DEFAULTS.nodeConnections,
+      keepAliveTimeout: DEFAULTS.nodeKeepAliveMs,
+      headersTimeout: options.headersTimeoutMs ?? DEFAULTS.nodeHeadersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs ?? DEFAULTS.nodeBodyTimeoutMs,
+      connectTimeout: options.connectTimeoutMs ?? DEFAULTS.nodeConnectTimeoutMs,
     });
     this.batcher = new CallBatcher((calls, signal) => this.sendBatch(calls, signal), BATCH_LIMITS);
   }
@@ -88,7 +85,7 @@ export class NodeClient {
   async putShard(ref: ShardRef, erasure: ErasureParams, body: Readable, options: CallOptions = {}): Promise<PrepareResponse> {
     const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}`;
     const url = `${NODE_PATHS.shards}?${shardQuery(ref)}&${params}`;
-    return this.json<PrepareResponse>('PUT', url, { stream: body }, options);
+    return this.json(MESSAGE_CHECKS.prepared, 'PUT', url, { stream: body }, options);
   }
 
   /**
@@ -98,22 +95,22 @@ export class NodeClient {
   async prepareShard(ref: ShardRef, erasure: ErasureParams, shard: Uint8Array, options: CallOptions = {}): Promise<PrepareResponse> {
     const call: BatchCall = { op: 'prepare', ref, erasure, shard: Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength).toString('base64') };
     const value = await this.batched(call, options, () => this.putShard(ref, erasure, Readable.from([shard]), options));
-    return value as PrepareResponse;
+    return this.answer(MESSAGE_CHECKS.prepared, value);
   }
 
   /** Makes a version visible on the node (or writes a tombstone). */
   async commit(request: CommitRequest, options: CallOptions = {}): Promise<void> {
-    await this.batched({ op: 'commit', request }, options, () => this.json<unknown>('POST', NODE_PATHS.commit, { json: request }, options));
+    await this.batched({ op: 'commit', request }, options, () => this.json(null, 'POST', NODE_PATHS.commit, { json: request }, options));
   }
 
   /** Replaces the tags of the node's current version of a key in place; NotFound when that version is not its current one. */
   async updateTags(request: TagUpdateRequest, options: CallOptions = {}): Promise<void> {
-    await this.json<unknown>('POST', NODE_PATHS.tags, { json: request }, options);
+    await this.json(null, 'POST', NODE_PATHS.tags, { json: request }, options);
   }
 
   /** Drops a prepared shard that will never be committed. */
   async abort(request: AbortRequest, options: CallOptions = {}): Promise<void> {
-    await this.json<unknown>('POST', NODE_PATHS.abort, { json: request }, options);
+    await this.json(null, 'POST', NODE_PATHS.abort, { json: request }, options);
   }
 
   /**
@@ -124,13 +121,13 @@ export class NodeClient {
     const value = await this.batched({ op: 'status', bucket, key, withInlineShard: options.withInlineShard === true }, options, async () => {
       const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key }).toString()}`;
       try {
-        return await this.json<ObjectStatus>('GET', url, {}, options);
+        return await this.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
       } catch (err) {
         if (err instanceof NodeError && err.code === 'NotFound') return null;
         throw err;
       }
     });
-    return (value ?? null) as ObjectStatus | null;
+    return this.answer(MESSAGE_CHECKS.objectStatus, value);
   }
 
   /** Streams `lengthBytes` of a shard from `offsetBytes`; the node verifies block checksums as it sends. */
@@ -149,28 +146,28 @@ export class NodeClient {
       afterIsPrefix: query.afterIsPrefix ? '1' : '0',
       limit: String(query.limit),
     });
-    return this.json<ListResponse>('GET', `${NODE_PATHS.list}?${params.toString()}`, {}, options);
+    return this.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.list}?${params.toString()}`, {}, options);
   }
 
   /** Stores a bucket record if it is newer than the node's. */
   async putBucket(record: BucketRecord, options: CallOptions = {}): Promise<void> {
-    await this.json<unknown>('PUT', NODE_PATHS.buckets, { json: record }, options);
+    await this.json(null, 'PUT', NODE_PATHS.buckets, { json: record }, options);
   }
 
   /** Every bucket record the node holds, tombstones included. */
   async listBuckets(options: CallOptions = {}): Promise<BucketRecord[]> {
-    return (await this.json<BucketsResponse>('GET', NODE_PATHS.buckets, {}, options)).buckets;
+    return (await this.json(MESSAGE_CHECKS.buckets, 'GET', NODE_PATHS.buckets, {}, options)).buckets;
   }
 
   /** Offers a ring (its JSON document) to the node, which keeps it if the epoch is newer. */
   async offerRing(ringDocument: unknown, options: CallOptions = {}): Promise<RingOfferResponse> {
-    return this.json<RingOfferResponse>('PUT', NODE_PATHS.ring, { json: ringDocument }, options);
+    return this.json(MESSAGE_CHECKS.ringOffer, 'PUT', NODE_PATHS.ring, { json: ringDocument }, options);
   }
 
   /** The newest ring the node holds (its JSON document), or null. */
   async fetchRing(options: CallOptions = {}): Promise<unknown> {
     try {
-      return await this.json<unknown>('GET', NODE_PATHS.ring, {}, options);
+      return await this.json(null, 'GET', NODE_PATHS.ring, {}, options);
     } catch (err) {
       if (err instanceof NodeError && err.code === 'NotFound') return null;
       throw err;
@@ -179,12 +176,12 @@ export class NodeClient {
 
   /** The node's health report. */
   async health(options: CallOptions = {}): Promise<NodeHealth> {
-    return this.json<NodeHealth>('GET', NODE_PATHS.health, {}, options);
+    return this.json(MESSAGE_CHECKS.health, 'GET', NODE_PATHS.health, {}, options);
   }
 
   /** The node's digest of one ring partition (`bits` is the ring's partitionBits). */
   async partitionDigest(partition: number, bits: number, options: CallOptions = {}): Promise<PartitionDigest> {
-    return this.json<PartitionDigest>('GET', `${NODE_PATHS.partitionDigest}?partition=${partition}&bits=${bits}`, {}, options);
+    return this.json(MESSAGE_CHECKS.partitionDigest, 'GET', `${NODE_PATHS.partitionDigest}?partition=${partition}&bits=${bits}`, {}, options);
   }
 
   /** One page of the node's keys in a ring partition, in hash order, after `after` (exclusive). */
@@ -201,17 +198,17 @@ export class NodeClient {
       params.set('afterBucket', after.bucket);
       params.set('afterKey', after.key);
     }
-    return this.json<PartitionEntriesResponse>('GET', `${NODE_PATHS.partitionEntries}?${params.toString()}`, {}, options);
+    return this.json(MESSAGE_CHECKS.partitionEntries, 'GET', `${NODE_PATHS.partitionEntries}?${params.toString()}`, {}, options);
   }
 
   /** The node's background work: scrub, repair, audit, rebalance and gc figures. */
   async workStatus(options: CallOptions = {}): Promise<NodeWorkStatus> {
-    return this.json<NodeWorkStatus>('GET', NODE_PATHS.adminStatus, {}, options);
+    return this.json(MESSAGE_CHECKS.workStatus, 'GET', NODE_PATHS.adminStatus, {}, options);
   }
 
   /** Starts a full scrub pass on the node now; `fast` lifts its rate limit for that pass. */
   async startScrub(fast: boolean, options: CallOptions = {}): Promise<void> {
-    await this.json<unknown>('POST', `${NODE_PATHS.adminScrub}?fast=${fast ? 1 : 0}`, {}, options);
+    await this.json(null, 'POST', `${NODE_PATHS.adminScrub}?fast=${fast ? 1 : 0}`, {}, options);
   }
 
   /** Closes the connection pool. */
@@ -238,17 +235,35 @@ export class NodeClient {
 
   private async sendBatch(calls: readonly string[], signal: AbortSignal): Promise<BatchResult[]> {
     // The calls are JSON already: join them rather than parse and serialise them again.
-    const response = await this.json<BatchResponse>('POST', NODE_PATHS.batch, { text: `{"calls":[${calls.join(',')}]}` }, { signal });
-    if (!Array.isArray(response.results) || response.results.length !== calls.length) {
+    const response = await this.json(MESSAGE_CHECKS.batchAnswer, 'POST', NODE_PATHS.batch, { text: `{"calls":[${calls.join(',')}]}` }, { signal });
+    if (response.results.length !== calls.length) {
       throw new NodeError('Internal', this.nodeId, 'node answered a batch with the wrong number of results');
     }
     return response.results;
   }
 
-  private async json<T>(method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<T> {
+  /**
+   * Sends a request and parses its JSON answer; with `check`, an answer that is not that message is
+   * the node's failure (Internal), like any other wrong answer. Without one the answer is ignored
+   * (acknowledgements) or left to its own parser (ring documents).
+   */
+  private async json<T extends TSchema>(check: SchemaCheck<T>, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<Static<T>>;
+  private async json(check: null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown>;
+  private async json<T extends TSchema>(check: SchemaCheck<T> | null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown> {
     const response = await this.send(method, url, body, options);
     const text = await response.body.text();
-    return (text.length === 0 ? undefined : JSON.parse(text)) as T;
+    let value: unknown;
+    try {
+      value = text.length === 0 ? undefined : JSON.parse(text);
+    } catch (err) {
+      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
+    }
+    return check === null ? value : this.answer(check, value);
+  }
+
+  /** A node's answer as the message it must be. */
+  private answer<T extends TSchema>(check: SchemaCheck<T>, value: unknown): Static<T> {
+    return check.parse(value, (problem) => new NodeError('Internal', this.nodeId, `node sent a malformed ${problem}`));
   }
 
   private async send(

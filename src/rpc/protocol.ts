@@ -1,9 +1,16 @@
+import Type, { type Static } from 'typebox';
+import { VERSION_ID_PATTERN } from '../common/index.js';
+
 /**
  * The gateway <-> storage node protocol: message shapes and paths.
  *
  * HTTP/1.1 with keep-alive. Every request is signed (see signing.ts). Object data moves as raw shard
  * bytes in request and response bodies; everything else is small JSON. Bucket and key travel in the
  * query string, never in the path, so no wire string ever becomes part of a file path on a node.
+ *
+ * Each message is a schema (TypeBox, so plain JSON Schema) and its type is derived from it: the node
+ * server validates request bodies against them at the edge, the client validates answers. Objects
+ * accept fields they do not know, so a newer peer's additions do not break an older one.
  */
 
 /** Protocol version; a node refuses requests for a version it does not speak. */
@@ -27,55 +34,41 @@ export const NODE_PATHS = {
   adminScrub: '/v1/admin/scrub',
 } as const;
 
+/**
+ * A bucket name or key as the wire carries it: non-empty and without NUL, which separates the parts of
+ * a node's LevelDB keys (a name holding one could reach into another bucket's rows).
+ */
+export const WireName = Type.String({ minLength: 1, pattern: '^[^\\u0000]*$' });
+
+/** A version id (hybrid-clock time and writer, 24 hex digits). */
+export const VersionId = Type.String({ pattern: VERSION_ID_PATTERN });
+
+/** Index of a shard within its stripe (k + m <= 256). */
+export const ShardIndex = Type.Integer({ minimum: 0, maximum: 255 });
+
+const Strings = Type.Record(Type.String(), Type.String());
+const ChecksumType = Type.Union([Type.Literal('COMPOSITE'), Type.Literal('FULL_OBJECT')]);
+const Count = Type.Integer({ minimum: 0 });
+
 /** Reed-Solomon parameters an object was written with. */
-export interface ErasureParams {
-  dataShards: number;
-  parityShards: number;
+export const ErasureParams = Type.Object({
+  dataShards: Type.Integer({ minimum: 1, maximum: 256 }),
+  parityShards: Type.Integer({ minimum: 0, maximum: 255 }),
   /** Bytes of one shard's block in a full stripe; a stripe holds dataShards × blockSizeBytes of the body. */
-  blockSizeBytes: number;
-}
+  blockSizeBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 }),
+});
+/** Reed-Solomon parameters an object was written with. */
+export type ErasureParams = Static<typeof ErasureParams>;
 
 /** Identifies one shard of one object version. */
-export interface ShardRef {
-  bucket: string;
-  key: string;
-  versionId: string;
-  shardIndex: number;
-}
+export const ShardRef = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, shardIndex: ShardIndex });
+/** Identifies one shard of one object version. */
+export type ShardRef = Static<typeof ShardRef>;
 
-/** The metadata record of an object version; every node of the object's set stores it beside its shard. */
-export interface ObjectRecord {
-  bucket: string;
-  key: string;
-  versionId: string;
-  /** A delete marker (tombstone): hides older versions and carries no data. */
-  deleted: boolean;
-  sizeBytes: number;
-  /** Quoted, as S3 sends it. */
-  etag: string;
-  lastModifiedMs: number;
-  contentType: string;
-  /** x-amz-meta-* without the prefix, names lower-cased. */
-  userMetadata: Record<string, string>;
-  /** Stored response headers: cache-control, content-disposition, content-encoding, content-language, expires. */
-  headers: Record<string, string>;
-  /** Flexible checksums by algorithm name (CRC32, CRC32C, CRC64NVME, SHA1, SHA256), base64. */
-  checksums: Record<string, string>;
-  erasure: ErasureParams;
-  /**
-   * Set on an object completed from a multipart upload: its body is the listed parts, in order, each an
-   * erasure-coded version of its own. The manifest carries no shard; completion copies no data.
-   */
-  parts?: PartRef[];
-  /** Set on a multipart upload's marker record: the bucket and key the upload will complete into. */
-  upload?: UploadInfo;
-  /** Object tags (S3 tagging), changed in place by POST /v1/tags without rewriting the version. */
-  tags?: Record<string, string>;
-  /** Orders in-place tag changes of one version (a version id); among records of the same version the greatest wins. */
-  tagsRevision?: string;
-  /** How a multipart object's checksum was built from its parts' (S3's ChecksumType); absent means FULL_OBJECT. */
-  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
-}
+/** How a multipart upload ended. */
+export const UploadOutcome = Type.Union([Type.Literal('aborted'), Type.Literal('completed')]);
+/** How a multipart upload ended. */
+export type UploadOutcome = Static<typeof UploadOutcome>;
 
 /**
  * What a multipart upload's marker record remembers. While the upload is open the marker is a live
@@ -84,23 +77,73 @@ export interface ObjectRecord {
  * garbage from parts a manifest uses. Closing markers written before `closed` existed carry no
  * `upload` at all: their parts cannot be judged and are kept.
  */
-export interface UploadInfo {
-  bucket: string;
-  key: string;
-  initiatedMs: number;
+export const UploadInfo = Type.Object({
+  bucket: Type.String(),
+  key: Type.String(),
+  initiatedMs: Type.Number(),
   /** Flexible-checksum algorithm every part must carry (x-amz-checksum-algorithm at creation). */
-  checksumAlgorithm?: string;
-  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+  checksumAlgorithm: Type.Optional(Type.String()),
+  checksumType: Type.Optional(ChecksumType),
   /** Set on the closing marker: the upload was aborted (by a client or by expiry) or completed. */
-  closed?: UploadOutcome;
+  closed: Type.Optional(UploadOutcome),
   /** When the closing marker was written. */
-  closedMs?: number;
+  closedMs: Type.Optional(Type.Number()),
   /** On a completed upload's closing marker: the version of the manifest written at `bucket`/`key`. */
-  manifestVersionId?: string;
-}
+  manifestVersionId: Type.Optional(Type.String()),
+});
+/** What a multipart upload's marker record remembers (see the schema). */
+export type UploadInfo = Static<typeof UploadInfo>;
 
-/** How a multipart upload ended. */
-export type UploadOutcome = 'aborted' | 'completed';
+/** One part of a completed multipart object. */
+export const PartRef = Type.Object({
+  partNumber: Type.Integer(),
+  /** Internal bucket and key where the part is stored, and the version that was completed. */
+  bucket: Type.String(),
+  key: Type.String(),
+  versionId: Type.String(),
+  sizeBytes: Count,
+  etag: Type.String(),
+  /** The part's flexible checksums, by algorithm (base64). */
+  checksums: Type.Optional(Strings),
+});
+/** One part of a completed multipart object. */
+export type PartRef = Static<typeof PartRef>;
+
+/** The metadata record of an object version; every node of the object's set stores it beside its shard. */
+export const ObjectRecord = Type.Object({
+  bucket: WireName,
+  key: WireName,
+  versionId: VersionId,
+  /** A delete marker (tombstone): hides older versions and carries no data. */
+  deleted: Type.Boolean(),
+  sizeBytes: Count,
+  /** Quoted, as S3 sends it. */
+  etag: Type.String(),
+  lastModifiedMs: Type.Number(),
+  contentType: Type.String(),
+  /** x-amz-meta-* without the prefix, names lower-cased. */
+  userMetadata: Strings,
+  /** Stored response headers: cache-control, content-disposition, content-encoding, content-language, expires. */
+  headers: Strings,
+  /** Flexible checksums by algorithm name (CRC32, CRC32C, CRC64NVME, SHA1, SHA256), base64. */
+  checksums: Strings,
+  erasure: ErasureParams,
+  /**
+   * Set on an object completed from a multipart upload: its body is the listed parts, in order, each an
+   * erasure-coded version of its own. The manifest carries no shard; completion copies no data.
+   */
+  parts: Type.Optional(Type.Array(PartRef)),
+  /** Set on a multipart upload's marker record: the bucket and key the upload will complete into. */
+  upload: Type.Optional(UploadInfo),
+  /** Object tags (S3 tagging), changed in place by POST /v1/tags without rewriting the version. */
+  tags: Type.Optional(Strings),
+  /** Orders in-place tag changes of one version (a version id); among records of the same version the greatest wins. */
+  tagsRevision: Type.Optional(Type.String()),
+  /** How a multipart object's checksum was built from its parts' (S3's ChecksumType); absent means FULL_OBJECT. */
+  checksumType: Type.Optional(ChecksumType),
+});
+/** The metadata record of an object version. */
+export type ObjectRecord = Static<typeof ObjectRecord>;
 
 /**
  * The internal bucket of multipart uploads (a name S3 forbids, so no user bucket collides with it).
@@ -126,103 +169,100 @@ export function parseUploadKey(key: string): { kind: 'marker' | 'part'; bucket: 
   return part === undefined ? { kind: 'marker', bucket, uploadId, partNumber: null } : { kind: 'part', bucket, uploadId, partNumber: Number(part) };
 }
 
-/** One part of a completed multipart object. */
-export interface PartRef {
-  partNumber: number;
-  /** Internal bucket and key where the part is stored, and the version that was completed. */
-  bucket: string;
-  key: string;
-  versionId: string;
-  sizeBytes: number;
-  etag: string;
-  /** The part's flexible checksums, by algorithm (base64). */
-  checksums?: Record<string, string>;
-}
-
 /** Body of POST /v1/commit: makes a prepared shard's version visible with its metadata, or writes a tombstone. */
-export interface CommitRequest {
-  record: ObjectRecord;
+export const CommitRequest = Type.Object({
+  record: ObjectRecord,
   /** Shard index this node holds; null for tombstones. */
-  shardIndex: number | null;
+  shardIndex: Type.Union([ShardIndex, Type.Null()]),
   /** Set by repair: the node may already hold this version with a bad shard, which the prepared one replaces. */
-  repair?: boolean;
-}
+  repair: Type.Optional(Type.Boolean()),
+});
+/** Body of POST /v1/commit. */
+export type CommitRequest = Static<typeof CommitRequest>;
 
 /** Body of POST /v1/abort: drops a prepared, uncommitted shard. */
-export interface AbortRequest {
-  bucket: string;
-  key: string;
-  versionId: string;
-  shardIndex: number;
-}
+export const AbortRequest = ShardRef;
+/** Body of POST /v1/abort. */
+export type AbortRequest = ShardRef;
 
 /**
  * Body of POST /v1/tags: replaces the tags of a committed version in place (its data and other metadata
  * stay). A node applies it only while that version is its current one and the revision is newer.
  */
-export interface TagUpdateRequest {
-  bucket: string;
-  key: string;
-  versionId: string;
-  tags: Record<string, string>;
-  tagsRevision: string;
-}
+export const TagUpdateRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, tags: Strings, tagsRevision: VersionId });
+/** Body of POST /v1/tags. */
+export type TagUpdateRequest = Static<typeof TagUpdateRequest>;
 
 /** Answer of PUT /v1/shards once the shard is durable (fsynced) but not yet visible. */
-export interface PrepareResponse {
-  sizeBytes: number;
-}
+export const PrepareResponse = Type.Object({ sizeBytes: Count });
+/** Answer of PUT /v1/shards. */
+export type PrepareResponse = Static<typeof PrepareResponse>;
 
 /** Answer of GET /v1/objects: this node's newest committed version of a key, and which shard of it it holds. */
-export interface ObjectStatus {
-  record: ObjectRecord;
-  shardIndex: number | null;
-  shardSizeBytes: number;
+export const ObjectStatus = Type.Object({
+  record: ObjectRecord,
+  shardIndex: Type.Union([ShardIndex, Type.Null()]),
+  shardSizeBytes: Count,
   /**
    * The shard's bytes (base64), verified against its checksums, when the caller asked for them and the
    * node keeps this shard inline: a small object's read then needs no second round.
    */
-  inlineShard?: string;
-}
+  inlineShard: Type.Optional(Type.String()),
+});
+/** Answer of GET /v1/objects. */
+export type ObjectStatus = Static<typeof ObjectStatus>;
+
+/** A version lookup's answer inside a batch: null for a key the node does not hold. */
+export const ObjectStatusOrNull = Type.Union([ObjectStatus, Type.Null()]);
 
 /**
  * One call of POST /v1/batch. Small calls to one node travel together while the node is busy (see
  * call-batcher.ts); each is the same operation as its own route. A `prepare` carries a whole small
  * shard (base64), as PUT /v1/shards would stream it.
  */
-export type BatchCall =
-  | { op: 'prepare'; ref: ShardRef; erasure: ErasureParams; shard: string }
-  | { op: 'commit'; request: CommitRequest }
-  | { op: 'status'; bucket: string; key: string; withInlineShard: boolean };
+export const BatchCall = Type.Union([
+  Type.Object({ op: Type.Literal('prepare'), ref: ShardRef, erasure: ErasureParams, shard: Type.String() }),
+  Type.Object({ op: Type.Literal('commit'), request: CommitRequest }),
+  Type.Object({ op: Type.Literal('status'), bucket: WireName, key: WireName, withInlineShard: Type.Boolean() }),
+]);
+/** One call of POST /v1/batch. */
+export type BatchCall = Static<typeof BatchCall>;
 
-/** Body of POST /v1/batch. */
-export interface BatchRequest {
-  calls: BatchCall[];
-}
+/** Most calls one batch may carry (the client sends at most 128). */
+export const MAX_BATCH_CALLS = 1024;
+
+/** Body of POST /v1/batch. Each call is checked on its own, so a bad one fails alone rather than its whole batch. */
+export const BatchRequest = Type.Object({ calls: Type.Array(Type.Unknown(), { maxItems: MAX_BATCH_CALLS }) });
 
 /** One call's outcome in a batch answer: its value (null for a key the node does not hold), or its wire error. */
-export type BatchResult = { ok: true; value: unknown } | { ok: false; code: string; message: string };
+export const BatchResult = Type.Union([
+  Type.Object({ ok: Type.Literal(true), value: Type.Unknown() }),
+  Type.Object({ ok: Type.Literal(false), code: Type.String(), message: Type.String() }),
+]);
+/** One call's outcome in a batch answer. */
+export type BatchResult = Static<typeof BatchResult>;
 
 /** Answer of POST /v1/batch: one result per call, in the order of the calls. */
-export interface BatchResponse {
-  results: BatchResult[];
-}
+export const BatchResponse = Type.Object({ results: Type.Array(BatchResult) });
+/** Answer of POST /v1/batch. */
+export type BatchResponse = Static<typeof BatchResponse>;
 
 /**
  * One row of a node's ordered listing: a key's newest version on that node, tombstones included
  * (a newer tombstone on one node hides an older live version on another, so the gateway decides).
  */
-export interface ListEntry {
-  key: string;
-  record: ObjectRecord;
-}
+export const ListEntry = Type.Object({ key: Type.String(), record: ObjectRecord });
+/** One row of a node's ordered listing. */
+export type ListEntry = Static<typeof ListEntry>;
 
 /** Answer of GET /v1/list. */
-export interface ListResponse {
-  entries: ListEntry[];
+export const ListResponse = Type.Object({
+  entries: Type.Array(ListEntry),
   /** True when the node stopped at `limit` and more entries follow the last one. */
-  truncated: boolean;
-}
+  truncated: Type.Boolean(),
+});
+/** Answer of GET /v1/list. */
+export type ListResponse = Static<typeof ListResponse>;
 
 /** Query of GET /v1/list. `after` is exclusive; when `afterIsPrefix` every key starting with it is skipped too. */
 export interface ListQuery {
@@ -233,103 +273,41 @@ export interface ListQuery {
   limit: number;
 }
 
-/** A bucket's record, kept on every node; the newest versionId per name wins. */
-export interface BucketRecord {
-  name: string;
-  versionId: string;
-  createdMs: number;
-  deleted: boolean;
-  /** The bucket's CORS rules (PutBucketCors); absent when none are configured. */
-  cors?: CorsRule[];
-  /** The bucket's tags (PutBucketTagging); absent when none are set. */
-  tags?: Record<string, string>;
-}
-
 /** One CORS rule of a bucket, as S3's CORSRule. */
-export interface CorsRule {
-  id?: string;
-  allowedOrigins: string[];
-  allowedMethods: string[];
-  allowedHeaders: string[];
-  exposeHeaders: string[];
-  maxAgeSeconds?: number;
-}
+export const CorsRule = Type.Object({
+  id: Type.Optional(Type.String()),
+  allowedOrigins: Type.Array(Type.String()),
+  allowedMethods: Type.Array(Type.String()),
+  allowedHeaders: Type.Array(Type.String()),
+  exposeHeaders: Type.Array(Type.String()),
+  maxAgeSeconds: Type.Optional(Type.Number()),
+});
+/** One CORS rule of a bucket. */
+export type CorsRule = Static<typeof CorsRule>;
+
+/** A bucket's record, kept on every node; the newest versionId per name wins. */
+export const BucketRecord = Type.Object({
+  name: WireName,
+  versionId: VersionId,
+  createdMs: Type.Number(),
+  deleted: Type.Boolean(),
+  /** The bucket's CORS rules (PutBucketCors); absent when none are configured. */
+  cors: Type.Optional(Type.Array(CorsRule)),
+  /** The bucket's tags (PutBucketTagging); absent when none are set. */
+  tags: Type.Optional(Strings),
+});
+/** A bucket's record. */
+export type BucketRecord = Static<typeof BucketRecord>;
 
 /** Answer of GET /v1/buckets. */
-export interface BucketsResponse {
-  buckets: BucketRecord[];
-}
+export const BucketsResponse = Type.Object({ buckets: Type.Array(BucketRecord) });
+/** Answer of GET /v1/buckets. */
+export type BucketsResponse = Static<typeof BucketsResponse>;
 
 /** Answer of PUT /v1/ring: whether the node adopted the ring (it was newer) and the epoch it now holds. */
-export interface RingOfferResponse {
-  adopted: boolean;
-  epoch: number;
-}
+export const RingOfferResponse = Type.Object({ adopted: Type.Boolean(), epoch: Count });
+/** Answer of PUT /v1/ring. */
+export type RingOfferResponse = Static<typeof RingOfferResponse>;
 
-/** Answer of GET /health. */
-export interface NodeHealth {
-  nodeId: string;
-  status: 'ok' | 'degraded';
-  metadataStore: 'open' | 'closed';
-  freeBytes: number;
-  checksumFailures: number;
-  /** Epoch of the newest ring the node holds; 0 when it has none. */
-  ringEpoch: number;
-  /** Shards waiting for repair (failed checksums or missing data). Absent from nodes older than this field. */
-  quarantinedShards?: number;
-  /** Shard writes refused for lack of space, and disk or LevelDB I/O errors, since start. */
-  noSpaceRefusals?: number;
-  ioErrors?: number;
-  /** The node's capacity limit and the shard bytes counted against it; null when only the disk limits it. */
-  capacityBytes?: number | null;
-  usedBytes?: number | null;
-  /** What start-up recovery removed: temporary files, stale prepared shards, orphan files; and files found missing. */
-  recovery?: {
-    tmpFilesRemoved: number;
-    stalePreparedDropped: number;
-    orphanFilesRemoved: number;
-    missingFiles: number;
-    completedMs: number;
-  } | null;
-  /** Prepared shards the node settled with its peers (committed or dropped) and those still undecided. */
-  preparedResolver?: { passes: number; committed: number; discarded: number; expired: number; undecided: number; lastPassMs: number | null };
-}
-
-/** Answer of GET /v1/partitions/digest: a compact summary of the versions a node holds in one ring partition. */
-export interface PartitionDigest {
-  partition: number;
-  count: number;
-  /** SHA-256 over (bucket, key, version id, deleted) of every key in hash order; equal digests mean equal versions. */
-  digest: string;
-}
-
-/** One key of a partition listing: the node's newest version of it and the shard it holds. */
-export interface PartitionEntry {
-  hashHex: string;
-  bucket: string;
-  key: string;
-  record: ObjectRecord;
-  shardIndex: number | null;
-}
-
-/** Where a partition listing resumes: the last entry of the previous page (exclusive). */
-export interface PartitionCursor {
-  hashHex: string;
-  bucket: string;
-  key: string;
-}
-
-/** Answer of GET /v1/partitions/entries. */
-export interface PartitionEntriesResponse {
-  entries: PartitionEntry[];
-  truncated: boolean;
-}
-
-/** Answer of GET /v1/admin/status: a node's background work; the figures are the node's HealingSnapshot and runner states. */
-export interface NodeWorkStatus {
-  nodeId: string;
-  ringEpoch: number;
-  quarantinedShards: number;
-  figures: Record<string, Record<string, unknown>>;
-  workers: Record<string, Record<string, unknown>>;
-}
+/** An empty answer (`{}`) of a call that only acknowledges. */
+export const Acknowledged = Type.Object({});

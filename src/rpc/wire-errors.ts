@@ -15,8 +15,11 @@ export const WIRE_ERROR_STATUS = {
 /** A wire error code; storage codes never reach S3 clients, the gateway maps them. */
 export type WireErrorCode = keyof typeof WIRE_ERROR_STATUS;
 
-/** A failed node request: what failed, on which node. */
-export class NodeError extends TesseraError<WireErrorCode> {
+/** A failure of the node protocol: what a node answers with (its server throws these), carrying a wire code. */
+export class WireError extends TesseraError<WireErrorCode> {}
+
+/** A failed node request as the client sees it: what failed, on which node. */
+export class NodeError extends WireError {
   readonly nodeId: string;
 
   constructor(code: WireErrorCode, nodeId: string, message: string, options?: { cause?: unknown }) {

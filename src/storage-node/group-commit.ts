@@ -1,3 +1,5 @@
+import { ShardStoreError } from './shard-store-error.js';
+
 /** One LevelDB operation of a metadata batch: keys and values are always bytes. */
 export type MetadataOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
@@ -27,12 +29,9 @@ export class MetadataBatch {
 export type WriteOps = (ops: MetadataOp[], sync: boolean) => Promise<void>;
 
 /** A metadata write refused because an earlier one failed: the node must restart before it writes again. */
-export class MetadataWriteFenced extends Error {
-  readonly code = 'EMETADATAFENCED';
-
+export class MetadataWriteFenced extends ShardStoreError<'WriteFenced'> {
   constructor() {
-    super('metadata writes are stopped after a failed write; restart the node once the disk is healthy');
-    this.name = 'MetadataWriteFenced';
+    super('WriteFenced', 'metadata writes are stopped after a failed write; restart the node once the disk is healthy');
   }
 }
 

@@ -9,7 +9,7 @@ export {
   type ShardStoreOptions,
   type ShardStoreStats,
 } from './shard-store.js';
-export { MetadataStore, METADATA_SCHEMA_VERSION, type QuarantineEntry, type StoredObject } from './metadata-store.js';
+export { MetadataStore, MetadataWriteFenced, METADATA_SCHEMA_VERSION, type QuarantineEntry, type StoredObject } from './metadata-store.js';
 export type { RecoveryReport } from './shard-recovery.js';
 export { NodeServer, type NodeServerOptions } from './node-server.js';
 export { loadBlockHasher, type BlockHasher } from './checksum.js';

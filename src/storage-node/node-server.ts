@@ -1,34 +1,38 @@
 import { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { isVersionId, type Logger } from '../common/index.js';
+import Type, { type Static, type TSchema } from 'typebox';
+import type { Logger } from '../common/index.js';
 import {
+  AbortRequest,
   BODY_HASH_HEADER,
+  BatchRequest,
+  BucketRecord,
+  CommitRequest,
+  MESSAGE_CHECKS,
   NODE_PATHS,
+  TagUpdateRequest,
   UNSIGNED_BODY,
   WIRE_ERROR_STATUS,
+  WireError,
   bodySha256,
+  checkFor,
   verifyRequestSignature,
-  type AbortRequest,
-  type BatchCall,
-  type BatchRequest,
   type BatchResponse,
   type BatchResult,
-  type BucketRecord,
-  type CommitRequest,
+  type ErasureParams,
   type ListQuery,
   type ListResponse,
   type NodeHealth,
   type ObjectStatus,
   type ShardRef,
-  type TagUpdateRequest,
   type WireErrorCode,
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
-import { MetadataWriteFenced, toObjectStatus } from './metadata-store.js';
+import { toObjectStatus } from './metadata-store.js';
 import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
-import { ShardCorruptError } from './shard-file.js';
-import { ShardStoreError, type ShardStore } from './shard-store.js';
+import type { ShardStore } from './shard-store.js';
+import { ShardStoreError } from './shard-store-error.js';
 import { registerHealingRoutes, type HealingControl } from './workers/healing-routes.js';
 
 /** Construction parameters of a storage node's HTTP server. */
@@ -49,18 +53,7 @@ export interface NodeServerOptions {
 
 /** Largest JSON body a node accepts (commit records carry user metadata, capped by S3 at 2 KiB). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
-/** Most calls one batch may carry (the client sends at most 128). */
-const MAX_BATCH_CALLS = 1024;
 const MAX_LIST_LIMIT = 10_000;
-
-class WireError extends Error {
-  readonly code: WireErrorCode;
-
-  constructor(code: WireErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 /** The storage node's side of the node protocol: authenticates every request, then serves the shard store. */
 export class NodeServer {
@@ -81,8 +74,19 @@ export class NodeServer {
       forceCloseConnections: true,
     });
     this.app.removeAllContentTypeParsers();
-    // Bodies are read by the handlers themselves: shard bodies stream to disk, JSON bodies are hash-checked first.
-    this.app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+    // Shard bodies stream to disk from their handler. A route with a body schema takes JSON: read here,
+    // checked against its signed hash before it is parsed, then validated against the schema.
+    this.app.addContentTypeParser('*', (request, payload, done) => {
+      if (request.routeOptions.schema?.body === undefined) return done(null);
+      readJson(request, payload).then((body) => done(null, body), (err: Error) => done(err));
+    });
+    this.app.setValidatorCompiler(({ schema }) => {
+      const check = checkFor(schema as TSchema);
+      return (data: unknown) => {
+        const problem = check.problem(data);
+        return problem === null ? { value: data } : { error: new WireError('BadRequest', problem) };
+      };
+    });
     this.app.addHook('onRequest', async (request) => this.authenticate(request));
     this.app.setErrorHandler((err, request, reply) => this.sendError(err, request, reply));
     this.routes();
@@ -119,29 +123,23 @@ export class NodeServer {
       if (request.headers[BODY_HASH_HEADER] !== UNSIGNED_BODY) throw new WireError('BadRequest', 'shard bodies are unsigned-shard');
       const query = request.query as Record<string, string | undefined>;
       const ref = shardRef(query);
-      const erasure = erasureParams(query);
+      const erasure = erasureOf(query);
       const abort = new AbortController();
       request.raw.once('aborted', () => abort.abort());
       const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal);
       return { sizeBytes };
     });
-    this.app.post(NODE_PATHS.commit, async (request) => {
-      await this.commit(await readJson<CommitRequest>(request));
+    this.app.post<{ Body: CommitRequest }>(NODE_PATHS.commit, { schema: { body: CommitRequest } }, async (request) => {
+      await store.commit(request.body);
       return {};
     });
-    this.app.post(NODE_PATHS.batch, async (request): Promise<BatchResponse> => {
-      const body = await readJson<BatchRequest>(request);
-      if (!Array.isArray(body.calls) || body.calls.length > MAX_BATCH_CALLS) throw new WireError('BadRequest', 'bad batch');
-      // The calls run together, so their metadata writes can share one sync; each answers for itself.
-      return { results: await Promise.all(body.calls.map((call) => this.runBatchCall(call, request))) };
+    this.app.post<{ Body: Static<typeof BatchRequest> }>(NODE_PATHS.batch, { schema: { body: BatchRequest } }, async (request): Promise<BatchResponse> => {
+      // The calls run together, so their metadata writes can share one sync; each is checked and answers for itself.
+      return { results: await Promise.all(request.body.calls.map((call) => this.runBatchCall(call, request))) };
     });
-    this.app.post(NODE_PATHS.abort, async (request) => {
-      const body = await readJson<AbortRequest>(request);
-      checkName(body.bucket, 'bucket');
-      checkName(body.key, 'key');
-      checkShardIndex(body.shardIndex);
-      if (!isVersionId(body.versionId)) throw new WireError('BadRequest', 'bad version id');
-      await store.abort({ bucket: body.bucket, key: body.key, versionId: body.versionId, shardIndex: body.shardIndex });
+    this.app.post<{ Body: AbortRequest }>(NODE_PATHS.abort, { schema: { body: AbortRequest } }, async (request) => {
+      const { bucket, key, versionId, shardIndex } = request.body;
+      await store.abort({ bucket, key, versionId, shardIndex });
       return {};
     });
     this.app.get(NODE_PATHS.objects, async (request) => {
@@ -175,28 +173,20 @@ export class NodeServer {
         truncated: page.truncated,
       };
     });
-    this.app.put(NODE_PATHS.buckets, async (request) => {
-      const record = await readJson<BucketRecord>(request);
-      if (!isVersionId(record.versionId)) throw new WireError('BadRequest', 'bad bucket record');
-      checkName(record.name, 'bucket');
-      await store.putBucket(record);
+    this.app.put<{ Body: BucketRecord }>(NODE_PATHS.buckets, { schema: { body: BucketRecord } }, async (request) => {
+      await store.putBucket(request.body);
       return {};
     });
     this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.metadata.listBuckets() }));
-    this.app.post(NODE_PATHS.tags, async (request) => {
-      const body = await readJson<TagUpdateRequest>(request);
-      if (!isVersionId(body.versionId) || !isVersionId(body.tagsRevision)) throw new WireError('BadRequest', 'bad version id');
-      if (typeof body.tags !== 'object' || body.tags === null) throw new WireError('BadRequest', 'bad tags');
-      checkName(body.bucket, 'bucket');
-      checkName(body.key, 'key');
-      await store.updateTags(body);
+    this.app.post<{ Body: TagUpdateRequest }>(NODE_PATHS.tags, { schema: { body: TagUpdateRequest } }, async (request) => {
+      await store.updateTags(request.body);
       return {};
     });
-    this.app.put(NODE_PATHS.ring, async (request) => {
-      const document = await readJson<unknown>(request);
+    // Any JSON document: parseRing is the ring's own validator.
+    this.app.put(NODE_PATHS.ring, { schema: { body: Type.Unknown() } }, async (request) => {
       let ring;
       try {
-        ring = parseRing(document);
+        ring = parseRing(request.body);
       } catch (err) {
         throw new WireError('BadRequest', `invalid ring: ${(err as Error).message}`);
       }
@@ -245,17 +235,6 @@ export class NodeServer {
     });
   }
 
-  /** Validates and applies a commit (POST /v1/commit, or one call of a batch). */
-  private async commit(body: CommitRequest): Promise<void> {
-    if (typeof body !== 'object' || body === null || typeof body.record !== 'object' || body.record === null || !isVersionId(body.record.versionId)) {
-      throw new WireError('BadRequest', 'bad version id');
-    }
-    checkName(body.record.bucket, 'bucket');
-    checkName(body.record.key, 'key');
-    if (body.shardIndex !== null) checkShardIndex(body.shardIndex);
-    await this.options.store.commit(body);
-  }
-
   /**
    * The node's newest version of a key, or null. With `withInlineShard`, an inline shard's bytes come
    * along, read through the same checksummed path as a shard read (a bad one is quarantined and left out).
@@ -274,34 +253,24 @@ export class NodeServer {
       return { ...status, inlineShard: Buffer.concat(pieces).toString('base64') };
     } catch (err) {
       // The reader falls back to reading (or rebuilding) this shard on its own path, which reports the fault.
-      if (err instanceof ShardCorruptError || err instanceof ShardStoreError) return status;
+      if (err instanceof ShardStoreError && err.code !== 'WriteFenced') return status;
       throw err;
     }
   }
 
-  private async runBatchCall(call: BatchCall, request: FastifyRequest): Promise<BatchResult> {
+  private async runBatchCall(body: unknown, request: FastifyRequest): Promise<BatchResult> {
     try {
-      if (typeof call !== 'object' || call === null) throw new WireError('BadRequest', 'bad batch call');
+      // The same schemas as the calls' own routes (a prepare's ref and erasure as PUT /v1/shards checks them).
+      const call = MESSAGE_CHECKS.batchCall.parse(body, badRequest);
       if (call.op === 'prepare') {
-        if (typeof call.ref !== 'object' || call.ref === null || typeof call.erasure !== 'object' || call.erasure === null || typeof call.shard !== 'string') {
-          throw new WireError('BadRequest', 'bad prepare');
-        }
-        // The same checks as PUT /v1/shards, on the same fields as strings.
-        const ref = shardRef(stringFields(call.ref as unknown as Record<string, unknown>));
-        const erasure = erasureParams({ k: String(call.erasure.dataShards), m: String(call.erasure.parityShards), block: String(call.erasure.blockSizeBytes) });
-        const sizeBytes = await this.options.store.prepare(ref, erasure, Readable.from([Buffer.from(call.shard, 'base64')]));
+        const sizeBytes = await this.options.store.prepare(call.ref, call.erasure, Readable.from([Buffer.from(call.shard, 'base64')]));
         return { ok: true, value: { sizeBytes } };
       }
       if (call.op === 'commit') {
-        await this.commit(call.request);
+        await this.options.store.commit(call.request);
         return { ok: true, value: null };
       }
-      if (call.op === 'status') {
-        checkName(call.bucket, 'bucket');
-        checkName(call.key, 'key');
-        return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard === true) };
-      }
-      throw new WireError('BadRequest', 'unknown batch call');
+      return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard) };
     } catch (err) {
       const code = wireCodeOf(err);
       if (code === 'Internal') request.log.error({ err }, 'node batch call failed');
@@ -321,79 +290,59 @@ export class NodeServer {
   }
 }
 
+/** The one mapping of node failures onto the wire: protocol errors as they are, storage errors by their table. */
 function wireCodeOf(err: unknown): WireErrorCode {
   if (err instanceof WireError) return err.code;
-  if (err instanceof ShardStoreError) {
-    const codes = { NotFound: 'NotFound', NoSpace: 'InsufficientStorage', Conflict: 'Conflict', IoError: 'Internal' } as const;
-    return codes[err.code];
-  }
-  if (err instanceof ShardCorruptError) return 'ChecksumMismatch';
-  if (err instanceof MetadataWriteFenced) return 'Unavailable';
+  if (err instanceof ShardStoreError) return err.wireCode;
   return 'Internal';
 }
 
+function badRequest(problem: string): WireError {
+  return new WireError('BadRequest', problem);
+}
+
+/** A bucket or key from the query string, by the same rule as in JSON bodies. */
 function stringParam(query: Record<string, string | undefined>, name: string): string {
   const value = query[name];
-  if (value === undefined || value.length === 0 || value.includes('\0')) throw new WireError('BadRequest', `bad ${name}`);
+  if (!MESSAGE_CHECKS.name.is(value)) throw new WireError('BadRequest', `bad ${name}`);
   return value;
 }
 
-/**
- * Bucket names and keys from JSON bodies get the same check as query strings: NUL separates the parts
- * of LevelDB keys, so a name holding one could reach into another bucket's rows.
- */
-function checkName(value: unknown, name: string): void {
-  if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) throw new WireError('BadRequest', `bad ${name}`);
-}
-
-function checkShardIndex(value: unknown): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) throw new WireError('BadRequest', 'bad shard');
-}
-
 function intParam(query: Record<string, string | undefined>, name: string, min: number, max: number): number {
-  const raw = query[name];
-  const value = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  const value = digits(query[name]);
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new WireError('BadRequest', `bad ${name}`);
   return value;
 }
 
-function erasureParams(query: Record<string, string | undefined>): { dataShards: number; parityShards: number; blockSizeBytes: number } {
-  return {
-    dataShards: intParam(query, 'k', 1, 256),
-    parityShards: intParam(query, 'm', 0, 255),
-    blockSizeBytes: intParam(query, 'block', 1, 2 ** 31),
-  };
+/** A query-string number: its digits, or NaN, which no schema accepts. */
+function digits(text: string | undefined): number {
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : Number.NaN;
 }
 
-/** A shard ref from a JSON body, as the query-string fields shardRef checks. */
-function stringFields(ref: Record<string, unknown>): Record<string, string | undefined> {
-  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined);
-  return { bucket: text(ref['bucket']), key: text(ref['key']), version: text(ref['versionId']), shard: text(ref['shardIndex']) };
+/** The erasure parameters of PUT /v1/shards (k, m, block), checked by the schema a batched prepare uses. */
+function erasureOf(query: Record<string, string | undefined>): ErasureParams {
+  return MESSAGE_CHECKS.erasure.parse({ dataShards: digits(query['k']), parityShards: digits(query['m']), blockSizeBytes: digits(query['block']) }, badRequest);
 }
 
+/** The shard a query string names (bucket, key, version, shard), checked by the ShardRef schema. */
 function shardRef(query: Record<string, string | undefined>): ShardRef {
-  const versionId = stringParam(query, 'version');
-  if (!isVersionId(versionId)) throw new WireError('BadRequest', 'bad version');
-  return {
-    bucket: stringParam(query, 'bucket'),
-    key: stringParam(query, 'key'),
-    versionId,
-    shardIndex: intParam(query, 'shard', 0, 255),
-  };
+  const ref = { bucket: query['bucket'], key: query['key'], versionId: query['version'], shardIndex: digits(query['shard']) };
+  return MESSAGE_CHECKS.shardRef.parse(ref, badRequest);
 }
 
-async function readJson<T>(request: FastifyRequest): Promise<T> {
+/** Reads a JSON body within the size limit and checks it against its signed hash before parsing it. */
+async function readJson(request: FastifyRequest, payload: AsyncIterable<Buffer>): Promise<unknown> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of request.raw) {
-    total += (chunk as Buffer).length;
+  for await (const chunk of payload) {
+    total += chunk.length;
     if (total > MAX_JSON_BODY_BYTES) throw new WireError('BadRequest', 'body too large');
-    chunks.push(chunk as Buffer);
+    chunks.push(chunk);
   }
   const body = Buffer.concat(chunks);
   if (bodySha256(body) !== request.headers[BODY_HASH_HEADER]) throw new WireError('Unauthorized', 'body hash mismatch');
   try {
-    return JSON.parse(body.toString('utf8')) as T;
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new WireError('BadRequest', 'body is not JSON');
   }

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
-import { TesseraError } from '../common/index.js';
 import type { BlockHasher } from './checksum.js';
+import { ShardStoreError } from './shard-store-error.js';
 
 /**
  * Shard file format, version 1.
@@ -42,7 +42,7 @@ export interface ShardHeader {
 }
 
 /** A shard file whose bytes do not match their checksums, or whose header is unreadable. */
-export class ShardCorruptError extends TesseraError<'ShardCorrupt'> {
+export class ShardCorruptError extends ShardStoreError<'ShardCorrupt'> {
   constructor(message: string) {
     super('ShardCorrupt', message);
   }

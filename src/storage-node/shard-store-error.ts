@@ -1,10 +1,35 @@
 import { TesseraError } from '../common/index.js';
+import type { WireErrorCode } from '../rpc/index.js';
 
-/** Failures of the shard store that the node server maps onto wire errors. */
-export type ShardStoreErrorCode = 'NotFound' | 'Conflict' | 'NoSpace' | 'IoError';
+/**
+ * Every failure a storage node raises on purpose, with the wire code the node server answers it with
+ * (storage codes never travel themselves). The one error family of the storage node.
+ */
+export const SHARD_STORE_WIRE_CODES = {
+  NotFound: 'NotFound',
+  Conflict: 'Conflict',
+  NoSpace: 'InsufficientStorage',
+  IoError: 'Internal',
+  /** A shard's bytes or header do not match their checksums. */
+  ShardCorrupt: 'ChecksumMismatch',
+  /** Metadata writes stopped after a failed one, until a restart. */
+  WriteFenced: 'Unavailable',
+  /** Repair: a source node failed to deliver its shard. */
+  SourceFailed: 'Internal',
+  /** Repair: fewer than k shards are readable. */
+  NotEnoughSources: 'Internal',
+} as const satisfies Record<string, WireErrorCode>;
 
-/** A typed shard store failure. */
-export class ShardStoreError extends TesseraError<ShardStoreErrorCode> {}
+/** The codes of storage node failures. */
+export type ShardStoreErrorCode = keyof typeof SHARD_STORE_WIRE_CODES;
+
+/** A typed storage node failure; subclasses add fields, never a second family. */
+export class ShardStoreError<C extends ShardStoreErrorCode = ShardStoreErrorCode> extends TesseraError<C> {
+  /** The wire code a node answers this failure with. */
+  get wireCode(): WireErrorCode {
+    return SHARD_STORE_WIRE_CODES[this.code];
+  }
+}
 
 /** True for a disk-full failure: ENOSPC/EDQUOT from fs, or LevelDB's I/O error for the same cause. */
 export function isNoSpace(err: unknown): boolean {

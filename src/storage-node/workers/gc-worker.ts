@@ -1,4 +1,4 @@
-import { formatVersionId, parseVersionId } from '../../common/index.js';
+import { DEFAULTS, formatVersionId, parseVersionId } from '../../common/index.js';
 import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
 import { UPLOADS_BUCKET, fanOut, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject } from '../metadata-store.js';
@@ -152,7 +152,7 @@ export class GcWorker implements Worker {
     const ring = rings.current;
     const after = this.cursor.phase === 'keys' ? this.cursor.after : null;
     // Without a ring nothing can be asked of a key's set: the pass goes straight to the files.
-    const page = ring === undefined ? [] : await store.metadata.hashIndexPage(after, this.options.keysPerStep ?? 32);
+    const page = ring === undefined ? [] : await store.metadata.hashIndexPage(after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
     for (const entry of page) {
       signal.throwIfAborted();
       try {
@@ -318,7 +318,7 @@ export class GcWorker implements Worker {
   }
 
   private peerSignal(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, AbortSignal.timeout(this.options.peerTimeoutMs ?? 5_000)]);
+    return AbortSignal.any([signal, AbortSignal.timeout(this.options.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs)]);
   }
 
   private locate(ring: Ring, bucket: string, key: string): readonly RingNode[] {

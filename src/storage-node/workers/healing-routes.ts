@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { NODE_PATHS, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry } from '../../rpc/index.js';
+import type { FastifyInstance } from 'fastify';
+import { NODE_PATHS, WireError, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry } from '../../rpc/index.js';
 import type { ShardStore } from '../shard-store.js';
 
 /** What the admin routes ask of a node's background work. */
@@ -16,17 +16,17 @@ const MAX_ENTRIES = 1_000;
  * the operator's status and scrub. The node server's hook has authenticated every request already.
  */
 export function registerHealingRoutes(app: FastifyInstance, store: ShardStore, control: HealingControl | undefined): void {
-  app.get(NODE_PATHS.partitionDigest, async (request, reply) => {
+  app.get(NODE_PATHS.partitionDigest, async (request): Promise<PartitionDigest> => {
     const query = request.query as Record<string, string | undefined>;
     const shape = partitionParams(query);
-    if (shape === null) return badRequest(reply, 'bad partition');
+    if (shape === null) throw new WireError('BadRequest', 'bad partition');
     return partitionDigest(store, shape.partition, shape.bits);
   });
-  app.get(NODE_PATHS.partitionEntries, async (request, reply) => {
+  app.get(NODE_PATHS.partitionEntries, async (request): Promise<PartitionEntriesResponse> => {
     const query = request.query as Record<string, string | undefined>;
     const shape = partitionParams(query);
     const limit = Number(query['limit'] ?? MAX_ENTRIES);
-    if (shape === null || !Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRIES) return badRequest(reply, 'bad partition listing');
+    if (shape === null || !Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRIES) throw new WireError('BadRequest', 'bad partition listing');
     const after =
       query['afterHash'] === undefined ? null : { hashHex: query['afterHash'], bucket: query['afterBucket'] ?? '', key: query['afterKey'] ?? '' };
     const shift = BigInt(64 - shape.bits);
@@ -38,15 +38,14 @@ export function registerHealingRoutes(app: FastifyInstance, store: ShardStore, c
       const stored = await store.metadata.getObject(entry.bucket, entry.key);
       if (stored !== undefined) entries.push({ ...entry, record: stored.record, shardIndex: stored.shardIndex });
     }
-    const answer: PartitionEntriesResponse = { entries, truncated: page.length > limit };
-    return answer;
+    return { entries, truncated: page.length > limit };
   });
-  app.get(NODE_PATHS.adminStatus, async (_request, reply) => {
-    if (control === undefined) return reply.status(404).send({ code: 'NotFound', message: 'no background work on this node' });
+  app.get(NODE_PATHS.adminStatus, async (): Promise<NodeWorkStatus> => {
+    if (control === undefined) throw new WireError('NotFound', 'no background work on this node');
     return control.workStatus();
   });
-  app.post(NODE_PATHS.adminScrub, async (request, reply) => {
-    if (control === undefined) return reply.status(404).send({ code: 'NotFound', message: 'no background work on this node' });
+  app.post(NODE_PATHS.adminScrub, async (request) => {
+    if (control === undefined) throw new WireError('NotFound', 'no background work on this node');
     control.startScrub((request.query as Record<string, string | undefined>)['fast'] === '1');
     return {};
   });
@@ -79,8 +78,4 @@ function partitionParams(query: Record<string, string | undefined>): { partition
   const bits = Number(query['bits']);
   if (!Number.isInteger(bits) || bits < 0 || bits > 20 || !Number.isInteger(partition) || partition < 0 || partition >= 2 ** bits) return null;
   return { partition, bits };
-}
-
-function badRequest(reply: FastifyReply, message: string): FastifyReply {
-  return reply.status(400).type('application/json').send({ code: 'BadRequest', message });
 }

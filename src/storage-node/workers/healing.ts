@@ -1,5 +1,5 @@
-import { DEFAULTS, checkGcAges, type Logger, type NodeHealingConfig } from '../../common/index.js';
-import type { NodeWorkStatus } from '../../rpc/index.js';
+import { DEFAULT_HEALING, checkGcAges, type Logger, type NodeHealingConfig } from '../../common/index.js';
+import type { NodeWorkStatus, WorkerReport } from '../../rpc/index.js';
 import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import { AuditWorker } from './audit-worker.js';
@@ -15,25 +15,8 @@ import { WorkerRunner } from './worker-runner.js';
 /** Pacing of a node's background work: the node configuration's healing section. */
 export type HealingConfig = NodeHealingConfig;
 
-/** Defaults, from the one table of defaults (a scrub pass a day on a full node; cheap audits and ring checks; hourly garbage collection). */
-export const DEFAULT_HEALING_CONFIG: HealingConfig = Object.freeze({
-  scrubBytesPerSecond: DEFAULTS.scrubBytesPerSecond,
-  scrubIntervalMs: DEFAULTS.scrubIntervalMs,
-  auditIntervalMs: DEFAULTS.auditIntervalMs,
-  auditConcurrency: DEFAULTS.auditConcurrency,
-  repairBytesPerSecond: DEFAULTS.repairBytesPerSecond,
-  repairConcurrency: DEFAULTS.repairConcurrency,
-  rebalanceBytesPerSecond: DEFAULTS.rebalanceBytesPerSecond,
-  rebalanceIntervalMs: DEFAULTS.rebalanceIntervalMs,
-  rebalanceSettleMs: DEFAULTS.rebalanceSettleMs,
-  rebalance: true,
-  gc: true,
-  gcIntervalMs: DEFAULTS.gcIntervalMs,
-  gcKeysPerSecond: DEFAULTS.gcKeysPerSecond,
-  gcTombstoneGraceMs: DEFAULTS.gcTombstoneGraceMs,
-  gcUploadExpiryMs: DEFAULTS.gcUploadExpiryMs,
-  gcSettleMs: DEFAULTS.gcSettleMs,
-});
+/** Defaults, from the node settings' schema (a scrub pass a day on a full node; cheap audits and ring checks; hourly garbage collection). */
+export const DEFAULT_HEALING_CONFIG: HealingConfig = DEFAULT_HEALING;
 
 /** Construction parameters of a node's background work. */
 export interface HealingOptions {
@@ -132,16 +115,14 @@ export class Healing implements HealingControl {
   workStatus(): NodeWorkStatus {
     const clock = this.options.clock ?? Date.now;
     const snapshot = this.figures.snapshot(clock());
-    const workers: Record<string, Record<string, unknown>> = {};
-    for (const [name, runner] of Object.entries(this.runners)) workers[name] = { ...runner.status() };
-    workers['rebalance'] ??= { name: 'rebalance', running: false, worker: { enabled: false } };
-    workers['gc'] ??= { name: 'gc', running: false, worker: { enabled: false } };
+    const { scrub, repair, audit, rebalance, gc } = this.runners;
+    const off = (name: string): WorkerReport => ({ name, running: false, worker: { enabled: false } });
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
       quarantinedShards: this.options.store.stats.quarantinedShards,
-      figures: { ...snapshot },
-      workers,
+      figures: snapshot,
+      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc') },
     };
   }
 }

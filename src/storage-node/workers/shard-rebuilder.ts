@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { createCodec, objectLayout, stripeBlockSizeBytes, type Codec } from '../../erasure/index.js';
 import type { ObjectRecord } from '../../rpc/index.js';
+import { ShardStoreError } from '../shard-store-error.js';
 import type { PeerClient } from './peer-clients.js';
 
 function ignore(): void {}
@@ -56,19 +57,18 @@ export class CodecCache {
 }
 
 /** A source failed to open or to deliver verified bytes: the caller excludes it and tries again. */
-export class SourceFailure extends Error {
+export class SourceFailure extends ShardStoreError<'SourceFailed'> {
   readonly shardIndex: number;
   constructor(shardIndex: number, cause: unknown) {
-    super(`source of shard ${shardIndex} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super('SourceFailed', `source of shard ${shardIndex} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.shardIndex = shardIndex;
   }
 }
 
 /** Fewer than k sources could be opened: the caller may look for other holders, or retry later. */
-export class NotEnoughSources extends Error {
-  readonly code = 'NotEnoughSources';
+export class NotEnoughSources extends ShardStoreError<'NotEnoughSources'> {
   constructor(open: number, needed: number) {
-    super(`only ${open} of ${needed} shards are readable`);
+    super('NotEnoughSources', `only ${open} of ${needed} shards are readable`);
   }
 }
 

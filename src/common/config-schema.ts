@@ -1,0 +1,363 @@
+import Type, { type Static, type TInteger, type TSchema } from 'typebox';
+
+/**
+ * Every setting of every role, described once. Each is a TypeBox (JSON Schema) type that carries,
+ * besides what it accepts, its default, its `TESSERA_*` variable, its flag and its line in the docs
+ * table: config-reader.ts loads and validates from these, config-docs.ts prints the table from them,
+ * and the types of the parsed configuration derive from them.
+ */
+
+/** What a setting says about itself beyond the values it accepts. */
+export interface SettingInfo {
+  /** The environment variable that overrides the file. */
+  env?: string;
+  /** The command-line flag that overrides both, where the role's command has one. */
+  flag?: string;
+  /** The docs table's cell saying what the setting does; settings without one share another's row. */
+  doc?: string;
+  /** The docs table's default, where the schema's value needs words ("the listen address"). */
+  defaultDoc?: string;
+  /** The `<key>File` setting that gives the same secret from a file (shown in the same docs row). */
+  fileForm?: string;
+  /** The docs table's variables cell, for a setting the environment sets in its own way (credentials). */
+  envDoc?: string;
+  default?: unknown;
+}
+
+/** The parts of a setting's schema that the reader and the docs look at: JSON Schema keywords plus SettingInfo's. */
+export interface SettingNode extends SettingInfo {
+  type?: string;
+  properties?: Record<string, SettingNode>;
+  items?: SettingNode;
+  anyOf?: SettingNode[];
+  const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  /** What the setting accepts, in words, where the type alone does not say it well. */
+  expected?: string;
+  /** A file path, resolved against the configuration file's directory when the file gives it. */
+  path?: boolean;
+  /** A list the environment gives comma-separated. */
+  list?: boolean;
+}
+
+/** Every setting of a role schema with its dotted file key (`erasure.dataShards`), in schema order. */
+export function settingsOf(schema: TSchema, prefix = ''): { key: string; node: SettingNode }[] {
+  const out: { key: string; node: SettingNode }[] = [];
+  for (const [name, node] of Object.entries((schema as SettingNode).properties ?? {})) {
+    const key = prefix === '' ? name : `${prefix}.${name}`;
+    if (node.type === 'object' && node.env === undefined && node.doc === undefined) out.push(...settingsOf(node, key));
+    else out.push({ key, node });
+  }
+  return out;
+}
+
+/** A role schema's defaults, as a value of its type (settings without a default are left out). */
+export function defaultsOf<T extends TSchema>(schema: T): Static<T> {
+  const value: Record<string, unknown> = {};
+  for (const [name, node] of Object.entries((schema as SettingNode).properties ?? {})) {
+    if (node.type === 'object') value[name] = defaultsOf(node);
+    else if (node.default !== undefined) value[name] = structuredClone(node.default);
+  }
+  // Every setting with a default is required in the schema and every other one optional, so this is the type.
+  return value as Static<T>;
+}
+
+/** A setting: `type` with its info added as schema keywords (JSON Schema ignores keywords it does not know). */
+export function setting<T extends TSchema, const I extends SettingInfo>(type: T, info: I): T & I {
+  return Type.With(type, info) as T & I;
+}
+
+/** Defaults shared by every role; the schemas below point at these, and code that needs one reads it here. */
+export const DEFAULTS = {
+  region: 'us-east-1',
+  /** Loopback by default: exposing the S3 port is a decision, made with `listen`. */
+  gatewayListen: '127.0.0.1:9000',
+  /** Port of the node protocol; nodes listen on loopback unless told otherwise. */
+  nodeListen: '127.0.0.1:9100',
+  dataShards: 4,
+  parityShards: 2,
+  /** 256 KiB blocks: a 4+2 stripe is 1 MiB of body, large enough for throughput, small enough per request. */
+  blockSizeBytes: 256 * 1024,
+  /** 2^10 partitions, as `tessera ring create` defaults: about 1% balance granularity up to ~100 nodes. */
+  partitionBits: 10,
+  metadataTimeoutMs: 5_000,
+  stallTimeoutMs: 10_000,
+  /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
+  ringPollMs: 5_000,
+  kernel: 'auto',
+  logLevel: 'info',
+  /** Development credentials of the embedded default; printed at start, overridable. */
+  devAccessKeyId: 'tessera',
+  devSecretAccessKey: 'tessera-dev-secret',
+  devNodeCount: 6,
+  /** Where `tessera dev` keeps its nodes, and where `tessera admin` looks for them. */
+  devDataDir: './data',
+  reserveBytes: 64 * 1024 * 1024,
+  /** Deep scrub reads at most this fast, and a pass a day is plenty on a full node. */
+  scrubBytesPerSecond: 20 * 1024 * 1024,
+  scrubIntervalMs: 24 * 60 * 60 * 1000,
+  /** Audits compare digests of the partitions a node leads: cheap, so every 10 minutes. */
+  auditIntervalMs: 10 * 60 * 1000,
+  /** Partitions in flight per audit: enough that a wiped node is found about as fast as repair rebuilds it. */
+  auditConcurrency: 8,
+  repairBytesPerSecond: 0,
+  /** Repairs in flight at once, as the repair worker's DEFAULT_REPAIR_CONCURRENCY. */
+  repairConcurrency: 4,
+  rebalanceBytesPerSecond: 50 * 1024 * 1024,
+  rebalanceIntervalMs: 5_000,
+  /** Garbage is collected hourly, at most 500 keys/s (status requests to a key's set for each candidate). */
+  gcIntervalMs: 60 * 60 * 1000,
+  gcKeysPerSecond: 500,
+  /** A day: a prepared write is settled within 15 minutes (DEFAULT_PREPARED_GRACE_MS), and a node down for less than a day still blocks nothing it should. */
+  gcTombstoneGraceMs: 24 * 60 * 60 * 1000,
+  /** A week, the usual AbortIncompleteMultipartUpload lifecycle setting. */
+  gcUploadExpiryMs: 7 * 24 * 60 * 60 * 1000,
+  gcSettleMs: 60 * 60 * 1000,
+  /** Several gateway ring polls (5 s each by default). */
+  rebalanceSettleMs: 30_000,
+  /** A shorter cluster secret is refused: it is the only thing between the network and every shard. */
+  minClusterSecretLength: 16,
+
+  // Fixed tuning, not settings: kept here so that every default of the system is in one place.
+  /** Keep-alive connections a gateway keeps to each node, and how long an idle one stays open. */
+  nodeConnections: 32,
+  nodeKeepAliveMs: 30_000,
+  /** How long a node may take to start answering, to open a connection, and between two body chunks. */
+  nodeHeadersTimeoutMs: 10_000,
+  nodeConnectTimeoutMs: 1_000,
+  nodeBodyTimeoutMs: 30_000,
+  /** How far a shard write may fall behind the write quorum before it is given up (a hung node). */
+  stragglerGraceMs: 3_000,
+  /** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
+  bucketCacheTtlMs: 2_000,
+  /** Entries a gateway asks each node for per page of a listing. */
+  listPageEntries: 1_000,
+  /** Keys the collector reads per step, and how long it waits for a peer's answer. */
+  gcKeysPerStep: 32,
+  gcPeerTimeoutMs: 5_000,
+} as const;
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** "host:port" with a port up to 65535 (0 = any free port); IPv6 hosts may be bracketed. */
+const LISTEN_PATTERN = '^.+:(?:\\d{1,4}|[0-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{2}|655[0-2]\\d|6553[0-5])$';
+
+/** "host:port". */
+export const Listen = Type.String({ pattern: LISTEN_PATTERN, expected: '"host:port"' });
+/** A non-empty string. */
+const Text = Type.String({ minLength: 1, expected: 'a non-empty string' });
+/** A file path: relative ones in the file resolve against the file's directory, others against the working directory. */
+const Path = Type.String({ minLength: 1, expected: 'a non-empty string', path: true });
+/** An integer in [min, max]. */
+const Int = (minimum: number, maximum: number): TInteger => Type.Integer({ minimum, maximum });
+/** A switch: true/false in a file; on/off, true/false, 1/0, yes/no in the environment. */
+const Switch = Type.Boolean({ expected: 'on or off (true/false)' });
+
+/** Erasure-coding kernel choice. */
+export const KernelChoice = Type.Union([Type.Literal('auto'), Type.Literal('portable'), Type.Literal('wasm-simd')]);
+/** pino's levels. */
+export const LogLevel = Type.Union([
+  Type.Literal('fatal'),
+  Type.Literal('error'),
+  Type.Literal('warn'),
+  Type.Literal('info'),
+  Type.Literal('debug'),
+  Type.Literal('trace'),
+  Type.Literal('silent'),
+]);
+
+/** One S3 access key as the file gives it: the secret inline or in a file of its own. */
+const CredentialEntry = Type.Object(
+  { accessKeyId: Text, secretAccessKey: Type.Optional(Text), secretAccessKeyFile: Type.Optional(Path) },
+  { additionalProperties: false },
+);
+/** S3 access keys: a list in the file, in `credentialsFile`, and one from the environment in front. */
+export const CredentialList = Type.Array(CredentialEntry, { expected: 'a list of access keys' });
+
+/** A `credentialsFile`, read as if it were a configuration of its own with one key. */
+export const CredentialsFile = Type.Object({ credentials: CredentialList }, { additionalProperties: false });
+
+/** A storage node as the gateway's configuration lists it. */
+export const ClusterNode = Type.Object(
+  {
+    id: Text,
+    address: Listen,
+    zone: setting(Text, { default: 'default' }),
+    weight: setting(Int(0, 1_000_000), { default: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+/** The S3 access key the environment adds in front of the file's credentials. */
+export const CREDENTIAL_ENV = {
+  accessKeyId: 'TESSERA_ACCESS_KEY',
+  secretAccessKey: 'TESSERA_SECRET_KEY',
+  secretAccessKeyFile: 'TESSERA_SECRET_KEY_FILE',
+} as const;
+
+/** The settings shared by both roles. */
+const common = {
+  clusterSecret: Type.Optional(
+    setting(Text, {
+      env: 'TESSERA_CLUSTER_SECRET',
+      fileForm: 'clusterSecretFile',
+      doc: `HMAC key of the node protocol, the same everywhere (at least ${DEFAULTS.minClusterSecretLength} characters)`,
+    }),
+  ),
+  clusterSecretFile: Type.Optional(setting(Path, { env: 'TESSERA_CLUSTER_SECRET_FILE' })),
+  logLevel: setting(LogLevel, { env: 'TESSERA_LOG_LEVEL', default: DEFAULTS.logLevel, doc: 'how much the process logs' }),
+};
+
+/** Reed-Solomon layout of new objects. */
+export const ErasureSettings = Type.Object(
+  {
+    dataShards: setting(Int(1, 128), { env: 'TESSERA_DATA_SHARDS', default: DEFAULTS.dataShards, doc: 'data shards of new objects' }),
+    parityShards: setting(Int(0, 128), { env: 'TESSERA_PARITY_SHARDS', default: DEFAULTS.parityShards, doc: 'parity shards of new objects; data + parity must equal the ring\'s replicas' }),
+    blockSizeBytes: setting(Int(4096, 16 * 1024 * 1024), { env: 'TESSERA_BLOCK_SIZE_BYTES', default: DEFAULTS.blockSizeBytes, doc: 'bytes of one shard\'s block in a stripe' }),
+  },
+  { additionalProperties: false },
+);
+
+/** Everything a gateway's configuration may say. */
+export const GatewaySettings = Type.Object(
+  {
+    listen: setting(Listen, { env: 'TESSERA_LISTEN', flag: '--listen', default: DEFAULTS.gatewayListen, doc: '`host:port` to listen on' }),
+    ...common,
+    seeds: Type.Optional(
+      setting(Type.Array(Listen, { minItems: 1, expected: 'a list of at least one storage node "host:port"', list: true }), {
+        env: 'TESSERA_SEEDS',
+        doc: 'nodes (`host:port,...`) to fetch the ring from; the gateway then follows newer epochs',
+      }),
+    ),
+    ringFile: Type.Optional(setting(Path, { env: 'TESSERA_RING_FILE', doc: 'or: a ring file to load and watch' })),
+    nodes: Type.Optional(setting(Type.Array(ClusterNode, { expected: 'a list of the storage nodes' }), { doc: 'or: a node list, each `{id, address, zone, weight}`, to derive a ring from (small static clusters)' })),
+    ringPollMs: setting(Int(100, 3_600_000), { env: 'TESSERA_RING_POLL_MS', default: DEFAULTS.ringPollMs, doc: 'how often to look for a newer ring' }),
+    credentials: Type.Optional(
+      setting(CredentialList, {
+        envDoc: `\`${CREDENTIAL_ENV.accessKeyId}\` + \`${CREDENTIAL_ENV.secretAccessKey}\` / \`${CREDENTIAL_ENV.secretAccessKeyFile}\``,
+        doc: 'S3 access keys, each `{accessKeyId, secretAccessKey}` or `{accessKeyId, secretAccessKeyFile}`; the variables add one in front',
+      }),
+    ),
+    credentialsFile: Type.Optional(setting(Path, { env: 'TESSERA_CREDENTIALS_FILE', doc: 'a JSON list of access keys' })),
+    erasure: ErasureSettings,
+    region: setting(Text, { env: 'TESSERA_REGION', default: DEFAULTS.region, doc: 'S3 region' }),
+    baseDomain: Type.Optional(setting(Text, { env: 'TESSERA_BASE_DOMAIN', doc: 'base domain for virtual-hosted addressing' })),
+    metadataTimeoutMs: setting(Int(100, 600_000), {
+      env: 'TESSERA_METADATA_TIMEOUT_MS',
+      default: DEFAULTS.metadataTimeoutMs,
+      doc: 'how long one node may take over a metadata call before the gateway goes on without it',
+    }),
+    stallTimeoutMs: setting(Int(100, 600_000), {
+      env: 'TESSERA_STALL_TIMEOUT_MS',
+      default: DEFAULTS.stallTimeoutMs,
+      doc: 'how long a shard stream may stall before the gateway goes on without its node',
+    }),
+    partitionBits: setting(Int(0, 16), { env: 'TESSERA_PARTITION_BITS', default: DEFAULTS.partitionBits, doc: 'partitions (2^bits) of a ring derived from `nodes`' }),
+    kernel: setting(KernelChoice, { env: 'TESSERA_EC_KERNEL', default: DEFAULTS.kernel, doc: 'erasure-coding kernel; `auto` takes WebAssembly SIMD where it validates, else the portable one' }),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          certFile: Type.Optional(setting(Path, { env: 'TESSERA_TLS_CERT_FILE', doc: 'serve HTTPS with this PEM certificate chain (with `tls.keyFile`)' })),
+          keyFile: Type.Optional(setting(Path, { env: 'TESSERA_TLS_KEY_FILE', doc: 'the PEM private key of `tls.certFile`' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Healing settings by kind: a rate (0 = unlimited), a pause between passes, an age, a count of things at once. */
+const rate = (env: string, fallback: number, doc: string): TInteger => setting(Int(0, MAX_SAFE), { env, default: fallback, doc });
+const pause = (env: string, fallback: number, doc: string): TInteger => setting(Int(10, 7 * DAY_MS), { env, default: fallback, doc });
+const age = (env: string, fallback: number, doc: string): TInteger => setting(Int(1, 10 * 365 * DAY_MS), { env, default: fallback, doc });
+const count = (env: string, fallback: number, doc: string): TInteger => setting(Int(1, 64), { env, default: fallback, doc });
+
+/** Rates (bytes/s, 0 = unlimited) and pauses of a node's background workers. */
+export const HealingSettings = Type.Object(
+  {
+    /** Deep scrub read rate; 0 = unlimited. */
+    scrubBytesPerSecond: rate('TESSERA_SCRUB_BYTES_PER_SECOND', DEFAULTS.scrubBytesPerSecond, 'deep scrub read rate (0: unlimited)'),
+    /** Pause between scrub passes. */
+    scrubIntervalMs: pause('TESSERA_SCRUB_INTERVAL_MS', DEFAULTS.scrubIntervalMs, 'pause between scrub passes'),
+    /** Pause between audit passes. */
+    auditIntervalMs: pause('TESSERA_AUDIT_INTERVAL_MS', DEFAULTS.auditIntervalMs, 'pause between audits of the partitions a node leads'),
+    /** Partitions an audit checks at once (each a digest request to every member of its set, listings where they differ). */
+    auditConcurrency: count('TESSERA_AUDIT_CONCURRENCY', DEFAULTS.auditConcurrency, 'partitions an audit checks at once, each a digest request to every member of its set'),
+    /** Rebuild rate of repair; 0 = unlimited. */
+    repairBytesPerSecond: rate('TESSERA_REPAIR_BYTES_PER_SECOND', DEFAULTS.repairBytesPerSecond, 'repair rebuild rate (0: unlimited)'),
+    /** Repairs in flight at once. Peer connection pools are sized to this plus auditConcurrency. */
+    repairConcurrency: count('TESSERA_REPAIR_CONCURRENCY', DEFAULTS.repairConcurrency, 'shards repair rebuilds at once; a node keeps this many connections to each peer, plus the audit\'s'),
+    /** Copy rate of rebalance; 0 = unlimited. */
+    rebalanceBytesPerSecond: rate('TESSERA_REBALANCE_BYTES_PER_SECOND', DEFAULTS.rebalanceBytesPerSecond, 'rebalance copy rate after a ring change (0: unlimited)'),
+    /** How often an idle rebalance looks for a newer ring (or retries what could not move yet). */
+    rebalanceIntervalMs: pause('TESSERA_REBALANCE_INTERVAL_MS', DEFAULTS.rebalanceIntervalMs, 'how often an idle node looks for a newer ring or retries moves'),
+    /**
+     * How long after a ring change gateways may still write under the old ring (they poll for rings):
+     * rebalance passes repeat until one starts this long after the change, so such writes move too.
+     */
+    rebalanceSettleMs: setting(Int(0, DAY_MS), {
+      env: 'TESSERA_REBALANCE_SETTLE_MS',
+      default: DEFAULTS.rebalanceSettleMs,
+      doc: 'how long after a ring change gateways may still write under the old ring; rebalance passes repeat until one starts this late',
+    }),
+    /**
+     * Whether the rebalance worker runs (on by default). Off leaves shards where an older ring put them
+     * after a ring change: reads still find them through the previous ring only until the next change.
+     */
+    rebalance: setting(Switch, {
+      env: 'TESSERA_REBALANCE',
+      default: true,
+      doc: '`off` stops the rebalance worker, which moves shards after a ring change and then deletes the old copies',
+    }),
+    /** Whether the garbage collector runs (tombstones, parts of ended uploads, orphan and temporary files). */
+    gc: setting(Switch, { env: 'TESSERA_GC', default: true, doc: '`off` stops the garbage collector: expired tombstones, parts of ended uploads, orphan and temporary files' }),
+    /** Pause between garbage-collection passes. */
+    gcIntervalMs: pause('TESSERA_GC_INTERVAL_MS', DEFAULTS.gcIntervalMs, 'pause between garbage-collection passes'),
+    /** Keys (and files, in the sweep for orphans) the collector examines per second at most; a key may cost a status request to every member of its set. 0 = unlimited. */
+    gcKeysPerSecond: rate('TESSERA_GC_KEYS_PER_SECOND', DEFAULTS.gcKeysPerSecond, 'keys the collector examines per second (0: unlimited)'),
+    /**
+     * Age a tombstone must reach before it may be dropped: far longer than any write can stay in flight or
+     * prepared, so no older version can still arrive and come back from under a vanished tombstone.
+     */
+    gcTombstoneGraceMs: age(
+      'TESSERA_GC_TOMBSTONE_GRACE_MS',
+      DEFAULTS.gcTombstoneGraceMs,
+      'age before a tombstone may be dropped, once every member of its set holds it, something newer, or nothing',
+    ),
+    /** Age after which a multipart upload never completed is aborted and its parts collected (S3's AbortIncompleteMultipartUpload habit). */
+    gcUploadExpiryMs: age('TESSERA_GC_UPLOAD_EXPIRY_MS', DEFAULTS.gcUploadExpiryMs, 'a multipart upload not completed by this age is aborted and its parts freed'),
+    /**
+     * How long any single write may still be in flight: shard and temporary files younger than this are
+     * never taken for orphans, and parts of an upload closed more recently than this are left alone (a
+     * completion racing an expiry abort has committed its manifest by then). Must be below gcTombstoneGraceMs.
+     */
+    gcSettleMs: age(
+      'TESSERA_GC_SETTLE_MS',
+      DEFAULTS.gcSettleMs,
+      'files younger than this are never orphans, uploads closed more recently keep their parts; must be below the tombstone grace',
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Everything a storage node's configuration may say. */
+export const NodeSettings = Type.Object(
+  {
+    listen: setting(Listen, { env: 'TESSERA_LISTEN', flag: '--listen', default: DEFAULTS.nodeListen, doc: '`host:port` to listen on' }),
+    ...common,
+    clusterSecretFile: Type.Optional(setting(Path, { env: 'TESSERA_CLUSTER_SECRET_FILE', flag: '--secret-file' })),
+    nodeId: Type.Optional(setting(Text, { env: 'TESSERA_NODE_ID', flag: '--id', defaultDoc: 'its `listen` address', doc: 'the node\'s id (the ring\'s id for it)' })),
+    dataDir: Type.Optional(setting(Path, { env: 'TESSERA_DATA_DIR', flag: '--data', doc: 'its data directory (required)' })),
+    reserveBytes: setting(Int(0, MAX_SAFE), { env: 'TESSERA_RESERVE_BYTES', default: DEFAULTS.reserveBytes, doc: 'free space the node keeps; writes are refused below it' }),
+    healing: HealingSettings,
+  },
+  { additionalProperties: false },
+);
+
+/** The settings a gateway file holds, once validated (defaults filled in, nothing decoded yet). */
+export type GatewaySettings = Static<typeof GatewaySettings>;
+/** The settings a node file holds, once validated. */
+export type NodeSettings = Static<typeof NodeSettings>;

@@ -1,0 +1,52 @@
+import type { TSchema } from 'typebox';
+import { SchemaCheck } from '../common/index.js';
+import { NodeHealth, NodeWorkStatus, PartitionDigest, PartitionEntriesResponse } from './node-reports.js';
+import {
+  AbortRequest,
+  BatchCall,
+  BatchRequest,
+  BatchResponse,
+  BucketRecord,
+  BucketsResponse,
+  CommitRequest,
+  ErasureParams,
+  ListResponse,
+  ObjectStatusOrNull,
+  PrepareResponse,
+  RingOfferResponse,
+  ShardRef,
+  TagUpdateRequest,
+  WireName,
+} from './protocol.js';
+
+/**
+ * The checks of every node protocol message, one instance per process: the node server validates
+ * request bodies with them (as Fastify route schemas) and the client validates answers.
+ */
+export const MESSAGE_CHECKS = {
+  name: new SchemaCheck('name', WireName),
+  shardRef: new SchemaCheck('shard', ShardRef),
+  erasure: new SchemaCheck('erasure parameters', ErasureParams),
+  commit: new SchemaCheck('commit request', CommitRequest),
+  abort: new SchemaCheck('abort request', AbortRequest),
+  tags: new SchemaCheck('tag update', TagUpdateRequest),
+  bucket: new SchemaCheck('bucket record', BucketRecord),
+  batch: new SchemaCheck('batch', BatchRequest),
+  batchCall: new SchemaCheck('batch call', BatchCall),
+  prepared: new SchemaCheck('prepare answer', PrepareResponse),
+  objectStatus: new SchemaCheck('version status', ObjectStatusOrNull),
+  batchAnswer: new SchemaCheck('batch answer', BatchResponse),
+  list: new SchemaCheck('listing', ListResponse),
+  buckets: new SchemaCheck('bucket list', BucketsResponse),
+  ringOffer: new SchemaCheck('ring offer answer', RingOfferResponse),
+  health: new SchemaCheck('health report', NodeHealth),
+  partitionDigest: new SchemaCheck('partition digest', PartitionDigest),
+  partitionEntries: new SchemaCheck('partition listing', PartitionEntriesResponse),
+  workStatus: new SchemaCheck('work status', NodeWorkStatus),
+} as const;
+
+/** The shared check of a message schema (a route's body schema), or a new one for a schema outside the table. */
+export function checkFor<T extends TSchema>(schema: T): SchemaCheck<T> {
+  const known = Object.values(MESSAGE_CHECKS).find((check) => (check.schema as TSchema) === schema);
+  return (known as SchemaCheck<T> | undefined) ?? new SchemaCheck('body', schema);
+}
