@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { TesseraError } from '../common/index.js';
 import type { BodyDigests, DigestSpec } from './digest-hashers.js';
 import type { DigestRequest, DigestResponse } from './digest-protocol.js';
 
@@ -14,8 +15,10 @@ const BATCHES_IN_FLIGHT = 2;
 const MAX_IDLE_BATCHES = 16;
 
 /** Thrown from a digest stream whose worker died. */
-export class DigestWorkerError extends Error {
-  readonly code = 'DigestWorkerFailed';
+export class DigestWorkerError extends TesseraError<'DigestWorkerFailed'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DigestWorkerFailed', message, options);
+  }
 }
 
 /**

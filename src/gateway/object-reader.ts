@@ -1,3 +1,4 @@
+import { TesseraError } from '../common/index.js';
 import {
   objectLayout,
   stripeBlockSizeBytes,
@@ -142,7 +143,11 @@ export async function openObjectStream(
 }
 
 /** Thrown inside a reader that was closed (the client went away): not a shard failure. */
-class ReaderClosed extends Error {}
+class ReaderClosed extends TesseraError<'ReaderClosed'> {
+  constructor() {
+    super('ReaderClosed', 'object read closed');
+  }
+}
 
 class StripeReader {
   private readonly record: ObjectRecord;
@@ -218,7 +223,7 @@ class StripeReader {
         throw quorumError('shard read', [...this.failed].map((i) => ({ nodeId: this.holders.get(i)?.nodeId ?? `shard ${i}`, reason: 'unreadable' })));
       }
       const blocks = await Promise.all(wanted.map((index) => this.readBlock(index, stripe, blockBytes)));
-      if (this.closed) throw new ReaderClosed('object read closed');
+      if (this.closed) throw new ReaderClosed();
       blocks.forEach((block, i) => {
         if (block !== null) {
           shards[wanted[i] as number] = block;
@@ -267,7 +272,7 @@ class StripeReader {
     const inlineOffset = stripeShardOffsetBytes(this.layout, stripe);
     if (inline !== undefined && inline.length >= inlineOffset + blockBytes) return [inline.subarray(inlineOffset, inlineOffset + blockBytes)];
     try {
-      if (this.closed) throw new ReaderClosed('object read closed');
+      if (this.closed) throw new ReaderClosed();
       let cursor = this.cursors.get(shardIndex);
       if (cursor === undefined) {
         const node = this.holders.get(shardIndex) as NodeClient;
@@ -281,7 +286,7 @@ class StripeReader {
         cursor = new ShardCursor(shardIndex, stream, this.options.stallTimeoutMs);
         if (this.closed) {
           cursor.close();
-          throw new ReaderClosed('object read closed');
+          throw new ReaderClosed();
         }
         this.cursors.set(shardIndex, cursor);
       }

@@ -1,3 +1,4 @@
+import { TesseraError } from '../common/index.js';
 import type { ShardSink } from './shard-sink.js';
 import type { StripePool } from './stripe-pool.js';
 
@@ -193,9 +194,8 @@ export class ShardFanOut {
 }
 
 /** Fewer live sinks than the write quorum: the caller turns this into the S3 error with each node's failure. */
-export class FanOutQuorumLost extends Error {
-  readonly code = 'QuorumLost';
+export class FanOutQuorumLost extends TesseraError<'QuorumLost'> {
   constructor() {
-    super('fewer live shard uploads than the write quorum');
+    super('QuorumLost', 'fewer live shard uploads than the write quorum');
   }
 }
