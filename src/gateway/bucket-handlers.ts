@@ -25,7 +25,12 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
     throw new S3Error('NotImplemented', { message: 'Object Lock is not implemented.', fields: { Header: 'x-amz-bucket-object-lock-enabled' } });
   }
   await readSmallBody(ctx, 64 * 1024);
-  await ctx.services.buckets.create(bucket, metadataSignal(ctx));
+  const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx));
+  // S3 answers a repeated create of one's own bucket with 200 in us-east-1 (legacy behaviour every SDK
+  // relies on there: a retried CreateBucket whose first answer was lost succeeds) and 409 elsewhere.
+  if (outcome === 'existed' && ctx.services.region !== 'us-east-1') {
+    throw new S3Error('BucketAlreadyOwnedByYou', { fields: { BucketName: bucket } });
+  }
   await ctx.reply.header('location', `/${bucket}`).send();
 }
 

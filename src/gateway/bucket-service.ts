@@ -62,14 +62,16 @@ export class BucketService {
     return record;
   }
 
-  /** Creates a bucket; BucketAlreadyOwnedByYou when it exists (there is one owner per cluster). */
-  async create(name: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Creates a bucket; 'existed' when it already exists (there is one owner per cluster, so the caller
+   * owns it) and nothing is written.
+   */
+  async create(name: string, signal: AbortSignal): Promise<'created' | 'existed'> {
     validateBucketName(name);
     const existing = (await this.readAll(signal)).get(name);
-    if (existing !== undefined && !existing.deleted) {
-      throw new S3Error('BucketAlreadyOwnedByYou', { fields: { BucketName: name } });
-    }
+    if (existing !== undefined && !existing.deleted) return 'existed';
     await this.write({ name, versionId: this.clock.next(), createdMs: Date.now(), deleted: false }, signal);
+    return 'created';
   }
 
   /**

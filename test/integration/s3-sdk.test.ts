@@ -26,7 +26,8 @@ t.test('bucket lifecycle: create, head, list, refuse duplicates and non-empty de
   await s3.send(new HeadBucketCommand({ Bucket: bucket }));
   const listed = await s3.send(new ListBucketsCommand({}));
   t.ok(listed.Buckets?.some((b) => b.Name === bucket), 'new bucket is listed');
-  t.same(await sdkError(s3.send(new CreateBucketCommand({ Bucket: bucket }))), { name: 'BucketAlreadyOwnedByYou', status: 409 });
+  // us-east-1 (this cluster's region) answers a repeated create of one's own bucket with 200, as S3 does there.
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
   t.same(await sdkError(s3.send(new DeleteBucketCommand({ Bucket: bucket }))), { name: 'BucketNotEmpty', status: 409 });
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
@@ -136,4 +137,16 @@ t.test('DeleteObjects removes a batch and reports each key', async (t) => {
   t.equal(result.Errors, undefined);
   const left = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
   t.equal(left.KeyCount, 0);
+});
+
+t.test('outside us-east-1 a repeated CreateBucket of one\'s own bucket is 409 BucketAlreadyOwnedByYou, and writes nothing', async (t) => {
+  const regional = await startCluster({ gatewayOverrides: { region: 'eu-west-1' } });
+  t.teardown(() => regional.close());
+  const client = regional.client();
+  const bucket = bucketName();
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept', Body: 'x' }));
+  t.same(await sdkError(client.send(new CreateBucketCommand({ Bucket: bucket }))), { name: 'BucketAlreadyOwnedByYou', status: 409 });
+  const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+  t.same(listed.Contents?.map((o) => o.Key), ['kept'], 'the bucket and its object are untouched');
 });
