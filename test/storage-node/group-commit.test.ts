@@ -131,3 +131,23 @@ t.test('concurrent small shard writes through the store share LevelDB syncs and 
   t.ok(after.levelWrites - before.levelWrites < 32, `in ${after.levelWrites - before.levelWrites} LevelDB writes`);
   for (const { ref, bytes } of writes) t.ok((await readShard(store, ref)).equals(bytes), `${ref.key} reads back`);
 });
+
+t.test('a write that needs no sync of its own is synced only when it shares a group with one that does', async (t) => {
+  const db = new ManualDatabase();
+  const writer = new GroupCommitWriter(db.write, true);
+  const alone = writer.write(put('p', '1'), false);
+  const first = await db.call(1);
+  t.equal(first.sync, false, 'a prepare alone is written without a sync');
+  const grouped = [writer.write(put('p', '2'), false), writer.write(put('o', '1'))];
+  first.settle();
+  await alone;
+  const second = await db.call(2);
+  t.equal(second.sync, true, 'with a commit in its group, the group is synced');
+  t.same(second.ops.map((op) => op.key.toString()), ['p', 'o'], 'in submission order');
+  second.settle();
+  await Promise.all(grouped);
+  const never = new GroupCommitWriter(db.write, false);
+  void never.write(put('x', '1'));
+  t.equal((await db.call(3)).sync, false, 'a store opened without sync never syncs');
+  (await db.call(3)).settle();
+});
