@@ -346,18 +346,22 @@ export async function readShardHeader(source: PositionalSource, hash: BlockHashe
 /**
  * Reads and checks the header, and in the same read the first batch readShardRange(offsetBytes,
  * lengthBytes) will want when the range starts in the first chunk (a whole-shard read): one read
- * fewer per shard. Returns the header and a source that serves those bytes from memory.
+ * fewer per shard. `shardSizeBytes` is the size the caller expects (its metadata row's), so a small
+ * shard reads no more than it holds. Returns the header and a source that serves those bytes from memory.
  */
 export async function readShardHeaderAhead(
   source: PositionalSource,
   hash: BlockHasher,
   offsetBytes: number,
   lengthBytes: number,
+  shardSizeBytes: number,
 ): Promise<{ header: ShardHeader; source: PositionalSource }> {
   // The chunk size is in the header: assume the default; with another one the prefetch is merely less useful.
   const chunkBytes = DEFAULT_CHUNK_BYTES;
-  const chunks = offsetBytes < chunkBytes ? Math.min(READ_BATCH_CHUNKS, Math.ceil(Math.min(offsetBytes + lengthBytes, READ_BATCH_CHUNKS * chunkBytes) / chunkBytes)) : 0;
-  const head = await readAt(source, 0, SHARD_HEADER_BYTES + chunks * (chunkBytes + CHECKSUM_BYTES));
+  const endBytes = Math.min(offsetBytes + lengthBytes, shardSizeBytes);
+  const chunks = offsetBytes < chunkBytes && endBytes > 0 ? Math.min(READ_BATCH_CHUNKS, Math.ceil(endBytes / chunkBytes)) : 0;
+  const prefetchBytes = Math.min(chunks * chunkBytes, shardSizeBytes) + chunks * CHECKSUM_BYTES;
+  const head = await readAt(source, 0, SHARD_HEADER_BYTES + prefetchBytes);
   const header = decodeShardHeader(head, hash);
   if (chunks === 0) return { header, source };
   return {

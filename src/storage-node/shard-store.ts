@@ -317,7 +317,7 @@ export class ShardStore {
     }
     const opened = await this.openSource(ref, stored, image);
     try {
-      const { header, source } = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes);
+      const { header, source } = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes);
       if (header.versionId !== ref.versionId || header.shardIndex !== ref.shardIndex) {
         throw new ShardCorruptError('shard header names another version or shard');
       }

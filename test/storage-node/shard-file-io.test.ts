@@ -142,17 +142,20 @@ t.test('a source that fails mid-shard fails the write only after the write in fl
   await t.rejects(done, broken);
 });
 
-/** Counts positional reads that reach the file. */
-function counting(source: PositionalSource): { source: PositionalSource; reads: () => number } {
+/** Counts positional reads that reach the file, and the bytes they ask for. */
+function counting(source: PositionalSource): { source: PositionalSource; reads: () => number; askedBytes: () => number } {
   let reads = 0;
+  let askedBytes = 0;
   return {
     source: {
       read: (buffer, offset, length, position) => {
         reads += 1;
+        askedBytes += length;
         return source.read(buffer, offset, length, position);
       },
     },
     reads: () => reads,
+    askedBytes: () => askedBytes,
   };
 }
 
@@ -163,7 +166,7 @@ t.test('a whole-shard read fetches the header and the first batch in one read; a
   t.teardown(() => handle.close());
   const read = async (offset: number, length: number): Promise<{ bytes: Buffer; reads: number }> => {
     const file = counting(handle);
-    const { header: parsed, source } = await readShardHeaderAhead(file.source, hash, offset, length);
+    const { header: parsed, source } = await readShardHeaderAhead(file.source, hash, offset, length, bytes.length);
     const parts: Buffer[] = [];
     for await (const part of readShardRange(source, parsed, offset, length, hash)) parts.push(part);
     return { bytes: Buffer.concat(parts), reads: file.reads() };
@@ -179,10 +182,23 @@ t.test('a whole-shard read fetches the header and the first batch in one read; a
   t.equal(tail.reads, 2, 'a range further in: the header, then its chunk');
 });
 
+t.test('the read ahead of a small shard asks for no more than the shard holds', async (t) => {
+  const bytes = seededBytes(4096, 8);
+  const image = await fileOf('small', [bytes], hash, DEFAULT_CHUNK_BYTES);
+  const handle = await open(join(dir, 'small'), 'r');
+  t.teardown(() => handle.close());
+  const file = counting(handle);
+  const { header: parsed, source } = await readShardHeaderAhead(file.source, hash, 0, Number.MAX_SAFE_INTEGER, bytes.length);
+  const parts: Buffer[] = [];
+  for await (const part of readShardRange(source, parsed, 0, Number.MAX_SAFE_INTEGER, hash)) parts.push(part);
+  t.ok(Buffer.concat(parts).equals(bytes));
+  t.same({ reads: file.reads(), askedBytes: file.askedBytes() }, { reads: 1, askedBytes: image.length });
+});
+
 t.test('an inline image is read and verified where it lies, without copies', async (t) => {
   const bytes = seededBytes(3000, 6);
   const image = encodeShardImage([bytes], header, hash, 1000);
-  const { header: parsed, source } = await readShardHeaderAhead(bufferSource(image), hash, 0, 3000);
+  const { header: parsed, source } = await readShardHeaderAhead(bufferSource(image), hash, 0, 3000, 3000);
   const parts: Buffer[] = [];
   for await (const part of readShardRange(source, parsed, 0, 3000, hash)) parts.push(part);
   t.ok(Buffer.concat(parts).equals(bytes));
