@@ -18,11 +18,11 @@ export { shardFileName } from './shard-paths.js';
 /**
  * Largest shard kept inline in LevelDB rather than in a file: 32 KiB of shard, a 128 KiB object at
  * 4+2 (64 KiB at 2+1, 256 KiB at 8+4). Measured with `npm run bench:shard` (fsync on, 16 writes in
- * flight): inline writes are 2-3.5x the file path's up to 32 KiB (one synced LevelDB write instead of
- * file fsync + rename + directory fsync + LevelDB write) and reads are faster too; at 64 KiB the two
- * are even, and from 128 KiB inline loses on writes and reads, because LevelDB writes every byte
- * again at each flush and compaction and a ranged read must load the whole value. The threshold is
- * per shard, not per object, because that is what the node writes.
+ * flight): inline writes are 1.5-6x the file path's up to 32 KiB (a share of a group-committed
+ * LevelDB sync instead of file fsync + rename + directory fsync + that share) and reads are faster
+ * too; at 64-128 KiB the two are about even, and at 256 KiB inline loses on writes (0.4-0.5x) and
+ * reads, because LevelDB writes every byte again at each flush and compaction and a ranged read must
+ * load the whole value. The threshold is per shard, not per object, because that is what the node writes.
  */
 export const DEFAULT_INLINE_MAX_SHARD_BYTES = 32 * 1024;
 /** How old a prepared, uncommitted shard must be before recovery drops it: far longer than any prepare-to-commit gap. */
