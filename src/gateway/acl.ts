@@ -2,8 +2,7 @@ import { refuseAclHeaders } from './object-attributes.js';
 import { requireCurrentVersion, requireNullVersion } from './object-handlers.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, keyOf, metadataSignal, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-import { parseXml, renderXml } from './xml.js';
+import { parseXml, renderXml, S3Error } from './s3/index.js';
 
 /**
  * ACLs as S3 has them for buckets with BucketOwnerEnforced ownership (its default since 2023): the

@@ -1,9 +1,6 @@
-import { FIXED_BUCKET_CONFIGURATIONS, UNCONFIGURED_BUCKET_SUBRESOURCES } from './operations.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, metadataSignal, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-import { MAX_BUCKET_TAGS, parseTaggingXml, tagSetBody } from './tag-set.js';
-import { renderXml } from './xml.js';
+import { FIXED_BUCKET_CONFIGURATIONS, MAX_BUCKET_TAGS, parseTaggingXml, renderXml, S3Error, tagSetBody, UNCONFIGURED_BUCKET_SUBRESOURCES } from './s3/index.js';
 
 const XML = 'application/xml';
 

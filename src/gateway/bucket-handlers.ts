@@ -1,8 +1,7 @@
 import { refuseAclHeaders } from './object-attributes.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, header, metadataSignal, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-import { renderXml } from './xml.js';
+import { renderXml, S3Error } from './s3/index.js';
 
 const XML = 'application/xml';
 

@@ -5,20 +5,7 @@ import type { ClusterView } from './cluster-view.js';
 import { listObjects } from './listing.js';
 import { quorumError } from './object-writer.js';
 import { withTimeout } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-
-/** S3 bucket naming rules (the current general-purpose rules). */
-export function validateBucketName(name: string): void {
-  const valid =
-    name.length >= 3 &&
-    name.length <= 63 &&
-    /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) &&
-    !name.includes('..') &&
-    !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
-    !name.startsWith('xn--') &&
-    !name.endsWith('-s3alias');
-  if (!valid) throw new S3Error('InvalidBucketName', { fields: { BucketName: name } });
-}
+import { S3Error, validateBucketName } from './s3/index.js';
 
 /** Most bucket records a gateway keeps cached: enough for any real deployment, bounded against a flood of names. */
 const BUCKET_CACHE_ENTRIES = 10_000;

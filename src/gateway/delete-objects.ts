@@ -1,9 +1,7 @@
-import { S3Error } from './s3-errors.js';
+import { parseXml, renderXml, S3Error, validateKey } from './s3/index.js';
 import { deleteKey } from './write-version.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, header, metadataSignal, type RequestContext } from './request-context.js';
-import { validateKey } from './s3-request.js';
-import { parseXml, renderXml } from './xml.js';
 
 const MAX_KEYS_PER_REQUEST = 1000;
 const PARALLEL_DELETES = 16;

@@ -1,9 +1,7 @@
 import type { ObjectRecord } from '../rpc/index.js';
 import { listObjects, type ListResult } from './listing.js';
 import { bucketOf, metadataSignal, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-import { listFieldEncoder } from './s3-request.js';
-import { renderXml } from './xml.js';
+import { listFieldEncoder, renderXml, S3Error } from './s3/index.js';
 
 const XML = 'application/xml';
 

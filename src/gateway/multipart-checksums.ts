@@ -8,9 +8,9 @@ import {
   isCrcAlgorithm,
   parseChecksumAlgorithm,
   type ChecksumAlgorithm,
-} from './checksums/index.js';
+} from './s3/checksums/index.js';
 import { header, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
+import { S3Error } from './s3/index.js';
 
 /** How a multipart object's checksum is built: from the parts' checksums, or as a CRC of the whole object. */
 export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';

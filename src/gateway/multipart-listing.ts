@@ -2,10 +2,7 @@ import type { ObjectRecord, UploadInfo } from '../rpc/index.js';
 import { listObjects, type ListRequest } from './listing.js';
 import { UPLOADS_BUCKET, markerKey, partKey, requireUpload, uploadIdOf } from './multipart.js';
 import { bucketOf, keyOf, metadataSignal, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-import { listFieldEncoder } from './s3-request.js';
-import { compareUtf8 } from './utf8-order.js';
-import { renderXml } from './xml.js';
+import { compareUtf8, listFieldEncoder, renderXml, S3Error } from './s3/index.js';
 
 const XML = 'application/xml';
 

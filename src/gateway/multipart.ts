@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../rpc/index.js';
-import { CHECKSUM_ALGORITHMS } from './checksums/index.js';
+import { CHECKSUM_ALGORITHMS } from './s3/checksums/index.js';
 import { checkWritePreconditions, writePreconditionsOf } from './conditions.js';
 import {
   checkCompletionHeaders,
@@ -13,9 +13,8 @@ import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { resolveVersion } from './object-reader.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, keyOf, metadataSignal, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
+import { parseXml, renderXml, S3Error } from './s3/index.js';
 import { commitRecord, deleteMarker, setChecksumHeaders, writeBody } from './write-version.js';
-import { parseXml, renderXml } from './xml.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket

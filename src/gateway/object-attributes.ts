@@ -1,6 +1,5 @@
 import { header, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-import { parseTaggingHeader } from './tag-set.js';
+import { parseTaggingHeader, S3Error } from './s3/index.js';
 
 /** S3's limit on the total size of user metadata (names plus values). */
 const MAX_USER_METADATA_BYTES = 2048;

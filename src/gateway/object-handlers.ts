@@ -5,9 +5,7 @@ import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { resolveVersion, type ResolveOptions, type ResolvedVersion } from './object-reader.js';
 import { openStoredObject } from './object-stream.js';
 import { bucketOf, header, keyOf, metadataSignal, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-import { parseRange } from './s3-request.js';
-import { tagCount } from './tag-set.js';
+import { parseRange, S3Error, tagCount } from './s3/index.js';
 import { deleteKey, setChecksumHeaders, writeBody } from './write-version.js';
 
 /**

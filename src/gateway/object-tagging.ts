@@ -3,8 +3,7 @@ import { requireCurrentVersion, requireNullVersion } from './object-handlers.js'
 import { quorumError } from './object-writer.js';
 import { readSmallBody } from './request-body.js';
 import { bucketOf, keyOf, metadataSignal, type RequestContext } from './request-context.js';
-import { MAX_OBJECT_TAGS, parseTaggingXml, tagSetBody } from './tag-set.js';
-import { renderXml } from './xml.js';
+import { MAX_OBJECT_TAGS, parseTaggingXml, renderXml, tagSetBody } from './s3/index.js';
 
 /**
  * Replaces the tags of the key's current version on its nodes, in place: no data is rewritten and the

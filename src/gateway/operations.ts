@@ -1,5 +1,4 @@
-import type { S3Target } from './s3-request.js';
-import { S3Error } from './s3-errors.js';
+import { FIXED_BUCKET_CONFIGURATIONS, S3Error, UNCONFIGURED_BUCKET_SUBRESOURCES, type S3Target } from './s3/index.js';
 
 /** Every S3 operation the gateway serves. */
 export type OperationName =
@@ -55,32 +54,6 @@ interface OperationRow {
 }
 
 const VERSIONED = ['versionId'] as const;
-
-/**
- * Bucket configurations Tessera never has, answered with S3's own "not configured" error (clients such
- * as `aws s3 sync`, rclone and s3cmd probe some of them) rather than NotImplemented.
- */
-export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
-  policy: 'NoSuchBucketPolicy',
-  encryption: 'ServerSideEncryptionConfigurationNotFoundError',
-  'object-lock': 'ObjectLockConfigurationNotFoundError',
-  lifecycle: 'NoSuchLifecycleConfiguration',
-  website: 'NoSuchWebsiteConfiguration',
-  replication: 'ReplicationConfigurationNotFoundError',
-  publicAccessBlock: 'NoSuchPublicAccessBlockConfiguration',
-} as const;
-
-/**
- * Bucket configurations whose answer is fixed: what Tessera always does (bucket-owner-enforced
- * ownership, owner pays) or an empty document meaning "none" (logging, notifications, acceleration).
- */
-export const FIXED_BUCKET_CONFIGURATIONS: Readonly<Record<string, { root: string; body: Record<string, unknown> }>> = {
-  ownershipControls: { root: 'OwnershipControls', body: { Rule: { ObjectOwnership: 'BucketOwnerEnforced' } } },
-  requestPayment: { root: 'RequestPaymentConfiguration', body: { Payer: 'BucketOwner' } },
-  logging: { root: 'BucketLoggingStatus', body: {} },
-  notification: { root: 'NotificationConfiguration', body: {} },
-  accelerate: { root: 'AccelerateConfiguration', body: {} },
-};
 
 /** The routing table: one row per operation, most specific first. */
 export const OPERATIONS: readonly OperationRow[] = [

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoderOptions } from './auth/index.js';
-import { S3Error } from './s3-errors.js';
+import { S3Error } from './s3/index.js';
 import type { RequestContext } from './request-context.js';
 
 /**

@@ -7,8 +7,7 @@ import type { AuthResult } from './auth/index.js';
 import type { BucketService } from './bucket-service.js';
 import type { ClusterView } from './cluster-view.js';
 import type { DigestPool } from './digest-pool.js';
-import type { S3Target } from './s3-request.js';
-import { S3Error } from './s3-errors.js';
+import { S3Error, type S3Target } from './s3/index.js';
 import type { StripePool } from './stripe-pool.js';
 
 /** Everything a handler may use: passed in, never reached through globals. */

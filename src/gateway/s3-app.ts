@@ -6,9 +6,7 @@ import { answerPreflight, applyCors } from './cors.js';
 import { HANDLERS } from './operation-handlers.js';
 import { resolveOperation } from './operations.js';
 import type { GatewayServices } from './request-context.js';
-import { S3Error } from './s3-errors.js';
-import { parseTarget } from './s3-request.js';
-import { renderXml } from './xml.js';
+import { parseTarget, renderXml, S3Error } from './s3/index.js';
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {

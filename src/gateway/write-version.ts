@@ -1,12 +1,12 @@
 import { writeQuorum, type ObjectRecord } from '../rpc/index.js';
 import { BodyDigest } from './body-digest.js';
-import type { ChecksumAlgorithm, ChecksumValue } from './checksums/index.js';
+import type { ChecksumAlgorithm, ChecksumValue } from './s3/checksums/index.js';
 import type { VersionAttributes } from './object-attributes.js';
 import { abortShards, commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';
 import { decideQuorum, fanOut } from './quorum.js';
 import { decodedBody } from './request-body.js';
 import { header, metadataSignal, withTimeout, type RequestContext } from './request-context.js';
-import { S3Error } from './s3-errors.js';
+import { S3Error } from './s3/index.js';
 
 /** Largest single PUT (and copy source) S3 accepts; larger objects need multipart upload. */
 export const MAX_PUT_BYTES = 5 * 1024 ** 3;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { t } from 'tap';
 import { BodyDigest, INLINE_DIGEST_MAX_BYTES } from '../../src/gateway/body-digest.js';
-import { computeChecksum, type ChecksumAlgorithm } from '../../src/gateway/checksums/index.js';
+import { computeChecksum, type ChecksumAlgorithm } from '../../src/gateway/s3/checksums/index.js';
 import { DigestPool } from '../../src/gateway/digest-pool.js';
 import { seededBytes } from '../helpers/bytes.js';
 

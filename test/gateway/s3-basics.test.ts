@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { S3_ERRORS, S3Error, compareUtf8 } from '../../src/gateway/index.js';
 import { resolveOperation } from '../../src/gateway/operations.js';
 import { decideQuorum, readQuorum, writeQuorum } from '../../src/rpc/index.js';
-import { parseRange, parseTarget, urlEncodeListField } from '../../src/gateway/s3-request.js';
+import { parseRange, parseTarget, urlEncodeListField } from '../../src/gateway/s3/index.js';
 
 t.test('every S3 error in the table has an HTTP error status and a message', async (t) => {
   for (const [code, entry] of Object.entries(S3_ERRORS)) {

@@ -1,4 +1,4 @@
-import { TesseraError } from '../common/index.js';
+import { TesseraError } from '../../common/index.js';
 
 /**
  * Every S3 error Tessera can answer with: code -> HTTP status and the message S3 itself uses.

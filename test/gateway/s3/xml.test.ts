@@ -1,5 +1,5 @@
 import { t } from 'tap';
-import { parseXml, renderXml } from '../../src/gateway/xml.js';
+import { parseXml, renderXml } from '../../../src/gateway/s3/index.js';
 
 t.test('request XML decodes numeric character references, as Go clients (rclone, mc) write quotes', async (t) => {
   const body =

@@ -1,4 +1,4 @@
-import { S3Error } from './s3-errors.js';
+import { S3Error } from './errors.js';
 import { parseXml } from './xml.js';
 
 /** S3's limit of tags on an object. */

@@ -16,9 +16,9 @@ import {
   isValidChecksumValue,
   parseChecksumAlgorithm,
   type ChecksumAlgorithm,
-} from '../../../src/gateway/checksums/index.js';
-import { CRC32_POLYNOMIAL } from '../../../src/gateway/checksums/index.js';
-import { createCrc32Function } from '../../../src/gateway/checksums/crc32-portable.js';
+} from '../../../../src/gateway/s3/checksums/index.js';
+import { CRC32_POLYNOMIAL } from '../../../../src/gateway/s3/checksums/index.js';
+import { createCrc32Function } from '../../../../src/gateway/s3/checksums/crc32-portable.js';
 
 const CHECK_INPUT = Buffer.from('123456789');
 
