@@ -1,5 +1,5 @@
 import { writeQuorum, type ObjectRecord } from '../rpc/index.js';
-import { BodyDigest } from './body-digest.js';
+import { BodyDigest } from './digest/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from './s3/checksums/index.js';
 import type { VersionAttributes } from './object-attributes.js';
 import { abortShards, commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { TesseraError } from '../common/index.js';
+import { TesseraError } from '../../common/index.js';
 import type { BodyDigests, DigestSpec } from './digest-hashers.js';
 import type { DigestRequest, DigestResponse } from './digest-protocol.js';
 

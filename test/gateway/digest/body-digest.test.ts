@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { t } from 'tap';
-import { BodyDigest, INLINE_DIGEST_MAX_BYTES } from '../../src/gateway/body-digest.js';
-import { computeChecksum, type ChecksumAlgorithm } from '../../src/gateway/s3/checksums/index.js';
-import { DigestPool } from '../../src/gateway/digest-pool.js';
-import { seededBytes } from '../helpers/bytes.js';
+import { BodyDigest, DigestPool, INLINE_DIGEST_MAX_BYTES } from '../../../src/gateway/digest/index.js';
+import { computeChecksum, type ChecksumAlgorithm } from '../../../src/gateway/s3/checksums/index.js';
+import { seededBytes } from '../../helpers/bytes.js';
 
 // Body digests are the same whether computed inline or by a worker, at every size around the switch-over.
 

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createChecksumHasher, type ChecksumAlgorithm, type ChecksumHasher } from './s3/checksums/index.js';
+import { createChecksumHasher, type ChecksumAlgorithm, type ChecksumHasher } from '../s3/checksums/index.js';
 
 /** Which digests a body needs: MD5 always (the ETag), SHA-256 when the client signed the payload, and a flexible checksum when one applies. */
 export interface DigestSpec {
