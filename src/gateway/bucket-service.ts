@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../common/index.js';
 import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../rpc/index.js';
-import type { ClusterView } from './cluster-view.js';
+import type { ClusterView } from './cluster/index.js';
 import { listObjects } from './listing.js';
 import { quorumError } from './object-writer.js';
 import { withTimeout } from './request-context.js';

@@ -5,10 +5,9 @@ import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../commo
 import { createCodec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { BucketService } from './bucket-service.js';
-import { ClusterView } from './cluster-view.js';
+import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
 import { DigestPool } from './digest/index.js';
 import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
-import { NodeRingFollower, RingFileWatcher, loadRingFile } from './ring-source.js';
 import { createS3App } from './s3-app.js';
 import { StripePool } from './stripe-pool.js';
 

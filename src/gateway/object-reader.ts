@@ -9,7 +9,7 @@ import {
   type ObjectLayout,
 } from '../erasure/index.js';
 import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../rpc/index.js';
-import type { KeySets } from './cluster-view.js';
+import type { KeySets } from './cluster/index.js';
 import { quorumError } from './object-writer.js';
 import { ShardCursor } from './shard-cursor.js';
 

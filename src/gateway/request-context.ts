@@ -5,7 +5,7 @@ import type { Codec } from '../erasure/index.js';
 import type { ErasureParams } from '../rpc/index.js';
 import type { AuthResult } from './auth/index.js';
 import type { BucketService } from './bucket-service.js';
-import type { ClusterView } from './cluster-view.js';
+import type { ClusterView } from './cluster/index.js';
 import type { DigestPool } from './digest/index.js';
 import { S3Error, type S3Target } from './s3/index.js';
 import type { StripePool } from './stripe-pool.js';

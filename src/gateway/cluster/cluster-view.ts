@@ -1,5 +1,5 @@
-import { locate, type Ring } from '../placement/index.js';
-import { NodeClient } from '../rpc/index.js';
+import { locate, type Ring } from '../../placement/index.js';
+import { NodeClient } from '../../rpc/index.js';
 
 /** Options for the per-node clients a gateway keeps. */
 export interface ClusterViewOptions {

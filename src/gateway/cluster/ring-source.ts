@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { watchFile, unwatchFile, type Stats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseRing, planChange, type Ring } from '../placement/index.js';
-import { NodeClient } from '../rpc/index.js';
-import type { Logger } from '../common/index.js';
+import { parseRing, planChange, type Ring } from '../../placement/index.js';
+import { NodeClient } from '../../rpc/index.js';
+import type { Logger } from '../../common/index.js';
 
 /** Reads and validates a ring file. */
 export async function loadRingFile(path: string): Promise<Ring> {
