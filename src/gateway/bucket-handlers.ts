@@ -1,6 +1,7 @@
+import { metadataSignal } from './data-path/index.js';
 import { refuseAclHeaders } from './object-attributes.js';
 import { readSmallBody } from './request-body.js';
-import { bucketOf, header, metadataSignal, type RequestContext } from './request-context.js';
+import { bucketOf, header, type RequestContext } from './request-context.js';
 import { renderXml, S3Error } from './s3/index.js';
 
 const XML = 'application/xml';

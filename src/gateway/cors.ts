@@ -1,7 +1,8 @@
 import type { FastifyReply } from 'fastify';
 import type { BucketRecord, CorsRule } from '../rpc/index.js';
+import { metadataSignal } from './data-path/index.js';
 import { readSmallBody } from './request-body.js';
-import { bucketOf, metadataSignal, type RequestContext } from './request-context.js';
+import { bucketOf, type RequestContext } from './request-context.js';
 import { matchCorsRule, parseCorsXml, renderCors, S3Error } from './s3/index.js';
 
 /** GetBucketCors. */

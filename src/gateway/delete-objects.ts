@@ -1,7 +1,8 @@
+import { metadataSignal } from './data-path/index.js';
+import { readSmallBody } from './request-body.js';
+import { bucketOf, header, type RequestContext } from './request-context.js';
 import { parseXml, renderXml, S3Error, validateKey } from './s3/index.js';
 import { deleteKey } from './write-version.js';
-import { readSmallBody } from './request-body.js';
-import { bucketOf, header, metadataSignal, type RequestContext } from './request-context.js';
 
 const MAX_KEYS_PER_REQUEST = 1000;
 const PARALLEL_DELETES = 16;

@@ -1,4 +1,5 @@
 import type { ObjectRecord, UploadInfo } from '../rpc/index.js';
+import { header, type RequestContext } from './request-context.js';
 import {
   CHECKSUM_ALGORITHMS,
   checksumAlgorithmFromHeaderName,
@@ -9,7 +10,6 @@ import {
   parseChecksumAlgorithm,
   type ChecksumAlgorithm,
 } from './s3/checksums/index.js';
-import { header, type RequestContext } from './request-context.js';
 import { S3Error } from './s3/index.js';
 
 /** How a multipart object's checksum is built: from the parts' checksums, or as a CRC of the whole object. */

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../rpc/index.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './conditions.js';
+import { metadataSignal, openStoredObject, resolveVersion, type ResolvedVersion, type ResolveOptions } from './data-path/index.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
-import { resolveVersion, type ResolveOptions, type ResolvedVersion } from './object-reader.js';
-import { openStoredObject } from './object-stream.js';
-import { bucketOf, header, keyOf, metadataSignal, type RequestContext } from './request-context.js';
+import { bucketOf, header, keyOf, type RequestContext } from './request-context.js';
 import { parseRange, S3Error, tagCount } from './s3/index.js';
 import { deleteKey, setChecksumHeaders, writeBody } from './write-version.js';
 

@@ -3,9 +3,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { newRequestId, randomHex } from '../common/index.js';
 import { authenticate, type CredentialStore } from './auth/index.js';
 import { answerPreflight, applyCors } from './cors.js';
+import type { GatewayServices } from './data-path/index.js';
 import { HANDLERS } from './operation-handlers.js';
 import { resolveOperation } from './operations.js';
-import type { GatewayServices } from './request-context.js';
 import { parseTarget, renderXml, S3Error } from './s3/index.js';
 
 /** How the S3 HTTP layer is set up. */

@@ -1,11 +1,10 @@
-import { writeQuorum, type ObjectRecord } from '../rpc/index.js';
+import { decideQuorum, fanOut, writeQuorum, type ObjectRecord } from '../rpc/index.js';
+import { abortShards, commitShards, metadataSignal, prepareShards, quorumError, withTimeout, type WriteTarget } from './data-path/index.js';
 import { BodyDigest } from './digest/index.js';
-import type { ChecksumAlgorithm, ChecksumValue } from './s3/checksums/index.js';
 import type { VersionAttributes } from './object-attributes.js';
-import { abortShards, commitShards, prepareShards, quorumError, type WriteTarget } from './object-writer.js';
-import { decideQuorum, fanOut } from './quorum.js';
 import { decodedBody } from './request-body.js';
-import { header, metadataSignal, withTimeout, type RequestContext } from './request-context.js';
+import { header, type RequestContext } from './request-context.js';
+import type { ChecksumAlgorithm, ChecksumValue } from './s3/checksums/index.js';
 import { S3Error } from './s3/index.js';
 
 /** Largest single PUT (and copy source) S3 accepts; larger objects need multipart upload. */

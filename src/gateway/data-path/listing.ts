@@ -1,8 +1,8 @@
-import { DEFAULTS } from '../common/index.js';
-import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../rpc/index.js';
+import { DEFAULTS } from '../../common/index.js';
+import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { compareUtf8 } from '../s3/index.js';
 import { quorumError } from './object-writer.js';
-import { withTimeout } from './request-context.js';
-import { compareUtf8 } from './s3/index.js';
+import { withTimeout } from './request-scope.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */
 export interface ListRequest {

@@ -1,9 +1,8 @@
 import { getDefaultHighWaterMark } from 'node:stream';
-import { DEFAULTS } from '../common/index.js';
-import type { Codec } from '../erasure/index.js';
-import { writeQuorum, type ErasureParams, type NodeClient, type ObjectRecord } from '../rpc/index.js';
-import { decideQuorum, fanOut, fanOutUntil, type NodeOutcome } from './quorum.js';
-import { S3Error } from './s3/index.js';
+import { DEFAULTS } from '../../common/index.js';
+import type { Codec } from '../../erasure/index.js';
+import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type NodeClient, type NodeOutcome, type ObjectRecord } from '../../rpc/index.js';
+import { S3Error } from '../s3/index.js';
 import { FanOutQuorumLost, ShardFanOut } from './shard-fan-out.js';
 import { ShardSink } from './shard-sink.js';
 import type { StripePool } from './stripe-pool.js';

@@ -1,7 +1,7 @@
-import type { PartRef } from '../rpc/index.js';
+import type { PartRef } from '../../rpc/index.js';
+import { S3Error } from '../s3/index.js';
 import { openObjectStream, resolveVersion, type ReadOptions, type ResolvedVersion } from './object-reader.js';
-import { withTimeout, type GatewayServices } from './request-context.js';
-import { S3Error } from './s3/index.js';
+import { withTimeout, type GatewayServices } from './request-scope.js';
 
 /**
  * Opens bytes [offset, offset + length) of a stored version: a plain erasure-coded object, or a

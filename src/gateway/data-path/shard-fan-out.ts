@@ -1,4 +1,4 @@
-import { TesseraError } from '../common/index.js';
+import { TesseraError } from '../../common/index.js';
 import type { ShardSink } from './shard-sink.js';
 import type { StripePool } from './stripe-pool.js';
 

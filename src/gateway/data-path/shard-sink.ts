@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { NodeClient, PrepareResponse, ShardRef } from '../rpc/index.js';
+import type { NodeClient, PrepareResponse, ShardRef } from '../../rpc/index.js';
 
 /**
  * The body of one shard upload: blocks queued by the writer, pulled by the HTTP client. It tells

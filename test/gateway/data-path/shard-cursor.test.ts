@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { t } from 'tap';
-import { ShardCursor } from '../../src/gateway/shard-cursor.js';
-import { seededBytes } from '../helpers/bytes.js';
+import { ShardCursor } from '../../../src/gateway/data-path/shard-cursor.js';
+import { seededBytes } from '../../helpers/bytes.js';
 
 // Exact-size reads from a shard stream: pieces are views of what arrived, a short or silent stream rejects.
 

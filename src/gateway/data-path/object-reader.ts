@@ -1,4 +1,4 @@
-import { TesseraError } from '../common/index.js';
+import { TesseraError } from '../../common/index.js';
 import {
   objectLayout,
   stripeBlockSizeBytes,
@@ -7,9 +7,9 @@ import {
   stripesForRange,
   type Codec,
   type ObjectLayout,
-} from '../erasure/index.js';
-import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../rpc/index.js';
-import type { KeySets } from './cluster/index.js';
+} from '../../erasure/index.js';
+import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import type { KeySets } from '../cluster/index.js';
 import { quorumError } from './object-writer.js';
 import { ShardCursor } from './shard-cursor.js';
 

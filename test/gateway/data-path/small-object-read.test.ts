@@ -1,12 +1,11 @@
 import { t } from 'tap';
-import { HybridClock, silentLogger } from '../../src/common/index.js';
-import { createCodec } from '../../src/erasure/index.js';
-import { NodeClient, type ObjectRecord } from '../../src/rpc/index.js';
-import { StorageNode } from '../../src/storage-node/index.js';
-import { openObjectStream, resolveVersion } from '../../src/gateway/object-reader.js';
-import { commitShards, prepareShards, type WriteTarget } from '../../src/gateway/object-writer.js';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { tempDir } from '../storage-node/store-fixture.js';
+import { HybridClock, silentLogger } from '../../../src/common/index.js';
+import { createCodec } from '../../../src/erasure/index.js';
+import { commitShards, openObjectStream, prepareShards, resolveVersion, type WriteTarget } from '../../../src/gateway/data-path/index.js';
+import { NodeClient, type ObjectRecord } from '../../../src/rpc/index.js';
+import { StorageNode } from '../../../src/storage-node/index.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { tempDir } from '../../storage-node/store-fixture.js';
 
 // A small object's shards are inline on their nodes and come back with the version lookup: its GET
 // is one round of node calls, and still survives lost shards.

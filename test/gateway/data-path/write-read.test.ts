@@ -2,13 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { t } from 'tap';
-import { HybridClock, silentLogger } from '../../src/common/index.js';
-import { createCodec } from '../../src/erasure/index.js';
-import { NodeClient, type ObjectRecord } from '../../src/rpc/index.js';
-import { StorageNode } from '../../src/storage-node/index.js';
-import { openObjectStream, resolveVersion } from '../../src/gateway/object-reader.js';
-import { commitShards, prepareShards, type WriteTarget } from '../../src/gateway/object-writer.js';
-import { collect, seededBytes } from '../helpers/bytes.js';
+import { HybridClock, silentLogger } from '../../../src/common/index.js';
+import { createCodec } from '../../../src/erasure/index.js';
+import { commitShards, openObjectStream, prepareShards, resolveVersion, type WriteTarget } from '../../../src/gateway/data-path/index.js';
+import { NodeClient, type ObjectRecord } from '../../../src/rpc/index.js';
+import { StorageNode } from '../../../src/storage-node/index.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
 
 // The gateway's write and read paths against six real storage nodes, below the S3 layer.
 const SECRET = 'data-path-secret';

@@ -1,10 +1,9 @@
 import { getDefaultHighWaterMark, type Readable } from 'node:stream';
 import { t } from 'tap';
-import { createCodec } from '../../src/erasure/index.js';
-import type { ErasureParams, NodeClient, PrepareResponse, ShardRef } from '../../src/rpc/index.js';
-import { prepareShards, type WriteTarget } from '../../src/gateway/object-writer.js';
-import { StripePool } from '../../src/gateway/stripe-pool.js';
-import { seededBytes } from '../helpers/bytes.js';
+import { createCodec } from '../../../src/erasure/index.js';
+import { prepareShards, StripePool, type WriteTarget } from '../../../src/gateway/data-path/index.js';
+import type { ErasureParams, NodeClient, PrepareResponse, ShardRef } from '../../../src/rpc/index.js';
+import { seededBytes } from '../../helpers/bytes.js';
 
 // The write pipeline against fake nodes whose pace each test controls: what they receive, how many stripe
 // buffers a write allocates, and when a slow or silent node is cut off.

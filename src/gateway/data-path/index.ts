@@ -1,0 +1,9 @@
+// The gateway's paths to the storage nodes, with no HTTP in them: writing a version's shards, finding
+// and streaming a version, merging node listings, bucket records, and the request scope they run in.
+export { BucketService } from './bucket-service.js';
+export { listObjects, type ListRequest, type ListResult } from './listing.js';
+export { openObjectStream, resolveVersion, type ReadOptions, type ResolveOptions, type ResolvedVersion } from './object-reader.js';
+export { openStoredObject } from './object-stream.js';
+export { abortShards, commitShards, prepareShards, quorumError, type ShardHolder, type WriteOptions, type WriteTarget } from './object-writer.js';
+export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
+export { StripePool } from './stripe-pool.js';
