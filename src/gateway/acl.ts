@@ -1,8 +1,7 @@
 import { metadataSignal } from './data-path/index.js';
+import { bucketOf, keyOf, readSmallBody, type RequestContext } from './http/index.js';
 import { refuseAclHeaders } from './object-attributes.js';
 import { requireCurrentVersion, requireNullVersion } from './object-handlers.js';
-import { readSmallBody } from './request-body.js';
-import { bucketOf, keyOf, type RequestContext } from './request-context.js';
 import { parseXml, renderXml, S3Error } from './s3/index.js';
 
 /**

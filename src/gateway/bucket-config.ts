@@ -1,6 +1,5 @@
 import { metadataSignal } from './data-path/index.js';
-import { readSmallBody } from './request-body.js';
-import { bucketOf, type RequestContext } from './request-context.js';
+import { bucketOf, readSmallBody, type RequestContext } from './http/index.js';
 import { FIXED_BUCKET_CONFIGURATIONS, MAX_BUCKET_TAGS, parseTaggingXml, renderXml, S3Error, tagSetBody, UNCONFIGURED_BUCKET_SUBRESOURCES } from './s3/index.js';
 
 const XML = 'application/xml';

@@ -1,7 +1,6 @@
 import { metadataSignal } from './data-path/index.js';
+import { bucketOf, header, readSmallBody, type RequestContext } from './http/index.js';
 import { refuseAclHeaders } from './object-attributes.js';
-import { readSmallBody } from './request-body.js';
-import { bucketOf, header, type RequestContext } from './request-context.js';
 import { renderXml, S3Error } from './s3/index.js';
 
 const XML = 'application/xml';

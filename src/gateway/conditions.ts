@@ -1,6 +1,6 @@
 import type { ObjectRecord } from '../rpc/index.js';
 import { metadataSignal, resolveVersion } from './data-path/index.js';
-import { header, type RequestContext } from './request-context.js';
+import { header, type RequestContext } from './http/index.js';
 import { etagListMatches, failedCondition, S3Error } from './s3/index.js';
 
 /**

@@ -1,11 +1,11 @@
 import type { ObjectRecord } from '../rpc/index.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './conditions.js';
 import { metadataSignal, openStoredObject, type ResolvedVersion } from './data-path/index.js';
+import { bucketOf, header, keyOf, type RequestContext } from './http/index.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
 import { UPLOADS_BUCKET, partKey, partNumberOf, requireUpload, uploadIdOf } from './multipart.js';
 import { attributesOf, refuseAclHeaders, type VersionAttributes } from './object-attributes.js';
 import { requireCurrentVersion } from './object-handlers.js';
-import { bucketOf, header, keyOf, type RequestContext } from './request-context.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from './s3/checksums/index.js';
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, type CopySource } from './s3/index.js';
 import { MAX_PUT_BYTES, writeStream } from './write-version.js';

@@ -1,6 +1,5 @@
 import { metadataSignal } from './data-path/index.js';
-import { readSmallBody } from './request-body.js';
-import { bucketOf, header, type RequestContext } from './request-context.js';
+import { bucketOf, header, readSmallBody, type RequestContext } from './http/index.js';
 import { parseXml, renderXml, S3Error, validateKey } from './s3/index.js';
 import { deleteKey } from './write-version.js';
 

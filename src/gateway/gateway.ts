@@ -7,8 +7,7 @@ import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
-import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
-import { createS3App } from './s3-app.js';
+import { createS3App, registerHealthRoutes, type GatewayHealth } from './http/index.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
 const IDLE_STRIPE_BUFFERS = 16;

@@ -1,6 +1,6 @@
 import type { ObjectRecord } from '../rpc/index.js';
 import { listObjects, metadataSignal, type ListResult } from './data-path/index.js';
-import { bucketOf, type RequestContext } from './request-context.js';
+import { bucketOf, type RequestContext } from './http/index.js';
 import { listFieldEncoder, renderXml, S3Error } from './s3/index.js';
 
 const XML = 'application/xml';

@@ -1,5 +1,5 @@
 import type { ObjectRecord, UploadInfo } from '../rpc/index.js';
-import { header, type RequestContext } from './request-context.js';
+import { header, type RequestContext } from './http/index.js';
 import {
   CHECKSUM_ALGORITHMS,
   checksumAlgorithmFromHeaderName,

@@ -1,7 +1,7 @@
 import type { ObjectRecord, UploadInfo } from '../rpc/index.js';
 import { listObjects, metadataSignal, type ListRequest } from './data-path/index.js';
+import { bucketOf, keyOf, type RequestContext } from './http/index.js';
 import { UPLOADS_BUCKET, markerKey, partKey, requireUpload, uploadIdOf } from './multipart.js';
-import { bucketOf, keyOf, type RequestContext } from './request-context.js';
 import { compareUtf8, listFieldEncoder, renderXml, S3Error } from './s3/index.js';
 
 const XML = 'application/xml';

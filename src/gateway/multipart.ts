@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../rpc/index.js';
 import { checkWritePreconditions, writePreconditionsOf } from './conditions.js';
 import { metadataSignal, resolveVersion } from './data-path/index.js';
+import { bucketOf, keyOf, readSmallBody, type RequestContext } from './http/index.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -10,8 +11,6 @@ import {
   uploadChecksumOf,
 } from './multipart-checksums.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
-import { readSmallBody } from './request-body.js';
-import { bucketOf, keyOf, type RequestContext } from './request-context.js';
 import { CHECKSUM_ALGORITHMS } from './s3/checksums/index.js';
 import { parseXml, renderXml, S3Error } from './s3/index.js';
 import { commitRecord, deleteMarker, setChecksumHeaders, writeBody } from './write-version.js';

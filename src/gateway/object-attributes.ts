@@ -1,4 +1,4 @@
-import { header, type RequestContext } from './request-context.js';
+import { header, type RequestContext } from './http/index.js';
 import { parseTaggingHeader, S3Error } from './s3/index.js';
 
 /** S3's limit on the total size of user metadata (names plus values). */

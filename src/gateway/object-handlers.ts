@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../rpc/index.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './conditions.js';
 import { metadataSignal, openStoredObject, resolveVersion, type ResolvedVersion, type ResolveOptions } from './data-path/index.js';
+import { bucketOf, header, keyOf, type RequestContext } from './http/index.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
-import { bucketOf, header, keyOf, type RequestContext } from './request-context.js';
 import { parseRange, S3Error, tagCount } from './s3/index.js';
 import { deleteKey, setChecksumHeaders, writeBody } from './write-version.js';
 

@@ -1,8 +1,7 @@
 import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../rpc/index.js';
 import { metadataSignal, quorumError } from './data-path/index.js';
+import { bucketOf, keyOf, readSmallBody, type RequestContext } from './http/index.js';
 import { requireCurrentVersion, requireNullVersion } from './object-handlers.js';
-import { readSmallBody } from './request-body.js';
-import { bucketOf, keyOf, type RequestContext } from './request-context.js';
 import { MAX_OBJECT_TAGS, parseTaggingXml, renderXml, tagSetBody } from './s3/index.js';
 
 /**

@@ -11,13 +11,13 @@ import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets 
 import { copyObject, uploadPartCopy } from './copy-object.js';
 import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
 import { deleteObjects } from './delete-objects.js';
+import type { RequestContext } from './http/index.js';
 import { listObjectVersions, listObjectsHandler } from './list-handlers.js';
 import { listMultipartUploads, listParts } from './multipart-listing.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 import { deleteObject, getObject, putObject } from './object-handlers.js';
 import { deleteObjectTagging, getObjectTagging, putObjectTagging } from './object-tagging.js';
 import type { OperationName } from './operations.js';
-import type { RequestContext } from './request-context.js';
 
 /** The handler of every operation in the routing table. */
 export const HANDLERS: Record<OperationName, (ctx: RequestContext) => Promise<void>> = {

@@ -1,12 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { newRequestId, randomHex } from '../common/index.js';
-import { authenticate, type CredentialStore } from './auth/index.js';
-import { answerPreflight, applyCors } from './cors.js';
-import type { GatewayServices } from './data-path/index.js';
-import { HANDLERS } from './operation-handlers.js';
-import { resolveOperation } from './operations.js';
-import { parseTarget, renderXml, S3Error } from './s3/index.js';
+import { newRequestId, randomHex } from '../../common/index.js';
+import { authenticate, type CredentialStore } from '../auth/index.js';
+import type { GatewayServices } from '../data-path/index.js';
+import { HANDLERS } from '../operation-handlers.js';
+import { resolveOperation } from '../operations.js';
+import { parseTarget, renderXml, S3Error } from '../s3/index.js';
+import { answerPreflight, applyCors } from './cors-headers.js';
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { parseTarget } from './s3/index.js';
+import { parseTarget } from '../s3/index.js';
 
 /**
  * The gateway's own health endpoints. In path style they address bucket "-", which no S3 bucket can

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthResult } from './auth/index.js';
-import type { RequestScope } from './data-path/index.js';
-import { S3Error, type S3Target } from './s3/index.js';
+import type { AuthResult } from '../auth/index.js';
+import type { RequestScope } from '../data-path/index.js';
+import { S3Error, type S3Target } from '../s3/index.js';
 
 /** One authenticated S3 request on its way through a handler. */
 export interface RequestContext extends RequestScope {

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
-import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoderOptions } from './auth/index.js';
+import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoderOptions } from '../auth/index.js';
+import { S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
-import { S3Error } from './s3/index.js';
 
 /**
  * The request body as verified, unframed bytes: aws-chunked framing removed, signatures, payload hash
