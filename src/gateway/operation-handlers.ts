@@ -1,22 +1,41 @@
-import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.js';
 import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  copyObject,
+  createBucket,
+  createMultipartUpload,
+  deleteBucket,
+  deleteBucketCors,
   deleteBucketTagging,
+  deleteObject,
+  deleteObjects,
+  deleteObjectTagging,
+  getBucketAcl,
+  getBucketCors,
   getBucketFixedConfiguration,
+  getBucketLocation,
   getBucketTagging,
   getBucketUnconfigured,
   getBucketVersioning,
+  getObject,
+  getObjectAcl,
+  getObjectTagging,
+  headBucket,
+  listBuckets,
+  listMultipartUploads,
+  listObjectsHandler,
+  listObjectVersions,
+  listParts,
+  putBucketAcl,
+  putBucketCors,
   putBucketTagging,
-} from './bucket-config.js';
-import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket-handlers.js';
-import { copyObject, uploadPartCopy } from './copy-object.js';
-import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
-import { deleteObjects } from './delete-objects.js';
+  putObject,
+  putObjectAcl,
+  putObjectTagging,
+  uploadPart,
+  uploadPartCopy,
+} from './handlers/index.js';
 import type { RequestContext } from './http/index.js';
-import { listObjectVersions, listObjectsHandler } from './list-handlers.js';
-import { listMultipartUploads, listParts } from './multipart-listing.js';
-import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
-import { deleteObject, getObject, putObject } from './object-handlers.js';
-import { deleteObjectTagging, getObjectTagging, putObjectTagging } from './object-tagging.js';
 import type { OperationName } from './operations.js';
 
 /** The handler of every operation in the routing table. */

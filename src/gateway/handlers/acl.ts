@@ -1,8 +1,8 @@
-import { metadataSignal } from './data-path/index.js';
-import { bucketOf, keyOf, readSmallBody, type RequestContext } from './http/index.js';
+import { metadataSignal } from '../data-path/index.js';
+import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
+import { parseXml, renderXml, S3Error } from '../s3/index.js';
+import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 import { refuseAclHeaders } from './object-attributes.js';
-import { requireCurrentVersion, requireNullVersion } from './object-handlers.js';
-import { parseXml, renderXml, S3Error } from './s3/index.js';
 
 /**
  * ACLs as S3 has them for buckets with BucketOwnerEnforced ownership (its default since 2023): the

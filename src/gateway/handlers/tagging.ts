@@ -1,8 +1,8 @@
-import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../rpc/index.js';
-import { metadataSignal, quorumError } from './data-path/index.js';
-import { bucketOf, keyOf, readSmallBody, type RequestContext } from './http/index.js';
-import { requireCurrentVersion, requireNullVersion } from './object-handlers.js';
-import { MAX_OBJECT_TAGS, parseTaggingXml, renderXml, tagSetBody } from './s3/index.js';
+import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../../rpc/index.js';
+import { metadataSignal, quorumError } from '../data-path/index.js';
+import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
+import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, renderXml, S3Error, tagSetBody } from '../s3/index.js';
+import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 
 /**
  * Replaces the tags of the key's current version on its nodes, in place: no data is rewritten and the
@@ -50,5 +50,27 @@ export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
   const namedVersion = requireNullVersion(ctx);
   await setObjectTags(ctx, bucket, key, {});
   if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  await ctx.reply.status(204).send();
+}
+
+/** GetBucketTagging: NoSuchTagSet when the bucket has none. */
+export async function getBucketTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  if (record.tags === undefined) throw new S3Error('NoSuchTagSet', { fields: { BucketName: bucket } });
+  await ctx.reply.type('application/xml').send(renderXml('Tagging', tagSetBody(record.tags)));
+}
+
+/** PutBucketTagging: replaces the bucket's tags (up to 50). */
+export async function putBucketTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_BUCKET_TAGS);
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, tags }), metadataSignal(ctx));
+  await ctx.reply.status(204).send();
+}
+
+/** DeleteBucketTagging: 204. */
+export async function deleteBucketTagging(ctx: RequestContext): Promise<void> {
+  await ctx.services.buckets.update(bucketOf(ctx), ({ tags: _removed, ...record }) => record, metadataSignal(ctx));
   await ctx.reply.status(204).send();
 }

@@ -1,6 +1,6 @@
-import { metadataSignal } from './data-path/index.js';
-import { bucketOf, readSmallBody, type RequestContext } from './http/index.js';
-import { parseCorsXml, renderCors, S3Error } from './s3/index.js';
+import { metadataSignal } from '../data-path/index.js';
+import { bucketOf, readSmallBody, type RequestContext } from '../http/index.js';
+import { parseCorsXml, renderCors, S3Error } from '../s3/index.js';
 
 /** GetBucketCors. */
 export async function getBucketCors(ctx: RequestContext): Promise<void> {

@@ -1,30 +1,12 @@
 import { Readable } from 'node:stream';
-import type { ObjectRecord } from '../rpc/index.js';
-import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './conditions.js';
-import { metadataSignal, openStoredObject, resolveVersion, type ResolvedVersion, type ResolveOptions } from './data-path/index.js';
-import { bucketOf, header, keyOf, type RequestContext } from './http/index.js';
+import type { ObjectRecord } from '../../rpc/index.js';
+import { metadataSignal, openStoredObject } from '../data-path/index.js';
+import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
+import { parseRange, tagCount } from '../s3/index.js';
+import { deleteKey, setChecksumHeaders, writeBody } from '../write-version.js';
+import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
-import { parseRange, S3Error, tagCount } from './s3/index.js';
-import { deleteKey, setChecksumHeaders, writeBody } from './write-version.js';
-
-/**
- * Refuses a `versionId` other than `null`: buckets are unversioned, so `null` (S3's id for the only
- * version) names the current object and any other id names a version that does not exist.
- */
-export function requireNullVersion(ctx: RequestContext): boolean {
-  const versionId = ctx.target.query.get('versionId');
-  if (versionId === undefined) return false;
-  if (versionId !== 'null') throw new S3Error('NoSuchVersion', { fields: { Key: ctx.target.key ?? '', VersionId: versionId } });
-  return true;
-}
-
-/** The key's current version, or NoSuchKey. */
-export async function requireCurrentVersion(ctx: RequestContext, bucket: string, key: string, options: ResolveOptions = {}): Promise<ResolvedVersion> {
-  const { services } = ctx;
-  const version = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), options);
-  if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
-  return version;
-}
+import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 
 /** PutObject: erasure-codes the body across the key's nodes; acknowledged after a write quorum commits. */
 export async function putObject(ctx: RequestContext): Promise<void> {

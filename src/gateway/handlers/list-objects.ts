@@ -1,7 +1,7 @@
-import type { ObjectRecord } from '../rpc/index.js';
-import { listObjects, metadataSignal, type ListResult } from './data-path/index.js';
-import { bucketOf, type RequestContext } from './http/index.js';
-import { listFieldEncoder, renderXml, S3Error } from './s3/index.js';
+import type { ObjectRecord } from '../../rpc/index.js';
+import { listObjects, metadataSignal, type ListResult } from '../data-path/index.js';
+import { bucketOf, type RequestContext } from '../http/index.js';
+import { listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
 
 const XML = 'application/xml';
 

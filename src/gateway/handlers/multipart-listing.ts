@@ -1,8 +1,8 @@
-import type { ObjectRecord, UploadInfo } from '../rpc/index.js';
-import { listObjects, metadataSignal, type ListRequest } from './data-path/index.js';
-import { bucketOf, keyOf, type RequestContext } from './http/index.js';
-import { UPLOADS_BUCKET, markerKey, partKey, requireUpload, uploadIdOf } from './multipart.js';
-import { compareUtf8, listFieldEncoder, renderXml, S3Error } from './s3/index.js';
+import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
+import { listObjects, metadataSignal, type ListRequest } from '../data-path/index.js';
+import { bucketOf, keyOf, type RequestContext } from '../http/index.js';
+import { compareUtf8, listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
+import { requireUpload, uploadIdOf } from './upload-lookup.js';
 
 const XML = 'application/xml';
 
@@ -35,10 +35,10 @@ export async function listParts(ctx: RequestContext): Promise<void> {
   const marker = countParameter(ctx, 'part-number-marker', 0, 10_000);
   const maxParts = countParameter(ctx, 'max-parts', 1000, 1000);
   const upload = (await requireUpload(ctx, bucket, key, uploadId)).upload;
-  const prefix = `${markerKey(bucket, uploadId)}/`;
+  const prefix = `${uploadMarkerKey(bucket, uploadId)}/`;
   const page = await listObjects(
     ctx.services.cluster.allNodes(),
-    { bucket: UPLOADS_BUCKET, prefix, delimiter: '', after: marker > 0 ? partKey(bucket, uploadId, marker) : '', afterIsPrefix: false, maxKeys: maxParts },
+    { bucket: UPLOADS_BUCKET, prefix, delimiter: '', after: marker > 0 ? uploadPartKey(bucket, uploadId, marker) : '', afterIsPrefix: false, maxKeys: maxParts },
     ctx.services.erasure.parityShards,
     ctx.signal,
     ctx.services.metadataTimeoutMs,

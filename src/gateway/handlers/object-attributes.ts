@@ -1,5 +1,5 @@
-import { header, type RequestContext } from './http/index.js';
-import { parseTaggingHeader, S3Error } from './s3/index.js';
+import { header, type RequestContext } from '../http/index.js';
+import { parseTaggingHeader, S3Error } from '../s3/index.js';
 
 /** S3's limit on the total size of user metadata (names plus values). */
 const MAX_USER_METADATA_BYTES = 2048;

@@ -1,5 +1,5 @@
-import type { ObjectRecord, UploadInfo } from '../rpc/index.js';
-import { header, type RequestContext } from './http/index.js';
+import type { ObjectRecord, UploadInfo } from '../../rpc/index.js';
+import { header, type RequestContext } from '../http/index.js';
 import {
   CHECKSUM_ALGORITHMS,
   checksumAlgorithmFromHeaderName,
@@ -9,8 +9,8 @@ import {
   isCrcAlgorithm,
   parseChecksumAlgorithm,
   type ChecksumAlgorithm,
-} from './s3/checksums/index.js';
-import { S3Error } from './s3/index.js';
+} from '../s3/checksums/index.js';
+import { S3Error } from '../s3/index.js';
 
 /** How a multipart object's checksum is built: from the parts' checksums, or as a CRC of the whole object. */
 export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';

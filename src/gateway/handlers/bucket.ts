@@ -1,7 +1,7 @@
-import { metadataSignal } from './data-path/index.js';
-import { bucketOf, header, readSmallBody, type RequestContext } from './http/index.js';
+import { metadataSignal } from '../data-path/index.js';
+import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
+import { renderXml, S3Error } from '../s3/index.js';
 import { refuseAclHeaders } from './object-attributes.js';
-import { renderXml, S3Error } from './s3/index.js';
 
 const XML = 'application/xml';
 

@@ -1,14 +1,14 @@
-import type { ObjectRecord } from '../rpc/index.js';
-import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './conditions.js';
-import { metadataSignal, openStoredObject, type ResolvedVersion } from './data-path/index.js';
-import { bucketOf, header, keyOf, type RequestContext } from './http/index.js';
+import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/index.js';
+import { metadataSignal, openStoredObject, type ResolvedVersion } from '../data-path/index.js';
+import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
+import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
+import { parseCopySource, parseTaggingHeader, renderXml, S3Error, type CopySource } from '../s3/index.js';
+import { MAX_PUT_BYTES, writeStream } from '../write-version.js';
+import { requireCurrentVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
-import { UPLOADS_BUCKET, partKey, partNumberOf, requireUpload, uploadIdOf } from './multipart.js';
 import { attributesOf, refuseAclHeaders, type VersionAttributes } from './object-attributes.js';
-import { requireCurrentVersion } from './object-handlers.js';
-import { parseChecksumAlgorithm, type ChecksumAlgorithm } from './s3/checksums/index.js';
-import { parseCopySource, parseTaggingHeader, renderXml, S3Error, type CopySource } from './s3/index.js';
-import { MAX_PUT_BYTES, writeStream } from './write-version.js';
+import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
+import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /** The copy source's current version after its bucket, version id and x-amz-copy-source-if-* checks. */
 async function resolveSource(ctx: RequestContext, source: CopySource): Promise<ResolvedVersion> {
@@ -142,7 +142,7 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   const record = await writeStream(
     ctx,
     UPLOADS_BUCKET,
-    partKey(bucket, uploadId, partNumber),
+    uploadPartKey(bucket, uploadId, partNumber),
     { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
     body,
     { checksumAlgorithm },

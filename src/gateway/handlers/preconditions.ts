@@ -1,7 +1,7 @@
-import type { ObjectRecord } from '../rpc/index.js';
-import { metadataSignal, resolveVersion } from './data-path/index.js';
-import { header, type RequestContext } from './http/index.js';
-import { etagListMatches, failedCondition, S3Error } from './s3/index.js';
+import type { ObjectRecord } from '../../rpc/index.js';
+import { metadataSignal, resolveVersion } from '../data-path/index.js';
+import { header, type RequestContext } from '../http/index.js';
+import { etagListMatches, failedCondition, S3Error } from '../s3/index.js';
 
 /**
  * GET and HEAD conditions: 412 PreconditionFailed for If-Match / If-Unmodified-Since, 304 Not Modified

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../rpc/index.js';
-import { checkWritePreconditions, writePreconditionsOf } from './conditions.js';
-import { metadataSignal, resolveVersion } from './data-path/index.js';
-import { bucketOf, keyOf, readSmallBody, type RequestContext } from './http/index.js';
+import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
+import { metadataSignal, resolveVersion } from '../data-path/index.js';
+import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
+import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
+import { parseXml, renderXml, S3Error } from '../s3/index.js';
+import { commitRecord, deleteMarker, setChecksumHeaders, writeBody } from '../write-version.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -11,9 +13,8 @@ import {
   uploadChecksumOf,
 } from './multipart-checksums.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
-import { CHECKSUM_ALGORITHMS } from './s3/checksums/index.js';
-import { parseXml, renderXml, S3Error } from './s3/index.js';
-import { commitRecord, deleteMarker, setChecksumHeaders, writeBody } from './write-version.js';
+import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
+import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket
@@ -25,16 +26,8 @@ import { commitRecord, deleteMarker, setChecksumHeaders, writeBody } from './wri
  * ended, and for a completion the manifest's version. From that the storage nodes' garbage collector
  * tells the parts of an aborted upload, and parts a completion left out, from parts a manifest uses.
  */
-export { UPLOADS_BUCKET };
 const MIN_PART_BYTES = 5 * 1024 * 1024;
-const MAX_PART_NUMBER = 10_000;
 const XML = 'application/xml';
-
-/** The marker record's key of an upload. */
-export const markerKey = uploadMarkerKey;
-
-/** The internal key of one part of an upload. */
-export const partKey = uploadPartKey;
 
 /**
  * The tombstone that ends an upload: a delete marker at the upload's marker key that keeps the
@@ -55,32 +48,6 @@ function newUploadId(ctx: RequestContext): string {
   return `${ctx.services.clock.next()}${randomBytes(4).toString('hex')}`;
 }
 
-/** The request's uploadId, or NoSuchUpload when it cannot be one of ours. */
-export function uploadIdOf(ctx: RequestContext): string {
-  const uploadId = ctx.target.query.get('uploadId') ?? '';
-  if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
-  return uploadId;
-}
-
-/** The request's partNumber: an integer from 1 to 10,000. */
-export function partNumberOf(ctx: RequestContext): number {
-  const text = ctx.target.query.get('partNumber') ?? '';
-  const partNumber = /^\d{1,5}$/.test(text) ? Number(text) : 0;
-  if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-    throw new S3Error('InvalidArgument', { message: 'Part number must be an integer between 1 and 10000, inclusive', fields: { ArgumentName: 'partNumber', ArgumentValue: text } });
-  }
-  return partNumber;
-}
-
-/** The upload's marker record; NoSuchUpload when it never existed, was completed or aborted, or names another key. */
-export async function requireUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<ObjectRecord & { upload: UploadInfo }> {
-  const marker = markerKey(bucket, uploadId);
-  const version = await resolveVersion(ctx.services.cluster.readSets(UPLOADS_BUCKET, marker), UPLOADS_BUCKET, marker, ctx.services.erasure, metadataSignal(ctx));
-  const upload = version?.record.upload;
-  if (version === null || version.record.deleted || upload === undefined || upload.closed !== undefined || upload.key !== key) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
-  return { ...version.record, upload };
-}
-
 /** CreateMultipartUpload: records the upload, its checksum settings and the attributes the object will get. */
 export async function createMultipartUpload(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -92,7 +59,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   const uploadId = newUploadId(ctx);
   const { tags, ...rest } = attributes;
   const marker: ObjectRecord = {
-    ...deleteMarker(ctx, UPLOADS_BUCKET, markerKey(bucket, uploadId)),
+    ...deleteMarker(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId)),
     deleted: false,
     ...rest,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
@@ -115,7 +82,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   const record = await writeBody(
     ctx,
     UPLOADS_BUCKET,
-    partKey(bucket, uploadId, partNumber),
+    uploadPartKey(bucket, uploadId, partNumber),
     { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
     { checksumAlgorithm },
   );
@@ -168,7 +135,7 @@ async function completedParts(ctx: RequestContext, bucket: string, uploadId: str
   const signal = metadataSignal(ctx);
   const stored = await Promise.all(
     requested.map(async (part) => {
-      const partKeyName = partKey(bucket, uploadId, part.partNumber);
+      const partKeyName = uploadPartKey(bucket, uploadId, part.partNumber);
       const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, partKeyName);
       const version = await resolveVersion(sets, UPLOADS_BUCKET, partKeyName, ctx.services.erasure, signal);
       const matches =
