@@ -8,6 +8,7 @@ import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './
 import { BucketService, StripePool } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { createS3App, registerHealthRoutes, type GatewayHealth } from './http/index.js';
+import { resolveOperation } from './operations.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
 const IDLE_STRIPE_BUFFERS = 16;
@@ -85,6 +86,7 @@ export class Gateway {
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
     const app = createS3App({
+      route: resolveOperation,
       services: {
         cluster,
         buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),

@@ -9,5 +9,5 @@ export { deleteObjects } from './delete-objects.js';
 export { listObjectVersions, listObjectsHandler } from './list-objects.js';
 export { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 export { listMultipartUploads, listParts } from './multipart-listing.js';
-export { deleteObject, getObject, putObject } from './object.js';
+export { deleteObject, getObject, headObject, putObject } from './object.js';
 export { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './tagging.js';

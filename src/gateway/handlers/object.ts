@@ -60,8 +60,17 @@ function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boo
   }
 }
 
-/** GetObject and HeadObject: resolve the newest version, then stream (a range of) it. */
-export async function getObject(ctx: RequestContext, headOnly: boolean): Promise<void> {
+/** GetObject: resolve the newest version, then stream (a range of) it. */
+export async function getObject(ctx: RequestContext): Promise<void> {
+  await sendObject(ctx, false);
+}
+
+/** HeadObject: GetObject's answer without the body. */
+export async function headObject(ctx: RequestContext): Promise<void> {
+  await sendObject(ctx, true);
+}
+
+async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const { services } = ctx;

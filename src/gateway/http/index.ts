@@ -2,5 +2,5 @@
 // request context a handler gets, its verified body, and the gateway's health endpoints.
 export { registerHealthRoutes, GATEWAY_HEALTH_PATHS, type GatewayHealth } from './health-route.js';
 export { decodedBody, readSmallBody } from './request-body.js';
-export { bucketOf, header, keyOf, type RequestContext } from './request-context.js';
-export { createS3App, type S3AppOptions } from './s3-app.js';
+export { bucketOf, header, keyOf, type Handler, type RequestContext } from './request-context.js';
+export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.js';

@@ -11,6 +11,9 @@ export interface RequestContext extends RequestScope {
   auth: AuthResult;
 }
 
+/** Serves one S3 operation (src/gateway/handlers/); the operation table names one per operation. */
+export type Handler = (ctx: RequestContext) => Promise<void>;
+
 /** The request's bucket; the router guarantees one for bucket and object operations. */
 export function bucketOf(ctx: RequestContext): string {
   if (ctx.target.bucket === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });

@@ -3,14 +3,24 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { newRequestId, randomHex } from '../../common/index.js';
 import { authenticate, type CredentialStore } from '../auth/index.js';
 import type { GatewayServices } from '../data-path/index.js';
-import { HANDLERS } from '../operation-handlers.js';
-import { resolveOperation } from '../operations.js';
-import { parseTarget, renderXml, S3Error } from '../s3/index.js';
+import { parseTarget, renderXml, S3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
+import type { Handler } from './request-context.js';
+
+/**
+ * Picks the operation a request asks for and the handler that serves it: the operation table
+ * (src/gateway/operations.ts), passed in so that the HTTP layer never imports a handler.
+ */
+export type OperationRouter = (
+  method: string,
+  target: S3Target,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+) => { name: string; handler: Handler };
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {
   services: GatewayServices;
+  route: OperationRouter;
   credentials: CredentialStore;
   /** Base domain for virtual-hosted-style addressing (`bucket.<baseDomain>`); path style always works. */
   baseDomain?: string | undefined;
@@ -77,7 +87,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
         options.credentials,
         { nowMs: clock() },
       );
-      const operation = resolveOperation(request.method, target, request.headers);
+      const operation = options.route(request.method, target, request.headers);
       const disconnect = new AbortController();
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
       setMaxListeners(0, disconnect.signal);
@@ -85,11 +95,11 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
         if (!reply.raw.writableFinished) disconnect.abort(new Error('client disconnected'));
       };
       reply.raw.once('close', onClose);
-      request.log.debug({ operation, bucket: target.bucket, key: target.key }, 'request');
+      request.log.debug({ operation: operation.name, bucket: target.bucket, key: target.key }, 'request');
       try {
         const ctx = { request, reply, target, auth, signal: disconnect.signal, services };
         await applyCors(ctx);
-        await HANDLERS[operation](ctx);
+        await operation.handler(ctx);
       } finally {
         if (reply.raw.writableFinished) reply.raw.off('close', onClose);
       }
