@@ -1,10 +1,10 @@
 import { decideQuorum, fanOut, writeQuorum, type ObjectRecord } from '../rpc/index.js';
-import { abortShards, commitShards, metadataSignal, prepareShards, quorumError, withTimeout, type WriteTarget } from './data-path/index.js';
+import { abortShards, commitShards, metadataSignal, prepareShards, withTimeout, type WriteTarget } from './data-path/index.js';
 import { BodyDigest } from './digest/index.js';
 import type { VersionAttributes } from './handlers/object-attributes.js';
 import { decodedBody, header, type RequestContext } from './http/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from './s3/checksums/index.js';
-import { S3Error } from './s3/index.js';
+import { quorumError, S3Error } from './s3/index.js';
 
 /** Largest single PUT (and copy source) S3 accepts; larger objects need multipart upload. */
 export const MAX_PUT_BYTES = 5 * 1024 ** 3;

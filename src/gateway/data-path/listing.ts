@@ -1,7 +1,6 @@
 import { DEFAULTS } from '../../common/index.js';
 import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
-import { compareUtf8 } from '../s3/index.js';
-import { quorumError } from './object-writer.js';
+import { compareUtf8, quorumError } from '../s3/index.js';
 import { withTimeout } from './request-scope.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */

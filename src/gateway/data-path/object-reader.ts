@@ -10,7 +10,7 @@ import {
 } from '../../erasure/index.js';
 import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
-import { quorumError } from './object-writer.js';
+import { quorumError } from '../s3/index.js';
 import { ShardCursor } from './shard-cursor.js';
 
 /** The version a read resolved to, and which node holds which of its shards. */

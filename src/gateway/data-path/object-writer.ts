@@ -2,7 +2,7 @@ import { getDefaultHighWaterMark } from 'node:stream';
 import { DEFAULTS } from '../../common/index.js';
 import type { Codec } from '../../erasure/index.js';
 import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type NodeClient, type NodeOutcome, type ObjectRecord } from '../../rpc/index.js';
-import { S3Error } from '../s3/index.js';
+import { quorumError } from '../s3/index.js';
 import { FanOutQuorumLost, ShardFanOut } from './shard-fan-out.js';
 import { ShardSink } from './shard-sink.js';
 import type { StripePool } from './stripe-pool.js';
@@ -61,15 +61,6 @@ const MAX_BATCHED_SHARD_BYTES = 32 * 1024;
 
 function successes(outcomes: readonly NodeOutcome<unknown>[]): number {
   return outcomes.filter((o) => o.ok).length;
-}
-
-/** Thrown when fewer than the write quorum of nodes stored their shard; the S3 layer answers 503. */
-export function quorumError(phase: string, failures: readonly { nodeId: string; reason: string }[]): S3Error {
-  const detail = failures.map((f) => `${f.nodeId}: ${f.reason}`).join('; ');
-  return new S3Error('ServiceUnavailable', {
-    message: 'Not enough storage nodes answered; please retry.',
-    cause: new Error(`${phase} quorum not met (${detail})`),
-  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
-import { parseXml, renderXml, S3Error, validateKey } from '../s3/index.js';
+import { parseXml, renderXml, S3Error, toS3Error, validateKey } from '../s3/index.js';
 import { deleteKey } from '../write-version.js';
 
 const MAX_KEYS_PER_REQUEST = 1000;
@@ -57,7 +57,7 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
         await deleteKey(ctx, bucket, entry.key);
         results.push(entry);
       } catch (err) {
-        const error = err instanceof S3Error ? err : new S3Error('InternalError', { cause: err });
+        const error = toS3Error(err);
         if (error.code === 'InternalError') ctx.request.log.error({ err, key: entry.key }, 'delete in DeleteObjects failed');
         results.push({ ...entry, error });
       }

@@ -1,7 +1,7 @@
 import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../../rpc/index.js';
-import { metadataSignal, quorumError } from '../data-path/index.js';
+import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
-import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, renderXml, S3Error, tagSetBody } from '../s3/index.js';
+import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, quorumError, renderXml, S3Error, tagSetBody } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 
 /**

@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { newRequestId, randomHex } from '../../common/index.js';
 import { authenticate, type CredentialStore } from '../auth/index.js';
 import type { GatewayServices } from '../data-path/index.js';
-import { parseTarget, renderXml, S3Error, type S3Target } from '../s3/index.js';
+import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
 import type { Handler } from './request-context.js';
 
@@ -140,13 +140,4 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
     { namespace: false },
   );
   return reply.type('application/xml').send(body);
-}
-
-function toS3Error(err: unknown): S3Error {
-  if (err instanceof S3Error) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'FST_ERR_BAD_URL' || code === 'FST_ERR_ASYNC_CONSTRAINT') {
-    return new S3Error('InvalidArgument', { message: 'The request target is not valid.' });
-  }
-  return new S3Error('InternalError', { cause: err });
 }
