@@ -4,6 +4,16 @@ export { BucketService } from './bucket-service.js';
 export { listObjects, type ListRequest, type ListResult } from './listing.js';
 export { openObjectStream, resolveVersion, type ReadOptions, type ResolveOptions, type ResolvedVersion } from './object-reader.js';
 export { openStoredObject } from './object-stream.js';
-export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './object-writer.js';
 export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
+export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
 export { StripePool } from './stripe-pool.js';
+export {
+  commitRecord,
+  deleteKey,
+  deleteMarker,
+  storeVersion,
+  writeStream,
+  type VerifiedBody,
+  type VersionAttributes,
+  type WriteVersionOptions,
+} from './version-writer.js';

@@ -1,13 +1,13 @@
 import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/index.js';
-import { metadataSignal, openStoredObject, type ResolvedVersion } from '../data-path/index.js';
+import { metadataSignal, openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, type CopySource } from '../s3/index.js';
-import { MAX_PUT_BYTES, writeStream } from '../write-version.js';
 import { requireCurrentVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
-import { attributesOf, refuseAclHeaders, type VersionAttributes } from './object-attributes.js';
+import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
+import { MAX_PUT_BYTES } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /** The copy source's current version after its bucket, version id and x-amz-copy-source-if-* checks. */

@@ -1,7 +1,6 @@
-import { metadataSignal } from '../data-path/index.js';
+import { deleteKey, metadataSignal } from '../data-path/index.js';
 import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
 import { parseXml, renderXml, S3Error, toS3Error, validateKey } from '../s3/index.js';
-import { deleteKey } from '../write-version.js';
 
 const MAX_KEYS_PER_REQUEST = 1000;
 const PARALLEL_DELETES = 16;

@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
-import { metadataSignal, resolveVersion } from '../data-path/index.js';
+import { commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
 import { parseXml, renderXml, S3Error } from '../s3/index.js';
-import { commitRecord, deleteMarker, setChecksumHeaders, writeBody } from '../write-version.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -14,6 +13,7 @@ import {
 } from './multipart-checksums.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
+import { setChecksumHeaders, writeBody } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /**

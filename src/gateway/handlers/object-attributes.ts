@@ -1,3 +1,4 @@
+import type { VersionAttributes } from '../data-path/index.js';
 import { header, type RequestContext } from '../http/index.js';
 import { parseTaggingHeader, S3Error } from '../s3/index.js';
 
@@ -5,14 +6,6 @@ import { parseTaggingHeader, S3Error } from '../s3/index.js';
 const MAX_USER_METADATA_BYTES = 2048;
 /** Response headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
-
-/** What a stored version carries besides its bytes. */
-export interface VersionAttributes {
-  contentType: string;
-  userMetadata: Record<string, string>;
-  headers: Record<string, string>;
-  tags: Record<string, string>;
-}
 
 function userMetadataOf(ctx: RequestContext): Record<string, string> {
   const metadata: Record<string, string> = {};

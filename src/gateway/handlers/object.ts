@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
-import { metadataSignal, openStoredObject } from '../data-path/index.js';
+import { deleteKey, metadataSignal, openStoredObject } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { parseRange, tagCount } from '../s3/index.js';
-import { deleteKey, setChecksumHeaders, writeBody } from '../write-version.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
+import { setChecksumHeaders, writeBody } from './upload-body.js';
 
 /** PutObject: erasure-codes the body across the key's nodes; acknowledged after a write quorum commits. */
 export async function putObject(ctx: RequestContext): Promise<void> {

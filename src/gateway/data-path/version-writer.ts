@@ -1,13 +1,17 @@
-import { decideQuorum, fanOut, writeQuorum, type ObjectRecord } from '../rpc/index.js';
-import { abortShards, commitShards, metadataSignal, prepareShards, withTimeout, type WriteTarget } from './data-path/index.js';
-import { BodyDigest } from './digest/index.js';
-import type { VersionAttributes } from './handlers/object-attributes.js';
-import { decodedBody, header, type RequestContext } from './http/index.js';
-import type { ChecksumAlgorithm, ChecksumValue } from './s3/checksums/index.js';
-import { quorumError, S3Error } from './s3/index.js';
+import { decideQuorum, fanOut, writeQuorum, type ObjectRecord } from '../../rpc/index.js';
+import { BodyDigest } from '../digest/index.js';
+import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
+import { quorumError } from '../s3/index.js';
+import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
+import { abortShards, commitShards, prepareShards, type WriteTarget } from './shard-writer.js';
 
-/** Largest single PUT (and copy source) S3 accepts; larger objects need multipart upload. */
-export const MAX_PUT_BYTES = 5 * 1024 ** 3;
+/** What a stored version carries besides its bytes. */
+export interface VersionAttributes {
+  contentType: string;
+  userMetadata: Record<string, string>;
+  headers: Record<string, string>;
+  tags: Record<string, string>;
+}
 
 /** Options of a version write. */
 export interface WriteVersionOptions {
@@ -20,13 +24,18 @@ export interface WriteVersionOptions {
   beforeCommit?: (() => Promise<void>) | undefined;
 }
 
-interface VerifiedBody {
+/** What a body's checks produce once it has been read to the end. */
+export interface VerifiedBody {
   md5Hex: string;
   checksums: ChecksumValue[];
 }
 
-async function storeVersion(
-  ctx: RequestContext,
+/**
+ * Writes a new version of bucket/key from `body`: prepares its shards on a write quorum, runs `finish`
+ * (the body's last checks) and `beforeCommit`, then commits the record; aborts the shards if any fails.
+ */
+export async function storeVersion(
+  ctx: RequestScope,
   bucket: string,
   key: string,
   attributes: VersionAttributes,
@@ -78,36 +87,11 @@ async function storeVersion(
 }
 
 /**
- * Streams the verified request body into a new version of bucket/key and commits it on a write quorum.
- * Used for whole objects and for multipart parts (which live under an internal bucket).
- */
-export async function writeBody(
-  ctx: RequestContext,
-  bucket: string,
-  key: string,
-  attributes: VersionAttributes,
-  options: WriteVersionOptions = {},
-): Promise<ObjectRecord> {
-  const raw = ctx.auth.decodedContentLength ?? header(ctx, 'content-length');
-  const declared = raw === undefined ? undefined : Number(raw);
-  if (declared !== undefined && declared > MAX_PUT_BYTES) {
-    throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(MAX_PUT_BYTES) } });
-  }
-  const { decoder, done } = decodedBody(ctx, options.checksumAlgorithm === undefined ? {} : { defaultChecksumAlgorithm: options.checksumAlgorithm });
-  const record = await storeVersion(ctx, bucket, key, attributes, decoder, async (sizeBytes) => {
-    await done;
-    if (declared !== undefined && sizeBytes !== declared) throw new S3Error('IncompleteBody');
-    return decoder.result();
-  }, { ...options, expectedSizeBytes: declared });
-  return record;
-}
-
-/**
  * Streams bytes that are already in the store (a copy source) into a new version, computing its MD5
  * and, when asked, a flexible checksum on the way: never more than a stripe is held.
  */
 export async function writeStream(
-  ctx: RequestContext,
+  ctx: RequestScope,
   bucket: string,
   key: string,
   attributes: VersionAttributes,
@@ -135,18 +119,11 @@ export async function writeStream(
   }
 }
 
-/** The stored flexible checksums as response headers; an object (not a part) also names its x-amz-checksum-type. */
-export function setChecksumHeaders(ctx: RequestContext, record: ObjectRecord, withType: boolean): void {
-  const entries = Object.entries(record.checksums);
-  for (const [algorithm, value] of entries) ctx.reply.header(`x-amz-checksum-${algorithm.toLowerCase()}`, value);
-  if (withType && entries.length > 0) ctx.reply.header('x-amz-checksum-type', record.checksumType ?? 'FULL_OBJECT');
-}
-
 /**
  * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
  * succeeds on a write quorum.
  */
-export async function commitRecord(ctx: RequestContext, record: ObjectRecord): Promise<void> {
+export async function commitRecord(ctx: RequestScope, record: ObjectRecord): Promise<void> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   const signal = metadataSignal(ctx);
@@ -156,7 +133,7 @@ export async function commitRecord(ctx: RequestContext, record: ObjectRecord): P
 }
 
 /** A delete marker for bucket/key: hides every older version; S3 answers 204 whether or not the key existed. */
-export function deleteMarker(ctx: RequestContext, bucket: string, key: string): ObjectRecord {
+export function deleteMarker(ctx: RequestScope, bucket: string, key: string): ObjectRecord {
   return {
     bucket,
     key,
@@ -174,6 +151,6 @@ export function deleteMarker(ctx: RequestContext, bucket: string, key: string): 
 }
 
 /** Writes a delete marker to the key's nodes. */
-export async function deleteKey(ctx: RequestContext, bucket: string, key: string): Promise<void> {
+export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<void> {
   await commitRecord(ctx, deleteMarker(ctx, bucket, key));
 }
