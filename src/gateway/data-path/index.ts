@@ -2,11 +2,12 @@
 // and streaming a version, merging node listings, bucket records, and the request scope they run in.
 export { BucketService } from './bucket-service.js';
 export { listObjects, type ListRequest, type ListResult } from './listing.js';
-export { openObjectStream, resolveVersion, type ReadOptions, type ResolveOptions, type ResolvedVersion } from './object-reader.js';
 export { openStoredObject } from './object-stream.js';
 export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
 export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
 export { StripePool } from './stripe-pool.js';
+export type { ReadOptions } from './stripe-reader.js';
+export { resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
 export {
   commitRecord,
   deleteKey,

@@ -1,12 +1,13 @@
 import type { PartRef } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
-import { openObjectStream, resolveVersion, type ReadOptions, type ResolvedVersion } from './object-reader.js';
 import { withTimeout, type GatewayServices } from './request-scope.js';
+import { openStripeStream, type ReadOptions } from './stripe-reader.js';
+import { resolveVersion, type ResolvedVersion } from './version-lookup.js';
 
 /**
  * Opens bytes [offset, offset + length) of a stored version: a plain erasure-coded object, or a
  * multipart object whose manifest lists parts that are versions of their own. Like
- * openObjectStream, the first bytes are in hand before this resolves.
+ * openStripeStream, the first bytes are in hand before this resolves.
  */
 export async function openStoredObject(
   services: GatewayServices,
@@ -16,7 +17,7 @@ export async function openStoredObject(
   options: ReadOptions,
 ): Promise<AsyncGenerator<Uint8Array>> {
   const { parts } = version.record;
-  if (parts === undefined) return openObjectStream(version, offsetBytes, lengthBytes, options);
+  if (parts === undefined) return openStripeStream(version, offsetBytes, lengthBytes, options);
   const segments: { part: PartRef; offsetBytes: number; lengthBytes: number }[] = [];
   let partStart = 0;
   const end = offsetBytes + lengthBytes;
@@ -32,7 +33,7 @@ export async function openStoredObject(
     const segment = segments[index];
     if (segment === undefined) return (async function* none() {})();
     const partVersion = await resolvePart(services, segment.part, options.signal);
-    return openObjectStream(partVersion, segment.offsetBytes, segment.lengthBytes, options);
+    return openStripeStream(partVersion, segment.offsetBytes, segment.lengthBytes, options);
   };
   const first = await open(0);
   return (async function* chained() {

@@ -1,7 +1,8 @@
 import { t } from 'tap';
 import { HybridClock, silentLogger } from '../../../src/common/index.js';
 import { createCodec } from '../../../src/erasure/index.js';
-import { commitShards, openObjectStream, prepareShards, resolveVersion, type WriteTarget } from '../../../src/gateway/data-path/index.js';
+import { commitShards, prepareShards, resolveVersion, type WriteTarget } from '../../../src/gateway/data-path/index.js';
+import { openStripeStream } from '../../../src/gateway/data-path/stripe-reader.js';
 import { NodeClient, type ObjectRecord } from '../../../src/rpc/index.js';
 import { StorageNode } from '../../../src/storage-node/index.js';
 import { collect, seededBytes } from '../../helpers/bytes.js';
@@ -60,7 +61,7 @@ async function write(clients: readonly NodeClient[], key: string, body: Buffer):
 async function read(clients: NodeClient[], key: string, offset = 0, length?: number): Promise<Buffer> {
   const version = await resolveVersion({ nodes: clients }, 'b', key, erasure, AbortSignal.timeout(10_000), { withInlineShards: true });
   if (version === null) throw new Error('no version');
-  const stream = await openObjectStream(version, offset, length ?? version.record.sizeBytes - offset, {
+  const stream = await openStripeStream(version, offset, length ?? version.record.sizeBytes - offset, {
     codec, signal: new AbortController().signal, stallTimeoutMs: 5000, logger: silentLogger(),
   });
   return collect(stream);

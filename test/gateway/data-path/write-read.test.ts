@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { t } from 'tap';
 import { HybridClock, silentLogger } from '../../../src/common/index.js';
 import { createCodec } from '../../../src/erasure/index.js';
-import { commitShards, openObjectStream, prepareShards, resolveVersion, type WriteTarget } from '../../../src/gateway/data-path/index.js';
+import { commitShards, prepareShards, resolveVersion, type WriteTarget } from '../../../src/gateway/data-path/index.js';
+import { openStripeStream } from '../../../src/gateway/data-path/stripe-reader.js';
 import { NodeClient, type ObjectRecord } from '../../../src/rpc/index.js';
 import { StorageNode } from '../../../src/storage-node/index.js';
 import { collect, seededBytes } from '../../helpers/bytes.js';
@@ -55,7 +56,7 @@ async function write(key: string, body: Buffer, targetNodes: readonly NodeClient
 async function read(key: string, offset?: number, length?: number): Promise<Buffer> {
   const version = await resolveVersion({ nodes: clients }, 'b', key, erasure, AbortSignal.timeout(5000));
   if (version === null) throw new Error('no version');
-  const stream = await openObjectStream(version, offset ?? 0, length ?? version.record.sizeBytes, {
+  const stream = await openStripeStream(version, offset ?? 0, length ?? version.record.sizeBytes, {
     codec, signal: new AbortController().signal, stallTimeoutMs: 2000, logger: silentLogger(),
   });
   return collect(stream);
@@ -90,7 +91,7 @@ t.test('reads reconstruct when data shards are unreachable', async (t) => {
   if (version === null) return;
   version.holders.delete(0);
   version.holders.delete(2);
-  const stream = await openObjectStream(version, 0, body.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 2000, logger: silentLogger() });
+  const stream = await openStripeStream(version, 0, body.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 2000, logger: silentLogger() });
   t.ok((await collect(stream)).equals(body), 'two data shards missing, bytes intact');
 });
 
@@ -123,7 +124,7 @@ t.test('a node that accepts connections but never answers does not hold up a rea
   const version = await resolveVersion({ nodes: set }, 'b', 'hung', erasure, AbortSignal.timeout(60_000));
   t.ok(version, 'resolved without the silent node');
   if (version === null) return;
-  const stream = await openObjectStream(version, 0, body.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 60_000, logger: silentLogger() });
+  const stream = await openStripeStream(version, 0, body.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 60_000, logger: silentLogger() });
   t.ok((await collect(stream)).equals(body));
   t.ok(Date.now() - started < 30_000, 'finished long before the silent node could time out');
 });
@@ -142,7 +143,7 @@ t.test('during a ring change a read finds versions only the previous set holds, 
   const found = await resolveBoth();
   t.ok(found, 'the version written under the previous ring is found');
   if (found === null) return;
-  const stream = await openObjectStream(found, 0, older.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 2000, logger: silentLogger() });
+  const stream = await openStripeStream(found, 0, older.length, { codec, signal: new AbortController().signal, stallTimeoutMs: 2000, logger: silentLogger() });
   t.ok((await collect(stream)).equals(older), 'and reads byte-identical from wherever its shards are');
 
   const newer = seededBytes(20_000, 22);
@@ -171,7 +172,7 @@ t.test('a read abandoned mid-object (the client went away) stops quietly, with a
   const version = await resolveVersion({ nodes: clients }, 'b', 'abandoned', erasure, AbortSignal.timeout(5000));
   if (version === null) throw new Error('no version');
   const warnings: object[] = [];
-  const stream = await openObjectStream(version, 0, body.length, {
+  const stream = await openStripeStream(version, 0, body.length, {
     codec, signal: new AbortController().signal, stallTimeoutMs: 2000, logger: { warn: (fields) => warnings.push(fields) },
   });
   const first = await stream.next();
