@@ -3,7 +3,7 @@ import type { HybridClock } from '../../common/index.js';
 import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import { quorumError, S3Error, validateBucketName } from '../s3/index.js';
-import { listObjects } from './listing.js';
+import { listObjects } from './list-merge.js';
 import { withTimeout } from './request-scope.js';
 
 /** Most bucket records a gateway keeps cached: enough for any real deployment, bounded against a flood of names. */
