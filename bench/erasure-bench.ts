@@ -218,7 +218,7 @@ function kernelOnly(relaxed: boolean, k: number, m: number, shardBytes: number):
 const mbps = (bytesPerSecond: number): string => (bytesPerSecond / 1e6).toFixed(0).padStart(14);
 
 /**
- * What the gateway's degraded read pays (src/gateway/object-reader.ts): it reads k shards, here data 2..7 and parity
+ * What the gateway's degraded read pays (src/gateway/data-path/stripe-reader.ts): it reads k shards, here data 2..7 and parity
  * 8 and 9, leaves the other slots null and calls reconstruct(shards, { dataOnly: true }) on ordinary arrays, which
  * returns new arrays for data shards 0 and 1. Each kernel is measured together with the peer rebuilding the same two
  * shards from the same survivors; the ratio is ours over the peer's.

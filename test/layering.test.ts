@@ -1,11 +1,12 @@
 import { readFile, readdir } from 'node:fs/promises';
-import { join, relative, resolve, dirname } from 'node:path';
+import { basename, join, relative, resolve, dirname } from 'node:path';
 import { t } from 'tap';
 
 /**
  * The layering rules of STYLE.md, checked on every import in src/: which top-level folder may
  * import which, that other folders are entered only through their index.ts, and that the pure
- * libraries do no I/O.
+ * libraries do no I/O. Inside src/gateway/ the same rules hold between its folders (README,
+ * Architecture).
  */
 const ALLOWED: Record<string, readonly string[]> = {
   common: [],
@@ -17,9 +18,35 @@ const ALLOWED: Record<string, readonly string[]> = {
   bin: ['gateway', 'storage-node', 'placement', 'erasure', 'rpc', 'common'],
 };
 const PURE = new Set(['erasure', 'placement']);
+
+/**
+ * Inside src/gateway/: which folder (or file at its root) may import which. A request's walk runs one
+ * way: http/ calls the operation table it is given, the table names a handler, handlers use the data
+ * path, and the data path calls the nodes. s3/ (S3's pure rules) and the data path never see HTTP.
+ */
+const GATEWAY_ALLOWED: Record<string, readonly string[]> = {
+  s3: [],
+  cluster: [],
+  digest: ['s3'],
+  auth: ['s3', 'digest'],
+  'data-path': ['s3', 'digest', 'cluster'],
+  http: ['s3', 'auth', 'data-path'],
+  handlers: ['http', 'data-path', 's3'],
+  // The one operation table: the only importer of handlers/.
+  'operations.ts': ['handlers', 'http', 's3'],
+  // Wiring: builds the services and the app, and hands the app the operation table.
+  'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest'],
+  // The gateway's public face, and the only importer of gateway.ts.
+  'index.ts': ['gateway.ts', 'http', 's3'],
+};
+/** The parts of the gateway that may import Fastify. */
+const FASTIFY_USERS = new Set(['http', 'gateway.ts']);
+/** Gateway parts that do no I/O of their own. */
+const GATEWAY_PURE = new Set(['s3']);
 const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process|worker_threads|timers|timers\/promises)$/;
 
 const srcRoot = resolve('src');
+const gatewayRoot = join(srcRoot, 'gateway');
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -61,28 +88,84 @@ for (const file of files) {
   }
 }
 
+/** The folder (or root file) of src/gateway/ a path lies in; undefined outside the gateway. */
+function gatewayPart(path: string): string | undefined {
+  const inside = relative(gatewayRoot, path);
+  return inside.startsWith('..') ? undefined : (inside.split('/')[0] as string);
+}
+
+const gatewayProblems: string[] = [];
+const gatewayGraph = new Map<string, Set<string>>();
+// The handlers/ files the folder's index.ts exports from: one per S3 resource.
+const resourceFiles = new Set(
+  importsOf(await readFile(join(gatewayRoot, 'handlers', 'index.ts'), 'utf8')).map((s) => resolve(gatewayRoot, 'handlers', s).replace(/\.js$/, '.ts')),
+);
+
+for (const file of files) {
+  const part = gatewayPart(file);
+  if (part === undefined) continue;
+  const name = relative(srcRoot, file);
+  const allowed = GATEWAY_ALLOWED[part];
+  if (allowed === undefined) {
+    gatewayProblems.push(`${name}: gateway/${part} has no row in GATEWAY_ALLOWED`);
+    continue;
+  }
+  for (const specifier of importsOf(await readFile(file, 'utf8'))) {
+    if (!specifier.startsWith('.')) {
+      if (specifier === 'fastify' && !FASTIFY_USERS.has(part)) gatewayProblems.push(`${name} imports fastify: only http/ and gateway.ts may`);
+      if (GATEWAY_PURE.has(part) && IO_MODULES.test(specifier)) gatewayProblems.push(`${name} imports ${specifier}: gateway/${part} does no I/O`);
+      continue;
+    }
+    const target = resolve(dirname(file), specifier).replace(/\.js$/, '.ts');
+    const targetPart = gatewayPart(target);
+    if (targetPart === undefined) continue;
+    if (targetPart === part) {
+      if (part === 'handlers' && resourceFiles.has(target) && basename(file) !== 'index.ts') {
+        gatewayProblems.push(`${name} imports ${specifier}: a handler file uses no other resource's file; give what they share a file of its own`);
+      }
+      continue;
+    }
+    if (!allowed.includes(targetPart)) gatewayProblems.push(`${name} imports gateway/${targetPart}: gateway/${part} may not`);
+    if (!targetPart.endsWith('.ts') && basename(target) !== 'index.ts') {
+      gatewayProblems.push(`${name} imports ${specifier}: gateway folders are entered through their index.ts`);
+    }
+    gatewayGraph.set(part, (gatewayGraph.get(part) ?? new Set()).add(targetPart));
+  }
+}
+
+/** Every cycle found walking `graph` from each of its nodes, as `a -> b -> a`. */
+function cyclesOf(graph: ReadonlyMap<string, ReadonlySet<string>>): string[] {
+  const visiting = new Set<string>();
+  const done = new Set<string>();
+  const cycles: string[] = [];
+  const visit = (node: string, path: string[]): void => {
+    if (done.has(node)) return;
+    if (visiting.has(node)) {
+      cycles.push([...path, node].join(' -> '));
+      return;
+    }
+    visiting.add(node);
+    for (const next of graph.get(node) ?? []) visit(next, [...path, node]);
+    visiting.delete(node);
+    done.add(node);
+  };
+  for (const node of graph.keys()) visit(node, []);
+  return cycles;
+}
+
 t.test('every import in src/ follows the layering rules', async (t) => {
   t.ok(files.length > 10, 'the source tree was found');
   t.same(problems, []);
 });
 
 t.test('the layer graph has no cycles', async (t) => {
-  const visiting = new Set<string>();
-  const done = new Set<string>();
-  const cycles: string[] = [];
-  const visit = (layer: string, path: string[]): void => {
-    if (done.has(layer)) return;
-    if (visiting.has(layer)) {
-      cycles.push([...path, layer].join(' -> '));
-      return;
-    }
-    visiting.add(layer);
-    for (const next of graph.get(layer) ?? []) visit(next, [...path, layer]);
-    visiting.delete(layer);
-    done.add(layer);
-  };
-  for (const layer of graph.keys()) visit(layer, []);
-  t.same(cycles, []);
+  t.same(cyclesOf(graph), []);
+});
+
+t.test("every import in src/gateway/ follows the gateway's own layering", async (t) => {
+  t.ok(resourceFiles.size > 5, 'the handler files were found');
+  t.same(gatewayProblems, []);
+  t.same(cyclesOf(gatewayGraph), [], "the gateway's folders import each other one way only");
 });
 
 t.test('every error class in src/ descends from TesseraError (STYLE.md, Errors), so every thrown error carries a code', async (t) => {
@@ -97,4 +180,18 @@ t.test('the checker itself catches a forbidden import', async (t) => {
   t.same(importsOf("import { Gateway } from '../gateway/index.js';"), ['../gateway/index.js']);
   t.notOk((ALLOWED['storage-node'] ?? []).includes('gateway'), 'storage-node may not import gateway');
   t.ok(IO_MODULES.test('node:fs/promises'));
+  t.notOk(GATEWAY_ALLOWED['data-path']?.includes('http'), 'the data path may not import http/');
+  t.notOk(GATEWAY_ALLOWED['s3']?.includes('handlers'), 's3/ may not import handlers/');
+  t.notOk(GATEWAY_ALLOWED['http']?.includes('handlers'), 'http/ may not import handlers/');
+  t.same(
+    Object.keys(GATEWAY_ALLOWED).filter((part) => GATEWAY_ALLOWED[part]?.includes('handlers')),
+    ['operations.ts'],
+    'only the operation table imports handlers/',
+  );
+  t.same(
+    Object.keys(GATEWAY_ALLOWED).filter((part) => GATEWAY_ALLOWED[part]?.includes('gateway.ts')),
+    ['index.ts'],
+    'only index.ts imports gateway.ts',
+  );
+  t.same(cyclesOf(new Map([['a', new Set(['b'])], ['b', new Set(['a'])]])), ['a -> b -> a']);
 });

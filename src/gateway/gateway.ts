@@ -4,13 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
-import { BucketService } from './bucket-service.js';
-import { ClusterView } from './cluster-view.js';
-import { DigestPool } from './digest-pool.js';
-import { registerHealthRoutes, type GatewayHealth } from './health-route.js';
-import { NodeRingFollower, RingFileWatcher, loadRingFile } from './ring-source.js';
-import { createS3App } from './s3-app.js';
-import { StripePool } from './stripe-pool.js';
+import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
+import { BucketService, StripePool } from './data-path/index.js';
+import { DigestPool } from './digest/index.js';
+import { createS3App, registerHealthRoutes, type GatewayHealth } from './http/index.js';
+import { resolveOperation } from './operations.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
 const IDLE_STRIPE_BUFFERS = 16;
@@ -88,6 +86,7 @@ export class Gateway {
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
     const app = createS3App({
+      route: resolveOperation,
       services: {
         cluster,
         buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),

@@ -1,49 +1,50 @@
-import type { S3Target } from './s3-request.js';
-import { S3Error } from './s3-errors.js';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  copyObject,
+  createBucket,
+  createMultipartUpload,
+  deleteBucket,
+  deleteBucketCors,
+  deleteBucketTagging,
+  deleteObject,
+  deleteObjects,
+  deleteObjectTagging,
+  getBucketAcl,
+  getBucketCors,
+  getBucketFixedConfiguration,
+  getBucketLocation,
+  getBucketTagging,
+  getBucketUnconfigured,
+  getBucketVersioning,
+  getObject,
+  getObjectAcl,
+  getObjectTagging,
+  headBucket,
+  headObject,
+  listBuckets,
+  listMultipartUploads,
+  listObjectsHandler,
+  listObjectVersions,
+  listParts,
+  putBucketAcl,
+  putBucketCors,
+  putBucketTagging,
+  putObject,
+  putObjectAcl,
+  putObjectTagging,
+  uploadPart,
+  uploadPartCopy,
+} from './handlers/index.js';
+import type { Handler } from './http/index.js';
+import { FIXED_BUCKET_CONFIGURATIONS, S3Error, UNCONFIGURED_BUCKET_SUBRESOURCES, type S3Target } from './s3/index.js';
 
-/** Every S3 operation the gateway serves. */
-export type OperationName =
-  | 'ListBuckets'
-  | 'CreateBucket'
-  | 'HeadBucket'
-  | 'DeleteBucket'
-  | 'GetBucketLocation'
-  | 'GetBucketVersioning'
-  | 'ListObjects'
-  | 'ListObjectVersions'
-  | 'DeleteObjects'
-  | 'GetBucketCors'
-  | 'PutBucketCors'
-  | 'DeleteBucketCors'
-  | 'GetBucketAcl'
-  | 'PutBucketAcl'
-  | 'GetBucketTagging'
-  | 'PutBucketTagging'
-  | 'DeleteBucketTagging'
-  | 'GetBucketFixedConfiguration'
-  | 'GetBucketUnconfigured'
-  | 'PutObject'
-  | 'CopyObject'
-  | 'GetObject'
-  | 'HeadObject'
-  | 'DeleteObject'
-  | 'GetObjectTagging'
-  | 'PutObjectTagging'
-  | 'DeleteObjectTagging'
-  | 'GetObjectAcl'
-  | 'PutObjectAcl'
-  | 'CreateMultipartUpload'
-  | 'UploadPart'
-  | 'UploadPartCopy'
-  | 'CompleteMultipartUpload'
-  | 'AbortMultipartUpload'
-  | 'ListParts'
-  | 'ListMultipartUploads';
-
+/** Where an operation's target lies: the service (no bucket), a bucket, or an object. */
 type Scope = 'service' | 'bucket' | 'object';
 
-interface OperationRow {
-  name: OperationName;
+/** One S3 operation: the requests it answers and the handler that serves them. */
+export interface Operation {
+  name: string;
   method: string;
   scope: Scope;
   /** The sub-resource query parameters that select this operation: all present, and no other. */
@@ -52,78 +53,57 @@ interface OperationRow {
   optional?: readonly string[];
   /** A request header that selects this operation over the row after it (`x-amz-copy-source`). */
   header?: string;
+  /** Serves the request (src/gateway/handlers/). */
+  handler: Handler;
 }
 
 const VERSIONED = ['versionId'] as const;
 
 /**
- * Bucket configurations Tessera never has, answered with S3's own "not configured" error (clients such
- * as `aws s3 sync`, rclone and s3cmd probe some of them) rather than NotImplemented.
+ * The operation table: every S3 operation the gateway serves, one row each, most specific first. A
+ * request takes the first row that matches it; adding an operation is adding its row.
  */
-export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
-  policy: 'NoSuchBucketPolicy',
-  encryption: 'ServerSideEncryptionConfigurationNotFoundError',
-  'object-lock': 'ObjectLockConfigurationNotFoundError',
-  lifecycle: 'NoSuchLifecycleConfiguration',
-  website: 'NoSuchWebsiteConfiguration',
-  replication: 'ReplicationConfigurationNotFoundError',
-  publicAccessBlock: 'NoSuchPublicAccessBlockConfiguration',
-} as const;
-
-/**
- * Bucket configurations whose answer is fixed: what Tessera always does (bucket-owner-enforced
- * ownership, owner pays) or an empty document meaning "none" (logging, notifications, acceleration).
- */
-export const FIXED_BUCKET_CONFIGURATIONS: Readonly<Record<string, { root: string; body: Record<string, unknown> }>> = {
-  ownershipControls: { root: 'OwnershipControls', body: { Rule: { ObjectOwnership: 'BucketOwnerEnforced' } } },
-  requestPayment: { root: 'RequestPaymentConfiguration', body: { Payer: 'BucketOwner' } },
-  logging: { root: 'BucketLoggingStatus', body: {} },
-  notification: { root: 'NotificationConfiguration', body: {} },
-  accelerate: { root: 'AccelerateConfiguration', body: {} },
-};
-
-/** The routing table: one row per operation, most specific first. */
-export const OPERATIONS: readonly OperationRow[] = [
-  { name: 'ListBuckets', method: 'GET', scope: 'service' },
-  { name: 'GetBucketLocation', method: 'GET', scope: 'bucket', subresources: ['location'] },
-  { name: 'GetBucketVersioning', method: 'GET', scope: 'bucket', subresources: ['versioning'] },
-  { name: 'ListObjectVersions', method: 'GET', scope: 'bucket', subresources: ['versions'] },
-  { name: 'DeleteObjects', method: 'POST', scope: 'bucket', subresources: ['delete'] },
-  { name: 'GetBucketCors', method: 'GET', scope: 'bucket', subresources: ['cors'] },
-  { name: 'PutBucketCors', method: 'PUT', scope: 'bucket', subresources: ['cors'] },
-  { name: 'DeleteBucketCors', method: 'DELETE', scope: 'bucket', subresources: ['cors'] },
-  { name: 'GetBucketAcl', method: 'GET', scope: 'bucket', subresources: ['acl'] },
-  { name: 'PutBucketAcl', method: 'PUT', scope: 'bucket', subresources: ['acl'] },
-  { name: 'GetBucketTagging', method: 'GET', scope: 'bucket', subresources: ['tagging'] },
-  { name: 'PutBucketTagging', method: 'PUT', scope: 'bucket', subresources: ['tagging'] },
-  { name: 'DeleteBucketTagging', method: 'DELETE', scope: 'bucket', subresources: ['tagging'] },
+export const OPERATIONS: readonly Operation[] = [
+  { name: 'ListBuckets', method: 'GET', scope: 'service', handler: listBuckets },
+  { name: 'GetBucketLocation', method: 'GET', scope: 'bucket', subresources: ['location'], handler: getBucketLocation },
+  { name: 'GetBucketVersioning', method: 'GET', scope: 'bucket', subresources: ['versioning'], handler: getBucketVersioning },
+  { name: 'ListObjectVersions', method: 'GET', scope: 'bucket', subresources: ['versions'], handler: listObjectVersions },
+  { name: 'DeleteObjects', method: 'POST', scope: 'bucket', subresources: ['delete'], handler: deleteObjects },
+  { name: 'GetBucketCors', method: 'GET', scope: 'bucket', subresources: ['cors'], handler: getBucketCors },
+  { name: 'PutBucketCors', method: 'PUT', scope: 'bucket', subresources: ['cors'], handler: putBucketCors },
+  { name: 'DeleteBucketCors', method: 'DELETE', scope: 'bucket', subresources: ['cors'], handler: deleteBucketCors },
+  { name: 'GetBucketAcl', method: 'GET', scope: 'bucket', subresources: ['acl'], handler: getBucketAcl },
+  { name: 'PutBucketAcl', method: 'PUT', scope: 'bucket', subresources: ['acl'], handler: putBucketAcl },
+  { name: 'GetBucketTagging', method: 'GET', scope: 'bucket', subresources: ['tagging'], handler: getBucketTagging },
+  { name: 'PutBucketTagging', method: 'PUT', scope: 'bucket', subresources: ['tagging'], handler: putBucketTagging },
+  { name: 'DeleteBucketTagging', method: 'DELETE', scope: 'bucket', subresources: ['tagging'], handler: deleteBucketTagging },
   ...Object.keys(FIXED_BUCKET_CONFIGURATIONS).map(
-    (name): OperationRow => ({ name: 'GetBucketFixedConfiguration', method: 'GET', scope: 'bucket', subresources: [name] }),
+    (name): Operation => ({ name: 'GetBucketFixedConfiguration', method: 'GET', scope: 'bucket', subresources: [name], handler: getBucketFixedConfiguration }),
   ),
   ...Object.keys(UNCONFIGURED_BUCKET_SUBRESOURCES).map(
-    (name): OperationRow => ({ name: 'GetBucketUnconfigured', method: 'GET', scope: 'bucket', subresources: [name] }),
+    (name): Operation => ({ name: 'GetBucketUnconfigured', method: 'GET', scope: 'bucket', subresources: [name], handler: getBucketUnconfigured }),
   ),
-  { name: 'ListMultipartUploads', method: 'GET', scope: 'bucket', subresources: ['uploads'] },
-  { name: 'CreateMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploads'] },
-  { name: 'UploadPartCopy', method: 'PUT', scope: 'object', subresources: ['partNumber', 'uploadId'], header: 'x-amz-copy-source' },
-  { name: 'UploadPart', method: 'PUT', scope: 'object', subresources: ['partNumber', 'uploadId'] },
-  { name: 'CompleteMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploadId'] },
-  { name: 'AbortMultipartUpload', method: 'DELETE', scope: 'object', subresources: ['uploadId'] },
-  { name: 'ListParts', method: 'GET', scope: 'object', subresources: ['uploadId'] },
-  { name: 'GetObjectTagging', method: 'GET', scope: 'object', subresources: ['tagging'], optional: VERSIONED },
-  { name: 'PutObjectTagging', method: 'PUT', scope: 'object', subresources: ['tagging'], optional: VERSIONED },
-  { name: 'DeleteObjectTagging', method: 'DELETE', scope: 'object', subresources: ['tagging'], optional: VERSIONED },
-  { name: 'GetObjectAcl', method: 'GET', scope: 'object', subresources: ['acl'], optional: VERSIONED },
-  { name: 'PutObjectAcl', method: 'PUT', scope: 'object', subresources: ['acl'], optional: VERSIONED },
-  { name: 'CreateBucket', method: 'PUT', scope: 'bucket' },
-  { name: 'HeadBucket', method: 'HEAD', scope: 'bucket' },
-  { name: 'DeleteBucket', method: 'DELETE', scope: 'bucket' },
-  { name: 'ListObjects', method: 'GET', scope: 'bucket' },
-  { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source' },
-  { name: 'PutObject', method: 'PUT', scope: 'object' },
-  { name: 'GetObject', method: 'GET', scope: 'object', optional: VERSIONED },
-  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: VERSIONED },
-  { name: 'DeleteObject', method: 'DELETE', scope: 'object', optional: VERSIONED },
+  { name: 'ListMultipartUploads', method: 'GET', scope: 'bucket', subresources: ['uploads'], handler: listMultipartUploads },
+  { name: 'CreateMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploads'], handler: createMultipartUpload },
+  { name: 'UploadPartCopy', method: 'PUT', scope: 'object', subresources: ['partNumber', 'uploadId'], header: 'x-amz-copy-source', handler: uploadPartCopy },
+  { name: 'UploadPart', method: 'PUT', scope: 'object', subresources: ['partNumber', 'uploadId'], handler: uploadPart },
+  { name: 'CompleteMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploadId'], handler: completeMultipartUpload },
+  { name: 'AbortMultipartUpload', method: 'DELETE', scope: 'object', subresources: ['uploadId'], handler: abortMultipartUpload },
+  { name: 'ListParts', method: 'GET', scope: 'object', subresources: ['uploadId'], handler: listParts },
+  { name: 'GetObjectTagging', method: 'GET', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: getObjectTagging },
+  { name: 'PutObjectTagging', method: 'PUT', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: putObjectTagging },
+  { name: 'DeleteObjectTagging', method: 'DELETE', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: deleteObjectTagging },
+  { name: 'GetObjectAcl', method: 'GET', scope: 'object', subresources: ['acl'], optional: VERSIONED, handler: getObjectAcl },
+  { name: 'PutObjectAcl', method: 'PUT', scope: 'object', subresources: ['acl'], optional: VERSIONED, handler: putObjectAcl },
+  { name: 'CreateBucket', method: 'PUT', scope: 'bucket', handler: createBucket },
+  { name: 'HeadBucket', method: 'HEAD', scope: 'bucket', handler: headBucket },
+  { name: 'DeleteBucket', method: 'DELETE', scope: 'bucket', handler: deleteBucket },
+  { name: 'ListObjects', method: 'GET', scope: 'bucket', handler: listObjectsHandler },
+  { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source', handler: copyObject },
+  { name: 'PutObject', method: 'PUT', scope: 'object', handler: putObject },
+  { name: 'GetObject', method: 'GET', scope: 'object', optional: VERSIONED, handler: getObject },
+  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: VERSIONED, handler: headObject },
+  { name: 'DeleteObject', method: 'DELETE', scope: 'object', optional: VERSIONED, handler: deleteObject },
 ];
 
 /**
@@ -144,7 +124,7 @@ export function resolveOperation(
   method: string,
   target: S3Target,
   headers: Readonly<Record<string, string | string[] | undefined>> = {},
-): OperationName {
+): Operation {
   const scope: Scope = target.bucket === undefined ? 'service' : target.key === undefined ? 'bucket' : 'object';
   const present = [...target.query.keys()].filter((name) => SUBRESOURCES.has(name));
   for (const row of OPERATIONS) {
@@ -153,7 +133,7 @@ export function resolveOperation(
     const wanted = row.subresources ?? [];
     const extra = present.filter((name) => !wanted.includes(name));
     if (wanted.every((name) => target.query.has(name)) && extra.every((name) => row.optional?.includes(name) === true)) {
-      return row.name;
+      return row;
     }
   }
   if (present.length > 0) {

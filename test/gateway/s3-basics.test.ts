@@ -1,9 +1,10 @@
 import { t } from 'tap';
 import fc from 'fast-check';
 import { S3_ERRORS, S3Error, compareUtf8 } from '../../src/gateway/index.js';
-import { resolveOperation } from '../../src/gateway/operations.js';
+import * as handlers from '../../src/gateway/handlers/index.js';
+import { OPERATIONS, resolveOperation } from '../../src/gateway/operations.js';
 import { decideQuorum, readQuorum, writeQuorum } from '../../src/rpc/index.js';
-import { parseRange, parseTarget, urlEncodeListField } from '../../src/gateway/s3-request.js';
+import { parseRange, parseTarget, urlEncodeListField } from '../../src/gateway/s3/index.js';
 
 t.test('every S3 error in the table has an HTTP error status and a message', async (t) => {
   for (const [code, entry] of Object.entries(S3_ERRORS)) {
@@ -69,7 +70,7 @@ t.test('listing fields are URL-encoded the way botocore decodes them', async (t)
 });
 
 t.test('operations resolve from method, target and sub-resource; unknown sub-resources are refused', async (t) => {
-  const op = (method: string, url: string) => resolveOperation(method, parseTarget(url, undefined, undefined));
+  const op = (method: string, url: string) => resolveOperation(method, parseTarget(url, undefined, undefined)).name;
   t.equal(op('GET', '/'), 'ListBuckets');
   t.equal(op('PUT', '/b'), 'CreateBucket');
   t.equal(op('GET', '/b?list-type=2&prefix=a'), 'ListObjects');
@@ -86,12 +87,22 @@ t.test('operations resolve from method, target and sub-resource; unknown sub-res
   t.throws(() => op('PUT', '/b/k?versionId=x'), { code: 'NotImplemented' }, 'versionId is not accepted on writes');
   t.throws(() => op('POST', '/b/k'), { code: 'MethodNotAllowed' });
   const withCopy = (method: string, url: string) =>
-    resolveOperation(method, parseTarget(url, undefined, undefined), { 'x-amz-copy-source': '/a/b' });
+    resolveOperation(method, parseTarget(url, undefined, undefined), { 'x-amz-copy-source': '/a/b' }).name;
   t.equal(withCopy('PUT', '/b/k'), 'CopyObject', 'x-amz-copy-source turns a PUT into a copy');
   t.equal(withCopy('PUT', '/b/k?partNumber=1&uploadId=x'), 'UploadPartCopy');
   t.equal(op('GET', '/b?policy'), 'GetBucketUnconfigured');
   t.equal(op('GET', '/b?ownershipControls'), 'GetBucketFixedConfiguration');
   t.throws(() => op('PUT', '/b?policy'), { code: 'NotImplemented' }, 'a policy cannot be set');
+});
+
+t.test('the operation table names every handler, and each operation has one handler', async (t) => {
+  const named = new Set(OPERATIONS.map((row) => row.handler));
+  for (const [name, handler] of Object.entries(handlers)) t.ok(named.has(handler), `${name} serves a row of the table`);
+  const byName = new Map<string, unknown>();
+  for (const row of OPERATIONS) {
+    t.equal(byName.get(row.name) ?? row.handler, row.handler, `${row.name} rows share one handler`);
+    byName.set(row.name, row.handler);
+  }
 });
 
 t.test('quorums: W = k (k + 1 when k = m), R = n - W + 1, and failures are listed per node', async (t) => {

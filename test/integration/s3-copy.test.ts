@@ -12,7 +12,7 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { computeChecksum } from '../../src/gateway/checksums/index.js';
+import { computeChecksum } from '../../src/gateway/s3/checksums/index.js';
 import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';

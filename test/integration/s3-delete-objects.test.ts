@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { t } from 'tap';
 import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { computeChecksum } from '../../src/gateway/checksums/index.js';
+import { computeChecksum } from '../../src/gateway/s3/checksums/index.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField, xmlFields } from '../gateway/raw-s3.js';
 

@@ -13,7 +13,7 @@ import {
   type CreateMultipartUploadCommandInput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { compositeChecksum, computeChecksum } from '../../src/gateway/checksums/index.js';
+import { compositeChecksum, computeChecksum } from '../../src/gateway/s3/checksums/index.js';
 import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField, xmlFields } from '../gateway/raw-s3.js';

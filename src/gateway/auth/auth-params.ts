@@ -1,4 +1,4 @@
-import { S3Error } from '../s3-errors.js';
+import { S3Error } from '../s3/index.js';
 import type { PayloadMode } from './types.js';
 
 /** The signature-related fields common to header and presigned authentication. */

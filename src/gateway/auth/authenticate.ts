@@ -1,4 +1,4 @@
-import { S3Error } from '../s3-errors.js';
+import { S3Error } from '../s3/index.js';
 import {
   formatAmzDate,
   MAX_PRESIGNED_EXPIRES_SECONDS,

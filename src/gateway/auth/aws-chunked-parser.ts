@@ -1,4 +1,4 @@
-import { S3Error } from '../s3-errors.js';
+import { S3Error } from '../s3/index.js';
 
 /** What the framing parser reports; the body decoder verifies and forwards. Handlers may throw S3Error. */
 export interface ChunkedHandlers {

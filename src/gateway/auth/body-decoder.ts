@@ -1,9 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { BodyDigest } from '../body-digest.js';
-import { isValidChecksumValue, type ChecksumAlgorithm, type ChecksumValue } from '../checksums/index.js';
-import type { DigestPool } from '../digest-pool.js';
-import { S3Error } from '../s3-errors.js';
+import { BodyDigest, type DigestPool } from '../digest/index.js';
+import { isValidChecksumValue, type ChecksumAlgorithm, type ChecksumValue } from '../s3/checksums/index.js';
+import { S3Error } from '../s3/index.js';
 import { AwsChunkedParser } from './aws-chunked-parser.js';
 import { isChunked, readBodyExpectations, type BodyExpectations } from './body-headers.js';
 import { sha256Hex, signaturesEqual } from './signing.js';

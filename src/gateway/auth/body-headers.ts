@@ -5,8 +5,8 @@ import {
   isValidChecksumValue,
   parseChecksumAlgorithm,
   type ChecksumAlgorithm,
-} from '../checksums/index.js';
-import { S3Error } from '../s3-errors.js';
+} from '../s3/checksums/index.js';
+import { S3Error } from '../s3/index.js';
 import { parseByteCount } from './auth-params.js';
 import type { AuthRequest, AuthResult, PayloadMode } from './types.js';
 

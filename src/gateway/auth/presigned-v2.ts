@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { S3Error } from '../s3-errors.js';
+import { S3Error } from '../s3/index.js';
 import { ChunkSigner, signaturesEqual } from './signing.js';
 import type { AuthRequest, AuthResult, CredentialStore } from './types.js';
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { t } from 'tap';
 import { authenticate, createBodyDecoder, type AuthRequest, type AuthResult } from '../../../src/gateway/auth/index.js';
-import { computeChecksum, type ChecksumAlgorithm } from '../../../src/gateway/checksums/index.js';
-import { DigestPool } from '../../../src/gateway/digest-pool.js';
+import { computeChecksum, type ChecksumAlgorithm } from '../../../src/gateway/s3/checksums/index.js';
+import { DigestPool } from '../../../src/gateway/digest/index.js';
 import {
   DOC_ACCESS_KEY,
   DOC_DATE,

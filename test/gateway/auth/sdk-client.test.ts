@@ -7,7 +7,7 @@ import { t } from 'tap';
 import { DeleteObjectsCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { HttpResponse, buildQueryString, type HttpRequest } from '@smithy/core/protocols';
 import { authenticate, type AuthRequest } from '../../../src/gateway/auth/index.js';
-import { CHECKSUM_ALGORITHMS, computeChecksum } from '../../../src/gateway/checksums/index.js';
+import { CHECKSUM_ALGORITHMS, computeChecksum } from '../../../src/gateway/s3/checksums/index.js';
 import { DOC_ACCESS_KEY, DOC_SECRET, codeOf, credentials, decode, rng, toNodeHeaders } from './helpers.js';
 
 // The SDK warns about future Node majors on 20.x; not this test's concern.

@@ -1,0 +1,128 @@
+import { locate, type Ring } from '../../placement/index.js';
+import { NodeClient } from '../../rpc/index.js';
+
+/** Options for the per-node clients a gateway keeps. */
+export interface ClusterViewOptions {
+  clusterSecret: string;
+  connectionsPerNode?: number;
+  headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+}
+
+/**
+ * The node sets a read of one key consults: `nodes` under the ring in use (element i stores shard i),
+ * and, while the key's set differs in the ring it replaced, `previous` under that ring: a rebalance may
+ * not have moved the key yet, so its acknowledged versions can still live only there.
+ */
+export interface KeySets {
+  nodes: readonly NodeClient[];
+  previous?: readonly NodeClient[];
+}
+
+/**
+ * The gateway's only state: the ring in use, the ring it replaced, and one keep-alive client per node
+ * of either. Writes go to the current ring's sets; reads consult the previous ring's sets too (see
+ * `readSets`), so a ring change never hides data the rebalance has not moved yet. The previous ring
+ * is kept until the next change: operators wait for a rebalance to finish (`tessera admin status`)
+ * before changing the ring again, so one ring of history covers every shard not yet in place.
+ */
+export class ClusterView {
+  private ring: Ring;
+  private previousRing: Ring | undefined;
+  private clients = new Map<string, NodeClient>();
+  private readonly options: ClusterViewOptions;
+
+  constructor(ring: Ring, options: ClusterViewOptions) {
+    this.options = options;
+    this.ring = ring;
+    this.syncClients();
+  }
+
+  /** The ring in use. */
+  get current(): Ring {
+    return this.ring;
+  }
+
+  /** The ring the current one replaced, if any. */
+  get previous(): Ring | undefined {
+    return this.previousRing;
+  }
+
+  /** Switches to a newer ring; older or equal epochs are ignored. Returns whether it switched. */
+  async update(ring: Ring): Promise<boolean> {
+    if (ring.epoch <= this.ring.epoch) return false;
+    this.previousRing = this.ring;
+    this.ring = ring;
+    await Promise.all(this.syncClients().map((client) => client.close()));
+    return true;
+  }
+
+  /** The ordered node set of a key under the current ring: element i stores shard i. Writes go here. */
+  nodesFor(bucket: string, key: string): NodeClient[] {
+    return this.setOf(this.ring, bucket, key);
+  }
+
+  /** Where a read of the key looks: the current set, and the previous ring's set when it differs. */
+  readSets(bucket: string, key: string): KeySets {
+    const nodes = this.nodesFor(bucket, key);
+    if (this.previousRing === undefined) return { nodes };
+    const previous = this.setOf(this.previousRing, bucket, key);
+    const same = previous.length === nodes.length && previous.every((node, i) => node === nodes[i]);
+    return same ? { nodes } : { nodes, previous };
+  }
+
+  /** A client for every node of the current ring. */
+  allNodes(): NodeClient[] {
+    return this.ring.nodes.map((node) => this.client(node.id));
+  }
+
+  /** Closes every client. */
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((client) => client.close()));
+    this.clients.clear();
+  }
+
+  private setOf(ring: Ring, bucket: string, key: string): NodeClient[] {
+    return locate(ring, bucket, key).nodes.map((node) => this.client(node.id));
+  }
+
+  private client(nodeId: string): NodeClient {
+    const client = this.clients.get(nodeId);
+    if (client === undefined) throw new Error(`ring names unknown node ${nodeId}`);
+    return client;
+  }
+
+  /**
+   * Creates clients for the nodes of the current and previous rings (the current ring's address wins
+   * for a node in both) and returns the ones no longer needed.
+   */
+  private syncClients(): NodeClient[] {
+    const wanted = new Map<string, string>();
+    for (const node of this.previousRing?.nodes ?? []) wanted.set(node.id, node.address);
+    for (const node of this.ring.nodes) wanted.set(node.id, node.address);
+    const next = new Map<string, NodeClient>();
+    const stale: NodeClient[] = [];
+    for (const [id, address] of wanted) {
+      const existing = this.clients.get(id);
+      if (existing !== undefined && existing.address === address) {
+        next.set(id, existing);
+        continue;
+      }
+      if (existing !== undefined) stale.push(existing);
+      next.set(
+        id,
+        new NodeClient({
+          nodeId: id,
+          address,
+          clusterSecret: this.options.clusterSecret,
+          ...(this.options.connectionsPerNode === undefined ? {} : { connections: this.options.connectionsPerNode }),
+          ...(this.options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: this.options.headersTimeoutMs }),
+          ...(this.options.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: this.options.bodyTimeoutMs }),
+        }),
+      );
+    }
+    for (const [id, client] of this.clients) if (!next.has(id)) stale.push(client);
+    this.clients = next;
+    return stale;
+  }
+}

@@ -1,0 +1,130 @@
+import { LRUCache } from 'lru-cache';
+import type { HybridClock } from '../../common/index.js';
+import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
+import type { ClusterView } from '../cluster/index.js';
+import { quorumError, S3Error, validateBucketName } from '../s3/index.js';
+import { listObjects } from './list-merge.js';
+import { withTimeout } from './request-scope.js';
+
+/** Most bucket records a gateway keeps cached: enough for any real deployment, bounded against a flood of names. */
+const BUCKET_CACHE_ENTRIES = 10_000;
+
+/**
+ * Bucket records live on every node; a majority must answer a read or acknowledge a write, so any
+ * two majorities overlap and the newest record (by version id) is always seen.
+ * Positive lookups are cached briefly (bounded, least recently used first out) because every object
+ * request needs one. "No such bucket" is not cached: a bucket created through another gateway (or
+ * another worker of this one) must be usable at once.
+ */
+export class BucketService {
+  private readonly cluster: ClusterView;
+  private readonly clock: HybridClock;
+  private readonly nodeTimeoutMs: number;
+  private readonly cache: LRUCache<string, BucketRecord>;
+
+  constructor(options: { cluster: ClusterView; clock: HybridClock; cacheTtlMs: number; nodeTimeoutMs: number }) {
+    this.cluster = options.cluster;
+    this.clock = options.clock;
+    this.cache = new LRUCache({ max: BUCKET_CACHE_ENTRIES, ttl: options.cacheTtlMs });
+    this.nodeTimeoutMs = options.nodeTimeoutMs;
+  }
+
+  /** Live buckets, sorted by name. */
+  async list(signal: AbortSignal): Promise<BucketRecord[]> {
+    const newest = await this.readAll(signal);
+    return [...newest.values()].filter((record) => !record.deleted).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** The bucket's record, or NoSuchBucket. */
+  async require(name: string, signal: AbortSignal): Promise<BucketRecord> {
+    const cached = this.cache.get(name);
+    if (cached !== undefined) return cached;
+    const record = (await this.readAll(signal)).get(name);
+    if (record === undefined || record.deleted) {
+      this.cache.delete(name);
+      throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
+    }
+    this.cache.set(name, record);
+    return record;
+  }
+
+  /**
+   * Creates a bucket; 'existed' when it already exists (there is one owner per cluster, so the caller
+   * owns it) and nothing is written.
+   */
+  async create(name: string, signal: AbortSignal): Promise<'created' | 'existed'> {
+    validateBucketName(name);
+    const existing = (await this.readAll(signal)).get(name);
+    if (existing !== undefined && !existing.deleted) return 'existed';
+    await this.write({ name, versionId: this.clock.next(), createdMs: Date.now(), deleted: false }, signal);
+    return 'created';
+  }
+
+  /**
+   * Writes a changed bucket record (CORS rules, tags) as a new version. Two concurrent changes of one
+   * bucket's configuration can lose one of them (last writer wins), as with any read-modify-write here.
+   */
+  async update(name: string, change: (record: BucketRecord) => BucketRecord, signal: AbortSignal): Promise<BucketRecord> {
+    const current = (await this.readAll(signal)).get(name);
+    if (current === undefined || current.deleted) throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
+    const next: BucketRecord = { ...change(current), name, versionId: this.clock.next(), deleted: false };
+    await this.write(next, signal);
+    this.cache.set(name, next);
+    return next;
+  }
+
+  /** Deletes an empty bucket. */
+  async delete(name: string, signal: AbortSignal): Promise<void> {
+    const record = await this.require(name, signal);
+    const nodes = this.cluster.allNodes();
+    const page = await listObjects(
+      nodes,
+      { bucket: name, prefix: '', delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 },
+      nodes.length - majority(nodes.length),
+      signal,
+      this.nodeTimeoutMs,
+    );
+    if (page.objects.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
+    this.cache.delete(name);
+    await this.write({ ...record, versionId: this.clock.next(), deleted: true }, signal);
+  }
+
+  private async write(record: BucketRecord, signal: AbortSignal): Promise<void> {
+    const nodes = this.cluster.allNodes();
+    const needed = majority(nodes.length);
+    // The remaining nodes still receive the record; the request does not wait for a hung one.
+    const outcomes = await fanOutUntil(
+      nodes,
+      (node) => node.putBucket(record, { signal: withTimeout(signal, this.nodeTimeoutMs) }),
+      (sofar) => sofar.filter((o) => o.ok).length >= needed,
+    );
+    const decision = decideQuorum(outcomes, needed);
+    if (!decision.met) throw quorumError('bucket write', decision.failures);
+  }
+
+  private async readAll(signal: AbortSignal): Promise<Map<string, BucketRecord>> {
+    const nodes = this.cluster.allNodes();
+    const needed = majority(nodes.length);
+    // Any majority overlaps the majority that acknowledged the newest write, so it need not wait for more.
+    const outcomes = await fanOutUntil(
+      nodes,
+      (node) => node.listBuckets({ signal: withTimeout(signal, this.nodeTimeoutMs) }),
+      (sofar) => sofar.filter((o) => o.ok).length >= needed,
+    );
+    const decision = decideQuorum(outcomes, needed);
+    if (!decision.met) throw quorumError('bucket read', decision.failures);
+    const newest = new Map<string, BucketRecord>();
+    for (const { value } of decision.successes) {
+      for (const record of value) {
+        this.clock.observe(record.versionId);
+        const seen = newest.get(record.name);
+        if (seen === undefined || isNewerRecord(record, seen)) newest.set(record.name, record);
+      }
+    }
+    return newest;
+  }
+}
+
+function majority(count: number): number {
+  return Math.floor(count / 2) + 1;
+}

@@ -1,0 +1,20 @@
+// The gateway's paths to the storage nodes, with no HTTP in them: writing a version's shards, finding
+// and streaming a version, merging node listings, bucket records, and the request scope they run in.
+export { BucketService } from './bucket-service.js';
+export { listObjects, type ListRequest, type ListResult } from './list-merge.js';
+export { openStoredObject } from './object-reader.js';
+export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
+export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
+export { StripePool } from './stripe-pool.js';
+export type { ReadOptions } from './stripe-reader.js';
+export { resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
+export {
+  commitRecord,
+  deleteKey,
+  deleteMarker,
+  storeVersion,
+  writeStream,
+  type VerifiedBody,
+  type VersionAttributes,
+  type WriteVersionOptions,
+} from './version-writer.js';

@@ -1,0 +1,320 @@
+import { getDefaultHighWaterMark } from 'node:stream';
+import { DEFAULTS } from '../../common/index.js';
+import type { Codec } from '../../erasure/index.js';
+import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type NodeClient, type NodeOutcome, type ObjectRecord } from '../../rpc/index.js';
+import { quorumError } from '../s3/index.js';
+import { FanOutQuorumLost, ShardFanOut } from './shard-fan-out.js';
+import { ShardSink } from './shard-sink.js';
+import type { StripePool } from './stripe-pool.js';
+
+/** Where and how one object version is written. */
+export interface WriteTarget {
+  bucket: string;
+  key: string;
+  versionId: string;
+  /** The placement's ordered node set: nodes[i] stores shard i. */
+  nodes: readonly NodeClient[];
+  erasure: ErasureParams;
+  codec: Codec;
+}
+
+/** A node that holds a prepared shard of the version being written. */
+export interface ShardHolder {
+  readonly node: NodeClient;
+  readonly nodeId: string;
+  readonly shardIndex: number;
+}
+
+/** Knobs of the write path. */
+export interface WriteOptions {
+  signal: AbortSignal;
+  stallTimeoutMs: number;
+  /** The body size when known (Content-Length): sizes a short object's only stripe exactly. */
+  expectedSizeBytes?: number | undefined;
+  /** Reusable stripe buffers; without one, every stripe is a fresh allocation. */
+  stripePool?: StripePool | undefined;
+}
+
+/**
+ * How long a write waits for the remaining nodes once a write quorum has answered: long enough for
+ * a healthy node with a busy disk (cutting it off would leave the object with less redundancy until
+ * repair), short enough that a hung one (a cut link) does not stall the client for a full timeout.
+ */
+const STRAGGLER_GRACE_MS = DEFAULTS.stragglerGraceMs;
+
+/**
+ * Stripes queued to the nodes and not yet taken by all of them, while the next one is filled and
+ * encoded: two keep every connection busy while the gateway encodes, and bound a request's memory
+ * (about three stripe buffers) whatever the object size.
+ */
+const MAX_STRIPES_QUEUED = 2;
+
+/** Smallest first buffer for a body of unknown size; it grows by doubling up to a whole stripe. */
+const MIN_UNKNOWN_SIZE_BYTES = 64 * 1024;
+
+/**
+ * Largest shard sent whole in a batched node call rather than streamed: a node keeps shards up to
+ * 32 KiB inline in LevelDB by default, so these are the objects whose write is one small metadata
+ * write per node (128 KiB at 4+2), and concurrent ones share requests (call-batcher.ts).
+ */
+const MAX_BATCHED_SHARD_BYTES = 32 * 1024;
+
+function successes(outcomes: readonly NodeOutcome<unknown>[]): number {
+  return outcomes.filter((o) => o.ok).length;
+}
+
+/**
+ * One stripe being filled: data goes to [0, capacity); when sent, its blocks and parity are laid out
+ * in the same allocation (k data blocks then m parity blocks of ceil(fill / k) bytes each).
+ */
+interface OpenStripe {
+  buffer: Uint8Array;
+  capacityBytes: number;
+  fillBytes: number;
+  pooled: boolean;
+}
+
+/** Bytes a stripe buffer needs to hold `dataBytes` of data, its padding and its parity. */
+function stripeAllocationBytes(dataBytes: number, dataShards: number, parityShards: number): number {
+  return (dataShards + parityShards) * Math.ceil(dataBytes / dataShards);
+}
+
+/**
+ * Phase one of a write: erasure-codes the body stripe by stripe and streams shard i to node i. While
+ * the nodes take one stripe the next is filled and encoded; at most MAX_STRIPES_QUEUED stripes wait
+ * for a node at a time, so memory does not grow with object size. A short object's only stripe is
+ * sized by the object, not by the stripe. Resolves with the nodes that hold their shard durably
+ * (a write quorum), or throws after aborting what was prepared.
+ */
+export async function prepareShards(
+  target: WriteTarget,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
+  const { dataShards, blockSizeBytes } = target.erasure;
+  // A body that ends within one stripe of small shards is sent whole; a longer one streams on from what was read.
+  const smallLimitBytes = Math.min(dataShards * blockSizeBytes, dataShards * MAX_BATCHED_SHARD_BYTES);
+  const iterator = body[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  for (;;) {
+    if (headBytes > smallLimitBytes || (options.expectedSizeBytes ?? 0) > smallLimitBytes) {
+      return prepareStreamed(target, continued(head, iterator), options);
+    }
+    const next = await iterator.next();
+    if (next.done === true) break;
+    head.push(next.value);
+    headBytes += next.value.length;
+  }
+  return prepareWhole(target, head, headBytes, options);
+}
+
+/** The pieces already read, then the rest of the body. */
+async function* continued(head: readonly Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* head;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done === true) return;
+    yield next.value;
+  }
+}
+
+/**
+ * A small body held whole: encoded as one stripe and each shard sent in a batched prepare call, so
+ * concurrent small writes share node requests. Same quorum and straggler rules as the streamed path.
+ */
+async function prepareWhole(
+  target: WriteTarget,
+  pieces: readonly Uint8Array[],
+  sizeBytes: number,
+  options: WriteOptions,
+): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
+  const { dataShards, parityShards } = target.erasure;
+  const needed = writeQuorum(dataShards, parityShards);
+  const blockBytes = Math.ceil(sizeBytes / dataShards);
+  // One allocation for data (zero-padded) and parity.
+  const stripe = new Uint8Array((dataShards + parityShards) * blockBytes);
+  let offset = 0;
+  for (const piece of pieces) {
+    stripe.set(piece, offset);
+    offset += piece.length;
+  }
+  const shards = target.nodes.map((_, i) => stripe.subarray(i * blockBytes, (i + 1) * blockBytes));
+  if (blockBytes > 0) target.codec.encode(shards);
+  const holders: ShardHolder[] = target.nodes.map((node, shardIndex) => ({ node, shardIndex, nodeId: node.nodeId }));
+  const outcomes = await fanOutUntil(
+    holders,
+    async (holder) => {
+      const ref = { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex };
+      await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal });
+      return holder;
+    },
+    (sofar) => successes(sofar) >= needed,
+    STRAGGLER_GRACE_MS,
+  );
+  const decision = decideQuorum(outcomes, needed);
+  if (!decision.met) {
+    // Every node that may have stored its shard is asked to drop it; what is missed, garbage collection removes.
+    await abortShards(target, holders);
+    throw quorumError('write', decision.failures);
+  }
+  return { sizeBytes, holders: decision.successes.map((success) => success.value) };
+}
+
+/** The streamed path: any body, stripe by stripe. */
+async function prepareStreamed(
+  target: WriteTarget,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
+  const { dataShards, parityShards, blockSizeBytes } = target.erasure;
+  const needed = writeQuorum(dataShards, parityShards);
+  const sinks = target.nodes.map(
+    (node, shardIndex) =>
+      new ShardSink({
+        node,
+        ref: { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex },
+        erasure: target.erasure,
+        signal: options.signal,
+      }),
+  );
+  const pool = options.stripePool;
+  const fanOut = new ShardFanOut({
+    sinks,
+    needed,
+    stallTimeoutMs: options.stallTimeoutMs,
+    graceMs: STRAGGLER_GRACE_MS,
+    pool,
+    socketBufferBytes: getDefaultHighWaterMark(false),
+  });
+  const stripeBytes = dataShards * blockSizeBytes;
+  const fullAllocationBytes = stripeAllocationBytes(stripeBytes, dataShards, parityShards);
+  const expected = options.expectedSizeBytes;
+  let sizeBytes = 0;
+  let stripe: OpenStripe | undefined;
+
+  const allocate = (capacityBytes: number): OpenStripe => {
+    if (capacityBytes >= stripeBytes && pool !== undefined) {
+      return { buffer: pool.acquire(fullAllocationBytes), capacityBytes: stripeBytes, fillBytes: 0, pooled: true };
+    }
+    const capacity = Math.min(capacityBytes, stripeBytes);
+    const bytes = stripeAllocationBytes(capacity, dataShards, parityShards);
+    return { buffer: new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer, 0, bytes), capacityBytes: capacity, fillBytes: 0, pooled: false };
+  };
+
+  // The first stripe (and a short last one) is sized by what the body will hold, not by the stripe.
+  const open = async (arrivingBytes: number): Promise<OpenStripe> => {
+    await fanOut.room(MAX_STRIPES_QUEUED);
+    const storedBytes = sizeBytes - arrivingBytes;
+    // A body longer than declared fails its checks later; until then its stripe grows like an unknown one.
+    if (expected !== undefined && expected > storedBytes) return allocate(expected - storedBytes);
+    return allocate(Math.max(MIN_UNKNOWN_SIZE_BYTES, arrivingBytes));
+  };
+
+  const grow = (current: OpenStripe, wantBytes: number): OpenStripe => {
+    const next = allocate(Math.max(current.capacityBytes * 2, current.fillBytes + wantBytes));
+    next.buffer.set(current.buffer.subarray(0, current.fillBytes));
+    next.fillBytes = current.fillBytes;
+    return next;
+  };
+
+  const send = (current: OpenStripe): void => {
+    const fill = current.fillBytes;
+    const blockBytes = Math.ceil(fill / dataShards);
+    // Zero the short last stripe's tail so padding is deterministic, then split it evenly.
+    current.buffer.fill(0, fill, blockBytes * dataShards);
+    const shards: Uint8Array[] = [];
+    for (let i = 0; i < dataShards + parityShards; i += 1) shards.push(current.buffer.subarray(i * blockBytes, (i + 1) * blockBytes));
+    target.codec.encode(shards);
+    fanOut.send(shards, current.pooled ? current.buffer : undefined);
+  };
+
+  try {
+    for await (const piece of body) {
+      let offset = 0;
+      sizeBytes += piece.length;
+      while (offset < piece.length) {
+        stripe ??= await open(piece.length - offset);
+        if (stripe.fillBytes === stripe.capacityBytes) stripe = grow(stripe, piece.length - offset);
+        const take = Math.min(stripe.capacityBytes - stripe.fillBytes, piece.length - offset);
+        stripe.buffer.set(piece.subarray(offset, offset + take), stripe.fillBytes);
+        stripe.fillBytes += take;
+        offset += take;
+        if (stripe.fillBytes === stripeBytes) {
+          send(stripe);
+          stripe = undefined;
+        }
+      }
+    }
+    if (stripe !== undefined && stripe.fillBytes > 0) send(stripe);
+    stripe = undefined;
+    if (fanOut.liveSinks < needed) throw new FanOutQuorumLost();
+    for (const sink of sinks) sink.end();
+    const outcomes = await fanOutUntil(
+      sinks,
+      async (sink) => {
+        await sink.done;
+        if (sink.failed) throw sink.error;
+        return sink;
+      },
+      (sofar) => successes(sofar) >= needed,
+      STRAGGLER_GRACE_MS,
+    );
+    // A straggler cut off here keeps a prepared shard that garbage collection removes later.
+    for (const sink of sinks) if (!outcomes.some((o) => o.nodeId === sink.nodeId)) sink.fail(new Error('too slow'));
+    const decision = decideQuorum(outcomes, needed);
+    if (!decision.met) throw quorumError('write', decision.failures);
+    // Every sink is finished or cut off now: the last stripes' buffers go back to the pool.
+    fanOut.update();
+    return { sizeBytes, holders: decision.successes.map((s) => s.value) };
+  } catch (caught) {
+    const err = caught instanceof FanOutQuorumLost ? quorumError('write', failuresOf(sinks)) : caught;
+    for (const sink of sinks) sink.fail(err);
+    await abortShards(target, sinks);
+    throw err;
+  } finally {
+    fanOut.close();
+  }
+}
+
+/**
+ * Phase two: makes the version visible on every node that holds its shard. Acknowledged only when a
+ * write quorum has committed; commits are idempotent, so a node that missed one is fixed by repair.
+ */
+export async function commitShards(
+  target: WriteTarget,
+  holders: readonly ShardHolder[],
+  record: ObjectRecord,
+  signal: AbortSignal,
+): Promise<void> {
+  const needed = writeQuorum(target.erasure.dataShards, target.erasure.parityShards);
+  const outcomes = await fanOutUntil(
+    holders,
+    (holder) => holder.node.commit({ record, shardIndex: holder.shardIndex }, { signal }),
+    (sofar) => successes(sofar) >= needed,
+    STRAGGLER_GRACE_MS,
+  );
+  const decision = decideQuorum(outcomes, needed);
+  if (!decision.met) throw quorumError('commit', decision.failures);
+}
+
+/** Best-effort abort of prepared shards; what it misses, garbage collection removes later. */
+export async function abortShards(target: WriteTarget, holders: readonly (ShardHolder & { done?: Promise<unknown> })[]): Promise<void> {
+  await fanOut(
+    holders,
+    async (holder) => {
+      // A streamed upload still running is let finish first, so the abort comes after its prepare.
+      await holder.done?.catch(() => undefined);
+      await holder.node.abort(
+        { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex },
+        { signal: AbortSignal.timeout(5_000) },
+      );
+    },
+  );
+}
+
+function failuresOf(sinks: readonly ShardSink[]): { nodeId: string; reason: string }[] {
+  return sinks
+    .filter((sink) => sink.failed)
+    .map((sink) => ({ nodeId: sink.node.nodeId, reason: sink.error instanceof Error ? sink.error.message : String(sink.error) }));
+}

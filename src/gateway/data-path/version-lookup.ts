@@ -1,0 +1,96 @@
+import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import type { KeySets } from '../cluster/index.js';
+import { quorumError } from '../s3/index.js';
+
+/** The version a read resolved to, and which node holds which of its shards. */
+export interface ResolvedVersion {
+  record: ObjectRecord;
+  /** shardIndex -> node holding (or, when unconfirmed, expected to hold) that shard of this version. */
+  holders: Map<number, NodeClient>;
+  /** Shard indices whose node did not answer in time: tried only after the confirmed ones. */
+  unconfirmed?: Set<number>;
+  /** Shards that came with the version lookup (a small object's inline shards, already verified by their nodes). */
+  inlineShards?: Map<number, Uint8Array>;
+}
+
+/** What a version lookup should bring back besides the record. */
+export interface ResolveOptions {
+  /** Ask nodes for inline shard bytes too, so a small object's GET needs no second round. */
+  withInlineShards?: boolean;
+}
+
+/**
+ * Asks every node of the key's set for its newest version and picks the newest among at least a read
+ * quorum of answers (so every acknowledged write is seen). Null when there is none or it is a delete marker.
+ * It stops waiting once a read quorum has answered and k nodes hold shards of the newest version seen
+ * (or it needs no shards), so a hung node costs nothing while enough others are healthy.
+ *
+ * While a ring change moves the key (`sets.previous`), both sets are asked and each must give a read
+ * quorum: a version acknowledged under the old ring may not have reached the new set yet, and one
+ * written under the new ring is not on the old set. Shards count wherever they are found, since a
+ * node reports which shard it holds.
+ */
+export async function resolveVersion(
+  sets: KeySets,
+  bucket: string,
+  key: string,
+  erasure: { dataShards: number; parityShards: number },
+  signal: AbortSignal,
+  options: ResolveOptions = {},
+): Promise<ResolvedVersion | null> {
+  const withInlineShard = options.withInlineShards === true;
+  const { nodes, previous = [] } = sets;
+  const needed = readQuorum(erasure.dataShards, erasure.parityShards);
+  const groups = previous.length === 0 ? [nodes] : [nodes, previous];
+  const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];
+  const outcomes = await fanOutUntil(
+    asked,
+    (node) => node.objectStatus(bucket, key, { signal, withInlineShard }),
+    (sofar) => canStopWaiting(sofar, groups, needed),
+  );
+  for (const group of groups) {
+    const ids = new Set(group.map((node) => node.nodeId));
+    const decision = decideQuorum(outcomes.filter((o) => ids.has(o.nodeId)), needed);
+    if (!decision.met) throw quorumError('read', decision.failures);
+  }
+  const answers = decideQuorum(outcomes, 0).successes;
+  const newest = newestRecord(answers.map(({ value }) => value?.record));
+  if (newest === undefined || newest.deleted) return null;
+  const holders = new Map<number, NodeClient>();
+  const inlineShards = new Map<number, Uint8Array>();
+  for (const { nodeId, value } of answers) {
+    if (!holdsShardOf(value, newest) || value.shardIndex === null || holders.has(value.shardIndex)) continue;
+    const node = asked.find((candidate) => candidate.nodeId === nodeId);
+    if (node !== undefined) holders.set(value.shardIndex, node);
+    if (value.inlineShard !== undefined) {
+      inlineShards.set(value.shardIndex, Buffer.from(value.inlineShard, 'base64'));
+    }
+  }
+  // Nodes that have not answered yet probably hold their placement position's shard: keep them as
+  // fallbacks, so a shard that fails mid-read can still be replaced.
+  const answered = new Set(outcomes.map((o) => o.nodeId));
+  const unconfirmed = new Set<number>();
+  for (const group of groups) {
+    group.forEach((node, position) => {
+      if (answered.has(node.nodeId) || holders.has(position)) return;
+      holders.set(position, node);
+      unconfirmed.add(position);
+    });
+  }
+  return { record: newest, holders, unconfirmed, ...(inlineShards.size > 0 ? { inlineShards } : {}) };
+}
+
+function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], groups: readonly (readonly NodeClient[])[], needed: number): boolean {
+  const answered = new Set(outcomes.filter((o) => o.ok).map((o) => o.nodeId));
+  if (groups.some((group) => group.filter((node) => answered.has(node.nodeId)).length < needed)) return false;
+  const answers = outcomes.filter((o) => o.ok).map((o) => (o.ok ? o.value : null));
+  // The same rule as the final pick, so the version waited for is the one the read returns.
+  const newest = newestRecord(answers.map((answer) => answer?.record));
+  if (newest === undefined || newest.deleted || newest.parts !== undefined || newest.upload !== undefined) return true;
+  const shards = new Set(answers.filter((answer) => holdsShardOf(answer, newest)).map((answer) => answer.shardIndex));
+  return shards.size >= newest.erasure.dataShards;
+}
+
+function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status is ObjectStatus {
+  return status !== null && status.record.versionId === record.versionId && status.shardIndex !== null;
+}

@@ -1,0 +1,156 @@
+import { decideQuorum, fanOut, writeQuorum, type ObjectRecord } from '../../rpc/index.js';
+import { BodyDigest } from '../digest/index.js';
+import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
+import { quorumError } from '../s3/index.js';
+import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
+import { abortShards, commitShards, prepareShards, type WriteTarget } from './shard-writer.js';
+
+/** What a stored version carries besides its bytes. */
+export interface VersionAttributes {
+  contentType: string;
+  userMetadata: Record<string, string>;
+  headers: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+/** Options of a version write. */
+export interface WriteVersionOptions {
+  /** Checksum to compute and store when the client sends none (a multipart upload's algorithm). */
+  checksumAlgorithm?: ChecksumAlgorithm | undefined;
+  /**
+   * Runs after the data is durable on a write quorum and before the version becomes visible: the
+   * last moment to re-check a conditional write.
+   */
+  beforeCommit?: (() => Promise<void>) | undefined;
+}
+
+/** What a body's checks produce once it has been read to the end. */
+export interface VerifiedBody {
+  md5Hex: string;
+  checksums: ChecksumValue[];
+}
+
+/**
+ * Writes a new version of bucket/key from `body`: prepares its shards on a write quorum, runs `finish`
+ * (the body's last checks) and `beforeCommit`, then commits the record; aborts the shards if any fails.
+ */
+export async function storeVersion(
+  ctx: RequestScope,
+  bucket: string,
+  key: string,
+  attributes: VersionAttributes,
+  body: AsyncIterable<Uint8Array>,
+  finish: (sizeBytes: number) => Promise<VerifiedBody>,
+  options: WriteVersionOptions & { expectedSizeBytes?: number | undefined },
+): Promise<ObjectRecord> {
+  const { services } = ctx;
+  const target: WriteTarget = {
+    bucket,
+    key,
+    versionId: services.clock.next(),
+    nodes: services.cluster.nodesFor(bucket, key),
+    erasure: services.erasure,
+    codec: services.codec,
+  };
+  const { sizeBytes, holders } = await prepareShards(target, body, {
+    signal: ctx.signal,
+    stallTimeoutMs: services.stallTimeoutMs,
+    expectedSizeBytes: options.expectedSizeBytes,
+    stripePool: services.stripePool,
+  });
+  let verified: VerifiedBody;
+  try {
+    verified = await finish(sizeBytes);
+    await options.beforeCommit?.();
+  } catch (err) {
+    // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
+    await abortShards(target, holders);
+    throw err;
+  }
+  const { tags, ...rest } = attributes;
+  const record: ObjectRecord = {
+    bucket,
+    key,
+    versionId: target.versionId,
+    deleted: false,
+    sizeBytes,
+    etag: `"${verified.md5Hex}"`,
+    lastModifiedMs: Date.now(),
+    ...rest,
+    ...(Object.keys(tags).length > 0 ? { tags } : {}),
+    checksums: Object.fromEntries(verified.checksums.map((c) => [c.algorithm, c.base64])),
+    erasure: services.erasure,
+  };
+  // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
+  await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));
+  return record;
+}
+
+/**
+ * Streams bytes that are already in the store (a copy source) into a new version, computing its MD5
+ * and, when asked, a flexible checksum on the way: never more than a stripe is held.
+ */
+export async function writeStream(
+  ctx: RequestScope,
+  bucket: string,
+  key: string,
+  attributes: VersionAttributes,
+  source: AsyncIterable<Uint8Array>,
+  options: WriteVersionOptions = {},
+): Promise<ObjectRecord> {
+  const algorithm = options.checksumAlgorithm;
+  const digest = new BodyDigest({ sha256: false, checksum: algorithm }, ctx.services.digestPool);
+  async function* hashed(): AsyncGenerator<Uint8Array> {
+    for await (const piece of source) {
+      if (!digest.update(piece)) await digest.ready();
+      yield piece;
+    }
+  }
+  try {
+    return await storeVersion(ctx, bucket, key, attributes, hashed(), async () => {
+      const digests = await digest.digests();
+      return {
+        md5Hex: Buffer.from(digests.md5).toString('hex'),
+        checksums: algorithm === undefined || digests.checksum === undefined ? [] : [{ algorithm, base64: Buffer.from(digests.checksum).toString('base64') }],
+      };
+    }, options);
+  } finally {
+    digest.abandon();
+  }
+}
+
+/**
+ * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
+ * succeeds on a write quorum.
+ */
+export async function commitRecord(ctx: RequestScope, record: ObjectRecord): Promise<void> {
+  const { services } = ctx;
+  const nodes = services.cluster.nodesFor(record.bucket, record.key);
+  const signal = metadataSignal(ctx);
+  const outcomes = await fanOut(nodes, (node) => node.commit({ record, shardIndex: null }, { signal }));
+  const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
+  if (!decision.met) throw quorumError('record write', decision.failures);
+}
+
+/** A delete marker for bucket/key: hides every older version; S3 answers 204 whether or not the key existed. */
+export function deleteMarker(ctx: RequestScope, bucket: string, key: string): ObjectRecord {
+  return {
+    bucket,
+    key,
+    versionId: ctx.services.clock.next(),
+    deleted: true,
+    sizeBytes: 0,
+    etag: '""',
+    lastModifiedMs: Date.now(),
+    contentType: '',
+    userMetadata: {},
+    headers: {},
+    checksums: {},
+    erasure: ctx.services.erasure,
+  };
+}
+
+/** Writes a delete marker to the key's nodes. */
+export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<void> {
+  await commitRecord(ctx, deleteMarker(ctx, bucket, key));
+}

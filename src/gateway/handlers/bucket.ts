@@ -1,0 +1,53 @@
+import { metadataSignal } from '../data-path/index.js';
+import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
+import { renderXml, S3Error } from '../s3/index.js';
+import { refuseAclHeaders } from './object-attributes.js';
+
+const XML = 'application/xml';
+
+/** ListBuckets. */
+export async function listBuckets(ctx: RequestContext): Promise<void> {
+  const buckets = await ctx.services.buckets.list(metadataSignal(ctx));
+  const body = renderXml('ListAllMyBucketsResult', {
+    Owner: { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId },
+    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: new Date(b.createdMs).toISOString() })) },
+  });
+  await ctx.reply.type(XML).send(body);
+}
+
+/** CreateBucket: the body, if any, may only name a location constraint, which any region satisfies. */
+export async function createBucket(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  refuseAclHeaders(ctx, 'bucket');
+  // Object Lock needs versioning and retention, which Tessera does not have: refuse rather than pretend.
+  if (header(ctx, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
+    throw new S3Error('NotImplemented', { message: 'Object Lock is not implemented.', fields: { Header: 'x-amz-bucket-object-lock-enabled' } });
+  }
+  await readSmallBody(ctx, 64 * 1024);
+  const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx));
+  // S3 answers a repeated create of one's own bucket with 200 in us-east-1 (legacy behaviour every SDK
+  // relies on there: a retried CreateBucket whose first answer was lost succeeds) and 409 elsewhere.
+  if (outcome === 'existed' && ctx.services.region !== 'us-east-1') {
+    throw new S3Error('BucketAlreadyOwnedByYou', { fields: { BucketName: bucket } });
+  }
+  await ctx.reply.header('location', `/${bucket}`).send();
+}
+
+/** HeadBucket. */
+export async function headBucket(ctx: RequestContext): Promise<void> {
+  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  await ctx.reply.header('x-amz-bucket-region', ctx.services.region).send();
+}
+
+/** DeleteBucket: only when empty. */
+export async function deleteBucket(ctx: RequestContext): Promise<void> {
+  await ctx.services.buckets.delete(bucketOf(ctx), metadataSignal(ctx));
+  await ctx.reply.status(204).send();
+}
+
+/** GetBucketLocation: us-east-1 is reported as an empty constraint, as S3 does. */
+export async function getBucketLocation(ctx: RequestContext): Promise<void> {
+  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  const region = ctx.services.region === 'us-east-1' ? '' : ctx.services.region;
+  await ctx.reply.type(XML).send(renderXml('LocationConstraint', { '#text': region }));
+}

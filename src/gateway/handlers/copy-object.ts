@@ -1,0 +1,151 @@
+import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/index.js';
+import { metadataSignal, openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
+import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
+import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
+import { parseCopySource, parseTaggingHeader, renderXml, S3Error, type CopySource } from '../s3/index.js';
+import { requireCurrentVersion } from './current-version.js';
+import { checkPartAlgorithm } from './multipart-checksums.js';
+import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
+import { MAX_PUT_BYTES } from './upload-body.js';
+import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
+
+/** The copy source's current version after its bucket, version id and x-amz-copy-source-if-* checks. */
+async function resolveSource(ctx: RequestContext, source: CopySource): Promise<ResolvedVersion> {
+  await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
+  // Unversioned buckets: `null` is the current version, any other id does not exist.
+  if (source.versionId !== undefined && source.versionId !== 'null') {
+    throw new S3Error('NoSuchVersion', { fields: { Key: source.key, VersionId: source.versionId } });
+  }
+  const version = await requireCurrentVersion(ctx, source.bucket, source.key);
+  checkCopySourceConditions(ctx, version.record);
+  return version;
+}
+
+/** Streams [offset, offset + length) of the source through the normal read path. */
+async function sourceBytes(ctx: RequestContext, version: ResolvedVersion, offsetBytes: number, lengthBytes: number): Promise<AsyncIterable<Uint8Array>> {
+  const { services } = ctx;
+  return openStoredObject(services, version, offsetBytes, lengthBytes, {
+    codec: services.codec,
+    signal: ctx.signal,
+    stallTimeoutMs: services.stallTimeoutMs,
+    logger: ctx.request.log,
+  });
+}
+
+function directiveOf(ctx: RequestContext, name: 'x-amz-metadata-directive' | 'x-amz-tagging-directive'): 'COPY' | 'REPLACE' {
+  const value = header(ctx, name)?.trim().toUpperCase() ?? 'COPY';
+  if (value !== 'COPY' && value !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', {
+      message: name === 'x-amz-metadata-directive' ? 'Unknown metadata directive.' : 'Unknown tagging directive.',
+      fields: { ArgumentName: name, ArgumentValue: value },
+    });
+  }
+  return value;
+}
+
+/** x-amz-checksum-algorithm of a copy, if given. */
+function requestedAlgorithm(ctx: RequestContext): ChecksumAlgorithm | undefined {
+  const text = header(ctx, 'x-amz-checksum-algorithm');
+  if (text === undefined) return undefined;
+  const algorithm = parseChecksumAlgorithm(text);
+  if (algorithm === undefined) throw new S3Error('InvalidRequest', { message: 'Value for x-amz-checksum-algorithm header is invalid.' });
+  return algorithm;
+}
+
+/** CopyObjectResult / CopyPartResult fields; only an object names its checksum type. */
+function copyResult(record: ObjectRecord, withType: boolean): Record<string, unknown> {
+  const result: Record<string, unknown> = { ETag: record.etag, LastModified: new Date(record.lastModifiedMs).toISOString() };
+  const checksums = Object.entries(record.checksums);
+  for (const [algorithm, value] of checksums) result[`Checksum${algorithm}`] = value;
+  if (withType && checksums.length > 0) result['ChecksumType'] = record.checksumType ?? 'FULL_OBJECT';
+  return result;
+}
+
+/**
+ * CopyObject, within or across buckets: the source streams through the normal read path into the
+ * normal write path, so nothing is buffered and the copy is a new version like any PUT. Metadata and
+ * tags come from the source (COPY) or the request (REPLACE); copying onto itself needs REPLACE.
+ */
+export async function copyObject(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  refuseAclHeaders(ctx, 'object');
+  const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
+  const metadataDirective = directiveOf(ctx, 'x-amz-metadata-directive');
+  const taggingDirective = directiveOf(ctx, 'x-amz-tagging-directive');
+  const algorithm = requestedAlgorithm(ctx);
+  const preconditions = writePreconditionsOf(ctx);
+  const requestAttributes = metadataDirective === 'REPLACE' ? attributesOf(ctx) : undefined;
+  const requestTags = taggingDirective === 'REPLACE' ? parseTaggingHeader(header(ctx, 'x-amz-tagging')) : undefined;
+  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE' && algorithm === undefined) {
+    throw new S3Error('InvalidRequest', {
+      message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    });
+  }
+  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const version = await resolveSource(ctx, source);
+  const from = version.record;
+  if (from.sizeBytes > MAX_PUT_BYTES) {
+    throw new S3Error('InvalidRequest', { message: `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}` });
+  }
+  const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
+  await check?.();
+  const attributes: VersionAttributes = {
+    contentType: requestAttributes?.contentType ?? from.contentType,
+    userMetadata: requestAttributes?.userMetadata ?? from.userMetadata,
+    headers: requestAttributes?.headers ?? from.headers,
+    tags: requestTags ?? from.tags ?? {},
+  };
+  // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
+  const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
+  const body = await sourceBytes(ctx, version, 0, from.sizeBytes);
+  const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check });
+  await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
+}
+
+/** Parses `x-amz-copy-source-range: bytes=first-last` against the source size. */
+function copyRange(ctx: RequestContext, sizeBytes: number): { start: number; length: number } {
+  const text = header(ctx, 'x-amz-copy-source-range');
+  if (text === undefined) return { start: 0, length: sizeBytes };
+  const match = /^bytes=(\d+)-(\d+)$/.exec(text.trim());
+  if (match === null) {
+    throw new S3Error('InvalidArgument', {
+      message: 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      fields: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: text },
+    });
+  }
+  const first = Number(match[1]);
+  const last = Number(match[2]);
+  if (first > last || last >= sizeBytes) {
+    throw new S3Error('InvalidArgument', {
+      message: `Range specified is not valid for source object of size: ${sizeBytes}`,
+      fields: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: text },
+    });
+  }
+  return { start: first, length: last - first + 1 };
+}
+
+/** UploadPartCopy: a part whose bytes are (a range of) an existing object, streamed like CopyObject. */
+export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const uploadId = uploadIdOf(ctx);
+  const partNumber = partNumberOf(ctx);
+  const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
+  const marker = await requireUpload(ctx, bucket, key, uploadId);
+  const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
+  const version = await resolveSource(ctx, source);
+  const { start, length } = copyRange(ctx, version.record.sizeBytes);
+  if (length > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(MAX_PUT_BYTES) } });
+  const body = await sourceBytes(ctx, version, start, length);
+  const record = await writeStream(
+    ctx,
+    UPLOADS_BUCKET,
+    uploadPartKey(bucket, uploadId, partNumber),
+    { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
+    body,
+    { checksumAlgorithm },
+  );
+  await ctx.reply.type('application/xml').send(renderXml('CopyPartResult', copyResult(record, false)));
+}

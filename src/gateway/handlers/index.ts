@@ -1,0 +1,13 @@
+// One file per S3 resource, each exporting the handlers the operation table names; what several
+// handlers share (the current version, an upload, preconditions, attributes) has files of its own.
+export { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.js';
+export { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket.js';
+export { getBucketFixedConfiguration, getBucketUnconfigured, getBucketVersioning } from './bucket-config.js';
+export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
+export { copyObject, uploadPartCopy } from './copy-object.js';
+export { deleteObjects } from './delete-objects.js';
+export { listObjectVersions, listObjectsHandler } from './list-objects.js';
+export { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
+export { listMultipartUploads, listParts } from './multipart-listing.js';
+export { deleteObject, getObject, headObject, putObject } from './object.js';
+export { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './tagging.js';

@@ -1,0 +1,167 @@
+import type { ObjectRecord } from '../../rpc/index.js';
+import { listObjects, metadataSignal, type ListResult } from '../data-path/index.js';
+import { bucketOf, type RequestContext } from '../http/index.js';
+import { listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
+
+const XML = 'application/xml';
+
+interface ListPosition {
+  after: string;
+  afterIsPrefix: boolean;
+}
+
+function encodeToken(token: ListPosition): string {
+  return Buffer.from(JSON.stringify([token.after, token.afterIsPrefix ? 1 : 0]), 'utf8').toString('base64url');
+}
+
+function decodeToken(text: string): ListPosition {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && (parsed[1] === 0 || parsed[1] === 1)) {
+      return { after: parsed[0], afterIsPrefix: parsed[1] === 1 };
+    }
+  } catch {
+    // Falls through to the S3 error below.
+  }
+  throw new S3Error('InvalidArgument', { message: 'The continuation token provided is incorrect', fields: { ArgumentName: 'continuation-token' } });
+}
+
+/**
+ * Where a listing resumes after a client's marker (marker, start-after, key-marker). A marker that
+ * rolls up into a common prefix resumes after the whole prefix: every later key under it would roll
+ * up into that same prefix, which sorts before the marker, so S3 never lists it again.
+ */
+export function positionAfter(marker: string, prefix: string, delimiter: string): ListPosition {
+  if (delimiter !== '' && marker.startsWith(prefix)) {
+    const at = marker.indexOf(delimiter, prefix.length);
+    if (at >= 0) return { after: marker.slice(0, at + delimiter.length), afterIsPrefix: true };
+  }
+  return { after: marker, afterIsPrefix: false };
+}
+
+function maxKeysOf(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 1000;
+  if (!/^\d{1,10}$/.test(raw)) {
+    throw new S3Error('InvalidArgument', { message: 'Provided max-keys not an integer or within integer range', fields: { ArgumentName: 'max-keys', ArgumentValue: raw } });
+  }
+  return Math.min(Number(raw), 1000);
+}
+
+function owner(ctx: RequestContext): { ID: string; DisplayName: string } {
+  return { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId };
+}
+
+/** ChecksumAlgorithm and ChecksumType of a listed object, when it has a checksum (S3 lists them since 2025). */
+function checksumListFields(record: ObjectRecord): Record<string, string> {
+  const algorithm = Object.keys(record.checksums)[0];
+  return algorithm === undefined ? {} : { ChecksumAlgorithm: algorithm, ChecksumType: record.checksumType ?? 'FULL_OBJECT' };
+}
+
+async function listPage(ctx: RequestContext, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult> {
+  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  return listObjects(
+    ctx.services.cluster.allNodes(),
+    { bucket, prefix, delimiter, after: position.after, afterIsPrefix: position.afterIsPrefix, maxKeys },
+    ctx.services.erasure.parityShards,
+    ctx.signal,
+    ctx.services.metadataTimeoutMs,
+  );
+}
+
+/**
+ * ListObjects (v1) and ListObjectsV2 (`list-type=2`). With `encoding-type=url` the fields S3 encodes
+ * (Key, Prefix, Delimiter, Marker, NextMarker, StartAfter, CommonPrefixes) are encoded and
+ * EncodingType is echoed; empty `prefix=` and `delimiter=` mean absent.
+ */
+export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const { query } = ctx.target;
+  const v2 = query.get('list-type') === '2';
+  const encodingType = query.get('encoding-type');
+  const encode = listFieldEncoder(encodingType);
+  const prefix = query.get('prefix') ?? '';
+  const delimiter = query.get('delimiter') ?? '';
+  const maxKeys = maxKeysOf(query.get('max-keys'));
+  const continuation = v2 ? query.get('continuation-token') : undefined;
+  const startAfter = (v2 ? query.get('start-after') : query.get('marker')) ?? '';
+  const position = continuation !== undefined && continuation !== '' ? decodeToken(continuation) : positionAfter(startAfter, prefix, delimiter);
+  const result = await listPage(ctx, bucket, prefix, delimiter, position, maxKeys);
+  const fetchOwner = v2 ? query.get('fetch-owner') === 'true' : true;
+  const body: Record<string, unknown> = { Name: bucket, Prefix: encode(prefix) };
+  if (v2) {
+    if (startAfter !== '') body['StartAfter'] = encode(startAfter);
+    if (continuation !== undefined) body['ContinuationToken'] = continuation;
+    if (result.isTruncated && result.next !== undefined) body['NextContinuationToken'] = encodeToken(result.next);
+    body['KeyCount'] = result.objects.length + result.commonPrefixes.length;
+  } else {
+    body['Marker'] = encode(startAfter);
+    // S3 sends NextMarker only with a delimiter; without one, clients continue from the last key.
+    if (result.isTruncated && delimiter !== '' && result.next !== undefined) body['NextMarker'] = encode(result.next.after);
+  }
+  body['MaxKeys'] = maxKeys;
+  if (delimiter !== '') body['Delimiter'] = encode(delimiter);
+  if (encodingType === 'url') body['EncodingType'] = 'url';
+  body['IsTruncated'] = result.isTruncated;
+  body['Contents'] = result.objects.map((record) => ({
+    Key: encode(record.key),
+    LastModified: new Date(record.lastModifiedMs).toISOString(),
+    ETag: record.etag,
+    ...checksumListFields(record),
+    Size: record.sizeBytes,
+    ...(fetchOwner ? { Owner: owner(ctx) } : {}),
+    StorageClass: 'STANDARD',
+  }));
+  body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
+  await ctx.reply.type(XML).send(renderXml('ListBucketResult', body));
+}
+
+/**
+ * ListObjectVersions on an unversioned bucket: each key has exactly one version, `null`, and it is
+ * the latest. A delete removes the key, so there are no delete markers to list.
+ */
+export async function listObjectVersions(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const { query } = ctx.target;
+  const encodingType = query.get('encoding-type');
+  const encode = listFieldEncoder(encodingType);
+  const prefix = query.get('prefix') ?? '';
+  const delimiter = query.get('delimiter') ?? '';
+  const maxKeys = maxKeysOf(query.get('max-keys'));
+  const keyMarker = query.get('key-marker') ?? '';
+  const versionIdMarker = query.get('version-id-marker') ?? '';
+  if (versionIdMarker !== '' && keyMarker === '') {
+    throw new S3Error('InvalidArgument', { message: 'A version-id marker cannot be specified without a key marker.', fields: { ArgumentName: 'version-id-marker' } });
+  }
+  if (versionIdMarker !== '' && versionIdMarker !== 'null') {
+    throw new S3Error('InvalidArgument', { message: 'Invalid version id specified', fields: { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker } });
+  }
+  // Only one version per key: after the marker key's `null` version comes the next key.
+  const result = await listPage(ctx, bucket, prefix, delimiter, positionAfter(keyMarker, prefix, delimiter), maxKeys);
+  const body: Record<string, unknown> = {
+    Name: bucket,
+    Prefix: encode(prefix),
+    KeyMarker: encode(keyMarker),
+    VersionIdMarker: versionIdMarker,
+  };
+  if (result.isTruncated && result.next !== undefined) {
+    body['NextKeyMarker'] = encode(result.next.after);
+    if (!result.next.afterIsPrefix) body['NextVersionIdMarker'] = 'null';
+  }
+  body['MaxKeys'] = maxKeys;
+  if (delimiter !== '') body['Delimiter'] = encode(delimiter);
+  if (encodingType === 'url') body['EncodingType'] = 'url';
+  body['IsTruncated'] = result.isTruncated;
+  body['Version'] = result.objects.map((record) => ({
+    Key: encode(record.key),
+    VersionId: 'null',
+    IsLatest: true,
+    LastModified: new Date(record.lastModifiedMs).toISOString(),
+    ETag: record.etag,
+    ...checksumListFields(record),
+    Size: record.sizeBytes,
+    Owner: owner(ctx),
+    StorageClass: 'STANDARD',
+  }));
+  body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
+  await ctx.reply.type(XML).send(renderXml('ListVersionsResult', body));
+}

@@ -1,0 +1,62 @@
+import type { VersionAttributes } from '../data-path/index.js';
+import { header, type RequestContext } from '../http/index.js';
+import { parseTaggingHeader, S3Error } from '../s3/index.js';
+
+/** S3's limit on the total size of user metadata (names plus values). */
+const MAX_USER_METADATA_BYTES = 2048;
+/** Response headers S3 stores with an object and returns on GET/HEAD. */
+export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
+
+function userMetadataOf(ctx: RequestContext): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, value] of Object.entries(ctx.request.headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(',') : value;
+    const short = name.slice('x-amz-meta-'.length);
+    bytes += Buffer.byteLength(short) + Buffer.byteLength(text);
+    metadata[short] = text;
+  }
+  if (bytes > MAX_USER_METADATA_BYTES) {
+    throw new S3Error('MetadataTooLarge', { fields: { MaxSizeAllowed: String(MAX_USER_METADATA_BYTES) } });
+  }
+  return metadata;
+}
+
+function storedHeadersOf(ctx: RequestContext): Record<string, string> {
+  const stored: Record<string, string> = {};
+  for (const name of STORED_HEADERS) {
+    let value = header(ctx, name);
+    // aws-chunked is transfer framing, never a property of the object.
+    if (name === 'content-encoding' && value !== undefined) {
+      value = value.split(',').map((part) => part.trim()).filter((part) => part !== '' && part !== 'aws-chunked').join(',');
+    }
+    if (value !== undefined && value !== '') stored[name] = value;
+  }
+  return stored;
+}
+
+/** Content-Type, x-amz-meta-*, the stored response headers and x-amz-tagging of a write request. */
+export function attributesOf(ctx: RequestContext): VersionAttributes {
+  return {
+    contentType: header(ctx, 'content-type') ?? 'binary/octet-stream',
+    userMetadata: userMetadataOf(ctx),
+    headers: storedHeadersOf(ctx),
+    tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),
+  };
+}
+
+/** Canned ACLs that say nothing beyond "the bucket owner has full control", the only ACL Tessera has. */
+const OWNER_ONLY_ACLS = new Set(['private', 'bucket-owner-full-control']);
+
+/**
+ * Refuses ACL headers that grant anything beyond the owner's full control, as S3 does for buckets
+ * with the (default) BucketOwnerEnforced ownership: Tessera has one owner and no ACLs to honour.
+ */
+export function refuseAclHeaders(ctx: RequestContext, scope: 'bucket' | 'object'): void {
+  const acl = header(ctx, 'x-amz-acl');
+  const grants = Object.keys(ctx.request.headers).some((name) => name.startsWith('x-amz-grant-'));
+  const ownerOnly = acl === undefined || (scope === 'bucket' ? acl === 'private' : OWNER_ONLY_ACLS.has(acl));
+  if (ownerOnly && !grants) return;
+  throw new S3Error(scope === 'bucket' ? 'InvalidBucketAclWithObjectOwnership' : 'AccessControlListNotSupported');
+}

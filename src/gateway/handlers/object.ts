@@ -1,0 +1,115 @@
+import { Readable } from 'node:stream';
+import type { ObjectRecord } from '../../rpc/index.js';
+import { deleteKey, metadataSignal, openStoredObject } from '../data-path/index.js';
+import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
+import { parseRange, tagCount } from '../s3/index.js';
+import { requireCurrentVersion, requireNullVersion } from './current-version.js';
+import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
+import { setChecksumHeaders, writeBody } from './upload-body.js';
+
+/** PutObject: erasure-codes the body across the key's nodes; acknowledged after a write quorum commits. */
+export async function putObject(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  refuseAclHeaders(ctx, 'object');
+  const attributes = attributesOf(ctx);
+  const preconditions = writePreconditionsOf(ctx);
+  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
+  const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
+  await check?.();
+  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check });
+  setChecksumHeaders(ctx, record, true);
+  await ctx.reply.header('etag', record.etag).send();
+}
+
+function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+/** GetObject's `response-*` query parameters and the header each one overrides. */
+const RESPONSE_OVERRIDES = [
+  ['response-content-type', 'content-type'],
+  ['response-content-language', 'content-language'],
+  ['response-expires', 'expires'],
+  ['response-cache-control', 'cache-control'],
+  ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding'],
+] as const;
+
+function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boolean): void {
+  const { reply } = ctx;
+  reply.header('etag', record.etag);
+  reply.header('last-modified', httpDate(record.lastModifiedMs));
+  reply.header('content-type', record.contentType);
+  reply.header('accept-ranges', 'bytes');
+  for (const [name, value] of Object.entries(record.headers)) reply.header(name, value);
+  for (const [name, value] of Object.entries(record.userMetadata)) reply.header(`x-amz-meta-${name}`, value);
+  const tags = tagCount(record.tags);
+  if (tags > 0) reply.header('x-amz-tagging-count', tags);
+  // A whole-object checksum describes the whole body: S3 sends none with a partial one.
+  if (!ranged && header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
+    const entries = Object.entries(record.checksums);
+    for (const [algorithm, value] of entries) reply.header(`x-amz-checksum-${algorithm.toLowerCase()}`, value);
+    if (entries.length > 0) reply.header('x-amz-checksum-type', record.checksumType ?? 'FULL_OBJECT');
+  }
+  for (const [parameter, name] of RESPONSE_OVERRIDES) {
+    const value = ctx.target.query.get(parameter);
+    if (value !== undefined) reply.header(name, value);
+  }
+}
+
+/** GetObject: resolve the newest version, then stream (a range of) it. */
+export async function getObject(ctx: RequestContext): Promise<void> {
+  await sendObject(ctx, false);
+}
+
+/** HeadObject: GetObject's answer without the body. */
+export async function headObject(ctx: RequestContext): Promise<void> {
+  await sendObject(ctx, true);
+}
+
+async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const { services } = ctx;
+  const namedVersion = requireNullVersion(ctx);
+  // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
+  const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
+  const lookup = requireCurrentVersion(ctx, bucket, key, { withInlineShards: !headOnly });
+  lookup.catch(() => undefined);
+  await bucketRecord;
+  const version = await lookup;
+  const { record } = version;
+  checkReadConditions(ctx, record);
+  const range = parseRange(header(ctx, 'range'), record.sizeBytes);
+  const start = range?.start ?? 0;
+  const length = range === undefined ? record.sizeBytes : range.end - range.start + 1;
+  // The first bytes are in hand before any header is set: a read that cannot start is a clean S3 error.
+  const chunks = headOnly
+    ? undefined
+    : await openStoredObject(services, version, start, length, {
+        codec: services.codec,
+        signal: ctx.signal,
+        stallTimeoutMs: services.stallTimeoutMs,
+        logger: ctx.request.log,
+      });
+  setObjectHeaders(ctx, record, range !== undefined);
+  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  if (range !== undefined) {
+    ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);
+  }
+  ctx.reply.header('content-length', length);
+  await ctx.reply.send(chunks === undefined ? undefined : Readable.from(chunks, { objectMode: false }));
+}
+
+/** DeleteObject: S3 answers 204 whether or not the key existed. */
+export async function deleteObject(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const namedVersion = requireNullVersion(ctx);
+  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  await deleteKey(ctx, bucket, keyOf(ctx));
+  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  await ctx.reply.status(204).send();
+}

@@ -1,0 +1,76 @@
+import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../../rpc/index.js';
+import { metadataSignal } from '../data-path/index.js';
+import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
+import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, quorumError, renderXml, S3Error, tagSetBody } from '../s3/index.js';
+import { requireCurrentVersion, requireNullVersion } from './current-version.js';
+
+/**
+ * Replaces the tags of the key's current version on its nodes, in place: no data is rewritten and the
+ * ETag and Last-Modified stay, as in S3. Done on a write quorum; a node that missed the change keeps
+ * the older tag revision, which readers see is older.
+ */
+async function setObjectTags(ctx: RequestContext, bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+  const { services } = ctx;
+  await services.buckets.require(bucket, metadataSignal(ctx));
+  const version = await requireCurrentVersion(ctx, bucket, key);
+  const request: TagUpdateRequest = { bucket, key, versionId: version.record.versionId, tags, tagsRevision: services.clock.next() };
+  const signal = metadataSignal(ctx);
+  const outcomes = await fanOut(services.cluster.nodesFor(bucket, key), (node) => node.updateTags(request, { signal }));
+  const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
+  // Fewer acknowledgements mean a newer write raced this one or nodes are down: retryable either way.
+  if (!decision.met) throw quorumError('tag update', decision.failures);
+}
+
+/** GetObjectTagging. */
+export async function getObjectTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const namedVersion = requireNullVersion(ctx);
+  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const { record } = await requireCurrentVersion(ctx, bucket, key);
+  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  await ctx.reply.type('application/xml').send(renderXml('Tagging', tagSetBody(record.tags ?? {})));
+}
+
+/** PutObjectTagging: the document replaces the whole tag set. */
+export async function putObjectTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const namedVersion = requireNullVersion(ctx);
+  const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_OBJECT_TAGS);
+  await setObjectTags(ctx, bucket, key, tags);
+  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  await ctx.reply.send();
+}
+
+/** DeleteObjectTagging: 204, also when there were no tags. */
+export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const namedVersion = requireNullVersion(ctx);
+  await setObjectTags(ctx, bucket, key, {});
+  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  await ctx.reply.status(204).send();
+}
+
+/** GetBucketTagging: NoSuchTagSet when the bucket has none. */
+export async function getBucketTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  if (record.tags === undefined) throw new S3Error('NoSuchTagSet', { fields: { BucketName: bucket } });
+  await ctx.reply.type('application/xml').send(renderXml('Tagging', tagSetBody(record.tags)));
+}
+
+/** PutBucketTagging: replaces the bucket's tags (up to 50). */
+export async function putBucketTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_BUCKET_TAGS);
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, tags }), metadataSignal(ctx));
+  await ctx.reply.status(204).send();
+}
+
+/** DeleteBucketTagging: 204. */
+export async function deleteBucketTagging(ctx: RequestContext): Promise<void> {
+  await ctx.services.buckets.update(bucketOf(ctx), ({ tags: _removed, ...record }) => record, metadataSignal(ctx));
+  await ctx.reply.status(204).send();
+}

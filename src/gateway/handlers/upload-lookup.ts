@@ -1,0 +1,32 @@
+import { UPLOADS_BUCKET, uploadMarkerKey, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
+import { metadataSignal, resolveVersion } from '../data-path/index.js';
+import type { RequestContext } from '../http/index.js';
+import { S3Error } from '../s3/index.js';
+
+const MAX_PART_NUMBER = 10_000;
+
+/** The request's uploadId, or NoSuchUpload when it cannot be one of ours. */
+export function uploadIdOf(ctx: RequestContext): string {
+  const uploadId = ctx.target.query.get('uploadId') ?? '';
+  if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
+  return uploadId;
+}
+
+/** The request's partNumber: an integer from 1 to 10,000. */
+export function partNumberOf(ctx: RequestContext): number {
+  const text = ctx.target.query.get('partNumber') ?? '';
+  const partNumber = /^\d{1,5}$/.test(text) ? Number(text) : 0;
+  if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+    throw new S3Error('InvalidArgument', { message: 'Part number must be an integer between 1 and 10000, inclusive', fields: { ArgumentName: 'partNumber', ArgumentValue: text } });
+  }
+  return partNumber;
+}
+
+/** The upload's marker record; NoSuchUpload when it never existed, was completed or aborted, or names another key. */
+export async function requireUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<ObjectRecord & { upload: UploadInfo }> {
+  const marker = uploadMarkerKey(bucket, uploadId);
+  const version = await resolveVersion(ctx.services.cluster.readSets(UPLOADS_BUCKET, marker), UPLOADS_BUCKET, marker, ctx.services.erasure, metadataSignal(ctx));
+  const upload = version?.record.upload;
+  if (version === null || version.record.deleted || upload === undefined || upload.closed !== undefined || upload.key !== key) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
+  return { ...version.record, upload };
+}

@@ -1,0 +1,47 @@
+import { pipeline } from 'node:stream/promises';
+import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoderOptions } from '../auth/index.js';
+import { S3Error } from '../s3/index.js';
+import type { RequestContext } from './request-context.js';
+
+/**
+ * The request body as verified, unframed bytes: aws-chunked framing removed, signatures, payload hash
+ * and checksums checked by the decoder before it ends. The returned promise settles when the
+ * pipeline does; callers must await it (it carries transport errors).
+ */
+export function decodedBody(
+  ctx: RequestContext,
+  options: BodyDecoderOptions & { headers?: AuthRequest['headers'] } = {},
+): { decoder: BodyDecoder; done: Promise<void> } {
+  // Creating the decoder checks the digest and checksum headers; a malformed one fails before 100 Continue.
+  const { headers = ctx.request.headers, ...decoderOptions } = options;
+  const decoder = createBodyDecoder(ctx.auth, headers, { digestPool: ctx.services.digestPool, ...decoderOptions });
+  if (ctx.request.headers.expect?.toLowerCase() === '100-continue' && !ctx.reply.raw.headersSent) {
+    // The request passed authentication and its handler's checks: now the client may send the body.
+    ctx.reply.raw.writeContinue();
+  }
+  const done = pipeline(ctx.request.raw, decoder);
+  // The consumer sees the same error through the decoder; this only keeps it from being unhandled.
+  done.catch(() => undefined);
+  return { decoder, done };
+}
+
+/**
+ * Reads a small verified body (XML documents) up to `limitBytes`. `headers` replaces the request's
+ * headers for the body checks, for requests whose checksum headers describe something else
+ * (CompleteMultipartUpload's name the whole object).
+ */
+export async function readSmallBody(ctx: RequestContext, limitBytes: number, headers?: AuthRequest['headers']): Promise<Buffer> {
+  const { decoder, done } = decodedBody(ctx, headers === undefined ? {} : { headers });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of decoder) {
+    total += (chunk as Buffer).length;
+    if (total > limitBytes) {
+      decoder.destroy();
+      throw new S3Error('MalformedXML', { message: 'The XML you provided was too large.' });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  await done;
+  return Buffer.concat(chunks, total);
+}

@@ -1,0 +1,33 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthResult } from '../auth/index.js';
+import type { RequestScope } from '../data-path/index.js';
+import { S3Error, type S3Target } from '../s3/index.js';
+
+/** One authenticated S3 request on its way through a handler. */
+export interface RequestContext extends RequestScope {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  target: S3Target;
+  auth: AuthResult;
+}
+
+/** Serves one S3 operation (src/gateway/handlers/); the operation table names one per operation. */
+export type Handler = (ctx: RequestContext) => Promise<void>;
+
+/** The request's bucket; the router guarantees one for bucket and object operations. */
+export function bucketOf(ctx: RequestContext): string {
+  if (ctx.target.bucket === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });
+  return ctx.target.bucket;
+}
+
+/** The request's key; the router guarantees one for object operations. */
+export function keyOf(ctx: RequestContext): string {
+  if (ctx.target.key === undefined) throw new S3Error('InvalidRequest', { message: 'A key is required.' });
+  return ctx.target.key;
+}
+
+/** A single header value (the first when repeated). */
+export function header(ctx: RequestContext, name: string): string | undefined {
+  const value = ctx.request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,28 @@
+// How internal failures reach a client, beside the table of the codes they become (errors.ts): a lost
+// quorum as 503 ServiceUnavailable, anything else that is not already an S3Error as 500 InternalError.
+import { S3Error } from './errors.js';
+
+/**
+ * A lost quorum (too few nodes answered a write, commit, read or metadata round) as S3's 503: the
+ * client may retry; which node failed how stays in the cause, for the log.
+ */
+export function quorumError(phase: string, failures: readonly { nodeId: string; reason: string }[]): S3Error {
+  const detail = failures.map((f) => `${f.nodeId}: ${f.reason}`).join('; ');
+  return new S3Error('ServiceUnavailable', {
+    message: 'Not enough storage nodes answered; please retry.',
+    cause: new Error(`${phase} quorum not met (${detail})`),
+  });
+}
+
+/**
+ * Any error as the S3 error to answer with: an S3Error as it is, a request target Fastify could not
+ * route as InvalidArgument, anything else as InternalError (its cause is logged, never sent).
+ */
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'FST_ERR_BAD_URL' || code === 'FST_ERR_ASYNC_CONSTRAINT') {
+    return new S3Error('InvalidArgument', { message: 'The request target is not valid.' });
+  }
+  return new S3Error('InternalError', { cause: err });
+}

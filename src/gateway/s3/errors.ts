@@ -1,0 +1,92 @@
+import { TesseraError } from '../../common/index.js';
+
+/**
+ * Every S3 error Tessera can answer with: code -> HTTP status and the message S3 itself uses.
+ * The table is the single source; a test checks each entry has a valid status and a description.
+ */
+export const S3_ERRORS = {
+  AccessControlListNotSupported: { status: 400, message: 'The bucket does not allow ACLs' },
+  AccessDenied: { status: 403, message: 'Access Denied' },
+  AuthorizationHeaderMalformed: { status: 400, message: 'The authorization header is malformed.' },
+  AuthorizationQueryParametersError: { status: 400, message: 'Error parsing the X-Amz-Credential parameter.' },
+  BadDigest: { status: 400, message: 'The Content-MD5 or checksum you specified did not match what we received.' },
+  BadRequest: { status: 400, message: 'Bad Request' },
+  BucketAlreadyExists: { status: 409, message: 'The requested bucket name is not available.' },
+  BucketAlreadyOwnedByYou: { status: 409, message: 'Your previous request to create the named bucket succeeded and you already own it.' },
+  BucketNotEmpty: { status: 409, message: 'The bucket you tried to delete is not empty.' },
+  CORSResponse: { status: 403, message: 'CORS is not enabled for this bucket.' },
+  EntityTooLarge: { status: 400, message: 'Your proposed upload exceeds the maximum allowed object size.' },
+  EntityTooSmall: { status: 400, message: 'Your proposed upload is smaller than the minimum allowed object size.' },
+  ExpiredToken: { status: 400, message: 'The provided token has expired.' },
+  IncompleteBody: { status: 400, message: 'You did not provide the number of bytes specified by the Content-Length HTTP header.' },
+  InternalError: { status: 500, message: 'We encountered an internal error. Please try again.' },
+  InvalidAccessKeyId: { status: 403, message: 'The AWS access key Id you provided does not exist in our records.' },
+  InvalidArgument: { status: 400, message: 'Invalid Argument' },
+  InvalidBucketAclWithObjectOwnership: { status: 400, message: 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting' },
+  InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
+  InvalidDigest: { status: 400, message: 'The Content-MD5 or checksum you specified is not valid.' },
+  InvalidPart: { status: 400, message: 'One or more of the specified parts could not be found.' },
+  InvalidPartOrder: { status: 400, message: 'The list of parts was not in ascending order.' },
+  InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
+  InvalidRequest: { status: 400, message: 'Invalid Request' },
+  InvalidTag: { status: 400, message: 'The tag provided was not a valid tag.' },
+  KeyTooLongError: { status: 400, message: 'Your key is too long.' },
+  MalformedTrailerError: { status: 400, message: 'The request contained trailing data that was not well-formed or did not conform to our published schema.' },
+  MalformedXML: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
+  MetadataTooLarge: { status: 400, message: 'Your metadata headers exceed the maximum allowed metadata size.' },
+  MethodNotAllowed: { status: 405, message: 'The specified method is not allowed against this resource.' },
+  MissingContentLength: { status: 411, message: 'You must provide the Content-Length HTTP header.' },
+  MissingSecurityHeader: { status: 400, message: 'Your request is missing a required header.' },
+  NoSuchBucket: { status: 404, message: 'The specified bucket does not exist.' },
+  NoSuchBucketPolicy: { status: 404, message: 'The bucket policy does not exist' },
+  NoSuchCORSConfiguration: { status: 404, message: 'The CORS configuration does not exist' },
+  NoSuchKey: { status: 404, message: 'The specified key does not exist.' },
+  NoSuchLifecycleConfiguration: { status: 404, message: 'The lifecycle configuration does not exist' },
+  NoSuchPublicAccessBlockConfiguration: { status: 404, message: 'The public access block configuration was not found' },
+  NoSuchTagSet: { status: 404, message: 'The TagSet does not exist' },
+  NoSuchUpload: { status: 404, message: 'The specified upload does not exist.' },
+  NoSuchVersion: { status: 404, message: 'The specified version does not exist.' },
+  NoSuchWebsiteConfiguration: { status: 404, message: 'The specified bucket does not have a website configuration' },
+  NotImplemented: { status: 501, message: 'A header you provided implies functionality that is not implemented.' },
+  NotModified: { status: 304, message: 'Not Modified' },
+  ObjectLockConfigurationNotFoundError: { status: 404, message: 'Object Lock configuration does not exist for this bucket' },
+  PreconditionFailed: { status: 412, message: 'At least one of the pre-conditions you specified did not hold.' },
+  ReplicationConfigurationNotFoundError: { status: 404, message: 'The replication configuration was not found' },
+  RequestTimeTooSkewed: { status: 403, message: 'The difference between the request time and the server\'s time is too large.' },
+  ServerSideEncryptionConfigurationNotFoundError: { status: 404, message: 'The server side encryption configuration was not found' },
+  ServiceUnavailable: { status: 503, message: 'Please reduce your request rate.' },
+  SignatureDoesNotMatch: { status: 403, message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' },
+  SlowDown: { status: 503, message: 'Please reduce your request rate.' },
+  XAmzContentSHA256Mismatch: { status: 400, message: 'The provided \'x-amz-content-sha256\' header does not match what was computed.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** Every S3 error code Tessera answers with. */
+export type S3ErrorCode = keyof typeof S3_ERRORS;
+
+/** Extra fields S3 puts in the error body (Key, BucketName, ...) and an optional message override. */
+export interface S3ErrorDetails {
+  message?: string;
+  fields?: Record<string, string>;
+  /** Response headers that belong with this error (a 304 still names the ETag and Last-Modified). */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** An error the gateway renders as S3's XML error body with the table's status. */
+export class S3Error extends TesseraError<S3ErrorCode> {
+  readonly status: number;
+  readonly fields: Record<string, string>;
+  /**
+   * The request path S3 names in <Resource>. Handlers never set it: the error renderer does, for every
+   * error it sends, so the one place that knows the request fills it in.
+   */
+  resource: string | undefined = undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(code: S3ErrorCode, details: S3ErrorDetails = {}) {
+    super(code, details.message ?? S3_ERRORS[code].message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.status = S3_ERRORS[code].status;
+    this.fields = details.fields ?? {};
+    this.headers = details.headers ?? {};
+  }
+}

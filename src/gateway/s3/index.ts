@@ -1,0 +1,15 @@
+// S3's own rules, with no HTTP, no node calls and no request: error codes, names, targets and ranges,
+// conditions, tags, CORS rules, XML documents. Checksums are the `checksums/` folder beside this file.
+export { FIXED_BUCKET_CONFIGURATIONS, UNCONFIGURED_BUCKET_SUBRESOURCES } from './bucket-configurations.js';
+export { parseRange, type ByteRange } from './byte-range.js';
+export { etagListMatches, failedCondition, type Conditions } from './conditions.js';
+export { parseCopySource, type CopySource } from './copy-source.js';
+export { matchCorsRule, parseCorsXml, renderCors } from './cors-rules.js';
+export { quorumError, toS3Error } from './error-mapping.js';
+export { S3Error, S3_ERRORS, type S3ErrorCode, type S3ErrorDetails } from './errors.js';
+export { listFieldEncoder, urlEncodeListField } from './list-encoding.js';
+export { MAX_KEY_BYTES, validateBucketName, validateKey } from './names.js';
+export { parseTarget, type S3Target } from './request-target.js';
+export { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingHeader, parseTaggingXml, tagCount, tagSetBody, validateTags } from './tag-set.js';
+export { compareUtf8 } from './utf8-order.js';
+export { parseXml, renderXml } from './xml.js';

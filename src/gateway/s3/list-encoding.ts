@@ -1,0 +1,18 @@
+import { S3Error } from './errors.js';
+
+/** Encodes a listing field for `encoding-type=url` the way S3 does (form encoding, `/` kept). */
+export function urlEncodeListField(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+').replace(/%2F/g, '/');
+}
+
+/**
+ * The field encoder a listing's `encoding-type` asks for: `url` encodes (and the caller echoes
+ * EncodingType), absent or empty leaves fields as they are, anything else is InvalidArgument.
+ */
+export function listFieldEncoder(encodingType: string | undefined): (value: string) => string {
+  if (encodingType === undefined || encodingType === '') return (value) => value;
+  if (encodingType !== 'url') {
+    throw new S3Error('InvalidArgument', { message: 'Invalid Encoding Method specified in Request', fields: { ArgumentName: 'encoding-type', ArgumentValue: encodingType } });
+  }
+  return urlEncodeListField;
+}
