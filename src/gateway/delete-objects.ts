@@ -5,6 +5,8 @@ import { bucketOf, header, metadataSignal, type RequestContext } from './request
 import { validateKey } from './s3-request.js';
 import { parseXml, renderXml } from './xml.js';
 
+import pLimit from 'p-limit';
+
 const MAX_KEYS_PER_REQUEST = 1000;
 const PARALLEL_DELETES = 16;
 
@@ -47,25 +49,19 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   const body = await readSmallBody(ctx, 2 * 1024 * 1024);
   const { keys, quiet } = keysFromDocument(body.toString('utf8'));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  const results: (DeleteEntry & { error?: S3Error })[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < keys.length) {
-      const entry = keys[next++] as DeleteEntry;
-      try {
-        validateKey(entry.key);
-        // Buckets are unversioned: `null` names the key's only version, any other id none at all.
-        if (entry.versionId !== undefined && entry.versionId !== 'null') throw new S3Error('NoSuchVersion');
-        await deleteKey(ctx, bucket, entry.key);
-        results.push(entry);
-      } catch (err) {
-        const error = err instanceof S3Error ? err : new S3Error('InternalError', { cause: err });
-        if (error.code === 'InternalError') ctx.request.log.error({ err, key: entry.key }, 'delete in DeleteObjects failed');
-        results.push({ ...entry, error });
-      }
+  const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error }> => {
+    try {
+      validateKey(entry.key);
+      // Buckets are unversioned: `null` names the key's only version, any other id none at all.
+      if (entry.versionId !== undefined && entry.versionId !== 'null') throw new S3Error('NoSuchVersion');
+      await deleteKey(ctx, bucket, entry.key);
+      return entry;
+    } catch (err) {
+      const error = err instanceof S3Error ? err : new S3Error('InternalError', { cause: err });
+      if (error.code === 'InternalError') ctx.request.log.error({ err, key: entry.key }, 'delete in DeleteObjects failed');
+      return { ...entry, error };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, keys.length) }, worker));
+  });
   const version = (r: DeleteEntry): Record<string, string> => (r.versionId === undefined ? {} : { VersionId: r.versionId });
   const deleted = results.filter((r) => r.error === undefined && !quiet).map((r) => ({ Key: r.key, ...version(r) }));
   const errors = results

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
 import type { Ring, RingLocator } from '../../placement/index.js';
 import { decideQuorum, fanOut, isNewerVersion, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
@@ -117,23 +118,14 @@ export class RebalanceWorker implements Worker {
 
   /** Checks a page of keys, a few at a time: bytes moved per key, or -1 where a key must wait. */
   private async checkAll(locator: RingLocator, page: readonly HashIndexEntry[], signal: AbortSignal): Promise<number[]> {
-    const results = new Array<number>(page.length).fill(0);
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < page.length) {
-        const i = next;
-        next += 1;
-        const entry = page[i] as HashIndexEntry;
-        signal.throwIfAborted();
-        results[i] = await this.check(locator, entry, signal).catch((err: unknown) => {
-          if (signal.aborted) throw err;
-          this.options.logger.warn({ err, key: entry.key }, 'could not move a key yet');
-          return -1;
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 4) }, lane));
-    return results;
+    return pLimit(Math.max(1, Math.floor(this.options.concurrency ?? 4))).map(page, async (entry) => {
+      signal.throwIfAborted();
+      return this.check(locator, entry, signal).catch((err: unknown) => {
+        if (signal.aborted) throw err;
+        this.options.logger.warn({ err, key: entry.key }, 'could not move a key yet');
+        return -1;
+      });
+    });
   }
 
   /** Adopts newer bucket records from the ring's other members; true once a majority answered. */
