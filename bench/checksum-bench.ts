@@ -14,6 +14,7 @@ import * as zlib from 'node:zlib';
 import { Crc32cJs, Crc64NvmeJs } from '@aws-sdk/checksums/crc';
 import { CRC32C_POLYNOMIAL, CRC32_POLYNOMIAL, CRC64_NVME_POLYNOMIAL, Crc64Nvme, crc32, crc32c } from '../src/gateway/checksums/index.js';
 import { createCrc32Function } from '../src/gateway/checksums/crc32-portable.js';
+import { basePayload } from './lib/payload.js';
 
 const USAGE = `usage: npm run bench:checksum -- [--only=TEXT]
   --only=TEXT  run only the cases whose name contains TEXT (e.g. --only=crc32c-1MiB)`;
@@ -62,19 +63,6 @@ function measureTogether(contenders: readonly Contender[]): Map<string, number> 
     });
   }
   return new Map(contenders.map((c, i) => [c.label, median(rates[i] as number[])]));
-}
-
-/** Deterministic bytes (xorshift), so every run digests the same input. */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 interface HashWasmHasher {
@@ -134,7 +122,7 @@ async function main(): Promise<void> {
 
   console.log(`${'case'.padEnd(20)}${'implementation'.padEnd(48)}  GiB/s  /portable`);
   for (const size of [MiB, 64 * KiB, 4 * KiB]) {
-    const data = randomBytes(size, size);
+    const data = basePayload(size);
     const cases: [string, Contender[]][] = [
       [`crc32c-${sizeName(size)}`, [
         { label: 'portable (JS slice-by-16)', bytes: size, run: () => portableCrc32c(data) },

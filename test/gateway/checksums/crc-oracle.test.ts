@@ -28,19 +28,17 @@ function placed(bytes: Uint8Array, offset: number): Uint8Array {
 // Short inputs (the byte loop) and long ones up to 20 KB (the word loop); fast-check's default sizes stay small.
 const anyBytes = fc.oneof(fc.uint8Array({ maxLength: 80 }), fc.uint8Array({ minLength: 80, maxLength: 20_000, size: 'max' }));
 
-const input = fc.record({
-  bytes: anyBytes,
-  offset: fc.nat({ max: 7 }),
-  cut: fc.nat(),
+/** Random bytes at a random offset, cut in two at a random point. */
+const input = fc.record({ bytes: anyBytes, offset: fc.nat({ max: 7 }), cut: fc.nat() }).map(({ bytes, offset, cut }) => {
+  const data = placed(bytes, offset);
+  const split = cut % (bytes.length + 1);
+  return { data, a: data.subarray(0, split), b: data.subarray(split) };
 });
 
 t.test('CRC-32 and CRC-32C in use equal the portable oracle on any bytes, offset and split', async (t) => {
   for (const { algorithm, inUse, oracle } of CRC32S) {
     fc.assert(
-      fc.property(input, ({ bytes, offset, cut }) => {
-        const data = placed(bytes, offset);
-        const split = bytes.length === 0 ? 0 : cut % (bytes.length + 1);
-        const [a, b] = [data.subarray(0, split), data.subarray(split)];
+      fc.property(input, ({ data, a, b }) => {
         const whole = oracle(data);
         return inUse(data) === whole && inUse(b, inUse(a)) === whole && oracle(b, oracle(a)) === whole;
       }),
@@ -53,10 +51,7 @@ t.test('CRC-32 and CRC-32C in use equal the portable oracle on any bytes, offset
 t.test('combineCrc joins values of either implementation into the CRC of the concatenation', async (t) => {
   for (const { algorithm, inUse, oracle } of CRC32S) {
     fc.assert(
-      fc.property(input, ({ bytes, offset, cut }) => {
-        const data = placed(bytes, offset);
-        const split = bytes.length === 0 ? 0 : cut % (bytes.length + 1);
-        const [a, b] = [data.subarray(0, split), data.subarray(split)];
+      fc.property(input, ({ data, a, b }) => {
         const whole = BigInt(oracle(data));
         return (
           combineCrc(algorithm, BigInt(inUse(a)), BigInt(inUse(b)), b.length) === whole &&
@@ -69,12 +64,7 @@ t.test('combineCrc joins values of either implementation into the CRC of the con
   }
   const crc64 = (data: Uint8Array): bigint => new Crc64Nvme().update(data).value();
   fc.assert(
-    fc.property(input, ({ bytes, offset, cut }) => {
-      const data = placed(bytes, offset);
-      const split = bytes.length === 0 ? 0 : cut % (bytes.length + 1);
-      const [a, b] = [data.subarray(0, split), data.subarray(split)];
-      return combineCrc('CRC64NVME', crc64(a), crc64(b), b.length) === crc64(data);
-    }),
+    fc.property(input, ({ data, a, b }) => combineCrc('CRC64NVME', crc64(a), crc64(b), b.length) === crc64(data)),
     { numRuns: 300 },
   );
   t.pass('CRC64NVME: combined parts equal the whole');
