@@ -7,9 +7,8 @@
  */
 import { cpus, loadavg } from 'node:os';
 import {
+  RingLocator,
   buildRing,
-  compileRing,
-  locate,
   movedSlots,
   planChange,
   ringStats,
@@ -68,15 +67,15 @@ function slotsOf(ring: Ring, ids: ReadonlySet<string>): number {
   return held;
 }
 
-/** Median lookups per CPU second of the public locate() over realistic keys, after a warm-up round. */
+/** Median lookups per CPU second of RingLocator.locate() over realistic keys, after a warm-up round. */
 function lookupsPerSecond(ring: Ring): number {
   const keys = Array.from({ length: LOOKUP_KEYS }, (_, i) => `photos/2024/${(i * 2654435761) >>> 0}/IMG_${i}.jpg`);
-  compileRing(ring);
+  const locator = new RingLocator(ring);
   let sink = 0;
   const rates: number[] = [];
   for (let round = 0; round <= LOOKUP_ROUNDS; round++) {
     const started = cpuMs();
-    for (const key of keys) sink += locate(ring, 'camera-uploads', key).partition;
+    for (const key of keys) sink += locator.locate('camera-uploads', key).partition;
     const rate = LOOKUP_KEYS / ((cpuMs() - started) / 1000);
     if (round > 0) rates.push(rate);
   }
@@ -178,7 +177,7 @@ process.stdout.write(`${render(results)}\n\n`);
 process.stdout.write(
   [
     'build ms, rebuild ms (adding a node) and lookups/s are per CPU second of this single-threaded process, so a busy',
-    'machine does not skew them; lookups are locate() calls over 100,000 distinct ~50-byte keys.',
+    'machine does not skew them; lookups are RingLocator.locate() calls over 100,000 distinct ~50-byte keys.',
     'balance: max over nodes of slots / weight target (max/mean slot load for equal weights); max weight err: worst',
     'relative distance from the weight target; shard-0 bal: max over nodes of shard-0 slots / (slots / replicas);',
     'zone spread: most members of one zone in a partition / ceil(replicas / zones). Moves: slots moved / theoretical',

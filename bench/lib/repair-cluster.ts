@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/common/index.js';
-import { compileRing, parseRing, type Ring } from '../../src/placement/index.js';
+import { RingLocator, parseRing, type Ring } from '../../src/placement/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 import type { TestCluster } from '../../test/helpers/cluster.js';
@@ -101,7 +101,7 @@ export class ClusterNodes {
   async shardProblems(ring: Ring, index: number, bucket: string, keys: readonly string[]): Promise<string[]> {
     const client = this.client(index);
     const nodeId = `node-${index}`;
-    const locator = compileRing(ring);
+    const locator = new RingLocator(ring);
     const problems: string[] = [];
     let next = 0;
     const check = async (): Promise<void> => {

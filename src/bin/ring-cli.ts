@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { TesseraError } from '../common/index.js';
 import {
   DEFAULT_PARTITION_BITS,
+  RingLocator,
   buildRing,
-  compileRing,
   minimumSlotMoves,
   movedSlots,
   parseRing,
@@ -217,7 +217,7 @@ function diffRings(previous: Ring, next: Ring): string {
 }
 
 function locateObject(ring: Ring, bucket: string, key: string, dataShards: number | undefined, json: boolean): string {
-  const locator = compileRing(ring);
+  const locator = new RingLocator(ring);
   const { partition, nodes } = locator.locate(bucket, key);
   const handoffs = locator.handoffs(partition);
   const role = (shardIndex: number): string => (dataShards === undefined ? '' : shardIndex < dataShards ? 'data' : 'parity');

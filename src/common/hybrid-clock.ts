@@ -37,6 +37,11 @@ export class HybridClock {
     return formatVersionId(this.physicalMs, this.logical, this.writerId);
   }
 
+  /** The wall clock this clock reads, in ms since the epoch: the one time source for timestamps beside version ids. */
+  nowMs(): number {
+    return this.wallClock();
+  }
+
   /** Moves the clock past a version id seen elsewhere, so the next local id orders after it. */
   observe(versionId: string): void {
     const { physicalMs, logical } = parseVersionId(versionId);

@@ -39,6 +39,7 @@ export class Gateway {
   private readonly logger: Logger;
   private readonly initialRing: Ring | undefined;
   private readonly stopping = new AbortController();
+  private readonly clock: HybridClock;
   private cluster: ClusterView | undefined;
   private digestPool: DigestPool | undefined;
   private app: FastifyInstance | undefined;
@@ -46,10 +47,12 @@ export class Gateway {
   private follower: NodeRingFollower | undefined;
   private boundAddress: { host: string; port: number } | undefined;
 
-  constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring }) {
+  constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring; clock?: () => number }) {
     this.config = options.config;
     this.logger = options.logger.child({ component: 'gateway' });
     this.initialRing = options.ring;
+    // The gateway's one time source: version ids, record timestamps, signature skew and ring rounds all read it.
+    this.clock = new HybridClock(options.clock === undefined ? {} : { wallClock: options.clock });
   }
 
   /** Loads the ring (waiting for the nodes to hold one, when started from seeds), starts serving S3, and resolves with the bound address. */
@@ -66,6 +69,7 @@ export class Gateway {
         adopt: (next) => this.updateRing(next),
         intervalMs: config.ringPollMs,
         timeoutMs: config.metadataTimeoutMs,
+        clock: () => this.clock.nowMs(),
       });
     }
     const ring =
@@ -81,7 +85,7 @@ export class Gateway {
     const cluster = new ClusterView(ring, { clusterSecret: config.clusterSecret });
     this.cluster = cluster;
     const codec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
-    const clock = new HybridClock();
+    const clock = this.clock;
     const secrets = new Map(config.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
     const digestPool = new DigestPool();
     this.digestPool = digestPool;

@@ -28,6 +28,7 @@ function mix32(value: number): number {
 /**
  * A ring compiled for lookups: node objects resolved per partition up front so `locate` only
  * hashes and indexes. Holds a scratch buffer, so one instance serves one thread (as JS does).
+ * Compiling costs a pass over the table: whoever holds the ring in use holds its locator too.
  */
 export class RingLocator {
   /** The ring this locator answers for. */
@@ -125,33 +126,4 @@ export class RingLocator {
 
 function invalidPartition(partition: number, count: number): never {
   throw new TesseraError<PlacementErrorCode>('InvalidPartition', `partition ${partition} is outside 0-${count - 1}`);
-}
-
-// A memo keyed by ring identity: rings are immutable values, so a compiled form never goes stale,
-// and the WeakMap lets it die with the ring.
-const compiled = new WeakMap<Ring, RingLocator>();
-
-/** The memoised locator for a ring; build once per ring, reuse for every lookup. */
-export function compileRing(ring: Ring): RingLocator {
-  let locator = compiled.get(ring);
-  if (!locator) {
-    locator = new RingLocator(ring);
-    compiled.set(ring, locator);
-  }
-  return locator;
-}
-
-/** The partition and ordered node set for bucket/key (shard index = position in `nodes`). */
-export function locate(ring: Ring, bucket: string, key: string): Placement {
-  return compileRing(ring).locate(bucket, key);
-}
-
-/** The partition of bucket/key in this ring. */
-export function partitionOf(ring: Ring, bucket: string, key: string): number {
-  return compileRing(ring).partitionOf(bucket, key);
-}
-
-/** Stable fallback order of nodes outside the partition's set, distinct zones first. */
-export function handoffs(ring: Ring, partition: number): readonly RingNode[] {
-  return compileRing(ring).handoffs(partition);
 }

@@ -130,7 +130,7 @@ export class NodeClient {
     return this.answer(MESSAGE_CHECKS.objectStatus, value);
   }
 
-  /** Streams `lengthBytes` of a shard from `offsetBytes`; the node verifies block checksums as it sends. */
+  /** Streams `lengthBytes` of a shard from `offsetBytes`; the node checks its stored block checksums as it sends (nothing covers the bytes in transit). */
   async readShard(ref: ShardRef, offsetBytes: number, lengthBytes: number, options: CallOptions = {}): Promise<Readable> {
     const query = `${shardQuery(ref)}&offset=${offsetBytes}&length=${lengthBytes}`;
     const response = await this.send('GET', `${NODE_PATHS.shards}?${query}`, {}, options);

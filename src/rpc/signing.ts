@@ -7,8 +7,10 @@ export const SIGNATURE_HEADER = 'x-tessera-signature';
 /** Header carrying the body's SHA-256 hex, or UNSIGNED_BODY for streamed shard bodies. */
 export const BODY_HASH_HEADER = 'x-tessera-body-sha256';
 /**
- * Marker for streamed shard bodies: their integrity is covered by the per-block checksums the node
- * stores and verifies, and buffering a shard just to hash it first would defeat streaming.
+ * Marker for streamed shard bodies, which the signature leaves out: buffering a shard just to hash it
+ * first would defeat streaming. Nothing else covers them on the way either: the node computes its
+ * per-block checksums itself over the bytes it received, so they catch later damage on its disk, not
+ * a body altered or corrupted between gateway and node.
  */
 export const UNSIGNED_BODY = 'UNSIGNED-SHARD';
 /** Signatures older or newer than this are refused, which bounds replay. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../common/index.js';
-import { compileRing, type Ring, type RingLocator, type RingNode } from '../placement/index.js';
+import type { RingNode } from '../placement/index.js';
 import { NodeClient, fanOut, isNewerVersion, type ObjectStatus } from '../rpc/index.js';
 import type { PreparedRow } from './metadata-store.js';
 import type { RingStore } from './ring-store.js';
@@ -55,7 +55,6 @@ export class PreparedResolver {
   readonly name = 'prepared-resolver';
   private readonly options: PreparedResolverOptions;
   private readonly clients = new Map<string, PeerStatusClient>();
-  private locator: { ring: Ring; locator: RingLocator } | undefined;
   private readonly counters: ResolverStatus = { passes: 0, committed: 0, discarded: 0, expired: 0, undecided: 0, lastPassMs: null };
 
   constructor(options: PreparedResolverOptions) {
@@ -65,16 +64,16 @@ export class PreparedResolver {
   /** One pass over the node's prepared rows. */
   async step(signal: AbortSignal): Promise<ResolverStatus> {
     const { store, rings, logger } = this.options;
-    const ring = rings.current;
+    const locator = rings.locator;
     const now = (this.options.clock ?? Date.now)();
     const minAgeMs = this.options.minAgeMs ?? 5_000;
     let undecided = 0;
-    if (ring !== undefined) {
+    if (locator !== undefined) {
       for await (const row of store.metadata.preparedShards()) {
         signal.throwIfAborted();
         if (now - row.preparedMs < minAgeMs) continue;
         try {
-          const outcome = await this.resolve(row, this.locate(ring, row), signal);
+          const outcome = await this.resolve(row, locator.locate(row.bucket, row.key).nodes, signal);
           if (outcome === 'committed') this.counters.committed += 1;
           else if (outcome === 'discarded') this.counters.discarded += 1;
           else if (now - row.preparedMs > (this.options.graceMs ?? DEFAULT_PREPARED_GRACE_MS)) {
@@ -103,11 +102,6 @@ export class PreparedResolver {
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((client) => client.close()));
     this.clients.clear();
-  }
-
-  private locate(ring: Ring, row: PreparedRow): readonly RingNode[] {
-    if (this.locator?.ring !== ring) this.locator = { ring, locator: compileRing(ring) };
-    return this.locator.locator.locate(row.bucket, row.key).nodes;
   }
 
   private async resolve(row: PreparedRow, nodes: readonly RingNode[], signal: AbortSignal): Promise<'committed' | 'discarded' | 'undecided'> {

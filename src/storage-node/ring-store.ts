@@ -1,15 +1,16 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseRing, serializeRing, type Ring } from '../placement/index.js';
+import { RingLocator, parseRing, serializeRing, type Ring } from '../placement/index.js';
 
 /**
  * The newest ring a node was given, kept in `<data>/ring.json` so a restart resumes with it. The
  * node's background work (audit, repair, rebalance) reads placement from here; an older or equal
- * epoch is ignored, so pushes from several operators or gateways can race safely.
+ * epoch is ignored, so pushes from several operators or gateways can race safely. The ring is held
+ * compiled for lookups, once per ring, so the node's workers share one locator.
  */
 export class RingStore {
   private readonly path: string;
-  private ring: Ring | undefined;
+  private held: RingLocator | undefined;
 
   constructor(dataDir: string) {
     this.path = join(dataDir, 'ring.json');
@@ -18,7 +19,7 @@ export class RingStore {
   /** Loads the stored ring, if any. */
   async open(): Promise<void> {
     try {
-      this.ring = parseRing(await readFile(this.path, 'utf8'));
+      this.held = new RingLocator(parseRing(await readFile(this.path, 'utf8')));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -26,12 +27,18 @@ export class RingStore {
 
   /** The newest ring, if the node has one. */
   get current(): Ring | undefined {
-    return this.ring;
+    return this.held?.ring;
+  }
+
+  /** The newest ring compiled for lookups (its `ring` is `current`), if the node has one. */
+  get locator(): RingLocator | undefined {
+    return this.held;
   }
 
   /** Stores `ring` if its epoch is newer; returns whether it did. The file is replaced atomically. */
   async offer(ring: Ring): Promise<boolean> {
-    if (this.ring !== undefined && ring.epoch <= this.ring.epoch) return false;
+    if (this.held !== undefined && ring.epoch <= this.held.ring.epoch) return false;
+    const locator = new RingLocator(ring);
     const tmp = `${this.path}.tmp`;
     const handle = await open(tmp, 'w');
     try {
@@ -41,7 +48,7 @@ export class RingStore {
       await handle.close();
     }
     await rename(tmp, this.path);
-    this.ring = ring;
+    this.held = locator;
     return true;
   }
 }

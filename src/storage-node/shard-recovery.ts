@@ -32,7 +32,8 @@ export interface RecoveryContext {
   /** Entries the caller removed from tmp/ before opening LevelDB (emptyDirectory). */
   tmpFilesRemoved: number;
   fsync: boolean;
-  nowMs: number;
+  /** The store's wall clock (ms since the epoch). */
+  clock: () => number;
   preparedGraceMs: number;
   countUsage: boolean;
   /** The store's own drop, so recovery and abort share one code path. */
@@ -53,7 +54,7 @@ export interface RecoveryContext {
  * Memory stays bounded by one directory's listing, whatever the node holds.
  */
 export async function recoverStore(context: RecoveryContext): Promise<RecoveryReport> {
-  const started = Date.now();
+  const started = context.clock();
   const { metadata, logger } = context;
   const { tmpFilesRemoved } = context;
   await ensureShardDirectories(context.shardDir, context.fsync);
@@ -64,7 +65,7 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveryRe
 
   let stalePreparedDropped = 0;
   for await (const row of metadata.preparedShards()) {
-    if (context.nowMs - row.preparedMs <= context.preparedGraceMs) continue;
+    if (started - row.preparedMs <= context.preparedGraceMs) continue;
     const { bucket, key, versionId, shardIndex, ...prepared } = row;
     await context.dropPrepared({ bucket, key, versionId, shardIndex }, prepared);
     stalePreparedDropped += 1;
@@ -102,6 +103,7 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveryRe
   let quarantinedShards = 0;
   for await (const _entry of metadata.quarantined()) quarantinedShards += 1;
   const usedBytes = context.countUsage ? await storedBytes(metadata) : 0;
+  const completedMs = context.clock();
   const report: RecoveryReport = {
     tmpFilesRemoved,
     stalePreparedDropped,
@@ -110,8 +112,8 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveryRe
     migratedFromSchema,
     quarantinedShards,
     usedBytes,
-    completedMs: Date.now(),
-    durationMs: Date.now() - started,
+    completedMs,
+    durationMs: completedMs - started,
   };
   const changed = tmpFilesRemoved + stalePreparedDropped + orphanFilesRemoved + missingFiles > 0 || migratedFromSchema !== null;
   if (missingFiles > 0) logger.error({ recovery: report }, 'shard files missing at start-up; quarantined for repair');
@@ -125,7 +127,7 @@ async function settleMissingFile(context: RecoveryContext, file: string, ref: Sh
   const { metadata } = context;
   const committed = await metadata.getObject(ref.bucket, ref.key);
   if (committed?.file === file) {
-    await metadata.quarantine({ ...ref, reason: 'missing', detail: 'shard file missing at start-up', detectedMs: context.nowMs });
+    await metadata.quarantine({ ...ref, reason: 'missing', detail: 'shard file missing at start-up', detectedMs: context.clock() });
     return;
   }
   const prepared = await metadata.getPrepared(ref);

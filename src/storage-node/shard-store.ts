@@ -137,7 +137,7 @@ export class ShardStore {
       metadata: this.metadata,
       shardDir: this.shardDir,
       fsync: this.fsync,
-      nowMs: this.clock(),
+      clock: this.clock,
       preparedGraceMs: this.preparedGraceMs,
       countUsage: this.space.limitBytes !== null,
       dropPrepared: (ref, prepared) => this.dropPrepared(ref, prepared),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { t } from 'tap';
 import { runRingCli } from '../../src/bin/ring-cli.js';
-import { locate, parseRing } from '../../src/placement/index.js';
+import { RingLocator, parseRing } from '../../src/placement/index.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-ring-cli-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -87,7 +87,7 @@ t.test('diff lists slots moved per node', async (t) => {
 
 t.test('locate prints the partition and the nodes by shard index, as placement computes them', async (t) => {
   const a = parseRing(await readFile(file('a.json'), 'utf8'));
-  const expected = locate(a, 'photos', '2024/cat.jpg');
+  const expected = new RingLocator(a).locate('photos', '2024/cat.jpg');
   const r = await ring('locate', file('a.json'), 'photos', '2024/cat.jpg', '--data-shards', '4');
   t.equal(r.code, 0, r.err);
   t.match(r.out, new RegExp(`partition ${expected.partition} of 256 \\(epoch 1\\)`));

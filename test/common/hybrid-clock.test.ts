@@ -35,3 +35,13 @@ t.test('the logical counter overflowing borrows the next millisecond instead of 
   }
   t.pass('70,000 ids in one millisecond stay ordered');
 });
+
+t.test('nowMs reads the injected wall clock as it is, whatever ids were made or observed', async (t) => {
+  let now = 7_000;
+  const clock = new HybridClock({ writerId: '00000004', wallClock: () => now });
+  clock.observe(new HybridClock({ writerId: '00000005', wallClock: () => 90_000 }).next());
+  clock.next();
+  t.equal(clock.nowMs(), 7_000);
+  now -= 1_000;
+  t.equal(clock.nowMs(), 6_000);
+});

@@ -2,7 +2,7 @@ import { readdir, rm, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { locate, type Ring } from '../../src/placement/index.js';
+import { RingLocator, type Ring } from '../../src/placement/index.js';
 import { shardFileName } from '../../src/storage-node/shard-store.js';
 import { HealingFleet, until, type HealingSlot } from './healing-fleet.js';
 import { ObjectSet } from './object-set.js';
@@ -28,9 +28,10 @@ async function shardFiles(slot: HealingSlot): Promise<string[]> {
  */
 async function pickShardFiles(fleet: HealingFleet, objects: ObjectSet, ring: Ring, fraction: number, perObject: number): Promise<string[]> {
   const byObject: string[][] = [];
+  const locator = new RingLocator(ring);
   for (const key of objects.bodies.keys()) {
     const files: string[] = [];
-    for (const [position, node] of locate(ring, objects.bucket, key).nodes.entries()) {
+    for (const [position, node] of locator.locate(objects.bucket, key).nodes.entries()) {
       const slot = fleet.slots.find((s) => s.id === node.id) as HealingSlot;
       const status = await slot.client.objectStatus(objects.bucket, key);
       if (status === null) continue;

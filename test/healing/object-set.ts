@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { locate, type Ring } from '../../src/placement/index.js';
+import { RingLocator, type Ring } from '../../src/placement/index.js';
 import type { HealingSlot } from './healing-fleet.js';
 
 /** Objects written by a test and the bytes each must read back as. */
@@ -53,8 +53,9 @@ export class ObjectSet {
   async shardProblems(ring: Ring, slots: readonly HealingSlot[]): Promise<string[]> {
     const byId = new Map(slots.map((slot) => [slot.id, slot]));
     const problems: string[] = [];
+    const locator = new RingLocator(ring);
     for (const key of this.bodies.keys()) {
-      const nodes = locate(ring, this.bucket, key).nodes;
+      const nodes = locator.locate(this.bucket, key).nodes;
       let version: string | undefined;
       for (const [position, node] of nodes.entries()) {
         const slot = byId.get(node.id);

@@ -1,5 +1,5 @@
 import type { NodeWorkStatus } from '../../src/rpc/index.js';
-import { locate, type Ring } from '../../src/placement/index.js';
+import { RingLocator, type Ring } from '../../src/placement/index.js';
 import { until, type HealingFleet, type HealingSlot } from './healing-fleet.js';
 import type { ObjectSet } from './object-set.js';
 
@@ -37,8 +37,9 @@ export async function rebalanced(fleet: HealingFleet, slots: readonly HealingSlo
 /** Keys some running node outside the key's final set still holds a version of. */
 export async function strays(objects: ObjectSet, ring: Ring, running: readonly HealingSlot[]): Promise<string[]> {
   const found: string[] = [];
+  const locator = new RingLocator(ring);
   for (const key of objects.bodies.keys()) {
-    const members = new Set(locate(ring, objects.bucket, key).nodes.map((node) => node.id));
+    const members = new Set(locator.locate(objects.bucket, key).nodes.map((node) => node.id));
     for (const slot of running) {
       if (members.has(slot.id)) continue;
       if ((await slot.client.objectStatus(objects.bucket, key)) !== null) found.push(`${key} on ${slot.id}`);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { t } from 'tap';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { SHARD_HEADER_BYTES } from '../../src/storage-node/index.js';
-import { locate } from '../../src/placement/index.js';
+import { RingLocator } from '../../src/placement/index.js';
 import { ringFromConfig } from '../../src/gateway/index.js';
 import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
@@ -17,7 +17,7 @@ t.test('a flipped byte in a data shard is never served: the read reconstructs fr
   const body = seededBytes(900_000, 3);
   const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'rot', Body: body }));
   t.ok(put.ETag);
-  const placement = locate(ringFromConfig(cluster.config), bucket, 'rot');
+  const placement = new RingLocator(ringFromConfig(cluster.config)).locate(bucket, 'rot');
   const holder = placement.nodes[0];
   t.ok(holder, 'shard 0 has a node');
   const nodeIndex = Number(holder?.id.replace('node-', ''));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { t } from 'tap';
 import xxhash from 'xxhash-wasm';
-import { buildRing, compileRing, handoffs, locate, partitionOf } from '../../src/placement/index.js';
+import { RingLocator, buildRing } from '../../src/placement/index.js';
 import { cluster, node } from './clusters.js';
 
 const reference = await xxhash();
@@ -19,11 +19,12 @@ function referencePartition(bucket: string, key: string, bits: number): number {
 }
 
 const ring = buildRing(null, cluster(12, 3), { replicas: 6, partitionBits: 10, seed: 1 });
+const locator = new RingLocator(ring);
 
 t.test('partitionOf is the top bits of xxhash64 over the length-prefixed bucket and key', (t) => {
   const text = fc.string({ unit: fc.oneof(fc.constant('\ud83d'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 400 });
   fc.assert(
-    fc.property(text, text, (bucket, key) => partitionOf(ring, bucket, key) === referencePartition(bucket, key, 10)),
+    fc.property(text, text, (bucket, key) => locator.partitionOf(bucket, key) === referencePartition(bucket, key, 10)),
     { numRuns: 3000 },
   );
   t.end();
@@ -32,24 +33,24 @@ t.test('partitionOf is the top bits of xxhash64 over the length-prefixed bucket 
 t.test('the framing keeps bucket and key apart', (t) => {
   // Same concatenation, different split: the length prefix makes the hashed bytes differ.
   const a = referencePartition('ab', 'c/d', 10);
-  t.equal(partitionOf(ring, 'ab', 'c/d'), a);
-  t.equal(partitionOf(ring, 'a', 'bc/d'), referencePartition('a', 'bc/d', 10));
+  t.equal(locator.partitionOf('ab', 'c/d'), a);
+  t.equal(locator.partitionOf('a', 'bc/d'), referencePartition('a', 'bc/d', 10));
   t.end();
 });
 
 t.test('locate returns the partition row as node records, the same frozen array every time', (t) => {
-  const first = locate(ring, 'photos', '2024/01/cat.jpg');
+  const first = locator.locate('photos', '2024/01/cat.jpg');
   t.same(first.nodes.map((n) => n.id), ring.table[first.partition]);
-  t.equal(locate(ring, 'photos', '2024/01/cat.jpg').nodes, first.nodes);
+  t.equal(locator.locate('photos', '2024/01/cat.jpg').nodes, first.nodes);
   t.ok(Object.isFrozen(first.nodes));
-  t.equal(compileRing(ring), compileRing(ring), 'compiled once per ring');
+  t.equal(locator.ring, ring);
   t.end();
 });
 
 t.test('keys spread evenly over partitions', (t) => {
   const hits = new Array<number>(1024).fill(0);
   const keys = 200_000;
-  for (let i = 0; i < keys; i++) hits[partitionOf(ring, 'bucket', `logs/2024/${i}.gz`)]! += 1;
+  for (let i = 0; i < keys; i++) hits[locator.partitionOf('bucket', `logs/2024/${i}.gz`)]! += 1;
   const mean = keys / 1024;
   // ~195 per partition, sd ~14: 1.35x the mean is over 5 sd away.
   t.ok(Math.max(...hits) < mean * 1.35, `max ${Math.max(...hits)} vs mean ${mean}`);
@@ -59,23 +60,24 @@ t.test('keys spread evenly over partitions', (t) => {
 
 t.test('long keys grow the scratch buffer', (t) => {
   const key = 'k'.repeat(5000) + '\u00e9'.repeat(3000);
-  t.equal(partitionOf(ring, 'b', key), referencePartition('b', key, 10));
+  t.equal(locator.partitionOf('b', key), referencePartition('b', key, 10));
   t.end();
 });
 
 t.test('a zero-bit ring has one partition', (t) => {
   const single = buildRing(null, cluster(6, 1), { replicas: 6, partitionBits: 0, seed: 1 });
   t.equal(single.table.length, 1);
-  t.equal(locate(single, 'a', 'b').partition, 0);
+  t.equal(new RingLocator(single).locate('a', 'b').partition, 0);
   t.end();
 });
 
 t.test('handoffs: every other node once, distinct zones first, least-used zones first, draining nodes last', (t) => {
   const nodes = [...cluster(15, 5), { ...node(99, 'zone-0'), weight: 0 }];
   const r = buildRing(null, nodes, { replicas: 4, partitionBits: 6, seed: 9 });
+  const rl = new RingLocator(r);
   for (let p = 0; p < r.table.length; p++) {
     const set = new Set(r.table[p]);
-    const list = handoffs(r, p);
+    const list = rl.handoffs(p);
     t.equal(list.length, nodes.length - 4);
     t.equal(new Set(list.map((n) => n.id)).size, list.length);
     t.notOk(list.some((n) => set.has(n.id)));
@@ -90,10 +92,10 @@ t.test('handoffs: every other node once, distinct zones first, least-used zones 
     }
     const load = leading.map((zone) => used.get(zone) ?? 0);
     t.same(load, [...load].sort((a, b) => a - b), `partition ${p}: zones holding fewer members come first`);
-    t.equal(handoffs(r, p), list, 'memoised');
+    t.equal(rl.handoffs(p), list, 'memoised');
   }
-  t.throws(() => handoffs(r, r.table.length), { code: 'InvalidPartition' });
-  t.throws(() => handoffs(r, -1), { code: 'InvalidPartition' });
+  t.throws(() => rl.handoffs(r.table.length), { code: 'InvalidPartition' });
+  t.throws(() => rl.handoffs(-1), { code: 'InvalidPartition' });
   t.end();
 });
 
@@ -101,15 +103,16 @@ t.test('a joining node reorders handoffs only where it becomes its zone\'s first
   const before = buildRing(null, cluster(12, 3), { replicas: 4, partitionBits: 6, seed: 2 });
   const newcomer = node(50, 'zone-1');
   const after = buildRing(before, [...before.nodes, newcomer], { replicas: 4, partitionBits: 6, seed: 2 });
+  const [was, is] = [new RingLocator(before), new RingLocator(after)];
   let compared = 0;
   for (let p = 0; p < before.table.length; p++) {
     if (before.table[p]!.join() !== after.table[p]!.join()) continue;
-    const next = handoffs(after, p);
+    const next = is.handoffs(p);
     const leads = next.find((n) => n.zone === newcomer.zone)!.id === newcomer.id;
     if (leads) continue;
     compared++;
     const survivors = next.filter((n) => n.id !== newcomer.id).map((n) => n.id);
-    t.same(survivors, handoffs(before, p).map((n) => n.id), `partition ${p}`);
+    t.same(survivors, was.handoffs(p).map((n) => n.id), `partition ${p}`);
   }
   t.ok(compared > 10, `${compared} partitions compared`);
   t.end();

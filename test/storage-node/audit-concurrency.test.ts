@@ -4,7 +4,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { t } from 'tap';
 import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
 import { Gateway, ringFromConfig } from '../../src/gateway/index.js';
-import { compileRing, serializeRing, type Ring, type RingNode } from '../../src/placement/index.js';
+import { RingLocator, serializeRing, type Ring, type RingNode } from '../../src/placement/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 import { AuditWorker } from '../../src/storage-node/workers/audit-worker.js';
@@ -164,7 +164,7 @@ t.test('concurrent audits find every shard a wiped node lost, and a restart resu
   await victimClient.close();
 
   // Every key lost its shard on the victim; each is found by the audit of whichever node leads its partition.
-  const locator = compileRing(ring);
+  const locator = new RingLocator(ring);
   const lost = new Map<string, { partition: number; shardIndex: number }>();
   for (let i = 0; i < KEYS; i += 1) {
     const { partition, nodes: set } = locator.locate(BUCKET, `k${i}`);

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { parseGatewayConfig, silentLogger, type NodeHealingConfig } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
-import { compileRing, parseRing, type RingNode } from '../../src/placement/index.js';
+import { RingLocator, parseRing, type RingNode } from '../../src/placement/index.js';
 import { NodeClient, type ObjectStatus } from '../../src/rpc/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 import { bucketName } from '../helpers/bytes.js';
@@ -93,7 +93,7 @@ export async function startGcCluster(t: { teardown(fn: () => unknown): void }, h
     async () => (await Promise.all(clients.map(async (c) => ((await c.workStatus()).figures['audit'] as { passes: number }).passes))).every((passes) => passes >= 1),
     30_000,
   );
-  const ring = compileRing(parseRing(JSON.stringify(await client(0).fetchRing())));
+  const ring = new RingLocator(parseRing(JSON.stringify(await client(0).fetchRing())));
   const gcFigures = async (i: number): Promise<GcFigures> => (await client(i).workStatus({ signal: AbortSignal.timeout(5_000) })).figures['gc'] as unknown as GcFigures;
   return {
     s3,

@@ -2,7 +2,7 @@ import { open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { t } from 'tap';
-import { buildRing, partitionOf } from '../../src/placement/index.js';
+import { RingLocator, buildRing } from '../../src/placement/index.js';
 import { SHARD_HEADER_BYTES, ShardCorruptError, ShardStoreError, shardFileName, type ShardStore } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { cluster } from '../placement/clusters.js';
@@ -186,12 +186,12 @@ t.test('the placement index holds each ring partition as one hash range, for any
     await store.commit({ record: recordFor(ref, 0, true), shardIndex: null });
   }
   for (const bits of [0, 1, 3, 6]) {
-    const ring = buildRing(null, cluster(8, 2), { replicas: 6, partitionBits: bits, seed: 1 });
+    const ring = new RingLocator(buildRing(null, cluster(8, 2), { replicas: 6, partitionBits: bits, seed: 1 }));
     const seen = new Set<string>();
     for (let partition = 0; partition < 2 ** bits; partition += 1) {
       let previous = '';
       for await (const entry of store.metadata.partitionKeys(partition, bits)) {
-        if (partitionOf(ring, entry.bucket, entry.key) !== partition) t.fail(`${entry.key} listed in partition ${partition}`);
+        if (ring.partitionOf(entry.bucket, entry.key) !== partition) t.fail(`${entry.key} listed in partition ${partition}`);
         if (entry.hashHex < previous) t.fail('hash order');
         previous = entry.hashHex;
         seen.add(`${entry.bucket}/${entry.key}`);

@@ -1,4 +1,4 @@
-import { locate, type Ring } from '../../placement/index.js';
+import { RingLocator, type Ring } from '../../placement/index.js';
 import { NodeClient } from '../../rpc/index.js';
 
 /** Options for the per-node clients a gateway keeps. */
@@ -27,32 +27,33 @@ export interface KeySets {
  * before changing the ring again, so one ring of history covers every shard not yet in place.
  */
 export class ClusterView {
-  private ring: Ring;
-  private previousRing: Ring | undefined;
+  // Both rings held compiled for lookups, once per ring.
+  private ring: RingLocator;
+  private previousRing: RingLocator | undefined;
   private clients = new Map<string, NodeClient>();
   private readonly options: ClusterViewOptions;
 
   constructor(ring: Ring, options: ClusterViewOptions) {
     this.options = options;
-    this.ring = ring;
+    this.ring = new RingLocator(ring);
     this.syncClients();
   }
 
   /** The ring in use. */
   get current(): Ring {
-    return this.ring;
+    return this.ring.ring;
   }
 
   /** The ring the current one replaced, if any. */
   get previous(): Ring | undefined {
-    return this.previousRing;
+    return this.previousRing?.ring;
   }
 
   /** Switches to a newer ring; older or equal epochs are ignored. Returns whether it switched. */
   async update(ring: Ring): Promise<boolean> {
-    if (ring.epoch <= this.ring.epoch) return false;
+    if (ring.epoch <= this.ring.ring.epoch) return false;
     this.previousRing = this.ring;
-    this.ring = ring;
+    this.ring = new RingLocator(ring);
     await Promise.all(this.syncClients().map((client) => client.close()));
     return true;
   }
@@ -73,7 +74,7 @@ export class ClusterView {
 
   /** A client for every node of the current ring. */
   allNodes(): NodeClient[] {
-    return this.ring.nodes.map((node) => this.client(node.id));
+    return this.ring.ring.nodes.map((node) => this.client(node.id));
   }
 
   /** Closes every client. */
@@ -82,8 +83,8 @@ export class ClusterView {
     this.clients.clear();
   }
 
-  private setOf(ring: Ring, bucket: string, key: string): NodeClient[] {
-    return locate(ring, bucket, key).nodes.map((node) => this.client(node.id));
+  private setOf(ring: RingLocator, bucket: string, key: string): NodeClient[] {
+    return ring.locate(bucket, key).nodes.map((node) => this.client(node.id));
   }
 
   private client(nodeId: string): NodeClient {
@@ -98,8 +99,8 @@ export class ClusterView {
    */
   private syncClients(): NodeClient[] {
     const wanted = new Map<string, string>();
-    for (const node of this.previousRing?.nodes ?? []) wanted.set(node.id, node.address);
-    for (const node of this.ring.nodes) wanted.set(node.id, node.address);
+    for (const node of this.previousRing?.ring.nodes ?? []) wanted.set(node.id, node.address);
+    for (const node of this.ring.ring.nodes) wanted.set(node.id, node.address);
     const next = new Map<string, NodeClient>();
     const stale: NodeClient[] = [];
     for (const [id, address] of wanted) {

@@ -79,6 +79,8 @@ export interface NodeRingFollowerOptions {
   /** Ring nodes asked per round besides the seeds; every node holds the pushed ring, so a few suffice. */
   sampleSize?: number;
   random?: () => number;
+  /** Wall clock (ms since the epoch) that dates each round. */
+  clock: () => number;
 }
 
 /** Epochs the nodes asked in one round reported, and the clients that reported them. */
@@ -177,7 +179,7 @@ export class NodeRingFollower {
   /** The newest ring the asked nodes hold, if its epoch is above `epoch`. */
   private async fetchNewer(epoch: number): Promise<Ring | undefined> {
     const answers = await this.ask(this.candidates());
-    this.lastRound = { answered: answers.answered, asked: answers.asked, atMs: Date.now() };
+    this.lastRound = { answered: answers.answered, asked: answers.asked, atMs: this.options.clock() };
     if (answers.newest.epoch <= epoch) return undefined;
     for (const client of answers.newest.holders) {
       try {

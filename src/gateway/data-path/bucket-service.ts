@@ -56,7 +56,7 @@ export class BucketService {
     validateBucketName(name);
     const existing = (await this.readAll(signal)).get(name);
     if (existing !== undefined && !existing.deleted) return 'existed';
-    await this.write({ name, versionId: this.clock.next(), createdMs: Date.now(), deleted: false }, signal);
+    await this.write({ name, versionId: this.clock.next(), createdMs: this.clock.nowMs(), deleted: false }, signal);
     return 'created';
   }
 

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { deleteKey, metadataSignal } from '../data-path/index.js';
 import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
 import { parseXml, renderXml, S3Error, toS3Error, validateKey } from '../s3/index.js';
@@ -44,25 +45,19 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   const body = await readSmallBody(ctx, 2 * 1024 * 1024);
   const { keys, quiet } = keysFromDocument(body.toString('utf8'));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  const results: (DeleteEntry & { error?: S3Error })[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < keys.length) {
-      const entry = keys[next++] as DeleteEntry;
-      try {
-        validateKey(entry.key);
-        // Buckets are unversioned: `null` names the key's only version, any other id none at all.
-        if (entry.versionId !== undefined && entry.versionId !== 'null') throw new S3Error('NoSuchVersion');
-        await deleteKey(ctx, bucket, entry.key);
-        results.push(entry);
-      } catch (err) {
-        const error = toS3Error(err);
-        if (error.code === 'InternalError') ctx.request.log.error({ err, key: entry.key }, 'delete in DeleteObjects failed');
-        results.push({ ...entry, error });
-      }
+  const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error }> => {
+    try {
+      validateKey(entry.key);
+      // Buckets are unversioned: `null` names the key's only version, any other id none at all.
+      if (entry.versionId !== undefined && entry.versionId !== 'null') throw new S3Error('NoSuchVersion');
+      await deleteKey(ctx, bucket, entry.key);
+      return entry;
+    } catch (err) {
+      const error = toS3Error(err);
+      if (error.code === 'InternalError') ctx.request.log.error({ err, key: entry.key }, 'delete in DeleteObjects failed');
+      return { ...entry, error };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, keys.length) }, worker));
+  });
   const version = (r: DeleteEntry): Record<string, string> => (r.versionId === undefined ? {} : { VersionId: r.versionId });
   const deleted = results.filter((r) => r.error === undefined && !quiet).map((r) => ({ Key: r.key, ...version(r) }));
   const errors = results

@@ -63,7 +63,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
     deleted: false,
     ...rest,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
-    upload: { bucket, key, initiatedMs: Date.now(), ...checksum },
+    upload: { bucket, key, initiatedMs: ctx.services.clock.nowMs(), ...checksum },
   };
   await commitRecord(ctx, marker);
   if (checksum.checksumAlgorithm !== undefined) ctx.reply.header('x-amz-checksum-algorithm', checksum.checksumAlgorithm);
@@ -189,7 +189,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     deleted: false,
     sizeBytes: parts.reduce((sum, part) => sum + part.sizeBytes, 0),
     etag,
-    lastModifiedMs: Date.now(),
+    lastModifiedMs: ctx.services.clock.nowMs(),
     contentType: marker.contentType,
     userMetadata: marker.userMetadata,
     headers: marker.headers,

@@ -26,13 +26,11 @@ export interface S3AppOptions {
   baseDomain?: string | undefined;
   /** PEM private key and certificate chain: serve HTTPS instead of HTTP. */
   https?: { key: Buffer; cert: Buffer } | undefined;
-  clock?: () => number;
 }
 
 /** Builds the Fastify app that speaks S3: one catch-all route, dispatched through the operation table. */
 export function createS3App(options: S3AppOptions): FastifyInstance {
   const { services } = options;
-  const clock = options.clock ?? Date.now;
   const hostId = randomHex(16);
   const app = Fastify({
     loggerInstance: services.logger as FastifyBaseLogger,
@@ -85,7 +83,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const auth = authenticate(
         { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers },
         options.credentials,
-        { nowMs: clock() },
+        { nowMs: services.clock.nowMs() },
       );
       const operation = options.route(request.method, target, request.headers);
       const disconnect = new AbortController();

@@ -1,5 +1,5 @@
 import { DEFAULTS, formatVersionId, parseVersionId } from '../../common/index.js';
-import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
+import type { RingLocator, RingNode } from '../../placement/index.js';
 import { UPLOADS_BUCKET, fanOut, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject } from '../metadata-store.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
@@ -91,7 +91,6 @@ export class GcWorker implements Worker {
   private readonly options: GcWorkerOptions;
   private readonly clock: () => number;
   private cursor: Cursor = { phase: 'keys', after: null };
-  private locator: { ring: Ring; locator: RingLocator } | undefined;
   private readonly verdicts = new Map<string, UploadVerdict>();
   private keptThisPass = 0;
 
@@ -149,14 +148,14 @@ export class GcWorker implements Worker {
 
   private async keysStep(signal: AbortSignal): Promise<StepResult> {
     const { store, rings, figures, logger } = this.options;
-    const ring = rings.current;
+    const locator = rings.locator;
     const after = this.cursor.phase === 'keys' ? this.cursor.after : null;
     // Without a ring nothing can be asked of a key's set: the pass goes straight to the files.
-    const page = ring === undefined ? [] : await store.metadata.hashIndexPage(after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
+    const page = locator === undefined ? [] : await store.metadata.hashIndexPage(after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
     for (const entry of page) {
       signal.throwIfAborted();
       try {
-        await this.examine(ring as Ring, entry, signal);
+        await this.examine(locator as RingLocator, entry, signal);
       } catch (err) {
         if (signal.aborted) throw err;
         logger.warn({ err, bucket: entry.bucket, key: entry.key }, 'garbage collection skipped a key this pass');
@@ -168,29 +167,29 @@ export class GcWorker implements Worker {
     return { items: page.length, bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
   }
 
-  private async examine(ring: Ring, entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
+  private async examine(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
     const stored = await this.options.store.metadata.getObject(entry.bucket, entry.key);
     if (stored === undefined) return;
     const { record } = stored;
-    if (record.deleted) return this.tombstone(ring, stored, signal);
+    if (record.deleted) return this.tombstone(locator, stored, signal);
     if (record.bucket !== UPLOADS_BUCKET) return;
     const name = parseUploadKey(record.key);
-    if (name?.kind === 'part') return this.part(ring, stored, name.bucket, name.uploadId, signal);
-    if (name?.kind === 'marker' && record.upload !== undefined && record.upload.closed === undefined) return this.openUpload(ring, stored, signal);
+    if (name?.kind === 'part') return this.part(locator, stored, name.bucket, name.uploadId, signal);
+    if (name?.kind === 'marker' && record.upload !== undefined && record.upload.closed === undefined) return this.openUpload(locator, stored, signal);
   }
 
   /** Drops an expired tombstone of this node's once no member of the set can bring an older version back. */
-  private async tombstone(ring: Ring, stored: StoredObject, signal: AbortSignal): Promise<void> {
+  private async tombstone(locator: RingLocator, stored: StoredObject, signal: AbortSignal): Promise<void> {
     const { store, nodeId, figures, tombstoneGraceMs } = this.options;
     const { record } = stored;
     if (!isExpiredTombstone(record, this.clock(), tombstoneGraceMs)) return;
-    const set = this.locate(ring, record.bucket, record.key);
+    const set = locator.locate(record.bucket, record.key).nodes;
     if (!set.some((node) => node.id === nodeId)) return;
     if (this.options.placementSettled?.() === false) {
       this.keptThisPass += 1;
       return;
     }
-    if (record.upload?.closed === 'completed' && !(await this.completionForgettable(ring, record, signal))) {
+    if (record.upload?.closed === 'completed' && !(await this.completionForgettable(locator, record, signal))) {
       this.keptThisPass += 1;
       return;
     }
@@ -204,13 +203,13 @@ export class GcWorker implements Worker {
   }
 
   /** Aborts an upload open for longer than the expiry, if this node leads its marker's set and no newer marker exists. */
-  private async openUpload(ring: Ring, stored: StoredObject, signal: AbortSignal): Promise<void> {
+  private async openUpload(locator: RingLocator, stored: StoredObject, signal: AbortSignal): Promise<void> {
     const { store, nodeId, peers, figures, logger, uploadExpiryMs } = this.options;
     const { record } = stored;
     const upload = record.upload;
     const now = this.clock();
     if (upload === undefined || now - upload.initiatedMs < uploadExpiryMs) return;
-    const set = this.locate(ring, record.bucket, record.key);
+    const set = locator.locate(record.bucket, record.key).nodes;
     if (set[0]?.id !== nodeId) return;
     const { answered } = await this.askSet(set, record.bucket, record.key, signal);
     // A member holds a newer marker (the upload was completed or aborted, and this node missed it): audit brings it here.
@@ -229,10 +228,10 @@ export class GcWorker implements Worker {
   }
 
   /** Drops this node's shard of a part nothing can use any more, by committing a tombstone over it here. */
-  private async part(ring: Ring, stored: StoredObject, bucket: string, uploadId: string, signal: AbortSignal): Promise<void> {
+  private async part(locator: RingLocator, stored: StoredObject, bucket: string, uploadId: string, signal: AbortSignal): Promise<void> {
     const { store, figures } = this.options;
     const { record } = stored;
-    const verdict = await this.uploadVerdict(ring, bucket, uploadId, record.erasure, signal);
+    const verdict = await this.uploadVerdict(locator, bucket, uploadId, record.erasure, signal);
     if (!verdict.collect || verdict.referenced.has(partId(record.key, record.versionId))) return;
     const tombstone = tombstoneOver(record, versionAfter(record.versionId), this.clock());
     await store.commit({ record: tombstone, shardIndex: null });
@@ -243,27 +242,27 @@ export class GcWorker implements Worker {
   }
 
   /** Whether an upload's parts may go, and which a manifest still lists; cached for the pass. */
-  private async uploadVerdict(ring: Ring, bucket: string, uploadId: string, erasure: ErasureParams, signal: AbortSignal): Promise<UploadVerdict> {
+  private async uploadVerdict(locator: RingLocator, bucket: string, uploadId: string, erasure: ErasureParams, signal: AbortSignal): Promise<UploadVerdict> {
     const markerKey = uploadMarkerKey(bucket, uploadId);
     const cached = this.verdicts.get(markerKey);
     if (cached !== undefined) return cached;
-    const verdict = await this.judgeUpload(ring, markerKey, erasure, signal);
+    const verdict = await this.judgeUpload(locator, markerKey, erasure, signal);
     if (this.verdicts.size >= MAX_CACHED_VERDICTS) this.verdicts.clear();
     this.verdicts.set(markerKey, verdict);
     return verdict;
   }
 
-  private async judgeUpload(ring: Ring, markerKey: string, erasure: ErasureParams, signal: AbortSignal): Promise<UploadVerdict> {
+  private async judgeUpload(locator: RingLocator, markerKey: string, erasure: ErasureParams, signal: AbortSignal): Promise<UploadVerdict> {
     const keep: UploadVerdict = { collect: false };
     const quorum = readQuorum(erasure.dataShards, erasure.parityShards);
-    const markers = await this.askSet(this.locate(ring, UPLOADS_BUCKET, markerKey), UPLOADS_BUCKET, markerKey, signal);
+    const markers = await this.askSet(locator.locate(UPLOADS_BUCKET, markerKey).nodes, UPLOADS_BUCKET, markerKey, signal);
     if (markers.answered.length < quorum) return keep;
     const marker = newest(markers.answered);
     const upload = marker?.upload;
     // Nothing anywhere, an open upload, or a closing marker from before closings said how the upload ended.
     if (marker === undefined || !marker.deleted || upload?.closed === undefined) return keep;
     if (this.clock() - (upload.closedMs ?? marker.lastModifiedMs) < this.options.settleMs) return keep;
-    const targets = await this.askSet(this.locate(ring, upload.bucket, upload.key), upload.bucket, upload.key, signal);
+    const targets = await this.askSet(locator.locate(upload.bucket, upload.key).nodes, upload.bucket, upload.key, signal);
     if (targets.answered.length < quorum) return keep;
     const referenced = new Set<string>();
     let manifestFound = false;
@@ -290,10 +289,10 @@ export class GcWorker implements Worker {
    * manifest, so it stays while the manifest is the target key's current version, and for a tombstone
    * grace after it was superseded, so every part's node has had many passes to collect the parts.
    */
-  private async completionForgettable(ring: Ring, marker: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+  private async completionForgettable(locator: RingLocator, marker: ObjectRecord, signal: AbortSignal): Promise<boolean> {
     const upload = marker.upload;
     if (upload === undefined) return true;
-    const targets = await this.askSet(this.locate(ring, upload.bucket, upload.key), upload.bucket, upload.key, signal);
+    const targets = await this.askSet(locator.locate(upload.bucket, upload.key).nodes, upload.bucket, upload.key, signal);
     if (targets.answered.length < readQuorum(marker.erasure.dataShards, marker.erasure.parityShards)) return false;
     const current = newest(targets.answered);
     if (current === undefined) return true;
@@ -319,11 +318,6 @@ export class GcWorker implements Worker {
 
   private peerSignal(signal: AbortSignal): AbortSignal {
     return AbortSignal.any([signal, AbortSignal.timeout(this.options.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs)]);
-  }
-
-  private locate(ring: Ring, bucket: string, key: string): readonly RingNode[] {
-    if (this.locator?.ring !== ring) this.locator = { ring, locator: compileRing(ring) };
-    return this.locator.locator.locate(bucket, key).nodes;
   }
 }
 

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
-import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
+import type { Ring, RingLocator } from '../../placement/index.js';
 import { decideQuorum, fanOut, isNewerVersion, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
@@ -48,7 +49,6 @@ export class RebalanceWorker implements Worker {
   private readonly options: RebalanceWorkerOptions;
   private readonly clock: () => number;
   private cursor: Cursor = { epoch: 0, after: null, pending: 0, done: true, adoptedMs: 0, passStartedMs: 0, bucketsSynced: true };
-  private locator: { ring: Ring; locator: RingLocator } | undefined;
   /** The key a restarted node's unfinished pass resumed after, for status output. */
   private resumedAfter: string | null = null;
 
@@ -67,8 +67,9 @@ export class RebalanceWorker implements Worker {
 
   async step(signal: AbortSignal): Promise<StepResult> {
     const { store, rings, figures } = this.options;
-    const ring = rings.current;
-    if (ring === undefined) return { items: 0, bytes: 0, cursor: null, idle: true };
+    const locator = rings.locator;
+    if (locator === undefined) return { items: 0, bytes: 0, cursor: null, idle: true };
+    const { ring } = locator;
     const fig = figures.rebalance;
     const now = this.clock();
     if (ring.epoch !== this.cursor.epoch) {
@@ -89,7 +90,7 @@ export class RebalanceWorker implements Worker {
     if (this.cursor.after === null) this.cursor.passStartedMs = now;
     const page = await store.metadata.hashIndexPage(this.cursor.after, this.options.keysPerStep ?? 32);
     if (page.length > 0) {
-      const outcomes = await this.checkAll(ring, page, signal);
+      const outcomes = await this.checkAll(locator, page, signal);
       this.cursor.pending += outcomes.filter((bytes) => bytes < 0).length;
       this.cursor.after = page[page.length - 1] as HashIndexEntry;
       fig.scanned += page.length;
@@ -116,24 +117,15 @@ export class RebalanceWorker implements Worker {
   }
 
   /** Checks a page of keys, a few at a time: bytes moved per key, or -1 where a key must wait. */
-  private async checkAll(ring: Ring, page: readonly HashIndexEntry[], signal: AbortSignal): Promise<number[]> {
-    const results = new Array<number>(page.length).fill(0);
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < page.length) {
-        const i = next;
-        next += 1;
-        const entry = page[i] as HashIndexEntry;
-        signal.throwIfAborted();
-        results[i] = await this.check(ring, entry, signal).catch((err: unknown) => {
-          if (signal.aborted) throw err;
-          this.options.logger.warn({ err, key: entry.key }, 'could not move a key yet');
-          return -1;
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 4) }, lane));
-    return results;
+  private async checkAll(locator: RingLocator, page: readonly HashIndexEntry[], signal: AbortSignal): Promise<number[]> {
+    return pLimit(Math.max(1, Math.floor(this.options.concurrency ?? 4))).map(page, async (entry) => {
+      signal.throwIfAborted();
+      return this.check(locator, entry, signal).catch((err: unknown) => {
+        if (signal.aborted) throw err;
+        this.options.logger.warn({ err, key: entry.key }, 'could not move a key yet');
+        return -1;
+      });
+    });
   }
 
   /** Adopts newer bucket records from the ring's other members; true once a majority answered. */
@@ -152,11 +144,11 @@ export class RebalanceWorker implements Worker {
   }
 
   /** Moves one key if this node holds it in a slot it no longer owns: bytes moved, or -1 when it must wait. */
-  private async check(ring: Ring, entry: HashIndexEntry, signal: AbortSignal): Promise<number> {
+  private async check(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<number> {
     const { store, nodeId, peers, figures } = this.options;
     const stored = await store.metadata.getObject(entry.bucket, entry.key);
     if (stored === undefined) return 0;
-    const set = this.locate(ring, entry.bucket, entry.key);
+    const set = locator.locate(entry.bucket, entry.key).nodes;
     const position = set.findIndex((node) => node.id === nodeId);
     const recordOnly = stored.shardIndex === null;
     if (recordOnly ? position >= 0 : position === stored.shardIndex) return 0;
@@ -197,11 +189,6 @@ export class RebalanceWorker implements Worker {
     const { sizeBytes } = await target.putShard(ref, record.erasure, Readable.from(shard.chunks, { objectMode: false }), { signal });
     await target.commit({ record, shardIndex: ref.shardIndex }, { signal });
     return sizeBytes;
-  }
-
-  private locate(ring: Ring, bucket: string, key: string): readonly RingNode[] {
-    if (this.locator?.ring !== ring) this.locator = { ring, locator: compileRing(ring) };
-    return this.locator.locator.locate(bucket, key).nodes;
   }
 }
 

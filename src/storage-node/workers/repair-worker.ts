@@ -1,4 +1,4 @@
-import { compileRing, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
+import type { RingNode } from '../../placement/index.js';
 import { fanOut, type ObjectRecord } from '../../rpc/index.js';
 import type { QuarantineEntry } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
@@ -71,7 +71,6 @@ export class RepairWorker implements ParallelWorker {
   /** Quarantine rows read ahead, taken one per step; refilled by one scan at a time. */
   private quarantineBatch: QuarantineEntry[] = [];
   private refill: Promise<void> | undefined;
-  private locator: { ring: Ring; locator: RingLocator } | undefined;
   private quarantinedPending = 0;
   /** Wall time with at least one shard rebuild in flight, accounted as each one ends (for MB/s). */
   private rebuilding = { tasks: 0, sinceMs: 0 };
@@ -274,10 +273,10 @@ export class RepairWorker implements ParallelWorker {
    * sources to consider).
    */
   private placedSources(task: RepairTask): Map<number, PeerClient> | null {
-    const ring = this.options.rings.current;
+    const locator = this.options.rings.locator;
     const { dataShards, parityShards } = task.record.erasure;
-    if (ring === undefined || task.extraSources !== undefined) return null;
-    const set = this.locate(ring, task.record.bucket, task.record.key);
+    if (locator === undefined || task.extraSources !== undefined) return null;
+    const set = locator.locate(task.record.bucket, task.record.key).nodes;
     if (set.length !== dataShards + parityShards) return null;
     const sources = new Map<number, PeerClient>();
     set.forEach((node, index) => {
@@ -288,9 +287,9 @@ export class RepairWorker implements ParallelWorker {
 
   /** Nodes holding good shards of the version, by shard index, asked in parallel. */
   private async askSources(task: RepairTask, signal: AbortSignal): Promise<Map<number, PeerClient>> {
-    const ring = this.options.rings.current;
-    if (ring === undefined) throw new Error('this node holds no ring');
-    const set = this.locate(ring, task.record.bucket, task.record.key);
+    const locator = this.options.rings.locator;
+    if (locator === undefined) throw new Error('this node holds no ring');
+    const set = locator.locate(task.record.bucket, task.record.key).nodes;
     const candidates = new Map<string, RingNode>();
     for (const node of [...set, ...(task.extraSources ?? [])]) if (node.id !== task.target.id) candidates.set(node.id, node);
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(5_000)]);
@@ -306,11 +305,6 @@ export class RepairWorker implements ParallelWorker {
       if (status.shardIndex !== task.shardIndex) sources.set(status.shardIndex, client);
     }
     return sources;
-  }
-
-  private locate(ring: Ring, bucket: string, key: string): readonly RingNode[] {
-    if (this.locator?.ring !== ring) this.locator = { ring, locator: compileRing(ring) };
-    return this.locator.locator.locate(bucket, key).nodes;
   }
 
   private rebuildStarted(): void {

@@ -63,7 +63,7 @@ t.test('equal to the AWS SDK implementations on random data, any split, any alig
       for (const p of pieces) h.update(p);
       t.equal(h.digest().toString('base64'), await awsDigest(algorithm, pieces), `${algorithm} ${size} bytes from offset ${start}`);
     }
-    t.equal(createCrc32Function(CRC32_POLYNOMIAL)(slice), crc32(slice), 'portable CRC-32 equals zlib');
+    t.equal(createCrc32Function(CRC32_POLYNOMIAL)(slice), crc32(slice), 'portable CRC-32 equals the one in use');
   }
   for (const algorithm of ['SHA1', 'SHA256'] as const) {
     t.equal(computeChecksum(algorithm, data), createHash(algorithm.toLowerCase()).update(data).digest('base64'));
