@@ -171,6 +171,11 @@ export class ShardStore {
     return { shardDir: this.shardDir, tmpDir: this.tmpDir };
   }
 
+  /** Whether a shard write in progress owns `path` (a temporary file, or a shard file not yet recorded): never garbage. */
+  isWriting(path: string): boolean {
+    return this.writer.isWriting(path);
+  }
+
   /** Checksum mismatches seen on reads since start. */
   get checksumFailures(): number {
     return this.checksumFailureCount;

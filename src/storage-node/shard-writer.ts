@@ -34,6 +34,7 @@ type HeaderFields = Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>;
  */
 export class ShardWriter {
   private readonly options: ShardWriterOptions;
+  private readonly writing = new Set<string>();
 
   constructor(options: ShardWriterOptions) {
     this.options = options;
@@ -83,6 +84,9 @@ export class ShardWriter {
     const { metadata, hash, shardDir, tmpDir, fsync, clock } = this.options;
     const tmpPath = join(tmpDir, randomBytes(12).toString('hex'));
     const file = shardFileName(ref);
+    const finalPath = join(shardDir, file);
+    // Until its row is written, neither file may be taken for garbage, however long the write takes.
+    this.writing.add(tmpPath).add(finalPath);
     let handle: FileHandle | undefined;
     try {
       handle = await open(tmpPath, 'wx');
@@ -97,7 +101,7 @@ export class ShardWriter {
         space.settle(false);
         return sizeBytes;
       }
-      await rename(tmpPath, join(shardDir, file));
+      await rename(tmpPath, finalPath);
       if (fsync) await syncDirectory(join(shardDir, file.slice(0, 2)));
       await metadata.putPrepared(ref, { file, shardSizeBytes: sizeBytes, preparedMs: clock() });
       return sizeBytes;
@@ -105,7 +109,15 @@ export class ShardWriter {
       await handle?.close().catch(() => undefined);
       await rm(tmpPath, { force: true }).catch(() => undefined);
       throw err;
+    } finally {
+      this.writing.delete(tmpPath);
+      this.writing.delete(finalPath);
     }
+  }
+
+  /** Whether a write in progress owns this path (its temporary file, or its shard file before the row exists). */
+  isWriting(path: string): boolean {
+    return this.writing.has(path);
   }
 }
 

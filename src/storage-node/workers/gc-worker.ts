@@ -128,14 +128,14 @@ export class GcWorker implements Worker {
     const { shardDir, tmpDir } = store.directories;
     const now = this.clock();
     if (directory < SHARD_DIRECTORIES) {
-      const swept = await sweepShardDirectory(store.metadata, shardDir, directory.toString(16).padStart(2, '0'), now, settleMs, signal);
+      const swept = await sweepShardDirectory(store.metadata, shardDir, directory.toString(16).padStart(2, '0'), now, settleMs, signal, (path) => store.isWriting(path));
       fig.orphanFilesRemoved += swept.files;
       fig.bytesFreed += swept.bytes;
       this.cursor = { phase: 'files', directory: directory + 1 };
       // Files count against the same items/s budget as keys, so a full disk's sweep is paced too.
       return { items: Math.max(1, swept.examined), bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
     }
-    const swept = await sweepTmpDirectory(tmpDir, now, settleMs, signal);
+    const swept = await sweepTmpDirectory(tmpDir, now, settleMs, signal, (path) => store.isWriting(path));
     fig.tmpFilesRemoved += swept.files;
     fig.bytesFreed += swept.bytes;
     fig.passes += 1;

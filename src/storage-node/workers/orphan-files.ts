@@ -46,6 +46,7 @@ export async function sweepShardDirectory(
   nowMs: number,
   settleMs: number,
   signal: AbortSignal,
+  inUse: (path: string) => boolean = () => false,
 ): Promise<SweepResult> {
   const result: SweepResult = { examined: 0, files: 0, bytes: 0 };
   const names = await entriesOf(join(shardDir, directory));
@@ -58,6 +59,7 @@ export async function sweepShardDirectory(
     const file = `${directory}/${name}`;
     if (registered.has(file)) continue;
     const path = join(shardDir, directory, name);
+    if (inUse(path)) continue;
     const before = await statOf(path);
     if (before === null || !before.isFile || nowMs - before.mtimeMs < settleMs) continue;
     if (await metadata.hasFile(file)) continue;
@@ -71,17 +73,24 @@ export async function sweepShardDirectory(
 }
 
 /**
- * Removes temporary files last written more than `settleMs` ago. A write streams into its temporary
- * file and removes it on every failure, so only a failed removal (or a write stuck for longer than the
- * settle time, whose rename then fails and fails the write cleanly) leaves one behind while the node
- * runs; start-up recovery empties the directory outright.
+ * Removes temporary files last written more than `settleMs` ago that no write in progress owns
+ * (`inUse`: a write slowed by a busy disk keeps its file however long it takes). A write streams into
+ * its temporary file and removes it on every failure, so only a failed removal leaves one behind while
+ * the node runs; start-up recovery empties the directory outright.
  */
-export async function sweepTmpDirectory(tmpDir: string, nowMs: number, settleMs: number, signal: AbortSignal): Promise<SweepResult> {
+export async function sweepTmpDirectory(
+  tmpDir: string,
+  nowMs: number,
+  settleMs: number,
+  signal: AbortSignal,
+  inUse: (path: string) => boolean = () => false,
+): Promise<SweepResult> {
   const result: SweepResult = { examined: 0, files: 0, bytes: 0 };
   for (const name of await entriesOf(tmpDir)) {
     signal.throwIfAborted();
     result.examined += 1;
     const path = join(tmpDir, name);
+    if (inUse(path)) continue;
     const stats = await statOf(path);
     if (stats === null || nowMs - stats.mtimeMs < settleMs) continue;
     await rm(path, { force: true, recursive: true });
