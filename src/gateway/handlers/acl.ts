@@ -1,6 +1,6 @@
 import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
-import { parseXml, renderXml, S3Error } from '../s3/index.js';
+import { renderXml, requestDocumentRoot, S3Error } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 import { refuseAclHeaders } from './object-attributes.js';
 
@@ -26,14 +26,7 @@ function ownerPolicy(ctx: RequestContext): string {
 async function requireOwnerOnlyBody(ctx: RequestContext, scope: 'bucket' | 'object'): Promise<void> {
   const text = (await readSmallBody(ctx, 64 * 1024)).toString('utf8');
   if (text.trim() === '') return;
-  let document: Record<string, unknown>;
-  try {
-    document = parseXml(text);
-  } catch (err) {
-    throw new S3Error('MalformedXML', { cause: err });
-  }
-  const root = document['AccessControlPolicy'];
-  if (typeof root !== 'object' || root === null) throw new S3Error('MalformedXML');
+  const root = requestDocumentRoot(text, 'AccessControlPolicy');
   const acl = (root as { AccessControlList?: unknown }).AccessControlList;
   const grants = typeof acl === 'object' && acl !== null ? (acl as { Grant?: unknown }).Grant : undefined;
   const list = grants === undefined ? [] : Array.isArray(grants) ? grants : [grants];

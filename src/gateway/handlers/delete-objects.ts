@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { deleteKey, metadataSignal } from '../data-path/index.js';
 import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
-import { parseXml, renderXml, S3Error, toS3Error, validateKey } from '../s3/index.js';
+import { renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey } from '../s3/index.js';
 
 const MAX_KEYS_PER_REQUEST = 1000;
 const PARALLEL_DELETES = 16;
@@ -13,14 +13,7 @@ interface DeleteEntry {
 }
 
 function keysFromDocument(text: string): { keys: DeleteEntry[]; quiet: boolean } {
-  let document: Record<string, unknown>;
-  try {
-    document = parseXml(text);
-  } catch (err) {
-    throw new S3Error('MalformedXML', { cause: err });
-  }
-  const root = document['Delete'];
-  if (typeof root !== 'object' || root === null) throw new S3Error('MalformedXML');
+  const root = requestDocumentRoot(text, 'Delete');
   const { Object: objects, Quiet: quiet } = root as { Object?: unknown; Quiet?: unknown };
   const list = objects === undefined ? [] : Array.isArray(objects) ? objects : [objects];
   const keys = list.map((entry): DeleteEntry => {

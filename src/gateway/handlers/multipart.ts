@@ -3,7 +3,7 @@ import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type
 import { commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
-import { parseXml, renderXml, S3Error } from '../s3/index.js';
+import { renderXml, requestDocumentRoot, S3Error } from '../s3/index.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -98,14 +98,7 @@ interface RequestedPart {
 }
 
 function requestedParts(text: string): RequestedPart[] {
-  let document: Record<string, unknown>;
-  try {
-    document = parseXml(text);
-  } catch (err) {
-    throw new S3Error('MalformedXML', { cause: err });
-  }
-  const root = document['CompleteMultipartUpload'];
-  if (typeof root !== 'object' || root === null) throw new S3Error('MalformedXML');
+  const root = requestDocumentRoot(text, 'CompleteMultipartUpload');
   const parts = (root as { Part?: unknown }).Part;
   const list = parts === undefined ? [] : Array.isArray(parts) ? parts : [parts];
   if (list.length === 0) throw new S3Error('MalformedXML');

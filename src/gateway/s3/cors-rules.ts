@@ -1,6 +1,7 @@
 import type { CorsRule } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
-import { parseXml, renderXml } from './xml.js';
+import { requestDocumentRoot } from './request-document.js';
+import { renderXml } from './xml.js';
 
 const MAX_RULES = 100;
 const METHODS = new Set(['GET', 'PUT', 'HEAD', 'POST', 'DELETE']);
@@ -26,14 +27,7 @@ function oneWildcard(kind: string, values: readonly string[]): void {
 
 /** A PutBucketCors document as rules, validated as S3 does (1-100 rules, known methods, one wildcard each). */
 export function parseCorsXml(text: string): CorsRule[] {
-  let document: Record<string, unknown>;
-  try {
-    document = parseXml(text);
-  } catch (err) {
-    throw new S3Error('MalformedXML', { cause: err });
-  }
-  const root = document['CORSConfiguration'];
-  if (typeof root !== 'object' || root === null) throw new S3Error('MalformedXML');
+  const root = requestDocumentRoot(text, 'CORSConfiguration');
   const rules = list((root as { CORSRule?: unknown }).CORSRule);
   if (rules.length === 0 || rules.length > MAX_RULES) throw new S3Error('MalformedXML');
   return rules.map((entry) => {

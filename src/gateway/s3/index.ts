@@ -10,6 +10,7 @@ export { S3Error, S3_ERRORS, type S3ErrorCode, type S3ErrorDetails } from './err
 export { listFieldEncoder, urlEncodeListField } from './list-encoding.js';
 export { MAX_KEY_BYTES, validateBucketName, validateKey } from './names.js';
 export { parseTarget, type S3Target } from './request-target.js';
+export { requestDocumentRoot } from './request-document.js';
 export { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingHeader, parseTaggingXml, tagCount, tagSetBody, validateTags } from './tag-set.js';
 export { compareUtf8 } from './utf8-order.js';
 export { parseXml, renderXml } from './xml.js';

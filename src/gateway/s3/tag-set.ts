@@ -1,5 +1,5 @@
 import { S3Error } from './errors.js';
-import { parseXml } from './xml.js';
+import { requestDocumentRoot } from './request-document.js';
 
 /** S3's limit of tags on an object. */
 export const MAX_OBJECT_TAGS = 10;
@@ -55,14 +55,7 @@ export function parseTaggingHeader(value: string | undefined): Record<string, st
 
 /** A `<Tagging><TagSet><Tag>...` request document as a validated tag set. */
 export function parseTaggingXml(text: string, maxTags: number): Record<string, string> {
-  let document: Record<string, unknown>;
-  try {
-    document = parseXml(text);
-  } catch (err) {
-    throw new S3Error('MalformedXML', { cause: err });
-  }
-  const root = document['Tagging'];
-  if (typeof root !== 'object' || root === null) throw new S3Error('MalformedXML');
+  const root = requestDocumentRoot(text, 'Tagging');
   const tagSet = (root as { TagSet?: unknown }).TagSet;
   if (tagSet === undefined || (typeof tagSet !== 'object' && tagSet !== '')) throw new S3Error('MalformedXML');
   const raw = typeof tagSet === 'object' && tagSet !== null ? (tagSet as { Tag?: unknown }).Tag : undefined;
