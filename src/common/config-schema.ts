@@ -82,6 +82,8 @@ export const DEFAULTS = {
   /** 2^10 partitions, as `tessera ring create` defaults: about 1% balance granularity up to ~100 nodes. */
   partitionBits: 10,
   metadataTimeoutMs: 5_000,
+  /** S3's minimum size of every multipart part but the last. */
+  minPartSizeBytes: 5 * 1024 * 1024,
   stallTimeoutMs: 10_000,
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
   ringPollMs: 5_000,
@@ -253,6 +255,11 @@ export const GatewaySettings = Type.Object(
       env: 'TESSERA_STALL_TIMEOUT_MS',
       default: DEFAULTS.stallTimeoutMs,
       doc: 'how long a shard stream may stall before the gateway goes on without its node',
+    }),
+    minPartSizeBytes: setting(Int(1, 5 * 1024 * 1024 * 1024), {
+      env: 'TESSERA_MIN_PART_SIZE_BYTES',
+      default: DEFAULTS.minPartSizeBytes,
+      doc: 'smallest size of a multipart part other than the last (EntityTooSmall below it); S3 uses 5 MiB',
     }),
     partitionBits: setting(Int(0, 16), { env: 'TESSERA_PARTITION_BITS', default: DEFAULTS.partitionBits, doc: 'partitions (2^bits) of a ring derived from `nodes`' }),
     kernel: setting(KernelChoice, { env: 'TESSERA_EC_KERNEL', default: DEFAULTS.kernel, doc: 'erasure-coding kernel; `auto` takes WebAssembly SIMD where it validates, else the portable one' }),

@@ -70,6 +70,8 @@ export interface GatewayConfig {
   partitionBits: number;
   metadataTimeoutMs: number;
   stallTimeoutMs: number;
+  /** Smallest multipart part but the last. */
+  minPartSizeBytes: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
   /** Serve HTTPS instead of HTTP when set. */
@@ -246,6 +248,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     partitionBits: settings.partitionBits,
     metadataTimeoutMs: settings.metadataTimeoutMs,
     stallTimeoutMs: settings.stallTimeoutMs,
+    minPartSizeBytes: settings.minPartSizeBytes,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },

@@ -101,6 +101,7 @@ export class Gateway {
         ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
         metadataTimeoutMs: config.metadataTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
+        minPartSizeBytes: config.minPartSizeBytes,
         logger: this.logger,
         digestPool,
         stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),

@@ -90,6 +90,8 @@ export const UploadInfo = Type.Object({
   closedMs: Type.Optional(Type.Number()),
   /** On a completed upload's closing marker: the version of the manifest written at `bucket`/`key`. */
   manifestVersionId: Type.Optional(Type.String()),
+  /** On a completed upload's closing marker: the manifest's ETag, which a retried completion answers with. */
+  manifestEtag: Type.Optional(Type.String()),
 });
 /** What a multipart upload's marker record remembers (see the schema). */
 export type UploadInfo = Static<typeof UploadInfo>;

@@ -20,6 +20,8 @@ export interface GatewayServices {
   metadataTimeoutMs: number;
   /** Longest silence tolerated from one shard stream before another shard is used. */
   stallTimeoutMs: number;
+  /** Smallest multipart part but the last (EntityTooSmall below it). */
+  minPartSizeBytes: number;
   logger: Logger;
   /** Worker threads that hash large request bodies; without them, bodies are hashed on the request thread. */
   digestPool?: DigestPool | undefined;

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import pLimit from 'p-limit';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
 import { commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
@@ -14,7 +15,7 @@ import {
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
-import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
+import { findUpload, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket
@@ -26,17 +27,22 @@ import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
  * ended, and for a completion the manifest's version. From that the storage nodes' garbage collector
  * tells the parts of an aborted upload, and parts a completion left out, from parts a manifest uses.
  */
-const MIN_PART_BYTES = 5 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+/** Part lookups a completion has in flight at once. */
+const PART_LOOKUP_CONCURRENCY = 64;
 const XML = 'application/xml';
 
 /**
  * The tombstone that ends an upload: a delete marker at the upload's marker key that keeps the
  * upload's description and how it ended. Readers see a tombstone (NoSuchUpload, not listed).
  */
-function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifestVersionId?: string): ObjectRecord {
+function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifest?: ObjectRecord): ObjectRecord {
   const closing = deleteMarker(ctx, UPLOADS_BUCKET, marker.key);
   const upload: UploadInfo = { ...marker.upload, closed: outcome, closedMs: closing.lastModifiedMs };
-  if (manifestVersionId !== undefined) upload.manifestVersionId = manifestVersionId;
+  if (manifest !== undefined) {
+    upload.manifestVersionId = manifest.versionId;
+    upload.manifestEtag = manifest.etag;
+  }
   return { ...closing, upload };
 }
 
@@ -125,26 +131,42 @@ async function completedParts(ctx: RequestContext, bucket: string, uploadId: str
   for (let i = 1; i < requested.length; i += 1) {
     if ((requested[i] as RequestedPart).partNumber <= (requested[i - 1] as RequestedPart).partNumber) throw new S3Error('InvalidPartOrder');
   }
-  const signal = metadataSignal(ctx);
+  if (requested.length > MAX_PARTS) throw new S3Error('InvalidArgument', { message: `Part count must not exceed ${MAX_PARTS}`, fields: { ArgumentName: 'Part' } });
+  // Thousands of parts: a bounded number of lookups at a time (each asks every node of the part's set).
+  const limit = pLimit(PART_LOOKUP_CONCURRENCY);
   const stored = await Promise.all(
-    requested.map(async (part) => {
-      const partKeyName = uploadPartKey(bucket, uploadId, part.partNumber);
-      const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, partKeyName);
-      const version = await resolveVersion(sets, UPLOADS_BUCKET, partKeyName, ctx.services.erasure, signal);
-      const matches =
-        version !== null &&
-        version.record.etag === part.etag &&
-        Object.entries(part.checksums).every(([algorithm, value]) => version.record.checksums[algorithm] === value);
-      if (!matches) throw new S3Error('InvalidPart', { fields: { PartNumber: String(part.partNumber), ETag: part.etag } });
-      return version.record;
-    }),
+    requested.map((part) =>
+      limit(async () => {
+        const partKeyName = uploadPartKey(bucket, uploadId, part.partNumber);
+        const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, partKeyName);
+        const version = await resolveVersion(sets, UPLOADS_BUCKET, partKeyName, ctx.services.erasure, metadataSignal(ctx));
+        const matches =
+          version !== null &&
+          !version.record.deleted &&
+          version.record.etag === part.etag &&
+          Object.entries(part.checksums).every(([algorithm, value]) => version.record.checksums[algorithm] === value);
+        if (!matches) throw new S3Error('InvalidPart', { fields: { PartNumber: String(part.partNumber), ETag: part.etag } });
+        return version.record;
+      }),
+    ),
   );
+  const minPartBytes = ctx.services.minPartSizeBytes;
   stored.forEach((record, i) => {
-    if (i < stored.length - 1 && record.sizeBytes < MIN_PART_BYTES) {
-      throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(record.sizeBytes), MinSizeAllowed: String(MIN_PART_BYTES) } });
+    if (i < stored.length - 1 && record.sizeBytes < minPartBytes) {
+      throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(record.sizeBytes), MinSizeAllowed: String(minPartBytes) } });
     }
   });
   return stored;
+}
+
+/** The answer S3 gives a completion, first time or retried. */
+function completionResult(bucket: string, key: string, etag: string, checksum?: { algorithm: string; value: string; type: string }): string {
+  const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
+  if (checksum !== undefined) {
+    result[`Checksum${checksum.algorithm}`] = checksum.value;
+    result['ChecksumType'] = checksum.type;
+  }
+  return renderXml('CompleteMultipartUploadResult', result);
 }
 
 /**
@@ -159,7 +181,15 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const preconditions = writePreconditionsOf(ctx);
   const body = await readSmallBody(ctx, 4 * 1024 * 1024, headersWithoutObjectChecksums(ctx));
   const requested = requestedParts(body.toString('utf8'));
-  const marker = await requireUpload(ctx, bucket, key, uploadId);
+  const found = await findUpload(ctx, bucket, key, uploadId);
+  const closed = found?.upload;
+  if (closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
+    // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
+    await ctx.reply.type(XML).send(completionResult(bucket, key, closed.manifestEtag));
+    return;
+  }
+  if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
+  const marker = found;
   const stored = await completedParts(ctx, bucket, uploadId, requested);
   const checksum = completedChecksum(marker.upload, stored);
   checkCompletionHeaders(ctx, checksum);
@@ -193,13 +223,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     parts,
   };
   await commitRecord(ctx, manifest);
-  await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest.versionId));
-  const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
-  if (checksum !== undefined) {
-    result[`Checksum${checksum.algorithm}`] = checksum.value;
-    result['ChecksumType'] = checksum.type;
-  }
-  await ctx.reply.type(XML).send(renderXml('CompleteMultipartUploadResult', result));
+  await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
+  await ctx.reply.type(XML).send(completionResult(bucket, key, etag, checksum));
 }
 
 /** AbortMultipartUpload: the upload disappears; its parts become garbage. */
