@@ -1,4 +1,4 @@
-import { decideQuorum, fanOut, writeQuorum, type ObjectRecord } from '../../rpc/index.js';
+import { decideQuorum, EncodedCommit, fanOut, writeQuorum, type ObjectRecord } from '../../rpc/index.js';
 import { BodyDigest } from '../digest/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { quorumError } from '../s3/index.js';
@@ -127,7 +127,9 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord): Pro
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   const signal = metadataSignal(ctx);
-  const outcomes = await fanOut(nodes, (node) => node.commit({ record, shardIndex: null }, { signal }));
+  // Serialised and hashed once for the whole set: a manifest of thousands of parts is megabytes.
+  const encoded = new EncodedCommit({ record, shardIndex: null });
+  const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
   if (!decision.met) throw quorumError('record write', decision.failures);
 }
