@@ -19,6 +19,7 @@ import {
   getBucketVersioning,
   getObject,
   getObjectAcl,
+  getObjectAttributes,
   getObjectTagging,
   headBucket,
   headObject,
@@ -58,6 +59,8 @@ export interface Operation {
 }
 
 const VERSIONED = ['versionId'] as const;
+/** GetObject and HeadObject also take `partNumber` (one part of the object, like a range). */
+const READ_OPTIONS = ['versionId', 'partNumber'] as const;
 
 /**
  * The operation table: every S3 operation the gateway serves, one row each, most specific first. A
@@ -93,6 +96,7 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'GetObjectTagging', method: 'GET', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: getObjectTagging },
   { name: 'PutObjectTagging', method: 'PUT', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: putObjectTagging },
   { name: 'DeleteObjectTagging', method: 'DELETE', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: deleteObjectTagging },
+  { name: 'GetObjectAttributes', method: 'GET', scope: 'object', subresources: ['attributes'], optional: VERSIONED, handler: getObjectAttributes },
   { name: 'GetObjectAcl', method: 'GET', scope: 'object', subresources: ['acl'], optional: VERSIONED, handler: getObjectAcl },
   { name: 'PutObjectAcl', method: 'PUT', scope: 'object', subresources: ['acl'], optional: VERSIONED, handler: putObjectAcl },
   { name: 'CreateBucket', method: 'PUT', scope: 'bucket', handler: createBucket },
@@ -101,8 +105,8 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'ListObjects', method: 'GET', scope: 'bucket', handler: listObjectsHandler },
   { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source', handler: copyObject },
   { name: 'PutObject', method: 'PUT', scope: 'object', handler: putObject },
-  { name: 'GetObject', method: 'GET', scope: 'object', optional: VERSIONED, handler: getObject },
-  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: VERSIONED, handler: headObject },
+  { name: 'GetObject', method: 'GET', scope: 'object', optional: READ_OPTIONS, handler: getObject },
+  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: READ_OPTIONS, handler: headObject },
   { name: 'DeleteObject', method: 'DELETE', scope: 'object', optional: VERSIONED, handler: deleteObject },
 ];
 

@@ -6,6 +6,7 @@ export { getBucketFixedConfiguration, getBucketUnconfigured, getBucketVersioning
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
 export { copyObject, uploadPartCopy } from './copy-object.js';
 export { deleteObjects } from './delete-objects.js';
+export { getObjectAttributes } from './get-object-attributes.js';
 export { listObjectVersions, listObjectsHandler } from './list-objects.js';
 export { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 export { listMultipartUploads, listParts } from './multipart-listing.js';

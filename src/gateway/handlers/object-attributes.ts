@@ -27,9 +27,9 @@ function storedHeadersOf(ctx: RequestContext): Record<string, string> {
   const stored: Record<string, string> = {};
   for (const name of STORED_HEADERS) {
     let value = header(ctx, name);
-    // aws-chunked is transfer framing, never a property of the object.
-    if (name === 'content-encoding' && value !== undefined) {
-      value = value.split(',').map((part) => part.trim()).filter((part) => part !== '' && part !== 'aws-chunked').join(',');
+    // aws-chunked is transfer framing, never a property of the object; the rest is kept as sent.
+    if (name === 'content-encoding' && value !== undefined && /(^|,)\s*aws-chunked\s*(,|$)/i.test(value)) {
+      value = value.split(',').filter((part) => part.trim().toLowerCase() !== 'aws-chunked' && part.trim() !== '').join(',').trim();
     }
     if (value !== undefined && value !== '') stored[name] = value;
   }

@@ -5,6 +5,7 @@ import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { parseRange, tagCount } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 
@@ -83,7 +84,8 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const version = await lookup;
   const { record } = version;
   checkReadConditions(ctx, record);
-  const range = parseRange(header(ctx, 'range'), record.sizeBytes);
+  const part = selectedPart(ctx, record);
+  const range = part?.range ?? parseRange(header(ctx, 'range'), record.sizeBytes);
   const start = range?.start ?? 0;
   const length = range === undefined ? record.sizeBytes : range.end - range.start + 1;
   // The first bytes are in hand before any header is set: a read that cannot start is a clean S3 error.
@@ -96,8 +98,9 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
         logger: ctx.request.log,
       });
   setObjectHeaders(ctx, record, range !== undefined);
+  if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
   if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
-  if (range !== undefined) {
+  if (range !== undefined && length > 0) {
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);
   }
   ctx.reply.header('content-length', length);

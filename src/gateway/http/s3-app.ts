@@ -47,6 +47,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   // the request is authenticated and about to read its body (see request-body.ts), so a refused
   // upload gets its error without sending the body first.
   app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
+  // Any other Expect value Node would refuse with 417; S3 ignores it, so the request is served as usual.
+  app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response));
   app.removeAllContentTypeParsers();
   // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));

@@ -1,8 +1,12 @@
 import { S3Error } from './errors.js';
 
-/** Encodes a listing field for `encoding-type=url` the way S3 does (form encoding, `/` kept). */
+/**
+ * Encodes a listing field for `encoding-type=url`: UTF-8 percent-encoding with `/` kept. A space is
+ * %20, never `+`: every client's decoder (form or path style) reads %20 as a space, while a `+`
+ * comes back as a plus from decoders that follow RFC 3986, such as JavaScript's decodeURIComponent.
+ */
 export function urlEncodeListField(value: string): string {
-  return encodeURIComponent(value).replace(/%20/g, '+').replace(/%2F/g, '/');
+  return encodeURIComponent(value).replace(/%2F/g, '/');
 }
 
 /**
