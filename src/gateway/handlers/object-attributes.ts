@@ -1,6 +1,6 @@
 import type { VersionAttributes } from '../data-path/index.js';
 import { header, type RequestContext } from '../http/index.js';
-import { parseTaggingHeader, S3Error } from '../s3/index.js';
+import { decodeMetadataValue, parseTaggingHeader, S3Error } from '../s3/index.js';
 
 /** S3's limit on the total size of user metadata (names plus values). */
 const MAX_USER_METADATA_BYTES = 2048;
@@ -12,7 +12,7 @@ function userMetadataOf(ctx: RequestContext): Record<string, string> {
   let bytes = 0;
   for (const [name, value] of Object.entries(ctx.request.headers)) {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
-    const text = Array.isArray(value) ? value.join(',') : value;
+    const text = decodeMetadataValue(Array.isArray(value) ? value.join(',') : value);
     const short = name.slice('x-amz-meta-'.length);
     bytes += Buffer.byteLength(short) + Buffer.byteLength(text);
     metadata[short] = text;
@@ -39,7 +39,8 @@ function storedHeadersOf(ctx: RequestContext): Record<string, string> {
 /** Content-Type, x-amz-meta-*, the stored response headers and x-amz-tagging of a write request. */
 export function attributesOf(ctx: RequestContext): VersionAttributes {
   return {
-    contentType: header(ctx, 'content-type') ?? 'binary/octet-stream',
+    // An empty Content-Type is as good as none: S3's default.
+    contentType: header(ctx, 'content-type') || 'binary/octet-stream',
     userMetadata: userMetadataOf(ctx),
     headers: storedHeadersOf(ctx),
     tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),

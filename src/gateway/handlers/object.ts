@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
 import { deleteKey, metadataSignal, openStoredObject } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
-import { parseRange, tagCount } from '../s3/index.js';
+import { encodeMetadataValue, parseRange, tagCount } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { selectedPart } from './object-parts.js';
@@ -46,7 +46,7 @@ function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boo
   reply.header('content-type', record.contentType);
   reply.header('accept-ranges', 'bytes');
   for (const [name, value] of Object.entries(record.headers)) reply.header(name, value);
-  for (const [name, value] of Object.entries(record.userMetadata)) reply.header(`x-amz-meta-${name}`, value);
+  for (const [name, value] of Object.entries(record.userMetadata)) reply.header(`x-amz-meta-${name}`, encodeMetadataValue(value));
   const tags = tagCount(record.tags);
   if (tags > 0) reply.header('x-amz-tagging-count', tags);
   // A whole-object checksum describes the whole body: S3 sends none with a partial one.

@@ -41,6 +41,12 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 4096 },
+    // A path the router cannot decode (percent-encoding that is not UTF-8) gets S3's error, not Fastify's JSON.
+    frameworkErrors: (err, request, reply) => {
+      const s3Error = err.code === 'FST_ERR_BAD_URL' ? new S3Error('InvalidURI') : err;
+      reply.header('x-amz-request-id', request.id);
+      sendError(s3Error, request, reply);
+    },
     ...(options.https === undefined ? {} : { https: options.https }),
   }) as FastifyInstance;
   // Node answers `Expect: 100-continue` by itself unless asked not to. Tessera answers it only once
@@ -53,7 +59,15 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
+  // S3 takes any Content-Type, empty or not a media type at all; Fastify refuses such a body with 415
+  // before a route runs. The header is set aside here and put back for the handler (and SigV4).
+  const contentTypes = new WeakMap<object, string>();
   app.addHook('onRequest', async (request, reply) => {
+    const contentType = request.raw.headers['content-type'];
+    if (contentType !== undefined) {
+      contentTypes.set(request.raw, contentType);
+      delete request.raw.headers['content-type'];
+    }
     reply.header('x-amz-request-id', request.id);
     reply.header('x-amz-id-2', hostId);
     reply.header('server', 'Tessera');
@@ -80,6 +94,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     method: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'],
     url: '/*',
     handler: async (request, reply) => {
+      const contentType = contentTypes.get(request.raw);
+      if (contentType !== undefined) request.raw.headers['content-type'] = contentType;
       const rawUrl = request.raw.url ?? '/';
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       const auth = authenticate(
