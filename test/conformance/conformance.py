@@ -85,6 +85,15 @@ class Context:
         config = Config(s3={"addressing_style": "path", **s3_config}, retries={"max_attempts": 1, "mode": "standard"})
         return self.session.client("s3", endpoint_url=self.endpoint, config=config)
 
+    def raw_signed_headers(self, method, path, headers):
+        """The headers of a signed request for `path`, with Host, for a case that writes the request itself."""
+        credentials = self.session.get_credentials().get_frozen_credentials()
+        request = AWSRequest(method=method, url=f"{self.endpoint}{path}", headers=dict(headers))
+        S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+        signed = dict(request.headers.items())
+        signed.setdefault("Host", urllib.parse.urlsplit(self.endpoint).netloc)
+        return signed
+
     def raw(self, method, path, query="", headers=None, body=b"", sign=True):
         """One signed request; `path` is sent exactly as given (already percent-encoded), so is `query`."""
         url = urllib.parse.urlsplit(self.endpoint)

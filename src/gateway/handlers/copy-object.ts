@@ -117,7 +117,9 @@ function copyRange(ctx: RequestContext, sizeBytes: number): { start: number; len
   }
   const first = Number(match[1]);
   const last = Number(match[2]);
-  if (first > last || last >= sizeBytes) {
+  // A range running past the source is S3's InvalidRange; one that is backwards is malformed.
+  if (first <= last && last >= sizeBytes) throw new S3Error('InvalidRange', { fields: { ActualObjectSize: String(sizeBytes) } });
+  if (first > last) {
     throw new S3Error('InvalidArgument', {
       message: `Range specified is not valid for source object of size: ${sizeBytes}`,
       fields: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: text },

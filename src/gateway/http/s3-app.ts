@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex } from '../../common/index.js';
 import { authenticate, type CredentialStore } from '../auth/index.js';
@@ -48,6 +49,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       sendError(s3Error, request, reply);
     },
     ...(options.https === undefined ? {} : { https: options.https }),
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, services.logger, hostId),
   }) as FastifyInstance;
   // Node answers `Expect: 100-continue` by itself unless asked not to. Tessera answers it only once
   // the request is authenticated and about to read its body (see request-body.ts), so a refused
@@ -123,6 +125,35 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     },
   });
   return app;
+}
+
+/**
+ * A request Node's HTTP parser gave up on (the client closed before sending the Content-Length it
+ * announced, a malformed request): S3's XML error with a request id that is also logged, then the
+ * connection closes. Fastify would answer JSON.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: GatewayServices['logger'], hostId: string): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const requestId = newRequestId();
+  const error =
+    err.code === 'HPE_INVALID_EOF_STATE'
+      ? new S3Error('IncompleteBody')
+      : new S3Error('BadRequest', { message: err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time.' : 'The request could not be parsed.' });
+  logger.debug({ reqId: requestId, code: error.code, parserError: err.code }, 'request refused by the HTTP parser');
+  if (socket.writable) {
+    const body = renderXml('Error', { Code: error.code, Message: error.message, RequestId: requestId, HostId: hostId }, { namespace: false });
+    const head = [
+      `HTTP/1.1 ${error.status} ${error.status === 400 ? 'Bad Request' : 'Error'}`,
+      'Content-Type: application/xml',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      `x-amz-request-id: ${requestId}`,
+      `x-amz-id-2: ${hostId}`,
+      'Connection: close',
+    ];
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+    return;
+  }
+  socket.destroy();
 }
 
 const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary']);
