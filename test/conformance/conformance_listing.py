@@ -110,3 +110,10 @@ def listing_errors(ctx):
     r = ctx.raw("GET", f"/{ctx.bucket}", query="list-type=2&max-keys=abc")
     equal(r.status, 400, "bad max-keys")
     check(b"InvalidArgument" in r.body, "InvalidArgument")
+
+
+@case("CreateBucket of a bucket one owns, repeated in us-east-1, answers 200 and keeps its objects")
+def create_again(ctx):
+    ctx.s3.put_object(Bucket=ctx.bucket, Key="kept", Body=b"x")
+    equal(ctx.s3.create_bucket(Bucket=ctx.bucket)["ResponseMetadata"]["HTTPStatusCode"], 200, "status")
+    equal([o["Key"] for o in ctx.s3.list_objects_v2(Bucket=ctx.bucket)["Contents"]], ["kept"], "objects kept")
