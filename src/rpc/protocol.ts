@@ -92,6 +92,8 @@ export const UploadInfo = Type.Object({
   manifestVersionId: Type.Optional(Type.String()),
   /** On a completed upload's closing marker: the manifest's ETag, which a retried completion answers with. */
   manifestEtag: Type.Optional(Type.String()),
+  /** With manifestEtag: the manifest's checksum (algorithm, base64 value, COMPOSITE or FULL_OBJECT), when it has one. */
+  manifestChecksum: Type.Optional(Type.Object({ algorithm: Type.String(), value: Type.String(), type: ChecksumType })),
 });
 /** What a multipart upload's marker record remembers (see the schema). */
 export type UploadInfo = Static<typeof UploadInfo>;

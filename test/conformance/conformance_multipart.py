@@ -40,6 +40,17 @@ def complete_retry(ctx):
     equal((again["ETag"], again["Location"], again["Key"]), (first["ETag"], first["Location"], first["Key"]), "the same answer")
 
 
+@case("a retried completion of an upload with a checksum answers the same checksum")
+def complete_retry_checksum(ctx):
+    upload_id = ctx.s3.create_multipart_upload(Bucket=ctx.bucket, Key="k", ChecksumAlgorithm="CRC32")["UploadId"]
+    part = ctx.s3.upload_part(Bucket=ctx.bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"x" * 10, ChecksumAlgorithm="CRC32")
+    parts = [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}]
+    first = ctx.s3.complete_multipart_upload(Bucket=ctx.bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    again = ctx.s3.complete_multipart_upload(Bucket=ctx.bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    check(first.get("ChecksumCRC32"), "the first answer names a checksum")
+    equal((again.get("ChecksumCRC32"), again.get("ChecksumType")), (first["ChecksumCRC32"], first["ChecksumType"]), "the retry names the same")
+
+
 @case("a part uploaded twice keeps the second; parts uploaded out of order complete in ascending order")
 def replace_and_order(ctx):
     upload_id = ctx.s3.create_multipart_upload(Bucket=ctx.bucket, Key="k")["UploadId"]

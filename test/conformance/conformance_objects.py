@@ -194,6 +194,9 @@ def part_number(ctx):
     head = ctx.s3.head_object(Bucket=ctx.bucket, Key="mp", PartNumber=1)
     equal((head["ContentLength"], head["PartsCount"]), (5 * MiB, 2), "HEAD of part 1")
     expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="mp", PartNumber=3), 416, "InvalidPartNumber", "a part past the last")
+    expect_error(lambda: ctx.s3.head_object(Bucket=ctx.bucket, Key="mp", PartNumber=3), 416, None, "HEAD of a part past the last")
+    expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="mp", PartNumber=1, Range="bytes=0-1"), 400, "InvalidRequest", "PartNumber with a Range")
+    expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="mp", PartNumber=0), 400, "InvalidArgument", "part 0")
     whole = ctx.s3.get_object(Bucket=ctx.bucket, Key="mp")
     check("PartsCount" not in whole, "a whole read names no part count")
 

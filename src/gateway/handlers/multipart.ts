@@ -42,6 +42,8 @@ function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: Upl
   if (manifest !== undefined) {
     upload.manifestVersionId = manifest.versionId;
     upload.manifestEtag = manifest.etag;
+    const [checksum] = Object.entries(manifest.checksums);
+    if (checksum !== undefined) upload.manifestChecksum = { algorithm: checksum[0], value: checksum[1], type: manifest.checksumType ?? 'FULL_OBJECT' };
   }
   return { ...closing, upload };
 }
@@ -185,7 +187,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const closed = found?.upload;
   if (closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
     // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
-    await ctx.reply.type(XML).send(completionResult(bucket, key, closed.manifestEtag));
+    await ctx.reply.type(XML).send(completionResult(bucket, key, closed.manifestEtag, closed.manifestChecksum));
     return;
   }
   if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
