@@ -7,6 +7,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
+import { PassThrough } from 'node:stream';
 import pLimit from 'p-limit';
 import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
@@ -72,6 +73,38 @@ t.test('a part uploaded again replaces the first; parts finishing out of order c
   await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1 }, { PartNumber: 2, ETag: e2 }, { PartNumber: 3, ETag: e3 }] } }));
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat([p1, p2, p3])), 'the object is the parts in number order');
+});
+
+t.test('a first part that starts first and finishes last completes in part order', async (t) => {
+  const key = 'retried/slow-first';
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const p1 = Buffer.from('first part, sent slowly'.padEnd(MIN_PART_BYTES * 4, '.'));
+  const p2 = Buffer.from('second');
+  const slow = new PassThrough();
+  const first = rawS3(cluster.endpoint, {
+    method: 'PUT',
+    bucket,
+    key,
+    query: { partNumber: '1', uploadId: UploadId },
+    headers: { 'content-length': String(p1.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    bodyStream: slow,
+  });
+  slow.write(p1.subarray(0, 10));
+  // Part 2 is sent whole and answered while part 1 is still arriving.
+  const second = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: p2 }));
+  slow.end(p1.subarray(10));
+  const firstAnswer = await first;
+  t.equal(firstAnswer.status, 200, 'part 1 finishes after part 2');
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: String(firstAnswer.headers['etag']) }, { PartNumber: 2, ETag: second.ETag ?? '' }] },
+    }),
+  );
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat([p1, p2])), 'the object is part 1 then part 2');
 });
 
 t.test('10,000 parts under a 1,024-byte key complete, list in pages, and read back', { timeout: 900_000 }, async (t) => {
