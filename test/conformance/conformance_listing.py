@@ -117,3 +117,39 @@ def create_again(ctx):
     ctx.s3.put_object(Bucket=ctx.bucket, Key="kept", Body=b"x")
     equal(ctx.s3.create_bucket(Bucket=ctx.bucket)["ResponseMetadata"]["HTTPStatusCode"], 200, "status")
     equal([o["Key"] for o in ctx.s3.list_objects_v2(Bucket=ctx.bucket)["Contents"]], ["kept"], "objects kept")
+
+
+@case("HeadBucket answers 200 for a bucket and 404 for none; GetBucketLocation names the region")
+def head_bucket(ctx):
+    equal(ctx.s3.head_bucket(Bucket=ctx.bucket)["ResponseMetadata"]["HTTPStatusCode"], 200, "existing")
+    expect_error(lambda: ctx.s3.head_bucket(Bucket=ctx.bucket + "-none"), 404, None, "missing")
+    location = ctx.s3.get_bucket_location(Bucket=ctx.bucket)["LocationConstraint"]
+    check(location in (None, "us-east-1"), f"us-east-1 is an empty LocationConstraint: {location!r}")
+
+
+@case("DeleteBucket of a bucket with objects is 409 BucketNotEmpty, of an empty one 204")
+def delete_bucket(ctx):
+    ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"x")
+    expect_error(lambda: ctx.s3.delete_bucket(Bucket=ctx.bucket), 409, "BucketNotEmpty", "not empty")
+    ctx.s3.delete_object(Bucket=ctx.bucket, Key="k")
+    equal(ctx.s3.delete_bucket(Bucket=ctx.bucket)["ResponseMetadata"]["HTTPStatusCode"], 204, "empty")
+    expect_error(lambda: ctx.s3.delete_bucket(Bucket=ctx.bucket), 404, "NoSuchBucket", "gone")
+
+
+@case("ListObjectVersions lists the current version of each key with VersionId null")
+def list_versions(ctx):
+    for key in ("a", "b"):
+        ctx.s3.put_object(Bucket=ctx.bucket, Key=key, Body=b"x")
+    versions = ctx.s3.list_object_versions(Bucket=ctx.bucket)["Versions"]
+    equal([(v["Key"], v["IsLatest"]) for v in versions], [("a", True), ("b", True)], "one current version per key")
+    check(all(v["VersionId"] == "null" for v in versions), "unversioned buckets use VersionId null")
+
+
+@case("ListObjects v1 pages with Marker and NextMarker when a delimiter is given")
+def v1_paging(ctx):
+    put(ctx, "a/1", "b", "c/2", "d")
+    first = ctx.s3.list_objects(Bucket=ctx.bucket, Delimiter="/", MaxKeys=2)
+    equal(([p["Prefix"] for p in first.get("CommonPrefixes", [])], [o["Key"] for o in first.get("Contents", [])]), (["a/"], ["b"]), "first page")
+    equal((first["IsTruncated"], first["NextMarker"]), (True, "b"), "NextMarker")
+    rest = ctx.s3.list_objects(Bucket=ctx.bucket, Delimiter="/", Marker=first["NextMarker"])
+    equal(([p["Prefix"] for p in rest.get("CommonPrefixes", [])], [o["Key"] for o in rest.get("Contents", [])]), (["c/"], ["d"]), "second page")

@@ -209,3 +209,47 @@ def part_number_plain(ctx):
     equal(got.get("ContentRange"), "bytes 0-9/10", "Content-Range")
     check("PartsCount" not in got, "no PartsCount")
     expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="k", PartNumber=2), 416, "InvalidPartNumber", "part 2")
+
+
+@case("DeleteObjects deletes a batch and reports each key, quietly when asked")
+def delete_objects(ctx):
+    for key in ("a", "b", "c"):
+        ctx.s3.put_object(Bucket=ctx.bucket, Key=key, Body=b"x")
+    result = ctx.s3.delete_objects(Bucket=ctx.bucket, Delete={"Objects": [{"Key": "a"}, {"Key": "b"}, {"Key": "missing"}]})
+    equal(sorted(d["Key"] for d in result["Deleted"]), ["a", "b", "missing"], "Deleted, a missing key included")
+    quiet = ctx.s3.delete_objects(Bucket=ctx.bucket, Delete={"Objects": [{"Key": "c"}], "Quiet": True})
+    check("Deleted" not in quiet, "Quiet reports no successes")
+    check("Contents" not in ctx.s3.list_objects_v2(Bucket=ctx.bucket), "all gone")
+
+
+@case("object tagging is put, read, counted on GET and deleted")
+def tagging(ctx):
+    ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"x", Tagging="a=1&b=two")
+    equal(sorted((t["Key"], t["Value"]) for t in ctx.s3.get_object_tagging(Bucket=ctx.bucket, Key="k")["TagSet"]), [("a", "1"), ("b", "two")], "tags from PutObject")
+    equal(ctx.s3.get_object(Bucket=ctx.bucket, Key="k")["TagCount"], 2, "x-amz-tagging-count")
+    ctx.s3.put_object_tagging(Bucket=ctx.bucket, Key="k", Tagging={"TagSet": [{"Key": "c", "Value": "3"}]})
+    equal(ctx.s3.get_object_tagging(Bucket=ctx.bucket, Key="k")["TagSet"], [{"Key": "c", "Value": "3"}], "replaced")
+    ctx.s3.delete_object_tagging(Bucket=ctx.bucket, Key="k")
+    equal(ctx.s3.get_object_tagging(Bucket=ctx.bucket, Key="k")["TagSet"], [], "deleted")
+
+
+@case("GetObject response-* parameters override the stored headers")
+def response_overrides(ctx):
+    ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"x", ContentType="text/plain")
+    got = ctx.s3.get_object(Bucket=ctx.bucket, Key="k", ResponseContentType="application/json", ResponseContentDisposition="attachment; filename=x.json", ResponseCacheControl="no-cache")
+    equal((got["ContentType"], got["ContentDisposition"], got["CacheControl"]), ("application/json", "attachment; filename=x.json", "no-cache"), "overridden")
+
+
+@case("a presigned GET URL reads the object without credentials and a tampered one is 403")
+def presigned(ctx):
+    ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"presigned")
+    url = ctx.s3.generate_presigned_url("get_object", Params={"Bucket": ctx.bucket, "Key": "k"}, ExpiresIn=300)
+    import urllib.request
+    import urllib.error
+    with urllib.request.urlopen(url) as response:
+        equal(response.read(), b"presigned", "body")
+    try:
+        urllib.request.urlopen(url.replace("/k?", "/other?"))
+        raise AssertionError("a tampered URL was served")
+    except urllib.error.HTTPError as err:
+        equal(err.code, 403, "tampered URL")
