@@ -61,6 +61,17 @@ def expect_error(call, status, code, what):
     raise Mismatch(f"{what}: succeeded, expected {status} {code}")
 
 
+class PayloadAuth(S3SigV4Auth):
+    """SigV4 for S3 that keeps an x-amz-content-sha256 the case chose (a streaming mode, UNSIGNED-PAYLOAD)."""
+
+    def __init__(self, credentials, service, region, payload_hash):
+        super().__init__(credentials, service, region)
+        self.payload_hash = payload_hash
+
+    def payload(self, request):
+        return self.payload_hash if self.payload_hash is not None else super().payload(request)
+
+
 class RawResponse:
     def __init__(self, status, headers, body):
         self.status = status
@@ -103,7 +114,8 @@ class Context:
             full = f"{self.endpoint}{path}" + (f"?{query}" if query else "")
             request = AWSRequest(method=method, url=full, data=body, headers=headers)
             request.context["payload_signing_enabled"] = True
-            S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+            given = next((v for k, v in headers.items() if k.lower() == "x-amz-content-sha256"), None)
+            PayloadAuth(credentials, "s3", "us-east-1", given).add_auth(request)
             headers = dict(request.headers.items())
         connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
         try:

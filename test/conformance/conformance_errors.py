@@ -108,3 +108,25 @@ def auth_errors(ctx):
     creds = ctx.session.get_credentials()
     wrong = ctx.session.client("s3", endpoint_url=ctx.endpoint, aws_access_key_id=creds.access_key, aws_secret_access_key="wrong", config=ctx.s3.meta.config)
     expect_error(lambda: wrong.list_buckets(), 403, "SignatureDoesNotMatch", "wrong secret")
+
+
+@case("a malformed flexible checksum header or an unknown algorithm is 400 InvalidRequest")
+def malformed_checksum(ctx):
+    r = ctx.raw("PUT", f"/{ctx.bucket}/k", headers={"x-amz-checksum-crc32": "nope!"}, body=b"abc")
+    check(r.status == 400 and b"<Code>InvalidRequest</Code>" in r.body, f"malformed value: {r.status} {r.body[:200]!r}")
+    r = ctx.raw("PUT", f"/{ctx.bucket}/k", headers={"x-amz-sdk-checksum-algorithm": "MD17"}, body=b"abc")
+    check(r.status == 400 and b"<Code>InvalidRequest</Code>" in r.body, f"unknown algorithm: {r.status} {r.body[:200]!r}")
+
+
+@case("a trailing checksum of an aws-chunked body that does not match is 400 BadDigest")
+def bad_trailer(ctx):
+    body = b"3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
+    headers = {
+        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "Content-Encoding": "aws-chunked",
+        "x-amz-decoded-content-length": "3",
+        "x-amz-trailer": "x-amz-checksum-crc32",
+    }
+    r = ctx.raw("PUT", f"/{ctx.bucket}/k", headers=headers, body=body)
+    check(r.status == 400 and b"<Code>BadDigest</Code>" in r.body, f"{r.status} {r.body[:300]!r}")
+    expect_error(lambda: ctx.s3.head_object(Bucket=ctx.bucket, Key="k"), 404, None, "nothing stored")
