@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  applyHeapGrowth,
   CREDENTIAL_ENV,
   DEFAULTS,
   GatewaySettings,
@@ -36,6 +37,7 @@ export async function runNode(
 ): Promise<Service> {
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
   const config = nodeConfigFrom(file, env, { nodeId: flags.id, dataDir: flags.data, listen: flags.listen, clusterSecretFile: flags.secretFile });
+  applyHeapGrowth(config.heapGrowthPercent);
   const node = new StorageNode({
     nodeId: config.nodeId,
     dataDir: config.dataDir,
@@ -58,6 +60,7 @@ export async function runGateway(
 ): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean> }> {
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
   const config = gatewayConfigFrom(file, env, { listen: flags.listen });
+  applyHeapGrowth(config.heapGrowthPercent);
   const gateway = new Gateway({ config, logger: makeLogger(config) });
   try {
     await gateway.start();
@@ -117,6 +120,8 @@ export async function runDev(
         ),
       },
     );
+    // One process: the gateway's setting holds for the node threads too.
+    applyHeapGrowth(config.heapGrowthPercent);
     // The nodes get the gateway's ring, so their own background work (scrub, audit, repair) can find peers.
     const ring = await handRingToNodes(ringFromConfig(config), config.nodes, clusterSecret);
     const gateway = new Gateway({ config, logger, ring });
