@@ -74,6 +74,8 @@ export interface GatewayConfig {
   minPartSizeBytes: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
+  /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
+  heapGrowthPercent: number;
   /** Serve HTTPS instead of HTTP when set. */
   tls: TlsConfig | undefined;
 }
@@ -89,6 +91,8 @@ export interface NodeConfig {
   clusterSecret: string;
   reserveBytes: number;
   logLevel: LogLevel;
+  /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
+  heapGrowthPercent: number;
   /** Pacing of the node's background work (scrub, repair, audit, rebalance, gc). */
   healing: NodeHealingConfig;
 }
@@ -251,6 +255,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     minPartSizeBytes: settings.minPartSizeBytes,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
+    heapGrowthPercent: settings.heapGrowthPercent,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
   };
   return Object.freeze(config);
@@ -270,6 +275,7 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
     reserveBytes: settings.reserveBytes,
     logLevel: settings.logLevel,
+    heapGrowthPercent: settings.heapGrowthPercent,
     healing: settings.healing,
   };
   checkGcAges(config.healing);
