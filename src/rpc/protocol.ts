@@ -109,6 +109,26 @@ export const PartRef = Type.Object({
 /** One part of a completed multipart object. */
 export type PartRef = Static<typeof PartRef>;
 
+/**
+ * How an encrypted version's body is sealed (server-side encryption). The data key is stored only
+ * sealed: under a cluster master key (SSE-S3) or under the customer's own key (SSE-C), which is never
+ * stored; of that key only a keyed digest is kept, to tell a wrong key from a damaged body.
+ */
+export const ObjectEncryption = Type.Object({
+  kind: Type.Union([Type.Literal('SSE-S3'), Type.Literal('SSE-C')]),
+  /** The data key (AES-256), sealed (base64). */
+  sealedKey: Type.String(),
+  /** SSE-S3: the id of the master key that sealed the data key. */
+  masterKeyId: Type.Optional(Type.String()),
+  /** The body's random nonce (base64); absent on a record that holds no body (a multipart manifest or upload marker). */
+  nonce: Type.Optional(Type.String()),
+  /** SSE-C: the keyed digest of the customer key and the salt it was computed with (base64). */
+  customerKeyDigest: Type.Optional(Type.String()),
+  customerKeySalt: Type.Optional(Type.String()),
+});
+/** How an encrypted version's body is sealed (see the schema). */
+export type ObjectEncryption = Static<typeof ObjectEncryption>;
+
 /** The metadata record of an object version; every node of the object's set stores it beside its shard. */
 export const ObjectRecord = Type.Object({
   bucket: WireName,
@@ -141,6 +161,10 @@ export const ObjectRecord = Type.Object({
   tagsRevision: Type.Optional(Type.String()),
   /** How a multipart object's checksum was built from its parts' (S3's ChecksumType); absent means FULL_OBJECT. */
   checksumType: Type.Optional(ChecksumType),
+  /** Set on an encrypted version (server-side encryption); `sizeBytes` stays the plaintext size. */
+  encryption: Type.Optional(ObjectEncryption),
+  /** Bytes on the shards when they differ from `sizeBytes` (an encrypted body): what the erasure layout is computed from. */
+  storedSizeBytes: Type.Optional(Count),
 });
 /** The metadata record of an object version. */
 export type ObjectRecord = Static<typeof ObjectRecord>;
