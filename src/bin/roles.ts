@@ -14,7 +14,7 @@ import {
   type Logger,
   type NodeConfig,
 } from '../common/index.js';
-import { Gateway, ringFromConfig } from '../gateway/index.js';
+import { Gateway, masterKeyLine, ringFromConfig } from '../gateway/index.js';
 import { parseRing, serializeRing, type Ring } from '../placement/index.js';
 import { NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
@@ -108,6 +108,8 @@ export async function runDev(
         credentials: [{ accessKeyId, secretAccessKey }],
         clusterSecret,
         nodes,
+        sseMasterKeyFile: await devMasterKeyFile(dataDir),
+        sseCustomerKeysOverHttp: true,
       },
       // The embedded cluster owns its credentials, secret, ring and address; the rest (region, kernel, TLS, ...) may be overridden.
       {
@@ -201,6 +203,17 @@ async function writeClusterFile(dataDir: string, nodes: readonly { id: string; a
 
 async function closeAll(services: readonly Service[]): Promise<void> {
   for (const service of services) await service.close();
+}
+
+/** The embedded cluster's SSE-S3 master key file under its data directory, made on first start. */
+async function devMasterKeyFile(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'sse-master-keys');
+  try {
+    await writeFile(path, masterKeyLine(randomBytes(32)), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return path;
 }
 
 async function devClusterSecret(dataDir: string): Promise<string> {

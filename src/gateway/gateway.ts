@@ -7,6 +7,9 @@ import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
+import { MasterKeyring, ObjectSealer } from './encryption/index.js';
+
+export { MasterKeyring, masterKeyLine } from './encryption/index.js';
 import { createS3App, registerHealthRoutes, type GatewayHealth } from './http/index.js';
 import { resolveOperation } from './operations.js';
 
@@ -104,6 +107,8 @@ export class Gateway {
         logger: this.logger,
         digestPool,
         stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
+        sealer: new ObjectSealer(config.sseMasterKeyFile === undefined ? undefined : MasterKeyring.parse(await readFile(config.sseMasterKeyFile, 'utf8'))),
+        sseCustomerKeysOverHttp: config.sseCustomerKeysOverHttp ?? false,
       },
       credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
       baseDomain: config.baseDomain,

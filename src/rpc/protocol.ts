@@ -319,6 +319,8 @@ export const BucketRecord = Type.Object({
   cors: Type.Optional(Type.Array(CorsRule)),
   /** The bucket's tags (PutBucketTagging); absent when none are set. */
   tags: Type.Optional(Strings),
+  /** The bucket's default encryption (PutBucketEncryption): writes without SSE headers are sealed with SSE-S3. */
+  encryption: Type.Optional(Type.Literal('AES256')),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;

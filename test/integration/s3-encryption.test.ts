@@ -1,0 +1,144 @@
+import { t } from 'tap';
+import {
+  DeleteBucketEncryptionCommand,
+  GetBucketEncryptionCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  PutBucketEncryptionCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
+import { clusterWithBucket } from '../helpers/cluster.js';
+import { customerKey, customerKeyHeaders, filesContaining, masterKeyFile } from '../helpers/sse.js';
+import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const keys = await masterKeyFile();
+t.teardown(() => keys.remove());
+const { cluster, s3, bucket } = await clusterWithBucket(t, {
+  blockSizeBytes: 64 * KiB,
+  gatewayOverrides: { sseMasterKeyFile: keys.path, sseCustomerKeysOverHttp: true },
+});
+
+/** Plaintext with a random marker every 4 KiB: any copy of it on disk is found by the marker. */
+function markedBody(sizeBytes: number, marker: Buffer): Buffer {
+  const body = randomBytes(sizeBytes);
+  for (let at = 0; at + marker.length <= sizeBytes; at += 4 * KiB) marker.copy(body, at);
+  return body;
+}
+
+async function getBytes(client: S3Client, input: ConstructorParameters<typeof GetObjectCommand>[0]): Promise<{ body: Buffer; out: GetObjectCommandOutput }> {
+  const out = await client.send(new GetObjectCommand(input));
+  return { body: await collect(out.Body as AsyncIterable<Uint8Array>), out };
+}
+
+t.test('SSE-S3: PUT, GET, HEAD and ranges at package edges read back, AES256 echoed, ETag the plaintext MD5', async (t) => {
+  for (const size of [1, KiB, 64 * KiB, MiB + 17]) {
+    const body = seededBytes(size, size);
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `s3-${size}`, Body: body, ServerSideEncryption: 'AES256' }));
+    t.equal(put.ServerSideEncryption, 'AES256', `PUT echoes AES256 (${size})`);
+    t.equal(put.ETag, `"${md5Hex(body)}"`);
+    const { body: got, out } = await getBytes(s3, { Bucket: bucket, Key: `s3-${size}` });
+    t.ok(got.equals(body), `${size} bytes read back`);
+    t.equal(out.ServerSideEncryption, 'AES256');
+    t.equal(out.ContentLength, size, 'the plaintext length');
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `s3-${size}` }));
+    t.equal(head.ServerSideEncryption, 'AES256');
+    t.equal(head.ContentLength, size);
+  }
+  const body = seededBytes(MiB + 17, MiB + 17);
+  for (const [start, end] of [[0, 0], [64 * KiB - 1, 64 * KiB], [64 * KiB, 128 * KiB - 1], [300_000, 700_000], [MiB, MiB + 16], [5, MiB + 16]] as const) {
+    const { body: got, out } = await getBytes(s3, { Bucket: bucket, Key: `s3-${MiB + 17}`, Range: `bytes=${start}-${end}` });
+    t.ok(got.equals(body.subarray(start, end + 1)), `range ${start}-${end}`);
+    t.equal(out.ContentRange, `bytes ${start}-${end}/${MiB + 17}`);
+  }
+});
+
+t.test('SSE-C: the key is needed to read; missing, wrong and malformed keys get S3 errors', async (t) => {
+  const key = customerKey();
+  const body = seededBytes(300 * KiB, 3);
+  const sse = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.keyBase64, SSECustomerKeyMD5: key.md5Base64 };
+  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: body, ...sse }));
+  t.equal(put.SSECustomerAlgorithm, 'AES256');
+  t.equal(put.SSECustomerKeyMD5, key.md5Base64);
+  t.not(put.ETag, `"${md5Hex(body)}"`, 'an SSE-C ETag is not the plaintext MD5');
+  t.match(put.ETag, /^"[0-9a-f]{32}"$/, 'but still 32 hex digits');
+  const { body: got, out } = await getBytes(s3, { Bucket: bucket, Key: 'c', ...sse });
+  t.ok(got.equals(body));
+  t.equal(out.SSECustomerKeyMD5, key.md5Base64);
+  const ranged = await getBytes(s3, { Bucket: bucket, Key: 'c', Range: 'bytes=65530-131080', ...sse });
+  t.ok(ranged.body.equals(body.subarray(65530, 131081)), 'a range across two packages');
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c', ...sse }));
+  t.equal(head.ContentLength, body.length);
+  t.equal(head.SSECustomerAlgorithm, 'AES256');
+
+  const noKey = await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c' })));
+  t.equal(noKey.name, 'InvalidRequest', 'GET without the key');
+  const other = customerKey();
+  const wrong = await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', SSECustomerAlgorithm: 'AES256', SSECustomerKey: other.keyBase64, SSECustomerKeyMD5: other.md5Base64 })));
+  t.equal(wrong.status, 403, 'GET with another key');
+  t.equal(wrong.name, 'AccessDenied');
+  const headNoKey = await sdkError(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c' })));
+  t.equal(headNoKey.status, 400, 'HEAD without the key');
+
+  const badMd5 = await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'c', headers: { ...customerKeyHeaders(key), 'x-amz-server-side-encryption-customer-key-md5': other.md5Base64 } });
+  t.equal(badMd5.status, 400);
+  t.equal(xmlField(badMd5.body, 'Code'), 'InvalidArgument', 'a key MD5 that does not match the key');
+  const short = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'short', headers: customerKeyHeaders({ ...key, keyBase64: randomBytes(16).toString('base64') }), body: Buffer.from('x') });
+  t.equal(xmlField(short.body, 'Code'), 'InvalidArgument', 'a 128-bit key');
+  const algorithm = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'alg', headers: { ...customerKeyHeaders(key), 'x-amz-server-side-encryption-customer-algorithm': 'AES128' }, body: Buffer.from('x') });
+  t.equal(xmlField(algorithm.body, 'Code'), 'InvalidEncryptionAlgorithmError');
+  const both = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'both', headers: { ...customerKeyHeaders(key), 'x-amz-server-side-encryption': 'AES256' }, body: Buffer.from('x') });
+  t.equal(xmlField(both.body, 'Code'), 'InvalidArgument', 'SSE-C and SSE-S3 together');
+  const kms = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'kms', headers: { 'x-amz-server-side-encryption': 'aws:kms' }, body: Buffer.from('x') });
+  t.equal(kms.status, 501, 'aws:kms without a KMS');
+  for (const refused of ['short', 'alg', 'both', 'kms']) {
+    const missing = await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: refused });
+    t.equal(missing.status, 404, `a refused PUT (${refused}) stored nothing`);
+  }
+  const plainWithKey = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'plain' }));
+  t.ok(plainWithKey.ETag);
+  const keyOnPlain = await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'plain', ...sse })));
+  t.equal(keyOnPlain.name, 'InvalidRequest', 'a key offered for an object that has none');
+});
+
+t.test('shard files and LevelDB values on every node hold neither the plaintext nor the SSE-C key', async (t) => {
+  const marker = randomBytes(24);
+  const key = customerKey();
+  const sse = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.keyBase64, SSECustomerKeyMD5: key.md5Base64 };
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'secret-small', Body: markedBody(20 * KiB, marker), ...sse }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'secret-large', Body: markedBody(2 * MiB, marker), ...sse }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'secret-s3', Body: markedBody(MiB, marker), ServerSideEncryption: 'AES256' }));
+  t.same(await filesContaining(cluster.dataDir, marker), [], 'no file holds the plaintext');
+  t.same(await filesContaining(cluster.dataDir, key.key), [], 'no file holds the key');
+  t.same(await filesContaining(cluster.dataDir, Buffer.from(key.keyBase64)), [], 'no file holds the key in base64');
+  // The check can see plaintext where there is some: the same body written unencrypted is found.
+  const control = randomBytes(24);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'control', Body: markedBody(MiB, control) }));
+  t.not((await filesContaining(cluster.dataDir, control)).length, 0, 'an unencrypted body is found on disk');
+});
+
+t.test('bucket default encryption: Put/Get/Delete, and writes without headers are sealed with SSE-S3', async (t) => {
+  const missing = await sdkError(s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })));
+  t.equal(missing.name, 'ServerSideEncryptionConfigurationNotFoundError');
+  await s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }));
+  const got = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+  t.equal(got.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256');
+  const marker = randomBytes(24);
+  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'by-default', Body: markedBody(200 * KiB, marker) }));
+  t.equal(put.ServerSideEncryption, 'AES256', 'a write without headers is encrypted');
+  t.same(await filesContaining(cluster.dataDir, marker), []);
+  const kms = await sdkError(s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } })));
+  t.equal(kms.status, 501, 'aws:kms is refused');
+  t.equal((await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256', 'and changes nothing');
+  await s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
+  t.equal((await sdkError(s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })))).name, 'ServerSideEncryptionConfigurationNotFoundError');
+  const plain = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'after-default', Body: 'x' }));
+  t.equal(plain.ServerSideEncryption, undefined, 'writes are plain again');
+  const { body } = await getBytes(s3, { Bucket: bucket, Key: 'by-default' });
+  t.equal(body.length, 200 * KiB, 'what the default sealed still reads');
+});
