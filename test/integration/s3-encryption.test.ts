@@ -1,5 +1,8 @@
 import { t } from 'tap';
 import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketEncryptionCommand,
   GetBucketEncryptionCommand,
   GetObjectCommand,
@@ -7,6 +10,8 @@ import {
   HeadObjectCommand,
   PutBucketEncryptionCommand,
   PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
@@ -141,4 +146,106 @@ t.test('bucket default encryption: Put/Get/Delete, and writes without headers ar
   t.equal(plain.ServerSideEncryption, undefined, 'writes are plain again');
   const { body } = await getBytes(s3, { Bucket: bucket, Key: 'by-default' });
   t.equal(body.length, 200 * KiB, 'what the default sealed still reads');
+});
+
+type Kind = 'plain' | 'SSE-S3' | 'SSE-C';
+
+/** The SDK fields that write (or, for SSE-C, read) an object of this kind. */
+function writeFields(kind: Kind, key: ReturnType<typeof customerKey>): Record<string, string> {
+  if (kind === 'SSE-S3') return { ServerSideEncryption: 'AES256' };
+  if (kind === 'SSE-C') return { SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.keyBase64, SSECustomerKeyMD5: key.md5Base64 };
+  return {};
+}
+
+function readFields(kind: Kind, key: ReturnType<typeof customerKey>): Record<string, string> {
+  return kind === 'SSE-C' ? writeFields(kind, key) : {};
+}
+
+function copySourceFields(kind: Kind, key: ReturnType<typeof customerKey>): Record<string, string> {
+  if (kind !== 'SSE-C') return {};
+  return { CopySourceSSECustomerAlgorithm: 'AES256', CopySourceSSECustomerKey: key.keyBase64, CopySourceSSECustomerKeyMD5: key.md5Base64 };
+}
+
+const KINDS: readonly Kind[] = ['plain', 'SSE-S3', 'SSE-C'];
+
+t.test('multipart (8 MiB, two parts): every part sealed with the upload key, GETs and ranges across part and package edges', async (t) => {
+  for (const kind of ['SSE-S3', 'SSE-C'] as const) {
+    const key = customerKey();
+    const objectKey = `mp-${kind}`;
+    const body = seededBytes(8 * MiB, 8);
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: objectKey, ...writeFields(kind, key) }));
+    if (kind === 'SSE-S3') t.equal(created.ServerSideEncryption, 'AES256', 'CreateMultipartUpload echoes AES256');
+    const uploadId = created.UploadId as string;
+    if (kind === 'SSE-C') {
+      const noKey = await sdkError(s3.send(new UploadPartCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId, PartNumber: 1, Body: body.subarray(0, 5 * MiB) })));
+      t.equal(noKey.name, 'InvalidRequest', 'a part of an SSE-C upload without the key');
+      const other = customerKey();
+      const wrong = await sdkError(s3.send(new UploadPartCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId, PartNumber: 1, Body: body.subarray(0, 5 * MiB), ...writeFields('SSE-C', other) })));
+      t.equal(wrong.status, 403, 'a part with another key');
+    }
+    const parts = [];
+    for (const [n, from, to] of [[1, 0, 5 * MiB], [2, 5 * MiB, 8 * MiB]] as const) {
+      const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId, PartNumber: n, Body: body.subarray(from, to), ...readFields(kind, key) }));
+      if (kind === 'SSE-S3') t.equal(part.ServerSideEncryption, 'AES256');
+      else t.equal(part.SSECustomerKeyMD5, key.md5Base64);
+      parts.push({ PartNumber: n, ETag: part.ETag as string });
+    }
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    t.match(done.ETag, /^"[0-9a-f]{32}-2"$/);
+    if (kind === 'SSE-S3') t.equal(done.ServerSideEncryption, 'AES256');
+    const whole = await getBytes(s3, { Bucket: bucket, Key: objectKey, ...readFields(kind, key) });
+    t.ok(whole.body.equals(body), `${kind}: the whole object reads back`);
+    t.equal(whole.out.ContentLength, 8 * MiB);
+    for (const [start, end] of [[5 * MiB - 1, 5 * MiB], [5 * MiB - 100_000, 5 * MiB + 100_000], [5 * MiB + 64 * KiB - 1, 5 * MiB + 64 * KiB], [8 * MiB - 1, 8 * MiB - 1]] as const) {
+      const ranged = await getBytes(s3, { Bucket: bucket, Key: objectKey, Range: `bytes=${start}-${end}`, ...readFields(kind, key) });
+      t.ok(ranged.body.equals(body.subarray(start, end + 1)), `${kind}: range ${start}-${end}`);
+    }
+    if (kind === 'SSE-C') {
+      const noKey = await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey })));
+      t.equal(noKey.name, 'InvalidRequest', 'the completed object needs the key');
+    }
+  }
+});
+
+t.test('CopyObject between every pair of plain, SSE-S3 and SSE-C source and target', async (t) => {
+  const body = seededBytes(300 * KiB + 5, 9);
+  const sourceKey = customerKey();
+  const targetKey = customerKey();
+  for (const from of KINDS) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `copy-src-${from}`, Body: body, ...writeFields(from, sourceKey) }));
+    for (const to of KINDS) {
+      const name = `copy-${from}-to-${to}`;
+      const copied = await s3.send(
+        new CopyObjectCommand({ Bucket: bucket, Key: name, CopySource: `${bucket}/copy-src-${from}`, ...copySourceFields(from, sourceKey), ...writeFields(to, targetKey) }),
+      );
+      if (to === 'SSE-S3') t.equal(copied.ServerSideEncryption, 'AES256', `${name}: AES256 echoed`);
+      if (to === 'SSE-C') t.equal(copied.SSECustomerKeyMD5, targetKey.md5Base64, `${name}: key MD5 echoed`);
+      if (to !== 'SSE-C') t.equal(copied.CopyObjectResult?.ETag, `"${md5Hex(body)}"`, `${name}: MD5 ETag`);
+      const got = await getBytes(s3, { Bucket: bucket, Key: name, ...readFields(to, targetKey) });
+      t.ok(got.body.equals(body), `${name}: reads back`);
+      const head = await sdkError(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: name, ...(to === 'SSE-C' ? {} : writeFields('SSE-C', targetKey)) })));
+      t.equal(head.status, 400, `${name}: the target's key rules hold`);
+    }
+  }
+  const missingSourceKey = await sdkError(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'never', CopySource: `${bucket}/copy-src-SSE-C` })));
+  t.equal(missingSourceKey.name, 'InvalidRequest', 'an SSE-C source without its key');
+  const wrongSourceKey = await sdkError(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'never', CopySource: `${bucket}/copy-src-SSE-C`, ...copySourceFields('SSE-C', targetKey) })));
+  t.equal(wrongSourceKey.status, 403, 'an SSE-C source with another key');
+  t.equal((await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: 'never' })).status, 404, 'refused copies wrote nothing');
+  const inPlace = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-src-plain', CopySource: `${bucket}/copy-src-plain`, ServerSideEncryption: 'AES256' }));
+  t.equal(inPlace.ServerSideEncryption, 'AES256', 'a copy onto itself that changes only the encryption is allowed');
+});
+
+t.test('UploadPartCopy from an SSE-C source into an SSE-S3 upload', async (t) => {
+  const key = customerKey();
+  const body = seededBytes(6 * MiB, 6);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'upc-src', Body: body, ...writeFields('SSE-C', key) }));
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'upc', ServerSideEncryption: 'AES256' }));
+  const first = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'upc', UploadId, PartNumber: 1, CopySource: `${bucket}/upc-src`, CopySourceRange: `bytes=0-${5 * MiB - 1}`, ...copySourceFields('SSE-C', key) }));
+  const second = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'upc', UploadId, PartNumber: 2, CopySource: `${bucket}/upc-src`, CopySourceRange: `bytes=${5 * MiB}-${6 * MiB - 1}`, ...copySourceFields('SSE-C', key) }));
+  t.equal(first.ServerSideEncryption, 'AES256');
+  await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'upc', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: first.CopyPartResult?.ETag as string }, { PartNumber: 2, ETag: second.CopyPartResult?.ETag as string }] } }));
+  const got = await getBytes(s3, { Bucket: bucket, Key: 'upc' });
+  t.ok(got.body.equals(body));
+  t.equal(got.out.ServerSideEncryption, 'AES256');
 });
