@@ -249,3 +249,15 @@ t.test('UploadPartCopy from an SSE-C source into an SSE-S3 upload', async (t) =>
   t.ok(got.body.equals(body));
   t.equal(got.out.ServerSideEncryption, 'AES256');
 });
+
+t.test('a gateway left at the defaults refuses SSE-C over plain HTTP, and SSE-S3 without a master key', async (t) => {
+  const strict = await clusterWithBucket(t, { nodeCount: 3, dataShards: 2, parityShards: 1 });
+  const key = customerKey();
+  const refused = await sdkError(strict.s3.send(new PutObjectCommand({ Bucket: strict.bucket, Key: 'k', Body: 'x', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.keyBase64, SSECustomerKeyMD5: key.md5Base64 })));
+  t.same(refused, { name: 'InvalidRequest', status: 400 }, 'SSE-C over HTTP');
+  const noMaster = await sdkError(strict.s3.send(new PutObjectCommand({ Bucket: strict.bucket, Key: 'k', Body: 'x', ServerSideEncryption: 'AES256' })));
+  t.same(noMaster, { name: 'NotImplemented', status: 501 }, 'SSE-S3 without a master key file');
+  const defaultRefused = await sdkError(strict.s3.send(new PutBucketEncryptionCommand({ Bucket: strict.bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } })));
+  t.equal(defaultRefused.status, 501, 'a bucket default no write could honour is refused');
+  t.equal((await rawS3(strict.cluster.endpoint, { method: 'HEAD', bucket: strict.bucket, key: 'k' })).status, 404, 'nothing was stored');
+});
