@@ -55,7 +55,7 @@ export async function runGateway(
   flags: { config?: string | undefined; listen?: string | undefined },
   env: Env,
   makeLogger: (config: GatewayConfig) => Logger,
-): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean> }> {
+): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean>; reloadMasterKeys(): Promise<boolean> }> {
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
   const config = gatewayConfigFrom(file, env, { listen: flags.listen });
   const gateway = new Gateway({ config, logger: makeLogger(config) });

@@ -26,6 +26,7 @@ export const NODE_PATHS = {
   list: '/v1/list',
   buckets: '/v1/buckets',
   tags: '/v1/tags',
+  reseal: '/v1/reseal',
   ring: '/v1/ring',
   health: '/health',
   partitionDigest: '/v1/partitions/digest',
@@ -214,6 +215,15 @@ export type AbortRequest = ShardRef;
  * stay). A node applies it only while that version is its current one and the revision is newer.
  */
 export const TagUpdateRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, tags: Strings, tagsRevision: VersionId });
+/**
+ * Body of POST /v1/reseal: replaces how a committed version's data key is sealed (master-key rotation),
+ * in place: its bytes and other metadata stay. Applied only to the node's current version of the key
+ * when that version is encrypted with the same kind of encryption.
+ */
+export const ResealRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, encryption: ObjectEncryption });
+/** Body of POST /v1/reseal. */
+export type ResealRequest = Static<typeof ResealRequest>;
+
 /** Body of POST /v1/tags. */
 export type TagUpdateRequest = Static<typeof TagUpdateRequest>;
 

@@ -17,8 +17,7 @@ const SEAL_TAG_BYTES = 16;
  * AES-256-GCM; `context` (the kind of key and its id) is authenticated, so a sealed key is only opened
  * for what it was sealed for. The result, base64, is nonce, ciphertext and tag.
  */
-export function sealDataKey(kek: Uint8Array, dataKey: Uint8Array, context: string): string {
-  const nonce = randomBytes(SEAL_NONCE_BYTES);
+export function sealDataKey(kek: Uint8Array, dataKey: Uint8Array, context: string, nonce: Uint8Array = randomBytes(SEAL_NONCE_BYTES)): string {
   const cipher = createCipheriv('aes-256-gcm', kek, nonce, { authTagLength: SEAL_TAG_BYTES });
   cipher.setAAD(Buffer.from(`tessera-sse-sealed-key\0${context}`));
   const sealed = Buffer.concat([nonce, cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);

@@ -34,10 +34,20 @@ const STORED_WITH_SSE_C = 'The object was stored using a form of Server Side Enc
  * its data key, with S3's errors for a missing or wrong customer key.
  */
 export class ObjectSealer {
-  private readonly masterKeys: MasterKeyring | undefined;
+  private masterKeys: MasterKeyring | undefined;
 
   constructor(masterKeys: MasterKeyring | undefined) {
     this.masterKeys = masterKeys;
+  }
+
+  /** Takes a re-read master key file: new data keys are sealed under its first key from now on. */
+  useMasterKeys(masterKeys: MasterKeyring): void {
+    this.masterKeys = masterKeys;
+  }
+
+  /** The id of the master key new data keys are sealed under, if any. */
+  currentMasterKeyId(): string | undefined {
+    return this.masterKeys?.current.id;
   }
 
   /** A new data key sealed for `request`: the start of a new object or multipart upload. */
@@ -117,12 +127,17 @@ export class ObjectSealer {
     }
   }
 
-  /** Re-seals an SSE-S3 field's data key under the current master key (rotation); SSE-C fields and current ones come back unchanged. */
+  /**
+   * Re-seals an SSE-S3 field's data key under the current master key (rotation); SSE-C fields and
+   * current ones come back unchanged. Deterministic: the seal's nonce is derived from the new key and
+   * the old seal, so every node of a set, resealed separately, gets the same record.
+   */
   reseal(field: ObjectEncryption): ObjectEncryption {
     const current = this.requireMasterKeys().current;
     if (field.kind !== 'SSE-S3' || field.masterKeyId === current.id) return field;
     const dataKey = this.dataKey(field, { kind: 'none' });
-    return { ...field, masterKeyId: current.id, sealedKey: sealDataKey(current.key, dataKey, `SSE-S3\0${current.id}`) };
+    const nonce = createHmac('sha256', current.key).update('tessera-sse-reseal\0').update(field.sealedKey).digest().subarray(0, 12);
+    return { ...field, masterKeyId: current.id, sealedKey: sealDataKey(current.key, dataKey, `SSE-S3\0${current.id}`, nonce) };
   }
 }
 
