@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
 import { customerKey, customerKeyHeaders, filesContaining, masterKeyFile } from '../helpers/sse.js';
+import { NodeClient } from '../../src/rpc/index.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 const KiB = 1024;
@@ -260,4 +261,28 @@ t.test('a gateway left at the defaults refuses SSE-C over plain HTTP, and SSE-S3
   const defaultRefused = await sdkError(strict.s3.send(new PutBucketEncryptionCommand({ Bucket: strict.bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } })));
   t.equal(defaultRefused.status, 501, 'a bucket default no write could honour is refused');
   t.equal((await rawS3(strict.cluster.endpoint, { method: 'HEAD', bucket: strict.bucket, key: 'k' })).status, 404, 'nothing was stored');
+});
+
+t.test('through the store a GET never returns wrong bytes: another object\'s key and nonce fail cleanly', async (t) => {
+  const a = seededBytes(200 * KiB, 21);
+  const b = seededBytes(200 * KiB, 22);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper-a', Body: a, ServerSideEncryption: 'AES256' }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tamper-b', Body: b, ServerSideEncryption: 'AES256' }));
+  const clients = cluster.nodes.map((node, i) => new NodeClient({ nodeId: `node-${i}`, address: `127.0.0.1:${node.address.port}`, clusterSecret: cluster.config.clusterSecret }));
+  t.teardown(() => Promise.all(clients.map((c) => c.close())));
+  const statusA = (await Promise.all(clients.map((c) => c.objectStatus(bucket, 'tamper-a')))).find((s) => s !== null);
+  const encryptionA = statusA?.record.encryption;
+  t.ok(encryptionA, 'object a is encrypted');
+  if (encryptionA === undefined) return;
+  // Every node's record of b now names a's data key and nonce: b's packages cannot open under them.
+  for (const client of clients) {
+    const status = await client.objectStatus(bucket, 'tamper-b');
+    if (status !== null) await client.reseal({ bucket, key: 'tamper-b', versionId: status.record.versionId, encryption: encryptionA });
+  }
+  const got = await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'tamper-b' });
+  t.equal(got.status, 500, 'the GET fails before any byte is sent');
+  t.equal(xmlField(got.body, 'Code'), 'InternalError');
+  const ranged = await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'tamper-b', headers: { range: 'bytes=100000-100010' } });
+  t.equal(ranged.status, 500, 'so does a range');
+  t.ok((await getBytes(s3, { Bucket: bucket, Key: 'tamper-a' })).body.equals(a), 'object a is unharmed');
 });
