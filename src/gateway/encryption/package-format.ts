@@ -90,13 +90,18 @@ function aadOf(index: number, final: boolean): Buffer {
   return aad;
 }
 
-/** Seals one package. */
-export function sealPackage(key: Uint8Array, index: number, final: boolean, plain: Uint8Array): Buffer {
+/** Seals one package: its ciphertext and its tag, as pieces (never copied into one buffer). */
+function sealPieces(key: Uint8Array, index: number, final: boolean, plain: Uint8Array): Buffer[] {
   const cipher = createCipheriv('aes-256-gcm', key, nonceOf(index), { authTagLength: PACKAGE_TAG_BYTES });
   cipher.setAAD(aadOf(index, final));
   const head = cipher.update(plain);
   const tail = cipher.final();
-  return Buffer.concat([head, tail, cipher.getAuthTag()]);
+  return tail.length === 0 ? [head, cipher.getAuthTag()] : [head, tail, cipher.getAuthTag()];
+}
+
+/** Seals one package: its ciphertext followed by its tag. */
+export function sealPackage(key: Uint8Array, index: number, final: boolean, plain: Uint8Array): Buffer {
+  return Buffer.concat(sealPieces(key, index, final, plain));
 }
 
 /** Opens one stored package (ciphertext then tag), or throws PackageAuthError. */
@@ -117,13 +122,13 @@ export function openPackage(key: Uint8Array, index: number, final: boolean, stor
 
 /** Collects a stream's pieces into packages of `size` bytes (the last may be shorter); holds at most one package. */
 class Packer {
-  private buffer: Buffer;
+  /** Allocated on first use: a package found whole inside one piece never needs it. */
+  private buffer: Buffer | undefined;
   private fill = 0;
   private readonly size: number;
 
   constructor(size: number) {
     this.size = size;
-    this.buffer = Buffer.allocUnsafe(size);
   }
 
   get filledBytes(): number {
@@ -132,6 +137,7 @@ class Packer {
 
   /** Copies from `piece` starting at `from` until the package is full; returns how far it got. */
   take(piece: Uint8Array, from: number): number {
+    this.buffer ??= Buffer.allocUnsafe(this.size);
     const n = Math.min(this.size - this.fill, piece.length - from);
     this.buffer.set(piece.subarray(from, from + n), this.fill);
     this.fill += n;
@@ -144,8 +150,8 @@ class Packer {
 
   /** The package collected so far; the packer starts a new one (the returned view stays valid). */
   flush(): Buffer {
-    const out = this.buffer.subarray(0, this.fill);
-    this.buffer = Buffer.allocUnsafe(this.size);
+    const out = this.buffer === undefined ? Buffer.alloc(0) : this.buffer.subarray(0, this.fill);
+    this.buffer = undefined;
     this.fill = 0;
     return out;
   }
@@ -168,33 +174,39 @@ export class PackageEncryptor {
     return this.plainCount;
   }
 
-  /** The stored body of `plaintext`, package by package. */
+  /** The stored body of `plaintext`, package by package (each as its ciphertext, then its tag). */
   async *encrypt(plaintext: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     const packer = new Packer(PACKAGE_PLAIN_BYTES);
-    let held: Buffer | undefined;
+    let held: Uint8Array | undefined;
     let index = 0;
     for await (const piece of plaintext) {
       this.plainCount += piece.length;
       let at = 0;
       while (at < piece.length) {
         if (held !== undefined) {
-          yield sealPackage(this.key, index, false, held);
+          yield* sealPieces(this.key, index, false, held);
           index += 1;
           held = undefined;
+        }
+        if (packer.filledBytes === 0 && piece.length - at >= PACKAGE_PLAIN_BYTES) {
+          // A whole package inside this piece: sealed from the piece itself, not copied first.
+          held = piece.subarray(at, at + PACKAGE_PLAIN_BYTES);
+          at += PACKAGE_PLAIN_BYTES;
+          continue;
         }
         at = packer.take(piece, at);
         if (packer.full) held = packer.flush();
       }
     }
     if (held !== undefined && packer.filledBytes === 0) {
-      yield sealPackage(this.key, index, true, held);
+      yield* sealPieces(this.key, index, true, held);
       return;
     }
     if (held !== undefined) {
-      yield sealPackage(this.key, index, false, held);
+      yield* sealPieces(this.key, index, false, held);
       index += 1;
     }
-    yield sealPackage(this.key, index, true, packer.flush());
+    yield* sealPieces(this.key, index, true, packer.flush());
   }
 }
 
@@ -230,9 +242,18 @@ export async function* decryptRange(
     let at = 0;
     while (at < piece.length) {
       if (index > range.lastPackage) throw new PackageAuthError('the stored body is longer than its packages');
-      at = packer.take(piece, at);
-      if (packer.full) {
-        yield* emit(openPackage(key, index, index === finalIndex, packer.flush()));
+      const size = storedSizeOf(index);
+      let whole: Uint8Array | undefined;
+      if (packer.filledBytes === 0 && piece.length - at >= size) {
+        // The whole package is inside this piece: opened in place, not copied first.
+        whole = piece.subarray(at, at + size);
+        at += size;
+      } else {
+        at = packer.take(piece, at);
+        if (packer.full) whole = packer.flush();
+      }
+      if (whole !== undefined) {
+        yield* emit(openPackage(key, index, index === finalIndex, whole));
         index += 1;
         if (index <= range.lastPackage) packer = new Packer(storedSizeOf(index));
       }
