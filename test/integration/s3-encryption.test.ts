@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
 import { customerKey, customerKeyHeaders, filesContaining, masterKeyFile } from '../helpers/sse.js';
+import { computeChecksum } from '../../src/gateway/s3/checksums/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
@@ -285,4 +286,25 @@ t.test('through the store a GET never returns wrong bytes: another object\'s key
   const ranged = await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'tamper-b', headers: { range: 'bytes=100000-100010' } });
   t.equal(ranged.status, 500, 'so does a range');
   t.ok((await getBytes(s3, { Bucket: bucket, Key: 'tamper-a' })).body.equals(a), 'object a is unharmed');
+});
+
+t.test('x-amz-checksum values stay those of the plaintext', async (t) => {
+  const body = seededBytes(150 * KiB, 31);
+  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'checksummed', Body: body, ChecksumAlgorithm: 'CRC32', ServerSideEncryption: 'AES256' }));
+  const expected = computeChecksum('CRC32', body);
+  t.equal(put.ChecksumCRC32, expected, 'PUT answers the plaintext CRC32');
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'checksummed', ChecksumMode: 'ENABLED' }));
+  t.equal(head.ChecksumCRC32, expected, 'HEAD gives the plaintext CRC32');
+  t.equal(head.ETag, `"${md5Hex(body)}"`);
+});
+
+t.test('with two nodes down, encrypted objects (whole and multipart) read back through parity', async (t) => {
+  await cluster.stopNode(0);
+  await cluster.stopNode(3);
+  const whole = await getBytes(s3, { Bucket: bucket, Key: `s3-${MiB + 17}` });
+  t.ok(whole.body.equals(seededBytes(MiB + 17, MiB + 17)), 'SSE-S3 1 MiB object reconstructed and decrypted');
+  const ranged = await getBytes(s3, { Bucket: bucket, Key: `s3-${MiB + 17}`, Range: 'bytes=65530-65600' });
+  t.ok(ranged.body.equals(seededBytes(MiB + 17, MiB + 17).subarray(65530, 65601)), 'and a range across a package edge');
+  const multipart = await getBytes(s3, { Bucket: bucket, Key: 'mp-SSE-S3' });
+  t.ok(multipart.body.equals(seededBytes(8 * MiB, 8)), 'the 8 MiB multipart object');
 });
