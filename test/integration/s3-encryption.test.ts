@@ -127,6 +127,11 @@ t.test('shard files and LevelDB values on every node hold neither the plaintext 
   const control = randomBytes(24);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'control', Body: markedBody(MiB, control) }));
   t.not((await filesContaining(cluster.dataDir, control)).length, 0, 'an unencrypted body is found on disk');
+  // And in LevelDB, where small shards live inline: the scan reads its files too.
+  const inlineControl = randomBytes(24);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'inline-control', Body: markedBody(20 * KiB, inlineControl) }));
+  const inlineFound = await filesContaining(cluster.dataDir, inlineControl);
+  t.ok(inlineFound.length > 0 && inlineFound.every((path) => !path.includes('/shards/')), `an unencrypted small body is found in LevelDB (${inlineFound.length} files)`);
 });
 
 t.test('bucket default encryption: Put/Get/Delete, and writes without headers are sealed with SSE-S3', async (t) => {
