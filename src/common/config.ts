@@ -72,6 +72,8 @@ export interface GatewayConfig {
   stallTimeoutMs: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
+  /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
+  heapGrowthPercent: number;
   /** Serve HTTPS instead of HTTP when set. */
   tls: TlsConfig | undefined;
   /** The SSE-S3 master key file; SSE-S3 is refused without one. */
@@ -91,6 +93,8 @@ export interface NodeConfig {
   clusterSecret: string;
   reserveBytes: number;
   logLevel: LogLevel;
+  /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
+  heapGrowthPercent: number;
   /** Pacing of the node's background work (scrub, repair, audit, rebalance, gc). */
   healing: NodeHealingConfig;
 }
@@ -252,6 +256,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     stallTimeoutMs: settings.stallTimeoutMs,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
+    heapGrowthPercent: settings.heapGrowthPercent,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
     sseMasterKeyFile: settings.sseMasterKeyFile,
     sseCustomerKeysOverHttp: settings.sseCustomerKeysOverHttp,
@@ -273,6 +278,7 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
     reserveBytes: settings.reserveBytes,
     logLevel: settings.logLevel,
+    heapGrowthPercent: settings.heapGrowthPercent,
     healing: settings.healing,
   };
   checkGcAges(config.healing);
