@@ -119,7 +119,8 @@ export class ObjectSealer {
       if (field.kind === 'SSE-C' && request.kind === 'SSE-C') return unsealDataKey(request.customerKey, field.sealedKey, 'SSE-C');
       const id = field.masterKeyId ?? '';
       const master = this.requireMasterKeys().get(id);
-      if (master === undefined) throw new S3Error('InternalError', { message: `The master key ${id} that sealed this object is not configured.` });
+      // The client learns nothing of the key ids; the operator finds the record's masterKeyId with the node's tools.
+      if (master === undefined) throw new S3Error('InternalError', { message: 'The object\'s data key could not be opened.' });
       return unsealDataKey(master.key, field.sealedKey, `SSE-S3\0${id}`);
     } catch (err) {
       if (err instanceof KeyUnsealError) throw new S3Error('InternalError', { message: 'The object\'s data key could not be opened.' });
