@@ -2,7 +2,9 @@
  * Encrypted against plain PUT and GET throughput, side by side in one run: the embedded layout (one
  * gateway, 6 nodes at 4+2, all in this process) with the SDK as client, for 1 MiB and 64 MiB objects,
  * plain, SSE-S3 and SSE-C. Also the package format alone (encrypt and decrypt MB/s on one core), the
- * ceiling the data path can reach. The issue's target: encrypted >= 80% of plain.
+ * ceiling the data path can reach. The issue's target: encrypted >= 80% of plain. Beside throughput, the
+ * CPU time this process (client, gateway and nodes) spent per MiB: on a machine shared with other
+ * work, throughput swings with the neighbours while CPU per MiB shows what encryption itself costs.
  *
  *   npm run bench:sse              # 1 MiB x 64 and 64 MiB x 4 per mode
  *   npm run bench:sse -- --quick   # 1 MiB x 16 and 64 MiB x 1
@@ -69,18 +71,25 @@ await s3.send(new CreateBucketCommand({ Bucket: 'sse-bench' }));
 const rows: string[] = [];
 for (const { sizeBytes, count, concurrency } of CASES) {
   const body = randomBytes(sizeBytes);
-  const results = new Map<Mode, { put: number; get: number }>();
+  const results = new Map<Mode, { put: number; get: number; putCpu: number; getCpu: number }>();
   // Interleaved rounds, so a machine that slows down part-way hurts every mode alike.
-  for (const mode of MODES) results.set(mode, { put: 0, get: 0 });
+  for (const mode of MODES) results.set(mode, { put: 0, get: 0, putCpu: Infinity, getCpu: Infinity });
+  const cpuMs = (since: NodeJS.CpuUsage): number => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1000;
+  };
   for (let round = 0; round < 2; round += 1) {
     for (const mode of MODES) {
       const name = `${mode}-${sizeBytes}`;
       let started = performance.now();
+      let cpu = process.cpuUsage();
       await inPool(count, concurrency, async (i) => {
         await s3.send(new PutObjectCommand({ Bucket: 'sse-bench', Key: `${name}-${i}`, Body: body, ContentLength: sizeBytes, ...fields(mode) }));
       });
       const putSeconds = (performance.now() - started) / 1000;
+      const putCpuMs = cpuMs(cpu);
       started = performance.now();
+      cpu = process.cpuUsage();
       await inPool(count, concurrency, async (i) => {
         const got = await s3.send(new GetObjectCommand({ Bucket: 'sse-bench', Key: `${name}-${i}`, ...fields(mode === 'SSE-S3' ? 'plain' : mode) }));
         let n = 0;
@@ -88,24 +97,32 @@ for (const { sizeBytes, count, concurrency } of CASES) {
         if (n !== sizeBytes) throw new Error(`${name}-${i}: read ${n} of ${sizeBytes} bytes`);
       });
       const getSeconds = (performance.now() - started) / 1000;
+      const getCpuMs = cpuMs(cpu);
       const mb = (count * sizeBytes) / 1e6;
-      const sofar = results.get(mode) as { put: number; get: number };
+      const mib = (count * sizeBytes) / MiB;
+      const sofar = results.get(mode) as { put: number; get: number; putCpu: number; getCpu: number };
       // The better of two rounds: the first warms connections and caches.
-      results.set(mode, { put: Math.max(sofar.put, mb / putSeconds), get: Math.max(sofar.get, mb / getSeconds) });
+      results.set(mode, {
+        put: Math.max(sofar.put, mb / putSeconds),
+        get: Math.max(sofar.get, mb / getSeconds),
+        putCpu: Math.min(sofar.putCpu, putCpuMs / mib),
+        getCpu: Math.min(sofar.getCpu, getCpuMs / mib),
+      });
     }
   }
-  const plain = results.get('plain') as { put: number; get: number };
+  const plain = results.get('plain') as { put: number; get: number; putCpu: number; getCpu: number };
   for (const mode of MODES) {
-    const r = results.get(mode) as { put: number; get: number };
+    const r = results.get(mode) as { put: number; get: number; putCpu: number; getCpu: number };
     const pct = (x: number, y: number): string => `${Math.round((100 * x) / y)}%`;
     rows.push(
-      `${`${sizeBytes / MiB} MiB x ${count}`.padEnd(14)} ${mode.padEnd(7)} PUT ${r.put.toFixed(0).padStart(5)} MB/s ${pct(r.put, plain.put).padStart(5)}   GET ${r.get.toFixed(0).padStart(5)} MB/s ${pct(r.get, plain.get).padStart(5)}`,
+      `${`${sizeBytes / MiB} MiB x ${count}`.padEnd(14)} ${mode.padEnd(7)} PUT ${r.put.toFixed(0).padStart(5)} MB/s ${pct(r.put, plain.put).padStart(5)} ${r.putCpu.toFixed(1).padStart(6)} ms CPU/MiB ${pct(plain.putCpu, r.putCpu).padStart(5)}` +
+        `   GET ${r.get.toFixed(0).padStart(5)} MB/s ${pct(r.get, plain.get).padStart(5)} ${r.getCpu.toFixed(1).padStart(6)} ms CPU/MiB ${pct(plain.getCpu, r.getCpu).padStart(5)}`,
     );
   }
 }
 console.log(`node ${process.version}; ${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; gateway, 6 nodes (4+2) and the SDK client in one process`);
 console.log(`package format alone (256 MiB, one core): encrypt ${format.encryptMBs.toFixed(0)} MB/s, decrypt ${format.decryptMBs.toFixed(0)} MB/s`);
-console.log('object         mode    PUT throughput (vs plain)   GET throughput (vs plain)');
+console.log('object         mode    PUT: throughput (vs plain), CPU per MiB (plain\'s CPU as % of this)   GET: the same');
 for (const row of rows) console.log(row);
 await cluster.close();
 await keys.remove();
