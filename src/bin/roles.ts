@@ -17,7 +17,7 @@ import {
   type NodeConfig,
 } from '../common/index.js';
 import { detectKernelSupport } from '../erasure/index.js';
-import { Gateway, ringFromConfig } from '../gateway/index.js';
+import { Gateway, masterKeyLine, ringFromConfig } from '../gateway/index.js';
 import { parseRing, serializeRing, type Ring } from '../placement/index.js';
 import { NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
@@ -75,7 +75,7 @@ export async function runGateway(
   flags: { config?: string | undefined; listen?: string | undefined },
   env: Env,
   makeLogger: (config: GatewayConfig) => Logger,
-): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean> }> {
+): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean>; reloadMasterKeys(): Promise<boolean> }> {
   enableRelaxedSimd();
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
   const config = gatewayConfigFrom(file, env, { listen: flags.listen });
@@ -131,6 +131,8 @@ export async function runDev(
         credentials: [{ accessKeyId, secretAccessKey }],
         clusterSecret,
         nodes,
+        sseMasterKeyFile: await devMasterKeyFile(dataDir),
+        sseCustomerKeysOverHttp: true,
       },
       // The embedded cluster owns its credentials, secret, ring and address; the rest (region, kernel, TLS, ...) may be overridden.
       {
@@ -226,6 +228,17 @@ async function writeClusterFile(dataDir: string, nodes: readonly { id: string; a
 
 async function closeAll(services: readonly Service[]): Promise<void> {
   for (const service of services) await service.close();
+}
+
+/** The embedded cluster's SSE-S3 master key file under its data directory, made on first start. */
+async function devMasterKeyFile(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'sse-master-keys');
+  try {
+    await writeFile(path, masterKeyLine(randomBytes(32)), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return path;
 }
 
 async function devClusterSecret(dataDir: string): Promise<string> {

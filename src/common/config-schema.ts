@@ -275,6 +275,17 @@ export const GatewaySettings = Type.Object(
     }),
     partitionBits: setting(Int(0, 16), { env: 'TESSERA_PARTITION_BITS', default: DEFAULTS.partitionBits, doc: 'partitions (2^bits) of a ring derived from `nodes`' }),
     kernel: setting(KernelChoice, { env: 'TESSERA_EC_KERNEL', default: DEFAULTS.kernel, doc: 'erasure-coding kernel; `auto` takes WebAssembly SIMD where it validates, else the portable one' }),
+    sseMasterKeyFile: Type.Optional(
+      setting(Path, {
+        env: 'TESSERA_SSE_MASTER_KEY_FILE',
+        doc: 'master keys of SSE-S3 encryption at rest, one `<id> <base64 of 32 bytes>` a line, the sealing key first; without it SSE-S3 is refused',
+      }),
+    ),
+    sseCustomerKeysOverHttp: setting(Switch, {
+      env: 'TESSERA_SSE_CUSTOMER_KEYS_OVER_HTTP',
+      default: false,
+      doc: '`on` accepts SSE-C keys over plain HTTP (as S3 does not; the embedded default turns it on for local use)',
+    }),
     tls: Type.Optional(
       Type.Object(
         {

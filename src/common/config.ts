@@ -78,6 +78,10 @@ export interface GatewayConfig {
   heapGrowthPercent: number;
   /** Serve HTTPS instead of HTTP when set. */
   tls: TlsConfig | undefined;
+  /** The SSE-S3 master key file; SSE-S3 is refused without one. */
+  sseMasterKeyFile?: string | undefined;
+  /** Accept SSE-C keys over plain HTTP. */
+  sseCustomerKeysOverHttp?: boolean;
 }
 
 /** Rates (bytes/s, 0 = unlimited) and pauses of a node's background workers; each field is documented in the schema. */
@@ -257,6 +261,8 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     logLevel: settings.logLevel,
     heapGrowthPercent: settings.heapGrowthPercent,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
+    sseMasterKeyFile: settings.sseMasterKeyFile,
+    sseCustomerKeysOverHttp: settings.sseCustomerKeysOverHttp,
   };
   return Object.freeze(config);
 }

@@ -20,6 +20,7 @@ import {
   type PrepareResponse,
   type RingOfferResponse,
   type ShardRef,
+  type ResealRequest,
   type TagUpdateRequest,
 } from './protocol.js';
 import { UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
@@ -130,6 +131,11 @@ export class NodeClient {
       return;
     }
     await this.batched(`{"op":"commit","request":${request.text}}`, options, single);
+  }
+
+  /** Replaces how the node's current version of a key seals its data key (rotation); NotFound when that version is not its current one. */
+  async reseal(request: ResealRequest, options: CallOptions = {}): Promise<void> {
+    await this.json(null, 'POST', NODE_PATHS.reseal, { json: request }, options);
   }
 
   /** Replaces the tags of the node's current version of a key in place; NotFound when that version is not its current one. */

@@ -10,6 +10,7 @@ import {
   CommitRequest,
   MESSAGE_CHECKS,
   NODE_PATHS,
+  ResealRequest,
   TagUpdateRequest,
   UNSIGNED_BODY,
   WIRE_ERROR_STATUS,
@@ -186,6 +187,10 @@ export class NodeServer {
     this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.metadata.listBuckets() }));
     this.app.post<{ Body: TagUpdateRequest }>(NODE_PATHS.tags, { schema: { body: TagUpdateRequest } }, async (request) => {
       await store.updateTags(request.body);
+      return {};
+    });
+    this.app.post<{ Body: ResealRequest }>(NODE_PATHS.reseal, { schema: { body: ResealRequest } }, async (request) => {
+      await store.reseal(request.body);
       return {};
     });
     // Any JSON document: parseRing is the ring's own validator.

@@ -4,6 +4,7 @@ import type { Codec } from '../../erasure/index.js';
 import type { ErasureParams } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import type { DigestPool } from '../digest/index.js';
+import type { ObjectSealer } from '../encryption/index.js';
 import type { BucketService } from './bucket-service.js';
 import type { StripePool } from './stripe-pool.js';
 
@@ -27,6 +28,10 @@ export interface GatewayServices {
   digestPool?: DigestPool | undefined;
   /** Stripe buffers reused by large writes; without it, each stripe is a fresh allocation. */
   stripePool?: StripePool | undefined;
+  /** Seals and opens the data keys of encrypted objects (SSE-S3 needs a master key file, SSE-C does not). */
+  sealer: ObjectSealer;
+  /** Whether SSE-C keys are accepted over plain HTTP (always over HTTPS). */
+  sseCustomerKeysOverHttp: boolean;
 }
 
 /** What a data-path call needs of the request it serves; a handler passes its RequestContext. */

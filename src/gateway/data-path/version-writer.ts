@@ -1,5 +1,6 @@
 import { decideQuorum, EncodedCommit, fanOut, writeQuorum, type ObjectRecord } from '../../rpc/index.js';
 import { BodyDigest } from '../digest/index.js';
+import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { quorumError } from '../s3/index.js';
 import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
@@ -22,6 +23,8 @@ export interface WriteVersionOptions {
    * last moment to re-check a conditional write.
    */
   beforeCommit?: (() => Promise<void>) | undefined;
+  /** Encrypts the body before it is erasure-coded: the shards hold only its packages (server-side encryption). */
+  encryption?: BodyEncryption | undefined;
 }
 
 /** What a body's checks produce once it has been read to the end. */
@@ -52,12 +55,15 @@ export async function storeVersion(
     erasure: services.erasure,
     codec: services.codec,
   };
-  const { sizeBytes, holders } = await prepareShards(target, body, {
+  const { encryption } = options;
+  const expected = options.expectedSizeBytes;
+  const { sizeBytes: storedSizeBytes, holders } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body), {
     signal: ctx.signal,
     stallTimeoutMs: services.stallTimeoutMs,
-    expectedSizeBytes: options.expectedSizeBytes,
+    expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
     stripePool: services.stripePool,
   });
+  const sizeBytes = encryption === undefined ? storedSizeBytes : encryption.plainBytes();
   let verified: VerifiedBody;
   try {
     verified = await finish(sizeBytes);
@@ -74,12 +80,13 @@ export async function storeVersion(
     versionId: target.versionId,
     deleted: false,
     sizeBytes,
-    etag: `"${verified.md5Hex}"`,
+    etag: `"${encryption === undefined ? verified.md5Hex : encryption.etagOf(verified.md5Hex)}"`,
     lastModifiedMs: services.clock.nowMs(),
     ...rest,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     checksums: Object.fromEntries(verified.checksums.map((c) => [c.algorithm, c.base64])),
     erasure: services.erasure,
+    ...(encryption === undefined ? {} : { encryption: encryption.field, storedSizeBytes }),
   };
   // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
   await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));

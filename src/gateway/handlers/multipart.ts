@@ -13,6 +13,7 @@ import {
   uploadChecksumOf,
 } from './multipart-checksums.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 import { findUpload, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
@@ -63,7 +64,10 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
   const checksum = uploadChecksumOf(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const sse = writeSseOf(ctx, bucketRecord.encryption);
+  // One data key for the whole upload, sealed in its marker; every part gets a nonce of its own.
+  const encryption = ctx.services.sealer.newUpload(sse);
   const uploadId = newUploadId(ctx);
   const { tags, ...rest } = attributes;
   const marker: ObjectRecord = {
@@ -72,8 +76,10 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
     ...rest,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     upload: { bucket, key, initiatedMs: ctx.services.clock.nowMs(), ...checksum },
+    ...(encryption === undefined ? {} : { encryption }),
   };
   await commitRecord(ctx, marker);
+  setSseHeaders(ctx, encryption, sse);
   if (checksum.checksumAlgorithm !== undefined) ctx.reply.header('x-amz-checksum-algorithm', checksum.checksumAlgorithm);
   if (checksum.checksumType !== undefined) ctx.reply.header('x-amz-checksum-type', checksum.checksumType);
   await ctx.reply.type(XML).send(renderXml('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: uploadId }));
@@ -85,16 +91,21 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   const partNumber = partNumberOf(ctx);
+  const sse = readSseOf(ctx);
   const marker = await requireUpload(ctx, bucket, key, uploadId);
   const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
+  // Sealed with the upload's data key; an SSE-C upload needs the same key on every part.
+  ctx.services.sealer.checkAccess(marker.encryption, sse);
+  const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(sse, marker.encryption);
   const record = await writeBody(
     ctx,
     UPLOADS_BUCKET,
     uploadPartKey(bucket, uploadId, partNumber),
     { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
-    { checksumAlgorithm },
+    { checksumAlgorithm, encryption },
   );
   setChecksumHeaders(ctx, record, false);
+  setSseHeaders(ctx, record.encryption, sse);
   await ctx.reply.header('etag', record.etag).send();
 }
 
@@ -183,15 +194,20 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const preconditions = writePreconditionsOf(ctx);
   const body = await readSmallBody(ctx, 4 * 1024 * 1024, headersWithoutObjectChecksums(ctx));
   const requested = requestedParts(body.toString('utf8'));
+  const sse = readSseOf(ctx);
   const found = await findUpload(ctx, bucket, key, uploadId);
   const closed = found?.upload;
-  if (closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
+  if (found !== null && closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
     // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
+    if (sse.kind !== 'none') ctx.services.sealer.checkAccess(found.encryption, sse);
+    setSseHeaders(ctx, found.encryption, sse);
     await ctx.reply.type(XML).send(completionResult(bucket, key, closed.manifestEtag, closed.manifestChecksum));
     return;
   }
   if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   const marker = found;
+  // S3 does not ask for the SSE-C key here; one that is offered must be the upload's.
+  if (sse.kind !== 'none') ctx.services.sealer.checkAccess(marker.encryption, sse);
   const stored = await completedParts(ctx, bucket, uploadId, requested);
   const checksum = completedChecksum(marker.upload, stored);
   checkCompletionHeaders(ctx, checksum);
@@ -223,9 +239,11 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,
     parts,
+    ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }),
   };
   await commitRecord(ctx, manifest);
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
+  setSseHeaders(ctx, marker.encryption, sse);
   await ctx.reply.type(XML).send(completionResult(bucket, key, etag, checksum));
 }
 

@@ -4,6 +4,7 @@ import { deleteKey, metadataSignal, openStoredObject } from '../data-path/index.
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { encodeMetadataValue, parseRange, tagCount } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
+import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -16,12 +17,14 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
   const preconditions = writePreconditionsOf(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const sse = writeSseOf(ctx, bucketRecord.encryption);
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
   await check?.();
-  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check });
+  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, encryption: ctx.services.sealer.forBody(sse) });
   setChecksumHeaders(ctx, record, true);
+  setSseHeaders(ctx, record.encryption, sse);
   await ctx.reply.header('etag', record.etag).send();
 }
 
@@ -76,6 +79,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const key = keyOf(ctx);
   const { services } = ctx;
   const namedVersion = requireNullVersion(ctx);
+  const sse = readSseOf(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
   const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
   const lookup = requireCurrentVersion(ctx, bucket, key, { withInlineShards: !headOnly });
@@ -83,6 +87,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   await bucketRecord;
   const version = await lookup;
   const { record } = version;
+  services.sealer.checkAccess(record.encryption, sse);
   checkReadConditions(ctx, record);
   const part = selectedPart(ctx, record);
   const range = part?.range ?? parseRange(header(ctx, 'range'), record.sizeBytes);
@@ -96,9 +101,11 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
         signal: ctx.signal,
         stallTimeoutMs: services.stallTimeoutMs,
         logger: ctx.request.log,
+        dataKeyOf: (field) => services.sealer.dataKey(field, sse),
       });
   setObjectHeaders(ctx, record, range !== undefined);
   if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
+  setSseHeaders(ctx, record.encryption, sse);
   if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
   if (range !== undefined && length > 0) {
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);

@@ -24,6 +24,7 @@ export const S3_ERRORS = {
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
   InvalidBucketAclWithObjectOwnership: { status: 400, message: 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting' },
   InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
+  InvalidEncryptionAlgorithmError: { status: 400, message: 'The encryption request you specified is not valid. Supported value: AES256.' },
   InvalidDigest: { status: 400, message: 'The Content-MD5 or checksum you specified is not valid.' },
   InvalidPart: { status: 400, message: 'One or more of the specified parts could not be found.' },
   InvalidPartNumber: { status: 416, message: 'The requested partnumber is not satisfiable' },
