@@ -14,7 +14,7 @@ import {
   type Logger,
   type NodeConfig,
 } from '../common/index.js';
-import { Gateway, ringFromConfig } from '../gateway/index.js';
+import { Gateway, ringFromConfig, type GatewayMetrics, type MetricsText } from '../gateway/index.js';
 import { parseRing, serializeRing, type Ring } from '../placement/index.js';
 import { NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
@@ -44,6 +44,7 @@ export async function runNode(
     clusterSecret: config.clusterSecret,
     reserveBytes: config.reserveBytes,
     healing: config.healing,
+    metricsToken: config.metricsToken,
     logger: makeLogger(config),
   });
   await node.start();
@@ -55,10 +56,11 @@ export async function runGateway(
   flags: { config?: string | undefined; listen?: string | undefined },
   env: Env,
   makeLogger: (config: GatewayConfig) => Logger,
-): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean> }> {
+  metricsText?: MetricsText,
+): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean>; metrics: GatewayMetrics }> {
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
   const config = gatewayConfigFrom(file, env, { listen: flags.listen });
-  const gateway = new Gateway({ config, logger: makeLogger(config) });
+  const gateway = new Gateway({ config, logger: makeLogger(config), ...(metricsText === undefined ? {} : { metricsText }) });
   try {
     await gateway.start();
   } catch (err) {

@@ -87,6 +87,7 @@ export const DEFAULTS = {
   ringPollMs: 5_000,
   kernel: 'auto',
   logLevel: 'info',
+  logFormat: 'auto',
   /** Development credentials of the embedded default; printed at start, overridable. */
   devAccessKeyId: 'tessera',
   devSecretAccessKey: 'tessera-dev-secret',
@@ -155,6 +156,9 @@ const Int = (minimum: number, maximum: number): TInteger => Type.Integer({ minim
 /** A switch: true/false in a file; on/off, true/false, 1/0, yes/no in the environment. */
 const Switch = Type.Boolean({ expected: 'on or off (true/false)' });
 
+/** How log lines are written. */
+export const LogFormat = Type.Union([Type.Literal('auto'), Type.Literal('pretty'), Type.Literal('json')]);
+
 /** Erasure-coding kernel choice. */
 export const KernelChoice = Type.Union([Type.Literal('auto'), Type.Literal('portable'), Type.Literal('wasm-simd')]);
 /** pino's levels. */
@@ -208,6 +212,15 @@ const common = {
   ),
   clusterSecretFile: Type.Optional(setting(Path, { env: 'TESSERA_CLUSTER_SECRET_FILE' })),
   logLevel: setting(LogLevel, { env: 'TESSERA_LOG_LEVEL', default: DEFAULTS.logLevel, doc: 'how much the process logs' }),
+  logFormat: setting(LogFormat, {
+    env: 'TESSERA_LOG_FORMAT',
+    default: DEFAULTS.logFormat,
+    doc: '`pretty`: one readable line per event; `json`: one JSON object per line; `auto`: pretty when stdout is a terminal',
+  }),
+  metricsToken: Type.Optional(
+    setting(Text, { env: 'TESSERA_METRICS_TOKEN', fileForm: 'metricsTokenFile', doc: 'bearer token `GET /metrics` requires; without one it is open' }),
+  ),
+  metricsTokenFile: Type.Optional(setting(Path, { env: 'TESSERA_METRICS_TOKEN_FILE' })),
 };
 
 /** Reed-Solomon layout of new objects. */
@@ -225,6 +238,7 @@ export const GatewaySettings = Type.Object(
   {
     listen: setting(Listen, { env: 'TESSERA_LISTEN', flag: '--listen', default: DEFAULTS.gatewayListen, doc: '`host:port` to listen on' }),
     ...common,
+    accessLog: setting(Switch, { env: 'TESSERA_ACCESS_LOG', default: false, doc: 'log one line per S3 request: request id, user, operation, bucket, key, status, bytes, duration' }),
     seeds: Type.Optional(
       setting(Type.Array(Listen, { minItems: 1, expected: 'a list of at least one storage node "host:port"', list: true }), {
         env: 'TESSERA_SEEDS',

@@ -10,6 +10,7 @@ import {
   GatewaySettings,
   HealingSettings,
   KernelChoice,
+  LogFormat,
   LogLevel,
   NodeSettings,
   defaultsOf,
@@ -42,6 +43,9 @@ export type ClusterNodeConfig = Static<typeof ClusterNode>;
 /** Erasure-coding kernel choice. */
 export type KernelChoice = Static<typeof KernelChoice>;
 
+/** How log lines are written: pretty, JSON, or pretty on a terminal. */
+export type LogFormat = Static<typeof LogFormat>;
+
 /** pino's levels. */
 export type LogLevel = Static<typeof LogLevel>;
 
@@ -72,6 +76,11 @@ export interface GatewayConfig {
   stallTimeoutMs: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Bearer token GET /metrics requires; undefined: open. */
+  metricsToken: string | undefined;
+  /** Log one line per S3 request. */
+  accessLog: boolean;
   /** Serve HTTPS instead of HTTP when set. */
   tls: TlsConfig | undefined;
 }
@@ -87,6 +96,9 @@ export interface NodeConfig {
   clusterSecret: string;
   reserveBytes: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Bearer token GET /metrics requires; undefined: open. */
+  metricsToken: string | undefined;
   /** Pacing of the node's background work (scrub, repair, audit, rebalance, gc). */
   healing: NodeHealingConfig;
 }
@@ -248,6 +260,9 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     stallTimeoutMs: settings.stallTimeoutMs,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
+    logFormat: settings.logFormat,
+    metricsToken: reader.secret('metricsToken', settings.metricsToken, settings.metricsTokenFile),
+    accessLog: settings.accessLog,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
   };
   return Object.freeze(config);
@@ -267,6 +282,8 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
     reserveBytes: settings.reserveBytes,
     logLevel: settings.logLevel,
+    logFormat: settings.logFormat,
+    metricsToken: reader.secret('metricsToken', settings.metricsToken, settings.metricsTokenFile),
     healing: settings.healing,
   };
   checkGcAges(config.healing);
@@ -282,7 +299,7 @@ export function checkGcAges(config: Pick<NodeHealingConfig, 'gcSettleMs' | 'gcTo
 
 /** A configuration as `tessera config check` prints it: secrets replaced, so the output can be shared. */
 export function redactConfig(config: GatewayConfig | NodeConfig): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...config, clusterSecret: '[redacted]' };
+  const copy: Record<string, unknown> = { ...config, clusterSecret: '[redacted]', ...(config.metricsToken === undefined ? {} : { metricsToken: '[redacted]' }) };
   if ('credentials' in config) copy['credentials'] = config.credentials.map((c) => ({ accessKeyId: c.accessKeyId, secretAccessKey: '[redacted]' }));
   return copy;
 }

@@ -25,6 +25,7 @@ export type {
   GatewayConfig,
   KernelChoice,
   ListenAddress,
+  LogFormat,
   LogLevel,
   NodeConfig,
   NodeHealingConfig,
@@ -33,3 +34,4 @@ export type {
 } from './config.js';
 export type { ConfigInput, Env } from './config-reader.js';
 export { GatewaySettings, NodeSettings, settingsOf, type SettingNode } from './config-schema.js';
+export { PROMETHEUS_CONTENT_TYPE, bearerAllowed } from './bearer-token.js';
