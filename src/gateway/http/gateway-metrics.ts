@@ -68,7 +68,7 @@ export class GatewayMetrics {
     });
     this.received = new Counter({
       name: 'tessera_gateway_received_bytes_total',
-      help: 'Bytes read from clients while serving S3 requests (bodies and headers), by operation',
+      help: 'Request body bytes of S3 requests (their declared size), by operation',
       labelNames: ['operation'],
       registers,
     });
