@@ -5,6 +5,7 @@ import { DEFAULTS, NodeSettings, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
+import { formatObjectReport, inspectObject } from './admin-object.js';
 
 /** Where `tessera admin` sends its requests: each node's id and address, and the cluster secret that signs them. */
 export interface AdminTarget {
@@ -12,11 +13,15 @@ export interface AdminTarget {
   clusterSecret: string;
 }
 
-const USAGE = `usage: tessera admin <status|scrub> [--config FILE | --data DIR] [--fast] [--json]
+const USAGE = `usage: tessera admin <status|scrub|object> [--config FILE | --data DIR] [--fast] [--json]
+       tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected
   scrub    start a full scrub (and audit) pass on every node now; --fast lifts the rate limit for it
+  object   where an object's shards are: its partition and node set, each shard's node, size and
+           checksum state (each shard is read through the node's checksummed path), the version's
+           age, and what a read would cost if each node were lost
 
 Nodes come from --config (a gateway configuration: its nodes, ring file or seeds, and cluster secret),
 or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and DIR/cluster-secret
@@ -26,17 +31,20 @@ or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and
 /** `tessera admin status|scrub`. */
 export async function runAdminCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
   const [command, ...rest] = args;
-  if (command !== 'status' && command !== 'scrub') {
+  if (command !== 'status' && command !== 'scrub' && command !== 'object') {
     io.stderr(USAGE);
     return 2;
   }
-  let values: { config?: string | undefined; data?: string | undefined; fast?: boolean | undefined; json?: boolean | undefined };
+  let values: { config?: string | undefined; data?: string | undefined; fast?: boolean | undefined; json?: boolean | undefined; version?: string | undefined };
+  let positionals: string[];
   try {
-    values = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
-      options: { config: { type: 'string' }, data: { type: 'string' }, fast: { type: 'boolean' }, json: { type: 'boolean' } },
+      options: { config: { type: 'string' }, data: { type: 'string' }, fast: { type: 'boolean' }, json: { type: 'boolean' }, version: { type: 'string' } },
       strict: true,
-    }).values;
+      allowPositionals: command === 'object',
+    }));
+    if (command === 'object' && positionals.length !== 2) throw new Error('object needs BUCKET and KEY');
   } catch (err) {
     io.stderr(`${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -47,6 +55,17 @@ export async function runAdminCli(args: string[], env: Env, io: { stdout(s: stri
   } catch (err) {
     io.stderr(`tessera admin: ${(err as Error).message}\n`);
     return 1;
+  }
+  if (command === 'object') {
+    const [bucket, key] = positionals as [string, string];
+    try {
+      const report = await inspectObject(target, bucket, key, { versionId: values.version });
+      io.stdout(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatObjectReport(report));
+      return report.versionId === null ? 1 : 0;
+    } catch (err) {
+      io.stderr(`tessera admin: ${(err as Error).message}\n`);
+      return 1;
+    }
   }
   const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
   try {

@@ -25,7 +25,9 @@ commands:
   ring      create|add|remove|reweight|show|diff|locate|push
                                                            ring files; push hands a ring to every node
   config    check [FILE] [--role gateway|node]            validate a configuration without starting anything
-  admin     status|scrub [--config FILE] [--fast]       background work per node: scrub, repair, audit, rebalance
+  admin     status|scrub [--config FILE] [--fast] [--json]
+                                                           background work per node: scrub, repair, audit, rebalance
+  admin     object BUCKET KEY [--version ID] [--json]      where each shard of an object is, its health, and what losing each node means
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
 Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then
