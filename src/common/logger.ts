@@ -17,8 +17,8 @@ export const REDACTED_PATHS = [
   '*.metricsToken',
 ];
 
-/** Fields a person reading a terminal does not need on every line. */
-const PRETTY_IGNORED = 'pid,hostname';
+/** Fields a person reading a terminal does not need on every line (the component leads the message instead). */
+const PRETTY_IGNORED = 'pid,hostname,component';
 
 /**
  * The one root logger of a process; components take children of it with `{ component }`. `format`
