@@ -1,24 +1,8 @@
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { objectLayout } from '../erasure/index.js';
 import { parseRing, RingLocator } from '../placement/index.js';
-import { NodeClient, NodeError, type ObjectRecord } from '../rpc/index.js';
+import { NodeClient, inspectShards, type ShardReport } from '../rpc/index.js';
 import type { AdminTarget } from './admin-cli.js';
 
-/** One member of an object's node set, as `tessera admin object` reports it. */
-export interface ShardReport {
-  shardIndex: number;
-  nodeId: string;
-  address: string;
-  /** ok: the node served the shard and every checksum held; missing: no shard of this version; corrupt: a checksum failed; unreachable: no answer. */
-  state: 'ok' | 'missing' | 'corrupt' | 'unreachable';
-  /** The version the node holds as newest (may be older than the object's), null when it holds none. */
-  versionId: string | null;
-  sizeBytes: number | null;
-  detail: string | null;
-  /** What losing this node would mean for a read of the object. */
-  ifLost: 'no effect' | 'read rebuilds from parity' | 'unreadable';
-}
+export type { ShardReport };
 
 /** Where an object is and how healthy it is. */
 export interface ObjectReport {
@@ -55,62 +39,23 @@ export async function inspectObject(
   const placement = new RingLocator(ring).locate(bucket, key);
   const clients = placement.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
   try {
-    const statuses = await Promise.allSettled(clients.map((client) => client.objectStatus(bucket, key, { signal: AbortSignal.timeout(timeoutMs) })));
-    let newest: ObjectRecord | undefined;
-    for (const status of statuses) {
-      if (status.status !== 'fulfilled' || status.value === null) continue;
-      const record = status.value.record;
-      if (options.versionId !== undefined ? record.versionId === options.versionId : newest === undefined || record.versionId > newest.versionId) newest = record;
-    }
-    const versionId = options.versionId ?? newest?.versionId ?? null;
-    const shards: ShardReport[] = await Promise.all(
-      placement.nodes.map(async (node, i): Promise<ShardReport> => {
-        const status = statuses[i];
-        const base = { shardIndex: i, nodeId: node.id, address: node.address, ifLost: 'no effect' as const };
-        if (status === undefined || status.status === 'rejected') {
-          return { ...base, state: 'unreachable', versionId: null, sizeBytes: null, detail: (status?.reason as Error | undefined)?.message ?? null };
-        }
-        const held = status.value;
-        const heldVersion = held?.record.versionId ?? null;
-        if (versionId === null || newest === undefined || newest.deleted || newest.parts !== undefined) {
-          return { ...base, state: held === null ? 'missing' : 'ok', versionId: heldVersion, sizeBytes: held?.shardSizeBytes ?? null, detail: null };
-        }
-        const expectedBytes = objectLayout(newest.sizeBytes, newest.erasure.dataShards, newest.erasure.blockSizeBytes).shardSizeBytes;
-        if (expectedBytes === 0) return { ...base, state: held === null ? 'missing' : 'ok', versionId: heldVersion, sizeBytes: 0, detail: null };
-        try {
-          const stream = await clients[i]!.readShard({ bucket, key, versionId, shardIndex: i }, 0, expectedBytes, { signal: AbortSignal.timeout(timeoutMs) });
-          let read = 0;
-          await pipeline(stream, new Writable({ write: (chunk: Buffer, _encoding, done) => ((read += chunk.length), done()) }));
-          if (read !== expectedBytes) return { ...base, state: 'corrupt', versionId: heldVersion, sizeBytes: read, detail: `served ${read} of ${expectedBytes} bytes` };
-          return { ...base, state: 'ok', versionId: heldVersion, sizeBytes: expectedBytes, detail: null };
-        } catch (err) {
-          const code = err instanceof NodeError ? err.code : undefined;
-          const state = code === 'NotFound' ? 'missing' : code === 'Unavailable' ? 'unreachable' : 'corrupt';
-          return { ...base, state, versionId: heldVersion, sizeBytes: null, detail: (err as Error).message };
-        }
-      }),
-    );
-    const k = newest?.erasure.dataShards ?? ring.replicas;
-    const healthy = shards.filter((s) => s.state === 'ok').length;
-    for (const shard of shards) {
-      const left = healthy - (shard.state === 'ok' ? 1 : 0);
-      shard.ifLost = left < k ? 'unreadable' : shard.state === 'ok' && shard.shardIndex < k ? 'read rebuilds from parity' : 'no effect';
-    }
+    const health = await inspectShards(clients, bucket, key, { versionId: options.versionId, timeoutMs, dataShards: ring.replicas });
+    const newest = health.record;
     const nowMs = options.nowMs ?? Date.now();
     return {
       bucket,
       key,
-      versionId,
+      versionId: options.versionId ?? newest?.versionId ?? null,
       ringEpoch: ring.epoch,
       partition: placement.partition,
-      dataShards: k,
+      dataShards: newest?.erasure.dataShards ?? ring.replicas,
       parityShards: newest?.erasure.parityShards ?? 0,
       sizeBytes: newest?.sizeBytes ?? null,
       ageSeconds: newest === undefined ? null : Math.max(0, Math.round((nowMs - newest.lastModifiedMs) / 1000)),
       deleted: newest?.deleted ?? false,
       parts: newest?.parts?.length ?? 0,
-      healthyShards: healthy,
-      shards,
+      healthyShards: health.healthyShards,
+      shards: health.shards,
     };
   } finally {
     await Promise.all(clients.map((client) => client.close()));
