@@ -5,9 +5,9 @@ import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../commo
 import { createCodec, type Codec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
-import { BucketService, StripePool } from './data-path/index.js';
+import { BucketService, StripePool, type GatewayServices } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
-import { GatewayMetrics, createS3App, registerHealthRoutes, registerMetricsRoute, type GatewayHealth } from './http/index.js';
+import { GatewayMetrics, createS3App, registerConsole, registerHealthRoutes, registerMetricsRoute, type GatewayHealth } from './http/index.js';
 import { OPERATIONS, resolveOperation } from './operations.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
@@ -124,29 +124,38 @@ export class Gateway {
     const secrets = new Map(config.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
+    const services: GatewayServices = {
+      cluster,
+      buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),
+      clock,
+      codec,
+      erasure: config.erasure,
+      region: config.region,
+      ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
+      metadataTimeoutMs: config.metadataTimeoutMs,
+      stallTimeoutMs: config.stallTimeoutMs,
+      logger: this.logger,
+      digestPool,
+      stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
+    };
+    const credentials = { secretKeyFor: (accessKeyId: string) => secrets.get(accessKeyId) };
     const app = createS3App({
       route: resolveOperation,
-      services: {
-        cluster,
-        buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),
-        clock,
-        codec,
-        erasure: config.erasure,
-        region: config.region,
-        ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
-        metadataTimeoutMs: config.metadataTimeoutMs,
-        stallTimeoutMs: config.stallTimeoutMs,
-        logger: this.logger,
-        digestPool,
-        stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
-      },
-      credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
+      services,
+      credentials,
       baseDomain: config.baseDomain,
       https: await readTls(config),
       metrics,
       accessLog: config.accessLog,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
+    registerConsole(app, {
+      services,
+      credentials,
+      clusterSecret: config.clusterSecret,
+      baseDomain: config.baseDomain,
+      gateway: () => ({ kernel: plainCodec.kernel, version: '' }),
+    });
     registerMetricsRoute(app, { baseDomain: config.baseDomain, token: config.metricsToken, text: () => this.metricsText(metrics) });
     this.app = app;
     if (config.ringFile !== undefined) {

@@ -6,3 +6,4 @@ export { GATEWAY_METRICS_PATHS, registerMetricsRoute } from './metrics-route.js'
 export { decodedBody, readSmallBody } from './request-body.js';
 export { bucketOf, header, keyOf, type Handler, type RequestContext } from './request-context.js';
 export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.js';
+export { CONSOLE_PATH, registerConsole, type ConsoleOptions } from './console-route.js';
