@@ -130,10 +130,11 @@ const pages = {
     for (const row of h.nodes) {
       if (row.error) { html += '<tr><td>' + esc(row.nodeId) + '</td><td class="bad" colspan="8">unreachable: ' + esc(row.error) + '</td></tr>'; continue; }
       const f = row.status.figures;
+      const rebalancing = !f.rebalance.done && f.rebalance.progress < 1;
       html += '<tr><td>' + esc(row.nodeId) + '</td><td>' + bar(f.scrub.progress) + ' pass ' + (f.scrub.passes + 1) + '</td><td class="num">' + bytes(row.status.workers.scrub.bytesPerSecond || 0) + '/s</td>' +
         '<td class="num ' + (f.scrub.checksumFailures > 0 ? 'warn' : '') + '">' + f.scrub.checksumFailures + '</td><td class="num">' + f.repair.done + ' / ' + f.repair.pending + '</td>' +
-        '<td class="num ' + (f.audit.belowFullRedundancy > 0 ? 'warn' : 'ok') + '">' + f.audit.belowFullRedundancy + '</td><td>' + (f.rebalance.done ? 'idle' : bar(f.rebalance.progress)) + '</td>' +
-        '<td>' + (f.rebalance.done ? '-' : eta(f.rebalance.etaSeconds)) + '</td><td class="num">' + bytes(f.gc.bytesFreed) + '</td></tr>';
+        '<td class="num ' + (f.audit.belowFullRedundancy > 0 ? 'warn' : 'ok') + '">' + f.audit.belowFullRedundancy + '</td><td>' + (rebalancing ? bar(f.rebalance.progress) : 'idle') + '</td>' +
+        '<td>' + (rebalancing ? eta(f.rebalance.etaSeconds) : '-') + '</td><td class="num">' + bytes(f.gc.bytesFreed) + '</td></tr>';
     }
     return html + '</table>';
   },
