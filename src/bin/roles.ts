@@ -85,7 +85,7 @@ export interface DevInfo {
  * data directory, speaking the same node protocol as a real cluster. The cluster secret is created once and kept under the data directory.
  */
 export async function runDev(
-  flags: { data?: string | undefined; listen?: string | undefined; nodes?: string | undefined; nodeThreads?: string | undefined },
+  flags: { data?: string | undefined; listen?: string | undefined; nodes?: string | undefined; nodeThreads?: string | undefined; logFormat?: 'pretty' | 'json' | undefined },
   env: Env,
   logger: Logger,
 ): Promise<Service & { info: DevInfo }> {
@@ -100,7 +100,7 @@ export async function runDev(
   const threadCount = nodeThreadCount(flags.nodeThreads, nodeCount);
   const services: Service[] = [];
   try {
-    const ports = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services);
+    const ports = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services, flags.logFormat ?? 'json');
     const nodes = specs.map((spec) => ({ id: spec.nodeId, address: `127.0.0.1:${ports.get(spec.nodeId) ?? 0}`, zone: 'local' }));
     const accessKeyId = env[CREDENTIAL_ENV.accessKeyId] ?? DEFAULTS.devAccessKeyId;
     const secretAccessKey = env[CREDENTIAL_ENV.secretAccessKey] ?? DEFAULTS.devSecretAccessKey;
@@ -163,9 +163,10 @@ async function startNodeThreads(
   clusterSecret: string,
   logger: Logger,
   services: Service[],
+  logFormat: 'pretty' | 'json',
 ): Promise<Map<string, number>> {
   const groups = Array.from({ length: threadCount }, (_, t) => specs.filter((_, i) => i % threadCount === t));
-  const threads = groups.map((nodes) => new NodeThread({ nodes, clusterSecret, logger }));
+  const threads = groups.map((nodes) => new NodeThread({ nodes, clusterSecret, logger, logFormat }));
   services.push(...threads);
   const ports = new Map<string, number>();
   for (const found of await Promise.all(threads.map((thread) => thread.start()))) {

@@ -25,8 +25,9 @@ commands:
   ring      create|add|remove|reweight|show|diff|locate|push
                                                            ring files; push hands a ring to every node
   config    check [FILE] [--role gateway|node]            validate a configuration without starting anything
-  admin     status|scrub [--config FILE] [--fast] [--json]
-                                                           background work per node: scrub, repair, audit, rebalance
+  admin     status|scrub|heal [--config FILE] [--fast] [--watch] [--wait] [--json]
+                                                           background work per node: scrub, repair, audit, rebalance;
+                                                           heal --wait follows a pass to its end, status --watch repeats
   admin     object BUCKET KEY [--version ID] [--json]      where each shard of an object is, its health, and what losing each node means
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
@@ -83,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'dev': {
-      const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes, nodeThreads: values['node-threads'] }, env, logger);
+      const threadLogs = (logFormat ?? DEFAULTS.logFormat) === 'auto' ? (process.stdout.isTTY === true ? 'pretty' : 'json') : logFormat === 'pretty' ? 'pretty' : 'json';
+      const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes, nodeThreads: values['node-threads'], logFormat: threadLogs }, env, logger);
       const { info } = dev;
       process.stdout.write(
         [

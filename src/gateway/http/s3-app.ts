@@ -81,14 +81,16 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   app.decorateRequest('s3Target', null);
   app.decorateRequest('s3User', undefined);
   if (metrics !== undefined || accessLog) {
-    app.addHook('onResponse', async (request, reply) => {
-      if (request.s3Operation === '') return;
+    // A callback hook, not an async one: no promise per request.
+    app.addHook('onResponse', (request, reply, done) => {
+      if (request.s3Operation === '') return done();
       // The socket reads ahead of the route (a small body is in before the handler runs): the body's declared
       // size is the honest figure in. Out, the socket's counter covers headers and body.
       const receivedBytes = requestBodyBytes(request);
       const sentBytes = request.raw.socket.bytesWritten - request.socketWrittenAtStart;
       metrics?.requestDone(request.s3Operation, reply.statusCode, reply.elapsedTime / 1000, receivedBytes, sentBytes);
       if (accessLog) logAccess(request, reply, receivedBytes, sentBytes);
+      done();
     });
   }
 
