@@ -78,7 +78,9 @@ async function signIn(request: FastifyRequest, reply: FastifyReply, options: Con
     request.log.info({ accessKeyId: typeof accessKeyId === 'string' ? accessKeyId : undefined }, 'console sign-in refused');
     return reply.code(403).send({ error: 'The access key or secret is not correct.' });
   }
-  const cookie = `${CONSOLE_COOKIE}=${sessions.issue(accessKeyId)}; Path=/-/console/; HttpOnly; SameSite=Strict; Max-Age=${CONSOLE_SESSION_MS / 1000}`;
+  // Over HTTPS the cookie is Secure: never sent back over plain HTTP.
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  const cookie = `${CONSOLE_COOKIE}=${sessions.issue(accessKeyId)}; Path=/-/console/; HttpOnly; SameSite=Strict; Max-Age=${CONSOLE_SESSION_MS / 1000}${secure}`;
   return reply.header('set-cookie', cookie).send({ user: accessKeyId });
 }
 
