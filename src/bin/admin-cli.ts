@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, NodeSettings, type Env } from '../common/index.js';
@@ -6,6 +7,7 @@ import { parseRing } from '../placement/index.js';
 import { MasterKeyring, ObjectSealer, rotateMasterKey } from '../gateway/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
+import { formatObjectReport, inspectObject } from './admin-object.js';
 
 /** Where `tessera admin` sends its requests: each node's id and address, and the cluster secret that signs them. */
 export interface AdminTarget {
@@ -13,11 +15,22 @@ export interface AdminTarget {
   clusterSecret: string;
 }
 
-const USAGE = `usage: tessera admin <status|scrub> [--config FILE | --data DIR] [--fast] [--json]
+const USAGE = `usage: tessera admin <status|scrub|heal|object|kms> [--config FILE | --data DIR] [--json]
+       tessera admin status [--watch] [--interval-ms N]
+       tessera admin scrub [--fast]
+       tessera admin heal [--fast] [--wait] [--interval-ms N]
+       tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
+       tessera admin kms rotate [--config FILE | --data DIR]
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected
+           --watch prints it again every --interval-ms (default 2000) until Ctrl-C
   scrub    start a full scrub (and audit) pass on every node now; --fast lifts the rate limit for it
+  heal     the same pass; --wait shows its progress until every node has finished it and nothing is
+           left to repair (exit 0), or Ctrl-C (exit 1)
+  object   where an object's shards are: its partition and node set, each shard's node, size and
+           checksum state (each shard is read through the node's checksummed path), the version's
+           age, and what a read would cost if each node were lost
 
 Nodes come from --config (a gateway configuration: its nodes, ring file or seeds, and cluster secret),
 or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and DIR/cluster-secret
@@ -70,21 +83,48 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
   }
 }
 
-/** `tessera admin status|scrub|kms`. */
-export async function runAdminCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
+/** `tessera admin status|scrub|heal|object|kms`. */
+export async function runAdminCli(
+  args: string[],
+  env: Env,
+  io: { stdout(s: string): void; stderr(s: string): void; signal?: AbortSignal; isTerminal?: boolean },
+): Promise<number> {
   const [command, ...rest] = args;
   if (command === 'kms') return runKmsCli(rest, env, io);
-  if (command !== 'status' && command !== 'scrub') {
+  if (command !== 'status' && command !== 'scrub' && command !== 'object' && command !== 'heal') {
     io.stderr(USAGE);
     return 2;
   }
-  let values: { config?: string | undefined; data?: string | undefined; fast?: boolean | undefined; json?: boolean | undefined };
+  let values: {
+    config?: string | undefined;
+    data?: string | undefined;
+    fast?: boolean | undefined;
+    json?: boolean | undefined;
+    version?: string | undefined;
+    watch?: boolean | undefined;
+    wait?: boolean | undefined;
+    'interval-ms'?: string | undefined;
+  };
+  let positionals: string[];
   try {
-    values = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
-      options: { config: { type: 'string' }, data: { type: 'string' }, fast: { type: 'boolean' }, json: { type: 'boolean' } },
+      options: {
+        config: { type: 'string' },
+        data: { type: 'string' },
+        fast: { type: 'boolean' },
+        json: { type: 'boolean' },
+        version: { type: 'string' },
+        watch: { type: 'boolean' },
+        wait: { type: 'boolean' },
+        'interval-ms': { type: 'string' },
+      },
       strict: true,
-    }).values;
+      allowPositionals: command === 'object',
+    }));
+    if (command === 'object' && positionals.length !== 2) throw new Error('object needs BUCKET and KEY');
+    const interval = Number(values['interval-ms'] ?? 2_000);
+    if (!Number.isInteger(interval) || interval < 10) throw new Error('--interval-ms must be a whole number of at least 10');
   } catch (err) {
     io.stderr(`${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -96,30 +136,96 @@ export async function runAdminCli(args: string[], env: Env, io: { stdout(s: stri
     io.stderr(`tessera admin: ${(err as Error).message}\n`);
     return 1;
   }
-  const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
-  try {
-    const answers = await Promise.allSettled(
-      clients.map(async (client) => {
-        const signal = AbortSignal.timeout(10_000);
-        if (command === 'scrub') await client.startScrub(values.fast === true, { signal });
-        return client.workStatus({ signal });
-      }),
-    );
-    let failed = 0;
-    const rows: (NodeWorkStatus | { nodeId: string; error: string })[] = answers.map((answer, i) => {
-      if (answer.status === 'fulfilled') return answer.value;
-      failed += 1;
-      return { nodeId: target.nodes[i]?.id ?? '?', error: (answer.reason as Error).message };
-    });
-    if (values.json === true) io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
-    else {
-      if (command === 'scrub') io.stdout(`scrub pass started on ${rows.length - failed} of ${rows.length} nodes${values.fast === true ? ' (fast: no rate limit)' : ''}\n`);
-      io.stdout(formatStatus(rows));
+  if (command === 'object') {
+    const [bucket, key] = positionals as [string, string];
+    try {
+      const report = await inspectObject(target, bucket, key, { versionId: values.version });
+      io.stdout(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatObjectReport(report));
+      return report.versionId === null ? 1 : 0;
+    } catch (err) {
+      io.stderr(`tessera admin: ${(err as Error).message}\n`);
+      return 1;
     }
-    return failed === 0 ? 0 : 1;
+  }
+  const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
+  const everyMs = Number(values['interval-ms'] ?? 2_000);
+  const waiting = command === 'heal' && values.wait === true;
+  const watching = command === 'status' && values.watch === true;
+  const signal = io.signal ?? (waiting || watching ? stopSignal() : new AbortController().signal);
+  try {
+    const startPass = command === 'scrub' || command === 'heal';
+    // Pass counts before the start: a pass over a small node can end before the first status is read.
+    const before = waiting ? await readStatuses(clients, target, undefined) : [];
+    const first = await readStatuses(clients, target, startPass ? values.fast === true : undefined);
+    if (startPass && values.json !== true) {
+      const started = first.filter((row) => !('error' in row)).length;
+      io.stdout(`${command === 'heal' ? 'heal' : 'scrub'} pass started on ${started} of ${first.length} nodes${values.fast === true ? ' (fast: no rate limit)' : ''}\n`);
+    }
+    let rows = first;
+    // heal --wait: done once every node has finished a scrub pass begun after the start, with no repair pending.
+    const passesAtStart = new Map(before.map((row) => [row.nodeId, 'error' in row ? 0 : row.figures.scrub.passes]));
+    const healed = (current: readonly StatusRow[]): boolean =>
+      current.every((row) => !('error' in row) && row.figures.scrub.passes > (passesAtStart.get(row.nodeId) ?? 0) && row.figures.repair.pending === 0);
+    for (;;) {
+      if (values.json === true) io.stdout(`${JSON.stringify(rows, null, watching || waiting ? 0 : 2)}\n`);
+      else io.stdout(`${watching && io.isTerminal === true ? '\x1b[H\x1b[2J' : ''}${formatStatus(rows)}`);
+      if (waiting && healed(rows)) {
+        if (values.json !== true) io.stdout('heal pass done: every node scrubbed, nothing left to repair\n');
+        break;
+      }
+      if ((!watching && !waiting) || signal.aborted) break;
+      await sleep(everyMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) break;
+      rows = await readStatuses(clients, target, undefined);
+    }
+    if (waiting && !healed(rows)) return 1;
+    return rows.some((row) => 'error' in row) ? 1 : 0;
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
+}
+
+type StatusRow = NodeWorkStatus | { nodeId: string; error: string };
+
+/** Every node's work status; with `startFast` defined, a scrub pass is started first (fast: no rate limit). */
+async function readStatuses(clients: readonly NodeClient[], target: AdminTarget, startFast: boolean | undefined): Promise<StatusRow[]> {
+  const answers = await Promise.allSettled(
+    clients.map(async (client) => {
+      const signal = AbortSignal.timeout(10_000);
+      if (startFast !== undefined) await client.startScrub(startFast, { signal });
+      return client.workStatus({ signal });
+    }),
+  );
+  return answers.map((answer, i) => (answer.status === 'fulfilled' ? answer.value : { nodeId: target.nodes[i]?.id ?? '?', error: (answer.reason as Error).message }));
+}
+
+/** Aborted on Ctrl-C: ends `--watch` and `--wait` loops cleanly. */
+function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
+}
+
+/** A text progress bar: `[#####.....] 50%`. */
+export function progressBar(fraction: number, width = 20): string {
+  const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const filled = Math.round(clamped * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor(clamped * 100)}%`;
+}
+
+/** While repairs are pending: the backlog's progress bar (done against done + pending) and its time left at the current rate. */
+function repairProgress(done: number, pending: number, perSecond: number): string {
+  if (pending === 0) return '';
+  return `${progressBar(done / (done + pending))} ${timeLeft(perSecond > 0 ? pending / perSecond : null)}; `;
+}
+
+/** Seconds as a person reads them. */
+export function timeLeft(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return 'time left unknown';
+  if (seconds <= 0) return 'done';
+  if (seconds < 90) return `${Math.ceil(seconds)} s left`;
+  if (seconds < 90 * 60) return `${Math.ceil(seconds / 60)} min left`;
+  return `${(seconds / 3600).toFixed(1)} h left`;
 }
 
 /** The nodes and secret of the cluster: a gateway config, else the embedded cluster's files. */
@@ -162,9 +268,8 @@ async function nodesFromSeeds(seeds: readonly string[], clusterSecret: string): 
 }
 
 /** One block per node, the figures `tessera admin status` shows. */
-export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; error: string })[]): string {
+export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; error: string })[], nowMs = Date.now()): string {
   const lines: string[] = [];
-  const pct = (x: number): string => `${Math.round(x * 100)}%`;
   const mb = (x: number): string => `${(x / 1e6).toFixed(1)} MB`;
   for (const row of rows) {
     if ('error' in row) {
@@ -173,17 +278,20 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
     }
     const { scrub, repair, audit, rebalance, gc } = row.figures;
     const { workers } = row;
-    const eta = rebalance.etaSeconds;
+    // Time left of a scrub pass: its elapsed time scaled by what remains.
+    const scrubElapsedS = scrub.passStartedMs === null ? 0 : (nowMs - scrub.passStartedMs) / 1000;
+    const scrubLeft = scrub.progress >= 1 ? 0 : scrub.progress > 0 && scrubElapsedS > 0 ? (scrubElapsedS * (1 - scrub.progress)) / scrub.progress : null;
+    const rebalancing = !rebalance.done && rebalance.progress < 1;
     lines.push(
       `${row.nodeId} (ring epoch ${row.ringEpoch})`,
-      `  scrub      pass ${scrub.passes + 1} ${pct(scrub.progress)} (${scrub.keysScanned}/${scrub.keysTotal} keys), ${mb(workers.scrub.bytesPerSecond ?? 0)}/s; ` +
+      `  scrub      pass ${scrub.passes + 1} ${progressBar(scrub.progress)} ${scrub.progress >= 1 ? 'done' : timeLeft(scrubLeft)} (${scrub.keysScanned}/${scrub.keysTotal} keys), ${mb(workers.scrub.bytesPerSecond ?? 0)}/s; ` +
         `shards verified ${scrub.shardsVerified} (${mb(scrub.bytesVerified)}), checksum failures ${scrub.checksumFailures}, missing ${scrub.missingShards}`,
-      `  repair     done ${repair.done}, pending ${repair.pending}, failed attempts ${repair.failed}, quarantined ${row.quarantinedShards}; ` +
+      `  repair     ${repairProgress(repair.done, repair.pending, workers.repair.itemsPerSecond ?? 0)}done ${repair.done}, pending ${repair.pending}, failed attempts ${repair.failed}, quarantined ${row.quarantinedShards}; ` +
         `rebuilt ${repair.shardsRebuilt} shards, ${mb(repair.bytesRebuilt)} at ${repair.mbPerSecond.toFixed(1)} MB/s`,
       `  audit      passes ${audit.passes}, objects below full redundancy ${audit.belowFullRedundancy}`,
       workers.rebalance.worker['enabled'] === false
         ? '  rebalance  off (healing.rebalance / TESSERA_REBALANCE)'
-        : `  rebalance  ${rebalance.done ? 'idle' : `${pct(rebalance.progress)}, ETA ${eta === null ? '?' : `${Math.ceil(eta)} s`}`}; ` +
+        : `  rebalance  ${rebalancing ? `${progressBar(rebalance.progress)} ${timeLeft(rebalance.etaSeconds)}` : 'idle'}; ` +
           `moved ${rebalance.moved} (${mb(rebalance.bytesMoved)}), pending ${rebalance.pending}`,
       workers.gc.worker['enabled'] === false
         ? '  gc         off (healing.gc / TESSERA_GC)'

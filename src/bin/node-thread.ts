@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('node-thread.ts runs only as a worker thread');
   const data = workerData as NodeThreadData;
-  const logger = createRootLogger({ level: data.logLevel });
+  const logger = createRootLogger({ level: data.logLevel, format: data.logFormat });
   const nodes: StorageNode[] = [];
   const send = (message: NodeThreadMessage): void => port.postMessage(message);
   const closeAll = async (): Promise<void> => {

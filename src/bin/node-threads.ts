@@ -14,6 +14,8 @@ export interface NodeThreadData {
   nodes: NodeSpec[];
   clusterSecret: string;
   logLevel: string;
+  /** The host's log format, so the threads' lines look like its own (a thread's stdout is no terminal). */
+  logFormat: 'pretty' | 'json';
 }
 
 /** What a node thread reports to its host. */
@@ -34,8 +36,8 @@ export class NodeThread {
   private worker: Worker | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(options: { nodes: NodeSpec[]; clusterSecret: string; logger: Logger }) {
-    this.data = { nodes: options.nodes, clusterSecret: options.clusterSecret, logLevel: options.logger.level };
+  constructor(options: { nodes: NodeSpec[]; clusterSecret: string; logger: Logger; logFormat?: 'pretty' | 'json' }) {
+    this.data = { nodes: options.nodes, clusterSecret: options.clusterSecret, logLevel: options.logger.level, logFormat: options.logFormat ?? 'json' };
     this.logger = options.logger;
   }
 

@@ -17,7 +17,7 @@ import {
   type NodeConfig,
 } from '../common/index.js';
 import { detectKernelSupport } from '../erasure/index.js';
-import { Gateway, masterKeyLine, ringFromConfig } from '../gateway/index.js';
+import { Gateway, masterKeyLine, ringFromConfig, type GatewayMetrics, type MetricsText } from '../gateway/index.js';
 import { parseRing, serializeRing, type Ring } from '../placement/index.js';
 import { NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
@@ -64,6 +64,7 @@ export async function runNode(
     clusterSecret: config.clusterSecret,
     reserveBytes: config.reserveBytes,
     healing: config.healing,
+    metricsToken: config.metricsToken,
     logger: makeLogger(config),
   });
   await node.start();
@@ -75,12 +76,13 @@ export async function runGateway(
   flags: { config?: string | undefined; listen?: string | undefined },
   env: Env,
   makeLogger: (config: GatewayConfig) => Logger,
-): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean>; reloadMasterKeys(): Promise<boolean> }> {
+  metricsText?: MetricsText,
+): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean>; reloadMasterKeys(): Promise<boolean>; metrics: GatewayMetrics }> {
   enableRelaxedSimd();
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
   const config = gatewayConfigFrom(file, env, { listen: flags.listen });
   applyHeapGrowth(config.heapGrowthPercent);
-  const gateway = new Gateway({ config, logger: makeLogger(config) });
+  const gateway = new Gateway({ config, logger: makeLogger(config), ...(metricsText === undefined ? {} : { metricsText }) });
   try {
     await gateway.start();
   } catch (err) {
@@ -105,7 +107,7 @@ export interface DevInfo {
  * data directory, speaking the same node protocol as a real cluster. The cluster secret is created once and kept under the data directory.
  */
 export async function runDev(
-  flags: { data?: string | undefined; listen?: string | undefined; nodes?: string | undefined; nodeThreads?: string | undefined },
+  flags: { data?: string | undefined; listen?: string | undefined; nodes?: string | undefined; nodeThreads?: string | undefined; logFormat?: 'pretty' | 'json' | undefined },
   env: Env,
   logger: Logger,
 ): Promise<Service & { info: DevInfo }> {
@@ -121,7 +123,7 @@ export async function runDev(
   const threadCount = nodeThreadCount(flags.nodeThreads, nodeCount);
   const services: Service[] = [];
   try {
-    const ports = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services);
+    const ports = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services, flags.logFormat ?? 'json');
     const nodes = specs.map((spec) => ({ id: spec.nodeId, address: `127.0.0.1:${ports.get(spec.nodeId) ?? 0}`, zone: 'local' }));
     const accessKeyId = env[CREDENTIAL_ENV.accessKeyId] ?? DEFAULTS.devAccessKeyId;
     const secretAccessKey = env[CREDENTIAL_ENV.secretAccessKey] ?? DEFAULTS.devSecretAccessKey;
@@ -188,9 +190,10 @@ async function startNodeThreads(
   clusterSecret: string,
   logger: Logger,
   services: Service[],
+  logFormat: 'pretty' | 'json',
 ): Promise<Map<string, number>> {
   const groups = Array.from({ length: threadCount }, (_, t) => specs.filter((_, i) => i % threadCount === t));
-  const threads = groups.map((nodes) => new NodeThread({ nodes, clusterSecret, logger }));
+  const threads = groups.map((nodes) => new NodeThread({ nodes, clusterSecret, logger, logFormat }));
   services.push(...threads);
   const ports = new Map<string, number>();
   for (const found of await Promise.all(threads.map((thread) => thread.start()))) {

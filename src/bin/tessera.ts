@@ -7,13 +7,13 @@ import { runClusterCli, runRingPush } from './cluster-cli.js';
 import { runConfigCli } from './config-cli.js';
 import { runHealthcheck } from './healthcheck.js';
 import { runRingCli } from './ring-cli.js';
-import { GatewayWorkers, gatewayWorkerCount } from './gateway-workers.js';
+import { GatewayWorkers, gatewayMetricsText, gatewayWorkerCount, shareWorkerMetrics } from './gateway-workers.js';
 import { runDev, runGateway, runNode, type Service } from './roles.js';
 
 const USAGE = `usage: tessera <command> [options]
 
 commands:
-  dev       [--data DIR] [--listen HOST:PORT] [--nodes N] [--node-threads N]
+  dev       [--data DIR] [--listen HOST:PORT] [--nodes N] [--node-threads N] [--log-format auto|pretty|json]
                                                            embedded gateway + storage nodes (default ./data, 127.0.0.1:9000;
                                                            nodes run in one thread per core, 0 = on the gateway's thread)
   node      [--config FILE] [--data DIR] [--listen HOST:PORT] [--id ID] [--secret-file FILE]
@@ -25,8 +25,11 @@ commands:
   ring      create|add|remove|reweight|show|diff|locate|push
                                                            ring files; push hands a ring to every node
   config    check [FILE] [--role gateway|node]            validate a configuration without starting anything
-  admin     status|scrub [--config FILE] [--fast]       background work per node: scrub, repair, audit, rebalance
-            kms rotate [--config FILE]                   re-seal every SSE-S3 data key under the master key file's first key
+  admin     status|scrub|heal [--config FILE] [--fast] [--watch] [--wait] [--json]
+                                                           background work per node: scrub, repair, audit, rebalance;
+                                                           heal --wait follows a pass to its end, status --watch repeats
+  admin     object BUCKET KEY [--version ID] [--json]      where each shard of an object is, its health, and what losing each node means
+  admin     kms rotate [--config FILE]                     re-seal every SSE-S3 data key under the master key file's first key
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
 Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then
@@ -59,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
       nodes: { type: 'string' },
       'node-threads': { type: 'string' },
       workers: { type: 'string' },
+      'log-format': { type: 'string' },
     },
     strict: true,
   });
@@ -73,19 +77,23 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  let logger = createRootLogger({ level: env[GatewaySettings.properties.logLevel.env] ?? DEFAULTS.logLevel });
-  const rootLogger = (level: string): typeof logger => {
-    logger = createRootLogger({ level });
+  const logFormat = logFormatOf(values['log-format'] ?? env[GatewaySettings.properties.logFormat.env]);
+  let logger = createRootLogger({ level: env[GatewaySettings.properties.logLevel.env] ?? DEFAULTS.logLevel, format: logFormat ?? DEFAULTS.logFormat });
+  const rootLogger = (config: { logLevel: string; logFormat: 'auto' | 'pretty' | 'json' }): typeof logger => {
+    logger = createRootLogger({ level: config.logLevel, format: logFormat ?? config.logFormat });
     return logger;
   };
   switch (command) {
     case 'dev': {
-      const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes, nodeThreads: values['node-threads'] }, env, logger);
+      const threadLogs = (logFormat ?? DEFAULTS.logFormat) === 'auto' ? (process.stdout.isTTY === true ? 'pretty' : 'json') : logFormat === 'pretty' ? 'pretty' : 'json';
+      const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes, nodeThreads: values['node-threads'], logFormat: threadLogs }, env, logger);
       const { info } = dev;
       process.stdout.write(
         [
           'Tessera is running (embedded: 1 gateway, storage nodes on loopback).',
           `  endpoint:   ${info.endpoint}`,
+          `  console:    ${info.endpoint}/-/console/`,
+          `  metrics:    ${info.endpoint}/metrics`,
           `  region:     ${info.region}`,
           `  access key: ${info.accessKeyId}`,
           `  secret key: ${info.secretAccessKey}`,
@@ -102,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
       service = await runNode(
         { config: values.config, data: values.data, listen: values.listen, id: values.id, secretFile: values['secret-file'] },
         env,
-        (config) => rootLogger(config.logLevel),
+        (config) => rootLogger(config),
       );
       break;
     case 'gateway': {
@@ -115,7 +123,9 @@ async function main(argv: string[]): Promise<number> {
         logger.info({ workers }, 'gateway workers listening');
         break;
       }
-      const gateway = await runGateway({ config: values.config, listen: values.listen }, env, (config) => rootLogger(config.logLevel));
+      const gateway = await runGateway({ config: values.config, listen: values.listen }, env, (config) => rootLogger(config), gatewayMetricsText());
+      // A worker reports its figures to the primary from the start, whichever worker a scrape reaches.
+      if (cluster.isWorker) shareWorkerMetrics(gateway.metrics.registry);
       // SIGHUP: look for a newer ring at once instead of waiting for the next poll, re-read a renewed certificate and the master keys.
       process.on('SIGHUP', () => {
         void gateway.reloadRing();
@@ -133,6 +143,13 @@ async function main(argv: string[]): Promise<number> {
   logger.info('shutting down');
   await service.close();
   return 0;
+}
+
+/** `--log-format` / TESSERA_LOG_FORMAT, checked; undefined leaves it to the configuration. */
+function logFormatOf(value: string | undefined): 'auto' | 'pretty' | 'json' | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'auto' || value === 'pretty' || value === 'json') return value;
+  throw new Error(`--log-format must be auto, pretty or json, got ${JSON.stringify(value)}`);
 }
 
 main(process.argv.slice(2)).then(

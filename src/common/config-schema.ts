@@ -96,6 +96,7 @@ export const DEFAULTS = {
    * of the process's CPU). 300 (4x) cut that to a few, at the price of heaps up to 4x their live size.
    */
   heapGrowthPercent: 300,
+  logFormat: 'auto',
   /** Development credentials of the embedded default; printed at start, overridable. */
   devAccessKeyId: 'tessera',
   devSecretAccessKey: 'tessera-dev-secret',
@@ -164,6 +165,9 @@ const Int = (minimum: number, maximum: number): TInteger => Type.Integer({ minim
 /** A switch: true/false in a file; on/off, true/false, 1/0, yes/no in the environment. */
 const Switch = Type.Boolean({ expected: 'on or off (true/false)' });
 
+/** How log lines are written. */
+export const LogFormat = Type.Union([Type.Literal('auto'), Type.Literal('pretty'), Type.Literal('json')]);
+
 /** Erasure-coding kernel choice. */
 export const KernelChoice = Type.Union([Type.Literal('auto'), Type.Literal('portable'), Type.Literal('wasm-simd')]);
 /** pino's levels. */
@@ -222,6 +226,15 @@ const common = {
     default: DEFAULTS.heapGrowthPercent,
     doc: "how far (percent) the JavaScript heap may grow past its live size before a full garbage collection; 0 keeps V8's own choice",
   }),
+  logFormat: setting(LogFormat, {
+    env: 'TESSERA_LOG_FORMAT',
+    default: DEFAULTS.logFormat,
+    doc: '`pretty`: one readable line per event; `json`: one JSON object per line; `auto`: pretty when stdout is a terminal',
+  }),
+  metricsToken: Type.Optional(
+    setting(Text, { env: 'TESSERA_METRICS_TOKEN', fileForm: 'metricsTokenFile', doc: 'bearer token `GET /metrics` requires; without one it is open' }),
+  ),
+  metricsTokenFile: Type.Optional(setting(Path, { env: 'TESSERA_METRICS_TOKEN_FILE' })),
 };
 
 /** Reed-Solomon layout of new objects. */
@@ -239,6 +252,7 @@ export const GatewaySettings = Type.Object(
   {
     listen: setting(Listen, { env: 'TESSERA_LISTEN', flag: '--listen', default: DEFAULTS.gatewayListen, doc: '`host:port` to listen on' }),
     ...common,
+    accessLog: setting(Switch, { env: 'TESSERA_ACCESS_LOG', default: false, doc: 'log one line per S3 request: request id, user, operation, bucket, key, status, bytes, duration' }),
     seeds: Type.Optional(
       setting(Type.Array(Listen, { minItems: 1, expected: 'a list of at least one storage node "host:port"', list: true }), {
         env: 'TESSERA_SEEDS',

@@ -10,6 +10,7 @@ import {
   GatewaySettings,
   HealingSettings,
   KernelChoice,
+  LogFormat,
   LogLevel,
   NodeSettings,
   defaultsOf,
@@ -41,6 +42,9 @@ export type ClusterNodeConfig = Static<typeof ClusterNode>;
 
 /** Erasure-coding kernel choice. */
 export type KernelChoice = Static<typeof KernelChoice>;
+
+/** How log lines are written: pretty, JSON, or pretty on a terminal. */
+export type LogFormat = Static<typeof LogFormat>;
 
 /** pino's levels. */
 export type LogLevel = Static<typeof LogLevel>;
@@ -76,6 +80,11 @@ export interface GatewayConfig {
   logLevel: LogLevel;
   /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
   heapGrowthPercent: number;
+  logFormat: LogFormat;
+  /** Bearer token GET /metrics requires; undefined: open. */
+  metricsToken: string | undefined;
+  /** Log one line per S3 request. */
+  accessLog: boolean;
   /** Serve HTTPS instead of HTTP when set. */
   tls: TlsConfig | undefined;
   /** The SSE-S3 master key file; SSE-S3 is refused without one. */
@@ -97,6 +106,9 @@ export interface NodeConfig {
   logLevel: LogLevel;
   /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
   heapGrowthPercent: number;
+  logFormat: LogFormat;
+  /** Bearer token GET /metrics requires; undefined: open. */
+  metricsToken: string | undefined;
   /** Pacing of the node's background work (scrub, repair, audit, rebalance, gc). */
   healing: NodeHealingConfig;
 }
@@ -260,6 +272,9 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     kernel: settings.kernel,
     logLevel: settings.logLevel,
     heapGrowthPercent: settings.heapGrowthPercent,
+    logFormat: settings.logFormat,
+    metricsToken: reader.secret('metricsToken', settings.metricsToken, settings.metricsTokenFile),
+    accessLog: settings.accessLog,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
     sseMasterKeyFile: settings.sseMasterKeyFile,
     sseCustomerKeysOverHttp: settings.sseCustomerKeysOverHttp,
@@ -282,6 +297,8 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     reserveBytes: settings.reserveBytes,
     logLevel: settings.logLevel,
     heapGrowthPercent: settings.heapGrowthPercent,
+    logFormat: settings.logFormat,
+    metricsToken: reader.secret('metricsToken', settings.metricsToken, settings.metricsTokenFile),
     healing: settings.healing,
   };
   checkGcAges(config.healing);
@@ -297,7 +314,7 @@ export function checkGcAges(config: Pick<NodeHealingConfig, 'gcSettleMs' | 'gcTo
 
 /** A configuration as `tessera config check` prints it: secrets replaced, so the output can be shared. */
 export function redactConfig(config: GatewayConfig | NodeConfig): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...config, clusterSecret: '[redacted]' };
+  const copy: Record<string, unknown> = { ...config, clusterSecret: '[redacted]', ...(config.metricsToken === undefined ? {} : { metricsToken: '[redacted]' }) };
   if ('credentials' in config) copy['credentials'] = config.credentials.map((c) => ({ accessKeyId: c.accessKeyId, secretAccessKey: '[redacted]' }));
   return copy;
 }

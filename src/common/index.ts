@@ -26,6 +26,7 @@ export type {
   GatewayConfig,
   KernelChoice,
   ListenAddress,
+  LogFormat,
   LogLevel,
   NodeConfig,
   NodeHealingConfig,
@@ -34,3 +35,4 @@ export type {
 } from './config.js';
 export type { ConfigInput, Env } from './config-reader.js';
 export { GatewaySettings, NodeSettings, settingsOf, type SettingNode } from './config-schema.js';
+export { PROMETHEUS_CONTENT_TYPE, bearerAllowed } from './bearer-token.js';

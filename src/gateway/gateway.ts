@@ -2,20 +2,44 @@ import { readFile } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
-import { createCodec } from '../erasure/index.js';
+import { createCodec, type Codec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
-import { BucketService, StripePool } from './data-path/index.js';
+import { BucketService, StripePool, type GatewayServices } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { MasterKeyring, ObjectSealer } from './encryption/index.js';
+import { GatewayMetrics, createS3App, registerConsole, registerHealthRoutes, registerMetricsRoute, type GatewayHealth } from './http/index.js';
+import { OPERATIONS, resolveOperation } from './operations.js';
 
 export { rotateMasterKey, type RotationReport } from './data-path/index.js';
 export { MasterKeyring, ObjectSealer, masterKeyLine } from './encryption/index.js';
-import { createS3App, registerHealthRoutes, type GatewayHealth } from './http/index.js';
-import { resolveOperation } from './operations.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
 const IDLE_STRIPE_BUFFERS = 16;
+
+/** The codec with every reconstruction counted: a read that rebuilt a stripe from parity is a degraded read. */
+function countingReconstructs(codec: Codec, onReconstruct: () => void): Codec {
+  return {
+    dataShards: codec.dataShards,
+    parityShards: codec.parityShards,
+    totalShards: codec.totalShards,
+    kernel: codec.kernel,
+    relaxedSimd: codec.relaxedSimd,
+    encode: (shards) => codec.encode(shards),
+    reconstruct: ((shards: (Uint8Array | null)[], options?: Parameters<Codec['reconstruct']>[1]) => {
+      onReconstruct();
+      return codec.reconstruct(shards, options ?? {});
+    }) as Codec['reconstruct'],
+    verify: (shards) => codec.verify(shards),
+    allocateShards: (shardBytes) => codec.allocateShards(shardBytes),
+  };
+}
+
+/**
+ * Where a gateway's /metrics text comes from: by default its own registry; a gateway worker of a
+ * multi-process gateway passes one that gathers every worker's figures.
+ */
+export type MetricsText = (own: GatewayMetrics) => Promise<string>;
 
 /** The ring a gateway derives from its configured node list: deterministic, so every gateway derives the same one. */
 export function ringFromConfig(config: GatewayConfig): Ring {
@@ -52,9 +76,12 @@ export class Gateway {
   private boundAddress: { host: string; port: number } | undefined;
   /** Seals and opens data keys; its master keys are re-read from the file on reloadMasterKeys (SIGHUP). */
   private readonly sealer = new ObjectSealer(undefined);
+  private readonly metricsText: MetricsText;
+  private gatewayMetrics: GatewayMetrics | undefined;
 
-  constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring; clock?: () => number }) {
+  constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring; clock?: () => number; metricsText?: MetricsText }) {
     this.config = options.config;
+    this.metricsText = options.metricsText ?? ((own) => own.text());
     this.logger = options.logger.child({ component: 'gateway' });
     this.initialRing = options.ring;
     // The gateway's one time source: version ids, record timestamps, signature skew and ring rounds all read it.
@@ -88,38 +115,58 @@ export class Gateway {
     if (ring.replicas !== shards) {
       throw new Error(`the ring places ${ring.replicas} shards per object; erasure ${config.erasure.dataShards}+${config.erasure.parityShards} needs ${shards}`);
     }
-    const cluster = new ClusterView(ring, { clusterSecret: config.clusterSecret });
+    const plainCodec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
+    const metrics = new GatewayMetrics({
+      operations: OPERATIONS.map((operation) => operation.name),
+      ringEpoch: () => this.cluster?.current.epoch ?? 0,
+      kernel: plainCodec.kernel,
+      relaxedSimd: plainCodec.relaxedSimd,
+    });
+    this.gatewayMetrics = metrics;
+    const cluster = new ClusterView(ring, { clusterSecret: config.clusterSecret, nodeCallObserver: (nodeId) => metrics.nodeCallObserver(nodeId) });
     this.cluster = cluster;
-    const codec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
+    const codec = countingReconstructs(plainCodec, () => metrics.degradedRead());
     const clock = this.clock;
     const secrets = new Map(config.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
     if (config.sseMasterKeyFile !== undefined) this.sealer.useMasterKeys(MasterKeyring.parse(await readFile(config.sseMasterKeyFile, 'utf8')));
+    const services: GatewayServices = {
+      cluster,
+      buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),
+      clock,
+      codec,
+      erasure: config.erasure,
+      region: config.region,
+      ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
+      metadataTimeoutMs: config.metadataTimeoutMs,
+      stallTimeoutMs: config.stallTimeoutMs,
+      minPartSizeBytes: config.minPartSizeBytes,
+      logger: this.logger,
+      digestPool,
+      stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
+      sealer: this.sealer,
+      sseCustomerKeysOverHttp: config.sseCustomerKeysOverHttp ?? false,
+    };
+    const credentials = { secretKeyFor: (accessKeyId: string) => secrets.get(accessKeyId) };
     const app = createS3App({
       route: resolveOperation,
-      services: {
-        cluster,
-        buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),
-        clock,
-        codec,
-        erasure: config.erasure,
-        region: config.region,
-        ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
-        metadataTimeoutMs: config.metadataTimeoutMs,
-        stallTimeoutMs: config.stallTimeoutMs,
-        minPartSizeBytes: config.minPartSizeBytes,
-        logger: this.logger,
-        digestPool,
-        stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
-        sealer: this.sealer,
-        sseCustomerKeysOverHttp: config.sseCustomerKeysOverHttp ?? false,
-      },
-      credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
+      services,
+      credentials,
       baseDomain: config.baseDomain,
       https: await readTls(config),
+      metrics,
+      accessLog: config.accessLog,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
+    registerConsole(app, {
+      services,
+      credentials,
+      clusterSecret: config.clusterSecret,
+      baseDomain: config.baseDomain,
+      gateway: () => ({ kernel: plainCodec.kernel, version: '' }),
+    });
+    registerMetricsRoute(app, { baseDomain: config.baseDomain, token: config.metricsToken, text: () => this.metricsText(metrics) });
     this.app = app;
     if (config.ringFile !== undefined) {
       this.watcher = new RingFileWatcher({
@@ -156,6 +203,12 @@ export class Gateway {
   get address(): { host: string; port: number } {
     if (this.boundAddress === undefined) throw new Error('gateway not started');
     return this.boundAddress;
+  }
+
+  /** The gateway's Prometheus figures (after start). */
+  get metrics(): GatewayMetrics {
+    if (this.gatewayMetrics === undefined) throw new Error('gateway not started');
+    return this.gatewayMetrics;
   }
 
   /** The ring in use (after start). */

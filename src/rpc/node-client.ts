@@ -44,6 +44,8 @@ export interface NodeClientOptions {
   /** Time allowed between two body chunks once a node answers. */
   bodyTimeoutMs?: number;
   clock?: () => number;
+  /** Told of every request: 'ok' or the wire error code, and seconds until the node answered (headers). */
+  observe?: ((outcome: string, seconds: number) => void) | undefined;
 }
 
 interface CallOptions {
@@ -86,9 +88,11 @@ export class NodeClient {
   private readonly secret: string;
   private readonly clock: () => number;
   private readonly batcher: CallBatcher;
+  private readonly observe: ((outcome: string, seconds: number) => void) | undefined;
 
   constructor(options: NodeClientOptions) {
     this.nodeId = options.nodeId;
+    this.observe = options.observe;
     this.address = options.address;
     this.secret = options.clusterSecret;
     this.clock = options.clock ?? Date.now;
@@ -327,6 +331,7 @@ export class NodeClient {
     }
     Object.assign(headers, signRequest(this.secret, method, url, bodyHash, this.clock()));
     let response: Dispatcher.ResponseData;
+    const startedMs = this.observe === undefined ? 0 : performance.now();
     try {
       response = await this.pool.request({
         method,
@@ -336,11 +341,16 @@ export class NodeClient {
         signal: options.signal ?? null,
       });
     } catch (err) {
-      throw this.transportError(err);
+      const failure = this.transportError(err);
+      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
+      throw failure;
     }
     if (response.statusCode >= 300) {
-      throw await this.statusError(response);
+      const failure = await this.statusError(response);
+      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
+      throw failure;
     }
+    this.observe?.('ok', (performance.now() - startedMs) / 1000);
     return response;
   }
 

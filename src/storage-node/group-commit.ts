@@ -64,6 +64,8 @@ export class GroupCommitWriter {
   private failures = 0;
   private batches = 0;
   private levelWrites = 0;
+  /** Told how long each synced LevelDB write took, in seconds (the node's fsync latency). */
+  syncObserver: ((seconds: number) => void) | undefined;
 
   constructor(writeOps: WriteOps, sync: boolean) {
     this.writeOps = writeOps;
@@ -120,8 +122,11 @@ export class GroupCommitWriter {
   private async writeGroup(group: Waiter[]): Promise<void> {
     const ops = group.length === 1 ? (group[0] as Waiter).ops : group.flatMap((waiter) => waiter.ops);
     this.levelWrites += 1;
+    const synced = this.sync && group.some((waiter) => waiter.durable);
+    const startedMs = synced && this.syncObserver !== undefined ? performance.now() : 0;
     try {
-      await this.writeOps(ops, this.sync && group.some((waiter) => waiter.durable));
+      await this.writeOps(ops, synced);
+      if (startedMs > 0) this.syncObserver?.((performance.now() - startedMs) / 1000);
     } catch (err) {
       if ((err as { code?: unknown }).code !== 'LEVEL_DATABASE_NOT_OPEN') this.failures += 1;
       for (const waiter of group) waiter.reject(err);

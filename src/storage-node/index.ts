@@ -11,7 +11,8 @@ export {
 } from './shard-store.js';
 export { MetadataStore, MetadataWriteFenced, METADATA_SCHEMA_VERSION, type QuarantineEntry, type StoredObject } from './metadata-store.js';
 export type { RecoveryReport } from './shard-recovery.js';
-export { NodeServer, type NodeServerOptions } from './node-server.js';
+export { NODE_METRICS_PATH, NodeServer, type NodeServerOptions } from './node-server.js';
+export { NodeMetrics, type NodeMetricsSources } from './node-metrics.js';
 export { loadBlockHasher, type BlockHasher } from './checksum.js';
 export { ShardCorruptError, SHARD_HEADER_BYTES, DEFAULT_CHUNK_BYTES } from './shard-file.js';
 export { RingStore } from './ring-store.js';

@@ -147,6 +147,11 @@ export class MetadataStore {
     return this.writer.counts;
   }
 
+  /** Reports the duration of every synced write (seconds) to `observer`: the node's fsync latency. */
+  observeSyncedWrites(observer: (seconds: number) => void): void {
+    this.writer.syncObserver = observer;
+  }
+
   /** The schema version recorded in the database; 1 for a database written before the version row existed, 0 when empty. */
   async schemaVersion(): Promise<number> {
     const value = await this.db.get(rowKey(ROW.node, 'schema'));

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import Type, { type Static, type TSchema } from 'typebox';
-import type { Logger } from '../common/index.js';
+import { join } from 'node:path';
+import { PROMETHEUS_CONTENT_TYPE, bearerAllowed, type Logger } from '../common/index.js';
 import {
   AbortRequest,
   BODY_HASH_HEADER,
@@ -30,6 +31,7 @@ import {
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
 import { toObjectStatus } from './metadata-store.js';
+import { NodeMetrics } from './node-metrics.js';
 import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
 import type { ShardStore } from './shard-store.js';
@@ -50,7 +52,14 @@ export interface NodeServerOptions {
   clusterSecret: string;
   logger: Logger;
   clock?: () => number;
+  /** The node's data directory, for the LevelDB size in metrics (left out without it). */
+  dataDir?: string | undefined;
+  /** Bearer token GET /metrics requires; without one it is open. */
+  metricsToken?: string | undefined;
 }
+
+/** Where a node answers Prometheus: the one path not signed with the cluster secret besides /health. */
+export const NODE_METRICS_PATH = '/metrics';
 
 /** Largest JSON body a node accepts (commit records carry user metadata, capped by S3 at 2 KiB). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -66,10 +75,20 @@ export class NodeServer {
   private readonly app: FastifyInstance;
   private readonly options: NodeServerOptions;
   private readonly clock: () => number;
+  /** The node's Prometheus figures. */
+  readonly metrics: NodeMetrics;
 
   constructor(options: NodeServerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    const healing = options.healing;
+    this.metrics = new NodeMetrics({
+      nodeId: options.nodeId,
+      health: () => this.health(),
+      workStatus: healing === undefined ? undefined : () => healing.workStatus(),
+      countKeys: () => options.store.metadata.countKeys(),
+      metadataDir: options.dataDir === undefined ? undefined : join(options.dataDir, 'meta'),
+    });
     this.app = Fastify({
       loggerInstance: options.logger as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -114,6 +133,8 @@ export class NodeServer {
 
   private async authenticate(request: FastifyRequest): Promise<void> {
     if (request.url === NODE_PATHS.health) return;
+    // Prometheus cannot sign with the cluster secret: the metrics route checks its own bearer token.
+    if (request.url === NODE_METRICS_PATH && request.method === 'GET') return;
     const problem = verifyRequestSignature(
       this.options.clusterSecret,
       request.method,
@@ -214,7 +235,20 @@ export class NodeServer {
       return reply.type('application/json').send(serializeRing(ring));
     });
     registerHealingRoutes(this.app, store, this.options.healing);
-    this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => {
+    this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => this.health());
+    this.app.get(NODE_METRICS_PATH, async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      if (!bearerAllowed(request.headers.authorization, this.options.metricsToken)) {
+        return reply.code(401).header('www-authenticate', 'Bearer realm="tessera metrics"').type('text/plain').send('a bearer token is required\n');
+      }
+      return reply.type(PROMETHEUS_CONTENT_TYPE).send(await this.metrics.text());
+    });
+  }
+
+  /** The node's health report: GET /health, and the source of the health figures in metrics. */
+  private async health(): Promise<NodeHealth> {
+    const { store } = this.options;
+    {
       const metadataStore = store.metadata.status;
       const stats = store.stats;
       const recovery = stats.lastRecovery;
@@ -243,7 +277,7 @@ export class NodeServer {
               },
         ...(this.options.resolver === undefined ? {} : { preparedResolver: this.options.resolver.status() }),
       };
-    });
+    }
   }
 
   /**

@@ -27,6 +27,8 @@ export interface StorageNodeOptions {
   clock?: () => number;
   /** Pause between passes of the prepared-shard resolver; 0 turns it off. */
   resolveEveryMs?: number;
+  /** Bearer token GET /metrics requires; without one it is open. */
+  metricsToken?: string | undefined;
   /** Pacing of scrub, repair, audit and rebalance; false runs none of them (tests of the store alone). */
   healing?: Partial<HealingConfig> | false;
 }
@@ -97,8 +99,11 @@ export class StorageNode {
       ...(healing === undefined ? {} : { healing, onRingAdopted: () => healing.ringChanged() }),
       clusterSecret: options.clusterSecret,
       logger,
+      dataDir: options.dataDir,
+      metricsToken: options.metricsToken,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
+    store.metadata.observeSyncedWrites(this.server.metrics.observeSync);
     this.boundAddress = await this.server.listen(options.host, options.port);
     logger.info({ address: this.boundAddress, dataDir: options.dataDir }, 'storage node listening');
     const everyMs = options.resolveEveryMs ?? DEFAULT_RESOLVE_EVERY_MS;

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { seededBytes } from '../helpers/bytes.js';
+import { parsePrometheus, sampleValue, scrape } from '../helpers/prometheus.js';
 import { startProcessCluster } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -46,6 +47,12 @@ t.test('a gateway with --workers 2 serves from two processes on one port, replac
     return Buffer.from(got).equals(bodies[i] as Buffer);
   };
   t.same(await Promise.all(bodies.map((_, i) => read(i))), bodies.map(() => true), 'every object reads back, whichever worker serves it');
+
+  // Whichever worker answers a scrape, /metrics counts the requests of both.
+  for (let scrapeIndex = 0; scrapeIndex < 4; scrapeIndex += 1) {
+    const figures = parsePrometheus((await scrape(`${cluster.endpoint}/metrics`)).text);
+    t.equal(sampleValue(figures, 'tessera_gateway_requests_total', { operation: 'PutObject', status_class: '2xx' }), 12, `scrape ${scrapeIndex}: every worker's PUTs`);
+  }
 
   process.kill(workers[0] as number, 'SIGKILL');
   await until(async () => {

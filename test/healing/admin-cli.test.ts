@@ -56,3 +56,35 @@ t.test('admin status and scrub against the embedded cluster, across a restart', 
   t.match(missing.err, 'no embedded cluster');
   t.equal((await admin(['bogus'])).code, 2);
 });
+
+t.test('admin heal --wait runs a pass to the end; status --watch repeats until stopped; both have --json', async (t) => {
+  const healDir = join(dir, 'heal');
+  const dev = await runDev({ data: healDir, listen: '127.0.0.1:0', nodes: '6' }, {}, silentLogger());
+  t.teardown(() => dev.close());
+  const heal = await admin(['heal', '--fast', '--wait', '--interval-ms', '50', '--data', healDir]);
+  t.equal(heal.code, 0, `heal --wait ends with every node healed: ${heal.err}`);
+  t.match(heal.out, /heal pass started on 6 of 6 nodes/);
+  t.match(heal.out, /scrub\s+pass \d+ \[[#.]{20}\] \d+%/, 'progress bars');
+  t.match(heal.out, /heal pass done: every node scrubbed, nothing left to repair/);
+
+  const healJson = await admin(['heal', '--wait', '--fast', '--json', '--interval-ms', '50', '--data', healDir]);
+  t.equal(healJson.code, 0);
+  const snapshots = healJson.out.trim().split('\n').map((line) => JSON.parse(line) as { nodeId: string }[]);
+  t.ok(snapshots.length >= 1 && snapshots.every((rows) => rows.length === 6), 'one JSON line per progress report, six nodes each');
+
+  const stop = new AbortController();
+  let printed = 0;
+  let out = '';
+  const code = await runAdminCli(['status', '--watch', '--interval-ms', '20', '--data', healDir], {}, {
+    stdout: (s) => {
+      out += s;
+      printed += 1;
+      if (printed === 3) stop.abort();
+    },
+    stderr: () => undefined,
+    signal: stop.signal,
+  });
+  t.equal(code, 0);
+  t.equal(printed, 3, 'status --watch printed until stopped');
+  t.equal(out.match(/node-0 \(ring epoch/g)?.length, 3);
+});

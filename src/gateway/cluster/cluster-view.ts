@@ -7,6 +7,8 @@ export interface ClusterViewOptions {
   connectionsPerNode?: number;
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
+  /** The recorder of one node's requests (metrics), asked once per node client. */
+  nodeCallObserver?: ((nodeId: string) => (outcome: string, seconds: number) => void) | undefined;
 }
 
 /**
@@ -119,6 +121,7 @@ export class ClusterView {
           ...(this.options.connectionsPerNode === undefined ? {} : { connections: this.options.connectionsPerNode }),
           ...(this.options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: this.options.headersTimeoutMs }),
           ...(this.options.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: this.options.bodyTimeoutMs }),
+          observe: this.options.nodeCallObserver?.(id),
         }),
       );
     }

@@ -1,6 +1,9 @@
 // The HTTP side of the S3 API on Fastify: the app and its one route, the error reply, CORS headers, the
-// request context a handler gets, its verified body, and the gateway's health endpoints.
+// request context a handler gets, its verified body, the gateway's health endpoints and its metrics.
 export { registerHealthRoutes, GATEWAY_HEALTH_PATHS, type GatewayHealth } from './health-route.js';
+export { GatewayMetrics, UNKNOWN_OPERATION, type GatewayMetricsSources, type NodeCallObserver } from './gateway-metrics.js';
+export { GATEWAY_METRICS_PATHS, registerMetricsRoute } from './metrics-route.js';
 export { decodedBody, readSmallBody } from './request-body.js';
 export { bucketOf, header, keyOf, type Handler, type RequestContext } from './request-context.js';
 export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.js';
+export { CONSOLE_PATH, registerConsole, type ConsoleOptions } from './console-route.js';

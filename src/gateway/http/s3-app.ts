@@ -6,7 +6,20 @@ import { authenticate, type CredentialStore } from '../auth/index.js';
 import type { GatewayServices } from '../data-path/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
+import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
 import type { Handler } from './request-context.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The S3 operation of a request that reached the S3 route ('' for others: health, metrics, preflights). */
+    s3Operation: string;
+    /** The socket's bytes written when the S3 route took the request: what the response wrote is the difference at the end. */
+    socketWrittenAtStart: number;
+    /** For the access log: the request's bucket and key, and the access key that signed it. */
+    s3Target: S3Target | null;
+    s3User: string | undefined;
+  }
+}
 
 /**
  * Picks the operation a request asks for and the handler that serves it: the operation table
@@ -27,6 +40,10 @@ export interface S3AppOptions {
   baseDomain?: string | undefined;
   /** PEM private key and certificate chain: serve HTTPS instead of HTTP. */
   https?: { key: Buffer; cert: Buffer } | undefined;
+  /** Where request figures go; without it nothing is counted. */
+  metrics?: GatewayMetrics | undefined;
+  /** Log one info line per S3 request (the access log). */
+  accessLog?: boolean | undefined;
 }
 
 /** Builds the Fastify app that speaks S3: one catch-all route, dispatched through the operation table. */
@@ -46,7 +63,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     frameworkErrors: (err, request, reply) => {
       const s3Error = err.code === 'FST_ERR_BAD_URL' ? new S3Error('InvalidURI') : err;
       reply.header('x-amz-request-id', request.id);
-      sendError(s3Error, request, reply);
+      sendError(s3Error, request, reply, options.metrics);
     },
     ...(options.https === undefined ? {} : { https: options.https }),
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, services.logger, hostId),
@@ -75,8 +92,28 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     reply.header('server', 'Tessera');
   });
 
-  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
-  app.setNotFoundHandler((request, reply) => sendError(new S3Error('MethodNotAllowed'), request, reply));
+  const { metrics } = options;
+  const accessLog = options.accessLog === true;
+  app.decorateRequest('s3Operation', '');
+  app.decorateRequest('socketWrittenAtStart', 0);
+  app.decorateRequest('s3Target', null);
+  app.decorateRequest('s3User', undefined);
+  if (metrics !== undefined || accessLog) {
+    // A callback hook, not an async one: no promise per request.
+    app.addHook('onResponse', (request, reply, done) => {
+      if (request.s3Operation === '') return done();
+      // The socket reads ahead of the route (a small body is in before the handler runs): the body's declared
+      // size is the honest figure in. Out, the socket's counter covers headers and body.
+      const receivedBytes = requestBodyBytes(request);
+      const sentBytes = request.raw.socket.bytesWritten - request.socketWrittenAtStart;
+      metrics?.requestDone(request.s3Operation, reply.statusCode, reply.elapsedTime / 1000, receivedBytes, sentBytes);
+      if (accessLog) logAccess(request, reply, receivedBytes, sentBytes);
+      done();
+    });
+  }
+
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply, metrics));
+  app.setNotFoundHandler((request, reply) => sendError(new S3Error('MethodNotAllowed'), request, reply, metrics));
 
   // CORS preflights are unauthenticated in S3: a browser sends no credentials with them.
   app.route({
@@ -99,27 +136,44 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const contentType = contentTypes.get(request.raw);
       if (contentType !== undefined) request.raw.headers['content-type'] = contentType;
       const rawUrl = request.raw.url ?? '/';
+      request.s3Operation = UNKNOWN_OPERATION;
+      request.socketWrittenAtStart = request.raw.socket.bytesWritten;
+      metrics?.requestStarted();
+      let ended = false;
+      const onClose = (): void => {
+        if (!reply.raw.writableFinished) disconnect.abort(new Error('client disconnected'));
+        if (!ended) {
+          ended = true;
+          metrics?.requestEnded();
+        }
+      };
+      const disconnect = new AbortController();
+      reply.raw.once('close', onClose);
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
+      request.s3Target = target;
       const auth = authenticate(
         { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers },
         options.credentials,
         { nowMs: services.clock.nowMs() },
       );
+      request.s3User = auth.accessKeyId;
       const operation = options.route(request.method, target, request.headers);
-      const disconnect = new AbortController();
+      request.s3Operation = operation.name;
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
       setMaxListeners(0, disconnect.signal);
-      const onClose = (): void => {
-        if (!reply.raw.writableFinished) disconnect.abort(new Error('client disconnected'));
-      };
-      reply.raw.once('close', onClose);
       request.log.debug({ operation: operation.name, bucket: target.bucket, key: target.key }, 'request');
       try {
         const ctx = { request, reply, target, auth, signal: disconnect.signal, services };
         await applyCors(ctx);
         await operation.handler(ctx);
       } finally {
-        if (reply.raw.writableFinished) reply.raw.off('close', onClose);
+        if (reply.raw.writableFinished) {
+          reply.raw.off('close', onClose);
+          if (!ended) {
+            ended = true;
+            metrics?.requestEnded();
+          }
+        }
       }
       return reply;
     },
@@ -158,8 +212,34 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: G
 
 const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary']);
 
-function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** The size of a request's body: its decoded length (aws-chunked uploads), else its Content-Length, else 0. */
+function requestBodyBytes(request: FastifyRequest): number {
+  const declared = request.headers['x-amz-decoded-content-length'] ?? request.headers['content-length'];
+  const bytes = typeof declared === 'string' ? Number(declared) : 0;
+  return Number.isFinite(bytes) && bytes > 0 ? bytes : 0;
+}
+
+/** One access-log line: who asked for what and how it went; never a signature or a secret. */
+function logAccess(request: FastifyRequest, reply: FastifyReply, receivedBytes: number, sentBytes: number): void {
+  const target = request.s3Target;
+  request.log.info(
+    {
+      user: request.s3User,
+      operation: request.s3Operation,
+      bucket: target?.bucket,
+      key: target?.key,
+      status: reply.statusCode,
+      receivedBytes,
+      sentBytes,
+      durationMs: Math.round(reply.elapsedTime * 10) / 10,
+    },
+    'access',
+  );
+}
+
+function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply, metrics: GatewayMetrics | undefined): FastifyReply {
   const error = toS3Error(err);
+  if (error.code === 'ServiceUnavailable') metrics?.quorumFailure();
   error.resource = request.raw.url?.split('?')[0] ?? '/';
   if (error.code === 'InternalError' || error.status >= 500) {
     request.log.error({ err, code: error.code }, 'request failed');

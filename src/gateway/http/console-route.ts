@@ -1,0 +1,209 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RingLocator } from '../../placement/index.js';
+import { inspectShards, type NodeClient } from '../../rpc/index.js';
+import type { CredentialStore } from '../auth/index.js';
+import { listObjects, type GatewayServices } from '../data-path/index.js';
+import { parseTarget } from '../s3/index.js';
+import { CONSOLE_ASSETS } from './console-assets.js';
+import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
+
+/** Where the console lives: bucket "-" in path style, which no S3 bucket can be. */
+export const CONSOLE_PATH = '/-/console/';
+
+/** What the console reads from. */
+export interface ConsoleOptions {
+  services: GatewayServices;
+  /** The same credential check as S3's: a user who can sign S3 requests can sign in. */
+  credentials: CredentialStore;
+  clusterSecret: string;
+  baseDomain: string | undefined;
+  /** Figures of the gateway itself for the overview. */
+  gateway: () => { kernel: string; version: string };
+}
+
+/** Longest a console page waits for one node. */
+const NODE_TIMEOUT_MS = 5_000;
+/** Keys and prefixes one browse page shows. */
+const BROWSE_PAGE = 500;
+
+/**
+ * The read-only web console: static assets (shipped in the package, no CDN) and a small JSON API under
+ * `/-/console/api/`. Sign-in checks an access key and secret against the S3 credential store and sets
+ * a signed, HttpOnly session cookie; every API call but sign-in needs it. Answered from an onRequest
+ * hook, like the health endpoints, so a virtual-hosted request for the same path stays S3's.
+ */
+export function registerConsole(app: FastifyInstance, options: ConsoleOptions): void {
+  const sessions = new ConsoleSessions({ clusterSecret: options.clusterSecret, clock: () => options.services.clock.nowMs() });
+  app.addHook('onRequest', async (request, reply) => {
+    const url = request.raw.url ?? '';
+    if (!url.startsWith('/-/console')) return;
+    if (parseTarget(url.split('?')[0] ?? url, request.headers.host, options.baseDomain).bucket !== '-') return;
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    const path = url.split('?')[0] ?? '';
+    if (path === '/-/console') return reply.redirect(CONSOLE_PATH, 302);
+    if (path === '/-/console/api/session' && request.method === 'POST') return signIn(request, reply, options, sessions);
+    if (path === '/-/console/api/session' && request.method === 'DELETE') {
+      return reply.header('set-cookie', `${CONSOLE_COOKIE}=; Path=/-/console/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ ok: true });
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'the console is read-only' });
+    if (path.startsWith('/-/console/api/')) {
+      const user = sessions.verify(cookieValue(request.headers.cookie, CONSOLE_COOKIE));
+      if (user === undefined) return reply.code(401).send({ error: 'sign in' });
+      try {
+        const answer = await api(path.slice('/-/console/api/'.length), new URLSearchParams(url.split('?')[1] ?? ''), options, user);
+        if (answer === undefined) return reply.code(404).send({ error: 'no such page' });
+        return reply.send(answer);
+      } catch (err) {
+        request.log.warn({ err }, 'console request failed');
+        return reply.code(503).send({ error: (err as Error).message });
+      }
+    }
+    const asset = CONSOLE_ASSETS[path.slice(CONSOLE_PATH.length) || 'index.html'];
+    if (asset === undefined) return reply.code(404).type('text/plain').send('not found\n');
+    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
+    return reply.type(asset.type).send(asset.body);
+  });
+}
+
+async function signIn(request: FastifyRequest, reply: FastifyReply, options: ConsoleOptions, sessions: ConsoleSessions): Promise<FastifyReply> {
+  let body: { accessKeyId?: unknown; secretAccessKey?: unknown };
+  try {
+    body = JSON.parse(await readBody(request)) as typeof body;
+  } catch {
+    return reply.code(400).send({ error: 'expected JSON {accessKeyId, secretAccessKey}' });
+  }
+  const { accessKeyId, secretAccessKey } = body;
+  if (typeof accessKeyId !== 'string' || typeof secretAccessKey !== 'string' || !secretMatches(secretAccessKey, options.credentials.secretKeyFor(accessKeyId))) {
+    request.log.info({ accessKeyId: typeof accessKeyId === 'string' ? accessKeyId : undefined }, 'console sign-in refused');
+    return reply.code(403).send({ error: 'The access key or secret is not correct.' });
+  }
+  // Over HTTPS the cookie is Secure: never sent back over plain HTTP.
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  const cookie = `${CONSOLE_COOKIE}=${sessions.issue(accessKeyId)}; Path=/-/console/; HttpOnly; SameSite=Strict; Max-Age=${CONSOLE_SESSION_MS / 1000}${secure}`;
+  return reply.header('set-cookie', cookie).send({ user: accessKeyId });
+}
+
+/** Reads a small request body (the sign-in form), refusing more than 16 KiB. */
+async function readBody(request: FastifyRequest): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request.raw) {
+    size += (chunk as Buffer).length;
+    if (size > 16 * 1024) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function api(page: string, query: URLSearchParams, options: ConsoleOptions, user: string): Promise<unknown> {
+  const { services } = options;
+  const signal = AbortSignal.timeout(NODE_TIMEOUT_MS * 2);
+  switch (page) {
+    case 'overview':
+      return overview(options, user);
+    case 'healing':
+      return {
+        nodes: await Promise.all(
+          services.cluster.allNodes().map(async (node) => {
+            try {
+              return { nodeId: node.nodeId, status: await node.workStatus({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }) };
+            } catch (err) {
+              return { nodeId: node.nodeId, error: (err as Error).message };
+            }
+          }),
+        ),
+      };
+    case 'buckets':
+      return { buckets: (await services.buckets.list(signal)).map((b) => ({ name: b.name, createdMs: b.createdMs })) };
+    case 'objects': {
+      const bucket = query.get('bucket') ?? '';
+      await services.buckets.require(bucket, signal);
+      const prefix = query.get('prefix') ?? '';
+      const listed = await listObjects(
+        services.cluster.allNodes(),
+        { bucket, prefix, delimiter: '/', after: query.get('after') ?? '', afterIsPrefix: false, maxKeys: BROWSE_PAGE },
+        services.erasure.parityShards,
+        signal,
+        services.metadataTimeoutMs,
+      );
+      return {
+        bucket,
+        prefix,
+        prefixes: listed.commonPrefixes,
+        objects: listed.objects.map((o) => ({ key: o.key, sizeBytes: o.sizeBytes, versionId: o.versionId, lastModifiedMs: o.lastModifiedMs, etag: o.etag })),
+        truncated: listed.isTruncated,
+      };
+    }
+    case 'object': {
+      const bucket = query.get('bucket') ?? '';
+      const key = query.get('key') ?? '';
+      const ring = services.cluster.current;
+      const placement = new RingLocator(ring).locate(bucket, key);
+      const nodes: NodeClient[] = services.cluster.nodesFor(bucket, key);
+      const health = await inspectShards(nodes, bucket, key, { timeoutMs: NODE_TIMEOUT_MS, dataShards: services.erasure.dataShards });
+      const record = health.record;
+      if (record === undefined) return { bucket, key, found: false, ringEpoch: ring.epoch, partition: placement.partition, shards: health.shards };
+      return {
+        bucket,
+        key,
+        found: true,
+        versionId: record.versionId,
+        deleted: record.deleted,
+        sizeBytes: record.sizeBytes,
+        etag: record.etag,
+        contentType: record.contentType,
+        lastModifiedMs: record.lastModifiedMs,
+        parts: record.parts?.length ?? 0,
+        dataShards: record.erasure.dataShards,
+        parityShards: record.erasure.parityShards,
+        ringEpoch: ring.epoch,
+        partition: placement.partition,
+        healthyShards: health.healthyShards,
+        shards: health.shards,
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+async function overview(options: ConsoleOptions, user: string): Promise<unknown> {
+  const { services } = options;
+  const ring = services.cluster.current;
+  const slots = new Map<string, number>();
+  for (const row of ring.table) for (const id of row) slots.set(id, (slots.get(id) ?? 0) + 1);
+  const clients = new Map(services.cluster.allNodes().map((client) => [client.nodeId, client]));
+  const nodes = await Promise.all(
+    ring.nodes.map(async (node) => {
+      const base = { id: node.id, address: node.address, zone: node.zone, weight: node.weight, slots: slots.get(node.id) ?? 0 };
+      const client = clients.get(node.id);
+      if (client === undefined) return { ...base, state: 'unknown' };
+      try {
+        const health = await client.health({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) });
+        return {
+          ...base,
+          state: health.status,
+          freeBytes: health.freeBytes,
+          capacityBytes: health.capacityBytes ?? null,
+          usedBytes: health.usedBytes ?? null,
+          ringEpoch: health.ringEpoch,
+          quarantinedShards: health.quarantinedShards ?? 0,
+        };
+      } catch (err) {
+        return { ...base, state: 'unreachable', error: (err as Error).message };
+      }
+    }),
+  );
+  const totalSlots = ring.table.length * ring.replicas;
+  const totalWeight = ring.nodes.reduce((sum, n) => sum + n.weight, 0);
+  return {
+    user,
+    gateway: options.gateway(),
+    ringEpoch: ring.epoch,
+    partitions: ring.table.length,
+    erasure: services.erasure,
+    zones: [...new Set(ring.nodes.map((n) => n.zone))].sort(),
+    nodes: nodes.map((n) => ({ ...n, idealSlots: totalWeight === 0 ? 0 : Math.round((totalSlots * (ring.nodes.find((r) => r.id === n.id)?.weight ?? 0)) / totalWeight) })),
+  };
+}

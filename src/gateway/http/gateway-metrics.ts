@@ -1,0 +1,189 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The label an S3 request gets before its operation is known (it failed authentication or routing). */
+export const UNKNOWN_OPERATION = 'unknown';
+
+/** Status classes a request is counted under, by `Math.floor(status / 100)`. */
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** Request latency buckets (seconds): a small cached GET to a large upload. */
+const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Node-protocol call latency buckets (seconds): to headers, so shard bodies do not count. */
+const NODE_CALL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** The children of one operation, created once so that a request costs one map lookup. */
+interface OperationSeries {
+  byClass: Counter.Internal[];
+  latency: Histogram.Internal<'operation'>;
+  received: Counter.Internal;
+  sent: Counter.Internal;
+}
+
+/** Records one node-protocol call: its outcome ('ok' or a wire error code) and seconds to the node's answer. */
+export type NodeCallObserver = (outcome: string, seconds: number) => void;
+
+/** What the gateway's figures are read from at scrape time. */
+export interface GatewayMetricsSources {
+  /** The S3 operation names of the operation table: their series exist from the start. */
+  operations: readonly string[];
+  ringEpoch: () => number;
+  kernel: string;
+  relaxedSimd: boolean;
+}
+
+/**
+ * The gateway's Prometheus figures in a registry of its own (several gateways may share a process in
+ * tests). Every labelled series of the request path is created up front, so recording a request is
+ * a map lookup, three counter increments and a histogram observation: nothing is allocated.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly operations = new Map<string, OperationSeries>();
+  private readonly requests: Counter<'operation' | 'status_class'>;
+  private readonly latency: Histogram<'operation'>;
+  private readonly received: Counter<'operation'>;
+  private readonly sent: Counter<'operation'>;
+  private readonly inFlight: Gauge;
+  private readonly nodeCalls: Counter<'node' | 'outcome'>;
+  private readonly nodeLatency: Histogram<'node'>;
+  private readonly degraded: Counter;
+  private readonly quorum: Counter;
+  private inFlightCount = 0;
+
+  constructor(sources: GatewayMetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'tessera_gateway_' });
+    this.requests = new Counter({
+      name: 'tessera_gateway_requests_total',
+      help: 'S3 requests answered, by operation and status class',
+      labelNames: ['operation', 'status_class'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'tessera_gateway_request_duration_seconds',
+      help: 'Time from a request arriving to its response ending, by S3 operation',
+      labelNames: ['operation'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    this.received = new Counter({
+      name: 'tessera_gateway_received_bytes_total',
+      help: 'Request body bytes of S3 requests (their declared size), by operation',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.sent = new Counter({
+      name: 'tessera_gateway_sent_bytes_total',
+      help: 'Bytes written to clients while serving S3 requests (bodies and headers), by operation',
+      labelNames: ['operation'],
+      registers,
+    });
+    const self = this;
+    this.inFlight = new Gauge({
+      name: 'tessera_gateway_requests_in_flight',
+      help: 'S3 requests being served now',
+      registers,
+      collect() {
+        self.inFlight.set(self.inFlightCount);
+      },
+    });
+    this.nodeCalls = new Counter({
+      name: 'tessera_gateway_node_calls_total',
+      help: "Node-protocol requests to storage nodes, by node and outcome ('ok' or the wire error code)",
+      labelNames: ['node', 'outcome'],
+      registers,
+    });
+    this.nodeLatency = new Histogram({
+      name: 'tessera_gateway_node_call_duration_seconds',
+      help: "Time until a storage node answered a node-protocol request (headers), by node",
+      labelNames: ['node'],
+      buckets: NODE_CALL_BUCKETS,
+      registers,
+    });
+    this.degraded = new Counter({
+      name: 'tessera_gateway_degraded_reads_total',
+      help: 'Stripes read by reconstructing missing or damaged data shards from parity',
+      registers,
+    });
+    this.quorum = new Counter({
+      name: 'tessera_gateway_quorum_failures_total',
+      help: 'S3 requests refused with 503 because too few storage nodes answered',
+      registers,
+    });
+    const ringEpoch = new Gauge({
+      name: 'tessera_gateway_ring_epoch',
+      help: 'Epoch of the ring the gateway places objects with',
+      aggregator: 'max',
+      registers,
+      collect() {
+        ringEpoch.set(sources.ringEpoch());
+      },
+    });
+    const kernel = new Gauge({
+      name: 'tessera_gateway_erasure_kernel_info',
+      help: 'The erasure-coding kernel in use (value 1)',
+      labelNames: ['kernel', 'relaxed_simd'],
+      aggregator: 'max',
+      registers,
+    });
+    kernel.set({ kernel: sources.kernel, relaxed_simd: String(sources.relaxedSimd) }, 1);
+    for (const name of [...sources.operations, UNKNOWN_OPERATION]) this.series(name);
+  }
+
+  /** A request has started being served. */
+  requestStarted(): void {
+    this.inFlightCount += 1;
+  }
+
+  /** A request has ended (answered, failed or cut off); call once per requestStarted. */
+  requestEnded(): void {
+    this.inFlightCount -= 1;
+  }
+
+  /** Records one answered request. */
+  requestDone(operation: string, status: number, seconds: number, receivedBytes: number, sentBytes: number): void {
+    const series = this.operations.get(operation) ?? this.series(operation);
+    const statusClass = Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1;
+    (series.byClass[statusClass] as Counter.Internal).inc();
+    series.latency.observe(seconds);
+    if (receivedBytes > 0) series.received.inc(receivedBytes);
+    if (sentBytes > 0) series.sent.inc(sentBytes);
+  }
+
+  /** A stripe was reconstructed from parity on a read. */
+  degradedRead(): void {
+    this.degraded.inc();
+  }
+
+  /** A request was refused because too few nodes answered. */
+  quorumFailure(): void {
+    this.quorum.inc();
+  }
+
+  /** The recorder of one node's calls, its series created now (one per node, when its client is made). */
+  nodeCallObserver(nodeId: string): NodeCallObserver {
+    const latency = this.nodeLatency.labels(nodeId);
+    const ok = this.nodeCalls.labels(nodeId, 'ok');
+    return (outcome, seconds) => {
+      latency.observe(seconds);
+      if (outcome === 'ok') ok.inc();
+      else this.nodeCalls.inc({ node: nodeId, outcome });
+    };
+  }
+
+  /** The figures in Prometheus text format. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private series(operation: string): OperationSeries {
+    const series: OperationSeries = {
+      byClass: STATUS_CLASSES.map((statusClass) => this.requests.labels(operation, statusClass)),
+      latency: this.latency.labels(operation),
+      received: this.received.labels(operation),
+      sent: this.sent.labels(operation),
+    };
+    this.operations.set(operation, series);
+    return series;
+  }
+}

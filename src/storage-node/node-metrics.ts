@@ -1,0 +1,200 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { NodeHealth, NodeWorkStatus } from '../rpc/index.js';
+
+/** fsync latency buckets (seconds): a fast SSD to a slow shared disk. */
+const SYNC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** How long a key count stays good: counting walks an index, so a scrape every few seconds must not. */
+const RECORD_COUNT_TTL_MS = 60_000;
+
+/** What a node's figures are read from at scrape time. */
+export interface NodeMetricsSources {
+  nodeId: string;
+  /** The node's health report, as GET /health answers it. */
+  health: () => Promise<NodeHealth>;
+  /** The background workers' figures, as `tessera admin status` prints them; undefined when the node runs none. */
+  workStatus: (() => NodeWorkStatus) | undefined;
+  /** Keys the node holds a version of (walks an index: called at most once a minute). */
+  countKeys: () => Promise<number>;
+  /** The LevelDB directory, whose files' sizes are summed; without it the size is not reported. */
+  metadataDir: string | undefined;
+}
+
+type Figure = { name: string; help: string; kind: 'counter' | 'gauge'; value: (status: NodeWorkStatus) => number };
+
+/**
+ * The background workers' figures as metrics: one table over the same NodeWorkStatus that
+ * `tessera admin status` prints, so the two can never disagree.
+ */
+const WORK_FIGURES: readonly Figure[] = [
+  { name: 'scrub_passes_total', help: 'Deep scrub passes completed', kind: 'counter', value: (s) => s.figures.scrub.passes },
+  { name: 'scrub_progress_ratio', help: 'Share of the current deep scrub pass done (0 to 1)', kind: 'gauge', value: (s) => s.figures.scrub.progress },
+  { name: 'scrub_keys_scanned', help: 'Keys the current scrub pass has checked', kind: 'gauge', value: (s) => s.figures.scrub.keysScanned },
+  { name: 'scrub_bytes_per_second', help: 'Deep scrub read rate over its last second of work', kind: 'gauge', value: (s) => s.workers.scrub.bytesPerSecond ?? 0 },
+  { name: 'scrub_verified_shards_total', help: 'Shards the deep scrub verified', kind: 'counter', value: (s) => s.figures.scrub.shardsVerified },
+  { name: 'scrub_verified_bytes_total', help: 'Bytes the deep scrub verified', kind: 'counter', value: (s) => s.figures.scrub.bytesVerified },
+  { name: 'scrub_checksum_failures_total', help: 'Shards the deep scrub found failing their checksum', kind: 'counter', value: (s) => s.figures.scrub.checksumFailures },
+  { name: 'scrub_missing_shards_total', help: 'Shards the deep scrub found missing', kind: 'counter', value: (s) => s.figures.scrub.missingShards },
+  { name: 'repairs_done_total', help: 'Repairs completed (shards rebuilt or records copied)', kind: 'counter', value: (s) => s.figures.repair.done },
+  { name: 'repairs_failed_total', help: 'Repair attempts that failed (retried later)', kind: 'counter', value: (s) => s.figures.repair.failed },
+  { name: 'repairs_pending', help: 'Repairs waiting to be done', kind: 'gauge', value: (s) => s.figures.repair.pending },
+  { name: 'repair_rebuilt_bytes_total', help: 'Shard bytes rebuilt by repair', kind: 'counter', value: (s) => s.figures.repair.bytesRebuilt },
+  { name: 'quarantined_shards', help: 'Shards quarantined for repair (failed checksums or missing data)', kind: 'gauge', value: (s) => s.quarantinedShards },
+  { name: 'audit_passes_total', help: 'Audit passes over the partitions this node leads', kind: 'counter', value: (s) => s.figures.audit.passes },
+  {
+    name: 'objects_below_full_redundancy',
+    help: 'Versions some member of their node set lacked at the last audit pass',
+    kind: 'gauge',
+    value: (s) => s.figures.audit.belowFullRedundancy,
+  },
+  { name: 'rebalance_progress_ratio', help: 'Share of the current rebalance done (0 to 1; 1 when idle)', kind: 'gauge', value: (s) => s.figures.rebalance.progress },
+  {
+    name: 'rebalance_eta_seconds',
+    help: 'Estimated seconds left of the current rebalance (0 when idle, -1 while unknown)',
+    kind: 'gauge',
+    value: (s) => s.figures.rebalance.etaSeconds ?? -1,
+  },
+  { name: 'rebalance_pending', help: 'Keys held here that belong to other nodes and are not moved yet', kind: 'gauge', value: (s) => s.figures.rebalance.pending },
+  { name: 'rebalance_moved_total', help: 'Keys rebalance moved to their new owners', kind: 'counter', value: (s) => s.figures.rebalance.moved },
+  { name: 'rebalance_moved_bytes_total', help: 'Bytes rebalance moved', kind: 'counter', value: (s) => s.figures.rebalance.bytesMoved },
+  { name: 'gc_passes_total', help: 'Garbage-collection passes completed', kind: 'counter', value: (s) => s.figures.gc.passes },
+  { name: 'gc_tombstones_dropped_total', help: 'Expired tombstones dropped', kind: 'counter', value: (s) => s.figures.gc.tombstonesDropped },
+  { name: 'gc_uploads_aborted_total', help: 'Multipart uploads aborted after their expiry', kind: 'counter', value: (s) => s.figures.gc.uploadsAborted },
+  { name: 'gc_parts_dropped_total', help: 'Parts of ended uploads dropped', kind: 'counter', value: (s) => s.figures.gc.partsDropped },
+  {
+    name: 'gc_files_removed_total',
+    help: 'Orphan and temporary files removed',
+    kind: 'counter',
+    value: (s) => s.figures.gc.orphanFilesRemoved + s.figures.gc.tmpFilesRemoved,
+  },
+  { name: 'gc_freed_bytes_total', help: 'Bytes freed by garbage collection', kind: 'counter', value: (s) => s.figures.gc.bytesFreed },
+];
+
+/**
+ * A storage node's Prometheus figures, read at scrape time from the node's own reports (health and
+ * work status): nothing on the request path records anything but the fsync histogram.
+ */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  /** Observes one synced metadata write (seconds). */
+  readonly observeSync: (seconds: number) => void;
+  private readonly sources: NodeMetricsSources;
+  private keyCount: { value: number; atMs: number } | undefined;
+
+  constructor(sources: NodeMetricsSources) {
+    this.sources = sources;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'tessera_node_' });
+    new Gauge({ name: 'tessera_node_info', help: 'The node id (value 1)', labelNames: ['node'], registers }).set({ node: sources.nodeId }, 1);
+    const sync = new Histogram({ name: 'tessera_node_fsync_duration_seconds', help: 'Duration of synced metadata writes (group commits)', buckets: SYNC_BUCKETS, registers });
+    this.observeSync = (seconds) => sync.observe(seconds);
+    const self = this;
+    let health: NodeHealth | undefined;
+    const fromHealth = (name: string, help: string, value: (h: NodeHealth) => number, first = false): void => {
+      const gauge: Gauge = new Gauge({
+        name: `tessera_node_${name}`,
+        help,
+        registers,
+        async collect() {
+          // The first figure of a scrape asks for the report; the others read the same one.
+          if (first || health === undefined) health = await sources.health();
+          gauge.set(value(health));
+        },
+      });
+    };
+    fromHealth('up', 'Whether the node accepts writes (1) or is degraded (0)', (h) => (h.status === 'ok' ? 1 : 0), true);
+    fromHealth('free_bytes', 'Free bytes on the data directory\'s file system', (h) => h.freeBytes);
+    fromHealth('capacity_bytes', 'The node\'s capacity limit in bytes (-1: only the disk limits it)', (h) => h.capacityBytes ?? -1);
+    fromHealth('used_bytes', 'Shard bytes counted against the capacity limit (-1: no limit set)', (h) => h.usedBytes ?? -1);
+    fromHealth('ring_epoch', 'Epoch of the newest ring the node holds', (h) => h.ringEpoch);
+    fromHealth('checksum_failures', 'Shard reads that failed their checksum since start', (h) => h.checksumFailures);
+    fromHealth('io_errors', 'Disk and LevelDB I/O errors since start', (h) => h.ioErrors ?? 0);
+    fromHealth('no_space_refusals', 'Shard writes refused for lack of space since start', (h) => h.noSpaceRefusals ?? 0);
+    const records = new Gauge({
+      name: 'tessera_node_records',
+      help: 'Keys this node holds a version (and its shard) of; counted at most once a minute',
+      registers,
+      async collect() {
+        records.set(await self.records());
+      },
+    });
+    const metadataDir = sources.metadataDir;
+    if (metadataDir !== undefined) {
+      const leveldb = new Gauge({
+        name: 'tessera_node_leveldb_bytes',
+        help: 'Size of the node\'s LevelDB files',
+        registers,
+        async collect() {
+          leveldb.set(await directoryBytes(metadataDir));
+        },
+      });
+    }
+    if (sources.workStatus !== undefined) this.workFigures(sources.workStatus);
+  }
+
+  /** The figures in Prometheus text format. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private workFigures(workStatus: () => NodeWorkStatus): void {
+    const registers = [this.registry];
+    let status: NodeWorkStatus | undefined;
+    let statusAt = -1;
+    // One status per scrape: the figures are read from the same snapshot.
+    const current = (): NodeWorkStatus => {
+      const now = performance.now();
+      if (status === undefined || now - statusAt > 500) {
+        status = workStatus();
+        statusAt = now;
+      }
+      return status;
+    };
+    for (const figure of WORK_FIGURES) {
+      const name = `tessera_node_${figure.name}`;
+      if (figure.kind === 'counter') {
+        const counter: Counter = new Counter({
+          name,
+          help: figure.help,
+          registers,
+          collect() {
+            counter.reset();
+            counter.inc(Math.max(0, figure.value(current())));
+          },
+        });
+      } else {
+        const gauge: Gauge = new Gauge({
+          name,
+          help: figure.help,
+          registers,
+          collect() {
+            gauge.set(figure.value(current()));
+          },
+        });
+      }
+    }
+  }
+
+  private async records(): Promise<number> {
+    const now = performance.now();
+    if (this.keyCount === undefined || now - this.keyCount.atMs > RECORD_COUNT_TTL_MS) {
+      this.keyCount = { value: await this.sources.countKeys(), atMs: now };
+    }
+    return this.keyCount.value;
+  }
+}
+
+/** Bytes of the files directly in `dir` (LevelDB keeps its files flat). */
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir)) {
+    try {
+      const info = await stat(join(dir, name));
+      if (info.isFile()) total += info.size;
+    } catch {
+      // Compaction removed the file meanwhile.
+    }
+  }
+  return total;
+}

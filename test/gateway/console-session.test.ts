@@ -1,0 +1,55 @@
+import { t } from 'tap';
+import { request } from 'undici';
+import { ConsoleSessions, cookieValue, secretMatches } from '../../src/gateway/http/console-session.js';
+import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+
+t.test('console sessions: issued for a key, refused when forged, signed under another secret, or expired', (t) => {
+  let now = 1_000_000;
+  const sessions = new ConsoleSessions({ clusterSecret: 'cluster-secret-one', clock: () => now });
+  const value = sessions.issue('alice');
+  t.equal(sessions.verify(value), 'alice');
+  t.equal(new ConsoleSessions({ clusterSecret: 'cluster-secret-one', clock: () => now }).verify(value), 'alice', 'another gateway of the cluster honours it');
+  t.equal(new ConsoleSessions({ clusterSecret: 'cluster-secret-two', clock: () => now }).verify(value), undefined, 'another cluster does not');
+  const [user, expiry, mac] = value.split('.');
+  t.equal(sessions.verify(`${Buffer.from('root').toString('base64url')}.${expiry}.${mac}`), undefined, 'a changed user breaks the MAC');
+  t.equal(sessions.verify(`${user}.${Number(expiry) + 1e9}.${mac}`), undefined, 'a changed expiry breaks the MAC');
+  t.equal(sessions.verify('garbage'), undefined);
+  t.equal(sessions.verify(undefined), undefined);
+  now += 9 * 60 * 60 * 1000;
+  t.equal(sessions.verify(value), undefined, 'expired after eight hours');
+  t.ok(secretMatches('s3cret', 's3cret'));
+  t.notOk(secretMatches('s3cret', 'other'));
+  t.notOk(secretMatches('s3cret', undefined), 'an unknown key never matches');
+  t.equal(cookieValue('a=1; tessera_console=x.y.z; b=2', 'tessera_console'), 'x.y.z');
+  t.end();
+});
+
+t.test('the console API refuses unsigned requests, wrong secrets and writes; a right secret gets a cookie', async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.close());
+  const api = `${cluster.endpoint}/-/console/api`;
+  t.equal((await request(`${api}/overview`)).statusCode, 401, 'no session: 401');
+  t.equal((await request(`${api}/overview`, { headers: { cookie: 'tessera_console=forged.1.x' } })).statusCode, 401, 'a forged session: 401');
+  const wrong = await request(`${api}/session`, { method: 'POST', body: JSON.stringify({ accessKeyId: TEST_CREDENTIALS.accessKeyId, secretAccessKey: 'nope' }) });
+  t.equal(wrong.statusCode, 403);
+  t.equal(wrong.headers['set-cookie'], undefined, 'no cookie for a wrong secret');
+  const unknown = await request(`${api}/session`, { method: 'POST', body: JSON.stringify({ accessKeyId: 'nobody', secretAccessKey: 'x' }) });
+  t.equal(unknown.statusCode, 403, 'an unknown key is refused the same way');
+  const right = await request(`${api}/session`, { method: 'POST', body: JSON.stringify({ ...TEST_CREDENTIALS }) });
+  t.equal(right.statusCode, 200);
+  const cookie = String(right.headers['set-cookie']);
+  t.match(cookie, /HttpOnly/);
+  t.match(cookie, /SameSite=Strict/);
+  t.notMatch(cookie, new RegExp(TEST_CREDENTIALS.secretAccessKey), 'the secret is not in the cookie');
+  const session = cookie.split(';')[0] ?? '';
+  const overview = await request(`${api}/overview`, { headers: { cookie: session } });
+  t.equal(overview.statusCode, 200);
+  const body = (await overview.body.json()) as { user: string; nodes: unknown[]; ringEpoch: number };
+  t.equal(body.user, TEST_CREDENTIALS.accessKeyId);
+  t.equal(body.nodes.length, 6);
+  t.equal((await request(`${api}/overview`, { method: 'PUT', headers: { cookie: session }, body: '{}' })).statusCode, 405, 'read-only');
+  const page = await request(`${cluster.endpoint}/-/console/`);
+  t.equal(page.statusCode, 200);
+  t.match(String(page.headers['content-security-policy']), /default-src 'self'/);
+  t.notMatch(await page.body.text(), /https?:\/\//, 'the page loads nothing from elsewhere');
+});

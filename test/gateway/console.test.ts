@@ -1,0 +1,128 @@
+import { access, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { t } from 'tap';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { underCi } from '../helpers/clients.js';
+import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { seededBytes } from '../helpers/bytes.js';
+
+/**
+ * The web console in a real browser: Debian's Chromium, driven by puppeteer-core, against a running
+ * cluster. Each page is checked for real data and saved as a screenshot under test-artifacts/console/.
+ */
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const ARTIFACTS = resolve(process.env['TESSERA_TEST_ARTIFACTS'] ?? 'test-artifacts', 'console');
+
+async function chromiumAvailable(): Promise<boolean> {
+  return access(CHROMIUM).then(() => true, () => false);
+}
+
+/** The text of every row of a table but its header. */
+async function rows(page: Page, tableId: string): Promise<string[][]> {
+  return page.$$eval(`#${tableId} tr`, (trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+}
+
+t.test('the console signs in with an S3 key, refuses a wrong secret, and every page shows the live cluster', async (t) => {
+  if (!(await chromiumAvailable())) {
+    if (underCi()) t.fail(`no Chromium at ${CHROMIUM} (Debian package chromium)`);
+    else t.comment(`skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+    return;
+  }
+  await mkdir(ARTIFACTS, { recursive: true });
+  const cluster = await startCluster();
+  t.teardown(() => cluster.close());
+  const s3 = cluster.client();
+  const bucket = 'console-photos';
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'photos/cat.jpg', Body: seededBytes(300_000, 1), ContentType: 'image/jpeg' }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'photos/2024/dog.jpg', Body: seededBytes(1000, 2) }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'readme.txt', Body: 'hello' }));
+
+  const browser: Browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    protocolTimeout: 120_000,
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  page.setDefaultTimeout(60_000);
+  await page.setViewport({ width: 1280, height: 800 });
+  const failures: string[] = [];
+  page.on('pageerror', (err) => failures.push(String(err)));
+  page.on('requestfailed', (request) => failures.push(`${request.url()}: ${request.failure()?.errorText ?? ''}`));
+  page.on('request', (request) => {
+    if (!request.url().startsWith(cluster.endpoint)) failures.push(`request outside the gateway: ${request.url()}`);
+  });
+  const shot = async (name: string): Promise<void> => {
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  };
+
+  await page.goto(`${cluster.endpoint}/-/console/`);
+  await page.waitForSelector('#signin:not([hidden])');
+  const signIn = async (secret: string): Promise<void> => {
+    await page.$eval('#signin input[name=accessKeyId]', (el, v) => ((el as unknown as { value: string }).value = v), TEST_CREDENTIALS.accessKeyId);
+    await page.$eval('#signin input[name=secretAccessKey]', (el, v) => ((el as unknown as { value: string }).value = v), secret);
+    await page.click('#signin button[type=submit]');
+  };
+  await signIn('not-the-secret');
+  await page.waitForFunction("(document.getElementById('signin-error')?.textContent ?? '') !== ''");
+  t.match(await page.$eval('#signin-error', (el) => el.textContent), /not correct/, 'a wrong secret is refused');
+  t.equal(await page.$eval('#nav', (el) => (el as unknown as { hidden: boolean }).hidden), true, 'nothing is shown before sign-in');
+  await shot('0-sign-in-refused');
+
+  await signIn(TEST_CREDENTIALS.secretAccessKey);
+  await page.waitForSelector('#nodes');
+  const nodes = await rows(page, 'nodes');
+  t.equal(nodes.length, 6, 'six nodes on the overview');
+  t.ok(nodes.every((row) => row[3] === 'ok'), 'every node is up');
+  t.ok(nodes.every((row) => /\d+ \(\d+\)/.test(row[7] ?? '')), 'ring slots and their ideal share per node');
+  t.match(await page.$eval('#who', (el) => el.textContent), new RegExp(TEST_CREDENTIALS.accessKeyId), 'the signed-in user is shown');
+  await shot('1-overview');
+
+  await page.goto(`${cluster.endpoint}/-/console/#/healing`);
+  await page.waitForSelector('#healing');
+  const healing = await rows(page, 'healing');
+  t.equal(healing.length, 6, 'healing figures of every node');
+  t.ok(healing.every((row) => /\d+%/.test(row[1] ?? '')), 'scrub progress per node');
+  await shot('2-healing');
+
+  await page.goto(`${cluster.endpoint}/-/console/#/buckets`);
+  await page.waitForSelector('#buckets');
+  t.ok((await rows(page, 'buckets')).some((row) => row[0] === bucket), 'the bucket is listed');
+  await page.click(`#buckets a[href="#/buckets/${bucket}/"]`);
+  await page.waitForSelector('#objects');
+  t.same((await rows(page, 'objects')).map((row) => row[0]), ['photos/', 'readme.txt'], 'the top level: a prefix and an object');
+  await page.click('#objects a[href$="/photos/"]');
+  await page.waitForFunction("[...document.querySelectorAll('#objects td')].some((td) => td.textContent === 'cat.jpg')");
+  const photos = await rows(page, 'objects');
+  t.same(photos.map((row) => row[0]), ['2024/', 'cat.jpg'], 'browsing by prefix');
+  t.equal(photos[1]?.[1], '300.0 KB', 'with the size');
+  await shot('3-objects');
+
+  await page.click('#objects a[href*="cat.jpg"]');
+  await page.waitForSelector('#shards');
+  const shards = await rows(page, 'shards');
+  t.equal(shards.length, 6, 'one row per shard');
+  t.same(shards.map((row) => row[1]), ['data', 'data', 'data', 'data', 'parity', 'parity']);
+  t.ok(shards.every((row) => row[4] === 'ok'), 'every shard verified ok');
+  t.equal(new Set(shards.map((row) => row[2])).size, 6, 'on six distinct nodes');
+  t.same(shards.map((row) => row[6]), [...Array(4).fill('read rebuilds from parity'), 'no effect', 'no effect'], 'what losing each node would mean');
+  await shot('4-object-shard-map');
+
+  // A stopped node shows on the overview and in the shard map.
+  await cluster.stopNode(0);
+  await page.goto(`${cluster.endpoint}/-/console/#/overview`);
+  await page.reload();
+  await page.waitForSelector('#nodes');
+  t.equal((await rows(page, 'nodes')).find((row) => row[0] === 'node-0')?.[3], 'unreachable', 'a stopped node is unreachable');
+  await shot('5-overview-node-down');
+
+  t.same(failures, [], 'no script errors, failed requests, or requests outside the gateway');
+  // Signing out ends the session: the API answers 401 and the sign-in form returns.
+  await page.click('#signout');
+  await page.waitForSelector('#signin:not([hidden])');
+  const status = await page.evaluate(async () => (await fetch('/-/console/api/overview')).status);
+  t.equal(status, 401, 'signed out');
+});
