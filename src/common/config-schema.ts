@@ -83,6 +83,9 @@ export const DEFAULTS = {
   partitionBits: 10,
   metadataTimeoutMs: 5_000,
   stallTimeoutMs: 10_000,
+  /** S3 requests a gateway serves at once, and how many more wait (bodies unread) before SlowDown. */
+  maxActiveRequests: 256,
+  maxQueuedRequests: 4096,
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
   ringPollMs: 5_000,
   kernel: 'auto',
@@ -123,10 +126,14 @@ export const DEFAULTS = {
   /** Keep-alive connections a gateway keeps to each node, and how long an idle one stays open. */
   nodeConnections: 32,
   nodeKeepAliveMs: 30_000,
-  /** How long a node may take to start answering, to open a connection, and between two body chunks. */
-  nodeHeadersTimeoutMs: 10_000,
+  /**
+   * How long a node may take to start answering, to open a connection, and between two body chunks.
+   * The first and last are backstops for a hung connection: the gateway's own deadlines, which follow
+   * the nodes' observed latency, decide well before them, so a busy node is waited for, not failed.
+   */
+  nodeHeadersTimeoutMs: 120_000,
   nodeConnectTimeoutMs: 1_000,
-  nodeBodyTimeoutMs: 30_000,
+  nodeBodyTimeoutMs: 120_000,
   /** How far a shard write may fall behind the write quorum before it is given up (a hung node). */
   stragglerGraceMs: 3_000,
   /** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
@@ -247,12 +254,22 @@ export const GatewaySettings = Type.Object(
     metadataTimeoutMs: setting(Int(100, 600_000), {
       env: 'TESSERA_METADATA_TIMEOUT_MS',
       default: DEFAULTS.metadataTimeoutMs,
-      doc: 'how long one node may take over a metadata call before the gateway goes on without it',
+      doc: 'how long one node may take over a metadata call before the gateway goes on without it; a floor: the gateway waits longer while the nodes answer slowly',
     }),
     stallTimeoutMs: setting(Int(100, 600_000), {
       env: 'TESSERA_STALL_TIMEOUT_MS',
       default: DEFAULTS.stallTimeoutMs,
-      doc: 'how long a shard stream may stall before the gateway goes on without its node',
+      doc: 'how long a shard stream may stall before the gateway goes on without its node; a floor, stretched like metadataTimeoutMs',
+    }),
+    maxActiveRequests: setting(Int(1, 1_000_000), {
+      env: 'TESSERA_MAX_ACTIVE_REQUESTS',
+      default: DEFAULTS.maxActiveRequests,
+      doc: 'S3 requests served at once; later ones wait their turn',
+    }),
+    maxQueuedRequests: setting(Int(0, 1_000_000), {
+      env: 'TESSERA_MAX_QUEUED_REQUESTS',
+      default: DEFAULTS.maxQueuedRequests,
+      doc: 'S3 requests that may wait for a turn; past that a request is refused with 503 SlowDown and Retry-After',
     }),
     partitionBits: setting(Int(0, 16), { env: 'TESSERA_PARTITION_BITS', default: DEFAULTS.partitionBits, doc: 'partitions (2^bits) of a ring derived from `nodes`' }),
     kernel: setting(KernelChoice, { env: 'TESSERA_EC_KERNEL', default: DEFAULTS.kernel, doc: 'erasure-coding kernel; `auto` takes WebAssembly SIMD where it validates, else the portable one' }),

@@ -70,6 +70,9 @@ export interface GatewayConfig {
   partitionBits: number;
   metadataTimeoutMs: number;
   stallTimeoutMs: number;
+  /** S3 requests served at once, and how many more may wait before SlowDown. */
+  maxActiveRequests: number;
+  maxQueuedRequests: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
   /** Serve HTTPS instead of HTTP when set. */
@@ -246,6 +249,8 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     partitionBits: settings.partitionBits,
     metadataTimeoutMs: settings.metadataTimeoutMs,
     stallTimeoutMs: settings.stallTimeoutMs,
+    maxActiveRequests: settings.maxActiveRequests,
+    maxQueuedRequests: settings.maxQueuedRequests,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },

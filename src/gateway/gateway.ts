@@ -4,10 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
+import { writeQuorum } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
-import { createS3App, registerHealthRoutes, type GatewayHealth } from './http/index.js';
+import { createS3App, registerHealthRoutes, RequestGate, type GatewayHealth } from './http/index.js';
 import { resolveOperation } from './operations.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
@@ -46,6 +47,7 @@ export class Gateway {
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
   private boundAddress: { host: string; port: number } | undefined;
+  private readonly gate: RequestGate;
 
   constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring; clock?: () => number }) {
     this.config = options.config;
@@ -53,6 +55,7 @@ export class Gateway {
     this.initialRing = options.ring;
     // The gateway's one time source: version ids, record timestamps, signature skew and ring rounds all read it.
     this.clock = new HybridClock(options.clock === undefined ? {} : { wallClock: options.clock });
+    this.gate = new RequestGate({ maxActive: this.config.maxActiveRequests, maxQueued: this.config.maxQueuedRequests, retryAfterSeconds: 1 });
   }
 
   /** Loads the ring (waiting for the nodes to hold one, when started from seeds), starts serving S3, and resolves with the bound address. */
@@ -82,7 +85,10 @@ export class Gateway {
     if (ring.replicas !== shards) {
       throw new Error(`the ring places ${ring.replicas} shards per object; erasure ${config.erasure.dataShards}+${config.erasure.parityShards} needs ${shards}`);
     }
-    const cluster = new ClusterView(ring, { clusterSecret: config.clusterSecret });
+    const cluster = new ClusterView(ring, {
+      clusterSecret: config.clusterSecret,
+      quorumFraction: writeQuorum(config.erasure.dataShards, config.erasure.parityShards) / shards,
+    });
     this.cluster = cluster;
     const codec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
     const clock = this.clock;
@@ -99,8 +105,14 @@ export class Gateway {
         erasure: config.erasure,
         region: config.region,
         ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
-        metadataTimeoutMs: config.metadataTimeoutMs,
-        stallTimeoutMs: config.stallTimeoutMs,
+        // Deadlines follow the nodes' observed latency, the configured timeouts being their floor:
+        // a busy machine makes calls slower, not failed.
+        get metadataTimeoutMs() {
+          return cluster.deadlineMs(config.metadataTimeoutMs);
+        },
+        get stallTimeoutMs() {
+          return cluster.deadlineMs(config.stallTimeoutMs);
+        },
         logger: this.logger,
         digestPool,
         stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
@@ -108,6 +120,7 @@ export class Gateway {
       credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
       baseDomain: config.baseDomain,
       https: await readTls(config),
+      gate: this.gate,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
     this.app = app;
@@ -146,6 +159,11 @@ export class Gateway {
   get address(): { host: string; port: number } {
     if (this.boundAddress === undefined) throw new Error('gateway not started');
     return this.boundAddress;
+  }
+
+  /** S3 requests being served and waiting for a turn now. */
+  get requests(): { active: number; queued: number } {
+    return { active: this.gate.active, queued: this.gate.queued };
   }
 
   /** The ring in use (after start). */

@@ -3,6 +3,7 @@ import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Static, TSchema } from 'typebox';
 import { CallBatcher } from './call-batcher.js';
+import { LatencyEstimator } from './latency-estimator.js';
 import { DEFAULTS, type SchemaCheck } from '../common/index.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
 import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse } from './node-reports.js';
@@ -65,6 +66,8 @@ export class NodeClient {
   private readonly secret: string;
   private readonly clock: () => number;
   private readonly batcher: CallBatcher;
+  /** How long this node takes to answer a call, learned from its answers; deadlines follow it. */
+  readonly latency = new LatencyEstimator();
 
   constructor(options: NodeClientOptions) {
     this.nodeId = options.nodeId;
@@ -224,9 +227,11 @@ export class NodeClient {
     const json = JSON.stringify(call);
     if (json.length > MAX_BATCHED_CALL_BYTES) return single();
     let result: BatchResult;
+    const startedMs = performance.now();
     try {
       result = await this.batcher.call(json, options.signal);
     } catch (err) {
+      this.noteExpiry(err, options.signal, startedMs);
       throw this.transportError(err);
     }
     if (result.ok) return result.value;
@@ -288,6 +293,7 @@ export class NodeClient {
     }
     Object.assign(headers, signRequest(this.secret, method, url, bodyHash, this.clock()));
     let response: Dispatcher.ResponseData;
+    const startedMs = performance.now();
     try {
       response = await this.pool.request({
         method,
@@ -297,12 +303,22 @@ export class NodeClient {
         signal: options.signal ?? null,
       });
     } catch (err) {
+      this.noteExpiry(err, options.signal, startedMs);
       throw this.transportError(err);
     }
+    // A streamed upload's answer comes after its whole body: that is throughput, not the node's latency.
+    if (body.stream === undefined) this.latency.observe(performance.now() - startedMs);
     if (response.statusCode >= 300) {
       throw await this.statusError(response);
     }
     return response;
+  }
+
+  /** A call that ran out of time (its deadline or the pool's) tells the estimator the node is slower than it thought. */
+  private noteExpiry(err: unknown, signal: AbortSignal | undefined, startedMs: number): void {
+    const timedOut =
+      (signal?.aborted === true && isTimeout(signal.reason)) || err instanceof undiciErrors.HeadersTimeoutError || isTimeout(err);
+    if (timedOut) this.latency.expired(performance.now() - startedMs);
   }
 
   private transportError(err: unknown): NodeError {
@@ -332,6 +348,10 @@ interface RequestBody {
   /** A JSON body already serialised. */
   text?: string;
   stream?: Readable;
+}
+
+function isTimeout(reason: unknown): boolean {
+  return (reason instanceof Error || reason instanceof DOMException) && reason.name === 'TimeoutError';
 }
 
 function shardQuery(ref: ShardRef): string {

@@ -16,10 +16,13 @@ export interface GatewayServices {
   erasure: ErasureParams;
   region: string;
   ownerId: string;
-  /** Longest wait for one node's metadata answer. */
-  metadataTimeoutMs: number;
-  /** Longest silence tolerated from one shard stream before another shard is used. */
-  stallTimeoutMs: number;
+  /**
+   * Longest wait for one node's metadata answer. It follows the nodes' observed latency (the
+   * configured value is its floor), so read it when a call starts rather than keeping a copy.
+   */
+  readonly metadataTimeoutMs: number;
+  /** Longest silence tolerated from one shard stream before another shard is used; follows latency like metadataTimeoutMs. */
+  readonly stallTimeoutMs: number;
   logger: Logger;
   /** Worker threads that hash large request bodies; without them, bodies are hashed on the request thread. */
   digestPool?: DigestPool | undefined;

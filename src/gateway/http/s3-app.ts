@@ -6,6 +6,7 @@ import type { GatewayServices } from '../data-path/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
 import type { Handler } from './request-context.js';
+import type { RequestGate } from './request-gate.js';
 
 /**
  * Picks the operation a request asks for and the handler that serves it: the operation table
@@ -26,12 +27,15 @@ export interface S3AppOptions {
   baseDomain?: string | undefined;
   /** PEM private key and certificate chain: serve HTTPS instead of HTTP. */
   https?: { key: Buffer; cert: Buffer } | undefined;
+  /** Bounds the requests served at once and queued (request-gate.ts); without it, every request starts at once. */
+  gate?: RequestGate | undefined;
 }
 
 /** Builds the Fastify app that speaks S3: one catch-all route, dispatched through the operation table. */
 export function createS3App(options: S3AppOptions): FastifyInstance {
   const { services } = options;
   const hostId = randomHex(16);
+  const { gate } = options;
   const app = Fastify({
     loggerInstance: services.logger as FastifyBaseLogger,
     genReqId: () => newRequestId(),
@@ -94,6 +98,12 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       };
       reply.raw.once('close', onClose);
       request.log.debug({ operation: operation.name, bucket: target.bucket, key: target.key }, 'request');
+      if (gate !== undefined) {
+        const release = await gate.enter(disconnect.signal);
+        // The turn lasts until the response is done (a GET streams on after its handler returns).
+        if (reply.raw.closed) release();
+        else reply.raw.once('close', release);
+      }
       try {
         const ctx = { request, reply, target, auth, signal: disconnect.signal, services };
         await applyCors(ctx);
