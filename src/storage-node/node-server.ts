@@ -10,6 +10,9 @@ import {
   CommitRequest,
   MESSAGE_CHECKS,
   NODE_PATHS,
+  ReplayGuard,
+  SIGNATURE_HEADER,
+  DATE_HEADER,
   TagUpdateRequest,
   UNSIGNED_BODY,
   WIRE_ERROR_STATUS,
@@ -60,10 +63,13 @@ export class NodeServer {
   private readonly app: FastifyInstance;
   private readonly options: NodeServerOptions;
   private readonly clock: () => number;
+  /** Streamed shard bodies are not signed: each signed shard PUT is accepted once (replay-guard.ts). */
+  private readonly shardWrites: ReplayGuard;
 
   constructor(options: NodeServerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    this.shardWrites = new ReplayGuard({ startMs: this.clock() });
     this.app = Fastify({
       loggerInstance: options.logger as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -124,6 +130,9 @@ export class NodeServer {
       const query = request.query as Record<string, string | undefined>;
       const ref = shardRef(query);
       const erasure = erasureOf(query);
+      // The signature (verified by now) covers the target but not the body: it may be used only once.
+      const replay = this.shardWrites.admit(String(request.headers[SIGNATURE_HEADER]), Number(request.headers[DATE_HEADER]), this.clock());
+      if (replay !== null) throw new WireError('Unauthorized', `shard write refused: ${replay}`);
       const abort = new AbortController();
       request.raw.once('aborted', () => abort.abort());
       const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal);
@@ -162,8 +171,8 @@ export class NodeServer {
       const query = request.query as Record<string, string | undefined>;
       const listQuery: ListQuery = {
         bucket: stringParam(query, 'bucket'),
-        prefix: query['prefix'] ?? '',
-        after: query['after'] ?? '',
+        prefix: optionalStringParam(query, 'prefix'),
+        after: optionalStringParam(query, 'after'),
         afterIsPrefix: query['afterIsPrefix'] === '1',
         limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
       };
@@ -305,6 +314,14 @@ function badRequest(problem: string): WireError {
 function stringParam(query: Record<string, string | undefined>, name: string): string {
   const value = query[name];
   if (!MESSAGE_CHECKS.name.is(value)) throw new WireError('BadRequest', `bad ${name}`);
+  return value;
+}
+
+/** A free-text query parameter (a listing's prefix or start): empty when absent, one string when present. */
+function optionalStringParam(query: Record<string, string | string[] | undefined>, name: string): string {
+  const value = query[name];
+  if (value === undefined) return '';
+  if (typeof value !== 'string') throw new WireError('BadRequest', `bad ${name}`);
   return value;
 }
 
