@@ -54,6 +54,21 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  // Fastify answers a Content-Type that is not a well-formed media type ("a", "", ";") with its own
+  // error before any handler runs, which would reach the client as a 500. S3 takes any Content-Type
+  // (it is stored as the object's), and no body is parsed here: Fastify is shown none, and the header
+  // is put back for the handlers.
+  const contentTypes = new WeakMap<FastifyRequest, string | string[]>();
+  app.addHook('preParsing', async (request) => {
+    const contentType = request.headers['content-type'];
+    if (contentType === undefined) return;
+    contentTypes.set(request, contentType);
+    delete request.headers['content-type'];
+  });
+  app.addHook('preValidation', async (request) => {
+    const contentType = contentTypes.get(request);
+    if (contentType !== undefined) request.headers['content-type'] = contentType as string;
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-amz-request-id', request.id);
