@@ -86,6 +86,9 @@ export const DEFAULTS = {
   /** S3 requests a gateway serves at once, and how many more wait (bodies unread) before SlowDown. */
   maxActiveRequests: 256,
   maxQueuedRequests: 4096,
+  /** A client's request headers must arrive within this, and its body must bring slowClientMinBytes per such window. */
+  slowClientWindowMs: 20_000,
+  slowClientMinBytes: 4096,
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
   ringPollMs: 5_000,
   kernel: 'auto',
@@ -270,6 +273,16 @@ export const GatewaySettings = Type.Object(
       env: 'TESSERA_MAX_QUEUED_REQUESTS',
       default: DEFAULTS.maxQueuedRequests,
       doc: 'S3 requests that may wait for a turn; past that a request is refused with 503 SlowDown and Retry-After',
+    }),
+    slowClientWindowMs: setting(Int(100, 3_600_000), {
+      env: 'TESSERA_SLOW_CLIENT_WINDOW_MS',
+      default: DEFAULTS.slowClientWindowMs,
+      doc: 'a client must send its request headers within this, and at least slowClientMinBytes of its body in each such window, or it is cut off',
+    }),
+    slowClientMinBytes: setting(Int(1, 1 << 30), {
+      env: 'TESSERA_SLOW_CLIENT_MIN_BYTES',
+      default: DEFAULTS.slowClientMinBytes,
+      doc: 'the least body a client must send per slowClientWindowMs',
     }),
     partitionBits: setting(Int(0, 16), { env: 'TESSERA_PARTITION_BITS', default: DEFAULTS.partitionBits, doc: 'partitions (2^bits) of a ring derived from `nodes`' }),
     kernel: setting(KernelChoice, { env: 'TESSERA_EC_KERNEL', default: DEFAULTS.kernel, doc: 'erasure-coding kernel; `auto` takes WebAssembly SIMD where it validates, else the portable one' }),

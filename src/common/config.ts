@@ -73,6 +73,9 @@ export interface GatewayConfig {
   /** S3 requests served at once, and how many more may wait before SlowDown. */
   maxActiveRequests: number;
   maxQueuedRequests: number;
+  /** Slow clients (slowloris): headers within the window, and at least the minimum of body per window. */
+  slowClientWindowMs: number;
+  slowClientMinBytes: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
   /** Serve HTTPS instead of HTTP when set. */
@@ -251,6 +254,8 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     stallTimeoutMs: settings.stallTimeoutMs,
     maxActiveRequests: settings.maxActiveRequests,
     maxQueuedRequests: settings.maxQueuedRequests,
+    slowClientWindowMs: settings.slowClientWindowMs,
+    slowClientMinBytes: settings.slowClientMinBytes,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },

@@ -121,6 +121,7 @@ export class Gateway {
       baseDomain: config.baseDomain,
       https: await readTls(config),
       gate: this.gate,
+      slowClients: { windowMs: config.slowClientWindowMs, minBytes: config.slowClientMinBytes },
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
     this.app = app;

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoderOptions } from '../auth/index.js';
 import { S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
+import { watchBodyRate } from './slow-body.js';
 
 /**
  * The request body as verified, unframed bytes: aws-chunked framing removed, signatures, payload hash
@@ -19,7 +20,9 @@ export function decodedBody(
     // The request passed authentication and its handler's checks: now the client may send the body.
     ctx.reply.raw.writeContinue();
   }
+  const stopWatching = ctx.slowClients === undefined ? undefined : watchBodyRate(ctx.request.raw, ctx.slowClients);
   const done = pipeline(ctx.request.raw, decoder);
+  if (stopWatching !== undefined) done.then(stopWatching, stopWatching);
   // The consumer sees the same error through the decoder; this only keeps it from being unhandled.
   done.catch(() => undefined);
   return { decoder, done };

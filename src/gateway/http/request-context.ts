@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthResult } from '../auth/index.js';
 import type { RequestScope } from '../data-path/index.js';
 import { S3Error, type S3Target } from '../s3/index.js';
+import type { SlowClientLimits } from './slow-body.js';
 
 /** One authenticated S3 request on its way through a handler. */
 export interface RequestContext extends RequestScope {
@@ -9,6 +10,8 @@ export interface RequestContext extends RequestScope {
   reply: FastifyReply;
   target: S3Target;
   auth: AuthResult;
+  /** How slowly the client may send its body before it is cut off (slow-body.ts); unwatched without it. */
+  slowClients?: SlowClientLimits | undefined;
 }
 
 /** Serves one S3 operation (src/gateway/handlers/); the operation table names one per operation. */

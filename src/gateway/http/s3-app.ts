@@ -1,4 +1,6 @@
 import { setMaxListeners } from 'node:events';
+import type { ServerOptions } from 'node:http';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex } from '../../common/index.js';
 import { authenticate, type CredentialStore } from '../auth/index.js';
@@ -7,6 +9,7 @@ import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3
 import { answerPreflight, applyCors } from './cors-headers.js';
 import type { Handler } from './request-context.js';
 import type { RequestGate } from './request-gate.js';
+import type { SlowClientLimits } from './slow-body.js';
 
 /**
  * Picks the operation a request asks for and the handler that serves it: the operation table
@@ -29,6 +32,11 @@ export interface S3AppOptions {
   https?: { key: Buffer; cert: Buffer } | undefined;
   /** Bounds the requests served at once and queued (request-gate.ts); without it, every request starts at once. */
   gate?: RequestGate | undefined;
+  /**
+   * Slow clients are cut off: request headers must arrive within `windowMs`, and a body must bring
+   * `minBytes` per window (slow-body.ts). Without it, Node's defaults apply (headers within 60 s).
+   */
+  slowClients?: SlowClientLimits | undefined;
 }
 
 /** Builds the Fastify app that speaks S3: one catch-all route, dispatched through the operation table. */
@@ -45,7 +53,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 4096 },
-    ...(options.https === undefined ? {} : { https: options.https }),
+    ...serverOptions(options),
   }) as FastifyInstance;
   // Node answers `Expect: 100-continue` by itself unless asked not to. Tessera answers it only once
   // the request is authenticated and about to read its body (see request-body.ts), so a refused
@@ -120,7 +128,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
         else reply.raw.once('close', release);
       }
       try {
-        const ctx = { request, reply, target, auth, signal: disconnect.signal, services };
+        const ctx = { request, reply, target, auth, signal: disconnect.signal, services, slowClients: options.slowClients };
         await applyCors(ctx);
         await operation.handler(ctx);
       } finally {
@@ -130,6 +138,18 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     },
   });
   return app;
+}
+
+/**
+ * Node's server settings for slow clients: headers must be complete within the window (checked at a
+ * quarter of it), and nothing bounds a whole request's duration (a large upload may take hours).
+ */
+function serverOptions(options: S3AppOptions): { http?: ServerOptions; https?: HttpsServerOptions } {
+  const slow =
+    options.slowClients === undefined
+      ? {}
+      : { headersTimeout: options.slowClients.windowMs, requestTimeout: 0, connectionsCheckingInterval: Math.max(100, Math.min(options.slowClients.windowMs / 4, 5_000)) };
+  return options.https === undefined ? { http: slow } : { https: { ...options.https, ...slow } };
 }
 
 const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary']);

@@ -1,0 +1,92 @@
+import { connect, type Socket } from 'node:net';
+import { t } from 'tap';
+import { clusterWithBucket } from '../../helpers/cluster.js';
+import { rawS3, signRaw } from '../raw-s3.js';
+
+const WINDOW_MS = 1_000;
+const SLOW_CLIENTS = { slowClientWindowMs: WINDOW_MS, slowClientMinBytes: 4096 };
+
+/** A raw connection to the gateway, and a promise that settles with what it received once the gateway closes it. */
+function openSocket(endpoint: string): { socket: Socket; closed: Promise<string> } {
+  const url = new URL(endpoint);
+  const socket = connect(Number(url.port), url.hostname);
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  const closed = new Promise<string>((resolve) => {
+    socket.on('close', () => resolve(Buffer.concat(received).toString('latin1')));
+    socket.on('error', () => undefined);
+  });
+  return { socket, closed };
+}
+
+/** Writes `piece` every `everyMs` until the socket closes or `deadlineMs` passes; resolves with whether the socket was closed. */
+async function trickle(socket: Socket, closed: Promise<string>, piece: string | Buffer, everyMs: number, deadlineMs: number): Promise<boolean> {
+  let isClosed = false;
+  void closed.then(() => (isClosed = true));
+  const until = Date.now() + deadlineMs;
+  while (!isClosed && Date.now() < until) {
+    if (!socket.destroyed) socket.write(piece);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  return isClosed;
+}
+
+t.test('request headers that trickle are cut off once the window passes', async (t) => {
+  const { cluster, bucket } = await clusterWithBucket(t, { gatewayOverrides: SLOW_CLIENTS });
+  const { socket, closed } = openSocket(cluster.endpoint);
+  socket.write(`GET /${bucket} HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+  // One header line every 100 ms would never end: the gateway must close the connection.
+  const cut = await trickle(socket, closed, 'x-filler: 1\r\n', 100, 30 * WINDOW_MS);
+  t.ok(cut, 'the connection was closed');
+  t.match(await closed, /^(HTTP\/1\.1 408|)/, 'with 408 Request Timeout or nothing');
+  t.equal((await rawS3(cluster.endpoint, { method: 'GET', bucket })).status, 200, 'the gateway keeps serving');
+});
+
+t.test('a body that trickles is cut off and leaves no object; a slow but steady one is served', async (t) => {
+  const { cluster, bucket } = await clusterWithBucket(t, { gatewayOverrides: SLOW_CLIENTS });
+  const sizeBytes = 64 * 1024;
+  const headOf = async (key: string): Promise<string> => {
+    const signed = await signRaw(cluster.endpoint, { method: 'PUT', bucket, key, headers: { 'content-length': String(sizeBytes), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    return `PUT ${signed.pathAndQuery} HTTP/1.1\r\n${Object.entries(signed.headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`;
+  };
+  const slow = openSocket(cluster.endpoint);
+  slow.socket.write(await headOf('trickled'));
+  t.ok(await trickle(slow.socket, slow.closed, 'x'.repeat(16), 100, 30 * WINDOW_MS), 'a body at 160 bytes/s was cut off');
+  t.equal((await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: 'trickled' })).status, 404, 'and left no object');
+
+  const steady = openSocket(cluster.endpoint);
+  steady.socket.write(await headOf('steady'));
+  // 8 KiB per half window: slow, but above the minimum rate; the whole body takes four windows.
+  for (let sent = 0; sent < sizeBytes; sent += 8192) {
+    steady.socket.write(Buffer.alloc(8192, 0x61));
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS / 2));
+  }
+  const answer = await Promise.race([steady.closed, new Promise<string>((resolve) => steady.socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))))]);
+  steady.socket.destroy();
+  t.match(answer, /^HTTP\/1\.1 200/, 'the steady upload completed');
+  t.equal((await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: 'steady' })).headers['content-length'], String(sizeBytes));
+});
+
+t.test('oversized headers, keys, metadata, tag sets and XML bodies are refused with their errors and change nothing', async (t) => {
+  const { cluster, bucket } = await clusterWithBucket(t);
+  const big = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'big-header', headers: { 'x-filler': 'f'.repeat(20 * 1024) }, body: 'x' }).then(
+    (response) => response.status,
+    () => 'closed' as const,
+  );
+  t.ok(big === 431 || big === 'closed', `headers past 16 KiB: 431 or the connection closed (${big})`);
+  const cases: [string, Parameters<typeof rawS3>[1], number, string][] = [
+    ['a key past 1,024 bytes', { method: 'PUT', bucket, key: 'k'.repeat(1025), body: 'x' }, 400, 'KeyTooLongError'],
+    ['user metadata past 2 KiB', { method: 'PUT', bucket, key: 'meta', headers: { 'x-amz-meta-big': 'm'.repeat(2100) }, body: 'x' }, 400, 'MetadataTooLarge'],
+    ['more than 10 object tags', { method: 'PUT', bucket, key: 'tags', headers: { 'x-amz-tagging': Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&') }, body: 'x' }, 400, 'BadRequest'],
+    ['a tagging document past 64 KiB', { method: 'PUT', bucket, query: { tagging: '' }, body: `<Tagging><TagSet>${'<Tag><Key>k</Key><Value>v</Value></Tag>'.repeat(2000)}</TagSet></Tagging>` }, 400, 'MalformedXML'],
+    ['a DeleteObjects document past 2 MiB', { method: 'POST', bucket, query: { delete: '' }, body: `<Delete>${'<Object><Key>kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk</Key></Object>'.repeat(45_000)}</Delete>` }, 400, 'MalformedXML'],
+  ];
+  for (const [name, request, status, code] of cases) {
+    const response = await rawS3(cluster.endpoint, request);
+    t.equal(response.status, status, `${name}: ${status}`);
+    t.match(response.body, `<Code>${code}</Code>`);
+  }
+  for (const key of ['meta', 'tags', 'big-header']) {
+    t.equal((await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key })).status, 404, `no object ${key} was written`);
+  }
+});
