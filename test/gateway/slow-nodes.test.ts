@@ -55,9 +55,9 @@ t.test('nodes that slow down to several times the configured timeouts make reque
   const written = new Map<string, string>();
   let step = 0;
   // The machine gets busier step by step: from idle to answers 4x slower than the configured timeouts.
-  for (const delayMs of [0, 50, 100, 200, 400, 800, 1_200]) {
+  for (const delayMs of [0, 100, 400, 1_200]) {
     for (const link of links) link.delayMs = delayMs;
-    for (const sizeBytes of [3_000, 300_000, 2_500_000]) {
+    for (const sizeBytes of [3_000, 2_500_000]) {
       step += 1;
       const key = `step-${step}-${delayMs}ms-${sizeBytes}`;
       const body = seededBytes(sizeBytes, step);
