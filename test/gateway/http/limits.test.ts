@@ -3,7 +3,8 @@ import { t } from 'tap';
 import { clusterWithBucket } from '../../helpers/cluster.js';
 import { rawS3, signRaw } from '../raw-s3.js';
 
-const WINDOW_MS = 1_000;
+// Generous against a loaded machine: the steady upload sends 20x the minimum rate, the trickle 1/25 of it.
+const WINDOW_MS = 2_000;
 const SLOW_CLIENTS = { slowClientWindowMs: WINDOW_MS, slowClientMinBytes: 4096 };
 
 /** A raw connection to the gateway, and a promise that settles with what it received once the gateway closes it. */
@@ -56,10 +57,10 @@ t.test('a body that trickles is cut off and leaves no object; a slow but steady 
 
   const steady = openSocket(cluster.endpoint);
   steady.socket.write(await headOf('steady'));
-  // 8 KiB per half window: slow, but above the minimum rate; the whole body takes four windows.
-  for (let sent = 0; sent < sizeBytes; sent += 8192) {
-    steady.socket.write(Buffer.alloc(8192, 0x61));
-    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS / 2));
+  // 4 KiB every 100 ms: slow, but well above the minimum rate; the whole body takes more than a window.
+  for (let sent = 0; sent < sizeBytes; sent += 4096) {
+    steady.socket.write(Buffer.alloc(4096, 0x61));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const answer = await Promise.race([steady.closed, new Promise<string>((resolve) => steady.socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))))]);
   steady.socket.destroy();
