@@ -89,6 +89,8 @@ export const DEFAULTS = {
   /** A client's request headers must arrive within this, and its body must bring slowClientMinBytes per such window. */
   slowClientWindowMs: 20_000,
   slowClientMinBytes: 4096,
+  /** Small request bodies (XML documents, up to 4 MiB each) a gateway holds at once. */
+  maxBufferedBodyBytes: 256 * 1024 * 1024,
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
   ringPollMs: 5_000,
   kernel: 'auto',
@@ -283,6 +285,11 @@ export const GatewaySettings = Type.Object(
       env: 'TESSERA_SLOW_CLIENT_MIN_BYTES',
       default: DEFAULTS.slowClientMinBytes,
       doc: 'the least body a client must send per slowClientWindowMs',
+    }),
+    maxBufferedBodyBytes: setting(Int(64 * 1024, 2 ** 40), {
+      env: 'TESSERA_MAX_BUFFERED_BODY_BYTES',
+      default: DEFAULTS.maxBufferedBodyBytes,
+      doc: 'bytes of small request bodies (XML documents) held at once; past it a request gets 503 SlowDown',
     }),
     partitionBits: setting(Int(0, 16), { env: 'TESSERA_PARTITION_BITS', default: DEFAULTS.partitionBits, doc: 'partitions (2^bits) of a ring derived from `nodes`' }),
     kernel: setting(KernelChoice, { env: 'TESSERA_EC_KERNEL', default: DEFAULTS.kernel, doc: 'erasure-coding kernel; `auto` takes WebAssembly SIMD where it validates, else the portable one' }),

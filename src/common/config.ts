@@ -76,6 +76,8 @@ export interface GatewayConfig {
   /** Slow clients (slowloris): headers within the window, and at least the minimum of body per window. */
   slowClientWindowMs: number;
   slowClientMinBytes: number;
+  /** Small request bodies (XML documents) held in memory at once, gateway-wide. */
+  maxBufferedBodyBytes: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
   /** Serve HTTPS instead of HTTP when set. */
@@ -256,6 +258,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     maxQueuedRequests: settings.maxQueuedRequests,
     slowClientWindowMs: settings.slowClientWindowMs,
     slowClientMinBytes: settings.slowClientMinBytes,
+    maxBufferedBodyBytes: settings.maxBufferedBodyBytes,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },

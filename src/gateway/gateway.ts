@@ -8,7 +8,7 @@ import { writeQuorum } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
-import { createS3App, registerHealthRoutes, RequestGate, type GatewayHealth } from './http/index.js';
+import { ByteBudget, createS3App, registerHealthRoutes, RequestGate, type GatewayHealth } from './http/index.js';
 import { resolveOperation } from './operations.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
@@ -48,6 +48,7 @@ export class Gateway {
   private follower: NodeRingFollower | undefined;
   private boundAddress: { host: string; port: number } | undefined;
   private readonly gate: RequestGate;
+  private readonly bodyBudget: ByteBudget;
 
   constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring; clock?: () => number }) {
     this.config = options.config;
@@ -55,6 +56,7 @@ export class Gateway {
     this.initialRing = options.ring;
     // The gateway's one time source: version ids, record timestamps, signature skew and ring rounds all read it.
     this.clock = new HybridClock(options.clock === undefined ? {} : { wallClock: options.clock });
+    this.bodyBudget = new ByteBudget(this.config.maxBufferedBodyBytes);
     this.gate = new RequestGate({ maxActive: this.config.maxActiveRequests, maxQueued: this.config.maxQueuedRequests, retryAfterSeconds: 1 });
   }
 
@@ -122,6 +124,7 @@ export class Gateway {
       https: await readTls(config),
       gate: this.gate,
       slowClients: { windowMs: config.slowClientWindowMs, minBytes: config.slowClientMinBytes },
+      bodyBudget: this.bodyBudget,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
     this.app = app;
@@ -162,9 +165,9 @@ export class Gateway {
     return this.boundAddress;
   }
 
-  /** S3 requests being served and waiting for a turn now. */
-  get requests(): { active: number; queued: number } {
-    return { active: this.gate.active, queued: this.gate.queued };
+  /** S3 requests being served and waiting for a turn now, and the bytes of small bodies held. */
+  get requests(): { active: number; queued: number; bufferedBodyBytes: number } {
+    return { active: this.gate.active, queued: this.gate.queued, bufferedBodyBytes: this.bodyBudget.used };
   }
 
   /** The ring in use (after start). */

@@ -37,14 +37,27 @@ export async function readSmallBody(ctx: RequestContext, limitBytes: number, hea
   const { decoder, done } = decodedBody(ctx, headers === undefined ? {} : { headers });
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of decoder) {
-    total += (chunk as Buffer).length;
-    if (total > limitBytes) {
-      decoder.destroy();
-      throw new S3Error('MalformedXML', { message: 'The XML you provided was too large.' });
+  let takenBytes = 0;
+  try {
+    for await (const chunk of decoder) {
+      total += (chunk as Buffer).length;
+      if (total > limitBytes) {
+        decoder.destroy();
+        throw new S3Error('MalformedXML', { message: 'The XML you provided was too large.' });
+      }
+      try {
+        ctx.bodyBudget?.take((chunk as Buffer).length);
+      } catch (err) {
+        decoder.destroy();
+        throw err;
+      }
+      takenBytes += (chunk as Buffer).length;
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+    await done;
+    return Buffer.concat(chunks, total);
+  } finally {
+    // The caller parses the body at once; the budget bounds bodies being read at the same time.
+    ctx.bodyBudget?.give(takenBytes);
   }
-  await done;
-  return Buffer.concat(chunks, total);
 }

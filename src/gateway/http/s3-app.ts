@@ -8,6 +8,7 @@ import type { GatewayServices } from '../data-path/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
 import type { Handler } from './request-context.js';
+import type { ByteBudget } from './byte-budget.js';
 import type { RequestGate } from './request-gate.js';
 import type { SlowClientLimits } from './slow-body.js';
 
@@ -37,6 +38,8 @@ export interface S3AppOptions {
    * `minBytes` per window (slow-body.ts). Without it, Node's defaults apply (headers within 60 s).
    */
   slowClients?: SlowClientLimits | undefined;
+  /** Caps the small request bodies (XML documents) held in memory at once, gateway-wide. */
+  bodyBudget?: ByteBudget | undefined;
 }
 
 /** Builds the Fastify app that speaks S3: one catch-all route, dispatched through the operation table. */
@@ -128,7 +131,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
         else reply.raw.once('close', release);
       }
       try {
-        const ctx = { request, reply, target, auth, signal: disconnect.signal, services, slowClients: options.slowClients };
+        const ctx = { request, reply, target, auth, signal: disconnect.signal, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
         await applyCors(ctx);
         await operation.handler(ctx);
       } finally {
