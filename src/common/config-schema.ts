@@ -85,6 +85,14 @@ export const DEFAULTS = {
   /** S3's minimum size of every multipart part but the last. */
   minPartSizeBytes: 5 * 1024 * 1024,
   stallTimeoutMs: 10_000,
+  /** S3 requests a gateway serves at once, and how many more wait (bodies unread) before SlowDown. */
+  maxActiveRequests: 256,
+  maxQueuedRequests: 4096,
+  /** A client's request headers must arrive within this, and its body must bring slowClientMinBytes per such window. */
+  slowClientWindowMs: 20_000,
+  slowClientMinBytes: 4096,
+  /** Small request bodies (XML documents, up to 4 MiB each) a gateway holds at once. */
+  maxBufferedBodyBytes: 256 * 1024 * 1024,
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
   ringPollMs: 5_000,
   kernel: 'auto',
@@ -133,10 +141,14 @@ export const DEFAULTS = {
   /** Keep-alive connections a gateway keeps to each node, and how long an idle one stays open. */
   nodeConnections: 32,
   nodeKeepAliveMs: 30_000,
-  /** How long a node may take to start answering, to open a connection, and between two body chunks. */
-  nodeHeadersTimeoutMs: 10_000,
+  /**
+   * How long a node may take to start answering, to open a connection, and between two body chunks.
+   * The first and last are backstops for a hung connection: the gateway's own deadlines, which follow
+   * the nodes' observed latency, decide well before them, so a busy node is waited for, not failed.
+   */
+  nodeHeadersTimeoutMs: 120_000,
   nodeConnectTimeoutMs: 1_000,
-  nodeBodyTimeoutMs: 30_000,
+  nodeBodyTimeoutMs: 120_000,
   /** How far a shard write may fall behind the write quorum before it is given up (a hung node). */
   stragglerGraceMs: 3_000,
   /** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
@@ -275,12 +287,37 @@ export const GatewaySettings = Type.Object(
     metadataTimeoutMs: setting(Int(100, 600_000), {
       env: 'TESSERA_METADATA_TIMEOUT_MS',
       default: DEFAULTS.metadataTimeoutMs,
-      doc: 'how long one node may take over a metadata call before the gateway goes on without it',
+      doc: 'how long one node may take over a metadata call before the gateway goes on without it; a floor: the gateway waits longer while the nodes answer slowly',
     }),
     stallTimeoutMs: setting(Int(100, 600_000), {
       env: 'TESSERA_STALL_TIMEOUT_MS',
       default: DEFAULTS.stallTimeoutMs,
-      doc: 'how long a shard stream may stall before the gateway goes on without its node',
+      doc: 'how long a shard stream may stall before the gateway goes on without its node; a floor, stretched like metadataTimeoutMs',
+    }),
+    maxActiveRequests: setting(Int(1, 1_000_000), {
+      env: 'TESSERA_MAX_ACTIVE_REQUESTS',
+      default: DEFAULTS.maxActiveRequests,
+      doc: 'S3 requests served at once; later ones wait their turn',
+    }),
+    maxQueuedRequests: setting(Int(0, 1_000_000), {
+      env: 'TESSERA_MAX_QUEUED_REQUESTS',
+      default: DEFAULTS.maxQueuedRequests,
+      doc: 'S3 requests that may wait for a turn; past that a request is refused with 503 SlowDown and Retry-After',
+    }),
+    slowClientWindowMs: setting(Int(100, 3_600_000), {
+      env: 'TESSERA_SLOW_CLIENT_WINDOW_MS',
+      default: DEFAULTS.slowClientWindowMs,
+      doc: 'a client must send its request headers within this, and at least slowClientMinBytes of its body in each such window, or it is cut off',
+    }),
+    slowClientMinBytes: setting(Int(1, 1 << 30), {
+      env: 'TESSERA_SLOW_CLIENT_MIN_BYTES',
+      default: DEFAULTS.slowClientMinBytes,
+      doc: 'the least body a client must send per slowClientWindowMs',
+    }),
+    maxBufferedBodyBytes: setting(Int(64 * 1024, 2 ** 40), {
+      env: 'TESSERA_MAX_BUFFERED_BODY_BYTES',
+      default: DEFAULTS.maxBufferedBodyBytes,
+      doc: 'bytes of small request bodies (XML documents) held at once; past it a request gets 503 SlowDown',
     }),
     minPartSizeBytes: setting(Int(1, 5 * 1024 * 1024 * 1024), {
       env: 'TESSERA_MIN_PART_SIZE_BYTES',

@@ -76,6 +76,14 @@ export interface GatewayConfig {
   stallTimeoutMs: number;
   /** Smallest multipart part but the last. */
   minPartSizeBytes: number;
+  /** S3 requests served at once, and how many more may wait before SlowDown. */
+  maxActiveRequests: number;
+  maxQueuedRequests: number;
+  /** Slow clients (slowloris): headers within the window, and at least the minimum of body per window. */
+  slowClientWindowMs: number;
+  slowClientMinBytes: number;
+  /** Small request bodies (XML documents) held in memory at once, gateway-wide. */
+  maxBufferedBodyBytes: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
   /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
@@ -269,6 +277,11 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     metadataTimeoutMs: settings.metadataTimeoutMs,
     stallTimeoutMs: settings.stallTimeoutMs,
     minPartSizeBytes: settings.minPartSizeBytes,
+    maxActiveRequests: settings.maxActiveRequests,
+    maxQueuedRequests: settings.maxQueuedRequests,
+    slowClientWindowMs: settings.slowClientWindowMs,
+    slowClientMinBytes: settings.slowClientMinBytes,
+    maxBufferedBodyBytes: settings.maxBufferedBodyBytes,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
     heapGrowthPercent: settings.heapGrowthPercent,

@@ -4,11 +4,21 @@ import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec, type Codec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
+import { writeQuorum } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool, type GatewayServices } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { MasterKeyring, ObjectSealer } from './encryption/index.js';
-import { GatewayMetrics, createS3App, registerConsole, registerHealthRoutes, registerMetricsRoute, type GatewayHealth } from './http/index.js';
+import {
+  ByteBudget,
+  GatewayMetrics,
+  RequestGate,
+  createS3App,
+  registerConsole,
+  registerHealthRoutes,
+  registerMetricsRoute,
+  type GatewayHealth,
+} from './http/index.js';
 import { OPERATIONS, resolveOperation } from './operations.js';
 
 export { rotateMasterKey, type RotationReport } from './data-path/index.js';
@@ -78,6 +88,8 @@ export class Gateway {
   private readonly sealer = new ObjectSealer(undefined);
   private readonly metricsText: MetricsText;
   private gatewayMetrics: GatewayMetrics | undefined;
+  private readonly gate: RequestGate;
+  private readonly bodyBudget: ByteBudget;
 
   constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring; clock?: () => number; metricsText?: MetricsText }) {
     this.config = options.config;
@@ -86,6 +98,8 @@ export class Gateway {
     this.initialRing = options.ring;
     // The gateway's one time source: version ids, record timestamps, signature skew and ring rounds all read it.
     this.clock = new HybridClock(options.clock === undefined ? {} : { wallClock: options.clock });
+    this.bodyBudget = new ByteBudget(this.config.maxBufferedBodyBytes);
+    this.gate = new RequestGate({ maxActive: this.config.maxActiveRequests, maxQueued: this.config.maxQueuedRequests, retryAfterSeconds: 1 });
   }
 
   /** Loads the ring (waiting for the nodes to hold one, when started from seeds), starts serving S3, and resolves with the bound address. */
@@ -123,7 +137,11 @@ export class Gateway {
       relaxedSimd: plainCodec.relaxedSimd,
     });
     this.gatewayMetrics = metrics;
-    const cluster = new ClusterView(ring, { clusterSecret: config.clusterSecret, nodeCallObserver: (nodeId) => metrics.nodeCallObserver(nodeId) });
+    const cluster = new ClusterView(ring, {
+      clusterSecret: config.clusterSecret,
+      nodeCallObserver: (nodeId) => metrics.nodeCallObserver(nodeId),
+      quorumFraction: writeQuorum(config.erasure.dataShards, config.erasure.parityShards) / shards,
+    });
     this.cluster = cluster;
     const codec = countingReconstructs(plainCodec, () => metrics.degradedRead());
     const clock = this.clock;
@@ -139,8 +157,14 @@ export class Gateway {
       erasure: config.erasure,
       region: config.region,
       ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
-      metadataTimeoutMs: config.metadataTimeoutMs,
-      stallTimeoutMs: config.stallTimeoutMs,
+      // Deadlines follow the nodes' observed latency, the configured timeouts being their floor:
+      // a busy machine makes calls slower, not failed.
+      get metadataTimeoutMs() {
+        return cluster.deadlineMs(config.metadataTimeoutMs);
+      },
+      get stallTimeoutMs() {
+        return cluster.deadlineMs(config.stallTimeoutMs);
+      },
       minPartSizeBytes: config.minPartSizeBytes,
       logger: this.logger,
       digestPool,
@@ -157,6 +181,9 @@ export class Gateway {
       https: await readTls(config),
       metrics,
       accessLog: config.accessLog,
+      gate: this.gate,
+      slowClients: { windowMs: config.slowClientWindowMs, minBytes: config.slowClientMinBytes },
+      bodyBudget: this.bodyBudget,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
     registerConsole(app, {
@@ -209,6 +236,11 @@ export class Gateway {
   get metrics(): GatewayMetrics {
     if (this.gatewayMetrics === undefined) throw new Error('gateway not started');
     return this.gatewayMetrics;
+  }
+
+  /** S3 requests being served and waiting for a turn now, and the bytes of small bodies held. */
+  get requests(): { active: number; queued: number; bufferedBodyBytes: number } {
+    return { active: this.gate.active, queued: this.gate.queued, bufferedBodyBytes: this.bodyBudget.used };
   }
 
   /** The ring in use (after start). */

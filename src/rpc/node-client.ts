@@ -3,6 +3,7 @@ import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Static, TSchema } from 'typebox';
 import { CallBatcher } from './call-batcher.js';
+import { LatencyEstimator } from './latency-estimator.js';
 import { DEFAULTS, type SchemaCheck } from '../common/index.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
 import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse } from './node-reports.js';
@@ -89,6 +90,8 @@ export class NodeClient {
   private readonly clock: () => number;
   private readonly batcher: CallBatcher;
   private readonly observe: ((outcome: string, seconds: number) => void) | undefined;
+  /** How long this node takes to answer a call, learned from its answers; deadlines follow it. */
+  readonly latency = new LatencyEstimator();
 
   constructor(options: NodeClientOptions) {
     this.nodeId = options.nodeId;
@@ -263,9 +266,11 @@ export class NodeClient {
     const json = typeof call === 'string' ? call : JSON.stringify(call);
     if (json.length > MAX_BATCHED_CALL_BYTES) return single();
     let result: BatchResult;
+    const startedMs = performance.now();
     try {
       result = await this.batcher.call(json, options.signal);
     } catch (err) {
+      this.noteExpiry(err, options.signal, startedMs);
       throw this.transportError(err);
     }
     if (result.ok) return result.value;
@@ -331,7 +336,7 @@ export class NodeClient {
     }
     Object.assign(headers, signRequest(this.secret, method, url, bodyHash, this.clock()));
     let response: Dispatcher.ResponseData;
-    const startedMs = this.observe === undefined ? 0 : performance.now();
+    const startedMs = performance.now();
     try {
       response = await this.pool.request({
         method,
@@ -341,10 +346,13 @@ export class NodeClient {
         signal: options.signal ?? null,
       });
     } catch (err) {
+      this.noteExpiry(err, options.signal, startedMs);
       const failure = this.transportError(err);
       this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
       throw failure;
     }
+    // A streamed upload's answer comes after its whole body: that is throughput, not the node's latency.
+    if (body.stream === undefined) this.latency.observe(performance.now() - startedMs);
     if (response.statusCode >= 300) {
       const failure = await this.statusError(response);
       this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
@@ -352,6 +360,13 @@ export class NodeClient {
     }
     this.observe?.('ok', (performance.now() - startedMs) / 1000);
     return response;
+  }
+
+  /** A call that ran out of time (its deadline or the pool's) tells the estimator the node is slower than it thought. */
+  private noteExpiry(err: unknown, signal: AbortSignal | undefined, startedMs: number): void {
+    const timedOut =
+      (signal?.aborted === true && isTimeout(signal.reason)) || err instanceof undiciErrors.HeadersTimeoutError || isTimeout(err);
+    if (timedOut) this.latency.expired(performance.now() - startedMs);
   }
 
   private transportError(err: unknown): NodeError {
@@ -383,6 +398,10 @@ interface RequestBody {
   /** A JSON body already serialised and hashed. */
   encoded?: EncodedCommit;
   stream?: Readable;
+}
+
+function isTimeout(reason: unknown): boolean {
+  return (reason instanceof Error || reason instanceof DOMException) && reason.name === 'TimeoutError';
 }
 
 function shardQuery(ref: ShardRef): string {

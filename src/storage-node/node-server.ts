@@ -12,6 +12,9 @@ import {
   MESSAGE_CHECKS,
   NODE_PATHS,
   ResealRequest,
+  ReplayGuard,
+  SIGNATURE_HEADER,
+  DATE_HEADER,
   TagUpdateRequest,
   UNSIGNED_BODY,
   WIRE_ERROR_STATUS,
@@ -77,6 +80,8 @@ export class NodeServer {
   private readonly clock: () => number;
   /** The node's Prometheus figures. */
   readonly metrics: NodeMetrics;
+  /** Streamed shard bodies are not signed: each signed shard PUT is accepted once (replay-guard.ts). */
+  private readonly shardWrites: ReplayGuard;
 
   constructor(options: NodeServerOptions) {
     this.options = options;
@@ -89,6 +94,7 @@ export class NodeServer {
       countKeys: () => options.store.metadata.countKeys(),
       metadataDir: options.dataDir === undefined ? undefined : join(options.dataDir, 'meta'),
     });
+    this.shardWrites = new ReplayGuard({ startMs: this.clock() });
     this.app = Fastify({
       loggerInstance: options.logger as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -152,6 +158,9 @@ export class NodeServer {
       const query = request.query as Record<string, string | undefined>;
       const ref = shardRef(query);
       const erasure = erasureOf(query);
+      // The signature (verified by now) covers the target but not the body: it may be used only once.
+      const replay = this.shardWrites.admit(String(request.headers[SIGNATURE_HEADER]), Number(request.headers[DATE_HEADER]), this.clock());
+      if (replay !== null) throw new WireError('Unauthorized', `shard write refused: ${replay}`);
       const abort = new AbortController();
       request.raw.once('aborted', () => abort.abort());
       const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal);
@@ -190,8 +199,8 @@ export class NodeServer {
       const query = request.query as Record<string, string | undefined>;
       const listQuery: ListQuery = {
         bucket: stringParam(query, 'bucket'),
-        prefix: query['prefix'] ?? '',
-        after: query['after'] ?? '',
+        prefix: optionalStringParam(query, 'prefix'),
+        after: optionalStringParam(query, 'after'),
         afterIsPrefix: query['afterIsPrefix'] === '1',
         limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
       };
@@ -350,6 +359,14 @@ function badRequest(problem: string): WireError {
 function stringParam(query: Record<string, string | undefined>, name: string): string {
   const value = query[name];
   if (!MESSAGE_CHECKS.name.is(value)) throw new WireError('BadRequest', `bad ${name}`);
+  return value;
+}
+
+/** A free-text query parameter (a listing's prefix or start): empty when absent, one string when present. */
+function optionalStringParam(query: Record<string, string | string[] | undefined>, name: string): string {
+  const value = query[name];
+  if (value === undefined) return '';
+  if (typeof value !== 'string') throw new WireError('BadRequest', `bad ${name}`);
   return value;
 }
 

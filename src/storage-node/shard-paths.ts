@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ShardRef } from '../rpc/index.js';
+import { ShardStoreError } from './shard-store-error.js';
 
 /** Fsyncs a directory so a rename into it survives a power loss. */
 export async function syncDirectory(path: string): Promise<void> {
@@ -20,6 +21,19 @@ export function shardFileName(ref: ShardRef): string {
     .digest('hex')
     .slice(0, 40);
   return `${digest.slice(0, 2)}/${digest}`;
+}
+
+/** Every name shardFileName makes, and nothing else: no separator but the one, no `..`, no absolute path. */
+const SHARD_FILE_NAME = /^[0-9a-f]{2}\/[0-9a-f]{40}$/;
+
+/**
+ * The path of a recorded shard file inside `shardDir`. Records name their files; a name that is not one
+ * shardFileName makes (a damaged or forged record) is refused, so no record can make the node read or
+ * remove a file outside its data directory.
+ */
+export function shardFilePath(shardDir: string, file: string): string {
+  if (!SHARD_FILE_NAME.test(file)) throw new ShardStoreError('ShardCorrupt', 'a record names a shard file that is not a shard file name');
+  return join(shardDir, file);
 }
 
 /** Creates the shard directory and its 256 fan-out subdirectories once, durably, so writes never create directories. */

@@ -8,6 +8,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
 import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
+import { shardFilePath } from './shard-paths.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
 import { ShardWriter } from './shard-writer.js';
 import { SpaceLedger, type SpaceClaim } from './space-ledger.js';
@@ -402,7 +403,7 @@ export class ShardStore {
     }
     if (stored.file === null) throw new ShardStoreError('NotFound', 'shard not held by this node');
     try {
-      const handle = await open(join(this.shardDir, stored.file), 'r');
+      const handle = await open(shardFilePath(this.shardDir, stored.file), 'r');
       return { source: handle, close: () => handle.close() };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.missingShard(ref);
@@ -486,7 +487,7 @@ export class ShardStore {
 
   private async removeFile(file: string | null): Promise<void> {
     if (file === null) return;
-    await rm(join(this.shardDir, file), { force: true });
+    await rm(shardFilePath(this.shardDir, file), { force: true });
   }
 }
 

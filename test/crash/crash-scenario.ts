@@ -22,6 +22,11 @@ export interface CrashOptions {
   killEveryMs: readonly [number, number];
   /** Nodes allowed down (killed or still starting) at once: the parity count keeps the cluster available. */
   maxDown: number;
+  /**
+   * Chaos goes on past `chaosMs` until this many kills happened (for at most three more chaosMs): on a
+   * loaded machine nodes restart slowly, and a fixed time alone would kill too few to prove anything.
+   */
+  minKills?: number;
   seed: number;
   log: (line: string) => void;
 }
@@ -156,7 +161,9 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
   let killsDuringStartup = 0;
   const killer = async (): Promise<void> => {
     const chaosEnd = performance.now() + options.chaosMs;
-    while (performance.now() < chaosEnd) {
+    const latestEnd = chaosEnd + 3 * options.chaosMs;
+    const goOn = (): boolean => performance.now() < chaosEnd || (kills < (options.minKills ?? 0) && performance.now() < latestEnd);
+    while (goOn()) {
       const [low, high] = options.killEveryMs;
       await delay(low + rand() * (high - low));
       const down = fleet.nodes.filter((slot) => !slot.up).length;

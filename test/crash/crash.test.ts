@@ -25,6 +25,7 @@ t.test('SIGKILLed nodes lose no acknowledged write, serve no mixed bytes and lea
     keys: 24,
     killEveryMs: [150, 450],
     maxDown: 2,
+    minKills: 10,
     seed,
     log: (line) => t.comment(line),
   });

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { collect, seededBytes } from '../helpers/bytes.js';
+import { underCi } from '../helpers/clients.js';
 import { MetadataStore, MetadataWriteFenced } from '../../src/storage-node/metadata-store.js';
 import { startFaultCluster, type FaultCluster } from './fault-cluster.js';
 import { tempDir } from './store-fixture.js';
@@ -112,14 +113,20 @@ t.test('an I/O error on one node fails its shard write; the PUT succeeds on the 
 });
 
 const ROOT_ON_LINUX = process.platform === 'linux' && process.getuid?.() === 0;
+/** Outside CI a test that needs root is skipped without it; under CI it runs, and fails, rather than pass untested. */
+const NEEDS_ROOT = ROOT_ON_LINUX || underCi() ? false : 'needs root on Linux to mount a tmpfs';
 const MiB = 1024 * 1024;
 
-async function mountTmpfs(path: string, sizeBytes: number): Promise<boolean> {
+/** Mounts a tmpfs; when it cannot, fails the test under CI (which runs as root) and skips it elsewhere. */
+async function mountTmpfs(t: { fail(message: string): void; pass(message: string, extra: { skip: string }): void }, path: string, sizeBytes: number): Promise<boolean> {
   await mkdir(path, { recursive: true });
   try {
     await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', path]);
     return true;
-  } catch {
+  } catch (err) {
+    const reason = `a tmpfs could not be mounted: ${(err as Error).message.split('\n')[0] ?? ''}`;
+    if (underCi()) t.fail(`${reason}; CI runs as root and must run this test`);
+    else t.pass('disk test skipped', { skip: reason });
     return false;
   }
 }
@@ -139,7 +146,7 @@ async function fillDisk(path: string): Promise<number> {
   return written;
 }
 
-t.test('real disks (small tmpfs): the reserve refuses shards before a disk fills; a disk filled to the last byte fails writes cleanly; nothing stored is damaged', { skip: ROOT_ON_LINUX ? false : 'needs root on Linux to mount a tmpfs (the capacity-limit test covers the same path portably)' }, async (t) => {
+t.test('real disks (small tmpfs): the reserve refuses shards before a disk fills; a disk filled to the last byte fails writes cleanly; nothing stored is damaged', { skip: NEEDS_ROOT }, async (t) => {
   const root = await tempDir(t, 'fault-tmpfs');
   const disks = [join(root, 'disk-0'), join(root, 'disk-1')];
   const mounted: string[] = [];
@@ -148,11 +155,8 @@ t.test('real disks (small tmpfs): the reserve refuses shards before a disk fills
     await cluster?.close();
     for (const disk of mounted) await run('umount', [disk]).catch(() => run('umount', ['-l', disk]));
   });
-  for (const disk of disks) if (await mountTmpfs(disk, 6 * MiB)) mounted.push(disk);
-  if (mounted.length < disks.length) {
-    t.pass('tmpfs could not be mounted here; skipped');
-    return;
-  }
+  for (const disk of disks) if (await mountTmpfs(t, disk, 6 * MiB)) mounted.push(disk);
+  if (mounted.length < disks.length) return;
   // Disk 1 was nearly filled by someone else, and its node keeps no reserve: its writes meet ENOSPC.
   const filler = join(disks[1] as string, 'filler');
   await fillDisk(filler);
@@ -200,7 +204,7 @@ t.test('real disks (small tmpfs): the reserve refuses shards before a disk fills
   t.equal(left, 0, 'no temporary file is left once writes in flight finish');
 });
 
-t.test('after a metadata write fails on a full disk, later writes are refused, and every write acknowledged before survives a reopen', { skip: ROOT_ON_LINUX ? false : 'needs root on Linux to mount a tmpfs' }, async (t) => {
+t.test('after a metadata write fails on a full disk, later writes are refused, and every write acknowledged before survives a reopen', { skip: NEEDS_ROOT }, async (t) => {
   const root = await tempDir(t, 'fault-leveldb');
   const disk = join(root, 'disk');
   let mounted = false;
@@ -209,11 +213,8 @@ t.test('after a metadata write fails on a full disk, later writes are refused, a
     await store?.close().catch(() => undefined);
     if (mounted) await run('umount', [disk]).catch(() => run('umount', ['-l', disk]));
   });
-  mounted = await mountTmpfs(disk, 2 * MiB);
-  if (!mounted) {
-    t.pass('tmpfs could not be mounted here; skipped');
-    return;
-  }
+  mounted = await mountTmpfs(t, disk, 2 * MiB);
+  if (!mounted) return;
   store = new MetadataStore(join(disk, 'metadata'));
   await store.open();
   // Another file takes the disk's space but the last 300 KiB; removing it later brings room back.

@@ -1,5 +1,5 @@
 import { RingLocator, type Ring } from '../../placement/index.js';
-import { NodeClient } from '../../rpc/index.js';
+import { NodeClient, followingDeadlineMs, quorumLatencyBoundMs } from '../../rpc/index.js';
 
 /** Options for the per-node clients a gateway keeps. */
 export interface ClusterViewOptions {
@@ -9,7 +9,12 @@ export interface ClusterViewOptions {
   bodyTimeoutMs?: number;
   /** The recorder of one node's requests (metrics), asked once per node client. */
   nodeCallObserver?: ((nodeId: string) => (outcome: string, seconds: number) => void) | undefined;
+  /** Share of an object's nodes a quorum needs (W / n): deadlines follow the node that completes one. */
+  quorumFraction?: number;
 }
+
+/** How long a computed latency bound is reused: a request pays a clock read, not a sort of every node. */
+const LATENCY_BOUND_REFRESH_MS = 100;
 
 /**
  * The node sets a read of one key consults: `nodes` under the ring in use (element i stores shard i),
@@ -34,6 +39,7 @@ export class ClusterView {
   private previousRing: RingLocator | undefined;
   private clients = new Map<string, NodeClient>();
   private readonly options: ClusterViewOptions;
+  private latencyBound = { valueMs: 0, computedAtMs: -Infinity };
 
   constructor(ring: Ring, options: ClusterViewOptions) {
     this.options = options;
@@ -77,6 +83,20 @@ export class ClusterView {
   /** A client for every node of the current ring. */
   allNodes(): NodeClient[] {
     return this.ring.ring.nodes.map((node) => this.client(node.id));
+  }
+
+  /**
+   * How long to give one node call: `floorMs` (the configured timeout), stretched to follow the
+   * latency the nodes have shown (see rpc/latency-estimator.ts), so a busy machine gets longer
+   * deadlines instead of failed requests, while a hung node among healthy ones does not.
+   */
+  deadlineMs(floorMs: number): number {
+    const nowMs = performance.now();
+    if (nowMs - this.latencyBound.computedAtMs >= LATENCY_BOUND_REFRESH_MS) {
+      const estimators = [...this.clients.values()].map((client) => client.latency);
+      this.latencyBound = { valueMs: quorumLatencyBoundMs(estimators, this.options.quorumFraction ?? 1), computedAtMs: nowMs };
+    }
+    return followingDeadlineMs(floorMs, this.latencyBound.valueMs);
   }
 
   /** Closes every client. */

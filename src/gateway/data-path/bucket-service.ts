@@ -19,14 +19,20 @@ const BUCKET_CACHE_ENTRIES = 10_000;
 export class BucketService {
   private readonly cluster: ClusterView;
   private readonly clock: HybridClock;
-  private readonly nodeTimeoutMs: number;
+  /** The configured floor of a node call's deadline; the cluster stretches it to follow observed latency. */
+  private readonly nodeTimeoutFloorMs: number;
   private readonly cache: LRUCache<string, BucketRecord>;
 
   constructor(options: { cluster: ClusterView; clock: HybridClock; cacheTtlMs: number; nodeTimeoutMs: number }) {
     this.cluster = options.cluster;
     this.clock = options.clock;
     this.cache = new LRUCache({ max: BUCKET_CACHE_ENTRIES, ttl: options.cacheTtlMs });
-    this.nodeTimeoutMs = options.nodeTimeoutMs;
+    this.nodeTimeoutFloorMs = options.nodeTimeoutMs;
+  }
+
+  /** One node call's deadline now: the floor, stretched while the nodes answer slowly. */
+  private get nodeTimeoutMs(): number {
+    return this.cluster.deadlineMs(this.nodeTimeoutFloorMs);
   }
 
   /** Live buckets, sorted by name. */

@@ -17,10 +17,13 @@ export interface GatewayServices {
   erasure: ErasureParams;
   region: string;
   ownerId: string;
-  /** Longest wait for one node's metadata answer. */
-  metadataTimeoutMs: number;
-  /** Longest silence tolerated from one shard stream before another shard is used. */
-  stallTimeoutMs: number;
+  /**
+   * Longest wait for one node's metadata answer. It follows the nodes' observed latency (the
+   * configured value is its floor), so read it when a call starts rather than keeping a copy.
+   */
+  readonly metadataTimeoutMs: number;
+  /** Longest silence tolerated from one shard stream before another shard is used; follows latency like metadataTimeoutMs. */
+  readonly stallTimeoutMs: number;
   /** Smallest multipart part but the last (EntityTooSmall below it). */
   minPartSizeBytes: number;
   logger: Logger;

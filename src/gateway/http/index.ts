@@ -7,3 +7,5 @@ export { decodedBody, readSmallBody } from './request-body.js';
 export { bucketOf, header, keyOf, type Handler, type RequestContext } from './request-context.js';
 export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.js';
 export { CONSOLE_PATH, registerConsole, type ConsoleOptions } from './console-route.js';
+export { ByteBudget } from './byte-budget.js';
+export { RequestGate, type RequestGateLimits } from './request-gate.js';

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoderOptions } from '../auth/index.js';
 import { S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
+import { watchBodyRate } from './slow-body.js';
 
 /**
  * The request body as verified, unframed bytes: aws-chunked framing removed, signatures, payload hash
@@ -19,7 +20,9 @@ export function decodedBody(
     // The request passed authentication and its handler's checks: now the client may send the body.
     ctx.reply.raw.writeContinue();
   }
+  const stopWatching = ctx.slowClients === undefined ? undefined : watchBodyRate(ctx.request.raw, ctx.slowClients);
   const done = pipeline(ctx.request.raw, decoder);
+  if (stopWatching !== undefined) done.then(stopWatching, stopWatching);
   // The consumer sees the same error through the decoder; this only keeps it from being unhandled.
   done.catch(() => undefined);
   return { decoder, done };
@@ -34,14 +37,27 @@ export async function readSmallBody(ctx: RequestContext, limitBytes: number, hea
   const { decoder, done } = decodedBody(ctx, headers === undefined ? {} : { headers });
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of decoder) {
-    total += (chunk as Buffer).length;
-    if (total > limitBytes) {
-      decoder.destroy();
-      throw new S3Error('MalformedXML', { message: 'The XML you provided was too large.' });
+  let takenBytes = 0;
+  try {
+    for await (const chunk of decoder) {
+      total += (chunk as Buffer).length;
+      if (total > limitBytes) {
+        decoder.destroy();
+        throw new S3Error('MalformedXML', { message: 'The XML you provided was too large.' });
+      }
+      try {
+        ctx.bodyBudget?.take((chunk as Buffer).length);
+      } catch (err) {
+        decoder.destroy();
+        throw err;
+      }
+      takenBytes += (chunk as Buffer).length;
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+    await done;
+    return Buffer.concat(chunks, total);
+  } finally {
+    // The caller parses the body at once; the budget bounds bodies being read at the same time.
+    ctx.bodyBudget?.give(takenBytes);
   }
-  await done;
-  return Buffer.concat(chunks, total);
 }

@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthResult } from '../auth/index.js';
 import type { RequestScope } from '../data-path/index.js';
 import { S3Error, type S3Target } from '../s3/index.js';
+import type { ByteBudget } from './byte-budget.js';
+import type { SlowClientLimits } from './slow-body.js';
 
 /** One authenticated S3 request on its way through a handler. */
 export interface RequestContext extends RequestScope {
@@ -9,6 +11,10 @@ export interface RequestContext extends RequestScope {
   reply: FastifyReply;
   target: S3Target;
   auth: AuthResult;
+  /** How slowly the client may send its body before it is cut off (slow-body.ts); unwatched without it. */
+  slowClients?: SlowClientLimits | undefined;
+  /** The gateway's cap on small bodies held in memory at once (byte-budget.ts); uncapped without it. */
+  bodyBudget?: ByteBudget | undefined;
 }
 
 /** Serves one S3 operation (src/gateway/handlers/); the operation table names one per operation. */

@@ -1,5 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
+import type { ServerOptions } from 'node:http';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex } from '../../common/index.js';
 import { authenticate, type CredentialStore } from '../auth/index.js';
@@ -8,6 +10,9 @@ import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3
 import { answerPreflight, applyCors } from './cors-headers.js';
 import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
 import type { Handler } from './request-context.js';
+import type { ByteBudget } from './byte-budget.js';
+import type { RequestGate } from './request-gate.js';
+import type { SlowClientLimits } from './slow-body.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,12 +49,22 @@ export interface S3AppOptions {
   metrics?: GatewayMetrics | undefined;
   /** Log one info line per S3 request (the access log). */
   accessLog?: boolean | undefined;
+  /** Bounds the requests served at once and queued (request-gate.ts); without it, every request starts at once. */
+  gate?: RequestGate | undefined;
+  /**
+   * Slow clients are cut off: request headers must arrive within `windowMs`, and a body must bring
+   * `minBytes` per window (slow-body.ts). Without it, Node's defaults apply (headers within 60 s).
+   */
+  slowClients?: SlowClientLimits | undefined;
+  /** Caps the small request bodies (XML documents) held in memory at once, gateway-wide. */
+  bodyBudget?: ByteBudget | undefined;
 }
 
 /** Builds the Fastify app that speaks S3: one catch-all route, dispatched through the operation table. */
 export function createS3App(options: S3AppOptions): FastifyInstance {
   const { services } = options;
   const hostId = randomHex(16);
+  const { gate } = options;
   const app = Fastify({
     loggerInstance: services.logger as FastifyBaseLogger,
     genReqId: () => newRequestId(),
@@ -65,7 +80,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       reply.header('x-amz-request-id', request.id);
       sendError(s3Error, request, reply, options.metrics);
     },
-    ...(options.https === undefined ? {} : { https: options.https }),
+    ...serverOptions(options),
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, services.logger, hostId),
   }) as FastifyInstance;
   // Node answers `Expect: 100-continue` by itself unless asked not to. Tessera answers it only once
@@ -77,7 +92,6 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
-
   // S3 takes any Content-Type, empty or not a media type at all; Fastify refuses such a body with 415
   // before a route runs. The header is set aside here and put back for the handler (and SigV4).
   const contentTypes = new WeakMap<object, string>();
@@ -162,8 +176,14 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
       setMaxListeners(0, disconnect.signal);
       request.log.debug({ operation: operation.name, bucket: target.bucket, key: target.key }, 'request');
+      if (gate !== undefined) {
+        const release = await gate.enter(disconnect.signal);
+        // The turn lasts until the response is done (a GET streams on after its handler returns).
+        if (reply.raw.closed) release();
+        else reply.raw.once('close', release);
+      }
       try {
-        const ctx = { request, reply, target, auth, signal: disconnect.signal, services };
+        const ctx = { request, reply, target, auth, signal: disconnect.signal, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
         await applyCors(ctx);
         await operation.handler(ctx);
       } finally {
@@ -208,6 +228,18 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: G
     return;
   }
   socket.destroy();
+}
+
+/**
+ * Node's server settings for slow clients: headers must be complete within the window (checked at a
+ * quarter of it), and nothing bounds a whole request's duration (a large upload may take hours).
+ */
+function serverOptions(options: S3AppOptions): { http?: ServerOptions; https?: HttpsServerOptions } {
+  const slow =
+    options.slowClients === undefined
+      ? {}
+      : { headersTimeout: options.slowClients.windowMs, requestTimeout: 0, connectionsCheckingInterval: Math.max(100, Math.min(options.slowClients.windowMs / 4, 5_000)) };
+  return options.https === undefined ? { http: slow } : { https: { ...options.https, ...slow } };
 }
 
 const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary']);
