@@ -212,7 +212,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: G
   const error =
     err.code === 'HPE_INVALID_EOF_STATE'
       ? new S3Error('IncompleteBody')
-      : new S3Error('BadRequest', { message: err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time.' : 'The request could not be parsed.' });
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new S3Error('RequestHeaderSectionTooLarge')
+        : new S3Error('BadRequest', { message: err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time.' : 'The request could not be parsed.' });
   logger.debug({ reqId: requestId, code: error.code, parserError: err.code }, 'request refused by the HTTP parser');
   if (socket.writable) {
     const body = renderXml('Error', { Code: error.code, Message: error.message, RequestId: requestId, HostId: hostId }, { namespace: false });

@@ -71,10 +71,11 @@ t.test('a body that trickles is cut off and leaves no object; a slow but steady 
 t.test('oversized headers, keys, metadata, tag sets and XML bodies are refused with their errors and change nothing', async (t) => {
   const { cluster, bucket } = await clusterWithBucket(t);
   const big = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'big-header', headers: { 'x-filler': 'f'.repeat(20 * 1024) }, body: 'x' }).then(
-    (response) => response.status,
+    (response) => `${response.status} ${/<Code>(\w+)<\/Code>/.exec(response.body.toString())?.[1] ?? ''}`,
     () => 'closed' as const,
   );
-  t.ok(big === 431 || big === 'closed', `headers past 16 KiB: 431 or the connection closed (${big})`);
+  // S3's answer; the connection may also close before the client reads it.
+  t.ok(big === '400 RequestHeaderSectionTooLarge' || big === 'closed', `headers past 16 KiB: 400 RequestHeaderSectionTooLarge (${big})`);
   const cases: [string, Parameters<typeof rawS3>[1], number, string][] = [
     ['a key past 1,024 bytes', { method: 'PUT', bucket, key: 'k'.repeat(1025), body: 'x' }, 400, 'KeyTooLongError'],
     ['user metadata past 2 KiB', { method: 'PUT', bucket, key: 'meta', headers: { 'x-amz-meta-big': 'm'.repeat(2100) }, body: 'x' }, 400, 'MetadataTooLarge'],
