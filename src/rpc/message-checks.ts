@@ -16,6 +16,9 @@ import {
   RingOfferResponse,
   ShardRef,
   TagUpdateRequest,
+  VersionId,
+  VersionDeleteRequest,
+  VersionDeleteResponse,
   WireName,
 } from './protocol.js';
 
@@ -25,6 +28,7 @@ import {
  */
 export const MESSAGE_CHECKS = {
   name: new SchemaCheck('name', WireName),
+  versionId: new SchemaCheck('version id', VersionId),
   shardRef: new SchemaCheck('shard', ShardRef),
   erasure: new SchemaCheck('erasure parameters', ErasureParams),
   commit: new SchemaCheck('commit request', CommitRequest),
@@ -37,6 +41,8 @@ export const MESSAGE_CHECKS = {
   objectStatus: new SchemaCheck('version status', ObjectStatusOrNull),
   batchAnswer: new SchemaCheck('batch answer', BatchResponse),
   list: new SchemaCheck('listing', ListResponse),
+  versionDelete: new SchemaCheck('version delete', VersionDeleteRequest),
+  versionDeleted: new SchemaCheck('version delete answer', VersionDeleteResponse),
   buckets: new SchemaCheck('bucket list', BucketsResponse),
   ringOffer: new SchemaCheck('ring offer answer', RingOfferResponse),
   health: new SchemaCheck('health report', NodeHealth),

@@ -12,6 +12,7 @@ import {
   NODE_PATHS,
   TagUpdateRequest,
   UNSIGNED_BODY,
+  VersionDeleteRequest,
   WIRE_ERROR_STATUS,
   WireError,
   bodySha256,
@@ -144,6 +145,13 @@ export class NodeServer {
     });
     this.app.get(NODE_PATHS.objects, async (request) => {
       const query = request.query as Record<string, string | undefined>;
+      const version = query['version'];
+      if (version !== undefined) {
+        if (version !== 'null' && !MESSAGE_CHECKS.versionId.is(version)) throw new WireError('BadRequest', 'bad version');
+        const stored = await store.versionStatus(stringParam(query, 'bucket'), stringParam(query, 'key'), version);
+        if (stored === undefined) throw new WireError('NotFound', 'no such version of this key');
+        return toObjectStatus(stored);
+      }
       const status = await this.objectStatus(stringParam(query, 'bucket'), stringParam(query, 'key'), false);
       if (status === null) throw new WireError('NotFound', 'no version of this key');
       return status;
@@ -172,6 +180,27 @@ export class NodeServer {
         entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record })),
         truncated: page.truncated,
       };
+    });
+    this.app.get(NODE_PATHS.versions, async (request): Promise<ListResponse> => {
+      const query = request.query as Record<string, string | undefined>;
+      const afterVersion = query['afterVersion'];
+      if (afterVersion !== undefined && afterVersion !== 'null' && !MESSAGE_CHECKS.versionId.is(afterVersion)) throw new WireError('BadRequest', 'bad afterVersion');
+      const page = await store.listVersions({
+        bucket: stringParam(query, 'bucket'),
+        prefix: query['prefix'] ?? '',
+        after: query['after'] ?? '',
+        afterIsPrefix: query['afterIsPrefix'] === '1',
+        limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
+        ...(afterVersion === undefined ? {} : { afterVersion }),
+      });
+      return {
+        entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record })),
+        truncated: page.truncated,
+      };
+    });
+    this.app.post<{ Body: VersionDeleteRequest }>(NODE_PATHS.versionDelete, { schema: { body: VersionDeleteRequest } }, async (request) => {
+      const { bucket, key, versionId } = request.body;
+      return { removed: await store.deleteVersion(bucket, key, versionId) };
     });
     this.app.put<{ Body: BucketRecord }>(NODE_PATHS.buckets, { schema: { body: BucketRecord } }, async (request) => {
       await store.putBucket(request.body);

@@ -2,7 +2,7 @@ import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../common/index.js';
-import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ShardRef, TagUpdateRequest } from '../rpc/index.js';
+import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
@@ -240,6 +240,7 @@ export class ShardStore {
       if (ref !== null && prepared === undefined) {
         // A repeated commit of what is already visible is a success: commits are retried.
         if (current?.record.versionId === record.versionId) return;
+        if (record.versioning !== undefined && (await this.metadata.getVersion(record.bucket, record.key, record.versionId)) !== undefined) return;
         throw new ShardStoreError('NotFound', 'no prepared shard for this version');
       }
       if (request.repair === true && ref !== null && prepared !== undefined && current?.record.versionId === record.versionId && current.shardIndex === shardIndex) {
@@ -252,20 +253,102 @@ export class ShardStore {
         if (current.file !== null && current.file !== prepared.file) await this.removeFile(current.file);
         return;
       }
-      if (current !== undefined && current.record.versionId >= record.versionId) {
-        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
-        return;
-      }
       const incoming: StoredObject =
         ref === null || prepared === undefined
           ? { record, shardIndex: null, shardSizeBytes: 0, file: null }
           : { record, shardIndex, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
+      if (record.versioning !== undefined) {
+        await this.commitVersioned(incoming, current, ref, prepared);
+        return;
+      }
+      if (current !== undefined && current.record.versionId >= record.versionId) {
+        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
+        return;
+      }
       await this.metadata.commitObject(incoming, current);
       if (current !== undefined) {
         this.space.release(current.shardSizeBytes);
         await this.removeFile(current.file);
       }
     });
+  }
+
+  /**
+   * Commits a version written under bucket versioning (S3's rules): every version is kept, whichever
+   * order commits arrive in, except that a `null` version (written while versioning is suspended)
+   * replaces the key's previous null version. A commit older than the current version becomes a
+   * noncurrent one. The caller holds the key's lock.
+   */
+  private async commitVersioned(incoming: StoredObject, current: StoredObject | undefined, ref: ShardRef | null, prepared: PreparedShard | undefined): Promise<void> {
+    const { record } = incoming;
+    if (current !== undefined && current.record.versionId === record.versionId) {
+      if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
+      return;
+    }
+    let dropped: StoredObject[] = [];
+    if (isNullVersion(record)) {
+      const versions = await this.metadata.keyVersions(record.bucket, record.key);
+      if (current !== undefined && !versions.some((v) => v.record.versionId === current.record.versionId)) versions.push(current);
+      const nulls = versions.filter((v) => isNullVersion(v.record));
+      if (nulls.some((v) => v.record.versionId > record.versionId)) {
+        // A newer null version already replaced this one.
+        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current ?? null);
+        return;
+      }
+      dropped = nulls;
+    }
+    const newer = current === undefined || current.record.versionId < record.versionId;
+    if (newer) {
+      const keepPrevious = current !== undefined && !dropped.some((v) => v.record.versionId === current.record.versionId);
+      await this.metadata.commitObject(incoming, current, { keepPrevious, dropped: dropped.filter((v) => v.record.versionId !== current?.record.versionId) });
+      if (current !== undefined && !keepPrevious) {
+        this.space.release(current.shardSizeBytes);
+        await this.removeFile(current.file);
+      }
+    } else {
+      await this.metadata.commitNoncurrent(incoming, dropped);
+    }
+    for (const old of dropped) {
+      if (newer && old.record.versionId === current?.record.versionId) continue;
+      this.space.release(old.shardSizeBytes);
+      await this.removeFile(old.file);
+    }
+  }
+
+  /**
+   * Removes one version of a key for good (S3's DELETE with a versionId): when it is the current one,
+   * the next newest becomes current. Answers the removed record, or null when the node does not hold it.
+   */
+  deleteVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | null> {
+    return this.track(
+      this.keyLocks.run(lockKey(bucket, key), async () => {
+        const current = await this.metadata.getObject(bucket, key);
+        const target = await this.metadata.getVersion(bucket, key, versionId);
+        if (target === undefined) return null;
+        const isCurrent = current?.record.versionId === versionId;
+        const promote = isCurrent ? (await this.metadata.keyVersions(bucket, key)).find((v) => v.record.versionId !== versionId) : undefined;
+        await this.metadata.deleteVersion(target, isCurrent, promote);
+        this.space.release(target.shardSizeBytes);
+        await this.removeFile(target.file);
+        return target.record;
+      }),
+    );
+  }
+
+  /** One version of a key by id; `null` names the key's null version. */
+  async versionStatus(bucket: string, key: string, versionId: string): Promise<StoredObject | undefined> {
+    if (versionId !== 'null') return this.metadata.getVersion(bucket, key, versionId);
+    const versions = await this.metadata.keyVersions(bucket, key);
+    const current = await this.metadata.getObject(bucket, key);
+    if (current !== undefined && !versions.some((v) => v.record.versionId === current.record.versionId)) versions.unshift(current);
+    return versions.find((v) => isNullVersion(v.record));
+  }
+
+  /** Version listing rows for a bucket; an `afterVersion` of `null` resumes after the marker key's null version. */
+  async listVersions(query: VersionListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+    let afterVersionId = query.afterVersion;
+    if (afterVersionId === 'null') afterVersionId = (await this.versionStatus(query.bucket, query.after, 'null'))?.record.versionId;
+    return this.metadata.listVersions(query, afterVersionId);
   }
 
   /**
@@ -395,7 +478,7 @@ export class ShardStore {
 
   /** A committed shard whose bytes are gone: quarantined, unless a newer commit replaced it meanwhile. */
   private async missingShard(ref: ShardRef): Promise<never> {
-    const now = await this.metadata.getObject(ref.bucket, ref.key);
+    const now = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
     if (now?.record.versionId === ref.versionId && now.shardIndex === ref.shardIndex) {
       await this.quarantine(ref, 'missing', new Error('shard data missing'));
       throw new ShardStoreError('NotFound', 'shard data missing');
@@ -476,6 +559,11 @@ export class ShardStore {
 /** Whether a committed row is this very shard. */
 function pointsAt(stored: StoredObject, ref: ShardRef): boolean {
   return stored.record.versionId === ref.versionId && stored.shardIndex === ref.shardIndex;
+}
+
+/** Whether a record is its key's `null` version: written while the bucket's versioning was not Enabled. */
+function isNullVersion(record: ObjectRecord): boolean {
+  return record.versioning !== 'Enabled';
 }
 
 function lockKey(bucket: string, key: string): string {

@@ -171,6 +171,8 @@ export class GcWorker implements Worker {
     const stored = await this.options.store.metadata.getObject(entry.bucket, entry.key);
     if (stored === undefined) return;
     const { record } = stored;
+    // A delete marker written under versioning is a version S3 keeps (listed, deletable by id): never garbage.
+    if (record.deleted && record.versioning !== undefined) return;
     if (record.deleted) return this.tombstone(locator, stored, signal);
     if (record.bucket !== UPLOADS_BUCKET) return;
     const name = parseUploadKey(record.key);
