@@ -372,6 +372,11 @@ export class MetadataStore {
     await this.write(new MetadataBatch().put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value).put(versionKey(stored.record), value));
   }
 
+  /** Rewrites a noncurrent version's row (its tags); shard data is untouched. */
+  async rewriteVersion(stored: StoredObject): Promise<void> {
+    await this.write(new MetadataBatch().put(versionKey(stored.record), json(stored)));
+  }
+
   /** Every prepared row, for start-up recovery and garbage collection. */
   async *preparedShards(): AsyncGenerator<PreparedRow> {
     for await (const [key, value] of this.db.iterator(kindRange(ROW.prepared))) {

@@ -364,11 +364,15 @@ export class ShardStore {
   private async updateTagsNow(request: TagUpdateRequest): Promise<void> {
     await this.keyLocks.run(lockKey(request.bucket, request.key), async () => {
       const current = await this.metadata.getObject(request.bucket, request.key);
-      if (current === undefined || current.record.deleted || current.record.versionId !== request.versionId) {
-        throw new ShardStoreError('NotFound', 'this version is not the current one on this node');
+      // A versioned bucket's older versions keep tags of their own; outside versioning only the current version has any.
+      const version = current?.record.versionId === request.versionId ? current : await this.metadata.getVersion(request.bucket, request.key, request.versionId);
+      if (version === undefined || version.record.deleted || (version !== current && version.record.versioning === undefined)) {
+        throw new ShardStoreError('NotFound', 'this node does not hold this version');
       }
-      if ((current.record.tagsRevision ?? '') >= request.tagsRevision) return;
-      await this.metadata.rewriteObject({ ...current, record: { ...current.record, tags: request.tags, tagsRevision: request.tagsRevision } });
+      if ((version.record.tagsRevision ?? '') >= request.tagsRevision) return;
+      const changed = { ...version, record: { ...version.record, tags: request.tags, tagsRevision: request.tagsRevision } };
+      if (version === current) await this.metadata.rewriteObject(changed);
+      else await this.metadata.rewriteVersion(changed);
     });
   }
 

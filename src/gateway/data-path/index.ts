@@ -7,11 +7,14 @@ export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } 
 export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
 export { StripePool } from './stripe-pool.js';
 export type { ReadOptions } from './stripe-reader.js';
-export { resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
+export { resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
+export { listVersions, type VersionListRequest, type VersionListResult } from './list-versions.js';
 export {
+  bucketVersioning,
   commitRecord,
   deleteKey,
   deleteMarker,
+  deleteVersion,
   storeVersion,
   writeStream,
   type VerifiedBody,

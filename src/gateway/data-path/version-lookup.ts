@@ -1,4 +1,4 @@
-import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 
@@ -17,6 +17,8 @@ export interface ResolvedVersion {
 export interface ResolveOptions {
   /** Ask nodes for inline shard bytes too, so a small object's GET needs no second round. */
   withInlineShards?: boolean;
+  /** Answer a delete marker that is the newest version (record.deleted, no holders) instead of null. */
+  keepDeleteMarker?: boolean;
 }
 
 /**
@@ -55,7 +57,8 @@ export async function resolveVersion(
   }
   const answers = decideQuorum(outcomes, 0).successes;
   const newest = newestRecord(answers.map(({ value }) => value?.record));
-  if (newest === undefined || newest.deleted) return null;
+  if (newest === undefined) return null;
+  if (newest.deleted) return options.keepDeleteMarker === true ? { record: newest, holders: new Map() } : null;
   const holders = new Map<number, NodeClient>();
   const inlineShards = new Map<number, Uint8Array>();
   for (const { nodeId, value } of answers) {
@@ -93,4 +96,34 @@ function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], g
 
 function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status is ObjectStatus {
   return status !== null && status.record.versionId === record.versionId && status.shardIndex !== null;
+}
+
+/**
+ * One version of a key by its id (`null`: the key's null version), current or not, delete markers
+ * included. Every node of the key's sets is asked and a read quorum must answer, so a version
+ * acknowledged on a write quorum is always found; null when none holds it.
+ */
+export async function resolveNamedVersion(
+  sets: KeySets,
+  bucket: string,
+  key: string,
+  versionId: string,
+  erasure: { dataShards: number; parityShards: number },
+  signal: AbortSignal,
+): Promise<ResolvedVersion | null> {
+  const { nodes, previous = [] } = sets;
+  const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];
+  const outcomes = await fanOut(asked, (node) => node.versionStatus(bucket, key, versionId, { signal }));
+  const decision = decideQuorum(outcomes, readQuorum(erasure.dataShards, erasure.parityShards));
+  if (!decision.met) throw quorumError('read', decision.failures);
+  // For `null`, nodes may disagree on which write is the null version: the newest one wins.
+  const found = newestRecord(decision.successes.map(({ value }) => value?.record));
+  if (found === undefined) return null;
+  const holders = new Map<number, NodeClient>();
+  for (const { nodeId, value } of decision.successes) {
+    if (!holdsShardOf(value, found) || value.shardIndex === null || holders.has(value.shardIndex)) continue;
+    const node = asked.find((candidate) => candidate.nodeId === nodeId);
+    if (node !== undefined) holders.set(value.shardIndex, node);
+  }
+  return { record: found, holders };
 }

@@ -2,8 +2,8 @@ import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/inde
 import { metadataSignal, openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
-import { parseCopySource, parseTaggingHeader, renderXml, S3Error, type CopySource } from '../s3/index.js';
-import { requireCurrentVersion } from './current-version.js';
+import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
+import { requireVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -13,11 +13,7 @@ import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 /** The copy source's current version after its bucket, version id and x-amz-copy-source-if-* checks. */
 async function resolveSource(ctx: RequestContext, source: CopySource): Promise<ResolvedVersion> {
   await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
-  // Unversioned buckets: `null` is the current version, any other id does not exist.
-  if (source.versionId !== undefined && source.versionId !== 'null') {
-    throw new S3Error('NoSuchVersion', { fields: { Key: source.key, VersionId: source.versionId } });
-  }
-  const version = await requireCurrentVersion(ctx, source.bucket, source.key);
+  const version = await requireVersion(ctx, source.bucket, source.key, versionIdParam(source.versionId, 'x-amz-copy-source'));
   checkCopySourceConditions(ctx, version.record);
   return version;
 }
@@ -101,6 +97,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
   const body = await sourceBytes(ctx, version, 0, from.sizeBytes);
   const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check });
+  if (source.versionId !== undefined || from.versioning !== undefined) ctx.reply.header('x-amz-copy-source-version-id', s3VersionId(from));
+  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
 }
 

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
-import { commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
+import { bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
-import { renderXml, requestDocumentRoot, S3Error } from '../s3/index.js';
+import { renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -173,6 +173,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     etag: record.etag,
     checksums: record.checksums,
   }));
+  const versioning = await bucketVersioning(ctx, bucket);
   const md5s = Buffer.concat(stored.map((record) => Buffer.from(record.etag.slice(1, -1), 'hex')));
   const etag = `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`;
   const manifest: ObjectRecord = {
@@ -191,6 +192,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,
     parts,
+    ...(versioning === undefined ? {} : { versioning }),
   };
   await commitRecord(ctx, manifest);
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest.versionId));
@@ -199,6 +201,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     result[`Checksum${checksum.algorithm}`] = checksum.value;
     result['ChecksumType'] = checksum.type;
   }
+  if (versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
   await ctx.reply.type(XML).send(renderXml('CompleteMultipartUploadResult', result));
 }
 

@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
-import { deleteKey, metadataSignal, openStoredObject } from '../data-path/index.js';
+import { metadataSignal, openStoredObject } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
-import { parseRange, tagCount } from '../s3/index.js';
-import { requireCurrentVersion, requireNullVersion } from './current-version.js';
+import { parseRange, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
+import { requireVersion } from './current-version.js';
+import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
@@ -21,6 +22,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   await check?.();
   const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check });
   setChecksumHeaders(ctx, record, true);
+  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.header('etag', record.etag).send();
 }
 
@@ -74,10 +76,10 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const { services } = ctx;
-  const namedVersion = requireNullVersion(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'));
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
   const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
-  const lookup = requireCurrentVersion(ctx, bucket, key, { withInlineShards: !headOnly });
+  const lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
   lookup.catch(() => undefined);
   await bucketRecord;
   const version = await lookup;
@@ -96,7 +98,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
         logger: ctx.request.log,
       });
   setObjectHeaders(ctx, record, range !== undefined);
-  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   if (range !== undefined) {
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);
   }
@@ -104,12 +106,16 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   await ctx.reply.send(chunks === undefined ? undefined : Readable.from(chunks, { objectMode: false }));
 }
 
-/** DeleteObject: S3 answers 204 whether or not the key existed. */
+/**
+ * DeleteObject: S3 answers 204 whether or not the key existed. Without a versionId it writes a delete
+ * marker (a versioned one when the bucket has versioning); with one it removes that version for good.
+ */
 export async function deleteObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const namedVersion = requireNullVersion(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  await deleteKey(ctx, bucket, keyOf(ctx));
-  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  const outcome = await deleteObjectVersion(ctx, bucket, keyOf(ctx), versionId);
+  if (outcome.deleteMarker) ctx.reply.header('x-amz-delete-marker', 'true');
+  if (outcome.versionId !== undefined) ctx.reply.header('x-amz-version-id', outcome.versionId);
   await ctx.reply.status(204).send();
 }
