@@ -153,6 +153,8 @@ export async function listVersions(
         if (isNewerRecord(head.record, copy)) copy = head.record;
         cursors[i]?.pop();
       });
+      // A tombstone written without versioning is no version S3 would list: the key is simply gone.
+      if (copy.deleted && copy.versioning === undefined) continue;
       if (request.delimiter !== '') {
         const at = smallest.key.indexOf(request.delimiter, request.prefix.length);
         if (at >= 0) {
