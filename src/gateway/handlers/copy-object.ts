@@ -13,7 +13,7 @@ import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 /** The copy source's current version after its bucket, version id and x-amz-copy-source-if-* checks. */
 async function resolveSource(ctx: RequestContext, source: CopySource): Promise<ResolvedVersion> {
   await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
-  const version = await requireVersion(ctx, source.bucket, source.key, versionIdParam(source.versionId, 'x-amz-copy-source'));
+  const version = await requireVersion(ctx, source.bucket, source.key, versionIdParam(source.versionId, source.key));
   checkCopySourceConditions(ctx, version.record);
   return version;
 }

@@ -7,7 +7,7 @@ import { S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
  * and ACLs of an older version are not kept apart): `null` names the current object.
  */
 export function requireNullVersion(ctx: RequestContext): boolean {
-  const versionId = versionIdParam(ctx.target.query.get('versionId'));
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), ctx.target.key ?? '');
   if (versionId === undefined) return false;
   if (versionId !== 'null') throw new S3Error('NoSuchVersion', { fields: { Key: ctx.target.key ?? '', VersionId: versionId } });
   return true;

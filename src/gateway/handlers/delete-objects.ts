@@ -42,7 +42,7 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error; outcome?: DeleteOutcome }> => {
     try {
       validateKey(entry.key);
-      const outcome = await deleteObjectVersion(ctx, bucket, entry.key, versionIdParam(entry.versionId));
+      const outcome = await deleteObjectVersion(ctx, bucket, entry.key, versionIdParam(entry.versionId, entry.key));
       return { ...entry, outcome };
     } catch (err) {
       const error = toS3Error(err);

@@ -133,7 +133,7 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
   if (versionIdMarker !== '' && keyMarker === '') {
     throw new S3Error('InvalidArgument', { message: 'A version-id marker cannot be specified without a key marker.', fields: { ArgumentName: 'version-id-marker' } });
   }
-  versionIdParam(versionIdMarker === '' ? undefined : versionIdMarker, 'version-id-marker');
+  versionIdParam(versionIdMarker === '' ? undefined : versionIdMarker);
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const position = positionAfter(keyMarker, prefix, delimiter);
   const result = await listVersions(

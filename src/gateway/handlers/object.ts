@@ -76,7 +76,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const { services } = ctx;
-  const versionId = versionIdParam(ctx.target.query.get('versionId'));
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
   const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
   const lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
@@ -112,7 +112,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
  */
 export async function deleteObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const versionId = versionIdParam(ctx.target.query.get('versionId'));
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const outcome = await deleteObjectVersion(ctx, bucket, keyOf(ctx), versionId);
   if (outcome.deleteMarker) ctx.reply.header('x-amz-delete-marker', 'true');

@@ -31,7 +31,7 @@ function versionHeader(ctx: RequestContext, versionId: string | undefined, recor
 export async function getObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const versionId = versionIdParam(ctx.target.query.get('versionId'));
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const { record } = await requireVersion(ctx, bucket, key, versionId);
   versionHeader(ctx, versionId, record);
@@ -42,7 +42,7 @@ export async function getObjectTagging(ctx: RequestContext): Promise<void> {
 export async function putObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const versionId = versionIdParam(ctx.target.query.get('versionId'));
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_OBJECT_TAGS);
   versionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, tags));
   await ctx.reply.send();
@@ -52,7 +52,7 @@ export async function putObjectTagging(ctx: RequestContext): Promise<void> {
 export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const versionId = versionIdParam(ctx.target.query.get('versionId'));
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   versionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, {}));
   await ctx.reply.status(204).send();
 }

@@ -22,11 +22,13 @@ export function parseVersioningXml(text: string): VersioningStatus {
 
 /**
  * The `versionId` a request names: undefined when absent, `null` (S3's id of the null version), or a
- * version id; anything else is S3's "Invalid version id specified".
+ * version id. An id of a shape Tessera never issues names no version: NoSuchVersion for `key`, or,
+ * for a listing's version-id marker (`key` undefined), S3's "Invalid version id specified".
  */
-export function versionIdParam(value: string | undefined, argumentName = 'versionId'): string | undefined {
+export function versionIdParam(value: string | undefined, key?: string): string | undefined {
   if (value === undefined || value === 'null' || isVersionId(value)) return value;
-  throw new S3Error('InvalidArgument', { message: 'Invalid version id specified', fields: { ArgumentName: argumentName, ArgumentValue: value } });
+  if (key !== undefined) throw new S3Error('NoSuchVersion', { fields: { Key: key, VersionId: value } });
+  throw new S3Error('InvalidArgument', { message: 'Invalid version id specified', fields: { ArgumentName: 'version-id-marker', ArgumentValue: value } });
 }
 
 /** The version id S3 shows for a version: its own id when written under Enabled versioning, else `null`. */
