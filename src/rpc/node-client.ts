@@ -14,6 +14,7 @@ import {
   type BucketRecord,
   type CommitRequest,
   type ErasureParams,
+  type LeaseRequest,
   type ListQuery,
   type ListResponse,
   type ObjectRecord,
@@ -182,6 +183,11 @@ export class NodeClient {
   /** Removes one version of a key for good; answers the record removed, or null when the node did not hold it. */
   async deleteVersion(request: VersionDeleteRequest, options: CallOptions = {}): Promise<ObjectRecord | null> {
     return (await this.json(MESSAGE_CHECKS.versionDeleted, 'POST', NODE_PATHS.versionDelete, { json: request }, options)).removed;
+  }
+
+  /** Takes, renews or (with `release`) gives back a key's short lease on this node; answers whether it is held. */
+  async lease(request: LeaseRequest, options: CallOptions = {}): Promise<boolean> {
+    return (await this.json(MESSAGE_CHECKS.leaseAnswer, 'POST', NODE_PATHS.leases, { json: request }, options)).granted;
   }
 
   /** Stores a bucket record if it is newer than the node's. */

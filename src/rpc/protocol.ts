@@ -26,6 +26,7 @@ export const NODE_PATHS = {
   list: '/v1/list',
   versions: '/v1/versions',
   versionDelete: '/v1/versions/delete',
+  leases: '/v1/leases',
   buckets: '/v1/buckets',
   tags: '/v1/tags',
   ring: '/v1/ring',
@@ -294,6 +295,22 @@ export interface VersionListQuery extends ListQuery {
 export const VersionDeleteRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId });
 /** Body of POST /v1/versions/delete. */
 export type VersionDeleteRequest = Static<typeof VersionDeleteRequest>;
+
+/** Body of POST /v1/leases: takes (or, with `release`, gives back) a key's short lease (storage-node/key-leases.ts). */
+export const LeaseRequest = Type.Object({
+  bucket: WireName,
+  key: WireName,
+  token: Type.String({ minLength: 1, maxLength: 64 }),
+  ttlMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+  release: Type.Optional(Type.Boolean()),
+});
+/** Body of POST /v1/leases. */
+export type LeaseRequest = Static<typeof LeaseRequest>;
+
+/** Answer of POST /v1/leases: whether the caller holds the lease now. */
+export const LeaseResponse = Type.Object({ granted: Type.Boolean() });
+/** Answer of POST /v1/leases. */
+export type LeaseResponse = Static<typeof LeaseResponse>;
 
 /** Answer of POST /v1/versions/delete: the record removed, or null when the node did not hold that version. */
 export const VersionDeleteResponse = Type.Object({ removed: Type.Union([ObjectRecord, Type.Null()]) });

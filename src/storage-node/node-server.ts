@@ -10,6 +10,7 @@ import {
   CommitRequest,
   MESSAGE_CHECKS,
   NODE_PATHS,
+  LeaseRequest,
   TagUpdateRequest,
   UNSIGNED_BODY,
   VersionDeleteRequest,
@@ -29,6 +30,7 @@ import {
   type WireErrorCode,
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
+import { KeyLeases } from './key-leases.js';
 import { toObjectStatus } from './metadata-store.js';
 import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
@@ -61,10 +63,12 @@ export class NodeServer {
   private readonly app: FastifyInstance;
   private readonly options: NodeServerOptions;
   private readonly clock: () => number;
+  private readonly leases: KeyLeases;
 
   constructor(options: NodeServerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    this.leases = new KeyLeases(this.clock);
     this.app = Fastify({
       loggerInstance: options.logger as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -201,6 +205,14 @@ export class NodeServer {
     this.app.post<{ Body: VersionDeleteRequest }>(NODE_PATHS.versionDelete, { schema: { body: VersionDeleteRequest } }, async (request) => {
       const { bucket, key, versionId } = request.body;
       return { removed: await store.deleteVersion(bucket, key, versionId) };
+    });
+    this.app.post<{ Body: LeaseRequest }>(NODE_PATHS.leases, { schema: { body: LeaseRequest } }, async (request) => {
+      const { bucket, key, token, ttlMs, release } = request.body;
+      if (release === true) {
+        this.leases.release(bucket, key, token);
+        return { granted: false };
+      }
+      return { granted: this.leases.acquire(bucket, key, token, ttlMs) };
     });
     this.app.put<{ Body: BucketRecord }>(NODE_PATHS.buckets, { schema: { body: BucketRecord } }, async (request) => {
       await store.putBucket(request.body);

@@ -2,6 +2,7 @@
 // and streaming a version, merging node listings, bucket records, and the request scope they run in.
 export { BucketService } from './bucket-service.js';
 export { listObjects, type ListRequest, type ListResult } from './list-merge.js';
+export { acquireKeyLease } from './key-lease.js';
 export { openStoredObject } from './object-reader.js';
 export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
 export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';

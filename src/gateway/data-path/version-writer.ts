@@ -2,6 +2,7 @@ import { decideQuorum, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, t
 import { BodyDigest } from '../digest/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { quorumError } from '../s3/index.js';
+import { acquireKeyLease } from './key-lease.js';
 import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
 import { abortShards, commitShards, prepareShards, type WriteTarget } from './shard-writer.js';
 
@@ -22,6 +23,11 @@ export interface WriteVersionOptions {
    * last moment to re-check a conditional write.
    */
   beforeCommit?: (() => Promise<void>) | undefined;
+  /**
+   * Hold the key's lease (key-lease.ts) from before `beforeCommit` until the commit is acknowledged,
+   * so a conditional write's last check and its commit are atomic against other conditional writes.
+   */
+  exclusive?: boolean | undefined;
 }
 
 /** What a body's checks produce once it has been read to the end. */
@@ -60,11 +66,14 @@ export async function storeVersion(
     stripePool: services.stripePool,
   });
   let verified: VerifiedBody;
+  let release: (() => Promise<void>) | undefined;
   try {
     verified = await finish(sizeBytes);
+    if (options.exclusive === true) release = await acquireKeyLease(ctx, bucket, key);
     await options.beforeCommit?.();
   } catch (err) {
     // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
+    await release?.();
     await abortShards(target, holders);
     throw err;
   }
@@ -84,7 +93,11 @@ export async function storeVersion(
     ...(versioning === undefined ? {} : { versioning }),
   };
   // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
-  await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));
+  try {
+    await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));
+  } finally {
+    await release?.();
+  }
   return record;
 }
 

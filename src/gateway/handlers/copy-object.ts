@@ -96,7 +96,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
   const body = await sourceBytes(ctx, version, 0, from.sizeBytes);
-  const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check });
+  const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, exclusive: check !== undefined });
   if (source.versionId !== undefined || from.versioning !== undefined) ctx.reply.header('x-amz-copy-source-version-id', s3VersionId(from));
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));

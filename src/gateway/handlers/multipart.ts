@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
-import { bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
+import { acquireKeyLease, bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
 import { renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
@@ -194,7 +194,14 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     parts,
     ...(versioning === undefined ? {} : { versioning }),
   };
-  await commitRecord(ctx, manifest);
+  // A conditional completion checks again under the key's lease, so its check and commit are atomic.
+  const release = preconditions === undefined ? undefined : await acquireKeyLease(ctx, bucket, key);
+  try {
+    if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+    await commitRecord(ctx, manifest);
+  } finally {
+    await release?.();
+  }
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest.versionId));
   const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
   if (checksum !== undefined) {

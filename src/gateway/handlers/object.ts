@@ -20,7 +20,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
   await check?.();
-  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check });
+  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, exclusive: check !== undefined });
   setChecksumHeaders(ctx, record, true);
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.header('etag', record.etag).send();
