@@ -4,6 +4,8 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -71,5 +73,19 @@ t.test('CompleteMultipartUpload If-None-Match: * from two gateways at once: one 
     );
     t.same([...statuses].sort(), [200, 412], `round ${round}: ${statuses.join(' ')}`);
     t.equal(await bodyOf(key), `upload ${statuses.indexOf(200)}`);
+  }
+});
+
+t.test('unconditional PUTs of one key through two gateways at once under versioning: both versions kept, exactly one latest', async (t) => {
+  const versioned = bucketName('race-ver');
+  await clients[0]?.send(new CreateBucketCommand({ Bucket: versioned }));
+  await clients[0]?.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+  for (let round = 0; round < 5; round += 1) {
+    const key = `both-${round}`;
+    const ids = await Promise.all(clients.map(async (client, i) => (await client.send(new PutObjectCommand({ Bucket: versioned, Key: key, Body: `gateway ${i}` }))).VersionId));
+    const listed = await clients[1]?.send(new ListObjectVersionsCommand({ Bucket: versioned, Prefix: key }));
+    const versions = listed?.Versions ?? [];
+    t.same(new Set(versions.map((v) => v.VersionId)), new Set(ids), `round ${round}: both writes are versions`);
+    t.equal(versions.filter((v) => v.IsLatest === true).length, 1, `round ${round}: exactly one is latest`);
   }
 });

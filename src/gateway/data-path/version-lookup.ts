@@ -1,4 +1,4 @@
-import { decideQuorum, fanOut, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 
@@ -113,8 +113,21 @@ export async function resolveNamedVersion(
 ): Promise<ResolvedVersion | null> {
   const { nodes, previous = [] } = sets;
   const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];
-  const outcomes = await fanOut(asked, (node) => node.versionStatus(bucket, key, versionId, { signal }));
-  const decision = decideQuorum(outcomes, readQuorum(erasure.dataShards, erasure.parityShards));
+  const needed = readQuorum(erasure.dataShards, erasure.parityShards);
+  // A read quorum overlaps every write quorum, so once one has answered, a version none of them holds
+  // does not exist; one that is found is waited for until k nodes hold its shards (or all answered).
+  const outcomes = await fanOutUntil(
+    asked,
+    (node) => node.versionStatus(bucket, key, versionId, { signal }),
+    (sofar) => {
+      const answers = sofar.flatMap((o) => (o.ok ? [o.value] : []));
+      if (answers.length < needed) return false;
+      const found = newestRecord(answers.map((answer) => answer?.record));
+      if (found === undefined || found.deleted || found.parts !== undefined) return true;
+      return new Set(answers.filter((answer) => holdsShardOf(answer, found)).map((answer) => answer?.shardIndex)).size >= found.erasure.dataShards;
+    },
+  );
+  const decision = decideQuorum(outcomes, needed);
   if (!decision.met) throw quorumError('read', decision.failures);
   // For `null`, nodes may disagree on which write is the null version: the newest one wins.
   const found = newestRecord(decision.successes.map(({ value }) => value?.record));
@@ -125,5 +138,15 @@ export async function resolveNamedVersion(
     const node = asked.find((candidate) => candidate.nodeId === nodeId);
     if (node !== undefined) holders.set(value.shardIndex, node);
   }
-  return { record: found, holders };
+  // As in resolveVersion: nodes not heard from yet are fallbacks for the shard of their position.
+  const answered = new Set(outcomes.map((o) => o.nodeId));
+  const unconfirmed = new Set<number>();
+  for (const group of previous.length === 0 ? [nodes] : [nodes, previous]) {
+    group.forEach((node, position) => {
+      if (answered.has(node.nodeId) || holders.has(position)) return;
+      holders.set(position, node);
+      unconfirmed.add(position);
+    });
+  }
+  return { record: found, holders, unconfirmed };
 }
