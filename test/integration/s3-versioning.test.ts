@@ -224,3 +224,13 @@ t.test('an unversioned bucket keeps one version per key and answers as before', 
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
   t.same((await allVersions(bucket)).rows, [], 'a delete leaves no marker to list');
 });
+
+t.test('Object Lock headers on a write are refused, as S3 does for a bucket without an Object Lock configuration', async (t) => {
+  const bucket = await newBucket('Enabled');
+  const until = new Date(Date.now() + 86_400_000);
+  const refused = await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'locked', Body: 'x', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: until })));
+  t.same(refused, { name: 'InvalidRequest', status: 400 });
+  const hold = await sdkError(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'held', CopySource: `${bucket}/locked`, ObjectLockLegalHoldStatus: 'ON' })));
+  t.same(hold, { name: 'InvalidRequest', status: 400 });
+  t.same((await allVersions(bucket)).rows, [], 'nothing was written');
+});

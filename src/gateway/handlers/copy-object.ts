@@ -5,7 +5,7 @@ import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
 import { requireVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
-import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { attributesOf, refuseAclHeaders, refuseObjectLockHeaders } from './object-attributes.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { MAX_PUT_BYTES } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
@@ -67,6 +67,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   refuseAclHeaders(ctx, 'object');
+  refuseObjectLockHeaders(ctx);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
   const metadataDirective = directiveOf(ctx, 'x-amz-metadata-directive');
   const taggingDirective = directiveOf(ctx, 'x-amz-tagging-directive');
