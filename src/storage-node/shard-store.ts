@@ -243,6 +243,19 @@ export class ShardStore {
         if (record.versioning !== undefined && (await this.metadata.getVersion(record.bucket, record.key, record.versionId)) !== undefined) return;
         throw new ShardStoreError('NotFound', 'no prepared shard for this version');
       }
+      if (request.repair === true && ref !== null && prepared !== undefined && current?.record.versionId !== record.versionId && record.versioning !== undefined) {
+        const kept = await this.metadata.getVersion(record.bucket, record.key, record.versionId);
+        if (kept !== undefined && kept.shardIndex === shardIndex) {
+          // A repair rebuilt a noncurrent version's shard in place: its version row takes the new shard.
+          const repaired: StoredObject = { ...kept, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
+          if (prepared.inline !== true) delete repaired.inline;
+          await this.metadata.commitNoncurrent(repaired);
+          this.space.release(kept.shardSizeBytes);
+          if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
+          if (kept.file !== null && kept.file !== prepared.file) await this.removeFile(kept.file);
+          return;
+        }
+      }
       if (request.repair === true && ref !== null && prepared !== undefined && current?.record.versionId === record.versionId && current.shardIndex === shardIndex) {
         // A repair rewrote this version's shard in place (same file name or inline row): make it the committed one.
         const repaired: StoredObject = { ...current, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
@@ -385,7 +398,8 @@ export class ShardStore {
   private async abortNow(ref: ShardRef): Promise<void> {
     await this.keyLocks.run(lockKey(ref.bucket, ref.key), async () => {
       const { stored, prepared } = await this.metadata.getObjectAndPrepared(ref);
-      if (prepared !== undefined) await this.dropPrepared(ref, prepared, stored ?? null);
+      // Against the current row when it is this version; otherwise looked up, as it may be a noncurrent one.
+      if (prepared !== undefined) await this.dropPrepared(ref, prepared, stored !== undefined && pointsAt(stored, ref) ? stored : undefined);
     });
   }
 
@@ -533,8 +547,9 @@ export class ShardStore {
   }
 
   private async isCommitted(ref: ShardRef): Promise<boolean> {
-    const current = await this.metadata.getObject(ref.bucket, ref.key);
-    return current !== undefined && pointsAt(current, ref);
+    // Current or noncurrent: a version a versioned bucket keeps is as committed as the current one.
+    const version = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
+    return version !== undefined && pointsAt(version, ref);
   }
 
   private classifyWriteError(err: unknown): unknown {
