@@ -270,7 +270,10 @@ export class ShardStore {
         ref === null || prepared === undefined
           ? { record, shardIndex: null, shardSizeBytes: 0, file: null }
           : { record, shardIndex, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
-      if (record.versioning !== undefined) {
+      // A bucket never goes back to "never versioned": a write without versioning over a version written
+      // under it comes from a gateway whose bucket record is stale, and is kept as the null version
+      // rather than allowed to destroy the version it would replace.
+      if (record.versioning !== undefined || current?.record.versioning !== undefined) {
         await this.commitVersioned(incoming, current, ref, prepared);
         return;
       }

@@ -118,3 +118,13 @@ t.test('versions survive a restart; a schema-2 database gains the version rows o
   t.same(await versionsOf(store, 'plain'), [id(1)], 'the current version is listed after migration');
   t.same(await versionsOf(store, 'k'), [id(2)], 'a schema-2 node only ever had the current version');
 });
+
+t.test('a write without versioning over a versioned version (a gateway with a stale bucket record) keeps it, as a null write would', async (t) => {
+  const dir = await tempDir(t, 'versions-stale');
+  const store = await openStore(dir, { inlineMaxShardBytes: 0 });
+  t.teardown(() => store.close());
+  await write(store, shardRef('k', 1), seededBytes(100, 1), 'Enabled');
+  await write(store, shardRef('k', 2), seededBytes(100, 2), undefined);
+  t.same(await versionsOf(store, 'k'), [id(2), id(1)]);
+  t.ok((await readShard(store, shardRef('k', 1))).equals(seededBytes(100, 1)), 'the versioned write still reads back');
+});
