@@ -63,7 +63,7 @@ def listing(s3, bucket, page_size):
 
 
 def run(endpoint, bucket):
-    s3 = boto3.client("s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    s3 = boto3.client("s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
     s3.create_bucket(Bucket=bucket)
     check("Status" not in s3.get_bucket_versioning(Bucket=bucket), "a new bucket has no versioning status")
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
