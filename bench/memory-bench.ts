@@ -4,14 +4,16 @@
  * The object is generated and checked on the fly, so the only large buffers are Tessera's own.
  *
  *   npm run bench:memory -- --size-mib 1024
+ *   npm run bench:memory -- --size-mib 1024 --sse   # the same object encrypted (SSE-S3)
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startCluster } from '../test/helpers/cluster.js';
+import { masterKeyFile } from '../test/helpers/sse.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, sse: { type: 'boolean', default: false } } });
 const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 
@@ -34,7 +36,8 @@ function source(): Readable {
 
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 
-const cluster = await startCluster();
+const keys = values.sse ? await masterKeyFile() : undefined;
+const cluster = await startCluster(keys === undefined ? {} : { gatewayOverrides: { sseMasterKeyFile: keys.path } });
 const s3 = cluster.client();
 await s3.send(new CreateBucketCommand({ Bucket: 'memory' }));
 global.gc?.();
@@ -49,7 +52,7 @@ const expected = createHash('md5');
 for await (const piece of source()) expected.update(piece as Buffer);
 const body = source();
 let started = performance.now();
-await s3.send(new PutObjectCommand({ Bucket: 'memory', Key: 'big', Body: body, ContentLength: sizeBytes }));
+await s3.send(new PutObjectCommand({ Bucket: 'memory', Key: 'big', Body: body, ContentLength: sizeBytes, ...(values.sse ? { ServerSideEncryption: 'AES256' } : {}) }));
 const putSeconds = (performance.now() - started) / 1000;
 const putPeak = peak;
 
@@ -67,11 +70,12 @@ clearInterval(sampler);
 const getPeak = peak;
 
 const same = received === sizeBytes && actual.digest('hex') === expected.digest('hex');
-console.log(`node ${process.version}; object ${mib(sizeBytes)} MiB; client, gateway and 6 nodes in one process`);
+console.log(`node ${process.version}; object ${mib(sizeBytes)} MiB${values.sse ? ' encrypted (SSE-S3)' : ''}; client, gateway and 6 nodes in one process`);
 console.log(`baseline rss            ${mib(baseline)} MiB`);
 console.log(`PUT  peak rss growth    ${mib(putPeak - baseline)} MiB   (${(sizeBytes / 1e6 / putSeconds).toFixed(0)} MB/s)`);
 console.log(`GET  peak rss growth    ${mib(getPeak - baseline)} MiB   (${(sizeBytes / 1e6 / getSeconds).toFixed(0)} MB/s)`);
 console.log(`growth / object size    PUT ${((putPeak - baseline) / sizeBytes).toFixed(4)}   GET ${((getPeak - baseline) / sizeBytes).toFixed(4)}`);
 console.log(`bytes read back identical: ${same}`);
 await cluster.close();
+await keys?.remove();
 if (!same) process.exitCode = 1;

@@ -29,20 +29,22 @@ const GATEWAY_ALLOWED: Record<string, readonly string[]> = {
   cluster: [],
   digest: ['s3'],
   auth: ['s3', 'digest'],
-  'data-path': ['s3', 'digest', 'cluster'],
+  // Server-side encryption: the package format, sealed keys, SSE headers; the data path streams through it.
+  encryption: ['s3'],
+  'data-path': ['s3', 'digest', 'cluster', 'encryption'],
   http: ['s3', 'auth', 'data-path'],
-  handlers: ['http', 'data-path', 's3'],
+  handlers: ['http', 'data-path', 's3', 'encryption'],
   // The one operation table: the only importer of handlers/.
   'operations.ts': ['handlers', 'http', 's3'],
   // Wiring: builds the services and the app, and hands the app the operation table.
-  'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest'],
+  'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest', 'encryption'],
   // The gateway's public face, and the only importer of gateway.ts.
   'index.ts': ['gateway.ts', 'http', 's3'],
 };
 /** The parts of the gateway that may import Fastify. */
 const FASTIFY_USERS = new Set(['http', 'gateway.ts']);
 /** Gateway parts that do no I/O of their own. */
-const GATEWAY_PURE = new Set(['s3']);
+const GATEWAY_PURE = new Set(['s3', 'encryption']);
 const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process|worker_threads|timers|timers\/promises)$/;
 
 const srcRoot = resolve('src');

@@ -19,10 +19,11 @@ export interface Target {
   client: S3BenchClient;
 }
 
-const TESSERA_BIN = fileURLToPath(new URL('../../src/bin/tessera.ts', import.meta.url));
+/** The build `npm start` runs (`npm run bench` builds first): tsx would add its loader thread and heap to every isolate. */
+const TESSERA_BIN = fileURLToPath(new URL('../../dist/bin/tessera.js', import.meta.url));
 const NULL_SERVER_MAIN = fileURLToPath(new URL('./null-server-main.ts', import.meta.url));
 const S3RVER_MAIN = fileURLToPath(new URL('./s3rver-main.ts', import.meta.url));
-/** Children load TypeScript through tsx, as `npm run bench` itself does; the cost is at start-up only. */
+/** The peers' mains are TypeScript, loaded through tsx as `npm run bench` itself is. */
 const NODE_ARGS = ['--import', 'tsx'] as const;
 /** A first start compiles with tsx on a possibly loaded 2-core machine. */
 const START_TIMEOUT_MS = 120_000;
@@ -46,7 +47,7 @@ export async function startTessera(dataDir: string, port: number, settings: Clie
   let ringNodes = '?';
   const { server } = await ChildServer.start({
     name: 'tessera dev',
-    args: [...NODE_ARGS, TESSERA_BIN, 'dev', '--data', dataDir, '--listen', `127.0.0.1:${port}`],
+    args: [TESSERA_BIN, 'dev', '--data', dataDir, '--listen', `127.0.0.1:${port}`],
     timeoutMs: START_TIMEOUT_MS,
     ready: (line) => {
       const field = /^\s+(endpoint|access key|secret key):\s+(\S+)$/.exec(line);

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, NodeSettings, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
+import { MasterKeyring, ObjectSealer, rotateMasterKey } from '../gateway/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 
@@ -23,9 +24,56 @@ or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and
 (DIR: --data, TESSERA_DATA_DIR or ./data).
 `;
 
-/** `tessera admin status|scrub`. */
+const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR]
+
+  rotate   re-seal every SSE-S3 data key on every node under the first key of the master key file
+           (sseMasterKeyFile of --config, or DIR/sse-master-keys of the embedded cluster); no object
+           data is rewritten. First put the new key at the top of every gateway's master key file and
+           reload the gateways (SIGHUP); run rotate until it reports 0 re-sealed; then drop the old key.
+`;
+
+/** \`tessera admin kms rotate\`: master-key rotation over every node. */
+async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
+  const [command, ...rest] = args;
+  let values: { config?: string | undefined; data?: string | undefined };
+  try {
+    if (command !== 'rotate') throw new Error(`unknown kms command: ${command ?? '(none)'}`);
+    values = parseArgs({ args: rest, options: { config: { type: 'string' }, data: { type: 'string' } }, strict: true }).values;
+  } catch (err) {
+    io.stderr(`${(err as Error).message}\n${KMS_USAGE}`);
+    return 2;
+  }
+  let target: AdminTarget;
+  let keyFile: string | undefined;
+  try {
+    target = await resolveTarget(values.config, values.data, env);
+    keyFile =
+      values.config !== undefined
+        ? gatewayConfigFrom(await readConfigFile(values.config), env).sseMasterKeyFile
+        : join(resolve(values.data ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir), 'sse-master-keys');
+    if (keyFile === undefined) throw new Error('the configuration names no sseMasterKeyFile');
+  } catch (err) {
+    io.stderr(`tessera admin kms: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
+  try {
+    const sealer = new ObjectSealer(MasterKeyring.parse(await readFile(keyFile, 'utf8')));
+    const report = await rotateMasterKey(clients, sealer, AbortSignal.timeout(24 * 3600 * 1000));
+    io.stdout(`master key ${sealer.currentMasterKeyId() ?? '?'}: ${report.resealed} data keys re-sealed, ${report.examined} records examined on ${clients.length} nodes, ${report.changed} changed meanwhile\n`);
+    return 0;
+  } catch (err) {
+    io.stderr(`tessera admin kms rotate: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+/** `tessera admin status|scrub|kms`. */
 export async function runAdminCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
   const [command, ...rest] = args;
+  if (command === 'kms') return runKmsCli(rest, env, io);
   if (command !== 'status' && command !== 'scrub') {
     io.stderr(USAGE);
     return 2;

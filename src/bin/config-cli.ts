@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { ConfigError, TesseraError, redactConfig, type Env, type GatewayConfig } from '../common/index.js';
+import { MasterKeyring } from '../gateway/index.js';
 import { parseRing } from '../placement/index.js';
 import { gatewayConfigFrom, inferRole, nodeConfigFrom, readConfigFile, type Role } from './config-files.js';
 import type { CliIo } from './cluster-cli.js';
@@ -27,6 +28,13 @@ async function checkGatewayFiles(config: GatewayConfig): Promise<void> {
     }
     const shards = config.erasure.dataShards + config.erasure.parityShards;
     if (ring.replicas !== shards) throw new ConfigError(`ringFile ${config.ringFile} places ${ring.replicas} shards; erasure needs ${shards}`);
+  }
+  if (config.sseMasterKeyFile !== undefined) {
+    try {
+      MasterKeyring.parse(await readFile(config.sseMasterKeyFile, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`sseMasterKeyFile ${config.sseMasterKeyFile}: ${(err as Error).message}`);
+    }
   }
   if (config.tls !== undefined) {
     try {

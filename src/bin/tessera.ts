@@ -26,6 +26,7 @@ commands:
                                                            ring files; push hands a ring to every node
   config    check [FILE] [--role gateway|node]            validate a configuration without starting anything
   admin     status|scrub [--config FILE] [--fast]       background work per node: scrub, repair, audit, rebalance
+            kms rotate [--config FILE]                   re-seal every SSE-S3 data key under the master key file's first key
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
 Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then
@@ -115,10 +116,11 @@ async function main(argv: string[]): Promise<number> {
         break;
       }
       const gateway = await runGateway({ config: values.config, listen: values.listen }, env, (config) => rootLogger(config.logLevel));
-      // SIGHUP: look for a newer ring at once instead of waiting for the next poll, and re-read a renewed certificate.
+      // SIGHUP: look for a newer ring at once instead of waiting for the next poll, re-read a renewed certificate and the master keys.
       process.on('SIGHUP', () => {
         void gateway.reloadRing();
         void gateway.reloadTls();
+        void gateway.reloadMasterKeys();
       });
       service = gateway;
       break;

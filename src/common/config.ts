@@ -70,10 +70,18 @@ export interface GatewayConfig {
   partitionBits: number;
   metadataTimeoutMs: number;
   stallTimeoutMs: number;
+  /** Smallest multipart part but the last. */
+  minPartSizeBytes: number;
   kernel: KernelChoice;
   logLevel: LogLevel;
+  /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
+  heapGrowthPercent: number;
   /** Serve HTTPS instead of HTTP when set. */
   tls: TlsConfig | undefined;
+  /** The SSE-S3 master key file; SSE-S3 is refused without one. */
+  sseMasterKeyFile?: string | undefined;
+  /** Accept SSE-C keys over plain HTTP. */
+  sseCustomerKeysOverHttp?: boolean;
 }
 
 /** Rates (bytes/s, 0 = unlimited) and pauses of a node's background workers; each field is documented in the schema. */
@@ -87,6 +95,8 @@ export interface NodeConfig {
   clusterSecret: string;
   reserveBytes: number;
   logLevel: LogLevel;
+  /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
+  heapGrowthPercent: number;
   /** Pacing of the node's background work (scrub, repair, audit, rebalance, gc). */
   healing: NodeHealingConfig;
 }
@@ -246,9 +256,13 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     partitionBits: settings.partitionBits,
     metadataTimeoutMs: settings.metadataTimeoutMs,
     stallTimeoutMs: settings.stallTimeoutMs,
+    minPartSizeBytes: settings.minPartSizeBytes,
     kernel: settings.kernel,
     logLevel: settings.logLevel,
+    heapGrowthPercent: settings.heapGrowthPercent,
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
+    sseMasterKeyFile: settings.sseMasterKeyFile,
+    sseCustomerKeysOverHttp: settings.sseCustomerKeysOverHttp,
   };
   return Object.freeze(config);
 }
@@ -267,6 +281,7 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
     reserveBytes: settings.reserveBytes,
     logLevel: settings.logLevel,
+    heapGrowthPercent: settings.heapGrowthPercent,
     healing: settings.healing,
   };
   checkGcAges(config.healing);

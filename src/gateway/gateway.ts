@@ -7,6 +7,10 @@ import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
+import { MasterKeyring, ObjectSealer } from './encryption/index.js';
+
+export { rotateMasterKey, type RotationReport } from './data-path/index.js';
+export { MasterKeyring, ObjectSealer, masterKeyLine } from './encryption/index.js';
 import { createS3App, registerHealthRoutes, type GatewayHealth } from './http/index.js';
 import { resolveOperation } from './operations.js';
 
@@ -46,6 +50,8 @@ export class Gateway {
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
   private boundAddress: { host: string; port: number } | undefined;
+  /** Seals and opens data keys; its master keys are re-read from the file on reloadMasterKeys (SIGHUP). */
+  private readonly sealer = new ObjectSealer(undefined);
 
   constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring; clock?: () => number }) {
     this.config = options.config;
@@ -89,6 +95,7 @@ export class Gateway {
     const secrets = new Map(config.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
+    if (config.sseMasterKeyFile !== undefined) this.sealer.useMasterKeys(MasterKeyring.parse(await readFile(config.sseMasterKeyFile, 'utf8')));
     const app = createS3App({
       route: resolveOperation,
       services: {
@@ -101,9 +108,12 @@ export class Gateway {
         ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
         metadataTimeoutMs: config.metadataTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
+        minPartSizeBytes: config.minPartSizeBytes,
         logger: this.logger,
         digestPool,
         stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
+        sealer: this.sealer,
+        sseCustomerKeysOverHttp: config.sseCustomerKeysOverHttp ?? false,
       },
       credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
       baseDomain: config.baseDomain,
@@ -216,6 +226,23 @@ export class Gateway {
       return true;
     } catch (err) {
       this.logger.error({ err }, 'TLS certificate reload failed; serving the previous one');
+      return false;
+    }
+  }
+
+  /**
+   * Re-reads the SSE-S3 master key file (SIGHUP): new objects are sealed under its first key from now
+   * on, and every key listed still opens what it sealed. A bad file is logged and the old keys kept.
+   */
+  async reloadMasterKeys(): Promise<boolean> {
+    const path = this.config.sseMasterKeyFile;
+    if (path === undefined) return false;
+    try {
+      this.sealer.useMasterKeys(MasterKeyring.parse(await readFile(path, 'utf8')));
+      this.logger.info({ masterKeyId: this.sealer.currentMasterKeyId() }, 'reloaded the SSE-S3 master keys');
+      return true;
+    } catch (err) {
+      this.logger.error({ err }, 'master key file reload failed; keeping the previous keys');
       return false;
     }
   }

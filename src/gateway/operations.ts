@@ -6,12 +6,14 @@ import {
   createMultipartUpload,
   deleteBucket,
   deleteBucketCors,
+  deleteBucketEncryption,
   deleteBucketTagging,
   deleteObject,
   deleteObjects,
   deleteObjectTagging,
   getBucketAcl,
   getBucketCors,
+  getBucketEncryption,
   getBucketFixedConfiguration,
   getBucketLocation,
   getBucketTagging,
@@ -19,6 +21,7 @@ import {
   getBucketVersioning,
   getObject,
   getObjectAcl,
+  getObjectAttributes,
   getObjectTagging,
   headBucket,
   headObject,
@@ -29,6 +32,7 @@ import {
   listParts,
   putBucketAcl,
   putBucketCors,
+  putBucketEncryption,
   putBucketTagging,
   putObject,
   putObjectAcl,
@@ -59,6 +63,8 @@ export interface Operation {
 }
 
 const VERSIONED = ['versionId'] as const;
+/** GetObject and HeadObject also take `partNumber` (one part of the object, like a range). */
+const READ_OPTIONS = ['versionId', 'partNumber'] as const;
 
 /**
  * The operation table: every S3 operation the gateway serves, one row each, most specific first. A
@@ -74,6 +80,9 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'GetBucketCors', method: 'GET', scope: 'bucket', subresources: ['cors'], handler: getBucketCors },
   { name: 'PutBucketCors', method: 'PUT', scope: 'bucket', subresources: ['cors'], handler: putBucketCors },
   { name: 'DeleteBucketCors', method: 'DELETE', scope: 'bucket', subresources: ['cors'], handler: deleteBucketCors },
+  { name: 'GetBucketEncryption', method: 'GET', scope: 'bucket', subresources: ['encryption'], handler: getBucketEncryption },
+  { name: 'PutBucketEncryption', method: 'PUT', scope: 'bucket', subresources: ['encryption'], handler: putBucketEncryption },
+  { name: 'DeleteBucketEncryption', method: 'DELETE', scope: 'bucket', subresources: ['encryption'], handler: deleteBucketEncryption },
   { name: 'GetBucketAcl', method: 'GET', scope: 'bucket', subresources: ['acl'], handler: getBucketAcl },
   { name: 'PutBucketAcl', method: 'PUT', scope: 'bucket', subresources: ['acl'], handler: putBucketAcl },
   { name: 'GetBucketTagging', method: 'GET', scope: 'bucket', subresources: ['tagging'], handler: getBucketTagging },
@@ -95,6 +104,7 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'GetObjectTagging', method: 'GET', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: getObjectTagging },
   { name: 'PutObjectTagging', method: 'PUT', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: putObjectTagging },
   { name: 'DeleteObjectTagging', method: 'DELETE', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: deleteObjectTagging },
+  { name: 'GetObjectAttributes', method: 'GET', scope: 'object', subresources: ['attributes'], optional: VERSIONED, handler: getObjectAttributes },
   { name: 'GetObjectAcl', method: 'GET', scope: 'object', subresources: ['acl'], optional: VERSIONED, handler: getObjectAcl },
   { name: 'PutObjectAcl', method: 'PUT', scope: 'object', subresources: ['acl'], optional: VERSIONED, handler: putObjectAcl },
   { name: 'CreateBucket', method: 'PUT', scope: 'bucket', handler: createBucket },
@@ -103,8 +113,8 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'ListObjects', method: 'GET', scope: 'bucket', handler: listObjectsHandler },
   { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source', handler: copyObject },
   { name: 'PutObject', method: 'PUT', scope: 'object', handler: putObject },
-  { name: 'GetObject', method: 'GET', scope: 'object', optional: VERSIONED, handler: getObject },
-  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: VERSIONED, handler: headObject },
+  { name: 'GetObject', method: 'GET', scope: 'object', optional: READ_OPTIONS, handler: getObject },
+  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: READ_OPTIONS, handler: headObject },
   { name: 'DeleteObject', method: 'DELETE', scope: 'object', optional: VERSIONED, handler: deleteObject },
 ];
 

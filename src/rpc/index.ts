@@ -2,7 +2,7 @@ export * from './protocol.js';
 export { readQuorum, writeQuorum } from './quorum-rules.js';
 export { decideQuorum, fanOut, fanOutUntil, type FanOutNode, type NodeOutcome, type QuorumDecision } from './fan-out.js';
 export { isNewerRecord, isNewerVersion, newestRecord, type RecordOrder } from './newest-record.js';
-export { NodeClient, type NodeClientOptions } from './node-client.js';
+export { EncodedCommit, NodeClient, type NodeClientOptions } from './node-client.js';
 export {
   BODY_HASH_HEADER,
   DATE_HEADER,

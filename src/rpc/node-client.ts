@@ -22,6 +22,7 @@ import {
   type PrepareResponse,
   type RingOfferResponse,
   type ShardRef,
+  type ResealRequest,
   type TagUpdateRequest,
   type VersionDeleteRequest,
   type VersionListQuery,
@@ -60,6 +61,26 @@ interface CallOptions {
 const MAX_BATCHED_CALL_BYTES = 64 * 1024;
 /** Limits of one batch request: well under the node's JSON body limit. */
 const BATCH_LIMITS = { maxCalls: 128, maxBytes: 512 * 1024 } as const;
+
+/**
+ * A commit request serialised and hashed once, so the same bytes go to every node of a set: a
+ * multipart manifest of 10,000 parts is megabytes, too much to stringify and hash once per node.
+ */
+export class EncodedCommit {
+  /** The request as JSON. */
+  readonly text: string;
+  private hash: string | undefined;
+
+  constructor(request: CommitRequest) {
+    this.text = JSON.stringify(request);
+  }
+
+  /** SHA-256 hex of `text`, computed on first use. */
+  get sha256(): string {
+    this.hash ??= bodySha256(this.text);
+    return this.hash;
+  }
+}
 
 /** The one client for the node protocol: signs every request and turns failures into NodeError. */
 export class NodeClient {
@@ -102,9 +123,23 @@ export class NodeClient {
     return this.answer(MESSAGE_CHECKS.prepared, value);
   }
 
-  /** Makes a version visible on the node (or writes a tombstone). */
-  async commit(request: CommitRequest, options: CallOptions = {}): Promise<void> {
-    await this.batched({ op: 'commit', request }, options, () => this.json(null, 'POST', NODE_PATHS.commit, { json: request }, options));
+  /** Makes a version visible on the node (or writes a tombstone); an EncodedCommit is sent as it is. */
+  async commit(request: CommitRequest | EncodedCommit, options: CallOptions = {}): Promise<void> {
+    if (!(request instanceof EncodedCommit)) {
+      await this.batched({ op: 'commit', request }, options, () => this.json(null, 'POST', NODE_PATHS.commit, { json: request }, options));
+      return;
+    }
+    const single = (): Promise<unknown> => this.json(null, 'POST', NODE_PATHS.commit, { encoded: request }, options);
+    if (request.text.length > MAX_BATCHED_CALL_BYTES) {
+      await single();
+      return;
+    }
+    await this.batched(`{"op":"commit","request":${request.text}}`, options, single);
+  }
+
+  /** Replaces how the node's current version of a key seals its data key (rotation); NotFound when that version is not its current one. */
+  async reseal(request: ResealRequest, options: CallOptions = {}): Promise<void> {
+    await this.json(null, 'POST', NODE_PATHS.reseal, { json: request }, options);
   }
 
   /** Replaces the tags of the node's current version of a key in place; NotFound when that version is not its current one. */
@@ -261,8 +296,8 @@ export class NodeClient {
    * Sends a small call in the node's next batch, or alone (`single`) when it is too large to share one.
    * A call's own wire error arrives as a NodeError, like a failed request of its own.
    */
-  private async batched<T>(call: BatchCall, options: CallOptions, single: () => Promise<T>): Promise<unknown> {
-    const json = JSON.stringify(call);
+  private async batched<T>(call: BatchCall | string, options: CallOptions, single: () => Promise<T>): Promise<unknown> {
+    const json = typeof call === 'string' ? call : JSON.stringify(call);
     if (json.length > MAX_BATCHED_CALL_BYTES) return single();
     let result: BatchResult;
     try {
@@ -316,7 +351,11 @@ export class NodeClient {
     let payload: string | Readable | undefined;
     let bodyHash: string;
     const headers: Record<string, string> = {};
-    if (body.json !== undefined || body.text !== undefined) {
+    if (body.encoded !== undefined) {
+      payload = body.encoded.text;
+      bodyHash = body.encoded.sha256;
+      headers['content-type'] = 'application/json';
+    } else if (body.json !== undefined || body.text !== undefined) {
       payload = body.text ?? JSON.stringify(body.json);
       bodyHash = bodySha256(payload);
       headers['content-type'] = 'application/json';
@@ -372,6 +411,8 @@ interface RequestBody {
   json?: unknown;
   /** A JSON body already serialised. */
   text?: string;
+  /** A JSON body already serialised and hashed. */
+  encoded?: EncodedCommit;
   stream?: Readable;
 }
 

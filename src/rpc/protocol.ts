@@ -29,6 +29,7 @@ export const NODE_PATHS = {
   leases: '/v1/leases',
   buckets: '/v1/buckets',
   tags: '/v1/tags',
+  reseal: '/v1/reseal',
   ring: '/v1/ring',
   health: '/health',
   partitionDigest: '/v1/partitions/digest',
@@ -93,6 +94,10 @@ export const UploadInfo = Type.Object({
   closedMs: Type.Optional(Type.Number()),
   /** On a completed upload's closing marker: the version of the manifest written at `bucket`/`key`. */
   manifestVersionId: Type.Optional(Type.String()),
+  /** On a completed upload's closing marker: the manifest's ETag, which a retried completion answers with. */
+  manifestEtag: Type.Optional(Type.String()),
+  /** With manifestEtag: the manifest's checksum (algorithm, base64 value, COMPOSITE or FULL_OBJECT), when it has one. */
+  manifestChecksum: Type.Optional(Type.Object({ algorithm: Type.String(), value: Type.String(), type: ChecksumType })),
 });
 /** What a multipart upload's marker record remembers (see the schema). */
 export type UploadInfo = Static<typeof UploadInfo>;
@@ -111,6 +116,26 @@ export const PartRef = Type.Object({
 });
 /** One part of a completed multipart object. */
 export type PartRef = Static<typeof PartRef>;
+
+/**
+ * How an encrypted version's body is sealed (server-side encryption). The data key is stored only
+ * sealed: under a cluster master key (SSE-S3) or under the customer's own key (SSE-C), which is never
+ * stored; of that key only a keyed digest is kept, to tell a wrong key from a damaged body.
+ */
+export const ObjectEncryption = Type.Object({
+  kind: Type.Union([Type.Literal('SSE-S3'), Type.Literal('SSE-C')]),
+  /** The data key (AES-256), sealed (base64). */
+  sealedKey: Type.String(),
+  /** SSE-S3: the id of the master key that sealed the data key. */
+  masterKeyId: Type.Optional(Type.String()),
+  /** The body's random nonce (base64); absent on a record that holds no body (a multipart manifest or upload marker). */
+  nonce: Type.Optional(Type.String()),
+  /** SSE-C: the keyed digest of the customer key and the salt it was computed with (base64). */
+  customerKeyDigest: Type.Optional(Type.String()),
+  customerKeySalt: Type.Optional(Type.String()),
+});
+/** How an encrypted version's body is sealed (see the schema). */
+export type ObjectEncryption = Static<typeof ObjectEncryption>;
 
 /** The metadata record of an object version; every node of the object's set stores it beside its shard. */
 export const ObjectRecord = Type.Object({
@@ -150,6 +175,10 @@ export const ObjectRecord = Type.Object({
    * makes it the key's `null` version, which replaces the previous `null` version (S3's rules).
    */
   versioning: Type.Optional(Type.Union([Type.Literal('Enabled'), Type.Literal('Suspended')])),
+  /** Set on an encrypted version (server-side encryption); `sizeBytes` stays the plaintext size. */
+  encryption: Type.Optional(ObjectEncryption),
+  /** Bytes on the shards when they differ from `sizeBytes` (an encrypted body): what the erasure layout is computed from. */
+  storedSizeBytes: Type.Optional(Count),
 });
 /** The metadata record of an object version. */
 export type ObjectRecord = Static<typeof ObjectRecord>;
@@ -199,6 +228,15 @@ export type AbortRequest = ShardRef;
  * stay). A node applies it only while that version is its current one and the revision is newer.
  */
 export const TagUpdateRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, tags: Strings, tagsRevision: VersionId });
+/**
+ * Body of POST /v1/reseal: replaces how a committed version's data key is sealed (master-key rotation),
+ * in place: its bytes and other metadata stay. Applied only to the node's current version of the key
+ * when that version is encrypted with the same kind of encryption.
+ */
+export const ResealRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, encryption: ObjectEncryption });
+/** Body of POST /v1/reseal. */
+export type ResealRequest = Static<typeof ResealRequest>;
+
 /** Body of POST /v1/tags. */
 export type TagUpdateRequest = Static<typeof TagUpdateRequest>;
 
@@ -341,6 +379,8 @@ export const BucketRecord = Type.Object({
   tags: Type.Optional(Strings),
   /** PutBucketVersioning's state; absent while versioning was never enabled (a bucket never returns to that). */
   versioning: Type.Optional(Type.Union([Type.Literal('Enabled'), Type.Literal('Suspended')])),
+  /** The bucket's default encryption (PutBucketEncryption): writes without SSE headers are sealed with SSE-S3. */
+  encryption: Type.Optional(Type.Literal('AES256')),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;

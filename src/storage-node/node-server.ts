@@ -11,6 +11,7 @@ import {
   MESSAGE_CHECKS,
   NODE_PATHS,
   LeaseRequest,
+  ResealRequest,
   TagUpdateRequest,
   UNSIGNED_BODY,
   VersionDeleteRequest,
@@ -56,6 +57,11 @@ export interface NodeServerOptions {
 
 /** Largest JSON body a node accepts (commit records carry user metadata, capped by S3 at 2 KiB). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
+/**
+ * Largest commit: a multipart manifest lists up to 10,000 parts, each with its internal key, version,
+ * ETag and checksums (about 200 bytes, up to 500 with every checksum algorithm), beside a 1 KiB key.
+ */
+const MAX_COMMIT_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_LIST_LIMIT = 10_000;
 
 /** The storage node's side of the node protocol: authenticates every request, then serves the shard store. */
@@ -83,7 +89,8 @@ export class NodeServer {
     // checked against its signed hash before it is parsed, then validated against the schema.
     this.app.addContentTypeParser('*', (request, payload, done) => {
       if (request.routeOptions.schema?.body === undefined) return done(null);
-      readJson(request, payload).then((body) => done(null, body), (err: Error) => done(err));
+      const limitBytes = request.routeOptions.url === NODE_PATHS.commit ? MAX_COMMIT_BODY_BYTES : MAX_JSON_BODY_BYTES;
+      readJson(request, payload, limitBytes).then((body) => done(null, body), (err: Error) => done(err));
     });
     this.app.setValidatorCompiler(({ schema }) => {
       const check = checkFor(schema as TSchema);
@@ -221,6 +228,10 @@ export class NodeServer {
     this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.metadata.listBuckets() }));
     this.app.post<{ Body: TagUpdateRequest }>(NODE_PATHS.tags, { schema: { body: TagUpdateRequest } }, async (request) => {
       await store.updateTags(request.body);
+      return {};
+    });
+    this.app.post<{ Body: ResealRequest }>(NODE_PATHS.reseal, { schema: { body: ResealRequest } }, async (request) => {
+      await store.reseal(request.body);
       return {};
     });
     // Any JSON document: parseRing is the ring's own validator.
@@ -372,12 +383,12 @@ function shardRef(query: Record<string, string | undefined>): ShardRef {
 }
 
 /** Reads a JSON body within the size limit and checks it against its signed hash before parsing it. */
-async function readJson(request: FastifyRequest, payload: AsyncIterable<Buffer>): Promise<unknown> {
+async function readJson(request: FastifyRequest, payload: AsyncIterable<Buffer>, limitBytes: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of payload) {
     total += chunk.length;
-    if (total > MAX_JSON_BODY_BYTES) throw new WireError('BadRequest', 'body too large');
+    if (total > limitBytes) throw new WireError('BadRequest', 'body too large');
     chunks.push(chunk);
   }
   const body = Buffer.concat(chunks);

@@ -2,7 +2,7 @@ import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../common/index.js';
-import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
+import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
@@ -390,6 +390,23 @@ export class ShardStore {
       if (version === current) await this.metadata.rewriteObject(changed);
       else await this.metadata.rewriteVersion(changed);
     });
+  }
+
+  /**
+   * Replaces how the current version seals its data key (master-key rotation), in place: NotFound when
+   * the node's current version is another one or is not encrypted the same way. Repeats are harmless.
+   */
+  reseal(request: ResealRequest): Promise<void> {
+    return this.track(
+      this.keyLocks.run(lockKey(request.bucket, request.key), async () => {
+        const current = await this.metadata.getObject(request.bucket, request.key);
+        const encryption = current?.record.encryption;
+        if (current === undefined || current.record.versionId !== request.versionId || encryption?.kind !== request.encryption.kind) {
+          throw new ShardStoreError('NotFound', 'this version is not the current one on this node');
+        }
+        await this.metadata.rewriteObject({ ...current, record: { ...current.record, encryption: request.encryption } });
+      }),
+    );
   }
 
   /** Drops a prepared shard; unknown ones are ignored so aborts can be retried. */

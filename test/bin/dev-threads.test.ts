@@ -5,6 +5,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { t } from 'tap';
 import { runDev } from '../../src/bin/roles.js';
 import { silentLogger } from '../../src/common/index.js';
+import { detectKernelSupport } from '../../src/erasure/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { localS3Client } from '../helpers/cluster.js';
@@ -48,6 +49,7 @@ t.test('the embedded default serves from nodes in worker threads, and the same d
       await dev.close();
     }
   }
+  t.ok(detectKernelSupport().relaxedSimd, 'the embedded default has relaxed SIMD on for its erasure kernels (behind a flag on Node 20)');
 });
 
 t.test('a bad --node-threads is refused before anything starts', async (t) => {

@@ -30,6 +30,7 @@ t.test('a minimal gateway file gets every default from DEFAULTS', async (t) => {
   t.equal(config.ringPollMs, DEFAULTS.ringPollMs);
   t.equal(config.metadataTimeoutMs, DEFAULTS.metadataTimeoutMs);
   t.equal(config.tls, undefined);
+  t.equal(config.heapGrowthPercent, DEFAULTS.heapGrowthPercent, 'the heap may grow past V8\'s own choice unless told otherwise');
   t.same(config.seeds, ['10.0.0.1:9100']);
   t.ok(Object.isFrozen(config), 'the result is frozen');
 });
@@ -64,6 +65,7 @@ t.test('bad values are errors naming the key, or the variable that set it', asyn
   t.throws(() => parseGatewayConfig({ ...base, listen: 'localhost' }), { message: /listen must be "host:port"/ });
   t.throws(() => parseGatewayConfig({ ...base, kernel: 'avx' }), { message: /kernel must be one of auto, portable, wasm-simd/ });
   t.throws(() => parseGatewayConfig(base, { TESSERA_LOG_LEVEL: 'loud' }), { message: /TESSERA_LOG_LEVEL must be one of/ });
+  t.throws(() => parseGatewayConfig(base, { TESSERA_HEAP_GROWTH_PERCENT: '5000' }), { message: /TESSERA_HEAP_GROWTH_PERCENT must be an integer from 0 to 1000/ });
   t.throws(() => parseGatewayConfig({ ...base, seeds: ['no-port'] }), { message: /seeds\[0\] must be "host:port"/ });
   t.throws(() => parseGatewayConfig({ ...base, clusterSecret: 'short' }), { message: /at least 16 characters/ });
   t.throws(() => parseGatewayConfig({ ...base, credentials: [] }), { message: /at least one access key/ });

@@ -62,11 +62,12 @@ t.test('request targets split into bucket, key and query in path and virtual-hos
   t.same([vhost.bucket, vhost.key], ['photos', 'dir/file.txt']);
   t.same(parseTarget('/', undefined, undefined).bucket, undefined);
   t.throws(() => parseTarget(`/b/${'k'.repeat(1025)}`, undefined, undefined), { code: 'KeyTooLongError' });
-  t.throws(() => parseTarget('/b/%E0%A4%A', undefined, undefined), { code: 'InvalidArgument' });
+  t.throws(() => parseTarget('/b/%E0%A4%A', undefined, undefined), { code: 'InvalidURI' });
+  t.throws(() => parseTarget('/b/%C3%28', undefined, undefined), { code: 'InvalidURI' }, 'a key that is not UTF-8');
 });
 
 t.test('listing fields are URL-encoded the way botocore decodes them', async (t) => {
-  t.equal(urlEncodeListField('a b+c%/é'), 'a+b%2Bc%25/%C3%A9');
+  t.equal(urlEncodeListField('a b+c%/é'), 'a%20b%2Bc%25/%C3%A9');
 });
 
 t.test('operations resolve from method, target and sub-resource; unknown sub-resources are refused', async (t) => {

@@ -101,8 +101,8 @@ export class HealingFleet {
     return ring;
   }
 
-  /** Starts the gateway following the nodes' ring (seeds, polled every 300 ms). */
-  async startGateway(): Promise<string> {
+  /** Starts the gateway following the nodes' ring (seeds, polled every 300 ms); `env` adds settings. */
+  async startGateway(env: Record<string, string> = {}): Promise<string> {
     const configPath = join(this.root, 'gateway.json');
     await writeFile(
       configPath,
@@ -117,7 +117,7 @@ export class HealingFleet {
         stallTimeoutMs: 3_000,
       }),
     );
-    const { gateway, endpoint } = await this.group.startGateway(configPath, this.gatewayPort, { TESSERA_LOG_LEVEL: 'warn' });
+    const { gateway, endpoint } = await this.group.startGateway(configPath, this.gatewayPort, { TESSERA_LOG_LEVEL: 'warn', ...env });
     this.gateway = gateway;
     return endpoint;
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { bucketName } from './bytes.js';
-import { parseGatewayConfig, silentLogger, type GatewayConfig } from '../../src/common/index.js';
+import { parseGatewayConfig, silentLogger, type GatewayConfig, type Logger } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 
@@ -39,6 +39,8 @@ export async function startCluster(
     gatewayOverrides?: Record<string, unknown>;
     /** Reuse the data of an earlier cluster (a restart). */
     dataDir?: string;
+    /** The gateway's logger, for tests that read what it logs; silent by default. */
+    gatewayLogger?: Logger;
   } = {},
 ): Promise<TestCluster> {
   const nodeCount = options.nodeCount ?? 6;
@@ -55,7 +57,7 @@ export async function startCluster(
       await node.start();
     }
     config = clusterConfig(nodes, clusterSecret, options);
-    gateway = new Gateway({ config, logger });
+    gateway = new Gateway({ config, logger: options.gatewayLogger ?? logger });
     await gateway.start();
   } catch (err) {
     // A half-started cluster would keep the test process alive until its timeout.

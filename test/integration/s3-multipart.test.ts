@@ -163,8 +163,8 @@ t.test('ListMultipartUploads: key order then initiation order, markers, max-uplo
   const prefixed = await s3.send(new ListMultipartUploadsCommand({ Bucket: listBucket, Prefix: 'a/' }));
   t.same(prefixed.Uploads?.map((u) => u.Key), ['a/1', 'a/2']);
   const encoded = await rawS3(cluster.endpoint, { method: 'GET', bucket: listBucket, query: { uploads: '', 'encoding-type': 'url', prefix: 'd ' } });
-  t.same(xmlFields(encoded.body, 'Key'), ['d+e'], 'keys URL-encoded');
-  t.equal(xmlField(encoded.body, 'Prefix'), 'd+');
+  t.same(xmlFields(encoded.body, 'Key'), ['d%20e'], 'keys URL-encoded');
+  t.equal(xmlField(encoded.body, 'Prefix'), 'd%20');
   t.equal(xmlField(encoded.body, 'EncodingType'), 'url');
   await s3.send(new AbortMultipartUploadCommand({ Bucket: listBucket, Key: 'c', UploadId: ids.find(([key]) => key === 'c')?.[1] }));
   const afterAbort = await s3.send(new ListMultipartUploadsCommand({ Bucket: listBucket }));

@@ -180,7 +180,7 @@ t.test('ListObjectVersions pages by KeyMarker/VersionIdMarker, filters by prefix
   t.same(rolled.CommonPrefixes?.map((p) => p.Prefix), ['b/']);
   t.same(rolled.Versions?.map((v) => v.Key), ['a', 'a', 'a', 'c d+e', 'c d+e', 'c d+e']);
   const encoded = await rawS3(cluster.endpoint, { method: 'GET', bucket, query: { versions: '', 'encoding-type': 'url', prefix: 'c' } });
-  t.match(encoded.body, /<Key>c\+d%2Be<\/Key>/);
+  t.match(encoded.body, /<Key>c(\+|%20)d%2Be<\/Key>/, 'the key is URL-encoded by the listing encoder');
   t.match(encoded.body, /<EncodingType>url<\/EncodingType>/);
 });
 

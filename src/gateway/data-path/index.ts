@@ -1,9 +1,10 @@
 // The gateway's paths to the storage nodes, with no HTTP in them: writing a version's shards, finding
 // and streaming a version, merging node listings, bucket records, and the request scope they run in.
 export { BucketService } from './bucket-service.js';
+export { rotateMasterKey, type RotationReport } from './key-rotation.js';
 export { listObjects, type ListRequest, type ListResult } from './list-merge.js';
 export { acquireKeyLease } from './key-lease.js';
-export { openStoredObject } from './object-reader.js';
+export { openStoredObject, type DataKeyOf } from './object-reader.js';
 export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
 export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
 export { StripePool } from './stripe-pool.js';

@@ -1,4 +1,5 @@
-import type { PartRef } from '../../rpc/index.js';
+import type { ObjectEncryption, PartRef } from '../../rpc/index.js';
+import { decryptRange, storedRange } from '../encryption/index.js';
 import { S3Error } from '../s3/index.js';
 import { withTimeout, type GatewayServices } from './request-scope.js';
 import { openStripeStream, type ReadOptions } from './stripe-reader.js';
@@ -14,10 +15,10 @@ export async function openStoredObject(
   version: ResolvedVersion,
   offsetBytes: number,
   lengthBytes: number,
-  options: ReadOptions,
+  options: ReadOptions & { dataKeyOf?: DataKeyOf | undefined },
 ): Promise<AsyncGenerator<Uint8Array>> {
   const { parts } = version.record;
-  if (parts === undefined) return openStripeStream(version, offsetBytes, lengthBytes, options);
+  if (parts === undefined) return openBody(version, offsetBytes, lengthBytes, options);
   const segments: { part: PartRef; offsetBytes: number; lengthBytes: number }[] = [];
   let partStart = 0;
   const end = offsetBytes + lengthBytes;
@@ -33,12 +34,43 @@ export async function openStoredObject(
     const segment = segments[index];
     if (segment === undefined) return (async function* none() {})();
     const partVersion = await resolvePart(services, segment.part, options.signal);
-    return openStripeStream(partVersion, segment.offsetBytes, segment.lengthBytes, options);
+    return openBody(partVersion, segment.offsetBytes, segment.lengthBytes, options);
   };
   const first = await open(0);
   return (async function* chained() {
     yield* first;
     for (let i = 1; i < segments.length; i += 1) yield* await open(i);
+  })();
+}
+
+/** Opens an encrypted body's data key (a part's own record says how it is sealed); throws S3's error for a missing or wrong key. */
+export type DataKeyOf = (encryption: ObjectEncryption) => Uint8Array;
+
+/**
+ * Plaintext bytes [offset, offset + length) of one body: straight from the stripes, or, when it is
+ * encrypted, the packages that hold them, decrypted. As with openStripeStream, the first bytes (here:
+ * the first package opened) are in hand before this resolves, so a body that fails to open is a clean error.
+ */
+async function openBody(
+  version: ResolvedVersion,
+  offsetBytes: number,
+  lengthBytes: number,
+  options: ReadOptions & { dataKeyOf?: DataKeyOf | undefined },
+): Promise<AsyncGenerator<Uint8Array>> {
+  const { record } = version;
+  const { encryption } = record;
+  if (encryption === undefined) return openStripeStream(version, offsetBytes, lengthBytes, options);
+  if (options.dataKeyOf === undefined || encryption.nonce === undefined) {
+    throw new S3Error('InternalError', { message: 'An encrypted body was opened without its key.' });
+  }
+  const dataKey = options.dataKeyOf(encryption);
+  const range = storedRange(record.sizeBytes, offsetBytes, lengthBytes);
+  const stored = await openStripeStream(version, range.storedOffsetBytes, range.storedLengthBytes, options);
+  const plain = decryptRange(stored, dataKey, Buffer.from(encryption.nonce, 'base64'), record.sizeBytes, offsetBytes, lengthBytes);
+  const first = await plain.next();
+  return (async function* primed() {
+    if (first.done !== true) yield first.value;
+    yield* plain;
   })();
 }
 

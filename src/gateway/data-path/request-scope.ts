@@ -4,6 +4,7 @@ import type { Codec } from '../../erasure/index.js';
 import type { ErasureParams } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import type { DigestPool } from '../digest/index.js';
+import type { ObjectSealer } from '../encryption/index.js';
 import type { BucketService } from './bucket-service.js';
 import type { StripePool } from './stripe-pool.js';
 
@@ -20,11 +21,17 @@ export interface GatewayServices {
   metadataTimeoutMs: number;
   /** Longest silence tolerated from one shard stream before another shard is used. */
   stallTimeoutMs: number;
+  /** Smallest multipart part but the last (EntityTooSmall below it). */
+  minPartSizeBytes: number;
   logger: Logger;
   /** Worker threads that hash large request bodies; without them, bodies are hashed on the request thread. */
   digestPool?: DigestPool | undefined;
   /** Stripe buffers reused by large writes; without it, each stripe is a fresh allocation. */
   stripePool?: StripePool | undefined;
+  /** Seals and opens the data keys of encrypted objects (SSE-S3 needs a master key file, SSE-C does not). */
+  sealer: ObjectSealer;
+  /** Whether SSE-C keys are accepted over plain HTTP (always over HTTPS). */
+  sseCustomerKeysOverHttp: boolean;
 }
 
 /** What a data-path call needs of the request it serves; a handler passes its RequestContext. */
@@ -34,10 +41,34 @@ export interface RequestScope {
   services: GatewayServices;
 }
 
-/** `signal` plus a timeout; one listener per node request may be added, so the listener cap is lifted. */
+/** The reason of every timed-out round: one shared object, so a timer that fires costs no stack capture. */
+const TIMED_OUT = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+
+/**
+ * `signal` plus a timeout; one listener per node request may be added, so the listener cap is lifted.
+ * Built from one controller and one unreferenced timer rather than AbortSignal.any + AbortSignal.timeout:
+ * a profile of small requests showed those (signal bookkeeping for the garbage collector, and a
+ * DOMException with a stack trace created when each timer fires, long after its round ended) at about
+ * 5% of the gateway thread. The reason on timeout is a TimeoutError, as AbortSignal.timeout gives.
+ */
 export function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
-  const combined = signal === undefined ? AbortSignal.timeout(timeoutMs) : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  const controller = new AbortController();
+  const combined = controller.signal;
   setMaxListeners(0, combined);
+  if (signal?.aborted === true) {
+    controller.abort(signal.reason);
+    return combined;
+  }
+  const onAbort = (): void => {
+    clearTimeout(timer);
+    controller.abort(signal?.reason);
+  };
+  const timer = setTimeout(() => {
+    signal?.removeEventListener('abort', onAbort);
+    controller.abort(TIMED_OUT);
+  }, timeoutMs);
+  timer.unref();
+  signal?.addEventListener('abort', onAbort, { once: true });
   return combined;
 }
 

@@ -74,7 +74,7 @@ class StripeReader {
     this.unconfirmed = version.unconfirmed ?? new Set();
     this.inlineShards = version.inlineShards ?? new Map();
     this.options = options;
-    this.layout = objectLayout(this.record.sizeBytes, this.record.erasure.dataShards, this.record.erasure.blockSizeBytes);
+    this.layout = objectLayout(this.record.storedSizeBytes ?? this.record.sizeBytes, this.record.erasure.dataShards, this.record.erasure.blockSizeBytes);
   }
 
   async *stream(offsetBytes: number, lengthBytes: number): AsyncGenerator<Uint8Array> {

@@ -17,8 +17,8 @@ export interface ResolvedVersion {
 export interface ResolveOptions {
   /** Ask nodes for inline shard bytes too, so a small object's GET needs no second round. */
   withInlineShards?: boolean;
-  /** Answer a delete marker that is the newest version (record.deleted, no holders) instead of null. */
-  keepDeleteMarker?: boolean;
+  /** Return the newest version even when it is a delete marker (which readers otherwise see as nothing). */
+  withDeleteMarkers?: boolean;
 }
 
 /**
@@ -57,8 +57,7 @@ export async function resolveVersion(
   }
   const answers = decideQuorum(outcomes, 0).successes;
   const newest = newestRecord(answers.map(({ value }) => value?.record));
-  if (newest === undefined) return null;
-  if (newest.deleted) return options.keepDeleteMarker === true ? { record: newest, holders: new Map() } : null;
+  if (newest === undefined || (newest.deleted && options.withDeleteMarkers !== true)) return null;
   const holders = new Map<number, NodeClient>();
   const inlineShards = new Map<number, Uint8Array>();
   for (const { nodeId, value } of answers) {

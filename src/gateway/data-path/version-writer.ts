@@ -1,5 +1,6 @@
-import { decideQuorum, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type ObjectRecord } from '../../rpc/index.js';
+import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type ObjectRecord } from '../../rpc/index.js';
 import { BodyDigest } from '../digest/index.js';
+import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { quorumError } from '../s3/index.js';
 import { acquireKeyLease } from './key-lease.js';
@@ -28,6 +29,8 @@ export interface WriteVersionOptions {
    * so a conditional write's last check and its commit are atomic against other conditional writes.
    */
   exclusive?: boolean | undefined;
+  /** Encrypts the body before it is erasure-coded: the shards hold only its packages (server-side encryption). */
+  encryption?: BodyEncryption | undefined;
 }
 
 /** What a body's checks produce once it has been read to the end. */
@@ -59,12 +62,15 @@ export async function storeVersion(
     erasure: services.erasure,
     codec: services.codec,
   };
-  const { sizeBytes, holders } = await prepareShards(target, body, {
+  const { encryption } = options;
+  const expected = options.expectedSizeBytes;
+  const { sizeBytes: storedSizeBytes, holders } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body), {
     signal: ctx.signal,
     stallTimeoutMs: services.stallTimeoutMs,
-    expectedSizeBytes: options.expectedSizeBytes,
+    expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
     stripePool: services.stripePool,
   });
+  const sizeBytes = encryption === undefined ? storedSizeBytes : encryption.plainBytes();
   let verified: VerifiedBody;
   let release: (() => Promise<void>) | undefined;
   try {
@@ -84,13 +90,14 @@ export async function storeVersion(
     versionId: target.versionId,
     deleted: false,
     sizeBytes,
-    etag: `"${verified.md5Hex}"`,
+    etag: `"${encryption === undefined ? verified.md5Hex : encryption.etagOf(verified.md5Hex)}"`,
     lastModifiedMs: services.clock.nowMs(),
     ...rest,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     checksums: Object.fromEntries(verified.checksums.map((c) => [c.algorithm, c.base64])),
     erasure: services.erasure,
     ...(versioning === undefined ? {} : { versioning }),
+    ...(encryption === undefined ? {} : { encryption: encryption.field, storedSizeBytes }),
   };
   // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
   try {
@@ -142,7 +149,9 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord): Pro
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   const signal = metadataSignal(ctx);
-  const outcomes = await fanOut(nodes, (node) => node.commit({ record, shardIndex: null }, { signal }));
+  // Serialised and hashed once for the whole set: a manifest of thousands of parts is megabytes.
+  const encoded = new EncodedCommit({ record, shardIndex: null });
+  const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
   if (!decision.met) throw quorumError('record write', decision.failures);
 }

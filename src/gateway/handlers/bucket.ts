@@ -7,12 +7,42 @@ const XML = 'application/xml';
 
 /** ListBuckets. */
 export async function listBuckets(ctx: RequestContext): Promise<void> {
-  const buckets = await ctx.services.buckets.list(metadataSignal(ctx));
+  const query = ctx.target.query;
+  const prefix = query.get('prefix') ?? '';
+  const maxText = query.get('max-buckets');
+  let maxBuckets = Number.POSITIVE_INFINITY;
+  if (maxText !== undefined) {
+    maxBuckets = /^\d{1,5}$/.test(maxText) ? Number(maxText) : 0;
+    if (maxBuckets < 1 || maxBuckets > MAX_BUCKETS_PAGE) {
+      throw new S3Error('InvalidArgument', { message: 'Argument max-buckets must be an integer between 1 and 10000.', fields: { ArgumentName: 'max-buckets', ArgumentValue: maxText } });
+    }
+  }
+  const token = query.get('continuation-token');
+  const after = token === undefined ? '' : bucketAfterToken(token);
+  const all = await ctx.services.buckets.list(metadataSignal(ctx));
+  // Bucket names are ASCII, so code-unit order is S3's byte order.
+  const matching = all.filter((b) => b.name.startsWith(prefix) && b.name > after).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const page = matching.slice(0, maxBuckets);
+  const last = page.at(-1);
   const body = renderXml('ListAllMyBucketsResult', {
     Owner: { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId },
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: new Date(b.createdMs).toISOString() })) },
+    Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: new Date(b.createdMs).toISOString() })) },
+    ...(matching.length > page.length && last !== undefined ? { ContinuationToken: Buffer.from(last.name).toString('base64url') } : {}),
+    ...(query.has('prefix') ? { Prefix: prefix } : {}),
   });
   await ctx.reply.type(XML).send(body);
+}
+
+/** The largest page ListBuckets gives (S3's max-buckets limit). */
+const MAX_BUCKETS_PAGE = 10_000;
+
+/** The last bucket name of the previous page, from a continuation token this gateway issued. */
+function bucketAfterToken(token: string): string {
+  const name = Buffer.from(token, 'base64url').toString('utf8');
+  if (token === '' || !/^[a-z0-9.-]{1,63}$/.test(name) || Buffer.from(name).toString('base64url') !== token) {
+    throw new S3Error('InvalidArgument', { message: 'The continuation token provided is incorrect', fields: { ArgumentName: 'continuation-token', ArgumentValue: token } });
+  }
+  return name;
 }
 
 /** CreateBucket: the body, if any, may only name a location constraint, which any region satisfies. */

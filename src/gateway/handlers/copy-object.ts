@@ -3,29 +3,36 @@ import { metadataSignal, openStoredObject, writeStream, type ResolvedVersion, ty
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
+import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.js';
 import { requireVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
 import { attributesOf, refuseAclHeaders, refuseObjectLockHeaders } from './object-attributes.js';
+import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { MAX_PUT_BYTES } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
-/** The copy source's current version after its bucket, version id and x-amz-copy-source-if-* checks. */
-async function resolveSource(ctx: RequestContext, source: CopySource): Promise<ResolvedVersion> {
+/**
+ * The copy source's current version after its bucket, version id, SSE-C key (the
+ * x-amz-copy-source-server-side-encryption-customer-* headers) and x-amz-copy-source-if-* checks.
+ */
+async function resolveSource(ctx: RequestContext, source: CopySource, sourceSse: SseRequest): Promise<ResolvedVersion> {
   await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
   const version = await requireVersion(ctx, source.bucket, source.key, versionIdParam(source.versionId, source.key));
+  ctx.services.sealer.checkAccess(version.record.encryption, sourceSse);
   checkCopySourceConditions(ctx, version.record);
   return version;
 }
 
 /** Streams [offset, offset + length) of the source through the normal read path. */
-async function sourceBytes(ctx: RequestContext, version: ResolvedVersion, offsetBytes: number, lengthBytes: number): Promise<AsyncIterable<Uint8Array>> {
+async function sourceBytes(ctx: RequestContext, version: ResolvedVersion, offsetBytes: number, lengthBytes: number, sourceSse: SseRequest): Promise<AsyncIterable<Uint8Array>> {
   const { services } = ctx;
   return openStoredObject(services, version, offsetBytes, lengthBytes, {
     codec: services.codec,
     signal: ctx.signal,
     stallTimeoutMs: services.stallTimeoutMs,
     logger: ctx.request.log,
+    dataKeyOf: (field) => services.sealer.dataKey(field, sourceSse),
   });
 }
 
@@ -75,13 +82,17 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const preconditions = writePreconditionsOf(ctx);
   const requestAttributes = metadataDirective === 'REPLACE' ? attributesOf(ctx) : undefined;
   const requestTags = taggingDirective === 'REPLACE' ? parseTaggingHeader(header(ctx, 'x-amz-tagging')) : undefined;
-  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE' && algorithm === undefined) {
+  const sourceSse = readSseOf(ctx, COPY_SOURCE_SSE_C_PREFIX);
+  const targetBucket = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  // The copy is encrypted as its own request says (or the target bucket's default), whatever the source was.
+  const targetSse = writeSseOf(ctx, targetBucket.encryption);
+  const requestedSse = writeSseOf(ctx);
+  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE' && algorithm === undefined && requestedSse.kind === 'none') {
     throw new S3Error('InvalidRequest', {
       message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     });
   }
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  const version = await resolveSource(ctx, source);
+  const version = await resolveSource(ctx, source, sourceSse);
   const from = version.record;
   if (from.sizeBytes > MAX_PUT_BYTES) {
     throw new S3Error('InvalidRequest', { message: `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}` });
@@ -96,8 +107,10 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   };
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
-  const body = await sourceBytes(ctx, version, 0, from.sizeBytes);
-  const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, exclusive: check !== undefined });
+  const body = await sourceBytes(ctx, version, 0, from.sizeBytes, sourceSse);
+  const encryption = ctx.services.sealer.forBody(targetSse);
+  const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, exclusive: check !== undefined, encryption });
+  setSseHeaders(ctx, record.encryption, targetSse);
   if (source.versionId !== undefined || from.versioning !== undefined) ctx.reply.header('x-amz-copy-source-version-id', s3VersionId(from));
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
@@ -116,7 +129,9 @@ function copyRange(ctx: RequestContext, sizeBytes: number): { start: number; len
   }
   const first = Number(match[1]);
   const last = Number(match[2]);
-  if (first > last || last >= sizeBytes) {
+  // A range running past the source is S3's InvalidRange; one that is backwards is malformed.
+  if (first <= last && last >= sizeBytes) throw new S3Error('InvalidRange', { fields: { ActualObjectSize: String(sizeBytes) } });
+  if (first > last) {
     throw new S3Error('InvalidArgument', {
       message: `Range specified is not valid for source object of size: ${sizeBytes}`,
       fields: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: text },
@@ -132,19 +147,24 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   const uploadId = uploadIdOf(ctx);
   const partNumber = partNumberOf(ctx);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
+  const sourceSse = readSseOf(ctx, COPY_SOURCE_SSE_C_PREFIX);
+  const partSse = readSseOf(ctx);
   const marker = await requireUpload(ctx, bucket, key, uploadId);
   const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
-  const version = await resolveSource(ctx, source);
+  // The part is sealed with the upload's data key; an SSE-C upload needs its key on every part.
+  ctx.services.sealer.checkAccess(marker.encryption, partSse);
+  const version = await resolveSource(ctx, source, sourceSse);
   const { start, length } = copyRange(ctx, version.record.sizeBytes);
   if (length > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(MAX_PUT_BYTES) } });
-  const body = await sourceBytes(ctx, version, start, length);
+  const body = await sourceBytes(ctx, version, start, length, sourceSse);
   const record = await writeStream(
     ctx,
     UPLOADS_BUCKET,
     uploadPartKey(bucket, uploadId, partNumber),
     { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
     body,
-    { checksumAlgorithm },
+    { checksumAlgorithm, encryption: marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(partSse, marker.encryption) },
   );
+  setSseHeaders(ctx, record.encryption, partSse);
   await ctx.reply.type('application/xml').send(renderXml('CopyPartResult', copyResult(record, false)));
 }

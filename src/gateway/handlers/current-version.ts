@@ -28,7 +28,7 @@ export async function requireVersion(ctx: RequestContext, bucket: string, key: s
   const { services } = ctx;
   const sets = services.cluster.readSets(bucket, key);
   if (versionId === undefined) {
-    const version = await resolveVersion(sets, bucket, key, services.erasure, metadataSignal(ctx), { ...options, keepDeleteMarker: true });
+    const version = await resolveVersion(sets, bucket, key, services.erasure, metadataSignal(ctx), { ...options, withDeleteMarkers: true });
     if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
     if (version.record.deleted) throw new S3Error('NoSuchKey', { fields: { Key: key }, headers: markerHeaders(version) });
     return version;

@@ -4,8 +4,10 @@ export { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.js
 export { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket.js';
 export { getBucketFixedConfiguration, getBucketUnconfigured, getBucketVersioning, putBucketVersioning } from './bucket-config.js';
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
+export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket-encryption.js';
 export { copyObject, uploadPartCopy } from './copy-object.js';
 export { deleteObjects } from './delete-objects.js';
+export { getObjectAttributes } from './get-object-attributes.js';
 export { listObjectVersions, listObjectsHandler } from './list-objects.js';
 export { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 export { listMultipartUploads, listParts } from './multipart-listing.js';

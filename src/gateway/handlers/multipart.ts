@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import pLimit from 'p-limit';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
 import { acquireKeyLease, bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
@@ -12,9 +13,10 @@ import {
   uploadChecksumOf,
 } from './multipart-checksums.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
-import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
+import { findUpload, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket
@@ -26,17 +28,24 @@ import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
  * ended, and for a completion the manifest's version. From that the storage nodes' garbage collector
  * tells the parts of an aborted upload, and parts a completion left out, from parts a manifest uses.
  */
-const MIN_PART_BYTES = 5 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+/** Part lookups a completion has in flight at once. */
+const PART_LOOKUP_CONCURRENCY = 64;
 const XML = 'application/xml';
 
 /**
  * The tombstone that ends an upload: a delete marker at the upload's marker key that keeps the
  * upload's description and how it ended. Readers see a tombstone (NoSuchUpload, not listed).
  */
-function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifestVersionId?: string): ObjectRecord {
+function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifest?: ObjectRecord): ObjectRecord {
   const closing = deleteMarker(ctx, UPLOADS_BUCKET, marker.key);
   const upload: UploadInfo = { ...marker.upload, closed: outcome, closedMs: closing.lastModifiedMs };
-  if (manifestVersionId !== undefined) upload.manifestVersionId = manifestVersionId;
+  if (manifest !== undefined) {
+    upload.manifestVersionId = manifest.versionId;
+    upload.manifestEtag = manifest.etag;
+    const [checksum] = Object.entries(manifest.checksums);
+    if (checksum !== undefined) upload.manifestChecksum = { algorithm: checksum[0], value: checksum[1], type: manifest.checksumType ?? 'FULL_OBJECT' };
+  }
   return { ...closing, upload };
 }
 
@@ -55,7 +64,10 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
   const checksum = uploadChecksumOf(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const sse = writeSseOf(ctx, bucketRecord.encryption);
+  // One data key for the whole upload, sealed in its marker; every part gets a nonce of its own.
+  const encryption = ctx.services.sealer.newUpload(sse);
   const uploadId = newUploadId(ctx);
   const { tags, ...rest } = attributes;
   const marker: ObjectRecord = {
@@ -64,8 +76,10 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
     ...rest,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     upload: { bucket, key, initiatedMs: ctx.services.clock.nowMs(), ...checksum },
+    ...(encryption === undefined ? {} : { encryption }),
   };
   await commitRecord(ctx, marker);
+  setSseHeaders(ctx, encryption, sse);
   if (checksum.checksumAlgorithm !== undefined) ctx.reply.header('x-amz-checksum-algorithm', checksum.checksumAlgorithm);
   if (checksum.checksumType !== undefined) ctx.reply.header('x-amz-checksum-type', checksum.checksumType);
   await ctx.reply.type(XML).send(renderXml('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: uploadId }));
@@ -77,16 +91,21 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   const partNumber = partNumberOf(ctx);
+  const sse = readSseOf(ctx);
   const marker = await requireUpload(ctx, bucket, key, uploadId);
   const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
+  // Sealed with the upload's data key; an SSE-C upload needs the same key on every part.
+  ctx.services.sealer.checkAccess(marker.encryption, sse);
+  const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(sse, marker.encryption);
   const record = await writeBody(
     ctx,
     UPLOADS_BUCKET,
     uploadPartKey(bucket, uploadId, partNumber),
     { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
-    { checksumAlgorithm },
+    { checksumAlgorithm, encryption },
   );
   setChecksumHeaders(ctx, record, false);
+  setSseHeaders(ctx, record.encryption, sse);
   await ctx.reply.header('etag', record.etag).send();
 }
 
@@ -125,26 +144,42 @@ async function completedParts(ctx: RequestContext, bucket: string, uploadId: str
   for (let i = 1; i < requested.length; i += 1) {
     if ((requested[i] as RequestedPart).partNumber <= (requested[i - 1] as RequestedPart).partNumber) throw new S3Error('InvalidPartOrder');
   }
-  const signal = metadataSignal(ctx);
+  if (requested.length > MAX_PARTS) throw new S3Error('InvalidArgument', { message: `Part count must not exceed ${MAX_PARTS}`, fields: { ArgumentName: 'Part' } });
+  // Thousands of parts: a bounded number of lookups at a time (each asks every node of the part's set).
+  const limit = pLimit(PART_LOOKUP_CONCURRENCY);
   const stored = await Promise.all(
-    requested.map(async (part) => {
-      const partKeyName = uploadPartKey(bucket, uploadId, part.partNumber);
-      const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, partKeyName);
-      const version = await resolveVersion(sets, UPLOADS_BUCKET, partKeyName, ctx.services.erasure, signal);
-      const matches =
-        version !== null &&
-        version.record.etag === part.etag &&
-        Object.entries(part.checksums).every(([algorithm, value]) => version.record.checksums[algorithm] === value);
-      if (!matches) throw new S3Error('InvalidPart', { fields: { PartNumber: String(part.partNumber), ETag: part.etag } });
-      return version.record;
-    }),
+    requested.map((part) =>
+      limit(async () => {
+        const partKeyName = uploadPartKey(bucket, uploadId, part.partNumber);
+        const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, partKeyName);
+        const version = await resolveVersion(sets, UPLOADS_BUCKET, partKeyName, ctx.services.erasure, metadataSignal(ctx));
+        const matches =
+          version !== null &&
+          !version.record.deleted &&
+          version.record.etag === part.etag &&
+          Object.entries(part.checksums).every(([algorithm, value]) => version.record.checksums[algorithm] === value);
+        if (!matches) throw new S3Error('InvalidPart', { fields: { PartNumber: String(part.partNumber), ETag: part.etag } });
+        return version.record;
+      }),
+    ),
   );
+  const minPartBytes = ctx.services.minPartSizeBytes;
   stored.forEach((record, i) => {
-    if (i < stored.length - 1 && record.sizeBytes < MIN_PART_BYTES) {
-      throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(record.sizeBytes), MinSizeAllowed: String(MIN_PART_BYTES) } });
+    if (i < stored.length - 1 && record.sizeBytes < minPartBytes) {
+      throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(record.sizeBytes), MinSizeAllowed: String(minPartBytes) } });
     }
   });
   return stored;
+}
+
+/** The answer S3 gives a completion, first time or retried. */
+function completionResult(bucket: string, key: string, etag: string, checksum?: { algorithm: string; value: string; type: string }): string {
+  const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
+  if (checksum !== undefined) {
+    result[`Checksum${checksum.algorithm}`] = checksum.value;
+    result['ChecksumType'] = checksum.type;
+  }
+  return renderXml('CompleteMultipartUploadResult', result);
 }
 
 /**
@@ -159,7 +194,20 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const preconditions = writePreconditionsOf(ctx);
   const body = await readSmallBody(ctx, 4 * 1024 * 1024, headersWithoutObjectChecksums(ctx));
   const requested = requestedParts(body.toString('utf8'));
-  const marker = await requireUpload(ctx, bucket, key, uploadId);
+  const sse = readSseOf(ctx);
+  const found = await findUpload(ctx, bucket, key, uploadId);
+  const closed = found?.upload;
+  if (found !== null && closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
+    // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
+    if (sse.kind !== 'none') ctx.services.sealer.checkAccess(found.encryption, sse);
+    setSseHeaders(ctx, found.encryption, sse);
+    await ctx.reply.type(XML).send(completionResult(bucket, key, closed.manifestEtag, closed.manifestChecksum));
+    return;
+  }
+  if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
+  const marker = found;
+  // S3 does not ask for the SSE-C key here; one that is offered must be the upload's.
+  if (sse.kind !== 'none') ctx.services.sealer.checkAccess(marker.encryption, sse);
   const stored = await completedParts(ctx, bucket, uploadId, requested);
   const checksum = completedChecksum(marker.upload, stored);
   checkCompletionHeaders(ctx, checksum);
@@ -193,6 +241,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     erasure: ctx.services.erasure,
     parts,
     ...(versioning === undefined ? {} : { versioning }),
+    ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }),
   };
   // A conditional completion checks again under the key's lease, so its check and commit are atomic.
   const release = preconditions === undefined ? undefined : await acquireKeyLease(ctx, bucket, key);
@@ -202,14 +251,10 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   } finally {
     await release?.();
   }
-  await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest.versionId));
-  const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
-  if (checksum !== undefined) {
-    result[`Checksum${checksum.algorithm}`] = checksum.value;
-    result['ChecksumType'] = checksum.type;
-  }
+  await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
+  setSseHeaders(ctx, marker.encryption, sse);
   if (versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
-  await ctx.reply.type(XML).send(renderXml('CompleteMultipartUploadResult', result));
+  await ctx.reply.type(XML).send(completionResult(bucket, key, etag, checksum));
 }
 
 /** AbortMultipartUpload: the upload disappears; its parts become garbage. */

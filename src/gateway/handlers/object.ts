@@ -2,10 +2,12 @@ import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
 import { metadataSignal, openStoredObject } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
-import { parseRange, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
+import { encodeMetadataValue, parseRange, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
 import { requireVersion } from './current-version.js';
+import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 
@@ -16,12 +18,14 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
   const preconditions = writePreconditionsOf(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const sse = writeSseOf(ctx, bucketRecord.encryption);
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
   await check?.();
-  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, exclusive: check !== undefined });
+  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, exclusive: check !== undefined, encryption: ctx.services.sealer.forBody(sse) });
   setChecksumHeaders(ctx, record, true);
+  setSseHeaders(ctx, record.encryption, sse);
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.header('etag', record.etag).send();
 }
@@ -47,7 +51,7 @@ function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boo
   reply.header('content-type', record.contentType);
   reply.header('accept-ranges', 'bytes');
   for (const [name, value] of Object.entries(record.headers)) reply.header(name, value);
-  for (const [name, value] of Object.entries(record.userMetadata)) reply.header(`x-amz-meta-${name}`, value);
+  for (const [name, value] of Object.entries(record.userMetadata)) reply.header(`x-amz-meta-${name}`, encodeMetadataValue(value));
   const tags = tagCount(record.tags);
   if (tags > 0) reply.header('x-amz-tagging-count', tags);
   // A whole-object checksum describes the whole body: S3 sends none with a partial one.
@@ -77,6 +81,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const key = keyOf(ctx);
   const { services } = ctx;
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
+  const sse = readSseOf(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
   const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
   const lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
@@ -84,8 +89,10 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   await bucketRecord;
   const version = await lookup;
   const { record } = version;
+  services.sealer.checkAccess(record.encryption, sse);
   checkReadConditions(ctx, record);
-  const range = parseRange(header(ctx, 'range'), record.sizeBytes);
+  const part = selectedPart(ctx, record);
+  const range = part?.range ?? parseRange(header(ctx, 'range'), record.sizeBytes);
   const start = range?.start ?? 0;
   const length = range === undefined ? record.sizeBytes : range.end - range.start + 1;
   // The first bytes are in hand before any header is set: a read that cannot start is a clean S3 error.
@@ -96,10 +103,13 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
         signal: ctx.signal,
         stallTimeoutMs: services.stallTimeoutMs,
         logger: ctx.request.log,
+        dataKeyOf: (field) => services.sealer.dataKey(field, sse),
       });
   setObjectHeaders(ctx, record, range !== undefined);
+  if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
+  setSseHeaders(ctx, record.encryption, sse);
   if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
-  if (range !== undefined) {
+  if (range !== undefined && length > 0) {
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);
   }
   ctx.reply.header('content-length', length);

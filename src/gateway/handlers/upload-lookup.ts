@@ -22,11 +22,19 @@ export function partNumberOf(ctx: RequestContext): number {
   return partNumber;
 }
 
+/** The upload's newest marker record, open or closing (a delete marker), when it exists and belongs to `key`; null otherwise. */
+export async function findUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<(ObjectRecord & { upload: UploadInfo }) | null> {
+  const marker = uploadMarkerKey(bucket, uploadId);
+  const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, marker);
+  const version = await resolveVersion(sets, UPLOADS_BUCKET, marker, ctx.services.erasure, metadataSignal(ctx), { withDeleteMarkers: true });
+  const upload = version?.record.upload;
+  if (version === null || upload === undefined || upload.key !== key) return null;
+  return { ...version.record, upload };
+}
+
 /** The upload's marker record; NoSuchUpload when it never existed, was completed or aborted, or names another key. */
 export async function requireUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<ObjectRecord & { upload: UploadInfo }> {
-  const marker = uploadMarkerKey(bucket, uploadId);
-  const version = await resolveVersion(ctx.services.cluster.readSets(UPLOADS_BUCKET, marker), UPLOADS_BUCKET, marker, ctx.services.erasure, metadataSignal(ctx));
-  const upload = version?.record.upload;
-  if (version === null || version.record.deleted || upload === undefined || upload.closed !== undefined || upload.key !== key) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
-  return { ...version.record, upload };
+  const found = await findUpload(ctx, bucket, key, uploadId);
+  if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
+  return found;
 }

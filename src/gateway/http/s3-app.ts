@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex } from '../../common/index.js';
 import { authenticate, type CredentialStore } from '../auth/index.js';
@@ -41,17 +42,34 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 4096 },
+    // A path the router cannot decode (percent-encoding that is not UTF-8) gets S3's error, not Fastify's JSON.
+    frameworkErrors: (err, request, reply) => {
+      const s3Error = err.code === 'FST_ERR_BAD_URL' ? new S3Error('InvalidURI') : err;
+      reply.header('x-amz-request-id', request.id);
+      sendError(s3Error, request, reply);
+    },
     ...(options.https === undefined ? {} : { https: options.https }),
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, services.logger, hostId),
   }) as FastifyInstance;
   // Node answers `Expect: 100-continue` by itself unless asked not to. Tessera answers it only once
   // the request is authenticated and about to read its body (see request-body.ts), so a refused
   // upload gets its error without sending the body first.
   app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
+  // Any other Expect value Node would refuse with 417; S3 ignores it, so the request is served as usual.
+  app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response));
   app.removeAllContentTypeParsers();
   // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
+  // S3 takes any Content-Type, empty or not a media type at all; Fastify refuses such a body with 415
+  // before a route runs. The header is set aside here and put back for the handler (and SigV4).
+  const contentTypes = new WeakMap<object, string>();
   app.addHook('onRequest', async (request, reply) => {
+    const contentType = request.raw.headers['content-type'];
+    if (contentType !== undefined) {
+      contentTypes.set(request.raw, contentType);
+      delete request.raw.headers['content-type'];
+    }
     reply.header('x-amz-request-id', request.id);
     reply.header('x-amz-id-2', hostId);
     reply.header('server', 'Tessera');
@@ -78,6 +96,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     method: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'],
     url: '/*',
     handler: async (request, reply) => {
+      const contentType = contentTypes.get(request.raw);
+      if (contentType !== undefined) request.raw.headers['content-type'] = contentType;
       const rawUrl = request.raw.url ?? '/';
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       const auth = authenticate(
@@ -105,6 +125,35 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     },
   });
   return app;
+}
+
+/**
+ * A request Node's HTTP parser gave up on (the client closed before sending the Content-Length it
+ * announced, a malformed request): S3's XML error with a request id that is also logged, then the
+ * connection closes. Fastify would answer JSON.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: GatewayServices['logger'], hostId: string): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const requestId = newRequestId();
+  const error =
+    err.code === 'HPE_INVALID_EOF_STATE'
+      ? new S3Error('IncompleteBody')
+      : new S3Error('BadRequest', { message: err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time.' : 'The request could not be parsed.' });
+  logger.debug({ reqId: requestId, code: error.code, parserError: err.code }, 'request refused by the HTTP parser');
+  if (socket.writable) {
+    const body = renderXml('Error', { Code: error.code, Message: error.message, RequestId: requestId, HostId: hostId }, { namespace: false });
+    const head = [
+      `HTTP/1.1 ${error.status} ${error.status === 400 ? 'Bad Request' : 'Error'}`,
+      'Content-Type: application/xml',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      `x-amz-request-id: ${requestId}`,
+      `x-amz-id-2: ${hostId}`,
+      'Connection: close',
+    ];
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+    return;
+  }
+  socket.destroy();
 }
 
 const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary']);

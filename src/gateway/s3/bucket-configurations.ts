@@ -4,7 +4,6 @@
  */
 export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
   policy: 'NoSuchBucketPolicy',
-  encryption: 'ServerSideEncryptionConfigurationNotFoundError',
   'object-lock': 'ObjectLockConfigurationNotFoundError',
   lifecycle: 'NoSuchLifecycleConfiguration',
   website: 'NoSuchWebsiteConfiguration',

@@ -54,6 +54,6 @@ function decodeComponent(text: string, plusIsSpace: boolean): string {
   try {
     return decodeURIComponent(plusIsSpace ? text.replace(/\+/g, ' ') : text);
   } catch {
-    throw new S3Error('InvalidArgument', { message: 'The request target is not valid percent-encoded UTF-8.' });
+    throw new S3Error('InvalidURI');
   }
 }

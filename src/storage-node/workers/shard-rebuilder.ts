@@ -92,7 +92,7 @@ export async function openShardRebuild(
   onBadSource: (shardIndex: number) => void = () => undefined,
 ): Promise<Readable> {
   const { dataShards, parityShards, blockSizeBytes } = record.erasure;
-  const layout = objectLayout(record.sizeBytes, dataShards, blockSizeBytes);
+  const layout = objectLayout(record.storedSizeBytes ?? record.sizeBytes, dataShards, blockSizeBytes);
   const candidates = [...sources.keys()].filter((index) => index !== targetIndex).sort((a, b) => a - b);
   if (candidates.length < dataShards) throw new NotEnoughSources(candidates.length, dataShards);
   const codec = codecs.get(dataShards, parityShards);

@@ -1,0 +1,35 @@
+// Server-side encryption: the package format (AES-256-GCM in 64 KiB packages), data keys sealed under
+// master or customer keys, and the SSE request headers. No I/O: the data path streams through it.
+export { KeyUnsealError, customerKeyDigest, customerKeyMatches, sealDataKey, unsealDataKey } from './key-sealing.js';
+export { MasterKeyFileError, MasterKeyring, masterKeyLine, type MasterKey } from './master-keys.js';
+export { ObjectSealer, sseResponseHeaders, type BodyEncryption } from './object-sealer.js';
+export {
+  DATA_KEY_BYTES,
+  OBJECT_NONCE_BYTES,
+  PACKAGE_PLAIN_BYTES,
+  PACKAGE_STORED_BYTES,
+  PACKAGE_TAG_BYTES,
+  PackageAuthError,
+  PackageEncryptor,
+  decryptRange,
+  openPackage,
+  packageCount,
+  packageKey,
+  plainSize,
+  sealPackage,
+  storedRange,
+  storedSize,
+  type StoredRange,
+} from './package-format.js';
+export {
+  COPY_SOURCE_SSE_C_PREFIX,
+  SSE_C_PREFIX,
+  SSE_HEADER,
+  parseCustomerKey,
+  parseReadSse,
+  parseSseS3,
+  parseWriteSse,
+  type HeaderReader,
+  type KeyTransport,
+  type SseRequest,
+} from './sse-request.js';

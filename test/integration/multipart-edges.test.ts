@@ -1,0 +1,160 @@
+import { t } from 'tap';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListPartsCommand,
+  UploadPartCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { PassThrough } from 'node:stream';
+import pLimit from 'p-limit';
+import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
+import { clusterWithBucket } from '../helpers/cluster.js';
+import { rawS3, sdkError, xmlField, xmlFields } from '../gateway/raw-s3.js';
+
+/**
+ * Multipart at the edges: a retried completion, retried and out-of-order parts, and an upload of
+ * S3's 10,000 parts with a 1,024-byte key. The minimum part size is lowered so the largest upload
+ * stays small; every other S3 rule applies unchanged.
+ */
+const MIN_PART_BYTES = 16;
+const { cluster, s3, bucket } = await clusterWithBucket(t, {
+  gatewayOverrides: { minPartSizeBytes: MIN_PART_BYTES, metadataTimeoutMs: 30_000, stallTimeoutMs: 30_000 },
+});
+
+function completeXml(parts: readonly { PartNumber: number; ETag: string }[]): string {
+  const body = parts.map((part) => `<Part><PartNumber>${part.PartNumber}</PartNumber><ETag>${part.ETag}</ETag></Part>`).join('');
+  return `<CompleteMultipartUpload>${body}</CompleteMultipartUpload>`;
+}
+
+t.test('a completion retried after it succeeded answers 200 with the same ETag and location', async (t) => {
+  const key = 'retried/completion';
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const parts = [seededBytes(MIN_PART_BYTES, 1), seededBytes(5, 2)];
+  const completed: CompletedPart[] = [];
+  for (const [i, Body] of parts.entries()) {
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body }));
+    completed.push({ PartNumber: i + 1, ETag });
+  }
+  const first = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: completed } }));
+  const again = await rawS3(cluster.endpoint, { method: 'POST', bucket, key, query: { uploadId: UploadId }, body: completeXml(completed as { PartNumber: number; ETag: string }[]) });
+  t.equal(again.status, 200, 'the retry succeeds');
+  t.equal(xmlField(again.body, 'ETag')?.replace(/&quot;/g, '"'), first.ETag, 'with the first answer\'s ETag');
+  t.equal(xmlField(again.body, 'Location'), first.Location, 'and location');
+  t.equal(xmlField(again.body, 'Key'), key);
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat(parts)), 'the object is the one completion wrote');
+  t.same(
+    await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'retried/other-key', UploadId, MultipartUpload: { Parts: completed } }))),
+    { name: 'NoSuchUpload', status: 404 },
+    'the upload id under another key is still unknown',
+  );
+});
+
+t.test('a part uploaded again replaces the first; parts finishing out of order complete in ascending order', async (t) => {
+  const key = 'retried/parts';
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const p1 = seededBytes(MIN_PART_BYTES * 2, 11);
+  const p2 = seededBytes(MIN_PART_BYTES, 12);
+  const p3 = seededBytes(7, 13);
+  // The last part first, then part 2, then part 1 twice: the second upload of part 1 is the one kept.
+  const e3 = (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 3, Body: p3 }))).ETag ?? '';
+  const e2 = (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: p2 }))).ETag ?? '';
+  const stale = (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: seededBytes(MIN_PART_BYTES, 99) }))).ETag ?? '';
+  const e1 = (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: p1 }))).ETag ?? '';
+  const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }));
+  t.same(listed.Parts?.map((part) => [part.PartNumber, part.ETag, part.Size]), [[1, e1, p1.length], [2, e2, p2.length], [3, e3, p3.length]], 'ListParts shows the replacement');
+  t.same(
+    await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: stale }, { PartNumber: 2, ETag: e2 }, { PartNumber: 3, ETag: e3 }] } }))),
+    { name: 'InvalidPart', status: 400 },
+    'the replaced part\'s ETag is no longer a part',
+  );
+  await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1 }, { PartNumber: 2, ETag: e2 }, { PartNumber: 3, ETag: e3 }] } }));
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat([p1, p2, p3])), 'the object is the parts in number order');
+});
+
+t.test('a first part that starts first and finishes last completes in part order', async (t) => {
+  const key = 'retried/slow-first';
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const p1 = Buffer.from('first part, sent slowly'.padEnd(MIN_PART_BYTES * 4, '.'));
+  const p2 = Buffer.from('second');
+  const slow = new PassThrough();
+  const first = rawS3(cluster.endpoint, {
+    method: 'PUT',
+    bucket,
+    key,
+    query: { partNumber: '1', uploadId: UploadId },
+    headers: { 'content-length': String(p1.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    bodyStream: slow,
+  });
+  slow.write(p1.subarray(0, 10));
+  // Part 2 is sent whole and answered while part 1 is still arriving.
+  const second = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: p2 }));
+  slow.end(p1.subarray(10));
+  const firstAnswer = await first;
+  t.equal(firstAnswer.status, 200, 'part 1 finishes after part 2');
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: String(firstAnswer.headers['etag']) }, { PartNumber: 2, ETag: second.ETag ?? '' }] },
+    }),
+  );
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat([p1, p2])), 'the object is part 1 then part 2');
+});
+
+t.test('10,000 parts under a 1,024-byte key complete, list in pages, and read back', { timeout: 900_000 }, async (t) => {
+  const PARTS = 10_000;
+  const key = `long/${'k'.repeat(1024 - 'long/'.length)}`;
+  t.equal(Buffer.byteLength(key), 1024);
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const limit = pLimit(16);
+  const bodies = Array.from({ length: PARTS }, (_, i) => Buffer.from(`part ${String(i + 1).padStart(5, '0')}`.padEnd(MIN_PART_BYTES, '.')));
+  const etags = await Promise.all(
+    bodies.map((body, i) =>
+      limit(async () => {
+        const answer = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key, query: { partNumber: String(i + 1), uploadId: UploadId }, body });
+        if (answer.status !== 200) throw new Error(`part ${i + 1}: ${answer.status} ${answer.body}`);
+        return String(answer.headers['etag']);
+      }),
+    ),
+  );
+  t.equal(etags[0], `"${md5Hex(bodies[0] as Buffer)}"`);
+
+  // ListParts over all of them: S3's page of at most 1,000, resumed from NextPartNumberMarker.
+  const listed: number[] = [];
+  let marker = 0;
+  let pages = 0;
+  for (;;) {
+    const page = await rawS3(cluster.endpoint, { method: 'GET', bucket, key, query: { uploadId: UploadId, 'part-number-marker': String(marker), 'max-parts': '1000' } });
+    t.equal(page.status, 200);
+    listed.push(...xmlFields(page.body, 'PartNumber').map(Number));
+    pages += 1;
+    if (xmlField(page.body, 'IsTruncated') !== 'true') break;
+    marker = Number(xmlField(page.body, 'NextPartNumberMarker'));
+  }
+  t.equal(pages, 10, 'ten pages of 1,000');
+  t.same(listed, Array.from({ length: PARTS }, (_, i) => i + 1), 'every part once, in order');
+
+  const completed = await rawS3(cluster.endpoint, {
+    method: 'POST',
+    bucket,
+    key,
+    query: { uploadId: UploadId },
+    body: completeXml(etags.map((ETag, i) => ({ PartNumber: i + 1, ETag }))),
+  });
+  t.equal(completed.status, 200, `completion succeeds: ${completed.body.slice(0, 300)}`);
+  const md5s = Buffer.concat(bodies.map((body) => Buffer.from(md5Hex(body), 'hex')));
+  t.equal(xmlField(completed.body, 'ETag')?.replace(/&quot;/g, '"'), `"${md5Hex(md5s)}-${PARTS}"`, 'S3\'s multipart ETag');
+
+  const head = await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key });
+  t.equal(head.status, 200);
+  t.equal(head.headers['content-length'], String(PARTS * MIN_PART_BYTES));
+  const tail = await rawS3(cluster.endpoint, { method: 'GET', bucket, key, headers: { range: `bytes=-${MIN_PART_BYTES * 3}` } });
+  t.equal(tail.status, 206);
+  t.equal(tail.body, Buffer.concat(bodies.slice(-3)).toString(), 'the last parts read back');
+});
