@@ -10,12 +10,17 @@ import {
   BucketsResponse,
   CommitRequest,
   ErasureParams,
+  LeaseRequest,
+  LeaseResponse,
   ListResponse,
   ObjectStatusOrNull,
   PrepareResponse,
   RingOfferResponse,
   ShardRef,
   TagUpdateRequest,
+  VersionId,
+  VersionDeleteRequest,
+  VersionDeleteResponse,
   WireName,
 } from './protocol.js';
 
@@ -25,6 +30,7 @@ import {
  */
 export const MESSAGE_CHECKS = {
   name: new SchemaCheck('name', WireName),
+  versionId: new SchemaCheck('version id', VersionId),
   shardRef: new SchemaCheck('shard', ShardRef),
   erasure: new SchemaCheck('erasure parameters', ErasureParams),
   commit: new SchemaCheck('commit request', CommitRequest),
@@ -37,6 +43,10 @@ export const MESSAGE_CHECKS = {
   objectStatus: new SchemaCheck('version status', ObjectStatusOrNull),
   batchAnswer: new SchemaCheck('batch answer', BatchResponse),
   list: new SchemaCheck('listing', ListResponse),
+  versionDelete: new SchemaCheck('version delete', VersionDeleteRequest),
+  lease: new SchemaCheck('lease request', LeaseRequest),
+  leaseAnswer: new SchemaCheck('lease answer', LeaseResponse),
+  versionDeleted: new SchemaCheck('version delete answer', VersionDeleteResponse),
   buckets: new SchemaCheck('bucket list', BucketsResponse),
   ringOffer: new SchemaCheck('ring offer answer', RingOfferResponse),
   health: new SchemaCheck('health report', NodeHealth),

@@ -15,14 +15,18 @@ import {
   type BucketRecord,
   type CommitRequest,
   type ErasureParams,
+  type LeaseRequest,
   type ListQuery,
   type ListResponse,
+  type ObjectRecord,
   type ObjectStatus,
   type PrepareResponse,
   type RingOfferResponse,
   type ShardRef,
   type ResealRequest,
   type TagUpdateRequest,
+  type VersionDeleteRequest,
+  type VersionListQuery,
 } from './protocol.js';
 import { UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
 import { NodeError, isWireErrorCode, wireCodeForStatus } from './wire-errors.js';
@@ -189,6 +193,43 @@ export class NodeClient {
       limit: String(query.limit),
     });
     return this.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.list}?${params.toString()}`, {}, options);
+  }
+
+  /**
+   * One version of a key by its id (`null`: the key's null version), current or not, delete markers
+   * included; null when the node does not hold it.
+   */
+  async versionStatus(bucket: string, key: string, versionId: string, options: CallOptions = {}): Promise<ObjectStatus | null> {
+    const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key, version: versionId }).toString()}`;
+    try {
+      return await this.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
+    } catch (err) {
+      if (err instanceof NodeError && err.code === 'NotFound') return null;
+      throw err;
+    }
+  }
+
+  /** One page of the node's ordered listing of every version of a bucket's keys (key ascending, newest first). */
+  async listVersions(query: VersionListQuery, options: CallOptions = {}): Promise<ListResponse> {
+    const params = new URLSearchParams({
+      bucket: query.bucket,
+      prefix: query.prefix,
+      after: query.after,
+      afterIsPrefix: query.afterIsPrefix ? '1' : '0',
+      limit: String(query.limit),
+      ...(query.afterVersion === undefined ? {} : { afterVersion: query.afterVersion }),
+    });
+    return this.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.versions}?${params.toString()}`, {}, options);
+  }
+
+  /** Removes one version of a key for good; answers the record removed, or null when the node did not hold it. */
+  async deleteVersion(request: VersionDeleteRequest, options: CallOptions = {}): Promise<ObjectRecord | null> {
+    return (await this.json(MESSAGE_CHECKS.versionDeleted, 'POST', NODE_PATHS.versionDelete, { json: request }, options)).removed;
+  }
+
+  /** Takes, renews or (with `release`) gives back a key's short lease on this node; answers whether it is held. */
+  async lease(request: LeaseRequest, options: CallOptions = {}): Promise<boolean> {
+    return (await this.json(MESSAGE_CHECKS.leaseAnswer, 'POST', NODE_PATHS.leases, { json: request }, options)).granted;
   }
 
   /** Stores a bucket record if it is newer than the node's. */

@@ -24,6 +24,9 @@ export const NODE_PATHS = {
   abort: '/v1/abort',
   objects: '/v1/objects',
   list: '/v1/list',
+  versions: '/v1/versions',
+  versionDelete: '/v1/versions/delete',
+  leases: '/v1/leases',
   buckets: '/v1/buckets',
   tags: '/v1/tags',
   reseal: '/v1/reseal',
@@ -166,6 +169,12 @@ export const ObjectRecord = Type.Object({
   tagsRevision: Type.Optional(Type.String()),
   /** How a multipart object's checksum was built from its parts' (S3's ChecksumType); absent means FULL_OBJECT. */
   checksumType: Type.Optional(ChecksumType),
+  /**
+   * The bucket's versioning state when this version was written; absent: versioning never enabled.
+   * 'Enabled' keeps the versions it replaces and has an S3 version id of its own; any other value
+   * makes it the key's `null` version, which replaces the previous `null` version (S3's rules).
+   */
+  versioning: Type.Optional(Type.Union([Type.Literal('Enabled'), Type.Literal('Suspended')])),
   /** Set on an encrypted version (server-side encryption); `sizeBytes` stays the plaintext size. */
   encryption: Type.Optional(ObjectEncryption),
   /** Bytes on the shards when they differ from `sizeBytes` (an encrypted body): what the erasure layout is computed from. */
@@ -311,6 +320,41 @@ export interface ListQuery {
   limit: number;
 }
 
+/**
+ * Query of GET /v1/versions: every stored version (delete markers included), by key ascending and
+ * newest first within a key. With `afterVersion` the listing resumes after that version of `after`
+ * (`null` names the key's null version); without it, after every version of `after`.
+ */
+export interface VersionListQuery extends ListQuery {
+  afterVersion?: string;
+}
+
+/** Body of POST /v1/versions/delete: removes one version (or delete marker) of a key for good. */
+export const VersionDeleteRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId });
+/** Body of POST /v1/versions/delete. */
+export type VersionDeleteRequest = Static<typeof VersionDeleteRequest>;
+
+/** Body of POST /v1/leases: takes (or, with `release`, gives back) a key's short lease (storage-node/key-leases.ts). */
+export const LeaseRequest = Type.Object({
+  bucket: WireName,
+  key: WireName,
+  token: Type.String({ minLength: 1, maxLength: 64 }),
+  ttlMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+  release: Type.Optional(Type.Boolean()),
+});
+/** Body of POST /v1/leases. */
+export type LeaseRequest = Static<typeof LeaseRequest>;
+
+/** Answer of POST /v1/leases: whether the caller holds the lease now. */
+export const LeaseResponse = Type.Object({ granted: Type.Boolean() });
+/** Answer of POST /v1/leases. */
+export type LeaseResponse = Static<typeof LeaseResponse>;
+
+/** Answer of POST /v1/versions/delete: the record removed, or null when the node did not hold that version. */
+export const VersionDeleteResponse = Type.Object({ removed: Type.Union([ObjectRecord, Type.Null()]) });
+/** Answer of POST /v1/versions/delete. */
+export type VersionDeleteResponse = Static<typeof VersionDeleteResponse>;
+
 /** One CORS rule of a bucket, as S3's CORSRule. */
 export const CorsRule = Type.Object({
   id: Type.Optional(Type.String()),
@@ -333,6 +377,8 @@ export const BucketRecord = Type.Object({
   cors: Type.Optional(Type.Array(CorsRule)),
   /** The bucket's tags (PutBucketTagging); absent when none are set. */
   tags: Type.Optional(Strings),
+  /** PutBucketVersioning's state; absent while versioning was never enabled (a bucket never returns to that). */
+  versioning: Type.Optional(Type.Union([Type.Literal('Enabled'), Type.Literal('Suspended')])),
   /** The bucket's default encryption (PutBucketEncryption): writes without SSE headers are sealed with SSE-S3. */
   encryption: Type.Optional(Type.Literal('AES256')),
 });

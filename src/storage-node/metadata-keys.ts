@@ -11,6 +11,7 @@ const HIGH = 0xff;
 /** Row kinds, one byte each; their order on disk is irrelevant because every scan stays within one kind. */
 export const ROW = {
   object: 'o',
+  version: 'v',
   hashIndex: 'h',
   prepared: 'p',
   inline: 'd',
@@ -56,4 +57,14 @@ export function keyParts(key: Buffer): string[] {
     }
   }
   return parts;
+}
+
+/**
+ * A version id turned so that text order is newest first (each hex digit d becomes 15 - d): a key's
+ * version rows then list newest first, as S3 lists versions.
+ */
+export function newestFirst(versionId: string): string {
+  let out = '';
+  for (const digit of versionId) out += (15 - Number.parseInt(digit, 16)).toString(16);
+  return out;
 }

@@ -1,13 +1,13 @@
 import { ClassicLevel } from 'classic-level';
 import { placementHashHex } from '../placement/index.js';
-import type { BucketRecord, ListQuery, ObjectRecord, ObjectStatus, ShardRef } from '../rpc/index.js';
+import type { BucketRecord, ListQuery, ObjectRecord, ObjectStatus, ShardRef, VersionListQuery } from '../rpc/index.js';
 import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
-import { ROW, afterPrefix, keyParts, kindRange, prefixRange, rowKey } from './metadata-keys.js';
+import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from './metadata-keys.js';
 
 export { MetadataWriteFenced } from './group-commit.js';
 
 /**
- * LevelDB layout of a node's metadata (schema 2). Keys are bytes: a one-letter kind, then parts each
+ * LevelDB layout of a node's metadata (schema 3). Keys are bytes: a one-letter kind, then parts each
  * after a 0x00 (metadata-keys.ts); since names never hold 0x00 or 0xFF, a bucket's keys sort in
  * UTF-8 byte order, which is S3's listing order. `ver` is a 24-character version id (HLC time then
  * writer, so text order is write order); `shard` is the decimal shard index.
@@ -15,6 +15,12 @@ export { MetadataWriteFenced } from './group-commit.js';
  *   o 00 bucket 00 key                    -> StoredObject JSON. The per-bucket ordered index listing walks,
  *                                            and the version record: the newest committed version of the
  *                                            key on this node (live or tombstone) and the shard it holds.
+ *   v 00 bucket 00 key 00 nf(ver)         -> StoredObject JSON of every version the node keeps of the key,
+ *                                            the current one (the `o` row's) included; nf() turns the id
+ *                                            so that a key's versions sort newest first (S3's version
+ *                                            listing order). Noncurrent versions exist only where the
+ *                                            bucket's versioning kept them; their shard data stays in
+ *                                            its `d` row or file until the version is deleted.
  *   h 00 hash 00 bucket 00 key            -> empty. The placement index the scrubber walks: `hash` is
  *                                            placementHash(bucket, key) as 16 hex digits, so the keys of
  *                                            ring partition P (of B bits) are the range of hashes
@@ -42,7 +48,7 @@ export { MetadataWriteFenced } from './group-commit.js';
  * and drops the rows of the version it replaces. Listing reads `o` rows only; shard bytes live in
  * `d` rows or files, so a listing page never loads object data.
  */
-export const METADATA_SCHEMA_VERSION = 2;
+export const METADATA_SCHEMA_VERSION = 3;
 
 /** The newest committed version of a key on a node, and where this node keeps its shard. */
 export interface StoredObject {
@@ -178,14 +184,20 @@ export class MetadataStore {
     for await (const value of this.db.values(kindRange(ROW.object))) {
       const stored = parse<StoredObject>(value);
       const { bucket, key } = stored.record;
-      batch.put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
-      const ref = storedRef(stored);
-      if (ref !== null && stored.file !== null) batch.put(rowKey(ROW.file, stored.file), json(ref));
+      // Schema 3: every current version has its version row too.
+      batch.put(versionKey(stored.record), value);
+      if (version < 2) {
+        batch.put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
+        const ref = storedRef(stored);
+        if (ref !== null && stored.file !== null) batch.put(rowKey(ROW.file, stored.file), json(ref));
+      }
       await flushEvery();
     }
-    for await (const row of this.preparedShards()) {
-      if (row.file !== null) batch.put(rowKey(ROW.file, row.file), json(refFromRow(row)));
-      await flushEvery();
+    if (version < 2) {
+      for await (const row of this.preparedShards()) {
+        if (row.file !== null) batch.put(rowKey(ROW.file, row.file), json(refFromRow(row)));
+        await flushEvery();
+      }
     }
     batch.put(rowKey(ROW.node, 'schema'), Buffer.from(String(METADATA_SCHEMA_VERSION)));
     await this.write(batch);
@@ -220,8 +232,14 @@ export class MetadataStore {
    * snapshot (a read of an inline shard needs both; a file shard's read just finds no image).
    */
   async getObjectAndInline(ref: ShardRef): Promise<{ stored: StoredObject | undefined; image: Buffer | undefined }> {
-    const [stored, image] = await this.db.getMany([rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.inline, ...shardParts(ref))]);
-    return { stored: stored === undefined ? undefined : parse<StoredObject>(stored), image };
+    const [version, stored, image] = await this.db.getMany([
+      rowKey(ROW.version, ref.bucket, ref.key, newestFirst(ref.versionId)),
+      rowKey(ROW.object, ref.bucket, ref.key),
+      rowKey(ROW.inline, ...shardParts(ref)),
+    ]);
+    // The version's own row when it is noncurrent; the object row (current, or written before version rows existed) otherwise.
+    const row = version ?? stored;
+    return { stored: row === undefined ? undefined : parse<StoredObject>(row), image };
   }
 
   /** An inline shard's image, if present. */
@@ -262,25 +280,106 @@ export class MetadataStore {
   }
 
   /**
-   * Makes a version visible in one synced batch: writes its object and placement-index rows, removes
-   * its prepared row, and drops the shard data of the version it replaces. The caller has checked the
-   * version is newer than `previous`, and removes the previous file afterwards.
+   * Makes a version visible in one synced batch: writes its object, version and placement-index rows,
+   * removes its prepared row, and drops the shard data of the version it replaces, unless
+   * `keepPrevious` (versioning keeps it as a noncurrent version). `dropped` are noncurrent versions
+   * the new one replaces for good (the key's previous null version). The caller has checked the
+   * version is newer than `previous`, and removes the dropped files afterwards.
    */
-  async commitObject(stored: StoredObject, previous: StoredObject | undefined): Promise<void> {
+  async commitObject(stored: StoredObject, previous: StoredObject | undefined, options: { keepPrevious?: boolean; dropped?: readonly StoredObject[] } = {}): Promise<void> {
     const { bucket, key } = stored.record;
+    const value = json(stored);
     const batch = new MetadataBatch()
-      .put(rowKey(ROW.object, bucket, key), json(stored))
+      .put(rowKey(ROW.object, bucket, key), value)
+      .put(versionKey(stored.record), value)
       .put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
-    const previousRef = previous === undefined ? null : storedRef(previous);
-    if (previous !== undefined && previousRef !== null) dropShardData(batch, previousRef, previous);
+    if (previous !== undefined && previous.record.versionId !== stored.record.versionId) {
+      if (options.keepPrevious === true) batch.put(versionKey(previous.record), json(previous));
+      else dropVersionRows(batch, previous);
+    }
+    for (const old of options.dropped ?? []) dropVersionRows(batch, old);
     await this.write(batch);
+  }
+
+  /**
+   * Records a version older than the key's current one as noncurrent (a versioned bucket keeps every
+   * write, whichever commits first), removing its prepared row; `dropped` as in commitObject.
+   */
+  async commitNoncurrent(stored: StoredObject, dropped: readonly StoredObject[] = []): Promise<void> {
+    const batch = new MetadataBatch().put(versionKey(stored.record), json(stored));
+    const ref = storedRef(stored);
+    if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
+    for (const old of dropped) dropVersionRows(batch, old);
+    await this.write(batch);
+  }
+
+  /** One version of a key by its id, current or noncurrent. */
+  async getVersion(bucket: string, key: string, versionId: string): Promise<StoredObject | undefined> {
+    const [row, current] = await this.db.getMany([rowKey(ROW.version, bucket, key, newestFirst(versionId)), rowKey(ROW.object, bucket, key)]);
+    if (row !== undefined) return parse<StoredObject>(row);
+    const stored = current === undefined ? undefined : parse<StoredObject>(current);
+    return stored?.record.versionId === versionId ? stored : undefined;
+  }
+
+  /** Every version this node keeps of a key, newest first (a key's own history: its cost is its version count). */
+  async keyVersions(bucket: string, key: string): Promise<StoredObject[]> {
+    const versions: StoredObject[] = [];
+    for await (const value of this.db.values(prefixRange(Buffer.concat([rowKey(ROW.version, bucket, key), Buffer.of(0)])))) versions.push(parse<StoredObject>(value));
+    return versions;
+  }
+
+  /**
+   * Removes one version for good in one synced batch: its version row and shard data, and when it is
+   * the current one, the object row becomes `promote` (the next newest) or goes with the placement
+   * index row when no version is left. The caller holds the key's lock and removes the file afterwards.
+   */
+  async deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined): Promise<void> {
+    const { bucket, key } = target.record;
+    const batch = new MetadataBatch();
+    dropVersionRows(batch, target);
+    if (isCurrent) {
+      if (promote !== undefined) batch.put(rowKey(ROW.object, bucket, key), json(promote));
+      else batch.del(rowKey(ROW.object, bucket, key)).del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
+    }
+    await this.write(batch);
+  }
+
+  /**
+   * Version rows of a bucket in listing order (key ascending, newest first), for ListObjectVersions.
+   * `afterVersionId` is the internal id to resume after within `query.after`.
+   */
+  async listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+    const base = rowKey(ROW.version, query.bucket, '');
+    const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
+    let options: { gt?: Buffer; gte?: Buffer; lt: Buffer };
+    if (query.after === '' || query.after < query.prefix) {
+      options = { gte: Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]), lt: rangeEnd };
+    } else if (query.afterIsPrefix) {
+      options = { gte: afterPrefix(rowKey(ROW.version, query.bucket, query.after)), lt: rangeEnd };
+    } else if (afterVersionId !== undefined) {
+      options = { gt: rowKey(ROW.version, query.bucket, query.after, newestFirst(afterVersionId)), lt: rangeEnd };
+    } else {
+      // Past every version of `after`: its rows are `after 00 id`, all below `after 00 FF`.
+      options = { gte: Buffer.concat([rowKey(ROW.version, query.bucket, query.after), Buffer.of(0, 0xff)]), lt: rangeEnd };
+    }
+    const entries: StoredObject[] = [];
+    for await (const value of this.db.values({ ...options, limit: query.limit + 1 })) entries.push(parse<StoredObject>(value));
+    const truncated = entries.length > query.limit;
+    if (truncated) entries.pop();
+    return { entries, truncated };
   }
 
   /** Rewrites the committed row of the same version (a metadata-only change such as tags); shard data is untouched. */
   async rewriteObject(stored: StoredObject): Promise<void> {
-    await this.write(new MetadataBatch().put(rowKey(ROW.object, stored.record.bucket, stored.record.key), json(stored)));
+    const value = json(stored);
+    await this.write(new MetadataBatch().put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value).put(versionKey(stored.record), value));
+  }
+
+  /** Rewrites a noncurrent version's row (its tags); shard data is untouched. */
+  async rewriteVersion(stored: StoredObject): Promise<void> {
+    await this.write(new MetadataBatch().put(versionKey(stored.record), json(stored)));
   }
 
   /** Every prepared row, for start-up recovery and garbage collection. */
@@ -356,7 +455,10 @@ export class MetadataStore {
    */
   async dropObject(stored: StoredObject): Promise<void> {
     const { bucket, key } = stored.record;
-    const batch = new MetadataBatch().del(rowKey(ROW.object, bucket, key)).del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
+    const batch = new MetadataBatch()
+      .del(rowKey(ROW.object, bucket, key))
+      .del(versionKey(stored.record))
+      .del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
     const ref = storedRef(stored);
     if (ref !== null) {
       dropShardData(batch, ref, stored);
@@ -477,6 +579,18 @@ export class MetadataStore {
   private write(batch: MetadataBatch): Promise<void> {
     return this.writer.write(batch);
   }
+}
+
+/** The version row of a record. */
+function versionKey(record: ObjectRecord): Buffer {
+  return rowKey(ROW.version, record.bucket, record.key, newestFirst(record.versionId));
+}
+
+/** Drops a version's row and its shard data from `batch` (a quarantine row left behind is cleared by repair, which finds the version gone). */
+function dropVersionRows(batch: MetadataBatch, stored: StoredObject): void {
+  batch.del(versionKey(stored.record));
+  const ref = storedRef(stored);
+  if (ref !== null) dropShardData(batch, ref, stored);
 }
 
 function dropShardData(batch: MetadataBatch, ref: ShardRef, holder: { file: string | null; inline?: boolean }): void {

@@ -11,12 +11,14 @@ import {
   CommitRequest,
   MESSAGE_CHECKS,
   NODE_PATHS,
+  LeaseRequest,
   ResealRequest,
   ReplayGuard,
   SIGNATURE_HEADER,
   DATE_HEADER,
   TagUpdateRequest,
   UNSIGNED_BODY,
+  VersionDeleteRequest,
   WIRE_ERROR_STATUS,
   WireError,
   bodySha256,
@@ -33,6 +35,7 @@ import {
   type WireErrorCode,
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
+import { KeyLeases } from './key-leases.js';
 import { toObjectStatus } from './metadata-store.js';
 import { NodeMetrics } from './node-metrics.js';
 import type { PreparedResolver } from './prepared-resolver.js';
@@ -82,6 +85,7 @@ export class NodeServer {
   readonly metrics: NodeMetrics;
   /** Streamed shard bodies are not signed: each signed shard PUT is accepted once (replay-guard.ts). */
   private readonly shardWrites: ReplayGuard;
+  private readonly leases: KeyLeases;
 
   constructor(options: NodeServerOptions) {
     this.options = options;
@@ -95,6 +99,7 @@ export class NodeServer {
       metadataDir: options.dataDir === undefined ? undefined : join(options.dataDir, 'meta'),
     });
     this.shardWrites = new ReplayGuard({ startMs: this.clock() });
+    this.leases = new KeyLeases(this.clock);
     this.app = Fastify({
       loggerInstance: options.logger as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -181,6 +186,13 @@ export class NodeServer {
     });
     this.app.get(NODE_PATHS.objects, async (request) => {
       const query = request.query as Record<string, string | undefined>;
+      const version = query['version'];
+      if (version !== undefined) {
+        if (version !== 'null' && !MESSAGE_CHECKS.versionId.is(version)) throw new WireError('BadRequest', 'bad version');
+        const stored = await store.versionStatus(stringParam(query, 'bucket'), stringParam(query, 'key'), version);
+        if (stored === undefined) throw new WireError('NotFound', 'no such version of this key');
+        return toObjectStatus(stored);
+      }
       const status = await this.objectStatus(stringParam(query, 'bucket'), stringParam(query, 'key'), false);
       if (status === null) throw new WireError('NotFound', 'no version of this key');
       return status;
@@ -209,6 +221,35 @@ export class NodeServer {
         entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record })),
         truncated: page.truncated,
       };
+    });
+    this.app.get(NODE_PATHS.versions, async (request): Promise<ListResponse> => {
+      const query = request.query as Record<string, string | undefined>;
+      const afterVersion = query['afterVersion'];
+      if (afterVersion !== undefined && afterVersion !== 'null' && !MESSAGE_CHECKS.versionId.is(afterVersion)) throw new WireError('BadRequest', 'bad afterVersion');
+      const page = await store.listVersions({
+        bucket: stringParam(query, 'bucket'),
+        prefix: query['prefix'] ?? '',
+        after: query['after'] ?? '',
+        afterIsPrefix: query['afterIsPrefix'] === '1',
+        limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
+        ...(afterVersion === undefined ? {} : { afterVersion }),
+      });
+      return {
+        entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record })),
+        truncated: page.truncated,
+      };
+    });
+    this.app.post<{ Body: VersionDeleteRequest }>(NODE_PATHS.versionDelete, { schema: { body: VersionDeleteRequest } }, async (request) => {
+      const { bucket, key, versionId } = request.body;
+      return { removed: await store.deleteVersion(bucket, key, versionId) };
+    });
+    this.app.post<{ Body: LeaseRequest }>(NODE_PATHS.leases, { schema: { body: LeaseRequest } }, async (request) => {
+      const { bucket, key, token, ttlMs, release } = request.body;
+      if (release === true) {
+        this.leases.release(bucket, key, token);
+        return { granted: false };
+      }
+      return { granted: this.leases.acquire(bucket, key, token, ttlMs) };
     });
     this.app.put<{ Body: BucketRecord }>(NODE_PATHS.buckets, { schema: { body: BucketRecord } }, async (request) => {
       await store.putBucket(request.body);

@@ -2,7 +2,7 @@ import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../common/index.js';
-import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ResealRequest, ShardRef, TagUpdateRequest } from '../rpc/index.js';
+import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
@@ -241,7 +241,21 @@ export class ShardStore {
       if (ref !== null && prepared === undefined) {
         // A repeated commit of what is already visible is a success: commits are retried.
         if (current?.record.versionId === record.versionId) return;
+        if (record.versioning !== undefined && (await this.metadata.getVersion(record.bucket, record.key, record.versionId)) !== undefined) return;
         throw new ShardStoreError('NotFound', 'no prepared shard for this version');
+      }
+      if (request.repair === true && ref !== null && prepared !== undefined && current?.record.versionId !== record.versionId && record.versioning !== undefined) {
+        const kept = await this.metadata.getVersion(record.bucket, record.key, record.versionId);
+        if (kept !== undefined && kept.shardIndex === shardIndex) {
+          // A repair rebuilt a noncurrent version's shard in place: its version row takes the new shard.
+          const repaired: StoredObject = { ...kept, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
+          if (prepared.inline !== true) delete repaired.inline;
+          await this.metadata.commitNoncurrent(repaired);
+          this.space.release(kept.shardSizeBytes);
+          if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
+          if (kept.file !== null && kept.file !== prepared.file) await this.removeFile(kept.file);
+          return;
+        }
       }
       if (request.repair === true && ref !== null && prepared !== undefined && current?.record.versionId === record.versionId && current.shardIndex === shardIndex) {
         // A repair rewrote this version's shard in place (same file name or inline row): make it the committed one.
@@ -253,20 +267,105 @@ export class ShardStore {
         if (current.file !== null && current.file !== prepared.file) await this.removeFile(current.file);
         return;
       }
-      if (current !== undefined && current.record.versionId >= record.versionId) {
-        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
-        return;
-      }
       const incoming: StoredObject =
         ref === null || prepared === undefined
           ? { record, shardIndex: null, shardSizeBytes: 0, file: null }
           : { record, shardIndex, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
+      // A bucket never goes back to "never versioned": a write without versioning over a version written
+      // under it comes from a gateway whose bucket record is stale, and is kept as the null version
+      // rather than allowed to destroy the version it would replace.
+      if (record.versioning !== undefined || current?.record.versioning !== undefined) {
+        await this.commitVersioned(incoming, current, ref, prepared);
+        return;
+      }
+      if (current !== undefined && current.record.versionId >= record.versionId) {
+        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
+        return;
+      }
       await this.metadata.commitObject(incoming, current);
       if (current !== undefined) {
         this.space.release(current.shardSizeBytes);
         await this.removeFile(current.file);
       }
     });
+  }
+
+  /**
+   * Commits a version written under bucket versioning (S3's rules): every version is kept, whichever
+   * order commits arrive in, except that a `null` version (written while versioning is suspended)
+   * replaces the key's previous null version. A commit older than the current version becomes a
+   * noncurrent one. The caller holds the key's lock.
+   */
+  private async commitVersioned(incoming: StoredObject, current: StoredObject | undefined, ref: ShardRef | null, prepared: PreparedShard | undefined): Promise<void> {
+    const { record } = incoming;
+    if (current !== undefined && current.record.versionId === record.versionId) {
+      if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
+      return;
+    }
+    let dropped: StoredObject[] = [];
+    if (isNullVersion(record)) {
+      const versions = await this.metadata.keyVersions(record.bucket, record.key);
+      if (current !== undefined && !versions.some((v) => v.record.versionId === current.record.versionId)) versions.push(current);
+      const nulls = versions.filter((v) => isNullVersion(v.record));
+      if (nulls.some((v) => v.record.versionId > record.versionId)) {
+        // A newer null version already replaced this one.
+        if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current ?? null);
+        return;
+      }
+      dropped = nulls;
+    }
+    const newer = current === undefined || current.record.versionId < record.versionId;
+    if (newer) {
+      const keepPrevious = current !== undefined && !dropped.some((v) => v.record.versionId === current.record.versionId);
+      await this.metadata.commitObject(incoming, current, { keepPrevious, dropped: dropped.filter((v) => v.record.versionId !== current?.record.versionId) });
+      if (current !== undefined && !keepPrevious) {
+        this.space.release(current.shardSizeBytes);
+        await this.removeFile(current.file);
+      }
+    } else {
+      await this.metadata.commitNoncurrent(incoming, dropped);
+    }
+    for (const old of dropped) {
+      if (newer && old.record.versionId === current?.record.versionId) continue;
+      this.space.release(old.shardSizeBytes);
+      await this.removeFile(old.file);
+    }
+  }
+
+  /**
+   * Removes one version of a key for good (S3's DELETE with a versionId): when it is the current one,
+   * the next newest becomes current. Answers the removed record, or null when the node does not hold it.
+   */
+  deleteVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | null> {
+    return this.track(
+      this.keyLocks.run(lockKey(bucket, key), async () => {
+        const current = await this.metadata.getObject(bucket, key);
+        const target = await this.metadata.getVersion(bucket, key, versionId);
+        if (target === undefined) return null;
+        const isCurrent = current?.record.versionId === versionId;
+        const promote = isCurrent ? (await this.metadata.keyVersions(bucket, key)).find((v) => v.record.versionId !== versionId) : undefined;
+        await this.metadata.deleteVersion(target, isCurrent, promote);
+        this.space.release(target.shardSizeBytes);
+        await this.removeFile(target.file);
+        return target.record;
+      }),
+    );
+  }
+
+  /** One version of a key by id; `null` names the key's null version. */
+  async versionStatus(bucket: string, key: string, versionId: string): Promise<StoredObject | undefined> {
+    if (versionId !== 'null') return this.metadata.getVersion(bucket, key, versionId);
+    const versions = await this.metadata.keyVersions(bucket, key);
+    const current = await this.metadata.getObject(bucket, key);
+    if (current !== undefined && !versions.some((v) => v.record.versionId === current.record.versionId)) versions.unshift(current);
+    return versions.find((v) => isNullVersion(v.record));
+  }
+
+  /** Version listing rows for a bucket; an `afterVersion` of `null` resumes after the marker key's null version. */
+  async listVersions(query: VersionListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+    let afterVersionId = query.afterVersion;
+    if (afterVersionId === 'null') afterVersionId = (await this.versionStatus(query.bucket, query.after, 'null'))?.record.versionId;
+    return this.metadata.listVersions(query, afterVersionId);
   }
 
   /**
@@ -282,11 +381,15 @@ export class ShardStore {
   private async updateTagsNow(request: TagUpdateRequest): Promise<void> {
     await this.keyLocks.run(lockKey(request.bucket, request.key), async () => {
       const current = await this.metadata.getObject(request.bucket, request.key);
-      if (current === undefined || current.record.deleted || current.record.versionId !== request.versionId) {
-        throw new ShardStoreError('NotFound', 'this version is not the current one on this node');
+      // A versioned bucket's older versions keep tags of their own; outside versioning only the current version has any.
+      const version = current?.record.versionId === request.versionId ? current : await this.metadata.getVersion(request.bucket, request.key, request.versionId);
+      if (version === undefined || version.record.deleted || (version !== current && version.record.versioning === undefined)) {
+        throw new ShardStoreError('NotFound', 'this node does not hold this version');
       }
-      if ((current.record.tagsRevision ?? '') >= request.tagsRevision) return;
-      await this.metadata.rewriteObject({ ...current, record: { ...current.record, tags: request.tags, tagsRevision: request.tagsRevision } });
+      if ((version.record.tagsRevision ?? '') >= request.tagsRevision) return;
+      const changed = { ...version, record: { ...version.record, tags: request.tags, tagsRevision: request.tagsRevision } };
+      if (version === current) await this.metadata.rewriteObject(changed);
+      else await this.metadata.rewriteVersion(changed);
     });
   }
 
@@ -316,7 +419,8 @@ export class ShardStore {
   private async abortNow(ref: ShardRef): Promise<void> {
     await this.keyLocks.run(lockKey(ref.bucket, ref.key), async () => {
       const { stored, prepared } = await this.metadata.getObjectAndPrepared(ref);
-      if (prepared !== undefined) await this.dropPrepared(ref, prepared, stored ?? null);
+      // Against the current row when it is this version; otherwise looked up, as it may be a noncurrent one.
+      if (prepared !== undefined) await this.dropPrepared(ref, prepared, stored !== undefined && pointsAt(stored, ref) ? stored : undefined);
     });
   }
 
@@ -413,7 +517,7 @@ export class ShardStore {
 
   /** A committed shard whose bytes are gone: quarantined, unless a newer commit replaced it meanwhile. */
   private async missingShard(ref: ShardRef): Promise<never> {
-    const now = await this.metadata.getObject(ref.bucket, ref.key);
+    const now = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
     if (now?.record.versionId === ref.versionId && now.shardIndex === ref.shardIndex) {
       await this.quarantine(ref, 'missing', new Error('shard data missing'));
       throw new ShardStoreError('NotFound', 'shard data missing');
@@ -464,8 +568,9 @@ export class ShardStore {
   }
 
   private async isCommitted(ref: ShardRef): Promise<boolean> {
-    const current = await this.metadata.getObject(ref.bucket, ref.key);
-    return current !== undefined && pointsAt(current, ref);
+    // Current or noncurrent: a version a versioned bucket keeps is as committed as the current one.
+    const version = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
+    return version !== undefined && pointsAt(version, ref);
   }
 
   private classifyWriteError(err: unknown): unknown {
@@ -494,6 +599,11 @@ export class ShardStore {
 /** Whether a committed row is this very shard. */
 function pointsAt(stored: StoredObject, ref: ShardRef): boolean {
   return stored.record.versionId === ref.versionId && stored.shardIndex === ref.shardIndex;
+}
+
+/** Whether a record is its key's `null` version: written while the bucket's versioning was not Enabled. */
+function isNullVersion(record: ObjectRecord): boolean {
+  return record.versioning !== 'Enabled';
 }
 
 function lockKey(bucket: string, key: string): string {

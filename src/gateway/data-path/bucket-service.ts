@@ -4,6 +4,7 @@ import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../
 import type { ClusterView } from '../cluster/index.js';
 import { quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
+import { listVersions } from './list-versions.js';
 import { withTimeout } from './request-scope.js';
 
 /** Most bucket records a gateway keeps cached: enough for any real deployment, bounded against a flood of names. */
@@ -91,6 +92,17 @@ export class BucketService {
       this.nodeTimeoutMs,
     );
     if (page.objects.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
+    if (record.versioning !== undefined) {
+      // S3 keeps a bucket while any version or delete marker remains in it.
+      const versions = await listVersions(
+        nodes,
+        { bucket: name, prefix: '', delimiter: '', after: '', afterVersion: undefined, afterIsPrefix: false, maxKeys: 1 },
+        nodes.length - majority(nodes.length),
+        signal,
+        this.nodeTimeoutMs,
+      );
+      if (versions.versions.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
+    }
     this.cache.delete(name);
     await this.write({ ...record, versionId: this.clock.next(), deleted: true }, signal);
   }

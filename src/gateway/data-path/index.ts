@@ -3,16 +3,20 @@
 export { BucketService } from './bucket-service.js';
 export { rotateMasterKey, type RotationReport } from './key-rotation.js';
 export { listObjects, type ListRequest, type ListResult } from './list-merge.js';
+export { acquireKeyLease } from './key-lease.js';
 export { openStoredObject, type DataKeyOf } from './object-reader.js';
 export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
 export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
 export { StripePool } from './stripe-pool.js';
 export type { ReadOptions } from './stripe-reader.js';
-export { resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
+export { resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
+export { listVersions, type VersionListRequest, type VersionListResult } from './list-versions.js';
 export {
+  bucketVersioning,
   commitRecord,
   deleteKey,
   deleteMarker,
+  deleteVersion,
   storeVersion,
   writeStream,
   type VerifiedBody,

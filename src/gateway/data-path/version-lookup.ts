@@ -96,3 +96,56 @@ function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], g
 function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status is ObjectStatus {
   return status !== null && status.record.versionId === record.versionId && status.shardIndex !== null;
 }
+
+/**
+ * One version of a key by its id (`null`: the key's null version), current or not, delete markers
+ * included. Every node of the key's sets is asked and a read quorum must answer, so a version
+ * acknowledged on a write quorum is always found; null when none holds it.
+ */
+export async function resolveNamedVersion(
+  sets: KeySets,
+  bucket: string,
+  key: string,
+  versionId: string,
+  erasure: { dataShards: number; parityShards: number },
+  signal: AbortSignal,
+): Promise<ResolvedVersion | null> {
+  const { nodes, previous = [] } = sets;
+  const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];
+  const needed = readQuorum(erasure.dataShards, erasure.parityShards);
+  // A read quorum overlaps every write quorum, so once one has answered, a version none of them holds
+  // does not exist; one that is found is waited for until k nodes hold its shards (or all answered).
+  const outcomes = await fanOutUntil(
+    asked,
+    (node) => node.versionStatus(bucket, key, versionId, { signal }),
+    (sofar) => {
+      const answers = sofar.flatMap((o) => (o.ok ? [o.value] : []));
+      if (answers.length < needed) return false;
+      const found = newestRecord(answers.map((answer) => answer?.record));
+      if (found === undefined || found.deleted || found.parts !== undefined) return true;
+      return new Set(answers.filter((answer) => holdsShardOf(answer, found)).map((answer) => answer?.shardIndex)).size >= found.erasure.dataShards;
+    },
+  );
+  const decision = decideQuorum(outcomes, needed);
+  if (!decision.met) throw quorumError('read', decision.failures);
+  // For `null`, nodes may disagree on which write is the null version: the newest one wins.
+  const found = newestRecord(decision.successes.map(({ value }) => value?.record));
+  if (found === undefined) return null;
+  const holders = new Map<number, NodeClient>();
+  for (const { nodeId, value } of decision.successes) {
+    if (!holdsShardOf(value, found) || value.shardIndex === null || holders.has(value.shardIndex)) continue;
+    const node = asked.find((candidate) => candidate.nodeId === nodeId);
+    if (node !== undefined) holders.set(value.shardIndex, node);
+  }
+  // As in resolveVersion: nodes not heard from yet are fallbacks for the shard of their position.
+  const answered = new Set(outcomes.map((o) => o.nodeId));
+  const unconfirmed = new Set<number>();
+  for (const group of previous.length === 0 ? [nodes] : [nodes, previous]) {
+    group.forEach((node, position) => {
+      if (answered.has(node.nodeId) || holders.has(position)) return;
+      holders.set(position, node);
+      unconfirmed.add(position);
+    });
+  }
+  return { record: found, holders, unconfirmed };
+}

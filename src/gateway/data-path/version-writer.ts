@@ -1,8 +1,9 @@
-import { decideQuorum, EncodedCommit, fanOut, writeQuorum, type ObjectRecord } from '../../rpc/index.js';
+import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type ObjectRecord } from '../../rpc/index.js';
 import { BodyDigest } from '../digest/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { quorumError } from '../s3/index.js';
+import { acquireKeyLease } from './key-lease.js';
 import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
 import { abortShards, commitShards, prepareShards, type WriteTarget } from './shard-writer.js';
 
@@ -23,6 +24,11 @@ export interface WriteVersionOptions {
    * last moment to re-check a conditional write.
    */
   beforeCommit?: (() => Promise<void>) | undefined;
+  /**
+   * Hold the key's lease (key-lease.ts) from before `beforeCommit` until the commit is acknowledged,
+   * so a conditional write's last check and its commit are atomic against other conditional writes.
+   */
+  exclusive?: boolean | undefined;
   /** Encrypts the body before it is erasure-coded: the shards hold only its packages (server-side encryption). */
   encryption?: BodyEncryption | undefined;
 }
@@ -47,6 +53,7 @@ export async function storeVersion(
   options: WriteVersionOptions & { expectedSizeBytes?: number | undefined },
 ): Promise<ObjectRecord> {
   const { services } = ctx;
+  const versioning = await bucketVersioning(ctx, bucket);
   const target: WriteTarget = {
     bucket,
     key,
@@ -65,11 +72,14 @@ export async function storeVersion(
   });
   const sizeBytes = encryption === undefined ? storedSizeBytes : encryption.plainBytes();
   let verified: VerifiedBody;
+  let release: (() => Promise<void>) | undefined;
   try {
     verified = await finish(sizeBytes);
+    if (options.exclusive === true) release = await acquireKeyLease(ctx, bucket, key);
     await options.beforeCommit?.();
   } catch (err) {
     // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
+    await release?.();
     await abortShards(target, holders);
     throw err;
   }
@@ -86,10 +96,15 @@ export async function storeVersion(
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     checksums: Object.fromEntries(verified.checksums.map((c) => [c.algorithm, c.base64])),
     erasure: services.erasure,
+    ...(versioning === undefined ? {} : { versioning }),
     ...(encryption === undefined ? {} : { encryption: encryption.field, storedSizeBytes }),
   };
   // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
-  await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));
+  try {
+    await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));
+  } finally {
+    await release?.();
+  }
   return record;
 }
 
@@ -141,8 +156,17 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord): Pro
   if (!decision.met) throw quorumError('record write', decision.failures);
 }
 
+/**
+ * The versioning state of a bucket (from the cached bucket record), which every version written to it
+ * carries; undefined while versioning was never enabled, and for the internal uploads bucket.
+ */
+export async function bucketVersioning(ctx: RequestScope, bucket: string): Promise<BucketRecord['versioning']> {
+  if (bucket === UPLOADS_BUCKET) return undefined;
+  return (await ctx.services.buckets.require(bucket, metadataSignal(ctx))).versioning;
+}
+
 /** A delete marker for bucket/key: hides every older version; S3 answers 204 whether or not the key existed. */
-export function deleteMarker(ctx: RequestScope, bucket: string, key: string): ObjectRecord {
+export function deleteMarker(ctx: RequestScope, bucket: string, key: string, versioning?: BucketRecord['versioning']): ObjectRecord {
   return {
     bucket,
     key,
@@ -156,10 +180,27 @@ export function deleteMarker(ctx: RequestScope, bucket: string, key: string): Ob
     headers: {},
     checksums: {},
     erasure: ctx.services.erasure,
+    ...(versioning === undefined ? {} : { versioning }),
   };
 }
 
-/** Writes a delete marker to the key's nodes. */
-export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<void> {
-  await commitRecord(ctx, deleteMarker(ctx, bucket, key));
+/** Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it. */
+export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<ObjectRecord> {
+  const marker = deleteMarker(ctx, bucket, key, await bucketVersioning(ctx, bucket));
+  await commitRecord(ctx, marker);
+  return marker;
+}
+
+/**
+ * Removes one version (or delete marker) of a key for good on every node of its set; a write quorum
+ * must acknowledge. Answers the record removed, or null when no node held it.
+ */
+export async function deleteVersion(ctx: RequestScope, bucket: string, key: string, versionId: string): Promise<ObjectRecord | null> {
+  const { services } = ctx;
+  const nodes = services.cluster.nodesFor(bucket, key);
+  const signal = metadataSignal(ctx);
+  const outcomes = await fanOut(nodes, (node) => node.deleteVersion({ bucket, key, versionId }, { signal }));
+  const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
+  if (!decision.met) throw quorumError('version delete', decision.failures);
+  return decision.successes.map(({ value }) => value).find((record) => record !== null) ?? null;
 }

@@ -2,11 +2,11 @@ import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/inde
 import { metadataSignal, openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
-import { parseCopySource, parseTaggingHeader, renderXml, S3Error, type CopySource } from '../s3/index.js';
+import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.js';
-import { requireCurrentVersion } from './current-version.js';
+import { requireVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
-import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { attributesOf, refuseAclHeaders, refuseObjectLockHeaders } from './object-attributes.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { MAX_PUT_BYTES } from './upload-body.js';
@@ -18,11 +18,7 @@ import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
  */
 async function resolveSource(ctx: RequestContext, source: CopySource, sourceSse: SseRequest): Promise<ResolvedVersion> {
   await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
-  // Unversioned buckets: `null` is the current version, any other id does not exist.
-  if (source.versionId !== undefined && source.versionId !== 'null') {
-    throw new S3Error('NoSuchVersion', { fields: { Key: source.key, VersionId: source.versionId } });
-  }
-  const version = await requireCurrentVersion(ctx, source.bucket, source.key);
+  const version = await requireVersion(ctx, source.bucket, source.key, versionIdParam(source.versionId, source.key));
   ctx.services.sealer.checkAccess(version.record.encryption, sourceSse);
   checkCopySourceConditions(ctx, version.record);
   return version;
@@ -78,6 +74,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   refuseAclHeaders(ctx, 'object');
+  refuseObjectLockHeaders(ctx);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
   const metadataDirective = directiveOf(ctx, 'x-amz-metadata-directive');
   const taggingDirective = directiveOf(ctx, 'x-amz-tagging-directive');
@@ -112,8 +109,10 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
   const body = await sourceBytes(ctx, version, 0, from.sizeBytes, sourceSse);
   const encryption = ctx.services.sealer.forBody(targetSse);
-  const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, encryption });
+  const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, exclusive: check !== undefined, encryption });
   setSseHeaders(ctx, record.encryption, targetSse);
+  if (source.versionId !== undefined || from.versioning !== undefined) ctx.reply.header('x-amz-copy-source-version-id', s3VersionId(from));
+  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
 }
 

@@ -1,22 +1,48 @@
-import { metadataSignal, resolveVersion, type ResolveOptions, type ResolvedVersion } from '../data-path/index.js';
+import { metadataSignal, resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from '../data-path/index.js';
 import type { RequestContext } from '../http/index.js';
-import { S3Error } from '../s3/index.js';
+import { S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 
 /**
- * Refuses a `versionId` other than `null`: buckets are unversioned, so `null` (S3's id for the only
- * version) names the current object and any other id names a version that does not exist.
+ * Refuses a `versionId` other than `null` for operations that act only on the current version (tags
+ * and ACLs of an older version are not kept apart): `null` names the current object.
  */
 export function requireNullVersion(ctx: RequestContext): boolean {
-  const versionId = ctx.target.query.get('versionId');
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), ctx.target.key ?? '');
   if (versionId === undefined) return false;
   if (versionId !== 'null') throw new S3Error('NoSuchVersion', { fields: { Key: ctx.target.key ?? '', VersionId: versionId } });
   return true;
 }
 
-/** The key's current version, or NoSuchKey. */
+/** The key's current version, or NoSuchKey (with `x-amz-delete-marker` when a delete marker is the latest version). */
 export async function requireCurrentVersion(ctx: RequestContext, bucket: string, key: string, options: ResolveOptions = {}): Promise<ResolvedVersion> {
+  return requireVersion(ctx, bucket, key, undefined, options);
+}
+
+/**
+ * The version a request names (`versionId` undefined: the current one), as S3 answers it: NoSuchKey
+ * when the latest version is a delete marker or there is none, NoSuchVersion for an id the key does
+ * not have, and 405 MethodNotAllowed for a delete marker named by its id; the marker cases carry
+ * `x-amz-delete-marker: true` and the marker's version id.
+ */
+export async function requireVersion(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined, options: ResolveOptions = {}): Promise<ResolvedVersion> {
   const { services } = ctx;
-  const version = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), options);
-  if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
+  const sets = services.cluster.readSets(bucket, key);
+  if (versionId === undefined) {
+    const version = await resolveVersion(sets, bucket, key, services.erasure, metadataSignal(ctx), { ...options, withDeleteMarkers: true });
+    if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
+    if (version.record.deleted) throw new S3Error('NoSuchKey', { fields: { Key: key }, headers: markerHeaders(version) });
+    return version;
+  }
+  const version = await resolveNamedVersion(sets, bucket, key, versionId, services.erasure, metadataSignal(ctx));
+  if (version === null) throw new S3Error('NoSuchVersion', { fields: { Key: key, VersionId: versionId } });
+  // Outside versioning a tombstone is no version at all: the key is simply gone.
+  if (version.record.deleted && version.record.versioning === undefined) throw new S3Error('NoSuchKey', { fields: { Key: key } });
+  if (version.record.deleted) {
+    throw new S3Error('MethodNotAllowed', { fields: { Method: ctx.request.method, ResourceType: 'DeleteMarker' }, headers: { ...markerHeaders(version), allow: 'DELETE' } });
+  }
   return version;
+}
+
+function markerHeaders(version: ResolvedVersion): Record<string, string> {
+  return { 'x-amz-delete-marker': 'true', 'x-amz-version-id': s3VersionId(version.record) };
 }

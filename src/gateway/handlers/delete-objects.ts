@@ -1,14 +1,15 @@
 import pLimit from 'p-limit';
-import { deleteKey, metadataSignal } from '../data-path/index.js';
+import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
-import { renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey } from '../s3/index.js';
+import { renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey, versionIdParam } from '../s3/index.js';
+import { deleteObjectVersion, type DeleteOutcome } from './version-delete.js';
 
 const MAX_KEYS_PER_REQUEST = 1000;
 const PARALLEL_DELETES = 16;
 
 interface DeleteEntry {
   key: string;
-  /** `null` (the only version of an unversioned bucket's key) or an id that cannot exist. */
+  /** The version to remove for good (`null` included); absent: write a delete marker. */
   versionId: string | undefined;
 }
 
@@ -38,13 +39,11 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   const body = await readSmallBody(ctx, 2 * 1024 * 1024);
   const { keys, quiet } = keysFromDocument(body.toString('utf8'));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error }> => {
+  const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error; outcome?: DeleteOutcome }> => {
     try {
       validateKey(entry.key);
-      // Buckets are unversioned: `null` names the key's only version, any other id none at all.
-      if (entry.versionId !== undefined && entry.versionId !== 'null') throw new S3Error('NoSuchVersion');
-      await deleteKey(ctx, bucket, entry.key);
-      return entry;
+      const outcome = await deleteObjectVersion(ctx, bucket, entry.key, versionIdParam(entry.versionId, entry.key));
+      return { ...entry, outcome };
     } catch (err) {
       const error = toS3Error(err);
       if (error.code === 'InternalError') ctx.request.log.error({ err, key: entry.key }, 'delete in DeleteObjects failed');
@@ -52,7 +51,14 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
     }
   });
   const version = (r: DeleteEntry): Record<string, string> => (r.versionId === undefined ? {} : { VersionId: r.versionId });
-  const deleted = results.filter((r) => r.error === undefined && !quiet).map((r) => ({ Key: r.key, ...version(r) }));
+  // A marker written answers DeleteMarker and DeleteMarkerVersionId; a version removed, its VersionId (and DeleteMarker when it was one).
+  const outcomeFields = (r: DeleteEntry & { outcome?: DeleteOutcome }): Record<string, unknown> => {
+    const outcome = r.outcome;
+    if (outcome === undefined) return version(r);
+    if (r.versionId === undefined) return outcome.deleteMarker ? { DeleteMarker: true, DeleteMarkerVersionId: outcome.versionId } : {};
+    return { ...version(r), ...(outcome.deleteMarker ? { DeleteMarker: true } : {}) };
+  };
+  const deleted = results.filter((r) => r.error === undefined && !quiet).map((r) => ({ Key: r.key, ...outcomeFields(r) }));
   const errors = results
     .filter((r) => r.error !== undefined)
     .map((r) => ({ Key: r.key, ...version(r), Code: r.error?.code, Message: r.error?.message }));

@@ -2,7 +2,7 @@
 // handlers share (the current version, an upload, preconditions, attributes) has files of its own.
 export { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.js';
 export { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket.js';
-export { getBucketFixedConfiguration, getBucketUnconfigured, getBucketVersioning } from './bucket-config.js';
+export { getBucketFixedConfiguration, getBucketUnconfigured, getBucketVersioning, putBucketVersioning } from './bucket-config.js';
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
 export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket-encryption.js';
 export { copyObject, uploadPartCopy } from './copy-object.js';

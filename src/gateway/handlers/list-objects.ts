@@ -1,7 +1,7 @@
 import type { ObjectRecord } from '../../rpc/index.js';
-import { listObjects, metadataSignal, type ListResult } from '../data-path/index.js';
+import { listObjects, listVersions, metadataSignal, type ListResult } from '../data-path/index.js';
 import { bucketOf, type RequestContext } from '../http/index.js';
-import { listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
+import { listFieldEncoder, renderXml, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 
 const XML = 'application/xml';
 
@@ -118,8 +118,9 @@ export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
 }
 
 /**
- * ListObjectVersions on an unversioned bucket: each key has exactly one version, `null`, and it is
- * the latest. A delete removes the key, so there are no delete markers to list.
+ * ListObjectVersions: every version and delete marker, key ascending and newest first, IsLatest on
+ * each key's newest; KeyMarker/VersionIdMarker paging, prefix, delimiter and `encoding-type=url` as
+ * S3 does them. Versions written without versioning show the id `null`.
  */
 export async function listObjectVersions(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -134,11 +135,24 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
   if (versionIdMarker !== '' && keyMarker === '') {
     throw new S3Error('InvalidArgument', { message: 'A version-id marker cannot be specified without a key marker.', fields: { ArgumentName: 'version-id-marker' } });
   }
-  if (versionIdMarker !== '' && versionIdMarker !== 'null') {
-    throw new S3Error('InvalidArgument', { message: 'Invalid version id specified', fields: { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker } });
-  }
-  // Only one version per key: after the marker key's `null` version comes the next key.
-  const result = await listPage(ctx, bucket, prefix, delimiter, positionAfter(keyMarker, prefix, delimiter), maxKeys);
+  versionIdParam(versionIdMarker === '' ? undefined : versionIdMarker);
+  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const position = positionAfter(keyMarker, prefix, delimiter);
+  const result = await listVersions(
+    ctx.services.cluster.allNodes(),
+    {
+      bucket,
+      prefix,
+      delimiter,
+      after: position.after,
+      afterVersion: position.afterIsPrefix || versionIdMarker === '' ? undefined : versionIdMarker,
+      afterIsPrefix: position.afterIsPrefix,
+      maxKeys,
+    },
+    ctx.services.erasure.parityShards,
+    ctx.signal,
+    ctx.services.metadataTimeoutMs,
+  );
   const body: Record<string, unknown> = {
     Name: bucket,
     Prefix: encode(prefix),
@@ -146,24 +160,25 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
     VersionIdMarker: versionIdMarker,
   };
   if (result.isTruncated && result.next !== undefined) {
-    body['NextKeyMarker'] = encode(result.next.after);
-    if (!result.next.afterIsPrefix) body['NextVersionIdMarker'] = 'null';
+    body['NextKeyMarker'] = encode(result.next.key);
+    if (result.next.version !== undefined) body['NextVersionIdMarker'] = s3VersionId(result.next.version);
   }
   body['MaxKeys'] = maxKeys;
   if (delimiter !== '') body['Delimiter'] = encode(delimiter);
   if (encodingType === 'url') body['EncodingType'] = 'url';
   body['IsTruncated'] = result.isTruncated;
-  body['Version'] = result.objects.map((record) => ({
-    Key: encode(record.key),
-    VersionId: 'null',
-    IsLatest: true,
-    LastModified: new Date(record.lastModifiedMs).toISOString(),
-    ETag: record.etag,
-    ...checksumListFields(record),
-    Size: record.sizeBytes,
-    Owner: owner(ctx),
-    StorageClass: 'STANDARD',
-  }));
+  const versions: Record<string, unknown>[] = [];
+  const markers: Record<string, unknown>[] = [];
+  for (const { record, isLatest } of result.versions) {
+    const common = { Key: encode(record.key), VersionId: s3VersionId(record), IsLatest: isLatest, LastModified: new Date(record.lastModifiedMs).toISOString() };
+    if (record.deleted) {
+      markers.push({ Owner: owner(ctx), ...common });
+    } else {
+      versions.push({ ...common, ETag: record.etag, ...checksumListFields(record), Size: record.sizeBytes, Owner: owner(ctx), StorageClass: 'STANDARD' });
+    }
+  }
+  body['Version'] = versions;
+  body['DeleteMarker'] = markers;
   body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
   await ctx.reply.type(XML).send(renderXml('ListVersionsResult', body));
 }

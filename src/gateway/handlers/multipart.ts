@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
-import { commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
+import { acquireKeyLease, bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
-import { renderXml, requestDocumentRoot, S3Error } from '../s3/index.js';
+import { renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -221,6 +221,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     etag: record.etag,
     checksums: record.checksums,
   }));
+  const versioning = await bucketVersioning(ctx, bucket);
   const md5s = Buffer.concat(stored.map((record) => Buffer.from(record.etag.slice(1, -1), 'hex')));
   const etag = `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`;
   const manifest: ObjectRecord = {
@@ -239,11 +240,20 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,
     parts,
+    ...(versioning === undefined ? {} : { versioning }),
     ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }),
   };
-  await commitRecord(ctx, manifest);
+  // A conditional completion checks again under the key's lease, so its check and commit are atomic.
+  const release = preconditions === undefined ? undefined : await acquireKeyLease(ctx, bucket, key);
+  try {
+    if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+    await commitRecord(ctx, manifest);
+  } finally {
+    await release?.();
+  }
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
+  if (versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
   await ctx.reply.type(XML).send(completionResult(bucket, key, etag, checksum));
 }
 

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
-import { deleteKey, metadataSignal, openStoredObject } from '../data-path/index.js';
+import { metadataSignal, openStoredObject } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
-import { encodeMetadataValue, parseRange, S3Error, tagCount } from '../s3/index.js';
-import { requireCurrentVersion, requireNullVersion } from './current-version.js';
+import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
+import { requireVersion } from './current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
+import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf, refuseAclHeaders } from './object-attributes.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -22,9 +23,10 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
   await check?.();
-  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, encryption: ctx.services.sealer.forBody(sse) });
+  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, exclusive: check !== undefined, encryption: ctx.services.sealer.forBody(sse) });
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse);
+  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.header('etag', record.etag).send();
 }
 
@@ -81,11 +83,11 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const { services } = ctx;
-  const namedVersion = requireNullVersion(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   const sse = readSseOf(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
   const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
-  let lookup = requireCurrentVersion(ctx, bucket, key, { withInlineShards: !headOnly });
+  let lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
   lookup.catch(() => undefined);
   await bucketRecord;
   let version: Awaited<typeof lookup>;
@@ -118,7 +120,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
       const raced = err instanceof S3Error && err.code === 'ServiceUnavailable';
       if (!raced || attempt >= READ_ATTEMPTS || ctx.signal.aborted) throw err;
       await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-      lookup = requireCurrentVersion(ctx, bucket, key, { withInlineShards: true });
+      lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: true });
     }
   }
   const { record } = version;
@@ -126,7 +128,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   setObjectHeaders(ctx, record, range !== undefined);
   if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
   setSseHeaders(ctx, record.encryption, sse);
-  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   if (range !== undefined && length > 0) {
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);
   }
@@ -134,12 +136,16 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   await ctx.reply.send(chunks === undefined ? undefined : Readable.from(chunks, { objectMode: false }));
 }
 
-/** DeleteObject: S3 answers 204 whether or not the key existed. */
+/**
+ * DeleteObject: S3 answers 204 whether or not the key existed. Without a versionId it writes a delete
+ * marker (a versioned one when the bucket has versioning); with one it removes that version for good.
+ */
 export async function deleteObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const namedVersion = requireNullVersion(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  await deleteKey(ctx, bucket, keyOf(ctx));
-  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  const outcome = await deleteObjectVersion(ctx, bucket, keyOf(ctx), versionId);
+  if (outcome.deleteMarker) ctx.reply.header('x-amz-delete-marker', 'true');
+  if (outcome.versionId !== undefined) ctx.reply.header('x-amz-version-id', outcome.versionId);
   await ctx.reply.status(204).send();
 }

@@ -62,10 +62,10 @@ export function writePreconditionsOf(ctx: RequestContext): WritePreconditions | 
  * Checks a conditional write against the key's current version: 412 when `If-None-Match: *` finds an
  * object or `If-Match` names another ETag; 404 NoSuchKey when `If-Match` finds none.
  *
- * Not atomic: writers call this before reading the body and again just before the commit, but two
- * concurrent conditional writers can both pass in the window between that check and the commit
- * (the nodes have no compare-and-swap across a quorum). S3 answers such a race with 409; Tessera lets
- * the later version win.
+ * Writers call this before reading the body and again just before the commit; the second check and
+ * the commit run under the key's lease (data-path/key-lease.ts), so of two conditional writes racing
+ * through any gateways one commits first and the other's check sees it: of two `If-None-Match: *`
+ * creates exactly one succeeds.
  */
 export async function checkWritePreconditions(ctx: RequestContext, bucket: string, key: string, conditions: WritePreconditions): Promise<void> {
   const { services } = ctx;

@@ -1,34 +1,40 @@
-import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../../rpc/index.js';
+import { decideQuorum, fanOut, writeQuorum, type ObjectRecord, type TagUpdateRequest } from '../../rpc/index.js';
 import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
-import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, quorumError, renderXml, S3Error, tagSetBody } from '../s3/index.js';
-import { requireCurrentVersion, requireNullVersion } from './current-version.js';
+import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, quorumError, renderXml, S3Error, s3VersionId, tagSetBody, versionIdParam } from '../s3/index.js';
+import { requireVersion } from './current-version.js';
 
 /**
  * Replaces the tags of the key's current version on its nodes, in place: no data is rewritten and the
  * ETag and Last-Modified stay, as in S3. Done on a write quorum; a node that missed the change keeps
  * the older tag revision, which readers see is older.
  */
-async function setObjectTags(ctx: RequestContext, bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+async function setObjectTags(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined, tags: Record<string, string>): Promise<ObjectRecord> {
   const { services } = ctx;
   await services.buckets.require(bucket, metadataSignal(ctx));
-  const version = await requireCurrentVersion(ctx, bucket, key);
+  const version = await requireVersion(ctx, bucket, key, versionId);
   const request: TagUpdateRequest = { bucket, key, versionId: version.record.versionId, tags, tagsRevision: services.clock.next() };
   const signal = metadataSignal(ctx);
   const outcomes = await fanOut(services.cluster.nodesFor(bucket, key), (node) => node.updateTags(request, { signal }));
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
   // Fewer acknowledgements mean a newer write raced this one or nodes are down: retryable either way.
   if (!decision.met) throw quorumError('tag update', decision.failures);
+  return version.record;
+}
+
+/** x-amz-version-id on a tagging answer: when a version was named or the bucket has versioning. */
+function versionHeader(ctx: RequestContext, versionId: string | undefined, record: ObjectRecord): void {
+  if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
 }
 
 /** GetObjectTagging. */
 export async function getObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const namedVersion = requireNullVersion(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  const { record } = await requireCurrentVersion(ctx, bucket, key);
-  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  const { record } = await requireVersion(ctx, bucket, key, versionId);
+  versionHeader(ctx, versionId, record);
   await ctx.reply.type('application/xml').send(renderXml('Tagging', tagSetBody(record.tags ?? {})));
 }
 
@@ -36,10 +42,9 @@ export async function getObjectTagging(ctx: RequestContext): Promise<void> {
 export async function putObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const namedVersion = requireNullVersion(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_OBJECT_TAGS);
-  await setObjectTags(ctx, bucket, key, tags);
-  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  versionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, tags));
   await ctx.reply.send();
 }
 
@@ -47,9 +52,8 @@ export async function putObjectTagging(ctx: RequestContext): Promise<void> {
 export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const namedVersion = requireNullVersion(ctx);
-  await setObjectTags(ctx, bucket, key, {});
-  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
+  versionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, {}));
   await ctx.reply.status(204).send();
 }
 

@@ -15,4 +15,5 @@ export { parseTarget, type S3Target } from './request-target.js';
 export { requestDocumentRoot } from './request-document.js';
 export { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingHeader, parseTaggingXml, tagCount, tagSetBody, validateTags } from './tag-set.js';
 export { compareUtf8 } from './utf8-order.js';
+export { parseVersioningXml, s3VersionId, versionIdParam, type VersioningStatus } from './versioning.js';
 export { parseXml, renderXml } from './xml.js';

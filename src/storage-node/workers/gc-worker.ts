@@ -69,8 +69,9 @@ function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): 
  *   its tombstone alone: strays are rebalance's. Audit never copies an expired tombstone to a member that
  *   holds nothing, or the drop would be undone forever. While this node's rebalance to the current ring
  *   is unfinished no tombstone is dropped: a member of the old set may still hold what it hides.
- * - Superseded versions cannot exist on a node: a key has one committed row per node, and the commit of
- *   a newer version drops the older one's shard data in the same batch (metadata-store.ts). Prepared
+ * - Superseded versions cannot exist on a node outside bucket versioning: the commit of a newer version
+ *   drops the older one's shard data in the same batch (metadata-store.ts). Under versioning the older
+ *   versions and delete markers are kept as S3 keeps them, and the collector takes none of them. Prepared
  *   versions never committed are the prepared resolver's and start-up recovery's.
  * - Multipart: the first member of an upload marker's set aborts an upload still open after the expiry,
  *   writing a closing marker on the set as an abort does. A part is dropped (replaced here by a tombstone,
@@ -171,6 +172,8 @@ export class GcWorker implements Worker {
     const stored = await this.options.store.metadata.getObject(entry.bucket, entry.key);
     if (stored === undefined) return;
     const { record } = stored;
+    // A delete marker written under versioning is a version S3 keeps (listed, deletable by id): never garbage.
+    if (record.deleted && record.versioning !== undefined) return;
     if (record.deleted) return this.tombstone(locator, stored, signal);
     if (record.bucket !== UPLOADS_BUCKET) return;
     const name = parseUploadKey(record.key);
@@ -273,6 +276,17 @@ export class GcWorker implements Worker {
         if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) referenced.add(partId(part.key, part.versionId));
       }
     }
+    if (upload.closed === 'completed' && !manifestFound && upload.manifestVersionId !== undefined) {
+      // Under bucket versioning an overwritten or deleted manifest lives on as a noncurrent version: its parts stay.
+      const kept = await this.askSetForVersion(locator.locate(upload.bucket, upload.key).nodes, upload.bucket, upload.key, upload.manifestVersionId, signal);
+      if (kept === undefined) return keep;
+      if (kept !== null) {
+        manifestFound = true;
+        for (const part of kept.parts ?? []) {
+          if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) referenced.add(partId(part.key, part.versionId));
+        }
+      }
+    }
     if (upload.closed === 'completed' && !manifestFound) {
       // The manifest is gone from every member: overwritten or deleted, so its parts are garbage once
       // readers that opened it have had the settle time to finish. Nothing newer yet (a completion not
@@ -314,6 +328,23 @@ export class GcWorker implements Worker {
     signal.throwIfAborted();
     const answered = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     return { answered, missing: set.length - answered.length };
+  }
+
+  /**
+   * One version of a key as any member of its set holds it (current or noncurrent); null when every
+   * member answered without it, undefined when some member did not answer (nothing can be decided).
+   */
+  private async askSetForVersion(set: readonly RingNode[], bucket: string, key: string, versionId: string, signal: AbortSignal): Promise<ObjectRecord | null | undefined> {
+    const { store, nodeId, peers } = this.options;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, async (node) => {
+      if (node.id === nodeId) return (await store.versionStatus(bucket, key, versionId))?.record ?? null;
+      return (await peers.get(node).versionStatus(bucket, key, versionId, { signal: timeout }))?.record ?? null;
+    });
+    signal.throwIfAborted();
+    if (outcomes.some((o) => !o.ok)) return undefined;
+    for (const o of outcomes) if (o.ok && o.value !== null) return o.value;
+    return null;
   }
 
   private peerSignal(signal: AbortSignal): AbortSignal {

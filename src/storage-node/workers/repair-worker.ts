@@ -183,7 +183,8 @@ export class RepairWorker implements ParallelWorker {
     const { store, rings, nodeId } = this.options;
     // Read ahead in a batch: another step or an audit's repair may have rebuilt it since.
     if (!(await store.metadata.isQuarantined(entry))) return null;
-    const current = await store.objectStatus(entry.bucket, entry.key);
+    // The quarantined version itself, current or (under bucket versioning) noncurrent.
+    const current = await store.versionStatus(entry.bucket, entry.key, entry.versionId);
     const self = rings.current?.nodes.find((node) => node.id === nodeId);
     if (current === undefined || current.record.versionId !== entry.versionId || current.shardIndex !== entry.shardIndex || self === undefined) {
       if (self !== undefined || current === undefined) await store.forgetQuarantined(entry);
@@ -295,7 +296,10 @@ export class RepairWorker implements ParallelWorker {
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(5_000)]);
     const answers = await fanOut([...candidates.values()], async (node) => {
       const client = this.options.peers.get(node);
-      return { client, status: await client.objectStatus(task.record.bucket, task.record.key, { signal: timeout }) };
+      const { bucket, key, versionId, versioning } = task.record;
+      // A version of a versioned bucket may be noncurrent: ask for it by id.
+      const status = versioning === undefined ? await client.objectStatus(bucket, key, { signal: timeout }) : await client.versionStatus(bucket, key, versionId, { signal: timeout });
+      return { client, status };
     });
     const sources = new Map<number, PeerClient>();
     for (const answer of answers) {

@@ -1,0 +1,185 @@
+import { DEFAULTS } from '../../common/index.js';
+import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { compareUtf8, quorumError } from '../s3/index.js';
+import { withTimeout } from './request-scope.js';
+
+/**
+ * A version listing request, in S3's terms. The listing resumes after version `afterVersion` of key
+ * `after` (`null` names its null version); without `afterVersion`, after every version of `after`;
+ * with `afterIsPrefix`, after every key starting with `after`.
+ */
+export interface VersionListRequest {
+  bucket: string;
+  prefix: string;
+  delimiter: string;
+  after: string;
+  afterVersion: string | undefined;
+  afterIsPrefix: boolean;
+  maxKeys: number;
+}
+
+/** One listed version or delete marker, and whether it is its key's latest. */
+export interface ListedVersion {
+  record: ObjectRecord;
+  isLatest: boolean;
+}
+
+/** A page of a version listing; `next` is where the following page starts. */
+export interface VersionListResult {
+  versions: ListedVersion[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  next: { key: string; version: ObjectRecord | undefined } | undefined;
+}
+
+/** Listing order: key ascending (UTF-8 bytes), then newest version first. */
+function compareEntries(a: ListEntry, b: ListEntry): number {
+  const byKey = compareUtf8(a.key, b.key);
+  if (byKey !== 0) return byKey;
+  return a.record.versionId === b.record.versionId ? 0 : a.record.versionId > b.record.versionId ? -1 : 1;
+}
+
+/** One node's ordered stream of version rows, fetched a page at a time. */
+class VersionCursor {
+  private buffer: ListEntry[] = [];
+  private position = 0;
+  private exhausted = false;
+  private after: string;
+  private afterVersion: string | undefined;
+  private afterIsPrefix: boolean;
+  private readonly node: NodeClient;
+  private readonly request: VersionListRequest;
+  private readonly signal: AbortSignal;
+  private readonly timeoutMs: number;
+
+  constructor(node: NodeClient, request: VersionListRequest, signal: AbortSignal, timeoutMs: number) {
+    this.node = node;
+    this.request = request;
+    this.signal = signal;
+    this.timeoutMs = timeoutMs;
+    this.after = request.after;
+    this.afterVersion = request.afterVersion;
+    this.afterIsPrefix = request.afterIsPrefix;
+  }
+
+  async head(): Promise<ListEntry | undefined> {
+    if (this.position < this.buffer.length) return this.buffer[this.position];
+    if (this.exhausted) return undefined;
+    const page = await this.node.listVersions(
+      {
+        bucket: this.request.bucket,
+        prefix: this.request.prefix,
+        after: this.after,
+        afterIsPrefix: this.afterIsPrefix,
+        limit: DEFAULTS.listPageEntries,
+        ...(this.afterVersion === undefined ? {} : { afterVersion: this.afterVersion }),
+      },
+      { signal: withTimeout(this.signal, this.timeoutMs) },
+    );
+    this.buffer = page.entries;
+    this.position = 0;
+    this.exhausted = !page.truncated;
+    const last = page.entries.at(-1);
+    if (last !== undefined) {
+      this.after = last.key;
+      this.afterVersion = last.record.versionId;
+      this.afterIsPrefix = false;
+    }
+    return this.buffer[0];
+  }
+
+  pop(): void {
+    this.position += 1;
+  }
+
+  /** Skips every row whose key starts with `prefix`, from the buffer and on the node. */
+  skipPrefix(prefix: string): void {
+    while (this.position < this.buffer.length && (this.buffer[this.position] as ListEntry).key.startsWith(prefix)) this.position += 1;
+    if (this.position === this.buffer.length && this.after.startsWith(prefix)) {
+      this.after = prefix;
+      this.afterVersion = undefined;
+      this.afterIsPrefix = true;
+    }
+  }
+}
+
+/**
+ * ListObjectVersions: merges every node's version rows (key ascending, newest first), keeps one copy
+ * of each version, marks each key's first version IsLatest, rolls keys up into common prefixes, and
+ * pages as S3 does (MaxKeys counts versions, delete markers and prefixes). Each node is read a page at
+ * a time, so the cost follows the page, not the number of versions a key has. Node failures are
+ * tolerated as in listObjects.
+ */
+export async function listVersions(
+  nodes: readonly NodeClient[],
+  request: VersionListRequest,
+  toleratedFailures: number,
+  signal: AbortSignal,
+  nodeTimeoutMs: number,
+): Promise<VersionListResult> {
+  let cursors = nodes.map((node) => new VersionCursor(node, request, signal, nodeTimeoutMs));
+  const failures: { nodeId: string; reason: string }[] = [];
+  const versions: ListedVersion[] = [];
+  const commonPrefixes: string[] = [];
+  // Resuming inside a key's versions: the key's latest was on an earlier page.
+  let lastKey: string | undefined = request.afterVersion === undefined || request.afterIsPrefix ? undefined : request.after;
+  let next: VersionListResult['next'];
+
+  const nextEntry = async (): Promise<ListedVersion | { prefix: string } | undefined> => {
+    for (;;) {
+      const heads = await Promise.all(
+        cursors.map(async (cursor, i) => {
+          try {
+            return await cursor.head();
+          } catch (err) {
+            failures.push({ nodeId: nodes[i]?.nodeId ?? String(i), reason: err instanceof Error ? err.message : String(err) });
+            return null;
+          }
+        }),
+      );
+      if (heads.includes(null)) {
+        if (failures.length > toleratedFailures) throw quorumError('list', failures);
+        cursors = cursors.filter((_cursor, i) => heads[i] !== null);
+        continue;
+      }
+      let smallest: ListEntry | undefined;
+      for (const head of heads) {
+        if (head && (smallest === undefined || compareEntries(head, smallest) < 0)) smallest = head;
+      }
+      if (smallest === undefined) return undefined;
+      let copy: ObjectRecord = smallest.record;
+      heads.forEach((head, i) => {
+        if (head === undefined || head === null || compareEntries(head, smallest) !== 0) return;
+        if (isNewerRecord(head.record, copy)) copy = head.record;
+        cursors[i]?.pop();
+      });
+      // A tombstone written without versioning is no version S3 would list: the key is simply gone.
+      if (copy.deleted && copy.versioning === undefined) continue;
+      if (request.delimiter !== '') {
+        const at = smallest.key.indexOf(request.delimiter, request.prefix.length);
+        if (at >= 0) {
+          const prefix = smallest.key.slice(0, at + request.delimiter.length);
+          for (const cursor of cursors) cursor.skipPrefix(prefix);
+          return { prefix };
+        }
+      }
+      const isLatest = lastKey !== smallest.key;
+      lastKey = smallest.key;
+      return { record: copy, isLatest };
+    }
+  };
+
+  while (versions.length + commonPrefixes.length < request.maxKeys) {
+    const entry = await nextEntry();
+    if (entry === undefined) return { versions, commonPrefixes, isTruncated: false, next: undefined };
+    if ('prefix' in entry) {
+      commonPrefixes.push(entry.prefix);
+      next = { key: entry.prefix, version: undefined };
+    } else {
+      versions.push(entry);
+      next = { key: entry.record.key, version: entry.record };
+    }
+  }
+  const following = await nextEntry();
+  return { versions, commonPrefixes, isTruncated: following !== undefined, next: following === undefined ? undefined : next };
+}

@@ -1,0 +1,33 @@
+import { bucketVersioning, deleteKey, deleteVersion, metadataSignal, resolveNamedVersion } from '../data-path/index.js';
+import type { RequestContext } from '../http/index.js';
+import { s3VersionId } from '../s3/index.js';
+
+/** What a delete did, as DeleteObject's headers and DeleteObjects' entries report it. */
+export interface DeleteOutcome {
+  /** The version removed or the marker written was a delete marker. */
+  deleteMarker: boolean;
+  /** The version id to report: the one removed, or the new marker's; undefined when S3 reports none. */
+  versionId: string | undefined;
+}
+
+/**
+ * Deletes as S3 does. Without a versionId: a delete marker (a versioned one under bucket versioning,
+ * the null one while suspended, a plain tombstone without versioning). With one (`null` included): that
+ * version, or marker, is removed for good, and deleting one that does not exist still succeeds.
+ */
+export async function deleteObjectVersion(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined): Promise<DeleteOutcome> {
+  const versioning = await bucketVersioning(ctx, bucket);
+  if (versionId === undefined || (versionId === 'null' && versioning === undefined)) {
+    // Without versioning the null version is the key's only one: a tombstone removes it as a plain delete does.
+    const marker = await deleteKey(ctx, bucket, key);
+    if (versionId !== undefined) return { deleteMarker: false, versionId };
+    return versioning === undefined ? { deleteMarker: false, versionId: undefined } : { deleteMarker: true, versionId: s3VersionId(marker) };
+  }
+  let internalId: string | undefined = versionId;
+  if (versionId === 'null') {
+    const found = await resolveNamedVersion(ctx.services.cluster.readSets(bucket, key), bucket, key, 'null', ctx.services.erasure, metadataSignal(ctx));
+    internalId = found?.record.versionId;
+  }
+  const removed = internalId === undefined ? null : await deleteVersion(ctx, bucket, key, internalId);
+  return { deleteMarker: removed?.deleted === true, versionId };
+}
