@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { ErasureParams, ShardRef } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import type { MetadataStore } from './metadata-store.js';
-import { encodeShardImage, writeShardFile, type ShardHeader } from './shard-file.js';
+import { WRITE_BEHIND_BYTES, encodeShardImage, writeShardFile, type ShardHeader } from './shard-file.js';
 import { shardFileName, syncDirectory } from './shard-paths.js';
 import type { SpaceClaim } from './space-ledger.js';
 
@@ -90,7 +90,7 @@ export class ShardWriter {
     let handle: FileHandle | undefined;
     try {
       handle = await open(tmpPath, 'wx');
-      const sizeBytes = await writeShardFile(handle, source, header, hash);
+      const sizeBytes = await writeShardFile(handle, source, header, hash, undefined, fsync ? { writeBehindBytes: WRITE_BEHIND_BYTES } : {});
       signal?.throwIfAborted();
       if (fsync) await handle.sync();
       await handle.close();

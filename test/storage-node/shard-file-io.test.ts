@@ -207,3 +207,49 @@ t.test('an inline image is read and verified where it lies, without copies', asy
     'every yielded chunk is a view of the image',
   );
 });
+
+/** Opens a file whose datasync calls are counted, or fail with `failWith` when given. */
+async function watchedHandle(name: string, failWith?: Error): Promise<{ handle: FileHandle; syncs: () => number }> {
+  const handle = await open(join(dir, name), 'w');
+  const datasync = handle.datasync.bind(handle);
+  let syncs = 0;
+  handle.datasync = async () => {
+    syncs += 1;
+    if (failWith !== undefined) throw failWith;
+    return datasync();
+  };
+  return { handle, syncs: () => syncs };
+}
+
+t.test('a large shard is synced behind its writes as it arrives, and the file is the same', async (t) => {
+  const bytes = seededBytes(3 * 1024 * 1024, 11);
+  const pieces = cut(bytes, [64 * 1024]);
+  const { handle, syncs } = await watchedHandle('write-behind');
+  try {
+    await writeShardFile(handle, streamOf(pieces), header, hash, DEFAULT_CHUNK_BYTES, { writeBehindBytes: 1024 * 1024 });
+  } finally {
+    await handle.close();
+  }
+  // How many depends on the disk (one sync at a time): at least one ran before the write ended.
+  t.ok(syncs() >= 1, `background syncs while writing (${syncs()})`);
+  t.ok((await readFile(join(dir, 'write-behind'))).equals(encodeShardImage([bytes], header, hash)), 'same bytes as without write-behind');
+  const { handle: plain, syncs: plainSyncs } = await watchedHandle('no-write-behind');
+  try {
+    await writeShardFile(plain, streamOf(pieces), header, hash);
+  } finally {
+    await plain.close();
+  }
+  t.equal(plainSyncs(), 0, 'no background sync unless asked (files written with fsync off)');
+});
+
+t.test('a write-behind sync that fails fails the shard write, so no later fsync can hide the error', async (t) => {
+  const { handle } = await watchedHandle('write-behind-fails', Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+  try {
+    await t.rejects(
+      writeShardFile(handle, streamOf(cut(seededBytes(3 * 1024 * 1024, 12), [64 * 1024])), header, hash, DEFAULT_CHUNK_BYTES, { writeBehindBytes: 1024 * 1024 }),
+      { code: 'EIO' },
+    );
+  } finally {
+    await handle.close();
+  }
+});
