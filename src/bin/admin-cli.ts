@@ -5,6 +5,7 @@ import { DEFAULTS, NodeSettings, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
+import { runUserCli } from './user-cli.js';
 
 /** Where `tessera admin` sends its requests: each node's id and address, and the cluster secret that signs them. */
 export interface AdminTarget {
@@ -13,6 +14,7 @@ export interface AdminTarget {
 }
 
 const USAGE = `usage: tessera admin <status|scrub> [--config FILE | --data DIR] [--fast] [--json]
+       tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected
@@ -26,6 +28,7 @@ or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and
 /** `tessera admin status|scrub`. */
 export async function runAdminCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
   const [command, ...rest] = args;
+  if (command === 'user' || command === 'key') return runUserCli(command, rest, env, io);
   if (command !== 'status' && command !== 'scrub') {
     io.stderr(USAGE);
     return 2;

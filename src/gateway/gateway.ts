@@ -5,7 +5,7 @@ import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../commo
 import { createCodec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
-import { BucketService, StripePool } from './data-path/index.js';
+import { BucketService, StripePool, UserDirectory } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { createS3App, registerHealthRoutes, type GatewayHealth } from './http/index.js';
 import { resolveOperation } from './operations.js';
@@ -42,6 +42,7 @@ export class Gateway {
   private readonly clock: HybridClock;
   private cluster: ClusterView | undefined;
   private digestPool: DigestPool | undefined;
+  private users: UserDirectory | undefined;
   private app: FastifyInstance | undefined;
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
@@ -86,7 +87,16 @@ export class Gateway {
     this.cluster = cluster;
     const codec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
     const clock = this.clock;
-    const secrets = new Map(config.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
+    const ownerId = config.credentials[0]?.accessKeyId ?? 'tessera';
+    const users = new UserDirectory({
+      cluster,
+      logger: this.logger.child({ component: 'users' }),
+      adminCredentials: config.credentials,
+      adminId: ownerId,
+      timeoutMs: config.metadataTimeoutMs,
+    });
+    this.users = users;
+    await users.start();
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
     const app = createS3App({
@@ -98,14 +108,14 @@ export class Gateway {
         codec,
         erasure: config.erasure,
         region: config.region,
-        ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
+        users,
+        ownerId,
         metadataTimeoutMs: config.metadataTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
         logger: this.logger,
         digestPool,
         stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
       },
-      credentials: { secretKeyFor: (accessKeyId) => secrets.get(accessKeyId) },
       baseDomain: config.baseDomain,
       https: await readTls(config),
     });
@@ -224,6 +234,7 @@ export class Gateway {
   async close(): Promise<void> {
     this.stopping.abort();
     this.watcher?.close();
+    this.users?.close();
     await this.follower?.close();
     await this.app?.close();
     await this.cluster?.close();

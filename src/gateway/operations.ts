@@ -36,6 +36,7 @@ import {
   uploadPart,
   uploadPartCopy,
 } from './handlers/index.js';
+import type { S3Action } from './access/index.js';
 import type { Handler } from './http/index.js';
 import { FIXED_BUCKET_CONFIGURATIONS, S3Error, UNCONFIGURED_BUCKET_SUBRESOURCES, type S3Target } from './s3/index.js';
 
@@ -53,6 +54,8 @@ export interface Operation {
   optional?: readonly string[];
   /** A request header that selects this operation over the row after it (`x-amz-copy-source`). */
   header?: string;
+  /** The S3 action it performs: what the access decision checks (src/gateway/access/). */
+  action: S3Action;
   /** Serves the request (src/gateway/handlers/). */
   handler: Handler;
 }
@@ -64,46 +67,46 @@ const VERSIONED = ['versionId'] as const;
  * request takes the first row that matches it; adding an operation is adding its row.
  */
 export const OPERATIONS: readonly Operation[] = [
-  { name: 'ListBuckets', method: 'GET', scope: 'service', handler: listBuckets },
-  { name: 'GetBucketLocation', method: 'GET', scope: 'bucket', subresources: ['location'], handler: getBucketLocation },
-  { name: 'GetBucketVersioning', method: 'GET', scope: 'bucket', subresources: ['versioning'], handler: getBucketVersioning },
-  { name: 'ListObjectVersions', method: 'GET', scope: 'bucket', subresources: ['versions'], handler: listObjectVersions },
-  { name: 'DeleteObjects', method: 'POST', scope: 'bucket', subresources: ['delete'], handler: deleteObjects },
-  { name: 'GetBucketCors', method: 'GET', scope: 'bucket', subresources: ['cors'], handler: getBucketCors },
-  { name: 'PutBucketCors', method: 'PUT', scope: 'bucket', subresources: ['cors'], handler: putBucketCors },
-  { name: 'DeleteBucketCors', method: 'DELETE', scope: 'bucket', subresources: ['cors'], handler: deleteBucketCors },
-  { name: 'GetBucketAcl', method: 'GET', scope: 'bucket', subresources: ['acl'], handler: getBucketAcl },
-  { name: 'PutBucketAcl', method: 'PUT', scope: 'bucket', subresources: ['acl'], handler: putBucketAcl },
-  { name: 'GetBucketTagging', method: 'GET', scope: 'bucket', subresources: ['tagging'], handler: getBucketTagging },
-  { name: 'PutBucketTagging', method: 'PUT', scope: 'bucket', subresources: ['tagging'], handler: putBucketTagging },
-  { name: 'DeleteBucketTagging', method: 'DELETE', scope: 'bucket', subresources: ['tagging'], handler: deleteBucketTagging },
+  { name: 'ListBuckets', method: 'GET', scope: 'service', action: 's3:ListAllMyBuckets', handler: listBuckets },
+  { name: 'GetBucketLocation', method: 'GET', scope: 'bucket', subresources: ['location'], action: 's3:GetBucketConfiguration', handler: getBucketLocation },
+  { name: 'GetBucketVersioning', method: 'GET', scope: 'bucket', subresources: ['versioning'], action: 's3:GetBucketConfiguration', handler: getBucketVersioning },
+  { name: 'ListObjectVersions', method: 'GET', scope: 'bucket', subresources: ['versions'], action: 's3:ListBucketVersions', handler: listObjectVersions },
+  { name: 'DeleteObjects', method: 'POST', scope: 'bucket', subresources: ['delete'], action: 's3:DeleteObject', handler: deleteObjects },
+  { name: 'GetBucketCors', method: 'GET', scope: 'bucket', subresources: ['cors'], action: 's3:GetBucketConfiguration', handler: getBucketCors },
+  { name: 'PutBucketCors', method: 'PUT', scope: 'bucket', subresources: ['cors'], action: 's3:PutBucketConfiguration', handler: putBucketCors },
+  { name: 'DeleteBucketCors', method: 'DELETE', scope: 'bucket', subresources: ['cors'], action: 's3:PutBucketConfiguration', handler: deleteBucketCors },
+  { name: 'GetBucketAcl', method: 'GET', scope: 'bucket', subresources: ['acl'], action: 's3:GetBucketAcl', handler: getBucketAcl },
+  { name: 'PutBucketAcl', method: 'PUT', scope: 'bucket', subresources: ['acl'], action: 's3:PutBucketAcl', handler: putBucketAcl },
+  { name: 'GetBucketTagging', method: 'GET', scope: 'bucket', subresources: ['tagging'], action: 's3:GetBucketConfiguration', handler: getBucketTagging },
+  { name: 'PutBucketTagging', method: 'PUT', scope: 'bucket', subresources: ['tagging'], action: 's3:PutBucketConfiguration', handler: putBucketTagging },
+  { name: 'DeleteBucketTagging', method: 'DELETE', scope: 'bucket', subresources: ['tagging'], action: 's3:PutBucketConfiguration', handler: deleteBucketTagging },
   ...Object.keys(FIXED_BUCKET_CONFIGURATIONS).map(
-    (name): Operation => ({ name: 'GetBucketFixedConfiguration', method: 'GET', scope: 'bucket', subresources: [name], handler: getBucketFixedConfiguration }),
+    (name): Operation => ({ name: 'GetBucketFixedConfiguration', method: 'GET', scope: 'bucket', subresources: [name], action: 's3:GetBucketConfiguration', handler: getBucketFixedConfiguration }),
   ),
   ...Object.keys(UNCONFIGURED_BUCKET_SUBRESOURCES).map(
-    (name): Operation => ({ name: 'GetBucketUnconfigured', method: 'GET', scope: 'bucket', subresources: [name], handler: getBucketUnconfigured }),
+    (name): Operation => ({ name: 'GetBucketUnconfigured', method: 'GET', scope: 'bucket', subresources: [name], action: 's3:GetBucketConfiguration', handler: getBucketUnconfigured }),
   ),
-  { name: 'ListMultipartUploads', method: 'GET', scope: 'bucket', subresources: ['uploads'], handler: listMultipartUploads },
-  { name: 'CreateMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploads'], handler: createMultipartUpload },
-  { name: 'UploadPartCopy', method: 'PUT', scope: 'object', subresources: ['partNumber', 'uploadId'], header: 'x-amz-copy-source', handler: uploadPartCopy },
-  { name: 'UploadPart', method: 'PUT', scope: 'object', subresources: ['partNumber', 'uploadId'], handler: uploadPart },
-  { name: 'CompleteMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploadId'], handler: completeMultipartUpload },
-  { name: 'AbortMultipartUpload', method: 'DELETE', scope: 'object', subresources: ['uploadId'], handler: abortMultipartUpload },
-  { name: 'ListParts', method: 'GET', scope: 'object', subresources: ['uploadId'], handler: listParts },
-  { name: 'GetObjectTagging', method: 'GET', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: getObjectTagging },
-  { name: 'PutObjectTagging', method: 'PUT', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: putObjectTagging },
-  { name: 'DeleteObjectTagging', method: 'DELETE', scope: 'object', subresources: ['tagging'], optional: VERSIONED, handler: deleteObjectTagging },
-  { name: 'GetObjectAcl', method: 'GET', scope: 'object', subresources: ['acl'], optional: VERSIONED, handler: getObjectAcl },
-  { name: 'PutObjectAcl', method: 'PUT', scope: 'object', subresources: ['acl'], optional: VERSIONED, handler: putObjectAcl },
-  { name: 'CreateBucket', method: 'PUT', scope: 'bucket', handler: createBucket },
-  { name: 'HeadBucket', method: 'HEAD', scope: 'bucket', handler: headBucket },
-  { name: 'DeleteBucket', method: 'DELETE', scope: 'bucket', handler: deleteBucket },
-  { name: 'ListObjects', method: 'GET', scope: 'bucket', handler: listObjectsHandler },
-  { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source', handler: copyObject },
-  { name: 'PutObject', method: 'PUT', scope: 'object', handler: putObject },
-  { name: 'GetObject', method: 'GET', scope: 'object', optional: VERSIONED, handler: getObject },
-  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: VERSIONED, handler: headObject },
-  { name: 'DeleteObject', method: 'DELETE', scope: 'object', optional: VERSIONED, handler: deleteObject },
+  { name: 'ListMultipartUploads', method: 'GET', scope: 'bucket', subresources: ['uploads'], action: 's3:ListBucketMultipartUploads', handler: listMultipartUploads },
+  { name: 'CreateMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploads'], action: 's3:PutObject', handler: createMultipartUpload },
+  { name: 'UploadPartCopy', method: 'PUT', scope: 'object', subresources: ['partNumber', 'uploadId'], header: 'x-amz-copy-source', action: 's3:PutObject', handler: uploadPartCopy },
+  { name: 'UploadPart', method: 'PUT', scope: 'object', subresources: ['partNumber', 'uploadId'], action: 's3:PutObject', handler: uploadPart },
+  { name: 'CompleteMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploadId'], action: 's3:PutObject', handler: completeMultipartUpload },
+  { name: 'AbortMultipartUpload', method: 'DELETE', scope: 'object', subresources: ['uploadId'], action: 's3:AbortMultipartUpload', handler: abortMultipartUpload },
+  { name: 'ListParts', method: 'GET', scope: 'object', subresources: ['uploadId'], action: 's3:ListMultipartUploadParts', handler: listParts },
+  { name: 'GetObjectTagging', method: 'GET', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:GetObjectTagging', handler: getObjectTagging },
+  { name: 'PutObjectTagging', method: 'PUT', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:PutObjectTagging', handler: putObjectTagging },
+  { name: 'DeleteObjectTagging', method: 'DELETE', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:PutObjectTagging', handler: deleteObjectTagging },
+  { name: 'GetObjectAcl', method: 'GET', scope: 'object', subresources: ['acl'], optional: VERSIONED, action: 's3:GetObjectAcl', handler: getObjectAcl },
+  { name: 'PutObjectAcl', method: 'PUT', scope: 'object', subresources: ['acl'], optional: VERSIONED, action: 's3:PutObjectAcl', handler: putObjectAcl },
+  { name: 'CreateBucket', method: 'PUT', scope: 'bucket', action: 's3:CreateBucket', handler: createBucket },
+  { name: 'HeadBucket', method: 'HEAD', scope: 'bucket', action: 's3:ListBucket', handler: headBucket },
+  { name: 'DeleteBucket', method: 'DELETE', scope: 'bucket', action: 's3:DeleteBucket', handler: deleteBucket },
+  { name: 'ListObjects', method: 'GET', scope: 'bucket', action: 's3:ListBucket', handler: listObjectsHandler },
+  { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source', action: 's3:PutObject', handler: copyObject },
+  { name: 'PutObject', method: 'PUT', scope: 'object', action: 's3:PutObject', handler: putObject },
+  { name: 'GetObject', method: 'GET', scope: 'object', optional: VERSIONED, action: 's3:GetObject', handler: getObject },
+  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: VERSIONED, action: 's3:GetObject', handler: headObject },
+  { name: 'DeleteObject', method: 'DELETE', scope: 'object', optional: VERSIONED, action: 's3:DeleteObject', handler: deleteObject },
 ];
 
 /**

@@ -17,3 +17,4 @@ export {
 export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';
 export * from './node-reports.js';
 export { MESSAGE_CHECKS, checkFor } from './message-checks.js';
+export { majorityOf, readUserRecords, writeUserRecord } from './user-records.js';

@@ -16,6 +16,8 @@ import {
   RingOfferResponse,
   ShardRef,
   TagUpdateRequest,
+  UserRecord,
+  UsersResponse,
   WireName,
 } from './protocol.js';
 
@@ -38,6 +40,8 @@ export const MESSAGE_CHECKS = {
   batchAnswer: new SchemaCheck('batch answer', BatchResponse),
   list: new SchemaCheck('listing', ListResponse),
   buckets: new SchemaCheck('bucket list', BucketsResponse),
+  user: new SchemaCheck('user record', UserRecord),
+  users: new SchemaCheck('user list', UsersResponse),
   ringOffer: new SchemaCheck('ring offer answer', RingOfferResponse),
   health: new SchemaCheck('health report', NodeHealth),
   partitionDigest: new SchemaCheck('partition digest', PartitionDigest),

@@ -285,7 +285,8 @@ export class ShardStore {
         throw new ShardStoreError('NotFound', 'this version is not the current one on this node');
       }
       if ((current.record.tagsRevision ?? '') >= request.tagsRevision) return;
-      await this.metadata.rewriteObject({ ...current, record: { ...current.record, tags: request.tags, tagsRevision: request.tagsRevision } });
+      const grants = request.grants === undefined ? {} : { grants: request.grants };
+      await this.metadata.rewriteObject({ ...current, record: { ...current.record, tags: request.tags, tagsRevision: request.tagsRevision, ...grants } });
     });
   }
 

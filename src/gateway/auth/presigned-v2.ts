@@ -90,6 +90,7 @@ export function presignedV2Auth(
   }
   return {
     accessKeyId,
+    anonymous: false,
     presigned: true,
     payloadMode: 'unsigned',
     decodedContentLength: undefined,

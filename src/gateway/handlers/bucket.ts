@@ -1,15 +1,20 @@
 import { metadataSignal } from '../data-path/index.js';
-import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
+import { aclFromHeaders } from '../access/index.js';
+import { bucketOf, bucketOwnerOf, header, readSmallBody, type RequestContext } from '../http/index.js';
 import { renderXml, S3Error } from '../s3/index.js';
-import { refuseAclHeaders } from './object-attributes.js';
+import { knownUser, requesterId } from './request-acl.js';
 
 const XML = 'application/xml';
 
 /** ListBuckets. */
 export async function listBuckets(ctx: RequestContext): Promise<void> {
-  const buckets = await ctx.services.buckets.list(metadataSignal(ctx));
+  const all = await ctx.services.buckets.list(metadataSignal(ctx));
+  const { principal } = ctx.access;
+  const me = requesterId(ctx);
+  // A user lists the buckets it owns; the administrator, every bucket.
+  const buckets = principal.kind === 'admin' ? all : all.filter((b) => bucketOwnerOf(ctx, b) === me);
   const body = renderXml('ListAllMyBucketsResult', {
-    Owner: { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId },
+    Owner: { ID: me, DisplayName: ctx.services.users.displayName(me) },
     Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: new Date(b.createdMs).toISOString() })) },
   });
   await ctx.reply.type(XML).send(body);
@@ -18,13 +23,18 @@ export async function listBuckets(ctx: RequestContext): Promise<void> {
 /** CreateBucket: the body, if any, may only name a location constraint, which any region satisfies. */
 export async function createBucket(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  refuseAclHeaders(ctx, 'bucket');
+  const owner = requesterId(ctx);
+  const grants = aclFromHeaders(ctx.request.headers, owner, owner, knownUser(ctx));
   // Object Lock needs versioning and retention, which Tessera does not have: refuse rather than pretend.
   if (header(ctx, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
     throw new S3Error('NotImplemented', { message: 'Object Lock is not implemented.', fields: { Header: 'x-amz-bucket-object-lock-enabled' } });
   }
   await readSmallBody(ctx, 64 * 1024);
-  const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx));
+  const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx), {
+    owner: ctx.access.principal.kind === 'admin' ? undefined : owner,
+    grants,
+  });
+  if (outcome === 'taken') throw new S3Error('BucketAlreadyExists', { fields: { BucketName: bucket } });
   // S3 answers a repeated create of one's own bucket with 200 in us-east-1 (legacy behaviour every SDK
   // relies on there: a retried CreateBucket whose first answer was lost succeeds) and 409 elsewhere.
   if (outcome === 'existed' && ctx.services.region !== 'us-east-1') {

@@ -1,23 +1,26 @@
 import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/index.js';
 import { metadataSignal, openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
-import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
+import { bucketOf, header, keyOf, requireObjectAccess, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, type CopySource } from '../s3/index.js';
 import { requireCurrentVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
-import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { attributesOf } from './object-attributes.js';
+import { objectAclFields } from './request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { MAX_PUT_BYTES } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /** The copy source's current version after its bucket, version id and x-amz-copy-source-if-* checks. */
 async function resolveSource(ctx: RequestContext, source: CopySource): Promise<ResolvedVersion> {
-  await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
+  const sourceBucket = await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
   // Unversioned buckets: `null` is the current version, any other id does not exist.
   if (source.versionId !== undefined && source.versionId !== 'null') {
     throw new S3Error('NoSuchVersion', { fields: { Key: source.key, VersionId: source.versionId } });
   }
   const version = await requireCurrentVersion(ctx, source.bucket, source.key);
+  // Reading the source needs READ on it, as a GetObject would.
+  requireObjectAccess(ctx, sourceBucket, version.record, 'READ');
   checkCopySourceConditions(ctx, version.record);
   return version;
 }
@@ -70,7 +73,6 @@ function copyResult(record: ObjectRecord, withType: boolean): Record<string, unk
 export async function copyObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  refuseAclHeaders(ctx, 'object');
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
   const metadataDirective = directiveOf(ctx, 'x-amz-metadata-directive');
   const taggingDirective = directiveOf(ctx, 'x-amz-tagging-directive');
@@ -83,7 +85,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     });
   }
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const target = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const aclFields = objectAclFields(ctx, target);
   const version = await resolveSource(ctx, source);
   const from = version.record;
   if (from.sizeBytes > MAX_PUT_BYTES) {
@@ -96,6 +99,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
     userMetadata: requestAttributes?.userMetadata ?? from.userMetadata,
     headers: requestAttributes?.headers ?? from.headers,
     tags: requestTags ?? from.tags ?? {},
+    // The copy is a new object of the requester's: the source's ACL does not travel with it.
+    ...aclFields,
   };
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);

@@ -1,5 +1,6 @@
 import { metadataSignal, resolveVersion, type ResolveOptions, type ResolvedVersion } from '../data-path/index.js';
-import type { RequestContext } from '../http/index.js';
+import type { BucketRecord } from '../../rpc/index.js';
+import { requireObjectAccess, type RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
 
 /**
@@ -13,10 +14,23 @@ export function requireNullVersion(ctx: RequestContext): boolean {
   return true;
 }
 
-/** The key's current version, or NoSuchKey. */
-export async function requireCurrentVersion(ctx: RequestContext, bucket: string, key: string, options: ResolveOptions = {}): Promise<ResolvedVersion> {
+/**
+ * The key's current version, or NoSuchKey. When it is the request's own object, the access decision's
+ * object check runs here, on the version's ACL (`bucket`: the bucket's record, read if not given).
+ */
+export async function requireCurrentVersion(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  options: ResolveOptions & { bucket?: BucketRecord } = {},
+): Promise<ResolvedVersion> {
   const { services } = ctx;
   const version = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), options);
   if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
+  const permission = ctx.access.objectPermission;
+  if (permission !== undefined && bucket === ctx.target.bucket && key === ctx.target.key) {
+    const bucketRecord = options.bucket ?? (await services.buckets.require(bucket, metadataSignal(ctx)));
+    requireObjectAccess(ctx, bucketRecord, version.record, permission);
+  }
   return version;
 }

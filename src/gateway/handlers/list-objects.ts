@@ -1,4 +1,5 @@
 import type { ObjectRecord } from '../../rpc/index.js';
+import { bucketOwnerNamed, ownerElement } from './request-acl.js';
 import { listObjects, metadataSignal, type ListResult } from '../data-path/index.js';
 import { bucketOf, type RequestContext } from '../http/index.js';
 import { listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
@@ -47,10 +48,6 @@ function maxKeysOf(raw: string | undefined): number {
   return Math.min(Number(raw), 1000);
 }
 
-function owner(ctx: RequestContext): { ID: string; DisplayName: string } {
-  return { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId };
-}
-
 /** ChecksumAlgorithm and ChecksumType of a listed object, when it has a checksum (S3 lists them since 2025). */
 function checksumListFields(record: ObjectRecord): Record<string, string> {
   const algorithm = Object.keys(record.checksums)[0];
@@ -75,6 +72,7 @@ async function listPage(ctx: RequestContext, bucket: string, prefix: string, del
  */
 export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
+  const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;
   const v2 = query.get('list-type') === '2';
   const encodingType = query.get('encoding-type');
@@ -108,7 +106,7 @@ export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
     ETag: record.etag,
     ...checksumListFields(record),
     Size: record.sizeBytes,
-    ...(fetchOwner ? { Owner: owner(ctx) } : {}),
+    ...(fetchOwner ? { Owner: ownerElement(ctx, bucketOwner, record) } : {}),
     StorageClass: 'STANDARD',
   }));
   body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
@@ -121,6 +119,7 @@ export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
  */
 export async function listObjectVersions(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
+  const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;
   const encodingType = query.get('encoding-type');
   const encode = listFieldEncoder(encodingType);
@@ -159,7 +158,7 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
     ETag: record.etag,
     ...checksumListFields(record),
     Size: record.sizeBytes,
-    Owner: owner(ctx),
+    Owner: ownerElement(ctx, bucketOwner, record),
     StorageClass: 'STANDARD',
   }));
   body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));

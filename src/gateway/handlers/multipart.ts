@@ -11,7 +11,8 @@ import {
   headersWithoutObjectChecksums,
   uploadChecksumOf,
 } from './multipart-checksums.js';
-import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { attributesOf } from './object-attributes.js';
+import { objectAclFields } from './request-acl.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
@@ -52,10 +53,10 @@ function newUploadId(ctx: RequestContext): string {
 export async function createMultipartUpload(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
   const checksum = uploadChecksumOf(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  Object.assign(attributes, objectAclFields(ctx, bucketRecord));
   const uploadId = newUploadId(ctx);
   const { tags, ...rest } = attributes;
   const marker: ObjectRecord = {
@@ -187,6 +188,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     userMetadata: marker.userMetadata,
     headers: marker.headers,
     ...(marker.tags === undefined ? {} : { tags: marker.tags }),
+    ...(marker.owner === undefined ? {} : { owner: marker.owner }),
+    ...(marker.grants === undefined ? {} : { grants: marker.grants }),
     checksums: checksum === undefined ? {} : { [checksum.algorithm]: checksum.value },
     ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,

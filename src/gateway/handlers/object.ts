@@ -4,7 +4,8 @@ import { deleteKey, metadataSignal, openStoredObject } from '../data-path/index.
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { parseRange, tagCount } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
-import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { attributesOf } from './object-attributes.js';
+import { objectAclFields } from './request-acl.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 
@@ -12,10 +13,10 @@ import { setChecksumHeaders, writeBody } from './upload-body.js';
 export async function putObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
   const preconditions = writePreconditionsOf(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  Object.assign(attributes, objectAclFields(ctx, bucketRecord));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
   await check?.();
@@ -76,10 +77,8 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const { services } = ctx;
   const namedVersion = requireNullVersion(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
-  const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
-  const lookup = requireCurrentVersion(ctx, bucket, key, { withInlineShards: !headOnly });
-  lookup.catch(() => undefined);
-  await bucketRecord;
+  const bucketRecord = await services.buckets.require(bucket, metadataSignal(ctx));
+  const lookup = requireCurrentVersion(ctx, bucket, key, { withInlineShards: !headOnly, bucket: bucketRecord });
   const version = await lookup;
   const { record } = version;
   checkReadConditions(ctx, record);

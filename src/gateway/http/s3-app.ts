@@ -1,10 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex } from '../../common/index.js';
-import { authenticate, type CredentialStore } from '../auth/index.js';
+import type { S3Action } from '../access/index.js';
+import { authenticate, type AuthRequest, type AuthResult } from '../auth/index.js';
 import type { GatewayServices } from '../data-path/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
+import { authorize } from './authorize.js';
 import type { Handler } from './request-context.js';
 
 /**
@@ -15,13 +17,12 @@ export type OperationRouter = (
   method: string,
   target: S3Target,
   headers: Readonly<Record<string, string | string[] | undefined>>,
-) => { name: string; handler: Handler };
+) => { name: string; handler: Handler; action: S3Action };
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {
   services: GatewayServices;
   route: OperationRouter;
-  credentials: CredentialStore;
   /** Base domain for virtual-hosted-style addressing (`bucket.<baseDomain>`); path style always works. */
   baseDomain?: string | undefined;
   /** PEM private key and certificate chain: serve HTTPS instead of HTTP. */
@@ -80,11 +81,12 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     handler: async (request, reply) => {
       const rawUrl = request.raw.url ?? '/';
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
-      const auth = authenticate(
+      const auth = await authenticateRequest(
         { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers },
-        options.credentials,
-        { nowMs: services.clock.nowMs() },
+        services,
       );
+      const principal = auth.anonymous ? ({ kind: 'anonymous' } as const) : services.users.lookup(auth.accessKeyId)?.principal;
+      if (principal === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: auth.accessKeyId } });
       const operation = options.route(request.method, target, request.headers);
       const disconnect = new AbortController();
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
@@ -95,7 +97,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       reply.raw.once('close', onClose);
       request.log.debug({ operation: operation.name, bucket: target.bucket, key: target.key }, 'request');
       try {
-        const ctx = { request, reply, target, auth, signal: disconnect.signal, services };
+        const scope = { request, reply, target, auth, signal: disconnect.signal, services };
+        const ctx = { ...scope, access: await authorize(scope, principal, operation.action) };
         await applyCors(ctx);
         await operation.handler(ctx);
       } finally {
@@ -105,6 +108,22 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     },
   });
   return app;
+}
+
+/**
+ * Verifies the request's signature against the cluster's keys. A key the gateway does not know yet
+ * (a user added a moment ago through another gateway or the admin command) makes it re-read the
+ * users once before the request is refused.
+ */
+async function authenticateRequest(req: AuthRequest, services: S3AppOptions['services']): Promise<AuthResult> {
+  const credentials = { secretKeyFor: (accessKeyId: string) => services.users.lookup(accessKeyId)?.secretAccessKey };
+  try {
+    return authenticate(req, credentials, { nowMs: services.clock.nowMs() });
+  } catch (err) {
+    if (!(err instanceof S3Error && err.code === 'InvalidAccessKeyId')) throw err;
+    await services.users.refreshSoon(services.clock.nowMs());
+    return authenticate(req, credentials, { nowMs: services.clock.nowMs() });
+  }
 }
 
 const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary']);

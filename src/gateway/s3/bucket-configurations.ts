@@ -17,7 +17,7 @@ export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
  * ownership, owner pays) or an empty document meaning "none" (logging, notifications, acceleration).
  */
 export const FIXED_BUCKET_CONFIGURATIONS: Readonly<Record<string, { root: string; body: Record<string, unknown> }>> = {
-  ownershipControls: { root: 'OwnershipControls', body: { Rule: { ObjectOwnership: 'BucketOwnerEnforced' } } },
+  ownershipControls: { root: 'OwnershipControls', body: { Rule: { ObjectOwnership: 'ObjectWriter' } } },
   requestPayment: { root: 'RequestPaymentConfiguration', body: { Payer: 'BucketOwner' } },
   logging: { root: 'BucketLoggingStatus', body: {} },
   notification: { root: 'NotificationConfiguration', body: {} },

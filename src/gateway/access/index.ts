@@ -1,0 +1,5 @@
+// Who may do what: principals, ACL grants and the one access decision every operation goes through.
+// Pure: the bucket and object records it judges are handed in.
+export { aclFromHeaders, ALL_USERS_URI, AUTHENTICATED_USERS_URI, CANNED_ACLS, cannedGrants, hasAclHeaders, isGroup, isPermission, type AclPermission, type Grant } from './acl.js';
+export { parseAclXml, renderAcl } from './acl-xml.js';
+export { ACTIONS, aclAllows, requireAcl, type Principal, type Requirement, type S3Action } from './decide.js';

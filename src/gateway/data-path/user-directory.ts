@@ -1,0 +1,121 @@
+import type { Logger } from '../../common/index.js';
+import { readUserRecords, type UserRecord } from '../../rpc/index.js';
+import type { Principal } from '../access/index.js';
+import type { ClusterView } from '../cluster/index.js';
+
+/** How often a gateway re-reads the users from the nodes: a change is seen within this. */
+export const USER_REFRESH_MS = 2_000;
+/** Shortest interval between two refreshes an unknown access key triggers: a flood of bad keys costs the nodes little. */
+const MISS_REFRESH_MS = 500;
+
+/** A known access key: its secret and who it belongs to. */
+export interface KeyEntry {
+  secretAccessKey: string;
+  principal: Principal;
+}
+
+/**
+ * The users and access keys of the cluster, as this gateway knows them: the administrator's keys
+ * from the configuration, plus every user the nodes hold, re-read in the background every few
+ * seconds and at once (rate-limited) when a request names a key not yet known. Lookups are
+ * synchronous, so a request never waits for the nodes unless its key is new.
+ * Secrets are held here and handed only to signature checks; nothing here logs a record.
+ */
+export class UserDirectory {
+  private readonly cluster: ClusterView;
+  private readonly logger: Logger;
+  private readonly refreshMs: number;
+  private readonly timeoutMs: number;
+  private readonly admin: Principal & { kind: 'admin' };
+  private readonly adminKeys: ReadonlyMap<string, string>;
+  private keys = new Map<string, KeyEntry>();
+  private names = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private lastRefreshMs = 0;
+
+  constructor(options: {
+    cluster: ClusterView;
+    logger: Logger;
+    adminCredentials: readonly { accessKeyId: string; secretAccessKey: string }[];
+    adminId: string;
+    timeoutMs: number;
+    refreshMs?: number;
+  }) {
+    this.cluster = options.cluster;
+    this.logger = options.logger;
+    this.timeoutMs = options.timeoutMs;
+    this.refreshMs = options.refreshMs ?? USER_REFRESH_MS;
+    this.admin = { kind: 'admin', canonicalId: options.adminId, name: options.adminId };
+    this.adminKeys = new Map(options.adminCredentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
+    this.apply(new Map());
+  }
+
+  /** Reads the users once (a failure is logged: the administrator's keys work regardless), then keeps following them. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.timer.unref();
+  }
+
+  /** Stops following. */
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The administrator, as principal. */
+  get administrator(): Principal {
+    return this.admin;
+  }
+
+  /** The secret and owner of an access key, or undefined. */
+  lookup(accessKeyId: string): KeyEntry | undefined {
+    return this.keys.get(accessKeyId);
+  }
+
+  /** Whether a canonical id names the administrator or a current user. */
+  knows(canonicalId: string): boolean {
+    return this.names.has(canonicalId);
+  }
+
+  /** The display name of a canonical id: the user's name; an id no longer known shows as itself. */
+  displayName(canonicalId: string): string {
+    return this.names.get(canonicalId) ?? canonicalId;
+  }
+
+  /** Re-reads the users now unless that was done very recently; for a request naming an unknown key. */
+  async refreshSoon(nowMs: number): Promise<void> {
+    if (nowMs - this.lastRefreshMs < MISS_REFRESH_MS) return this.inFlight;
+    return this.refresh();
+  }
+
+  /** Re-reads every user from a majority of the nodes; concurrent calls share one read. */
+  refresh(): Promise<void> {
+    this.inFlight ??= (async () => {
+      this.lastRefreshMs = Date.now();
+      try {
+        this.apply(await readUserRecords(this.cluster.allNodes(), this.timeoutMs));
+      } catch (err) {
+        this.logger.warn({ err }, 'could not read users from the nodes; keeping the last known ones');
+      } finally {
+        this.inFlight = undefined;
+      }
+    })();
+    return this.inFlight;
+  }
+
+  private apply(users: ReadonlyMap<string, UserRecord>): void {
+    const keys = new Map<string, KeyEntry>();
+    const names = new Map<string, string>([[this.admin.canonicalId, this.admin.name]]);
+    for (const user of users.values()) {
+      if (user.deleted) continue;
+      const principal: Principal = { kind: 'user', canonicalId: user.canonicalId, name: user.name };
+      names.set(user.canonicalId, user.name);
+      for (const key of user.keys) keys.set(key.accessKeyId, { secretAccessKey: key.secretAccessKey, principal });
+    }
+    // The configuration's keys always belong to the administrator, whatever a user record says.
+    for (const [accessKeyId, secretAccessKey] of this.adminKeys) keys.set(accessKeyId, { secretAccessKey, principal: this.admin });
+    this.keys = keys;
+    this.names = names;
+  }
+}
