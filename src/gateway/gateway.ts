@@ -108,6 +108,7 @@ export class Gateway {
         codec,
         erasure: config.erasure,
         region: config.region,
+        objectOwnership: config.objectOwnership,
         users,
         ownerId,
         metadataTimeoutMs: config.metadataTimeoutMs,

@@ -315,6 +315,8 @@ export const BucketRecord = Type.Object({
   owner: Type.Optional(Type.String()),
   /** The bucket's ACL grants; absent: private (the owner's FULL_CONTROL only). */
   grants: Type.Optional(Type.Array(Grant)),
+  /** S3's object ownership: ObjectWriter, BucketOwnerPreferred or BucketOwnerEnforced (ACLs off); absent: ObjectWriter. */
+  ownership: Type.Optional(Type.String()),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;

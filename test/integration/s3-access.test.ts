@@ -4,13 +4,16 @@ import { t } from 'tap';
 import {
   CopyObjectCommand,
   CreateBucketCommand,
+  DeleteBucketOwnershipControlsCommand,
   GetBucketAclCommand,
+  GetBucketOwnershipControlsCommand,
   GetObjectAclCommand,
   GetObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
   PutBucketAclCommand,
   PutObjectAclCommand,
+  PutBucketOwnershipControlsCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -240,4 +243,43 @@ t.test('keys rotate without downtime; a removed key or user stops working within
   t.ok(await eventually(() => refused(next)), 'a removed user\'s keys are refused');
   t.notMatch((await admin('user', 'list')).out, /^carol\t/m);
   t.equal((await admin('key', 'remove', 'TKNOSUCHKEY')).code, 1);
+});
+
+t.test('object ownership: ObjectWriter by default, BucketOwnerEnforced turns ACLs off, BucketOwnerPreferred takes objects over', async (t) => {
+  const bucket = bucketName('owned');
+  await alice.send(new CreateBucketCommand({ Bucket: bucket, ACL: 'public-read-write' }));
+  const ownership = async (): Promise<string | undefined> =>
+    (await alice.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }))).OwnershipControls?.Rules?.[0]?.ObjectOwnership;
+  t.equal(await ownership(), 'ObjectWriter');
+  const bobId = (await bob.send(new ListBucketsCommand({}))).Owner?.ID ?? '';
+  const aliceId = (await alice.send(new ListBucketsCommand({}))).Owner?.ID ?? '';
+  await bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'bobs', Body: 'b' }));
+  t.equal((await bob.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'bobs' }))).Owner?.ID, bobId, 'the writer owns what it writes');
+  t.same(await sdkError(alice.send(new GetObjectCommand({ Bucket: bucket, Key: 'bobs' }))), { name: 'AccessDenied', status: 403 }, 'not even the bucket owner reads it without a grant');
+  t.same(
+    await sdkError(alice.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] } }))),
+    { name: 'InvalidBucketAclWithObjectOwnership', status: 400 },
+    'ACLs that grant others must go before ACLs can be turned off',
+  );
+  await alice.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'private' }));
+  await alice.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] } }));
+  t.equal(await ownership(), 'BucketOwnerEnforced');
+  t.equal(await (await alice.send(new GetObjectCommand({ Bucket: bucket, Key: 'bobs' }))).Body?.transformToString(), 'b', 'enforced: the bucket owner owns every object');
+  t.same(await sdkError(alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'p', Body: 'p', ACL: 'public-read' }))), { name: 'AccessControlListNotSupported', status: 400 });
+  t.same(await sdkError(alice.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }))), { name: 'AccessControlListNotSupported', status: 400 });
+  await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'p', Body: 'p', ACL: 'bucket-owner-full-control' }));
+  t.pass('bucket-owner-full-control is still accepted');
+  await alice.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] } }));
+  await alice.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read-write' }));
+  await bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'given', Body: 'g', ACL: 'bucket-owner-full-control' }));
+  t.equal((await alice.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'given' }))).Owner?.ID, aliceId, 'preferred: bucket-owner-full-control hands the object over');
+  await alice.send(new DeleteBucketOwnershipControlsCommand({ Bucket: bucket }));
+  t.equal(await ownership(), 'ObjectWriter');
+  const enforced = bucketName('enforced');
+  t.same(
+    await sdkError(alice.send(new CreateBucketCommand({ Bucket: enforced, ObjectOwnership: 'BucketOwnerEnforced', ACL: 'public-read' }))),
+    { name: 'InvalidBucketAclWithObjectOwnership', status: 400 },
+  );
+  await alice.send(new CreateBucketCommand({ Bucket: enforced, ObjectOwnership: 'BucketOwnerEnforced' }));
+  t.equal((await alice.send(new GetBucketOwnershipControlsCommand({ Bucket: enforced }))).OwnershipControls?.Rules?.[0]?.ObjectOwnership, 'BucketOwnerEnforced');
 });

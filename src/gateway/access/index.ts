@@ -3,3 +3,4 @@
 export { aclFromHeaders, ALL_USERS_URI, AUTHENTICATED_USERS_URI, CANNED_ACLS, cannedGrants, hasAclHeaders, isGroup, isPermission, type AclPermission, type Grant } from './acl.js';
 export { parseAclXml, renderAcl } from './acl-xml.js';
 export { ACTIONS, aclAllows, requireAcl, type Principal, type Requirement, type S3Action } from './decide.js';
+export { aclsEnabled, isObjectOwnership, ownerOnly, ownershipOf, parseOwnershipControls, renderOwnershipControls, type ObjectOwnership } from './ownership.js';

@@ -56,7 +56,7 @@ export class BucketService {
   async create(
     name: string,
     signal: AbortSignal,
-    init: { owner?: string | undefined; grants?: BucketRecord['grants'] } = {},
+    init: { owner?: string | undefined; grants?: BucketRecord['grants']; ownership?: string } = {},
   ): Promise<'created' | 'existed' | 'taken'> {
     validateBucketName(name);
     const existing = (await this.readAll(signal)).get(name);
@@ -69,6 +69,7 @@ export class BucketService {
         deleted: false,
         ...(init.owner === undefined ? {} : { owner: init.owner }),
         ...(init.grants === undefined ? {} : { grants: init.grants }),
+        ...(init.ownership === undefined ? {} : { ownership: init.ownership }),
       },
       signal,
     );

@@ -4,6 +4,7 @@ import type { Codec } from '../../erasure/index.js';
 import type { ErasureParams } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import type { DigestPool } from '../digest/index.js';
+import type { ObjectOwnership } from '../access/index.js';
 import type { BucketService } from './bucket-service.js';
 import type { UserDirectory } from './user-directory.js';
 import type { StripePool } from './stripe-pool.js';
@@ -18,6 +19,8 @@ export interface GatewayServices {
   codec: Codec;
   erasure: ErasureParams;
   region: string;
+  /** Object ownership of buckets created without x-amz-object-ownership. */
+  objectOwnership: ObjectOwnership;
   /** Canonical id of the administrator (the configured credentials' owner); owner of buckets that name none. */
   ownerId: string;
   /** Longest wait for one node's metadata answer. */

@@ -32,6 +32,7 @@ export class UserDirectory {
   private names = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
+  private delayed: Promise<void> | undefined;
   private lastRefreshMs = 0;
 
   constructor(options: {
@@ -83,10 +84,18 @@ export class UserDirectory {
     return this.names.get(canonicalId) ?? canonicalId;
   }
 
-  /** Re-reads the users now unless that was done very recently; for a request naming an unknown key. */
-  async refreshSoon(nowMs: number): Promise<void> {
-    if (nowMs - this.lastRefreshMs < MISS_REFRESH_MS) return this.inFlight;
-    return this.refresh();
+  /**
+   * Re-reads the users for a request naming an unknown key: at once, or when the last read is
+   * MISS_REFRESH_MS old, so a flood of bad keys makes one read per interval, shared by all of them.
+   */
+  async refreshSoon(): Promise<void> {
+    const waitMs = this.lastRefreshMs + MISS_REFRESH_MS - Date.now();
+    if (waitMs <= 0) return this.refresh();
+    this.delayed ??= new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref()).then(() => {
+      this.delayed = undefined;
+      return this.refresh();
+    });
+    return this.delayed;
   }
 
   /** Re-reads every user from a majority of the nodes; concurrent calls share one read. */

@@ -1,4 +1,4 @@
-import { aclFromHeaders, parseAclXml, renderAcl, type Grant } from '../access/index.js';
+import { aclFromHeaders, aclsEnabled, ownerOnly, parseAclXml, renderAcl, type Grant } from '../access/index.js';
 import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
@@ -32,7 +32,8 @@ export async function getBucketAcl(ctx: RequestContext): Promise<void> {
   const bucket = await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
   const owner = bucketOwnerOf(ctx, bucket);
   const users = ctx.services.users;
-  await ctx.reply.type('application/xml').send(renderAcl(owner, effectiveGrants(owner, bucket.grants), (id) => users.displayName(id)));
+  const grants = aclsEnabled(bucket) ? bucket.grants : undefined;
+  await ctx.reply.type('application/xml').send(renderAcl(owner, effectiveGrants(owner, grants), (id) => users.displayName(id)));
 }
 
 /** PutBucketAcl: replaces the bucket's ACL (canned, grant headers or an AccessControlPolicy document). */
@@ -41,6 +42,12 @@ export async function putBucketAcl(ctx: RequestContext): Promise<void> {
   const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
   const owner = bucketOwnerOf(ctx, bucket);
   const grants = await requestedAcl(ctx, owner, owner);
+  if (!aclsEnabled(bucket)) {
+    // BucketOwnerEnforced: an ACL that restates the owner's control changes nothing; any other is refused.
+    if (!ownerOnly(grants, owner)) throw new S3Error('AccessControlListNotSupported');
+    await ctx.reply.send();
+    return;
+  }
   await ctx.services.buckets.update(name, (record) => ({ ...record, grants }), metadataSignal(ctx));
   await ctx.reply.send();
 }
@@ -51,9 +58,10 @@ export async function getObjectAcl(ctx: RequestContext): Promise<void> {
   requireNullVersion(ctx);
   const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
   const { record } = await requireCurrentVersion(ctx, name, keyOf(ctx), { bucket });
-  const owner = objectOwnerOf(record, bucketOwnerOf(ctx, bucket));
+  const owner = objectOwnerOf(ctx, bucket, record);
   const users = ctx.services.users;
-  await ctx.reply.type('application/xml').send(renderAcl(owner, effectiveGrants(owner, record.grants), (id) => users.displayName(id)));
+  const grants = aclsEnabled(bucket) ? record.grants : undefined;
+  await ctx.reply.type('application/xml').send(renderAcl(owner, effectiveGrants(owner, grants), (id) => users.displayName(id)));
 }
 
 /** PutObjectAcl: replaces the current version's ACL in place. */
@@ -63,8 +71,13 @@ export async function putObjectAcl(ctx: RequestContext): Promise<void> {
   requireNullVersion(ctx);
   const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
   const version = await requireCurrentVersion(ctx, name, key, { bucket });
-  const bucketOwner = bucketOwnerOf(ctx, bucket);
-  const grants = await requestedAcl(ctx, objectOwnerOf(version.record, bucketOwner), bucketOwner);
+  const owner = objectOwnerOf(ctx, bucket, version.record);
+  const grants = await requestedAcl(ctx, owner, bucketOwnerOf(ctx, bucket));
+  if (!aclsEnabled(bucket)) {
+    if (!ownerOnly(grants, owner)) throw new S3Error('AccessControlListNotSupported');
+    await ctx.reply.send();
+    return;
+  }
   await updateObjectAcl(ctx, version, grants);
   await ctx.reply.send();
 }

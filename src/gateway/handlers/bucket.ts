@@ -1,5 +1,5 @@
 import { metadataSignal } from '../data-path/index.js';
-import { aclFromHeaders } from '../access/index.js';
+import { aclFromHeaders, isObjectOwnership, ownerOnly } from '../access/index.js';
 import { bucketOf, bucketOwnerOf, header, readSmallBody, type RequestContext } from '../http/index.js';
 import { renderXml, S3Error } from '../s3/index.js';
 import { knownUser, requesterId } from './request-acl.js';
@@ -25,6 +25,14 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const owner = requesterId(ctx);
   const grants = aclFromHeaders(ctx.request.headers, owner, owner, knownUser(ctx));
+  const requested = header(ctx, 'x-amz-object-ownership');
+  if (requested !== undefined && !isObjectOwnership(requested)) {
+    throw new S3Error('InvalidArgument', { message: 'Invalid x-amz-object-ownership header', fields: { ArgumentName: 'x-amz-object-ownership', ArgumentValue: requested } });
+  }
+  const ownership = requested ?? ctx.services.objectOwnership;
+  if (ownership === 'BucketOwnerEnforced' && grants !== undefined && !ownerOnly(grants, owner)) {
+    throw new S3Error('InvalidBucketAclWithObjectOwnership');
+  }
   // Object Lock needs versioning and retention, which Tessera does not have: refuse rather than pretend.
   if (header(ctx, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
     throw new S3Error('NotImplemented', { message: 'Object Lock is not implemented.', fields: { Header: 'x-amz-bucket-object-lock-enabled' } });
@@ -32,7 +40,8 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
   await readSmallBody(ctx, 64 * 1024);
   const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx), {
     owner: ctx.access.principal.kind === 'admin' ? undefined : owner,
-    grants,
+    grants: ownership === 'BucketOwnerEnforced' ? undefined : grants,
+    ownership,
   });
   if (outcome === 'taken') throw new S3Error('BucketAlreadyExists', { fields: { BucketName: bucket } });
   // S3 answers a repeated create of one's own bucket with 200 in us-east-1 (legacy behaviour every SDK

@@ -2,7 +2,14 @@
 // handlers share (the current version, an upload, preconditions, attributes) has files of its own.
 export { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.js';
 export { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket.js';
-export { getBucketFixedConfiguration, getBucketUnconfigured, getBucketVersioning } from './bucket-config.js';
+export {
+  deleteBucketOwnershipControls,
+  getBucketFixedConfiguration,
+  getBucketOwnershipControls,
+  getBucketUnconfigured,
+  getBucketVersioning,
+  putBucketOwnershipControls,
+} from './bucket-config.js';
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
 export { copyObject, uploadPartCopy } from './copy-object.js';
 export { deleteObjects } from './delete-objects.js';

@@ -1,5 +1,5 @@
 import type { BucketRecord } from '../../rpc/index.js';
-import { aclFromHeaders, type Grant } from '../access/index.js';
+import { aclFromHeaders, ownerOnly, ownershipOf, type Grant } from '../access/index.js';
 import { metadataSignal } from '../data-path/index.js';
 import { bucketOwnerOf, type RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
@@ -25,13 +25,23 @@ export function objectGrantsOf(ctx: RequestContext, bucket: BucketRecord): Grant
 
 /**
  * The owner and ACL fields a new object version records: the writer when it is not the bucket's
- * owner (absent means the bucket's owner), and the grants its headers ask for.
+ * owner (absent means the bucket's owner), and the grants its headers ask for. Under
+ * BucketOwnerEnforced the bucket's owner owns everything and an ACL beyond that is
+ * AccessControlListNotSupported; under BucketOwnerPreferred an object written with
+ * bucket-owner-full-control goes to the bucket's owner.
  */
 export function objectAclFields(ctx: RequestContext, bucket: BucketRecord): { owner?: string; grants?: Grant[] } {
   const grants = objectGrantsOf(ctx, bucket);
+  const bucketOwner = bucketOwnerOf(ctx, bucket);
+  const ownership = ownershipOf(bucket);
+  if (ownership === 'BucketOwnerEnforced') {
+    if (grants !== undefined && !ownerOnly(grants.filter((g) => g.grantee !== requesterId(ctx)), bucketOwner)) throw new S3Error('AccessControlListNotSupported');
+    return {};
+  }
   const writer = requesterId(ctx);
+  const toBucketOwner = ownership === 'BucketOwnerPreferred' && ctx.request.headers['x-amz-acl'] === 'bucket-owner-full-control';
   return {
-    ...(writer === bucketOwnerOf(ctx, bucket) ? {} : { owner: writer }),
+    ...(writer === bucketOwner || toBucketOwner ? {} : { owner: writer }),
     ...(grants === undefined ? {} : { grants }),
   };
 }

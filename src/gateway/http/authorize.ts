@@ -1,5 +1,5 @@
 import type { BucketRecord, ObjectRecord } from '../../rpc/index.js';
-import { ACTIONS, aclAllows, type AclPermission, type Principal, type S3Action } from '../access/index.js';
+import { ACTIONS, aclAllows, aclsEnabled, type AclPermission, type Principal, type S3Action } from '../access/index.js';
 import { metadataSignal } from '../data-path/index.js';
 import { S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
@@ -17,9 +17,12 @@ export function bucketOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: Buc
   return bucket.owner ?? ctx.services.ownerId;
 }
 
-/** The canonical id that owns an object: its writer, or its bucket's owner when none was recorded. */
-export function objectOwnerOf(record: Pick<ObjectRecord, 'owner'>, bucketOwner: string): string {
-  return record.owner ?? bucketOwner;
+/**
+ * The canonical id that owns an object: its writer, or its bucket's owner when none was recorded or
+ * the bucket enforces bucket-owner ownership.
+ */
+export function objectOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner'>): string {
+  return aclsEnabled(bucket) ? (record.owner ?? bucketOwnerOf(ctx, bucket)) : bucketOwnerOf(ctx, bucket);
 }
 
 /**
@@ -38,12 +41,13 @@ export async function authorize(ctx: Omit<RequestContext, 'access'>, principal: 
   const name = ctx.target.bucket;
   if (name === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });
   const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
-  if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), bucket.grants, requirement.permission)) throw new S3Error('AccessDenied');
+  const grants = aclsEnabled(bucket) ? bucket.grants : undefined;
+  if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), grants, requirement.permission)) throw new S3Error('AccessDenied');
   return access;
 }
 
 /** AccessDenied unless the request's principal has `permission` on the object under the object's ACL. */
 export function requireObjectAccess(ctx: RequestContext, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner' | 'grants'>, permission: AclPermission | 'OWNER'): void {
-  const owner = objectOwnerOf(record, bucketOwnerOf(ctx, bucket));
-  if (!aclAllows(ctx.access.principal, owner, record.grants, permission)) throw new S3Error('AccessDenied');
+  const grants = aclsEnabled(bucket) ? record.grants : undefined;
+  if (!aclAllows(ctx.access.principal, objectOwnerOf(ctx, bucket, record), grants, permission)) throw new S3Error('AccessDenied');
 }

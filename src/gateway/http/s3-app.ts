@@ -121,7 +121,7 @@ async function authenticateRequest(req: AuthRequest, services: S3AppOptions['ser
     return authenticate(req, credentials, { nowMs: services.clock.nowMs() });
   } catch (err) {
     if (!(err instanceof S3Error && err.code === 'InvalidAccessKeyId')) throw err;
-    await services.users.refreshSoon(services.clock.nowMs());
+    await services.users.refreshSoon();
     return authenticate(req, credentials, { nowMs: services.clock.nowMs() });
   }
 }

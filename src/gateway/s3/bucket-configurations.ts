@@ -13,11 +13,9 @@ export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
 } as const;
 
 /**
- * Bucket configurations whose answer is fixed: what Tessera always does (bucket-owner-enforced
- * ownership, owner pays) or an empty document meaning "none" (logging, notifications, acceleration).
+ * Bucket configurations whose answer is fixed: what Tessera always does (owner pays) or an empty document meaning "none" (logging, notifications, acceleration).
  */
 export const FIXED_BUCKET_CONFIGURATIONS: Readonly<Record<string, { root: string; body: Record<string, unknown> }>> = {
-  ownershipControls: { root: 'OwnershipControls', body: { Rule: { ObjectOwnership: 'ObjectWriter' } } },
   requestPayment: { root: 'RequestPaymentConfiguration', body: { Payer: 'BucketOwner' } },
   logging: { root: 'BucketLoggingStatus', body: {} },
   notification: { root: 'NotificationConfiguration', body: {} },
