@@ -15,6 +15,7 @@ export interface AdminTarget {
 
 const USAGE = `usage: tessera admin <status|scrub> [--config FILE | --data DIR] [--fast] [--json]
        tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
+       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected
@@ -28,7 +29,7 @@ or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and
 /** `tessera admin status|scrub`. */
 export async function runAdminCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
   const [command, ...rest] = args;
-  if (command === 'user' || command === 'key') return runUserCli(command, rest, env, io);
+  if (command === 'user' || command === 'key' || command === 'policy') return runUserCli(command, rest, env, io);
   if (command !== 'status' && command !== 'scrub') {
     io.stderr(USAGE);
     return 2;

@@ -27,6 +27,7 @@ commands:
   config    check [FILE] [--role gateway|node]            validate a configuration without starting anything
   admin     status|scrub [--config FILE] [--fast]       background work per node: scrub, repair, audit, rebalance
   admin     user add|list|remove, key add|remove         users and access keys, stored on the nodes
+  admin     policy set|attach|detach|list                identity policies for users (readonly, readwrite, writeonly built in)
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
 Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then

@@ -317,6 +317,8 @@ export const BucketRecord = Type.Object({
   grants: Type.Optional(Type.Array(Grant)),
   /** S3's object ownership: ObjectWriter, BucketOwnerPreferred or BucketOwnerEnforced (ACLs off); absent: ObjectWriter. */
   ownership: Type.Optional(Type.String()),
+  /** The bucket policy (PutBucketPolicy) as the JSON text it was given; absent: none. */
+  policy: Type.Optional(Type.String()),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;
@@ -327,7 +329,7 @@ export const AccessKey = Type.Object({ accessKeyId: Type.String({ minLength: 1 }
 export type AccessKey = Static<typeof AccessKey>;
 
 /**
- * A user's record, kept on every node like a bucket record: the newest versionId per name wins, and
+ * A user's record (or a named identity policy's, see `policy`), kept on every node like a bucket record: the newest versionId per name wins, and
  * a removed user is a record with `deleted` set (so an older copy elsewhere cannot bring it back).
  */
 export const UserRecord = Type.Object({
@@ -338,6 +340,13 @@ export const UserRecord = Type.Object({
   canonicalId: Type.String(),
   createdMs: Type.Number(),
   keys: Type.Array(AccessKey),
+  /** Names of the identity policies attached to the user (`tessera admin policy attach`). */
+  attached: Type.Optional(Type.Array(Type.String())),
+  /**
+   * Set on a named policy's record instead of a user's: its JSON document. Such records are named
+   * `policy:NAME` (a name no user can have) and carry no keys.
+   */
+  policy: Type.Optional(Type.String()),
 });
 /** A user's record. */
 export type UserRecord = Static<typeof UserRecord>;

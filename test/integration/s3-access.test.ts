@@ -61,7 +61,7 @@ async function eventually(probe: () => Promise<boolean>, timeoutMs = 20_000): Pr
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await probe()) return true;
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return false;
 }

@@ -30,8 +30,20 @@ export const ACTIONS = {
   's3:ListBucketMultipartUploads': { on: 'bucket', permission: 'READ' },
   's3:GetBucketAcl': { on: 'bucket', permission: 'READ_ACP' },
   's3:PutBucketAcl': { on: 'bucket', permission: 'WRITE_ACP' },
+  's3:GetBucketLocation': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketVersioning': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketCORS': { on: 'bucket', permission: 'OWNER' },
+  's3:PutBucketCORS': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketTagging': { on: 'bucket', permission: 'OWNER' },
+  's3:PutBucketTagging': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketOwnershipControls': { on: 'bucket', permission: 'OWNER' },
+  's3:PutBucketOwnershipControls': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketPolicy': { on: 'bucket', permission: 'OWNER' },
+  's3:PutBucketPolicy': { on: 'bucket', permission: 'OWNER' },
+  's3:DeleteBucketPolicy': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketPolicyStatus': { on: 'bucket', permission: 'OWNER' },
+  /** The configurations Tessera answers with a fixed or "not configured" document (logging, lifecycle, ...). */
   's3:GetBucketConfiguration': { on: 'bucket', permission: 'OWNER' },
-  's3:PutBucketConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:DeleteBucket': { on: 'bucket', permission: 'OWNER' },
   's3:PutObject': { on: 'bucket', permission: 'WRITE' },
   's3:DeleteObject': { on: 'bucket', permission: 'WRITE' },
@@ -42,6 +54,7 @@ export const ACTIONS = {
   's3:PutObjectAcl': { on: 'object', permission: 'WRITE_ACP' },
   's3:GetObjectTagging': { on: 'object', permission: 'READ' },
   's3:PutObjectTagging': { on: 'object', permission: 'OWNER' },
+  's3:DeleteObjectTagging': { on: 'object', permission: 'OWNER' },
 } as const satisfies Record<string, Requirement>;
 
 /** An S3 action an operation declares (the key of ACTIONS). */

@@ -1,6 +1,6 @@
 import type { Logger } from '../../common/index.js';
 import { readUserRecords, type UserRecord } from '../../rpc/index.js';
-import type { Principal } from '../access/index.js';
+import { BUILTIN_POLICIES, parsePolicy, type Policy, type Principal } from '../access/index.js';
 import type { ClusterView } from '../cluster/index.js';
 
 /** How often a gateway re-reads the users from the nodes: a change is seen within this. */
@@ -30,6 +30,7 @@ export class UserDirectory {
   private readonly adminKeys: ReadonlyMap<string, string>;
   private keys = new Map<string, KeyEntry>();
   private names = new Map<string, string>();
+  private policies = new Map<string, Policy[]>();
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private delayed: Promise<void> | undefined;
@@ -84,6 +85,11 @@ export class UserDirectory {
     return this.names.get(canonicalId) ?? canonicalId;
   }
 
+  /** The identity policies attached to a user, parsed; attached names that name no policy count for nothing. */
+  policiesOf(canonicalId: string): readonly Policy[] {
+    return this.policies.get(canonicalId) ?? [];
+  }
+
   /**
    * Re-reads the users for a request naming an unknown key: at once, or when the last read is
    * MISS_REFRESH_MS old, so a flood of bad keys makes one read per interval, shared by all of them.
@@ -116,15 +122,34 @@ export class UserDirectory {
   private apply(users: ReadonlyMap<string, UserRecord>): void {
     const keys = new Map<string, KeyEntry>();
     const names = new Map<string, string>([[this.admin.canonicalId, this.admin.name]]);
+    const documents = new Map<string, string>(Object.entries(BUILTIN_POLICIES));
+    for (const record of users.values()) {
+      if (!record.deleted && record.name.startsWith(POLICY_PREFIX) && record.policy !== undefined) documents.set(record.name.slice(POLICY_PREFIX.length), record.policy);
+    }
+    const parsed = new Map<string, Policy>();
+    for (const [name, document] of documents) {
+      try {
+        parsed.set(name, parsePolicy(document));
+      } catch (err) {
+        this.logger.warn({ err, policy: name }, 'ignoring a stored policy that does not parse');
+      }
+    }
+    const policies = new Map<string, Policy[]>();
     for (const user of users.values()) {
-      if (user.deleted) continue;
+      if (user.deleted || user.name.startsWith(POLICY_PREFIX)) continue;
       const principal: Principal = { kind: 'user', canonicalId: user.canonicalId, name: user.name };
       names.set(user.canonicalId, user.name);
       for (const key of user.keys) keys.set(key.accessKeyId, { secretAccessKey: key.secretAccessKey, principal });
+      const attached = (user.attached ?? []).map((name) => parsed.get(name)).filter((p): p is Policy => p !== undefined);
+      if (attached.length > 0) policies.set(user.canonicalId, attached);
     }
     // The configuration's keys always belong to the administrator, whatever a user record says.
     for (const [accessKeyId, secretAccessKey] of this.adminKeys) keys.set(accessKeyId, { secretAccessKey, principal: this.admin });
     this.keys = keys;
     this.names = names;
+    this.policies = policies;
   }
 }
+
+/** Names of the records that hold named identity policies rather than users. */
+export const POLICY_PREFIX = 'policy:';

@@ -20,7 +20,7 @@ async function resolveSource(ctx: RequestContext, source: CopySource): Promise<R
   }
   const version = await requireCurrentVersion(ctx, source.bucket, source.key);
   // Reading the source needs READ on it, as a GetObject would.
-  requireObjectAccess(ctx, sourceBucket, version.record, 'READ');
+  requireObjectAccess(ctx, sourceBucket, version.record, 'READ', 's3:GetObject');
   checkCopySourceConditions(ctx, version.record);
   return version;
 }

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { deleteKey, metadataSignal } from '../data-path/index.js';
-import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
+import { bucketOf, header, readSmallBody, requireKeyAccess, type RequestContext } from '../http/index.js';
 import { renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey } from '../s3/index.js';
 
 const MAX_KEYS_PER_REQUEST = 1000;
@@ -37,12 +37,13 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   }
   const body = await readSmallBody(ctx, 2 * 1024 * 1024);
   const { keys, quiet } = keysFromDocument(body.toString('utf8'));
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error }> => {
     try {
       validateKey(entry.key);
       // Buckets are unversioned: `null` names the key's only version, any other id none at all.
       if (entry.versionId !== undefined && entry.versionId !== 'null') throw new S3Error('NoSuchVersion');
+      requireKeyAccess(ctx, bucketRecord, entry.key, 's3:DeleteObject');
       await deleteKey(ctx, bucket, entry.key);
       return entry;
     } catch (err) {
