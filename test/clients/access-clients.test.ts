@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { startDevServer } from '../helpers/server.js';
  */
 
 const SCRIPT = fileURLToPath(new URL('boto3_access.py', import.meta.url));
+const SIGV2_SCRIPT = fileURLToPath(new URL('boto3_sigv2.py', import.meta.url));
 const TESSERA = fileURLToPath(new URL('../../src/bin/tessera.ts', import.meta.url));
 const TIMEOUT_MS = 120_000;
 
@@ -96,4 +98,28 @@ t.test('aws-cli with a profile per user: s3 cp --acl public-read is readable ano
   t.match(unsignedLs2.stdout, /public\/model\.bin/);
   const getAcl = await aws('s3api', 'get-object-acl', '--bucket', bucket, '--key', 'public/model.bin', '--profile', 'other');
   t.not(getAcl.code, 0, 'reading an ACL needs READ_ACP');
+});
+
+t.test('Signature Version 2 in headers: boto3\'s legacy signer works as owner and other user; a stale or missing date is refused', async (t) => {
+  const probe = await probeClient('python3', ['-c', 'import boto3; print("boto3", boto3.__version__)']);
+  if (!requireClient(t, 'boto3', probe)) return;
+  const dir = await mkdtemp(join(work, 'sigv2-'));
+  const env = await isolatedAwsEnv(server, dir);
+  const result = await runCommand('python3', [SIGV2_SCRIPT, '--endpoint', server.endpoint, '--bucket', bucketName('sigv2'), '--owner', ...owner, '--other', ...other], { env, timeoutMs: TIMEOUT_MS });
+  t.equal(result.code, 0, 'every step matches', commandOutput(result));
+  t.match(result.stdout, /^OK$/m);
+  const signed = (date: string | undefined): Record<string, string> => {
+    const stringToSign = `GET\n\n\n${date ?? ''}\n/`;
+    const signature = createHmac('sha1', owner[1]).update(stringToSign).digest('base64');
+    return { authorization: `AWS ${owner[0]}:${signature}`, ...(date === undefined ? {} : { date }) };
+  };
+  const now = await fetch(`${server.endpoint}/`, { headers: signed(new Date().toUTCString()) });
+  t.equal(now.status, 200, 'ListBuckets signed with V2 by hand');
+  await now.arrayBuffer();
+  const stale = await fetch(`${server.endpoint}/`, { headers: signed(new Date(Date.now() - 20 * 60_000).toUTCString()) });
+  t.equal(stale.status, 403);
+  t.match(await stale.text(), /<Code>RequestTimeTooSkewed<\/Code>/, 'more than 15 minutes off');
+  const undated = await fetch(`${server.endpoint}/`, { headers: signed(undefined) });
+  t.equal(undated.status, 403);
+  t.match(await undated.text(), /<Code>AccessDenied<\/Code>/, 'Date or x-amz-date is required');
 });

@@ -12,7 +12,7 @@ import {
 } from './auth-params.js';
 import { canonicalHeaders, canonicalPath, canonicalQuery, canonicalRequest, decodeQuery } from './canonical-request.js';
 import { ChunkSigner, deriveSigningKey, hmacHex, requestStringToSign, signaturesEqual, SIGV4_ALGORITHM } from './signing.js';
-import { presignedV2Auth } from './presigned-v2.js';
+import { headerV2Auth, presignedV2Auth } from './presigned-v2.js';
 import type { AuthenticateOptions, AuthRequest, AuthResult, CredentialStore, PayloadMode } from './types.js';
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
@@ -52,6 +52,7 @@ export function authenticate(req: AuthRequest, credentials: CredentialStore, opt
       fields: { ArgumentName: 'Authorization', ArgumentValue: authorization },
     });
   }
+  if (authorization !== undefined && authorization.startsWith('AWS ')) return headerV2Auth(req, authorization, query, credentials, options.nowMs);
   if (authorization !== undefined) return verify(req, credentials, headerAuth(req, authorization, query, options.nowMs, maxSkewMs));
   if (hasQueryAuth) return verify(req, credentials, presignedAuth(req, query, options.nowMs, maxSkewMs));
   if (query.some(([k]) => k === 'AWSAccessKeyId') && query.some(([k]) => k === 'Signature')) {

@@ -127,7 +127,8 @@ t.test('header auth: clock skew, keys, missing and malformed parts', async (t) =
   t.equal(failure(() => auth(authz(DOC_CREDENTIAL, 'range;x-amz-date'))), 'AuthorizationHeaderMalformed', 'host must be signed');
   t.equal(failure(() => auth(authz(DOC_CREDENTIAL, 'Host;range'))), 'AuthorizationHeaderMalformed', 'names are lower-case');
   t.equal(failure(() => auth(docGet({ authorization: `AWS4-HMAC-SHA256 Credential=${DOC_CREDENTIAL}, Signature=${'0'.repeat(64)}` }))), 'AuthorizationHeaderMalformed');
-  t.equal(failure(() => auth(docGet({ authorization: `AWS ${DOC_ACCESS_KEY}:frJIUN8DYpKDtOLCwo//yllqDzg=` }))), 'InvalidRequest', 'SigV2');
+  t.equal(failure(() => auth(docGet({ authorization: `AWS ${DOC_ACCESS_KEY}:frJIUN8DYpKDtOLCwo//yllqDzg=` }))), 'SignatureDoesNotMatch', 'SigV2 headers are verified');
+  t.equal(failure(() => auth(docGet({ authorization: 'AWS nocolon' }))), 'InvalidArgument', 'a malformed SigV2 header');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': undefined }))), 'InvalidRequest', 'x-amz-content-sha256 is required');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': 'abc' }))), 'InvalidArgument');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': 'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD' }))), 'NotImplemented');
