@@ -319,6 +319,10 @@ export const BucketRecord = Type.Object({
   ownership: Type.Optional(Type.String()),
   /** The bucket policy (PutBucketPolicy) as the JSON text it was given; absent: none. */
   policy: Type.Optional(Type.String()),
+  /** S3's PublicAccessBlock switches (PutPublicAccessBlock); absent: none configured. */
+  publicAccessBlock: Type.Optional(
+    Type.Object({ blockPublicAcls: Type.Boolean(), ignorePublicAcls: Type.Boolean(), blockPublicPolicy: Type.Boolean(), restrictPublicBuckets: Type.Boolean() }),
+  ),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;

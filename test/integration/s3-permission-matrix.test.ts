@@ -40,7 +40,14 @@ const OPERATIONS: Operation[] = [
 ];
 
 /** Each bucket setting: how the owner sets it up, and the expected row per principal (one letter per operation above). */
-const SETTINGS: { name: string; bucketAcl: string; objectAcl: string; policy?: (bucket: string) => unknown; expected: Record<PrincipalName, string> }[] = [
+const SETTINGS: {
+  name: string;
+  bucketAcl: string;
+  objectAcl: string;
+  policy?: (bucket: string) => unknown;
+  publicAccessBlock?: string;
+  expected: Record<PrincipalName, string>;
+}[] = [
   { name: 'private', bucketAcl: 'private', objectAcl: 'private', expected: { owner: 'AAAAAAA', other: '-------', anonymous: '-------' } },
   { name: 'public-read', bucketAcl: 'public-read', objectAcl: 'public-read', expected: { owner: 'AAAAAAA', other: 'AA-----', anonymous: 'AA-----' } },
   { name: 'public-read-write', bucketAcl: 'public-read-write', objectAcl: 'private', expected: { owner: 'AAAAAAA', other: 'A-AA---', anonymous: 'A-AA---' } },
@@ -65,6 +72,17 @@ const SETTINGS: { name: string; bucketAcl: string; objectAcl: string; policy?: (
     }),
     expected: { owner: '-------', other: '-------', anonymous: '-------' },
   },
+  {
+    name: 'public-read-write under a public access block (IgnorePublicAcls, RestrictPublicBuckets)',
+    bucketAcl: 'public-read-write',
+    objectAcl: 'public-read',
+    publicAccessBlock: '<PublicAccessBlockConfiguration><IgnorePublicAcls>true</IgnorePublicAcls><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>',
+    policy: (bucket) => ({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }],
+    }),
+    expected: { owner: 'AAAAAAA', other: '-A-----', anonymous: '-------' },
+  },
 ];
 
 for (const setting of SETTINGS) {
@@ -78,6 +96,7 @@ for (const setting of SETTINGS) {
     await setup({ method: 'PUT', bucket, headers: { 'x-amz-acl': setting.bucketAcl } }, 'create');
     await setup({ method: 'PUT', bucket, key: 'obj', body: 'o', headers: { 'x-amz-acl': setting.objectAcl } }, 'object');
     if (setting.policy !== undefined) await setup({ method: 'PUT', bucket, query: { policy: '' }, body: JSON.stringify(setting.policy(bucket)) }, 'policy');
+    if (setting.publicAccessBlock !== undefined) await setup({ method: 'PUT', bucket, query: { publicAccessBlock: '' }, body: setting.publicAccessBlock }, 'public access block');
     for (const who of Object.keys(PRINCIPALS) as PrincipalName[]) {
       const credentials = PRINCIPALS[who];
       let row = '';

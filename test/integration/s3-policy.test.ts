@@ -11,6 +11,9 @@ import {
   ListObjectsV2Command,
   PutBucketAclCommand,
   PutBucketPolicyCommand,
+  DeletePublicAccessBlockCommand,
+  GetPublicAccessBlockCommand,
+  PutPublicAccessBlockCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -178,4 +181,35 @@ t.test('user policies: built-in readonly opens reads, a stored Deny closes write
   t.match(refused.err, /Principal/);
   t.equal((await admin('policy', 'detach', 'trainer', 'readonly')).code, 0);
   t.ok(await eventually(async () => (await sdkError(trainer.send(new GetObjectCommand({ Bucket: bucket, Key: 'dataset/part-0' }))))?.name === 'AccessDenied'), 'detached, reads stop');
+});
+
+t.test('PublicAccessBlock: all four switches enforced', async (t) => {
+  const bucket = bucketName('pab');
+  await alice.send(new CreateBucketCommand({ Bucket: bucket }));
+  t.same(await sdkError(alice.send(new GetPublicAccessBlockCommand({ Bucket: bucket }))), { name: 'NoSuchPublicAccessBlockConfiguration', status: 404 });
+  await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'open', Body: 'o', ACL: 'public-read' }));
+  t.equal(await anonymous(`/${bucket}/open`), 200);
+  const set = (config: Record<string, boolean>) => alice.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: config }));
+  await set({ BlockPublicAcls: true });
+  t.same((await alice.send(new GetPublicAccessBlockCommand({ Bucket: bucket }))).PublicAccessBlockConfiguration, {
+    BlockPublicAcls: true,
+    IgnorePublicAcls: false,
+    BlockPublicPolicy: false,
+    RestrictPublicBuckets: false,
+  });
+  t.same(await sdkError(alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'more', Body: 'm', ACL: 'public-read' }))), denied, 'BlockPublicAcls refuses public ACLs on writes');
+  t.same(await sdkError(alice.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'authenticated-read' }))), denied, 'and on PutBucketAcl');
+  t.equal(await anonymous(`/${bucket}/open`), 200, 'existing public ACLs still work');
+  await set({ IgnorePublicAcls: true });
+  t.equal(await anonymous(`/${bucket}/open`), 403, 'IgnorePublicAcls switches them off');
+  const open = policy({ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` });
+  await set({ BlockPublicPolicy: true });
+  t.same(await sdkError(alice.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: open }))), denied, 'BlockPublicPolicy refuses a public policy');
+  await set({ RestrictPublicBuckets: true });
+  await alice.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: open }));
+  await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'private', Body: 'p' }));
+  t.equal(await anonymous(`/${bucket}/private`), 403, 'RestrictPublicBuckets: the public policy opens nothing to anonymous requests');
+  t.equal(await (await bob.send(new GetObjectCommand({ Bucket: bucket, Key: 'private' }))).Body?.transformToString(), 'p', 'signed users still get what it allows');
+  await alice.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+  t.equal(await anonymous(`/${bucket}/private`), 200, 'without the block the policy is public again');
 });

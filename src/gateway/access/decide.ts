@@ -42,6 +42,8 @@ export const ACTIONS = {
   's3:PutBucketPolicy': { on: 'bucket', permission: 'OWNER' },
   's3:DeleteBucketPolicy': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketPolicyStatus': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketPublicAccessBlock': { on: 'bucket', permission: 'OWNER' },
+  's3:PutBucketPublicAccessBlock': { on: 'bucket', permission: 'OWNER' },
   /** The configurations Tessera answers with a fixed or "not configured" document (logging, lifecycle, ...). */
   's3:GetBucketConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:DeleteBucket': { on: 'bucket', permission: 'OWNER' },

@@ -7,3 +7,4 @@ export { aclsEnabled, isObjectOwnership, ownerOnly, ownershipOf, parseOwnershipC
 export { conditionHolds, ipInCidr, type ConditionBlock, type RequestFacts } from './policy-conditions.js';
 export { evaluatePolicy, globMatch, MAX_POLICY_BYTES, parsePolicy, policyIsPublic, type Policy, type PolicyDecision, type PolicyStatement, type PolicySubject } from './policy.js';
 export { BUILTIN_POLICIES } from './builtin-policies.js';
+export { isPublicGrant, parsePublicAccessBlock, renderPublicAccessBlock, type PublicAccessBlock } from './public-access-block.js';

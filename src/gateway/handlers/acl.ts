@@ -1,6 +1,6 @@
 import { aclFromHeaders, aclsEnabled, ownerOnly, parseAclXml, renderAcl, type Grant } from '../access/index.js';
 import { metadataSignal } from '../data-path/index.js';
-import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, type RequestContext } from '../http/index.js';
+import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, refusePublicAcl, type RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
 import { knownUser, refuseAclHeadersWithBody } from './request-acl.js';
@@ -42,6 +42,7 @@ export async function putBucketAcl(ctx: RequestContext): Promise<void> {
   const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
   const owner = bucketOwnerOf(ctx, bucket);
   const grants = await requestedAcl(ctx, owner, owner);
+  refusePublicAcl(bucket, grants);
   if (!aclsEnabled(bucket)) {
     // BucketOwnerEnforced: an ACL that restates the owner's control changes nothing; any other is refused.
     if (!ownerOnly(grants, owner)) throw new S3Error('AccessControlListNotSupported');
@@ -73,6 +74,7 @@ export async function putObjectAcl(ctx: RequestContext): Promise<void> {
   const version = await requireCurrentVersion(ctx, name, key, { bucket });
   const owner = objectOwnerOf(ctx, bucket, version.record);
   const grants = await requestedAcl(ctx, owner, bucketOwnerOf(ctx, bucket));
+  refusePublicAcl(bucket, grants);
   if (!aclsEnabled(bucket)) {
     if (!ownerOnly(grants, owner)) throw new S3Error('AccessControlListNotSupported');
     await ctx.reply.send();

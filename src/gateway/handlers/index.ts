@@ -11,7 +11,15 @@ export {
   putBucketOwnershipControls,
 } from './bucket-config.js';
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
-export { deleteBucketPolicy, getBucketPolicy, getBucketPolicyStatus, putBucketPolicy } from './bucket-policy.js';
+export {
+  deleteBucketPolicy,
+  deletePublicAccessBlock,
+  getBucketPolicy,
+  getBucketPolicyStatus,
+  getPublicAccessBlock,
+  putBucketPolicy,
+  putPublicAccessBlock,
+} from './bucket-policy.js';
 export { copyObject, uploadPartCopy } from './copy-object.js';
 export { deleteObjects } from './delete-objects.js';
 export { listObjectVersions, listObjectsHandler } from './list-objects.js';

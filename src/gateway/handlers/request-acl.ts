@@ -1,7 +1,7 @@
 import type { BucketRecord } from '../../rpc/index.js';
 import { aclFromHeaders, ownerOnly, ownershipOf, type Grant } from '../access/index.js';
 import { metadataSignal } from '../data-path/index.js';
-import { bucketOwnerOf, type RequestContext } from '../http/index.js';
+import { bucketOwnerOf, refusePublicAcl, type RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
 
 /** The requester's canonical id: a user's, or the administrator's. Anonymous writers have none in S3 either. */
@@ -32,6 +32,7 @@ export function objectGrantsOf(ctx: RequestContext, bucket: BucketRecord): Grant
  */
 export function objectAclFields(ctx: RequestContext, bucket: BucketRecord): { owner?: string; grants?: Grant[] } {
   const grants = objectGrantsOf(ctx, bucket);
+  refusePublicAcl(bucket, grants);
   const bucketOwner = bucketOwnerOf(ctx, bucket);
   const ownership = ownershipOf(bucket);
   if (ownership === 'BucketOwnerEnforced') {

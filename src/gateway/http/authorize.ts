@@ -4,8 +4,11 @@ import {
   aclAllows,
   aclsEnabled,
   evaluatePolicy,
+  isPublicGrant,
   parsePolicy,
+  policyIsPublic,
   type AclPermission,
+  type Grant,
   type Policy,
   type PolicyDecision,
   type Principal,
@@ -38,6 +41,15 @@ export function bucketOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: Buc
  */
 export function objectOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner'>): string {
   return aclsEnabled(bucket) ? (record.owner ?? bucketOwnerOf(ctx, bucket)) : bucketOwnerOf(ctx, bucket);
+}
+
+/**
+ * The grants that take part in a decision: none when the bucket enforces bucket-owner ownership, and
+ * none to AllUsers or AuthenticatedUsers under the bucket's IgnorePublicAcls.
+ */
+function grantsInForce(bucket: BucketRecord, grants: readonly Grant[] | undefined): readonly Grant[] | undefined {
+  if (!aclsEnabled(bucket)) return undefined;
+  return bucket.publicAccessBlock?.ignorePublicAcls === true ? grants?.filter((g) => !isPublicGrant(g)) : grants;
 }
 
 /** A user's ARN as policies name it: `arn:aws:iam::tessera:user/NAME`. */
@@ -86,7 +98,9 @@ function policyDecision(ctx: Scope, bucket: BucketRecord | undefined, principal:
   const subject = principal.kind === 'anonymous' ? { anonymous: true, names: [] } : { anonymous: false, names: [userArn(principal.name), principal.canonicalId] };
   const policies: Policy[] = [];
   const bucketPolicy = storedPolicy(bucket);
-  if (bucketPolicy !== undefined) policies.push(bucketPolicy);
+  // RestrictPublicBuckets: a public policy opens nothing to anonymous requests (its Denies still hold).
+  const restricted = bucketPolicy !== undefined && principal.kind === 'anonymous' && bucket?.publicAccessBlock?.restrictPublicBuckets === true && policyIsPublic(bucketPolicy);
+  if (bucketPolicy !== undefined) policies.push(restricted ? { statements: bucketPolicy.statements.filter((st) => st.effect === 'Deny') } : bucketPolicy);
   if (principal.kind === 'user') policies.push(...ctx.services.users.policiesOf(principal.canonicalId));
   let decision: PolicyDecision = 'none';
   for (const policy of policies) {
@@ -128,8 +142,7 @@ export async function authorize(ctx: Scope, principal: Principal, action: S3Acti
   if (decision === 'deny') throw new S3Error('AccessDenied');
   if (decision === 'allow') return { ...access, objectPermission: undefined };
   if (requirement.on === 'object') return access;
-  const grants = aclsEnabled(bucket) ? bucket.grants : undefined;
-  if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), grants, requirement.permission)) throw new S3Error('AccessDenied');
+  if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), requirement.permission)) throw new S3Error('AccessDenied');
   return access;
 }
 
@@ -146,8 +159,7 @@ export function requireObjectAccess(ctx: RequestContext, bucket: BucketRecord, r
   const decision = policyDecision(scoped, bucket, principal, action ?? ctx.access.action, facts);
   if (decision === 'deny') throw new S3Error('AccessDenied');
   if (decision === 'allow') return;
-  const grants = aclsEnabled(bucket) ? record.grants : undefined;
-  if (!aclAllows(principal, objectOwnerOf(ctx, bucket, record), grants, permission)) throw new S3Error('AccessDenied');
+  if (!aclAllows(principal, objectOwnerOf(ctx, bucket, record), grantsInForce(bucket, record.grants), permission)) throw new S3Error('AccessDenied');
 }
 
 /**
@@ -163,5 +175,10 @@ export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key:
   if (decision === 'allow') return;
   const requirement = ACTIONS[action];
   const permission = requirement.on === 'service' ? 'OWNER' : requirement.permission;
-  if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), aclsEnabled(bucket) ? bucket.grants : undefined, permission)) throw new S3Error('AccessDenied');
+  if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), permission)) throw new S3Error('AccessDenied');
+}
+
+/** BlockPublicAcls: AccessDenied for a request that would set an ACL granting AllUsers or AuthenticatedUsers. */
+export function refusePublicAcl(bucket: BucketRecord, grants: readonly Grant[] | undefined): void {
+  if (bucket.publicAccessBlock?.blockPublicAcls === true && grants?.some(isPublicGrant) === true) throw new S3Error('AccessDenied');
 }

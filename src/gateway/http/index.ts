@@ -4,4 +4,4 @@ export { registerHealthRoutes, GATEWAY_HEALTH_PATHS, type GatewayHealth } from '
 export { decodedBody, readSmallBody } from './request-body.js';
 export { bucketOf, header, keyOf, type Handler, type RequestContext } from './request-context.js';
 export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.js';
-export { authorize, bucketOwnerOf, objectOwnerOf, requireKeyAccess, requireObjectAccess, userArn, type RequestAccess } from './authorize.js';
+export { authorize, bucketOwnerOf, objectOwnerOf, refusePublicAcl, requireKeyAccess, requireObjectAccess, userArn, type RequestAccess } from './authorize.js';

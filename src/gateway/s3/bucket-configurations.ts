@@ -8,7 +8,6 @@ export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
   lifecycle: 'NoSuchLifecycleConfiguration',
   website: 'NoSuchWebsiteConfiguration',
   replication: 'ReplicationConfigurationNotFoundError',
-  publicAccessBlock: 'NoSuchPublicAccessBlockConfiguration',
 } as const;
 
 /**
