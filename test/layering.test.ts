@@ -31,20 +31,22 @@ const GATEWAY_ALLOWED: Record<string, readonly string[]> = {
   auth: ['s3', 'digest'],
   // Server-side encryption: the package format, sealed keys, SSE headers; the data path streams through it.
   encryption: ['s3'],
-  'data-path': ['s3', 'digest', 'cluster', 'encryption'],
-  http: ['s3', 'auth', 'data-path'],
-  handlers: ['http', 'data-path', 's3', 'encryption'],
+  // Who may do what: principals, ACLs, the action table; pure like s3/.
+  access: ['s3'],
+  'data-path': ['s3', 'digest', 'cluster', 'encryption', 'access'],
+  http: ['s3', 'auth', 'data-path', 'access'],
+  handlers: ['http', 'data-path', 's3', 'encryption', 'access'],
   // The one operation table: the only importer of handlers/.
-  'operations.ts': ['handlers', 'http', 's3'],
+  'operations.ts': ['handlers', 'http', 's3', 'access'],
   // Wiring: builds the services and the app, and hands the app the operation table.
   'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest', 'encryption'],
   // The gateway's public face, and the only importer of gateway.ts.
-  'index.ts': ['gateway.ts', 'http', 's3'],
+  'index.ts': ['gateway.ts', 'http', 's3', 'access'],
 };
 /** The parts of the gateway that may import Fastify. */
 const FASTIFY_USERS = new Set(['http', 'gateway.ts']);
 /** Gateway parts that do no I/O of their own. */
-const GATEWAY_PURE = new Set(['s3', 'encryption']);
+const GATEWAY_PURE = new Set(['s3', 'encryption', 'access']);
 const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process|worker_threads|timers|timers\/promises)$/;
 
 const srcRoot = resolve('src');

@@ -8,6 +8,7 @@ import { MasterKeyring, ObjectSealer, rotateMasterKey } from '../gateway/index.j
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
+import { runUserCli } from './user-cli.js';
 
 /** Where `tessera admin` sends its requests: each node's id and address, and the cluster secret that signs them. */
 export interface AdminTarget {
@@ -15,12 +16,14 @@ export interface AdminTarget {
   clusterSecret: string;
 }
 
-const USAGE = `usage: tessera admin <status|scrub|heal|object|kms> [--config FILE | --data DIR] [--json]
+const USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N]
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
        tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
        tessera admin kms rotate [--config FILE | --data DIR]
+       tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
+       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected
@@ -91,6 +94,7 @@ export async function runAdminCli(
 ): Promise<number> {
   const [command, ...rest] = args;
   if (command === 'kms') return runKmsCli(rest, env, io);
+  if (command === 'user' || command === 'key' || command === 'policy') return runUserCli(command, rest, env, io);
   if (command !== 'status' && command !== 'scrub' && command !== 'object' && command !== 'heal') {
     io.stderr(USAGE);
     return 2;

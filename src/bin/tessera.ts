@@ -30,6 +30,8 @@ commands:
                                                            heal --wait follows a pass to its end, status --watch repeats
   admin     object BUCKET KEY [--version ID] [--json]      where each shard of an object is, its health, and what losing each node means
   admin     kms rotate [--config FILE]                     re-seal every SSE-S3 data key under the master key file's first key
+  admin     user add|list|remove, key add|remove           users and access keys, stored on the nodes
+  admin     policy set|attach|detach|list                  identity policies for users (readonly, readwrite, writeonly built in)
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
 Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then

@@ -71,6 +71,8 @@ export function setting<T extends TSchema, const I extends SettingInfo>(type: T,
 /** Defaults shared by every role; the schemas below point at these, and code that needs one reads it here. */
 export const DEFAULTS = {
   region: 'us-east-1',
+  /** New buckets honour ACLs: the tools users run still set them (--acl public-read). */
+  objectOwnership: 'ObjectWriter' as 'ObjectWriter' | 'BucketOwnerPreferred' | 'BucketOwnerEnforced',
   /** Loopback by default: exposing the S3 port is a decision, made with `listen`. */
   gatewayListen: '127.0.0.1:9000',
   /** Port of the node protocol; nodes listen on loopback unless told otherwise. */
@@ -181,6 +183,9 @@ const Switch = Type.Boolean({ expected: 'on or off (true/false)' });
 export const LogFormat = Type.Union([Type.Literal('auto'), Type.Literal('pretty'), Type.Literal('json')]);
 
 /** Erasure-coding kernel choice. */
+/** S3's object ownership settings (PutBucketOwnershipControls). */
+export const ObjectOwnership = Type.Union([Type.Literal('ObjectWriter'), Type.Literal('BucketOwnerPreferred'), Type.Literal('BucketOwnerEnforced')]);
+
 export const KernelChoice = Type.Union([Type.Literal('auto'), Type.Literal('portable'), Type.Literal('wasm-simd')]);
 /** pino's levels. */
 export const LogLevel = Type.Union([
@@ -283,6 +288,11 @@ export const GatewaySettings = Type.Object(
     credentialsFile: Type.Optional(setting(Path, { env: 'TESSERA_CREDENTIALS_FILE', doc: 'a JSON list of access keys' })),
     erasure: ErasureSettings,
     region: setting(Text, { env: 'TESSERA_REGION', default: DEFAULTS.region, doc: 'S3 region' }),
+    objectOwnership: setting(ObjectOwnership, {
+      env: 'TESSERA_OBJECT_OWNERSHIP',
+      default: DEFAULTS.objectOwnership,
+      doc: 'object ownership of a bucket created without x-amz-object-ownership: ObjectWriter (ACLs honoured), BucketOwnerPreferred, or BucketOwnerEnforced (ACLs disabled, AWS\'s default since 2023)',
+    }),
     baseDomain: Type.Optional(setting(Text, { env: 'TESSERA_BASE_DOMAIN', doc: 'base domain for virtual-hosted addressing' })),
     metadataTimeoutMs: setting(Int(100, 600_000), {
       env: 'TESSERA_METADATA_TIMEOUT_MS',

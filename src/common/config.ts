@@ -59,6 +59,8 @@ export interface TlsConfig {
 export interface GatewayConfig {
   listen: ListenAddress;
   region: string;
+  /** Object ownership of buckets created without x-amz-object-ownership. */
+  objectOwnership: 'ObjectWriter' | 'BucketOwnerPreferred' | 'BucketOwnerEnforced';
   baseDomain: string | undefined;
   credentials: S3Credential[];
   clusterSecret: string;
@@ -265,6 +267,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
   const config: GatewayConfig = {
     listen: parseListen(settings.listen, 'listen'),
     region: settings.region,
+    objectOwnership: settings.objectOwnership,
     baseDomain: settings.baseDomain,
     credentials: credentialsOf(reader, settings, env),
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),

@@ -6,7 +6,7 @@ import { createCodec, type Codec } from '../erasure/index.js';
 import { buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { writeQuorum } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
-import { BucketService, StripePool, type GatewayServices } from './data-path/index.js';
+import { BucketService, StripePool, UserDirectory, type GatewayServices } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { MasterKeyring, ObjectSealer } from './encryption/index.js';
 import {
@@ -80,6 +80,7 @@ export class Gateway {
   private readonly clock: HybridClock;
   private cluster: ClusterView | undefined;
   private digestPool: DigestPool | undefined;
+  private users: UserDirectory | undefined;
   private app: FastifyInstance | undefined;
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
@@ -145,7 +146,16 @@ export class Gateway {
     this.cluster = cluster;
     const codec = countingReconstructs(plainCodec, () => metrics.degradedRead());
     const clock = this.clock;
-    const secrets = new Map(config.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
+    const ownerId = config.credentials[0]?.accessKeyId ?? 'tessera';
+    const users = new UserDirectory({
+      cluster,
+      logger: this.logger.child({ component: 'users' }),
+      adminCredentials: config.credentials,
+      adminId: ownerId,
+      timeoutMs: config.metadataTimeoutMs,
+    });
+    this.users = users;
+    await users.start();
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
     if (config.sseMasterKeyFile !== undefined) this.sealer.useMasterKeys(MasterKeyring.parse(await readFile(config.sseMasterKeyFile, 'utf8')));
@@ -156,7 +166,9 @@ export class Gateway {
       codec,
       erasure: config.erasure,
       region: config.region,
-      ownerId: config.credentials[0]?.accessKeyId ?? 'tessera',
+      objectOwnership: config.objectOwnership,
+      users,
+      ownerId,
       // Deadlines follow the nodes' observed latency, the configured timeouts being their floor:
       // a busy machine makes calls slower, not failed.
       get metadataTimeoutMs() {
@@ -172,11 +184,11 @@ export class Gateway {
       sealer: this.sealer,
       sseCustomerKeysOverHttp: config.sseCustomerKeysOverHttp ?? false,
     };
-    const credentials = { secretKeyFor: (accessKeyId: string) => secrets.get(accessKeyId) };
+    // The administrator's keys and every user's, as the cluster holds them: S3 requests and console sign-in alike.
+    const credentials = { secretKeyFor: (accessKeyId: string) => users.lookup(accessKeyId)?.secretAccessKey };
     const app = createS3App({
       route: resolveOperation,
       services,
-      credentials,
       baseDomain: config.baseDomain,
       https: await readTls(config),
       metrics,
@@ -336,6 +348,7 @@ export class Gateway {
   async close(): Promise<void> {
     this.stopping.abort();
     this.watcher?.close();
+    this.users?.close();
     await this.follower?.close();
     await this.app?.close();
     await this.cluster?.close();

@@ -20,3 +20,4 @@ export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForSt
 export * from './node-reports.js';
 export { MESSAGE_CHECKS, checkFor } from './message-checks.js';
 export { inspectShards, type ShardHealth, type ShardReport } from './shard-health.js';
+export { majorityOf, readUserRecords, writeUserRecord } from './user-records.js';

@@ -21,6 +21,8 @@ import {
   VersionId,
   VersionDeleteRequest,
   VersionDeleteResponse,
+  UserRecord,
+  UsersResponse,
   WireName,
 } from './protocol.js';
 
@@ -48,6 +50,8 @@ export const MESSAGE_CHECKS = {
   leaseAnswer: new SchemaCheck('lease answer', LeaseResponse),
   versionDeleted: new SchemaCheck('version delete answer', VersionDeleteResponse),
   buckets: new SchemaCheck('bucket list', BucketsResponse),
+  user: new SchemaCheck('user record', UserRecord),
+  users: new SchemaCheck('user list', UsersResponse),
   ringOffer: new SchemaCheck('ring offer answer', RingOfferResponse),
   health: new SchemaCheck('health report', NodeHealth),
   partitionDigest: new SchemaCheck('partition digest', PartitionDigest),

@@ -13,6 +13,7 @@ import {
   type BatchCall,
   type BatchResult,
   type BucketRecord,
+  type UserRecord,
   type CommitRequest,
   type ErasureParams,
   type LeaseRequest,
@@ -240,6 +241,16 @@ export class NodeClient {
   /** Every bucket record the node holds, tombstones included. */
   async listBuckets(options: CallOptions = {}): Promise<BucketRecord[]> {
     return (await this.json(MESSAGE_CHECKS.buckets, 'GET', NODE_PATHS.buckets, {}, options)).buckets;
+  }
+
+  /** Stores a user record if it is newer than the node's. */
+  async putUser(record: UserRecord, options: CallOptions = {}): Promise<void> {
+    await this.json(null, 'PUT', NODE_PATHS.users, { json: record }, options);
+  }
+
+  /** Every user record the node holds, removed users included. */
+  async listUsers(options: CallOptions = {}): Promise<UserRecord[]> {
+    return (await this.json(MESSAGE_CHECKS.users, 'GET', NODE_PATHS.users, {}, options)).users;
   }
 
   /** Offers a ring (its JSON document) to the node, which keeps it if the epoch is newer. */

@@ -28,6 +28,7 @@ export const NODE_PATHS = {
   versionDelete: '/v1/versions/delete',
   leases: '/v1/leases',
   buckets: '/v1/buckets',
+  users: '/v1/users',
   tags: '/v1/tags',
   reseal: '/v1/reseal',
   ring: '/v1/ring',
@@ -53,6 +54,9 @@ export const ShardIndex = Type.Integer({ minimum: 0, maximum: 255 });
 const Strings = Type.Record(Type.String(), Type.String());
 const ChecksumType = Type.Union([Type.Literal('COMPOSITE'), Type.Literal('FULL_OBJECT')]);
 const Count = Type.Integer({ minimum: 0 });
+
+/** One ACL grant: a canonical user id or an S3 group URI, and a permission (READ, WRITE, READ_ACP, WRITE_ACP, FULL_CONTROL). */
+export const Grant = Type.Object({ grantee: Type.String(), permission: Type.String() });
 
 /** Reed-Solomon parameters an object was written with. */
 export const ErasureParams = Type.Object({
@@ -179,6 +183,10 @@ export const ObjectRecord = Type.Object({
   encryption: Type.Optional(ObjectEncryption),
   /** Bytes on the shards when they differ from `sizeBytes` (an encrypted body): what the erasure layout is computed from. */
   storedSizeBytes: Type.Optional(Count),
+  /** Canonical id of the user who wrote the object; absent: the bucket's owner. */
+  owner: Type.Optional(Type.String()),
+  /** The object's ACL grants (x-amz-acl, x-amz-grant-* at write time); absent: private. */
+  grants: Type.Optional(Type.Array(Grant)),
 });
 /** The metadata record of an object version. */
 export type ObjectRecord = Static<typeof ObjectRecord>;
@@ -227,7 +235,15 @@ export type AbortRequest = ShardRef;
  * Body of POST /v1/tags: replaces the tags of a committed version in place (its data and other metadata
  * stay). A node applies it only while that version is its current one and the revision is newer.
  */
-export const TagUpdateRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, tags: Strings, tagsRevision: VersionId });
+export const TagUpdateRequest = Type.Object({
+  bucket: WireName,
+  key: WireName,
+  versionId: VersionId,
+  tags: Strings,
+  tagsRevision: VersionId,
+  /** When present, the version's ACL grants are replaced too (PutObjectAcl), ordered by the same revision. */
+  grants: Type.Optional(Type.Array(Grant)),
+});
 /**
  * Body of POST /v1/reseal: replaces how a committed version's data key is sealed (master-key rotation),
  * in place: its bytes and other metadata stay. Applied only to the node's current version of the key
@@ -381,9 +397,54 @@ export const BucketRecord = Type.Object({
   versioning: Type.Optional(Type.Union([Type.Literal('Enabled'), Type.Literal('Suspended')])),
   /** The bucket's default encryption (PutBucketEncryption): writes without SSE headers are sealed with SSE-S3. */
   encryption: Type.Optional(Type.Literal('AES256')),
+  /** Canonical id of the user who created the bucket; absent: the cluster owner (the configured credentials). */
+  owner: Type.Optional(Type.String()),
+  /** The bucket's ACL grants; absent: private (the owner's FULL_CONTROL only). */
+  grants: Type.Optional(Type.Array(Grant)),
+  /** S3's object ownership: ObjectWriter, BucketOwnerPreferred or BucketOwnerEnforced (ACLs off); absent: ObjectWriter. */
+  ownership: Type.Optional(Type.String()),
+  /** The bucket policy (PutBucketPolicy) as the JSON text it was given; absent: none. */
+  policy: Type.Optional(Type.String()),
+  /** S3's PublicAccessBlock switches (PutPublicAccessBlock); absent: none configured. */
+  publicAccessBlock: Type.Optional(
+    Type.Object({ blockPublicAcls: Type.Boolean(), ignorePublicAcls: Type.Boolean(), blockPublicPolicy: Type.Boolean(), restrictPublicBuckets: Type.Boolean() }),
+  ),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;
+
+/** One access key of a user: the id a request names and the secret that signs it. */
+export const AccessKey = Type.Object({ accessKeyId: Type.String({ minLength: 1 }), secretAccessKey: Type.String({ minLength: 1 }), createdMs: Type.Number() });
+/** One access key of a user. */
+export type AccessKey = Static<typeof AccessKey>;
+
+/**
+ * A user's record (or a named identity policy's, see `policy`), kept on every node like a bucket record: the newest versionId per name wins, and
+ * a removed user is a record with `deleted` set (so an older copy elsewhere cannot bring it back).
+ */
+export const UserRecord = Type.Object({
+  name: WireName,
+  versionId: VersionId,
+  deleted: Type.Boolean(),
+  /** The id ACLs and listings name the user by (64 hex digits, as S3's canonical user ids). */
+  canonicalId: Type.String(),
+  createdMs: Type.Number(),
+  keys: Type.Array(AccessKey),
+  /** Names of the identity policies attached to the user (`tessera admin policy attach`). */
+  attached: Type.Optional(Type.Array(Type.String())),
+  /**
+   * Set on a named policy's record instead of a user's: its JSON document. Such records are named
+   * `policy:NAME` (a name no user can have) and carry no keys.
+   */
+  policy: Type.Optional(Type.String()),
+});
+/** A user's record. */
+export type UserRecord = Static<typeof UserRecord>;
+
+/** Answer of GET /v1/users. */
+export const UsersResponse = Type.Object({ users: Type.Array(UserRecord) });
+/** Answer of GET /v1/users. */
+export type UsersResponse = Static<typeof UsersResponse>;
 
 /** Answer of GET /v1/buckets. */
 export const BucketsResponse = Type.Object({ buckets: Type.Array(BucketRecord) });

@@ -18,6 +18,7 @@ export const ROW = {
   file: 'f',
   quarantine: 'q',
   bucket: 'b',
+  user: 'u',
   node: 'n',
 } as const;
 

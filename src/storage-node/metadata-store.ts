@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import { placementHashHex } from '../placement/index.js';
-import type { BucketRecord, ListQuery, ObjectRecord, ObjectStatus, ShardRef, VersionListQuery } from '../rpc/index.js';
+import type { BucketRecord, UserRecord, ListQuery, ObjectRecord, ObjectStatus, ShardRef, VersionListQuery } from '../rpc/index.js';
 import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from './metadata-keys.js';
 
@@ -41,6 +41,7 @@ export { MetadataWriteFenced } from './group-commit.js';
  *                                            went missing, for the repair worker to rebuild from the
  *                                            other nodes; repair deletes the row when the shard is good.
  *   b 00 bucket                           -> BucketRecord JSON (the newest version id wins).
+ *   u 00 user name                        -> UserRecord JSON (the newest version id wins).
  *   n 00 name                             -> node-local state: `schema` (this layout's version), and
  *                                            `cursor/<worker>`: where a background worker resumes after a restart.
  *
@@ -538,6 +539,21 @@ export class MetadataStore {
   async listBuckets(): Promise<BucketRecord[]> {
     const records: BucketRecord[] = [];
     for await (const value of this.db.values(kindRange(ROW.bucket))) records.push(parse<BucketRecord>(value));
+    return records;
+  }
+
+  /** Stores a user record if it is newer than the one held. */
+  async putUser(record: UserRecord): Promise<void> {
+    const key = rowKey(ROW.user, record.name);
+    const current = await this.db.get(key);
+    if (current !== undefined && parse<UserRecord>(current).versionId >= record.versionId) return;
+    await this.write(new MetadataBatch().put(key, json(record)));
+  }
+
+  /** Every user record, removed users included. */
+  async listUsers(): Promise<UserRecord[]> {
+    const records: UserRecord[] = [];
+    for await (const value of this.db.values(kindRange(ROW.user))) records.push(parse<UserRecord>(value));
     return records;
   }
 

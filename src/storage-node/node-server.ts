@@ -8,6 +8,7 @@ import {
   BODY_HASH_HEADER,
   BatchRequest,
   BucketRecord,
+  UserRecord,
   CommitRequest,
   MESSAGE_CHECKS,
   NODE_PATHS,
@@ -256,6 +257,11 @@ export class NodeServer {
       return {};
     });
     this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.metadata.listBuckets() }));
+    this.app.put<{ Body: UserRecord }>(NODE_PATHS.users, { schema: { body: UserRecord } }, async (request) => {
+      await store.metadata.putUser(request.body);
+      return {};
+    });
+    this.app.get(NODE_PATHS.users, async () => ({ users: await store.metadata.listUsers() }));
     this.app.post<{ Body: TagUpdateRequest }>(NODE_PATHS.tags, { schema: { body: TagUpdateRequest } }, async (request) => {
       await store.updateTags(request.body);
       return {};

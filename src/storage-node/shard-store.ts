@@ -387,7 +387,8 @@ export class ShardStore {
         throw new ShardStoreError('NotFound', 'this node does not hold this version');
       }
       if ((version.record.tagsRevision ?? '') >= request.tagsRevision) return;
-      const changed = { ...version, record: { ...version.record, tags: request.tags, tagsRevision: request.tagsRevision } };
+      const grants = request.grants === undefined ? {} : { grants: request.grants };
+      const changed = { ...version, record: { ...version.record, tags: request.tags, tagsRevision: request.tagsRevision, ...grants } };
       if (version === current) await this.metadata.rewriteObject(changed);
       else await this.metadata.rewriteVersion(changed);
     });

@@ -27,6 +27,8 @@ export interface RawRequest {
   bodyStream?: Readable;
   /** Leave unsigned (CORS preflights, anonymous probes). */
   anonymous?: boolean;
+  /** Sign with these instead of the test cluster's administrator keys. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /** The path-and-query and headers of a signed (or anonymous) request, for tests that send it themselves. */
@@ -41,7 +43,8 @@ export async function signRaw(endpoint: string, options: RawRequest): Promise<{ 
   let headers: Record<string, string> = { host: `${url.hostname}:${port}`, ...options.headers };
   if (options.anonymous !== true) {
     headers['x-amz-content-sha256'] ??= sha256Hex(body ?? '');
-    const signer = smithySigner('us-east-1', TEST_CREDENTIALS.accessKeyId, TEST_CREDENTIALS.secretAccessKey);
+    const credentials = options.credentials ?? TEST_CREDENTIALS;
+    const signer = smithySigner('us-east-1', credentials.accessKeyId, credentials.secretAccessKey);
     const signed = await signer.sign(new HttpRequest({ method: options.method, protocol: 'http:', hostname: url.hostname, port, path, query, headers }));
     headers = signed.headers;
   }

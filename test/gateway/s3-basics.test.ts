@@ -91,9 +91,14 @@ t.test('operations resolve from method, target and sub-resource; unknown sub-res
     resolveOperation(method, parseTarget(url, undefined, undefined), { 'x-amz-copy-source': '/a/b' }).name;
   t.equal(withCopy('PUT', '/b/k'), 'CopyObject', 'x-amz-copy-source turns a PUT into a copy');
   t.equal(withCopy('PUT', '/b/k?partNumber=1&uploadId=x'), 'UploadPartCopy');
-  t.equal(op('GET', '/b?policy'), 'GetBucketUnconfigured');
-  t.equal(op('GET', '/b?ownershipControls'), 'GetBucketFixedConfiguration');
-  t.throws(() => op('PUT', '/b?policy'), { code: 'NotImplemented' }, 'a policy cannot be set');
+  t.equal(op('GET', '/b?policy'), 'GetBucketPolicy');
+  t.equal(op('PUT', '/b?policy'), 'PutBucketPolicy');
+  t.equal(op('GET', '/b?policyStatus'), 'GetBucketPolicyStatus');
+  t.equal(op('GET', '/b?ownershipControls'), 'GetBucketOwnershipControls');
+  t.equal(op('GET', '/b?lifecycle'), 'GetBucketUnconfigured');
+  t.equal(op('GET', '/b?logging'), 'GetBucketFixedConfiguration');
+  t.equal(op('PUT', '/b?publicAccessBlock'), 'PutPublicAccessBlock');
+  t.throws(() => op('PUT', '/b?lifecycle'), { code: 'NotImplemented' }, 'a lifecycle cannot be set');
 });
 
 t.test('the operation table names every handler, and each operation has one handler', async (t) => {

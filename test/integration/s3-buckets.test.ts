@@ -121,31 +121,34 @@ t.test('GetBucketAcl and GetObjectAcl answer the owner with FULL_CONTROL', async
   t.same(await sdkError(s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'absent' }))), { name: 'NoSuchKey', status: 404 });
 });
 
-t.test('Put*Acl and x-amz-acl accept private and refuse what Tessera cannot honour', async (t) => {
+t.test('Put*Acl and x-amz-acl set the ACLs Get*Acl answer (ObjectWriter ownership: ACLs are honoured)', async (t) => {
   await s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'private' }));
   await s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'obj', ACL: 'bucket-owner-full-control' }));
   const owner = { ID: 'test-access-key', DisplayName: 'test-access-key' };
   await s3.send(
     new PutObjectAclCommand({ Bucket: bucket, Key: 'obj', AccessControlPolicy: { Owner: owner, Grants: [{ Grantee: { Type: 'CanonicalUser', ID: owner.ID }, Permission: 'FULL_CONTROL' }] } }),
   );
-  t.same(await sdkError(s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }))), { name: 'InvalidBucketAclWithObjectOwnership', status: 400 });
-  t.same(await sdkError(s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'obj', ACL: 'public-read' }))), { name: 'AccessControlListNotSupported', status: 400 });
-  t.same(
-    await sdkError(
-      s3.send(
-        new PutObjectAclCommand({
-          Bucket: bucket,
-          Key: 'obj',
-          AccessControlPolicy: { Owner: owner, Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }] },
-        }),
-      ),
-    ),
-    { name: 'AccessControlListNotSupported', status: 400 },
+  await s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }));
+  const bucketAcl = await s3.send(new GetBucketAclCommand({ Bucket: bucket }));
+  t.same(bucketAcl.Grants?.map((g) => [g.Grantee?.Type, g.Permission]), [['CanonicalUser', 'FULL_CONTROL'], ['Group', 'READ']]);
+  await s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'private' }));
+  await s3.send(
+    new PutObjectAclCommand({
+      Bucket: bucket,
+      Key: 'obj',
+      AccessControlPolicy: { Owner: owner, Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }] },
+    }),
   );
-  t.same(await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'public', Body: 'p', ACL: 'public-read' }))), { name: 'AccessControlListNotSupported', status: 400 });
-  t.same(await sdkError(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'public' }))), { name: 'NotFound', status: 404 }, 'the refused PUT stored nothing');
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'private', Body: 'p', ACL: 'private' }));
-  t.same(await sdkError(s3.send(new CreateBucketCommand({ Bucket: bucketName(), ACL: 'public-read-write' }))), { name: 'InvalidBucketAclWithObjectOwnership', status: 400 });
+  const objectAcl = await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'obj' }));
+  t.same(objectAcl.Grants?.map((g) => [g.Grantee?.URI, g.Permission]), [['http://acs.amazonaws.com/groups/global/AllUsers', 'READ']], 'a document replaces the whole ACL');
+  await s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'obj', ACL: 'private' }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'public', Body: 'p', ACL: 'public-read' }));
+  t.same((await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'public' }))).Grants?.map((g) => g.Permission), ['FULL_CONTROL', 'READ']);
+  t.same(await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad', Body: 'p', ACL: 'public-everything' as 'private' }))), { name: 'InvalidArgument', status: 400 });
+  t.same(await sdkError(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bad' }))), { name: 'NotFound', status: 404 }, 'the refused PUT stored nothing');
+  const created = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: created, ACL: 'public-read-write' }));
+  t.same((await s3.send(new GetBucketAclCommand({ Bucket: created }))).Grants?.map((g) => g.Permission), ['FULL_CONTROL', 'READ', 'WRITE']);
   t.same(await sdkError(s3.send(new CreateBucketCommand({ Bucket: bucketName(), ObjectLockEnabledForBucket: true }))), { name: 'NotImplemented', status: 501 });
 });
 
@@ -162,7 +165,7 @@ t.test('configuration probes answer S3\'s "not configured" errors, not NotImplem
   for (const [code, probe] of probes) t.same(await sdkError(probe), { name: code, status: 404 }, code);
   t.same(await sdkError(s3.send(new GetBucketPolicyCommand({ Bucket: 'no-such-bucket-zz' }))), { name: 'NoSuchBucket', status: 404 }, 'a missing bucket first');
   const ownership = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }));
-  t.equal(ownership.OwnershipControls?.Rules?.[0]?.ObjectOwnership, 'BucketOwnerEnforced');
+  t.equal(ownership.OwnershipControls?.Rules?.[0]?.ObjectOwnership, 'ObjectWriter', 'ACLs are honoured, as on S3 buckets made before 2023');
   for (const name of ['logging', 'notification', 'requestPayment', 'accelerate']) {
     const response = await rawS3(cluster.endpoint, { method: 'GET', bucket, query: { [name]: '' } });
     t.equal(response.status, 200, `GET ?${name}`);

@@ -12,7 +12,7 @@ import {
 } from './auth-params.js';
 import { canonicalHeaders, canonicalPath, canonicalQuery, canonicalRequest, decodeQuery } from './canonical-request.js';
 import { ChunkSigner, deriveSigningKey, hmacHex, requestStringToSign, signaturesEqual, SIGV4_ALGORITHM } from './signing.js';
-import { presignedV2Auth } from './presigned-v2.js';
+import { headerV2Auth, presignedV2Auth } from './presigned-v2.js';
 import type { AuthenticateOptions, AuthRequest, AuthResult, CredentialStore, PayloadMode } from './types.js';
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
@@ -52,13 +52,36 @@ export function authenticate(req: AuthRequest, credentials: CredentialStore, opt
       fields: { ArgumentName: 'Authorization', ArgumentValue: authorization },
     });
   }
+  if (authorization !== undefined && authorization.startsWith('AWS ')) return headerV2Auth(req, authorization, query, credentials, options.nowMs);
   if (authorization !== undefined) return verify(req, credentials, headerAuth(req, authorization, query, options.nowMs, maxSkewMs));
   if (hasQueryAuth) return verify(req, credentials, presignedAuth(req, query, options.nowMs, maxSkewMs));
   if (query.some(([k]) => k === 'AWSAccessKeyId') && query.some(([k]) => k === 'Signature')) {
     return presignedV2Auth(req, query, credentials, options.nowMs);
   }
-  // Tessera has no public buckets: an anonymous request is denied as S3 denies it on a private bucket.
-  throw new S3Error('AccessDenied');
+  return anonymousAuth(req);
+}
+
+/**
+ * An unsigned request: no key, no signed body. Whether it may do anything is the access decision's
+ * to say (ACL grants to AllUsers, bucket policies), not authentication's.
+ */
+function anonymousAuth(req: AuthRequest): AuthResult {
+  const sha256 = headerValue(req.headers, 'x-amz-content-sha256');
+  // A hash an anonymous client declares is still checked against the body; nothing else is signed.
+  const payload = sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256) ? { mode: 'sha256' as const, sha256 } : { mode: 'unsigned' as const, sha256: undefined };
+  return {
+    accessKeyId: '',
+    anonymous: true,
+    presigned: false,
+    payloadMode: payload.mode,
+    decodedContentLength: undefined,
+    payloadSha256: payload.sha256,
+    region: 'us-east-1',
+    signedHeaders: [],
+    signature: '',
+    // No chunk chain exists without a signature; the unsigned payload mode never asks this signer for anything.
+    chunkSigner: new ChunkSigner(Buffer.alloc(32), '', ''),
+  };
 }
 
 function headerAuth(req: AuthRequest, authorization: string, query: [string, string][], nowMs: number, maxSkewMs: number): Verification {
@@ -189,6 +212,7 @@ function verify(req: AuthRequest, credentials: CredentialStore, v: Verification)
   }
   return {
     accessKeyId: params.accessKeyId,
+    anonymous: false,
     presigned: v.presigned,
     payloadMode: v.payload.mode,
     decodedContentLength: parseByteCount('x-amz-decoded-content-length', req.headers['x-amz-decoded-content-length']),

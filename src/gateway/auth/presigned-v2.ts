@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { S3Error } from '../s3/index.js';
+import { parseAmzDate } from './auth-params.js';
 import { ChunkSigner, signaturesEqual } from './signing.js';
 import type { AuthRequest, AuthResult, CredentialStore } from './types.js';
 
@@ -8,7 +9,7 @@ import type { AuthRequest, AuthResult, CredentialStore } from './types.js';
  *
  * boto3 and aws-cli v1 still produce these URLs by default for a custom endpoint
  * (`generate_presigned_url`, `aws s3 presign`), so users hand them around even though every
- * other request they send is SigV4. Only presigned URLs are accepted in V2; header V2 stays refused.
+ * other request they send is SigV4. Header-signed V2 (`Authorization: AWS ...`) is verified below too.
  * String to sign: verb, Content-MD5, Content-Type, Expires, canonical x-amz-* headers, and the
  * canonical resource (path as sent plus the sub-resources S3 lists, sorted, values decoded).
  */
@@ -90,7 +91,64 @@ export function presignedV2Auth(
   }
   return {
     accessKeyId,
+    anonymous: false,
     presigned: true,
+    payloadMode: 'unsigned',
+    decodedContentLength: undefined,
+    payloadSha256: undefined,
+    region: 'us-east-1',
+    signedHeaders: [],
+    signature: expected,
+    // No chunk chain exists in V2; the unsigned payload mode never asks this signer for anything.
+    chunkSigner: new ChunkSigner(Buffer.alloc(32), '', ''),
+  };
+}
+
+/** Longest clock difference S3 accepts for a SigV2 header-signed request. */
+const MAX_V2_SKEW_MS = 15 * 60 * 1000;
+
+/**
+ * Verifies `Authorization: AWS key:signature` (Signature Version 2 in headers), as S3 did: Date or
+ * x-amz-date required and within 15 minutes of the server clock; the string to sign covers the verb,
+ * Content-MD5, Content-Type, the date (empty when x-amz-date carries it), every x-amz-* header and the
+ * resource with its sub-resources. The body is not signed (Content-MD5, when sent, is checked).
+ */
+export function headerV2Auth(req: AuthRequest, authorization: string, query: readonly (readonly [string, string])[], credentials: CredentialStore, nowMs: number): AuthResult {
+  const match = /^AWS ([^:\s]+):(\S+)$/.exec(authorization.trim());
+  if (match === null) throw new S3Error('InvalidArgument', { message: 'AWS authorization header is invalid.  Expected AwsAccessKeyId:signature', fields: { ArgumentName: 'Authorization', ArgumentValue: authorization } });
+  const accessKeyId = match[1] as string;
+  const signature = match[2] as string;
+  const amzDate = header(req.headers, 'x-amz-date');
+  const date = header(req.headers, 'date');
+  const dateMs = amzDate !== '' ? (parseAmzDate(amzDate) ?? Date.parse(amzDate)) : Date.parse(date);
+  if ((amzDate === '' && date === '') || Number.isNaN(dateMs)) {
+    throw new S3Error('AccessDenied', { message: 'AWS authentication requires a valid Date or x-amz-date header' });
+  }
+  if (Math.abs(nowMs - dateMs) > MAX_V2_SKEW_MS) {
+    throw new S3Error('RequestTimeTooSkewed', {
+      fields: { RequestTime: amzDate !== '' ? amzDate : date, ServerTime: new Date(nowMs).toISOString(), MaxAllowedSkewMilliseconds: String(MAX_V2_SKEW_MS) },
+    });
+  }
+  const secretKey = credentials.secretKeyFor(accessKeyId);
+  if (secretKey === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: accessKeyId } });
+  const rawPairs = req.rawQuery === '' ? [] : req.rawQuery.split('&');
+  // S3's canonical resource of a bucket is `/bucket/`, whichever form the path was sent in.
+  const path = /^\/[^/]+$/.test(req.rawPath) ? `${req.rawPath}/` : req.rawPath;
+  const stringToSign = [
+    req.method.toUpperCase(),
+    header(req.headers, 'content-md5'),
+    header(req.headers, 'content-type'),
+    amzDate !== '' ? '' : date,
+    `${canonicalAmzHeaders(req.headers)}${canonicalResourceV2(path, query, rawPairs)}`,
+  ].join('\n');
+  const expected = createHmac('sha1', secretKey).update(stringToSign, 'utf8').digest('base64');
+  if (!signaturesEqual(signature, expected)) {
+    throw new S3Error('SignatureDoesNotMatch', { fields: { AWSAccessKeyId: accessKeyId, StringToSign: stringToSign, SignatureProvided: signature } });
+  }
+  return {
+    accessKeyId,
+    anonymous: false,
+    presigned: false,
     payloadMode: 'unsigned',
     decodedContentLength: undefined,
     payloadSha256: undefined,

@@ -21,7 +21,10 @@ export type PayloadMode = 'sha256' | 'unsigned' | 'streaming-signed' | 'streamin
 
 /** A verified request's identity plus everything the body decoder needs to keep verifying the body. */
 export interface AuthResult {
+  /** The signing key; '' for an anonymous request. */
   accessKeyId: string;
+  /** True when the request carries no signature at all (no Authorization, no presigned query). */
+  anonymous: boolean;
   presigned: boolean;
   payloadMode: PayloadMode;
   /** `x-amz-decoded-content-length`: the object size in aws-chunked modes; undefined when absent. */

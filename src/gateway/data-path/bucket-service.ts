@@ -56,14 +56,30 @@ export class BucketService {
   }
 
   /**
-   * Creates a bucket; 'existed' when it already exists (there is one owner per cluster, so the caller
-   * owns it) and nothing is written.
+   * Creates a bucket owned by `owner` (undefined: the administrator) with `grants` as its ACL;
+   * 'existed' when that owner already has it and 'taken' when someone else does. Nothing is written
+   * for an existing bucket.
    */
-  async create(name: string, signal: AbortSignal): Promise<'created' | 'existed'> {
+  async create(
+    name: string,
+    signal: AbortSignal,
+    init: { owner?: string | undefined; grants?: BucketRecord['grants']; ownership?: string } = {},
+  ): Promise<'created' | 'existed' | 'taken'> {
     validateBucketName(name);
     const existing = (await this.readAll(signal)).get(name);
-    if (existing !== undefined && !existing.deleted) return 'existed';
-    await this.write({ name, versionId: this.clock.next(), createdMs: this.clock.nowMs(), deleted: false }, signal);
+    if (existing !== undefined && !existing.deleted) return existing.owner === init.owner ? 'existed' : 'taken';
+    await this.write(
+      {
+        name,
+        versionId: this.clock.next(),
+        createdMs: this.clock.nowMs(),
+        deleted: false,
+        ...(init.owner === undefined ? {} : { owner: init.owner }),
+        ...(init.grants === undefined ? {} : { grants: init.grants }),
+        ...(init.ownership === undefined ? {} : { ownership: init.ownership }),
+      },
+      signal,
+    );
     return 'created';
   }
 

@@ -23,3 +23,4 @@ export {
   type VersionAttributes,
   type WriteVersionOptions,
 } from './version-writer.js';
+export { UserDirectory, USER_REFRESH_MS, type KeyEntry } from './user-directory.js';

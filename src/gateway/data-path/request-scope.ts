@@ -5,17 +5,24 @@ import type { ErasureParams } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import type { DigestPool } from '../digest/index.js';
 import type { ObjectSealer } from '../encryption/index.js';
+import type { ObjectOwnership } from '../access/index.js';
 import type { BucketService } from './bucket-service.js';
+import type { UserDirectory } from './user-directory.js';
 import type { StripePool } from './stripe-pool.js';
 
 /** Everything a handler may use: passed in, never reached through globals. */
 export interface GatewayServices {
   cluster: ClusterView;
   buckets: BucketService;
+  /** The cluster's users and access keys, followed from the nodes. */
+  users: UserDirectory;
   clock: HybridClock;
   codec: Codec;
   erasure: ErasureParams;
   region: string;
+  /** Object ownership of buckets created without x-amz-object-ownership. */
+  objectOwnership: ObjectOwnership;
+  /** Canonical id of the administrator (the configured credentials' owner); owner of buckets that name none. */
   ownerId: string;
   /**
    * Longest wait for one node's metadata answer. It follows the nodes' observed latency (the

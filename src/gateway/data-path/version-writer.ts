@@ -13,6 +13,10 @@ export interface VersionAttributes {
   userMetadata: Record<string, string>;
   headers: Record<string, string>;
   tags: Record<string, string>;
+  /** The writer's canonical id, when it is not the bucket's owner. */
+  owner?: string;
+  /** The ACL the write sets (x-amz-acl, x-amz-grant-*); absent: private. */
+  grants?: { grantee: string; permission: string }[];
 }
 
 /** Options of a version write. */

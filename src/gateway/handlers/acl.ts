@@ -1,73 +1,85 @@
+import { aclFromHeaders, aclsEnabled, ownerOnly, parseAclXml, renderAcl, type Grant } from '../access/index.js';
 import { metadataSignal } from '../data-path/index.js';
-import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
-import { renderXml, requestDocumentRoot, S3Error } from '../s3/index.js';
+import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, refusePublicAcl, type RequestContext } from '../http/index.js';
+import { S3Error } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
-import { refuseAclHeaders } from './object-attributes.js';
+import { knownUser, refuseAclHeadersWithBody } from './request-acl.js';
+import { updateObjectAcl } from './object-acl-update.js';
 
-/**
- * ACLs as S3 has them for buckets with BucketOwnerEnforced ownership (its default since 2023): the
- * owner has FULL_CONTROL of everything, and no ACL can grant anything else. Tessera has exactly that
- * model (one owner per cluster), so Get*Acl answer it and Put*Acl accept only what restates it.
- */
-function ownerPolicy(ctx: RequestContext): string {
-  const owner = { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId };
-  return renderXml('AccessControlPolicy', {
-    Owner: owner,
-    AccessControlList: {
-      Grant: {
-        Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ...owner },
-        Permission: 'FULL_CONTROL',
-      },
-    },
-  });
+/** Largest AccessControlPolicy document accepted. */
+const MAX_ACL_BYTES = 64 * 1024;
+
+/** A resource's ACL as stored, with the owner's FULL_CONTROL that a resource with none has. */
+function effectiveGrants(owner: string, grants: readonly Grant[] | undefined): readonly Grant[] {
+  return grants ?? [{ grantee: owner, permission: 'FULL_CONTROL' }];
 }
 
-/** Accepts an AccessControlPolicy document only when every grant is the owner's FULL_CONTROL. */
-async function requireOwnerOnlyBody(ctx: RequestContext, scope: 'bucket' | 'object'): Promise<void> {
-  const text = (await readSmallBody(ctx, 64 * 1024)).toString('utf8');
-  if (text.trim() === '') return;
-  const root = requestDocumentRoot(text, 'AccessControlPolicy');
-  const acl = (root as { AccessControlList?: unknown }).AccessControlList;
-  const grants = typeof acl === 'object' && acl !== null ? (acl as { Grant?: unknown }).Grant : undefined;
-  const list = grants === undefined ? [] : Array.isArray(grants) ? grants : [grants];
-  const ownerOnly = list.every((grant) => {
-    const { Grantee: grantee, Permission: permission } = (grant ?? {}) as { Grantee?: unknown; Permission?: unknown };
-    const id = typeof grantee === 'object' && grantee !== null ? (grantee as { ID?: unknown }).ID : undefined;
-    return id === ctx.services.ownerId && permission === 'FULL_CONTROL';
-  });
-  if (!ownerOnly) throw new S3Error(scope === 'bucket' ? 'InvalidBucketAclWithObjectOwnership' : 'AccessControlListNotSupported');
+/**
+ * The new ACL a Put*Acl request asks for: its x-amz-acl / x-amz-grant-* headers or its
+ * AccessControlPolicy body (not both). Neither is MalformedACLError... as S3 answers an empty request.
+ */
+async function requestedAcl(ctx: RequestContext, owner: string, bucketOwner: string): Promise<Grant[]> {
+  const text = (await readSmallBody(ctx, MAX_ACL_BYTES)).toString('utf8');
+  refuseAclHeadersWithBody(ctx, text.trim() !== '');
+  const fromHeaders = aclFromHeaders(ctx.request.headers, owner, bucketOwner, knownUser(ctx));
+  if (fromHeaders !== undefined) return fromHeaders;
+  if (text.trim() === '') throw new S3Error('MissingSecurityHeader', { fields: { MissingHeaderName: 'x-amz-acl' } });
+  return parseAclXml(text, owner, knownUser(ctx));
 }
 
 /** GetBucketAcl. */
 export async function getBucketAcl(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
-  await ctx.reply.type('application/xml').send(ownerPolicy(ctx));
+  const bucket = await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  const owner = bucketOwnerOf(ctx, bucket);
+  const users = ctx.services.users;
+  const grants = aclsEnabled(bucket) ? bucket.grants : undefined;
+  await ctx.reply.type('application/xml').send(renderAcl(owner, effectiveGrants(owner, grants), (id) => users.displayName(id)));
 }
 
-/** PutBucketAcl: `private` (or a document granting only the owner FULL_CONTROL) changes nothing and succeeds. */
+/** PutBucketAcl: replaces the bucket's ACL (canned, grant headers or an AccessControlPolicy document). */
 export async function putBucketAcl(ctx: RequestContext): Promise<void> {
-  refuseAclHeaders(ctx, 'bucket');
-  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
-  await requireOwnerOnlyBody(ctx, 'bucket');
+  const name = bucketOf(ctx);
+  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const owner = bucketOwnerOf(ctx, bucket);
+  const grants = await requestedAcl(ctx, owner, owner);
+  refusePublicAcl(bucket, grants);
+  if (!aclsEnabled(bucket)) {
+    // BucketOwnerEnforced: an ACL that restates the owner's control changes nothing; any other is refused.
+    if (!ownerOnly(grants, owner)) throw new S3Error('AccessControlListNotSupported');
+    await ctx.reply.send();
+    return;
+  }
+  await ctx.services.buckets.update(name, (record) => ({ ...record, grants }), metadataSignal(ctx));
   await ctx.reply.send();
 }
 
 /** GetObjectAcl. */
 export async function getObjectAcl(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
+  const name = bucketOf(ctx);
   requireNullVersion(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  await requireCurrentVersion(ctx, bucket, keyOf(ctx));
-  await ctx.reply.type('application/xml').send(ownerPolicy(ctx));
+  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const { record } = await requireCurrentVersion(ctx, name, keyOf(ctx), { bucket });
+  const owner = objectOwnerOf(ctx, bucket, record);
+  const users = ctx.services.users;
+  const grants = aclsEnabled(bucket) ? record.grants : undefined;
+  await ctx.reply.type('application/xml').send(renderAcl(owner, effectiveGrants(owner, grants), (id) => users.displayName(id)));
 }
 
-/** PutObjectAcl: accepted only when it restates the owner's full control. */
+/** PutObjectAcl: replaces the current version's ACL in place. */
 export async function putObjectAcl(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
+  const name = bucketOf(ctx);
+  const key = keyOf(ctx);
   requireNullVersion(ctx);
-  refuseAclHeaders(ctx, 'object');
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
-  await requireCurrentVersion(ctx, bucket, keyOf(ctx));
-  await requireOwnerOnlyBody(ctx, 'object');
+  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const version = await requireCurrentVersion(ctx, name, key, { bucket });
+  const owner = objectOwnerOf(ctx, bucket, version.record);
+  const grants = await requestedAcl(ctx, owner, bucketOwnerOf(ctx, bucket));
+  refusePublicAcl(bucket, grants);
+  if (!aclsEnabled(bucket)) {
+    if (!ownerOnly(grants, owner)) throw new S3Error('AccessControlListNotSupported');
+    await ctx.reply.send();
+    return;
+  }
+  await updateObjectAcl(ctx, version, grants);
   await ctx.reply.send();
 }

@@ -1,7 +1,8 @@
 import { metadataSignal } from '../data-path/index.js';
-import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
+import { aclFromHeaders, isObjectOwnership, ownerOnly } from '../access/index.js';
+import { bucketOf, bucketOwnerOf, header, readSmallBody, type RequestContext } from '../http/index.js';
 import { renderXml, S3Error } from '../s3/index.js';
-import { refuseAclHeaders } from './object-attributes.js';
+import { knownUser, requesterId } from './request-acl.js';
 
 const XML = 'application/xml';
 
@@ -20,12 +21,16 @@ export async function listBuckets(ctx: RequestContext): Promise<void> {
   const token = query.get('continuation-token');
   const after = token === undefined ? '' : bucketAfterToken(token);
   const all = await ctx.services.buckets.list(metadataSignal(ctx));
+  const { principal } = ctx.access;
+  const me = requesterId(ctx);
+  // A user lists the buckets it owns; the administrator, every bucket.
+  const visible = principal.kind === 'admin' ? all : all.filter((b) => bucketOwnerOf(ctx, b) === me);
   // Bucket names are ASCII, so code-unit order is S3's byte order.
-  const matching = all.filter((b) => b.name.startsWith(prefix) && b.name > after).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const matching = visible.filter((b) => b.name.startsWith(prefix) && b.name > after).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const page = matching.slice(0, maxBuckets);
   const last = page.at(-1);
   const body = renderXml('ListAllMyBucketsResult', {
-    Owner: { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId },
+    Owner: { ID: me, DisplayName: ctx.services.users.displayName(me) },
     Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: new Date(b.createdMs).toISOString() })) },
     ...(matching.length > page.length && last !== undefined ? { ContinuationToken: Buffer.from(last.name).toString('base64url') } : {}),
     ...(query.has('prefix') ? { Prefix: prefix } : {}),
@@ -48,13 +53,27 @@ function bucketAfterToken(token: string): string {
 /** CreateBucket: the body, if any, may only name a location constraint, which any region satisfies. */
 export async function createBucket(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  refuseAclHeaders(ctx, 'bucket');
+  const owner = requesterId(ctx);
+  const grants = aclFromHeaders(ctx.request.headers, owner, owner, knownUser(ctx));
+  const requested = header(ctx, 'x-amz-object-ownership');
+  if (requested !== undefined && !isObjectOwnership(requested)) {
+    throw new S3Error('InvalidArgument', { message: 'Invalid x-amz-object-ownership header', fields: { ArgumentName: 'x-amz-object-ownership', ArgumentValue: requested } });
+  }
+  const ownership = requested ?? ctx.services.objectOwnership;
+  if (ownership === 'BucketOwnerEnforced' && grants !== undefined && !ownerOnly(grants, owner)) {
+    throw new S3Error('InvalidBucketAclWithObjectOwnership');
+  }
   // Object Lock needs versioning and retention, which Tessera does not have: refuse rather than pretend.
   if (header(ctx, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
     throw new S3Error('NotImplemented', { message: 'Object Lock is not implemented.', fields: { Header: 'x-amz-bucket-object-lock-enabled' } });
   }
   await readSmallBody(ctx, 64 * 1024);
-  const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx));
+  const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx), {
+    owner: ctx.access.principal.kind === 'admin' ? undefined : owner,
+    grants: ownership === 'BucketOwnerEnforced' ? undefined : grants,
+    ownership,
+  });
+  if (outcome === 'taken') throw new S3Error('BucketAlreadyExists', { fields: { BucketName: bucket } });
   // S3 answers a repeated create of one's own bucket with 200 in us-east-1 (legacy behaviour every SDK
   // relies on there: a retried CreateBucket whose first answer was lost succeeds) and 409 elsewhere.
   if (outcome === 'existed' && ctx.services.region !== 'us-east-1') {

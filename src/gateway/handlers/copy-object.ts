@@ -1,13 +1,14 @@
 import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/index.js';
 import { metadataSignal, openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
-import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
+import { bucketOf, header, keyOf, requireObjectAccess, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.js';
 import { requireVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
-import { attributesOf, refuseAclHeaders, refuseObjectLockHeaders } from './object-attributes.js';
+import { attributesOf, refuseObjectLockHeaders } from './object-attributes.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
+import { objectAclFields } from './request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { MAX_PUT_BYTES } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
@@ -17,9 +18,11 @@ import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
  * x-amz-copy-source-server-side-encryption-customer-* headers) and x-amz-copy-source-if-* checks.
  */
 async function resolveSource(ctx: RequestContext, source: CopySource, sourceSse: SseRequest): Promise<ResolvedVersion> {
-  await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
+  const sourceBucket = await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
   const version = await requireVersion(ctx, source.bucket, source.key, versionIdParam(source.versionId, source.key));
   ctx.services.sealer.checkAccess(version.record.encryption, sourceSse);
+  // Reading the source needs READ on it, as a GetObject would.
+  requireObjectAccess(ctx, sourceBucket, version.record, 'READ', 's3:GetObject');
   checkCopySourceConditions(ctx, version.record);
   return version;
 }
@@ -73,7 +76,6 @@ function copyResult(record: ObjectRecord, withType: boolean): Record<string, unk
 export async function copyObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  refuseAclHeaders(ctx, 'object');
   refuseObjectLockHeaders(ctx);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
   const metadataDirective = directiveOf(ctx, 'x-amz-metadata-directive');
@@ -92,6 +94,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     });
   }
+  const target = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const aclFields = objectAclFields(ctx, target);
   const version = await resolveSource(ctx, source, sourceSse);
   const from = version.record;
   if (from.sizeBytes > MAX_PUT_BYTES) {
@@ -104,6 +108,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
     userMetadata: requestAttributes?.userMetadata ?? from.userMetadata,
     headers: requestAttributes?.headers ?? from.headers,
     tags: requestTags ?? from.tags ?? {},
+    // The copy is a new object of the requester's: the source's ACL does not travel with it.
+    ...aclFields,
   };
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);

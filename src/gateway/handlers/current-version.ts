@@ -1,5 +1,6 @@
 import { metadataSignal, resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from '../data-path/index.js';
-import type { RequestContext } from '../http/index.js';
+import type { BucketRecord } from '../../rpc/index.js';
+import { requireObjectAccess, type RequestContext } from '../http/index.js';
 import { S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 
 /**
@@ -14,7 +15,12 @@ export function requireNullVersion(ctx: RequestContext): boolean {
 }
 
 /** The key's current version, or NoSuchKey (with `x-amz-delete-marker` when a delete marker is the latest version). */
-export async function requireCurrentVersion(ctx: RequestContext, bucket: string, key: string, options: ResolveOptions = {}): Promise<ResolvedVersion> {
+export async function requireCurrentVersion(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  options: ResolveOptions & { bucket?: BucketRecord } = {},
+): Promise<ResolvedVersion> {
   return requireVersion(ctx, bucket, key, undefined, options);
 }
 
@@ -22,9 +28,27 @@ export async function requireCurrentVersion(ctx: RequestContext, bucket: string,
  * The version a request names (`versionId` undefined: the current one), as S3 answers it: NoSuchKey
  * when the latest version is a delete marker or there is none, NoSuchVersion for an id the key does
  * not have, and 405 MethodNotAllowed for a delete marker named by its id; the marker cases carry
- * `x-amz-delete-marker: true` and the marker's version id.
+ * `x-amz-delete-marker: true` and the marker's version id. When it is the request's own object, the
+ * access decision's object check runs here, on the version's ACL (`bucket`: the bucket's record, read
+ * if not given).
  */
-export async function requireVersion(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined, options: ResolveOptions = {}): Promise<ResolvedVersion> {
+export async function requireVersion(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  versionId: string | undefined,
+  options: ResolveOptions & { bucket?: BucketRecord } = {},
+): Promise<ResolvedVersion> {
+  const version = await findVersion(ctx, bucket, key, versionId, options);
+  const permission = ctx.access.objectPermission;
+  if (permission !== undefined && bucket === ctx.target.bucket && key === ctx.target.key) {
+    const bucketRecord = options.bucket ?? (await ctx.services.buckets.require(bucket, metadataSignal(ctx)));
+    requireObjectAccess(ctx, bucketRecord, version.record, permission);
+  }
+  return version;
+}
+
+async function findVersion(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined, options: ResolveOptions): Promise<ResolvedVersion> {
   const { services } = ctx;
   const sets = services.cluster.readSets(bucket, key);
   if (versionId === undefined) {

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { metadataSignal } from '../data-path/index.js';
-import { bucketOf, header, readSmallBody, type RequestContext } from '../http/index.js';
+import { bucketOf, header, readSmallBody, requireKeyAccess, type RequestContext } from '../http/index.js';
 import { renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey, versionIdParam } from '../s3/index.js';
 import { deleteObjectVersion, type DeleteOutcome } from './version-delete.js';
 
@@ -38,10 +38,11 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   }
   const body = await readSmallBody(ctx, 2 * 1024 * 1024);
   const { keys, quiet } = keysFromDocument(body.toString('utf8'));
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error; outcome?: DeleteOutcome }> => {
     try {
       validateKey(entry.key);
+      requireKeyAccess(ctx, bucketRecord, entry.key, entry.versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion');
       const outcome = await deleteObjectVersion(ctx, bucket, entry.key, versionIdParam(entry.versionId, entry.key));
       return { ...entry, outcome };
     } catch (err) {

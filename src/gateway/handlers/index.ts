@@ -2,9 +2,26 @@
 // handlers share (the current version, an upload, preconditions, attributes) has files of its own.
 export { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.js';
 export { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket.js';
-export { getBucketFixedConfiguration, getBucketUnconfigured, getBucketVersioning, putBucketVersioning } from './bucket-config.js';
+export {
+  deleteBucketOwnershipControls,
+  getBucketFixedConfiguration,
+  getBucketOwnershipControls,
+  getBucketUnconfigured,
+  getBucketVersioning,
+  putBucketOwnershipControls,
+  putBucketVersioning,
+} from './bucket-config.js';
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
 export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket-encryption.js';
+export {
+  deleteBucketPolicy,
+  deletePublicAccessBlock,
+  getBucketPolicy,
+  getBucketPolicyStatus,
+  getPublicAccessBlock,
+  putBucketPolicy,
+  putPublicAccessBlock,
+} from './bucket-policy.js';
 export { copyObject, uploadPartCopy } from './copy-object.js';
 export { deleteObjects } from './delete-objects.js';
 export { getObjectAttributes } from './get-object-attributes.js';

@@ -1,4 +1,5 @@
 import type { ObjectRecord } from '../../rpc/index.js';
+import { bucketOwnerNamed, ownerElement } from './request-acl.js';
 import { listObjects, listVersions, metadataSignal, type ListResult } from '../data-path/index.js';
 import { bucketOf, type RequestContext } from '../http/index.js';
 import { listFieldEncoder, renderXml, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
@@ -47,10 +48,6 @@ function maxKeysOf(raw: string | undefined): number {
   return Math.min(Number(raw), 1000);
 }
 
-function owner(ctx: RequestContext): { ID: string; DisplayName: string } {
-  return { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId };
-}
-
 /** ChecksumAlgorithm and ChecksumType of a listed object, when it has a checksum (S3 lists them since 2025). */
 function checksumListFields(record: ObjectRecord): Record<string, string> {
   const algorithm = Object.keys(record.checksums)[0];
@@ -77,6 +74,7 @@ async function listPage(ctx: RequestContext, bucket: string, prefix: string, del
  */
 export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
+  const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;
   const v2 = query.get('list-type') === '2';
   const encodingType = query.get('encoding-type');
@@ -110,7 +108,7 @@ export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
     ETag: record.etag,
     ...checksumListFields(record),
     Size: record.sizeBytes,
-    ...(fetchOwner ? { Owner: owner(ctx) } : {}),
+    ...(fetchOwner ? { Owner: ownerElement(ctx, bucketOwner, record) } : {}),
     StorageClass: 'STANDARD',
   }));
   body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
@@ -124,6 +122,7 @@ export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
  */
 export async function listObjectVersions(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
+  const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;
   const encodingType = query.get('encoding-type');
   const encode = listFieldEncoder(encodingType);
@@ -172,9 +171,9 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
   for (const { record, isLatest } of result.versions) {
     const common = { Key: encode(record.key), VersionId: s3VersionId(record), IsLatest: isLatest, LastModified: new Date(record.lastModifiedMs).toISOString() };
     if (record.deleted) {
-      markers.push({ Owner: owner(ctx), ...common });
+      markers.push({ Owner: ownerElement(ctx, bucketOwner, record), ...common });
     } else {
-      versions.push({ ...common, ETag: record.etag, ...checksumListFields(record), Size: record.sizeBytes, Owner: owner(ctx), StorageClass: 'STANDARD' });
+      versions.push({ ...common, ETag: record.etag, ...checksumListFields(record), Size: record.sizeBytes, Owner: ownerElement(ctx, bucketOwner, record), StorageClass: 'STANDARD' });
     }
   }
   body['Version'] = versions;

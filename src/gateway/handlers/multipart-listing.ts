@@ -1,3 +1,4 @@
+import { bucketOwnerNamed, ownerElement } from './request-acl.js';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
 import { listObjects, metadataSignal, type ListRequest } from '../data-path/index.js';
 import { bucketOf, keyOf, type RequestContext } from '../http/index.js';
@@ -16,10 +17,6 @@ export function countParameter(ctx: RequestContext, name: string, fallback: numb
   return Math.min(Number(raw), max);
 }
 
-function owner(ctx: RequestContext): { ID: string; DisplayName: string } {
-  return { ID: ctx.services.ownerId, DisplayName: ctx.services.ownerId };
-}
-
 function checksumFields(upload: UploadInfo | undefined): Record<string, string> {
   const fields: Record<string, string> = {};
   if (upload?.checksumAlgorithm !== undefined) fields['ChecksumAlgorithm'] = upload.checksumAlgorithm;
@@ -34,7 +31,9 @@ export async function listParts(ctx: RequestContext): Promise<void> {
   const uploadId = uploadIdOf(ctx);
   const marker = countParameter(ctx, 'part-number-marker', 0, 10_000);
   const maxParts = countParameter(ctx, 'max-parts', 1000, 1000);
-  const upload = (await requireUpload(ctx, bucket, key, uploadId)).upload;
+  const uploadMarker = await requireUpload(ctx, bucket, key, uploadId);
+  const upload = uploadMarker.upload;
+  const initiator = ownerElement(ctx, await bucketOwnerNamed(ctx, bucket), uploadMarker);
   const prefix = `${uploadMarkerKey(bucket, uploadId)}/`;
   const page = await listObjects(
     ctx.services.cluster.allNodes(),
@@ -55,8 +54,8 @@ export async function listParts(ctx: RequestContext): Promise<void> {
       Bucket: bucket,
       Key: key,
       UploadId: uploadId,
-      Initiator: owner(ctx),
-      Owner: owner(ctx),
+      Initiator: initiator,
+      Owner: initiator,
       StorageClass: 'STANDARD',
       PartNumberMarker: marker,
       NextPartNumberMarker: parts.at(-1)?.PartNumber ?? marker,
@@ -96,6 +95,7 @@ type UploadEntry = { upload: ObjectRecord & { upload: UploadInfo }; uploadId: st
 /** ListMultipartUploads: in-progress uploads by key, then initiation; prefix, delimiter, markers and max-uploads as S3. */
 export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
+  const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;
   const encode = listFieldEncoder(query.get('encoding-type'));
   const prefix = query.get('prefix') ?? '';
@@ -150,8 +150,8 @@ export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
           {
             Key: encode(entry.upload.upload.key),
             UploadId: entry.uploadId,
-            Initiator: owner(ctx),
-            Owner: owner(ctx),
+            Initiator: ownerElement(ctx, bucketOwner, entry.upload),
+            Owner: ownerElement(ctx, bucketOwner, entry.upload),
             StorageClass: 'STANDARD',
             Initiated: new Date(entry.upload.upload.initiatedMs).toISOString(),
             ...checksumFields(entry.upload.upload),

@@ -12,8 +12,9 @@ import {
   headersWithoutObjectChecksums,
   uploadChecksumOf,
 } from './multipart-checksums.js';
-import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { attributesOf } from './object-attributes.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
+import { objectAclFields } from './request-acl.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 import { findUpload, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
@@ -61,10 +62,10 @@ function newUploadId(ctx: RequestContext): string {
 export async function createMultipartUpload(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
   const checksum = uploadChecksumOf(ctx);
   const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  Object.assign(attributes, objectAclFields(ctx, bucketRecord));
   const sse = writeSseOf(ctx, bucketRecord.encryption);
   // One data key for the whole upload, sealed in its marker; every part gets a nonce of its own.
   const encryption = ctx.services.sealer.newUpload(sse);
@@ -236,6 +237,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     userMetadata: marker.userMetadata,
     headers: marker.headers,
     ...(marker.tags === undefined ? {} : { tags: marker.tags }),
+    ...(marker.owner === undefined ? {} : { owner: marker.owner }),
+    ...(marker.grants === undefined ? {} : { grants: marker.grants }),
     checksums: checksum === undefined ? {} : { [checksum.algorithm]: checksum.value },
     ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,

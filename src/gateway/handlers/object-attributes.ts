@@ -48,21 +48,6 @@ export function attributesOf(ctx: RequestContext): VersionAttributes {
   };
 }
 
-/** Canned ACLs that say nothing beyond "the bucket owner has full control", the only ACL Tessera has. */
-const OWNER_ONLY_ACLS = new Set(['private', 'bucket-owner-full-control']);
-
-/**
- * Refuses ACL headers that grant anything beyond the owner's full control, as S3 does for buckets
- * with the (default) BucketOwnerEnforced ownership: Tessera has one owner and no ACLs to honour.
- */
-export function refuseAclHeaders(ctx: RequestContext, scope: 'bucket' | 'object'): void {
-  const acl = header(ctx, 'x-amz-acl');
-  const grants = Object.keys(ctx.request.headers).some((name) => name.startsWith('x-amz-grant-'));
-  const ownerOnly = acl === undefined || (scope === 'bucket' ? acl === 'private' : OWNER_ONLY_ACLS.has(acl));
-  if (ownerOnly && !grants) return;
-  throw new S3Error(scope === 'bucket' ? 'InvalidBucketAclWithObjectOwnership' : 'AccessControlListNotSupported');
-}
-
 /**
  * Object Lock headers on a write: no bucket has an Object Lock configuration (CreateBucket refuses to
  * enable it), so S3's answer for such a bucket applies, rather than a write that silently locks nothing.

@@ -6,7 +6,8 @@ import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versio
 import { requireVersion } from './current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
-import { attributesOf, refuseAclHeaders } from './object-attributes.js';
+import { attributesOf } from './object-attributes.js';
+import { objectAclFields } from './request-acl.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
@@ -15,11 +16,11 @@ import { setChecksumHeaders, writeBody } from './upload-body.js';
 export async function putObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  refuseAclHeaders(ctx, 'object');
   const attributes = attributesOf(ctx);
   const preconditions = writePreconditionsOf(ctx);
   const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const sse = writeSseOf(ctx, bucketRecord.encryption);
+  Object.assign(attributes, objectAclFields(ctx, bucketRecord));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
   await check?.();

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthResult } from '../auth/index.js';
+import type { RequestAccess } from './authorize.js';
 import type { RequestScope } from '../data-path/index.js';
 import { S3Error, type S3Target } from '../s3/index.js';
 import type { ByteBudget } from './byte-budget.js';
@@ -15,6 +16,8 @@ export interface RequestContext extends RequestScope {
   slowClients?: SlowClientLimits | undefined;
   /** The gateway's cap on small bodies held in memory at once (byte-budget.ts); uncapped without it. */
   bodyBudget?: ByteBudget | undefined;
+  /** Who sent the request and what the access decision left to check on the object. */
+  access: RequestAccess;
 }
 
 /** Serves one S3 operation (src/gateway/handlers/); the operation table names one per operation. */

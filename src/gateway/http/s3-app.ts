@@ -4,11 +4,13 @@ import type { ServerOptions } from 'node:http';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex } from '../../common/index.js';
-import { authenticate, type CredentialStore } from '../auth/index.js';
+import type { S3Action } from '../access/index.js';
+import { authenticate, type AuthRequest, type AuthResult } from '../auth/index.js';
 import type { GatewayServices } from '../data-path/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
 import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
+import { authorize } from './authorize.js';
 import type { Handler } from './request-context.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { RequestGate } from './request-gate.js';
@@ -34,13 +36,12 @@ export type OperationRouter = (
   method: string,
   target: S3Target,
   headers: Readonly<Record<string, string | string[] | undefined>>,
-) => { name: string; handler: Handler };
+) => { name: string; handler: Handler; action: S3Action };
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {
   services: GatewayServices;
   route: OperationRouter;
-  credentials: CredentialStore;
   /** Base domain for virtual-hosted-style addressing (`bucket.<baseDomain>`); path style always works. */
   baseDomain?: string | undefined;
   /** PEM private key and certificate chain: serve HTTPS instead of HTTP. */
@@ -165,12 +166,13 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       reply.raw.once('close', onClose);
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
-      const auth = authenticate(
+      const auth = await authenticateRequest(
         { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers },
-        options.credentials,
-        { nowMs: services.clock.nowMs() },
+        services,
       );
-      request.s3User = auth.accessKeyId;
+      request.s3User = auth.anonymous ? undefined : auth.accessKeyId;
+      const principal = auth.anonymous ? ({ kind: 'anonymous' } as const) : services.users.lookup(auth.accessKeyId)?.principal;
+      if (principal === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: auth.accessKeyId } });
       const operation = options.route(request.method, target, request.headers);
       request.s3Operation = operation.name;
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
@@ -183,7 +185,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
         else reply.raw.once('close', release);
       }
       try {
-        const ctx = { request, reply, target, auth, signal: disconnect.signal, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
+        const scope = { request, reply, target, auth, signal: disconnect.signal, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
+        const ctx = { ...scope, access: await authorize(scope, principal, operation.action) };
         await applyCors(ctx);
         await operation.handler(ctx);
       } finally {
@@ -242,6 +245,22 @@ function serverOptions(options: S3AppOptions): { http?: ServerOptions; https?: H
       ? {}
       : { headersTimeout: options.slowClients.windowMs, requestTimeout: 0, connectionsCheckingInterval: Math.max(100, Math.min(options.slowClients.windowMs / 4, 5_000)) };
   return options.https === undefined ? { http: slow } : { https: { ...options.https, ...slow } };
+}
+
+/**
+ * Verifies the request's signature against the cluster's keys. A key the gateway does not know yet
+ * (a user added a moment ago through another gateway or the admin command) makes it re-read the
+ * users once before the request is refused.
+ */
+async function authenticateRequest(req: AuthRequest, services: S3AppOptions['services']): Promise<AuthResult> {
+  const credentials = { secretKeyFor: (accessKeyId: string) => services.users.lookup(accessKeyId)?.secretAccessKey };
+  try {
+    return authenticate(req, credentials, { nowMs: services.clock.nowMs() });
+  } catch (err) {
+    if (!(err instanceof S3Error && err.code === 'InvalidAccessKeyId')) throw err;
+    await services.users.refreshSoon();
+    return authenticate(req, credentials, { nowMs: services.clock.nowMs() });
+  }
 }
 
 const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary']);

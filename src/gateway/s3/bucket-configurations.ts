@@ -3,20 +3,16 @@
  * as `aws s3 sync`, rclone and s3cmd probe some of them) rather than NotImplemented.
  */
 export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
-  policy: 'NoSuchBucketPolicy',
   'object-lock': 'ObjectLockConfigurationNotFoundError',
   lifecycle: 'NoSuchLifecycleConfiguration',
   website: 'NoSuchWebsiteConfiguration',
   replication: 'ReplicationConfigurationNotFoundError',
-  publicAccessBlock: 'NoSuchPublicAccessBlockConfiguration',
 } as const;
 
 /**
- * Bucket configurations whose answer is fixed: what Tessera always does (bucket-owner-enforced
- * ownership, owner pays) or an empty document meaning "none" (logging, notifications, acceleration).
+ * Bucket configurations whose answer is fixed: what Tessera always does (owner pays) or an empty document meaning "none" (logging, notifications, acceleration).
  */
 export const FIXED_BUCKET_CONFIGURATIONS: Readonly<Record<string, { root: string; body: Record<string, unknown> }>> = {
-  ownershipControls: { root: 'OwnershipControls', body: { Rule: { ObjectOwnership: 'BucketOwnerEnforced' } } },
   requestPayment: { root: 'RequestPaymentConfiguration', body: { Payer: 'BucketOwner' } },
   logging: { root: 'BucketLoggingStatus', body: {} },
   notification: { root: 'NotificationConfiguration', body: {} },

@@ -52,6 +52,8 @@ export const S3_ERRORS = {
   NoSuchUpload: { status: 404, message: 'The specified upload does not exist.' },
   NoSuchVersion: { status: 404, message: 'The specified version does not exist.' },
   NoSuchWebsiteConfiguration: { status: 404, message: 'The specified bucket does not have a website configuration' },
+  MalformedACLError: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
+  MalformedPolicy: { status: 400, message: 'Policies must be valid JSON and the first byte must be \'{\'' },
   NotImplemented: { status: 501, message: 'A header you provided implies functionality that is not implemented.' },
   NotModified: { status: 304, message: 'Not Modified' },
   ObjectLockConfigurationNotFoundError: { status: 404, message: 'Object Lock configuration does not exist for this bucket' },
@@ -63,6 +65,7 @@ export const S3_ERRORS = {
   ServiceUnavailable: { status: 503, message: 'Please reduce your request rate.' },
   SignatureDoesNotMatch: { status: 403, message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' },
   SlowDown: { status: 503, message: 'Please reduce your request rate.' },
+  UnresolvableGrantByEmailAddress: { status: 400, message: 'The e-mail address you provided does not match any account on record.' },
   XAmzContentSHA256Mismatch: { status: 400, message: 'The provided \'x-amz-content-sha256\' header does not match what was computed.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -127,14 +127,15 @@ t.test('header auth: clock skew, keys, missing and malformed parts', async (t) =
   t.equal(failure(() => auth(authz(DOC_CREDENTIAL, 'range;x-amz-date'))), 'AuthorizationHeaderMalformed', 'host must be signed');
   t.equal(failure(() => auth(authz(DOC_CREDENTIAL, 'Host;range'))), 'AuthorizationHeaderMalformed', 'names are lower-case');
   t.equal(failure(() => auth(docGet({ authorization: `AWS4-HMAC-SHA256 Credential=${DOC_CREDENTIAL}, Signature=${'0'.repeat(64)}` }))), 'AuthorizationHeaderMalformed');
-  t.equal(failure(() => auth(docGet({ authorization: `AWS ${DOC_ACCESS_KEY}:frJIUN8DYpKDtOLCwo//yllqDzg=` }))), 'InvalidRequest', 'SigV2');
+  t.equal(failure(() => auth(docGet({ authorization: `AWS ${DOC_ACCESS_KEY}:frJIUN8DYpKDtOLCwo//yllqDzg=` }))), 'SignatureDoesNotMatch', 'SigV2 headers are verified');
+  t.equal(failure(() => auth(docGet({ authorization: 'AWS nocolon' }))), 'InvalidArgument', 'a malformed SigV2 header');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': undefined }))), 'InvalidRequest', 'x-amz-content-sha256 is required');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': 'abc' }))), 'InvalidArgument');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': 'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD' }))), 'NotImplemented');
   t.equal(failure(() => auth(docGet({ 'x-amz-date': '20130524T250000Z' }))), 'AccessDenied', 'impossible date');
   t.equal(failure(() => auth(docGet({ 'x-amz-meta-extra': 'x' }))), 'AccessDenied', 'unsigned x-amz-* header');
   t.ok(auth(docGet({ 'user-agent': 'x', expect: '100-continue', 'x-amzn-trace-id': 'Root=1' })), 'other unsigned headers are fine');
-  t.equal(failure(() => auth({ method: 'GET', rawPath: '/test.txt', rawQuery: '', headers: { host: HOST } })), 'AccessDenied', 'anonymous');
+  t.equal(auth({ method: 'GET', rawPath: '/test.txt', rawQuery: '', headers: { host: HOST } }).anonymous, true, 'anonymous: no identity, judged by the access decision');
   t.equal(failure(() => auth({ method: 'GET', rawPath: '/t', rawQuery: 'AWSAccessKeyId=a&Signature=b&Expires=1', headers: {} })), 'AccessDenied', 'an expired SigV2 URL');
   t.equal(failure(() => auth(docGet({ 'x-amz-decoded-content-length': 'x' }, 'f'.repeat(64)))), 'AccessDenied', 'unsigned decoded length');
 });

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { HybridClock, randomHex, type Env } from '../common/index.js';
+import { BUILTIN_POLICIES, parsePolicy } from '../gateway/index.js';
+import { NodeClient, readUserRecords, writeUserRecord, type UserRecord } from '../rpc/index.js';
+import { resolveTarget } from './admin-cli.js';
+
+/** Longest wait for one node's answer to a user-record call. */
+const NODE_TIMEOUT_MS = 10_000;
+/** User names as IAM allows them. */
+const USER_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
+
+export const USER_USAGE = `usage: tessera admin user add|list|remove [NAME] [--config FILE | --data DIR]
+       tessera admin key add NAME | key remove KEYID [--config FILE | --data DIR]
+       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list [--config FILE | --data DIR]
+
+  user add NAME      create a user with one access key; prints its access key and secret key
+  user list          every user: name, canonical id, access key ids (never secrets)
+  user remove NAME   remove a user and all its keys; its buckets keep their owner id
+  key add NAME       give a user another access key (rotation: both stay valid until one is removed)
+  key remove KEYID   revoke one access key
+  policy set NAME FILE      store an identity policy (AWS's policy language, no Principal); replaces one of that name
+  policy attach USER NAME   attach a policy to a user (built in: readonly, readwrite, writeonly)
+  policy detach USER NAME   detach it
+  policy list               every stored policy and which users have which attached
+`;
+
+type Io = { stdout(s: string): void; stderr(s: string): void };
+
+/** A new access key id: 20 characters of [A-Z0-9], as AWS's. */
+export function newAccessKeyId(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  return `TK${[...randomBytes(18)].map((b) => alphabet[b % 32]).join('')}`;
+}
+
+/** A new secret key: 40 characters of base64url. */
+export function newSecretKey(): string {
+  return randomBytes(30).toString('base64url');
+}
+
+/** `tessera admin user ...` and `tessera admin key ...`. */
+export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[], env: Env, io: Io): Promise<number> {
+  let parsed: { values: { config?: string | undefined; data?: string | undefined }; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options: { config: { type: 'string' }, data: { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.stderr(`${(err as Error).message}\n${USER_USAGE}`);
+    return 2;
+  }
+  const [verb, argument, ...extra] = parsed.positionals;
+  const arity: Record<string, Record<string, number>> = {
+    user: { add: 1, list: 0, remove: 1 },
+    key: { add: 1, remove: 1 },
+    policy: { set: 2, attach: 2, detach: 2, list: 0 },
+  };
+  const wanted = verb === undefined ? undefined : arity[noun]?.[verb];
+  if (wanted === undefined || parsed.positionals.length - 1 !== wanted) {
+    io.stderr(USER_USAGE);
+    return 2;
+  }
+  let clients: NodeClient[] = [];
+  try {
+    const target = await resolveTarget(parsed.values.config, parsed.values.data, env);
+    clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
+    const users = await readUserRecords(clients, NODE_TIMEOUT_MS);
+    const clock = new HybridClock();
+    for (const record of users.values()) clock.observe(record.versionId);
+    const write = (record: UserRecord): Promise<void> => writeUserRecord(clients, record, NODE_TIMEOUT_MS);
+    const live = [...users.values()].filter((u) => !u.deleted && !u.name.startsWith(POLICY_PREFIX)).sort((a, b) => (a.name < b.name ? -1 : 1));
+    if (noun === 'policy') return await runPolicy(verb as string, argument, extra[0], users, live, clock, write, io);
+    if (noun === 'user' && verb === 'list') {
+      for (const user of live) io.stdout(`${user.name}\t${user.canonicalId}\t${user.keys.map((k) => k.accessKeyId).join(',')}\n`);
+      return 0;
+    }
+    const name = argument as string;
+    if (noun === 'user' && verb === 'add') {
+      if (!USER_NAME.test(name)) throw new Error(`invalid user name ${JSON.stringify(name)}: 1-64 characters of A-Z a-z 0-9 + = , . @ _ -`);
+      if (users.get(name)?.deleted === false) throw new Error(`user ${name} already exists`);
+      const key = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretKey(), createdMs: clock.nowMs() };
+      await write({ name, versionId: clock.next(), deleted: false, canonicalId: randomHex(32), createdMs: clock.nowMs(), keys: [key] });
+      io.stdout(`access key: ${key.accessKeyId}\nsecret key: ${key.secretAccessKey}\n`);
+      return 0;
+    }
+    if (noun === 'user' && verb === 'remove') {
+      const user = live.find((u) => u.name === name);
+      if (user === undefined) throw new Error(`no user ${name}`);
+      await write({ ...user, versionId: clock.next(), deleted: true, keys: [] });
+      io.stdout(`removed user ${name}\n`);
+      return 0;
+    }
+    if (verb === 'add') {
+      const user = live.find((u) => u.name === name);
+      if (user === undefined) throw new Error(`no user ${name}`);
+      const key = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretKey(), createdMs: clock.nowMs() };
+      await write({ ...user, versionId: clock.next(), keys: [...user.keys, key] });
+      io.stdout(`access key: ${key.accessKeyId}\nsecret key: ${key.secretAccessKey}\n`);
+      return 0;
+    }
+    const owner = live.find((u) => u.keys.some((k) => k.accessKeyId === name));
+    if (owner === undefined) throw new Error(`no user has access key ${name}`);
+    await write({ ...owner, versionId: clock.next(), keys: owner.keys.filter((k) => k.accessKeyId !== name) });
+    io.stdout(`removed access key ${name} of user ${owner.name}\n`);
+    return 0;
+  } catch (err) {
+    io.stderr(`tessera admin ${noun}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+/** Records named `policy:NAME` hold named identity policies (see UserRecord). */
+const POLICY_PREFIX = 'policy:';
+/** Policy names: as IAM allows them. */
+const POLICY_NAME = /^[A-Za-z0-9+=,.@_-]{1,128}$/;
+
+async function runPolicy(
+  verb: string,
+  first: string | undefined,
+  second: string | undefined,
+  records: ReadonlyMap<string, UserRecord>,
+  users: readonly UserRecord[],
+  clock: HybridClock,
+  write: (record: UserRecord) => Promise<void>,
+  io: Io,
+): Promise<number> {
+  const stored = [...records.values()].filter((r) => !r.deleted && r.name.startsWith(POLICY_PREFIX) && r.policy !== undefined);
+  const known = new Set([...Object.keys(BUILTIN_POLICIES), ...stored.map((r) => r.name.slice(POLICY_PREFIX.length))]);
+  if (verb === 'list') {
+    for (const name of [...known].sort()) {
+      const holders = users.filter((u) => u.attached?.includes(name)).map((u) => u.name);
+      io.stdout(`${name}\t${name in BUILTIN_POLICIES && !stored.some((r) => r.name === POLICY_PREFIX + name) ? 'built in' : 'stored'}\t${holders.join(',')}\n`);
+    }
+    return 0;
+  }
+  if (verb === 'set') {
+    const name = first as string;
+    if (!POLICY_NAME.test(name)) throw new Error(`invalid policy name ${JSON.stringify(name)}`);
+    const document = await readFile(second as string, 'utf8');
+    try {
+      parsePolicy(document);
+    } catch (err) {
+      throw new Error(`${second as string}: ${(err as Error).message}`);
+    }
+    const current = records.get(POLICY_PREFIX + name);
+    await write({
+      name: POLICY_PREFIX + name,
+      versionId: clock.next(),
+      deleted: false,
+      canonicalId: current?.canonicalId ?? '',
+      createdMs: current?.createdMs ?? clock.nowMs(),
+      keys: [],
+      policy: document,
+    });
+    io.stdout(`stored policy ${name}\n`);
+    return 0;
+  }
+  const user = users.find((u) => u.name === first);
+  if (user === undefined) throw new Error(`no user ${first as string}`);
+  const name = second as string;
+  const attached = user.attached ?? [];
+  if (verb === 'attach') {
+    if (!known.has(name)) throw new Error(`no policy ${name}`);
+    if (!attached.includes(name)) await write({ ...user, versionId: clock.next(), attached: [...attached, name] });
+    io.stdout(`attached ${name} to ${user.name}\n`);
+    return 0;
+  }
+  if (!attached.includes(name)) throw new Error(`${user.name} has no policy ${name} attached`);
+  await write({ ...user, versionId: clock.next(), attached: attached.filter((n) => n !== name) });
+  io.stdout(`detached ${name} from ${user.name}\n`);
+  return 0;
+}

@@ -1,0 +1,185 @@
+import type { BucketRecord, ObjectRecord } from '../../rpc/index.js';
+import {
+  ACTIONS,
+  aclAllows,
+  aclsEnabled,
+  evaluatePolicy,
+  isPublicGrant,
+  parsePolicy,
+  policyIsPublic,
+  type AclPermission,
+  type Grant,
+  type Policy,
+  type PolicyDecision,
+  type Principal,
+  type S3Action,
+} from '../access/index.js';
+import { metadataSignal } from '../data-path/index.js';
+import { parseTaggingHeader, S3Error } from '../s3/index.js';
+import type { RequestContext } from './request-context.js';
+
+/** What the access decision established for a request, and what is left to check once its object is read. */
+export interface RequestAccess {
+  principal: Principal;
+  action: S3Action;
+  /** Set for object actions a policy has not already allowed: the permission the object's ACL must give. */
+  objectPermission: AclPermission | 'OWNER' | undefined;
+  /** The condition keys the request offers to policies (lower-case names). */
+  facts: Map<string, string>;
+}
+
+type Scope = Omit<RequestContext, 'access'>;
+
+/** The canonical id that owns a bucket: its creator, or the administrator for buckets from before users existed. */
+export function bucketOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: BucketRecord): string {
+  return bucket.owner ?? ctx.services.ownerId;
+}
+
+/**
+ * The canonical id that owns an object: its writer, or its bucket's owner when none was recorded or
+ * the bucket enforces bucket-owner ownership.
+ */
+export function objectOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner'>): string {
+  return aclsEnabled(bucket) ? (record.owner ?? bucketOwnerOf(ctx, bucket)) : bucketOwnerOf(ctx, bucket);
+}
+
+/**
+ * The grants that take part in a decision: none when the bucket enforces bucket-owner ownership, and
+ * none to AllUsers or AuthenticatedUsers under the bucket's IgnorePublicAcls.
+ */
+function grantsInForce(bucket: BucketRecord, grants: readonly Grant[] | undefined): readonly Grant[] | undefined {
+  if (!aclsEnabled(bucket)) return undefined;
+  return bucket.publicAccessBlock?.ignorePublicAcls === true ? grants?.filter((g) => !isPublicGrant(g)) : grants;
+}
+
+/** A user's ARN as policies name it: `arn:aws:iam::tessera:user/NAME`. */
+export function userArn(name: string): string {
+  return `arn:aws:iam::tessera:user/${name}`;
+}
+
+function header(ctx: Scope, name: string): string | undefined {
+  const value = ctx.request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The condition keys a request offers: source address, transport, user, listing parameters, ACL and tag headers. */
+function factsOf(ctx: Scope, principal: Principal): Map<string, string> {
+  const facts = new Map<string, string>();
+  facts.set('aws:sourceip', ctx.request.ip);
+  facts.set('aws:securetransport', ctx.request.protocol === 'https' ? 'true' : 'false');
+  if (principal.kind !== 'anonymous') {
+    facts.set('aws:username', principal.name);
+    facts.set('aws:userid', principal.canonicalId);
+  }
+  const { query } = ctx.target;
+  for (const name of ['prefix', 'delimiter', 'max-keys']) {
+    const value = query.get(name);
+    if (value !== undefined) facts.set(`s3:${name}`, value);
+  }
+  if (query.get('versionId') !== undefined) facts.set('s3:versionid', query.get('versionId') as string);
+  const acl = header(ctx, 'x-amz-acl');
+  if (acl !== undefined) facts.set('s3:x-amz-acl', acl);
+  for (const name of ['x-amz-grant-read', 'x-amz-grant-write', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control']) {
+    const value = header(ctx, name);
+    if (value !== undefined) facts.set(`s3:${name}`, value);
+  }
+  const tagging = header(ctx, 'x-amz-tagging');
+  if (tagging !== undefined) {
+    for (const [key, value] of Object.entries(parseTaggingHeader(tagging))) facts.set(`s3:requestobjecttag/${key.toLowerCase()}`, value);
+  }
+  return facts;
+}
+
+/** The policies that speak about this request: the bucket's and the user's own, each evaluated. */
+function policyDecision(ctx: Scope, bucket: BucketRecord | undefined, principal: Principal, action: S3Action, facts: ReadonlyMap<string, string>): PolicyDecision {
+  if (principal.kind === 'admin') return 'none';
+  const { bucket: name, key } = ctx.target;
+  const resource = name === undefined ? 'arn:aws:s3:::*' : key === undefined ? `arn:aws:s3:::${name}` : `arn:aws:s3:::${name}/${key}`;
+  const subject = principal.kind === 'anonymous' ? { anonymous: true, names: [] } : { anonymous: false, names: [userArn(principal.name), principal.canonicalId] };
+  const policies: Policy[] = [];
+  const bucketPolicy = storedPolicy(bucket);
+  // RestrictPublicBuckets: a public policy opens nothing to anonymous requests (its Denies still hold).
+  const restricted = bucketPolicy !== undefined && principal.kind === 'anonymous' && bucket?.publicAccessBlock?.restrictPublicBuckets === true && policyIsPublic(bucketPolicy);
+  if (bucketPolicy !== undefined) policies.push(restricted ? { statements: bucketPolicy.statements.filter((st) => st.effect === 'Deny') } : bucketPolicy);
+  if (principal.kind === 'user') policies.push(...ctx.services.users.policiesOf(principal.canonicalId));
+  let decision: PolicyDecision = 'none';
+  for (const policy of policies) {
+    const outcome = evaluatePolicy(policy, subject, action, resource, facts);
+    if (outcome === 'deny') return 'deny';
+    if (outcome === 'allow') decision = 'allow';
+  }
+  return decision;
+}
+
+/** A bucket's stored policy, parsed (it was validated when it was set). */
+function storedPolicy(bucket: BucketRecord | undefined): Policy | undefined {
+  if (bucket?.policy === undefined) return undefined;
+  return parsePolicy(bucket.policy, { bucket: bucket.name });
+}
+
+/**
+ * The access decision, taken after authentication and before any body is read, as AWS takes it: an
+ * explicit Deny in the bucket's or the user's policy wins, then an Allow from a policy or the
+ * bucket's ACL, else AccessDenied. Object actions that no policy allowed also need the object's ACL,
+ * which `requireObjectAccess` checks once the handler has read the object.
+ */
+export async function authorize(ctx: Scope, principal: Principal, action: S3Action): Promise<RequestAccess> {
+  const requirement = ACTIONS[action];
+  // The administrator passes without a look at ACLs or policies: its requests cost nothing extra.
+  if (principal.kind === 'admin') return { principal, action, objectPermission: undefined, facts: new Map() };
+  const facts = factsOf(ctx, principal);
+  const access: RequestAccess = { principal, action, objectPermission: requirement.on === 'object' ? requirement.permission : undefined, facts };
+  if (requirement.on === 'service') {
+    const decision = policyDecision(ctx, undefined, principal, action, facts);
+    if (principal.kind === 'anonymous' || decision === 'deny') throw new S3Error('AccessDenied');
+    return access;
+  }
+  const name = ctx.target.bucket;
+  if (name === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });
+  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  // DeleteObjects names its keys in the body: each is decided on its own (requireKeyAccess).
+  if (action === 's3:DeleteObject' && ctx.target.key === undefined) return access;
+  const decision = policyDecision(ctx, bucket, principal, action, facts);
+  if (decision === 'deny') throw new S3Error('AccessDenied');
+  if (decision === 'allow') return { ...access, objectPermission: undefined };
+  if (requirement.on === 'object') return access;
+  if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), requirement.permission)) throw new S3Error('AccessDenied');
+  return access;
+}
+
+/**
+ * AccessDenied unless the request's principal may act on the object: policies again, now with the
+ * object's tags (s3:ExistingObjectTag), then the object's ACL.
+ */
+export function requireObjectAccess(ctx: RequestContext, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner' | 'grants' | 'tags' | 'key'>, permission: AclPermission | 'OWNER', action?: S3Action): void {
+  const { principal } = ctx.access;
+  if (principal.kind === 'admin') return;
+  const facts = new Map(ctx.access.facts);
+  for (const [key, value] of Object.entries(record.tags ?? {})) facts.set(`s3:existingobjecttag/${key.toLowerCase()}`, value);
+  const scoped = { ...ctx, target: { ...ctx.target, bucket: bucket.name, key: record.key } };
+  const decision = policyDecision(scoped, bucket, principal, action ?? ctx.access.action, facts);
+  if (decision === 'deny') throw new S3Error('AccessDenied');
+  if (decision === 'allow') return;
+  if (!aclAllows(principal, objectOwnerOf(ctx, bucket, record), grantsInForce(bucket, record.grants), permission)) throw new S3Error('AccessDenied');
+}
+
+/**
+ * For an operation on many keys at once (DeleteObjects): the decision for one key, as `authorize`
+ * takes it for a request naming that key (policies on the key's ARN, then the bucket's ACL).
+ */
+export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): void {
+  const { principal } = ctx.access;
+  if (principal.kind === 'admin') return;
+  const scoped = { ...ctx, target: { ...ctx.target, bucket: bucket.name, key } };
+  const decision = policyDecision(scoped, bucket, principal, action, ctx.access.facts);
+  if (decision === 'deny') throw new S3Error('AccessDenied');
+  if (decision === 'allow') return;
+  const requirement = ACTIONS[action];
+  const permission = requirement.on === 'service' ? 'OWNER' : requirement.permission;
+  if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), permission)) throw new S3Error('AccessDenied');
+}
+
+/** BlockPublicAcls: AccessDenied for a request that would set an ACL granting AllUsers or AuthenticatedUsers. */
+export function refusePublicAcl(bucket: BucketRecord, grants: readonly Grant[] | undefined): void {
+  if (bucket.publicAccessBlock?.blockPublicAcls === true && grants?.some(isPublicGrant) === true) throw new S3Error('AccessDenied');
+}
