@@ -1,7 +1,6 @@
-import { DEFAULTS } from '../../common/index.js';
-import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { isNewerRecord, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8, quorumError } from '../s3/index.js';
-import { withTimeout } from './request-scope.js';
+import { RowCursor, type RowPageFetch } from './row-cursor.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */
 export interface ListRequest {
@@ -21,68 +20,6 @@ export interface ListResult {
   next: { after: string; afterIsPrefix: boolean } | undefined;
 }
 
-/** One node's ordered stream of listing rows, fetched a page at a time. */
-class NodeCursor {
-  private buffer: ListEntry[] = [];
-  private position = 0;
-  private exhausted = false;
-  private after: string;
-  private afterIsPrefix: boolean;
-  private readonly node: NodeClient;
-  private readonly request: ListRequest;
-  private readonly signal: AbortSignal;
-  private readonly timeoutMs: number;
-
-  constructor(node: NodeClient, request: ListRequest, signal: AbortSignal, timeoutMs: number) {
-    this.node = node;
-    this.request = request;
-    this.signal = signal;
-    this.timeoutMs = timeoutMs;
-    this.after = request.after;
-    this.afterIsPrefix = request.afterIsPrefix;
-  }
-
-  async head(): Promise<ListEntry | undefined> {
-    if (this.position < this.buffer.length) return this.buffer[this.position];
-    if (this.exhausted) return undefined;
-    const page = await this.node.list(
-      {
-        bucket: this.request.bucket,
-        prefix: this.request.prefix,
-        after: this.after,
-        afterIsPrefix: this.afterIsPrefix,
-        limit: DEFAULTS.listPageEntries,
-      },
-      { signal: withTimeout(this.signal, this.timeoutMs) },
-    );
-    this.buffer = page.entries;
-    this.position = 0;
-    this.exhausted = !page.truncated;
-    const last = page.entries.at(-1);
-    if (last !== undefined) {
-      this.after = last.key;
-      this.afterIsPrefix = false;
-    }
-    return this.buffer[0];
-  }
-
-  pop(): void {
-    this.position += 1;
-  }
-
-  /** Skips every row starting with `prefix`, from the buffer and on the node. */
-  skipPrefix(prefix: string): void {
-    while (this.position < this.buffer.length && (this.buffer[this.position] as ListEntry).key.startsWith(prefix)) {
-      this.position += 1;
-    }
-    // The page ended inside the prefix: ask the node to resume past all of it.
-    if (this.position === this.buffer.length && this.after.startsWith(prefix)) {
-      this.after = prefix;
-      this.afterIsPrefix = true;
-    }
-  }
-}
-
 /**
  * Lists a bucket by merging every node's ordered index: keeps the newest version of each key, hides
  * delete markers, rolls keys up into common prefixes, and pages exactly as S3 does (MaxKeys counts
@@ -98,7 +35,9 @@ export async function listObjects(
   signal: AbortSignal,
   nodeTimeoutMs: number,
 ): Promise<ListResult> {
-  let cursors = nodes.map((node) => new NodeCursor(node, request, signal, nodeTimeoutMs));
+  const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
+    node.list({ bucket: request.bucket, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit }, { signal: pageSignal });
+  let cursors = nodes.map((node) => new RowCursor(fetchPage(node), request, { byVersion: false, signal, timeoutMs: nodeTimeoutMs }));
   const failures: { nodeId: string; reason: string }[] = [];
   const objects: ObjectRecord[] = [];
   const commonPrefixes: string[] = [];

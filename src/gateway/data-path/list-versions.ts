@@ -1,7 +1,6 @@
-import { DEFAULTS } from '../../common/index.js';
 import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8, quorumError } from '../s3/index.js';
-import { withTimeout } from './request-scope.js';
+import { RowCursor, type RowPageFetch } from './row-cursor.js';
 
 /**
  * A version listing request, in S3's terms. The listing resumes after version `afterVersion` of key
@@ -39,70 +38,6 @@ function compareEntries(a: ListEntry, b: ListEntry): number {
   return a.record.versionId === b.record.versionId ? 0 : a.record.versionId > b.record.versionId ? -1 : 1;
 }
 
-/** One node's ordered stream of version rows, fetched a page at a time. */
-class VersionCursor {
-  private buffer: ListEntry[] = [];
-  private position = 0;
-  private exhausted = false;
-  private after: string;
-  private afterVersion: string | undefined;
-  private afterIsPrefix: boolean;
-  private readonly node: NodeClient;
-  private readonly request: VersionListRequest;
-  private readonly signal: AbortSignal;
-  private readonly timeoutMs: number;
-
-  constructor(node: NodeClient, request: VersionListRequest, signal: AbortSignal, timeoutMs: number) {
-    this.node = node;
-    this.request = request;
-    this.signal = signal;
-    this.timeoutMs = timeoutMs;
-    this.after = request.after;
-    this.afterVersion = request.afterVersion;
-    this.afterIsPrefix = request.afterIsPrefix;
-  }
-
-  async head(): Promise<ListEntry | undefined> {
-    if (this.position < this.buffer.length) return this.buffer[this.position];
-    if (this.exhausted) return undefined;
-    const page = await this.node.listVersions(
-      {
-        bucket: this.request.bucket,
-        prefix: this.request.prefix,
-        after: this.after,
-        afterIsPrefix: this.afterIsPrefix,
-        limit: DEFAULTS.listPageEntries,
-        ...(this.afterVersion === undefined ? {} : { afterVersion: this.afterVersion }),
-      },
-      { signal: withTimeout(this.signal, this.timeoutMs) },
-    );
-    this.buffer = page.entries;
-    this.position = 0;
-    this.exhausted = !page.truncated;
-    const last = page.entries.at(-1);
-    if (last !== undefined) {
-      this.after = last.key;
-      this.afterVersion = last.record.versionId;
-      this.afterIsPrefix = false;
-    }
-    return this.buffer[0];
-  }
-
-  pop(): void {
-    this.position += 1;
-  }
-
-  /** Skips every row whose key starts with `prefix`, from the buffer and on the node. */
-  skipPrefix(prefix: string): void {
-    while (this.position < this.buffer.length && (this.buffer[this.position] as ListEntry).key.startsWith(prefix)) this.position += 1;
-    if (this.position === this.buffer.length && this.after.startsWith(prefix)) {
-      this.after = prefix;
-      this.afterVersion = undefined;
-      this.afterIsPrefix = true;
-    }
-  }
-}
-
 /**
  * ListObjectVersions: merges every node's version rows (key ascending, newest first), keeps one copy
  * of each version, marks each key's first version IsLatest, rolls keys up into common prefixes, and
@@ -117,7 +52,19 @@ export async function listVersions(
   signal: AbortSignal,
   nodeTimeoutMs: number,
 ): Promise<VersionListResult> {
-  let cursors = nodes.map((node) => new VersionCursor(node, request, signal, nodeTimeoutMs));
+  const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
+    node.listVersions(
+      {
+        bucket: request.bucket,
+        prefix: request.prefix,
+        after: from.after,
+        afterIsPrefix: from.afterIsPrefix,
+        limit: from.limit,
+        ...(from.afterVersion === undefined ? {} : { afterVersion: from.afterVersion }),
+      },
+      { signal: pageSignal },
+    );
+  let cursors = nodes.map((node) => new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs }));
   const failures: { nodeId: string; reason: string }[] = [];
   const versions: ListedVersion[] = [];
   const commonPrefixes: string[] = [];

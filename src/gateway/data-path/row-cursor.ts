@@ -1,0 +1,63 @@
+import { DEFAULTS } from '../../common/index.js';
+import type { ListEntry } from '../../rpc/index.js';
+import { withTimeout } from './request-scope.js';
+
+/**
+ * Where a node's listing resumes: after key `after`; with `afterVersion`, after that version of it
+ * (version listings, newest first); with `afterIsPrefix`, after every key starting with `after`.
+ */
+export interface RowPosition {
+  after: string;
+  afterVersion?: string | undefined;
+  afterIsPrefix: boolean;
+}
+
+/** Fetches one page of a node's rows from a position (a listing or a version listing request). */
+export type RowPageFetch = (from: RowPosition & { limit: number }, signal: AbortSignal) => Promise<{ entries: ListEntry[]; truncated: boolean }>;
+
+/**
+ * One node's ordered stream of listing rows, fetched a page at a time; each page has `timeoutMs`.
+ * With `byVersion`, a page ending inside a key resumes at the version after its last row (version
+ * listings hold several rows per key); otherwise after the last key.
+ */
+export class RowCursor {
+  private buffer: ListEntry[] = [];
+  private position = 0;
+  private exhausted = false;
+  private from: RowPosition;
+  private readonly fetchPage: RowPageFetch;
+  private readonly byVersion: boolean;
+  private readonly signal: AbortSignal;
+  private readonly timeoutMs: number;
+
+  constructor(fetchPage: RowPageFetch, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number }) {
+    this.fetchPage = fetchPage;
+    this.from = { ...start };
+    this.byVersion = options.byVersion;
+    this.signal = options.signal;
+    this.timeoutMs = options.timeoutMs;
+  }
+
+  async head(): Promise<ListEntry | undefined> {
+    if (this.position < this.buffer.length) return this.buffer[this.position];
+    if (this.exhausted) return undefined;
+    const page = await this.fetchPage({ ...this.from, limit: DEFAULTS.listPageEntries }, withTimeout(this.signal, this.timeoutMs));
+    this.buffer = page.entries;
+    this.position = 0;
+    this.exhausted = !page.truncated;
+    const last = page.entries.at(-1);
+    if (last !== undefined) this.from = { after: last.key, afterVersion: this.byVersion ? last.record.versionId : undefined, afterIsPrefix: false };
+    return this.buffer[0];
+  }
+
+  pop(): void {
+    this.position += 1;
+  }
+
+  /** Skips every row whose key starts with `prefix`, from the buffer and on the node. */
+  skipPrefix(prefix: string): void {
+    while (this.position < this.buffer.length && (this.buffer[this.position] as ListEntry).key.startsWith(prefix)) this.position += 1;
+    // The page ended inside the prefix: ask the node to resume past all of it.
+    if (this.position === this.buffer.length && this.from.after.startsWith(prefix)) this.from = { after: prefix, afterVersion: undefined, afterIsPrefix: true };
+  }
+}
