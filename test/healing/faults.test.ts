@@ -121,11 +121,17 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
       }
     }
     t.comment(`flipped a byte in ${victims.length} of ${all.length} shard files`);
-    t.same(await objects.readAll(s3), [], 'reads never return corrupted bytes, even before repair');
+    // The scrubber looks first: reads and the shard checks below also find damage (and have it
+    // repaired), so a scrub that ran after them could rightly find nothing left.
+    const scrubFigures = async (): Promise<{ passes: number; checksumFailures: number }[]> =>
+      (await fleet.statuses(fleet.slots)).map((s) => s.figures['scrub'] as { passes: number; checksumFailures: number });
+    const before = await scrubFigures();
     await scrubAll();
-    await healed('repair of corrupted shards');
-    const failures = (await fleet.statuses(fleet.slots)).reduce((sum, s) => sum + (s.figures['scrub'] as { checksumFailures: number }).checksumFailures, 0);
+    await until('a scrub pass on every node', async () => (await scrubFigures()).every((figures, i) => figures.passes > (before[i] as { passes: number }).passes), HEAL_TIMEOUT_MS, 200);
+    const failures = (await scrubFigures()).reduce((sum, figures, i) => sum + figures.checksumFailures - (before[i] as { checksumFailures: number }).checksumFailures, 0);
     t.ok(failures > 0, `scrub counted ${failures} checksum failures`);
+    t.same(await objects.readAll(s3), [], 'reads never return corrupted bytes');
+    await healed('repair of corrupted shards');
   });
 
   await t.test('one node data directory wiped', async (t) => {
