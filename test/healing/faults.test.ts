@@ -104,8 +104,8 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
     t.ok(rebuilt.reduce((sum, r) => sum + r.shardsRebuilt, 0) >= doomed.length, 'at least one rebuild per deleted file');
   });
 
-  await t.test('bytes flipped in shard files', async (t) => {
-    const all = (await Promise.all(fleet.slots.map(shardFiles))).flat();
+  /** Flips one byte near the end of a share of the shard files (at most two per object); returns how many. */
+  const flipBytes = async (): Promise<number> => {
     const victims = await pickShardFiles(fleet, objects, ring, 0.15, 2);
     for (const file of victims) {
       const size = (await stat(file)).size;
@@ -120,18 +120,29 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
         await handle.close();
       }
     }
-    t.comment(`flipped a byte in ${victims.length} of ${all.length} shard files`);
-    // The scrubber looks first: reads and the shard checks below also find damage (and have it
-    // repaired), so a scrub that ran after them could rightly find nothing left.
+    return victims.length;
+  };
+
+  await t.test('bytes flipped in shard files: reads never return them, repair heals them', async (t) => {
+    const all = (await Promise.all(fleet.slots.map(shardFiles))).flat();
+    t.comment(`flipped a byte in ${await flipBytes()} of ${all.length} shard files`);
+    t.same(await objects.readAll(s3), [], 'reads never return corrupted bytes, even before repair');
+    await scrubAll();
+    await healed('repair of corrupted shards');
+  });
+
+  await t.test('bytes flipped in shard files: the scrubber finds them', async (t) => {
+    // Reads and the shard checks find damage too (and have it repaired), so here the scrubber looks
+    // first: a scrub that ran after them could rightly find nothing left.
     const scrubFigures = async (): Promise<{ passes: number; checksumFailures: number }[]> =>
       (await fleet.statuses(fleet.slots)).map((s) => s.figures['scrub'] as { passes: number; checksumFailures: number });
     const before = await scrubFigures();
+    t.comment(`flipped a byte in ${await flipBytes()} shard files`);
     await scrubAll();
     await until('a scrub pass on every node', async () => (await scrubFigures()).every((figures, i) => figures.passes > (before[i] as { passes: number }).passes), HEAL_TIMEOUT_MS, 200);
     const failures = (await scrubFigures()).reduce((sum, figures, i) => sum + figures.checksumFailures - (before[i] as { checksumFailures: number }).checksumFailures, 0);
     t.ok(failures > 0, `scrub counted ${failures} checksum failures`);
-    t.same(await objects.readAll(s3), [], 'reads never return corrupted bytes');
-    await healed('repair of corrupted shards');
+    await healed('repair of what the scrub found');
   });
 
   await t.test('one node data directory wiped', async (t) => {
