@@ -37,14 +37,15 @@ export async function fanOut<N extends FanOutNode, T>(nodes: readonly N[], call:
 
 /**
  * Like fanOut, but resolves once `enough(outcomes so far)` holds, plus at most `graceMs` for the
- * stragglers, without waiting for slow or unreachable nodes; the remaining calls finish in the
- * background and are ignored.
+ * stragglers (cut short once `complete(outcomes)` holds: nothing more is worth waiting for), without
+ * waiting for slow or unreachable nodes; the remaining calls finish in the background and are ignored.
  */
 export function fanOutUntil<N extends FanOutNode, T>(
   nodes: readonly N[],
   call: (node: N) => Promise<T>,
   enough: (outcomes: readonly NodeOutcome<T>[]) => boolean,
   graceMs = 0,
+  complete?: (outcomes: readonly NodeOutcome<T>[]) => boolean,
 ): Promise<NodeOutcome<T>[]> {
   return new Promise((resolve) => {
     const outcomes: NodeOutcome<T>[] = [];
@@ -60,8 +61,10 @@ export function fanOutUntil<N extends FanOutNode, T>(
       if (settled) return;
       outcomes.push(outcome);
       if (outcomes.length === nodes.length) finish();
+      else if (graceTimer !== undefined && complete?.(outcomes) === true) finish();
       else if (graceTimer === undefined && enough(outcomes)) {
-        if (graceMs <= 0) finish();
+        if (complete?.(outcomes) === true) finish();
+        else if (graceMs <= 0) finish();
         else graceTimer = setTimeout(finish, graceMs);
       }
     };

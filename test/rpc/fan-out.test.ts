@@ -44,3 +44,19 @@ t.test('fanOutUntil: resolves once enough have answered, leaving a hung node beh
   t.same(outcomes.map((o) => o.nodeId).sort(), ['also-fast', 'fast']);
   t.same(await fanOutUntil([], () => hung, () => false), [], 'no nodes: nothing to wait for');
 });
+
+t.test('fanOutUntil: after enough, waits up to the grace for stragglers, and no longer once complete', async (t) => {
+  const hung = new Promise<string>(() => undefined);
+  let answerLate: (value: string) => void = () => undefined;
+  const late = new Promise<string>((resolve) => (answerLate = resolve));
+  const nodes = [{ id: 'a' }, { id: 'b' }, { id: 'late' }, { id: 'hung' }];
+  const call = (node: { id: string }): Promise<string> => (node.id === 'hung' ? hung : node.id === 'late' ? late : Promise.resolve(node.id));
+  const enough = (sofar: readonly { ok: boolean }[]): boolean => sofar.filter((o) => o.ok).length >= 2;
+  const waiting = fanOutUntil(nodes, call, enough, 60_000, (sofar) => sofar.some((o) => o.nodeId === 'late'));
+  setImmediate(() => answerLate('late'));
+  t.same((await waiting).map((o) => o.nodeId).sort(), ['a', 'b', 'late'], 'the late answer is waited for; the hung node is not');
+  const started = Date.now();
+  const graceOnly = await fanOutUntil(nodes, call, enough, 50, () => false);
+  t.ok(Date.now() - started >= 45, 'without completion the grace runs out');
+  t.same(graceOnly.map((o) => o.nodeId).sort(), ['a', 'b', 'late']);
+});

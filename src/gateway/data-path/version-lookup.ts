@@ -49,6 +49,8 @@ export async function resolveVersion(
     asked,
     (node) => node.objectStatus(bucket, key, { signal, withInlineShard }),
     (sofar) => canStopWaiting(sofar, groups, needed),
+    DATA_SHARD_GRACE_MS,
+    (sofar) => dataShardsConfirmed(sofar, nodes, erasure.dataShards),
   );
   for (const group of groups) {
     const ids = new Set(group.map((node) => node.nodeId));
@@ -80,6 +82,19 @@ export async function resolveVersion(
     });
   }
   return { record: newest, holders, unconfirmed, ...(inlineShards.size > 0 ? { inlineShards } : {}) };
+}
+
+/**
+ * How long a lookup that can already stop waits for the nodes of data shards that have not answered.
+ * Without it a read took parity in their place and rebuilt every stripe: a profile of 1 MiB GETs on a
+ * healthy embedded cluster counted 294 degraded reads in 300. A hung node costs a read at most this.
+ */
+const DATA_SHARD_GRACE_MS = 20;
+
+/** Whether the nodes at the data-shard positions of `nodes` have all answered, so nothing is worth waiting for. */
+function dataShardsConfirmed(outcomes: readonly NodeOutcome<ObjectStatus | null>[], nodes: readonly NodeClient[], dataShards: number): boolean {
+  const answered = new Set(outcomes.map((o) => o.nodeId));
+  return nodes.slice(0, dataShards).every((node) => answered.has(node.nodeId));
 }
 
 function canStopWaiting(outcomes: readonly NodeOutcome<ObjectStatus | null>[], groups: readonly (readonly NodeClient[])[], needed: number): boolean {
