@@ -36,13 +36,7 @@ const METADATA_TIMEOUT_MS = 2_000;
 const STALL_TIMEOUT_MS = 3_000;
 /** Longest a request may take while at most m nodes are cut, and the longest an S3 error may take with three cut. */
 const DEGRADED_BOUND_MS = 20_000;
-/**
- * With more nodes cut than a write can lose, a request usually fails in about 2 s; but a write that
- * holds a kept-alive connection to a cut host waits for the node client's backstop
- * (DEFAULTS.nodeHeadersTimeoutMs) on a busy machine, where the deadlines that follow observed latency
- * have stretched. Known and open: that write should fail within its adaptive deadline instead.
- */
-const FAILURE_BOUND_MS = DEFAULTS.nodeHeadersTimeoutMs + 20_000;
+const FAILURE_BOUND_MS = 20_000;
 
 interface Stored {
   key: string;

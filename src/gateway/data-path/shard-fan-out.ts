@@ -7,7 +7,7 @@ export interface FanOutOptions {
   sinks: readonly ShardSink[];
   /** The write quorum. */
   needed: number;
-  /** A sink with queued data that takes nothing for this long is cut off. */
+  /** A sink with queued data that takes nothing for this long, or an ended one whose node does not answer for this long, is cut off. */
   stallTimeoutMs: number;
   /** Once a write quorum has taken a stripe, how long the other sinks have to take it too. */
   graceMs: number;
@@ -35,8 +35,9 @@ interface SentStripe {
 /**
  * Sends stripes to the shard sinks and keeps the rules of a write in one place: how many stripes may
  * be queued at once (memory stays bounded, whatever the object size), when a straggler is cut off
- * (it fell `graceMs` behind a write quorum), when a silent upload is cut off (nothing taken for
- * `stallTimeoutMs`), and when a stripe buffer may be reused. One timer per fan-out, not per block.
+ * (it fell `graceMs` behind a write quorum), when a silent upload is cut off (nothing taken, or no
+ * answer to a whole body, for `stallTimeoutMs`), and when a stripe buffer may be reused. One timer
+ * per fan-out, not per block.
  */
 export class ShardFanOut {
   private readonly options: FanOutOptions;
@@ -80,6 +81,17 @@ export class ShardFanOut {
     this.update();
   }
 
+  /** Ends every live sink's body; a sink that had taken everything starts waiting for its node's answer now. */
+  end(): void {
+    const nowMs = this.now();
+    this.options.sinks.forEach((sink, i) => {
+      if (sink.failed) return;
+      if (sink.pulledBytes === sink.writtenBytes) this.progressMs[i] = nowMs;
+      sink.end();
+    });
+    this.update();
+  }
+
   /**
    * Waits until fewer than `maxQueued` stripes are still being taken by some live sink. Throws when
    * the live sinks fall below the write quorum.
@@ -115,8 +127,8 @@ export class ShardFanOut {
         this.pulled[i] = pulled;
         this.progressMs[i] = nowMs;
       }
-      if (!sink.failed && !sink.settled && pulled < sink.writtenBytes && nowMs - (this.progressMs[i] as number) >= stallTimeoutMs) {
-        sink.fail(new Error(`shard upload stalled for ${stallTimeoutMs} ms`));
+      if (this.waitingOn(sink) && nowMs - (this.progressMs[i] as number) >= stallTimeoutMs) {
+        sink.fail(new Error(pulled < sink.writtenBytes ? `shard upload stalled for ${stallTimeoutMs} ms` : `node did not answer a whole shard within ${stallTimeoutMs} ms`));
       }
     });
     for (const stripe of this.stripes) {
@@ -134,6 +146,11 @@ export class ShardFanOut {
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.();
+  }
+
+  /** A live sink the fan-out waits on: data queued it has not taken, or a whole body its node has not answered. */
+  private waitingOn(sink: ShardSink): boolean {
+    return !sink.failed && !sink.settled && (sink.pulledBytes < sink.writtenBytes || sink.ended);
   }
 
   private took(sink: ShardSink, stripe: SentStripe): boolean {
@@ -166,12 +183,12 @@ export class ShardFanOut {
     }
   }
 
-  /** Arms the one timer for the nearest deadline: a straggler's grace or a silent sink's stall. */
+  /** Arms the one timer for the nearest deadline: a straggler's grace or a silent sink's or node's stall. */
   private arm(nowMs: number): void {
     const { sinks, graceMs, stallTimeoutMs } = this.options;
     let nextMs = Number.POSITIVE_INFINITY;
     sinks.forEach((sink, i) => {
-      if (!sink.failed && !sink.settled && sink.pulledBytes < sink.writtenBytes) nextMs = Math.min(nextMs, (this.progressMs[i] as number) + stallTimeoutMs);
+      if (this.waitingOn(sink)) nextMs = Math.min(nextMs, (this.progressMs[i] as number) + stallTimeoutMs);
     });
     for (const stripe of this.stripes) {
       if (stripe.quorumAtMs !== undefined && !this.takenByAll(stripe)) nextMs = Math.min(nextMs, stripe.quorumAtMs + graceMs);

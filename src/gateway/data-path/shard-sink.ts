@@ -36,7 +36,11 @@ export class ShardSink {
   readonly done: Promise<PrepareResponse>;
   /** When `done` has settled either way: the connection no longer reads any queued block. */
   settled = false;
+  /** True once the body was ended: what is left is the node's answer. */
+  ended = false;
   private readonly body: ShardBody;
+  /** Aborts the upload's request: on the caller's signal, and when the sink fails (a hung node's answer is not waited for). */
+  private readonly cancel = new AbortController();
   private queuedBytes = 0;
   private failure: unknown;
   private listener: (() => void) | undefined;
@@ -45,10 +49,18 @@ export class ShardSink {
     this.node = options.node;
     this.shardIndex = options.ref.shardIndex;
     this.body = new ShardBody(() => this.listener?.());
-    this.done = options.node.putShard(options.ref, options.erasure, this.body, { signal: options.signal });
+    const parent = options.signal;
+    const onParentAbort = (): void => this.cancel.abort(parent.reason);
+    if (parent.aborted) onParentAbort();
+    else parent.addEventListener('abort', onParentAbort, { once: true });
+    this.done = options.node.putShard(options.ref, options.erasure, this.body, { signal: this.cancel.signal });
     this.done.then(
-      () => this.settle(),
+      () => {
+        parent.removeEventListener('abort', onParentAbort);
+        this.settle();
+      },
       (err: unknown) => {
+        parent.removeEventListener('abort', onParentAbort);
         this.fail(err);
         this.settle();
       },
@@ -94,6 +106,7 @@ export class ShardSink {
 
   /** Ends the shard's body. */
   end(): void {
+    this.ended = true;
     if (!this.failed) this.body.push(null);
   }
 
@@ -102,6 +115,8 @@ export class ShardSink {
     if (this.failure !== undefined) return;
     this.failure = reason ?? new Error('shard upload failed');
     this.body.destroy();
+    // A body the connection has already taken whole no longer ties it to the request: cancel it too.
+    if (!this.settled) this.cancel.abort(this.failure);
     this.listener?.();
   }
 

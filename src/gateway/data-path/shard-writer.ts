@@ -249,7 +249,7 @@ async function prepareStreamed(
     if (stripe !== undefined && stripe.fillBytes > 0) send(stripe);
     stripe = undefined;
     if (fanOut.liveSinks < needed) throw new FanOutQuorumLost();
-    for (const sink of sinks) sink.end();
+    fanOut.end();
     const outcomes = await fanOutUntil(
       sinks,
       async (sink) => {

@@ -8,7 +8,7 @@ import { seededBytes } from '../../helpers/bytes.js';
 // The write pipeline against fake nodes whose pace each test controls: what they receive, how many stripe
 // buffers a write allocates, and when a slow or silent node is cut off.
 
-type Behaviour = 'read' | 'silent' | 'fail';
+type Behaviour = 'read' | 'silent' | 'fail' | 'mute';
 
 /** A node that reads its shard body (or never does, or refuses it) and keeps what it got. */
 class FakeNode {
@@ -58,6 +58,10 @@ class FakeNode {
       if (this.gate !== undefined) await this.gate();
       // Copy now: the writer may reuse its stripe buffers once a later block has been taken.
       this.received.push(Buffer.from(piece as Buffer));
+    }
+    if (this.behaviour === 'mute') {
+      // Took the whole body and never answers (a link cut after the body went out): only an abort ends it.
+      await new Promise<void>((_resolve, reject) => options.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
     }
     return {} as PrepareResponse;
   }
@@ -183,6 +187,18 @@ t.test('below the write quorum the write fails with 503, aborting what the live 
     prepareShards(target(nodes), pieces(seededBytes(4 * blockSizeBytes * 3, 4), 65_536), { signal: new AbortController().signal, stallTimeoutMs: 200 }),
     { code: 'ServiceUnavailable' },
   );
+  t.ok(nodes.every((node) => node.aborted === 1), 'every node was told to abort');
+});
+
+t.test('nodes that take a whole shard and never answer are cut off after the stall timeout: below the quorum the write fails with 503', async (t) => {
+  const nodes = fakeNodes(['read', 'mute', 'mute', 'mute', 'read', 'read']);
+  const started = performance.now();
+  await t.rejects(
+    prepareShards(target(nodes), pieces(seededBytes(4 * blockSizeBytes * 2, 5), 65_536), { signal: new AbortController().signal, stallTimeoutMs: 200 }),
+    { code: 'ServiceUnavailable' },
+  );
+  // Bounded by the stall timeout, not by the node client's backstop: a generous margin for a loaded machine.
+  t.ok(performance.now() - started < 30_000, 'the write gave up on the mute nodes');
   t.ok(nodes.every((node) => node.aborted === 1), 'every node was told to abort');
 });
 
