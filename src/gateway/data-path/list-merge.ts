@@ -1,6 +1,6 @@
-import { isNewerRecord, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
-import { compareUtf8, quorumError } from '../s3/index.js';
-import { RowCursor, type RowPageFetch } from './row-cursor.js';
+import type { ListEntry, NodeClient, ObjectRecord } from '../../rpc/index.js';
+import { compareUtf8 } from '../s3/index.js';
+import { MergedRows, RowCursor, type RowPageFetch } from './row-cursor.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */
 export interface ListRequest {
@@ -20,6 +20,9 @@ export interface ListResult {
   next: { after: string; afterIsPrefix: boolean } | undefined;
 }
 
+/** Listing order of the current versions: one row per key. */
+const byKey = (a: ListEntry, b: ListEntry): number => compareUtf8(a.key, b.key);
+
 /**
  * Lists a bucket by merging every node's ordered index: keeps the newest version of each key, hides
  * delete markers, rolls keys up into common prefixes, and pages exactly as S3 does (MaxKeys counts
@@ -37,8 +40,10 @@ export async function listObjects(
 ): Promise<ListResult> {
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
     node.list({ bucket: request.bucket, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit }, { signal: pageSignal });
-  let cursors = nodes.map((node) => new RowCursor(fetchPage(node), request, { byVersion: false, signal, timeoutMs: nodeTimeoutMs }));
-  const failures: { nodeId: string; reason: string }[] = [];
+  const rows = new MergedRows(
+    nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: false, signal, timeoutMs: nodeTimeoutMs }) })),
+    toleratedFailures,
+  );
   const objects: ObjectRecord[] = [];
   const commonPrefixes: string[] = [];
   let next: ListResult['next'];
@@ -46,42 +51,19 @@ export async function listObjects(
   // Returns the next visible entry, or undefined at the end of the listing.
   const nextEntry = async (): Promise<{ record: ObjectRecord } | { prefix: string } | undefined> => {
     for (;;) {
-      const heads = await Promise.all(
-        cursors.map(async (cursor, i) => {
-          try {
-            return await cursor.head();
-          } catch (err) {
-            failures.push({ nodeId: nodes[i]?.nodeId ?? String(i), reason: err instanceof Error ? err.message : String(err) });
-            return null;
-          }
-        }),
-      );
-      if (heads.includes(null)) {
-        if (failures.length > toleratedFailures) throw quorumError('list', failures);
-        cursors = cursors.filter((_cursor, i) => heads[i] !== null);
-        continue;
-      }
-      let smallest: string | undefined;
-      for (const head of heads) {
-        if (head && (smallest === undefined || compareUtf8(head.key, smallest) < 0)) smallest = head.key;
-      }
-      if (smallest === undefined) return undefined;
-      let newest: ObjectRecord | undefined;
-      heads.forEach((head, i) => {
-        if (head?.key !== smallest) return;
-        if (newest === undefined || isNewerRecord(head.record, newest)) newest = head.record;
-        cursors[i]?.pop();
-      });
-      if (newest === undefined || newest.deleted) continue;
+      // Newest copy of each key; a key whose newest record is a delete marker is not listed.
+      const row = await rows.next(byKey);
+      if (row === undefined) return undefined;
+      if (row.record.deleted) continue;
       if (request.delimiter !== '') {
-        const at = smallest.indexOf(request.delimiter, request.prefix.length);
+        const at = row.key.indexOf(request.delimiter, request.prefix.length);
         if (at >= 0) {
-          const prefix = smallest.slice(0, at + request.delimiter.length);
-          for (const cursor of cursors) cursor.skipPrefix(prefix);
+          const prefix = row.key.slice(0, at + request.delimiter.length);
+          rows.skipPrefix(prefix);
           return { prefix };
         }
       }
-      return { record: newest };
+      return { record: row.record };
     }
   };
 

@@ -1,6 +1,6 @@
-import { isNewerRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
-import { compareUtf8, quorumError } from '../s3/index.js';
-import { RowCursor, type RowPageFetch } from './row-cursor.js';
+import type { ListEntry, NodeClient, ObjectRecord } from '../../rpc/index.js';
+import { compareUtf8 } from '../s3/index.js';
+import { MergedRows, RowCursor, type RowPageFetch } from './row-cursor.js';
 
 /**
  * A version listing request, in S3's terms. The listing resumes after version `afterVersion` of key
@@ -64,8 +64,10 @@ export async function listVersions(
       },
       { signal: pageSignal },
     );
-  let cursors = nodes.map((node) => new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs }));
-  const failures: { nodeId: string; reason: string }[] = [];
+  const rows = new MergedRows(
+    nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs }) })),
+    toleratedFailures,
+  );
   const versions: ListedVersion[] = [];
   const commonPrefixes: string[] = [];
   // Resuming inside a key's versions: the key's latest was on an earlier page.
@@ -74,45 +76,21 @@ export async function listVersions(
 
   const nextEntry = async (): Promise<ListedVersion | { prefix: string } | undefined> => {
     for (;;) {
-      const heads = await Promise.all(
-        cursors.map(async (cursor, i) => {
-          try {
-            return await cursor.head();
-          } catch (err) {
-            failures.push({ nodeId: nodes[i]?.nodeId ?? String(i), reason: err instanceof Error ? err.message : String(err) });
-            return null;
-          }
-        }),
-      );
-      if (heads.includes(null)) {
-        if (failures.length > toleratedFailures) throw quorumError('list', failures);
-        cursors = cursors.filter((_cursor, i) => heads[i] !== null);
-        continue;
-      }
-      let smallest: ListEntry | undefined;
-      for (const head of heads) {
-        if (head && (smallest === undefined || compareEntries(head, smallest) < 0)) smallest = head;
-      }
-      if (smallest === undefined) return undefined;
-      let copy: ObjectRecord = smallest.record;
-      heads.forEach((head, i) => {
-        if (head === undefined || head === null || compareEntries(head, smallest) !== 0) return;
-        if (isNewerRecord(head.record, copy)) copy = head.record;
-        cursors[i]?.pop();
-      });
+      const row = await rows.next(compareEntries);
+      if (row === undefined) return undefined;
       // A tombstone written without versioning is no version S3 would list: the key is simply gone.
-      if (copy.deleted && copy.versioning === undefined) continue;
+      if (row.record.deleted && row.record.versioning === undefined) continue;
       if (request.delimiter !== '') {
-        const at = smallest.key.indexOf(request.delimiter, request.prefix.length);
+        const at = row.key.indexOf(request.delimiter, request.prefix.length);
         if (at >= 0) {
-          const prefix = smallest.key.slice(0, at + request.delimiter.length);
-          for (const cursor of cursors) cursor.skipPrefix(prefix);
+          const prefix = row.key.slice(0, at + request.delimiter.length);
+          rows.skipPrefix(prefix);
           return { prefix };
         }
       }
-      const isLatest = lastKey !== smallest.key;
-      lastKey = smallest.key;
-      return { record: copy, isLatest };
+      const isLatest = lastKey !== row.key;
+      lastKey = row.key;
+      return { record: row.record, isLatest };
     }
   };
 

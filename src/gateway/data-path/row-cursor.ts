@@ -1,5 +1,6 @@
 import { DEFAULTS } from '../../common/index.js';
-import type { ListEntry } from '../../rpc/index.js';
+import { isNewerRecord, type ListEntry } from '../../rpc/index.js';
+import { quorumError } from '../s3/index.js';
 import { withTimeout } from './request-scope.js';
 
 /**
@@ -59,5 +60,62 @@ export class RowCursor {
     while (this.position < this.buffer.length && (this.buffer[this.position] as ListEntry).key.startsWith(prefix)) this.position += 1;
     // The page ended inside the prefix: ask the node to resume past all of it.
     if (this.position === this.buffer.length && this.from.after.startsWith(prefix)) this.from = { after: prefix, afterVersion: undefined, afterIsPrefix: true };
+  }
+}
+
+/**
+ * Every node's cursor of one listing, merged: each step yields the smallest row under `compare`
+ * (taken from every cursor that holds it, the newest copy kept) until all are exhausted. A node whose
+ * page fails is dropped for the rest of the listing while at most `toleratedFailures` have failed,
+ * since every key lives on several nodes; past that the listing fails with S3's 503.
+ */
+export class MergedRows {
+  private cursors: RowCursor[];
+  private nodeIds: string[];
+  private readonly toleratedFailures: number;
+  private readonly failures: { nodeId: string; reason: string }[] = [];
+
+  constructor(sources: readonly { nodeId: string; cursor: RowCursor }[], toleratedFailures: number) {
+    this.cursors = sources.map((source) => source.cursor);
+    this.nodeIds = sources.map((source) => source.nodeId);
+    this.toleratedFailures = toleratedFailures;
+  }
+
+  /** The next row in `compare` order (rows comparing equal are one row: the newest copy), or undefined at the end. */
+  async next(compare: (a: ListEntry, b: ListEntry) => number): Promise<ListEntry | undefined> {
+    for (;;) {
+      const heads = await Promise.all(
+        this.cursors.map(async (cursor, i) => {
+          try {
+            return await cursor.head();
+          } catch (err) {
+            this.failures.push({ nodeId: this.nodeIds[i] as string, reason: err instanceof Error ? err.message : String(err) });
+            return null;
+          }
+        }),
+      );
+      if (heads.includes(null)) {
+        if (this.failures.length > this.toleratedFailures) throw quorumError('list', this.failures);
+        this.cursors = this.cursors.filter((_cursor, i) => heads[i] !== null);
+        this.nodeIds = this.nodeIds.filter((_id, i) => heads[i] !== null);
+        continue;
+      }
+      let smallest: ListEntry | undefined;
+      for (const head of heads) if (head && (smallest === undefined || compare(head, smallest) < 0)) smallest = head;
+      if (smallest === undefined) return undefined;
+      const row = smallest;
+      let newest = row.record;
+      heads.forEach((head, i) => {
+        if (!head || compare(head, row) !== 0) return;
+        if (isNewerRecord(head.record, newest)) newest = head.record;
+        this.cursors[i]?.pop();
+      });
+      return { key: row.key, record: newest };
+    }
+  }
+
+  /** Skips every row whose key starts with `prefix` (a common prefix just returned) on every node. */
+  skipPrefix(prefix: string): void {
+    for (const cursor of this.cursors) cursor.skipPrefix(prefix);
   }
 }
