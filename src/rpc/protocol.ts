@@ -246,8 +246,8 @@ export const TagUpdateRequest = Type.Object({
 });
 /**
  * Body of POST /v1/reseal: replaces how a committed version's data key is sealed (master-key rotation),
- * in place: its bytes and other metadata stay. Applied only to the node's current version of the key
- * when that version is encrypted with the same kind of encryption.
+ * in place: its bytes and other metadata stay. Applied to the version the node holds, current or
+ * noncurrent, when it is encrypted with the same kind of encryption.
  */
 export const ResealRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, encryption: ObjectEncryption });
 /** Body of POST /v1/reseal. */

@@ -395,18 +395,22 @@ export class ShardStore {
   }
 
   /**
-   * Replaces how the current version seals its data key (master-key rotation), in place: NotFound when
-   * the node's current version is another one or is not encrypted the same way. Repeats are harmless.
+   * Replaces how a version seals its data key (master-key rotation), in place, current or not: an
+   * older version's data key must move to the new master key too, or dropping the old key would make
+   * that version unreadable. NotFound when the node does not hold the version or it is not encrypted
+   * the same way. Repeats are harmless.
    */
   reseal(request: ResealRequest): Promise<void> {
     return this.track(
       this.keyLocks.run(lockKey(request.bucket, request.key), async () => {
         const current = await this.metadata.getObject(request.bucket, request.key);
-        const encryption = current?.record.encryption;
-        if (current === undefined || current.record.versionId !== request.versionId || encryption?.kind !== request.encryption.kind) {
-          throw new ShardStoreError('NotFound', 'this version is not the current one on this node');
+        const version = current?.record.versionId === request.versionId ? current : await this.metadata.getVersion(request.bucket, request.key, request.versionId);
+        if (version === undefined || version.record.encryption?.kind !== request.encryption.kind) {
+          throw new ShardStoreError('NotFound', 'this node does not hold this version encrypted this way');
         }
-        await this.metadata.rewriteObject({ ...current, record: { ...current.record, encryption: request.encryption } });
+        const changed = { ...version, record: { ...version.record, encryption: request.encryption } };
+        if (version === current) await this.metadata.rewriteObject(changed);
+        else await this.metadata.rewriteVersion(changed);
       }),
     );
   }

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { t } from 'tap';
 import {
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -37,6 +39,8 @@ async function rotate(): Promise<{ code: number; out: string; err: string }> {
 }
 
 const objects = new Map<string, Buffer>();
+/** The key the first test rotated to: what its objects are sealed under afterwards. */
+let rotatedTo = '';
 async function put(key: string, body: Buffer): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ServerSideEncryption: 'AES256' }));
   objects.set(key, body);
@@ -57,6 +61,7 @@ t.test('every object reads back after rotation under traffic and the old key is 
 
   const oldFile = await readFile(keys.path, 'utf8');
   const newLine = masterKeyLine(randomBytes(32));
+  rotatedTo = newLine;
   await writeFile(keys.path, newLine + oldFile);
   t.ok(await cluster.gateway.reloadMasterKeys(), 'the gateway reloads the master key file');
 
@@ -99,4 +104,31 @@ t.test('every object reads back after rotation under traffic and the old key is 
   await cluster.gateway.reloadMasterKeys();
   const refused = await sdkError(read('before-0'));
   t.equal(refused.status, 500, 'an object whose master key is gone fails cleanly');
+});
+
+t.test('older versions are re-sealed too: after rotation every version reads back under the new key alone', async (t) => {
+  // The first test's objects stay readable through its key, last in the file.
+  const oldLine = masterKeyLine(randomBytes(32));
+  await writeFile(keys.path, oldLine + rotatedTo);
+  t.ok(await cluster.gateway.reloadMasterKeys());
+  const versioned = `${bucket}-versions`;
+  await s3.send(new CreateBucketCommand({ Bucket: versioned }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+  const bodies = [seededBytes(1000, 61), seededBytes(MiB + 3, 62)];
+  const ids: string[] = [];
+  for (const body of bodies) {
+    const put = await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'doc', Body: body, ServerSideEncryption: 'AES256' }));
+    ids.push(put.VersionId as string);
+  }
+  const newLine = masterKeyLine(randomBytes(32));
+  await writeFile(keys.path, newLine + oldLine + rotatedTo);
+  t.ok(await cluster.gateway.reloadMasterKeys());
+  const pass = await rotate();
+  t.equal(pass.code, 0, `rotate succeeds: ${pass.err}`);
+  await writeFile(keys.path, newLine);
+  t.ok(await cluster.gateway.reloadMasterKeys(), 'the old key is dropped');
+  for (const [i, versionId] of ids.entries()) {
+    const got = await s3.send(new GetObjectCommand({ Bucket: versioned, Key: 'doc', VersionId: versionId }));
+    t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(bodies[i] as Buffer), `version ${i + 1} of 2 reads back`);
+  }
 });

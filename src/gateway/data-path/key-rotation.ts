@@ -4,7 +4,7 @@ import type { ObjectSealer } from '../encryption/index.js';
 
 /** What a rotation pass did, over every node. */
 export interface RotationReport {
-  /** Records examined (every current version of every key, multipart parts and markers included). */
+  /** Records examined (every version of every key, multipart parts and markers included). */
   examined: number;
   /** SSE-S3 records whose data key was re-sealed under the current master key. */
   resealed: number;
@@ -15,7 +15,7 @@ export interface RotationReport {
 const PAGE = 1000;
 
 /**
- * Master-key rotation: on every node, walks every bucket's records (and the multipart uploads' internal
+ * Master-key rotation: on every node, walks every version of every bucket's records (and the multipart uploads' internal
  * bucket) and re-seals each SSE-S3 data key that is not under the current master key, in place: no
  * object byte is read or rewritten. Each node's copy is resealed on its own; the reseal is
  * deterministic, so all copies of a record stay identical. Objects written meanwhile by a gateway that
@@ -28,9 +28,10 @@ export async function rotateMasterKey(nodes: readonly NodeClient[], sealer: Obje
   for (const node of nodes) {
     const buckets = (await node.listBuckets({ signal })).map((b) => b.name);
     for (const bucket of [...buckets, UPLOADS_BUCKET]) {
-      let after = '';
+      // Every version, not only the current ones: a noncurrent version sealed under the old key would be lost with it.
+      let from: { after: string; afterVersion?: string } = { after: '' };
       for (;;) {
-        const page = await node.list({ bucket, prefix: '', after, afterIsPrefix: false, limit: PAGE }, { signal });
+        const page = await node.listVersions({ bucket, prefix: '', afterIsPrefix: false, limit: PAGE, ...from }, { signal });
         for (const { record } of page.entries) {
           report.examined += 1;
           const field = record.encryption;
@@ -45,7 +46,7 @@ export async function rotateMasterKey(nodes: readonly NodeClient[], sealer: Obje
         }
         const last = page.entries.at(-1);
         if (!page.truncated || last === undefined) break;
-        after = last.key;
+        from = { after: last.key, afterVersion: last.record.versionId };
       }
     }
   }
