@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
 import { metadataSignal, openStoredObject } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
-import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
-import { requireVersion } from './current-version.js';
+import { encodeMetadataValue, parseRange, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
+import { readVersion, requireVersion } from './current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from './object-attributes.js';
@@ -77,9 +77,6 @@ export async function headObject(ctx: RequestContext): Promise<void> {
   await sendObject(ctx, true);
 }
 
-/** How many times a GET looks its key up again when the version it found cannot be read yet. */
-const READ_ATTEMPTS = 5;
-
 async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
@@ -88,42 +85,32 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const sse = readSseOf(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
   const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
-  let lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
-  lookup.catch(() => undefined);
+  const firstLookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
+  firstLookup.catch(() => undefined);
   await bucketRecord;
-  let version: Awaited<typeof lookup>;
-  let part: ReturnType<typeof selectedPart>;
-  let range: ReturnType<typeof parseRange>;
-  let chunks: AsyncGenerator<Uint8Array> | undefined;
-  for (let attempt = 1; ; attempt += 1) {
-    version = await lookup;
-    const { record } = version;
-    services.sealer.checkAccess(record.encryption, sse);
-    checkReadConditions(ctx, record);
-    part = selectedPart(ctx, record);
-    range = part?.range ?? parseRange(header(ctx, 'range'), record.sizeBytes);
-    try {
+  const { version, opened } = await readVersion(
+    ctx,
+    (attempt) => (attempt === 1 ? firstLookup : requireVersion(ctx, bucket, key, versionId, { withInlineShards: true })),
+    async (found) => {
+      const { record } = found;
+      services.sealer.checkAccess(record.encryption, sse);
+      checkReadConditions(ctx, record);
+      const part = selectedPart(ctx, record);
+      const range = part?.range ?? parseRange(header(ctx, 'range'), record.sizeBytes);
       // The first bytes are in hand before any header is set: a read that cannot start is a clean S3 error.
-      chunks = headOnly
+      const chunks = headOnly
         ? undefined
-        : await openStoredObject(services, version, range?.start ?? 0, range === undefined ? record.sizeBytes : range.end - range.start + 1, {
+        : await openStoredObject(services, found, range?.start ?? 0, range === undefined ? record.sizeBytes : range.end - range.start + 1, {
             codec: services.codec,
             signal: ctx.signal,
             stallTimeoutMs: services.stallTimeoutMs,
             logger: ctx.request.log,
             dataKeyOf: (field) => services.sealer.dataKey(field, sse),
           });
-      break;
-    } catch (err) {
-      // A read racing a write of the same key can pick a version that fewer than k nodes hold right
-      // then (a newer one committing, or this one just superseded): look again and read what is
-      // current, rather than fail a request while every node is up.
-      const raced = err instanceof S3Error && err.code === 'ServiceUnavailable';
-      if (!raced || attempt >= READ_ATTEMPTS || ctx.signal.aborted) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-      lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: true });
-    }
-  }
+      return { part, range, chunks };
+    },
+  );
+  const { part, range, chunks } = opened;
   const { record } = version;
   const length = range === undefined ? record.sizeBytes : range.end - range.start + 1;
   setObjectHeaders(ctx, record, range !== undefined);
