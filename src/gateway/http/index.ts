@@ -10,3 +10,4 @@ export { CONSOLE_PATH, registerConsole, type ConsoleOptions } from './console-ro
 export { ByteBudget } from './byte-budget.js';
 export { RequestGate, type RequestGateLimits } from './request-gate.js';
 export { authorize, bucketOwnerOf, objectOwnerOf, refusePublicAcl, requireKeyAccess, requireObjectAccess, userArn, type RequestAccess } from './authorize.js';
+export { authorizePostForm } from './post-form-auth.js';
