@@ -62,9 +62,10 @@ export function readPostForm(body: Readable, contentType: string): PostForm {
     settleHead?.reject(headError);
     settleHead = undefined;
   };
-  parser.on('field', (name: string, value: string, nameTruncated: boolean, valueTruncated: boolean) => {
-    // Fields after the file do not count, as in S3.
+  parser.on('field', (name: string | undefined, value: string, nameTruncated: boolean, valueTruncated: boolean) => {
+    // Fields after the file do not count, as in S3. A part without a name is no field at all.
     if (file !== undefined || headError !== undefined) return;
+    if (typeof name !== 'string') return failHead(malformed());
     fieldBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
     if (nameTruncated || valueTruncated || fieldBytes > MAX_POST_FIELD_BYTES) return failHead(new S3Error('MaxPostPreDataLengthExceededError'));
     const lower = name.toLowerCase();
