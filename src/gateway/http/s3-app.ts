@@ -167,7 +167,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
       const auth = await authenticateRequest(
-        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers },
+        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers, hostBucket: target.hostStyle === true ? target.bucket : undefined },
         services,
       );
       request.s3User = auth.anonymous ? undefined : auth.accessKeyId;
