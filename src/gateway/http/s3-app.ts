@@ -189,7 +189,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
         // An operation that authorises in its handler (POST upload) starts as the request's sender and nothing more.
         const access =
           operation.authorizedByHandler === true
-            ? { principal, action: operation.action, objectPermission: undefined, facts: new Map<string, string>() }
+            ? { principal, action: operation.action, objectPermission: undefined, facts: new Map<string, string | string[]>() }
             : await authorize(scope, principal, operation.action);
         const ctx = { ...scope, access };
         await applyCors(ctx);
