@@ -193,3 +193,19 @@ export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key:
 export function refusePublicAcl(bucket: BucketRecord, grants: readonly Grant[] | undefined): void {
   if (bucket.publicAccessBlock?.blockPublicAcls === true && grants?.some(isPublicGrant) === true) throw new S3Error('AccessDenied');
 }
+
+/**
+ * A read of a key that does not exist answers NoSuchKey only to a requester allowed to list the
+ * bucket (s3:ListBucket); anyone else gets AccessDenied, as from S3, so that the answer does not tell
+ * which keys exist. Throws that AccessDenied; returns when the miss may be told.
+ */
+export async function refuseUnlistedMiss(ctx: RequestContext): Promise<void> {
+  const { principal } = ctx.access;
+  const name = ctx.target.bucket;
+  if (principal.kind === 'admin' || name === undefined) return;
+  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const scoped = { ...ctx, target: { ...ctx.target, key: undefined } };
+  const decision = policyDecision(scoped, bucket, principal, 's3:ListBucket', ctx.access.facts);
+  if (decision === 'allow') return;
+  if (decision === 'deny' || !aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), 'READ')) throw new S3Error('AccessDenied');
+}
