@@ -318,6 +318,15 @@ t.test('the form is authorised as its signer: ACLs and bucket policies as for Pu
   t.equal((await read(bucket, 'anon.txt')).toString(), 'a');
 });
 
+t.test('a file far over content-length-range is refused while it streams, and nothing is kept', async (t) => {
+  const bucket = bucketName('post');
+  await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const answer = await post(bucket, signedForm(alice.keys, bucket, [['key', 'huge.bin']], [['content-length-range', 0, 1024]]), randomBytes(16 * 1024 * 1024));
+  t.equal(answer.status, 400, answer.body);
+  t.equal(answer.code, 'EntityTooLarge');
+  t.same(await keysIn(bucket), []);
+});
+
 t.test('a file of many stripes streams through and reads back whole', async (t) => {
   const bucket = bucketName('post');
   await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
