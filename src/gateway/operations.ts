@@ -44,6 +44,7 @@ import {
   putBucketPolicy,
   putPublicAccessBlock,
   putBucketTagging,
+  postObject,
   putObject,
   putObjectAcl,
   putBucketVersioning,
@@ -73,6 +74,8 @@ export interface Operation {
   action: S3Action;
   /** Serves the request (src/gateway/handlers/). */
   handler: Handler;
+  /** The handler takes the access decision itself: a POST upload's signature travels in its body. */
+  authorizedByHandler?: true;
 }
 
 const VERSIONED = ['versionId'] as const;
@@ -135,6 +138,7 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'DeleteBucket', method: 'DELETE', scope: 'bucket', action: 's3:DeleteBucket', handler: deleteBucket },
   { name: 'ListObjects', method: 'GET', scope: 'bucket', action: 's3:ListBucket', handler: listObjectsHandler },
   { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source', action: 's3:PutObject', handler: copyObject },
+  { name: 'PostObject', method: 'POST', scope: 'bucket', action: 's3:PutObject', handler: postObject, authorizedByHandler: true },
   { name: 'PutObject', method: 'PUT', scope: 'object', action: 's3:PutObject', handler: putObject },
   { name: 'GetObject', method: 'GET', scope: 'object', optional: READ_OPTIONS, action: 's3:GetObject', handler: getObject },
   { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: READ_OPTIONS, action: 's3:GetObject', handler: headObject },
