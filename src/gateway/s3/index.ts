@@ -17,3 +17,4 @@ export { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingHeader, parseTaggingXml, 
 export { compareUtf8 } from './utf8-order.js';
 export { parseVersioningXml, s3VersionId, versionIdParam, type VersioningStatus } from './versioning.js';
 export { parseXml, renderXml } from './xml.js';
+export { expirationHeader, headerSafe, parseLifecycleXml, renderLifecycle } from './lifecycle-xml.js';
