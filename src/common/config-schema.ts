@@ -420,14 +420,6 @@ export const HealingSettings = Type.Object(
     gc: setting(Switch, { env: 'TESSERA_GC', default: true, doc: '`off` stops the garbage collector: expired tombstones, parts of ended uploads, orphan and temporary files' }),
     /** Pause between garbage-collection passes. */
     gcIntervalMs: pause('TESSERA_GC_INTERVAL_MS', DEFAULTS.gcIntervalMs, 'pause between garbage-collection passes'),
-    /** Whether the lifecycle worker applies buckets' lifecycle rules (expirations, noncurrent versions, delete markers, incomplete uploads). */
-    lifecycle: setting(Switch, { env: 'TESSERA_LIFECYCLE', default: true, doc: '`off` stops the lifecycle worker, which applies buckets\' lifecycle rules' }),
-    /** Pause between lifecycle passes. */
-    lifecycleIntervalMs: pause('TESSERA_LIFECYCLE_INTERVAL_MS', DEFAULTS.lifecycleIntervalMs, 'pause between lifecycle passes over the keys a node leads'),
-    /** Keys the lifecycle worker examines per second at most; 0 = unlimited. */
-    lifecycleKeysPerSecond: rate('TESSERA_LIFECYCLE_KEYS_PER_SECOND', DEFAULTS.lifecycleKeysPerSecond, 'keys the lifecycle worker examines per second (0: unlimited)'),
-    /** The length of a lifecycle rule's "day", which must match the gateways' lifecycleDaySeconds. */
-    lifecycleDaySeconds: lifecycleDay,
     /** Keys (and files, in the sweep for orphans) the collector examines per second at most; a key may cost a status request to every member of its set. 0 = unlimited. */
     gcKeysPerSecond: rate('TESSERA_GC_KEYS_PER_SECOND', DEFAULTS.gcKeysPerSecond, 'keys the collector examines per second (0: unlimited)'),
     /**
@@ -451,6 +443,14 @@ export const HealingSettings = Type.Object(
       DEFAULTS.gcSettleMs,
       'files younger than this are never orphans, uploads closed more recently keep their parts; must be below the tombstone grace',
     ),
+    /** Whether the lifecycle worker applies buckets' lifecycle rules (expirations, noncurrent versions, delete markers, incomplete uploads). */
+    lifecycle: setting(Switch, { env: 'TESSERA_LIFECYCLE', default: true, doc: '`off` stops the lifecycle worker, which applies buckets\' lifecycle rules' }),
+    /** Pause between lifecycle passes. */
+    lifecycleIntervalMs: pause('TESSERA_LIFECYCLE_INTERVAL_MS', DEFAULTS.lifecycleIntervalMs, 'pause between lifecycle passes over the keys a node leads'),
+    /** Keys the lifecycle worker examines per second at most; 0 = unlimited. */
+    lifecycleKeysPerSecond: rate('TESSERA_LIFECYCLE_KEYS_PER_SECOND', DEFAULTS.lifecycleKeysPerSecond, 'keys the lifecycle worker examines per second (0: unlimited)'),
+    /** The length of a lifecycle rule's "day", which must match the gateways' lifecycleDaySeconds. */
+    lifecycleDaySeconds: lifecycleDay,
   },
   { additionalProperties: false },
 );

@@ -100,7 +100,9 @@ function parseExpiration(fields: Record<string, unknown>): NonNullable<Lifecycle
   const set = [days !== undefined, date !== undefined, marker !== undefined].filter(Boolean).length;
   if (set === 0) throw new S3Error('MalformedXML', { message: 'Expiration needs Days, Date or ExpiredObjectDeleteMarker.' });
   if (set > 1) {
-    throw new S3Error('InvalidRequest', { message: 'ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy, nor Days with Date.' });
+    throw new S3Error('InvalidRequest', {
+      message: marker === undefined ? 'Days and Date cannot both be specified in a Lifecycle Expiration Policy' : 'ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy',
+    });
   }
   return {
     ...(days === undefined ? {} : { days }),
