@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULTS } from '../../common/index.js';
-import { currentExpiry, uploadAbortDate, type BucketRecord, type ObjectRecord } from '../../rpc/index.js';
 import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, readSmallBody, type RequestContext } from '../http/index.js';
-import { expirationHeader, headerSafe, parseLifecycleXml, renderLifecycle, S3Error } from '../s3/index.js';
+import { parseLifecycleXml, renderLifecycle, S3Error } from '../s3/index.js';
 
 /** Largest lifecycle document accepted: 1,000 rules of a few hundred bytes each, as S3 allows. */
 const MAX_LIFECYCLE_BYTES = 1024 * 1024;
@@ -30,24 +28,4 @@ export async function deleteBucketLifecycle(ctx: RequestContext): Promise<void> 
   const bucket = bucketOf(ctx);
   await ctx.services.buckets.update(bucket, ({ lifecycle: _removed, ...record }) => record, metadataSignal(ctx));
   await ctx.reply.status(204).send();
-}
-
-function dayMs(ctx: RequestContext): number {
-  return ctx.services.lifecycleDayMs ?? DEFAULTS.lifecycleDaySeconds * 1000;
-}
-
-/** `x-amz-expiration` on GET and HEAD of a current version some rule of the bucket will expire. */
-export function setExpirationHeader(ctx: RequestContext, bucket: BucketRecord, record: ObjectRecord): void {
-  if (bucket.lifecycle === undefined || record.deleted) return;
-  const expiry = currentExpiry(bucket.lifecycle, record, record.lastModifiedMs, dayMs(ctx));
-  if (expiry !== undefined) ctx.reply.header('x-amz-expiration', expirationHeader(expiry.atMs, expiry.ruleId));
-}
-
-/** `x-amz-abort-date` and `x-amz-abort-rule-id` on CreateMultipartUpload and ListParts when a rule will abort the upload. */
-export function setAbortHeaders(ctx: RequestContext, bucket: BucketRecord, key: string, initiatedMs: number): void {
-  if (bucket.lifecycle === undefined) return;
-  const abort = uploadAbortDate(bucket.lifecycle, key, initiatedMs, dayMs(ctx));
-  if (abort === undefined) return;
-  ctx.reply.header('x-amz-abort-date', new Date(abort.atMs).toUTCString());
-  ctx.reply.header('x-amz-abort-rule-id', headerSafe(abort.ruleId));
 }

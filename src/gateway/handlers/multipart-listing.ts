@@ -4,7 +4,7 @@ import { listObjects, metadataSignal, type ListRequest } from '../data-path/inde
 import { bucketOf, keyOf, type RequestContext } from '../http/index.js';
 import { compareUtf8, listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
 import { requireUpload, uploadIdOf } from './upload-lookup.js';
-import { setAbortHeaders } from './bucket-lifecycle.js';
+import { setAbortHeaders } from './lifecycle-dates.js';
 
 const XML = 'application/xml';
 

@@ -13,7 +13,7 @@ import {
   uploadChecksumOf,
 } from './multipart-checksums.js';
 import { attributesOf } from './object-attributes.js';
-import { setAbortHeaders } from './bucket-lifecycle.js';
+import { setAbortHeaders } from './lifecycle-dates.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';

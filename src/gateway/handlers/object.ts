@@ -7,7 +7,7 @@ import { requireVersion } from './current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from './object-attributes.js';
-import { setExpirationHeader } from './bucket-lifecycle.js';
+import { setExpirationHeader } from './lifecycle-dates.js';
 import { objectAclFields } from './request-acl.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
