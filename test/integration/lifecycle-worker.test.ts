@@ -65,8 +65,13 @@ t.test('without versioning, an expired object is deleted and objects no rule sel
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tmp/scratch.bin', Body: Buffer.alloc(100_000, 1) }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'keep/data.bin', Body: 'kept' }));
-  await putRules(bucket, [{ ID: 'tmp-1d', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 1 } }]);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'past/report.txt', Body: 'old' }));
+  await putRules(bucket, [
+    { ID: 'tmp-1d', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 1 } },
+    { ID: 'past-date', Status: 'Enabled', Filter: { Prefix: 'past/' }, Expiration: { Date: new Date('2020-01-01T00:00:00Z') } },
+  ]);
   await until('tmp/scratch.bin is expired', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/scratch.bin' }))), DEADLINE_MS);
+  await until('past/report.txt is expired by a Date already passed', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'past/report.txt' }))), DEADLINE_MS);
   const kept = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'keep/data.bin' }));
   t.equal(await kept.Body?.transformToString(), 'kept', 'an object outside the rule is untouched');
   t.same(await versionsOf(bucket, 'tmp/'), { versions: [], markers: [], latestIsMarker: false }, 'no version remains visible in an unversioned bucket');
@@ -118,6 +123,18 @@ t.test('in a versioned bucket the worker writes markers, expires noncurrent vers
   t.ok(totals.expired >= 1, `expirations counted (${totals.expired})`);
   t.ok(totals.noncurrentRemoved >= 2, `noncurrent removals counted (${totals.noncurrentRemoved})`);
   t.ok(totals.markersRemoved >= 1, `lone markers counted (${totals.markersRemoved})`);
+});
+
+t.test('while versioning is suspended an expired null version is replaced by a null delete marker', async (t) => {
+  const bucket = bucketName('lcsusp');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const kept = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'exp/k', Body: 'versioned' }))).VersionId ?? '';
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'exp/k', Body: 'null version' }));
+  await putRules(bucket, [{ ID: 'expire', Status: 'Enabled', Filter: { Prefix: 'exp/' }, Expiration: { Days: 1 } }]);
+  await until('exp/k is hidden by a marker', async () => (await versionsOf(bucket, 'exp/')).latestIsMarker, DEADLINE_MS);
+  t.same(await versionsOf(bucket, 'exp/'), { versions: [kept], markers: ['null'], latestIsMarker: true }, 'the null version is gone, the null marker is latest, the Enabled-era version stays');
 });
 
 t.test('incomplete multipart uploads are aborted past DaysAfterInitiation; others stay open', async (t) => {
