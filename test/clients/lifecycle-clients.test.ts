@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
-import { commandOutput, isolatedAwsEnv, probeClient, requireClient, runCommand } from '../helpers/clients.js';
+import { commandOutput, isolatedAwsEnv, probeClient, requireClient, runCommand, type CommandResult } from '../helpers/clients.js';
 import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
 
 /**
@@ -45,7 +45,7 @@ for (const cli of [
     const env = await isolatedAwsEnv(TEST_CREDENTIALS, dir);
     const probe = await probeClient(cli.command, ['--version'], env);
     if (!requireClient(t, cli.name, probe)) return;
-    const aws = async (...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    const aws = async (...args: string[]): Promise<CommandResult> =>
       runCommand(cli.command, ['--endpoint-url', cluster.endpoint, '--output', 'json', ...args], { env, timeoutMs: TIMEOUT_MS });
     const ok = async (...args: string[]): Promise<string> => {
       const result = await aws(...args);
