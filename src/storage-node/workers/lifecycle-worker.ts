@@ -62,6 +62,8 @@ export class LifecycleWorker implements Worker {
   private readonly clock: () => number;
   private after: HashIndexEntry | null = null;
   private buckets: Map<string, BucketRules> | null = null;
+  /** The action counters when the pass began, for its summary. */
+  private passStart = { expired: 0, noncurrentRemoved: 0, markersRemoved: 0, uploadsAborted: 0 };
 
   constructor(options: LifecycleWorkerOptions) {
     this.options = options;
@@ -89,6 +91,7 @@ export class LifecycleWorker implements Worker {
     const locator = this.options.rings.locator;
     if (fig.passStartedMs === null || this.buckets === null) {
       fig.passStartedMs = this.clock();
+      this.passStart = { expired: fig.expired, noncurrentRemoved: fig.noncurrentRemoved, markersRemoved: fig.markersRemoved, uploadsAborted: fig.uploadsAborted };
       this.buckets = locator === undefined ? new Map() : await this.readBucketRules(locator, signal);
     }
     // Without a ring, or without a bucket that has rules, there is nothing to apply: the pass ends here.
@@ -105,6 +108,13 @@ export class LifecycleWorker implements Worker {
       fig.keysScanned += 1;
     }
     if (page.length > 0) return { items: page.length, bytes: 0, cursor: JSON.stringify(this.after), idle: false };
+    const done = {
+      expired: fig.expired - this.passStart.expired,
+      noncurrentRemoved: fig.noncurrentRemoved - this.passStart.noncurrentRemoved,
+      markersRemoved: fig.markersRemoved - this.passStart.markersRemoved,
+      uploadsAborted: fig.uploadsAborted - this.passStart.uploadsAborted,
+    };
+    if (Object.values(done).some((count) => count > 0)) this.options.logger.info({ worker: this.name, ...done }, 'lifecycle pass applied rules');
     fig.passes += 1;
     fig.lastPassMs = this.clock();
     fig.passStartedMs = null;
@@ -187,7 +197,7 @@ export class LifecycleWorker implements Worker {
     };
     if (!(await this.commitOnSet(set, marker, signal))) return false;
     this.options.figures.lifecycle.expired += 1;
-    this.options.logger.info({ bucket: name, key, versionId: record.versionId, ruleId: expiry.ruleId }, 'lifecycle expired an object');
+    this.options.logger.debug({ bucket: name, key, versionId: record.versionId, ruleId: expiry.ruleId }, 'lifecycle expired an object');
     return true;
   }
 
@@ -251,7 +261,7 @@ export class LifecycleWorker implements Worker {
     };
     if (!(await this.commitOnSet(set, closing, signal))) return;
     this.options.figures.lifecycle.uploadsAborted += 1;
-    this.options.logger.info({ bucket: upload.bucket, key: upload.key, ruleId: abort.ruleId }, 'lifecycle aborted an incomplete multipart upload');
+    this.options.logger.debug({ bucket: upload.bucket, key: upload.key, ruleId: abort.ruleId }, 'lifecycle aborted an incomplete multipart upload');
   }
 
   /** The newest record a write quorum of the set holds for the key; undefined when fewer answered. */
