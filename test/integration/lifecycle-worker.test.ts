@@ -163,3 +163,19 @@ t.test('admin status and the nodes\' /metrics show the lifecycle worker on every
   }
   t.ok(aborted >= 1, 'the abort appears in the nodes\' /metrics');
 });
+
+t.test('with a member of the set down, the leader still expires through a write quorum, and every live member agrees', async (t) => {
+  const bucket = bucketName('lcdown');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const key = 'old/run-42.ckpt';
+  const version = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(200_000, 7) }))).VersionId ?? '';
+  const set = await cluster.setOf(bucket, key);
+  const down = set[1] as number;
+  await cluster.stopNode(down);
+  await putRules(bucket, [{ ID: 'old', Status: 'Enabled', Filter: { Prefix: 'old/' }, Expiration: { Days: 1 } }]);
+  await until(`${key} is hidden by a marker`, async () => (await versionsOf(bucket, 'old/')).latestIsMarker, DEADLINE_MS);
+  const statuses = await Promise.all(set.filter((i) => i !== down).map((i) => cluster.node(i).objectStatus(bucket, key, { signal: AbortSignal.timeout(5_000) })));
+  t.ok(statuses.every((s) => s?.record.deleted === true), 'every live member holds the delete marker as the current version');
+  t.same((await versionsOf(bucket, 'old/')).versions, [version], 'the expired version is kept as noncurrent');
+});
