@@ -272,6 +272,17 @@ async function nodesFromSeeds(seeds: readonly string[], clusterSecret: string): 
 }
 
 /** One block per node, the figures `tessera admin status` shows. */
+/** The lifecycle worker's line of `admin status` (a node that predates it reports nothing). */
+function lifecycleLine(row: NodeWorkStatus): string {
+  const figures = row.figures.lifecycle;
+  if (row.workers.lifecycle?.worker['enabled'] === false) return '  lifecycle  off (healing.lifecycle / TESSERA_LIFECYCLE)';
+  if (figures === undefined) return '  lifecycle  not reported';
+  return (
+    `  lifecycle  passes ${figures.passes}${figures.passStartedMs === null ? '' : ' (one running)'}, keys examined ${figures.keysScanned}; ` +
+    `expired ${figures.expired}, noncurrent versions removed ${figures.noncurrentRemoved}, delete markers removed ${figures.markersRemoved}, uploads aborted ${figures.uploadsAborted}`
+  );
+}
+
 export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; error: string })[], nowMs = Date.now()): string {
   const lines: string[] = [];
   const mb = (x: number): string => `${(x / 1e6).toFixed(1)} MB`;
@@ -302,6 +313,7 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
         : `  gc         passes ${gc.passes}; tombstones dropped ${gc.tombstonesDropped} (kept at last pass ${gc.tombstonesKept}), ` +
           `uploads aborted ${gc.uploadsAborted}, parts dropped ${gc.partsDropped}, orphan files ${gc.orphanFilesRemoved}, ` +
           `temporary files ${gc.tmpFilesRemoved}; freed ${mb(gc.bytesFreed)}`,
+      lifecycleLine(row),
     );
   }
   return `${lines.join('\n')}\n`;

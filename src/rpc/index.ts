@@ -21,3 +21,15 @@ export * from './node-reports.js';
 export { MESSAGE_CHECKS, checkFor } from './message-checks.js';
 export { inspectShards, type ShardHealth, type ShardReport } from './shard-health.js';
 export { majorityOf, readUserRecords, writeUserRecord } from './user-records.js';
+export {
+  LifecycleFilter,
+  LifecycleRule,
+  afterDays,
+  currentExpiry,
+  lifecycleFilterMatches,
+  noncurrentRules,
+  removesExpiredMarker,
+  uploadAbortDate,
+  type LifecycleDate,
+  type LifecycleSubject,
+} from './lifecycle-rules.js';

@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { VERSION_ID_PATTERN } from '../common/index.js';
+import { LifecycleRule } from './lifecycle-rules.js';
 
 /**
  * The gateway <-> storage node protocol: message shapes and paths.
@@ -409,6 +410,8 @@ export const BucketRecord = Type.Object({
   publicAccessBlock: Type.Optional(
     Type.Object({ blockPublicAcls: Type.Boolean(), ignorePublicAcls: Type.Boolean(), blockPublicPolicy: Type.Boolean(), restrictPublicBuckets: Type.Boolean() }),
   ),
+  /** The bucket's lifecycle rules (PutBucketLifecycleConfiguration); absent: none. */
+  lifecycle: Type.Optional(Type.Array(LifecycleRule)),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;

@@ -170,7 +170,7 @@ t.test('configuration probes answer S3\'s "not configured" errors, not NotImplem
     const response = await rawS3(cluster.endpoint, { method: 'GET', bucket, query: { [name]: '' } });
     t.equal(response.status, 200, `GET ?${name}`);
   }
-  const unsupported = await rawS3(cluster.endpoint, { method: 'PUT', bucket, query: { lifecycle: '' }, body: '<LifecycleConfiguration/>' });
+  const unsupported = await rawS3(cluster.endpoint, { method: 'PUT', bucket, query: { website: '' }, body: '<WebsiteConfiguration/>' });
   t.equal(unsupported.status, 501, 'setting a configuration Tessera cannot honour is NotImplemented');
   t.equal(xmlField(unsupported.body, 'Code'), 'NotImplemented');
 });

@@ -12,6 +12,7 @@ export {
   putBucketVersioning,
 } from './bucket-config.js';
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
+export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './bucket-lifecycle.js';
 export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket-encryption.js';
 export {
   deleteBucketPolicy,

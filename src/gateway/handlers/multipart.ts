@@ -13,6 +13,7 @@ import {
   uploadChecksumOf,
 } from './multipart-checksums.js';
 import { attributesOf } from './object-attributes.js';
+import { setAbortHeaders } from './lifecycle-dates.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -70,17 +71,19 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   // One data key for the whole upload, sealed in its marker; every part gets a nonce of its own.
   const encryption = ctx.services.sealer.newUpload(sse);
   const uploadId = newUploadId(ctx);
+  const initiatedMs = ctx.services.clock.nowMs();
   const { tags, ...rest } = attributes;
   const marker: ObjectRecord = {
     ...deleteMarker(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId)),
     deleted: false,
     ...rest,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
-    upload: { bucket, key, initiatedMs: ctx.services.clock.nowMs(), ...checksum },
+    upload: { bucket, key, initiatedMs, ...checksum },
     ...(encryption === undefined ? {} : { encryption }),
   };
   await commitRecord(ctx, marker);
   setSseHeaders(ctx, encryption, sse);
+  setAbortHeaders(ctx, bucketRecord, key, initiatedMs);
   if (checksum.checksumAlgorithm !== undefined) ctx.reply.header('x-amz-checksum-algorithm', checksum.checksumAlgorithm);
   if (checksum.checksumType !== undefined) ctx.reply.header('x-amz-checksum-type', checksum.checksumType);
   await ctx.reply.type(XML).send(renderXml('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: uploadId }));

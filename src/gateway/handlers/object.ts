@@ -7,6 +7,7 @@ import { readVersion, requireVersion } from './current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from './object-attributes.js';
+import { setExpirationHeader } from './lifecycle-dates.js';
 import { objectAclFields } from './request-acl.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -97,7 +98,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
   const firstLookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
   firstLookup.catch(() => undefined);
-  await bucketRecord;
+  const bucketEntry = await bucketRecord;
   const { version, opened } = await readVersion(
     ctx,
     (attempt) => (attempt === 1 ? firstLookup : requireVersion(ctx, bucket, key, versionId, { withInlineShards: true })),
@@ -126,6 +127,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   setObjectHeaders(ctx, record, range !== undefined);
   if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
   setSseHeaders(ctx, record.encryption, sse);
+  if (versionId === undefined) setExpirationHeader(ctx, bucketEntry, record);
   if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   if (range !== undefined && length > 0) {
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);

@@ -18,3 +18,4 @@ export { compareUtf8 } from './utf8-order.js';
 export { parseVersioningXml, s3VersionId, versionIdParam, type VersioningStatus } from './versioning.js';
 export { parseXml, renderXml } from './xml.js';
 export { checkPostPolicy, parsePostPolicy, type PostCondition, type PostPolicy, type SizeRange } from './post-policy.js';
+export { expirationHeader, headerSafe, parseLifecycleXml, renderLifecycle } from './lifecycle-xml.js';

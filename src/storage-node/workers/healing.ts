@@ -5,6 +5,7 @@ import type { ShardStore } from '../shard-store.js';
 import { AuditWorker } from './audit-worker.js';
 import { GcWorker } from './gc-worker.js';
 import { HealingFigures } from './healing-figures.js';
+import { LifecycleWorker } from './lifecycle-worker.js';
 import type { HealingControl } from './healing-routes.js';
 import { PeerClients } from './peer-clients.js';
 import { RebalanceWorker } from './rebalance-worker.js';
@@ -34,7 +35,7 @@ export class Healing implements HealingControl {
   readonly figures = new HealingFigures();
   private readonly options: HealingOptions;
   private readonly peers: PeerClients;
-  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner };
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
 
   constructor(options: HealingOptions) {
     this.options = options;
@@ -85,6 +86,18 @@ export class Healing implements HealingControl {
         ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
         : {}),
       ...(config.gc ? { gc: new WorkerRunner({ worker: gc, cursors, logger, idleMs: config.gcIntervalMs, limits: { itemsPerSecond: config.gcKeysPerSecond }, clock }) } : {}),
+      ...(config.lifecycle
+        ? {
+            lifecycle: new WorkerRunner({
+              worker: new LifecycleWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, dayMs: config.lifecycleDaySeconds * 1000, clock }),
+              cursors,
+              logger,
+              idleMs: config.lifecycleIntervalMs,
+              limits: { itemsPerSecond: config.lifecycleKeysPerSecond },
+              clock,
+            }),
+          }
+        : {}),
     };
   }
 
@@ -115,14 +128,14 @@ export class Healing implements HealingControl {
   workStatus(): NodeWorkStatus {
     const clock = this.options.clock ?? Date.now;
     const snapshot = this.figures.snapshot(clock());
-    const { scrub, repair, audit, rebalance, gc } = this.runners;
+    const { scrub, repair, audit, rebalance, gc, lifecycle } = this.runners;
     const off = (name: string): WorkerReport => ({ name, running: false, worker: { enabled: false } });
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
       quarantinedShards: this.options.store.stats.quarantinedShards,
       figures: snapshot,
-      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc') },
+      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle') },
     };
   }
 }
