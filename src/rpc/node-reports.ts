@@ -163,6 +163,8 @@ export const WorkerReport = Type.Object({
   limits: Type.Optional(Type.Object({ bytesPerSecond: Type.Optional(Rate), itemsPerSecond: Type.Optional(Rate) })),
   /** Steps run at once. */
   lanes: Type.Optional(Count),
+  /** Steps followed by a pause because the node was serving clients meanwhile. */
+  yields: Type.Optional(Count),
   worker: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean(), Type.Null()])),
 });
 /** One worker's runner state. */
