@@ -33,7 +33,8 @@ const USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|polic
            left to repair (exit 0), or Ctrl-C (exit 1)
   object   where an object's shards are: its partition and node set, each shard's node, size and
            checksum state (each shard is read through the node's checksummed path), the version's
-           age, and what a read would cost if each node were lost
+           age, and what a read would cost if each node were lost; a multipart object's parts are
+           checked the same way, each on its own node set (stripes, shard size, checksum state)
 
 Nodes come from --config (a gateway configuration: its nodes, ring file or seeds, and cluster secret),
 or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and DIR/cluster-secret
