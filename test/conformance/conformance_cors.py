@@ -75,7 +75,7 @@ def no_bucket(ctx):
     expect_error(lambda: ctx.s3.delete_bucket_cors(Bucket=missing), 404, "NoSuchBucket", "delete")
 
 
-@case("PutBucketCors refuses an unknown method and an origin with two wildcards (400 InvalidRequest), and keeps the old rules")
+@case("PutBucketCors refuses an unknown method, an origin with two wildcards and a wildcard in ExposeHeader (400 InvalidRequest), and keeps the old rules")
 def invalid_rules(ctx):
     ctx.s3.put_bucket_cors(Bucket=ctx.bucket, CORSConfiguration={"CORSRules": RULES})
     expect_error(
@@ -86,6 +86,12 @@ def invalid_rules(ctx):
         lambda: ctx.s3.put_bucket_cors(Bucket=ctx.bucket, CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["http://*.*.example"], "AllowedMethods": ["GET"]}]}),
         400, "InvalidRequest", "two wildcards",
     )
+    for expose in (["*"], ["ETag", "x-amz-meta-*"]):
+        err = expect_error(
+            lambda: ctx.s3.put_bucket_cors(Bucket=ctx.bucket, CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "ExposeHeaders": expose}]}),
+            400, "InvalidRequest", f"ExposeHeader {expose}",
+        )
+        check("contains wildcard" in err.response["Error"]["Message"], f"the message names the wildcard: {err.response['Error']['Message']!r}")
     equal(len(ctx.s3.get_bucket_cors(Bucket=ctx.bucket)["CORSRules"]), 2, "the stored rules are unchanged")
 
 
