@@ -49,6 +49,35 @@ export interface ObjectReport {
   partReports: PartReport[];
   /** Multipart objects: the fewest healthy shards of any part (what decides whether the object reads); else null. */
   weakestPartHealthyShards: number | null;
+  /**
+   * Multipart objects: what losing each node that holds a part's shard would mean for a read of the
+   * whole object (the worst over the parts), and which parts it would touch; empty for other objects.
+   */
+  partLossByNode: NodeLoss[];
+}
+
+/** What losing one node would mean for a multipart object, over all its parts. */
+export interface NodeLoss {
+  nodeId: string;
+  ifLost: ShardReport['ifLost'];
+  /** Parts whose read the loss would change (a reconstruction, or the part lost). */
+  parts: number[];
+}
+
+const LOSS_ORDER: readonly ShardReport['ifLost'][] = ['no effect', 'read rebuilds from parity', 'unreadable'];
+
+/** Per node, the worst effect its loss has on any part, and the parts it changes. */
+function lossByNode(parts: readonly PartReport[]): NodeLoss[] {
+  const byNode = new Map<string, NodeLoss>();
+  for (const part of parts) {
+    for (const shard of part.shards) {
+      const entry = byNode.get(shard.nodeId) ?? { nodeId: shard.nodeId, ifLost: 'no effect', parts: [] };
+      if (LOSS_ORDER.indexOf(shard.ifLost) > LOSS_ORDER.indexOf(entry.ifLost)) entry.ifLost = shard.ifLost;
+      if (shard.ifLost !== 'no effect') entry.parts.push(part.partNumber);
+      byNode.set(shard.nodeId, entry);
+    }
+  }
+  return [...byNode.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }
 
 /**
@@ -98,6 +127,7 @@ export async function inspectObject(
       shards: health.shards,
       partReports,
       weakestPartHealthyShards: partReports.length === 0 ? null : Math.min(...partReports.map((p) => p.healthyShards)),
+      partLossByNode: lossByNode(partReports),
     };
   } finally {
     await Promise.all([...pool.values()].map((client) => client.close()));
@@ -176,6 +206,10 @@ export function formatObjectReport(report: ObjectReport): string {
       `  parts      ${report.partReports.length} parts checked shard by shard; weakest part ${worst?.partNumber ?? '?'} has ${weakest} of ${worst?.shards.length ?? '?'} shards healthy` +
         (worst !== undefined && weakest < worst.dataShards ? ' — OBJECT UNREADABLE' : worst !== undefined && weakest < worst.shards.length ? ' — below full redundancy' : ''),
     );
+    lines.push('', '  node            if this node is lost (over all parts)');
+    for (const loss of report.partLossByNode) {
+      lines.push(`  ${loss.nodeId.padEnd(14)}  ${loss.ifLost}${loss.parts.length === 0 ? '' : ` (part${loss.parts.length === 1 ? '' : 's'} ${loss.parts.join(', ')})`}`);
+    }
     for (const part of report.partReports) {
       lines.push(
         '',

@@ -11,7 +11,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
-import { inspectObject, type ObjectReport } from '../../src/bin/admin-object.js';
+import { formatObjectReport, inspectObject, type ObjectReport } from '../../src/bin/admin-object.js';
 import { NodeClient, UPLOADS_BUCKET } from '../../src/rpc/index.js';
 import { SHARD_HEADER_BYTES, shardFileName } from '../../src/storage-node/index.js';
 import { bucketName, seededBytes } from '../helpers/bytes.js';
@@ -132,6 +132,15 @@ t.test('admin object checks a multipart object part by part: each part\'s stripe
     ],
   );
   t.equal(healthy.weakestPartHealthyShards, 6);
+  // Each node holds one shard of every part: its loss costs a reconstruction of the parts where that shard holds data.
+  t.same(
+    healthy.partLossByNode.map((loss) => [loss.nodeId, loss.ifLost, loss.parts]),
+    [...new Set(healthy.partReports.flatMap((p) => p.shards.map((s) => s.nodeId)))].sort().map((nodeId) => {
+      const parts = healthy.partReports.filter((p) => (p.shards.find((s) => s.nodeId === nodeId)?.shardIndex ?? 99) < 4).map((p) => p.partNumber);
+      return [nodeId, parts.length === 0 ? 'no effect' : 'read rebuilds from parity', parts];
+    }),
+    'what losing each node means for the whole object',
+  );
   for (const part of healthy.partReports) {
     t.same(part.shards.map((s) => s.state), Array(6).fill('ok'), `part ${part.partNumber}: every shard read back through its checksums`);
     t.same(part.shards.map((s) => s.sizeBytes), Array(6).fill(part.expectedShardBytes), `part ${part.partNumber}: every shard the size of the layout`);
@@ -147,11 +156,30 @@ t.test('admin object checks a multipart object part by part: each part\'s stripe
   bytes[SHARD_HEADER_BYTES + 100] = (bytes[SHARD_HEADER_BYTES + 100] ?? 0) ^ 0xff;
   await writeFile(path, bytes);
 
+  // The first read of the rotten shard finds it; the node then quarantines and repairs it, so this one report is checked.
   const hurt = await inspectObject(targetOf(cluster), bucket, 'model.bin');
   t.same(hurt.partReports[1]?.shards.map((s) => s.state), ['ok', 'corrupt', 'ok', 'ok', 'ok', 'ok']);
   t.same(hurt.partReports.map((p) => p.healthyShards), [6, 5, 6]);
   t.equal(hurt.weakestPartHealthyShards, 5);
+  const text = formatObjectReport(hurt);
+  t.match(text, /3 parts checked shard by shard; weakest part 2 has 5 of 6 shards healthy — below full redundancy/);
+  t.match(text, new RegExp(`part 2: .*5 of 6 shards healthy — below full redundancy\\n.*\\n.*\\n\\s+1\\s+${rotten.nodeId}\\s+corrupt`));
+});
 
+t.test('tessera admin object prints a multipart object part by part, in text and --json', async (t) => {
+  const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { minPartSizeBytes: 100_000 } });
+  t.teardown(() => cluster.close());
+  await ringsHeld(cluster);
+  const s3 = cluster.client();
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'model.bin' }));
+  const parts = [];
+  for (const [i, size] of [600_000, 1_000].entries()) {
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'model.bin', UploadId, PartNumber: i + 1, Body: seededBytes(size, i) }));
+    parts.push({ PartNumber: i + 1, ETag: ETag as string });
+  }
+  await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'model.bin', UploadId, MultipartUpload: { Parts: parts } }));
   const dir = await mkdtemp(join(tmpdir(), 'tessera-admin-object-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'cluster.json'), JSON.stringify({ nodes: targetOf(cluster).nodes }));
@@ -160,13 +188,20 @@ t.test('admin object checks a multipart object part by part: each part\'s stripe
   let err = '';
   const io = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (err += s) };
   t.equal(await runAdminCli(['object', bucket, 'model.bin', '--data', dir], {}, io), 0, err);
-  t.match(out, /3 parts checked shard by shard; weakest part 2 has 5 of 6 shards healthy — below full redundancy/);
-  t.match(out, /part 1: 600000 bytes, 3 stripes of 4\+2, \d+ bytes per shard, partition \d+, 6 of 6 shards healthy/);
-  t.match(out, new RegExp(`part 2: .*5 of 6 shards healthy — below full redundancy\\n.*\\n.*\\n\\s+1\\s+${rotten.nodeId}\\s+corrupt`));
+  t.match(out, /multipart: 2 parts/);
+  t.match(out, /2 parts checked shard by shard; weakest part \d has 6 of 6 shards healthy\n/);
+  t.match(out, /if this node is lost \(over all parts\)\n\s+node-0\s+(no effect|read rebuilds from parity)/);
+  t.match(out, /part 1: 600000 bytes, 3 stripes of 4\+2, 150000 bytes per shard, partition \d+, 6 of 6 shards healthy\n\s+shard\s+node/);
+  t.match(out, /part 2: 1000 bytes, 1 stripe of 4\+2, 250 bytes per shard/);
   out = '';
   t.equal(await runAdminCli(['object', bucket, 'model.bin', '--data', dir, '--json'], {}, io), 0, err);
   const report = JSON.parse(out) as ObjectReport;
-  t.same(report.partReports.map((p) => p.shards.filter((s) => s.state === 'corrupt').map((s) => s.nodeId)), [[], [rotten.nodeId], []]);
+  t.same(report.partReports.map((p) => [p.partNumber, p.stripes, p.expectedShardBytes, p.healthyShards, p.shards.length]), [
+    [1, 3, 150_000, 6, 6],
+    [2, 1, 250, 6, 6],
+  ]);
+  t.equal(report.partLossByNode.length, 6);
+  t.ok(report.partReports.every((p) => p.shards.every((s) => s.state === 'ok' && s.sizeBytes === p.expectedShardBytes)), 'every shard ok and of its layout size');
 });
 
 t.test('admin object --version inspects a noncurrent version, not the newest', async (t) => {
