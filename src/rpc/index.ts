@@ -19,7 +19,7 @@ export {
 export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';
 export * from './node-reports.js';
 export { MESSAGE_CHECKS, checkFor } from './message-checks.js';
-export { inspectShards, type ShardHealth, type ShardReport } from './shard-health.js';
+export { inspectShards, markLossEffects, type ShardHealth, type ShardReport } from './shard-health.js';
 export { majorityOf, readUserRecords, writeUserRecord } from './user-records.js';
 export {
   LifecycleFilter,

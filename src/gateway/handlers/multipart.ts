@@ -4,7 +4,7 @@ import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type
 import { acquireKeyLease, bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
-import { renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
+import { objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -177,8 +177,15 @@ async function completedParts(ctx: RequestContext, bucket: string, uploadId: str
 }
 
 /** The answer S3 gives a completion, first time or retried. */
-function completionResult(bucket: string, key: string, etag: string, checksum?: { algorithm: string; value: string; type: string }): string {
-  const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
+function completionResult(ctx: RequestContext, bucket: string, key: string, etag: string, checksum?: { algorithm: string; value: string; type: string }): string {
+  const location = objectLocation({
+    protocol: ctx.request.protocol === 'https' ? 'https' : 'http',
+    host: ctx.request.headers.host ?? ctx.request.hostname,
+    bucket,
+    key,
+    virtualHosted: ctx.target.virtualHosted,
+  });
+  const result: Record<string, unknown> = { Location: location, Bucket: bucket, Key: key, ETag: etag };
   if (checksum !== undefined) {
     result[`Checksum${checksum.algorithm}`] = checksum.value;
     result['ChecksumType'] = checksum.type;
@@ -205,7 +212,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
     if (sse.kind !== 'none') ctx.services.sealer.checkAccess(found.encryption, sse);
     setSseHeaders(ctx, found.encryption, sse);
-    await ctx.reply.type(XML).send(completionResult(bucket, key, closed.manifestEtag, closed.manifestChecksum));
+    await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, closed.manifestEtag, closed.manifestChecksum));
     return;
   }
   if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
@@ -260,7 +267,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
   if (versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
-  await ctx.reply.type(XML).send(completionResult(bucket, key, etag, checksum));
+  await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, etag, checksum));
 }
 
 /** AbortMultipartUpload: the upload disappears; its parts become garbage. */

@@ -139,7 +139,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const bucket = target.bucket;
       if (bucket === undefined) throw new S3Error('BadRequest', { message: 'A CORS preflight names a bucket.' });
       const signal = AbortSignal.timeout(services.metadataTimeoutMs);
-      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal);
+      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal, target.key === undefined ? 'BUCKET' : 'OBJECT');
       return reply;
     },
   });
@@ -167,7 +167,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
       const auth = await authenticateRequest(
-        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers, hostBucket: target.hostStyle === true ? target.bucket : undefined },
+        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers, hostBucket: target.virtualHosted ? target.bucket : undefined },
         services,
       );
       request.s3User = auth.anonymous ? undefined : auth.accessKeyId;

@@ -7,6 +7,8 @@ import { TesseraError } from '../../common/index.js';
 export const S3_ERRORS = {
   AccessControlListNotSupported: { status: 400, message: 'The bucket does not allow ACLs' },
   AccessDenied: { status: 403, message: 'Access Denied' },
+  // S3's answer to a CORS preflight it refuses: the message says why, after `CORSResponse: `.
+  AccessForbidden: { status: 403, message: 'CORSResponse: CORS is not enabled for this bucket.' },
   AuthorizationHeaderMalformed: { status: 400, message: 'The authorization header is malformed.' },
   AuthorizationQueryParametersError: { status: 400, message: 'Error parsing the X-Amz-Credential parameter.' },
   BadDigest: { status: 400, message: 'The Content-MD5 or checksum you specified did not match what we received.' },
@@ -14,7 +16,6 @@ export const S3_ERRORS = {
   BucketAlreadyExists: { status: 409, message: 'The requested bucket name is not available.' },
   BucketAlreadyOwnedByYou: { status: 409, message: 'Your previous request to create the named bucket succeeded and you already own it.' },
   BucketNotEmpty: { status: 409, message: 'The bucket you tried to delete is not empty.' },
-  CORSResponse: { status: 403, message: 'CORS is not enabled for this bucket.' },
   EntityTooLarge: { status: 400, message: 'Your proposed upload exceeds the maximum allowed object size.' },
   EntityTooSmall: { status: 400, message: 'Your proposed upload is smaller than the minimum allowed object size.' },
   ExpiredToken: { status: 400, message: 'The provided token has expired.' },

@@ -11,6 +11,7 @@ export { quorumError, toS3Error } from './error-mapping.js';
 export { S3Error, S3_ERRORS, type S3ErrorCode, type S3ErrorDetails } from './errors.js';
 export { listFieldEncoder, urlEncodeListField } from './list-encoding.js';
 export { MAX_KEY_BYTES, validateBucketName, validateKey } from './names.js';
+export { objectLocation, type LocationRequest } from './object-location.js';
 export { parseTarget, type S3Target } from './request-target.js';
 export { requestDocumentRoot } from './request-document.js';
 export { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingHeader, parseTaggingXml, tagCount, tagSetBody, validateTags } from './tag-set.js';

@@ -9,8 +9,8 @@ export interface S3Target {
   query: Map<string, string>;
   rawPath: string;
   rawQuery: string;
-  /** True when the bucket came from the Host (virtual-hosted style), not from the path. */
-  hostStyle?: boolean;
+  /** The bucket came from the Host header (virtual-hosted style), not from the path. */
+  virtualHosted: boolean;
 }
 
 /**
@@ -42,7 +42,7 @@ export function parseTarget(rawUrl: string, host: string | undefined, baseDomain
     bucket = bucket === '' ? undefined : decodeComponent(bucket, false);
   }
   if (key !== undefined) validateKey(key);
-  return { bucket, key, query, rawPath, rawQuery, ...(hostBucket === undefined ? {} : { hostStyle: true }) };
+  return { bucket, key, query, rawPath, rawQuery, virtualHosted: hostBucket !== undefined };
 }
 
 function bucketFromHost(host: string | undefined, baseDomain: string | undefined): string | undefined {
