@@ -6,6 +6,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
@@ -172,6 +173,26 @@ t.test('a multipart upload begun before a PUT but completed after it is what sta
     if (bucket === versioned) {
       const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
       t.same(listed.Versions?.map((v) => [v.VersionId, v.IsLatest]), [[completed.VersionId, true], [put.VersionId, false]]);
+    }
+  }
+});
+
+t.test('a conditional write through a gateway whose clock runs five minutes behind still follows the version it checked', async (t) => {
+  const lagging = new Gateway({ config: cluster.config, logger: silentLogger(), clock: () => Date.now() - 300_000 });
+  await lagging.start();
+  t.teardown(() => lagging.close());
+  const behind = localS3Client(`http://127.0.0.1:${lagging.address.port}`, TEST_CREDENTIALS, { maxAttempts: 1 });
+  t.teardown(() => behind.destroy());
+  for (const bucket of [plain, versioned]) {
+    const key = `lagging-${bucket}`;
+    const first = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'written on time' }));
+    const replaced = await behind.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'replaced through the lagging gateway', IfMatch: first.ETag }));
+    t.equal((await bodyOf(bucket, key)).toString(), 'replaced through the lagging gateway', `${bucket}: If-Match replaced what it matched`);
+    if (bucket === versioned) {
+      t.ok((replaced.VersionId ?? '') > (first.VersionId ?? ''), 'its version id orders after the one it checked');
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      await behind.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'created over a delete marker', IfNoneMatch: '*' }));
+      t.equal((await bodyOf(bucket, key)).toString(), 'created over a delete marker', 'If-None-Match: * over a newer delete marker is current');
     }
   }
 });
