@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { NodeClient } from './node-client.js';
 import type { ObjectRecord } from './protocol.js';
 import { NodeError } from './wire-errors.js';
+import { shardRefOf } from './shard-identity.js';
 
 /** One member of an object's node set: its shard's state and what losing the node would mean. */
 export interface ShardReport {
@@ -72,7 +73,8 @@ export async function inspectShards(
       }
       const expectedBytes = held.shardSizeBytes;
       try {
-        const stream = await node.readShard({ bucket, key, versionId, shardIndex: i }, 0, expectedBytes, { signal: AbortSignal.timeout(options.timeoutMs) });
+        const ref = newest?.versionId === versionId ? shardRefOf(newest, i) : { bucket, key, versionId, shardIndex: i };
+        const stream = await node.readShard(ref, 0, expectedBytes, { signal: AbortSignal.timeout(options.timeoutMs) });
         let read = 0;
         await pipeline(stream, new Writable({ write: (chunk: Buffer, _encoding, done) => ((read += chunk.length), done()) }));
         if (read !== expectedBytes) return { ...base, state: 'corrupt', versionId: heldVersion, sizeBytes: read, detail: `served ${read} of ${expectedBytes} bytes` };

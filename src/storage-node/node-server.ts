@@ -24,6 +24,7 @@ import {
   WireError,
   bodySha256,
   checkFor,
+  shardRefOf,
   verifyRequestSignature,
   type BatchResponse,
   type BatchResult,
@@ -374,7 +375,7 @@ export class NodeServer {
     if (stored === undefined) return null;
     const status = toObjectStatus(stored);
     if (!withInlineShard || stored.inline !== true || stored.shardIndex === null) return status;
-    const ref = { bucket, key, versionId: stored.record.versionId, shardIndex: stored.shardIndex };
+    const ref = shardRefOf(stored.record, stored.shardIndex);
     try {
       const shard = await store.openShard(ref, 0, stored.shardSizeBytes);
       const pieces: Buffer[] = [];
@@ -463,7 +464,7 @@ function erasureOf(query: Record<string, string | undefined>): ErasureParams {
 
 /** The shard a query string names (bucket, key, version, shard), checked by the ShardRef schema. */
 function shardRef(query: Record<string, string | undefined>): ShardRef {
-  const ref = { bucket: query['bucket'], key: query['key'], versionId: query['version'], shardIndex: digits(query['shard']) };
+  const ref = { bucket: query['bucket'], key: query['key'], versionId: query['version'], shardIndex: digits(query['shard']), ...(query['data'] === undefined ? {} : { dataId: query['data'] }) };
   return MESSAGE_CHECKS.shardRef.parse(ref, badRequest);
 }
 

@@ -260,6 +260,10 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const release = preconditions === undefined ? undefined : await acquireKeyLease(ctx, bucket, key);
   try {
     if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+    // The version id orders by commit: taken after the parts were checked and the lease taken, so a
+    // PUT that completes while this completion is still checking its parts is older than it.
+    manifest.versionId = ctx.services.clock.next();
+    manifest.lastModifiedMs = ctx.services.clock.nowMs();
     await commitRecord(ctx, manifest);
   } finally {
     await release?.();
