@@ -17,6 +17,10 @@ export interface VersionAttributes {
   owner?: string;
   /** The ACL the write sets (x-amz-acl, x-amz-grant-*); absent: private. */
   grants?: { grantee: string; permission: string }[];
+  /** Object Lock retention (x-amz-object-lock-* or the bucket's default); absent: none. */
+  retention?: NonNullable<ObjectRecord['retention']>;
+  /** Object Lock legal hold (x-amz-object-lock-legal-hold); absent: never set. */
+  legalHold?: boolean;
 }
 
 /** Options of a version write. */
@@ -199,11 +203,19 @@ export async function deleteKey(ctx: RequestScope, bucket: string, key: string):
  * Removes one version (or delete marker) of a key for good on every node of its set; a write quorum
  * must acknowledge. Answers the record removed, or null when no node held it.
  */
-export async function deleteVersion(ctx: RequestScope, bucket: string, key: string, versionId: string): Promise<ObjectRecord | null> {
+export async function deleteVersion(
+  ctx: RequestScope,
+  bucket: string,
+  key: string,
+  versionId: string,
+  options: { bypassGovernance?: boolean } = {},
+): Promise<ObjectRecord | null> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(bucket, key);
   const signal = metadataSignal(ctx);
-  const outcomes = await fanOut(nodes, (node) => node.deleteVersion({ bucket, key, versionId }, { signal }));
+  // Nodes refuse a version under Object Lock themselves; the bypass is passed only when the caller checked it is allowed.
+  const bypass = options.bypassGovernance === true ? { bypassGovernance: true } : {};
+  const outcomes = await fanOut(nodes, (node) => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal }));
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
   if (!decision.met) throw quorumError('version delete', decision.failures);
   return decision.successes.map(({ value }) => value).find((record) => record !== null) ?? null;

@@ -29,4 +29,12 @@ export { listObjectVersions, listObjectsHandler } from './list-objects.js';
 export { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 export { listMultipartUploads, listParts } from './multipart-listing.js';
 export { deleteObject, getObject, headObject, putObject } from './object.js';
+export {
+  getObjectLegalHold,
+  getObjectLockConfiguration,
+  getObjectRetention,
+  putObjectLegalHold,
+  putObjectLockConfiguration,
+  putObjectRetention,
+} from './object-lock.js';
 export { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './tagging.js';
