@@ -7,7 +7,7 @@ import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.j
 import { requireVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
 import { attributesOf } from './object-attributes.js';
-import { objectLockFields } from './object-lock.js';
+import { objectLockFields } from './object-lock-fields.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';

@@ -15,7 +15,7 @@ import {
 import { attributesOf } from './object-attributes.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
-import { objectLockFields } from './object-lock.js';
+import { objectLockFields } from './object-lock-fields.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 import { findUpload, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';

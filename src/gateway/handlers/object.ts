@@ -8,7 +8,7 @@ import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from './object-attributes.js';
 import { objectAclFields } from './request-acl.js';
-import { objectLockFields, setLockHeaders } from './object-lock.js';
+import { objectLockFields, setLockHeaders } from './object-lock-fields.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';

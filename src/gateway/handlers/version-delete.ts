@@ -1,7 +1,7 @@
 import { bucketVersioning, deleteKey, deleteVersion, metadataSignal, resolveNamedVersion } from '../data-path/index.js';
 import type { RequestContext } from '../http/index.js';
 import { s3VersionId } from '../s3/index.js';
-import { governanceBypass, requireUnlocked } from './object-lock.js';
+import { governanceBypass, requireUnlocked } from './object-lock-fields.js';
 
 /** What a delete did, as DeleteObject's headers and DeleteObjects' entries report it. */
 export interface DeleteOutcome {

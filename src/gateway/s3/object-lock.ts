@@ -139,7 +139,8 @@ export function parseLockHeaders(get: (name: string) => string | undefined, nowM
  * date in the future (InvalidArgument). An empty Retention (neither) answers null: remove retention.
  */
 export function parseRetentionXml(body: string, nowMs: number): ObjectRetention | null {
-  const root = requestDocumentRoot(body, 'Retention');
+  // An empty <Retention/> parses as text, not an element: it is the removal S3 accepts.
+  const root = /^\s*(<\?xml[^>]*\?>\s*)?<Retention(\s+xmlns="[^"]*")?\s*\/>\s*$/.test(body) ? {} : requestDocumentRoot(body, 'Retention');
   const mode = text(root, 'Mode');
   const until = text(root, 'RetainUntilDate');
   if (mode === undefined && until === undefined) return null;
