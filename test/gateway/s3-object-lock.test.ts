@@ -384,7 +384,7 @@ t.test('nodes themselves refuse to remove a locked version, whoever asks', async
   t.equal(await text(bucket, 'k', versionId), 'x');
 });
 
-t.test('the GOVERNANCE bypass needs s3:BypassGovernanceRetention: a user without it bypasses nothing', async (t) => {
+t.test('the GOVERNANCE bypass needs s3:BypassGovernanceRetention, lock headers their own permissions: a user without them bypasses, sets and sees nothing', async (t) => {
   const bucket = await lockedBucket();
   const configFile = join(cluster.dataDir, 'gateway.json');
   await writeFile(configFile, JSON.stringify({ credentials: [{ accessKeyId: 'test-access-key', secretAccessKey: 'test-secret-key' }], clusterSecret: cluster.config.clusterSecret, nodes: cluster.config.nodes.map((n) => ({ id: n.id, address: n.address })) }));
@@ -415,7 +415,12 @@ t.test('the GOVERNANCE bypass needs s3:BypassGovernanceRetention: a user without
     LOCKED,
     'nor shorten it',
   );
-  await policy([...allowed, 's3:BypassGovernanceRetention']);
+  await carol.send(new PutObjectCommand({ Bucket: bucket, Key: 'mine', Body: 'm', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: until }));
+  t.same(await sdkError(carol.send(new PutObjectCommand({ Bucket: bucket, Key: 'held', Body: 'h', ObjectLockLegalHoldStatus: 'ON' }))), { name: 'AccessDenied', status: 403 }, 'a legal hold header needs s3:PutObjectLegalHold');
+  const unseen = await carol.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
+  t.equal(unseen.ObjectLockMode, undefined, 'without s3:GetObjectRetention HEAD shows no retention');
+  await policy([...allowed, 's3:BypassGovernanceRetention', 's3:GetObjectRetention']);
+  t.ok(await eventually(async () => (await carol.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ObjectLockMode === 'GOVERNANCE'), 'with it, HEAD shows the retention');
   t.ok(await eventually(async () => (await sdkError(deleteVersion(bucket, 'k', versionId, true, carol))).name === 'no error'), 'with the permission the bypass removes it');
   t.same(await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: versionId }))), { name: 'NoSuchVersion', status: 404 });
 });

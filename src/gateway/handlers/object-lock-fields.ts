@@ -1,4 +1,5 @@
 import { lockHold, type BucketRecord, type ObjectRecord, type ObjectRetention } from '../../rpc/index.js';
+import type { S3Action } from '../access/index.js';
 import { header, requireKeyAccess, type RequestContext } from '../http/index.js';
 import { defaultRetentionAt, formatRetainUntil, LOCKED_MESSAGE, MISSING_LOCK_CONFIGURATION, parseLockHeaders, S3Error } from '../s3/index.js';
 
@@ -28,8 +29,10 @@ export function requireLockConfig(bucket: BucketRecord): NonNullable<BucketRecor
 /**
  * The Object Lock fields a new version of `bucket` gets from its write request (PutObject, CopyObject,
  * CreateMultipartUpload): the x-amz-object-lock-* headers, else the bucket's default retention, taken
- * from now. Lock headers on a bucket without Object Lock are S3's InvalidRequest. `withBody`: the
- * request uploads the object's bytes, which S3 then wants covered by Content-MD5 or a checksum.
+ * from now. Lock headers on a bucket without Object Lock are S3's InvalidRequest; as in S3, retention
+ * headers need s3:PutObjectRetention and a legal hold header s3:PutObjectLegalHold (AccessDenied).
+ * `withBody`: the request uploads the object's bytes, which S3 then wants covered by Content-MD5 or a
+ * checksum.
  */
 export function objectLockFields(
   ctx: RequestContext,
@@ -39,6 +42,9 @@ export function objectLockFields(
   const nowMs = Date.now();
   const asked = parseLockHeaders((name) => header(ctx, name), nowMs);
   if (asked.present && bucket.objectLock === undefined) throw new S3Error('InvalidRequest', { message: MISSING_LOCK_CONFIGURATION });
+  const key = ctx.target.key ?? '';
+  if (asked.retention !== undefined) requireKeyAccess(ctx, bucket, key, 's3:PutObjectRetention');
+  if (asked.legalHold !== undefined) requireKeyAccess(ctx, bucket, key, 's3:PutObjectLegalHold');
   const retention = asked.retention ?? (options.applyDefault === false ? undefined : defaultRetentionAt(bucket.objectLock, nowMs));
   const fields: { retention?: ObjectRetention; legalHold?: boolean } = {};
   if (retention !== undefined) fields.retention = retention;
@@ -49,13 +55,16 @@ export function objectLockFields(
   return fields;
 }
 
-/** The lock headers GET and HEAD answer with: mode and retain-until date, and the legal hold once one was set. */
-export function setLockHeaders(ctx: RequestContext, record: ObjectRecord): void {
-  if (record.retention !== undefined) {
+/**
+ * The lock headers GET and HEAD answer with, as S3 does to a requester allowed to read them: mode and
+ * retain-until date (s3:GetObjectRetention), and the legal hold once one was set (s3:GetObjectLegalHold).
+ */
+export function setLockHeaders(ctx: RequestContext, record: ObjectRecord, bucket: BucketRecord): void {
+  if (record.retention !== undefined && allowed(ctx, bucket, record.key, 's3:GetObjectRetention')) {
     ctx.reply.header('x-amz-object-lock-mode', record.retention.mode);
     ctx.reply.header('x-amz-object-lock-retain-until-date', formatRetainUntil(record.retention.retainUntilMs));
   }
-  if (record.legalHold !== undefined) ctx.reply.header('x-amz-object-lock-legal-hold', record.legalHold ? 'ON' : 'OFF');
+  if (record.legalHold !== undefined && allowed(ctx, bucket, record.key, 's3:GetObjectLegalHold')) ctx.reply.header('x-amz-object-lock-legal-hold', record.legalHold ? 'ON' : 'OFF');
 }
 
 /**
@@ -65,8 +74,13 @@ export function setLockHeaders(ctx: RequestContext, record: ObjectRecord): void 
  */
 export function governanceBypass(ctx: RequestContext, bucket: BucketRecord, key: string): boolean {
   if (header(ctx, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() !== 'true') return false;
+  return allowed(ctx, bucket, key, 's3:BypassGovernanceRetention');
+}
+
+/** Whether the request's principal may perform `action` on the key (policies, then the bucket's owner). */
+function allowed(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): boolean {
   try {
-    requireKeyAccess(ctx, bucket, key, 's3:BypassGovernanceRetention');
+    requireKeyAccess(ctx, bucket, key, action);
     return true;
   } catch (err) {
     if (err instanceof S3Error && err.code === 'AccessDenied') return false;

@@ -128,7 +128,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const { record } = version;
   const length = range === undefined ? record.sizeBytes : range.end - range.start + 1;
   setObjectHeaders(ctx, record, range !== undefined);
-  setLockHeaders(ctx, record);
+  setLockHeaders(ctx, record, await bucketRecord);
   if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
   setSseHeaders(ctx, record.encryption, sse);
   if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
