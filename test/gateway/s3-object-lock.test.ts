@@ -254,6 +254,8 @@ t.test('the bucket default retention applies to PutObject, CopyObject and comple
   t.same(await sdkError(deleteVersion(bucket, 'mpu', done.VersionId ?? '', true)), LOCKED, 'the completed object is locked');
 
   const plainUpload = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mpu-default' }));
+  const bare = await raw({ method: 'PUT', bucket, key: 'mpu-default', query: { uploadId: plainUpload.UploadId ?? '', partNumber: '1' }, body: 'p', withDigest: false });
+  t.equal(xmlField(bare.body, 'Code'), 'InvalidRequest', 'a part of an object the default will lock needs Content-MD5 or a checksum');
   const plainPart = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mpu-default', UploadId: plainUpload.UploadId, PartNumber: 1, Body: 'p' }));
   await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mpu-default', UploadId: plainUpload.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: plainPart.ETag }] } }));
   t.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'mpu-default' }))).ObjectLockMode, 'GOVERNANCE', 'the default applies at completion');

@@ -15,7 +15,7 @@ import {
 import { attributesOf } from './object-attributes.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
-import { objectLockFields } from './object-lock-fields.js';
+import { objectLockFields, requirePartDigest } from './object-lock-fields.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 import { findUpload, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
@@ -103,6 +103,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   // Sealed with the upload's data key; an SSE-C upload needs the same key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, sse);
   const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(sse, marker.encryption);
+  requirePartDigest(ctx, marker, (await ctx.services.buckets.require(bucket, metadataSignal(ctx))).objectLock);
   const record = await writeBody(
     ctx,
     UPLOADS_BUCKET,

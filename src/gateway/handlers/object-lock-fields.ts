@@ -92,3 +92,13 @@ function allowed(ctx: RequestContext, bucket: BucketRecord, key: string, action:
 export function requireUnlocked(record: ObjectRecord, bypassGovernance: boolean): void {
   if (lockHold(record, Date.now(), bypassGovernance) !== null) throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
 }
+
+/**
+ * UploadPart of an object that will be locked (the upload asked for a lock, or the bucket has a default
+ * retention): S3 wants each part covered by Content-MD5 or a checksum, as a locking PutObject is.
+ */
+export function requirePartDigest(ctx: RequestContext, marker: Pick<ObjectRecord, 'retention' | 'legalHold'>, lock: BucketRecord['objectLock']): void {
+  if (marker.retention !== undefined || marker.legalHold !== undefined || lock?.defaultRetention !== undefined) {
+    requireBodyDigest(ctx, 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+  }
+}
