@@ -32,7 +32,8 @@ export async function deleteObjectVersion(ctx: RequestContext, bucket: string, k
   let bypassGovernance = false;
   if (versionId === 'null' || locking) {
     const found = await resolveNamedVersion(ctx.services.cluster.readSets(bucket, key), bucket, key, versionId, ctx.services.erasure, metadataSignal(ctx));
-    internalId = found?.record.versionId;
+    // A version no read quorum holds is still removed wherever a stray copy of it remains.
+    internalId = found?.record.versionId ?? (versionId === 'null' ? undefined : versionId);
     if (found !== null && locking) {
       bypassGovernance = governanceBypass(ctx, bucketRecord, key);
       requireUnlocked(found.record, bypassGovernance);
