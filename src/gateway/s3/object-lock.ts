@@ -1,6 +1,7 @@
 import type { BucketRecord, ObjectRetention } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
 import { requestDocumentRoot } from './request-document.js';
+import { parseXml } from './xml.js';
 
 /** A bucket's Object Lock configuration as its record keeps it. */
 export type ObjectLockConfig = NonNullable<BucketRecord['objectLock']>;
@@ -139,8 +140,7 @@ export function parseLockHeaders(get: (name: string) => string | undefined, nowM
  * date in the future (InvalidArgument). An empty Retention (neither) answers null: remove retention.
  */
 export function parseRetentionXml(body: string, nowMs: number): ObjectRetention | null {
-  // An empty <Retention/> parses as text, not an element: it is the removal S3 accepts.
-  const root = /^\s*(<\?xml[^>]*\?>\s*)?<Retention(\s+xmlns="[^"]*")?\s*\/>\s*$/.test(body) ? {} : requestDocumentRoot(body, 'Retention');
+  const root = emptyDocument(body, 'Retention') ? {} : requestDocumentRoot(body, 'Retention');
   const mode = text(root, 'Mode');
   const until = text(root, 'RetainUntilDate');
   if (mode === undefined && until === undefined) return null;
@@ -149,6 +149,15 @@ export function parseRetentionXml(body: string, nowMs: number): ObjectRetention 
   if (untilMs === undefined) throw new S3Error('MalformedXML');
   if (untilMs <= nowMs) throw new S3Error('InvalidArgument', { message: 'The retain until date must be in the future!' });
   return { mode, retainUntilMs: untilMs };
+}
+
+/** Whether `body` is well-formed XML whose root `rootName` is empty (it parses as text, not an element). */
+function emptyDocument(body: string, rootName: string): boolean {
+  try {
+    return parseXml(body)[rootName] === '';
+  } catch {
+    return false;
+  }
 }
 
 /** Parses a PutObjectLegalHold body: Status ON or OFF (MalformedXML otherwise). */
