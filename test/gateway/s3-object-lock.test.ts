@@ -26,6 +26,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { runUserCli } from '../../src/bin/user-cli.js';
+import { silentLogger } from '../../src/common/index.js';
+import { Gateway } from '../../src/gateway/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
 import { bucketName, collect } from '../helpers/bytes.js';
 import { localS3Client, startCluster, type TestCluster } from '../helpers/cluster.js';
@@ -384,6 +386,24 @@ t.test('nodes themselves refuse to remove a locked version, whoever asks', async
     }
   }
   t.equal(await text(bucket, 'k', versionId), 'x');
+});
+
+t.test('a gateway whose cached bucket record predates the lock is still refused, by the nodes, with AccessDenied', async (t) => {
+  const bucket = bucketName('stale');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const versionId = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }))).VersionId ?? '';
+  const other = new Gateway({ config: cluster.config, logger: silentLogger() });
+  const { port } = await other.start();
+  t.teardown(() => other.close());
+  const viaOther = localS3Client(`http://127.0.0.1:${port}`, { accessKeyId: 'test-access-key', secretAccessKey: 'test-secret-key' }, { maxAttempts: 1 });
+  t.teardown(() => viaOther.destroy());
+  // The other gateway caches the bucket record without a lock; the lock and a legal hold come through this one.
+  await viaOther.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
+  await s3.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }));
+  await s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: 'k', VersionId: versionId, LegalHold: { Status: 'ON' } }));
+  t.same(await sdkError(deleteVersion(bucket, 'k', versionId, true, viaOther)), LOCKED);
+  t.equal(await text(bucket, 'k', versionId), 'x', 'the version is kept');
 });
 
 t.test('the GOVERNANCE bypass needs s3:BypassGovernanceRetention, lock headers their own permissions: a user without them bypasses, sets and sees nothing', async (t) => {

@@ -2,7 +2,7 @@ import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type 
 import { BodyDigest } from '../digest/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
-import { quorumError } from '../s3/index.js';
+import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
 import { acquireKeyLease } from './key-lease.js';
 import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
 import { abortShards, commitShards, prepareShards, type WriteTarget } from './shard-writer.js';
@@ -217,6 +217,11 @@ export async function deleteVersion(
   const bypass = options.bypassGovernance === true ? { bypassGovernance: true } : {};
   const outcomes = await fanOut(nodes, (node) => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal }));
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
-  if (!decision.met) throw quorumError('version delete', decision.failures);
+  if (!decision.met) {
+    // Nodes answer Conflict only for a version under Object Lock: the caller's check saw none (a bucket
+    // record cached from before the lock was enabled), the nodes' own check holds.
+    if (outcomes.some((o) => !o.ok && (o.error as { code?: unknown } | null)?.code === 'Conflict')) throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
+    throw quorumError('version delete', decision.failures);
+  }
   return decision.successes.map(({ value }) => value).find((record) => record !== null) ?? null;
 }
