@@ -3,6 +3,7 @@ export { readQuorum, writeQuorum } from './quorum-rules.js';
 export { decideQuorum, fanOut, fanOutUntil, type FanOutNode, type NodeOutcome, type QuorumDecision } from './fan-out.js';
 export { isNewerRecord, isNewerVersion, newestRecord, type RecordOrder } from './newest-record.js';
 export { shardDataId, shardRefOf } from './shard-identity.js';
+export { lockHold, type LockHold } from './object-lock-state.js';
 export { DEADLINE_RULES, LatencyEstimator, followingDeadlineMs, quorumLatencyBoundMs } from './latency-estimator.js';
 export { ReplayGuard, type ReplayProblem } from './replay-guard.js';
 export { EncodedCommit, NodeClient, type NodeClientOptions } from './node-client.js';

@@ -145,6 +145,14 @@ export const ObjectEncryption = Type.Object({
 /** How an encrypted version's body is sealed (see the schema). */
 export type ObjectEncryption = Static<typeof ObjectEncryption>;
 
+/** Object Lock retention of one version (S3's Retention): until when, and whether GOVERNANCE may be bypassed. */
+export const ObjectRetention = Type.Object({
+  mode: Type.Union([Type.Literal('GOVERNANCE'), Type.Literal('COMPLIANCE')]),
+  retainUntilMs: Type.Number(),
+});
+/** Object Lock retention of one version (see the schema). */
+export type ObjectRetention = Static<typeof ObjectRetention>;
+
 /** The metadata record of an object version; every node of the object's set stores it beside its shard. */
 export const ObjectRecord = Type.Object({
   bucket: WireName,
@@ -201,6 +209,10 @@ export const ObjectRecord = Type.Object({
   owner: Type.Optional(Type.String()),
   /** The object's ACL grants (x-amz-acl, x-amz-grant-* at write time); absent: private. */
   grants: Type.Optional(Type.Array(Grant)),
+  /** Object Lock retention; changed in place (POST /v1/tags) like the tags. Absent: none. */
+  retention: Type.Optional(ObjectRetention),
+  /** Object Lock legal hold (true: ON); changed in place like the tags. Absent: never set. */
+  legalHold: Type.Optional(Type.Boolean()),
 });
 /** The metadata record of an object version. */
 export type ObjectRecord = Static<typeof ObjectRecord>;
@@ -257,6 +269,10 @@ export const TagUpdateRequest = Type.Object({
   tagsRevision: VersionId,
   /** When present, the version's ACL grants are replaced too (PutObjectAcl), ordered by the same revision. */
   grants: Type.Optional(Type.Array(Grant)),
+  /** When present, the version's Object Lock retention is replaced too (null: removed), ordered by the same revision. */
+  retention: Type.Optional(Type.Union([ObjectRetention, Type.Null()])),
+  /** When present, the version's legal hold is replaced too, ordered by the same revision. */
+  legalHold: Type.Optional(Type.Boolean()),
 });
 /**
  * Body of POST /v1/reseal: replaces how a committed version's data key is sealed (master-key rotation),
@@ -360,7 +376,13 @@ export interface VersionListQuery extends ListQuery {
 }
 
 /** Body of POST /v1/versions/delete: removes one version (or delete marker) of a key for good. */
-export const VersionDeleteRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId });
+export const VersionDeleteRequest = Type.Object({
+  bucket: WireName,
+  key: WireName,
+  versionId: VersionId,
+  /** The requester may and asked to bypass GOVERNANCE retention (never COMPLIANCE, never a legal hold). */
+  bypassGovernance: Type.Optional(Type.Boolean()),
+});
 /** Body of POST /v1/versions/delete. */
 export type VersionDeleteRequest = Static<typeof VersionDeleteRequest>;
 
@@ -419,6 +441,21 @@ export const BucketRecord = Type.Object({
   ownership: Type.Optional(Type.String()),
   /** The bucket policy (PutBucketPolicy) as the JSON text it was given; absent: none. */
   policy: Type.Optional(Type.String()),
+  /**
+   * Object Lock (CreateBucket with x-amz-bucket-object-lock-enabled, PutObjectLockConfiguration): once
+   * present the bucket keeps versioning Enabled for good; `defaultRetention` applies to new versions.
+   */
+  objectLock: Type.Optional(
+    Type.Object({
+      defaultRetention: Type.Optional(
+        Type.Object({
+          mode: Type.Union([Type.Literal('GOVERNANCE'), Type.Literal('COMPLIANCE')]),
+          days: Type.Optional(Type.Integer({ minimum: 1 })),
+          years: Type.Optional(Type.Integer({ minimum: 1 })),
+        }),
+      ),
+    }),
+  ),
   /** S3's PublicAccessBlock switches (PutPublicAccessBlock); absent: none configured. */
   publicAccessBlock: Type.Optional(
     Type.Object({ blockPublicAcls: Type.Boolean(), ignorePublicAcls: Type.Boolean(), blockPublicPolicy: Type.Boolean(), restrictPublicBuckets: Type.Boolean() }),

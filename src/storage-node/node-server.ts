@@ -270,8 +270,8 @@ export class NodeServer {
       };
     });
     this.app.post<{ Body: VersionDeleteRequest }>(NODE_PATHS.versionDelete, { schema: { body: VersionDeleteRequest } }, async (request) => {
-      const { bucket, key, versionId } = request.body;
-      return { removed: await store.deleteVersion(bucket, key, versionId) };
+      const { bucket, key, versionId, bypassGovernance } = request.body;
+      return { removed: await store.deleteVersion(bucket, key, versionId, { bypassGovernance }) };
     });
     this.app.post<{ Body: LeaseRequest }>(NODE_PATHS.leases, { schema: { body: LeaseRequest } }, async (request) => {
       const { bucket, key, token, ttlMs, release } = request.body;

@@ -8,6 +8,8 @@ import type { WireErrorCode } from '../rpc/index.js';
 export const SHARD_STORE_WIRE_CODES = {
   NotFound: 'NotFound',
   Conflict: 'Conflict',
+  /** The version is under Object Lock (legal hold or retention): it may not be removed. */
+  Locked: 'Conflict',
   NoSpace: 'InsufficientStorage',
   IoError: 'Internal',
   /** A shard's bytes or header do not match their checksums. */

@@ -2,7 +2,7 @@ import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../common/index.js';
-import { shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
+import { lockHold, shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
@@ -336,13 +336,18 @@ export class ShardStore {
   /**
    * Removes one version of a key for good (S3's DELETE with a versionId): when it is the current one,
    * the next newest becomes current. Answers the removed record, or null when the node does not hold it.
+   * A version under Object Lock (a legal hold, or retention not yet over: GOVERNANCE unless
+   * `bypassGovernance`) is refused with Locked, whatever asked: the gateway checks first, this holds
+   * even for a caller that did not.
    */
-  deleteVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | null> {
+  deleteVersion(bucket: string, key: string, versionId: string, options: { bypassGovernance?: boolean | undefined } = {}): Promise<ObjectRecord | null> {
     return this.track(
       this.keyLocks.run(lockKey(bucket, key), async () => {
         const current = await this.metadata.getObject(bucket, key);
         const target = await this.metadata.getVersion(bucket, key, versionId);
         if (target === undefined) return null;
+        const hold = lockHold(target.record, this.clock(), options.bypassGovernance === true);
+        if (hold !== null) throw new ShardStoreError('Locked', `this version is protected by Object Lock (${hold})`);
         const isCurrent = current?.record.versionId === versionId;
         const promote = isCurrent ? (await this.metadata.keyVersions(bucket, key)).find((v) => v.record.versionId !== versionId) : undefined;
         await this.metadata.deleteVersion(target, isCurrent, promote);
@@ -389,7 +394,11 @@ export class ShardStore {
       }
       if ((version.record.tagsRevision ?? '') >= request.tagsRevision) return;
       const grants = request.grants === undefined ? {} : { grants: request.grants };
-      const changed = { ...version, record: { ...version.record, tags: request.tags, tagsRevision: request.tagsRevision, ...grants } };
+      const legalHold = request.legalHold === undefined ? {} : { legalHold: request.legalHold };
+      const { retention: previousRetention, ...unchanged } = version.record;
+      const retention = request.retention === undefined ? previousRetention : (request.retention ?? undefined);
+      const record = { ...unchanged, tags: request.tags, tagsRevision: request.tagsRevision, ...grants, ...legalHold, ...(retention === undefined ? {} : { retention }) };
+      const changed = { ...version, record };
       if (version === current) await this.metadata.rewriteObject(changed);
       else await this.metadata.rewriteVersion(changed);
     });

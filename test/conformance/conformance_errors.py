@@ -95,8 +95,8 @@ def names(ctx):
 @case("a request for a sub-resource Tessera does not implement is 501 NotImplemented")
 def not_implemented(ctx):
     ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"kept")
-    r = ctx.raw("PUT", f"/{ctx.bucket}/k", query="retention", body=b"<Retention><Mode>GOVERNANCE</Mode></Retention>")
-    equal(r.status, 501, "PUT ?retention")
+    r = ctx.raw("PUT", f"/{ctx.bucket}/k", query="torrent", body=b"<Torrent/>")
+    equal(r.status, 501, "PUT ?torrent")
     check(b"<Code>NotImplemented</Code>" in r.body, f"NotImplemented in {r.body[:200]!r}")
     equal(ctx.s3.get_object(Bucket=ctx.bucket, Key="k")["Body"].read(), b"kept", "the object is untouched")
 

@@ -84,7 +84,10 @@ t.test('operations resolve from method, target and sub-resource; unknown sub-res
   t.equal(op('PUT', '/b/k?acl'), 'PutObjectAcl');
   t.equal(op('GET', '/b/k?versionId=null'), 'GetObject', 'versionId is accepted on object reads');
   t.equal(op('GET', '/b/k?tagging&versionId=null'), 'GetObjectTagging');
-  t.throws(() => op('PUT', '/b/k?retention'), { code: 'NotImplemented' }, 'PUT ?retention never overwrites the object');
+  t.equal(op('PUT', '/b/k?retention'), 'PutObjectRetention', 'PUT ?retention never overwrites the object');
+  t.equal(op('PUT', '/b/k?legal-hold&versionId=x'), 'PutObjectLegalHold');
+  t.equal(op('PUT', '/b?object-lock'), 'PutObjectLockConfiguration');
+  t.throws(() => op('PUT', '/b/k?torrent'), { code: 'NotImplemented' }, 'PUT ?torrent never overwrites the object');
   t.throws(() => op('PUT', '/b/k?versionId=x'), { code: 'NotImplemented' }, 'versionId is not accepted on writes');
   t.throws(() => op('POST', '/b/k'), { code: 'MethodNotAllowed' });
   const withCopy = (method: string, url: string) =>

@@ -64,6 +64,14 @@ export const ACTIONS = {
   's3:GetObjectTagging': { on: 'object', permission: 'READ' },
   's3:PutObjectTagging': { on: 'object', permission: 'OWNER' },
   's3:DeleteObjectTagging': { on: 'object', permission: 'OWNER' },
+  's3:GetBucketObjectLockConfiguration': { on: 'bucket', permission: 'OWNER' },
+  's3:PutBucketObjectLockConfiguration': { on: 'bucket', permission: 'OWNER' },
+  's3:GetObjectRetention': { on: 'object', permission: 'OWNER' },
+  's3:PutObjectRetention': { on: 'object', permission: 'OWNER' },
+  's3:GetObjectLegalHold': { on: 'object', permission: 'OWNER' },
+  's3:PutObjectLegalHold': { on: 'object', permission: 'OWNER' },
+  /** Not an operation: what removing or shortening GOVERNANCE retention needs besides the request's own action. */
+  's3:BypassGovernanceRetention': { on: 'bucket', permission: 'OWNER' },
 } as const satisfies Record<string, Requirement>;
 
 /** An S3 action an operation declares (the key of ACTIONS). */

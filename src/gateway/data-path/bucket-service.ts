@@ -63,7 +63,7 @@ export class BucketService {
   async create(
     name: string,
     signal: AbortSignal,
-    init: { owner?: string | undefined; grants?: BucketRecord['grants']; ownership?: string } = {},
+    init: { owner?: string | undefined; grants?: BucketRecord['grants']; ownership?: string; objectLock?: BucketRecord['objectLock'] | undefined } = {},
   ): Promise<'created' | 'existed' | 'taken'> {
     validateBucketName(name);
     const existing = (await this.readAll(signal)).get(name);
@@ -77,6 +77,7 @@ export class BucketService {
         ...(init.owner === undefined ? {} : { owner: init.owner }),
         ...(init.grants === undefined ? {} : { grants: init.grants }),
         ...(init.ownership === undefined ? {} : { ownership: init.ownership }),
+        ...(init.objectLock === undefined ? {} : { objectLock: init.objectLock, versioning: 'Enabled' as const }),
       },
       signal,
     );

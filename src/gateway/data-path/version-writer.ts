@@ -2,7 +2,7 @@ import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type 
 import { BodyDigest } from '../digest/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
-import { quorumError } from '../s3/index.js';
+import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
 import { acquireKeyLease } from './key-lease.js';
 import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
 import { abortShards, commitShards, prepareShards, type WriteTarget } from './shard-writer.js';
@@ -17,6 +17,10 @@ export interface VersionAttributes {
   owner?: string;
   /** The ACL the write sets (x-amz-acl, x-amz-grant-*); absent: private. */
   grants?: { grantee: string; permission: string }[];
+  /** Object Lock retention (x-amz-object-lock-* or the bucket's default); absent: none. */
+  retention?: NonNullable<ObjectRecord['retention']>;
+  /** Object Lock legal hold (x-amz-object-lock-legal-hold); absent: never set. */
+  legalHold?: boolean;
 }
 
 /** Options of a version write. */
@@ -205,12 +209,25 @@ export async function deleteKey(ctx: RequestScope, bucket: string, key: string):
  * Removes one version (or delete marker) of a key for good on every node of its set; a write quorum
  * must acknowledge. Answers the record removed, or null when no node held it.
  */
-export async function deleteVersion(ctx: RequestScope, bucket: string, key: string, versionId: string): Promise<ObjectRecord | null> {
+export async function deleteVersion(
+  ctx: RequestScope,
+  bucket: string,
+  key: string,
+  versionId: string,
+  options: { bypassGovernance?: boolean } = {},
+): Promise<ObjectRecord | null> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(bucket, key);
   const signal = metadataSignal(ctx);
-  const outcomes = await fanOut(nodes, (node) => node.deleteVersion({ bucket, key, versionId }, { signal }));
+  // Nodes refuse a version under Object Lock themselves; the bypass is passed only when the caller checked it is allowed.
+  const bypass = options.bypassGovernance === true ? { bypassGovernance: true } : {};
+  const outcomes = await fanOut(nodes, (node) => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal }));
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
-  if (!decision.met) throw quorumError('version delete', decision.failures);
+  if (!decision.met) {
+    // Nodes answer Conflict only for a version under Object Lock: the caller's check saw none (a bucket
+    // record cached from before the lock was enabled), the nodes' own check holds.
+    if (outcomes.some((o) => !o.ok && (o.error as { code?: unknown } | null)?.code === 'Conflict')) throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
+    throw quorumError('version delete', decision.failures);
+  }
   return decision.successes.map(({ value }) => value).find((record) => record !== null) ?? null;
 }

@@ -19,7 +19,12 @@ export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
 export async function putBucketVersioning(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const status = parseVersioningXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, versioning: status }), metadataSignal(ctx));
+  await ctx.services.buckets.update(bucket, (record) => {
+    if (record.objectLock !== undefined && status !== 'Enabled') {
+      throw new S3Error('InvalidBucketState', { message: 'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.' });
+    }
+    return { ...record, versioning: status };
+  }, metadataSignal(ctx));
   await ctx.reply.send();
 }
 

@@ -63,15 +63,14 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
   if (ownership === 'BucketOwnerEnforced' && grants !== undefined && !ownerOnly(grants, owner)) {
     throw new S3Error('InvalidBucketAclWithObjectOwnership');
   }
-  // Object Lock needs versioning and retention, which Tessera does not have: refuse rather than pretend.
-  if (header(ctx, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
-    throw new S3Error('NotImplemented', { message: 'Object Lock is not implemented.', fields: { Header: 'x-amz-bucket-object-lock-enabled' } });
-  }
+  // Object Lock turns versioning on with the bucket, for good (a locked bucket can never be suspended).
+  const objectLock = header(ctx, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true' ? {} : undefined;
   await readSmallBody(ctx, 64 * 1024);
   const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx), {
     owner: ctx.access.principal.kind === 'admin' ? undefined : owner,
     grants: ownership === 'BucketOwnerEnforced' ? undefined : grants,
     ownership,
+    objectLock,
   });
   if (outcome === 'taken') throw new S3Error('BucketAlreadyExists', { fields: { BucketName: bucket } });
   // S3 answers a repeated create of one's own bucket with 200 in us-east-1 (legacy behaviour every SDK

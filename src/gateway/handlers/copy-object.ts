@@ -6,7 +6,8 @@ import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, v
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.js';
 import { readVersion, requireVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
-import { attributesOf, refuseObjectLockHeaders } from './object-attributes.js';
+import { attributesOf } from './object-attributes.js';
+import { objectLockFields } from './object-lock-fields.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -86,7 +87,6 @@ function copyResult(record: ObjectRecord, withType: boolean): Record<string, unk
 export async function copyObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  refuseObjectLockHeaders(ctx);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
   const metadataDirective = directiveOf(ctx, 'x-amz-metadata-directive');
   const taggingDirective = directiveOf(ctx, 'x-amz-tagging-directive');
@@ -106,6 +106,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   }
   const target = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const aclFields = objectAclFields(ctx, target);
+  // The source's lock does not travel: the copy is locked as its own request or the bucket's default says.
+  const lockFields = objectLockFields(ctx, target, { withBody: false });
   const { version, body } = await openSource(ctx, source, sourceSse, (record) => {
     if (record.sizeBytes > MAX_PUT_BYTES) {
       throw new S3Error('InvalidRequest', { message: `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}` });
@@ -127,6 +129,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
     tags: requestTags ?? from.tags ?? {},
     // The copy is a new object of the requester's: the source's ACL does not travel with it.
     ...aclFields,
+    ...lockFields,
   };
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);

@@ -31,4 +31,12 @@ export { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, u
 export { listMultipartUploads, listParts } from './multipart-listing.js';
 export { deleteObject, getObject, headObject, putObject } from './object.js';
 export { postObject } from './post-object.js';
+export {
+  getObjectLegalHold,
+  getObjectLockConfiguration,
+  getObjectRetention,
+  putObjectLegalHold,
+  putObjectLockConfiguration,
+  putObjectRetention,
+} from './object-lock.js';
 export { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './tagging.js';

@@ -4,7 +4,7 @@ import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type
 import { acquireKeyLease, bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
-import { objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
+import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -16,6 +16,7 @@ import { attributesOf } from './object-attributes.js';
 import { setAbortHeaders } from './lifecycle-dates.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
+import { objectLockFields, requirePartDigest } from './object-lock-fields.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
 import { findUpload, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
@@ -67,6 +68,9 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   const checksum = uploadChecksumOf(ctx);
   const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   Object.assign(attributes, objectAclFields(ctx, bucketRecord));
+  // Only the requested lock is kept with the upload: a default retention runs from completion.
+  const { legalHold, retention } = objectLockFields(ctx, bucketRecord, { withBody: false, applyDefault: false });
+  const requestedLock = { ...(retention === undefined ? {} : { retention }), ...(legalHold === undefined ? {} : { legalHold }) };
   const sse = writeSseOf(ctx, bucketRecord.encryption);
   // One data key for the whole upload, sealed in its marker; every part gets a nonce of its own.
   const encryption = ctx.services.sealer.newUpload(sse);
@@ -77,6 +81,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
     ...deleteMarker(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId)),
     deleted: false,
     ...rest,
+    ...requestedLock,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     upload: { bucket, key, initiatedMs, ...checksum },
     ...(encryption === undefined ? {} : { encryption }),
@@ -101,6 +106,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   // Sealed with the upload's data key; an SSE-C upload needs the same key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, sse);
   const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(sse, marker.encryption);
+  requirePartDigest(ctx, marker, (await ctx.services.buckets.require(bucket, metadataSignal(ctx))).objectLock);
   const record = await writeBody(
     ctx,
     UPLOADS_BUCKET,
@@ -233,6 +239,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     checksums: record.checksums,
   }));
   const versioning = await bucketVersioning(ctx, bucket);
+  const lockConfig = (await ctx.services.buckets.require(bucket, metadataSignal(ctx))).objectLock;
+  const retention = marker.retention ?? defaultRetentionAt(lockConfig, Date.now());
   const md5s = Buffer.concat(stored.map((record) => Buffer.from(record.etag.slice(1, -1), 'hex')));
   const etag = `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`;
   const manifest: ObjectRecord = {
@@ -249,6 +257,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     ...(marker.tags === undefined ? {} : { tags: marker.tags }),
     ...(marker.owner === undefined ? {} : { owner: marker.owner }),
     ...(marker.grants === undefined ? {} : { grants: marker.grants }),
+    ...(retention === undefined ? {} : { retention }),
+    ...(marker.legalHold === undefined ? {} : { legalHold: marker.legalHold }),
     checksums: checksum === undefined ? {} : { [checksum.algorithm]: checksum.value },
     ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,

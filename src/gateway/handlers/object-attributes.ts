@@ -38,7 +38,6 @@ function storedHeadersOf(ctx: RequestContext): Record<string, string> {
 
 /** Content-Type, x-amz-meta-*, the stored response headers and x-amz-tagging of a write request. */
 export function attributesOf(ctx: RequestContext): VersionAttributes {
-  refuseObjectLockHeaders(ctx);
   return {
     // An empty Content-Type is as good as none: S3's default.
     contentType: header(ctx, 'content-type') || 'binary/octet-stream',
@@ -46,15 +45,4 @@ export function attributesOf(ctx: RequestContext): VersionAttributes {
     headers: storedHeadersOf(ctx),
     tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),
   };
-}
-
-/**
- * Object Lock headers on a write: no bucket has an Object Lock configuration (CreateBucket refuses to
- * enable it), so S3's answer for such a bucket applies, rather than a write that silently locks nothing.
- */
-export function refuseObjectLockHeaders(ctx: RequestContext): void {
-  const names = ['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold'];
-  if (names.some((name) => header(ctx, name) !== undefined)) {
-    throw new S3Error('InvalidRequest', { message: 'Bucket is missing Object Lock Configuration' });
-  }
 }

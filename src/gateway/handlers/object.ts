@@ -9,6 +9,7 @@ import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from './object-attributes.js';
 import { setExpirationHeader } from './lifecycle-dates.js';
 import { objectAclFields } from './request-acl.js';
+import { objectLockFields, setLockHeaders } from './object-lock-fields.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
@@ -21,7 +22,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const preconditions = writePreconditionsOf(ctx);
   const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const sse = writeSseOf(ctx, bucketRecord.encryption);
-  Object.assign(attributes, objectAclFields(ctx, bucketRecord));
+  Object.assign(attributes, objectAclFields(ctx, bucketRecord), objectLockFields(ctx, bucketRecord, { withBody: true }));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
   await check?.();
@@ -125,6 +126,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const { record } = version;
   const length = range === undefined ? record.sizeBytes : range.end - range.start + 1;
   setObjectHeaders(ctx, record, range !== undefined);
+  setLockHeaders(ctx, record, await bucketRecord);
   if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
   setSseHeaders(ctx, record.encryption, sse);
   if (versionId === undefined) setExpirationHeader(ctx, bucketEntry, record);

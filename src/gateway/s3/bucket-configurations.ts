@@ -3,7 +3,6 @@
  * as `aws s3 sync`, rclone and s3cmd probe some of them) rather than NotImplemented.
  */
 export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
-  'object-lock': 'ObjectLockConfigurationNotFoundError',
   website: 'NoSuchWebsiteConfiguration',
   replication: 'ReplicationConfigurationNotFoundError',
 } as const;

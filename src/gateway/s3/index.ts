@@ -3,6 +3,20 @@
 export { BUCKET_ENCRYPTION_ROOT, bucketEncryptionBody, parseBucketEncryptionXml } from './bucket-encryption.js';
 export { FIXED_BUCKET_CONFIGURATIONS, UNCONFIGURED_BUCKET_SUBRESOURCES } from './bucket-configurations.js';
 export { parseRange, type ByteRange } from './byte-range.js';
+export {
+  defaultRetentionAt,
+  formatRetainUntil,
+  LOCKED_MESSAGE,
+  MISSING_LOCK_CONFIGURATION,
+  objectLockBody,
+  parseLegalHoldXml,
+  parseLockHeaders,
+  parseObjectLockXml,
+  parseRetentionXml,
+  retentionChange,
+  type LockHeaders,
+  type ObjectLockConfig,
+} from './object-lock.js';
 export { decodeMetadataValue, encodeMetadataValue } from './metadata-encoding.js';
 export { etagListMatches, failedCondition, type Conditions } from './conditions.js';
 export { parseCopySource, type CopySource } from './copy-source.js';

@@ -1,10 +1,10 @@
-import type { ObjectRecord } from '../../rpc/index.js';
+import { lockHold, type ObjectRecord } from '../../rpc/index.js';
 
 /**
  * Whether Object Lock protects a version at `nowMs` (a retention date not yet reached, or a legal hold):
- * background work that removes or hides versions (lifecycle) must leave such a version alone. Object Lock
- * is not stored yet, so no version is locked; this is the one place that will answer from its fields.
+ * background work that removes or hides versions (lifecycle) leaves such a version alone, GOVERNANCE
+ * retention included, since no requester asked to bypass it.
  */
-export function versionIsLocked(_record: ObjectRecord, _nowMs: number): boolean {
-  return false;
+export function versionIsLocked(record: ObjectRecord, nowMs: number): boolean {
+  return lockHold(record, nowMs) !== null;
 }
