@@ -348,16 +348,16 @@ async function main(): Promise<number> {
     // The disk goes first, with no server running, so nothing else writes.
     const diskDir = join(root, 'disk');
     await mkdir(diskDir);
-    const disk = await measureDisk(diskDir, args.quick ? QUICK_DISK_BYTES : DISK_BYTES, DISK_SYNC_EVERY_BYTES, basePayload(MiB));
-    printDisk(disk, root);
+    const disk = args.sseOnly ? undefined : await measureDisk(diskDir, args.quick ? QUICK_DISK_BYTES : DISK_BYTES, DISK_SYNC_EVERY_BYTES, basePayload(MiB));
+    if (disk !== undefined) printDisk(disk, root);
 
     const connections = Math.max(...MATRIX.map((workload) => workload.clients), 16);
     targets = await startTargets(root, { connections, timeoutMs: REQUEST_TIMEOUT_MS });
     describeTargets(targets);
     for (const target of targets) await target.client.createBucket(BUCKET);
 
-    const rows = await runMatrix(bench, args, targets, (disk.syncEveryMiBps * 4) / 6);
-    const loaderRows = await runLoaderTable(bench, args, targets, root);
+    const rows = disk === undefined ? [] : await runMatrix(bench, args, targets, (disk.syncEveryMiBps * 4) / 6);
+    const loaderRows = args.sseOnly ? [] : await runLoaderTable(bench, args, targets, root);
     const encryption = await runEncryption(bench, args, targets.find((target) => target.name === 'tessera') as Target);
     printCpu(rows, loaderRows, bench.cpu);
 

@@ -6,6 +6,8 @@ export interface BenchArgs {
   torch: boolean;
   /** The encryption table (plain against SSE-S3 and SSE-C on tessera). */
   sse: boolean;
+  /** Only the encryption table: no disk ceiling, matrix or DataLoader. */
+  sseOnly: boolean;
   keepData: boolean;
   help: boolean;
 }
@@ -51,6 +53,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--no-to
   --ops-scale=X  multiply every object count by X
   --no-torch     skip the PyTorch DataLoader table
   --no-sse       skip the encrypted-against-plain table
+  --sse-only     run only the encrypted-against-plain table
   --keep-data    leave the temporary data directory in place and print where it is
 Exits 0 unless a request failed or a server did not start; a missed target is reported, not fatal.`;
 
@@ -73,13 +76,14 @@ export function formatSize(sizeBytes: number): string {
 
 /** Parses `process.argv.slice(2)`; throws on unknown flags so typos do not silently run the full bench. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, opsScale: 1, torch: true, sse: true, keepData: false, help: false };
+  const args: BenchArgs = { quick: false, opsScale: 1, torch: true, sse: true, sseOnly: false, keepData: false, help: false };
   for (const arg of argv) {
     const [name, value] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if (name === '--quick') args.quick = true;
     else if (name === '--help' || name === '-h') args.help = true;
     else if (name === '--no-torch') args.torch = false;
     else if (name === '--no-sse') args.sse = false;
+    else if (name === '--sse-only') args.sseOnly = true;
     else if (name === '--keep-data') args.keepData = true;
     else if (name === '--ops-scale' && value !== undefined) {
       args.opsScale = Number(value);
