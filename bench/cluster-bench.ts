@@ -5,7 +5,8 @@
  * with the same client, it PUTs and then GETs the same objects for every line of the issue's matrix, verifying every
  * GET byte for byte, and reads each process's CPU from /proc over each timed window. A window in which other load
  * used the machine is run once more. It also measures a raw-disk fdatasync write (the ceiling of a durable PUT) and,
- * when a python with torch and boto3 is found, a PyTorch DataLoader reading objects from each server.
+ * when a python with torch and boto3 is found, a PyTorch DataLoader reading objects from each server. Last, tessera's
+ * encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1 MiB and 64 MiB, interleaved in one run.
  * Prints figures, ratios to the ceiling and the peer, and the issue's targets with PASS/MISS; exits 0 unless a
  * request failed. Not part of `npm test`.
  */
@@ -31,6 +32,7 @@ import {
   type Measured,
 } from './lib/result-table.js';
 import { runCase, runMain, type CaseResult } from './lib/run-case.js';
+import { foldSseWindow, SSE_MODES, SSE_ROUNDS, SSE_TARGET_RATIO, SSE_WORKLOADS, sseHeaderLines, sseHeaders, sseLine, sseVerdicts, type SseFigures, type SseMode, type SseRow } from './lib/sse-cases.js';
 import { startNullServer, startS3rver, startTessera, stopTarget, type ClientSettings, type Target } from './lib/targets.js';
 import { TorchLoader } from './lib/torch-loader.js';
 
@@ -243,6 +245,66 @@ async function runLoaderTable(bench: Bench, args: BenchArgs, targets: readonly T
   }
 }
 
+/**
+ * Tessera alone: the same objects PUT then GET plain, with SSE-S3 and with SSE-C, the modes taking turns for
+ * SSE_ROUNDS rounds so that load from elsewhere hurts them alike; each mode keeps its best throughput and cheapest CPU.
+ */
+async function runEncryption(bench: Bench, args: BenchArgs, tessera: Target): Promise<{ pass: number; miss: number; failed: string[] }> {
+  console.log(`\nEncryption at rest, tessera dev only: plain, SSE-S3 and SSE-C in turn, best of ${SSE_ROUNDS} rounds; every GET verified byte for byte.`);
+  console.log('/plain = throughput over plain\'s in the same run; ms CPU/MiB = the server process tree\'s CPU per MiB moved; * = run twice (other load)\n');
+  if (!args.sse) {
+    console.log('  skipped (--no-sse)');
+    return { pass: 0, miss: 0, failed: [] };
+  }
+  for (const line of sseHeaderLines()) console.log(line);
+  const counts = { pass: 0, miss: 0, failed: [] as string[] };
+  for (const workload of SSE_WORKLOADS) {
+    const base = basePayload(workload.sizeBytes);
+    const objects = scaledCount(workload.objects, args, workload.clients);
+    const size = formatSize(workload.sizeBytes);
+    const figures = new Map<SseMode, { put: SseFigures | undefined; get: SseFigures | undefined }>(SSE_MODES.map((mode) => [mode, { put: undefined, get: undefined }]));
+    for (let round = 0; round < SSE_ROUNDS; round += 1) {
+      for (const mode of SSE_MODES) {
+        const headers = sseHeaders(mode);
+        const sofar = figures.get(mode) as { put: SseFigures | undefined; get: SseFigures | undefined };
+        let prefix = '';
+        const put = await bench.window(tessera.server.pid, 'self', (attempt) => {
+          prefix = `sse-${mode}-${size}-r${round}${attempt === 0 ? '' : `-again${attempt}`}`;
+          return runCase({
+            ops: objects,
+            concurrency: workload.clients,
+            sizeBytes: workload.sizeBytes,
+            op: (i) => tessera.client.put(BUCKET, `${prefix}/${i}`, objectParts(`${prefix}/${i}`, base), headers.put),
+          });
+        });
+        const get = await bench.window(tessera.server.pid, 'self', () =>
+          runCase({
+            ops: objects,
+            concurrency: workload.clients,
+            sizeBytes: workload.sizeBytes,
+            op: (i) => tessera.client.get(BUCKET, `${prefix}/${i}`, objectParts(`${prefix}/${i}`, base), true, headers.get),
+          }),
+        );
+        if (bench.interrupted) throw new Error('interrupted');
+        figures.set(mode, { put: foldSseWindow(sofar.put, put, workload.sizeBytes), get: foldSseWindow(sofar.get, get, workload.sizeBytes) });
+      }
+    }
+    const rows: SseRow[] = SSE_MODES.map((mode) => {
+      const { put, get } = figures.get(mode) as { put: SseFigures; get: SseFigures };
+      return { workload, objects, mode, put, get };
+    });
+    const plain = rows[0] as SseRow;
+    for (const row of rows) {
+      console.log(sseLine(row, plain));
+      if (row.put.errors + row.get.errors > 0) counts.failed.push(`encryption ${size} ${row.mode}: ${row.put.firstError ?? row.get.firstError ?? '?'}`);
+      if (row.mode === 'plain') continue;
+      for (const verdict of sseVerdicts(row, plain)) counts[verdict.pass ? 'pass' : 'miss'] += 1;
+    }
+  }
+  console.log(`(target: each encrypted PUT and GET at >= ${SSE_TARGET_RATIO * 100}% of plain's throughput)`);
+  return counts;
+}
+
 function printCpu(rows: readonly MatrixRow[], loaderRows: readonly LoaderRow[], cpu: CpuMeter): void {
   if (!cpu.available) return;
   console.log(`\nCPU in each timed window, in cores of ${cpus().length}: server = the target's process tree, client = the load generator`);
@@ -286,20 +348,22 @@ async function main(): Promise<number> {
     // The disk goes first, with no server running, so nothing else writes.
     const diskDir = join(root, 'disk');
     await mkdir(diskDir);
-    const disk = await measureDisk(diskDir, args.quick ? QUICK_DISK_BYTES : DISK_BYTES, DISK_SYNC_EVERY_BYTES, basePayload(MiB));
-    printDisk(disk, root);
+    const disk = args.sseOnly ? undefined : await measureDisk(diskDir, args.quick ? QUICK_DISK_BYTES : DISK_BYTES, DISK_SYNC_EVERY_BYTES, basePayload(MiB));
+    if (disk !== undefined) printDisk(disk, root);
 
     const connections = Math.max(...MATRIX.map((workload) => workload.clients), 16);
     targets = await startTargets(root, { connections, timeoutMs: REQUEST_TIMEOUT_MS });
     describeTargets(targets);
     for (const target of targets) await target.client.createBucket(BUCKET);
 
-    const rows = await runMatrix(bench, args, targets, (disk.syncEveryMiBps * 4) / 6);
-    const loaderRows = await runLoaderTable(bench, args, targets, root);
+    const rows = disk === undefined ? [] : await runMatrix(bench, args, targets, (disk.syncEveryMiBps * 4) / 6);
+    const loaderRows = args.sseOnly ? [] : await runLoaderTable(bench, args, targets, root);
+    const encryption = await runEncryption(bench, args, targets.find((target) => target.name === 'tessera') as Target);
     printCpu(rows, loaderRows, bench.cpu);
 
-    const goals = goalCounts(rows);
-    const failures = failureLines(rows, loaderRows);
+    const matrixGoals = goalCounts(rows);
+    const goals = { pass: matrixGoals.pass + encryption.pass, miss: matrixGoals.miss + encryption.miss };
+    const failures = [...failureLines(rows, loaderRows), ...encryption.failed];
     const windows = [...rows.flatMap((row) => Object.values(row.byTarget)), ...loaderRows.map((row) => row.measured)];
     const repeated = windows.filter((window) => window.firstTry !== undefined).length;
     const noisy = windows.filter((window) => window.cpu.otherCores > OTHER_LOAD_CORES).length;

@@ -4,6 +4,10 @@ export interface BenchArgs {
   /** Multiplies every case's object count (at least one object per client is kept). */
   opsScale: number;
   torch: boolean;
+  /** The encryption table (plain against SSE-S3 and SSE-C on tessera). */
+  sse: boolean;
+  /** Only the encryption table: no disk ceiling, matrix or DataLoader. */
+  sseOnly: boolean;
   keepData: boolean;
   help: boolean;
 }
@@ -43,10 +47,13 @@ export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--no-to
   Starts tessera dev, a Fastify null server and s3rver as child processes and measures, for each of
   ${MATRIX.map((w) => `${formatSize(w.sizeBytes)} x ${w.objects} at ${w.clients} clients`).join(', ')},
   PUT then GET of the same objects (every GET verified), the CPU of each process in each timed
-  window, a raw-disk fdatasync write, and a PyTorch DataLoader reading ${TORCH_WORKLOAD.objects} x ${formatSize(TORCH_WORKLOAD.sizeBytes)}.
+  window, a raw-disk fdatasync write, a PyTorch DataLoader reading ${TORCH_WORKLOAD.objects} x ${formatSize(TORCH_WORKLOAD.sizeBytes)}, and
+  tessera's encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1MiB and 64MiB.
   --quick        smoke run (a tenth of the objects, a smaller disk write), under a minute
   --ops-scale=X  multiply every object count by X
   --no-torch     skip the PyTorch DataLoader table
+  --no-sse       skip the encrypted-against-plain table
+  --sse-only     run only the encrypted-against-plain table
   --keep-data    leave the temporary data directory in place and print where it is
 Exits 0 unless a request failed or a server did not start; a missed target is reported, not fatal.`;
 
@@ -69,12 +76,14 @@ export function formatSize(sizeBytes: number): string {
 
 /** Parses `process.argv.slice(2)`; throws on unknown flags so typos do not silently run the full bench. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, opsScale: 1, torch: true, keepData: false, help: false };
+  const args: BenchArgs = { quick: false, opsScale: 1, torch: true, sse: true, sseOnly: false, keepData: false, help: false };
   for (const arg of argv) {
     const [name, value] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if (name === '--quick') args.quick = true;
     else if (name === '--help' || name === '-h') args.help = true;
     else if (name === '--no-torch') args.torch = false;
+    else if (name === '--no-sse') args.sse = false;
+    else if (name === '--sse-only') args.sseOnly = true;
     else if (name === '--keep-data') args.keepData = true;
     else if (name === '--ops-scale' && value !== undefined) {
       args.opsScale = Number(value);

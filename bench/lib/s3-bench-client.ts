@@ -92,12 +92,12 @@ export class S3BenchClient {
     if (statusCode >= 300 && !text.includes('BucketAlreadyOwnedByYou')) throw new BenchHttpError(statusCode, `CreateBucket ${bucket}: ${statusCode} ${text.slice(0, 300)}`);
   }
 
-  /** PUTs `payload` (one buffer, or parts sent back to back) as `bucket/key`, streamed in slices. */
-  async put(bucket: string, key: string, payload: Uint8Array | readonly Uint8Array[]): Promise<ResponseSummary> {
+  /** PUTs `payload` (one buffer, or parts sent back to back) as `bucket/key`, streamed in slices; `extraHeaders` are signed too (e.g. SSE). */
+  async put(bucket: string, key: string, payload: Uint8Array | readonly Uint8Array[], extraHeaders: Readonly<Record<string, string>> = {}): Promise<ResponseSummary> {
     const parts = asParts(payload);
     const sizeBytes = totalBytes(parts);
     const path = `/${bucket}/${key}`;
-    const headers = await this.sign('PUT', path, { 'content-length': String(sizeBytes), 'content-type': 'application/octet-stream' });
+    const headers = await this.sign('PUT', path, { 'content-length': String(sizeBytes), 'content-type': 'application/octet-stream', ...extraHeaders });
     const body =
       sizeBytes > PUT_SLICE_BYTES ? Readable.from(slices(parts), { objectMode: false }) : parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
     const response = await this.pool.request({ method: 'PUT', path, headers, body });
@@ -110,11 +110,17 @@ export class S3BenchClient {
    * GETs `bucket/key`, reads the whole body and checks its length is that of `expected` (one buffer, or parts back to
    * back); with `verify` the bytes are also compared against `expected` as they arrive.
    */
-  async get(bucket: string, key: string, expected: Uint8Array | readonly Uint8Array[], verify: boolean): Promise<ResponseSummary> {
+  async get(
+    bucket: string,
+    key: string,
+    expected: Uint8Array | readonly Uint8Array[],
+    verify: boolean,
+    extraHeaders: Readonly<Record<string, string>> = {},
+  ): Promise<ResponseSummary> {
     const parts = asParts(expected);
     const expectedBytes = totalBytes(parts);
     const path = `/${bucket}/${key}`;
-    const headers = await this.sign('GET', path, {});
+    const headers = await this.sign('GET', path, { ...extraHeaders });
     const response = await this.pool.request({ method: 'GET', path, headers });
     if (response.statusCode >= 300) {
       const text = await response.body.text();

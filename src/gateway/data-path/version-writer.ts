@@ -74,7 +74,7 @@ export async function storeVersion(
   };
   const { encryption } = options;
   const expected = options.expectedSizeBytes;
-  const { sizeBytes: storedSizeBytes, holders } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body), {
+  const { sizeBytes: storedSizeBytes, holders } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
     signal: ctx.signal,
     stallTimeoutMs: services.stallTimeoutMs,
     expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),

@@ -10,8 +10,8 @@ import type { SseRequest } from './sse-request.js';
 export interface BodyEncryption {
   /** The record's `encryption` field for this body. */
   field: ObjectEncryption;
-  /** The stored (encrypted) stream of a plaintext stream. */
-  encrypt(plaintext: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+  /** The stored (encrypted) stream of a plaintext stream; `expectedPlainBytes` (a hint) spares re-sealing its last package. */
+  encrypt(plaintext: AsyncIterable<Uint8Array>, expectedPlainBytes?: number): AsyncIterable<Uint8Array>;
   /** Plaintext bytes that went through `encrypt`. */
   plainBytes(): number;
   /** Stored size of a plaintext size. */
@@ -88,7 +88,7 @@ export class ObjectSealer {
     const { kind } = key.field;
     return {
       field: { ...key.field, nonce: nonce.toString('base64') },
-      encrypt: (plaintext) => encryptor.encrypt(plaintext),
+      encrypt: (plaintext, expectedPlainBytes) => encryptor.encrypt(plaintext, expectedPlainBytes),
       plainBytes: () => encryptor.plainBytes(),
       storedSize,
       // SSE-S3 keeps S3's MD5 ETag; an SSE-C ETag is not the MD5 (as in S3), so it cannot confirm a guess of the plaintext.

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, type CipherGCM, type DecipherGCM } from 'node:crypto';
 import { TesseraError } from '../../common/index.js';
 
 /**
@@ -120,46 +120,48 @@ export function openPackage(key: Uint8Array, index: number, final: boolean, stor
   }
 }
 
-/** Collects a stream's pieces into packages of `size` bytes (the last may be shorter); holds at most one package. */
-class Packer {
-  /** Allocated on first use: a package found whole inside one piece never needs it. */
-  private buffer: Buffer | undefined;
-  private fill = 0;
-  private readonly size: number;
+/**
+ * Seals one package from pieces as they arrive: each piece goes straight through the cipher (no copy
+ * into a package buffer), and the ciphertext is held until `finish`. The plaintext pieces are kept by
+ * reference, so a package sealed with the wrong final flag can be sealed again.
+ */
+class PackageSealer {
+  readonly index: number;
+  readonly final: boolean;
+  private readonly cipher: CipherGCM;
+  private readonly plain: Uint8Array[] = [];
+  private readonly sealed: Buffer[] = [];
+  fillBytes = 0;
 
-  constructor(size: number) {
-    this.size = size;
+  constructor(key: Uint8Array, index: number, final: boolean) {
+    this.index = index;
+    this.final = final;
+    this.cipher = createCipheriv('aes-256-gcm', key, nonceOf(index), { authTagLength: PACKAGE_TAG_BYTES });
+    this.cipher.setAAD(aadOf(index, final));
   }
 
-  get filledBytes(): number {
-    return this.fill;
+  update(piece: Uint8Array): void {
+    this.plain.push(piece);
+    this.fillBytes += piece.length;
+    const out = this.cipher.update(piece);
+    if (out.length > 0) this.sealed.push(out);
   }
 
-  /** Copies from `piece` starting at `from` until the package is full; returns how far it got. */
-  take(piece: Uint8Array, from: number): number {
-    this.buffer ??= Buffer.allocUnsafe(this.size);
-    const n = Math.min(this.size - this.fill, piece.length - from);
-    this.buffer.set(piece.subarray(from, from + n), this.fill);
-    this.fill += n;
-    return from + n;
-  }
-
-  get full(): boolean {
-    return this.fill === this.size;
-  }
-
-  /** The package collected so far; the packer starts a new one (the returned view stays valid). */
-  flush(): Buffer {
-    const out = this.buffer === undefined ? Buffer.alloc(0) : this.buffer.subarray(0, this.fill);
-    this.buffer = undefined;
-    this.fill = 0;
-    return out;
+  /** The package's stored pieces (ciphertext, then tag) with its final flag `final`: resealed when it was begun with the other one. */
+  finish(key: Uint8Array, final: boolean): Buffer[] {
+    if (final !== this.final) return sealPieces(key, this.index, final, this.plain.length === 1 ? (this.plain[0] as Uint8Array) : Buffer.concat(this.plain));
+    const tail = this.cipher.final();
+    if (tail.length > 0) this.sealed.push(tail);
+    this.sealed.push(this.cipher.getAuthTag());
+    return this.sealed;
   }
 }
 
 /**
- * Encrypts a plaintext stream into the package format. A full package is held back until the next
- * byte (or the end) shows whether it is the last. `plainBytes()` tells how much plaintext went through.
+ * Encrypts a plaintext stream into the package format. Whether a package is the last is known for sure
+ * only at the next byte (or the end); with the body's expected size each package is begun with the
+ * right flag, and without it (or when the body turns out another size) only the last package is sealed
+ * a second time. `plainBytes()` tells how much plaintext went through.
  */
 export class PackageEncryptor {
   private readonly key: Buffer;
@@ -174,39 +176,80 @@ export class PackageEncryptor {
     return this.plainCount;
   }
 
-  /** The stored body of `plaintext`, package by package (each as its ciphertext, then its tag). */
-  async *encrypt(plaintext: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-    const packer = new Packer(PACKAGE_PLAIN_BYTES);
-    let held: Uint8Array | undefined;
-    let index = 0;
+  /**
+   * The stored body of `plaintext`, package by package (each as its ciphertext, then its tag).
+   * `expectedPlainBytes`, when known, is a hint only: any other length still gives a correct body.
+   */
+  async *encrypt(plaintext: AsyncIterable<Uint8Array>, expectedPlainBytes?: number): AsyncGenerator<Uint8Array> {
+    const lastIndex = expectedPlainBytes === undefined ? -1 : packageCount(expectedPlainBytes) - 1;
+    const begin = (index: number): PackageSealer => new PackageSealer(this.key, index, index === lastIndex);
+    let current = begin(0);
     for await (const piece of plaintext) {
       this.plainCount += piece.length;
       let at = 0;
       while (at < piece.length) {
-        if (held !== undefined) {
-          yield* sealPieces(this.key, index, false, held);
-          index += 1;
-          held = undefined;
+        if (current.fillBytes === PACKAGE_PLAIN_BYTES) {
+          // More bytes follow: the full package is not the last.
+          yield* current.finish(this.key, false);
+          current = begin(current.index + 1);
         }
-        if (packer.filledBytes === 0 && piece.length - at >= PACKAGE_PLAIN_BYTES) {
-          // A whole package inside this piece: sealed from the piece itself, not copied first.
-          held = piece.subarray(at, at + PACKAGE_PLAIN_BYTES);
-          at += PACKAGE_PLAIN_BYTES;
-          continue;
-        }
-        at = packer.take(piece, at);
-        if (packer.full) held = packer.flush();
+        const n = Math.min(PACKAGE_PLAIN_BYTES - current.fillBytes, piece.length - at);
+        current.update(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n));
+        at += n;
       }
     }
-    if (held !== undefined && packer.filledBytes === 0) {
-      yield* sealPieces(this.key, index, true, held);
-      return;
+    yield* current.finish(this.key, true);
+  }
+}
+
+/**
+ * Opens one stored package from pieces as they arrive: the ciphertext goes straight through the
+ * decipher, only the tag is gathered, and no plaintext leaves before the tag has checked out.
+ */
+class PackageOpener {
+  readonly index: number;
+  private readonly decipher: DecipherGCM;
+  private cipherLeftBytes: number;
+  private readonly tag = Buffer.allocUnsafe(PACKAGE_TAG_BYTES);
+  private tagBytes = 0;
+  private readonly opened: Buffer[] = [];
+
+  constructor(key: Uint8Array, index: number, final: boolean, storedBytes: number) {
+    this.index = index;
+    this.cipherLeftBytes = storedBytes - PACKAGE_TAG_BYTES;
+    this.decipher = createDecipheriv('aes-256-gcm', key, nonceOf(index), { authTagLength: PACKAGE_TAG_BYTES });
+    this.decipher.setAAD(aadOf(index, final));
+  }
+
+  /** Takes bytes of `piece` from `at` until the package is whole; returns how far it got. */
+  take(piece: Uint8Array, at: number): number {
+    if (this.cipherLeftBytes > 0) {
+      const n = Math.min(this.cipherLeftBytes, piece.length - at);
+      const out = this.decipher.update(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n));
+      if (out.length > 0) this.opened.push(out);
+      this.cipherLeftBytes -= n;
+      return at + n;
     }
-    if (held !== undefined) {
-      yield* sealPieces(this.key, index, false, held);
-      index += 1;
+    const n = Math.min(PACKAGE_TAG_BYTES - this.tagBytes, piece.length - at);
+    this.tag.set(piece.subarray(at, at + n), this.tagBytes);
+    this.tagBytes += n;
+    return at + n;
+  }
+
+  get whole(): boolean {
+    return this.tagBytes === PACKAGE_TAG_BYTES;
+  }
+
+  /** The package's plaintext, once whole and authenticated; throws PackageAuthError otherwise. */
+  open(): Buffer[] {
+    try {
+      this.decipher.setAuthTag(this.tag);
+      const tail = this.decipher.final();
+      if (tail.length > 0) this.opened.push(tail);
+    } catch {
+      throw new PackageAuthError(`package ${this.index} failed authentication`);
     }
-    yield* sealPieces(this.key, index, true, packer.flush());
+    return this.opened;
   }
 }
 
@@ -228,37 +271,29 @@ export async function* decryptRange(
   const finalIndex = packageCount(plainBytes) - 1;
   const storedSizeOf = (index: number): number =>
     index < finalIndex ? PACKAGE_STORED_BYTES : plainBytes - finalIndex * PACKAGE_PLAIN_BYTES + PACKAGE_TAG_BYTES;
-  let index = range.firstPackage;
+  const begin = (index: number): PackageOpener => new PackageOpener(key, index, index === finalIndex, storedSizeOf(index));
   let skip = range.skipBytes;
   let remaining = lengthBytes;
-  let packer = new Packer(storedSizeOf(index));
-  const emit = function* (plain: Buffer): Generator<Uint8Array> {
-    const piece = plain.subarray(skip, skip + Math.min(remaining, plain.length - skip));
-    skip = 0;
-    remaining -= piece.length;
-    if (piece.length > 0) yield piece;
-  };
+  let current: PackageOpener | undefined = begin(range.firstPackage);
   for await (const piece of stored) {
     let at = 0;
     while (at < piece.length) {
-      if (index > range.lastPackage) throw new PackageAuthError('the stored body is longer than its packages');
-      const size = storedSizeOf(index);
-      let whole: Uint8Array | undefined;
-      if (packer.filledBytes === 0 && piece.length - at >= size) {
-        // The whole package is inside this piece: opened in place, not copied first.
-        whole = piece.subarray(at, at + size);
-        at += size;
-      } else {
-        at = packer.take(piece, at);
-        if (packer.full) whole = packer.flush();
+      if (current === undefined) throw new PackageAuthError('the stored body is longer than its packages');
+      at = current.take(piece, at);
+      if (!current.whole) continue;
+      for (const plain of current.open()) {
+        if (skip >= plain.length) {
+          skip -= plain.length;
+          continue;
+        }
+        const out = plain.subarray(skip, skip + Math.min(remaining, plain.length - skip));
+        skip = 0;
+        remaining -= out.length;
+        if (out.length > 0) yield out;
       }
-      if (whole !== undefined) {
-        yield* emit(openPackage(key, index, index === finalIndex, whole));
-        index += 1;
-        if (index <= range.lastPackage) packer = new Packer(storedSizeOf(index));
-      }
+      current = current.index < range.lastPackage ? begin(current.index + 1) : undefined;
     }
   }
-  if (index <= range.lastPackage) throw new PackageAuthError(`the stored body ends inside package ${index}`);
+  if (current !== undefined) throw new PackageAuthError(`the stored body ends inside package ${current.index}`);
   if (remaining !== 0) throw new PackageAuthError('the stored body is shorter than its size');
 }
