@@ -115,7 +115,7 @@ export class FaultCluster {
     return client;
   }
 
-  /** The node set of bucket/key in ring order: the first one holds the key's conditional-write leases. */
+  /** The node set of bucket/key in ring order (element i stores shard i). */
   nodesOf(bucket: string, key: string): string[] {
     if (this.locator === undefined) throw new Error('cluster not started');
     return this.locator.locate(bucket, key).nodes.map((node) => node.id);
