@@ -1,17 +1,15 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../../src/common/index.js';
 import { GATEWAY_HEALTH_PATHS } from '../../src/gateway/index.js';
-import { RingLocator, parseRing } from '../../src/placement/index.js';
-import { NODE_PATHS } from '../../src/rpc/index.js';
+import { RingLocator, buildRing, serializeRing } from '../../src/placement/index.js';
+import { NODE_PATHS, NodeClient } from '../../src/rpc/index.js';
 import { TestNetwork, removeStaleNetworks, type HostProcess } from '../multihost/netns.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SECRET = 'lin-faults-cluster-secret';
+const CREDENTIALS = { accessKeyId: 'lin-faults-access', secretAccessKey: 'lin-faults-secret' } as const;
 const NODE_PORT = Number(DEFAULTS.nodeListen.split(':')[1]);
 const GATEWAY_PORT = Number(DEFAULTS.gatewayListen.split(':')[1]);
 const START_TIMEOUT_MS = 90_000;
@@ -28,8 +26,7 @@ interface NodeSlot {
 
 /**
  * Six storage node processes and two gateway processes, each in a network namespace of its own
- * (test/multihost/netns.ts), bootstrapped as an operator would (`tessera cluster init`, `ring push`,
- * gateways that start from seeds). A node can be SIGKILLed and started again on its data, and the
+ * (test/multihost/netns.ts). A node can be SIGKILLed and started again on its data, and the
  * link between one gateway and one node can be cut while both keep reaching everyone else.
  */
 export class FaultCluster {
@@ -41,7 +38,6 @@ export class FaultCluster {
   private readonly gateways: HostProcess[] = [];
   private readonly clients: S3Client[] = [];
   private locator: RingLocator | undefined;
-  private credential = { accessKeyId: '', secretAccessKey: '' };
   private readonly logEnv = { TESSERA_LOG_LEVEL: 'warn' };
 
   private constructor(net: TestNetwork, dir: string, nodeNames: readonly string[]) {
@@ -70,34 +66,51 @@ export class FaultCluster {
     return `${this.net.host(name).ip}:${NODE_PORT}`;
   }
 
+  /**
+   * Writes the ring and configurations directly (what `tessera cluster init` would), hands the ring to
+   * every node (as `tessera ring push` does) and starts gateways that follow the ring file: two fewer
+   * process starts than the operator's path, which the multi-host test already covers.
+   */
   private async bootstrap(): Promise<void> {
-    const clusterDir = join(this.dir, 'cluster');
-    const zones = ['a', 'b', 'c'];
-    const specs = this.nodeNames.flatMap((name, i) => ['--node', `${name}=${this.nodeAddress(name)},zone=${zones[i % 3]}`]);
-    await tessera(['cluster', 'init', '--out', clusterDir, '--partition-bits', '6', ...specs]);
+    const secretFile = join(this.dir, 'cluster-secret');
+    await writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
     for (const name of this.nodeNames) {
+      const configPath = join(this.dir, `${name}.json`);
+      await writeFile(configPath, JSON.stringify({ nodeId: name, dataDir: join(this.dir, 'data', name), listen: this.nodeAddress(name), clusterSecretFile: secretFile }));
+      this.nodes.set(name, { name, configPath, process: this.net.startTessera(name, ['node', '--config', configPath], this.logEnv) });
+    }
+    const zones = ['a', 'b', 'c'];
+    const members = this.nodeNames.map((name, i) => ({ id: name, address: this.nodeAddress(name), zone: zones[i % 3] as string, weight: 1 }));
+    const ring = buildRing(null, members, { replicas: 6, partitionBits: 6, seed: 1 });
+    const ringFile = join(this.dir, 'ring.json');
+    await writeFile(ringFile, serializeRing(ring));
+    this.locator = new RingLocator(ring);
+    await Promise.all(this.nodeNames.map((name) => this.untilNodeHealthy(name)));
+    for (const name of this.nodeNames) {
+      const client = new NodeClient({ nodeId: name, address: this.nodeAddress(name), clusterSecret: SECRET });
+      try {
+        await client.offerRing(JSON.parse(serializeRing(ring)));
+      } finally {
+        await client.close();
+      }
+    }
+    for (const name of this.gatewayNames) {
       const configPath = join(this.dir, `${name}.json`);
       await writeFile(
         configPath,
-        JSON.stringify({ nodeId: name, dataDir: join(this.dir, 'data', name), listen: this.nodeAddress(name), clusterSecretFile: join(clusterDir, 'cluster-secret') }),
-      );
-      this.nodes.set(name, { name, configPath, process: this.net.startTessera(name, ['node', '--config', configPath], this.logEnv) });
-    }
-    await Promise.all(this.nodeNames.map((name) => this.untilNodeHealthy(name)));
-    await tessera(['ring', 'push', join(clusterDir, 'ring.json'), '--config', join(clusterDir, 'gateway.json')]);
-    this.locator = new RingLocator(parseRing(await readFile(join(clusterDir, 'ring.json'), 'utf8')));
-    for (const name of this.gatewayNames) {
-      this.gateways.push(
-        this.net.startTessera(name, ['gateway', '--config', join(clusterDir, 'gateway.json')], {
-          ...this.logEnv,
-          TESSERA_LISTEN: `${this.net.host(name).ip}:${GATEWAY_PORT}`,
-          TESSERA_METADATA_TIMEOUT_MS: String(METADATA_TIMEOUT_MS),
-          TESSERA_STALL_TIMEOUT_MS: String(STALL_TIMEOUT_MS),
+        JSON.stringify({
+          listen: `${this.net.host(name).ip}:${GATEWAY_PORT}`,
+          credentials: [{ ...CREDENTIALS }],
+          clusterSecretFile: secretFile,
+          erasure: { dataShards: 4, parityShards: 2 },
+          ringFile,
+          metadataTimeoutMs: METADATA_TIMEOUT_MS,
+          stallTimeoutMs: STALL_TIMEOUT_MS,
         }),
       );
+      this.gateways.push(this.net.startTessera(name, ['gateway', '--config', configPath], this.logEnv));
     }
     await Promise.all(this.gatewayNames.map((name) => this.poll(`gateway ${name}`, `http://${this.net.host(name).ip}:${GATEWAY_PORT}${GATEWAY_HEALTH_PATHS.ready}`)));
-    [this.credential] = JSON.parse(await readFile(join(clusterDir, 's3-credentials.json'), 'utf8')) as [{ accessKeyId: string; secretAccessKey: string }];
   }
 
   /** An S3 client of one gateway that never retries: every outcome is one request's. */
@@ -107,7 +120,7 @@ export class FaultCluster {
       endpoint: `http://${this.net.host(name).ip}:${GATEWAY_PORT}`,
       region: 'us-east-1',
       forcePathStyle: true,
-      credentials: { ...this.credential },
+      credentials: { ...CREDENTIALS },
       maxAttempts: 1,
       requestHandler: { requestTimeout: 60_000, connectionTimeout: 5_000 },
     });
@@ -191,19 +204,5 @@ export class FaultCluster {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(`${what} not ready after ${START_TIMEOUT_MS} ms: ${last}`);
-  }
-}
-
-/** Runs `tessera ARGS` in the root namespace; rejects with its output when it fails. */
-async function tessera(args: readonly string[]): Promise<string> {
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'bin', 'tessera.ts'), ...args], {
-      cwd: REPO_ROOT,
-      timeout: 120_000,
-    });
-    return stdout;
-  } catch (err) {
-    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
-    throw new Error(`tessera ${args.join(' ')} failed\n${stdout}\n${stderr}`, { cause: err });
   }
 }
