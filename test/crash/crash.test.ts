@@ -49,6 +49,6 @@ t.test('SIGKILLed nodes lose no acknowledged write, serve no mixed bytes and lea
   t.ok(report.writes.acked > 20, `${report.writes.acked} of ${report.writes.total} writes were acknowledged`);
   t.ok(report.reads.verified > 20, `${report.reads.verified} reads were checked byte for byte`);
   t.equal(report.finalKeysVerified, 24, 'every key read back as an allowed write');
-  t.equal(report.leftoverTmpFiles, 0, 'no temporary file remains after the restart');
+  t.equal(report.leftoverTmpFiles, 0, 'no temporary file remains after a clean stop');
   t.ok(report.offline.shardsVerified > 0, `${report.offline.shardsVerified} committed shards passed a deep scrub`);
 });
