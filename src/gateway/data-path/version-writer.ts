@@ -68,7 +68,7 @@ export async function storeVersion(
   };
   const { encryption } = options;
   const expected = options.expectedSizeBytes;
-  const { sizeBytes: storedSizeBytes, holders } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body), {
+  const { sizeBytes: storedSizeBytes, holders, stragglers } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body), {
     signal: ctx.signal,
     stallTimeoutMs: services.stallTimeoutMs,
     expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
@@ -105,7 +105,7 @@ export async function storeVersion(
   };
   // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
   try {
-    await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));
+    await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs), stragglers);
   } finally {
     await release?.();
   }
