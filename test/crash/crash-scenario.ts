@@ -28,6 +28,11 @@ export interface CrashOptions {
    */
   singleFaultMs?: number;
   /**
+   * The single-fault part goes on until this many writes finished in it (for at most twice
+   * `singleFaultMs` more): a loaded machine writes slowly, and a handful would measure little.
+   */
+  minSingleFaultWrites?: number;
+  /**
    * Chaos goes on past `chaosMs` until this many kills happened (for at most three more chaosMs): on a
    * loaded machine nodes restart slowly, and a fixed time alone would kill too few to prove anything.
    */
@@ -125,6 +130,7 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
   const keys = Array.from({ length: options.keys }, (_, i) => `k/${String(i).padStart(3, '0')}`);
   for (const key of keys) byKey.set(key, []);
   let nextWriteId = 1;
+  let writesEnded = 0;
   let stopping = false;
   const reads = { total: 0, verified: 0, failed: 0 };
   const failedReads: { startMs: number; endMs: number; error: string }[] = [];
@@ -143,6 +149,7 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
         record.error = `${(err as Error).name}: ${(err as Error).message}`;
       } finally {
         record.endMs = performance.now();
+        writesEnded += 1;
       }
     }
   };
@@ -196,7 +203,10 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
       await delay(low + rand() * (high - low));
       const down = fleet.nodes.filter((slot) => !slot.up).length;
       const starting = fleet.nodes.filter((slot) => !slot.up && slot.process !== null && !slot.process.hasExited);
-      const singleFault = performance.now() < singleFaultEnd;
+      const singleFaultMs = options.singleFaultMs ?? 0;
+      const singleFault =
+        performance.now() < singleFaultEnd ||
+        (singleFaultMs > 0 && writesEnded < (options.minSingleFaultWrites ?? 0) && performance.now() < singleFaultEnd + 2 * singleFaultMs);
       let victim: NodeSlot | undefined;
       if (singleFault) {
         if (down === 0) victim = fleet.nodes[Math.floor(rand() * fleet.nodes.length)];

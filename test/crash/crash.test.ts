@@ -34,6 +34,7 @@ t.test('SIGKILLed nodes lose no acknowledged write, serve no mixed bytes and lea
     killEveryMs: [150, 450],
     maxDown: 2,
     singleFaultMs: (chaosSeconds * 1000) / 2,
+    minSingleFaultWrites: 40,
     minKills: 10,
     seed,
     log: (line) => t.comment(line),
