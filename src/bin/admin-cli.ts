@@ -21,7 +21,7 @@ const USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|polic
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
        tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
-       tessera admin kms rotate [--config FILE | --data DIR]
+       tessera admin kms rotate [--config FILE | --data DIR] [--json]
        tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
        tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
 
@@ -33,14 +33,15 @@ const USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|polic
            left to repair (exit 0), or Ctrl-C (exit 1)
   object   where an object's shards are: its partition and node set, each shard's node, size and
            checksum state (each shard is read through the node's checksummed path), the version's
-           age, and what a read would cost if each node were lost
+           age, and what a read would cost if each node were lost; a multipart object's parts are
+           checked the same way, each on its own node set (stripes, shard size, checksum state)
 
 Nodes come from --config (a gateway configuration: its nodes, ring file or seeds, and cluster secret),
 or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and DIR/cluster-secret
 (DIR: --data, TESSERA_DATA_DIR or ./data).
 `;
 
-const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR]
+const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR] [--json]
 
   rotate   re-seal every SSE-S3 data key on every node under the first key of the master key file
            (sseMasterKeyFile of --config, or DIR/sse-master-keys of the embedded cluster); no object
@@ -51,10 +52,10 @@ const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR]
 /** \`tessera admin kms rotate\`: master-key rotation over every node. */
 async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
   const [command, ...rest] = args;
-  let values: { config?: string | undefined; data?: string | undefined };
+  let values: { config?: string | undefined; data?: string | undefined; json?: boolean | undefined };
   try {
     if (command !== 'rotate') throw new Error(`unknown kms command: ${command ?? '(none)'}`);
-    values = parseArgs({ args: rest, options: { config: { type: 'string' }, data: { type: 'string' } }, strict: true }).values;
+    values = parseArgs({ args: rest, options: { config: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' } }, strict: true }).values;
   } catch (err) {
     io.stderr(`${(err as Error).message}\n${KMS_USAGE}`);
     return 2;
@@ -76,7 +77,12 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
   try {
     const sealer = new ObjectSealer(MasterKeyring.parse(await readFile(keyFile, 'utf8')));
     const report = await rotateMasterKey(clients, sealer, AbortSignal.timeout(24 * 3600 * 1000));
-    io.stdout(`master key ${sealer.currentMasterKeyId() ?? '?'}: ${report.resealed} data keys re-sealed, ${report.examined} records examined on ${clients.length} nodes, ${report.changed} changed meanwhile\n`);
+    const masterKeyId = sealer.currentMasterKeyId() ?? null;
+    io.stdout(
+      values.json === true
+        ? `${JSON.stringify({ masterKeyId, resealed: report.resealed, examined: report.examined, changed: report.changed, nodes: clients.length }, null, 2)}\n`
+        : `master key ${masterKeyId ?? '?'}: ${report.resealed} data keys re-sealed, ${report.examined} records examined on ${clients.length} nodes, ${report.changed} changed meanwhile\n`,
+    );
     return 0;
   } catch (err) {
     io.stderr(`tessera admin kms rotate: ${(err as Error).message}\n`);
@@ -272,6 +278,17 @@ async function nodesFromSeeds(seeds: readonly string[], clusterSecret: string): 
 }
 
 /** One block per node, the figures `tessera admin status` shows. */
+/** The lifecycle worker's line of `admin status` (a node that predates it reports nothing). */
+function lifecycleLine(row: NodeWorkStatus): string {
+  const figures = row.figures.lifecycle;
+  if (row.workers.lifecycle?.worker['enabled'] === false) return '  lifecycle  off (healing.lifecycle / TESSERA_LIFECYCLE)';
+  if (figures === undefined) return '  lifecycle  not reported';
+  return (
+    `  lifecycle  passes ${figures.passes}${figures.passStartedMs === null ? '' : ' (one running)'}, keys examined ${figures.keysScanned}; ` +
+    `expired ${figures.expired}, noncurrent versions removed ${figures.noncurrentRemoved}, delete markers removed ${figures.markersRemoved}, uploads aborted ${figures.uploadsAborted}`
+  );
+}
+
 export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; error: string })[], nowMs = Date.now()): string {
   const lines: string[] = [];
   const mb = (x: number): string => `${(x / 1e6).toFixed(1)} MB`;
@@ -302,6 +319,7 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
         : `  gc         passes ${gc.passes}; tombstones dropped ${gc.tombstonesDropped} (kept at last pass ${gc.tombstonesKept}), ` +
           `uploads aborted ${gc.uploadsAborted}, parts dropped ${gc.partsDropped}, orphan files ${gc.orphanFilesRemoved}, ` +
           `temporary files ${gc.tmpFilesRemoved}; freed ${mb(gc.bytesFreed)}`,
+      lifecycleLine(row),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -31,7 +31,15 @@ async function main(): Promise<void> {
   });
   try {
     for (const spec of data.nodes) {
-      const node = new StorageNode({ nodeId: spec.nodeId, dataDir: spec.dataDir, host: '127.0.0.1', port: 0, clusterSecret: data.clusterSecret, logger });
+      const node = new StorageNode({
+        nodeId: spec.nodeId,
+        dataDir: spec.dataDir,
+        host: '127.0.0.1',
+        port: 0,
+        clusterSecret: data.clusterSecret,
+        logger,
+        ...(spec.healing === undefined ? {} : { healing: spec.healing }),
+      });
       nodes.push(node);
       const address = await node.start();
       send({ type: 'listening', nodeId: spec.nodeId, port: address.port });

@@ -1,12 +1,14 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../common/index.js';
+import type { Logger, NodeHealingConfig } from '../common/index.js';
 
 /** One storage node a thread hosts. */
 export interface NodeSpec {
   nodeId: string;
   dataDir: string;
+  /** Background-work settings other than the defaults (the embedded default's lifecycle day). */
+  healing?: Partial<NodeHealingConfig>;
 }
 
 /** What a node thread is started with. */

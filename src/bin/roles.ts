@@ -119,7 +119,10 @@ export async function runDev(
   const nodeCount = Number(flags.nodes ?? DEFAULTS.devNodeCount);
   await mkdir(dataDir, { recursive: true });
   const clusterSecret = await devClusterSecret(dataDir);
-  const specs = Array.from({ length: nodeCount }, (_, i) => ({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`) }));
+  // The gateway dates lifecycle expirations with its day and the nodes apply rules with theirs: one setting for both.
+  const lifecycleDay = env[settings.lifecycleDaySeconds.env];
+  const healing = lifecycleDay === undefined ? {} : { healing: { lifecycleDaySeconds: Number(lifecycleDay) } };
+  const specs: NodeSpec[] = Array.from({ length: nodeCount }, (_, i) => ({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), ...healing }));
   const threadCount = nodeThreadCount(flags.nodeThreads, nodeCount);
   const services: Service[] = [];
   try {

@@ -11,9 +11,9 @@ const NODE_TIMEOUT_MS = 10_000;
 /** User names as IAM allows them. */
 const USER_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 
-export const USER_USAGE = `usage: tessera admin user add|list|remove [NAME] [--config FILE | --data DIR]
-       tessera admin key add NAME | key remove KEYID [--config FILE | --data DIR]
-       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list [--config FILE | --data DIR]
+export const USER_USAGE = `usage: tessera admin user add|list|remove [NAME] [--config FILE | --data DIR] [--json]
+       tessera admin key add NAME | key remove KEYID [--config FILE | --data DIR] [--json]
+       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list [--config FILE | --data DIR] [--json]
 
   user add NAME      create a user with one access key; prints its access key and secret key
   user list          every user: name, canonical id, access key ids (never secrets)
@@ -24,9 +24,18 @@ export const USER_USAGE = `usage: tessera admin user add|list|remove [NAME] [--c
   policy attach USER NAME   attach a policy to a user (built in: readonly, readwrite, writeonly)
   policy detach USER NAME   detach it
   policy list               every stored policy and which users have which attached
+
+  --json   one JSON document on stdout instead of text (errors stay text on stderr, with a non-zero exit)
 `;
 
 type Io = { stdout(s: string): void; stderr(s: string): void };
+
+/** Prints either the text a person reads or, with --json, the value as one JSON document. */
+type Say = (text: string, value: unknown) => void;
+
+function sayFor(io: Io, json: boolean): Say {
+  return (text, value) => io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : text);
+}
 
 /** A new access key id: 20 characters of [A-Z0-9], as AWS's. */
 export function newAccessKeyId(): string {
@@ -41,9 +50,9 @@ export function newSecretKey(): string {
 
 /** `tessera admin user ...` and `tessera admin key ...`. */
 export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[], env: Env, io: Io): Promise<number> {
-  let parsed: { values: { config?: string | undefined; data?: string | undefined }; positionals: string[] };
+  let parsed: { values: { config?: string | undefined; data?: string | undefined; json?: boolean | undefined }; positionals: string[] };
   try {
-    parsed = parseArgs({ args, options: { config: { type: 'string' }, data: { type: 'string' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: { config: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   } catch (err) {
     io.stderr(`${(err as Error).message}\n${USER_USAGE}`);
     return 2;
@@ -59,6 +68,7 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
     io.stderr(USER_USAGE);
     return 2;
   }
+  const say = sayFor(io, parsed.values.json === true);
   let clients: NodeClient[] = [];
   try {
     const target = await resolveTarget(parsed.values.config, parsed.values.data, env);
@@ -68,9 +78,18 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
     for (const record of users.values()) clock.observe(record.versionId);
     const write = (record: UserRecord): Promise<void> => writeUserRecord(clients, record, NODE_TIMEOUT_MS);
     const live = [...users.values()].filter((u) => !u.deleted && !u.name.startsWith(POLICY_PREFIX)).sort((a, b) => (a.name < b.name ? -1 : 1));
-    if (noun === 'policy') return await runPolicy(verb as string, argument, extra[0], users, live, clock, write, io);
+    if (noun === 'policy') return await runPolicy(verb as string, argument, extra[0], users, live, clock, write, say);
     if (noun === 'user' && verb === 'list') {
-      for (const user of live) io.stdout(`${user.name}\t${user.canonicalId}\t${user.keys.map((k) => k.accessKeyId).join(',')}\n`);
+      say(
+        live.map((user) => `${user.name}\t${user.canonicalId}\t${user.keys.map((k) => k.accessKeyId).join(',')}\n`).join(''),
+        live.map((user) => ({
+          name: user.name,
+          canonicalId: user.canonicalId,
+          createdMs: user.createdMs,
+          accessKeyIds: user.keys.map((k) => k.accessKeyId),
+          policies: user.attached ?? [],
+        })),
+      );
       return 0;
     }
     const name = argument as string;
@@ -78,15 +97,16 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
       if (!USER_NAME.test(name)) throw new Error(`invalid user name ${JSON.stringify(name)}: 1-64 characters of A-Z a-z 0-9 + = , . @ _ -`);
       if (users.get(name)?.deleted === false) throw new Error(`user ${name} already exists`);
       const key = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretKey(), createdMs: clock.nowMs() };
-      await write({ name, versionId: clock.next(), deleted: false, canonicalId: randomHex(32), createdMs: clock.nowMs(), keys: [key] });
-      io.stdout(`access key: ${key.accessKeyId}\nsecret key: ${key.secretAccessKey}\n`);
+      const canonicalId = randomHex(32);
+      await write({ name, versionId: clock.next(), deleted: false, canonicalId, createdMs: clock.nowMs(), keys: [key] });
+      say(`access key: ${key.accessKeyId}\nsecret key: ${key.secretAccessKey}\n`, { user: name, canonicalId, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
       return 0;
     }
     if (noun === 'user' && verb === 'remove') {
       const user = live.find((u) => u.name === name);
       if (user === undefined) throw new Error(`no user ${name}`);
       await write({ ...user, versionId: clock.next(), deleted: true, keys: [] });
-      io.stdout(`removed user ${name}\n`);
+      say(`removed user ${name}\n`, { removed: 'user', user: name, accessKeyIds: user.keys.map((k) => k.accessKeyId) });
       return 0;
     }
     if (verb === 'add') {
@@ -94,13 +114,13 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
       if (user === undefined) throw new Error(`no user ${name}`);
       const key = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretKey(), createdMs: clock.nowMs() };
       await write({ ...user, versionId: clock.next(), keys: [...user.keys, key] });
-      io.stdout(`access key: ${key.accessKeyId}\nsecret key: ${key.secretAccessKey}\n`);
+      say(`access key: ${key.accessKeyId}\nsecret key: ${key.secretAccessKey}\n`, { user: name, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
       return 0;
     }
     const owner = live.find((u) => u.keys.some((k) => k.accessKeyId === name));
     if (owner === undefined) throw new Error(`no user has access key ${name}`);
     await write({ ...owner, versionId: clock.next(), keys: owner.keys.filter((k) => k.accessKeyId !== name) });
-    io.stdout(`removed access key ${name} of user ${owner.name}\n`);
+    say(`removed access key ${name} of user ${owner.name}\n`, { removed: 'key', user: owner.name, accessKeyId: name });
     return 0;
   } catch (err) {
     io.stderr(`tessera admin ${noun}: ${(err as Error).message}\n`);
@@ -123,15 +143,17 @@ async function runPolicy(
   users: readonly UserRecord[],
   clock: HybridClock,
   write: (record: UserRecord) => Promise<void>,
-  io: Io,
+  say: Say,
 ): Promise<number> {
   const stored = [...records.values()].filter((r) => !r.deleted && r.name.startsWith(POLICY_PREFIX) && r.policy !== undefined);
   const known = new Set([...Object.keys(BUILTIN_POLICIES), ...stored.map((r) => r.name.slice(POLICY_PREFIX.length))]);
   if (verb === 'list') {
-    for (const name of [...known].sort()) {
-      const holders = users.filter((u) => u.attached?.includes(name)).map((u) => u.name);
-      io.stdout(`${name}\t${name in BUILTIN_POLICIES && !stored.some((r) => r.name === POLICY_PREFIX + name) ? 'built in' : 'stored'}\t${holders.join(',')}\n`);
-    }
+    const rows = [...known].sort().map((name) => ({
+      name,
+      kind: name in BUILTIN_POLICIES && !stored.some((r) => r.name === POLICY_PREFIX + name) ? 'built in' : 'stored',
+      users: users.filter((u) => u.attached?.includes(name)).map((u) => u.name),
+    }));
+    say(rows.map((row) => `${row.name}\t${row.kind}\t${row.users.join(',')}\n`).join(''), rows);
     return 0;
   }
   if (verb === 'set') {
@@ -153,7 +175,7 @@ async function runPolicy(
       keys: [],
       policy: document,
     });
-    io.stdout(`stored policy ${name}\n`);
+    say(`stored policy ${name}\n`, { stored: 'policy', policy: name, replaced: current !== undefined && !current.deleted });
     return 0;
   }
   const user = users.find((u) => u.name === first);
@@ -163,11 +185,11 @@ async function runPolicy(
   if (verb === 'attach') {
     if (!known.has(name)) throw new Error(`no policy ${name}`);
     if (!attached.includes(name)) await write({ ...user, versionId: clock.next(), attached: [...attached, name] });
-    io.stdout(`attached ${name} to ${user.name}\n`);
+    say(`attached ${name} to ${user.name}\n`, { user: user.name, policy: name, attached: true });
     return 0;
   }
   if (!attached.includes(name)) throw new Error(`${user.name} has no policy ${name} attached`);
   await write({ ...user, versionId: clock.next(), attached: attached.filter((n) => n !== name) });
-  io.stdout(`detached ${name} from ${user.name}\n`);
+  say(`detached ${name} from ${user.name}\n`, { user: user.name, policy: name, attached: false });
   return 0;
 }

@@ -136,6 +136,11 @@ export const DEFAULTS = {
   gcSettleMs: 60 * 60 * 1000,
   /** Several gateway ring polls (5 s each by default). */
   rebalanceSettleMs: 30_000,
+  /** A lifecycle "day" is a real day; tests shorten it to seconds. */
+  lifecycleDaySeconds: 86_400,
+  /** Lifecycle rules act on whole days: an hourly pass is prompt enough, at most 500 keys/s. */
+  lifecycleIntervalMs: 60 * 60 * 1000,
+  lifecycleKeysPerSecond: 500,
   /** A shorter cluster secret is refused: it is the only thing between the network and every shard. */
   minClusterSecretLength: 16,
 
@@ -254,6 +259,13 @@ const common = {
   metricsTokenFile: Type.Optional(setting(Path, { env: 'TESSERA_METRICS_TOKEN_FILE' })),
 };
 
+/** The length of a lifecycle "day" in seconds: gateways date expirations with it, nodes apply rules with it; both must agree. */
+const lifecycleDay = setting(Int(1, 86_400), {
+  env: 'TESSERA_LIFECYCLE_DAY_SECONDS',
+  default: DEFAULTS.lifecycleDaySeconds,
+  doc: 'length of a lifecycle rule\'s "day" in seconds (86400); shorter only for tests, and the same on gateways and nodes',
+});
+
 /** Reed-Solomon layout of new objects. */
 export const ErasureSettings = Type.Object(
   {
@@ -288,6 +300,7 @@ export const GatewaySettings = Type.Object(
     credentialsFile: Type.Optional(setting(Path, { env: 'TESSERA_CREDENTIALS_FILE', doc: 'a JSON list of access keys' })),
     erasure: ErasureSettings,
     region: setting(Text, { env: 'TESSERA_REGION', default: DEFAULTS.region, doc: 'S3 region' }),
+    lifecycleDaySeconds: lifecycleDay,
     objectOwnership: setting(ObjectOwnership, {
       env: 'TESSERA_OBJECT_OWNERSHIP',
       default: DEFAULTS.objectOwnership,
@@ -430,6 +443,14 @@ export const HealingSettings = Type.Object(
       DEFAULTS.gcSettleMs,
       'files younger than this are never orphans, uploads closed more recently keep their parts; must be below the tombstone grace',
     ),
+    /** Whether the lifecycle worker applies buckets' lifecycle rules (expirations, noncurrent versions, delete markers, incomplete uploads). */
+    lifecycle: setting(Switch, { env: 'TESSERA_LIFECYCLE', default: true, doc: '`off` stops the lifecycle worker, which applies buckets\' lifecycle rules' }),
+    /** Pause between lifecycle passes. */
+    lifecycleIntervalMs: pause('TESSERA_LIFECYCLE_INTERVAL_MS', DEFAULTS.lifecycleIntervalMs, 'pause between lifecycle passes over the keys a node leads'),
+    /** Keys the lifecycle worker examines per second at most; 0 = unlimited. */
+    lifecycleKeysPerSecond: rate('TESSERA_LIFECYCLE_KEYS_PER_SECOND', DEFAULTS.lifecycleKeysPerSecond, 'keys the lifecycle worker examines per second (0: unlimited)'),
+    /** The length of a lifecycle rule's "day", which must match the gateways' lifecycleDaySeconds. */
+    lifecycleDaySeconds: lifecycleDay,
   },
   { additionalProperties: false },
 );

@@ -101,6 +101,8 @@ export interface GatewayConfig {
   sseMasterKeyFile?: string | undefined;
   /** Accept SSE-C keys over plain HTTP. */
   sseCustomerKeysOverHttp?: boolean;
+  /** Length of a lifecycle rule's "day" in seconds (x-amz-expiration and abort dates); absent: a real day. */
+  lifecycleDaySeconds?: number;
 }
 
 /** Rates (bytes/s, 0 = unlimited) and pauses of a node's background workers; each field is documented in the schema. */
@@ -294,6 +296,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
     sseMasterKeyFile: settings.sseMasterKeyFile,
     sseCustomerKeysOverHttp: settings.sseCustomerKeysOverHttp,
+    lifecycleDaySeconds: settings.lifecycleDaySeconds,
   };
   return Object.freeze(config);
 }

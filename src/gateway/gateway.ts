@@ -183,6 +183,7 @@ export class Gateway {
       stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
       sealer: this.sealer,
       sseCustomerKeysOverHttp: config.sseCustomerKeysOverHttp ?? false,
+      lifecycleDayMs: (config.lifecycleDaySeconds ?? DEFAULTS.lifecycleDaySeconds) * 1000,
     };
     // The administrator's keys and every user's, as the cluster holds them: S3 requests and console sign-in alike.
     const credentials = { secretKeyFor: (accessKeyId: string) => users.lookup(accessKeyId)?.secretAccessKey };

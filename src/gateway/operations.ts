@@ -6,6 +6,7 @@ import {
   createMultipartUpload,
   deleteBucket,
   deleteBucketCors,
+  deleteBucketLifecycle,
   deleteBucketEncryption,
   deleteBucketOwnershipControls,
   deleteBucketPolicy,
@@ -16,6 +17,7 @@ import {
   deleteObjectTagging,
   getBucketAcl,
   getBucketCors,
+  getBucketLifecycle,
   getBucketEncryption,
   getBucketFixedConfiguration,
   getBucketLocation,
@@ -39,11 +41,13 @@ import {
   listParts,
   putBucketAcl,
   putBucketCors,
+  putBucketLifecycle,
   putBucketEncryption,
   putBucketOwnershipControls,
   putBucketPolicy,
   putPublicAccessBlock,
   putBucketTagging,
+  postObject,
   putObject,
   putObjectAcl,
   putBucketVersioning,
@@ -73,6 +77,8 @@ export interface Operation {
   action: S3Action;
   /** Serves the request (src/gateway/handlers/). */
   handler: Handler;
+  /** The handler takes the access decision itself: a POST upload's signature travels in its body. */
+  authorizedByHandler?: true;
 }
 
 const VERSIONED = ['versionId'] as const;
@@ -111,6 +117,9 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'GetBucketTagging', method: 'GET', scope: 'bucket', subresources: ['tagging'], action: 's3:GetBucketTagging', handler: getBucketTagging },
   { name: 'PutBucketTagging', method: 'PUT', scope: 'bucket', subresources: ['tagging'], action: 's3:PutBucketTagging', handler: putBucketTagging },
   { name: 'DeleteBucketTagging', method: 'DELETE', scope: 'bucket', subresources: ['tagging'], action: 's3:PutBucketTagging', handler: deleteBucketTagging },
+  { name: 'GetBucketLifecycleConfiguration', method: 'GET', scope: 'bucket', subresources: ['lifecycle'], action: 's3:GetLifecycleConfiguration', handler: getBucketLifecycle },
+  { name: 'PutBucketLifecycleConfiguration', method: 'PUT', scope: 'bucket', subresources: ['lifecycle'], action: 's3:PutLifecycleConfiguration', handler: putBucketLifecycle },
+  { name: 'DeleteBucketLifecycle', method: 'DELETE', scope: 'bucket', subresources: ['lifecycle'], action: 's3:PutLifecycleConfiguration', handler: deleteBucketLifecycle },
   ...Object.keys(FIXED_BUCKET_CONFIGURATIONS).map(
     (name): Operation => ({ name: 'GetBucketFixedConfiguration', method: 'GET', scope: 'bucket', subresources: [name], action: 's3:GetBucketConfiguration', handler: getBucketFixedConfiguration }),
   ),
@@ -135,6 +144,7 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'DeleteBucket', method: 'DELETE', scope: 'bucket', action: 's3:DeleteBucket', handler: deleteBucket },
   { name: 'ListObjects', method: 'GET', scope: 'bucket', action: 's3:ListBucket', handler: listObjectsHandler },
   { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source', action: 's3:PutObject', handler: copyObject },
+  { name: 'PostObject', method: 'POST', scope: 'bucket', action: 's3:PutObject', handler: postObject, authorizedByHandler: true },
   { name: 'PutObject', method: 'PUT', scope: 'object', action: 's3:PutObject', handler: putObject },
   { name: 'GetObject', method: 'GET', scope: 'object', optional: READ_OPTIONS, action: 's3:GetObject', handler: getObject },
   { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: READ_OPTIONS, action: 's3:GetObject', handler: headObject },

@@ -2,6 +2,7 @@ export * from './protocol.js';
 export { readQuorum, writeQuorum } from './quorum-rules.js';
 export { decideQuorum, fanOut, fanOutUntil, type FanOutNode, type NodeOutcome, type QuorumDecision } from './fan-out.js';
 export { isNewerRecord, isNewerVersion, newestRecord, type RecordOrder } from './newest-record.js';
+export { shardDataId, shardRefOf } from './shard-identity.js';
 export { DEADLINE_RULES, LatencyEstimator, followingDeadlineMs, quorumLatencyBoundMs } from './latency-estimator.js';
 export { ReplayGuard, type ReplayProblem } from './replay-guard.js';
 export { EncodedCommit, NodeClient, type NodeClientOptions } from './node-client.js';
@@ -19,5 +20,17 @@ export {
 export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';
 export * from './node-reports.js';
 export { MESSAGE_CHECKS, checkFor } from './message-checks.js';
-export { inspectShards, type ShardHealth, type ShardReport } from './shard-health.js';
+export { inspectShards, markLossEffects, type ShardHealth, type ShardReport } from './shard-health.js';
 export { majorityOf, readUserRecords, writeUserRecord } from './user-records.js';
+export {
+  LifecycleFilter,
+  LifecycleRule,
+  afterDays,
+  currentExpiry,
+  lifecycleFilterMatches,
+  noncurrentRules,
+  removesExpiredMarker,
+  uploadAbortDate,
+  type LifecycleDate,
+  type LifecycleSubject,
+} from './lifecycle-rules.js';

@@ -457,10 +457,12 @@ function isTimeout(reason: unknown): boolean {
 }
 
 function shardQuery(ref: ShardRef): string {
-  return new URLSearchParams({
+  const query = new URLSearchParams({
     bucket: ref.bucket,
     key: ref.key,
     version: ref.versionId,
     shard: String(ref.shardIndex),
-  }).toString();
+  });
+  if (ref.dataId !== undefined) query.set('data', ref.dataId);
+  return query.toString();
 }

@@ -130,6 +130,19 @@ export const WorkFigures = Type.Object({
     tmpFilesRemoved: Count,
     bytesFreed: Count,
   }),
+  /** Lifecycle rules applied on the keys a node leads: totals since start (absent from nodes that predate it). */
+  lifecycle: Type.Optional(
+    Type.Object({
+      passes: Count,
+      passStartedMs: TimeOrNull,
+      lastPassMs: TimeOrNull,
+      keysScanned: Count,
+      expired: Count,
+      noncurrentRemoved: Count,
+      markersRemoved: Count,
+      uploadsAborted: Count,
+    }),
+  ),
 });
 /** The figures of a node's background workers. */
 export type WorkFigures = Static<typeof WorkFigures>;
@@ -150,6 +163,8 @@ export const WorkerReport = Type.Object({
   limits: Type.Optional(Type.Object({ bytesPerSecond: Type.Optional(Rate), itemsPerSecond: Type.Optional(Rate) })),
   /** Steps run at once. */
   lanes: Type.Optional(Count),
+  /** Steps followed by a pause because the node was serving clients meanwhile. */
+  yields: Type.Optional(Count),
   worker: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean(), Type.Null()])),
 });
 /** One worker's runner state. */
@@ -161,7 +176,7 @@ export const NodeWorkStatus = Type.Object({
   ringEpoch: Count,
   quarantinedShards: Count,
   figures: WorkFigures,
-  workers: Type.Object({ scrub: WorkerReport, repair: WorkerReport, audit: WorkerReport, rebalance: WorkerReport, gc: WorkerReport }),
+  workers: Type.Object({ scrub: WorkerReport, repair: WorkerReport, audit: WorkerReport, rebalance: WorkerReport, gc: WorkerReport, lifecycle: Type.Optional(WorkerReport) }),
 });
 /** Answer of GET /v1/admin/status. */
 export type NodeWorkStatus = Static<typeof NodeWorkStatus>;

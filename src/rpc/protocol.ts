@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { VERSION_ID_PATTERN } from '../common/index.js';
+import { LifecycleRule } from './lifecycle-rules.js';
 
 /**
  * The gateway <-> storage node protocol: message shapes and paths.
@@ -68,8 +69,11 @@ export const ErasureParams = Type.Object({
 /** Reed-Solomon parameters an object was written with. */
 export type ErasureParams = Static<typeof ErasureParams>;
 
-/** Identifies one shard of one object version. */
-export const ShardRef = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, shardIndex: ShardIndex });
+/**
+ * Identifies one shard of one object version. `dataId` is the id the version's shards were written
+ * under when it differs from the version id (see ObjectRecord.dataId); absent, they are the same.
+ */
+export const ShardRef = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, shardIndex: ShardIndex, dataId: Type.Optional(VersionId) });
 /** Identifies one shard of one object version. */
 export type ShardRef = Static<typeof ShardRef>;
 
@@ -145,7 +149,17 @@ export type ObjectEncryption = Static<typeof ObjectEncryption>;
 export const ObjectRecord = Type.Object({
   bucket: WireName,
   key: WireName,
+  /**
+   * The version's id and its place in the key's history: taken from the writing gateway's hybrid clock
+   * when it decides to commit (every shard durable, every check passed), so the write that completes
+   * last is the newest, as in S3.
+   */
   versionId: VersionId,
+  /**
+   * The id the version's shards were prepared under (the clock's time when the write began), when it
+   * differs from versionId: it names the shards (their rows, files and headers) on the nodes.
+   */
+  dataId: Type.Optional(VersionId),
   /** A delete marker (tombstone): hides older versions and carries no data. */
   deleted: Type.Boolean(),
   sizeBytes: Count,
@@ -409,6 +423,8 @@ export const BucketRecord = Type.Object({
   publicAccessBlock: Type.Optional(
     Type.Object({ blockPublicAcls: Type.Boolean(), ignorePublicAcls: Type.Boolean(), blockPublicPolicy: Type.Boolean(), restrictPublicBuckets: Type.Boolean() }),
   ),
+  /** The bucket's lifecycle rules (PutBucketLifecycleConfiguration); absent: none. */
+  lifecycle: Type.Optional(Type.Array(LifecycleRule)),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { NodeClient } from './node-client.js';
 import type { ObjectRecord } from './protocol.js';
 import { NodeError } from './wire-errors.js';
+import { shardRefOf } from './shard-identity.js';
 
 /** One member of an object's node set: its shard's state and what losing the node would mean. */
 export interface ShardReport {
@@ -28,7 +29,8 @@ export interface ShardHealth {
 }
 
 /**
- * Asks every node of a key's set (element i holds shard i) for its newest version, reads each shard of
+ * Asks every node of a key's set (element i holds shard i) for its newest version (or for the version
+ * named, current or not), reads each shard of
  * the version through the node's checksummed path, and says what losing each node would cost a read:
  * nothing (a parity shard), a reconstruction (a data shard), or the object (fewer than k healthy left).
  * Multipart manifests and delete markers carry no shard: a node holding the record counts as healthy.
@@ -39,14 +41,22 @@ export async function inspectShards(
   key: string,
   options: { versionId?: string | undefined; timeoutMs: number; dataShards: number },
 ): Promise<ShardHealth> {
-  const statuses = await Promise.allSettled(nodes.map((node) => node.objectStatus(bucket, key, { signal: AbortSignal.timeout(options.timeoutMs) })));
+  const { versionId: wanted } = options;
+  const statuses = await Promise.allSettled(
+    nodes.map((node) => {
+      const signal = AbortSignal.timeout(options.timeoutMs);
+      // A named version may be noncurrent: ask for it by id, not for the node's newest.
+      return wanted === undefined ? node.objectStatus(bucket, key, { signal }) : node.versionStatus(bucket, key, wanted, { signal });
+    }),
+  );
   let newest: ObjectRecord | undefined;
   for (const status of statuses) {
     if (status.status !== 'fulfilled' || status.value === null) continue;
     const record = status.value.record;
-    if (options.versionId !== undefined ? record.versionId === options.versionId : newest === undefined || record.versionId > newest.versionId) newest = record;
+    // Asked by id, every answer is that version ('null' names the key's null version by its stored id).
+    if (newest === undefined || record.versionId > newest.versionId) newest = record;
   }
-  const versionId = options.versionId ?? newest?.versionId;
+  const versionId = newest?.versionId ?? wanted;
   const shards = await Promise.all(
     nodes.map(async (node, i): Promise<ShardReport> => {
       const status = statuses[i];
@@ -63,7 +73,8 @@ export async function inspectShards(
       }
       const expectedBytes = held.shardSizeBytes;
       try {
-        const stream = await node.readShard({ bucket, key, versionId, shardIndex: i }, 0, expectedBytes, { signal: AbortSignal.timeout(options.timeoutMs) });
+        const ref = newest?.versionId === versionId ? shardRefOf(newest, i) : { bucket, key, versionId, shardIndex: i };
+        const stream = await node.readShard(ref, 0, expectedBytes, { signal: AbortSignal.timeout(options.timeoutMs) });
         let read = 0;
         await pipeline(stream, new Writable({ write: (chunk: Buffer, _encoding, done) => ((read += chunk.length), done()) }));
         if (read !== expectedBytes) return { ...base, state: 'corrupt', versionId: heldVersion, sizeBytes: read, detail: `served ${read} of ${expectedBytes} bytes` };
@@ -76,10 +87,15 @@ export async function inspectShards(
     }),
   );
   const k = newest?.erasure.dataShards ?? options.dataShards;
+  markLossEffects(shards, k);
+  return { record: newest, healthyShards: shards.filter((s) => s.state === 'ok').length, shards };
+}
+
+/** Sets each shard's `ifLost` from the states of all of them, for a version of k data shards. */
+export function markLossEffects(shards: ShardReport[], dataShards: number): void {
   const healthy = shards.filter((s) => s.state === 'ok').length;
   for (const shard of shards) {
     const left = healthy - (shard.state === 'ok' ? 1 : 0);
-    shard.ifLost = left < k ? 'unreadable' : shard.state === 'ok' && shard.shardIndex < k ? 'read rebuilds from parity' : 'no effect';
+    shard.ifLost = left < dataShards ? 'unreadable' : shard.state === 'ok' && shard.shardIndex < dataShards ? 'read rebuilds from parity' : 'no effect';
   }
-  return { record: newest, healthyShards: healthy, shards };
 }

@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import { placementHashHex } from '../placement/index.js';
-import type { BucketRecord, UserRecord, ListQuery, ObjectRecord, ObjectStatus, ShardRef, VersionListQuery } from '../rpc/index.js';
+import { shardDataId, shardRefOf, type BucketRecord, type UserRecord, type ListQuery, type ObjectRecord, type ObjectStatus, type ShardRef, type VersionListQuery } from '../rpc/index.js';
 import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from './metadata-keys.js';
 
@@ -10,7 +10,9 @@ export { MetadataWriteFenced } from './group-commit.js';
  * LevelDB layout of a node's metadata (schema 3). Keys are bytes: a one-letter kind, then parts each
  * after a 0x00 (metadata-keys.ts); since names never hold 0x00 or 0xFF, a bucket's keys sort in
  * UTF-8 byte order, which is S3's listing order. `ver` is a 24-character version id (HLC time then
- * writer, so text order is write order); `shard` is the decimal shard index.
+ * writer, taken when the write commits, so text order is commit order); `data` is the id a version's
+ * shards were prepared under (the record's `dataId`, or its version id when it has none: records
+ * written before commit-time ids, record-only versions); `shard` is the decimal shard index.
  *
  *   o 00 bucket 00 key                    -> StoredObject JSON. The per-bucket ordered index listing walks,
  *                                            and the version record: the newest committed version of the
@@ -26,8 +28,8 @@ export { MetadataWriteFenced } from './group-commit.js';
  *                                            ring partition P (of B bits) are the range of hashes
  *                                            [P << (64-B), (P+1) << (64-B)), whatever B the ring uses.
  *                                            Exists exactly when the `o` row does.
- *   p 00 bucket 00 key 00 ver 00 shard    -> PreparedShard JSON: a durable shard that is not visible yet.
- *   d 00 bucket 00 key 00 ver 00 shard    -> an inline shard's image (the shard-file format, checksummed
+ *   p 00 bucket 00 key 00 data 00 shard   -> PreparedShard JSON: a durable shard that is not visible yet.
+ *   d 00 bucket 00 key 00 data 00 shard   -> an inline shard's image (the shard-file format, checksummed
  *                                            chunks and all) for shards at most the inline threshold.
  *                                            Written with its `p` row; deleted with the last row that
  *                                            points to it, in the same batch.
@@ -37,7 +39,7 @@ export { MetadataWriteFenced } from './group-commit.js';
  *                                            is removed after that batch. So at start-up a file without
  *                                            an `f` row is garbage, and an `f` row without a file is a
  *                                            lost shard.
- *   q 00 bucket 00 key 00 ver 00 shard    -> QuarantineEntry JSON: a shard that failed its checksums or
+ *   q 00 bucket 00 key 00 data 00 shard   -> QuarantineEntry JSON: a shard that failed its checksums or
  *                                            went missing, for the repair worker to rebuild from the
  *                                            other nodes; repair deletes the row when the shard is good.
  *   b 00 bucket                           -> BucketRecord JSON (the newest version id wins).
@@ -99,8 +101,9 @@ function parse<T>(value: Buffer): T {
   return JSON.parse(value.toString('utf8')) as T;
 }
 
+/** A shard's row-key parts: named by the id its data was written under (shardDataId), like its file. */
 function shardParts(ref: ShardRef): string[] {
-  return [ref.bucket, ref.key, ref.versionId, String(ref.shardIndex)];
+  return [ref.bucket, ref.key, shardDataId(ref), String(ref.shardIndex)];
 }
 
 function refOf(parts: readonly string[]): ShardRef {
@@ -110,8 +113,7 @@ function refOf(parts: readonly string[]): ShardRef {
 /** The shard a stored object's row points to, if it holds one. */
 export function storedRef(stored: StoredObject): ShardRef | null {
   if (stored.shardIndex === null) return null;
-  const { bucket, key, versionId } = stored.record;
-  return { bucket, key, versionId, shardIndex: stored.shardIndex };
+  return shardRefOf(stored.record, stored.shardIndex);
 }
 
 /** The node's LevelDB: object index, placement index, prepared and inline shards, file registry, quarantine, buckets. */

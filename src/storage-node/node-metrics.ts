@@ -69,6 +69,12 @@ const WORK_FIGURES: readonly Figure[] = [
     value: (s) => s.figures.gc.orphanFilesRemoved + s.figures.gc.tmpFilesRemoved,
   },
   { name: 'gc_freed_bytes_total', help: 'Bytes freed by garbage collection', kind: 'counter', value: (s) => s.figures.gc.bytesFreed },
+  { name: 'lifecycle_passes_total', help: 'Lifecycle passes completed', kind: 'counter', value: (s) => s.figures.lifecycle?.passes ?? 0 },
+  { name: 'lifecycle_keys_scanned_total', help: 'Keys the lifecycle worker examined', kind: 'counter', value: (s) => s.figures.lifecycle?.keysScanned ?? 0 },
+  { name: 'lifecycle_expired_total', help: 'Current versions expired by lifecycle rules (delete marker or tombstone written)', kind: 'counter', value: (s) => s.figures.lifecycle?.expired ?? 0 },
+  { name: 'lifecycle_noncurrent_removed_total', help: 'Noncurrent versions removed by lifecycle rules', kind: 'counter', value: (s) => s.figures.lifecycle?.noncurrentRemoved ?? 0 },
+  { name: 'lifecycle_markers_removed_total', help: 'Expired object delete markers removed by lifecycle rules', kind: 'counter', value: (s) => s.figures.lifecycle?.markersRemoved ?? 0 },
+  { name: 'lifecycle_uploads_aborted_total', help: 'Incomplete multipart uploads aborted by lifecycle rules', kind: 'counter', value: (s) => s.figures.lifecycle?.uploadsAborted ?? 0 },
 ];
 
 /**

@@ -24,6 +24,7 @@ import {
   WireError,
   bodySha256,
   checkFor,
+  shardRefOf,
   verifyRequestSignature,
   type BatchResponse,
   type BatchResult,
@@ -43,6 +44,7 @@ import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
 import type { ShardStore } from './shard-store.js';
 import { ShardStoreError } from './shard-store-error.js';
+import type { ForegroundActivity } from './workers/foreground.js';
 import { registerHealingRoutes, type HealingControl } from './workers/healing-routes.js';
 
 /** Construction parameters of a storage node's HTTP server. */
@@ -63,7 +65,26 @@ export interface NodeServerOptions {
   dataDir?: string | undefined;
   /** Bearer token GET /metrics requires; without one it is open. */
   metricsToken?: string | undefined;
+  /** Told of every client-path request (FOREGROUND_PATHS) while it is served, so background work gives way. */
+  foreground?: ForegroundActivity | undefined;
 }
+
+/**
+ * The routes of the clients' data path: what gateways call to read and write objects. Everything else
+ * (partition digests and listings, admin, health, metrics, rings) serves background work or operators.
+ */
+const FOREGROUND_PATHS: ReadonlySet<string> = new Set([
+  NODE_PATHS.shards,
+  NODE_PATHS.commit,
+  NODE_PATHS.batch,
+  NODE_PATHS.abort,
+  NODE_PATHS.objects,
+  NODE_PATHS.list,
+  NODE_PATHS.versions,
+  NODE_PATHS.versionDelete,
+  NODE_PATHS.leases,
+  NODE_PATHS.tags,
+]);
 
 /** Where a node answers Prometheus: the one path not signed with the cluster secret besides /health. */
 export const NODE_METRICS_PATH = '/metrics';
@@ -125,6 +146,14 @@ export class NodeServer {
         return problem === null ? { value: data } : { error: new WireError('BadRequest', problem) };
       };
     });
+    const { foreground } = options;
+    if (foreground !== undefined) {
+      this.app.addHook('onRequest', async (request, reply) => {
+        if (!FOREGROUND_PATHS.has(request.routeOptions.url ?? '')) return;
+        // 'close' comes once for every response, sent or cut off.
+        reply.raw.once('close', foreground.begin());
+      });
+    }
     this.app.addHook('onRequest', async (request) => this.authenticate(request));
     this.app.setErrorHandler((err, request, reply) => this.sendError(err, request, reply));
     this.routes();
@@ -346,7 +375,7 @@ export class NodeServer {
     if (stored === undefined) return null;
     const status = toObjectStatus(stored);
     if (!withInlineShard || stored.inline !== true || stored.shardIndex === null) return status;
-    const ref = { bucket, key, versionId: stored.record.versionId, shardIndex: stored.shardIndex };
+    const ref = shardRefOf(stored.record, stored.shardIndex);
     try {
       const shard = await store.openShard(ref, 0, stored.shardSizeBytes);
       const pieces: Buffer[] = [];
@@ -435,7 +464,7 @@ function erasureOf(query: Record<string, string | undefined>): ErasureParams {
 
 /** The shard a query string names (bucket, key, version, shard), checked by the ShardRef schema. */
 function shardRef(query: Record<string, string | undefined>): ShardRef {
-  const ref = { bucket: query['bucket'], key: query['key'], versionId: query['version'], shardIndex: digits(query['shard']) };
+  const ref = { bucket: query['bucket'], key: query['key'], versionId: query['version'], shardIndex: digits(query['shard']), ...(query['data'] === undefined ? {} : { dataId: query['data'] }) };
   return MESSAGE_CHECKS.shardRef.parse(ref, badRequest);
 }
 

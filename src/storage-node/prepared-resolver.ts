@@ -1,6 +1,6 @@
 import type { Logger } from '../common/index.js';
 import type { RingNode } from '../placement/index.js';
-import { NodeClient, fanOut, isNewerVersion, type ObjectStatus } from '../rpc/index.js';
+import { NodeClient, fanOut, isNewerVersion, shardDataId, type ObjectStatus } from '../rpc/index.js';
 import type { PreparedRow } from './metadata-store.js';
 import type { RingStore } from './ring-store.js';
 import { DEFAULT_PREPARED_GRACE_MS, type ShardStore } from './shard-store.js';
@@ -119,7 +119,8 @@ export class PreparedResolver {
     for (const answer of answers) {
       if (!answer.ok || answer.value === null) continue;
       const { record } = answer.value;
-      if (record.versionId === row.versionId) {
+      // A prepared row is named by the id its shard was written under, which the committed record keeps as its data id.
+      if (shardDataId(record) === row.versionId) {
         await store.commit({ record, shardIndex: row.shardIndex });
         logger.info({ key: row.key, versionId: row.versionId }, 'committed a prepared shard a peer had committed');
         return 'committed';

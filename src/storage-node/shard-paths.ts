@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ShardRef } from '../rpc/index.js';
+import { shardDataId, type ShardRef } from '../rpc/index.js';
 import { ShardStoreError } from './shard-store-error.js';
 
 /** Fsyncs a directory so a rename into it survives a power loss. */
@@ -17,7 +17,7 @@ export async function syncDirectory(path: string): Promise<void> {
 /** A shard's file name: a hash of its identity, so no wire string ever becomes part of a path. */
 export function shardFileName(ref: ShardRef): string {
   const digest = createHash('sha256')
-    .update(`${ref.bucket}\0${ref.key}\0${ref.versionId}\0${ref.shardIndex}`)
+    .update(`${ref.bucket}\0${ref.key}\0${shardDataId(ref)}\0${ref.shardIndex}`)
     .digest('hex')
     .slice(0, 40);
   return `${digest.slice(0, 2)}/${digest}`;

@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/index.js';
 import type { ShardRef } from '../rpc/index.js';
-import { METADATA_SCHEMA_VERSION, type MetadataStore, type PreparedShard } from './metadata-store.js';
+import { METADATA_SCHEMA_VERSION, storedRef, type MetadataStore, type PreparedShard } from './metadata-store.js';
 import { ensureShardDirectories } from './shard-paths.js';
 
 /** What start-up recovery found and did; kept for the health report. */
@@ -127,7 +127,8 @@ async function settleMissingFile(context: RecoveryContext, file: string, ref: Sh
   const { metadata } = context;
   const committed = await metadata.getObject(ref.bucket, ref.key);
   if (committed?.file === file) {
-    await metadata.quarantine({ ...ref, reason: 'missing', detail: 'shard file missing at start-up', detectedMs: context.clock() });
+    // The committed row's reference: the registry row was written at prepare, before the version had its id.
+    await metadata.quarantine({ ...(storedRef(committed) ?? ref), reason: 'missing', detail: 'shard file missing at start-up', detectedMs: context.clock() });
     return;
   }
   const prepared = await metadata.getPrepared(ref);

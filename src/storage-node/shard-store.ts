@@ -2,7 +2,7 @@ import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../common/index.js';
-import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
+import { shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
@@ -235,7 +235,8 @@ export class ShardStore {
   private async commitNow(request: CommitRequest): Promise<void> {
     const { record, shardIndex } = request;
     await this.keyLocks.run(lockKey(record.bucket, record.key), async () => {
-      const ref = shardIndex === null ? null : { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex };
+      // The prepared shard is found by the id it was written under (the record's dataId).
+      const ref = shardIndex === null ? null : shardRefOf(record, shardIndex);
       const { stored: current, prepared } =
         ref === null ? { stored: await this.metadata.getObject(record.bucket, record.key), prepared: undefined } : await this.metadata.getObjectAndPrepared(ref);
       if (ref !== null && prepared === undefined) {
@@ -439,18 +440,26 @@ export class ShardStore {
    * missing shard is an error status rather than a broken body. The chunks are verified as they are read.
    */
   async openShard(
-    ref: ShardRef,
+    requested: ShardRef,
     offsetBytes: number,
     lengthBytes: number,
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
-    const { stored, image } = await this.metadata.getObjectAndInline(ref);
-    if (stored === undefined || stored.record.versionId !== ref.versionId || stored.shardIndex !== ref.shardIndex) {
+    const found = await this.metadata.getObjectAndInline(requested);
+    const { stored } = found;
+    let { image } = found;
+    if (stored === undefined || stored.record.versionId !== requested.versionId || stored.shardIndex !== requested.shardIndex) {
       throw new ShardStoreError('NotFound', 'shard not held by this node');
+    }
+    // A reader that named only the version (an older peer, a tool) is served the shard its row names.
+    const ref = storedRef(stored) ?? requested;
+    if (shardDataId(ref) !== shardDataId(requested)) {
+      if (requested.dataId !== undefined) throw new ShardStoreError('NotFound', 'shard not held by this node');
+      if (stored.inline === true) image = await this.metadata.getInline(ref);
     }
     const opened = await this.openSource(ref, stored, image);
     try {
       const { header, source } = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes);
-      if (header.versionId !== ref.versionId || header.shardIndex !== ref.shardIndex) {
+      if (header.versionId !== shardDataId(ref) || header.shardIndex !== ref.shardIndex) {
         throw new ShardCorruptError('shard header names another version or shard');
       }
       const length = Math.max(0, Math.min(lengthBytes, header.shardSizeBytes - offsetBytes));
@@ -603,7 +612,7 @@ export class ShardStore {
 
 /** Whether a committed row is this very shard. */
 function pointsAt(stored: StoredObject, ref: ShardRef): boolean {
-  return stored.record.versionId === ref.versionId && stored.shardIndex === ref.shardIndex;
+  return shardDataId(shardRefOf(stored.record, ref.shardIndex)) === shardDataId(ref) && stored.shardIndex === ref.shardIndex;
 }
 
 /** Whether a record is its key's `null` version: written while the bucket's versioning was not Enabled. */

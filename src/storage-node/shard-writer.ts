@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ErasureParams, ShardRef } from '../rpc/index.js';
+import { shardDataId, type ErasureParams, type ShardRef } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import type { MetadataStore } from './metadata-store.js';
 import { WRITE_BEHIND_BYTES, encodeShardImage, writeShardFile, type ShardHeader } from './shard-file.js';
@@ -58,7 +58,8 @@ export class ShardWriter {
         headBytes += next.value.length;
         spill = headBytes > inlineMaxShardBytes;
       }
-      const header = { shardIndex: ref.shardIndex, ...erasure, versionId: ref.versionId };
+      // The header names the id the data is written under, which a committed version keeps as its data id.
+      const header = { shardIndex: ref.shardIndex, ...erasure, versionId: shardDataId(ref) };
       if (!spill) return await this.prepareInline(ref, header, head, headBytes, space, signal);
       return await this.prepareFile(ref, header, resume(head, pieces, claim), space, signal);
     } catch (err) {

@@ -6,6 +6,7 @@ import { NodeServer } from './node-server.js';
 import { PreparedResolver } from './prepared-resolver.js';
 import { RingStore } from './ring-store.js';
 import { ShardStore } from './shard-store.js';
+import { ForegroundActivity } from './workers/foreground.js';
 import { Healing, type HealingConfig } from './workers/healing.js';
 
 /** What a storage node needs to run. */
@@ -78,6 +79,7 @@ export class StorageNode {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     this.resolver = resolver;
+    const foreground = new ForegroundActivity();
     const healing =
       options.healing === false
         ? undefined
@@ -87,6 +89,7 @@ export class StorageNode {
             rings,
             clusterSecret: options.clusterSecret,
             logger,
+            foreground,
             ...(options.healing === undefined ? {} : { config: options.healing }),
             ...(options.clock === undefined ? {} : { clock: options.clock }),
           });
@@ -96,6 +99,7 @@ export class StorageNode {
       store,
       rings,
       resolver,
+      foreground,
       ...(healing === undefined ? {} : { healing, onRingAdopted: () => healing.ringChanged() }),
       clusterSecret: options.clusterSecret,
       logger,

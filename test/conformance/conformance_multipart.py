@@ -1,6 +1,10 @@
 """Multipart uploads: create, upload part, complete (and its retry), abort, list parts and uploads, per the S3 API reference."""
 
 import hashlib
+import socket
+import urllib.parse
+
+from botocore.config import Config
 
 from conformance import case, check, equal, expect_error
 
@@ -38,6 +42,36 @@ def complete_retry(ctx):
     first = ctx.s3.complete_multipart_upload(Bucket=ctx.bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts})
     again = ctx.s3.complete_multipart_upload(Bucket=ctx.bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts})
     equal((again["ETag"], again["Location"], again["Key"]), (first["ETag"], first["Location"], first["Key"]), "the same answer")
+
+
+@case("CompleteMultipartUpload's Location is the object's absolute URL, path-style as the request was")
+def location_path_style(ctx):
+    upload_id, parts = upload(ctx, "dir/a b+c.bin", [b"x" * 10])
+    done = ctx.s3.complete_multipart_upload(Bucket=ctx.bucket, Key="dir/a b+c.bin", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    equal(done["Location"], f"{ctx.endpoint}/{ctx.bucket}/dir%2Fa%20b%2Bc.bin", "Location")
+    equal((done["Bucket"], done["Key"]), (ctx.bucket, "dir/a b+c.bin"), "Bucket and Key")
+
+
+@case("CompleteMultipartUpload's Location is the object's absolute URL, virtual-hosted as the request was")
+def location_virtual_hosted(ctx):
+    # The gateway's base domain is s3.test (see multipart.test.ts); every name under it resolves to the gateway here.
+    port = urllib.parse.urlsplit(ctx.endpoint).port
+    resolve = socket.getaddrinfo
+
+    def to_gateway(host, *rest, **named):
+        return resolve("127.0.0.1" if isinstance(host, str) and host.endswith(".s3.test") else host, *rest, **named)
+
+    socket.getaddrinfo = to_gateway
+    try:
+        config = Config(s3={"addressing_style": "virtual"}, retries={"max_attempts": 1, "mode": "standard"})
+        s3 = ctx.session.client("s3", endpoint_url=f"http://s3.test:{port}", config=config)
+        upload_id = s3.create_multipart_upload(Bucket=ctx.bucket, Key="v/k.bin")["UploadId"]
+        etag = s3.upload_part(Bucket=ctx.bucket, Key="v/k.bin", UploadId=upload_id, PartNumber=1, Body=b"y" * 10)["ETag"]
+        done = s3.complete_multipart_upload(Bucket=ctx.bucket, Key="v/k.bin", UploadId=upload_id, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+        equal(done["Location"], f"http://{ctx.bucket}.s3.test:{port}/v%2Fk.bin", "Location")
+    finally:
+        socket.getaddrinfo = resolve
+    equal(ctx.s3.get_object(Bucket=ctx.bucket, Key="v/k.bin")["Body"].read(), b"y" * 10, "the object, read path-style")
 
 
 @case("a retried completion of an upload with a checksum answers the same checksum")

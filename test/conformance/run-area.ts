@@ -22,7 +22,7 @@ export async function runConformanceArea(t: Test, area: string, options: { timeo
   const env = await isolatedAwsEnv(TEST_CREDENTIALS, dir);
   const probe = await probeClient('python3', ['-c', 'import boto3; print("boto3", boto3.__version__)'], env);
   if (!requireClient(t, 'boto3 (python3)', probe)) return;
-  const result = await runCommand('python3', [RUNNER, '--area', area, '--endpoint', cluster.endpoint, '--bucket-prefix', bucketName(area)], {
+  const result = await runCommand('python3', [RUNNER, '--area', area, '--endpoint', cluster.endpoint, '--bucket-prefix', bucketName(area.replaceAll('_', '-'))], {
     env,
     timeoutMs: options.timeoutMs ?? 300_000,
   });

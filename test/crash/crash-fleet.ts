@@ -9,7 +9,7 @@ import { freePorts, type TesseraProcess } from '../helpers/server.js';
 
 const SECRET = 'crash-test-cluster-secret';
 const CREDENTIALS = { accessKeyId: 'crash-access', secretAccessKey: 'crash-secret' } as const;
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 180_000;
 
 /** One storage node slot: its port and data stay the same across restarts; the process changes. */
 export interface NodeSlot {

@@ -2,7 +2,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { t } from 'tap';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { underCi } from '../helpers/clients.js';
 import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
 import { seededBytes } from '../helpers/bytes.js';
@@ -38,6 +38,14 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'photos/cat.jpg', Body: seededBytes(300_000, 1), ContentType: 'image/jpeg' }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'photos/2024/dog.jpg', Body: seededBytes(1000, 2) }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'readme.txt', Body: 'hello' }));
+  // A versioned bucket: a key with two versions under a delete marker, and a live key beside it.
+  const versioned = 'console-versions';
+  await s3.send(new CreateBucketCommand({ Bucket: versioned }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+  const v1 = (await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'models/net.bin', Body: seededBytes(300_000, 3) }))).VersionId ?? '';
+  const v2 = (await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'models/net.bin', Body: seededBytes(1_000, 4) }))).VersionId ?? '';
+  const marker = (await s3.send(new DeleteObjectCommand({ Bucket: versioned, Key: 'models/net.bin' }))).VersionId ?? '';
+  const digest = (await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'models/net.bin.sha256', Body: 'digest' }))).VersionId ?? '';
 
   const browser: Browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -110,6 +118,53 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   t.equal(new Set(shards.map((row) => row[2])).size, 6, 'on six distinct nodes');
   t.same(shards.map((row) => row[6]), [...Array(4).fill('read rebuilds from parity'), 'no effect', 'no effect'], 'what losing each node would mean');
   await shot('4-object-shard-map');
+
+  // Versions: a key hidden by a delete marker is reached through the version listing, and every version has a shard map.
+  await page.goto(`${cluster.endpoint}/-/console/#/buckets/${versioned}/models/`);
+  await page.waitForSelector('#objects');
+  t.same((await rows(page, 'objects')).map((row) => row[0]), ['net.bin.sha256'], 'the deleted key is hidden from the plain listing');
+  await page.click('#show-versions');
+  await page.waitForSelector('#prefix-versions');
+  const listed = await rows(page, 'prefix-versions');
+  t.same(
+    listed.map((row) => [row[0], row[1], row[2], row[3]]),
+    [
+      ['net.bin', marker, 'latest', 'delete marker'],
+      ['net.bin', v2, '', 'object'],
+      ['net.bin', v1, '', 'object'],
+      ['net.bin.sha256', digest, 'latest', 'object'],
+    ],
+    'every version and delete marker under the prefix, newest first',
+  );
+  await shot('6-prefix-versions');
+  await page.click(`#prefix-versions a[href$="?version=${v1}"]`);
+  await page.waitForFunction(`document.getElementById('shown-version')?.textContent === '${v1}'`);
+  const oldShards = await rows(page, 'shards');
+  t.equal(oldShards.length, 6, 'the noncurrent version has its own shard map');
+  t.ok(oldShards.every((row) => row[4] === 'ok'), 'each of its shards read back through its checksums');
+  t.ok(oldShards.every((row) => row[5] === '75.0 KB'), 'each a quarter of 300 KB');
+  const versions = await rows(page, 'versions');
+  t.same(
+    versions.map((row) => [row[0], row[1], row[2], row[5]]),
+    [
+      [marker, 'latest', 'delete marker', 'open'],
+      [v2, '', 'object', 'open'],
+      [v1, '', 'object', 'shown above'],
+    ],
+    'the key\'s versions, newest first, the one shown marked',
+  );
+  t.equal(await page.$eval('#versions tr.selected td', (td) => td.textContent), v1, 'the shown version is highlighted');
+  await shot('7-version-shard-map');
+  await page.click(`#versions a[href$="?version=${v2}"]`);
+  await page.waitForFunction(`document.getElementById('shown-version')?.textContent === '${v2}'`);
+  t.ok((await rows(page, 'shards')).every((row) => row[4] === 'ok' && row[5] === '250 B'), 'the other version\'s shards');
+  await page.click(`#versions a[href$="?version=${marker}"]`);
+  await page.waitForSelector('#marker-note');
+  t.match(await page.$eval('#marker-note', (el) => el.textContent), /delete marker: it holds no data/, 'a delete marker says it holds no data');
+  t.equal(await page.$('#shards'), null, 'and shows no shard map');
+  await shot('8-delete-marker');
+  const badVersion = await page.evaluate(async (b) => (await fetch(`/-/console/api/object?bucket=${b}&key=models%2Fnet.bin&versionId=nope`)).status, versioned);
+  t.equal(badVersion, 404, 'a malformed version id is the caller\'s error, not the cluster\'s');
 
   // A stopped node shows on the overview and in the shard map.
   await cluster.stopNode(0);

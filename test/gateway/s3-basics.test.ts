@@ -95,10 +95,12 @@ t.test('operations resolve from method, target and sub-resource; unknown sub-res
   t.equal(op('PUT', '/b?policy'), 'PutBucketPolicy');
   t.equal(op('GET', '/b?policyStatus'), 'GetBucketPolicyStatus');
   t.equal(op('GET', '/b?ownershipControls'), 'GetBucketOwnershipControls');
-  t.equal(op('GET', '/b?lifecycle'), 'GetBucketUnconfigured');
+  t.equal(op('GET', '/b?lifecycle'), 'GetBucketLifecycleConfiguration');
+  t.equal(op('PUT', '/b?lifecycle'), 'PutBucketLifecycleConfiguration');
+  t.equal(op('GET', '/b?website'), 'GetBucketUnconfigured');
   t.equal(op('GET', '/b?logging'), 'GetBucketFixedConfiguration');
   t.equal(op('PUT', '/b?publicAccessBlock'), 'PutPublicAccessBlock');
-  t.throws(() => op('PUT', '/b?lifecycle'), { code: 'NotImplemented' }, 'a lifecycle cannot be set');
+  t.throws(() => op('PUT', '/b?website'), { code: 'NotImplemented' }, 'a website cannot be set');
 });
 
 t.test('the operation table names every handler, and each operation has one handler', async (t) => {

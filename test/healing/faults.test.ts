@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { RingLocator, type Ring } from '../../src/placement/index.js';
+import { shardRefOf } from '../../src/rpc/index.js';
 import { shardFileName } from '../../src/storage-node/shard-store.js';
 import { HealingFleet, until, type HealingSlot } from './healing-fleet.js';
 import { ObjectSet } from './object-set.js';
@@ -35,7 +36,7 @@ async function pickShardFiles(fleet: HealingFleet, objects: ObjectSet, ring: Rin
       const slot = fleet.slots.find((s) => s.id === node.id) as HealingSlot;
       const status = await slot.client.objectStatus(objects.bucket, key);
       if (status === null) continue;
-      const file = join(slot.dataDir, 'shards', shardFileName({ bucket: objects.bucket, key, versionId: status.record.versionId, shardIndex: position }));
+      const file = join(slot.dataDir, 'shards', shardFileName(shardRefOf(status.record, position)));
       if (await stat(file).then(() => true, () => false)) files.push(file);
     }
     byObject.push(files);

@@ -9,7 +9,7 @@ import { freePorts, type TesseraProcess } from '../helpers/server.js';
 
 const SECRET = 'healing-test-cluster-secret';
 const CREDENTIALS = { accessKeyId: 'healing-access', secretAccessKey: 'healing-secret' } as const;
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 180_000;
 
 /** One node slot: fixed port and data directory across restarts. */
 export interface HealingSlot {

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { TesseraProcess } from './server.js';
 
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 180_000;
 
 /** Waits `ms`; fleets poll readiness and status because a child process offers no event for them. */
 export function delay(ms: number): Promise<void> {

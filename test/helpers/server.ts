@@ -27,7 +27,7 @@ const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
 /** Output kept per stream: the tail is what explains a failure. */
 const TAIL_BYTES = 64 * 1024;
 /** Generous: seven processes compiling TypeScript at once on a busy 2-core machine. */
-const DEFAULT_START_TIMEOUT_MS = 60_000;
+const DEFAULT_START_TIMEOUT_MS = 180_000;
 const DEFAULT_STOP_TIMEOUT_MS = 5_000;
 const POLL_INTERVAL_MS = 50;
 

@@ -45,7 +45,8 @@ t.test('CORS configuration: NoSuchCORSConfiguration, then put, get back, delete'
   t.same(await sdkError(s3.send(new GetBucketCorsCommand({ Bucket: bucket }))), { name: 'NoSuchCORSConfiguration', status: 404 });
   const noConfig = await preflight({ origin: 'https://app.example.com', 'access-control-request-method': 'GET' });
   t.equal(noConfig.status, 403);
-  t.equal(xmlField(noConfig.body, 'Code'), 'CORSResponse', 'a preflight on a bucket without CORS is 403 CORSResponse');
+  t.equal(xmlField(noConfig.body, 'Code'), 'AccessForbidden', 'a preflight on a bucket without CORS is 403 AccessForbidden');
+  t.equal(xmlField(noConfig.body, 'Message'), 'CORSResponse: CORS is not enabled for this bucket.');
   await s3.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: CORS_RULES } }));
   const got = await s3.send(new GetBucketCorsCommand({ Bucket: bucket }));
   t.same(got.CORSRules, CORS_RULES);
@@ -76,7 +77,7 @@ t.test('OPTIONS preflight is answered unauthenticated from the matching rule', a
   t.equal(anyOrigin.headers['access-control-allow-credentials'], undefined, 'no credentials with a * origin');
 });
 
-t.test('a preflight no rule allows is 403 CORSResponse; a malformed one is 400', async (t) => {
+t.test('a preflight no rule allows is 403 AccessForbidden naming the method and resource; a malformed one is 400', async (t) => {
   for (const headers of [
     { origin: 'https://evil.example.net', 'access-control-request-method': 'GET' },
     { origin: 'https://app.example.com', 'access-control-request-method': 'DELETE' },
@@ -84,7 +85,10 @@ t.test('a preflight no rule allows is 403 CORSResponse; a malformed one is 400',
   ]) {
     const refused = await preflight(headers);
     t.equal(refused.status, 403, JSON.stringify(headers));
-    t.equal(xmlField(refused.body, 'Code'), 'CORSResponse');
+    t.equal(xmlField(refused.body, 'Code'), 'AccessForbidden');
+    t.match(xmlField(refused.body, 'Message'), /^CORSResponse: This CORS request is not allowed\./);
+    t.equal(xmlField(refused.body, 'Method'), headers['access-control-request-method']);
+    t.equal(xmlField(refused.body, 'ResourceType'), 'OBJECT');
     t.equal(refused.headers['access-control-allow-origin'], undefined);
   }
   const noOrigin = await preflight({ 'access-control-request-method': 'GET' });
@@ -170,7 +174,7 @@ t.test('configuration probes answer S3\'s "not configured" errors, not NotImplem
     const response = await rawS3(cluster.endpoint, { method: 'GET', bucket, query: { [name]: '' } });
     t.equal(response.status, 200, `GET ?${name}`);
   }
-  const unsupported = await rawS3(cluster.endpoint, { method: 'PUT', bucket, query: { lifecycle: '' }, body: '<LifecycleConfiguration/>' });
+  const unsupported = await rawS3(cluster.endpoint, { method: 'PUT', bucket, query: { website: '' }, body: '<WebsiteConfiguration/>' });
   t.equal(unsupported.status, 501, 'setting a configuration Tessera cannot honour is NotImplemented');
   t.equal(xmlField(unsupported.body, 'Code'), 'NotImplemented');
 });

@@ -11,7 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey } from '../../src/rpc/index.js';
+import { UPLOADS_BUCKET, shardRefOf, uploadMarkerKey, uploadPartKey } from '../../src/rpc/index.js';
 import { shardFileName } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { morePasses, startGcCluster, until, type GcCluster } from './gc-cluster.js';
@@ -69,7 +69,7 @@ async function partShards(cluster: GcCluster, bucket: string, uploadId: string, 
     const statuses = await cluster.statuses(UPLOADS_BUCKET, key);
     statuses.forEach((status, node) => {
       if (status === null || status.shardIndex === null) return;
-      const file = shardFileName({ bucket: UPLOADS_BUCKET, key, versionId: status.record.versionId, shardIndex: status.shardIndex });
+      const file = shardFileName(shardRefOf(status.record, status.shardIndex));
       shards.push({ node, key, path: join(cluster.dataDirs[node] as string, 'shards', file), sizeBytes: status.shardSizeBytes });
     });
   }

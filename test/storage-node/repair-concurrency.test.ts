@@ -7,7 +7,7 @@ import { t } from 'tap';
 import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
 import { Gateway, ringFromConfig } from '../../src/gateway/index.js';
 import type { RingNode } from '../../src/placement/index.js';
-import { NodeError, type ShardRef } from '../../src/rpc/index.js';
+import { NodeError, shardRefOf, type ShardRef } from '../../src/rpc/index.js';
 import { NodeServer, RingStore, StorageNode, type ShardStore } from '../../src/storage-node/index.js';
 import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
 import { PeerClients, type PeerClient } from '../../src/storage-node/workers/peer-clients.js';
@@ -168,7 +168,7 @@ t.test('concurrent repair rebuilds every missing shard byte-exact, keeps a faile
   for (let i = 0; i < 24; i += 1) {
     const stored = await victim.store.objectStatus(BUCKET, `k${i}`);
     if (stored?.shardIndex === null || stored === undefined) throw new Error(`the victim holds no shard of k${i}`);
-    const ref = { bucket: BUCKET, key: `k${i}`, versionId: stored.record.versionId, shardIndex: stored.shardIndex };
+    const ref = shardRefOf(stored.record, stored.shardIndex);
     originals.set(ref.key, { ref, bytes: await readShard(victim.store, ref) });
   }
 

@@ -12,8 +12,8 @@ import { startGcCluster, until } from './gc-cluster.js';
  * then reads back byte-identical, the rebuilt shard equal to the one that rotted.
  */
 
-/** The shard files of node `dataDir` whose header names `versionId`. */
-async function filesOf(dataDir: string, versionId: string): Promise<string[]> {
+/** The shard files of node `dataDir` whose header names `dataId`. */
+async function filesOf(dataDir: string, dataId: string): Promise<string[]> {
   const found: string[] = [];
   for (const sub of await readdir(join(dataDir, 'shards'))) {
     for (const name of await readdir(join(dataDir, 'shards', sub))) {
@@ -22,7 +22,7 @@ async function filesOf(dataDir: string, versionId: string): Promise<string[]> {
       try {
         const header = Buffer.alloc(SHARD_HEADER_BYTES);
         await handle.read(header, 0, SHARD_HEADER_BYTES, 0);
-        if (header.toString('latin1', 32, 56) === versionId) found.push(path);
+        if (header.toString('latin1', 32, 56) === dataId) found.push(path);
       } finally {
         await handle.close();
       }
@@ -43,7 +43,9 @@ t.test('a rotten shard of a noncurrent version is quarantined on read and rebuil
   const ref = { bucket, key: 'model', versionId: v1, shardIndex: 0 };
   const shardOnVictim = async (): Promise<Buffer> => collect(await cluster.node(victim).readShard(ref, 0, 1_000_000_000));
   const healthy = await shardOnVictim();
-  const [file] = await filesOf(cluster.dataDirs[victim] as string, v1);
+  // Shard headers name the id a version's data was written under, which its record keeps as dataId.
+  const stored = await cluster.node(victim).versionStatus(bucket, 'model', v1);
+  const [file] = await filesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? v1);
   t.ok(file, 'the first data shard of the old version is a file on its node');
   const handle = await open(file as string, 'r+');
   await handle.write(Buffer.from('rot'), 0, 3, SHARD_HEADER_BYTES + 1000);

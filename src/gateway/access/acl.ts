@@ -8,7 +8,12 @@ const PERMISSIONS: readonly AclPermission[] = ['READ', 'WRITE', 'READ_ACP', 'WRI
 /** S3's group URIs: everyone (anonymous included) and every signed request. */
 export const ALL_USERS_URI = 'http://acs.amazonaws.com/groups/global/AllUsers';
 export const AUTHENTICATED_USERS_URI = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
-const GROUPS = new Set([ALL_USERS_URI, AUTHENTICATED_USERS_URI]);
+/**
+ * S3's third group, its server access log writer. Tessera writes no access logs to buckets, so a grant
+ * to it is kept and answered (tools set it with log-delivery-write) but lets no request do anything.
+ */
+export const LOG_DELIVERY_URI = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
+const GROUPS = new Set([ALL_USERS_URI, AUTHENTICATED_USERS_URI, LOG_DELIVERY_URI]);
 
 /**
  * One grant as stored: `grantee` is a canonical user id, or one of the group URIs. The owner's
@@ -30,7 +35,7 @@ export function isPermission(value: unknown): value is AclPermission {
 }
 
 /** S3's canned ACLs. */
-export const CANNED_ACLS = ['private', 'public-read', 'public-read-write', 'authenticated-read', 'bucket-owner-read', 'bucket-owner-full-control'] as const;
+export const CANNED_ACLS = ['private', 'public-read', 'public-read-write', 'authenticated-read', 'bucket-owner-read', 'bucket-owner-full-control', 'log-delivery-write'] as const;
 
 /**
  * The grants a canned ACL stands for. `owner` owns the resource; `bucketOwner` owns its bucket (the
@@ -55,6 +60,9 @@ export function cannedGrants(name: string, owner: string, bucketOwner: string): 
       break;
     case 'bucket-owner-full-control':
       if (bucketOwner !== owner) grants.push({ grantee: bucketOwner, permission: 'FULL_CONTROL' });
+      break;
+    case 'log-delivery-write':
+      grants.push({ grantee: LOG_DELIVERY_URI, permission: 'WRITE' }, { grantee: LOG_DELIVERY_URI, permission: 'READ_ACP' });
       break;
     default:
       throw new S3Error('InvalidArgument', { fields: { ArgumentName: 'x-amz-acl', ArgumentValue: name } });

@@ -37,6 +37,8 @@ export const ACTIONS = {
   's3:PutEncryptionConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketCORS': { on: 'bucket', permission: 'OWNER' },
   's3:PutBucketCORS': { on: 'bucket', permission: 'OWNER' },
+  's3:GetLifecycleConfiguration': { on: 'bucket', permission: 'OWNER' },
+  's3:PutLifecycleConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketTagging': { on: 'bucket', permission: 'OWNER' },
   's3:PutBucketTagging': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketOwnershipControls': { on: 'bucket', permission: 'OWNER' },

@@ -5,10 +5,12 @@ export type ConditionBlock = Record<string, Record<string, string[]>>;
 
 /**
  * What the request offers to conditions, by lower-cased key: `aws:sourceip`, `aws:securetransport`,
- * `aws:username`, `s3:prefix`, `s3:delimiter`, `s3:max-keys`, `s3:x-amz-acl`, `s3:versionid`,
- * `s3:requestobjecttag/<key>`, `s3:existingobjecttag/<key>`, ... A key the request lacks is absent.
+ * `aws:username`, `aws:referer`, `aws:currenttime`, `aws:epochtime`, `s3:prefix`, `s3:delimiter`,
+ * `s3:max-keys`, `s3:x-amz-acl`, `s3:versionid`, `s3:requestobjecttag/<key>`,
+ * `s3:existingobjecttag/<key>`, and the multivalued `s3:requestobjecttagkeys`. A key the request
+ * lacks is absent.
  */
-export type RequestFacts = ReadonlyMap<string, string>;
+export type RequestFacts = ReadonlyMap<string, string | readonly string[]>;
 
 type Compare = (actual: string, expected: string) => boolean;
 
@@ -28,7 +30,28 @@ const STRING: Record<string, { compare: Compare; negated: boolean }> = {
   Bool: { compare: (a, e) => a.toLowerCase() === e.toLowerCase(), negated: false },
   IpAddress: { compare: (a, e) => ipInCidr(a, e), negated: false },
   NotIpAddress: { compare: (a, e) => ipInCidr(a, e), negated: true },
+  DateEquals: { compare: (a, e) => dated(a, e, (x, y) => x === y), negated: false },
+  DateNotEquals: { compare: (a, e) => dated(a, e, (x, y) => x === y), negated: true },
+  DateLessThan: { compare: (a, e) => dated(a, e, (x, y) => x < y), negated: false },
+  DateLessThanEquals: { compare: (a, e) => dated(a, e, (x, y) => x <= y), negated: false },
+  DateGreaterThan: { compare: (a, e) => dated(a, e, (x, y) => x > y), negated: false },
+  DateGreaterThanEquals: { compare: (a, e) => dated(a, e, (x, y) => x >= y), negated: false },
 };
+
+/** A policy date: ISO 8601 (`2026-01-01`, `2026-01-01T12:00:00Z`) or epoch seconds, as AWS reads them. */
+function dateMs(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d{1,12}$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed)) return undefined;
+  const ms = Date.parse(trimmed);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function dated(actual: string, expected: string, test: (a: number, e: number) => boolean): boolean {
+  const a = dateMs(actual);
+  const e = dateMs(expected);
+  return a !== undefined && e !== undefined && test(a, e);
+}
 
 function like(pattern: string, value: string): boolean {
   const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
@@ -87,11 +110,24 @@ export function ipInCidr(address: string, cidr: string): boolean {
   return true;
 }
 
-function operatorOf(name: string): { base: string; ifExists: boolean; nullCheck: boolean } | undefined {
-  if (name === 'Null') return { base: 'Null', ifExists: false, nullCheck: true };
-  const ifExists = name.endsWith('IfExists');
-  const base = ifExists ? name.slice(0, -'IfExists'.length) : name;
-  return Object.hasOwn(STRING, base) ? { base, ifExists, nullCheck: false } : undefined;
+/** How an operator treats a key with several values: `ForAnyValue:`, `ForAllValues:`, or neither. */
+type SetQualifier = 'any' | 'all' | undefined;
+
+interface Operator {
+  base: string;
+  ifExists: boolean;
+  nullCheck: boolean;
+  set: SetQualifier;
+}
+
+function operatorOf(name: string): Operator | undefined {
+  if (name === 'Null') return { base: 'Null', ifExists: false, nullCheck: true, set: undefined };
+  const qualifier = /^(ForAnyValue|ForAllValues):(.+)$/.exec(name);
+  const set: SetQualifier = qualifier === null ? undefined : qualifier[1] === 'ForAnyValue' ? 'any' : 'all';
+  const rest = qualifier === null ? name : (qualifier[2] as string);
+  const ifExists = rest.endsWith('IfExists');
+  const base = ifExists ? rest.slice(0, -'IfExists'.length) : rest;
+  return Object.hasOwn(STRING, base) ? { base, ifExists, nullCheck: false, set } : undefined;
 }
 
 /** Validates a Condition block; every value becomes a list of strings. */
@@ -121,20 +157,36 @@ export function conditionHolds(block: ConditionBlock, facts: RequestFacts): bool
     const op = operatorOf(operator);
     if (op === undefined) return false;
     for (const [key, expected] of Object.entries(keys)) {
-      const actual = facts.get(key.toLowerCase());
+      const fact = facts.get(key.toLowerCase());
       if (op.nullCheck) {
-        if (!expected.some((e) => (e.toLowerCase() === 'true') === (actual === undefined))) return false;
+        if (!expected.some((e) => (e.toLowerCase() === 'true') === (fact === undefined))) return false;
         continue;
       }
       const rule = STRING[op.base] as { compare: Compare; negated: boolean };
-      if (actual === undefined) {
-        // A missing key matches nothing: a positive test fails, a negated one holds; IfExists holds either way.
-        if (op.ifExists || rule.negated) continue;
-        return false;
-      }
-      const hit = expected.some((e) => rule.compare(actual, e));
-      if (hit === rule.negated) return false;
+      if (!keyHolds(op, rule, fact === undefined ? undefined : typeof fact === 'string' ? [fact] : fact, expected)) return false;
     }
   }
   return true;
+}
+
+/**
+ * One key of a condition, as AWS evaluates it. Plain operators: a missing key matches nothing (a
+ * positive test fails, a negated one holds), a present one holds when one of its values matches.
+ * ForAnyValue: some request value passes the test (an empty or missing set fails). ForAllValues:
+ * every request value passes it (an empty or missing set holds). A negated operator's test is that
+ * the value matches none of the policy's values. IfExists: a missing key holds.
+ */
+function keyHolds(op: Operator, rule: { compare: Compare; negated: boolean }, values: readonly string[] | undefined, expected: readonly string[]): boolean {
+  const passes = (value: string): boolean => expected.some((e) => rule.compare(value, e)) !== rule.negated;
+  if (values === undefined || values.length === 0) {
+    if (op.ifExists) return true;
+    if (op.set === 'any') return false;
+    if (op.set === 'all') return true;
+    return rule.negated;
+  }
+  if (op.set === 'all') return values.every(passes);
+  if (op.set === 'any') return values.some(passes);
+  // A plain operator on a key with several values: a positive test needs one match, a negated one none.
+  const hit = values.some((value) => expected.some((e) => rule.compare(value, e)));
+  return hit !== rule.negated;
 }

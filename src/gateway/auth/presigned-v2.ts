@@ -30,6 +30,14 @@ function header(headers: Headers, name: string): string {
   return (Array.isArray(value) ? value.join(',') : value ?? '').trim();
 }
 
+/**
+ * The path SigV2 signs: as sent for path style; for a virtual-hosted-style request the Host's bucket
+ * comes first (`/bucket/key`, `/bucket/` for the bucket itself), as S3 computes it.
+ */
+function signedPath(req: AuthRequest): string {
+  return req.hostBucket === undefined ? req.rawPath : `/${req.hostBucket}${req.rawPath === '' ? '/' : req.rawPath}`;
+}
+
 /** The canonical resource of SigV2: the raw path plus sorted sub-resources. */
 export function canonicalResourceV2(rawPath: string, query: readonly (readonly [string, string])[], rawQueryPairs: readonly string[]): string {
   const present = rawQueryPairs
@@ -81,7 +89,7 @@ export function presignedV2Auth(
     header(req.headers, 'content-md5'),
     header(req.headers, 'content-type'),
     expires,
-    `${canonicalAmzHeaders(req.headers)}${canonicalResourceV2(req.rawPath, query, rawPairs)}`,
+    `${canonicalAmzHeaders(req.headers)}${canonicalResourceV2(signedPath(req), query, rawPairs)}`,
   ].join('\n');
   const expected = createHmac('sha1', secretKey).update(stringToSign, 'utf8').digest('base64');
   if (!signaturesEqual(signature, expected)) {
@@ -133,7 +141,8 @@ export function headerV2Auth(req: AuthRequest, authorization: string, query: rea
   if (secretKey === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: accessKeyId } });
   const rawPairs = req.rawQuery === '' ? [] : req.rawQuery.split('&');
   // S3's canonical resource of a bucket is `/bucket/`, whichever form the path was sent in.
-  const path = /^\/[^/]+$/.test(req.rawPath) ? `${req.rawPath}/` : req.rawPath;
+  const sent = signedPath(req);
+  const path = /^\/[^/]+$/.test(sent) ? `${sent}/` : sent;
   const stringToSign = [
     req.method.toUpperCase(),
     header(req.headers, 'content-md5'),

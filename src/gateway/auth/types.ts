@@ -9,6 +9,8 @@ export interface AuthRequest {
   rawQuery: string;
   /** Node's IncomingHttpHeaders: lower-case names, values latin1-decoded (one char per wire byte). */
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The bucket a virtual-hosted-style request names in its Host; SigV2 signs it as the path's first segment. */
+  hostBucket?: string | undefined;
 }
 
 /** Looks up the secret key of an access key id; undefined when the key is unknown. */

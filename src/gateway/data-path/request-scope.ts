@@ -42,6 +42,8 @@ export interface GatewayServices {
   sealer: ObjectSealer;
   /** Whether SSE-C keys are accepted over plain HTTP (always over HTTPS). */
   sseCustomerKeysOverHttp: boolean;
+  /** Length of a lifecycle rule's "day" (a real day, shortened in tests), for expiry and abort dates. */
+  lifecycleDayMs?: number;
 }
 
 /** What a data-path call needs of the request it serves; a handler passes its RequestContext. */

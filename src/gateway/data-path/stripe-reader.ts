@@ -8,7 +8,7 @@ import {
   type Codec,
   type ObjectLayout,
 } from '../../erasure/index.js';
-import type { NodeClient, ObjectRecord } from '../../rpc/index.js';
+import { shardRefOf, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { quorumError } from '../s3/index.js';
 import { ShardCursor } from './shard-cursor.js';
 import type { ResolvedVersion } from './version-lookup.js';
@@ -185,7 +185,7 @@ class StripeReader {
         const node = this.holders.get(shardIndex) as NodeClient;
         const start = stripeShardOffsetBytes(this.layout, stripe);
         const stream = await node.readShard(
-          { bucket: this.record.bucket, key: this.record.key, versionId: this.record.versionId, shardIndex },
+          shardRefOf(this.record, shardIndex),
           start,
           this.shardEndBytes - start,
           { signal: this.options.signal },

@@ -45,7 +45,8 @@ export interface VerifiedBody {
 
 /**
  * Writes a new version of bucket/key from `body`: prepares its shards on a write quorum, runs `finish`
- * (the body's last checks) and `beforeCommit`, then commits the record; aborts the shards if any fails.
+ * (the body's last checks) and `beforeCommit`, then commits the record under a version id taken at
+ * that moment; aborts the shards if any fails.
  */
 export async function storeVersion(
   ctx: RequestScope,
@@ -61,6 +62,7 @@ export async function storeVersion(
   const target: WriteTarget = {
     bucket,
     key,
+    // The id the shards are prepared under; the version's own id is taken at commit (below).
     versionId: services.clock.next(),
     nodes: services.cluster.nodesFor(bucket, key),
     erasure: services.erasure,
@@ -91,7 +93,11 @@ export async function storeVersion(
   const record: ObjectRecord = {
     bucket,
     key,
-    versionId: target.versionId,
+    // Taken now, with every shard durable and every check passed (under the lease when exclusive): the
+    // version's place in the key's history is when it commits, so of overlapping writes the one that
+    // completes last is the newest. The shards keep the id they were prepared under.
+    versionId: services.clock.next(),
+    dataId: target.versionId,
     deleted: false,
     sizeBytes,
     etag: `"${encryption === undefined ? verified.md5Hex : encryption.etagOf(verified.md5Hex)}"`,

@@ -1,8 +1,8 @@
 import { aclFromHeaders, aclsEnabled, ownerOnly, parseAclXml, renderAcl, type Grant } from '../access/index.js';
 import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, refusePublicAcl, type RequestContext } from '../http/index.js';
-import { S3Error } from '../s3/index.js';
-import { requireCurrentVersion, requireNullVersion } from './current-version.js';
+import { S3Error, versionIdParam } from '../s3/index.js';
+import { requireVersion } from './current-version.js';
 import { knownUser, refuseAclHeadersWithBody } from './request-acl.js';
 import { updateObjectAcl } from './object-acl-update.js';
 
@@ -53,25 +53,26 @@ export async function putBucketAcl(ctx: RequestContext): Promise<void> {
   await ctx.reply.send();
 }
 
-/** GetObjectAcl. */
+/** GetObjectAcl: of the current version, or of the one `versionId` names (noncurrent ones too). */
 export async function getObjectAcl(ctx: RequestContext): Promise<void> {
   const name = bucketOf(ctx);
-  requireNullVersion(ctx);
+  const key = keyOf(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
   const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
-  const { record } = await requireCurrentVersion(ctx, name, keyOf(ctx), { bucket });
+  const { record } = await requireVersion(ctx, name, key, versionId, { bucket });
   const owner = objectOwnerOf(ctx, bucket, record);
   const users = ctx.services.users;
   const grants = aclsEnabled(bucket) ? record.grants : undefined;
   await ctx.reply.type('application/xml').send(renderAcl(owner, effectiveGrants(owner, grants), (id) => users.displayName(id)));
 }
 
-/** PutObjectAcl: replaces the current version's ACL in place. */
+/** PutObjectAcl: replaces the ACL of the current version, or of the one `versionId` names, in place. */
 export async function putObjectAcl(ctx: RequestContext): Promise<void> {
   const name = bucketOf(ctx);
   const key = keyOf(ctx);
-  requireNullVersion(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
   const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
-  const version = await requireCurrentVersion(ctx, name, key, { bucket });
+  const version = await requireVersion(ctx, name, key, versionId, { bucket });
   const owner = objectOwnerOf(ctx, bucket, version.record);
   const grants = await requestedAcl(ctx, owner, bucketOwnerOf(ctx, bucket));
   refusePublicAcl(bucket, grants);

@@ -4,7 +4,7 @@ import { bucketOf, header, keyOf, requireObjectAccess, type RequestContext } fro
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.js';
-import { requireVersion } from './current-version.js';
+import { readVersion, requireVersion } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
 import { attributesOf, refuseObjectLockHeaders } from './object-attributes.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
@@ -14,29 +14,39 @@ import { MAX_PUT_BYTES } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /**
- * The copy source's current version after its bucket, version id, SSE-C key (the
- * x-amz-copy-source-server-side-encryption-customer-* headers) and x-amz-copy-source-if-* checks.
+ * Opens the copy source: its current (or named) version after its bucket, SSE-C key (the
+ * x-amz-copy-source-server-side-encryption-customer-* headers), READ permission and x-amz-copy-source-if-*
+ * checks, then the bytes `rangeOf` picks from it, streamed through the normal read path. Like a GET, a
+ * source read that races an overwrite of the source looks again (readVersion).
  */
-async function resolveSource(ctx: RequestContext, source: CopySource, sourceSse: SseRequest): Promise<ResolvedVersion> {
-  const sourceBucket = await ctx.services.buckets.require(source.bucket, metadataSignal(ctx));
-  const version = await requireVersion(ctx, source.bucket, source.key, versionIdParam(source.versionId, source.key));
-  ctx.services.sealer.checkAccess(version.record.encryption, sourceSse);
-  // Reading the source needs READ on it, as a GetObject would.
-  requireObjectAccess(ctx, sourceBucket, version.record, 'READ', 's3:GetObject');
-  checkCopySourceConditions(ctx, version.record);
-  return version;
-}
-
-/** Streams [offset, offset + length) of the source through the normal read path. */
-async function sourceBytes(ctx: RequestContext, version: ResolvedVersion, offsetBytes: number, lengthBytes: number, sourceSse: SseRequest): Promise<AsyncIterable<Uint8Array>> {
+async function openSource(
+  ctx: RequestContext,
+  source: CopySource,
+  sourceSse: SseRequest,
+  rangeOf: (record: ObjectRecord) => { start: number; length: number },
+): Promise<{ version: ResolvedVersion; body: AsyncGenerator<Uint8Array> }> {
   const { services } = ctx;
-  return openStoredObject(services, version, offsetBytes, lengthBytes, {
-    codec: services.codec,
-    signal: ctx.signal,
-    stallTimeoutMs: services.stallTimeoutMs,
-    logger: ctx.request.log,
-    dataKeyOf: (field) => services.sealer.dataKey(field, sourceSse),
-  });
+  const sourceBucket = await services.buckets.require(source.bucket, metadataSignal(ctx));
+  const versionId = versionIdParam(source.versionId, source.key);
+  const { version, opened } = await readVersion(
+    ctx,
+    () => requireVersion(ctx, source.bucket, source.key, versionId),
+    (found) => {
+      services.sealer.checkAccess(found.record.encryption, sourceSse);
+      // Reading the source needs READ on it, as a GetObject would.
+      requireObjectAccess(ctx, sourceBucket, found.record, 'READ', 's3:GetObject');
+      checkCopySourceConditions(ctx, found.record);
+      const { start, length } = rangeOf(found.record);
+      return openStoredObject(services, found, start, length, {
+        codec: services.codec,
+        signal: ctx.signal,
+        stallTimeoutMs: services.stallTimeoutMs,
+        logger: ctx.request.log,
+        dataKeyOf: (field) => services.sealer.dataKey(field, sourceSse),
+      });
+    },
+  );
+  return { version, body: opened };
 }
 
 function directiveOf(ctx: RequestContext, name: 'x-amz-metadata-directive' | 'x-amz-tagging-directive'): 'COPY' | 'REPLACE' {
@@ -96,13 +106,20 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   }
   const target = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
   const aclFields = objectAclFields(ctx, target);
-  const version = await resolveSource(ctx, source, sourceSse);
+  const { version, body } = await openSource(ctx, source, sourceSse, (record) => {
+    if (record.sizeBytes > MAX_PUT_BYTES) {
+      throw new S3Error('InvalidRequest', { message: `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}` });
+    }
+    return { start: 0, length: record.sizeBytes };
+  });
   const from = version.record;
-  if (from.sizeBytes > MAX_PUT_BYTES) {
-    throw new S3Error('InvalidRequest', { message: `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}` });
-  }
   const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
-  await check?.();
+  try {
+    await check?.();
+  } catch (err) {
+    await body.return(undefined);
+    throw err;
+  }
   const attributes: VersionAttributes = {
     contentType: requestAttributes?.contentType ?? from.contentType,
     userMetadata: requestAttributes?.userMetadata ?? from.userMetadata,
@@ -113,7 +130,6 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   };
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
-  const body = await sourceBytes(ctx, version, 0, from.sizeBytes, sourceSse);
   const encryption = ctx.services.sealer.forBody(targetSse);
   const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, exclusive: check !== undefined, encryption });
   setSseHeaders(ctx, record.encryption, targetSse);
@@ -159,10 +175,11 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
   // The part is sealed with the upload's data key; an SSE-C upload needs its key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, partSse);
-  const version = await resolveSource(ctx, source, sourceSse);
-  const { start, length } = copyRange(ctx, version.record.sizeBytes);
-  if (length > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(MAX_PUT_BYTES) } });
-  const body = await sourceBytes(ctx, version, start, length, sourceSse);
+  const { body } = await openSource(ctx, source, sourceSse, (record) => {
+    const range = copyRange(ctx, record.sizeBytes);
+    if (range.length > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(MAX_PUT_BYTES) } });
+    return range;
+  });
   const record = await writeStream(
     ctx,
     UPLOADS_BUCKET,

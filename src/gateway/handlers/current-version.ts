@@ -67,6 +67,34 @@ async function findVersion(ctx: RequestContext, bucket: string, key: string, ver
   return version;
 }
 
+/** How many times a read looks its key up again when the version it found cannot be read yet. */
+const READ_ATTEMPTS = 5;
+
+/**
+ * Looks a version up (`lookup`, told which attempt this is) and starts reading it (`open`: the request's
+ * checks against the version, then the first bytes). A read racing a write of the same key can pick a
+ * version that fewer than k nodes hold right then (a newer one committing, or this one just superseded):
+ * it looks again and reads what is current, rather than fail a request while every node is up. Only a
+ * ServiceUnavailable from `open` is retried; every other answer goes to the client as it is. GET, HEAD,
+ * CopyObject and UploadPartCopy read through here.
+ */
+export async function readVersion<T>(
+  ctx: RequestContext,
+  lookup: (attempt: number) => Promise<ResolvedVersion>,
+  open: (version: ResolvedVersion) => Promise<T>,
+): Promise<{ version: ResolvedVersion; opened: T }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const version = await lookup(attempt);
+    try {
+      return { version, opened: await open(version) };
+    } catch (err) {
+      const raced = err instanceof S3Error && err.code === 'ServiceUnavailable';
+      if (!raced || attempt >= READ_ATTEMPTS || ctx.signal.aborted) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+    }
+  }
+}
+
 function markerHeaders(version: ResolvedVersion): Record<string, string> {
   return { 'x-amz-delete-marker': 'true', 'x-amz-version-id': s3VersionId(version.record) };
 }

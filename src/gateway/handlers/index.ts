@@ -12,6 +12,7 @@ export {
   putBucketVersioning,
 } from './bucket-config.js';
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
+export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './bucket-lifecycle.js';
 export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket-encryption.js';
 export {
   deleteBucketPolicy,
@@ -29,4 +30,5 @@ export { listObjectVersions, listObjectsHandler } from './list-objects.js';
 export { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
 export { listMultipartUploads, listParts } from './multipart-listing.js';
 export { deleteObject, getObject, headObject, putObject } from './object.js';
+export { postObject } from './post-object.js';
 export { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './tagging.js';

@@ -4,6 +4,7 @@ import { listObjects, metadataSignal, type ListRequest } from '../data-path/inde
 import { bucketOf, keyOf, type RequestContext } from '../http/index.js';
 import { compareUtf8, listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
 import { requireUpload, uploadIdOf } from './upload-lookup.js';
+import { setAbortHeaders } from './lifecycle-dates.js';
 
 const XML = 'application/xml';
 
@@ -34,6 +35,7 @@ export async function listParts(ctx: RequestContext): Promise<void> {
   const uploadMarker = await requireUpload(ctx, bucket, key, uploadId);
   const upload = uploadMarker.upload;
   const initiator = ownerElement(ctx, await bucketOwnerNamed(ctx, bucket), uploadMarker);
+  if (upload !== undefined) setAbortHeaders(ctx, await ctx.services.buckets.require(bucket, metadataSignal(ctx)), key, upload.initiatedMs);
   const prefix = `${uploadMarkerKey(bucket, uploadId)}/`;
   const page = await listObjects(
     ctx.services.cluster.allNodes(),

@@ -4,7 +4,7 @@ import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type
 import { acquireKeyLease, bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
-import { renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
+import { objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
 import {
   checkCompletionHeaders,
   checkPartAlgorithm,
@@ -13,6 +13,7 @@ import {
   uploadChecksumOf,
 } from './multipart-checksums.js';
 import { attributesOf } from './object-attributes.js';
+import { setAbortHeaders } from './lifecycle-dates.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -70,17 +71,19 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   // One data key for the whole upload, sealed in its marker; every part gets a nonce of its own.
   const encryption = ctx.services.sealer.newUpload(sse);
   const uploadId = newUploadId(ctx);
+  const initiatedMs = ctx.services.clock.nowMs();
   const { tags, ...rest } = attributes;
   const marker: ObjectRecord = {
     ...deleteMarker(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId)),
     deleted: false,
     ...rest,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
-    upload: { bucket, key, initiatedMs: ctx.services.clock.nowMs(), ...checksum },
+    upload: { bucket, key, initiatedMs, ...checksum },
     ...(encryption === undefined ? {} : { encryption }),
   };
   await commitRecord(ctx, marker);
   setSseHeaders(ctx, encryption, sse);
+  setAbortHeaders(ctx, bucketRecord, key, initiatedMs);
   if (checksum.checksumAlgorithm !== undefined) ctx.reply.header('x-amz-checksum-algorithm', checksum.checksumAlgorithm);
   if (checksum.checksumType !== undefined) ctx.reply.header('x-amz-checksum-type', checksum.checksumType);
   await ctx.reply.type(XML).send(renderXml('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: uploadId }));
@@ -174,8 +177,15 @@ async function completedParts(ctx: RequestContext, bucket: string, uploadId: str
 }
 
 /** The answer S3 gives a completion, first time or retried. */
-function completionResult(bucket: string, key: string, etag: string, checksum?: { algorithm: string; value: string; type: string }): string {
-  const result: Record<string, unknown> = { Location: `/${bucket}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: etag };
+function completionResult(ctx: RequestContext, bucket: string, key: string, etag: string, checksum?: { algorithm: string; value: string; type: string }): string {
+  const location = objectLocation({
+    protocol: ctx.request.protocol === 'https' ? 'https' : 'http',
+    host: ctx.request.headers.host ?? ctx.request.hostname,
+    bucket,
+    key,
+    virtualHosted: ctx.target.virtualHosted,
+  });
+  const result: Record<string, unknown> = { Location: location, Bucket: bucket, Key: key, ETag: etag };
   if (checksum !== undefined) {
     result[`Checksum${checksum.algorithm}`] = checksum.value;
     result['ChecksumType'] = checksum.type;
@@ -202,7 +212,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
     if (sse.kind !== 'none') ctx.services.sealer.checkAccess(found.encryption, sse);
     setSseHeaders(ctx, found.encryption, sse);
-    await ctx.reply.type(XML).send(completionResult(bucket, key, closed.manifestEtag, closed.manifestChecksum));
+    await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, closed.manifestEtag, closed.manifestChecksum));
     return;
   }
   if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
@@ -250,6 +260,10 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const release = preconditions === undefined ? undefined : await acquireKeyLease(ctx, bucket, key);
   try {
     if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+    // The version id orders by commit: taken after the parts were checked and the lease taken, so a
+    // PUT that completes while this completion is still checking its parts is older than it.
+    manifest.versionId = ctx.services.clock.next();
+    manifest.lastModifiedMs = ctx.services.clock.nowMs();
     await commitRecord(ctx, manifest);
   } finally {
     await release?.();
@@ -257,7 +271,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
   if (versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
-  await ctx.reply.type(XML).send(completionResult(bucket, key, etag, checksum));
+  await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, etag, checksum));
 }
 
 /** AbortMultipartUpload: the upload disappears; its parts become garbage. */

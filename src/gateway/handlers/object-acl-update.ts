@@ -5,7 +5,7 @@ import type { RequestContext } from '../http/index.js';
 import { quorumError } from '../s3/index.js';
 
 /**
- * Replaces the ACL of an object's current version in place, through the same revisioned update as
+ * Replaces the ACL of one version of an object in place, through the same revisioned update as
  * its tags (the version's tags travel unchanged): no data is rewritten, and among copies of one
  * version the newest revision wins.
  */

@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
 import { metadataSignal, openStoredObject } from '../data-path/index.js';
-import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
+import { bucketOf, header, keyOf, refuseUnlistedMiss, type RequestContext } from '../http/index.js';
 import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
-import { requireVersion } from './current-version.js';
+import { readVersion, requireVersion } from './current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from './object-attributes.js';
+import { setExpirationHeader } from './lifecycle-dates.js';
 import { objectAclFields } from './request-acl.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -69,16 +70,23 @@ function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boo
 
 /** GetObject: resolve the newest version, then stream (a range of) it. */
 export async function getObject(ctx: RequestContext): Promise<void> {
-  await sendObject(ctx, false);
+  await sendObjectOrMiss(ctx, false);
 }
 
 /** HeadObject: GetObject's answer without the body. */
 export async function headObject(ctx: RequestContext): Promise<void> {
-  await sendObject(ctx, true);
+  await sendObjectOrMiss(ctx, true);
 }
 
-/** How many times a GET looks its key up again when the version it found cannot be read yet. */
-const READ_ATTEMPTS = 5;
+/** A missing key is NoSuchKey only to those who may list the bucket; AccessDenied to others, as in S3. */
+async function sendObjectOrMiss(ctx: RequestContext, headOnly: boolean): Promise<void> {
+  try {
+    await sendObject(ctx, headOnly);
+  } catch (err) {
+    if (err instanceof S3Error && err.code === 'NoSuchKey') await refuseUnlistedMiss(ctx);
+    throw err;
+  }
+}
 
 async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -88,47 +96,38 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const sse = readSseOf(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
   const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
-  let lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
-  lookup.catch(() => undefined);
-  await bucketRecord;
-  let version: Awaited<typeof lookup>;
-  let part: ReturnType<typeof selectedPart>;
-  let range: ReturnType<typeof parseRange>;
-  let chunks: AsyncGenerator<Uint8Array> | undefined;
-  for (let attempt = 1; ; attempt += 1) {
-    version = await lookup;
-    const { record } = version;
-    services.sealer.checkAccess(record.encryption, sse);
-    checkReadConditions(ctx, record);
-    part = selectedPart(ctx, record);
-    range = part?.range ?? parseRange(header(ctx, 'range'), record.sizeBytes);
-    try {
+  const firstLookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
+  firstLookup.catch(() => undefined);
+  const bucketEntry = await bucketRecord;
+  const { version, opened } = await readVersion(
+    ctx,
+    (attempt) => (attempt === 1 ? firstLookup : requireVersion(ctx, bucket, key, versionId, { withInlineShards: true })),
+    async (found) => {
+      const { record } = found;
+      services.sealer.checkAccess(record.encryption, sse);
+      checkReadConditions(ctx, record);
+      const part = selectedPart(ctx, record);
+      const range = part?.range ?? parseRange(header(ctx, 'range'), record.sizeBytes);
       // The first bytes are in hand before any header is set: a read that cannot start is a clean S3 error.
-      chunks = headOnly
+      const chunks = headOnly
         ? undefined
-        : await openStoredObject(services, version, range?.start ?? 0, range === undefined ? record.sizeBytes : range.end - range.start + 1, {
+        : await openStoredObject(services, found, range?.start ?? 0, range === undefined ? record.sizeBytes : range.end - range.start + 1, {
             codec: services.codec,
             signal: ctx.signal,
             stallTimeoutMs: services.stallTimeoutMs,
             logger: ctx.request.log,
             dataKeyOf: (field) => services.sealer.dataKey(field, sse),
           });
-      break;
-    } catch (err) {
-      // A read racing a write of the same key can pick a version that fewer than k nodes hold right
-      // then (a newer one committing, or this one just superseded): look again and read what is
-      // current, rather than fail a request while every node is up.
-      const raced = err instanceof S3Error && err.code === 'ServiceUnavailable';
-      if (!raced || attempt >= READ_ATTEMPTS || ctx.signal.aborted) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-      lookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: true });
-    }
-  }
+      return { part, range, chunks };
+    },
+  );
+  const { part, range, chunks } = opened;
   const { record } = version;
   const length = range === undefined ? record.sizeBytes : range.end - range.start + 1;
   setObjectHeaders(ctx, record, range !== undefined);
   if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
   setSseHeaders(ctx, record.encryption, sse);
+  if (versionId === undefined) setExpirationHeader(ctx, bucketEntry, record);
   if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   if (range !== undefined && length > 0) {
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);

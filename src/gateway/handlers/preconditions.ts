@@ -69,7 +69,11 @@ export function writePreconditionsOf(ctx: RequestContext): WritePreconditions | 
  */
 export async function checkWritePreconditions(ctx: RequestContext, bucket: string, key: string, conditions: WritePreconditions): Promise<void> {
   const { services } = ctx;
-  const version = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx));
+  const newest = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), { withDeleteMarkers: true });
+  // The write's id, taken after this check, must order after what the check saw even when another
+  // gateway's clock runs ahead of this one's (a delete marker included).
+  if (newest !== null) services.clock.observe(newest.record.versionId);
+  const version = newest?.record.deleted === true ? null : newest;
   if (conditions.ifNoneMatchAny && version !== null) {
     throw new S3Error('PreconditionFailed', { fields: { Condition: 'If-None-Match' } });
   }

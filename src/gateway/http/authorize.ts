@@ -12,6 +12,7 @@ import {
   type Policy,
   type PolicyDecision,
   type Principal,
+  type RequestFacts,
   type S3Action,
 } from '../access/index.js';
 import { metadataSignal } from '../data-path/index.js';
@@ -24,8 +25,8 @@ export interface RequestAccess {
   action: S3Action;
   /** Set for object actions a policy has not already allowed: the permission the object's ACL must give. */
   objectPermission: AclPermission | 'OWNER' | undefined;
-  /** The condition keys the request offers to policies (lower-case names). */
-  facts: Map<string, string>;
+  /** The condition keys the request offers to policies (lower-case names; a few hold several values). */
+  facts: Map<string, string | string[]>;
 }
 
 type Scope = Omit<RequestContext, 'access'>;
@@ -62,11 +63,18 @@ function header(ctx: Scope, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The condition keys a request offers: source address, transport, user, listing parameters, ACL and tag headers. */
-function factsOf(ctx: Scope, principal: Principal): Map<string, string> {
-  const facts = new Map<string, string>();
+/** The condition keys a request offers: source address, transport, time, referer, user, listing parameters, ACL and tag headers. */
+function factsOf(ctx: Scope, principal: Principal): Map<string, string | string[]> {
+  const facts = new Map<string, string | string[]>();
   facts.set('aws:sourceip', ctx.request.ip);
   facts.set('aws:securetransport', ctx.request.protocol === 'https' ? 'true' : 'false');
+  const nowMs = ctx.services.clock.nowMs();
+  facts.set('aws:currenttime', new Date(nowMs).toISOString());
+  facts.set('aws:epochtime', String(Math.floor(nowMs / 1000)));
+  const referer = header(ctx, 'referer');
+  if (referer !== undefined) facts.set('aws:referer', referer);
+  const userAgent = header(ctx, 'user-agent');
+  if (userAgent !== undefined) facts.set('aws:useragent', userAgent);
   if (principal.kind !== 'anonymous') {
     facts.set('aws:username', principal.name);
     facts.set('aws:userid', principal.canonicalId);
@@ -85,13 +93,15 @@ function factsOf(ctx: Scope, principal: Principal): Map<string, string> {
   }
   const tagging = header(ctx, 'x-amz-tagging');
   if (tagging !== undefined) {
-    for (const [key, value] of Object.entries(parseTaggingHeader(tagging))) facts.set(`s3:requestobjecttag/${key.toLowerCase()}`, value);
+    const tags = parseTaggingHeader(tagging);
+    for (const [key, value] of Object.entries(tags)) facts.set(`s3:requestobjecttag/${key.toLowerCase()}`, value);
+    facts.set('s3:requestobjecttagkeys', Object.keys(tags));
   }
   return facts;
 }
 
 /** The policies that speak about this request: the bucket's and the user's own, each evaluated. */
-function policyDecision(ctx: Scope, bucket: BucketRecord | undefined, principal: Principal, action: S3Action, facts: ReadonlyMap<string, string>): PolicyDecision {
+function policyDecision(ctx: Scope, bucket: BucketRecord | undefined, principal: Principal, action: S3Action, facts: RequestFacts): PolicyDecision {
   if (principal.kind === 'admin') return 'none';
   const { bucket: name, key } = ctx.target;
   const resource = name === undefined ? 'arn:aws:s3:::*' : key === undefined ? `arn:aws:s3:::${name}` : `arn:aws:s3:::${name}/${key}`;
@@ -182,4 +192,20 @@ export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key:
 /** BlockPublicAcls: AccessDenied for a request that would set an ACL granting AllUsers or AuthenticatedUsers. */
 export function refusePublicAcl(bucket: BucketRecord, grants: readonly Grant[] | undefined): void {
   if (bucket.publicAccessBlock?.blockPublicAcls === true && grants?.some(isPublicGrant) === true) throw new S3Error('AccessDenied');
+}
+
+/**
+ * A read of a key that does not exist answers NoSuchKey only to a requester allowed to list the
+ * bucket (s3:ListBucket); anyone else gets AccessDenied, as from S3, so that the answer does not tell
+ * which keys exist. Throws that AccessDenied; returns when the miss may be told.
+ */
+export async function refuseUnlistedMiss(ctx: RequestContext): Promise<void> {
+  const { principal } = ctx.access;
+  const name = ctx.target.bucket;
+  if (principal.kind === 'admin' || name === undefined) return;
+  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const scoped = { ...ctx, target: { ...ctx.target, key: undefined } };
+  const decision = policyDecision(scoped, bucket, principal, 's3:ListBucket', ctx.access.facts);
+  if (decision === 'allow') return;
+  if (decision === 'deny' || !aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), 'READ')) throw new S3Error('AccessDenied');
 }

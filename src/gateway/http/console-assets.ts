@@ -63,6 +63,8 @@ form#signin label { display: block; margin-bottom: 10px; }
 form#signin input { display: block; width: 100%; padding: 6px; margin-top: 4px; }
 .error { color: #b3261e; }
 .crumbs a { margin-right: 4px; }
+tr.selected td { background: #e8f1ff; }
+.marker { color: #6b7280; font-style: italic; }
 `;
 
 const CONSOLE_JS = `'use strict';
@@ -151,21 +153,28 @@ const pages = {
     let crumbs = '<a href="#/buckets">Buckets</a> / <a href="#/buckets/' + encodeURIComponent(bucket) + '/">' + esc(bucket) + '</a> / ';
     let walked = '';
     for (const part of prefix.split('/').filter((p) => p !== '')) { walked += part + '/'; crumbs += '<a href="#/buckets/' + encodeURIComponent(bucket) + '/' + walked.split('/').map(encodeURIComponent).join('/') + '">' + esc(part) + '</a> / '; }
-    let html = '<h1>' + esc(bucket) + '</h1><p class="crumbs">' + crumbs + '</p><table id="objects"><tr><th>Key</th><th>Size</th><th>Last modified</th><th>Version</th></tr>';
+    let html = '<h1>' + esc(bucket) + '</h1><p class="crumbs">' + crumbs + '</p><p><a id="show-versions" href="#/versions/' + encodeURIComponent(bucket) + '/' + prefix.split('/').map(encodeURIComponent).join('/') + '">Show every version and delete marker</a></p><table id="objects"><tr><th>Key</th><th>Size</th><th>Last modified</th><th>Version</th></tr>';
     for (const p of list.prefixes) html += '<tr><td><a href="#/buckets/' + encodeURIComponent(bucket) + '/' + p.split('/').map(encodeURIComponent).join('/') + '">' + esc(p.slice(prefix.length)) + '</a></td><td></td><td></td><td></td></tr>';
     for (const o of list.objects) html += '<tr><td><a href="#/object/' + encodeURIComponent(bucket) + '/' + o.key.split('/').map(encodeURIComponent).join('/') + '">' + esc(o.key.slice(prefix.length)) + '</a></td><td class="num">' + bytes(o.sizeBytes) + '</td><td>' + when(o.lastModifiedMs) + '</td><td>' + esc(o.versionId) + '</td></tr>';
     if (list.prefixes.length + list.objects.length === 0) html += '<tr><td colspan="4">Nothing under this prefix.</td></tr>';
     return html + '</table>' + (list.truncated ? '<p>More keys exist than one page shows.</p>' : '');
   },
-  async object(args) {
+  async object(args, params) {
     const bucket = args[0];
     const key = args.slice(1).join('/');
-    const o = await api('object?bucket=' + encodeURIComponent(bucket) + '&key=' + encodeURIComponent(key));
+    const version = params.get('version');
+    const query = 'bucket=' + encodeURIComponent(bucket) + '&key=' + encodeURIComponent(key);
+    const [o, v] = await Promise.all([api('object?' + query + (version === null ? '' : '&versionId=' + encodeURIComponent(version))), api('versions?' + query)]);
     let html = '<h1>' + esc(key) + '</h1><p class="crumbs"><a href="#/buckets">Buckets</a> / <a href="#/buckets/' + encodeURIComponent(bucket) + '/">' + esc(bucket) + '</a></p>';
-    if (!o.found) return html + '<p class="warn">No node of this key\\'s set holds a version of it.</p>';
+    const versions = versionTable(bucket, key, v, o.found ? o.s3VersionId : version);
+    if (!o.found) return html + '<p class="warn">No node of this key\\'s set holds ' + (version === null ? 'a version of it' : 'version ' + esc(version)) + '.</p>' + versions;
+    if (o.deleted) {
+      return html + '<div class="cards"><div class="card">Delete marker<b>' + when(o.lastModifiedMs) + '</b>' + esc(o.s3VersionId) + '</div></div>' +
+        '<p class="marker" id="marker-note">This version is a delete marker: it holds no data, only a record on each node of the key\\'s set.</p>' + versions;
+    }
     const health = o.healthyShards < o.dataShards ? '<b class="bad">unreadable</b>' : o.healthyShards < o.shards.length ? '<b class="warn">below full redundancy</b>' : '<b class="ok">fully redundant</b>';
     html += '<div class="cards"><div class="card">Size<b>' + bytes(o.sizeBytes) + '</b>' + esc(o.contentType) + '</div><div class="card">Health' + health + o.healthyShards + ' of ' + o.shards.length + ' shards</div>' +
-      '<div class="card">Placement<b>partition ' + o.partition + '</b>ring epoch ' + o.ringEpoch + ', ' + o.dataShards + ' + ' + o.parityShards + '</div><div class="card">Version<b>' + when(o.lastModifiedMs) + '</b>' + esc(o.versionId) + '</div></div>';
+      '<div class="card">Placement<b>partition ' + o.partition + '</b>ring epoch ' + o.ringEpoch + ', ' + o.dataShards + ' + ' + o.parityShards + '</div><div class="card">Version<b id="shown-version">' + esc(o.s3VersionId) + '</b>' + when(o.lastModifiedMs) + '</div></div>';
     if (o.parts > 0) html += '<p>Multipart object: ' + o.parts + ' parts, each stored as a version of its own.</p>';
     html += '<h2>Shard map</h2><table id="shards"><tr><th>Shard</th><th>Kind</th><th>Node</th><th>Address</th><th>State</th><th>Bytes</th><th>If this node is lost</th></tr>';
     for (const s of o.shards) {
@@ -173,17 +182,51 @@ const pages = {
         '<td class="' + stateClass(s.state) + '">' + esc(s.state) + (s.detail ? ' (' + esc(s.detail) + ')' : '') + '</td><td class="num">' + bytes(s.sizeBytes) + '</td>' +
         '<td class="' + (s.ifLost === 'unreadable' ? 'bad' : s.ifLost === 'no effect' ? 'ok' : 'warn') + '">' + esc(s.ifLost) + '</td></tr>';
     }
-    return html + '</table>';
+    return html + '</table>' + versions;
+  },
+  async versions(args) {
+    const bucket = args[0];
+    const prefix = args.slice(1).join('/');
+    const list = await api('prefix-versions?bucket=' + encodeURIComponent(bucket) + '&prefix=' + encodeURIComponent(prefix));
+    let html = '<h1>' + esc(bucket) + ': versions</h1><p class="crumbs"><a href="#/buckets">Buckets</a> / <a href="#/buckets/' + encodeURIComponent(bucket) + '/' + prefix.split('/').map(encodeURIComponent).join('/') + '">' + esc(bucket) + '/' + esc(prefix) + '</a></p>';
+    html += '<table id="prefix-versions"><tr><th>Key</th><th>Version</th><th>Latest</th><th>Kind</th><th>Size</th><th>Last modified</th></tr>';
+    for (const p of list.prefixes) html += '<tr><td><a href="#/versions/' + encodeURIComponent(bucket) + '/' + p.split('/').map(encodeURIComponent).join('/') + '">' + esc(p.slice(prefix.length)) + '</a></td><td></td><td></td><td></td><td></td><td></td></tr>';
+    for (const x of list.versions) {
+      html += '<tr><td><a href="' + versionHref(bucket, x.key, x.versionId) + '">' + esc(x.key.slice(prefix.length)) + '</a></td><td>' + esc(x.versionId) + '</td><td>' + (x.isLatest ? 'latest' : '') + '</td>' +
+        '<td' + (x.deleteMarker ? ' class="marker">delete marker' : '>object') + '</td><td class="num">' + (x.deleteMarker ? '' : bytes(x.sizeBytes)) + '</td><td>' + when(x.lastModifiedMs) + '</td></tr>';
+    }
+    if (list.prefixes.length + list.versions.length === 0) html += '<tr><td colspan="6">Nothing under this prefix.</td></tr>';
+    return html + '</table>' + (list.truncated ? '<p>More versions exist than one page shows.</p>' : '');
   },
 };
 
+function versionHref(bucket, key, versionId) {
+  return '#/object/' + encodeURIComponent(bucket) + '/' + key.split('/').map(encodeURIComponent).join('/') + '?version=' + encodeURIComponent(versionId);
+}
+
+/** Every version and delete marker of one key, newest first, each a link to its own shard map. */
+function versionTable(bucket, key, v, shown) {
+  let html = '<h2>Versions</h2><table id="versions"><tr><th>Version</th><th>Latest</th><th>Kind</th><th>Size</th><th>Last modified</th><th>Shard map</th></tr>';
+  for (const x of v.versions) {
+    const here = x.versionId === shown;
+    html += '<tr' + (here ? ' class="selected"' : '') + '><td>' + esc(x.versionId) + '</td><td>' + (x.isLatest ? 'latest' : '') + '</td>' +
+      '<td' + (x.deleteMarker ? ' class="marker">delete marker' : '>' + (x.multipart ? 'object (multipart)' : 'object')) + '</td>' +
+      '<td class="num">' + (x.deleteMarker ? '' : bytes(x.sizeBytes)) + '</td><td>' + when(x.lastModifiedMs) + '</td>' +
+      '<td>' + (here ? 'shown above' : '<a class="open-version" href="' + versionHref(bucket, key, x.versionId) + '">open</a>') + '</td></tr>';
+  }
+  if (v.versions.length === 0) html += '<tr><td colspan="6">No versions.</td></tr>';
+  return html + '</table>' + (v.truncated ? '<p>Older versions exist than this list shows.</p>' : '');
+}
+
 async function render() {
-  const [name, ...rest] = location.hash.replace(/^#\\/?/, '').split('/');
+  const [path, search] = location.hash.replace(/^#\\/?/, '').split('?');
+  const [name, ...rest] = path.split('/');
   const page = pages[name] ? name : 'overview';
   const args = rest.map(decodeURIComponent);
-  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === (page === 'object' ? 'buckets' : page));
+  const params = new URLSearchParams(search || '');
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === (page === 'object' || page === 'versions' ? 'buckets' : page));
   try {
-    const html = await pages[page](args);
+    const html = await pages[page](args, params);
     $('signin').hidden = true; $('nav').hidden = false;
     $('page').innerHTML = html;
     document.body.dataset.page = page;

@@ -1,11 +1,13 @@
+import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RingLocator } from '../../placement/index.js';
 import { inspectShards, type NodeClient } from '../../rpc/index.js';
 import type { CredentialStore } from '../auth/index.js';
 import { listObjects, type GatewayServices } from '../data-path/index.js';
-import { parseTarget } from '../s3/index.js';
+import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 import { CONSOLE_ASSETS } from './console-assets.js';
 import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
+import { keyVersions, prefixVersions } from './console-versions.js';
 
 /** Where the console lives: bucket "-" in path style, which no S3 bucket can be. */
 export const CONSOLE_PATH = '/-/console/';
@@ -55,6 +57,8 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
         if (answer === undefined) return reply.code(404).send({ error: 'no such page' });
         return reply.send(answer);
       } catch (err) {
+        // A bad argument (an unknown bucket, a malformed version id) is the caller's; anything else the cluster's.
+        if (err instanceof S3Error && err.status < 500) return reply.code(err.status).send({ error: err.message, code: err.code });
         request.log.warn({ err }, 'console request failed');
         return reply.code(503).send({ error: (err as Error).message });
       }
@@ -99,6 +103,8 @@ async function readBody(request: FastifyRequest): Promise<string> {
 async function api(page: string, query: URLSearchParams, options: ConsoleOptions, user: string): Promise<unknown> {
   const { services } = options;
   const signal = AbortSignal.timeout(NODE_TIMEOUT_MS * 2);
+  // One listener per node cursor of a listing: a fan-out, not a leak.
+  setMaxListeners(0, signal);
   switch (page) {
     case 'overview':
       return overview(options, user);
@@ -135,19 +141,35 @@ async function api(page: string, query: URLSearchParams, options: ConsoleOptions
         truncated: listed.isTruncated,
       };
     }
+    case 'versions': {
+      const bucket = query.get('bucket') ?? '';
+      const key = query.get('key') ?? '';
+      await services.buckets.require(bucket, signal);
+      return { bucket, key, ...(await keyVersions(services, bucket, key, signal)) };
+    }
+    case 'prefix-versions': {
+      const bucket = query.get('bucket') ?? '';
+      const prefix = query.get('prefix') ?? '';
+      await services.buckets.require(bucket, signal);
+      return { bucket, prefix, ...(await prefixVersions(services, bucket, prefix, signal)) };
+    }
     case 'object': {
       const bucket = query.get('bucket') ?? '';
       const key = query.get('key') ?? '';
+      // A version by its S3 id (`null` included), current or not; without one, the newest.
+      const versionId = versionIdParam(query.get('versionId') ?? undefined, key);
       const ring = services.cluster.current;
       const placement = new RingLocator(ring).locate(bucket, key);
       const nodes: NodeClient[] = services.cluster.nodesFor(bucket, key);
-      const health = await inspectShards(nodes, bucket, key, { timeoutMs: NODE_TIMEOUT_MS, dataShards: services.erasure.dataShards });
+      const health = await inspectShards(nodes, bucket, key, { versionId, timeoutMs: NODE_TIMEOUT_MS, dataShards: services.erasure.dataShards });
       const record = health.record;
-      if (record === undefined) return { bucket, key, found: false, ringEpoch: ring.epoch, partition: placement.partition, shards: health.shards };
+      if (record === undefined) return { bucket, key, found: false, requestedVersionId: versionId ?? null, ringEpoch: ring.epoch, partition: placement.partition, shards: health.shards };
       return {
         bucket,
         key,
         found: true,
+        requestedVersionId: versionId ?? null,
+        s3VersionId: s3VersionId(record),
         versionId: record.versionId,
         deleted: record.deleted,
         sizeBytes: record.sizeBytes,

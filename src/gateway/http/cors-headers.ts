@@ -16,13 +16,15 @@ function setCorsHeaders(reply: FastifyReply, rule: CorsRule, origin: string): vo
 
 /**
  * Answers a CORS preflight (`OPTIONS`, unauthenticated as in S3) from the bucket's rules: 200 with the
- * Access-Control-* headers of the first matching rule, 403 CORSResponse when none matches.
+ * Access-Control-* headers of the first matching rule, else 403 AccessForbidden whose message starts
+ * `CORSResponse:` and whose Method and ResourceType name what was asked, as S3 answers.
  */
 export async function answerPreflight(
   reply: FastifyReply,
   headers: Readonly<Record<string, string | string[] | undefined>>,
   bucketRecord: (signal: AbortSignal) => Promise<BucketRecord>,
   signal: AbortSignal,
+  resourceType: 'BUCKET' | 'OBJECT' = 'OBJECT',
 ): Promise<void> {
   const single = (name: string): string | undefined => {
     const value = headers[name];
@@ -34,11 +36,14 @@ export async function answerPreflight(
   if (method === undefined) throw new S3Error('BadRequest', { message: 'Invalid Access-Control-Request-Method: null' });
   const requested = (single('access-control-request-headers') ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
   const record = await bucketRecord(signal);
-  if (record.cors === undefined) throw new S3Error('CORSResponse');
+  const fields = { Method: method, ResourceType: resourceType };
+  if (record.cors === undefined) throw new S3Error('AccessForbidden', { fields });
   const rule = matchCorsRule(record.cors, origin, method, requested);
   if (rule === undefined) {
-    throw new S3Error('CORSResponse', {
-      message: "This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+    throw new S3Error('AccessForbidden', {
+      // S3's own text, its misspelling included: clients and people search for it.
+      message: "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+      fields,
     });
   }
   setCorsHeaders(reply, rule, origin);

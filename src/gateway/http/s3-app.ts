@@ -36,7 +36,7 @@ export type OperationRouter = (
   method: string,
   target: S3Target,
   headers: Readonly<Record<string, string | string[] | undefined>>,
-) => { name: string; handler: Handler; action: S3Action };
+) => { name: string; handler: Handler; action: S3Action; authorizedByHandler?: boolean | undefined };
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {
@@ -139,7 +139,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const bucket = target.bucket;
       if (bucket === undefined) throw new S3Error('BadRequest', { message: 'A CORS preflight names a bucket.' });
       const signal = AbortSignal.timeout(services.metadataTimeoutMs);
-      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal);
+      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal, target.key === undefined ? 'BUCKET' : 'OBJECT');
       return reply;
     },
   });
@@ -167,7 +167,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
       const auth = await authenticateRequest(
-        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers },
+        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers, hostBucket: target.virtualHosted ? target.bucket : undefined },
         services,
       );
       request.s3User = auth.anonymous ? undefined : auth.accessKeyId;
@@ -186,7 +186,12 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       }
       try {
         const scope = { request, reply, target, auth, signal: disconnect.signal, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
-        const ctx = { ...scope, access: await authorize(scope, principal, operation.action) };
+        // An operation that authorises in its handler (POST upload) starts as the request's sender and nothing more.
+        const access =
+          operation.authorizedByHandler === true
+            ? { principal, action: operation.action, objectPermission: undefined, facts: new Map<string, string | string[]>() }
+            : await authorize(scope, principal, operation.action);
+        const ctx = { ...scope, access };
         await applyCors(ctx);
         await operation.handler(ctx);
       } finally {

@@ -4,7 +4,6 @@
  */
 export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
   'object-lock': 'ObjectLockConfigurationNotFoundError',
-  lifecycle: 'NoSuchLifecycleConfiguration',
   website: 'NoSuchWebsiteConfiguration',
   replication: 'ReplicationConfigurationNotFoundError',
 } as const;

@@ -43,6 +43,11 @@ export function parseCorsXml(text: string): CorsRule[] {
     }
     oneWildcard('AllowedOrigin', allowedOrigins);
     oneWildcard('AllowedHeader', allowedHeaders);
+    // Browsers take Access-Control-Expose-Headers literally, so S3 refuses a pattern there.
+    const wildcard = exposeHeaders.find((name) => name.includes('*'));
+    if (wildcard !== undefined) {
+      throw new S3Error('InvalidRequest', { message: `ExposeHeader "${wildcard}" contains wildcard. We currently do not support wildcard for ExposeHeader.` });
+    }
     const rule: CorsRule = { allowedOrigins, allowedMethods, allowedHeaders, exposeHeaders };
     const id = fields['ID'];
     if (typeof id === 'string' && id !== '') rule.id = id;

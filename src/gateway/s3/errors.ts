@@ -7,6 +7,8 @@ import { TesseraError } from '../../common/index.js';
 export const S3_ERRORS = {
   AccessControlListNotSupported: { status: 400, message: 'The bucket does not allow ACLs' },
   AccessDenied: { status: 403, message: 'Access Denied' },
+  // S3's answer to a CORS preflight it refuses: the message says why, after `CORSResponse: `.
+  AccessForbidden: { status: 403, message: 'CORSResponse: CORS is not enabled for this bucket.' },
   AuthorizationHeaderMalformed: { status: 400, message: 'The authorization header is malformed.' },
   AuthorizationQueryParametersError: { status: 400, message: 'Error parsing the X-Amz-Credential parameter.' },
   BadDigest: { status: 400, message: 'The Content-MD5 or checksum you specified did not match what we received.' },
@@ -14,7 +16,6 @@ export const S3_ERRORS = {
   BucketAlreadyExists: { status: 409, message: 'The requested bucket name is not available.' },
   BucketAlreadyOwnedByYou: { status: 409, message: 'Your previous request to create the named bucket succeeded and you already own it.' },
   BucketNotEmpty: { status: 409, message: 'The bucket you tried to delete is not empty.' },
-  CORSResponse: { status: 403, message: 'CORS is not enabled for this bucket.' },
   EntityTooLarge: { status: 400, message: 'Your proposed upload exceeds the maximum allowed object size.' },
   EntityTooSmall: { status: 400, message: 'Your proposed upload is smaller than the minimum allowed object size.' },
   ExpiredToken: { status: 400, message: 'The provided token has expired.' },
@@ -28,6 +29,7 @@ export const S3_ERRORS = {
   InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
   InvalidEncryptionAlgorithmError: { status: 400, message: 'The encryption request you specified is not valid. Supported value: AES256.' },
   InvalidDigest: { status: 400, message: 'The Content-MD5 or checksum you specified is not valid.' },
+  InvalidPolicyDocument: { status: 400, message: 'The content of the form does not meet the conditions specified in the policy document.' },
   InvalidPart: { status: 400, message: 'One or more of the specified parts could not be found.' },
   InvalidPartNumber: { status: 416, message: 'The requested partnumber is not satisfiable' },
   InvalidPartOrder: { status: 400, message: 'The list of parts was not in ascending order.' },
@@ -38,6 +40,8 @@ export const S3_ERRORS = {
   KeyTooLongError: { status: 400, message: 'Your key is too long.' },
   MalformedTrailerError: { status: 400, message: 'The request contained trailing data that was not well-formed or did not conform to our published schema.' },
   MalformedXML: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
+  MalformedPOSTRequest: { status: 400, message: 'The body of your POST request is not well-formed multipart/form-data.' },
+  MaxPostPreDataLengthExceededError: { status: 400, message: 'Your POST request fields preceding the upload file were too large.' },
   MetadataTooLarge: { status: 400, message: 'Your metadata headers exceed the maximum allowed metadata size.' },
   MethodNotAllowed: { status: 405, message: 'The specified method is not allowed against this resource.' },
   MissingContentLength: { status: 411, message: 'You must provide the Content-Length HTTP header.' },

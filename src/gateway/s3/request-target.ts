@@ -9,6 +9,8 @@ export interface S3Target {
   query: Map<string, string>;
   rawPath: string;
   rawQuery: string;
+  /** The bucket came from the Host header (virtual-hosted style), not from the path. */
+  virtualHosted: boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export function parseTarget(rawUrl: string, host: string | undefined, baseDomain
     bucket = bucket === '' ? undefined : decodeComponent(bucket, false);
   }
   if (key !== undefined) validateKey(key);
-  return { bucket, key, query, rawPath, rawQuery };
+  return { bucket, key, query, rawPath, rawQuery, virtualHosted: hostBucket !== undefined };
 }
 
 function bucketFromHost(host: string | undefined, baseDomain: string | undefined): string | undefined {

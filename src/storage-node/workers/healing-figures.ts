@@ -74,6 +74,22 @@ export class HealingFigures {
     bytesFreed: 0,
   };
 
+  /** Lifecycle rules applied on the keys this node leads: totals since start. */
+  readonly lifecycle = {
+    passes: 0,
+    passStartedMs: null as number | null,
+    lastPassMs: null as number | null,
+    keysScanned: 0,
+    /** Current versions expired: a delete marker (versioned bucket) or a tombstone written over them. */
+    expired: 0,
+    /** Noncurrent versions removed for good (NoncurrentVersionExpiration). */
+    noncurrentRemoved: 0,
+    /** Delete markers removed that were their key's only version (ExpiredObjectDeleteMarker). */
+    markersRemoved: 0,
+    /** Multipart uploads aborted (AbortIncompleteMultipartUpload). */
+    uploadsAborted: 0,
+  };
+
   /** A plain copy with derived figures (rates, progress, estimated time left). */
   snapshot(nowMs: number): HealingSnapshot {
     const { scrub, repair, rebalance } = this;
@@ -89,6 +105,7 @@ export class HealingFigures {
         etaSeconds: rebalance.done ? 0 : rebalanceRate === 0 ? null : Math.max(0, rebalance.total - rebalance.scanned) / rebalanceRate,
       },
       gc: { ...this.gc },
+      lifecycle: { ...this.lifecycle },
     };
   }
 }
@@ -100,4 +117,5 @@ export interface HealingSnapshot {
   audit: HealingFigures['audit'];
   rebalance: HealingFigures['rebalance'] & { progress: number; etaSeconds: number | null };
   gc: HealingFigures['gc'];
+  lifecycle: HealingFigures['lifecycle'];
 }

@@ -3,8 +3,10 @@ import type { NodeWorkStatus, WorkerReport } from '../../rpc/index.js';
 import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import { AuditWorker } from './audit-worker.js';
+import type { ForegroundActivity } from './foreground.js';
 import { GcWorker } from './gc-worker.js';
 import { HealingFigures } from './healing-figures.js';
+import { LifecycleWorker } from './lifecycle-worker.js';
 import type { HealingControl } from './healing-routes.js';
 import { PeerClients } from './peer-clients.js';
 import { RebalanceWorker } from './rebalance-worker.js';
@@ -26,6 +28,8 @@ export interface HealingOptions {
   clusterSecret: string;
   logger: Logger;
   config?: Partial<HealingConfig>;
+  /** The node's client traffic, which every worker gives way to. */
+  foreground?: ForegroundActivity | undefined;
   clock?: () => number;
 }
 
@@ -34,7 +38,7 @@ export class Healing implements HealingControl {
   readonly figures = new HealingFigures();
   private readonly options: HealingOptions;
   private readonly peers: PeerClients;
-  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner };
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
 
   constructor(options: HealingOptions) {
     this.options = options;
@@ -43,12 +47,13 @@ export class Healing implements HealingControl {
     const { nodeId, store, rings } = options;
     const logger = options.logger.child({ component: 'healing' });
     const clock = options.clock ?? Date.now;
+    const { foreground } = options;
     // Each repair and each partition audit holds at most one connection to a peer at a time: pools this
     // large serve both at full concurrency, so a repair never waits behind audits or other repairs for one.
     this.peers = new PeerClients(options.clusterSecret, { connectionsPerPeer: config.repairConcurrency + config.auditConcurrency });
     const cursors = store.metadata;
     const repair = new RepairWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, concurrency: config.repairConcurrency, clock });
-    const repairRunner = new WorkerRunner({ worker: repair, cursors, logger, idleMs: 2_000, limits: { bytesPerSecond: config.repairBytesPerSecond }, clock });
+    const repairRunner = new WorkerRunner({ worker: repair, cursors, logger, foreground, idleMs: 2_000, limits: { bytesPerSecond: config.repairBytesPerSecond }, clock });
     const scrub = new ScrubWorker({ store, figures: this.figures, onQuarantine: () => repairRunner.kick(), clock });
     const audit = new AuditWorker({
       nodeId,
@@ -78,13 +83,26 @@ export class Healing implements HealingControl {
       clock,
     });
     this.runners = {
-      scrub: new WorkerRunner({ worker: scrub, cursors, logger, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
+      scrub: new WorkerRunner({ worker: scrub, cursors, logger, foreground, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
       repair: repairRunner,
-      audit: new WorkerRunner({ worker: audit, cursors, logger, idleMs: config.auditIntervalMs, clock }),
+      audit: new WorkerRunner({ worker: audit, cursors, logger, foreground, idleMs: config.auditIntervalMs, clock }),
       ...(config.rebalance
-        ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
+        ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, foreground, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
         : {}),
-      ...(config.gc ? { gc: new WorkerRunner({ worker: gc, cursors, logger, idleMs: config.gcIntervalMs, limits: { itemsPerSecond: config.gcKeysPerSecond }, clock }) } : {}),
+      ...(config.gc ? { gc: new WorkerRunner({ worker: gc, cursors, logger, foreground, idleMs: config.gcIntervalMs, limits: { itemsPerSecond: config.gcKeysPerSecond }, clock }) } : {}),
+      ...(config.lifecycle
+        ? {
+            lifecycle: new WorkerRunner({
+              worker: new LifecycleWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, dayMs: config.lifecycleDaySeconds * 1000, clock }),
+              cursors,
+              logger,
+              foreground,
+              idleMs: config.lifecycleIntervalMs,
+              limits: { itemsPerSecond: config.lifecycleKeysPerSecond },
+              clock,
+            }),
+          }
+        : {}),
     };
   }
 
@@ -115,14 +133,14 @@ export class Healing implements HealingControl {
   workStatus(): NodeWorkStatus {
     const clock = this.options.clock ?? Date.now;
     const snapshot = this.figures.snapshot(clock());
-    const { scrub, repair, audit, rebalance, gc } = this.runners;
+    const { scrub, repair, audit, rebalance, gc, lifecycle } = this.runners;
     const off = (name: string): WorkerReport => ({ name, running: false, worker: { enabled: false } });
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
       quarantinedShards: this.options.store.stats.quarantinedShards,
       figures: snapshot,
-      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc') },
+      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle') },
     };
   }
 }

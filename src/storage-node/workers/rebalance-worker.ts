@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
 import type { Ring, RingLocator } from '../../placement/index.js';
-import { decideQuorum, fanOut, isNewerVersion, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
+import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
@@ -184,7 +184,7 @@ export class RebalanceWorker implements Worker {
 
   private async copyShard(stored: StoredObject, target: PeerClient, signal: AbortSignal): Promise<number> {
     const { record } = stored;
-    const ref = { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex: stored.shardIndex as number };
+    const ref = shardRefOf(record, stored.shardIndex as number);
     const shard = await this.options.store.openShard(ref, 0, Number.MAX_SAFE_INTEGER);
     const { sizeBytes } = await target.putShard(ref, record.erasure, Readable.from(shard.chunks, { objectMode: false }), { signal });
     await target.commit({ record, shardIndex: ref.shardIndex }, { signal });

@@ -1,5 +1,5 @@
 import type { RingNode } from '../../placement/index.js';
-import { fanOut, type ObjectRecord } from '../../rpc/index.js';
+import { fanOut, shardRefOf, type ObjectRecord } from '../../rpc/index.js';
 import type { QuarantineEntry } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import { CodecCache, NotEnoughSources, openShardRebuild } from './shard-rebuilder.js';
@@ -227,7 +227,7 @@ export class RepairWorker implements ParallelWorker {
     }
     this.rebuildStarted();
     try {
-      const ref = { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex: task.shardIndex };
+      const ref = shardRefOf(record, task.shardIndex);
       let sources = this.placedSources(task);
       let asked = false;
       if (sources === null) {

@@ -1,3 +1,4 @@
+import { shardRefOf } from '../../rpc/index.js';
 import type { HashIndexEntry } from '../metadata-store.js';
 import { ShardCorruptError } from '../shard-file.js';
 import { ShardStoreError, type ShardStore } from '../shard-store.js';
@@ -81,7 +82,7 @@ export class ScrubWorker implements Worker {
     const { store, figures } = this.options;
     const stored = await store.metadata.getObject(entry.bucket, entry.key);
     if (stored === undefined || stored.shardIndex === null) return 0;
-    const ref = { bucket: entry.bucket, key: entry.key, versionId: stored.record.versionId, shardIndex: stored.shardIndex };
+    const ref = shardRefOf(stored.record, stored.shardIndex);
     if (await store.metadata.isQuarantined(ref)) return 0;
     let bytes = 0;
     try {

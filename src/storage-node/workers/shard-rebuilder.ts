@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createCodec, objectLayout, stripeBlockSizeBytes, type Codec } from '../../erasure/index.js';
-import type { ObjectRecord } from '../../rpc/index.js';
+import { shardRefOf, type ObjectRecord } from '../../rpc/index.js';
 import { ShardStoreError } from '../shard-store-error.js';
 import type { PeerClient } from './peer-clients.js';
 
@@ -111,7 +111,7 @@ export async function openShardRebuild(
         const answers = await Promise.allSettled(
           batch.map(async (index) => {
             const client = sources.get(index) as PeerClient;
-            const ref = { bucket: record.bucket, key: record.key, versionId: record.versionId, shardIndex: index };
+            const ref = shardRefOf(record, index);
             return { index, reader: new BlockReader(await client.readShard(ref, 0, layout.shardSizeBytes, { signal })) };
           }),
         );

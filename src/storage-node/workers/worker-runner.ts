@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/index.js';
+import { FOREGROUND_YIELD_FACTOR, MAX_FOREGROUND_YIELD_MS, type ForegroundActivity } from './foreground.js';
 import { RateLimiter, type RateLimits } from './rate-limiter.js';
 import type { Worker, WorkerStatus } from './worker.js';
 
@@ -31,6 +32,8 @@ export interface WorkerRunnerOptions {
   errorBackoffMs?: number;
   /** Steps run at once; the worker's own `concurrency` (a ParallelWorker's) or 1 when absent. */
   concurrency?: number;
+  /** The node's client traffic: a step that ran while clients were served is followed by a pause (foreground.ts). */
+  foreground?: ForegroundActivity | undefined;
   clock?: () => number;
 }
 
@@ -47,12 +50,15 @@ export interface RunnerStatus {
   limits: RateLimits;
   /** Steps run at once. */
   lanes: number;
+  /** Steps followed by a pause because the node was serving clients meanwhile. */
+  yields: number;
   worker: WorkerStatus;
 }
 
 /**
- * Runs one worker until closed: step, persist the cursor, pace to the rate limits, and pause when the
- * worker is idle. `kick()` ends a pause at once (new work was queued, or an operator asked for a pass).
+ * Runs one worker until closed: step, persist the cursor, pace to the rate limits, give way to client
+ * traffic (a step that ran while the node served clients is followed by a pause of a few times its
+ * length, except in a pass an operator asked to run fast), and pause when the worker is idle. `kick()` ends a pause at once (new work was queued, or an operator asked for a pass).
  * A parallel worker's steps run in several lanes, each stepping on its own; the rate limits hold for
  * all of them together, and close() returns only once every lane has stopped.
  */
@@ -77,6 +83,7 @@ export class WorkerRunner {
   private rateWindow = { startMs: 0, bytes: 0, items: 0 };
   private rates = { bytesPerSecond: 0, itemsPerSecond: 0 };
   private unlimitedPass = false;
+  private yields = 0;
 
   constructor(options: WorkerRunnerOptions) {
     this.options = options;
@@ -133,6 +140,7 @@ export class WorkerRunner {
       ...this.rates,
       limits: this.limiter.current,
       lanes: this.lanes,
+      yields: this.yields,
       worker: this.worker.status(),
     };
   }
@@ -144,6 +152,8 @@ export class WorkerRunner {
       try {
         // Another lane's finished work may still be ahead of the limits.
         await this.limiter.waitForBudget(signal);
+        const foreground = this.options.foreground;
+        const startedMs = foreground?.now() ?? 0;
         const result = await worker.step(signal);
         this.steps += 1;
         if (result.cursor !== this.savedCursor) {
@@ -152,6 +162,11 @@ export class WorkerRunner {
         }
         this.account(result.bytes, result.items);
         await this.limiter.consume(result.bytes, result.items, signal);
+        if (foreground !== undefined && !this.unlimitedPass && foreground.activeSince(startedMs)) {
+          const yieldMs = Math.min(MAX_FOREGROUND_YIELD_MS, (foreground.now() - startedMs) * FOREGROUND_YIELD_FACTOR);
+          if (yieldMs > 0) await sleep(yieldMs, undefined, { signal, ref: false }).catch(() => undefined);
+          this.yields += 1;
+        }
         idle = result.idle;
         if (idle && this.unlimitedPass) {
           this.unlimitedPass = false;

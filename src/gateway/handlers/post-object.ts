@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { metadataSignal, storeVersion } from '../data-path/index.js';
+import { authorizePostForm, bucketOf, decodedBody, header, type RequestContext } from '../http/index.js';
+import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, s3VersionId, validateKey, type SizeRange } from '../s3/index.js';
+import { attributesOf } from './object-attributes.js';
+import { setSseHeaders, writeSseOf } from './object-encryption.js';
+import { readPostForm, type FormHead } from './post-form.js';
+import { objectAclFields } from './request-acl.js';
+import { MAX_PUT_BYTES } from './upload-body.js';
+
+/** Form fields that sign the form: they are not object attributes. */
+const SIGNING_FIELDS = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature', 'x-amz-security-token']);
+/** Form fields that become the object's attributes, under the header name a PUT would use. */
+const ATTRIBUTE_FIELDS: Record<string, string> = {
+  'content-type': 'content-type',
+  'cache-control': 'cache-control',
+  'content-disposition': 'content-disposition',
+  'content-encoding': 'content-encoding',
+  expires: 'expires',
+  acl: 'x-amz-acl',
+};
+
+/**
+ * POST Object: a browser upload. The form's fields before the file carry the key, the object's
+ * attributes and (signed forms) a policy document with its signature; the policy's conditions are
+ * checked, the signer is authorised as for PutObject, and only then the file part streams into the
+ * same write path as a PUT. The answer follows `success_action_redirect` (303) or
+ * `success_action_status` (200, 201 with a PostResponse document, else 204).
+ */
+export async function postObject(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const contentType = header(ctx, 'content-type') ?? '';
+  if (!/^multipart\/form-data\s*;/i.test(contentType)) {
+    throw new S3Error('PreconditionFailed', {
+      message: 'Bucket POST must be of the enclosure-type multipart/form-data',
+      fields: { Condition: 'Bucket POST must be of the enclosure-type-multipart/form-data' },
+    });
+  }
+  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const { decoder, done: bodyDone } = decodedBody(ctx);
+  const form = readPostForm(decoder, contentType);
+  const formHead = await form.head;
+  const { fields } = formHead;
+  const key = objectKeyOf(formHead);
+  let range: SizeRange = { minBytes: 0, maxBytes: undefined };
+  const writeCtx = await authorizePostForm(ctx, fields, key, formHeaders(fields, ctx), () => {
+    range = policyRange(fields, bucket, ctx.services.clock.nowMs());
+  });
+  const attributes = attributesOf(writeCtx);
+  Object.assign(attributes, objectAclFields(writeCtx, bucketRecord));
+  const sse = writeSseOf(writeCtx, bucketRecord.encryption);
+  const md5 = createHash('md5');
+  const record = await storeVersion(
+    writeCtx,
+    bucket,
+    key,
+    attributes,
+    sizedFile(formHead.file, range, md5),
+    async (sizeBytes) => {
+      // The whole body must be well-formed (and match any hash its headers declare) before the object is visible.
+      await Promise.all([form.done, bodyDone]);
+      if (sizeBytes < range.minBytes) {
+        throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(sizeBytes), MinSizeAllowed: String(range.minBytes) } });
+      }
+      return { md5Hex: md5.digest('hex'), checksums: [] };
+    },
+    { encryption: ctx.services.sealer.forBody(sse) },
+  );
+  setSseHeaders(writeCtx, record.encryption, sse);
+  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  const location = objectLocation(ctx, bucket, key);
+  ctx.reply.header('etag', record.etag).header('location', location);
+  const redirect = redirectTarget(fields.get('success_action_redirect') ?? fields.get('redirect'), bucket, key, record.etag);
+  if (redirect !== undefined) {
+    await ctx.reply.status(303).header('location', redirect).send();
+    return;
+  }
+  const status = fields.get('success_action_status');
+  if (status === '201') {
+    const body = renderXml('PostResponse', { Location: location, Bucket: bucket, Key: key, ETag: record.etag }, { namespace: false });
+    await ctx.reply.status(201).type('application/xml').send(body);
+    return;
+  }
+  await ctx.reply.status(status === '200' ? 200 : 204).send();
+}
+
+/** The form's key with `${filename}` replaced by the file's name; InvalidArgument when there is none. */
+function objectKeyOf(head: FormHead): string {
+  const raw = head.fields.get('key');
+  if (raw === undefined) {
+    throw new S3Error('InvalidArgument', {
+      message: "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
+      fields: { ArgumentName: 'key', ArgumentValue: '' },
+    });
+  }
+  const key = raw.split('${filename}').join(head.filename);
+  if (key === '') throw new S3Error('InvalidArgument', { message: 'User key must have a length greater than 0.', fields: { ArgumentName: 'key', ArgumentValue: '' } });
+  validateKey(key);
+  return key;
+}
+
+/** The file sizes allowed: the signed policy's conditions checked, or no policy (an anonymous form). */
+function policyRange(fields: ReadonlyMap<string, string>, bucket: string, nowMs: number): SizeRange {
+  const encoded = fields.get('policy');
+  if (encoded === undefined) return { minBytes: 0, maxBytes: undefined };
+  return checkPostPolicy(parsePostPolicy(encoded), fields, bucket, nowMs);
+}
+
+/**
+ * The form's fields as the headers of the PUT they stand for: attributes under their header names,
+ * x-amz-* (metadata, encryption, ...) as they are, `tagging` (a Tagging document) as x-amz-tagging.
+ */
+function formHeaders(fields: ReadonlyMap<string, string>, ctx: RequestContext): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const host = header(ctx, 'host');
+  if (host !== undefined) headers.host = host;
+  for (const [name, value] of fields) {
+    const mapped = ATTRIBUTE_FIELDS[name];
+    if (mapped !== undefined) headers[mapped] = value;
+    else if (name.startsWith('x-amz-') && !SIGNING_FIELDS.has(name)) headers[name] = value;
+  }
+  const tagging = fields.get('tagging');
+  if (tagging !== undefined) {
+    const tags = parseTaggingXml(tagging, MAX_OBJECT_TAGS);
+    headers['x-amz-tagging'] = new URLSearchParams(Object.entries(tags)).toString();
+  }
+  return headers;
+}
+
+/** The file part, counted and hashed on its way to the shards; EntityTooLarge as soon as it passes the limit. */
+async function* sizedFile(file: AsyncIterable<Buffer>, range: SizeRange, md5: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+  const maxBytes = Math.min(range.maxBytes ?? MAX_PUT_BYTES, MAX_PUT_BYTES);
+  let bytes = 0;
+  for await (const data of file) {
+    bytes += data.length;
+    if (bytes > maxBytes) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(maxBytes) } });
+    md5.update(data);
+    yield data;
+  }
+}
+
+/** The new object's URL, in the addressing style the request used. */
+function objectLocation(ctx: RequestContext, bucket: string, key: string): string {
+  const pathStyle = ctx.target.rawPath.replace(/\/$/, '') !== '';
+  const path = `${pathStyle ? `/${encodeURIComponent(bucket)}` : ''}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
+  return `${ctx.request.protocol}://${header(ctx, 'host') ?? 'localhost'}${path}`;
+}
+
+/** `success_action_redirect` with bucket, key and etag added to its query; undefined when absent or not a URL. */
+function redirectTarget(value: string | undefined, bucket: string, key: string, etag: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  url.searchParams.append('bucket', bucket);
+  url.searchParams.append('key', key);
+  url.searchParams.append('etag', etag);
+  return url.toString();
+}

@@ -1,0 +1,308 @@
+import { DEFAULTS } from '../../common/index.js';
+import type { RingLocator, RingNode } from '../../placement/index.js';
+import {
+  UPLOADS_BUCKET,
+  afterDays,
+  currentExpiry,
+  fanOut,
+  isNewerRecord,
+  isNewerVersion,
+  majorityOf,
+  newestRecord,
+  noncurrentRules,
+  parseUploadKey,
+  removesExpiredMarker,
+  uploadAbortDate,
+  writeQuorum,
+  type BucketRecord,
+  type LifecycleRule,
+  type ObjectRecord,
+} from '../../rpc/index.js';
+import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
+import { versionAfter } from './gc-worker.js';
+import { versionIsLocked } from './version-lock.js';
+import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
+
+/** Construction parameters of the lifecycle worker. */
+export interface LifecycleWorkerOptions extends NodeWorkerDeps {
+  /** Length of a lifecycle "day" (a real day; tests shorten it). */
+  dayMs: number;
+  keysPerStep?: number;
+  peerTimeoutMs?: number;
+}
+
+/** A bucket's rules and versioning state, as the pass read them from a majority of the nodes. */
+interface BucketRules {
+  rules: readonly LifecycleRule[];
+  versioning: BucketRecord['versioning'];
+}
+
+/**
+ * Applies buckets' lifecycle rules (S3's Expiration, NoncurrentVersionExpiration, ExpiredObjectDeleteMarker
+ * and AbortIncompleteMultipartUpload). Each pass walks this node's placement index and acts only on keys
+ * whose set this node leads (the first node the ring names for the key's partition), so one node decides
+ * for each key. What it decides, it does through the node protocol on the whole set, as a client's request
+ * through a gateway would, and only once a write quorum of the set confirms what this node sees:
+ *
+ * - A current version past its expiry gets a delete marker in a versioned bucket (the null marker while
+ *   versioning is suspended) or a tombstone without versioning, exactly what DeleteObject writes. Its
+ *   version id follows the expired version's, so any later write by a client still wins.
+ * - A noncurrent version is removed for good `NoncurrentDays` after the write that made it noncurrent,
+ *   except the newest `NewerNoncurrentVersions` noncurrent ones.
+ * - A delete marker that is a key's only version left, on every member of its set, is removed.
+ * - An upload open past its DaysAfterInitiation is aborted as AbortMultipartUpload does (a closing marker);
+ *   the garbage collector then frees its parts.
+ *
+ * Versions under Object Lock are never touched (versionIsLocked). Bucket rules are re-read at the start of
+ * every pass; a pass over a cluster where no bucket has rules reads no keys at all.
+ */
+export class LifecycleWorker implements Worker {
+  readonly name = 'lifecycle';
+  private readonly options: LifecycleWorkerOptions;
+  private readonly clock: () => number;
+  private after: HashIndexEntry | null = null;
+  private buckets: Map<string, BucketRules> | null = null;
+  /** The action counters when the pass began, for its summary. */
+  private passStart = { expired: 0, noncurrentRemoved: 0, markersRemoved: 0, uploadsAborted: 0 };
+
+  constructor(options: LifecycleWorkerOptions) {
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  resume(cursor: string | null): void {
+    if (cursor === null) return;
+    const parsed = JSON.parse(cursor) as HashIndexEntry | null;
+    if (parsed !== null && typeof parsed.hashHex === 'string') this.after = parsed;
+  }
+
+  restart(): void {
+    this.after = null;
+    this.buckets = null;
+    this.options.figures.lifecycle.passStartedMs = null;
+  }
+
+  status(): WorkerStatus {
+    return { at: this.after?.hashHex ?? null, bucketsWithRules: this.buckets === null ? null : this.buckets.size };
+  }
+
+  async step(signal: AbortSignal): Promise<StepResult> {
+    const fig = this.options.figures.lifecycle;
+    const locator = this.options.rings.locator;
+    if (fig.passStartedMs === null || this.buckets === null) {
+      fig.passStartedMs = this.clock();
+      this.passStart = { expired: fig.expired, noncurrentRemoved: fig.noncurrentRemoved, markersRemoved: fig.markersRemoved, uploadsAborted: fig.uploadsAborted };
+      this.buckets = locator === undefined ? new Map() : await this.readBucketRules(locator, signal);
+    }
+    // Without a ring, or without a bucket that has rules, there is nothing to apply: the pass ends here.
+    const page = locator === undefined || this.buckets.size === 0 ? [] : await this.options.store.metadata.hashIndexPage(this.after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
+    for (const entry of page) {
+      signal.throwIfAborted();
+      try {
+        await this.examine(locator as RingLocator, entry, signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        this.options.logger.warn({ err, bucket: entry.bucket, key: entry.key }, 'lifecycle skipped a key this pass');
+      }
+      this.after = entry;
+      fig.keysScanned += 1;
+    }
+    if (page.length > 0) return { items: page.length, bytes: 0, cursor: JSON.stringify(this.after), idle: false };
+    const done = {
+      expired: fig.expired - this.passStart.expired,
+      noncurrentRemoved: fig.noncurrentRemoved - this.passStart.noncurrentRemoved,
+      markersRemoved: fig.markersRemoved - this.passStart.markersRemoved,
+      uploadsAborted: fig.uploadsAborted - this.passStart.uploadsAborted,
+    };
+    if (Object.values(done).some((count) => count > 0)) this.options.logger.info({ worker: this.name, ...done }, 'lifecycle pass applied rules');
+    fig.passes += 1;
+    fig.lastPassMs = this.clock();
+    fig.passStartedMs = null;
+    this.after = null;
+    this.buckets = null;
+    return { items: 1, bytes: 0, cursor: null, idle: true };
+  }
+
+  /** The rules of every live bucket that has any, from the newest records a majority of the nodes hold. */
+  private async readBucketRules(locator: RingLocator, signal: AbortSignal): Promise<Map<string, BucketRules>> {
+    const { nodeId, store, peers } = this.options;
+    const nodes = locator.ring.nodes;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(nodes, (node) => (node.id === nodeId ? store.metadata.listBuckets() : peers.get(node).listBuckets({ signal: timeout })));
+    signal.throwIfAborted();
+    const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+    // Fewer than a majority could miss the newest rules (a rule just removed): apply nothing this pass.
+    if (answers.length < majorityOf(nodes.length)) throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
+    const newest = new Map<string, BucketRecord>();
+    for (const records of answers) {
+      for (const record of records) {
+        const seen = newest.get(record.name);
+        if (seen === undefined || isNewerRecord(record, seen)) newest.set(record.name, record);
+      }
+    }
+    const rules = new Map<string, BucketRules>();
+    for (const record of newest.values()) {
+      if (!record.deleted && record.lifecycle !== undefined && record.lifecycle.some((rule) => rule.enabled)) {
+        rules.set(record.name, { rules: record.lifecycle, versioning: record.versioning });
+      }
+    }
+    return rules;
+  }
+
+  private async examine(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
+    const set = locator.locate(entry.bucket, entry.key).nodes;
+    if (set[0]?.id !== this.options.nodeId) return;
+    if (entry.bucket === UPLOADS_BUCKET) {
+      if (parseUploadKey(entry.key)?.kind === 'marker') await this.upload(set, entry, signal);
+      return;
+    }
+    const bucket = this.buckets?.get(entry.bucket);
+    if (bucket === undefined) return;
+    const { store } = this.options;
+    const current = await store.metadata.getObject(entry.bucket, entry.key);
+    if (current === undefined) return;
+    const rows = await store.metadata.keyVersions(entry.bucket, entry.key);
+    const versions = rows.some((v) => v.record.versionId === current.record.versionId) ? rows : [current, ...rows];
+    const now = this.clock();
+    if (await this.expireCurrent(set, bucket, current.record, now, signal)) return;
+    const remaining = await this.expireNoncurrent(set, bucket.rules, versions, now, signal);
+    if (remaining === 1 && current.record.deleted && current.record.versioning !== undefined && removesExpiredMarker(bucket.rules, entry.key)) {
+      await this.removeLoneMarker(set, current.record, signal);
+    }
+  }
+
+  /** Writes the delete marker (or tombstone) of a current version past its expiry; true when it did. */
+  private async expireCurrent(set: readonly RingNode[], bucket: BucketRules, record: ObjectRecord, now: number, signal: AbortSignal): Promise<boolean> {
+    if (record.deleted) return false;
+    const expiry = currentExpiry(bucket.rules, record, record.lastModifiedMs, this.options.dayMs);
+    if (expiry === undefined || expiry.atMs > now || versionIsLocked(record, now)) return false;
+    // Only while a write quorum of the set agrees this is the key's newest version: never expire over a write this node missed.
+    const newest = await this.newestOnSet(set, record, signal);
+    if (newest === undefined || newest.versionId !== record.versionId) return false;
+    const { bucket: name, key, erasure } = record;
+    const marker: ObjectRecord = {
+      bucket: name,
+      key,
+      versionId: versionAfter(record.versionId),
+      deleted: true,
+      sizeBytes: 0,
+      etag: '""',
+      lastModifiedMs: now,
+      contentType: '',
+      userMetadata: {},
+      headers: {},
+      checksums: {},
+      erasure,
+      ...(bucket.versioning === undefined ? {} : { versioning: bucket.versioning }),
+    };
+    if (!(await this.commitOnSet(set, marker, signal))) return false;
+    this.options.figures.lifecycle.expired += 1;
+    this.options.logger.debug({ bucket: name, key, versionId: record.versionId, ruleId: expiry.ruleId }, 'lifecycle expired an object');
+    return true;
+  }
+
+  /** Removes the noncurrent versions past their NoncurrentDays (keeping the newest NewerNoncurrentVersions); answers how many versions are left. */
+  private async expireNoncurrent(set: readonly RingNode[], rules: readonly LifecycleRule[], versions: readonly StoredObject[], now: number, signal: AbortSignal): Promise<number> {
+    let left = versions.length;
+    for (let i = 1; i < versions.length; i += 1) {
+      const version = (versions[i] as StoredObject).record;
+      // When it became noncurrent: when the next newer version was written.
+      const since = (versions[i - 1] as StoredObject).record.lastModifiedMs;
+      const newerNoncurrent = i - 1;
+      const due = noncurrentRules(rules, version).some(({ noncurrentDays, keep }) => newerNoncurrent >= keep && afterDays(since, noncurrentDays, this.options.dayMs) <= now);
+      if (!due || versionIsLocked(version, now)) continue;
+      if (!(await this.deleteOnSet(set, version, signal))) continue;
+      left -= 1;
+      this.options.figures.lifecycle.noncurrentRemoved += 1;
+    }
+    return left;
+  }
+
+  /** Removes a delete marker that every member of the set holds as the key's only version. */
+  private async removeLoneMarker(set: readonly RingNode[], marker: ObjectRecord, signal: AbortSignal): Promise<void> {
+    const { nodeId, store, peers } = this.options;
+    const timeout = this.peerSignal(signal);
+    const query = { bucket: marker.bucket, prefix: marker.key, after: '', afterIsPrefix: false, limit: 2 };
+    const outcomes = await fanOut(set, async (node) => {
+      const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
+      return page.entries.map((entry) => entry.record).filter((record) => record.key === marker.key);
+    });
+    signal.throwIfAborted();
+    // A member that does not answer, or holds any other version, keeps the marker: removing it could bring that version back.
+    for (const outcome of outcomes) {
+      if (!outcome.ok) return;
+      if (outcome.value.some((record) => record.versionId !== marker.versionId)) return;
+    }
+    if (await this.deleteOnSet(set, marker, signal)) this.options.figures.lifecycle.markersRemoved += 1;
+  }
+
+  /** Aborts an upload open past the DaysAfterInitiation of a rule of its bucket, as AbortMultipartUpload does. */
+  private async upload(set: readonly RingNode[], entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
+    const stored = await this.options.store.metadata.getObject(entry.bucket, entry.key);
+    const record = stored?.record;
+    const upload = record?.upload;
+    if (record === undefined || upload === undefined || record.deleted || upload.closed !== undefined) return;
+    const bucket = this.buckets?.get(upload.bucket);
+    if (bucket === undefined) return;
+    const now = this.clock();
+    const abort = uploadAbortDate(bucket.rules, upload.key, upload.initiatedMs, this.options.dayMs);
+    if (abort === undefined || abort.atMs > now) return;
+    // A completion or abort this node missed wrote a newer marker: nothing to do.
+    const newest = await this.newestOnSet(set, record, signal);
+    if (newest === undefined || newest.versionId !== record.versionId) return;
+    const closing: ObjectRecord = {
+      ...record,
+      versionId: versionAfter(record.versionId),
+      deleted: true,
+      sizeBytes: 0,
+      etag: '""',
+      lastModifiedMs: now,
+      upload: { ...upload, closed: 'aborted', closedMs: now },
+    };
+    if (!(await this.commitOnSet(set, closing, signal))) return;
+    this.options.figures.lifecycle.uploadsAborted += 1;
+    this.options.logger.debug({ bucket: upload.bucket, key: upload.key, ruleId: abort.ruleId }, 'lifecycle aborted an incomplete multipart upload');
+  }
+
+  /** The newest record a write quorum of the set holds for the key; undefined when fewer answered. */
+  private async newestOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<ObjectRecord | undefined> {
+    const { nodeId, store, peers } = this.options;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, async (node) =>
+      node.id === nodeId ? ((await store.objectStatus(record.bucket, record.key))?.record ?? null) : ((await peers.get(node).objectStatus(record.bucket, record.key, { signal: timeout }))?.record ?? null),
+    );
+    signal.throwIfAborted();
+    const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+    if (answers.length < writeQuorum(record.erasure.dataShards, record.erasure.parityShards)) return undefined;
+    const newest = newestRecord(answers);
+    // Ours is newest unless some member holds a strictly newer one.
+    return newest !== undefined && isNewerVersion(newest.versionId, record.versionId) ? newest : record;
+  }
+
+  /** Commits a record-only version on every member of the set; true when a write quorum acknowledged. */
+  private async commitOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+    const { nodeId, store, peers } = this.options;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, (node) =>
+      node.id === nodeId ? store.commit({ record, shardIndex: null }) : peers.get(node).commit({ record, shardIndex: null }, { signal: timeout }),
+    );
+    signal.throwIfAborted();
+    return outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+  }
+
+  /** Removes one version for good on every member of the set (DeleteObject with a versionId); true on a write quorum. */
+  private async deleteOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+    const { nodeId, store, peers } = this.options;
+    const timeout = this.peerSignal(signal);
+    const request = { bucket: record.bucket, key: record.key, versionId: record.versionId };
+    const outcomes = await fanOut(set, (node) =>
+      node.id === nodeId ? store.deleteVersion(request.bucket, request.key, request.versionId) : peers.get(node).deleteVersion(request, { signal: timeout }),
+    );
+    signal.throwIfAborted();
+    return outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+  }
+
+  private peerSignal(signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, AbortSignal.timeout(this.options.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs)]);
+  }
+}

@@ -1,0 +1,127 @@
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { t } from 'tap';
+import { silentLogger } from '../../src/common/index.js';
+import { buildRing } from '../../src/placement/index.js';
+import { shardRefOf, type ObjectRecord, type ObjectStatus, type ShardRef } from '../../src/rpc/index.js';
+import { PreparedResolver, RingStore, SHARD_HEADER_BYTES } from '../../src/storage-node/index.js';
+import { seededBytes } from '../helpers/bytes.js';
+import { openStore, prepareBytes, readShard, recordFor, shardRef, tempDir, versionId } from './store-fixture.js';
+
+/**
+ * A version's id is taken when its write commits; its shards keep the id they were prepared under (the
+ * record's dataId). The node finds, serves, orders and recovers such versions by the right id of each.
+ */
+
+/** The record a gateway commits for shards prepared as `prepared`: a later version id, the prepare id as dataId. */
+function committedAs(prepared: ShardRef, version: number, sizeBytes: number, extra: Partial<ObjectRecord> = {}): ObjectRecord {
+  return { ...recordFor({ ...prepared, versionId: versionId(version) }, sizeBytes), dataId: prepared.versionId, ...extra };
+}
+
+async function headerVersion(dir: string, file: string): Promise<string> {
+  const handle = await open(join(dir, 'shards', file), 'r');
+  try {
+    const header = Buffer.alloc(SHARD_HEADER_BYTES);
+    await handle.read(header, 0, SHARD_HEADER_BYTES, 0);
+    return header.toString('latin1', 32, 56);
+  } finally {
+    await handle.close();
+  }
+}
+
+for (const [kind, sizeBytes] of [['an inline', 1_000], ['a file', 100_000]] as const) {
+  t.test(`${kind} shard prepared under one id and committed under a later one reads back by the version id`, async (t) => {
+    const dir = await tempDir(t, 'commit-order');
+    const store = await openStore(dir);
+    t.teardown(() => store.close());
+    const prepared = shardRef('k', 1);
+    const bytes = seededBytes(sizeBytes, 1);
+    await prepareBytes(store, prepared, bytes);
+    const record = committedAs(prepared, 5, sizeBytes * 4);
+    await store.commit({ record, shardIndex: 0 });
+    const stored = await store.objectStatus('b', 'k');
+    t.equal(stored?.record.versionId, versionId(5), 'the version has the id it was committed under');
+    t.equal(await store.metadata.getPrepared(prepared), undefined, 'its prepared row is gone');
+    t.ok((await readShard(store, shardRefOf(record, 0))).equals(bytes), 'read with its data id');
+    t.ok((await readShard(store, { bucket: 'b', key: 'k', versionId: versionId(5), shardIndex: 0 })).equals(bytes), 'and by the version id alone');
+    await t.rejects(readShard(store, { ...prepared, versionId: versionId(5), dataId: versionId(2) }), { code: 'NotFound' }, 'another data id is not this shard');
+    await t.rejects(readShard(store, prepared), { code: 'NotFound' }, 'the prepare id names no version');
+    if (stored?.file !== null && stored?.file !== undefined) t.equal(await headerVersion(dir, stored.file), prepared.versionId, 'the file header names the data id');
+    await store.commit({ record, shardIndex: 0 });
+    t.equal((await store.objectStatus('b', 'k'))?.record.versionId, versionId(5), 'a repeated commit is a success that changes nothing');
+  });
+}
+
+t.test('of two writes whose shards were prepared in one order and committed in the other, the later commit is current', async (t) => {
+  const dir = await tempDir(t, 'commit-order');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  const slow = shardRef('k', 1);
+  const fast = shardRef('k', 2);
+  await prepareBytes(store, slow, seededBytes(50_000, 1));
+  await prepareBytes(store, fast, seededBytes(50_000, 2));
+  await store.commit({ record: committedAs(fast, 3, 200_000), shardIndex: 0 });
+  await store.commit({ record: committedAs(slow, 4, 200_000), shardIndex: 0 });
+  t.equal((await store.objectStatus('b', 'k'))?.record.dataId, slow.versionId, 'the write committed last is current');
+  t.ok((await readShard(store, { bucket: 'b', key: 'k', versionId: versionId(4), shardIndex: 0 })).equals(seededBytes(50_000, 1)));
+  t.same(await store.shardFiles(), [(await store.objectStatus('b', 'k'))?.file], 'the replaced version’s file is gone');
+});
+
+t.test('versioned: commit order is version order, and the overtaken version stays readable', async (t) => {
+  const dir = await tempDir(t, 'commit-order');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  const slow = shardRef('k', 1);
+  const fast = shardRef('k', 2);
+  await prepareBytes(store, slow, seededBytes(2_000, 1));
+  await prepareBytes(store, fast, seededBytes(2_000, 2));
+  await store.commit({ record: committedAs(fast, 3, 8_000, { versioning: 'Enabled' }), shardIndex: 0 });
+  await store.commit({ record: committedAs(slow, 4, 8_000, { versioning: 'Enabled' }), shardIndex: 0 });
+  const listed = await store.listVersions({ bucket: 'b', prefix: '', after: '', afterIsPrefix: false, limit: 10 });
+  t.same(listed.entries.map((e) => [e.record.versionId, e.record.dataId]), [[versionId(4), slow.versionId], [versionId(3), fast.versionId]], 'newest first by commit');
+  t.ok((await readShard(store, { bucket: 'b', key: 'k', versionId: versionId(3), shardIndex: 0 })).equals(seededBytes(2_000, 2)), 'the noncurrent one reads by its id');
+});
+
+t.test('the prepared-shard resolver commits a shard whose version a peer committed under a later id', async (t) => {
+  const dir = await tempDir(t, 'commit-order');
+  let now = 1_800_000_000_000;
+  const store = await openStore(dir, { clock: () => now });
+  t.teardown(() => store.close());
+  const rings = new RingStore(dir);
+  await rings.open();
+  const members = ['self', 'peer'].map((id, i) => ({ id, address: `127.0.0.1:${9000 + i}`, zone: 'z', weight: 1 }));
+  await rings.offer(buildRing(null, members, { replicas: 2, partitionBits: 2, seed: 1 }));
+  const prepared = shardRef('k', 1);
+  await prepareBytes(store, prepared, seededBytes(100_000, 3));
+  now += 10_000;
+  const peerRecord = committedAs(prepared, 7, 400_000);
+  const resolver = new PreparedResolver({
+    nodeId: 'self',
+    store,
+    rings,
+    clusterSecret: 's',
+    logger: silentLogger(),
+    clock: () => now,
+    clientFor: () => ({ objectStatus: async (): Promise<ObjectStatus> => ({ record: peerRecord, shardIndex: 1, shardSizeBytes: 100_000 }), close: async () => undefined }),
+  });
+  t.teardown(() => resolver.close());
+  t.match(await resolver.step(AbortSignal.timeout(5_000)), { committed: 1, discarded: 0 });
+  t.equal((await store.objectStatus('b', 'k'))?.record.versionId, versionId(7));
+  t.ok((await readShard(store, shardRefOf(peerRecord, 0))).equals(seededBytes(100_000, 3)));
+});
+
+t.test('a lost file of a version committed under a later id is quarantined under that version at start-up', async (t) => {
+  const dir = await tempDir(t, 'commit-order');
+  let store = await openStore(dir);
+  const prepared = shardRef('k', 1);
+  await prepareBytes(store, prepared, seededBytes(100_000, 4));
+  await store.commit({ record: committedAs(prepared, 5, 400_000), shardIndex: 0 });
+  const file = (await store.objectStatus('b', 'k'))?.file as string;
+  await store.close();
+  await rm(join(dir, 'shards', file));
+  store = await openStore(dir);
+  t.teardown(() => store.close());
+  const entries = [];
+  for await (const entry of store.metadata.quarantined()) entries.push(entry);
+  t.match(entries, [{ versionId: versionId(5), dataId: prepared.versionId, shardIndex: 0, reason: 'missing' }]);
+});
