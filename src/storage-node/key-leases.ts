@@ -1,9 +1,10 @@
 /**
- * Short leases on single keys, held in memory by the first node of a key's set: gateways take one
- * around a conditional write's last check and commit, so two conditional writes of one key never
- * interleave there (of two `If-None-Match: *` creates, the second sees the first's object). A lease
- * expires by itself, so a gateway that dies holding one blocks the key for at most its time to live;
- * a node restart forgets every lease (a write in flight then loses its exclusion, as with any lease).
+ * Short leases on single keys, held in memory by each node of a key's set: a gateway holds one once a
+ * majority of the set granted it (gateway/data-path/key-lease.ts), around a conditional write's last
+ * check and commit, so two conditional writes of one key never interleave (of two `If-None-Match: *`
+ * creates, the second sees the first's object). A lease expires by itself, so a gateway that dies
+ * holding one blocks the key for at most its time to live; a node restart forgets every lease, which
+ * the majority rule survives while the holder keeps a majority of the others.
  */
 export class KeyLeases {
   private readonly leases = new Map<string, { token: string; expiresMs: number }>();

@@ -3,8 +3,9 @@
 // every operation's invocation and completion times are recorded and the per-key histories are checked
 // against a register model (test/helpers/linearizability.ts). A failing history is written to a file
 // named in the failure. LIN_OPS sets operations per client (default 40); LIN_CONDITIONAL=1 adds
-// conditional writes (If-Match / If-None-Match: *), which Tessera does not make atomic across a
-// quorum (handlers/preconditions.ts), so that run is expected to find the race.
+// conditional writes (If-Match / If-None-Match: *) on the same keys as plain writes: the key's lease
+// orders conditional writes among themselves only, so that run is expected to find the race that
+// process-faults.test.ts keeps behind LIN_MIXED=1.
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

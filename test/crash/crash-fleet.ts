@@ -34,6 +34,8 @@ export class CrashFleet {
   readonly root: string;
   readonly nodes: NodeSlot[];
   readonly gatewayPort: number;
+  /** Every time a node went down (was about to be SIGKILLed) or came up (answered /health), on performance.now()'s clock. */
+  readonly transitions: { atMs: number; nodeId: string; down: boolean }[] = [];
   private gateway: TesseraProcess | null = null;
   private readonly group = new ProcessGroup(CREDENTIALS);
 
@@ -74,6 +76,7 @@ export class CrashFleet {
 
   /** SIGKILLs node i's current process (by its PID) and waits for it to be gone. */
   async killNode(slot: NodeSlot): Promise<void> {
+    if (slot.process !== null && !slot.process.hasExited) this.transitions.push({ atMs: performance.now(), nodeId: slot.id, down: true });
     slot.up = false;
     await this.group.kill(slot.process);
   }
@@ -126,6 +129,25 @@ export class CrashFleet {
     await this.group.destroy(this.root);
   }
 
+  /**
+   * The nodes that were down at some moment of [startMs, endMs]: down when it began, or killed before
+   * it ended. A node counts as down from its SIGKILL until its next process answers /health.
+   */
+  nodesDownDuring(startMs: number, endMs: number): Set<string> {
+    const downAtStart = new Set<string>(this.nodes.map((slot) => slot.id));
+    const down = new Set<string>();
+    for (const change of this.transitions) {
+      if (change.atMs <= startMs) {
+        if (change.down) downAtStart.add(change.nodeId);
+        else downAtStart.delete(change.nodeId);
+      } else if (change.atMs <= endMs && change.down) {
+        down.add(change.nodeId);
+      }
+    }
+    for (const id of downAtStart) down.add(id);
+    return down;
+  }
+
   /** stderr tails of every process that is still known, for a failure report. */
   describe(): string {
     return [this.gateway, ...this.nodes.map((slot) => slot.process)].filter((p) => p !== null).map((p) => p.describe()).join('\n');
@@ -136,7 +158,10 @@ export class CrashFleet {
     for (;;) {
       if (child.hasExited) throw new Error(`${child.name} exited before it was healthy`);
       if (await answers(`http://127.0.0.1:${slot.port}/health`)) {
-        if (slot.process === child) slot.up = true;
+        if (slot.process === child) {
+          slot.up = true;
+          this.transitions.push({ atMs: performance.now(), nodeId: slot.id, down: false });
+        }
         return;
       }
       if (Date.now() > deadline) throw new Error(`${child.name} not healthy after ${START_TIMEOUT_MS} ms\n${child.describe()}`);

@@ -23,6 +23,16 @@ export interface CrashOptions {
   /** Nodes allowed down (killed or still starting) at once: the parity count keeps the cluster available. */
   maxDown: number;
   /**
+   * The first part of the chaos kills one node at a time (the next only once the last answers again),
+   * so that availability with a single fault is measured on its own before `maxDown` applies.
+   */
+  singleFaultMs?: number;
+  /**
+   * The single-fault part goes on until this many writes finished in it (for at most twice
+   * `singleFaultMs` more): a loaded machine writes slowly, and a handful would measure little.
+   */
+  minSingleFaultWrites?: number;
+  /**
    * Chaos goes on past `chaosMs` until this many kills happened (for at most three more chaosMs): on a
    * loaded machine nodes restart slowly, and a fixed time alone would kill too few to prove anything.
    */
@@ -38,6 +48,22 @@ interface WriteRecord {
   startMs: number;
   endMs: number;
   acked: boolean;
+  /** Why the gateway refused it, when it did. */
+  error?: string;
+}
+
+/** Writes grouped by how many distinct nodes were down at some moment of their life. */
+export interface Availability {
+  /** Writes that saw no node down: every one must be acknowledged. */
+  noneDown: { total: number; refused: number };
+  /** Writes that saw exactly one node down: 4+2 promises these too, so a refusal is a violation. */
+  oneDown: { total: number; refused: number };
+  /** Writes that saw two nodes down (m of them): counted and reported, not required. */
+  twoDown: { total: number; refused: number };
+  /** Writes that saw more than m down (the final crash of every node): anything goes. */
+  moreDown: { total: number; refused: number };
+  /** A few refusals and their reasons, for the report. */
+  refusals: string[];
 }
 
 /** What a run did and every invariant it saw broken (none, when the store is right). */
@@ -47,7 +73,10 @@ export interface CrashReport {
   kills: number;
   killsDuringStartup: number;
   writes: { total: number; acked: number; failed: number };
+  availability: Availability;
   reads: { total: number; verified: number; failed: number };
+  /** Failed GETs by the number of distinct nodes down during them (reported, not yet required), with a few reasons. */
+  readFailures: { oneDownOrNone: number; twoDown: number; moreDown: number; examples: string[] };
   finalKeysVerified: number;
   /** Final GETs that first failed and succeeded once the nodes settled prepared shards with their peers. */
   finalGetsRetried: number;
@@ -78,7 +107,7 @@ function random(seed: number): () => number {
  *  - every GET during the run returned exactly one write's bytes, of a write issued for that key, and
  *    never older than a write acknowledged before the GET began (no mix, no stale read);
  *  - afterwards every key reads back as its last acknowledged write or a write no acknowledged one
- *    superseded; tmp/ is empty on every node;
+ *    superseded; after a clean stop tmp/ is empty on every node;
  *  - offline, every committed shard on every node passes its checksums, and recovery finds no orphan,
  *    missing or quarantined shard.
  */
@@ -101,8 +130,10 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
   const keys = Array.from({ length: options.keys }, (_, i) => `k/${String(i).padStart(3, '0')}`);
   for (const key of keys) byKey.set(key, []);
   let nextWriteId = 1;
+  let writesEnded = 0;
   let stopping = false;
   const reads = { total: 0, verified: 0, failed: 0 };
+  const failedReads: { startMs: number; endMs: number; error: string }[] = [];
 
   const writer = async (): Promise<void> => {
     while (!stopping) {
@@ -113,10 +144,12 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
       try {
         await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: payload(record.id, record.sizeBytes) }));
         record.acked = true;
-      } catch {
+      } catch (err) {
         // Not acknowledged: it may or may not have taken effect, as S3 allows.
+        record.error = `${(err as Error).name}: ${(err as Error).message}`;
       } finally {
         record.endMs = performance.now();
+        writesEnded += 1;
       }
     }
   };
@@ -151,8 +184,9 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
         } else if (checkBody(key, body, getStart, 'chaos') !== null) {
           reads.verified += 1;
         }
-      } catch {
+      } catch (err) {
         reads.failed += 1;
+        failedReads.push({ startMs: getStart, endMs: performance.now(), error: `${(err as Error).name}: ${(err as Error).message}` });
       }
     }
   };
@@ -162,14 +196,21 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
   const killer = async (): Promise<void> => {
     const chaosEnd = performance.now() + options.chaosMs;
     const latestEnd = chaosEnd + 3 * options.chaosMs;
+    const singleFaultEnd = performance.now() + (options.singleFaultMs ?? 0);
     const goOn = (): boolean => performance.now() < chaosEnd || (kills < (options.minKills ?? 0) && performance.now() < latestEnd);
     while (goOn()) {
       const [low, high] = options.killEveryMs;
       await delay(low + rand() * (high - low));
       const down = fleet.nodes.filter((slot) => !slot.up).length;
       const starting = fleet.nodes.filter((slot) => !slot.up && slot.process !== null && !slot.process.hasExited);
+      const singleFaultMs = options.singleFaultMs ?? 0;
+      const singleFault =
+        performance.now() < singleFaultEnd ||
+        (singleFaultMs > 0 && writesEnded < (options.minSingleFaultWrites ?? 0) && performance.now() < singleFaultEnd + 2 * singleFaultMs);
       let victim: NodeSlot | undefined;
-      if (down < options.maxDown) victim = fleet.nodes.filter((slot) => slot.up)[Math.floor(rand() * (fleet.nodes.length - down))];
+      if (singleFault) {
+        if (down === 0) victim = fleet.nodes[Math.floor(rand() * fleet.nodes.length)];
+      } else if (down < options.maxDown) victim = fleet.nodes.filter((slot) => slot.up)[Math.floor(rand() * (fleet.nodes.length - down))];
       else if (starting.length > 0 && rand() < 0.15) victim = starting[Math.floor(rand() * starting.length)];
       if (victim === undefined) continue;
       if (!victim.up) killsDuringStartup += 1;
@@ -193,13 +234,9 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
   options.log(`chaos over: ${kills} kills (${killsDuringStartup} during start-up), ${writes.size} writes, ${reads.total} reads`);
 
   let tmpFilesRemovedAtRestart = 0;
-  let leftoverTmpFiles = 0;
   for (const slot of fleet.nodes) {
     const health = (await (await fetch(`http://127.0.0.1:${slot.port}/health`)).json()) as { recovery?: { tmpFilesRemoved: number } | null };
     tmpFilesRemovedAtRestart += health.recovery?.tmpFilesRemoved ?? 0;
-    const left = await readdir(join(slot.dataDir, 'tmp'));
-    leftoverTmpFiles += left.length;
-    if (left.length > 0) violate(`${slot.id}: ${left.length} temporary files remain after restart`);
   }
 
   let finalKeysVerified = 0;
@@ -245,7 +282,24 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
     resolver.discarded += health.preparedResolver?.discarded ?? 0;
   }
 
+  const availability = classifyWrites(fleet, [...writes.values()], violate);
+  const readFailures = { oneDownOrNone: 0, twoDown: 0, moreDown: 0, examples: [] as string[] };
+  for (const read of failedReads) {
+    const down = fleet.nodesDownDuring(read.startMs, read.endMs);
+    if (down.size <= 1) readFailures.oneDownOrNone += 1;
+    else if (down.size === 2) readFailures.twoDown += 1;
+    else readFailures.moreDown += 1;
+    if (down.size <= 2 && readFailures.examples.length < 5) readFailures.examples.push(`${Math.round(read.endMs - read.startMs)} ms with ${down.size} down [${[...down].join(',')}]: ${read.error}`);
+  }
+
   await fleet.stopAll();
+  // Counted after a clean stop: while nodes run, repair of what they missed writes through tmp/ too.
+  let leftoverTmpFiles = 0;
+  for (const slot of fleet.nodes) {
+    const left = await readdir(join(slot.dataDir, 'tmp'));
+    leftoverTmpFiles += left.length;
+    if (left.length > 0) violate(`${slot.id}: ${left.length} temporary files remain after a clean stop`);
+  }
   const offline = await auditOffline(fleet, violate);
   return {
     seed: options.seed,
@@ -253,7 +307,9 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
     kills,
     killsDuringStartup,
     writes: { total: writes.size, acked: [...writes.values()].filter((w) => w.acked).length, failed: [...writes.values()].filter((w) => !w.acked).length },
+    availability,
     reads,
+    readFailures,
     finalKeysVerified,
     finalGetsRetried,
     resolver,
@@ -263,6 +319,32 @@ export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions)
     offline,
     violations,
   };
+}
+
+/**
+ * Sorts the writes by the number of distinct nodes down during them. Up to m = 2 down, 4+2 can take
+ * every write; a refusal with at most one down is a violation (the promise the cluster makes with a
+ * single fault), with two down it is counted and reported.
+ */
+function classifyWrites(fleet: CrashFleet, writes: readonly WriteRecord[], violate: (message: string) => void): Availability {
+  const availability: Availability = {
+    noneDown: { total: 0, refused: 0 },
+    oneDown: { total: 0, refused: 0 },
+    twoDown: { total: 0, refused: 0 },
+    moreDown: { total: 0, refused: 0 },
+    refusals: [],
+  };
+  for (const write of writes) {
+    const down = fleet.nodesDownDuring(write.startMs, write.endMs);
+    const group = down.size === 0 ? availability.noneDown : down.size === 1 ? availability.oneDown : down.size === 2 ? availability.twoDown : availability.moreDown;
+    group.total += 1;
+    if (write.acked) continue;
+    group.refused += 1;
+    const line = `write ${write.id} (${write.sizeBytes} bytes, ${Math.round(write.endMs - write.startMs)} ms) with ${down.size} down [${[...down].join(',')}]: ${write.error ?? 'refused'}`;
+    if (down.size <= 1) violate(`refused while at most one node was down: ${line}`);
+    else if (down.size === 2 && availability.refusals.length < 10) availability.refusals.push(line);
+  }
+  return availability;
 }
 
 /** GET a key's body; null for NoSuchKey; throws on any other failure (including a cut body). */

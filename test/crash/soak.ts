@@ -1,12 +1,14 @@
 /**
  * The crash test as a long soak, outside tap: `npx tsx test/crash/soak.ts --seconds 600 [--seed N]`.
- * Prints the report and exits 1 when any invariant broke. Every process it started is killed on exit.
+ * The first half kills one node at a time (`--single-fault-seconds` changes that). Prints the report
+ * and exits 1 when any invariant broke, a refused write with at most one node down included. Every
+ * process it started is killed on exit.
  */
 import { parseArgs } from 'node:util';
 import { CrashFleet } from './crash-fleet.js';
 import { runCrashScenario } from './crash-scenario.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '600' }, seed: { type: 'string' }, writers: { type: 'string', default: '4' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '600' }, seed: { type: 'string' }, writers: { type: 'string', default: '4' }, 'single-fault-seconds': { type: 'string' } } });
 const seed = Number(values.seed ?? Date.now() % 1_000_000);
 const fleet = await CrashFleet.create(6);
 const stop = (): void => {
@@ -23,6 +25,7 @@ try {
     keys: 24,
     killEveryMs: [150, 450],
     maxDown: 2,
+    singleFaultMs: Number(values['single-fault-seconds'] ?? Number(values.seconds) / 2) * 1000,
     seed,
     log: (line) => process.stdout.write(`${line}\n`),
   });

@@ -22,6 +22,8 @@ const run = promisify(execFile);
 const NS_PREFIX = 'tessera-mh-';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
+/** A locally administered unicast MAC address that no veth of the test network carries. */
+const NOWHERE_MAC = '02:00:00:de:ad:01';
 const TEARDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGALRM'];
 
 /** One simulated machine. */
@@ -196,6 +198,24 @@ export class TestNetwork {
   /** Plugs it back in. */
   async restore(name: string): Promise<void> {
     await ip('-n', this.switchNs, 'link', 'set', this.host(name).switchPort, 'up');
+  }
+
+  /**
+   * Cuts the link between two hosts only (each still reaches every other host): each one's neighbour
+   * entry for the other points at a MAC address no host has, so their packets vanish on the switch and
+   * connections hang, as with a pulled cable between just those two.
+   */
+  async cutBetween(a: string, b: string): Promise<void> {
+    const [hostA, hostB] = [this.host(a), this.host(b)];
+    await ip('-n', hostA.namespace, 'neigh', 'replace', hostB.ip, 'lladdr', NOWHERE_MAC, 'dev', 'eth0', 'nud', 'permanent');
+    await ip('-n', hostB.namespace, 'neigh', 'replace', hostA.ip, 'lladdr', NOWHERE_MAC, 'dev', 'eth0', 'nud', 'permanent');
+  }
+
+  /** Undoes `cutBetween`: the two hosts resolve each other's addresses again. */
+  async restoreBetween(a: string, b: string): Promise<void> {
+    const [hostA, hostB] = [this.host(a), this.host(b)];
+    await ip('-n', hostA.namespace, 'neigh', 'del', hostB.ip, 'dev', 'eth0');
+    await ip('-n', hostB.namespace, 'neigh', 'del', hostA.ip, 'dev', 'eth0');
   }
 
   /** Starts `tessera ARGS` inside the host's namespace as its own process. */

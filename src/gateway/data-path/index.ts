@@ -6,7 +6,7 @@ export { listObjects, type ListRequest, type ListResult } from './list-merge.js'
 export { acquireKeyLease } from './key-lease.js';
 export { openStoredObject, type DataKeyOf } from './object-reader.js';
 export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
-export { abortShards, commitShards, prepareShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
+export { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
 export { StripePool } from './stripe-pool.js';
 export type { ReadOptions } from './stripe-reader.js';
 export { resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';

@@ -25,6 +25,17 @@ export interface ShardHolder {
   readonly shardIndex: number;
 }
 
+/** What phase one of a write leaves: the nodes holding a prepared shard, and prepares still running. */
+export interface PreparedShards {
+  sizeBytes: number;
+  holders: ShardHolder[];
+  /**
+   * Prepares that had not answered when the write quorum and its grace were in: each settles with its
+   * holder once the node has the shard, or undefined when it failed (streamed uploads cut stragglers off).
+   */
+  stragglers: Promise<ShardHolder | undefined>[];
+}
+
 /** Knobs of the write path. */
 export interface WriteOptions {
   signal: AbortSignal;
@@ -90,7 +101,7 @@ export async function prepareShards(
   target: WriteTarget,
   body: AsyncIterable<Uint8Array>,
   options: WriteOptions,
-): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
+): Promise<PreparedShards> {
   const { dataShards, blockSizeBytes } = target.erasure;
   // A body that ends within one stripe of small shards is sent whole; a longer one streams on from what was read.
   const smallLimitBytes = Math.min(dataShards * blockSizeBytes, dataShards * MAX_BATCHED_SHARD_BYTES);
@@ -128,7 +139,7 @@ async function prepareWhole(
   pieces: readonly Uint8Array[],
   sizeBytes: number,
   options: WriteOptions,
-): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
+): Promise<PreparedShards> {
   const { dataShards, parityShards } = target.erasure;
   const needed = writeQuorum(dataShards, parityShards);
   const blockBytes = Math.ceil(sizeBytes / dataShards);
@@ -142,23 +153,22 @@ async function prepareWhole(
   const shards = target.nodes.map((_, i) => stripe.subarray(i * blockBytes, (i + 1) * blockBytes));
   if (blockBytes > 0) target.codec.encode(shards);
   const holders: ShardHolder[] = target.nodes.map((node, shardIndex) => ({ node, shardIndex, nodeId: node.nodeId }));
-  const outcomes = await fanOutUntil(
-    holders,
-    async (holder) => {
-      const ref = { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex };
-      await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal });
-      return holder;
-    },
-    (sofar) => successes(sofar) >= needed,
-    STRAGGLER_GRACE_MS,
-  );
+  const prepares = holders.map(async (holder) => {
+    const ref = { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex };
+    await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal });
+    return holder;
+  });
+  const outcomes = await fanOutUntil(holders, (holder) => prepares[holder.shardIndex] as Promise<ShardHolder>, (sofar) => successes(sofar) >= needed, STRAGGLER_GRACE_MS);
   const decision = decideQuorum(outcomes, needed);
   if (!decision.met) {
     // Every node that may have stored its shard is asked to drop it; what is missed, garbage collection removes.
     await abortShards(target, holders);
     throw quorumError('write', decision.failures);
   }
-  return { sizeBytes, holders: decision.successes.map((success) => success.value) };
+  // Prepares still running go on: a commit that loses a holder (a crash) can use one that finished late.
+  const answered = new Set(outcomes.map((o) => o.nodeId));
+  const stragglers = prepares.filter((_, i) => !answered.has((holders[i] as ShardHolder).nodeId)).map((p) => p.catch(() => undefined));
+  return { sizeBytes, holders: decision.successes.map((success) => success.value), stragglers };
 }
 
 /** The streamed path: any body, stripe by stripe. */
@@ -166,7 +176,7 @@ async function prepareStreamed(
   target: WriteTarget,
   body: AsyncIterable<Uint8Array>,
   options: WriteOptions,
-): Promise<{ sizeBytes: number; holders: ShardHolder[] }> {
+): Promise<PreparedShards> {
   const { dataShards, parityShards, blockSizeBytes } = target.erasure;
   const needed = writeQuorum(dataShards, parityShards);
   const sinks = target.nodes.map(
@@ -266,7 +276,7 @@ async function prepareStreamed(
     if (!decision.met) throw quorumError('write', decision.failures);
     // Every sink is finished or cut off now: the last stripes' buffers go back to the pool.
     fanOut.update();
-    return { sizeBytes, holders: decision.successes.map((s) => s.value) };
+    return { sizeBytes, holders: decision.successes.map((s) => s.value), stragglers: [] };
   } catch (caught) {
     const err = caught instanceof FanOutQuorumLost ? quorumError('write', failuresOf(sinks)) : caught;
     for (const sink of sinks) sink.fail(err);
@@ -286,16 +296,43 @@ export async function commitShards(
   holders: readonly ShardHolder[],
   record: ObjectRecord,
   signal: AbortSignal,
+  stragglers: readonly Promise<ShardHolder | undefined>[] = [],
 ): Promise<void> {
   const needed = writeQuorum(target.erasure.dataShards, target.erasure.parityShards);
-  const outcomes = await fanOutUntil(
-    holders,
-    (holder) => holder.node.commit({ record, shardIndex: holder.shardIndex }, { signal }),
-    (sofar) => successes(sofar) >= needed,
-    STRAGGLER_GRACE_MS,
-  );
+  const commit = (holder: ShardHolder): Promise<void> => holder.node.commit({ record, shardIndex: holder.shardIndex }, { signal });
+  let outcomes = await fanOutUntil(holders, commit, (sofar) => successes(sofar) >= needed, STRAGGLER_GRACE_MS);
+  if (successes(outcomes) < needed && stragglers.length > 0) {
+    // A holder lost since its prepare (a node that crashed) is made up for by a node whose prepare was
+    // merely slow: with exactly a write quorum of holders, one fault would otherwise refuse the write.
+    const late = await firstSettled(stragglers, needed - successes(outcomes), signal);
+    outcomes = [...outcomes, ...(await fanOut(late, commit))];
+  }
   const decision = decideQuorum(outcomes, needed);
   if (!decision.met) throw quorumError('commit', decision.failures);
+}
+
+/** The first `count` holders the stragglers produce; fewer when the rest failed or `signal` aborted first. */
+function firstSettled(stragglers: readonly Promise<ShardHolder | undefined>[], count: number, signal: AbortSignal): Promise<ShardHolder[]> {
+  return new Promise((resolve) => {
+    const found: ShardHolder[] = [];
+    let pending = stragglers.length;
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve([...found]);
+    };
+    if (signal.aborted || pending === 0) {
+      done();
+      return;
+    }
+    signal.addEventListener('abort', done, { once: true });
+    for (const straggler of stragglers) {
+      void straggler.then((holder) => {
+        pending -= 1;
+        if (holder !== undefined) found.push(holder);
+        if (found.length >= count || pending === 0) done();
+      });
+    }
+  });
 }
 
 /** Best-effort abort of prepared shards; what it misses, garbage collection removes later. */

@@ -74,7 +74,7 @@ export async function storeVersion(
   };
   const { encryption } = options;
   const expected = options.expectedSizeBytes;
-  const { sizeBytes: storedSizeBytes, holders } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
+  const { sizeBytes: storedSizeBytes, holders, stragglers } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
     signal: ctx.signal,
     stallTimeoutMs: services.stallTimeoutMs,
     expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
@@ -115,7 +115,7 @@ export async function storeVersion(
   };
   // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
   try {
-    await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs));
+    await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs), stragglers);
   } finally {
     await release?.();
   }

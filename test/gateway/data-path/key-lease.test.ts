@@ -1,0 +1,67 @@
+import { t } from 'tap';
+import { acquireKeyLease, type RequestScope } from '../../../src/gateway/data-path/index.js';
+import { NodeClient } from '../../../src/rpc/index.js';
+import { startCluster } from '../../helpers/cluster.js';
+import { freePorts } from '../../helpers/server.js';
+
+/**
+ * Conditional writes are ordered by a lease on the key's nodes. Two gateways that see different
+ * subsets of those nodes (a link cut between one gateway and one node) must still exclude each other.
+ */
+
+const SECRET = 'test-cluster-secret';
+
+/** A node client that counts lease calls, so a test can wait for a contender to have tried. */
+class CountingClient extends NodeClient {
+  leaseCalls = 0;
+
+  override async lease(...args: Parameters<NodeClient['lease']>): Promise<boolean> {
+    this.leaseCalls += 1;
+    return super.lease(...args);
+  }
+}
+
+/** What acquireKeyLease needs of a request: its nodes and deadlines. */
+function scopeOver(nodes: readonly NodeClient[], signal: AbortSignal): RequestScope {
+  return { signal, services: { cluster: { nodesFor: () => nodes }, metadataTimeoutMs: 2_000 } } as unknown as RequestScope;
+}
+
+async function until(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+t.test("a gateway cut off from a key's first node cannot take the lease another gateway holds", async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.close());
+  const [unreachablePort] = await freePorts(1);
+  const addresses = cluster.nodes.map((node) => `127.0.0.1:${node.address.port}`);
+  // Gateway A reaches every node; gateway B's link to the first node is cut (nothing listens where it looks).
+  const viewA = addresses.map((address, i) => new CountingClient({ nodeId: `node-${i}`, address, clusterSecret: SECRET }));
+  const viewB = addresses.map(
+    (address, i) => new CountingClient({ nodeId: `node-${i}`, address: i === 0 ? `127.0.0.1:${unreachablePort}` : address, clusterSecret: SECRET, connectTimeoutMs: 500 }),
+  );
+  t.teardown(async () => {
+    for (const client of [...viewA, ...viewB]) await client.close();
+  });
+  const abortB = new AbortController();
+  t.teardown(() => abortB.abort());
+
+  const releaseA = await acquireKeyLease(scopeOver(viewA, new AbortController().signal), 'bucket', 'key');
+  let bHolds = false;
+  const acquiredB = acquireKeyLease(scopeOver(viewB, abortB.signal), 'bucket', 'key').then((release) => {
+    bHolds = true;
+    return release;
+  });
+  // B has asked the nodes it reaches at least twice: every node it can reach has answered it once.
+  const bCalls = (): number => viewB.slice(1).reduce((sum, client) => sum + client.leaseCalls, 0);
+  await until(() => bHolds || bCalls() >= 2 * (viewB.length - 1), "gateway B's second round of lease requests");
+  t.notOk(bHolds, 'gateway B does not hold the lease while gateway A does');
+  await releaseA();
+  const releaseB = await acquiredB;
+  t.ok(bHolds, 'gateway B takes the lease once gateway A gives it back');
+  await releaseB();
+});
