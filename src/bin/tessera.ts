@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// First: sizes libuv's thread pool before any module can start it.
-import './thread-pool.js';
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, GatewaySettings, createRootLogger } from '../common/index.js';
