@@ -151,7 +151,13 @@ t.test('admin object checks a multipart object part by part: each part\'s stripe
   const part2 = healthy.partReports[1];
   const rotten = part2?.shards[1];
   if (part2 === undefined || rotten === undefined) throw new Error('no part 2');
-  const path = join(cluster.dataDir, rotten.nodeId, 'shards', shardFileName({ bucket: UPLOADS_BUCKET, key: part2.key, versionId: part2.versionId, shardIndex: 1 }));
+  // A shard file is named by the id its data was written under (the record's dataId when it differs).
+  const node = cluster.config.nodes.find((n) => n.id === rotten.nodeId);
+  if (node === undefined) throw new Error(`no node ${rotten.nodeId}`);
+  const nodeClient = new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: SECRET, connections: 1 });
+  const stored = await nodeClient.versionStatus(UPLOADS_BUCKET, part2.key, part2.versionId).finally(() => nodeClient.close());
+  const dataId = stored?.record.dataId;
+  const path = join(cluster.dataDir, rotten.nodeId, 'shards', shardFileName({ bucket: UPLOADS_BUCKET, key: part2.key, versionId: part2.versionId, ...(dataId === undefined ? {} : { dataId }), shardIndex: 1 }));
   const bytes = await readFile(path);
   bytes[SHARD_HEADER_BYTES + 100] = (bytes[SHARD_HEADER_BYTES + 100] ?? 0) ^ 0xff;
   await writeFile(path, bytes);
