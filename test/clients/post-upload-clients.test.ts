@@ -1,11 +1,9 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { commandOutput, probeClient, requireClient, runCommand } from '../helpers/clients.js';
-import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 
 /**
  * Browser POST uploads made the way boto3 users make them: `generate_presigned_post` (SigV4, and
@@ -18,11 +16,7 @@ const TIMEOUT_MS = 120_000;
 
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
-const configFile = join(cluster.dataDir, 'gateway.json');
-await writeFile(
-  configFile,
-  JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, nodes: cluster.config.nodes.map((n) => ({ id: n.id, address: n.address })) }),
-);
+const configFile = await writeGatewayConfig(cluster);
 
 async function addUser(name: string): Promise<[string, string]> {
   let out = '';

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
@@ -30,6 +30,17 @@ export interface TestCluster {
 }
 
 /** Starts `nodeCount` storage nodes and one gateway in this process. */
+/**
+ * Writes a gateway configuration naming `cluster`'s nodes, secret and the test credentials: the file
+ * `tessera admin user|key|policy --config` reaches the cluster through. Returns its path.
+ */
+export async function writeGatewayConfig(cluster: TestCluster): Promise<string> {
+  const file = join(cluster.dataDir, 'gateway.json');
+  const nodes = cluster.config.nodes.map((n) => ({ id: n.id, address: n.address }));
+  await writeFile(file, JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, nodes }));
+  return file;
+}
+
 export async function startCluster(
   options: {
     nodeCount?: number;

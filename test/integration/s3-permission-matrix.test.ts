@@ -1,9 +1,7 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { t } from 'tap';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, xmlField, type RawRequest } from '../gateway/raw-s3.js';
 
 /**
@@ -13,11 +11,7 @@ import { rawS3, xmlField, type RawRequest } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
-const configFile = join(cluster.dataDir, 'gateway.json');
-await writeFile(
-  configFile,
-  JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, nodes: cluster.config.nodes.map((n) => ({ id: n.id, address: n.address })) }),
-);
+const configFile = await writeGatewayConfig(cluster);
 
 async function addUser(name: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
   let out = '';

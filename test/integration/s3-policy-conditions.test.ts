@@ -1,11 +1,9 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { t } from 'tap';
 import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { plainRequest } from '../helpers/clients.js';
-import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { sdkError } from '../gateway/raw-s3.js';
 
 /**
@@ -16,11 +14,7 @@ import { sdkError } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
-const configFile = join(cluster.dataDir, 'gateway.json');
-await writeFile(
-  configFile,
-  JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, nodes: cluster.config.nodes.map((n) => ({ id: n.id, address: n.address })) }),
-);
+const configFile = await writeGatewayConfig(cluster);
 
 const clients: S3Client[] = [];
 t.teardown(() => clients.forEach((c) => c.destroy()));

@@ -19,16 +19,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
-const configFile = join(cluster.dataDir, 'gateway.json');
-await writeFile(
-  configFile,
-  JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, nodes: cluster.config.nodes.map((n) => ({ id: n.id, address: n.address })) }),
-);
+const configFile = await writeGatewayConfig(cluster);
 
 async function admin(noun: 'user' | 'policy', ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';

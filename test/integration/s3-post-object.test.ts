@@ -1,6 +1,4 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { t } from 'tap';
 import {
   CreateBucketCommand,
@@ -15,16 +13,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { xmlField } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
-const configFile = join(cluster.dataDir, 'gateway.json');
-await writeFile(
-  configFile,
-  JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, nodes: cluster.config.nodes.map((n) => ({ id: n.id, address: n.address })) }),
-);
+const configFile = await writeGatewayConfig(cluster);
 
 interface Keys {
   accessKeyId: string;

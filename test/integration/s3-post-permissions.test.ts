@@ -1,10 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { t } from 'tap';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, xmlField } from '../gateway/raw-s3.js';
 
 /**
@@ -15,11 +13,7 @@ import { rawS3, xmlField } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
-const configFile = join(cluster.dataDir, 'gateway.json');
-await writeFile(
-  configFile,
-  JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, nodes: cluster.config.nodes.map((n) => ({ id: n.id, address: n.address })) }),
-);
+const configFile = await writeGatewayConfig(cluster);
 
 type Keys = { accessKeyId: string; secretAccessKey: string };
 async function addUser(name: string): Promise<Keys> {
