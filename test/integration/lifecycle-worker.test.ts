@@ -164,6 +164,26 @@ t.test('admin status and the nodes\' /metrics show the lifecycle worker on every
   t.ok(aborted >= 1, 'the abort appears in the nodes\' /metrics');
 });
 
+t.test('a version under Object Lock outlives the rule that expires its unlocked neighbours', async (t) => {
+  const bucket = bucketName('lclock');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+  const put = async (body: string, held: boolean): Promise<string> => {
+    const out = await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'held/a', Body: body, ChecksumAlgorithm: 'CRC32', ...(held ? { ObjectLockLegalHoldStatus: 'ON' as const } : {}) }),
+    );
+    return out.VersionId ?? '';
+  };
+  const locked = await put('v1, under a legal hold', true);
+  const unlocked = await put('v2', false);
+  const current = await put('v3', false);
+  await putRules(bucket, [{ ID: 'old-versions', Status: 'Enabled', Filter: { Prefix: 'held/' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
+  await until('the unlocked noncurrent version is expired', async () => !(await versionsOf(bucket, 'held/')).versions.includes(unlocked), DEADLINE_MS);
+  t.same((await versionsOf(bucket, 'held/')).versions.sort(), [locked, current].sort(), 'the held version and the current one remain');
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'held/a', VersionId: locked }));
+  t.equal(await got.Body?.transformToString(), 'v1, under a legal hold', 'the held version still reads back');
+});
+
+
 t.test('with a member of the set down, the leader still expires through a write quorum, and every live member agrees', async (t) => {
   const bucket = bucketName('lcdown');
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
