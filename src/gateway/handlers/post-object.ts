@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { metadataSignal, storeVersion } from '../data-path/index.js';
+import { metadataSignal, writeStream } from '../data-path/index.js';
 import { authorizePostForm, bucketOf, decodedBody, header, type RequestContext } from '../http/index.js';
 import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, s3VersionId, validateKey, type SizeRange } from '../s3/index.js';
 import { attributesOf } from './object-attributes.js';
@@ -49,23 +48,18 @@ export async function postObject(ctx: RequestContext): Promise<void> {
   const attributes = attributesOf(writeCtx);
   Object.assign(attributes, objectAclFields(writeCtx, bucketRecord));
   const sse = writeSseOf(writeCtx, bucketRecord.encryption);
-  const md5 = createHash('md5');
-  const record = await storeVersion(
-    writeCtx,
-    bucket,
-    key,
-    attributes,
-    sizedFile(formHead.file, range, md5),
-    async (sizeBytes) => {
+  const file = sizedFile(formHead.file, range);
+  // Hashed in the digest pool on its way to the shards, like any streamed write.
+  const record = await writeStream(writeCtx, bucket, key, attributes, file.pieces, {
+    encryption: ctx.services.sealer.forBody(sse),
+    beforeCommit: async () => {
       // The whole body must be well-formed (and match any hash its headers declare) before the object is visible.
       await Promise.all([form.done, bodyDone]);
-      if (sizeBytes < range.minBytes) {
-        throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(sizeBytes), MinSizeAllowed: String(range.minBytes) } });
+      if (file.bytes < range.minBytes) {
+        throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(file.bytes), MinSizeAllowed: String(range.minBytes) } });
       }
-      return { md5Hex: md5.digest('hex'), checksums: [] };
     },
-    { encryption: ctx.services.sealer.forBody(sse) },
-  );
+  });
   setSseHeaders(writeCtx, record.encryption, sse);
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   const location = objectLocation(ctx, bucket, key);
@@ -127,21 +121,23 @@ function formHeaders(fields: ReadonlyMap<string, string>, ctx: RequestContext): 
   return headers;
 }
 
-/** The file part, counted and hashed on its way to the shards; EntityTooLarge as soon as it passes the limit. */
-async function* sizedFile(file: AsyncIterable<Buffer>, range: SizeRange, md5: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+/** The file part, counted on its way to the shards (`bytes` so far); EntityTooLarge as soon as it passes the limit. */
+function sizedFile(file: AsyncIterable<Buffer>, range: SizeRange): { pieces: AsyncGenerator<Uint8Array>; readonly bytes: number } {
   const maxBytes = Math.min(range.maxBytes ?? MAX_PUT_BYTES, MAX_PUT_BYTES);
-  let bytes = 0;
-  for await (const data of file) {
-    bytes += data.length;
-    if (bytes > maxBytes) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(maxBytes) } });
-    md5.update(data);
-    yield data;
+  const counted = { bytes: 0, pieces: pieces() };
+  async function* pieces(): AsyncGenerator<Uint8Array> {
+    for await (const data of file) {
+      counted.bytes += data.length;
+      if (counted.bytes > maxBytes) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(maxBytes) } });
+      yield data;
+    }
   }
+  return counted;
 }
 
 /** The new object's URL, in the addressing style the request used. */
 function objectLocation(ctx: RequestContext, bucket: string, key: string): string {
-  const pathStyle = ctx.target.rawPath.replace(/\/$/, '') !== '';
+  const pathStyle = !ctx.target.virtualHosted;
   const path = `${pathStyle ? `/${encodeURIComponent(bucket)}` : ''}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
   return `${ctx.request.protocol}://${header(ctx, 'host') ?? 'localhost'}${path}`;
 }
