@@ -43,9 +43,21 @@ export function newAccessKeyId(): string {
   return `TK${[...randomBytes(18)].map((b) => alphabet[b % 32]).join('')}`;
 }
 
-/** A new secret key: 40 characters of base64url. */
+const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const SECRET_LENGTH = 40;
+
+/**
+ * A new secret key: 40 characters of [A-Za-z0-9] (about 238 bits). Letters and digits only, so a key
+ * pasted into a command line, a credentials file or a URL never needs quoting: a leading `-` would be
+ * read as an option by the client that is handed it.
+ */
 export function newSecretKey(): string {
-  return randomBytes(30).toString('base64url');
+  let key = '';
+  while (key.length < SECRET_LENGTH) {
+    // Bytes at or above 248 (4 x 62) are dropped, so every character is equally likely.
+    for (const byte of randomBytes(SECRET_LENGTH)) if (byte < 248 && key.length < SECRET_LENGTH) key += SECRET_ALPHABET[byte % 62];
+  }
+  return key;
 }
 
 /** `tessera admin user ...` and `tessera admin key ...`. */
