@@ -58,6 +58,16 @@ interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** Options of a shard prepare. */
+interface PrepareOptions extends CallOptions {
+  /**
+   * The writer took this shard's data id for this very write (a client write's new version), so no
+   * commit of it can have reached the node before this prepare: the node skips looking for one.
+   * Repairs and moves of existing versions leave it unset.
+   */
+  fresh?: boolean | undefined;
+}
+
 /**
  * Calls larger than this go in a request of their own (a multipart manifest can be megabytes);
  * everything smaller may share a batch.
@@ -115,8 +125,8 @@ export class NodeClient {
   }
 
   /** Streams one shard to the node; resolves once the node has it durably but not yet visible. */
-  async putShard(ref: ShardRef, erasure: ErasureParams, body: Readable, options: CallOptions = {}): Promise<PrepareResponse> {
-    const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}`;
+  async putShard(ref: ShardRef, erasure: ErasureParams, body: Readable, options: PrepareOptions = {}): Promise<PrepareResponse> {
+    const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}${options.fresh === true ? '&fresh=1' : ''}`;
     const url = `${NODE_PATHS.shards}?${shardQuery(ref)}&${params}`;
     return this.json(MESSAGE_CHECKS.prepared, 'PUT', url, { stream: body }, options);
   }
@@ -125,8 +135,14 @@ export class NodeClient {
    * Stores a small shard held whole in memory, like putShard; it travels in the node's next batch, so
    * the prepares of concurrent small writes share requests.
    */
-  async prepareShard(ref: ShardRef, erasure: ErasureParams, shard: Uint8Array, options: CallOptions = {}): Promise<PrepareResponse> {
-    const call: BatchCall = { op: 'prepare', ref, erasure, shard: Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength).toString('base64') };
+  async prepareShard(ref: ShardRef, erasure: ErasureParams, shard: Uint8Array, options: PrepareOptions = {}): Promise<PrepareResponse> {
+    const call: BatchCall = {
+      op: 'prepare',
+      ref,
+      erasure,
+      shard: Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength).toString('base64'),
+      ...(options.fresh === true ? { fresh: true } : {}),
+    };
     const value = await this.batched(call, options, () => this.putShard(ref, erasure, Readable.from([shard]), options));
     return this.answer(MESSAGE_CHECKS.prepared, value);
   }

@@ -311,10 +311,10 @@ export const ObjectStatusOrNull = Type.Union([ObjectStatus, Type.Null()]);
 /**
  * One call of POST /v1/batch. Small calls to one node travel together while the node is busy (see
  * call-batcher.ts); each is the same operation as its own route. A `prepare` carries a whole small
- * shard (base64), as PUT /v1/shards would stream it.
+ * shard (base64), as PUT /v1/shards would stream it; `fresh` as that route's `fresh=1`.
  */
 export const BatchCall = Type.Union([
-  Type.Object({ op: Type.Literal('prepare'), ref: ShardRef, erasure: ErasureParams, shard: Type.String() }),
+  Type.Object({ op: Type.Literal('prepare'), ref: ShardRef, erasure: ErasureParams, shard: Type.String(), fresh: Type.Optional(Type.Boolean()) }),
   Type.Object({ op: Type.Literal('commit'), request: CommitRequest }),
   Type.Object({ op: Type.Literal('status'), bucket: WireName, key: WireName, withInlineShard: Type.Boolean() }),
 ]);

@@ -198,7 +198,7 @@ export class NodeServer {
       if (replay !== null) throw new WireError('Unauthorized', `shard write refused: ${replay}`);
       const abort = new AbortController();
       request.raw.once('aborted', () => abort.abort());
-      const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal);
+      const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal, { fresh: query['fresh'] === '1' });
       return { sizeBytes };
     });
     this.app.post<{ Body: CommitRequest }>(NODE_PATHS.commit, { schema: { body: CommitRequest } }, async (request) => {
@@ -393,7 +393,7 @@ export class NodeServer {
       // The same schemas as the calls' own routes (a prepare's ref and erasure as PUT /v1/shards checks them).
       const call = MESSAGE_CHECKS.batchCall.parse(body, badRequest);
       if (call.op === 'prepare') {
-        const sizeBytes = await this.options.store.prepare(call.ref, call.erasure, Readable.from([Buffer.from(call.shard, 'base64')]));
+        const sizeBytes = await this.options.store.prepare(call.ref, call.erasure, Readable.from([Buffer.from(call.shard, 'base64')]), undefined, { fresh: call.fresh === true });
         return { ok: true, value: { sizeBytes } };
       }
       if (call.op === 'commit') {

@@ -10,7 +10,7 @@ import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, 
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { shardFilePath } from './shard-paths.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
-import { ShardWriter } from './shard-writer.js';
+import { ShardWriter, type PrepareOptions } from './shard-writer.js';
 import { SpaceLedger, type SpaceClaim } from './space-ledger.js';
 
 export { ShardStoreError, type ShardStoreErrorCode } from './shard-store-error.js';
@@ -205,16 +205,16 @@ export class ShardStore {
    * Stores a streamed shard durably but invisibly; returns its size. Shards up to the inline threshold
    * become one LevelDB write; larger ones stream to a file (shard-writer.ts).
    */
-  prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
-    return this.track(this.prepareNow(ref, erasure, body, signal));
+  prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
+    return this.track(this.prepareNow(ref, erasure, body, signal, options));
   }
 
   /** The untracked body of prepare. */
-  private async prepareNow(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal): Promise<number> {
+  private async prepareNow(ref: ShardRef, erasure: ErasureParams, body: Readable, signal: AbortSignal | undefined, options: PrepareOptions): Promise<number> {
     let claim: SpaceClaim | undefined;
     try {
       claim = await this.space.claim();
-      const sizeBytes = await this.writer.prepare(ref, erasure, body, claim, signal);
+      const sizeBytes = await this.writer.prepare(ref, erasure, body, claim, signal, options);
       claim.settle(true);
       return sizeBytes;
     } catch (err) {

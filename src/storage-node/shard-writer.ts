@@ -24,6 +24,15 @@ export interface ShardWriterOptions {
 
 type HeaderFields = Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>;
 
+/** Options of one prepare. */
+export interface PrepareOptions {
+  /**
+   * The writer took the shard's data id for this write, so no commit of it can be here yet: skip the
+   * read that looks for one (a client write's shards; repairs and moves leave it unset).
+   */
+  fresh?: boolean;
+}
+
 /**
  * The prepare half of the write protocol. Reads ahead at most `inlineMaxShardBytes` plus one piece:
  * a body that ends by then becomes one synced LevelDB write (image and prepared row); a longer one
@@ -41,7 +50,7 @@ export class ShardWriter {
   }
 
   /** Stores a streamed shard durably but invisibly; returns its size. */
-  async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, space: SpaceClaim, signal?: AbortSignal): Promise<number> {
+  async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, space: SpaceClaim, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
     const { inlineMaxShardBytes } = this.options;
     const claim = (bytes: number): void => space.take(bytes);
     const pieces = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -60,8 +69,9 @@ export class ShardWriter {
       }
       // The header names the id the data is written under, which a committed version keeps as its data id.
       const header = { shardIndex: ref.shardIndex, ...erasure, versionId: shardDataId(ref) };
-      if (!spill) return await this.prepareInline(ref, header, head, headBytes, space, signal);
-      return await this.prepareFile(ref, header, resume(head, pieces, claim), space, signal);
+      const fresh = options.fresh === true;
+      if (!spill) return await this.prepareInline(ref, header, head, headBytes, space, signal, fresh);
+      return await this.prepareFile(ref, header, resume(head, pieces, claim), space, signal, fresh);
     } catch (err) {
       // Ends the request body: a refused or failed shard is not read any further.
       await pieces.return?.().catch(() => undefined);
@@ -69,11 +79,11 @@ export class ShardWriter {
     }
   }
 
-  private async prepareInline(ref: ShardRef, header: HeaderFields, pieces: Buffer[], sizeBytes: number, space: SpaceClaim, signal: AbortSignal | undefined): Promise<number> {
+  private async prepareInline(ref: ShardRef, header: HeaderFields, pieces: Buffer[], sizeBytes: number, space: SpaceClaim, signal: AbortSignal | undefined, fresh: boolean): Promise<number> {
     const { metadata, hash, clock } = this.options;
     const image = encodeShardImage(pieces, header, hash);
     signal?.throwIfAborted();
-    if (await this.options.isCommitted(ref)) {
+    if (!fresh && (await this.options.isCommitted(ref))) {
       space.settle(false);
       return sizeBytes;
     }
@@ -81,7 +91,7 @@ export class ShardWriter {
     return sizeBytes;
   }
 
-  private async prepareFile(ref: ShardRef, header: HeaderFields, source: AsyncIterable<Buffer>, space: SpaceClaim, signal: AbortSignal | undefined): Promise<number> {
+  private async prepareFile(ref: ShardRef, header: HeaderFields, source: AsyncIterable<Buffer>, space: SpaceClaim, signal: AbortSignal | undefined, fresh: boolean): Promise<number> {
     const { metadata, hash, shardDir, tmpDir, fsync, clock } = this.options;
     const tmpPath = join(tmpDir, randomBytes(12).toString('hex'));
     const file = shardFileName(ref);
@@ -97,7 +107,7 @@ export class ShardWriter {
       await handle.close();
       handle = undefined;
       // A repeated prepare of a committed shard must not replace the file readers are using.
-      if (await this.options.isCommitted(ref)) {
+      if (!fresh && (await this.options.isCommitted(ref))) {
         await rm(tmpPath, { force: true });
         space.settle(false);
         return sizeBytes;

@@ -221,3 +221,19 @@ t.test('a capacity limit fails the shard that would pass it mid-stream, claims n
   t.equal(store.stats.usedBytes, 50_000, 'a repeated prepare of a committed shard claims nothing');
   t.equal(ERASURE.dataShards, 4);
 });
+
+t.test('a fresh prepare (a client write’s new data id) stores, commits and reads back inline and file shards alike', async (t) => {
+  const store = await openStore(await tempDir(t, 'fresh'));
+  t.teardown(() => store.close());
+  for (const [n, size] of [[1, 1_000], [2, 200_000]] as const) {
+    const ref = shardRef('fresh', n);
+    const bytes = seededBytes(size, n);
+    t.equal(await prepareBytes(store, ref, bytes, 3, { fresh: true }), size, `the ${size}-byte shard is prepared`);
+    await store.commit({ record: recordFor(ref, size * ERASURE.dataShards), shardIndex: ref.shardIndex });
+    t.ok((await readShard(store, ref)).equals(bytes), `the ${size}-byte shard reads back byte-identical`);
+  }
+  // Without the mark, a prepare repeated after the commit still leaves the committed shard alone.
+  const ref = shardRef('fresh', 2);
+  await prepareBytes(store, ref, seededBytes(200_000, 99));
+  t.ok((await readShard(store, ref)).equals(seededBytes(200_000, 2)), 'a repeated prepare (not fresh) keeps the committed bytes');
+});

@@ -54,11 +54,11 @@ export async function openStore(dataDir: string, options: Partial<ShardStoreOpti
 }
 
 /** Streams `bytes` to prepare in `pieces` pieces. */
-export async function prepareBytes(store: ShardStore, ref: ShardRef, bytes: Buffer, pieces = 3): Promise<number> {
+export async function prepareBytes(store: ShardStore, ref: ShardRef, bytes: Buffer, pieces = 3, options: { fresh?: boolean } = {}): Promise<number> {
   const step = Math.max(1, Math.ceil(bytes.length / pieces));
   const parts: Buffer[] = [];
   for (let i = 0; i < bytes.length; i += step) parts.push(bytes.subarray(i, i + step));
-  return store.prepare(ref, ERASURE, Readable.from(parts, { objectMode: false }));
+  return store.prepare(ref, ERASURE, Readable.from(parts, { objectMode: false }), undefined, options);
 }
 
 /** Prepares and commits one shard. */

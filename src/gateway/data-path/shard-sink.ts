@@ -53,7 +53,8 @@ export class ShardSink {
     const onParentAbort = (): void => this.cancel.abort(parent.reason);
     if (parent.aborted) onParentAbort();
     else parent.addEventListener('abort', onParentAbort, { once: true });
-    this.done = options.node.putShard(options.ref, options.erasure, this.body, { signal: this.cancel.signal });
+    // The shard's data id was taken for this write: no commit of it can be on the node yet.
+    this.done = options.node.putShard(options.ref, options.erasure, this.body, { signal: this.cancel.signal, fresh: true });
     this.done.then(
       () => {
         parent.removeEventListener('abort', onParentAbort);

@@ -155,7 +155,7 @@ async function prepareWhole(
   const holders: ShardHolder[] = target.nodes.map((node, shardIndex) => ({ node, shardIndex, nodeId: node.nodeId }));
   const prepares = holders.map(async (holder) => {
     const ref = { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex };
-    await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal });
+    await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal, fresh: true });
     return holder;
   });
   const outcomes = await fanOutUntil(holders, (holder) => prepares[holder.shardIndex] as Promise<ShardHolder>, (sofar) => successes(sofar) >= needed, STRAGGLER_GRACE_MS);
