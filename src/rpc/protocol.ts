@@ -36,6 +36,8 @@ export const NODE_PATHS = {
   health: '/health',
   partitionDigest: '/v1/partitions/digest',
   partitionEntries: '/v1/partitions/entries',
+  partitionVersions: '/v1/partitions/versions',
+  partitionGone: '/v1/partitions/gone',
   adminStatus: '/v1/admin/status',
   adminScrub: '/v1/admin/scrub',
 } as const;

@@ -17,6 +17,7 @@ export const ROW = {
   inline: 'd',
   file: 'f',
   quarantine: 'q',
+  versionGone: 'x',
   bucket: 'b',
   user: 'u',
   node: 'n',
