@@ -1,0 +1,120 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { t } from 'tap';
+import { MetadataStore } from '../../src/storage-node/index.js';
+import { collect, seededBytes } from '../helpers/bytes.js';
+import { startGcCluster, until, type GcCluster } from './gc-cluster.js';
+
+/**
+ * Audit of a versioned bucket's every version on six real nodes (4+2, every node in every set): a node
+ * that lost a noncurrent version (its record and its shard file) or a delete marker gets them back from
+ * the audit, byte-identical; a node that was down while a version was deleted by id has it removed when
+ * it returns, and no audit or repair brings the version back anywhere.
+ */
+
+async function read(s3: S3Client, bucket: string, key: string, versionId: string): Promise<Buffer> {
+  return collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }))).Body as AsyncIterable<Uint8Array>);
+}
+
+/** Starts an audit pass on every node and waits until each has finished one more, and repair has nothing left. */
+async function auditAll(cluster: GcCluster): Promise<void> {
+  const passes = async (i: number): Promise<number> => ((await cluster.node(i).workStatus()).figures.audit as { passes: number }).passes;
+  const before = await Promise.all([0, 1, 2, 3, 4, 5].map(passes));
+  for (let i = 0; i < 6; i += 1) await cluster.node(i).startScrub(true);
+  await until('every node finished another audit pass', async () => (await Promise.all([0, 1, 2, 3, 4, 5].map(passes))).every((n, i) => n > (before[i] as number)), 60_000);
+  await until(
+    'repair has nothing pending',
+    async () => (await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await cluster.node(i).workStatus()).figures.repair.pending))).every((n) => n === 0),
+    60_000,
+  );
+}
+
+/** Removes a version's row and shard data from a stopped node's store, as a lost disk sector or a bad restore would. */
+async function loseVersion(dataDir: string, bucket: string, key: string, versionId: string): Promise<{ hadFile: boolean; shardIndex: number | null }> {
+  const metadata = new MetadataStore(join(dataDir, 'meta'));
+  await metadata.open();
+  try {
+    const stored = await metadata.getVersion(bucket, key, versionId);
+    if (stored === undefined) throw new Error('the node does not hold the version');
+    await metadata.dropNoncurrent(stored);
+    if (stored.file !== null) await rm(join(dataDir, 'shards', stored.file));
+    return { hadFile: stored.file !== null, shardIndex: stored.shardIndex };
+  } finally {
+    await metadata.close();
+  }
+}
+
+t.test('a node that lost a noncurrent version and a delete marker gets both back from the audit, every version byte-identical', async (t) => {
+  const cluster = await startGcCluster(t, { gcIntervalMs: 10 * 60 * 1000, auditIntervalMs: 10 * 60 * 1000 });
+  const { s3, bucket } = cluster;
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const bodies = new Map<string, Buffer>();
+  const put = async (key: string, body: Buffer): Promise<string> => {
+    const id = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))).VersionId ?? '';
+    bodies.set(`${key} ${id}`, body);
+    return id;
+  };
+  const big = await put('model', seededBytes(700_000, 1));
+  await put('model', seededBytes(9_000, 2));
+  const marker = (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'model' }))).VersionId ?? '';
+  await put('model', seededBytes(500_000, 3));
+  await put('other', seededBytes(300_000, 4));
+  await put('other', seededBytes(100, 5));
+
+  const victim = 2;
+  await cluster.stopNode(victim);
+  const lost = await loseVersion(cluster.dataDirs[victim] as string, bucket, 'model', big);
+  t.ok(lost.hadFile && lost.shardIndex !== null, 'the lost version had a shard file on the node');
+  await loseVersion(cluster.dataDirs[victim] as string, bucket, 'model', marker);
+  await cluster.startNode(victim);
+  t.equal(await cluster.node(victim).versionStatus(bucket, 'model', big), null, 'the node no longer holds the old version');
+
+  await auditAll(cluster);
+  const back = await cluster.node(victim).versionStatus(bucket, 'model', big);
+  t.equal(back?.shardIndex, lost.shardIndex, 'the audit put the old version and its shard back on the node');
+  t.ok((await cluster.node(victim).versionStatus(bucket, 'model', marker))?.record.deleted, 'the delete marker is back on the node');
+  const status = await cluster.node(victim).objectStatus(bucket, 'model');
+  t.not(status?.record.versionId, big, 'the old version came back as noncurrent');
+  // Every version, read through the gateway with the other shard holders' copies checked on the node itself.
+  const shard = await collect(await cluster.node(victim).readShard({ bucket, key: 'model', versionId: big, ...(back?.record.dataId === undefined ? {} : { dataId: back.record.dataId }), shardIndex: lost.shardIndex as number }, 0, 1e9));
+  t.ok(shard.length > 0, 'the rebuilt shard reads back through its checksums');
+  for (const [slot, body] of bodies) {
+    const [key = '', id = ''] = slot.split(' ');
+    t.ok((await read(s3, bucket, key, id)).equals(body), `${key} version ${id} reads back byte-identical`);
+  }
+  await cluster.stopNode((victim + 1) % 6);
+  await cluster.stopNode((victim + 2) % 6);
+  t.ok((await read(s3, bucket, 'model', big)).equals(bodies.get(`model ${big}`) as Buffer), 'the old version reads with two other nodes down, so the rebuilt shard is used');
+});
+
+t.test('a version deleted by id while a node was down stays deleted when it returns, through listings, reads by id and audits', async (t) => {
+  const cluster = await startGcCluster(t, { gcIntervalMs: 10 * 60 * 1000, auditIntervalMs: 10 * 60 * 1000 });
+  const { s3, bucket } = cluster;
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const first = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: seededBytes(400_000, 7) }))).VersionId ?? '';
+  const doomed = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: seededBytes(250_000, 8) }))).VersionId ?? '';
+  const latest = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: seededBytes(5_000, 9) }))).VersionId ?? '';
+
+  const absent = 4;
+  await cluster.stopNode(absent);
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: doomed }));
+  await cluster.startNode(absent);
+  t.ok(await cluster.node(absent).versionStatus(bucket, 'doc', doomed), 'the node that was away still holds the deleted version');
+
+  await auditAll(cluster);
+  const holders = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => cluster.node(i).versionStatus(bucket, 'doc', doomed)));
+  t.same(holders, [null, null, null, null, null, null], 'after the audit no node holds the deleted version');
+  const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+  t.same((listed.Versions ?? []).map((v) => v.VersionId), [latest, first], 'the listing shows the other versions only');
+  const missing = await read(s3, bucket, 'doc', doomed).then(
+    () => 'found',
+    (err: { name?: string }) => err.name,
+  );
+  t.equal(missing, 'NoSuchVersion', 'GET by the deleted id answers NoSuchVersion');
+  t.ok((await read(s3, bucket, 'doc', first)).equals(seededBytes(400_000, 7)), 'the older version still reads back');
+
+  // A repair of the deleted version (from a source that has not heard of the delete) is refused by every node.
+  await auditAll(cluster);
+  t.same(await Promise.all([0, 1, 2, 3, 4, 5].map((i) => cluster.node(i).versionStatus(bucket, 'doc', doomed))), [null, null, null, null, null, null], 'a second audit brought nothing back');
+});
