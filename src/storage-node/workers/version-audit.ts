@@ -54,9 +54,9 @@ interface HeldVersion {
  *   is past the collector's grace (then it and "nothing" mean the same). Object Lock still rules: a
  *   member refuses a locked version's delete (GOVERNANCE is bypassed only if the original delete was).
  * - A noncurrent version of a versioned bucket that an answering member lacks is queued for repair onto
- *   it (its shard, or the record alone for a delete marker), like a current version. Versions outside
- *   bucket versioning have no noncurrent versions: an older one is only a member behind, which the
- *   current-version audit settles.
+ *   it (its shard, or the record alone for a delete marker), like a current version. Keys never written
+ *   under bucket versioning have no noncurrent versions: an older one is only a member behind, which
+ *   the current-version audit settles.
  */
 export async function auditVersions(input: VersionAuditInput): Promise<VersionAuditFindings> {
   const { answered, members } = input;
@@ -103,8 +103,12 @@ export async function auditVersions(input: VersionAuditInput): Promise<VersionAu
       }
     }
   }
+  // Keys some version of which was written under bucket versioning: only they keep older versions (an
+  // object written before versioning was enabled stays as the null version).
+  const versionedKeys = new Set<string>();
+  for (const { record } of versions.values()) if (record.versioning !== undefined) versionedKeys.add(`${record.bucket}\0${record.key}`);
   for (const [id, { record, held }] of versions) {
-    if (gone.has(id) || record.versioning === undefined) continue;
+    if (gone.has(id) || !versionedKeys.has(`${record.bucket}\0${record.key}`)) continue;
     // The key's newest version is the current-version audit's, which also weighs expired tombstones.
     if (input.newestOf.get(`${record.bucket}\0${record.key}`) === record.versionId) continue;
     const sharded = [...held.values()].some((shardIndex) => shardIndex !== null);
