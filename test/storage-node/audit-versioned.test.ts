@@ -2,6 +2,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
+import { RingLocator, parseRing } from '../../src/placement/index.js';
+import type { ObjectRecord } from '../../src/rpc/index.js';
 import { MetadataStore } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { startGcCluster, until, type GcCluster } from './gc-cluster.js';
@@ -117,4 +119,26 @@ t.test('a version deleted by id while a node was down stays deleted when it retu
   // A repair of the deleted version (from a source that has not heard of the delete) is refused by every node.
   await auditAll(cluster);
   t.same(await Promise.all([0, 1, 2, 3, 4, 5].map((i) => cluster.node(i).versionStatus(bucket, 'doc', doomed))), [null, null, null, null, null, null], 'a second audit brought nothing back');
+});
+
+t.test('every node keeps a tombstone of a version deleted by id that refuses a late commit of it, until the collector drops it after the grace', async (t) => {
+  const cluster = await startGcCluster(t, { gcIntervalMs: 200, gcTombstoneGraceMs: 10_000, gcSettleMs: 1_000, auditIntervalMs: 10 * 60 * 1000 });
+  const { s3, bucket } = cluster;
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const marker = (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'log' }))).VersionId ?? '';
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'log', Body: 'kept' }));
+  const record = (await cluster.node(0).versionStatus(bucket, 'log', marker))?.record;
+  t.ok(record?.deleted, 'the delete marker is held before its delete');
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'log', VersionId: marker }));
+
+  const locator = new RingLocator(parseRing(JSON.stringify(await cluster.node(0).fetchRing())));
+  const { partition } = locator.locate(bucket, 'log');
+  const tombstones = async (i: number): Promise<string[]> =>
+    (await cluster.node(i).partitionGone(partition, locator.ring.partitionBits, null, 100)).gone.filter((g) => g.key === 'log').map((g) => g.versionId);
+  t.same(await Promise.all([0, 1, 2, 3, 4, 5].map(tombstones)), Array.from({ length: 6 }, () => [marker]), 'every node records the delete');
+  await cluster.node(3).commit({ record: record as ObjectRecord, shardIndex: null });
+  t.equal(await cluster.node(3).versionStatus(bucket, 'log', marker), null, 'a late commit of the deleted marker is acknowledged and dropped');
+
+  await until('every node dropped the tombstone after the grace', async () => (await Promise.all([0, 1, 2, 3, 4, 5].map(tombstones))).every((ids) => ids.length === 0), 60_000);
+  t.equal((await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).DeleteMarkers, undefined, 'the marker stays deleted');
 });
