@@ -210,6 +210,20 @@ export class NodeClient {
     }
   }
 
+  /**
+   * As versionStatus, but a node that knows the version was deleted by id answers so (`gone`) instead
+   * of null: a reader must not take a copy on a node that missed the delete for the version.
+   */
+  async versionLookup(bucket: string, key: string, versionId: string, options: CallOptions = {}): Promise<ObjectStatus | null> {
+    const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key, version: versionId, withGone: '1' }).toString()}`;
+    try {
+      return await this.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
+    } catch (err) {
+      if (err instanceof NodeError && err.code === 'NotFound') return null;
+      throw err;
+    }
+  }
+
   /** One page of the node's ordered listing of every version of a bucket's keys (key ascending, newest first). */
   async listVersions(query: VersionListQuery, options: CallOptions = {}): Promise<ListResponse> {
     const params = new URLSearchParams({

@@ -18,6 +18,7 @@ export const ROW = {
   file: 'f',
   quarantine: 'q',
   versionGone: 'x',
+  versionGoneByKey: 'y',
   bucket: 'b',
   user: 'u',
   node: 'n',

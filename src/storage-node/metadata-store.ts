@@ -48,6 +48,9 @@ export { MetadataWriteFenced } from './group-commit.js';
  *                                            write) is refused and audits remove it from a member that
  *                                            missed the delete. Keyed by placement hash like `h`, so a
  *                                            partition's rows are one range; collected after a grace.
+ *   y 00 bucket 00 key 00 nf(ver)         -> VersionGone JSON: the same tombstone in version-listing order, written
+ *                                            and dropped with its `x` row, so a version listing shows
+ *                                            what this node knows is deleted beside what it holds.
  *   b 00 bucket                           -> BucketRecord JSON (the newest version id wins).
  *   u 00 user name                        -> UserRecord JSON (the newest version id wins).
  *   n 00 name                             -> node-local state: `schema` (this layout's version), and
@@ -101,6 +104,9 @@ export interface VersionGone {
   /** The delete bypassed GOVERNANCE retention (the requester was allowed to): its spread by audits may too. */
   bypassGovernance?: boolean;
 }
+
+/** A row of a node's version listing: a version it holds, or (`gone`) one it knows was deleted by id. */
+export type VersionListRow = StoredObject & { gone?: true };
 
 /** A version row of a partition listing and where the listing resumes after it. */
 export interface PartitionVersionRow extends HashIndexEntry {
@@ -368,7 +374,7 @@ export class MetadataStore {
     const { bucket, key } = target.record;
     const batch = new MetadataBatch();
     dropVersionRows(batch, target);
-    if (gone !== undefined) batch.put(goneKey(gone), json(gone));
+    if (gone !== undefined) putGone(batch, gone);
     if (isCurrent) {
       if (promote !== undefined) batch.put(rowKey(ROW.object, bucket, key), json(promote));
       else batch.del(rowKey(ROW.object, bucket, key)).del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
@@ -378,7 +384,9 @@ export class MetadataStore {
 
   /** Records that a version this node does not hold was deleted by id (one synced write). */
   async putVersionGone(gone: VersionGone): Promise<void> {
-    await this.write(new MetadataBatch().put(goneKey(gone), json(gone)));
+    const batch = new MetadataBatch();
+    putGone(batch, gone);
+    await this.write(batch);
   }
 
   /** The tombstone of a version deleted by id, if this node holds one. */
@@ -389,7 +397,7 @@ export class MetadataStore {
 
   /** Forgets a version tombstone (past its grace). */
   async dropVersionGone(gone: VersionGone): Promise<void> {
-    await this.write(new MetadataBatch().del(goneKey(gone)));
+    await this.write(new MetadataBatch().del(goneKey(gone)).del(goneByKey(gone)));
   }
 
   /** Up to `limit` version tombstones after `after` (exclusive; null: from the start), in placement-hash order. */
@@ -461,7 +469,7 @@ export class MetadataStore {
    * Version rows of a bucket in listing order (key ascending, newest first), for ListObjectVersions.
    * `afterVersionId` is the internal id to resume after within `query.after`.
    */
-  async listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+  async listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
     const base = rowKey(ROW.version, query.bucket, '');
     const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
     let options: { gt?: Buffer; gte?: Buffer; lt: Buffer };
@@ -475,8 +483,15 @@ export class MetadataStore {
       // Past every version of `after`: its rows are `after 00 id`, all below `after 00 FF`.
       options = { gte: Buffer.concat([rowKey(ROW.version, query.bucket, query.after), Buffer.of(0, 0xff)]), lt: rangeEnd };
     }
-    const entries: StoredObject[] = [];
-    for await (const value of this.db.values({ ...options, limit: query.limit + 1 })) entries.push(parse<StoredObject>(value));
+    // Version rows and deleted-version rows share their key layout after the kind byte: read both
+    // ranges and merge them, so a member that missed a delete is outvoted in the gateway's merge.
+    const rows: { suffix: Buffer; row: VersionListRow }[] = [];
+    for await (const [key, value] of this.db.iterator({ ...options, limit: query.limit + 1 })) rows.push({ suffix: key.subarray(1), row: parse<StoredObject>(value) });
+    for await (const [key, value] of this.db.iterator({ ...swapKind(options, ROW.versionGoneByKey), limit: query.limit + 1 })) {
+      rows.push({ suffix: key.subarray(1), row: { record: goneRecord(parse<VersionGone>(value)), shardIndex: null, shardSizeBytes: 0, file: null, gone: true } });
+    }
+    rows.sort((a, b) => Buffer.compare(a.suffix, b.suffix));
+    const entries = rows.slice(0, query.limit + 1).map(({ row }) => row);
     const truncated = entries.length > query.limit;
     if (truncated) entries.pop();
     return { entries, truncated };
@@ -710,6 +725,36 @@ export class MetadataStore {
 /** The version row of a record. */
 function versionKey(record: ObjectRecord): Buffer {
   return rowKey(ROW.version, record.bucket, record.key, newestFirst(record.versionId));
+}
+
+/** Writes both rows of a version tombstone. */
+function putGone(batch: MetadataBatch, gone: VersionGone): void {
+  const value = json(gone);
+  batch.put(goneKey(gone), value).put(goneByKey(gone), value);
+}
+
+/** The listing-order row of a version tombstone. */
+function goneByKey(gone: { bucket: string; key: string; versionId: string }): Buffer {
+  return rowKey(ROW.versionGoneByKey, gone.bucket, gone.key, newestFirst(gone.versionId));
+}
+
+/** The same range bounds over another row kind (rows whose keys match after the kind byte). */
+function swapKind(options: { gt?: Buffer; gte?: Buffer; lt: Buffer }, kind: string): { gt?: Buffer; gte?: Buffer; lt: Buffer } {
+  const swap = (key: Buffer): Buffer => Buffer.concat([Buffer.from(kind, 'latin1'), key.subarray(1)]);
+  return {
+    ...(options.gt === undefined ? {} : { gt: swap(options.gt) }),
+    ...(options.gte === undefined ? {} : { gte: swap(options.gte) }),
+    lt: swap(options.lt),
+  };
+}
+
+/**
+ * A stand-in record of a version deleted by id, for listings and lookups that must say "deleted": no
+ * data, no shard; readers drop it and every copy of the version it names.
+ */
+export function goneRecord(gone: VersionGone): ObjectRecord {
+  const { bucket, key, versionId } = gone;
+  return { bucket, key, versionId, deleted: true, sizeBytes: 0, etag: '""', lastModifiedMs: gone.deletedMs, contentType: '', userMetadata: {}, headers: {}, checksums: {}, erasure: { dataShards: 1, parityShards: 0, blockSizeBytes: 1 }, versioning: 'Enabled' };
 }
 
 /** The tombstone row of a version deleted by id. */

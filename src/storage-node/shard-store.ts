@@ -5,7 +5,7 @@ import type { Logger } from '../common/index.js';
 import { lockHold, shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone } from './metadata-store.js';
+import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
 import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { shardFilePath } from './shard-paths.js';
@@ -380,7 +380,7 @@ export class ShardStore {
   }
 
   /** Version listing rows for a bucket; an `afterVersion` of `null` resumes after the marker key's null version. */
-  async listVersions(query: VersionListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+  async listVersions(query: VersionListQuery): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
     let afterVersionId = query.afterVersion;
     if (afterVersionId === 'null') afterVersionId = (await this.versionStatus(query.bucket, query.after, 'null'))?.record.versionId;
     return this.metadata.listVersions(query, afterVersionId);

@@ -105,12 +105,15 @@ export class MergedRows {
       if (smallest === undefined) return undefined;
       const row = smallest;
       let newest = row.record;
+      let gone = false;
       heads.forEach((head, i) => {
         if (!head || compare(head, row) !== 0) return;
         if (isNewerRecord(head.record, newest)) newest = head.record;
+        // One node's word that the version was deleted by id outweighs a node that missed the delete.
+        if (head.gone === true) gone = true;
         this.cursors[i]?.pop();
       });
-      return { key: row.key, record: newest };
+      return { key: row.key, record: newest, ...(gone ? { gone: true as const } : {}) };
     }
   }
 

@@ -115,7 +115,8 @@ function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status
 /**
  * One version of a key by its id (`null`: the key's null version), current or not, delete markers
  * included. Every node of the key's sets is asked and a read quorum must answer, so a version
- * acknowledged on a write quorum is always found; null when none holds it.
+ * acknowledged on a write quorum is always found; null when none holds it, or when one that answered
+ * knows it was deleted by id (a read quorum overlaps the delete's write quorum, so one does).
  */
 export async function resolveNamedVersion(
   sets: KeySets,
@@ -132,10 +133,11 @@ export async function resolveNamedVersion(
   // does not exist; one that is found is waited for until k nodes hold its shards (or all answered).
   const outcomes = await fanOutUntil(
     asked,
-    (node) => node.versionStatus(bucket, key, versionId, { signal }),
+    (node) => node.versionLookup(bucket, key, versionId, { signal }),
     (sofar) => {
       const answers = sofar.flatMap((o) => (o.ok ? [o.value] : []));
       if (answers.length < needed) return false;
+      if (answers.some((answer) => answer?.gone === true)) return true;
       const found = newestRecord(answers.map((answer) => answer?.record));
       if (found === undefined || found.deleted || found.parts !== undefined) return true;
       return new Set(answers.filter((answer) => holdsShardOf(answer, found)).map((answer) => answer?.shardIndex)).size >= found.erasure.dataShards;
@@ -143,6 +145,8 @@ export async function resolveNamedVersion(
   );
   const decision = decideQuorum(outcomes, needed);
   if (!decision.met) throw quorumError('read', decision.failures);
+  // Deleted by id: a node that was away when it happened may still hold it until an audit reaches it.
+  if (decision.successes.some(({ value }) => value?.gone === true)) return null;
   // For `null`, nodes may disagree on which write is the null version: the newest one wins.
   const found = newestRecord(decision.successes.map(({ value }) => value?.record));
   if (found === undefined) return null;
