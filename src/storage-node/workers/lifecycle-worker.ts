@@ -17,6 +17,7 @@ import {
   type BucketRecord,
   type LifecycleRule,
   type ObjectRecord,
+  type VersionListQuery,
 } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import { versionAfter } from './gc-worker.js';
@@ -222,10 +223,17 @@ export class LifecycleWorker implements Worker {
   private async removeLoneMarker(set: readonly RingNode[], marker: ObjectRecord, signal: AbortSignal): Promise<void> {
     const { nodeId, store, peers } = this.options;
     const timeout = this.peerSignal(signal);
-    const query = { bucket: marker.bucket, prefix: marker.key, after: '', afterIsPrefix: false, limit: 2 };
     const outcomes = await fanOut(set, async (node) => {
-      const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
-      return page.entries.map((entry) => entry.record).filter((record) => record.key === marker.key);
+      // Rows of versions deleted by id are tombstones, not versions the marker could bring back: read
+      // past them until a version of the key turns up or the key's rows end.
+      for (let query: VersionListQuery = { bucket: marker.bucket, prefix: marker.key, after: '', afterIsPrefix: false, limit: 2 }; ; ) {
+        const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
+        const ofKey = page.entries.filter((entry) => entry.record.key === marker.key);
+        const held = ofKey.filter((entry) => entry.gone !== true).map((entry) => entry.record);
+        const last = ofKey.at(-1);
+        if (held.some((record) => record.versionId !== marker.versionId) || !page.truncated || last === undefined || ofKey.length < page.entries.length) return held;
+        query = { ...query, after: marker.key, afterVersion: last.record.versionId, limit: 16 };
+      }
     });
     signal.throwIfAborted();
     // A member that does not answer, or holds any other version, keeps the marker: removing it could bring that version back.
