@@ -1,6 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectLegalHoldCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { RingLocator, parseRing } from '../../src/placement/index.js';
 import type { ObjectRecord } from '../../src/rpc/index.js';
@@ -12,7 +21,7 @@ import { startGcCluster, until, type GcCluster } from './gc-cluster.js';
  * Audit of a versioned bucket's every version on six real nodes (4+2, every node in every set): a node
  * that lost a noncurrent version (its record and its shard file) or a delete marker gets them back from
  * the audit, byte-identical; a node that was down while a version was deleted by id has it removed when
- * it returns, and no audit or repair brings the version back anywhere.
+ * it returns, and no audit or repair brings the version back anywhere. Object Lock holds throughout.
  */
 
 async function read(s3: S3Client, bucket: string, key: string, versionId: string): Promise<Buffer> {
@@ -153,4 +162,40 @@ t.test('every node keeps a tombstone of a version deleted by id that refuses a l
 
   await until('every node dropped the tombstone after the grace', async () => (await Promise.all([0, 1, 2, 3, 4, 5].map(tombstones))).every((ids) => ids.length === 0), 60_000);
   t.equal((await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).DeleteMarkers, undefined, 'the marker stays deleted');
+});
+
+t.test('Object Lock holds through audits: a lost locked version comes back locked, and a delete a node missed does not take its still-held copy', async (t) => {
+  const cluster = await startGcCluster(t, { gcIntervalMs: 10 * 60 * 1000, auditIntervalMs: 10 * 60 * 1000 });
+  const { s3 } = cluster;
+  const bucket = `${cluster.bucket}-lock`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+  const held = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'evidence', Body: seededBytes(300_000, 11), ObjectLockLegalHoldStatus: 'ON' }))).VersionId ?? '';
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'evidence', Body: 'newer' }));
+  const set = await cluster.setOf(bucket, 'evidence');
+
+  // A node loses the held (noncurrent) version; the audit restores it with its hold.
+  const loser = set[2] as number;
+  await cluster.stopNode(loser);
+  await loseVersion(cluster.dataDirs[loser] as string, bucket, 'evidence', held);
+  await cluster.startNode(loser);
+  await auditAll(cluster);
+  t.equal((await cluster.node(loser).versionStatus(bucket, 'evidence', held))?.record.legalHold, true, 'the restored version carries its legal hold');
+  const refused = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'evidence', VersionId: held })).then(
+    () => 'deleted',
+    (err: { name?: string }) => err.name,
+  );
+  t.equal(refused, 'AccessDenied', 'the held version cannot be deleted');
+
+  // A node away while the hold is lifted and the version deleted keeps its copy under the hold it knows.
+  const away = set[1] as number;
+  await cluster.stopNode(away);
+  await s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: 'evidence', VersionId: held, LegalHold: { Status: 'OFF' } }));
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'evidence', VersionId: held }));
+  await cluster.startNode(away);
+  await auditAll(cluster);
+  t.equal((await cluster.node(away).versionStatus(bucket, 'evidence', held))?.record.legalHold, true, 'the node that missed the lift refuses the spread delete of a version it holds under a hold');
+  const others = await Promise.all(set.filter((i) => i !== away).map((i) => cluster.node(i).versionStatus(bucket, 'evidence', held)));
+  t.ok(others.every((s) => s === null), 'no other node got the deleted version back');
+  const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+  t.same((listed.Versions ?? []).map((v) => v.VersionId).filter((id) => id === held), [], 'the deleted version is not listed');
 });
