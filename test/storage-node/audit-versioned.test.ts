@@ -199,3 +199,27 @@ t.test('Object Lock holds through audits: a lost locked version comes back locke
   const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
   t.same((listed.Versions ?? []).map((v) => v.VersionId).filter((id) => id === held), [], 'the deleted version is not listed');
 });
+
+t.test('a read of the key finds the right latest version while a node that missed a delete of the latest by id still names it', async (t) => {
+  const cluster = await startGcCluster(t, { gcIntervalMs: 10 * 60 * 1000, auditIntervalMs: 10 * 60 * 1000 });
+  const { s3, bucket } = cluster;
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const body = seededBytes(200_000, 21);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'page', Body: body }));
+  const mistake = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'page', Body: 'mistake' }))).VersionId ?? '';
+  const absent = (await cluster.setOf(bucket, 'page'))[1] as number;
+  const getLatest = async (): Promise<Buffer> => collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'page' }))).Body as AsyncIterable<Uint8Array>);
+
+  await cluster.stopNode(absent);
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'page', VersionId: mistake }));
+  await cluster.startNode(absent);
+  t.equal((await cluster.node(absent).objectStatus(bucket, 'page'))?.record.versionId, mistake, 'the returning node still names the deleted version as latest');
+  t.ok((await getLatest()).equals(body), 'GET of the key reads the version that is latest again');
+
+  const marker = (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'page' }))).VersionId ?? '';
+  await cluster.stopNode(absent);
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'page', VersionId: marker }));
+  await cluster.startNode(absent);
+  t.equal((await cluster.node(absent).objectStatus(bucket, 'page'))?.record.versionId, marker, 'the returning node still names the removed delete marker as latest');
+  t.ok((await getLatest()).equals(body), 'GET of the key reads the object the removed marker hid');
+});

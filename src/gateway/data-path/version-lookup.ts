@@ -1,4 +1,4 @@
-import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 
@@ -58,7 +58,7 @@ export async function resolveVersion(
     if (!decision.met) throw quorumError('read', decision.failures);
   }
   const answers = decideQuorum(outcomes, 0).successes;
-  const newest = newestRecord(answers.map(({ value }) => value?.record));
+  const newest = await withoutDeletedById(asked, answers, newestRecord(answers.map(({ value }) => value?.record)), { bucket, key, signal });
   if (newest === undefined || (newest.deleted && options.withDeleteMarkers !== true)) return null;
   const holders = new Map<number, NodeClient>();
   const inlineShards = new Map<number, Uint8Array>();
@@ -82,6 +82,35 @@ export async function resolveVersion(
     });
   }
   return { record: newest, holders, unconfirmed, ...(inlineShards.size > 0 ? { inlineShards } : {}) };
+}
+
+/**
+ * The newest version the answers name, unless some node knows it was deleted by id: then the newest
+ * of the others. A node that was away when a key's latest version (or delete marker) was deleted by id
+ * still names it as its newest until an audit reaches it. Checked only for a versioned bucket's key
+ * whose answering nodes disagree on the newest version (a stale copy, a commit still reaching the
+ * nodes, a node that missed a write): one more round then, none when they agree. With a read quorum of
+ * answers, at least one of them took part in the delete's write quorum, so one knows.
+ */
+async function withoutDeletedById(
+  asked: readonly NodeClient[],
+  answers: readonly { value: ObjectStatus | null }[],
+  newest: ObjectRecord | undefined,
+  target: { bucket: string; key: string; signal: AbortSignal },
+): Promise<ObjectRecord | undefined> {
+  const excluded = new Set<string>();
+  let candidate = newest;
+  // Bounded: each round rules out one version, and a node rarely missed more than one such delete.
+  for (let round = 0; candidate !== undefined && candidate.versioning !== undefined && round < 3; round += 1) {
+    const { versionId } = candidate;
+    const holding = answers.filter(({ value }) => value?.record.versionId === versionId).length;
+    if (holding === answers.length) return candidate;
+    const lookups = await fanOut(asked, (node) => node.versionLookup(target.bucket, target.key, versionId, { signal: target.signal }));
+    if (!lookups.some((outcome) => outcome.ok && outcome.value?.gone === true)) return candidate;
+    excluded.add(versionId);
+    candidate = newestRecord(answers.map(({ value }) => value?.record).filter((record) => record !== undefined && !excluded.has(record.versionId)));
+  }
+  return candidate;
 }
 
 /**
