@@ -41,6 +41,11 @@ t.test('a node leaving moves every version and delete marker of a versioned buck
     }
   }
 
+  // Versions deleted by id before the change: their tombstones must reach members new to their sets.
+  const deleted = written.filter((_, i) => i % 7 === 1);
+  for (const w of deleted) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: w.key, VersionId: w.versionId }));
+  written.splice(0, written.length, ...written.filter((w) => !deleted.includes(w)));
+
   const leaving = fleet.slots[2] as HealingSlot;
   const heldBefore = (await Promise.all(written.map((w) => leaving.client.versionStatus(bucket, w.key, w.versionId)))).filter((s) => s !== null).length;
   const noncurrentBefore = (
@@ -67,6 +72,18 @@ t.test('a node leaving moves every version and delete marker of a versioned buck
     });
   }
   t.same(misplaced, [], 'every version and marker is held by every member of its final set, each shard at its position');
+  const lackingTombstone: string[] = [];
+  for (const w of deleted) {
+    const { partition, nodes } = locator.locate(bucket, w.key);
+    for (const node of nodes) {
+      const slot = fleet.slots.find((s) => s.id === node.id) as HealingSlot;
+      const { gone } = await slot.client.partitionGone(partition, shrunk.partitionBits, null, 1000);
+      if (!gone.some((g) => g.key === w.key && g.versionId === w.versionId)) lackingTombstone.push(`${w.key} ${w.versionId} on ${node.id}`);
+      if ((await slot.client.versionStatus(bucket, w.key, w.versionId)) !== null) lackingTombstone.push(`${w.key} ${w.versionId} held by ${node.id}`);
+    }
+  }
+  t.ok(deleted.length >= 4, `${deleted.length} versions were deleted by id before the change`);
+  t.same(lackingTombstone, [], 'every member of a deleted version\'s final set holds its tombstone, and none the version');
 
   const unreadable: string[] = [];
   for (const w of written) {

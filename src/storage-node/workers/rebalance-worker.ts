@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
 import type { Ring, RingLocator, RingNode } from '../../placement/index.js';
 import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
-import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
+import type { HashIndexEntry, StoredObject, VersionCursor, VersionGone } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
@@ -33,6 +33,11 @@ interface Cursor {
   passStartedMs: number;
   /** Whether this epoch's bucket records were gathered from the other members. */
   bucketsSynced: boolean;
+  /**
+   * After the keys, the tombstones of versions deleted by id: the last one handed on this pass
+   * (null: from the first), 'done' once all were; absent in cursors written before this phase.
+   */
+  gone?: VersionCursor | null | 'done';
 }
 
 
@@ -44,7 +49,8 @@ interface Cursor {
  * one). Passes repeat until one leaves nothing pending and began after gateways had time to adopt the
  * ring (`settleMs`), so versions written under the old ring during the change are moved as well; then
  * the epoch is done. At each new epoch the node also gathers the bucket records of the other members,
- * so a node new to the cluster knows every bucket. Cursor: epoch, last key, the pass's pending count
+ * so a node new to the cluster knows every bucket. After its keys, each pass hands its tombstones of
+ * versions deleted by id on to the keys' new sets. Cursor: epoch, last key, the pass's pending count
  * and times, so a restarted node resumes mid-pass.
  */
 export class RebalanceWorker implements Worker {
@@ -100,14 +106,47 @@ export class RebalanceWorker implements Worker {
       const bytes = outcomes.reduce((sum, b) => sum + Math.max(0, b), 0);
       return { items: page.length, bytes, cursor: JSON.stringify(this.cursor), idle: false };
     }
+    if (this.cursor.gone !== 'done') {
+      const { rows, truncated } = await store.metadata.versionGonePage(this.cursor.gone ?? null, this.options.keysPerStep ?? 32);
+      this.cursor.pending += await this.handOnTombstones(locator, rows, signal);
+      const last = rows.at(-1);
+      this.cursor.gone = truncated && last !== undefined ? { hashHex: last.hashHex, bucket: last.bucket, key: last.key, versionId: last.versionId } : 'done';
+      return { items: Math.max(1, rows.length), bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+    }
     const settled = this.cursor.passStartedMs >= this.cursor.adoptedMs + (this.options.settleMs ?? DEFAULTS.rebalanceSettleMs);
     const done = this.cursor.pending === 0 && settled;
     fig.pending = this.cursor.pending;
     fig.done = done;
     fig.passStartedMs = null;
     // The next pass (if any) starts after the runner's idle pause and takes its start time then.
-    this.cursor = { ...this.cursor, after: null, pending: 0, done };
+    this.cursor = { ...this.cursor, after: null, pending: 0, done, gone: null };
     return { items: 0, bytes: 0, cursor: JSON.stringify(this.cursor), idle: true };
+  }
+
+  /**
+   * Hands this node's tombstones of versions deleted by id on to the other members of each key's set
+   * under the new ring (a member new to the set never saw the delete): the same delete by id, which
+   * writes the tombstone where it is missing and removes a copy a member still holds, unless Object Lock
+   * protects it there. Returns how many members could not be reached (the pass is then repeated).
+   */
+  private async handOnTombstones(locator: RingLocator, rows: readonly VersionGone[], signal: AbortSignal): Promise<number> {
+    const { nodeId, peers, logger } = this.options;
+    let unreached = 0;
+    for (const gone of rows) {
+      const { bucket, key, versionId } = gone;
+      const others = locator.locate(bucket, key).nodes.filter((node) => node.id !== nodeId);
+      const timeout = AbortSignal.any([signal, AbortSignal.timeout(30_000)]);
+      const outcomes = await fanOut(others, (node) => peers.get(node).deleteVersion({ bucket, key, versionId, ...(gone.bypassGovernance === true ? { bypassGovernance: true } : {}) }, { signal: timeout }));
+      signal.throwIfAborted();
+      for (const outcome of outcomes) {
+        if (outcome.ok) continue;
+        // A member refusing for Object Lock has heard of the delete; it keeps its locked copy.
+        if ((outcome.error as { code?: unknown } | null)?.code === 'Conflict') continue;
+        unreached += 1;
+        logger.warn({ err: outcome.error, bucket, key, versionId, node: outcome.nodeId }, 'could not hand on a delete by version id yet');
+      }
+    }
+    return unreached;
   }
 
   /** Whether this node's rebalance to `epoch` is done: nothing it holds still sits where only an older ring put it. */
