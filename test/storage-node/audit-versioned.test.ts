@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
@@ -33,11 +34,11 @@ async function auditAll(cluster: GcCluster): Promise<void> {
   const passes = async (i: number): Promise<number> => ((await cluster.node(i).workStatus()).figures.audit as { passes: number }).passes;
   const before = await Promise.all([0, 1, 2, 3, 4, 5].map(passes));
   for (let i = 0; i < 6; i += 1) await cluster.node(i).startScrub(true);
-  await until('every node finished another audit pass', async () => (await Promise.all([0, 1, 2, 3, 4, 5].map(passes))).every((n, i) => n > (before[i] as number)), 60_000);
+  await until('every node finished another audit pass', async () => (await Promise.all([0, 1, 2, 3, 4, 5].map(passes))).every((n, i) => n > (before[i] as number)), 120_000);
   await until(
     'repair has nothing pending',
     async () => (await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await cluster.node(i).workStatus()).figures.repair.pending))).every((n) => n === 0),
-    60_000,
+    120_000,
   );
 }
 
@@ -106,16 +107,23 @@ t.test('a version deleted by id while a node was down stays deleted when it retu
   const first = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: seededBytes(400_000, 7) }))).VersionId ?? '';
   const doomed = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: seededBytes(250_000, 8) }))).VersionId ?? '';
   const latest = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: seededBytes(5_000, 9) }))).VersionId ?? '';
+  // Another key's old version goes through DeleteObjects in the same window.
+  const sheetOld = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc-sheet', Body: seededBytes(150_000, 10) }))).VersionId ?? '';
+  const sheetNew = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc-sheet', Body: 'new' }))).VersionId ?? '';
 
   // Not the partition's leader, whose restart would start an audit of it at once.
   const absent = (await cluster.setOf(bucket, 'doc'))[1] as number;
   await cluster.stopNode(absent);
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: doomed }));
+  const batch = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'doc-sheet', VersionId: sheetOld }] } }));
+  t.same(batch.Errors ?? [], [], 'DeleteObjects removed the other version');
   await cluster.startNode(absent);
   t.ok(await cluster.node(absent).versionStatus(bucket, 'doc', doomed), 'the node that was away still holds the deleted version');
+  const sheetVersions = async (): Promise<string[]> => ((await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'doc-sheet' }))).Versions ?? []).map((v) => v.VersionId ?? '');
+  t.same(await sheetVersions(), [sheetNew], 'the version DeleteObjects removed is not listed either');
   const listedEarly = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
   t.same(
-    [...(listedEarly.Versions ?? []), ...(listedEarly.DeleteMarkers ?? [])].map((v) => v.VersionId),
+    [...(listedEarly.Versions ?? []), ...(listedEarly.DeleteMarkers ?? [])].filter((v) => v.Key === 'doc').map((v) => v.VersionId),
     [latest, first],
     'before any audit, the listing hides the version the returning node still holds',
   );
@@ -129,7 +137,8 @@ t.test('a version deleted by id while a node was down stays deleted when it retu
   const holders = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => cluster.node(i).versionStatus(bucket, 'doc', doomed)));
   t.same(holders, [null, null, null, null, null, null], 'after the audit no node holds the deleted version');
   const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
-  t.same([...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])].map((v) => v.VersionId), [latest, first], 'the listing shows the other versions only');
+  t.same([...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])].filter((v) => v.Key === 'doc').map((v) => v.VersionId), [latest, first], 'the listing shows the other versions only');
+  t.same(await Promise.all([0, 1, 2, 3, 4, 5].map((i) => cluster.node(i).versionStatus(bucket, 'doc-sheet', sheetOld))), [null, null, null, null, null, null], 'no node holds the version DeleteObjects removed');
   const missing = await read(s3, bucket, 'doc', doomed).then(
     () => 'found',
     (err: { name?: string }) => err.name,
