@@ -6,6 +6,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectVersionsCommand,
+  ListObjectsV2Command,
   PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectLegalHoldCommand,
@@ -209,7 +210,7 @@ t.test('Object Lock holds through audits: a lost locked version comes back locke
   t.same((listed.Versions ?? []).map((v) => v.VersionId).filter((id) => id === held), [], 'the deleted version is not listed');
 });
 
-t.test('a read of the key finds the right latest version while a node that missed a delete of the latest by id still names it', async (t) => {
+t.test('a read or listing of the key finds the right latest version while a node that missed a delete of the latest by id still names it', async (t) => {
   const cluster = await startGcCluster(t, { gcIntervalMs: 10 * 60 * 1000, auditIntervalMs: 10 * 60 * 1000 });
   const { s3, bucket } = cluster;
   await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
@@ -217,6 +218,8 @@ t.test('a read of the key finds the right latest version while a node that misse
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'page', Body: body }));
   const mistake = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'page', Body: 'mistake' }))).VersionId ?? '';
   const absent = (await cluster.setOf(bucket, 'page'))[1] as number;
+  const listed = async (): Promise<[string, number][]> =>
+    ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => [o.Key ?? '', o.Size ?? -1]);
   const getLatest = async (): Promise<Buffer> => collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'page' }))).Body as AsyncIterable<Uint8Array>);
 
   await cluster.stopNode(absent);
@@ -224,6 +227,7 @@ t.test('a read of the key finds the right latest version while a node that misse
   await cluster.startNode(absent);
   t.equal((await cluster.node(absent).objectStatus(bucket, 'page'))?.record.versionId, mistake, 'the returning node still names the deleted version as latest');
   t.ok((await getLatest()).equals(body), 'GET of the key reads the version that is latest again');
+  t.same(await listed(), [['page', body.length]], 'ListObjects shows the key at the version that is latest again');
 
   const marker = (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'page' }))).VersionId ?? '';
   await cluster.stopNode(absent);
@@ -231,4 +235,5 @@ t.test('a read of the key finds the right latest version while a node that misse
   await cluster.startNode(absent);
   t.equal((await cluster.node(absent).objectStatus(bucket, 'page'))?.record.versionId, marker, 'the returning node still names the removed delete marker as latest');
   t.ok((await getLatest()).equals(body), 'GET of the key reads the object the removed marker hid');
+  t.same(await listed(), [['page', body.length]], 'ListObjects shows the key the removed marker hid');
 });
