@@ -1,6 +1,6 @@
 import type { TSchema } from 'typebox';
 import { SchemaCheck } from '../common/index.js';
-import { NodeHealth, NodeWorkStatus, PartitionDigest, PartitionEntriesResponse } from './node-reports.js';
+import { NodeHealth, NodeWorkStatus, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse } from './node-reports.js';
 import {
   AbortRequest,
   BatchCall,
@@ -56,6 +56,7 @@ export const MESSAGE_CHECKS = {
   health: new SchemaCheck('health report', NodeHealth),
   partitionDigest: new SchemaCheck('partition digest', PartitionDigest),
   partitionEntries: new SchemaCheck('partition listing', PartitionEntriesResponse),
+  partitionGone: new SchemaCheck('partition version tombstones', PartitionGoneResponse),
   workStatus: new SchemaCheck('work status', NodeWorkStatus),
 } as const;
 

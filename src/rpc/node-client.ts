@@ -6,7 +6,7 @@ import { CallBatcher } from './call-batcher.js';
 import { LatencyEstimator } from './latency-estimator.js';
 import { DEFAULTS, type SchemaCheck } from '../common/index.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
-import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse } from './node-reports.js';
+import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse, PartitionVersionCursor, PartitionVersionsResponse } from './node-reports.js';
 import {
   NODE_PATHS,
   type AbortRequest,
@@ -226,6 +226,20 @@ export class NodeClient {
     }
   }
 
+  /**
+   * As versionStatus, but a node that knows the version was deleted by id answers so (`gone`) instead
+   * of null: a reader must not take a copy on a node that missed the delete for the version.
+   */
+  async versionLookup(bucket: string, key: string, versionId: string, options: CallOptions = {}): Promise<ObjectStatus | null> {
+    const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key, version: versionId, withGone: '1' }).toString()}`;
+    try {
+      return await this.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
+    } catch (err) {
+      if (err instanceof NodeError && err.code === 'NotFound') return null;
+      throw err;
+    }
+  }
+
   /** One page of the node's ordered listing of every version of a bucket's keys (key ascending, newest first). */
   async listVersions(query: VersionListQuery, options: CallOptions = {}): Promise<ListResponse> {
     const params = new URLSearchParams({
@@ -309,6 +323,16 @@ export class NodeClient {
       params.set('afterKey', after.key);
     }
     return this.json(MESSAGE_CHECKS.partitionEntries, 'GET', `${NODE_PATHS.partitionEntries}?${params.toString()}`, {}, options);
+  }
+
+  /** One page of every version the node holds of a ring partition's keys (hash order, newest first), after `after`. */
+  async partitionVersions(partition: number, bits: number, after: PartitionVersionCursor | null, limit: number, options: CallOptions = {}): Promise<PartitionVersionsResponse> {
+    return this.json(MESSAGE_CHECKS.partitionEntries, 'GET', `${NODE_PATHS.partitionVersions}?${versionPageParams(partition, bits, after, limit)}`, {}, options);
+  }
+
+  /** One page of the node's tombstones of versions deleted by id in a ring partition, in hash order, after `after`. */
+  async partitionGone(partition: number, bits: number, after: PartitionVersionCursor | null, limit: number, options: CallOptions = {}): Promise<PartitionGoneResponse> {
+    return this.json(MESSAGE_CHECKS.partitionGone, 'GET', `${NODE_PATHS.partitionGone}?${versionPageParams(partition, bits, after, limit)}`, {}, options);
   }
 
   /** The node's background work: scrub, repair, audit, rebalance and gc figures. */
@@ -481,4 +505,16 @@ function shardQuery(ref: ShardRef): string {
   });
   if (ref.dataId !== undefined) query.set('data', ref.dataId);
   return query.toString();
+}
+
+/** The query of a partition version or tombstone page. */
+function versionPageParams(partition: number, bits: number, after: PartitionVersionCursor | null, limit: number): string {
+  const params = new URLSearchParams({ partition: String(partition), bits: String(bits), limit: String(limit) });
+  if (after !== null) {
+    params.set('afterHash', after.hashHex);
+    params.set('afterBucket', after.bucket);
+    params.set('afterKey', after.key);
+    params.set('afterVersion', after.versionId);
+  }
+  return params.toString();
 }

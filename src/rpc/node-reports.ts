@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { ObjectRecord, ShardIndex } from './protocol.js';
+import { ObjectRecord, ShardIndex, VersionId } from './protocol.js';
 
 /** What a node reports about itself: health, partition summaries for peers' audits, and its background work. */
 
@@ -43,7 +43,7 @@ export type NodeHealth = Static<typeof NodeHealth>;
 export const PartitionDigest = Type.Object({
   partition: Count,
   count: Count,
-  /** SHA-256 over (bucket, key, version id, deleted) of every key in hash order; equal digests mean equal versions. */
+  /** SHA-256 over (bucket, key, version id, deleted) of every version of every key in hash order; equal digests mean equal versions. */
   digest: Type.String(),
 });
 /** Answer of GET /v1/partitions/digest. */
@@ -71,6 +71,36 @@ export interface PartitionCursor {
 export const PartitionEntriesResponse = Type.Object({ entries: Type.Array(PartitionEntry), truncated: Type.Boolean() });
 /** Answer of GET /v1/partitions/entries. */
 export type PartitionEntriesResponse = Static<typeof PartitionEntriesResponse>;
+
+/** Where a partition's version or tombstone listing resumes: the last row of the previous page (exclusive). */
+export interface PartitionVersionCursor extends PartitionCursor {
+  versionId: string;
+}
+
+/**
+ * Answer of GET /v1/partitions/versions: every version row (current and noncurrent, delete markers
+ * included) of a partition's keys, in hash order and each key's versions newest first.
+ */
+export const PartitionVersionsResponse = PartitionEntriesResponse;
+/** Answer of GET /v1/partitions/versions. */
+export type PartitionVersionsResponse = PartitionEntriesResponse;
+
+/** A version deleted by id, as a node's tombstone records it. */
+export const VersionGoneEntry = Type.Object({
+  hashHex: Type.String(),
+  bucket: Type.String(),
+  key: Type.String(),
+  versionId: VersionId,
+  deletedMs: Type.Number(),
+  bypassGovernance: Type.Optional(Type.Boolean()),
+});
+/** A version deleted by id. */
+export type VersionGoneEntry = Static<typeof VersionGoneEntry>;
+
+/** Answer of GET /v1/partitions/gone: a page of a partition's version tombstones, in hash order. */
+export const PartitionGoneResponse = Type.Object({ gone: Type.Array(VersionGoneEntry), truncated: Type.Boolean() });
+/** Answer of GET /v1/partitions/gone. */
+export type PartitionGoneResponse = Static<typeof PartitionGoneResponse>;
 
 /** The figures of a node's background workers (HealingFigures' snapshot), as `tessera admin status` reads them. */
 export const WorkFigures = Type.Object({

@@ -36,6 +36,8 @@ export const NODE_PATHS = {
   health: '/health',
   partitionDigest: '/v1/partitions/digest',
   partitionEntries: '/v1/partitions/entries',
+  partitionVersions: '/v1/partitions/versions',
+  partitionGone: '/v1/partitions/gone',
   adminStatus: '/v1/admin/status',
   adminScrub: '/v1/admin/scrub',
 } as const;
@@ -301,6 +303,11 @@ export const ObjectStatus = Type.Object({
    * node keeps this shard inline: a small object's read then needs no second round.
    */
   inlineShard: Type.Optional(Type.String()),
+  /**
+   * Asked by version id with `withGone`: the node knows this version was deleted by id (and holds no
+   * copy); `record` is a stand-in naming it.
+   */
+  gone: Type.Optional(Type.Literal(true)),
 });
 /** Answer of GET /v1/objects. */
 export type ObjectStatus = Static<typeof ObjectStatus>;
@@ -344,7 +351,12 @@ export type BatchResponse = Static<typeof BatchResponse>;
  * One row of a node's ordered listing: a key's newest version on that node, tombstones included
  * (a newer tombstone on one node hides an older live version on another, so the gateway decides).
  */
-export const ListEntry = Type.Object({ key: Type.String(), record: ObjectRecord });
+export const ListEntry = Type.Object({
+  key: Type.String(),
+  record: ObjectRecord,
+  /** A version listing's row of a version the node knows was deleted by id (its record a stand-in): every copy of it is hidden. */
+  gone: Type.Optional(Type.Literal(true)),
+});
 /** One row of a node's ordered listing. */
 export type ListEntry = Static<typeof ListEntry>;
 

@@ -17,6 +17,8 @@ export const ROW = {
   inline: 'd',
   file: 'f',
   quarantine: 'q',
+  versionGone: 'x',
+  versionGoneByKey: 'y',
   bucket: 'b',
   user: 'u',
   node: 'n',

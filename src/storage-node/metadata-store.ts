@@ -42,6 +42,15 @@ export { MetadataWriteFenced } from './group-commit.js';
  *   q 00 bucket 00 key 00 data 00 shard   -> QuarantineEntry JSON: a shard that failed its checksums or
  *                                            went missing, for the repair worker to rebuild from the
  *                                            other nodes; repair deletes the row when the shard is good.
+ *   x 00 hash 00 bucket 00 key 00 ver    -> VersionGone JSON: a version deleted by id (S3's DELETE with a
+ *                                            versionId, lifecycle's expiry). Written by every delete of
+ *                                            the version, held or not, so a commit of it (a repair, a late
+ *                                            write) is refused and audits remove it from a member that
+ *                                            missed the delete. Keyed by placement hash like `h`, so a
+ *                                            partition's rows are one range; collected after a grace.
+ *   y 00 bucket 00 key 00 nf(ver)         -> VersionGone JSON: the same tombstone in version-listing order, written
+ *                                            and dropped with its `x` row, so a version listing shows
+ *                                            what this node knows is deleted beside what it holds.
  *   b 00 bucket                           -> BucketRecord JSON (the newest version id wins).
  *   u 00 user name                        -> UserRecord JSON (the newest version id wins).
  *   n 00 name                             -> node-local state: `schema` (this layout's version), and
@@ -84,6 +93,29 @@ export interface QuarantineEntry extends ShardRef {
   reason: QuarantineReason;
   detail: string;
   detectedMs: number;
+}
+
+/** A version deleted by id: the per-version tombstone (`x` row). */
+export interface VersionGone {
+  bucket: string;
+  key: string;
+  versionId: string;
+  deletedMs: number;
+  /** The delete bypassed GOVERNANCE retention (the requester was allowed to): its spread by audits may too. */
+  bypassGovernance?: boolean;
+}
+
+/** A row of a node's version listing: a version it holds, or (`gone`) one it knows was deleted by id. */
+export type VersionListRow = StoredObject & { gone?: true };
+
+/** A version row of a partition listing and where the listing resumes after it. */
+export interface PartitionVersionRow extends HashIndexEntry {
+  stored: StoredObject;
+}
+
+/** Where a partition's version or tombstone listing resumes: the last row of the previous page (exclusive). */
+export interface VersionCursor extends HashIndexEntry {
+  versionId: string;
 }
 
 /** A key in the placement index. */
@@ -338,10 +370,11 @@ export class MetadataStore {
    * the current one, the object row becomes `promote` (the next newest) or goes with the placement
    * index row when no version is left. The caller holds the key's lock and removes the file afterwards.
    */
-  async deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined): Promise<void> {
+  async deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined, gone?: VersionGone): Promise<void> {
     const { bucket, key } = target.record;
     const batch = new MetadataBatch();
     dropVersionRows(batch, target);
+    if (gone !== undefined) putGone(batch, gone);
     if (isCurrent) {
       if (promote !== undefined) batch.put(rowKey(ROW.object, bucket, key), json(promote));
       else batch.del(rowKey(ROW.object, bucket, key)).del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
@@ -349,11 +382,94 @@ export class MetadataStore {
     await this.write(batch);
   }
 
+  /** Records that a version this node does not hold was deleted by id (one synced write). */
+  async putVersionGone(gone: VersionGone): Promise<void> {
+    const batch = new MetadataBatch();
+    putGone(batch, gone);
+    await this.write(batch);
+  }
+
+  /** The tombstone of a version deleted by id, if this node holds one. */
+  async getVersionGone(bucket: string, key: string, versionId: string): Promise<VersionGone | undefined> {
+    const value = await this.db.get(goneKey({ bucket, key, versionId }));
+    return value === undefined ? undefined : parse<VersionGone>(value);
+  }
+
+  /** Forgets a version tombstone (past its grace). */
+  async dropVersionGone(gone: VersionGone): Promise<void> {
+    await this.write(new MetadataBatch().del(goneKey(gone)).del(goneByKey(gone)));
+  }
+
+  /** Up to `limit` version tombstones after `after` (exclusive; null: from the start), in placement-hash order. */
+  async versionGonePage(after: VersionCursor | null, limit: number, fromHash = 0n, toHash: bigint | null = null): Promise<{ rows: (VersionGone & { hashHex: string })[]; truncated: boolean }> {
+    const range = kindRange(ROW.versionGone);
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? range.lt : rowKey(ROW.versionGone, hex16(toHash));
+    const options =
+      after === null
+        ? { gte: rowKey(ROW.versionGone, hex16(fromHash)), lt, limit: limit + 1 }
+        : { gt: rowKey(ROW.versionGone, after.hashHex, after.bucket, after.key, after.versionId), lt, limit: limit + 1 };
+    const rows: (VersionGone & { hashHex: string })[] = [];
+    for await (const [key, value] of this.db.iterator(options)) rows.push({ ...parse<VersionGone>(value), hashHex: keyParts(key)[0] ?? '' });
+    const truncated = rows.length > limit;
+    if (truncated) rows.pop();
+    return { rows, truncated };
+  }
+
+  /**
+   * Up to `limit` version rows of the keys whose placement hash is in [fromHash, toHash), in hash order
+   * and each key's versions newest first, after `after` (exclusive; null: from fromHash). Reads at
+   * most limit + 1 version rows, however many versions a key has.
+   */
+  async versionPage(after: VersionCursor | null, limit: number, fromHash: bigint, toHash: bigint | null): Promise<{ rows: PartitionVersionRow[]; truncated: boolean }> {
+    const rows: PartitionVersionRow[] = [];
+    const take = async (entry: HashIndexEntry, afterVersionId: string | null): Promise<boolean> => {
+      const prefix = Buffer.concat([rowKey(ROW.version, entry.bucket, entry.key), Buffer.of(0)]);
+      const range = prefixRange(prefix);
+      const options =
+        afterVersionId === null
+          ? { ...range, limit: limit + 1 - rows.length }
+          : { gt: rowKey(ROW.version, entry.bucket, entry.key, newestFirst(afterVersionId)), lt: range.lt, limit: limit + 1 - rows.length };
+      for await (const value of this.db.values(options)) rows.push({ ...entry, stored: parse<StoredObject>(value) });
+      return rows.length > limit;
+    };
+    if (after !== null && (await take(after, after.versionId))) return { rows: rows.slice(0, limit), truncated: true };
+    const indexRange = kindRange(ROW.hashIndex);
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? indexRange.lt : rowKey(ROW.hashIndex, hex16(toHash));
+    const options = after === null ? { gte: rowKey(ROW.hashIndex, hex16(fromHash)), lt } : { gt: rowKey(ROW.hashIndex, after.hashHex, after.bucket, after.key), lt };
+    for await (const key of this.db.keys(options)) {
+      const [hashHex = '', bucket = '', objectKey = ''] = keyParts(key);
+      if (await take({ hashHex, bucket, key: objectKey }, null)) return { rows: rows.slice(0, limit), truncated: true };
+    }
+    return { rows, truncated: false };
+  }
+
+  /** Up to `limit` versions of a key after `afterVersionId` (exclusive; null: from the newest), newest first. */
+  async keyVersionsPage(bucket: string, key: string, afterVersionId: string | null, limit: number): Promise<StoredObject[]> {
+    const range = prefixRange(Buffer.concat([rowKey(ROW.version, bucket, key), Buffer.of(0)]));
+    const options = afterVersionId === null ? { ...range, limit } : { gt: rowKey(ROW.version, bucket, key, newestFirst(afterVersionId)), lt: range.lt, limit };
+    const versions: StoredObject[] = [];
+    for await (const value of this.db.values(options)) versions.push(parse<StoredObject>(value));
+    return versions;
+  }
+
+  /**
+   * Forgets a noncurrent version's row, shard data and quarantine row in one synced batch, leaving no
+   * tombstone: rebalance, once the key's new set holds the version. The caller holds the key's lock and
+   * removes the file afterwards.
+   */
+  async dropNoncurrent(stored: StoredObject): Promise<void> {
+    const batch = new MetadataBatch();
+    dropVersionRows(batch, stored);
+    const ref = storedRef(stored);
+    if (ref !== null) batch.del(rowKey(ROW.quarantine, ...shardParts(ref)));
+    await this.write(batch);
+  }
+
   /**
    * Version rows of a bucket in listing order (key ascending, newest first), for ListObjectVersions.
    * `afterVersionId` is the internal id to resume after within `query.after`.
    */
-  async listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+  async listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
     const base = rowKey(ROW.version, query.bucket, '');
     const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
     let options: { gt?: Buffer; gte?: Buffer; lt: Buffer };
@@ -367,8 +483,15 @@ export class MetadataStore {
       // Past every version of `after`: its rows are `after 00 id`, all below `after 00 FF`.
       options = { gte: Buffer.concat([rowKey(ROW.version, query.bucket, query.after), Buffer.of(0, 0xff)]), lt: rangeEnd };
     }
-    const entries: StoredObject[] = [];
-    for await (const value of this.db.values({ ...options, limit: query.limit + 1 })) entries.push(parse<StoredObject>(value));
+    // Version rows and deleted-version rows share their key layout after the kind byte: read both
+    // ranges and merge them, so a member that missed a delete is outvoted in the gateway's merge.
+    const rows: { suffix: Buffer; row: VersionListRow }[] = [];
+    for await (const [key, value] of this.db.iterator({ ...options, limit: query.limit + 1 })) rows.push({ suffix: key.subarray(1), row: parse<StoredObject>(value) });
+    for await (const [key, value] of this.db.iterator({ ...swapKind(options, ROW.versionGoneByKey), limit: query.limit + 1 })) {
+      rows.push({ suffix: key.subarray(1), row: { record: goneRecord(parse<VersionGone>(value)), shardIndex: null, shardSizeBytes: 0, file: null, gone: true } });
+    }
+    rows.sort((a, b) => Buffer.compare(a.suffix, b.suffix));
+    const entries = rows.slice(0, query.limit + 1).map(({ row }) => row);
     const truncated = entries.length > query.limit;
     if (truncated) entries.pop();
     return { entries, truncated };
@@ -602,6 +725,41 @@ export class MetadataStore {
 /** The version row of a record. */
 function versionKey(record: ObjectRecord): Buffer {
   return rowKey(ROW.version, record.bucket, record.key, newestFirst(record.versionId));
+}
+
+/** Writes both rows of a version tombstone. */
+function putGone(batch: MetadataBatch, gone: VersionGone): void {
+  const value = json(gone);
+  batch.put(goneKey(gone), value).put(goneByKey(gone), value);
+}
+
+/** The listing-order row of a version tombstone. */
+function goneByKey(gone: { bucket: string; key: string; versionId: string }): Buffer {
+  return rowKey(ROW.versionGoneByKey, gone.bucket, gone.key, newestFirst(gone.versionId));
+}
+
+/** The same range bounds over another row kind (rows whose keys match after the kind byte). */
+function swapKind(options: { gt?: Buffer; gte?: Buffer; lt: Buffer }, kind: string): { gt?: Buffer; gte?: Buffer; lt: Buffer } {
+  const swap = (key: Buffer): Buffer => Buffer.concat([Buffer.from(kind, 'latin1'), key.subarray(1)]);
+  return {
+    ...(options.gt === undefined ? {} : { gt: swap(options.gt) }),
+    ...(options.gte === undefined ? {} : { gte: swap(options.gte) }),
+    lt: swap(options.lt),
+  };
+}
+
+/**
+ * A stand-in record of a version deleted by id, for listings and lookups that must say "deleted": no
+ * data, no shard; readers drop it and every copy of the version it names.
+ */
+export function goneRecord(gone: VersionGone): ObjectRecord {
+  const { bucket, key, versionId } = gone;
+  return { bucket, key, versionId, deleted: true, sizeBytes: 0, etag: '""', lastModifiedMs: gone.deletedMs, contentType: '', userMetadata: {}, headers: {}, checksums: {}, erasure: { dataShards: 1, parityShards: 0, blockSizeBytes: 1 }, versioning: 'Enabled' };
+}
+
+/** The tombstone row of a version deleted by id. */
+function goneKey(gone: { bucket: string; key: string; versionId: string }): Buffer {
+  return rowKey(ROW.versionGone, placementHashHex(gone.bucket, gone.key), gone.bucket, gone.key, gone.versionId);
 }
 
 /** Drops a version's row and its shard data from `batch` (a quarantine row left behind is cleared by repair, which finds the version gone). */

@@ -38,7 +38,7 @@ import {
 } from '../rpc/index.js';
 import { parseRing, serializeRing } from '../placement/index.js';
 import { KeyLeases } from './key-leases.js';
-import { toObjectStatus } from './metadata-store.js';
+import { goneRecord, toObjectStatus } from './metadata-store.js';
 import { NodeMetrics } from './node-metrics.js';
 import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
@@ -219,7 +219,13 @@ export class NodeServer {
       const version = query['version'];
       if (version !== undefined) {
         if (version !== 'null' && !MESSAGE_CHECKS.versionId.is(version)) throw new WireError('BadRequest', 'bad version');
-        const stored = await store.versionStatus(stringParam(query, 'bucket'), stringParam(query, 'key'), version);
+        const bucket = stringParam(query, 'bucket');
+        const key = stringParam(query, 'key');
+        const stored = await store.versionStatus(bucket, key, version);
+        if (stored === undefined && query['withGone'] === '1' && version !== 'null') {
+          const gone = await store.metadata.getVersionGone(bucket, key, version);
+          if (gone !== undefined) return { record: goneRecord(gone), shardIndex: null, shardSizeBytes: 0, gone: true };
+        }
         if (stored === undefined) throw new WireError('NotFound', 'no such version of this key');
         return toObjectStatus(stored);
       }
@@ -265,7 +271,7 @@ export class NodeServer {
         ...(afterVersion === undefined ? {} : { afterVersion }),
       });
       return {
-        entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record })),
+        entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record, ...(stored.gone === true ? { gone: true as const } : {}) })),
         truncated: page.truncated,
       };
     });

@@ -5,7 +5,7 @@ import type { Logger } from '../common/index.js';
 import { lockHold, shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject } from './metadata-store.js';
+import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
 import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { shardFilePath } from './shard-paths.js';
@@ -303,6 +303,12 @@ export class ShardStore {
       if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
       return;
     }
+    if ((await this.metadata.getVersionGone(record.bucket, record.key, record.versionId)) !== undefined) {
+      // Deleted by id (perhaps while the writer or a repair source did not know): acknowledged and
+      // dropped, as a commit hidden by a newer version is, so the delete stays final.
+      if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current ?? null);
+      return;
+    }
     let dropped: StoredObject[] = [];
     if (isNullVersion(record)) {
       const versions = await this.metadata.keyVersions(record.bucket, record.key);
@@ -345,12 +351,18 @@ export class ShardStore {
       this.keyLocks.run(lockKey(bucket, key), async () => {
         const current = await this.metadata.getObject(bucket, key);
         const target = await this.metadata.getVersion(bucket, key, versionId);
-        if (target === undefined) return null;
+        const gone: VersionGone = { bucket, key, versionId, deletedMs: this.clock(), ...(options.bypassGovernance === true ? { bypassGovernance: true } : {}) };
+        if (target === undefined) {
+          // Not held here (this node missed the write, or a repair has yet to bring it): the tombstone
+          // still keeps a later commit of it from bringing it back. A version never versioned has none.
+          if (versionId !== 'null' && (await this.metadata.getVersionGone(bucket, key, versionId)) === undefined) await this.metadata.putVersionGone(gone);
+          return null;
+        }
         const hold = lockHold(target.record, this.clock(), options.bypassGovernance === true);
         if (hold !== null) throw new ShardStoreError('Locked', `this version is protected by Object Lock (${hold})`);
         const isCurrent = current?.record.versionId === versionId;
         const promote = isCurrent ? (await this.metadata.keyVersions(bucket, key)).find((v) => v.record.versionId !== versionId) : undefined;
-        await this.metadata.deleteVersion(target, isCurrent, promote);
+        await this.metadata.deleteVersion(target, isCurrent, promote, target.record.versioning === undefined ? undefined : gone);
         this.space.release(target.shardSizeBytes);
         await this.removeFile(target.file);
         return target.record;
@@ -368,7 +380,7 @@ export class ShardStore {
   }
 
   /** Version listing rows for a bucket; an `afterVersion` of `null` resumes after the marker key's null version. */
-  async listVersions(query: VersionListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+  async listVersions(query: VersionListQuery): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
     let afterVersionId = query.afterVersion;
     if (afterVersionId === 'null') afterVersionId = (await this.versionStatus(query.bucket, query.after, 'null'))?.record.versionId;
     return this.metadata.listVersions(query, afterVersionId);
@@ -488,6 +500,8 @@ export class ShardStore {
     return this.keyLocks.run(lockKey(bucket, key), async () => {
       const current = await this.metadata.getObject(bucket, key);
       if (current === undefined || current.record.versionId !== versionId) return false;
+      // Noncurrent versions still here would lose their placement-index row with the key's: they go first.
+      if ((await this.metadata.keyVersionsPage(bucket, key, null, 2)).some((v) => v.record.versionId !== versionId)) return false;
       const ref = storedRef(current);
       const wasQuarantined = ref !== null && (await this.metadata.isQuarantined(ref));
       await this.metadata.dropObject(current);
@@ -496,6 +510,28 @@ export class ShardStore {
       await this.removeFile(current.file);
       return true;
     });
+  }
+
+  /**
+   * Forgets this node's copy of a noncurrent version (rebalance, once the key's new set holds it): no
+   * tombstone, no Object Lock check, since the version lives on elsewhere. False when the version is
+   * not held here or is the key's current one.
+   */
+  async dropNoncurrentVersion(bucket: string, key: string, versionId: string): Promise<boolean> {
+    return this.track(
+      this.keyLocks.run(lockKey(bucket, key), async () => {
+        const current = await this.metadata.getObject(bucket, key);
+        const target = await this.metadata.getVersion(bucket, key, versionId);
+        if (target === undefined || current?.record.versionId === versionId) return false;
+        const ref = storedRef(target);
+        const wasQuarantined = ref !== null && (await this.metadata.isQuarantined(ref));
+        await this.metadata.dropNoncurrent(target);
+        if (wasQuarantined) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
+        this.space.release(target.shardSizeBytes);
+        await this.removeFile(target.file);
+        return true;
+      }),
+    );
   }
 
   /** Drops a quarantine row whose version this node no longer holds (a newer write replaced it). */

@@ -22,7 +22,8 @@ async function marker(store: ShardStore, ref: ShardRef, versioning: Mode): Promi
 
 async function versionsOf(store: ShardStore, key: string): Promise<string[]> {
   const page = await store.listVersions({ bucket: 'b', prefix: key, after: '', afterIsPrefix: false, limit: 100 });
-  return page.entries.filter((e) => e.record.key === key).map((e) => `${e.record.versionId.slice(8, 12)}${e.record.deleted ? '-marker' : ''}`);
+  // Rows of versions deleted by id (`gone`) are the tombstones listings merge in, not versions held.
+  return page.entries.filter((e) => e.record.key === key && e.gone !== true).map((e) => `${e.record.versionId.slice(8, 12)}${e.record.deleted ? '-marker' : ''}`);
 }
 
 async function shardFileCount(dir: string): Promise<number> {

@@ -1,6 +1,6 @@
-import type { ListEntry, NodeClient, ObjectRecord } from '../../rpc/index.js';
+import { fanOut, newestRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
-import { MergedRows, RowCursor, type RowPageFetch } from './row-cursor.js';
+import { MergedRows, RowCursor, type RowCopy, type RowPageFetch } from './row-cursor.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */
 export interface ListRequest {
@@ -18,6 +18,25 @@ export interface ListResult {
   commonPrefixes: string[];
   isTruncated: boolean;
   next: { after: string; afterIsPrefix: boolean } | undefined;
+}
+
+/**
+ * The newest of a key's copies that no node knows was deleted by id. A node that was away when a
+ * versioned key's latest version (or delete marker) was deleted by id still lists it until an audit
+ * reaches it; asked only when the nodes' copies disagree, so a listing of settled keys costs nothing more.
+ */
+async function newestNotDeletedById(nodes: readonly NodeClient[], copies: readonly RowCopy[], newest: ObjectRecord, signal: AbortSignal): Promise<ObjectRecord | undefined> {
+  const holders = nodes.filter((node) => copies.some((copy) => copy.nodeId === node.nodeId));
+  const excluded = new Set<string>();
+  let candidate: ObjectRecord | undefined = newest;
+  for (let round = 0; candidate !== undefined && candidate.versioning !== undefined && round < 3; round += 1) {
+    const { bucket, key, versionId } = candidate;
+    const lookups = await fanOut(holders, (node) => node.versionLookup(bucket, key, versionId, { signal }));
+    if (!lookups.some((outcome) => outcome.ok && outcome.value?.gone === true)) return candidate;
+    excluded.add(versionId);
+    candidate = newestRecord(copies.map((copy) => copy.record).filter((record) => !excluded.has(record.versionId)));
+  }
+  return candidate;
 }
 
 /** Listing order of the current versions: one row per key. */
@@ -54,7 +73,8 @@ export async function listObjects(
       // Newest copy of each key; a key whose newest record is a delete marker is not listed.
       const row = await rows.next(byKey);
       if (row === undefined) return undefined;
-      if (row.record.deleted) continue;
+      const record = row.copies === undefined ? row.record : await newestNotDeletedById(nodes, row.copies, row.record, signal);
+      if (record === undefined || record.deleted) continue;
       if (request.delimiter !== '') {
         const at = row.key.indexOf(request.delimiter, request.prefix.length);
         if (at >= 0) {
@@ -63,7 +83,7 @@ export async function listObjects(
           return { prefix };
         }
       }
-      return { record: row.record };
+      return { record };
     }
   };
 

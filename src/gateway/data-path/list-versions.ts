@@ -80,6 +80,8 @@ export async function listVersions(
       if (row === undefined) return undefined;
       // A tombstone written without versioning is no version S3 would list: the key is simply gone.
       if (row.record.deleted && row.record.versioning === undefined) continue;
+      // A version some node knows was deleted by id, still held by a node that missed the delete.
+      if (row.gone === true) continue;
       if (request.delimiter !== '') {
         const at = row.key.indexOf(request.delimiter, request.prefix.length);
         if (at >= 0) {

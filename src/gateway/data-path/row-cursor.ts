@@ -1,5 +1,5 @@
 import { DEFAULTS } from '../../common/index.js';
-import { isNewerRecord, type ListEntry } from '../../rpc/index.js';
+import { isNewerRecord, type ListEntry, type ObjectRecord } from '../../rpc/index.js';
 import { quorumError } from '../s3/index.js';
 import { withTimeout } from './request-scope.js';
 
@@ -63,6 +63,12 @@ export class RowCursor {
   }
 }
 
+/** One node's copy of a merged row. */
+export interface RowCopy {
+  nodeId: string;
+  record: ObjectRecord;
+}
+
 /**
  * Every node's cursor of one listing, merged: each step yields the smallest row under `compare`
  * (taken from every cursor that holds it, the newest copy kept) until all are exhausted. A node whose
@@ -81,8 +87,11 @@ export class MergedRows {
     this.toleratedFailures = toleratedFailures;
   }
 
-  /** The next row in `compare` order (rows comparing equal are one row: the newest copy), or undefined at the end. */
-  async next(compare: (a: ListEntry, b: ListEntry) => number): Promise<ListEntry | undefined> {
+  /**
+   * The next row in `compare` order (rows comparing equal are one row: the newest copy), or undefined at
+   * the end. When the nodes' copies name different versions, `copies` lists each node's.
+   */
+  async next(compare: (a: ListEntry, b: ListEntry) => number): Promise<(ListEntry & { copies?: RowCopy[] }) | undefined> {
     for (;;) {
       const heads = await Promise.all(
         this.cursors.map(async (cursor, i) => {
@@ -105,12 +114,18 @@ export class MergedRows {
       if (smallest === undefined) return undefined;
       const row = smallest;
       let newest = row.record;
+      let gone = false;
+      const copies: RowCopy[] = [];
       heads.forEach((head, i) => {
         if (!head || compare(head, row) !== 0) return;
         if (isNewerRecord(head.record, newest)) newest = head.record;
+        // One node's word that the version was deleted by id outweighs a node that missed the delete.
+        if (head.gone === true) gone = true;
+        copies.push({ nodeId: this.nodeIds[i] as string, record: head.record });
         this.cursors[i]?.pop();
       });
-      return { key: row.key, record: newest };
+      const disagree = copies.some((copy) => copy.record.versionId !== newest.versionId);
+      return { key: row.key, record: newest, ...(gone ? { gone: true as const } : {}), ...(disagree ? { copies } : {}) };
     }
   }
 

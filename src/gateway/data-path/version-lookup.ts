@@ -1,4 +1,4 @@
-import { decideQuorum, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 
@@ -58,7 +58,7 @@ export async function resolveVersion(
     if (!decision.met) throw quorumError('read', decision.failures);
   }
   const answers = decideQuorum(outcomes, 0).successes;
-  const newest = newestRecord(answers.map(({ value }) => value?.record));
+  const newest = await withoutDeletedById(asked, answers, newestRecord(answers.map(({ value }) => value?.record)), { bucket, key, signal });
   if (newest === undefined || (newest.deleted && options.withDeleteMarkers !== true)) return null;
   const holders = new Map<number, NodeClient>();
   const inlineShards = new Map<number, Uint8Array>();
@@ -82,6 +82,35 @@ export async function resolveVersion(
     });
   }
   return { record: newest, holders, unconfirmed, ...(inlineShards.size > 0 ? { inlineShards } : {}) };
+}
+
+/**
+ * The newest version the answers name, unless some node knows it was deleted by id: then the newest
+ * of the others. A node that was away when a key's latest version (or delete marker) was deleted by id
+ * still names it as its newest until an audit reaches it. Checked only for a versioned bucket's key
+ * whose answering nodes disagree on the newest version (a stale copy, a commit still reaching the
+ * nodes, a node that missed a write): one more round then, none when they agree. With a read quorum of
+ * answers, at least one of them took part in the delete's write quorum, so one knows.
+ */
+async function withoutDeletedById(
+  asked: readonly NodeClient[],
+  answers: readonly { value: ObjectStatus | null }[],
+  newest: ObjectRecord | undefined,
+  target: { bucket: string; key: string; signal: AbortSignal },
+): Promise<ObjectRecord | undefined> {
+  const excluded = new Set<string>();
+  let candidate = newest;
+  // Bounded: each round rules out one version, and a node rarely missed more than one such delete.
+  for (let round = 0; candidate !== undefined && candidate.versioning !== undefined && round < 3; round += 1) {
+    const { versionId } = candidate;
+    const holding = answers.filter(({ value }) => value?.record.versionId === versionId).length;
+    if (holding === answers.length) return candidate;
+    const lookups = await fanOut(asked, (node) => node.versionLookup(target.bucket, target.key, versionId, { signal: target.signal }));
+    if (!lookups.some((outcome) => outcome.ok && outcome.value?.gone === true)) return candidate;
+    excluded.add(versionId);
+    candidate = newestRecord(answers.map(({ value }) => value?.record).filter((record) => record !== undefined && !excluded.has(record.versionId)));
+  }
+  return candidate;
 }
 
 /**
@@ -115,7 +144,8 @@ function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status
 /**
  * One version of a key by its id (`null`: the key's null version), current or not, delete markers
  * included. Every node of the key's sets is asked and a read quorum must answer, so a version
- * acknowledged on a write quorum is always found; null when none holds it.
+ * acknowledged on a write quorum is always found; null when none holds it, or when one that answered
+ * knows it was deleted by id (a read quorum overlaps the delete's write quorum, so one does).
  */
 export async function resolveNamedVersion(
   sets: KeySets,
@@ -132,10 +162,11 @@ export async function resolveNamedVersion(
   // does not exist; one that is found is waited for until k nodes hold its shards (or all answered).
   const outcomes = await fanOutUntil(
     asked,
-    (node) => node.versionStatus(bucket, key, versionId, { signal }),
+    (node) => node.versionLookup(bucket, key, versionId, { signal }),
     (sofar) => {
       const answers = sofar.flatMap((o) => (o.ok ? [o.value] : []));
       if (answers.length < needed) return false;
+      if (answers.some((answer) => answer?.gone === true)) return true;
       const found = newestRecord(answers.map((answer) => answer?.record));
       if (found === undefined || found.deleted || found.parts !== undefined) return true;
       return new Set(answers.filter((answer) => holdsShardOf(answer, found)).map((answer) => answer?.shardIndex)).size >= found.erasure.dataShards;
@@ -143,6 +174,8 @@ export async function resolveNamedVersion(
   );
   const decision = decideQuorum(outcomes, needed);
   if (!decision.met) throw quorumError('read', decision.failures);
+  // Deleted by id: a node that was away when it happened may still hold it until an audit reaches it.
+  if (decision.successes.some(({ value }) => value?.gone === true)) return null;
   // For `null`, nodes may disagree on which write is the null version: the newest one wins.
   const found = newestRecord(decision.successes.map(({ value }) => value?.record));
   if (found === undefined) return null;

@@ -5,6 +5,7 @@ import { isExpiredTombstone } from './gc-worker.js';
 import type { HealingFigures } from './healing-figures.js';
 import type { PeerClients } from './peer-clients.js';
 import type { RepairTask } from './repair-worker.js';
+import { auditVersions } from './version-audit.js';
 import type { StepResult, Worker, WorkerStatus } from './worker.js';
 
 /** Construction parameters of the audit worker. */
@@ -55,7 +56,8 @@ interface PartitionAudit {
  * Audit: for each partition this node leads (first in its set), compares the members' versions — a
  * digest from each first, full listings only where digests differ — and queues a repair for every
  * member that lacks the newest version of a key (missing metadata, missing shard, stale version).
- * Members that do not answer are skipped this pass. A tombstone past the collector's grace is not
+ * Members that do not answer are skipped this pass. Noncurrent versions, delete markers and deletes by
+ * version id are audited the same way (version-audit.ts). A tombstone past the collector's grace is not
  * copied to a member holding nothing or an older tombstone: for readers these are the same, and the
  * collector drops such tombstones member by member, so copying one back would undo every drop. A member
  * holding an older live version still gets it. Strays (keys on nodes outside their set) are the
@@ -226,10 +228,28 @@ export class AuditWorker implements Worker {
         slot.held.set(node.id, entry);
       }
     });
-    let queued = 0;
-    let lacking = 0;
     const now = this.clock();
+    const newestOf = new Map([...keys.entries()].map(([id, slot]) => [id, slot.newest.versionId]));
+    // Every version, not only the current ones; deletes by id are spread first, so no repair below
+    // rebuilds a version that is gone.
+    const versions = await auditVersions({
+      partition,
+      partitionBits: ring.partitionBits,
+      members,
+      answered,
+      newestOf,
+      peers,
+      enqueue: this.options.enqueue,
+      tombstoneGraceMs: this.options.tombstoneGraceMs,
+      nowMs: now,
+      logger: this.options.logger,
+      requestSignal: () => requestSignal(signal),
+      signal,
+    });
+    let queued = versions.queued;
+    let lacking = versions.lacking;
     for (const { newest, held } of keys.values()) {
+      if (versions.gone.has(`${newest.bucket}\0${newest.key}\0${newest.versionId}`)) continue;
       const expired = isExpiredTombstone(newest, now, this.options.tombstoneGraceMs);
       const sharded = [...held.values()].some((e) => e.record.versionId === newest.versionId && e.shardIndex !== null);
       let below = false;

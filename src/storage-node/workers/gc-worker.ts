@@ -1,7 +1,7 @@
 import { DEFAULTS, formatVersionId, parseVersionId } from '../../common/index.js';
 import type { RingLocator, RingNode } from '../../placement/index.js';
 import { UPLOADS_BUCKET, fanOut, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
-import { toObjectStatus, type HashIndexEntry, type StoredObject } from '../metadata-store.js';
+import { toObjectStatus, type HashIndexEntry, type StoredObject, type VersionCursor } from '../metadata-store.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
@@ -22,8 +22,8 @@ export interface GcWorkerOptions extends NodeWorkerDeps {
   peerTimeoutMs?: number;
 }
 
-/** Where a pass is: walking the placement index, or sweeping shard subdirectory `directory` (256 = tmp/). */
-type Cursor = { phase: 'keys'; after: HashIndexEntry | null } | { phase: 'files'; directory: number };
+/** Where a pass is: walking the placement index, then the tombstones of versions deleted by id, or sweeping shard subdirectory `directory` (256 = tmp/). */
+type Cursor = { phase: 'keys'; after: HashIndexEntry | null } | { phase: 'gone'; after: VersionCursor | null } | { phase: 'files'; directory: number };
 
 const SHARD_DIRECTORIES = 256;
 const MAX_CACHED_VERDICTS = 1_024;
@@ -84,6 +84,7 @@ function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): 
  *   manifest, so tombstone collection keeps it while the manifest is current and for a grace after.
  *   Open uploads, markers nobody answers for, and closing markers written before they recorded how the
  *   upload ended keep their parts.
+ * - Tombstones of versions deleted by id (`x` rows): dropped once older than the same grace.
  * - Files: shard files no `f` row registers and temporary files, last written before the settle time
  *   (orphan-files.ts); start-up recovery removes the same without the age check.
  */
@@ -103,7 +104,7 @@ export class GcWorker implements Worker {
   resume(cursor: string | null): void {
     if (cursor === null) return;
     const parsed = JSON.parse(cursor) as Cursor;
-    if (parsed.phase === 'keys' || (parsed.phase === 'files' && Number.isInteger(parsed.directory))) this.cursor = parsed;
+    if (parsed.phase === 'keys' || parsed.phase === 'gone' || (parsed.phase === 'files' && Number.isInteger(parsed.directory))) this.cursor = parsed;
   }
 
   restart(): void {
@@ -113,7 +114,8 @@ export class GcWorker implements Worker {
 
   status(): WorkerStatus {
     const { cursor } = this;
-    return cursor.phase === 'keys' ? { phase: 'keys', at: cursor.after?.hashHex ?? null } : { phase: 'files', directory: cursor.directory };
+    if (cursor.phase === 'files') return { phase: 'files', directory: cursor.directory };
+    return { phase: cursor.phase, at: cursor.after?.hashHex ?? null };
   }
 
   async step(signal: AbortSignal): Promise<StepResult> {
@@ -124,6 +126,7 @@ export class GcWorker implements Worker {
       this.verdicts.clear();
     }
     if (this.cursor.phase === 'keys') return this.keysStep(signal);
+    if (this.cursor.phase === 'gone') return this.goneStep(this.cursor.after);
     const { directory } = this.cursor;
     const { store, settleMs } = this.options;
     const { shardDir, tmpDir } = store.directories;
@@ -164,8 +167,29 @@ export class GcWorker implements Worker {
       this.cursor = { phase: 'keys', after: entry };
       figures.gc.keysScanned += 1;
     }
-    if (page.length === 0) this.cursor = { phase: 'files', directory: 0 };
+    if (page.length === 0) this.cursor = { phase: 'gone', after: null };
     return { items: page.length, bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+  }
+
+  /**
+   * Drops the tombstones of versions deleted by id once past the grace: by then every member that was
+   * away has been audited (the audit spreads the delete), which is what the grace promises for key
+   * tombstones too. Kept while this node's rebalance is unfinished, as a member of an older set may
+   * still hold the version.
+   */
+  private async goneStep(after: VersionCursor | null): Promise<StepResult> {
+    const { store, figures, tombstoneGraceMs } = this.options;
+    const { rows } = await store.metadata.versionGonePage(after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
+    const now = this.clock();
+    const settled = this.options.placementSettled?.() !== false;
+    for (const gone of rows) {
+      if (now - gone.deletedMs < tombstoneGraceMs || !settled) continue;
+      await store.metadata.dropVersionGone(gone);
+      figures.gc.tombstonesDropped += 1;
+    }
+    const last = rows.at(-1);
+    this.cursor = last === undefined ? { phase: 'files', directory: 0 } : { phase: 'gone', after: { hashHex: last.hashHex, bucket: last.bucket, key: last.key, versionId: last.versionId } };
+    return { items: Math.max(1, rows.length), bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
   }
 
   private async examine(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { NODE_PATHS, WireError, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry } from '../../rpc/index.js';
+import { NODE_PATHS, WireError, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry, type PartitionGoneResponse, type PartitionVersionsResponse } from '../../rpc/index.js';
+import type { VersionCursor } from '../metadata-store.js';
 import type { ShardStore } from '../shard-store.js';
 
 /** What the admin routes ask of a node's background work. */
@@ -40,6 +41,18 @@ export function registerHealingRoutes(app: FastifyInstance, store: ShardStore, c
     }
     return { entries, truncated: page.length > limit };
   });
+  app.get(NODE_PATHS.partitionVersions, async (request): Promise<PartitionVersionsResponse> => {
+    const page = versionPageQuery(request.query as Record<string, string | undefined>);
+    if (page === null) throw new WireError('BadRequest', 'bad partition version listing');
+    const { rows, truncated } = await store.metadata.versionPage(page.after, page.limit, page.from, page.to);
+    return { entries: rows.map((row) => ({ hashHex: row.hashHex, bucket: row.bucket, key: row.key, record: row.stored.record, shardIndex: row.stored.shardIndex })), truncated };
+  });
+  app.get(NODE_PATHS.partitionGone, async (request): Promise<PartitionGoneResponse> => {
+    const page = versionPageQuery(request.query as Record<string, string | undefined>);
+    if (page === null) throw new WireError('BadRequest', 'bad partition tombstone listing');
+    const { rows, truncated } = await store.metadata.versionGonePage(page.after, page.limit, page.from, page.to);
+    return { gone: rows, truncated };
+  });
   app.get(NODE_PATHS.adminStatus, async (): Promise<NodeWorkStatus> => {
     if (control === undefined) throw new WireError('NotFound', 'no background work on this node');
     return control.workStatus();
@@ -51,17 +64,43 @@ export function registerHealingRoutes(app: FastifyInstance, store: ShardStore, c
   });
 }
 
-/** The digest of the versions this node holds in one partition. */
+/**
+ * The digest of the versions this node holds in one partition: every version row of every key (a
+ * versioned bucket's noncurrent versions and delete markers too), so a member that lost or missed any
+ * version, or kept one deleted by id, differs. Read a page of rows at a time.
+ */
 export async function partitionDigest(store: ShardStore, partition: number, bits: number): Promise<PartitionDigest> {
   const hash = createHash('sha256');
+  const { from, to } = partitionHashRange(partition, bits);
   let count = 0;
-  for await (const entry of store.metadata.partitionKeys(partition, bits)) {
-    const stored = await store.metadata.getObject(entry.bucket, entry.key);
-    if (stored === undefined) continue;
-    hash.update(`${entry.bucket}\0${entry.key}\0${stored.record.versionId}\0${stored.record.deleted ? 1 : 0}\n`);
-    count += 1;
+  let after: VersionCursor | null = null;
+  for (;;) {
+    const page = await store.metadata.versionPage(after, MAX_ENTRIES, from, to);
+    for (const row of page.rows) {
+      const { record } = row.stored;
+      hash.update(`${row.bucket}\0${row.key}\0${record.versionId}\0${record.deleted ? 1 : 0}\n`);
+      count += 1;
+    }
+    const last = page.rows.at(-1);
+    if (!page.truncated || last === undefined) break;
+    after = { hashHex: last.hashHex, bucket: last.bucket, key: last.key, versionId: last.stored.record.versionId };
   }
   return { partition, count, digest: hash.digest('hex') };
+}
+
+function partitionHashRange(partition: number, bits: number): { from: bigint; to: bigint } {
+  const shift = BigInt(64 - bits);
+  return { from: BigInt(partition) << shift, to: (BigInt(partition) + 1n) << shift };
+}
+
+/** A partition version or tombstone page request's parameters; null when malformed. */
+function versionPageQuery(query: Record<string, string | undefined>): { from: bigint; to: bigint; after: VersionCursor | null; limit: number } | null {
+  const shape = partitionParams(query);
+  const limit = Number(query['limit'] ?? MAX_ENTRIES);
+  if (shape === null || !Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRIES) return null;
+  const afterHash = query['afterHash'];
+  const after = afterHash === undefined ? null : { hashHex: afterHash, bucket: query['afterBucket'] ?? '', key: query['afterKey'] ?? '', versionId: query['afterVersion'] ?? '' };
+  return { ...partitionHashRange(shape.partition, shape.bits), after, limit };
 }
 
 async function firstPage(store: ShardStore, from: bigint, to: bigint, limit: number): Promise<{ hashHex: string; bucket: string; key: string }[]> {

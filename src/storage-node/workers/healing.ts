@@ -93,7 +93,18 @@ export class Healing implements HealingControl {
       ...(config.lifecycle
         ? {
             lifecycle: new WorkerRunner({
-              worker: new LifecycleWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, dayMs: config.lifecycleDaySeconds * 1000, clock }),
+              worker: new LifecycleWorker({
+                nodeId,
+                store,
+                rings,
+                peers: this.peers,
+                figures: this.figures,
+                logger,
+                dayMs: config.lifecycleDaySeconds * 1000,
+                // A few passes without an answer, not one slow round, hands a leader's keys to the next member.
+                leaderSilenceMs: 3 * config.lifecycleIntervalMs,
+                clock,
+              }),
               cursors,
               logger,
               foreground,

@@ -17,6 +17,7 @@ import {
   type BucketRecord,
   type LifecycleRule,
   type ObjectRecord,
+  type VersionListQuery,
 } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import { versionAfter } from './gc-worker.js';
@@ -29,7 +30,15 @@ export interface LifecycleWorkerOptions extends NodeWorkerDeps {
   dayMs: number;
   keysPerStep?: number;
   peerTimeoutMs?: number;
+  /**
+   * How long a key's leader may go without answering before the next member of the set acts for it;
+   * DEFAULT_LEADER_SILENCE_MS when absent.
+   */
+  leaderSilenceMs?: number;
 }
+
+/** How long a silent leader's keys wait for it by default before the next member of the set stands in. */
+export const DEFAULT_LEADER_SILENCE_MS = 3 * 60 * 60 * 1000;
 
 /** A bucket's rules and versioning state, as the pass read them from a majority of the nodes. */
 interface BucketRules {
@@ -55,6 +64,13 @@ interface BucketRules {
  *
  * Versions under Object Lock are never touched (versionIsLocked). Bucket rules are re-read at the start of
  * every pass; a pass over a cluster where no bucket has rules reads no keys at all.
+ *
+ * A leader that is down would hold its keys' rules back for as long as it stays down, so when it has not
+ * answered for `leaderSilenceMs` (judged by the bucket-record round at the start of every pass, which asks
+ * every node), the next member of the set that does answer acts instead. Two members acting on one key at
+ * once (a leader back mid-pass) do no harm: every action is checked against a write quorum of the set and
+ * is idempotent: a marker or tombstone takes the id that follows the expired version's, the same on
+ * every member, and a version removed by id is removed once.
  */
 export class LifecycleWorker implements Worker {
   readonly name = 'lifecycle';
@@ -62,12 +78,19 @@ export class LifecycleWorker implements Worker {
   private readonly clock: () => number;
   private after: HashIndexEntry | null = null;
   private buckets: Map<string, BucketRules> | null = null;
+  /** When each other node last answered this worker's bucket-record round. */
+  private readonly lastAnswerMs = new Map<string, number>();
+  /** Silence is counted from here for a node never heard from. */
+  private readonly startedMs: number;
+  /** Keys this node acted on in place of a silent leader, since start. */
+  private stoodIn = 0;
   /** The action counters when the pass began, for its summary. */
   private passStart = { expired: 0, noncurrentRemoved: 0, markersRemoved: 0, uploadsAborted: 0 };
 
   constructor(options: LifecycleWorkerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    this.startedMs = this.clock();
   }
 
   resume(cursor: string | null): void {
@@ -83,7 +106,7 @@ export class LifecycleWorker implements Worker {
   }
 
   status(): WorkerStatus {
-    return { at: this.after?.hashHex ?? null, bucketsWithRules: this.buckets === null ? null : this.buckets.size };
+    return { at: this.after?.hashHex ?? null, bucketsWithRules: this.buckets === null ? null : this.buckets.size, keysForSilentLeaders: this.stoodIn };
   }
 
   async step(signal: AbortSignal): Promise<StepResult> {
@@ -130,6 +153,8 @@ export class LifecycleWorker implements Worker {
     const timeout = this.peerSignal(signal);
     const outcomes = await fanOut(nodes, (node) => (node.id === nodeId ? store.metadata.listBuckets() : peers.get(node).listBuckets({ signal: timeout })));
     signal.throwIfAborted();
+    const now = this.clock();
+    for (const outcome of outcomes) if (outcome.ok) this.lastAnswerMs.set(outcome.nodeId, now);
     const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     // Fewer than a majority could miss the newest rules (a rule just removed): apply nothing this pass.
     if (answers.length < majorityOf(nodes.length)) throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
@@ -151,7 +176,8 @@ export class LifecycleWorker implements Worker {
 
   private async examine(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
     const set = locator.locate(entry.bucket, entry.key).nodes;
-    if (set[0]?.id !== this.options.nodeId) return;
+    if (!this.actsFor(set)) return;
+    if (set[0]?.id !== this.options.nodeId) this.stoodIn += 1;
     if (entry.bucket === UPLOADS_BUCKET) {
       if (parseUploadKey(entry.key)?.kind === 'marker') await this.upload(set, entry, signal);
       return;
@@ -218,14 +244,35 @@ export class LifecycleWorker implements Worker {
     return left;
   }
 
+  /**
+   * Whether this node decides for a key of `set`: it leads the set, or every member before it has been
+   * silent for the leader silence.
+   */
+  private actsFor(set: readonly RingNode[]): boolean {
+    const silenceMs = this.options.leaderSilenceMs ?? DEFAULT_LEADER_SILENCE_MS;
+    const now = this.clock();
+    for (const node of set) {
+      if (node.id === this.options.nodeId) return true;
+      if (now - (this.lastAnswerMs.get(node.id) ?? this.startedMs) < silenceMs) return false;
+    }
+    return false;
+  }
+
   /** Removes a delete marker that every member of the set holds as the key's only version. */
   private async removeLoneMarker(set: readonly RingNode[], marker: ObjectRecord, signal: AbortSignal): Promise<void> {
     const { nodeId, store, peers } = this.options;
     const timeout = this.peerSignal(signal);
-    const query = { bucket: marker.bucket, prefix: marker.key, after: '', afterIsPrefix: false, limit: 2 };
     const outcomes = await fanOut(set, async (node) => {
-      const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
-      return page.entries.map((entry) => entry.record).filter((record) => record.key === marker.key);
+      // Rows of versions deleted by id are tombstones, not versions the marker could bring back: read
+      // past them until a version of the key turns up or the key's rows end.
+      for (let query: VersionListQuery = { bucket: marker.bucket, prefix: marker.key, after: '', afterIsPrefix: false, limit: 2 }; ; ) {
+        const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
+        const ofKey = page.entries.filter((entry) => entry.record.key === marker.key);
+        const held = ofKey.filter((entry) => entry.gone !== true).map((entry) => entry.record);
+        const last = ofKey.at(-1);
+        if (held.some((record) => record.versionId !== marker.versionId) || !page.truncated || last === undefined || ofKey.length < page.entries.length) return held;
+        query = { ...query, after: marker.key, afterVersion: last.record.versionId, limit: 16 };
+      }
     });
     signal.throwIfAborted();
     // A member that does not answer, or holds any other version, keeps the marker: removing it could bring that version back.

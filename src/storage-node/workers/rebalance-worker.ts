@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
-import type { Ring, RingLocator } from '../../placement/index.js';
+import type { Ring, RingLocator, RingNode } from '../../placement/index.js';
 import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
-import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
+import type { HashIndexEntry, StoredObject, VersionCursor, VersionGone } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
@@ -19,6 +19,9 @@ export interface RebalanceWorkerOptions extends NodeWorkerDeps {
   settleMs?: number;
 }
 
+/** Versions of one key read at a time while moving it. */
+const VERSIONS_PER_PAGE = 64;
+
 interface Cursor {
   epoch: number;
   after: HashIndexEntry | null;
@@ -30,18 +33,24 @@ interface Cursor {
   passStartedMs: number;
   /** Whether this epoch's bucket records were gathered from the other members. */
   bucketsSynced: boolean;
+  /**
+   * After the keys, the tombstones of versions deleted by id: the last one handed on this pass
+   * (null: from the first), 'done' once all were; absent in cursors written before this phase.
+   */
+  gone?: VersionCursor | null | 'done';
 }
 
 
 /**
  * Rebalance: after a ring change, walks this node's keys and moves every one it holds in a slot the
- * new ring gives to another node: the shard (read through the verified path) is prepared and committed
+ * new ring gives to another node, with every version a versioned bucket keeps of it: the shard (read through the verified path) is prepared and committed
  * on the node now at that position, a record-only version is committed on the members lacking it.
  * The local copy is dropped only once the new set holds a write quorum of the version (or a newer
  * one). Passes repeat until one leaves nothing pending and began after gateways had time to adopt the
  * ring (`settleMs`), so versions written under the old ring during the change are moved as well; then
  * the epoch is done. At each new epoch the node also gathers the bucket records of the other members,
- * so a node new to the cluster knows every bucket. Cursor: epoch, last key, the pass's pending count
+ * so a node new to the cluster knows every bucket. After its keys, each pass hands its tombstones of
+ * versions deleted by id on to the keys' new sets. Cursor: epoch, last key, the pass's pending count
  * and times, so a restarted node resumes mid-pass.
  */
 export class RebalanceWorker implements Worker {
@@ -97,14 +106,47 @@ export class RebalanceWorker implements Worker {
       const bytes = outcomes.reduce((sum, b) => sum + Math.max(0, b), 0);
       return { items: page.length, bytes, cursor: JSON.stringify(this.cursor), idle: false };
     }
+    if (this.cursor.gone !== 'done') {
+      const { rows, truncated } = await store.metadata.versionGonePage(this.cursor.gone ?? null, this.options.keysPerStep ?? 32);
+      this.cursor.pending += await this.handOnTombstones(locator, rows, signal);
+      const last = rows.at(-1);
+      this.cursor.gone = truncated && last !== undefined ? { hashHex: last.hashHex, bucket: last.bucket, key: last.key, versionId: last.versionId } : 'done';
+      return { items: Math.max(1, rows.length), bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+    }
     const settled = this.cursor.passStartedMs >= this.cursor.adoptedMs + (this.options.settleMs ?? DEFAULTS.rebalanceSettleMs);
     const done = this.cursor.pending === 0 && settled;
     fig.pending = this.cursor.pending;
     fig.done = done;
     fig.passStartedMs = null;
     // The next pass (if any) starts after the runner's idle pause and takes its start time then.
-    this.cursor = { ...this.cursor, after: null, pending: 0, done };
+    this.cursor = { ...this.cursor, after: null, pending: 0, done, gone: null };
     return { items: 0, bytes: 0, cursor: JSON.stringify(this.cursor), idle: true };
+  }
+
+  /**
+   * Hands this node's tombstones of versions deleted by id on to the other members of each key's set
+   * under the new ring (a member new to the set never saw the delete): the same delete by id, which
+   * writes the tombstone where it is missing and removes a copy a member still holds, unless Object Lock
+   * protects it there. Returns how many members could not be reached (the pass is then repeated).
+   */
+  private async handOnTombstones(locator: RingLocator, rows: readonly VersionGone[], signal: AbortSignal): Promise<number> {
+    const { nodeId, peers, logger } = this.options;
+    let unreached = 0;
+    for (const gone of rows) {
+      const { bucket, key, versionId } = gone;
+      const others = locator.locate(bucket, key).nodes.filter((node) => node.id !== nodeId);
+      const timeout = AbortSignal.any([signal, AbortSignal.timeout(30_000)]);
+      const outcomes = await fanOut(others, (node) => peers.get(node).deleteVersion({ bucket, key, versionId, ...(gone.bypassGovernance === true ? { bypassGovernance: true } : {}) }, { signal: timeout }));
+      signal.throwIfAborted();
+      for (const outcome of outcomes) {
+        if (outcome.ok) continue;
+        // A member refusing for Object Lock has heard of the delete; it keeps its locked copy.
+        if ((outcome.error as { code?: unknown } | null)?.code === 'Conflict') continue;
+        unreached += 1;
+        logger.warn({ err: outcome.error, bucket, key, versionId, node: outcome.nodeId }, 'could not hand on a delete by version id yet');
+      }
+    }
+    return unreached;
   }
 
   /** Whether this node's rebalance to `epoch` is done: nothing it holds still sits where only an older ring put it. */
@@ -143,42 +185,78 @@ export class RebalanceWorker implements Worker {
     return decision.met;
   }
 
-  /** Moves one key if this node holds it in a slot it no longer owns: bytes moved, or -1 when it must wait. */
+  /**
+   * Moves one key if this node holds it in a slot it no longer owns: bytes moved, or -1 when it must
+   * wait. Every version goes, noncurrent ones and delete markers first (a page of them at a time): the
+   * key's placement-index row leaves with its current version, and with it the way to find the others.
+   */
   private async check(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<number> {
-    const { store, nodeId, peers, figures } = this.options;
+    const { store } = this.options;
     const stored = await store.metadata.getObject(entry.bucket, entry.key);
     if (stored === undefined) return 0;
     const set = locator.locate(entry.bucket, entry.key).nodes;
+    const timeout = AbortSignal.any([signal, AbortSignal.timeout(30_000)]);
+    let bytes = 0;
+    let waiting = false;
+    for (let after: string | null = null; ; ) {
+      const page = await store.metadata.keyVersionsPage(entry.bucket, entry.key, after, VERSIONS_PER_PAGE);
+      for (const version of page) {
+        if (version.record.versionId === stored.record.versionId) continue;
+        signal.throwIfAborted();
+        const moved = await this.moveVersion(set, version, false, timeout);
+        if (moved < 0) waiting = true;
+        else bytes += moved;
+      }
+      const last = page.at(-1);
+      if (page.length < VERSIONS_PER_PAGE || last === undefined) break;
+      after = last.record.versionId;
+    }
+    const moved = await this.moveVersion(set, stored, true, timeout);
+    if (waiting || moved < 0) return -1;
+    return bytes + moved;
+  }
+
+  /**
+   * Moves one version this node holds to the member of `set` now at its slot (record-only: to every
+   * member lacking it), then drops the local copy once a write quorum of the set holds it. A version
+   * of a versioned bucket is looked for by id: a member whose current version is newer may still lack
+   * it. Bytes moved, or -1 when it must wait.
+   */
+  private async moveVersion(set: readonly RingNode[], stored: StoredObject, current: boolean, timeout: AbortSignal): Promise<number> {
+    const { store, nodeId, peers, figures } = this.options;
+    const { record } = stored;
+    const { bucket, key, versionId: version } = record;
     const position = set.findIndex((node) => node.id === nodeId);
     const recordOnly = stored.shardIndex === null;
     if (recordOnly ? position >= 0 : position === stored.shardIndex) return 0;
-    const timeout = AbortSignal.any([signal, AbortSignal.timeout(30_000)]);
+    const byId = !current || record.versioning !== undefined;
     let bytes = 0;
-    const statuses = await Promise.all(set.map((node) => peers.get(node).objectStatus(entry.bucket, entry.key, { signal: timeout }).catch(() => undefined)));
-    const version = stored.record.versionId;
+    const statuses = await Promise.all(
+      set.map((node) => (byId ? peers.get(node).versionStatus(bucket, key, version, { signal: timeout }) : peers.get(node).objectStatus(bucket, key, { signal: timeout })).catch(() => undefined)),
+    );
+    const lacks = (status: ObjectStatus | null | undefined): boolean => status === null || (!byId && status !== undefined && isNewerVersion(version, status.record.versionId));
     if (recordOnly) {
       for (const [i, node] of set.entries()) {
-        const status = statuses[i];
-        if (status === null || (status !== undefined && isNewerVersion(version, status.record.versionId))) {
-          await peers.get(node).commit({ record: stored.record, shardIndex: null }, { signal: timeout });
-          statuses[i] = { record: stored.record, shardIndex: null, shardSizeBytes: 0 };
+        if (lacks(statuses[i])) {
+          await peers.get(node).commit({ record, shardIndex: null }, { signal: timeout });
+          statuses[i] = { record, shardIndex: null, shardSizeBytes: 0 };
         }
       }
     } else {
       const slot = stored.shardIndex as number;
       const target = set[slot];
-      const status = statuses[slot];
-      if (target !== undefined && (status === null || (status !== undefined && isNewerVersion(version, status.record.versionId)))) {
+      if (target !== undefined && lacks(statuses[slot])) {
         bytes = await this.copyShard(stored, peers.get(target), timeout);
-        statuses[slot] = { record: stored.record, shardIndex: slot, shardSizeBytes: bytes };
+        statuses[slot] = { record, shardIndex: slot, shardSizeBytes: bytes };
         figures.rebalance.moved += 1;
         figures.rebalance.bytesMoved += bytes;
       }
     }
-    const holders = statuses.filter((status, i) => holds(status, version, recordOnly ? null : i)).length;
-    const { dataShards, parityShards } = stored.record.erasure;
+    const holders = statuses.filter((status, i) => holds(status, version, recordOnly ? null : i, byId)).length;
+    const { dataShards, parityShards } = record.erasure;
     if (holders < writeQuorum(dataShards, parityShards)) return -1;
-    if (await store.dropVersion(entry.bucket, entry.key, version)) figures.rebalance.dropped += 1;
+    const dropped = current ? await store.dropVersion(bucket, key, version) : await store.dropNoncurrentVersion(bucket, key, version);
+    if (dropped) figures.rebalance.dropped += 1;
     return bytes;
   }
 
@@ -192,9 +270,12 @@ export class RebalanceWorker implements Worker {
   }
 }
 
-/** Whether a member's answer counts toward the new set's quorum: a newer version, or this one in the right slot. */
-function holds(status: ObjectStatus | null | undefined, versionId: string, slot: number | null): boolean {
+/**
+ * Whether a member's answer counts toward the new set's quorum: this version in the right slot, or
+ * (a key outside versioning, asked for its current version) a newer version, which replaces it anyway.
+ */
+function holds(status: ObjectStatus | null | undefined, versionId: string, slot: number | null, byId: boolean): boolean {
   if (status === null || status === undefined) return false;
-  if (isNewerVersion(status.record.versionId, versionId)) return true;
+  if (!byId && isNewerVersion(status.record.versionId, versionId)) return true;
   return status.record.versionId === versionId && (slot === null || status.shardIndex === slot);
 }
