@@ -96,7 +96,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   const sse = readSseOf(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
-  const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = services.buckets.require(bucket, ctx.signal);
   const firstLookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
   firstLookup.catch(() => undefined);
   const bucketEntry = await bucketRecord;
