@@ -16,6 +16,7 @@ import {
   type UserRecord,
   type CommitRequest,
   type ErasureParams,
+  type LeaseResponse,
   type LeaseRequest,
   type ListQuery,
   type ListResponse,
@@ -115,8 +116,9 @@ export class NodeClient {
   }
 
   /** Streams one shard to the node; resolves once the node has it durably but not yet visible. */
-  async putShard(ref: ShardRef, erasure: ErasureParams, body: Readable, options: CallOptions = {}): Promise<PrepareResponse> {
-    const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}`;
+  async putShard(ref: ShardRef, erasure: ErasureParams, body: Readable, options: CallOptions & { leaseToken?: string | undefined } = {}): Promise<PrepareResponse> {
+    const lease = options.leaseToken === undefined ? '' : `&lease=${encodeURIComponent(options.leaseToken)}`;
+    const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}${lease}`;
     const url = `${NODE_PATHS.shards}?${shardQuery(ref)}&${params}`;
     return this.json(MESSAGE_CHECKS.prepared, 'PUT', url, { stream: body }, options);
   }
@@ -125,8 +127,14 @@ export class NodeClient {
    * Stores a small shard held whole in memory, like putShard; it travels in the node's next batch, so
    * the prepares of concurrent small writes share requests.
    */
-  async prepareShard(ref: ShardRef, erasure: ErasureParams, shard: Uint8Array, options: CallOptions = {}): Promise<PrepareResponse> {
-    const call: BatchCall = { op: 'prepare', ref, erasure, shard: Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength).toString('base64') };
+  async prepareShard(ref: ShardRef, erasure: ErasureParams, shard: Uint8Array, options: CallOptions & { leaseToken?: string | undefined } = {}): Promise<PrepareResponse> {
+    const call: BatchCall = {
+      op: 'prepare',
+      ref,
+      erasure,
+      shard: Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength).toString('base64'),
+      ...(options.leaseToken === undefined ? {} : { lease: options.leaseToken }),
+    };
     const value = await this.batched(call, options, () => this.putShard(ref, erasure, Readable.from([shard]), options));
     return this.answer(MESSAGE_CHECKS.prepared, value);
   }
@@ -230,7 +238,12 @@ export class NodeClient {
 
   /** Takes, renews or (with `release`) gives back a key's short lease on this node; answers whether it is held. */
   async lease(request: LeaseRequest, options: CallOptions = {}): Promise<boolean> {
-    return (await this.json(MESSAGE_CHECKS.leaseAnswer, 'POST', NODE_PATHS.leases, { json: request }, options)).granted;
+    return (await this.leaseAnswer(request, options)).granted;
+  }
+
+  /** Like lease, with the whole answer: a shared grant's fence, an exclusive grant's current record. */
+  async leaseAnswer(request: LeaseRequest, options: CallOptions = {}): Promise<LeaseResponse> {
+    return this.json(MESSAGE_CHECKS.leaseAnswer, 'POST', NODE_PATHS.leases, { json: request }, options);
   }
 
   /** Stores a bucket record if it is newer than the node's. */

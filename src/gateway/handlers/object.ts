@@ -24,7 +24,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const sse = writeSseOf(ctx, bucketRecord.encryption);
   Object.assign(attributes, objectAclFields(ctx, bucketRecord), objectLockFields(ctx, bucketRecord, { withBody: true }));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
-  const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
+  const check = preconditions === undefined ? undefined : (seen?: ObjectRecord) => checkWritePreconditions(ctx, bucket, key, preconditions, seen);
   await check?.();
   const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, exclusive: check !== undefined, encryption: ctx.services.sealer.forBody(sse) });
   setChecksumHeaders(ctx, record, true);
