@@ -65,7 +65,8 @@ export class KeyLeases {
       if (fence !== undefined && (state.fence === undefined || fence > state.fence.versionId)) state.fence = { versionId: fence, expiresMs: now + FENCE_TTL_MS };
     }
     state.shared.delete(token);
-    if (state.wanted?.token === token) state.wanted = undefined;
+    // A claim (`wanted`) is not given back: a conditional write gives back a round that won no majority
+    // before it tries again, and its claim must keep plain writes away meanwhile. It lapses by itself.
     if (state.exclusive === undefined && state.shared.size === 0 && state.wanted === undefined && state.fence === undefined) this.keys.delete(name);
   }
 

@@ -65,3 +65,13 @@ t.test('leases expire by themselves: a gateway that died holding one blocks the 
   t.ok(table.acquireShared('b', 'k', 'put', 30_000).granted, 'nor does a dead conditional write');
   t.same(table.held('b', 'k'), { exclusive: false, shared: 1 });
 });
+
+t.test('a conditional write that gives back a round without a majority keeps its claim while it tries again', async (t) => {
+  const { table } = leases();
+  t.ok(table.acquireShared('b', 'k', 'put-1', 30_000).granted);
+  t.notOk(table.acquire('b', 'k', 'cond', 30_000), 'refused: a plain write holds the key');
+  table.release('b', 'k', 'cond');
+  t.notOk(table.acquireShared('b', 'k', 'put-2', 30_000).granted, 'between its rounds, new plain writes still wait');
+  table.release('b', 'k', 'put-1');
+  t.ok(table.acquire('b', 'k', 'cond', 30_000), 'its next round gets the key');
+});
