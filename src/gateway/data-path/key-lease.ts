@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { randomHex } from '../../common/index.js';
-import { fanOutUntil, newestRecord, type LeaseResponse, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { fanOutUntil, isTimeoutFailure, newestRecord, type LeaseResponse, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 
@@ -103,8 +103,9 @@ async function leaseRounds(
     const granted = new Set(outcomes.filter((o) => o.ok && o.value.granted).map((o) => o.nodeId));
     if (granted.size >= needed) return { granted, answers: answers.filter((answer) => answer.granted) };
     await giveBack(ctx, nodes, bucket, key, token, granted);
-    // Too many nodes out of reach for any majority: no wait will help.
-    if (outcomes.filter((o) => !o.ok).length > nodes.length - needed) {
+    // Too many nodes refuse for any majority: no wait will help. Nodes that only answered too slowly
+    // (a busy machine) are asked again: the next round's deadline has stretched to follow them.
+    if (outcomes.filter((o) => !o.ok && !isTimeoutFailure(o.error)).length > nodes.length - needed) {
       throw new S3Error('ServiceUnavailable', { message: 'Too few storage nodes could order this write; please retry.' });
     }
     if (Date.now() > deadline) throw new S3Error('SlowDown', { message: busyMessage });
