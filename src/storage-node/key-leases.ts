@@ -65,8 +65,10 @@ export class KeyLeases {
       if (fence !== undefined && (state.fence === undefined || fence > state.fence.versionId)) state.fence = { versionId: fence, expiresMs: now + FENCE_TTL_MS };
     }
     state.shared.delete(token);
-    // A claim (`wanted`) is not given back: a conditional write gives back a round that won no majority
-    // before it tries again, and its claim must keep plain writes away meanwhile. It lapses by itself.
+    // A claim (`wanted`) is not given back with a round that won no majority: the conditional write
+    // tries again, and its claim must keep plain writes away meanwhile. The release after its commit
+    // (with a fence) ends it; otherwise it lapses by itself.
+    if (fence !== undefined && state.wanted?.token === token) state.wanted = undefined;
     if (state.exclusive === undefined && state.shared.size === 0 && state.wanted === undefined && state.fence === undefined) this.keys.delete(name);
   }
 

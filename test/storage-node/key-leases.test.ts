@@ -75,3 +75,12 @@ t.test('a conditional write that gives back a round without a majority keeps its
   table.release('b', 'k', 'put-1');
   t.ok(table.acquire('b', 'k', 'cond', 30_000), 'its next round gets the key');
 });
+
+t.test('a conditional write that committed ends its claim on the nodes that refused it', async (t) => {
+  const { table } = leases();
+  t.ok(table.acquireShared('b', 'k', 'put-1', 30_000).granted);
+  t.notOk(table.acquire('b', 'k', 'cond', 30_000), 'this node refused it; a majority elsewhere granted it');
+  table.release('b', 'k', 'put-1');
+  table.release('b', 'k', 'cond', '0000000000000300-dddd');
+  t.same(table.acquireShared('b', 'k', 'put-2', 30_000), { granted: true }, 'plain writes are not kept waiting for a claim already served (no fence here: this node did not hold it)');
+});
