@@ -8,16 +8,23 @@ export type NodeOutcome<T> = { nodeId: string; ok: true; value: T } | { nodeId: 
 export interface QuorumDecision<T> {
   met: boolean;
   successes: { nodeId: string; value: T }[];
-  failures: { nodeId: string; reason: string }[];
+  failures: NodeFailure[];
+}
+
+/** One node's failure in a fan-out, for the log; `timedOut` when the node did not answer in time (slow, not down). */
+export interface NodeFailure {
+  nodeId: string;
+  reason: string;
+  timedOut?: boolean;
 }
 
 /** Pure rule: a fan-out succeeds when at least `needed` nodes succeeded. */
 export function decideQuorum<T>(outcomes: readonly NodeOutcome<T>[], needed: number): QuorumDecision<T> {
   const successes: { nodeId: string; value: T }[] = [];
-  const failures: { nodeId: string; reason: string }[] = [];
+  const failures: NodeFailure[] = [];
   for (const outcome of outcomes) {
     if (outcome.ok) successes.push({ nodeId: outcome.nodeId, value: outcome.value });
-    else failures.push({ nodeId: outcome.nodeId, reason: describe(outcome.error) });
+    else failures.push({ nodeId: outcome.nodeId, reason: describe(outcome.error), ...(isTimeoutFailure(outcome.error) ? { timedOut: true } : {}) });
   }
   return { met: successes.length >= needed, successes, failures };
 }
@@ -88,4 +95,19 @@ function describe(error: unknown): string {
     return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
+}
+
+/**
+ * Whether a node call failed because its deadline passed (its signal's timeout, or the pool's headers
+ * timeout), as opposed to a node that refused, reset or answered with an error: the node may be alive
+ * and only slow. Looks through the causes a NodeError wraps.
+ */
+export function isTimeoutFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current !== null && typeof current === 'object'; depth += 1) {
+    const { name, code } = current as { name?: unknown; code?: unknown };
+    if (name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -16,6 +16,7 @@ import {
   type UserRecord,
   type CommitRequest,
   type ErasureParams,
+  type LeaseResponse,
   type LeaseRequest,
   type ListQuery,
   type ListResponse,
@@ -66,6 +67,8 @@ interface PrepareOptions extends CallOptions {
    * Repairs and moves of existing versions leave it unset.
    */
   fresh?: boolean | undefined;
+  /** A plain write's shared key lease, asked for with the prepare (key-lease.ts). */
+  leaseToken?: string | undefined;
 }
 
 /**
@@ -126,7 +129,8 @@ export class NodeClient {
 
   /** Streams one shard to the node; resolves once the node has it durably but not yet visible. */
   async putShard(ref: ShardRef, erasure: ErasureParams, body: Readable, options: PrepareOptions = {}): Promise<PrepareResponse> {
-    const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}${options.fresh === true ? '&fresh=1' : ''}`;
+    const lease = options.leaseToken === undefined ? '' : `&lease=${encodeURIComponent(options.leaseToken)}`;
+    const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}${options.fresh === true ? '&fresh=1' : ''}${lease}`;
     const url = `${NODE_PATHS.shards}?${shardQuery(ref)}&${params}`;
     return this.json(MESSAGE_CHECKS.prepared, 'PUT', url, { stream: body }, options);
   }
@@ -142,6 +146,7 @@ export class NodeClient {
       erasure,
       shard: Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength).toString('base64'),
       ...(options.fresh === true ? { fresh: true } : {}),
+      ...(options.leaseToken === undefined ? {} : { lease: options.leaseToken }),
     };
     const value = await this.batched(call, options, () => this.putShard(ref, erasure, Readable.from([shard]), options));
     return this.answer(MESSAGE_CHECKS.prepared, value);
@@ -260,7 +265,12 @@ export class NodeClient {
 
   /** Takes, renews or (with `release`) gives back a key's short lease on this node; answers whether it is held. */
   async lease(request: LeaseRequest, options: CallOptions = {}): Promise<boolean> {
-    return (await this.json(MESSAGE_CHECKS.leaseAnswer, 'POST', NODE_PATHS.leases, { json: request }, options)).granted;
+    return (await this.leaseAnswer(request, options)).granted;
+  }
+
+  /** Like lease, with the whole answer: a shared grant's fence, an exclusive grant's current record. */
+  async leaseAnswer(request: LeaseRequest, options: CallOptions = {}): Promise<LeaseResponse> {
+    return this.json(MESSAGE_CHECKS.leaseAnswer, 'POST', NODE_PATHS.leases, { json: request }, options);
   }
 
   /** Stores a bucket record if it is newer than the node's. */

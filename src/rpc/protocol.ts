@@ -250,6 +250,8 @@ export const CommitRequest = Type.Object({
   shardIndex: Type.Union([ShardIndex, Type.Null()]),
   /** Set by repair: the node may already hold this version with a bad shard, which the prepared one replaces. */
   repair: Type.Optional(Type.Boolean()),
+  /** A plain write's shared key lease: the node gives it back once this commit is applied. */
+  leaseToken: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
 });
 /** Body of POST /v1/commit. */
 export type CommitRequest = Static<typeof CommitRequest>;
@@ -288,8 +290,17 @@ export type ResealRequest = Static<typeof ResealRequest>;
 /** Body of POST /v1/tags. */
 export type TagUpdateRequest = Static<typeof TagUpdateRequest>;
 
-/** Answer of PUT /v1/shards once the shard is durable (fsynced) but not yet visible. */
-export const PrepareResponse = Type.Object({ sizeBytes: Count });
+/**
+ * A shared key lease asked for with a prepare or on its own: whether it is held, and the newest
+ * version id a conditional write committed under the key's exclusive lease here (`fence`), which the
+ * plain write's own version id must follow.
+ */
+export const SharedLeaseAnswer = Type.Object({ granted: Type.Boolean(), fence: Type.Optional(Type.String()) });
+/** A shared lease's answer. */
+export type SharedLeaseAnswer = Static<typeof SharedLeaseAnswer>;
+
+/** Answer of PUT /v1/shards once the shard is durable (fsynced) but not yet visible; with the shared lease asked for with it. */
+export const PrepareResponse = Type.Object({ sizeBytes: Count, lease: Type.Optional(SharedLeaseAnswer) });
 /** Answer of PUT /v1/shards. */
 export type PrepareResponse = Static<typeof PrepareResponse>;
 
@@ -321,7 +332,14 @@ export const ObjectStatusOrNull = Type.Union([ObjectStatus, Type.Null()]);
  * shard (base64), as PUT /v1/shards would stream it; `fresh` as that route's `fresh=1`.
  */
 export const BatchCall = Type.Union([
-  Type.Object({ op: Type.Literal('prepare'), ref: ShardRef, erasure: ErasureParams, shard: Type.String(), fresh: Type.Optional(Type.Boolean()) }),
+  Type.Object({
+    op: Type.Literal('prepare'),
+    ref: ShardRef,
+    erasure: ErasureParams,
+    shard: Type.String(),
+    fresh: Type.Optional(Type.Boolean()),
+    lease: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  }),
   Type.Object({ op: Type.Literal('commit'), request: CommitRequest }),
   Type.Object({ op: Type.Literal('status'), bucket: WireName, key: WireName, withInlineShard: Type.Boolean() }),
 ]);
@@ -405,12 +423,25 @@ export const LeaseRequest = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 64 }),
   ttlMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
   release: Type.Optional(Type.Boolean()),
+  /**
+   * `shared`: a plain write's lease, held by any number of plain writes at once and excluding the
+   * exclusive one a conditional write takes (the default).
+   */
+  mode: Type.Optional(Type.Union([Type.Literal('exclusive'), Type.Literal('shared')])),
+  /** With `release` of an exclusive lease: the version id its conditional write committed, which later plain writes must follow. */
+  fence: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
 });
 /** Body of POST /v1/leases. */
 export type LeaseRequest = Static<typeof LeaseRequest>;
 
 /** Answer of POST /v1/leases: whether the caller holds the lease now. */
-export const LeaseResponse = Type.Object({ granted: Type.Boolean() });
+export const LeaseResponse = Type.Object({
+  granted: Type.Boolean(),
+  /** Shared grants: the key's fence (see SharedLeaseAnswer). */
+  fence: Type.Optional(Type.String()),
+  /** Exclusive grants: the node's newest record of the key (null: none), which the conditional write's check must see. */
+  current: Type.Optional(Type.Union([ObjectRecord, Type.Null()])),
+});
 /** Answer of POST /v1/leases. */
 export type LeaseResponse = Static<typeof LeaseResponse>;
 

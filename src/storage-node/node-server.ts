@@ -89,6 +89,9 @@ const FOREGROUND_PATHS: ReadonlySet<string> = new Set([
 /** Where a node answers Prometheus: the one path not signed with the cluster secret besides /health. */
 export const NODE_METRICS_PATH = '/metrics';
 
+/** How long a shared lease taken with a prepare lives unless its commit gives it back: a gateway that dies holding one blocks conditional writes of the key this long. */
+const SHARED_LEASE_TTL_MS = 30_000;
+
 /** Largest JSON body a node accepts (commit records carry user metadata, capped by S3 at 2 KiB). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
 /**
@@ -199,10 +202,10 @@ export class NodeServer {
       const abort = new AbortController();
       request.raw.once('aborted', () => abort.abort());
       const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal, { fresh: query['fresh'] === '1' });
-      return { sizeBytes };
+      return { sizeBytes, ...this.sharedLeaseWith(ref, query['lease']) };
     });
     this.app.post<{ Body: CommitRequest }>(NODE_PATHS.commit, { schema: { body: CommitRequest } }, async (request) => {
-      await store.commit(request.body);
+      await this.commitAndRelease(request.body);
       return {};
     });
     this.app.post<{ Body: Static<typeof BatchRequest> }>(NODE_PATHS.batch, { schema: { body: BatchRequest } }, async (request): Promise<BatchResponse> => {
@@ -280,12 +283,16 @@ export class NodeServer {
       return { removed: await store.deleteVersion(bucket, key, versionId, { bypassGovernance }) };
     });
     this.app.post<{ Body: LeaseRequest }>(NODE_PATHS.leases, { schema: { body: LeaseRequest } }, async (request) => {
-      const { bucket, key, token, ttlMs, release } = request.body;
+      const { bucket, key, token, ttlMs, release, mode, fence } = request.body;
       if (release === true) {
-        this.leases.release(bucket, key, token);
+        this.leases.release(bucket, key, token, fence);
         return { granted: false };
       }
-      return { granted: this.leases.acquire(bucket, key, token, ttlMs) };
+      if (mode === 'shared') return this.leases.acquireShared(bucket, key, token, ttlMs);
+      if (!this.leases.acquire(bucket, key, token, ttlMs)) return { granted: false };
+      // Read after the grant: every plain write that held the key here has committed by now.
+      const current = await store.metadata.getObject(bucket, key);
+      return { granted: true, current: current?.record ?? null };
     });
     this.app.put<{ Body: BucketRecord }>(NODE_PATHS.buckets, { schema: { body: BucketRecord } }, async (request) => {
       await store.putBucket(request.body);
@@ -394,16 +401,28 @@ export class NodeServer {
     }
   }
 
+  /** A plain write's shared lease on the shard's key, taken once its shard is durable (`token` given), as the prepare's answer carries it. */
+  private sharedLeaseWith(ref: { bucket: string; key: string }, token: string | undefined): { lease?: { granted: boolean; fence?: string } } {
+    if (token === undefined || token === '' || token.length > 64) return {};
+    return { lease: this.leases.acquireShared(ref.bucket, ref.key, token, SHARED_LEASE_TTL_MS) };
+  }
+
+  /** Commits, then gives back the plain write's shared lease the commit names: the key is free for a conditional write once this node holds the version. */
+  private async commitAndRelease(request: CommitRequest): Promise<void> {
+    await this.options.store.commit(request);
+    if (request.leaseToken !== undefined) this.leases.release(request.record.bucket, request.record.key, request.leaseToken);
+  }
+
   private async runBatchCall(body: unknown, request: FastifyRequest): Promise<BatchResult> {
     try {
       // The same schemas as the calls' own routes (a prepare's ref and erasure as PUT /v1/shards checks them).
       const call = MESSAGE_CHECKS.batchCall.parse(body, badRequest);
       if (call.op === 'prepare') {
         const sizeBytes = await this.options.store.prepare(call.ref, call.erasure, Readable.from([Buffer.from(call.shard, 'base64')]), undefined, { fresh: call.fresh === true });
-        return { ok: true, value: { sizeBytes } };
+        return { ok: true, value: { sizeBytes, ...this.sharedLeaseWith(call.ref, call.lease) } };
       }
       if (call.op === 'commit') {
-        await this.options.store.commit(call.request);
+        await this.commitAndRelease(call.request);
         return { ok: true, value: null };
       }
       return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard) };

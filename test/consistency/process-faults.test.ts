@@ -4,7 +4,7 @@
 // operation's invocation and completion times are recorded and each key's history is checked against
 // a register model (test/helpers/linearizability.ts). A history that is not linearizable is saved
 // under test-artifacts/linearizability/ with the fault schedule. LIN_FAULT_SECONDS sets how long
-// faults are injected (12 by default); LIN_SEED fixes the random choices; LIN_MIXED=1 (below).
+// faults are injected (12 by default); LIN_SEED fixes the random choices.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,14 +19,9 @@ const FAULT_MS = Number(process.env['LIN_FAULT_SECONDS'] ?? 12) * 1000;
 const SEED = Number(process.env['LIN_SEED'] ?? Date.now() % 1_000_000);
 const KEYS = ['k0', 'k1', 'k2', 'k3'];
 /**
- * Keys that only conditional writes change; the others only plain PUTs and DELETEs. LIN_MIXED=1 puts
- * every kind on every key, which finds a race Tessera still has: a plain write whose commit is in
- * flight while a conditional write of the key checks its condition is not seen by that check (the
- * lease orders conditional writes among themselves, not plain ones), so the conditional write can
- * apply over a state that no longer holds.
+ * Every kind of write goes to every key: plain PUTs and DELETEs race conditional writes of the same key,
+ * whose check must see every plain write ordered before it (the key's shared and exclusive leases).
  */
-const CONDITIONAL_KEYS = ['k2', 'k3'];
-const MIXED = process.env['LIN_MIXED'] === '1';
 const CLIENTS_PER_GATEWAY = 3;
 const BUCKET = 'linear';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/linearizability/', import.meta.url));
@@ -140,12 +135,10 @@ async function faultHistory(t: Test): Promise<void> {
       const value = `c${client}-${n}`;
       const roll = next();
       const seen = lastSeen.get(key);
-      const kind = MIXED ? 'mixed' : CONDITIONAL_KEYS.includes(key) ? 'conditional' : 'plain';
       const input: RegisterInput =
         roll < 0.4 ? { op: 'get' }
-        : kind === 'plain' ? (roll < 0.85 ? { op: 'put', value } : { op: 'delete' })
-        : kind === 'mixed' && roll < 0.65 ? { op: 'put', value }
-        : kind === 'mixed' && roll < 0.72 ? { op: 'delete' }
+        : roll < 0.65 ? { op: 'put', value }
+        : roll < 0.72 ? { op: 'delete' }
         : roll < 0.88 && seen !== undefined ? { op: 'put-if-match', expected: seen, value }
         : { op: 'put-if-absent', value };
       const callMs = performance.now() - t0;
@@ -191,7 +184,7 @@ async function faultHistory(t: Test): Promise<void> {
   const unknown = history.filter((op) => op.returnMs === Infinity);
   const byOp = new Map<string, number>();
   for (const op of history) byOp.set(op.input.op, (byOp.get(op.input.op) ?? 0) + 1);
-  t.comment(`seed ${SEED}${MIXED ? ', every kind of write on every key' : ''}: ${history.length} operations (${[...byOp].map(([op, n]) => `${n} ${op}`).join(', ')}), ${unknown.length} with unknown outcome, ${faults.filter((f) => f.what.startsWith('SIGKILL')).length} SIGKILLs and ${faults.filter((f) => f.what.startsWith('cut')).length} link cuts in ${Math.round(FAULT_MS / 1000)} s`);
+  t.comment(`seed ${SEED}: ${history.length} operations (${[...byOp].map(([op, n]) => `${n} ${op}`).join(', ')}), ${unknown.length} with unknown outcome, ${faults.filter((f) => f.what.startsWith('SIGKILL')).length} SIGKILLs and ${faults.filter((f) => f.what.startsWith('cut')).length} link cuts in ${Math.round(FAULT_MS / 1000)} s`);
   if (unknown.length > 0) t.comment(`unknown outcomes, first few:\n${unknown.slice(0, 8).map((op) => `${op.input.op} ${op.key} via gw${op.gateway}: ${op.error ?? ''}`).join('\n')}`);
   t.ok(faults.some((f) => f.what.startsWith('SIGKILL')) && faults.some((f) => f.what.startsWith('cut')), 'nodes were killed and links were cut during the run');
   t.ok(history.filter((op) => op.returnMs !== Infinity).length > 50, 'enough operations completed to say something');

@@ -1,5 +1,5 @@
 import { t } from 'tap';
-import { decideQuorum, fanOut, fanOutUntil } from '../../src/rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, isTimeoutFailure } from '../../src/rpc/index.js';
 
 t.test('fanOut: one outcome per node, in the nodes order, named by nodeId or by ring id', async (t) => {
   const clients = [{ nodeId: 'a' }, { nodeId: 'b' }, { nodeId: 'c' }];
@@ -59,4 +59,23 @@ t.test('fanOutUntil: after enough, waits up to the grace for stragglers, and no 
   const graceOnly = await fanOutUntil(nodes, call, enough, 50, () => false);
   t.ok(Date.now() - started >= 45, 'without completion the grace runs out');
   t.same(graceOnly.map((o) => o.nodeId).sort(), ['a', 'b', 'late']);
+});
+
+t.test('decideQuorum marks the nodes that ran out of time (slow), not those that refused (down)', async (t) => {
+  const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+  const outcomes = await fanOut([{ nodeId: 'slow' }, { nodeId: 'down' }, { nodeId: 'slow-headers' }], async (node) => {
+    if (node.nodeId === 'slow') throw Object.assign(new Error('request aborted', { cause: timeout }), { code: 'Unavailable' });
+    if (node.nodeId === 'slow-headers') throw Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+    throw Object.assign(new Error('node unreachable: connect ECONNREFUSED'), { code: 'Unavailable', cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) });
+  });
+  const decision = decideQuorum(outcomes, 1);
+  t.same(
+    decision.failures.map((f) => [f.nodeId, f.timedOut === true]),
+    [
+      ['slow', true],
+      ['down', false],
+      ['slow-headers', true],
+    ],
+  );
+  t.equal(isTimeoutFailure(new Error('plain')), false);
 });

@@ -83,6 +83,17 @@ async function allDropped(cluster: GcCluster, shards: readonly PartShard[]): Pro
   return true;
 }
 
+/**
+ * Whether every node has finished dropping `shards`: the tombstones are committed, the files removed
+ * and the collectors' figures count them. A node commits the tombstone before it removes the file,
+ * and the collector counts only once the commit returns, so each is waited for, not just the first.
+ */
+async function dropFinished(cluster: GcCluster, shards: readonly PartShard[]): Promise<boolean> {
+  if (!(await allDropped(cluster, shards))) return false;
+  for (const shard of shards) if (await exists(shard.path)) return false;
+  return (await cluster.total('bytesFreed')) >= shards.reduce((sum, s) => sum + s.sizeBytes, 0);
+}
+
 t.test('parts of an aborted upload, and parts a completion left out, are freed while the completed object reads byte-identical', async (t) => {
   const cluster = await startGcCluster(t, { gcTombstoneGraceMs: 60_000, gcSettleMs: 200, gcIntervalMs: 200, auditIntervalMs: QUIET_AUDIT });
   const { s3, bucket } = cluster;
@@ -100,7 +111,7 @@ t.test('parts of an aborted upload, and parts a completion left out, are freed w
   t.equal(leftOut.length + listed.length, 18, 'the completed upload’s three parts have a shard file on each node');
 
   const garbage = [...abortedShards, ...leftOut];
-  await until('every node dropped the garbage parts', () => allDropped(cluster, garbage), 20_000);
+  await until('every node dropped the garbage parts', () => dropFinished(cluster, garbage), 20_000);
   for (const shard of garbage) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
   t.equal(await cluster.total('partsDropped'), garbage.length, 'each node dropped each of its garbage shards once');
   t.equal(await cluster.total('bytesFreed'), garbage.reduce((sum, s) => sum + s.sizeBytes, 0), 'bytes freed are exactly the garbage shards’ bytes');
@@ -118,7 +129,8 @@ t.test('an upload never completed is aborted after the expiry and its parts free
   const stale = await upload(s3, bucket, 'forgotten', { 1: seededBytes(5 * MiB, 6), 2: seededBytes(300_000, 7) });
   const shards = await partShards(cluster, bucket, stale.uploadId, [1, 2]);
   t.equal(shards.length, 12, 'two parts, a shard file on each node');
-  await until('the stale upload is aborted and its parts dropped', () => allDropped(cluster, shards), 20_000);
+  // The aborting node counts the abort once its marker commits return, which may be after the parts went.
+  await until('the stale upload is aborted and its parts dropped', async () => (await dropFinished(cluster, shards)) && (await cluster.total('uploadsAborted')) >= 1, 20_000);
   t.ok(Date.now() - started >= expiryMs, 'not before the expiry');
   t.equal(await cluster.total('uploadsAborted'), 1, 'one node (the first of the marker’s set) aborted it');
   for (const shard of shards) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
@@ -162,7 +174,7 @@ t.test('parts of a completed upload stay while its object is current, past the t
 
   const replacement = seededBytes(1_000, 10);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'checkpoint', Body: replacement }));
-  await until('every node dropped the overwritten object’s parts', () => allDropped(cluster, shards), 20_000);
+  await until('every node dropped the overwritten object’s parts', () => dropFinished(cluster, shards), 20_000);
   for (const shard of shards) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
   t.equal(await cluster.total('bytesFreed'), shards.reduce((sum, s) => sum + s.sizeBytes, 0), 'bytes freed are exactly the parts’ shard bytes');
   const after = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'checkpoint' }))).Body as AsyncIterable<Uint8Array>);

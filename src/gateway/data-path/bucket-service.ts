@@ -2,9 +2,10 @@ import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../../common/index.js';
 import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
-import { quorumError, S3Error, validateBucketName } from '../s3/index.js';
+import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
 import { listVersions } from './list-versions.js';
+import { ReadDeadline } from './read-retry.js';
 import { withTimeout } from './request-scope.js';
 
 /** Most bucket records a gateway keeps cached: enough for any real deployment, bounded against a flood of names. */
@@ -137,7 +138,24 @@ export class BucketService {
     if (!decision.met) throw quorumError('bucket write', decision.failures);
   }
 
+  /**
+   * Every bucket record, newest of each name. Each node call has its own deadline (following observed
+   * latency), and a round that lost its majority only to slow nodes is run again until `signal` ends
+   * or the read deadline passes: given the request's own signal, a busy machine slows a request down
+   * instead of failing it.
+   */
   private async readAll(signal: AbortSignal): Promise<Map<string, BucketRecord>> {
+    const deadline = new ReadDeadline();
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.readAllOnce(signal);
+      } catch (err) {
+        if (!isSlowQuorumLoss(err) || !(await deadline.pause(attempt, signal))) throw err;
+      }
+    }
+  }
+
+  private async readAllOnce(signal: AbortSignal): Promise<Map<string, BucketRecord>> {
     const nodes = this.cluster.allNodes();
     const needed = majority(nodes.length);
     // Any majority overlaps the majority that acknowledged the newest write, so it need not wait for more.

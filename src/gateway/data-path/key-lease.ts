@@ -1,56 +1,114 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { randomHex } from '../../common/index.js';
-import { fanOutUntil, type NodeClient } from '../../rpc/index.js';
+import { fanOutUntil, isTimeoutFailure, newestRecord, type LeaseResponse, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 
-/** How long a lease lives unless given back: far longer than a conditional write's last check and commit. */
+/** How long a lease lives unless given back: far longer than a conditional write's last check and commit, or a plain write's version id and commit. */
 const LEASE_TTL_MS = 30_000;
 /** How long a conditional write waits for another one of the same key before answering SlowDown. */
 const LEASE_WAIT_MS = 20_000;
 
+/** A conditional write's hold on its key. */
+export interface ExclusiveLease {
+  /**
+   * The newest record the granting nodes held when they granted: a plain write that committed on them
+   * just before may not be on a read quorum yet, and the conditional write's check must see it.
+   */
+  current: ObjectRecord | undefined;
+  /** Gives the lease back; `fence`: the version id the conditional write committed, which later plain writes must follow. */
+  release(fence?: string): Promise<void>;
+}
+
 /**
- * Takes the short lease on bucket/key (storage-node/key-leases.ts) that makes a conditional write's
- * last check and commit atomic with respect to every other conditional write of the key, through any
- * gateway; resolves with the function that gives it back. The lease is held once a majority of the
- * key's set granted it: any two majorities share a node, so two gateways that reach different nodes
- * (a link cut between one gateway and one node) still exclude each other, and a node that restarts
- * and forgets its leases cannot hand the key to a second writer alone. A round that wins no majority
- * gives back what it got and tries again after a random pause, so two contenders do not split the
- * set forever.
+ * Takes the exclusive lease on bucket/key (storage-node/key-leases.ts) that makes a conditional write's
+ * last check and commit atomic with respect to every other write of the key, through any gateway:
+ * other conditional writes hold the exclusive lease, plain writes a shared one. The lease is held once
+ * a majority of the key's set granted it: any two majorities share a node, so two gateways that reach
+ * different nodes (a link cut between one gateway and one node) still exclude each other, and a node
+ * that restarts and forgets its leases cannot hand the key to a second writer alone. A round that wins
+ * no majority gives back what it got and tries again after a random pause, so two contenders do not
+ * split the set forever.
  */
-export async function acquireKeyLease(ctx: RequestScope, bucket: string, key: string): Promise<() => Promise<void>> {
-  const { services } = ctx;
+export async function acquireKeyLease(ctx: RequestScope, bucket: string, key: string): Promise<ExclusiveLease> {
   const token = randomHex(16);
-  const nodes = services.cluster.nodesFor(bucket, key);
+  const nodes = ctx.services.cluster.nodesFor(bucket, key);
+  const { granted, answers } = await leaseRounds(ctx, nodes, bucket, key, token, 'exclusive', 'Another conditional write of this key is in progress; please retry.');
+  return {
+    current: newestRecord(answers.map((answer) => answer.current)),
+    release: (fence) => giveBack(ctx, nodes, bucket, key, token, granted, fence),
+  };
+}
+
+/**
+ * Takes a plain write's shared lease on bucket/key from a majority of its set (see acquireKeyLease),
+ * waiting while a conditional write holds the key, and has the clock observe every fence the nodes
+ * report, so the write's version id, taken next, follows every conditional write that held the key.
+ * The lease is given back by the write's commit (its `leaseToken`) or by `releaseSharedLease`.
+ */
+export async function acquireSharedLease(ctx: RequestScope, bucket: string, key: string, token: string): Promise<void> {
+  const nodes = ctx.services.cluster.nodesFor(bucket, key);
+  const { answers } = await leaseRounds(ctx, nodes, bucket, key, token, 'shared', 'A conditional write of this key is in progress; please retry.');
+  for (const answer of answers) if (answer.fence !== undefined) ctx.services.clock.observe(answer.fence);
+}
+
+/** Gives a plain write's shared lease back on every node of the key's set (a write that failed before its commit did). */
+export async function releaseSharedLease(ctx: RequestScope, bucket: string, key: string, token: string): Promise<void> {
+  const nodes = ctx.services.cluster.nodesFor(bucket, key);
+  await giveBack(ctx, nodes, bucket, key, token, new Set(nodes.map((node) => node.nodeId)));
+}
+
+function giveBack(
+  ctx: RequestScope,
+  nodes: readonly NodeClient[],
+  bucket: string,
+  key: string,
+  token: string,
+  granted: ReadonlySet<string>,
+  fence?: string,
+): Promise<void> {
+  const signal = AbortSignal.timeout(ctx.services.metadataTimeoutMs);
+  const request = { bucket, key, token, ttlMs: LEASE_TTL_MS, release: true, ...(fence === undefined ? {} : { fence }) };
+  const calls = nodes.map((node) => node.lease(request, { signal }).catch(() => undefined));
+  // Nodes that may hold it without our knowing (a late grant) are told too, without waiting on them.
+  return Promise.all(calls.filter((_, i) => granted.has((nodes[i] as NodeClient).nodeId))).then(() => undefined);
+}
+
+/** Asks for the lease in rounds until a majority grants it; the granting nodes and their answers. */
+async function leaseRounds(
+  ctx: RequestScope,
+  nodes: readonly NodeClient[],
+  bucket: string,
+  key: string,
+  token: string,
+  mode: 'exclusive' | 'shared',
+  busyMessage: string,
+): Promise<{ granted: Set<string>; answers: LeaseResponse[] }> {
+  const { services } = ctx;
   const needed = Math.floor(nodes.length / 2) + 1;
   const deadline = Date.now() + LEASE_WAIT_MS;
-  const giveBack = (granted: ReadonlySet<string>): Promise<void> => {
-    const signal = AbortSignal.timeout(services.metadataTimeoutMs);
-    const calls = nodes.map((node) => node.lease({ bucket, key, token, ttlMs: LEASE_TTL_MS, release: true }, { signal }).catch(() => undefined));
-    // Nodes that may hold it without our knowing (a late grant) are told too, without waiting on them.
-    return Promise.all(calls.filter((_, i) => granted.has((nodes[i] as NodeClient).nodeId))).then(() => undefined);
-  };
   let pauseMs = 5;
   for (;;) {
     ctx.signal.throwIfAborted();
     const signal = withTimeout(ctx.signal, services.metadataTimeoutMs);
     const outcomes = await fanOutUntil(
       nodes,
-      (node) => node.lease({ bucket, key, token, ttlMs: LEASE_TTL_MS }, { signal }),
+      (node) => node.leaseAnswer({ bucket, key, token, ttlMs: LEASE_TTL_MS, mode }, { signal }),
       (sofar) => {
-        const grants = sofar.filter((o) => o.ok && o.value).length;
+        const grants = sofar.filter((o) => o.ok && o.value.granted).length;
         return grants >= needed || sofar.length - grants > nodes.length - needed;
       },
     );
-    const granted = new Set(outcomes.filter((o) => o.ok && o.value).map((o) => o.nodeId));
-    if (granted.size >= needed) return () => giveBack(granted);
-    await giveBack(granted);
-    // Too many nodes out of reach for any majority: no wait will help.
-    if (outcomes.filter((o) => !o.ok).length > nodes.length - needed) {
-      throw new S3Error('ServiceUnavailable', { message: 'Too few storage nodes could order this conditional write; please retry.' });
+    const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+    const granted = new Set(outcomes.filter((o) => o.ok && o.value.granted).map((o) => o.nodeId));
+    if (granted.size >= needed) return { granted, answers: answers.filter((answer) => answer.granted) };
+    await giveBack(ctx, nodes, bucket, key, token, granted);
+    // Too many nodes refuse for any majority: no wait will help. Nodes that only answered too slowly
+    // (a busy machine) are asked again: the next round's deadline has stretched to follow them.
+    if (outcomes.filter((o) => !o.ok && !isTimeoutFailure(o.error)).length > nodes.length - needed) {
+      throw new S3Error('ServiceUnavailable', { message: 'Too few storage nodes could order this write; please retry.' });
     }
-    if (Date.now() > deadline) throw new S3Error('SlowDown', { message: 'Another conditional write of this key is in progress; please retry.' });
+    if (Date.now() > deadline) throw new S3Error('SlowDown', { message: busyMessage });
     // Random, so that two writers that split the set do not meet again at the same moment.
     await delay(pauseMs / 2 + Math.random() * pauseMs, undefined, { signal: ctx.signal });
     pauseMs = Math.min(pauseMs * 2, 100);

@@ -1,5 +1,6 @@
 import { fanOut, newestRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
+import type { ReadDeadline } from './read-retry.js';
 import { MergedRows, RowCursor, type RowCopy, type RowPageFetch } from './row-cursor.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */
@@ -55,13 +56,15 @@ export async function listObjects(
   request: ListRequest,
   toleratedFailures: number,
   signal: AbortSignal,
-  nodeTimeoutMs: number,
+  nodeTimeoutMs: number | (() => number),
+  deadline?: ReadDeadline,
 ): Promise<ListResult> {
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
     node.list({ bucket: request.bucket, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit }, { signal: pageSignal });
   const rows = new MergedRows(
     nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: false, signal, timeoutMs: nodeTimeoutMs }) })),
     toleratedFailures,
+    deadline === undefined ? undefined : { deadline, signal },
   );
   const objects: ObjectRecord[] = [];
   const commonPrefixes: string[] = [];

@@ -1,5 +1,6 @@
 import type { ListEntry, NodeClient, ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
+import type { ReadDeadline } from './read-retry.js';
 import { MergedRows, RowCursor, type RowPageFetch } from './row-cursor.js';
 
 /**
@@ -50,7 +51,8 @@ export async function listVersions(
   request: VersionListRequest,
   toleratedFailures: number,
   signal: AbortSignal,
-  nodeTimeoutMs: number,
+  nodeTimeoutMs: number | (() => number),
+  deadline?: ReadDeadline,
 ): Promise<VersionListResult> {
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
     node.listVersions(
@@ -67,6 +69,7 @@ export async function listVersions(
   const rows = new MergedRows(
     nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs }) })),
     toleratedFailures,
+    deadline === undefined ? undefined : { deadline, signal },
   );
   const versions: ListedVersion[] = [];
   const commonPrefixes: string[] = [];

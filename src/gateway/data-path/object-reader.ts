@@ -1,7 +1,8 @@
 import type { ObjectEncryption, PartRef } from '../../rpc/index.js';
 import { decryptRange, storedRange } from '../encryption/index.js';
 import { S3Error } from '../s3/index.js';
-import { withTimeout, type GatewayServices } from './request-scope.js';
+import { retrySlowRead } from './read-retry.js';
+import type { GatewayServices } from './request-scope.js';
 import { openStripeStream, type ReadOptions } from './stripe-reader.js';
 import { resolveVersion, type ResolvedVersion } from './version-lookup.js';
 
@@ -75,8 +76,10 @@ async function openBody(
 }
 
 async function resolvePart(services: GatewayServices, part: PartRef, signal: AbortSignal): Promise<ResolvedVersion> {
-  const metadataSignal = withTimeout(signal, services.metadataTimeoutMs);
-  const version = await resolveVersion(services.cluster.readSets(part.bucket, part.key), part.bucket, part.key, services.erasure, metadataSignal);
+  // A part opened mid-body gets a read deadline of its own: the bytes before it have kept the client waiting, not failed.
+  const version = await retrySlowRead({ signal, services }, (roundSignal) =>
+    resolveVersion(services.cluster.readSets(part.bucket, part.key), part.bucket, part.key, services.erasure, roundSignal),
+  );
   if (version === null || version.record.versionId !== part.versionId) {
     throw new S3Error('ServiceUnavailable', { message: 'A part of this object is not readable right now; please retry.' });
   }

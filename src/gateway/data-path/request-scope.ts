@@ -51,6 +51,8 @@ export interface RequestScope {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   services: GatewayServices;
+  /** When the request started (performance.now()): its reads retry slow rounds until a deadline counted from here. */
+  startedMs?: number | undefined;
 }
 
 /** The reason of every timed-out round: one shared object, so a timer that fires costs no stack capture. */

@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../../common/index.js';
-import { isNewerRecord, type ListEntry, type ObjectRecord } from '../../rpc/index.js';
+import { isNewerRecord, isTimeoutFailure, type ListEntry, type NodeFailure, type ObjectRecord } from '../../rpc/index.js';
 import { quorumError } from '../s3/index.js';
+import type { ReadDeadline } from './read-retry.js';
 import { withTimeout } from './request-scope.js';
 
 /**
@@ -17,7 +18,9 @@ export interface RowPosition {
 export type RowPageFetch = (from: RowPosition & { limit: number }, signal: AbortSignal) => Promise<{ entries: ListEntry[]; truncated: boolean }>;
 
 /**
- * One node's ordered stream of listing rows, fetched a page at a time; each page has `timeoutMs`.
+ * One node's ordered stream of listing rows, fetched a page at a time; each page has `timeoutMs` (a
+ * function: read as each page starts, so it follows the nodes' observed latency). A page that fails
+ * leaves the cursor where it was, so `head()` may simply be called again.
  * With `byVersion`, a page ending inside a key resumes at the version after its last row (version
  * listings hold several rows per key); otherwise after the last key.
  */
@@ -29,9 +32,9 @@ export class RowCursor {
   private readonly fetchPage: RowPageFetch;
   private readonly byVersion: boolean;
   private readonly signal: AbortSignal;
-  private readonly timeoutMs: number;
+  private readonly timeoutMs: number | (() => number);
 
-  constructor(fetchPage: RowPageFetch, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number }) {
+  constructor(fetchPage: RowPageFetch, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number | (() => number) }) {
     this.fetchPage = fetchPage;
     this.from = { ...start };
     this.byVersion = options.byVersion;
@@ -42,7 +45,7 @@ export class RowCursor {
   async head(): Promise<ListEntry | undefined> {
     if (this.position < this.buffer.length) return this.buffer[this.position];
     if (this.exhausted) return undefined;
-    const page = await this.fetchPage({ ...this.from, limit: DEFAULTS.listPageEntries }, withTimeout(this.signal, this.timeoutMs));
+    const page = await this.fetchPage({ ...this.from, limit: DEFAULTS.listPageEntries }, withTimeout(this.signal, typeof this.timeoutMs === 'number' ? this.timeoutMs : this.timeoutMs()));
     this.buffer = page.entries;
     this.position = 0;
     this.exhausted = !page.truncated;
@@ -73,18 +76,28 @@ export interface RowCopy {
  * Every node's cursor of one listing, merged: each step yields the smallest row under `compare`
  * (taken from every cursor that holds it, the newest copy kept) until all are exhausted. A node whose
  * page fails is dropped for the rest of the listing while at most `toleratedFailures` have failed,
- * since every key lives on several nodes; past that the listing fails with S3's 503.
+ * since every key lives on several nodes. Past that, pages that only ran out of time are asked again
+ * (with a pause) until `deadline` passes, so a busy machine slows a listing down instead of failing
+ * it; any other failure past the tolerance, or the deadline, fails the listing with S3's 503.
  */
 export class MergedRows {
   private cursors: RowCursor[];
   private nodeIds: string[];
   private readonly toleratedFailures: number;
-  private readonly failures: { nodeId: string; reason: string }[] = [];
+  private readonly failures: NodeFailure[] = [];
+  private readonly deadline: ReadDeadline | undefined;
+  private readonly signal: AbortSignal | undefined;
 
-  constructor(sources: readonly { nodeId: string; cursor: RowCursor }[], toleratedFailures: number) {
+  constructor(
+    sources: readonly { nodeId: string; cursor: RowCursor }[],
+    toleratedFailures: number,
+    retry?: { deadline: ReadDeadline; signal: AbortSignal },
+  ) {
     this.cursors = sources.map((source) => source.cursor);
     this.nodeIds = sources.map((source) => source.nodeId);
     this.toleratedFailures = toleratedFailures;
+    this.deadline = retry?.deadline;
+    this.signal = retry?.signal;
   }
 
   /**
@@ -92,31 +105,50 @@ export class MergedRows {
    * the end. When the nodes' copies name different versions, `copies` lists each node's.
    */
   async next(compare: (a: ListEntry, b: ListEntry) => number): Promise<(ListEntry & { copies?: RowCopy[] }) | undefined> {
-    for (;;) {
+    for (let attempt = 1; ; ) {
       const heads = await Promise.all(
-        this.cursors.map(async (cursor, i) => {
+        this.cursors.map(async (cursor): Promise<{ head: ListEntry | undefined } | { error: unknown }> => {
           try {
-            return await cursor.head();
-          } catch (err) {
-            this.failures.push({ nodeId: this.nodeIds[i] as string, reason: err instanceof Error ? err.message : String(err) });
-            return null;
+            return { head: await cursor.head() };
+          } catch (error) {
+            return { error };
           }
         }),
       );
-      if (heads.includes(null)) {
-        if (this.failures.length > this.toleratedFailures) throw quorumError('list', this.failures);
-        this.cursors = this.cursors.filter((_cursor, i) => heads[i] !== null);
-        this.nodeIds = this.nodeIds.filter((_id, i) => heads[i] !== null);
+      const failed = heads.flatMap((outcome, i) =>
+        'error' in outcome ? [{ index: i, failure: { nodeId: this.nodeIds[i] as string, reason: reasonOf(outcome.error), timedOut: isTimeoutFailure(outcome.error) } }] : [],
+      );
+      if (failed.length > 0) {
+        const refused = failed.filter((f) => f.failure.timedOut !== true);
+        const total = this.failures.length + failed.length;
+        // Slow nodes are waited for (asked again) only when dropping them would fail the listing.
+        const waitForSlow =
+          total > this.toleratedFailures &&
+          this.failures.length + refused.length <= this.toleratedFailures &&
+          this.deadline !== undefined &&
+          this.signal !== undefined &&
+          (await this.deadline.pause(attempt, this.signal));
+        const dropped = waitForSlow ? refused : failed;
+        this.failures.push(...dropped.map((f) => f.failure));
+        if (!waitForSlow && this.failures.length > this.toleratedFailures) throw quorumError('list', this.failures);
+        const gone = new Set(dropped.map((f) => f.index));
+        this.cursors = this.cursors.filter((_cursor, i) => !gone.has(i));
+        this.nodeIds = this.nodeIds.filter((_id, i) => !gone.has(i));
+        if (waitForSlow) attempt += 1;
         continue;
       }
       let smallest: ListEntry | undefined;
-      for (const head of heads) if (head && (smallest === undefined || compare(head, smallest) < 0)) smallest = head;
+      for (const outcome of heads) {
+        const head = 'head' in outcome ? outcome.head : undefined;
+        if (head && (smallest === undefined || compare(head, smallest) < 0)) smallest = head;
+      }
       if (smallest === undefined) return undefined;
       const row = smallest;
       let newest = row.record;
       let gone = false;
       const copies: RowCopy[] = [];
-      heads.forEach((head, i) => {
+      heads.forEach((outcome, i) => {
+        const head = 'head' in outcome ? outcome.head : undefined;
         if (!head || compare(head, row) !== 0) return;
         if (isNewerRecord(head.record, newest)) newest = head.record;
         // One node's word that the version was deleted by id outweighs a node that missed the delete.
@@ -133,4 +165,8 @@ export class MergedRows {
   skipPrefix(prefix: string): void {
     for (const cursor of this.cursors) cursor.skipPrefix(prefix);
   }
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

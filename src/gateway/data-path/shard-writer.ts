@@ -1,7 +1,7 @@
 import { getDefaultHighWaterMark } from 'node:stream';
 import { DEFAULTS } from '../../common/index.js';
 import type { Codec } from '../../erasure/index.js';
-import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type NodeClient, type NodeOutcome, type ObjectRecord } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type NodeClient, type NodeOutcome, type ObjectRecord, type SharedLeaseAnswer } from '../../rpc/index.js';
 import { quorumError } from '../s3/index.js';
 import { FanOutQuorumLost, ShardFanOut } from './shard-fan-out.js';
 import { ShardSink } from './shard-sink.js';
@@ -16,6 +16,11 @@ export interface WriteTarget {
   nodes: readonly NodeClient[];
   erasure: ErasureParams;
   codec: Codec;
+  /**
+   * A plain write's shared key lease (key-lease.ts): asked for with each small prepare, and given back
+   * by each node's commit.
+   */
+  leaseToken?: string | undefined;
 }
 
 /** A node that holds a prepared shard of the version being written. */
@@ -23,6 +28,8 @@ export interface ShardHolder {
   readonly node: NodeClient;
   readonly nodeId: string;
   readonly shardIndex: number;
+  /** The shared lease the prepare asked for, as the node answered. */
+  readonly lease?: SharedLeaseAnswer | undefined;
 }
 
 /** What phase one of a write leaves: the nodes holding a prepared shard, and prepares still running. */
@@ -155,8 +162,8 @@ async function prepareWhole(
   const holders: ShardHolder[] = target.nodes.map((node, shardIndex) => ({ node, shardIndex, nodeId: node.nodeId }));
   const prepares = holders.map(async (holder) => {
     const ref = { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex };
-    await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal, fresh: true });
-    return holder;
+    const answer = await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal, fresh: true, leaseToken: target.leaseToken });
+    return answer.lease === undefined ? holder : { ...holder, lease: answer.lease };
   });
   const outcomes = await fanOutUntil(holders, (holder) => prepares[holder.shardIndex] as Promise<ShardHolder>, (sofar) => successes(sofar) >= needed, STRAGGLER_GRACE_MS);
   const decision = decideQuorum(outcomes, needed);
@@ -299,7 +306,8 @@ export async function commitShards(
   stragglers: readonly Promise<ShardHolder | undefined>[] = [],
 ): Promise<void> {
   const needed = writeQuorum(target.erasure.dataShards, target.erasure.parityShards);
-  const commit = (holder: ShardHolder): Promise<void> => holder.node.commit({ record, shardIndex: holder.shardIndex }, { signal });
+  const lease = target.leaseToken === undefined ? {} : { leaseToken: target.leaseToken };
+  const commit = (holder: ShardHolder): Promise<void> => holder.node.commit({ record, shardIndex: holder.shardIndex, ...lease }, { signal });
   let outcomes = await fanOutUntil(holders, commit, (sofar) => successes(sofar) >= needed, STRAGGLER_GRACE_MS);
   if (successes(outcomes) < needed && stragglers.length > 0) {
     // A holder lost since its prepare (a node that crashed) is made up for by a node whose prepare was

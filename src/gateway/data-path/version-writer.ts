@@ -1,11 +1,12 @@
 import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type ObjectRecord } from '../../rpc/index.js';
+import { randomHex } from '../../common/index.js';
 import { BodyDigest } from '../digest/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
-import { acquireKeyLease } from './key-lease.js';
+import { acquireKeyLease, acquireSharedLease, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
 import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
-import { abortShards, commitShards, prepareShards, type WriteTarget } from './shard-writer.js';
+import { abortShards, commitShards, prepareShards, type ShardHolder, type WriteTarget } from './shard-writer.js';
 
 /** What a stored version carries besides its bytes. */
 export interface VersionAttributes {
@@ -29,12 +30,14 @@ export interface WriteVersionOptions {
   checksumAlgorithm?: ChecksumAlgorithm | undefined;
   /**
    * Runs after the data is durable on a write quorum and before the version becomes visible: the
-   * last moment to re-check a conditional write.
+   * last moment to re-check a conditional write. `seen`: the newest record the nodes granting the
+   * key's lease held, which the check must count with what it reads.
    */
-  beforeCommit?: (() => Promise<void>) | undefined;
+  beforeCommit?: ((seen?: ObjectRecord) => Promise<void>) | undefined;
   /**
-   * Hold the key's lease (key-lease.ts) from before `beforeCommit` until the commit is acknowledged,
-   * so a conditional write's last check and its commit are atomic against other conditional writes.
+   * Hold the key's exclusive lease (key-lease.ts) from before `beforeCommit` until the commit is
+   * acknowledged, so a conditional write's last check and its commit are atomic against every other
+   * write of the key; without it the write holds a shared lease from its prepare to its commit.
    */
   exclusive?: boolean | undefined;
   /** Encrypts the body before it is erasure-coded: the shards hold only its packages (server-side encryption). */
@@ -63,6 +66,7 @@ export async function storeVersion(
 ): Promise<ObjectRecord> {
   const { services } = ctx;
   const versioning = await bucketVersioning(ctx, bucket);
+  const exclusive = options.exclusive === true;
   const target: WriteTarget = {
     bucket,
     key,
@@ -71,6 +75,7 @@ export async function storeVersion(
     nodes: services.cluster.nodesFor(bucket, key),
     erasure: services.erasure,
     codec: services.codec,
+    ...(exclusive ? {} : { leaseToken: randomHex(16) }),
   };
   const { encryption } = options;
   const expected = options.expectedSizeBytes;
@@ -82,14 +87,16 @@ export async function storeVersion(
   });
   const sizeBytes = encryption === undefined ? storedSizeBytes : encryption.plainBytes();
   let verified: VerifiedBody;
-  let release: (() => Promise<void>) | undefined;
+  let lease: ExclusiveLease | undefined;
   try {
     verified = await finish(sizeBytes);
-    if (options.exclusive === true) release = await acquireKeyLease(ctx, bucket, key);
-    await options.beforeCommit?.();
+    if (exclusive) lease = await acquireKeyLease(ctx, bucket, key);
+    else await holdSharedLease(ctx, target, holders);
+    await options.beforeCommit?.(lease?.current);
   } catch (err) {
     // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
-    await release?.();
+    await lease?.release();
+    if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
     await abortShards(target, holders);
     throw err;
   }
@@ -116,10 +123,43 @@ export async function storeVersion(
   // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
   try {
     await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs), stragglers);
+  } catch (err) {
+    // Nodes the commit reached gave the shared lease back themselves; the others are told.
+    if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
+    throw err;
   } finally {
-    await release?.();
+    await lease?.release(record.versionId);
   }
+  // Nodes whose prepare answered too late for the commit hold a shard of this version and the shared
+  // lease: they commit it too, without the client waiting, which gives the lease back (a conditional
+  // write of the key need not wait for it to expire) and leaves their shard in place for reads.
+  if (target.leaseToken !== undefined) commitLate(record, stragglers, target.leaseToken, services.metadataTimeoutMs);
   return record;
+}
+
+function commitLate(record: ObjectRecord, stragglers: readonly Promise<ShardHolder | undefined>[], leaseToken: string, timeoutMs: number): void {
+  for (const straggler of stragglers) {
+    void straggler
+      .then((holder) => holder?.node.commit({ record, shardIndex: holder.shardIndex, leaseToken }, { signal: AbortSignal.timeout(timeoutMs) }))
+      .catch(() => undefined);
+  }
+}
+
+/**
+ * Makes sure a plain write holds its key's shared lease on a majority of the key's set before its
+ * version id is taken: granted with the prepares of a small body, asked for now otherwise (a streamed
+ * body, or nodes that refused while a conditional write held the key). The clock observes every fence
+ * the nodes reported, so the id follows every conditional write that held the key before.
+ */
+async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: readonly ShardHolder[]): Promise<void> {
+  if (target.leaseToken === undefined) return;
+  const needed = Math.floor(target.nodes.length / 2) + 1;
+  let granted = 0;
+  for (const holder of holders) {
+    if (holder.lease?.fence !== undefined) ctx.services.clock.observe(holder.lease.fence);
+    if (holder.lease?.granted === true) granted += 1;
+  }
+  if (granted < needed) await acquireSharedLease(ctx, target.bucket, target.key, target.leaseToken);
 }
 
 /**
@@ -159,12 +199,12 @@ export async function writeStream(
  * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
  * succeeds on a write quorum.
  */
-export async function commitRecord(ctx: RequestScope, record: ObjectRecord): Promise<void> {
+export async function commitRecord(ctx: RequestScope, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   const signal = metadataSignal(ctx);
   // Serialised and hashed once for the whole set: a manifest of thousands of parts is megabytes.
-  const encoded = new EncodedCommit({ record, shardIndex: null });
+  const encoded = new EncodedCommit({ record, shardIndex: null, ...(options.leaseToken === undefined ? {} : { leaseToken: options.leaseToken }) });
   const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
   if (!decision.met) throw quorumError('record write', decision.failures);
@@ -200,8 +240,17 @@ export function deleteMarker(ctx: RequestScope, bucket: string, key: string, ver
 
 /** Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it. */
 export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<ObjectRecord> {
-  const marker = deleteMarker(ctx, bucket, key, await bucketVersioning(ctx, bucket));
-  await commitRecord(ctx, marker);
+  const versioning = await bucketVersioning(ctx, bucket);
+  // A plain write like a PUT: its id is taken under the key's shared lease (see storeVersion).
+  const leaseToken = randomHex(16);
+  await acquireSharedLease(ctx, bucket, key, leaseToken);
+  const marker = deleteMarker(ctx, bucket, key, versioning);
+  try {
+    await commitRecord(ctx, marker, { leaseToken });
+  } catch (err) {
+    await releaseSharedLease(ctx, bucket, key, leaseToken);
+    throw err;
+  }
   return marker;
 }
 

@@ -115,7 +115,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
     return { start: 0, length: record.sizeBytes };
   });
   const from = version.record;
-  const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
+  const check = preconditions === undefined ? undefined : (seen?: ObjectRecord) => checkWritePreconditions(ctx, bucket, key, preconditions, seen);
   try {
     await check?.();
   } catch (err) {

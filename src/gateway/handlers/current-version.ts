@@ -1,4 +1,4 @@
-import { metadataSignal, resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from '../data-path/index.js';
+import { ReadDeadline, resolveNamedVersion, resolveVersion, retrySlowRead, type ResolveOptions, type ResolvedVersion } from '../data-path/index.js';
 import type { BucketRecord } from '../../rpc/index.js';
 import { requireObjectAccess, type RequestContext } from '../http/index.js';
 import { S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
@@ -42,7 +42,7 @@ export async function requireVersion(
   const version = await findVersion(ctx, bucket, key, versionId, options);
   const permission = ctx.access.objectPermission;
   if (permission !== undefined && bucket === ctx.target.bucket && key === ctx.target.key) {
-    const bucketRecord = options.bucket ?? (await ctx.services.buckets.require(bucket, metadataSignal(ctx)));
+    const bucketRecord = options.bucket ?? (await ctx.services.buckets.require(bucket, ctx.signal));
     requireObjectAccess(ctx, bucketRecord, version.record, permission);
   }
   return version;
@@ -51,13 +51,17 @@ export async function requireVersion(
 async function findVersion(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined, options: ResolveOptions): Promise<ResolvedVersion> {
   const { services } = ctx;
   const sets = services.cluster.readSets(bucket, key);
+  // A lookup that lost its quorum only to slow nodes is asked again (within the request's deadline):
+  // every node may be up on a machine too busy to answer within one round's timeout.
   if (versionId === undefined) {
-    const version = await resolveVersion(sets, bucket, key, services.erasure, metadataSignal(ctx), { ...options, withDeleteMarkers: true });
+    const version = await retrySlowRead(ctx, (signal) =>
+      resolveVersion(sets, bucket, key, services.erasure, signal, { ...options, withDeleteMarkers: true }),
+    );
     if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
     if (version.record.deleted) throw new S3Error('NoSuchKey', { fields: { Key: key }, headers: markerHeaders(version) });
     return version;
   }
-  const version = await resolveNamedVersion(sets, bucket, key, versionId, services.erasure, metadataSignal(ctx));
+  const version = await retrySlowRead(ctx, (signal) => resolveNamedVersion(sets, bucket, key, versionId, services.erasure, signal));
   if (version === null) throw new S3Error('NoSuchVersion', { fields: { Key: key, VersionId: versionId } });
   // Outside versioning a tombstone is no version at all: the key is simply gone.
   if (version.record.deleted && version.record.versioning === undefined) throw new S3Error('NoSuchKey', { fields: { Key: key } });
@@ -67,30 +71,34 @@ async function findVersion(ctx: RequestContext, bucket: string, key: string, ver
   return version;
 }
 
-/** How many times a read looks its key up again when the version it found cannot be read yet. */
-const READ_ATTEMPTS = 5;
+/**
+ * How many times a read looks its key up again when the version it found cannot be read yet: with the
+ * growing pauses, a few seconds of racing writers, while shards that are really gone fail soon.
+ */
+const READ_ATTEMPTS = 10;
 
 /**
  * Looks a version up (`lookup`, told which attempt this is) and starts reading it (`open`: the request's
  * checks against the version, then the first bytes). A read racing a write of the same key can pick a
  * version that fewer than k nodes hold right then (a newer one committing, or this one just superseded):
  * it looks again and reads what is current, rather than fail a request while every node is up. Only a
- * ServiceUnavailable from `open` is retried; every other answer goes to the client as it is. GET, HEAD,
- * CopyObject and UploadPartCopy read through here.
+ * ServiceUnavailable from `open` is retried, with a growing pause, up to READ_ATTEMPTS times within the
+ * request's read deadline (a loaded machine can lose several races in a row); every other answer goes to the client as it is.
+ * GET, HEAD, CopyObject and UploadPartCopy read through here.
  */
 export async function readVersion<T>(
   ctx: RequestContext,
   lookup: (attempt: number) => Promise<ResolvedVersion>,
   open: (version: ResolvedVersion) => Promise<T>,
 ): Promise<{ version: ResolvedVersion; opened: T }> {
+  const deadline = ReadDeadline.of(ctx);
   for (let attempt = 1; ; attempt += 1) {
     const version = await lookup(attempt);
     try {
       return { version, opened: await open(version) };
     } catch (err) {
       const raced = err instanceof S3Error && err.code === 'ServiceUnavailable';
-      if (!raced || attempt >= READ_ATTEMPTS || ctx.signal.aborted) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+      if (!raced || attempt >= READ_ATTEMPTS || !(await deadline.pause(attempt, ctx.signal))) throw err;
     }
   }
 }

@@ -1,4 +1,3 @@
-import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { S3Error, renderXml } from '../s3/index.js';
 import { requireCurrentVersion, requireNullVersion } from './current-version.js';
@@ -40,7 +39,7 @@ export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   const maxParts = Math.min(countHeader(ctx, 'x-amz-max-parts', MAX_PARTS), MAX_PARTS);
   const marker = countHeader(ctx, 'x-amz-part-number-marker', 0);
   const namedVersion = requireNullVersion(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  await ctx.services.buckets.require(bucket, ctx.signal);
   const { record } = await requireCurrentVersion(ctx, bucket, key);
   checkReadConditions(ctx, record);
   const body: Record<string, unknown> = {};

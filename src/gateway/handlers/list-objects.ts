@@ -1,6 +1,6 @@
 import type { ObjectRecord } from '../../rpc/index.js';
 import { bucketOwnerNamed, ownerElement } from './request-acl.js';
-import { listObjects, listVersions, metadataSignal, type ListResult } from '../data-path/index.js';
+import { ReadDeadline, listObjects, listVersions, type ListResult } from '../data-path/index.js';
 import { bucketOf, type RequestContext } from '../http/index.js';
 import { listFieldEncoder, renderXml, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 
@@ -55,7 +55,7 @@ function checksumListFields(record: ObjectRecord): Record<string, string> {
 }
 
 async function listPage(ctx: RequestContext, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult> {
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  await ctx.services.buckets.require(bucket, ctx.signal);
   // S3 answers max-keys=0 with an empty page that is not truncated, whatever the bucket holds.
   if (maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false, next: undefined };
   return listObjects(
@@ -63,7 +63,8 @@ async function listPage(ctx: RequestContext, bucket: string, prefix: string, del
     { bucket, prefix, delimiter, after: position.after, afterIsPrefix: position.afterIsPrefix, maxKeys },
     ctx.services.erasure.parityShards,
     ctx.signal,
-    ctx.services.metadataTimeoutMs,
+    () => ctx.services.metadataTimeoutMs,
+    ReadDeadline.of(ctx),
   );
 }
 
@@ -135,7 +136,7 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
     throw new S3Error('InvalidArgument', { message: 'A version-id marker cannot be specified without a key marker.', fields: { ArgumentName: 'version-id-marker' } });
   }
   versionIdParam(versionIdMarker === '' ? undefined : versionIdMarker);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  await ctx.services.buckets.require(bucket, ctx.signal);
   const position = positionAfter(keyMarker, prefix, delimiter);
   const result = await listVersions(
     ctx.services.cluster.allNodes(),
@@ -150,7 +151,8 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
     },
     ctx.services.erasure.parityShards,
     ctx.signal,
-    ctx.services.metadataTimeoutMs,
+    () => ctx.services.metadataTimeoutMs,
+    ReadDeadline.of(ctx),
   );
   const body: Record<string, unknown> = {
     Name: bucket,

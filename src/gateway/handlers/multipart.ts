@@ -267,16 +267,16 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }),
   };
   // A conditional completion checks again under the key's lease, so its check and commit are atomic.
-  const release = preconditions === undefined ? undefined : await acquireKeyLease(ctx, bucket, key);
+  const lease = preconditions === undefined ? undefined : await acquireKeyLease(ctx, bucket, key);
   try {
-    if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+    if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions, lease?.current);
     // The version id orders by commit: taken after the parts were checked and the lease taken, so a
     // PUT that completes while this completion is still checking its parts is older than it.
     manifest.versionId = ctx.services.clock.next();
     manifest.lastModifiedMs = ctx.services.clock.nowMs();
     await commitRecord(ctx, manifest);
   } finally {
-    await release?.();
+    await lease?.release(manifest.versionId);
   }
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);

@@ -24,7 +24,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const sse = writeSseOf(ctx, bucketRecord.encryption);
   Object.assign(attributes, objectAclFields(ctx, bucketRecord), objectLockFields(ctx, bucketRecord, { withBody: true }));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
-  const check = preconditions === undefined ? undefined : () => checkWritePreconditions(ctx, bucket, key, preconditions);
+  const check = preconditions === undefined ? undefined : (seen?: ObjectRecord) => checkWritePreconditions(ctx, bucket, key, preconditions, seen);
   await check?.();
   const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, exclusive: check !== undefined, encryption: ctx.services.sealer.forBody(sse) });
   setChecksumHeaders(ctx, record, true);
@@ -96,7 +96,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   const sse = readSseOf(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.
-  const bucketRecord = services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = services.buckets.require(bucket, ctx.signal);
   const firstLookup = requireVersion(ctx, bucket, key, versionId, { withInlineShards: !headOnly });
   firstLookup.catch(() => undefined);
   const bucketEntry = await bucketRecord;

@@ -1,4 +1,4 @@
-import type { ObjectRecord } from '../../rpc/index.js';
+import { isNewerRecord, type ObjectRecord } from '../../rpc/index.js';
 import { metadataSignal, resolveVersion } from '../data-path/index.js';
 import { header, type RequestContext } from '../http/index.js';
 import { etagListMatches, failedCondition, S3Error } from '../s3/index.js';
@@ -67,9 +67,12 @@ export function writePreconditionsOf(ctx: RequestContext): WritePreconditions | 
  * through any gateways one commits first and the other's check sees it: of two `If-None-Match: *`
  * creates exactly one succeeds.
  */
-export async function checkWritePreconditions(ctx: RequestContext, bucket: string, key: string, conditions: WritePreconditions): Promise<void> {
+export async function checkWritePreconditions(ctx: RequestContext, bucket: string, key: string, conditions: WritePreconditions, seen?: ObjectRecord): Promise<void> {
   const { services } = ctx;
-  const newest = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), { withDeleteMarkers: true });
+  const resolved = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), { withDeleteMarkers: true });
+  // Under the key's lease, the nodes that granted it report what they hold (`seen`): a plain write
+  // that committed on them just before may not be on a read quorum yet, and counts all the same.
+  const newest = seen !== undefined && (resolved === null || isNewerRecord(seen, resolved.record)) ? { record: seen } : resolved;
   // The write's id, taken after this check, must order after what the check saw even when another
   // gateway's clock runs ahead of this one's (a delete marker included).
   if (newest !== null) services.clock.observe(newest.record.versionId);

@@ -15,7 +15,6 @@ import {
   type RequestFacts,
   type S3Action,
 } from '../access/index.js';
-import { metadataSignal } from '../data-path/index.js';
 import { parseTaggingHeader, S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
 
@@ -146,7 +145,7 @@ export async function authorize(ctx: Scope, principal: Principal, action: S3Acti
   }
   const name = ctx.target.bucket;
   if (name === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });
-  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(name, ctx.signal);
   // DeleteObjects names its keys in the body: each is decided on its own (requireKeyAccess).
   if (action === 's3:DeleteObject' && ctx.target.key === undefined) return access;
   const decision = policyDecision(ctx, bucket, principal, action, facts);
@@ -203,7 +202,7 @@ export async function refuseUnlistedMiss(ctx: RequestContext): Promise<void> {
   const { principal } = ctx.access;
   const name = ctx.target.bucket;
   if (principal.kind === 'admin' || name === undefined) return;
-  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(name, ctx.signal);
   const scoped = { ...ctx, target: { ...ctx.target, key: undefined } };
   const decision = policyDecision(scoped, bucket, principal, 's3:ListBucket', ctx.access.facts);
   if (decision === 'allow') return;

@@ -1,6 +1,5 @@
 import type { FastifyReply } from 'fastify';
 import type { BucketRecord, CorsRule } from '../../rpc/index.js';
-import { metadataSignal } from '../data-path/index.js';
 import { matchCorsRule, S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
 
@@ -61,7 +60,7 @@ export async function applyCors(ctx: RequestContext): Promise<void> {
   if (origin === undefined || ctx.target.bucket === undefined) return;
   let record: BucketRecord;
   try {
-    record = await ctx.services.buckets.require(ctx.target.bucket, metadataSignal(ctx));
+    record = await ctx.services.buckets.require(ctx.target.bucket, ctx.signal);
   } catch {
     return;
   }

@@ -184,8 +184,9 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
         if (reply.raw.closed) release();
         else reply.raw.once('close', release);
       }
+      const startedMs = performance.now();
       try {
-        const scope = { request, reply, target, auth, signal: disconnect.signal, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
+        const scope = { request, reply, target, auth, signal: disconnect.signal, startedMs, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
         // An operation that authorises in its handler (POST upload) starts as the request's sender and nothing more.
         const access =
           operation.authorizedByHandler === true

@@ -1,17 +1,26 @@
 // How internal failures reach a client, beside the table of the codes they become (errors.ts): a lost
 // quorum as 503 ServiceUnavailable, anything else that is not already an S3Error as 500 InternalError.
+import { TesseraError, hasCode } from '../../common/index.js';
 import { S3Error } from './errors.js';
 
 /**
  * A lost quorum (too few nodes answered a write, commit, read or metadata round) as S3's 503: the
- * client may retry; which node failed how stays in the cause, for the log.
+ * client may retry; which node failed how stays in the cause, for the log. The cause's code says
+ * whether some node ran out of time (`QuorumTimedOut`: the round may succeed when tried again on a
+ * busy machine) or every failure was a refusal or an error (`QuorumLost`).
  */
-export function quorumError(phase: string, failures: readonly { nodeId: string; reason: string }[]): S3Error {
+export function quorumError(phase: string, failures: readonly { nodeId: string; reason: string; timedOut?: boolean | undefined }[]): S3Error {
   const detail = failures.map((f) => `${f.nodeId}: ${f.reason}`).join('; ');
+  const code = failures.some((f) => f.timedOut === true) ? 'QuorumTimedOut' : 'QuorumLost';
   return new S3Error('ServiceUnavailable', {
     message: 'Not enough storage nodes answered; please retry.',
-    cause: new Error(`${phase} quorum not met (${detail})`),
+    cause: new TesseraError(code, `${phase} quorum not met (${detail})`),
   });
+}
+
+/** Whether `err` is a quorum lost because some nodes answered too slowly (see quorumError). */
+export function isSlowQuorumLoss(err: unknown): boolean {
+  return err instanceof S3Error && err.code === 'ServiceUnavailable' && hasCode(err.cause, 'QuorumTimedOut');
 }
 
 /**

@@ -21,7 +21,7 @@ export { decodeMetadataValue, encodeMetadataValue } from './metadata-encoding.js
 export { etagListMatches, failedCondition, type Conditions } from './conditions.js';
 export { parseCopySource, type CopySource } from './copy-source.js';
 export { matchCorsRule, parseCorsXml, renderCors } from './cors-rules.js';
-export { quorumError, toS3Error } from './error-mapping.js';
+export { isSlowQuorumLoss, quorumError, toS3Error } from './error-mapping.js';
 export { S3Error, S3_ERRORS, type S3ErrorCode, type S3ErrorDetails } from './errors.js';
 export { listFieldEncoder, urlEncodeListField } from './list-encoding.js';
 export { MAX_KEY_BYTES, validateBucketName, validateKey } from './names.js';

@@ -15,9 +15,9 @@ const SECRET = 'test-cluster-secret';
 class CountingClient extends NodeClient {
   leaseCalls = 0;
 
-  override async lease(...args: Parameters<NodeClient['lease']>): Promise<boolean> {
+  override async leaseAnswer(...args: Parameters<NodeClient['leaseAnswer']>): ReturnType<NodeClient['leaseAnswer']> {
     this.leaseCalls += 1;
-    return super.lease(...args);
+    return super.leaseAnswer(...args);
   }
 }
 
@@ -50,18 +50,18 @@ t.test("a gateway cut off from a key's first node cannot take the lease another 
   const abortB = new AbortController();
   t.teardown(() => abortB.abort());
 
-  const releaseA = await acquireKeyLease(scopeOver(viewA, new AbortController().signal), 'bucket', 'key');
+  const leaseA = await acquireKeyLease(scopeOver(viewA, new AbortController().signal), 'bucket', 'key');
   let bHolds = false;
-  const acquiredB = acquireKeyLease(scopeOver(viewB, abortB.signal), 'bucket', 'key').then((release) => {
+  const acquiredB = acquireKeyLease(scopeOver(viewB, abortB.signal), 'bucket', 'key').then((lease) => {
     bHolds = true;
-    return release;
+    return lease;
   });
   // B has asked the nodes it reaches at least twice: every node it can reach has answered it once.
   const bCalls = (): number => viewB.slice(1).reduce((sum, client) => sum + client.leaseCalls, 0);
   await until(() => bHolds || bCalls() >= 2 * (viewB.length - 1), "gateway B's second round of lease requests");
   t.notOk(bHolds, 'gateway B does not hold the lease while gateway A does');
-  await releaseA();
-  const releaseB = await acquiredB;
+  await leaseA.release();
+  const leaseB = await acquiredB;
   t.ok(bHolds, 'gateway B takes the lease once gateway A gives it back');
-  await releaseB();
+  await leaseB.release();
 });

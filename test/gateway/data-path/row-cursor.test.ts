@@ -1,6 +1,7 @@
 import { t } from 'tap';
 import type { ListEntry, ObjectRecord } from '../../../src/rpc/index.js';
-import { RowCursor, type RowPosition } from '../../../src/gateway/data-path/row-cursor.js';
+import { MergedRows, RowCursor, type RowPosition } from '../../../src/gateway/data-path/row-cursor.js';
+import { ReadDeadline } from '../../../src/gateway/data-path/read-retry.js';
 
 /** A node's sorted rows (key ascending, newest version first) served in pages of `pageSize`, as a node answers a listing. */
 function node(rows: [string, string][], pageSize: number) {
@@ -50,4 +51,81 @@ t.test('skipping a prefix that runs past the page asks the node to resume after 
   cursor.skipPrefix('dir/');
   t.same(await drain(cursor), ['z@1'], 'nothing under dir/ is read again');
   t.same(asked.at(-1), { after: 'dir/', afterVersion: undefined, afterIsPrefix: true });
+});
+
+/** A node whose first `slowPages` page requests run out of time (a TimeoutError, as a deadline gives), then answer. */
+function slowNode(rows: [string, string][], slowPages: number) {
+  const healthy = node(rows, 10);
+  let asked = 0;
+  const fetchPage = async (from: RowPosition & { limit: number }) => {
+    asked += 1;
+    if (asked <= slowPages) throw new Error('request aborted', { cause: new DOMException('timed out', 'TimeoutError') });
+    return healthy.fetchPage(from);
+  };
+  return { fetchPage, asked: () => asked };
+}
+
+async function mergedKeys(rows: MergedRows): Promise<string[]> {
+  const keys: string[] = [];
+  for (let row = await rows.next(byKey); row !== undefined; row = await rows.next(byKey)) keys.push(row.key);
+  return keys;
+}
+
+function byKey(a: ListEntry, b: ListEntry): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+const start = { after: '', afterIsPrefix: false };
+
+t.test('a listing whose nodes all run out of time at once asks them again instead of failing', async (t) => {
+  const rows: [string, string][] = [['a', '1'], ['b', '1']];
+  const slow = [slowNode(rows, 2), slowNode(rows, 1), slowNode(rows, 3)];
+  const merged = new MergedRows(
+    slow.map((n, i) => ({ nodeId: `n${i}`, cursor: new RowCursor(n.fetchPage, start, { ...options, byVersion: false }) })),
+    1,
+    { deadline: new ReadDeadline(), signal: options.signal },
+  );
+  t.same(await mergedKeys(merged), ['a', 'b']);
+  // Asked again while too few answered; the slowest is dropped once the others make a listing without it.
+  t.same(slow.map((n) => n.asked()), [3, 2, 3], 'nodes were asked again until enough answered');
+});
+
+t.test('a slow node is dropped, not waited for, while the others still make a listing', async (t) => {
+  const rows: [string, string][] = [['a', '1']];
+  const hung = slowNode(rows, Number.POSITIVE_INFINITY);
+  const healthy = [node(rows, 10), node(rows, 10)];
+  const merged = new MergedRows(
+    [hung, ...healthy].map((n, i) => ({ nodeId: `n${i}`, cursor: new RowCursor(n.fetchPage, start, { ...options, byVersion: false }) })),
+    1,
+    { deadline: new ReadDeadline(), signal: options.signal },
+  );
+  t.same(await mergedKeys(merged), ['a']);
+  t.equal(hung.asked(), 1, 'the slow node was asked once');
+});
+
+t.test('nodes that refuse are not asked again: past the tolerance the listing fails at once', async (t) => {
+  let asked = 0;
+  const refusing = async () => {
+    asked += 1;
+    throw new Error('node unreachable: connect ECONNREFUSED');
+  };
+  const merged = new MergedRows(
+    [0, 1].map((i) => ({ nodeId: `n${i}`, cursor: new RowCursor(refusing, start, { ...options, byVersion: false }) })),
+    1,
+    { deadline: new ReadDeadline(), signal: options.signal },
+  );
+  await t.rejects(merged.next(byKey), { code: 'ServiceUnavailable' });
+  t.equal(asked, 2, 'each node was asked once');
+});
+
+t.test('slow nodes are asked again only until the read deadline', async (t) => {
+  const rows: [string, string][] = [['a', '1']];
+  const slow = [slowNode(rows, Number.POSITIVE_INFINITY), slowNode(rows, Number.POSITIVE_INFINITY)];
+  const merged = new MergedRows(
+    slow.map((n, i) => ({ nodeId: `n${i}`, cursor: new RowCursor(n.fetchPage, start, { ...options, byVersion: false }) })),
+    0,
+    { deadline: new ReadDeadline(performance.now(), 200), signal: options.signal },
+  );
+  await t.rejects(merged.next(byKey), { code: 'ServiceUnavailable' });
+  t.ok(slow.every((n) => n.asked() > 1), 'they were asked more than once before the deadline passed');
 });

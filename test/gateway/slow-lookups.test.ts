@@ -1,0 +1,113 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { t } from 'tap';
+import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
+import { Gateway } from '../../src/gateway/index.js';
+import { StorageNode } from '../../src/storage-node/index.js';
+import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
+import { TEST_CREDENTIALS, localS3Client } from '../helpers/cluster.js';
+import { READ_DEADLINE_MS } from '../../src/gateway/data-path/index.js';
+import { SlowLink } from '../helpers/slow-link.js';
+
+const SECRET = 'test-cluster-secret';
+/** The configured metadata and stall timeouts: the nodes below answer several times slower. */
+const TIMEOUT_FLOOR_MS = 300;
+
+/** Six real nodes, each behind a relay that can hold back its answers, and one gateway that reaches them only through the relays. */
+async function slowCluster(t: { teardown(fn: () => unknown): void }): Promise<{ links: SlowLink[]; nodes: StorageNode[]; endpoint: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-slow-lookups-'));
+  const nodes: StorageNode[] = [];
+  const links: SlowLink[] = [];
+  let gateway: Gateway | undefined;
+  t.teardown(async () => {
+    await gateway?.close();
+    for (const link of links) await link.close();
+    for (const node of nodes) await node.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 6; i += 1) {
+    const node = new StorageNode({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger() });
+    nodes.push(node);
+    await node.start();
+    links.push(await SlowLink.start({ host: '127.0.0.1', port: node.address.port }));
+  }
+  const config = parseGatewayConfig({
+    listen: '127.0.0.1:0',
+    credentials: [{ ...TEST_CREDENTIALS }],
+    clusterSecret: SECRET,
+    erasure: { dataShards: 4, parityShards: 2 },
+    nodes: links.map((link, i) => ({ id: `node-${i}`, address: link.address, zone: 'test' })),
+    metadataTimeoutMs: TIMEOUT_FLOOR_MS,
+    stallTimeoutMs: TIMEOUT_FLOOR_MS,
+  });
+  gateway = new Gateway({ config, logger: silentLogger() });
+  const address = await gateway.start();
+  return { links, nodes, endpoint: `http://127.0.0.1:${address.port}` };
+}
+
+t.test('every node turning several times slower than the timeouts at once fails no GET, HEAD or LIST, even without client retries', async (t) => {
+  const { links, endpoint } = await slowCluster(t);
+  // One attempt per request: a 503 the SDK would have retried counts as a failure here.
+  const s3 = localS3Client(endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
+  t.teardown(() => s3.destroy());
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const written = new Map<string, string>();
+  for (let i = 0; i < 8; i += 1) {
+    // Small objects (shards inline in the lookup's answer) and larger ones (shards read from files).
+    const body = seededBytes(i % 4 === 3 ? 300_000 : 3_000, i);
+    const key = `dir/object-${i}`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    written.set(key, md5Hex(body));
+  }
+  // Reads at full speed first, so the gateway's latency estimate (and so its deadlines) is as short as it gets.
+  for (const key of written.keys()) await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as AsyncIterable<Uint8Array>);
+
+  // The machine turns busy at once: every node answers four, then eight times slower than the configured timeouts.
+  for (const delayMs of [4 * TIMEOUT_FLOOR_MS, 8 * TIMEOUT_FLOOR_MS]) {
+    for (const link of links) link.delayMs = delayMs;
+    const reads: Promise<string>[] = [];
+    for (const [key, md5] of written) {
+      reads.push(
+        s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })).then(async (got) => {
+          const digest = md5Hex(await collect(got.Body as AsyncIterable<Uint8Array>));
+          return digest === md5 ? 'ok' : `GET ${key} read other bytes`;
+        }),
+      );
+      reads.push(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then((head) => (head.ContentLength !== undefined ? 'ok' : `HEAD ${key} had no length`)));
+    }
+    for (let i = 0; i < 3; i += 1) {
+      reads.push(
+        s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dir/' })).then((listed) => {
+          const keys = (listed.Contents ?? []).map((o) => o.Key).sort();
+          return JSON.stringify(keys) === JSON.stringify([...written.keys()].sort()) ? 'ok' : `LIST gave ${JSON.stringify(keys)}`;
+        }),
+      );
+    }
+    reads.push(s3.send(new ListObjectVersionsCommand({ Bucket: bucket })).then((listed) => ((listed.Versions ?? []).length === written.size ? 'ok' : 'version listing incomplete')));
+    const outcomes = await Promise.allSettled(reads);
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [String((o.reason as Error).name ?? o.reason)] : o.value === 'ok' ? [] : [o.value]));
+    t.same(failures, [], `no read failed with nodes ${delayMs} ms slow (${reads.length} reads)`);
+  }
+});
+
+t.test('nodes that are down, not slow, are not waited for: a read that cannot meet its quorum answers 503 at once', async (t) => {
+  const { nodes, endpoint } = await slowCluster(t);
+  const s3 = localS3Client(endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
+  t.teardown(() => s3.destroy());
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: seededBytes(3_000, 1) }));
+  // Four of six down: no read quorum for the key (3 of 6 needed) nor a majority for bucket records.
+  for (const node of nodes.slice(0, 4)) await node.close();
+  const startedMs = performance.now();
+  const error = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })).then(
+    () => undefined,
+    (err: unknown) => err as { $metadata?: { httpStatusCode?: number } },
+  );
+  const elapsedMs = performance.now() - startedMs;
+  t.equal(error?.$metadata?.httpStatusCode, 503, 'the read is refused with 503');
+  t.ok(elapsedMs < READ_DEADLINE_MS / 2, `refused nodes fail the read well before the read deadline (${Math.round(elapsedMs)} ms)`);
+});
