@@ -218,7 +218,7 @@ t.test('Dockerfile: multi-stage, non-root, health check, the ports and entry poi
   t.ok(lines.filter((line) => line.startsWith('FROM ')).length >= 2, 'multi-stage');
   const user = lines.filter((line) => line.startsWith('USER ')).at(-1);
   t.ok(user !== undefined && !/USER (root|0)\b/.test(user), `runs as ${user}`);
-  t.match(dockerfile, /^HEALTHCHECK .*CMD \["node", "dist\/bin\/tessera\.cjs", "healthcheck"\]/m, 'health check runs tessera healthcheck');
+  t.match(dockerfile, /^HEALTHCHECK .*CMD \["node", "dist\/bin\/tessera\.js", "healthcheck"\]/m, 'health check runs tessera healthcheck');
   t.match(dockerfile, /^EXPOSE (\d+) (\d+)$/m);
   t.same(/^EXPOSE (\d+) (\d+)$/m.exec(dockerfile)?.slice(1).map(Number).sort(), [GATEWAY_PORT, NODE_PORT].sort(), 'exposes the default gateway and node ports');
   const pkg = JSON.parse(await readFile(new URL('../package.json', DEPLOY), 'utf8')) as { bin: Record<string, string> };
@@ -231,7 +231,7 @@ t.test('systemd units and their example configurations', async (t) => {
   for (const [unit, role, example] of [['tessera-node@.service', 'node', 'node-n0.json'], ['tessera-gateway.service', 'gateway', 'gateway.json']] as const) {
     const lines = (await text(`systemd/${unit}`)).split('\n');
     const values = (key: string): string[] => lines.filter((line) => line.startsWith(`${key}=`)).map((line) => line.slice(key.length + 1));
-    t.match(values('ExecStart')[0], new RegExp(`dist/bin/tessera\\.cjs ${role} --config /etc/tessera/`), `${unit} starts tessera ${role} with a config file`);
+    t.match(values('ExecStart')[0], new RegExp(`dist/bin/tessera\\.js ${role} --config /etc/tessera/`), `${unit} starts tessera ${role} with a config file`);
     t.ok(values('User')[0] !== undefined && values('User')[0] !== 'root', `${unit} runs as an unprivileged user`);
     const credentials = new Set(values('LoadCredential').map((v) => v.split(':')[0]));
     const env = Object.fromEntries(values('Environment').map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));

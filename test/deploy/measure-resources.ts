@@ -2,7 +2,7 @@
  * Measures what a storage node process and a gateway process use under load, to size the
  * resource requests in deploy/ (not a test: run it by hand, it takes about a minute).
  *
- *   npm run build && node --import tsx test/deploy/measure-resources.ts [--entry dist/bin/tessera.cjs] [--seconds 30]
+ *   npm run build && node --import tsx test/deploy/measure-resources.ts [--entry dist/bin/tessera.js] [--seconds 30]
  *
  * Six `tessera node` processes and one `tessera gateway` run on loopback; clients in this process
  * keep `--concurrency` PUT+GET round trips of `--size-mib` objects in flight, then a phase of 64 MiB
@@ -21,7 +21,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const { values } = parseArgs({
   options: {
-    entry: { type: 'string', default: 'dist/bin/tessera.cjs' },
+    entry: { type: 'string', default: 'dist/bin/tessera.js' },
     seconds: { type: 'string', default: '30' },
     concurrency: { type: 'string', default: '16' },
     'size-mib': { type: 'string', default: '4' },

@@ -23,7 +23,7 @@ export interface TestLike {
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.cts');
+const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
 /** Output kept per stream: the tail is what explains a failure. */
 const TAIL_BYTES = 64 * 1024;
 /** Generous: seven processes compiling TypeScript at once on a busy 2-core machine. */

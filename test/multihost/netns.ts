@@ -21,7 +21,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const NS_PREFIX = 'tessera-mh-';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.cts');
+const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
 /** A locally administered unicast MAC address that no veth of the test network carries. */
 const NOWHERE_MAC = '02:00:00:de:ad:01';
 const TEARDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGALRM'];
