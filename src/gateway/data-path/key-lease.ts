@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { randomHex } from '../../common/index.js';
+import { newToken } from '../../common/index.js';
 import { fanOutUntil, isTimeoutFailure, newestRecord, type LeaseResponse, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
@@ -31,7 +31,7 @@ export interface ExclusiveLease {
  * split the set forever.
  */
 export async function acquireKeyLease(ctx: RequestScope, bucket: string, key: string): Promise<ExclusiveLease> {
-  const token = randomHex(16);
+  const token = newToken();
   const nodes = ctx.services.cluster.nodesFor(bucket, key);
   const { granted, answers } = await leaseRounds(ctx, nodes, bucket, key, token, 'exclusive', 'Another conditional write of this key is in progress; please retry.');
   return {

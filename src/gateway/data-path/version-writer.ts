@@ -1,5 +1,5 @@
 import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type ObjectRecord } from '../../rpc/index.js';
-import { randomHex } from '../../common/index.js';
+import { newToken } from '../../common/index.js';
 import { BodyDigest } from '../digest/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
@@ -75,7 +75,7 @@ export async function storeVersion(
     nodes: services.cluster.nodesFor(bucket, key),
     erasure: services.erasure,
     codec: services.codec,
-    ...(exclusive ? {} : { leaseToken: randomHex(16) }),
+    ...(exclusive ? {} : { leaseToken: newToken() }),
   };
   const { encryption } = options;
   const expected = options.expectedSizeBytes;
@@ -242,7 +242,7 @@ export function deleteMarker(ctx: RequestScope, bucket: string, key: string, ver
 export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<ObjectRecord> {
   const versioning = await bucketVersioning(ctx, bucket);
   // A plain write like a PUT: its id is taken under the key's shared lease (see storeVersion).
-  const leaseToken = randomHex(16);
+  const leaseToken = newToken();
   await acquireSharedLease(ctx, bucket, key, leaseToken);
   const marker = deleteMarker(ctx, bucket, key, versioning);
   try {
