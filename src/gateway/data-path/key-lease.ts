@@ -6,6 +6,8 @@ import { withTimeout, type RequestScope } from './request-scope.js';
 
 /** How long a lease lives unless given back: far longer than a conditional write's last check and commit, or a plain write's version id and commit. */
 const LEASE_TTL_MS = 30_000;
+/** A lease granted longer ago than this is asked for again (renewed) before a write relies on it. */
+export const LEASE_RENEW_AFTER_MS = LEASE_TTL_MS / 2;
 /** How long a conditional write waits for another one of the same key before answering SlowDown. */
 const LEASE_WAIT_MS = 20_000;
 

@@ -51,6 +51,8 @@ export interface WriteOptions {
   expectedSizeBytes?: number | undefined;
   /** Reusable stripe buffers; without one, every stripe is a fresh allocation. */
   stripePool?: StripePool | undefined;
+  /** Called once a streamed body has been read to its end, while its last stripes still go to the nodes. */
+  onBodyRead?: (() => void) | undefined;
 }
 
 /**
@@ -266,6 +268,7 @@ async function prepareStreamed(
     if (stripe !== undefined && stripe.fillBytes > 0) send(stripe);
     stripe = undefined;
     if (fanOut.liveSinks < needed) throw new FanOutQuorumLost();
+    options.onBodyRead?.();
     fanOut.end();
     const outcomes = await fanOutUntil(
       sinks,

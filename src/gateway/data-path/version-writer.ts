@@ -4,9 +4,9 @@ import { BodyDigest } from '../digest/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
-import { acquireKeyLease, acquireSharedLease, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
+import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
 import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
-import { abortShards, commitShards, prepareShards, type ShardHolder, type WriteTarget } from './shard-writer.js';
+import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-writer.js';
 
 /** What a stored version carries besides its bytes. */
 export interface VersionAttributes {
@@ -79,23 +79,50 @@ export async function storeVersion(
   };
   const { encryption } = options;
   const expected = options.expectedSizeBytes;
-  const { sizeBytes: storedSizeBytes, holders, stragglers } = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
-    signal: ctx.signal,
-    stallTimeoutMs: services.stallTimeoutMs,
-    expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
-    stripePool: services.stripePool,
-  });
+  // A streamed body's shared lease is asked for once its last byte is read, while the nodes still sync
+  // their shards: the round overlaps the prepares' tail instead of following it. (A small body's
+  // prepares carry the request themselves.) Never rejects: when it was asked for if a majority granted
+  // it, undefined otherwise.
+  let early: Promise<number | undefined> | undefined;
+  const leaseToken = target.leaseToken;
+  const askEarly =
+    leaseToken === undefined
+      ? undefined
+      : (): void => {
+          const askedMs = performance.now();
+          early = acquireSharedLease(ctx, bucket, key, leaseToken).then(
+            () => askedMs,
+            () => undefined,
+          );
+        };
+  let prepared: PreparedShards;
+  try {
+    prepared = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
+      signal: ctx.signal,
+      stallTimeoutMs: services.stallTimeoutMs,
+      expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
+      stripePool: services.stripePool,
+      onBodyRead: askEarly,
+    });
+  } catch (err) {
+    // The prepares failed after the lease was asked for: give back what was granted.
+    if (leaseToken !== undefined && early !== undefined && (await early) !== undefined) await releaseSharedLease(ctx, bucket, key, leaseToken);
+    throw err;
+  }
+  const { sizeBytes: storedSizeBytes, holders, stragglers } = prepared;
   const sizeBytes = encryption === undefined ? storedSizeBytes : encryption.plainBytes();
   let verified: VerifiedBody;
   let lease: ExclusiveLease | undefined;
   try {
     verified = await finish(sizeBytes);
     if (exclusive) lease = await acquireKeyLease(ctx, bucket, key);
-    else await holdSharedLease(ctx, target, holders);
+    else await holdSharedLease(ctx, target, holders, early);
     await options.beforeCommit?.(lease?.current);
   } catch (err) {
     // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
     await lease?.release();
+    // An early request still in flight is waited for, so its grants cannot land after the release.
+    await early;
     if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
     await abortShards(target, holders);
     throw err;
@@ -147,11 +174,11 @@ function commitLate(record: ObjectRecord, stragglers: readonly Promise<ShardHold
 
 /**
  * Makes sure a plain write holds its key's shared lease on a majority of the key's set before its
- * version id is taken: granted with the prepares of a small body, asked for now otherwise (a streamed
- * body, or nodes that refused while a conditional write held the key). The clock observes every fence
+ * version id is taken: granted with the prepares of a small body, or to the request made as a streamed
+ * body ended (`early`), asked for now otherwise (nodes that refused while a conditional write held the key). The clock observes every fence
  * the nodes reported, so the id follows every conditional write that held the key before.
  */
-async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: readonly ShardHolder[]): Promise<void> {
+async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: readonly ShardHolder[], early: Promise<number | undefined> | undefined): Promise<void> {
   if (target.leaseToken === undefined) return;
   const needed = Math.floor(target.nodes.length / 2) + 1;
   let granted = 0;
@@ -159,7 +186,12 @@ async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: 
     if (holder.lease?.fence !== undefined) ctx.services.clock.observe(holder.lease.fence);
     if (holder.lease?.granted === true) granted += 1;
   }
-  if (granted < needed) await acquireSharedLease(ctx, target.bucket, target.key, target.leaseToken);
+  if (granted >= needed) return;
+  // Asked for as the streamed body ended: enough unless a slow node held the prepares' tail so long
+  // that the grant must be renewed (the same token renews it).
+  const askedMs = await early;
+  if (askedMs !== undefined && performance.now() - askedMs < LEASE_RENEW_AFTER_MS) return;
+  await acquireSharedLease(ctx, target.bucket, target.key, target.leaseToken);
 }
 
 /**
