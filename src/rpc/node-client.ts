@@ -373,7 +373,7 @@ export class NodeClient {
       result = await this.batcher.call(json, options.signal);
     } catch (err) {
       this.noteExpiry(err, options.signal, startedMs);
-      throw this.transportError(err);
+      throw this.transportError(err, options.signal);
     }
     if (result.ok) return result.value;
     throw new NodeError(isWireErrorCode(result.code) ? result.code : 'Internal', this.nodeId, result.message);
@@ -449,7 +449,7 @@ export class NodeClient {
       });
     } catch (err) {
       this.noteExpiry(err, options.signal, startedMs);
-      const failure = this.transportError(err);
+      const failure = this.transportError(err, options.signal);
       this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
       throw failure;
     }
@@ -471,12 +471,18 @@ export class NodeClient {
     if (timedOut) this.latency.expired(performance.now() - startedMs);
   }
 
-  private transportError(err: unknown): NodeError {
+  /**
+   * A failed request as a NodeError. When the call's deadline ended it, the cause is the deadline's
+   * TimeoutError, whatever undici threw (a request aborted while sending its body throws a plain
+   * RequestAbortedError): callers tell a slow node from a down one by that cause (isTimeoutFailure).
+   */
+  private transportError(err: unknown, signal: AbortSignal | undefined): NodeError {
     if (err instanceof NodeError) return err;
     const aborted =
       err instanceof undiciErrors.RequestAbortedError || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'));
     const message = aborted ? 'request aborted' : `node unreachable: ${err instanceof Error ? err.message : String(err)}`;
-    return new NodeError('Unavailable', this.nodeId, message, { cause: err });
+    const cause = aborted && signal?.aborted === true && isTimeout(signal.reason) ? signal.reason : err;
+    return new NodeError('Unavailable', this.nodeId, message, { cause });
   }
 
   private async statusError(response: Dispatcher.ResponseData): Promise<NodeError> {

@@ -125,7 +125,15 @@ export class BucketService {
     await this.write({ ...record, versionId: this.clock.next(), deleted: true }, signal);
   }
 
-  private async write(record: BucketRecord, signal: AbortSignal): Promise<void> {
+  /**
+   * Writes a bucket record to a majority. Sending the same record again is harmless (a node keeps the
+   * newest version of each bucket), so a round lost only to slow nodes is run again, as readAll does.
+   */
+  private write(record: BucketRecord, signal: AbortSignal): Promise<void> {
+    return retryWhileSlow(signal, () => this.writeOnce(record, signal));
+  }
+
+  private async writeOnce(record: BucketRecord, signal: AbortSignal): Promise<void> {
     const nodes = this.cluster.allNodes();
     const needed = majority(nodes.length);
     // The remaining nodes still receive the record; the request does not wait for a hung one.
@@ -144,15 +152,8 @@ export class BucketService {
    * or the read deadline passes: given the request's own signal, a busy machine slows a request down
    * instead of failing it.
    */
-  private async readAll(signal: AbortSignal): Promise<Map<string, BucketRecord>> {
-    const deadline = new ReadDeadline();
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await this.readAllOnce(signal);
-      } catch (err) {
-        if (!isSlowQuorumLoss(err) || !(await deadline.pause(attempt, signal))) throw err;
-      }
-    }
+  private readAll(signal: AbortSignal): Promise<Map<string, BucketRecord>> {
+    return retryWhileSlow(signal, () => this.readAllOnce(signal));
   }
 
   private async readAllOnce(signal: AbortSignal): Promise<Map<string, BucketRecord>> {
@@ -175,6 +176,18 @@ export class BucketService {
       }
     }
     return newest;
+  }
+}
+
+/** Runs `round` until it succeeds, fails for another reason than slow nodes, or the read deadline passes. */
+async function retryWhileSlow<T>(signal: AbortSignal, round: () => Promise<T>): Promise<T> {
+  const deadline = new ReadDeadline();
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await round();
+    } catch (err) {
+      if (!isSlowQuorumLoss(err) || !(await deadline.pause(attempt, signal))) throw err;
+    }
   }
 }
 

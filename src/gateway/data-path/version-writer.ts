@@ -248,7 +248,7 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord, opti
  */
 export async function bucketVersioning(ctx: RequestScope, bucket: string): Promise<BucketRecord['versioning']> {
   if (bucket === UPLOADS_BUCKET) return undefined;
-  return (await ctx.services.buckets.require(bucket, metadataSignal(ctx))).versioning;
+  return (await ctx.services.buckets.require(bucket, ctx.signal)).versioning;
 }
 
 /** A delete marker for bucket/key: hides every older version; S3 answers 204 whether or not the key existed. */

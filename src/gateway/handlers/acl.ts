@@ -1,5 +1,4 @@
 import { aclFromHeaders, aclsEnabled, ownerOnly, parseAclXml, renderAcl, type Grant } from '../access/index.js';
-import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, refusePublicAcl, type RequestContext } from '../http/index.js';
 import { S3Error, versionIdParam } from '../s3/index.js';
 import { requireVersion } from './current-version.js';
@@ -29,7 +28,7 @@ async function requestedAcl(ctx: RequestContext, owner: string, bucketOwner: str
 
 /** GetBucketAcl. */
 export async function getBucketAcl(ctx: RequestContext): Promise<void> {
-  const bucket = await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   const owner = bucketOwnerOf(ctx, bucket);
   const users = ctx.services.users;
   const grants = aclsEnabled(bucket) ? bucket.grants : undefined;
@@ -39,7 +38,7 @@ export async function getBucketAcl(ctx: RequestContext): Promise<void> {
 /** PutBucketAcl: replaces the bucket's ACL (canned, grant headers or an AccessControlPolicy document). */
 export async function putBucketAcl(ctx: RequestContext): Promise<void> {
   const name = bucketOf(ctx);
-  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(name, ctx.signal);
   const owner = bucketOwnerOf(ctx, bucket);
   const grants = await requestedAcl(ctx, owner, owner);
   refusePublicAcl(bucket, grants);
@@ -49,7 +48,7 @@ export async function putBucketAcl(ctx: RequestContext): Promise<void> {
     await ctx.reply.send();
     return;
   }
-  await ctx.services.buckets.update(name, (record) => ({ ...record, grants }), metadataSignal(ctx));
+  await ctx.services.buckets.update(name, (record) => ({ ...record, grants }), ctx.signal);
   await ctx.reply.send();
 }
 
@@ -58,7 +57,7 @@ export async function getObjectAcl(ctx: RequestContext): Promise<void> {
   const name = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
-  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(name, ctx.signal);
   const { record } = await requireVersion(ctx, name, key, versionId, { bucket });
   const owner = objectOwnerOf(ctx, bucket, record);
   const users = ctx.services.users;
@@ -71,7 +70,7 @@ export async function putObjectAcl(ctx: RequestContext): Promise<void> {
   const name = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
-  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(name, ctx.signal);
   const version = await requireVersion(ctx, name, key, versionId, { bucket });
   const owner = objectOwnerOf(ctx, bucket, version.record);
   const grants = await requestedAcl(ctx, owner, bucketOwnerOf(ctx, bucket));

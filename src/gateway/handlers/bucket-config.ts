@@ -7,7 +7,7 @@ const XML = 'application/xml';
 
 /** GetBucketVersioning: the bucket's Status, or an empty configuration for a bucket that never had versioning. */
 export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
-  const record = await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  const record = await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   const body = record.versioning === undefined ? {} : { Status: record.versioning };
   await ctx.reply.type(XML).send(renderXml('VersioningConfiguration', body));
 }
@@ -31,7 +31,7 @@ export async function putBucketVersioning(ctx: RequestContext): Promise<void> {
 /** GET of a configuration Tessera never has (policy, encryption, lifecycle, ...): S3's "not configured" error. */
 export async function getBucketUnconfigured(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  await ctx.services.buckets.require(bucket, ctx.signal);
   for (const [name, code] of Object.entries(UNCONFIGURED_BUCKET_SUBRESOURCES)) {
     if (ctx.target.query.has(name)) throw new S3Error(code, { fields: { BucketName: bucket } });
   }
@@ -40,7 +40,7 @@ export async function getBucketUnconfigured(ctx: RequestContext): Promise<void> 
 
 /** GET of a configuration whose answer never changes (request payment, logging, ...). */
 export async function getBucketFixedConfiguration(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   const entry = Object.entries(FIXED_BUCKET_CONFIGURATIONS).find(([name]) => ctx.target.query.has(name));
   if (entry === undefined) throw new S3Error('NotImplemented');
   await ctx.reply.type(XML).send(renderXml(entry[1].root, entry[1].body));
@@ -48,7 +48,7 @@ export async function getBucketFixedConfiguration(ctx: RequestContext): Promise<
 
 /** GetBucketOwnershipControls: the bucket's object ownership. */
 export async function getBucketOwnershipControls(ctx: RequestContext): Promise<void> {
-  const bucket = await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   await ctx.reply.type(XML).send(renderOwnershipControls(ownershipOf(bucket)));
 }
 
@@ -59,16 +59,16 @@ export async function getBucketOwnershipControls(ctx: RequestContext): Promise<v
 export async function putBucketOwnershipControls(ctx: RequestContext): Promise<void> {
   const name = bucketOf(ctx);
   const ownership = parseOwnershipControls((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
-  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(name, ctx.signal);
   if (ownership === 'BucketOwnerEnforced' && bucket.grants !== undefined && !ownerOnly(bucket.grants, bucketOwnerOf(ctx, bucket))) {
     throw new S3Error('InvalidBucketAclWithObjectOwnership');
   }
-  await ctx.services.buckets.update(name, (record) => ({ ...record, ownership }), metadataSignal(ctx));
+  await ctx.services.buckets.update(name, (record) => ({ ...record, ownership }), ctx.signal);
   await ctx.reply.send();
 }
 
 /** DeleteBucketOwnershipControls: back to ObjectWriter, S3's behaviour without the setting. */
 export async function deleteBucketOwnershipControls(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, ownership: 'ObjectWriter' }), metadataSignal(ctx));
+  await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, ownership: 'ObjectWriter' }), ctx.signal);
   await ctx.reply.status(204).send();
 }

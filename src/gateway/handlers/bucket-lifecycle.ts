@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { parseLifecycleXml, renderLifecycle, S3Error } from '../s3/index.js';
 
@@ -9,7 +8,7 @@ const MAX_LIFECYCLE_BYTES = 1024 * 1024;
 /** GetBucketLifecycleConfiguration. */
 export async function getBucketLifecycle(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.lifecycle === undefined) throw new S3Error('NoSuchLifecycleConfiguration', { fields: { BucketName: bucket } });
   await ctx.reply.type('application/xml').send(renderLifecycle(record.lifecycle));
 }
@@ -19,13 +18,13 @@ export async function putBucketLifecycle(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   // S3 names a rule that has no ID with a random one.
   const rules = parseLifecycleXml((await readSmallBody(ctx, MAX_LIFECYCLE_BYTES)).toString('utf8'), () => randomBytes(24).toString('base64url'));
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, lifecycle: rules }), metadataSignal(ctx));
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, lifecycle: rules }), ctx.signal);
   await ctx.reply.send();
 }
 
 /** DeleteBucketLifecycle: 204, also when there was none. */
 export async function deleteBucketLifecycle(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  await ctx.services.buckets.update(bucket, ({ lifecycle: _removed, ...record }) => record, metadataSignal(ctx));
+  await ctx.services.buckets.update(bucket, ({ lifecycle: _removed, ...record }) => record, ctx.signal);
   await ctx.reply.status(204).send();
 }

@@ -1,5 +1,4 @@
 import { MAX_POLICY_BYTES, parsePolicy, parsePublicAccessBlock, policyIsPublic, renderPublicAccessBlock } from '../access/index.js';
-import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { renderXml, S3Error } from '../s3/index.js';
 
@@ -8,31 +7,31 @@ export async function putBucketPolicy(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const text = (await readSmallBody(ctx, MAX_POLICY_BYTES + 1)).toString('utf8');
   const policy = parsePolicy(text, { bucket });
-  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const record = await ctx.services.buckets.require(bucket, ctx.signal);
   // BlockPublicPolicy: a policy that opens the bucket to everyone is refused.
   if (record.publicAccessBlock?.blockPublicPolicy === true && policyIsPublic(policy)) throw new S3Error('AccessDenied');
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, policy: text }), metadataSignal(ctx));
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, policy: text }), ctx.signal);
   await ctx.reply.status(204).send();
 }
 
 /** GetBucketPolicy: the document as it was set; NoSuchBucketPolicy when there is none. */
 export async function getBucketPolicy(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.policy === undefined) throw new S3Error('NoSuchBucketPolicy', { fields: { BucketName: bucket } });
   await ctx.reply.type('application/json').send(record.policy);
 }
 
 /** DeleteBucketPolicy: 204, also when there was none. */
 export async function deleteBucketPolicy(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.update(bucketOf(ctx), ({ policy: _removed, ...record }) => record, metadataSignal(ctx));
+  await ctx.services.buckets.update(bucketOf(ctx), ({ policy: _removed, ...record }) => record, ctx.signal);
   await ctx.reply.status(204).send();
 }
 
 /** GetBucketPolicyStatus: IsPublic when a statement allows everyone without conditions. */
 export async function getBucketPolicyStatus(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.policy === undefined) throw new S3Error('NoSuchBucketPolicy', { fields: { BucketName: bucket } });
   const isPublic = policyIsPublic(parsePolicy(record.policy, { bucket }));
   await ctx.reply.type('application/xml').send(renderXml('PolicyStatus', { IsPublic: isPublic }));
@@ -41,20 +40,20 @@ export async function getBucketPolicyStatus(ctx: RequestContext): Promise<void> 
 /** PutPublicAccessBlock: the four switches, enforced from the next request on. */
 export async function putPublicAccessBlock(ctx: RequestContext): Promise<void> {
   const block = parsePublicAccessBlock((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
-  await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, publicAccessBlock: block }), metadataSignal(ctx));
+  await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, publicAccessBlock: block }), ctx.signal);
   await ctx.reply.send();
 }
 
 /** GetPublicAccessBlock: NoSuchPublicAccessBlockConfiguration when none is set. */
 export async function getPublicAccessBlock(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.publicAccessBlock === undefined) throw new S3Error('NoSuchPublicAccessBlockConfiguration', { fields: { BucketName: bucket } });
   await ctx.reply.type('application/xml').send(renderPublicAccessBlock(record.publicAccessBlock));
 }
 
 /** DeletePublicAccessBlock: 204, also when none was set. */
 export async function deletePublicAccessBlock(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.update(bucketOf(ctx), ({ publicAccessBlock: _removed, ...record }) => record, metadataSignal(ctx));
+  await ctx.services.buckets.update(bucketOf(ctx), ({ publicAccessBlock: _removed, ...record }) => record, ctx.signal);
   await ctx.reply.status(204).send();
 }

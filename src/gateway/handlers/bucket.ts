@@ -1,4 +1,3 @@
-import { metadataSignal } from '../data-path/index.js';
 import { aclFromHeaders, isObjectOwnership, ownerOnly } from '../access/index.js';
 import { bucketOf, bucketOwnerOf, header, readSmallBody, type RequestContext } from '../http/index.js';
 import { renderXml, S3Error } from '../s3/index.js';
@@ -20,7 +19,7 @@ export async function listBuckets(ctx: RequestContext): Promise<void> {
   }
   const token = query.get('continuation-token');
   const after = token === undefined ? '' : bucketAfterToken(token);
-  const all = await ctx.services.buckets.list(metadataSignal(ctx));
+  const all = await ctx.services.buckets.list(ctx.signal);
   const { principal } = ctx.access;
   const me = requesterId(ctx);
   // A user lists the buckets it owns; the administrator, every bucket.
@@ -66,7 +65,7 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
   // Object Lock turns versioning on with the bucket, for good (a locked bucket can never be suspended).
   const objectLock = header(ctx, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true' ? {} : undefined;
   await readSmallBody(ctx, 64 * 1024);
-  const outcome = await ctx.services.buckets.create(bucket, metadataSignal(ctx), {
+  const outcome = await ctx.services.buckets.create(bucket, ctx.signal, {
     owner: ctx.access.principal.kind === 'admin' ? undefined : owner,
     grants: ownership === 'BucketOwnerEnforced' ? undefined : grants,
     ownership,
@@ -83,19 +82,19 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
 
 /** HeadBucket. */
 export async function headBucket(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   await ctx.reply.header('x-amz-bucket-region', ctx.services.region).send();
 }
 
 /** DeleteBucket: only when empty. */
 export async function deleteBucket(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.delete(bucketOf(ctx), metadataSignal(ctx));
+  await ctx.services.buckets.delete(bucketOf(ctx), ctx.signal);
   await ctx.reply.status(204).send();
 }
 
 /** GetBucketLocation: us-east-1 is reported as an empty constraint, as S3 does. */
 export async function getBucketLocation(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx));
+  await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   const region = ctx.services.region === 'us-east-1' ? '' : ctx.services.region;
   await ctx.reply.type(XML).send(renderXml('LocationConstraint', { '#text': region }));
 }

@@ -1,5 +1,5 @@
 import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/index.js';
-import { metadataSignal, openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
+import { openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
 import { bucketOf, header, keyOf, requireObjectAccess, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
@@ -27,7 +27,7 @@ async function openSource(
   rangeOf: (record: ObjectRecord) => { start: number; length: number },
 ): Promise<{ version: ResolvedVersion; body: AsyncGenerator<Uint8Array> }> {
   const { services } = ctx;
-  const sourceBucket = await services.buckets.require(source.bucket, metadataSignal(ctx));
+  const sourceBucket = await services.buckets.require(source.bucket, ctx.signal);
   const versionId = versionIdParam(source.versionId, source.key);
   const { version, opened } = await readVersion(
     ctx,
@@ -95,7 +95,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const requestAttributes = metadataDirective === 'REPLACE' ? attributesOf(ctx) : undefined;
   const requestTags = taggingDirective === 'REPLACE' ? parseTaggingHeader(header(ctx, 'x-amz-tagging')) : undefined;
   const sourceSse = readSseOf(ctx, COPY_SOURCE_SSE_C_PREFIX);
-  const targetBucket = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const targetBucket = await ctx.services.buckets.require(bucket, ctx.signal);
   // The copy is encrypted as its own request says (or the target bucket's default), whatever the source was.
   const targetSse = writeSseOf(ctx, targetBucket.encryption);
   const requestedSse = writeSseOf(ctx);
@@ -104,7 +104,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     });
   }
-  const target = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const target = await ctx.services.buckets.require(bucket, ctx.signal);
   const aclFields = objectAclFields(ctx, target);
   // The source's lock does not travel: the copy is locked as its own request or the bucket's default says.
   const lockFields = objectLockFields(ctx, target, { withBody: false });

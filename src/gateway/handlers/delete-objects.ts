@@ -1,5 +1,4 @@
 import pLimit from 'p-limit';
-import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, header, readSmallBody, requireKeyAccess, type RequestContext } from '../http/index.js';
 import { renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey, versionIdParam } from '../s3/index.js';
 import { deleteObjectVersion, type DeleteOutcome } from './version-delete.js';
@@ -38,7 +37,7 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   }
   const body = await readSmallBody(ctx, 2 * 1024 * 1024);
   const { keys, quiet } = keysFromDocument(body.toString('utf8'));
-  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error; outcome?: DeleteOutcome }> => {
     try {
       validateKey(entry.key);

@@ -1,6 +1,6 @@
 import { bucketOwnerNamed, ownerElement } from './request-acl.js';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
-import { listObjects, metadataSignal, type ListRequest } from '../data-path/index.js';
+import { listObjects, type ListRequest } from '../data-path/index.js';
 import { bucketOf, keyOf, type RequestContext } from '../http/index.js';
 import { compareUtf8, listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
 import { requireUpload, uploadIdOf } from './upload-lookup.js';
@@ -35,7 +35,7 @@ export async function listParts(ctx: RequestContext): Promise<void> {
   const uploadMarker = await requireUpload(ctx, bucket, key, uploadId);
   const upload = uploadMarker.upload;
   const initiator = ownerElement(ctx, await bucketOwnerNamed(ctx, bucket), uploadMarker);
-  if (upload !== undefined) setAbortHeaders(ctx, await ctx.services.buckets.require(bucket, metadataSignal(ctx)), key, upload.initiatedMs);
+  if (upload !== undefined) setAbortHeaders(ctx, await ctx.services.buckets.require(bucket, ctx.signal), key, upload.initiatedMs);
   const prefix = `${uploadMarkerKey(bucket, uploadId)}/`;
   const page = await listObjects(
     ctx.services.cluster.allNodes(),
@@ -106,7 +106,7 @@ export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
   // S3 ignores upload-id-marker without key-marker.
   const uploadIdMarker = keyMarker === '' ? '' : query.get('upload-id-marker') ?? '';
   const maxUploads = countParameter(ctx, 'max-uploads', 1000, 1000);
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  await ctx.services.buckets.require(bucket, ctx.signal);
   const uploads = (await uploadsOf(ctx, bucket))
     .map((upload) => ({ upload, uploadId: upload.key.slice(bucket.length + 1) }))
     .filter(({ upload }) => upload.upload.key.startsWith(prefix))

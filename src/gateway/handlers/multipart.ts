@@ -66,7 +66,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   const key = keyOf(ctx);
   const attributes = attributesOf(ctx);
   const checksum = uploadChecksumOf(ctx);
-  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   Object.assign(attributes, objectAclFields(ctx, bucketRecord));
   // Only the requested lock is kept with the upload: a default retention runs from completion.
   const { legalHold, retention } = objectLockFields(ctx, bucketRecord, { withBody: false, applyDefault: false });
@@ -106,7 +106,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   // Sealed with the upload's data key; an SSE-C upload needs the same key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, sse);
   const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(sse, marker.encryption);
-  requirePartDigest(ctx, marker, (await ctx.services.buckets.require(bucket, metadataSignal(ctx))).objectLock);
+  requirePartDigest(ctx, marker, (await ctx.services.buckets.require(bucket, ctx.signal)).objectLock);
   const record = await writeBody(
     ctx,
     UPLOADS_BUCKET,
@@ -239,7 +239,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     checksums: record.checksums,
   }));
   const versioning = await bucketVersioning(ctx, bucket);
-  const lockConfig = (await ctx.services.buckets.require(bucket, metadataSignal(ctx))).objectLock;
+  const lockConfig = (await ctx.services.buckets.require(bucket, ctx.signal)).objectLock;
   const retention = marker.retention ?? defaultRetentionAt(lockConfig, Date.now());
   const md5s = Buffer.concat(stored.map((record) => Buffer.from(record.etag.slice(1, -1), 'hex')));
   const etag = `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`;

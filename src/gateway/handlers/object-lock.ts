@@ -36,7 +36,7 @@ async function updateLock(ctx: RequestContext, version: ResolvedVersion, change:
 /** GetObjectLockConfiguration: ObjectLockConfigurationNotFoundError for a bucket without Object Lock. */
 export async function getObjectLockConfiguration(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.objectLock === undefined) throw new S3Error('ObjectLockConfigurationNotFoundError', { fields: { BucketName: bucket } });
   await ctx.reply.type(XML).send(renderXml('ObjectLockConfiguration', objectLockBody(record.objectLock)));
 }
@@ -67,7 +67,7 @@ async function lockedVersion(ctx: RequestContext): Promise<{ bucket: BucketRecor
   const name = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
-  const bucket = await ctx.services.buckets.require(name, metadataSignal(ctx));
+  const bucket = await ctx.services.buckets.require(name, ctx.signal);
   requireLockConfig(bucket);
   return { bucket, version: await requireVersion(ctx, name, key, versionId, { bucket }) };
 }
@@ -87,7 +87,7 @@ export async function getObjectRetention(ctx: RequestContext): Promise<void> {
 export async function putObjectRetention(ctx: RequestContext): Promise<void> {
   const bucketName = bucketOf(ctx);
   const key = keyOf(ctx);
-  await ctx.services.buckets.require(bucketName, metadataSignal(ctx)).then(requireLockConfig);
+  await ctx.services.buckets.require(bucketName, ctx.signal).then(requireLockConfig);
   requireBodyDigest(ctx);
   const next = parseRetentionXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), Date.now());
   const { bucket, version } = await lockedVersion(ctx);
@@ -109,7 +109,7 @@ export async function getObjectLegalHold(ctx: RequestContext): Promise<void> {
 
 /** PutObjectLegalHold: ON or OFF, on any version, whatever its retention. */
 export async function putObjectLegalHold(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.require(bucketOf(ctx), metadataSignal(ctx)).then(requireLockConfig);
+  await ctx.services.buckets.require(bucketOf(ctx), ctx.signal).then(requireLockConfig);
   requireBodyDigest(ctx);
   const hold = parseLegalHoldXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
   const { version } = await lockedVersion(ctx);

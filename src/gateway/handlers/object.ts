@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
-import { metadataSignal, openStoredObject } from '../data-path/index.js';
+import { openStoredObject } from '../data-path/index.js';
 import { bucketOf, header, keyOf, refuseUnlistedMiss, type RequestContext } from '../http/index.js';
 import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
 import { readVersion, requireVersion } from './current-version.js';
@@ -20,7 +20,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const key = keyOf(ctx);
   const attributes = attributesOf(ctx);
   const preconditions = writePreconditionsOf(ctx);
-  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const sse = writeSseOf(ctx, bucketRecord.encryption);
   Object.assign(attributes, objectAclFields(ctx, bucketRecord), objectLockFields(ctx, bucketRecord, { withBody: true }));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
@@ -145,7 +145,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
 export async function deleteObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  await ctx.services.buckets.require(bucket, ctx.signal);
   const outcome = await deleteObjectVersion(ctx, bucket, keyOf(ctx), versionId);
   if (outcome.deleteMarker) ctx.reply.header('x-amz-delete-marker', 'true');
   if (outcome.versionId !== undefined) ctx.reply.header('x-amz-version-id', outcome.versionId);

@@ -1,4 +1,4 @@
-import { metadataSignal, writeStream } from '../data-path/index.js';
+import { writeStream } from '../data-path/index.js';
 import { authorizePostForm, bucketOf, decodedBody, header, type RequestContext } from '../http/index.js';
 import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, s3VersionId, validateKey, type SizeRange } from '../s3/index.js';
 import { attributesOf } from './object-attributes.js';
@@ -35,7 +35,7 @@ export async function postObject(ctx: RequestContext): Promise<void> {
       fields: { Condition: 'Bucket POST must be of the enclosure-type-multipart/form-data' },
     });
   }
-  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const { decoder, done: bodyDone } = decodedBody(ctx);
   const form = readPostForm(decoder, contentType);
   const formHead = await form.head;

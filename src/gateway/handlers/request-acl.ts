@@ -1,6 +1,5 @@
 import type { BucketRecord } from '../../rpc/index.js';
 import { aclFromHeaders, ownerOnly, ownershipOf, type Grant } from '../access/index.js';
-import { metadataSignal } from '../data-path/index.js';
 import { bucketOwnerOf, refusePublicAcl, type RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
 
@@ -62,5 +61,5 @@ export function ownerElement(ctx: RequestContext, bucketOwner: string, record?: 
 
 /** The canonical id owning bucket `name` (cached bucket record). */
 export async function bucketOwnerNamed(ctx: RequestContext, name: string): Promise<string> {
-  return bucketOwnerOf(ctx, await ctx.services.buckets.require(name, metadataSignal(ctx)));
+  return bucketOwnerOf(ctx, await ctx.services.buckets.require(name, ctx.signal));
 }

@@ -11,7 +11,7 @@ import { requireVersion } from './current-version.js';
  */
 async function setObjectTags(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined, tags: Record<string, string>): Promise<ObjectRecord> {
   const { services } = ctx;
-  await services.buckets.require(bucket, metadataSignal(ctx));
+  await services.buckets.require(bucket, ctx.signal);
   const version = await requireVersion(ctx, bucket, key, versionId);
   const request: TagUpdateRequest = { bucket, key, versionId: version.record.versionId, tags, tagsRevision: services.clock.next() };
   const signal = metadataSignal(ctx);
@@ -32,7 +32,7 @@ export async function getObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
-  await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  await ctx.services.buckets.require(bucket, ctx.signal);
   const { record } = await requireVersion(ctx, bucket, key, versionId);
   versionHeader(ctx, versionId, record);
   await ctx.reply.type('application/xml').send(renderXml('Tagging', tagSetBody(record.tags ?? {})));
@@ -60,7 +60,7 @@ export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
 /** GetBucketTagging: NoSuchTagSet when the bucket has none. */
 export async function getBucketTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const record = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.tags === undefined) throw new S3Error('NoSuchTagSet', { fields: { BucketName: bucket } });
   await ctx.reply.type('application/xml').send(renderXml('Tagging', tagSetBody(record.tags)));
 }
@@ -69,12 +69,12 @@ export async function getBucketTagging(ctx: RequestContext): Promise<void> {
 export async function putBucketTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_BUCKET_TAGS);
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, tags }), metadataSignal(ctx));
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, tags }), ctx.signal);
   await ctx.reply.status(204).send();
 }
 
 /** DeleteBucketTagging: 204. */
 export async function deleteBucketTagging(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.update(bucketOf(ctx), ({ tags: _removed, ...record }) => record, metadataSignal(ctx));
+  await ctx.services.buckets.update(bucketOf(ctx), ({ tags: _removed, ...record }) => record, ctx.signal);
   await ctx.reply.status(204).send();
 }

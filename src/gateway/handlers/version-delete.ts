@@ -26,7 +26,7 @@ export async function deleteObjectVersion(ctx: RequestContext, bucket: string, k
     if (versionId !== undefined) return { deleteMarker: false, versionId };
     return versioning === undefined ? { deleteMarker: false, versionId: undefined } : { deleteMarker: true, versionId: s3VersionId(marker) };
   }
-  const bucketRecord = await ctx.services.buckets.require(bucket, metadataSignal(ctx));
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const locking = bucketRecord.objectLock !== undefined;
   let internalId: string | undefined = versionId;
   let bypassGovernance = false;
