@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
@@ -49,17 +49,23 @@ async function slowCluster(t: { teardown(fn: () => unknown): void }): Promise<{ 
 
 t.test('every node turning several times slower than the timeouts at once fails no GET, HEAD or LIST, even without client retries', async (t) => {
   const { links, endpoint } = await slowCluster(t);
-  // One attempt per request: a 503 the SDK would have retried counts as a failure here.
+  // One attempt per request: a 503 the SDK would have retried counts as a failure here. The objects
+  // are written with the SDK's retries: with timeouts this short, a loaded machine may refuse a write
+  // (what this test proves is about reads).
   const s3 = localS3Client(endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
-  t.teardown(() => s3.destroy());
+  const writer = localS3Client(endpoint, TEST_CREDENTIALS);
+  t.teardown(() => {
+    s3.destroy();
+    writer.destroy();
+  });
   const bucket = bucketName();
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await writer.send(new CreateBucketCommand({ Bucket: bucket }));
   const written = new Map<string, string>();
   for (let i = 0; i < 8; i += 1) {
     // Small objects (shards inline in the lookup's answer) and larger ones (shards read from files).
     const body = seededBytes(i % 4 === 3 ? 300_000 : 3_000, i);
     const key = `dir/object-${i}`;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    await writer.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     written.set(key, md5Hex(body));
   }
   // Reads at full speed first, so the gateway's latency estimate (and so its deadlines) is as short as it gets.
@@ -96,10 +102,14 @@ t.test('every node turning several times slower than the timeouts at once fails 
 t.test('nodes that are down, not slow, are not waited for: a read that cannot meet its quorum answers 503 at once', async (t) => {
   const { nodes, endpoint } = await slowCluster(t);
   const s3 = localS3Client(endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
-  t.teardown(() => s3.destroy());
+  const writer = localS3Client(endpoint, TEST_CREDENTIALS);
+  t.teardown(() => {
+    s3.destroy();
+    writer.destroy();
+  });
   const bucket = bucketName();
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: seededBytes(3_000, 1) }));
+  await writer.send(new CreateBucketCommand({ Bucket: bucket }));
+  await writer.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: seededBytes(3_000, 1) }));
   // Four of six down: no read quorum for the key (3 of 6 needed) nor a majority for bucket records.
   for (const node of nodes.slice(0, 4)) await node.close();
   const startedMs = performance.now();
@@ -110,4 +120,16 @@ t.test('nodes that are down, not slow, are not waited for: a read that cannot me
   const elapsedMs = performance.now() - startedMs;
   t.equal(error?.$metadata?.httpStatusCode, 503, 'the read is refused with 503');
   t.ok(elapsedMs < READ_DEADLINE_MS / 2, `refused nodes fail the read well before the read deadline (${Math.round(elapsedMs)} ms)`);
+});
+
+t.test('a bucket created while every node answers slower than the timeouts is created, without client retries', async (t) => {
+  const { links, endpoint } = await slowCluster(t);
+  const s3 = localS3Client(endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
+  t.teardown(() => s3.destroy());
+  for (const link of links) link.delayMs = 4 * TIMEOUT_FLOOR_MS;
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  for (const link of links) link.delayMs = 0;
+  const listed = await s3.send(new ListBucketsCommand({}));
+  t.ok((listed.Buckets ?? []).some((b) => b.Name === bucket), 'the bucket is listed once the nodes are fast again');
 });
