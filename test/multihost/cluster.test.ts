@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../../src/common/index.js';
 import { GATEWAY_HEALTH_PATHS } from '../../src/gateway/index.js';
+import { READ_DEADLINE_MS } from '../../src/gateway/data-path/index.js';
 import { NODE_PATHS, NodeClient } from '../../src/rpc/index.js';
 import { TestNetwork, multihostUnavailable, removeStaleNetworks, type HostProcess } from './netns.js';
 
@@ -34,9 +35,13 @@ const GATEWAY_PORT = Number(DEFAULTS.gatewayListen.split(':')[1]);
 /** Node timeouts of the gateways: a cut link makes requests hang, so these bound how long a degraded request waits. */
 const METADATA_TIMEOUT_MS = 2_000;
 const STALL_TIMEOUT_MS = 3_000;
-/** Longest a request may take while at most m nodes are cut, and the longest an S3 error may take with three cut. */
+/** Longest a request may take while at most m nodes are cut. */
 const DEGRADED_BOUND_MS = 20_000;
-const FAILURE_BOUND_MS = 20_000;
+/**
+ * Longest an S3 error may take with three cut: a cut link looks like a slow node, and a read whose
+ * rounds run out of time is asked again until its read deadline before it answers 503.
+ */
+const FAILURE_BOUND_MS = READ_DEADLINE_MS + 10_000;
 
 interface Stored {
   key: string;
