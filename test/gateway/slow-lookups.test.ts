@@ -1,63 +1,31 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
-import { Gateway } from '../../src/gateway/index.js';
-import { StorageNode } from '../../src/storage-node/index.js';
 import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS, localS3Client } from '../helpers/cluster.js';
 import { READ_DEADLINE_MS } from '../../src/gateway/data-path/index.js';
-import { SlowLink } from '../helpers/slow-link.js';
+import { slowCluster } from '../helpers/slow-link.js';
 
-const SECRET = 'test-cluster-secret';
 /** The configured metadata and stall timeouts: the nodes below answer several times slower. */
 const TIMEOUT_FLOOR_MS = 300;
 
-/** Six real nodes, each behind a relay that can hold back its answers, and one gateway that reaches them only through the relays. */
-async function slowCluster(t: { teardown(fn: () => unknown): void }): Promise<{ links: SlowLink[]; nodes: StorageNode[]; endpoint: string }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-slow-lookups-'));
-  const nodes: StorageNode[] = [];
-  const links: SlowLink[] = [];
-  let gateway: Gateway | undefined;
-  t.teardown(async () => {
-    await gateway?.close();
-    for (const link of links) await link.close();
-    for (const node of nodes) await node.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  for (let i = 0; i < 6; i += 1) {
-    const node = new StorageNode({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger() });
-    nodes.push(node);
-    await node.start();
-    links.push(await SlowLink.start({ host: '127.0.0.1', port: node.address.port }));
-  }
-  const config = parseGatewayConfig({
-    listen: '127.0.0.1:0',
-    credentials: [{ ...TEST_CREDENTIALS }],
-    clusterSecret: SECRET,
-    erasure: { dataShards: 4, parityShards: 2 },
-    nodes: links.map((link, i) => ({ id: `node-${i}`, address: link.address, zone: 'test' })),
-    metadataTimeoutMs: TIMEOUT_FLOOR_MS,
-    stallTimeoutMs: TIMEOUT_FLOOR_MS,
-  });
-  gateway = new Gateway({ config, logger: silentLogger() });
-  const address = await gateway.start();
-  return { links, nodes, endpoint: `http://127.0.0.1:${address.port}` };
-}
-
-t.test('every node turning several times slower than the timeouts at once fails no GET, HEAD or LIST, even without client retries', async (t) => {
-  const { links, endpoint } = await slowCluster(t);
-  // One attempt per request: a 503 the SDK would have retried counts as a failure here. The objects
-  // are written with the SDK's retries: with timeouts this short, a loaded machine may refuse a write
-  // (what this test proves is about reads).
+/**
+ * Two clients of `endpoint`: `s3` makes one attempt per request (a 503 the SDK would have retried counts
+ * as a failure), `writer` has the SDK's retries, for setup writes that a loaded machine may refuse with
+ * timeouts this short (what these tests prove is about reads).
+ */
+function clients(t: { teardown(fn: () => unknown): void }, endpoint: string): { s3: S3Client; writer: S3Client } {
   const s3 = localS3Client(endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
   const writer = localS3Client(endpoint, TEST_CREDENTIALS);
   t.teardown(() => {
     s3.destroy();
     writer.destroy();
   });
+  return { s3, writer };
+}
+
+t.test('every node turning several times slower than the timeouts at once fails no GET, HEAD or LIST, even without client retries', async (t) => {
+  const { links, endpoint } = await slowCluster(t, TIMEOUT_FLOOR_MS);
+  const { s3, writer } = clients(t, endpoint);
   const bucket = bucketName();
   await writer.send(new CreateBucketCommand({ Bucket: bucket }));
   const written = new Map<string, string>();
@@ -100,13 +68,8 @@ t.test('every node turning several times slower than the timeouts at once fails 
 });
 
 t.test('nodes that are down, not slow, are not waited for: a read that cannot meet its quorum answers 503 at once', async (t) => {
-  const { nodes, endpoint } = await slowCluster(t);
-  const s3 = localS3Client(endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
-  const writer = localS3Client(endpoint, TEST_CREDENTIALS);
-  t.teardown(() => {
-    s3.destroy();
-    writer.destroy();
-  });
+  const { nodes, endpoint } = await slowCluster(t, TIMEOUT_FLOOR_MS);
+  const { s3, writer } = clients(t, endpoint);
   const bucket = bucketName();
   await writer.send(new CreateBucketCommand({ Bucket: bucket }));
   await writer.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: seededBytes(3_000, 1) }));
@@ -123,7 +86,7 @@ t.test('nodes that are down, not slow, are not waited for: a read that cannot me
 });
 
 t.test('a bucket created while every node answers slower than the timeouts is created, without client retries', async (t) => {
-  const { links, endpoint } = await slowCluster(t);
+  const { links, endpoint } = await slowCluster(t, TIMEOUT_FLOOR_MS);
   const s3 = localS3Client(endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
   t.teardown(() => s3.destroy());
   for (const link of links) link.delayMs = 4 * TIMEOUT_FLOOR_MS;

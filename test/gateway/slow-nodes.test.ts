@@ -1,53 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
-import { Gateway } from '../../src/gateway/index.js';
-import { StorageNode } from '../../src/storage-node/index.js';
 import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS, localS3Client } from '../helpers/cluster.js';
-import { SlowLink } from '../helpers/slow-link.js';
+import { slowCluster } from '../helpers/slow-link.js';
 
-const SECRET = 'test-cluster-secret';
 /** The configured timeouts, far below the slowest the nodes get here. */
 const TIMEOUT_FLOOR_MS = 300;
 
-/** Six nodes, each behind a relay that can slow its answers, and one gateway that reaches them only through the relays. */
-async function slowCluster(t: { teardown(fn: () => unknown): void }): Promise<{ links: SlowLink[]; endpoint: string }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-slow-'));
-  const nodes: StorageNode[] = [];
-  const links: SlowLink[] = [];
-  let gateway: Gateway | undefined;
-  t.teardown(async () => {
-    await gateway?.close();
-    for (const link of links) await link.close();
-    for (const node of nodes) await node.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  for (let i = 0; i < 6; i += 1) {
-    const node = new StorageNode({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger() });
-    nodes.push(node);
-    await node.start();
-    links.push(await SlowLink.start({ host: '127.0.0.1', port: node.address.port }));
-  }
-  const config = parseGatewayConfig({
-    listen: '127.0.0.1:0',
-    credentials: [{ ...TEST_CREDENTIALS }],
-    clusterSecret: SECRET,
-    erasure: { dataShards: 4, parityShards: 2 },
-    nodes: links.map((link, i) => ({ id: `node-${i}`, address: link.address, zone: 'test' })),
-    metadataTimeoutMs: TIMEOUT_FLOOR_MS,
-    stallTimeoutMs: TIMEOUT_FLOOR_MS,
-  });
-  gateway = new Gateway({ config, logger: silentLogger() });
-  const address = await gateway.start();
-  return { links, endpoint: `http://127.0.0.1:${address.port}` };
-}
-
 t.test('nodes that slow down to several times the configured timeouts make requests slower, never failed (with SDK retries)', async (t) => {
-  const { links, endpoint } = await slowCluster(t);
+  const { links, endpoint } = await slowCluster(t, TIMEOUT_FLOOR_MS);
   const s3 = localS3Client(endpoint, TEST_CREDENTIALS);
   t.teardown(() => s3.destroy());
   const bucket = bucketName();

@@ -1,4 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
+import { Gateway } from '../../src/gateway/index.js';
+import { StorageNode } from '../../src/storage-node/index.js';
+import { TEST_CREDENTIALS } from './cluster.js';
 
 /**
  * A TCP relay in front of one storage node that holds back every chunk the node sends by `delayMs`
@@ -64,4 +71,44 @@ export class SlowLink {
       setTimeout(() => client.end(), Math.max(0, lastDueMs - performance.now()));
     });
   }
+}
+
+/**
+ * Six real storage nodes, each behind a SlowLink, and one gateway (4+2) that reaches them only through
+ * the links, with its metadata and stall timeouts set to `timeoutFloorMs`. Everything is stopped and
+ * removed at teardown.
+ */
+export async function slowCluster(
+  t: { teardown(fn: () => unknown): void },
+  timeoutFloorMs: number,
+): Promise<{ links: SlowLink[]; nodes: StorageNode[]; endpoint: string }> {
+  const secret = 'test-cluster-secret';
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-slow-'));
+  const nodes: StorageNode[] = [];
+  const links: SlowLink[] = [];
+  let gateway: Gateway | undefined;
+  t.teardown(async () => {
+    await gateway?.close();
+    for (const link of links) await link.close();
+    for (const node of nodes) await node.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 6; i += 1) {
+    const node = new StorageNode({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), host: '127.0.0.1', port: 0, clusterSecret: secret, logger: silentLogger() });
+    nodes.push(node);
+    await node.start();
+    links.push(await SlowLink.start({ host: '127.0.0.1', port: node.address.port }));
+  }
+  const config = parseGatewayConfig({
+    listen: '127.0.0.1:0',
+    credentials: [{ ...TEST_CREDENTIALS }],
+    clusterSecret: secret,
+    erasure: { dataShards: 4, parityShards: 2 },
+    nodes: links.map((link, i) => ({ id: `node-${i}`, address: link.address, zone: 'test' })),
+    metadataTimeoutMs: timeoutFloorMs,
+    stallTimeoutMs: timeoutFloorMs,
+  });
+  gateway = new Gateway({ config, logger: silentLogger() });
+  const address = await gateway.start();
+  return { links, nodes, endpoint: `http://127.0.0.1:${address.port}` };
 }
