@@ -6,6 +6,7 @@
  */
 
 const SEP = 0x00;
+const SEP_CHAR = String.fromCharCode(SEP);
 const HIGH = 0xff;
 
 /** Row kinds, one byte each; their order on disk is irrelevant because every scan stays within one kind. */
@@ -29,9 +30,10 @@ export type RowKind = (typeof ROW)[keyof typeof ROW];
 
 /** The key of a row: kind, then each part after a 0x00. */
 export function rowKey(kind: RowKind, ...parts: string[]): Buffer {
-  const buffers: Buffer[] = [Buffer.from(kind, 'latin1')];
-  for (const part of parts) buffers.push(Buffer.of(SEP), Buffer.from(part, 'utf8'));
-  return Buffer.concat(buffers);
+  // One UTF-8 encoding of the joined text: the kind is one ASCII letter and the separator U+0000 is the byte 0x00.
+  let text: string = kind;
+  for (const part of parts) text += SEP_CHAR + part;
+  return Buffer.from(text, 'utf8');
 }
 
 /** The range of every row whose key starts with `prefix` (as iterator options). */
@@ -62,12 +64,18 @@ export function keyParts(key: Buffer): string[] {
   return parts;
 }
 
+/** Each hex digit (either case) and its 15 - d, as newestFirst writes it. */
+const TURNED_DIGIT: ReadonlyMap<string, string> = new Map(
+  [...'0123456789abcdefABCDEF'].map((digit) => [digit, (15 - Number.parseInt(digit, 16)).toString(16)]),
+);
+
 /**
  * A version id turned so that text order is newest first (each hex digit d becomes 15 - d): a key's
  * version rows then list newest first, as S3 lists versions.
  */
 export function newestFirst(versionId: string): string {
   let out = '';
-  for (const digit of versionId) out += (15 - Number.parseInt(digit, 16)).toString(16);
+  for (const digit of versionId) out += TURNED_DIGIT.get(digit) ?? (15 - Number.parseInt(digit, 16)).toString(16);
   return out;
 }
+

@@ -418,7 +418,7 @@ export class NodeServer {
       // The same schemas as the calls' own routes (a prepare's ref and erasure as PUT /v1/shards checks them).
       const call = MESSAGE_CHECKS.batchCall.parse(body, badRequest);
       if (call.op === 'prepare') {
-        const sizeBytes = await this.options.store.prepare(call.ref, call.erasure, Readable.from([Buffer.from(call.shard, 'base64')]), undefined, { fresh: call.fresh === true });
+        const sizeBytes = await this.options.store.prepare(call.ref, call.erasure, Buffer.from(call.shard, 'base64'), undefined, { fresh: call.fresh === true });
         return { ok: true, value: { sizeBytes, ...this.sharedLeaseWith(call.ref, call.lease) } };
       }
       if (call.op === 'commit') {
@@ -494,19 +494,44 @@ function shardRef(query: Record<string, string | undefined>): ShardRef {
 }
 
 /** Reads a JSON body within the size limit and checks it against its signed hash before parsing it. */
-async function readJson(request: FastifyRequest, payload: AsyncIterable<Buffer>, limitBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of payload) {
-    total += chunk.length;
-    if (total > limitBytes) throw new WireError('BadRequest', 'body too large');
-    chunks.push(chunk);
-  }
-  const body = Buffer.concat(chunks);
+async function readJson(request: FastifyRequest, payload: Readable, limitBytes: number): Promise<unknown> {
+  const body = await readBody(payload, limitBytes);
   if (bodySha256(body) !== request.headers[BODY_HASH_HEADER]) throw new WireError('Unauthorized', 'body hash mismatch');
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {
     throw new WireError('BadRequest', 'body is not JSON');
   }
+}
+
+/**
+ * A request body up to `limitBytes`, gathered from its events (an async iterator per request costs more
+ * than the small bodies of the node protocol). A body over the limit, or one cut off, fails; the
+ * rest of an oversized body is left to the HTTP server, which discards it once the error is answered.
+ */
+function readBody(payload: Readable, limitBytes: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const settle = (err: Error | null): void => {
+      payload.off('data', onData);
+      payload.off('end', onEnd);
+      payload.off('error', onError);
+      payload.off('close', onClose);
+      if (err === null) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
+      else reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > limitBytes) settle(new WireError('BadRequest', 'body too large'));
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(null);
+    const onError = (err: Error): void => settle(err);
+    const onClose = (): void => settle(new WireError('BadRequest', 'request body cut off'));
+    payload.on('data', onData);
+    payload.once('end', onEnd);
+    payload.once('error', onError);
+    payload.once('close', onClose);
+  });
 }

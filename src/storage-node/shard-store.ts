@@ -203,14 +203,15 @@ export class ShardStore {
 
   /**
    * Stores a streamed shard durably but invisibly; returns its size. Shards up to the inline threshold
-   * become one LevelDB write; larger ones stream to a file (shard-writer.ts).
+   * become one LevelDB write; larger ones stream to a file (shard-writer.ts). A body already in memory
+   * (a batched prepare's) may come as one Buffer.
    */
-  prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
+  prepare(ref: ShardRef, erasure: ErasureParams, body: Readable | Buffer, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
     return this.track(this.prepareNow(ref, erasure, body, signal, options));
   }
 
   /** The untracked body of prepare. */
-  private async prepareNow(ref: ShardRef, erasure: ErasureParams, body: Readable, signal: AbortSignal | undefined, options: PrepareOptions): Promise<number> {
+  private async prepareNow(ref: ShardRef, erasure: ErasureParams, body: Readable | Buffer, signal: AbortSignal | undefined, options: PrepareOptions): Promise<number> {
     let claim: SpaceClaim | undefined;
     try {
       claim = await this.space.claim();

@@ -49,11 +49,11 @@ export class ShardWriter {
     this.options = options;
   }
 
-  /** Stores a streamed shard durably but invisibly; returns its size. */
-  async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable, space: SpaceClaim, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
+  /** Stores a streamed shard (or one already in memory) durably but invisibly; returns its size. */
+  async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable | Buffer, space: SpaceClaim, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
     const { inlineMaxShardBytes } = this.options;
     const claim = (bytes: number): void => space.take(bytes);
-    const pieces = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const pieces = Buffer.isBuffer(body) ? onePiece(body) : (body[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
     try {
       const head: Buffer[] = [];
       let headBytes = 0;
@@ -130,6 +130,22 @@ export class ShardWriter {
   isWriting(path: string): boolean {
     return this.writing.has(path);
   }
+}
+
+/** A body held in memory as the iterator prepare reads (without the cost of a stream around it). */
+function onePiece(piece: Buffer): AsyncIterator<Buffer> {
+  let done = false;
+  return {
+    next: async () => {
+      if (done) return { done: true, value: undefined };
+      done = true;
+      return { done: false, value: piece };
+    },
+    return: async () => {
+      done = true;
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 /** Yields the pieces read ahead while deciding inline-or-file, then the rest of the body, claiming space for each. */
