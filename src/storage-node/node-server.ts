@@ -24,7 +24,6 @@ import {
   WireError,
   bodySha256,
   checkFor,
-  shardRefOf,
   verifyRequestSignature,
   type BatchResponse,
   type BatchResult,
@@ -384,21 +383,15 @@ export class NodeServer {
    */
   private async objectStatus(bucket: string, key: string, withInlineShard: boolean): Promise<ObjectStatus | null> {
     const { store } = this.options;
-    const stored = await store.objectStatus(bucket, key);
-    if (stored === undefined) return null;
-    const status = toObjectStatus(stored);
-    if (!withInlineShard || stored.inline !== true || stored.shardIndex === null) return status;
-    const ref = shardRefOf(stored.record, stored.shardIndex);
-    try {
-      const shard = await store.openShard(ref, 0, stored.shardSizeBytes);
-      const pieces: Buffer[] = [];
-      for await (const piece of shard.chunks) pieces.push(piece);
-      return { ...status, inlineShard: Buffer.concat(pieces).toString('base64') };
-    } catch (err) {
-      // The reader falls back to reading (or rebuilding) this shard on its own path, which reports the fault.
-      if (err instanceof ShardStoreError && err.code !== 'WriteFenced') return status;
-      throw err;
+    if (!withInlineShard) {
+      const stored = await store.objectStatus(bucket, key);
+      return stored === undefined ? null : toObjectStatus(stored);
     }
+    const found = await store.objectStatusWithInline(bucket, key);
+    if (found === undefined) return null;
+    const status = toObjectStatus(found.stored);
+    // Without the bytes (a file shard, or an inline one that failed its checks) the reader reads or rebuilds the shard on its own path.
+    return found.inlineShard === null ? status : { ...status, inlineShard: found.inlineShard.toString('base64') };
   }
 
   /** A plain write's shared lease on the shard's key, taken once its shard is durable (`token` given), as the prepare's answer carries it. */

@@ -478,6 +478,39 @@ export class ShardStore {
       if (requested.dataId !== undefined) throw new ShardStoreError('NotFound', 'shard not held by this node');
       if (stored.inline === true) image = await this.metadata.getInline(ref);
     }
+    return this.openStored(ref, stored, image, offsetBytes, lengthBytes);
+  }
+
+  /**
+   * A key's newest version on this node with its shard's bytes when the shard is inline: the row and
+   * the image in two reads (the image's key comes from the row), checked as openShard checks them.
+   * Null bytes when the shard is a file or its image fails its checks (quarantined, as on any read):
+   * the reader then reads or rebuilds the shard on its own path.
+   */
+  async objectStatusWithInline(bucket: string, objectName: string): Promise<{ stored: StoredObject; inlineShard: Buffer | null } | undefined> {
+    const stored = await this.metadata.getObject(bucket, objectName);
+    if (stored === undefined) return undefined;
+    const ref = stored.inline === true && stored.shardIndex !== null ? storedRef(stored) : null;
+    if (ref === null) return { stored, inlineShard: null };
+    try {
+      const { chunks } = await this.openStored(ref, stored, await this.metadata.getInline(ref), 0, stored.shardSizeBytes);
+      const pieces: Buffer[] = [];
+      for await (const piece of chunks) pieces.push(piece);
+      return { stored, inlineShard: pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces) };
+    } catch (err) {
+      if (err instanceof ShardStoreError && err.code !== 'WriteFenced') return { stored, inlineShard: null };
+      throw err;
+    }
+  }
+
+  /** Opens the shard `stored` names (its inline `image` read already, if any) through the verified read path. */
+  private async openStored(
+    ref: ShardRef,
+    stored: StoredObject,
+    image: Buffer | undefined,
+    offsetBytes: number,
+    lengthBytes: number,
+  ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
     const opened = await this.openSource(ref, stored, image);
     try {
       const { header, source } = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes);
