@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Static, TSchema } from 'typebox';
+import { bufferedRequest, type BufferedResponse } from './buffered-request.js';
 import { CallBatcher } from './call-batcher.js';
 import { LatencyEstimator } from './latency-estimator.js';
 import { DEFAULTS, type SchemaCheck } from '../common/index.js';
@@ -396,8 +397,7 @@ export class NodeClient {
   private async json<T extends TSchema>(check: SchemaCheck<T>, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<Static<T>>;
   private async json(check: null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown>;
   private async json<T extends TSchema>(check: SchemaCheck<T> | null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown> {
-    const response = await this.send(method, url, body, options);
-    const text = await response.body.text();
+    const text = body.stream === undefined ? (await this.exchange(method, url, body, options)).toString('utf8') : await (await this.send(method, url, body, options)).body.text();
     let value: unknown;
     try {
       value = text.length === 0 ? undefined : JSON.parse(text);
@@ -412,12 +412,61 @@ export class NodeClient {
     return check.parse(value, (problem) => new NodeError('Internal', this.nodeId, `node sent a malformed ${problem}`));
   }
 
+  /** A request whose answer streams (a shard read) or follows a streamed body (a shard write). */
   private async send(
     method: Dispatcher.HttpMethod,
     url: string,
     body: RequestBody,
     options: CallOptions,
   ): Promise<Dispatcher.ResponseData> {
+    const { payload, headers } = this.signed(method, url, body);
+    let response: Dispatcher.ResponseData;
+    const startedMs = performance.now();
+    try {
+      response = await this.pool.request({
+        method,
+        path: url,
+        headers,
+        body: payload ?? null,
+        signal: options.signal ?? null,
+      });
+    } catch (err) {
+      throw this.failed(err, options.signal, startedMs);
+    }
+    // A streamed upload's answer comes after its whole body: that is throughput, not the node's latency.
+    if (body.stream === undefined) this.latency.observe(performance.now() - startedMs);
+    if (response.statusCode >= 300) {
+      const failure = this.statusError(response.statusCode, await response.body.text().catch(() => ''));
+      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
+      throw failure;
+    }
+    this.observe?.('ok', (performance.now() - startedMs) / 1000);
+    return response;
+  }
+
+  /** A request with a body in memory whose whole answer is read, without a stream around it (buffered-request.ts). */
+  private async exchange(method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<Buffer> {
+    const { payload, headers } = this.signed(method, url, body);
+    const startedMs = performance.now();
+    let response: BufferedResponse;
+    try {
+      response = await bufferedRequest(this.pool, { method, path: url, headers, body: payload ?? null }, options.signal, () =>
+        this.latency.observe(performance.now() - startedMs),
+      );
+    } catch (err) {
+      throw this.failed(err, options.signal, startedMs);
+    }
+    if (response.statusCode >= 300) {
+      const failure = this.statusError(response.statusCode, response.body.toString('utf8'));
+      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
+      throw failure;
+    }
+    this.observe?.('ok', (performance.now() - startedMs) / 1000);
+    return response.body;
+  }
+
+  /** A request's body and its signed headers. */
+  private signed(method: Dispatcher.HttpMethod, url: string, body: RequestBody): { payload: string | Readable | undefined; headers: Record<string, string> } {
     let payload: string | Readable | undefined;
     let bodyHash: string;
     const headers: Record<string, string> = {};
@@ -437,31 +486,15 @@ export class NodeClient {
       bodyHash = bodySha256(undefined);
     }
     Object.assign(headers, signRequest(this.secret, method, url, bodyHash, this.clock()));
-    let response: Dispatcher.ResponseData;
-    const startedMs = performance.now();
-    try {
-      response = await this.pool.request({
-        method,
-        path: url,
-        headers,
-        body: payload ?? null,
-        signal: options.signal ?? null,
-      });
-    } catch (err) {
-      this.noteExpiry(err, options.signal, startedMs);
-      const failure = this.transportError(err, options.signal);
-      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
-      throw failure;
-    }
-    // A streamed upload's answer comes after its whole body: that is throughput, not the node's latency.
-    if (body.stream === undefined) this.latency.observe(performance.now() - startedMs);
-    if (response.statusCode >= 300) {
-      const failure = await this.statusError(response);
-      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
-      throw failure;
-    }
-    this.observe?.('ok', (performance.now() - startedMs) / 1000);
-    return response;
+    return { payload, headers };
+  }
+
+  /** A request that failed before its answer, counted and turned into a NodeError. */
+  private failed(err: unknown, signal: AbortSignal | undefined, startedMs: number): NodeError {
+    this.noteExpiry(err, signal, startedMs);
+    const failure = this.transportError(err, signal);
+    this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
+    return failure;
   }
 
   /** A call that ran out of time (its deadline or the pool's) tells the estimator the node is slower than it thought. */
@@ -485,11 +518,12 @@ export class NodeClient {
     return new NodeError('Unavailable', this.nodeId, message, { cause });
   }
 
-  private async statusError(response: Dispatcher.ResponseData): Promise<NodeError> {
-    let code = wireCodeForStatus(response.statusCode);
-    let message = `node answered ${response.statusCode}`;
+  /** A node's refusal: its JSON error's code and message, or the status alone when the body is not ours. */
+  private statusError(statusCode: number, bodyText: string): NodeError {
+    let code = wireCodeForStatus(statusCode);
+    let message = `node answered ${statusCode}`;
     try {
-      const parsed = (await response.body.json()) as { code?: unknown; message?: unknown };
+      const parsed = JSON.parse(bodyText) as { code?: unknown; message?: unknown };
       if (isWireErrorCode(parsed.code)) code = parsed.code;
       if (typeof parsed.message === 'string') message = parsed.message;
     } catch {
@@ -497,6 +531,7 @@ export class NodeClient {
     }
     return new NodeError(code, this.nodeId, message);
   }
+
 }
 
 interface RequestBody {

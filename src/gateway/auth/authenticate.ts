@@ -11,7 +11,7 @@ import {
   type SignatureParams,
 } from './auth-params.js';
 import { canonicalHeaders, canonicalPath, canonicalQuery, canonicalRequest, decodeQuery } from './canonical-request.js';
-import { ChunkSigner, deriveSigningKey, hmacHex, requestStringToSign, signaturesEqual, SIGV4_ALGORITHM } from './signing.js';
+import { ChunkSigner, hmacHex, signingKeyFor, requestStringToSign, signaturesEqual, SIGV4_ALGORITHM } from './signing.js';
 import { headerV2Auth, presignedV2Auth } from './presigned-v2.js';
 import type { AuthenticateOptions, AuthRequest, AuthResult, CredentialStore, PayloadMode } from './types.js';
 
@@ -198,7 +198,7 @@ function verify(req: AuthRequest, credentials: CredentialStore, v: Verification)
   });
   const scope = `${params.date}/${params.region}/${params.service}/aws4_request`;
   const stringToSign = requestStringToSign(v.amzDate, scope, canonical);
-  const signingKey = deriveSigningKey(secretKey, params.date, params.region, params.service);
+  const signingKey = signingKeyFor(params.accessKeyId, secretKey, params.date, params.region, params.service);
   const expected = hmacHex(signingKey, stringToSign);
   if (!signaturesEqual(params.signature, expected)) {
     throw new S3Error('SignatureDoesNotMatch', {

@@ -13,6 +13,25 @@ export function deriveSigningKey(secretKey: string, date: string, region: string
   return createHmac('sha256', kService).update('aws4_request', 'latin1').digest();
 }
 
+/** Signing keys derived lately, by scope: a key serves every request of its scope for a day. */
+const signingKeys = new Map<string, { secretKey: string; signingKey: Buffer }>();
+const MAX_CACHED_SIGNING_KEYS = 1024;
+
+/**
+ * deriveSigningKey, remembered per access key and scope as SDKs do: four HMACs a request showed in
+ * profiles of small requests. An entry is used only for the very secret it was derived from, so a
+ * changed secret takes effect at once; the cache is emptied when full (a day's scopes are few).
+ */
+export function signingKeyFor(accessKeyId: string, secretKey: string, date: string, region: string, service: string): Buffer {
+  const scope = `${accessKeyId}/${date}/${region}/${service}`;
+  const cached = signingKeys.get(scope);
+  if (cached !== undefined && cached.secretKey === secretKey) return cached.signingKey;
+  const signingKey = deriveSigningKey(secretKey, date, region, service);
+  if (signingKeys.size >= MAX_CACHED_SIGNING_KEYS) signingKeys.clear();
+  signingKeys.set(scope, { secretKey, signingKey });
+  return signingKey;
+}
+
 /** Lower-case hex HMAC-SHA256 of a byte string. */
 export function hmacHex(key: Buffer, byteString: string): string {
   return createHmac('sha256', key).update(byteString, 'latin1').digest('hex');

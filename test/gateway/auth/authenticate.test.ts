@@ -336,3 +336,14 @@ t.test('SigV2 presigned URLs, as boto3 and aws-cli v1 make them by default, veri
   t.equal(failure(() => auth({ ...url, rawQuery: query('NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D', '1175139700') }, before)), 'SignatureDoesNotMatch', 'a later expiry');
   t.equal(failure(() => auth({ ...url, rawQuery: query('x', '4000000000') }, before)), 'AuthorizationQueryParametersError', 'more than seven days');
 });
+
+t.test('a changed secret key takes effect at once: requests signed with the old one are refused after the change', async (t) => {
+  let secret = DOC_SECRET;
+  const changing = { ...credentials, secretKeyFor: (id: string) => (id === DOC_ACCESS_KEY ? secret : credentials.secretKeyFor(id)) };
+  const request = docGet();
+  t.ok(authenticate(request, changing, { nowMs: DOC_NOW }), 'verifies under the secret it was signed with');
+  secret = 'a-new-secret-for-the-same-access-key-0000';
+  t.equal(failure(() => authenticate(request, changing, { nowMs: DOC_NOW })), 'SignatureDoesNotMatch', 'the same request under the new secret');
+  secret = DOC_SECRET;
+  t.ok(authenticate(request, changing, { nowMs: DOC_NOW }), 'and verifies again once the old secret is back');
+});
