@@ -76,6 +76,23 @@ t.test('CompleteMultipartUpload If-None-Match: * from two gateways at once: one 
   }
 });
 
+t.test(`a plain CompleteMultipartUpload against PutObject If-None-Match: * through the other gateway, ${ROUNDS} rounds: a create that won is never hidden by a completion it did not see`, async (t) => {
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const key = `mpu-plain-${round}`;
+    const created = await clients[0]?.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const part = await clients[0]?.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: created?.UploadId, PartNumber: 1, Body: 'the upload' }));
+    const [completed, create] = await Promise.all([
+      outcome(clients[0]?.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: created?.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part?.ETag }] } })) ?? Promise.resolve()),
+      outcome(clients[1]?.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'the create', IfNoneMatch: '*' })) ?? Promise.resolve()),
+    ]);
+    t.equal(completed, 200, `round ${round}: the completion succeeds`);
+    t.ok(create === 200 || create === 412, `round ${round}: the create answers 200 or 412 (${create})`);
+    // A create that won saw no object, so the completion is ordered after it and must be what stays;
+    // a create that lost saw the completion's object. Either way the upload's object is the key's.
+    t.equal(await bodyOf(key), 'the upload', `round ${round}: create ${create}, the completion's object stays`);
+  }
+});
+
 t.test('unconditional PUTs of one key through two gateways at once under versioning: both versions kept, exactly one latest', async (t) => {
   const versioned = bucketName('race-ver');
   await clients[0]?.send(new CreateBucketCommand({ Bucket: versioned }));

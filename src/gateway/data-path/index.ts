@@ -14,6 +14,7 @@ export { resolveNamedVersion, resolveVersion, type ResolveOptions, type Resolved
 export { listVersions, type VersionListRequest, type VersionListResult } from './list-versions.js';
 export {
   bucketVersioning,
+  commitPlainRecord,
   commitRecord,
   deleteKey,
   deleteMarker,

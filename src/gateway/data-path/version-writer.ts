@@ -273,17 +273,26 @@ export function deleteMarker(ctx: RequestScope, bucket: string, key: string, ver
 /** Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it. */
 export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<ObjectRecord> {
   const versioning = await bucketVersioning(ctx, bucket);
-  // A plain write like a PUT: its id is taken under the key's shared lease (see storeVersion).
+  return commitPlainRecord(ctx, bucket, key, () => deleteMarker(ctx, bucket, key, versioning));
+}
+
+/**
+ * Commits a record-only plain write of bucket/key (a delete marker, a multipart completion) under the
+ * key's shared lease, as storeVersion does for a body: `build` takes the version id once the lease is
+ * held, so the version follows every conditional write that held the key, and its commit gives the
+ * lease back (a failed one gives it back here).
+ */
+export async function commitPlainRecord(ctx: RequestScope, bucket: string, key: string, build: () => ObjectRecord): Promise<ObjectRecord> {
   const leaseToken = newToken();
   await acquireSharedLease(ctx, bucket, key, leaseToken);
-  const marker = deleteMarker(ctx, bucket, key, versioning);
   try {
-    await commitRecord(ctx, marker, { leaseToken });
+    const record = build();
+    await commitRecord(ctx, record, { leaseToken });
+    return record;
   } catch (err) {
     await releaseSharedLease(ctx, bucket, key, leaseToken);
     throw err;
   }
-  return marker;
 }
 
 /**

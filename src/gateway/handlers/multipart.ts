@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
-import { acquireKeyLease, bucketVersioning, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
+import { acquireKeyLease, bucketVersioning, commitPlainRecord, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
 import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
@@ -266,17 +266,25 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     ...(versioning === undefined ? {} : { versioning }),
     ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }),
   };
-  // A conditional completion checks again under the key's lease, so its check and commit are atomic.
-  const lease = preconditions === undefined ? undefined : await acquireKeyLease(ctx, bucket, key);
-  try {
-    if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions, lease?.current);
-    // The version id orders by commit: taken after the parts were checked and the lease taken, so a
-    // PUT that completes while this completion is still checking its parts is older than it.
+  // The version id orders by commit: taken after the parts were checked and the key's lease taken, so
+  // a PUT that completes while this completion is still checking its parts is older than it.
+  const stamp = (): ObjectRecord => {
     manifest.versionId = ctx.services.clock.next();
     manifest.lastModifiedMs = ctx.services.clock.nowMs();
-    await commitRecord(ctx, manifest);
-  } finally {
-    await lease?.release(manifest.versionId);
+    return manifest;
+  };
+  if (preconditions === undefined) {
+    // A plain write like a PUT: under the key's shared lease, so a conditional write's check sees it.
+    await commitPlainRecord(ctx, bucket, key, stamp);
+  } else {
+    // A conditional completion checks again under the key's exclusive lease, so its check and commit are atomic.
+    const lease = await acquireKeyLease(ctx, bucket, key);
+    try {
+      await checkWritePreconditions(ctx, bucket, key, preconditions, lease.current);
+      await commitRecord(ctx, stamp());
+    } finally {
+      await lease.release(manifest.versionId);
+    }
   }
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
