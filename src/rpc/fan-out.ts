@@ -85,6 +85,86 @@ export function fanOutUntil<N extends FanOutNode, T>(
   });
 }
 
+/**
+ * Like fanOutUntil, but asks the `first` nodes only, and the `rest` once the first cannot settle it:
+ * one of them failed, all of them answered without `enough`, or `hedgeMs` passed without `enough` (a
+ * slow or hung node). A lookup that the first nodes can answer costs the rest nothing. Once `enough`
+ * holds it waits at most `graceMs` for `complete`, as fanOutUntil does.
+ */
+export function fanOutHedged<N extends FanOutNode, T>(
+  first: readonly N[],
+  rest: readonly N[],
+  call: (node: N) => Promise<T>,
+  options: {
+    enough: (outcomes: readonly NodeOutcome<T>[]) => boolean;
+    hedgeMs: number;
+    graceMs?: number;
+    complete?: (outcomes: readonly NodeOutcome<T>[]) => boolean;
+  },
+): Promise<NodeOutcome<T>[]> {
+  const { enough, hedgeMs, graceMs = 0, complete } = options;
+  return new Promise((resolve) => {
+    const outcomes: NodeOutcome<T>[] = [];
+    let settled = false;
+    let launched = 0;
+    let restLaunched = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    let hedgeTimer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(graceTimer);
+      clearTimeout(hedgeTimer);
+      resolve([...outcomes]);
+    };
+    const record = (outcome: NodeOutcome<T>): void => {
+      if (settled) return;
+      outcomes.push(outcome);
+      const allAnswered = outcomes.length === launched;
+      if (graceTimer !== undefined) {
+        if (allAnswered || complete?.(outcomes) === true) finish();
+        return;
+      }
+      if (enough(outcomes)) {
+        if (allAnswered || graceMs <= 0 || complete?.(outcomes) === true) finish();
+        else graceTimer = setTimeout(finish, graceMs);
+        return;
+      }
+      if (restLaunched) {
+        if (allAnswered) finish();
+      } else if (allAnswered || !outcome.ok) {
+        launchRest();
+      }
+    };
+    const launch = (node: N): void => {
+      launched += 1;
+      call(node).then(
+        (value) => record({ nodeId: nodeIdOf(node), ok: true, value }),
+        (error: unknown) => record({ nodeId: nodeIdOf(node), ok: false, error }),
+      );
+    };
+    const launchRest = (): void => {
+      if (restLaunched || settled) return;
+      restLaunched = true;
+      clearTimeout(hedgeTimer);
+      if (rest.length === 0 && outcomes.length === launched) {
+        finish();
+        return;
+      }
+      for (const node of rest) launch(node);
+    };
+    if (first.length === 0) {
+      launchRest();
+      if (rest.length === 0) finish();
+      return;
+    }
+    for (const node of first) launch(node);
+    hedgeTimer = setTimeout(() => {
+      if (graceTimer === undefined) launchRest();
+    }, hedgeMs);
+  });
+}
+
 function nodeIdOf(node: FanOutNode): string {
   return 'nodeId' in node ? node.nodeId : node.id;
 }

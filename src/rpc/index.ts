@@ -1,6 +1,6 @@
 export * from './protocol.js';
 export { readQuorum, writeQuorum } from './quorum-rules.js';
-export { decideQuorum, fanOut, fanOutUntil, isTimeoutFailure, type FanOutNode, type NodeFailure, type NodeOutcome, type QuorumDecision } from './fan-out.js';
+export { decideQuorum, fanOut, fanOutHedged, fanOutUntil, isTimeoutFailure, type FanOutNode, type NodeFailure, type NodeOutcome, type QuorumDecision } from './fan-out.js';
 export { isNewerRecord, isNewerVersion, newestRecord, type RecordOrder } from './newest-record.js';
 export { shardDataId, shardRefOf } from './shard-identity.js';
 export { lockHold, type LockHold } from './object-lock-state.js';

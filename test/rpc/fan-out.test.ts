@@ -1,5 +1,5 @@
 import { t } from 'tap';
-import { decideQuorum, fanOut, fanOutUntil, isTimeoutFailure } from '../../src/rpc/index.js';
+import { decideQuorum, fanOut, fanOutHedged, fanOutUntil, isTimeoutFailure } from '../../src/rpc/index.js';
 
 t.test('fanOut: one outcome per node, in the nodes order, named by nodeId or by ring id', async (t) => {
   const clients = [{ nodeId: 'a' }, { nodeId: 'b' }, { nodeId: 'c' }];
@@ -78,4 +78,55 @@ t.test('decideQuorum marks the nodes that ran out of time (slow), not those that
     ],
   );
   t.equal(isTimeoutFailure(new Error('plain')), false);
+});
+
+t.test('fanOutHedged: the first nodes settle a healthy lookup and the rest are never asked', async (t) => {
+  const asked: string[] = [];
+  const call = async (node: { id: string }): Promise<string> => {
+    asked.push(node.id);
+    return node.id;
+  };
+  const outcomes = await fanOutHedged([{ id: 'd0' }, { id: 'd1' }, { id: 'd2' }], [{ id: 'p0' }, { id: 'p1' }], call, {
+    enough: (sofar) => sofar.filter((o) => o.ok).length >= 3,
+    hedgeMs: 60_000,
+  });
+  t.same(outcomes.map((o) => o.nodeId).sort(), ['d0', 'd1', 'd2']);
+  t.same(asked.sort(), ['d0', 'd1', 'd2'], 'no parity holder asked');
+});
+
+t.test('fanOutHedged: a failing first node brings the rest in at once, without waiting for the hedge', async (t) => {
+  const asked: string[] = [];
+  const call = async (node: { id: string }): Promise<string> => {
+    asked.push(node.id);
+    if (node.id === 'd1') throw Object.assign(new Error('refused'), { code: 'Unavailable' });
+    return node.id;
+  };
+  const started = Date.now();
+  const outcomes = await fanOutHedged([{ id: 'd0' }, { id: 'd1' }, { id: 'd2' }], [{ id: 'p0' }, { id: 'p1' }], call, {
+    enough: (sofar) => sofar.filter((o) => o.ok).length >= 3,
+    hedgeMs: 60_000,
+  });
+  t.ok(Date.now() - started < 30_000, 'settled long before the hedge');
+  t.equal(outcomes.filter((o) => o.ok).length >= 3, true);
+  t.ok(asked.includes('p0') && asked.includes('p1'), 'the parity holders were asked');
+});
+
+t.test('fanOutHedged: first answers that do not settle it bring the rest in; a hung first node brings them in after the hedge', async (t) => {
+  const enough = (sofar: readonly { ok: boolean; nodeId: string }[]): boolean => sofar.some((o) => o.ok && o.nodeId.startsWith('p'));
+  const unsettled = await fanOutHedged([{ id: 'd0' }, { id: 'd1' }], [{ id: 'p0' }], async (node) => node.id, { enough, hedgeMs: 60_000 });
+  t.same(unsettled.map((o) => o.nodeId), ['d0', 'd1', 'p0'], 'all first answered without enough: the rest asked');
+
+  const hung = new Promise<string>(() => undefined);
+  const started = Date.now();
+  const hedged = await fanOutHedged([{ id: 'd0' }, { id: 'hung' }], [{ id: 'p0' }], (node) => (node.id === 'hung' ? hung : Promise.resolve(node.id)), {
+    enough: (sofar) => sofar.filter((o) => o.ok).length >= 2,
+    hedgeMs: 50,
+  });
+  t.ok(Date.now() - started >= 45, 'the rest were asked once the hedge passed');
+  t.same(hedged.map((o) => o.nodeId), ['d0', 'p0']);
+
+  const nobodyAnswers = await fanOutHedged([{ id: 'd0' }], [{ id: 'p0' }], async (node): Promise<string> => {
+    throw new Error(`${node.id} down`);
+  }, { enough: () => false, hedgeMs: 60_000 });
+  t.same(nobodyAnswers.map((o) => [o.nodeId, o.ok]), [['d0', false], ['p0', false]], 'every node failed: all outcomes, no hang');
 });

@@ -1,4 +1,4 @@
-import { decideQuorum, fanOut, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutHedged, fanOutUntil, newestRecord, readQuorum, type NodeClient, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 
@@ -22,8 +22,9 @@ export interface ResolveOptions {
 }
 
 /**
- * Asks every node of the key's set for its newest version and picks the newest among at least a read
- * quorum of answers (so every acknowledged write is seen). Null when there is none or it is a delete marker.
+ * Asks the key's set for its newest version and picks the newest among at least a read quorum of
+ * answers (so every acknowledged write is seen): the data-shard holders first, every node when they
+ * cannot settle it. Null when there is none or it is a delete marker.
  * It stops waiting once a read quorum has answered and k nodes hold shards of the newest version seen
  * (or it needs no shards), so a hung node costs nothing while enough others are healthy.
  *
@@ -45,13 +46,20 @@ export async function resolveVersion(
   const needed = readQuorum(erasure.dataShards, erasure.parityShards);
   const groups = previous.length === 0 ? [nodes] : [nodes, previous];
   const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];
-  const outcomes = await fanOutUntil(
-    asked,
-    (node) => node.objectStatus(bucket, key, { signal, withInlineShard }),
-    (sofar) => canStopWaiting(sofar, groups, needed),
-    DATA_SHARD_GRACE_MS,
-    (sofar) => dataShardsConfirmed(sofar, nodes, erasure.dataShards),
-  );
+  const lookup = (node: NodeClient): Promise<ObjectStatus | null> => node.objectStatus(bucket, key, { signal, withInlineShard });
+  const enough = (sofar: readonly NodeOutcome<ObjectStatus | null>[]): boolean => canStopWaiting(sofar, groups, needed);
+  const complete = (sofar: readonly NodeOutcome<ObjectStatus | null>[]): boolean => dataShardsConfirmed(sofar, nodes, erasure.dataShards);
+  // The k data-shard holders are a read quorum (k >= n - W + 1) and hold the k shards a healthy read
+  // needs: the parity holders are asked only when those cannot settle it (dataFirstHedgeMs).
+  const outcomes =
+    previous.length === 0 && erasure.dataShards >= needed
+      ? await fanOutHedged(nodes.slice(0, erasure.dataShards), nodes.slice(erasure.dataShards), lookup, {
+          enough,
+          complete,
+          graceMs: DATA_SHARD_GRACE_MS,
+          hedgeMs: dataFirstHedgeMs(nodes.slice(0, erasure.dataShards)),
+        })
+      : await fanOutUntil(asked, lookup, enough, DATA_SHARD_GRACE_MS, complete);
   for (const group of groups) {
     const ids = new Set(group.map((node) => node.nodeId));
     const decision = decideQuorum(outcomes.filter((o) => ids.has(o.nodeId)), needed);
@@ -119,6 +127,16 @@ async function withoutDeletedById(
  * healthy embedded cluster counted 294 degraded reads in 300. A hung node costs a read at most this.
  */
 const DATA_SHARD_GRACE_MS = 20;
+
+/**
+ * How long a lookup waits on the data-shard holders before it asks the parity holders too: as long as
+ * the slowest of them usually takes (its latency bound), and at least DATA_SHARD_GRACE_MS. A holder that
+ * fails, or answers that do not settle the lookup (a holder that missed the newest version), bring the
+ * parity holders in at once; a hung holder costs a read this much.
+ */
+function dataFirstHedgeMs(dataHolders: readonly NodeClient[]): number {
+  return Math.max(DATA_SHARD_GRACE_MS, ...dataHolders.map((node) => node.latency.boundMs));
+}
 
 /** Whether the nodes at the data-shard positions of `nodes` have all answered, so nothing is worth waiting for. */
 function dataShardsConfirmed(outcomes: readonly NodeOutcome<ObjectStatus | null>[], nodes: readonly NodeClient[], dataShards: number): boolean {
