@@ -54,35 +54,8 @@ export function fanOutUntil<N extends FanOutNode, T>(
   graceMs = 0,
   complete?: (outcomes: readonly NodeOutcome<T>[]) => boolean,
 ): Promise<NodeOutcome<T>[]> {
-  return new Promise((resolve) => {
-    const outcomes: NodeOutcome<T>[] = [];
-    let settled = false;
-    let graceTimer: NodeJS.Timeout | undefined;
-    const finish = (): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(graceTimer);
-      resolve([...outcomes]);
-    };
-    const record = (outcome: NodeOutcome<T>): void => {
-      if (settled) return;
-      outcomes.push(outcome);
-      if (outcomes.length === nodes.length) finish();
-      else if (graceTimer !== undefined && complete?.(outcomes) === true) finish();
-      else if (graceTimer === undefined && enough(outcomes)) {
-        if (complete?.(outcomes) === true) finish();
-        else if (graceMs <= 0) finish();
-        else graceTimer = setTimeout(finish, graceMs);
-      }
-    };
-    if (nodes.length === 0) resolve([]);
-    for (const node of nodes) {
-      call(node).then(
-        (value) => record({ nodeId: nodeIdOf(node), ok: true, value }),
-        (error: unknown) => record({ nodeId: nodeIdOf(node), ok: false, error }),
-      );
-    }
-  });
+  // Every node in the first group and none left to hedge with.
+  return fanOutHedged(nodes, [], call, { enough, hedgeMs: 0, graceMs, ...(complete === undefined ? {} : { complete }) });
 }
 
 /**
@@ -159,9 +132,11 @@ export function fanOutHedged<N extends FanOutNode, T>(
       return;
     }
     for (const node of first) launch(node);
-    hedgeTimer = setTimeout(() => {
-      if (graceTimer === undefined) launchRest();
-    }, hedgeMs);
+    if (rest.length > 0) {
+      hedgeTimer = setTimeout(() => {
+        if (graceTimer === undefined) launchRest();
+      }, hedgeMs);
+    }
   });
 }
 

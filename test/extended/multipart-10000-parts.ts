@@ -3,7 +3,7 @@ import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { md5Hex } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
-import { rawS3, xmlField, xmlFields } from '../gateway/raw-s3.js';
+import { completeXml, rawS3, xmlField, xmlFields } from '../gateway/raw-s3.js';
 
 /**
  * Multipart at S3's limits: an upload of 10,000 parts under a 1,024-byte key, listed in pages, completed
@@ -14,11 +14,6 @@ const MIN_PART_BYTES = 16;
 const { cluster, s3, bucket } = await clusterWithBucket(t, {
   gatewayOverrides: { minPartSizeBytes: MIN_PART_BYTES, metadataTimeoutMs: 30_000, stallTimeoutMs: 30_000 },
 });
-
-function completeXml(parts: readonly { PartNumber: number; ETag: string }[]): string {
-  const body = parts.map((part) => `<Part><PartNumber>${part.PartNumber}</PartNumber><ETag>${part.ETag}</ETag></Part>`).join('');
-  return `<CompleteMultipartUpload>${body}</CompleteMultipartUpload>`;
-}
 
 t.test('10,000 parts under a 1,024-byte key complete, list in pages, and read back', { timeout: 900_000 }, async (t) => {
   const PARTS = 10_000;

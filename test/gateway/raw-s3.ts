@@ -83,3 +83,9 @@ export async function sdkError(promise: Promise<unknown>): Promise<{ name: strin
   }
   return { name: 'no error', status: undefined };
 }
+
+/** A CompleteMultipartUpload document naming `parts`, for raw requests. */
+export function completeXml(parts: readonly { PartNumber: number; ETag: string }[]): string {
+  const body = parts.map((part) => `<Part><PartNumber>${part.PartNumber}</PartNumber><ETag>${part.ETag}</ETag></Part>`).join('');
+  return `<CompleteMultipartUpload>${body}</CompleteMultipartUpload>`;
+}

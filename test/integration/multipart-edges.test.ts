@@ -10,7 +10,7 @@ import {
 import { PassThrough } from 'node:stream';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
-import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
+import { completeXml, rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 /**
  * Multipart at the edges: a retried completion, retried and out-of-order parts. The minimum part size
@@ -21,11 +21,6 @@ const MIN_PART_BYTES = 16;
 const { cluster, s3, bucket } = await clusterWithBucket(t, {
   gatewayOverrides: { minPartSizeBytes: MIN_PART_BYTES, metadataTimeoutMs: 30_000, stallTimeoutMs: 30_000 },
 });
-
-function completeXml(parts: readonly { PartNumber: number; ETag: string }[]): string {
-  const body = parts.map((part) => `<Part><PartNumber>${part.PartNumber}</PartNumber><ETag>${part.ETag}</ETag></Part>`).join('');
-  return `<CompleteMultipartUpload>${body}</CompleteMultipartUpload>`;
-}
 
 t.test('a completion retried after it succeeded answers 200 with the same ETag and location', async (t) => {
   const key = 'retried/completion';
