@@ -4,7 +4,7 @@ export type { PlacementErrorCode, Ring, RingNode } from './ring.js';
 export { parseRing, serializeRing } from './ring-format.js';
 export { RingLocator } from './ring-locator.js';
 export type { Placement } from './ring-locator.js';
-export { buildRing } from './ring-builder.js';
+export { buildRing, FIRST_RING_EPOCH } from './ring-builder.js';
 export type { BuildOptions } from './ring-builder.js';
 export { movedSlots, planChange } from './ring-plan.js';
 export type { PartitionMove, RingPlan } from './ring-plan.js';

@@ -130,6 +130,9 @@ function balanceShardIndexes(table: Int32Array, replicas: number, counts: Int32A
   }
 }
 
+/** The epoch of a cluster's first ring, the one built without a previous ring. */
+export const FIRST_RING_EPOCH = 1;
+
 /**
  * Builds the next ring (epoch = previous.epoch + 1, or 1) for `members`: each partition gets
  * `replicas` distinct nodes, no zone above ceil(n / zones) of them, slots split by weight, and
@@ -186,7 +189,7 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
   }
   return freezeRing({
     version: RING_VERSION,
-    epoch: previous ? previous.epoch + 1 : 1,
+    epoch: previous ? previous.epoch + 1 : FIRST_RING_EPOCH,
     partitionBits,
     replicas,
     nodes,

@@ -1,6 +1,6 @@
 import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
-import { buildRing, type RingNode } from '../../src/placement/index.js';
+import { buildRing, type Ring, type RingNode } from '../../src/placement/index.js';
 import type { VersionDeleteRequest } from '../../src/rpc/index.js';
 import { RingStore } from '../../src/storage-node/index.js';
 import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
@@ -31,6 +31,12 @@ function fakePeers(calls: string[], fail: (nodeId: string) => Error | undefined)
   } as unknown as PeerClients;
 }
 
+/** A ring change: the cluster's second ring (the first has no predecessor, so nothing to hand on). */
+function secondRing(): Ring {
+  const options = { replicas: 3, partitionBits: 2, seed: 1 };
+  return buildRing(buildRing(null, MEMBERS, options), MEMBERS, options);
+}
+
 async function rebalanceUntilIdle(worker: RebalanceWorker): Promise<void> {
   const signal = new AbortController().signal;
   for (let steps = 0; steps < 20; steps += 1) if ((await worker.step(signal)).idle) return;
@@ -44,7 +50,7 @@ t.test('after a ring change a node hands every tombstone of a version deleted by
   await store.deleteVersion('b', 'k', shardRef('k', 1).versionId, { bypassGovernance: true });
   await store.deleteVersion('b', 'j', shardRef('j', 2).versionId);
   const rings = new RingStore(dir);
-  await rings.offer(buildRing(null, MEMBERS, { replicas: 3, partitionBits: 2, seed: 1 }));
+  await rings.offer(secondRing());
   const calls: string[] = [];
   const worker = new RebalanceWorker({ nodeId: 'me', store, rings, peers: fakePeers(calls, () => undefined), figures: new HealingFigures(), logger: silentLogger(), settleMs: 0 });
   await rebalanceUntilIdle(worker);
@@ -62,7 +68,7 @@ t.test('a member refusing for Object Lock counts as told; one that cannot be rea
   t.teardown(() => store.close());
   await store.deleteVersion('b', 'k', shardRef('k', 1).versionId);
   const rings = new RingStore(dir);
-  await rings.offer(buildRing(null, MEMBERS, { replicas: 3, partitionBits: 2, seed: 1 }));
+  await rings.offer(secondRing());
   const calls: string[] = [];
   let bDown = true;
   const locked = Object.assign(new Error('locked'), { code: 'Conflict' });

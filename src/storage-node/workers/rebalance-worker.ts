@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
-import type { Ring, RingLocator, RingNode } from '../../placement/index.js';
+import { FIRST_RING_EPOCH, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
 import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject, VersionCursor, VersionGone } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
@@ -48,7 +48,7 @@ interface Cursor {
  * The local copy is dropped only once the new set holds a write quorum of the version (or a newer
  * one). Passes repeat until one leaves nothing pending and began after gateways had time to adopt the
  * ring (`settleMs`), so versions written under the old ring during the change are moved as well; then
- * the epoch is done. At each new epoch the node also gathers the bucket records of the other members,
+ * the epoch is done; the cluster's first ring is done at once, as no older ring placed anything. At each new epoch the node also gathers the bucket records of the other members,
  * so a node new to the cluster knows every bucket. After its keys, each pass hands its tombstones of
  * versions deleted by id on to the keys' new sets. Cursor: epoch, last key, the pass's pending count
  * and times, so a restarted node resumes mid-pass.
@@ -82,7 +82,9 @@ export class RebalanceWorker implements Worker {
     const fig = figures.rebalance;
     const now = this.clock();
     if (ring.epoch !== this.cursor.epoch) {
-      this.cursor = { epoch: ring.epoch, after: null, pending: 0, done: false, adoptedMs: now, passStartedMs: now, bucketsSynced: false };
+      // The first ring has no predecessor: no key sits where an older ring put it, so there is nothing to walk.
+      const done = ring.epoch === FIRST_RING_EPOCH;
+      this.cursor = { epoch: ring.epoch, after: null, pending: 0, done, adoptedMs: now, passStartedMs: now, bucketsSynced: false };
       fig.moved = 0;
       fig.dropped = 0;
       fig.bytesMoved = 0;
