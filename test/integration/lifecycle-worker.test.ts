@@ -184,6 +184,26 @@ t.test('a version under Object Lock outlives the rule that expires its unlocked 
 });
 
 
+t.test('an expiry waits while a conditional write holds the key, and applies once the key is given back', async (t) => {
+  const bucket = bucketName('lclease');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  for (const key of ['tmp/held', 'tmp/free']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+  const set = await cluster.setOf(bucket, 'tmp/held');
+  const leader = set[0] as number;
+  // What a conditional write holds from its last check to its commit, through any gateway: the key's exclusive lease.
+  const lease = { bucket, key: 'tmp/held', token: 'conditional-write', ttlMs: 120_000 };
+  for (const i of set) t.ok((await cluster.node(i).leaseAnswer({ ...lease, mode: 'exclusive' })).granted, `node ${i} grants the exclusive lease`);
+  await putRules(bucket, [{ ID: 'tmp-1d', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 1 } }]);
+  await until('tmp/free is expired', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/free' }))), DEADLINE_MS);
+  const leaderPasses = async (): Promise<number> => ((await cluster.node(leader).workStatus()).figures['lifecycle'] as { passes: number }).passes;
+  const seen = await leaderPasses();
+  await until("two more of the held key's leader's passes", async () => (await leaderPasses()) >= seen + 2, DEADLINE_MS);
+  const held = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/held' }));
+  t.equal(await held.Body?.transformToString(), 'tmp/held', 'the held key is not expired under the lease');
+  for (const i of set) await cluster.node(i).lease({ ...lease, release: true });
+  await until('tmp/held is expired once the lease is given back', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/held' }))), DEADLINE_MS);
+});
+
 t.test('with a member of the set down, the leader still expires through a write quorum, and every live member agrees', async (t) => {
   const bucket = bucketName('lcdown');
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -1,4 +1,4 @@
-import { DEFAULTS } from '../../common/index.js';
+import { DEFAULTS, newToken } from '../../common/index.js';
 import type { RingLocator, RingNode } from '../../placement/index.js';
 import {
   UPLOADS_BUCKET,
@@ -36,6 +36,9 @@ export interface LifecycleWorkerOptions extends NodeWorkerDeps {
    */
   leaderSilenceMs?: number;
 }
+
+/** How long an expiry's shared lease lives if it is never given back: far longer than its check and commit. */
+const LIFECYCLE_LEASE_TTL_MS = 30_000;
 
 /** How long a silent leader's keys wait for it by default before the next member of the set stands in. */
 export const DEFAULT_LEADER_SILENCE_MS = 3 * 60 * 60 * 1000;
@@ -197,11 +200,24 @@ export class LifecycleWorker implements Worker {
     }
   }
 
-  /** Writes the delete marker (or tombstone) of a current version past its expiry; true when it did. */
+  /**
+   * Writes the delete marker (or tombstone) of a current version past its expiry; true when it did.
+   * Like a client's DeleteObject it holds the key's shared lease from its check to its commit, so a
+   * conditional write through any gateway either sees the marker or is seen by the check.
+   */
   private async expireCurrent(set: readonly RingNode[], bucket: BucketRules, record: ObjectRecord, now: number, signal: AbortSignal): Promise<boolean> {
     if (record.deleted) return false;
     const expiry = currentExpiry(bucket.rules, record, record.lastModifiedMs, this.options.dayMs);
     if (expiry === undefined || expiry.atMs > now || versionIsLocked(record, now)) return false;
+    const expired = await this.underSharedLease(set, record, signal, () => this.writeExpiryMarker(set, bucket, record, now, signal));
+    if (expired !== true) return false;
+    this.options.figures.lifecycle.expired += 1;
+    this.options.logger.debug({ bucket: record.bucket, key: record.key, versionId: record.versionId, ruleId: expiry.ruleId }, 'lifecycle expired an object');
+    return true;
+  }
+
+  /** The marker of an expired current version, committed if it still is the newest on a write quorum; true when it was. */
+  private async writeExpiryMarker(set: readonly RingNode[], bucket: BucketRules, record: ObjectRecord, now: number, signal: AbortSignal): Promise<boolean> {
     // Only while a write quorum of the set agrees this is the key's newest version: never expire over a write this node missed.
     const newest = await this.newestOnSet(set, record, signal);
     if (newest === undefined || newest.versionId !== record.versionId) return false;
@@ -221,10 +237,27 @@ export class LifecycleWorker implements Worker {
       erasure,
       ...(bucket.versioning === undefined ? {} : { versioning: bucket.versioning }),
     };
-    if (!(await this.commitOnSet(set, marker, signal))) return false;
-    this.options.figures.lifecycle.expired += 1;
-    this.options.logger.debug({ bucket: name, key, versionId: record.versionId, ruleId: expiry.ruleId }, 'lifecycle expired an object');
-    return true;
+    return this.commitOnSet(set, marker, signal);
+  }
+
+  /**
+   * Runs `write` while a majority of the set grants this pass the key's shared lease (the lease a
+   * client's plain write holds, key-lease.ts in the gateway); the lease is given back on every member
+   * afterwards. Undefined, without running it, when no majority granted it (a conditional write holds
+   * the key, or members are down): the key waits for the next pass.
+   */
+  private async underSharedLease<T>(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal, write: () => Promise<T>): Promise<T | undefined> {
+    const { peers } = this.options;
+    const lease = { bucket: record.bucket, key: record.key, token: newToken(), ttlMs: LIFECYCLE_LEASE_TTL_MS };
+    const outcomes = await fanOut(set, (node) => peers.get(node).leaseAnswer({ ...lease, mode: 'shared' }, { signal: this.peerSignal(signal) }));
+    try {
+      if (outcomes.filter((o) => o.ok && o.value.granted).length < majorityOf(set.length)) return undefined;
+      return await write();
+    } finally {
+      // Every member, not only those that answered: a grant may have arrived after its answer was given up on.
+      const release = AbortSignal.timeout(this.options.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs);
+      await fanOut(set, (node) => peers.get(node).lease({ ...lease, release: true }, { signal: release }));
+    }
   }
 
   /** Removes the noncurrent versions past their NoncurrentDays (keeping the newest NewerNoncurrentVersions); answers how many versions are left. */
