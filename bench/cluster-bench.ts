@@ -17,7 +17,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatSize, MATRIX, parseBenchArgs, scaledCount, TORCH_WORKLOAD, USAGE, type BenchArgs, type Workload } from './lib/bench-args.js';
 import { CpuMeter } from './lib/cpu-meter.js';
-import { measureDisk, type DiskFigures } from './lib/disk-ceiling.js';
+import { flushDirtyPages, measureDisk, type DiskFigures } from './lib/disk-ceiling.js';
 import { basePayload, objectParts } from './lib/payload.js';
 import {
   cpuTableLines,
@@ -132,6 +132,8 @@ async function startTargets(root: string, settings: ClientSettings): Promise<Tar
 /** The bench's state across the run: the CPU meter, the key prefixes the PUTs wrote, and whether it was interrupted. */
 class Bench {
   readonly cpu = new CpuMeter();
+  /** The file system every server stores on: written back after each window (flushDirtyPages). */
+  private readonly dataDir: string;
   /** Set on SIGINT/SIGTERM: requests then fail as the servers stop, and their figures are not printed. */
   interrupted = false;
   /** Per target and workload: the key prefix the last PUT wrote, which the GET then reads. */
@@ -141,11 +143,22 @@ class Bench {
    * Runs `work` in a CPU window for `target`; when other load used more than OTHER_LOAD_CORES, runs it once more
    * (with `attempt` 1) and keeps the second figures, noting the first.
    */
+  constructor(dataDir: string) {
+    this.dataDir = dataDir;
+  }
+
   async window<T>(targetPid: number, clientPid: number | 'self', work: (attempt: number) => Promise<T>): Promise<Measured<T>> {
-    const first = await this.cpu.measure(targetPid, clientPid, () => work(0));
+    const first = await this.measure(targetPid, clientPid, () => work(0));
     if (!(first.cpu.otherCores > OTHER_LOAD_CORES)) return { ...first, firstTry: undefined };
-    const second = await this.cpu.measure(targetPid, clientPid, () => work(1));
+    const second = await this.measure(targetPid, clientPid, () => work(1));
     return { ...second, firstTry: first.cpu };
+  }
+
+  /** One timed window, then (untimed) the disk written back: each window pays for its own writes only. */
+  private async measure<T>(targetPid: number, clientPid: number | 'self', work: () => Promise<T>): Promise<Omit<Measured<T>, 'firstTry'>> {
+    const measured = await this.cpu.measure(targetPid, clientPid, work);
+    await flushDirtyPages(this.dataDir);
+    return measured;
   }
 
   async put(target: Target, workload: Workload, objects: number, base: Uint8Array): Promise<Measured<CaseResult>> {
@@ -325,9 +338,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const startedMs = performance.now();
-  const bench = new Bench();
-  printPreamble(args, bench.cpu);
   const root = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
+  const bench = new Bench(root);
+  printPreamble(args, bench.cpu);
   let targets: Target[] = [];
   let closing: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 const MiB = 1024 * 1024;
 const CHUNK_BYTES = MiB;
@@ -45,4 +47,13 @@ async function writeFile(path: string, totalBytes: number, syncEveryBytes: numbe
   const seconds = (performance.now() - startedMs) / 1000;
   await rm(path, { force: true });
   return totalBytes / MiB / seconds;
+}
+
+/**
+ * Writes back every dirty page of the file system holding `dir` (syncfs, through coreutils' `sync -f`):
+ * run between timed windows, so that a server which answered before its data reached the disk (s3rver
+ * does not fsync) does not leave its writeback to slow the next server's window.
+ */
+export async function flushDirtyPages(dir: string): Promise<void> {
+  await promisify(execFile)('sync', ['-f', dir]);
 }
