@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { PackageEncryptor, decryptRange, storedSize } from '../src/gateway/encryption/index.js';
+import { PackageEncryptor, decryptRange, nodePackageCipher, storedSize } from '../src/gateway/encryption/index.js';
 import { startCluster } from '../test/helpers/cluster.js';
 import { masterKeyFile } from '../test/helpers/sse.js';
 
@@ -54,13 +54,13 @@ async function packageFormat(sizeBytes: number): Promise<{ encryptMBs: number; d
   const nonce = randomBytes(16);
   let started = performance.now();
   const stored: Uint8Array[] = [];
-  for await (const piece of new PackageEncryptor(key, nonce).encrypt(pieces(plain), sizeBytes)) stored.push(piece);
+  for await (const piece of new PackageEncryptor(key, nonce, nodePackageCipher()).encrypt(pieces(plain), sizeBytes)) stored.push(piece);
   const encryptMBs = sizeBytes / 1e6 / ((performance.now() - started) / 1000);
   const whole = Buffer.concat(stored);
   if (whole.length !== storedSize(sizeBytes)) throw new Error('stored size');
   started = performance.now();
   let n = 0;
-  for await (const piece of decryptRange(pieces(whole), key, nonce, sizeBytes, 0, sizeBytes)) n += piece.length;
+  for await (const piece of decryptRange(pieces(whole), { cipher: nodePackageCipher(), dataKey: key, objectNonce: nonce, plainBytes: sizeBytes, offsetBytes: 0, lengthBytes: sizeBytes })) n += piece.length;
   if (n !== sizeBytes) throw new Error('decrypted size');
   return { encryptMBs, decryptMBs: sizeBytes / 1e6 / ((performance.now() - started) / 1000) };
 }
