@@ -88,7 +88,8 @@ class NativeSeal implements PackageSeal {
   constructor(key: NativeKeyCipher, turn: number, plainBytesHint: number) {
     this.key = key;
     this.turn = turn;
-    this.out = Buffer.allocUnsafe(plainBytesHint + GCM_TAG_BYTES);
+    // A hint is only a hint: a nonsensical one starts small and the buffer grows.
+    this.out = Buffer.allocUnsafe((Number.isSafeInteger(plainBytesHint) && plainBytesHint > 0 ? plainBytesHint : 0) + GCM_TAG_BYTES);
   }
 
   update(plain: Uint8Array): void {

@@ -145,7 +145,7 @@ t.test('the backend choice: node forces node:crypto, auto takes the addon where 
   }
 });
 
-t.test('the native cipher refuses a package once the next one began on its key, and any use after close', async (t) => {
+t.test('the native cipher refuses a package once the next one began on its key and any use after close, and outgrows a wrong hint', async (t) => {
   const native = loadNativePackageCipher();
   if ('reason' in native) {
     t.pass('native cipher checks skipped', { skip: native.reason });
@@ -162,6 +162,13 @@ t.test('the native cipher refuses a package once the next one began on its key, 
   keyed.close();
   keyed.close();
   t.throws(() => keyed.seal(Buffer.alloc(12, 3), Buffer.alloc(9), P), /closed/, 'a closed key begins nothing');
+  const grown = native.cipher.forKey(randomBytes(32));
+  for (const hint of [Number.NaN, -5, 3]) {
+    const seal = grown.seal(Buffer.alloc(12, 4), Buffer.alloc(9), hint);
+    seal.update(randomBytes(1000));
+    t.equal(Buffer.concat(seal.finish()).length, 1000 + 16, `a package past its hint (${hint}) still seals whole`);
+  }
+  grown.close();
   const opening = native.cipher.forKey(randomBytes(32)).open(Buffer.alloc(12), Buffer.alloc(9), 4);
   t.throws(() => opening.update(randomBytes(5)), RangeError, 'more ciphertext than the package holds is refused');
 });
