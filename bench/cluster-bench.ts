@@ -263,7 +263,7 @@ async function runLoaderTable(bench: Bench, args: BenchArgs, targets: readonly T
  * SSE_ROUNDS rounds so that load from elsewhere hurts them alike; each mode keeps its best throughput and cheapest CPU.
  */
 async function runEncryption(bench: Bench, args: BenchArgs, tessera: Target): Promise<{ pass: number; miss: number; failed: string[] }> {
-  console.log(`\nEncryption at rest, tessera dev only: plain, SSE-S3 and SSE-C in turn, best of ${SSE_ROUNDS} rounds; every GET verified byte for byte.`);
+  console.log(`\nEncryption at rest, tessera dev only, AES-256-GCM on ${tessera.aesBackend === 'native' ? 'the native addon' : tessera.aesBackend === 'node' ? 'node:crypto' : tessera.aesBackend ?? '?'}: plain, SSE-S3 and SSE-C in turn, best of ${SSE_ROUNDS} rounds; every GET verified byte for byte.`);
   console.log('/plain = throughput over plain\'s in the same run; ms CPU/MiB = the server process tree\'s CPU per MiB moved; * = run twice (other load)\n');
   if (!args.sse) {
     console.log('  skipped (--no-sse)');

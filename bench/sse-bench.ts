@@ -1,23 +1,34 @@
 /**
  * Encrypted against plain PUT and GET throughput, side by side in one run: the embedded layout (one
  * gateway, 6 nodes at 4+2, all in this process) with the SDK as client, for 1 MiB and 64 MiB objects,
- * plain, SSE-S3 and SSE-C. Also the package format alone (encrypt and decrypt MB/s on one core), the
- * ceiling the data path can reach. The issue's target: encrypted >= 80% of plain. Beside throughput, the
- * CPU time this process (client, gateway and nodes) spent per MiB: on a machine shared with other
- * work, throughput swings with the neighbours while CPU per MiB shows what encryption itself costs.
+ * plain, SSE-S3 and SSE-C. First the package format alone on each AES-256-GCM backend (seal and open
+ * GB/s of 64 MiB on one core, in whole 64 KiB pieces and in socket-sized ones), the ceiling the data
+ * path can reach. The issue's target: encrypted >= 80% of plain. Beside throughput, the CPU time this
+ * process (client, gateway and nodes) spent per MiB: on a machine shared with other work, throughput
+ * swings with the neighbours while CPU per MiB shows what encryption itself costs.
  *
- *   npm run bench:sse              # 1 MiB x 64 and 64 MiB x 4 per mode
- *   npm run bench:sse -- --quick   # 1 MiB x 16 and 64 MiB x 1
+ *   npm run bench:sse                          # 1 MiB x 64 and 64 MiB x 4 per mode
+ *   npm run bench:sse -- --quick               # 1 MiB x 16 and 64 MiB x 1
+ *   npm run bench:sse -- --format-only         # the package format alone, every backend
+ *   npm run bench:sse -- --aes-backend=node    # the cluster's gateway on node:crypto (default: auto)
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { PackageEncryptor, decryptRange, storedSize } from '../src/gateway/encryption/index.js';
+import { PackageEncryptor, availablePackageCiphers, decryptRange, resolvePackageCipher, storedSize, type AesBackendChoice, type PackageCipher } from '../src/gateway/encryption/index.js';
 import { startCluster } from '../test/helpers/cluster.js';
 import { masterKeyFile } from '../test/helpers/sse.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'format-only': { type: 'boolean', default: false },
+    'aes-backend': { type: 'string', default: 'auto' },
+  },
+});
+const aesBackend = values['aes-backend'] as AesBackendChoice;
+if (!['auto', 'native', 'node'].includes(aesBackend)) throw new Error('--aes-backend is auto, native or node');
 const MiB = 1024 * 1024;
 const CASES = values.quick
   ? [{ sizeBytes: MiB, count: 16, concurrency: 4 }, { sizeBytes: 64 * MiB, count: 1, concurrency: 1 }]
@@ -41,33 +52,55 @@ async function inPool(count: number, concurrency: number, task: (i: number) => P
   }));
 }
 
-/** Bodies and shard reads arrive in socket-sized pieces that do not line up with the 64 KiB packages. */
-const PIECE_BYTES = 65_000;
+/** Shard reads and request bodies arrive in socket-sized pieces that do not line up with the 64 KiB packages. */
+const SOCKET_PIECE_BYTES = 65_000;
+const FORMAT_BYTES = 64 * MiB;
 
-async function* pieces(bytes: Buffer): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < bytes.length; at += PIECE_BYTES) yield bytes.subarray(at, Math.min(bytes.length, at + PIECE_BYTES));
+async function* pieces(bytes: Buffer, pieceBytes: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += pieceBytes) yield bytes.subarray(at, Math.min(bytes.length, at + pieceBytes));
 }
 
-async function packageFormat(sizeBytes: number): Promise<{ encryptMBs: number; decryptMBs: number }> {
+/** Seal and open GB/s of `sizeBytes` through the package format on `cipher`, pieces of `pieceBytes`; the best of five rounds. */
+async function packageFormat(cipher: PackageCipher, sizeBytes: number, pieceBytes: number): Promise<{ sealGBs: number; openGBs: number }> {
   const plain = randomBytes(sizeBytes);
   const key = randomBytes(32);
   const nonce = randomBytes(16);
-  let started = performance.now();
-  const stored: Uint8Array[] = [];
-  for await (const piece of new PackageEncryptor(key, nonce).encrypt(pieces(plain), sizeBytes)) stored.push(piece);
-  const encryptMBs = sizeBytes / 1e6 / ((performance.now() - started) / 1000);
-  const whole = Buffer.concat(stored);
-  if (whole.length !== storedSize(sizeBytes)) throw new Error('stored size');
-  started = performance.now();
-  let n = 0;
-  for await (const piece of decryptRange(pieces(whole), key, nonce, sizeBytes, 0, sizeBytes)) n += piece.length;
-  if (n !== sizeBytes) throw new Error('decrypted size');
-  return { encryptMBs, decryptMBs: sizeBytes / 1e6 / ((performance.now() - started) / 1000) };
+  let sealGBs = 0;
+  let openGBs = 0;
+  for (let round = 0; round < 5; round += 1) {
+    let started = performance.now();
+    const stored: Uint8Array[] = [];
+    for await (const piece of new PackageEncryptor(key, nonce, cipher).encrypt(pieces(plain, pieceBytes), sizeBytes)) stored.push(piece);
+    sealGBs = Math.max(sealGBs, sizeBytes / 1e9 / ((performance.now() - started) / 1000));
+    const whole = Buffer.concat(stored);
+    if (whole.length !== storedSize(sizeBytes)) throw new Error('stored size');
+    started = performance.now();
+    let n = 0;
+    const options = { cipher, dataKey: key, objectNonce: nonce, plainBytes: sizeBytes, offsetBytes: 0, lengthBytes: sizeBytes };
+    for await (const piece of decryptRange(pieces(whole, pieceBytes), options)) n += piece.length;
+    if (n !== sizeBytes) throw new Error('decrypted size');
+    openGBs = Math.max(openGBs, sizeBytes / 1e9 / ((performance.now() - started) / 1000));
+  }
+  return { sealGBs, openGBs };
 }
 
-const format = await packageFormat(256 * MiB);
+const formatLines: string[] = [];
+for (const cipher of availablePackageCiphers()) {
+  for (const pieceBytes of [64 * 1024, SOCKET_PIECE_BYTES]) {
+    const { sealGBs, openGBs } = await packageFormat(cipher, FORMAT_BYTES, pieceBytes);
+    formatLines.push(`  ${cipher.backend.padEnd(6)} pieces of ${String(pieceBytes).padStart(6)} B: seal ${sealGBs.toFixed(2)} GB/s, open ${openGBs.toFixed(2)} GB/s`);
+  }
+}
+const machine = `node ${process.version}; ${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}`;
+if (values['format-only']) {
+  console.log(machine);
+  console.log(`package format alone (64 MiB in 64 KiB packages, one core, best of 5):`);
+  for (const line of formatLines) console.log(line);
+  process.exit(0);
+}
+
 const keys = await masterKeyFile();
-const cluster = await startCluster({ gatewayOverrides: { sseMasterKeyFile: keys.path, sseCustomerKeysOverHttp: true } });
+const cluster = await startCluster({ gatewayOverrides: { sseMasterKeyFile: keys.path, sseCustomerKeysOverHttp: true, aesBackend } });
 const s3: S3Client = cluster.client();
 await s3.send(new CreateBucketCommand({ Bucket: 'sse-bench' }));
 
@@ -123,8 +156,9 @@ for (const { sizeBytes, count, concurrency } of CASES) {
     );
   }
 }
-console.log(`node ${process.version}; ${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; gateway, 6 nodes (4+2) and the SDK client in one process`);
-console.log(`package format alone (256 MiB in ${PIECE_BYTES}-byte pieces, one core): encrypt ${format.encryptMBs.toFixed(0)} MB/s, decrypt ${format.decryptMBs.toFixed(0)} MB/s`);
+console.log(`${machine}; gateway, 6 nodes (4+2) and the SDK client in one process; gateway AES-256-GCM: ${resolvePackageCipher(aesBackend).cipher.backend}`);
+console.log(`package format alone (64 MiB in 64 KiB packages, one core, best of 5):`);
+for (const line of formatLines) console.log(line);
 console.log('object         mode    PUT: throughput (vs plain), CPU per MiB (plain\'s CPU as % of this)   GET: the same');
 for (const row of rows) console.log(row);
 await cluster.close();

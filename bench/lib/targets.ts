@@ -17,6 +17,8 @@ export interface Target {
   accessKeyId: string;
   secretAccessKey: string;
   client: S3BenchClient;
+  /** The AES-256-GCM backend encrypted bodies ran on, as the gateway logged it (tessera only). */
+  aesBackend?: string;
 }
 
 /** The build `npm start` runs (`npm run bench` builds first): tsx would add its loader thread and heap to every isolate. */
@@ -44,6 +46,7 @@ export interface ClientSettings {
 export async function startTessera(dataDir: string, port: number, settings: ClientSettings): Promise<Target> {
   const banner: Record<string, string> = {};
   let layout = 'erasure settings not logged';
+  let aesBackend = 'not logged';
   let ringNodes = '?';
   const { server } = await ChildServer.start({
     name: 'tessera dev',
@@ -52,8 +55,9 @@ export async function startTessera(dataDir: string, port: number, settings: Clie
     ready: (line) => {
       const field = /^\s+(endpoint|access key|secret key):\s+(\S+)$/.exec(line);
       if (field !== null) banner[field[1] as string] = field[2] as string;
-      const erasure = gatewayLayout(line);
-      if (erasure !== undefined) layout = erasure;
+      const listening = gatewayLayout(line);
+      if (listening !== undefined) layout = listening.layout;
+      if (listening?.aesBackend !== undefined) aesBackend = listening.aesBackend;
       return banner['endpoint'] !== undefined && banner['access key'] !== undefined && banner['secret key'] !== undefined ? true : undefined;
     },
     check: async () => {
@@ -70,6 +74,7 @@ export async function startTessera(dataDir: string, port: number, settings: Clie
     endpoint,
     ...credentials,
     client: new S3BenchClient({ endpoint, ...credentials, ...settings }),
+    aesBackend,
   };
 }
 
@@ -120,15 +125,16 @@ function readyEndpoint(line: string): string | undefined {
   return line.startsWith(READY_PREFIX) ? line.slice(READY_PREFIX.length).trim() : undefined;
 }
 
-/** "erasure 4+2, block 256KiB, kernel wasm-simd" from the gateway's "gateway listening" log line, if it is one. */
-function gatewayLayout(line: string): string | undefined {
+/** "erasure 4+2, block 256KiB, kernel wasm-simd, AES-GCM native" and the AES backend from the gateway's "gateway listening" log line, if it is one. */
+function gatewayLayout(line: string): { layout: string; aesBackend: string | undefined } | undefined {
   if (!line.startsWith('{') || !line.includes('gateway listening')) return undefined;
   try {
-    const entry = JSON.parse(line) as { erasure?: { dataShards?: number; parityShards?: number; blockSizeBytes?: number }; kernel?: string };
+    const entry = JSON.parse(line) as { erasure?: { dataShards?: number; parityShards?: number; blockSizeBytes?: number }; kernel?: string; aesBackend?: string };
     const erasure = entry.erasure;
     if (erasure === undefined) return undefined;
     const blockKiB = erasure.blockSizeBytes === undefined ? '?' : `${erasure.blockSizeBytes / 1024}KiB`;
-    return `erasure ${erasure.dataShards ?? '?'}+${erasure.parityShards ?? '?'}, block ${blockKiB}, kernel ${entry.kernel ?? '?'}`;
+    const layout = `erasure ${erasure.dataShards ?? '?'}+${erasure.parityShards ?? '?'}, block ${blockKiB}, kernel ${entry.kernel ?? '?'}, AES-GCM ${entry.aesBackend ?? '?'}`;
+    return { layout, aesBackend: entry.aesBackend };
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, NodeSettings, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
-import { MasterKeyring, ObjectSealer, rotateMasterKey } from '../gateway/index.js';
+import { MasterKeyring, ObjectSealer, nodePackageCipher, rotateMasterKey } from '../gateway/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
@@ -75,7 +75,8 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
   }
   const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
   try {
-    const sealer = new ObjectSealer(MasterKeyring.parse(await readFile(keyFile, 'utf8')));
+    // Rotation re-seals data keys only; no body passes through the package cipher.
+    const sealer = new ObjectSealer({ masterKeys: MasterKeyring.parse(await readFile(keyFile, 'utf8')), cipher: nodePackageCipher() });
     const report = await rotateMasterKey(clients, sealer, AbortSignal.timeout(24 * 3600 * 1000));
     const masterKeyId = sealer.currentMasterKeyId() ?? null;
     io.stdout(

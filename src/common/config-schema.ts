@@ -98,6 +98,7 @@ export const DEFAULTS = {
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
   ringPollMs: 5_000,
   kernel: 'auto',
+  aesBackend: 'auto',
   logLevel: 'info',
   /**
    * V8 lets the old generation grow by this much past the live heap before a full collection. Its own choice
@@ -192,6 +193,8 @@ export const LogFormat = Type.Union([Type.Literal('auto'), Type.Literal('pretty'
 export const ObjectOwnership = Type.Union([Type.Literal('ObjectWriter'), Type.Literal('BucketOwnerPreferred'), Type.Literal('BucketOwnerEnforced')]);
 
 export const KernelChoice = Type.Union([Type.Literal('auto'), Type.Literal('portable'), Type.Literal('wasm-simd')]);
+/** AES-256-GCM backend choice of encrypted bodies. */
+export const AesBackendChoice = Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('node')]);
 /** pino's levels. */
 export const LogLevel = Type.Union([
   Type.Literal('fatal'),
@@ -349,6 +352,11 @@ export const GatewaySettings = Type.Object(
     }),
     partitionBits: setting(Int(0, 16), { env: 'TESSERA_PARTITION_BITS', default: DEFAULTS.partitionBits, doc: 'partitions (2^bits) of a ring derived from `nodes`' }),
     kernel: setting(KernelChoice, { env: 'TESSERA_EC_KERNEL', default: DEFAULTS.kernel, doc: 'erasure-coding kernel; `auto` takes WebAssembly SIMD where it validates, else the portable one' }),
+    aesBackend: setting(AesBackendChoice, {
+      env: 'TESSERA_AES_BACKEND',
+      default: DEFAULTS.aesBackend,
+      doc: 'AES-256-GCM of encrypted bodies; `auto` takes the native addon (`npm run build:native`) where it loads and passes its self-test, else node:crypto; `native` refuses to start without it',
+    }),
     sseMasterKeyFile: Type.Optional(
       setting(Path, {
         env: 'TESSERA_SSE_MASTER_KEY_FILE',

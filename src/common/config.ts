@@ -8,6 +8,7 @@ import {
   DEFAULTS,
   ErasureSettings,
   GatewaySettings,
+  AesBackendChoice,
   HealingSettings,
   KernelChoice,
   LogFormat,
@@ -42,6 +43,9 @@ export type ClusterNodeConfig = Static<typeof ClusterNode>;
 
 /** Erasure-coding kernel choice. */
 export type KernelChoice = Static<typeof KernelChoice>;
+
+/** AES-256-GCM backend choice of encrypted bodies. */
+export type AesBackendChoice = Static<typeof AesBackendChoice>;
 
 /** How log lines are written: pretty, JSON, or pretty on a terminal. */
 export type LogFormat = Static<typeof LogFormat>;
@@ -87,6 +91,8 @@ export interface GatewayConfig {
   /** Small request bodies (XML documents) held in memory at once, gateway-wide. */
   maxBufferedBodyBytes: number;
   kernel: KernelChoice;
+  /** Which AES-256-GCM seals and opens encrypted bodies. */
+  aesBackend: AesBackendChoice;
   logLevel: LogLevel;
   /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
   heapGrowthPercent: number;
@@ -288,6 +294,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     slowClientMinBytes: settings.slowClientMinBytes,
     maxBufferedBodyBytes: settings.maxBufferedBodyBytes,
     kernel: settings.kernel,
+    aesBackend: settings.aesBackend,
     logLevel: settings.logLevel,
     heapGrowthPercent: settings.heapGrowthPercent,
     logFormat: settings.logFormat,

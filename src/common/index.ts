@@ -21,6 +21,7 @@ export {
   redactConfig,
 } from './config.js';
 export type {
+  AesBackendChoice,
   ClusterNodeConfig,
   ErasureConfig,
   GatewayConfig,

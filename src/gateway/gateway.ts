@@ -8,7 +8,7 @@ import { writeQuorum } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool, UserDirectory, type GatewayServices } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
-import { MasterKeyring, ObjectSealer } from './encryption/index.js';
+import { MasterKeyring, ObjectSealer, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
 import {
   ByteBudget,
   GatewayMetrics,
@@ -22,7 +22,7 @@ import {
 import { OPERATIONS, resolveOperation } from './operations.js';
 
 export { rotateMasterKey, type RotationReport } from './data-path/index.js';
-export { MasterKeyring, ObjectSealer, masterKeyLine } from './encryption/index.js';
+export { MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher } from './encryption/index.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
 const IDLE_STRIPE_BUFFERS = 16;
@@ -85,8 +85,10 @@ export class Gateway {
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
   private boundAddress: { host: string; port: number } | undefined;
+  /** The AES-256-GCM backend bodies are sealed and opened with, chosen once at construction. */
+  private readonly aes: ResolvedPackageCipher;
   /** Seals and opens data keys; its master keys are re-read from the file on reloadMasterKeys (SIGHUP). */
-  private readonly sealer = new ObjectSealer(undefined);
+  private readonly sealer: ObjectSealer;
   private readonly metricsText: MetricsText;
   private gatewayMetrics: GatewayMetrics | undefined;
   private readonly gate: RequestGate;
@@ -101,6 +103,8 @@ export class Gateway {
     this.clock = new HybridClock(options.clock === undefined ? {} : { wallClock: options.clock });
     this.bodyBudget = new ByteBudget(this.config.maxBufferedBodyBytes);
     this.gate = new RequestGate({ maxActive: this.config.maxActiveRequests, maxQueued: this.config.maxQueuedRequests, retryAfterSeconds: 1 });
+    this.aes = resolvePackageCipher(this.config.aesBackend);
+    this.sealer = new ObjectSealer({ masterKeys: undefined, cipher: this.aes.cipher });
   }
 
   /** Loads the ring (waiting for the nodes to hold one, when started from seeds), starts serving S3, and resolves with the bound address. */
@@ -224,12 +228,16 @@ export class Gateway {
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('gateway has no TCP address');
     this.boundAddress = { host: address.address, port: address.port };
+    if (this.aes.fallbackReason !== undefined) {
+      this.logger.warn({ aesBackend: this.aes.cipher.backend, reason: this.aes.fallbackReason }, 'encrypted bodies use node:crypto: the native AES-GCM addon is unavailable');
+    }
     this.logger.info(
       {
         address: this.boundAddress,
         tls: config.tls !== undefined,
         kernel: codec.kernel,
         relaxedSimd: codec.relaxedSimd,
+        aesBackend: this.aes.cipher.backend,
         erasure: config.erasure,
         ringEpoch: ring.epoch,
         ringSource: config.ringFile !== undefined ? 'file' : this.follower !== undefined ? 'seeds' : 'nodes',

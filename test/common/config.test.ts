@@ -64,6 +64,7 @@ t.test('bad values are errors naming the key, or the variable that set it', asyn
   t.throws(() => parseGatewayConfig(base, { TESSERA_DATA_SHARDS: 'four' }), { message: /TESSERA_DATA_SHARDS must be an integer/ });
   t.throws(() => parseGatewayConfig({ ...base, listen: 'localhost' }), { message: /listen must be "host:port"/ });
   t.throws(() => parseGatewayConfig({ ...base, kernel: 'avx' }), { message: /kernel must be one of auto, portable, wasm-simd/ });
+  t.throws(() => parseGatewayConfig(base, { TESSERA_AES_BACKEND: 'openssl' }), { message: /TESSERA_AES_BACKEND must be one of auto, native, node/ });
   t.throws(() => parseGatewayConfig(base, { TESSERA_LOG_LEVEL: 'loud' }), { message: /TESSERA_LOG_LEVEL must be one of/ });
   t.throws(() => parseGatewayConfig(base, { TESSERA_HEAP_GROWTH_PERCENT: '5000' }), { message: /TESSERA_HEAP_GROWTH_PERCENT must be an integer from 0 to 1000/ });
   t.throws(() => parseGatewayConfig({ ...base, seeds: ['no-port'] }), { message: /seeds\[0\] must be "host:port"/ });

@@ -97,6 +97,8 @@ function clusterConfig(
     nodes: nodes.map((node, i) => ({ id: `node-${i}`, address: `127.0.0.1:${node.address.port}`, zone: 'test' })),
     metadataTimeoutMs: 2_000,
     stallTimeoutMs: 2_000,
+    // TESSERA_AES_BACKEND reaches test gateways too (CI runs the encryption tests once more on node:crypto); a test's own choice wins.
+    ...(process.env['TESSERA_AES_BACKEND'] === undefined ? {} : { aesBackend: process.env['TESSERA_AES_BACKEND'] }),
     ...options.gatewayOverrides,
   });
 }

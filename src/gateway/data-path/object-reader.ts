@@ -1,5 +1,5 @@
 import type { ObjectEncryption, PartRef } from '../../rpc/index.js';
-import { decryptRange, storedRange } from '../encryption/index.js';
+import { storedRange, type ObjectSealer } from '../encryption/index.js';
 import { S3Error } from '../s3/index.js';
 import { retrySlowRead } from './read-retry.js';
 import type { GatewayServices } from './request-scope.js';
@@ -19,7 +19,7 @@ export async function openStoredObject(
   options: ReadOptions & { dataKeyOf?: DataKeyOf | undefined },
 ): Promise<AsyncGenerator<Uint8Array>> {
   const { parts } = version.record;
-  if (parts === undefined) return openBody(version, offsetBytes, lengthBytes, options);
+  if (parts === undefined) return openBody(services.sealer, version, offsetBytes, lengthBytes, options);
   const segments: { part: PartRef; offsetBytes: number; lengthBytes: number }[] = [];
   let partStart = 0;
   const end = offsetBytes + lengthBytes;
@@ -35,7 +35,7 @@ export async function openStoredObject(
     const segment = segments[index];
     if (segment === undefined) return (async function* none() {})();
     const partVersion = await resolvePart(services, segment.part, options.signal);
-    return openBody(partVersion, segment.offsetBytes, segment.lengthBytes, options);
+    return openBody(services.sealer, partVersion, segment.offsetBytes, segment.lengthBytes, options);
   };
   const first = await open(0);
   return (async function* chained() {
@@ -53,6 +53,7 @@ export type DataKeyOf = (encryption: ObjectEncryption) => Uint8Array;
  * the first package opened) are in hand before this resolves, so a body that fails to open is a clean error.
  */
 async function openBody(
+  sealer: ObjectSealer,
   version: ResolvedVersion,
   offsetBytes: number,
   lengthBytes: number,
@@ -67,7 +68,7 @@ async function openBody(
   const dataKey = options.dataKeyOf(encryption);
   const range = storedRange(record.sizeBytes, offsetBytes, lengthBytes);
   const stored = await openStripeStream(version, range.storedOffsetBytes, range.storedLengthBytes, options);
-  const plain = decryptRange(stored, dataKey, Buffer.from(encryption.nonce, 'base64'), record.sizeBytes, offsetBytes, lengthBytes);
+  const plain = sealer.decrypt(stored, encryption, dataKey, { plainBytes: record.sizeBytes, offsetBytes, lengthBytes });
   const first = await plain.next();
   return (async function* primed() {
     if (first.done !== true) yield first.value;

@@ -1,8 +1,18 @@
-// Server-side encryption: the package format (AES-256-GCM in 64 KiB packages), data keys sealed under
-// master or customer keys, and the SSE request headers. No I/O: the data path streams through it.
+// Server-side encryption: the package format (AES-256-GCM in 64 KiB packages, on the native addon or
+// node:crypto), data keys sealed under master or customer keys, and the SSE request headers. No I/O but
+// loading the addon: the data path streams through it.
 export { KeyUnsealError, customerKeyDigest, customerKeyMatches, sealDataKey, unsealDataKey } from './key-sealing.js';
 export { MasterKeyFileError, MasterKeyring, masterKeyLine, type MasterKey } from './master-keys.js';
-export { ObjectSealer, sseResponseHeaders, type BodyEncryption } from './object-sealer.js';
+export { NATIVE_ADDON_PATH, loadNativePackageCipher } from './native-package-cipher.js';
+export { ObjectSealer, sseResponseHeaders, type BodyEncryption, type PlainRange } from './object-sealer.js';
+export {
+  AesBackendUnavailableError,
+  availablePackageCiphers,
+  resolvePackageCipher,
+  type AesBackendChoice,
+  type ResolvedPackageCipher,
+} from './package-cipher-choice.js';
+export { nodePackageCipher, type AesBackend, type PackageCipher, type PackageKeyCipher, type PackageOpen, type PackageSeal } from './package-cipher.js';
 export {
   DATA_KEY_BYTES,
   OBJECT_NONCE_BYTES,
@@ -19,6 +29,7 @@ export {
   sealPackage,
   storedRange,
   storedSize,
+  type DecryptRangeOptions,
   type StoredRange,
 } from './package-format.js';
 export {

@@ -3,7 +3,8 @@ import type { ObjectEncryption } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
 import { customerKeyDigest, customerKeyMatches, KeyUnsealError, sealDataKey, unsealDataKey } from './key-sealing.js';
 import type { MasterKeyring } from './master-keys.js';
-import { DATA_KEY_BYTES, OBJECT_NONCE_BYTES, PackageEncryptor, storedSize } from './package-format.js';
+import type { PackageCipher } from './package-cipher.js';
+import { DATA_KEY_BYTES, OBJECT_NONCE_BYTES, PackageEncryptor, decryptRange, storedSize } from './package-format.js';
 import type { SseRequest } from './sse-request.js';
 
 /** How one body is encrypted as it is written: the record's field, the stream transform, the ETag rule. */
@@ -20,6 +21,13 @@ export interface BodyEncryption {
   etagOf(md5Hex: string): string;
 }
 
+/** Plaintext bytes [offset, offset + length) of a body of `plainBytes`. */
+export interface PlainRange {
+  plainBytes: number;
+  offsetBytes: number;
+  lengthBytes: number;
+}
+
 /** A data key opened for use, with the field it was sealed in. */
 interface OpenKey {
   field: Omit<ObjectEncryption, 'nonce'>;
@@ -31,13 +39,17 @@ const STORED_WITH_SSE_C = 'The object was stored using a form of Server Side Enc
 /**
  * Seals and opens data keys: a fresh random key per object (or per multipart upload), sealed under the
  * current master key (SSE-S3) or the customer's key (SSE-C). Gives a write its encryption and a read
- * its data key, with S3's errors for a missing or wrong customer key.
+ * its data key, with S3's errors for a missing or wrong customer key; bodies are sealed and opened on
+ * `cipher`, the AES-256-GCM backend the gateway chose.
  */
 export class ObjectSealer {
   private masterKeys: MasterKeyring | undefined;
+  /** The AES-256-GCM implementation bodies are sealed and opened with. */
+  readonly cipher: PackageCipher;
 
-  constructor(masterKeys: MasterKeyring | undefined) {
-    this.masterKeys = masterKeys;
+  constructor(options: { masterKeys: MasterKeyring | undefined; cipher: PackageCipher }) {
+    this.masterKeys = options.masterKeys;
+    this.cipher = options.cipher;
   }
 
   /** Takes a re-read master key file: new data keys are sealed under its first key from now on. */
@@ -84,7 +96,7 @@ export class ObjectSealer {
     if (upload === undefined && request.kind === 'none') return undefined;
     const key = upload === undefined ? this.newKey(request) : { field: upload, dataKey: this.dataKey(upload, request) };
     const nonce = randomBytes(OBJECT_NONCE_BYTES);
-    const encryptor = new PackageEncryptor(key.dataKey, nonce);
+    const encryptor = new PackageEncryptor(key.dataKey, nonce, this.cipher);
     const { kind } = key.field;
     return {
       field: { ...key.field, nonce: nonce.toString('base64') },
@@ -94,6 +106,12 @@ export class ObjectSealer {
       // SSE-S3 keeps S3's MD5 ETag; an SSE-C ETag is not the MD5 (as in S3), so it cannot confirm a guess of the plaintext.
       etagOf: (md5Hex) => (kind === 'SSE-C' ? createHmac('sha256', key.dataKey).update('tessera-sse-c-etag\0').update(md5Hex).digest('hex').slice(0, 32) : md5Hex),
     };
+  }
+
+  /** The plaintext of `range` of a body sealed as `field` under `dataKey`, from its stored packages (storedRange's). */
+  decrypt(stored: AsyncIterable<Uint8Array>, field: ObjectEncryption, dataKey: Uint8Array, range: PlainRange): AsyncGenerator<Uint8Array> {
+    if (field.nonce === undefined) throw new S3Error('InternalError', { message: 'An encrypted body was opened without its nonce.' });
+    return decryptRange(stored, { ...range, cipher: this.cipher, dataKey, objectNonce: Buffer.from(field.nonce, 'base64') });
   }
 
   /**

@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, createHmac, type CipherGCM, type DecipherGCM } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { TesseraError } from '../../common/index.js';
+import { GCM_TAG_BYTES, type PackageCipher, type PackageKeyCipher, type PackageOpen, type PackageSeal } from './package-cipher.js';
 
 /**
  * The encrypted body format (modelled on MinIO's DARE): the plaintext is cut into packages of
@@ -7,13 +8,15 @@ import { TesseraError } from '../../common/index.js';
  * its 16-byte tag. A range read decrypts only the packages it touches. Every package authenticates
  * its index and whether it is the last one, under a key derived from the object's data key and its
  * random nonce: a flipped byte, a dropped tail, two packages swapped or a package taken from another
- * object (or another part of the same upload) all fail to open.
+ * object (or another part of the same upload) all fail to open. The AES-256-GCM itself is a
+ * PackageCipher (package-cipher.ts): the native addon where it runs, node:crypto everywhere; both write
+ * the same bytes.
  */
 
 /** Plaintext bytes per package (the last one may be shorter). */
 export const PACKAGE_PLAIN_BYTES = 64 * 1024;
 /** The GCM tag after each package's ciphertext. */
-export const PACKAGE_TAG_BYTES = 16;
+export const PACKAGE_TAG_BYTES = GCM_TAG_BYTES;
 /** Stored bytes of a full package. */
 export const PACKAGE_STORED_BYTES = PACKAGE_PLAIN_BYTES + PACKAGE_TAG_BYTES;
 /** Bytes of a data key (AES-256). */
@@ -77,83 +80,76 @@ export function storedRange(plainBytes: number, offsetBytes: number, lengthBytes
   return { firstPackage, lastPackage, storedOffsetBytes, storedLengthBytes: storedEnd - storedOffsetBytes, skipBytes: offsetBytes - firstPackage * PACKAGE_PLAIN_BYTES };
 }
 
-function nonceOf(index: number): Buffer {
-  const nonce = Buffer.alloc(12);
-  nonce.writeUIntBE(index, 6, 6);
-  return nonce;
+/** The nonce and AAD of package `index` (and, for a stream, the scratch for a tag that arrives in pieces), rewritten for each package: the ciphers copy them as a package begins. */
+class PackageParams {
+  readonly nonce = Buffer.alloc(12);
+  readonly aad = Buffer.alloc(9);
+  readonly tag = Buffer.alloc(PACKAGE_TAG_BYTES);
+
+  /** Nonce: 6 zero bytes, then the index (48-bit big-endian). AAD: the final flag, 2 zero bytes, the index. */
+  of(index: number, final: boolean): this {
+    this.nonce.writeUIntBE(index, 6, 6);
+    this.aad.writeUInt8(final ? 1 : 0, 0);
+    this.aad.writeUIntBE(index, 3, 6);
+    return this;
+  }
 }
 
-function aadOf(index: number, final: boolean): Buffer {
-  const aad = Buffer.alloc(9);
-  aad.writeUInt8(final ? 1 : 0, 0);
-  aad.writeUIntBE(index, 3, 6);
-  return aad;
-}
-
-/** Seals one package: its ciphertext and its tag, as pieces (never copied into one buffer). */
-function sealPieces(key: Uint8Array, index: number, final: boolean, plain: Uint8Array): Buffer[] {
-  const cipher = createCipheriv('aes-256-gcm', key, nonceOf(index), { authTagLength: PACKAGE_TAG_BYTES });
-  cipher.setAAD(aadOf(index, final));
-  const head = cipher.update(plain);
-  const tail = cipher.final();
-  return tail.length === 0 ? [head, cipher.getAuthTag()] : [head, tail, cipher.getAuthTag()];
-}
-
-/** Seals one package: its ciphertext followed by its tag. */
+/** Seals one package with node:crypto in one call: the format by definition, which the streaming ciphers are tested against. */
 export function sealPackage(key: Uint8Array, index: number, final: boolean, plain: Uint8Array): Buffer {
-  return Buffer.concat(sealPieces(key, index, final, plain));
+  const { nonce, aad } = new PackageParams().of(index, final);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: PACKAGE_TAG_BYTES });
+  cipher.setAAD(aad);
+  return Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
 }
 
-/** Opens one stored package (ciphertext then tag), or throws PackageAuthError. */
+/** Opens one stored package (ciphertext then tag) with node:crypto, or throws PackageAuthError. */
 export function openPackage(key: Uint8Array, index: number, final: boolean, stored: Uint8Array): Buffer {
   if (stored.length < PACKAGE_TAG_BYTES) throw new PackageAuthError(`package ${index} is truncated`);
   const cut = stored.length - PACKAGE_TAG_BYTES;
-  const decipher = createDecipheriv('aes-256-gcm', key, nonceOf(index), { authTagLength: PACKAGE_TAG_BYTES });
-  decipher.setAAD(aadOf(index, final));
+  const { nonce, aad } = new PackageParams().of(index, final);
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: PACKAGE_TAG_BYTES });
+  decipher.setAAD(aad);
   decipher.setAuthTag(stored.subarray(cut));
   try {
-    const head = decipher.update(stored.subarray(0, cut));
-    const tail = decipher.final();
-    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+    return Buffer.concat([decipher.update(stored.subarray(0, cut)), decipher.final()]);
   } catch {
     throw new PackageAuthError(`package ${index} failed authentication`);
   }
 }
 
 /**
- * Seals one package from pieces as they arrive: each piece goes straight through the cipher (no copy
- * into a package buffer), and the ciphertext is held until `finish`. The plaintext pieces are kept by
- * reference, so a package sealed with the wrong final flag can be sealed again.
+ * Seals one package from pieces as they arrive: each piece goes straight through the cipher (never
+ * gathered into a plaintext buffer first), and the ciphertext is held until `finish`. The plaintext
+ * pieces are kept by reference, so a package sealed with the wrong final flag can be sealed again.
  */
 class PackageSealer {
   readonly index: number;
   readonly final: boolean;
-  private readonly cipher: CipherGCM;
+  private readonly seal: PackageSeal;
   private readonly plain: Uint8Array[] = [];
-  private readonly sealed: Buffer[] = [];
   fillBytes = 0;
 
-  constructor(key: Uint8Array, index: number, final: boolean) {
+  constructor(cipher: PackageKeyCipher, params: PackageParams, index: number, final: boolean, plainBytesHint: number) {
     this.index = index;
     this.final = final;
-    this.cipher = createCipheriv('aes-256-gcm', key, nonceOf(index), { authTagLength: PACKAGE_TAG_BYTES });
-    this.cipher.setAAD(aadOf(index, final));
+    params.of(index, final);
+    this.seal = cipher.seal(params.nonce, params.aad, plainBytesHint);
   }
 
   update(piece: Uint8Array): void {
     this.plain.push(piece);
     this.fillBytes += piece.length;
-    const out = this.cipher.update(piece);
-    if (out.length > 0) this.sealed.push(out);
+    this.seal.update(piece);
   }
 
   /** The package's stored pieces (ciphertext, then tag) with its final flag `final`: resealed when it was begun with the other one. */
-  finish(key: Uint8Array, final: boolean): Buffer[] {
-    if (final !== this.final) return sealPieces(key, this.index, final, this.plain.length === 1 ? (this.plain[0] as Uint8Array) : Buffer.concat(this.plain));
-    const tail = this.cipher.final();
-    if (tail.length > 0) this.sealed.push(tail);
-    this.sealed.push(this.cipher.getAuthTag());
-    return this.sealed;
+  finish(cipher: PackageKeyCipher, params: PackageParams, final: boolean): Uint8Array[] {
+    if (final === this.final) return this.seal.finish();
+    params.of(this.index, final);
+    const again = cipher.seal(params.nonce, params.aad, this.fillBytes);
+    for (const piece of this.plain) again.update(piece);
+    return again.finish();
   }
 }
 
@@ -165,10 +161,12 @@ class PackageSealer {
  */
 export class PackageEncryptor {
   private readonly key: Buffer;
+  private readonly cipher: PackageCipher;
   private plainCount = 0;
 
-  constructor(dataKey: Uint8Array, objectNonce: Uint8Array) {
+  constructor(dataKey: Uint8Array, objectNonce: Uint8Array, cipher: PackageCipher) {
     this.key = packageKey(dataKey, objectNonce);
+    this.cipher = cipher;
   }
 
   /** Plaintext bytes encrypted so far (the whole body once the stream has ended). */
@@ -182,56 +180,71 @@ export class PackageEncryptor {
    */
   async *encrypt(plaintext: AsyncIterable<Uint8Array>, expectedPlainBytes?: number): AsyncGenerator<Uint8Array> {
     const lastIndex = expectedPlainBytes === undefined ? -1 : packageCount(expectedPlainBytes) - 1;
-    const begin = (index: number): PackageSealer => new PackageSealer(this.key, index, index === lastIndex);
-    let current = begin(0);
-    for await (const piece of plaintext) {
-      this.plainCount += piece.length;
-      let at = 0;
-      while (at < piece.length) {
-        if (current.fillBytes === PACKAGE_PLAIN_BYTES) {
-          // More bytes follow: the full package is not the last.
-          yield* current.finish(this.key, false);
-          current = begin(current.index + 1);
+    const cipher = this.cipher.forKey(this.key);
+    const params = new PackageParams();
+    const begin = (index: number): PackageSealer => {
+      const hint = index === lastIndex ? (expectedPlainBytes as number) - index * PACKAGE_PLAIN_BYTES : PACKAGE_PLAIN_BYTES;
+      return new PackageSealer(cipher, params, index, index === lastIndex, hint);
+    };
+    try {
+      let current = begin(0);
+      for await (const piece of plaintext) {
+        this.plainCount += piece.length;
+        let at = 0;
+        while (at < piece.length) {
+          if (current.fillBytes === PACKAGE_PLAIN_BYTES) {
+            // More bytes follow: the full package is not the last.
+            yield* current.finish(cipher, params, false);
+            current = begin(current.index + 1);
+          }
+          const n = Math.min(PACKAGE_PLAIN_BYTES - current.fillBytes, piece.length - at);
+          current.update(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n));
+          at += n;
         }
-        const n = Math.min(PACKAGE_PLAIN_BYTES - current.fillBytes, piece.length - at);
-        current.update(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n));
-        at += n;
       }
+      yield* current.finish(cipher, params, true);
+    } finally {
+      cipher.close();
     }
-    yield* current.finish(this.key, true);
   }
 }
 
 /**
  * Opens one stored package from pieces as they arrive: the ciphertext goes straight through the
- * decipher, only the tag is gathered, and no plaintext leaves before the tag has checked out.
+ * cipher, only the tag is gathered, and no plaintext leaves before the tag has checked out.
  */
 class PackageOpener {
   readonly index: number;
-  private readonly decipher: DecipherGCM;
+  private readonly opening: PackageOpen;
+  private readonly params: PackageParams;
   private cipherLeftBytes: number;
-  private readonly tag = Buffer.allocUnsafe(PACKAGE_TAG_BYTES);
+  private tag: Uint8Array | undefined;
   private tagBytes = 0;
-  private readonly opened: Buffer[] = [];
 
-  constructor(key: Uint8Array, index: number, final: boolean, storedBytes: number) {
+  constructor(cipher: PackageKeyCipher, params: PackageParams, index: number, final: boolean, storedBytes: number) {
     this.index = index;
+    this.params = params;
     this.cipherLeftBytes = storedBytes - PACKAGE_TAG_BYTES;
-    this.decipher = createDecipheriv('aes-256-gcm', key, nonceOf(index), { authTagLength: PACKAGE_TAG_BYTES });
-    this.decipher.setAAD(aadOf(index, final));
+    params.of(index, final);
+    this.opening = cipher.open(params.nonce, params.aad, this.cipherLeftBytes);
   }
 
   /** Takes bytes of `piece` from `at` until the package is whole; returns how far it got. */
   take(piece: Uint8Array, at: number): number {
     if (this.cipherLeftBytes > 0) {
       const n = Math.min(this.cipherLeftBytes, piece.length - at);
-      const out = this.decipher.update(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n));
-      if (out.length > 0) this.opened.push(out);
+      this.opening.update(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n));
       this.cipherLeftBytes -= n;
       return at + n;
     }
     const n = Math.min(PACKAGE_TAG_BYTES - this.tagBytes, piece.length - at);
-    this.tag.set(piece.subarray(at, at + n), this.tagBytes);
+    if (n === PACKAGE_TAG_BYTES) {
+      // The whole tag in one piece: read where it lies.
+      this.tag = piece.subarray(at, at + n);
+    } else {
+      this.params.tag.set(piece.subarray(at, at + n), this.tagBytes);
+      this.tag = this.params.tag;
+    }
     this.tagBytes += n;
     return at + n;
   }
@@ -241,16 +254,21 @@ class PackageOpener {
   }
 
   /** The package's plaintext, once whole and authenticated; throws PackageAuthError otherwise. */
-  open(): Buffer[] {
-    try {
-      this.decipher.setAuthTag(this.tag);
-      const tail = this.decipher.final();
-      if (tail.length > 0) this.opened.push(tail);
-    } catch {
-      throw new PackageAuthError(`package ${this.index} failed authentication`);
-    }
-    return this.opened;
+  open(): Uint8Array[] {
+    const plain = this.tag === undefined ? undefined : this.opening.finish(this.tag);
+    if (plain === undefined) throw new PackageAuthError(`package ${this.index} failed authentication`);
+    return plain;
   }
+}
+
+/** What decryptRange reads: a body's key, nonce and plaintext size, and the plaintext range wanted. */
+export interface DecryptRangeOptions {
+  cipher: PackageCipher;
+  dataKey: Uint8Array;
+  objectNonce: Uint8Array;
+  plainBytes: number;
+  offsetBytes: number;
+  lengthBytes: number;
 }
 
 /**
@@ -258,42 +276,41 @@ class PackageOpener {
  * [offset, offset + length) of a body of `plainBytes`. Throws PackageAuthError on any package that does
  * not open, and on a stored stream that ends early or runs long.
  */
-export async function* decryptRange(
-  stored: AsyncIterable<Uint8Array>,
-  dataKey: Uint8Array,
-  objectNonce: Uint8Array,
-  plainBytes: number,
-  offsetBytes: number,
-  lengthBytes: number,
-): AsyncGenerator<Uint8Array> {
-  const key = packageKey(dataKey, objectNonce);
+export async function* decryptRange(stored: AsyncIterable<Uint8Array>, options: DecryptRangeOptions): AsyncGenerator<Uint8Array> {
+  const { plainBytes, offsetBytes, lengthBytes } = options;
   const range = storedRange(plainBytes, offsetBytes, lengthBytes);
   const finalIndex = packageCount(plainBytes) - 1;
   const storedSizeOf = (index: number): number =>
     index < finalIndex ? PACKAGE_STORED_BYTES : plainBytes - finalIndex * PACKAGE_PLAIN_BYTES + PACKAGE_TAG_BYTES;
-  const begin = (index: number): PackageOpener => new PackageOpener(key, index, index === finalIndex, storedSizeOf(index));
+  const cipher = options.cipher.forKey(packageKey(options.dataKey, options.objectNonce));
+  const params = new PackageParams();
+  const begin = (index: number): PackageOpener => new PackageOpener(cipher, params, index, index === finalIndex, storedSizeOf(index));
   let skip = range.skipBytes;
   let remaining = lengthBytes;
-  let current: PackageOpener | undefined = begin(range.firstPackage);
-  for await (const piece of stored) {
-    let at = 0;
-    while (at < piece.length) {
-      if (current === undefined) throw new PackageAuthError('the stored body is longer than its packages');
-      at = current.take(piece, at);
-      if (!current.whole) continue;
-      for (const plain of current.open()) {
-        if (skip >= plain.length) {
-          skip -= plain.length;
-          continue;
+  try {
+    let current: PackageOpener | undefined = begin(range.firstPackage);
+    for await (const piece of stored) {
+      let at = 0;
+      while (at < piece.length) {
+        if (current === undefined) throw new PackageAuthError('the stored body is longer than its packages');
+        at = current.take(piece, at);
+        if (!current.whole) continue;
+        for (const plain of current.open()) {
+          if (skip >= plain.length) {
+            skip -= plain.length;
+            continue;
+          }
+          const out = plain.subarray(skip, skip + Math.min(remaining, plain.length - skip));
+          skip = 0;
+          remaining -= out.length;
+          if (out.length > 0) yield out;
         }
-        const out = plain.subarray(skip, skip + Math.min(remaining, plain.length - skip));
-        skip = 0;
-        remaining -= out.length;
-        if (out.length > 0) yield out;
+        current = current.index < range.lastPackage ? begin(current.index + 1) : undefined;
       }
-      current = current.index < range.lastPackage ? begin(current.index + 1) : undefined;
     }
+    if (current !== undefined) throw new PackageAuthError(`the stored body ends inside package ${current.index}`);
+    if (remaining !== 0) throw new PackageAuthError('the stored body is shorter than its size');
+  } finally {
+    cipher.close();
   }
-  if (current !== undefined) throw new PackageAuthError(`the stored body ends inside package ${current.index}`);
-  if (remaining !== 0) throw new PackageAuthError('the stored body is shorter than its size');
 }

@@ -9,6 +9,7 @@ import {
   ObjectSealer,
   customerKeyMatches,
   masterKeyLine,
+  nodePackageCipher,
   parseReadSse,
   parseWriteSse,
   sealDataKey,
@@ -65,7 +66,7 @@ t.test('sealed data keys open only under their key and context', async (t) => {
 
 t.test('the sealer: SSE-C digests recognise the key; reseal moves SSE-S3 keys to the current master key, deterministically', async (t) => {
   const oldKey = MasterKeyring.parse(masterKeyLine(randomBytes(32)));
-  const sealer = new ObjectSealer(oldKey);
+  const sealer = new ObjectSealer({ masterKeys: oldKey, cipher: nodePackageCipher() });
   const customer = randomBytes(32);
   const request = { kind: 'SSE-C' as const, customerKey: customer, keyMd5Base64: '' };
   const field = sealer.forBody(request)?.field;
