@@ -139,14 +139,14 @@ class Bench {
   /** Per target and workload: the key prefix the last PUT wrote, which the GET then reads. */
   private readonly putPrefixes = new Map<string, string>();
 
-  /**
-   * Runs `work` in a CPU window for `target`; when other load used more than OTHER_LOAD_CORES, runs it once more
-   * (with `attempt` 1) and keeps the second figures, noting the first.
-   */
   constructor(dataDir: string) {
     this.dataDir = dataDir;
   }
 
+  /**
+   * Runs `work` in a CPU window for `target`; when other load used more than OTHER_LOAD_CORES, runs it once more
+   * (with `attempt` 1) and keeps the second figures, noting the first.
+   */
   async window<T>(targetPid: number, clientPid: number | 'self', work: (attempt: number) => Promise<T>): Promise<Measured<T>> {
     const first = await this.measure(targetPid, clientPid, () => work(0));
     if (!(first.cpu.otherCores > OTHER_LOAD_CORES)) return { ...first, firstTry: undefined };

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { t, type Test } from 'tap';
 import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { underCi } from '../helpers/clients.js';
 import { customerKey, masterKeyFile } from '../helpers/sse.js';
 import { loadNativePackageCipher } from '../../src/gateway/encryption/index.js';
 
@@ -13,7 +14,6 @@ import { loadNativePackageCipher } from '../../src/gateway/encryption/index.js';
 const KiB = 1024;
 const SIZES = [0, 1, 64 * KiB, 64 * KiB + 1, 1024 * KiB + 17];
 const native = loadNativePackageCipher();
-const ci = process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false';
 
 /** Starts the cluster of `dataDir` (new when undefined) with its gateway on `aesBackend`; resolves with the backend it logged. */
 async function start(aesBackend: 'native' | 'node', masterKeys: string, dataDir?: string): Promise<{ cluster: TestCluster; logged: unknown }> {
@@ -63,7 +63,7 @@ async function readAll(t: Test, s3: S3Client, bucket: string, prefix: string, wh
   }
 }
 
-if ('reason' in native && !ci) {
+if ('reason' in native && !underCi()) {
   t.pass('backend switch skipped', { skip: `${native.reason}; CI=true makes this a failure` });
 } else {
   t.test('objects sealed on the native backend read on node:crypto after a restart, and the other way round', async (t) => {

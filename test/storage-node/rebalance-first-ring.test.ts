@@ -20,12 +20,12 @@ const KEYS = ['k1', 'k2', 'k3', 'k4'];
 /** Peers that answer the bucket gathering only: the keys below never need to move. */
 const peers = { get: () => ({ listBuckets: async () => [] }) } as unknown as PeerClients;
 
-/** Writes each key's shard in the slot `ring` gives this node, as a gateway writing under it would. */
+/** Writes each key's shard in the slot `ring` gives this node (a member of every set: three members, three replicas), as a gateway writing under it would. */
 async function writeUnder(store: ShardStore, ring: Ring): Promise<void> {
   const locator = new RingLocator(ring);
   for (const [n, key] of KEYS.entries()) {
     const slot = locator.locate('b', key).nodes.findIndex((node) => node.id === 'me');
-    await writeShard(store, shardRef(key, n + 1, Math.max(0, slot)), Buffer.from(key));
+    await writeShard(store, shardRef(key, n + 1, slot), Buffer.from(key));
   }
 }
 

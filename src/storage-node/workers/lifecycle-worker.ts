@@ -249,7 +249,8 @@ export class LifecycleWorker implements Worker {
   private async underSharedLease<T>(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal, write: () => Promise<T>): Promise<T | undefined> {
     const { peers } = this.options;
     const lease = { bucket: record.bucket, key: record.key, token: newToken(), ttlMs: LIFECYCLE_LEASE_TTL_MS };
-    const outcomes = await fanOut(set, (node) => peers.get(node).leaseAnswer({ ...lease, mode: 'shared' }, { signal: this.peerSignal(signal) }));
+    const asked = this.peerSignal(signal);
+    const outcomes = await fanOut(set, (node) => peers.get(node).leaseAnswer({ ...lease, mode: 'shared' }, { signal: asked }));
     try {
       if (outcomes.filter((o) => o.ok && o.value.granted).length < majorityOf(set.length)) return undefined;
       return await write();

@@ -48,8 +48,9 @@ interface Cursor {
  * The local copy is dropped only once the new set holds a write quorum of the version (or a newer
  * one). Passes repeat until one leaves nothing pending and began after gateways had time to adopt the
  * ring (`settleMs`), so versions written under the old ring during the change are moved as well; then
- * the epoch is done; the cluster's first ring is done at once, as no older ring placed anything. At each new epoch the node also gathers the bucket records of the other members,
- * so a node new to the cluster knows every bucket. After its keys, each pass hands its tombstones of
+ * the epoch is done. The cluster's first ring is done at once: no older ring placed anything. At each
+ * new epoch the node also gathers the bucket records of the other members, so a node new to the
+ * cluster knows every bucket. After its keys, each pass hands its tombstones of
  * versions deleted by id on to the keys' new sets. Cursor: epoch, last key, the pass's pending count
  * and times, so a restarted node resumes mid-pass.
  */

@@ -13,7 +13,9 @@ import {
   storedSize,
   type PackageCipher,
 } from '../../../src/gateway/encryption/index.js';
-import { BACKENDS, collect, cut, nativeMissing, underCi } from './backends.js';
+import { collect } from '../../helpers/bytes.js';
+import { underCi } from '../../helpers/clients.js';
+import { BACKENDS, cut, nativeMissing } from './backends.js';
 
 // The two AES-256-GCM backends (node:crypto and the native addon) side by side: the same stored bytes,
 // each opening what the other sealed, neither writing to the pieces it is given; and how the gateway's

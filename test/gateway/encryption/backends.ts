@@ -13,12 +13,6 @@ export function nativeMissing(): string | undefined {
   return 'reason' in native ? native.reason : undefined;
 }
 
-/** True where CI=true (or any value but empty and false): what a missing prerequisite fails instead of skipping. */
-export function underCi(): boolean {
-  const ci = process.env['CI'];
-  return ci !== undefined && ci !== '' && ci !== 'false';
-}
-
 /** Yields `bytes` cut at the given piece sizes, used in turn. */
 export async function* cut(bytes: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
   let turn = 0;
@@ -27,11 +21,4 @@ export async function* cut(bytes: Uint8Array, sizes: readonly number[]): AsyncGe
     yield bytes.subarray(at, Math.min(bytes.length, at + n));
     at += n;
   }
-}
-
-/** Every piece of `stream` joined. */
-export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const out: Uint8Array[] = [];
-  for await (const piece of stream) out.push(piece);
-  return Buffer.concat(out);
 }

@@ -13,7 +13,8 @@ import {
   storedSize,
   type PackageCipher,
 } from '../../../src/gateway/encryption/index.js';
-import { BACKENDS, collect, cut } from './backends.js';
+import { collect } from '../../helpers/bytes.js';
+import { BACKENDS, cut } from './backends.js';
 
 // Every test that seals or opens runs once per AES-256-GCM backend (node:crypto, and the native addon where built).
 

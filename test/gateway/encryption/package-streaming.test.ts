@@ -12,7 +12,8 @@ import {
   storedSize,
   type PackageCipher,
 } from '../../../src/gateway/encryption/index.js';
-import { BACKENDS, collect, cut } from './backends.js';
+import { collect } from '../../helpers/bytes.js';
+import { BACKENDS, cut } from './backends.js';
 
 // The encryptor and decryptor stream pieces straight through the cipher; these tests pin that the
 // bytes they write and accept are exactly the package format, whatever the pieces look like, on every
