@@ -49,9 +49,20 @@ const DISK_SYNC_EVERY_BYTES = 4 * MiB;
 /** A DataLoader pass over 5,000 objects may take minutes against a slow server on a loaded machine. */
 const LOADER_TIMEOUT_MS = 600_000;
 
-/** Warm-up operations per size and target, so JIT and connection setup stay out of the timed windows. */
-function warmupOpsFor(sizeBytes: number): number {
-  return sizeBytes >= 16 * MiB ? 1 : sizeBytes >= 256 * 1024 ? 8 : 64;
+/**
+ * Warm-up, so JIT compilation and connection setup stay out of the timed windows: rounds of PUT then GET of the
+ * workload's size at its concurrency, until a round is no more than WARMUP_SETTLED faster than the round before
+ * (at least WARMUP_MIN_ROUNDS, at most WARMUP_MAX_ROUNDS). A server on V8 reaches its steady speed only after
+ * thousands of requests: with a fixed 8 warm-up objects of 1 MiB, tessera's timed 1 MiB PUTs spent 18 ms of CPU
+ * each (V8's compiler threads busy throughout), against 11.5 ms once warm, and measured the JIT, not the store.
+ */
+const WARMUP_SETTLED = 0.05;
+const WARMUP_MIN_ROUNDS = 3;
+const WARMUP_MAX_ROUNDS = 12;
+
+/** Objects of one warm-up round: about a second of work at each size. */
+function warmupRoundOps(sizeBytes: number): number {
+  return sizeBytes >= 16 * MiB ? 4 : sizeBytes >= 256 * 1024 ? 100 : 1_000;
 }
 
 /** Runs `ops` operations that must all succeed (warm-up, prefill); throws with the first failure otherwise. */
@@ -61,12 +72,28 @@ async function runAll(target: Target, what: string, ops: number, concurrency: nu
   return result;
 }
 
-async function warmUp(target: Target, base: Uint8Array, clients: number): Promise<void> {
-  const ops = warmupOpsFor(base.byteLength);
-  const key = (i: number): string => `warmup-${formatSize(base.byteLength)}/${i}`;
-  const concurrency = Math.min(clients, 4);
-  await runAll(target, 'warm-up PUT', ops, concurrency, (i) => target.client.put(BUCKET, key(i), objectParts(key(i), base)));
-  await runAll(target, 'warm-up GET', ops, concurrency, (i) => target.client.get(BUCKET, key(i), objectParts(key(i), base), true));
+/** What a target's warm-up took: its rounds and the rate of its last, in operations (PUT and GET) a second. */
+interface WarmUp {
+  target: string;
+  rounds: number;
+  opsPerSec: number;
+}
+
+async function warmUp(target: Target, base: Uint8Array, clients: number, quick: boolean): Promise<WarmUp> {
+  const ops = warmupRoundOps(base.byteLength);
+  const concurrency = clients;
+  let previous = 0;
+  let rounds = 0;
+  for (;;) {
+    const key = (i: number): string => `warmup-${formatSize(base.byteLength)}/r${rounds}/${i}`;
+    const put = await runAll(target, 'warm-up PUT', ops, concurrency, (i) => target.client.put(BUCKET, key(i), objectParts(key(i), base)));
+    const get = await runAll(target, 'warm-up GET', ops, concurrency, (i) => target.client.get(BUCKET, key(i), objectParts(key(i), base), true));
+    rounds += 1;
+    const rate = (2 * ops * 1000) / (put.wallMs + get.wallMs);
+    const settled = rounds >= WARMUP_MIN_ROUNDS && rate <= previous * (1 + WARMUP_SETTLED);
+    previous = Math.max(previous, rate);
+    if (quick || settled || rounds >= WARMUP_MAX_ROUNDS) return { target: target.name, rounds, opsPerSec: rate };
+  }
 }
 
 /** Machine facts and what is compared, printed first so a pasted result carries its context. */
@@ -154,6 +181,11 @@ class Bench {
     return { ...second, firstTry: first.cpu };
   }
 
+  /** Writes back what the servers left dirty in the page cache (after warm-ups; every window does it itself). */
+  async writeBack(): Promise<void> {
+    await flushDirtyPages(this.dataDir);
+  }
+
   /** One timed window, then (untimed) the disk written back: each window pays for its own writes only. */
   private async measure<T>(targetPid: number, clientPid: number | 'self', work: () => Promise<T>): Promise<Omit<Measured<T>, 'firstTry'>> {
     const measured = await this.cpu.measure(targetPid, clientPid, work);
@@ -197,10 +229,15 @@ async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target
   console.log(`ratios = tessera rate over the null server (ceiling), the disk's 4+2 PUT ceiling, s3rver (peer); * = run twice (other load)\n`);
   console.log(matrixHeader());
   const rows: MatrixRow[] = [];
+  const warmUps: string[] = [];
   for (const workload of MATRIX) {
     const base = basePayload(workload.sizeBytes);
     const objects = scaledCount(workload.objects, args, workload.clients);
-    for (const target of targets) await warmUp(target, base, workload.clients);
+    const warmed: WarmUp[] = [];
+    for (const target of targets) warmed.push(await warmUp(target, base, workload.clients, args.quick));
+    await bench.writeBack();
+    const round = `${warmupRoundOps(workload.sizeBytes)} PUTs and GETs of ${formatSize(workload.sizeBytes)} at ${workload.clients} clients`;
+    warmUps.push(`  ${round}: ${warmed.map((w) => `${w.target} ${w.rounds} (last ${w.opsPerSec.toFixed(0)} ops/s)`).join(', ')}`);
     for (const op of ['put', 'get'] as const) {
       const row: MatrixRow = { op, workload, objects, byTarget: {} };
       for (const target of targets) row.byTarget[target.name] = await bench[op](target, workload, objects, base);
@@ -209,6 +246,8 @@ async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target
       console.log(matrixLine(row, diskCeilingMiBps));
     }
   }
+  console.log(`\nWarm-up rounds before each size${args.quick ? ' (--quick: one round)' : ` (until a round is within ${WARMUP_SETTLED * 100}% of the one before; ${WARMUP_MIN_ROUNDS} to ${WARMUP_MAX_ROUNDS})`}:`);
+  for (const line of warmUps) console.log(line);
   return rows;
 }
 
