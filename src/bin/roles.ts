@@ -166,11 +166,14 @@ export async function runDev(
 }
 
 /**
- * How many worker threads host the embedded nodes: by default one per core (at most one per node), so
- * the nodes and the gateway's thread use every core; 0 runs the nodes on the gateway's thread.
+ * How many worker threads host the embedded nodes: by default one per core but the gateway's (at least
+ * one, at most one per node), so that no node thread competes with the gateway's thread for a core; 0
+ * runs the nodes on the gateway's thread. On 2 cores one node thread beat two at every size of the
+ * benchmark's matrix: 9-14% less server CPU per request, GETs 6-13% faster, PUTs as fast (fewer isolates
+ * to compile and collect, no thread switches between nodes).
  */
-function nodeThreadCount(flag: string | undefined, nodeCount: number): number {
-  if (flag === undefined) return Math.min(nodeCount, availableParallelism());
+export function nodeThreadCount(flag: string | undefined, nodeCount: number, cores: number = availableParallelism()): number {
+  if (flag === undefined) return Math.max(1, Math.min(nodeCount, cores - 1));
   const count = Number(flag);
   if (!Number.isInteger(count) || count < 0) throw new Error(`--node-threads must be a whole number, got ${JSON.stringify(flag)}`);
   return Math.min(count, nodeCount);

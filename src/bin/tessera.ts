@@ -15,7 +15,7 @@ const USAGE = `usage: tessera <command> [options]
 commands:
   dev       [--data DIR] [--listen HOST:PORT] [--nodes N] [--node-threads N] [--log-format auto|pretty|json]
                                                            embedded gateway + storage nodes (default ./data, 127.0.0.1:9000;
-                                                           nodes run in one thread per core, 0 = on the gateway's thread)
+                                                           nodes run in one thread per core but the gateway's, 0 = on its thread)
   node      [--config FILE] [--data DIR] [--listen HOST:PORT] [--id ID] [--secret-file FILE]
                                                            one storage node (default listen 127.0.0.1:9100)
   gateway   [--config FILE] [--listen HOST:PORT] [--workers N|auto]

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { runDev } from '../../src/bin/roles.js';
+import { nodeThreadCount, runDev } from '../../src/bin/roles.js';
 import { silentLogger } from '../../src/common/index.js';
 import { detectKernelSupport } from '../../src/erasure/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
@@ -54,4 +54,13 @@ t.test('the embedded default serves from nodes in worker threads, and the same d
 
 t.test('a bad --node-threads is refused before anything starts', async (t) => {
   await t.rejects(runDev({ data: join(dir, 'bad'), listen: '127.0.0.1:0', nodes: '6', nodeThreads: 'many' }, {}, silentLogger()), /--node-threads/);
+});
+
+t.test('by default the nodes get every core but the gateway\'s: one thread on 1 or 2 cores, never more threads than nodes', async (t) => {
+  t.equal(nodeThreadCount(undefined, 6, 1), 1, 'one core: the nodes still leave the gateway\'s thread');
+  t.equal(nodeThreadCount(undefined, 6, 2), 1, 'two cores: one for the gateway, one for the nodes');
+  t.equal(nodeThreadCount(undefined, 6, 4), 3);
+  t.equal(nodeThreadCount(undefined, 6, 16), 6, 'at most one thread per node');
+  t.equal(nodeThreadCount('0', 6, 16), 0, '--node-threads 0 keeps them on the gateway\'s thread');
+  t.equal(nodeThreadCount('4', 6, 2), 4, 'an explicit count is taken as given');
 });
