@@ -51,8 +51,8 @@ const LOADER_TIMEOUT_MS = 600_000;
 
 /**
  * Warm-up, so JIT compilation and connection setup stay out of the timed windows: rounds of PUT then GET of the
- * workload's size at its concurrency, until a round is no more than WARMUP_SETTLED faster than the round before
- * (at least WARMUP_MIN_ROUNDS, at most WARMUP_MAX_ROUNDS). A server on V8 reaches its steady speed only after
+ * workload's size at its concurrency, until a round is no more than WARMUP_SETTLED faster than the best round
+ * before it (at least WARMUP_MIN_ROUNDS, at most WARMUP_MAX_ROUNDS). A server on V8 reaches its steady speed only after
  * thousands of requests: with a fixed 8 warm-up objects of 1 MiB, tessera's timed 1 MiB PUTs spent 18 ms of CPU
  * each (V8's compiler threads busy throughout), against 11.5 ms once warm, and measured the JIT, not the store.
  */
@@ -246,7 +246,7 @@ async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target
       console.log(matrixLine(row, diskCeilingMiBps));
     }
   }
-  console.log(`\nWarm-up rounds before each size${args.quick ? ' (--quick: one round)' : ` (until a round is within ${WARMUP_SETTLED * 100}% of the one before; ${WARMUP_MIN_ROUNDS} to ${WARMUP_MAX_ROUNDS})`}:`);
+  console.log(`\nWarm-up rounds before each size${args.quick ? ' (--quick: one round)' : ` (until a round is no more than ${WARMUP_SETTLED * 100}% faster than the best before it; ${WARMUP_MIN_ROUNDS} to ${WARMUP_MAX_ROUNDS})`}:`);
   for (const line of warmUps) console.log(line);
   return rows;
 }
