@@ -81,17 +81,14 @@ interface WarmUp {
 
 async function warmUp(target: Target, base: Uint8Array, clients: number, quick: boolean): Promise<WarmUp> {
   const ops = warmupRoundOps(base.byteLength);
-  const concurrency = clients;
-  let previous = 0;
-  let rounds = 0;
-  for (;;) {
+  let best = 0;
+  for (let rounds = 1; ; rounds += 1) {
     const key = (i: number): string => `warmup-${formatSize(base.byteLength)}/r${rounds}/${i}`;
-    const put = await runAll(target, 'warm-up PUT', ops, concurrency, (i) => target.client.put(BUCKET, key(i), objectParts(key(i), base)));
-    const get = await runAll(target, 'warm-up GET', ops, concurrency, (i) => target.client.get(BUCKET, key(i), objectParts(key(i), base), true));
-    rounds += 1;
+    const put = await runAll(target, 'warm-up PUT', ops, clients, (i) => target.client.put(BUCKET, key(i), objectParts(key(i), base)));
+    const get = await runAll(target, 'warm-up GET', ops, clients, (i) => target.client.get(BUCKET, key(i), objectParts(key(i), base), true));
     const rate = (2 * ops * 1000) / (put.wallMs + get.wallMs);
-    const settled = rounds >= WARMUP_MIN_ROUNDS && rate <= previous * (1 + WARMUP_SETTLED);
-    previous = Math.max(previous, rate);
+    const settled = rounds >= WARMUP_MIN_ROUNDS && rate <= best * (1 + WARMUP_SETTLED);
+    best = Math.max(best, rate);
     if (quick || settled || rounds >= WARMUP_MAX_ROUNDS) return { target: target.name, rounds, opsPerSec: rate };
   }
 }

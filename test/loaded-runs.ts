@@ -10,11 +10,12 @@
  * Each run's output goes to test-artifacts/loaded-runs/run-N.log; a line per run and a summary are printed.
  * Exits 1 when a run failed (the rest are not started), 0 when all passed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startCpuHogs } from './helpers/cpu-hogs.js';
 
 const { values, positionals } = parseArgs({
   options: { runs: { type: 'string', default: '10' }, hogs: { type: 'string', default: '1' } },
@@ -30,14 +31,9 @@ const [command, ...args] = positionals.length > 0 ? positionals : ['npm', 'test'
 const logDir = join('test-artifacts', 'loaded-runs');
 await mkdir(logDir, { recursive: true });
 
-/** A process that keeps one core busy until killed. */
-function hog(): ChildProcess {
-  return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
-}
-
 async function run(n: number): Promise<{ code: number; seconds: number; summary: string }> {
   const log = join(logDir, `run-${n}.log`);
-  const burners = Array.from({ length: hogs }, hog);
+  const stopHogs = startCpuHogs(hogs);
   const startedMs = performance.now();
   try {
     const out = createWriteStream(log);
@@ -51,7 +47,7 @@ async function run(n: number): Promise<{ code: number; seconds: number; summary:
     const summary = text.match(/^# \{ total.*$/gm)?.at(-1) ?? '(no tap summary)';
     return { code, seconds: (performance.now() - startedMs) / 1000, summary };
   } finally {
-    for (const burner of burners) burner.kill();
+    stopHogs();
   }
 }
 

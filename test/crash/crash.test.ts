@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { t } from 'tap';
+import { startCpuHogs } from '../helpers/cpu-hogs.js';
 import { CrashFleet } from './crash-fleet.js';
 import { runCrashScenario } from './crash-scenario.js';
 
@@ -18,10 +18,7 @@ const cpuHogs = Number(process.env['CRASH_CPU_HOGS'] ?? 0);
 
 t.test('SIGKILLed nodes lose no acknowledged write, serve no mixed bytes and leave no temporary file', async (t) => {
   const fleet = await CrashFleet.create(6);
-  const hogs = Array.from({ length: cpuHogs }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-  t.teardown(() => {
-    for (const hog of hogs) hog.kill('SIGKILL');
-  });
+  t.teardown(startCpuHogs(cpuHogs));
   t.teardown(async () => {
     if (!t.passing()) t.comment(fleet.describe());
     await fleet.destroy();

@@ -3,7 +3,6 @@
 // must succeed within the SDK's standard retries, and at the end every object each client believes
 // exists must read back byte for byte, and nothing it deleted may be listed. Part of
 // `npm run test:extended`; SOAK_SECONDS sets how long the mixed load runs (default 90).
-import { spawn, type ChildProcess } from 'node:child_process';
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
@@ -17,16 +16,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
+import { startCpuHogs } from '../helpers/cpu-hogs.js';
 import { startDevServer } from '../helpers/server.js';
 
 const CLIENTS = 64;
 const LOAD_MS = Number(process.env['SOAK_SECONDS'] ?? 90) * 1000;
 const PART_BYTES = 5 * 1024 * 1024;
-
-/** One process per core spinning forever: the busy machine the gateway and nodes must live with. */
-function startCpuHogs(count: number): ChildProcess[] {
-  return Array.from({ length: count }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-}
 
 /** A small deterministic random source per client, so a failing run can be replayed by its seed. */
 function random(seed: number): () => number {
@@ -46,10 +41,9 @@ interface Tally {
 
 t.test('64 clients mixing every operation on a machine whose cores are taken: no request fails, every object verifies', async (t) => {
   const server = await startDevServer(t);
-  const hogs = startCpuHogs(2);
-  t.teardown(() => {
-    for (const hog of hogs) hog.kill('SIGKILL');
-  });
+  // One per core: the busy machine the gateway and nodes must live with.
+  const stopHogs = startCpuHogs(2);
+  t.teardown(stopHogs);
   const clients = Array.from(
     { length: CLIENTS },
     () =>
@@ -132,7 +126,7 @@ t.test('64 clients mixing every operation on a machine whose cores are taken: no
   const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`client ${i}: ${(r.reason as Error).name}: ${(r.reason as Error).message}`] : []));
   t.comment(`${tally.requests} operations in ${Math.round((Date.now() - startedMs) / 1000)} s: ${JSON.stringify(tally.byOp)}`);
   t.same(failures, [], 'no request failed after the SDK retries');
-  for (const hog of hogs) hog.kill('SIGKILL');
+  stopHogs();
 
   let verified = 0;
   const s3 = clients[0] as S3Client;

@@ -16,19 +16,13 @@ function openSocket(endpoint: string): { socket: Socket; answered: Promise<strin
   const url = new URL(endpoint);
   const socket = connect(Number(url.port), url.hostname);
   const received: Buffer[] = [];
-  let answer: (text: string) => void = () => undefined;
-  const answered = new Promise<string>((resolve) => (answer = resolve));
-  socket.on('data', (chunk: Buffer) => {
-    received.push(chunk);
-    answer(chunk.toString('latin1'));
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  socket.on('error', () => undefined);
+  const answered = new Promise<string>((resolve) => {
+    socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1')));
+    socket.once('close', () => resolve(''));
   });
-  const closed = new Promise<string>((resolve) => {
-    socket.on('close', () => {
-      answer('');
-      resolve(Buffer.concat(received).toString('latin1'));
-    });
-    socket.on('error', () => undefined);
-  });
+  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(Buffer.concat(received).toString('latin1'))));
   return { socket, answered, closed };
 }
 
