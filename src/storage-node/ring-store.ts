@@ -11,6 +11,7 @@ import { RingLocator, parseRing, serializeRing, type Ring } from '../placement/i
 export class RingStore {
   private readonly path: string;
   private held: RingLocator | undefined;
+  private offers: Promise<unknown> = Promise.resolve();
 
   constructor(dataDir: string) {
     this.path = join(dataDir, 'ring.json');
@@ -36,7 +37,15 @@ export class RingStore {
   }
 
   /** Stores `ring` if its epoch is newer; returns whether it did. The file is replaced atomically. */
-  async offer(ring: Ring): Promise<boolean> {
+  offer(ring: Ring): Promise<boolean> {
+    // One offer at a time: two at once (a peer's push and the node's own fetch) would share the temporary
+    // file, and the older epoch could land last.
+    const done = this.offers.then(() => this.offerNow(ring));
+    this.offers = done.catch(() => undefined);
+    return done;
+  }
+
+  private async offerNow(ring: Ring): Promise<boolean> {
     if (this.held !== undefined && ring.epoch <= this.held.ring.epoch) return false;
     const locator = new RingLocator(ring);
     const tmp = `${this.path}.tmp`;
