@@ -249,7 +249,7 @@ const common = {
   heapGrowthPercent: setting(Int(0, 1000), {
     env: 'TESSERA_HEAP_GROWTH_PERCENT',
     default: DEFAULTS.heapGrowthPercent,
-    doc: "how far (percent) the JavaScript heap may grow past its live size before a full garbage collection; 0 keeps V8's own choice",
+    doc: "how far (percent) the JavaScript heap may grow past its live size before a full garbage collection (on Node 24 and later the Buffers held outside the heap count in it too); 0 keeps V8's own choice. Lower it to trade CPU for memory",
   }),
   logFormat: setting(LogFormat, {
     env: 'TESSERA_LOG_FORMAT',
