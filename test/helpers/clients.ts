@@ -29,21 +29,45 @@ export interface CommandResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** A first run that the client itself crashed (ended by a signal this helper did not send); this result is the rerun's. */
+  crashedRun?: { signal: NodeJS.Signals; stdout: string; stderr: string };
 }
 
-/** Runs `command args`, collecting its output; never throws for a non-zero exit. */
+/**
+ * Runs `command args`, collecting its output; never throws for a non-zero exit.
+ *
+ * A client that dies by a signal nobody sent it (SIGSEGV, SIGABRT, ...) is run once more, and the crash
+ * is kept in `crashedRun` and written to stderr. Debian's aws-cli v2 (Python 3.11.2) has been seen to
+ * die by SIGSEGV after printing that its download had finished: a crash of the client on its way out,
+ * not an answer of the server's. A second crash is returned as it is, and fails the caller's assertion.
+ * Python clients run with faulthandler on, so such a crash prints every thread's stack.
+ */
 export async function runCommand(
   command: string,
   args: readonly string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CommandResult> {
+  const first = await runOnce(command, args, options);
+  if (first.signal === null || first.timedOut) return first.result;
+  const crash = { signal: first.signal, stdout: first.result.stdout, stderr: first.result.stderr };
+  process.stderr.write(`${command} ${args.join(' ')}: the client crashed (${first.signal}); running it once more\n${crash.stderr.slice(-4000)}\n`);
+  const second = await runOnce(command, args, options);
+  return { ...second.result, crashedRun: crash };
+}
+
+async function runOnce(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string },
+): Promise<{ result: CommandResult; signal: NodeJS.Signals | null; timedOut: boolean }> {
   const child = spawn(command, args, {
-    env: options.env ?? process.env,
+    env: { PYTHONFAULTHANDLER: '1', ...(options.env ?? process.env) },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let stdout = '';
   let stderr = '';
+  let timedOut = false;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
   });
@@ -51,6 +75,7 @@ export async function runCommand(
     stderr += chunk;
   });
   const timer = setTimeout(() => {
+    timedOut = true;
     stderr += `\n[killed after ${options.timeoutMs} ms]`;
     child.kill('SIGKILL');
   }, options.timeoutMs ?? 120_000);
@@ -61,7 +86,7 @@ export async function runCommand(
         throw err;
       }),
     ])) as [number | null, NodeJS.Signals | null];
-    return { code, signal, stdout, stderr };
+    return { result: { code, signal, stdout, stderr }, signal, timedOut };
   } finally {
     clearTimeout(timer);
   }
@@ -212,6 +237,7 @@ export async function isolatedAwsEnv(credentials: ClientCredentials, dir: string
 }
 
 /** Diagnostics for a failed command assertion: the tails of its output and how it ended. */
-export function commandOutput(result: CommandResult): { code: number | null; signal: string | null; stdout: string; stderr: string } {
-  return { code: result.code, signal: result.signal, stdout: result.stdout.slice(-4000), stderr: result.stderr.slice(-4000) };
+export function commandOutput(result: CommandResult): { code: number | null; signal: string | null; stdout: string; stderr: string; crashedRun?: CommandResult['crashedRun'] } {
+  const output = { code: result.code, signal: result.signal, stdout: result.stdout.slice(-4000), stderr: result.stderr.slice(-4000) };
+  return result.crashedRun === undefined ? output : { ...output, crashedRun: result.crashedRun };
 }
