@@ -159,16 +159,18 @@ t.test('Put*Acl and x-amz-acl set the ACLs Get*Acl answer (ObjectWriter ownershi
 });
 
 t.test('configuration probes answer S3\'s "not configured" errors, not NotImplemented', async (t) => {
-  const probes: [string, Promise<unknown>][] = [
-    ['NoSuchBucketPolicy', s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))],
-    ['ServerSideEncryptionConfigurationNotFoundError', s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }))],
-    ['ObjectLockConfigurationNotFoundError', s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))],
-    ['NoSuchLifecycleConfiguration', s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }))],
-    ['NoSuchWebsiteConfiguration', s3.send(new GetBucketWebsiteCommand({ Bucket: bucket }))],
-    ['ReplicationConfigurationNotFoundError', s3.send(new GetBucketReplicationCommand({ Bucket: bucket }))],
-    ['NoSuchPublicAccessBlockConfiguration', s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }))],
+  // Each probe is sent when its turn comes. Sent all at once and awaited in turn, a probe that failed
+  // while an earlier one was still awaited had no handler yet: an unhandled rejection, which fails the file.
+  const probes: [string, () => Promise<unknown>][] = [
+    ['NoSuchBucketPolicy', () => s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))],
+    ['ServerSideEncryptionConfigurationNotFoundError', () => s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }))],
+    ['ObjectLockConfigurationNotFoundError', () => s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))],
+    ['NoSuchLifecycleConfiguration', () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }))],
+    ['NoSuchWebsiteConfiguration', () => s3.send(new GetBucketWebsiteCommand({ Bucket: bucket }))],
+    ['ReplicationConfigurationNotFoundError', () => s3.send(new GetBucketReplicationCommand({ Bucket: bucket }))],
+    ['NoSuchPublicAccessBlockConfiguration', () => s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }))],
   ];
-  for (const [code, probe] of probes) t.same(await sdkError(probe), { name: code, status: 404 }, code);
+  for (const [code, probe] of probes) t.same(await sdkError(probe()), { name: code, status: 404 }, code);
   t.same(await sdkError(s3.send(new GetBucketPolicyCommand({ Bucket: 'no-such-bucket-zz' }))), { name: 'NoSuchBucket', status: 404 }, 'a missing bucket first');
   const ownership = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }));
   t.equal(ownership.OwnershipControls?.Rules?.[0]?.ObjectOwnership, 'ObjectWriter', 'ACLs are honoured, as on S3 buckets made before 2023');
