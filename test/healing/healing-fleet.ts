@@ -5,6 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { buildRing, serializeRing, type Ring } from '../../src/placement/index.js';
 import { NodeClient, type NodeWorkStatus } from '../../src/rpc/index.js';
 import { delay, ProcessGroup } from '../helpers/process-group.js';
+import { until as untilHolds } from '../helpers/until.js';
 import { freePorts, type TesseraProcess } from '../helpers/server.js';
 
 const SECRET = 'healing-test-cluster-secret';
@@ -146,18 +147,7 @@ export class HealingFleet {
 
 export { delay };
 
-/** Polls `check` until it returns true or the deadline passes; returns the elapsed milliseconds. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 250): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    let ok = false;
-    try {
-      ok = await check();
-    } catch {
-      ok = false;
-    }
-    if (ok) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(pollMs);
-  }
+/** Polls every 250 ms by default here: fleet checks ask several processes over HTTP. */
+export function until(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 250): Promise<number> {
+  return untilHolds(what, check, timeoutMs, pollMs);
 }

@@ -42,24 +42,23 @@ export interface CommandResult {
  * not an answer of the server's. A second crash is returned as it is, and fails the caller's assertion.
  * Python clients run with faulthandler on, so such a crash prints every thread's stack.
  */
-export async function runCommand(
-  command: string,
-  args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
-): Promise<CommandResult> {
+export async function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
   const first = await runOnce(command, args, options);
-  if (first.signal === null || first.timedOut) return first.result;
-  const crash = { signal: first.signal, stdout: first.result.stdout, stderr: first.result.stderr };
-  process.stderr.write(`${command} ${args.join(' ')}: the client crashed (${first.signal}); running it once more\n${crash.stderr.slice(-4000)}\n`);
+  const { signal, stdout, stderr } = first.result;
+  if (signal === null || first.timedOut) return first.result;
+  process.stderr.write(`${command} ${args.join(' ')}: the client crashed (${signal}); running it once more\n${stderr.slice(-4000)}\n`);
   const second = await runOnce(command, args, options);
-  return { ...second.result, crashedRun: crash };
+  return { ...second.result, crashedRun: { signal, stdout, stderr } };
 }
 
-async function runOnce(
-  command: string,
-  args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string },
-): Promise<{ result: CommandResult; signal: NodeJS.Signals | null; timedOut: boolean }> {
+/** How `runCommand` runs a command: its environment (default: this process's), time limit and folder. */
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+async function runOnce(command: string, args: readonly string[], options: RunOptions): Promise<{ result: CommandResult; timedOut: boolean }> {
   const child = spawn(command, args, {
     env: { PYTHONFAULTHANDLER: '1', ...(options.env ?? process.env) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,7 +85,7 @@ async function runOnce(
         throw err;
       }),
     ])) as [number | null, NodeJS.Signals | null];
-    return { result: { code, signal, stdout, stderr }, signal, timedOut };
+    return { result: { code, signal, stdout, stderr }, timedOut };
   } finally {
     clearTimeout(timer);
   }

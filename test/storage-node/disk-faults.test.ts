@@ -6,6 +6,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { t, type Test } from 'tap';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { underCi } from '../helpers/clients.js';
+import { until } from '../helpers/until.js';
 import { MetadataStore, MetadataWriteFenced } from '../../src/storage-node/metadata-store.js';
 import { startFaultCluster, type FaultCluster } from './fault-cluster.js';
 import { tempDir } from './store-fixture.js';
@@ -59,13 +60,10 @@ async function tmpFiles(cluster: FaultCluster): Promise<string[]> {
  * the test made. None may outlive its write.
  */
 async function tmpFilesLeft(t: Test, cluster: FaultCluster): Promise<string[]> {
-  const deadline = Date.now() + 30_000;
   let left = await tmpFiles(cluster);
   if (left.length > 0) t.comment(`temporary files right after the last request: ${left.join(', ')}`);
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    left = await tmpFiles(cluster);
-  }
+  // On a timeout the caller's assertion names what is left.
+  await until('writes in flight to remove their temporary files', async () => (left = await tmpFiles(cluster)).length === 0, 30_000).catch(() => undefined);
   return left;
 }
 

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { until } from '../helpers/until.js';
 import { parseGatewayConfig, silentLogger, type NodeHealingConfig } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { RingLocator, parseRing, type RingNode } from '../../src/placement/index.js';
@@ -124,15 +124,7 @@ export async function startGcCluster(t: { teardown(fn: () => unknown): void }, h
   };
 }
 
-/** Polls `check` until it holds; throws naming `what` after `timeoutMs`. Returns the time it took. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 100): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check().catch(() => false)) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(pollMs);
-  }
-}
+export { until };
 
 /** Waits until node `index` has finished `count` more collector passes than it had when called. */
 export async function morePasses(cluster: GcCluster, indices: readonly number[], count: number, timeoutMs = 15_000): Promise<void> {
