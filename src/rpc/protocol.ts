@@ -326,10 +326,15 @@ export type ObjectStatus = Static<typeof ObjectStatus>;
 /** A version lookup's answer inside a batch: null for a key the node does not hold. */
 export const ObjectStatusOrNull = Type.Union([ObjectStatus, Type.Null()]);
 
+/** Most partition bits a node accepts in a partition request (a million partitions). */
+export const MAX_PARTITION_BITS = 20;
+
 /**
  * One call of POST /v1/batch. Small calls to one node travel together while the node is busy (see
  * call-batcher.ts); each is the same operation as its own route. A `prepare` carries a whole small
- * shard (base64), as PUT /v1/shards would stream it; `fresh` as that route's `fresh=1`.
+ * shard (base64), as PUT /v1/shards would stream it; `fresh` as that route's `fresh=1`. A `digest` is
+ * GET /v1/partitions/digest: an audit asks every member for the digests of several partitions at once,
+ * so they share a request per member instead of taking one each.
  */
 export const BatchCall = Type.Union([
   Type.Object({
@@ -342,6 +347,7 @@ export const BatchCall = Type.Union([
   }),
   Type.Object({ op: Type.Literal('commit'), request: CommitRequest }),
   Type.Object({ op: Type.Literal('status'), bucket: WireName, key: WireName, withInlineShard: Type.Boolean() }),
+  Type.Object({ op: Type.Literal('digest'), partition: Count, bits: Type.Integer({ minimum: 0, maximum: MAX_PARTITION_BITS }) }),
 ]);
 /** One call of POST /v1/batch. */
 export type BatchCall = Static<typeof BatchCall>;

@@ -196,7 +196,10 @@ t.test('node protocol messages: every check accepts its message or refuses it wi
   const message = fc.oneof(
     fc.jsonValue(),
     fc.anything(),
-    fc.record({ op: fc.constantFrom('prepare', 'commit', 'status', 'other'), ref: fc.jsonValue(), erasure: fc.jsonValue(), shard: fc.string(), request: fc.jsonValue(), bucket: fc.jsonValue(), key: fc.jsonValue() }, { requiredKeys: [] }),
+    fc.record(
+      { op: fc.constantFrom('prepare', 'commit', 'status', 'digest', 'other'), ref: fc.jsonValue(), erasure: fc.jsonValue(), shard: fc.string(), request: fc.jsonValue(), bucket: fc.jsonValue(), key: fc.jsonValue(), partition: fc.oneof(fc.integer(), fc.jsonValue()), bits: fc.oneof(fc.integer({ min: -1, max: 22 }), fc.jsonValue()) },
+      { requiredKeys: [] },
+    ),
   );
   fc.assert(
     fc.property(message, (value) => {

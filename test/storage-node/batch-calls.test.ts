@@ -1,3 +1,7 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ClassicLevel } from 'classic-level';
@@ -116,4 +120,68 @@ t.test('small shards prepared in one batch are stored like streamed ones, and a 
       t.ok(Buffer.from(status?.inlineShard ?? '', 'base64').equals(seededBytes(300 + i, i)), `${shard.key} reads back`);
     }
   }
+});
+
+/** Counts the requests this process sends to the node protocol's paths while `run` runs, by method and path. */
+async function countRequests<T>(run: () => Promise<T>): Promise<{ result: T; requests: Map<string, number> }> {
+  const requests = new Map<string, number>();
+  const onCreate = (message: unknown): void => {
+    const { request } = message as { request: { method: string; path: string } };
+    const name = `${request.method} ${request.path.split('?')[0] ?? ''}`;
+    requests.set(name, (requests.get(name) ?? 0) + 1);
+  };
+  subscribe('undici:request:create', onCreate);
+  try {
+    return { result: await run(), requests };
+  } finally {
+    unsubscribe('undici:request:create', onCreate);
+  }
+}
+
+t.test('digests of several partitions asked at once travel in one batch request, each counting its own versions', async (t) => {
+  const { node, client } = await startNode(t);
+  t.teardown(async () => {
+    await client.close();
+    await node.close();
+  });
+  const refs = Array.from({ length: 12 }, (_, i) => ref(`digested-${i}`, i + 1));
+  for (const [i, shard] of refs.entries()) {
+    await client.putShard(shard, ERASURE, Readable.from([seededBytes(200, i)]));
+    await client.commit({ record: recordFor(shard, 800), shardIndex: 1 });
+  }
+  const bits = 2;
+  const { result: digests, requests } = await countRequests(() => Promise.all([0, 1, 2, 3].map((partition) => client.partitionDigest(partition, bits))));
+  t.same(Object.fromEntries(requests), { 'POST /v1/batch': 1 }, 'four digests, one request');
+  t.same(digests.map((d) => d.partition), [0, 1, 2, 3]);
+  t.equal(digests.reduce((sum, d) => sum + d.count, 0), refs.length, 'every version is counted in exactly one partition');
+  t.ok(digests.filter((d) => d.count > 0).length > 1, 'the keys spread over several partitions');
+  t.ok(new Set(digests.filter((d) => d.count === 0).map((d) => d.digest)).size <= 1, 'empty partitions digest alike');
+  t.same(await client.partitionDigest(2, bits), digests[2], 'asked alone, a partition digests the same');
+  await t.rejects(client.partitionDigest(4, bits), { code: 'BadRequest' }, 'a partition outside the ring is refused');
+});
+
+t.test('a node that refuses digests in a batch (an earlier release) is asked on their own route', async (t) => {
+  const seen: string[] = [];
+  const server = createServer((request, response) => {
+    seen.push(`${request.method ?? ''} ${(request.url ?? '').split('?')[0] ?? ''}`);
+    request.resume();
+    request.on('end', () => {
+      response.setHeader('content-type', 'application/json');
+      if (request.method === 'POST' && request.url === '/v1/batch') {
+        response.end(JSON.stringify({ results: [{ ok: false, code: 'BadRequest', message: 'bad batch call: unknown op' }] }));
+      } else {
+        response.end(JSON.stringify({ partition: 3, count: 0, digest: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }));
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const client = new NodeClient({ nodeId: 'old', address: `127.0.0.1:${port}`, clusterSecret: SECRET });
+  t.teardown(async () => {
+    await client.close();
+    server.close();
+  });
+  t.match(await client.partitionDigest(3, 4), { partition: 3, count: 0 });
+  t.same(seen, ['POST /v1/batch', 'GET /v1/partitions/digest'], 'the batch was refused, the route answered');
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { NODE_PATHS, WireError, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry, type PartitionGoneResponse, type PartitionVersionsResponse } from '../../rpc/index.js';
+import { MAX_PARTITION_BITS, NODE_PATHS, WireError, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry, type PartitionGoneResponse, type PartitionVersionsResponse } from '../../rpc/index.js';
 import type { VersionCursor } from '../metadata-store.js';
 import type { ShardStore } from '../shard-store.js';
 
@@ -115,6 +115,6 @@ async function firstPage(store: ShardStore, from: bigint, to: bigint, limit: num
 function partitionParams(query: Record<string, string | undefined>): { partition: number; bits: number } | null {
   const partition = Number(query['partition']);
   const bits = Number(query['bits']);
-  if (!Number.isInteger(bits) || bits < 0 || bits > 20 || !Number.isInteger(partition) || partition < 0 || partition >= 2 ** bits) return null;
+  if (!Number.isInteger(bits) || bits < 0 || bits > MAX_PARTITION_BITS || !Number.isInteger(partition) || partition < 0 || partition >= 2 ** bits) return null;
   return { partition, bits };
 }
