@@ -2,11 +2,11 @@ import { createHmac } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { commandOutput, isolatedAwsEnv, probeClient, requireClient, runCommand } from '../helpers/clients.js';
 import { startDevServer } from '../helpers/server.js';
+import { repoFile, tesseraArgs } from '../helpers/tree.js';
 
 /**
  * Access control as real clients meet it, against `tessera dev` (what `npm start` runs): users made
@@ -14,9 +14,8 @@ import { startDevServer } from '../helpers/server.js';
  * (botocore UNSIGNED), and aws-cli with one profile per user setting `--acl public-read`.
  */
 
-const SCRIPT = fileURLToPath(new URL('boto3_access.py', import.meta.url));
-const SIGV2_SCRIPT = fileURLToPath(new URL('boto3_sigv2.py', import.meta.url));
-const TESSERA = fileURLToPath(new URL('../../src/bin/tessera.ts', import.meta.url));
+const SCRIPT = repoFile('test/clients/boto3_access.py');
+const SIGV2_SCRIPT = repoFile('test/clients/boto3_sigv2.py');
 const TIMEOUT_MS = 120_000;
 
 const work = await mkdtemp(join(tmpdir(), 'tessera-access-'));
@@ -24,7 +23,7 @@ t.teardown(() => rm(work, { recursive: true, force: true }));
 const server = await startDevServer(t);
 
 async function addUser(name: string): Promise<[string, string]> {
-  const result = await runCommand(process.execPath, ['--import', 'tsx', TESSERA, 'admin', 'user', 'add', name, '--data', server.dataDir], { timeoutMs: TIMEOUT_MS });
+  const result = await runCommand(process.execPath, tesseraArgs('admin', 'user', 'add', name, '--data', server.dataDir), { timeoutMs: TIMEOUT_MS });
   if (result.code !== 0) throw new Error(`tessera admin user add ${name}: ${result.stderr}`);
   const access = /^access key: (\S+)$/m.exec(result.stdout)?.[1];
   const secret = /^secret key: (\S+)$/m.exec(result.stdout)?.[1];
@@ -36,7 +35,7 @@ const owner = await addUser('data-team');
 const other = await addUser('trainer');
 
 t.test('tessera admin user list against the embedded default names the users', async (t) => {
-  const result = await runCommand(process.execPath, ['--import', 'tsx', TESSERA, 'admin', 'user', 'list', '--data', server.dataDir], { timeoutMs: TIMEOUT_MS });
+  const result = await runCommand(process.execPath, tesseraArgs('admin', 'user', 'list', '--data', server.dataDir), { timeoutMs: TIMEOUT_MS });
   t.equal(result.code, 0, result.stderr);
   t.match(result.stdout, /^data-team\t/m);
   t.match(result.stdout, /^trainer\t/m);

@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { isolatedAwsEnv, probeClient, requireClient, resolveOnPath, runCommand } from '../helpers/clients.js';
 import { startHttpAndHttpsDevServers } from '../helpers/server.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * The S3 call patterns of MLflow's artifact store, Hadoop s3a and fsspec/s3fs, reproduced with boto3 in
@@ -16,7 +16,7 @@ import { startHttpAndHttpsDevServers } from '../helpers/server.js';
  * 1.26 sends the same unsigned bodies over HTTPS that the boto3 round trip already proves there.
  */
 
-const SCRIPT = fileURLToPath(new URL('boto3_patterns.py', import.meta.url));
+const SCRIPT = repoFile('test/clients/boto3_patterns.py');
 const SCRIPT_TIMEOUT_MS = 150_000;
 const PATTERNS = [
   { name: 'mlflow', what: 'MLflow artifact store: upload_file with ContentType, list_objects_v2 paginator with Prefix and Delimiter="/", download_file, delete_objects over a prefix' },

@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { isolatedAwsEnv, probeClient, requireClient, runCommand } from '../helpers/clients.js';
 import { startHttpAndHttpsDevServers } from '../helpers/server.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * boto3 with server-side encryption against `tessera dev` (boto3_sse.py lists the calls): SSE-S3 and
@@ -14,7 +14,7 @@ import { startHttpAndHttpsDevServers } from '../helpers/server.js';
  * which the embedded default allows for local use.
  */
 
-const SCRIPT = fileURLToPath(new URL('boto3_sse.py', import.meta.url));
+const SCRIPT = repoFile('test/clients/boto3_sse.py');
 const work = await mkdtemp(join(tmpdir(), 'tessera-boto3-sse-'));
 t.teardown(() => rm(work, { recursive: true, force: true }));
 const targets = await startHttpAndHttpsDevServers(t);

@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { isolatedAwsEnv, probeClient, requireClient, resolveOnPath, runCommand, writeRandomFile } from '../helpers/clients.js';
 import { startHttpAndHttpsDevServers } from '../helpers/server.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * boto3 against a started Tessera, for every Python with boto3 on this machine: `python3` on PATH (a
@@ -18,7 +18,7 @@ import { startHttpAndHttpsDevServers } from '../helpers/server.js';
  */
 
 const BIG_BYTES = 12 * 1024 * 1024 + 4321;
-const SCRIPT = fileURLToPath(new URL('boto3_roundtrip.py', import.meta.url));
+const SCRIPT = repoFile('test/clients/boto3_roundtrip.py');
 const SCRIPT_TIMEOUT_MS = 120_000;
 
 const INTERPRETERS = [

@@ -1,11 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { commandOutput, isolatedAwsEnv, probeClient, requireClient, runCommand, type CommandResult } from '../helpers/clients.js';
 import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * Bucket lifecycle configuration driven by the clients people set it with: boto3 (the current and the
@@ -14,7 +14,7 @@ import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
  * exits non-zero naming the first mismatch.
  */
 
-const SCRIPT = fileURLToPath(new URL('boto3_lifecycle.py', import.meta.url));
+const SCRIPT = repoFile('test/clients/boto3_lifecycle.py');
 const TIMEOUT_MS = 120_000;
 
 const cluster = await startCluster({ gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });

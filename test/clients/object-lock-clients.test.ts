@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { commandOutput, isolatedAwsEnv, probeClient, requireClient, runCommand } from '../helpers/clients.js';
 import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * Object Lock driven by boto3 under every Python with boto3 here (a current one that sends CRC32
@@ -14,7 +14,7 @@ import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
  * in boto3_object_lock.py, which exits non-zero naming the first mismatch.
  */
 
-const SCRIPT = fileURLToPath(new URL('boto3_object_lock.py', import.meta.url));
+const SCRIPT = repoFile('test/clients/boto3_object_lock.py');
 const TIMEOUT_MS = 180_000;
 
 const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });

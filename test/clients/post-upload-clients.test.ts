@@ -1,9 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { commandOutput, probeClient, requireClient, runCommand } from '../helpers/clients.js';
 import { startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * Browser POST uploads made the way boto3 users make them: `generate_presigned_post` (SigV4, and
@@ -11,7 +11,7 @@ import { startCluster, writeGatewayConfig } from '../helpers/cluster.js';
  * object read back with boto3; a second user's form for the same bucket is refused.
  */
 
-const SCRIPT = fileURLToPath(new URL('boto3_post.py', import.meta.url));
+const SCRIPT = repoFile('test/clients/boto3_post.py');
 const TIMEOUT_MS = 120_000;
 
 const cluster = await startCluster();

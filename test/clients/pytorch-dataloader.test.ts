@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { isolatedAwsEnv, probeClient, requireClient, runCommand } from '../helpers/clients.js';
 import { startHttpAndHttpsDevServers } from '../helpers/server.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * A PyTorch DataLoader (Debian's python3-torch, with Debian's boto3 in the same /usr/bin/python3) with
@@ -15,7 +15,7 @@ import { startHttpAndHttpsDevServers } from '../helpers/server.js';
  */
 
 const PYTHON = '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('torch_dataloader.py', import.meta.url));
+const SCRIPT = repoFile('test/clients/torch_dataloader.py');
 const SCRIPT_TIMEOUT_MS = 150_000;
 
 const work = await mkdtemp(join(tmpdir(), 'tessera-torch-'));

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { commandOutput, isolatedAwsEnv, probeClient, requireClient, runCommand } from '../helpers/clients.js';
 import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * Bucket versioning driven by the clients people use for it: boto3 (the client API, its
@@ -14,7 +14,7 @@ import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
  * steps live in boto3_versioning.py, which exits non-zero naming the first mismatch.
  */
 
-const SCRIPT = fileURLToPath(new URL('boto3_versioning.py', import.meta.url));
+const SCRIPT = repoFile('test/clients/boto3_versioning.py');
 const TIMEOUT_MS = 120_000;
 
 const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { t } from 'tap';
+import { moduleArgs } from '../helpers/tree.js';
 
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'external-churn.ts');
 const v8Major = Number(process.versions.v8.split('.')[0]);
 
 async function churn(args: string[]): Promise<{ full: number; young: number }> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', FIXTURE, ...args], { timeout: 60_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, moduleArgs('test/common/fixtures/external-churn', ...args), { timeout: 60_000 });
   return JSON.parse(stdout) as { full: number; young: number };
 }
 

@@ -1,12 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { settingsTable } from '../../src/common/config-docs.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * deploy/README.md's settings table lives between these markers and is printed from the settings
  * schema. `npm run docs:settings` rewrites it; config-docs.test.ts fails while it differs.
  */
-export const README = new URL('../../deploy/README.md', import.meta.url);
+export const README = repoFile('deploy/README.md');
 const BEGIN = '<!-- settings table: printed from src/common/config-schema.ts by `npm run docs:settings`; do not edit by hand -->\n';
 const END = '<!-- end of settings table -->\n';
 

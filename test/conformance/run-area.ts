@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
 import { isolatedAwsEnv, probeClient, requireClient, runCommand } from '../helpers/clients.js';
+import { repoFile } from '../helpers/tree.js';
 
-const RUNNER = fileURLToPath(new URL('conformance.py', import.meta.url));
+const RUNNER = repoFile('test/conformance/conformance.py');
 
 /**
  * Runs one area of the boto3 conformance suite (conformance_<area>.py) against an in-process cluster

@@ -8,12 +8,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t, type Test } from 'tap';
 import { S3_REGISTER, isLinearizable, type Operation, type RegisterInput, type RegisterOutput } from '../helpers/linearizability.js';
 import { multihostUnavailable } from '../multihost/netns.js';
 import { FaultCluster } from './fault-cluster.js';
+import { repoFile } from '../helpers/tree.js';
 
 const FAULT_MS = Number(process.env['LIN_FAULT_SECONDS'] ?? 12) * 1000;
 const SEED = Number(process.env['LIN_SEED'] ?? Date.now() % 1_000_000);
@@ -24,7 +24,7 @@ const KEYS = ['k0', 'k1', 'k2', 'k3'];
  */
 const CLIENTS_PER_GATEWAY = 3;
 const BUCKET = 'linear';
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/linearizability/', import.meta.url));
+const ARTIFACTS = repoFile('test-artifacts/linearizability/');
 
 type Op = Operation<RegisterInput, RegisterOutput> & { key: string; gateway: number; error?: string };
 interface FaultEvent {

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { t } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { runClusterCli } from '../../src/bin/cluster-cli.js';
@@ -8,6 +9,7 @@ import { CREDENTIAL_ENV, DEFAULTS, GATEWAY_ENV, NODE_ENV, parseGatewayConfig, pa
 import { GATEWAY_HEALTH_PATHS } from '../../src/gateway/index.js';
 import { NODE_PATHS } from '../../src/rpc/index.js';
 import { roleEnv, type Checks, type Obj, type Role } from './manifest-model.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * deploy/ checked against itself and against the code: every manifest and the Compose file parse;
@@ -16,7 +18,7 @@ import { roleEnv, type Checks, type Obj, type Role } from './manifest-model.js';
  * is a configuration the role's own parser accepts; ports and probe paths are the ones the code serves.
  */
 
-const DEPLOY = new URL('../../deploy/', import.meta.url);
+const DEPLOY = pathToFileURL(repoFile('deploy/'));
 const NODE_PORT = parseListen(DEFAULTS.nodeListen, 'nodeListen').port;
 const GATEWAY_PORT = parseListen(DEFAULTS.gatewayListen, 'gatewayListen').port;
 const text = async (path: string): Promise<string> => readFile(new URL(path, DEPLOY), 'utf8');

@@ -3,19 +3,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { t } from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { underCi } from '../helpers/clients.js';
 import { startCluster } from '../helpers/cluster.js';
 import { parsePrometheus, scrape } from '../helpers/prometheus.js';
+import { repoFile } from '../helpers/tree.js';
 
 /**
  * deploy/'s monitoring against the code: every Tessera metric the alert rules and the Grafana dashboard
  * name is one a running gateway or node exports; the rules and the Compose Prometheus configuration
  * pass promtool; the scrape targets are the services and ports that exist.
  */
-const DEPLOY = new URL('../../deploy/', import.meta.url);
+const DEPLOY = pathToFileURL(repoFile('deploy/'));
 const text = (path: string): Promise<string> => readFile(new URL(path, DEPLOY), 'utf8');
 const run = promisify(execFile);
 

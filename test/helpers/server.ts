@@ -4,13 +4,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { makeTestCertificate } from './tls-cert.js';
+import { REPO_ROOT, tesseraArgs } from './tree.js';
 
 /**
- * Tessera as real child processes: `tessera dev`, `tessera node` and `tessera gateway`, started from
- * the TypeScript sources with tsx exactly as an operator would run the built binary. Every child is
+ * Tessera as real child processes: `tessera dev`, `tessera node` and `tessera gateway`, started as an
+ * operator starts the built command: from the compiled tree under `npm test`, from the TypeScript
+ * sources under tsx when a test file runs on its own (tree.ts). Every child is
  * stopped by its own PID (SIGTERM, then SIGKILL), and its stderr (where the logger writes) is kept so a
  * failing test can show what the process said.
  */
@@ -22,11 +23,9 @@ export interface TestLike {
   comment(...message: unknown[]): void;
 }
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
 /** Output kept per stream: the tail is what explains a failure. */
 const TAIL_BYTES = 64 * 1024;
-/** Generous: seven processes compiling TypeScript at once on a busy 2-core machine. */
+/** Generous: seven processes starting at once on a busy 2-core machine (compiling TypeScript, run from test/). */
 const DEFAULT_START_TIMEOUT_MS = 180_000;
 const DEFAULT_STOP_TIMEOUT_MS = 5_000;
 const POLL_INTERVAL_MS = 50;
@@ -47,7 +46,7 @@ export class TesseraProcess {
 
   constructor(name: string, args: readonly string[], env: Record<string, string>) {
     this.name = name;
-    this.child = spawn(process.execPath, ['--import', 'tsx', TESSERA_ENTRY, ...args], {
+    this.child = spawn(process.execPath, tesseraArgs(...args), {
       cwd: REPO_ROOT,
       env: { ...process.env, TESSERA_LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { t } from 'tap';
 import {
@@ -19,6 +18,7 @@ import { GATEWAY_HEALTH_PATHS } from '../../src/gateway/index.js';
 import { READ_DEADLINE_MS } from '../../src/gateway/data-path/index.js';
 import { NODE_PATHS, NodeClient } from '../../src/rpc/index.js';
 import { TestNetwork, multihostUnavailable, removeStaleNetworks, type HostProcess } from './netns.js';
+import { REPO_ROOT, tesseraArgs } from '../helpers/tree.js';
 
 /**
  * Six storage node hosts (zones a, b, c) and two gateway hosts, each a network namespace with its
@@ -29,7 +29,6 @@ import { TestNetwork, multihostUnavailable, removeStaleNetworks, type HostProces
  */
 
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_PORT = Number(DEFAULTS.nodeListen.split(':')[1]);
 const GATEWAY_PORT = Number(DEFAULTS.gatewayListen.split(':')[1]);
 /** Node timeouts of the gateways: a cut link makes requests hang, so these bound how long a degraded request waits. */
@@ -273,7 +272,7 @@ interface Tap {
 /** Runs `tessera ARGS` in the root namespace and returns its stdout; rejects with its output when it fails. */
 async function tessera(args: readonly string[]): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'bin', 'tessera.ts'), ...args], {
+    const { stdout } = await promisify(execFile)(process.execPath, tesseraArgs(...args), {
       cwd: REPO_ROOT,
       timeout: 120_000,
     });

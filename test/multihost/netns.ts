@@ -1,8 +1,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { REPO_ROOT, tesseraArgs } from '../helpers/tree.js';
 
 /**
  * A private test network of Linux network namespaces: one namespace per host, each with one veth
@@ -20,8 +19,6 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const NS_PREFIX = 'tessera-mh-';
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TESSERA_ENTRY = join(REPO_ROOT, 'src', 'bin', 'tessera.ts');
 /** A locally administered unicast MAC address that no veth of the test network carries. */
 const NOWHERE_MAC = '02:00:00:de:ad:01';
 const TEARDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGALRM'];
@@ -222,7 +219,7 @@ export class TestNetwork {
   startTessera(name: string, args: readonly string[], env: Record<string, string>): HostProcess {
     const host = this.host(name);
     // `ip netns exec` enters the namespace and execs node, so the PID is node's own.
-    const child = spawn('ip', ['netns', 'exec', host.namespace, process.execPath, '--import', 'tsx', TESSERA_ENTRY, ...args], {
+    const child = spawn('ip', ['netns', 'exec', host.namespace, process.execPath, ...tesseraArgs(...args)], {
       cwd: REPO_ROOT,
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

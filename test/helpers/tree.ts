@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Where the tests run from. `npm test` compiles src/, test/ and bench/ into build/ (tsconfig.tree.json)
+ * and runs the compiled files with plain Node, so neither a test process nor a server it starts pays
+ * for a TypeScript loader (about 1.3 s of CPU each). A test file run on its own from test/ runs under
+ * tsx, and the servers it starts do too.
+ */
+export const COMPILED = import.meta.url.endsWith('.js');
+
+/** The checkout: package.json, deploy/, native/, test-artifacts/ and the tests' own scripts and data. */
+export const REPO_ROOT = fileURLToPath(new URL(COMPILED ? '../../..' : '../..', import.meta.url));
+
+/** The root of the code being run: the checkout, or build/ when compiled. */
+const CODE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Node's arguments to run a module of this tree, named by its path from the root without extension
+ * ('src/bin/tessera'): the compiled file when the tests are compiled, the TypeScript under tsx otherwise.
+ */
+export function moduleArgs(path: string, ...args: readonly string[]): string[] {
+  return COMPILED ? [join(CODE_ROOT, `${path}.js`), ...args] : ['--import', 'tsx', join(CODE_ROOT, `${path}.ts`), ...args];
+}
+
+/** Node's arguments to run the tessera command with `args`. */
+export function tesseraArgs(...args: readonly string[]): string[] {
+  return moduleArgs('src/bin/tessera', ...args);
+}
+
+/** A file of the checkout by its path from the root ('test/clients/boto3_roundtrip.py'). */
+export function repoFile(path: string): string {
+  return join(REPO_ROOT, path);
+}
