@@ -97,6 +97,19 @@ export class NodeThread {
 }
 
 /**
+ * A node's failure to start, naming the node and what went wrong underneath: LevelDB says only
+ * "Database failed to open", and the reason (a lock held, a path that is not a directory) is its cause.
+ */
+export function nodeStartError(nodeId: string, err: unknown): Error {
+  const reasons: string[] = [];
+  for (let cause: unknown = err; cause !== undefined && reasons.length < 4; cause = (cause as { cause?: unknown }).cause) {
+    reasons.push(cause instanceof Error ? cause.message : String(cause));
+    if (!(cause instanceof Error)) break;
+  }
+  return new Error(`storage node ${nodeId} did not start: ${reasons.join(': ')}`, { cause: err });
+}
+
+/**
  * Starts node-thread.ts beside this file. Run from TypeScript sources (tests, `tsx`), the thread
  * registers the same TypeScript loader first: on Node 20 a worker does not inherit the parent's hooks.
  */

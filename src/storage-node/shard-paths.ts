@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { shardDataId, type ShardRef } from '../rpc/index.js';
 import { ShardStoreError } from './shard-store-error.js';
@@ -36,9 +36,17 @@ export function shardFilePath(shardDir: string, file: string): string {
   return join(shardDir, file);
 }
 
-/** Creates the shard directory and its 256 fan-out subdirectories once, durably, so writes never create directories. */
+/**
+ * Creates the shard directory and its 256 fan-out subdirectories once, durably, so writes never create
+ * directories. At a restart they exist: one listing finds them, rather than 256 mkdir calls per node.
+ */
 export async function ensureShardDirectories(shardDir: string, fsync: boolean): Promise<void> {
   await mkdir(shardDir, { recursive: true });
-  for (let i = 0; i < 256; i += 1) await mkdir(join(shardDir, i.toString(16).padStart(2, '0')), { recursive: true });
+  const present = new Set(await readdir(shardDir));
+  for (let i = 0; i < 256; i += 1) {
+    const name = i.toString(16).padStart(2, '0');
+    if (!present.has(name)) await mkdir(join(shardDir, name), { recursive: true });
+  }
+  // Synced at every start all the same: directories an earlier start made may not have reached the disk.
   if (fsync) await syncDirectory(shardDir);
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -50,6 +50,21 @@ t.test('the embedded default serves from nodes in worker threads, and the same d
     }
   }
   t.ok(detectKernelSupport().relaxedSimd, 'the embedded default has relaxed SIMD on for its erasure kernels (behind a flag on Node 20)');
+});
+
+t.test('a node that cannot start fails the start with its reason, and the nodes started beside it are closed', async (t) => {
+  for (const threads of ['1', '0']) {
+    const dataDir = join(dir, `broken-${threads}`);
+    await mkdir(dataDir, { recursive: true });
+    // node-3's data directory is a file: that node cannot start, the five beside it can.
+    await writeFile(join(dataDir, 'node-3'), 'not a directory');
+    await t.rejects(runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, {}, silentLogger()), /storage node node-3 did not start: .*(directory|ENOTDIR)/i, `--node-threads ${threads}: the start fails, naming the node and why`);
+    // Were any of the five still open, its LevelDB lock would refuse the next start.
+    await rm(join(dataDir, 'node-3'));
+    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, {}, silentLogger());
+    await dev.close();
+    t.pass(`--node-threads ${threads}: the same data directory starts once the fault is gone`);
+  }
 });
 
 t.test('a bad --node-threads is refused before anything starts', async (t) => {
