@@ -71,11 +71,11 @@ export interface NodeServerOptions {
 /**
  * The routes of the clients' data path: what gateways call to read and write objects. Everything else
  * (partition digests and listings, admin, health, metrics, rings) serves background work or operators.
+ * POST /v1/batch is decided by its calls, once its body is read (see its route).
  */
 const FOREGROUND_PATHS: ReadonlySet<string> = new Set([
   NODE_PATHS.shards,
   NODE_PATHS.commit,
-  NODE_PATHS.batch,
   NODE_PATHS.abort,
   NODE_PATHS.objects,
   NODE_PATHS.list,
@@ -207,7 +207,10 @@ export class NodeServer {
       await this.commitAndRelease(request.body);
       return {};
     });
-    this.app.post<{ Body: Static<typeof BatchRequest> }>(NODE_PATHS.batch, { schema: { body: BatchRequest } }, async (request): Promise<BatchResponse> => {
+    this.app.post<{ Body: Static<typeof BatchRequest> }>(NODE_PATHS.batch, { schema: { body: BatchRequest } }, async (request, reply): Promise<BatchResponse> => {
+      // Client traffic unless every call is a partition digest: a batch of those is a peer's audit.
+      const { foreground } = this.options;
+      if (foreground !== undefined && !request.body.calls.every(isDigestCall)) reply.raw.once('close', foreground.begin());
       // The calls run together, so their metadata writes can share one sync; each is checked and answers for itself.
       return { results: await Promise.all(request.body.calls.map((call) => this.runBatchCall(call, request))) };
     });
@@ -447,6 +450,11 @@ function wireCodeOf(err: unknown): WireErrorCode {
   if (err instanceof WireError) return err.code;
   if (err instanceof ShardStoreError) return err.wireCode;
   return 'Internal';
+}
+
+/** Whether a batch call (not yet checked) asks for a partition digest. */
+function isDigestCall(call: unknown): boolean {
+  return typeof call === 'object' && call !== null && (call as { op?: unknown }).op === 'digest';
 }
 
 function badRequest(problem: string): WireError {

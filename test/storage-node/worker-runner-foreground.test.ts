@@ -123,4 +123,10 @@ t.test('the node server counts client-path requests as foreground and partition 
   const beforeStatus = foreground.now();
   t.equal(await client.objectStatus('bucket', 'key'), null, 'a version lookup answers');
   t.ok(foreground.activeSince(beforeStatus), 'a version lookup is client traffic');
+  const beforeDigests = foreground.now();
+  await Promise.all([0, 1, 2].map((partition) => client.partitionDigest(partition, 4)));
+  t.notOk(foreground.activeSince(beforeDigests), 'digests that share a batch request are not client traffic either');
+  const beforeMixed = foreground.now();
+  await Promise.all([client.partitionDigest(3, 4), client.objectStatus('bucket', 'key')]);
+  t.ok(foreground.activeSince(beforeMixed), 'a batch that carries a version lookup beside a digest is client traffic');
 });
