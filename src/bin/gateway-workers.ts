@@ -1,20 +1,31 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { Logger } from '../common/index.js';
 import type { MetricsText } from '../gateway/index.js';
 
-/** IPC messages of /metrics: a worker asks the primary, which gathers every worker's registry (prom-client). */
+/**
+ * IPC messages of /metrics. A worker asks the primary (ASK); the primary asks every worker whose figures
+ * are ready (COLLECT) for its registry as JSON (FIGURES) and answers with them aggregated (ANSWER). A
+ * worker says READY once its gateway is up: a worker still starting, or starting again after a crash,
+ * has nothing to report and would never answer, so it is left out rather than waited for.
+ */
 const METRICS_ASK = 'tessera:metrics-ask';
 const METRICS_ANSWER = 'tessera:metrics-answer';
+const METRICS_READY = 'tessera:metrics-ready';
+const METRICS_COLLECT = 'tessera:metrics-collect';
+const METRICS_FIGURES = 'tessera:metrics-figures';
 /** A worker gives up on the primary's figures after this long. */
 const METRICS_TIMEOUT_MS = 10_000;
+/** The primary gives up on one worker's figures after this long (and reports the others'). */
+const WORKER_FIGURES_TIMEOUT_MS = 5_000;
 
 interface MetricsMessage {
   type: string;
   id: number;
   text?: string;
   error?: string;
+  figures?: MetricObjectWithValues<MetricValue<string>>[];
 }
 
 /**
@@ -33,8 +44,7 @@ export function gatewayMetricsText(): MetricsText | undefined {
     if (message.text !== undefined) waiter.resolve(message.text);
     else waiter.reject(new Error(message.error ?? 'no metrics from the primary'));
   });
-  return (own) => {
-    shareWorkerMetrics(own.registry);
+  return () => {
     const id = nextId++;
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -56,11 +66,16 @@ export function gatewayMetricsText(): MetricsText | undefined {
   };
 }
 
-/** In a gateway worker: answer the primary's requests for this worker's figures with `registry`. */
+/** In a gateway worker whose gateway is up: answer the primary's requests for figures with `registry`, and say so. */
 export function shareWorkerMetrics(registry: Registry): void {
-  // Constructing one adds prom-client's worker-side listener (once); setRegistries names what it reports.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
+  process.on('message', (message: MetricsMessage) => {
+    if (message?.type !== METRICS_COLLECT) return;
+    registry.getMetricsAsJSON().then(
+      (figures) => process.send?.({ type: METRICS_FIGURES, id: message.id, figures } satisfies MetricsMessage),
+      (err: unknown) => process.send?.({ type: METRICS_FIGURES, id: message.id, error: (err as Error).message } satisfies MetricsMessage),
+    );
+  });
+  process.send?.({ type: METRICS_READY, id: 0 } satisfies MetricsMessage);
 }
 
 /** `--workers`: a whole number of gateway processes, or `auto` for one per core. */
@@ -82,6 +97,9 @@ export class GatewayWorkers {
   private readonly count: number;
   private readonly logger: Logger;
   private readonly workers = new Set<Worker>();
+  /** Workers whose figures are ready (they said so), and the collections waiting on each. */
+  private readonly reporting = new Map<Worker, Map<number, (figures: MetricsMessage['figures']) => void>>();
+  private nextCollection = 0;
   private closing = false;
 
   constructor(options: { count: number; logger: Logger }) {
@@ -91,20 +109,56 @@ export class GatewayWorkers {
 
   /** Forks the workers; resolves once each one listens. A worker that fails to start fails the whole start. */
   async start(): Promise<void> {
-    const aggregator = new AggregatorRegistry();
     cluster.on('message', (worker, message: MetricsMessage) => {
-      if (message?.type !== METRICS_ASK) return;
-      aggregator.clusterMetrics().then(
-        (text) => worker.send({ type: METRICS_ANSWER, id: message.id, text } satisfies MetricsMessage),
-        (err: unknown) => worker.send({ type: METRICS_ANSWER, id: message.id, error: (err as Error).message } satisfies MetricsMessage),
-      );
+      if (message?.type === METRICS_READY) this.reporting.set(worker, new Map());
+      else if (message?.type === METRICS_FIGURES) {
+        const collection = this.reporting.get(worker);
+        collection?.get(message.id)?.(message.figures);
+        collection?.delete(message.id);
+      } else if (message?.type === METRICS_ASK) {
+        this.gatherMetrics().then(
+          (text) => worker.send({ type: METRICS_ANSWER, id: message.id, text } satisfies MetricsMessage),
+          (err: unknown) => worker.send({ type: METRICS_ANSWER, id: message.id, error: (err as Error).message } satisfies MetricsMessage),
+        );
+      }
     });
     await Promise.all(Array.from({ length: this.count }, () => this.fork()));
     cluster.on('exit', (worker, code, signal) => {
+      this.stopReporting(worker);
       if (!this.workers.delete(worker) || this.closing) return;
       this.logger.error({ pid: worker.process.pid, code, signal }, 'gateway worker died; starting another');
       this.fork().catch((err: unknown) => this.logger.error({ err }, 'could not replace a gateway worker'));
     });
+  }
+
+  /** The figures of every worker that reports, aggregated (counters summed, as prom-client's cluster mode does). */
+  private async gatherMetrics(): Promise<string> {
+    const id = this.nextCollection++;
+    const answers = await Promise.all(
+      [...this.reporting].map(
+        ([worker, collection]) =>
+          new Promise<MetricsMessage['figures']>((resolve) => {
+            const timer = setTimeout(() => settle(undefined), WORKER_FIGURES_TIMEOUT_MS);
+            const settle = (figures: MetricsMessage['figures']): void => {
+              clearTimeout(timer);
+              collection.delete(id);
+              resolve(figures);
+            };
+            collection.set(id, settle);
+            worker.send({ type: METRICS_COLLECT, id } satisfies MetricsMessage);
+          }),
+      ),
+    );
+    const figures = answers.filter((answer) => answer !== undefined);
+    if (figures.length === 0) throw new Error('no gateway worker reported its figures');
+    return AggregatorRegistry.aggregate(figures).metrics();
+  }
+
+  /** A worker that exited reports no more: collections waiting on it go on without it. */
+  private stopReporting(worker: Worker): void {
+    const collection = this.reporting.get(worker);
+    this.reporting.delete(worker);
+    for (const settle of collection?.values() ?? []) settle(undefined);
   }
 
   /** Asks every worker to look for a newer ring and re-read its certificate. */

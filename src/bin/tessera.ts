@@ -126,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
         break;
       }
       const gateway = await runGateway({ config: values.config, listen: values.listen }, env, (config) => rootLogger(config), gatewayMetricsText());
-      // A worker reports its figures to the primary from the start, whichever worker a scrape reaches.
+      // Once its gateway is up, a worker reports its figures to the primary, whichever worker a scrape reaches.
       if (cluster.isWorker) shareWorkerMetrics(gateway.metrics.registry);
       // SIGHUP: look for a newer ring at once instead of waiting for the next poll, re-read a renewed certificate and the master keys.
       process.on('SIGHUP', () => {

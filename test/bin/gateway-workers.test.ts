@@ -60,6 +60,12 @@ t.test('a gateway with --workers 2 serves from two processes on one port, replac
     return now.length === 2 && !now.includes(workers[0] as number);
   });
   t.pass('a killed worker is replaced');
+  // The replacement is still starting: the scrape counts the worker that serves, rather than waiting for one that cannot answer yet.
+  const startedAt = Date.now();
+  const during = await scrape(`${cluster.endpoint}/metrics`);
+  t.equal(during.status, 200, `a scrape while a worker starts answers (${during.text.slice(0, 200)})`);
+  t.ok(Date.now() - startedAt < 4_000, 'at once, not after a timeout');
+  t.ok(sampleValue(parsePrometheus(during.text), 'tessera_gateway_requests_total', { operation: 'PutObject', status_class: '2xx' }) <= 12, 'with the figures of the workers that report');
   t.same(await Promise.all(bodies.map((_, i) => read(i))), bodies.map(() => true), 'and the gateway still serves');
 
   const remaining = await childrenOf(cluster.gateway.pid);
