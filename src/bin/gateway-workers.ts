@@ -111,11 +111,9 @@ export class GatewayWorkers {
   async start(): Promise<void> {
     cluster.on('message', (worker, message: MetricsMessage) => {
       if (message?.type === METRICS_READY) this.reporting.set(worker, new Map());
-      else if (message?.type === METRICS_FIGURES) {
-        const collection = this.reporting.get(worker);
-        collection?.get(message.id)?.(message.figures);
-        collection?.delete(message.id);
-      } else if (message?.type === METRICS_ASK) {
+      // Settling a collection removes it from the worker's map.
+      else if (message?.type === METRICS_FIGURES) this.reporting.get(worker)?.get(message.id)?.(message.figures);
+      else if (message?.type === METRICS_ASK) {
         this.gatherMetrics().then(
           (text) => worker.send({ type: METRICS_ANSWER, id: message.id, text } satisfies MetricsMessage),
           (err: unknown) => worker.send({ type: METRICS_ANSWER, id: message.id, error: (err as Error).message } satisfies MetricsMessage),

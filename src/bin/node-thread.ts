@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRootLogger } from '../common/index.js';
 import { StorageNode } from '../storage-node/index.js';
-import { nodeStartError, type NodeThreadData, type NodeThreadMessage } from './node-threads.js';
+import { startSideBySide, type NodeThreadData, type NodeThreadMessage } from './node-threads.js';
 
 async function main(): Promise<void> {
   const port = parentPort;
@@ -30,27 +30,20 @@ async function main(): Promise<void> {
     );
   });
   try {
-    // The nodes start side by side: each start is mostly waiting on its disk (LevelDB, recovery's scans).
-    const started = await Promise.allSettled(
-      data.nodes.map(async (spec) => {
-        const node = new StorageNode({
-          nodeId: spec.nodeId,
-          dataDir: spec.dataDir,
-          host: '127.0.0.1',
-          port: 0,
-          clusterSecret: data.clusterSecret,
-          logger,
-          ...(spec.healing === undefined ? {} : { healing: spec.healing }),
-        });
-        nodes.push(node);
-        const address = await node.start().catch((err: unknown) => {
-          throw nodeStartError(spec.nodeId, err);
-        });
-        send({ type: 'listening', nodeId: spec.nodeId, port: address.port });
-      }),
-    );
-    const failure = started.find((outcome) => outcome.status === 'rejected');
-    if (failure !== undefined) throw failure.reason;
+    await startSideBySide(data.nodes, async (spec) => {
+      const node = new StorageNode({
+        nodeId: spec.nodeId,
+        dataDir: spec.dataDir,
+        host: '127.0.0.1',
+        port: 0,
+        clusterSecret: data.clusterSecret,
+        logger,
+        ...(spec.healing === undefined ? {} : { healing: spec.healing }),
+      });
+      nodes.push(node);
+      const address = await node.start();
+      send({ type: 'listening', nodeId: spec.nodeId, port: address.port });
+    });
     send({ type: 'started' });
   } catch (err) {
     await closeAll().catch(() => undefined);

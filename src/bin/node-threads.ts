@@ -97,10 +97,21 @@ export class NodeThread {
 }
 
 /**
+ * Starts every node at once (each start mostly waits on its disk: LevelDB, recovery's scans) and waits
+ * for all of them to settle, so none is still starting when the caller closes them; then fails with the
+ * first failure, naming its node.
+ */
+export async function startSideBySide<T extends { nodeId: string }>(specs: readonly T[], start: (spec: T) => Promise<void>): Promise<void> {
+  const started = await Promise.allSettled(specs.map((spec) => start(spec).catch((err: unknown) => Promise.reject(nodeStartError(spec.nodeId, err)))));
+  const failure = started.find((outcome) => outcome.status === 'rejected');
+  if (failure !== undefined) throw failure.reason;
+}
+
+/**
  * A node's failure to start, naming the node and what went wrong underneath: LevelDB says only
  * "Database failed to open", and the reason (a lock held, a path that is not a directory) is its cause.
  */
-export function nodeStartError(nodeId: string, err: unknown): Error {
+function nodeStartError(nodeId: string, err: unknown): Error {
   const reasons: string[] = [];
   for (let cause: unknown = err; cause !== undefined && reasons.length < 4; cause = (cause as { cause?: unknown }).cause) {
     reasons.push(cause instanceof Error ? cause.message : String(cause));

@@ -22,7 +22,7 @@ import { parseRing, serializeRing, type Ring } from '../placement/index.js';
 import { NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
 import { gatewayConfigFrom, nodeConfigFrom, readConfigFile } from './config-files.js';
-import { NodeThread, nodeStartError, type NodeSpec } from './node-threads.js';
+import { NodeThread, startSideBySide, type NodeSpec } from './node-threads.js';
 
 /** Something `tessera` runs until a signal stops it. */
 export interface Service {
@@ -181,19 +181,12 @@ export function nodeThreadCount(flag: string | undefined, nodeCount: number, cor
 
 async function startNodesHere(specs: readonly NodeSpec[], clusterSecret: string, logger: Logger, services: Service[]): Promise<Map<string, number>> {
   const ports = new Map<string, number>();
-  // Side by side, as in a node thread; every node is in `services` before any fails, so all are closed.
-  const started = await Promise.allSettled(
-    specs.map(async (spec) => {
-      const node = new StorageNode({ ...spec, host: '127.0.0.1', port: 0, clusterSecret, logger });
-      services.push(node);
-      const address = await node.start().catch((err: unknown) => {
-        throw nodeStartError(spec.nodeId, err);
-      });
-      ports.set(spec.nodeId, address.port);
-    }),
-  );
-  const failure = started.find((outcome) => outcome.status === 'rejected');
-  if (failure !== undefined) throw failure.reason;
+  // Every node is in `services` before any start fails, so the caller closes all of them.
+  await startSideBySide(specs, async (spec) => {
+    const node = new StorageNode({ ...spec, host: '127.0.0.1', port: 0, clusterSecret, logger });
+    services.push(node);
+    ports.set(spec.nodeId, (await node.start()).port);
+  });
   return ports;
 }
 

@@ -44,7 +44,7 @@ import type { RingStore } from './ring-store.js';
 import type { ShardStore } from './shard-store.js';
 import { ShardStoreError } from './shard-store-error.js';
 import type { ForegroundActivity } from './workers/foreground.js';
-import { partitionDigest, registerHealingRoutes, type HealingControl } from './workers/healing-routes.js';
+import { isPartitionOf, partitionDigest, registerHealingRoutes, type HealingControl } from './workers/healing-routes.js';
 
 /** Construction parameters of a storage node's HTTP server. */
 export interface NodeServerOptions {
@@ -422,7 +422,7 @@ export class NodeServer {
         return { ok: true, value: null };
       }
       if (call.op === 'digest') {
-        if (call.partition >= 2 ** call.bits) throw new WireError('BadRequest', 'bad partition');
+        if (!isPartitionOf(call.partition, call.bits)) throw new WireError('BadRequest', 'bad partition');
         return { ok: true, value: await partitionDigest(this.options.store, call.partition, call.bits) };
       }
       return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard) };

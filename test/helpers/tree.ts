@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * for a TypeScript loader (about 1.3 s of CPU each). A test file run on its own from test/ runs under
  * tsx, and the servers it starts do too.
  */
-export const COMPILED = import.meta.url.endsWith('.js');
+const COMPILED = import.meta.url.endsWith('.js');
 
 /** The checkout: package.json, deploy/, native/, test-artifacts/ and the tests' own scripts and data. */
 export const REPO_ROOT = fileURLToPath(new URL(COMPILED ? '../../..' : '../..', import.meta.url));

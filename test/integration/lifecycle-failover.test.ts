@@ -1,6 +1,7 @@
 import { GetObjectCommand, ListObjectVersionsCommand, PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { startGcCluster, until } from '../storage-node/gc-cluster.js';
+import { startGcCluster } from '../storage-node/gc-cluster.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Lifecycle rules of a key whose leading node is down: the next member of the key's set stands in once

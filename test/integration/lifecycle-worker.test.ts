@@ -14,7 +14,8 @@ import {
 import { t } from 'tap';
 import { formatStatus } from '../../src/bin/admin-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { startGcCluster, until } from '../storage-node/gc-cluster.js';
+import { startGcCluster } from '../storage-node/gc-cluster.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The lifecycle worker end to end: six nodes whose lifecycle "day" is one second, a gateway, and rules

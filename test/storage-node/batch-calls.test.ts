@@ -23,16 +23,22 @@ async function startNode(t: { teardown(fn: () => Promise<void>): void }, dataDir
   return { node, client, dataDir: dir };
 }
 
-function ref(key: string, n: number): ShardRef {
-  return { bucket: 'b', key, versionId: `000000000001${n.toString(16).padStart(4, '0')}aaaaaaaa`, shardIndex: 1 };
-}
-
-t.test('concurrent commits to one node all apply, and a bad one fails alone without failing its batch', async (t) => {
+/** A node and its client for one test, both closed at its end. */
+async function startServedNode(t: { teardown(fn: () => Promise<void>): void }): Promise<{ client: NodeClient }> {
   const { node, client } = await startNode(t);
   t.teardown(async () => {
     await client.close();
     await node.close();
   });
+  return { client };
+}
+
+function ref(key: string, n: number): ShardRef {
+  return { bucket: 'b', key, versionId: `000000000001${n.toString(16).padStart(4, '0')}aaaaaaaa`, shardIndex: 1 };
+}
+
+t.test('concurrent commits to one node all apply, and a bad one fails alone without failing its batch', async (t) => {
+  const { client } = await startServedNode(t);
   const refs = Array.from({ length: 24 }, (_, i) => ref(`key-${i}`, i));
   for (const [i, shard] of refs.entries()) await client.putShard(shard, ERASURE, Readable.from([seededBytes(100 + i, i)]));
   const never = ref('never-prepared', 99);
@@ -50,11 +56,7 @@ t.test('concurrent commits to one node all apply, and a bad one fails alone with
 });
 
 t.test('a version lookup that asks for inline shards brings the verified bytes of an inline shard, none for a file', async (t) => {
-  const { node, client } = await startNode(t);
-  t.teardown(async () => {
-    await client.close();
-    await node.close();
-  });
+  const { client } = await startServedNode(t);
   const small = ref('small', 1);
   const large = ref('large', 2);
   await client.putShard(small, ERASURE, Readable.from([seededBytes(700, 1)]));
@@ -97,11 +99,7 @@ t.test('a corrupt inline shard is left out of the lookup and quarantined, and th
 });
 
 t.test('small shards prepared in one batch are stored like streamed ones, and a bad one is refused alone', async (t) => {
-  const { node, client } = await startNode(t);
-  t.teardown(async () => {
-    await client.close();
-    await node.close();
-  });
+  const { client } = await startServedNode(t);
   const refs = Array.from({ length: 8 }, (_, i) => ref(`batched-${i}`, i + 1));
   const badRef = { ...ref('bad', 50), bucket: 'b\0x' };
   const outcomes = await Promise.allSettled([
@@ -139,11 +137,7 @@ async function countRequests<T>(run: () => Promise<T>): Promise<{ result: T; req
 }
 
 t.test('digests of several partitions asked at once travel in one batch request, each counting its own versions', async (t) => {
-  const { node, client } = await startNode(t);
-  t.teardown(async () => {
-    await client.close();
-    await node.close();
-  });
+  const { client } = await startServedNode(t);
   const refs = Array.from({ length: 12 }, (_, i) => ref(`digested-${i}`, i + 1));
   for (const [i, shard] of refs.entries()) {
     await client.putShard(shard, ERASURE, Readable.from([seededBytes(200, i)]));

@@ -124,8 +124,6 @@ export async function startGcCluster(t: { teardown(fn: () => unknown): void }, h
   };
 }
 
-export { until };
-
 /** Waits until node `index` has finished `count` more collector passes than it had when called. */
 export async function morePasses(cluster: GcCluster, indices: readonly number[], count: number, timeoutMs = 15_000): Promise<void> {
   const start = await Promise.all(indices.map(async (i) => (await cluster.gcFigures(i)).passes));

@@ -14,7 +14,8 @@ import { t } from 'tap';
 import { UPLOADS_BUCKET, shardRefOf, uploadMarkerKey, uploadPartKey } from '../../src/rpc/index.js';
 import { shardFileName } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
-import { morePasses, startGcCluster, until, type GcCluster } from './gc-cluster.js';
+import { morePasses, startGcCluster, type GcCluster } from './gc-cluster.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Issue 7, garbage collection of multipart parts, on six real nodes. Audits are quiet (long interval),

@@ -4,7 +4,8 @@ import { t } from 'tap';
 import { formatStatus } from '../../src/bin/admin-cli.js';
 import { buildRing, parseRing, serializeRing } from '../../src/placement/index.js';
 import { seededBytes } from '../helpers/bytes.js';
-import { morePasses, startGcCluster, until } from './gc-cluster.js';
+import { morePasses, startGcCluster } from './gc-cluster.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Issue 7, garbage collection of tombstones, on six real nodes (LevelDB, files, HTTP). Audits only

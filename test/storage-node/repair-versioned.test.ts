@@ -4,7 +4,8 @@ import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '
 import { t } from 'tap';
 import { SHARD_HEADER_BYTES } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
-import { startGcCluster, until } from './gc-cluster.js';
+import { startGcCluster } from './gc-cluster.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Repair of a versioned bucket's noncurrent version on six real nodes: a rotten shard of an older

@@ -115,6 +115,10 @@ async function firstPage(store: ShardStore, from: bigint, to: bigint, limit: num
 function partitionParams(query: Record<string, string | undefined>): { partition: number; bits: number } | null {
   const partition = Number(query['partition']);
   const bits = Number(query['bits']);
-  if (!Number.isInteger(bits) || bits < 0 || bits > MAX_PARTITION_BITS || !Number.isInteger(partition) || partition < 0 || partition >= 2 ** bits) return null;
-  return { partition, bits };
+  return isPartitionOf(partition, bits) ? { partition, bits } : null;
+}
+
+/** Whether `partition` is one of a ring's 2^bits partitions, for a number of bits a node accepts. */
+export function isPartitionOf(partition: number, bits: number): boolean {
+  return Number.isInteger(bits) && bits >= 0 && bits <= MAX_PARTITION_BITS && Number.isInteger(partition) && partition >= 0 && partition < 2 ** bits;
 }
