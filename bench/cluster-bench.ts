@@ -26,6 +26,8 @@ import {
   loaderTableLines,
   matrixHeader,
   matrixLine,
+  matrixRow,
+  roundsLine,
   TARGET_ORDER,
   type LoaderRow,
   type MatrixRow,
@@ -190,11 +192,11 @@ class Bench {
     return measured;
   }
 
-  async put(target: Target, workload: Workload, objects: number, base: Uint8Array): Promise<Measured<CaseResult>> {
-    const slot = `${target.name}/${workload.sizeBytes}`;
+  async put(target: Target, workload: Workload, objects: number, base: Uint8Array, round: number): Promise<Measured<CaseResult>> {
+    const slot = `${target.name}/${workload.sizeBytes}/${round}`;
     return this.window(target.server.pid, 'self', (attempt) => {
       // A repeated PUT writes fresh keys, so it measures the same work as the first (no overwrites).
-      const prefix = `${formatSize(workload.sizeBytes)}-c${workload.clients}${attempt === 0 ? '' : `-again${attempt}`}`;
+      const prefix = `${formatSize(workload.sizeBytes)}-c${workload.clients}-r${round}${attempt === 0 ? '' : `-again${attempt}`}`;
       this.putPrefixes.set(slot, prefix);
       return runCase({
         ops: objects,
@@ -205,9 +207,10 @@ class Bench {
     });
   }
 
-  async get(target: Target, workload: Workload, objects: number, base: Uint8Array): Promise<Measured<CaseResult>> {
-    const prefix = this.putPrefixes.get(`${target.name}/${workload.sizeBytes}`);
-    if (prefix === undefined) throw new Error(`GET ${formatSize(workload.sizeBytes)} on ${target.name} before its PUT`);
+  /** GETs what the PUT of the same round wrote. */
+  async get(target: Target, workload: Workload, objects: number, base: Uint8Array, round: number): Promise<Measured<CaseResult>> {
+    const prefix = this.putPrefixes.get(`${target.name}/${workload.sizeBytes}/${round}`);
+    if (prefix === undefined) throw new Error(`GET ${formatSize(workload.sizeBytes)} round ${round} on ${target.name} before its PUT`);
     return this.window(target.server.pid, 'self', () =>
       runCase({
         ops: objects,
@@ -220,10 +223,18 @@ class Bench {
   }
 }
 
+/** `items` starting at index `by` (modulo its length), wrapping around. */
+function rotated<T>(items: readonly T[], by: number): T[] {
+  const start = by % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
+
 async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target[], diskCeilingMiBps: number): Promise<MatrixRow[]> {
   console.log('\nPUT then GET of the same objects by the same client (undici, SigV4 UNSIGNED-PAYLOAD); every GET verified byte for byte.');
   console.log('rate in the unit of the issue target; p50/p99 in ms, request start to last byte; cores = the server process tree in the window;');
-  console.log(`ratios = tessera rate over the null server (ceiling), the disk's 4+2 PUT ceiling, s3rver (peer); * = run twice (other load)\n`);
+  console.log(`ratios = tessera rate over the null server (ceiling), the disk's 4+2 PUT ceiling, s3rver (peer); * = run twice (other load)`);
+  if (args.rounds > 1) console.log(`${args.rounds} rounds per line, the servers taking turns; each server's median round is shown, ratios are medians of the rounds' ratios; then every round's rates and tessera/s3rver`);
+  console.log('');
   console.log(matrixHeader());
   const rows: MatrixRow[] = [];
   const warmUps: string[] = [];
@@ -236,11 +247,17 @@ async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target
     const round = `${warmupRoundOps(workload.sizeBytes)} PUTs and GETs of ${formatSize(workload.sizeBytes)} at ${workload.clients} clients`;
     warmUps.push(`  ${round}: ${warmed.map((w) => `${w.target} ${w.rounds} (last ${w.opsPerSec.toFixed(0)} ops/s)`).join(', ')}`);
     for (const op of ['put', 'get'] as const) {
-      const row: MatrixRow = { op, workload, objects, byTarget: {} };
-      for (const target of targets) row.byTarget[target.name] = await bench[op](target, workload, objects, base);
-      if (bench.interrupted) throw new Error('interrupted');
+      const rounds: MatrixRow['rounds'] = {};
+      for (let round = 0; round < args.rounds; round += 1) {
+        // The servers take turns, each round starting with the next, so that none always runs first after a write-back.
+        for (const target of rotated(targets, round)) (rounds[target.name] ??= []).push(await bench[op](target, workload, objects, base, round));
+        if (bench.interrupted) throw new Error('interrupted');
+      }
+      const row = matrixRow(op, workload, objects, rounds);
       rows.push(row);
       console.log(matrixLine(row, diskCeilingMiBps));
+      const perRound = roundsLine(row);
+      if (perRound !== undefined) console.log(perRound);
     }
   }
   console.log(`\nWarm-up rounds before each size${args.quick ? ' (--quick: one round)' : ` (until a round is no more than ${WARMUP_SETTLED * 100}% faster than the best before it; ${WARMUP_MIN_ROUNDS} to ${WARMUP_MAX_ROUNDS})`}:`);
@@ -413,7 +430,7 @@ async function main(): Promise<number> {
     const matrixGoals = goalCounts(rows);
     const goals = { pass: matrixGoals.pass + encryption.pass, miss: matrixGoals.miss + encryption.miss };
     const failures = [...failureLines(rows, loaderRows), ...encryption.failed];
-    const windows = [...rows.flatMap((row) => Object.values(row.byTarget)), ...loaderRows.map((row) => row.measured)];
+    const windows = [...rows.flatMap((row) => Object.values(row.rounds).flat()), ...loaderRows.map((row) => row.measured)];
     const repeated = windows.filter((window) => window.firstTry !== undefined).length;
     const noisy = windows.filter((window) => window.cpu.otherCores > OTHER_LOAD_CORES).length;
     console.log(`\nissue targets: ${goals.pass} PASS, ${goals.miss} MISS (reported, not fatal)`);

@@ -3,6 +3,8 @@ export interface BenchArgs {
   quick: boolean;
   /** Multiplies every case's object count (at least one object per client is kept). */
   opsScale: number;
+  /** Timed windows of each matrix line per target, the targets taking turns; the median is reported. */
+  rounds: number;
   torch: boolean;
   /** The encryption table (plain against SSE-S3 and SSE-C on tessera). */
   sse: boolean;
@@ -43,7 +45,7 @@ export const TORCH_WORKLOAD = { sizeBytes: 100 * KiB, objects: 5000, numWorkers:
 const QUICK_DIVISOR = 10;
 
 /** Usage text for `--help`. */
-export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--no-torch] [--keep-data]
+export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--rounds=N] [--no-torch] [--keep-data]
   Starts tessera dev, a Fastify null server and s3rver as child processes and measures, for each of
   ${MATRIX.map((w) => `${formatSize(w.sizeBytes)} x ${w.objects} at ${w.clients} clients`).join(', ')},
   PUT then GET of the same objects (every GET verified), the CPU of each process in each timed
@@ -51,6 +53,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--no-to
   tessera's encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1MiB and 64MiB.
   --quick        smoke run (a tenth of the objects, a smaller disk write), under a minute
   --ops-scale=X  multiply every object count by X
+  --rounds=N     time each matrix line N times per server, the servers taking turns, and report the
+                 median round with every round's ratio to s3rver (for a machine whose speed drifts)
   --no-torch     skip the PyTorch DataLoader table
   --no-sse       skip the encrypted-against-plain table
   --sse-only     run only the encrypted-against-plain table
@@ -76,7 +80,7 @@ export function formatSize(sizeBytes: number): string {
 
 /** Parses `process.argv.slice(2)`; throws on unknown flags so typos do not silently run the full bench. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, opsScale: 1, torch: true, sse: true, sseOnly: false, keepData: false, help: false };
+  const args: BenchArgs = { quick: false, opsScale: 1, rounds: 1, torch: true, sse: true, sseOnly: false, keepData: false, help: false };
   for (const arg of argv) {
     const [name, value] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if (name === '--quick') args.quick = true;
@@ -88,6 +92,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (name === '--ops-scale' && value !== undefined) {
       args.opsScale = Number(value);
       if (!(args.opsScale > 0)) throw new Error(`bad --ops-scale ${JSON.stringify(value)}`);
+    } else if (name === '--rounds' && value !== undefined) {
+      args.rounds = Number(value);
+      if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new Error(`bad --rounds ${JSON.stringify(value)}: expected a whole number >= 1`);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
   return args;

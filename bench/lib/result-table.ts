@@ -20,7 +20,60 @@ export interface MatrixRow {
   op: 'put' | 'get';
   workload: Workload;
   objects: number;
+  /** The window shown for each target: its median round by rate (the lower of the middle two for an even count). */
   byTarget: Partial<Record<TargetName, Measured<CaseResult>>>;
+  /** Every round's window, in the order they ran (one unless `--rounds`). */
+  rounds: Partial<Record<TargetName, Measured<CaseResult>[]>>;
+}
+
+/**
+ * A row from each target's rounds: the median round of each is the one the table shows, and the ratios are the
+ * medians of the round-by-round ratios (the lower middle for an even count, as for the rounds).
+ */
+export function matrixRow(op: MatrixRow['op'], workload: Workload, objects: number, rounds: MatrixRow['rounds']): MatrixRow {
+  const unit = workload.goals[op].unit;
+  const byTarget: MatrixRow['byTarget'] = {};
+  for (const name of TARGET_ORDER) {
+    const sorted = [...(rounds[name] ?? [])].sort((a, b) => rateIn(unit, a.value) - rateIn(unit, b.value));
+    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    if (median !== undefined) byTarget[name] = median;
+  }
+  return { op, workload, objects, byTarget, rounds };
+}
+
+/** The lower middle of `values` (the median of an odd count); NaN when empty. */
+function lowerMedian(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+}
+
+/** Tessera's rate over `name`'s, round by round (the two measured next to each other). */
+function roundRatios(row: MatrixRow, name: TargetName): number[] {
+  const unit = row.workload.goals[row.op].unit;
+  const theirs = row.rounds[name] ?? [];
+  return (row.rounds.tessera ?? []).map((window, i) => {
+    const other = theirs[i];
+    return other === undefined ? Number.NaN : rateIn(unit, window.value) / rateIn(unit, other.value);
+  });
+}
+
+/** The median of tessera's round-by-round ratios to `name` (with one round, simply its ratio). */
+function roundRatio(row: MatrixRow, name: TargetName): number {
+  return lowerMedian(roundRatios(row, name));
+}
+
+/**
+ * With more than one round: each target's rate in every round, and tessera's ratio to s3rver round by round (the
+ * two measured next to each other, so a drift of the machine's speed moves both).
+ */
+export function roundsLine(row: MatrixRow): string | undefined {
+  const unit = row.workload.goals[row.op].unit;
+  const rates = (name: TargetName): number[] => (row.rounds[name] ?? []).map((window) => rateIn(unit, window.value));
+  const tessera = rates('tessera');
+  if (tessera.length < 2) return undefined;
+  const ratios = roundRatios(row, 's3rver').map(figure);
+  const list = (name: TargetName): string => `${name} ${rates(name).map(figure).join(' ')}`;
+  return `${''.padEnd(CASE_WIDTH)}  rounds: ${TARGET_ORDER.map(list).join(', ')}; tessera/s3rver ${ratios.join(' ')}`;
 }
 
 /** One line of the DataLoader table. */
@@ -92,9 +145,9 @@ export function matrixLine(row: MatrixRow, diskCeilingMiBps: number): string {
   };
   const tesseraRate = rateOf('tessera');
   const diskRatio = row.op === 'put' && row.workload.sizeBytes >= MiB && tessera !== undefined ? tessera.mibPerSec / diskCeilingMiBps : Number.NaN;
-  const ratios = [tesseraRate / rateOf('null'), diskRatio, tesseraRate / rateOf('s3rver')].map((r) => figure(r).padStart(RATIO_WIDTH)).join('');
+  const ratios = [roundRatio(row, 'null'), diskRatio, roundRatio(row, 's3rver')].map((r) => figure(r).padStart(RATIO_WIDTH)).join('');
   const verdict = Number.isFinite(tesseraRate) ? (tesseraRate >= goal.value ? 'PASS' : 'MISS') : '-';
-  const failed = TARGET_ORDER.reduce((sum, name) => sum + (row.byTarget[name]?.value.errors ?? 0), 0);
+  const failed = TARGET_ORDER.reduce((sum, name) => sum + (row.rounds[name] ?? []).reduce((errors, window) => errors + window.value.errors, 0), 0);
   return [
     `${caseName(row).padEnd(CASE_WIDTH)}${goal.unit.padStart(UNIT_WIDTH)} |${groups.join('|')}| ${ratios} | `,
     `>= ${goal.value} ${verdict} (${figure(tesseraRate / goal.value)}x)`,
@@ -179,8 +232,10 @@ export function failureLines(rows: readonly MatrixRow[], loaderRows: readonly Lo
   const lines: string[] = [];
   for (const row of rows) {
     for (const name of TARGET_ORDER) {
-      const result = row.byTarget[name]?.value;
-      if (result !== undefined && result.errors > 0) lines.push(`${caseName(row)} ${name}: ${result.errors}/${result.ops} failed; first: ${result.firstError ?? '?'}`);
+      for (const [round, { value: result }] of (row.rounds[name] ?? []).entries()) {
+        const which = (row.rounds[name]?.length ?? 0) > 1 ? ` round ${round + 1}` : '';
+        if (result.errors > 0) lines.push(`${caseName(row)} ${name}${which}: ${result.errors}/${result.ops} failed; first: ${result.firstError ?? '?'}`);
+      }
     }
   }
   for (const row of loaderRows) {
