@@ -168,6 +168,25 @@ def attributes_multipart(ctx):
     equal(rest["ObjectParts"]["IsTruncated"], False, "last page")
 
 
+@case("GetObjectAttributes with a VersionId answers for that version, a noncurrent one and the null one included")
+def attributes_versioned(ctx):
+    ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"before versioning")
+    ctx.s3.put_bucket_versioning(Bucket=ctx.bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"old")["VersionId"]
+    new = ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"newer body")["VersionId"]
+    wanted = ["ETag", "ObjectSize"]
+    for version_id, body, what in [(old, b"old", "a noncurrent version"), (new, b"newer body", "the current version named"), ("null", b"before versioning", "the null version")]:
+        got = ctx.s3.get_object_attributes(Bucket=ctx.bucket, Key="k", VersionId=version_id, ObjectAttributes=wanted)
+        equal((got["ETag"], got["ObjectSize"], got["VersionId"]), (md5(body), len(body), version_id), what)
+    current = ctx.s3.get_object_attributes(Bucket=ctx.bucket, Key="k", ObjectAttributes=wanted)
+    equal((current["ETag"], current["VersionId"]), (md5(b"newer body"), new), "no VersionId: the current version")
+    expect_error(lambda: ctx.s3.get_object_attributes(Bucket=ctx.bucket, Key="k", VersionId="0" * 24, ObjectAttributes=wanted), 404, "NoSuchVersion", "an id the key does not have")
+    marker = ctx.s3.delete_object(Bucket=ctx.bucket, Key="k")["VersionId"]
+    expect_error(lambda: ctx.s3.get_object_attributes(Bucket=ctx.bucket, Key="k", ObjectAttributes=wanted), 404, "NoSuchKey", "a delete marker on top")
+    expect_error(lambda: ctx.s3.get_object_attributes(Bucket=ctx.bucket, Key="k", VersionId=marker, ObjectAttributes=wanted), 405, "MethodNotAllowed", "the delete marker named")
+    equal(ctx.s3.get_object_attributes(Bucket=ctx.bucket, Key="k", VersionId=old, ObjectAttributes=wanted)["ETag"], md5(b"old"), "a version under a delete marker")
+
+
 @case("GetObjectAttributes errors are NoSuchKey, and InvalidArgument for an unknown attribute")
 def attributes_errors(ctx):
     expect_error(lambda: ctx.s3.get_object_attributes(Bucket=ctx.bucket, Key="missing", ObjectAttributes=["ETag"]), 404, "NoSuchKey", "missing key")

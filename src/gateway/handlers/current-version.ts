@@ -1,18 +1,7 @@
 import { ReadDeadline, resolveNamedVersion, resolveVersion, retrySlowRead, type ResolveOptions, type ResolvedVersion } from '../data-path/index.js';
 import type { BucketRecord } from '../../rpc/index.js';
 import { requireObjectAccess, type RequestContext } from '../http/index.js';
-import { S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
-
-/**
- * Refuses a `versionId` other than `null` for operations that act only on the current version (tags
- * and ACLs of an older version are not kept apart): `null` names the current object.
- */
-export function requireNullVersion(ctx: RequestContext): boolean {
-  const versionId = versionIdParam(ctx.target.query.get('versionId'), ctx.target.key ?? '');
-  if (versionId === undefined) return false;
-  if (versionId !== 'null') throw new S3Error('NoSuchVersion', { fields: { Key: ctx.target.key ?? '', VersionId: versionId } });
-  return true;
-}
+import { S3Error, s3VersionId } from '../s3/index.js';
 
 /** The key's current version, or NoSuchKey (with `x-amz-delete-marker` when a delete marker is the latest version). */
 export async function requireCurrentVersion(

@@ -1,6 +1,6 @@
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
-import { S3Error, renderXml } from '../s3/index.js';
-import { requireCurrentVersion, requireNullVersion } from './current-version.js';
+import { S3Error, renderXml, s3VersionId, versionIdParam } from '../s3/index.js';
+import { requireVersion } from './current-version.js';
 import { checkReadConditions } from './preconditions.js';
 
 const ATTRIBUTES = new Set(['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize']);
@@ -28,7 +28,7 @@ function countHeader(ctx: RequestContext, name: string, fallback: number): numbe
 }
 
 /**
- * GetObjectAttributes: the current version's ETag (unquoted, as S3 gives it here), stored checksums,
+ * GetObjectAttributes: the ETag of the version asked for (`versionId`, else the current one) (unquoted, as S3 gives it here), stored checksums,
  * parts (paged by x-amz-max-parts and x-amz-part-number-marker, with each part's checksum when the
  * upload had one), storage class and size: only the attributes asked for.
  */
@@ -38,9 +38,9 @@ export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   const wanted = requestedAttributes(ctx);
   const maxParts = Math.min(countHeader(ctx, 'x-amz-max-parts', MAX_PARTS), MAX_PARTS);
   const marker = countHeader(ctx, 'x-amz-part-number-marker', 0);
-  const namedVersion = requireNullVersion(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
   await ctx.services.buckets.require(bucket, ctx.signal);
-  const { record } = await requireCurrentVersion(ctx, bucket, key);
+  const { record } = await requireVersion(ctx, bucket, key, versionId);
   checkReadConditions(ctx, record);
   const body: Record<string, unknown> = {};
   if (wanted.has('ETag')) body['ETag'] = record.etag.replace(/^"|"$/g, '');
@@ -71,6 +71,6 @@ export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   if (wanted.has('StorageClass')) body['StorageClass'] = 'STANDARD';
   if (wanted.has('ObjectSize')) body['ObjectSize'] = record.sizeBytes;
   ctx.reply.header('last-modified', new Date(record.lastModifiedMs).toUTCString());
-  if (namedVersion) ctx.reply.header('x-amz-version-id', 'null');
+  if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.type('application/xml').send(renderXml('GetObjectAttributesResponse', body));
 }
