@@ -71,7 +71,11 @@ t.test('CRC64NVME uploads are FULL_OBJECT: the CRC of the whole object, verified
     s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'full', UploadId, MultipartUpload: { Parts: completed }, ChecksumCRC64NVME: computeChecksum('CRC64NVME', Buffer.from('other')), ChecksumType: 'FULL_OBJECT' })),
   );
   t.same(wrong, { name: 'BadDigest', status: 400 }, 'a wrong whole-object checksum is refused');
-  t.same(await sdkError(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'full' }))), { name: 'NotFound', status: 404 }, 'and completes nothing');
+  const otherType = await sdkError(
+    s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'full', UploadId, MultipartUpload: { Parts: completed }, ChecksumCRC64NVME: full, ChecksumType: 'COMPOSITE' })),
+  );
+  t.same(otherType, { name: 'BadDigest', status: 400 }, 'a checksum type other than the upload\'s is BadDigest, as S3 documents');
+  t.same(await sdkError(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'full' }))), { name: 'NotFound', status: 404 }, 'neither completes anything');
   const done = await s3.send(
     new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'full', UploadId, MultipartUpload: { Parts: completed }, ChecksumCRC64NVME: full, ChecksumType: 'FULL_OBJECT' }),
   );

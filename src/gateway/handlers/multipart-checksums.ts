@@ -89,12 +89,13 @@ export function completedChecksum(upload: UploadInfo, parts: readonly ObjectReco
 
 /**
  * The object-level checksum headers a client may send with CompleteMultipartUpload: the type must be
- * the upload's, and a value must equal what the parts add up to (BadDigest otherwise).
+ * the upload's and a value must equal what the parts add up to, both checks of integrity that S3
+ * answers with BadDigest.
  */
 export function checkCompletionHeaders(ctx: RequestContext, checksum: ReturnType<typeof completedChecksum>): void {
   const typeText = header(ctx, 'x-amz-checksum-type')?.trim().toUpperCase();
   if (typeText !== undefined && typeText !== (checksum?.type ?? typeText)) {
-    throw invalid(`The upload was created using the ${checksum?.type ?? ''} checksum mode. The complete request must use the same checksum mode.`);
+    throw new S3Error('BadDigest', { message: `The upload was created using the ${checksum?.type ?? ''} checksum mode. The complete request must use the same checksum mode.` });
   }
   for (const algorithm of CHECKSUM_ALGORITHMS) {
     const sent = header(ctx, checksumHeaderName(algorithm))?.trim();
