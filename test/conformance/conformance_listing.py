@@ -40,13 +40,24 @@ def delimiter(ctx):
     equal([o["Key"] for o in prefixed["Contents"]], ["a/1", "a/2"], "Prefix")
 
 
-@case("MaxKeys=0 answers an empty page that is not truncated")
+@case("a page size of 0 answers an empty page that is not truncated, in every listing")
 def max_keys_zero(ctx):
     put(ctx, "a", "b")
     page = ctx.s3.list_objects_v2(Bucket=ctx.bucket, MaxKeys=0)
     equal((page.get("Contents"), page["IsTruncated"], page["KeyCount"]), (None, False, 0), "v2")
     v1 = ctx.s3.list_objects(Bucket=ctx.bucket, MaxKeys=0)
     equal((v1.get("Contents"), v1["IsTruncated"]), (None, False), "v1")
+    # A truncated page without a marker to go on from would stop a paginator ("same token twice") or loop it.
+    versions = ctx.s3.list_object_versions(Bucket=ctx.bucket, MaxKeys=0)
+    equal((versions.get("Versions"), versions["IsTruncated"], versions.get("NextKeyMarker")), (None, False, None), "versions")
+    upload_id = ctx.s3.create_multipart_upload(Bucket=ctx.bucket, Key="mp")["UploadId"]
+    ctx.s3.upload_part(Bucket=ctx.bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"part")
+    uploads = ctx.s3.list_multipart_uploads(Bucket=ctx.bucket, MaxUploads=0)
+    equal((uploads.get("Uploads"), uploads["IsTruncated"], uploads.get("NextKeyMarker")), (None, False, None), "uploads")
+    parts = ctx.s3.list_parts(Bucket=ctx.bucket, Key="mp", UploadId=upload_id, MaxParts=0)
+    equal((parts.get("Parts"), parts["IsTruncated"]), (None, False), "parts")
+    equal(len(ctx.s3.list_parts(Bucket=ctx.bucket, Key="mp", UploadId=upload_id)["Parts"]), 1, "the part is there for a page that asks for it")
+    ctx.s3.abort_multipart_upload(Bucket=ctx.bucket, Key="mp", UploadId=upload_id)
 
 
 @case("encoding-type=url encodes a space as %20 in keys, prefixes, delimiters and markers")

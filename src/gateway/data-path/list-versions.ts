@@ -54,6 +54,8 @@ export async function listVersions(
   nodeTimeoutMs: number | (() => number),
   deadline?: ReadDeadline,
 ): Promise<VersionListResult> {
+  // As for objects: a MaxKeys of 0 is an empty page that is not truncated (a truncated page would need a marker to go on from).
+  if (request.maxKeys === 0) return { versions: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
     node.listVersions(
       {

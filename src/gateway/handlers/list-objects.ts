@@ -56,8 +56,6 @@ function checksumListFields(record: ObjectRecord): Record<string, string> {
 
 async function listPage(ctx: RequestContext, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult> {
   await ctx.services.buckets.require(bucket, ctx.signal);
-  // S3 answers max-keys=0 with an empty page that is not truncated, whatever the bucket holds.
-  if (maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false, next: undefined };
   return listObjects(
     ctx.services.cluster.allNodes(),
     { bucket, prefix, delimiter, after: position.after, afterIsPrefix: position.afterIsPrefix, maxKeys },

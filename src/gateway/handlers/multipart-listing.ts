@@ -130,7 +130,8 @@ export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
     return order > 0 || (order === 0 && uploadIdMarker !== '' && entry.uploadId > uploadIdMarker);
   });
   const page = after.slice(0, maxUploads);
-  const isTruncated = after.length > page.length;
+  // A max-uploads of 0 is an empty page that is not truncated, as for every listing: there is no marker to go on from.
+  const isTruncated = maxUploads > 0 && after.length > page.length;
   const last = page.at(-1);
   const body: Record<string, unknown> = {
     Bucket: bucket,
