@@ -22,6 +22,7 @@ const PATTERNS = [
   { name: 'mlflow', what: 'MLflow artifact store: upload_file with ContentType, list_objects_v2 paginator with Prefix and Delimiter="/", download_file, delete_objects over a prefix' },
   { name: 's3a', what: 'Hadoop s3a: HEAD and LIST probes, directory markers, multipart writes, paged LIST with delimiter, rename as copy (UploadPartCopy) + quiet bulk delete' },
   { name: 'fsspec', what: 'fsspec/s3fs: MaxKeys=1 directory probes, If-Match on ranged reads (412 after a rewrite), If-None-Match: * exclusive create on PutObject and CompleteMultipartUpload' },
+  { name: 'public', what: 'anonymous (UNSIGNED) clients on a public-read-write bucket: put_object, upload_file in parts, list and read back' },
 ] as const;
 
 const RUNS = [

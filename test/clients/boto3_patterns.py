@@ -12,6 +12,10 @@ prints "PASS <pattern>" at the end or "FAIL <pattern>: <what>" on the first mism
   rename as copy + bulk delete, UploadPartCopy for large files, recursive delete).
 - fsspec: s3fs (MaxKeys=1 directory probes, If-Match on the ranged reads of an open file, exclusive
   create with If-None-Match: * on PutObject and CompleteMultipartUpload).
+- public: a bucket opened with ACL public-read-write, used by anonymous clients (botocore UNSIGNED, as
+  public-dataset readers configure it): put_object and upload_file in parts with ACL public-read, list and
+  read back. Over HTTPS
+  a recent botocore frames unsigned uploads as aws-chunked with a CRC32 trailer.
 """
 
 import argparse
@@ -21,6 +25,7 @@ import sys
 
 import boto3
 import botocore
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -357,7 +362,35 @@ def fsspec(s3, bucket, workdir):
     step(p, "rm recursive ok")
 
 
-PATTERNS = {"mlflow": mlflow, "s3a": s3a, "fsspec": fsspec}
+# --- anonymous clients on a public bucket --------------------------------------------------------------
+
+
+def public(s3, bucket, workdir, anonymous):
+    """Anonymous uploads and reads on a public-read-write bucket; the owner (s3) opens it and cleans up."""
+    p = "public"
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    small = bytes(range(256)) * 1200
+    # An anonymous writer keeps nothing it could read back unless it opens its object too, as in S3.
+    anonymous.put_object(Bucket=bucket, Key="drop/small.bin", Body=small, ACL="public-read")
+    step(p, "anonymous put_object ok")
+    check(read(anonymous, bucket, "drop/small.bin") == small, "anonymous get_object returned other bytes than were put")
+    check(read(s3, bucket, "drop/small.bin") == small, "the owner's get_object returned other bytes")
+    check(anonymous.head_object(Bucket=bucket, Key="drop/small.bin")["ContentLength"] == len(small), "head_object size")
+    large = os.path.join(workdir, "large.bin")
+    with open(large, "wb") as f:
+        f.write(os.urandom(9 * MiB))
+    # Over 8 MiB, upload_file uploads in parts: CreateMultipartUpload, UploadPart, CompleteMultipartUpload unsigned.
+    anonymous.upload_file(large, bucket, "drop/large.bin", ExtraArgs={"ACL": "public-read"})
+    with open(large, "rb") as f:
+        check(read(anonymous, bucket, "drop/large.bin") == f.read(), "the large file read back differs")
+    step(p, "anonymous upload_file in parts ok")
+    check(list_keys(anonymous, bucket, "drop/") == ["drop/large.bin", "drop/small.bin"], "anonymous listing")
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "drop/small.bin"}, {"Key": "drop/large.bin"}]})
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    step(p, "cleaned up")
+
+
+PATTERNS = {"mlflow": mlflow, "s3a": s3a, "fsspec": fsspec, "public": public}
 
 
 def main():
@@ -369,14 +402,11 @@ def main():
     parser.add_argument("--pattern", action="append", choices=sorted(PATTERNS))
     args = parser.parse_args()
     print(f"boto3 {boto3.__version__} botocore {botocore.__version__} over {args.endpoint.split(':')[0]}", flush=True)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=args.endpoint,
-        region_name="us-east-1",
-        verify=args.ca_bundle if args.ca_bundle else None,
-        # One attempt: a request that only succeeds on retry is a server bug this test should see.
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"}),
-    )
+    # One attempt: a request that only succeeds on retry is a server bug this test should see.
+    config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"})
+    verify = args.ca_bundle if args.ca_bundle else None
+    s3 = boto3.client("s3", endpoint_url=args.endpoint, region_name="us-east-1", verify=verify, config=config)
+    anonymous = boto3.client("s3", endpoint_url=args.endpoint, region_name="us-east-1", verify=verify, config=config.merge(Config(signature_version=UNSIGNED)))
     failed = False
     for name in args.pattern or sorted(PATTERNS):
         bucket = f"{args.bucket_prefix}-{name}"
@@ -384,7 +414,10 @@ def main():
             s3.create_bucket(Bucket=bucket)
             workdir = os.path.join(args.workdir, name)
             os.makedirs(workdir, exist_ok=True)
-            PATTERNS[name](s3, bucket, workdir)
+            if name == "public":
+                public(s3, bucket, workdir, anonymous)
+            else:
+                PATTERNS[name](s3, bucket, workdir)
             s3.delete_bucket(Bucket=bucket)
             print(f"PASS {name}", flush=True)
         except Mismatch as err:

@@ -66,15 +66,13 @@ export function authenticate(req: AuthRequest, credentials: CredentialStore, opt
  * to say (ACL grants to AllUsers, bucket policies), not authentication's.
  */
 function anonymousAuth(req: AuthRequest): AuthResult {
-  const sha256 = headerValue(req.headers, 'x-amz-content-sha256');
-  // A hash an anonymous client declares is still checked against the body; nothing else is signed.
-  const payload = sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256) ? { mode: 'sha256' as const, sha256 } : { mode: 'unsigned' as const, sha256: undefined };
+  const payload = anonymousPayload(req.headers);
   return {
     accessKeyId: '',
     anonymous: true,
     presigned: false,
     payloadMode: payload.mode,
-    decodedContentLength: undefined,
+    decodedContentLength: payload.mode === 'streaming-unsigned-trailer' ? parseByteCount('x-amz-decoded-content-length', req.headers['x-amz-decoded-content-length']) : undefined,
     payloadSha256: payload.sha256,
     region: 'us-east-1',
     signedHeaders: [],
@@ -82,6 +80,26 @@ function anonymousAuth(req: AuthRequest): AuthResult {
     // No chunk chain exists without a signature; the unsigned payload mode never asks this signer for anything.
     chunkSigner: new ChunkSigner(Buffer.alloc(32), '', ''),
   };
+}
+
+/**
+ * What an unsigned request's body is. A hash the client declares is still checked against the body.
+ * An aws-chunked body is unframed as a signed client's is: botocore's UNSIGNED client frames its
+ * uploads so over HTTPS, with a checksum trailer, and sends no x-amz-content-sha256 at all; stored as
+ * it came, the framing would become part of the object. A signed framing cannot be read without the
+ * signature its chunks chain from.
+ */
+function anonymousPayload(headers: Headers): { mode: PayloadMode; sha256: string | undefined } {
+  const declared = headerValue(headers, 'x-amz-content-sha256');
+  if (declared !== undefined) {
+    const payload = parsePayloadHash(declared);
+    if (payload.mode === 'streaming-signed' || payload.mode === 'streaming-signed-trailer') {
+      throw new S3Error('InvalidRequest', { message: `x-amz-content-sha256 ${declared} needs a signed request.` });
+    }
+    return payload;
+  }
+  const codings = (headerValue(headers, 'content-encoding') ?? '').split(',').map((coding) => coding.trim().toLowerCase());
+  return codings.includes('aws-chunked') ? { mode: 'streaming-unsigned-trailer', sha256: undefined } : { mode: 'unsigned', sha256: undefined };
 }
 
 function headerAuth(req: AuthRequest, authorization: string, query: [string, string][], nowMs: number, maxSkewMs: number): Verification {

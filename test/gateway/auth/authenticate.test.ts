@@ -140,6 +140,18 @@ t.test('header auth: clock skew, keys, missing and malformed parts', async (t) =
   t.equal(failure(() => auth(docGet({ 'x-amz-decoded-content-length': 'x' }, 'f'.repeat(64)))), 'AccessDenied', 'unsigned decoded length');
 });
 
+t.test('an anonymous upload is unframed as its headers say: aws-chunked bodies are decoded, signed framings refused', async (t) => {
+  const anonymousPut = (headers: Record<string, string>) => auth({ method: 'PUT', rawPath: '/b/k', rawQuery: '', headers: { host: HOST, ...headers } });
+  const chunked = { 'content-encoding': 'aws-chunked', 'x-amz-trailer': 'x-amz-checksum-crc32', 'x-amz-decoded-content-length': '11' };
+  // botocore's UNSIGNED client over HTTPS, 1.36 and later:
+  t.match(anonymousPut({ ...chunked, 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' }), { anonymous: true, payloadMode: 'streaming-unsigned-trailer', decodedContentLength: 11 });
+  t.match(anonymousPut(chunked), { payloadMode: 'streaming-unsigned-trailer', decodedContentLength: 11 }, 'aws-chunked with no x-amz-content-sha256 at all');
+  t.match(anonymousPut({ 'content-encoding': 'gzip' }), { payloadMode: 'unsigned', decodedContentLength: undefined }, 'a plain body');
+  t.match(anonymousPut({ 'x-amz-content-sha256': 'F'.repeat(64) }), { payloadMode: 'sha256', payloadSha256: 'f'.repeat(64) }, 'a declared hash is still checked');
+  t.equal(failure(() => anonymousPut({ 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' })), 'InvalidRequest', 'signed chunks without a signature');
+  t.equal(failure(() => anonymousPut({ 'x-amz-content-sha256': 'not-a-hash' })), 'InvalidArgument', 'an unknown payload declaration');
+});
+
 t.test('the Date header can stand in for x-amz-date', async (t) => {
   const headers = { host: HOST, date: 'Fri, 24 May 2013 00:00:00 GMT', 'x-amz-content-sha256': EMPTY_SHA256 };
   const canonical = ['GET', '/a', '', `date:${headers.date}`, `host:${HOST}`, `x-amz-content-sha256:${EMPTY_SHA256}`, '', 'date;host;x-amz-content-sha256', EMPTY_SHA256].join('\n');
