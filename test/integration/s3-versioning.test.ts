@@ -1,6 +1,8 @@
 import { t } from 'tap';
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -12,6 +14,7 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  UploadPartCopyCommand,
   type ListObjectVersionsCommandOutput,
 } from '@aws-sdk/client-s3';
 import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
@@ -197,6 +200,37 @@ t.test('CopyObject copies a named source version; tagging acts on a named versio
   t.same(oldTags.TagSet, [{ Key: 'old', Value: 'yes' }]);
   t.equal(oldTags.VersionId, v1);
   t.same((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'src' }))).TagSet ?? [], [], 'the current version keeps its own tags');
+});
+
+t.test('a named version copied onto its own key becomes the current one (restoring a previous version)', async (t) => {
+  const bucket = await newBucket('Enabled');
+  const v1 = await put(bucket, 'model.bin', 'good weights');
+  await put(bucket, 'model.bin', 'bad weights');
+  const restored = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'model.bin', CopySource: `${bucket}/model.bin?versionId=${v1}` }));
+  t.equal(restored.CopySourceVersionId, v1);
+  t.equal(await body(bucket, 'model.bin'), 'good weights', 'the old bytes are current again');
+  t.equal((await allVersions(bucket)).rows.length, 3, 'as a new version, the others kept');
+  t.same(
+    await sdkError(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'model.bin', CopySource: `${bucket}/model.bin` }))),
+    { name: 'InvalidRequest', status: 400 },
+    'the current object copied onto itself unchanged is still refused',
+  );
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'assembled' }));
+  const part = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'assembled', UploadId, PartNumber: 1, CopySource: `${bucket}/model.bin?versionId=${v1}` }));
+  t.equal(part.CopySourceVersionId, v1, 'UploadPartCopy names the source version it read, as CopyObject does');
+  await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'assembled', UploadId }));
+  const marker = (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'model.bin' }))).VersionId;
+  t.same(
+    await sdkError(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'other', CopySource: `${bucket}/model.bin?versionId=${marker}` }))),
+    { name: 'InvalidRequest', status: 400 },
+    'a delete marker named as the source is 400, not the 405 a GET of it answers',
+  );
+  const removed = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'model.bin', VersionId: marker }] } }));
+  t.same(
+    removed.Deleted?.map((d) => [d.VersionId, d.DeleteMarker, d.DeleteMarkerVersionId]),
+    [[marker, true, marker]],
+    'DeleteObjects naming a marker reports it as a marker, with its id as DeleteMarkerVersionId',
+  );
 });
 
 t.test('DeleteObjects writes markers for keys and removes named versions', async (t) => {

@@ -31,7 +31,7 @@ async function openSource(
   const versionId = versionIdParam(source.versionId, source.key);
   const { version, opened } = await readVersion(
     ctx,
-    () => requireVersion(ctx, source.bucket, source.key, versionId),
+    () => requireCopySource(ctx, source.bucket, source.key, versionId),
     (found) => {
       services.sealer.checkAccess(found.record.encryption, sourceSse);
       // Reading the source needs READ on it, as a GetObject would.
@@ -48,6 +48,19 @@ async function openSource(
     },
   );
   return { version, body: opened };
+}
+
+/**
+ * The source version a copy names. A delete marker named by its id is no copy source: S3 answers 400
+ * there, where a GET of it is 405 with the marker's headers.
+ */
+async function requireCopySource(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined): Promise<ResolvedVersion> {
+  try {
+    return await requireVersion(ctx, bucket, key, versionId);
+  } catch (err) {
+    if (!(err instanceof S3Error && err.code === 'MethodNotAllowed')) throw err;
+    throw new S3Error('InvalidRequest', { message: 'The source of a copy request may not specifically refer to a delete marker by version id.' });
+  }
 }
 
 function directiveOf(ctx: RequestContext, name: 'x-amz-metadata-directive' | 'x-amz-tagging-directive'): 'COPY' | 'REPLACE' {
@@ -99,7 +112,10 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   // The copy is encrypted as its own request says (or the target bucket's default), whatever the source was.
   const targetSse = writeSseOf(ctx, targetBucket.encryption);
   const requestedSse = writeSseOf(ctx);
-  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE' && algorithm === undefined && requestedSse.kind === 'none') {
+  // A copy of a named version onto its own key is how a previous version is restored; only the current
+  // object copied onto itself unchanged is refused.
+  const ontoItself = source.bucket === bucket && source.key === key && source.versionId === undefined;
+  if (ontoItself && metadataDirective !== 'REPLACE' && algorithm === undefined && requestedSse.kind === 'none') {
     throw new S3Error('InvalidRequest', {
       message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     });
@@ -136,9 +152,14 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const encryption = ctx.services.sealer.forBody(targetSse);
   const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, exclusive: check !== undefined, encryption });
   setSseHeaders(ctx, record.encryption, targetSse);
-  if (source.versionId !== undefined || from.versioning !== undefined) ctx.reply.header('x-amz-copy-source-version-id', s3VersionId(from));
+  setCopySourceVersion(ctx, source, from);
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
+}
+
+/** x-amz-copy-source-version-id on a copy's answer: when the source was named by version or is versioned. */
+function setCopySourceVersion(ctx: RequestContext, source: CopySource, from: ObjectRecord): void {
+  if (source.versionId !== undefined || from.versioning !== undefined) ctx.reply.header('x-amz-copy-source-version-id', s3VersionId(from));
 }
 
 /** Parses `x-amz-copy-source-range: bytes=first-last` against the source size. */
@@ -178,7 +199,7 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
   // The part is sealed with the upload's data key; an SSE-C upload needs its key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, partSse);
-  const { body } = await openSource(ctx, source, sourceSse, (record) => {
+  const { version, body } = await openSource(ctx, source, sourceSse, (record) => {
     const range = copyRange(ctx, record.sizeBytes);
     if (range.length > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(MAX_PUT_BYTES) } });
     return range;
@@ -192,5 +213,6 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
     { checksumAlgorithm, encryption: marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(partSse, marker.encryption) },
   );
   setSseHeaders(ctx, record.encryption, partSse);
+  setCopySourceVersion(ctx, source, version.record);
   await ctx.reply.type('application/xml').send(renderXml('CopyPartResult', copyResult(record, false)));
 }

@@ -51,12 +51,13 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
     }
   });
   const version = (r: DeleteEntry): Record<string, string> => (r.versionId === undefined ? {} : { VersionId: r.versionId });
-  // A marker written answers DeleteMarker and DeleteMarkerVersionId; a version removed, its VersionId (and DeleteMarker when it was one).
+  // A marker written answers DeleteMarker and DeleteMarkerVersionId; a version removed, its VersionId, and
+  // when that version was a delete marker also DeleteMarker and DeleteMarkerVersionId (the id removed), as S3 does.
   const outcomeFields = (r: DeleteEntry & { outcome?: DeleteOutcome }): Record<string, unknown> => {
     const outcome = r.outcome;
     if (outcome === undefined) return version(r);
     if (r.versionId === undefined) return outcome.deleteMarker ? { DeleteMarker: true, DeleteMarkerVersionId: outcome.versionId } : {};
-    return { ...version(r), ...(outcome.deleteMarker ? { DeleteMarker: true } : {}) };
+    return { ...version(r), ...(outcome.deleteMarker ? { DeleteMarker: true, DeleteMarkerVersionId: r.versionId } : {}) };
   };
   const deleted = results.filter((r) => r.error === undefined && !quiet).map((r) => ({ Key: r.key, ...outcomeFields(r) }));
   const errors = results
