@@ -5,13 +5,16 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { UPLOADS_BUCKET, shardRefOf, uploadMarkerKey, uploadPartKey } from '../../src/rpc/index.js';
+import { formatVersionId, parseVersionId } from '../../src/common/index.js';
+import { UPLOADS_BUCKET, shardRefOf, uploadMarkerKey, uploadPartKey, type ObjectRecord } from '../../src/rpc/index.js';
 import { shardFileName } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { morePasses, startGcCluster, type GcCluster } from './gc-cluster.js';
@@ -185,4 +188,41 @@ t.test('parts of a completed upload stay while its object is current, past the t
     async () => (await cluster.statuses(UPLOADS_BUCKET, uploadMarkerKey(bucket, done.uploadId))).every((status) => status === null),
     20_000,
   );
+});
+
+t.test('an abort that raced a completion frees no part a version still lists, current or not', async (t) => {
+  const cluster = await startGcCluster(t, { gcTombstoneGraceMs: 60_000, gcSettleMs: 200, gcIntervalMs: 200, auditIntervalMs: QUIET_AUDIT });
+  const { s3, bucket } = cluster;
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const body = { 1: seededBytes(5 * MiB, 11), 2: seededBytes(300_000, 12) };
+  const done = await upload(s3, bucket, 'raced', body);
+  await complete(s3, bucket, 'raced', done, [1, 2]);
+  const manifestVersion = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'raced' }))).VersionId as string;
+  const shards = await partShards(cluster, bucket, done.uploadId, [1, 2]);
+  t.equal(shards.length, 12, 'two parts, a shard file on each node');
+
+  // An AbortMultipartUpload that read the open marker before the completion closed it commits its own
+  // closing marker after it, as the gateway does: newer, so the upload reads as aborted.
+  const markerKey = uploadMarkerKey(bucket, done.uploadId);
+  const completed = (await cluster.statuses(UPLOADS_BUCKET, markerKey)).find((status) => status !== null)?.record as ObjectRecord;
+  t.equal(completed.upload?.closed, 'completed');
+  const { manifestVersionId: _id, manifestEtag: _etag, manifestChecksum: _checksum, ...openUpload } = completed.upload as NonNullable<ObjectRecord['upload']>;
+  const clock = parseVersionId(completed.versionId);
+  const abortedMs = Date.now();
+  const aborted: ObjectRecord = {
+    ...completed,
+    versionId: formatVersionId(clock.physicalMs, clock.logical + 1, clock.writerId),
+    lastModifiedMs: abortedMs,
+    upload: { ...openUpload, closed: 'aborted', closedMs: abortedMs },
+  };
+  for (const index of await cluster.setOf(UPLOADS_BUCKET, markerKey)) await cluster.node(index).commit({ record: aborted, shardIndex: null });
+  t.ok((await cluster.statuses(UPLOADS_BUCKET, markerKey)).every((status) => status === null || status.record.upload?.closed === 'aborted'), 'the upload now reads as aborted');
+
+  // Overwritten, the manifest lives on as a noncurrent version; its parts must outlive many collector passes.
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'raced', Body: seededBytes(1_000, 13) }));
+  // Passes come at least 200 ms apart, so the last ones judge the upload well past its 200 ms settle time.
+  await morePasses(cluster, [0, 1, 2, 3, 4, 5], 5);
+  for (const shard of shards) t.ok(await exists(shard.path), `${shard.key} on node-${shard.node}: kept, the noncurrent version lists it`);
+  const read = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'raced', VersionId: manifestVersion }))).Body as AsyncIterable<Uint8Array>);
+  t.ok(read.equals(Buffer.concat([body[1], body[2]])), 'the noncurrent version reads byte-identical');
 });

@@ -27,6 +27,8 @@ type Cursor = { phase: 'keys'; after: HashIndexEntry | null } | { phase: 'gone';
 
 const SHARD_DIRECTORIES = 256;
 const MAX_CACHED_VERDICTS = 1_024;
+/** Rows per page when an aborted upload's key has its versions read for the parts they list. */
+const VERSION_PAGE_ROWS = 256;
 
 /** What one member of a key's set holds. */
 interface MemberAnswer {
@@ -311,6 +313,13 @@ export class GcWorker implements Worker {
         }
       }
     }
+    if (upload.closed === 'aborted') {
+      // An abort that raced a completion, or followed one whose answer was lost, closes an upload that
+      // a manifest uses: the parts any version of the key lists stay, current or not.
+      const listed = await this.partsListedByVersions(locator.locate(upload.bucket, upload.key).nodes, upload.bucket, upload.key, markerKey, quorum, signal);
+      if (listed === undefined) return keep;
+      for (const id of listed) referenced.add(id);
+    }
     if (upload.closed === 'completed' && !manifestFound) {
       // The manifest is gone from every member: overwritten or deleted, so its parts are garbage once
       // readers that opened it have had the settle time to finish. Nothing newer yet (a completion not
@@ -369,6 +378,42 @@ export class GcWorker implements Worker {
     if (outcomes.some((o) => !o.ok)) return undefined;
     for (const o of outcomes) if (o.ok && o.value !== null) return o.value;
     return null;
+  }
+
+  /**
+   * The parts of the upload at `markerKey` that any version of `bucket/key` lists, read from the members
+   * of its set page by page; undefined when fewer than `quorum` of them answered.
+   */
+  private async partsListedByVersions(
+    set: readonly RingNode[],
+    bucket: string,
+    key: string,
+    markerKey: string,
+    quorum: number,
+    signal: AbortSignal,
+  ): Promise<Set<string> | undefined> {
+    const { store, nodeId, peers } = this.options;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, async (node) => {
+      const listed = new Set<string>();
+      // The key's own rows come first under the prefix `key` (a longer key sorts after them): stop at the first other.
+      for (let afterVersion: string | undefined; ; ) {
+        const query = { bucket, prefix: key, after: afterVersion === undefined ? '' : key, afterIsPrefix: false, limit: VERSION_PAGE_ROWS, ...(afterVersion === undefined ? {} : { afterVersion }) };
+        const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
+        for (const { record } of page.entries) {
+          if (record.key !== key) return listed;
+          for (const part of record.parts ?? []) {
+            if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) listed.add(partId(part.key, part.versionId));
+          }
+        }
+        afterVersion = page.entries.at(-1)?.record.versionId;
+        if (!page.truncated || afterVersion === undefined) return listed;
+      }
+    });
+    signal.throwIfAborted();
+    const answered = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+    if (answered.length < quorum) return undefined;
+    return new Set(answered.flatMap((listed) => [...listed]));
   }
 
   private peerSignal(signal: AbortSignal): AbortSignal {
