@@ -5,6 +5,13 @@ import type { PreparedRow } from './metadata-store.js';
 import type { RingStore } from './ring-store.js';
 import { DEFAULT_PREPARED_GRACE_MS, type ShardStore } from './shard-store.js';
 
+/**
+ * How old a prepared row behind a newer version must be before it is taken for given up: far past the
+ * longest a gateway goes between a write's prepares and its commit (the key lease's 20 s wait, then the
+ * condition's reads under their own deadlines).
+ */
+export const DEFAULT_SUPERSEDED_AFTER_MS = 5 * 60 * 1000;
+
 /** What the resolver needs to ask a peer. */
 export interface PeerStatusClient {
   objectStatus(bucket: string, key: string, options: { signal?: AbortSignal }): Promise<ObjectStatus | null>;
@@ -22,6 +29,13 @@ export interface PreparedResolverOptions {
   minAgeMs?: number;
   /** Time allowed for one peer's answer. */
   peerTimeoutMs?: number;
+  /**
+   * A row behind a newer version of its key is dropped only once older than this. A write's version id is
+   * taken when it commits, after its prepares (a conditional write first waits up to 20 s for the key's
+   * lease, then checks its condition), so a version committed in between is newer than a write that is
+   * still going to commit, and becomes noncurrent or replaced when it does.
+   */
+  supersededAfterMs?: number;
   /** Undecided rows older than this are dropped (as start-up recovery does): no gateway commits that late. */
   graceMs?: number;
   clock?: () => number;
@@ -46,9 +60,10 @@ export interface ResolverStatus {
  * two-phase commit. If a peer has committed that very version, a gateway decided to commit it, so
  * this node commits it too with the peer's record; without that, a write whose commit reached fewer
  * than a write quorum before a crash stays unreadable (too few holders) and hides the version it
- * replaced. If a peer or this node already holds a newer version, the prepared shard can never become
- * visible and is dropped. Otherwise it is left alone until the grace period has passed, then dropped.
- * Every action is one the gateway could itself have taken, so it is safe at any age.
+ * replaced. If a peer or this node holds a newer version and the row is older than any write takes to
+ * commit (`supersededAfterMs`), its write was given up and the shard is dropped. Otherwise it is left
+ * alone until the grace period has passed, then dropped. A row is never dropped while its write may
+ * still commit: a node without the prepared shard would refuse that commit.
  */
 export class PreparedResolver {
   /** The worker's name in logs and status. */
@@ -107,15 +122,13 @@ export class PreparedResolver {
   private async resolve(row: PreparedRow, nodes: readonly RingNode[], signal: AbortSignal): Promise<'committed' | 'discarded' | 'undecided'> {
     const { store, logger } = this.options;
     const ref = { bucket: row.bucket, key: row.key, versionId: row.versionId, shardIndex: row.shardIndex };
+    const superseded = (): boolean => (this.options.clock ?? Date.now)() - row.preparedMs >= (this.options.supersededAfterMs ?? DEFAULT_SUPERSEDED_AFTER_MS);
     const local = await store.objectStatus(row.bucket, row.key);
-    if (local !== undefined && isNewerVersion(local.record.versionId, row.versionId)) {
-      await store.abort(ref);
-      return 'discarded';
-    }
+    // A newer version here does not settle it: under versioning a peer may have committed this one as well.
+    let newer = local !== undefined && isNewerVersion(local.record.versionId, row.versionId);
     const peers = nodes.filter((node) => node.id !== this.options.nodeId);
     const timeout = AbortSignal.timeout(this.options.peerTimeoutMs ?? 2_000);
     const answers = await fanOut(peers, (peer) => this.client(peer).objectStatus(row.bucket, row.key, { signal: AbortSignal.any([signal, timeout]) }));
-    let newer = false;
     for (const answer of answers) {
       if (!answer.ok || answer.value === null) continue;
       const { record } = answer.value;
@@ -127,7 +140,7 @@ export class PreparedResolver {
       }
       if (isNewerVersion(record.versionId, row.versionId)) newer = true;
     }
-    if (!newer) return 'undecided';
+    if (!newer || !superseded()) return 'undecided';
     await store.abort(ref);
     return 'discarded';
   }

@@ -48,13 +48,20 @@ t.test('a prepared shard a peer has committed is committed here too, with the pe
   t.equal(await store.metadata.getPrepared(shardRef('k', 2)), undefined);
 });
 
-t.test('a prepared shard older than a version held here or by a peer is dropped', async (t) => {
+t.test('a prepared shard behind a version held here or by a peer is dropped once no write could still commit it', async (t) => {
   const { store, rings, advance, clock } = await setUp(t);
   await writeShard(store, shardRef('local-newer', 5), seededBytes(10, 1));
   await prepareBytes(store, shardRef('local-newer', 4), seededBytes(100_000, 2));
   await prepareBytes(store, shardRef('peer-newer', 4), seededBytes(100, 3));
   advance(10_000);
-  const resolver = new PreparedResolver({ nodeId: 'self', store, rings, clusterSecret: 's', logger: silentLogger(), clock, clientFor: fakePeers({ 'peer-b': { 'peer-newer': 6 } }) });
+  const resolver = new PreparedResolver({
+    nodeId: 'self', store, rings, clusterSecret: 's', logger: silentLogger(), clock, supersededAfterMs: 60_000, clientFor: fakePeers({ 'peer-b': { 'peer-newer': 6 } }),
+  });
+  // A version id is taken at commit: a write whose prepares came before a newer version (a conditional
+  // write waiting for the key's lease) still commits after it, so its shards must stay for a while.
+  t.match(await resolver.step(AbortSignal.timeout(5_000)), { committed: 0, discarded: 0, undecided: 2 }, 'kept while the write may still commit');
+  t.ok(await store.metadata.getPrepared(shardRef('local-newer', 4)));
+  advance(60_000);
   t.match(await resolver.step(AbortSignal.timeout(5_000)), { committed: 0, discarded: 2, undecided: 0 });
   t.equal(await store.metadata.getPrepared(shardRef('local-newer', 4)), undefined);
   t.equal(await store.metadata.getInline(shardRef('peer-newer', 4)), undefined);
@@ -80,6 +87,20 @@ t.test('a prepared shard no peer has decided, or that is young, or a node withou
   const idle = new PreparedResolver({ nodeId: 'self', store: bare, rings: none, clusterSecret: 's', logger: silentLogger(), clock: bareClock, clientFor: fakePeers({ 'peer-a': { k: 1 } }) });
   t.match(await idle.step(AbortSignal.timeout(5_000)), { committed: 0, undecided: 0, passes: 1 }, 'without a ring it does nothing');
   t.ok(await bare.metadata.getPrepared(shardRef('k', 1)));
+});
+
+t.test('a prepared shard behind a newer version still takes its late commit, and becomes the current version', async (t) => {
+  const { store, rings, advance, clock } = await setUp(t);
+  await prepareBytes(store, shardRef('contended', 3), seededBytes(100_000, 5));
+  await writeShard(store, shardRef('contended', 5), seededBytes(10, 6));
+  advance(30_000);
+  const resolver = new PreparedResolver({ nodeId: 'self', store, rings, clusterSecret: 's', logger: silentLogger(), clock, clientFor: fakePeers({ 'peer-a': { contended: 5 } }) });
+  t.match(await resolver.step(AbortSignal.timeout(5_000)), { discarded: 0, undecided: 1 });
+  // The write commits under a version id taken now, newer than the one committed while it waited.
+  const late = { ...recordFor(shardRef('contended', 7), 400_000), dataId: shardRef('contended', 3).versionId };
+  await store.commit({ record: late, shardIndex: 0 });
+  t.equal((await store.objectStatus('b', 'contended'))?.record.versionId, late.versionId, 'the late commit is the current version');
+  t.ok((await readShard(store, { ...shardRef('contended', 7), dataId: late.dataId })).equals(seededBytes(100_000, 5)), 'and its shard reads back');
 });
 
 t.test('a prepared shard still undecided after the grace period is dropped', async (t) => {
