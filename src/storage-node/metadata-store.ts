@@ -152,6 +152,7 @@ export function storedRef(stored: StoredObject): ShardRef | null {
 export class MetadataStore {
   private readonly db: ClassicLevel<Buffer, Buffer>;
   private readonly writer: GroupCommitWriter;
+  private writeObserver: ((ops: readonly MetadataOp[], sync: boolean) => void) | undefined;
 
   /** `sync: false` skips LevelDB's fsync of each write: for benchmarks only. */
   constructor(location: string, options: { sync?: boolean } = {}) {
@@ -186,6 +187,14 @@ export class MetadataStore {
    */
   get writeCounts(): { batches: number; levelWrites: number } {
     return this.writer.counts;
+  }
+
+  /**
+   * Hands every LevelDB write done from now on to `observer`, with whether it was synced: what a power
+   * cut that loses the unsynced ones would leave, for tests.
+   */
+  observeWrites(observer: (ops: readonly MetadataOp[], sync: boolean) => void): void {
+    this.writeObserver = observer;
   }
 
   /** Reports the duration of every synced write (seconds) to `observer`: the node's fsync latency. */
@@ -254,11 +263,16 @@ export class MetadataStore {
    * A key's committed row and one shard's prepared row, read together: one snapshot, one trip through
    * libuv's pool instead of two (a commit needs both).
    */
-  async getObjectAndPrepared(ref: ShardRef): Promise<{ stored: StoredObject | undefined; prepared: PreparedShard | undefined }> {
-    const [stored, prepared] = await this.db.getMany([rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.prepared, ...shardParts(ref))]);
+  async getObjectAndPrepared(ref: ShardRef): Promise<{ stored: StoredObject | undefined; prepared: PreparedShard | undefined; image: Buffer | undefined }> {
+    const [stored, prepared, image] = await this.db.getMany([
+      rowKey(ROW.object, ref.bucket, ref.key),
+      rowKey(ROW.prepared, ...shardParts(ref)),
+      rowKey(ROW.inline, ...shardParts(ref)),
+    ]);
     return {
       stored: stored === undefined ? undefined : parse<StoredObject>(stored),
       prepared: prepared === undefined ? undefined : parse<PreparedShard>(prepared),
+      image,
     };
   }
 
@@ -291,11 +305,13 @@ export class MetadataStore {
    * Records a prepared shard in one write: its `p` row with either its file's registry row or its
    * inline image. For a file, the caller has already fsynced it into place.
    *
-   * The write has no fsync of its own. Nothing is visible until the commit, whose write is synced, and
-   * LevelDB's log is sequential, so that sync makes the prepare durable with it (a process crash loses
-   * neither: unsynced writes are in the OS already). A prepare that a power cut takes back before its
-   * commit makes that node's commit fail (no prepared shard), as a node that fails mid-write would; the
-   * write quorum decides, and repair restores the shard. This halves the fsyncs of a small write.
+   * The write has no fsync of its own. Nothing is visible until the commit, whose write is synced and
+   * carries the shard's registry row or inline image again (carryShardRows): LevelDB syncs only its
+   * current log, so a prepare left in a log it switched away from is not made durable by a later sync
+   * (a process crash loses neither: unsynced writes are in the OS already). A prepare that a power cut
+   * takes back before its commit makes that node's commit fail (no prepared shard), as a node that
+   * fails mid-write would; the write quorum decides, and repair restores the shard. This halves the
+   * fsyncs of a small write.
    */
   async putPrepared(ref: ShardRef, prepared: PreparedShard, image?: Buffer): Promise<void> {
     const batch = new MetadataBatch().put(rowKey(ROW.prepared, ...shardParts(ref)), json(prepared));
@@ -319,12 +335,17 @@ export class MetadataStore {
    * removes its prepared row, and drops the shard data of the version it replaces, unless
    * `keepPrevious` (versioning keeps it as a noncurrent version). `dropped` are noncurrent versions
    * the new one replaces for good (the key's previous null version). The caller has checked the
-   * version is newer than `previous`, and removes the dropped files afterwards.
+   * version is newer than `previous`, and removes the dropped files afterwards. `image` is the shard's
+   * inline image as its prepare wrote it, written again with the commit (see carryShardRows).
    */
-  async commitObject(stored: StoredObject, previous: StoredObject | undefined, options: { keepPrevious?: boolean; dropped?: readonly StoredObject[] } = {}): Promise<void> {
+  async commitObject(
+    stored: StoredObject,
+    previous: StoredObject | undefined,
+    options: { keepPrevious?: boolean; dropped?: readonly StoredObject[]; image?: Buffer | undefined } = {},
+  ): Promise<void> {
     const { bucket, key } = stored.record;
     const value = json(stored);
-    const batch = new MetadataBatch()
+    const batch = carryShardRows(new MetadataBatch(), stored, options.image)
       .put(rowKey(ROW.object, bucket, key), value)
       .put(versionKey(stored.record), value)
       .put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
@@ -342,8 +363,8 @@ export class MetadataStore {
    * Records a version older than the key's current one as noncurrent (a versioned bucket keeps every
    * write, whichever commits first), removing its prepared row; `dropped` as in commitObject.
    */
-  async commitNoncurrent(stored: StoredObject, dropped: readonly StoredObject[] = []): Promise<void> {
-    const batch = new MetadataBatch().put(versionKey(stored.record), json(stored));
+  async commitNoncurrent(stored: StoredObject, dropped: readonly StoredObject[] = [], image?: Buffer): Promise<void> {
+    const batch = carryShardRows(new MetadataBatch(), stored, image).put(versionKey(stored.record), json(stored));
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
     for (const old of dropped) dropVersionRows(batch, old);
@@ -704,6 +725,7 @@ export class MetadataStore {
       throw err;
     }
     await batch.write({ sync });
+    this.writeObserver?.(ops, sync);
   }
 
   /**
@@ -767,6 +789,22 @@ function dropVersionRows(batch: MetadataBatch, stored: StoredObject): void {
   batch.del(versionKey(stored.record));
   const ref = storedRef(stored);
   if (ref !== null) dropShardData(batch, ref, stored);
+}
+
+/**
+ * Puts into a commit's batch, first so that any delete in it wins, the rows the committed shard needs
+ * besides its version rows: its file's registry row, or its inline image when the caller read it with
+ * the prepared row. The prepare wrote them unsynced, counting on the commit's sync; but LevelDB syncs
+ * only its current log, and one it switched away from (its memtable full) stays unsynced until that
+ * memtable is flushed. A power cut in between could keep the commit and lose the prepare: start-up
+ * recovery would then remove the file as an orphan, or the inline shard would be gone.
+ */
+function carryShardRows(batch: MetadataBatch, stored: StoredObject, image: Buffer | undefined): MetadataBatch {
+  const ref = storedRef(stored);
+  if (ref === null) return batch;
+  if (stored.file !== null) batch.put(rowKey(ROW.file, stored.file), json(ref));
+  if (stored.inline === true && image !== undefined) batch.put(rowKey(ROW.inline, ...shardParts(ref)), image);
+  return batch;
 }
 
 function dropShardData(batch: MetadataBatch, ref: ShardRef, holder: { file: string | null; inline?: boolean }): void {

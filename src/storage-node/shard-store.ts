@@ -238,8 +238,8 @@ export class ShardStore {
     await this.keyLocks.run(lockKey(record.bucket, record.key), async () => {
       // The prepared shard is found by the id it was written under (the record's dataId).
       const ref = shardIndex === null ? null : shardRefOf(record, shardIndex);
-      const { stored: current, prepared } =
-        ref === null ? { stored: await this.metadata.getObject(record.bucket, record.key), prepared: undefined } : await this.metadata.getObjectAndPrepared(ref);
+      const { stored: current, prepared, image } =
+        ref === null ? { stored: await this.metadata.getObject(record.bucket, record.key), prepared: undefined, image: undefined } : await this.metadata.getObjectAndPrepared(ref);
       if (ref !== null && prepared === undefined) {
         // A repeated commit of what is already visible is a success: commits are retried.
         if (current?.record.versionId === record.versionId) return;
@@ -252,7 +252,7 @@ export class ShardStore {
           // A repair rebuilt a noncurrent version's shard in place: its version row takes the new shard.
           const repaired: StoredObject = { ...kept, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
           if (prepared.inline !== true) delete repaired.inline;
-          await this.metadata.commitNoncurrent(repaired);
+          await this.metadata.commitNoncurrent(repaired, [], image);
           this.space.release(kept.shardSizeBytes);
           if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
           if (kept.file !== null && kept.file !== prepared.file) await this.removeFile(kept.file);
@@ -263,7 +263,7 @@ export class ShardStore {
         // A repair rewrote this version's shard in place (same file name or inline row): make it the committed one.
         const repaired: StoredObject = { ...current, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
         if (prepared.inline !== true) delete repaired.inline;
-        await this.metadata.commitObject(repaired, undefined);
+        await this.metadata.commitObject(repaired, undefined, { image });
         this.space.release(current.shardSizeBytes);
         if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
         if (current.file !== null && current.file !== prepared.file) await this.removeFile(current.file);
@@ -277,14 +277,14 @@ export class ShardStore {
       // under it comes from a gateway whose bucket record is stale, and is kept as the null version
       // rather than allowed to destroy the version it would replace.
       if (record.versioning !== undefined || current?.record.versioning !== undefined) {
-        await this.commitVersioned(incoming, current, ref, prepared);
+        await this.commitVersioned(incoming, current, ref, prepared, image);
         return;
       }
       if (current !== undefined && current.record.versionId >= record.versionId) {
         if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
         return;
       }
-      await this.metadata.commitObject(incoming, current);
+      await this.metadata.commitObject(incoming, current, { image });
       if (current !== undefined) {
         this.space.release(current.shardSizeBytes);
         await this.removeFile(current.file);
@@ -298,7 +298,13 @@ export class ShardStore {
    * replaces the key's previous null version. A commit older than the current version becomes a
    * noncurrent one. The caller holds the key's lock.
    */
-  private async commitVersioned(incoming: StoredObject, current: StoredObject | undefined, ref: ShardRef | null, prepared: PreparedShard | undefined): Promise<void> {
+  private async commitVersioned(
+    incoming: StoredObject,
+    current: StoredObject | undefined,
+    ref: ShardRef | null,
+    prepared: PreparedShard | undefined,
+    image: Buffer | undefined,
+  ): Promise<void> {
     const { record } = incoming;
     if (current !== undefined && current.record.versionId === record.versionId) {
       if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
@@ -325,13 +331,13 @@ export class ShardStore {
     const newer = current === undefined || current.record.versionId < record.versionId;
     if (newer) {
       const keepPrevious = current !== undefined && !dropped.some((v) => v.record.versionId === current.record.versionId);
-      await this.metadata.commitObject(incoming, current, { keepPrevious, dropped: dropped.filter((v) => v.record.versionId !== current?.record.versionId) });
+      await this.metadata.commitObject(incoming, current, { keepPrevious, dropped: dropped.filter((v) => v.record.versionId !== current?.record.versionId), image });
       if (current !== undefined && !keepPrevious) {
         this.space.release(current.shardSizeBytes);
         await this.removeFile(current.file);
       }
     } else {
-      await this.metadata.commitNoncurrent(incoming, dropped);
+      await this.metadata.commitNoncurrent(incoming, dropped, image);
     }
     for (const old of dropped) {
       if (newer && old.record.versionId === current?.record.versionId) continue;
