@@ -666,10 +666,18 @@ export class ShardStore {
     if (!keepData) await this.removeFile(prepared.file);
   }
 
+  /**
+   * Whether a committed version, current or noncurrent, holds the shard `ref` names. A prepared shard's
+   * ref carries the data id it was written under, which its version keeps beside an id of its own taken
+   * at commit: found by that id only for versions written before the two were apart, so the key's
+   * versions are looked through (a rare path: an abort or a recovery of a shard a version already holds).
+   */
   private async isCommitted(ref: ShardRef): Promise<boolean> {
-    // Current or noncurrent: a version a versioned bucket keeps is as committed as the current one.
-    const version = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
-    return version !== undefined && pointsAt(version, ref);
+    const byId = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
+    if (byId !== undefined && pointsAt(byId, ref)) return true;
+    const current = await this.metadata.getObject(ref.bucket, ref.key);
+    if (current !== undefined && pointsAt(current, ref)) return true;
+    return (await this.metadata.keyVersions(ref.bucket, ref.key)).some((version) => pointsAt(version, ref));
   }
 
   private classifyWriteError(err: unknown): unknown {

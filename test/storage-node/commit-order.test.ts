@@ -125,3 +125,24 @@ t.test('a lost file of a version committed under a later id is quarantined under
   for await (const entry of store.metadata.quarantined()) entries.push(entry);
   t.match(entries, [{ versionId: versionId(5), dataId: prepared.versionId, shardIndex: 0, reason: 'missing' }]);
 });
+
+for (const [kind, sizeBytes] of [['an inline', 1_000], ['a file', 100_000]] as const) {
+  t.test(`aborting a shard prepared again under a noncurrent version's data id (${kind} shard) keeps that version's data`, async (t) => {
+    const dir = await tempDir(t, 'commit-order');
+    const store = await openStore(dir);
+    t.teardown(() => store.close());
+    const older = shardRef('k', 1);
+    const bytes = seededBytes(sizeBytes, 3);
+    await prepareBytes(store, older, bytes);
+    const kept = committedAs(older, 5, sizeBytes * 4, { versioning: 'Enabled' });
+    await store.commit({ record: kept, shardIndex: 0 });
+    const newer = shardRef('k', 6);
+    await prepareBytes(store, newer, seededBytes(sizeBytes, 4));
+    await store.commit({ record: committedAs(newer, 7, sizeBytes * 4, { versioning: 'Enabled' }), shardIndex: 0 });
+    // A repair rebuilding the noncurrent version's shard writes it in place, under the same data id; its commit never comes.
+    await prepareBytes(store, older, bytes);
+    await store.abort(older);
+    t.equal(await store.metadata.getPrepared(older), undefined, 'the prepared row is gone');
+    t.ok((await readShard(store, shardRefOf(kept, 0))).equals(bytes), 'the noncurrent version still reads its shard');
+  });
+}
