@@ -10,6 +10,7 @@ export {
   type ShardStoreStats,
 } from './shard-store.js';
 export { MetadataStore, MetadataWriteFenced, METADATA_SCHEMA_VERSION, type QuarantineEntry, type StoredObject } from './metadata-store.js';
+export type { MetadataOp } from './group-commit.js';
 export type { RecoveryReport } from './shard-recovery.js';
 export { NODE_METRICS_PATH, NodeServer, type NodeServerOptions } from './node-server.js';
 export { NodeMetrics, type NodeMetricsSources } from './node-metrics.js';

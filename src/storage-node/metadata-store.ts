@@ -361,13 +361,13 @@ export class MetadataStore {
 
   /**
    * Records a version older than the key's current one as noncurrent (a versioned bucket keeps every
-   * write, whichever commits first), removing its prepared row; `dropped` as in commitObject.
+   * write, whichever commits first), removing its prepared row; `dropped` and `image` as in commitObject.
    */
-  async commitNoncurrent(stored: StoredObject, dropped: readonly StoredObject[] = [], image?: Buffer): Promise<void> {
-    const batch = carryShardRows(new MetadataBatch(), stored, image).put(versionKey(stored.record), json(stored));
+  async commitNoncurrent(stored: StoredObject, options: { dropped?: readonly StoredObject[]; image?: Buffer | undefined } = {}): Promise<void> {
+    const batch = carryShardRows(new MetadataBatch(), stored, options.image).put(versionKey(stored.record), json(stored));
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
-    for (const old of dropped) dropVersionRows(batch, old);
+    for (const old of options.dropped ?? []) dropVersionRows(batch, old);
     await this.write(batch);
   }
 
@@ -462,6 +462,17 @@ export class MetadataStore {
       if (await take({ hashHex, bucket, key: objectKey }, null)) return { rows: rows.slice(0, limit), truncated: true };
     }
     return { rows, truncated: false };
+  }
+
+  /**
+   * The versions of a key whose id is `oldestVersionId` or newer, newest first: those that can hold data
+   * prepared under that id, since a version's id is taken at its commit, after its prepares.
+   */
+  async keyVersionsFrom(bucket: string, key: string, oldestVersionId: string): Promise<StoredObject[]> {
+    const range = prefixRange(Buffer.concat([rowKey(ROW.version, bucket, key), Buffer.of(0)]));
+    const versions: StoredObject[] = [];
+    for await (const value of this.db.values({ gte: range.gte, lte: rowKey(ROW.version, bucket, key, newestFirst(oldestVersionId)) })) versions.push(parse<StoredObject>(value));
+    return versions;
   }
 
   /** Up to `limit` versions of a key after `afterVersionId` (exclusive; null: from the newest), newest first. */

@@ -252,7 +252,7 @@ export class ShardStore {
           // A repair rebuilt a noncurrent version's shard in place: its version row takes the new shard.
           const repaired: StoredObject = { ...kept, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
           if (prepared.inline !== true) delete repaired.inline;
-          await this.metadata.commitNoncurrent(repaired, [], image);
+          await this.metadata.commitNoncurrent(repaired, { image });
           this.space.release(kept.shardSizeBytes);
           if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
           if (kept.file !== null && kept.file !== prepared.file) await this.removeFile(kept.file);
@@ -337,7 +337,7 @@ export class ShardStore {
         await this.removeFile(current.file);
       }
     } else {
-      await this.metadata.commitNoncurrent(incoming, dropped, image);
+      await this.metadata.commitNoncurrent(incoming, { dropped, image });
     }
     for (const old of dropped) {
       if (newer && old.record.versionId === current?.record.versionId) continue;
@@ -669,15 +669,13 @@ export class ShardStore {
   /**
    * Whether a committed version, current or noncurrent, holds the shard `ref` names. A prepared shard's
    * ref carries the data id it was written under, which its version keeps beside an id of its own taken
-   * at commit: found by that id only for versions written before the two were apart, so the key's
-   * versions are looked through (a rare path: an abort or a recovery of a shard a version already holds).
+   * at commit, never older: only the key's versions from that id on are looked through, none or a few
+   * when a write that just failed is aborted.
    */
   private async isCommitted(ref: ShardRef): Promise<boolean> {
-    const byId = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
-    if (byId !== undefined && pointsAt(byId, ref)) return true;
     const current = await this.metadata.getObject(ref.bucket, ref.key);
     if (current !== undefined && pointsAt(current, ref)) return true;
-    return (await this.metadata.keyVersions(ref.bucket, ref.key)).some((version) => pointsAt(version, ref));
+    return (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).some((version) => pointsAt(version, ref));
   }
 
   private classifyWriteError(err: unknown): unknown {

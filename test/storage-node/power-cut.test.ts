@@ -2,7 +2,7 @@ import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { t } from 'tap';
-import type { ShardStore } from '../../src/storage-node/index.js';
+import type { MetadataOp, ShardStore } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { openStore, readShard, shardRef, tempDir, writeShard } from './store-fixture.js';
 
@@ -14,11 +14,9 @@ import { openStore, readShard, shardRef, tempDir, writeShard } from './store-fix
  * one's shard files and its synced LevelDB writes alone, then opening it (start-up recovery included).
  */
 
-type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
-
 /** Records the synced writes of `store` from now on, in order. */
-function recordSyncedWrites(store: ShardStore): Op[][] {
-  const synced: Op[][] = [];
+function recordSyncedWrites(store: ShardStore): MetadataOp[][] {
+  const synced: MetadataOp[][] = [];
   store.metadata.observeWrites((ops, sync) => {
     if (sync) synced.push(ops.map((op) => ({ ...op })));
   });
@@ -26,11 +24,11 @@ function recordSyncedWrites(store: ShardStore): Op[][] {
 }
 
 /** A node's data directory as a power cut could leave it: the shard files, and LevelDB with the synced writes only. */
-async function afterPowerCut(from: string, to: string, synced: readonly Op[][]): Promise<void> {
+async function afterPowerCut(from: string, to: string, synced: readonly (readonly MetadataOp[])[]): Promise<void> {
   await cp(join(from, 'shards'), join(to, 'shards'), { recursive: true });
   const db = new ClassicLevel<Buffer, Buffer>(join(to, 'meta'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open();
-  for (const ops of synced) await db.batch(ops.map((op) => (op.type === 'put' ? { type: 'put' as const, key: op.key, value: op.value } : { type: 'del' as const, key: op.key })));
+  for (const ops of synced) await db.batch([...ops]);
   await db.close();
 }
 

@@ -4,7 +4,7 @@ import { bucketOf, header, keyOf, requireObjectAccess, type RequestContext } fro
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.js';
-import { readVersion, requireVersion } from './current-version.js';
+import { readVersion, requireVersion, setVersionHeader } from './current-version.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
 import { attributesOf } from './object-attributes.js';
 import { objectLockFields } from './object-lock-fields.js';
@@ -152,14 +152,9 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const encryption = ctx.services.sealer.forBody(targetSse);
   const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, exclusive: check !== undefined, encryption });
   setSseHeaders(ctx, record.encryption, targetSse);
-  setCopySourceVersion(ctx, source, from);
+  setVersionHeader(ctx, source.versionId, from, 'x-amz-copy-source-version-id');
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
-}
-
-/** x-amz-copy-source-version-id on a copy's answer: when the source was named by version or is versioned. */
-function setCopySourceVersion(ctx: RequestContext, source: CopySource, from: ObjectRecord): void {
-  if (source.versionId !== undefined || from.versioning !== undefined) ctx.reply.header('x-amz-copy-source-version-id', s3VersionId(from));
 }
 
 /** Parses `x-amz-copy-source-range: bytes=first-last` against the source size. */
@@ -213,6 +208,6 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
     { checksumAlgorithm, encryption: marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(partSse, marker.encryption) },
   );
   setSseHeaders(ctx, record.encryption, partSse);
-  setCopySourceVersion(ctx, source, version.record);
+  setVersionHeader(ctx, source.versionId, version.record, 'x-amz-copy-source-version-id');
   await ctx.reply.type('application/xml').send(renderXml('CopyPartResult', copyResult(record, false)));
 }

@@ -1,6 +1,6 @@
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
-import { S3Error, renderXml, s3VersionId, versionIdParam } from '../s3/index.js';
-import { requireVersion } from './current-version.js';
+import { S3Error, renderXml, versionIdParam } from '../s3/index.js';
+import { requireVersion, setVersionHeader } from './current-version.js';
 import { checkReadConditions } from './preconditions.js';
 
 const ATTRIBUTES = new Set(['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize']);
@@ -28,9 +28,10 @@ function countHeader(ctx: RequestContext, name: string, fallback: number): numbe
 }
 
 /**
- * GetObjectAttributes: the ETag of the version asked for (`versionId`, else the current one) (unquoted, as S3 gives it here), stored checksums,
- * parts (paged by x-amz-max-parts and x-amz-part-number-marker, with each part's checksum when the
- * upload had one), storage class and size: only the attributes asked for.
+ * GetObjectAttributes of the version asked for (`versionId`, else the current one): its ETag (unquoted,
+ * as S3 gives it here), stored checksums, parts (paged by x-amz-max-parts and x-amz-part-number-marker,
+ * with each part's checksum when the upload had one), storage class and size: only the attributes
+ * asked for.
  */
 export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -71,6 +72,6 @@ export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   if (wanted.has('StorageClass')) body['StorageClass'] = 'STANDARD';
   if (wanted.has('ObjectSize')) body['ObjectSize'] = record.sizeBytes;
   ctx.reply.header('last-modified', new Date(record.lastModifiedMs).toUTCString());
-  if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  setVersionHeader(ctx, versionId, record);
   await ctx.reply.type('application/xml').send(renderXml('GetObjectAttributesResponse', body));
 }

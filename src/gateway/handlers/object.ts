@@ -3,7 +3,7 @@ import type { ObjectRecord } from '../../rpc/index.js';
 import { openStoredObject } from '../data-path/index.js';
 import { bucketOf, header, keyOf, refuseUnlistedMiss, type RequestContext } from '../http/index.js';
 import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
-import { readVersion, requireVersion } from './current-version.js';
+import { readVersion, requireVersion, setVersionHeader } from './current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from './object-attributes.js';
@@ -130,7 +130,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   if (part?.partsCount !== undefined) ctx.reply.header('x-amz-mp-parts-count', part.partsCount);
   setSseHeaders(ctx, record.encryption, sse);
   if (versionId === undefined) setExpirationHeader(ctx, bucketEntry, record);
-  if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  setVersionHeader(ctx, versionId, record);
   if (range !== undefined && length > 0) {
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);
   }

@@ -1,8 +1,8 @@
 import { decideQuorum, fanOut, writeQuorum, type ObjectRecord, type TagUpdateRequest } from '../../rpc/index.js';
 import { metadataSignal } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
-import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, quorumError, renderXml, S3Error, s3VersionId, tagSetBody, versionIdParam } from '../s3/index.js';
-import { requireVersion } from './current-version.js';
+import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, quorumError, renderXml, S3Error, tagSetBody, versionIdParam } from '../s3/index.js';
+import { requireVersion, setVersionHeader } from './current-version.js';
 
 /**
  * Replaces the tags of the key's current version on its nodes, in place: no data is rewritten and the
@@ -22,11 +22,6 @@ async function setObjectTags(ctx: RequestContext, bucket: string, key: string, v
   return version.record;
 }
 
-/** x-amz-version-id on a tagging answer: when a version was named or the bucket has versioning. */
-function versionHeader(ctx: RequestContext, versionId: string | undefined, record: ObjectRecord): void {
-  if (versionId !== undefined || record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
-}
-
 /** GetObjectTagging. */
 export async function getObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -34,7 +29,7 @@ export async function getObjectTagging(ctx: RequestContext): Promise<void> {
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   await ctx.services.buckets.require(bucket, ctx.signal);
   const { record } = await requireVersion(ctx, bucket, key, versionId);
-  versionHeader(ctx, versionId, record);
+  setVersionHeader(ctx, versionId, record);
   await ctx.reply.type('application/xml').send(renderXml('Tagging', tagSetBody(record.tags ?? {})));
 }
 
@@ -44,7 +39,7 @@ export async function putObjectTagging(ctx: RequestContext): Promise<void> {
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_OBJECT_TAGS);
-  versionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, tags));
+  setVersionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, tags));
   await ctx.reply.send();
 }
 
@@ -53,7 +48,7 @@ export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
-  versionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, {}));
+  setVersionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, {}));
   await ctx.reply.status(204).send();
 }
 

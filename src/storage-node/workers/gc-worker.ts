@@ -298,9 +298,7 @@ export class GcWorker implements Worker {
     for (const { status } of targets.answered) {
       if (status === null) continue;
       if (status.record.versionId === upload.manifestVersionId) manifestFound = true;
-      for (const part of status.record.parts ?? []) {
-        if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) referenced.add(partId(part.key, part.versionId));
-      }
+      addUploadParts(status.record, markerKey, referenced);
     }
     if (upload.closed === 'completed' && !manifestFound && upload.manifestVersionId !== undefined) {
       // Under bucket versioning an overwritten or deleted manifest lives on as a noncurrent version: its parts stay.
@@ -308,9 +306,7 @@ export class GcWorker implements Worker {
       if (kept === undefined) return keep;
       if (kept !== null) {
         manifestFound = true;
-        for (const part of kept.parts ?? []) {
-          if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) referenced.add(partId(part.key, part.versionId));
-        }
+        addUploadParts(kept, markerKey, referenced);
       }
     }
     if (upload.closed === 'aborted') {
@@ -402,9 +398,7 @@ export class GcWorker implements Worker {
         const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
         for (const { record } of page.entries) {
           if (record.key !== key) return listed;
-          for (const part of record.parts ?? []) {
-            if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) listed.add(partId(part.key, part.versionId));
-          }
+          addUploadParts(record, markerKey, listed);
         }
         afterVersion = page.entries.at(-1)?.record.versionId;
         if (!page.truncated || afterVersion === undefined) return listed;
@@ -418,6 +412,13 @@ export class GcWorker implements Worker {
 
   private peerSignal(signal: AbortSignal): AbortSignal {
     return AbortSignal.any([signal, AbortSignal.timeout(this.options.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs)]);
+  }
+}
+
+/** Adds to `into` the parts of the upload at `markerKey` that the manifest `record` lists. */
+function addUploadParts(record: ObjectRecord, markerKey: string, into: Set<string>): void {
+  for (const part of record.parts ?? []) {
+    if (part.bucket === UPLOADS_BUCKET && part.key.startsWith(`${markerKey}/`)) into.add(partId(part.key, part.versionId));
   }
 }
 
