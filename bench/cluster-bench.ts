@@ -12,7 +12,6 @@
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatSize, MATRIX, parseBenchArgs, scaledCount, TORCH_WORKLOAD, USAGE, type BenchArgs, type Workload } from './lib/bench-args.js';
@@ -34,8 +33,9 @@ import {
   type Measured,
 } from './lib/result-table.js';
 import { runCase, runMain, type CaseResult } from './lib/run-case.js';
+import { warmUp, warmupRoundOps, WARMUP_MAX_ROUNDS, WARMUP_MIN_ROUNDS, WARMUP_SETTLED, type WarmUp } from './lib/warm-up.js';
 import { foldSseWindow, SSE_MODES, SSE_ROUNDS, SSE_TARGET_RATIO, SSE_WORKLOADS, sseHeaderLines, sseHeaders, sseLine, sseVerdicts, type SseFigures, type SseMode, type SseRow } from './lib/sse-cases.js';
-import { startNullServer, startS3rver, startTessera, stopTarget, type ClientSettings, type Target } from './lib/targets.js';
+import { freePort, startNullServer, startS3rver, startTessera, stopTarget, type ClientSettings, type Target } from './lib/targets.js';
 import { TorchLoader } from './lib/torch-loader.js';
 
 const BUCKET = 'bench';
@@ -50,50 +50,6 @@ const QUICK_DISK_BYTES = 64 * MiB;
 const DISK_SYNC_EVERY_BYTES = 4 * MiB;
 /** A DataLoader pass over 5,000 objects may take minutes against a slow server on a loaded machine. */
 const LOADER_TIMEOUT_MS = 600_000;
-
-/**
- * Warm-up, so JIT compilation and connection setup stay out of the timed windows: rounds of PUT then GET of the
- * workload's size at its concurrency, until a round is no more than WARMUP_SETTLED faster than the best round
- * before it (at least WARMUP_MIN_ROUNDS, at most WARMUP_MAX_ROUNDS). A server on V8 reaches its steady speed only after
- * thousands of requests: with a fixed 8 warm-up objects of 1 MiB, tessera's timed 1 MiB PUTs spent 18 ms of CPU
- * each (V8's compiler threads busy throughout), against 11.5 ms once warm, and measured the JIT, not the store.
- */
-const WARMUP_SETTLED = 0.05;
-const WARMUP_MIN_ROUNDS = 3;
-const WARMUP_MAX_ROUNDS = 12;
-
-/** Objects of one warm-up round: about a second of work at each size. */
-function warmupRoundOps(sizeBytes: number): number {
-  return sizeBytes >= 16 * MiB ? 4 : sizeBytes >= 256 * 1024 ? 100 : 1_000;
-}
-
-/** Runs `ops` operations that must all succeed (warm-up, prefill); throws with the first failure otherwise. */
-async function runAll(target: Target, what: string, ops: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<CaseResult> {
-  const result = await runCase({ ops, concurrency, sizeBytes: 0, op });
-  if (result.errors > 0) throw new Error(`${target.name} ${what}: ${result.errors}/${ops} failed; first: ${result.firstError ?? '?'}`);
-  return result;
-}
-
-/** What a target's warm-up took: its rounds and the rate of its last, in operations (PUT and GET) a second. */
-interface WarmUp {
-  target: string;
-  rounds: number;
-  opsPerSec: number;
-}
-
-async function warmUp(target: Target, base: Uint8Array, clients: number, quick: boolean): Promise<WarmUp> {
-  const ops = warmupRoundOps(base.byteLength);
-  let best = 0;
-  for (let rounds = 1; ; rounds += 1) {
-    const key = (i: number): string => `warmup-${formatSize(base.byteLength)}/r${rounds}/${i}`;
-    const put = await runAll(target, 'warm-up PUT', ops, clients, (i) => target.client.put(BUCKET, key(i), objectParts(key(i), base)));
-    const get = await runAll(target, 'warm-up GET', ops, clients, (i) => target.client.get(BUCKET, key(i), objectParts(key(i), base), true));
-    const rate = (2 * ops * 1000) / (put.wallMs + get.wallMs);
-    const settled = rounds >= WARMUP_MIN_ROUNDS && rate <= best * (1 + WARMUP_SETTLED);
-    best = Math.max(best, rate);
-    if (quick || settled || rounds >= WARMUP_MAX_ROUNDS) return { target: target.name, rounds, opsPerSec: rate };
-  }
-}
 
 /** Machine facts and what is compared, printed first so a pasted result carries its context. */
 function printPreamble(args: BenchArgs, cpuMeter: CpuMeter): void {
@@ -120,16 +76,6 @@ function printDisk(disk: DiskFigures, dir: string): void {
 
 function figureMiBps(value: number): string {
   return `${value.toFixed(0).padStart(5)} MiB/s`;
-}
-
-/** A free loopback port for tessera dev's --listen (the other servers take port 0 and report theirs). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
 }
 
 async function s3rverVersion(): Promise<string> {
@@ -242,7 +188,7 @@ async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target
     const base = basePayload(workload.sizeBytes);
     const objects = scaledCount(workload.objects, args, workload.clients);
     const warmed: WarmUp[] = [];
-    for (const target of targets) warmed.push(await warmUp(target, base, workload.clients, args.quick));
+    for (const target of targets) warmed.push(await warmUp(target.name, target.client, BUCKET, base, workload.clients, args.quick));
     await bench.writeBack();
     const round = `${warmupRoundOps(workload.sizeBytes)} PUTs and GETs of ${formatSize(workload.sizeBytes)} at ${workload.clients} clients`;
     warmUps.push(`  ${round}: ${warmed.map((w) => `${w.target} ${w.rounds} (last ${w.opsPerSec.toFixed(0)} ops/s)`).join(', ')}`);

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { GATEWAY_HEALTH_PATHS } from '../../src/gateway/index.js';
 import { ChildServer } from './child-server.js';
@@ -39,18 +40,18 @@ export interface ClientSettings {
 }
 
 /**
- * Starts the embedded default, as `npm start` runs it (`tessera dev`, here through tsx instead of the build), on
- * `port` with its data in `dataDir`, and waits until its gateway reports ready. Reads endpoint and credentials from
- * the banner it prints, and erasure settings from its startup log when present.
+ * Starts the embedded default, as `npm start` runs it (`tessera dev`, from this checkout's build or the entry point
+ * `bin` of another), on `port` with its data in `dataDir`, and waits until its gateway reports ready. Reads endpoint
+ * and credentials from the banner it prints, and erasure settings from its startup log when present.
  */
-export async function startTessera(dataDir: string, port: number, settings: ClientSettings): Promise<Target> {
+export async function startTessera(dataDir: string, port: number, settings: ClientSettings, bin = TESSERA_BIN): Promise<Target> {
   const banner: Record<string, string> = {};
   let layout = 'erasure settings not logged';
   let aesBackend = 'not logged';
   let ringNodes = '?';
   const { server } = await ChildServer.start({
     name: 'tessera dev',
-    args: [TESSERA_BIN, 'dev', '--data', dataDir, '--listen', `127.0.0.1:${port}`],
+    args: [bin, 'dev', '--data', dataDir, '--listen', `127.0.0.1:${port}`],
     timeoutMs: START_TIMEOUT_MS,
     ready: (line) => {
       const field = /^\s+(endpoint|access key|secret key):\s+(\S+)$/.exec(line);
@@ -113,6 +114,16 @@ export async function startS3rver(dataDir: string, version: string, settings: Cl
     ...S3RVER_CREDENTIALS,
     client: new S3BenchClient({ endpoint, ...S3RVER_CREDENTIALS, ...settings }),
   };
+}
+
+/** A free loopback port for tessera dev's --listen (the other servers take port 0 and report theirs). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
 }
 
 /** Closes a target's client and stops its process. */

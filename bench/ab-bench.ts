@@ -1,0 +1,180 @@
+/**
+ * Two builds of tessera side by side (`npm run bench:ab -- --baseline=<checkout>`): the embedded default of this
+ * checkout and of another (built there with `npm run build`) run at the same time, each a child process with its data
+ * in its own temporary directory, and take turns through the same timed PUT and GET windows of one workload. A
+ * change's effect is then the median of the round-by-round ratios, which a machine whose speed drifts from one minute
+ * to the next does not move as much as it moves any single figure. Reports ops/s, MiB/s, p50/p99 and each server's
+ * CPU per request in every round. Not part of `npm test`.
+ */
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatSize, parseSize } from './lib/bench-args.js';
+import { CpuMeter, type CpuFigures } from './lib/cpu-meter.js';
+import { flushDirtyPages } from './lib/disk-ceiling.js';
+import { basePayload, objectParts } from './lib/payload.js';
+import { runCase, runMain, type CaseResult } from './lib/run-case.js';
+import { freePort, startTessera, stopTarget, type Target } from './lib/targets.js';
+import { warmUp } from './lib/warm-up.js';
+
+const USAGE = `usage: npm run bench:ab -- --baseline=<checkout> [--size=4KiB] [--clients=16] [--objects=2000] [--rounds=5] [--quick]
+  Runs this checkout's tessera dev and the one built in <checkout> (its dist/bin/tessera.js, from npm run build)
+  side by side and times PUT then GET of the same objects on each, the two taking turns for --rounds rounds.
+  Prints every round and the median of the round-by-round ratios (this build over the baseline).`;
+
+const BUCKET = 'bench';
+/** Per-request headers and body timeout, as in `npm run bench`. */
+const REQUEST_TIMEOUT_MS = 120_000;
+
+interface AbArgs {
+  baseline: string;
+  sizeBytes: number;
+  clients: number;
+  objects: number;
+  rounds: number;
+  quick: boolean;
+}
+
+function parseArgs(argv: readonly string[]): AbArgs | 'help' {
+  const args: Partial<AbArgs> & Omit<AbArgs, 'baseline'> = { sizeBytes: 4 * 1024, clients: 16, objects: 2000, rounds: 5, quick: false };
+  const whole = (name: string, value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`bad ${name} ${JSON.stringify(value)}: expected a whole number >= 1`);
+    return n;
+  };
+  for (const arg of argv) {
+    const at = arg.indexOf('=');
+    const [name, value] = at < 0 ? [arg, undefined] : [arg.slice(0, at), arg.slice(at + 1)];
+    if (name === '--help' || name === '-h') return 'help';
+    if (name === '--quick') args.quick = true;
+    else if (name === '--baseline' && value) args.baseline = resolve(value);
+    else if (name === '--size' && value) args.sizeBytes = parseSize(value);
+    else if (name === '--clients' && value) args.clients = whole(name, value);
+    else if (name === '--objects' && value) args.objects = whole(name, value);
+    else if (name === '--rounds' && value) args.rounds = whole(name, value);
+    else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+  }
+  if (args.baseline === undefined) throw new Error(`--baseline is required\n${USAGE}`);
+  return { ...args, baseline: args.baseline };
+}
+
+/** One timed window: what the client saw and what the machine's processes used. */
+interface Window {
+  result: CaseResult;
+  cpu: CpuFigures;
+}
+
+/** A build under test: its label, its running server, and its windows per operation, one per round. */
+interface Build {
+  label: string;
+  target: Target;
+  windows: { put: Window[]; get: Window[] };
+}
+
+async function main(): Promise<number> {
+  const parsed = parseArgs(process.argv.slice(2));
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const args = parsed;
+  const baselineBin = join(args.baseline, 'dist', 'bin', 'tessera.js');
+  await access(baselineBin).catch(() => {
+    throw new Error(`no build at ${baselineBin}: run npm run build in ${args.baseline} first`);
+  });
+  const objects = args.quick ? Math.max(args.clients, Math.round(args.objects / 10)) : args.objects;
+  const rounds = args.quick ? 1 : args.rounds;
+  const cpuMeter = new CpuMeter();
+  const root = await mkdtemp(join(tmpdir(), 'tessera-ab-'));
+  const builds: Build[] = [];
+  const [one, five] = loadavg();
+  console.log(`tessera A/B: ${formatSize(args.sizeBytes)} x ${objects} at ${args.clients} clients, ${rounds} round(s), the builds taking turns`);
+  console.log(`this: ${process.cwd()}; baseline: ${args.baseline}; load average ${one?.toFixed(2)} ${five?.toFixed(2)} before the run`);
+  try {
+    const settings = { connections: args.clients, timeoutMs: REQUEST_TIMEOUT_MS };
+    const start = async (label: string, bin: string | undefined): Promise<Build> => {
+      const dataDir = join(root, label);
+      await mkdir(dataDir);
+      const port = await freePort();
+      const target = bin === undefined ? await startTessera(dataDir, port, settings) : await startTessera(dataDir, port, settings, bin);
+      builds.push({ label, target, windows: { put: [], get: [] } });
+      return builds.at(-1) as Build;
+    };
+    // One at a time: two first starts side by side would each take the other's CPU while compiling.
+    await start('this', undefined);
+    await start('baseline', baselineBin);
+    const base = basePayload(args.sizeBytes);
+    for (const build of builds) {
+      await build.target.client.createBucket(BUCKET);
+      const warmed = await warmUp(build.label, build.target.client, BUCKET, base, args.clients, args.quick);
+      console.log(`  ${build.label}: ${build.target.description}; warm after ${warmed.rounds} round(s)`);
+    }
+    await flushDirtyPages(root);
+
+    console.log(`\n${'round'.padEnd(6)}${'build'.padEnd(10)}${'op'.padEnd(5)}${'ops/s'.padStart(9)}${'MiB/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU ms/op'.padStart(11)}${'other cores'.padStart(13)}`);
+    for (let round = 0; round < rounds; round += 1) {
+      // Each round starts with the other build, so that neither always follows a write-back.
+      const order = round % 2 === 0 ? builds : [...builds].reverse();
+      for (const op of ['put', 'get'] as const) {
+        for (const build of order) {
+          const prefix = `r${round}/${build.label}`;
+          const key = (i: number): string => `${prefix}/${i}`;
+          const { value: result, cpu } = await cpuMeter.measure(build.target.server.pid, 'self', () =>
+            runCase({
+              ops: objects,
+              concurrency: args.clients,
+              sizeBytes: args.sizeBytes,
+              op:
+                op === 'put'
+                  ? (i) => build.target.client.put(BUCKET, key(i), objectParts(key(i), base))
+                  : (i) => build.target.client.get(BUCKET, key(i), objectParts(key(i), base), true),
+            }),
+          );
+          await flushDirtyPages(root);
+          if (result.errors > 0) throw new Error(`${build.label} ${op} round ${round}: ${result.errors}/${objects} failed; first: ${result.firstError ?? '?'}`);
+          build.windows[op].push({ result, cpu });
+          console.log(roundLine(round, build.label, op, { result, cpu }));
+        }
+      }
+    }
+
+    const [current, baseline] = builds as [Build, Build];
+    console.log(`\nmedians over ${rounds} round(s); ratio = this build over the baseline, the median of the round-by-round ratios:`);
+    for (const op of ['put', 'get'] as const) {
+      const mine = current.windows[op];
+      const theirs = baseline.windows[op];
+      const rate = (w: Window): number => w.result.opsPerSec;
+      const cpuPerOp = (w: Window): number => cpuMsPerOp(w);
+      const rateRatios = mine.map((w, i) => rate(w) / rate(theirs[i] as Window));
+      const cpuRatios = mine.map((w, i) => cpuPerOp(w) / cpuPerOp(theirs[i] as Window));
+      console.log(
+        `  ${op.toUpperCase().padEnd(4)} ops/s ${median(mine.map(rate)).toFixed(0)} vs ${median(theirs.map(rate)).toFixed(0)}: ratio ${median(rateRatios).toFixed(3)} (rounds ${rateRatios.map((r) => r.toFixed(2)).join(' ')});` +
+          ` server CPU per request ${median(mine.map(cpuPerOp)).toFixed(2)} vs ${median(theirs.map(cpuPerOp)).toFixed(2)} ms: ratio ${median(cpuRatios).toFixed(3)}`,
+      );
+    }
+    return 0;
+  } finally {
+    await Promise.all(builds.map((build) => stopTarget(build.target)));
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function cpuMsPerOp(window: Window): number {
+  return (window.cpu.targetCores * window.result.wallMs) / window.result.okOps;
+}
+
+function roundLine(round: number, label: string, op: string, window: Window): string {
+  const { result, cpu } = window;
+  return (
+    `${String(round + 1).padEnd(6)}${label.padEnd(10)}${op.toUpperCase().padEnd(5)}${result.opsPerSec.toFixed(0).padStart(9)}${result.mibPerSec.toFixed(1).padStart(9)}` +
+    `${result.p50Ms.toFixed(1).padStart(9)}${result.p99Ms.toFixed(1).padStart(9)}${cpuMsPerOp(window).toFixed(2).padStart(11)}${cpu.otherCores.toFixed(2).padStart(13)}`
+  );
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+runMain(main);
