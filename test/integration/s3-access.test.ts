@@ -277,3 +277,45 @@ t.test('object ownership: ObjectWriter by default, BucketOwnerEnforced turns ACL
   await alice.send(new CreateBucketCommand({ Bucket: enforced, ObjectOwnership: 'BucketOwnerEnforced' }));
   t.equal((await alice.send(new GetBucketOwnershipControlsCommand({ Bucket: enforced }))).OwnershipControls?.Rules?.[0]?.ObjectOwnership, 'BucketOwnerEnforced');
 });
+
+t.test('response-* overrides need a signed request: anonymous GET and HEAD with one are 400 InvalidRequest', async (t) => {
+  const bucket = bucketName('overrides');
+  await alice.send(new CreateBucketCommand({ Bucket: bucket }));
+  await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'page', Body: '<p>hi</p>', ACL: 'public-read', ContentType: 'text/plain' }));
+  const plain = await fetch(`${cluster.endpoint}/${bucket}/page`);
+  t.equal(plain.status, 200, 'the public object reads anonymously');
+  t.equal(plain.headers.get('content-type'), 'text/plain');
+  await plain.arrayBuffer();
+  for (const method of ['GET', 'HEAD']) {
+    const spoofed = await fetch(`${cluster.endpoint}/${bucket}/page?response-content-type=text/html`, { method });
+    t.equal(spoofed.status, 400, `anonymous ${method} with response-content-type`);
+    const body = await spoofed.text();
+    if (method === 'GET') t.equal(xmlField(body, 'Code'), 'InvalidRequest');
+    t.not(spoofed.headers.get('content-type'), 'text/html', 'the override was not applied');
+  }
+  const signed = await getSignedUrl(alice, new GetObjectCommand({ Bucket: bucket, Key: 'page', ResponseContentType: 'text/html' }), { expiresIn: 300 });
+  const presigned = await fetch(signed);
+  t.equal(presigned.status, 200, 'a presigned URL may override');
+  t.equal(presigned.headers.get('content-type'), 'text/html');
+  await presigned.arrayBuffer();
+});
+
+t.test('a conditional write with If-Match also needs s3:GetObject: a writer that may not read learns nothing of the ETag', async (t) => {
+  const bucket = bucketName('ifmatch');
+  await alice.send(new CreateBucketCommand({ Bucket: bucket }));
+  const bobId = (await bob.send(new ListBucketsCommand({}))).Owner?.ID ?? '';
+  const aliceId = (await alice.send(new ListBucketsCommand({}))).Owner?.ID ?? '';
+  await alice.send(new PutBucketAclCommand({ Bucket: bucket, GrantFullControl: `id="${aliceId}"`, GrantWrite: `id="${bobId}"` }));
+  const alices = await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'alices', Body: 'secret' }));
+  const denied = { name: 'AccessDenied', status: 403 };
+  t.same(await sdkError(bob.send(new GetObjectCommand({ Bucket: bucket, Key: 'alices' }))), denied, 'bob may not read alice’s object');
+  t.same(await sdkError(bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'alices', Body: 'x', IfMatch: alices.ETag }))), denied, 'the right ETag: 403, not 200');
+  t.same(await sdkError(bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'alices', Body: 'x', IfMatch: '"0123"' }))), denied, 'a wrong ETag: 403, not 412');
+  t.same(await sdkError(bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'nobody', Body: 'x', IfMatch: '"0123"' }))), denied, 'a missing key: 403, not 404');
+  t.equal(await (await alice.send(new GetObjectCommand({ Bucket: bucket, Key: 'alices' }))).Body?.transformToString(), 'secret', 'nothing was written');
+  const bobs = await bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'bobs', Body: 'b1' }));
+  await bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'bobs', Body: 'b2', IfMatch: bobs.ETag }));
+  t.pass('bob owns what he wrote, so his own If-Match write goes through');
+  await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'alices', Body: 'v2', IfMatch: alices.ETag }));
+  t.pass('the owner’s If-Match write goes through');
+});

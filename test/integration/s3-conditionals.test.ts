@@ -74,6 +74,48 @@ t.test('a 304 carries the ETag and Last-Modified and no body', async (t) => {
   t.ok(response.headers['x-amz-request-id'], 'request id on a 304');
 });
 
+t.test('a 304 also carries the Cache-Control and Expires a 200 would, as RFC 9110 asks of it', async (t) => {
+  const expires = new Date(Date.UTC(2035, 0, 1)).toUTCString();
+  const cached = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cached', Body: 'c', CacheControl: 'max-age=60', Expires: new Date(expires) }));
+  for (const method of ['GET', 'HEAD']) {
+    const response = await rawS3(cluster.endpoint, { method, bucket, key: 'cached', headers: { 'if-none-match': cached.ETag ?? '' } });
+    t.equal(response.status, 304, method);
+    t.equal(response.headers['cache-control'], 'max-age=60', `${method} Cache-Control`);
+    t.equal(response.headers['expires'], expires, `${method} Expires`);
+    t.equal(response.headers['x-amz-version-id'], undefined, 'no version id for an object written outside versioning');
+  }
+});
+
+t.test('condition dates are HTTP-dates in their three forms, read as GMT; anything else is ignored', async (t) => {
+  // Three spellings of one instant a minute after the object was written (so If-Modified-Since is 304).
+  const later = new Date(modified.getTime() + 60_000);
+  const weekday = later.toUTCString().slice(0, 3);
+  const longDay = { Sun: 'Sunday', Mon: 'Monday', Tue: 'Tuesday', Wed: 'Wednesday', Thu: 'Thursday', Fri: 'Friday', Sat: 'Saturday' }[weekday] ?? '';
+  const [, day = '', month = '', year = '', time = ''] = later.toUTCString().split(' ');
+  const rfc850 = `${longDay}, ${day}-${month}-${year.slice(2)} ${time} GMT`;
+  const asctime = `${weekday} ${month} ${String(Number(day)).padStart(2, ' ')} ${time} ${year}`;
+  for (const date of [later.toUTCString(), rfc850, asctime, later.toUTCString().replace('GMT', '+0000')]) {
+    const response = await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: 'cond', headers: { 'if-modified-since': date } });
+    t.equal(response.status, 304, `If-Modified-Since ${JSON.stringify(date)}`);
+  }
+  // What Date.parse would take for a date, and is none: the condition is ignored, not evaluated.
+  for (const notADate of ['0', '2030', '2030-01-01T00:00:00Z', 'Tue, 31 Feb 2026 00:00:00 GMT', 'Sun, 06 Nov 1994 08:49:37 +0100']) {
+    const unmodified = await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: 'cond', headers: { 'if-unmodified-since': notADate } });
+    t.equal(unmodified.status, 200, `If-Unmodified-Since ${JSON.stringify(notADate)} is ignored`);
+    const modifiedSince = await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: 'cond', headers: { 'if-modified-since': notADate } });
+    t.equal(modifiedSince.status, 200, `If-Modified-Since ${JSON.stringify(notADate)} is ignored`);
+  }
+});
+
+t.test('a range past the end is 416 InvalidRange naming the range asked for, with Content-Range bytes */size', async (t) => {
+  const response = await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'cond', headers: { range: 'bytes=100-200' } });
+  t.equal(response.status, 416);
+  t.equal(xmlField(response.body, 'Code'), 'InvalidRange');
+  t.equal(xmlField(response.body, 'RangeRequested'), 'bytes=100-200');
+  t.equal(xmlField(response.body, 'ActualObjectSize'), String('conditional'.length));
+  t.equal(response.headers['content-range'], `bytes */${'conditional'.length}`);
+});
+
 t.test('SDK conditional reads: IfMatch on a ranged read (fsspec) and a stale IfMatch refused', async (t) => {
   const ranged = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', Range: 'bytes=0-3', IfMatch: etag }));
   t.equal((await collect(ranged.Body as AsyncIterable<Uint8Array>)).toString(), 'cond');

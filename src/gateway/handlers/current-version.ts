@@ -4,12 +4,16 @@ import { requireObjectAccess, type RequestContext } from '../http/index.js';
 import { S3Error, s3VersionId } from '../s3/index.js';
 
 /**
- * A version id header on an answer about `record` (`x-amz-version-id`, or a copy's
- * `x-amz-copy-source-version-id`): sent when the request named a version or the version was written
- * under versioning, as S3 does.
+ * Whether an answer about `record` carries its version id: when the request named a version or the
+ * version was written under versioning, as S3 does.
  */
+export function sendsVersionId(namedVersionId: string | undefined, record: ObjectRecord): boolean {
+  return namedVersionId !== undefined || record.versioning !== undefined;
+}
+
+/** A version id header on an answer about `record` (`x-amz-version-id`, or a copy's `x-amz-copy-source-version-id`), if it carries one. */
 export function setVersionHeader(ctx: RequestContext, namedVersionId: string | undefined, record: ObjectRecord, name = 'x-amz-version-id'): void {
-  if (namedVersionId !== undefined || record.versioning !== undefined) ctx.reply.header(name, s3VersionId(record));
+  if (sendsVersionId(namedVersionId, record)) ctx.reply.header(name, s3VersionId(record));
 }
 
 /** The key's current version, or NoSuchKey (with `x-amz-delete-marker` when a delete marker is the latest version). */

@@ -47,6 +47,17 @@ const RESPONSE_OVERRIDES = [
   ['response-content-encoding', 'content-encoding'],
 ] as const;
 
+/**
+ * S3 takes `response-*` overrides only on signed requests (an Authorization header or a presigned URL):
+ * anyone could otherwise make a public object answer as, say, `text/html` from the store's own origin.
+ */
+function refuseAnonymousOverrides(ctx: RequestContext): void {
+  if (ctx.access.principal.kind !== 'anonymous') return;
+  if (RESPONSE_OVERRIDES.some(([parameter]) => ctx.target.query.get(parameter) !== undefined)) {
+    throw new S3Error('InvalidRequest', { message: 'Request specific response headers cannot be used for anonymous GET requests.' });
+  }
+}
+
 function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boolean): void {
   const { reply } = ctx;
   reply.header('etag', record.etag);
@@ -93,6 +104,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const { services } = ctx;
+  refuseAnonymousOverrides(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   const sse = readSseOf(ctx);
   // The bucket and the version are looked up together; a missing bucket still answers NoSuchBucket first.

@@ -1,7 +1,8 @@
 import { isNewerRecord, type ObjectRecord } from '../../rpc/index.js';
 import { metadataSignal, resolveVersion } from '../data-path/index.js';
-import { header, type RequestContext } from '../http/index.js';
-import { etagListMatches, failedCondition, S3Error } from '../s3/index.js';
+import { header, requireKeyAccess, requireObjectAccess, type RequestContext } from '../http/index.js';
+import { sendsVersionId } from './current-version.js';
+import { etagListMatches, failedCondition, S3Error, s3VersionId } from '../s3/index.js';
 
 /**
  * GET and HEAD conditions: 412 PreconditionFailed for If-Match / If-Unmodified-Since, 304 Not Modified
@@ -18,10 +19,22 @@ export function checkReadConditions(ctx: RequestContext, record: ObjectRecord): 
     record,
   );
   if (failed === undefined) return;
-  if (failed.notModified) {
-    throw new S3Error('NotModified', { headers: { etag: record.etag, 'last-modified': new Date(record.lastModifiedMs).toUTCString() } });
-  }
+  if (failed.notModified) throw new S3Error('NotModified', { headers: notModifiedHeaders(ctx, record) });
   throw new S3Error('PreconditionFailed', { fields: { Condition: failed.name } });
+}
+
+/**
+ * What a 304 carries: the validators, and the headers a 200 would have sent that a cache keeps
+ * (RFC 9110 15.4.5: Cache-Control and Expires), with the version id S3 sends with them.
+ */
+function notModifiedHeaders(ctx: RequestContext, record: ObjectRecord): Record<string, string> {
+  const headers: Record<string, string> = { etag: record.etag, 'last-modified': new Date(record.lastModifiedMs).toUTCString() };
+  for (const name of ['cache-control', 'expires'] as const) {
+    const value = record.headers[name];
+    if (value !== undefined) headers[name] = value;
+  }
+  if (sendsVersionId(ctx.target.query.get('versionId'), record)) headers['x-amz-version-id'] = s3VersionId(record);
+  return headers;
 }
 
 /** CopyObject / UploadPartCopy source conditions: the same evaluation, but every failure is 412. */
@@ -81,7 +94,15 @@ export async function checkWritePreconditions(ctx: RequestContext, bucket: strin
     throw new S3Error('PreconditionFailed', { fields: { Condition: 'If-None-Match' } });
   }
   if (conditions.ifMatch !== undefined) {
-    if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
+    // If-Match reads the object's ETag, so S3 asks for s3:GetObject as well as the write's own
+    // permission: a writer that may not read would otherwise learn, by 412 or success, whether a
+    // guessed ETag (the MD5 of a guessed body) is the object's.
+    const bucketRecord = await services.buckets.require(bucket, ctx.signal);
+    if (version === null) {
+      requireKeyAccess(ctx, bucketRecord, key, 's3:GetObject');
+      throw new S3Error('NoSuchKey', { fields: { Key: key } });
+    }
+    requireObjectAccess(ctx, bucketRecord, version.record, 'READ', 's3:GetObject');
     if (!etagListMatches(conditions.ifMatch, version.record.etag)) throw new S3Error('PreconditionFailed', { fields: { Condition: 'If-Match' } });
   }
 }
