@@ -243,10 +243,13 @@ export class ShardStore {
       if (ref !== null && prepared === undefined) {
         // A repeated commit of what is already visible is a success: commits are retried.
         if (current?.record.versionId === record.versionId) return;
-        if (record.versioning !== undefined && (await this.metadata.getVersion(record.bucket, record.key, record.versionId)) !== undefined) return;
+        // So is one of a version kept as a row, a pre-versioning null version (no `versioning`) included.
+        if ((await this.metadata.getVersion(record.bucket, record.key, record.versionId)) !== undefined) return;
         throw new ShardStoreError('NotFound', 'no prepared shard for this version');
       }
-      if (request.repair === true && ref !== null && prepared !== undefined && current?.record.versionId !== record.versionId && record.versioning !== undefined) {
+      // Not gated on `versioning`: a pre-versioning null version has none, yet is kept as a version row
+      // once a versioned write lands, and commitVersioned would drop that row as "the previous null".
+      if (request.repair === true && ref !== null && prepared !== undefined && current?.record.versionId !== record.versionId) {
         const kept = await this.metadata.getVersion(record.bucket, record.key, record.versionId);
         if (kept !== undefined && kept.shardIndex === shardIndex) {
           // A repair rebuilt a noncurrent version's shard in place: its version row takes the new shard.
@@ -326,7 +329,9 @@ export class ShardStore {
         if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current ?? null);
         return;
       }
-      dropped = nulls;
+      // This very version kept as a row (a commit retried or copied again) is not a previous one: its rows
+      // share the incoming row's keys, so dropping it would delete what this commit writes.
+      dropped = nulls.filter((v) => v.record.versionId !== record.versionId);
     }
     const newer = current === undefined || current.record.versionId < record.versionId;
     if (newer) {
@@ -361,7 +366,7 @@ export class ShardStore {
         const gone: VersionGone = { bucket, key, versionId, deletedMs: this.clock(), ...(options.bypassGovernance === true ? { bypassGovernance: true } : {}) };
         if (target === undefined) {
           // Not held here (this node missed the write, or a repair has yet to bring it): the tombstone
-          // still keeps a later commit of it from bringing it back. A version never versioned has none.
+          // still keeps a later commit of it from bringing it back. `null` itself is no version's id.
           if (versionId !== 'null' && (await this.metadata.getVersionGone(bucket, key, versionId)) === undefined) await this.metadata.putVersionGone(gone);
           return null;
         }
@@ -369,7 +374,11 @@ export class ShardStore {
         if (hold !== null) throw new ShardStoreError('Locked', `this version is protected by Object Lock (${hold})`);
         const isCurrent = current?.record.versionId === versionId;
         const promote = isCurrent ? (await this.metadata.keyVersions(bucket, key)).find((v) => v.record.versionId !== versionId) : undefined;
-        await this.metadata.deleteVersion(target, isCurrent, promote, target.record.versioning === undefined ? undefined : gone);
+        // The tombstone whatever the target's `versioning`: a pre-versioning null version deleted by id
+        // (DELETE ?versionId=null, a lifecycle expiry) would otherwise come back from a holder that was
+        // away, as the audit copies what it finds. Nodes that did not hold it write one too, and the
+        // collector drops every tombstone after its grace (gc-worker.ts), versioned or not.
+        await this.metadata.deleteVersion(target, isCurrent, promote, gone);
         this.space.release(target.shardSizeBytes);
         await this.removeFile(target.file);
         return target.record;
