@@ -5,9 +5,11 @@ import {
   CreateMultipartUploadCommand,
   DeleteBucketEncryptionCommand,
   GetBucketEncryptionCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadObjectCommand,
+  ListPartsCommand,
   PutBucketEncryptionCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -312,4 +314,54 @@ t.test('with two nodes down, encrypted objects (whole and multipart) read back t
   t.ok(ranged.body.equals(seededBytes(MiB + 17, MiB + 17).subarray(65530, 65601)), 'and a range across a package edge');
   const multipart = await getBytes(s3, { Bucket: bucket, Key: 'mp-SSE-S3' });
   t.ok(multipart.body.equals(seededBytes(8 * MiB, 8)), 'the 8 MiB multipart object');
+});
+
+t.test('SSE-C checksums are of the plaintext: GetObjectAttributes, ListParts and CompleteMultipartUpload show them only with the key', async (t) => {
+  const key = customerKey();
+  const sse = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.keyBase64, SSECustomerKeyMD5: key.md5Base64 };
+  const other = customerKey();
+  const wrongKey = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: other.keyBase64, SSECustomerKeyMD5: other.md5Base64 };
+  const guessable = Buffer.from('a body someone might guess');
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'c-sum', Body: guessable, ChecksumAlgorithm: 'SHA256', ...sse }));
+  const attributes = (extra: Record<string, string>) =>
+    s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'c-sum', ObjectAttributes: ['Checksum', 'ObjectSize'], ...extra }));
+  t.same(await sdkError(attributes({})), { name: 'InvalidRequest', status: 400 }, 'GetObjectAttributes without the key');
+  t.same(await sdkError(attributes(wrongKey)), { name: 'AccessDenied', status: 403 }, 'GetObjectAttributes with another key');
+  t.equal((await attributes(sse)).Checksum?.ChecksumSHA256, computeChecksum('SHA256', guessable), 'with the key: the plaintext checksum');
+
+  const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'c-mp', ChecksumAlgorithm: 'SHA256', ...sse }));
+  const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'c-mp', UploadId: upload.UploadId, PartNumber: 1, Body: guessable, ChecksumAlgorithm: 'SHA256', ...sse }));
+  const listParts = (extra: Record<string, string>) => s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'c-mp', UploadId: upload.UploadId, ...extra }));
+  t.same(await sdkError(listParts({})), { name: 'InvalidRequest', status: 400 }, 'ListParts without the key');
+  t.same(await sdkError(listParts(wrongKey)), { name: 'AccessDenied', status: 403 }, 'ListParts with another key');
+  t.equal((await listParts(sse)).Parts?.[0]?.ChecksumSHA256, computeChecksum('SHA256', guessable), 'ListParts with the key');
+  const complete = (extra: Record<string, string>) =>
+    s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'c-mp',
+        UploadId: upload.UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag, ChecksumSHA256: part.ChecksumSHA256 }] },
+        ...extra,
+      }),
+    );
+  t.same(await sdkError(complete({})), { name: 'InvalidRequest', status: 400 }, 'CompleteMultipartUpload without the key');
+  t.ok((await listParts(sse)).Parts?.length === 1, 'the refused completion left the upload open');
+  t.ok((await complete(sse)).ChecksumSHA256, 'with the key the completion answers its checksum');
+  t.ok((await complete(sse)).ChecksumSHA256, 'and so does a retry of it');
+  t.same(await sdkError(complete({})), { name: 'InvalidRequest', status: 400 }, 'a retry without the key is refused too');
+});
+
+t.test('a KMS key id or context without x-amz-server-side-encryption: aws:kms is 400 InvalidArgument and stores nothing', async (t) => {
+  const cases: [string, Record<string, string>][] = [
+    ['key id alone', { 'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:us-east-1:111122223333:key/1234' }],
+    ['key id with AES256', { 'x-amz-server-side-encryption': 'AES256', 'x-amz-server-side-encryption-aws-kms-key-id': 'k' }],
+    ['context alone', { 'x-amz-server-side-encryption-context': Buffer.from('{"a":"b"}').toString('base64') }],
+  ];
+  for (const [name, headers] of cases) {
+    const response = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'kms-id', headers, body: Buffer.from('x') });
+    t.equal(response.status, 400, name);
+    t.equal(xmlField(response.body, 'Code'), 'InvalidArgument', name);
+  }
+  t.equal((await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: 'kms-id' })).status, 404, 'nothing was stored');
 });

@@ -21,8 +21,12 @@ import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
+import { customerKey, masterKeyFile } from '../helpers/sse.js';
 
-const cluster = await startCluster();
+// A master key and SSE-C over plain HTTP, for the encryption condition keys.
+const keys = await masterKeyFile();
+t.teardown(() => keys.remove());
+const cluster = await startCluster({ gatewayOverrides: { sseMasterKeyFile: keys.path, sseCustomerKeysOverHttp: true } });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 
@@ -125,6 +129,42 @@ t.test('conditions: aws:SourceIp, aws:SecureTransport, s3:prefix, s3:x-amz-acl, 
   const result = await bob.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'shared/x' }] } }));
   t.equal(result.Errors?.[0]?.Code, 'AccessDenied', 'DeleteObjects answers the Deny per key');
   t.equal(await (await bob.send(new GetObjectCommand({ Bucket: bucket, Key: 'shared/x' }))).Body?.transformToString(), 'x', 'nothing was deleted');
+});
+
+t.test('encryption conditions: the usual require-SSE and deny-SSE-C policies allow and deny as in AWS', async (t) => {
+  const bucket = bucketName('enc');
+  await alice.send(new CreateBucketCommand({ Bucket: bucket }));
+  const objects = `arn:aws:s3:::${bucket}/*`;
+  const bobMayPut = { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob' }, Action: 's3:PutObject', Resource: objects };
+  // AWS's example: deny an upload whose encryption header is missing or not the one required.
+  await alice.send(
+    new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: policy(
+        bobMayPut,
+        { Sid: 'DenyIncorrectEncryptionHeader', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: objects, Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'AES256' } } },
+        { Sid: 'DenyUnEncryptedObjectUploads', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: objects, Condition: { Null: { 's3:x-amz-server-side-encryption': 'true' } } },
+      ),
+    }),
+  );
+  await bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'sealed', Body: 's', ServerSideEncryption: 'AES256' }));
+  t.pass('an upload asking for AES256 is allowed');
+  t.same(await sdkError(bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'p' }))), denied, 'one without the header is denied');
+  // AWS's example: deny SSE-C uploads.
+  await alice.send(
+    new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: policy(bobMayPut, { Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: objects, Condition: { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'false' } } }),
+    }),
+  );
+  const key = customerKey();
+  t.same(
+    await sdkError(bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: 'c', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.keyBase64, SSECustomerKeyMD5: key.md5Base64 }))),
+    denied,
+    'an SSE-C upload is denied',
+  );
+  await bob.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'p' }));
+  t.pass('a plain one is allowed');
 });
 
 t.test('malformed policies are MalformedPolicy naming the fault, and change nothing', async (t) => {

@@ -75,8 +75,17 @@ export function parseSseS3(value: string | undefined): SseRequest {
   throw invalid(SSE_HEADER, value, 'The encryption method specified is not supported');
 }
 
+/** KMS's own request headers, which S3 takes only with `x-amz-server-side-encryption: aws:kms`. */
+const KMS_HEADERS = ['x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-context'] as const;
+
 /** What a write (PutObject, CopyObject's target, CreateMultipartUpload) asks: SSE-S3 or SSE-C, never both. */
 export function parseWriteSse(get: HeaderReader, transport: KeyTransport): SseRequest {
+  // A KMS key id sent without aws:kms would otherwise store the body unencrypted (or under SSE-S3)
+  // while the client believes it asked for KMS.
+  const kmsHeader = KMS_HEADERS.find((name) => get(name) !== undefined);
+  if (kmsHeader !== undefined && get(SSE_HEADER) !== 'aws:kms' && get(SSE_HEADER) !== 'aws:kms:dsse') {
+    throw invalid(kmsHeader, get(kmsHeader), 'Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms');
+  }
   const sse = parseSseS3(get(SSE_HEADER));
   const customer = parseCustomerKey(get, SSE_C_PREFIX, transport);
   if (sse.kind !== 'none' && customer.kind !== 'none') {

@@ -1,6 +1,7 @@
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { S3Error, renderXml, versionIdParam } from '../s3/index.js';
 import { requireVersion, setVersionHeader } from './current-version.js';
+import { readSseOf } from './object-encryption.js';
 import { checkReadConditions } from './preconditions.js';
 
 const ATTRIBUTES = new Set(['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize']);
@@ -42,6 +43,8 @@ export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
   await ctx.services.buckets.require(bucket, ctx.signal);
   const { record } = await requireVersion(ctx, bucket, key, versionId);
+  // As for HeadObject: an SSE-C object's attributes (its checksums are of the plaintext) need its key.
+  ctx.services.sealer.checkAccess(record.encryption, readSseOf(ctx));
   checkReadConditions(ctx, record);
   const body: Record<string, unknown> = {};
   if (wanted.has('ETag')) body['ETag'] = record.etag.replace(/^"|"$/g, '');

@@ -5,6 +5,7 @@ import { bucketOf, keyOf, type RequestContext } from '../http/index.js';
 import { compareUtf8, listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
 import { requireUpload, uploadIdOf } from './upload-lookup.js';
 import { setAbortHeaders } from './lifecycle-dates.js';
+import { mayShowUploadChecksums } from './object-encryption.js';
 
 const XML = 'application/xml';
 
@@ -34,6 +35,7 @@ export async function listParts(ctx: RequestContext): Promise<void> {
   const maxParts = countParameter(ctx, 'max-parts', 1000, 1000);
   const uploadMarker = await requireUpload(ctx, bucket, key, uploadId);
   const upload = uploadMarker.upload;
+  const showChecksums = mayShowUploadChecksums(ctx, uploadMarker.encryption, upload);
   const initiator = ownerElement(ctx, await bucketOwnerNamed(ctx, bucket), uploadMarker);
   if (upload !== undefined) setAbortHeaders(ctx, await ctx.services.buckets.require(bucket, ctx.signal), key, upload.initiatedMs);
   const prefix = `${uploadMarkerKey(bucket, uploadId)}/`;
@@ -49,7 +51,7 @@ export async function listParts(ctx: RequestContext): Promise<void> {
     LastModified: new Date(record.lastModifiedMs).toISOString(),
     ETag: record.etag,
     Size: record.sizeBytes,
-    ...Object.fromEntries(Object.entries(record.checksums).map(([algorithm, value]) => [`Checksum${algorithm}`, value])),
+    ...(showChecksums ? Object.fromEntries(Object.entries(record.checksums).map(([algorithm, value]) => [`Checksum${algorithm}`, value])) : {}),
   }));
   await ctx.reply.type(XML).send(
     renderXml('ListPartsResult', {

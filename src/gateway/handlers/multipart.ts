@@ -14,7 +14,7 @@ import {
 } from './multipart-checksums.js';
 import { attributesOf } from './object-attributes.js';
 import { setAbortHeaders } from './lifecycle-dates.js';
-import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
+import { mayShowUploadChecksums, readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { objectLockFields, requirePartDigest } from './object-lock-fields.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
@@ -49,7 +49,8 @@ function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: Upl
     const [checksum] = Object.entries(manifest.checksums);
     if (checksum !== undefined) upload.manifestChecksum = { algorithm: checksum[0], value: checksum[1], type: manifest.checksumType ?? 'FULL_OBJECT' };
   }
-  return { ...closing, upload };
+  // The upload's encryption stays with it: a retried completion of an SSE-C upload is checked against its key.
+  return { ...closing, upload, ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }) };
 }
 
 /**
@@ -217,14 +218,17 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   if (found !== null && closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
     // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
     if (sse.kind !== 'none') ctx.services.sealer.checkAccess(found.encryption, sse);
+    const checksum = mayShowUploadChecksums(ctx, found.encryption, closed) ? closed.manifestChecksum : undefined;
     setSseHeaders(ctx, found.encryption, sse);
-    await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, closed.manifestEtag, closed.manifestChecksum));
+    await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, closed.manifestEtag, checksum));
     return;
   }
   if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   const marker = found;
-  // S3 does not ask for the SSE-C key here; one that is offered must be the upload's.
+  // S3 asks for the SSE-C key here only when the upload named a checksum algorithm (the answer carries
+  // the plaintext's checksum); one that is offered must be the upload's.
   if (sse.kind !== 'none') ctx.services.sealer.checkAccess(marker.encryption, sse);
+  const showChecksum = mayShowUploadChecksums(ctx, marker.encryption, marker.upload);
   const stored = await completedParts(ctx, bucket, uploadId, requested);
   const checksum = completedChecksum(marker.upload, stored);
   checkCompletionHeaders(ctx, checksum);
@@ -289,7 +293,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
   if (versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
-  await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, etag, checksum));
+  await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, etag, showChecksum ? checksum : undefined));
 }
 
 /** AbortMultipartUpload: the upload disappears; its parts become garbage. */

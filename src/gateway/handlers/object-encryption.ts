@@ -1,4 +1,4 @@
-import type { ObjectEncryption } from '../../rpc/index.js';
+import type { ObjectEncryption, UploadInfo } from '../../rpc/index.js';
 import { parseReadSse, parseWriteSse, sseResponseHeaders, type KeyTransport, type SseRequest } from '../encryption/index.js';
 import { header, type RequestContext } from '../http/index.js';
 
@@ -25,4 +25,17 @@ export function readSseOf(ctx: RequestContext, prefix?: string): SseRequest {
 /** Tells the client how the version it wrote or reads is encrypted, as S3 does on every response. */
 export function setSseHeaders(ctx: RequestContext, field: ObjectEncryption | undefined, request: SseRequest): void {
   for (const [name, value] of Object.entries(sseResponseHeaders(field, request))) ctx.reply.header(name, value);
+}
+
+/**
+ * Whether an answer about a multipart upload (ListParts, CompleteMultipartUpload) may show its parts'
+ * and its object's checksums. Those are checksums of the plaintext, so for an SSE-C upload they would
+ * confirm a guess of the body: S3 asks for the customer key when the upload named a checksum algorithm
+ * (throwing its error here when the key is missing or wrong), and shows them only with the key.
+ */
+export function mayShowUploadChecksums(ctx: RequestContext, encryption: ObjectEncryption | undefined, upload: UploadInfo | undefined): boolean {
+  if (encryption?.kind !== 'SSE-C') return true;
+  const sse = readSseOf(ctx);
+  if (sse.kind !== 'none' || upload?.checksumAlgorithm !== undefined) ctx.services.sealer.checkAccess(encryption, sse);
+  return sse.kind === 'SSE-C';
 }

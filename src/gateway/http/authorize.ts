@@ -62,7 +62,7 @@ function header(ctx: Scope, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The condition keys a request offers: source address, transport, time, referer, user, listing parameters, ACL and tag headers. */
+/** The condition keys a request offers: source address, transport, time, referer, user, listing parameters, ACL, encryption and tag headers. */
 function factsOf(ctx: Scope, principal: Principal): Map<string, string | string[]> {
   const facts = new Map<string, string | string[]>();
   facts.set('aws:sourceip', ctx.request.ip);
@@ -87,6 +87,12 @@ function factsOf(ctx: Scope, principal: Principal): Map<string, string | string[
   const acl = header(ctx, 'x-amz-acl');
   if (acl !== undefined) facts.set('s3:x-amz-acl', acl);
   for (const name of ['x-amz-grant-read', 'x-amz-grant-write', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control']) {
+    const value = header(ctx, name);
+    if (value !== undefined) facts.set(`s3:${name}`, value);
+  }
+  // The encryption a request asks for in its own headers (a bucket's default encryption is not one):
+  // what the usual "deny unencrypted uploads" and "deny SSE-C" policies test.
+  for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-algorithm', 'x-amz-server-side-encryption-aws-kms-key-id']) {
     const value = header(ctx, name);
     if (value !== undefined) facts.set(`s3:${name}`, value);
   }
