@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/index.js';
-import type { ShardRef } from '../rpc/index.js';
+import { shardDataId, type ShardRef } from '../rpc/index.js';
 import { METADATA_SCHEMA_VERSION, storedRef, type MetadataStore, type PreparedShard } from './metadata-store.js';
 import { ensureShardDirectories } from './shard-paths.js';
 
@@ -49,8 +49,8 @@ export interface RecoveryContext {
  *     commit a shard this node prepared just before it restarted, and a clock that jumped back
  *     must not make fresh rows look old (a row from the future counts as young);
  *  4. walks each shard directory in name order beside the file registry (`f` rows, same order):
- *     a file without a row is removed; a row without a file is quarantined when committed data
- *     pointed to it, and dropped otherwise.
+ *     a file without a row is removed; a row without a file is quarantined when a version the node
+ *     keeps (current or noncurrent) pointed to it, and dropped otherwise.
  * Memory stays bounded by one directory's listing, whatever the node holds.
  */
 export async function recoverStore(context: RecoveryContext): Promise<RecoveryReport> {
@@ -122,11 +122,16 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveryRe
   return report;
 }
 
-/** A registered file that is gone: lost committed data goes to quarantine; a lost prepared shard is just dropped. */
+/**
+ * A registered file that is gone: lost committed data, of the current version or of a noncurrent one the
+ * node keeps, goes to quarantine under that version; a lost prepared shard is just dropped.
+ */
 async function settleMissingFile(context: RecoveryContext, file: string, ref: ShardRef): Promise<void> {
   const { metadata } = context;
-  const committed = await metadata.getObject(ref.bucket, ref.key);
-  if (committed?.file === file) {
+  const current = await metadata.getObject(ref.bucket, ref.key);
+  // A version's id is taken at commit, after its prepare named the file: only versions from the data id on can hold it.
+  const committed = current?.file === file ? current : (await metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).find((version) => version.file === file);
+  if (committed !== undefined) {
     // The committed row's reference: the registry row was written at prepare, before the version had its id.
     await metadata.quarantine({ ...(storedRef(committed) ?? ref), reason: 'missing', detail: 'shard file missing at start-up', detectedMs: context.clock() });
     return;

@@ -1,5 +1,4 @@
-import { shardRefOf } from '../../rpc/index.js';
-import type { HashIndexEntry } from '../metadata-store.js';
+import { storedRef, type StoredObject, type VersionCursor } from '../metadata-store.js';
 import { ShardCorruptError } from '../shard-file.js';
 import { ShardStoreError, type ShardStore } from '../shard-store.js';
 import type { HealingFigures } from './healing-figures.js';
@@ -11,23 +10,26 @@ export interface ScrubWorkerOptions {
   figures: HealingFigures;
   /** Called when a shard was quarantined, so repair can start at once. */
   onQuarantine: () => void;
-  /** Keys examined per step, and bytes read per step at most (a step ends after the shard that crosses it). */
+  /** Version rows examined per step (a key's current version is one, each noncurrent one another), and bytes read per step at most (a step ends after the shard that crosses it). */
   keysPerStep?: number;
   bytesPerStep?: number;
   clock?: () => number;
 }
 
 /**
- * Deep scrub: walks the node's placement index and reads every committed shard through the same
- * verified path a client read takes, so each chunk's xxhash64 is checked. A failing or missing shard
- * is quarantined by the store on the way; this worker only counts it and wakes repair. The cursor is
- * the last key verified, so a restarted node resumes its pass.
+ * Deep scrub: walks every version the node keeps (its version rows in placement-index order, each key's
+ * newest first: the current version and the noncurrent ones a versioned bucket or an overwrite of a
+ * pre-versioning object kept) and reads each committed shard through the same verified path a client
+ * read takes, so each chunk's xxhash64 is checked. Noncurrent versions are read rarely, so rot in them
+ * would otherwise go unseen until more than m shards of a version were lost. A failing or missing
+ * shard is quarantined by the store on the way, under its own version; this worker only counts it and
+ * wakes repair. The cursor is the last version verified, so a restarted node resumes its pass.
  */
 export class ScrubWorker implements Worker {
   readonly name = 'scrub';
   private readonly options: ScrubWorkerOptions;
   private readonly clock: () => number;
-  private after: HashIndexEntry | null = null;
+  private after: VersionCursor | null = null;
   private passOpen = false;
 
   constructor(options: ScrubWorkerOptions) {
@@ -36,7 +38,9 @@ export class ScrubWorker implements Worker {
   }
 
   resume(cursor: string | null): void {
-    this.after = cursor === null ? null : (JSON.parse(cursor) as HashIndexEntry);
+    const after = cursor === null ? null : (JSON.parse(cursor) as Partial<VersionCursor>);
+    // A cursor saved before noncurrent versions were scrubbed names a key alone: start the pass over rather than skip versions.
+    this.after = after?.versionId === undefined ? null : (after as VersionCursor);
   }
 
   restart(): void {
@@ -52,18 +56,20 @@ export class ScrubWorker implements Worker {
       figures.scrub.keysScanned = 0;
       figures.scrub.keysTotal = await store.metadata.countKeys();
     }
-    const page = await store.metadata.hashIndexPage(this.after, this.options.keysPerStep ?? 64);
+    // One page of version rows, however many versions a key has: a key with thousands is spread over steps.
+    const { rows } = await store.metadata.versionPage(this.after, this.options.keysPerStep ?? 64, 0n, null);
     let bytes = 0;
     let items = 0;
-    for (const entry of page) {
+    for (const row of rows) {
       signal.throwIfAborted();
-      bytes += await this.verify(entry, signal);
+      const { after } = this;
+      if (after === null || after.hashHex !== row.hashHex || after.bucket !== row.bucket || after.key !== row.key) figures.scrub.keysScanned += 1;
+      bytes += await this.verify(row.stored, signal);
       items += 1;
-      this.after = entry;
-      figures.scrub.keysScanned += 1;
+      this.after = { hashHex: row.hashHex, bucket: row.bucket, key: row.key, versionId: row.stored.record.versionId };
       if (bytes >= (this.options.bytesPerStep ?? 4 * 1024 * 1024)) break;
     }
-    if (page.length === 0) {
+    if (rows.length === 0) {
       this.after = null;
       this.passOpen = false;
       figures.scrub.passes += 1;
@@ -77,13 +83,11 @@ export class ScrubWorker implements Worker {
     return { pass: this.options.figures.scrub.passes + 1, at: this.after === null ? null : this.after.hashHex };
   }
 
-  /** Reads one key's shard end to end; returns the bytes read. */
-  private async verify(entry: HashIndexEntry, signal: AbortSignal): Promise<number> {
+  /** Reads one version's shard end to end, current or noncurrent; returns the bytes read. */
+  private async verify(stored: StoredObject, signal: AbortSignal): Promise<number> {
     const { store, figures } = this.options;
-    const stored = await store.metadata.getObject(entry.bucket, entry.key);
-    if (stored === undefined || stored.shardIndex === null) return 0;
-    const ref = shardRefOf(stored.record, stored.shardIndex);
-    if (await store.metadata.isQuarantined(ref)) return 0;
+    const ref = storedRef(stored);
+    if (ref === null || (await store.metadata.isQuarantined(ref))) return 0;
     let bytes = 0;
     try {
       const shard = await store.openShard(ref, 0, Number.MAX_SAFE_INTEGER);
@@ -101,7 +105,7 @@ export class ScrubWorker implements Worker {
         figures.scrub.checksumFailures += 1;
         this.options.onQuarantine();
       } else if (err instanceof ShardStoreError && err.code === 'NotFound') {
-        // Missing bytes are quarantined by the store; a NotFound without that is a newer write racing the scrub.
+        // Missing bytes are quarantined by the store; a NotFound without that is a version replaced or deleted while the scrub read it.
         if (await store.metadata.isQuarantined(ref)) {
           figures.scrub.missingShards += 1;
           this.options.onQuarantine();
