@@ -1,19 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { localS3Client } from '../helpers/cluster.js';
 import { t } from 'tap';
-import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
-import { Gateway, ringFromConfig } from '../../src/gateway/index.js';
+import { silentLogger } from '../../src/common/index.js';
 import type { RingNode } from '../../src/placement/index.js';
 import { NodeError, shardRefOf, type ShardRef } from '../../src/rpc/index.js';
-import { NodeServer, RingStore, StorageNode, type ShardStore } from '../../src/storage-node/index.js';
 import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
 import { PeerClients, type PeerClient } from '../../src/storage-node/workers/peer-clients.js';
 import { RepairWorker } from '../../src/storage-node/workers/repair-worker.js';
 import { WorkerRunner } from '../../src/storage-node/workers/worker-runner.js';
-import { openStore, readShard, tempDir } from './store-fixture.js';
+import { readShard, tempDir } from './store-fixture.js';
+import { startVictimCluster } from './victim-cluster.js';
 
 const SECRET = 'repair-concurrency-secret';
 const BUCKET = 'concurrent';
@@ -26,48 +22,6 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/**
- * The victim node built from its parts, so the test holds its store: it can delete the shard files
- * while the node is down and run a repair worker of its own on the store, as the node's healing would.
- */
-class Victim {
-  store!: ShardStore;
-  rings!: RingStore;
-  private server: NodeServer | undefined;
-  port = 0;
-  readonly dataDir: string;
-
-  constructor(dataDir: string) {
-    this.dataDir = dataDir;
-  }
-
-  async start(): Promise<void> {
-    this.store = await openStore(this.dataDir, { reserveBytes: 0 });
-    this.rings = new RingStore(this.dataDir);
-    await this.rings.open();
-    this.server = new NodeServer({ nodeId: VICTIM_ID, store: this.store, rings: this.rings, clusterSecret: SECRET, logger: silentLogger() });
-    this.port = (await this.server.listen('127.0.0.1', this.port)).port;
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.close();
-    this.server = undefined;
-    await this.store.close();
-  }
-
-  async deleteShardFiles(): Promise<number> {
-    const root = join(this.dataDir, 'shards');
-    let deleted = 0;
-    for (const dir of await readdir(root)) {
-      for (const name of await readdir(join(root, dir))) {
-        await rm(join(root, dir, name));
-        deleted += 1;
-      }
-    }
-    return deleted;
   }
 }
 
@@ -126,36 +80,14 @@ class WatchedPeers extends PeerClients {
 t.test('concurrent repair rebuilds every missing shard byte-exact, keeps a failed shard queued until a retry rebuilds it, and resumes after a restart', async (t) => {
   const root = await tempDir(t, 'repair-concurrency');
   const logger = silentLogger();
-  const sources: StorageNode[] = [];
-  const victim = new Victim(join(root, VICTIM_ID));
-  await victim.start();
-  for (const i of [0, 2, 3, 4, 5]) {
-    const node = new StorageNode({ nodeId: `node-${i}`, dataDir: join(root, `node-${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger, healing: false, resolveEveryMs: 0 });
-    await node.start();
-    sources.push(node);
-  }
-  const address = (i: number): string => `127.0.0.1:${i === 1 ? victim.port : sources[i === 0 ? 0 : i - 1]?.address.port}`;
-  const config = parseGatewayConfig({
-    listen: '127.0.0.1:0',
-    credentials: [{ accessKeyId: 'repair-access', secretAccessKey: 'repair-secret' }],
-    clusterSecret: SECRET,
-    erasure: { dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024 },
-    nodes: Array.from({ length: 6 }, (_, i) => ({ id: `node-${i}`, address: address(i), zone: 'test' })),
-  });
-  const gateway = new Gateway({ config, logger });
-  const { port } = await gateway.start();
-  const s3 = localS3Client(`http://127.0.0.1:${port}`, { accessKeyId: 'repair-access', secretAccessKey: 'repair-secret' });
+  const { victim, s3, close } = await startVictimCluster(root, SECRET, { accessKeyId: 'repair-access', secretAccessKey: 'repair-secret' });
   let runner: WorkerRunner | undefined;
   let peers: WatchedPeers | undefined;
   t.teardown(async () => {
     await runner?.close();
     await peers?.close();
-    s3.destroy();
-    await gateway.close();
-    await victim.stop().catch(() => undefined);
-    for (const node of sources) await node.close();
+    await close();
   });
-  await victim.rings.offer(ringFromConfig(config));
 
   // Objects from one stripe to several (64 KiB blocks): every one has a shard on every node, the
   // victim's a file unless it is small enough to be inline.

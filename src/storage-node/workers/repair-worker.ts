@@ -1,5 +1,5 @@
 import type { RingNode } from '../../placement/index.js';
-import { fanOut, shardRefOf, type ObjectRecord } from '../../rpc/index.js';
+import { fanOut, shardRefOf, type NodeOutcome, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { QuarantineEntry } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import { CodecCache, NotEnoughSources, openShardRebuild } from './shard-rebuilder.js';
@@ -26,10 +26,25 @@ export const DEFAULT_REPAIR_CONCURRENCY = 4;
 /** Quarantine rows read per scan of the persisted queue. */
 const QUARANTINE_BATCH = 64;
 
+/** Retry defaults: 5, 10, 20, 40, 80 s between six attempts, so an audit task is given up within minutes, long before the next audit. */
+const RETRY_AFTER_MS = 5_000;
+const MAX_RETRY_AFTER_MS = 5 * 60 * 1000;
+const MAX_ATTEMPTS = 6;
+
+/** A failed task's back-off: failures so far and when it may be tried again. */
+interface Retry {
+  failures: number;
+  dueMs: number;
+}
+
 /** Construction parameters of the repair worker. */
 export interface RepairWorkerOptions extends NodeWorkerDeps {
-  /** Wait before retrying a repair that failed (too few readable shards, a node down). */
+  /** Wait before the first retry of a repair that failed (too few readable shards, a node down); each further failure doubles it. */
   retryAfterMs?: number;
+  /** Longest wait between retries: what a quarantined shard that keeps failing settles at. */
+  maxRetryAfterMs?: number;
+  /** Failed attempts after which an audit task is given up (the next audit finds it again if it is still missing). */
+  maxAttempts?: number;
   /** Longest one rebuild may take before it is abandoned and retried (a stalled peer must not block repair). */
   attemptTimeoutMs?: number;
   /** Largest queue of tasks from audits; more are dropped and found again by the next audit. */
@@ -63,7 +78,7 @@ export class RepairWorker implements ParallelWorker {
   private readonly options: RepairWorkerOptions;
   private readonly clock: () => number;
   private readonly queue = new Map<string, RepairTask>();
-  private readonly retryAtMs = new Map<string, number>();
+  private readonly retries = new Map<string, Retry>();
   private readonly codecs = new CodecCache();
   /** Slots (key + target) with a task in flight. */
   private readonly inFlight = new Set<string>();
@@ -74,6 +89,10 @@ export class RepairWorker implements ParallelWorker {
   private quarantinedPending = 0;
   /** Wall time with at least one shard rebuild in flight, accounted as each one ends (for MB/s). */
   private rebuilding = { tasks: 0, sinceMs: 0 };
+  /** Audit tasks that failed and were then found no longer needed (version replaced or gone, target out of the set). */
+  private dropped = 0;
+  /** Audit tasks still needed that failed `maxAttempts` times, left to the next audit. */
+  private gaveUp = 0;
 
   constructor(options: RepairWorkerOptions) {
     this.options = options;
@@ -109,14 +128,14 @@ export class RepairWorker implements ParallelWorker {
   }
 
   status(): WorkerStatus {
-    return { queued: this.queue.size, inFlight: this.inFlight.size, concurrency: this.concurrency, quarantinedWaiting: this.quarantinedPending };
+    return { queued: this.queue.size, inFlight: this.inFlight.size, concurrency: this.concurrency, quarantinedWaiting: this.quarantinedPending, dropped: this.dropped, gaveUp: this.gaveUp };
   }
 
   /** The first audit task that is due and whose key and target have nothing in flight, taken off the queue. */
   private takeQueued(): Taken | null {
     const now = this.clock();
     for (const [id, task] of this.queue) {
-      if ((this.retryAtMs.get(id) ?? 0) > now) continue;
+      if (this.waiting(id, now)) continue;
       const slot = slotOf(task.record.bucket, task.record.key, task.target.id);
       if (this.inFlight.has(slot)) continue;
       this.queue.delete(id);
@@ -141,7 +160,7 @@ export class RepairWorker implements ParallelWorker {
       for (let entry = this.quarantineBatch.shift(); entry !== undefined; entry = this.quarantineBatch.shift()) {
         const retryId = quarantineId(entry);
         const slot = slotOf(entry.bucket, entry.key, nodeId);
-        if ((this.retryAtMs.get(retryId) ?? 0) > now || this.inFlight.has(slot)) continue;
+        if (this.waiting(retryId, now) || this.inFlight.has(slot)) continue;
         this.inFlight.add(slot);
         try {
           const task = await this.localTask(entry);
@@ -164,16 +183,23 @@ export class RepairWorker implements ParallelWorker {
     }
   }
 
-  /** Reads the next batch of due quarantine rows with nothing in flight; counts the rows waiting for a retry. */
+  /**
+   * Reads the next batch of due quarantine rows with nothing in flight; counts the rows waiting for a retry
+   * and forgets the back-off of rows that are gone (repaired by an audit's task, or their version dropped).
+   */
   private async scanQuarantine(signal: AbortSignal): Promise<void> {
     const now = this.clock();
     const batch: QuarantineEntry[] = [];
+    const seen = new Set<string>();
     let waiting = 0;
     for await (const entry of this.options.store.metadata.quarantined()) {
       signal.throwIfAborted();
-      if ((this.retryAtMs.get(quarantineId(entry)) ?? 0) > now) waiting += 1;
+      const retryId = quarantineId(entry);
+      seen.add(retryId);
+      if (this.waiting(retryId, now)) waiting += 1;
       else if (!this.inFlight.has(slotOf(entry.bucket, entry.key, this.options.nodeId)) && batch.length < QUARANTINE_BATCH) batch.push(entry);
     }
+    for (const retryId of this.retries.keys()) if (isQuarantineId(retryId) && !seen.has(retryId)) this.retries.delete(retryId);
     this.quarantinedPending = waiting;
     this.quarantineBatch = batch;
   }
@@ -188,32 +214,89 @@ export class RepairWorker implements ParallelWorker {
     const self = rings.current?.nodes.find((node) => node.id === nodeId);
     if (current === undefined || current.record.versionId !== entry.versionId || current.shardIndex !== entry.shardIndex || self === undefined) {
       if (self !== undefined || current === undefined) await store.forgetQuarantined(entry);
+      // Out of the ring, the row is kept for a ring that names this node again: waited on, not rescanned at once.
+      else this.backOff(quarantineId(entry));
       return null;
     }
     return { record: current.record, target: self, shardIndex: entry.shardIndex };
   }
 
-  /** Runs one task; on failure schedules a retry (an audit task goes back in the queue). Returns bytes rebuilt. */
+  /**
+   * Runs one task; returns bytes rebuilt. A failed audit task is dropped when it is no longer needed, given
+   * up after `maxAttempts` (the next audit finds it again if it is still missing), or else put back in the
+   * queue to wait, longer after each failure. A quarantined shard is never given up: its row stays in the
+   * store until a commit repairs it or its version is gone, and nothing else would find it again (the
+   * node still lists the version, so audits see it held; scrub skips quarantined shards).
+   */
   private async attempt(taken: Taken, signal: AbortSignal): Promise<number> {
     const { figures, logger } = this.options;
     const { task } = taken;
     try {
       const bytes = await this.repair(task, signal);
-      this.retryAtMs.delete(taken.retryId);
+      this.retries.delete(taken.retryId);
       figures.repair.done += 1;
       return bytes;
     } catch (err) {
+      // Not a failure when the node is closing: an audit task is found again by the next audit.
+      if (!signal.aborted) figures.repair.failed += 1;
+      const stale = !signal.aborted && taken.fromAudit ? await this.staleReason(task, signal) : null;
       if (signal.aborted) {
-        // Not a failure: the node is closing. An audit task is found again by the next audit.
         taken.requeue();
         throw err;
       }
-      figures.repair.failed += 1;
-      this.retryAtMs.set(taken.retryId, this.clock() + (this.options.retryAfterMs ?? 5_000));
+      const fields = { err, key: task.record.key, versionId: task.record.versionId, target: task.target.id };
+      if (stale !== null) {
+        this.retries.delete(taken.retryId);
+        this.dropped += 1;
+        logger.debug({ ...fields, reason: stale }, 'repair no longer needed, dropped');
+        return 0;
+      }
+      const failures = (this.retries.get(taken.retryId)?.failures ?? 0) + 1;
+      if (taken.fromAudit && failures >= (this.options.maxAttempts ?? MAX_ATTEMPTS)) {
+        // Waiting on, it would hold a queue slot a finding elsewhere may need: audits keep finding what is still missing.
+        this.retries.delete(taken.retryId);
+        this.gaveUp += 1;
+        logger.warn({ ...fields, failures }, 'repair given up; the next audit finds it again if it is still missing');
+        return 0;
+      }
+      const retryInMs = this.backOff(taken.retryId);
       taken.requeue();
-      logger.warn({ err, key: task.record.key, versionId: task.record.versionId, target: task.target.id }, 'repair failed, will retry');
+      logger.warn({ ...fields, failures, retryInMs }, 'repair failed, will retry');
       return 0;
     }
+  }
+
+  /**
+   * Why a failed audit task can never be needed again, or null while it may be: its target is no longer
+   * the member of the key's set under the current ring that holds its shard, or no member that answers
+   * keeps its version (overwritten in a non-versioned bucket, deleted by id, collected). A member that
+   * does not answer proves nothing; only answers drop a task.
+   */
+  private async staleReason(task: RepairTask, signal: AbortSignal): Promise<string | null> {
+    const locator = this.options.rings.locator;
+    if (locator === undefined) return null;
+    const set = locator.locate(task.record.bucket, task.record.key).nodes;
+    const position = set.findIndex((node) => node.id === task.target.id);
+    if (position < 0) return 'target not in the key\'s set';
+    if (task.shardIndex !== null && position !== task.shardIndex) return 'target holds another shard of the key\'s set';
+    const answers = await this.askSet(task, signal, (client, { bucket, key, versionId }, timeout) => client.versionStatus(bucket, key, versionId, { signal: timeout }));
+    const answered = answers.filter((answer) => answer.ok);
+    if (answered.length === 0 || answered.some((answer) => answer.value.status !== null)) return null;
+    return 'version kept by no member';
+  }
+
+  /** Whether a task or quarantine row is waiting out its back-off at `nowMs`. */
+  private waiting(retryId: string, nowMs: number): boolean {
+    return (this.retries.get(retryId)?.dueMs ?? 0) > nowMs;
+  }
+
+  /** Counts a failure of `retryId` and schedules its next try, twice as far off as the last (capped); returns the wait. */
+  private backOff(retryId: string): number {
+    const failures = (this.retries.get(retryId)?.failures ?? 0) + 1;
+    const firstMs = this.options.retryAfterMs ?? RETRY_AFTER_MS;
+    const waitMs = Math.min(firstMs * 2 ** Math.min(failures - 1, 30), this.options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS);
+    this.retries.set(retryId, { failures, dueMs: this.clock() + waitMs });
+    return waitMs;
   }
 
   private async repair(task: RepairTask, signal: AbortSignal): Promise<number> {
@@ -288,19 +371,11 @@ export class RepairWorker implements ParallelWorker {
 
   /** Nodes holding good shards of the version, by shard index, asked in parallel. */
   private async askSources(task: RepairTask, signal: AbortSignal): Promise<Map<number, PeerClient>> {
-    const locator = this.options.rings.locator;
-    if (locator === undefined) throw new Error('this node holds no ring');
-    const set = locator.locate(task.record.bucket, task.record.key).nodes;
-    const candidates = new Map<string, RingNode>();
-    for (const node of [...set, ...(task.extraSources ?? [])]) if (node.id !== task.target.id) candidates.set(node.id, node);
-    const timeout = AbortSignal.any([signal, AbortSignal.timeout(5_000)]);
-    const answers = await fanOut([...candidates.values()], async (node) => {
-      const client = this.options.peers.get(node);
-      const { bucket, key, versionId, versioning } = task.record;
-      // A version of a versioned bucket may be noncurrent: ask for it by id.
-      const status = versioning === undefined ? await client.objectStatus(bucket, key, { signal: timeout }) : await client.versionStatus(bucket, key, versionId, { signal: timeout });
-      return { client, status };
-    });
+    if (this.options.rings.locator === undefined) throw new Error('this node holds no ring');
+    // A version of a versioned bucket may be noncurrent: ask for it by id.
+    const answers = await this.askSet(task, signal, (client, { bucket, key, versionId, versioning }, timeout) =>
+      versioning === undefined ? client.objectStatus(bucket, key, { signal: timeout }) : client.versionStatus(bucket, key, versionId, { signal: timeout }),
+    );
     const sources = new Map<number, PeerClient>();
     for (const answer of answers) {
       if (!answer.ok) continue;
@@ -309,6 +384,22 @@ export class RepairWorker implements ParallelWorker {
       if (status.shardIndex !== task.shardIndex) sources.set(status.shardIndex, client);
     }
     return sources;
+  }
+
+  /** Asks every member of the key's set (and the task's extra sources) but the target about the version, in parallel. */
+  private async askSet(
+    task: RepairTask,
+    signal: AbortSignal,
+    ask: (client: PeerClient, record: ObjectRecord, timeout: AbortSignal) => Promise<ObjectStatus | null>,
+  ): Promise<NodeOutcome<{ client: PeerClient; status: ObjectStatus | null }>[]> {
+    const set = this.options.rings.locator?.locate(task.record.bucket, task.record.key).nodes ?? [];
+    const candidates = new Map<string, RingNode>();
+    for (const node of [...set, ...(task.extraSources ?? [])]) if (node.id !== task.target.id) candidates.set(node.id, node);
+    const timeout = AbortSignal.any([signal, AbortSignal.timeout(5_000)]);
+    return fanOut([...candidates.values()], async (node) => {
+      const client = this.options.peers.get(node);
+      return { client, status: await ask(client, task.record, timeout) };
+    });
   }
 
   private rebuildStarted(): void {
@@ -335,6 +426,10 @@ function taskId(record: ObjectRecord, targetId: string): string {
 
 function quarantineId(entry: QuarantineEntry): string {
   return `q\0${entry.bucket}\0${entry.key}\0${entry.versionId}\0${entry.shardIndex}`;
+}
+
+function isQuarantineId(retryId: string): boolean {
+  return retryId.startsWith('q\0');
 }
 
 function slotOf(bucket: string, key: string, targetId: string): string {
