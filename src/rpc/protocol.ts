@@ -104,6 +104,8 @@ export const UploadInfo = Type.Object({
   closedMs: Type.Optional(Type.Number()),
   /** On a completed upload's closing marker: the version of the manifest written at `bucket`/`key`. */
   manifestVersionId: Type.Optional(Type.String()),
+  /** With manifestVersionId: the bucket's versioning state the manifest was written under (absent: never enabled). */
+  manifestVersioning: Type.Optional(Type.Union([Type.Literal('Enabled'), Type.Literal('Suspended')])),
   /** On a completed upload's closing marker: the manifest's ETag, which a retried completion answers with. */
   manifestEtag: Type.Optional(Type.String()),
   /** With manifestEtag: the manifest's checksum (algorithm, base64 value, COMPOSITE or FULL_OBJECT), when it has one. */

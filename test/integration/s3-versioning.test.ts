@@ -1,6 +1,7 @@
 import { t } from 'tap';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   CreateBucketCommand,
@@ -14,6 +15,7 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  UploadPartCommand,
   UploadPartCopyCommand,
   type ListObjectVersionsCommandOutput,
 } from '@aws-sdk/client-s3';
@@ -247,6 +249,21 @@ t.test('DeleteObjects writes markers for keys and removes named versions', async
     ['y', true, true],
     ['y', false, false],
   ]);
+});
+
+t.test('a retried CompleteMultipartUpload (its answer lost) answers with the version id the first one gave', async (t) => {
+  for (const status of ['Enabled', 'Suspended'] as const) {
+    const bucket = await newBucket(status);
+    const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId: upload.UploadId, PartNumber: 1, Body: 'only part' }));
+    const complete = () =>
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId: upload.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    const first = await complete();
+    t.ok(first.VersionId, `${status}: the completion names its version`);
+    const retried = await complete();
+    t.equal(retried.VersionId, first.VersionId, `${status}: so does its retry`);
+    t.equal(retried.ETag, first.ETag);
+  }
 });
 
 t.test('an unversioned bucket keeps one version per key and answers as before', async (t) => {

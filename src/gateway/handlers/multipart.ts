@@ -45,6 +45,7 @@ function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: Upl
   const upload: UploadInfo = { ...marker.upload, closed: outcome, closedMs: closing.lastModifiedMs };
   if (manifest !== undefined) {
     upload.manifestVersionId = manifest.versionId;
+    if (manifest.versioning !== undefined) upload.manifestVersioning = manifest.versioning;
     upload.manifestEtag = manifest.etag;
     const [checksum] = Object.entries(manifest.checksums);
     if (checksum !== undefined) upload.manifestChecksum = { algorithm: checksum[0], value: checksum[1], type: manifest.checksumType ?? 'FULL_OBJECT' };
@@ -220,6 +221,9 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     if (sse.kind !== 'none') ctx.services.sealer.checkAccess(found.encryption, sse);
     const checksum = mayShowUploadChecksums(ctx, found.encryption, closed) ? closed.manifestChecksum : undefined;
     setSseHeaders(ctx, found.encryption, sse);
+    if (closed.manifestVersionId !== undefined && closed.manifestVersioning !== undefined) {
+      ctx.reply.header('x-amz-version-id', s3VersionId({ versionId: closed.manifestVersionId, versioning: closed.manifestVersioning }));
+    }
     await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, closed.manifestEtag, checksum));
     return;
   }
