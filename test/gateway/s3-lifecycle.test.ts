@@ -1,5 +1,7 @@
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteBucketLifecycleCommand,
   GetBucketLifecycleConfigurationCommand,
@@ -9,6 +11,7 @@ import {
   PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
   S3ServiceException,
+  UploadPartCommand,
   type LifecycleRule,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
@@ -214,6 +217,50 @@ t.test('GET and HEAD announce x-amz-expiration for the objects an enabled rule s
   t.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'off/x' }))).Expiration, undefined, 'a disabled rule announces nothing');
   await s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
   t.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'logs/a.txt' }))).Expiration, undefined, 'without rules, no header');
+});
+
+t.test('PutObject, CopyObject and CompleteMultipartUpload announce x-amz-expiration too, as S3 documents', async (t) => {
+  await s3.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: bucket,
+      LifecycleConfiguration: { Rules: [{ ID: 'written', Status: 'Enabled', Filter: { Prefix: 'written/' }, Expiration: { Days: 2 } }] },
+    }),
+  );
+  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'written/put', Body: 'p' }));
+  t.equal(expiryOf(put.Expiration)?.ruleId, 'written', 'PutObject');
+  const copy = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'written/copy', CopySource: `${bucket}/written/put` }));
+  t.equal(expiryOf(copy.Expiration)?.ruleId, 'written', 'CopyObject');
+  const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'written/mp' }));
+  const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'written/mp', UploadId: upload.UploadId, PartNumber: 1, Body: 'm' }));
+  const done = await s3.send(
+    new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'written/mp', UploadId: upload.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }),
+  );
+  t.equal(expiryOf(done.Expiration)?.ruleId, 'written', 'CompleteMultipartUpload');
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'written/put' }));
+  t.equal(put.Expiration, head.Expiration, 'the PUT said what HEAD says');
+  const outside = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'elsewhere', Body: 'e' }));
+  t.equal(outside.Expiration, undefined, 'no rule, no header');
+  await s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
+});
+
+t.test('a Prefix or a Tag in a filter is kept exactly as written, spaces included: it selects keys, not words', async (t) => {
+  const put = await putLifecycleXml(
+    lifecycle(
+      '<Rule><ID>spaced</ID><Status>Enabled</Status><Filter><Prefix>tmp </Prefix></Filter><Expiration><Days>1</Days></Expiration></Rule>' +
+        '<Rule><ID>tagged</ID><Status>Enabled</Status><Filter><Tag><Key> class</Key><Value>scratch </Value></Tag></Filter><Expiration><Days>1</Days></Expiration></Rule>',
+    ),
+  );
+  t.equal(put.status, 200);
+  const rules = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }))).Rules ?? [];
+  t.equal(rules.find((r) => r.ID === 'spaced')?.Filter?.Prefix, 'tmp ', 'the prefix keeps its trailing space');
+  t.same(rules.find((r) => r.ID === 'tagged')?.Filter?.Tag, { Key: ' class', Value: 'scratch ' }, 'the tag keeps its spaces');
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tmpdata/keep.txt', Body: 'k' }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tmp /scratch.txt', Body: 's' }));
+  t.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tmpdata/keep.txt' }))).Expiration, undefined, 'tmpdata/ is not under "tmp "');
+  t.equal(expiryOf((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tmp /scratch.txt' }))).Expiration)?.ruleId, 'spaced', '"tmp /" is');
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tag/trimmed', Body: 't', Tagging: 'class=scratch' }));
+  t.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tag/trimmed' }))).Expiration, undefined, 'class=scratch is not " class"="scratch "');
+  await s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
 });
 
 t.test('CreateMultipartUpload and ListParts announce the abort date and rule of AbortIncompleteMultipartUpload', async (t) => {

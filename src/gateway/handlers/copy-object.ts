@@ -5,6 +5,7 @@ import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/
 import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.js';
 import { readVersion, requireVersion, setVersionHeader } from './current-version.js';
+import { setExpirationHeader } from './lifecycle-dates.js';
 import { checkPartAlgorithm } from './multipart-checksums.js';
 import { attributesOf } from './object-attributes.js';
 import { objectLockFields } from './object-lock-fields.js';
@@ -120,10 +121,9 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     });
   }
-  const target = await ctx.services.buckets.require(bucket, ctx.signal);
-  const aclFields = objectAclFields(ctx, target);
+  const aclFields = objectAclFields(ctx, targetBucket);
   // The source's lock does not travel: the copy is locked as its own request or the bucket's default says.
-  const lockFields = objectLockFields(ctx, target, { withBody: false });
+  const lockFields = objectLockFields(ctx, targetBucket, { withBody: false });
   const { version, body } = await openSource(ctx, source, sourceSse, (record) => {
     if (record.sizeBytes > MAX_PUT_BYTES) {
       throw new S3Error('InvalidRequest', { message: `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}` });
@@ -154,6 +154,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   setSseHeaders(ctx, record.encryption, targetSse);
   setVersionHeader(ctx, source.versionId, from, 'x-amz-copy-source-version-id');
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  setExpirationHeader(ctx, targetBucket, record);
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
 }
 

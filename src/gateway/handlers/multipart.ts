@@ -13,7 +13,7 @@ import {
   uploadChecksumOf,
 } from './multipart-checksums.js';
 import { attributesOf } from './object-attributes.js';
-import { setAbortHeaders } from './lifecycle-dates.js';
+import { setAbortHeaders, setExpirationHeader } from './lifecycle-dates.js';
 import { mayShowUploadChecksums, readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { objectLockFields, requirePartDigest } from './object-lock-fields.js';
@@ -247,8 +247,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     checksums: record.checksums,
   }));
   const versioning = await bucketVersioning(ctx, bucket);
-  const lockConfig = (await ctx.services.buckets.require(bucket, ctx.signal)).objectLock;
-  const retention = marker.retention ?? defaultRetentionAt(lockConfig, Date.now());
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  const retention = marker.retention ?? defaultRetentionAt(bucketRecord.objectLock, Date.now());
   const md5s = Buffer.concat(stored.map((record) => Buffer.from(record.etag.slice(1, -1), 'hex')));
   const etag = `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`;
   const manifest: ObjectRecord = {
@@ -297,6 +297,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
   if (versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
+  setExpirationHeader(ctx, bucketRecord, manifest);
   await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, etag, showChecksum ? checksum : undefined));
 }
 

@@ -30,6 +30,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse);
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  setExpirationHeader(ctx, bucketRecord, record);
   await ctx.reply.header('etag', record.etag).send();
 }
 

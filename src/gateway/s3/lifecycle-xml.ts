@@ -17,12 +17,21 @@ function list(value: unknown): unknown[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
-/** An element that may appear at most once, as its text; MalformedXML when repeated or not text. */
-function text(fields: Record<string, unknown>, name: string): string | undefined {
+/** An element that may appear at most once, as its exact text; MalformedXML when repeated or not text. */
+function literal(fields: Record<string, unknown>, name: string): string | undefined {
   const value = fields[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new S3Error('MalformedXML');
-  return value.trim();
+  return value;
+}
+
+/**
+ * The same, trimmed: for numbers, dates, enumerations and ids. Never for a Prefix or a Tag's Key and
+ * Value, which select objects: keys may begin or end with spaces, and a trimmed `tmp ` would expire
+ * `tmpdata/...` (a blank one, every object).
+ */
+function text(fields: Record<string, unknown>, name: string): string | undefined {
+  return literal(fields, name)?.trim();
 }
 
 /** An element holding other elements (an empty one parses as ''). */
@@ -46,9 +55,9 @@ function tagsOf(entries: readonly unknown[]): Record<string, string> {
   const pairs = entries.map((entry): [string, string] => {
     if (typeof entry !== 'object' || entry === null) throw new S3Error('MalformedXML');
     const fields = entry as Record<string, unknown>;
-    const key = text(fields, 'Key');
+    const key = literal(fields, 'Key');
     if (key === undefined) throw new S3Error('MalformedXML');
-    return [key, text(fields, 'Value') ?? ''];
+    return [key, literal(fields, 'Value') ?? ''];
   });
   if (pairs.length > MAX_FILTER_TAGS) throw new S3Error('InvalidArgument', { message: `A lifecycle filter cannot have more than ${MAX_FILTER_TAGS} tags` });
   const seen = new Set<string>();
@@ -68,7 +77,7 @@ function parseFilter(fields: Record<string, unknown>): LifecycleFilter {
   const source = and ?? fields;
   if (and !== undefined && Object.keys(and).some((name) => name === 'And' || !FILTER_FIELDS.has(name))) throw new S3Error('MalformedXML');
   const filter: LifecycleFilter = {};
-  const prefix = text(source, 'Prefix');
+  const prefix = literal(source, 'Prefix');
   if (prefix !== undefined) filter.prefix = prefix;
   const tags = list(source['Tag']);
   if (and === undefined && tags.length > 1) throw new S3Error('MalformedXML');
@@ -125,7 +134,7 @@ function parseRule(entry: unknown, newId: () => string): LifecycleRule {
   const status = text(fields, 'Status');
   if (status !== 'Enabled' && status !== 'Disabled') throw new S3Error('MalformedXML');
   const filterElement = element(fields, 'Filter');
-  const legacyPrefix = text(fields, 'Prefix');
+  const legacyPrefix = literal(fields, 'Prefix');
   // S3 requires exactly one of them; an empty <Filter/> or <Prefix/> selects every object.
   if ((filterElement === undefined) === (legacyPrefix === undefined)) throw new S3Error('MalformedXML');
   const filter = filterElement === undefined ? (legacyPrefix === '' ? {} : { prefix: legacyPrefix as string }) : parseFilter(filterElement);
