@@ -101,13 +101,19 @@ export class GatewayWorkers {
   private readonly reporting = new Map<Worker, Map<number, (figures: MetricsMessage['figures']) => void>>();
   private nextCollection = 0;
   private closing = false;
+  /** Every worker listened once: from then on one that dies is replaced. */
+  private started = false;
 
   constructor(options: { count: number; logger: Logger }) {
     this.count = options.count;
     this.logger = options.logger;
   }
 
-  /** Forks the workers; resolves once each one listens. A worker that fails to start fails the whole start. */
+  /**
+   * Forks the workers; resolves once each one listens. A worker that exits before it listens fails the
+   * whole start, and the workers already started are stopped with it: a primary left serving with fewer
+   * workers than asked, and none to replace the one that died, would look healthy and never recover.
+   */
   async start(): Promise<void> {
     cluster.on('message', (worker, message: MetricsMessage) => {
       if (message?.type === METRICS_READY) this.reporting.set(worker, new Map());
@@ -120,13 +126,20 @@ export class GatewayWorkers {
         );
       }
     });
-    await Promise.all(Array.from({ length: this.count }, () => this.fork()));
+    // Watched from the first fork: a worker may die before its siblings listen.
     cluster.on('exit', (worker, code, signal) => {
       this.stopReporting(worker);
-      if (!this.workers.delete(worker) || this.closing) return;
+      if (!this.workers.delete(worker) || this.closing || !this.started) return;
       this.logger.error({ pid: worker.process.pid, code, signal }, 'gateway worker died; starting another');
       this.fork().catch((err: unknown) => this.logger.error({ err }, 'could not replace a gateway worker'));
     });
+    try {
+      await Promise.all(Array.from({ length: this.count }, () => this.fork()));
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.started = true;
   }
 
   /** The figures of every worker that reports, aggregated (counters summed, as prom-client's cluster mode does). */
@@ -190,9 +203,9 @@ export class GatewayWorkers {
         worker.off('exit', onExit);
         resolve();
       };
-      const onExit = (code: number): void => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         worker.off('listening', onListening);
-        reject(new Error(`gateway worker exited with code ${code} before it listened`));
+        reject(new Error(`gateway worker exited ${signal === null ? `with code ${code}` : `on ${signal}`} before it listened`));
       };
       worker.once('listening', onListening);
       worker.once('exit', onExit);

@@ -4,7 +4,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { t } from 'tap';
 import { seededBytes } from '../helpers/bytes.js';
 import { parsePrometheus, sampleValue, scrape } from '../helpers/prometheus.js';
-import { startProcessCluster } from '../helpers/server.js';
+import { freePorts, startProcessCluster, TesseraProcess } from '../helpers/server.js';
 
 const run = promisify(execFile);
 
@@ -34,7 +34,9 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 
 t.test('a gateway with --workers 2 serves from two processes on one port, replaces a dead one, and stops them all', async (t) => {
   const cluster = await startProcessCluster(t, { gatewayArgs: ['--workers', '2'] });
-  await until(async () => (await childrenOf(cluster.gateway.pid)).length === 2);
+  // The gateway answers as soon as one worker listens; the other may still be starting, and one killed
+  // then fails the start (a worker is replaced only once all have listened).
+  await until(async () => cluster.gateway.stderr.includes('gateway workers listening'));
   const workers = await childrenOf(cluster.gateway.pid);
   t.equal(workers.length, 2, 'two worker processes');
 
@@ -73,4 +75,22 @@ t.test('a gateway with --workers 2 serves from two processes on one port, replac
   t.equal(stopped.killed, false, 'the gateway stopped on SIGTERM');
   t.equal(stopped.code, 0);
   t.same(remaining.filter(alive), [], 'no worker outlives it');
+});
+
+t.test('a worker that dies before it listens fails the start: the primary exits 1 and stops the worker that did start', async (t) => {
+  const cluster = await startProcessCluster(t, { gatewayArgs: ['--workers', '2'] });
+  const [port] = await freePorts(1);
+  const second = new TesseraProcess('tessera gateway (second)', ['gateway', '--config', cluster.configPath, '--listen', `127.0.0.1:${port}`, '--workers', '2'], {});
+  t.teardown(() => second.stop());
+  // Both workers forked: each loads the whole gateway and fetches the ring before it listens, far longer than this poll.
+  await until(async () => (await childrenOf(second.pid)).length === 2);
+  const [doomed, sibling] = await childrenOf(second.pid);
+  process.kill(doomed as number, 'SIGKILL');
+  // Bounded: before the fix the primary printed the error and went on serving with the other worker.
+  const exit = await Promise.race([second.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 120_000, undefined))]);
+  if (exit === undefined) throw new Error(`the primary did not exit within 120 s after its worker died\n${second.describe()}`);
+  t.equal(exit.code, 1, `the primary failed its start (${second.stderr.trim().split('\n').at(-1) ?? ''})`);
+  t.match(second.stderr, /gateway worker exited on SIGKILL before it listened/);
+  await until(async () => !alive(sibling as number));
+  t.pass('the worker that was starting beside it is stopped too');
 });
