@@ -2,16 +2,13 @@ import { DEFAULTS, newToken } from '../../common/index.js';
 import type { RingLocator, RingNode } from '../../placement/index.js';
 import {
   UPLOADS_BUCKET,
-  afterDays,
   currentExpiry,
   fanOut,
   isNewerRecord,
   isNewerVersion,
   majorityOf,
   newestRecord,
-  noncurrentRules,
   parseUploadKey,
-  removesExpiredMarker,
   uploadAbortDate,
   writeQuorum,
   type BucketRecord,
@@ -21,6 +18,7 @@ import {
 } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import { versionAfter } from './gc-worker.js';
+import { dueNoncurrent, removesForGood, removesLoneMarker } from './lifecycle-rules.js';
 import { versionIsLocked } from './version-lock.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
@@ -61,12 +59,17 @@ interface BucketRules {
  *   version id follows the expired version's, so any later write by a client still wins.
  * - A noncurrent version is removed for good `NoncurrentDays` after the write that made it noncurrent,
  *   except the newest `NewerNoncurrentVersions` noncurrent ones.
- * - A delete marker that is a key's only version left, on every member of its set, is removed.
+ * - A delete marker that is a key's only version left, on every member of its set, is removed (rules with
+ *   ExpiredObjectDeleteMarker, and Expiration Days rules once the marker is older than their days).
  * - An upload open past its DaysAfterInitiation is aborted as AbortMultipartUpload does (a closing marker);
  *   the garbage collector then frees its parts.
  *
- * Versions under Object Lock are never touched (versionIsLocked). Bucket rules are re-read at the start of
- * every pass; a pass over a cluster where no bucket has rules reads no keys at all.
+ * This node's own copy of a key only says whether to look: what is current, which versions are noncurrent,
+ * the tags a filter sees and the locks are judged on the copies a write quorum of the set holds (the newest
+ * copy of a version by tag revision), since this node may have missed a delete by id or a tag, hold or
+ * retention change. Versions under Object Lock are never removed (versionIsLocked on any member's copy);
+ * a delete marker over a locked version still is written, as in S3, since it removes nothing. Bucket
+ * rules are re-read at the start of every pass; a pass over a cluster where no bucket has rules reads no keys at all.
  *
  * A leader that is down would hold its keys' rules back for as long as it stays down, so when it has not
  * answered for `leaderSilenceMs` (judged by the bucket-record round at the start of every pass, which asks
@@ -194,8 +197,8 @@ export class LifecycleWorker implements Worker {
     const versions = rows.some((v) => v.record.versionId === current.record.versionId) ? rows : [current, ...rows];
     const now = this.clock();
     if (await this.expireCurrent(set, bucket, current.record, now, signal)) return;
-    const remaining = await this.expireNoncurrent(set, bucket.rules, versions, now, signal);
-    if (remaining === 1 && current.record.deleted && current.record.versioning !== undefined && removesExpiredMarker(bucket.rules, entry.key)) {
+    const remaining = await this.expireNoncurrent(set, bucket.rules, current.record, versions, now, signal);
+    if (remaining === 1 && current.record.deleted && current.record.versioning !== undefined && removesLoneMarker(bucket.rules, current.record, now, this.options.dayMs)) {
       await this.removeLoneMarker(set, current.record, signal);
     }
   }
@@ -207,8 +210,10 @@ export class LifecycleWorker implements Worker {
    */
   private async expireCurrent(set: readonly RingNode[], bucket: BucketRules, record: ObjectRecord, now: number, signal: AbortSignal): Promise<boolean> {
     if (record.deleted) return false;
+    // A first look on this node's copy; the marker is only written once the rule, the date and the lock
+    // also hold on the copy a write quorum has (writeExpiryMarker), since this one may be stale.
     const expiry = currentExpiry(bucket.rules, record, record.lastModifiedMs, this.options.dayMs);
-    if (expiry === undefined || expiry.atMs > now || versionIsLocked(record, now)) return false;
+    if (expiry === undefined || expiry.atMs > now || (removesForGood(bucket, record) && versionIsLocked(record, now))) return false;
     const expired = await this.underSharedLease(set, record, signal, () => this.writeExpiryMarker(set, bucket, record, now, signal));
     if (expired !== true) return false;
     this.options.figures.lifecycle.expired += 1;
@@ -219,8 +224,20 @@ export class LifecycleWorker implements Worker {
   /** The marker of an expired current version, committed if it still is the newest on a write quorum; true when it was. */
   private async writeExpiryMarker(set: readonly RingNode[], bucket: BucketRules, record: ObjectRecord, now: number, signal: AbortSignal): Promise<boolean> {
     // Only while a write quorum of the set agrees this is the key's newest version: never expire over a write this node missed.
-    const newest = await this.newestOnSet(set, record, signal);
-    if (newest === undefined || newest.versionId !== record.versionId) return false;
+    const copies = await this.currentOnSet(set, record, signal);
+    if (copies === undefined) return false;
+    // The newest copy by version, then by tag revision: a tag change, a legal hold or a retention this
+    // node missed decides, not this node's older copy of the same version.
+    const newest = newestRecord([record, ...copies]) ?? record;
+    if (newest.versionId !== record.versionId || newest.deleted) return false;
+    // A version a delete by id removed from the others lingers only on members that missed it: it must be current on a write quorum.
+    const holders = copies.filter((copy) => copy.versionId === record.versionId).length;
+    if (holders < writeQuorum(record.erasure.dataShards, record.erasure.parityShards)) return false;
+    const expiry = currentExpiry(bucket.rules, newest, newest.lastModifiedMs, this.options.dayMs);
+    if (expiry === undefined || expiry.atMs > now) return false;
+    // A marker over a version removes nothing; a tombstone or null marker over the null version removes it,
+    // which no lock a member reports may allow.
+    if (removesForGood(bucket, newest) && copies.some((copy) => copy.versionId === newest.versionId && versionIsLocked(copy, now))) return false;
     const { bucket: name, key, erasure } = record;
     const marker: ObjectRecord = {
       bucket: name,
@@ -261,21 +278,81 @@ export class LifecycleWorker implements Worker {
     }
   }
 
-  /** Removes the noncurrent versions past their NoncurrentDays (keeping the newest NewerNoncurrentVersions); answers how many versions are left. */
-  private async expireNoncurrent(set: readonly RingNode[], rules: readonly LifecycleRule[], versions: readonly StoredObject[], now: number, signal: AbortSignal): Promise<number> {
-    let left = versions.length;
-    for (let i = 1; i < versions.length; i += 1) {
-      const version = (versions[i] as StoredObject).record;
-      // When it became noncurrent: when the next newer version was written.
-      const since = (versions[i - 1] as StoredObject).record.lastModifiedMs;
-      const newerNoncurrent = i - 1;
-      const due = noncurrentRules(rules, version).some(({ noncurrentDays, keep }) => newerNoncurrent >= keep && afterDays(since, noncurrentDays, this.options.dayMs) <= now);
-      if (!due || versionIsLocked(version, now)) continue;
-      if (!(await this.deleteOnSet(set, version, signal))) continue;
-      left -= 1;
-      this.options.figures.lifecycle.noncurrentRemoved += 1;
+  /**
+   * Removes the noncurrent versions past their NoncurrentDays (keeping the newest NewerNoncurrentVersions);
+   * answers how many of this node's versions are left. This node's copy only says whether to look: a
+   * version is removed only as the versions a write quorum of the set holds order it, with the tags and
+   * locks of their newest copies, under the key's shared lease. Otherwise a delete by id this node missed
+   * would make it take the version clients see as current for a noncurrent one, and remove it.
+   */
+  private async expireNoncurrent(
+    set: readonly RingNode[],
+    rules: readonly LifecycleRule[],
+    current: ObjectRecord,
+    versions: readonly StoredObject[],
+    now: number,
+    signal: AbortSignal,
+  ): Promise<number> {
+    if (dueNoncurrent(rules, versions.map((v) => v.record), now, this.options.dayMs).length === 0) return versions.length;
+    const removed = await this.underSharedLease(set, current, signal, async () => {
+      const agreed = await this.versionsOnSet(set, current, signal);
+      if (agreed === undefined) return 0;
+      let count = 0;
+      for (const version of dueNoncurrent(rules, agreed.records, now, this.options.dayMs)) {
+        // Any member's copy under a lock keeps the version: that member may hold the newest lock state.
+        if (agreed.copies.get(version.versionId)?.some((copy) => versionIsLocked(copy, now)) !== false) continue;
+        if (!(await this.deleteOnSet(set, version, signal))) continue;
+        count += 1;
+        this.options.figures.lifecycle.noncurrentRemoved += 1;
+      }
+      return count;
+    });
+    return versions.length - (removed ?? 0);
+  }
+
+  /**
+   * A key's versions as a write quorum of its set holds them, newest first, each as its newest copy (by
+   * tag revision), with every member's copies of each: a version counts only when a write quorum of the
+   * members holds it and no member knows it was deleted by id. Undefined when fewer than a write quorum answered.
+   */
+  private async versionsOnSet(
+    set: readonly RingNode[],
+    current: ObjectRecord,
+    signal: AbortSignal,
+  ): Promise<{ records: ObjectRecord[]; copies: Map<string, ObjectRecord[]> } | undefined> {
+    const { nodeId, store, peers } = this.options;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, async (node) => {
+      const rows: { record: ObjectRecord; gone: boolean }[] = [];
+      for (let query: VersionListQuery = { bucket: current.bucket, prefix: current.key, after: '', afterIsPrefix: false, limit: 64 }; ; ) {
+        const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
+        // Rows of the key come first (its rows sort below every longer key's); stop at the first row of another key.
+        const ofKey = page.entries.filter((entry) => entry.record.key === current.key);
+        rows.push(...ofKey.map((entry) => ({ record: entry.record, gone: entry.gone === true })));
+        const last = ofKey.at(-1);
+        if (!page.truncated || last === undefined || ofKey.length < page.entries.length) return rows;
+        query = { ...query, after: current.key, afterVersion: last.record.versionId };
+      }
+    });
+    signal.throwIfAborted();
+    const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+    const quorum = writeQuorum(current.erasure.dataShards, current.erasure.parityShards);
+    if (answers.length < quorum) return undefined;
+    const copies = new Map<string, ObjectRecord[]>();
+    const gone = new Set<string>();
+    for (const rows of answers) {
+      for (const { record, gone: isGone } of rows) {
+        if (isGone) gone.add(record.versionId);
+        else copies.set(record.versionId, [...(copies.get(record.versionId) ?? []), record]);
+      }
     }
-    return left;
+    const records: ObjectRecord[] = [];
+    for (const [versionId, held] of copies) {
+      const newest = newestRecord(held);
+      if (newest !== undefined && !gone.has(versionId) && held.length >= quorum) records.push(newest);
+    }
+    records.sort((a, b) => (isNewerVersion(a.versionId, b.versionId) ? -1 : isNewerVersion(b.versionId, a.versionId) ? 1 : 0));
+    return { records, copies };
   }
 
   /**
@@ -347,6 +424,15 @@ export class LifecycleWorker implements Worker {
 
   /** The newest record a write quorum of the set holds for the key; undefined when fewer answered. */
   private async newestOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<ObjectRecord | undefined> {
+    const copies = await this.currentOnSet(set, record, signal);
+    if (copies === undefined) return undefined;
+    const newest = newestRecord(copies);
+    // Ours is newest unless some member holds a strictly newer one.
+    return newest !== undefined && isNewerRecord(newest, record) ? newest : record;
+  }
+
+  /** Each answering member's current record of the key (members holding nothing left out); undefined when fewer than a write quorum answered. */
+  private async currentOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<ObjectRecord[] | undefined> {
     const { nodeId, store, peers } = this.options;
     const timeout = this.peerSignal(signal);
     const outcomes = await fanOut(set, async (node) =>
@@ -355,9 +441,7 @@ export class LifecycleWorker implements Worker {
     signal.throwIfAborted();
     const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     if (answers.length < writeQuorum(record.erasure.dataShards, record.erasure.parityShards)) return undefined;
-    const newest = newestRecord(answers);
-    // Ours is newest unless some member holds a strictly newer one.
-    return newest !== undefined && isNewerVersion(newest.versionId, record.versionId) ? newest : record;
+    return answers.flatMap((answer) => (answer === null ? [] : [answer]));
   }
 
   /** Commits a record-only version on every member of the set; true when a write quorum acknowledged. */
