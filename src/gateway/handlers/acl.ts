@@ -3,7 +3,7 @@ import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, refusePub
 import { S3Error, versionIdParam } from '../s3/index.js';
 import { requireVersion } from './current-version.js';
 import { knownUser, refuseAclHeadersWithBody } from './request-acl.js';
-import { updateObjectAcl } from './object-acl-update.js';
+import { updateInPlace } from './in-place-update.js';
 
 /** Largest AccessControlPolicy document accepted. */
 const MAX_ACL_BYTES = 64 * 1024;
@@ -80,6 +80,8 @@ export async function putObjectAcl(ctx: RequestContext): Promise<void> {
     await ctx.reply.send();
     return;
   }
-  await updateObjectAcl(ctx, version, grants);
+  // The version read again under the key's lease, which orders this change with tag and lock changes.
+  const sameVersion = async () => ({ version: await requireVersion(ctx, name, key, version.record.versionId, { bucket }) });
+  await updateInPlace(ctx, name, key, 'ACL update', sameVersion, () => ({ grants }));
   await ctx.reply.send();
 }

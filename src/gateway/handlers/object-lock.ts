@@ -1,4 +1,4 @@
-import { decideQuorum, fanOut, writeQuorum, type BucketRecord, type ObjectRetention, type TagUpdateRequest } from '../../rpc/index.js';
+import type { BucketRecord } from '../../rpc/index.js';
 import { metadataSignal, type ResolvedVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import {
@@ -8,30 +8,16 @@ import {
   parseLegalHoldXml,
   parseObjectLockXml,
   parseRetentionXml,
-  quorumError,
   renderXml,
   retentionChange,
   S3Error,
   versionIdParam,
 } from '../s3/index.js';
 import { requireVersion } from './current-version.js';
+import { updateInPlace } from './in-place-update.js';
 import { governanceBypass, requireBodyDigest, requireLockConfig } from './object-lock-fields.js';
 
 const XML = 'application/xml';
-
-/**
- * Changes a version's retention or legal hold in place on its nodes, through the revisioned update its
- * tags and ACL use: no data is rewritten, and among copies of one version the newest revision wins.
- */
-async function updateLock(ctx: RequestContext, version: ResolvedVersion, change: { retention?: ObjectRetention | null; legalHold?: boolean }): Promise<void> {
-  const { services } = ctx;
-  const { bucket, key, versionId, tags } = version.record;
-  const request: TagUpdateRequest = { bucket, key, versionId, tags: tags ?? {}, tagsRevision: services.clock.next(), ...change };
-  const signal = metadataSignal(ctx);
-  const outcomes = await fanOut(services.cluster.nodesFor(bucket, key), (node) => node.updateTags(request, { signal }));
-  const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
-  if (!decision.met) throw quorumError('Object Lock update', decision.failures);
-}
 
 /** GetObjectLockConfiguration: ObjectLockConfigurationNotFoundError for a bucket without Object Lock. */
 export async function getObjectLockConfiguration(ctx: RequestContext): Promise<void> {
@@ -90,12 +76,14 @@ export async function putObjectRetention(ctx: RequestContext): Promise<void> {
   await ctx.services.buckets.require(bucketName, ctx.signal).then(requireLockConfig);
   requireBodyDigest(ctx);
   const next = parseRetentionXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), Date.now());
-  const { bucket, version } = await lockedVersion(ctx);
-  const verdict = retentionChange(version.record.retention, next, Date.now());
-  if (verdict === 'refused' || (verdict === 'needs-bypass' && !governanceBypass(ctx, bucket, key))) {
-    throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
-  }
-  await updateLock(ctx, version, { retention: next });
+  // Checked and written under the key's lease: two changes checked alone could shorten COMPLIANCE retention.
+  await updateInPlace(ctx, bucketName, key, 'Object Lock update', () => lockedVersion(ctx), ({ bucket, version }) => {
+    const verdict = retentionChange(version.record.retention, next, Date.now());
+    if (verdict === 'refused' || (verdict === 'needs-bypass' && !governanceBypass(ctx, bucket, key))) {
+      throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
+    }
+    return { retention: next };
+  });
   await ctx.reply.send();
 }
 
@@ -112,7 +100,6 @@ export async function putObjectLegalHold(ctx: RequestContext): Promise<void> {
   await ctx.services.buckets.require(bucketOf(ctx), ctx.signal).then(requireLockConfig);
   requireBodyDigest(ctx);
   const hold = parseLegalHoldXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
-  const { version } = await lockedVersion(ctx);
-  await updateLock(ctx, version, { legalHold: hold });
+  await updateInPlace(ctx, bucketOf(ctx), keyOf(ctx), 'Object Lock update', () => lockedVersion(ctx), () => ({ legalHold: hold }));
   await ctx.reply.send();
 }

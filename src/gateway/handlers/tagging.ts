@@ -1,24 +1,18 @@
-import { decideQuorum, fanOut, writeQuorum, type ObjectRecord, type TagUpdateRequest } from '../../rpc/index.js';
-import { metadataSignal } from '../data-path/index.js';
+import type { ObjectRecord } from '../../rpc/index.js';
+import type { ResolvedVersion } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
-import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, quorumError, renderXml, S3Error, tagSetBody, versionIdParam } from '../s3/index.js';
+import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, renderXml, S3Error, tagSetBody, versionIdParam } from '../s3/index.js';
 import { requireVersion, setVersionHeader } from './current-version.js';
+import { updateInPlace } from './in-place-update.js';
 
 /**
- * Replaces the tags of the key's current version on its nodes, in place: no data is rewritten and the
- * ETag and Last-Modified stay, as in S3. Done on a write quorum; a node that missed the change keeps
- * the older tag revision, which readers see is older.
+ * Replaces the tags of the key's current version (or of the one `versionId` names) on its nodes, in
+ * place: no data is rewritten and the ETag and Last-Modified stay, as in S3 (see updateInPlace).
  */
 async function setObjectTags(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined, tags: Record<string, string>): Promise<ObjectRecord> {
-  const { services } = ctx;
-  await services.buckets.require(bucket, ctx.signal);
-  const version = await requireVersion(ctx, bucket, key, versionId);
-  const request: TagUpdateRequest = { bucket, key, versionId: version.record.versionId, tags, tagsRevision: services.clock.next() };
-  const signal = metadataSignal(ctx);
-  const outcomes = await fanOut(services.cluster.nodesFor(bucket, key), (node) => node.updateTags(request, { signal }));
-  const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
-  // Fewer acknowledgements mean a newer write raced this one or nodes are down: retryable either way.
-  if (!decision.met) throw quorumError('tag update', decision.failures);
+  await ctx.services.buckets.require(bucket, ctx.signal);
+  const read = async (): Promise<{ version: ResolvedVersion }> => ({ version: await requireVersion(ctx, bucket, key, versionId) });
+  const { version } = await updateInPlace(ctx, bucket, key, 'tag update', read, () => ({ tags }));
   return version.record;
 }
 
