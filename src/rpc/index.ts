@@ -28,6 +28,7 @@ export {
   LifecycleRule,
   afterDays,
   currentExpiry,
+  dueNoncurrent,
   lifecycleFilterMatches,
   noncurrentRules,
   removesExpiredMarker,

@@ -97,9 +97,34 @@ export function noncurrentRules(rules: readonly LifecycleRule[], subject: Lifecy
   );
 }
 
-/** Whether an enabled rule removes a delete marker that is a key's only version left (ExpiredObjectDeleteMarker). */
-export function removesExpiredMarker(rules: readonly LifecycleRule[], key: string): boolean {
-  return rules.some((rule) => rule.enabled && rule.expiration?.expiredObjectDeleteMarker === true && lifecycleFilterMatches(rule.filter, { key, sizeBytes: 0 }));
+/**
+ * The noncurrent versions of `versions` (a key's versions, newest first, the current one first) that the
+ * rules remove at `nowMs`: past NoncurrentDays since the next newer version was written (when it became
+ * noncurrent), with at least the rule's NewerNoncurrentVersions newer noncurrent versions kept above them.
+ */
+export function dueNoncurrent<T extends LifecycleSubject & { lastModifiedMs: number }>(rules: readonly LifecycleRule[], versions: readonly T[], nowMs: number, dayMs: number): T[] {
+  const due: T[] = [];
+  for (let i = 1; i < versions.length; i += 1) {
+    const version = versions[i] as T;
+    const since = (versions[i - 1] as T).lastModifiedMs;
+    const newerNoncurrent = i - 1;
+    if (noncurrentRules(rules, version).some(({ noncurrentDays, keep }) => newerNoncurrent >= keep && afterDays(since, noncurrentDays, dayMs) <= nowMs)) due.push(version);
+  }
+  return due;
+}
+
+/**
+ * Whether an enabled rule removes a delete marker that is its key's only version left: one with
+ * ExpiredObjectDeleteMarker, or an Expiration Days rule once the marker is older than its days, as S3
+ * does that cleanup for Days rules ("When you specify the Days tag, Amazon S3 automatically performs
+ * ExpiredObjectDeleteMarker cleanup when the delete markers are old enough"); a Date rule does not.
+ */
+export function removesExpiredMarker(rules: readonly LifecycleRule[], marker: { key: string; lastModifiedMs: number }, nowMs: number, dayMs: number): boolean {
+  return rules.some((rule) => {
+    if (!rule.enabled || rule.expiration === undefined || !lifecycleFilterMatches(rule.filter, { key: marker.key, sizeBytes: 0 })) return false;
+    const { expiredObjectDeleteMarker, days } = rule.expiration;
+    return expiredObjectDeleteMarker === true || (days !== undefined && afterDays(marker.lastModifiedMs, days, dayMs) <= nowMs);
+  });
 }
 
 /** When the enabled rules abort an incomplete multipart upload of `key` initiated at `initiatedMs`; undefined when none does. */

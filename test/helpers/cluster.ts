@@ -15,6 +15,29 @@ export function localS3Client(endpoint: string, credentials: { accessKeyId: stri
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...credentials }, ...extra });
 }
 
+/**
+ * A second gateway of `cluster` in this process and a client of it that does not retry, so that the
+ * loser of a race answers with its own status; both are closed when `t` ends.
+ */
+export async function secondGatewayClient(t: { teardown(fn: () => unknown): void }, cluster: TestCluster): Promise<S3Client> {
+  const second = new Gateway({ config: cluster.config, logger: silentLogger() });
+  await second.start();
+  t.teardown(() => second.close());
+  const client = localS3Client(`http://127.0.0.1:${second.address.port}`, TEST_CREDENTIALS, { maxAttempts: 1 });
+  t.teardown(() => client.destroy());
+  return client;
+}
+
+/** The HTTP status a request ended with: 200 when it succeeded, -1 when it failed without one. */
+export async function statusOf(work: Promise<unknown>): Promise<number> {
+  try {
+    await work;
+    return 200;
+  } catch (err) {
+    return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? -1;
+  }
+}
+
 /** An in-process cluster: real nodes on real LevelDB and files, a real gateway, all on loopback ports. */
 export interface TestCluster {
   endpoint: string;

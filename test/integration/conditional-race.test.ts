@@ -10,10 +10,8 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { silentLogger } from '../../src/common/index.js';
-import { Gateway } from '../../src/gateway/index.js';
 import { bucketName, collect } from '../helpers/bytes.js';
-import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { secondGatewayClient, startCluster, statusOf } from '../helpers/cluster.js';
 
 /**
  * Conditional creates racing through two gateways of one cluster: the check and the commit of each
@@ -23,22 +21,10 @@ const ROUNDS = 15;
 
 const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
 t.teardown(() => cluster.close());
-const second = new Gateway({ config: cluster.config, logger: silentLogger() });
-await second.start();
-t.teardown(() => second.close());
-const clients: S3Client[] = [cluster.client(), localS3Client(`http://127.0.0.1:${second.address.port}`, TEST_CREDENTIALS, { maxAttempts: 1 })];
-t.teardown(() => clients[1]?.destroy());
+const clients: S3Client[] = [cluster.client(), await secondGatewayClient(t, cluster)];
 const bucket = bucketName('race');
 await clients[0]?.send(new CreateBucketCommand({ Bucket: bucket }));
 
-async function outcome(work: Promise<unknown>): Promise<number> {
-  try {
-    await work;
-    return 200;
-  } catch (err) {
-    return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? -1;
-  }
-}
 
 async function bodyOf(key: string): Promise<string> {
   const got = await clients[0]?.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -49,7 +35,7 @@ t.test(`PutObject If-None-Match: * from two gateways at once, ${ROUNDS} rounds: 
   for (let round = 0; round < ROUNDS; round += 1) {
     const key = `put-${round}`;
     const statuses = await Promise.all(
-      clients.map((client, i) => outcome(client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `gateway ${i}`, IfNoneMatch: '*' })))),
+      clients.map((client, i) => statusOf(client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `gateway ${i}`, IfNoneMatch: '*' })))),
     );
     t.same([...statuses].sort(), [200, 412], `round ${round}: ${statuses.join(' ')}`);
     t.equal(await bodyOf(key), `gateway ${statuses.indexOf(200)}`, `round ${round}: the winner's object`);
@@ -68,7 +54,7 @@ t.test('CompleteMultipartUpload If-None-Match: * from two gateways at once: one 
     );
     const statuses = await Promise.all(
       uploads.map(({ client, uploadId, etag }) =>
-        outcome(client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etag }] } }))),
+        statusOf(client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etag }] } }))),
       ),
     );
     t.same([...statuses].sort(), [200, 412], `round ${round}: ${statuses.join(' ')}`);
@@ -82,8 +68,8 @@ t.test(`a plain CompleteMultipartUpload against PutObject If-None-Match: * throu
     const created = await clients[0]?.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
     const part = await clients[0]?.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: created?.UploadId, PartNumber: 1, Body: 'the upload' }));
     const [completed, create] = await Promise.all([
-      outcome(clients[0]?.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: created?.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part?.ETag }] } })) ?? Promise.resolve()),
-      outcome(clients[1]?.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'the create', IfNoneMatch: '*' })) ?? Promise.resolve()),
+      statusOf(clients[0]?.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: created?.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part?.ETag }] } })) ?? Promise.resolve()),
+      statusOf(clients[1]?.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'the create', IfNoneMatch: '*' })) ?? Promise.resolve()),
     ]);
     t.equal(completed, 200, `round ${round}: the completion succeeds`);
     t.ok(create === 200 || create === 412, `round ${round}: the create answers 200 or 412 (${create})`);

@@ -4,17 +4,13 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
-  ListObjectVersionsCommand,
-  PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
-  S3ServiceException,
-  type LifecycleRule,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
+import { LIFECYCLE_DEADLINE_MS, missing, putRules, startLifecycleCluster, versionsOf } from '../storage-node/lifecycle-cluster.js';
 import { formatStatus } from '../../src/bin/admin-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { startGcCluster } from '../storage-node/gc-cluster.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -23,29 +19,10 @@ import { until } from '../helpers/until.js';
  * The collector is off, so what disappears is the lifecycle worker's doing alone.
  */
 
-const DEADLINE_MS = 60_000;
-const cluster = await startGcCluster(t, { lifecycleDaySeconds: 1, lifecycleIntervalMs: 100, lifecycleKeysPerSecond: 0, gc: false });
+const cluster = await startLifecycleCluster(t);
 const { s3 } = cluster;
 
-async function missing(promise: Promise<unknown>): Promise<boolean> {
-  try {
-    const got = (await promise) as { Body?: { transformToString(): Promise<string> } };
-    await got.Body?.transformToString();
-    return false;
-  } catch (err) {
-    if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return true;
-    throw err;
-  }
-}
 
-async function versionsOf(bucket: string, prefix: string): Promise<{ versions: string[]; markers: string[]; latestIsMarker: boolean }> {
-  const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix }));
-  return {
-    versions: (page.Versions ?? []).map((v) => v.VersionId ?? ''),
-    markers: (page.DeleteMarkers ?? []).map((m) => m.VersionId ?? ''),
-    latestIsMarker: (page.DeleteMarkers ?? []).some((m) => m.IsLatest === true),
-  };
-}
 
 async function lifecycleTotals(): Promise<{ expired: number; noncurrentRemoved: number; markersRemoved: number; uploadsAborted: number; passes: number }> {
   const sum = { expired: 0, noncurrentRemoved: 0, markersRemoved: 0, uploadsAborted: 0, passes: 0 };
@@ -57,9 +34,6 @@ async function lifecycleTotals(): Promise<{ expired: number; noncurrentRemoved: 
   return sum;
 }
 
-async function putRules(bucket: string, rules: LifecycleRule[]): Promise<void> {
-  await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } }));
-}
 
 t.test('without versioning, an expired object is deleted and objects no rule selects stay', async (t) => {
   const bucket = bucketName('lcplain');
@@ -67,15 +41,15 @@ t.test('without versioning, an expired object is deleted and objects no rule sel
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tmp/scratch.bin', Body: Buffer.alloc(100_000, 1) }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'keep/data.bin', Body: 'kept' }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'past/report.txt', Body: 'old' }));
-  await putRules(bucket, [
+  await putRules(s3, bucket, [
     { ID: 'tmp-1d', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 1 } },
     { ID: 'past-date', Status: 'Enabled', Filter: { Prefix: 'past/' }, Expiration: { Date: new Date('2020-01-01T00:00:00Z') } },
   ]);
-  await until('tmp/scratch.bin is expired', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/scratch.bin' }))), DEADLINE_MS);
-  await until('past/report.txt is expired by a Date already passed', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'past/report.txt' }))), DEADLINE_MS);
+  await until('tmp/scratch.bin is expired', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/scratch.bin' }))), LIFECYCLE_DEADLINE_MS);
+  await until('past/report.txt is expired by a Date already passed', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'past/report.txt' }))), LIFECYCLE_DEADLINE_MS);
   const kept = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'keep/data.bin' }));
   t.equal(await kept.Body?.transformToString(), 'kept', 'an object outside the rule is untouched');
-  t.same(await versionsOf(bucket, 'tmp/'), { versions: [], markers: [], latestIsMarker: false }, 'no version remains visible in an unversioned bucket');
+  t.same(await versionsOf(s3, bucket, 'tmp/'), { versions: [], markers: [], latestIsMarker: false }, 'no version remains visible in an unversioned bucket');
   const statuses = await cluster.statuses(bucket, 'tmp/scratch.bin');
   t.ok(statuses.every((s) => s === null || s.record.deleted), 'every node holds the tombstone (or nothing), none the object');
 });
@@ -90,35 +64,35 @@ t.test('in a versioned bucket the worker writes markers, expires noncurrent vers
   const doomed = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dm/old.txt', Body: 'gone soon' }))).VersionId ?? '';
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'dm/old.txt' }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'keep/z.txt', Body: 'z' }));
-  t.same((await versionsOf(bucket, 'dm/')).versions, [doomed], 'before the rules: dm/old.txt has a version under its marker');
+  t.same((await versionsOf(s3, bucket, 'dm/')).versions, [doomed], 'before the rules: dm/old.txt has a version under its marker');
 
-  await putRules(bucket, [
+  await putRules(s3, bucket, [
     { ID: 'expire-current', Status: 'Enabled', Filter: { Prefix: 'cur/' }, Expiration: { Days: 1 } },
     { ID: 'keep-one-noncurrent', Status: 'Enabled', Filter: { Prefix: 'nc/' }, NoncurrentVersionExpiration: { NoncurrentDays: 1, NewerNoncurrentVersions: 1 } },
     { ID: 'clean-markers', Status: 'Enabled', Filter: { Prefix: 'dm/' }, Expiration: { ExpiredObjectDeleteMarker: true }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
   ]);
 
-  await until('cur/report.csv is hidden by a delete marker', async () => (await versionsOf(bucket, 'cur/')).latestIsMarker, DEADLINE_MS);
-  const cur = await versionsOf(bucket, 'cur/');
+  await until('cur/report.csv is hidden by a delete marker', async () => (await versionsOf(s3, bucket, 'cur/')).latestIsMarker, LIFECYCLE_DEADLINE_MS);
+  const cur = await versionsOf(s3, bucket, 'cur/');
   t.same(cur.versions, [current.VersionId], 'the expired version stays as a noncurrent version');
   t.equal(cur.markers.length, 1, 'one delete marker');
   t.ok(await missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cur/report.csv' }))), 'GET answers 404');
   const byId = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cur/report.csv', VersionId: current.VersionId }));
   t.equal(await byId.Body?.transformToString(), 'a,b', 'the old version still reads by id');
 
-  await until('nc/model.bin keeps its current and one noncurrent version', async () => (await versionsOf(bucket, 'nc/')).versions.length === 2, DEADLINE_MS);
-  t.same((await versionsOf(bucket, 'nc/')).versions, [history[2], history[1]], 'the oldest version went; the newest noncurrent one is kept');
+  await until('nc/model.bin keeps its current and one noncurrent version', async () => (await versionsOf(s3, bucket, 'nc/')).versions.length === 2, LIFECYCLE_DEADLINE_MS);
+  t.same((await versionsOf(s3, bucket, 'nc/')).versions, [history[2], history[1]], 'the oldest version went; the newest noncurrent one is kept');
   const latest = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'nc/model.bin' }));
   t.equal(await latest.Body?.transformToString(), 'three');
 
   await until('dm/old.txt has neither versions nor markers left', async () => {
-    const dm = await versionsOf(bucket, 'dm/');
+    const dm = await versionsOf(s3, bucket, 'dm/');
     return dm.versions.length === 0 && dm.markers.length === 0;
-  }, DEADLINE_MS);
+  }, LIFECYCLE_DEADLINE_MS);
   const statuses = await cluster.statuses(bucket, 'dm/old.txt');
   t.ok(statuses.every((s) => s === null), 'no node holds anything of dm/old.txt');
 
-  const keep = await versionsOf(bucket, 'keep/');
+  const keep = await versionsOf(s3, bucket, 'keep/');
   t.same([keep.versions.length, keep.markers.length], [1, 0], 'a key no rule selects is untouched');
   const totals = await lifecycleTotals();
   t.ok(totals.expired >= 1, `expirations counted (${totals.expired})`);
@@ -133,9 +107,9 @@ t.test('while versioning is suspended an expired null version is replaced by a n
   const kept = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'exp/k', Body: 'versioned' }))).VersionId ?? '';
   await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'exp/k', Body: 'null version' }));
-  await putRules(bucket, [{ ID: 'expire', Status: 'Enabled', Filter: { Prefix: 'exp/' }, Expiration: { Days: 1 } }]);
-  await until('exp/k is hidden by a marker', async () => (await versionsOf(bucket, 'exp/')).latestIsMarker, DEADLINE_MS);
-  t.same(await versionsOf(bucket, 'exp/'), { versions: [kept], markers: ['null'], latestIsMarker: true }, 'the null version is gone, the null marker is latest, the Enabled-era version stays');
+  await putRules(s3, bucket, [{ ID: 'expire', Status: 'Enabled', Filter: { Prefix: 'exp/' }, Expiration: { Days: 1 } }]);
+  await until('exp/k is hidden by a marker', async () => (await versionsOf(s3, bucket, 'exp/')).latestIsMarker, LIFECYCLE_DEADLINE_MS);
+  t.same(await versionsOf(s3, bucket, 'exp/'), { versions: [kept], markers: ['null'], latestIsMarker: true }, 'the null version is gone, the null marker is latest, the Enabled-era version stays');
 });
 
 t.test('incomplete multipart uploads are aborted past DaysAfterInitiation; others stay open', async (t) => {
@@ -143,9 +117,9 @@ t.test('incomplete multipart uploads are aborted past DaysAfterInitiation; other
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const doomed = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'staging/big.bin' }));
   const kept = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'final/big.bin' }));
-  await putRules(bucket, [{ ID: 'abort-staging', Status: 'Enabled', Filter: { Prefix: 'staging/' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }]);
+  await putRules(s3, bucket, [{ ID: 'abort-staging', Status: 'Enabled', Filter: { Prefix: 'staging/' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }]);
   const open = async (): Promise<string[]> => ((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).map((u) => u.UploadId ?? '');
-  await until('the staging upload is aborted', async () => !(await open()).includes(doomed.UploadId ?? ''), DEADLINE_MS);
+  await until('the staging upload is aborted', async () => !(await open()).includes(doomed.UploadId ?? ''), LIFECYCLE_DEADLINE_MS);
   t.same(await open(), [kept.UploadId], 'the upload no rule selects is still open');
   t.ok((await lifecycleTotals()).uploadsAborted >= 1, 'the abort is counted');
 });
@@ -177,9 +151,9 @@ t.test('a version under Object Lock outlives the rule that expires its unlocked 
   const locked = await put('v1, under a legal hold', true);
   const unlocked = await put('v2', false);
   const current = await put('v3', false);
-  await putRules(bucket, [{ ID: 'old-versions', Status: 'Enabled', Filter: { Prefix: 'held/' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
-  await until('the unlocked noncurrent version is expired', async () => !(await versionsOf(bucket, 'held/')).versions.includes(unlocked), DEADLINE_MS);
-  t.same((await versionsOf(bucket, 'held/')).versions.sort(), [locked, current].sort(), 'the held version and the current one remain');
+  await putRules(s3, bucket, [{ ID: 'old-versions', Status: 'Enabled', Filter: { Prefix: 'held/' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
+  await until('the unlocked noncurrent version is expired', async () => !(await versionsOf(s3, bucket, 'held/')).versions.includes(unlocked), LIFECYCLE_DEADLINE_MS);
+  t.same((await versionsOf(s3, bucket, 'held/')).versions.sort(), [locked, current].sort(), 'the held version and the current one remain');
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'held/a', VersionId: locked }));
   t.equal(await got.Body?.transformToString(), 'v1, under a legal hold', 'the held version still reads back');
 });
@@ -194,15 +168,15 @@ t.test('an expiry waits while a conditional write holds the key, and applies onc
   // What a conditional write holds from its last check to its commit, through any gateway: the key's exclusive lease.
   const lease = { bucket, key: 'tmp/held', token: 'conditional-write', ttlMs: 120_000 };
   for (const i of set) t.ok((await cluster.node(i).leaseAnswer({ ...lease, mode: 'exclusive' })).granted, `node ${i} grants the exclusive lease`);
-  await putRules(bucket, [{ ID: 'tmp-1d', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 1 } }]);
-  await until('tmp/free is expired', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/free' }))), DEADLINE_MS);
+  await putRules(s3, bucket, [{ ID: 'tmp-1d', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 1 } }]);
+  await until('tmp/free is expired', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/free' }))), LIFECYCLE_DEADLINE_MS);
   const leaderPasses = async (): Promise<number> => ((await cluster.node(leader).workStatus()).figures['lifecycle'] as { passes: number }).passes;
   const seen = await leaderPasses();
-  await until("two more of the held key's leader's passes", async () => (await leaderPasses()) >= seen + 2, DEADLINE_MS);
+  await until("two more of the held key's leader's passes", async () => (await leaderPasses()) >= seen + 2, LIFECYCLE_DEADLINE_MS);
   const held = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/held' }));
   t.equal(await held.Body?.transformToString(), 'tmp/held', 'the held key is not expired under the lease');
   for (const i of set) await cluster.node(i).lease({ ...lease, release: true });
-  await until('tmp/held is expired once the lease is given back', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/held' }))), DEADLINE_MS);
+  await until('tmp/held is expired once the lease is given back', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/held' }))), LIFECYCLE_DEADLINE_MS);
 });
 
 t.test('with a member of the set down, the leader still expires through a write quorum, and every live member agrees', async (t) => {
@@ -214,9 +188,9 @@ t.test('with a member of the set down, the leader still expires through a write 
   const set = await cluster.setOf(bucket, key);
   const down = set[1] as number;
   await cluster.stopNode(down);
-  await putRules(bucket, [{ ID: 'old', Status: 'Enabled', Filter: { Prefix: 'old/' }, Expiration: { Days: 1 } }]);
-  await until(`${key} is hidden by a marker`, async () => (await versionsOf(bucket, 'old/')).latestIsMarker, DEADLINE_MS);
+  await putRules(s3, bucket, [{ ID: 'old', Status: 'Enabled', Filter: { Prefix: 'old/' }, Expiration: { Days: 1 } }]);
+  await until(`${key} is hidden by a marker`, async () => (await versionsOf(s3, bucket, 'old/')).latestIsMarker, LIFECYCLE_DEADLINE_MS);
   const statuses = await Promise.all(set.filter((i) => i !== down).map((i) => cluster.node(i).objectStatus(bucket, key, { signal: AbortSignal.timeout(5_000) })));
   t.ok(statuses.every((s) => s?.record.deleted === true), 'every live member holds the delete marker as the current version');
-  t.same((await versionsOf(bucket, 'old/')).versions, [version], 'the expired version is kept as noncurrent');
+  t.same((await versionsOf(s3, bucket, 'old/')).versions, [version], 'the expired version is kept as noncurrent');
 });

@@ -1,4 +1,4 @@
-import { t } from 'tap';
+import { t, type Test } from 'tap';
 import {
   CreateBucketCommand,
   GetObjectLegalHoldCommand,
@@ -10,10 +10,8 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { silentLogger } from '../../src/common/index.js';
-import { Gateway } from '../../src/gateway/index.js';
 import { bucketName } from '../helpers/bytes.js';
-import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { secondGatewayClient, startCluster, statusOf } from '../helpers/cluster.js';
 
 /**
  * PutObjectRetention racing itself through two gateways of one cluster: retention still running may
@@ -27,23 +25,11 @@ const HOUR_MS = 3_600_000;
 
 const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
 t.teardown(() => cluster.close());
-const second = new Gateway({ config: cluster.config, logger: silentLogger() });
-await second.start();
-t.teardown(() => second.close());
-const clients: S3Client[] = [cluster.client(), localS3Client(`http://127.0.0.1:${second.address.port}`, TEST_CREDENTIALS, { maxAttempts: 1 })];
-t.teardown(() => clients[1]?.destroy());
+const clients: S3Client[] = [cluster.client(), await secondGatewayClient(t, cluster)];
 const s3 = clients[0] as S3Client;
 const bucket = bucketName('retrace');
 await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
 
-async function outcome(work: Promise<unknown>): Promise<number> {
-  try {
-    await work;
-    return 200;
-  } catch (err) {
-    return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? -1;
-  }
-}
 
 /** A new locked version of `key` retained until `untilMs`; its version id. */
 async function lockedVersion(key: string, mode: 'COMPLIANCE' | 'GOVERNANCE', untilMs: number): Promise<string> {
@@ -52,7 +38,7 @@ async function lockedVersion(key: string, mode: 'COMPLIANCE' | 'GOVERNANCE', unt
 }
 
 function putRetention(client: S3Client, key: string, versionId: string, mode: 'COMPLIANCE' | 'GOVERNANCE', untilMs: number): Promise<number> {
-  return outcome(client.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: key, VersionId: versionId, Retention: { Mode: mode, RetainUntilDate: new Date(untilMs) } })));
+  return statusOf(client.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: key, VersionId: versionId, Retention: { Mode: mode, RetainUntilDate: new Date(untilMs) } })));
 }
 
 async function retainUntilMs(key: string, versionId: string): Promise<number | undefined> {
@@ -83,36 +69,46 @@ for (const mode of ['COMPLIANCE', 'GOVERNANCE'] as const) {
   });
 }
 
-t.test(`a legal hold and a retention extension at once, ${ROUNDS} rounds: both stay`, async (t) => {
-  const nowMs = Math.floor(Date.now() / 1000) * 1000;
-  for (let round = 0; round < ROUNDS; round += 1) {
-    const key = `hold-${round}`;
-    const versionId = await lockedVersion(key, 'COMPLIANCE', nowMs + 2 * HOUR_MS);
-    const [retention, hold] = round % 2 === 0 ? [clients[0], clients[1]] : [clients[1], clients[0]];
-    const statuses = await Promise.all([
-      putRetention(retention as S3Client, key, versionId, 'COMPLIANCE', nowMs + 4 * HOUR_MS),
-      outcome((hold as S3Client).send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, VersionId: versionId, LegalHold: { Status: 'ON' } }))),
-    ]);
-    t.same(statuses, [200, 200], `round ${round}: both answer 200`);
-    t.equal(await retainUntilMs(key, versionId), nowMs + 4 * HOUR_MS, `round ${round}: the extension stays`);
-    const held = await s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-    t.equal(held.LegalHold?.Status, 'ON', `round ${round}: the legal hold stays`);
-  }
-});
+/** Another in-place change sent beside a retention extension, and what must show afterwards that it stayed. */
+interface BesideChange {
+  name: string;
+  send(client: S3Client, key: string, versionId: string, round: number): Promise<unknown>;
+  stayed(t: Test, key: string, versionId: string, round: number): Promise<void>;
+}
 
-t.test(`PutObjectTagging and a retention extension at once, ${ROUNDS} rounds: both stay (they share one revision)`, async (t) => {
-  const nowMs = Math.floor(Date.now() / 1000) * 1000;
-  for (let round = 0; round < ROUNDS; round += 1) {
-    const key = `tags-${round}`;
-    const versionId = await lockedVersion(key, 'COMPLIANCE', nowMs + 2 * HOUR_MS);
-    const [retention, tagger] = round % 2 === 0 ? [clients[0], clients[1]] : [clients[1], clients[0]];
-    const statuses = await Promise.all([
-      putRetention(retention as S3Client, key, versionId, 'COMPLIANCE', nowMs + 4 * HOUR_MS),
-      outcome((tagger as S3Client).send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, VersionId: versionId, Tagging: { TagSet: [{ Key: 'round', Value: String(round) }] } }))),
-    ]);
-    t.same(statuses, [200, 200], `round ${round}: both answer 200`);
-    t.equal(await retainUntilMs(key, versionId), nowMs + 4 * HOUR_MS, `round ${round}: the extension stays`);
-    const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-    t.same(tags.TagSet, [{ Key: 'round', Value: String(round) }], `round ${round}: the tags stay`);
-  }
-});
+const BESIDE: BesideChange[] = [
+  {
+    name: 'a legal hold',
+    send: (client, key, versionId) => client.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, VersionId: versionId, LegalHold: { Status: 'ON' } })),
+    async stayed(t, key, versionId, round) {
+      const held = await s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+      t.equal(held.LegalHold?.Status, 'ON', `round ${round}: the legal hold stays`);
+    },
+  },
+  {
+    name: 'PutObjectTagging',
+    send: (client, key, versionId, round) => client.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, VersionId: versionId, Tagging: { TagSet: [{ Key: 'round', Value: String(round) }] } })),
+    async stayed(t, key, versionId, round) {
+      const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+      t.same(tags.TagSet, [{ Key: 'round', Value: String(round) }], `round ${round}: the tags stay`);
+    },
+  },
+];
+
+for (const change of BESIDE) {
+  t.test(`${change.name} and a retention extension at once, ${ROUNDS} rounds: both stay (they share one revision)`, async (t) => {
+    const nowMs = Math.floor(Date.now() / 1000) * 1000;
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const key = `${change.name.replace(/\W+/g, '-')}-${round}`;
+      const versionId = await lockedVersion(key, 'COMPLIANCE', nowMs + 2 * HOUR_MS);
+      const [retention, other] = round % 2 === 0 ? [clients[0], clients[1]] : [clients[1], clients[0]];
+      const statuses = await Promise.all([
+        putRetention(retention as S3Client, key, versionId, 'COMPLIANCE', nowMs + 4 * HOUR_MS),
+        statusOf(change.send(other as S3Client, key, versionId, round)),
+      ]);
+      t.same(statuses, [200, 200], `round ${round}: both answer 200`);
+      t.equal(await retainUntilMs(key, versionId), nowMs + 4 * HOUR_MS, `round ${round}: the extension stays`);
+      await change.stayed(t, key, versionId, round);
+    }
+  });
+}

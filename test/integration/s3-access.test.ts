@@ -18,7 +18,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { localS3Client, startCluster, statusOf, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
@@ -318,4 +318,23 @@ t.test('a conditional write with If-Match also needs s3:GetObject: a writer that
   t.pass('bob owns what he wrote, so his own If-Match write goes through');
   await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'alices', Body: 'v2', IfMatch: alices.ETag }));
   t.pass('the owner’s If-Match write goes through');
+});
+
+t.test('PutObjectAcl racing an overwrite of the key takes the version current under the lease; it never answers NoSuchVersion', async (t) => {
+  const bucket = bucketName('aclrace');
+  await alice.send(new CreateBucketCommand({ Bucket: bucket }));
+  await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'raced', Body: 'v0' }));
+  const statuses: number[] = [];
+  for (let round = 0; round < 40; round += 1) {
+    const [acl] = await Promise.allSettled([
+      alice.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'raced', ACL: round % 2 === 0 ? 'public-read' : 'private' })),
+      alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'raced', Body: `v${round + 1}` })),
+    ]);
+    statuses.push(await statusOf(acl.status === 'fulfilled' ? Promise.resolve() : Promise.reject(acl.reason)));
+  }
+  t.same(
+    statuses.filter((status) => status !== 200),
+    [],
+    'every ACL change answered 200',
+  );
 });

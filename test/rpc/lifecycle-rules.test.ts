@@ -35,8 +35,8 @@ t.test('the earliest enabled rule decides an expiry; disabled rules and other ac
   ];
   t.same(currentExpiry(rules, { key: 'k', sizeBytes: 1 }, written, DAY), { atMs: Date.parse('2026-03-13T00:00:00Z'), ruleId: 'date' });
   t.equal(currentExpiry(rules.slice(2), { key: 'k', sizeBytes: 1 }, written, DAY), undefined);
-  t.ok(removesExpiredMarker(rules, 'k'));
-  t.notOk(removesExpiredMarker([rule({ expiration: { expiredObjectDeleteMarker: false } })], 'k'));
+  t.ok(removesExpiredMarker(rules, { key: 'k', lastModifiedMs: written }, written, DAY));
+  t.notOk(removesExpiredMarker([rule({ expiration: { expiredObjectDeleteMarker: false } })], { key: 'k', lastModifiedMs: written }, written, DAY));
   t.same(noncurrentRules([rule({ noncurrentExpiration: { noncurrentDays: 3, newerNoncurrentVersions: 2 } })], { key: 'k', sizeBytes: 0 }).map((r) => [r.noncurrentDays, r.keep]), [[3, 2]]);
 });
 

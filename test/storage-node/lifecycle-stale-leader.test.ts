@@ -2,18 +2,14 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
-  ListObjectVersionsCommand,
-  PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
-  S3ServiceException,
-  type LifecycleRule,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
+import { LIFECYCLE_DEADLINE_MS, missing, putRules, startLifecycleCluster, versionsOf } from './lifecycle-cluster.js';
 import { HybridClock } from '../../src/common/index.js';
 import { bucketName } from '../helpers/bytes.js';
 import { until } from '../helpers/until.js';
-import { startGcCluster } from './gc-cluster.js';
 
 /**
  * The lifecycle worker decides on what a write quorum of a key's set holds, not on its own copy: here
@@ -23,44 +19,22 @@ import { startGcCluster } from './gc-cluster.js';
  * the stale key's leader's passes, so "left alone" is judged after the leader had every chance to act.
  */
 
-const DEADLINE_MS = 60_000;
-const cluster = await startGcCluster(t, { lifecycleDaySeconds: 1, lifecycleIntervalMs: 100, lifecycleKeysPerSecond: 0, gc: false });
+const cluster = await startLifecycleCluster(t);
 const { s3 } = cluster;
 
-async function missing(promise: Promise<unknown>): Promise<boolean> {
-  try {
-    const got = (await promise) as { Body?: { transformToString(): Promise<string> } };
-    await got.Body?.transformToString();
-    return false;
-  } catch (err) {
-    if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return true;
-    throw err;
-  }
-}
 
 async function body(bucket: string, key: string, versionId?: string): Promise<string> {
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId === undefined ? {} : { VersionId: versionId }) }));
   return (await got.Body?.transformToString()) ?? '';
 }
 
-async function versionsOf(bucket: string, prefix: string): Promise<{ versions: string[]; markers: string[]; latestIsMarker: boolean }> {
-  const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix }));
-  return {
-    versions: (page.Versions ?? []).map((v) => v.VersionId ?? ''),
-    markers: (page.DeleteMarkers ?? []).map((m) => m.VersionId ?? ''),
-    latestIsMarker: (page.DeleteMarkers ?? []).some((m) => m.IsLatest === true),
-  };
-}
 
-async function putRules(bucket: string, rules: LifecycleRule[]): Promise<void> {
-  await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } }));
-}
 
 /** Waits for `count` more finished lifecycle passes of node `index` than it has now. */
 async function morePasses(index: number, count: number): Promise<void> {
   const passes = async (): Promise<number> => ((await cluster.node(index).workStatus()).figures['lifecycle'] as { passes: number }).passes;
   const seen = await passes();
-  await until(`${count} more lifecycle passes of node ${index}`, async () => (await passes()) >= seen + count, DEADLINE_MS);
+  await until(`${count} more lifecycle passes of node ${index}`, async () => (await passes()) >= seen + count, LIFECYCLE_DEADLINE_MS);
 }
 
 /** The key's set as [leader, every other member]. */
@@ -90,11 +64,11 @@ t.test('a noncurrent expiry does not delete the version that became current when
   for (const i of others) await cluster.node(i).deleteVersion({ bucket, key, versionId: v3 });
   t.equal(await body(bucket, key), 'v2 must survive', 'before the rule v2 is current to clients');
 
-  await putRules(bucket, [{ ID: 'nc', Status: 'Enabled', Filter: { Prefix: 'nc/' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
-  await until('the truly noncurrent v1 is expired', async () => !(await versionsOf(bucket, 'nc/')).versions.includes(v1), DEADLINE_MS);
+  await putRules(s3, bucket, [{ ID: 'nc', Status: 'Enabled', Filter: { Prefix: 'nc/' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
+  await until('the truly noncurrent v1 is expired', async () => !(await versionsOf(s3, bucket, 'nc/')).versions.includes(v1), LIFECYCLE_DEADLINE_MS);
   await morePasses(leader, 2);
   t.equal(await body(bucket, key), 'v2 must survive', 'GET still answers v2');
-  t.same((await versionsOf(bucket, 'nc/')).versions, [v2], 'v2 is the one version listed');
+  t.same((await versionsOf(s3, bucket, 'nc/')).versions, [v2], 'v2 is the one version listed');
   for (const i of others) t.not(await cluster.node(i).versionStatus(bucket, key, v2), null, `node ${i} still holds v2`);
 });
 
@@ -110,8 +84,8 @@ t.test('an expiry filtered on tags follows the tags a write quorum holds, not th
   const tagsRevision = new HybridClock().next();
   for (const i of others) await cluster.node(i).updateTags({ bucket, key, versionId, tags: { expire: 'no' }, tagsRevision });
 
-  await putRules(bucket, [{ ID: 'tagged', Status: 'Enabled', Filter: { Tag: { Key: 'expire', Value: 'yes' } }, Expiration: { Days: 1 } }]);
-  await until('tmp/control, still tagged expire=yes, is expired', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/control' }))), DEADLINE_MS);
+  await putRules(s3, bucket, [{ ID: 'tagged', Status: 'Enabled', Filter: { Tag: { Key: 'expire', Value: 'yes' } }, Expiration: { Days: 1 } }]);
+  await until('tmp/control, still tagged expire=yes, is expired', () => missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tmp/control' }))), LIFECYCLE_DEADLINE_MS);
   await morePasses(leader, 2);
   t.equal(await body(bucket, key), 'keep me', 'the retagged object is not expired');
   const statuses = await cluster.statuses(bucket, key);
@@ -132,10 +106,10 @@ t.test('a legal hold the leader missed keeps a noncurrent version from being rem
   const tagsRevision = new HybridClock().next();
   for (const i of others) await cluster.node(i).updateTags({ bucket, key, versionId: held, tags: {}, tagsRevision, legalHold: true });
 
-  await putRules(bucket, [{ ID: 'nc', Status: 'Enabled', Filter: { Prefix: 'old/' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
-  await until('the unheld noncurrent control version is expired', async () => !(await versionsOf(bucket, 'old/control')).versions.includes(control), DEADLINE_MS);
+  await putRules(s3, bucket, [{ ID: 'nc', Status: 'Enabled', Filter: { Prefix: 'old/' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
+  await until('the unheld noncurrent control version is expired', async () => !(await versionsOf(s3, bucket, 'old/control')).versions.includes(control), LIFECYCLE_DEADLINE_MS);
   await morePasses(leader, 2);
-  t.ok((await versionsOf(bucket, key)).versions.includes(held), 'the held version is still listed');
+  t.ok((await versionsOf(s3, bucket, key)).versions.includes(held), 'the held version is still listed');
   t.equal(await body(bucket, key, held), 'held by a legal hold', 'the held version reads by id');
   t.not(await cluster.node(leader).versionStatus(bucket, key, held), null, 'the leader still holds its copy');
 });
@@ -144,10 +118,10 @@ t.test('a locked current version in a versioned bucket gets a delete marker, and
   const bucket = bucketName('lclockedcur');
   await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
   const held = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cur/held', Body: 'held', ChecksumAlgorithm: 'CRC32', ObjectLockLegalHoldStatus: 'ON' }))).VersionId ?? '';
-  await putRules(bucket, [{ ID: 'cur', Status: 'Enabled', Filter: { Prefix: 'cur/' }, Expiration: { Days: 1 } }]);
-  await until('cur/held is hidden by a delete marker', async () => (await versionsOf(bucket, 'cur/')).latestIsMarker, DEADLINE_MS);
+  await putRules(s3, bucket, [{ ID: 'cur', Status: 'Enabled', Filter: { Prefix: 'cur/' }, Expiration: { Days: 1 } }]);
+  await until('cur/held is hidden by a delete marker', async () => (await versionsOf(s3, bucket, 'cur/')).latestIsMarker, LIFECYCLE_DEADLINE_MS);
   t.ok(await missing(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cur/held' }))), 'GET answers 404');
-  t.same((await versionsOf(bucket, 'cur/')).versions, [held], 'the locked version stays as a noncurrent version');
+  t.same((await versionsOf(s3, bucket, 'cur/')).versions, [held], 'the locked version stays as a noncurrent version');
   t.equal(await body(bucket, 'cur/held', held), 'held', 'the locked version reads by id');
 });
 
@@ -158,8 +132,8 @@ t.test('an Expiration Days rule removes a lone delete marker older than its days
   const version = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dm/k', Body: 'x' }))).VersionId ?? '';
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'dm/k' }));
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'dm/k', VersionId: version }));
-  t.equal((await versionsOf(bucket, 'dm/')).markers.length, 1, 'before the rule: one lone marker');
-  await putRules(bucket, [{ ID: 'days', Status: 'Enabled', Filter: { Prefix: 'dm/' }, Expiration: { Days: 1 } }]);
-  await until('the lone marker is removed', async () => (await versionsOf(bucket, 'dm/')).markers.length === 0, DEADLINE_MS);
-  t.same(await versionsOf(bucket, 'dm/'), { versions: [], markers: [], latestIsMarker: false }, 'nothing of dm/k is listed');
+  t.equal((await versionsOf(s3, bucket, 'dm/')).markers.length, 1, 'before the rule: one lone marker');
+  await putRules(s3, bucket, [{ ID: 'days', Status: 'Enabled', Filter: { Prefix: 'dm/' }, Expiration: { Days: 1 } }]);
+  await until('the lone marker is removed', async () => (await versionsOf(s3, bucket, 'dm/')).markers.length === 0, LIFECYCLE_DEADLINE_MS);
+  t.same(await versionsOf(s3, bucket, 'dm/'), { versions: [], markers: [], latestIsMarker: false }, 'nothing of dm/k is listed');
 });

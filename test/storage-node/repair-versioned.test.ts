@@ -1,10 +1,7 @@
-import { open, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { SHARD_HEADER_BYTES } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
-import { startGcCluster } from './gc-cluster.js';
+import { rotShardFile, shardFilesOf, startGcCluster } from './gc-cluster.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -12,25 +9,6 @@ import { until } from '../helpers/until.js';
  * version is found by a read, quarantined and rebuilt in place from the other nodes, and the version
  * then reads back byte-identical, the rebuilt shard equal to the one that rotted.
  */
-
-/** The shard files of node `dataDir` whose header names `dataId`. */
-async function filesOf(dataDir: string, dataId: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const sub of await readdir(join(dataDir, 'shards'))) {
-    for (const name of await readdir(join(dataDir, 'shards', sub))) {
-      const path = join(dataDir, 'shards', sub, name);
-      const handle = await open(path, 'r');
-      try {
-        const header = Buffer.alloc(SHARD_HEADER_BYTES);
-        await handle.read(header, 0, SHARD_HEADER_BYTES, 0);
-        if (header.toString('latin1', 32, 56) === dataId) found.push(path);
-      } finally {
-        await handle.close();
-      }
-    }
-  }
-  return found;
-}
 
 t.test('a rotten shard of a noncurrent version is quarantined on read and rebuilt in place by repair', async (t) => {
   const cluster = await startGcCluster(t, { gcIntervalMs: 60_000, auditIntervalMs: 10 * 60 * 1000 });
@@ -46,11 +24,9 @@ t.test('a rotten shard of a noncurrent version is quarantined on read and rebuil
   const healthy = await shardOnVictim();
   // Shard headers name the id a version's data was written under, which its record keeps as dataId.
   const stored = await cluster.node(victim).versionStatus(bucket, 'model', v1);
-  const [file] = await filesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? v1);
+  const [file] = await shardFilesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? v1);
   t.ok(file, 'the first data shard of the old version is a file on its node');
-  const handle = await open(file as string, 'r+');
-  await handle.write(Buffer.from('rot'), 0, 3, SHARD_HEADER_BYTES + 1000);
-  await handle.close();
+  await rotShardFile(file as string);
 
   const read = async (): Promise<Buffer> => collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'model', VersionId: v1 }))).Body as AsyncIterable<Uint8Array>);
   t.ok((await read()).equals(old), 'the read itself is served from parity');

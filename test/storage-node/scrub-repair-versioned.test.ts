@@ -1,11 +1,8 @@
-import { open, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t, type Test } from 'tap';
-import { SHARD_HEADER_BYTES } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { until } from '../helpers/until.js';
-import { startGcCluster, type GcCluster } from './gc-cluster.js';
+import { rotShardFile, shardFilesOf, startGcCluster, type GcCluster } from './gc-cluster.js';
 
 /**
  * Scrub to repair for noncurrent versions on six real nodes, with no client read: a scrub pass finds a
@@ -14,25 +11,6 @@ import { startGcCluster, type GcCluster } from './gc-cluster.js';
  */
 
 const SIZE = 1_200_000;
-
-/** The shard files of node `dataDir` whose header names `dataId`. */
-async function filesOf(dataDir: string, dataId: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const sub of await readdir(join(dataDir, 'shards'))) {
-    for (const name of await readdir(join(dataDir, 'shards', sub))) {
-      const path = join(dataDir, 'shards', sub, name);
-      const handle = await open(path, 'r');
-      try {
-        const header = Buffer.alloc(SHARD_HEADER_BYTES);
-        await handle.read(header, 0, SHARD_HEADER_BYTES, 0);
-        if (header.toString('latin1', 32, 56) === dataId) found.push(path);
-      } finally {
-        await handle.close();
-      }
-    }
-  }
-  return found;
-}
 
 /**
  * Rots shard 0 of the noncurrent version `versionId` (S3's id) of `key` on the first node of its set,
@@ -51,11 +29,9 @@ async function scrubAndRepair(t: Test, cluster: GcCluster, key: string, versionI
   const shardOf = async (which: typeof ref): Promise<Buffer> => collect(await node.readShard(which, 0, 1_000_000_000));
   const healthy = await shardOf(ref);
   const currentShard = await shardOf(currentRef);
-  const [file] = await filesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? internalId);
+  const [file] = await shardFilesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? internalId);
   t.ok(file, 'the noncurrent version\'s shard is a file on its node');
-  const handle = await open(file as string, 'r+');
-  await handle.write(Buffer.from('rot'), 0, 3, SHARD_HEADER_BYTES + 1000);
-  await handle.close();
+  await rotShardFile(file as string);
 
   const figures = async (): Promise<Record<string, Record<string, number>>> => (await node.workStatus()).figures as unknown as Record<string, Record<string, number>>;
   const before = await figures();

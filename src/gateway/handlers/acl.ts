@@ -18,7 +18,16 @@ function effectiveGrants(owner: string, grants: readonly Grant[] | undefined): r
  * AccessControlPolicy body (not both). Neither is MalformedACLError... as S3 answers an empty request.
  */
 async function requestedAcl(ctx: RequestContext, owner: string, bucketOwner: string): Promise<Grant[]> {
-  const text = (await readSmallBody(ctx, MAX_ACL_BYTES)).toString('utf8');
+  return aclOf(ctx, await readAclBody(ctx), owner, bucketOwner);
+}
+
+/** A Put*Acl request's body, as text (empty when it has none). */
+async function readAclBody(ctx: RequestContext): Promise<string> {
+  return (await readSmallBody(ctx, MAX_ACL_BYTES)).toString('utf8');
+}
+
+/** The ACL of requestedAcl, from a body already read: the owner named by canned ACLs and documents is `owner`. */
+function aclOf(ctx: RequestContext, text: string, owner: string, bucketOwner: string): Grant[] {
   refuseAclHeadersWithBody(ctx, text.trim() !== '');
   const fromHeaders = aclFromHeaders(ctx.request.headers, owner, bucketOwner, knownUser(ctx));
   if (fromHeaders !== undefined) return fromHeaders;
@@ -73,15 +82,18 @@ export async function putObjectAcl(ctx: RequestContext): Promise<void> {
   const bucket = await ctx.services.buckets.require(name, ctx.signal);
   const version = await requireVersion(ctx, name, key, versionId, { bucket });
   const owner = objectOwnerOf(ctx, bucket, version.record);
-  const grants = await requestedAcl(ctx, owner, bucketOwnerOf(ctx, bucket));
+  const text = await readAclBody(ctx);
+  const grants = aclOf(ctx, text, owner, bucketOwnerOf(ctx, bucket));
   refusePublicAcl(bucket, grants);
   if (!aclsEnabled(bucket)) {
     if (!ownerOnly(grants, owner)) throw new S3Error('AccessControlListNotSupported');
     await ctx.reply.send();
     return;
   }
-  // The version read again under the key's lease, which orders this change with tag and lock changes.
-  const sameVersion = async () => ({ version: await requireVersion(ctx, name, key, version.record.versionId, { bucket }) });
-  await updateInPlace(ctx, name, key, 'ACL update', sameVersion, () => ({ grants }));
+  // The version is read again under the key's lease, which orders this change with tag and lock changes,
+  // as the request names it (not by the id read above: an overwrite meanwhile would make that one gone),
+  // and the ACL is built for that version's owner.
+  const read = async () => ({ version: await requireVersion(ctx, name, key, versionId, { bucket }) });
+  await updateInPlace(ctx, name, key, 'ACL update', read, (target) => ({ grants: aclOf(ctx, text, objectOwnerOf(ctx, bucket, target.version.record), bucketOwnerOf(ctx, bucket)) }));
   await ctx.reply.send();
 }

@@ -34,8 +34,17 @@ export async function updateInPlace<T extends { version: ResolvedVersion }>(
     const { versionId, tags, tagsRevision, grants, retention, legalHold } = target.version.record;
     // The last change may come from a gateway whose clock runs ahead: this one must still take a later revision, or nodes ignore it.
     if (tagsRevision !== undefined) services.clock.observe(tagsRevision);
-    const held: InPlaceChange = { tags: tags ?? {}, retention: retention ?? null, ...(grants === undefined ? {} : { grants }), ...(legalHold === undefined ? {} : { legalHold }) };
-    const request: TagUpdateRequest = { bucket, key, versionId, tags: {}, ...held, ...change, tagsRevision: services.clock.next() };
+    const request: TagUpdateRequest = {
+      bucket,
+      key,
+      versionId,
+      tags: tags ?? {},
+      retention: retention ?? null,
+      ...(grants === undefined ? {} : { grants }),
+      ...(legalHold === undefined ? {} : { legalHold }),
+      ...change,
+      tagsRevision: services.clock.next(),
+    };
     const signal = metadataSignal(ctx);
     const outcomes = await fanOut(services.cluster.nodesFor(bucket, key), (node) => node.updateTags(request, { signal }));
     // Fewer acknowledgements mean nodes are down or too slow: retryable.

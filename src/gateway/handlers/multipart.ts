@@ -50,8 +50,9 @@ function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: Upl
     const [checksum] = Object.entries(manifest.checksums);
     if (checksum !== undefined) upload.manifestChecksum = { algorithm: checksum[0], value: checksum[1], type: manifest.checksumType ?? 'FULL_OBJECT' };
   }
-  // The upload's encryption stays with it: a retried completion of an SSE-C upload is checked against its key.
-  return { ...closing, upload, ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }) };
+  // An SSE-C upload's encryption stays with it: a retried completion is checked against its key. (An
+  // SSE-S3 one is not needed there, and would only keep a sealed data key the key rotation must visit.)
+  return { ...closing, upload, ...(marker.encryption?.kind === 'SSE-C' ? { encryption: marker.encryption } : {}) };
 }
 
 /**
@@ -219,7 +220,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   if (found !== null && closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
     // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
     if (sse.kind !== 'none') ctx.services.sealer.checkAccess(found.encryption, sse);
-    const checksum = mayShowUploadChecksums(ctx, found.encryption, closed) ? closed.manifestChecksum : undefined;
+    const checksum = mayShowUploadChecksums(ctx, found.encryption, closed, sse) ? closed.manifestChecksum : undefined;
     setSseHeaders(ctx, found.encryption, sse);
     if (closed.manifestVersionId !== undefined && closed.manifestVersioning !== undefined) {
       ctx.reply.header('x-amz-version-id', s3VersionId({ versionId: closed.manifestVersionId, versioning: closed.manifestVersioning }));
@@ -232,7 +233,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   // S3 asks for the SSE-C key here only when the upload named a checksum algorithm (the answer carries
   // the plaintext's checksum); one that is offered must be the upload's.
   if (sse.kind !== 'none') ctx.services.sealer.checkAccess(marker.encryption, sse);
-  const showChecksum = mayShowUploadChecksums(ctx, marker.encryption, marker.upload);
+  const showChecksum = mayShowUploadChecksums(ctx, marker.encryption, marker.upload, sse);
   const stored = await completedParts(ctx, bucket, uploadId, requested);
   const checksum = completedChecksum(marker.upload, stored);
   checkCompletionHeaders(ctx, checksum);

@@ -31,11 +31,11 @@ export function setSseHeaders(ctx: RequestContext, field: ObjectEncryption | und
  * Whether an answer about a multipart upload (ListParts, CompleteMultipartUpload) may show its parts'
  * and its object's checksums. Those are checksums of the plaintext, so for an SSE-C upload they would
  * confirm a guess of the body: S3 asks for the customer key when the upload named a checksum algorithm
- * (throwing its error here when the key is missing or wrong), and shows them only with the key.
+ * (throwing its error here when the key is missing or wrong), and shows them only with the key. `sse`:
+ * the request's key, when the caller has read it already.
  */
-export function mayShowUploadChecksums(ctx: RequestContext, encryption: ObjectEncryption | undefined, upload: UploadInfo | undefined): boolean {
+export function mayShowUploadChecksums(ctx: RequestContext, encryption: ObjectEncryption | undefined, upload: UploadInfo | undefined, sse = readSseOf(ctx)): boolean {
   if (encryption?.kind !== 'SSE-C') return true;
-  const sse = readSseOf(ctx);
   if (sse.kind !== 'none' || upload?.checksumAlgorithm !== undefined) ctx.services.sealer.checkAccess(encryption, sse);
   return sse.kind === 'SSE-C';
 }

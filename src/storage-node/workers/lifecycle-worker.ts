@@ -3,12 +3,14 @@ import type { RingLocator, RingNode } from '../../placement/index.js';
 import {
   UPLOADS_BUCKET,
   currentExpiry,
+  dueNoncurrent,
   fanOut,
   isNewerRecord,
   isNewerVersion,
   majorityOf,
   newestRecord,
   parseUploadKey,
+  removesExpiredMarker,
   uploadAbortDate,
   writeQuorum,
   type BucketRecord,
@@ -18,8 +20,7 @@ import {
 } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import { versionAfter } from './gc-worker.js';
-import { dueNoncurrent, removesForGood, removesLoneMarker } from './lifecycle-rules.js';
-import { versionIsLocked } from './version-lock.js';
+import { expiryRemovesForGood, versionIsLocked } from './version-lock.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
 /** Construction parameters of the lifecycle worker. */
@@ -198,7 +199,7 @@ export class LifecycleWorker implements Worker {
     const now = this.clock();
     if (await this.expireCurrent(set, bucket, current.record, now, signal)) return;
     const remaining = await this.expireNoncurrent(set, bucket.rules, current.record, versions, now, signal);
-    if (remaining === 1 && current.record.deleted && current.record.versioning !== undefined && removesLoneMarker(bucket.rules, current.record, now, this.options.dayMs)) {
+    if (remaining === 1 && current.record.deleted && current.record.versioning !== undefined && removesExpiredMarker(bucket.rules, current.record, now, this.options.dayMs)) {
       await this.removeLoneMarker(set, current.record, signal);
     }
   }
@@ -213,7 +214,7 @@ export class LifecycleWorker implements Worker {
     // A first look on this node's copy; the marker is only written once the rule, the date and the lock
     // also hold on the copy a write quorum has (writeExpiryMarker), since this one may be stale.
     const expiry = currentExpiry(bucket.rules, record, record.lastModifiedMs, this.options.dayMs);
-    if (expiry === undefined || expiry.atMs > now || (removesForGood(bucket, record) && versionIsLocked(record, now))) return false;
+    if (expiry === undefined || expiry.atMs > now || (expiryRemovesForGood(bucket, record) && versionIsLocked(record, now))) return false;
     const expired = await this.underSharedLease(set, record, signal, () => this.writeExpiryMarker(set, bucket, record, now, signal));
     if (expired !== true) return false;
     this.options.figures.lifecycle.expired += 1;
@@ -237,7 +238,7 @@ export class LifecycleWorker implements Worker {
     if (expiry === undefined || expiry.atMs > now) return false;
     // A marker over a version removes nothing; a tombstone or null marker over the null version removes it,
     // which no lock a member reports may allow.
-    if (removesForGood(bucket, newest) && copies.some((copy) => copy.versionId === newest.versionId && versionIsLocked(copy, now))) return false;
+    if (expiryRemovesForGood(bucket, newest) && copies.some((copy) => copy.versionId === newest.versionId && versionIsLocked(copy, now))) return false;
     const { bucket: name, key, erasure } = record;
     const marker: ObjectRecord = {
       bucket: name,
@@ -300,7 +301,7 @@ export class LifecycleWorker implements Worker {
       let count = 0;
       for (const version of dueNoncurrent(rules, agreed.records, now, this.options.dayMs)) {
         // Any member's copy under a lock keeps the version: that member may hold the newest lock state.
-        if (agreed.copies.get(version.versionId)?.some((copy) => versionIsLocked(copy, now)) !== false) continue;
+        if ((agreed.copies.get(version.versionId) ?? []).some((copy) => versionIsLocked(copy, now))) continue;
         if (!(await this.deleteOnSet(set, version, signal))) continue;
         count += 1;
         this.options.figures.lifecycle.noncurrentRemoved += 1;
@@ -343,7 +344,8 @@ export class LifecycleWorker implements Worker {
     for (const rows of answers) {
       for (const { record, gone: isGone } of rows) {
         if (isGone) gone.add(record.versionId);
-        else copies.set(record.versionId, [...(copies.get(record.versionId) ?? []), record]);
+        else if (copies.has(record.versionId)) copies.get(record.versionId)?.push(record);
+        else copies.set(record.versionId, [record]);
       }
     }
     const records: ObjectRecord[] = [];

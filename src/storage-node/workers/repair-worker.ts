@@ -251,7 +251,7 @@ export class RepairWorker implements ParallelWorker {
         logger.debug({ ...fields, reason: stale }, 'repair no longer needed, dropped');
         return 0;
       }
-      const failures = (this.retries.get(taken.retryId)?.failures ?? 0) + 1;
+      const { failures, waitMs: retryInMs } = this.backOff(taken.retryId);
       if (taken.fromAudit && failures >= (this.options.maxAttempts ?? MAX_ATTEMPTS)) {
         // Waiting on, it would hold a queue slot a finding elsewhere may need: audits keep finding what is still missing.
         this.retries.delete(taken.retryId);
@@ -259,7 +259,6 @@ export class RepairWorker implements ParallelWorker {
         logger.warn({ ...fields, failures }, 'repair given up; the next audit finds it again if it is still missing');
         return 0;
       }
-      const retryInMs = this.backOff(taken.retryId);
       taken.requeue();
       logger.warn({ ...fields, failures, retryInMs }, 'repair failed, will retry');
       return 0;
@@ -290,13 +289,13 @@ export class RepairWorker implements ParallelWorker {
     return (this.retries.get(retryId)?.dueMs ?? 0) > nowMs;
   }
 
-  /** Counts a failure of `retryId` and schedules its next try, twice as far off as the last (capped); returns the wait. */
-  private backOff(retryId: string): number {
+  /** Counts a failure of `retryId` and schedules its next try, twice as far off as the last (capped); returns the count and the wait. */
+  private backOff(retryId: string): { failures: number; waitMs: number } {
     const failures = (this.retries.get(retryId)?.failures ?? 0) + 1;
     const firstMs = this.options.retryAfterMs ?? RETRY_AFTER_MS;
     const waitMs = Math.min(firstMs * 2 ** Math.min(failures - 1, 30), this.options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS);
     this.retries.set(retryId, { failures, dueMs: this.clock() + waitMs });
-    return waitMs;
+    return { failures, waitMs };
   }
 
   private async repair(task: RepairTask, signal: AbortSignal): Promise<number> {
