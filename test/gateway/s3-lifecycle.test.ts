@@ -243,6 +243,23 @@ t.test('PutObject, CopyObject and CompleteMultipartUpload announce x-amz-expirat
   await s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
 });
 
+t.test('x-amz-expiration carries the rule id URL-encoded, so quotes, commas and spaces in an id keep the header parseable', async (t) => {
+  const ruleId = 'keep "30", then drop/é';
+  await s3.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: bucket,
+      LifecycleConfiguration: { Rules: [{ ID: ruleId, Status: 'Enabled', Filter: { Prefix: 'encoded/' }, Expiration: { Days: 2 } }] },
+    }),
+  );
+  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'encoded/a', Body: 'a' }));
+  const expiry = expiryOf(put.Expiration);
+  t.equal(expiry?.ruleId, 'keep%20%2230%22%2C%20then%20drop%2F%C3%A9', 'the id as sent');
+  t.equal(decodeURIComponent(expiry?.ruleId ?? ''), ruleId, 'decodes to the rule id');
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'encoded/a' }));
+  t.equal(head.Expiration, put.Expiration, 'HEAD says the same');
+  await s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
+});
+
 t.test('a Prefix or a Tag in a filter is kept exactly as written, spaces included: it selects keys, not words', async (t) => {
   const put = await putLifecycleXml(
     lifecycle(

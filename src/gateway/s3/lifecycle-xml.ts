@@ -234,9 +234,12 @@ export function renderLifecycle(rules: readonly LifecycleRule[]): string {
   });
 }
 
-/** S3's `x-amz-expiration` value: `expiry-date="<HTTP date>", rule-id="<id>"`. */
+/**
+ * S3's `x-amz-expiration` value: `expiry-date="<HTTP date>", rule-id="<id>"`, the rule id URL-encoded as S3
+ * documents, so an id holding a quote, a comma or a space cannot break the pairs apart.
+ */
 export function expirationHeader(atMs: number, ruleId: string): string {
-  return `expiry-date="${new Date(atMs).toUTCString()}", rule-id="${headerSafe(ruleId)}"`;
+  return `expiry-date="${new Date(atMs).toUTCString()}", rule-id="${encodeURIComponent(ruleId)}"`;
 }
 
 /** A rule id as header text: quotes and backslashes escaped, anything outside printable ASCII percent-encoded. */
