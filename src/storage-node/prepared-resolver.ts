@@ -1,6 +1,15 @@
 import type { Logger } from '../common/index.js';
 import type { RingNode } from '../placement/index.js';
-import { NodeClient, fanOut, isNewerVersion, shardDataId, type ObjectStatus } from '../rpc/index.js';
+import {
+  NodeClient,
+  fanOut,
+  isNewerVersion,
+  shardDataId,
+  type ListResponse,
+  type ObjectRecord,
+  type ObjectStatus,
+  type VersionListQuery,
+} from '../rpc/index.js';
 import type { PreparedRow } from './metadata-store.js';
 import type { RingStore } from './ring-store.js';
 import { DEFAULT_PREPARED_GRACE_MS, type ShardStore } from './shard-store.js';
@@ -12,9 +21,13 @@ import { DEFAULT_PREPARED_GRACE_MS, type ShardStore } from './shard-store.js';
  */
 export const DEFAULT_SUPERSEDED_AFTER_MS = 5 * 60 * 1000;
 
+/** Versions of a key asked of a peer per page, when a row behind a newer version may be a noncurrent one. */
+const VERSION_PAGE = 16;
+
 /** What the resolver needs to ask a peer. */
 export interface PeerStatusClient {
   objectStatus(bucket: string, key: string, options: { signal?: AbortSignal }): Promise<ObjectStatus | null>;
+  listVersions(query: VersionListQuery, options: { signal?: AbortSignal }): Promise<ListResponse>;
   close(): Promise<void>;
 }
 
@@ -61,9 +74,12 @@ export interface ResolverStatus {
  * this node commits it too with the peer's record; without that, a write whose commit reached fewer
  * than a write quorum before a crash stays unreadable (too few holders) and hides the version it
  * replaced. If a peer or this node holds a newer version and the row is older than any write takes to
- * commit (`supersededAfterMs`), its write was given up and the shard is dropped. Otherwise it is left
- * alone until the grace period has passed, then dropped. A row is never dropped while its write may
- * still commit: a node without the prepared shard would refuse that commit.
+ * commit (`supersededAfterMs`), the peers' version listings decide: a peer that keeps the row's version
+ * as a noncurrent one (a versioned bucket) had it committed, so it is committed here too and kept
+ * behind the newer one; when every peer answers and none holds it (it was replaced, as in an
+ * unversioned bucket, or its write was given up) the shard is dropped. Otherwise it is left alone
+ * until the grace period has passed, then dropped. A row is never dropped while its write may still
+ * commit: a node without the prepared shard would refuse that commit.
  */
 export class PreparedResolver {
   /** The worker's name in logs and status. */
@@ -127,8 +143,9 @@ export class PreparedResolver {
     // A newer version here does not settle it: under versioning a peer may have committed this one as well.
     let newer = local !== undefined && isNewerVersion(local.record.versionId, row.versionId);
     const peers = nodes.filter((node) => node.id !== this.options.nodeId);
-    const timeout = AbortSignal.timeout(this.options.peerTimeoutMs ?? 2_000);
-    const answers = await fanOut(peers, (peer) => this.client(peer).objectStatus(row.bucket, row.key, { signal: AbortSignal.any([signal, timeout]) }));
+    // Each round of peer calls gets its own time.
+    const peerSignal = (): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(this.options.peerTimeoutMs ?? 2_000)]);
+    const answers = await fanOut(peers, (peer) => this.client(peer).objectStatus(row.bucket, row.key, { signal: peerSignal() }));
     for (const answer of answers) {
       if (!answer.ok || answer.value === null) continue;
       const { record } = answer.value;
@@ -141,8 +158,38 @@ export class PreparedResolver {
       if (isNewerVersion(record.versionId, row.versionId)) newer = true;
     }
     if (!newer || !superseded()) return 'undecided';
+    // Only the peers know whether the newer version replaced this one or keeps it as noncurrent.
+    const held = await fanOut(peers, (peer) => this.peerVersion(peer, row, peerSignal()));
+    for (const answer of held) {
+      if (!answer.ok || answer.value === null) continue;
+      await store.commit({ record: answer.value, shardIndex: row.shardIndex });
+      logger.info({ key: row.key, versionId: row.versionId }, 'committed a prepared shard of a noncurrent version a peer holds');
+      return 'committed';
+    }
+    // A peer that did not answer may hold it.
+    if (held.some((answer) => !answer.ok)) return 'undecided';
     await store.abort(ref);
     return 'discarded';
+  }
+
+  /**
+   * The peer's committed version whose shards the row is, among the key's versions from the row's id
+   * on (a version's id is taken at commit, never older than the id its shards were prepared under);
+   * null when the peer holds no such version.
+   */
+  private async peerVersion(peer: RingNode, row: PreparedRow, signal: AbortSignal): Promise<ObjectRecord | null> {
+    let query: VersionListQuery = { bucket: row.bucket, prefix: row.key, after: '', afterIsPrefix: false, limit: VERSION_PAGE };
+    for (;;) {
+      const page = await this.client(peer).listVersions(query, { signal });
+      // The key's rows come first, newest first: stop at another key's row or a version older than the row.
+      for (const { record, gone } of page.entries) {
+        if (record.key !== row.key || isNewerVersion(row.versionId, record.versionId)) return null;
+        if (gone !== true && shardDataId(record) === row.versionId) return record;
+      }
+      const last = page.entries.at(-1);
+      if (!page.truncated || last === undefined) return null;
+      query = { ...query, after: row.key, afterVersion: last.record.versionId };
+    }
   }
 
   private client(peer: RingNode): PeerStatusClient {

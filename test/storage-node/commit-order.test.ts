@@ -102,7 +102,11 @@ t.test('the prepared-shard resolver commits a shard whose version a peer committ
     clusterSecret: 's',
     logger: silentLogger(),
     clock: () => now,
-    clientFor: () => ({ objectStatus: async (): Promise<ObjectStatus> => ({ record: peerRecord, shardIndex: 1, shardSizeBytes: 100_000 }), close: async () => undefined }),
+    clientFor: () => ({
+      objectStatus: async (): Promise<ObjectStatus> => ({ record: peerRecord, shardIndex: 1, shardSizeBytes: 100_000 }),
+      listVersions: async () => ({ entries: [{ key: 'k', record: peerRecord }], truncated: false }),
+      close: async () => undefined,
+    }),
   });
   t.teardown(() => resolver.close());
   t.match(await resolver.step(AbortSignal.timeout(5_000)), { committed: 1, discarded: 0 });
