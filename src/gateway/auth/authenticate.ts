@@ -197,9 +197,11 @@ function verify(req: AuthRequest, credentials: CredentialStore, v: Verification)
   if (secretKey === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: params.accessKeyId } });
   // An unsigned x-amz-* header could be added by anyone replaying the request (x-amz-copy-source, x-amz-meta-*, ...).
   // x-amz-content-sha256 is exempt as in S3: its value is bound by the payload-hash line or checked against the body.
+  // Host must always be signed; S3 names it here too (403, HeadersNotSigned: host), not as a malformed list.
   const notSigned = Object.keys(req.headers).filter(
     (name) => name.startsWith('x-amz-') && name !== 'x-amz-content-sha256' && req.headers[name] !== undefined && !params.signedHeaders.includes(name),
   );
+  if (!params.signedHeaders.includes('host')) notSigned.unshift('host');
   if (notSigned.length > 0) {
     throw new S3Error('AccessDenied', {
       message: 'There were headers present in the request which were not signed',
