@@ -386,3 +386,42 @@ t.test('a signature that leaves host out is 403 AccessDenied naming host in Head
   const both = docGet({ 'x-amz-meta-a': 'b', authorization: `AWS4-HMAC-SHA256 Credential=${DOC_CREDENTIAL},SignedHeaders=range;x-amz-date,Signature=${'0'.repeat(64)}` });
   t.match(refusal(() => auth(both)), { code: 'AccessDenied', fields: { HeadersNotSigned: 'host, x-amz-meta-a' } }, 'host first, then the unsigned x-amz-* headers');
 });
+
+/** The documentation's presigned GET of /test.txt, signed here for any X-Amz-Expires and X-Amz-Date. */
+function presignedDocGet(expires: string, amzDate = DOC_DATE): AuthRequest {
+  const query = [
+    'X-Amz-Algorithm=AWS4-HMAC-SHA256',
+    `X-Amz-Credential=${encodeURIComponent(DOC_CREDENTIAL)}`,
+    `X-Amz-Date=${amzDate}`,
+    `X-Amz-Expires=${expires}`,
+    'X-Amz-SignedHeaders=host',
+  ].join('&');
+  const canonical = ['GET', '/test.txt', query, `host:${HOST}`, '', 'host', 'UNSIGNED-PAYLOAD'].join('\n');
+  const sts = ['AWS4-HMAC-SHA256', amzDate, '20130524/us-east-1/s3/aws4_request', sha256Hex(canonical)].join('\n');
+  const signature = hmac(signingKey(DOC_SECRET, '20130524', 'us-east-1'), sts).toString('hex');
+  return { method: 'GET', rawPath: '/test.txt', rawQuery: `${query}&X-Amz-Signature=${signature}`, headers: { host: HOST } };
+}
+
+t.test('X-Amz-Expires is 1 to 604800: zero has always expired, negative and too long are refused with S3\'s messages', async (t) => {
+  const refusal = (req: AuthRequest, nowMs = DOC_NOW): unknown => {
+    try {
+      return auth(req, nowMs);
+    } catch (err) {
+      return err;
+    }
+  };
+  t.match(auth(presignedDocGet('1')), { presigned: true }, 'one second is the shortest lifetime');
+  t.match(refusal(presignedDocGet('0')), { code: 'AccessDenied', message: 'Request has expired' }, 'zero, used in the second it was signed');
+  t.match(
+    refusal(presignedDocGet('0', '20130524T000500Z')),
+    { code: 'AccessDenied', message: 'Request has expired' },
+    'zero, dated five minutes ahead of the server clock (within the allowed skew)',
+  );
+  t.match(refusal(presignedDocGet('-1')), { code: 'AuthorizationQueryParametersError', message: 'X-Amz-Expires must be non-negative' });
+  t.match(refusal(presignedDocGet('abc')), { code: 'AuthorizationQueryParametersError', message: 'X-Amz-Expires should be a number' });
+  t.match(refusal(presignedDocGet('604801')), {
+    code: 'AuthorizationQueryParametersError',
+    message: 'X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds',
+  });
+  t.match(auth(presignedDocGet('604800'), DOC_NOW + 604_800_000), { presigned: true }, 'seven days, on its last millisecond');
+});
