@@ -12,7 +12,7 @@ export interface SignatureParams {
   signature: string;
 }
 
-/** Longest presigned lifetime S3 accepts: seven days. */
+/** Longest SigV4 presigned lifetime (X-Amz-Expires) S3 accepts: seven days. */
 export const MAX_PRESIGNED_EXPIRES_SECONDS = 604_800;
 
 const PAYLOAD_MODES: Readonly<Record<string, PayloadMode>> = {
