@@ -15,11 +15,14 @@ import type { AuthRequest, AuthResult, CredentialStore } from './types.js';
  * `Expires` is an absolute time with no upper bound: the seven-day limit belongs to SigV4's
  * X-Amz-Expires, and S3 honours V2 URLs made to last months or years.
  */
+// The list botocore's HmacV1Auth signs, which S3 computes alike (object-lock was added to botocore
+// after S3 refused GetObjectLockConfiguration without it); a name missing here fails the signature.
 const SUBRESOURCES = new Set([
-  'acl', 'cors', 'delete', 'lifecycle', 'location', 'logging', 'notification', 'partNumber', 'policy',
-  'requestPayment', 'response-cache-control', 'response-content-disposition', 'response-content-encoding',
-  'response-content-language', 'response-content-type', 'response-expires', 'restore', 'tagging', 'torrent',
-  'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
+  'accelerate', 'acl', 'analytics', 'cors', 'defaultObjectAcl', 'delete', 'inventory', 'lifecycle', 'location',
+  'logging', 'metrics', 'notification', 'object-lock', 'partNumber', 'policy', 'replication', 'requestPayment',
+  'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language',
+  'response-content-type', 'response-expires', 'restore', 'select', 'select-type', 'storageClass', 'tagging',
+  'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
 ]);
 
 type Headers = AuthRequest['headers'];

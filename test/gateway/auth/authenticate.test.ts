@@ -443,3 +443,15 @@ t.test('a SigV2 presigned URL is honoured until its Expires however far ahead: t
   t.match(auth(url(2_000_000_000), nowMs), { presigned: true }, 'years ahead, as boto2 and aws-cli v1 users stored them');
   t.equal(failure(() => auth(url(thirtyDays), thirtyDays * 1000 + 1000)), 'AccessDenied', 'and refused once past');
 });
+
+t.test('SigV2 signs the sub-resources botocore and S3 sign: ?object-lock (GetObjectLockConfiguration) and the rest of the list', async (t) => {
+  const date = 'Tue, 27 Mar 2007 19:36:42 +0000';
+  const nowMs = Date.parse(date);
+  // botocore's HmacV1Auth (signature_version='s3') puts these in the canonical resource, and S3 computes it so.
+  for (const subresource of ['object-lock', 'accelerate', 'replication', 'analytics', 'metrics', 'inventory', 'storageClass', 'select', 'select-type=2']) {
+    const stringToSign = `GET\n\n\n${date}\n/johnsmith/?${subresource}`;
+    const signature = createHmac('sha1', DOC_SECRET).update(stringToSign).digest('base64');
+    const req: AuthRequest = { method: 'GET', rawPath: '/johnsmith/', rawQuery: subresource, headers: { host: '127.0.0.1:9000', date, authorization: `AWS ${DOC_ACCESS_KEY}:${signature}` } };
+    t.equal(failure(() => auth(req, nowMs)), 'no error', `?${subresource}`);
+  }
+});
