@@ -161,6 +161,40 @@ t.test('${filename} becomes the file name; success_action_redirect answers 303 w
   t.equal((await read(bucket, 'uploads/report.txt')).toString(), 'hello');
 });
 
+t.test('${filename} is replaced in every field before the policy is checked, as S3 does it', async (t) => {
+  const bucket = bucketName('post');
+  await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const v4 = sigV4Fields(alice.keys);
+  // Ceph's s3-tests (test_post_object_set_key_from_filename): the key is all ${filename}, the policy bounds what it becomes.
+  const keyOnly = [{ bucket }, ['starts-with', '$key', 'foo'], ...v4.conditions];
+  const named = await post(bucket, [['key', '${filename}'], ...v4.fields, ...v4.sign(encodePolicy(keyOnly))], Buffer.from('bar'), { filename: 'foo.txt' });
+  t.equal(named.status, 204, named.body);
+  t.equal((await read(bucket, 'foo.txt')).toString(), 'bar');
+  const outside = await post(bucket, [['key', '${filename}'], ...v4.fields, ...v4.sign(encodePolicy(keyOnly))], Buffer.from('bar'), { filename: 'other.txt' });
+  t.equal(outside.status, 403, 'a file name outside the condition is refused');
+  t.equal(outside.code, 'AccessDenied');
+  // The variable works in every field (S3's form-field documentation), success_action_redirect and metadata included.
+  const conditions = [
+    { bucket },
+    ['starts-with', '$key', 'in/'],
+    ['starts-with', '$success_action_redirect', 'https://app.example/done/'],
+    { 'x-amz-meta-original': 'report.txt' },
+    ...v4.conditions,
+  ];
+  const fields: Field[] = [
+    ['key', 'in/${filename}'],
+    ['success_action_redirect', 'https://app.example/done/${filename}'],
+    ['x-amz-meta-original', '${filename}'],
+  ];
+  const redirected = await post(bucket, [...fields, ...v4.fields, ...v4.sign(encodePolicy(conditions))], Buffer.from('hello'), { filename: 'C:\\Users\\me\\report.txt' });
+  t.equal(redirected.status, 303, redirected.body);
+  const location = new URL(redirected.headers.get('location') ?? '');
+  t.equal(location.pathname, '/done/report.txt', 'the redirect carries the file name');
+  t.equal(location.searchParams.get('key'), 'in/report.txt');
+  const head = await cluster.client().send(new HeadObjectCommand({ Bucket: bucket, Key: 'in/report.txt' }));
+  t.same(head.Metadata, { original: 'report.txt' }, 'a path sent with the file name is cut to its last segment');
+});
+
 t.test('a SigV2-signed form uploads and answers 204 (200 when asked); fields after the file are ignored', async (t) => {
   const bucket = bucketName('post');
   await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));

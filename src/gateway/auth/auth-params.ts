@@ -12,7 +12,7 @@ export interface SignatureParams {
   signature: string;
 }
 
-/** Longest presigned lifetime S3 accepts: seven days. */
+/** Longest SigV4 presigned lifetime (X-Amz-Expires) S3 accepts: seven days. */
 export const MAX_PRESIGNED_EXPIRES_SECONDS = 604_800;
 
 const PAYLOAD_MODES: Readonly<Record<string, PayloadMode>> = {
@@ -70,13 +70,16 @@ export function parseCredential(value: string, fail: (detail: string) => S3Error
   return { accessKeyId, date, region, service };
 }
 
-/** Parses a SignedHeaders list; names must be lower-case and include host. */
+/**
+ * Parses a SignedHeaders list; names must be lower-case. An empty list parses: a list without host
+ * is refused where S3 refuses it, as a header present but not signed (see authenticate.ts).
+ */
 export function parseSignedHeaders(value: string, fail: (detail: string) => S3Error): string[] {
+  if (value === '') return [];
   const names = value.split(';');
   for (const name of names) {
     if (name === '' || name !== name.toLowerCase()) throw fail(`invalid SignedHeaders "${value}".`);
   }
-  if (!names.includes('host')) throw fail('SignedHeaders must include host.');
   return names;
 }
 

@@ -166,13 +166,17 @@ function presignedAuth(req: AuthRequest, query: [string, string][], nowMs: numbe
   if (params.date !== amzDate.slice(0, 8)) {
     throw queryError(`Invalid credential date "${params.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
   }
+  if (/^-\d{1,10}$/.test(expires)) throw queryError('X-Amz-Expires must be non-negative');
   if (!/^\d{1,10}$/.test(expires)) throw queryError('X-Amz-Expires should be a number');
   const expiresSeconds = Number(expires);
   if (expiresSeconds > MAX_PRESIGNED_EXPIRES_SECONDS) {
-    throw queryError(`X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGNED_EXPIRES_SECONDS}`);
+    throw queryError(
+      `X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${MAX_PRESIGNED_EXPIRES_SECONDS} seconds`,
+    );
   }
   if (nowMs < dateMs - maxSkewMs) throw new S3Error('AccessDenied', { message: 'Request is not valid yet' });
-  if (nowMs > dateMs + expiresSeconds * 1000) {
+  // A lifetime of 0 is below S3's minimum of 1 second: such a URL has expired however it is dated.
+  if (expiresSeconds === 0 || nowMs > dateMs + expiresSeconds * 1000) {
     throw new S3Error('AccessDenied', {
       message: 'Request has expired',
       fields: {
@@ -197,9 +201,11 @@ function verify(req: AuthRequest, credentials: CredentialStore, v: Verification)
   if (secretKey === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: params.accessKeyId } });
   // An unsigned x-amz-* header could be added by anyone replaying the request (x-amz-copy-source, x-amz-meta-*, ...).
   // x-amz-content-sha256 is exempt as in S3: its value is bound by the payload-hash line or checked against the body.
+  // Host must always be signed; S3 names it here too (403, HeadersNotSigned: host), not as a malformed list.
   const notSigned = Object.keys(req.headers).filter(
     (name) => name.startsWith('x-amz-') && name !== 'x-amz-content-sha256' && req.headers[name] !== undefined && !params.signedHeaders.includes(name),
   );
+  if (!params.signedHeaders.includes('host')) notSigned.unshift('host');
   if (notSigned.length > 0) {
     throw new S3Error('AccessDenied', {
       message: 'There were headers present in the request which were not signed',

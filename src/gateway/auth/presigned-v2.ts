@@ -12,16 +12,18 @@ import type { AuthRequest, AuthResult, CredentialStore } from './types.js';
  * other request they send is SigV4. Header-signed V2 (`Authorization: AWS ...`) is verified below too.
  * String to sign: verb, Content-MD5, Content-Type, Expires, canonical x-amz-* headers, and the
  * canonical resource (path as sent plus the sub-resources S3 lists, sorted, values decoded).
+ * `Expires` is an absolute time with no upper bound: the seven-day limit belongs to SigV4's
+ * X-Amz-Expires, and S3 honours V2 URLs made to last months or years.
  */
+// The list botocore's HmacV1Auth signs, which S3 computes alike (object-lock was added to botocore
+// after S3 refused GetObjectLockConfiguration without it); a name missing here fails the signature.
 const SUBRESOURCES = new Set([
-  'acl', 'cors', 'delete', 'lifecycle', 'location', 'logging', 'notification', 'partNumber', 'policy',
-  'requestPayment', 'response-cache-control', 'response-content-disposition', 'response-content-encoding',
-  'response-content-language', 'response-content-type', 'response-expires', 'restore', 'tagging', 'torrent',
-  'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
+  'accelerate', 'acl', 'analytics', 'cors', 'defaultObjectAcl', 'delete', 'inventory', 'lifecycle', 'location',
+  'logging', 'metrics', 'notification', 'object-lock', 'partNumber', 'policy', 'replication', 'requestPayment',
+  'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language',
+  'response-content-type', 'response-expires', 'restore', 'select', 'select-type', 'storageClass', 'tagging',
+  'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
 ]);
-
-/** Longest validity S3 accepts for a presigned URL (7 days), measured from now. */
-const MAX_EXPIRES_SECONDS = 7 * 24 * 3600;
 
 type Headers = AuthRequest['headers'];
 
@@ -77,9 +79,6 @@ export function presignedV2Auth(
   const expiresSeconds = Number(expires);
   if (expiresSeconds * 1000 < nowMs) {
     throw new S3Error('AccessDenied', { message: 'Request has expired', fields: { Expires: new Date(expiresSeconds * 1000).toISOString() } });
-  }
-  if (expiresSeconds - nowMs / 1000 > MAX_EXPIRES_SECONDS) {
-    throw new S3Error('AuthorizationQueryParametersError', { message: 'Expires must be at most seven days in the future.' });
   }
   const secretKey = credentials.secretKeyFor(accessKeyId);
   if (secretKey === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: accessKeyId } });

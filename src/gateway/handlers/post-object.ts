@@ -39,8 +39,8 @@ export async function postObject(ctx: RequestContext): Promise<void> {
   const { decoder, done: bodyDone } = decodedBody(ctx);
   const form = readPostForm(decoder, contentType);
   const formHead = await form.head;
-  const { fields } = formHead;
-  const key = objectKeyOf(formHead);
+  const fields = withFilename(formHead);
+  const key = objectKeyOf(fields);
   let range: SizeRange = { minBytes: 0, maxBytes: undefined };
   const writeCtx = await authorizePostForm(ctx, fields, key, formHeaders(fields, ctx), () => {
     range = policyRange(fields, bucket, ctx.services.clock.nowMs());
@@ -78,16 +78,26 @@ export async function postObject(ctx: RequestContext): Promise<void> {
   await ctx.reply.status(status === '200' ? 200 : 204).send();
 }
 
-/** The form's key with `${filename}` replaced by the file's name; InvalidArgument when there is none. */
-function objectKeyOf(head: FormHead): string {
-  const raw = head.fields.get('key');
-  if (raw === undefined) {
+/**
+ * The form's fields with `${filename}` replaced by the file's name (its last path segment, '' when it
+ * has none), in every field, as S3 does it before checking them against the policy: a key
+ * `uploads/${filename}` meets `["starts-with", "$key", "uploads/"]` as the key it becomes.
+ */
+function withFilename(head: FormHead): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const [name, value] of head.fields) fields.set(name, value.split('${filename}').join(head.filename));
+  return fields;
+}
+
+/** The form's key; InvalidArgument when there is none. */
+function objectKeyOf(fields: ReadonlyMap<string, string>): string {
+  const key = fields.get('key');
+  if (key === undefined) {
     throw new S3Error('InvalidArgument', {
       message: "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
       fields: { ArgumentName: 'key', ArgumentValue: '' },
     });
   }
-  const key = raw.split('${filename}').join(head.filename);
   if (key === '') throw new S3Error('InvalidArgument', { message: 'User key must have a length greater than 0.', fields: { ArgumentName: 'key', ArgumentValue: '' } });
   validateKey(key);
   return key;

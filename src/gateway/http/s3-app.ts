@@ -167,7 +167,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
       const auth = await authenticateRequest(
-        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers, hostBucket: target.virtualHosted ? target.bucket : undefined },
+        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: signedHeadersOf(request), hostBucket: target.virtualHosted ? target.bucket : undefined },
         services,
       );
       request.s3User = auth.anonymous ? undefined : auth.accessKeyId;
@@ -251,6 +251,22 @@ function serverOptions(options: S3AppOptions): { http?: ServerOptions; https?: H
       ? {}
       : { headersTimeout: options.slowClients.windowMs, requestTimeout: 0, connectionsCheckingInterval: Math.max(100, Math.min(options.slowClients.windowMs / 4, 5_000)) };
   return options.https === undefined ? { http: slow } : { https: { ...options.https, ...slow } };
+}
+
+/**
+ * The request's headers as the signature covers them. A header sent on several lines keeps each
+ * line's value, for SigV4 and SigV2 both join them with a bare ',' in the order sent; node's
+ * `headers` joins them with ', ', or keeps only the first line of some (content-type, user-agent).
+ */
+function signedHeadersOf(request: FastifyRequest): AuthRequest['headers'] {
+  const { raw } = request;
+  // As many names as lines: nothing repeated, the usual case, and no copy.
+  if (raw.rawHeaders.length / 2 === Object.keys(raw.headers).length) return request.headers;
+  const headers: Record<string, string | string[] | undefined> = { ...request.headers };
+  for (const [name, values] of Object.entries(raw.headersDistinct)) {
+    if (values !== undefined && values.length > 1) headers[name] = values;
+  }
+  return headers;
 }
 
 /**
