@@ -1,6 +1,8 @@
 import { t } from 'tap';
 import {
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
   ListObjectsCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
@@ -8,9 +10,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { bucketName } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
+import { rawS3 } from '../gateway/raw-s3.js';
 
 // Listing edges checked against the S3 API reference and the behaviour other S3 stores had to match.
-const { s3 } = await clusterWithBucket(t);
+const { cluster, s3 } = await clusterWithBucket(t);
 
 async function bucketWith(label: string, keys: readonly string[]): Promise<string> {
   const bucket = bucketName(label);
@@ -28,4 +31,26 @@ t.test('a marker below the prefix in UTF-8 order lists only keys under the prefi
   t.same(v1.Contents?.map((c) => c.Key), ['\u{10000}a'], 'ListObjects with marker');
   const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: '\u{10000}', KeyMarker: '\uE000' }));
   t.same(versions.Versions?.map((v) => v.Key), ['\u{10000}a'], 'ListObjectVersions with key-marker');
+});
+
+t.test('keys holding characters XML 1.0 cannot carry list without encoding-type as character references, as S3 sends them', async (t) => {
+  const keys = ['ctl\u0001char', 'cr\rlf\r\nkey', 'nonchar\uFFFE'];
+  const bucket = await bucketWith('xml-refs', keys);
+  await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'ctl\u0001upload' }));
+  const byteOrder = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  // The SDK sends no encoding-type: it reads the page's character references back.
+  const v2 = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  t.same(v2.Contents?.map((c) => c.Key), byteOrder, 'ListObjectsV2: every key as written, a CR kept');
+  const v1 = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: 'ctl\u0001' }));
+  t.same(v1.Contents?.map((c) => c.Key), ['ctl\u0001char'], 'ListObjects, with the prefix echoed');
+  t.equal(v1.Prefix, 'ctl\u0001');
+  const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+  t.same(versions.Versions?.map((v) => v.Key), byteOrder, 'ListObjectVersions');
+  const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  t.same(uploads.Uploads?.map((u) => u.Key), ['ctl\u0001upload'], 'ListMultipartUploads');
+  const raw = await rawS3(cluster.endpoint, { method: 'GET', bucket, query: { 'list-type': '2' } });
+  t.equal(raw.status, 200);
+  t.match(raw.body, '<Key>ctl&#x1;char</Key>', 'a control character as a hexadecimal character reference');
+  t.match(raw.body, '<Key>cr&#xD;lf&#xD;\nkey</Key>', 'a CR as a reference, so that XML line-end handling keeps it');
+  t.notOk(/[\u0001\r\uFFFE]/.test(raw.body), 'no raw character XML 1.0 forbids or rewrites');
 });
