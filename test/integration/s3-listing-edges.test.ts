@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { bucketName } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
-import { rawS3 } from '../gateway/raw-s3.js';
+import { rawS3, xmlField } from '../gateway/raw-s3.js';
 
 // Listing edges checked against the S3 API reference and the behaviour other S3 stores had to match.
 const { cluster, s3 } = await clusterWithBucket(t);
@@ -53,4 +53,25 @@ t.test('keys holding characters XML 1.0 cannot carry list without encoding-type 
   t.match(raw.body, '<Key>ctl&#x1;char</Key>', 'a control character as a hexadecimal character reference');
   t.match(raw.body, '<Key>cr&#xD;lf&#xD;\nkey</Key>', 'a CR as a reference, so that XML line-end handling keeps it');
   t.notOk(/[\u0001\r\uFFFE]/.test(raw.body), 'no raw character XML 1.0 forbids or rewrites');
+});
+
+t.test('a continuation token naming no position a key can have is 400 InvalidArgument, not a node failure', async (t) => {
+  const bucket = await bucketWith('forged-token', ['a', 'b']);
+  // Tokens are base64url JSON [after, afterIsPrefix]: forge ones a client could send.
+  const forge = (after: string): string => Buffer.from(JSON.stringify([after, 0]), 'utf8').toString('base64url');
+  for (const [label, token] of [
+    ['longer than any key (6000 bytes that each travel as %25)', forge('%'.repeat(6000))],
+    ['just past the longest key', forge('k'.repeat(1025))],
+    ['a lone surrogate, which no UTF-8 key holds', forge('\uD800')],
+    ['not JSON', 'garbage'],
+    ['JSON of another shape', Buffer.from('{"after":"a"}').toString('base64url')],
+  ] as const) {
+    const response = await rawS3(cluster.endpoint, { method: 'GET', bucket, query: { 'list-type': '2', 'continuation-token': token } });
+    t.equal(response.status, 400, label);
+    t.equal(xmlField(response.body, 'Code'), 'InvalidArgument', label);
+    t.equal(xmlField(response.body, 'ArgumentName'), 'continuation-token', label);
+  }
+  const longest = await rawS3(cluster.endpoint, { method: 'GET', bucket, query: { 'list-type': '2', 'continuation-token': forge('a'.repeat(1024)) } });
+  t.equal(longest.status, 200, 'a position as long as the longest key is a position');
+  t.equal(xmlField(longest.body, 'KeyCount'), '1');
 });
