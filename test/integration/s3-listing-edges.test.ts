@@ -75,3 +75,26 @@ t.test('a continuation token naming no position a key can have is 400 InvalidArg
   t.equal(longest.status, 200, 'a position as long as the longest key is a position');
   t.equal(xmlField(longest.body, 'KeyCount'), '1');
 });
+
+t.test('max-keys, max-uploads, max-parts and part-number-marker past 2147483647 are 400 InvalidArgument', async (t) => {
+  const bucket = await bucketWith('int-range', ['a']);
+  const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+  const uploadId = upload.UploadId ?? '';
+  const cases: [string, Record<string, string>, string | undefined][] = [
+    ['max-keys', { 'list-type': '2' }, undefined],
+    ['max-keys', {}, undefined],
+    ['max-keys', { versions: '' }, undefined],
+    ['max-uploads', { uploads: '' }, undefined],
+    ['max-parts', { uploadId }, 'mp'],
+    ['part-number-marker', { uploadId }, 'mp'],
+  ];
+  for (const [name, query, key] of cases) {
+    const label = `${name} with ${Object.keys(query).join(',') || 'list v1'}`;
+    const over = await rawS3(cluster.endpoint, { method: 'GET', bucket, ...(key === undefined ? {} : { key }), query: { ...query, [name]: '2147483648' } });
+    t.equal(over.status, 400, label);
+    t.equal(xmlField(over.body, 'Code'), 'InvalidArgument', label);
+    t.equal(xmlField(over.body, 'ArgumentName'), name, label);
+    const largest = await rawS3(cluster.endpoint, { method: 'GET', bucket, ...(key === undefined ? {} : { key }), query: { ...query, [name]: '2147483647' } });
+    t.equal(largest.status, 200, `${label}: the largest integer is accepted`);
+  }
+});

@@ -2,7 +2,7 @@ import type { ObjectRecord } from '../../rpc/index.js';
 import { bucketOwnerNamed, ownerElement } from './request-acl.js';
 import { ReadDeadline, listObjects, listVersions, type ListResult } from '../data-path/index.js';
 import { bucketOf, type RequestContext } from '../http/index.js';
-import { listFieldEncoder, MAX_KEY_BYTES, renderXml, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
+import { countParameter, listFieldEncoder, MAX_KEY_BYTES, renderXml, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 
 const XML = 'application/xml';
 
@@ -50,14 +50,6 @@ export function positionAfter(marker: string, prefix: string, delimiter: string)
   return { after: marker, afterIsPrefix: false };
 }
 
-function maxKeysOf(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return 1000;
-  if (!/^\d{1,10}$/.test(raw)) {
-    throw new S3Error('InvalidArgument', { message: 'Provided max-keys not an integer or within integer range', fields: { ArgumentName: 'max-keys', ArgumentValue: raw } });
-  }
-  return Math.min(Number(raw), 1000);
-}
-
 /** ChecksumAlgorithm and ChecksumType of a listed object, when it has a checksum (S3 lists them since 2025). */
 function checksumListFields(record: ObjectRecord): Record<string, string> {
   const algorithm = Object.keys(record.checksums)[0];
@@ -90,7 +82,7 @@ export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
   const encode = listFieldEncoder(encodingType);
   const prefix = query.get('prefix') ?? '';
   const delimiter = query.get('delimiter') ?? '';
-  const maxKeys = maxKeysOf(query.get('max-keys'));
+  const maxKeys = countParameter('max-keys', query.get('max-keys'), 1000, 1000);
   const continuation = v2 ? query.get('continuation-token') : undefined;
   const startAfter = (v2 ? query.get('start-after') : query.get('marker')) ?? '';
   const position = continuation !== undefined && continuation !== '' ? decodeToken(continuation) : positionAfter(startAfter, prefix, delimiter);
@@ -137,7 +129,7 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
   const encode = listFieldEncoder(encodingType);
   const prefix = query.get('prefix') ?? '';
   const delimiter = query.get('delimiter') ?? '';
-  const maxKeys = maxKeysOf(query.get('max-keys'));
+  const maxKeys = countParameter('max-keys', query.get('max-keys'), 1000, 1000);
   const keyMarker = query.get('key-marker') ?? '';
   const versionIdMarker = query.get('version-id-marker') ?? '';
   if (versionIdMarker !== '' && keyMarker === '') {
