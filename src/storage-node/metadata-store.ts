@@ -505,7 +505,7 @@ export class MetadataStore {
     const base = rowKey(ROW.version, query.bucket, '');
     const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
     let options: { gt?: Buffer; gte?: Buffer; lt: Buffer };
-    if (query.after === '' || query.after < query.prefix) {
+    if (query.after === '' || byteOrder(query.after, query.prefix) < 0) {
       options = { gte: Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]), lt: rangeEnd };
     } else if (query.afterIsPrefix) {
       options = { gte: afterPrefix(rowKey(ROW.version, query.bucket, query.after)), lt: rangeEnd };
@@ -661,7 +661,7 @@ export class MetadataStore {
   async listObjects(query: ListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
     const base = rowKey(ROW.object, query.bucket, '');
     const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
-    const start = query.after > query.prefix ? query.after : query.prefix;
+    const start = byteOrder(query.after, query.prefix) > 0 ? query.after : query.prefix;
     const startKey = Buffer.concat([base, Buffer.from(start, 'utf8')]);
     const options =
       query.afterIsPrefix && query.after !== ''
@@ -825,6 +825,14 @@ function dropShardData(batch: MetadataBatch, ref: ShardRef, holder: { file: stri
 
 function refFromRow(row: PreparedRow): ShardRef {
   return { bucket: row.bucket, key: row.key, versionId: row.versionId, shardIndex: row.shardIndex };
+}
+
+/**
+ * Compares two names in UTF-8 byte order, the index's order. JavaScript's `<` compares UTF-16 code
+ * units, which sort U+E000..U+FFFF after the surrogates of characters above U+FFFF.
+ */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 function hex16(value: bigint): string {

@@ -1,7 +1,7 @@
 import { fanOut, newestRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
 import type { ReadDeadline } from './read-retry.js';
-import { MergedRows, RowCursor, type RowCopy, type RowPageFetch } from './row-cursor.js';
+import { longerThanAnyKey, MergedRows, RowCursor, type RowCopy, type RowPageFetch } from './row-cursor.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */
 export interface ListRequest {
@@ -47,7 +47,7 @@ const byKey = (a: ListEntry, b: ListEntry): number => compareUtf8(a.key, b.key);
  * Lists a bucket by merging every node's ordered index: keeps the newest version of each key, hides
  * delete markers, rolls keys up into common prefixes, and pages exactly as S3 does (MaxKeys counts
  * objects plus prefixes; IsTruncated is true only when another entry really follows; a MaxKeys of 0
- * is an empty page that is not truncated, whatever the bucket holds).
+ * is an empty page that is not truncated, whatever the bucket holds, as is a prefix longer than any key).
  * A node that cannot answer, or does not answer a page within `nodeTimeoutMs` (a cut link hangs
  * rather than refuses), is dropped for the rest of the listing while no more than
  * `toleratedFailures` are missing, since every key lives on several nodes.
@@ -60,7 +60,7 @@ export async function listObjects(
   nodeTimeoutMs: number | (() => number),
   deadline?: ReadDeadline,
 ): Promise<ListResult> {
-  if (request.maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false, next: undefined };
+  if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { objects: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
     node.list({ bucket: request.bucket, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit }, { signal: pageSignal });
   const rows = new MergedRows(

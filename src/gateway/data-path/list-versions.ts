@@ -1,7 +1,7 @@
 import type { ListEntry, NodeClient, ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
 import type { ReadDeadline } from './read-retry.js';
-import { MergedRows, RowCursor, type RowPageFetch } from './row-cursor.js';
+import { longerThanAnyKey, MergedRows, RowCursor, type RowPageFetch } from './row-cursor.js';
 
 /**
  * A version listing request, in S3's terms. The listing resumes after version `afterVersion` of key
@@ -54,8 +54,9 @@ export async function listVersions(
   nodeTimeoutMs: number | (() => number),
   deadline?: ReadDeadline,
 ): Promise<VersionListResult> {
-  // As for objects: a MaxKeys of 0 is an empty page that is not truncated (a truncated page would need a marker to go on from).
-  if (request.maxKeys === 0) return { versions: [], commonPrefixes: [], isTruncated: false, next: undefined };
+  // As for objects: a MaxKeys of 0 is an empty page that is not truncated (a truncated page would need a marker to go on from);
+  // so is a prefix no key can start with.
+  if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { versions: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
     node.listVersions(
       {

@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../../common/index.js';
 import { isNewerRecord, isTimeoutFailure, type ListEntry, type NodeFailure, type ObjectRecord } from '../../rpc/index.js';
-import { quorumError } from '../s3/index.js';
+import { MAX_KEY_BYTES, quorumError } from '../s3/index.js';
 import type { ReadDeadline } from './read-retry.js';
 import { withTimeout } from './request-scope.js';
 
@@ -12,6 +12,27 @@ export interface RowPosition {
   after: string;
   afterVersion?: string | undefined;
   afterIsPrefix: boolean;
+}
+
+/**
+ * The same position named in at most MAX_KEY_BYTES bytes, so that a client's long marker fits a node
+ * request. No key is longer: past that length a marker's first 1,024 bytes decide how each key sorts
+ * against it; when they end inside a character, every key that starts with the bytes before it
+ * sorts below the marker (its next character is shorter in UTF-8, so lower), and the listing resumes
+ * after all of them. A longer position names no key, so a version within it means nothing.
+ */
+export function withinKeyLength(position: RowPosition): RowPosition {
+  const bytes = Buffer.from(position.after, 'utf8');
+  if (bytes.length <= MAX_KEY_BYTES) return position;
+  let cut = MAX_KEY_BYTES;
+  // A continuation byte (10xxxxxx) first past the cut: the cut is inside a character.
+  while (cut > 0 && ((bytes[cut] as number) & 0xc0) === 0x80) cut -= 1;
+  return { after: bytes.subarray(0, cut).toString('utf8'), afterVersion: undefined, afterIsPrefix: cut < MAX_KEY_BYTES };
+}
+
+/** Whether no key can start with `prefix`: it is longer than any key. */
+export function longerThanAnyKey(prefix: string): boolean {
+  return Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES;
 }
 
 /** Fetches one page of a node's rows from a position (a listing or a version listing request). */
@@ -36,7 +57,7 @@ export class RowCursor {
 
   constructor(fetchPage: RowPageFetch, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number | (() => number) }) {
     this.fetchPage = fetchPage;
-    this.from = { ...start };
+    this.from = { ...withinKeyLength(start) };
     this.byVersion = options.byVersion;
     this.signal = options.signal;
     this.timeoutMs = options.timeoutMs;

@@ -2,7 +2,7 @@ import type { ObjectRecord } from '../../rpc/index.js';
 import { bucketOwnerNamed, ownerElement } from './request-acl.js';
 import { ReadDeadline, listObjects, listVersions, type ListResult } from '../data-path/index.js';
 import { bucketOf, type RequestContext } from '../http/index.js';
-import { listFieldEncoder, renderXml, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
+import { countParameter, listFieldEncoder, MAX_KEY_BYTES, renderXml, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 
 const XML = 'application/xml';
 
@@ -15,10 +15,20 @@ function encodeToken(token: ListPosition): string {
   return Buffer.from(JSON.stringify([token.after, token.afterIsPrefix ? 1 : 0]), 'utf8').toString('base64url');
 }
 
+/** Whether `text` can be a key or a key's prefix: well-formed UTF-16 (keys arrive as UTF-8) and no longer than a key. */
+function isKeyPosition(text: string): boolean {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length <= MAX_KEY_BYTES && bytes.toString('utf8') === text;
+}
+
+/**
+ * The position a continuation token names. A token is opaque to clients, so one naming no position a
+ * listing could stop at (garbled, or forged longer than any key) is S3's InvalidArgument.
+ */
 function decodeToken(text: string): ListPosition {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && (parsed[1] === 0 || parsed[1] === 1)) {
+    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && isKeyPosition(parsed[0]) && (parsed[1] === 0 || parsed[1] === 1)) {
       return { after: parsed[0], afterIsPrefix: parsed[1] === 1 };
     }
   } catch {
@@ -38,14 +48,6 @@ export function positionAfter(marker: string, prefix: string, delimiter: string)
     if (at >= 0) return { after: marker.slice(0, at + delimiter.length), afterIsPrefix: true };
   }
   return { after: marker, afterIsPrefix: false };
-}
-
-function maxKeysOf(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return 1000;
-  if (!/^\d{1,10}$/.test(raw)) {
-    throw new S3Error('InvalidArgument', { message: 'Provided max-keys not an integer or within integer range', fields: { ArgumentName: 'max-keys', ArgumentValue: raw } });
-  }
-  return Math.min(Number(raw), 1000);
 }
 
 /** ChecksumAlgorithm and ChecksumType of a listed object, when it has a checksum (S3 lists them since 2025). */
@@ -80,7 +82,7 @@ export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
   const encode = listFieldEncoder(encodingType);
   const prefix = query.get('prefix') ?? '';
   const delimiter = query.get('delimiter') ?? '';
-  const maxKeys = maxKeysOf(query.get('max-keys'));
+  const maxKeys = countParameter('max-keys', query.get('max-keys'), 1000, 1000);
   const continuation = v2 ? query.get('continuation-token') : undefined;
   const startAfter = (v2 ? query.get('start-after') : query.get('marker')) ?? '';
   const position = continuation !== undefined && continuation !== '' ? decodeToken(continuation) : positionAfter(startAfter, prefix, delimiter);
@@ -127,7 +129,7 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
   const encode = listFieldEncoder(encodingType);
   const prefix = query.get('prefix') ?? '';
   const delimiter = query.get('delimiter') ?? '';
-  const maxKeys = maxKeysOf(query.get('max-keys'));
+  const maxKeys = countParameter('max-keys', query.get('max-keys'), 1000, 1000);
   const keyMarker = query.get('key-marker') ?? '';
   const versionIdMarker = query.get('version-id-marker') ?? '';
   if (versionIdMarker !== '' && keyMarker === '') {

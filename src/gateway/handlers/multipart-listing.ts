@@ -2,22 +2,12 @@ import { bucketOwnerNamed, ownerElement } from './request-acl.js';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
 import { listObjects, type ListRequest } from '../data-path/index.js';
 import { bucketOf, keyOf, type RequestContext } from '../http/index.js';
-import { compareUtf8, listFieldEncoder, renderXml, S3Error } from '../s3/index.js';
+import { compareUtf8, countParameter, listFieldEncoder, renderXml } from '../s3/index.js';
 import { requireUpload, uploadIdOf } from './upload-lookup.js';
 import { setAbortHeaders } from './lifecycle-dates.js';
 import { mayShowUploadChecksums } from './object-encryption.js';
 
 const XML = 'application/xml';
-
-/** A non-negative integer query parameter, capped at `max`; InvalidArgument when it is not one. */
-export function countParameter(ctx: RequestContext, name: string, fallback: number, max: number): number {
-  const raw = ctx.target.query.get(name);
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d{1,10}$/.test(raw)) {
-    throw new S3Error('InvalidArgument', { message: `Provided ${name} not an integer or within integer range`, fields: { ArgumentName: name, ArgumentValue: raw } });
-  }
-  return Math.min(Number(raw), max);
-}
 
 function checksumFields(upload: UploadInfo | undefined): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -31,8 +21,8 @@ export async function listParts(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
-  const marker = countParameter(ctx, 'part-number-marker', 0, 10_000);
-  const maxParts = countParameter(ctx, 'max-parts', 1000, 1000);
+  const marker = countParameter('part-number-marker', ctx.target.query.get('part-number-marker'), 0, 10_000);
+  const maxParts = countParameter('max-parts', ctx.target.query.get('max-parts'), 1000, 1000);
   const uploadMarker = await requireUpload(ctx, bucket, key, uploadId);
   const upload = uploadMarker.upload;
   const showChecksums = mayShowUploadChecksums(ctx, uploadMarker.encryption, upload);
@@ -107,7 +97,7 @@ export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
   const keyMarker = query.get('key-marker') ?? '';
   // S3 ignores upload-id-marker without key-marker.
   const uploadIdMarker = keyMarker === '' ? '' : query.get('upload-id-marker') ?? '';
-  const maxUploads = countParameter(ctx, 'max-uploads', 1000, 1000);
+  const maxUploads = countParameter('max-uploads', ctx.target.query.get('max-uploads'), 1000, 1000);
   await ctx.services.buckets.require(bucket, ctx.signal);
   const uploads = (await uploadsOf(ctx, bucket))
     .map((upload) => ({ upload, uploadId: upload.key.slice(bucket.length + 1) }))

@@ -1,6 +1,28 @@
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true });
+/**
+ * What a document carries as a reference rather than as itself: markup characters; CR, which every
+ * parser's line-end handling would turn into LF; and the characters XML 1.0 forbids (controls, U+FFFE,
+ * U+FFFF), which S3 writes as references such as `&#x1;` in a key it lists. Lenient parsers (the AWS
+ * SDK for JavaScript's among them) read those back; strict ones fail as they do on S3's page, and
+ * `encoding-type=url` is the way past them.
+ */
+const ESCAPED = /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
+const MARKUP: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+function escapeText(_name: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  return value.replace(ESCAPED, (char) => MARKUP[char] ?? `&#x${(char.codePointAt(0) ?? 0).toString(16).toUpperCase()};`);
+}
+
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  suppressEmptyNode: false,
+  processEntities: false,
+  tagValueProcessor: escapeText,
+  attributeValueProcessor: escapeText,
+});
 // htmlEntities also decodes numeric character references (&#34;, &#x9;), which Go's encoder writes
 // for quotes: rclone, mc and aws-sdk-go send ETags as &#34;...&#34; in CompleteMultipartUpload.
 const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: true });

@@ -1,6 +1,6 @@
 import { t } from 'tap';
 import type { ListEntry, ObjectRecord } from '../../../src/rpc/index.js';
-import { MergedRows, RowCursor, type RowPosition } from '../../../src/gateway/data-path/row-cursor.js';
+import { MergedRows, RowCursor, withinKeyLength, type RowPosition } from '../../../src/gateway/data-path/row-cursor.js';
 import { ReadDeadline } from '../../../src/gateway/data-path/read-retry.js';
 
 /** A node's sorted rows (key ascending, newest version first) served in pages of `pageSize`, as a node answers a listing. */
@@ -128,4 +128,15 @@ t.test('slow nodes are asked again only until the read deadline', async (t) => {
   );
   await t.rejects(merged.next(byKey), { code: 'ServiceUnavailable' });
   t.ok(slow.every((n) => n.asked() > 1), 'they were asked more than once before the deadline passed');
+});
+
+t.test('a position longer than any key is named within 1,024 bytes, keeping how every key sorts against it', async (t) => {
+  const short = { after: 'k', afterVersion: 'v1', afterIsPrefix: false };
+  t.equal(withinKeyLength(short), short, 'a position a key can have is kept');
+  const atBoundary = withinKeyLength({ after: `${'a'.repeat(1024)}b`, afterVersion: 'v1', afterIsPrefix: true });
+  t.same(atBoundary, { after: 'a'.repeat(1024), afterVersion: undefined, afterIsPrefix: false }, 'cut at a character boundary: after those bytes');
+  for (const char of ['\u00E9', '\u20AC', '\u{1F600}']) {
+    const marker = `${'a'.repeat(1023)}${char}`;
+    t.same(withinKeyLength({ after: marker, afterIsPrefix: false }), { after: 'a'.repeat(1023), afterVersion: undefined, afterIsPrefix: true }, `cut inside ${char}: after every key starting with the bytes before it`);
+  }
 });

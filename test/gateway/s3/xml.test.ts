@@ -14,3 +14,9 @@ t.test('request XML decodes numeric character references, as Go clients (rclone,
 t.test('response XML escapes what it must', async (t) => {
   t.match(renderXml('R', { Key: 'a<b>&"c\'' }), /<Key>a&lt;b&gt;&amp;&quot;c&apos;<\/Key>/);
 });
+
+t.test('response XML writes CR and characters XML 1.0 forbids as references', async (t) => {
+  const xml = renderXml('R', { Key: 'a\rb\r\nc\u0001d\uFFFEe\tf\ng' });
+  t.match(xml, /<Key>a&#xD;b&#xD;\nc&#x1;d&#xFFFE;e\tf\ng<\/Key>/);
+  t.notOk(/[\r\u0001\uFFFE]/.test(xml), 'none of them raw');
+});
