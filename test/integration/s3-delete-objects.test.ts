@@ -4,6 +4,7 @@ import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand } from '@a
 import { computeChecksum } from '../../src/gateway/s3/checksums/index.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField, xmlFields } from '../gateway/raw-s3.js';
+import { controlsAsReferences } from '../helpers/xml-references.js';
 
 const { cluster, s3, bucket } = await clusterWithBucket(t);
 
@@ -94,4 +95,31 @@ t.test('malformed documents and a missing bucket', async (t) => {
   const response = await rawS3(cluster.endpoint, { method: 'POST', bucket, query: { delete: '' }, body: junk, headers: { 'content-md5': md5(junk) } });
   t.equal(xmlField(response.body, 'Code'), 'MalformedXML');
   t.same(await sdkError(s3.send(new DeleteObjectsCommand({ Bucket: 'no-such-bucket-zz', Delete: { Objects: [{ Key: 'k' }] } }))), { name: 'NoSuchBucket', status: 404 });
+});
+
+t.test('keys sent as character references of a control character and a CR delete those keys, not their neighbours', async (t) => {
+  // `ab` is what dropping the reference in `a&#x1;b` names; `c\nd` what a CR read as a line end names.
+  const named = ['refs/a\u0001b', 'refs/c\rd'];
+  const neighbours = ['refs/ab', 'refs/c\nd'];
+  await putAll([...named, ...neighbours]);
+  const echoing = controlsAsReferences(cluster.client());
+  const result = await echoing.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: named.map((Key) => ({ Key })) } }));
+  t.same(result.Deleted?.map((d) => d.Key).sort(), named, 'each key reported as sent');
+  t.equal(result.Errors, undefined);
+  t.same(await listed('refs/'), neighbours, 'the neighbours are untouched');
+  // As the SDK writes them itself: the control raw, the CR as &#x0D;.
+  await putAll(named);
+  await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: named.map((Key) => ({ Key })) } }));
+  t.same(await listed('refs/'), neighbours);
+});
+
+t.test('a reference to a character no key can hold is MalformedXML and deletes nothing', async (t) => {
+  await putAll(['badref/ab', 'badref/a&#0;b']);
+  for (const reference of ['&#0;', '&#x0;', '&#xD800;', '&#56320;', '&#x110000;', '&#99999999999;', '&nbsp;', '&undeclared;']) {
+    const body = deleteDocument(['badref/ab']).replace('badref/ab', `badref/a${reference}b`);
+    const response = await rawS3(cluster.endpoint, { method: 'POST', bucket, query: { delete: '' }, body, headers: { 'content-md5': md5(body) } });
+    t.equal(response.status, 400, reference);
+    t.equal(xmlField(response.body, 'Code'), 'MalformedXML', reference);
+  }
+  t.same(await listed('badref/'), ['badref/a&#0;b', 'badref/ab'], 'neither the neighbour nor the key spelled as the reference is deleted');
 });

@@ -100,6 +100,21 @@ t.test('max-keys, max-uploads, max-parts and part-number-marker past 2147483647 
   }
 });
 
+t.test('GetObjectAttributes x-amz-max-parts and x-amz-part-number-marker past 2147483647 are 400 InvalidArgument', async (t) => {
+  const bucket = await bucketWith('attr-int-range', ['a']);
+  for (const name of ['x-amz-max-parts', 'x-amz-part-number-marker']) {
+    const attributes = (value: string) =>
+      rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'a', query: { attributes: '' }, headers: { 'x-amz-object-attributes': 'ObjectParts', [name]: value } });
+    for (const value of ['2147483648', '9999999999']) {
+      const over = await attributes(value);
+      t.equal(over.status, 400, `${name}: ${value}`);
+      t.equal(xmlField(over.body, 'Code'), 'InvalidArgument', `${name}: ${value}`);
+      t.equal(xmlField(over.body, 'ArgumentName'), name, `${name}: ${value}`);
+    }
+    t.equal((await attributes('2147483647')).status, 200, `${name}: the largest integer is accepted`);
+  }
+});
+
 t.test('a prefix or marker longer than any key lists as S3 orders keys, not as a failure of the nodes', async (t) => {
   const keys = [`a${'\u00E9'.repeat(511)}`, `a${'\u00E9'.repeat(511)}z`, 'b'];
   const bucket = await bucketWith('long-marker', keys);

@@ -19,6 +19,7 @@ import { NodeClient, type ObjectRecord } from '../../src/rpc/index.js';
 import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
+import { controlsAsReferences } from '../helpers/xml-references.js';
 
 const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
 const nodeClients = cluster.nodes.map(
@@ -114,6 +115,19 @@ t.test('invalid tags are refused and nothing is stored', async (t) => {
   const malformed = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'keeps-tags', query: { tagging: '' }, body: '<Tagging><NoTagSet/></Tagging>' });
   t.equal(xmlField(malformed.body, 'Code'), 'MalformedXML');
   t.same(await tagsOf('keeps-tags'), { keep: 'me' }, 'refused tag changes left the old tags');
+});
+
+t.test('a tag value sent with a control character as a reference is InvalidTag, not stored without the character', async (t) => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ref-tags', Body: 'x', Tagging: 'keep=me' }));
+  // S3's tag characters are letters, digits, spaces and + - = . _ : / @: no control character.
+  const echoing = controlsAsReferences(cluster.client());
+  const tagging = { TagSet: [{ Key: 'k', Value: 'a\u0001b' }] };
+  t.same(await sdkError(echoing.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'ref-tags', Tagging: tagging }))), { name: 'InvalidTag', status: 400 }, 'sent as &#x1;');
+  t.same(await sdkError(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'ref-tags', Tagging: tagging }))), { name: 'InvalidTag', status: 400 }, 'sent raw');
+  t.same(await tagsOf('ref-tags'), { keep: 'me' }, 'the old tags stay');
+  const nbsp = '<Tagging><TagSet><Tag><Key>k</Key><Value>a&#xA0;b</Value></Tag></TagSet></Tagging>';
+  t.equal((await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'ref-tags', query: { tagging: '' }, body: nbsp })).status, 200);
+  t.same(await tagsOf('ref-tags'), { k: 'a\u00A0b' }, 'a reference to a space S3 allows in tags is decoded');
 });
 
 t.test('tagging a missing key is NoSuchKey; a missing bucket NoSuchBucket', async (t) => {

@@ -1,5 +1,5 @@
 import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
-import { S3Error, renderXml, versionIdParam } from '../s3/index.js';
+import { countParameter, S3Error, renderXml, versionIdParam } from '../s3/index.js';
 import { requireVersion, setVersionHeader } from './current-version.js';
 import { readSseOf } from './object-encryption.js';
 import { checkReadConditions } from './preconditions.js';
@@ -20,14 +20,6 @@ function requestedAttributes(ctx: RequestContext): Set<string> {
   return new Set(names);
 }
 
-/** A non-negative integer header (x-amz-max-parts, x-amz-part-number-marker), or the fallback. */
-function countHeader(ctx: RequestContext, name: string, fallback: number): number {
-  const text = header(ctx, name);
-  if (text === undefined || text === '') return fallback;
-  if (!/^\d{1,10}$/.test(text.trim())) throw invalidArgument(`Provided ${name} not an integer or within integer range`, name, text);
-  return Number(text.trim());
-}
-
 /**
  * GetObjectAttributes of the version asked for (`versionId`, else the current one): its ETag (unquoted,
  * as S3 gives it here), stored checksums, parts (paged by x-amz-max-parts and x-amz-part-number-marker,
@@ -38,8 +30,9 @@ export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const wanted = requestedAttributes(ctx);
-  const maxParts = Math.min(countHeader(ctx, 'x-amz-max-parts', MAX_PARTS), MAX_PARTS);
-  const marker = countHeader(ctx, 'x-amz-part-number-marker', 0);
+  const maxParts = countParameter('x-amz-max-parts', header(ctx, 'x-amz-max-parts'), MAX_PARTS, MAX_PARTS);
+  // Not capped: the answer echoes the marker as sent.
+  const marker = countParameter('x-amz-part-number-marker', header(ctx, 'x-amz-part-number-marker'), 0, Number.MAX_SAFE_INTEGER);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
   await ctx.services.buckets.require(bucket, ctx.signal);
   const { record } = await requireVersion(ctx, bucket, key, versionId);

@@ -4,9 +4,10 @@ import { S3Error } from './errors.js';
 const MAX_COUNT = 2_147_483_647;
 
 /**
- * A non-negative integer request parameter (max-keys, max-uploads, max-parts, part-number-marker),
- * capped at `max`: `fallback` when absent or empty, InvalidArgument when it is not an integer from 0
- * to 2147483647, as S3 answers.
+ * A non-negative integer request parameter (max-keys, max-uploads, max-parts, part-number-marker) or
+ * header (GetObjectAttributes' x-amz-max-parts, x-amz-part-number-marker), capped at `max`:
+ * `fallback` when absent or empty, InvalidArgument when it is not an integer from 0 to 2147483647,
+ * as S3 answers.
  */
 export function countParameter(name: string, raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;

@@ -1,4 +1,5 @@
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { S3Error } from './errors.js';
 
 /**
  * What a document carries as a reference rather than as itself: markup characters; CR, which every
@@ -23,9 +24,44 @@ const builder = new XMLBuilder({
   tagValueProcessor: escapeText,
   attributeValueProcessor: escapeText,
 });
-// htmlEntities also decodes numeric character references (&#34;, &#x9;), which Go's encoder writes
-// for quotes: rclone, mc and aws-sdk-go send ETags as &#34;...&#34; in CompleteMultipartUpload.
-const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: true });
+/** The entities XML itself defines; S3 documents declare no others. */
+const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+// A reference, or an `&` that starts none (`&#;`, `&#x;`), which the parser's check lets through.
+const REFERENCE = /&(?:#x([0-9A-Fa-f]+);|#([0-9]+);|([^&;#\s]+);)?/g;
+
+/**
+ * Decodes the references in request text. Character references are decoded for every character a key
+ * can hold, controls included: S3 lists `a\x01b` as `a&#x1;b`, and a client sending that back names that
+ * key; Go's encoder writes quotes as `&#34;` (rclone, mc and aws-sdk-go send ETags so). A reference
+ * to NUL, a surrogate or past U+10FFFF, or to an entity XML does not define, throws: the document is
+ * malformed, and dropping or keeping the reference as text would name another key.
+ */
+function decodeReferences(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(REFERENCE, (reference, hex: string | undefined, decimal: string | undefined, name: string | undefined) => {
+    if (name !== undefined) {
+      const char = PREDEFINED[name];
+      if (char === undefined) throw new S3Error('MalformedXML', { message: `Undefined entity ${reference}` });
+      return char;
+    }
+    if (hex === undefined && decimal === undefined) throw new S3Error('MalformedXML', { message: 'An & starts no reference' });
+    const codePoint = hex === undefined ? Number.parseInt(decimal ?? '', 10) : Number.parseInt(hex, 16);
+    if (!(codePoint >= 1 && codePoint <= 0x10ffff) || (codePoint >= 0xd800 && codePoint <= 0xdfff)) {
+      throw new S3Error('MalformedXML', { message: `Character reference ${reference} names no character a key can hold` });
+    }
+    return String.fromCodePoint(codePoint);
+  });
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+  // The parser's own decoder drops references to controls (&#x1;) and keeps unknown ones as text.
+  // Entities a DOCTYPE declares are not taken up, so a reference to one fails as undefined.
+  entityDecoder: { decode: decodeReferences, reset: () => {}, setXmlVersion: () => {}, addInputEntities: () => {}, setExternalEntities: () => {} },
+});
 
 const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 

@@ -20,3 +20,20 @@ t.test('response XML writes CR and characters XML 1.0 forbids as references', as
   t.match(xml, /<Key>a&#xD;b&#xD;\nc&#x1;d&#xFFFE;e\tf\ng<\/Key>/);
   t.notOk(/[\r\u0001\uFFFE]/.test(xml), 'none of them raw');
 });
+
+t.test('request XML decodes a reference to any character a key can hold, control characters included', async (t) => {
+  const key = (text: string) => (parseXml(`<Delete><Object><Key>${text}</Key></Object></Delete>`) as { Delete: { Object: { Key: string } } }).Delete.Object.Key;
+  t.equal(key('a&#x1;b'), 'a\u0001b', 'as S3 lists it');
+  t.equal(key('a&#1;b&#x1F;c'), 'a\u0001b\u001Fc');
+  t.equal(key('a&#xD;b&#13;c&#x0D;d'), 'a\rb\rc\rd', 'CR, as the SDKs write it');
+  t.equal(key('a&#x7F;b&#x85;c&#xFFFE;d&#xFFFF;e&#x10FFFF;f&#x1F600;g'), 'a\u007Fb\u0085c\uFFFEd\uFFFFe\u{10FFFF}f\u{1F600}g');
+  t.equal(key('&lt;&gt;&amp;&quot;&apos;'), '<>&"\'', 'the five entities XML defines');
+  t.equal(key('<![CDATA[a&#x1;b]]>'), 'a&#x1;b', 'CDATA is not decoded');
+});
+
+t.test('request XML refuses a reference to a character no key can hold, or to an undeclared entity', async (t) => {
+  for (const reference of ['&#0;', '&#x0;', '&#x00;', '&#xD800;', '&#xDFFF;', '&#55296;', '&#x110000;', '&#1114112;', '&#x1000000000;', '&#99999999999999999999;', '&nbsp;', '&copy;', '&e;', '&#;', '&#x;']) {
+    t.throws(() => parseXml(`<Delete><Object><Key>a${reference}b</Key></Object></Delete>`), reference);
+  }
+  t.throws(() => parseXml('<!DOCTYPE d [<!ENTITY e "x">]><Delete><Object><Key>&e;</Key></Object></Delete>'), 'an entity the document declares');
+});
