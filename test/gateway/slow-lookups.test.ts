@@ -1,4 +1,4 @@
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS, localS3Client } from '../helpers/cluster.js';
@@ -95,4 +95,29 @@ t.test('a bucket created while every node answers slower than the timeouts is cr
   for (const link of links) link.delayMs = 0;
   const listed = await s3.send(new ListBucketsCommand({}));
   t.ok((listed.Buckets ?? []).some((b) => b.Name === bucket), 'the bucket is listed once the nodes are fast again');
+});
+
+t.test('DeleteBucket while every node answers slower than the timeouts decides on emptiness instead of answering 503, without client retries', async (t) => {
+  const { links, endpoint } = await slowCluster(t, TIMEOUT_FLOOR_MS);
+  const { s3, writer } = clients(t, endpoint);
+  const full = bucketName();
+  const empty = bucketName();
+  const versioned = bucketName();
+  for (const bucket of [full, empty, versioned]) await writer.send(new CreateBucketCommand({ Bucket: bucket }));
+  await writer.send(new PutObjectCommand({ Bucket: full, Key: 'k', Body: seededBytes(3_000, 1) }));
+  await writer.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+  await writer.send(new PutObjectCommand({ Bucket: versioned, Key: 'v', Body: seededBytes(3_000, 2) }));
+  await writer.send(new DeleteObjectCommand({ Bucket: versioned, Key: 'v' }));
+  for (const link of links) link.delayMs = 4 * TIMEOUT_FLOOR_MS;
+  const codeOf = (bucket: string): Promise<string> =>
+    s3.send(new DeleteBucketCommand({ Bucket: bucket })).then(
+      () => 'deleted',
+      (err: { name?: string }) => err.name ?? String(err),
+    );
+  t.equal(await codeOf(full), 'BucketNotEmpty', 'a bucket holding an object');
+  t.equal(await codeOf(versioned), 'BucketNotEmpty', 'a bucket holding only versions and a delete marker');
+  t.equal(await codeOf(empty), 'deleted', 'an empty bucket');
+  for (const link of links) link.delayMs = 0;
+  const names = ((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name);
+  t.ok(names.includes(full) && names.includes(versioned) && !names.includes(empty), 'only the empty bucket is gone');
 });

@@ -102,12 +102,15 @@ export class BucketService {
   async delete(name: string, signal: AbortSignal): Promise<void> {
     const record = await this.require(name, signal);
     const nodes = this.cluster.allNodes();
+    // The emptiness checks are reads: a round lost only to slow nodes is run again, as a listing's is.
+    const deadline = new ReadDeadline();
     const page = await listObjects(
       nodes,
       { bucket: name, prefix: '', delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 },
       nodes.length - majority(nodes.length),
       signal,
       this.nodeTimeoutMs,
+      deadline,
     );
     if (page.objects.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
     if (record.versioning !== undefined) {
@@ -118,6 +121,7 @@ export class BucketService {
         nodes.length - majority(nodes.length),
         signal,
         this.nodeTimeoutMs,
+        deadline,
       );
       if (versions.versions.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
     }
