@@ -102,14 +102,15 @@ export class BucketService {
   async delete(name: string, signal: AbortSignal): Promise<void> {
     const record = await this.require(name, signal);
     const nodes = this.cluster.allNodes();
-    // The emptiness checks are reads: a round lost only to slow nodes is run again, as a listing's is.
+    // The emptiness checks are reads: a round lost only to slow nodes is run again, as a listing's is,
+    // each page with the deadline of its own moment (it stretches while the nodes answer slowly).
     const deadline = new ReadDeadline();
     const page = await listObjects(
       nodes,
       { bucket: name, prefix: '', delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 },
       nodes.length - majority(nodes.length),
       signal,
-      this.nodeTimeoutMs,
+      () => this.nodeTimeoutMs,
       deadline,
     );
     if (page.objects.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
@@ -120,7 +121,7 @@ export class BucketService {
         { bucket: name, prefix: '', delimiter: '', after: '', afterVersion: undefined, afterIsPrefix: false, maxKeys: 1 },
         nodes.length - majority(nodes.length),
         signal,
-        this.nodeTimeoutMs,
+        () => this.nodeTimeoutMs,
         deadline,
       );
       if (versions.versions.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
