@@ -61,13 +61,13 @@ def short_body(ctx):
     expect_error(lambda: ctx.s3.head_object(Bucket=ctx.bucket, Key="short"), 404, None, "nothing stored")
 
 
-@case("UploadPartCopy with a range past the source's end is 416 InvalidRange")
+@case("UploadPartCopy with a range past the source's end is 400 InvalidArgument")
 def upload_part_copy_range(ctx):
     ctx.s3.put_object(Bucket=ctx.bucket, Key="src", Body=b"0123456789")
     upload = ctx.s3.create_multipart_upload(Bucket=ctx.bucket, Key="dst")
     expect_error(
         lambda: ctx.s3.upload_part_copy(Bucket=ctx.bucket, Key="dst", UploadId=upload["UploadId"], PartNumber=1, CopySource={"Bucket": ctx.bucket, "Key": "src"}, CopySourceRange="bytes=5-20"),
-        416, "InvalidRange", "range past the end",
+        400, "InvalidArgument", "range past the end",
     )
     expect_error(
         lambda: ctx.s3.upload_part_copy(Bucket=ctx.bucket, Key="dst", UploadId=upload["UploadId"], PartNumber=1, CopySource={"Bucket": ctx.bucket, "Key": "src"}, CopySourceRange="bytes=8-3"),

@@ -185,14 +185,26 @@ t.test('UploadPartCopy with x-amz-copy-source-range builds an object from ranges
   t.ok((await read(target, 'assembled')).equals(Buffer.concat([big, original])), 'ranges and a whole-object part in order');
 });
 
-t.test('UploadPartCopy refuses malformed and out-of-range ranges and a missing upload', async (t) => {
+t.test('UploadPartCopy refuses malformed and out-of-range ranges with 400 InvalidArgument, and a missing upload', async (t) => {
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: target, Key: 'ranges' }));
   t.teardown(() => s3.send(new AbortMultipartUploadCommand({ Bucket: target, Key: 'ranges', UploadId })));
   const copyPart = (range: string) =>
     sdkError(s3.send(new UploadPartCopyCommand({ Bucket: target, Key: 'ranges', UploadId, PartNumber: 1, CopySource: `${source}/self`, CopySourceRange: range })));
-  t.same(await copyPart('bytes=0-4'), { name: 'InvalidRange', status: 416 }, 'past the end of a 4-byte source');
+  t.same(await copyPart('bytes=0-4'), { name: 'InvalidArgument', status: 400 }, 'past the end of a 4-byte source: 400, not a GET\'s 416');
+  t.same(await copyPart('bytes=9-12'), { name: 'InvalidArgument', status: 400 }, 'starting past the end');
   t.same(await copyPart('bytes=3-1'), { name: 'InvalidArgument', status: 400 }, 'inverted');
   t.same(await copyPart('bytes=-2'), { name: 'InvalidArgument', status: 400 }, 'suffix ranges are not copy ranges');
+  const rawPart = (range: string) =>
+    rawS3(cluster.endpoint, { method: 'PUT', bucket: target, key: 'ranges', query: { partNumber: '1', uploadId: UploadId ?? '' }, headers: { 'x-amz-copy-source': `${source}/self`, 'x-amz-copy-source-range': range } });
+  const pastEnd = await rawPart('bytes=2-4');
+  t.equal(pastEnd.status, 400);
+  t.equal(xmlField(pastEnd.body, 'Code'), 'InvalidArgument');
+  t.equal(xmlField(pastEnd.body, 'Message'), 'Range specified is not valid for source object of size: 4');
+  t.equal(xmlField(pastEnd.body, 'ArgumentName'), 'x-amz-copy-source-range');
+  t.equal(xmlField(pastEnd.body, 'ArgumentValue'), 'bytes=2-4');
+  const open = await rawPart('bytes=1-');
+  t.equal(xmlField(open.body, 'Code'), 'InvalidArgument');
+  t.match(xmlField(open.body, 'Message') ?? '', /^The x-amz-copy-source-range value must be of the form bytes=first-last /);
   t.same(await copyPart('bytes=0-3'), { name: 'no error', status: undefined });
   t.same(
     await sdkError(s3.send(new UploadPartCopyCommand({ Bucket: target, Key: 'ranges', UploadId: 'f'.repeat(32), PartNumber: 1, CopySource: `${source}/self` }))),

@@ -2,7 +2,7 @@ import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/inde
 import { openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
 import { bucketOf, header, keyOf, requireObjectAccess, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
-import { parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
+import { copySourceRange, parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../encryption/index.js';
 import { readVersion, requireVersion, setVersionHeader } from './current-version.js';
 import { setExpirationHeader } from './lifecycle-dates.js';
@@ -158,30 +158,6 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
 }
 
-/** Parses `x-amz-copy-source-range: bytes=first-last` against the source size. */
-function copyRange(ctx: RequestContext, sizeBytes: number): { start: number; length: number } {
-  const text = header(ctx, 'x-amz-copy-source-range');
-  if (text === undefined) return { start: 0, length: sizeBytes };
-  const match = /^bytes=(\d+)-(\d+)$/.exec(text.trim());
-  if (match === null) {
-    throw new S3Error('InvalidArgument', {
-      message: 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
-      fields: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: text },
-    });
-  }
-  const first = Number(match[1]);
-  const last = Number(match[2]);
-  // A range running past the source is S3's InvalidRange; one that is backwards is malformed.
-  if (first <= last && last >= sizeBytes) throw new S3Error('InvalidRange', { fields: { ActualObjectSize: String(sizeBytes) } });
-  if (first > last) {
-    throw new S3Error('InvalidArgument', {
-      message: `Range specified is not valid for source object of size: ${sizeBytes}`,
-      fields: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: text },
-    });
-  }
-  return { start: first, length: last - first + 1 };
-}
-
 /** UploadPartCopy: a part whose bytes are (a range of) an existing object, streamed like CopyObject. */
 export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -191,15 +167,12 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
   const sourceSse = readSseOf(ctx, COPY_SOURCE_SSE_C_PREFIX);
   const partSse = readSseOf(ctx);
+  const rangeHeader = header(ctx, 'x-amz-copy-source-range');
   const marker = await requireUpload(ctx, bucket, key, uploadId);
   const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
   // The part is sealed with the upload's data key; an SSE-C upload needs its key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, partSse);
-  const { version, body } = await openSource(ctx, source, sourceSse, (record) => {
-    const range = copyRange(ctx, record.sizeBytes);
-    if (range.length > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(MAX_PUT_BYTES) } });
-    return range;
-  });
+  const { version, body } = await openSource(ctx, source, sourceSse, (record) => copySourceRange(rangeHeader, record.sizeBytes));
   const record = await writeStream(
     ctx,
     UPLOADS_BUCKET,
