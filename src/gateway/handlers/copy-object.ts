@@ -12,7 +12,6 @@ import { objectLockFields } from './object-lock-fields.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
-import { MAX_PUT_BYTES } from './upload-body.js';
 import { partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /**
@@ -124,12 +123,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const aclFields = objectAclFields(ctx, targetBucket);
   // The source's lock does not travel: the copy is locked as its own request or the bucket's default says.
   const lockFields = objectLockFields(ctx, targetBucket, { withBody: false });
-  const { version, body } = await openSource(ctx, source, sourceSse, (record) => {
-    if (record.sizeBytes > MAX_PUT_BYTES) {
-      throw new S3Error('InvalidRequest', { message: `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}` });
-    }
-    return { start: 0, length: record.sizeBytes };
-  });
+  // The whole source, under the same 5 GiB limit as a part copy's range.
+  const { version, body } = await openSource(ctx, source, sourceSse, (record) => copySourceRange(undefined, record.sizeBytes));
   const from = version.record;
   const check = preconditions === undefined ? undefined : (seen?: ObjectRecord) => checkWritePreconditions(ctx, bucket, key, preconditions, seen);
   try {

@@ -1,4 +1,4 @@
-import { S3Error } from './errors.js';
+import { copySourceTooLarge, S3Error } from './errors.js';
 
 /** Largest copy source S3 copies in one request, a whole object or one part's range: 5 GiB. */
 export const MAX_COPY_SOURCE_BYTES = 5 * 1024 ** 3;
@@ -12,15 +12,17 @@ export interface CopyRange {
 const RANGE_HEADER = 'x-amz-copy-source-range';
 
 /**
- * The bytes UploadPartCopy reads from a source of `sourceSizeBytes`: all of it without
- * `x-amz-copy-source-range`, else the `bytes=first-last` the header names. Unlike a GET's Range, S3
+ * The bytes a copy reads from a source of `sourceSizeBytes`: all of it without
+ * `x-amz-copy-source-range` (always so for CopyObject), else the `bytes=first-last` that
+ * UploadPartCopy's header names. Unlike a GET's Range, S3
  * takes only that one form (no `first-`, no suffix `-n`, no list) and refuses the rest with
  * InvalidArgument; a range that is backwards or reaches past the source's end is also a 400
- * InvalidArgument naming the source's size, not a GET's 416 InvalidRange.
+ * InvalidArgument naming the source's size, not a GET's 416 InvalidRange. More than 5 GiB is
+ * S3's InvalidRequest for a copy source too large, whole or ranged.
  */
 export function copySourceRange(header: string | undefined, sourceSizeBytes: number): CopyRange {
   const range = header === undefined ? { start: 0, length: sourceSizeBytes } : parseRangeHeader(header, sourceSizeBytes);
-  if (range.length > MAX_COPY_SOURCE_BYTES) throw new S3Error('EntityTooLarge', { fields: { MaxSizeAllowed: String(MAX_COPY_SOURCE_BYTES) } });
+  if (range.length > MAX_COPY_SOURCE_BYTES) throw copySourceTooLarge(MAX_COPY_SOURCE_BYTES);
   return range;
 }
 

@@ -105,3 +105,11 @@ export class S3Error extends TesseraError<S3ErrorCode> {
     this.headers = details.headers ?? {};
   }
 }
+
+/**
+ * S3's answer to a copy that would read more than a copy may (a CopyObject source, an UploadPartCopy
+ * part): 400 InvalidRequest naming the limit, not the EntityTooLarge of an upload.
+ */
+export function copySourceTooLarge(maxSizeBytes: number): S3Error {
+  return new S3Error('InvalidRequest', { message: `The specified copy source is larger than the maximum allowable size for a copy source: ${maxSizeBytes}` });
+}

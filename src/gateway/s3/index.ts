@@ -24,7 +24,7 @@ export { parseCopySource, type CopySource } from './copy-source.js';
 export { matchCorsRule, parseCorsXml, renderCors } from './cors-rules.js';
 export { isSlowQuorumLoss, quorumError, toS3Error } from './error-mapping.js';
 export { countParameter } from './count-parameter.js';
-export { S3Error, S3_ERRORS, type S3ErrorCode, type S3ErrorDetails } from './errors.js';
+export { copySourceTooLarge, S3Error, S3_ERRORS, type S3ErrorCode, type S3ErrorDetails } from './errors.js';
 export { listFieldEncoder, urlEncodeListField } from './list-encoding.js';
 export { MAX_KEY_BYTES, validateBucketName, validateKey } from './names.js';
 export { objectLocation, type LocationRequest } from './object-location.js';

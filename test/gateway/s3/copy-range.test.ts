@@ -44,3 +44,12 @@ t.test("anything but bytes=first-last is 400 InvalidArgument with S3's message n
     );
   }
 });
+
+t.test('a copy of more than 5 GiB, whole or ranged, is 400 InvalidRequest naming the limit', async (t) => {
+  const GiB = 1024 ** 3;
+  const tooLarge = { code: 'InvalidRequest', message: 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120', fields: {} };
+  t.same(thrown(() => copySourceRange(undefined, 5 * GiB + 1)), tooLarge, 'a whole source one byte over');
+  t.same(thrown(() => copySourceRange(`bytes=1-${5 * GiB + 1}`, 6 * GiB)), tooLarge, 'a range one byte over');
+  t.same(copySourceRange(undefined, 5 * GiB), { start: 0, length: 5 * GiB }, 'exactly 5 GiB is allowed');
+  t.same(copySourceRange(`bytes=${GiB}-${6 * GiB - 1}`, 6 * GiB), { start: GiB, length: 5 * GiB }, 'so is a 5 GiB range of a larger source');
+});
