@@ -97,6 +97,16 @@ t.test('copying onto itself needs REPLACE: InvalidRequest otherwise, and the obj
   t.equal((await read(source, 'self')).toString(), 'self');
 });
 
+t.test('copying onto itself with x-amz-storage-class is a change S3 accepts, and keeps the object as it was', async (t) => {
+  await s3.send(new PutObjectCommand({ Bucket: source, Key: 'reclassed', Body: 'reclassed', ContentType: 'text/kept', Metadata: { kept: 'yes' } }));
+  const copied = await s3.send(new CopyObjectCommand({ Bucket: source, Key: 'reclassed', CopySource: `${source}/reclassed`, StorageClass: 'STANDARD' }));
+  t.equal(copied.CopyObjectResult?.ETag, `"${md5Hex(Buffer.from('reclassed'))}"`);
+  const head = await s3.send(new HeadObjectCommand({ Bucket: source, Key: 'reclassed' }));
+  t.equal(head.ContentType, 'text/kept', 'the metadata directive is still COPY');
+  t.same(head.Metadata, { kept: 'yes' });
+  t.equal((await read(source, 'reclassed')).toString(), 'reclassed');
+});
+
 t.test('x-amz-copy-source-if-* conditions: 412 on failure, copy on success, with S3 precedence', async (t) => {
   const head = await s3.send(new HeadObjectCommand({ Bucket: source, Key: 'dir/original file+1.bin' }));
   const etag = head.ETag ?? '';

@@ -95,7 +95,8 @@ function copyResult(record: ObjectRecord, withType: boolean): Record<string, unk
 /**
  * CopyObject, within or across buckets: the source streams through the normal read path into the
  * normal write path, so nothing is buffered and the copy is a new version like any PUT. Metadata and
- * tags come from the source (COPY) or the request (REPLACE); copying onto itself needs REPLACE.
+ * tags come from the source (COPY) or the request (REPLACE); copying onto itself needs a change
+ * (REPLACE, a storage class, a checksum algorithm or encryption).
  */
 export async function copyObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -113,9 +114,11 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const targetSse = writeSseOf(ctx, targetBucket.encryption);
   const requestedSse = writeSseOf(ctx);
   // A copy of a named version onto its own key is how a previous version is restored; only the current
-  // object copied onto itself unchanged is refused.
+  // object copied onto itself unchanged is refused. S3 counts naming a storage class as a change, even
+  // the one the object has (there is only STANDARD here): tools rewrite an object in place that way.
   const ontoItself = source.bucket === bucket && source.key === key && source.versionId === undefined;
-  if (ontoItself && metadataDirective !== 'REPLACE' && algorithm === undefined && requestedSse.kind === 'none') {
+  const changesStorageClass = header(ctx, 'x-amz-storage-class') !== undefined;
+  if (ontoItself && metadataDirective !== 'REPLACE' && !changesStorageClass && algorithm === undefined && requestedSse.kind === 'none') {
     throw new S3Error('InvalidRequest', {
       message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     });
