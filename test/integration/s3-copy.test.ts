@@ -112,17 +112,34 @@ t.test('x-amz-copy-source-if-* conditions: 412 on failure, copy on success, with
   const etag = head.ETag ?? '';
   const modified = head.LastModified ?? new Date();
   const before = new Date(modified.getTime() - 60_000);
-  const after = new Date(modified.getTime() + 60_000);
   const copy = (conditions: Record<string, unknown>) =>
     sdkError(s3.send(new CopyObjectCommand({ Bucket: target, Key: 'conditional', CopySource: `${source}/${sourceKey}`, ...conditions })));
   t.same(await copy({ CopySourceIfMatch: '"nope"' }), { name: 'PreconditionFailed', status: 412 });
   t.same(await copy({ CopySourceIfNoneMatch: etag }), { name: 'PreconditionFailed', status: 412 });
-  t.same(await copy({ CopySourceIfModifiedSince: after }), { name: 'PreconditionFailed', status: 412 });
+  t.same(await copy({ CopySourceIfModifiedSince: modified }), { name: 'PreconditionFailed', status: 412 }, 'not modified since its own Last-Modified');
   t.same(await copy({ CopySourceIfUnmodifiedSince: before }), { name: 'PreconditionFailed', status: 412 });
   t.same(await sdkError(s3.send(new HeadObjectCommand({ Bucket: target, Key: 'conditional' }))), { name: 'NotFound', status: 404 }, 'no failed copy stored anything');
   t.same(await copy({ CopySourceIfMatch: etag, CopySourceIfUnmodifiedSince: before }), { name: 'no error', status: undefined }, 'if-match true wins over unmodified-since false');
   t.same(await copy({ CopySourceIfNoneMatch: etag, CopySourceIfModifiedSince: before }), { name: 'PreconditionFailed', status: 412 }, 'if-none-match false wins over modified-since true');
   t.same(await copy({ CopySourceIfNoneMatch: '"other"', CopySourceIfModifiedSince: before }), { name: 'no error', status: undefined });
+});
+
+t.test('an x-amz-copy-source-if-modified-since later than now is ignored, as S3 ignores it, and the copy is made', async (t) => {
+  const tomorrow = new Date(Date.now() + 24 * 3600_000);
+  await s3.send(new CopyObjectCommand({ Bucket: target, Key: 'modified-tomorrow', CopySource: `${source}/${sourceKey}`, CopySourceIfModifiedSince: tomorrow }));
+  t.ok((await read(target, 'modified-tomorrow')).equals(original), 'CopyObject copied');
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: target, Key: 'modified-tomorrow-part' }));
+  t.teardown(() => s3.send(new AbortMultipartUploadCommand({ Bucket: target, Key: 'modified-tomorrow-part', UploadId })));
+  const part = await s3.send(
+    new UploadPartCopyCommand({ Bucket: target, Key: 'modified-tomorrow-part', UploadId, PartNumber: 1, CopySource: `${source}/${sourceKey}`, CopySourceIfModifiedSince: tomorrow }),
+  );
+  t.equal(part.CopyPartResult?.ETag, `"${md5Hex(original)}"`, 'UploadPartCopy copied');
+  const head = await s3.send(new HeadObjectCommand({ Bucket: source, Key: 'dir/original file+1.bin' }));
+  t.same(
+    await sdkError(s3.send(new CopyObjectCommand({ Bucket: target, Key: 'modified-tomorrow', CopySource: `${source}/${sourceKey}`, CopySourceIfModifiedSince: tomorrow, CopySourceIfNoneMatch: head.ETag }))),
+    { name: 'PreconditionFailed', status: 412 },
+    'an If-None-Match beside it still decides',
+  );
 });
 
 t.test('copy source errors: missing key, missing bucket, versions, malformed header, bad directive', async (t) => {

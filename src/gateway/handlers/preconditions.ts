@@ -17,6 +17,8 @@ export function checkReadConditions(ctx: RequestContext, record: ObjectRecord): 
       ifUnmodifiedSince: header(ctx, 'if-unmodified-since'),
     },
     record,
+    // A read's If-Modified-Since counts even when later than now: see failedCondition.
+    undefined,
   );
   if (failed === undefined) return;
   if (failed.notModified) throw new S3Error('NotModified', { headers: notModifiedHeaders(ctx, record) });
@@ -37,7 +39,10 @@ function notModifiedHeaders(ctx: RequestContext, record: ObjectRecord): Record<s
   return headers;
 }
 
-/** CopyObject / UploadPartCopy source conditions: the same evaluation, but every failure is 412. */
+/**
+ * CopyObject / UploadPartCopy source conditions: the same evaluation, but every failure is 412, and an
+ * x-amz-copy-source-if-modified-since later than the gateway's clock is ignored, as S3 ignores it.
+ */
 export function checkCopySourceConditions(ctx: RequestContext, record: ObjectRecord): void {
   const failed = failedCondition(
     {
@@ -47,6 +52,7 @@ export function checkCopySourceConditions(ctx: RequestContext, record: ObjectRec
       ifUnmodifiedSince: header(ctx, 'x-amz-copy-source-if-unmodified-since'),
     },
     record,
+    ctx.services.clock.nowMs(),
   );
   if (failed !== undefined) throw new S3Error('PreconditionFailed', { fields: { Condition: `x-amz-copy-source-${failed.name}` } });
 }

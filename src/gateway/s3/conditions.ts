@@ -82,8 +82,12 @@ export interface Conditions {
  * The RFC 7232 evaluation S3 follows: If-Match decides alone when present (If-Unmodified-Since is then
  * ignored, so a matching ETag with a stale date still succeeds); likewise If-None-Match overrides
  * If-Modified-Since. Returns which condition failed, or undefined.
+ *
+ * With `nowMs`, the current time, an If-Modified-Since later than it is invalid and ignored (RFC 9110
+ * 13.1.3), as S3 ignores such an x-amz-copy-source-if-modified-since and copies. Without it every valid
+ * date counts: a GET's If-Modified-Since of tomorrow answers 304 (test/conformance/conformance_conditionals.py).
  */
-export function failedCondition(conditions: Conditions, record: ObjectRecord): { name: string; notModified: boolean } | undefined {
+export function failedCondition(conditions: Conditions, record: ObjectRecord, nowMs: number | undefined): { name: string; notModified: boolean } | undefined {
   const modified = seconds(record.lastModifiedMs);
   if (conditions.ifMatch !== undefined) {
     if (!etagListMatches(conditions.ifMatch, record.etag)) return { name: 'If-Match', notModified: false };
@@ -95,7 +99,8 @@ export function failedCondition(conditions: Conditions, record: ObjectRecord): {
     if (etagListMatches(conditions.ifNoneMatch, record.etag)) return { name: 'If-None-Match', notModified: true };
   } else {
     const since = httpDateSeconds(conditions.ifModifiedSince);
-    if (since !== undefined && modified <= since) return { name: 'If-Modified-Since', notModified: true };
+    const future = since !== undefined && nowMs !== undefined && since * 1000 > nowMs;
+    if (since !== undefined && !future && modified <= since) return { name: 'If-Modified-Since', notModified: true };
   }
   return undefined;
 }
