@@ -156,6 +156,22 @@ t.test('copy source errors: missing key, missing bucket, versions, malformed hea
   t.same(await sdkError(s3.send(new HeadObjectCommand({ Bucket: target, Key: 'x' }))), { name: 'NotFound', status: 404 }, 'nothing stored');
 });
 
+t.test('an empty versionId in the copy source is 400 InvalidArgument, for CopyObject and UploadPartCopy', async (t) => {
+  const copySource = `${source}/${sourceKey}?versionId=`;
+  const copy = await rawS3(cluster.endpoint, { method: 'PUT', bucket: target, key: 'empty-version', headers: { 'x-amz-copy-source': copySource } });
+  t.equal(copy.status, 400);
+  t.equal(xmlField(copy.body, 'Code'), 'InvalidArgument');
+  t.equal(xmlField(copy.body, 'Message'), 'Version id cannot be the empty string');
+  t.equal(xmlField(copy.body, 'ArgumentName'), 'x-amz-copy-source');
+  t.same(await sdkError(s3.send(new HeadObjectCommand({ Bucket: target, Key: 'empty-version' }))), { name: 'NotFound', status: 404 }, 'nothing stored');
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: target, Key: 'empty-version' }));
+  t.teardown(() => s3.send(new AbortMultipartUploadCommand({ Bucket: target, Key: 'empty-version', UploadId })));
+  t.same(
+    await sdkError(s3.send(new UploadPartCopyCommand({ Bucket: target, Key: 'empty-version', UploadId, PartNumber: 1, CopySource: copySource }))),
+    { name: 'InvalidArgument', status: 400 },
+  );
+});
+
 t.test('CopyObject honours If-None-Match: * on the destination', async (t) => {
   await s3.send(new CopyObjectCommand({ Bucket: target, Key: 'once', CopySource: `${source}/${sourceKey}`, IfNoneMatch: '*' }));
   t.same(await sdkError(s3.send(new CopyObjectCommand({ Bucket: target, Key: 'once', CopySource: `${source}/self`, IfNoneMatch: '*' }))), { name: 'PreconditionFailed', status: 412 });

@@ -15,7 +15,7 @@ function badSource(message = 'Copy Source must mention the source bucket and key
 /**
  * Parses `x-amz-copy-source`: `[/]bucket/key[?versionId=id]`, the bucket and key URL-encoded (so a `?`
  * in the key arrives as %3F and the first raw `?` starts the query). A client that sends raw UTF-8
- * instead of percent-encoding still names the right key.
+ * instead of percent-encoding still names the right key. An empty versionId is 400 InvalidArgument.
  */
 export function parseCopySource(value: string): CopySource {
   // Node hands header values over as latin1, one char per byte: recover UTF-8 sent unencoded.
@@ -26,6 +26,8 @@ export function parseCopySource(value: string): CopySource {
   if (mark >= 0) {
     const query = new URLSearchParams(text.slice(mark + 1));
     versionId = query.get('versionId') ?? undefined;
+    // S3 refuses `?versionId=` as a malformed source rather than taking it for no version or a missing one.
+    if (versionId === '') throw badSource('Version id cannot be the empty string');
   }
   let path: string;
   try {
