@@ -107,6 +107,26 @@ t.test('an enabled bucket keeps every write: each version reads back by its id, 
   t.equal(invalid.name, 'NoSuchVersion', 'an id of a shape never issued names no version');
 });
 
+t.test('an empty ?versionId= is 400 InvalidArgument on GET, HEAD, DELETE and tagging, as S3 answers, and deletes nothing', async (t) => {
+  const bucket = await newBucket('Enabled');
+  const v1 = await put(bucket, 'k', 'kept');
+  for (const [method, query] of [
+    ['GET', { versionId: '' }],
+    ['HEAD', { versionId: '' }],
+    ['DELETE', { versionId: '' }],
+    ['GET', { tagging: '', versionId: '' }],
+  ] as const) {
+    const answer = await rawS3(cluster.endpoint, { method, bucket, key: 'k', query });
+    t.equal(answer.status, 400, `${method} ${Object.keys(query).join('&')}`);
+    if (method !== 'HEAD') {
+      t.match(answer.body, /<Code>InvalidArgument<\/Code>/);
+      t.match(answer.body, /<Message>Version id cannot be the empty string<\/Message>/);
+    }
+  }
+  t.same((await allVersions(bucket)).rows, [['k', v1, true, false]], 'no marker written, no version removed');
+  t.equal(await body(bucket, 'k'), 'kept');
+});
+
 t.test('DELETE writes a delete marker: GET is 404 with x-amz-delete-marker, the marker by id is 405, deleting the marker restores the object', async (t) => {
   const bucket = await newBucket('Enabled');
   const v1 = await put(bucket, 'doc', 'kept');

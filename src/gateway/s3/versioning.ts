@@ -23,10 +23,15 @@ export function parseVersioningXml(text: string): VersioningStatus {
 /**
  * The `versionId` a request names: undefined when absent, `null` (S3's id of the null version), or a
  * version id. An id of a shape Tessera never issues names no version: NoSuchVersion for `key`, or,
- * for a listing's version-id marker (`key` undefined), S3's "Invalid version id specified".
+ * for a listing's version-id marker (`key` undefined), S3's "Invalid version id specified". An empty
+ * id on an object request (`?versionId=`, what an SDK sends for an empty string) is S3's 400
+ * InvalidArgument, not the current version.
  */
 export function versionIdParam(value: string | undefined, key?: string): string | undefined {
   if (value === undefined || value === 'null' || isVersionId(value)) return value;
+  if (value === '' && key !== undefined) {
+    throw new S3Error('InvalidArgument', { message: 'Version id cannot be the empty string', fields: { ArgumentName: 'versionId', ArgumentValue: '' } });
+  }
   if (key !== undefined) throw new S3Error('NoSuchVersion', { fields: { Key: key, VersionId: value } });
   throw new S3Error('InvalidArgument', { message: 'Invalid version id specified', fields: { ArgumentName: 'version-id-marker', ArgumentValue: value } });
 }
