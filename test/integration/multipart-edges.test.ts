@@ -1,9 +1,12 @@
 import { t } from 'tap';
 import {
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  ListObjectVersionsCommand,
   ListPartsCommand,
+  PutBucketVersioningCommand,
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
@@ -99,4 +102,55 @@ t.test('a first part that starts first and finishes last completes in part order
   );
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat([p1, p2])), 'the object is part 1 then part 2');
+});
+
+t.test('a part uploaded again that finishes after the completion is refused and leaves the completed object whole', async (t) => {
+  const key = 'retried/part-after-completion';
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const p1 = seededBytes(MIN_PART_BYTES * 4, 21);
+  const p2 = seededBytes(9, 22);
+  const e1 = (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: p1 }))).ETag ?? '';
+  const e2 = (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: p2 }))).ETag ?? '';
+  // A second upload of part 1 (an SDK's retry of a slow first attempt) is still arriving when the client completes.
+  const slow = new PassThrough();
+  const late = rawS3(cluster.endpoint, {
+    method: 'PUT',
+    bucket,
+    key,
+    query: { partNumber: '1', uploadId: UploadId },
+    headers: { 'content-length': String(p1.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    bodyStream: slow,
+  });
+  slow.write(p1.subarray(0, 10));
+  const completed = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1 }, { PartNumber: 2, ETag: e2 }] } }));
+  t.ok(completed.ETag, 'the completion succeeds');
+  slow.end(p1.subarray(10));
+  const lateAnswer = await late;
+  t.equal(lateAnswer.status, 404, 'the part that finished after the completion is refused');
+  t.equal(xmlField(lateAnswer.body, 'Code'), 'NoSuchUpload');
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat([p1, p2])), 'the completed object reads back whole');
+});
+
+t.test('two completions of one upload at once write one object: the second answers as the first did', async (t) => {
+  // In a versioned bucket, where two completions that both committed would leave two versions.
+  const versioned = `${bucket}-versioned`;
+  await s3.send(new CreateBucketCommand({ Bucket: versioned }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+  const key = 'concurrent-completions';
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: versioned, Key: key }));
+  const parts = [seededBytes(MIN_PART_BYTES, 31), seededBytes(MIN_PART_BYTES, 32), seededBytes(3, 33)];
+  const etags: string[] = [];
+  for (const [i, Body] of parts.entries()) etags.push((await s3.send(new UploadPartCommand({ Bucket: versioned, Key: key, UploadId, PartNumber: i + 1, Body }))).ETag ?? '');
+  const complete = (numbers: number[]) =>
+    s3.send(new CompleteMultipartUploadCommand({ Bucket: versioned, Key: key, UploadId, MultipartUpload: { Parts: numbers.map((n) => ({ PartNumber: n, ETag: etags[n - 1] })) } }));
+  const [a, b] = await Promise.all([complete([1, 3]), complete([2, 3])]);
+  t.equal(a.ETag, b.ETag, 'both answer with the one object written');
+  const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: versioned, Prefix: key }));
+  t.equal(versions.Versions?.length, 1, 'one version of the key');
+  const got = await s3.send(new GetObjectCommand({ Bucket: versioned, Key: key }));
+  const body = await collect(got.Body as AsyncIterable<Uint8Array>);
+  const winner = [Buffer.concat([parts[0] as Buffer, parts[2] as Buffer]), Buffer.concat([parts[1] as Buffer, parts[2] as Buffer])];
+  t.ok(winner.some((w) => w.equals(body)), 'the object is one of the two lists of parts, whole');
+  t.equal(got.ETag, a.ETag);
 });

@@ -3,7 +3,7 @@
 export { BucketService } from './bucket-service.js';
 export { rotateMasterKey, type RotationReport } from './key-rotation.js';
 export { listObjects, type ListRequest, type ListResult } from './list-merge.js';
-export { acquireKeyLease } from './key-lease.js';
+export { acquireKeyLease, acquireSharedLease, holdKeyLease, releaseSharedLease, type HeldLease } from './key-lease.js';
 export { openStoredObject, type DataKeyOf } from './object-reader.js';
 export { READ_DEADLINE_MS, ReadDeadline, retrySlowRead } from './read-retry.js';
 export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';

@@ -42,6 +42,73 @@ export async function acquireKeyLease(ctx: RequestScope, bucket: string, key: st
   };
 }
 
+/** How often a held lease (holdKeyLease) is renewed: six times within its time to live. */
+const HOLD_RENEW_MS = LEASE_TTL_MS / 6;
+/** What a held lease must still have to live for a step that relies on it (HeldLease.check). */
+const HOLD_MARGIN_MS = LEASE_TTL_MS / 2;
+
+/** An exclusive lease renewed in the background for as long as an operation that may take long holds it. */
+export interface HeldLease extends ExclusiveLease {
+  /**
+   * Throws ServiceUnavailable (nothing written yet, so the client retries) unless the lease has been
+   * held without a gap since it was granted and has at least half its time to live left: the check
+   * before the step whose safety rests on the lease.
+   */
+  check(): void;
+}
+
+/**
+ * Takes the exclusive lease on bucket/key (as acquireKeyLease) and renews it with the same token every
+ * few seconds until released, for an operation whose reads and commits may outlast one lease (the
+ * completion of an upload of 10,000 parts). A renewal counts only if a majority granted it while the
+ * previous grant was still alive, measured from when each round was sent: a round after a gap is a
+ * new grant, and another writer may have held the key in the gap, so the lease is then lost for good.
+ */
+export async function holdKeyLease(ctx: RequestScope, bucket: string, key: string, busyMessage: string): Promise<HeldLease> {
+  const token = newToken();
+  const nodes = ctx.services.cluster.nodesFor(bucket, key);
+  const needed = Math.floor(nodes.length / 2) + 1;
+  let confirmedMs = performance.now();
+  const { granted, answers } = await leaseRounds(ctx, nodes, bucket, key, token, 'exclusive', busyMessage);
+  let lost = false;
+  let renewing: Promise<void> | undefined;
+  const renew = async (): Promise<void> => {
+    const sentMs = performance.now();
+    const signal = AbortSignal.timeout(ctx.services.metadataTimeoutMs);
+    const outcomes = await fanOutUntil(
+      nodes,
+      (node) => node.leaseAnswer({ bucket, key, token, ttlMs: LEASE_TTL_MS, mode: 'exclusive' }, { signal }),
+      (sofar) => sofar.filter((o) => o.ok && o.value.granted).length >= needed,
+    );
+    for (const o of outcomes) if (o.ok && o.value.granted) granted.add(o.nodeId);
+    if (outcomes.filter((o) => o.ok && o.value.granted).length < needed) return;
+    // The answers may have been given after the previous grant ran out even if the round left before.
+    if (performance.now() - confirmedMs >= LEASE_TTL_MS) lost = true;
+    else confirmedMs = sentMs;
+  };
+  const timer = setInterval(() => {
+    renewing ??= renew()
+      .catch(() => undefined)
+      .finally(() => {
+        renewing = undefined;
+      });
+  }, HOLD_RENEW_MS);
+  timer.unref();
+  return {
+    current: newestRecord(answers.map((answer) => answer.current)),
+    check: () => {
+      if (lost || performance.now() - confirmedMs > LEASE_TTL_MS - HOLD_MARGIN_MS) {
+        throw new S3Error('ServiceUnavailable', { message: 'The storage nodes did not keep this request ordered long enough; please retry.' });
+      }
+    },
+    release: async (fence) => {
+      clearInterval(timer);
+      await renewing;
+      await giveBack(ctx, nodes, bucket, key, token, granted, fence);
+    },
+  };
+}
+
 /**
  * Takes a plain write's shared lease on bucket/key from a majority of its set (see acquireKeyLease),
  * waiting while a conditional write holds the key, and has the clock observe every fence the nodes

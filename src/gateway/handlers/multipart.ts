@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
-import { acquireKeyLease, bucketVersioning, commitPlainRecord, commitRecord, deleteMarker, metadataSignal, resolveVersion } from '../data-path/index.js';
+import { acquireKeyLease, bucketVersioning, commitPlainRecord, commitRecord, deleteMarker, holdKeyLease, metadataSignal, resolveVersion, type HeldLease } from '../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
 import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
@@ -19,7 +19,7 @@ import { objectAclFields } from './request-acl.js';
 import { objectLockFields, requirePartDigest } from './object-lock-fields.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
-import { findUpload, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
+import { findUpload, partCommitGuard, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket
@@ -110,13 +110,19 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   ctx.services.sealer.checkAccess(marker.encryption, sse);
   const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(sse, marker.encryption);
   requirePartDigest(ctx, marker, (await ctx.services.buckets.require(bucket, ctx.signal)).objectLock);
-  const record = await writeBody(
-    ctx,
-    UPLOADS_BUCKET,
-    uploadPartKey(bucket, uploadId, partNumber),
-    { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
-    { checksumAlgorithm, encryption },
-  );
+  const guard = partCommitGuard(ctx, bucket, key, uploadId);
+  let record: ObjectRecord;
+  try {
+    record = await writeBody(
+      ctx,
+      UPLOADS_BUCKET,
+      uploadPartKey(bucket, uploadId, partNumber),
+      { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
+      { checksumAlgorithm, encryption, beforeCommit: guard.beforeCommit },
+    );
+  } finally {
+    await guard.release();
+  }
   setChecksumHeaders(ctx, record, false);
   setSseHeaders(ctx, record.encryption, sse);
   await ctx.reply.header('etag', record.etag).send();
@@ -215,6 +221,26 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const body = await readSmallBody(ctx, 4 * 1024 * 1024, headersWithoutObjectChecksums(ctx));
   const requested = requestedParts(body.toString('utf8'));
   const sse = readSseOf(ctx);
+  // Held until the closing marker is committed: no part commits meanwhile (partCommitGuard), and a
+  // second completion of the upload waits, then finds it completed and answers as this one did.
+  const uploadLease = await holdKeyLease(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId), 'This upload is being completed or written; please retry.');
+  try {
+    await completeHeld(ctx, bucket, key, uploadId, requested, preconditions, sse, uploadLease);
+  } finally {
+    await uploadLease.release();
+  }
+}
+
+async function completeHeld(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  requested: RequestedPart[],
+  preconditions: ReturnType<typeof writePreconditionsOf>,
+  sse: ReturnType<typeof readSseOf>,
+  uploadLease: HeldLease,
+): Promise<void> {
   const found = await findUpload(ctx, bucket, key, uploadId);
   const closed = found?.upload;
   if (found !== null && closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
@@ -282,6 +308,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     manifest.lastModifiedMs = ctx.services.clock.nowMs();
     return manifest;
   };
+  // The parts read above stay the upload's only while its lease has been held throughout.
+  uploadLease.check();
   if (preconditions === undefined) {
     // A plain write like a PUT: under the key's shared lease, so a conditional write's check sees it.
     await commitPlainRecord(ctx, bucket, key, stamp);

@@ -1,5 +1,6 @@
 import { UPLOADS_BUCKET, uploadMarkerKey, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
-import { metadataSignal, resolveVersion } from '../data-path/index.js';
+import { newToken } from '../../common/index.js';
+import { acquireSharedLease, metadataSignal, releaseSharedLease, resolveVersion } from '../data-path/index.js';
 import type { RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
 
@@ -37,4 +38,29 @@ export async function requireUpload(ctx: RequestContext, bucket: string, key: st
   const found = await findUpload(ctx, bucket, key, uploadId);
   if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   return found;
+}
+
+/**
+ * What keeps a part from replacing one a completion uses. A completion holds the upload marker's
+ * exclusive lease from before it reads the parts until its closing marker is committed; a part write
+ * takes the marker's shared lease once its data is durable, checks that the upload is still open, and
+ * commits its part before giving the lease back. Of a part write and a completion that overlap, either
+ * the part commits first (and the completion reads it) or the completion closes the upload first (and
+ * the part is refused with NoSuchUpload, its shards dropped): a manifest never lists a part version
+ * that a later upload of the same part number replaced, which would delete that version's shards.
+ */
+export function partCommitGuard(ctx: RequestContext, bucket: string, key: string, uploadId: string): { beforeCommit: () => Promise<void>; release: () => Promise<void> } {
+  const markerKey = uploadMarkerKey(bucket, uploadId);
+  const token = newToken();
+  let asked = false;
+  return {
+    beforeCommit: async () => {
+      asked = true;
+      await acquireSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
+      await requireUpload(ctx, bucket, key, uploadId);
+    },
+    release: async () => {
+      if (asked) await releaseSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
+    },
+  };
 }
