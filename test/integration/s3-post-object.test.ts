@@ -141,6 +141,33 @@ t.test('a SigV4-signed form uploads with its metadata, content type and ACL, and
   t.equal(anonymous.status, 200, 'the acl field made the object public-read');
 });
 
+t.test("a form's Content-MD5 and x-amz-checksum-* fields are checked against the file: a mismatch is BadDigest and stores nothing", async (t) => {
+  const bucket = bucketName('post');
+  await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const file = randomBytes(200_000);
+  const md5 = createHash('md5').update(file).digest('base64');
+  const sha256 = createHash('sha256').update(file).digest('base64');
+  const wrongMd5 = createHash('md5').update('another file').digest('base64');
+  const wrongSha256 = createHash('sha256').update('another file').digest('base64');
+  for (const [key, digestFields, code] of [
+    ['bad-md5', [['Content-MD5', wrongMd5]], 'BadDigest'],
+    ['bad-sha256', [['x-amz-checksum-sha256', wrongSha256]], 'BadDigest'],
+    ['bad-md5-good-sha256', [['Content-MD5', wrongMd5], ['x-amz-checksum-sha256', sha256]], 'BadDigest'],
+    ['malformed-md5', [['Content-MD5', 'not-an-md5']], 'InvalidDigest'],
+    ['two-checksums', [['x-amz-checksum-sha256', sha256], ['x-amz-checksum-crc32', 'AAAAAA==']], 'InvalidRequest'],
+  ] as [string, Field[], string][]) {
+    const answer = await post(bucket, signedForm(alice.keys, bucket, [['key', key], ...digestFields]), file);
+    t.equal(answer.status, 400, `${key}: ${answer.body}`);
+    t.equal(answer.code, code, key);
+  }
+  t.same(await keysIn(bucket), [], 'no file whose digests did not match was stored');
+  const good = await post(bucket, signedForm(alice.keys, bucket, [['key', 'good'], ['Content-MD5', md5], ['x-amz-checksum-sha256', sha256]]), file);
+  t.equal(good.status, 204, good.body);
+  t.ok((await read(bucket, 'good')).equals(file));
+  const head = await cluster.client().send(new HeadObjectCommand({ Bucket: bucket, Key: 'good', ChecksumMode: 'ENABLED' }));
+  t.equal(head.ChecksumSHA256, sha256, 'the checksum the form named is stored with the object');
+});
+
 t.test('${filename} becomes the file name; success_action_redirect answers 303 with bucket, key and etag', async (t) => {
   const bucket = bucketName('post');
   await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -195,8 +195,10 @@ async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: 
 }
 
 /**
- * Streams bytes that are already in the store (a copy source) into a new version, computing its MD5
- * and, when asked, a flexible checksum on the way: never more than a stripe is held.
+ * Streams bytes that are already in the store (a copy source) or a form's file into a new version,
+ * computing its MD5 and, when asked, a flexible checksum on the way: never more than a stripe is held.
+ * `verify` sees the digests once the source has ended and refuses the write by throwing (a form's
+ * Content-MD5 or checksum field that does not match).
  */
 export async function writeStream(
   ctx: RequestScope,
@@ -204,7 +206,7 @@ export async function writeStream(
   key: string,
   attributes: VersionAttributes,
   source: AsyncIterable<Uint8Array>,
-  options: WriteVersionOptions = {},
+  options: WriteVersionOptions & { verify?: ((body: VerifiedBody) => void) | undefined } = {},
 ): Promise<ObjectRecord> {
   const algorithm = options.checksumAlgorithm;
   const digest = new BodyDigest({ sha256: false, checksum: algorithm }, ctx.services.digestPool);
@@ -217,10 +219,12 @@ export async function writeStream(
   try {
     return await storeVersion(ctx, bucket, key, attributes, hashed(), async () => {
       const digests = await digest.digests();
-      return {
+      const verified: VerifiedBody = {
         md5Hex: Buffer.from(digests.md5).toString('hex'),
         checksums: algorithm === undefined || digests.checksum === undefined ? [] : [{ algorithm, base64: Buffer.from(digests.checksum).toString('base64') }],
       };
+      options.verify?.(verified);
+      return verified;
     }, options);
   } finally {
     digest.abandon();

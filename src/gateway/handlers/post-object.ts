@@ -1,4 +1,5 @@
-import { writeStream } from '../data-path/index.js';
+import { writeStream, type VerifiedBody } from '../data-path/index.js';
+import { CHECKSUM_ALGORITHMS, checksumHeaderName, isValidChecksumValue, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { authorizePostForm, bucketOf, decodedBody, header, type RequestContext } from '../http/index.js';
 import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, s3VersionId, validateKey, type SizeRange } from '../s3/index.js';
 import { attributesOf } from './object-attributes.js';
@@ -49,9 +50,12 @@ export async function postObject(ctx: RequestContext): Promise<void> {
   Object.assign(attributes, objectAclFields(writeCtx, bucketRecord));
   const sse = writeSseOf(writeCtx, bucketRecord.encryption);
   const file = sizedFile(formHead.file, range);
+  const expected = formDigests(fields);
   // Hashed in the digest pool on its way to the shards, like any streamed write.
   const record = await writeStream(writeCtx, bucket, key, attributes, file.pieces, {
     encryption: ctx.services.sealer.forBody(sse),
+    checksumAlgorithm: expected.checksum?.algorithm,
+    verify: (body) => checkFormDigests(expected, body),
     beforeCommit: async () => {
       // The whole body must be well-formed (and match any hash its headers declare) before the object is visible.
       await Promise.all([form.done, bodyDone]);
@@ -87,6 +91,44 @@ function withFilename(head: FormHead): Map<string, string> {
   const fields = new Map<string, string>();
   for (const [name, value] of head.fields) fields.set(name, value.split('${filename}').join(head.filename));
   return fields;
+}
+
+/** What the form says the file's digests are: its Content-MD5 field and at most one x-amz-checksum-* field. */
+interface FormDigests {
+  contentMd5: string | undefined;
+  checksum: { algorithm: ChecksumAlgorithm; base64: string } | undefined;
+}
+
+/**
+ * The form's Content-MD5 and x-amz-checksum-* fields, validated as a PUT's headers are: S3 checks the
+ * file against them and stores nothing when they differ.
+ */
+function formDigests(fields: ReadonlyMap<string, string>): FormDigests {
+  const md5 = fields.get('content-md5')?.trim();
+  const md5Bytes = md5 === undefined ? undefined : Buffer.from(md5, 'base64');
+  if (md5Bytes !== undefined && (md5Bytes.length !== 16 || md5Bytes.toString('base64') !== md5)) throw new S3Error('InvalidDigest');
+  const sent = CHECKSUM_ALGORITHMS.flatMap((algorithm) => {
+    const value = fields.get(checksumHeaderName(algorithm))?.trim();
+    return value === undefined ? [] : [{ algorithm, base64: value }];
+  });
+  if (sent.length > 1) throw new S3Error('InvalidRequest', { message: 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.' });
+  const checksum = sent[0];
+  if (checksum !== undefined && !isValidChecksumValue(checksum.algorithm, checksum.base64)) {
+    throw new S3Error('InvalidRequest', { message: `Value for ${checksumHeaderName(checksum.algorithm)} header is invalid.` });
+  }
+  return { contentMd5: md5, checksum };
+}
+
+/** BadDigest, before the object is visible, when the file is not what the form's digests say. */
+function checkFormDigests(expected: FormDigests, body: VerifiedBody): void {
+  const md5 = Buffer.from(body.md5Hex, 'hex').toString('base64');
+  if (expected.contentMd5 !== undefined && expected.contentMd5 !== md5) {
+    throw new S3Error('BadDigest', { fields: { ExpectedDigest: expected.contentMd5, CalculatedDigest: md5 } });
+  }
+  const { checksum } = expected;
+  if (checksum !== undefined && !body.checksums.some((c) => c.algorithm === checksum.algorithm && c.base64 === checksum.base64)) {
+    throw new S3Error('BadDigest', { message: `The ${checksum.algorithm} you specified did not match the calculated checksum.` });
+  }
 }
 
 /** The form's key; InvalidArgument when there is none. */
