@@ -43,8 +43,10 @@ export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   if (wanted.has('ETag')) body['ETag'] = record.etag.replace(/^"|"$/g, '');
   const checksums = Object.entries(record.checksums);
   if (wanted.has('Checksum') && checksums.length > 0) {
+    // A composite checksum is stored as GET, HEAD and the completion answer it, with `-N` (the part
+    // count); S3 leaves that suffix out here, where ObjectParts tells the count.
     body['Checksum'] = {
-      ...Object.fromEntries(checksums.map(([algorithm, value]) => [`Checksum${algorithm}`, value])),
+      ...Object.fromEntries(checksums.map(([algorithm, value]) => [`Checksum${algorithm}`, value.replace(/-\d+$/, '')])),
       ChecksumType: record.checksumType ?? 'FULL_OBJECT',
     };
   }
