@@ -154,3 +154,29 @@ t.test('two completions of one upload at once write one object: the second answe
   t.ok(winner.some((w) => w.equals(body)), 'the object is one of the two lists of parts, whole');
   t.equal(got.ETag, a.ETag);
 });
+
+t.test('x-amz-mp-object-size that differs from the parts is InvalidRequest and writes nothing; part numbers outside 1..10000 are InvalidArgument', async (t) => {
+  const key = 'declared/size';
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const parts = [seededBytes(MIN_PART_BYTES, 41), seededBytes(5, 42)];
+  const completed: { PartNumber: number; ETag: string }[] = [];
+  for (const [i, Body] of parts.entries()) {
+    completed.push({ PartNumber: i + 1, ETag: (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body }))).ETag ?? '' });
+  }
+  const complete = (body: string, headers: Record<string, string> = {}) => rawS3(cluster.endpoint, { method: 'POST', bucket, key, query: { uploadId: UploadId }, body, headers });
+  for (const [partNumber, message] of [['0', 'PartNumber must be >= 1'], ['10001', 'PartNumber must be <= 10000']]) {
+    const answer = await complete(completeXml([{ PartNumber: partNumber as unknown as number, ETag: completed[0]?.ETag ?? '' }]));
+    t.equal(answer.status, 400, `part number ${partNumber}`);
+    t.equal(xmlField(answer.body, 'Code'), 'InvalidArgument');
+    t.equal(xmlField(answer.body, 'Message')?.replace(/&gt;/g, '>').replace(/&lt;/g, '<'), message);
+  }
+  const total = parts[0]!.length + parts[1]!.length;
+  const wrong = await complete(completeXml(completed), { 'x-amz-mp-object-size': String(total + 1) });
+  t.equal(wrong.status, 400);
+  t.equal(xmlField(wrong.body, 'Code'), 'InvalidRequest');
+  t.same(await sdkError(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))), { name: 'NoSuchKey', status: 404 }, 'nothing was written');
+  const right = await complete(completeXml(completed), { 'x-amz-mp-object-size': String(total) });
+  t.equal(right.status, 200, right.body);
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat(parts)));
+});

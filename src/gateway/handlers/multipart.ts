@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
 import { acquireKeyLease, bucketVersioning, commitPlainRecord, commitRecord, deleteMarker, holdKeyLease, metadataSignal, resolveVersion, type HeldLease } from '../data-path/index.js';
-import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
+import { bucketOf, header, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
 import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
 import {
@@ -143,14 +143,36 @@ function requestedParts(text: string): RequestedPart[] {
   return list.map((entry) => {
     const fields = (entry ?? {}) as Record<string, unknown>;
     const { PartNumber: number, ETag: etag } = fields;
-    if (typeof number !== 'string' || !/^\d+$/.test(number.trim()) || typeof etag !== 'string') throw new S3Error('MalformedXML');
+    if (typeof number !== 'string' || !/^-?\d+$/.test(number.trim()) || typeof etag !== 'string') throw new S3Error('MalformedXML');
+    const partNumber = Number(number.trim());
+    // S3 answers a part number outside 1..10,000 in the list as it does on UploadPart's query.
+    if (partNumber < 1) throw new S3Error('InvalidArgument', { message: 'PartNumber must be >= 1', fields: { ArgumentName: 'PartNumber', ArgumentValue: number.trim() } });
+    if (partNumber > MAX_PARTS) {
+      throw new S3Error('InvalidArgument', { message: `PartNumber must be <= ${MAX_PARTS}`, fields: { ArgumentName: 'PartNumber', ArgumentValue: number.trim() } });
+    }
     const checksums: Record<string, string> = {};
     for (const algorithm of CHECKSUM_ALGORITHMS) {
       const value = fields[`Checksum${algorithm}`];
       if (typeof value === 'string') checksums[algorithm] = value.trim();
     }
-    return { partNumber: Number(number.trim()), etag: normaliseEtag(etag), checksums };
+    return { partNumber, etag: normaliseEtag(etag), checksums };
   });
+}
+
+/**
+ * `x-amz-mp-object-size`: the object size the client expects from its parts (the AWS transfer managers
+ * send it so that a part lost or listed twice fails the completion). A mismatch is S3's InvalidRequest.
+ */
+function checkDeclaredSize(ctx: RequestContext, stored: readonly ObjectRecord[]): void {
+  const declared = header(ctx, 'x-amz-mp-object-size');
+  if (declared === undefined) return;
+  if (!/^\d{1,16}$/.test(declared.trim())) {
+    throw new S3Error('InvalidArgument', { message: 'The x-amz-mp-object-size header value is not valid.', fields: { ArgumentName: 'x-amz-mp-object-size', ArgumentValue: declared } });
+  }
+  const sizeBytes = stored.reduce((sum, record) => sum + record.sizeBytes, 0);
+  if (Number(declared.trim()) !== sizeBytes) {
+    throw new S3Error('InvalidRequest', { message: `The provided 'x-amz-mp-object-size' header value ${declared.trim()} does not match what was computed: ${sizeBytes}` });
+  }
 }
 
 function normaliseEtag(etag: string): string {
@@ -261,6 +283,7 @@ async function completeHeld(
   if (sse.kind !== 'none') ctx.services.sealer.checkAccess(marker.encryption, sse);
   const showChecksum = mayShowUploadChecksums(ctx, marker.encryption, marker.upload, sse);
   const stored = await completedParts(ctx, bucket, uploadId, requested);
+  checkDeclaredSize(ctx, stored);
   const checksum = completedChecksum(marker.upload, stored);
   checkCompletionHeaders(ctx, checksum);
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
