@@ -95,6 +95,11 @@ export const UploadInfo = Type.Object({
   bucket: Type.String(),
   key: Type.String(),
   initiatedMs: Type.Number(),
+  /**
+   * The createdMs of the bucket the upload was started in: a bucket deleted and created again under the
+   * same name is another bucket, whose uploads S3 does not list or complete. Absent on older markers.
+   */
+  bucketCreatedMs: Type.Optional(Type.Number()),
   /** Flexible-checksum algorithm every part must carry (x-amz-checksum-algorithm at creation). */
   checksumAlgorithm: Type.Optional(Type.String()),
   checksumType: Type.Optional(ChecksumType),

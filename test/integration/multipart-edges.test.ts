@@ -2,8 +2,10 @@ import { t } from 'tap';
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  DeleteBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   ListPartsCommand,
   PutBucketVersioningCommand,
@@ -179,4 +181,26 @@ t.test('x-amz-mp-object-size that differs from the parts is InvalidRequest and w
   t.equal(right.status, 200, right.body);
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   t.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(Buffer.concat(parts)));
+});
+
+t.test('uploads in progress end with their bucket: after DeleteBucket and a new bucket of the same name they are not listed, continued or completed', async (t) => {
+  const reused = `${bucket}-reused`;
+  await s3.send(new CreateBucketCommand({ Bucket: reused }));
+  const key = 'left/behind';
+  const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: reused, Key: key }));
+  const part = seededBytes(7, 51);
+  const { ETag = '' } = await s3.send(new UploadPartCommand({ Bucket: reused, Key: key, UploadId, PartNumber: 1, Body: part }));
+  await s3.send(new DeleteBucketCommand({ Bucket: reused }));
+  await s3.send(new CreateBucketCommand({ Bucket: reused }));
+  const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: reused }));
+  t.same(listed.Uploads ?? [], [], 'the new bucket lists no upload');
+  t.same(await sdkError(s3.send(new UploadPartCommand({ Bucket: reused, Key: key, UploadId, PartNumber: 2, Body: part }))), { name: 'NoSuchUpload', status: 404 });
+  t.same(await sdkError(s3.send(new ListPartsCommand({ Bucket: reused, Key: key, UploadId }))), { name: 'NoSuchUpload', status: 404 });
+  t.same(
+    await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket: reused, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] } }))),
+    { name: 'NoSuchUpload', status: 404 },
+  );
+  t.same(await sdkError(s3.send(new GetObjectCommand({ Bucket: reused, Key: key }))), { name: 'NoSuchKey', status: 404 }, 'the old bucket\'s bytes did not become an object of the new one');
+  const fresh = await s3.send(new CreateMultipartUploadCommand({ Bucket: reused, Key: key }));
+  t.same((await s3.send(new ListMultipartUploadsCommand({ Bucket: reused }))).Uploads?.map((u) => u.UploadId), [fresh.UploadId], 'an upload of the new bucket is listed');
 });

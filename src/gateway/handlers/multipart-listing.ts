@@ -3,7 +3,7 @@ import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type
 import { listObjects, type ListRequest } from '../data-path/index.js';
 import { bucketOf, keyOf, type RequestContext } from '../http/index.js';
 import { compareUtf8, countParameter, listFieldEncoder, renderXml } from '../s3/index.js';
-import { requireUpload, uploadIdOf } from './upload-lookup.js';
+import { ofThisBucket, requireUpload, uploadIdOf } from './upload-lookup.js';
 import { setAbortHeaders } from './lifecycle-dates.js';
 import { mayShowUploadChecksums } from './object-encryption.js';
 
@@ -98,10 +98,10 @@ export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
   // S3 ignores upload-id-marker without key-marker.
   const uploadIdMarker = keyMarker === '' ? '' : query.get('upload-id-marker') ?? '';
   const maxUploads = countParameter('max-uploads', ctx.target.query.get('max-uploads'), 1000, 1000);
-  await ctx.services.buckets.require(bucket, ctx.signal);
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const uploads = (await uploadsOf(ctx, bucket))
     .map((upload) => ({ upload, uploadId: upload.key.slice(bucket.length + 1) }))
-    .filter(({ upload }) => upload.upload.key.startsWith(prefix))
+    .filter(({ upload }) => upload.upload.key.startsWith(prefix) && ofThisBucket(upload.upload, bucketRecord))
     .sort((a, b) => compareUtf8(a.upload.upload.key, b.upload.upload.key) || (a.uploadId < b.uploadId ? -1 : 1));
   const entries: UploadEntry[] = [];
   for (const entry of uploads) {

@@ -86,7 +86,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
     ...rest,
     ...requestedLock,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
-    upload: { bucket, key, initiatedMs, ...checksum },
+    upload: { bucket, key, initiatedMs, bucketCreatedMs: bucketRecord.createdMs, ...checksum },
     ...(encryption === undefined ? {} : { encryption }),
   };
   await commitRecord(ctx, marker);

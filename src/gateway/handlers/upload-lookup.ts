@@ -1,4 +1,4 @@
-import { UPLOADS_BUCKET, uploadMarkerKey, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
+import { UPLOADS_BUCKET, uploadMarkerKey, type BucketRecord, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
 import { newToken } from '../../common/index.js';
 import { acquireSharedLease, metadataSignal, releaseSharedLease, resolveVersion } from '../data-path/index.js';
 import type { RequestContext } from '../http/index.js';
@@ -23,14 +23,29 @@ export function partNumberOf(ctx: RequestContext): number {
   return partNumber;
 }
 
-/** The upload's newest marker record, open or closing (a delete marker), when it exists and belongs to `key`; null otherwise. */
+/**
+ * The upload's newest marker record, open or closing (a delete marker), when it exists, belongs to
+ * `key` and was started in the bucket that now has the name; null otherwise.
+ */
 export async function findUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<(ObjectRecord & { upload: UploadInfo }) | null> {
   const marker = uploadMarkerKey(bucket, uploadId);
   const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, marker);
-  const version = await resolveVersion(sets, UPLOADS_BUCKET, marker, ctx.services.erasure, metadataSignal(ctx), { withDeleteMarkers: true });
+  const [version, bucketRecord] = await Promise.all([
+    resolveVersion(sets, UPLOADS_BUCKET, marker, ctx.services.erasure, metadataSignal(ctx), { withDeleteMarkers: true }),
+    ctx.services.buckets.require(bucket, ctx.signal),
+  ]);
   const upload = version?.record.upload;
-  if (version === null || upload === undefined || upload.key !== key) return null;
+  if (version === null || upload === undefined || upload.key !== key || !ofThisBucket(upload, bucketRecord)) return null;
   return { ...version.record, upload };
+}
+
+/**
+ * Whether an upload was started in this bucket rather than in an earlier one of the same name that was
+ * deleted (S3 lets DeleteBucket go ahead with uploads in progress; they end with it). Markers from
+ * before the bucket's creation time was recorded count as this bucket's.
+ */
+export function ofThisBucket(upload: UploadInfo, bucket: BucketRecord): boolean {
+  return upload.bucketCreatedMs === undefined || upload.bucketCreatedMs === bucket.createdMs;
 }
 
 /** The upload's marker record; NoSuchUpload when it never existed, was completed or aborted, or names another key. */
