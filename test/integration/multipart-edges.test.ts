@@ -27,6 +27,26 @@ const { cluster, s3, bucket } = await clusterWithBucket(t, {
   gatewayOverrides: { minPartSizeBytes: MIN_PART_BYTES, metadataTimeoutMs: 30_000, stallTimeoutMs: 30_000 },
 });
 
+/** An UploadPart whose first bytes are sent now and the rest by `finish`, which answers the request's response. */
+function slowPart(key: string, uploadId: string, partNumber: number, body: Buffer): { finish: () => ReturnType<typeof rawS3> } {
+  const stream = new PassThrough();
+  const answer = rawS3(cluster.endpoint, {
+    method: 'PUT',
+    bucket,
+    key,
+    query: { partNumber: String(partNumber), uploadId },
+    headers: { 'content-length': String(body.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    bodyStream: stream,
+  });
+  stream.write(body.subarray(0, 10));
+  return {
+    finish: () => {
+      stream.end(body.subarray(10));
+      return answer;
+    },
+  };
+}
+
 t.test('a completion retried after it succeeded answers 200 with the same ETag and location', async (t) => {
   const key = 'retried/completion';
   const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
@@ -79,20 +99,10 @@ t.test('a first part that starts first and finishes last completes in part order
   const { UploadId = '' } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
   const p1 = Buffer.from('first part, sent slowly'.padEnd(MIN_PART_BYTES * 4, '.'));
   const p2 = Buffer.from('second');
-  const slow = new PassThrough();
-  const first = rawS3(cluster.endpoint, {
-    method: 'PUT',
-    bucket,
-    key,
-    query: { partNumber: '1', uploadId: UploadId },
-    headers: { 'content-length': String(p1.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-    bodyStream: slow,
-  });
-  slow.write(p1.subarray(0, 10));
+  const first = slowPart(key, UploadId, 1, p1);
   // Part 2 is sent whole and answered while part 1 is still arriving.
   const second = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: p2 }));
-  slow.end(p1.subarray(10));
-  const firstAnswer = await first;
+  const firstAnswer = await first.finish();
   t.equal(firstAnswer.status, 200, 'part 1 finishes after part 2');
   await s3.send(
     new CompleteMultipartUploadCommand({
@@ -114,20 +124,10 @@ t.test('a part uploaded again that finishes after the completion is refused and 
   const e1 = (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: p1 }))).ETag ?? '';
   const e2 = (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: p2 }))).ETag ?? '';
   // A second upload of part 1 (an SDK's retry of a slow first attempt) is still arriving when the client completes.
-  const slow = new PassThrough();
-  const late = rawS3(cluster.endpoint, {
-    method: 'PUT',
-    bucket,
-    key,
-    query: { partNumber: '1', uploadId: UploadId },
-    headers: { 'content-length': String(p1.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-    bodyStream: slow,
-  });
-  slow.write(p1.subarray(0, 10));
+  const late = slowPart(key, UploadId, 1, p1);
   const completed = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1 }, { PartNumber: 2, ETag: e2 }] } }));
   t.ok(completed.ETag, 'the completion succeeds');
-  slow.end(p1.subarray(10));
-  const lateAnswer = await late;
+  const lateAnswer = await late.finish();
   t.equal(lateAnswer.status, 404, 'the part that finished after the completion is refused');
   t.equal(xmlField(lateAnswer.body, 'Code'), 'NoSuchUpload');
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

@@ -12,7 +12,7 @@ import { objectLockFields } from './object-lock-fields.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
-import { partCommitGuard, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
+import { PART_ATTRIBUTES, partNumberOf, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
 
 /**
  * Opens the copy source: its current (or named) version after its bucket, SSE-C key (the
@@ -171,24 +171,10 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   // The part is sealed with the upload's data key; an SSE-C upload needs its key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, partSse);
   const { version, body } = await openSource(ctx, source, sourceSse, (record) => copySourceRange(rangeHeader, record.sizeBytes));
-  const guard = partCommitGuard(ctx, bucket, key, uploadId);
-  let record: ObjectRecord;
-  try {
-    record = await writeStream(
-      ctx,
-      UPLOADS_BUCKET,
-      uploadPartKey(bucket, uploadId, partNumber),
-      { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
-      body,
-      {
-        checksumAlgorithm,
-        encryption: marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(partSse, marker.encryption),
-        beforeCommit: guard.beforeCommit,
-      },
-    );
-  } finally {
-    await guard.release();
-  }
+  const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(partSse, marker.encryption);
+  const record = await writePart(ctx, bucket, key, uploadId, (beforeCommit) =>
+    writeStream(ctx, UPLOADS_BUCKET, uploadPartKey(bucket, uploadId, partNumber), PART_ATTRIBUTES, body, { checksumAlgorithm, encryption, beforeCommit }),
+  );
   setSseHeaders(ctx, record.encryption, partSse);
   setVersionHeader(ctx, source.versionId, version.record, 'x-amz-copy-source-version-id');
   await ctx.reply.type('application/xml').send(renderXml('CopyPartResult', copyResult(record, false)));

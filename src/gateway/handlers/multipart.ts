@@ -19,7 +19,7 @@ import { objectAclFields } from './request-acl.js';
 import { objectLockFields, requirePartDigest } from './object-lock-fields.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
-import { findUpload, partCommitGuard, partNumberOf, requireUpload, uploadIdOf } from './upload-lookup.js';
+import { findUpload, PART_ATTRIBUTES, partNumberOf, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket
@@ -110,19 +110,9 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   ctx.services.sealer.checkAccess(marker.encryption, sse);
   const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(sse, marker.encryption);
   requirePartDigest(ctx, marker, (await ctx.services.buckets.require(bucket, ctx.signal)).objectLock);
-  const guard = partCommitGuard(ctx, bucket, key, uploadId);
-  let record: ObjectRecord;
-  try {
-    record = await writeBody(
-      ctx,
-      UPLOADS_BUCKET,
-      uploadPartKey(bucket, uploadId, partNumber),
-      { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} },
-      { checksumAlgorithm, encryption, beforeCommit: guard.beforeCommit },
-    );
-  } finally {
-    await guard.release();
-  }
+  const record = await writePart(ctx, bucket, key, uploadId, (beforeCommit) =>
+    writeBody(ctx, UPLOADS_BUCKET, uploadPartKey(bucket, uploadId, partNumber), PART_ATTRIBUTES, { checksumAlgorithm, encryption, beforeCommit }),
+  );
   setChecksumHeaders(ctx, record, false);
   setSseHeaders(ctx, record.encryption, sse);
   await ctx.reply.header('etag', record.etag).send();

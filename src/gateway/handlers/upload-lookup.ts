@@ -6,6 +6,9 @@ import { S3Error } from '../s3/index.js';
 
 const MAX_PART_NUMBER = 10_000;
 
+/** What every part is stored with: its bytes are all that counts (the upload's marker has the object's attributes). */
+export const PART_ATTRIBUTES = { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} } as const;
+
 /** The request's uploadId, or NoSuchUpload when it cannot be one of ours. */
 export function uploadIdOf(ctx: RequestContext): string {
   const uploadId = ctx.target.query.get('uploadId') ?? '';
@@ -63,19 +66,19 @@ export async function requireUpload(ctx: RequestContext, bucket: string, key: st
  * the part commits first (and the completion reads it) or the completion closes the upload first (and
  * the part is refused with NoSuchUpload, its shards dropped): a manifest never lists a part version
  * that a later upload of the same part number replaced, which would delete that version's shards.
+ * `write` writes the part and runs `beforeCommit` between its data and its commit.
  */
-export function partCommitGuard(ctx: RequestContext, bucket: string, key: string, uploadId: string): { beforeCommit: () => Promise<void>; release: () => Promise<void> } {
+export async function writePart<T>(ctx: RequestContext, bucket: string, key: string, uploadId: string, write: (beforeCommit: () => Promise<void>) => Promise<T>): Promise<T> {
   const markerKey = uploadMarkerKey(bucket, uploadId);
   const token = newToken();
   let asked = false;
-  return {
-    beforeCommit: async () => {
+  try {
+    return await write(async () => {
       asked = true;
       await acquireSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
       await requireUpload(ctx, bucket, key, uploadId);
-    },
-    release: async () => {
-      if (asked) await releaseSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
-    },
-  };
+    });
+  } finally {
+    if (asked) await releaseSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
+  }
 }
