@@ -20,12 +20,17 @@ export function localS3Client(endpoint: string, credentials: { accessKeyId: stri
  * loser of a race answers with its own status; both are closed when `t` ends.
  */
 export async function secondGatewayClient(t: { teardown(fn: () => unknown): void }, cluster: TestCluster): Promise<S3Client> {
+  const client = localS3Client(await startSecondGateway(t, cluster), TEST_CREDENTIALS, { maxAttempts: 1 });
+  t.teardown(() => client.destroy());
+  return client;
+}
+
+/** Another gateway of `cluster` in this process, with its own caches; its endpoint. Closed when `t` ends. */
+export async function startSecondGateway(t: { teardown(fn: () => unknown): void }, cluster: TestCluster): Promise<string> {
   const second = new Gateway({ config: cluster.config, logger: silentLogger() });
   await second.start();
   t.teardown(() => second.close());
-  const client = localS3Client(`http://127.0.0.1:${second.address.port}`, TEST_CREDENTIALS, { maxAttempts: 1 });
-  t.teardown(() => client.destroy());
-  return client;
+  return `http://127.0.0.1:${second.address.port}`;
 }
 
 /** The HTTP status a request ended with: 200 when it succeeded, -1 when it failed without one. */

@@ -5,8 +5,15 @@ import type { ClusterView } from '../cluster/index.js';
 import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
 import { listVersions } from './list-versions.js';
+import { acquireKeyLease, type LeaseScope } from './key-lease.js';
 import { ReadDeadline } from './read-retry.js';
 import { withTimeout } from './request-scope.js';
+
+/**
+ * Where the lease that orders changes of one bucket's record lives: the set of nodes the placement gives
+ * this name and the bucket's name as key. Not a bucket name S3 allows, so no object key shares it.
+ */
+const BUCKET_RECORD_LEASES = '.bucket-records';
 
 /** Most bucket records a gateway keeps cached: enough for any real deployment, bounded against a flood of names. */
 const BUCKET_CACHE_ENTRIES = 10_000;
@@ -67,10 +74,9 @@ export class BucketService {
     init: { owner?: string | undefined; grants?: BucketRecord['grants']; ownership?: string; objectLock?: BucketRecord['objectLock'] | undefined } = {},
   ): Promise<'created' | 'existed' | 'taken'> {
     validateBucketName(name);
-    const existing = (await this.readAll(signal)).get(name);
-    if (existing !== undefined && !existing.deleted) return existing.owner === init.owner ? 'existed' : 'taken';
-    await this.write(
-      {
+    return this.underLease(name, signal, async (existing) => {
+      if (existing !== undefined && !existing.deleted) return existing.owner === init.owner ? 'existed' : 'taken';
+      const record: BucketRecord = {
         name,
         versionId: this.clock.next(),
         createdMs: this.clock.nowMs(),
@@ -79,28 +85,42 @@ export class BucketService {
         ...(init.grants === undefined ? {} : { grants: init.grants }),
         ...(init.ownership === undefined ? {} : { ownership: init.ownership }),
         ...(init.objectLock === undefined ? {} : { objectLock: init.objectLock, versioning: 'Enabled' as const }),
-      },
-      signal,
-    );
-    return 'created';
+      };
+      await this.write(record, signal);
+      this.cache.set(name, record);
+      return 'created';
+    });
   }
 
   /**
-   * Writes a changed bucket record (CORS rules, tags) as a new version. Two concurrent changes of one
-   * bucket's configuration can lose one of them (last writer wins), as with any read-modify-write here.
+   * Writes a changed bucket record (CORS rules, tags, a lock) as a new version, from the record as it is
+   * now: changes of one bucket, through any gateways, take the name's lease one at a time, so none
+   * undoes another. `createdMs`: the bucket the request was authorised against; a bucket deleted and
+   * created again since (perhaps by another owner) is not that bucket, and the change is NoSuchBucket.
    */
-  async update(name: string, change: (record: BucketRecord) => BucketRecord, signal: AbortSignal): Promise<BucketRecord> {
-    const current = (await this.readAll(signal)).get(name);
-    if (current === undefined || current.deleted) throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
-    const next: BucketRecord = { ...change(current), name, versionId: this.clock.next(), deleted: false };
-    await this.write(next, signal);
-    this.cache.set(name, next);
-    return next;
+  async update(name: string, change: (record: BucketRecord) => BucketRecord, signal: AbortSignal, createdMs?: number): Promise<BucketRecord> {
+    return this.underLease(name, signal, async (current) => {
+      const live = liveRecord(name, current, createdMs);
+      const next: BucketRecord = { ...change(live), name, versionId: this.clock.next(), deleted: false };
+      await this.write(next, signal);
+      this.cache.set(name, next);
+      return next;
+    });
   }
 
-  /** Deletes an empty bucket. */
-  async delete(name: string, signal: AbortSignal): Promise<void> {
-    const record = await this.require(name, signal);
+  /**
+   * Deletes an empty bucket, under the name's lease and from its record as it is now (a cached one may
+   * not know versioning was enabled, and a bucket with versions left must stay). `createdMs` as for update.
+   */
+  async delete(name: string, signal: AbortSignal, createdMs?: number): Promise<void> {
+    await this.underLease(name, signal, async (current) => {
+      this.cache.delete(name);
+      await this.deleteIfEmpty(liveRecord(name, current, createdMs), signal);
+    });
+  }
+
+  private async deleteIfEmpty(record: BucketRecord, signal: AbortSignal): Promise<void> {
+    const { name } = record;
     const nodes = this.cluster.allNodes();
     // The emptiness checks are reads: a round lost only to slow nodes is run again, as a listing's is,
     // each page with the deadline of its own moment (it stretches while the nodes answer slowly).
@@ -126,8 +146,32 @@ export class BucketService {
       );
       if (versions.versions.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
     }
-    this.cache.delete(name);
     await this.write({ ...record, versionId: this.clock.next(), deleted: true }, signal);
+  }
+
+  /**
+   * Runs `change` with the record of `name` as a majority holds it now, under the exclusive lease that
+   * orders every create, update and delete of that name through any gateway (key-lease.ts): two users
+   * creating one name are told apart, and a configuration change never brings back a deleted bucket.
+   */
+  private async underLease<T>(name: string, signal: AbortSignal, change: (current: BucketRecord | undefined) => Promise<T>): Promise<T> {
+    // The lease's node calls follow observed latency as every bucket read does: a getter, read per round.
+    const nodeTimeoutMs = (): number => this.nodeTimeoutMs;
+    const scope: LeaseScope = {
+      signal,
+      services: {
+        cluster: this.cluster,
+        get metadataTimeoutMs() {
+          return nodeTimeoutMs();
+        },
+      },
+    };
+    const lease = await acquireKeyLease(scope, BUCKET_RECORD_LEASES, name, 'Another change of this bucket is in progress; please retry.');
+    try {
+      return await change((await this.readAll(signal)).get(name));
+    } finally {
+      await lease.release();
+    }
   }
 
   /**
@@ -194,6 +238,14 @@ async function retryWhileSlow<T>(signal: AbortSignal, round: () => Promise<T>): 
       if (!isSlowQuorumLoss(err) || !(await deadline.pause(attempt, signal))) throw err;
     }
   }
+}
+
+/** The live record of `name`, or NoSuchBucket: none, deleted, or another bucket than the one of `createdMs`. */
+function liveRecord(name: string, record: BucketRecord | undefined, createdMs: number | undefined): BucketRecord {
+  if (record === undefined || record.deleted || (createdMs !== undefined && record.createdMs !== createdMs)) {
+    throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
+  }
+  return record;
 }
 
 function majority(count: number): number {

@@ -2,7 +2,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { newToken } from '../../common/index.js';
 import { fanOutUntil, isTimeoutFailure, newestRecord, type LeaseResponse, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
-import { withTimeout, type RequestScope } from './request-scope.js';
+import { withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
+
+/** What taking and giving back an exclusive lease needs: the caller's signal, the key's nodes and the node-call deadline. */
+export interface LeaseScope {
+  signal: AbortSignal;
+  services: Pick<GatewayServices, 'cluster' | 'metadataTimeoutMs'>;
+}
 
 /** How long a lease lives unless given back: far longer than a conditional write's last check and commit, or a plain write's version id and commit. */
 const LEASE_TTL_MS = 30_000;
@@ -32,10 +38,10 @@ export interface ExclusiveLease {
  * no majority gives back what it got and tries again after a random pause, so two contenders do not
  * split the set forever.
  */
-export async function acquireKeyLease(ctx: RequestScope, bucket: string, key: string): Promise<ExclusiveLease> {
+export async function acquireKeyLease(ctx: LeaseScope, bucket: string, key: string, busyMessage = 'Another conditional write of this key is in progress; please retry.'): Promise<ExclusiveLease> {
   const token = newToken();
   const nodes = ctx.services.cluster.nodesFor(bucket, key);
-  const { granted, answers } = await leaseRounds(ctx, nodes, bucket, key, token, 'exclusive', 'Another conditional write of this key is in progress; please retry.');
+  const { granted, answers } = await leaseRounds(ctx, nodes, bucket, key, token, 'exclusive', busyMessage);
   return {
     current: newestRecord(answers.map((answer) => answer.current)),
     release: (fence) => giveBack(ctx, nodes, bucket, key, token, granted, fence),
@@ -128,7 +134,7 @@ export async function releaseSharedLease(ctx: RequestScope, bucket: string, key:
 }
 
 function giveBack(
-  ctx: RequestScope,
+  ctx: LeaseScope,
   nodes: readonly NodeClient[],
   bucket: string,
   key: string,
@@ -145,7 +151,7 @@ function giveBack(
 
 /** Asks for the lease in rounds until a majority grants it; the granting nodes and their answers. */
 async function leaseRounds(
-  ctx: RequestScope,
+  ctx: LeaseScope,
   nodes: readonly NodeClient[],
   bucket: string,
   key: string,

@@ -57,7 +57,7 @@ export async function putBucketAcl(ctx: RequestContext): Promise<void> {
     await ctx.reply.send();
     return;
   }
-  await ctx.services.buckets.update(name, (record) => ({ ...record, grants }), ctx.signal);
+  await ctx.services.buckets.update(name, (record) => ({ ...record, grants }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.send();
 }
 

@@ -24,7 +24,7 @@ export async function putBucketVersioning(ctx: RequestContext): Promise<void> {
       throw new S3Error('InvalidBucketState', { message: 'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.' });
     }
     return { ...record, versioning: status };
-  }, metadataSignal(ctx));
+  }, metadataSignal(ctx), ctx.access.bucketCreatedMs);
   await ctx.reply.send();
 }
 
@@ -63,12 +63,12 @@ export async function putBucketOwnershipControls(ctx: RequestContext): Promise<v
   if (ownership === 'BucketOwnerEnforced' && bucket.grants !== undefined && !ownerOnly(bucket.grants, bucketOwnerOf(ctx, bucket))) {
     throw new S3Error('InvalidBucketAclWithObjectOwnership');
   }
-  await ctx.services.buckets.update(name, (record) => ({ ...record, ownership }), ctx.signal);
+  await ctx.services.buckets.update(name, (record) => ({ ...record, ownership }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.send();
 }
 
 /** DeleteBucketOwnershipControls: back to ObjectWriter, S3's behaviour without the setting. */
 export async function deleteBucketOwnershipControls(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, ownership: 'ObjectWriter' }), ctx.signal);
+  await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, ownership: 'ObjectWriter' }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }

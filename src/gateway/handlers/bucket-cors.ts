@@ -13,13 +13,13 @@ export async function getBucketCors(ctx: RequestContext): Promise<void> {
 export async function putBucketCors(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const rules = parseCorsXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, cors: rules }), ctx.signal);
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, cors: rules }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.send();
 }
 
 /** DeleteBucketCors: 204, also when there was none. */
 export async function deleteBucketCors(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  await ctx.services.buckets.update(bucket, ({ cors: _removed, ...record }) => record, ctx.signal);
+  await ctx.services.buckets.update(bucket, ({ cors: _removed, ...record }) => record, ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }

@@ -15,13 +15,13 @@ export async function putBucketEncryption(ctx: RequestContext): Promise<void> {
   const encryption = parseBucketEncryptionXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
   // Refused before it is stored: a default no write could honour would fail every later PUT.
   ctx.services.sealer.newUpload({ kind: 'SSE-S3' });
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, encryption }), ctx.signal);
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, encryption }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.send();
 }
 
 /** DeleteBucketEncryption: 204, also when there was none. */
 export async function deleteBucketEncryption(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  await ctx.services.buckets.update(bucket, ({ encryption: _removed, ...record }) => record, ctx.signal);
+  await ctx.services.buckets.update(bucket, ({ encryption: _removed, ...record }) => record, ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }

@@ -18,13 +18,13 @@ export async function putBucketLifecycle(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   // S3 names a rule that has no ID with a random one.
   const rules = parseLifecycleXml((await readSmallBody(ctx, MAX_LIFECYCLE_BYTES)).toString('utf8'), () => randomBytes(24).toString('base64url'));
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, lifecycle: rules }), ctx.signal);
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, lifecycle: rules }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.send();
 }
 
 /** DeleteBucketLifecycle: 204, also when there was none. */
 export async function deleteBucketLifecycle(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  await ctx.services.buckets.update(bucket, ({ lifecycle: _removed, ...record }) => record, ctx.signal);
+  await ctx.services.buckets.update(bucket, ({ lifecycle: _removed, ...record }) => record, ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }

@@ -10,7 +10,7 @@ export async function putBucketPolicy(ctx: RequestContext): Promise<void> {
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
   // BlockPublicPolicy: a policy that opens the bucket to everyone is refused.
   if (record.publicAccessBlock?.blockPublicPolicy === true && policyIsPublic(policy)) throw new S3Error('AccessDenied');
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, policy: text }), ctx.signal);
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, policy: text }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }
 
@@ -24,7 +24,7 @@ export async function getBucketPolicy(ctx: RequestContext): Promise<void> {
 
 /** DeleteBucketPolicy: 204, also when there was none. */
 export async function deleteBucketPolicy(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.update(bucketOf(ctx), ({ policy: _removed, ...record }) => record, ctx.signal);
+  await ctx.services.buckets.update(bucketOf(ctx), ({ policy: _removed, ...record }) => record, ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }
 
@@ -40,7 +40,7 @@ export async function getBucketPolicyStatus(ctx: RequestContext): Promise<void> 
 /** PutPublicAccessBlock: the four switches, enforced from the next request on. */
 export async function putPublicAccessBlock(ctx: RequestContext): Promise<void> {
   const block = parsePublicAccessBlock((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
-  await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, publicAccessBlock: block }), ctx.signal);
+  await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, publicAccessBlock: block }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.send();
 }
 
@@ -54,6 +54,6 @@ export async function getPublicAccessBlock(ctx: RequestContext): Promise<void> {
 
 /** DeletePublicAccessBlock: 204, also when none was set. */
 export async function deletePublicAccessBlock(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.update(bucketOf(ctx), ({ publicAccessBlock: _removed, ...record }) => record, ctx.signal);
+  await ctx.services.buckets.update(bucketOf(ctx), ({ publicAccessBlock: _removed, ...record }) => record, ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }

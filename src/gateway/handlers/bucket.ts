@@ -88,7 +88,7 @@ export async function headBucket(ctx: RequestContext): Promise<void> {
 
 /** DeleteBucket: only when empty. */
 export async function deleteBucket(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.delete(bucketOf(ctx), ctx.signal);
+  await ctx.services.buckets.delete(bucketOf(ctx), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }
 

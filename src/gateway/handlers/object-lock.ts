@@ -44,6 +44,7 @@ export async function putObjectLockConfiguration(ctx: RequestContext): Promise<v
       return { ...record, versioning: 'Enabled', objectLock: config };
     },
     metadataSignal(ctx),
+    ctx.access.bucketCreatedMs,
   );
   await ctx.reply.send();
 }

@@ -58,12 +58,12 @@ export async function getBucketTagging(ctx: RequestContext): Promise<void> {
 export async function putBucketTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_BUCKET_TAGS);
-  await ctx.services.buckets.update(bucket, (record) => ({ ...record, tags }), ctx.signal);
+  await ctx.services.buckets.update(bucket, (record) => ({ ...record, tags }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }
 
 /** DeleteBucketTagging: 204. */
 export async function deleteBucketTagging(ctx: RequestContext): Promise<void> {
-  await ctx.services.buckets.update(bucketOf(ctx), ({ tags: _removed, ...record }) => record, ctx.signal);
+  await ctx.services.buckets.update(bucketOf(ctx), ({ tags: _removed, ...record }) => record, ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }

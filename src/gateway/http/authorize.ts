@@ -26,6 +26,11 @@ export interface RequestAccess {
   objectPermission: AclPermission | 'OWNER' | undefined;
   /** The condition keys the request offers to policies (lower-case names; a few hold several values). */
   facts: Map<string, string | string[]>;
+  /**
+   * The createdMs of the bucket the decision was made against (a bucket action of a user): a change
+   * of the bucket's record applies to that bucket only, not to one created later under its name.
+   */
+  bucketCreatedMs?: number | undefined;
 }
 
 type Scope = Omit<RequestContext, 'access'>;
@@ -152,6 +157,7 @@ export async function authorize(ctx: Scope, principal: Principal, action: S3Acti
   const name = ctx.target.bucket;
   if (name === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });
   const bucket = await ctx.services.buckets.require(name, ctx.signal);
+  access.bucketCreatedMs = bucket.createdMs;
   // DeleteObjects names its keys in the body: each is decided on its own (requireKeyAccess).
   if (action === 's3:DeleteObject' && ctx.target.key === undefined) return access;
   const decision = policyDecision(ctx, bucket, principal, action, facts);
