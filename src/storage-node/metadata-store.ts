@@ -692,6 +692,12 @@ export class MetadataStore {
     await this.write(new MetadataBatch().put(key, json(record)));
   }
 
+  /** The bucket record this node holds for `name` (a tombstone when deleted), if any. */
+  async getBucket(name: string): Promise<BucketRecord | undefined> {
+    const value = await this.db.get(rowKey(ROW.bucket, name));
+    return value === undefined ? undefined : parse<BucketRecord>(value);
+  }
+
   /** Every bucket record, tombstones included. */
   async listBuckets(): Promise<BucketRecord[]> {
     const records: BucketRecord[] = [];

@@ -46,6 +46,8 @@ export const DEFAULT_LEADER_SILENCE_MS = 3 * 60 * 60 * 1000;
 interface BucketRules {
   rules: readonly LifecycleRule[];
   versioning: BucketRecord['versioning'];
+  /** The record the rules were read from: they apply while it is still the bucket's (rulesInForce). */
+  versionId: string;
 }
 
 /**
@@ -70,7 +72,9 @@ interface BucketRules {
  * copy of a version by tag revision), since this node may have missed a delete by id or a tag, hold or
  * retention change. Versions under Object Lock are never removed (versionIsLocked on any member's copy);
  * a delete marker over a locked version still is written, as in S3, since it removes nothing. Bucket
- * rules are re-read at the start of every pass; a pass over a cluster where no bucket has rules reads no keys at all.
+ * rules are re-read at the start of every pass, and a bucket whose record changed on this node since
+ * (rules changed or removed, the bucket deleted or created anew) has none for the rest of the pass; a
+ * pass over a cluster where no bucket has rules reads no keys at all.
  *
  * A leader that is down would hold its keys' rules back for as long as it stays down, so when it has not
  * answered for `leaderSilenceMs` (judged by the bucket-record round at the start of every pass, which asks
@@ -175,8 +179,26 @@ export class LifecycleWorker implements Worker {
     const rules = new Map<string, BucketRules>();
     for (const record of newest.values()) {
       if (!record.deleted && record.lifecycle !== undefined && record.lifecycle.some((rule) => rule.enabled)) {
-        rules.set(record.name, { rules: record.lifecycle, versioning: record.versioning });
+        rules.set(record.name, { rules: record.lifecycle, versioning: record.versioning, versionId: record.versionId });
       }
+    }
+    return rules;
+  }
+
+  /**
+   * The rules this pass read for `bucket`, unless this node has heard of a newer record of it since:
+   * rules removed or changed, or the bucket deleted (and perhaps created again under its name, by
+   * anyone, holding new objects), which a pass over millions of keys must not act on for hours.
+   * Every bucket write reaches every node that answers, so this node's own copy is the first to know.
+   */
+  private async rulesInForce(bucket: string): Promise<BucketRules | undefined> {
+    const rules = this.buckets?.get(bucket);
+    if (rules === undefined) return undefined;
+    const held = await this.options.store.metadata.getBucket(bucket);
+    if (held !== undefined && held.versionId > rules.versionId) {
+      // The rules of the newer record (if any) wait for the next pass, which reads them from a majority.
+      this.buckets?.delete(bucket);
+      return undefined;
     }
     return rules;
   }
@@ -189,7 +211,7 @@ export class LifecycleWorker implements Worker {
       if (parseUploadKey(entry.key)?.kind === 'marker') await this.upload(set, entry, signal);
       return;
     }
-    const bucket = this.buckets?.get(entry.bucket);
+    const bucket = await this.rulesInForce(entry.bucket);
     if (bucket === undefined) return;
     const { store } = this.options;
     const current = await store.metadata.getObject(entry.bucket, entry.key);
@@ -402,7 +424,7 @@ export class LifecycleWorker implements Worker {
     const record = stored?.record;
     const upload = record?.upload;
     if (record === undefined || upload === undefined || record.deleted || upload.closed !== undefined) return;
-    const bucket = this.buckets?.get(upload.bucket);
+    const bucket = await this.rulesInForce(upload.bucket);
     if (bucket === undefined) return;
     const now = this.clock();
     const abort = uploadAbortDate(bucket.rules, upload.key, upload.initiatedMs, this.options.dayMs);
