@@ -5,7 +5,7 @@ import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
 import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
-import { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
+import { withTimeout, type RequestScope } from './request-scope.js';
 import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-writer.js';
 
 /** What a stored version carries besides its bytes. */
@@ -105,8 +105,13 @@ export async function storeVersion(
       onBodyRead: askEarly,
     });
   } catch (err) {
-    // The prepares failed after the lease was asked for: give back what was granted.
-    if (leaseToken !== undefined && early !== undefined && (await early) !== undefined) await releaseSharedLease(ctx, bucket, key, leaseToken);
+    // The prepares failed: give back what was granted, with the prepares of a small body (which carry
+    // the lease request) or to the request made as a streamed body ended. Left alone it would hold
+    // back conditional writes of the key for the lease's whole lifetime.
+    if (leaseToken !== undefined) {
+      await early;
+      await releaseSharedLease(ctx, bucket, key, leaseToken);
+    }
     throw err;
   }
   const { sizeBytes: storedSizeBytes, holders, stragglers } = prepared;
@@ -238,7 +243,11 @@ export async function writeStream(
 export async function commitRecord(ctx: RequestScope, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
-  const signal = metadataSignal(ctx);
+  // Not the client's: a commit some nodes may have applied is seen through to its quorum (or its
+  // failure) even if the client leaves, as a body's commit is. A completion cut off between its
+  // manifest and its closing marker left the object visible and the upload open, and a part uploaded
+  // again then took the object's bytes; cut-off deletes left markers on fewer than a write quorum.
+  const signal = withTimeout(undefined, services.metadataTimeoutMs);
   // Serialised and hashed once for the whole set: a manifest of thousands of parts is megabytes.
   const encoded = new EncodedCommit({ record, shardIndex: null, ...(options.leaseToken === undefined ? {} : { leaseToken: options.leaseToken }) });
   const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
@@ -312,7 +321,8 @@ export async function deleteVersion(
 ): Promise<ObjectRecord | null> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(bucket, key);
-  const signal = metadataSignal(ctx);
+  // Seen through if the client leaves, as commitRecord's writes are.
+  const signal = withTimeout(undefined, services.metadataTimeoutMs);
   // Nodes refuse a version under Object Lock themselves; the bypass is passed only when the caller checked it is allowed.
   const bypass = options.bypassGovernance === true ? { bypassGovernance: true } : {};
   const outcomes = await fanOut(nodes, (node) => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal }));
