@@ -6,6 +6,7 @@ import { bucketName } from './bytes.js';
 import { parseGatewayConfig, silentLogger, type GatewayConfig, type Logger } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
+import { runUserCli } from '../../src/bin/user-cli.js';
 
 /** Credentials every test cluster accepts. Pass copies: the AWS SDK annotates the object it is given. */
 export const TEST_CREDENTIALS = { accessKeyId: 'test-access-key', secretAccessKey: 'test-secret-key' } as const;
@@ -55,6 +56,14 @@ export interface TestCluster {
   stopNode(index: number): Promise<void>;
   /** Stops everything; the data directory is removed unless `keepData`. */
   close(options?: { keepData?: boolean }): Promise<void>;
+}
+
+/** Adds user `name` as `tessera admin user add --config configFile` does; its access keys. */
+export async function addUser(configFile: string, name: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+  let out = '';
+  const code = await runUserCli('user', ['add', name, '--config', configFile], {}, { stdout: (s) => void (out += s), stderr: () => undefined });
+  if (code !== 0) throw new Error(`tessera admin user add ${name} exited ${code}`);
+  return { accessKeyId: /^access key: (\S+)$/m.exec(out)?.[1] ?? '', secretAccessKey: /^secret key: (\S+)$/m.exec(out)?.[1] ?? '' };
 }
 
 /** Starts `nodeCount` storage nodes and one gateway in this process. */

@@ -11,9 +11,8 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { localS3Client, startCluster, startSecondGateway, statusOf, TEST_CREDENTIALS, writeGatewayConfig } from '../helpers/cluster.js';
+import { addUser, localS3Client, startCluster, startSecondGateway, statusOf, TEST_CREDENTIALS, writeGatewayConfig } from '../helpers/cluster.js';
 import { sdkError } from '../gateway/raw-s3.js';
 
 /**
@@ -36,9 +35,7 @@ function clientOf(endpoint: string, keys: { accessKeyId: string; secretAccessKey
 
 /** A user's clients of the first and the second gateway. */
 async function user(name: string): Promise<{ first: S3Client; second: S3Client }> {
-  let out = '';
-  await runUserCli('user', ['add', name, '--config', configFile], {}, { stdout: (s) => void (out += s), stderr: () => undefined });
-  const keys = { accessKeyId: /^access key: (\S+)$/m.exec(out)?.[1] ?? '', secretAccessKey: /^secret key: (\S+)$/m.exec(out)?.[1] ?? '' };
+  const keys = await addUser(configFile, name);
   return { first: clientOf(cluster.endpoint, keys), second: clientOf(second, keys) };
 }
 

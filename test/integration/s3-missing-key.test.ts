@@ -10,10 +10,9 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { plainRequest } from '../helpers/clients.js';
-import { localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { addUser, localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { sdkError } from '../gateway/raw-s3.js';
 
 /**
@@ -29,9 +28,7 @@ const configFile = await writeGatewayConfig(cluster);
 const clients: S3Client[] = [];
 t.teardown(() => clients.forEach((c) => c.destroy()));
 async function user(name: string): Promise<S3Client> {
-  let out = '';
-  await runUserCli('user', ['add', name, '--config', configFile], {}, { stdout: (s) => void (out += s), stderr: () => undefined });
-  const client = localS3Client(cluster.endpoint, { accessKeyId: /^access key: (\S+)$/m.exec(out)?.[1] ?? '', secretAccessKey: /^secret key: (\S+)$/m.exec(out)?.[1] ?? '' }, { maxAttempts: 1 });
+  const client = localS3Client(cluster.endpoint, await addUser(configFile, name), { maxAttempts: 1 });
   clients.push(client);
   return client;
 }

@@ -1,7 +1,6 @@
 import { t } from 'tap';
-import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { addUser, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, xmlField, type RawRequest } from '../gateway/raw-s3.js';
 
 /**
@@ -13,13 +12,7 @@ const cluster = await startCluster();
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 
-async function addUser(name: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  let out = '';
-  await runUserCli('user', ['add', name, '--config', configFile], {}, { stdout: (s) => void (out += s), stderr: () => undefined });
-  return { accessKeyId: /^access key: (\S+)$/m.exec(out)?.[1] ?? '', secretAccessKey: /^secret key: (\S+)$/m.exec(out)?.[1] ?? '' };
-}
-
-const PRINCIPALS = { owner: await addUser('owner-user'), other: await addUser('other-user'), anonymous: undefined } as const;
+const PRINCIPALS = { owner: await addUser(configFile, 'owner-user'), other: await addUser(configFile, 'other-user'), anonymous: undefined } as const;
 type PrincipalName = keyof typeof PRINCIPALS;
 
 type Operation = { name: string; request: (bucket: string, who: PrincipalName) => RawRequest };

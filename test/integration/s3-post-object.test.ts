@@ -11,9 +11,8 @@ import {
   PutBucketPolicyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { addUser, localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { xmlField } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster();
@@ -28,9 +27,7 @@ interface Keys {
 const clients: S3Client[] = [];
 t.teardown(() => clients.forEach((c) => c.destroy()));
 async function user(name: string): Promise<{ keys: Keys; client: S3Client }> {
-  let out = '';
-  await runUserCli('user', ['add', name, '--config', configFile], {}, { stdout: (s) => void (out += s), stderr: () => undefined });
-  const keys = { accessKeyId: /^access key: (\S+)$/m.exec(out)?.[1] ?? '', secretAccessKey: /^secret key: (\S+)$/m.exec(out)?.[1] ?? '' };
+  const keys = await addUser(configFile, name);
   const client = localS3Client(cluster.endpoint, keys, { maxAttempts: 1 });
   clients.push(client);
   return { keys, client };

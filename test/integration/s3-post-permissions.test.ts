@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { t } from 'tap';
-import { runUserCli } from '../../src/bin/user-cli.js';
 import { bucketName } from '../helpers/bytes.js';
-import { startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { addUser, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, xmlField } from '../gateway/raw-s3.js';
 
 /**
@@ -16,13 +15,7 @@ t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 
 type Keys = { accessKeyId: string; secretAccessKey: string };
-async function addUser(name: string): Promise<Keys> {
-  let out = '';
-  await runUserCli('user', ['add', name, '--config', configFile], {}, { stdout: (s) => void (out += s), stderr: () => undefined });
-  return { accessKeyId: /^access key: (\S+)$/m.exec(out)?.[1] ?? '', secretAccessKey: /^secret key: (\S+)$/m.exec(out)?.[1] ?? '' };
-}
-
-const PRINCIPALS = { owner: await addUser('post-owner'), other: await addUser('post-other'), anonymous: undefined } as const;
+const PRINCIPALS = { owner: await addUser(configFile, 'post-owner'), other: await addUser(configFile, 'post-other'), anonymous: undefined } as const;
 type PrincipalName = keyof typeof PRINCIPALS;
 
 /** A form for `key`: signed with SigV2 by `keys` over a policy naming the bucket and key, or unsigned. */
