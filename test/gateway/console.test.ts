@@ -166,6 +166,13 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   const badVersion = await page.evaluate(async (b) => (await fetch(`/-/console/api/object?bucket=${b}&key=models%2Fnet.bin&versionId=nope`)).status, versioned);
   t.equal(badVersion, 404, 'a malformed version id is the caller\'s error, not the cluster\'s');
 
+  // A page name is one of the console's own: a link to '#/constructor/<markup>' shows the overview,
+  // never the markup (inherited members of the page table once rendered their arguments as HTML).
+  await page.goto(`${cluster.endpoint}/-/console/#/constructor/${encodeURIComponent('<b id="injected">x</b>')}`);
+  await page.reload();
+  await page.waitForSelector('#nodes');
+  t.equal(await page.$('#injected'), null, 'no markup from the link is on the page');
+
   // A stopped node shows on the overview and in the shard map.
   await cluster.stopNode(0);
   await page.goto(`${cluster.endpoint}/-/console/#/overview`);

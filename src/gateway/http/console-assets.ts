@@ -221,7 +221,8 @@ function versionTable(bucket, key, v, shown) {
 async function render() {
   const [path, search] = location.hash.replace(/^#\\/?/, '').split('?');
   const [name, ...rest] = path.split('/');
-  const page = pages[name] ? name : 'overview';
+  // Own names only: '#/constructor/...' must not reach Object.prototype's members.
+  const page = Object.hasOwn(pages, name) ? name : 'overview';
   const args = rest.map(decodeURIComponent);
   const params = new URLSearchParams(search || '');
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === (page === 'object' || page === 'versions' ? 'buckets' : page));

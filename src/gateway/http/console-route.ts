@@ -51,7 +51,8 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
     if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'the console is read-only' });
     if (path.startsWith('/-/console/api/')) {
       const user = sessions.verify(cookieValue(request.headers.cookie, CONSOLE_COOKIE));
-      if (user === undefined) return reply.code(401).send({ error: 'sign in' });
+      // The key must still be an administrator's: a session ends with its key, not only with its time.
+      if (user === undefined || !isAdministratorKey(options, user)) return reply.code(401).send({ error: 'sign in' });
       try {
         const answer = await api(path.slice('/-/console/api/'.length), new URLSearchParams(url.split('?')[1] ?? ''), options, user);
         if (answer === undefined) return reply.code(404).send({ error: 'no such page' });
@@ -63,14 +64,29 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
         return reply.code(503).send({ error: (err as Error).message });
       }
     }
-    const asset = CONSOLE_ASSETS[path.slice(CONSOLE_PATH.length) || 'index.html'];
+    const name = path.slice(CONSOLE_PATH.length) || 'index.html';
+    const asset = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
     if (asset === undefined) return reply.code(404).type('text/plain').send('not found\n');
     reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
     return reply.type(asset.type).send(asset.body);
   });
 }
 
+/**
+ * The console shows every bucket, key and shard of the cluster: it is the administrators' (the keys of
+ * the gateway's configuration), whom S3's own checks let read all of that too. A user's key is refused.
+ */
+function isAdministratorKey(options: ConsoleOptions, accessKeyId: string): boolean {
+  return options.services.users.lookup(accessKeyId)?.principal.kind === 'admin';
+}
+
 async function signIn(request: FastifyRequest, reply: FastifyReply, options: ConsoleOptions, sessions: ConsoleSessions): Promise<FastifyReply> {
+  // JSON only: a form on another site can post text/plain or form data without a preflight, and would
+  // sign the browser in as someone else.
+  if (!/^application\/json\s*(;|$)/i.test(rawHeader(request, 'content-type') ?? '')) {
+    // The body is left unread: the connection goes with the answer.
+    return reply.code(415).header('connection', 'close').send({ error: 'expected Content-Type: application/json' });
+  }
   let body: { accessKeyId?: unknown; secretAccessKey?: unknown };
   try {
     body = JSON.parse(await readBody(request)) as typeof body;
@@ -82,20 +98,43 @@ async function signIn(request: FastifyRequest, reply: FastifyReply, options: Con
     request.log.info({ accessKeyId: typeof accessKeyId === 'string' ? accessKeyId : undefined }, 'console sign-in refused');
     return reply.code(403).send({ error: 'The access key or secret is not correct.' });
   }
+  if (!isAdministratorKey(options, accessKeyId)) {
+    request.log.info({ accessKeyId }, 'console sign-in refused: not an administrator key');
+    return reply.code(403).send({ error: "The console is for the cluster's administrators; sign in with an administrator's key." });
+  }
   // Over HTTPS the cookie is Secure: never sent back over plain HTTP.
   const secure = request.protocol === 'https' ? '; Secure' : '';
   const cookie = `${CONSOLE_COOKIE}=${sessions.issue(accessKeyId)}; Path=/-/console/; HttpOnly; SameSite=Strict; Max-Age=${CONSOLE_SESSION_MS / 1000}${secure}`;
   return reply.header('set-cookie', cookie).send({ user: accessKeyId });
 }
 
-/** Reads a small request body (the sign-in form), refusing more than 16 KiB. */
+/** A header as the client sent it (the S3 app sets Content-Type aside before any route sees it). */
+function rawHeader(request: FastifyRequest, name: string): string | undefined {
+  const raw = request.raw.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
+/** How long the sign-in form's body may take to arrive: it is a few hundred bytes. */
+const SIGN_IN_BODY_MS = 10_000;
+
+/**
+ * Reads a small request body (the sign-in form), refusing more than 16 KiB, and cutting the connection
+ * of a body that trickles in for longer than SIGN_IN_BODY_MS (the S3 path's slow-client checks do not
+ * cover this route, and an unauthenticated client must not hold a socket open for hours).
+ */
 async function readBody(request: FastifyRequest): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request.raw) {
-    size += (chunk as Buffer).length;
-    if (size > 16 * 1024) throw new Error('body too large');
-    chunks.push(chunk as Buffer);
+  const timer = setTimeout(() => request.raw.destroy(new Error('sign-in body too slow')), SIGN_IN_BODY_MS);
+  try {
+    for await (const chunk of request.raw) {
+      size += (chunk as Buffer).length;
+      if (size > 16 * 1024) throw new Error('body too large');
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    clearTimeout(timer);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
