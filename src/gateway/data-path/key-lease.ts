@@ -74,8 +74,10 @@ export async function holdKeyLease(ctx: RequestScope, bucket: string, key: strin
   const token = newToken();
   const nodes = ctx.services.cluster.nodesFor(bucket, key);
   const needed = Math.floor(nodes.length / 2) + 1;
-  let confirmedMs = performance.now();
-  const { granted, answers } = await leaseRounds(ctx, nodes, bucket, key, token, 'exclusive', busyMessage);
+  const { granted, answers, sentMs: grantSentMs } = await leaseRounds(ctx, nodes, bucket, key, token, 'exclusive', busyMessage);
+  // Counted from the granting round's start, not from the first round's: a lease waited for long
+  // (other writers held the key) is as fresh as its grant.
+  let confirmedMs = grantSentMs;
   let lost = false;
   let renewing: Promise<void> | undefined;
   const renew = async (): Promise<void> => {
@@ -158,7 +160,7 @@ async function leaseRounds(
   token: string,
   mode: 'exclusive' | 'shared',
   busyMessage: string,
-): Promise<{ granted: Set<string>; answers: LeaseResponse[] }> {
+): Promise<{ granted: Set<string>; answers: LeaseResponse[]; sentMs: number }> {
   const { services } = ctx;
   const needed = Math.floor(nodes.length / 2) + 1;
   const deadline = Date.now() + LEASE_WAIT_MS;
@@ -166,6 +168,7 @@ async function leaseRounds(
   for (;;) {
     ctx.signal.throwIfAborted();
     const signal = withTimeout(ctx.signal, services.metadataTimeoutMs);
+    const sentMs = performance.now();
     const outcomes = await fanOutUntil(
       nodes,
       (node) => node.leaseAnswer({ bucket, key, token, ttlMs: LEASE_TTL_MS, mode }, { signal }),
@@ -176,7 +179,7 @@ async function leaseRounds(
     );
     const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     const granted = new Set(outcomes.filter((o) => o.ok && o.value.granted).map((o) => o.nodeId));
-    if (granted.size >= needed) return { granted, answers: answers.filter((answer) => answer.granted) };
+    if (granted.size >= needed) return { granted, answers: answers.filter((answer) => answer.granted), sentMs };
     await giveBack(ctx, nodes, bucket, key, token, granted);
     // Too many nodes refuse for any majority: no wait will help. Nodes that only answered too slowly
     // (a busy machine) are asked again: the next round's deadline has stretched to follow them.
