@@ -28,14 +28,15 @@ t.test('the console API refuses unsigned requests, wrong secrets and writes; a r
   const cluster = await startCluster();
   t.teardown(() => cluster.close());
   const api = `${cluster.endpoint}/-/console/api`;
+  const json = { 'content-type': 'application/json' };
   t.equal((await request(`${api}/overview`)).statusCode, 401, 'no session: 401');
   t.equal((await request(`${api}/overview`, { headers: { cookie: 'tessera_console=forged.1.x' } })).statusCode, 401, 'a forged session: 401');
-  const wrong = await request(`${api}/session`, { method: 'POST', body: JSON.stringify({ accessKeyId: TEST_CREDENTIALS.accessKeyId, secretAccessKey: 'nope' }) });
+  const wrong = await request(`${api}/session`, { method: 'POST', headers: json, body: JSON.stringify({ accessKeyId: TEST_CREDENTIALS.accessKeyId, secretAccessKey: 'nope' }) });
   t.equal(wrong.statusCode, 403);
   t.equal(wrong.headers['set-cookie'], undefined, 'no cookie for a wrong secret');
-  const unknown = await request(`${api}/session`, { method: 'POST', body: JSON.stringify({ accessKeyId: 'nobody', secretAccessKey: 'x' }) });
+  const unknown = await request(`${api}/session`, { method: 'POST', headers: json, body: JSON.stringify({ accessKeyId: 'nobody', secretAccessKey: 'x' }) });
   t.equal(unknown.statusCode, 403, 'an unknown key is refused the same way');
-  const right = await request(`${api}/session`, { method: 'POST', body: JSON.stringify({ ...TEST_CREDENTIALS }) });
+  const right = await request(`${api}/session`, { method: 'POST', headers: json, body: JSON.stringify({ ...TEST_CREDENTIALS }) });
   t.equal(right.statusCode, 200);
   const cookie = String(right.headers['set-cookie']);
   t.match(cookie, /HttpOnly/);
