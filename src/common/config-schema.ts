@@ -315,6 +315,11 @@ export const GatewaySettings = Type.Object(
       default: DEFAULTS.metadataTimeoutMs,
       doc: 'how long one node may take over a metadata call before the gateway goes on without it; a floor: the gateway waits longer while the nodes answer slowly',
     }),
+    bucketCacheTtlMs: setting(Int(0, 600_000), {
+      env: 'TESSERA_BUCKET_CACHE_TTL_MS',
+      default: DEFAULTS.bucketCacheTtlMs,
+      doc: 'how long a gateway trusts a bucket\'s record (its policy, ACL, versioning) before reading it again: a change made through another gateway applies here after at most this long; writes never land in a bucket deleted since, whatever the cache holds',
+    }),
     stallTimeoutMs: setting(Int(100, 600_000), {
       env: 'TESSERA_STALL_TIMEOUT_MS',
       default: DEFAULTS.stallTimeoutMs,

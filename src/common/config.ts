@@ -79,6 +79,8 @@ export interface GatewayConfig {
   ringPollMs: number;
   partitionBits: number;
   metadataTimeoutMs: number;
+  /** How long a gateway trusts a cached bucket record. */
+  bucketCacheTtlMs: number;
   stallTimeoutMs: number;
   /** Smallest multipart part but the last. */
   minPartSizeBytes: number;
@@ -286,6 +288,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     ringPollMs: settings.ringPollMs,
     partitionBits: settings.partitionBits,
     metadataTimeoutMs: settings.metadataTimeoutMs,
+    bucketCacheTtlMs: settings.bucketCacheTtlMs,
     stallTimeoutMs: settings.stallTimeoutMs,
     minPartSizeBytes: settings.minPartSizeBytes,
     maxActiveRequests: settings.maxActiveRequests,

@@ -1,3 +1,5 @@
+import { WireError } from './wire-errors.js';
+
 /** A node a fan-out addresses: a node client names it `nodeId`, a ring member `id`. */
 export type FanOutNode = { readonly nodeId: string } | { readonly id: string };
 
@@ -11,11 +13,15 @@ export interface QuorumDecision<T> {
   failures: NodeFailure[];
 }
 
-/** One node's failure in a fan-out, for the log; `timedOut` when the node did not answer in time (slow, not down). */
+/**
+ * One node's failure in a fan-out, for the log; `timedOut` when the node did not answer in time (slow,
+ * not down); `bucketGone` when the node refused a commit into a bucket deleted or created again since.
+ */
 export interface NodeFailure {
   nodeId: string;
   reason: string;
   timedOut?: boolean;
+  bucketGone?: boolean;
 }
 
 /** Pure rule: a fan-out succeeds when at least `needed` nodes succeeded. */
@@ -24,7 +30,15 @@ export function decideQuorum<T>(outcomes: readonly NodeOutcome<T>[], needed: num
   const failures: NodeFailure[] = [];
   for (const outcome of outcomes) {
     if (outcome.ok) successes.push({ nodeId: outcome.nodeId, value: outcome.value });
-    else failures.push({ nodeId: outcome.nodeId, reason: describe(outcome.error), ...(isTimeoutFailure(outcome.error) ? { timedOut: true } : {}) });
+    else {
+      const { error } = outcome;
+      failures.push({
+        nodeId: outcome.nodeId,
+        reason: describe(error),
+        ...(isTimeoutFailure(error) ? { timedOut: true } : {}),
+        ...(error instanceof WireError && error.code === 'Gone' ? { bucketGone: true } : {}),
+      });
+    }
   }
   return { met: successes.length >= needed, successes, failures };
 }

@@ -222,6 +222,13 @@ export const ObjectRecord = Type.Object({
   retention: Type.Optional(ObjectRetention),
   /** Object Lock legal hold (true: ON); changed in place like the tags. Absent: never set. */
   legalHold: Type.Optional(Type.Boolean()),
+  /**
+   * The `createdMs` of the bucket record the version was written under: which incarnation of the
+   * bucket's name it belongs to. A node refuses to commit it into a bucket it holds as closing, deleted
+   * or created again since (bucket-incarnations.md). Absent on records of the internal uploads bucket,
+   * and on records written before incarnations were checked.
+   */
+  bucketCreatedMs: Type.Optional(Type.Number()),
 });
 /** The metadata record of an object version. */
 export type ObjectRecord = Static<typeof ObjectRecord>;
@@ -481,6 +488,11 @@ export const BucketRecord = Type.Object({
   versionId: VersionId,
   createdMs: Type.Number(),
   deleted: Type.Boolean(),
+  /**
+   * Set while DeleteBucket checks the bucket is empty: nodes refuse to commit new versions into it.
+   * The delete then writes the tombstone, or (the bucket was not empty) the record without this flag.
+   */
+  closing: Type.Optional(Type.Boolean()),
   /** The bucket's CORS rules (PutBucketCors); absent when none are configured. */
   cors: Type.Optional(Type.Array(CorsRule)),
   /** The bucket's tags (PutBucketTagging); absent when none are set. */

@@ -6,6 +6,8 @@ export const WIRE_ERROR_STATUS = {
   Unauthorized: 401,
   NotFound: 404,
   Conflict: 409,
+  /** The bucket a write names is deleted, or was created again since the write's bucket record. */
+  Gone: 410,
   ChecksumMismatch: 422,
   Internal: 500,
   Unavailable: 503,

@@ -17,3 +17,4 @@ export { NodeMetrics, type NodeMetricsSources } from './node-metrics.js';
 export { loadBlockHasher, type BlockHasher } from './checksum.js';
 export { ShardCorruptError, SHARD_HEADER_BYTES, DEFAULT_CHUNK_BYTES } from './shard-file.js';
 export { RingStore } from './ring-store.js';
+export { BucketIncarnations } from './bucket-incarnations.js';

@@ -684,12 +684,16 @@ export class MetadataStore {
     return false;
   }
 
-  /** Stores a bucket record unless the node already holds a newer one. */
-  async putBucket(record: BucketRecord): Promise<void> {
+  /** Stores a bucket record unless the node already holds a newer one; answers the record it holds now. */
+  async putBucket(record: BucketRecord): Promise<BucketRecord> {
     const key = rowKey(ROW.bucket, record.name);
     const current = await this.db.get(key);
-    if (current !== undefined && parse<BucketRecord>(current).versionId >= record.versionId) return;
+    if (current !== undefined) {
+      const held = parse<BucketRecord>(current);
+      if (held.versionId >= record.versionId) return held;
+    }
     await this.write(new MetadataBatch().put(key, json(record)));
+    return record;
   }
 
   /** The bucket record this node holds for `name` (a tombstone when deleted), if any. */

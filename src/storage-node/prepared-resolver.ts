@@ -8,11 +8,13 @@ import {
   type ListResponse,
   type ObjectRecord,
   type ObjectStatus,
+  type ShardRef,
   type VersionListQuery,
 } from '../rpc/index.js';
 import type { PreparedRow } from './metadata-store.js';
 import type { RingStore } from './ring-store.js';
 import { DEFAULT_PREPARED_GRACE_MS, type ShardStore } from './shard-store.js';
+import { ShardStoreError } from './shard-store-error.js';
 
 /**
  * How old a prepared row behind a newer version must be before it is taken for given up: far past the
@@ -151,7 +153,7 @@ export class PreparedResolver {
       const { record } = answer.value;
       // A prepared row is named by the id its shard was written under, which the committed record keeps as its data id.
       if (shardDataId(record) === row.versionId) {
-        await store.commit({ record, shardIndex: row.shardIndex });
+        if (!(await this.commitUnlessGone(record, ref))) return 'discarded';
         logger.info({ key: row.key, versionId: row.versionId }, 'committed a prepared shard a peer had committed');
         return 'committed';
       }
@@ -162,7 +164,7 @@ export class PreparedResolver {
     const held = await fanOut(peers, (peer) => this.peerVersion(peer, row, peerSignal()));
     for (const answer of held) {
       if (!answer.ok || answer.value === null) continue;
-      await store.commit({ record: answer.value, shardIndex: row.shardIndex });
+      if (!(await this.commitUnlessGone(answer.value, ref))) return 'discarded';
       logger.info({ key: row.key, versionId: row.versionId }, 'committed a prepared shard of a noncurrent version a peer holds');
       return 'committed';
     }
@@ -170,6 +172,24 @@ export class PreparedResolver {
     if (held.some((answer) => !answer.ok)) return 'undecided';
     await store.abort(ref);
     return 'discarded';
+  }
+
+  /**
+   * Commits the prepared shard `ref` with a peer's `record`; false, with the shard dropped, when its
+   * bucket is deleted or created again since (a version committed on a peer just before DeleteBucket
+   * closed the bucket and refused here after: it belongs to no live bucket).
+   */
+  private async commitUnlessGone(record: ObjectRecord, ref: ShardRef): Promise<boolean> {
+    const { store, logger } = this.options;
+    try {
+      await store.commit({ record, shardIndex: ref.shardIndex });
+      return true;
+    } catch (err) {
+      if (!(err instanceof ShardStoreError && err.code === 'BucketGone')) throw err;
+      await store.abort(ref);
+      logger.info({ bucket: ref.bucket, key: ref.key, versionId: ref.versionId }, 'dropped a prepared shard of a deleted bucket');
+      return false;
+    }
   }
 
   /**

@@ -16,6 +16,10 @@ export const SHARD_STORE_WIRE_CODES = {
   ShardCorrupt: 'ChecksumMismatch',
   /** Metadata writes stopped after a failed one, until a restart. */
   WriteFenced: 'Unavailable',
+  /** A commit into a bucket this node holds as deleted, or as created again since the write's record. */
+  BucketGone: 'Gone',
+  /** A commit into a bucket that DeleteBucket is checking for emptiness: retried, it finds the bucket gone or reopened. */
+  BucketClosing: 'Unavailable',
   /** Repair: a source node failed to deliver its shard. */
   SourceFailed: 'Internal',
   /** Repair: fewer than k shards are readable. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../common/index.js';
 import { lockHold, shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
+import { BucketIncarnations } from './bucket-incarnations.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
@@ -81,6 +82,7 @@ export class ShardStore {
   private readonly space: SpaceLedger;
   private readonly writer: ShardWriter;
   private readonly keyLocks = new KeyedMutex();
+  private readonly incarnations: BucketIncarnations;
   /** Serialises quarantining per shard: two readers that find one bad shard at once must count it once. */
   private readonly quarantineLocks = new KeyedMutex();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -106,6 +108,7 @@ export class ShardStore {
       clock: () => performance.now(),
     });
     this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync });
+    this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
     this.writer = new ShardWriter({
       metadata: this.metadata,
       hash: this.hash,
@@ -229,6 +232,9 @@ export class ShardStore {
    * is acknowledged and the older shard dropped, since the newer version hides it anyway.
    */
   commit(request: CommitRequest): Promise<void> {
+    const { bucket, bucketCreatedMs } = request.record;
+    // A version that names its bucket's incarnation commits only while that incarnation is open here.
+    if (bucketCreatedMs !== undefined) return this.track(this.incarnations.admit(bucket, bucketCreatedMs, () => this.commitNow(request)));
     return this.track(this.commitNow(request));
   }
 
@@ -588,9 +594,12 @@ export class ShardStore {
     if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
   }
 
-  /** Stores a bucket record if newer. */
+  /**
+   * Stores a bucket record if newer. A closing or deleted record is acknowledged once every commit the
+   * node took into that bucket before it has been applied (bucket-incarnations.ts).
+   */
   async putBucket(record: BucketRecord): Promise<void> {
-    await this.metadata.putBucket(record);
+    await this.incarnations.stored(await this.metadata.putBucket(record));
   }
 
   /** Listing rows for a bucket. */

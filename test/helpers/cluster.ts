@@ -27,8 +27,8 @@ export async function secondGatewayClient(t: { teardown(fn: () => unknown): void
 }
 
 /** Another gateway of `cluster` in this process, with its own caches; its endpoint. Closed when `t` ends. */
-export async function startSecondGateway(t: { teardown(fn: () => unknown): void }, cluster: TestCluster): Promise<string> {
-  const second = new Gateway({ config: cluster.config, logger: silentLogger() });
+export async function startSecondGateway(t: { teardown(fn: () => unknown): void }, cluster: TestCluster, overrides: Partial<GatewayConfig> = {}): Promise<string> {
+  const second = new Gateway({ config: { ...cluster.config, ...overrides }, logger: silentLogger() });
   await second.start();
   t.teardown(() => second.close());
   return `http://127.0.0.1:${second.address.port}`;

@@ -11,14 +11,14 @@ const T0 = 1_800_000_000_000;
 const members = ['self', 'peer-a', 'peer-b'].map((id, i) => ({ id, address: `127.0.0.1:${9000 + i}`, zone: 'z', weight: 1 }));
 
 /** Peers answering from a table of key -> their only version (null: no version; 'down': unreachable). */
-function fakePeers(table: Record<string, Record<string, number | null | 'down'>>): (peer: { id: string }) => PeerStatusClient {
+function fakePeers(table: Record<string, Record<string, number | null | 'down'>>, fields: Partial<ObjectRecord> = {}): (peer: { id: string }) => PeerStatusClient {
   return (peer) => {
     const status = (bucket: string, key: string): ObjectStatus | null => {
       const answer = table[peer.id]?.[key] ?? null;
       if (answer === 'down') throw new Error('connect ECONNREFUSED');
       if (answer === null) return null;
       const ref = shardRef(key, answer);
-      return { record: { ...recordFor({ ...ref, bucket }, 400_000), userMetadata: { from: peer.id } }, shardIndex: 1, shardSizeBytes: 100_000 };
+      return { record: { ...recordFor({ ...ref, bucket }, 400_000), userMetadata: { from: peer.id }, ...fields }, shardIndex: 1, shardSizeBytes: 100_000 };
     };
     return {
       objectStatus: async (bucket, key) => status(bucket, key),
@@ -54,6 +54,20 @@ t.test('a prepared shard a peer has committed is committed here too, with the pe
   t.same(stored?.record.userMetadata, { from: 'peer-a' }, 'the committed record is the peer’s');
   t.ok((await readShard(store, shardRef('k', 2))).equals(seededBytes(100_000, 2)), 'and the shard is readable');
   t.equal(await store.metadata.getPrepared(shardRef('k', 2)), undefined);
+});
+
+t.test('a prepared shard a peer committed into a bucket since deleted is dropped, not committed into no bucket', async (t) => {
+  const { store, rings, advance, clock } = await setUp(t);
+  // The peer committed just before DeleteBucket closed the bucket; this node's commit came after and was refused.
+  await store.putBucket({ name: 'b', versionId: shardRef('x', 1).versionId, createdMs: 1_000, deleted: true });
+  await prepareBytes(store, shardRef('k', 2), seededBytes(100, 2));
+  advance(10_000);
+  const resolver = new PreparedResolver({
+    nodeId: 'self', store, rings, clusterSecret: 's', logger: silentLogger(), clock, clientFor: fakePeers({ 'peer-a': { k: 2 } }, { bucketCreatedMs: 1_000 }),
+  });
+  t.match(await resolver.step(AbortSignal.timeout(5_000)), { committed: 0, discarded: 1, undecided: 0 });
+  t.equal(await store.objectStatus('b', 'k'), undefined, 'nothing committed');
+  t.equal(await store.metadata.getPrepared(shardRef('k', 2)), undefined, 'and the shard is gone');
 });
 
 t.test('a prepared shard behind a version held here or by a peer is dropped once no write could still commit it', async (t) => {

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../../common/index.js';
-import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
@@ -48,6 +48,11 @@ export class BucketService {
   async list(signal: AbortSignal): Promise<BucketRecord[]> {
     const newest = await this.readAll(signal);
     return [...newest.values()].filter((record) => !record.deleted).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Drops the cached record of `name`: a node refused a write into it as a bucket deleted since. */
+  forget(name: string): void {
+    this.cache.delete(name);
   }
 
   /** The bucket's record, or NoSuchBucket. */
@@ -100,7 +105,8 @@ export class BucketService {
    */
   async update(name: string, change: (record: BucketRecord) => BucketRecord, signal: AbortSignal, createdMs?: number): Promise<BucketRecord> {
     return this.underLease(name, signal, async (current) => {
-      const live = liveRecord(name, current, createdMs);
+      // A bucket a stopped DeleteBucket left closing is open again once changed.
+      const { closing: _left, ...live } = liveRecord(name, current, createdMs);
       const next: BucketRecord = { ...change(live), name, versionId: this.clock.next(), deleted: false };
       await this.write(next, signal);
       this.cache.set(name, next);
@@ -111,24 +117,61 @@ export class BucketService {
   /**
    * Deletes an empty bucket, under the name's lease and from its record as it is now (a cached one may
    * not know versioning was enabled, and a bucket with versions left must stay). `createdMs` as for update.
+   *
+   * Writes in flight must not land in the bucket after it is found empty (bucket-incarnations.md): the
+   * bucket is first closed on every node, and a node acknowledges that only once every commit it took
+   * into the bucket is applied, refusing any after. The emptiness check then reads every node, and the
+   * delete writes the tombstone, or reopens the bucket when it is not empty or the check failed.
    */
   async delete(name: string, signal: AbortSignal, createdMs?: number): Promise<void> {
     await this.underLease(name, signal, async (current) => {
+      const record = liveRecord(name, current, createdMs);
       this.cache.delete(name);
-      await this.deleteIfEmpty(liveRecord(name, current, createdMs), signal);
+      // A delete that stopped between closing and its end (a gateway that died) left the bucket closed;
+      // this one carries on from there, and anything else that changes the bucket reopens it.
+      const { closing: _left, ...open } = record;
+      try {
+        await retryWhileSlow(signal, () => this.writeEverywhere({ ...open, versionId: this.clock.next(), closing: true }, signal));
+        await this.requireEmpty(record, signal);
+      } catch (err) {
+        await this.reopen(open);
+        throw err;
+      }
+      await this.write({ ...open, versionId: this.clock.next(), deleted: true }, signal);
     });
   }
 
-  private async deleteIfEmpty(record: BucketRecord, signal: AbortSignal): Promise<void> {
+  /**
+   * Writes the bucket's record open again after a delete that closed it did not go through. Not on the
+   * client's signal: a bucket left closed refuses every write until the next change of it (which
+   * reopens it, or deletes it); failing here leaves it to that change.
+   */
+  private async reopen(open: BucketRecord): Promise<void> {
+    await this.writeOnce({ ...open, versionId: this.clock.next() }, withTimeout(undefined, this.nodeTimeoutMs)).catch(() => undefined);
+  }
+
+  /** Writes a bucket record to every node; any node that does not acknowledge it fails the round. */
+  private async writeEverywhere(record: BucketRecord, signal: AbortSignal): Promise<void> {
+    const nodes = this.cluster.allNodes();
+    const outcomes = await fanOut(nodes, (node) => node.putBucket(record, { signal: withTimeout(signal, this.nodeTimeoutMs) }));
+    const decision = decideQuorum(outcomes, nodes.length);
+    if (!decision.met) throw quorumError('bucket close', decision.failures);
+  }
+
+  /** BucketNotEmpty unless every node reports no object in the bucket (and, under versioning, no version either). */
+  private async requireEmpty(record: BucketRecord, signal: AbortSignal): Promise<void> {
     const { name } = record;
     const nodes = this.cluster.allNodes();
     // The emptiness checks are reads: a round lost only to slow nodes is run again, as a listing's is,
-    // each page with the deadline of its own moment (it stretches while the nodes answer slowly).
+    // each page with the deadline of its own moment (it stretches while the nodes answer slowly). Every
+    // node must answer: a node acknowledged the closing record only with every commit it took applied,
+    // and a version committed on fewer nodes than a write quorum (its other commits refused) is on one
+    // node alone.
     const deadline = new ReadDeadline();
     const page = await listObjects(
       nodes,
       { bucket: name, prefix: '', delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 },
-      nodes.length - majority(nodes.length),
+      0,
       signal,
       () => this.nodeTimeoutMs,
       deadline,
@@ -139,14 +182,13 @@ export class BucketService {
       const versions = await listVersions(
         nodes,
         { bucket: name, prefix: '', delimiter: '', after: '', afterVersion: undefined, afterIsPrefix: false, maxKeys: 1 },
-        nodes.length - majority(nodes.length),
+        0,
         signal,
         () => this.nodeTimeoutMs,
         deadline,
       );
       if (versions.versions.length > 0) throw new S3Error('BucketNotEmpty', { fields: { BucketName: name } });
     }
-    await this.write({ ...record, versionId: this.clock.next(), deleted: true }, signal);
   }
 
   /**

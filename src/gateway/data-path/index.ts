@@ -13,6 +13,8 @@ export type { ReadOptions } from './stripe-reader.js';
 export { resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
 export { listVersions, type VersionListRequest, type VersionListResult } from './list-versions.js';
 export {
+  bucketStamp,
+  stampOf,
   bucketVersioning,
   commitPlainRecord,
   commitRecord,

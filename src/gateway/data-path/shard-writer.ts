@@ -319,7 +319,7 @@ export async function commitShards(
     outcomes = [...outcomes, ...(await fanOut(late, commit))];
   }
   const decision = decideQuorum(outcomes, needed);
-  if (!decision.met) throw quorumError('commit', decision.failures);
+  if (!decision.met) throw quorumError('commit', decision.failures, record.bucket);
 }
 
 /** The first `count` holders the stragglers produce; fewer when the rest failed or `signal` aborted first. */

@@ -65,7 +65,7 @@ export async function storeVersion(
   options: WriteVersionOptions & { expectedSizeBytes?: number | undefined },
 ): Promise<ObjectRecord> {
   const { services } = ctx;
-  const versioning = await bucketVersioning(ctx, bucket);
+  const stamp = await bucketStamp(ctx, bucket);
   const exclusive = options.exclusive === true;
   const target: WriteTarget = {
     bucket,
@@ -149,7 +149,7 @@ export async function storeVersion(
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     checksums: Object.fromEntries(verified.checksums.map((c) => [c.algorithm, c.base64])),
     erasure: services.erasure,
-    ...(versioning === undefined ? {} : { versioning }),
+    ...stamp,
     ...(encryption === undefined ? {} : { encryption: encryption.field, storedSizeBytes }),
   };
   // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
@@ -158,7 +158,7 @@ export async function storeVersion(
   } catch (err) {
     // Nodes the commit reached gave the shared lease back themselves; the others are told.
     if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
-    throw err;
+    throw err instanceof S3Error ? forgetGoneBucket(ctx, err) : err;
   } finally {
     await lease?.release(record.versionId);
   }
@@ -252,7 +252,14 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord, opti
   const encoded = new EncodedCommit({ record, shardIndex: null, ...(options.leaseToken === undefined ? {} : { leaseToken: options.leaseToken }) });
   const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
-  if (!decision.met) throw quorumError('record write', decision.failures);
+  if (!decision.met) throw forgetGoneBucket(ctx, quorumError('record write', decision.failures, record.bucket));
+}
+
+/** `err`, after dropping the cached record of the bucket it says is gone: the next request reads it anew. */
+function forgetGoneBucket(ctx: RequestScope, err: S3Error): S3Error {
+  const bucket = err.code === 'NoSuchBucket' ? err.fields['BucketName'] : undefined;
+  if (typeof bucket === 'string') ctx.services.buckets.forget(bucket);
+  return err;
 }
 
 /**
@@ -260,12 +267,29 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord, opti
  * carries; undefined while versioning was never enabled, and for the internal uploads bucket.
  */
 export async function bucketVersioning(ctx: RequestScope, bucket: string): Promise<BucketRecord['versioning']> {
-  if (bucket === UPLOADS_BUCKET) return undefined;
-  return (await ctx.services.buckets.require(bucket, ctx.signal)).versioning;
+  return (await bucketStamp(ctx, bucket)).versioning;
+}
+
+/** What every version written into a bucket takes from the bucket's record (see bucketStamp). */
+export type BucketStamp = Pick<ObjectRecord, 'versioning' | 'bucketCreatedMs'>;
+
+/**
+ * What a version written into `bucket` carries from the (cached) bucket record: the versioning state,
+ * and the incarnation, which the nodes check so that a write never lands in a bucket deleted since, or
+ * in another bucket created under the same name (bucket-incarnations.md). Nothing for the uploads bucket.
+ */
+export async function bucketStamp(ctx: RequestScope, bucket: string): Promise<BucketStamp> {
+  if (bucket === UPLOADS_BUCKET) return {};
+  return stampOf(await ctx.services.buckets.require(bucket, ctx.signal));
+}
+
+/** What a version written into the bucket of `record` carries from it (see bucketStamp). */
+export function stampOf(record: BucketRecord): BucketStamp {
+  return { ...(record.versioning === undefined ? {} : { versioning: record.versioning }), bucketCreatedMs: record.createdMs };
 }
 
 /** A delete marker for bucket/key: hides every older version; S3 answers 204 whether or not the key existed. */
-export function deleteMarker(ctx: RequestScope, bucket: string, key: string, versioning?: BucketRecord['versioning']): ObjectRecord {
+export function deleteMarker(ctx: RequestScope, bucket: string, key: string, stamp: BucketStamp = {}): ObjectRecord {
   return {
     bucket,
     key,
@@ -279,14 +303,14 @@ export function deleteMarker(ctx: RequestScope, bucket: string, key: string, ver
     headers: {},
     checksums: {},
     erasure: ctx.services.erasure,
-    ...(versioning === undefined ? {} : { versioning }),
+    ...stamp,
   };
 }
 
 /** Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it. */
 export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<ObjectRecord> {
-  const versioning = await bucketVersioning(ctx, bucket);
-  return commitPlainRecord(ctx, bucket, key, () => deleteMarker(ctx, bucket, key, versioning));
+  const stamp = await bucketStamp(ctx, bucket);
+  return commitPlainRecord(ctx, bucket, key, () => deleteMarker(ctx, bucket, key, stamp));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
-import { acquireKeyLease, bucketVersioning, commitPlainRecord, commitRecord, deleteMarker, holdKeyLease, metadataSignal, resolveVersion, type HeldLease } from '../data-path/index.js';
+import { acquireKeyLease, commitPlainRecord, commitRecord, deleteMarker, holdKeyLease, metadataSignal, resolveVersion, stampOf, type HeldLease } from '../data-path/index.js';
 import { bucketOf, header, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
 import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
@@ -286,8 +286,8 @@ async function completeHeld(
     etag: record.etag,
     checksums: record.checksums,
   }));
-  const versioning = await bucketVersioning(ctx, bucket);
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  const { versioning } = bucketRecord;
   const retention = marker.retention ?? defaultRetentionAt(bucketRecord.objectLock, Date.now());
   const md5s = Buffer.concat(stored.map((record) => Buffer.from(record.etag.slice(1, -1), 'hex')));
   const etag = `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`;
@@ -311,7 +311,7 @@ async function completeHeld(
     ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,
     parts,
-    ...(versioning === undefined ? {} : { versioning }),
+    ...stampOf(bucketRecord),
     ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }),
   };
   // The version id orders by commit: taken after the parts were checked and the key's lease taken, so

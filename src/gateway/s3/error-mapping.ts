@@ -7,9 +7,12 @@ import { S3Error } from './errors.js';
  * A lost quorum (too few nodes answered a write, commit, read or metadata round) as S3's 503: the
  * client may retry; which node failed how stays in the cause, for the log. The cause's code says
  * whether some node ran out of time (`QuorumTimedOut`: the round may succeed when tried again on a
- * busy machine) or every failure was a refusal or an error (`QuorumLost`).
+ * busy machine) or every failure was a refusal or an error (`QuorumLost`). A commit into `bucket` that
+ * a node refused because it holds the bucket as deleted, or created again since, is NoSuchBucket.
  */
-export function quorumError(phase: string, failures: readonly { nodeId: string; reason: string; timedOut?: boolean | undefined }[]): S3Error {
+export function quorumError(phase: string, failures: readonly { nodeId: string; reason: string; timedOut?: boolean | undefined; bucketGone?: boolean | undefined }[], bucket?: string): S3Error {
+  // A node that holds the bucket as deleted, or created again since, knows: the write was for no live bucket.
+  if (bucket !== undefined && failures.some((f) => f.bucketGone === true)) return new S3Error('NoSuchBucket', { fields: { BucketName: bucket } });
   const detail = failures.map((f) => `${f.nodeId}: ${f.reason}`).join('; ');
   const code = failures.some((f) => f.timedOut === true) ? 'QuorumTimedOut' : 'QuorumLost';
   return new S3Error('ServiceUnavailable', {
