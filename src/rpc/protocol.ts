@@ -103,6 +103,13 @@ export const UploadInfo = Type.Object({
   /** Flexible-checksum algorithm every part must carry (x-amz-checksum-algorithm at creation). */
   checksumAlgorithm: Type.Optional(Type.String()),
   checksumType: Type.Optional(ChecksumType),
+  /**
+   * Set on an open marker by a completion just before it writes the manifest, which may then list the
+   * upload's parts: no part is replaced while it is set. A completion that stopped there (its gateway
+   * died) is finished by the next CompleteMultipartUpload, which closes the upload as completed when
+   * the manifest was written and completes it otherwise.
+   */
+  completing: Type.Optional(Type.Boolean()),
   /** Set on the closing marker: the upload was aborted (by a client or by expiry) or completed. */
   closed: Type.Optional(UploadOutcome),
   /** When the closing marker was written. */

@@ -10,10 +10,13 @@ import { TEST_CREDENTIALS } from './cluster.js';
 /**
  * A TCP relay in front of one storage node that holds back every chunk the node sends by `delayMs`
  * (order kept): the node as a busy machine makes it look, slow to answer but alive. Requests pass
- * through at once. `delayMs` may change while connections are open.
+ * through at once. `delayMs` may change while connections are open. With `cutRequestsWith` set, a
+ * connection whose request bytes contain that text is cut before they reach the node: the node as a
+ * gateway that died mid-request leaves it.
  */
 export class SlowLink {
   delayMs = 0;
+  cutRequestsWith: string | undefined;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly target: { host: string; port: number };
@@ -57,7 +60,24 @@ export class SlowLink {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
+    // The last bytes of the previous chunk are kept, so text split across two chunks is still found.
+    let tail = '';
+    client.on('data', (chunk: Buffer) => {
+      const needle = this.cutRequestsWith;
+      if (needle !== undefined) {
+        const seen = tail + chunk.toString('latin1');
+        if (seen.includes(needle)) {
+          drop();
+          return;
+        }
+        tail = seen.slice(-needle.length);
+      }
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    });
+    client.on('end', () => upstream.end());
     // Each chunk from the node leaves `delayMs` after it arrived, never before the one ahead of it.
     let lastDueMs = 0;
     upstream.on('data', (chunk: Buffer) => {

@@ -12,7 +12,7 @@ import { objectLockFields } from './object-lock-fields.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
-import { PART_ATTRIBUTES, partNumberOf, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
+import { PART_ATTRIBUTES, partNumberOf, requireNotCompleting, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
 
 /**
  * Opens the copy source: its current (or named) version after its bucket, SSE-C key (the
@@ -167,6 +167,7 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   const partSse = readSseOf(ctx);
   const rangeHeader = header(ctx, 'x-amz-copy-source-range');
   const marker = await requireUpload(ctx, bucket, key, uploadId);
+  requireNotCompleting(marker);
   const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
   // The part is sealed with the upload's data key; an SSE-C upload needs its key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, partSse);

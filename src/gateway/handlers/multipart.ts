@@ -1,7 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
-import { acquireKeyLease, commitPlainRecord, commitRecord, deleteMarker, holdKeyLease, metadataSignal, resolveVersion, stampOf, type HeldLease } from '../data-path/index.js';
+import {
+  acquireKeyLease,
+  commitPlainRecord,
+  commitRecord,
+  deleteMarker,
+  holdKeyLease,
+  listVersions,
+  metadataSignal,
+  ReadDeadline,
+  resolveVersion,
+  stampOf,
+  type HeldLease,
+} from '../data-path/index.js';
 import { bucketOf, header, keyOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../s3/checksums/index.js';
 import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../s3/index.js';
@@ -19,7 +31,7 @@ import { objectAclFields } from './request-acl.js';
 import { objectLockFields, requirePartDigest } from './object-lock-fields.js';
 import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
 import { setChecksumHeaders, writeBody } from './upload-body.js';
-import { findUpload, PART_ATTRIBUTES, partNumberOf, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
+import { findUpload, PART_ATTRIBUTES, partNumberOf, requireNotCompleting, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket
@@ -40,9 +52,10 @@ const XML = 'application/xml';
  * The tombstone that ends an upload: a delete marker at the upload's marker key that keeps the
  * upload's description and how it ended. Readers see a tombstone (NoSuchUpload, not listed).
  */
-function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifest?: ObjectRecord): ObjectRecord {
+function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifest?: ObjectRecord): ObjectRecord & { upload: UploadInfo } {
   const closing = deleteMarker(ctx, UPLOADS_BUCKET, marker.key);
-  const upload: UploadInfo = { ...marker.upload, closed: outcome, closedMs: closing.lastModifiedMs };
+  const { completing: _intent, ...open } = marker.upload;
+  const upload: UploadInfo = { ...open, closed: outcome, closedMs: closing.lastModifiedMs };
   if (manifest !== undefined) {
     upload.manifestVersionId = manifest.versionId;
     if (manifest.versioning !== undefined) upload.manifestVersioning = manifest.versioning;
@@ -53,6 +66,52 @@ function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: Upl
   // An SSE-C upload's encryption stays with it: a retried completion is checked against its key. (An
   // SSE-S3 one is not needed there, and would only keep a sealed data key the key rotation must visit.)
   return { ...closing, upload, ...(marker.encryption?.kind === 'SSE-C' ? { encryption: marker.encryption } : {}) };
+}
+
+/** Answers a completion of an upload that is closed as completed (`closed`, its closing marker), as S3 answered the first time. */
+async function answerCompleted(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  closed: ObjectRecord & { upload: UploadInfo },
+  sse: ReturnType<typeof readSseOf>,
+): Promise<void> {
+  const { upload } = closed;
+  if (sse.kind !== 'none') ctx.services.sealer.checkAccess(closed.encryption, sse);
+  const checksum = mayShowUploadChecksums(ctx, closed.encryption, upload, sse) ? upload.manifestChecksum : undefined;
+  setSseHeaders(ctx, closed.encryption, sse);
+  if (upload.manifestVersionId !== undefined && upload.manifestVersioning !== undefined) {
+    ctx.reply.header('x-amz-version-id', s3VersionId({ versionId: upload.manifestVersionId, versioning: upload.manifestVersioning }));
+  }
+  await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, upload.manifestEtag ?? '', checksum));
+}
+
+/**
+ * The manifest a completion of the upload of `marker` wrote, if any: a version of the upload's key,
+ * newer than the marker (the completion's intent), whose parts are this upload's. Read from a version
+ * listing of the key, newest first, down to the marker's id.
+ */
+async function manifestSince(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }): Promise<ObjectRecord | null> {
+  const { bucket, key } = marker.upload;
+  const partsOfUpload = `${marker.key}/`;
+  let from: { after: string; afterVersion: string | undefined } = { after: '', afterVersion: undefined };
+  for (;;) {
+    const page = await listVersions(
+      ctx.services.cluster.allNodes(),
+      { bucket, prefix: key, delimiter: '', after: from.after, afterVersion: from.afterVersion, afterIsPrefix: false, maxKeys: 100 },
+      ctx.services.erasure.parityShards,
+      metadataSignal(ctx),
+      () => ctx.services.metadataTimeoutMs,
+      ReadDeadline.of(ctx),
+    );
+    for (const { record } of page.versions) {
+      // The key's own versions come first (a key sorts before the keys it is a prefix of), newest first.
+      if (record.key !== key || record.versionId < marker.versionId) return null;
+      if (record.parts?.[0]?.key.startsWith(partsOfUpload) === true) return record;
+    }
+    if (!page.isTruncated || page.next === undefined) return null;
+    from = { after: page.next.key, afterVersion: page.next.version?.versionId };
+  }
 }
 
 /**
@@ -105,6 +164,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   const partNumber = partNumberOf(ctx);
   const sse = readSseOf(ctx);
   const marker = await requireUpload(ctx, bucket, key, uploadId);
+  requireNotCompleting(marker);
   const checksumAlgorithm = checkPartAlgorithm(ctx, marker.upload);
   // Sealed with the upload's data key; an SSE-C upload needs the same key on every part.
   ctx.services.sealer.checkAccess(marker.encryption, sse);
@@ -254,20 +314,25 @@ async function completeHeld(
   uploadLease: HeldLease,
 ): Promise<void> {
   const found = await findUpload(ctx, bucket, key, uploadId);
-  const closed = found?.upload;
-  if (found !== null && closed?.closed === 'completed' && closed.manifestEtag !== undefined) {
+  if (found !== null && found.upload.closed === 'completed' && found.upload.manifestEtag !== undefined) {
     // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
-    if (sse.kind !== 'none') ctx.services.sealer.checkAccess(found.encryption, sse);
-    const checksum = mayShowUploadChecksums(ctx, found.encryption, closed, sse) ? closed.manifestChecksum : undefined;
-    setSseHeaders(ctx, found.encryption, sse);
-    if (closed.manifestVersionId !== undefined && closed.manifestVersioning !== undefined) {
-      ctx.reply.header('x-amz-version-id', s3VersionId({ versionId: closed.manifestVersionId, versioning: closed.manifestVersioning }));
-    }
-    await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, closed.manifestEtag, checksum));
+    await answerCompleted(ctx, bucket, key, found, sse);
     return;
   }
   if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   const marker = found;
+  if (marker.upload.completing === true) {
+    // A completion stopped between its intent and its closing marker (its gateway died). When it wrote
+    // the manifest, the upload is complete: closed as that completion would have, answered as a retry.
+    const written = await manifestSince(ctx, marker);
+    if (written !== null) {
+      uploadLease.check();
+      const closing = closingMarker(ctx, marker, 'completed', written);
+      await commitRecord(ctx, closing);
+      await answerCompleted(ctx, bucket, key, closing, sse);
+      return;
+    }
+  }
   // S3 asks for the SSE-C key here only when the upload named a checksum algorithm (the answer carries
   // the plaintext's checksum); one that is offered must be the upload's.
   if (sse.kind !== 'none') ctx.services.sealer.checkAccess(marker.encryption, sse);
@@ -321,6 +386,12 @@ async function completeHeld(
     manifest.lastModifiedMs = ctx.services.clock.nowMs();
     return manifest;
   };
+  // The intent comes first: once the manifest is written, its parts must not be replaced, even if this
+  // gateway stops before the closing marker (part writes refuse a completing upload).
+  if (marker.upload.completing !== true) {
+    uploadLease.check();
+    await commitRecord(ctx, { ...marker, versionId: ctx.services.clock.next(), upload: { ...marker.upload, completing: true } });
+  }
   // The parts read above stay the upload's only while its lease has been held throughout.
   uploadLease.check();
   if (preconditions === undefined) {

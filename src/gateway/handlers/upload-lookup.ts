@@ -59,6 +59,17 @@ export async function requireUpload(ctx: RequestContext, bucket: string, key: st
 }
 
 /**
+ * Refuses to replace a part of an upload whose completion may have written its manifest (its gateway
+ * stopped between the manifest and the closing marker): that manifest may list the part, and its
+ * bytes would go. Completing the upload again, or aborting it, settles which it is.
+ */
+export function requireNotCompleting(marker: ObjectRecord & { upload: UploadInfo }): void {
+  if (marker.upload.completing === true) {
+    throw new S3Error('OperationAborted', { message: 'This upload is being completed; complete it again to finish, or abort it.' });
+  }
+}
+
+/**
  * What keeps a part from replacing one a completion uses. A completion holds the upload marker's
  * exclusive lease from before it reads the parts until its closing marker is committed; a part write
  * takes the marker's shared lease once its data is durable, checks that the upload is still open, and
@@ -66,6 +77,7 @@ export async function requireUpload(ctx: RequestContext, bucket: string, key: st
  * the part commits first (and the completion reads it) or the completion closes the upload first (and
  * the part is refused with NoSuchUpload, its shards dropped): a manifest never lists a part version
  * that a later upload of the same part number replaced, which would delete that version's shards.
+ * A completion that stopped before closing the upload left it `completing`, and parts are refused too.
  * `write` writes the part and runs `beforeCommit` between its data and its commit.
  */
 export async function writePart<T>(ctx: RequestContext, bucket: string, key: string, uploadId: string, write: (beforeCommit: () => Promise<void>) => Promise<T>): Promise<T> {
@@ -76,7 +88,7 @@ export async function writePart<T>(ctx: RequestContext, bucket: string, key: str
     return await write(async () => {
       asked = true;
       await acquireSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
-      await requireUpload(ctx, bucket, key, uploadId);
+      requireNotCompleting(await requireUpload(ctx, bucket, key, uploadId));
     });
   } finally {
     if (asked) await releaseSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
