@@ -133,11 +133,12 @@ export class BucketService {
       try {
         await retryWhileSlow(signal, () => this.writeEverywhere({ ...open, versionId: this.clock.next(), closing: true }, signal));
         await this.requireEmpty(record, signal);
+        await this.write({ ...open, versionId: this.clock.next(), deleted: true }, signal);
       } catch (err) {
+        // Not deleted (or not known to be): open, rather than closed to every write until the next change.
         await this.reopen(open);
         throw err;
       }
-      await this.write({ ...open, versionId: this.clock.next(), deleted: true }, signal);
     });
   }
 

@@ -386,22 +386,27 @@ async function completeHeld(
     manifest.lastModifiedMs = ctx.services.clock.nowMs();
     return manifest;
   };
-  // The intent comes first: once the manifest is written, its parts must not be replaced, even if this
-  // gateway stops before the closing marker (part writes refuse a completing upload).
-  if (marker.upload.completing !== true) {
+  // The intent comes right before the manifest: once that is written, its parts must not be replaced,
+  // even if this gateway stops before the closing marker (part writes refuse a completing upload).
+  const markCompleting = async (): Promise<void> => {
+    if (marker.upload.completing === true) return;
     uploadLease.check();
     await commitRecord(ctx, { ...marker, versionId: ctx.services.clock.next(), upload: { ...marker.upload, completing: true } });
-  }
-  // The parts read above stay the upload's only while its lease has been held throughout.
-  uploadLease.check();
+  };
   if (preconditions === undefined) {
+    await markCompleting();
+    // The parts read above stay the upload's only while its lease has been held throughout.
+    uploadLease.check();
     // A plain write like a PUT: under the key's shared lease, so a conditional write's check sees it.
     await commitPlainRecord(ctx, bucket, key, stamp);
   } else {
-    // A conditional completion checks again under the key's exclusive lease, so its check and commit are atomic.
+    // A conditional completion checks again under the key's exclusive lease, so its check and commit are
+    // atomic; one whose condition fails leaves the upload open as it was.
     const lease = await acquireKeyLease(ctx, bucket, key);
     try {
       await checkWritePreconditions(ctx, bucket, key, preconditions, lease.current);
+      await markCompleting();
+      uploadLease.check();
       await commitRecord(ctx, stamp());
     } finally {
       await lease.release(manifest.versionId);
