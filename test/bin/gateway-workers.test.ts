@@ -87,7 +87,8 @@ t.test('a worker that dies before it listens fails the start: the primary exits 
   const [doomed, sibling] = await childrenOf(second.pid);
   process.kill(doomed as number, 'SIGKILL');
   // Bounded: before the fix the primary printed the error and went on serving with the other worker.
-  const exit = await Promise.race([second.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 120_000, undefined))]);
+  // The timer is unreferenced: left pending, it held the test process open for two minutes after the test.
+  const exit = await Promise.race([second.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 120_000, undefined).unref())]);
   if (exit === undefined) throw new Error(`the primary did not exit within 120 s after its worker died\n${second.describe()}`);
   t.equal(exit.code, 1, `the primary failed its start (${second.stderr.trim().split('\n').at(-1) ?? ''})`);
   t.match(second.stderr, /gateway worker exited on SIGKILL before it listened/);
