@@ -81,6 +81,12 @@ export interface Operation {
   header?: string;
   /** The S3 action it performs: what the access decision checks (src/gateway/access/). */
   action: S3Action;
+  /**
+   * The action it performs instead when the request names a version (`versionId`, `null` included),
+   * as S3 decides it: reading an old version needs s3:GetObjectVersion, deleting one for good
+   * s3:DeleteObjectVersion, whatever s3:GetObject and s3:DeleteObject allow.
+   */
+  versionedAction?: S3Action;
   /** Serves the request (src/gateway/handlers/). */
   handler: Handler;
   /** The handler takes the access decision itself: a POST upload's signature travels in its body. */
@@ -141,16 +147,16 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'CompleteMultipartUpload', method: 'POST', scope: 'object', subresources: ['uploadId'], action: 's3:PutObject', handler: completeMultipartUpload },
   { name: 'AbortMultipartUpload', method: 'DELETE', scope: 'object', subresources: ['uploadId'], action: 's3:AbortMultipartUpload', handler: abortMultipartUpload },
   { name: 'ListParts', method: 'GET', scope: 'object', subresources: ['uploadId'], action: 's3:ListMultipartUploadParts', handler: listParts },
-  { name: 'GetObjectTagging', method: 'GET', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:GetObjectTagging', handler: getObjectTagging },
-  { name: 'PutObjectTagging', method: 'PUT', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:PutObjectTagging', handler: putObjectTagging },
-  { name: 'DeleteObjectTagging', method: 'DELETE', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:DeleteObjectTagging', handler: deleteObjectTagging },
+  { name: 'GetObjectTagging', method: 'GET', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:GetObjectTagging', versionedAction: 's3:GetObjectVersionTagging', handler: getObjectTagging },
+  { name: 'PutObjectTagging', method: 'PUT', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:PutObjectTagging', versionedAction: 's3:PutObjectVersionTagging', handler: putObjectTagging },
+  { name: 'DeleteObjectTagging', method: 'DELETE', scope: 'object', subresources: ['tagging'], optional: VERSIONED, action: 's3:DeleteObjectTagging', versionedAction: 's3:DeleteObjectVersionTagging', handler: deleteObjectTagging },
   { name: 'GetObjectRetention', method: 'GET', scope: 'object', subresources: ['retention'], optional: VERSIONED, action: 's3:GetObjectRetention', handler: getObjectRetention },
   { name: 'PutObjectRetention', method: 'PUT', scope: 'object', subresources: ['retention'], optional: VERSIONED, action: 's3:PutObjectRetention', handler: putObjectRetention },
   { name: 'GetObjectLegalHold', method: 'GET', scope: 'object', subresources: ['legal-hold'], optional: VERSIONED, action: 's3:GetObjectLegalHold', handler: getObjectLegalHold },
   { name: 'PutObjectLegalHold', method: 'PUT', scope: 'object', subresources: ['legal-hold'], optional: VERSIONED, action: 's3:PutObjectLegalHold', handler: putObjectLegalHold },
-  { name: 'GetObjectAttributes', method: 'GET', scope: 'object', subresources: ['attributes'], optional: VERSIONED, action: 's3:GetObjectAttributes', handler: getObjectAttributes },
-  { name: 'GetObjectAcl', method: 'GET', scope: 'object', subresources: ['acl'], optional: VERSIONED, action: 's3:GetObjectAcl', handler: getObjectAcl },
-  { name: 'PutObjectAcl', method: 'PUT', scope: 'object', subresources: ['acl'], optional: VERSIONED, action: 's3:PutObjectAcl', handler: putObjectAcl },
+  { name: 'GetObjectAttributes', method: 'GET', scope: 'object', subresources: ['attributes'], optional: VERSIONED, action: 's3:GetObjectAttributes', versionedAction: 's3:GetObjectVersionAttributes', handler: getObjectAttributes },
+  { name: 'GetObjectAcl', method: 'GET', scope: 'object', subresources: ['acl'], optional: VERSIONED, action: 's3:GetObjectAcl', versionedAction: 's3:GetObjectVersionAcl', handler: getObjectAcl },
+  { name: 'PutObjectAcl', method: 'PUT', scope: 'object', subresources: ['acl'], optional: VERSIONED, action: 's3:PutObjectAcl', versionedAction: 's3:PutObjectVersionAcl', handler: putObjectAcl },
   { name: 'CreateBucket', method: 'PUT', scope: 'bucket', action: 's3:CreateBucket', handler: createBucket },
   { name: 'HeadBucket', method: 'HEAD', scope: 'bucket', action: 's3:ListBucket', handler: headBucket },
   { name: 'DeleteBucket', method: 'DELETE', scope: 'bucket', action: 's3:DeleteBucket', handler: deleteBucket },
@@ -158,9 +164,9 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'CopyObject', method: 'PUT', scope: 'object', header: 'x-amz-copy-source', action: 's3:PutObject', handler: copyObject },
   { name: 'PostObject', method: 'POST', scope: 'bucket', action: 's3:PutObject', handler: postObject, authorizedByHandler: true },
   { name: 'PutObject', method: 'PUT', scope: 'object', action: 's3:PutObject', handler: putObject },
-  { name: 'GetObject', method: 'GET', scope: 'object', optional: READ_OPTIONS, action: 's3:GetObject', handler: getObject },
-  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: READ_OPTIONS, action: 's3:GetObject', handler: headObject },
-  { name: 'DeleteObject', method: 'DELETE', scope: 'object', optional: VERSIONED, action: 's3:DeleteObject', handler: deleteObject },
+  { name: 'GetObject', method: 'GET', scope: 'object', optional: READ_OPTIONS, action: 's3:GetObject', versionedAction: 's3:GetObjectVersion', handler: getObject },
+  { name: 'HeadObject', method: 'HEAD', scope: 'object', optional: READ_OPTIONS, action: 's3:GetObject', versionedAction: 's3:GetObjectVersion', handler: headObject },
+  { name: 'DeleteObject', method: 'DELETE', scope: 'object', optional: VERSIONED, action: 's3:DeleteObject', versionedAction: 's3:DeleteObjectVersion', handler: deleteObject },
 ];
 
 /**

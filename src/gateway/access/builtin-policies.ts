@@ -5,7 +5,7 @@
 export const BUILTIN_POLICIES: Readonly<Record<string, string>> = {
   readonly: JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Action: ['s3:GetBucketLocation', 's3:GetObject', 's3:GetObjectTagging', 's3:ListBucket', 's3:ListAllMyBuckets'], Resource: ['arn:aws:s3:::*'] }],
+    Statement: [{ Effect: 'Allow', Action: ['s3:GetBucketLocation', 's3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:ListBucket', 's3:ListBucketVersions', 's3:ListAllMyBuckets'], Resource: ['arn:aws:s3:::*'] }],
   }),
   readwrite: JSON.stringify({
     Version: '2012-10-17',

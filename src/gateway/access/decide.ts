@@ -18,9 +18,12 @@ export type Requirement =
   | { on: 'object'; permission: AclPermission | 'OWNER' };
 
 /**
- * The S3 actions Tessera serves and what each needs under ACLs, as S3 maps them: READ on a bucket
- * lists it, WRITE on a bucket writes and deletes its objects, READ on an object reads it, READ_ACP
- * and WRITE_ACP read and change an ACL; bucket configuration is the bucket owner's alone.
+ * The S3 actions Tessera serves and what each needs under ACLs, as S3 maps them (the S3 User Guide's
+ * table of ACL permissions and the actions they grant): READ on a bucket lists it, WRITE on a bucket
+ * writes and deletes its objects (but deletes a version for good only for the bucket owner), READ on
+ * an object reads it and its versions, READ_ACP and WRITE_ACP read and change an ACL; bucket
+ * configuration, and an object's tags, lock and retention, are their owner's alone. A request that
+ * names a version performs the `...Version...` action (see Operation.versionedAction).
  */
 export const ACTIONS = {
   's3:ListAllMyBuckets': { on: 'service' },
@@ -54,16 +57,23 @@ export const ACTIONS = {
   's3:DeleteBucket': { on: 'bucket', permission: 'OWNER' },
   's3:PutObject': { on: 'bucket', permission: 'WRITE' },
   's3:DeleteObject': { on: 'bucket', permission: 'WRITE' },
-  's3:DeleteObjectVersion': { on: 'bucket', permission: 'WRITE' },
+  's3:DeleteObjectVersion': { on: 'bucket', permission: 'OWNER' },
   's3:AbortMultipartUpload': { on: 'bucket', permission: 'WRITE' },
   's3:ListMultipartUploadParts': { on: 'bucket', permission: 'WRITE' },
   's3:GetObject': { on: 'object', permission: 'READ' },
+  's3:GetObjectVersion': { on: 'object', permission: 'READ' },
   's3:GetObjectAttributes': { on: 'object', permission: 'READ' },
+  's3:GetObjectVersionAttributes': { on: 'object', permission: 'READ' },
   's3:GetObjectAcl': { on: 'object', permission: 'READ_ACP' },
+  's3:GetObjectVersionAcl': { on: 'object', permission: 'READ_ACP' },
   's3:PutObjectAcl': { on: 'object', permission: 'WRITE_ACP' },
-  's3:GetObjectTagging': { on: 'object', permission: 'READ' },
+  's3:PutObjectVersionAcl': { on: 'object', permission: 'WRITE_ACP' },
+  's3:GetObjectTagging': { on: 'object', permission: 'OWNER' },
+  's3:GetObjectVersionTagging': { on: 'object', permission: 'OWNER' },
   's3:PutObjectTagging': { on: 'object', permission: 'OWNER' },
+  's3:PutObjectVersionTagging': { on: 'object', permission: 'OWNER' },
   's3:DeleteObjectTagging': { on: 'object', permission: 'OWNER' },
+  's3:DeleteObjectVersionTagging': { on: 'object', permission: 'OWNER' },
   's3:GetBucketObjectLockConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:PutBucketObjectLockConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:GetObjectRetention': { on: 'object', permission: 'OWNER' },

@@ -34,8 +34,8 @@ async function openSource(
     () => requireCopySource(ctx, source.bucket, source.key, versionId),
     (found) => {
       services.sealer.checkAccess(found.record.encryption, sourceSse);
-      // Reading the source needs READ on it, as a GetObject would.
-      requireObjectAccess(ctx, sourceBucket, found.record, 'READ', 's3:GetObject');
+      // Reading the source needs READ on it, as a GetObject would: s3:GetObjectVersion when it names a version.
+      requireObjectAccess(ctx, sourceBucket, found.record, 'READ', source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion');
       checkCopySourceConditions(ctx, found.record);
       const { start, length } = rangeOf(found.record);
       return openStoredObject(services, found, start, length, {

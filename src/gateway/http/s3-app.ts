@@ -36,7 +36,7 @@ export type OperationRouter = (
   method: string,
   target: S3Target,
   headers: Readonly<Record<string, string | string[] | undefined>>,
-) => { name: string; handler: Handler; action: S3Action; authorizedByHandler?: boolean | undefined };
+) => { name: string; handler: Handler; action: S3Action; versionedAction?: S3Action | undefined; authorizedByHandler?: boolean | undefined };
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {
@@ -187,11 +187,12 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const startedMs = performance.now();
       try {
         const scope = { request, reply, target, auth, signal: disconnect.signal, startedMs, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
+        const action = operation.versionedAction !== undefined && target.query.has('versionId') ? operation.versionedAction : operation.action;
         // An operation that authorises in its handler (POST upload) starts as the request's sender and nothing more.
         const access =
           operation.authorizedByHandler === true
-            ? { principal, action: operation.action, objectPermission: undefined, facts: new Map<string, string | string[]>() }
-            : await authorize(scope, principal, operation.action);
+            ? { principal, action, objectPermission: undefined, facts: new Map<string, string | string[]>() }
+            : await authorize(scope, principal, action);
         const ctx = { ...scope, access };
         await applyCors(ctx);
         await operation.handler(ctx);

@@ -1,0 +1,105 @@
+import { t } from 'tap';
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListBucketsCommand,
+  ListObjectVersionsCommand,
+  PutBucketAclCommand,
+  PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { bucketName } from '../helpers/bytes.js';
+import { addUser, localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { until } from '../helpers/until.js';
+import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
+
+/**
+ * A request that names a version performs S3's `...Version...` action, which policies and ACLs decide
+ * on their own: s3:GetObject does not read an old version, s3:DeleteObject does not delete one for
+ * good, and an ACL's WRITE on a bucket deletes versions only for the bucket's owner. (S3 API
+ * reference, GetObject and DeleteObject "Permissions"; S3 User Guide, the ACL permission table.)
+ */
+const cluster = await startCluster();
+t.teardown(() => cluster.close());
+const configFile = await writeGatewayConfig(cluster);
+const clients: S3Client[] = [];
+t.teardown(() => clients.forEach((client) => client.destroy()));
+
+async function user(name: string): Promise<{ client: S3Client; id: string }> {
+  const client = localS3Client(cluster.endpoint, await addUser(configFile, name), { maxAttempts: 1 });
+  clients.push(client);
+  let id = '';
+  // A gateway learns of a new user within seconds.
+  await until(`${name} is known`, async () => {
+    id = (await client.send(new ListBucketsCommand({})).catch(() => undefined))?.Owner?.ID ?? '';
+    return id !== '';
+  }, 20_000);
+  return { client, id };
+}
+
+const alice = await user('alice-versions');
+const bob = await user('bob-versions');
+
+/** A versioned bucket of alice's holding `key` in two versions; the old one's id. */
+async function twoVersions(bucket: string, key: string): Promise<string> {
+  await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  await alice.client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const { VersionId = '' } = await alice.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'old secret' }));
+  await alice.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'current' }));
+  return VersionId;
+}
+
+async function versionsOf(bucket: string): Promise<number> {
+  return ((await alice.client.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions ?? []).length;
+}
+
+t.test('a policy that allows GetObject and DeleteObject but denies their version actions keeps old versions unread and undeleted', async (t) => {
+  const bucket = bucketName('ver-policy');
+  const old = await twoVersions(bucket, 'k');
+  const arn = `arn:aws:s3:::${bucket}/*`;
+  const Policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob-versions' }, Action: ['s3:GetObject', 's3:DeleteObject', 's3:PutObject'], Resource: arn },
+      { Effect: 'Deny', Principal: '*', Action: ['s3:GetObjectVersion', 's3:DeleteObjectVersion'], Resource: arn },
+    ],
+  });
+  await alice.client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy }));
+  const current = await bob.client.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+  t.equal(await current.Body?.transformToString(), 'current', 'GetObject reads the current version');
+  t.equal((await sdkError(bob.client.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: old })))).name, 'AccessDenied', 'GetObject naming a version needs s3:GetObjectVersion');
+  const copy = bob.client.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copied', CopySource: `${bucket}/k?versionId=${old}` }));
+  t.equal((await sdkError(copy)).name, 'AccessDenied', 'so does a copy from a named version');
+  t.equal((await sdkError(bob.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: old })))).name, 'AccessDenied', 'DeleteObject naming a version needs s3:DeleteObjectVersion');
+  t.equal(await versionsOf(bucket), 2, 'both versions are still there');
+  await bob.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
+  t.pass('a DeleteObject without a version (a delete marker) is s3:DeleteObject');
+});
+
+t.test('WRITE on a bucket deletes objects but not versions for good, except for the bucket owner', async (t) => {
+  const bucket = bucketName('ver-acl');
+  const old = await twoVersions(bucket, 'k');
+  await alice.client.send(new PutBucketAclCommand({ Bucket: bucket, GrantFullControl: `id="${alice.id}"`, GrantWrite: `id="${bob.id}"` }));
+  t.equal((await sdkError(bob.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: old })))).name, 'AccessDenied', 'a WRITE grantee may not destroy a version');
+  t.equal(await versionsOf(bucket), 2);
+  await bob.client.send(new PutObjectCommand({ Bucket: bucket, Key: 'from-bob', Body: 'b' }));
+  t.pass('the grantee still writes');
+  await alice.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: old }));
+  t.equal(await versionsOf(bucket), 2, 'the owner deletes the old version (the grantee\'s object is the other one left)');
+});
+
+t.test('READ on an object (public-read) reads it, not its tags', async (t) => {
+  const bucket = bucketName('tag-acl');
+  await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  await alice.client.send(new PutObjectCommand({ Bucket: bucket, Key: 'o', Body: 'public', ACL: 'public-read' }));
+  await alice.client.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'o', Tagging: { TagSet: [{ Key: 'owner', Value: 'finance' }] } }));
+  t.equal((await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'o', anonymous: true })).status, 200, 'anyone reads the object');
+  const tags = await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'o', query: { tagging: '' }, anonymous: true });
+  t.equal(tags.status, 403);
+  t.equal(xmlField(tags.body, 'Code'), 'AccessDenied', 'its tags are the owner\'s');
+});
