@@ -1,6 +1,6 @@
 import type { BucketRecord } from '../../rpc/index.js';
 import { aclFromHeaders, ownerOnly, ownershipOf, type Grant } from '../access/index.js';
-import { bucketOwnerOf, refusePublicAcl, type RequestContext } from '../http/index.js';
+import { bucketOwnerOf, refuseDeniedAction, refusePublicAcl, type RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
 
 /** The requester's canonical id: a user's, or the administrator's. Anonymous writers have none in S3 either. */
@@ -24,13 +24,18 @@ export function objectGrantsOf(ctx: RequestContext, bucket: BucketRecord): Grant
 
 /**
  * The owner and ACL fields a new object version records: the writer when it is not the bucket's
- * owner (absent means the bucket's owner), and the grants its headers ask for. Under
+ * owner (absent means the bucket's owner), and the grants its headers ask for; AccessDenied when a
+ * policy denies the writer the ACL or the tags its headers set. Under
  * BucketOwnerEnforced the bucket's owner owns everything and an ACL beyond that is
  * AccessControlListNotSupported; under BucketOwnerPreferred an object written with
  * bucket-owner-full-control goes to the bucket's owner.
  */
 export function objectAclFields(ctx: RequestContext, bucket: BucketRecord): { owner?: string; grants?: Grant[] } {
   const grants = objectGrantsOf(ctx, bucket);
+  // A write that sets an ACL or tags also performs s3:PutObjectAcl or s3:PutObjectTagging, which a policy may deny.
+  const key = ctx.target.key ?? '';
+  if (grants !== undefined) refuseDeniedAction(ctx, bucket, key, 's3:PutObjectAcl');
+  if (ctx.request.headers['x-amz-tagging'] !== undefined) refuseDeniedAction(ctx, bucket, key, 's3:PutObjectTagging');
   refusePublicAcl(bucket, grants);
   const bucketOwner = bucketOwnerOf(ctx, bucket);
   const ownership = ownershipOf(bucket);

@@ -200,6 +200,18 @@ export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key:
   if (!aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), permission)) throw new S3Error('AccessDenied');
 }
 
+/**
+ * AccessDenied when a policy denies `action` on `key`: what a write sets besides its body (an ACL, tags)
+ * is an action of its own in S3 (s3:PutObjectAcl, s3:PutObjectTagging). Without a policy that speaks
+ * of it, the writer may: it owns the version it writes, and an owner sets its ACL and tags.
+ */
+export function refuseDeniedAction(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): void {
+  const { principal } = ctx.access;
+  if (principal.kind === 'admin') return;
+  const scoped = { ...ctx, target: { ...ctx.target, bucket: bucket.name, key } };
+  if (policyDecision(scoped, bucket, principal, action, ctx.access.facts) === 'deny') throw new S3Error('AccessDenied');
+}
+
 /** BlockPublicAcls: AccessDenied for a request that would set an ACL granting AllUsers or AuthenticatedUsers. */
 export function refusePublicAcl(bucket: BucketRecord, grants: readonly Grant[] | undefined): void {
   if (bucket.publicAccessBlock?.blockPublicAcls === true && grants?.some(isPublicGrant) === true) throw new S3Error('AccessDenied');

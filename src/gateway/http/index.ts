@@ -9,5 +9,5 @@ export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.j
 export { CONSOLE_PATH, registerConsole, type ConsoleOptions } from './console-route.js';
 export { ByteBudget } from './byte-budget.js';
 export { RequestGate, type RequestGateLimits } from './request-gate.js';
-export { authorize, bucketOwnerOf, objectOwnerOf, refusePublicAcl, refuseUnlistedMiss, requireKeyAccess, requireObjectAccess, userArn, type RequestAccess } from './authorize.js';
+export { authorize, bucketOwnerOf, objectOwnerOf, refuseDeniedAction, refusePublicAcl, refuseUnlistedMiss, requireKeyAccess, requireObjectAccess, userArn, type RequestAccess } from './authorize.js';
 export { authorizePostForm } from './post-form-auth.js';
