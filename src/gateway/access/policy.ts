@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import { S3Error } from '../s3/index.js';
 import { conditionHolds, validateCondition, type ConditionBlock, type RequestFacts } from './policy-conditions.js';
 
@@ -30,7 +31,8 @@ export type PolicyDecision = 'deny' | 'allow' | 'none';
 
 const VERSIONS = new Set(['2012-10-17', '2008-10-17']);
 const STATEMENT_FIELDS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
-const ACTION = /^(\*|s3:[A-Za-z*?]+)$/;
+/** IAM reads the service prefix and the action name without regard to case (`S3:GetObject`). */
+const ACTION = /^(\*|s3:[A-Za-z*?]+)$/i;
 /** Largest bucket policy S3 accepts. */
 export const MAX_POLICY_BYTES = 20 * 1024;
 
@@ -159,9 +161,89 @@ export function evaluatePolicy(policy: Policy, subject: PolicySubject, action: s
   return allowed ? 'allow' : 'none';
 }
 
-/** Whether a bucket policy grants anything to everyone without conditions: GetBucketPolicyStatus's IsPublic. */
+/**
+ * Condition keys that, fixed to known values, confine a statement to known callers (lower-cased, as
+ * keys are matched). S3's list in "The meaning of public", with aws:PrincipalOrgID, which it gives
+ * as an example of a fixed principal.
+ */
+const LIMITING_KEYS = new Set([
+  'aws:sourceip',
+  'aws:sourcearn',
+  'aws:sourcevpc',
+  'aws:sourcevpce',
+  'aws:sourceowner',
+  'aws:sourceaccount',
+  's3:x-amz-server-side-encryption-aws-kms-key-id',
+  'aws:userid',
+  's3:dataaccesspointarn',
+  's3:dataaccesspointaccount',
+  'aws:principalorgid',
+]);
+
+/**
+ * Operators that hold only when the key is present and matches one of the values. A negated
+ * operator, an IfExists one (a request without the key passes) and a set-qualified one
+ * (ForAllValues: passes an absent key) all let unknown callers through.
+ */
+const LIMITING_OPERATORS = new Set(['StringEquals', 'StringEqualsIgnoreCase', 'StringLike', 'IpAddress']);
+
+/**
+ * Whether a policy value names one thing: no wildcard (`*`, `?`) and no policy variable (`${...}`),
+ * whatever the operator, so a literal `*` under StringEquals counts as open too.
+ */
+function isFixed(value: string): boolean {
+  return value !== '' && !/[*?]|\$\{/.test(value);
+}
+
+/**
+ * Whether a condition value pins its key: aws:SourceIp to a narrow range, an access point ARN to a
+ * fixed account (the access point's name may stay open), anything else to a fixed value (which
+ * leaves aws:userid's `AROLEID:*` open).
+ */
+function pinsKey(key: string, value: string): boolean {
+  if (key === 'aws:sourceip') return isNarrowCidr(value);
+  if (key === 's3:dataaccesspointarn') return isFixed(value.replace(/(:accesspoint\/).*$/s, '$1'));
+  return isFixed(value);
+}
+
+/**
+ * Whether an aws:SourceIp value is a range S3 counts as limiting: one no broader than /8 for IPv4
+ * or /32 for IPv6 (an address alone is a /32 or /128; an IPv4-mapped address is IPv4, as
+ * conditions match it). The RFC 1918 ranges S3 exempts are all /8 or narrower, so the bound alone
+ * decides. A value that is no address limits nothing.
+ */
+function isNarrowCidr(value: string): boolean {
+  const [base = '', bitsText, extra] = value.split('/');
+  if (extra !== undefined) return false;
+  const v4 = isIPv4(base.toLowerCase().startsWith('::ffff:') ? base.slice(7) : base);
+  if (!v4 && !isIPv6(base)) return false;
+  const width = v4 ? 32 : 128;
+  const bits = bitsText === undefined ? width : /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : -1;
+  return bits >= (v4 ? 8 : 32) && bits <= width;
+}
+
+/**
+ * Whether a bucket policy is public, as S3 decides it for BlockPublicPolicy, RestrictPublicBuckets
+ * and GetBucketPolicyStatus's IsPublic ("The meaning of public" in S3's guide to blocking public
+ * access). S3 starts from public and calls a policy non-public only when every Allow grants to
+ * fixed values: either the statement names fixed principals (no `*`, no wildcard or variable in an
+ * ARN, no NotPrincipal), or one of its conditions pins a LIMITING_KEYS key to fixed values with a
+ * LIMITING_OPERATORS operator (aws:SourceIp to narrow ranges). A condition on any other key
+ * (aws:UserAgent, aws:Referer, aws:SecureTransport, s3:prefix, ...) limits nothing, and a Deny
+ * never makes a policy public.
+ */
 export function policyIsPublic(policy: Policy): boolean {
-  return policy.statements.some(
-    (s) => s.effect === 'Allow' && s.principal !== undefined && !s.principal.not && s.principal.values.includes('*') && Object.keys(s.condition).length === 0,
-  );
+  return policy.statements.some((statement) => {
+    if (statement.effect !== 'Allow') return false;
+    const { principal } = statement;
+    // A user policy names no principal: it speaks only for the user it is attached to.
+    const fixedPrincipal = principal === undefined || (!principal.not && principal.values.every(isFixed));
+    if (fixedPrincipal) return false;
+    const limited = Object.entries(statement.condition).some(
+      ([operator, keys]) =>
+        LIMITING_OPERATORS.has(operator) &&
+        Object.entries(keys).some(([key, values]) => LIMITING_KEYS.has(key.toLowerCase()) && values.every((value) => pinsKey(key.toLowerCase(), value))),
+    );
+    return !limited;
+  });
 }

@@ -8,7 +8,7 @@ export async function putBucketPolicy(ctx: RequestContext): Promise<void> {
   const text = (await readSmallBody(ctx, MAX_POLICY_BYTES + 1)).toString('utf8');
   const policy = parsePolicy(text, { bucket });
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
-  // BlockPublicPolicy: a policy that opens the bucket to everyone is refused.
+  // BlockPublicPolicy: a public policy (policyIsPublic) is refused.
   if (record.publicAccessBlock?.blockPublicPolicy === true && policyIsPublic(policy)) throw new S3Error('AccessDenied');
   await ctx.services.buckets.update(bucket, (record) => ({ ...record, policy: text }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
@@ -28,7 +28,7 @@ export async function deleteBucketPolicy(ctx: RequestContext): Promise<void> {
   await ctx.reply.status(204).send();
 }
 
-/** GetBucketPolicyStatus: IsPublic when a statement allows everyone without conditions. */
+/** GetBucketPolicyStatus: IsPublic as S3 decides it (policyIsPublic: an Allow not confined to fixed principals or fixed source values). */
 export async function getBucketPolicyStatus(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
