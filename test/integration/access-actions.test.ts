@@ -19,10 +19,12 @@ import { until } from '../helpers/until.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 /**
- * A request that names a version performs S3's `...Version...` action, which policies and ACLs decide
- * on their own: s3:GetObject does not read an old version, s3:DeleteObject does not delete one for
- * good, and an ACL's WRITE on a bucket deletes versions only for the bucket's owner. (S3 API
- * reference, GetObject and DeleteObject "Permissions"; S3 User Guide, the ACL permission table.)
+ * The S3 actions a request performs beyond its operation's own, as policies and ACLs decide them (S3
+ * API reference, the "Permissions" of GetObject, DeleteObject and PutObject; S3 User Guide, the ACL
+ * permission table). A request that names a version performs the `...Version...` action:
+ * s3:GetObject does not read an old version, s3:DeleteObject does not delete one for good, and an
+ * ACL's WRITE on a bucket deletes versions only for the bucket's owner. A write that sets an ACL or
+ * tags also performs s3:PutObjectAcl or s3:PutObjectTagging.
  */
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
@@ -102,4 +104,51 @@ t.test('READ on an object (public-read) reads it, not its tags', async (t) => {
   const tags = await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'o', query: { tagging: '' }, anonymous: true });
   t.equal(tags.status, 403);
   t.equal(xmlField(tags.body, 'Code'), 'AccessDenied', 'its tags are the owner\'s');
+});
+
+t.test('a write whose ACL or tags a policy denies is refused, and nothing is written', async (t) => {
+  const bucket = bucketName('write-extras');
+  await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const Policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob-versions' }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/*` },
+      { Effect: 'Deny', Principal: '*', Action: ['s3:PutObjectAcl', 's3:PutObjectTagging'], Resource: `arn:aws:s3:::${bucket}/*` },
+    ],
+  });
+  await alice.client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy }));
+  const withAcl = bob.client.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl', Body: 'x', ACL: 'public-read' }));
+  t.equal((await sdkError(withAcl)).name, 'AccessDenied', 'PutObject with x-amz-acl needs s3:PutObjectAcl');
+  const withTags = bob.client.send(new PutObjectCommand({ Bucket: bucket, Key: 'tags', Body: 'x', Tagging: 'team=red' }));
+  t.equal((await sdkError(withTags)).name, 'AccessDenied', 'PutObject with x-amz-tagging needs s3:PutObjectTagging');
+  t.equal((await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'acl', anonymous: true })).status, 403, 'no public object was written');
+  await bob.client.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'x' }));
+  t.pass('a plain PutObject is s3:PutObject alone');
+});
+
+t.test('a policy that decides by the object\'s own tags is applied to the object read, whatever else allows it', async (t) => {
+  const bucket = bucketName('existing-tag');
+  await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const put = async (Key: string, Tagging?: string): Promise<void> => {
+    await alice.client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key, ...(Tagging === undefined ? {} : { Tagging }) }));
+  };
+  await put('secret', 'class=secret');
+  await put('public', 'class=public');
+  await put('untagged');
+  const allowBob = { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob-versions' }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` };
+  const read = async (key: string): Promise<string> => {
+    const error = await sdkError(bob.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    return error.name === 'no error' ? 'read' : error.name;
+  };
+  const setPolicy = (deny: Record<string, unknown>): Promise<unknown> =>
+    alice.client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [allowBob, { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*`, ...deny }] }) }));
+
+  await setPolicy({ Condition: { StringEquals: { 's3:ExistingObjectTag/class': 'secret' } } });
+  t.equal(await read('secret'), 'AccessDenied', 'a Deny of objects tagged secret holds beside an Allow');
+  t.equal(await read('untagged'), 'read', 'an object without the tag is read');
+
+  await setPolicy({ Condition: { StringNotEquals: { 's3:ExistingObjectTag/class': 'public' } } });
+  t.equal(await read('public'), 'read', 'a Deny of everything not tagged public lets objects tagged public be read');
+  t.equal(await read('secret'), 'AccessDenied');
+  t.equal(await read('untagged'), 'AccessDenied', 'and refuses one without the tag');
 });

@@ -161,6 +161,11 @@ export function evaluatePolicy(policy: Policy, subject: PolicySubject, action: s
   return allowed ? 'allow' : 'none';
 }
 
+/** Whether a policy has a statement whose condition reads the object's own tags (s3:ExistingObjectTag/<key>). */
+export function readsObjectTags(policy: Policy): boolean {
+  return policy.statements.some((statement) => Object.values(statement.condition).some((keys) => Object.keys(keys).some((key) => key.toLowerCase().startsWith('s3:existingobjecttag/'))));
+}
+
 /**
  * Condition keys that, fixed to known values, confine a statement to known callers (lower-cased, as
  * keys are matched). S3's list in "The meaning of public", with aws:PrincipalOrgID, which it gives

@@ -7,6 +7,7 @@ import {
   isPublicGrant,
   parsePolicy,
   policyIsPublic,
+  readsObjectTags,
   type AclPermission,
   type Grant,
   type Policy,
@@ -110,18 +111,24 @@ function factsOf(ctx: Scope, principal: Principal): Map<string, string | string[
   return facts;
 }
 
-/** The policies that speak about this request: the bucket's and the user's own, each evaluated. */
-function policyDecision(ctx: Scope, bucket: BucketRecord | undefined, principal: Principal, action: S3Action, facts: RequestFacts): PolicyDecision {
-  if (principal.kind === 'admin') return 'none';
-  const { bucket: name, key } = ctx.target;
-  const resource = name === undefined ? 'arn:aws:s3:::*' : key === undefined ? `arn:aws:s3:::${name}` : `arn:aws:s3:::${name}/${key}`;
-  const subject = principal.kind === 'anonymous' ? { anonymous: true, names: [] } : { anonymous: false, names: [userArn(principal.name), principal.canonicalId] };
+/** The policies that speak about a request of `principal` on `bucket`: the bucket's and the user's own. */
+function policiesFor(ctx: Scope, bucket: BucketRecord | undefined, principal: Principal): Policy[] {
   const policies: Policy[] = [];
   const bucketPolicy = storedPolicy(bucket);
   // RestrictPublicBuckets: a public policy opens nothing to anonymous requests (its Denies still hold).
   const restricted = bucketPolicy !== undefined && principal.kind === 'anonymous' && bucket?.publicAccessBlock?.restrictPublicBuckets === true && policyIsPublic(bucketPolicy);
   if (bucketPolicy !== undefined) policies.push(restricted ? { statements: bucketPolicy.statements.filter((st) => st.effect === 'Deny') } : bucketPolicy);
   if (principal.kind === 'user') policies.push(...ctx.services.users.policiesOf(principal.canonicalId));
+  return policies;
+}
+
+/** The policies that speak about this request, each evaluated: a Deny in any wins, then an Allow in any. */
+function policyDecision(ctx: Scope, bucket: BucketRecord | undefined, principal: Principal, action: S3Action, facts: RequestFacts): PolicyDecision {
+  if (principal.kind === 'admin') return 'none';
+  const { bucket: name, key } = ctx.target;
+  const resource = name === undefined ? 'arn:aws:s3:::*' : key === undefined ? `arn:aws:s3:::${name}` : `arn:aws:s3:::${name}/${key}`;
+  const subject = principal.kind === 'anonymous' ? { anonymous: true, names: [] } : { anonymous: false, names: [userArn(principal.name), principal.canonicalId] };
+  const policies = policiesFor(ctx, bucket, principal);
   let decision: PolicyDecision = 'none';
   for (const policy of policies) {
     const outcome = evaluatePolicy(policy, subject, action, resource, facts);
@@ -160,6 +167,10 @@ export async function authorize(ctx: Scope, principal: Principal, action: S3Acti
   access.bucketCreatedMs = bucket.createdMs;
   // DeleteObjects names its keys in the body: each is decided on its own (requireKeyAccess).
   if (action === 's3:DeleteObject' && ctx.target.key === undefined) return access;
+  // An object action whose policies look at the object's own tags (s3:ExistingObjectTag) is decided
+  // once the object is read (requireObjectAccess): without its tags, neither a Deny that names them
+  // nor an Allow they would limit can be told.
+  if (requirement.on === 'object' && policiesFor(ctx, bucket, principal).some(readsObjectTags)) return access;
   const decision = policyDecision(ctx, bucket, principal, action, facts);
   if (decision === 'deny') throw new S3Error('AccessDenied');
   if (decision === 'allow') return { ...access, objectPermission: undefined };
