@@ -1,8 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListBucketsCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { bucketName } from './bytes.js';
+import { until } from './until.js';
 import { parseGatewayConfig, silentLogger, type GatewayConfig, type Logger } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
@@ -64,6 +65,27 @@ export async function addUser(configFile: string, name: string): Promise<{ acces
   const code = await runUserCli('user', ['add', name, '--config', configFile], {}, { stdout: (s) => void (out += s), stderr: () => undefined });
   if (code !== 0) throw new Error(`tessera admin user add ${name} exited ${code}`);
   return { accessKeyId: /^access key: (\S+)$/m.exec(out)?.[1] ?? '', secretAccessKey: /^secret key: (\S+)$/m.exec(out)?.[1] ?? '' };
+}
+
+/**
+ * Adds users to `cluster` through the admin CLI and gives a client of each (no retries), with the
+ * user's canonical id, once the gateway knows the user (it learns of new users within seconds).
+ * The clients are destroyed when `t` ends.
+ */
+export async function userClients(t: { teardown(fn: () => unknown): void }, cluster: TestCluster): Promise<(name: string) => Promise<{ client: S3Client; id: string }>> {
+  const configFile = await writeGatewayConfig(cluster);
+  const clients: S3Client[] = [];
+  t.teardown(() => clients.forEach((client) => client.destroy()));
+  return async (name) => {
+    const client = localS3Client(cluster.endpoint, await addUser(configFile, name), { maxAttempts: 1 });
+    clients.push(client);
+    let id = '';
+    await until(`${name} is known`, async () => {
+      id = (await client.send(new ListBucketsCommand({})).catch(() => undefined))?.Owner?.ID ?? '';
+      return id !== '';
+    }, 20_000);
+    return { client, id };
+  };
 }
 
 /** Starts `nodeCount` storage nodes and one gateway in this process. */

@@ -4,18 +4,15 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
-  ListBucketsCommand,
   ListObjectVersionsCommand,
   PutBucketAclCommand,
   PutBucketPolicyCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import { bucketName } from '../helpers/bytes.js';
-import { addUser, localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
-import { until } from '../helpers/until.js';
+import { startCluster, userClients } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 /**
@@ -28,22 +25,7 @@ import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
  */
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
-const configFile = await writeGatewayConfig(cluster);
-const clients: S3Client[] = [];
-t.teardown(() => clients.forEach((client) => client.destroy()));
-
-async function user(name: string): Promise<{ client: S3Client; id: string }> {
-  const client = localS3Client(cluster.endpoint, await addUser(configFile, name), { maxAttempts: 1 });
-  clients.push(client);
-  let id = '';
-  // A gateway learns of a new user within seconds.
-  await until(`${name} is known`, async () => {
-    id = (await client.send(new ListBucketsCommand({})).catch(() => undefined))?.Owner?.ID ?? '';
-    return id !== '';
-  }, 20_000);
-  return { client, id };
-}
-
+const user = await userClients(t, cluster);
 const alice = await user('alice-versions');
 const bob = await user('bob-versions');
 

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { bucketName } from '../helpers/bytes.js';
 import { plainRequest } from '../helpers/clients.js';
-import { addUser, localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { startCluster, userClients } from '../helpers/cluster.js';
 import { sdkError } from '../gateway/raw-s3.js';
 
 /**
@@ -23,15 +23,8 @@ import { sdkError } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.close());
-const configFile = await writeGatewayConfig(cluster);
-
-const clients: S3Client[] = [];
-t.teardown(() => clients.forEach((c) => c.destroy()));
-async function user(name: string): Promise<S3Client> {
-  const client = localS3Client(cluster.endpoint, await addUser(configFile, name), { maxAttempts: 1 });
-  clients.push(client);
-  return client;
-}
+const newUser = await userClients(t, cluster);
+const user = async (name: string): Promise<S3Client> => (await newUser(name)).client;
 
 const alice = await user('alice');
 const bob = await user('bob');
