@@ -86,6 +86,12 @@ function ipv6(text: string): number[] | undefined {
   return groups.map((g) => parseInt(g, 16));
 }
 
+/** Which IP version `text` is an address of (an IPv4-mapped IPv6 address is IPv4); undefined when it is none. */
+export function ipVersion(text: string): 4 | 6 | undefined {
+  if (ipv4(text) !== undefined) return 4;
+  return ipv6(text) === undefined ? undefined : 6;
+}
+
 /** Whether `address` lies in `cidr` (an address alone is a /32 or /128). */
 export function ipInCidr(address: string, cidr: string): boolean {
   const [base = '', bitsText] = cidr.split('/');

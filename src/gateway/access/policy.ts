@@ -1,6 +1,5 @@
-import { isIPv4, isIPv6 } from 'node:net';
 import { S3Error } from '../s3/index.js';
-import { conditionHolds, validateCondition, type ConditionBlock, type RequestFacts } from './policy-conditions.js';
+import { conditionHolds, ipVersion, validateCondition, type ConditionBlock, type RequestFacts } from './policy-conditions.js';
 
 /** One statement of a policy, normalised: every list is an array. */
 export interface PolicyStatement {
@@ -220,8 +219,9 @@ function pinsKey(key: string, value: string): boolean {
 function isNarrowCidr(value: string): boolean {
   const [base = '', bitsText, extra] = value.split('/');
   if (extra !== undefined) return false;
-  const v4 = isIPv4(base.toLowerCase().startsWith('::ffff:') ? base.slice(7) : base);
-  if (!v4 && !isIPv6(base)) return false;
+  const version = ipVersion(base);
+  if (version === undefined) return false;
+  const v4 = version === 4;
   const width = v4 ? 32 : 128;
   const bits = bitsText === undefined ? width : /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : -1;
   return bits >= (v4 ? 8 : 32) && bits <= width;
