@@ -1,4 +1,4 @@
-import { WireError } from './wire-errors.js';
+import { WireError, type WireErrorCode } from './wire-errors.js';
 
 /** A node a fan-out addresses: a node client names it `nodeId`, a ring member `id`. */
 export type FanOutNode = { readonly nodeId: string } | { readonly id: string };
@@ -15,13 +15,13 @@ export interface QuorumDecision<T> {
 
 /**
  * One node's failure in a fan-out, for the log; `timedOut` when the node did not answer in time (slow,
- * not down); `bucketGone` when the node refused a commit into a bucket deleted or created again since.
+ * not down); `code` when the node answered with a wire error (what it refused, and why).
  */
 export interface NodeFailure {
   nodeId: string;
   reason: string;
   timedOut?: boolean;
-  bucketGone?: boolean;
+  code?: WireErrorCode;
 }
 
 /** Pure rule: a fan-out succeeds when at least `needed` nodes succeeded. */
@@ -36,7 +36,7 @@ export function decideQuorum<T>(outcomes: readonly NodeOutcome<T>[], needed: num
         nodeId: outcome.nodeId,
         reason: describe(error),
         ...(isTimeoutFailure(error) ? { timedOut: true } : {}),
-        ...(error instanceof WireError && error.code === 'Gone' ? { bucketGone: true } : {}),
+        ...(error instanceof WireError ? { code: error.code } : {}),
       });
     }
   }

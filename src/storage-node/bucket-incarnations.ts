@@ -55,6 +55,12 @@ export class BucketIncarnations {
     return work;
   }
 
+  /** The newest record of `name` the node holds (a tombstone when deleted), if any: read from disk once, then kept. */
+  async held(name: string): Promise<BucketRecord | undefined> {
+    if (!this.records.has(name)) await this.load(name);
+    return this.records.get(name) ?? undefined;
+  }
+
   /**
    * Takes note of a record the node has just stored (`newest`: what it holds now, which is `record`
    * unless it already held a newer one). A closing or deleted record returns once every commit taken

@@ -594,6 +594,11 @@ export class ShardStore {
     if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
   }
 
+  /** The newest record of bucket `name` this node holds (a tombstone when deleted), if any; kept in memory. */
+  bucketRecord(name: string): Promise<BucketRecord | undefined> {
+    return this.incarnations.held(name);
+  }
+
   /**
    * Stores a bucket record if newer. A closing or deleted record is acknowledged once every commit the
    * node took into that bucket before it has been applied (bucket-incarnations.ts).

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../../common/index.js';
-import { decideQuorum, fanOut, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
+import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
@@ -105,8 +105,7 @@ export class BucketService {
    */
   async update(name: string, change: (record: BucketRecord) => BucketRecord, signal: AbortSignal, createdMs?: number): Promise<BucketRecord> {
     return this.underLease(name, signal, async (current) => {
-      // A bucket a stopped DeleteBucket left closing is open again once changed.
-      const { closing: _left, ...live } = liveRecord(name, current, createdMs);
+      const live = liveRecord(name, current, createdMs);
       const next: BucketRecord = { ...change(live), name, versionId: this.clock.next(), deleted: false };
       await this.write(next, signal);
       this.cache.set(name, next);
@@ -125,14 +124,12 @@ export class BucketService {
    */
   async delete(name: string, signal: AbortSignal, createdMs?: number): Promise<void> {
     await this.underLease(name, signal, async (current) => {
-      const record = liveRecord(name, current, createdMs);
+      const open = liveRecord(name, current, createdMs);
       this.cache.delete(name);
-      // A delete that stopped between closing and its end (a gateway that died) left the bucket closed;
-      // this one carries on from there, and anything else that changes the bucket reopens it.
-      const { closing: _left, ...open } = record;
       try {
-        await retryWhileSlow(signal, () => this.writeEverywhere({ ...open, versionId: this.clock.next(), closing: true }, signal));
-        await this.requireEmpty(record, signal);
+        // Every node, not a majority: each must refuse commits into the bucket from now on.
+        await retryWhileSlow(signal, () => this.writeOnce({ ...open, versionId: this.clock.next(), closing: true }, signal, 'all'));
+        await this.requireEmpty(open, signal);
         await this.write({ ...open, versionId: this.clock.next(), deleted: true }, signal);
       } catch (err) {
         // Not deleted (or not known to be): open, rather than closed to every write until the next change.
@@ -149,14 +146,6 @@ export class BucketService {
    */
   private async reopen(open: BucketRecord): Promise<void> {
     await this.writeOnce({ ...open, versionId: this.clock.next() }, withTimeout(undefined, this.nodeTimeoutMs)).catch(() => undefined);
-  }
-
-  /** Writes a bucket record to every node; any node that does not acknowledge it fails the round. */
-  private async writeEverywhere(record: BucketRecord, signal: AbortSignal): Promise<void> {
-    const nodes = this.cluster.allNodes();
-    const outcomes = await fanOut(nodes, (node) => node.putBucket(record, { signal: withTimeout(signal, this.nodeTimeoutMs) }));
-    const decision = decideQuorum(outcomes, nodes.length);
-    if (!decision.met) throw quorumError('bucket close', decision.failures);
   }
 
   /** BucketNotEmpty unless every node reports no object in the bucket (and, under versioning, no version either). */
@@ -225,9 +214,9 @@ export class BucketService {
     return retryWhileSlow(signal, () => this.writeOnce(record, signal));
   }
 
-  private async writeOnce(record: BucketRecord, signal: AbortSignal): Promise<void> {
+  private async writeOnce(record: BucketRecord, signal: AbortSignal, reach: 'majority' | 'all' = 'majority'): Promise<void> {
     const nodes = this.cluster.allNodes();
-    const needed = majority(nodes.length);
+    const needed = reach === 'all' ? nodes.length : majority(nodes.length);
     // The remaining nodes still receive the record; the request does not wait for a hung one.
     const outcomes = await fanOutUntil(
       nodes,
@@ -283,12 +272,17 @@ async function retryWhileSlow<T>(signal: AbortSignal, round: () => Promise<T>): 
   }
 }
 
-/** The live record of `name`, or NoSuchBucket: none, deleted, or another bucket than the one of `createdMs`. */
+/**
+ * The live record of `name`, open: NoSuchBucket when there is none, it is deleted, or it is another
+ * bucket than the one of `createdMs`. A bucket a stopped DeleteBucket (a gateway that died) left
+ * closing is live: the change about to be written from it opens it again, or a new delete carries on.
+ */
 function liveRecord(name: string, record: BucketRecord | undefined, createdMs: number | undefined): BucketRecord {
   if (record === undefined || record.deleted || (createdMs !== undefined && record.createdMs !== createdMs)) {
     throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
   }
-  return record;
+  const { closing: _closing, ...open } = record;
+  return open;
 }
 
 function majority(count: number): number {

@@ -158,7 +158,7 @@ export async function storeVersion(
   } catch (err) {
     // Nodes the commit reached gave the shared lease back themselves; the others are told.
     if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
-    throw err instanceof S3Error ? forgetGoneBucket(ctx, err) : err;
+    throw forgetGoneBucket(ctx, err);
   } finally {
     await lease?.release(record.versionId);
   }
@@ -255,10 +255,10 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord, opti
   if (!decision.met) throw forgetGoneBucket(ctx, quorumError('record write', decision.failures, record.bucket));
 }
 
-/** `err`, after dropping the cached record of the bucket it says is gone: the next request reads it anew. */
-function forgetGoneBucket(ctx: RequestScope, err: S3Error): S3Error {
-  const bucket = err.code === 'NoSuchBucket' ? err.fields['BucketName'] : undefined;
-  if (typeof bucket === 'string') ctx.services.buckets.forget(bucket);
+/** `err`, after dropping the cached record of a bucket a commit found gone: the next request reads it anew. */
+function forgetGoneBucket<E>(ctx: RequestScope, err: E): E {
+  const bucket = err instanceof S3Error && err.code === 'NoSuchBucket' ? err.fields['BucketName'] : undefined;
+  if (bucket !== undefined) ctx.services.buckets.forget(bucket);
   return err;
 }
 
@@ -354,7 +354,7 @@ export async function deleteVersion(
   if (!decision.met) {
     // Nodes answer Conflict only for a version under Object Lock: the caller's check saw none (a bucket
     // record cached from before the lock was enabled), the nodes' own check holds.
-    if (outcomes.some((o) => !o.ok && (o.error as { code?: unknown } | null)?.code === 'Conflict')) throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
+    if (decision.failures.some((f) => f.code === 'Conflict')) throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
     throw quorumError('version delete', decision.failures);
   }
   return decision.successes.map(({ value }) => value).find((record) => record !== null) ?? null;

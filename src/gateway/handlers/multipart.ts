@@ -381,7 +381,7 @@ async function completeHeld(
   };
   // The version id orders by commit: taken after the parts were checked and the key's lease taken, so
   // a PUT that completes while this completion is still checking its parts is older than it.
-  const stamp = (): ObjectRecord => {
+  const stampVersion = (): ObjectRecord => {
     manifest.versionId = ctx.services.clock.next();
     manifest.lastModifiedMs = ctx.services.clock.nowMs();
     return manifest;
@@ -398,7 +398,7 @@ async function completeHeld(
     // The parts read above stay the upload's only while its lease has been held throughout.
     uploadLease.check();
     // A plain write like a PUT: under the key's shared lease, so a conditional write's check sees it.
-    await commitPlainRecord(ctx, bucket, key, stamp);
+    await commitPlainRecord(ctx, bucket, key, stampVersion);
   } else {
     // A conditional completion checks again under the key's exclusive lease, so its check and commit are
     // atomic; one whose condition fails leaves the upload open as it was.
@@ -407,7 +407,7 @@ async function completeHeld(
       await checkWritePreconditions(ctx, bucket, key, preconditions, lease.current);
       await markCompleting();
       uploadLease.check();
-      await commitRecord(ctx, stamp());
+      await commitRecord(ctx, stampVersion());
     } finally {
       await lease.release(manifest.versionId);
     }

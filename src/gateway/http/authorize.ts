@@ -138,10 +138,18 @@ function policyDecision(ctx: Scope, bucket: BucketRecord | undefined, principal:
   return decision;
 }
 
-/** A bucket's stored policy, parsed (it was validated when it was set). */
+/** Parsed bucket policies by the record that holds them: a request consults its bucket's policy several times. */
+const parsedPolicies = new WeakMap<BucketRecord, Policy>();
+
+/** A bucket's stored policy, parsed (it was validated when it was set) once per record. */
 function storedPolicy(bucket: BucketRecord | undefined): Policy | undefined {
   if (bucket?.policy === undefined) return undefined;
-  return parsePolicy(bucket.policy, { bucket: bucket.name });
+  let policy = parsedPolicies.get(bucket);
+  if (policy === undefined) {
+    policy = parsePolicy(bucket.policy, { bucket: bucket.name });
+    parsedPolicies.set(bucket, policy);
+  }
+  return policy;
 }
 
 /**
@@ -202,8 +210,7 @@ export function requireObjectAccess(ctx: RequestContext, bucket: BucketRecord, r
 export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): void {
   const { principal } = ctx.access;
   if (principal.kind === 'admin') return;
-  const scoped = { ...ctx, target: { ...ctx.target, bucket: bucket.name, key } };
-  const decision = policyDecision(scoped, bucket, principal, action, ctx.access.facts);
+  const decision = keyDecision(ctx, bucket, key, action);
   if (decision === 'deny') throw new S3Error('AccessDenied');
   if (decision === 'allow') return;
   const requirement = ACTIONS[action];
@@ -217,10 +224,13 @@ export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key:
  * of it, the writer may: it owns the version it writes, and an owner sets its ACL and tags.
  */
 export function refuseDeniedAction(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): void {
-  const { principal } = ctx.access;
-  if (principal.kind === 'admin') return;
+  if (keyDecision(ctx, bucket, key, action) === 'deny') throw new S3Error('AccessDenied');
+}
+
+/** The policies' decision of `action` on `key` of `bucket` for the request's principal (the administrator: none). */
+function keyDecision(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): PolicyDecision {
   const scoped = { ...ctx, target: { ...ctx.target, bucket: bucket.name, key } };
-  if (policyDecision(scoped, bucket, principal, action, ctx.access.facts) === 'deny') throw new S3Error('AccessDenied');
+  return policyDecision(scoped, bucket, ctx.access.principal, action, ctx.access.facts);
 }
 
 /** BlockPublicAcls: AccessDenied for a request that would set an ACL granting AllUsers or AuthenticatedUsers. */

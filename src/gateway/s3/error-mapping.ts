@@ -1,6 +1,7 @@
 // How internal failures reach a client, beside the table of the codes they become (errors.ts): a lost
 // quorum as 503 ServiceUnavailable, anything else that is not already an S3Error as 500 InternalError.
 import { TesseraError, hasCode } from '../../common/index.js';
+import type { NodeFailure } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
 
 /**
@@ -10,9 +11,9 @@ import { S3Error } from './errors.js';
  * busy machine) or every failure was a refusal or an error (`QuorumLost`). A commit into `bucket` that
  * a node refused because it holds the bucket as deleted, or created again since, is NoSuchBucket.
  */
-export function quorumError(phase: string, failures: readonly { nodeId: string; reason: string; timedOut?: boolean | undefined; bucketGone?: boolean | undefined }[], bucket?: string): S3Error {
-  // A node that holds the bucket as deleted, or created again since, knows: the write was for no live bucket.
-  if (bucket !== undefined && failures.some((f) => f.bucketGone === true)) return new S3Error('NoSuchBucket', { fields: { BucketName: bucket } });
+export function quorumError(phase: string, failures: readonly NodeFailure[], bucket?: string): S3Error {
+  // A node that holds the bucket as deleted, or created again since (Gone), knows: the write was for no live bucket.
+  if (bucket !== undefined && failures.some((f) => f.code === 'Gone')) return new S3Error('NoSuchBucket', { fields: { BucketName: bucket } });
   const detail = failures.map((f) => `${f.nodeId}: ${f.reason}`).join('; ');
   const code = failures.some((f) => f.timedOut === true) ? 'QuorumTimedOut' : 'QuorumLost';
   return new S3Error('ServiceUnavailable', {

@@ -194,7 +194,7 @@ export class LifecycleWorker implements Worker {
   private async rulesInForce(bucket: string): Promise<BucketRules | undefined> {
     const rules = this.buckets?.get(bucket);
     if (rules === undefined) return undefined;
-    const held = await this.options.store.metadata.getBucket(bucket);
+    const held = await this.options.store.bucketRecord(bucket);
     if (held !== undefined && held.versionId > rules.versionId) {
       // The rules of the newer record (if any) wait for the next pass, which reads them from a majority.
       this.buckets?.delete(bucket);
