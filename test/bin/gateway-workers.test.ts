@@ -4,7 +4,8 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { t } from 'tap';
 import { seededBytes } from '../helpers/bytes.js';
 import { parsePrometheus, sampleValue, scrape } from '../helpers/prometheus.js';
-import { freePorts, startProcessCluster, TesseraProcess } from '../helpers/server.js';
+import { freePorts } from '../helpers/ports.js';
+import { startProcessCluster, TesseraProcess } from '../helpers/server.js';
 
 const run = promisify(execFile);
 

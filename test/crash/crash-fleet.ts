@@ -5,7 +5,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { buildRing, serializeRing } from '../../src/placement/index.js';
 import { NodeClient } from '../../src/rpc/index.js';
 import { delay, ProcessGroup } from '../helpers/process-group.js';
-import { freePorts, type TesseraProcess } from '../helpers/server.js';
+import { freePorts } from '../helpers/ports.js';
+import type { TesseraProcess } from '../helpers/server.js';
 
 const SECRET = 'crash-test-cluster-secret';
 const CREDENTIALS = { accessKeyId: 'crash-access', secretAccessKey: 'crash-secret' } as const;
@@ -157,7 +158,8 @@ export class CrashFleet {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (child.hasExited) throw new Error(`${child.name} exited before it was healthy`);
-      if (await answers(`http://127.0.0.1:${slot.port}/health`)) {
+      // Its own log first: another process that took the port would answer /health too.
+      if (child.listensOn(slot.port) && (await answers(`http://127.0.0.1:${slot.port}/health`))) {
         if (slot.process === child) {
           slot.up = true;
           this.transitions.push({ atMs: performance.now(), nodeId: slot.id, down: false });

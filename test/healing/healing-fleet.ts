@@ -6,7 +6,8 @@ import { buildRing, serializeRing, type Ring } from '../../src/placement/index.j
 import { NodeClient, type NodeWorkStatus } from '../../src/rpc/index.js';
 import { delay, ProcessGroup } from '../helpers/process-group.js';
 import { until as untilHolds } from '../helpers/until.js';
-import { freePorts, type TesseraProcess } from '../helpers/server.js';
+import { freePorts } from '../helpers/ports.js';
+import type { TesseraProcess } from '../helpers/server.js';
 
 const SECRET = 'healing-test-cluster-secret';
 const CREDENTIALS = { accessKeyId: 'healing-access', secretAccessKey: 'healing-secret' } as const;
@@ -59,7 +60,8 @@ export class HealingFleet {
   async startNode(slot: HealingSlot, env: Record<string, string> = {}): Promise<void> {
     const child = this.group.spawn(`tessera node ${slot.id}`, ['node', '--data', slot.dataDir, '--listen', slot.address, '--id', slot.id], {
       TESSERA_CLUSTER_SECRET: SECRET,
-      TESSERA_LOG_LEVEL: 'warn',
+      // Info, for the line announcing where it listens.
+      TESSERA_LOG_LEVEL: 'info',
       TESSERA_RESERVE_BYTES: '0',
       TESSERA_SCRUB_BYTES_PER_SECOND: String(64 * 1024 * 1024),
       TESSERA_SCRUB_INTERVAL_MS: '3600000',
@@ -72,6 +74,8 @@ export class HealingFleet {
     for (;;) {
       if (child.hasExited) throw new Error(`${child.name} exited at start\n${child.describe()}`);
       try {
+        // Its own log first: another process that took the port would answer /health too.
+        if (!child.listensOn(slot.port)) throw new Error(`has not logged that it listens on ${slot.port}`);
         await slot.client.health({ signal: AbortSignal.timeout(1_000) });
         break;
       } catch {
@@ -118,7 +122,7 @@ export class HealingFleet {
         stallTimeoutMs: 3_000,
       }),
     );
-    const { gateway, endpoint } = await this.group.startGateway(configPath, this.gatewayPort, { TESSERA_LOG_LEVEL: 'warn', ...env });
+    const { gateway, endpoint } = await this.group.startGateway(configPath, this.gatewayPort, { TESSERA_LOG_LEVEL: 'info', ...env });
     this.gateway = gateway;
     return endpoint;
   }

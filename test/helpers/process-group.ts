@@ -41,7 +41,7 @@ export class ProcessGroup {
     await child.exited;
   }
 
-  /** Starts `tessera gateway --config FILE` and waits until it answers HTTP on `port`. */
+  /** Starts `tessera gateway --config FILE` and waits until it logged that it listens on `port` and answers HTTP there. */
   async startGateway(configPath: string, port: number, env: Record<string, string> = {}): Promise<{ gateway: TesseraProcess; endpoint: string }> {
     const gateway = this.spawn('tessera gateway', ['gateway', '--config', configPath], env);
     const endpoint = `http://127.0.0.1:${port}`;
@@ -49,6 +49,7 @@ export class ProcessGroup {
     for (;;) {
       if (gateway.hasExited) throw new Error(`gateway exited at start\n${gateway.describe()}`);
       try {
+        if (!gateway.listensOn(port)) throw new Error(`has not logged that it listens on ${port}`);
         await (await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(1_000) })).arrayBuffer();
         return { gateway, endpoint };
       } catch {

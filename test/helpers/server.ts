@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import { freePorts } from './ports.js';
 import { makeTestCertificate } from './tls-cert.js';
 import { REPO_ROOT, tesseraArgs } from './tree.js';
 
@@ -29,6 +29,9 @@ const TAIL_BYTES = 64 * 1024;
 const DEFAULT_START_TIMEOUT_MS = 180_000;
 const DEFAULT_STOP_TIMEOUT_MS = 5_000;
 const POLL_INTERVAL_MS = 50;
+/** A JSON log line announcing a bound address, and the port in it. */
+const LISTENING_LINE = /"msg":"(storage node|gateway) listening"/;
+const LISTENING_PORT = /"address":\{[^}]*"port":(\d+)/;
 
 /** A running `tessera` child process. */
 export class TesseraProcess {
@@ -39,6 +42,10 @@ export class TesseraProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private stdoutTail = '';
   private stderrTail = '';
+  /** The start of a log line not yet complete. */
+  private partialLine = '';
+  /** Ports this process's own log said it listens on. */
+  private readonly announcedPorts = new Set<number>();
   private exitState: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private stopRequested = false;
   /** The last readiness probe's finding, shown in failure messages. */
@@ -58,6 +65,7 @@ export class TesseraProcess {
     });
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-TAIL_BYTES);
+      this.noteAnnouncements(chunk);
     });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
@@ -75,6 +83,25 @@ export class TesseraProcess {
   /** Everything the process wrote to stderr so far (tail): its log lines and crash traces. */
   get stderr(): string {
     return this.stderrTail;
+  }
+
+  /**
+   * True once this process logged that it listens on `port` (`storage node listening`, `gateway
+   * listening`). A probe of a fixed port alone can reach another process that took the port first, while
+   * this one fails to bind it.
+   */
+  listensOn(port: number): boolean {
+    return this.announcedPorts.has(port);
+  }
+
+  private noteAnnouncements(chunk: string): void {
+    const lines = (this.partialLine + chunk).split('\n');
+    this.partialLine = (lines.pop() ?? '').slice(-TAIL_BYTES);
+    for (const line of lines) {
+      if (!LISTENING_LINE.test(line)) continue;
+      const port = LISTENING_PORT.exec(line)?.[1];
+      if (port !== undefined) this.announcedPorts.add(Number(port));
+    }
   }
 
   /** Whether the process has exited. */
@@ -144,25 +171,6 @@ async function within<T>(what: string | (() => string), timeoutMs: number, work:
   }
 }
 
-/** Ports nobody listens on right now: bound on port 0 together, then released. */
-export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = createServer();
-      server.listen(0, host);
-      await once(server, 'listening');
-      return server;
-    }),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
 /** A readiness probe: true when ready, otherwise what it saw instead. */
 type ReadinessProbe = () => Promise<true | string>;
 
@@ -189,6 +197,14 @@ async function healthAnswers(url: string): Promise<true | string> {
     const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
     return `GET ${url}: ${err instanceof Error ? err.message : String(err)}${cause}`;
   }
+}
+
+/**
+ * `probe`, once `process_` logged that it listens on `port`: before that, whatever answers on the port
+ * may be another process that took it.
+ */
+function announcedThen(process_: TesseraProcess, port: number, probe: ReadinessProbe): ReadinessProbe {
+  return async () => (process_.listensOn(port) ? probe() : `has not logged that it listens on ${port}`);
 }
 
 async function pollUntil(process_: TesseraProcess, probe: ReadinessProbe): Promise<void> {
@@ -333,7 +349,7 @@ export async function startProcessCluster(
   await within(
     () => `storage node processes\n${nodes.map((node) => node.process.describe()).join('\n')}`,
     timeoutMs,
-    Promise.all(nodes.map((node) => pollUntil(node.process, () => healthAnswers(`http://127.0.0.1:${node.port}/health`)))),
+    Promise.all(nodes.map((node) => pollUntil(node.process, announcedThen(node.process, node.port, () => healthAnswers(`http://127.0.0.1:${node.port}/health`))))),
   );
   const configPath = join(root, 'gateway.json');
   const config = {
@@ -347,7 +363,7 @@ export async function startProcessCluster(
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
   const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath, ...(options.gatewayArgs ?? [])], {});
   processes.push(gateway);
-  await within(() => `gateway process\n${gateway.describe()}`, timeoutMs, pollUntil(gateway, () => tcpAccepts('127.0.0.1', gatewayPort)));
+  await within(() => `gateway process\n${gateway.describe()}`, timeoutMs, pollUntil(gateway, announcedThen(gateway, gatewayPort, () => tcpAccepts('127.0.0.1', gatewayPort))));
   const endpoint = `http://127.0.0.1:${gatewayPort}`;
   return {
     endpoint,

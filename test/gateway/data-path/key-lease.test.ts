@@ -2,7 +2,7 @@ import { t } from 'tap';
 import { acquireKeyLease, holdKeyLease, type RequestScope } from '../../../src/gateway/data-path/index.js';
 import { NodeClient } from '../../../src/rpc/index.js';
 import { startCluster } from '../../helpers/cluster.js';
-import { freePorts } from '../../helpers/server.js';
+import { freePorts } from '../../helpers/ports.js';
 
 /**
  * Conditional writes are ordered by a lease on the key's nodes. Two gateways that see different
