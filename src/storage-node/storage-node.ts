@@ -41,6 +41,7 @@ export const DEFAULT_RESOLVE_EVERY_MS = 5_000;
 export class StorageNode {
   private readonly options: StorageNodeOptions;
   private store: ShardStore | undefined;
+  private rings: RingStore | undefined;
   private server: NodeServer | undefined;
   private boundAddress: { host: string; port: number } | undefined;
   private resolver: PreparedResolver | undefined;
@@ -69,6 +70,7 @@ export class StorageNode {
     this.store = store;
     const rings = new RingStore(options.dataDir);
     await rings.open();
+    this.rings = rings;
     const resolver = new PreparedResolver({
       nodeId: options.nodeId,
       store,
@@ -120,6 +122,15 @@ export class StorageNode {
   get address(): { host: string; port: number } {
     if (this.boundAddress === undefined) throw new Error('storage node not started');
     return this.boundAddress;
+  }
+
+  /**
+   * The node's shard store and ring store (after start), for tools and tests that drive its workers
+   * themselves (a node started with `healing: false`).
+   */
+  get parts(): { store: ShardStore; rings: RingStore } {
+    if (this.store === undefined || this.rings === undefined) throw new Error('storage node not started');
+    return { store: this.store, rings: this.rings };
   }
 
   /** Stops the background work, stops serving and closes the store. */

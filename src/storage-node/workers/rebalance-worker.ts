@@ -2,8 +2,9 @@ import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
 import { FIRST_RING_EPOCH, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type ObjectStatus } from '../../rpc/index.js';
+import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject, VersionCursor, VersionGone } from '../metadata-store.js';
+import { ShardStoreError } from '../shard-store-error.js';
 import type { PeerClient } from './peer-clients.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
@@ -223,7 +224,9 @@ export class RebalanceWorker implements Worker {
    * Moves one version this node holds to the member of `set` now at its slot (record-only: to every
    * member lacking it), then drops the local copy once a write quorum of the set holds it. A version
    * of a versioned bucket is looked for by id: a member whose current version is newer may still lack
-   * it. Bytes moved, or -1 when it must wait.
+   * it. A member that knows the version was deleted by id (a delete that reached the new set while this
+   * copy waited here) ends the move: the local copy is deleted as that delete would have. Bytes moved,
+   * or -1 when it must wait.
    */
   private async moveVersion(set: readonly RingNode[], stored: StoredObject, current: boolean, timeout: AbortSignal): Promise<number> {
     const { store, nodeId, peers, figures } = this.options;
@@ -234,33 +237,69 @@ export class RebalanceWorker implements Worker {
     if (recordOnly ? position >= 0 : position === stored.shardIndex) return 0;
     const byId = !current || record.versioning !== undefined;
     let bytes = 0;
-    const statuses = await Promise.all(
-      set.map((node) => (byId ? peers.get(node).versionStatus(bucket, key, version, { signal: timeout }) : peers.get(node).objectStatus(bucket, key, { signal: timeout })).catch(() => undefined)),
-    );
-    const lacks = (status: ObjectStatus | null | undefined): boolean => status === null || (!byId && status !== undefined && isNewerVersion(version, status.record.versionId));
+    const holdings = await Promise.all(set.map((node) => this.holdingAt(node, record, byId, timeout).catch(() => undefined)));
+    if (holdings.some((holding) => holding?.status?.gone === true)) return this.deletedMeanwhile(stored);
     if (recordOnly) {
       for (const [i, node] of set.entries()) {
-        if (lacks(statuses[i])) {
+        const holding = holdings[i];
+        if (holding !== undefined && lacks(holding, version)) {
           await peers.get(node).commit({ record, shardIndex: null }, { signal: timeout });
-          statuses[i] = { record, shardIndex: null, shardSizeBytes: 0 };
+          holdings[i] = { status: { record, shardIndex: null, shardSizeBytes: 0 }, byId: holding.byId };
         }
       }
     } else {
       const slot = stored.shardIndex as number;
       const target = set[slot];
-      if (target !== undefined && lacks(statuses[slot])) {
+      const holding = holdings[slot];
+      if (target !== undefined && holding !== undefined && lacks(holding, version)) {
         bytes = await this.copyShard(stored, peers.get(target), timeout);
-        statuses[slot] = { record, shardIndex: slot, shardSizeBytes: bytes };
+        holdings[slot] = { status: { record, shardIndex: slot, shardSizeBytes: bytes }, byId: holding.byId };
         figures.rebalance.moved += 1;
         figures.rebalance.bytesMoved += bytes;
       }
     }
-    const holders = statuses.filter((status, i) => holds(status, version, recordOnly ? null : i, byId)).length;
+    const holders = holdings.filter((holding, i) => holding !== undefined && holds(holding, version, recordOnly ? null : i)).length;
     const { dataShards, parityShards } = record.erasure;
     if (holders < writeQuorum(dataShards, parityShards)) return -1;
     const dropped = current ? await store.dropVersion(bucket, key, version) : await store.dropNoncurrentVersion(bucket, key, version);
     if (dropped) figures.rebalance.dropped += 1;
     return bytes;
+  }
+
+  /**
+   * What a member of the new set holds of `record`'s version: asked by id (with the tombstone of a
+   * delete by id), or, for the current version of a key outside versioning, the member's current version,
+   * which replaces this one when newer. Not when that newer version was written under versioning: the
+   * bucket has been versioned since, and this version lives on beside it as the key's null version, so
+   * it is looked for by id after all.
+   */
+  private async holdingAt(node: RingNode, record: ObjectRecord, byId: boolean, signal: AbortSignal): Promise<Holding> {
+    const peer = this.options.peers.get(node);
+    const { bucket, key, versionId } = record;
+    if (byId) return { status: await peer.versionLookup(bucket, key, versionId, { signal }), byId: true };
+    const status = await peer.objectStatus(bucket, key, { signal });
+    if (status !== null && status.record.versioning !== undefined && isNewerVersion(status.record.versionId, versionId)) {
+      return { status: await peer.versionLookup(bucket, key, versionId, { signal }), byId: true };
+    }
+    return { status, byId: false };
+  }
+
+  /**
+   * Deletes the local copy of a version the new set knows was deleted by id. The delete was decided
+   * by a gateway (Object Lock's governance checked there), so governance retention does not hold it
+   * back here; compliance retention and legal holds still do, and such a copy is kept, as a member
+   * refusing a handed-on delete keeps its own.
+   */
+  private async deletedMeanwhile(stored: StoredObject): Promise<number> {
+    const { store, figures, logger } = this.options;
+    const { bucket, key, versionId } = stored.record;
+    try {
+      if ((await store.deleteVersion(bucket, key, versionId, { bypassGovernance: true })) !== null) figures.rebalance.dropped += 1;
+    } catch (err) {
+      if (!(err instanceof ShardStoreError && err.code === 'Locked')) throw err;
+      logger.warn({ err, bucket, key, versionId }, 'kept a copy under Object Lock of a version the new set had deleted');
+    }
+    return 0;
   }
 
   private async copyShard(stored: StoredObject, target: PeerClient, signal: AbortSignal): Promise<number> {
@@ -273,12 +312,25 @@ export class RebalanceWorker implements Worker {
   }
 }
 
+/** What one member of a key's new set answered for a version, and whether it was asked by id. */
+interface Holding {
+  status: ObjectStatus | null;
+  byId: boolean;
+}
+
+/** Whether a member needs the version: it has nothing, or (asked for its current version) an older one. */
+function lacks(holding: Holding, versionId: string): boolean {
+  const { status } = holding;
+  return status === null || (!holding.byId && isNewerVersion(versionId, status.record.versionId));
+}
+
 /**
  * Whether a member's answer counts toward the new set's quorum: this version in the right slot, or
  * (a key outside versioning, asked for its current version) a newer version, which replaces it anyway.
  */
-function holds(status: ObjectStatus | null | undefined, versionId: string, slot: number | null, byId: boolean): boolean {
-  if (status === null || status === undefined) return false;
-  if (!byId && isNewerVersion(status.record.versionId, versionId)) return true;
+function holds(holding: Holding, versionId: string, slot: number | null): boolean {
+  const { status } = holding;
+  if (status === null || status.gone === true) return false;
+  if (!holding.byId && isNewerVersion(status.record.versionId, versionId)) return true;
   return status.record.versionId === versionId && (slot === null || status.shardIndex === slot);
 }

@@ -1,0 +1,65 @@
+import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { t } from 'tap';
+import { statusOf } from '../helpers/cluster.js';
+import { RingChangeCluster } from '../helpers/ring-change.js';
+
+/**
+ * What the rebalance does with versions whose key's set changed, when the key was written to between
+ * the ring change and the move. Keys are chosen so their set under the new ring shares no node with the
+ * old one ("moved"); a key whose set did not change ("kept") is the control.
+ */
+
+t.test("a pre-versioning object of a moved key survives the rebalance beside the delete marker versioning put over it", async (t) => {
+  const bucket = 'null-moves';
+  const cluster = await RingChangeCluster.start({ count: 12, initial: 6, buckets: [bucket] });
+  t.teardown(() => cluster.close());
+  const s3 = cluster.s3();
+  const next = cluster.nextRing();
+  const moved = RingChangeCluster.keyWithShared(cluster.ring, next, bucket, 'moved-', 0);
+  const kept = RingChangeCluster.keyWithShared(cluster.ring, next, bucket, 'kept-', 6);
+  for (const key of [moved, kept]) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `pre-versioning body of ${key}` }));
+  await cluster.grow();
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  // The marker goes to the new set; the null version is still only on the old one.
+  for (const key of [moved, kept]) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+
+  t.same(await cluster.rebalanceAll(), [], 'every node finished its rebalance');
+  const holders = [];
+  for (const id of RingChangeCluster.setOf(cluster.ring, bucket, moved)) if ((await cluster.client(id).versionStatus(bucket, moved, 'null')) !== null) holders.push(id);
+  t.equal(holders.length, 6, `every member of the moved key's new set holds the null version (${holders.join(', ')})`);
+  for (const key of [moved, kept]) {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: 'null' }));
+    t.equal(await got.Body?.transformToString(), `pre-versioning body of ${key}`, `${key}: ?versionId=null reads the pre-versioning body`);
+    const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
+    t.same((listed.Versions ?? []).map((version) => version.VersionId), ['null'], `${key}: the null version is listed`);
+    t.equal(listed.DeleteMarkers?.length, 1, `${key}: under the delete marker`);
+  }
+});
+
+t.test('a version deleted by id on the new set while its copies waited on the old set is deleted there, and the rebalance finishes', async (t) => {
+  const bucket = 'gone-moves';
+  const cluster = await RingChangeCluster.start({ count: 12, initial: 6, buckets: [bucket] });
+  t.teardown(() => cluster.close());
+  const s3 = cluster.s3();
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const next = cluster.nextRing();
+  const key = RingChangeCluster.keyWithShared(cluster.ring, next, bucket, 'moved-', 0);
+  const v1 = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'version one, to be deleted' }))).VersionId as string;
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'version two' }));
+  await cluster.grow();
+  // The delete by id as a gateway that knows only the new set sends it: the old members keep their copies.
+  const newSet = RingChangeCluster.setOf(cluster.ring, bucket, key);
+  const oldSet = RingChangeCluster.setOf(cluster.previousRing as NonNullable<typeof cluster.previousRing>, bucket, key);
+  for (const id of newSet) await cluster.client(id).deleteVersion({ bucket, key, versionId: v1 });
+
+  t.same(await cluster.rebalanceAll(3), [], 'every node finished its rebalance (it used to retry the deleted version for ever)');
+  for (const id of [...oldSet, ...newSet]) t.equal(await cluster.client(id).versionStatus(bucket, key, v1), null, `${id} holds no copy of the deleted version`);
+  // Past the grace, the new set's collectors drop their tombstones; nothing is left to bring v1 back.
+  for (const id of newSet) await cluster.collect(id, 2);
+  t.same(await cluster.rebalanceAll(), [], 'and later passes find nothing to move');
+  t.equal(await statusOf(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: v1 }))), 404, 'GET ?versionId of the deleted version is 404');
+  const fresh = cluster.s3(await cluster.startGateway());
+  t.equal(await statusOf(fresh.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: v1 }))), 404, 'from a gateway that knows only the new ring too');
+  const current = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  t.equal(await current.Body?.transformToString(), 'version two', 'the other version reads back');
+});
