@@ -79,7 +79,9 @@ function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): 
  *   writing a closing marker on the set as an abort does. A part is dropped (replaced here by a tombstone,
  *   which frees its shard at once and which audit spreads rather than undoes) once the upload's newest
  *   marker, read from a read quorum of its set, is a closing marker older than the settle time, and no
- *   record a read quorum of the target key's set holds lists the part's version: for an abort that
+ *   record a read quorum of the target key's set holds lists the part's version (a read quorum of each
+ *   set where the ring this node held before places the key elsewhere: the rebalance may not have moved
+ *   the manifest yet, and a previous set that cannot answer keeps the parts): for an abort that
  *   guards against a completion that raced it; for a completion, only the manifest's own list is kept
  *   while the manifest is the target key's version, and once it has been overwritten or deleted for the
  *   settle time, no part is. A completed upload's closing marker is the parts' only link to their
@@ -291,40 +293,61 @@ export class GcWorker implements Worker {
     // Nothing anywhere, an open upload, or a closing marker from before closings said how the upload ended.
     if (marker === undefined || !marker.deleted || upload?.closed === undefined) return keep;
     if (this.clock() - (upload.closedMs ?? marker.lastModifiedMs) < this.options.settleMs) return keep;
-    const targets = await this.askSet(locator.locate(upload.bucket, upload.key).nodes, upload.bucket, upload.key, signal);
-    if (targets.answered.length < quorum) return keep;
+    // Every set the manifest may sit on must answer: during a rebalance it may not have left the old one yet.
+    const sets = this.placementsOf(locator, upload.bucket, upload.key);
+    const answered: MemberAnswer[] = [];
+    for (const set of sets) {
+      const targets = await this.askSet(set, upload.bucket, upload.key, signal);
+      if (targets.answered.length < quorum) return keep;
+      answered.push(...targets.answered);
+    }
     const referenced = new Set<string>();
     let manifestFound = false;
-    for (const { status } of targets.answered) {
+    for (const { status } of answered) {
       if (status === null) continue;
       if (status.record.versionId === upload.manifestVersionId) manifestFound = true;
       addUploadParts(status.record, markerKey, referenced);
     }
     if (upload.closed === 'completed' && !manifestFound && upload.manifestVersionId !== undefined) {
       // Under bucket versioning an overwritten or deleted manifest lives on as a noncurrent version: its parts stay.
-      const kept = await this.askSetForVersion(locator.locate(upload.bucket, upload.key).nodes, upload.bucket, upload.key, upload.manifestVersionId, signal);
-      if (kept === undefined) return keep;
-      if (kept !== null) {
-        manifestFound = true;
-        addUploadParts(kept, markerKey, referenced);
+      for (const set of sets) {
+        const kept = await this.askSetForVersion(set, upload.bucket, upload.key, upload.manifestVersionId, signal);
+        if (kept === undefined) return keep;
+        if (kept !== null) {
+          manifestFound = true;
+          addUploadParts(kept, markerKey, referenced);
+        }
       }
     }
     if (upload.closed === 'aborted') {
       // An abort that raced a completion, or followed one whose answer was lost, closes an upload that
       // a manifest uses: the parts any version of the key lists stay, current or not.
-      const listed = await this.partsListedByVersions(locator.locate(upload.bucket, upload.key).nodes, upload.bucket, upload.key, markerKey, quorum, signal);
-      if (listed === undefined) return keep;
-      for (const id of listed) referenced.add(id);
+      for (const set of sets) {
+        const listed = await this.partsListedByVersions(set, upload.bucket, upload.key, markerKey, quorum, signal);
+        if (listed === undefined) return keep;
+        for (const id of listed) referenced.add(id);
+      }
     }
     if (upload.closed === 'completed' && !manifestFound) {
       // The manifest is gone from every member: overwritten or deleted, so its parts are garbage once
       // readers that opened it have had the settle time to finish. Nothing newer yet (a completion not
       // visible everywhere) keeps them.
-      const current = newest(targets.answered);
+      const current = newest(answered);
       if (current !== undefined && isNewerVersion(upload.manifestVersionId ?? '', current.versionId)) return keep;
       if (current !== undefined && this.clock() - current.lastModifiedMs < this.options.settleMs) return keep;
     }
     return { collect: true, referenced };
+  }
+
+  /**
+   * The sets a key's versions may sit on: its set under the current ring and, when the ring this node
+   * held before differs for it, that ring's set too (a rebalance moves a key some time after the change).
+   */
+  private placementsOf(locator: RingLocator, bucket: string, key: string): (readonly RingNode[])[] {
+    const current = locator.locate(bucket, key).nodes;
+    const previous = this.options.rings.previousLocator?.locate(bucket, key).nodes;
+    if (previous === undefined || (previous.length === current.length && previous.every((node, i) => node.id === current[i]?.id))) return [current];
+    return [current, previous];
   }
 
   /**
