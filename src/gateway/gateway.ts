@@ -3,9 +3,9 @@ import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec, type Codec } from '../erasure/index.js';
-import { buildRing, serializeRing, type Ring } from '../placement/index.js';
+import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { writeQuorum } from '../rpc/index.js';
-import { ClusterView, loadRingFile, NodeRingFollower, RingFileWatcher } from './cluster/index.js';
+import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool, UserDirectory, type GatewayServices } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { MasterKeyring, ObjectSealer, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
@@ -84,6 +84,7 @@ export class Gateway {
   private app: FastifyInstance | undefined;
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
+  private previousRings: PreviousRingFinder | undefined;
   private boundAddress: { host: string; port: number } | undefined;
   /** The AES-256-GCM backend bodies are sealed and opened with, chosen once at construction. */
   private readonly aes: ResolvedPackageCipher;
@@ -148,6 +149,8 @@ export class Gateway {
       quorumFraction: writeQuorum(config.erasure.dataShards, config.erasure.parityShards) / shards,
     });
     this.cluster = cluster;
+    const previousRings = new PreviousRingFinder({ cluster, logger: this.logger, timeoutMs: config.metadataTimeoutMs, retryMs: config.ringPollMs });
+    this.previousRings = previousRings;
     const codec = countingReconstructs(plainCodec, () => metrics.degradedRead());
     const clock = this.clock;
     const ownerId = config.credentials[0]?.accessKeyId ?? 'tessera';
@@ -223,7 +226,14 @@ export class Gateway {
       this.watcher.start();
     }
     this.follower?.start();
-    this.shareRing(ring);
+    const shared = this.shareRing(ring);
+    if (ring.epoch > FIRST_RING_EPOCH) {
+      // Started during a rebalance, the gateway must read where the replaced ring put what is not
+      // moved yet, from its first request. A node names that ring once it holds this one, and a ring
+      // file may be ahead of the nodes: the offers land first.
+      await shared;
+      await previousRings.find();
+    }
     await app.listen({ host: config.listen.host, port: config.listen.port });
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('gateway has no TCP address');
@@ -270,6 +280,12 @@ export class Gateway {
     return this.cluster.current;
   }
 
+  /** The ring the current one replaced, when the gateway knows it (after start): reads look in its sets too. */
+  get previousRing(): Ring | undefined {
+    if (this.cluster === undefined) throw new Error('gateway not started');
+    return this.cluster.previous;
+  }
+
   /** What the health endpoints report: ready once a ring is held and, when following the nodes, the last poll reached one. */
   health(): GatewayHealth {
     const ring = this.cluster?.current;
@@ -281,7 +297,10 @@ export class Gateway {
     };
   }
 
-  /** Adopts a newer ring epoch; older or equal epochs are ignored. */
+  /**
+   * Adopts a newer ring epoch; older or equal epochs are ignored. After a gap of epochs it also asks
+   * the nodes for the ring the new one replaced (previous-ring-finder.ts) before it resolves.
+   */
   async updateRing(ring: Ring): Promise<boolean> {
     if (this.cluster === undefined) throw new Error('gateway not started');
     const shards = this.config.erasure.dataShards + this.config.erasure.parityShards;
@@ -289,25 +308,36 @@ export class Gateway {
       this.logger.error({ replicas: ring.replicas, shards }, 'refusing a ring whose replica count does not match the erasure layout');
       return false;
     }
+    const skipped = ring.epoch > this.cluster.current.epoch + 1;
     const adopted = await this.cluster.update(ring);
-    if (adopted) this.shareRing(ring);
-    return adopted;
+    if (!adopted) return false;
+    const shared = this.shareRing(ring);
+    if (skipped) {
+      // `update` made the ring held until now the previous one, but the ring this one replaced is
+      // newer than that; only the nodes know it.
+      await shared;
+      await this.previousRings?.find();
+    }
+    return true;
   }
 
   /**
    * Offers the ring to every node it names, in the background. Nodes need it for their own work
    * (resolving half-committed writes, audit, repair, rebalance); they keep only a newer epoch, so
    * offers from many gateways are harmless. A node that misses one gets it with the next offer.
+   * Resolves once every offer was answered or failed; it never rejects.
    */
-  private shareRing(ring: Ring): void {
+  private async shareRing(ring: Ring): Promise<void> {
     const cluster = this.cluster;
     if (cluster === undefined) return;
     const document: unknown = JSON.parse(serializeRing(ring));
-    for (const node of cluster.allNodes()) {
-      node.offerRing(document, { signal: AbortSignal.timeout(this.config.metadataTimeoutMs) }).catch((err: unknown) => {
-        this.logger.debug({ err, nodeId: node.nodeId, epoch: ring.epoch }, 'node did not take the ring');
-      });
-    }
+    await Promise.all(
+      cluster.allNodes().map((node) =>
+        node.offerRing(document, { signal: AbortSignal.timeout(this.config.metadataTimeoutMs) }).catch((err: unknown) => {
+          this.logger.debug({ err, nodeId: node.nodeId, epoch: ring.epoch }, 'node did not take the ring');
+        }),
+      ),
+    );
   }
 
   /** Looks for a newer ring now (re-reads the ring file, or polls the nodes); also what SIGHUP does. */
@@ -356,6 +386,7 @@ export class Gateway {
   /** Stops serving and closes node connections. */
   async close(): Promise<void> {
     this.stopping.abort();
+    this.previousRings?.close();
     this.watcher?.close();
     this.users?.close();
     await this.follower?.close();

@@ -309,6 +309,19 @@ export class NodeClient {
     }
   }
 
+  /**
+   * The ring the node's newest ring replaced (its JSON document), or null when it has none. Read
+   * `health()` first: its `ringEpoch` and `previousRingEpoch` say which rings these are.
+   */
+  async fetchPreviousRing(options: CallOptions = {}): Promise<unknown> {
+    try {
+      return await this.json(null, 'GET', NODE_PATHS.previousRing, {}, options);
+    } catch (err) {
+      if (err instanceof NodeError && err.code === 'NotFound') return null;
+      throw err;
+    }
+  }
+
   /** The node's health report. */
   async health(options: CallOptions = {}): Promise<NodeHealth> {
     return this.json(MESSAGE_CHECKS.health, 'GET', NODE_PATHS.health, {}, options);

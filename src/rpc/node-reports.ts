@@ -16,6 +16,11 @@ export const NodeHealth = Type.Object({
   checksumFailures: Count,
   /** Epoch of the newest ring the node holds; 0 when it has none. */
   ringEpoch: Count,
+  /**
+   * Epoch of the ring the newest one replaced on this node (what placed its data before the change); 0
+   * when it has none. Absent from nodes older than this field.
+   */
+  previousRingEpoch: Type.Optional(Count),
   /** Shards waiting for repair (failed checksums or missing data). Absent from nodes older than this field. */
   quarantinedShards: Type.Optional(Count),
   /** Shard writes refused for lack of space, and disk or LevelDB I/O errors, since start. */

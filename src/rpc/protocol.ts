@@ -33,6 +33,8 @@ export const NODE_PATHS = {
   tags: '/v1/tags',
   reseal: '/v1/reseal',
   ring: '/v1/ring',
+  /** GET: the ring the node's current ring replaced (the same document format as `ring`). */
+  previousRing: '/v1/ring/previous',
   health: '/health',
   partitionDigest: '/v1/partitions/digest',
   partitionEntries: '/v1/partitions/entries',

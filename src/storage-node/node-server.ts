@@ -334,6 +334,13 @@ export class NodeServer {
       if (ring === undefined) throw new WireError('NotFound', 'this node holds no ring');
       return reply.type('application/json').send(serializeRing(ring));
     });
+    // What gateways that did not see the last change (started during a rebalance, or skipping epochs)
+    // read from, besides the current ring: the keys the rebalance has not moved yet are where it put them.
+    this.app.get(NODE_PATHS.previousRing, async (_request, reply) => {
+      const ring = this.options.rings.previous;
+      if (ring === undefined) throw new WireError('NotFound', 'this node holds no previous ring');
+      return reply.type('application/json').send(serializeRing(ring));
+    });
     registerHealingRoutes(this.app, store, this.options.healing);
     this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => this.health());
     this.app.get(NODE_METRICS_PATH, async (request, reply) => {
@@ -360,6 +367,8 @@ export class NodeServer {
         freeBytes: await store.freeBytes(),
         checksumFailures: stats.checksumFailures,
         ringEpoch: this.options.rings.current?.epoch ?? 0,
+        // Read with ringEpoch, in one turn: the pair names one ring and the one it replaced.
+        previousRingEpoch: this.options.rings.previous?.epoch ?? 0,
         quarantinedShards: stats.quarantinedShards,
         noSpaceRefusals: stats.noSpaceRefusals,
         ioErrors: stats.ioErrors,

@@ -1,14 +1,16 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { t } from 'tap';
-import { RingLocator, buildRing, serializeRing, type Ring, type RingNode } from '../../src/placement/index.js';
-import { RingStore } from '../../src/storage-node/index.js';
+import { silentLogger } from '../../src/common/index.js';
+import { RingLocator, buildRing, parseRing, serializeRing, type Ring, type RingNode } from '../../src/placement/index.js';
+import { NodeClient } from '../../src/rpc/index.js';
+import { RingStore, StorageNode } from '../../src/storage-node/index.js';
 import { tempDir } from './store-fixture.js';
 
 /**
  * A node keeps the ring its current ring replaced (what placed its data before the change), so a
  * gateway that did not see the change can learn it from the nodes: on disk beside ring.json, through
- * restarts and crashes between the two files.
+ * restarts and crashes between the two files, and served at GET /v1/ring/previous.
  */
 
 const MEMBERS: RingNode[] = ['a', 'b', 'c', 'd', 'e'].map((id, i) => ({ id, address: `127.0.0.1:${9000 + i}`, zone: 'z', weight: 1 }));
@@ -97,4 +99,30 @@ t.test('a previous ring file without a current ring is not taken beside the next
   await rings.offer(r3);
   t.equal(rings.previous, undefined, 'the first ring the node takes replaced none');
   t.equal((await opened(dir)).previous, undefined, 'and the stray file does not come back at the next start');
+});
+
+t.test('a node serves the ring its current one replaced and reports both epochs in its health, across a restart', async (t) => {
+  const dir = await tempDir(t, 'ring-store-node');
+  const secret = 'ring-store-secret';
+  const start = async (port: number): Promise<StorageNode> => {
+    const node = new StorageNode({ nodeId: 'a', dataDir: dir, host: '127.0.0.1', port, clusterSecret: secret, logger: silentLogger(), healing: false });
+    await node.start();
+    return node;
+  };
+  let node = await start(0);
+  t.teardown(() => node.close());
+  const client = new NodeClient({ nodeId: 'a', address: `127.0.0.1:${node.address.port}`, clusterSecret: secret });
+  t.teardown(() => client.close());
+  await client.offerRing(JSON.parse(serializeRing(r1)));
+  t.equal(await client.fetchPreviousRing(), null, 'a node on its first ring has no previous one');
+  t.equal((await client.health()).previousRingEpoch, 0);
+  await client.offerRing(JSON.parse(serializeRing(r2)));
+  t.match(await client.health(), { ringEpoch: 2, previousRingEpoch: 1 }, 'health names the current ring and the one it replaced');
+  t.equal(serializeRing(parseRing(await client.fetchPreviousRing())), serializeRing(r1), 'GET /v1/ring/previous hands over epoch 1');
+  t.equal(((await client.fetchRing()) as { epoch: number }).epoch, 2, 'GET /v1/ring still hands over the current ring');
+
+  await node.close();
+  node = await start(node.address.port);
+  t.equal(serializeRing(parseRing(await client.fetchPreviousRing())), serializeRing(r1), 'the previous ring is served after a restart');
+  t.match(await client.health(), { ringEpoch: 2, previousRingEpoch: 1 });
 });

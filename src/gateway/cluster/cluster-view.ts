@@ -31,7 +31,9 @@ export interface KeySets {
  * of either. Writes go to the current ring's sets; reads consult the previous ring's sets too (see
  * `readSets`), so a ring change never hides data the rebalance has not moved yet. The previous ring
  * is kept until the next change: operators wait for a rebalance to finish (`tessera admin status`)
- * before changing the ring again, so one ring of history covers every shard not yet in place.
+ * before changing the ring again, so one ring of history covers every shard not yet in place. A
+ * gateway that did not see the change itself (started during a rebalance, or skipping epochs) learns
+ * the previous ring from the nodes (previous-ring-finder.ts) and installs it with `installPrevious`.
  */
 export class ClusterView {
   // Both rings held compiled for lookups, once per ring.
@@ -62,6 +64,22 @@ export class ClusterView {
     if (ring.epoch <= this.ring.ring.epoch) return false;
     this.previousRing = this.ring;
     this.ring = new RingLocator(ring);
+    await Promise.all(this.syncClients().map((client) => client.close()));
+    return true;
+  }
+
+  /**
+   * Installs `ring` as the ring the current one replaced, learned after the fact; the current ring is
+   * unchanged. Taken only while the current ring is still epoch `successorEpoch` (the ring the nodes
+   * said `ring` was replaced by), when `ring` is older than it and newer than the previous ring held:
+   * after a gap of epochs `update` made the ring held until then the previous one, and the ring the
+   * nodes name is newer than that. Returns whether it was installed.
+   */
+  async installPrevious(ring: Ring, successorEpoch: number): Promise<boolean> {
+    const current = this.ring.ring.epoch;
+    if (current !== successorEpoch || ring.epoch >= current) return false;
+    if (this.previousRing !== undefined && ring.epoch <= this.previousRing.ring.epoch) return false;
+    this.previousRing = new RingLocator(ring);
     await Promise.all(this.syncClients().map((client) => client.close()));
     return true;
   }
