@@ -34,13 +34,15 @@ export interface MovingCluster {
   movedKey(bucket: string, prefix: string): string;
   /** The clients of the key's set under `ring`, in shard order. */
   setOf(ring: Ring, bucket: string, key: string): NodeClient[];
+  /** Stops a storage node for the rest of the test: calls to it are refused. */
+  stopNode(nodeId: string): Promise<void>;
 }
 
 /** Starts a MovingCluster; everything is closed and removed when `t` ends. Nodes hold ring 1 until changeRing. */
 export async function startMovingCluster(t: { teardown(fn: () => unknown): void }): Promise<MovingCluster> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-moving-'));
   const logger = silentLogger();
-  const storageNodes: StorageNode[] = [];
+  const storageNodes = new Map<string, StorageNode>();
   const gateways: Gateway[] = [];
   const s3Clients: S3Client[] = [];
   const clients = new Map<string, NodeClient>();
@@ -48,14 +50,14 @@ export async function startMovingCluster(t: { teardown(fn: () => unknown): void 
     for (const client of s3Clients) client.destroy();
     for (const gateway of gateways) await gateway.close();
     await Promise.all([...clients.values()].map((client) => client.close()));
-    for (const node of storageNodes) await node.close();
+    for (const node of storageNodes.values()) await node.close();
     await rm(dataDir, { recursive: true, force: true });
   });
   const members: RingNode[] = [];
   for (let i = 0; i < 12; i += 1) {
     const id = `node-${i}`;
     const node = new StorageNode({ nodeId: id, dataDir: join(dataDir, id), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger, reserveBytes: 0, healing: false });
-    storageNodes.push(node);
+    storageNodes.set(id, node);
     const { port } = await node.start();
     const address = `127.0.0.1:${port}`;
     members.push({ id, address, zone: 'test', weight: 1 });
@@ -115,5 +117,10 @@ export async function startMovingCluster(t: { teardown(fn: () => unknown): void 
       throw new Error(`no key with prefix ${prefix} moves to a wholly new set`);
     },
     setOf,
+    async stopNode(nodeId) {
+      const node = storageNodes.get(nodeId);
+      storageNodes.delete(nodeId);
+      await node?.close();
+    },
   };
 }
