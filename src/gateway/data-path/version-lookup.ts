@@ -164,6 +164,11 @@ function holdsShardOf(status: ObjectStatus | null, record: ObjectRecord): status
  * included. Every node of the key's sets is asked and a read quorum must answer, so a version
  * acknowledged on a write quorum is always found; null when none holds it, or when one that answered
  * knows it was deleted by id (a read quorum overlaps the delete's write quorum, so one does).
+ *
+ * While a ring change moves the key (`sets.previous`), each set must give a read quorum, as in
+ * resolveVersion, and their answers are combined: a version acknowledged under the old ring is found
+ * although the new set does not hold it yet, and a delete by id acknowledged by the new set (its
+ * tombstones) wins over copies the old set still holds.
  */
 export async function resolveNamedVersion(
   sets: KeySets,
@@ -174,31 +179,30 @@ export async function resolveNamedVersion(
   signal: AbortSignal,
 ): Promise<ResolvedVersion | null> {
   const { nodes, previous = [] } = sets;
+  const groups = previous.length === 0 ? [nodes] : [nodes, previous];
   const asked = [...nodes, ...previous.filter((node) => !nodes.includes(node))];
   const needed = readQuorum(erasure.dataShards, erasure.parityShards);
-  // A read quorum overlaps every write quorum, so once one has answered, a version none of them holds
-  // does not exist; one that is found is waited for until k nodes hold its shards (or all answered).
+  // A read quorum of each set overlaps every write quorum, so once they have answered, a version none
+  // of them holds does not exist; one that is found is waited for until k nodes hold its shards (or all answered).
   const outcomes = await fanOutUntil(
     asked,
     (node) => node.versionLookup(bucket, key, versionId, { signal }),
-    (sofar) => {
-      const answers = sofar.flatMap((o) => (o.ok ? [o.value] : []));
-      if (answers.length < needed) return false;
-      if (answers.some((answer) => answer?.gone === true)) return true;
-      const found = newestRecord(answers.map((answer) => answer?.record));
-      if (found === undefined || found.deleted || found.parts !== undefined) return true;
-      return new Set(answers.filter((answer) => holdsShardOf(answer, found)).map((answer) => answer?.shardIndex)).size >= found.erasure.dataShards;
-    },
+    (sofar) => namedLookupSettled(sofar, groups, needed),
   );
-  const decision = decideQuorum(outcomes, needed);
-  if (!decision.met) throw quorumError('read', decision.failures);
-  // Deleted by id: a node that was away when it happened may still hold it until an audit reaches it.
-  if (decision.successes.some(({ value }) => value?.gone === true)) return null;
-  // For `null`, nodes may disagree on which write is the null version: the newest one wins.
-  const found = newestRecord(decision.successes.map(({ value }) => value?.record));
+  for (const group of groups) {
+    const ids = new Set(group.map((node) => node.nodeId));
+    const decision = decideQuorum(outcomes.filter((o) => ids.has(o.nodeId)), needed);
+    if (!decision.met) throw quorumError('read', decision.failures);
+  }
+  const answers = decideQuorum(outcomes, 0).successes;
+  // Deleted by id: a node that was away when it happened, or an old member the delete did not reach
+  // during a ring change, may still hold it until an audit or the rebalance reaches it.
+  if (answers.some(({ value }) => value?.gone === true)) return null;
+  // For `null`, nodes may disagree on which write is the null version: the newest one wins, unless it was deleted by id.
+  const found = versionId === 'null' ? await nullVersionNotDeleted(asked, answers, { bucket, key, signal }) : newestRecord(answers.map(({ value }) => value?.record));
   if (found === undefined) return null;
   const holders = new Map<number, NodeClient>();
-  for (const { nodeId, value } of decision.successes) {
+  for (const { nodeId, value } of answers) {
     if (!holdsShardOf(value, found) || value.shardIndex === null || holders.has(value.shardIndex)) continue;
     const node = asked.find((candidate) => candidate.nodeId === nodeId);
     if (node !== undefined) holders.set(value.shardIndex, node);
@@ -206,7 +210,7 @@ export async function resolveNamedVersion(
   // As in resolveVersion: nodes not heard from yet are fallbacks for the shard of their position.
   const answered = new Set(outcomes.map((o) => o.nodeId));
   const unconfirmed = new Set<number>();
-  for (const group of previous.length === 0 ? [nodes] : [nodes, previous]) {
+  for (const group of groups) {
     group.forEach((node, position) => {
       if (answered.has(node.nodeId) || holders.has(position)) return;
       holders.set(position, node);
@@ -214,4 +218,49 @@ export async function resolveNamedVersion(
     });
   }
   return { record: found, holders, unconfirmed };
+}
+
+/**
+ * Whether a named-version lookup can stop waiting: every set has given a read quorum of answers, and
+ * one of them knows the version was deleted by id, or none holds it, or it needs no shards, or k nodes
+ * hold its shards.
+ */
+function namedLookupSettled(outcomes: readonly NodeOutcome<ObjectStatus | null>[], groups: readonly (readonly NodeClient[])[], needed: number): boolean {
+  const answered = new Set(outcomes.filter((o) => o.ok).map((o) => o.nodeId));
+  if (groups.some((group) => group.filter((node) => answered.has(node.nodeId)).length < needed)) return false;
+  const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+  if (answers.some((answer) => answer?.gone === true)) return true;
+  const found = newestRecord(answers.map((answer) => answer?.record));
+  if (found === undefined || found.deleted || found.parts !== undefined) return true;
+  return new Set(answers.filter((answer) => holdsShardOf(answer, found)).map((answer) => answer.shardIndex)).size >= found.erasure.dataShards;
+}
+
+/**
+ * The newest null version the answers name, unless a node that answered without it knows it was
+ * deleted by id: then the newest of the others. A node answers `gone` only when asked by the real id,
+ * and a `null` lookup names none, so a null version deleted by id (DELETE ?versionId=null) would
+ * otherwise come back from a node the delete did not reach: an old member during a ring change, or a
+ * node that was away. Only when the answers disagree, and only the nodes that answered without it are
+ * asked again (a read quorum of the current set includes one that took part in the delete).
+ */
+async function nullVersionNotDeleted(
+  asked: readonly NodeClient[],
+  answers: readonly { nodeId: string; value: ObjectStatus | null }[],
+  target: { bucket: string; key: string; signal: AbortSignal },
+): Promise<ObjectRecord | undefined> {
+  const excluded = new Set<string>();
+  const remaining = (): ObjectRecord | undefined =>
+    newestRecord(answers.map(({ value }) => value?.record).filter((record) => record !== undefined && !excluded.has(record.versionId)));
+  // Bounded: each round rules out one version, and a node rarely missed more than one such delete.
+  for (let round = 0; round < 3; round += 1) {
+    const candidate = remaining();
+    if (candidate === undefined) return undefined;
+    const without = new Set(answers.filter(({ value }) => value?.record.versionId !== candidate.versionId).map(({ nodeId }) => nodeId));
+    if (without.size === 0) return candidate;
+    const others = asked.filter((node) => without.has(node.nodeId));
+    const lookups = await fanOut(others, (node) => node.versionLookup(target.bucket, target.key, candidate.versionId, { signal: target.signal }));
+    if (!lookups.some((outcome) => outcome.ok && outcome.value?.gone === true)) return candidate;
+    excluded.add(candidate.versionId);
+  }
+  return remaining();
 }

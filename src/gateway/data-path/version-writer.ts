@@ -1,4 +1,4 @@
-import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type ObjectRecord } from '../../rpc/index.js';
+import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type NodeClient, type NodeFailure, type ObjectRecord } from '../../rpc/index.js';
 import { newToken } from '../../common/index.js';
 import { BodyDigest } from '../digest/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
@@ -335,6 +335,17 @@ export async function commitPlainRecord(ctx: RequestScope, bucket: string, key: 
 /**
  * Removes one version (or delete marker) of a key for good on every node of its set; a write quorum
  * must acknowledge. Answers the record removed, or null when no node held it.
+ *
+ * While a ring change moves the key, the members of the previous ring's set that left it get the
+ * delete too, in the same round: until the rebalance moves the key they hold its versions, and a copy
+ * they keep could come back. The answer and its quorum are the current set's alone: a read needs a
+ * read quorum of the current set, which meets the delete's tombstones, so a previous member that fails
+ * (down, slow, or leaving the cluster) does not fail the delete. Its failure is logged, and the copy it
+ * keeps is left to the rebalance, which must take the new set's tombstones as the version's end
+ * (docs/rebalance-review.md, defect 3). Object Lock is the exception: a previous member refusing for
+ * it refuses the delete, as a current member's refusal does when it costs the quorum. It holds a
+ * locked copy the current set may not have yet, which the gateway's own check (looking in both sets)
+ * would have refused as well.
  */
 export async function deleteVersion(
   ctx: RequestScope,
@@ -344,18 +355,25 @@ export async function deleteVersion(
   options: { bypassGovernance?: boolean } = {},
 ): Promise<ObjectRecord | null> {
   const { services } = ctx;
-  const nodes = services.cluster.nodesFor(bucket, key);
+  const { nodes, previous = [] } = services.cluster.readSets(bucket, key);
+  const leaving = previous.filter((node) => !nodes.includes(node));
   // Seen through if the client leaves, as commitRecord's writes are.
   const signal = withTimeout(undefined, services.metadataTimeoutMs);
   // Nodes refuse a version under Object Lock themselves; the bypass is passed only when the caller checked it is allowed.
   const bypass = options.bypassGovernance === true ? { bypassGovernance: true } : {};
-  const outcomes = await fanOut(nodes, (node) => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal }));
+  const remove = (node: NodeClient): Promise<ObjectRecord | null> => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal });
+  const [outcomes, leavingOutcomes] = await Promise.all([fanOut(nodes, remove), fanOut(leaving, remove)]);
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
-  if (!decision.met) {
-    // Nodes answer Conflict only for a version under Object Lock: the caller's check saw none (a bucket
-    // record cached from before the lock was enabled), the nodes' own check holds.
-    if (decision.failures.some((f) => f.code === 'Conflict')) throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
-    throw quorumError('version delete', decision.failures);
+  const leavingDecision = decideQuorum(leavingOutcomes, 0);
+  // Nodes answer Conflict only for a version under Object Lock: the caller's check saw none (a bucket
+  // record cached from before the lock was enabled), the nodes' own check holds.
+  const lockRefused = (failures: readonly NodeFailure[]): boolean => failures.some((f) => f.code === 'Conflict');
+  if (lockRefused(leavingDecision.failures) || (!decision.met && lockRefused(decision.failures))) {
+    throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
   }
-  return decision.successes.map(({ value }) => value).find((record) => record !== null) ?? null;
+  if (!decision.met) throw quorumError('version delete', decision.failures);
+  if (leavingDecision.failures.length > 0) {
+    services.logger.warn({ bucket, key, versionId, failures: leavingDecision.failures }, 'a delete by id did not reach every member of the previous ring\'s set');
+  }
+  return [...decision.successes, ...leavingDecision.successes].map(({ value }) => value).find((record) => record !== null) ?? null;
 }

@@ -285,16 +285,15 @@ export class RebalanceWorker implements Worker {
   }
 
   /**
-   * Deletes the local copy of a version the new set knows was deleted by id. The delete was decided
-   * by a gateway (Object Lock's governance checked there), so governance retention does not hold it
-   * back here; compliance retention and legal holds still do, and such a copy is kept, as a member
-   * refusing a handed-on delete keeps its own.
+   * Deletes the local copy of a version the new set knows was deleted by id. A copy under Object Lock
+   * is kept, as a member refusing a handed-on delete keeps its own: a member that did not hold the
+   * version writes the delete's tombstone even when the holders refused it for the lock.
    */
   private async deletedMeanwhile(stored: StoredObject): Promise<number> {
     const { store, figures, logger } = this.options;
     const { bucket, key, versionId } = stored.record;
     try {
-      if ((await store.deleteVersion(bucket, key, versionId, { bypassGovernance: true })) !== null) figures.rebalance.dropped += 1;
+      if ((await store.deleteVersion(bucket, key, versionId)) !== null) figures.rebalance.dropped += 1;
     } catch (err) {
       if (!(err instanceof ShardStoreError && err.code === 'Locked')) throw err;
       logger.warn({ err, bucket, key, versionId }, 'kept a copy under Object Lock of a version the new set had deleted');
