@@ -341,8 +341,8 @@ export async function commitPlainRecord(ctx: RequestScope, bucket: string, key: 
  * they keep could come back. The answer and its quorum are the current set's alone: a read needs a
  * read quorum of the current set, which meets the delete's tombstones, so a previous member that fails
  * (down, slow, or leaving the cluster) does not fail the delete. Its failure is logged, and the copy it
- * keeps is left to the rebalance, which must take the new set's tombstones as the version's end
- * (docs/rebalance-review.md, defect 3). Object Lock is the exception: a previous member refusing for
+ * keeps is left to the rebalance, which takes the new set's tombstones as the version's end
+ * (rebalance-worker.ts). Object Lock is the exception: a previous member refusing for
  * it refuses the delete, as a current member's refusal does when it costs the quorum. It holds a
  * locked copy the current set may not have yet, which the gateway's own check (looking in both sets)
  * would have refused as well.
