@@ -1,5 +1,6 @@
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
+import type { Gateway } from '../../src/gateway/index.js';
 import { UPLOADS_BUCKET, uploadMarkerKey } from '../../src/rpc/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { statusOf } from '../helpers/cluster.js';
@@ -11,23 +12,28 @@ import { RingChangeCluster } from '../helpers/ring-change.js';
  * old one ("moved"); a key whose set did not change ("kept") is the control.
  */
 
+/** A cluster on ring 1 with one gateway on it and `bucket` created. */
+async function started(t: { teardown(fn: () => unknown): void }, bucket: string): Promise<{ cluster: RingChangeCluster; gateway: Gateway; s3: S3Client }> {
+  const cluster = await RingChangeCluster.start(t);
+  const { gateway, s3 } = await cluster.gateway({ rings: [cluster.ring1] });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return { cluster, gateway, s3 };
+}
+
 t.test("a pre-versioning object of a moved key survives the rebalance beside the delete marker versioning put over it", async (t) => {
   const bucket = 'null-moves';
-  const cluster = await RingChangeCluster.start({ count: 12, initial: 6, buckets: [bucket] });
-  t.teardown(() => cluster.close());
-  const s3 = cluster.s3();
-  const next = cluster.nextRing();
-  const moved = RingChangeCluster.keyWithShared(cluster.ring, next, bucket, 'moved-', 0);
-  const kept = RingChangeCluster.keyWithShared(cluster.ring, next, bucket, 'kept-', 6);
+  const { cluster, gateway, s3 } = await started(t, bucket);
+  const moved = cluster.keyWithShared(bucket, 'moved-', 0);
+  const kept = cluster.keyWithShared(bucket, 'kept-', 6);
   for (const key of [moved, kept]) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `pre-versioning body of ${key}` }));
-  await cluster.grow();
+  await cluster.changeRing([gateway]);
   await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
   // The marker goes to the new set; the null version is still only on the old one.
   for (const key of [moved, kept]) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
 
   t.same(await cluster.rebalanceAll(), [], 'every node finished its rebalance');
   const holders = [];
-  for (const id of RingChangeCluster.setOf(cluster.ring, bucket, moved)) if ((await cluster.client(id).versionStatus(bucket, moved, 'null')) !== null) holders.push(id);
+  for (const id of cluster.setOf(cluster.ring2, bucket, moved)) if ((await cluster.client(id).versionStatus(bucket, moved, 'null')) !== null) holders.push(id);
   t.equal(holders.length, 6, `every member of the moved key's new set holds the null version (${holders.join(', ')})`);
   for (const key of [moved, kept]) {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: 'null' }));
@@ -40,18 +46,15 @@ t.test("a pre-versioning object of a moved key survives the rebalance beside the
 
 t.test('a version deleted by id on the new set while its copies waited on the old set is deleted there, and the rebalance finishes', async (t) => {
   const bucket = 'gone-moves';
-  const cluster = await RingChangeCluster.start({ count: 12, initial: 6, buckets: [bucket] });
-  t.teardown(() => cluster.close());
-  const s3 = cluster.s3();
+  const { cluster, gateway, s3 } = await started(t, bucket);
   await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-  const next = cluster.nextRing();
-  const key = RingChangeCluster.keyWithShared(cluster.ring, next, bucket, 'moved-', 0);
+  const key = cluster.keyWithShared(bucket, 'moved-', 0);
   const v1 = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'version one, to be deleted' }))).VersionId as string;
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'version two' }));
-  await cluster.grow();
+  await cluster.changeRing([gateway]);
   // The delete by id as a gateway that knows only the new set sends it: the old members keep their copies.
-  const newSet = RingChangeCluster.setOf(cluster.ring, bucket, key);
-  const oldSet = RingChangeCluster.setOf(cluster.previousRing as NonNullable<typeof cluster.previousRing>, bucket, key);
+  const newSet = cluster.setOf(cluster.ring2, bucket, key);
+  const oldSet = cluster.setOf(cluster.ring1, bucket, key);
   for (const id of newSet) await cluster.client(id).deleteVersion({ bucket, key, versionId: v1 });
 
   t.same(await cluster.rebalanceAll(3), [], 'every node finished its rebalance (it used to retry the deleted version for ever)');
@@ -60,7 +63,7 @@ t.test('a version deleted by id on the new set while its copies waited on the ol
   for (const id of newSet) await cluster.collect(id, 2);
   t.same(await cluster.rebalanceAll(), [], 'and later passes find nothing to move');
   t.equal(await statusOf(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: v1 }))), 404, 'GET ?versionId of the deleted version is 404');
-  const fresh = cluster.s3(await cluster.startGateway());
+  const fresh = (await cluster.gateway({ rings: [cluster.ring2] })).s3;
   t.equal(await statusOf(fresh.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: v1 }))), 404, 'from a gateway that knows only the new ring too');
   const current = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   t.equal(await current.Body?.transformToString(), 'version two', 'the other version reads back');
@@ -68,13 +71,10 @@ t.test('a version deleted by id on the new set while its copies waited on the ol
 
 t.test("the collector keeps the parts of a multipart object whose manifest the rebalance has not moved to the key's new set yet", async (t) => {
   const bucket = 'parts-move';
-  const cluster = await RingChangeCluster.start({ count: 12, initial: 6, buckets: [bucket] });
-  t.teardown(() => cluster.close());
-  const s3 = cluster.s3();
-  const next = cluster.nextRing();
+  const { cluster, gateway, s3 } = await started(t, bucket);
   const objects = {
-    moved: RingChangeCluster.keyWithShared(cluster.ring, next, bucket, 'moved-', 0),
-    kept: RingChangeCluster.keyWithShared(cluster.ring, next, bucket, 'kept-', 6),
+    moved: cluster.keyWithShared(bucket, 'moved-', 0),
+    kept: cluster.keyWithShared(bucket, 'kept-', 6),
   };
   const bodies = new Map<string, Buffer>();
   for (const [label, key] of Object.entries(objects)) {
@@ -82,15 +82,14 @@ t.test("the collector keeps the parts of a multipart object whose manifest the r
     let uploadId: string;
     for (;;) {
       uploadId = (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId as string;
-      const marker = uploadMarkerKey(bucket, uploadId);
-      if (RingChangeCluster.setOf(cluster.ring, UPLOADS_BUCKET, marker).join() === RingChangeCluster.setOf(next, UPLOADS_BUCKET, marker).join()) break;
+      if (cluster.sharedSlots(UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId)) === 6) break;
     }
     const body = seededBytes(300_000, label.length);
     bodies.set(key, body);
     const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: body }));
     await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag as string }] } }));
   }
-  await cluster.grow();
+  await cluster.changeRing([gateway]);
   // A day on (past the collector's settle time) and before the rebalance moved any manifest.
   let dropped = 0;
   for (const member of cluster.members) dropped += (await cluster.collect(member.id, 1)).partsDropped;

@@ -1,8 +1,8 @@
 import { setMaxListeners } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { buildRing, RingLocator, serializeRing, type Ring, type RingNode } from '../../src/placement/index.js';
@@ -14,132 +14,183 @@ import { PeerClients } from '../../src/storage-node/workers/peer-clients.js';
 import { RebalanceWorker } from '../../src/storage-node/workers/rebalance-worker.js';
 import { localS3Client, TEST_CREDENTIALS } from './cluster.js';
 
-/**
- * A cluster for ring changes whose background work the test steps itself: real storage nodes (LevelDB,
- * files, the node protocol) started without healing, a rebalance worker and a collector per node driven
- * by hand, and gateways in this process. Ring 1 places keys on the first `initial` nodes; `grow()` builds
- * ring 2 over every node from it (as `tessera ring add` does) and offers it to every node and gateway,
- * so a test can act in the window after a ring change and before the rebalance has moved a key.
- */
-
 const SECRET = 'ring-change-secret';
-/** 4+2 over six-node sets; 16 partitions, so half of them change set when six nodes become twelve. */
-const ERASURE = { dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024 } as const;
+const NODE_COUNT = 12;
+const FIRST_MEMBERS = 6;
 const RING_OPTIONS = { replicas: 6, partitionBits: 4, seed: 7 } as const;
+/** Small blocks, so the few hundred KB the tests write span several stripes. */
+const ERASURE = { dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024 } as const;
 const DAY_MS = 86_400_000;
 
-export class RingChangeCluster {
-  readonly nodes: StorageNode[];
-  readonly members: RingNode[];
-  ring: Ring;
-  /** The ring `grow()` replaced. */
-  previousRing: Ring | undefined;
-  readonly gateways: Gateway[] = [];
-  private readonly root: string;
-  private readonly clients: NodeClient[];
-  private readonly s3Clients: S3Client[] = [];
-  private readonly peers = new PeerClients(SECRET);
-  private readonly rebalancers: RebalanceWorker[];
+/** Where a gateway gets its rings: the rings it holds from the start (the last current, the one before it previous), a ring file, or seed nodes. */
+export type RingSource = { rings: readonly Ring[] } | { ringFile: string } | { seeds: string[] };
 
-  private constructor(root: string, nodes: StorageNode[], members: RingNode[], ring: Ring) {
+/** The part of a tap test the cluster needs: the end of the test closes it. */
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** One storage node with what the test drives it by. */
+interface NodeHandle {
+  member: RingNode;
+  node: StorageNode;
+  /** Signed client of the node's protocol, for checking and changing what the node holds. */
+  client: NodeClient;
+  /** The node's rebalance, stepped by `rebalance`: a node started without healing runs none itself. */
+  rebalancer: RebalanceWorker;
+  stopped: boolean;
+}
+
+/**
+ * A cluster caught in a ring change, for tests that act between the change and the rebalance: twelve
+ * real storage nodes (LevelDB, files, the node protocol) in this process, started without healing so
+ * nothing moves unless the test steps a node's rebalance or collector itself, and real gateways (4+2,
+ * real HTTP) that each hold the rings they were given or learn them as a deployed gateway does.
+ *
+ * The rings are fixed values: ring 1 on nodes n0..n5; ring 2 built from it over all twelve (as
+ * `tessera ring add` does), so half of the 16 partitions move to a set of added nodes only; ring 3
+ * built from ring 2 over n0..n5 again, so every moved partition moves back. Until `changeRing` only
+ * ring 1's members hold it: as in a deployed cluster, the added nodes first hear of ring 2, so they
+ * know no previous ring and a gateway must find it on the others.
+ */
+export class RingChangeCluster {
+  /** Every node as a ring member, n0..n11 in order. */
+  readonly members: readonly RingNode[];
+  /** Epoch 1: n0..n5. */
+  readonly ring1: Ring;
+  /** Epoch 2: all twelve, from ring 1; a partition either keeps its set slot for slot or moves wholly to added nodes. */
+  readonly ring2: Ring;
+  /** Epoch 3: n0..n5 again, from ring 2. */
+  readonly ring3: Ring;
+  private readonly root: string;
+  private readonly byId: ReadonlyMap<string, NodeHandle>;
+  private readonly peers = new PeerClients(SECRET);
+  private readonly gateways: Gateway[] = [];
+  private readonly s3Clients: S3Client[] = [];
+  private readonly locators = new Map<Ring, RingLocator>();
+
+  private constructor(root: string, nodes: readonly StorageNode[]) {
     this.root = root;
-    this.nodes = nodes;
-    this.members = members;
-    this.ring = ring;
-    this.clients = this.members.map((member) => new NodeClient({ nodeId: member.id, address: member.address, clusterSecret: SECRET, connections: 2 }));
-    this.rebalancers = nodes.map(
-      (node, i) =>
-        new RebalanceWorker({ nodeId: `n${i}`, ...node.parts, peers: this.peers, figures: new HealingFigures(), logger: silentLogger(), settleMs: 0 }),
-    );
+    const handles = nodes.map((node, i): NodeHandle => {
+      const member = { id: `n${i}`, address: `127.0.0.1:${node.address.port}`, zone: 'z', weight: 1 };
+      const client = new NodeClient({ nodeId: member.id, address: member.address, clusterSecret: SECRET });
+      const rebalancer = new RebalanceWorker({ nodeId: member.id, ...node.parts, peers: this.peers, figures: new HealingFigures(), logger: silentLogger(), settleMs: 0 });
+      return { member, node, client, rebalancer, stopped: false };
+    });
+    this.members = handles.map((handle) => handle.member);
+    this.byId = new Map(handles.map((handle) => [handle.member.id, handle]));
+    this.ring1 = buildRing(null, this.members.slice(0, FIRST_MEMBERS), RING_OPTIONS);
+    this.ring2 = buildRing(this.ring1, [...this.members], RING_OPTIONS);
+    this.ring3 = buildRing(this.ring2, this.members.slice(0, FIRST_MEMBERS), RING_OPTIONS);
   }
 
-  /** `count` nodes, ring 1 over the first `initial`, one gateway on it, and `buckets` created. */
-  static async start(options: { count: number; initial: number; buckets: readonly string[] }): Promise<RingChangeCluster> {
+  /** Starts the nodes and gives ring 1 to its members; everything is closed and removed when `t` ends. */
+  static async start(t: Teardown): Promise<RingChangeCluster> {
     const root = await mkdtemp(join(tmpdir(), 'tessera-ring-change-'));
     const nodes: StorageNode[] = [];
     try {
-      for (let i = 0; i < options.count; i += 1) {
+      for (let i = 0; i < NODE_COUNT; i += 1) {
         const node = new StorageNode({ nodeId: `n${i}`, dataDir: join(root, `n${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger(), reserveBytes: 0, healing: false });
-        await node.start();
         nodes.push(node);
+        await node.start();
       }
     } catch (err) {
-      await Promise.all(nodes.map((node) => node.close()));
+      await Promise.all(nodes.map((node) => node.close().catch(() => undefined)));
       await rm(root, { recursive: true, force: true });
       throw err;
     }
-    const members = nodes.map((node, i) => ({ id: `n${i}`, address: `127.0.0.1:${node.address.port}`, zone: 'z', weight: 1 }));
-    const cluster = new RingChangeCluster(root, nodes, members, buildRing(null, members.slice(0, options.initial), RING_OPTIONS));
-    await cluster.offerToNodes(cluster.ring);
-    const gateway = await cluster.startGateway();
-    for (const bucket of options.buckets) await cluster.s3(gateway).send(new CreateBucketCommand({ Bucket: bucket }));
+    const cluster = new RingChangeCluster(root, nodes);
+    t.teardown(() => cluster.close());
+    await cluster.offer(cluster.ring1, cluster.ring1.nodes);
     return cluster;
   }
 
-  /** A gateway on the current ring (it knows no previous one). */
-  async startGateway(): Promise<Gateway> {
+  /**
+   * Starts a gateway on `source` with `settings` added to its configuration; an SDK client of it that
+   * does not retry, so each answer is the gateway's own.
+   */
+  async gateway(source: RingSource, settings: Record<string, unknown> = {}): Promise<{ gateway: Gateway; s3: S3Client }> {
+    const [first, ...later] = 'rings' in source ? source.rings : [];
+    // Given rings, the gateway names the first one's nodes; given a file or seeds, it reads them there.
+    const ringSettings = 'rings' in source ? { nodes: (first?.nodes ?? []).map((node) => ({ id: node.id, address: node.address, zone: node.zone })) } : source;
     const config = parseGatewayConfig({
       listen: '127.0.0.1:0',
       credentials: [{ ...TEST_CREDENTIALS }],
       clusterSecret: SECRET,
       erasure: ERASURE,
-      nodes: this.ring.nodes.map((node) => ({ id: node.id, address: node.address, zone: node.zone })),
       metadataTimeoutMs: 10_000,
       stallTimeoutMs: 10_000,
+      ...ringSettings,
+      ...settings,
     });
-    const gateway = new Gateway({ config, logger: silentLogger(), ring: this.ring });
-    await gateway.start();
+    const gateway = new Gateway({ config, logger: silentLogger(), ...(first === undefined ? {} : { ring: first }) });
     this.gateways.push(gateway);
-    return gateway;
+    await gateway.start();
+    for (const ring of later) await gateway.updateRing(ring);
+    const s3 = localS3Client(`http://127.0.0.1:${gateway.address.port}`, TEST_CREDENTIALS, { maxAttempts: 1 });
+    this.s3Clients.push(s3);
+    return { gateway, s3 };
   }
 
-  /** A client of `gateway` that does not retry. */
-  s3(gateway: Gateway = this.gateways[0] as Gateway): S3Client {
-    const client = localS3Client(`http://127.0.0.1:${gateway.address.port}`, TEST_CREDENTIALS, { maxAttempts: 1 });
-    this.s3Clients.push(client);
-    return client;
+  /** The change: offers ring 2 to every node, as `tessera ring push` does, then to `gateways`; nothing is moved. */
+  async changeRing(gateways: readonly Gateway[]): Promise<void> {
+    await this.offer(this.ring2, this.members);
+    for (const gateway of gateways) await gateway.updateRing(this.ring2);
   }
 
-  /** Ring 2: every node, built from the current ring; offered to every node and to the gateways started so far. */
-  async grow(): Promise<void> {
-    this.previousRing = this.ring;
-    this.ring = this.nextRing();
-    await this.offerToNodes(this.ring);
-    for (const gateway of this.gateways) await gateway.updateRing(this.ring);
+  /** A ring file named `name` in the cluster's directory holding `ring`; its path. */
+  async ringFile(name: string, ring: Ring): Promise<string> {
+    const path = join(this.root, name);
+    await writeFile(path, serializeRing(ring));
+    return path;
   }
 
-  /** The ring `grow()` will build, for choosing keys before the change. */
-  nextRing(): Ring {
-    return buildRing(this.ring, this.members, RING_OPTIONS);
+  /** The ids of a key's set under `ring`, in shard order. */
+  setOf(ring: Ring, bucket: string, key: string): string[] {
+    let locator = this.locators.get(ring);
+    if (locator === undefined) {
+      locator = new RingLocator(ring);
+      this.locators.set(ring, locator);
+    }
+    return locator.locate(bucket, key).nodes.map((node) => node.id);
   }
 
-  /** The ids of a key's set under `ring`. */
-  static setOf(ring: Ring, bucket: string, key: string): string[] {
-    return new RingLocator(ring).locate(bucket, key).nodes.map((node) => node.id);
+  /** How many slots of a key's set hold the same node under `from` and `to`. */
+  sharedSlots(bucket: string, key: string, from: Ring = this.ring1, to: Ring = this.ring2): number {
+    const after = this.setOf(to, bucket, key);
+    return this.setOf(from, bucket, key).filter((id, slot) => after[slot] === id).length;
   }
 
-  /** A key of `bucket` (named `prefix` and a number) whose sets under `from` and `to` share `shared` slots. */
-  static keyWithShared(from: Ring, to: Ring, bucket: string, prefix: string, shared: number): string {
+  /**
+   * A key of `bucket` (`prefix` and a number) whose sets under `from` and `to` share `shared` slots:
+   * from ring 1 to ring 2, 0 is a key moving to a set of added nodes only and 6 one that stays.
+   */
+  keyWithShared(bucket: string, prefix: string, shared: number, from: Ring = this.ring1, to: Ring = this.ring2): string {
     for (let i = 0; i < 100_000; i += 1) {
       const key = `${prefix}${i}`;
-      const before = RingChangeCluster.setOf(from, bucket, key);
-      const after = RingChangeCluster.setOf(to, bucket, key);
-      if (before.filter((id, slot) => after[slot] === id).length === shared) return key;
+      if (this.sharedSlots(bucket, key, from, to) === shared) return key;
     }
     throw new Error(`no key of ${bucket} keeps ${shared} slots`);
   }
 
   /** Node `id`'s signed client. */
   client(id: string): NodeClient {
-    return this.clients[this.index(id)] as NodeClient;
+    return this.handle(id).client;
   }
 
-  /** Runs node `id`'s rebalance until it goes idle; whether its epoch is done. */
+  /** Stops node `id` for the rest of the test: calls to it are refused. */
+  async stopNode(id: string): Promise<void> {
+    const handle = this.handle(id);
+    handle.stopped = true;
+    await handle.node.close();
+  }
+
+  /** Runs node `id`'s rebalance until it goes idle; whether it is done with the epoch the node holds. */
   async rebalance(id: string): Promise<boolean> {
-    const worker = this.rebalancers[this.index(id)] as RebalanceWorker;
+    const { node, rebalancer } = this.handle(id);
     const signal = unlimitedSignal();
-    for (let steps = 0; steps < 1_000; steps += 1) if ((await worker.step(signal)).idle) break;
-    return worker.settled(this.ring.epoch);
+    for (let steps = 0; steps < 1_000; steps += 1) if ((await rebalancer.step(signal)).idle) break;
+    return rebalancer.settled(heldEpoch(node));
   }
 
   /** Rebalance passes on every node, `passes` times; the nodes whose epoch is still not done. */
@@ -157,9 +208,8 @@ export class RingChangeCluster {
    * from 2 days, the tombstone grace); what it dropped.
    */
   async collect(id: string, daysAhead: number): Promise<HealingFigures['gc']> {
-    const node = this.nodes[this.index(id)] as StorageNode;
+    const { node, rebalancer } = this.handle(id);
     const figures = new HealingFigures();
-    const rebalancer = this.rebalancers[this.index(id)] as RebalanceWorker;
     const gc = new GcWorker({
       nodeId: id,
       ...node.parts,
@@ -169,7 +219,7 @@ export class RingChangeCluster {
       tombstoneGraceMs: DAY_MS,
       uploadExpiryMs: 30 * DAY_MS,
       settleMs: 3_600_000,
-      placementSettled: () => rebalancer.settled(this.ring.epoch),
+      placementSettled: () => rebalancer.settled(heldEpoch(node)),
       clock: () => Date.now() + daysAhead * DAY_MS,
     });
     const signal = unlimitedSignal();
@@ -177,24 +227,31 @@ export class RingChangeCluster {
     return figures.gc;
   }
 
-  async close(): Promise<void> {
+  private handle(id: string): NodeHandle {
+    const handle = this.byId.get(id);
+    if (handle === undefined) throw new Error(`no node ${id}`);
+    return handle;
+  }
+
+  /** Offers `ring` to the nodes `to`, as `tessera ring push` does. */
+  private async offer(ring: Ring, to: readonly RingNode[]): Promise<void> {
+    const document: unknown = JSON.parse(serializeRing(ring));
+    for (const { id } of to) await this.client(id).offerRing(document);
+  }
+
+  private async close(): Promise<void> {
     for (const client of this.s3Clients) client.destroy();
-    for (const gateway of this.gateways) await gateway.close().catch(() => undefined);
-    for (const client of this.clients) await client.close();
+    for (const gateway of this.gateways) await gateway.close();
+    for (const handle of this.byId.values()) await handle.client.close();
     await this.peers.close();
-    for (const node of this.nodes) await node.close().catch(() => undefined);
+    for (const handle of this.byId.values()) if (!handle.stopped) await handle.node.close();
     await rm(this.root, { recursive: true, force: true });
   }
+}
 
-  private index(id: string): number {
-    const index = this.members.findIndex((member) => member.id === id);
-    if (index < 0) throw new Error(`no node ${id}`);
-    return index;
-  }
-
-  private async offerToNodes(ring: Ring): Promise<void> {
-    for (const client of this.clients) await client.offerRing(JSON.parse(serializeRing(ring)));
-  }
+/** The epoch of the ring node holds, which its rebalance works towards. */
+function heldEpoch(node: StorageNode): number {
+  return node.parts.rings.current?.epoch ?? 0;
 }
 
 /** A signal that is never aborted, for worker steps; each peer call of a step listens to it, as the node's own runner allows. */

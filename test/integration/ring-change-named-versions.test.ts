@@ -11,8 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
-import { startMovingCluster } from '../helpers/moving-cluster.js';
-import type { NodeClient } from '../../src/rpc/index.js';
+import { RingChangeCluster } from '../helpers/ring-change.js';
 
 // Lookups and deletes of one version by its id while a ring change moves the key: twelve real nodes,
 // ring 1 on six of them, ring 2 on all twelve, and nothing moved yet (the nodes' background work is
@@ -21,12 +20,12 @@ import type { NodeClient } from '../../src/rpc/index.js';
 /** How often each lookup is repeated: a wrong answer depended on which nodes answered first. */
 const ROUNDS = 8;
 
-const cluster = await startMovingCluster(t);
+const cluster = await RingChangeCluster.start(t);
 const { ring1, ring2 } = cluster;
-const first = await cluster.gateway([ring1]);
-const second = await cluster.gateway([ring1]);
+const first = await cluster.gateway({ rings: [ring1] });
+const second = await cluster.gateway({ rings: [ring1] });
 // Keeps bucket records for ten minutes: it does not see Object Lock enabled through another gateway.
-const stale = await cluster.gateway([ring1], { bucketCacheTtlMs: 600_000 });
+const stale = await cluster.gateway({ rings: [ring1] }, { bucketCacheTtlMs: 600_000 });
 const s3 = first.s3;
 
 /** A request's outcome: its HTTP status and, for an error answer, the S3 code (a HEAD's has no body: the SDK names it by status). */
@@ -54,16 +53,21 @@ function times(count: number, value: string): string[] {
   return Array.from({ length: count }, () => value);
 }
 
-/** The members of `nodes` that hold `versionId` of the key (`null`: its null version). */
-async function holding(nodes: readonly NodeClient[], bucket: string, key: string, versionId: string): Promise<string[]> {
-  const answers = await Promise.all(nodes.map(async (node) => ((await node.versionStatus(bucket, key, versionId)) === null ? [] : [node.nodeId])));
+/** The nodes of `ids` that hold `versionId` of the key (`null`: its null version). */
+async function holding(ids: readonly string[], bucket: string, key: string, versionId: string): Promise<string[]> {
+  const answers = await Promise.all(ids.map(async (id) => ((await cluster.client(id).versionStatus(bucket, key, versionId)) === null ? [] : [id])));
   return answers.flat();
 }
 
-/** The members of `nodes` that know `versionId` of the key was deleted by id (its tombstone). */
-async function knowingGone(nodes: readonly NodeClient[], bucket: string, key: string, versionId: string): Promise<string[]> {
-  const answers = await Promise.all(nodes.map(async (node) => ((await node.versionLookup(bucket, key, versionId))?.gone === true ? [node.nodeId] : [])));
+/** The nodes of `ids` that know `versionId` of the key was deleted by id (its tombstone). */
+async function knowingGone(ids: readonly string[], bucket: string, key: string, versionId: string): Promise<string[]> {
+  const answers = await Promise.all(ids.map(async (id) => ((await cluster.client(id).versionLookup(bucket, key, versionId))?.gone === true ? [id] : [])));
   return answers.flat();
+}
+
+/** A key of `bucket` whose set under ring 2 shares no node with its set under ring 1 (the usual case when a cluster doubles). */
+function movedKey(bucket: string, prefix: string): string {
+  return cluster.keyWithShared(bucket, prefix, 0);
 }
 
 async function put(bucket: string, key: string, body: string, extra: Partial<ConstructorParameters<typeof PutObjectCommand>[0]> = {}): Promise<string> {
@@ -74,29 +78,29 @@ async function put(bucket: string, key: string, body: string, extra: Partial<Con
 const versioned = bucketName();
 await s3.send(new CreateBucketCommand({ Bucket: versioned }));
 await s3.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
-const deletedKey = cluster.movedKey(versioned, 'deleted-');
+const deletedKey = movedKey(versioned, 'deleted-');
 const deleted = { v1: await put(versioned, deletedKey, 'v1, to be deleted'), v2: await put(versioned, deletedKey, 'v2') };
-const behindKey = cluster.movedKey(versioned, 'behind-');
+const behindKey = movedKey(versioned, 'behind-');
 const behind = { v1: await put(versioned, behindKey, 'v1, to be deleted'), v2: await put(versioned, behindKey, 'v2') };
-const downKey = cluster.movedKey(versioned, 'down-');
+const downKey = movedKey(versioned, 'down-');
 const down = { v1: await put(versioned, downKey, 'v1, to be deleted'), v2: await put(versioned, downKey, 'v2') };
-const leftKey = cluster.movedKey(versioned, 'left-');
+const leftKey = movedKey(versioned, 'left-');
 const left = { v1: await put(versioned, leftKey, 'v1, to be deleted'), v2: await put(versioned, leftKey, 'v2') };
 
 // Objects written before versioning was enabled: each is its key's null version.
 const legacy = bucketName();
 await s3.send(new CreateBucketCommand({ Bucket: legacy }));
-const nullFoundKey = cluster.movedKey(legacy, 'null-found-');
+const nullFoundKey = movedKey(legacy, 'null-found-');
 await put(legacy, nullFoundKey, 'written before versioning');
-const nullDeletedKey = cluster.movedKey(legacy, 'null-deleted-');
+const nullDeletedKey = movedKey(legacy, 'null-deleted-');
 await put(legacy, nullDeletedKey, 'written before versioning, to be deleted');
-const nullBehindKey = cluster.movedKey(legacy, 'null-behind-');
+const nullBehindKey = movedKey(legacy, 'null-behind-');
 await put(legacy, nullBehindKey, 'written before versioning, to be deleted where only the new set sees it');
 await s3.send(new PutBucketVersioningCommand({ Bucket: legacy, VersioningConfiguration: { Status: 'Enabled' } }));
 
 const locked = bucketName();
 await s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true }));
-const heldKey = cluster.movedKey(locked, 'held-');
+const heldKey = movedKey(locked, 'held-');
 const held = await put(locked, heldKey, 'under legal hold', { ObjectLockLegalHoldStatus: 'ON' });
 
 // Object Lock enabled after the stale gateway cached the bucket's record.
@@ -105,7 +109,7 @@ await s3.send(new CreateBucketCommand({ Bucket: lateLocked }));
 await s3.send(new PutBucketVersioningCommand({ Bucket: lateLocked, VersioningConfiguration: { Status: 'Enabled' } }));
 await stale.s3.send(new HeadBucketCommand({ Bucket: lateLocked }));
 await s3.send(new PutObjectLockConfigurationCommand({ Bucket: lateLocked, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }));
-const lateHeldKey = cluster.movedKey(lateLocked, 'held-');
+const lateHeldKey = movedKey(lateLocked, 'held-');
 const lateHeld = await put(lateLocked, lateHeldKey, 'under legal hold', { ObjectLockLegalHoldStatus: 'ON' });
 
 await cluster.changeRing([first.gateway, second.gateway, stale.gateway]);
@@ -123,7 +127,7 @@ t.test('a version deleted by id during a move answers NoSuchVersion at once, on 
 
 t.test('a version deleted by id where only the new set saw it answers NoSuchVersion on gateways that know both rings', async (t) => {
   // The delete as it lands when no old member could be reached: on the new set alone.
-  await Promise.all(cluster.setOf(ring2, versioned, behindKey).map((node) => node.deleteVersion({ bucket: versioned, key: behindKey, versionId: behind.v1 })));
+  await Promise.all(cluster.setOf(ring2, versioned, behindKey).map((id) => cluster.client(id).deleteVersion({ bucket: versioned, key: behindKey, versionId: behind.v1 })));
   const old = cluster.setOf(ring1, versioned, behindKey);
   t.equal((await holding(old, versioned, behindKey, behind.v1)).length, old.length, 'every old member still holds the version the delete did not reach them with');
   const get = await repeated(bothRings, (client) => client.send(new GetObjectCommand({ Bucket: versioned, Key: behindKey, VersionId: behind.v1 })));
@@ -148,7 +152,7 @@ t.test('a delete by id during a move leaves no old member holding the version', 
   const old = cluster.setOf(ring1, versioned, leftKey);
   t.same(await holding(old, versioned, leftKey, left.v1), [], 'no member of the old set holds it');
   const young = cluster.setOf(ring2, versioned, leftKey);
-  t.same(await knowingGone(young, versioned, leftKey, left.v1), young.map((node) => node.nodeId), 'every member of the new set keeps its tombstone');
+  t.same(await knowingGone(young, versioned, leftKey, left.v1), young, 'every member of the new set keeps its tombstone');
   t.equal((await holding(old, versioned, leftKey, left.v2)).length, old.length, 'the other version stays where it was');
 });
 
@@ -166,9 +170,10 @@ t.test('a null version deleted by id where only the new set saw it answers NoSuc
   // only the new ring): the new set's tombstones name the null version by its real id, which a
   // `null` lookup does not ask for.
   const old = cluster.setOf(ring1, legacy, nullBehindKey);
-  const nullVersion = (await old[0]?.versionStatus(legacy, nullBehindKey, 'null'))?.record.versionId;
+  const [holder] = old;
+  const nullVersion = holder === undefined ? undefined : (await cluster.client(holder).versionStatus(legacy, nullBehindKey, 'null'))?.record.versionId;
   if (nullVersion === undefined) throw new Error('the old set does not hold the null version');
-  await Promise.all(cluster.setOf(ring2, legacy, nullBehindKey).map((node) => node.deleteVersion({ bucket: legacy, key: nullBehindKey, versionId: nullVersion })));
+  await Promise.all(cluster.setOf(ring2, legacy, nullBehindKey).map((id) => cluster.client(id).deleteVersion({ bucket: legacy, key: nullBehindKey, versionId: nullVersion })));
   t.equal((await holding(old, legacy, nullBehindKey, 'null')).length, old.length, 'every old member still holds it');
   const get = await repeated(bothRings, (client) => client.send(new GetObjectCommand({ Bucket: legacy, Key: nullBehindKey, VersionId: 'null' })));
   t.same(get, times(get.length, '404 NoSuchVersion'), 'GET ?versionId=null');
@@ -194,7 +199,7 @@ t.test('an old member refusing a delete by id under Object Lock refuses it, for 
 t.test('a delete by id during a move is acknowledged while an old member is down, and reads by id answer NoSuchVersion', async (t) => {
   const [stopped, ...up] = cluster.setOf(ring1, versioned, downKey);
   if (stopped === undefined) throw new Error('the key has no old set');
-  await cluster.stopNode(stopped.nodeId);
+  await cluster.stopNode(stopped);
   t.equal(await outcome(s3.send(new DeleteObjectCommand({ Bucket: versioned, Key: downKey, VersionId: down.v1 }))), '200', 'the old set\'s failure does not fail the delete');
   t.same(await holding(up, versioned, downKey, down.v1), [], 'the old members that are up hold it no more');
   const get = await repeated(bothRings, (client) => client.send(new GetObjectCommand({ Bucket: versioned, Key: downKey, VersionId: down.v1 })));
