@@ -39,12 +39,6 @@ function httpDate(ms: number): string {
 }
 
 /** GetObject's `response-*` query parameters and the header each one overrides. */
-/**
- * Bodies up to this size are read whole before the answer starts (`gather`). Bounded, so memory does
- * not grow with object size: 16 clients reading such objects hold 4 MiB.
- */
-const BUFFERED_BODY_MAX_BYTES = 256 * 1024;
-
 const RESPONSE_OVERRIDES = [
   ['response-content-type', 'content-type'],
   ['response-content-language', 'content-language'],
@@ -129,19 +123,15 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
       const part = selectedPart(ctx, record);
       const range = part?.range ?? parseRange(header(ctx, 'range'), record.sizeBytes);
       // The first bytes are in hand before any header is set: a read that cannot start is a clean S3 error.
-      const wanted = range === undefined ? record.sizeBytes : range.end - range.start + 1;
-      const opened = headOnly
+      const chunks = headOnly
         ? undefined
-        : await openStoredObject(services, found, range?.start ?? 0, wanted, {
+        : await openStoredObject(services, found, range?.start ?? 0, range === undefined ? record.sizeBytes : range.end - range.start + 1, {
             codec: services.codec,
             signal: ctx.signal,
             stallTimeoutMs: services.stallTimeoutMs,
             logger: ctx.request.log,
             dataKeyOf: (field) => services.sealer.dataKey(field, sse),
           });
-      // A small body is read whole before the answer starts: no stream for it, and a read that fails
-      // part-way answers an S3 error (and is retried as a failed start is) instead of cutting the connection.
-      const chunks = opened !== undefined && wanted <= BUFFERED_BODY_MAX_BYTES ? await gather(opened) : opened;
       return { part, range, chunks };
     },
   );
@@ -158,16 +148,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
     ctx.reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${record.sizeBytes}`);
   }
   ctx.reply.header('content-length', length);
-  await ctx.reply.send(chunks === undefined || Buffer.isBuffer(chunks) ? chunks : Readable.from(chunks, { objectMode: false }));
-}
-
-/** A body read whole, from the chunks of a small object. */
-async function gather(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const pieces: Uint8Array[] = [];
-  for await (const chunk of chunks) pieces.push(chunk);
-  const [only] = pieces;
-  if (pieces.length === 1 && only !== undefined) return Buffer.from(only.buffer, only.byteOffset, only.byteLength);
-  return Buffer.concat(pieces);
+  await ctx.reply.send(chunks === undefined ? undefined : Readable.from(chunks, { objectMode: false }));
 }
 
 /**
