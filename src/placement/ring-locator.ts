@@ -4,6 +4,11 @@ import { invalidRing } from './ring.js';
 import type { PlacementErrorCode, Ring, RingNode } from './ring.js';
 import { XxHash64 } from './xxhash64.js';
 
+/** Whether two node sets are the same nodes in the same slots (a key placed alike by two rings). */
+export function sameNodes(a: readonly RingNode[], b: readonly RingNode[]): boolean {
+  return a.length === b.length && a.every((node, i) => node.id === b[i]?.id);
+}
+
 /** Where an object lives: its partition and the partition's n nodes, list position = shard index. */
 export interface Placement {
   partition: number;

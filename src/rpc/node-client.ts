@@ -300,22 +300,21 @@ export class NodeClient {
   }
 
   /** The newest ring the node holds (its JSON document), or null. */
-  async fetchRing(options: CallOptions = {}): Promise<unknown> {
-    try {
-      return await this.json(null, 'GET', NODE_PATHS.ring, {}, options);
-    } catch (err) {
-      if (err instanceof NodeError && err.code === 'NotFound') return null;
-      throw err;
-    }
+  fetchRing(options: CallOptions = {}): Promise<unknown> {
+    return this.ringDocument(NODE_PATHS.ring, options);
   }
 
   /**
    * The ring the node's newest ring replaced (its JSON document), or null when it has none. Read
    * `health()` first: its `ringEpoch` and `previousRingEpoch` say which rings these are.
    */
-  async fetchPreviousRing(options: CallOptions = {}): Promise<unknown> {
+  fetchPreviousRing(options: CallOptions = {}): Promise<unknown> {
+    return this.ringDocument(NODE_PATHS.previousRing, options);
+  }
+
+  private async ringDocument(path: string, options: CallOptions): Promise<unknown> {
     try {
-      return await this.json(null, 'GET', NODE_PATHS.previousRing, {}, options);
+      return await this.json(null, 'GET', path, {}, options);
     } catch (err) {
       if (err instanceof NodeError && err.code === 'NotFound') return null;
       throw err;

@@ -329,18 +329,20 @@ export class NodeServer {
       }
       return { adopted, epoch: this.options.rings.current?.epoch ?? 0 };
     });
-    this.app.get(NODE_PATHS.ring, async (_request, reply) => {
-      const ring = this.options.rings.current;
-      if (ring === undefined) throw new WireError('NotFound', 'this node holds no ring');
-      return reply.type('application/json').send(serializeRing(ring));
-    });
-    // What gateways that did not see the last change (started during a rebalance, or skipping epochs)
-    // read from, besides the current ring: the keys the rebalance has not moved yet are where it put them.
-    this.app.get(NODE_PATHS.previousRing, async (_request, reply) => {
-      const ring = this.options.rings.previous;
-      if (ring === undefined) throw new WireError('NotFound', 'this node holds no previous ring');
-      return reply.type('application/json').send(serializeRing(ring));
-    });
+    // The previous ring is what gateways that did not see the last change (started during a rebalance,
+    // or skipping epochs) read from besides the current one: the keys the rebalance has not moved yet
+    // are where it put them.
+    const ringRoutes = [
+      [NODE_PATHS.ring, () => this.options.rings.current, 'this node holds no ring'],
+      [NODE_PATHS.previousRing, () => this.options.rings.previous, 'this node holds no previous ring'],
+    ] as const;
+    for (const [path, held, missing] of ringRoutes) {
+      this.app.get(path, async (_request, reply) => {
+        const ring = held();
+        if (ring === undefined) throw new WireError('NotFound', missing);
+        return reply.type('application/json').send(serializeRing(ring));
+      });
+    }
     registerHealingRoutes(this.app, store, this.options.healing);
     this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => this.health());
     this.app.get(NODE_METRICS_PATH, async (request, reply) => {

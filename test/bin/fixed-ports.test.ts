@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { t } from 'tap';
-import { claimPath, claimPort, freePorts } from '../helpers/ports.js';
+import { claimPath, claimPort, ephemeralLow, freePorts } from '../helpers/ports.js';
 import { TesseraProcess } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
 
@@ -14,10 +14,6 @@ import { until } from '../helpers/until.js';
  * it; the fleet then took whatever answered /health there for its node and failed later on a signature
  * another cluster's node refused.
  */
-
-async function ephemeralLow(): Promise<number> {
-  return Number((await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/)[0]);
-}
 
 t.test('fixed ports are distinct, below the ephemeral range and claimed by this process', async (t) => {
   const ports = await freePorts(8);

@@ -4,6 +4,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { t } from 'tap';
 import { seededBytes } from '../helpers/bytes.js';
 import { parsePrometheus, sampleValue, scrape } from '../helpers/prometheus.js';
+import { pidAlive } from '../helpers/pids.js';
 import { freePorts } from '../helpers/ports.js';
 import { startProcessCluster, TesseraProcess } from '../helpers/server.js';
 
@@ -16,15 +17,6 @@ async function childrenOf(pid: number): Promise<number[]> {
     return stdout.split('\n').filter((line) => line.trim() !== '').map(Number).sort((a, b) => a - b);
   } catch {
     return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -75,7 +67,7 @@ t.test('a gateway with --workers 2 serves from two processes on one port, replac
   const stopped = await cluster.gateway.stop(30_000);
   t.equal(stopped.killed, false, 'the gateway stopped on SIGTERM');
   t.equal(stopped.code, 0);
-  t.same(remaining.filter(alive), [], 'no worker outlives it');
+  t.same(remaining.filter((pid) => pidAlive(pid)), [], 'no worker outlives it');
 });
 
 t.test('a worker that dies before it listens fails the start: the primary exits 1 and stops the worker that did start', async (t) => {
@@ -93,6 +85,6 @@ t.test('a worker that dies before it listens fails the start: the primary exits 
   if (exit === undefined) throw new Error(`the primary did not exit within 120 s after its worker died\n${second.describe()}`);
   t.equal(exit.code, 1, `the primary failed its start (${second.stderr.trim().split('\n').at(-1) ?? ''})`);
   t.match(second.stderr, /gateway worker exited on SIGKILL before it listened/);
-  await until(async () => !alive(sibling as number));
+  await until(async () => !pidAlive(sibling as number));
   t.pass('the worker that was starting beside it is stopped too');
 });

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from './pids.js';
 
 /**
  * Fixed ports for test processes that must keep their port across restarts (`tessera node --listen
@@ -33,22 +34,14 @@ process.once('exit', () => {
   }
 });
 
-async function ephemeralLow(): Promise<number> {
+/** The lowest port of the kernel's ephemeral range, where every port-0 listener and outgoing connection gets its port. */
+export async function ephemeralLow(): Promise<number> {
   try {
     const [low] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/);
     const value = Number(low);
     return Number.isInteger(value) && value > 0 ? value : DEFAULT_EPHEMERAL_LOW;
   } catch {
     return DEFAULT_EPHEMERAL_LOW;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -78,7 +71,7 @@ export async function claimPort(port: number): Promise<boolean> {
       continue;
     }
     // A claim being written has no pid yet: taken.
-    if (!Number.isInteger(holder) || holder <= 0 || alive(holder)) return false;
+    if (!Number.isInteger(holder) || holder <= 0 || pidAlive(holder)) return false;
     await unlink(path).catch(() => undefined);
   }
   return false;

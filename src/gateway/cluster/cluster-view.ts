@@ -1,4 +1,4 @@
-import { RingLocator, type Ring } from '../../placement/index.js';
+import { RingLocator, sameNodes, type Ring, type RingNode } from '../../placement/index.js';
 import { NodeClient, followingDeadlineMs, quorumLatencyBoundMs } from '../../rpc/index.js';
 
 /** Options for the per-node clients a gateway keeps. */
@@ -91,11 +91,10 @@ export class ClusterView {
 
   /** Where a read of the key looks: the current set, and the previous ring's set when it differs. */
   readSets(bucket: string, key: string): KeySets {
-    const nodes = this.nodesFor(bucket, key);
-    if (this.previousRing === undefined) return { nodes };
-    const previous = this.setOf(this.previousRing, bucket, key);
-    const same = previous.length === nodes.length && previous.every((node, i) => node === nodes[i]);
-    return same ? { nodes } : { nodes, previous };
+    const placed = this.ring.locate(bucket, key).nodes;
+    const nodes = this.clientsOf(placed);
+    const before = this.previousRing?.locate(bucket, key).nodes;
+    return before === undefined || sameNodes(before, placed) ? { nodes } : { nodes, previous: this.clientsOf(before) };
   }
 
   /** A client for every node of the current ring. */
@@ -124,7 +123,11 @@ export class ClusterView {
   }
 
   private setOf(ring: RingLocator, bucket: string, key: string): NodeClient[] {
-    return ring.locate(bucket, key).nodes.map((node) => this.client(node.id));
+    return this.clientsOf(ring.locate(bucket, key).nodes);
+  }
+
+  private clientsOf(set: readonly RingNode[]): NodeClient[] {
+    return set.map((node) => this.client(node.id));
   }
 
   private client(nodeId: string): NodeClient {

@@ -1,5 +1,5 @@
 import { DEFAULTS, formatVersionId, parseVersionId } from '../../common/index.js';
-import type { RingLocator, RingNode } from '../../placement/index.js';
+import { sameNodes, type RingLocator, type RingNode } from '../../placement/index.js';
 import { UPLOADS_BUCKET, fanOut, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject, type VersionCursor } from '../metadata-store.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
@@ -346,7 +346,7 @@ export class GcWorker implements Worker {
   private placementsOf(locator: RingLocator, bucket: string, key: string): (readonly RingNode[])[] {
     const current = locator.locate(bucket, key).nodes;
     const previous = this.options.rings.previousLocator?.locate(bucket, key).nodes;
-    if (previous === undefined || (previous.length === current.length && previous.every((node, i) => node.id === current[i]?.id))) return [current];
+    if (previous === undefined || sameNodes(previous, current)) return [current];
     return [current, previous];
   }
 
