@@ -180,6 +180,11 @@ export class ShardStore {
     return this.writer.isWriting(path);
   }
 
+  /** File shards being written now, not yet prepared. */
+  get fileWritesInFlight(): number {
+    return this.writer.fileWritesInFlight;
+  }
+
   /** Checksum mismatches seen on reads since start. */
   get checksumFailures(): number {
     return this.checksumFailureCount;

@@ -36,7 +36,8 @@ export interface PrepareOptions {
 /**
  * The prepare half of the write protocol. Reads ahead at most `inlineMaxShardBytes` plus one piece:
  * a body that ends by then becomes one synced LevelDB write (image and prepared row); a longer one
- * streams to tmp/, is fsynced, renamed into shards/, the directory fsynced, and then recorded.
+ * streams to a file, is fsynced, its directory fsynced, and then recorded. A client write's fresh
+ * shard is written in place under its shards/ name; anything else streams to tmp/ and is renamed in.
  * Every byte is claimed as it arrives, so a capacity limit or the free-space reserve stops a write
  * mid-stream; whatever fails leaves no row and no temporary file (the caller settles the claim; a
  * repeated prepare of a committed shard stores nothing and returns its claim at once).
@@ -44,6 +45,9 @@ export interface PrepareOptions {
 export class ShardWriter {
   private readonly options: ShardWriterOptions;
   private readonly writing = new Set<string>();
+  /** Shard files a second prepare of the same fresh shard writes through tmp/ while the first writes in place. */
+  private readonly secondWriters = new Map<string, number>();
+  private filesInFlight = 0;
 
   constructor(options: ShardWriterOptions) {
     this.options = options;
@@ -91,6 +95,14 @@ export class ShardWriter {
     return sizeBytes;
   }
 
+  /**
+   * A file shard. A fresh one (a client write's new data id) is written in place under its shards/
+   * name: no row names that file until it is durable, so a write cut off by a crash leaves an orphan
+   * that start-up recovery and the collector remove, never a visible shard, and the write skips the
+   * rename and a second directory's metadata. Every other prepare (repairs, moves, retries, whose file
+   * readers may be using), and a second prepare of a fresh shard whose name is taken, streams to tmp/
+   * and is renamed in once complete.
+   */
   private async prepareFile(ref: ShardRef, header: HeaderFields, source: AsyncIterable<Buffer>, space: SpaceClaim, signal: AbortSignal | undefined, fresh: boolean): Promise<number> {
     const { metadata, hash, shardDir, tmpDir, fsync, clock } = this.options;
     const tmpPath = join(tmpDir, randomBytes(12).toString('hex'));
@@ -98,32 +110,66 @@ export class ShardWriter {
     const finalPath = join(shardDir, file);
     // Until its row is written, neither file may be taken for garbage, however long the write takes.
     this.writing.add(tmpPath).add(finalPath);
+    this.filesInFlight += 1;
     let handle: FileHandle | undefined;
+    /** The file this prepare created and removes if it fails, until the file is in place. */
+    let created: string | undefined;
+    let second = false;
     try {
-      handle = await open(tmpPath, 'wx');
+      if (fresh) {
+        try {
+          handle = await open(finalPath, 'wx');
+          created = finalPath;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          second = true;
+          this.secondWriters.set(finalPath, (this.secondWriters.get(finalPath) ?? 0) + 1);
+        }
+      }
+      if (handle === undefined) {
+        handle = await open(tmpPath, 'wx');
+        created = tmpPath;
+      }
       const sizeBytes = await writeShardFile(handle, source, header, hash, undefined, fsync ? { writeBehindBytes: WRITE_BEHIND_BYTES } : {});
       signal?.throwIfAborted();
       if (fsync) await handle.sync();
       await handle.close();
       handle = undefined;
-      // A repeated prepare of a committed shard must not replace the file readers are using.
-      if (!fresh && (await this.options.isCommitted(ref))) {
-        await rm(tmpPath, { force: true });
-        space.settle(false);
-        return sizeBytes;
+      if (created === tmpPath) {
+        // A repeated prepare of a committed shard must not replace the file readers are using.
+        if (!fresh && (await this.options.isCommitted(ref))) {
+          await rm(tmpPath, { force: true });
+          created = undefined;
+          space.settle(false);
+          return sizeBytes;
+        }
+        await rename(tmpPath, finalPath);
       }
-      await rename(tmpPath, finalPath);
+      // In place: from here a failure leaves the file to the collector, as a concurrent prepare of the shard may own it.
+      created = undefined;
       if (fsync) await syncDirectory(join(shardDir, file.slice(0, 2)));
       await metadata.putPrepared(ref, { file, shardSizeBytes: sizeBytes, preparedMs: clock() });
       return sizeBytes;
     } catch (err) {
       await handle?.close().catch(() => undefined);
-      await rm(tmpPath, { force: true }).catch(() => undefined);
+      // A torn file written in place is left to a second prepare of the shard that is about to rename over it.
+      if (created === tmpPath || (created === finalPath && !this.secondWriters.has(finalPath))) await rm(created, { force: true }).catch(() => undefined);
       throw err;
     } finally {
       this.writing.delete(tmpPath);
       this.writing.delete(finalPath);
+      this.filesInFlight -= 1;
+      if (second) {
+        const left = (this.secondWriters.get(finalPath) ?? 1) - 1;
+        if (left > 0) this.secondWriters.set(finalPath, left);
+        else this.secondWriters.delete(finalPath);
+      }
     }
+  }
+
+  /** File shards being written now (received, synced or recorded), not yet prepared. */
+  get fileWritesInFlight(): number {
+    return this.filesInFlight;
   }
 
   /** Whether a write in progress owns this path (its temporary file, or its shard file before the row exists). */

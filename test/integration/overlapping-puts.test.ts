@@ -1,5 +1,3 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { t } from 'tap';
 import {
@@ -48,14 +46,10 @@ await s3.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConf
 const HEAD_BYTES = 1024 * 1024;
 const TAIL_BYTES = 64 * 1024;
 
-/** Resolves once some node is receiving a shard into its temporary directory: the write is under way on the nodes. */
+/** Resolves once some node is receiving a shard into a file: the write is under way on the nodes. */
 async function shardsStreaming(): Promise<void> {
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    for (let i = 0; i < cluster.nodes.length; i += 1) {
-      const entries = await readdir(join(cluster.dataDir, `node-${i}`, 'tmp')).catch(() => []);
-      if (entries.length > 0) return;
-    }
+  while (!cluster.nodes.some((node) => node.parts.store.fileWritesInFlight > 0)) {
     if (Date.now() > deadline) throw new Error('the slow PUT never reached the nodes');
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -112,16 +112,23 @@ t.test('an I/O error on one node fails its shard write; the PUT succeeds on the 
   await s3.send(new CreateBucketCommand({ Bucket: 'faults' }));
   const before = seededBytes(500_000, 1);
   await put(s3, 'faults', 'before', before);
-  // A temporary directory that is not a directory: every new file on node-5 fails to open.
-  const tmp = join(cluster.dataDirs[5] as string, 'tmp');
+  // Shard and temporary directories that are not directories: every new shard file on node-5 fails to
+  // open, whether written in place (a client write) or through tmp/ (a repair). The shards are kept aside.
+  const dataDir = cluster.dataDirs[5] as string;
+  const tmp = join(dataDir, 'tmp');
+  const shards = join(dataDir, 'shards');
   await rm(tmp, { recursive: true });
   await writeFile(tmp, 'not a directory');
+  await rename(shards, join(dataDir, 'shards-aside'));
+  await writeFile(shards, 'not a directory');
   const during = seededBytes(500_000, 2);
   await put(s3, 'faults', 'during', during);
   t.equal((await cluster.nodeClient(5).objectStatus('faults', 'during')), null, 'node-5 has no version of the failed write');
-  t.equal(await nodeShardsIntact(cluster, 5, 'faults', ['before']), 1, 'what node-5 stored before is intact');
   await rm(tmp);
   await mkdir(tmp);
+  await rm(shards);
+  await rename(join(dataDir, 'shards-aside'), shards);
+  t.equal(await nodeShardsIntact(cluster, 5, 'faults', ['before']), 1, 'what node-5 stored before is intact');
   await put(s3, 'faults', 'after', seededBytes(500_000, 3));
   t.equal(await nodeShardsIntact(cluster, 5, 'faults', ['after']), 1, 'node-5 stores again once the fault is gone');
   t.ok((await get(s3, 'faults', 'before')).equals(before));

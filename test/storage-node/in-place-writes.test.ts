@@ -1,0 +1,99 @@
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { t } from 'tap';
+import { shardFileName } from '../../src/storage-node/index.js';
+import { seededBytes } from '../helpers/bytes.js';
+import { ERASURE, openStore, prepareBytes, readShard, recordFor, shardRef, tempDir } from './store-fixture.js';
+
+/**
+ * A client write's fresh shard is written straight to its shards/ name rather than through tmp/ and a
+ * rename. No row names the file until it is durable, so the file is invisible while it is written,
+ * a failed write removes it, and one a crash tore is removed at the next start.
+ */
+
+const SIZE = 300_000;
+
+/** Resolves once `condition` holds, checking after every turn of the event loop. */
+async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setImmediate(resolve));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+t.test('a fresh shard streams into its final file, never through tmp/, and is invisible until it commits', async (t) => {
+  const dir = await tempDir(t, 'in-place');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  const ref = shardRef('fresh', 1);
+  const bytes = seededBytes(SIZE, 1);
+  const body = new PassThrough();
+  const prepared = store.prepare(ref, ERASURE, body, undefined, { fresh: true });
+  body.write(bytes.subarray(0, SIZE / 2));
+  const finalPath = join(dir, 'shards', shardFileName(ref));
+  await until(() => exists(finalPath));
+  t.same(await readdir(join(dir, 'tmp')), [], 'nothing in tmp/ while the shard is written');
+  t.equal(await store.objectStatus('b', 'fresh'), undefined, 'no status while it is written');
+  await t.rejects(store.openShard(ref, 0, SIZE), { code: 'NotFound' }, 'not readable while it is written');
+  body.end(bytes.subarray(SIZE / 2));
+  t.equal(await prepared, SIZE);
+  await store.commit({ record: recordFor(ref, SIZE * ERASURE.dataShards), shardIndex: 0 });
+  t.ok((await readShard(store, ref)).equals(bytes), 'the committed shard reads back');
+});
+
+t.test('a fresh shard whose body fails part way leaves no file in shards/ or tmp/', async (t) => {
+  const dir = await tempDir(t, 'in-place-fail');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  const ref = shardRef('cut', 1);
+  const body = new PassThrough();
+  const prepared = store.prepare(ref, ERASURE, body, undefined, { fresh: true });
+  body.write(seededBytes(SIZE / 2, 2));
+  const finalPath = join(dir, 'shards', shardFileName(ref));
+  await until(() => exists(finalPath));
+  body.destroy(new Error('client went away'));
+  await t.rejects(prepared, 'the prepare fails');
+  t.notOk(await exists(finalPath), 'the partial file is removed');
+  t.same(await readdir(join(dir, 'tmp')), [], 'tmp/ is empty');
+});
+
+t.test('a second prepare of a fresh shard while the first is still written succeeds too; the shard reads back whole', async (t) => {
+  const dir = await tempDir(t, 'in-place-twice');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  const ref = shardRef('twice', 1);
+  const bytes = seededBytes(SIZE, 3);
+  const first = new PassThrough();
+  const firstPrepared = store.prepare(ref, ERASURE, first, undefined, { fresh: true });
+  first.write(bytes.subarray(0, SIZE / 2));
+  await until(() => exists(join(dir, 'shards', shardFileName(ref))));
+  // The name is taken by the first, so this one streams through tmp/ and renames its file over it.
+  const second = prepareBytes(store, ref, bytes, 3, { fresh: true });
+  first.end(bytes.subarray(SIZE / 2));
+  t.same(await Promise.all([firstPrepared, second]), [SIZE, SIZE], 'both prepares succeed');
+  t.same(await readdir(join(dir, 'tmp')), [], 'no temporary file is left');
+  await store.commit({ record: recordFor(ref, SIZE * ERASURE.dataShards), shardIndex: 0 });
+  t.ok((await readShard(store, ref)).equals(bytes), 'the shard reads back whole');
+});
+
+t.test('a fresh shard torn by a crash (its file in place, no row) is removed at the next start', async (t) => {
+  const dir = await tempDir(t, 'in-place-torn');
+  const ref = shardRef('torn', 1);
+  const finalPath = join(dir, 'shards', shardFileName(ref));
+  const before = await openStore(dir);
+  await before.close();
+  // What a crash mid-write leaves: part of the file under its final name and no row naming it.
+  const handle = await open(finalPath, 'wx');
+  await handle.write(seededBytes(SIZE / 3, 4));
+  await handle.close();
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  t.notOk(await exists(finalPath), 'start-up recovery removed the torn file');
+  t.equal(await store.objectStatus('b', 'torn'), undefined, 'and nothing of it is visible');
+  t.equal(await prepareBytes(store, ref, seededBytes(SIZE, 5), 3, { fresh: true }), SIZE, 'the shard can be written again');
+});
