@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { NodeClient, PrepareResponse, ShardRef } from '../../rpc/index.js';
+import type { NodeClient, PrepareResponse, SharedLeaseAnswer, ShardRef } from '../../rpc/index.js';
 
 /**
  * The body of one shard upload: blocks queued by the writer, pulled by the HTTP client. It tells
@@ -38,6 +38,10 @@ export class ShardSink {
   settled = false;
   /** True once the body was ended: what is left is the node's answer. */
   ended = false;
+  /** The shared key lease the prepare asked for, as the node answered once the shard was durable. */
+  lease: SharedLeaseAnswer | undefined;
+  /** When the node's answer (and so its lease grant) arrived, on performance.now()'s clock. */
+  answeredMs: number | undefined;
   private readonly body: ShardBody;
   /** Aborts the upload's request: on the caller's signal, and when the sink fails (a hung node's answer is not waited for). */
   private readonly cancel = new AbortController();
@@ -45,7 +49,14 @@ export class ShardSink {
   private failure: unknown;
   private listener: (() => void) | undefined;
 
-  constructor(options: { node: NodeClient; ref: ShardRef; erasure: { dataShards: number; parityShards: number; blockSizeBytes: number }; signal: AbortSignal }) {
+  constructor(options: {
+    node: NodeClient;
+    ref: ShardRef;
+    erasure: { dataShards: number; parityShards: number; blockSizeBytes: number };
+    signal: AbortSignal;
+    /** A plain write's shared key lease, asked for with the prepare: the node grants it once the shard is durable. */
+    leaseToken?: string | undefined;
+  }) {
     this.node = options.node;
     this.shardIndex = options.ref.shardIndex;
     this.body = new ShardBody(() => this.listener?.());
@@ -54,9 +65,11 @@ export class ShardSink {
     if (parent.aborted) onParentAbort();
     else parent.addEventListener('abort', onParentAbort, { once: true });
     // The shard's data id was taken for this write: no commit of it can be on the node yet.
-    this.done = options.node.putShard(options.ref, options.erasure, this.body, { signal: this.cancel.signal, fresh: true });
+    this.done = options.node.putShard(options.ref, options.erasure, this.body, { signal: this.cancel.signal, fresh: true, leaseToken: options.leaseToken });
     this.done.then(
-      () => {
+      (answer) => {
+        this.lease = answer.lease;
+        this.answeredMs = performance.now();
         parent.removeEventListener('abort', onParentAbort);
         this.settle();
       },

@@ -17,7 +17,7 @@ export interface WriteTarget {
   erasure: ErasureParams;
   codec: Codec;
   /**
-   * A plain write's shared key lease (key-lease.ts): asked for with each small prepare, and given back
+   * A plain write's shared key lease (key-lease.ts): asked for with each prepare, and given back
    * by each node's commit.
    */
   leaseToken?: string | undefined;
@@ -30,6 +30,8 @@ export interface ShardHolder {
   readonly shardIndex: number;
   /** The shared lease the prepare asked for, as the node answered. */
   readonly lease?: SharedLeaseAnswer | undefined;
+  /** When that answer arrived (performance.now()): a grant is as old as this. */
+  readonly answeredMs?: number | undefined;
 }
 
 /** What phase one of a write leaves: the nodes holding a prepared shard, and prepares still running. */
@@ -51,8 +53,6 @@ export interface WriteOptions {
   expectedSizeBytes?: number | undefined;
   /** Reusable stripe buffers; without one, every stripe is a fresh allocation. */
   stripePool?: StripePool | undefined;
-  /** Called once a streamed body has been read to its end, while its last stripes still go to the nodes. */
-  onBodyRead?: (() => void) | undefined;
 }
 
 /**
@@ -165,7 +165,7 @@ async function prepareWhole(
   const prepares = holders.map(async (holder) => {
     const ref = { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex };
     const answer = await holder.node.prepareShard(ref, target.erasure, shards[holder.shardIndex] as Uint8Array, { signal: options.signal, fresh: true, leaseToken: target.leaseToken });
-    return answer.lease === undefined ? holder : { ...holder, lease: answer.lease };
+    return answer.lease === undefined ? holder : { ...holder, lease: answer.lease, answeredMs: performance.now() };
   });
   const outcomes = await fanOutUntil(holders, (holder) => prepares[holder.shardIndex] as Promise<ShardHolder>, (sofar) => successes(sofar) >= needed, STRAGGLER_GRACE_MS);
   const decision = decideQuorum(outcomes, needed);
@@ -195,6 +195,7 @@ async function prepareStreamed(
         ref: { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex },
         erasure: target.erasure,
         signal: options.signal,
+        leaseToken: target.leaseToken,
       }),
   );
   const pool = options.stripePool;
@@ -268,7 +269,6 @@ async function prepareStreamed(
     if (stripe !== undefined && stripe.fillBytes > 0) send(stripe);
     stripe = undefined;
     if (fanOut.liveSinks < needed) throw new FanOutQuorumLost();
-    options.onBodyRead?.();
     fanOut.end();
     const outcomes = await fanOutUntil(
       sinks,

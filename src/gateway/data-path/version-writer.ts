@@ -79,22 +79,7 @@ export async function storeVersion(
   };
   const { encryption } = options;
   const expected = options.expectedSizeBytes;
-  // A streamed body's shared lease is asked for once its last byte is read, while the nodes still sync
-  // their shards: the round overlaps the prepares' tail instead of following it. (A small body's
-  // prepares carry the request themselves.) Never rejects: when it was asked for if a majority granted
-  // it, undefined otherwise.
-  let early: Promise<number | undefined> | undefined;
   const leaseToken = target.leaseToken;
-  const askEarly =
-    leaseToken === undefined
-      ? undefined
-      : (): void => {
-          const askedMs = performance.now();
-          early = acquireSharedLease(ctx, bucket, key, leaseToken).then(
-            () => askedMs,
-            () => undefined,
-          );
-        };
   let prepared: PreparedShards;
   try {
     prepared = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
@@ -102,16 +87,11 @@ export async function storeVersion(
       stallTimeoutMs: services.stallTimeoutMs,
       expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
       stripePool: services.stripePool,
-      onBodyRead: askEarly,
     });
   } catch (err) {
-    // The prepares failed: give back what was granted, with the prepares of a small body (which carry
-    // the lease request) or to the request made as a streamed body ended. Left alone it would hold
+    // The prepares failed: give back the shared lease the nodes granted with them, or it would hold
     // back conditional writes of the key for the lease's whole lifetime.
-    if (leaseToken !== undefined) {
-      await early;
-      await releaseSharedLease(ctx, bucket, key, leaseToken);
-    }
+    if (leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, leaseToken);
     throw err;
   }
   const { sizeBytes: storedSizeBytes, holders, stragglers } = prepared;
@@ -121,13 +101,11 @@ export async function storeVersion(
   try {
     verified = await finish(sizeBytes);
     if (exclusive) lease = await acquireKeyLease(ctx, bucket, key);
-    else await holdSharedLease(ctx, target, holders, early);
+    else await holdSharedLease(ctx, target, holders);
     await options.beforeCommit?.(lease?.current);
   } catch (err) {
     // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
     await lease?.release();
-    // An early request still in flight is waited for, so its grants cannot land after the release.
-    await early;
     if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
     await abortShards(target, holders);
     throw err;
@@ -179,23 +157,22 @@ function commitLate(record: ObjectRecord, stragglers: readonly Promise<ShardHold
 
 /**
  * Makes sure a plain write holds its key's shared lease on a majority of the key's set before its
- * version id is taken: granted with the prepares of a small body, or to the request made as a streamed
- * body ended (`early`), asked for now otherwise (nodes that refused while a conditional write held the key). The clock observes every fence
- * the nodes reported, so the id follows every conditional write that held the key before.
+ * version id is taken: granted with the prepares (each node grants it once its shard is durable),
+ * asked for now otherwise (nodes that refused while a conditional write held the key, or grants so
+ * old, after a slow node held the prepares' tail, that they must be renewed; the same token renews
+ * them). The clock observes every fence the nodes reported, so the id follows every conditional
+ * write that held the key before.
  */
-async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: readonly ShardHolder[], early: Promise<number | undefined> | undefined): Promise<void> {
+async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: readonly ShardHolder[]): Promise<void> {
   if (target.leaseToken === undefined) return;
   const needed = Math.floor(target.nodes.length / 2) + 1;
+  const renewBeforeMs = performance.now() - LEASE_RENEW_AFTER_MS;
   let granted = 0;
   for (const holder of holders) {
     if (holder.lease?.fence !== undefined) ctx.services.clock.observe(holder.lease.fence);
-    if (holder.lease?.granted === true) granted += 1;
+    if (holder.lease?.granted === true && (holder.answeredMs ?? 0) > renewBeforeMs) granted += 1;
   }
   if (granted >= needed) return;
-  // Asked for as the streamed body ended: enough unless a slow node held the prepares' tail so long
-  // that the grant must be renewed (the same token renews it).
-  const askedMs = await early;
-  if (askedMs !== undefined && performance.now() - askedMs < LEASE_RENEW_AFTER_MS) return;
   await acquireSharedLease(ctx, target.bucket, target.key, target.leaseToken);
 }
 
