@@ -1,7 +1,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { t } from 'tap';
+import { t, type Test } from 'tap';
 import { shardFileName } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { ERASURE, openStore, prepareBytes, readShard, recordFor, shardRef, tempDir } from './store-fixture.js';
@@ -26,17 +26,23 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-t.test('a fresh shard streams into its final file, never through tmp/, and is invisible until it commits', async (t) => {
-  const dir = await tempDir(t, 'in-place');
+/** A store under a new directory with a fresh shard's prepare under way: half its body sent, its file in place. */
+async function halfWritten(t: Test, name: string, key: string, seed: number) {
+  const dir = await tempDir(t, name);
   const store = await openStore(dir);
   t.teardown(() => store.close());
-  const ref = shardRef('fresh', 1);
-  const bytes = seededBytes(SIZE, 1);
+  const ref = shardRef(key, 1);
+  const bytes = seededBytes(SIZE, seed);
   const body = new PassThrough();
   const prepared = store.prepare(ref, ERASURE, body, undefined, { fresh: true });
   body.write(bytes.subarray(0, SIZE / 2));
   const finalPath = join(dir, 'shards', shardFileName(ref));
   await until(() => exists(finalPath));
+  return { dir, store, ref, bytes, body, prepared, finalPath };
+}
+
+t.test('a fresh shard streams into its final file, never through tmp/, and is invisible until it commits', async (t) => {
+  const { dir, store, ref, bytes, body, prepared } = await halfWritten(t, 'in-place', 'fresh', 1);
   t.same(await readdir(join(dir, 'tmp')), [], 'nothing in tmp/ while the shard is written');
   t.equal(await store.objectStatus('b', 'fresh'), undefined, 'no status while it is written');
   await t.rejects(store.openShard(ref, 0, SIZE), { code: 'NotFound' }, 'not readable while it is written');
@@ -47,15 +53,7 @@ t.test('a fresh shard streams into its final file, never through tmp/, and is in
 });
 
 t.test('a fresh shard whose body fails part way leaves no file in shards/ or tmp/', async (t) => {
-  const dir = await tempDir(t, 'in-place-fail');
-  const store = await openStore(dir);
-  t.teardown(() => store.close());
-  const ref = shardRef('cut', 1);
-  const body = new PassThrough();
-  const prepared = store.prepare(ref, ERASURE, body, undefined, { fresh: true });
-  body.write(seededBytes(SIZE / 2, 2));
-  const finalPath = join(dir, 'shards', shardFileName(ref));
-  await until(() => exists(finalPath));
+  const { dir, body, prepared, finalPath } = await halfWritten(t, 'in-place-fail', 'cut', 2);
   body.destroy(new Error('client went away'));
   await t.rejects(prepared, 'the prepare fails');
   t.notOk(await exists(finalPath), 'the partial file is removed');
@@ -63,19 +61,11 @@ t.test('a fresh shard whose body fails part way leaves no file in shards/ or tmp
 });
 
 t.test('a second prepare of a fresh shard while the first is still written succeeds too; the shard reads back whole', async (t) => {
-  const dir = await tempDir(t, 'in-place-twice');
-  const store = await openStore(dir);
-  t.teardown(() => store.close());
-  const ref = shardRef('twice', 1);
-  const bytes = seededBytes(SIZE, 3);
-  const first = new PassThrough();
-  const firstPrepared = store.prepare(ref, ERASURE, first, undefined, { fresh: true });
-  first.write(bytes.subarray(0, SIZE / 2));
-  await until(() => exists(join(dir, 'shards', shardFileName(ref))));
+  const { dir, store, ref, bytes, body, prepared } = await halfWritten(t, 'in-place-twice', 'twice', 3);
   // The name is taken by the first, so this one streams through tmp/ and renames its file over it.
   const second = prepareBytes(store, ref, bytes, 3, { fresh: true });
-  first.end(bytes.subarray(SIZE / 2));
-  t.same(await Promise.all([firstPrepared, second]), [SIZE, SIZE], 'both prepares succeed');
+  body.end(bytes.subarray(SIZE / 2));
+  t.same(await Promise.all([prepared, second]), [SIZE, SIZE], 'both prepares succeed');
   t.same(await readdir(join(dir, 'tmp')), [], 'no temporary file is left');
   await store.commit({ record: recordFor(ref, SIZE * ERASURE.dataShards), shardIndex: 0 });
   t.ok((await readShard(store, ref)).equals(bytes), 'the shard reads back whole');
