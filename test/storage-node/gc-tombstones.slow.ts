@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { formatStatus } from '../../src/bin/admin-cli.js';
-import { buildRing, parseRing, serializeRing } from '../../src/placement/index.js';
+import { buildRing, parseRing, planChange, serializeRing } from '../../src/placement/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { morePasses, startGcCluster } from './gc-cluster.js';
 import { until } from '../helpers/until.js';
@@ -121,9 +121,12 @@ t.test('no tombstone is dropped while the node’s rebalance to the current ring
   // A settle time longer than the test keeps every node's rebalance of the current epoch open.
   const cluster = await startGcCluster(t, { gcTombstoneGraceMs: 300, gcSettleMs: 100, gcIntervalMs: 200, auditIntervalMs: QUIET_AUDIT, rebalanceSettleMs: 10 * 60 * 1000 });
   const { s3, bucket } = cluster;
-  // The cluster's first ring has nothing to rebalance: a ring change (the same members, a new epoch) starts one.
+  // The cluster's first ring has nothing to rebalance: a ring that moves partitions (the same members in
+  // other slots, laid out afresh) starts one. A new epoch that moves nothing would be done at once.
   const first = parseRing(JSON.stringify(await cluster.node(0).fetchRing()));
-  const second = serializeRing(buildRing(first, first.nodes, { replicas: first.replicas, partitionBits: first.partitionBits, seed: 0 }));
+  const secondRing = buildRing(null, first.nodes, { replicas: first.replicas, partitionBits: first.partitionBits, seed: 7 });
+  t.ok(planChange(first, secondRing).moves.length > 0, 'the second ring moves partitions');
+  const second = serializeRing({ ...secondRing, epoch: first.epoch + 1 });
   for (const i of ALL) t.ok((await cluster.node(i).offerRing(JSON.parse(second))).adopted, `node ${i} adopts the second ring`);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'moving', Body: seededBytes(1_000, 5) }));
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'moving' }));

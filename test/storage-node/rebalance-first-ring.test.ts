@@ -29,7 +29,7 @@ async function writeUnder(store: ShardStore, ring: Ring): Promise<void> {
   }
 }
 
-async function setUp(t: { teardown(fn: () => Promise<void>): void }, ring: Ring): Promise<{ worker: RebalanceWorker; figures: HealingFigures }> {
+async function setUp(t: { teardown(fn: () => Promise<void>): void }, ring: Ring): Promise<{ worker: RebalanceWorker; figures: HealingFigures; rings: RingStore }> {
   const dir = await tempDir(t, 'rebalance-epochs');
   const store = await openStore(dir);
   t.teardown(() => store.close());
@@ -39,7 +39,7 @@ async function setUp(t: { teardown(fn: () => Promise<void>): void }, ring: Ring)
   const figures = new HealingFigures();
   // The default settle time: a ring change keeps walking for that long after adoption.
   const worker = new RebalanceWorker({ nodeId: 'me', store, rings, peers, figures, logger: silentLogger() });
-  return { worker, figures };
+  return { worker, figures, rings };
 }
 
 t.test("a node adopting the cluster's first ring is settled at once and walks none of its keys", async (t) => {
@@ -60,4 +60,48 @@ t.test('a node adopting a later ring walks every key, and keeps walking until th
   for (let steps = 0; steps < 20; steps += 1) if ((await worker.step(signal)).idle) break;
   t.equal(figures.rebalance.scanned, KEYS.length, 'the pass read every key');
   t.notOk(worker.settled(second.epoch), 'a pass that began inside the settle time is followed by another');
+});
+
+/** `ring` again at the next epoch with every node at another address, as `tessera dev` issues it at each start. */
+function readdressed(ring: Ring): Ring {
+  const nodes = ring.nodes.map((node) => ({ ...node, address: node.address.replace(/:\d+$/, (port) => `:${Number(port.slice(1)) + 1000}`) }));
+  return { ...ring, epoch: ring.epoch + 1, nodes };
+}
+
+async function untilIdle(worker: RebalanceWorker): Promise<void> {
+  const signal = new AbortController().signal;
+  for (let steps = 0; steps < 40; steps += 1) if ((await worker.step(signal)).idle) return;
+  throw new Error('the pass never ended');
+}
+
+t.test('a ring that only moves nodes to other addresses is settled at once once the ring before it was', async (t) => {
+  const first = buildRing(null, MEMBERS, OPTIONS);
+  const dir = await tempDir(t, 'rebalance-readdressed');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  await writeUnder(store, first);
+  const rings = new RingStore(dir);
+  await rings.offer(first);
+  const figures = new HealingFigures();
+  const worker = new RebalanceWorker({ nodeId: 'me', store, rings, peers, figures, logger: silentLogger(), settleMs: 0 });
+  await untilIdle(worker);
+  t.ok(worker.settled(first.epoch), 'the first ring is done');
+  const second = readdressed(first);
+  await rings.offer(second);
+  const result = await worker.step(new AbortController().signal);
+  t.ok(result.idle, 'the first step finds nothing to do');
+  t.ok(worker.settled(second.epoch), 'the epoch is done');
+  t.equal(figures.rebalance.scanned, 0, 'no key was read');
+});
+
+t.test('a ring that keeps placement still walks every key while the move to the ring before it is unfinished', async (t) => {
+  const second = buildRing(buildRing(null, MEMBERS, OPTIONS), MEMBERS, OPTIONS);
+  const { worker, figures, rings } = await setUp(t, second);
+  const signal = new AbortController().signal;
+  await worker.step(signal);
+  t.notOk(worker.settled(second.epoch), 'the move to the second ring has begun, not finished');
+  const third = readdressed(second);
+  await rings.offer(third);
+  await untilIdle(worker);
+  t.equal(figures.rebalance.scanned, KEYS.length, 'the pass read every key');
 });

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
-import { FIRST_RING_EPOCH, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
+import { FIRST_RING_EPOCH, planChange, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
 import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject, VersionCursor, VersionGone } from '../metadata-store.js';
 import { ShardStoreError } from '../shard-store-error.js';
@@ -49,7 +49,8 @@ interface Cursor {
  * The local copy is dropped only once the new set holds a write quorum of the version (or a newer
  * one). Passes repeat until one leaves nothing pending and began after gateways had time to adopt the
  * ring (`settleMs`), so versions written under the old ring during the change are moved as well; then
- * the epoch is done. The cluster's first ring is done at once: no older ring placed anything. At each
+ * the epoch is done. The cluster's first ring is done at once: no older ring placed anything; so is
+ * one that places every partition as the ring before it, once this node had settled that one. At each
  * new epoch the node also gathers the bucket records of the other members, so a node new to the
  * cluster knows every bucket. After its keys, each pass hands its tombstones of
  * versions deleted by id on to the keys' new sets. Cursor: epoch, last key, the pass's pending count
@@ -84,8 +85,8 @@ export class RebalanceWorker implements Worker {
     const fig = figures.rebalance;
     const now = this.clock();
     if (ring.epoch !== this.cursor.epoch) {
-      // The first ring has no predecessor: no key sits where an older ring put it, so there is nothing to walk.
-      const done = ring.epoch === FIRST_RING_EPOCH;
+      // Nothing to walk when no key can sit where an older ring put it.
+      const done = ring.epoch === FIRST_RING_EPOCH || this.placementKept(ring);
       this.cursor = { epoch: ring.epoch, after: null, pending: 0, done, adoptedMs: now, passStartedMs: now, bucketsSynced: false };
       fig.moved = 0;
       fig.dropped = 0;
@@ -151,6 +152,18 @@ export class RebalanceWorker implements Worker {
       }
     }
     return unreached;
+  }
+
+  /**
+   * Whether `ring` places every partition on the same nodes, slot for slot, as the ring it replaced on
+   * this node, and this node had finished moving to that one: then nothing it holds is misplaced. A
+   * ring that changes only addresses is such a ring (`tessera dev` issues one at every start, its
+   * nodes listening on fresh ports), and walking every key for it found nothing to move.
+   */
+  private placementKept(ring: Ring): boolean {
+    const previous = this.options.rings.previous;
+    if (previous === undefined || this.cursor.epoch !== previous.epoch || !this.cursor.done) return false;
+    return planChange(previous, ring).moves.length === 0;
   }
 
   /** Whether this node's rebalance to `epoch` is done: nothing it holds still sits where only an older ring put it. */
