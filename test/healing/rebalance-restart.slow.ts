@@ -42,7 +42,12 @@ t.test('a node killed in the middle of a rebalance resumes its pass from the per
   );
   await fleet.killNode(leaving);
   await fleet.startNode(leaving, slow);
-  const worker = ((await leavingStatus()).workers['rebalance'] as { worker?: { resumedAfter?: string | null } }).worker;
+  // A node answers once it listens; its workers load their cursors just after. Until then the status
+  // says the rebalance is not running and has resumed nothing.
+  type RebalanceRunner = { running?: boolean; worker?: { resumedAfter?: string | null } };
+  const runner = async (): Promise<RebalanceRunner | undefined> => (await leavingStatus()).workers['rebalance'] as RebalanceRunner | undefined;
+  await until('the restarted node runs its rebalance worker', async () => (await runner())?.running === true, 30_000, 50);
+  const worker = (await runner())?.worker;
   t.type(worker?.resumedAfter, 'string', `the restarted node resumed its pass after key ${String(worker?.resumedAfter)}, not from the start`);
 
   const ms = await rebalanced(fleet, fleet.slots, shrunk);
