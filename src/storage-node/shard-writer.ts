@@ -44,9 +44,8 @@ export interface PrepareOptions {
  */
 export class ShardWriter {
   private readonly options: ShardWriterOptions;
-  private readonly writing = new Set<string>();
-  /** Shard files a second prepare of the same fresh shard writes through tmp/ while the first writes in place. */
-  private readonly secondWriters = new Map<string, number>();
+  /** Paths prepares in progress own (a temporary file, a shard file before its row), with how many own each. */
+  private readonly writing = new Map<string, number>();
   private filesInFlight = 0;
 
   constructor(options: ShardWriterOptions) {
@@ -108,22 +107,22 @@ export class ShardWriter {
     const tmpPath = join(tmpDir, randomBytes(12).toString('hex'));
     const file = shardFileName(ref);
     const finalPath = join(shardDir, file);
+    // A second prepare of a shard already being written goes through tmp/, as does one whose file exists.
+    const inPlace = fresh && !this.writing.has(finalPath);
     // Until its row is written, neither file may be taken for garbage, however long the write takes.
-    this.writing.add(tmpPath).add(finalPath);
+    this.own(tmpPath);
+    this.own(finalPath);
     this.filesInFlight += 1;
     let handle: FileHandle | undefined;
     /** The file this prepare created and removes if it fails, until the file is in place. */
     let created: string | undefined;
-    let second = false;
     try {
-      if (fresh) {
+      if (inPlace) {
         try {
           handle = await open(finalPath, 'wx');
           created = finalPath;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          second = true;
-          this.secondWriters.set(finalPath, (this.secondWriters.get(finalPath) ?? 0) + 1);
         }
       }
       if (handle === undefined) {
@@ -153,18 +152,23 @@ export class ShardWriter {
     } catch (err) {
       await handle?.close().catch(() => undefined);
       // A torn file written in place is left to a second prepare of the shard that is about to rename over it.
-      if (created === tmpPath || (created === finalPath && !this.secondWriters.has(finalPath))) await rm(created, { force: true }).catch(() => undefined);
+      if (created === tmpPath || (created === finalPath && this.writing.get(finalPath) === 1)) await rm(created, { force: true }).catch(() => undefined);
       throw err;
     } finally {
-      this.writing.delete(tmpPath);
-      this.writing.delete(finalPath);
+      this.disown(tmpPath);
+      this.disown(finalPath);
       this.filesInFlight -= 1;
-      if (second) {
-        const left = (this.secondWriters.get(finalPath) ?? 1) - 1;
-        if (left > 0) this.secondWriters.set(finalPath, left);
-        else this.secondWriters.delete(finalPath);
-      }
     }
+  }
+
+  private own(path: string): void {
+    this.writing.set(path, (this.writing.get(path) ?? 0) + 1);
+  }
+
+  private disown(path: string): void {
+    const left = (this.writing.get(path) ?? 1) - 1;
+    if (left > 0) this.writing.set(path, left);
+    else this.writing.delete(path);
   }
 
   /** File shards being written now (received, synced or recorded), not yet prepared. */
