@@ -1,9 +1,10 @@
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, type DeleteObjectsCommandOutput, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS, localS3Client } from '../helpers/cluster.js';
 import { READ_DEADLINE_MS } from '../../src/gateway/data-path/index.js';
 import { slowCluster } from '../helpers/slow-link.js';
+import { NodeClient } from '../../src/rpc/index.js';
 
 /** The configured metadata and stall timeouts: the nodes below answer several times slower. */
 const TIMEOUT_FLOOR_MS = 300;
@@ -120,4 +121,31 @@ t.test('DeleteBucket while every node answers slower than the timeouts decides o
   for (const link of links) link.delayMs = 0;
   const names = ((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name);
   t.ok(names.includes(full) && names.includes(versioned) && !names.includes(empty), 'only the empty bucket is gone');
+});
+
+t.test('DeleteObjects whose nodes turn slower than the timeouts between the key lease and the commit deletes every key and reports each deleted, without client retries', async (t) => {
+  const { links, endpoint } = await slowCluster(t, TIMEOUT_FLOOR_MS);
+  const { s3, writer } = clients(t, endpoint);
+  const bucket = bucketName();
+  await writer.send(new CreateBucketCommand({ Bucket: bucket }));
+  const keys = Array.from({ length: 6 }, (_, i) => `batch/${i}`);
+  for (const [i, key] of keys.entries()) await writer.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: seededBytes(3_000, i) }));
+  // The machine turns busy just as the first delete marker is sent: its lease round ran at full speed,
+  // so the commit round's deadline is as short as it gets.
+  const commit = NodeClient.prototype.commit;
+  NodeClient.prototype.commit = function (this: NodeClient, ...args: Parameters<NodeClient['commit']>) {
+    for (const link of links) link.delayMs = 8 * TIMEOUT_FLOOR_MS;
+    return commit.apply(this, args);
+  };
+  let result: DeleteObjectsCommandOutput;
+  try {
+    result = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+  } finally {
+    NodeClient.prototype.commit = commit;
+    for (const link of links) link.delayMs = 0;
+  }
+  t.same(result.Errors ?? [], [], 'no key answered an error');
+  t.same((result.Deleted ?? []).map((d) => d.Key).sort(), keys, 'every key reported deleted');
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  t.equal(listed.KeyCount, 0, 'and none is listed');
 });

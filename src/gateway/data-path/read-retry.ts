@@ -65,17 +65,29 @@ export class ReadDeadline {
  * stops at the request's read deadline. A round lost to nodes that refused or failed is not retried:
  * those nodes are down, not slow, and the client hears so at once.
  */
-export async function retrySlowRead<T>(
-  scope: RequestScope,
-  read: (signal: AbortSignal) => Promise<T>,
-  deadline: ReadDeadline = ReadDeadline.of(scope),
-): Promise<T> {
+export function retrySlowRead<T>(scope: RequestScope, read: (signal: AbortSignal) => Promise<T>, deadline: ReadDeadline = ReadDeadline.of(scope)): Promise<T> {
+  return retrySlowRound(scope, read, deadline, scope.signal);
+}
+
+/**
+ * retrySlowRead for an idempotent write round that is seen through once sent (a record's commit): its
+ * attempts stop at their own timeouts and the request's deadline, not when the client leaves. Nodes
+ * that applied an earlier attempt answer the repeat as done.
+ */
+export function retrySlowCommit<T>(scope: RequestScope, commit: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return retrySlowRound(scope, commit, ReadDeadline.of(scope), undefined);
+}
+
+/** Never aborted: the pauses of a round that does not follow the client's request. */
+const UNCANCELLED = new AbortController().signal;
+
+async function retrySlowRound<T>(scope: RequestScope, round: (signal: AbortSignal) => Promise<T>, deadline: ReadDeadline, signal: AbortSignal | undefined): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     const timeoutMs = Math.max(1, Math.min(scope.services.metadataTimeoutMs, deadline.remainingMs()));
     try {
-      return await read(withTimeout(scope.signal, timeoutMs));
+      return await round(withTimeout(signal, timeoutMs));
     } catch (err) {
-      if (!isSlowQuorumLoss(err) || !(await deadline.pause(attempt, scope.signal))) throw err;
+      if (!isSlowQuorumLoss(err) || !(await deadline.pause(attempt, signal ?? UNCANCELLED))) throw err;
     }
   }
 }

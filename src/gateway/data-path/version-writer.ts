@@ -6,6 +6,7 @@ import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js'
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
 import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
+import { retrySlowCommit } from './read-retry.js';
 import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-writer.js';
 
 /** What a stored version carries besides its bytes. */
@@ -224,12 +225,15 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord, opti
   // failure) even if the client leaves, as a body's commit is. A completion cut off between its
   // manifest and its closing marker left the object visible and the upload open, and a part uploaded
   // again then took the object's bytes; cut-off deletes left markers on fewer than a write quorum.
-  const signal = withTimeout(undefined, services.metadataTimeoutMs);
+  // A round lost only to slow nodes is sent again with a stretched deadline, as reads are: a busy
+  // machine must not refuse a delete (which no SDK retries alone inside a DeleteObjects batch).
   // Serialised and hashed once for the whole set: a manifest of thousands of parts is megabytes.
   const encoded = new EncodedCommit({ record, shardIndex: null, ...(options.leaseToken === undefined ? {} : { leaseToken: options.leaseToken }) });
-  const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
-  const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
-  if (!decision.met) throw forgetGoneBucket(ctx, quorumError('record write', decision.failures, record.bucket));
+  await retrySlowCommit(ctx, async (signal) => {
+    const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
+    const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
+    if (!decision.met) throw forgetGoneBucket(ctx, quorumError('record write', decision.failures, record.bucket));
+  });
 }
 
 /** `err`, after dropping the cached record of a bucket a commit found gone: the next request reads it anew. */
