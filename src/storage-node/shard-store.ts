@@ -86,6 +86,8 @@ export class ShardStore {
   /** Serialises quarantining per shard: two readers that find one bad shard at once must count it once. */
   private readonly quarantineLocks = new KeyedMutex();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Prepares running now, by the shard they write (shardKey): an abort of that shard waits for them. */
+  private readonly preparing = new Map<string, Set<Promise<unknown>>>();
   private checksumFailureCount = 0;
   private quarantineCount = 0;
   private noSpaceCount = 0;
@@ -215,7 +217,16 @@ export class ShardStore {
    * (a batched prepare's) may come as one Buffer.
    */
   prepare(ref: ShardRef, erasure: ErasureParams, body: Readable | Buffer, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
-    return this.track(this.prepareNow(ref, erasure, body, signal, options));
+    const work = this.track(this.prepareNow(ref, erasure, body, signal, options));
+    const key = shardKey(ref);
+    const running = this.preparing.get(key) ?? new Set<Promise<unknown>>();
+    this.preparing.set(key, running.add(work));
+    const forget = (): void => {
+      running.delete(work);
+      if (running.size === 0 && this.preparing.get(key) === running) this.preparing.delete(key);
+    };
+    work.then(forget, forget);
+    return work;
   }
 
   /** The untracked body of prepare. */
@@ -464,13 +475,20 @@ export class ShardStore {
     );
   }
 
-  /** Drops a prepared shard; unknown ones are ignored so aborts can be retried. */
+  /**
+   * Drops a prepared shard; unknown ones are ignored so aborts can be retried. A prepare of the shard
+   * still running is let finish first: a writer that gave up after sending the whole body (its write
+   * quorum failed elsewhere) aborts while this node may still be syncing it, and the row that prepare
+   * writes must not outlive the abort.
+   */
   abort(ref: ShardRef): Promise<void> {
     return this.track(this.abortNow(ref));
   }
 
   /** The untracked body of abort. */
   private async abortNow(ref: ShardRef): Promise<void> {
+    const running = this.preparing.get(shardKey(ref));
+    if (running !== undefined) await Promise.allSettled([...running]);
     await this.keyLocks.run(lockKey(ref.bucket, ref.key), async () => {
       const { stored, prepared } = await this.metadata.getObjectAndPrepared(ref);
       // Against the current row when it is this version; otherwise looked up, as it may be a noncurrent one.
@@ -741,4 +759,9 @@ function isNullVersion(record: ObjectRecord): boolean {
 
 function lockKey(bucket: string, key: string): string {
   return `${bucket}\0${key}`;
+}
+
+/** One shard as prepares write it: its key, the data id it is written under and its index. */
+function shardKey(ref: ShardRef): string {
+  return `${lockKey(ref.bucket, ref.key)}\0${shardDataId(ref)}\0${ref.shardIndex}`;
 }
