@@ -87,6 +87,8 @@ export class NodeMetrics {
   readonly observeSync: (seconds: number) => void;
   private readonly sources: NodeMetricsSources;
   private keyCount: { value: number; atMs: number } | undefined;
+  /** The count under way: scrapes that find the last one expired share it instead of each walking the index. */
+  private counting: Promise<number> | undefined;
 
   constructor(sources: NodeMetricsSources) {
     this.sources = sources;
@@ -182,12 +184,20 @@ export class NodeMetrics {
     }
   }
 
-  private async records(): Promise<number> {
-    const now = performance.now();
-    if (this.keyCount === undefined || now - this.keyCount.atMs > RECORD_COUNT_TTL_MS) {
-      this.keyCount = { value: await this.sources.countKeys(), atMs: now };
-    }
-    return this.keyCount.value;
+  private records(): Promise<number> {
+    if (this.keyCount !== undefined && performance.now() - this.keyCount.atMs <= RECORD_COUNT_TTL_MS) return Promise.resolve(this.keyCount.value);
+    this.counting ??= this.sources.countKeys().then(
+      (value) => {
+        this.keyCount = { value, atMs: performance.now() };
+        this.counting = undefined;
+        return value;
+      },
+      (err: unknown) => {
+        this.counting = undefined;
+        throw err;
+      },
+    );
+    return this.counting;
   }
 }
 
