@@ -3,6 +3,7 @@ import { placementHashHex } from '../placement/index.js';
 import { shardDataId, shardRefOf, type BucketRecord, type UserRecord, type ListQuery, type ObjectRecord, type ObjectStatus, type ShardRef, type VersionListQuery } from '../rpc/index.js';
 import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from './metadata-keys.js';
+import { RowCache } from './row-cache.js';
 
 export { MetadataWriteFenced } from './group-commit.js';
 
@@ -61,6 +62,22 @@ export { MetadataWriteFenced } from './group-commit.js';
  * `d` rows or files, so a listing page never loads object data.
  */
 export const METADATA_SCHEMA_VERSION = 3;
+
+/**
+ * Memory for rows kept by the row cache, per node: a few thousand keys of small objects (their
+ * committed and version rows and inline shard image), or a few hundred of the largest inline shards.
+ */
+export const DEFAULT_ROW_CACHE_BYTES = 8 * 1024 * 1024;
+
+const CACHED_KINDS = new Set([ROW.object, ROW.version, ROW.inline, ROW.prepared].map((kind) => kind.charCodeAt(0)));
+
+/**
+ * The row kinds the row cache keeps: what a read answers from (a key's committed row, its version rows,
+ * inline shard images) and prepared rows, which a commit reads right after its prepare wrote them.
+ */
+function isCachedRow(key: Buffer): boolean {
+  return CACHED_KINDS.has(key[0] ?? -1);
+}
 
 /** The newest committed version of a key on a node, and where this node keeps its shard. */
 export interface StoredObject {
@@ -152,12 +169,18 @@ export function storedRef(stored: StoredObject): ShardRef | null {
 export class MetadataStore {
   private readonly db: ClassicLevel<Buffer, Buffer>;
   private readonly writer: GroupCommitWriter;
+  /** Rows that reads answer from without LevelDB (row-cache.ts). */
+  private readonly rows: RowCache;
   private writeObserver: ((ops: readonly MetadataOp[], sync: boolean) => void) | undefined;
 
-  /** `sync: false` skips LevelDB's fsync of each write: for benchmarks only. */
-  constructor(location: string, options: { sync?: boolean } = {}) {
+  /**
+   * `sync: false` skips LevelDB's fsync of each write: for benchmarks only. `rowCacheBytes` bounds the
+   * rows kept in memory (DEFAULT_ROW_CACHE_BYTES; 0 keeps none).
+   */
+  constructor(location: string, options: { sync?: boolean; rowCacheBytes?: number } = {}) {
     this.db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     this.writer = new GroupCommitWriter((ops, sync) => this.writeBatch(ops, sync), options.sync ?? true);
+    this.rows = new RowCache(options.rowCacheBytes ?? DEFAULT_ROW_CACHE_BYTES, isCachedRow);
   }
 
   /** Opens the database (creating it when absent). */
@@ -249,13 +272,13 @@ export class MetadataStore {
 
   /** The newest committed version of a key on this node. */
   async getObject(bucket: string, objectName: string): Promise<StoredObject | undefined> {
-    const value = await this.db.get(rowKey(ROW.object, bucket, objectName));
+    const value = await this.cachedGet(rowKey(ROW.object, bucket, objectName));
     return value === undefined ? undefined : parse<StoredObject>(value);
   }
 
   /** A prepared shard, if present. */
   async getPrepared(ref: ShardRef): Promise<PreparedShard | undefined> {
-    const value = await this.db.get(rowKey(ROW.prepared, ...shardParts(ref)));
+    const value = await this.cachedGet(rowKey(ROW.prepared, ...shardParts(ref)));
     return value === undefined ? undefined : parse<PreparedShard>(value);
   }
 
@@ -264,7 +287,7 @@ export class MetadataStore {
    * libuv's pool instead of two (a commit needs both).
    */
   async getObjectAndPrepared(ref: ShardRef): Promise<{ stored: StoredObject | undefined; prepared: PreparedShard | undefined; image: Buffer | undefined }> {
-    const [stored, prepared, image] = await this.db.getMany([
+    const [stored, prepared, image] = await this.cachedGetMany([
       rowKey(ROW.object, ref.bucket, ref.key),
       rowKey(ROW.prepared, ...shardParts(ref)),
       rowKey(ROW.inline, ...shardParts(ref)),
@@ -281,7 +304,7 @@ export class MetadataStore {
    * snapshot (a read of an inline shard needs both; a file shard's read just finds no image).
    */
   async getObjectAndInline(ref: ShardRef): Promise<{ stored: StoredObject | undefined; image: Buffer | undefined }> {
-    const [version, stored, image] = await this.db.getMany([
+    const [version, stored, image] = await this.cachedGetMany([
       rowKey(ROW.version, ref.bucket, ref.key, newestFirst(ref.versionId)),
       rowKey(ROW.object, ref.bucket, ref.key),
       rowKey(ROW.inline, ...shardParts(ref)),
@@ -293,7 +316,40 @@ export class MetadataStore {
 
   /** An inline shard's image, if present. */
   async getInline(ref: ShardRef): Promise<Buffer | undefined> {
-    return this.db.get(rowKey(ROW.inline, ...shardParts(ref)));
+    return this.cachedGet(rowKey(ROW.inline, ...shardParts(ref)));
+  }
+
+  /** Rows and bytes the row cache holds now. */
+  get cachedRows(): { rows: number; bytes: number } {
+    return this.rows.size;
+  }
+
+  /** A row of a kind the row cache keeps: from it when held, otherwise read and (if still current) kept. */
+  private async cachedGet(key: Buffer): Promise<Buffer | undefined> {
+    const held = this.rows.get(key);
+    if (held !== undefined) return held ?? undefined;
+    const token = this.rows.readToken();
+    const value = await this.db.get(key);
+    this.rows.fill(key, value, token);
+    return value;
+  }
+
+  /**
+   * Rows read together: from the row cache when it holds every one, otherwise in one LevelDB read
+   * (one snapshot, one trip through libuv's pool) whose rows the cache then keeps.
+   */
+  private async cachedGetMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
+    const held: (Buffer | undefined)[] = [];
+    for (const key of keys) {
+      const row = this.rows.get(key);
+      if (row === undefined) break;
+      held.push(row ?? undefined);
+    }
+    if (held.length === keys.length) return held;
+    const token = this.rows.readToken();
+    const values = await this.db.getMany(keys);
+    keys.forEach((key, i) => this.rows.fill(key, values[i], token));
+    return values;
   }
 
   /** Whether a file is registered (some row points to it). */
@@ -373,7 +429,7 @@ export class MetadataStore {
 
   /** One version of a key by its id, current or noncurrent. */
   async getVersion(bucket: string, key: string, versionId: string): Promise<StoredObject | undefined> {
-    const [row, current] = await this.db.getMany([rowKey(ROW.version, bucket, key, newestFirst(versionId)), rowKey(ROW.object, bucket, key)]);
+    const [row, current] = await this.cachedGetMany([rowKey(ROW.version, bucket, key, newestFirst(versionId)), rowKey(ROW.object, bucket, key)]);
     if (row !== undefined) return parse<StoredObject>(row);
     const stored = current === undefined ? undefined : parse<StoredObject>(current);
     return stored?.record.versionId === versionId ? stored : undefined;
@@ -745,7 +801,14 @@ export class MetadataStore {
       await batch.close();
       throw err;
     }
-    await batch.write({ sync });
+    this.rows.writeStarting(ops);
+    try {
+      await batch.write({ sync });
+    } catch (err) {
+      this.rows.writeEnded(ops, false);
+      throw err;
+    }
+    this.rows.writeEnded(ops, true);
     this.writeObserver?.(ops, sync);
   }
 

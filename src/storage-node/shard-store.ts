@@ -43,6 +43,8 @@ export interface ShardStoreOptions {
   inlineMaxShardBytes?: number;
   /** Prepared shards older than this are dropped at start-up. */
   preparedGraceMs?: number;
+  /** Memory for metadata rows that reads answer from without LevelDB (DEFAULT_ROW_CACHE_BYTES); 0 keeps none. */
+  rowCacheBytes?: number;
   /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
   fsync?: boolean;
   clock?: () => number;
@@ -109,7 +111,7 @@ export class ShardStore {
       readFreeBytes: () => this.freeBytes(),
       clock: () => performance.now(),
     });
-    this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync });
+    this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync, ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }) });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
     this.writer = new ShardWriter({
       metadata: this.metadata,
@@ -203,6 +205,11 @@ export class ShardStore {
       usedBytes: this.space.limitBytes === null ? null : this.space.usedBytes,
       lastRecovery: this.recovery,
     };
+  }
+
+  /** Rows and bytes the metadata's row cache holds now. */
+  get cachedRows(): { rows: number; bytes: number } {
+    return this.metadata.cachedRows;
   }
 
   /** Free bytes on the data directory's file system. */
