@@ -65,15 +65,16 @@ export const METADATA_SCHEMA_VERSION = 3;
 
 /**
  * Memory for rows kept by the row cache, per node: a few thousand keys of small objects (their
- * committed and version rows and inline shard image), or a few hundred of the largest inline shards.
+ * committed row and inline shard image), or a few hundred of the largest inline shards.
  */
 export const DEFAULT_ROW_CACHE_BYTES = 8 * 1024 * 1024;
 
-const CACHED_KINDS = new Set([ROW.object, ROW.version, ROW.inline, ROW.prepared].map((kind) => kind.charCodeAt(0)));
+const CACHED_KINDS = new Set([ROW.object, ROW.inline].map((kind) => kind.charCodeAt(0)));
 
 /**
- * The row kinds the row cache keeps: what a read answers from (a key's committed row, its version rows,
- * inline shard images) and prepared rows, which a commit reads right after its prepare wrote them.
+ * The row kinds the row cache keeps: what a read of a key's current version answers from, its committed
+ * row and inline shard images. Version rows (named versions) and prepared rows (read once, by their
+ * commit) are not worth their writes' upkeep.
  */
 function isCachedRow(key: Buffer): boolean {
   return CACHED_KINDS.has(key[0] ?? -1);
@@ -304,11 +305,15 @@ export class MetadataStore {
    * snapshot (a read of an inline shard needs both; a file shard's read just finds no image).
    */
   async getObjectAndInline(ref: ShardRef): Promise<{ stored: StoredObject | undefined; image: Buffer | undefined }> {
-    const [version, stored, image] = await this.cachedGetMany([
-      rowKey(ROW.version, ref.bucket, ref.key, newestFirst(ref.versionId)),
-      rowKey(ROW.object, ref.bucket, ref.key),
-      rowKey(ROW.inline, ...shardParts(ref)),
-    ]);
+    const keys = [rowKey(ROW.version, ref.bucket, ref.key, newestFirst(ref.versionId)), rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.inline, ...shardParts(ref))];
+    // The current version's row, held by the row cache, is its version row too (both are written with
+    // one value): only an inline shard then needs its image (readers use an image only when inline).
+    const held = this.rows.get(keys[1] as Buffer);
+    const current = held === null || held === undefined ? undefined : parse<StoredObject>(held);
+    if (current !== undefined && current.record.versionId === ref.versionId) {
+      return { stored: current, image: current.inline === true ? await this.cachedGet(keys[2] as Buffer) : undefined };
+    }
+    const [version, stored, image] = await this.cachedGetMany(keys);
     // The version's own row when it is noncurrent; the object row (current, or written before version rows existed) otherwise.
     const row = version ?? stored;
     return { stored: row === undefined ? undefined : parse<StoredObject>(row), image };
@@ -801,14 +806,14 @@ export class MetadataStore {
       await batch.close();
       throw err;
     }
-    this.rows.writeStarting(ops);
+    const cached = this.rows.writeStarting(ops);
     try {
       await batch.write({ sync });
     } catch (err) {
-      this.rows.writeEnded(ops, false);
+      this.rows.writeEnded(ops, cached, false);
       throw err;
     }
-    this.rows.writeEnded(ops, true);
+    this.rows.writeEnded(ops, cached, true);
     this.writeObserver?.(ops, sync);
   }
 

@@ -1,44 +1,45 @@
+import { LRUCache } from 'lru-cache';
 import type { MetadataOp } from './group-commit.js';
 
-/** Bytes a cached row costs beyond its key and value: the map entry and the row's objects. */
+/** Bytes a cached row costs beyond its key and value: the cache's entry and the row's objects. */
 const ENTRY_OVERHEAD_BYTES = 96;
+
+/** What the cache holds for a row known to be absent (lru-cache keeps no null). */
+const ABSENT = Object.freeze({ absent: true });
+type Held = Buffer | typeof ABSENT;
 
 /**
  * Metadata rows kept in memory (the kinds `cacheable` accepts): a small GET's status call reads a
- * key's committed row and then its inline shard image, a commit the rows its prepare just wrote, and
- * each LevelDB read is a trip through libuv's thread pool and back; a row held here costs none.
+ * key's committed row and then its inline shard image, a shard read the row again, and each LevelDB
+ * read is a trip through libuv's thread pool and back; a row held here costs none.
  *
  * It is exact, not eventually right: every metadata write of the node goes through the store's one
  * writer, which tells the cache when a write starts (its keys are dropped, so reads during the write
- * go to LevelDB as before) and when it ends (its puts and deletes are kept as the new rows; after a
- * failed write the keys are just dropped). A read that missed may keep what LevelDB answered only if
- * no write started or ended while it ran, so a slow read cannot put back a row a write replaced.
- * Absent rows are kept too (as null): a key's first write looks its key up. Least recently used rows
- * go first once `maxBytes` is reached; 0 keeps nothing.
+ * go to LevelDB as before) and when it ends (its puts are kept as the new rows; after a failed write
+ * the keys are just dropped). A read that missed may keep what LevelDB answered only if no write
+ * started or ended while it ran, so a slow read cannot put back a row a write replaced. Rows a read
+ * found absent are kept too (as null). Least recently used rows go first once `maxBytes` is reached;
+ * 0 keeps nothing.
  */
 export class RowCache {
-  private readonly maxBytes: number;
   private readonly cacheable: (key: Buffer) => boolean;
-  /** Insertion order is use order: a hit moves its row to the end, eviction takes from the front. */
-  private readonly rows = new Map<string, Buffer | null>();
-  private bytes = 0;
+  /** Null when the budget is 0: nothing is kept. */
+  private readonly rows: LRUCache<string, Held> | null;
   /** Bumped when a write starts and when it ends: a read that saw it change keeps nothing. */
   private changes = 0;
 
   constructor(maxBytes: number, cacheable: (key: Buffer) => boolean) {
-    this.maxBytes = Math.max(0, maxBytes);
     this.cacheable = cacheable;
+    this.rows =
+      maxBytes > 0
+        ? new LRUCache<string, Held>({ maxSize: maxBytes, sizeCalculation: (value, id) => id.length + (value instanceof Buffer ? value.length : 0) + ENTRY_OVERHEAD_BYTES })
+        : null;
   }
 
   /** The row held for `key`: its value, null when known absent, undefined when not held. */
   get(key: Buffer): Buffer | null | undefined {
-    if (this.maxBytes === 0) return undefined;
-    const id = key.toString('latin1');
-    const value = this.rows.get(id);
-    if (value === undefined) return undefined;
-    this.rows.delete(id);
-    this.rows.set(id, value);
-    return value;
+    const value = this.rows?.get(key.toString('latin1'));
+    return value === undefined ? undefined : value instanceof Buffer ? value : null;
   }
 
   /** Taken before a read of LevelDB, and handed to fill() with what it found. */
@@ -48,55 +49,55 @@ export class RowCache {
 
   /** Keeps what a read of LevelDB found, unless a write started or ended since its token. */
   fill(key: Buffer, value: Buffer | undefined, token: number): void {
-    if (token !== this.changes || this.maxBytes === 0 || !this.cacheable(key)) return;
-    this.set(key.toString('latin1'), value ?? null);
+    if (token !== this.changes || this.rows === null || !this.cacheable(key)) return;
+    this.rows.set(key.toString('latin1'), value === undefined ? ABSENT : owned(value));
   }
 
-  /** A write of `ops` is about to be issued: its rows are no longer known. */
-  writeStarting(ops: readonly MetadataOp[]): void {
+  /**
+   * A write of `ops` is about to be issued: its rows are no longer known. Returns what writeEnded
+   * takes back when the write ends (the ops' cache keys).
+   */
+  writeStarting(ops: readonly MetadataOp[]): (string | undefined)[] {
     this.changes += 1;
-    if (this.bytes === 0) return;
-    for (const op of ops) if (this.cacheable(op.key)) this.remove(op.key.toString('latin1'));
-  }
-
-  /** The write of `ops` has ended: its rows are what it wrote, or unknown when it failed. */
-  writeEnded(ops: readonly MetadataOp[], ok: boolean): void {
-    this.changes += 1;
-    if (this.maxBytes === 0) return;
+    const ids: (string | undefined)[] = [];
+    if (this.rows === null) return ids;
     for (const op of ops) {
-      if (!this.cacheable(op.key)) continue;
-      const id = op.key.toString('latin1');
-      if (!ok) this.remove(id);
-      else this.set(id, op.type === 'put' ? op.value : null);
+      const id = this.cacheable(op.key) ? op.key.toString('latin1') : undefined;
+      ids.push(id);
+      if (id !== undefined) this.rows.delete(id);
     }
+    return ids;
+  }
+
+  /**
+   * The write of `ops` has ended (`ids` from its writeStarting): its puts are the rows now, unless it
+   * failed. Deleted rows are only forgotten: knowing them absent is rarely worth their room (a
+   * prepared row is never read again once its commit deleted it).
+   */
+  writeEnded(ops: readonly MetadataOp[], ids: readonly (string | undefined)[], ok: boolean): void {
+    this.changes += 1;
+    if (this.rows === null) return;
+    ops.forEach((op, i) => {
+      const id = ids[i];
+      if (id === undefined) return;
+      if (ok && op.type === 'put') this.rows?.set(id, owned(op.value));
+      else this.rows?.delete(id);
+    });
   }
 
   /** Rows and bytes held, for tests and figures. */
   get size(): { rows: number; bytes: number } {
-    return { rows: this.rows.size, bytes: this.bytes };
-  }
-
-  private set(id: string, value: Buffer | null): void {
-    this.remove(id);
-    const cost = costOf(id, value);
-    if (cost > this.maxBytes) return;
-    this.rows.set(id, value);
-    this.bytes += cost;
-    for (const [oldest, row] of this.rows) {
-      if (this.bytes <= this.maxBytes) break;
-      this.rows.delete(oldest);
-      this.bytes -= costOf(oldest, row);
-    }
-  }
-
-  private remove(id: string): void {
-    const value = this.rows.get(id);
-    if (value === undefined) return;
-    this.rows.delete(id);
-    this.bytes -= costOf(id, value);
+    return { rows: this.rows?.size ?? 0, bytes: this.rows?.calculatedSize ?? 0 };
   }
 }
 
-function costOf(id: string, value: Buffer | null): number {
-  return id.length + (value?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
+/**
+ * A row value the cache may hold for long: a small Buffer is usually a slice of Node's shared 8 KiB
+ * allocation pool, which it would keep alive whole, so such a slice is copied into memory of its own.
+ */
+function owned(value: Buffer): Buffer {
+  if (value.byteOffset === 0 && value.buffer.byteLength === value.length) return value;
+  const own = Buffer.allocUnsafeSlow(value.length);
+  value.copy(own);
+  return own;
 }

@@ -16,6 +16,11 @@ const put = (name: string, text: string): MetadataOp => ({ type: 'put', key: key
 const del = (name: string): MetadataOp => ({ type: 'del', key: key(name) });
 const all = (): boolean => true;
 
+/** A write of `ops` from its start to its end. */
+function write(cache: RowCache, ops: MetadataOp[], ok = true): void {
+  cache.writeEnded(ops, cache.writeStarting(ops), ok);
+}
+
 t.test('a read that missed keeps its row; a hit answers it, and a row known absent answers null', async (t) => {
   const cache = new RowCache(1 << 20, all);
   t.equal(cache.get(key('a')), undefined, 'nothing held at first');
@@ -28,31 +33,33 @@ t.test('a read that missed keeps its row; a hit answers it, and a row known abse
 t.test('a read during which a write started or ended keeps nothing, so a slow read cannot bring back a replaced row', async (t) => {
   const cache = new RowCache(1 << 20, all);
   const before = cache.readToken();
-  cache.writeStarting([put('a', 'new')]);
+  const ops = [put('a', 'new')];
+  const ids = cache.writeStarting(ops);
   cache.fill(key('a'), value('old'), before);
   t.equal(cache.get(key('a')), undefined, 'a read that began before the write started keeps nothing');
   const during = cache.readToken();
-  cache.writeEnded([put('a', 'new')], true);
+  cache.writeEnded(ops, ids, true);
   t.same(cache.get(key('a')), value('new'), 'the write ended: its row is held');
   cache.fill(key('a'), value('old'), during);
   t.same(cache.get(key('a')), value('new'), 'a read that began during the write does not replace it');
 });
 
-t.test('a write drops its rows when it starts, holds its puts and deletes when it ends, and drops them again when it fails', async (t) => {
+t.test('a write drops its rows when it starts, holds its puts when it ends, forgets its deletes, and holds nothing when it fails', async (t) => {
   const cache = new RowCache(1 << 20, all);
   cache.fill(key('a'), value('one'), cache.readToken());
   cache.fill(key('b'), value('two'), cache.readToken());
-  cache.writeStarting([put('a', 'three'), del('b')]);
+  const ops = [put('a', 'three'), del('b')];
+  const ids = cache.writeStarting(ops);
   t.equal(cache.get(key('a')), undefined, 'a row being written is not answered from memory');
-  cache.writeEnded([put('a', 'three'), del('b')], true);
+  cache.writeEnded(ops, ids, true);
   t.same(cache.get(key('a')), value('three'), 'a put is held');
-  t.equal(cache.get(key('b')), null, 'a delete is held as absent');
-  cache.writeStarting([put('a', 'four')]);
-  cache.writeEnded([put('a', 'four')], false);
+  t.equal(cache.get(key('b')), undefined, 'a deleted row is forgotten, to be read again if asked for');
+  write(cache, [put('a', 'four')], false);
   t.equal(cache.get(key('a')), undefined, 'after a failed write the row is unknown');
-  cache.writeStarting([put('c', 'x'), del('c')]);
-  cache.writeEnded([put('c', 'x'), del('c')], true);
-  t.equal(cache.get(key('c')), null, 'within one write the last operation on a key wins, as in LevelDB');
+  write(cache, [put('c', 'x'), del('c')]);
+  t.equal(cache.get(key('c')), undefined, 'within one write the last operation on a key wins, as in LevelDB');
+  write(cache, [del('c'), put('c', 'y')]);
+  t.same(cache.get(key('c')), value('y'), 'whichever it is');
 });
 
 t.test('rows beyond the budget go least recently used first; kinds it does not keep and a budget of 0 keep nothing', async (t) => {
@@ -68,12 +75,12 @@ t.test('rows beyond the budget go least recently used first; kinds it does not k
 
   const onlyObjects = new RowCache(1 << 20, (k) => k[0] === 0x6f);
   onlyObjects.fill(Buffer.from('p\0b\0k'), value('prepared'), onlyObjects.readToken());
-  onlyObjects.writeEnded([{ type: 'put', key: Buffer.from('p\0b\0x'), value: value('p') }], true);
+  write(onlyObjects, [{ type: 'put', key: Buffer.from('p\0b\0x'), value: value('p') }]);
   t.equal(onlyObjects.size.rows, 0, 'rows of other kinds are never kept');
 
   const off = new RowCache(0, all);
   off.fill(key('a'), value('one'), off.readToken());
-  off.writeEnded([put('b', 'two')], true);
+  write(off, [put('b', 'two')]);
   t.equal(off.get(key('a')), undefined, 'a budget of 0 keeps nothing');
   t.equal(off.size.rows, 0);
 });
