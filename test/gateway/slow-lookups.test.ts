@@ -149,3 +149,31 @@ t.test('DeleteObjects whose nodes turn slower than the timeouts between the key 
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
   t.equal(listed.KeyCount, 0, 'and none is listed');
 });
+
+for (const { name, size } of [
+  { name: 'a small PUT', size: 3_000 },
+  { name: 'a streamed PUT', size: 600_000 },
+]) {
+  t.test(`${name} whose nodes turn slower than the timeouts at its commit is stored and acknowledged, without client retries`, async (t) => {
+    const { links, endpoint } = await slowCluster(t, TIMEOUT_FLOOR_MS);
+    const { s3, writer } = clients(t, endpoint);
+    const bucket = bucketName();
+    await writer.send(new CreateBucketCommand({ Bucket: bucket }));
+    const body = seededBytes(size, 7);
+    // Every shard is prepared at full speed; the machine turns busy as the commit round is sent, so the
+    // round's deadline is as short as it gets.
+    const commit = NodeClient.prototype.commit;
+    NodeClient.prototype.commit = function (this: NodeClient, ...args: Parameters<NodeClient['commit']>) {
+      for (const link of links) link.delayMs = 8 * TIMEOUT_FLOOR_MS;
+      return commit.apply(this, args);
+    };
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'slow-commit', Body: body }));
+    } finally {
+      NodeClient.prototype.commit = commit;
+      for (const link of links) link.delayMs = 0;
+    }
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'slow-commit' }));
+    t.equal(md5Hex(await collect(got.Body as AsyncIterable<Uint8Array>)), md5Hex(body), 'the object reads back whole');
+  });
+}

@@ -70,12 +70,13 @@ export function retrySlowRead<T>(scope: RequestScope, read: (signal: AbortSignal
 }
 
 /**
- * retrySlowRead for an idempotent write round that is seen through once sent (a record's commit): its
- * attempts stop at their own timeouts and the request's deadline, not when the client leaves. Nodes
- * that applied an earlier attempt answer the repeat as done.
+ * retrySlowRead for an idempotent write round that is seen through once sent (a commit): its attempts
+ * stop at their own timeouts and at READ_DEADLINE_MS after the round began, not when the client
+ * leaves. The budget starts with the round, not the request: a large body's upload may have taken
+ * longer than that before its commit. Nodes that applied an earlier attempt answer the repeat as done.
  */
 export function retrySlowCommit<T>(scope: RequestScope, commit: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return retrySlowRound(scope, commit, ReadDeadline.of(scope), undefined);
+  return retrySlowRound(scope, commit, new ReadDeadline(), undefined);
 }
 
 /** Never aborted: the pauses of a round that does not follow the client's request. */

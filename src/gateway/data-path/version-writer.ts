@@ -131,9 +131,11 @@ export async function storeVersion(
     ...stamp,
     ...(encryption === undefined ? {} : { encryption: encryption.field, storedSizeBytes }),
   };
-  // Shards left prepared by a failed commit are garbage for the collector, like any aborted write.
+  // Shards left prepared by a failed commit are garbage for the collector, like any aborted write. A
+  // round lost only to slow nodes is sent again (commits are idempotent): a busy machine slows a PUT
+  // whose nodes all hold their shard, it does not refuse it.
   try {
-    await commitShards(target, holders, record, withTimeout(undefined, services.metadataTimeoutMs), stragglers);
+    await retrySlowCommit(ctx, (signal) => commitShards(target, holders, record, signal, stragglers));
   } catch (err) {
     // Nodes the commit reached gave the shared lease back themselves; the others are told.
     if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
