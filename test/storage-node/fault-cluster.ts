@@ -13,7 +13,10 @@ export type NodeOverrides = Partial<Pick<StorageNodeOptions, 'capacityBytes' | '
 
 /** A gateway and six in-process nodes (4+2) whose nodes can be given their own limits, stopped and restarted. */
 export interface FaultCluster {
+  /** One attempt per request: every refusal is seen. */
   s3: S3Client;
+  /** The SDK's standard retries, as applications have them: for writes a test needs done, not watched. */
+  writer: S3Client;
   nodes: StorageNode[];
   dataDirs: string[];
   /** A signed client for node i, to look at one node's shards directly. */
@@ -47,11 +50,14 @@ export async function startFaultCluster(root: string, overrides: Record<number, 
   });
   const gateway = new Gateway({ config, logger });
   const { port } = await gateway.start();
-  const s3 = localS3Client(`http://127.0.0.1:${port}`, { accessKeyId: 'fault-access', secretAccessKey: 'fault-secret' }, { maxAttempts: 1 });
+  const credentials = { accessKeyId: 'fault-access', secretAccessKey: 'fault-secret' };
+  const s3 = localS3Client(`http://127.0.0.1:${port}`, credentials, { maxAttempts: 1 });
+  const writer = localS3Client(`http://127.0.0.1:${port}`, credentials);
   const clients: NodeClient[] = [];
   const stopped = new Set<number>();
   return {
     s3,
+    writer,
     nodes,
     dataDirs,
     nodeClient(index) {
@@ -69,6 +75,7 @@ export async function startFaultCluster(root: string, overrides: Record<number, 
     },
     async close() {
       s3.destroy();
+      writer.destroy();
       for (const client of clients) await client.close();
       await gateway.close();
       for (const [i, node] of nodes.entries()) if (!stopped.has(i)) await node.close();
