@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import Type, { type Static, type TSchema } from 'typebox';
 import { join } from 'node:path';
@@ -39,6 +39,9 @@ import { parseRing, serializeRing } from '../placement/index.js';
 import { KeyLeases } from './key-leases.js';
 import { goneRecord, toObjectStatus } from './metadata-store.js';
 import { NodeMetrics } from './node-metrics.js';
+import { sendPooledBody } from './pooled-body.js';
+import { ReadBufferPool } from './read-buffer-pool.js';
+import { READ_BATCH_CLASS_BYTES } from './shard-file.js';
 import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
 import type { ShardStore } from './shard-store.js';
@@ -99,6 +102,8 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
  */
 const MAX_COMMIT_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_LIST_LIMIT = 10_000;
+/** Free read buffers a node keeps for its shard GETs: a few 1 MiB batches, or many small shards' reads. */
+const READ_BUFFERS_FREE_BYTES = 4 * 1024 * 1024;
 
 /** The storage node's side of the node protocol: authenticates every request, then serves the shard store. */
 export class NodeServer {
@@ -110,6 +115,8 @@ export class NodeServer {
   /** Streamed shard bodies are not signed: each signed shard PUT is accepted once (replay-guard.ts). */
   private readonly shardWrites: ReplayGuard;
   private readonly leases: KeyLeases;
+  /** Buffers shard GETs read into, reused once sent. */
+  private readonly readBuffers = new ReadBufferPool({ classBytes: READ_BATCH_CLASS_BYTES, maxFreeBytes: READ_BUFFERS_FREE_BYTES });
 
   constructor(options: NodeServerOptions) {
     this.options = options;
@@ -243,10 +250,13 @@ export class NodeServer {
       const ref = shardRef(query);
       const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER);
       const length = intParam(query, 'length', 0, Number.MAX_SAFE_INTEGER);
-      const shard = await store.openShard(ref, offset, length);
-      reply.header('content-type', 'application/octet-stream');
-      reply.header('content-length', shard.sizeBytes);
-      return reply.send(Readable.from(shard.chunks, { objectMode: false }));
+      const shard = await store.openShard(ref, offset, length, this.readBuffers);
+      // The first chunk is read and verified before any status is sent: a corrupt one is an error status.
+      const first = await shard.chunks.next();
+      // The body is written by hand, not piped, so each buffer goes back to the pool once its bytes are sent.
+      reply.hijack();
+      const onError = (err: unknown): void => request.log.warn({ err, ref }, 'shard read failed after its status was sent');
+      await sendPooledBody(reply.raw, shard.sizeBytes, first.done === true ? undefined : first.value, shard.chunks, this.readBuffers, onError);
     });
     this.app.get(NODE_PATHS.list, async (request): Promise<ListResponse> => {
       const query = request.query as Record<string, string | undefined>;

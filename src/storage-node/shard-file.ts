@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { BlockHasher } from './checksum.js';
+import type { ReadBufferPool } from './read-buffer-pool.js';
 import { ShardStoreError } from './shard-store-error.js';
 
 /**
@@ -351,6 +352,9 @@ export function encodeShardImage(
 /** Chunks read per positional read: about 1 MiB, so a large range is a few syscalls. */
 const READ_BATCH_CHUNKS = 16;
 
+/** Sizes that hold a read batch (and the header read with the first) of 1, 2, 4, 8 or 16 default chunks: a ReadBufferPool's classes. */
+export const READ_BATCH_CLASS_BYTES: readonly number[] = [1, 2, 4, 8, READ_BATCH_CHUNKS].map((chunks) => SHARD_HEADER_BYTES + chunks * (DEFAULT_CHUNK_BYTES + CHECKSUM_BYTES));
+
 /** Positional reads: a FileHandle, or a shard image in memory (bufferSource). */
 export interface PositionalSource {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
@@ -372,11 +376,25 @@ export function bufferSource(image: Buffer): PositionalSource {
 
 /** Bytes [position, position + length) of a source, shorter when it ends first. */
 async function readAt(source: PositionalSource, position: number, length: number): Promise<Buffer> {
+  return (await readBatch(source, position, length, undefined)).bytes;
+}
+
+/**
+ * Bytes [position, position + length) of a source (shorter when it ends first): a view when the source
+ * holds them, otherwise read into a buffer taken from `pool` if one is given. The caller releases
+ * `pooled` (the buffer it holds a reference to) when it is done with the bytes.
+ */
+async function readBatch(source: PositionalSource, position: number, length: number, pool: ReadBufferPool | undefined): Promise<{ bytes: Buffer; pooled: Buffer | null }> {
   const view = source.view?.(position, length);
-  if (view !== undefined && view !== null) return view;
-  const buffer = Buffer.allocUnsafe(length);
-  const { bytesRead } = await source.read(buffer, 0, length, position);
-  return buffer.subarray(0, bytesRead);
+  if (view !== undefined && view !== null) return { bytes: view, pooled: null };
+  const buffer = pool?.take(length) ?? Buffer.allocUnsafe(length);
+  try {
+    const { bytesRead } = await source.read(buffer, 0, length, position);
+    return { bytes: buffer.subarray(0, bytesRead), pooled: pool === undefined ? null : buffer };
+  } catch (err) {
+    pool?.release(buffer);
+    throw err;
+  }
 }
 
 /** Reads and checks the header of a shard file or image. */
@@ -396,28 +414,39 @@ export async function readShardHeaderAhead(
   offsetBytes: number,
   lengthBytes: number,
   shardSizeBytes: number,
-): Promise<{ header: ShardHeader; source: PositionalSource }> {
+  pool?: ReadBufferPool,
+): Promise<{ header: ShardHeader; source: PositionalSource; release: () => void }> {
   // The chunk size is in the header: assume the default; with another one the prefetch is merely less useful.
   const chunkBytes = DEFAULT_CHUNK_BYTES;
   const endBytes = Math.min(offsetBytes + lengthBytes, shardSizeBytes);
   const chunks = offsetBytes < chunkBytes && endBytes > 0 ? Math.min(READ_BATCH_CHUNKS, Math.ceil(endBytes / chunkBytes)) : 0;
   const prefetchBytes = Math.min(chunks * chunkBytes, shardSizeBytes) + chunks * CHECKSUM_BYTES;
-  const head = await readAt(source, 0, SHARD_HEADER_BYTES + prefetchBytes);
-  const header = decodeShardHeader(head, hash);
-  if (chunks === 0) return { header, source };
-  return {
-    header,
-    source: {
-      read: (buffer, offset, length, position) => source.read(buffer, offset, length, position),
-      view: (position, length) => (position + length <= head.length ? head.subarray(position, position + length) : (source.view?.(position, length) ?? null)),
-    },
+  const { bytes: head, pooled } = await readBatch(source, 0, SHARD_HEADER_BYTES + prefetchBytes, chunks === 0 ? undefined : pool);
+  const release = (): void => {
+    if (pooled !== null) pool?.release(pooled);
   };
+  try {
+    const header = decodeShardHeader(head, hash);
+    if (chunks === 0) return { header, source, release };
+    return {
+      header,
+      source: {
+        read: (buffer, offset, length, position) => source.read(buffer, offset, length, position),
+        view: (position, length) => (position + length <= head.length ? head.subarray(position, position + length) : (source.view?.(position, length) ?? null)),
+      },
+      release,
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
 }
 
 /**
  * Yields `lengthBytes` of the shard from `offsetBytes`, verifying every chunk it touches and reading
  * no other chunk. Throws ShardCorruptError on the first chunk that does not match its checksum,
- * before yielding it.
+ * before yielding it. With a `pool`, batches are read into its buffers, and each is released once
+ * its last chunk has been yielded: the consumer must retain what it still needs (read-buffer-pool.ts).
  */
 export async function* readShardRange(
   source: PositionalSource,
@@ -425,6 +454,7 @@ export async function* readShardRange(
   offsetBytes: number,
   lengthBytes: number,
   hash: BlockHasher,
+  pool?: ReadBufferPool,
 ): AsyncGenerator<Buffer> {
   const end = Math.min(offsetBytes + lengthBytes, header.shardSizeBytes);
   if (offsetBytes >= end) return;
@@ -437,19 +467,23 @@ export async function* readShardRange(
     const firstShardByte = chunkIndex * chunkBytes;
     const batchShardBytes = Math.min(count * chunkBytes, header.shardSizeBytes - firstShardByte);
     const fileBytes = batchShardBytes + count * CHECKSUM_BYTES;
-    const buffer = await readAt(source, chunkPosition(chunkIndex, chunkBytes), fileBytes);
-    if (buffer.length !== fileBytes) throw new ShardCorruptError('shard file truncated');
-    for (let i = 0; i < count; i += 1) {
-      const start = i * stride;
-      const payloadBytes = Math.min(chunkBytes, batchShardBytes - i * chunkBytes);
-      const payload = buffer.subarray(start, start + payloadBytes);
-      if (buffer.readBigUInt64LE(start + payloadBytes) !== hash(payload)) {
-        throw new ShardCorruptError(`checksum mismatch in chunk ${chunkIndex + i}`);
+    const { bytes: buffer, pooled } = await readBatch(source, chunkPosition(chunkIndex, chunkBytes), fileBytes, pool);
+    try {
+      if (buffer.length !== fileBytes) throw new ShardCorruptError('shard file truncated');
+      for (let i = 0; i < count; i += 1) {
+        const start = i * stride;
+        const payloadBytes = Math.min(chunkBytes, batchShardBytes - i * chunkBytes);
+        const payload = buffer.subarray(start, start + payloadBytes);
+        if (buffer.readBigUInt64LE(start + payloadBytes) !== hash(payload)) {
+          throw new ShardCorruptError(`checksum mismatch in chunk ${chunkIndex + i}`);
+        }
+        const chunkStart = (chunkIndex + i) * chunkBytes;
+        const from = Math.max(offsetBytes, chunkStart) - chunkStart;
+        const to = Math.min(end, chunkStart + payloadBytes) - chunkStart;
+        yield payload.subarray(from, to);
       }
-      const chunkStart = (chunkIndex + i) * chunkBytes;
-      const from = Math.max(offsetBytes, chunkStart) - chunkStart;
-      const to = Math.min(end, chunkStart + payloadBytes) - chunkStart;
-      yield payload.subarray(from, to);
+    } finally {
+      if (pooled !== null) pool?.release(pooled);
     }
     chunkIndex += count;
   }

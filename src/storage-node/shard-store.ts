@@ -7,6 +7,7 @@ import { BucketIncarnations } from './bucket-incarnations.js';
 import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
+import type { ReadBufferPool } from './read-buffer-pool.js';
 import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { shardFilePath } from './shard-paths.js';
@@ -511,11 +512,14 @@ export class ShardStore {
   /**
    * Opens a committed shard for reading and checks its header before anything is sent, so a bad or
    * missing shard is an error status rather than a broken body. The chunks are verified as they are read.
+   * With a `pool`, they are read into its buffers, and the consumer must retain every chunk it still
+   * holds when it asks for the next (read-buffer-pool.ts): only a writer to a socket passes one.
    */
   async openShard(
     requested: ShardRef,
     offsetBytes: number,
     lengthBytes: number,
+    pool?: ReadBufferPool,
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
     const found = await this.metadata.getObjectAndInline(requested);
     const { stored } = found;
@@ -529,7 +533,7 @@ export class ShardStore {
       if (requested.dataId !== undefined) throw new ShardStoreError('NotFound', 'shard not held by this node');
       if (stored.inline === true) image = await this.metadata.getInline(ref);
     }
-    return this.openStored(ref, stored, image, offsetBytes, lengthBytes);
+    return this.openStored(ref, stored, image, offsetBytes, lengthBytes, pool);
   }
 
   /**
@@ -561,16 +565,25 @@ export class ShardStore {
     image: Buffer | undefined,
     offsetBytes: number,
     lengthBytes: number,
+    pool?: ReadBufferPool,
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
     const opened = await this.openSource(ref, stored, image);
+    let release = (): void => undefined;
     try {
-      const { header, source } = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes);
+      const ahead = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes, pool);
+      const { header, source } = ahead;
+      release = ahead.release;
       if (header.versionId !== shardDataId(ref) || header.shardIndex !== ref.shardIndex) {
         throw new ShardCorruptError('shard header names another version or shard');
       }
       const length = Math.max(0, Math.min(lengthBytes, header.shardSizeBytes - offsetBytes));
-      return { sizeBytes: length, chunks: this.verifiedChunks({ source, close: opened.close }, ref, header, offsetBytes, length) };
+      const close = async (): Promise<void> => {
+        release();
+        await opened.close();
+      };
+      return { sizeBytes: length, chunks: this.verifiedChunks({ source, close }, ref, header, offsetBytes, length, pool) };
     } catch (err) {
+      release();
       await opened.close();
       if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
       throw err;
@@ -683,9 +696,10 @@ export class ShardStore {
     header: ShardHeader,
     offsetBytes: number,
     lengthBytes: number,
+    pool: ReadBufferPool | undefined,
   ): AsyncGenerator<Buffer> {
     try {
-      yield* readShardRange(opened.source, header, offsetBytes, lengthBytes, this.hash);
+      yield* readShardRange(opened.source, header, offsetBytes, lengthBytes, this.hash, pool);
     } catch (err) {
       if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
       throw err;
