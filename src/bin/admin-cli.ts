@@ -265,7 +265,7 @@ export async function resolveTarget(configPath: string | undefined, dataDir: str
 
 async function nodesFromSeeds(seeds: readonly string[], clusterSecret: string): Promise<{ id: string; address: string }[]> {
   for (const address of seeds) {
-    const client = new NodeClient({ nodeId: address, address, clusterSecret, connections: 1 });
+    const client = new NodeClient({ nodeId: address, idUnknown: true, address, clusterSecret, connections: 1 });
     try {
       const document = await client.fetchRing({ signal: AbortSignal.timeout(5_000) });
       if (document !== null) return parseRing(document).nodes.map((n) => ({ id: n.id, address: n.address }));

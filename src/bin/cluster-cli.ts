@@ -165,7 +165,7 @@ async function ringPush(args: string[], env: Env, io: CliIo): Promise<number> {
   const extras = [...seeds, ...(values.node ?? [])];
   const previous = await newestHeldRing([...targets.keys(), ...extras], secret, timeoutMs);
   for (const node of previous?.nodes ?? []) if (!targets.has(node.address)) targets.set(node.address, { id: node.id, address: node.address, member: false });
-  for (const address of extras) if (!targets.has(address)) targets.set(address, { id: address, address, member: false });
+  for (const address of extras) if (!targets.has(address)) targets.set(address, { id: address, address, member: false, idUnknown: true });
   const results = await pushRing(ring, [...targets.values()], { clusterSecret: secret, timeoutMs });
   io.stdout(describePush(ring, results));
   const failed = results.filter((r) => r.target.member && r.outcome !== 'adopted' && r.outcome !== 'current');

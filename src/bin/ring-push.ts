@@ -7,6 +7,8 @@ export interface PushTarget {
   address: string;
   /** Whether the node is a member of the ring being pushed (a failure there matters). */
   member: boolean;
+  /** The node is known only by its address (`id` is that address): its ring is asked for and offered as to any node. */
+  idUnknown?: boolean;
 }
 
 /** What happened at one node. */
@@ -42,7 +44,14 @@ export async function pushRing(ring: Ring, targets: readonly PushTarget[], optio
   const ours = serializeRing(ring);
   return Promise.all(
     targets.map(async (target): Promise<PushResult> => {
-      const client = new NodeClient({ nodeId: target.id, address: target.address, clusterSecret: options.clusterSecret, connections: 1, headersTimeoutMs: options.timeoutMs });
+      const client = new NodeClient({
+        nodeId: target.id,
+        idUnknown: target.idUnknown === true,
+        address: target.address,
+        clusterSecret: options.clusterSecret,
+        connections: 1,
+        headersTimeoutMs: options.timeoutMs,
+      });
       try {
         for (;;) {
           try {
@@ -80,7 +89,7 @@ export async function newestHeldRing(addresses: readonly string[], clusterSecret
   let newest: Ring | undefined;
   await Promise.all(
     addresses.map(async (address) => {
-      const client = new NodeClient({ nodeId: address, address, clusterSecret, connections: 1, headersTimeoutMs: timeoutMs });
+      const client = new NodeClient({ nodeId: address, idUnknown: true, address, clusterSecret, connections: 1, headersTimeoutMs: timeoutMs });
       try {
         const document = await client.fetchRing({ signal: AbortSignal.timeout(timeoutMs) });
         const ring = document === null ? undefined : parseRing(document);

@@ -8,14 +8,17 @@ export { DEADLINE_RULES, LatencyEstimator, followingDeadlineMs, quorumLatencyBou
 export { ReplayGuard, type ReplayProblem } from './replay-guard.js';
 export { EncodedCommit, NodeClient, type NodeClientOptions } from './node-client.js';
 export {
+  ANY_NODE,
   BODY_HASH_HEADER,
   DATE_HEADER,
   MAX_SIGNATURE_SKEW_MS,
+  NODE_HEADER,
   SIGNATURE_HEADER,
   UNSIGNED_BODY,
   bodySha256,
   signRequest,
   verifyRequestSignature,
+  type SignatureAudience,
   type SignatureProblem,
 } from './signing.js';
 export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';

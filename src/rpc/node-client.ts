@@ -31,12 +31,17 @@ import {
   type VersionDeleteRequest,
   type VersionListQuery,
 } from './protocol.js';
-import { UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
+import { ANY_NODE, UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
 import { NodeError, isWireErrorCode, wireCodeForStatus } from './wire-errors.js';
 
 /** How a gateway reaches one storage node. */
 export interface NodeClientOptions {
   nodeId: string;
+  /**
+   * The node at `address` is not known by id yet (a seed asked for its ring; `nodeId` only names it in
+   * errors): requests are signed for any node, which a node takes only for reading its rings.
+   */
+  idUnknown?: boolean;
   /** host:port of the node's HTTP endpoint. */
   address: string;
   clusterSecret: string;
@@ -106,6 +111,8 @@ export class NodeClient {
   readonly address: string;
   private readonly pool: Pool;
   private readonly secret: string;
+  /** The node every request is signed for: its id, or ANY_NODE. */
+  private readonly audience: string;
   private readonly clock: () => number;
   private readonly batcher: CallBatcher;
   private readonly observe: ((outcome: string, seconds: number) => void) | undefined;
@@ -117,6 +124,7 @@ export class NodeClient {
     this.observe = options.observe;
     this.address = options.address;
     this.secret = options.clusterSecret;
+    this.audience = options.idUnknown === true ? ANY_NODE : options.nodeId;
     this.clock = options.clock ?? Date.now;
     this.pool = new Pool(`http://${options.address}`, {
       connections: options.connections ?? DEFAULTS.nodeConnections,
@@ -510,7 +518,7 @@ export class NodeClient {
     } else {
       bodyHash = bodySha256(undefined);
     }
-    Object.assign(headers, signRequest(this.secret, method, url, bodyHash, this.clock()));
+    Object.assign(headers, signRequest(this.secret, method, url, bodyHash, this.clock(), this.audience));
     return { payload, headers };
   }
 

@@ -11,6 +11,7 @@ import {
   UserRecord,
   CommitRequest,
   MESSAGE_CHECKS,
+  NODE_HEADER,
   NODE_PATHS,
   LeaseRequest,
   ResealRequest,
@@ -185,13 +186,20 @@ export class NodeServer {
     if (request.url === NODE_PATHS.health) return;
     // Prometheus cannot sign with the cluster secret: the metrics route checks its own bearer token.
     if (request.url === NODE_METRICS_PATH && request.method === 'GET') return;
+    // Rings are one document for the whole cluster, read and offered before the asker knows which
+    // node answers (a seed, an address given to ring push): a request for any node may reach them.
+    const anyNode = request.url === NODE_PATHS.ring || (request.method === 'GET' && request.url === NODE_PATHS.previousRing);
     const problem = verifyRequestSignature(
       this.options.clusterSecret,
       request.method,
       request.url,
       request.headers,
       this.clock(),
+      { nodeId: this.options.nodeId, anyNode },
     );
+    if (problem === 'other-node') {
+      throw new WireError('Unauthorized', `request signed for node ${String(request.headers[NODE_HEADER])}; this is node ${this.options.nodeId} (a node's id must be the ring's id for it)`);
+    }
     if (problem !== null) throw new WireError('Unauthorized', `request signature ${problem}`);
   }
 

@@ -29,7 +29,7 @@ t.test('the node answers a body that is not its message with 400 BadRequest nami
   });
   const { etag: _, ...noEtag } = recordFor(REF, 4);
   const body = JSON.stringify({ record: noEtag, shardIndex: 0 });
-  const headers = { ...signRequest(SECRET, 'POST', NODE_PATHS.commit, bodySha256(body), Date.now()), 'content-type': 'application/json' };
+  const headers = { ...signRequest(SECRET, 'POST', NODE_PATHS.commit, bodySha256(body), Date.now(), 'n0'), 'content-type': 'application/json' };
   const response = await http.request({ method: 'POST', path: NODE_PATHS.commit, headers, body });
   t.equal(response.statusCode, 400);
   const answer = (await response.body.json()) as { code: string; message: string };

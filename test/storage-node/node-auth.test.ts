@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import { Readable } from 'node:stream';
 import { t } from 'tap';
 import { Client } from 'undici';
 import { silentLogger } from '../../src/common/index.js';
-import { MAX_SIGNATURE_SKEW_MS, NODE_PATHS, NodeClient, UNSIGNED_BODY, bodySha256, signRequest } from '../../src/rpc/index.js';
+import { ANY_NODE, MAX_SIGNATURE_SKEW_MS, NODE_HEADER, NODE_PATHS, NodeClient, UNSIGNED_BODY, bodySha256, signRequest } from '../../src/rpc/index.js';
 import { NodeServer, RingStore, StorageNode, loadBlockHasher, ShardStore } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { recordFor, tempDir } from './store-fixture.js';
@@ -68,6 +69,18 @@ const ROUTES: { method: string; url: string; body?: string | Buffer }[] = [
   { method: 'GET', url: NODE_PATHS.ring },
 ];
 
+/** The headers without the node they were signed for. */
+function withoutNode(headers: Record<string, string>): Record<string, string> {
+  const { [NODE_HEADER]: _node, ...rest } = headers;
+  return rest;
+}
+
+/** A signature as peers that predate the node header make it: method, target, time and body hash only. */
+function legacySignature(method: string, url: string, bodyHash: string, nowMs: number): Record<string, string> {
+  const signature = createHmac('sha256', SECRET).update(`TESSERA-HMAC-SHA256\n${method}\n${url}\n${nowMs}\n${bodyHash}`).digest('hex');
+  return { 'x-tessera-date': String(nowMs), 'x-tessera-body-sha256': bodyHash, 'x-tessera-signature': signature };
+}
+
 function hashOf(route: { method: string; body?: string | Buffer }): string {
   if (route.method === 'PUT' && Buffer.isBuffer(route.body)) return UNSIGNED_BODY;
   return bodySha256(route.body);
@@ -80,13 +93,18 @@ t.test('every route answers 401 to missing, wrong, stale, future and misapplied 
     const hash = hashOf(route);
     const cases: [string, Record<string, string>][] = [
       ['no signature', {}],
-      ['wrong secret', signRequest('another-secret', route.method, route.url, hash, NOW)],
-      ['stale by more than five minutes', signRequest(SECRET, route.method, route.url, hash, NOW - MAX_SIGNATURE_SKEW_MS - 1)],
-      ['from more than five minutes in the future', signRequest(SECRET, route.method, route.url, hash, NOW + MAX_SIGNATURE_SKEW_MS + 1)],
-      ['signed for another URL', signRequest(SECRET, route.method, `${route.url}${route.url.includes('?') ? '&' : '?'}x=1`, hash, NOW)],
-      ['signed for another method', signRequest(SECRET, route.method === 'GET' ? 'DELETE' : 'GET', route.url, hash, NOW)],
-      ['unreadable date', { ...signRequest(SECRET, route.method, route.url, hash, NOW), 'x-tessera-date': 'soon' }],
+      ['wrong secret', signRequest('another-secret', route.method, route.url, hash, NOW, 'n0')],
+      ['stale by more than five minutes', signRequest(SECRET, route.method, route.url, hash, NOW - MAX_SIGNATURE_SKEW_MS - 1, 'n0')],
+      ['from more than five minutes in the future', signRequest(SECRET, route.method, route.url, hash, NOW + MAX_SIGNATURE_SKEW_MS + 1, 'n0')],
+      ['signed for another URL', signRequest(SECRET, route.method, `${route.url}${route.url.includes('?') ? '&' : '?'}x=1`, hash, NOW, 'n0')],
+      ['signed for another method', signRequest(SECRET, route.method === 'GET' ? 'DELETE' : 'GET', route.url, hash, NOW, 'n0')],
+      ['unreadable date', { ...signRequest(SECRET, route.method, route.url, hash, NOW, 'n0'), 'x-tessera-date': 'soon' }],
+      ['signed for another node', signRequest(SECRET, route.method, route.url, hash, NOW, 'n1')],
+      ['signed for another node, then addressed to this one', { ...signRequest(SECRET, route.method, route.url, hash, NOW, 'n1'), 'x-tessera-node': 'n0' }],
+      ['signed for another node, its node header removed', withoutNode(signRequest(SECRET, route.method, route.url, hash, NOW, 'n1'))],
     ];
+    // A request for any node reaches rings (a seed asked before its id is known), and nothing else.
+    if (route.url !== NODE_PATHS.ring) cases.push(['signed for any node', signRequest(SECRET, route.method, route.url, hash, NOW, ANY_NODE)]);
     for (const [name, headers] of cases) {
       t.equal(await send(port, route.method, route.url, headers, route.body), 401, `${route.method} ${route.url.split('?')[0]}: ${name}`);
     }
@@ -98,15 +116,28 @@ t.test('every route answers 401 to missing, wrong, stale, future and misapplied 
 t.test('a JSON body that does not match its signed hash is refused before it is used', async (t) => {
   const { port, touched } = await spiedNode(t);
   const body = JSON.stringify({ name: 'bucket-a', versionId: '0000000000010000aaaaaaaa', createdMs: 1, deleted: false });
-  t.equal(await send(port, 'PUT', NODE_PATHS.buckets, signRequest(SECRET, 'PUT', NODE_PATHS.buckets, bodySha256('{}'), NOW), body), 401);
-  t.equal(await send(port, 'PUT', NODE_PATHS.buckets, signRequest(SECRET, 'PUT', NODE_PATHS.buckets, UNSIGNED_BODY, NOW), body), 401, 'unsigned-shard is only for shard bodies');
+  t.equal(await send(port, 'PUT', NODE_PATHS.buckets, signRequest(SECRET, 'PUT', NODE_PATHS.buckets, bodySha256('{}'), NOW, 'n0'), body), 401);
+  t.equal(await send(port, 'PUT', NODE_PATHS.buckets, signRequest(SECRET, 'PUT', NODE_PATHS.buckets, UNSIGNED_BODY, NOW, 'n0'), body), 401, 'unsigned-shard is only for shard bodies');
   t.same(touched, []);
+});
+
+t.test('a request signed for any node reads and offers rings; one signed as older peers sign, without a node, is still served', async (t) => {
+  const { port } = await spiedNode(t);
+  const empty = bodySha256(undefined);
+  for (const path of [NODE_PATHS.ring, NODE_PATHS.previousRing]) {
+    // No ring is held yet: 404 is the node's answer after authentication, 401 would be before it.
+    t.equal(await send(port, 'GET', path, signRequest(SECRET, 'GET', path, empty, NOW, ANY_NODE)), 404, `GET ${path} for any node`);
+  }
+  const offer = await send(port, 'PUT', NODE_PATHS.ring, signRequest(SECRET, 'PUT', NODE_PATHS.ring, bodySha256('{}'), NOW, ANY_NODE), '{}');
+  t.not(offer, 401, `PUT ${NODE_PATHS.ring} for any node is authenticated (then judged on its document: ${offer})`);
+  t.equal(await send(port, 'GET', NODE_PATHS.buckets, signRequest(SECRET, 'GET', NODE_PATHS.buckets, empty, NOW, 'n0')), 200, 'signed for this node');
+  t.equal(await send(port, 'GET', NODE_PATHS.buckets, legacySignature('GET', NODE_PATHS.buckets, empty, NOW)), 200, 'signed without a node');
 });
 
 t.test('signatures exactly five minutes old or ahead are still accepted', async (t) => {
   const { port } = await spiedNode(t);
   for (const skew of [-MAX_SIGNATURE_SKEW_MS, 0, MAX_SIGNATURE_SKEW_MS]) {
-    t.equal(await send(port, 'GET', NODE_PATHS.buckets, signRequest(SECRET, 'GET', NODE_PATHS.buckets, bodySha256(undefined), NOW + skew)), 200, `skew ${skew} ms`);
+    t.equal(await send(port, 'GET', NODE_PATHS.buckets, signRequest(SECRET, 'GET', NODE_PATHS.buckets, bodySha256(undefined), NOW + skew, 'n0')), 200, `skew ${skew} ms`);
   }
 });
 
@@ -131,7 +162,7 @@ t.test('signed request paths with .., absolute, NUL and percent-encoded variants
   for (const path of paths) {
     for (const method of ['GET', 'PUT']) {
       const hash = method === 'PUT' ? UNSIGNED_BODY : bodySha256(undefined);
-      const status = await send(port, method, path, signRequest(SECRET, method, path, hash, NOW), method === 'PUT' ? 'x' : undefined);
+      const status = await send(port, method, path, signRequest(SECRET, method, path, hash, NOW, 'n0'), method === 'PUT' ? 'x' : undefined);
       t.ok(status === 404 || status === 400, `${method} ${path} -> ${status}`);
     }
   }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { t } from 'tap';
 import { Client } from 'undici';
 import { silentLogger } from '../../src/common/index.js';
-import { MAX_SIGNATURE_SKEW_MS, NODE_PATHS, NodeClient, ReplayGuard, UNSIGNED_BODY, signRequest } from '../../src/rpc/index.js';
+import { MAX_SIGNATURE_SKEW_MS, NODE_HEADER, NODE_PATHS, NodeClient, ReplayGuard, UNSIGNED_BODY, signRequest } from '../../src/rpc/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { openStore, recordFor, tempDir } from './store-fixture.js';
@@ -27,7 +27,7 @@ t.test('a captured signed shard PUT cannot be sent again, with another body or t
   t.teardown(() => node.close());
   const ref = { bucket: 'b', key: 'k', versionId: '0000000000010000aaaaaaaa', shardIndex: 0 };
   const path = `${NODE_PATHS.shards}?bucket=b&key=k&version=${ref.versionId}&shard=0&k=4&m=2&block=65536`;
-  const captured = signRequest(SECRET, 'PUT', path, UNSIGNED_BODY, Date.now());
+  const captured = signRequest(SECRET, 'PUT', path, UNSIGNED_BODY, Date.now(), 'n0');
   const original = seededBytes(5000, 1);
   t.equal((await send(port, path, captured, original)).status, 200, 'the original write is accepted');
   const forged = seededBytes(5000, 2);
@@ -74,4 +74,25 @@ t.test('a record naming a file outside the shard folder is refused: nothing outs
   await store.abort(ref).catch(() => undefined);
   await store.commit({ record: recordFor({ ...ref, versionId: '0000000000020000aaaaaaaa' }, 44, true), shardIndex: null }).catch(() => undefined);
   t.equal(await readFile(sentinel, 'utf8'), 'not a shard', 'the file outside is untouched');
+});
+
+t.test('a shard PUT captured on its way to one node is refused by every other, whatever node header it is given', async (t) => {
+  const root = await tempDir(t, 'replay-nodes');
+  const start = async (nodeId: string): Promise<number> => {
+    const node = new StorageNode({ nodeId, dataDir: join(root, nodeId), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger(), inlineMaxShardBytes: 100 });
+    const { port } = await node.start();
+    t.teardown(() => node.close());
+    return port;
+  };
+  const [first, second] = [await start('n0'), await start('n1')];
+  const path = `${NODE_PATHS.shards}?bucket=b&key=k&version=0000000000010000aaaaaaaa&shard=0&k=4&m=2&block=65536`;
+  const captured = signRequest(SECRET, 'PUT', path, UNSIGNED_BODY, Date.now(), 'n0');
+  const forged = seededBytes(5000, 2);
+  const asIs = await send(second, path, captured, forged);
+  t.equal(asIs.status, 401, 'sent as captured, to another node');
+  t.match(asIs.text, /signed for node n0; this is node n1/);
+  t.equal((await send(second, path, { ...captured, [NODE_HEADER]: 'n1' }, forged)).status, 401, 'readdressed to that node');
+  const { [NODE_HEADER]: _node, ...stripped } = captured;
+  t.equal((await send(second, path, stripped, forged)).status, 401, 'with its node header removed');
+  t.equal((await send(first, path, captured, seededBytes(5000, 1))).status, 200, 'the node it was signed for takes it');
 });

@@ -108,7 +108,7 @@ export class NodeRingFollower {
   constructor(options: NodeRingFollowerOptions) {
     this.options = options;
     this.seedClients = [...new Set(options.seeds)].map(
-      (address) => new NodeClient({ nodeId: `seed ${address}`, address, clusterSecret: options.clusterSecret, connections: 1, headersTimeoutMs: options.timeoutMs }),
+      (address) => new NodeClient({ nodeId: `seed ${address}`, idUnknown: true, address, clusterSecret: options.clusterSecret, connections: 1, headersTimeoutMs: options.timeoutMs }),
     );
   }
 
