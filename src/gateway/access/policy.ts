@@ -62,7 +62,11 @@ function principalValues(value: unknown): string[] {
   const values: string[] = [];
   for (const [kind, names] of Object.entries(value as Record<string, unknown>)) {
     if (kind !== 'AWS' && kind !== 'CanonicalUser') throw malformed(`Invalid principal in policy: unknown principal type ${kind}`);
-    values.push(...stringList(names, `Principal ${kind}`));
+    for (const name of stringList(names, `Principal ${kind}`)) {
+      // As in S3: "*" alone names everyone, and no principal ARN or id may hold a wildcard.
+      if (name !== '*' && /[*?]/.test(name)) throw malformed(`Invalid principal in policy: ${name} has a wildcard; only "*" alone names everyone`);
+      values.push(name);
+    }
   }
   if (values.length === 0) throw malformed('Invalid principal in policy');
   return values;
@@ -137,7 +141,7 @@ export function globMatch(pattern: string, value: string, ignoreCase: boolean): 
 function principalMatches(statement: PolicyStatement, subject: PolicySubject): boolean {
   const { principal } = statement;
   if (principal === undefined) return true;
-  const hit = principal.values.some((value) => value === '*' || (!subject.anonymous && subject.names.some((name) => globMatch(value, name, false))));
+  const hit = principal.values.some((value) => value === '*' || (!subject.anonymous && subject.names.includes(value)));
   return principal.not ? !hit : hit;
 }
 

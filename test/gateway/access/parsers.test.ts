@@ -76,6 +76,18 @@ t.test('parsePolicy accepts the documents people write and names the fault in th
   t.match(message(JSON.stringify({ Version: '2020-01-01', Statement: [] })), /version/);
 });
 
+t.test('a principal ARN or canonical id with a wildcard is MalformedPolicy, as S3 answers; "*" alone names everyone', async (t) => {
+  const withPrincipal = (principal: unknown): string =>
+    codeOf(() => parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: principal, Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }] }), { bucket: 'b' }));
+  t.equal(withPrincipal({ AWS: 'arn:aws:iam::tessera:user/*' }), 'MalformedPolicy', 'every user of an account');
+  t.equal(withPrincipal({ AWS: 'arn:aws:iam::tessera:user/b?b' }), 'MalformedPolicy', 'a ? wildcard');
+  t.equal(withPrincipal({ AWS: ['arn:aws:iam::tessera:user/bob', 'arn:aws:iam::*:user/bob'] }), 'MalformedPolicy', 'one wildcard in a list');
+  t.equal(withPrincipal({ CanonicalUser: 'abc*' }), 'MalformedPolicy', 'a canonical id');
+  t.equal(withPrincipal({ AWS: '*' }), 'ok', '{"AWS": "*"}');
+  t.equal(withPrincipal('*'), 'ok', '"*"');
+  t.equal(withPrincipal({ AWS: ['arn:aws:iam::tessera:user/bob', '*'] }), 'ok', '"*" in a list');
+});
+
 t.test('conditions and principals evaluate as AWS does', async (t) => {
   const policy = parsePolicy(
     JSON.stringify({
