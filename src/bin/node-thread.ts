@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const data = workerData as NodeThreadData;
   const logger = createRootLogger({ level: data.logLevel, format: data.logFormat });
   const nodes: StorageNode[] = [];
-  const send = (message: NodeThreadMessage): void => port.postMessage(message);
+  const send = (message: NodeThreadMessage): void => port.postMessage(message, message.type === 'listening' ? [message.link] : []);
   const closeAll = async (): Promise<void> => {
     for (const node of nodes) await node.close();
   };
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       });
       nodes.push(node);
       const address = await node.start();
-      send({ type: 'listening', nodeId: spec.nodeId, port: address.port });
+      send({ type: 'listening', nodeId: spec.nodeId, port: address.port, link: node.openLocalLink() });
     });
     send({ type: 'started' });
   } catch (err) {

@@ -1,6 +1,6 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger, NodeHealingConfig } from '../common/index.js';
 
 /** One storage node a thread hosts. */
@@ -22,15 +22,23 @@ export interface NodeThreadData {
 
 /** What a node thread reports to its host. */
 export type NodeThreadMessage =
-  | { type: 'listening'; nodeId: string; port: number }
+  /** `link`: the node's in-process link (local-link.ts), transferred to the host for its gateway. */
+  | { type: 'listening'; nodeId: string; port: number; link: MessagePort }
   | { type: 'started' }
   | { type: 'closed' }
   | { type: 'failed'; message: string };
 
+/** Where the host reaches a node of a thread: its loopback port, and its in-process link. */
+export interface HostedNode {
+  port: number;
+  link: MessagePort;
+}
+
 /**
  * A worker thread running some of the embedded default's storage nodes, so the nodes and the gateway
  * use every core of the machine while still talking over the node protocol on loopback, exactly as
- * in a cluster. `start` resolves with each node's port once all of them listen.
+ * in a cluster (batched calls excepted: they take each node's in-process link). `start` resolves with
+ * each node's port and link once all of them listen.
  */
 export class NodeThread {
   private readonly data: NodeThreadData;
@@ -43,14 +51,14 @@ export class NodeThread {
     this.logger = options.logger;
   }
 
-  /** Starts the thread and its nodes; resolves with nodeId -> port. */
-  async start(): Promise<Map<string, number>> {
+  /** Starts the thread and its nodes; resolves with each node's port and link, by node id. */
+  async start(): Promise<Map<string, HostedNode>> {
     const worker = startWorker(this.data);
     this.worker = worker;
-    const ports = new Map<string, number>();
+    const nodes = new Map<string, HostedNode>();
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: NodeThreadMessage): void => {
-        if (message.type === 'listening') ports.set(message.nodeId, message.port);
+        if (message.type === 'listening') nodes.set(message.nodeId, { port: message.port, link: message.link });
         else if (message.type === 'started') settle(resolve);
         else if (message.type === 'failed') settle(() => reject(new Error(`storage node thread failed to start: ${message.message}`)));
       };
@@ -67,7 +75,7 @@ export class NodeThread {
       worker.on('exit', onExit);
     });
     worker.on('error', (err) => this.logger.error({ err, nodes: this.data.nodes.map((n) => n.nodeId) }, 'storage node thread failed'));
-    return ports;
+    return nodes;
   }
 
   /** Closes the thread's nodes (each finishes its writes in flight) and ends the thread. */

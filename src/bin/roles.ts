@@ -19,10 +19,10 @@ import {
 import { detectKernelSupport } from '../erasure/index.js';
 import { Gateway, masterKeyLine, ringFromConfig, type GatewayMetrics, type MetricsText } from '../gateway/index.js';
 import { parseRing, serializeRing, type Ring } from '../placement/index.js';
-import { NodeClient } from '../rpc/index.js';
+import { LocalLink, NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
 import { gatewayConfigFrom, nodeConfigFrom, readConfigFile } from './config-files.js';
-import { NodeThread, startSideBySide, type NodeSpec } from './node-threads.js';
+import { NodeThread, startSideBySide, type HostedNode, type NodeSpec } from './node-threads.js';
 
 /** Something `tessera` runs until a signal stops it. */
 export interface Service {
@@ -126,8 +126,11 @@ export async function runDev(
   const threadCount = nodeThreadCount(flags.nodeThreads, nodeCount);
   const services: Service[] = [];
   try {
-    const ports = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services, flags.logFormat ?? 'json');
-    const nodes = specs.map((spec) => ({ id: spec.nodeId, address: `127.0.0.1:${ports.get(spec.nodeId) ?? 0}`, zone: 'local' }));
+    const hosted = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services, flags.logFormat ?? 'json');
+    const nodes = specs.map((spec) => ({ id: spec.nodeId, address: `127.0.0.1:${hosted.get(spec.nodeId)?.port ?? 0}`, zone: 'local' }));
+    // The gateway's batched calls (small objects' prepares and commits, version lookups) take each
+    // node's in-process link; everything else speaks HTTP on loopback as in a cluster.
+    const localLinks = new Map([...hosted].map(([nodeId, { link }]) => [nodeId, new LocalLink(link)]));
     const accessKeyId = env[CREDENTIAL_ENV.accessKeyId] ?? DEFAULTS.devAccessKeyId;
     const secretAccessKey = env[CREDENTIAL_ENV.secretAccessKey] ?? DEFAULTS.devSecretAccessKey;
     const config = parseGatewayConfig(
@@ -151,7 +154,7 @@ export async function runDev(
     applyHeapGrowth(config.heapGrowthPercent);
     // The nodes get the gateway's ring, so their own background work (scrub, audit, repair) can find peers.
     const ring = await handRingToNodes(ringFromConfig(config), config.nodes, clusterSecret);
-    const gateway = new Gateway({ config, logger, ring });
+    const gateway = new Gateway({ config, logger, ring, localLinks });
     const address = await gateway.start();
     services.unshift(gateway);
     await writeClusterFile(dataDir, config.nodes);
@@ -179,15 +182,16 @@ export function nodeThreadCount(flag: string | undefined, nodeCount: number, cor
   return Math.min(count, nodeCount);
 }
 
-async function startNodesHere(specs: readonly NodeSpec[], clusterSecret: string, logger: Logger, services: Service[]): Promise<Map<string, number>> {
-  const ports = new Map<string, number>();
+async function startNodesHere(specs: readonly NodeSpec[], clusterSecret: string, logger: Logger, services: Service[]): Promise<Map<string, HostedNode>> {
+  const hosted = new Map<string, HostedNode>();
   // Every node is in `services` before any start fails, so the caller closes all of them.
   await startSideBySide(specs, async (spec) => {
     const node = new StorageNode({ ...spec, host: '127.0.0.1', port: 0, clusterSecret, logger });
     services.push(node);
-    ports.set(spec.nodeId, (await node.start()).port);
+    const { port } = await node.start();
+    hosted.set(spec.nodeId, { port, link: node.openLocalLink() });
   });
-  return ports;
+  return hosted;
 }
 
 /** Starts the nodes spread round-robin over `threadCount` worker threads. */
@@ -198,15 +202,15 @@ async function startNodeThreads(
   logger: Logger,
   services: Service[],
   logFormat: 'pretty' | 'json',
-): Promise<Map<string, number>> {
+): Promise<Map<string, HostedNode>> {
   const groups = Array.from({ length: threadCount }, (_, t) => specs.filter((_, i) => i % threadCount === t));
   const threads = groups.map((nodes) => new NodeThread({ nodes, clusterSecret, logger, logFormat }));
   services.push(...threads);
-  const ports = new Map<string, number>();
+  const hosted = new Map<string, HostedNode>();
   for (const found of await Promise.all(threads.map((thread) => thread.start()))) {
-    for (const [nodeId, port] of found) ports.set(nodeId, port);
+    for (const [nodeId, node] of found) hosted.set(nodeId, node);
   }
-  return ports;
+  return hosted;
 }
 
 /**

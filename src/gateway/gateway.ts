@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec, type Codec } from '../erasure/index.js';
 import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placement/index.js';
-import { writeQuorum } from '../rpc/index.js';
+import { writeQuorum, type LocalLink } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool, UserDirectory, type GatewayServices } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
@@ -95,8 +95,19 @@ export class Gateway {
   private readonly gate: RequestGate;
   private readonly bodyBudget: ByteBudget;
 
-  constructor(options: { config: GatewayConfig; logger: Logger; ring?: Ring; clock?: () => number; metricsText?: MetricsText }) {
+  private readonly localLinks: ReadonlyMap<string, LocalLink> | undefined;
+
+  constructor(options: {
+    config: GatewayConfig;
+    logger: Logger;
+    ring?: Ring;
+    clock?: () => number;
+    metricsText?: MetricsText;
+    /** In-process links to nodes that run in this process, by node id (the embedded default); the gateway closes them. */
+    localLinks?: ReadonlyMap<string, LocalLink>;
+  }) {
     this.config = options.config;
+    this.localLinks = options.localLinks;
     this.metricsText = options.metricsText ?? ((own) => own.text());
     this.logger = options.logger.child({ component: 'gateway' });
     this.initialRing = options.ring;
@@ -147,6 +158,7 @@ export class Gateway {
       clusterSecret: config.clusterSecret,
       nodeCallObserver: (nodeId) => metrics.nodeCallObserver(nodeId),
       quorumFraction: writeQuorum(config.erasure.dataShards, config.erasure.parityShards) / shards,
+      localLinks: this.localLinks,
     });
     this.cluster = cluster;
     const previousRings = new PreviousRingFinder({ cluster, logger: this.logger, timeoutMs: config.metadataTimeoutMs, retryMs: config.ringPollMs });
@@ -392,6 +404,7 @@ export class Gateway {
     await this.follower?.close();
     await this.app?.close();
     await this.cluster?.close();
+    for (const link of this.localLinks?.values() ?? []) link.close();
     await this.digestPool?.close();
   }
 }

@@ -5,6 +5,7 @@ import type { Static, TSchema } from 'typebox';
 import { bufferedRequest, type BufferedResponse } from './buffered-request.js';
 import { CallBatcher } from './call-batcher.js';
 import { LatencyEstimator } from './latency-estimator.js';
+import { LinkRefusal, type LocalLink } from './local-link.js';
 import { DEFAULTS, type SchemaCheck } from '../common/index.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
 import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse, PartitionVersionCursor, PartitionVersionsResponse } from './node-reports.js';
@@ -12,6 +13,7 @@ import {
   NODE_PATHS,
   type AbortRequest,
   type BatchCall,
+  type BatchResponse,
   type BatchResult,
   type BucketRecord,
   type UserRecord,
@@ -59,6 +61,11 @@ export interface NodeClientOptions {
   clock?: () => number;
   /** Told of every request: 'ok' or the wire error code, and seconds until the node answered (headers). */
   observe?: ((outcome: string, seconds: number) => void) | undefined;
+  /**
+   * The node's in-process link (local-link.ts), when it runs in this process: batched calls take it
+   * instead of HTTP. Everything else (streamed shards, listings, records) still speaks HTTP to `address`.
+   */
+  local?: LocalLink | undefined;
 }
 
 interface CallOptions {
@@ -116,12 +123,14 @@ export class NodeClient {
   private readonly clock: () => number;
   private readonly batcher: CallBatcher;
   private readonly observe: ((outcome: string, seconds: number) => void) | undefined;
+  private readonly local: LocalLink | undefined;
   /** How long this node takes to answer a call, learned from its answers; deadlines follow it. */
   readonly latency = new LatencyEstimator();
 
   constructor(options: NodeClientOptions) {
     this.nodeId = options.nodeId;
     this.observe = options.observe;
+    this.local = options.local;
     this.address = options.address;
     this.secret = options.clusterSecret;
     this.audience = options.idUnknown === true ? ANY_NODE : options.nodeId;
@@ -389,7 +398,7 @@ export class NodeClient {
     await this.json(null, 'POST', `${NODE_PATHS.adminScrub}?fast=${fast ? 1 : 0}`, {}, options);
   }
 
-  /** Closes the connection pool. */
+  /** Closes the connection pool (an in-process link is its owner's to close). */
   async close(): Promise<void> {
     await this.pool.close();
   }
@@ -415,11 +424,36 @@ export class NodeClient {
 
   private async sendBatch(calls: readonly string[], signal: AbortSignal): Promise<BatchResult[]> {
     // The calls are JSON already: join them rather than parse and serialise them again.
-    const response = await this.json(MESSAGE_CHECKS.batchAnswer, 'POST', NODE_PATHS.batch, { text: `{"calls":[${calls.join(',')}]}` }, { signal });
+    const text = `{"calls":[${calls.join(',')}]}`;
+    const response =
+      this.local === undefined ? await this.json(MESSAGE_CHECKS.batchAnswer, 'POST', NODE_PATHS.batch, { text }, { signal }) : await this.linkBatch(this.local, text, signal);
     if (response.results.length !== calls.length) {
       throw new NodeError('Internal', this.nodeId, 'node answered a batch with the wrong number of results');
     }
     return response.results;
+  }
+
+  /** A batch over the node's in-process link: timed, counted and failed as the same request over HTTP. */
+  private async linkBatch(link: LocalLink, text: string, signal: AbortSignal): Promise<BatchResponse> {
+    const startedMs = performance.now();
+    let answer: string;
+    try {
+      answer = await link.batch(text, signal);
+    } catch (err) {
+      if (!(err instanceof LinkRefusal)) throw this.failed(err, signal, startedMs);
+      const failure = new NodeError(err.code, this.nodeId, err.message);
+      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
+      throw failure;
+    }
+    this.latency.observe(performance.now() - startedMs);
+    this.observe?.('ok', (performance.now() - startedMs) / 1000);
+    let value: unknown;
+    try {
+      value = JSON.parse(answer);
+    } catch (err) {
+      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
+    }
+    return this.answer(MESSAGE_CHECKS.batchAnswer, value);
   }
 
   /**

@@ -223,11 +223,9 @@ export class NodeServer {
       return {};
     });
     this.app.post<{ Body: Static<typeof BatchRequest> }>(NODE_PATHS.batch, { schema: { body: BatchRequest } }, async (request, reply): Promise<BatchResponse> => {
-      // Client traffic unless every call is a partition digest: a batch of those is a peer's audit.
       const { foreground } = this.options;
-      if (foreground !== undefined && !request.body.calls.every(isDigestCall)) reply.raw.once('close', foreground.begin());
-      // The calls run together, so their metadata writes can share one sync; each is checked and answers for itself.
-      return { results: await Promise.all(request.body.calls.map((call) => this.runBatchCall(call, request))) };
+      if (foreground !== undefined && isClientBatch(request.body)) reply.raw.once('close', foreground.begin());
+      return this.runBatch(request.body, request.log);
     });
     this.app.post<{ Body: AbortRequest }>(NODE_PATHS.abort, { schema: { body: AbortRequest } }, async (request) => {
       const { bucket, key, versionId, shardIndex } = request.body;
@@ -438,7 +436,42 @@ export class NodeServer {
     if (request.leaseToken !== undefined) this.leases.release(request.record.bucket, request.record.key, request.leaseToken);
   }
 
-  private async runBatchCall(body: unknown, request: FastifyRequest): Promise<BatchResult> {
+  /**
+   * Serves a batch that came over an in-process link (local-link.ts): the batch route's JSON text in,
+   * its JSON answer out, checked and counted as the route does. The link is the node's own, handed over
+   * by the code that started it, so there is no signature to check; a malformed batch is refused with
+   * the route's wire error.
+   */
+  async serveLocalBatch(text: string): Promise<string> {
+    // Its length in UTF-16 units is at most its length in UTF-8 bytes: the route's limit holds either way.
+    if (text.length > MAX_JSON_BODY_BYTES) throw new WireError('BadRequest', 'body too large');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new WireError('BadRequest', 'body is not JSON');
+    }
+    const batch = MESSAGE_CHECKS.batch.parse(body, badRequest);
+    const end = this.options.foreground !== undefined && isClientBatch(batch) ? this.options.foreground.begin() : undefined;
+    try {
+      return JSON.stringify(await this.runBatch(batch, this.options.logger));
+    } finally {
+      end?.();
+    }
+  }
+
+  /** What a refused link batch answers: its wire code and message, as the HTTP route's error body. */
+  static linkRefusal(err: unknown): { code: WireErrorCode; message: string } {
+    const code = wireCodeOf(err);
+    return { code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
+  }
+
+  /** The calls of a batch run together, so their metadata writes can share one sync; each is checked and answers for itself. */
+  private async runBatch(batch: Static<typeof BatchRequest>, log: FastifyBaseLogger | Logger): Promise<BatchResponse> {
+    return { results: await Promise.all(batch.calls.map((call) => this.runBatchCall(call, log))) };
+  }
+
+  private async runBatchCall(body: unknown, log: FastifyBaseLogger | Logger): Promise<BatchResult> {
     try {
       // The same schemas as the calls' own routes (a prepare's ref and erasure as PUT /v1/shards checks them).
       const call = MESSAGE_CHECKS.batchCall.parse(body, badRequest);
@@ -457,7 +490,7 @@ export class NodeServer {
       return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard) };
     } catch (err) {
       const code = wireCodeOf(err);
-      if (code === 'Internal') request.log.error({ err }, 'node batch call failed');
+      if (code === 'Internal') log.error({ err }, 'node batch call failed');
       return { ok: false, code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
     }
   }
@@ -479,6 +512,11 @@ function wireCodeOf(err: unknown): WireErrorCode {
   if (err instanceof WireError) return err.code;
   if (err instanceof ShardStoreError) return err.wireCode;
   return 'Internal';
+}
+
+/** Whether a batch is client traffic: anything but partition digests (a batch of those is a peer's audit). */
+function isClientBatch(batch: Static<typeof BatchRequest>): boolean {
+  return !batch.calls.every(isDigestCall);
 }
 
 /** Whether a batch call (not yet checked) asks for a partition digest. */

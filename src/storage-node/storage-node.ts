@@ -1,6 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Logger } from '../common/index.js';
+import { serveLocalLink } from '../rpc/index.js';
 import { loadBlockHasher } from './checksum.js';
 import { NodeServer } from './node-server.js';
 import { PreparedResolver } from './prepared-resolver.js';
@@ -47,6 +49,8 @@ export class StorageNode {
   private resolver: PreparedResolver | undefined;
   private background: { abort: AbortController; done: Promise<void> } | undefined;
   private healing: Healing | undefined;
+  /** Closers of the in-process links handed out (openLocalLink). */
+  private readonly links: (() => void)[] = [];
 
   constructor(options: StorageNodeOptions) {
     this.options = options;
@@ -133,8 +137,23 @@ export class StorageNode {
     return { store: this.store, rings: this.rings };
   }
 
+  /**
+   * A link to this node's batch route for a gateway in the same process (local-link.ts): the caller
+   * gets one end of a new channel (transferable to another thread), the node serves the other until
+   * it closes.
+   */
+  openLocalLink(): MessagePort {
+    const server = this.server;
+    if (server === undefined) throw new Error('storage node not started');
+    const { port1, port2 } = new MessageChannel();
+    this.links.push(serveLocalLink(port1, (text) => server.serveLocalBatch(text), NodeServer.linkRefusal));
+    return port2;
+  }
+
   /** Stops the background work, stops serving and closes the store. */
   async close(): Promise<void> {
+    // Links first: a gateway's calls fail over at once instead of reaching a store that is closing.
+    for (const close of this.links.splice(0)) close();
     this.background?.abort.abort();
     await this.background?.done;
     await this.healing?.close();

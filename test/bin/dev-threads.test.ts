@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { t } from 'tap';
 import { nodeThreadCount, runDev } from '../../src/bin/roles.js';
 import { silentLogger } from '../../src/common/index.js';
 import { detectKernelSupport } from '../../src/erasure/index.js';
-import { NodeClient } from '../../src/rpc/index.js';
+import { NODE_PATHS, NodeClient } from '../../src/rpc/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { localS3Client } from '../helpers/cluster.js';
 
@@ -50,6 +51,32 @@ t.test('the embedded default serves from nodes in worker threads, and the same d
     }
   }
   t.ok(detectKernelSupport().relaxedSimd, 'the embedded default has relaxed SIMD on for its erasure kernels (behind a flag on Node 20)');
+});
+
+t.test("the embedded gateway's small writes and reads take the nodes' in-process links: no batch request goes over HTTP", async (t) => {
+  const dev = await runDev({ data: join(dir, 'links'), listen: '127.0.0.1:0', nodes: '6', nodeThreads: '1' }, {}, silentLogger());
+  const client = localS3Client(dev.info.endpoint, credentials);
+  // The nodes run in their own thread: every node-protocol request this thread sends is the gateway's.
+  const paths: string[] = [];
+  const onCreate = (message: unknown): void => {
+    paths.push((message as { request: { path: string } }).request.path.split('?')[0] ?? '');
+  };
+  subscribe('undici:request:create', onCreate);
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: 'links' }));
+    const small = seededBytes(4_096, 9);
+    for (let i = 0; i < 8; i++) await client.send(new PutObjectCommand({ Bucket: 'links', Key: `k${i}`, Body: small }));
+    for (let i = 0; i < 8; i++) {
+      const got = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'links', Key: `k${i}` }))).Body!.transformToByteArray());
+      t.ok(got.equals(small), `k${i} reads back`);
+    }
+    t.equal(paths.filter((path) => path === NODE_PATHS.batch).length, 0, 'prepares, commits and version lookups went over the links');
+    t.ok(paths.length > 0, 'other node calls (bucket records) still speak HTTP');
+  } finally {
+    unsubscribe('undici:request:create', onCreate);
+    client.destroy();
+    await dev.close();
+  }
 });
 
 t.test('a node that cannot start fails the start with its reason, and the nodes started beside it are closed', async (t) => {

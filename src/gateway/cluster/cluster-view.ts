@@ -1,5 +1,5 @@
 import { RingLocator, sameNodes, type Ring, type RingNode } from '../../placement/index.js';
-import { NodeClient, followingDeadlineMs, quorumLatencyBoundMs } from '../../rpc/index.js';
+import { NodeClient, followingDeadlineMs, quorumLatencyBoundMs, type LocalLink } from '../../rpc/index.js';
 
 /** Options for the per-node clients a gateway keeps. */
 export interface ClusterViewOptions {
@@ -11,6 +11,8 @@ export interface ClusterViewOptions {
   nodeCallObserver?: ((nodeId: string) => (outcome: string, seconds: number) => void) | undefined;
   /** Share of an object's nodes a quorum needs (W / n): deadlines follow the node that completes one. */
   quorumFraction?: number;
+  /** In-process links to nodes running in this process, by node id: their batched calls skip HTTP. */
+  localLinks?: ReadonlyMap<string, LocalLink> | undefined;
 }
 
 /** How long a computed latency bound is reused: a request pays a clock read, not a sort of every node. */
@@ -163,6 +165,7 @@ export class ClusterView {
           ...(this.options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: this.options.headersTimeoutMs }),
           ...(this.options.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: this.options.bodyTimeoutMs }),
           observe: this.options.nodeCallObserver?.(id),
+          local: this.options.localLinks?.get(id),
         }),
       );
     }
