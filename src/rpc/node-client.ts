@@ -62,8 +62,8 @@ export interface NodeClientOptions {
   /** Told of every request: 'ok' or the wire error code, and seconds until the node answered (headers). */
   observe?: ((outcome: string, seconds: number) => void) | undefined;
   /**
-   * The node's in-process link (local-link.ts), when it runs in this process: batched calls take it
-   * instead of HTTP. Everything else (streamed shards, listings, records) still speaks HTTP to `address`.
+   * The node's in-process link (local-link.ts), when it runs in this process: batched calls and shard
+   * reads take it instead of HTTP. Everything else (shard uploads, listings, records) still speaks HTTP to `address`.
    */
   local?: LocalLink | undefined;
 }
@@ -219,6 +219,7 @@ export class NodeClient {
   /** Streams `lengthBytes` of a shard from `offsetBytes`; the node checks its stored block checksums as it sends (nothing covers the bytes in transit). */
   async readShard(ref: ShardRef, offsetBytes: number, lengthBytes: number, options: CallOptions = {}): Promise<Readable> {
     const query = `${shardQuery(ref)}&offset=${offsetBytes}&length=${lengthBytes}`;
+    if (this.local !== undefined) return this.linkRead(this.local, query, options);
     const response = await this.send('GET', `${NODE_PATHS.shards}?${query}`, {}, options);
     return response.body as unknown as Readable;
   }
@@ -435,10 +436,27 @@ export class NodeClient {
 
   /** A batch over the node's in-process link: timed, counted and failed as the same request over HTTP. */
   private async linkBatch(link: LocalLink, text: string, signal: AbortSignal): Promise<BatchResponse> {
-    const startedMs = performance.now();
-    let answer: string;
+    const answer = await this.overLink(() => link.batch(text, signal), signal);
+    let value: unknown;
     try {
-      answer = await link.batch(text, signal);
+      value = JSON.parse(answer);
+    } catch (err) {
+      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
+    }
+    return this.answer(MESSAGE_CHECKS.batchAnswer, value);
+  }
+
+  /** A shard read over the node's in-process link, as GET /v1/shards: its body's chunks come as the node reads them. */
+  private async linkRead(link: LocalLink, query: string, options: CallOptions): Promise<Readable> {
+    return (await this.overLink(() => link.read(query, options.signal), options.signal)).body;
+  }
+
+  /** A request over the in-process link, timed to its first answer and counted, its failures NodeErrors as over HTTP. */
+  private async overLink<T>(request: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const startedMs = performance.now();
+    let answer: T;
+    try {
+      answer = await request();
     } catch (err) {
       if (!(err instanceof LinkRefusal)) throw this.failed(err, signal, startedMs);
       const failure = new NodeError(err.code, this.nodeId, err.message);
@@ -447,13 +465,7 @@ export class NodeClient {
     }
     this.latency.observe(performance.now() - startedMs);
     this.observe?.('ok', (performance.now() - startedMs) / 1000);
-    let value: unknown;
-    try {
-      value = JSON.parse(answer);
-    } catch (err) {
-      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
-    }
-    return this.answer(MESSAGE_CHECKS.batchAnswer, value);
+    return answer;
   }
 
   /**

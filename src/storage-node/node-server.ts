@@ -29,6 +29,7 @@ import {
   type BatchResponse,
   type BatchResult,
   type ErasureParams,
+  type LinkService,
   type ListQuery,
   type ListResponse,
   type NodeHealth,
@@ -252,17 +253,11 @@ export class NodeServer {
       return status;
     });
     this.app.get(NODE_PATHS.shards, async (request, reply) => {
-      const query = request.query as Record<string, string | undefined>;
-      const ref = shardRef(query);
-      const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER);
-      const length = intParam(query, 'length', 0, Number.MAX_SAFE_INTEGER);
-      const shard = await store.openShard(ref, offset, length, this.readBuffers);
-      // The first chunk is read and verified before any status is sent: a corrupt one is an error status.
-      const first = await shard.chunks.next();
+      const { ref, sizeBytes, first, chunks } = await this.openRead(request.query as Record<string, string | undefined>);
       // The body is written by hand, not piped, so each buffer goes back to the pool once its bytes are sent.
       reply.hijack();
       const onError = (err: unknown): void => request.log.warn({ err, ref }, 'shard read failed after its status was sent');
-      await sendPooledBody(reply.raw, shard.sizeBytes, first.done === true ? undefined : first.value, shard.chunks, this.readBuffers, onError);
+      await sendPooledBody(reply.raw, sizeBytes, first, chunks, this.readBuffers, onError);
     });
     this.app.get(NODE_PATHS.list, async (request): Promise<ListResponse> => {
       const query = request.query as Record<string, string | undefined>;
@@ -437,12 +432,53 @@ export class NodeServer {
   }
 
   /**
+   * A shard read as GET /v1/shards opens it from its query: the shard and its header checked, and its
+   * first chunk read and verified before any status is sent, so a corrupt one is an error status.
+   */
+  private async openRead(query: Record<string, string | undefined>): Promise<{ ref: ShardRef; sizeBytes: number; first: Buffer | undefined; chunks: AsyncGenerator<Buffer> }> {
+    const ref = shardRef(query);
+    const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER);
+    const length = intParam(query, 'length', 0, Number.MAX_SAFE_INTEGER);
+    const shard = await this.options.store.openShard(ref, offset, length, this.readBuffers);
+    const first = await shard.chunks.next();
+    return { ref, sizeBytes: shard.sizeBytes, first: first.done === true ? undefined : first.value, chunks: shard.chunks };
+  }
+
+  /**
+   * What this node serves over an in-process link (local-link.ts): its batch route and its shard
+   * reads, checked, limited and counted as client traffic as their routes are. The link is the node's
+   * own, handed over by the code that started it, so there is no signature to check.
+   */
+  linkService(): LinkService {
+    const { foreground, logger } = this.options;
+    return {
+      batch: (text) => this.serveLocalBatch(text),
+      read: async (queryText) => {
+        const end = foreground?.begin() ?? (() => undefined);
+        try {
+          const { sizeBytes, first, chunks } = await this.openRead(Object.fromEntries(new URLSearchParams(queryText)));
+          // The link copies each chunk before it asks for the next, so the pooled buffers need no references of their own.
+          return { sizeBytes, chunks: first === undefined ? chunks : prepended(first, chunks), end };
+        } catch (err) {
+          end();
+          throw err;
+        }
+      },
+      refusal: (err) => {
+        const code = wireCodeOf(err);
+        return { code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
+      },
+      readFailed: (err) => logger.warn({ err }, 'shard read failed after its size was sent'),
+    };
+  }
+
+  /**
    * Serves a batch that came over an in-process link (local-link.ts): the batch route's JSON text in,
    * its JSON answer out, checked and counted as the route does. The link is the node's own, handed over
    * by the code that started it, so there is no signature to check; a malformed batch is refused with
    * the route's wire error.
    */
-  async serveLocalBatch(text: string): Promise<string> {
+  private async serveLocalBatch(text: string): Promise<string> {
     // Its length in UTF-16 units is at most its length in UTF-8 bytes: the route's limit holds either way.
     if (text.length > MAX_JSON_BODY_BYTES) throw new WireError('BadRequest', 'body too large');
     let body: unknown;
@@ -458,12 +494,6 @@ export class NodeServer {
     } finally {
       end?.();
     }
-  }
-
-  /** What a refused link batch answers: its wire code and message, as the HTTP route's error body. */
-  static linkRefusal(err: unknown): { code: WireErrorCode; message: string } {
-    const code = wireCodeOf(err);
-    return { code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
   }
 
   /** The calls of a batch run together, so their metadata writes can share one sync; each is checked and answers for itself. */
@@ -512,6 +542,17 @@ function wireCodeOf(err: unknown): WireErrorCode {
   if (err instanceof WireError) return err.code;
   if (err instanceof ShardStoreError) return err.wireCode;
   return 'Internal';
+}
+
+/** `first`, then the rest of the chunks `rest` yields. */
+async function* prepended(first: Buffer, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield first;
+    yield* rest;
+  } finally {
+    // Given up after `first`: the shard's file closes now, not when the collector finds it.
+    await rest.return(undefined);
+  }
 }
 
 /** Whether a batch is client traffic: anything but partition digests (a batch of those is a peer's audit). */

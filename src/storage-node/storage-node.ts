@@ -146,7 +146,7 @@ export class StorageNode {
     const server = this.server;
     if (server === undefined) throw new Error('storage node not started');
     const { port1, port2 } = new MessageChannel();
-    this.links.push(serveLocalLink(port1, (text) => server.serveLocalBatch(text), NodeServer.linkRefusal));
+    this.links.push(serveLocalLink(port1, server.linkService()));
     return port2;
   }
 

@@ -53,13 +53,14 @@ t.test('the embedded default serves from nodes in worker threads, and the same d
   t.ok(detectKernelSupport().relaxedSimd, 'the embedded default has relaxed SIMD on for its erasure kernels (behind a flag on Node 20)');
 });
 
-t.test("the embedded gateway's small writes and reads take the nodes' in-process links: no batch request goes over HTTP", async (t) => {
+t.test("the embedded gateway's batches and shard reads take the nodes' in-process links, not HTTP", async (t) => {
   const dev = await runDev({ data: join(dir, 'links'), listen: '127.0.0.1:0', nodes: '6', nodeThreads: '1' }, {}, silentLogger());
   const client = localS3Client(dev.info.endpoint, credentials);
   // The nodes run in their own thread: every node-protocol request this thread sends is the gateway's.
-  const paths: string[] = [];
+  const requests: string[] = [];
   const onCreate = (message: unknown): void => {
-    paths.push((message as { request: { path: string } }).request.path.split('?')[0] ?? '');
+    const { request } = message as { request: { method: string; path: string } };
+    requests.push(`${request.method} ${request.path.split('?')[0] ?? ''}`);
   };
   subscribe('undici:request:create', onCreate);
   try {
@@ -70,8 +71,14 @@ t.test("the embedded gateway's small writes and reads take the nodes' in-process
       const got = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'links', Key: `k${i}` }))).Body!.transformToByteArray());
       t.ok(got.equals(small), `k${i} reads back`);
     }
-    t.equal(paths.filter((path) => path === NODE_PATHS.batch).length, 0, 'prepares, commits and version lookups went over the links');
-    t.ok(paths.length > 0, 'other node calls (bucket records) still speak HTTP');
+    // Shards of 100 KiB, over the inline limit: files on the nodes, read with shard GETs.
+    const large = seededBytes(400_000, 10);
+    await client.send(new PutObjectCommand({ Bucket: 'links', Key: 'large', Body: large }));
+    const got = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'links', Key: 'large', Range: 'bytes=1000-399999' }))).Body!.transformToByteArray());
+    t.ok(got.equals(large.subarray(1000)), 'a ranged read of file shards reads back');
+    t.equal(requests.filter((request) => request === `POST ${NODE_PATHS.batch}`).length, 0, 'prepares, commits and version lookups went over the links');
+    t.equal(requests.filter((request) => request === `GET ${NODE_PATHS.shards}`).length, 0, 'so did the shard reads');
+    t.ok(requests.includes(`PUT ${NODE_PATHS.shards}`), 'shard uploads still speak HTTP');
   } finally {
     unsubscribe('undici:request:create', onCreate);
     client.destroy();

@@ -1,10 +1,13 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { MessageChannel } from 'node:worker_threads';
 import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
-import { LinkRefusal, LocalLink, NodeClient, NodeError, type ShardRef } from '../../src/rpc/index.js';
+import { LinkRefusal, LocalLink, NodeClient, NodeError, WireError, serveLocalLink, type LinkService, type ShardRef } from '../../src/rpc/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
-import { seededBytes } from '../helpers/bytes.js';
+import { collect, seededBytes } from '../helpers/bytes.js';
+import { until } from '../helpers/until.js';
 import { recordFor, tempDir } from '../storage-node/store-fixture.js';
 
 const SECRET = 'local-link-test-secret';
@@ -111,4 +114,127 @@ t.test('once its node closes, the link fails every call as an unreachable node, 
   t.ok(failure instanceof NodeError, 'a NodeError');
   t.equal((failure as NodeError).code, 'Unavailable', 'Unavailable, as a node that does not answer');
   t.ok(performance.now() - started < 5_000, 'without waiting for a deadline');
+});
+
+t.test('a file shard is read over the link from any offset, the same bytes as over HTTP, in pieces larger than the window', async (t) => {
+  const node = await startNode(t);
+  const { client } = await linkOnlyClient(t, node);
+  const http = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: SECRET });
+  t.teardown(() => http.close());
+  const big = ref('big');
+  const shard = seededBytes(3 * 1024 * 1024 + 12_345, 11);
+  await http.putShard(big, ERASURE, Readable.from([shard]));
+  await http.commit({ record: recordFor(big, 4 * shard.length), shardIndex: 2 });
+  for (const [offset, length] of [[0, shard.length], [70_000, 2_000_000], [shard.length - 10, 10], [5, 0]] as const) {
+    const overLink = await collect(await client.readShard(big, offset, length));
+    t.ok(overLink.equals(shard.subarray(offset, offset + length)), `offset ${offset}, ${length} bytes: the shard's bytes`);
+    t.ok(overLink.equals(await collect(await http.readShard(big, offset, length))), 'as HTTP reads them');
+  }
+  const missing = await client.readShard(ref('nothing'), 0, 10).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.match(missing, { code: 'NotFound', nodeId: 'n0' }, 'a shard the node does not hold is refused before any body, as the route refuses it');
+});
+
+/** A node's end of a link serving reads of `chunks` chunks of 64 KiB, counting what the reader was asked for. */
+function countingService(chunks: number, options: { failAfter?: number } = {}): { service: LinkService; produced: () => number; ended: () => boolean } {
+  let produced = 0;
+  let ended = false;
+  const service: LinkService = {
+    batch: async (text) => text,
+    read: async () => ({
+      sizeBytes: chunks * 65_536,
+      chunks: (async function* () {
+        for (let i = 0; i < chunks; i++) {
+          if (i === options.failAfter) throw new WireError('NotFound', 'shard gone while read');
+          produced += 1;
+          yield new Uint8Array(65_536).fill(i % 251);
+        }
+      })(),
+      end: () => {
+        ended = true;
+      },
+    }),
+    refusal: (err) => ({ code: err instanceof WireError ? err.code : 'Internal', message: (err as Error).message }),
+    readFailed: () => undefined,
+  };
+  return { service, produced: () => produced, ended: () => ended };
+}
+
+function linkTo(t: Teardown, service: LinkService): LocalLink {
+  const { port1, port2 } = new MessageChannel();
+  const closeServer = serveLocalLink(port1, service);
+  const link = new LocalLink(port2);
+  t.teardown(() => {
+    link.close();
+    closeServer();
+  });
+  return link;
+}
+
+t.test('a read nobody consumes stops at the window: the node reads on only as the caller takes its chunks', async (t) => {
+  const { service, produced } = countingService(1024);
+  const link = linkTo(t, service);
+  const { sizeBytes, body } = await link.read('q');
+  t.equal(sizeBytes, 64 * 1024 * 1024);
+  await until('the first window is sent', async () => produced() >= 16, 10_000, 5);
+  // Many round trips on the same link give the node's read every chance to run ahead, were it unbounded.
+  for (let i = 0; i < 20; i++) await link.batch('{}');
+  t.ok(produced() <= 24, `at most the window and the stream's mark are read ahead (${produced()} of 1024 chunks)`);
+  // Chunk i is 64 KiB of i % 251: each piece read must hold, at each offset, its chunk's value.
+  let total = 0;
+  let wrong = 0;
+  for await (const piece of body as AsyncIterable<Buffer>) {
+    for (let at = 0; at < piece.length; at += 4096) if (piece[at] !== Math.floor((total + at) / 65_536) % 251) wrong += 1;
+    if (piece[piece.length - 1] !== Math.floor((total + piece.length - 1) / 65_536) % 251) wrong += 1;
+    total += piece.length;
+  }
+  t.equal(total, 64 * 1024 * 1024, 'once consumed, the whole read arrives');
+  t.equal(wrong, 0, 'every chunk whole and in order');
+});
+
+t.test('a body given up part way stops the node\'s read and ends it, and the link serves on', async (t) => {
+  const { service, produced, ended } = countingService(1024);
+  const link = linkTo(t, service);
+  const { body } = await link.read('q');
+  await until('some chunks arrive', async () => body.readableLength > 0, 10_000, 5);
+  body.destroy();
+  await until('the node ends the read', async () => ended(), 10_000, 5);
+  t.ok(produced() < 1024, 'the node stopped reading');
+  t.equal(await link.batch('{"still":"served"}'), '{"still":"served"}');
+});
+
+t.test('a read that fails after its size was sent ends its body with the node\'s error', async (t) => {
+  const { service } = countingService(40, { failAfter: 3 });
+  const link = linkTo(t, service);
+  const { body } = await link.read('q');
+  let received = 0;
+  const failure = await (async () => {
+    for await (const chunk of body as AsyncIterable<Buffer>) received += chunk.length;
+  })().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.equal(received, 3 * 65_536, 'the chunks read before the failure arrive');
+  t.ok(failure instanceof LinkRefusal, 'then the body fails');
+  t.equal((failure as LinkRefusal).code, 'NotFound', 'with the code the node gave');
+});
+
+t.test('a body open when its node closes fails instead of waiting', async (t) => {
+  const node = await startNode(t);
+  const { client } = await linkOnlyClient(t, node);
+  const http = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: SECRET });
+  t.teardown(() => http.close());
+  const big = ref('big');
+  await http.putShard(big, ERASURE, Readable.from([seededBytes(4 * 1024 * 1024, 3)]));
+  await http.commit({ record: recordFor(big, 16 * 1024 * 1024), shardIndex: 2 });
+  const body = await client.readShard(big, 0, 4 * 1024 * 1024);
+  const closing = node.close();
+  const failure = await collect(body).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  await closing;
+  t.ok(failure instanceof Error, 'the body fails');
 });
