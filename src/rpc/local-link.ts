@@ -3,44 +3,62 @@ import type { MessagePort } from 'node:worker_threads';
 import { WireError, isWireErrorCode } from './wire-errors.js';
 
 /**
- * Two node routes reached without HTTP, for a gateway in the same process as its nodes (the embedded
- * default): the batch route (POST /v1/batch) and shard reads (GET /v1/shards). The requests are the
- * routes' own (the batch's JSON text, the read's query string) and so are the answers; only the
- * bytes' way differs: a MessagePort instead of a loopback socket. A 4 KiB call costs a few tens of
- * microseconds that way instead of a hundred or more (HTTP framing and parsing on both ends, two
- * kernel copies), and a shard read's chunks are handed over whole, not copied through two sockets.
+ * Three node routes reached without HTTP, for a gateway in the same process as its nodes (the embedded
+ * default): the batch route (POST /v1/batch), shard reads (GET /v1/shards) and shard uploads (PUT
+ * /v1/shards). The requests are the routes' own (the batch's JSON text, the shard's query string) and
+ * so are the answers; only the bytes' way differs: a MessagePort instead of a loopback socket. A 4 KiB
+ * call costs a few tens of microseconds that way instead of a hundred or more (HTTP framing and
+ * parsing on both ends, two kernel copies), and a shard's chunks are handed over whole, not copied
+ * through two sockets. Either way a stream's sender sends only while its receiver has taken all but
+ * a window of what it was sent, as a socket's buffers would hold it.
  * A port is handed over in-process only, by the code that started the node, so it needs no
  * signature: it is the node's own capability, as its data directory is.
  */
 
-/** What a caller sends over a link. `credit`: bytes of a read the caller has taken so far. */
+/**
+ * What a caller sends over a link: a batch, a read, or an upload (its chunks, then its end).
+ * `credit`: bytes of a read the caller has taken so far.
+ */
 type LinkRequest =
   | { kind: 'batch'; id: number; text: string }
   | { kind: 'read'; id: number; query: string }
   | { kind: 'credit'; id: number; bytes: number }
+  | { kind: 'upload'; id: number; query: string }
+  | { kind: 'data'; id: number; chunk: ArrayBuffer }
+  | { kind: 'end'; id: number }
   | { kind: 'cancel'; id: number };
 
 /**
- * What a node answers: a batch's JSON answer; a read's size, then its chunks and its end; or the
- * wire error that refused the request (a read's failure once its size was sent).
+ * What a node answers: a batch's or an upload's JSON answer; a read's size, then its chunks and its
+ * end; or the wire error that refused the request (a read's failure once its size was sent).
+ * `credited`: bytes of an upload the node has taken so far.
  */
 type LinkAnswer =
   | { id: number; text: string }
   | { id: number; sizeBytes: number }
   | { id: number; chunk: ArrayBuffer }
   | { id: number; end: true }
+  | { id: number; credited: number }
   | { id: number; code: string; message: string };
 
+/** An upload's sending side: how far the node has taken it, and whether it is over. */
+interface UploadFlow {
+  creditedBytes: number;
+  over: boolean;
+  wake: (() => void) | undefined;
+}
+
 /** A first answer as the caller takes it: a read's size comes with the body its chunks will fill. */
-type Answered = Exclude<LinkAnswer, { sizeBytes: number }> | { id: number; sizeBytes: number; body: LinkReadBody };
+type Answered = Exclude<LinkAnswer, { sizeBytes: number }> | { id: number; sizeBytes: number; body: LinkBody };
 
 /**
- * Bytes of a read a node sends ahead of what its caller has taken: a read that is not consumed holds
- * at most this much (plus the stream's own mark) in the caller, as a socket's buffers bound an HTTP read.
+ * Bytes of a stream its sender sends ahead of what its receiver has taken: a stream that is not
+ * consumed holds at most this much (plus the receiving stream's own mark), as a socket's buffers
+ * bound an HTTP body.
  */
-const READ_WINDOW_BYTES = 1024 * 1024;
-/** The caller's stream buffers up to this before it stops granting the node more. */
-const READ_HIGH_WATER_BYTES = 256 * 1024;
+const WINDOW_BYTES = 1024 * 1024;
+/** A receiving stream buffers up to this before it stops granting its sender more. */
+const HIGH_WATER_BYTES = 256 * 1024;
 
 /** A request the node refused, or a read it could not finish, with the wire error its HTTP route would have answered. */
 export class LinkRefusal extends WireError {}
@@ -48,8 +66,8 @@ export class LinkRefusal extends WireError {}
 /** Why calls fail once the node's side of the link is gone (the node closed, its thread ended). */
 const CLOSED_MESSAGE = 'the node closed its in-process link';
 
-/** A shard read's body: chunks as the node sends them; taking them grants the node more. */
-class LinkReadBody extends Readable {
+/** A stream's receiving end: chunks as its sender sends them; taking them grants the sender more. */
+class LinkBody extends Readable {
   private receivedBytes = 0;
   private creditedBytes = 0;
   private ended = false;
@@ -57,7 +75,7 @@ class LinkReadBody extends Readable {
   private readonly cancel: () => void;
 
   constructor(grant: (bytes: number) => void, cancel: () => void) {
-    super({ highWaterMark: READ_HIGH_WATER_BYTES });
+    super({ highWaterMark: HIGH_WATER_BYTES });
     this.grant = grant;
     this.cancel = cancel;
   }
@@ -79,7 +97,7 @@ class LinkReadBody extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    // A body given up before its end stops the node's read.
+    // A body given up before its end stops its sender.
     if (!this.ended) this.cancel();
     callback(err);
   }
@@ -89,7 +107,8 @@ class LinkReadBody extends Readable {
 export class LocalLink {
   private readonly port: MessagePort;
   private readonly waiting = new Map<number, { answer: (answer: Answered) => void; reject: (err: Error) => void }>();
-  private readonly bodies = new Map<number, LinkReadBody>();
+  private readonly bodies = new Map<number, LinkBody>();
+  private readonly uploads = new Map<number, UploadFlow>();
   private nextId = 0;
   private closed = false;
 
@@ -126,6 +145,55 @@ export class LocalLink {
       body.once('close', () => signal.removeEventListener('abort', onAbort));
     }
     return { sizeBytes: answer.sizeBytes, body };
+  }
+
+  /**
+   * Uploads a shard (the shard route's query string) from `body`, taking each chunk from it only
+   * while the node has taken all but a window of what it was sent, so the caller's `read`s follow the
+   * node's disk as they follow a socket. Resolves with the node's JSON answer once the shard is
+   * durable; an aborted signal, or a failed body, cancels the upload.
+   */
+  async upload(query: string, body: Readable, signal?: AbortSignal): Promise<string> {
+    if (this.closed) throw new Error(CLOSED_MESSAGE);
+    if (signal?.aborted === true) throw abortError();
+    const flow: UploadFlow = { creditedBytes: 0, over: false, wake: undefined };
+    let uploadId = -1;
+    const answered = this.request((id) => {
+      uploadId = id;
+      this.uploads.set(id, flow);
+      return { kind: 'upload', id, query };
+    }, signal);
+    const finished = answered.finally(() => {
+      this.uploads.delete(uploadId);
+      flow.over = true;
+      flow.wake?.();
+    });
+    const sent = this.sendBody(uploadId, body, flow).catch((err: unknown) => {
+      // The body failed: the node drops what it took, and the caller hears the body's failure.
+      this.post({ kind: 'cancel', id: uploadId });
+      throw err;
+    });
+    const answer = await Promise.race([finished, sent.then(() => finished)]);
+    if (!('text' in answer)) throw new LinkRefusal('Internal', 'the node answered an upload with something else');
+    return answer.text;
+  }
+
+  /** Sends an upload's chunks as its window allows, then its end; stops once the upload is over. */
+  private async sendBody(id: number, body: Readable, flow: UploadFlow): Promise<void> {
+    let sentBytes = 0;
+    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      if (flow.over) return;
+      // A copy of its own, transferred: the caller may reuse its buffer once it was read.
+      const copy = new Uint8Array(chunk.length);
+      copy.set(chunk);
+      sentBytes += copy.length;
+      if (!this.closed) this.port.postMessage({ kind: 'data', id, chunk: copy.buffer } satisfies LinkRequest, [copy.buffer]);
+      while (!flow.over && sentBytes - flow.creditedBytes >= WINDOW_BYTES) {
+        await new Promise<void>((resolve) => (flow.wake = resolve));
+        flow.wake = undefined;
+      }
+    }
+    if (!flow.over) this.post({ kind: 'end', id });
   }
 
   /** Closes the caller's end; calls still waiting and bodies still open fail. */
@@ -175,6 +243,13 @@ export class LocalLink {
   }
 
   private settle(answer: LinkAnswer): void {
+    if ('credited' in answer) {
+      const flow = this.uploads.get(answer.id);
+      if (flow === undefined) return;
+      flow.creditedBytes = Math.max(flow.creditedBytes, answer.credited);
+      flow.wake?.();
+      return;
+    }
     const body = this.bodies.get(answer.id);
     if (body !== undefined) {
       if ('chunk' in answer) return body.deliver(answer.chunk);
@@ -193,8 +268,8 @@ export class LocalLink {
   }
 
   /** The body of read `id`, whose chunks the node is about to send. */
-  private openBody(id: number): LinkReadBody {
-    const body = new LinkReadBody(
+  private openBody(id: number): LinkBody {
+    const body = new LinkBody(
       (bytes) => this.post({ kind: 'credit', id, bytes }),
       () => {
         if (this.bodies.delete(id)) this.post({ kind: 'cancel', id });
@@ -230,6 +305,11 @@ export interface LinkService {
   batch(text: string): Promise<string>;
   /** Opens a shard read from the route's query string, its first chunk checked; a refusal is thrown. */
   read(query: string): Promise<LinkRead>;
+  /**
+   * The shard upload route from its query string: stores `body` and answers the route's JSON. The
+   * signal aborts when the caller cancels or goes away, as a request's does; a refusal is thrown.
+   */
+  upload(query: string, body: Readable, signal: AbortSignal): Promise<string>;
   /** A thrown refusal as its wire code and message. */
   refusal(err: unknown): { code: string; message: string };
   /** Told of a read that failed after its size was sent (its caller sees the body end early). */
@@ -247,6 +327,7 @@ interface ReadState {
 /** Serves a link's requests with `service`. Returns a function that closes the node's end. */
 export function serveLocalLink(port: MessagePort, service: LinkService): () => void {
   const reads = new Map<number, ReadState>();
+  const uploads = new Map<number, { body: LinkBody; abort: AbortController }>();
   const answer = (message: LinkAnswer, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
   const refuse = (id: number, err: unknown): void => answer({ id, ...service.refusal(err) });
 
@@ -263,7 +344,7 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
       if (state.cancelled) return;
       answer({ id, sizeBytes: opened.sizeBytes });
       for (;;) {
-        while (!state.cancelled && state.sentBytes - state.creditBytes >= READ_WINDOW_BYTES) {
+        while (!state.cancelled && state.sentBytes - state.creditBytes >= WINDOW_BYTES) {
           await new Promise<void>((resolve) => (state.wake = resolve));
         }
         if (state.cancelled) return;
@@ -300,8 +381,38 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
         void sendRead(request.id, request.query, state);
         return;
       }
+      case 'upload': {
+        const { id } = request;
+        const abort = new AbortController();
+        const body = new LinkBody(
+          (bytes) => answer({ id, credited: bytes }),
+          () => abort.abort(),
+        );
+        uploads.set(id, { body, abort });
+        service.upload(request.query, body, abort.signal).then(
+          (text) => answer({ id, text }),
+          (err: unknown) => refuse(id, err),
+        ).finally(() => {
+          uploads.delete(id);
+          // What the store did not take is dropped with the body.
+          if (!body.destroyed) body.destroy();
+        });
+        return;
+      }
+      case 'data':
+        uploads.get(request.id)?.body.deliver(request.chunk);
+        return;
+      case 'end':
+        uploads.get(request.id)?.body.finish();
+        return;
       case 'credit':
       case 'cancel': {
+        const upload = uploads.get(request.id);
+        if (upload !== undefined && request.kind === 'cancel') {
+          upload.abort.abort();
+          upload.body.destroy(new Error('upload cancelled by its sender'));
+          return;
+        }
         const state = reads.get(request.id);
         if (state === undefined) return;
         if (request.kind === 'credit') state.creditBytes = Math.max(state.creditBytes, request.bytes);
@@ -316,6 +427,10 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
   port.unref();
   return () => {
     port.close();
+    for (const { abort, body } of uploads.values()) {
+      abort.abort();
+      body.destroy(new Error('the node closed its in-process link'));
+    }
     for (const state of reads.values()) {
       state.cancelled = true;
       state.wake?.();

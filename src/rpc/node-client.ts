@@ -62,8 +62,9 @@ export interface NodeClientOptions {
   /** Told of every request: 'ok' or the wire error code, and seconds until the node answered (headers). */
   observe?: ((outcome: string, seconds: number) => void) | undefined;
   /**
-   * The node's in-process link (local-link.ts), when it runs in this process: batched calls and shard
-   * reads take it instead of HTTP. Everything else (shard uploads, listings, records) still speaks HTTP to `address`.
+   * The node's in-process link (local-link.ts), when it runs in this process: batched calls, shard
+   * reads and shard uploads take it instead of HTTP. Everything else (listings, records, rings) still
+   * speaks HTTP to `address`.
    */
   local?: LocalLink | undefined;
 }
@@ -149,8 +150,9 @@ export class NodeClient {
   async putShard(ref: ShardRef, erasure: ErasureParams, body: Readable, options: PrepareOptions = {}): Promise<PrepareResponse> {
     const lease = options.leaseToken === undefined ? '' : `&lease=${encodeURIComponent(options.leaseToken)}`;
     const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}${options.fresh === true ? '&fresh=1' : ''}${lease}`;
-    const url = `${NODE_PATHS.shards}?${shardQuery(ref)}&${params}`;
-    return this.json(MESSAGE_CHECKS.prepared, 'PUT', url, { stream: body }, options);
+    const query = `${shardQuery(ref)}&${params}`;
+    if (this.local !== undefined) return this.linkUpload(this.local, query, body, options);
+    return this.json(MESSAGE_CHECKS.prepared, 'PUT', `${NODE_PATHS.shards}?${query}`, { stream: body }, options);
   }
 
   /**
@@ -437,13 +439,7 @@ export class NodeClient {
   /** A batch over the node's in-process link: timed, counted and failed as the same request over HTTP. */
   private async linkBatch(link: LocalLink, text: string, signal: AbortSignal): Promise<BatchResponse> {
     const answer = await this.overLink(() => link.batch(text, signal), signal);
-    let value: unknown;
-    try {
-      value = JSON.parse(answer);
-    } catch (err) {
-      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
-    }
-    return this.answer(MESSAGE_CHECKS.batchAnswer, value);
+    return this.parsedAnswer(MESSAGE_CHECKS.batchAnswer, answer);
   }
 
   /** A shard read over the node's in-process link, as GET /v1/shards: its body's chunks come as the node reads them. */
@@ -451,8 +447,15 @@ export class NodeClient {
     return (await this.overLink(() => link.read(query, options.signal), options.signal)).body;
   }
 
+  /** A shard upload over the node's in-process link, as PUT /v1/shards; its answer is checked as that route's. */
+  private async linkUpload(link: LocalLink, query: string, body: Readable, options: CallOptions): Promise<PrepareResponse> {
+    // An upload's answer follows its whole body: that is throughput, not the node's latency.
+    const answer = await this.overLink(() => link.upload(query, body, options.signal), options.signal, { latency: false });
+    return this.parsedAnswer(MESSAGE_CHECKS.prepared, answer);
+  }
+
   /** A request over the in-process link, timed to its first answer and counted, its failures NodeErrors as over HTTP. */
-  private async overLink<T>(request: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  private async overLink<T>(request: () => Promise<T>, signal: AbortSignal | undefined, timing: { latency: boolean } = { latency: true }): Promise<T> {
     const startedMs = performance.now();
     let answer: T;
     try {
@@ -463,7 +466,7 @@ export class NodeClient {
       this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
       throw failure;
     }
-    this.latency.observe(performance.now() - startedMs);
+    if (timing.latency) this.latency.observe(performance.now() - startedMs);
     this.observe?.('ok', (performance.now() - startedMs) / 1000);
     return answer;
   }
@@ -484,6 +487,17 @@ export class NodeClient {
       throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
     }
     return check === null ? value : this.answer(check, value);
+  }
+
+  /** A JSON answer that came over the link, parsed and checked as the same answer over HTTP. */
+  private parsedAnswer<T extends TSchema>(check: SchemaCheck<T>, text: string): Static<T> {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
+    }
+    return this.answer(check, value);
   }
 
   /** A node's answer as the message it must be. */

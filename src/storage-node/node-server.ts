@@ -34,6 +34,7 @@ import {
   type ListResponse,
   type NodeHealth,
   type ObjectStatus,
+  type PrepareResponse,
   type ShardRef,
   type WireErrorCode,
 } from '../rpc/index.js';
@@ -216,8 +217,7 @@ export class NodeServer {
       if (replay !== null) throw new WireError('Unauthorized', `shard write refused: ${replay}`);
       const abort = new AbortController();
       request.raw.once('aborted', () => abort.abort());
-      const sizeBytes = await store.prepare(ref, erasure, request.raw, abort.signal, { fresh: query['fresh'] === '1' });
-      return { sizeBytes, ...this.sharedLeaseWith(ref, query['lease']) };
+      return this.prepareFrom(ref, erasure, query, request.raw, abort.signal);
     });
     this.app.post<{ Body: CommitRequest }>(NODE_PATHS.commit, { schema: { body: CommitRequest } }, async (request) => {
       await this.commitAndRelease(request.body);
@@ -431,6 +431,12 @@ export class NodeServer {
     if (request.leaseToken !== undefined) this.leases.release(request.record.bucket, request.record.key, request.leaseToken);
   }
 
+  /** PUT /v1/shards once its request is checked: stores the body, and takes the shared lease its query asks for. */
+  private async prepareFrom(ref: ShardRef, erasure: ErasureParams, query: Record<string, string | undefined>, body: Readable, signal: AbortSignal): Promise<PrepareResponse> {
+    const sizeBytes = await this.options.store.prepare(ref, erasure, body, signal, { fresh: query['fresh'] === '1' });
+    return { sizeBytes, ...this.sharedLeaseWith(ref, query['lease']) };
+  }
+
   /**
    * A shard read as GET /v1/shards opens it from its query: the shard and its header checked, and its
    * first chunk read and verified before any status is sent, so a corrupt one is an error status.
@@ -462,6 +468,15 @@ export class NodeServer {
         } catch (err) {
           end();
           throw err;
+        }
+      },
+      upload: async (queryText, body, signal) => {
+        const end = foreground?.begin() ?? (() => undefined);
+        try {
+          const query = Object.fromEntries(new URLSearchParams(queryText));
+          return JSON.stringify(await this.prepareFrom(shardRef(query), erasureOf(query), query, body, signal));
+        } finally {
+          end();
         }
       },
       refusal: (err) => {

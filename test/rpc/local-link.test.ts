@@ -137,6 +137,24 @@ t.test('a file shard is read over the link from any offset, the same bytes as ov
   t.match(missing, { code: 'NotFound', nodeId: 'n0' }, 'a shard the node does not hold is refused before any body, as the route refuses it');
 });
 
+function refusal(err: unknown): { code: string; message: string } {
+  return { code: err instanceof WireError ? err.code : 'Internal', message: (err as Error).message };
+}
+
+/** A body of `chunks` chunks of 64 KiB made as they are read, counting the reads. */
+function countedBody(chunks: number): { body: Readable; pulled: () => number } {
+  let pulled = 0;
+  const body = new Readable({
+    highWaterMark: 0,
+    read() {
+      if (pulled === chunks) return void this.push(null);
+      pulled += 1;
+      this.push(new Uint8Array(65_536).fill(pulled % 251));
+    },
+  });
+  return { body, pulled: () => pulled };
+}
+
 /** A node's end of a link serving reads of `chunks` chunks of 64 KiB, counting what the reader was asked for. */
 function countingService(chunks: number, options: { failAfter?: number } = {}): { service: LinkService; produced: () => number; ended: () => boolean } {
   let produced = 0;
@@ -156,7 +174,10 @@ function countingService(chunks: number, options: { failAfter?: number } = {}): 
         ended = true;
       },
     }),
-    refusal: (err) => ({ code: err instanceof WireError ? err.code : 'Internal', message: (err as Error).message }),
+    upload: async () => {
+      throw new WireError('BadRequest', 'this node takes no uploads');
+    },
+    refusal,
     readFailed: () => undefined,
   };
   return { service, produced: () => produced, ended: () => ended };
@@ -237,4 +258,78 @@ t.test('a body open when its node closes fails instead of waiting', async (t) =>
   );
   await closing;
   t.ok(failure instanceof Error, 'the body fails');
+});
+
+t.test('a shard uploaded over the link alone is stored durably, and reads back the same over HTTP', async (t) => {
+  const node = await startNode(t);
+  const { client } = await linkOnlyClient(t, node);
+  const http = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: SECRET });
+  t.teardown(() => http.close());
+  for (const [key, sizeBytes] of [['file', 3 * 1024 * 1024 + 777], ['inline', 900]] as const) {
+    const shard = seededBytes(sizeBytes, sizeBytes);
+    const pieces = Array.from({ length: Math.ceil(sizeBytes / 65_536) }, (_, i) => shard.subarray(i * 65_536, (i + 1) * 65_536));
+    const answer = await client.putShard(ref(key), ERASURE, Readable.from(pieces), { fresh: true });
+    t.equal(answer.sizeBytes, sizeBytes, `${key}: the prepare answers the stored size`);
+    await client.commit({ record: recordFor(ref(key), 4 * sizeBytes), shardIndex: 2 });
+    t.ok((await collect(await http.readShard(ref(key), 0, sizeBytes))).equals(shard), `${key}: HTTP reads the same bytes back`);
+  }
+});
+
+t.test("an upload takes its body's chunks only as the node takes them", async (t) => {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let stored = 0;
+  const { service } = countingService(0);
+  const link = linkTo(t, {
+    ...service,
+    upload: async (_query, body) => {
+      await released;
+      for await (const chunk of body as AsyncIterable<Buffer>) stored += chunk.length;
+      return JSON.stringify({ sizeBytes: stored });
+    },
+  });
+  const { body, pulled } = countedBody(1024);
+  const answer = link.upload('q', body);
+  await until('the first window is sent', async () => pulled() >= 16, 10_000, 5);
+  for (let i = 0; i < 20; i++) await link.batch('{}');
+  t.ok(pulled() <= 20, `a node that takes nothing is sent about one window (${pulled()} of 1024 chunks read)`);
+  release();
+  t.same(JSON.parse(await answer), { sizeBytes: 64 * 1024 * 1024 }, 'once the node takes them, the whole body arrives');
+});
+
+t.test('an upload the node refuses stops reading its body, and the caller hears the refusal', async (t) => {
+  const node = await startNode(t);
+  const { client } = await linkOnlyClient(t, node);
+  const { body, pulled } = countedBody(1024);
+  const failure = await client.putShard(ref('bad'), { dataShards: 0, parityShards: 2, blockSizeBytes: 65_536 }, body).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.match(failure, { code: 'BadRequest', nodeId: 'n0' }, 'the route\'s refusal of its erasure parameters');
+  t.ok(pulled() <= 20, `the body was not drained (${pulled()} of 1024 chunks read)`);
+  t.equal(await client.objectStatus('b', 'bad'), null, 'nothing was stored');
+});
+
+t.test("an aborted upload aborts the node's store of it, and fails as an aborted request", async (t) => {
+  let nodeSignal: AbortSignal | undefined;
+  const { service } = countingService(0);
+  const link = linkTo(t, {
+    ...service,
+    upload: async (_query, body, signal) => {
+      nodeSignal = signal;
+      for await (const chunk of body as AsyncIterable<Buffer>) void chunk;
+      return '{}';
+    },
+  });
+  const { body } = countedBody(1024 * 1024);
+  const abort = new AbortController();
+  const answer = link.upload('q', body, abort.signal).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  await until('the node is storing the upload', async () => nodeSignal !== undefined, 10_000, 5);
+  abort.abort();
+  t.match(await answer, { name: 'AbortError' }, 'the caller sees an aborted request');
+  await until("the node's signal aborts", async () => nodeSignal?.aborted === true, 10_000, 5);
+  t.ok(body.destroyed, "the caller's body is given up");
 });
