@@ -42,6 +42,13 @@ async function linkOnlyClient(t: Teardown, node: StorageNode): Promise<{ client:
   return { client, link };
 }
 
+/** A client of node n0 over HTTP, as a cluster's gateway speaks to it. */
+function httpClient(t: Teardown, node: StorageNode): NodeClient {
+  const http = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: SECRET });
+  t.teardown(() => http.close());
+  return http;
+}
+
 function ref(key: string): ShardRef {
   return { bucket: 'b', key, versionId: '0000000000010001aaaaaaaa', shardIndex: 2 };
 }
@@ -119,8 +126,7 @@ t.test('once its node closes, the link fails every call as an unreachable node, 
 t.test('a file shard is read over the link from any offset, the same bytes as over HTTP, in pieces larger than the window', async (t) => {
   const node = await startNode(t);
   const { client } = await linkOnlyClient(t, node);
-  const http = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: SECRET });
-  t.teardown(() => http.close());
+  const http = httpClient(t, node);
   const big = ref('big');
   const shard = seededBytes(3 * 1024 * 1024 + 12_345, 11);
   await http.putShard(big, ERASURE, Readable.from([shard]));
@@ -245,8 +251,7 @@ t.test('a read that fails after its size was sent ends its body with the node\'s
 t.test('a body open when its node closes fails instead of waiting', async (t) => {
   const node = await startNode(t);
   const { client } = await linkOnlyClient(t, node);
-  const http = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: SECRET });
-  t.teardown(() => http.close());
+  const http = httpClient(t, node);
   const big = ref('big');
   await http.putShard(big, ERASURE, Readable.from([seededBytes(4 * 1024 * 1024, 3)]));
   await http.commit({ record: recordFor(big, 16 * 1024 * 1024), shardIndex: 2 });
@@ -263,8 +268,7 @@ t.test('a body open when its node closes fails instead of waiting', async (t) =>
 t.test('a shard uploaded over the link alone is stored durably, and reads back the same over HTTP', async (t) => {
   const node = await startNode(t);
   const { client } = await linkOnlyClient(t, node);
-  const http = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: SECRET });
-  t.teardown(() => http.close());
+  const http = httpClient(t, node);
   for (const [key, sizeBytes] of [['file', 3 * 1024 * 1024 + 777], ['inline', 900]] as const) {
     const shard = seededBytes(sizeBytes, sizeBytes);
     const pieces = Array.from({ length: Math.ceil(sizeBytes / 65_536) }, (_, i) => shard.subarray(i * 65_536, (i + 1) * 65_536));
