@@ -452,7 +452,7 @@ export class NodeServer {
 
   /**
    * What this node serves over an in-process link (local-link.ts): its batch route and its shard
-   * reads, checked, limited and counted as client traffic as their routes are. The link is the node's
+   * reads and uploads, checked, limited and counted as client traffic as their routes are. The link is the node's
    * own, handed over by the code that started it, so there is no signature to check.
    */
   linkService(): LinkService {
@@ -479,10 +479,7 @@ export class NodeServer {
           end();
         }
       },
-      refusal: (err) => {
-        const code = wireCodeOf(err);
-        return { code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
-      },
+      refusal: wireAnswerOf,
       readFailed: (err) => logger.warn({ err }, 'shard read failed after its size was sent'),
     };
   }
@@ -534,17 +531,16 @@ export class NodeServer {
       }
       return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard) };
     } catch (err) {
-      const code = wireCodeOf(err);
-      if (code === 'Internal') log.error({ err }, 'node batch call failed');
-      return { ok: false, code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
+      const answer = wireAnswerOf(err);
+      if (answer.code === 'Internal') log.error({ err }, 'node batch call failed');
+      return { ok: false, ...answer };
     }
   }
 
   private sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    const code = wireCodeOf(err);
+    const { code, message } = wireAnswerOf(err);
     if (code === 'Internal') request.log.error({ err }, 'node request failed');
     else request.log.debug({ err, code }, 'node request refused');
-    const message = code === 'Internal' ? 'internal error' : (err as Error).message;
     // A refused request may still be sending its body: close the connection rather than read it.
     if (code === 'Unauthorized' || code === 'InsufficientStorage') reply.header('connection', 'close');
     // A shard read that fails before its first byte has already set an octet-stream type: errors are JSON.
@@ -557,6 +553,12 @@ function wireCodeOf(err: unknown): WireErrorCode {
   if (err instanceof WireError) return err.code;
   if (err instanceof ShardStoreError) return err.wireCode;
   return 'Internal';
+}
+
+/** A failure as the node answers it: its wire code, and its message unless it is the node's own fault. */
+function wireAnswerOf(err: unknown): { code: WireErrorCode; message: string } {
+  const code = wireCodeOf(err);
+  return { code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
 }
 
 /** `first`, then the rest of the chunks `rest` yields. */
