@@ -184,10 +184,9 @@ export class LocalLink {
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
       if (flow.over) return;
       // A copy of its own, transferred: the caller may reuse its buffer once it was read.
-      const copy = new Uint8Array(chunk.length);
-      copy.set(chunk);
-      sentBytes += copy.length;
-      if (!this.closed) this.port.postMessage({ kind: 'data', id, chunk: copy.buffer } satisfies LinkRequest, [copy.buffer]);
+      const copy = ownCopy(chunk);
+      sentBytes += copy.byteLength;
+      if (!this.closed) this.port.postMessage({ kind: 'data', id, chunk: copy } satisfies LinkRequest, [copy]);
       while (!flow.over && sentBytes - flow.creditedBytes >= WINDOW_BYTES) {
         await new Promise<void>((resolve) => (flow.wake = resolve));
         flow.wake = undefined;
@@ -351,10 +350,9 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
         const next = await opened.chunks.next();
         if (next.done === true) break;
         // A copy of its own for the caller: the reader reuses its buffer for the next chunk.
-        const copy = new Uint8Array(next.value.length);
-        copy.set(next.value);
-        state.sentBytes += copy.length;
-        answer({ id, chunk: copy.buffer }, [copy.buffer]);
+        const copy = ownCopy(next.value);
+        state.sentBytes += copy.byteLength;
+        answer({ id, chunk: copy }, [copy]);
       }
       answer({ id, end: true });
     } catch (err) {
@@ -436,6 +434,16 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
       state.wake?.();
     }
   };
+}
+
+/**
+ * `chunk`'s bytes in memory of their own, to transfer. Not zero-filled first (every byte is written
+ * at once), so the allocator may hand back memory freed a moment ago instead of fresh pages.
+ */
+function ownCopy(chunk: Uint8Array): ArrayBuffer {
+  const copy = Buffer.allocUnsafeSlow(chunk.length);
+  copy.set(chunk);
+  return copy.buffer as ArrayBuffer;
 }
 
 /** What an aborted call rejects with, as an aborted HTTP request does: the caller reads why from its signal. */
