@@ -5,15 +5,24 @@
  *
  *   npm run bench:memory -- --size-mib 1024
  *   npm run bench:memory -- --size-mib 1024 --sse   # the same object encrypted (SSE-S3)
+ *   npm run bench:memory -- --size-mib 1024 --dev   # `tessera dev` as users start it: nodes in their
+ *                                                   # thread, reached over in-process links
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { GetObjectCommand, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startCluster } from '../test/helpers/cluster.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { runDev } from '../src/bin/roles.js';
+import { silentLogger } from '../src/common/index.js';
+import { localS3Client, startCluster } from '../test/helpers/cluster.js';
 import { masterKeyFile } from '../test/helpers/sse.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, sse: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { 'size-mib': { type: 'string', default: '1024' }, sse: { type: 'boolean', default: false }, dev: { type: 'boolean', default: false } },
+});
 const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 
@@ -34,10 +43,23 @@ function source(): Readable {
   });
 }
 
+/** The embedded default as `tessera dev` runs it (it keeps its own master key for SSE-S3), in a data directory removed on close. */
+async function startDev(): Promise<{ client: () => S3Client; close: () => Promise<void> }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-memory-'));
+  const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0' }, {}, silentLogger());
+  return {
+    client: () => localS3Client(dev.info.endpoint, dev.info),
+    close: async () => {
+      await dev.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 
 const keys = values.sse ? await masterKeyFile() : undefined;
-const cluster = await startCluster(keys === undefined ? {} : { gatewayOverrides: { sseMasterKeyFile: keys.path } });
+const cluster = values.dev ? await startDev() : await startCluster(keys === undefined ? {} : { gatewayOverrides: { sseMasterKeyFile: keys.path } });
 const s3 = cluster.client();
 await s3.send(new CreateBucketCommand({ Bucket: 'memory' }));
 global.gc?.();
@@ -70,7 +92,8 @@ clearInterval(sampler);
 const getPeak = peak;
 
 const same = received === sizeBytes && actual.digest('hex') === expected.digest('hex');
-console.log(`node ${process.version}; object ${mib(sizeBytes)} MiB${values.sse ? ' encrypted (SSE-S3)' : ''}; client, gateway and 6 nodes in one process`);
+const layout = values.dev ? 'tessera dev (nodes in a worker thread, in-process links)' : 'gateway and 6 nodes on one thread, over HTTP';
+console.log(`node ${process.version}; object ${mib(sizeBytes)} MiB${values.sse ? ' encrypted (SSE-S3)' : ''}; client and ${layout} in one process`);
 console.log(`baseline rss            ${mib(baseline)} MiB`);
 console.log(`PUT  peak rss growth    ${mib(putPeak - baseline)} MiB   (${(sizeBytes / 1e6 / putSeconds).toFixed(0)} MB/s)`);
 console.log(`GET  peak rss growth    ${mib(getPeak - baseline)} MiB   (${(sizeBytes / 1e6 / getSeconds).toFixed(0)} MB/s)`);
