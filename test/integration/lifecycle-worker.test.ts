@@ -50,8 +50,10 @@ t.test('without versioning, an expired object is deleted and objects no rule sel
   const kept = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'keep/data.bin' }));
   t.equal(await kept.Body?.transformToString(), 'kept', 'an object outside the rule is untouched');
   t.same(await versionsOf(s3, bucket, 'tmp/'), { versions: [], markers: [], latestIsMarker: false }, 'no version remains visible in an unversioned bucket');
-  const statuses = await cluster.statuses(bucket, 'tmp/scratch.bin');
-  t.ok(statuses.every((s) => s === null || s.record.deleted), 'every node holds the tombstone (or nothing), none the object');
+  // A read misses the key once a quorum holds the tombstone; the leader's commits to the rest may still be on their way.
+  const noObjectLeft = async (): Promise<boolean> => (await cluster.statuses(bucket, 'tmp/scratch.bin')).every((s) => s === null || s.record.deleted);
+  await until('every node holds the tombstone of tmp/scratch.bin (or nothing)', noObjectLeft, LIFECYCLE_DEADLINE_MS);
+  t.ok(await noObjectLeft(), 'every node holds the tombstone (or nothing), none the object');
 });
 
 t.test('in a versioned bucket the worker writes markers, expires noncurrent versions keeping the newest, removes lone markers', async (t) => {
@@ -89,8 +91,9 @@ t.test('in a versioned bucket the worker writes markers, expires noncurrent vers
     const dm = await versionsOf(s3, bucket, 'dm/');
     return dm.versions.length === 0 && dm.markers.length === 0;
   }, LIFECYCLE_DEADLINE_MS);
-  const statuses = await cluster.statuses(bucket, 'dm/old.txt');
-  t.ok(statuses.every((s) => s === null), 'no node holds anything of dm/old.txt');
+  const nothingLeft = async (): Promise<boolean> => (await cluster.statuses(bucket, 'dm/old.txt')).every((s) => s === null);
+  await until('no node holds anything of dm/old.txt', nothingLeft, LIFECYCLE_DEADLINE_MS);
+  t.ok(await nothingLeft(), 'no node holds anything of dm/old.txt');
 
   const keep = await versionsOf(s3, bucket, 'keep/');
   t.same([keep.versions.length, keep.markers.length], [1, 0], 'a key no rule selects is untouched');
@@ -190,7 +193,12 @@ t.test('with a member of the set down, the leader still expires through a write 
   await cluster.stopNode(down);
   await putRules(s3, bucket, [{ ID: 'old', Status: 'Enabled', Filter: { Prefix: 'old/' }, Expiration: { Days: 1 } }]);
   await until(`${key} is hidden by a marker`, async () => (await versionsOf(s3, bucket, 'old/')).latestIsMarker, LIFECYCLE_DEADLINE_MS);
-  const statuses = await Promise.all(set.filter((i) => i !== down).map((i) => cluster.node(i).objectStatus(bucket, key, { signal: AbortSignal.timeout(5_000) })));
-  t.ok(statuses.every((s) => s?.record.deleted === true), 'every live member holds the delete marker as the current version');
+  const markerOnEveryLiveMember = async (): Promise<boolean> => {
+    const statuses = await Promise.all(set.filter((i) => i !== down).map((i) => cluster.node(i).objectStatus(bucket, key, { signal: AbortSignal.timeout(5_000) })));
+    return statuses.every((s) => s?.record.deleted === true);
+  };
+  // A listing shows the marker once a quorum holds it; the leader's commit to the other live members may still be on its way.
+  await until('every live member holds the delete marker', markerOnEveryLiveMember, LIFECYCLE_DEADLINE_MS);
+  t.ok(await markerOnEveryLiveMember(), 'every live member holds the delete marker as the current version');
   t.same((await versionsOf(s3, bucket, 'old/')).versions, [version], 'the expired version is kept as noncurrent');
 });
