@@ -31,7 +31,7 @@ export const DEFAULT_BATCH_MAX_BYTES = 8 * 1024 * 1024;
 const BATCH_MAX_IMAGES = 512;
 const SEGMENT_NAME = /^[0-9a-f]{16}$/;
 
-/** A segment file's name: its number in 16 hex digits, so names sort as numbers do. */
+/** A segment file's name: its number in 16 hex digits, so names sort as numbers do (as segmentPlaceName writes it). */
 export function segmentName(segment: number): string {
   if (!Number.isSafeInteger(segment) || segment < 0) throw new ShardStoreError('ShardCorrupt', `not a segment number: ${segment}`);
   return segment.toString(16).padStart(16, '0');
@@ -74,29 +74,29 @@ export class SegmentLog {
   private flushing: Promise<void> | null = null;
   /** The segment appends go to, and its size; null until the first append (or after a failure sealed it). */
   private writing: { segment: number; handle: FileHandle; sizeBytes: number } | null = null;
-  private nextSegment: number;
+  /** The number the next new segment takes; null until open() has read the directory. */
+  private nextSegment: number | null = null;
   private closed = false;
   private appended = 0;
   private writes = 0;
 
-  private constructor(options: SegmentLogOptions, nextSegment: number) {
+  constructor(options: SegmentLogOptions) {
     this.dir = options.dir;
     this.fsync = options.fsync;
     this.maxSegmentBytes = options.maxSegmentBytes ?? DEFAULT_SEGMENT_MAX_BYTES;
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_BATCH_MAX_BYTES;
-    this.nextSegment = nextSegment;
   }
 
-  /** Opens the log in `dir`: existing segments are sealed; the first append starts the next one. */
-  static async open(options: SegmentLogOptions): Promise<SegmentLog> {
-    await mkdir(options.dir, { recursive: true });
-    const numbers = (await readdir(options.dir)).filter((name) => SEGMENT_NAME.test(name)).map((name) => Number.parseInt(name, 16));
-    return new SegmentLog(options, numbers.length === 0 ? 0 : Math.max(...numbers) + 1);
+  /** Opens the log in its directory (created if missing): existing segments are sealed; the first append starts the next one. */
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const numbers = (await readdir(this.dir)).filter((name) => SEGMENT_NAME.test(name)).map((name) => Number.parseInt(name, 16));
+    this.nextSegment = numbers.length === 0 ? 0 : Math.max(...numbers) + 1;
   }
 
   /** Appends a shard image; resolves with its place once it is durable. */
   append(image: Buffer): Promise<SegmentPlace> {
-    if (this.closed) return Promise.reject(new ShardStoreError('IoError', 'segment log closed'));
+    if (this.closed || this.nextSegment === null) return Promise.reject(new ShardStoreError('IoError', this.closed ? 'segment log closed' : 'segment log not open'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ image, done: (err, place) => (err === null ? resolve(place as SegmentPlace) : reject(err)) });
       this.flushing ??= this.flush();
@@ -154,6 +154,18 @@ export class SegmentLog {
   /** Appends answered and the writes (each one fdatasync when syncing) that stored them: how well appends share a sync. */
   stats(): { appends: number; writes: number } {
     return { appends: this.appended, writes: this.writes };
+  }
+
+  /** Whether a segment's file exists. */
+  async has(segment: number): Promise<boolean> {
+    if (this.segments.has(segment)) return true;
+    return stat(join(this.dir, segmentName(segment))).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
   }
 
   /** Every segment on disk with its size, in order; `sealed` is false for the one appends go to. */
@@ -258,8 +270,8 @@ export class SegmentLog {
   private async segmentFor(bytes: number): Promise<{ segment: number; handle: FileHandle; sizeBytes: number }> {
     if (this.writing !== null && (this.writing.sizeBytes === 0 || this.writing.sizeBytes + bytes <= this.maxSegmentBytes)) return this.writing;
     this.seal();
-    const segment = this.nextSegment;
-    this.nextSegment += 1;
+    const segment = this.nextSegment ?? 0;
+    this.nextSegment = segment + 1;
     const handle = await open(join(this.dir, segmentName(segment)), 'wx+');
     try {
       if (this.fsync) await syncDirectory(this.dir);

@@ -10,7 +10,8 @@ import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, ty
 import type { ReadBufferPool } from './read-buffer-pool.js';
 import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
-import { shardFilePath } from './shard-paths.js';
+import { SegmentLog } from './segment-log.js';
+import { segmentPlaceOf, shardFilePath } from './shard-paths.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
 import { ShardWriter, type PrepareOptions } from './shard-writer.js';
 import { SpaceLedger, type SpaceClaim } from './space-ledger.js';
@@ -28,6 +29,13 @@ export { shardFileName } from './shard-paths.js';
  * load the whole value. The threshold is per shard, not per object, because that is what the node writes.
  */
 export const DEFAULT_INLINE_MAX_SHARD_BYTES = 32 * 1024;
+/**
+ * Largest shard appended to a segment rather than written to a file of its own: 1 MiB, an object of up
+ * to 4 MiB at 4+2. Measured with `npx tsx bench/segment-vs-files.ts` (docs/shard-packing.md): a 256 KiB
+ * shard appended with a shared fdatasync costs 0.28x the CPU of a file of its own. The prepare holds a
+ * segment shard in memory until it ends, so the threshold also bounds what each write may buffer.
+ */
+export const DEFAULT_SEGMENT_MAX_SHARD_BYTES = 1024 * 1024;
 /** How old a prepared, uncommitted shard must be before recovery drops it: far longer than any prepare-to-commit gap. */
 export const DEFAULT_PREPARED_GRACE_MS = 15 * 60 * 1000;
 
@@ -40,8 +48,12 @@ export interface ShardStoreOptions {
   reserveBytes?: number;
   /** Total shard bytes this node may hold; unlimited when absent. */
   capacityBytes?: number;
-  /** Shards up to this size live in LevelDB, larger ones in files; 0 keeps every shard in a file. */
+  /** Shards up to this size live in LevelDB, larger ones in segments or files; 0 keeps none inline. */
   inlineMaxShardBytes?: number;
+  /** Shards above the inline threshold and up to this size are appended to segments; 0 keeps them in files. */
+  segmentMaxShardBytes?: number;
+  /** A segment takes appends until it holds this much (DEFAULT_SEGMENT_MAX_BYTES). */
+  segmentSizeBytes?: number;
   /** Prepared shards older than this are dropped at start-up. */
   preparedGraceMs?: number;
   /** Memory for metadata rows that reads answer from without LevelDB (DEFAULT_ROW_CACHE_BYTES); 0 keeps none. */
@@ -84,6 +96,7 @@ export class ShardStore {
   private readonly clock: () => number;
   private readonly space: SpaceLedger;
   private readonly writer: ShardWriter;
+  private readonly segments: SegmentLog;
   private readonly keyLocks = new KeyedMutex();
   private readonly incarnations: BucketIncarnations;
   /** Serialises quarantining per shard: two readers that find one bad shard at once must count it once. */
@@ -114,7 +127,14 @@ export class ShardStore {
     });
     this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync, ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }) });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
+    this.segments = new SegmentLog({
+      dir: join(options.dataDir, 'segments'),
+      fsync: this.fsync,
+      ...(options.segmentSizeBytes === undefined ? {} : { maxSegmentBytes: options.segmentSizeBytes }),
+    });
     this.writer = new ShardWriter({
+      segments: this.segments,
+      segmentMaxShardBytes: options.segmentMaxShardBytes ?? DEFAULT_SEGMENT_MAX_SHARD_BYTES,
       metadata: this.metadata,
       hash: this.hash,
       shardDir: this.shardDir,
@@ -141,7 +161,9 @@ export class ShardStore {
       await this.metadata.open();
     }
     tmpFilesRemoved += await emptyDirectory(this.tmpDir);
+    await this.segments.open();
     this.recovery = await recoverStore({
+      segments: this.segments,
       tmpFilesRemoved,
       metadata: this.metadata,
       shardDir: this.shardDir,
@@ -162,6 +184,7 @@ export class ShardStore {
     // A write whose client went away still runs; closing LevelDB under it would strand its renamed
     // file without a row (an orphan for the next start-up), so wait for the writes in flight.
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.segments.close();
     await this.metadata.close();
   }
 
@@ -664,13 +687,25 @@ export class ShardStore {
     return names;
   }
 
-  /** The committed shard's bytes: its inline image (read with its row) or its open file. */
+  /** The committed shard's bytes: its inline image (read with its row), its place in a segment or its open file. */
   private async openSource(ref: ShardRef, stored: StoredObject, image: Buffer | undefined): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
     if (stored.inline === true) {
       if (image === undefined) return this.missingShard(ref);
       return { source: bufferSource(image), close: async () => undefined };
     }
     if (stored.file === null) throw new ShardStoreError('NotFound', 'shard not held by this node');
+    const place = segmentPlaceOf(stored.file);
+    if (place !== null) {
+      try {
+        return await this.segments.openRead(place);
+      } catch (err) {
+        if (!(err instanceof ShardStoreError && err.code === 'NotFound')) throw err;
+        // Compaction may have moved the image and removed its segment since the row was read.
+        const now = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
+        if (now !== undefined && now.shardIndex === ref.shardIndex && now.file !== null && now.file !== stored.file) return this.openSource(ref, now, undefined);
+        return this.missingShard(ref);
+      }
+    }
     try {
       const handle = await open(shardFilePath(this.shardDir, stored.file), 'r');
       return { source: handle, close: () => handle.close() };
@@ -762,8 +797,9 @@ export class ShardStore {
     return err;
   }
 
+  /** Removes a shard's file once no row names it; a segment's image needs nothing (compaction reclaims its bytes). */
   private async removeFile(file: string | null): Promise<void> {
-    if (file === null) return;
+    if (file === null || segmentPlaceOf(file) !== null) return;
     await rm(shardFilePath(this.shardDir, file), { force: true });
   }
 }

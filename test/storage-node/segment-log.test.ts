@@ -33,7 +33,9 @@ async function readBack(log: SegmentLog, place: SegmentPlace): Promise<Buffer> {
 
 async function freshLog(options: { maxSegmentBytes?: number; maxBatchBytes?: number } = {}): Promise<{ log: SegmentLog; dir: string }> {
   const dir = join(root, `log-${(dirs += 1)}`);
-  return { log: await SegmentLog.open({ dir, fsync: true, ...options }), dir };
+  const log = new SegmentLog({ dir, fsync: true, ...options });
+  await log.open();
+  return { log, dir };
 }
 
 t.test('appends land back to back and read back verified; appends waiting together share one write and one sync', async (t) => {
@@ -76,7 +78,8 @@ t.test('after a restart appends go to a new segment; a torn batch at the old one
   await log.close();
   // A crash in the middle of the next batch: bytes past the last answered append that no record names.
   await appendFile(join(dir, segmentName(place.segment)), seededBytes(5000, 8));
-  const reopened = await SegmentLog.open({ dir, fsync: true });
+  const reopened = new SegmentLog({ dir, fsync: true });
+  await reopened.open();
   t.teardown(() => reopened.close());
   t.same(await readBack(reopened, place), body, 'the recorded image reads back');
   const after = await reopened.append(image(seededBytes(50 * 1024, 9)));
