@@ -164,6 +164,9 @@ export const WorkFigures = Type.Object({
     orphanFilesRemoved: Count,
     tmpFilesRemoved: Count,
     bytesFreed: Count,
+    /** Segments compacted away, and the images moved out of them first (absent from nodes that predate segments). */
+    segmentsRemoved: Type.Optional(Count),
+    segmentImagesMoved: Type.Optional(Count),
   }),
   /** Lifecycle rules applied on the keys a node leads: totals since start (absent from nodes that predate it). */
   lifecycle: Type.Optional(

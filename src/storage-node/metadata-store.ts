@@ -604,6 +604,18 @@ export class MetadataStore {
     await this.write(new MetadataBatch().put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value).put(versionKey(stored.record), value));
   }
 
+  /**
+   * Points the rows that name a shard's image at its new place, in one synced batch with the registry
+   * rows of both places (segment compaction). `current` is the key's current row when it names the
+   * image; `versions` the version rows that do (the current version's own among them).
+   */
+  async relocateShard(ref: ShardRef, fromFile: string, toFile: string, current: StoredObject | undefined, versions: readonly StoredObject[]): Promise<void> {
+    const batch = new MetadataBatch().del(rowKey(ROW.file, fromFile)).put(rowKey(ROW.file, toFile), json(ref));
+    if (current !== undefined) batch.put(rowKey(ROW.object, current.record.bucket, current.record.key), json({ ...current, file: toFile }));
+    for (const version of versions) batch.put(versionKey(version.record), json({ ...version, file: toFile }));
+    await this.write(batch);
+  }
+
   /** Rewrites a noncurrent version's row (its tags); shard data is untouched. */
   async rewriteVersion(stored: StoredObject): Promise<void> {
     await this.write(new MetadataBatch().put(versionKey(stored.record), json(stored)));

@@ -69,6 +69,8 @@ export class SegmentLog {
   private readonly maxSegmentBytes: number;
   private readonly maxBatchBytes: number;
   private readonly segments = new Map<number, OpenSegment>();
+  /** Sizes of sealed segments already looked at: they no longer change. */
+  private readonly sealedSizes = new Map<number, number>();
   private waiting: Waiting[] = [];
   /** The flush loop while it runs: set and cleared in the same synchronous steps that check `waiting`. */
   private flushing: Promise<void> | null = null;
@@ -140,6 +142,7 @@ export class SegmentLog {
   /** Removes a sealed segment: reads in progress finish from the unlinked file. Refuses the one appends go to. */
   async remove(segment: number): Promise<void> {
     if (this.writing?.segment === segment) throw new ShardStoreError('Conflict', `segment ${segmentName(segment)} takes appends`);
+    this.sealedSizes.delete(segment);
     const entry = this.segments.get(segment);
     if (entry !== undefined) {
       this.segments.delete(segment);
@@ -174,8 +177,14 @@ export class SegmentLog {
     const found: { segment: number; sizeBytes: number; sealed: boolean }[] = [];
     for (const name of names) {
       const segment = Number.parseInt(name, 16);
-      const sizeBytes = this.writing?.segment === segment ? this.writing.sizeBytes : await stat(join(this.dir, name)).then((s) => s.size, () => null);
-      if (sizeBytes !== null) found.push({ segment, sizeBytes, sealed: this.writing?.segment !== segment });
+      if (this.writing?.segment === segment) {
+        found.push({ segment, sizeBytes: this.writing.sizeBytes, sealed: false });
+        continue;
+      }
+      const sizeBytes = this.sealedSizes.get(segment) ?? (await stat(join(this.dir, name)).then((s) => s.size, () => null));
+      if (sizeBytes === null) continue;
+      this.sealedSizes.set(segment, sizeBytes);
+      found.push({ segment, sizeBytes, sealed: true });
     }
     return found;
   }

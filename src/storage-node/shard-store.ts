@@ -8,10 +8,10 @@ import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
-import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
+import { ShardCorruptError, bufferSource, readShardHeader, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { SegmentLog } from './segment-log.js';
-import { segmentPlaceOf, shardFilePath } from './shard-paths.js';
+import { segmentPlaceName, segmentPlaceOf, segmentPlacePrefix, shardFilePath } from './shard-paths.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
 import { ShardWriter, type PrepareOptions } from './shard-writer.js';
 import { SpaceLedger, type SpaceClaim } from './space-ledger.js';
@@ -61,6 +61,24 @@ export interface ShardStoreOptions {
   /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
   fsync?: boolean;
   clock?: () => number;
+}
+
+/** A sealed segment and how much of it registered images hold. */
+export interface SegmentUsage {
+  segment: number;
+  sizeBytes: number;
+  liveBytes: number;
+}
+
+/** What compacting one segment did. */
+export interface CompactionResult {
+  /** Images copied to the open segment, and their bytes. */
+  moved: number;
+  movedBytes: number;
+  /** Whether the segment was removed (no registered image left in it). */
+  removed: boolean;
+  /** The segment's size when it was removed, else 0. */
+  freedBytes: number;
 }
 
 /** Counters the health report shows. */
@@ -676,6 +694,78 @@ export class ShardStore {
   /** Listing rows for a bucket. */
   async list(query: ListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
     return this.metadata.listObjects(query);
+  }
+
+  /** The first sealed segment numbered above `after`, with the bytes its registered images hold: what compaction looks at next. */
+  async segmentUsageAfter(after: number): Promise<SegmentUsage | null> {
+    const next = (await this.segments.list()).find((entry) => entry.sealed && entry.segment > after);
+    if (next === undefined) return null;
+    let liveBytes = 0;
+    for await (const { file } of this.metadata.filesUnder(segmentPlacePrefix(next.segment).slice(0, -1))) liveBytes += segmentPlaceOf(file)?.lengthBytes ?? 0;
+    return { segment: next.segment, sizeBytes: next.sizeBytes, liveBytes };
+  }
+
+  /**
+   * Copies the registered images of a sealed segment to the open one, each under its key's lock and
+   * re-pointed in one synced batch only if its rows still name the old place, then removes the segment
+   * once no row names anything in it. An image only a prepared row names is left for its commit or
+   * abort (a prepare writes its row without the key's lock); an image that fails its checksums is
+   * quarantined, not copied, and its repair gives it a new place.
+   */
+  async compactSegment(segment: number, signal: AbortSignal): Promise<CompactionResult> {
+    const result: CompactionResult = { moved: 0, movedBytes: 0, removed: false, freedBytes: 0 };
+    const directory = segmentPlacePrefix(segment).slice(0, -1);
+    const images: { file: string; ref: ShardRef }[] = [];
+    for await (const image of this.metadata.filesUnder(directory)) images.push(image);
+    for (const { file, ref } of images) {
+      signal.throwIfAborted();
+      const movedBytes = await this.track(this.keyLocks.run(lockKey(ref.bucket, ref.key), () => this.moveImage(file, ref)));
+      if (movedBytes > 0) {
+        result.moved += 1;
+        result.movedBytes += movedBytes;
+      }
+    }
+    for await (const _left of this.metadata.filesUnder(directory)) return result;
+    const sizeBytes = (await this.segments.list()).find((entry) => entry.segment === segment)?.sizeBytes ?? 0;
+    await this.segments.remove(segment);
+    return { ...result, removed: true, freedBytes: sizeBytes };
+  }
+
+  /** Moves one registered image to the open segment (the caller holds its key's lock); answers the bytes moved, 0 when it was not. */
+  private async moveImage(file: string, ref: ShardRef): Promise<number> {
+    const place = segmentPlaceOf(file);
+    if (place === null) return 0;
+    const current = await this.metadata.getObject(ref.bucket, ref.key);
+    const versions = (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).filter((version) => version.file === file);
+    const holder = current?.file === file ? current : versions[0];
+    if (holder === undefined) {
+      if ((await this.metadata.getPrepared(ref))?.file === file) return 0;
+      // No row names it any more (a repeated prepare's earlier place, a drop that raced this pass).
+      await this.metadata.forgetFile(file);
+      return 0;
+    }
+    const opened = await this.segments.openRead(place);
+    const image = Buffer.allocUnsafe(place.lengthBytes);
+    try {
+      for (let at = 0; at < place.lengthBytes; ) {
+        const { bytesRead } = await opened.source.read(image, at, place.lengthBytes - at, at);
+        if (bytesRead === 0) throw new ShardCorruptError('segment image truncated');
+        at += bytesRead;
+      }
+      const header = await readShardHeader(bufferSource(image), this.hash);
+      for await (const _chunk of readShardRange(bufferSource(image), header, 0, header.shardSizeBytes, this.hash)) {
+        // Every chunk checked: a damaged image is not copied as if it were good.
+      }
+    } catch (err) {
+      if (!(err instanceof ShardCorruptError)) throw err;
+      await this.quarantine(storedRef(holder) ?? ref, 'checksum', err);
+      return 0;
+    } finally {
+      await opened.close();
+    }
+    const moved = await this.segments.append(image);
+    await this.metadata.relocateShard(ref, file, segmentPlaceName(moved), current?.file === file ? current : undefined, versions);
+    return place.lengthBytes;
   }
 
   /** Names of every shard file on disk, for tests and tools. */
