@@ -329,7 +329,7 @@ export class ShardStore {
           await this.metadata.commitNoncurrent(repaired, { image });
           this.space.release(kept.shardSizeBytes);
           if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
-          if (kept.file !== null && kept.file !== prepared.file) await this.removeFile(kept.file);
+          if (kept.file !== prepared.file) await this.dropReplacedData(kept.file);
           return;
         }
       }
@@ -340,7 +340,7 @@ export class ShardStore {
         await this.metadata.commitObject(repaired, undefined, { image });
         this.space.release(current.shardSizeBytes);
         if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
-        if (current.file !== null && current.file !== prepared.file) await this.removeFile(current.file);
+        if (current.file !== prepared.file) await this.dropReplacedData(current.file);
         return;
       }
       const incoming: StoredObject =
@@ -852,7 +852,9 @@ export class ShardStore {
    * lock, has just read it; undefined makes this read it.
    */
   private async dropPrepared(ref: ShardRef, prepared: PreparedShard, committed?: StoredObject | null): Promise<void> {
-    const keepData = committed === undefined ? await this.isCommitted(ref) : committed !== null && pointsAt(committed, ref);
+    let keepData = committed === undefined ? await this.isCommitted(ref) : committed !== null && pointsAt(committed, ref);
+    // A segment image has a place of its own: a prepare of a committed shard wrote it again elsewhere, and only that place goes.
+    if (keepData && prepared.file !== null && segmentPlaceOf(prepared.file) !== null) keepData = await this.namesFile(ref, prepared.file);
     await this.metadata.dropPrepared(ref, prepared, keepData);
     this.space.release(prepared.shardSizeBytes);
     if (!keepData) await this.removeFile(prepared.file);
@@ -870,6 +872,12 @@ export class ShardStore {
     return (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).some((version) => pointsAt(version, ref));
   }
 
+  /** Whether a committed version of the shard's key, current or not, names `file` as its shard's place. */
+  private async namesFile(ref: ShardRef, file: string): Promise<boolean> {
+    if ((await this.metadata.getObject(ref.bucket, ref.key))?.file === file) return true;
+    return (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).some((version) => version.file === file);
+  }
+
   private classifyWriteError(err: unknown): unknown {
     if (err instanceof ShardStoreError) {
       if (err.code === 'NoSpace') this.noSpaceCount += 1;
@@ -885,6 +893,15 @@ export class ShardStore {
       return new ShardStoreError('IoError', 'disk I/O error while writing a shard', { cause: err });
     }
     return err;
+  }
+
+  /**
+   * The shard data a repair's commit replaced in place: the file is removed; a segment image's place
+   * leaves the registry (the commit's batch wrote the new place's row, not the old one's removal).
+   */
+  private async dropReplacedData(file: string | null): Promise<void> {
+    if (file !== null && segmentPlaceOf(file) !== null) await this.metadata.forgetFile(file);
+    else await this.removeFile(file);
   }
 
   /** Removes a shard's file once no row names it; a segment's image needs nothing (compaction reclaims its bytes). */

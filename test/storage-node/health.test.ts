@@ -4,9 +4,9 @@ import { Readable } from 'node:stream';
 import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
 import { NODE_PATHS, NodeClient, type NodeHealth } from '../../src/rpc/index.js';
-import { SHARD_HEADER_BYTES, StorageNode, shardFileName } from '../../src/storage-node/index.js';
+import { SHARD_HEADER_BYTES, StorageNode } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
-import { ERASURE, recordFor, shardRef, tempDir } from './store-fixture.js';
+import { ERASURE, recordFor, shardImageAt, shardRef, tempDir } from './store-fixture.js';
 
 const SECRET = 'health-test-secret';
 
@@ -36,8 +36,9 @@ t.test('GET /health needs no signature and reports LevelDB state, free space, ch
   const ref = shardRef('k', 1);
   await client.putShard(ref, ERASURE, Readable.from([seededBytes(100_000, 1)]));
   await client.commit({ record: recordFor(ref, 400_000), shardIndex: 0 });
-  const handle = await open(join(dataDir, 'shards', shardFileName(ref)), 'r+');
-  await handle.write(Buffer.from([0xff]), 0, 1, SHARD_HEADER_BYTES + 10);
+  const at = await shardImageAt(dataDir, node.parts.store, ref);
+  const handle = await open(at.path, 'r+');
+  await handle.write(Buffer.from([0xff]), 0, 1, at.offsetBytes + SHARD_HEADER_BYTES + 10);
   await handle.close();
   for (let i = 0; i < 2; i += 1) {
     await t.rejects((async () => collect(await client.readShard(ref, 0, 100_000)))(), { code: 'ChecksumMismatch' }, 'the corrupt shard is refused');
