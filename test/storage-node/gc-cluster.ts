@@ -1,4 +1,4 @@
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -7,7 +7,7 @@ import { parseGatewayConfig, silentLogger, type NodeHealingConfig } from '../../
 import { Gateway } from '../../src/gateway/index.js';
 import { RingLocator, parseRing, type RingNode } from '../../src/placement/index.js';
 import { NodeClient, type ObjectStatus } from '../../src/rpc/index.js';
-import { SHARD_HEADER_BYTES, StorageNode } from '../../src/storage-node/index.js';
+import { StorageNode } from '../../src/storage-node/index.js';
 import { bucketName } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS } from '../helpers/cluster.js';
 
@@ -132,33 +132,4 @@ export async function morePasses(cluster: GcCluster, indices: readonly number[],
     async () => (await Promise.all(indices.map(async (i, n) => (await cluster.gcFigures(i)).passes - (start[n] as number) >= count))).every(Boolean),
     timeoutMs,
   );
-}
-
-/** The shard files of node `dataDir` whose header names `dataId`. */
-export async function shardFilesOf(dataDir: string, dataId: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const sub of await readdir(join(dataDir, 'shards'))) {
-    for (const name of await readdir(join(dataDir, 'shards', sub))) {
-      const path = join(dataDir, 'shards', sub, name);
-      const handle = await open(path, 'r');
-      try {
-        const header = Buffer.alloc(SHARD_HEADER_BYTES);
-        await handle.read(header, 0, SHARD_HEADER_BYTES, 0);
-        if (header.toString('latin1', 32, 56) === dataId) found.push(path);
-      } finally {
-        await handle.close();
-      }
-    }
-  }
-  return found;
-}
-
-/** Overwrites three bytes of a shard file's data, past its header: rot its checksums catch. */
-export async function rotShardFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.write(Buffer.from('rot'), 0, 3, SHARD_HEADER_BYTES + 1000);
-  } finally {
-    await handle.close();
-  }
 }

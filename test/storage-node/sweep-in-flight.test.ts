@@ -6,9 +6,10 @@ import { sweepShardDirectory, sweepTmpDirectory } from '../../src/storage-node/w
 import { seededBytes } from '../helpers/bytes.js';
 import { ERASURE, openStore, readShard, recordFor, shardRef, tempDir } from './store-fixture.js';
 
+// Files a write has in flight are the subject: every shard above zero bytes goes to a file here, not a segment.
 t.test('a shard write slower than the collector’s settle time keeps its temporary file and completes', async (t) => {
   const dir = await tempDir(t, 'sweep-in-flight');
-  const store = await openStore(dir, { inlineMaxShardBytes: 0 });
+  const store = await openStore(dir, { inlineMaxShardBytes: 0, segmentMaxShardBytes: 0 });
   t.teardown(() => store.close());
   const { tmpDir, shardDir } = store.directories;
   const ref = shardRef('slow', 1);
