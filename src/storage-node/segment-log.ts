@@ -277,6 +277,7 @@ export class SegmentLog {
 
   /** The segment a batch of `bytes` goes to: the open one unless it is full, else a new one, created durably. */
   private async segmentFor(bytes: number): Promise<{ segment: number; handle: FileHandle; sizeBytes: number }> {
+    await this.sealIfUnlinked();
     if (this.writing !== null && (this.writing.sizeBytes === 0 || this.writing.sizeBytes + bytes <= this.maxSegmentBytes)) return this.writing;
     this.seal();
     const segment = this.nextSegment ?? 0;
@@ -292,6 +293,19 @@ export class SegmentLog {
     // Reads of the open segment share its handle, which stays open while appends go to it.
     this.segments.set(segment, { handle: Promise.resolve(handle), readers: 0, closeWhenIdle: false });
     return this.writing;
+  }
+
+  /**
+   * Seals the open segment if its file was removed from under the node (by hand, by a tool): appends
+   * would go on into a file no restart can find, and reads would keep serving it. Once sealed, its
+   * handle closes, its images read as missing and the scrub has them rebuilt, as it does a deleted shard
+   * file's. Every batch checks before it is written; the collector checks at each pass.
+   */
+  async sealIfUnlinked(): Promise<void> {
+    const writing = this.writing;
+    if (writing === null) return;
+    const { nlink } = await writing.handle.stat();
+    if (nlink === 0 && this.writing === writing) this.seal();
   }
 
   /** No more appends to the open segment; its handle closes once no read uses it. */

@@ -698,6 +698,7 @@ export class ShardStore {
 
   /** The first sealed segment numbered above `after`, with the bytes its registered images hold: what compaction looks at next. */
   async segmentUsageAfter(after: number): Promise<SegmentUsage | null> {
+    await this.segments.sealIfUnlinked();
     const next = (await this.segments.list()).find((entry) => entry.sealed && entry.segment > after);
     if (next === undefined) return null;
     let liveBytes = 0;

@@ -133,3 +133,14 @@ t.test('a closed log refuses appends; appends taken before close are answered', 
   t.equal(places.length, 8, 'every append taken before close resolved with its place');
   await t.rejects(log.append(image(seededBytes(33 * 1024, 40))), { code: 'IoError' });
 });
+
+t.test('a segment removed from under the log is sealed: later appends go to a new segment, and its images read as gone', async (t) => {
+  const { log, dir } = await freshLog();
+  t.teardown(() => log.close());
+  const lost = await log.append(image(seededBytes(40 * 1024, 50)));
+  await rm(join(dir, segmentName(lost.segment)));
+  const next = await log.append(image(seededBytes(40 * 1024, 51)));
+  t.equal(next.segment, lost.segment + 1, 'the next append started a new segment');
+  t.same(await readBack(log, next), seededBytes(40 * 1024, 51));
+  await t.rejects(log.openRead(lost), { code: 'NotFound' }, 'the removed segment\'s image is gone, not served from the unlinked file');
+});
