@@ -7,7 +7,7 @@ import { parseGatewayConfig, silentLogger, type NodeHealingConfig } from '../../
 import { Gateway } from '../../src/gateway/index.js';
 import { RingLocator, parseRing, type RingNode } from '../../src/placement/index.js';
 import { NodeClient, type ObjectStatus } from '../../src/rpc/index.js';
-import { StorageNode } from '../../src/storage-node/index.js';
+import { StorageNode, type ShardStore } from '../../src/storage-node/index.js';
 import { bucketName } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS } from '../helpers/cluster.js';
 
@@ -32,6 +32,8 @@ export interface GcCluster {
   dataDirs: string[];
   /** A signed client for node i. */
   node(index: number): NodeClient;
+  /** Node i's shard store, while it runs (a test reads its registry: where each shard's data lives). */
+  store(index: number): ShardStore;
   /** The ids of the nodes of a key's set, in ring order, as indices into the node list. */
   setOf(bucket: string, key: string): Promise<number[]>;
   /** What each node holds of a key (null: nothing). */
@@ -98,6 +100,11 @@ export async function startGcCluster(t: { teardown(fn: () => unknown): void }, h
   const ring = new RingLocator(parseRing(JSON.stringify(await client(0).fetchRing())));
   const gcFigures = async (i: number): Promise<GcFigures> => (await client(i).workStatus({ signal: AbortSignal.timeout(5_000) })).figures['gc'] as unknown as GcFigures;
   return {
+    store(index) {
+      const node = nodes[index];
+      if (node === null || node === undefined) throw new Error(`node-${index} is not running`);
+      return node.parts.store;
+    },
     s3,
     bucket,
     dataDirs,
