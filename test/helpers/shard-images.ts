@@ -1,4 +1,4 @@
-import { open, readdir } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKSUM_BYTES, SHARD_HEADER_BYTES } from '../../src/storage-node/shard-file.js';
 
@@ -6,6 +6,8 @@ import { CHECKSUM_BYTES, SHARD_HEADER_BYTES } from '../../src/storage-node/shard
 export interface ShardImageLocation {
   path: string;
   offsetBytes: number;
+  /** The image's length: header, data and checksums. */
+  lengthBytes: number;
   /** The data id its header names. */
   dataId: string;
   kind: 'file' | 'segment';
@@ -41,7 +43,8 @@ export async function shardImagesOn(dataDir: string): Promise<ShardImageLocation
       const handle = await open(path, 'r');
       try {
         await handle.read(header, 0, SHARD_HEADER_BYTES, 0);
-        found.push({ path, offsetBytes: 0, dataId: parseHeader(header).dataId, kind: 'file' });
+        const { dataId, imageBytes } = parseHeader(header);
+        found.push({ path, offsetBytes: 0, lengthBytes: imageBytes, dataId, kind: 'file' });
       } finally {
         await handle.close();
       }
@@ -56,7 +59,7 @@ export async function shardImagesOn(dataDir: string): Promise<ShardImageLocation
         await handle.read(header, 0, SHARD_HEADER_BYTES, offsetBytes);
         const { dataId, imageBytes } = parseHeader(header);
         if (offsetBytes + imageBytes > size) break;
-        found.push({ path, offsetBytes, dataId, kind: 'segment' });
+        found.push({ path, offsetBytes, lengthBytes: imageBytes, dataId, kind: 'segment' });
         offsetBytes += imageBytes;
       }
     } finally {
@@ -76,6 +79,23 @@ export async function rotShardImage(image: Pick<ShardImageLocation, 'path' | 'of
   const handle = await open(image.path, 'r+');
   try {
     await handle.write(Buffer.from('rot'), 0, 3, image.offsetBytes + SHARD_HEADER_BYTES + 1000);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Loses a shard image's bytes: a file is removed; a segment image is overwritten with zeros (one image
+ * cannot be removed from a segment without losing its neighbours), which its checksums then refuse.
+ */
+export async function loseShardImage(image: ShardImageLocation): Promise<void> {
+  if (image.kind === 'file') {
+    await rm(image.path);
+    return;
+  }
+  const handle = await open(image.path, 'r+');
+  try {
+    await handle.write(Buffer.alloc(image.lengthBytes), 0, image.lengthBytes, image.offsetBytes);
   } finally {
     await handle.close();
   }
