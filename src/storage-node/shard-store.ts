@@ -13,7 +13,7 @@ import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recov
 import { SegmentLog } from './segment-log.js';
 import { segmentPlaceName, segmentPlaceOf, segmentPlacePrefix, shardFilePath } from './shard-paths.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
-import { ShardWriter, type PrepareOptions } from './shard-writer.js';
+import { DEFAULT_READ_AHEAD_BUDGET_BYTES, ShardWriter, type PrepareOptions } from './shard-writer.js';
 import { SpaceLedger, type SpaceClaim } from './space-ledger.js';
 
 export { ShardStoreError, type ShardStoreErrorCode } from './shard-store-error.js';
@@ -54,6 +54,8 @@ export interface ShardStoreOptions {
   segmentMaxShardBytes?: number;
   /** A segment takes appends until it holds this much (DEFAULT_SEGMENT_MAX_BYTES). */
   segmentSizeBytes?: number;
+  /** Memory all prepares together may hold while deciding whether a shard fits a segment (shard-writer.ts). */
+  readAheadBudgetBytes?: number;
   /** Prepared shards older than this are dropped at start-up. */
   preparedGraceMs?: number;
   /** Memory for metadata rows that reads answer from without LevelDB (DEFAULT_ROW_CACHE_BYTES); 0 keeps none. */
@@ -153,6 +155,7 @@ export class ShardStore {
     this.writer = new ShardWriter({
       segments: this.segments,
       segmentMaxShardBytes: options.segmentMaxShardBytes ?? DEFAULT_SEGMENT_MAX_SHARD_BYTES,
+      readAheadBudgetBytes: options.readAheadBudgetBytes ?? DEFAULT_READ_AHEAD_BUDGET_BYTES,
       metadata: this.metadata,
       hash: this.hash,
       shardDir: this.shardDir,

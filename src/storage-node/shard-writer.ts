@@ -19,12 +19,17 @@ export interface ShardWriterOptions {
   inlineMaxShardBytes: number;
   /** Shards above the inline threshold and up to this size are appended to `segments`; 0 keeps them in files. */
   segmentMaxShardBytes: number;
+  /** Memory all prepares together may hold past the inline threshold while they read ahead (DEFAULT_READ_AHEAD_BUDGET_BYTES). */
+  readAheadBudgetBytes: number;
   segments: SegmentLog;
   fsync: boolean;
   clock: () => number;
   /** Whether the committed row already points at this very shard (a repeated prepare). */
   isCommitted(ref: ShardRef): Promise<boolean>;
 }
+
+/** 64 MiB: 64 shards of the largest segment size read ahead at once on one node, then files. */
+export const DEFAULT_READ_AHEAD_BUDGET_BYTES = 64 * 1024 * 1024;
 
 type HeaderFields = Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>;
 
@@ -53,6 +58,8 @@ export class ShardWriter {
   /** Paths prepares in progress own (a temporary file, a shard file before its row), with how many own each. */
   private readonly writing = new Map<string, number>();
   private filesInFlight = 0;
+  /** Bytes prepares hold in memory past the inline threshold, deciding whether a shard fits a segment. */
+  private readAheadHeld = 0;
 
   constructor(options: ShardWriterOptions) {
     this.options = options;
@@ -64,12 +71,17 @@ export class ShardWriter {
     const readAheadBytes = Math.max(inlineMaxShardBytes, segmentMaxShardBytes);
     const claim = (bytes: number): void => space.take(bytes);
     const pieces = Buffer.isBuffer(body) ? onePiece(body) : (body[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    let held = 0;
     try {
       const head: Buffer[] = [];
       let headBytes = 0;
-      // Read ahead until the body ends (inline or segment) or outgrows both thresholds (a file).
+      // Read ahead until the body ends (inline or segment) or outgrows both thresholds (a file). Past the
+      // inline threshold the bytes held count against the node's read-ahead budget: when every prepare
+      // together holds that much, this one stops reading ahead and goes to a file, so memory stays bounded
+      // however many shards arrive at once.
       let ended = false;
       while (readAheadBytes > 0 && headBytes <= readAheadBytes) {
+        if (headBytes > inlineMaxShardBytes && this.readAheadHeld >= this.options.readAheadBudgetBytes) break;
         const next = await pieces.next();
         if (next.done === true) {
           ended = true;
@@ -78,6 +90,11 @@ export class ShardWriter {
         claim(next.value.length);
         head.push(next.value);
         headBytes += next.value.length;
+        if (headBytes > inlineMaxShardBytes) {
+          const more = headBytes - held;
+          held += more;
+          this.readAheadHeld += more;
+        }
       }
       // The header names the id the data is written under, which a committed version keeps as its data id.
       const header = { shardIndex: ref.shardIndex, ...erasure, versionId: shardDataId(ref) };
@@ -89,6 +106,8 @@ export class ShardWriter {
       // Ends the request body: a refused or failed shard is not read any further.
       await pieces.return?.().catch(() => undefined);
       throw err;
+    } finally {
+      this.readAheadHeld -= held;
     }
   }
 

@@ -268,3 +268,18 @@ t.test('a fresh prepare (a client write’s new data id) stores, commits and rea
   await prepareBytes(store, ref, seededBytes(200_000, 99));
   t.ok((await readShard(store, ref)).equals(seededBytes(200_000, 2)), 'a repeated prepare (not fresh) keeps the committed bytes');
 });
+
+t.test('past the read-ahead budget a shard that would fit a segment goes to a file instead, and reads back the same', async (t) => {
+  const dir = await tempDir(t, 'read-ahead-budget');
+  const store = await openStore(dir, { ...SMALL_THRESHOLDS, readAheadBudgetBytes: 40_000 });
+  t.teardown(() => store.close());
+  const ref = shardRef('over-budget', 1);
+  const bytes = seededBytes(SIZE_IN.segment, 1);
+  await writeShard(store, ref, bytes);
+  t.equal(await countFiles(dir, 'shards'), 1, 'the prepare stopped holding the shard in memory and wrote a file');
+  t.same(await segmentImages(store), [], 'nothing went to a segment');
+  t.ok((await readShard(store, ref)).equals(bytes), 'the shard reads back');
+  const small = shardRef('small', 1);
+  await writeShard(store, small, seededBytes(500, 2));
+  t.equal((await store.objectStatus('b', 'small'))?.inline, true, 'the budget does not touch inline shards');
+});
