@@ -36,6 +36,8 @@ export const DEFAULT_INLINE_MAX_SHARD_BYTES = 32 * 1024;
  * segment shard in memory until it ends, so the threshold also bounds what each write may buffer.
  */
 export const DEFAULT_SEGMENT_MAX_SHARD_BYTES = 1024 * 1024;
+/** The largest segment shard threshold a store takes: 64 MiB, far above any useful one, far below what a place can name. */
+export const MAX_SEGMENT_SHARD_BYTES = 64 * 1024 * 1024;
 /** How old a prepared, uncommitted shard must be before recovery drops it: far longer than any prepare-to-commit gap. */
 export const DEFAULT_PREPARED_GRACE_MS = 15 * 60 * 1000;
 
@@ -147,6 +149,14 @@ export class ShardStore {
     });
     this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync, ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }) });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
+    const segmentMaxShardBytes = options.segmentMaxShardBytes ?? DEFAULT_SEGMENT_MAX_SHARD_BYTES;
+    // A place names its length in eight hex digits, and a prepare holds a segment shard in memory.
+    if (!Number.isSafeInteger(segmentMaxShardBytes) || segmentMaxShardBytes < 0 || segmentMaxShardBytes > MAX_SEGMENT_SHARD_BYTES) {
+      throw new RangeError(`segmentMaxShardBytes must be 0 to ${MAX_SEGMENT_SHARD_BYTES}, not ${segmentMaxShardBytes}`);
+    }
+    if (options.segmentSizeBytes !== undefined && !(Number.isSafeInteger(options.segmentSizeBytes) && options.segmentSizeBytes > 0)) {
+      throw new RangeError(`segmentSizeBytes must be a positive integer, not ${options.segmentSizeBytes}`);
+    }
     this.segments = new SegmentLog({
       dir: join(options.dataDir, 'segments'),
       fsync: this.fsync,
@@ -154,7 +164,7 @@ export class ShardStore {
     });
     this.writer = new ShardWriter({
       segments: this.segments,
-      segmentMaxShardBytes: options.segmentMaxShardBytes ?? DEFAULT_SEGMENT_MAX_SHARD_BYTES,
+      segmentMaxShardBytes,
       readAheadBudgetBytes: options.readAheadBudgetBytes ?? DEFAULT_READ_AHEAD_BUDGET_BYTES,
       metadata: this.metadata,
       hash: this.hash,

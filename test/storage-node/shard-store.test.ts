@@ -283,3 +283,10 @@ t.test('past the read-ahead budget a shard that would fit a segment goes to a fi
   await writeShard(store, small, seededBytes(500, 2));
   t.equal((await store.objectStatus('b', 'small'))?.inline, true, 'the budget does not touch inline shards');
 });
+
+t.test('segment thresholds a place cannot name, or a segment size of nothing, are refused when the store is made', async (t) => {
+  const dir = await tempDir(t, 'segment-options');
+  for (const options of [{ segmentMaxShardBytes: 65 * 1024 * 1024 }, { segmentMaxShardBytes: -1 }, { segmentSizeBytes: 0 }]) {
+    await t.rejects(openStore(dir, options), RangeError, JSON.stringify(options));
+  }
+});
