@@ -2,8 +2,8 @@ import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ClassicLevel } from 'classic-level';
-import { t } from 'tap';
-import { DEFAULT_PREPARED_GRACE_MS, METADATA_SCHEMA_VERSION, shardFileName } from '../../src/storage-node/index.js';
+import { t, type Test } from 'tap';
+import { DEFAULT_PREPARED_GRACE_MS, METADATA_SCHEMA_VERSION, shardFileName, type ShardStore } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { ERASURE, SIZE_IN, SMALL_THRESHOLDS, openStore, prepareBytes, readShard, recordFor, segmentImages, shardImageAt, shardRef, tempDir, writeShard } from './store-fixture.js';
 
@@ -26,6 +26,16 @@ async function deleteRows(dataDir: string, kinds: string[]): Promise<void> {
     for await (const key of db.keys({ gte: Buffer.from(kind), lt: Buffer.from(`${kind}\xff`, 'latin1') })) await db.del(key);
   }
   await db.close();
+}
+
+/** After `lost` (committed) and `lost-prepared` lost their data: the first is quarantined for repair, the second dropped. */
+async function lostShardsSettled(t: Test, store: ShardStore): Promise<void> {
+  t.equal(store.stats.lastRecovery?.missingFiles, 2);
+  t.equal(store.stats.quarantinedShards, 1);
+  const entries = [];
+  for await (const entry of store.metadata.quarantined()) entries.push(entry);
+  t.match(entries, [{ key: 'lost', reason: 'missing' }]);
+  t.equal(await store.metadata.getPrepared(shardRef('lost-prepared', 1)), undefined);
 }
 
 t.test('start-up removes temporary files of interrupted writes and keeps every committed and prepared shard', async (t) => {
@@ -138,12 +148,7 @@ t.test('a registered file gone from disk: committed data is quarantined for repa
   await rm(join(dir, 'shards', shardFileName(shardRef('lost-prepared', 1))));
   store = await openStore(dir, FILES);
   t.teardown(() => store.close());
-  t.equal(store.stats.lastRecovery?.missingFiles, 2);
-  t.equal(store.stats.quarantinedShards, 1);
-  const entries = [];
-  for await (const entry of store.metadata.quarantined()) entries.push(entry);
-  t.match(entries, [{ key: 'lost', reason: 'missing' }]);
-  t.equal(await store.metadata.getPrepared(shardRef('lost-prepared', 1)), undefined);
+  await lostShardsSettled(t, store);
   await t.rejects(store.openShard(shardRef('lost', 1), 0, 10), { code: 'NotFound' }, 'the gateway reads another shard instead');
 });
 
@@ -222,12 +227,7 @@ t.test('segments: a registered image whose segment is gone is quarantined when c
   await rm(segment);
   store = await openStore(dir, SMALL_THRESHOLDS);
   t.teardown(() => store.close());
-  t.equal(store.stats.lastRecovery?.missingFiles, 2);
-  t.equal(store.stats.quarantinedShards, 1);
-  const entries = [];
-  for await (const entry of store.metadata.quarantined()) entries.push(entry);
-  t.match(entries, [{ key: 'lost', reason: 'missing' }]);
-  t.equal(await store.metadata.getPrepared(shardRef('lost-prepared', 1)), undefined);
+  await lostShardsSettled(t, store);
   t.equal((await segmentImages(store)).length, 1, 'the committed image stays registered for its repair; the prepared one is gone');
   await t.rejects(store.openShard(shardRef('lost', 1), 0, 10), { code: 'NotFound' });
 });
