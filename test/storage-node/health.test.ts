@@ -29,7 +29,7 @@ t.test('GET /health needs no signature and reports LevelDB state, free space, ch
     ioErrors: 0,
     capacityBytes: 10_000_000,
     usedBytes: 0,
-    recovery: { tmpFilesRemoved: 0, stalePreparedDropped: 0, orphanFilesRemoved: 0, missingFiles: 0 },
+    recovery: { tmpFilesRemoved: 0, stalePreparedDropped: 0, orphanFilesRemoved: 0, missingFiles: 0, emptySegmentsRemoved: 0 },
   });
   t.ok(fresh.freeBytes > 0, 'free space is reported');
 
