@@ -76,6 +76,8 @@ export class SegmentLog {
   private flushing: Promise<void> | null = null;
   /** The segment appends go to, and its size; null until the first append (or after a failure sealed it). */
   private writing: { segment: number; handle: FileHandle; sizeBytes: number } | null = null;
+  /** A segment whose file is being created: not sealed, and not yet the one appends go to. */
+  private creating: number | null = null;
   /** The number the next new segment takes; null until open() has read the directory. */
   private nextSegment: number | null = null;
   private closed = false;
@@ -141,7 +143,7 @@ export class SegmentLog {
 
   /** Removes a sealed segment: reads in progress finish from the unlinked file. Refuses the one appends go to. */
   async remove(segment: number): Promise<void> {
-    if (this.writing?.segment === segment) throw new ShardStoreError('Conflict', `segment ${segmentName(segment)} takes appends`);
+    if (this.writing?.segment === segment || this.creating === segment) throw new ShardStoreError('Conflict', `segment ${segmentName(segment)} takes appends`);
     this.sealedSizes.delete(segment);
     const entry = this.segments.get(segment);
     if (entry !== undefined) {
@@ -177,8 +179,8 @@ export class SegmentLog {
     const found: { segment: number; sizeBytes: number; sealed: boolean }[] = [];
     for (const name of names) {
       const segment = Number.parseInt(name, 16);
-      if (this.writing?.segment === segment) {
-        found.push({ segment, sizeBytes: this.writing.sizeBytes, sealed: false });
+      if (this.writing?.segment === segment || this.creating === segment) {
+        found.push({ segment, sizeBytes: this.writing?.segment === segment ? this.writing.sizeBytes : 0, sealed: false });
         continue;
       }
       const sizeBytes = this.sealedSizes.get(segment) ?? (await stat(join(this.dir, name)).then((s) => s.size, () => null));
@@ -282,12 +284,19 @@ export class SegmentLog {
     this.seal();
     const segment = this.nextSegment ?? 0;
     this.nextSegment = segment + 1;
-    const handle = await open(join(this.dir, segmentName(segment)), 'wx+');
+    // Until it takes appends, a listing must not take the new file for an empty sealed segment to remove.
+    this.creating = segment;
+    let handle: FileHandle;
     try {
-      if (this.fsync) await syncDirectory(this.dir);
-    } catch (err) {
-      await handle.close().catch(() => undefined);
-      throw err;
+      handle = await open(join(this.dir, segmentName(segment)), 'wx+');
+      try {
+        if (this.fsync) await syncDirectory(this.dir);
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      this.creating = null;
     }
     this.writing = { segment, handle, sizeBytes: 0 };
     // Reads of the open segment share its handle, which stays open while appends go to it.

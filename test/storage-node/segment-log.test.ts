@@ -144,3 +144,25 @@ t.test('a segment removed from under the log is sealed: later appends go to a ne
   t.same(await readBack(log, next), seededBytes(40 * 1024, 51));
   await t.rejects(log.openRead(lost), { code: 'NotFound' }, 'the removed segment\'s image is gone, not served from the unlinked file');
 });
+
+t.test('a segment being created is never listed as sealed, so removing what looks empty never removes it', async (t) => {
+  // One batch per segment: every append after the first creates a segment, while a collector-like loop
+  // removes every sealed segment it sees empty. Removing one being created would leave appends going to
+  // an unlinked file, whose images could not be read back.
+  const { log } = await freshLog({ maxSegmentBytes: 1 });
+  t.teardown(() => log.close());
+  let appending = true;
+  const collector = (async () => {
+    while (appending) {
+      for (const { segment, sizeBytes, sealed } of await log.list()) if (sealed && sizeBytes === 0) await log.remove(segment);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  const places: SegmentPlace[] = [];
+  for (let i = 0; i < 60; i += 1) places.push(await log.append(image(seededBytes(2000, 200 + i))));
+  appending = false;
+  await collector;
+  let readable = 0;
+  for (const [i, place] of places.entries()) if ((await readBack(log, place)).equals(seededBytes(2000, 200 + i))) readable += 1;
+  t.equal(readable, 60, 'every appended image reads back');
+});
