@@ -119,6 +119,8 @@ export class ShardStore {
   private readonly space: SpaceLedger;
   private readonly writer: ShardWriter;
   private readonly segments: SegmentLog;
+  /** Free space kept for LevelDB and recovery: client writes and compaction leave it alone. */
+  private readonly reserveBytes: number;
   private readonly keyLocks = new KeyedMutex();
   private readonly incarnations: BucketIncarnations;
   /** Serialises quarantining per shard: two readers that find one bad shard at once must count it once. */
@@ -142,8 +144,9 @@ export class ShardStore {
     this.fsync = options.fsync ?? true;
     this.clock = options.clock ?? Date.now;
     // The reserve keeps room for LevelDB and recovery: a node whose disk filled up entirely could not even reopen its database.
+    this.reserveBytes = options.reserveBytes ?? 0;
     this.space = new SpaceLedger(options.capacityBytes ?? null, {
-      reserveBytes: options.reserveBytes ?? 0,
+      reserveBytes: this.reserveBytes,
       readFreeBytes: () => this.freeBytes(),
       clock: () => performance.now(),
     });
@@ -735,7 +738,13 @@ export class ShardStore {
     const result: CompactionResult = { moved: 0, movedBytes: 0, removed: false, freedBytes: 0 };
     const directory = segmentPlacePrefix(segment).slice(0, -1);
     const images: { file: string; ref: ShardRef }[] = [];
-    for await (const image of this.metadata.filesUnder(directory)) images.push(image);
+    let liveBytes = 0;
+    for await (const image of this.metadata.filesUnder(directory)) {
+      images.push(image);
+      liveBytes += segmentPlaceOf(image.file)?.lengthBytes ?? 0;
+    }
+    // The copies are written before the segment goes: on a disk too full for them and the reserve, wait for room.
+    if (liveBytes > 0 && (await this.freeBytes()) < this.reserveBytes + liveBytes) return result;
     for (const { file, ref } of images) {
       signal.throwIfAborted();
       const movedBytes = await this.track(this.keyLocks.run(lockKey(ref.bucket, ref.key), () => this.moveImage(file, ref)));

@@ -98,3 +98,21 @@ t.test('a registry row no row backs (an earlier prepare of a shard prepared agai
   await store.commit({ record: recordFor(ref, SIZE * 4), shardIndex: 0 });
   t.ok((await readShard(store, ref)).equals(seededBytes(SIZE, 1)));
 });
+
+t.test('compaction leaves a segment alone while the disk has no room for its copies beside the reserve', async (t) => {
+  const dir = await tempDir(t, 'compact-full');
+  let store = await openStore(dir, OPTIONS);
+  for (const key of ['a', 'b', 'c']) await writeShard(store, shardRef(key, 1), seededBytes(SIZE, 1));
+  for (const key of ['b', 'c']) await writeShard(store, shardRef(key, 2), seededBytes(SIZE, 2));
+  const first = await segmentHolding(store, shardRef('a', 1));
+  await store.close();
+  // The same node restarted with a reserve larger than its disk: any copy would eat into it.
+  store = await openStore(dir, { ...OPTIONS, reserveBytes: Number.MAX_SAFE_INTEGER });
+  t.match(await store.compactSegment(first, never), { moved: 0, removed: false }, 'nothing is copied, the segment stays');
+  t.ok((await readShard(store, shardRef('a', 1))).equals(seededBytes(SIZE, 1)), 'and its image still reads');
+  await store.close();
+  store = await openStore(dir, OPTIONS);
+  t.teardown(() => store.close());
+  t.match(await store.compactSegment(first, never), { moved: 1, removed: true }, 'with room, the same segment is compacted');
+  t.ok((await readShard(store, shardRef('a', 1))).equals(seededBytes(SIZE, 1)));
+});
