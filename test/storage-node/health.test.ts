@@ -18,6 +18,11 @@ t.test('GET /health needs no signature and reports LevelDB state, free space, ch
     return { node, client: new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${port}`, clusterSecret: SECRET }) };
   };
   let { node, client } = await start();
+  // Whichever node runs when the test ends is closed, however it ends: a failed step must not leave it serving.
+  t.teardown(async () => {
+    await client.close().catch(() => undefined);
+    await node.close().catch(() => undefined);
+  });
   const fresh = (await (await fetch(`http://127.0.0.1:${node.address.port}${NODE_PATHS.health}`)).json()) as NodeHealth;
   t.match(fresh, {
     nodeId: 'n0',
@@ -49,9 +54,5 @@ t.test('GET /health needs no signature and reports LevelDB state, free space, ch
   await node.close();
   await writeFile(join(dataDir, 'tmp', 'left-by-a-crash'), 'x');
   ({ node, client } = await start());
-  t.teardown(async () => {
-    await client.close();
-    await node.close();
-  });
   t.match(await client.health(), { checksumFailures: 0, quarantinedShards: 1, recovery: { tmpFilesRemoved: 1 } }, 'after a restart: counters restart, quarantine and recovery persist');
 });

@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { t, type Test } from 'tap';
 import { shardFileName } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
+import { until } from '../helpers/until.js';
 import { ERASURE, openStore, prepareBytes, readShard, recordFor, shardRef, tempDir } from './store-fixture.js';
 
 /**
@@ -15,11 +16,6 @@ import { ERASURE, openStore, prepareBytes, readShard, recordFor, shardRef, tempD
 const SIZE = 300_000;
 /** The file path under test: shards above the inline threshold go to files of their own, not segments. */
 const FILES = { segmentMaxShardBytes: 0 } as const;
-
-/** Resolves once `condition` holds, checking after every turn of the event loop. */
-async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setImmediate(resolve));
-}
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -39,7 +35,7 @@ async function halfWritten(t: Test, name: string, key: string, seed: number) {
   const prepared = store.prepare(ref, ERASURE, body, undefined, { fresh: true });
   body.write(bytes.subarray(0, SIZE / 2));
   const finalPath = join(dir, 'shards', shardFileName(ref));
-  await until(() => exists(finalPath));
+  await until('the shard file is in place', () => exists(finalPath), 30_000, 5);
   return { dir, store, ref, bytes, body, prepared, finalPath };
 }
 
