@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { formatSize, parseSize } from './lib/bench-args.js';
 import { CpuMeter, type CpuFigures } from './lib/cpu-meter.js';
 import { flushDirtyPages } from './lib/disk-ceiling.js';
+import { median } from './lib/median.js';
 import { basePayload, objectParts } from './lib/payload.js';
 import { runCase, runMain, type CaseResult } from './lib/run-case.js';
 import { freePort, startTessera, stopTarget, type Target } from './lib/targets.js';
@@ -169,12 +170,6 @@ function roundLine(round: number, label: string, op: string, window: Window): st
     `${String(round + 1).padEnd(6)}${label.padEnd(10)}${op.toUpperCase().padEnd(5)}${result.opsPerSec.toFixed(0).padStart(9)}${result.mibPerSec.toFixed(1).padStart(9)}` +
     `${result.p50Ms.toFixed(1).padStart(9)}${result.p99Ms.toFixed(1).padStart(9)}${cpuMsPerOp(window).toFixed(2).padStart(11)}${cpu.otherCores.toFixed(2).padStart(13)}`
   );
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 runMain(main);

@@ -18,7 +18,10 @@ import { mkdir, mkdtemp, open, rm, unlink, type FileHandle } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+// The node's own directory fsync, so the file column pays exactly what a node pays.
+import { syncDirectory } from '../src/storage-node/shard-paths.js';
 import { formatSize, parseSize } from './lib/bench-args.js';
+import { median } from './lib/median.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +37,10 @@ const shardBytes = parseSize(values['shard-size']);
 const shards = Number(values.shards);
 const inFlight = Number(values['in-flight']);
 const rounds = Number(values.rounds);
+if (![shards, inFlight, rounds].every((n) => Number.isInteger(n) && n > 0) || !(shardBytes > 0)) {
+  console.error('usage: segment-vs-files [--dir=PATH] [--shard-size=SIZE (> 0)] [--shards=N] [--in-flight=N] [--rounds=N] (N >= 1)');
+  process.exit(2);
+}
 const SEGMENT_MAX_BYTES = 1024 ** 3;
 const DIRECTORIES = 256;
 
@@ -43,15 +50,6 @@ async function inParallel(count: number, task: (i: number) => Promise<void>): Pr
   await Promise.all(Array.from({ length: inFlight }, async () => {
     while (next < count) await task(next++);
   }));
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** One file per shard, as the node writes a fresh shard; the round before's files are unlinked meanwhile. */
@@ -141,7 +139,7 @@ class SegmentLog {
     this.dir = dir;
   }
 
-  async round(_label: string, body: Buffer): Promise<void> {
+  async round(body: Buffer): Promise<void> {
     if (this.open === undefined || this.open.full) {
       await this.open?.close();
       this.open = new Segment(await open(join(this.dir, `segment-${this.count++}`), 'wx'));
@@ -170,11 +168,6 @@ async function timed(run: () => Promise<void>): Promise<Figures> {
   return { shardsPerSecond: shards / seconds, cpuMicrosPerShard: (used.user + used.system) / shards };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
 const root = await mkdtemp(join(values.dir ?? tmpdir(), 'segment-vs-files-'));
 try {
   const filesDir = join(root, 'shards');
@@ -190,7 +183,7 @@ try {
   const cpuRatios: number[] = [];
   for (let round = 0; round < rounds; round += 1) {
     const a = await timed(() => files.round(`round-${round}`, body));
-    const b = await timed(() => segments.round(`round-${round}`, body));
+    const b = await timed(() => segments.round(body));
     rateRatios.push(b.shardsPerSecond / a.shardsPerSecond);
     cpuRatios.push(b.cpuMicrosPerShard / a.cpuMicrosPerShard);
     console.log(
