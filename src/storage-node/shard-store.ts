@@ -712,12 +712,12 @@ export class ShardStore {
     return this.metadata.listObjects(query);
   }
 
-  /** The first sealed segment numbered above `after`, with the bytes its registered images hold: what compaction looks at next. */
   /** Seals the open segment if its file was removed from under the node (segment-log.ts): scrub and collector passes call it. */
   sealUnlinkedSegment(): Promise<void> {
     return this.segments.sealIfUnlinked();
   }
 
+  /** The first sealed segment numbered above `after`, with the bytes its registered images hold: what compaction looks at next. */
   async segmentUsageAfter(after: number): Promise<SegmentUsage | null> {
     await this.segments.sealIfUnlinked();
     const next = (await this.segments.list()).find((entry) => entry.sealed && entry.segment > after);
