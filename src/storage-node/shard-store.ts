@@ -242,9 +242,9 @@ export class ShardStore {
     return this.writer.isWriting(path);
   }
 
-  /** File shards being written now, not yet prepared. */
-  get fileWritesInFlight(): number {
-    return this.writer.fileWritesInFlight;
+  /** Shards being prepared now, of every kind (a write under way on this node). */
+  get writesInFlight(): number {
+    return this.writer.writesInFlight;
   }
 
   /** Checksum mismatches seen on reads since start. */

@@ -57,7 +57,8 @@ export class ShardWriter {
   private readonly options: ShardWriterOptions;
   /** Paths prepares in progress own (a temporary file, a shard file before its row), with how many own each. */
   private readonly writing = new Map<string, number>();
-  private filesInFlight = 0;
+  /** Prepares under way, of every kind: receiving, syncing or recording a shard. */
+  private prepares = 0;
   /** Bytes prepares hold in memory past the inline threshold, deciding whether a shard fits a segment. */
   private readAheadHeld = 0;
 
@@ -72,6 +73,7 @@ export class ShardWriter {
     const claim = (bytes: number): void => space.take(bytes);
     const pieces = Buffer.isBuffer(body) ? onePiece(body) : (body[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
     let held = 0;
+    this.prepares += 1;
     try {
       const head: Buffer[] = [];
       let headBytes = 0;
@@ -108,6 +110,7 @@ export class ShardWriter {
       throw err;
     } finally {
       this.readAheadHeld -= held;
+      this.prepares -= 1;
     }
   }
 
@@ -162,7 +165,6 @@ export class ShardWriter {
     // Until its row is written, neither file may be taken for garbage, however long the write takes.
     this.own(tmpPath);
     this.own(finalPath);
-    this.filesInFlight += 1;
     let handle: FileHandle | undefined;
     /** The file this prepare created and removes if it fails, until the file is in place. */
     let created: string | undefined;
@@ -207,7 +209,6 @@ export class ShardWriter {
     } finally {
       this.disown(tmpPath);
       this.disown(finalPath);
-      this.filesInFlight -= 1;
     }
   }
 
@@ -221,9 +222,9 @@ export class ShardWriter {
     else this.writing.delete(path);
   }
 
-  /** File shards being written now (received, synced or recorded), not yet prepared. */
-  get fileWritesInFlight(): number {
-    return this.filesInFlight;
+  /** Shards being prepared now (received, synced or recorded), inline, in segments or in files. */
+  get writesInFlight(): number {
+    return this.prepares;
   }
 
   /** Whether a write in progress owns this path (its temporary file, or its shard file before the row exists). */
