@@ -73,6 +73,8 @@ async function measure(root: string, hash: BlockHasher, sizeBytes: number, concu
     fsync: mode.fsync,
     reserveBytes,
     inlineMaxShardBytes: mode.inline ? Number.MAX_SAFE_INTEGER : 0,
+    // The file column is a file per shard whatever its size (segments are measured by bench/segment-vs-files.ts).
+    segmentMaxShardBytes: 0,
   });
   await store.open();
   const levelWritesBefore = store.metadata.writeCounts.levelWrites;

@@ -319,7 +319,7 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
         ? '  gc         off (healing.gc / TESSERA_GC)'
         : `  gc         passes ${gc.passes}; tombstones dropped ${gc.tombstonesDropped} (kept at last pass ${gc.tombstonesKept}), ` +
           `uploads aborted ${gc.uploadsAborted}, parts dropped ${gc.partsDropped}, orphan files ${gc.orphanFilesRemoved}, ` +
-          `temporary files ${gc.tmpFilesRemoved}; freed ${mb(gc.bytesFreed)}`,
+          `temporary files ${gc.tmpFilesRemoved}, segments compacted ${gc.segmentsRemoved ?? 0}; freed ${mb(gc.bytesFreed)}`,
       lifecycleLine(row),
     );
   }

@@ -29,10 +29,18 @@ export const NodeHealth = Type.Object({
   /** The node's capacity limit and the shard bytes counted against it; null when only the disk limits it. */
   capacityBytes: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   usedBytes: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-  /** What start-up recovery removed: temporary files, stale prepared shards, orphan files; and files found missing. */
+  /** What start-up recovery removed: temporary files, stale prepared shards, orphan files, empty segments; and files found missing. */
   recovery: Type.Optional(
     Type.Union([
-      Type.Object({ tmpFilesRemoved: Count, stalePreparedDropped: Count, orphanFilesRemoved: Count, missingFiles: Count, completedMs: Type.Number() }),
+      Type.Object({
+        tmpFilesRemoved: Count,
+        stalePreparedDropped: Count,
+        orphanFilesRemoved: Count,
+        missingFiles: Count,
+        /** Segments no row named any image of (absent from nodes that predate segments). */
+        emptySegmentsRemoved: Type.Optional(Count),
+        completedMs: Type.Number(),
+      }),
       Type.Null(),
     ]),
   ),
@@ -164,6 +172,9 @@ export const WorkFigures = Type.Object({
     orphanFilesRemoved: Count,
     tmpFilesRemoved: Count,
     bytesFreed: Count,
+    /** Segments compacted away, and the images moved out of them first (absent from nodes that predate segments). */
+    segmentsRemoved: Type.Optional(Count),
+    segmentImagesMoved: Type.Optional(Count),
   }),
   /** Lifecycle rules applied on the keys a node leads: totals since start (absent from nodes that predate it). */
   lifecycle: Type.Optional(

@@ -34,7 +34,9 @@ export { MetadataWriteFenced } from './group-commit.js';
  *                                            chunks and all) for shards at most the inline threshold.
  *                                            Written with its `p` row; deleted with the last row that
  *                                            points to it, in the same batch.
- *   f 00 file                             -> ShardRef JSON: the registry of shard files under shards/.
+ *   f 00 file                             -> ShardRef JSON: the registry of shard files under shards/, and
+ *                                            of shard images in segments (`seg/<segment>/<offset>/<length>`,
+ *                                            schema 4: a segment's images are one range, in offset order).
  *                                            Written in the batch that first points to the file, deleted
  *                                            in the batch that drops the last pointer; the file itself
  *                                            is removed after that batch. So at start-up a file without
@@ -61,7 +63,7 @@ export { MetadataWriteFenced } from './group-commit.js';
  * and drops the rows of the version it replaces. Listing reads `o` rows only; shard bytes live in
  * `d` rows or files, so a listing page never loads object data.
  */
-export const METADATA_SCHEMA_VERSION = 3;
+export const METADATA_SCHEMA_VERSION = 4;
 
 /**
  * Memory for rows kept by the row cache, per node: a few thousand keys of small objects (their
@@ -249,17 +251,20 @@ export class MetadataStore {
       await this.write(batch);
       batch = new MetadataBatch();
     };
-    for await (const value of this.db.values(kindRange(ROW.object))) {
-      const stored = parse<StoredObject>(value);
-      const { bucket, key } = stored.record;
-      // Schema 3: every current version has its version row too.
-      batch.put(versionKey(stored.record), value);
-      if (version < 2) {
-        batch.put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
-        const ref = storedRef(stored);
-        if (ref !== null && stored.file !== null) batch.put(rowKey(ROW.file, stored.file), json(ref));
+    // Schema 4 only adds a form of file name (segment places), which no older row holds.
+    if (version < 3) {
+      for await (const value of this.db.values(kindRange(ROW.object))) {
+        const stored = parse<StoredObject>(value);
+        const { bucket, key } = stored.record;
+        // Schema 3: every current version has its version row too.
+        batch.put(versionKey(stored.record), value);
+        if (version < 2) {
+          batch.put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
+          const ref = storedRef(stored);
+          if (ref !== null && stored.file !== null) batch.put(rowKey(ROW.file, stored.file), json(ref));
+        }
+        await flushEvery();
       }
-      await flushEvery();
     }
     if (version < 2) {
       for await (const row of this.preparedShards()) {
@@ -364,7 +369,8 @@ export class MetadataStore {
 
   /**
    * Records a prepared shard in one write: its `p` row with either its file's registry row or its
-   * inline image. For a file, the caller has already fsynced it into place.
+   * inline image. For a file, the caller has already fsynced it into place. `replacesFile` is the place
+   * an earlier prepared row of the same shard named, when this one names another (a segment shard's).
    *
    * The write has no fsync of its own. Nothing is visible until the commit, whose write is synced and
    * carries the shard's registry row or inline image again (carryShardRows): LevelDB syncs only its
@@ -374,8 +380,10 @@ export class MetadataStore {
    * fails mid-write would; the write quorum decides, and repair restores the shard. This halves the
    * fsyncs of a small write.
    */
-  async putPrepared(ref: ShardRef, prepared: PreparedShard, image?: Buffer): Promise<void> {
+  async putPrepared(ref: ShardRef, prepared: PreparedShard, image?: Buffer, replacesFile?: string): Promise<void> {
     const batch = new MetadataBatch().put(rowKey(ROW.prepared, ...shardParts(ref)), json(prepared));
+    // A repeated prepare that wrote its shard to a new place: the earlier prepare's place is no one's now.
+    if (replacesFile !== undefined && replacesFile !== prepared.file) batch.del(rowKey(ROW.file, replacesFile));
     if (image !== undefined) batch.put(rowKey(ROW.inline, ...shardParts(ref)), image);
     if (prepared.file !== null) batch.put(rowKey(ROW.file, prepared.file), json(ref));
     await this.writer.write(batch, false);
@@ -594,6 +602,18 @@ export class MetadataStore {
   async rewriteObject(stored: StoredObject): Promise<void> {
     const value = json(stored);
     await this.write(new MetadataBatch().put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value).put(versionKey(stored.record), value));
+  }
+
+  /**
+   * Points the rows that name a shard's image at its new place, in one synced batch with the registry
+   * rows of both places (segment compaction). `current` is the key's current row when it names the
+   * image; `versions` the version rows that do (the current version's own among them).
+   */
+  async relocateShard(ref: ShardRef, fromFile: string, toFile: string, current: StoredObject | undefined, versions: readonly StoredObject[]): Promise<void> {
+    const batch = new MetadataBatch().del(rowKey(ROW.file, fromFile)).put(rowKey(ROW.file, toFile), json(ref));
+    if (current !== undefined) batch.put(rowKey(ROW.object, current.record.bucket, current.record.key), json({ ...current, file: toFile }));
+    for (const version of versions) batch.put(versionKey(version.record), json({ ...version, file: toFile }));
+    await this.write(batch);
   }
 
   /** Rewrites a noncurrent version's row (its tags); shard data is untouched. */

@@ -395,6 +395,7 @@ export class NodeServer {
                 stalePreparedDropped: recovery.stalePreparedDropped,
                 orphanFilesRemoved: recovery.orphanFilesRemoved,
                 missingFiles: recovery.missingFiles,
+                emptySegmentsRemoved: recovery.emptySegmentsRemoved,
                 completedMs: recovery.completedMs,
               },
         ...(this.options.resolver === undefined ? {} : { preparedResolver: this.options.resolver.status() }),

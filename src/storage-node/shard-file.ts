@@ -292,7 +292,7 @@ class PipelinedWriter {
  * Writes every byte of `buffers` at `position`. A nearly full disk can accept part of a write without
  * an error; the rest is retried, which then fails with ENOSPC instead of leaving a short shard.
  */
-async function writeFully(handle: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
+export async function writeFully(handle: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
   let pending = buffers;
   let at = position;
   while (pending.length > 0) {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Logger } from '../common/index.js';
 import { shardDataId, type ShardRef } from '../rpc/index.js';
 import { METADATA_SCHEMA_VERSION, storedRef, type MetadataStore, type PreparedShard } from './metadata-store.js';
-import { ensureShardDirectories } from './shard-paths.js';
+import type { SegmentLog } from './segment-log.js';
+import { SEGMENT_PLACE_DIRECTORY, ensureShardDirectories, segmentPlaceOf } from './shard-paths.js';
 
 /** What start-up recovery found and did; kept for the health report. */
 export interface RecoveryReport {
@@ -13,8 +14,10 @@ export interface RecoveryReport {
   stalePreparedDropped: number;
   /** Shard files no LevelDB row pointed to: renamed into place, but the prepare was never recorded (or a drop was interrupted). */
   orphanFilesRemoved: number;
-  /** Registered shard files that were gone from disk. */
+  /** Registered shard files that were gone from disk, and registered segment images whose segment was. */
   missingFiles: number;
+  /** Segments no row named any image of: compacted, or written by prepares that never recorded. */
+  emptySegmentsRemoved: number;
   /** Schema the database was migrated from, or null when it was current. */
   migratedFromSchema: number | null;
   /** Shards waiting for repair after recovery. */
@@ -29,6 +32,8 @@ export interface RecoveryReport {
 export interface RecoveryContext {
   metadata: MetadataStore;
   shardDir: string;
+  /** The store's segment log, opened (every segment on disk sealed). */
+  segments: SegmentLog;
   /** Entries the caller removed from tmp/ before opening LevelDB (emptyDirectory). */
   tmpFilesRemoved: number;
   fsync: boolean;
@@ -50,7 +55,9 @@ export interface RecoveryContext {
  *     must not make fresh rows look old (a row from the future counts as young);
  *  4. walks each shard directory in name order beside the file registry (`f` rows, same order):
  *     a file without a row is removed; a row without a file is quarantined when a version the node
- *     keeps (current or noncurrent) pointed to it, and dropped otherwise.
+ *     keeps (current or noncurrent) pointed to it, and dropped otherwise;
+ *  5. walks the segments beside the registry's segment places the same way: a segment no place names
+ *     is removed, a place whose segment is gone is settled as a missing file is.
  * Memory stays bounded by one directory's listing, whatever the node holds.
  */
 export async function recoverStore(context: RecoveryContext): Promise<RecoveryReport> {
@@ -100,6 +107,30 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveryRe
     }
   }
 
+  let emptySegmentsRemoved = 0;
+  const named = new Set<number>();
+  // Places come in segment order: one look at the disk per segment.
+  let lookedAt = -1;
+  let present = false;
+  for await (const { file, ref } of metadata.filesUnder(SEGMENT_PLACE_DIRECTORY)) {
+    const place = segmentPlaceOf(file);
+    if (place !== null && lookedAt !== place.segment) {
+      lookedAt = place.segment;
+      present = await context.segments.has(place.segment);
+    }
+    if (place !== null && present) {
+      named.add(place.segment);
+      continue;
+    }
+    missingFiles += 1;
+    await settleMissingFile(context, file, ref);
+  }
+  for (const { segment } of await context.segments.list()) {
+    if (named.has(segment)) continue;
+    await context.segments.remove(segment);
+    emptySegmentsRemoved += 1;
+  }
+
   let quarantinedShards = 0;
   for await (const _entry of metadata.quarantined()) quarantinedShards += 1;
   const usedBytes = context.countUsage ? await storedBytes(metadata) : 0;
@@ -109,13 +140,14 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveryRe
     stalePreparedDropped,
     orphanFilesRemoved,
     missingFiles,
+    emptySegmentsRemoved,
     migratedFromSchema,
     quarantinedShards,
     usedBytes,
     completedMs,
     durationMs: completedMs - started,
   };
-  const changed = tmpFilesRemoved + stalePreparedDropped + orphanFilesRemoved + missingFiles > 0 || migratedFromSchema !== null;
+  const changed = tmpFilesRemoved + stalePreparedDropped + orphanFilesRemoved + missingFiles + emptySegmentsRemoved > 0 || migratedFromSchema !== null;
   if (missingFiles > 0) logger.error({ recovery: report }, 'shard files missing at start-up; quarantined for repair');
   else if (changed) logger.warn({ recovery: report }, 'recovered from an unclean stop');
   else logger.info({ recovery: report }, 'storage recovered');

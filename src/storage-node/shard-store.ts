@@ -8,11 +8,12 @@ import type { BlockHasher } from './checksum.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
-import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
+import { ShardCorruptError, bufferSource, readShardHeader, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
-import { shardFilePath } from './shard-paths.js';
+import { SegmentLog } from './segment-log.js';
+import { segmentPlaceName, segmentPlaceOf, segmentPlacePrefix, shardFilePath } from './shard-paths.js';
 import { ShardStoreError, isIoError, isNoSpace } from './shard-store-error.js';
-import { ShardWriter, type PrepareOptions } from './shard-writer.js';
+import { DEFAULT_READ_AHEAD_BUDGET_BYTES, ShardWriter, type PrepareOptions } from './shard-writer.js';
 import { SpaceLedger, type SpaceClaim } from './space-ledger.js';
 
 export { ShardStoreError, type ShardStoreErrorCode } from './shard-store-error.js';
@@ -28,6 +29,15 @@ export { shardFileName } from './shard-paths.js';
  * load the whole value. The threshold is per shard, not per object, because that is what the node writes.
  */
 export const DEFAULT_INLINE_MAX_SHARD_BYTES = 32 * 1024;
+/**
+ * Largest shard appended to a segment rather than written to a file of its own: 1 MiB, an object of up
+ * to 4 MiB at 4+2. Measured with `npx tsx bench/segment-vs-files.ts` (docs/shard-packing.md): a 256 KiB
+ * shard appended with a shared fdatasync costs 0.28x the CPU of a file of its own. The prepare holds a
+ * segment shard in memory until it ends, so the threshold also bounds what each write may buffer.
+ */
+export const DEFAULT_SEGMENT_MAX_SHARD_BYTES = 1024 * 1024;
+/** The largest segment shard threshold a store takes: 64 MiB, far above any useful one, far below what a place can name. */
+export const MAX_SEGMENT_SHARD_BYTES = 64 * 1024 * 1024;
 /** How old a prepared, uncommitted shard must be before recovery drops it: far longer than any prepare-to-commit gap. */
 export const DEFAULT_PREPARED_GRACE_MS = 15 * 60 * 1000;
 
@@ -40,8 +50,14 @@ export interface ShardStoreOptions {
   reserveBytes?: number;
   /** Total shard bytes this node may hold; unlimited when absent. */
   capacityBytes?: number;
-  /** Shards up to this size live in LevelDB, larger ones in files; 0 keeps every shard in a file. */
+  /** Shards up to this size live in LevelDB, larger ones in segments or files; 0 keeps none inline. */
   inlineMaxShardBytes?: number;
+  /** Shards above the inline threshold and up to this size are appended to segments; 0 keeps them in files. */
+  segmentMaxShardBytes?: number;
+  /** A segment takes appends until it holds this much (DEFAULT_SEGMENT_MAX_BYTES). */
+  segmentSizeBytes?: number;
+  /** Memory all prepares together may hold while deciding whether a shard fits a segment (shard-writer.ts). */
+  readAheadBudgetBytes?: number;
   /** Prepared shards older than this are dropped at start-up. */
   preparedGraceMs?: number;
   /** Memory for metadata rows that reads answer from without LevelDB (DEFAULT_ROW_CACHE_BYTES); 0 keeps none. */
@@ -49,6 +65,24 @@ export interface ShardStoreOptions {
   /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
   fsync?: boolean;
   clock?: () => number;
+}
+
+/** A sealed segment and how much of it registered images hold. */
+export interface SegmentUsage {
+  segment: number;
+  sizeBytes: number;
+  liveBytes: number;
+}
+
+/** What compacting one segment did. */
+export interface CompactionResult {
+  /** Images copied to the open segment, and their bytes. */
+  moved: number;
+  movedBytes: number;
+  /** Whether the segment was removed (no registered image left in it). */
+  removed: boolean;
+  /** The segment's size when it was removed, else 0. */
+  freedBytes: number;
 }
 
 /** Counters the health report shows. */
@@ -84,6 +118,9 @@ export class ShardStore {
   private readonly clock: () => number;
   private readonly space: SpaceLedger;
   private readonly writer: ShardWriter;
+  private readonly segments: SegmentLog;
+  /** Free space kept for LevelDB and recovery: client writes and compaction leave it alone. */
+  private readonly reserveBytes: number;
   private readonly keyLocks = new KeyedMutex();
   private readonly incarnations: BucketIncarnations;
   /** Serialises quarantining per shard: two readers that find one bad shard at once must count it once. */
@@ -107,14 +144,31 @@ export class ShardStore {
     this.fsync = options.fsync ?? true;
     this.clock = options.clock ?? Date.now;
     // The reserve keeps room for LevelDB and recovery: a node whose disk filled up entirely could not even reopen its database.
+    this.reserveBytes = options.reserveBytes ?? 0;
     this.space = new SpaceLedger(options.capacityBytes ?? null, {
-      reserveBytes: options.reserveBytes ?? 0,
+      reserveBytes: this.reserveBytes,
       readFreeBytes: () => this.freeBytes(),
       clock: () => performance.now(),
     });
     this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync, ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }) });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
+    const segmentMaxShardBytes = options.segmentMaxShardBytes ?? DEFAULT_SEGMENT_MAX_SHARD_BYTES;
+    // A place names its length in eight hex digits, and a prepare holds a segment shard in memory.
+    if (!Number.isSafeInteger(segmentMaxShardBytes) || segmentMaxShardBytes < 0 || segmentMaxShardBytes > MAX_SEGMENT_SHARD_BYTES) {
+      throw new RangeError(`segmentMaxShardBytes must be 0 to ${MAX_SEGMENT_SHARD_BYTES}, not ${segmentMaxShardBytes}`);
+    }
+    if (options.segmentSizeBytes !== undefined && !(Number.isSafeInteger(options.segmentSizeBytes) && options.segmentSizeBytes > 0)) {
+      throw new RangeError(`segmentSizeBytes must be a positive integer, not ${options.segmentSizeBytes}`);
+    }
+    this.segments = new SegmentLog({
+      dir: join(options.dataDir, 'segments'),
+      fsync: this.fsync,
+      ...(options.segmentSizeBytes === undefined ? {} : { maxSegmentBytes: options.segmentSizeBytes }),
+    });
     this.writer = new ShardWriter({
+      segments: this.segments,
+      segmentMaxShardBytes,
+      readAheadBudgetBytes: options.readAheadBudgetBytes ?? DEFAULT_READ_AHEAD_BUDGET_BYTES,
       metadata: this.metadata,
       hash: this.hash,
       shardDir: this.shardDir,
@@ -141,7 +195,9 @@ export class ShardStore {
       await this.metadata.open();
     }
     tmpFilesRemoved += await emptyDirectory(this.tmpDir);
+    await this.segments.open();
     this.recovery = await recoverStore({
+      segments: this.segments,
       tmpFilesRemoved,
       metadata: this.metadata,
       shardDir: this.shardDir,
@@ -162,6 +218,7 @@ export class ShardStore {
     // A write whose client went away still runs; closing LevelDB under it would strand its renamed
     // file without a row (an orphan for the next start-up), so wait for the writes in flight.
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.segments.close();
     await this.metadata.close();
   }
 
@@ -185,9 +242,9 @@ export class ShardStore {
     return this.writer.isWriting(path);
   }
 
-  /** File shards being written now, not yet prepared. */
-  get fileWritesInFlight(): number {
-    return this.writer.fileWritesInFlight;
+  /** Shards being prepared now, of every kind (a write under way on this node). */
+  get writesInFlight(): number {
+    return this.writer.writesInFlight;
   }
 
   /** Checksum mismatches seen on reads since start. */
@@ -288,7 +345,7 @@ export class ShardStore {
           await this.metadata.commitNoncurrent(repaired, { image });
           this.space.release(kept.shardSizeBytes);
           if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
-          if (kept.file !== null && kept.file !== prepared.file) await this.removeFile(kept.file);
+          if (kept.file !== prepared.file) await this.dropReplacedData(kept.file);
           return;
         }
       }
@@ -299,7 +356,7 @@ export class ShardStore {
         await this.metadata.commitObject(repaired, undefined, { image });
         this.space.release(current.shardSizeBytes);
         if (await this.metadata.clearQuarantine(ref)) this.quarantineCount = Math.max(0, this.quarantineCount - 1);
-        if (current.file !== null && current.file !== prepared.file) await this.removeFile(current.file);
+        if (current.file !== prepared.file) await this.dropReplacedData(current.file);
         return;
       }
       const incoming: StoredObject =
@@ -655,6 +712,90 @@ export class ShardStore {
     return this.metadata.listObjects(query);
   }
 
+  /** Seals the open segment if its file was removed from under the node (segment-log.ts): scrub and collector passes call it. */
+  sealUnlinkedSegment(): Promise<void> {
+    return this.segments.sealIfUnlinked();
+  }
+
+  /** The first sealed segment numbered above `after`, with the bytes its registered images hold: what compaction looks at next. */
+  async segmentUsageAfter(after: number): Promise<SegmentUsage | null> {
+    await this.segments.sealIfUnlinked();
+    const next = (await this.segments.list()).find((entry) => entry.sealed && entry.segment > after);
+    if (next === undefined) return null;
+    let liveBytes = 0;
+    for await (const { file } of this.metadata.filesUnder(segmentPlacePrefix(next.segment).slice(0, -1))) liveBytes += segmentPlaceOf(file)?.lengthBytes ?? 0;
+    return { segment: next.segment, sizeBytes: next.sizeBytes, liveBytes };
+  }
+
+  /**
+   * Copies the registered images of a sealed segment to the open one, each under its key's lock and
+   * re-pointed in one synced batch only if its rows still name the old place, then removes the segment
+   * once no row names anything in it. An image only a prepared row names is left for its commit or
+   * abort (a prepare writes its row without the key's lock); an image that fails its checksums is
+   * quarantined, not copied, and its repair gives it a new place.
+   */
+  async compactSegment(segment: number, signal: AbortSignal): Promise<CompactionResult> {
+    const result: CompactionResult = { moved: 0, movedBytes: 0, removed: false, freedBytes: 0 };
+    const directory = segmentPlacePrefix(segment).slice(0, -1);
+    const images: { file: string; ref: ShardRef }[] = [];
+    let liveBytes = 0;
+    for await (const image of this.metadata.filesUnder(directory)) {
+      images.push(image);
+      liveBytes += segmentPlaceOf(image.file)?.lengthBytes ?? 0;
+    }
+    // The copies are written before the segment goes: on a disk too full for them and the reserve, wait for room.
+    if (liveBytes > 0 && (await this.freeBytes()) < this.reserveBytes + liveBytes) return result;
+    for (const { file, ref } of images) {
+      signal.throwIfAborted();
+      const movedBytes = await this.track(this.keyLocks.run(lockKey(ref.bucket, ref.key), () => this.moveImage(file, ref)));
+      if (movedBytes > 0) {
+        result.moved += 1;
+        result.movedBytes += movedBytes;
+      }
+    }
+    for await (const _left of this.metadata.filesUnder(directory)) return result;
+    const sizeBytes = (await this.segments.list()).find((entry) => entry.segment === segment)?.sizeBytes ?? 0;
+    await this.segments.remove(segment);
+    return { ...result, removed: true, freedBytes: sizeBytes };
+  }
+
+  /** Moves one registered image to the open segment (the caller holds its key's lock); answers the bytes moved, 0 when it was not. */
+  private async moveImage(file: string, ref: ShardRef): Promise<number> {
+    const place = segmentPlaceOf(file);
+    if (place === null) return 0;
+    const current = await this.metadata.getObject(ref.bucket, ref.key);
+    const versions = (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).filter((version) => version.file === file);
+    const holder = current?.file === file ? current : versions[0];
+    if (holder === undefined) {
+      if ((await this.metadata.getPrepared(ref))?.file === file) return 0;
+      // No row names it any more (a repeated prepare's earlier place, a drop that raced this pass).
+      await this.metadata.forgetFile(file);
+      return 0;
+    }
+    const opened = await this.segments.openRead(place);
+    const image = Buffer.allocUnsafe(place.lengthBytes);
+    try {
+      for (let at = 0; at < place.lengthBytes; ) {
+        const { bytesRead } = await opened.source.read(image, at, place.lengthBytes - at, at);
+        if (bytesRead === 0) throw new ShardCorruptError('segment image truncated');
+        at += bytesRead;
+      }
+      const header = await readShardHeader(bufferSource(image), this.hash);
+      for await (const _chunk of readShardRange(bufferSource(image), header, 0, header.shardSizeBytes, this.hash)) {
+        // Every chunk checked: a damaged image is not copied as if it were good.
+      }
+    } catch (err) {
+      if (!(err instanceof ShardCorruptError)) throw err;
+      await this.quarantine(storedRef(holder) ?? ref, 'checksum', err);
+      return 0;
+    } finally {
+      await opened.close();
+    }
+    const moved = await this.segments.append(image);
+    await this.metadata.relocateShard(ref, file, segmentPlaceName(moved), current?.file === file ? current : undefined, versions);
+    return place.lengthBytes;
+  }
+
   /** Names of every shard file on disk, for tests and tools. */
   async shardFiles(): Promise<string[]> {
     const names: string[] = [];
@@ -664,13 +805,25 @@ export class ShardStore {
     return names;
   }
 
-  /** The committed shard's bytes: its inline image (read with its row) or its open file. */
+  /** The committed shard's bytes: its inline image (read with its row), its place in a segment or its open file. */
   private async openSource(ref: ShardRef, stored: StoredObject, image: Buffer | undefined): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
     if (stored.inline === true) {
       if (image === undefined) return this.missingShard(ref);
       return { source: bufferSource(image), close: async () => undefined };
     }
     if (stored.file === null) throw new ShardStoreError('NotFound', 'shard not held by this node');
+    const place = segmentPlaceOf(stored.file);
+    if (place !== null) {
+      try {
+        return await this.segments.openRead(place);
+      } catch (err) {
+        if (!(err instanceof ShardStoreError && err.code === 'NotFound')) throw err;
+        // Compaction may have moved the image and removed its segment since the row was read.
+        const now = await this.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
+        if (now !== undefined && now.shardIndex === ref.shardIndex && now.file !== null && now.file !== stored.file) return this.openSource(ref, now, undefined);
+        return this.missingShard(ref);
+      }
+    }
     try {
       const handle = await open(shardFilePath(this.shardDir, stored.file), 'r');
       return { source: handle, close: () => handle.close() };
@@ -727,7 +880,9 @@ export class ShardStore {
    * lock, has just read it; undefined makes this read it.
    */
   private async dropPrepared(ref: ShardRef, prepared: PreparedShard, committed?: StoredObject | null): Promise<void> {
-    const keepData = committed === undefined ? await this.isCommitted(ref) : committed !== null && pointsAt(committed, ref);
+    let keepData = committed === undefined ? await this.isCommitted(ref) : committed !== null && pointsAt(committed, ref);
+    // A segment image has a place of its own: a prepare of a committed shard wrote it again elsewhere, and only that place goes.
+    if (keepData && prepared.file !== null && segmentPlaceOf(prepared.file) !== null) keepData = await this.namesFile(ref, prepared.file);
     await this.metadata.dropPrepared(ref, prepared, keepData);
     this.space.release(prepared.shardSizeBytes);
     if (!keepData) await this.removeFile(prepared.file);
@@ -743,6 +898,12 @@ export class ShardStore {
     const current = await this.metadata.getObject(ref.bucket, ref.key);
     if (current !== undefined && pointsAt(current, ref)) return true;
     return (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).some((version) => pointsAt(version, ref));
+  }
+
+  /** Whether a committed version of the shard's key, current or not, names `file` as its shard's place. */
+  private async namesFile(ref: ShardRef, file: string): Promise<boolean> {
+    if ((await this.metadata.getObject(ref.bucket, ref.key))?.file === file) return true;
+    return (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).some((version) => version.file === file);
   }
 
   private classifyWriteError(err: unknown): unknown {
@@ -762,8 +923,18 @@ export class ShardStore {
     return err;
   }
 
+  /**
+   * The shard data a repair's commit replaced in place: the file is removed; a segment image's place
+   * leaves the registry (the commit's batch wrote the new place's row, not the old one's removal).
+   */
+  private async dropReplacedData(file: string | null): Promise<void> {
+    if (file !== null && segmentPlaceOf(file) !== null) await this.metadata.forgetFile(file);
+    else await this.removeFile(file);
+  }
+
+  /** Removes a shard's file once no row names it; a segment's image needs nothing (compaction reclaims its bytes). */
   private async removeFile(file: string | null): Promise<void> {
-    if (file === null) return;
+    if (file === null || segmentPlaceOf(file) !== null) return;
     await rm(shardFilePath(this.shardDir, file), { force: true });
   }
 }

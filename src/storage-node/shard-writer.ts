@@ -5,8 +5,9 @@ import type { Readable } from 'node:stream';
 import { shardDataId, type ErasureParams, type ShardRef } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
 import type { MetadataStore } from './metadata-store.js';
+import type { SegmentLog } from './segment-log.js';
 import { WRITE_BEHIND_BYTES, encodeShardImage, writeShardFile, type ShardHeader } from './shard-file.js';
-import { shardFileName, syncDirectory } from './shard-paths.js';
+import { segmentPlaceName, shardFileName, syncDirectory } from './shard-paths.js';
 import type { SpaceClaim } from './space-ledger.js';
 
 /** What the writer needs from its store. */
@@ -16,11 +17,19 @@ export interface ShardWriterOptions {
   shardDir: string;
   tmpDir: string;
   inlineMaxShardBytes: number;
+  /** Shards above the inline threshold and up to this size are appended to `segments`; 0 keeps them in files. */
+  segmentMaxShardBytes: number;
+  /** Memory all prepares together may hold past the inline threshold while they read ahead (DEFAULT_READ_AHEAD_BUDGET_BYTES). */
+  readAheadBudgetBytes: number;
+  segments: SegmentLog;
   fsync: boolean;
   clock: () => number;
   /** Whether the committed row already points at this very shard (a repeated prepare). */
   isCommitted(ref: ShardRef): Promise<boolean>;
 }
+
+/** 64 MiB: 64 shards of the largest segment size read ahead at once on one node, then files. */
+export const DEFAULT_READ_AHEAD_BUDGET_BYTES = 64 * 1024 * 1024;
 
 type HeaderFields = Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>;
 
@@ -34,9 +43,11 @@ export interface PrepareOptions {
 }
 
 /**
- * The prepare half of the write protocol. Reads ahead at most `inlineMaxShardBytes` plus one piece:
- * a body that ends by then becomes one synced LevelDB write (image and prepared row); a longer one
- * streams to a file, is fsynced, its directory fsynced, and then recorded. A client write's fresh
+ * The prepare half of the write protocol. Reads ahead at most the larger of `inlineMaxShardBytes` and
+ * `segmentMaxShardBytes`, plus one piece: a body that ends within the inline threshold becomes one
+ * LevelDB write (image and prepared row); one that ends within the segment threshold is appended to the
+ * segment log, synced with the appends beside it, and then recorded (docs/shard-packing.md); a longer
+ * one streams to a file, is fsynced, its directory fsynced, and then recorded. A client write's fresh
  * shard is written in place under its shards/ name; anything else streams to tmp/ and is renamed in.
  * Every byte is claimed as it arrives, so a capacity limit or the free-space reserve stops a write
  * mid-stream; whatever fails leaves no row and no temporary file (the caller settles the claim; a
@@ -46,7 +57,10 @@ export class ShardWriter {
   private readonly options: ShardWriterOptions;
   /** Paths prepares in progress own (a temporary file, a shard file before its row), with how many own each. */
   private readonly writing = new Map<string, number>();
-  private filesInFlight = 0;
+  /** Prepares under way, of every kind: receiving, syncing or recording a shard. */
+  private prepares = 0;
+  /** Bytes prepares hold in memory past the inline threshold, deciding whether a shard fits a segment. */
+  private readAheadHeld = 0;
 
   constructor(options: ShardWriterOptions) {
     this.options = options;
@@ -54,31 +68,49 @@ export class ShardWriter {
 
   /** Stores a streamed shard (or one already in memory) durably but invisibly; returns its size. */
   async prepare(ref: ShardRef, erasure: ErasureParams, body: Readable | Buffer, space: SpaceClaim, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
-    const { inlineMaxShardBytes } = this.options;
+    const { inlineMaxShardBytes, segmentMaxShardBytes } = this.options;
+    const readAheadBytes = Math.max(inlineMaxShardBytes, segmentMaxShardBytes);
     const claim = (bytes: number): void => space.take(bytes);
     const pieces = Buffer.isBuffer(body) ? onePiece(body) : (body[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    let held = 0;
+    this.prepares += 1;
     try {
       const head: Buffer[] = [];
       let headBytes = 0;
-      // Read ahead until the body ends (inline) or outgrows the threshold (spill to a file).
-      let spill = inlineMaxShardBytes <= 0;
-      while (!spill) {
+      // Read ahead until the body ends (inline or segment) or outgrows both thresholds (a file). Past the
+      // inline threshold the bytes held count against the node's read-ahead budget: when every prepare
+      // together holds that much, this one stops reading ahead and goes to a file, so memory stays bounded
+      // however many shards arrive at once.
+      let ended = false;
+      while (readAheadBytes > 0 && headBytes <= readAheadBytes) {
+        if (headBytes > inlineMaxShardBytes && this.readAheadHeld >= this.options.readAheadBudgetBytes) break;
         const next = await pieces.next();
-        if (next.done === true) break;
+        if (next.done === true) {
+          ended = true;
+          break;
+        }
         claim(next.value.length);
         head.push(next.value);
         headBytes += next.value.length;
-        spill = headBytes > inlineMaxShardBytes;
+        if (headBytes > inlineMaxShardBytes) {
+          const more = headBytes - held;
+          held += more;
+          this.readAheadHeld += more;
+        }
       }
       // The header names the id the data is written under, which a committed version keeps as its data id.
       const header = { shardIndex: ref.shardIndex, ...erasure, versionId: shardDataId(ref) };
       const fresh = options.fresh === true;
-      if (!spill) return await this.prepareInline(ref, header, head, headBytes, space, signal, fresh);
+      if (ended && headBytes <= inlineMaxShardBytes) return await this.prepareInline(ref, header, head, headBytes, space, signal, fresh);
+      if (ended && headBytes <= segmentMaxShardBytes) return await this.prepareSegment(ref, header, head, headBytes, space, signal, fresh);
       return await this.prepareFile(ref, header, resume(head, pieces, claim), space, signal, fresh);
     } catch (err) {
       // Ends the request body: a refused or failed shard is not read any further.
       await pieces.return?.().catch(() => undefined);
       throw err;
+    } finally {
+      this.readAheadHeld -= held;
+      this.prepares -= 1;
     }
   }
 
@@ -91,6 +123,27 @@ export class ShardWriter {
       return sizeBytes;
     }
     await metadata.putPrepared(ref, { file: null, inline: true, shardSizeBytes: sizeBytes, preparedMs: clock() }, image);
+    return sizeBytes;
+  }
+
+  /**
+   * A shard appended to the segment log: its image is durable when the append resolves, and then its
+   * prepared row names its place. A repeated prepare gets a new place; the one its earlier prepared row
+   * named leaves the registry in the same write, so the segment's live bytes stay true.
+   */
+  private async prepareSegment(ref: ShardRef, header: HeaderFields, pieces: Buffer[], sizeBytes: number, space: SpaceClaim, signal: AbortSignal | undefined, fresh: boolean): Promise<number> {
+    const { metadata, hash, clock, segments } = this.options;
+    const image = encodeShardImage(pieces, header, hash);
+    signal?.throwIfAborted();
+    if (!fresh && (await this.options.isCommitted(ref))) {
+      space.settle(false);
+      return sizeBytes;
+    }
+    const place = await segments.append(image);
+    signal?.throwIfAborted();
+    const earlier = await metadata.getPrepared(ref);
+    const replaces = earlier?.file !== undefined && earlier.file !== null ? earlier.file : undefined;
+    await metadata.putPrepared(ref, { file: segmentPlaceName(place), shardSizeBytes: sizeBytes, preparedMs: clock() }, undefined, replaces);
     return sizeBytes;
   }
 
@@ -112,7 +165,6 @@ export class ShardWriter {
     // Until its row is written, neither file may be taken for garbage, however long the write takes.
     this.own(tmpPath);
     this.own(finalPath);
-    this.filesInFlight += 1;
     let handle: FileHandle | undefined;
     /** The file this prepare created and removes if it fails, until the file is in place. */
     let created: string | undefined;
@@ -157,7 +209,6 @@ export class ShardWriter {
     } finally {
       this.disown(tmpPath);
       this.disown(finalPath);
-      this.filesInFlight -= 1;
     }
   }
 
@@ -171,9 +222,9 @@ export class ShardWriter {
     else this.writing.delete(path);
   }
 
-  /** File shards being written now (received, synced or recorded), not yet prepared. */
-  get fileWritesInFlight(): number {
-    return this.filesInFlight;
+  /** Shards being prepared now (received, synced or recorded), inline, in segments or in files. */
+  get writesInFlight(): number {
+    return this.prepares;
   }
 
   /** Whether a write in progress owns this path (its temporary file, or its shard file before the row exists). */

@@ -24,6 +24,10 @@ export interface StorageNodeOptions {
   capacityBytes?: number;
   /** Shards up to this size are kept inline in LevelDB (shard-store.ts has the default and why). */
   inlineMaxShardBytes?: number;
+  /** Shards above the inline threshold and up to this size are appended to segments (shard-store.ts has the default and why). */
+  segmentMaxShardBytes?: number;
+  /** A segment takes appends until it holds this much (segment-log.ts has the default). */
+  segmentSizeBytes?: number;
   /** Age after which start-up recovery drops a prepared shard that was never committed. */
   preparedGraceMs?: number;
   /** Time source for request signatures and prepared-row ages (tests inject one). */
@@ -67,6 +71,8 @@ export class StorageNode {
       ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }),
       ...(options.capacityBytes === undefined ? {} : { capacityBytes: options.capacityBytes }),
       ...(options.inlineMaxShardBytes === undefined ? {} : { inlineMaxShardBytes: options.inlineMaxShardBytes }),
+      ...(options.segmentMaxShardBytes === undefined ? {} : { segmentMaxShardBytes: options.segmentMaxShardBytes }),
+      ...(options.segmentSizeBytes === undefined ? {} : { segmentSizeBytes: options.segmentSizeBytes }),
       ...(options.preparedGraceMs === undefined ? {} : { preparedGraceMs: options.preparedGraceMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });

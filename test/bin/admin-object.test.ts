@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { t } from 'tap';
@@ -13,9 +13,9 @@ import {
 import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { formatObjectReport, inspectObject, type ObjectReport } from '../../src/bin/admin-object.js';
 import { NodeClient, UPLOADS_BUCKET } from '../../src/rpc/index.js';
-import { SHARD_HEADER_BYTES, shardFileName } from '../../src/storage-node/index.js';
 import { bucketName, seededBytes } from '../helpers/bytes.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { rotShardImage, shardImagesOf, shardImagesOn } from '../helpers/shard-images.js';
 
 const SECRET = 'test-cluster-secret';
 
@@ -53,17 +53,9 @@ t.test('admin object: every shard healthy, then a rotten shard and a lost node s
   t.equal(new Set(healthy.shards.map((s) => s.nodeId)).size, 6, 'six distinct nodes');
   t.ok((healthy.shards[0]?.sizeBytes ?? 0) > 0);
 
-  // Rot shard 0's file on its node.
+  // Rot shard 0 on its node (its file or its segment image: the node holds only this object's shard).
   const holder = healthy.shards[0]?.nodeId ?? '';
-  const shardRoot = join(cluster.dataDir, holder, 'shards');
-  for (const dir of await readdir(shardRoot)) {
-    for (const name of await readdir(join(shardRoot, dir))) {
-      const path = join(shardRoot, dir, name);
-      const bytes = await readFile(path);
-      bytes[SHARD_HEADER_BYTES + 10] = (bytes[SHARD_HEADER_BYTES + 10] ?? 0) ^ 0xff;
-      await writeFile(path, bytes);
-    }
-  }
+  for (const image of await shardImagesOn(join(cluster.dataDir, holder))) await rotShardImage(image);
   // And lose the node of shard 5.
   const lost = Number(healthy.shards[5]?.nodeId.replace('node-', ''));
   await cluster.stopNode(lost);
@@ -157,10 +149,9 @@ t.test('admin object checks a multipart object part by part: each part\'s stripe
   const nodeClient = new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: SECRET, connections: 1 });
   const stored = await nodeClient.versionStatus(UPLOADS_BUCKET, part2.key, part2.versionId).finally(() => nodeClient.close());
   const dataId = stored?.record.dataId;
-  const path = join(cluster.dataDir, rotten.nodeId, 'shards', shardFileName({ bucket: UPLOADS_BUCKET, key: part2.key, versionId: part2.versionId, ...(dataId === undefined ? {} : { dataId }), shardIndex: 1 }));
-  const bytes = await readFile(path);
-  bytes[SHARD_HEADER_BYTES + 100] = (bytes[SHARD_HEADER_BYTES + 100] ?? 0) ^ 0xff;
-  await writeFile(path, bytes);
+  const images = await shardImagesOf(join(cluster.dataDir, rotten.nodeId), dataId ?? part2.versionId);
+  t.equal(images.length, 1, 'the part\'s shard is on its node\'s disk once');
+  for (const image of images) await rotShardImage(image);
 
   // The first read of the rotten shard finds it; the node then quarantines and repairs it, so this one report is checked.
   const hurt = await inspectObject(targetOf(cluster), bucket, 'model.bin');

@@ -1,56 +1,51 @@
-import { readdir, rm, open, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, open } from 'node:fs/promises';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { RingLocator, type Ring } from '../../src/placement/index.js';
-import { shardRefOf } from '../../src/rpc/index.js';
-import { shardFileName } from '../../src/storage-node/shard-store.js';
+import { shardDataId, shardRefOf } from '../../src/rpc/index.js';
+import { loseShardImage, shardImagesOn, type ShardImageLocation } from '../helpers/shard-images.js';
 import { HealingFleet, until, type HealingSlot } from './healing-fleet.js';
 import { ObjectSet } from './object-set.js';
 
 /**
- * Fault injection against six real `tessera node` processes behind a `tessera gateway`: shard files
- * deleted, bytes flipped, a data directory wiped, two nodes down during writes. After each, the nodes'
+ * Fault injection against six real `tessera node` processes behind a `tessera gateway`: shard files and
+ * segment images lost, bytes flipped, a data directory wiped, two nodes down during writes. After each, the nodes'
  * own scrub, audit and repair must bring every object back to all n shards, valid, where the ring
  * says; every read before and after is compared byte for byte. Deadlines, no fixed sleeps.
  */
 const HEAL_TIMEOUT_MS = 60_000;
 
-async function shardFiles(slot: HealingSlot): Promise<string[]> {
-  const root = join(slot.dataDir, 'shards');
-  const files: string[] = [];
-  for (const dir of await readdir(root)) for (const name of await readdir(join(root, dir))) files.push(join(root, dir, name));
-  return files;
-}
-
 /**
- * Shard files of the objects, `fraction` of them chosen at random but at most m per object: a loss
- * beyond m shards is beyond what erasure coding can rebuild, so no healing could pass that test.
+ * Shard images of the objects outside LevelDB (files and segment images), `fraction` of them chosen at
+ * random but at most m per object: a loss beyond m shards is beyond what erasure coding can rebuild, so
+ * no healing could pass that test.
  */
-async function pickShardFiles(fleet: HealingFleet, objects: ObjectSet, ring: Ring, fraction: number, perObject: number): Promise<string[]> {
-  const byObject: string[][] = [];
+async function pickShardImages(fleet: HealingFleet, objects: ObjectSet, ring: Ring, fraction: number, perObject: number): Promise<ShardImageLocation[]> {
+  const onNode = new Map<string, Map<string, ShardImageLocation>>();
+  for (const slot of fleet.slots) onNode.set(slot.id, new Map((await shardImagesOn(slot.dataDir)).map((image) => [image.dataId, image])));
+  const byObject: ShardImageLocation[][] = [];
   const locator = new RingLocator(ring);
   for (const key of objects.bodies.keys()) {
-    const files: string[] = [];
+    const images: ShardImageLocation[] = [];
     for (const [position, node] of locator.locate(objects.bucket, key).nodes.entries()) {
       const slot = fleet.slots.find((s) => s.id === node.id) as HealingSlot;
       const status = await slot.client.objectStatus(objects.bucket, key);
       if (status === null) continue;
-      const file = join(slot.dataDir, 'shards', shardFileName(shardRefOf(status.record, position)));
-      if (await stat(file).then(() => true, () => false)) files.push(file);
+      const image = onNode.get(slot.id)?.get(shardDataId(shardRefOf(status.record, position)));
+      if (image !== undefined) images.push(image);
     }
-    byObject.push(files);
+    byObject.push(images);
   }
-  const total = byObject.reduce((sum, files) => sum + files.length, 0);
+  const total = byObject.reduce((sum, images) => sum + images.length, 0);
   const wanted = Math.round(total * fraction);
-  const chosen: string[] = [];
-  const candidates = byObject.flatMap((files, i) => files.map((file) => ({ file, object: i })));
+  const chosen: ShardImageLocation[] = [];
+  const candidates = byObject.flatMap((images, i) => images.map((image) => ({ image, object: i })));
   const taken = new Map<number, number>();
-  for (const { file, object } of pick(candidates, 1)) {
+  for (const { image, object } of pick(candidates, 1)) {
     if (chosen.length >= wanted) break;
     if ((taken.get(object) ?? 0) >= perObject) continue;
     taken.set(object, (taken.get(object) ?? 0) + 1);
-    chosen.push(file);
+    chosen.push(image);
   }
   return chosen;
 }
@@ -88,11 +83,13 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
     await Promise.all(fleet.slots.map((slot) => slot.client.startScrub(true)));
   };
 
-  await t.test('30% of shard files deleted (at most m per object)', async (t) => {
-    const all = (await Promise.all(fleet.slots.map(shardFiles))).flat();
-    const doomed = await pickShardFiles(fleet, objects, ring, 0.3, 2);
-    await Promise.all(doomed.map((file) => rm(file)));
-    t.comment(`deleted ${doomed.length} of ${all.length} shard files`);
+  const allImages = async (): Promise<ShardImageLocation[]> => (await Promise.all(fleet.slots.map((slot) => shardImagesOn(slot.dataDir)))).flat();
+
+  await t.test('30% of shard files and segment images lost (at most m per object)', async (t) => {
+    const all = await allImages();
+    const doomed = await pickShardImages(fleet, objects, ring, 0.3, 2);
+    for (const image of doomed) await loseShardImage(image);
+    t.comment(`lost ${doomed.length} of ${all.length} shard images (files removed, segment images zeroed)`);
     t.same(await objects.readAll(s3), [], 'reads survive the loss before any repair');
     await scrubAll();
     const ms = await healed('repair of deleted shards');
@@ -107,12 +104,11 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
 
   /** Flips one byte near the end of a share of the shard files (at most two per object); returns how many. */
   const flipBytes = async (): Promise<number> => {
-    const victims = await pickShardFiles(fleet, objects, ring, 0.15, 2);
-    for (const file of victims) {
-      const size = (await stat(file)).size;
-      const handle = await open(file, 'r+');
+    const victims = await pickShardImages(fleet, objects, ring, 0.15, 2);
+    for (const image of victims) {
+      const handle = await open(image.path, 'r+');
       try {
-        const at = Math.max(0, size - 1 - Math.floor(Math.random() * Math.min(size, 4096)));
+        const at = image.offsetBytes + Math.max(0, image.lengthBytes - 1 - Math.floor(Math.random() * Math.min(image.lengthBytes, 4096)));
         const byte = Buffer.alloc(1);
         await handle.read(byte, 0, 1, at);
         byte[0] = (byte[0] as number) ^ 0x5a;
@@ -125,8 +121,8 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
   };
 
   await t.test('bytes flipped in shard files: reads never return them, repair heals them', async (t) => {
-    const all = (await Promise.all(fleet.slots.map(shardFiles))).flat();
-    t.comment(`flipped a byte in ${await flipBytes()} of ${all.length} shard files`);
+    const all = await allImages();
+    t.comment(`flipped a byte in ${await flipBytes()} of ${all.length} shard images`);
     t.same(await objects.readAll(s3), [], 'reads never return corrupted bytes, even before repair');
     await scrubAll();
     await healed('repair of corrupted shards');

@@ -1,23 +1,17 @@
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { CreateBucketCommand, PutBucketEncryptionCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
+import { shardImagesOn } from '../helpers/shard-images.js';
 import { masterKeyFile } from '../helpers/sse.js';
 import { HealingFleet, until, type HealingSlot } from './healing-fleet.js';
 import { ObjectSet } from './object-set.js';
 
 /**
  * Repair of encrypted objects: the nodes rebuild shards of bodies they cannot read (the erasure layout
- * follows the stored size, not the plaintext size). A node loses every shard file, scrub and repair
+ * follows the stored size, not the plaintext size). A node loses every shard file and segment, scrub and repair
  * rebuild them, and with two other nodes down every object still reads back through the rebuilt shards.
  */
 
-async function shardFiles(slot: HealingSlot): Promise<string[]> {
-  const root = join(slot.dataDir, 'shards');
-  const files: string[] = [];
-  for (const dir of await readdir(root)) for (const name of await readdir(join(root, dir))) files.push(join(root, dir, name));
-  return files;
-}
 
 t.test('repair rebuilds the shards of SSE-S3 objects, which then decode and decrypt', async (t) => {
   const keys = await masterKeyFile();
@@ -37,9 +31,13 @@ t.test('repair rebuilds the shards of SSE-S3 objects, which then decode and decr
   await objects.write(s3, 'e', 15);
 
   const victim = fleet.slots[1] as HealingSlot;
-  const doomed = await shardFiles(victim);
-  t.ok(doomed.length >= 3, `victim holds ${doomed.length} shard files`);
-  await Promise.all(doomed.map((file) => rm(file)));
+  // The victim loses every shard file and segment while it is down (a segment a running node appends
+  // to would go on serving from the unlinked file until it is sealed).
+  await fleet.stopNode(victim);
+  const doomed = await shardImagesOn(victim.dataDir);
+  t.ok(doomed.length >= 3, `victim holds ${doomed.length} shard images outside LevelDB`);
+  for (const path of new Set(doomed.map((image) => image.path))) await rm(path);
+  await fleet.startNode(victim);
   await victim.client.startScrub(true);
   await until(
     'the victim rebuilds every lost shard',

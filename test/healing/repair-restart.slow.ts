@@ -1,7 +1,7 @@
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
+import { shardImagesOn } from '../helpers/shard-images.js';
 import { HealingFleet, until, type HealingSlot } from './healing-fleet.js';
 import { ObjectSet } from './object-set.js';
 
@@ -20,12 +20,6 @@ interface RepairFigures {
   pending: number;
 }
 
-async function shardFiles(slot: HealingSlot): Promise<string[]> {
-  const root = join(slot.dataDir, 'shards');
-  const files: string[] = [];
-  for (const dir of await readdir(root)) for (const name of await readdir(join(root, dir))) files.push(join(root, dir, name));
-  return files;
-}
 
 t.test('a node killed mid-repair resumes its persisted repair queue after restart', async (t) => {
   const started = Date.now();
@@ -43,9 +37,10 @@ t.test('a node killed mid-repair resumes its persisted repair queue after restar
   await objects.write(s3, 'r', 30);
 
   const victim = fleet.slots[1] as HealingSlot;
-  const doomed = await shardFiles(victim);
-  t.ok(doomed.length >= 10, `victim holds ${doomed.length} shard files`);
-  await Promise.all(doomed.map((file) => rm(file)));
+  // Every shard file and segment it holds is lost while it runs.
+  const doomed = await shardImagesOn(victim.dataDir);
+  t.ok(doomed.length >= 10, `victim holds ${doomed.length} shard images outside LevelDB`);
+  await Promise.all([...new Set(doomed.map((image) => image.path))].map((path) => rm(path)));
   await victim.client.startScrub(true);
 
   const status = async (): Promise<{ quarantined: number; repair: RepairFigures }> => {

@@ -46,10 +46,10 @@ await s3.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConf
 const HEAD_BYTES = 1024 * 1024;
 const TAIL_BYTES = 64 * 1024;
 
-/** Resolves once some node is receiving a shard into a file: the write is under way on the nodes. */
+/** Resolves once some node is receiving a shard: the write is under way on the nodes. */
 async function shardsStreaming(): Promise<void> {
   const deadline = Date.now() + 60_000;
-  while (!cluster.nodes.some((node) => node.parts.store.fileWritesInFlight > 0)) {
+  while (!cluster.nodes.some((node) => node.parts.store.writesInFlight > 0)) {
     if (Date.now() > deadline) throw new Error('the slow PUT never reached the nodes');
     await new Promise((resolve) => setImmediate(resolve));
   }

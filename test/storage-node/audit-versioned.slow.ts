@@ -52,7 +52,8 @@ async function loseVersion(dataDir: string, bucket: string, key: string, version
     const stored = await metadata.getVersion(bucket, key, versionId);
     if (stored === undefined) throw new Error('the node does not hold the version');
     await metadata.dropNoncurrent(stored);
-    if (stored.file !== null) await rm(join(dataDir, 'shards', stored.file));
+    // A segment image needs nothing more: with its rows gone, no row names its place.
+    if (stored.file !== null && !stored.file.startsWith('seg/')) await rm(join(dataDir, 'shards', stored.file));
     return { hadFile: stored.file !== null, shardIndex: stored.shardIndex };
   } finally {
     await metadata.close();

@@ -1,12 +1,14 @@
 import { open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
 import { buildRing } from '../../src/placement/index.js';
 import { shardRefOf, type ObjectRecord, type ObjectStatus, type ShardRef } from '../../src/rpc/index.js';
 import { PreparedResolver, RingStore, SHARD_HEADER_BYTES } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
-import { openStore, prepareBytes, readShard, recordFor, shardRef, tempDir, versionId } from './store-fixture.js';
+import { SIZE_IN, SMALL_THRESHOLDS, openStore, prepareBytes, readShard, recordFor, segmentImages, shardImageAt, shardRef, tempDir, versionId } from './store-fixture.js';
+
+/** Each place a node keeps a shard, by size under SMALL_THRESHOLDS. */
+const KINDS = [['an inline', SIZE_IN.inline], ['a segment', SIZE_IN.segment], ['a file', SIZE_IN.file]] as const;
 
 /**
  * A version's id is taken when its write commits; its shards keep the id they were prepared under (the
@@ -18,21 +20,23 @@ function committedAs(prepared: ShardRef, version: number, sizeBytes: number, ext
   return { ...recordFor({ ...prepared, versionId: versionId(version) }, sizeBytes), dataId: prepared.versionId, ...extra };
 }
 
-async function headerVersion(dir: string, file: string): Promise<string> {
-  const handle = await open(join(dir, 'shards', file), 'r');
+/** The data id a committed shard's header names, read from its file or its place in a segment. */
+async function headerVersion(dir: string, store: Awaited<ReturnType<typeof openStore>>, ref: ShardRef): Promise<string> {
+  const at = await shardImageAt(dir, store, ref);
+  const handle = await open(at.path, 'r');
   try {
     const header = Buffer.alloc(SHARD_HEADER_BYTES);
-    await handle.read(header, 0, SHARD_HEADER_BYTES, 0);
+    await handle.read(header, 0, SHARD_HEADER_BYTES, at.offsetBytes);
     return header.toString('latin1', 32, 56);
   } finally {
     await handle.close();
   }
 }
 
-for (const [kind, sizeBytes] of [['an inline', 1_000], ['a file', 100_000]] as const) {
+for (const [kind, sizeBytes] of KINDS) {
   t.test(`${kind} shard prepared under one id and committed under a later one reads back by the version id`, async (t) => {
     const dir = await tempDir(t, 'commit-order');
-    const store = await openStore(dir);
+    const store = await openStore(dir, SMALL_THRESHOLDS);
     t.teardown(() => store.close());
     const prepared = shardRef('k', 1);
     const bytes = seededBytes(sizeBytes, 1);
@@ -46,7 +50,7 @@ for (const [kind, sizeBytes] of [['an inline', 1_000], ['a file', 100_000]] as c
     t.ok((await readShard(store, { bucket: 'b', key: 'k', versionId: versionId(5), shardIndex: 0 })).equals(bytes), 'and by the version id alone');
     await t.rejects(readShard(store, { ...prepared, versionId: versionId(5), dataId: versionId(2) }), { code: 'NotFound' }, 'another data id is not this shard');
     await t.rejects(readShard(store, prepared), { code: 'NotFound' }, 'the prepare id names no version');
-    if (stored?.file !== null && stored?.file !== undefined) t.equal(await headerVersion(dir, stored.file), prepared.versionId, 'the file header names the data id');
+    if (stored?.file !== null && stored?.file !== undefined) t.equal(await headerVersion(dir, store, { bucket: 'b', key: 'k', versionId: versionId(5), shardIndex: 0 }), prepared.versionId, 'the shard header names the data id');
     await store.commit({ record, shardIndex: 0 });
     t.equal((await store.objectStatus('b', 'k'))?.record.versionId, versionId(5), 'a repeated commit is a success that changes nothing');
   });
@@ -54,7 +58,7 @@ for (const [kind, sizeBytes] of [['an inline', 1_000], ['a file', 100_000]] as c
 
 t.test('of two writes whose shards were prepared in one order and committed in the other, the later commit is current', async (t) => {
   const dir = await tempDir(t, 'commit-order');
-  const store = await openStore(dir);
+  const store = await openStore(dir, { segmentMaxShardBytes: 0 });
   t.teardown(() => store.close());
   const slow = shardRef('k', 1);
   const fast = shardRef('k', 2);
@@ -114,26 +118,28 @@ t.test('the prepared-shard resolver commits a shard whose version a peer committ
   t.ok((await readShard(store, shardRefOf(peerRecord, 0))).equals(seededBytes(100_000, 3)));
 });
 
-t.test('a lost file of a version committed under a later id is quarantined under that version at start-up', async (t) => {
-  const dir = await tempDir(t, 'commit-order');
-  let store = await openStore(dir);
-  const prepared = shardRef('k', 1);
-  await prepareBytes(store, prepared, seededBytes(100_000, 4));
-  await store.commit({ record: committedAs(prepared, 5, 400_000), shardIndex: 0 });
-  const file = (await store.objectStatus('b', 'k'))?.file as string;
-  await store.close();
-  await rm(join(dir, 'shards', file));
-  store = await openStore(dir);
-  t.teardown(() => store.close());
-  const entries = [];
-  for await (const entry of store.metadata.quarantined()) entries.push(entry);
-  t.match(entries, [{ versionId: versionId(5), dataId: prepared.versionId, shardIndex: 0, reason: 'missing' }]);
-});
+for (const [kind, sizeBytes] of KINDS.slice(1)) {
+  t.test(`a lost ${kind === 'a file' ? 'file' : 'segment'} of a version committed under a later id is quarantined under that version at start-up`, async (t) => {
+    const dir = await tempDir(t, 'commit-order');
+    let store = await openStore(dir, SMALL_THRESHOLDS);
+    const prepared = shardRef('k', 1);
+    await prepareBytes(store, prepared, seededBytes(sizeBytes, 4));
+    await store.commit({ record: committedAs(prepared, 5, sizeBytes * 4), shardIndex: 0 });
+    const at = await shardImageAt(dir, store, { bucket: 'b', key: 'k', versionId: versionId(5), shardIndex: 0 });
+    await store.close();
+    await rm(at.path);
+    store = await openStore(dir, SMALL_THRESHOLDS);
+    t.teardown(() => store.close());
+    const entries = [];
+    for await (const entry of store.metadata.quarantined()) entries.push(entry);
+    t.match(entries, [{ versionId: versionId(5), dataId: prepared.versionId, shardIndex: 0, reason: 'missing' }]);
+  });
+}
 
-for (const [kind, sizeBytes] of [['an inline', 1_000], ['a file', 100_000]] as const) {
+for (const [kind, sizeBytes] of KINDS) {
   t.test(`aborting a shard prepared again under a noncurrent version's data id (${kind} shard) keeps that version's data`, async (t) => {
     const dir = await tempDir(t, 'commit-order');
-    const store = await openStore(dir);
+    const store = await openStore(dir, SMALL_THRESHOLDS);
     t.teardown(() => store.close());
     const older = shardRef('k', 1);
     const bytes = seededBytes(sizeBytes, 3);
@@ -148,5 +154,7 @@ for (const [kind, sizeBytes] of [['an inline', 1_000], ['a file', 100_000]] as c
     await store.abort(older);
     t.equal(await store.metadata.getPrepared(older), undefined, 'the prepared row is gone');
     t.ok((await readShard(store, shardRefOf(kept, 0))).equals(bytes), 'the noncurrent version still reads its shard');
+    // A segment shard prepared again was written to a new place: the abort takes that place, not the version's.
+    if (kind === 'a segment') t.equal((await segmentImages(store)).length, 2, 'only the two versions\' images are registered');
   });
 }

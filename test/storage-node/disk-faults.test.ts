@@ -106,33 +106,44 @@ t.test('with fewer nodes than a write quorum able to store, a PUT is an S3 error
 
 t.test('an I/O error on one node fails its shard write; the PUT succeeds on the others and the node recovers', async (t) => {
   const root = await tempDir(t, 'fault-io');
-  const cluster = await startFaultCluster(root);
+  // node-5's segments take one batch each, so every segment write it takes during the fault opens a new segment file.
+  const cluster = await startFaultCluster(root, { 5: { segmentSizeBytes: 1 } });
   t.teardown(() => cluster.close());
   const { s3 } = cluster;
   await s3.send(new CreateBucketCommand({ Bucket: 'faults' }));
   const before = seededBytes(500_000, 1);
   await put(s3, 'faults', 'before', before);
-  // Shard and temporary directories that are not directories: every new shard file on node-5 fails to
-  // open, whether written in place (a client write) or through tmp/ (a repair). The shards are kept aside.
+  // Shard, segment and temporary directories that are not directories: every new shard file or segment
+  // on node-5 fails to open, whether written in place (a client write) or through tmp/ (a repair). The
+  // shards are kept aside.
   const dataDir = cluster.dataDirs[5] as string;
   const tmp = join(dataDir, 'tmp');
-  const shards = join(dataDir, 'shards');
+  const aside = ['shards', 'segments'].map((name) => join(dataDir, name));
   await rm(tmp, { recursive: true });
   await writeFile(tmp, 'not a directory');
-  await rename(shards, join(dataDir, 'shards-aside'));
-  await writeFile(shards, 'not a directory');
+  for (const dir of aside) {
+    await rename(dir, `${dir}-aside`);
+    await writeFile(dir, 'not a directory');
+  }
+  // One object whose shards go to segments (125 KB each), one whose shards are files (1.1 MiB each).
   const during = seededBytes(500_000, 2);
+  const duringLarge = seededBytes(4_600_000, 4);
   await put(s3, 'faults', 'during', during);
-  t.equal((await cluster.nodeClient(5).objectStatus('faults', 'during')), null, 'node-5 has no version of the failed write');
+  await put(s3, 'faults', 'during-large', duringLarge);
+  t.equal(await cluster.nodeClient(5).objectStatus('faults', 'during'), null, 'node-5 has no version of the failed write');
+  t.equal(await cluster.nodeClient(5).objectStatus('faults', 'during-large'), null, 'nor of the failed large one');
   await rm(tmp);
   await mkdir(tmp);
-  await rm(shards);
-  await rename(join(dataDir, 'shards-aside'), shards);
+  for (const dir of aside) {
+    await rm(dir);
+    await rename(`${dir}-aside`, dir);
+  }
   t.equal(await nodeShardsIntact(cluster, 5, 'faults', ['before']), 1, 'what node-5 stored before is intact');
   await put(s3, 'faults', 'after', seededBytes(500_000, 3));
   t.equal(await nodeShardsIntact(cluster, 5, 'faults', ['after']), 1, 'node-5 stores again once the fault is gone');
   t.ok((await get(s3, 'faults', 'before')).equals(before));
   t.ok((await get(s3, 'faults', 'during')).equals(during));
+  t.ok((await get(s3, 'faults', 'during-large')).equals(duringLarge));
 });
 
 const ROOT_ON_LINUX = process.platform === 'linux' && process.getuid?.() === 0;

@@ -9,7 +9,7 @@ import { StorageNode, type StorageNodeOptions } from '../../src/storage-node/ind
 const SECRET = 'fault-cluster-secret';
 
 /** Per-node options a fault test may set (capacity, inline threshold, a data directory elsewhere). */
-export type NodeOverrides = Partial<Pick<StorageNodeOptions, 'capacityBytes' | 'reserveBytes' | 'inlineMaxShardBytes' | 'dataDir'>>;
+export type NodeOverrides = Partial<Pick<StorageNodeOptions, 'capacityBytes' | 'reserveBytes' | 'inlineMaxShardBytes' | 'segmentMaxShardBytes' | 'segmentSizeBytes' | 'dataDir'>>;
 
 /** A gateway and six in-process nodes (4+2) whose nodes can be given their own limits, stopped and restarted. */
 export interface FaultCluster {

@@ -1,4 +1,4 @@
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -7,7 +7,7 @@ import { parseGatewayConfig, silentLogger, type NodeHealingConfig } from '../../
 import { Gateway } from '../../src/gateway/index.js';
 import { RingLocator, parseRing, type RingNode } from '../../src/placement/index.js';
 import { NodeClient, type ObjectStatus } from '../../src/rpc/index.js';
-import { SHARD_HEADER_BYTES, StorageNode } from '../../src/storage-node/index.js';
+import { StorageNode, type ShardStore } from '../../src/storage-node/index.js';
 import { bucketName } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS } from '../helpers/cluster.js';
 
@@ -32,6 +32,8 @@ export interface GcCluster {
   dataDirs: string[];
   /** A signed client for node i. */
   node(index: number): NodeClient;
+  /** Node i's shard store, while it runs (a test reads its registry: where each shard's data lives). */
+  store(index: number): ShardStore;
   /** The ids of the nodes of a key's set, in ring order, as indices into the node list. */
   setOf(bucket: string, key: string): Promise<number[]>;
   /** What each node holds of a key (null: nothing). */
@@ -98,6 +100,11 @@ export async function startGcCluster(t: { teardown(fn: () => unknown): void }, h
   const ring = new RingLocator(parseRing(JSON.stringify(await client(0).fetchRing())));
   const gcFigures = async (i: number): Promise<GcFigures> => (await client(i).workStatus({ signal: AbortSignal.timeout(5_000) })).figures['gc'] as unknown as GcFigures;
   return {
+    store(index) {
+      const node = nodes[index];
+      if (node === null || node === undefined) throw new Error(`node-${index} is not running`);
+      return node.parts.store;
+    },
     s3,
     bucket,
     dataDirs,
@@ -132,33 +139,4 @@ export async function morePasses(cluster: GcCluster, indices: readonly number[],
     async () => (await Promise.all(indices.map(async (i, n) => (await cluster.gcFigures(i)).passes - (start[n] as number) >= count))).every(Boolean),
     timeoutMs,
   );
-}
-
-/** The shard files of node `dataDir` whose header names `dataId`. */
-export async function shardFilesOf(dataDir: string, dataId: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const sub of await readdir(join(dataDir, 'shards'))) {
-    for (const name of await readdir(join(dataDir, 'shards', sub))) {
-      const path = join(dataDir, 'shards', sub, name);
-      const handle = await open(path, 'r');
-      try {
-        const header = Buffer.alloc(SHARD_HEADER_BYTES);
-        await handle.read(header, 0, SHARD_HEADER_BYTES, 0);
-        if (header.toString('latin1', 32, 56) === dataId) found.push(path);
-      } finally {
-        await handle.close();
-      }
-    }
-  }
-  return found;
-}
-
-/** Overwrites three bytes of a shard file's data, past its header: rot its checksums catch. */
-export async function rotShardFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.write(Buffer.from('rot'), 0, 3, SHARD_HEADER_BYTES + 1000);
-  } finally {
-    await handle.close();
-  }
 }

@@ -14,8 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { formatVersionId, parseVersionId } from '../../src/common/index.js';
-import { UPLOADS_BUCKET, shardRefOf, uploadMarkerKey, uploadPartKey, type ObjectRecord } from '../../src/rpc/index.js';
-import { shardFileName } from '../../src/storage-node/index.js';
+import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord } from '../../src/rpc/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { morePasses, startGcCluster, type GcCluster } from './gc-cluster.js';
 import { until } from '../helpers/until.js';
@@ -36,7 +35,9 @@ const MiB = 1024 * 1024;
 interface PartShard {
   node: number;
   key: string;
-  path: string;
+  /** The shard's file, or null when it is a segment image (`place`). */
+  path: string | null;
+  place: string | null;
   sizeBytes: number;
 }
 
@@ -70,19 +71,30 @@ async function complete(s3: S3Client, bucket: string, key: string, uploaded: { u
   );
 }
 
-/** Every node's shard of the given parts, with its file (each part here is large enough to be a file, not inline). */
+/**
+ * Every node's shard of the given parts, with where its data lives: a file, or a segment image (each part
+ * here is large enough not to be inline; a 5 MiB part's shards are files, a 300 KB part's are segment images).
+ */
 async function partShards(cluster: GcCluster, bucket: string, uploadId: string, partNumbers: readonly number[]): Promise<PartShard[]> {
   const shards: PartShard[] = [];
   for (const partNumber of partNumbers) {
     const key = uploadPartKey(bucket, uploadId, partNumber);
     const statuses = await cluster.statuses(UPLOADS_BUCKET, key);
-    statuses.forEach((status, node) => {
-      if (status === null || status.shardIndex === null) return;
-      const file = shardFileName(shardRefOf(status.record, status.shardIndex));
-      shards.push({ node, key, path: join(cluster.dataDirs[node] as string, 'shards', file), sizeBytes: status.shardSizeBytes });
-    });
+    for (const [node, status] of statuses.entries()) {
+      if (status === null || status.shardIndex === null) continue;
+      const file = (await cluster.store(node).metadata.getVersion(UPLOADS_BUCKET, key, status.record.versionId))?.file ?? null;
+      if (file === null) throw new Error(`${key} on node-${node}: no shard data outside LevelDB`);
+      const segment = file.startsWith('seg/');
+      shards.push({ node, key, path: segment ? null : join(cluster.dataDirs[node] as string, 'shards', file), place: segment ? file : null, sizeBytes: status.shardSizeBytes });
+    }
   }
   return shards;
+}
+
+/** Whether a node still holds a part shard's data: its file exists, or its segment image is still registered. */
+async function held(cluster: GcCluster, shard: PartShard): Promise<boolean> {
+  if (shard.path !== null) return exists(shard.path);
+  return cluster.store(shard.node).metadata.hasFile(shard.place as string);
 }
 
 async function allDropped(cluster: GcCluster, shards: readonly PartShard[]): Promise<boolean> {
@@ -99,7 +111,7 @@ async function allDropped(cluster: GcCluster, shards: readonly PartShard[]): Pro
  */
 async function dropFinished(cluster: GcCluster, shards: readonly PartShard[]): Promise<boolean> {
   if (!(await allDropped(cluster, shards))) return false;
-  for (const shard of shards) if (await exists(shard.path)) return false;
+  for (const shard of shards) if (await held(cluster, shard)) return false;
   return (await cluster.total('bytesFreed')) >= shards.reduce((sum, s) => sum + s.sizeBytes, 0);
 }
 
@@ -109,7 +121,7 @@ t.test('parts of an aborted upload, and parts a completion left out, are freed w
 
   const aborted = await upload(s3, bucket, 'abandoned', { 1: seededBytes(300_000, 1), 2: seededBytes(300_000, 2) });
   const abortedShards = await partShards(cluster, bucket, aborted.uploadId, [1, 2]);
-  t.equal(abortedShards.length, 12, 'the aborted upload’s two parts have a shard file on each of six nodes');
+  t.equal(abortedShards.length, 12, 'the aborted upload’s two parts have a shard on each of six nodes');
   await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'abandoned', UploadId: aborted.uploadId }));
 
   const body = { 1: seededBytes(5 * MiB, 3), 2: seededBytes(200_000, 4), 3: seededBytes(200_000, 5) };
@@ -117,15 +129,15 @@ t.test('parts of an aborted upload, and parts a completion left out, are freed w
   await complete(s3, bucket, 'kept', done, [1, 3]);
   const leftOut = await partShards(cluster, bucket, done.uploadId, [2]);
   const listed = await partShards(cluster, bucket, done.uploadId, [1, 3]);
-  t.equal(leftOut.length + listed.length, 18, 'the completed upload’s three parts have a shard file on each node');
+  t.equal(leftOut.length + listed.length, 18, 'the completed upload’s three parts have a shard on each node');
 
   const garbage = [...abortedShards, ...leftOut];
   await until('every node dropped the garbage parts', () => dropFinished(cluster, garbage), COLLECTED_WITHIN_MS);
-  for (const shard of garbage) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
+  for (const shard of garbage) t.notOk(await held(cluster, shard), `${shard.key} on node-${shard.node}: data freed`);
   t.equal(await cluster.total('partsDropped'), garbage.length, 'each node dropped each of its garbage shards once');
   t.equal(await cluster.total('bytesFreed'), garbage.reduce((sum, s) => sum + s.sizeBytes, 0), 'bytes freed are exactly the garbage shards’ bytes');
 
-  for (const shard of listed) t.ok(await exists(shard.path), `${shard.key} on node-${shard.node}: a listed part is kept`);
+  for (const shard of listed) t.ok(await held(cluster, shard), `${shard.key} on node-${shard.node}: a listed part is kept`);
   const read = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'kept' }))).Body as AsyncIterable<Uint8Array>);
   t.ok(read.equals(Buffer.concat([body[1], body[3]])), 'the completed object reads byte-identical');
 });
@@ -137,12 +149,12 @@ t.test('an upload never completed is aborted after the expiry and its parts free
   const started = Date.now();
   const stale = await upload(s3, bucket, 'forgotten', { 1: seededBytes(5 * MiB, 6), 2: seededBytes(300_000, 7) });
   const shards = await partShards(cluster, bucket, stale.uploadId, [1, 2]);
-  t.equal(shards.length, 12, 'two parts, a shard file on each node');
+  t.equal(shards.length, 12, 'two parts, a shard on each node');
   // The aborting node counts the abort once its marker commits return, which may be after the parts went.
   await until('the stale upload is aborted and its parts dropped', async () => (await dropFinished(cluster, shards)) && (await cluster.total('uploadsAborted')) >= 1, COLLECTED_WITHIN_MS);
   t.ok(Date.now() - started >= expiryMs, 'not before the expiry');
   t.equal(await cluster.total('uploadsAborted'), 1, 'one node (the first of the marker’s set) aborted it');
-  for (const shard of shards) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
+  for (const shard of shards) t.notOk(await held(cluster, shard), `${shard.key} on node-${shard.node}: data freed`);
   t.equal(await cluster.total('bytesFreed'), shards.reduce((sum, s) => sum + s.sizeBytes, 0), 'bytes freed are exactly the parts’ shard bytes');
 
   const listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
@@ -172,7 +184,7 @@ t.test('parts of a completed upload stay while its object is current, past the t
   const done = await upload(s3, bucket, 'checkpoint', body);
   await complete(s3, bucket, 'checkpoint', done, [1, 2]);
   const shards = await partShards(cluster, bucket, done.uploadId, [1, 2]);
-  t.equal(shards.length, 12, 'two parts, a shard file on each node');
+  t.equal(shards.length, 12, 'two parts, a shard on each node');
 
   // Several collector passes past the grace: the closing marker (a tombstone) must survive as the parts' link.
   await morePasses(cluster, [0, 1, 2, 3, 4, 5], 3);
@@ -180,14 +192,14 @@ t.test('parts of a completed upload stay while its object is current, past the t
   await morePasses(cluster, [0, 1, 2, 3, 4, 5], 2);
   const markers = await cluster.statuses(UPLOADS_BUCKET, uploadMarkerKey(bucket, done.uploadId));
   t.ok(markers.every((status) => status?.record.upload?.closed === 'completed'), 'the completed upload’s closing marker outlives the grace while its object is current');
-  for (const shard of shards) t.ok(await exists(shard.path), `${shard.key} on node-${shard.node}: kept while the object is current`);
+  for (const shard of shards) t.ok(await held(cluster, shard), `${shard.key} on node-${shard.node}: kept while the object is current`);
   const read = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'checkpoint' }))).Body as AsyncIterable<Uint8Array>);
   t.ok(read.equals(Buffer.concat([body[1], body[2]])), 'the object reads byte-identical');
 
   const replacement = seededBytes(1_000, 10);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'checkpoint', Body: replacement }));
   await until('every node dropped the overwritten object’s parts', () => dropFinished(cluster, shards), COLLECTED_WITHIN_MS);
-  for (const shard of shards) t.notOk(await exists(shard.path), `${shard.key} on node-${shard.node}: file removed`);
+  for (const shard of shards) t.notOk(await held(cluster, shard), `${shard.key} on node-${shard.node}: data freed`);
   t.equal(await cluster.total('bytesFreed'), shards.reduce((sum, s) => sum + s.sizeBytes, 0), 'bytes freed are exactly the parts’ shard bytes');
   const after = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'checkpoint' }))).Body as AsyncIterable<Uint8Array>);
   t.ok(after.equals(replacement), 'the new object reads byte-identical');
@@ -207,7 +219,7 @@ t.test('an abort that raced a completion frees no part a version still lists, cu
   await complete(s3, bucket, 'raced', done, [1, 2]);
   const manifestVersion = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'raced' }))).VersionId as string;
   const shards = await partShards(cluster, bucket, done.uploadId, [1, 2]);
-  t.equal(shards.length, 12, 'two parts, a shard file on each node');
+  t.equal(shards.length, 12, 'two parts, a shard on each node');
 
   // An AbortMultipartUpload that read the open marker before the completion closed it commits its own
   // closing marker after it, as the gateway does: newer, so the upload reads as aborted.
@@ -231,7 +243,7 @@ t.test('an abort that raced a completion frees no part a version still lists, cu
   // Passes come at least 200 ms apart, so the last ones judge the upload well past its 200 ms settle time.
   // Each pass now reads the key's versions for this upload: on a loaded machine five take longer than 15 s.
   await morePasses(cluster, [0, 1, 2, 3, 4, 5], 5, 90_000);
-  for (const shard of shards) t.ok(await exists(shard.path), `${shard.key} on node-${shard.node}: kept, the noncurrent version lists it`);
+  for (const shard of shards) t.ok(await held(cluster, shard), `${shard.key} on node-${shard.node}: kept, the noncurrent version lists it`);
   const read = await collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'raced', VersionId: manifestVersion }))).Body as AsyncIterable<Uint8Array>);
   t.ok(read.equals(Buffer.concat([body[1], body[2]])), 'the noncurrent version reads byte-identical');
 });

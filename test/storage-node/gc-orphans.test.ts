@@ -22,7 +22,8 @@ t.test('an orphan shard file and a temporary file older than the settle time are
   const settleMs = 30_000;
   const cluster = await startGcCluster(t, { gcTombstoneGraceMs: 120_000, gcSettleMs: settleMs, gcIntervalMs: 200, auditIntervalMs: 10 * 60 * 1000 });
   const { s3, bucket } = cluster;
-  const body = seededBytes(600_000, 9);
+  // Shards above the segment threshold (1 MiB), so each node keeps this object's shard in a file of its own.
+  const body = seededBytes(4 * 1024 * 1024 + 512 * 1024, 9);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'registered', Body: body }));
 
   const past = new Date(Date.now() - 2 * settleMs);

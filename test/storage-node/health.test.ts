@@ -4,9 +4,9 @@ import { Readable } from 'node:stream';
 import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
 import { NODE_PATHS, NodeClient, type NodeHealth } from '../../src/rpc/index.js';
-import { SHARD_HEADER_BYTES, StorageNode, shardFileName } from '../../src/storage-node/index.js';
+import { SHARD_HEADER_BYTES, StorageNode } from '../../src/storage-node/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
-import { ERASURE, recordFor, shardRef, tempDir } from './store-fixture.js';
+import { ERASURE, recordFor, shardImageAt, shardRef, tempDir } from './store-fixture.js';
 
 const SECRET = 'health-test-secret';
 
@@ -18,6 +18,11 @@ t.test('GET /health needs no signature and reports LevelDB state, free space, ch
     return { node, client: new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${port}`, clusterSecret: SECRET }) };
   };
   let { node, client } = await start();
+  // Whichever node runs when the test ends is closed, however it ends: a failed step must not leave it serving.
+  t.teardown(async () => {
+    await client.close().catch(() => undefined);
+    await node.close().catch(() => undefined);
+  });
   const fresh = (await (await fetch(`http://127.0.0.1:${node.address.port}${NODE_PATHS.health}`)).json()) as NodeHealth;
   t.match(fresh, {
     nodeId: 'n0',
@@ -29,15 +34,16 @@ t.test('GET /health needs no signature and reports LevelDB state, free space, ch
     ioErrors: 0,
     capacityBytes: 10_000_000,
     usedBytes: 0,
-    recovery: { tmpFilesRemoved: 0, stalePreparedDropped: 0, orphanFilesRemoved: 0, missingFiles: 0 },
+    recovery: { tmpFilesRemoved: 0, stalePreparedDropped: 0, orphanFilesRemoved: 0, missingFiles: 0, emptySegmentsRemoved: 0 },
   });
   t.ok(fresh.freeBytes > 0, 'free space is reported');
 
   const ref = shardRef('k', 1);
   await client.putShard(ref, ERASURE, Readable.from([seededBytes(100_000, 1)]));
   await client.commit({ record: recordFor(ref, 400_000), shardIndex: 0 });
-  const handle = await open(join(dataDir, 'shards', shardFileName(ref)), 'r+');
-  await handle.write(Buffer.from([0xff]), 0, 1, SHARD_HEADER_BYTES + 10);
+  const at = await shardImageAt(dataDir, node.parts.store, ref);
+  const handle = await open(at.path, 'r+');
+  await handle.write(Buffer.from([0xff]), 0, 1, at.offsetBytes + SHARD_HEADER_BYTES + 10);
   await handle.close();
   for (let i = 0; i < 2; i += 1) {
     await t.rejects((async () => collect(await client.readShard(ref, 0, 100_000)))(), { code: 'ChecksumMismatch' }, 'the corrupt shard is refused');
@@ -48,9 +54,5 @@ t.test('GET /health needs no signature and reports LevelDB state, free space, ch
   await node.close();
   await writeFile(join(dataDir, 'tmp', 'left-by-a-crash'), 'x');
   ({ node, client } = await start());
-  t.teardown(async () => {
-    await client.close();
-    await node.close();
-  });
   t.match(await client.health(), { checksumFailures: 0, quarantinedShards: 1, recovery: { tmpFilesRemoved: 1 } }, 'after a restart: counters restart, quarantine and recovery persist');
 });

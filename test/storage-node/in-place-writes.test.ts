@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { t, type Test } from 'tap';
 import { shardFileName } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
+import { until } from '../helpers/until.js';
 import { ERASURE, openStore, prepareBytes, readShard, recordFor, shardRef, tempDir } from './store-fixture.js';
 
 /**
@@ -13,11 +14,8 @@ import { ERASURE, openStore, prepareBytes, readShard, recordFor, shardRef, tempD
  */
 
 const SIZE = 300_000;
-
-/** Resolves once `condition` holds, checking after every turn of the event loop. */
-async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setImmediate(resolve));
-}
+/** The file path under test: shards above the inline threshold go to files of their own, not segments. */
+const FILES = { segmentMaxShardBytes: 0 } as const;
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -29,7 +27,7 @@ async function exists(path: string): Promise<boolean> {
 /** A store under a new directory with a fresh shard's prepare under way: half its body sent, its file in place. */
 async function halfWritten(t: Test, name: string, key: string, seed: number) {
   const dir = await tempDir(t, name);
-  const store = await openStore(dir);
+  const store = await openStore(dir, FILES);
   t.teardown(() => store.close());
   const ref = shardRef(key, 1);
   const bytes = seededBytes(SIZE, seed);
@@ -37,7 +35,7 @@ async function halfWritten(t: Test, name: string, key: string, seed: number) {
   const prepared = store.prepare(ref, ERASURE, body, undefined, { fresh: true });
   body.write(bytes.subarray(0, SIZE / 2));
   const finalPath = join(dir, 'shards', shardFileName(ref));
-  await until(() => exists(finalPath));
+  await until('the shard file is in place', () => exists(finalPath), 30_000, 5);
   return { dir, store, ref, bytes, body, prepared, finalPath };
 }
 
@@ -75,13 +73,13 @@ t.test('a fresh shard torn by a crash (its file in place, no row) is removed at 
   const dir = await tempDir(t, 'in-place-torn');
   const ref = shardRef('torn', 1);
   const finalPath = join(dir, 'shards', shardFileName(ref));
-  const before = await openStore(dir);
+  const before = await openStore(dir, FILES);
   await before.close();
   // What a crash mid-write leaves: part of the file under its final name and no row naming it.
   const handle = await open(finalPath, 'wx');
   await handle.write(seededBytes(SIZE / 3, 4));
   await handle.close();
-  const store = await openStore(dir);
+  const store = await openStore(dir, FILES);
   t.teardown(() => store.close());
   t.notOk(await exists(finalPath), 'start-up recovery removed the torn file');
   t.equal(await store.objectStatus('b', 'torn'), undefined, 'and nothing of it is visible');

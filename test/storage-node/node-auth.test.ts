@@ -174,7 +174,8 @@ t.test('hostile bucket and key names are data, never paths: they round-trip and 
   const root = await tempDir(t, 'node-escape');
   const dataDir = join(root, 'node');
   await mkdir(join(root, 'sentinel'));
-  const node = new StorageNode({ nodeId: 'n0', dataDir, host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger(), inlineMaxShardBytes: 100 });
+  // Each name stored inline (50 B), in a segment (500 B) and in a file (5,000 B).
+  const node = new StorageNode({ nodeId: 'n0', dataDir, host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger(), inlineMaxShardBytes: 100, segmentMaxShardBytes: 1000 });
   const { port } = await node.start();
   t.teardown(() => node.close());
   const client = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${port}`, clusterSecret: SECRET });
@@ -192,7 +193,7 @@ t.test('hostile bucket and key names are data, never paths: they round-trip and 
     ['b', '\uff0e\uff0e/\uff0e\uff0e/x'],
   ] as const;
   for (const [i, [bucket, key]] of names.entries()) {
-    for (const size of [50, 5000]) {
+    for (const size of [50, 500, 5000]) {
       const ref = { bucket, key: `${key}-${size}`, versionId: `00000000000${i.toString(16)}0000aaaaaaaa`, shardIndex: 0 };
       await client.putShard(ref, ERASURE, Readable.from([seededBytes(size, i)]));
       await client.commit({ record: { ...recordFor(ref, size * 4) }, shardIndex: 0 });
@@ -209,9 +210,12 @@ t.test('hostile bucket and key names are data, never paths: they round-trip and 
   await t.rejects(client.putBucket({ name: 'x\0y', versionId: '0000000000020000aaaaaaaa', createdMs: 0, deleted: false }), { code: 'BadRequest' });
   t.same((await readdir(root)).sort(), ['node', 'sentinel'], 'nothing appeared beside the data directory');
   t.same(await readdir(join(root, 'sentinel')), []);
-  t.same((await readdir(dataDir)).sort(), ['meta', 'shards', 'tmp']);
+  t.same((await readdir(dataDir)).sort(), ['meta', 'segments', 'shards', 'tmp']);
   for (const entry of await readdir(join(dataDir, 'shards'), { recursive: true })) {
     t.match(entry, /^[0-9a-f]{2}(\/[0-9a-f]{40})?$/, `shards/${entry} is a hashed name`);
+  }
+  for (const entry of await readdir(join(dataDir, 'segments'), { recursive: true })) {
+    t.match(entry, /^[0-9a-f]{16}$/, `segments/${entry} is a segment number`);
   }
 });
 

@@ -1,5 +1,4 @@
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
 import type { ObjectRecord, ShardRef } from '../../src/rpc/index.js';
@@ -8,7 +7,7 @@ import { GcWorker } from '../../src/storage-node/workers/gc-worker.js';
 import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
 import { PeerClients } from '../../src/storage-node/workers/peer-clients.js';
 import { seededBytes } from '../helpers/bytes.js';
-import { ERASURE, openStore, prepareBytes, readShard, recordFor, shardRef, tempDir, versionId } from './store-fixture.js';
+import { ERASURE, openStore, prepareBytes, readShard, recordFor, segmentImages, shardImageAt, shardRef, tempDir, versionId } from './store-fixture.js';
 
 /**
  * A key's pre-versioning object is its `null` version: its record has no `versioning`, yet once a
@@ -31,24 +30,27 @@ async function heldVersions(store: ShardStore, key: string): Promise<string[]> {
   return (await store.metadata.keyVersions('b', key)).map((v) => v.record.versionId);
 }
 
-/** Flips bytes inside the shard file's first chunk, as rot on disk would. */
-async function rot(dir: string, file: string): Promise<void> {
-  const handle = await open(join(dir, 'shards', file), 'r+');
-  await handle.write(Buffer.from('rot'), 0, 3, SHARD_HEADER_BYTES + 1000);
+/** Flips bytes inside the first chunk of a version's shard image (its file or its place in a segment), as rot on disk would. */
+async function rot(dir: string, store: ShardStore, ref: ShardRef): Promise<void> {
+  const at = await shardImageAt(dir, store, ref);
+  const handle = await open(at.path, 'r+');
+  await handle.write(Buffer.from('rot'), 0, 3, at.offsetBytes + SHARD_HEADER_BYTES + 1000);
   await handle.close();
 }
 
-t.test('repair of a rotten noncurrent null version written before versioning rebuilds it in place and keeps it', async (t) => {
+for (const place of ['file', 'segment'] as const) {
+t.test(`repair of a rotten noncurrent null version written before versioning rebuilds it in place and keeps it (${place} shard)`, async (t) => {
   const dir = await tempDir(t, 'null-repair');
-  let store = await openStore(dir, { inlineMaxShardBytes: 0 });
+  const options = { inlineMaxShardBytes: 0, ...(place === 'file' ? { segmentMaxShardBytes: 0 } : {}) };
+  let store = await openStore(dir, options);
   t.teardown(() => store.close());
   const ref = shardRef('k', 1);
   const bytes = seededBytes(100_000, 1);
   await write(store, ref, bytes);
   await write(store, shardRef('k', 2), seededBytes(100_000, 2), 'Enabled');
   const kept = await store.versionStatus('b', 'k', ref.versionId);
-  t.ok(kept?.file, 'the null version is kept, noncurrent, in a shard file');
-  await rot(dir, kept?.file as string);
+  t.ok(kept?.file, `the null version is kept, noncurrent, in a ${place}`);
+  await rot(dir, store, ref);
   await t.rejects(readShard(store, ref), 'the rotten shard fails its checksums');
   t.ok(await store.metadata.isQuarantined(ref), 'and is quarantined for repair');
 
@@ -56,7 +58,13 @@ t.test('repair of a rotten noncurrent null version written before versioning reb
   const record = recordOf(ref, bytes.length * ERASURE.dataShards);
   await prepareBytes(store, ref, bytes);
   await store.commit({ record, shardIndex: 0, repair: true });
-  t.equal((await store.versionStatus('b', 'k', ref.versionId))?.file, kept?.file, 'the version row takes the rebuilt shard');
+  const rebuilt = (await store.versionStatus('b', 'k', ref.versionId))?.file;
+  if (place === 'file') t.equal(rebuilt, kept?.file, 'the version row takes the rebuilt shard, under its file name');
+  else {
+    t.not(rebuilt, kept?.file, 'the version row takes the rebuilt shard, at its new place');
+    const registered = await segmentImages(store);
+    t.ok(registered.includes(rebuilt as string) && !registered.includes(kept?.file as string), 'the new place is registered, the rotten one is not');
+  }
   t.notOk(await store.metadata.isQuarantined(ref), 'the quarantine row is cleared');
   t.ok((await readShard(store, ref)).equals(bytes), 'the repaired version reads back byte-identical');
   t.same(await heldVersions(store, 'k'), [versionId(2), versionId(1)], 'both versions are kept, the versioned one current');
@@ -65,9 +73,10 @@ t.test('repair of a rotten noncurrent null version written before versioning reb
 
   // Start-up recovery removes a shard file no `f` row registers: the rebuilt file must still be registered.
   await store.close();
-  store = await openStore(dir, { inlineMaxShardBytes: 0 });
+  store = await openStore(dir, options);
   t.ok((await readShard(store, ref)).equals(bytes), 'the repaired version survives a restart');
 });
+}
 
 t.test('a repeated commit of a kept pre-versioning null version keeps it rather than dropping it as the previous null version', async (t) => {
   const dir = await tempDir(t, 'null-recommit');

@@ -104,11 +104,11 @@ t.test('concurrent repair rebuilds every missing shard byte-exact, keeps a faile
     originals.set(ref.key, { ref, bytes: await readShard(victim.store, ref) });
   }
 
-  // Lose every shard file while the node is down: start-up recovery quarantines them (the persisted queue).
+  // Lose every shard file and segment while the node is down: start-up recovery quarantines them (the persisted queue).
   await victim.stop();
-  const deleted = await victim.deleteShardFiles();
+  const deleted = await victim.deleteShardData();
   await victim.start();
-  t.equal(deleted, 24, 'every object had its shard in a file on the victim');
+  t.equal(deleted, 24, 'every object had its shard in a file or segment on the victim');
   t.equal(victim.store.stats.quarantinedShards, deleted, 'start-up recovery queued every lost shard');
 
   const startRepair = (watched: WatchedPeers, figures: HealingFigures): WorkerRunner => {

@@ -89,7 +89,7 @@ function drained(worker: RepairWorker): boolean {
 }
 
 t.test('a repair task for a version since overwritten in a non-versioned bucket is dropped after its first failure, not retried forever', async (t) => {
-  // Small objects: their shards are inline rows, so the victim's only shard file is the quarantine test's.
+  // Small objects: their shards are inline rows, so the victim's only shard outside LevelDB is the quarantine test's.
   await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'overwritten', Body: randomBytes(4_000) }));
   const first = await recordOf('overwritten');
   const target = setOf('overwritten')[0] as RingNode;
@@ -154,7 +154,7 @@ t.test('a quarantined shard whose repair keeps failing stays quarantined past th
   const ref: ShardRef = shardRefOf(stored.record, stored.shardIndex);
   const original = await readShard(victim.store, ref);
   await victim.stop();
-  t.equal(await victim.deleteShardFiles(), 1, 'the key\'s shard was the victim\'s only shard file');
+  t.equal(await victim.deleteShardData(), 1, 'the key\'s shard was the victim\'s only shard image outside LevelDB');
   await victim.start();
   t.ok(await victim.store.metadata.isQuarantined(ref), 'start-up recovery quarantined the lost shard');
 

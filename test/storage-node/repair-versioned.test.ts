@@ -1,7 +1,8 @@
 import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { collect, seededBytes } from '../helpers/bytes.js';
-import { rotShardFile, shardFilesOf, startGcCluster } from './gc-cluster.js';
+import { startGcCluster } from './gc-cluster.js';
+import { rotShardImage, shardImagesOf } from '../helpers/shard-images.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -24,9 +25,9 @@ t.test('a rotten shard of a noncurrent version is quarantined on read and rebuil
   const healthy = await shardOnVictim();
   // Shard headers name the id a version's data was written under, which its record keeps as dataId.
   const stored = await cluster.node(victim).versionStatus(bucket, 'model', v1);
-  const [file] = await shardFilesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? v1);
-  t.ok(file, 'the first data shard of the old version is a file on its node');
-  await rotShardFile(file as string);
+  const [image] = await shardImagesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? v1);
+  t.ok(image, 'the first data shard of the old version is on its node\'s disk');
+  if (image !== undefined) await rotShardImage(image);
 
   const read = async (): Promise<Buffer> => collect((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'model', VersionId: v1 }))).Body as AsyncIterable<Uint8Array>);
   t.ok((await read()).equals(old), 'the read itself is served from parity');

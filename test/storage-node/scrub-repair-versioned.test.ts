@@ -2,7 +2,8 @@ import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '
 import { t, type Test } from 'tap';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { until } from '../helpers/until.js';
-import { rotShardFile, shardFilesOf, startGcCluster, type GcCluster } from './gc-cluster.js';
+import { startGcCluster, type GcCluster } from './gc-cluster.js';
+import { rotShardImage, shardImagesOf } from '../helpers/shard-images.js';
 
 /**
  * Scrub to repair for noncurrent versions on six real nodes, with no client read: a scrub pass finds a
@@ -29,9 +30,9 @@ async function scrubAndRepair(t: Test, cluster: GcCluster, key: string, versionI
   const shardOf = async (which: typeof ref): Promise<Buffer> => collect(await node.readShard(which, 0, 1_000_000_000));
   const healthy = await shardOf(ref);
   const currentShard = await shardOf(currentRef);
-  const [file] = await shardFilesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? internalId);
-  t.ok(file, 'the noncurrent version\'s shard is a file on its node');
-  await rotShardFile(file as string);
+  const [image] = await shardImagesOf(cluster.dataDirs[victim] as string, stored?.record.dataId ?? internalId);
+  t.ok(image, 'the noncurrent version\'s shard is on its node\'s disk');
+  if (image !== undefined) await rotShardImage(image);
 
   const figures = async (): Promise<Record<string, Record<string, number>>> => (await node.workStatus()).figures as unknown as Record<string, Record<string, number>>;
   const before = await figures();

@@ -7,7 +7,7 @@ import { SHARD_HEADER_BYTES, type QuarantineEntry, type ShardStore } from '../..
 import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
 import { ScrubWorker } from '../../src/storage-node/workers/scrub-worker.js';
 import { seededBytes } from '../helpers/bytes.js';
-import { openStore, prepareBytes, readShard, recordFor, shardRef, tempDir } from './store-fixture.js';
+import { openStore, prepareBytes, readShard, recordFor, shardImageAt, shardRef, tempDir } from './store-fixture.js';
 
 /**
  * The deep scrubber reads every version a node keeps, not just each key's current one: a shard of a
@@ -28,11 +28,11 @@ async function put(store: ShardStore, key: string, n: number, versioning: Object
   return ref;
 }
 
-/** Flips bytes in the middle of a version's shard file. */
+/** Flips bytes in the middle of a version's shard image (its file, or its place in a segment). */
 async function rotFile(dir: string, store: ShardStore, ref: ShardRef): Promise<void> {
-  const stored = await store.versionStatus(ref.bucket, ref.key, ref.versionId);
-  const handle = await open(join(dir, 'shards', stored?.file ?? 'none'), 'r+');
-  await handle.write(Buffer.from('rot'), 0, 3, SHARD_HEADER_BYTES + 1000);
+  const at = await shardImageAt(dir, store, ref);
+  const handle = await open(at.path, 'r+');
+  await handle.write(Buffer.from('rot'), 0, 3, at.offsetBytes + SHARD_HEADER_BYTES + 1000);
   await handle.close();
 }
 
@@ -77,13 +77,14 @@ t.test('a rotten shard of a noncurrent version is found by the scrub and quarant
   t.equal((await store.objectStatus('b', 'k'))?.record.versionId, v3.versionId, 'the current version is unchanged');
 });
 
-t.test('a noncurrent version whose shard file is gone is quarantined as missing by the scrub', async (t) => {
+t.test('a noncurrent version whose shard file or segment is gone is quarantined as missing by the scrub', async (t) => {
   const dir = await tempDir(t, 'scrub-noncurrent-missing');
-  const store = await openStore(dir);
+  // Segments of one image each, so losing the noncurrent version's segment loses nothing else.
+  const store = await openStore(dir, { segmentSizeBytes: 1 });
   t.teardown(() => store.close());
   const v1 = await put(store, 'k', 1);
   await put(store, 'k', 2);
-  await rm(join(dir, 'shards', (await store.versionStatus('b', 'k', v1.versionId))?.file ?? 'none'));
+  await rm((await shardImageAt(dir, store, v1)).path);
   const { scrub, figures } = scrubOf(store);
   await onePass(scrub);
   t.match(figures.scrub, { shardsVerified: 1, checksumFailures: 0, missingShards: 1 });

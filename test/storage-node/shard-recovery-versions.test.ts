@@ -15,6 +15,8 @@ import { openStore, prepareBytes, readShard, recordFor, shardRef, tempDir, versi
  */
 
 const BYTES = 100_000;
+/** Lost files are the subject here: every shard above the inline threshold is a file (recovery.test.ts covers lost segments). */
+const FILES = { segmentMaxShardBytes: 0 } as const;
 
 /** Prepares shard 1 under `dataVersion` and commits it as version `n` of `key` (null versioning: a never-versioned bucket). */
 async function put(store: ShardStore, key: string, n: number, versioning: ObjectRecord['versioning'] | null = 'Enabled', dataVersion = n): Promise<ShardRef> {
@@ -39,7 +41,7 @@ async function quarantined(store: ShardStore): Promise<QuarantineEntry[]> {
 
 t.test('a noncurrent version whose shard file is lost is quarantined at start-up, not forgotten', async (t) => {
   const dir = await tempDir(t, 'recover-noncurrent');
-  let store = await openStore(dir);
+  let store = await openStore(dir, FILES);
   const v1 = await put(store, 'versioned', 1);
   const v2 = await put(store, 'versioned', 2);
   const old = await put(store, 'pre-versioning', 1, null);
@@ -51,7 +53,7 @@ t.test('a noncurrent version whose shard file is lost is quarantined at start-up
   await store.close();
   for (const file of lost) await rm(join(dir, 'shards', file));
 
-  store = await openStore(dir);
+  store = await openStore(dir, FILES);
   t.teardown(() => store.close());
   t.equal(store.stats.lastRecovery?.missingFiles, 3);
   t.equal(store.stats.quarantinedShards, 3, 'every lost noncurrent shard waits for repair');
@@ -66,13 +68,13 @@ t.test('a noncurrent version whose shard file is lost is quarantined at start-up
   t.ok((await readShard(store, v2)).equals(seededBytes(BYTES, 2)), 'the current version is untouched');
 
   await store.close();
-  store = await openStore(dir);
+  store = await openStore(dir, FILES);
   t.equal(store.stats.quarantinedShards, 3, 'a second start-up finds the same three, counted once');
 });
 
 t.test('a registered file that no version points to is still forgotten', async (t) => {
   const dir = await tempDir(t, 'recover-unreferenced');
-  let store = await openStore(dir);
+  let store = await openStore(dir, FILES);
   await put(store, 'k', 1);
   await put(store, 'k', 2);
   await store.close();
@@ -81,7 +83,7 @@ t.test('a registered file that no version points to is still forgotten', async (
   await db.put(Buffer.from(`f\0${shardFileName(ghost)}`), Buffer.from(JSON.stringify(ghost)));
   await db.close();
 
-  store = await openStore(dir);
+  store = await openStore(dir, FILES);
   t.teardown(() => store.close());
   t.equal(store.stats.lastRecovery?.missingFiles, 1);
   t.same(await quarantined(store), [], 'nothing is quarantined');

@@ -5,6 +5,8 @@ import { Readable } from 'node:stream';
 import { formatVersionId, silentLogger } from '../../src/common/index.js';
 import type { ObjectRecord, ShardRef } from '../../src/rpc/index.js';
 import { ShardStore, loadBlockHasher, type ShardStoreOptions } from '../../src/storage-node/index.js';
+import { segmentName } from '../../src/storage-node/segment-log.js';
+import { SEGMENT_PLACE_DIRECTORY, segmentPlaceOf } from '../../src/storage-node/shard-paths.js';
 
 /** Erasure parameters every store test writes with. */
 export const ERASURE = { dataShards: 4, parityShards: 2, blockSizeBytes: 256 * 1024 } as const;
@@ -37,6 +39,31 @@ export function recordFor(ref: ShardRef, sizeBytes: number, deleted = false): Ob
     checksums: {},
     erasure: { ...ERASURE },
   };
+}
+
+/**
+ * Store thresholds that put small test shards in each of the three places a node keeps them: inline in
+ * LevelDB up to 1,000 B, appended to a segment up to 100,000 B, a file of its own above.
+ */
+export const SMALL_THRESHOLDS = { inlineMaxShardBytes: 1000, segmentMaxShardBytes: 100_000 } as const;
+/** A shard size for each place under SMALL_THRESHOLDS: three chunks for a file, two for a segment. */
+export const SIZE_IN = { inline: 500, segment: 65_536 + 123, file: 3 * 65_536 + 123 } as const;
+
+/** Where a version's shard image is on disk: its own file, or its segment and the image's first byte there. */
+export async function shardImageAt(dataDir: string, store: ShardStore, ref: ShardRef): Promise<{ path: string; offsetBytes: number; kind: 'file' | 'segment' }> {
+  const stored = await store.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
+  const file = stored?.file;
+  if (file === undefined || file === null) throw new Error(`no file or segment holds ${ref.key} ${ref.versionId}`);
+  const place = segmentPlaceOf(file);
+  if (place === null) return { path: join(dataDir, 'shards', file), offsetBytes: 0, kind: 'file' };
+  return { path: join(dataDir, 'segments', segmentName(place.segment)), offsetBytes: place.offsetBytes, kind: 'segment' };
+}
+
+/** The segment places the node's registry holds (live segment images, prepared or committed). */
+export async function segmentImages(store: ShardStore): Promise<string[]> {
+  const places: string[] = [];
+  for await (const { file } of store.metadata.filesUnder(SEGMENT_PLACE_DIRECTORY)) places.push(file);
+  return places;
 }
 
 /** A fresh temporary directory, removed when `t` ends. */

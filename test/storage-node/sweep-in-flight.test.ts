@@ -4,11 +4,13 @@ import { PassThrough } from 'node:stream';
 import { t } from 'tap';
 import { sweepShardDirectory, sweepTmpDirectory } from '../../src/storage-node/workers/orphan-files.js';
 import { seededBytes } from '../helpers/bytes.js';
+import { until } from '../helpers/until.js';
 import { ERASURE, openStore, readShard, recordFor, shardRef, tempDir } from './store-fixture.js';
 
+// Files a write has in flight are the subject: every shard above zero bytes goes to a file here, not a segment.
 t.test('a shard write slower than the collector’s settle time keeps its temporary file and completes', async (t) => {
   const dir = await tempDir(t, 'sweep-in-flight');
-  const store = await openStore(dir, { inlineMaxShardBytes: 0 });
+  const store = await openStore(dir, { inlineMaxShardBytes: 0, segmentMaxShardBytes: 0 });
   t.teardown(() => store.close());
   const { tmpDir, shardDir } = store.directories;
   const ref = shardRef('slow', 1);
@@ -16,7 +18,7 @@ t.test('a shard write slower than the collector’s settle time keeps its tempor
   const prepared = store.prepare(ref, ERASURE, body);
   body.write(seededBytes(70_000, 1));
   // Wait until the write's temporary file exists: the write is now in progress, and stalled.
-  while ((await readdir(tmpDir)).length === 0) await new Promise((resolve) => setImmediate(resolve));
+  await until('the write\'s temporary file exists', async () => (await readdir(tmpDir)).length > 0, 30_000, 5);
   const inUse = (path: string): boolean => store.isWriting(path);
   // A sweep whose clock is far past the file's last write: by age alone the file would be garbage.
   const later = Date.now() + 60 * 60 * 1000;

@@ -1,10 +1,11 @@
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
 import { Gateway, ringFromConfig } from '../../src/gateway/index.js';
 import { NodeServer, RingStore, StorageNode, type ShardStore } from '../../src/storage-node/index.js';
 import { localS3Client } from '../helpers/cluster.js';
+import { shardImagesOn } from '../helpers/shard-images.js';
 import { openStore } from './store-fixture.js';
 
 /**
@@ -41,17 +42,11 @@ export class VictimNode {
     await this.store.close();
   }
 
-  /** Removes every shard file (a lost disk's data, its metadata kept); returns how many. */
-  async deleteShardFiles(): Promise<number> {
-    const root = join(this.dataDir, 'shards');
-    let deleted = 0;
-    for (const dir of await readdir(root)) {
-      for (const name of await readdir(join(root, dir))) {
-        await rm(join(root, dir, name));
-        deleted += 1;
-      }
-    }
-    return deleted;
+  /** Removes every shard file and segment (a lost disk's data, its metadata kept); returns how many shard images they held. */
+  async deleteShardData(): Promise<number> {
+    const images = await shardImagesOn(this.dataDir);
+    for (const path of new Set(images.map((image) => image.path))) await rm(path);
+    return images.length;
   }
 }
 

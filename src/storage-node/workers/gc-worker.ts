@@ -22,8 +22,18 @@ export interface GcWorkerOptions extends NodeWorkerDeps {
   peerTimeoutMs?: number;
 }
 
-/** Where a pass is: walking the placement index, then the tombstones of versions deleted by id, or sweeping shard subdirectory `directory` (256 = tmp/). */
-type Cursor = { phase: 'keys'; after: HashIndexEntry | null } | { phase: 'gone'; after: VersionCursor | null } | { phase: 'files'; directory: number };
+/**
+ * Where a pass is: walking the placement index, then the tombstones of versions deleted by id, then
+ * sweeping shard subdirectory `directory` (256 = tmp/), then compacting the sealed segments after `after`.
+ */
+type Cursor =
+  | { phase: 'keys'; after: HashIndexEntry | null }
+  | { phase: 'gone'; after: VersionCursor | null }
+  | { phase: 'files'; directory: number }
+  | { phase: 'segments'; after: number };
+
+/** A sealed segment whose registered images hold less than this share of it is compacted. */
+export const COMPACT_LIVE_BELOW = 0.5;
 
 const SHARD_DIRECTORIES = 256;
 const MAX_CACHED_VERDICTS = 1_024;
@@ -91,6 +101,8 @@ function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): 
  * - Tombstones of versions deleted by id (`x` rows): dropped once older than the same grace.
  * - Files: shard files no `f` row registers and temporary files, last written before the settle time
  *   (orphan-files.ts); start-up recovery removes the same without the age check.
+ * - Segments: a sealed segment whose registered images hold less than half its bytes has them moved to
+ *   the open segment and is removed (ShardStore.compactSegment); one step per segment.
  */
 export class GcWorker implements Worker {
   readonly name = 'gc';
@@ -108,7 +120,7 @@ export class GcWorker implements Worker {
   resume(cursor: string | null): void {
     if (cursor === null) return;
     const parsed = JSON.parse(cursor) as Cursor;
-    if (parsed.phase === 'keys' || parsed.phase === 'gone' || (parsed.phase === 'files' && Number.isInteger(parsed.directory))) this.cursor = parsed;
+    if (parsed.phase === 'keys' || parsed.phase === 'gone' || (parsed.phase === 'files' && Number.isInteger(parsed.directory)) || (parsed.phase === 'segments' && Number.isInteger(parsed.after))) this.cursor = parsed;
   }
 
   restart(): void {
@@ -119,6 +131,7 @@ export class GcWorker implements Worker {
   status(): WorkerStatus {
     const { cursor } = this;
     if (cursor.phase === 'files') return { phase: 'files', directory: cursor.directory };
+    if (cursor.phase === 'segments') return { phase: 'segments', at: String(cursor.after) };
     return { phase: cursor.phase, at: cursor.after?.hashHex ?? null };
   }
 
@@ -131,6 +144,7 @@ export class GcWorker implements Worker {
     }
     if (this.cursor.phase === 'keys') return this.keysStep(signal);
     if (this.cursor.phase === 'gone') return this.goneStep(this.cursor.after);
+    if (this.cursor.phase === 'segments') return this.segmentStep(this.cursor.after, signal);
     const { directory } = this.cursor;
     const { store, settleMs } = this.options;
     const { shardDir, tmpDir } = store.directories;
@@ -146,12 +160,33 @@ export class GcWorker implements Worker {
     const swept = await sweepTmpDirectory(tmpDir, now, settleMs, signal, (path) => store.isWriting(path));
     fig.tmpFilesRemoved += swept.files;
     fig.bytesFreed += swept.bytes;
+    this.cursor = { phase: 'segments', after: -1 };
+    return { items: Math.max(1, swept.examined), bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+  }
+
+  /** Compacts the next sealed segment after `after` if it is sparse; ends the pass when there is none. */
+  private async segmentStep(after: number, signal: AbortSignal): Promise<StepResult> {
+    const { store } = this.options;
+    const fig = this.options.figures.gc;
+    const next = await store.segmentUsageAfter(after);
+    if (next !== null) {
+      this.cursor = { phase: 'segments', after: next.segment };
+      if (next.sizeBytes > 0 && next.liveBytes >= next.sizeBytes * COMPACT_LIVE_BELOW) return { items: 1, bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+      const compacted = await store.compactSegment(next.segment, signal);
+      fig.segmentImagesMoved += compacted.moved;
+      if (compacted.removed) {
+        fig.segmentsRemoved += 1;
+        fig.bytesFreed += Math.max(0, compacted.freedBytes - compacted.movedBytes);
+      }
+      // Moved bytes are read and written again: they count against the pass's byte budget.
+      return { items: Math.max(1, compacted.moved), bytes: compacted.movedBytes, cursor: JSON.stringify(this.cursor), idle: false };
+    }
     fig.passes += 1;
     fig.lastPassMs = this.clock();
     fig.tombstonesKept = this.keptThisPass;
     fig.passStartedMs = null;
     this.cursor = { phase: 'keys', after: null };
-    return { items: Math.max(1, swept.examined), bytes: 0, cursor: null, idle: true };
+    return { items: 1, bytes: 0, cursor: null, idle: true };
   }
 
   private async keysStep(signal: AbortSignal): Promise<StepResult> {

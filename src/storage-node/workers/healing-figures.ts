@@ -70,8 +70,12 @@ export class HealingFigures {
     orphanFilesRemoved: 0,
     /** Temporary files of writes that ended without cleaning up, older than the settle time. */
     tmpFilesRemoved: 0,
-    /** Shard bytes freed by dropped parts, orphan files and temporary files. */
+    /** Shard bytes freed by dropped parts, orphan files, temporary files and compacted segments. */
     bytesFreed: 0,
+    /** Sealed segments removed once compaction had moved their live images out. */
+    segmentsRemoved: 0,
+    /** Live images compaction copied out of sparse segments. */
+    segmentImagesMoved: 0,
   };
 
   /** Lifecycle rules applied on the keys this node leads: totals since start. */

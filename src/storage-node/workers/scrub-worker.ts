@@ -53,6 +53,8 @@ export class ScrubWorker implements Worker {
     if (!this.passOpen) {
       this.passOpen = true;
       figures.scrub.passStartedMs = this.clock();
+      // A segment removed from under the node is sealed first, so this pass finds its images missing.
+      await store.sealUnlinkedSegment();
       figures.scrub.keysScanned = 0;
       figures.scrub.keysTotal = await store.metadata.countKeys();
     }

@@ -1,0 +1,338 @@
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFully, type PositionalSource } from './shard-file.js';
+import { syncDirectory } from './shard-paths.js';
+import { ShardStoreError } from './shard-store-error.js';
+
+/** Where a shard image lives: a segment and a byte range of it. */
+export interface SegmentPlace {
+  segment: number;
+  offsetBytes: number;
+  lengthBytes: number;
+}
+
+/** Construction parameters of a segment log. */
+export interface SegmentLogOptions {
+  /** The directory segments live in (`<data>/segments`); created if missing. */
+  dir: string;
+  /** False skips every fdatasync and directory fsync: for benchmarks only. */
+  fsync: boolean;
+  /** A segment takes no more appends once it holds this much (DEFAULT_SEGMENT_MAX_BYTES). */
+  maxSegmentBytes?: number;
+  /** At most this much goes into one writev and one fdatasync (DEFAULT_BATCH_MAX_BYTES). */
+  maxBatchBytes?: number;
+}
+
+/** A segment is sealed once it holds 1 GiB: big enough that creates are rare, small enough to compact in minutes. */
+export const DEFAULT_SEGMENT_MAX_BYTES = 1024 ** 3;
+/** One group commit writes at most 8 MiB: the appends waiting behind it are not held up by a long sync. */
+export const DEFAULT_BATCH_MAX_BYTES = 8 * 1024 * 1024;
+/** Buffers per writev, below every platform's IOV_MAX (1024 on Linux). */
+const BATCH_MAX_IMAGES = 512;
+const SEGMENT_NAME = /^[0-9a-f]{16}$/;
+
+/** A segment file's name: its number in 16 hex digits, so names sort as numbers do (as segmentPlaceName writes it). */
+export function segmentName(segment: number): string {
+  if (!Number.isSafeInteger(segment) || segment < 0) throw new ShardStoreError('ShardCorrupt', `not a segment number: ${segment}`);
+  return segment.toString(16).padStart(16, '0');
+}
+
+interface Waiting {
+  image: Buffer;
+  done: (err: Error | null, place?: SegmentPlace) => void;
+}
+
+/** An open segment file and the reads using it. */
+interface OpenSegment {
+  handle: Promise<FileHandle>;
+  readers: number;
+  /** Unlinked, or sealed with no reader: the handle closes when the last reader lets go. */
+  closeWhenIdle: boolean;
+}
+
+/**
+ * Shard images of many objects appended to large files (docs/shard-packing.md): no file create, no
+ * directory entry and no fsync of its own per shard. Appends waiting together share one `writev` and one
+ * `fdatasync` (a group commit, as the metadata store's writes share LevelDB's): an append resolves with
+ * its place only once its bytes are synced, so a record that names a place names durable bytes, and a
+ * crash leaves at most bytes no record names at a segment's end.
+ *
+ * Appends go to the newest segment, and only while this log has it open: after a restart the log starts a
+ * new segment, because the end of the last one may hold a torn batch. A failed write or sync seals the
+ * segment too (what the file holds past its last good batch is not known). Reads share one handle per
+ * segment, counted, so removing a segment (once compaction has moved its live images) never pulls a file
+ * from under a read: the read goes on from the unlinked file, and the handle closes after it.
+ */
+export class SegmentLog {
+  private readonly dir: string;
+  private readonly fsync: boolean;
+  private readonly maxSegmentBytes: number;
+  private readonly maxBatchBytes: number;
+  private readonly segments = new Map<number, OpenSegment>();
+  /** Sizes of sealed segments already looked at: they no longer change. */
+  private readonly sealedSizes = new Map<number, number>();
+  private waiting: Waiting[] = [];
+  /** The flush loop while it runs: set and cleared in the same synchronous steps that check `waiting`. */
+  private flushing: Promise<void> | null = null;
+  /** The segment appends go to, and its size; null until the first append (or after a failure sealed it). */
+  private writing: { segment: number; handle: FileHandle; sizeBytes: number } | null = null;
+  /** A segment whose file is being created: not sealed, and not yet the one appends go to. */
+  private creating: number | null = null;
+  /** The number the next new segment takes; null until open() has read the directory. */
+  private nextSegment: number | null = null;
+  private closed = false;
+  private appended = 0;
+  private writes = 0;
+
+  constructor(options: SegmentLogOptions) {
+    this.dir = options.dir;
+    this.fsync = options.fsync;
+    this.maxSegmentBytes = options.maxSegmentBytes ?? DEFAULT_SEGMENT_MAX_BYTES;
+    this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_BATCH_MAX_BYTES;
+  }
+
+  /** Opens the log in its directory (created if missing): existing segments are sealed; the first append starts the next one. */
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const numbers = (await readdir(this.dir)).filter((name) => SEGMENT_NAME.test(name)).map((name) => Number.parseInt(name, 16));
+    this.nextSegment = numbers.length === 0 ? 0 : Math.max(...numbers) + 1;
+  }
+
+  /** Appends a shard image; resolves with its place once it is durable. */
+  append(image: Buffer): Promise<SegmentPlace> {
+    if (this.closed || this.nextSegment === null) return Promise.reject(new ShardStoreError('IoError', this.closed ? 'segment log closed' : 'segment log not open'));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ image, done: (err, place) => (err === null ? resolve(place as SegmentPlace) : reject(err)) });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  /**
+   * The bytes at `place`, as a positional source whose position 0 is the image's first byte and which
+   * ends with it. Call `close` when done. A segment that is gone answers NotFound.
+   */
+  async openRead(place: SegmentPlace): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
+    const entry = this.entryFor(place.segment);
+    entry.readers += 1;
+    let handle: FileHandle;
+    try {
+      handle = await entry.handle;
+    } catch (err) {
+      await this.release(place.segment, entry);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ShardStoreError('NotFound', `segment ${segmentName(place.segment)} is gone`);
+      throw err;
+    }
+    const end = place.offsetBytes + place.lengthBytes;
+    const source: PositionalSource = {
+      read: (buffer, offset, length, position) => {
+        const within = Math.max(0, Math.min(length, place.lengthBytes - position));
+        if (within === 0) return Promise.resolve({ bytesRead: 0 });
+        return handle.read(buffer, offset, within, Math.min(place.offsetBytes + position, end));
+      },
+    };
+    let released = false;
+    return {
+      source,
+      close: async () => {
+        if (released) return;
+        released = true;
+        await this.release(place.segment, entry);
+      },
+    };
+  }
+
+  /** Removes a sealed segment: reads in progress finish from the unlinked file. Refuses the one appends go to. */
+  async remove(segment: number): Promise<void> {
+    if (this.writing?.segment === segment || this.creating === segment) throw new ShardStoreError('Conflict', `segment ${segmentName(segment)} takes appends`);
+    this.sealedSizes.delete(segment);
+    const entry = this.segments.get(segment);
+    if (entry !== undefined) {
+      this.segments.delete(segment);
+      entry.closeWhenIdle = true;
+      if (entry.readers === 0) await closeHandle(entry);
+    }
+    await unlink(join(this.dir, segmentName(segment))).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  /** Appends answered and the writes (each one fdatasync when syncing) that stored them: how well appends share a sync. */
+  stats(): { appends: number; writes: number } {
+    return { appends: this.appended, writes: this.writes };
+  }
+
+  /** Whether a segment's file exists. */
+  async has(segment: number): Promise<boolean> {
+    if (this.segments.has(segment)) return true;
+    return stat(join(this.dir, segmentName(segment))).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+  }
+
+  /** Every segment on disk with its size, in order; `sealed` is false for the one appends go to. */
+  async list(): Promise<{ segment: number; sizeBytes: number; sealed: boolean }[]> {
+    const names = (await readdir(this.dir)).filter((name) => SEGMENT_NAME.test(name)).sort();
+    const found: { segment: number; sizeBytes: number; sealed: boolean }[] = [];
+    for (const name of names) {
+      const segment = Number.parseInt(name, 16);
+      if (this.writing?.segment === segment || this.creating === segment) {
+        found.push({ segment, sizeBytes: this.writing?.segment === segment ? this.writing.sizeBytes : 0, sealed: false });
+        continue;
+      }
+      const sizeBytes = this.sealedSizes.get(segment) ?? (await stat(join(this.dir, name)).then((s) => s.size, () => null));
+      if (sizeBytes === null) continue;
+      this.sealedSizes.set(segment, sizeBytes);
+      found.push({ segment, sizeBytes, sealed: true });
+    }
+    return found;
+  }
+
+  /** Finishes the appends already taken, then closes every handle (reads still open keep theirs until they close). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flushing;
+    // The open segment's handle is among the entries (segmentFor puts it there), closed with them.
+    this.writing = null;
+    for (const [segment, entry] of this.segments) {
+      this.segments.delete(segment);
+      entry.closeWhenIdle = true;
+      if (entry.readers === 0) await closeHandle(entry);
+    }
+  }
+
+  private entryFor(segment: number): OpenSegment {
+    let entry = this.segments.get(segment);
+    if (entry === undefined) {
+      entry = { handle: open(join(this.dir, segmentName(segment)), 'r'), readers: 0, closeWhenIdle: false };
+      // A failed open is answered to the readers waiting on it and forgotten, so the next read tries again.
+      entry.handle.catch(() => {
+        if (this.segments.get(segment) === entry) this.segments.delete(segment);
+      });
+      this.segments.set(segment, entry);
+    }
+    return entry;
+  }
+
+  private async release(segment: number, entry: OpenSegment): Promise<void> {
+    entry.readers -= 1;
+    if (entry.readers > 0) return;
+    // A sealed segment's handle is not kept once nobody reads it: the node may have thousands of segments.
+    if (entry.closeWhenIdle || this.writing?.segment !== segment) {
+      if (this.segments.get(segment) === entry) this.segments.delete(segment);
+      await closeHandle(entry);
+    }
+  }
+
+  /** Writes batches until nothing waits: each batch one writev and one fdatasync, then every append in it answered. */
+  private async flush(): Promise<void> {
+    for (;;) {
+      if (this.waiting.length === 0) {
+        // Cleared in the step that found nothing waiting, so an append after it starts a new loop.
+        this.flushing = null;
+        return;
+      }
+      const batch = this.takeBatch();
+      let writing: { segment: number; handle: FileHandle; sizeBytes: number };
+      try {
+        writing = await this.segmentFor(batch.reduce((sum, entry) => sum + entry.image.length, 0));
+      } catch (err) {
+        for (const entry of batch) entry.done(err as Error);
+        continue;
+      }
+      const start = writing.sizeBytes;
+      try {
+        await writeFully(writing.handle, batch.map((entry) => entry.image), start);
+        if (this.fsync) await writing.handle.datasync();
+      } catch (err) {
+        // What the file holds past `start` is not known now: no more appends go to it.
+        this.seal();
+        for (const entry of batch) entry.done(err as Error);
+        continue;
+      }
+      this.writes += 1;
+      this.appended += batch.length;
+      let offsetBytes = start;
+      for (const entry of batch) {
+        entry.done(null, { segment: writing.segment, offsetBytes, lengthBytes: entry.image.length });
+        offsetBytes += entry.image.length;
+      }
+      writing.sizeBytes = offsetBytes;
+    }
+  }
+
+  /** The waiting appends that go into the next write, oldest first: at least one, within the batch limits. */
+  private takeBatch(): Waiting[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.waiting.length && count < BATCH_MAX_IMAGES) {
+      const next = this.waiting[count] as Waiting;
+      if (count > 0 && bytes + next.image.length > this.maxBatchBytes) break;
+      bytes += next.image.length;
+      count += 1;
+    }
+    return this.waiting.splice(0, count);
+  }
+
+  /** The segment a batch of `bytes` goes to: the open one unless it is full, else a new one, created durably. */
+  private async segmentFor(bytes: number): Promise<{ segment: number; handle: FileHandle; sizeBytes: number }> {
+    await this.sealIfUnlinked();
+    if (this.writing !== null && (this.writing.sizeBytes === 0 || this.writing.sizeBytes + bytes <= this.maxSegmentBytes)) return this.writing;
+    this.seal();
+    const segment = this.nextSegment ?? 0;
+    this.nextSegment = segment + 1;
+    // Until it takes appends, a listing must not take the new file for an empty sealed segment to remove.
+    this.creating = segment;
+    let handle: FileHandle;
+    try {
+      handle = await open(join(this.dir, segmentName(segment)), 'wx+');
+      try {
+        if (this.fsync) await syncDirectory(this.dir);
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      this.creating = null;
+    }
+    this.writing = { segment, handle, sizeBytes: 0 };
+    // Reads of the open segment share its handle, which stays open while appends go to it.
+    this.segments.set(segment, { handle: Promise.resolve(handle), readers: 0, closeWhenIdle: false });
+    return this.writing;
+  }
+
+  /**
+   * Seals the open segment if its file was removed from under the node (by hand, by a tool): appends
+   * would go on into a file no restart can find, and reads would keep serving it. Once sealed, its
+   * handle closes, its images read as missing and the scrub has them rebuilt, as it does a deleted shard
+   * file's. Every batch checks before it is written; the collector checks at each pass.
+   */
+  async sealIfUnlinked(): Promise<void> {
+    const writing = this.writing;
+    if (writing === null) return;
+    const { nlink } = await writing.handle.stat();
+    if (nlink === 0 && this.writing === writing) this.seal();
+  }
+
+  /** No more appends to the open segment; its handle closes once no read uses it. */
+  private seal(): void {
+    const writing = this.writing;
+    if (writing === null) return;
+    this.writing = null;
+    const entry = this.segments.get(writing.segment);
+    if (entry === undefined || entry.readers === 0) {
+      this.segments.delete(writing.segment);
+      void writing.handle.close().catch(() => undefined);
+    } else {
+      entry.closeWhenIdle = true;
+    }
+  }
+}
+
+async function closeHandle(entry: OpenSegment): Promise<void> {
+  const handle = await entry.handle.catch(() => null);
+  await handle?.close().catch(() => undefined);
+}
