@@ -135,6 +135,16 @@ export class ShardStore {
   private recovery: RecoveryReport | null = null;
 
   constructor(options: ShardStoreOptions) {
+    // Checked before anything is made: the metadata store opens its database as soon as it exists, and
+    // a refused store must leave nothing open (a database left opening would hold the directory's lock).
+    const segmentMaxShardBytes = options.segmentMaxShardBytes ?? DEFAULT_SEGMENT_MAX_SHARD_BYTES;
+    // A place names its length in eight hex digits, and a prepare holds a segment shard in memory.
+    if (!Number.isSafeInteger(segmentMaxShardBytes) || segmentMaxShardBytes < 0 || segmentMaxShardBytes > MAX_SEGMENT_SHARD_BYTES) {
+      throw new RangeError(`segmentMaxShardBytes must be 0 to ${MAX_SEGMENT_SHARD_BYTES}, not ${segmentMaxShardBytes}`);
+    }
+    if (options.segmentSizeBytes !== undefined && !(Number.isSafeInteger(options.segmentSizeBytes) && options.segmentSizeBytes > 0)) {
+      throw new RangeError(`segmentSizeBytes must be a positive integer, not ${options.segmentSizeBytes}`);
+    }
     this.dataDir = options.dataDir;
     this.shardDir = join(options.dataDir, 'shards');
     this.tmpDir = join(options.dataDir, 'tmp');
@@ -152,14 +162,6 @@ export class ShardStore {
     });
     this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync, ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }) });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
-    const segmentMaxShardBytes = options.segmentMaxShardBytes ?? DEFAULT_SEGMENT_MAX_SHARD_BYTES;
-    // A place names its length in eight hex digits, and a prepare holds a segment shard in memory.
-    if (!Number.isSafeInteger(segmentMaxShardBytes) || segmentMaxShardBytes < 0 || segmentMaxShardBytes > MAX_SEGMENT_SHARD_BYTES) {
-      throw new RangeError(`segmentMaxShardBytes must be 0 to ${MAX_SEGMENT_SHARD_BYTES}, not ${segmentMaxShardBytes}`);
-    }
-    if (options.segmentSizeBytes !== undefined && !(Number.isSafeInteger(options.segmentSizeBytes) && options.segmentSizeBytes > 0)) {
-      throw new RangeError(`segmentSizeBytes must be a positive integer, not ${options.segmentSizeBytes}`);
-    }
     this.segments = new SegmentLog({
       dir: join(options.dataDir, 'segments'),
       fsync: this.fsync,

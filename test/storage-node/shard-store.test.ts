@@ -284,9 +284,13 @@ t.test('past the read-ahead budget a shard that would fit a segment goes to a fi
   t.equal((await store.objectStatus('b', 'small'))?.inline, true, 'the budget does not touch inline shards');
 });
 
-t.test('segment thresholds a place cannot name, or a segment size of nothing, are refused when the store is made', async (t) => {
+t.test('segment thresholds a place cannot name, or a segment size of nothing, are refused when the store is made, leaving nothing open', async (t) => {
   const dir = await tempDir(t, 'segment-options');
   for (const options of [{ segmentMaxShardBytes: 65 * 1024 * 1024 }, { segmentMaxShardBytes: -1 }, { segmentSizeBytes: 0 }]) {
     await t.rejects(openStore(dir, options), RangeError, JSON.stringify(options));
   }
+  // A refused store opened no database: its directory is free for the next store (LevelDB's lock is not held).
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  t.pass('a store with valid options opens the same directory');
 });
