@@ -63,6 +63,7 @@ export async function runNode(
     port: config.listen.port,
     clusterSecret: config.clusterSecret,
     reserveBytes: config.reserveBytes,
+    rowCacheBytes: config.rowCacheBytes,
     healing: config.healing,
     metricsToken: config.metricsToken,
     logger: makeLogger(config),

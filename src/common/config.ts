@@ -123,6 +123,8 @@ export interface NodeConfig {
   listen: ListenAddress;
   clusterSecret: string;
   reserveBytes: number;
+  /** Memory for metadata rows reads answer from (the node's row cache). */
+  rowCacheBytes: number;
   logLevel: LogLevel;
   /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
   heapGrowthPercent: number;
@@ -324,6 +326,7 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     listen,
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
     reserveBytes: settings.reserveBytes,
+    rowCacheBytes: settings.rowCacheBytes,
     logLevel: settings.logLevel,
     heapGrowthPercent: settings.heapGrowthPercent,
     logFormat: settings.logFormat,

@@ -1,4 +1,5 @@
 import { ClassicLevel } from 'classic-level';
+import { DEFAULTS } from '../common/index.js';
 import { placementHashHex } from '../placement/index.js';
 import { shardDataId, shardRefOf, type BucketRecord, type UserRecord, type ListQuery, type ObjectRecord, type ObjectStatus, type ShardRef, type VersionListQuery } from '../rpc/index.js';
 import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
@@ -66,10 +67,11 @@ export { MetadataWriteFenced } from './group-commit.js';
 export const METADATA_SCHEMA_VERSION = 4;
 
 /**
- * Memory for rows kept by the row cache, per node: a few thousand keys of small objects (their
- * committed row and inline shard image), or a few hundred of the largest inline shards.
+ * Memory for rows kept by the row cache, per node (the `rowCacheBytes` setting's default, where the
+ * figures behind it are): tens of thousands of small objects' committed rows and inline shard images,
+ * or about two thousand of the largest inline shards.
  */
-export const DEFAULT_ROW_CACHE_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_ROW_CACHE_BYTES = DEFAULTS.rowCacheBytes;
 
 const CACHED_KINDS = new Set([ROW.object, ROW.inline].map((kind) => kind.charCodeAt(0)));
 

@@ -20,6 +20,8 @@ export interface StorageNodeOptions {
   clusterSecret: string;
   logger: Logger;
   reserveBytes?: number;
+  /** Memory for metadata rows reads answer from (DEFAULTS.rowCacheBytes); 0 keeps none. */
+  rowCacheBytes?: number;
   /** Total shard bytes this node may hold; unlimited when absent. */
   capacityBytes?: number;
   /** Shards up to this size are kept inline in LevelDB (shard-store.ts has the default and why). */
@@ -70,6 +72,7 @@ export class StorageNode {
       logger,
       ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }),
       ...(options.capacityBytes === undefined ? {} : { capacityBytes: options.capacityBytes }),
+      ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }),
       ...(options.inlineMaxShardBytes === undefined ? {} : { inlineMaxShardBytes: options.inlineMaxShardBytes }),
       ...(options.segmentMaxShardBytes === undefined ? {} : { segmentMaxShardBytes: options.segmentMaxShardBytes }),
       ...(options.segmentSizeBytes === undefined ? {} : { segmentSizeBytes: options.segmentSizeBytes }),

@@ -137,6 +137,10 @@ t.test('node configuration: file, variables and flags, with the flag spelling in
   t.equal(config.dataDir, '/srv/tessera/data');
   t.same(config.listen, { host: '127.0.0.1', port: 9100 }, 'DEFAULTS.nodeListen');
   t.equal(config.reserveBytes, 0);
+  t.equal(config.rowCacheBytes, DEFAULTS.rowCacheBytes, 'the row cache takes its default');
+  t.equal(parseNodeConfig({ dataDir: '/d', rowCacheBytes: 1024 }, { TESSERA_CLUSTER_SECRET: SECRET }).rowCacheBytes, 1024, 'rowCacheBytes from the file');
+  t.equal(parseNodeConfig({ dataDir: '/d', rowCacheBytes: 1024 }, { TESSERA_CLUSTER_SECRET: SECRET, TESSERA_ROW_CACHE_BYTES: '0' }).rowCacheBytes, 0, 'TESSERA_ROW_CACHE_BYTES beats the file; 0 turns the cache off');
+  t.throws(() => parseNodeConfig({ dataDir: '/d' }, { TESSERA_CLUSTER_SECRET: SECRET, TESSERA_ROW_CACHE_BYTES: '-1' }), { message: /TESSERA_ROW_CACHE_BYTES/ }, 'a negative budget is refused, naming the variable');
   const flagged = parseNodeConfig({ dataDir: '/d' }, { TESSERA_CLUSTER_SECRET: SECRET }, { flags: { listen: '0.0.0.0:9101', nodeId: 'n1' } });
   t.same(flagged.listen, { host: '0.0.0.0', port: 9101 });
   t.equal(flagged.nodeId, 'n1');
