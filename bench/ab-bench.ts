@@ -18,9 +18,11 @@ import { runCase, runMain, type CaseResult } from './lib/run-case.js';
 import { freePort, startTessera, stopTarget, type Target } from './lib/targets.js';
 import { warmUp } from './lib/warm-up.js';
 
-const USAGE = `usage: npm run bench:ab -- --baseline=<checkout> [--size=4KiB] [--clients=16] [--objects=2000] [--rounds=5] [--quick]
+const USAGE = `usage: npm run bench:ab -- --baseline=<checkout> [--size=4KiB] [--clients=16] [--objects=2000] [--rounds=5] [--writes-between=0] [--quick]
   Runs this checkout's tessera dev and the one built in <checkout> (its dist/bin/tessera.js, from npm run build)
   side by side and times PUT then GET of the same objects on each, the two taking turns for --rounds rounds.
+  --writes-between=N: N more PUTs of other keys, untimed, between a round's PUTs and its GETs, so that the GETs
+  read objects written N writes ago rather than the newest (what caches hold then).
   Prints every round and the median of the round-by-round ratios (this build over the baseline).`;
 
 const BUCKET = 'bench';
@@ -33,14 +35,15 @@ interface AbArgs {
   clients: number;
   objects: number;
   rounds: number;
+  writesBetween: number;
   quick: boolean;
 }
 
 function parseArgs(argv: readonly string[]): AbArgs | 'help' {
-  const args: Partial<AbArgs> & Omit<AbArgs, 'baseline'> = { sizeBytes: 4 * 1024, clients: 16, objects: 2000, rounds: 5, quick: false };
-  const whole = (name: string, value: string): number => {
+  const args: Partial<AbArgs> & Omit<AbArgs, 'baseline'> = { sizeBytes: 4 * 1024, clients: 16, objects: 2000, rounds: 5, writesBetween: 0, quick: false };
+  const whole = (name: string, value: string, least = 1): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`bad ${name} ${JSON.stringify(value)}: expected a whole number >= 1`);
+    if (!Number.isInteger(n) || n < least) throw new Error(`bad ${name} ${JSON.stringify(value)}: expected a whole number >= ${least}`);
     return n;
   };
   for (const arg of argv) {
@@ -53,6 +56,7 @@ function parseArgs(argv: readonly string[]): AbArgs | 'help' {
     else if (name === '--clients' && value) args.clients = whole(name, value);
     else if (name === '--objects' && value) args.objects = whole(name, value);
     else if (name === '--rounds' && value) args.rounds = whole(name, value);
+    else if (name === '--writes-between' && value) args.writesBetween = whole(name, value, 0);
     else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
   if (args.baseline === undefined) throw new Error(`--baseline is required\n${USAGE}`);
@@ -89,7 +93,8 @@ async function main(): Promise<number> {
   const root = await mkdtemp(join(tmpdir(), 'tessera-ab-'));
   const builds: Build[] = [];
   const [one, five] = loadavg();
-  console.log(`tessera A/B: ${formatSize(args.sizeBytes)} x ${objects} at ${args.clients} clients, ${rounds} round(s), the builds taking turns`);
+  const between = args.writesBetween > 0 ? `, ${args.writesBetween} other PUTs (untimed) between each round's PUTs and GETs` : '';
+  console.log(`tessera A/B: ${formatSize(args.sizeBytes)} x ${objects} at ${args.clients} clients, ${rounds} round(s), the builds taking turns${between}`);
   console.log(`this: ${process.cwd()}; baseline: ${args.baseline}; load average ${one?.toFixed(2)} ${five?.toFixed(2)} before the run`);
   try {
     const settings = { connections: args.clients, timeoutMs: REQUEST_TIMEOUT_MS };
@@ -117,6 +122,10 @@ async function main(): Promise<number> {
       // Each round starts with the other build, so that neither always follows a write-back.
       const order = round % 2 === 0 ? builds : [...builds].reverse();
       for (const op of ['put', 'get'] as const) {
+        if (op === 'get' && args.writesBetween > 0) {
+          await writeBetween(order, round, args, base);
+          await flushDirtyPages(root);
+        }
         for (const build of order) {
           const prefix = `r${round}/${build.label}`;
           const key = (i: number): string => `${prefix}/${i}`;
@@ -173,3 +182,17 @@ function roundLine(round: number, label: string, op: string, window: Window): st
 }
 
 runMain(main);
+
+/** Untimed PUTs of other keys on every build, so that a round's GETs read objects that are no longer the newest. */
+async function writeBetween(builds: readonly Build[], round: number, args: AbArgs, base: Uint8Array): Promise<void> {
+  for (const build of builds) {
+    const key = (i: number): string => `between-r${round}/${build.label}/${i}`;
+    const result = await runCase({
+      ops: args.writesBetween,
+      concurrency: args.clients,
+      sizeBytes: args.sizeBytes,
+      op: (i) => build.target.client.put(BUCKET, key(i), objectParts(key(i), base)),
+    });
+    if (result.errors > 0) throw new Error(`${build.label} writes between round ${round}: ${result.errors}/${args.writesBetween} failed; first: ${result.firstError ?? '?'}`);
+  }
+}
