@@ -66,13 +66,6 @@ export { MetadataWriteFenced } from './group-commit.js';
  */
 export const METADATA_SCHEMA_VERSION = 4;
 
-/**
- * Memory for rows kept by the row cache, per node (the `rowCacheBytes` setting's default, where the
- * figures behind it are): tens of thousands of small objects' committed rows and inline shard images,
- * or about two thousand of the largest inline shards.
- */
-export const DEFAULT_ROW_CACHE_BYTES = DEFAULTS.rowCacheBytes;
-
 const CACHED_KINDS = new Set([ROW.object, ROW.inline].map((kind) => kind.charCodeAt(0)));
 
 /**
@@ -172,7 +165,13 @@ export function storedRef(stored: StoredObject): ShardRef | null {
 
 /** The node's LevelDB: object index, placement index, prepared and inline shards, file registry, quarantine, buckets. */
 export class MetadataStore {
-  private readonly db: ClassicLevel<Buffer, Buffer>;
+  private readonly location: string;
+  /**
+   * Made by open(), not by the constructor: a classic-level database starts opening as soon as it
+   * exists, so a store made and then given up (its owner refused its options) would leave one opening,
+   * holding the directory's lock.
+   */
+  private handle: ClassicLevel<Buffer, Buffer> | undefined;
   private readonly writer: GroupCommitWriter;
   /** Rows that reads answer from without LevelDB (row-cache.ts). */
   private readonly rows: RowCache;
@@ -180,23 +179,29 @@ export class MetadataStore {
 
   /**
    * `sync: false` skips LevelDB's fsync of each write: for benchmarks only. `rowCacheBytes` bounds the
-   * rows kept in memory (DEFAULT_ROW_CACHE_BYTES; 0 keeps none).
+   * rows kept in memory (DEFAULTS.rowCacheBytes; 0 keeps none). Nothing touches the disk until open().
    */
   constructor(location: string, options: { sync?: boolean; rowCacheBytes?: number } = {}) {
-    this.db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    this.location = location;
     this.writer = new GroupCommitWriter((ops, sync) => this.writeBatch(ops, sync), options.sync ?? true);
-    this.rows = new RowCache(options.rowCacheBytes ?? DEFAULT_ROW_CACHE_BYTES, isCachedRow);
+    this.rows = new RowCache(options.rowCacheBytes ?? DEFAULTS.rowCacheBytes, isCachedRow);
   }
 
-  /** Opens the database (creating it when absent). */
+  private get db(): ClassicLevel<Buffer, Buffer> {
+    if (this.handle === undefined) throw new Error(`the metadata store at ${this.location} was never opened`);
+    return this.handle;
+  }
+
+  /** Opens the database (creating it when absent); may be called again after a failed open. */
   async open(): Promise<void> {
-    await this.db.open();
+    this.handle ??= new ClassicLevel<Buffer, Buffer>(this.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await this.handle.open();
   }
 
-  /** Closes the database once the writes submitted so far have settled. */
+  /** Closes the database once the writes submitted so far have settled (nothing to do if it was never opened). */
   async close(): Promise<void> {
     await this.writer.idle();
-    await this.db.close();
+    await this.handle?.close();
   }
 
   /** 'open' or 'closed', for health reports. */

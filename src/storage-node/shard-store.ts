@@ -60,7 +60,7 @@ export interface ShardStoreOptions {
   readAheadBudgetBytes?: number;
   /** Prepared shards older than this are dropped at start-up. */
   preparedGraceMs?: number;
-  /** Memory for metadata rows that reads answer from without LevelDB (DEFAULT_ROW_CACHE_BYTES); 0 keeps none. */
+  /** Memory for metadata rows that reads answer from without LevelDB (DEFAULTS.rowCacheBytes); 0 keeps none. */
   rowCacheBytes?: number;
   /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
   fsync?: boolean;
@@ -135,8 +135,6 @@ export class ShardStore {
   private recovery: RecoveryReport | null = null;
 
   constructor(options: ShardStoreOptions) {
-    // Checked before anything is made: the metadata store opens its database as soon as it exists, and
-    // a refused store must leave nothing open (a database left opening would hold the directory's lock).
     const segmentMaxShardBytes = options.segmentMaxShardBytes ?? DEFAULT_SEGMENT_MAX_SHARD_BYTES;
     // A place names its length in eight hex digits, and a prepare holds a segment shard in memory.
     if (!Number.isSafeInteger(segmentMaxShardBytes) || segmentMaxShardBytes < 0 || segmentMaxShardBytes > MAX_SEGMENT_SHARD_BYTES) {

@@ -1,7 +1,6 @@
 import { t } from 'tap';
 import type { MetadataOp } from '../../src/storage-node/group-commit.js';
-import { DEFAULTS, silentLogger } from '../../src/common/index.js';
-import { DEFAULT_ROW_CACHE_BYTES } from '../../src/storage-node/metadata-store.js';
+import { silentLogger } from '../../src/common/index.js';
 import { RowCache } from '../../src/storage-node/row-cache.js';
 import { StorageNode } from '../../src/storage-node/storage-node.js';
 import { openStore, prepareBytes, readShard, recordFor, shardRef, tempDir, writeShard } from './store-fixture.js';
@@ -121,20 +120,21 @@ t.test('a store answers from the cache exactly what LevelDB holds across writes,
   t.equal(store.cachedRows.rows, 0, 'a store without a budget keeps no rows');
 });
 
-t.test("a node's rowCacheBytes reaches its store's cache: a budget holds rows up to it, 0 holds none", async (t) => {
-  const budgets = { small: 4 * 1024, none: 0 };
+t.test("a node's rowCacheBytes reaches its store's cache: a budget holds rows up to it, 0 holds none, none given holds them all", async (t) => {
+  const budgets = { small: 4 * 1024, none: 0, default: undefined };
   for (const [name, rowCacheBytes] of Object.entries(budgets)) {
-    const node = new StorageNode({ nodeId: name, dataDir: await tempDir(t, `row-cache-node-${name}`), host: '127.0.0.1', port: 0, clusterSecret: 'row-cache-secret', logger: silentLogger(), healing: false, rowCacheBytes });
+    const budget = rowCacheBytes === undefined ? {} : { rowCacheBytes };
+    const node = new StorageNode({ nodeId: name, dataDir: await tempDir(t, `row-cache-node-${name}`), host: '127.0.0.1', port: 0, clusterSecret: 'row-cache-secret', logger: silentLogger(), healing: false, ...budget });
     t.teardown(() => node.close());
     await node.start();
     const { store } = node.parts;
     for (let i = 0; i < 20; i += 1) await writeShard(store, shardRef(`k${i}`, 1), seededBytes(1_000, i));
     const held = store.cachedRows;
     if (rowCacheBytes === 0) t.same(held, { rows: 0, bytes: 0 }, 'no budget: no rows');
+    else if (rowCacheBytes === undefined) t.ok(held.rows >= 40 && held.bytes > budgets.small, `the default budget holds every object's two rows (${held.rows} rows, ${held.bytes} bytes)`);
     else {
       t.ok(held.rows > 0, `${name}: rows are held`);
       t.ok(held.bytes <= rowCacheBytes, `${name}: ${held.bytes} bytes held, within the ${rowCacheBytes} the node was given`);
     }
   }
-  t.equal(DEFAULT_ROW_CACHE_BYTES, DEFAULTS.rowCacheBytes, "a node given no budget takes the setting's default");
 });
