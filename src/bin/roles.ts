@@ -64,6 +64,7 @@ export async function runNode(
     clusterSecret: config.clusterSecret,
     reserveBytes: config.reserveBytes,
     rowCacheBytes: config.rowCacheBytes,
+    metadataWriteBufferBytes: config.metadataWriteBufferBytes,
     healing: config.healing,
     metricsToken: config.metricsToken,
     logger: makeLogger(config),

@@ -125,6 +125,8 @@ export interface NodeConfig {
   reserveBytes: number;
   /** Memory for metadata rows reads answer from (the node's row cache). */
   rowCacheBytes: number;
+  /** LevelDB's write buffer: rows held in memory before a table file is written. */
+  metadataWriteBufferBytes: number;
   logLevel: LogLevel;
   /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
   heapGrowthPercent: number;
@@ -327,6 +329,7 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
     reserveBytes: settings.reserveBytes,
     rowCacheBytes: settings.rowCacheBytes,
+    metadataWriteBufferBytes: settings.metadataWriteBufferBytes,
     logLevel: settings.logLevel,
     heapGrowthPercent: settings.heapGrowthPercent,
     logFormat: settings.logFormat,

@@ -173,16 +173,19 @@ export class MetadataStore {
    */
   private handle: ClassicLevel<Buffer, Buffer> | undefined;
   private readonly writer: GroupCommitWriter;
+  private readonly writeBufferBytes: number;
   /** Rows that reads answer from without LevelDB (row-cache.ts). */
   private readonly rows: RowCache;
   private writeObserver: ((ops: readonly MetadataOp[], sync: boolean) => void) | undefined;
 
   /**
    * `sync: false` skips LevelDB's fsync of each write: for benchmarks only. `rowCacheBytes` bounds the
-   * rows kept in memory (DEFAULTS.rowCacheBytes; 0 keeps none). Nothing touches the disk until open().
+   * rows kept in memory (DEFAULTS.rowCacheBytes; 0 keeps none); `writeBufferBytes` is LevelDB's write
+   * buffer (DEFAULTS.metadataWriteBufferBytes). Nothing touches the disk until open().
    */
-  constructor(location: string, options: { sync?: boolean; rowCacheBytes?: number } = {}) {
+  constructor(location: string, options: { sync?: boolean; rowCacheBytes?: number; writeBufferBytes?: number } = {}) {
     this.location = location;
+    this.writeBufferBytes = options.writeBufferBytes ?? DEFAULTS.metadataWriteBufferBytes;
     this.writer = new GroupCommitWriter((ops, sync) => this.writeBatch(ops, sync), options.sync ?? true);
     this.rows = new RowCache(options.rowCacheBytes ?? DEFAULTS.rowCacheBytes, isCachedRow);
   }
@@ -194,7 +197,7 @@ export class MetadataStore {
 
   /** Opens the database (creating it when absent); may be called again after a failed open. */
   async open(): Promise<void> {
-    this.handle ??= new ClassicLevel<Buffer, Buffer>(this.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    this.handle ??= new ClassicLevel<Buffer, Buffer>(this.location, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: this.writeBufferBytes });
     await this.handle.open();
   }
 

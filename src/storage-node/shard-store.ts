@@ -62,6 +62,8 @@ export interface ShardStoreOptions {
   preparedGraceMs?: number;
   /** Memory for metadata rows that reads answer from without LevelDB (DEFAULTS.rowCacheBytes); 0 keeps none. */
   rowCacheBytes?: number;
+  /** LevelDB's write buffer (DEFAULTS.metadataWriteBufferBytes). */
+  metadataWriteBufferBytes?: number;
   /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
   fsync?: boolean;
   clock?: () => number;
@@ -158,7 +160,11 @@ export class ShardStore {
       readFreeBytes: () => this.freeBytes(),
       clock: () => performance.now(),
     });
-    this.metadata = new MetadataStore(join(options.dataDir, 'meta'), { sync: this.fsync, ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }) });
+    this.metadata = new MetadataStore(join(options.dataDir, 'meta'), {
+      sync: this.fsync,
+      ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }),
+      ...(options.metadataWriteBufferBytes === undefined ? {} : { writeBufferBytes: options.metadataWriteBufferBytes }),
+    });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
     this.segments = new SegmentLog({
       dir: join(options.dataDir, 'segments'),

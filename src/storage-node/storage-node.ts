@@ -22,6 +22,8 @@ export interface StorageNodeOptions {
   reserveBytes?: number;
   /** Memory for metadata rows reads answer from (DEFAULTS.rowCacheBytes); 0 keeps none. */
   rowCacheBytes?: number;
+  /** LevelDB's write buffer (DEFAULTS.metadataWriteBufferBytes). */
+  metadataWriteBufferBytes?: number;
   /** Total shard bytes this node may hold; unlimited when absent. */
   capacityBytes?: number;
   /** Shards up to this size are kept inline in LevelDB (shard-store.ts has the default and why). */
@@ -73,6 +75,7 @@ export class StorageNode {
       ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }),
       ...(options.capacityBytes === undefined ? {} : { capacityBytes: options.capacityBytes }),
       ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }),
+      ...(options.metadataWriteBufferBytes === undefined ? {} : { metadataWriteBufferBytes: options.metadataWriteBufferBytes }),
       ...(options.inlineMaxShardBytes === undefined ? {} : { inlineMaxShardBytes: options.inlineMaxShardBytes }),
       ...(options.segmentMaxShardBytes === undefined ? {} : { segmentMaxShardBytes: options.segmentMaxShardBytes }),
       ...(options.segmentSizeBytes === undefined ? {} : { segmentSizeBytes: options.segmentSizeBytes }),
