@@ -3,14 +3,15 @@
  * checkout and of another (built there with `npm run build`) run at the same time, each a child process with its data
  * in its own temporary directory, and take turns through the same timed PUT and GET windows of one workload. A
  * change's effect is then the median of the round-by-round ratios, which a machine whose speed drifts from one minute
- * to the next does not move as much as it moves any single figure. Reports ops/s, MiB/s, p50/p99 and each server's
- * CPU per request in every round. Not part of `npm test`.
+ * to the next does not move as much as it moves any single figure. Reports ops/s, MiB/s, p50/p99, each server's
+ * CPU per request and the bytes it wrote to storage per request in every round. Not part of `npm test`.
  */
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatSize, parseSize } from './lib/bench-args.js';
 import { CpuMeter, type CpuFigures } from './lib/cpu-meter.js';
+import { treeWriteBytes } from './lib/disk-writes.js';
 import { flushDirtyPages } from './lib/disk-ceiling.js';
 import { median } from './lib/median.js';
 import { basePayload, objectParts } from './lib/payload.js';
@@ -67,6 +68,8 @@ function parseArgs(argv: readonly string[]): AbArgs | 'help' {
 interface Window {
   result: CaseResult;
   cpu: CpuFigures;
+  /** Bytes the server wrote (or dirtied for writing) during the window; NaN where /proc does not say. */
+  diskBytes: number;
 }
 
 /** A build under test: its label, its running server, and its windows per operation, one per round. */
@@ -117,7 +120,7 @@ async function main(): Promise<number> {
     }
     await flushDirtyPages(root);
 
-    console.log(`\n${'round'.padEnd(6)}${'build'.padEnd(10)}${'op'.padEnd(5)}${'ops/s'.padStart(9)}${'MiB/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU ms/op'.padStart(11)}${'other cores'.padStart(13)}`);
+    console.log(`\n${'round'.padEnd(6)}${'build'.padEnd(10)}${'op'.padEnd(5)}${'ops/s'.padStart(9)}${'MiB/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU ms/op'.padStart(11)}${'disk KiB/op'.padStart(13)}${'other cores'.padStart(13)}`);
     for (let round = 0; round < rounds; round += 1) {
       // Each round starts with the other build, so that neither always follows a write-back.
       const order = round % 2 === 0 ? builds : [...builds].reverse();
@@ -129,6 +132,7 @@ async function main(): Promise<number> {
         for (const build of order) {
           const prefix = `r${round}/${build.label}`;
           const key = (i: number): string => `${prefix}/${i}`;
+          const writtenBefore = await treeWriteBytes(build.target.server.pid);
           const { value: result, cpu } = await cpuMeter.measure(build.target.server.pid, 'self', () =>
             runCase({
               ops: objects,
@@ -140,10 +144,12 @@ async function main(): Promise<number> {
                   : (i) => build.target.client.get(BUCKET, key(i), objectParts(key(i), base), true),
             }),
           );
+          const diskBytes = (await treeWriteBytes(build.target.server.pid)) - writtenBefore;
           await flushDirtyPages(root);
           if (result.errors > 0) throw new Error(`${build.label} ${op} round ${round}: ${result.errors}/${objects} failed; first: ${result.firstError ?? '?'}`);
-          build.windows[op].push({ result, cpu });
-          console.log(roundLine(round, build.label, op, { result, cpu }));
+          const window = { result, cpu, diskBytes };
+          build.windows[op].push(window);
+          console.log(roundLine(round, build.label, op, window));
         }
       }
     }
@@ -157,9 +163,11 @@ async function main(): Promise<number> {
       const cpuPerOp = (w: Window): number => cpuMsPerOp(w);
       const rateRatios = mine.map((w, i) => rate(w) / rate(theirs[i] as Window));
       const cpuRatios = mine.map((w, i) => cpuPerOp(w) / cpuPerOp(theirs[i] as Window));
+      const diskKiB = (windows: Window[]): string => median(windows.map(diskKiBPerOp)).toFixed(1);
       console.log(
         `  ${op.toUpperCase().padEnd(4)} ops/s ${median(mine.map(rate)).toFixed(0)} vs ${median(theirs.map(rate)).toFixed(0)}: ratio ${median(rateRatios).toFixed(3)} (rounds ${rateRatios.map((r) => r.toFixed(2)).join(' ')});` +
-          ` server CPU per request ${median(mine.map(cpuPerOp)).toFixed(2)} vs ${median(theirs.map(cpuPerOp)).toFixed(2)} ms: ratio ${median(cpuRatios).toFixed(3)}`,
+          ` server CPU per request ${median(mine.map(cpuPerOp)).toFixed(2)} vs ${median(theirs.map(cpuPerOp)).toFixed(2)} ms: ratio ${median(cpuRatios).toFixed(3)};` +
+          ` disk writes per request ${diskKiB(mine)} vs ${diskKiB(theirs)} KiB`,
       );
     }
     return 0;
@@ -173,11 +181,15 @@ function cpuMsPerOp(window: Window): number {
   return (window.cpu.targetCores * window.result.wallMs) / window.result.okOps;
 }
 
+function diskKiBPerOp(window: Window): number {
+  return window.diskBytes / 1024 / window.result.okOps;
+}
+
 function roundLine(round: number, label: string, op: string, window: Window): string {
   const { result, cpu } = window;
   return (
     `${String(round + 1).padEnd(6)}${label.padEnd(10)}${op.toUpperCase().padEnd(5)}${result.opsPerSec.toFixed(0).padStart(9)}${result.mibPerSec.toFixed(1).padStart(9)}` +
-    `${result.p50Ms.toFixed(1).padStart(9)}${result.p99Ms.toFixed(1).padStart(9)}${cpuMsPerOp(window).toFixed(2).padStart(11)}${cpu.otherCores.toFixed(2).padStart(13)}`
+    `${result.p50Ms.toFixed(1).padStart(9)}${result.p99Ms.toFixed(1).padStart(9)}${cpuMsPerOp(window).toFixed(2).padStart(11)}${diskKiBPerOp(window).toFixed(1).padStart(13)}${cpu.otherCores.toFixed(2).padStart(13)}`
   );
 }
 
