@@ -183,7 +183,7 @@ export class MetadataStore {
    * rows kept in memory (DEFAULTS.rowCacheBytes; 0 keeps none); `writeBufferBytes` is LevelDB's write
    * buffer (DEFAULTS.metadataWriteBufferBytes). Nothing touches the disk until open().
    */
-  constructor(location: string, options: { sync?: boolean; rowCacheBytes?: number; writeBufferBytes?: number } = {}) {
+  constructor(location: string, options: { sync?: boolean; rowCacheBytes?: number | undefined; writeBufferBytes?: number | undefined } = {}) {
     this.location = location;
     this.writeBufferBytes = options.writeBufferBytes ?? DEFAULTS.metadataWriteBufferBytes;
     this.writer = new GroupCommitWriter((ops, sync) => this.writeBatch(ops, sync), options.sync ?? true);

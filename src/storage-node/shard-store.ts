@@ -61,9 +61,9 @@ export interface ShardStoreOptions {
   /** Prepared shards older than this are dropped at start-up. */
   preparedGraceMs?: number;
   /** Memory for metadata rows that reads answer from without LevelDB (DEFAULTS.rowCacheBytes); 0 keeps none. */
-  rowCacheBytes?: number;
+  rowCacheBytes?: number | undefined;
   /** LevelDB's write buffer (DEFAULTS.metadataWriteBufferBytes). */
-  metadataWriteBufferBytes?: number;
+  metadataWriteBufferBytes?: number | undefined;
   /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
   fsync?: boolean;
   clock?: () => number;
@@ -162,8 +162,8 @@ export class ShardStore {
     });
     this.metadata = new MetadataStore(join(options.dataDir, 'meta'), {
       sync: this.fsync,
-      ...(options.rowCacheBytes === undefined ? {} : { rowCacheBytes: options.rowCacheBytes }),
-      ...(options.metadataWriteBufferBytes === undefined ? {} : { writeBufferBytes: options.metadataWriteBufferBytes }),
+      rowCacheBytes: options.rowCacheBytes,
+      writeBufferBytes: options.metadataWriteBufferBytes,
     });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
     this.segments = new SegmentLog({

@@ -20,6 +20,8 @@ t.test("a node's metadataWriteBufferBytes reaches LevelDB: a small buffer writes
     const buffer = metadataWriteBufferBytes === undefined ? {} : { metadataWriteBufferBytes };
     const start = async (): Promise<StorageNode> => {
       const node = new StorageNode({ nodeId: name, dataDir, host: '127.0.0.1', port: 0, clusterSecret: 'write-buffer-secret', logger: silentLogger(), healing: false, ...buffer });
+      // Closed by the test, or here if an assertion throws first: a node left open holds its directory's LevelDB lock.
+      t.teardown(() => node.close());
       await node.start();
       return node;
     };
