@@ -11,7 +11,6 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatSize, parseSize } from './lib/bench-args.js';
 import { CpuMeter, type CpuFigures } from './lib/cpu-meter.js';
-import { treeWriteBytes } from './lib/disk-writes.js';
 import { flushDirtyPages } from './lib/disk-ceiling.js';
 import { median } from './lib/median.js';
 import { basePayload, objectParts } from './lib/payload.js';
@@ -68,8 +67,6 @@ function parseArgs(argv: readonly string[]): AbArgs | 'help' {
 interface Window {
   result: CaseResult;
   cpu: CpuFigures;
-  /** Bytes the server wrote (or dirtied for writing) during the window; NaN where /proc does not say. */
-  diskBytes: number;
 }
 
 /** A build under test: its label, its running server, and its windows per operation, one per round. */
@@ -132,7 +129,6 @@ async function main(): Promise<number> {
         for (const build of order) {
           const prefix = `r${round}/${build.label}`;
           const key = (i: number): string => `${prefix}/${i}`;
-          const writtenBefore = await treeWriteBytes(build.target.server.pid);
           const { value: result, cpu } = await cpuMeter.measure(build.target.server.pid, 'self', () =>
             runCase({
               ops: objects,
@@ -144,10 +140,9 @@ async function main(): Promise<number> {
                   : (i) => build.target.client.get(BUCKET, key(i), objectParts(key(i), base), true),
             }),
           );
-          const diskBytes = (await treeWriteBytes(build.target.server.pid)) - writtenBefore;
           await flushDirtyPages(root);
           if (result.errors > 0) throw new Error(`${build.label} ${op} round ${round}: ${result.errors}/${objects} failed; first: ${result.firstError ?? '?'}`);
-          const window = { result, cpu, diskBytes };
+          const window = { result, cpu };
           build.windows[op].push(window);
           console.log(roundLine(round, build.label, op, window));
         }
@@ -182,7 +177,7 @@ function cpuMsPerOp(window: Window): number {
 }
 
 function diskKiBPerOp(window: Window): number {
-  return window.diskBytes / 1024 / window.result.okOps;
+  return window.cpu.targetWriteBytes / 1024 / window.result.okOps;
 }
 
 function roundLine(round: number, label: string, op: string, window: Window): string {

@@ -16,7 +16,7 @@ interface Snapshot {
   machineBusyTicks: number;
 }
 
-/** CPU used during one timed window, in cores (1.0 = one CPU busy for the whole window). */
+/** CPU used during one timed window, in cores (1.0 = one CPU busy for the whole window), and the server's storage writes. */
 export interface CpuFigures {
   /** The server under test: its process and all its descendants (threads included, as /proc counts them). */
   targetCores: number;
@@ -25,6 +25,11 @@ export interface CpuFigures {
   /** Busy CPU of the machine not accounted for by target, client or kernel threads: other load, including idle peers. */
   otherCores: number;
   machineCores: number;
+  /**
+   * Bytes the server's process tree caused to be written to storage (/proc/<pid>/io write_bytes, counted when a page
+   * is dirtied, so buffered writes and LevelDB's compactions count in the window that made them); NaN where unreadable.
+   */
+  targetWriteBytes: number;
 }
 
 /** CPU of groups of processes over a window, read from /proc; `available` is false where there is no /proc. */
@@ -44,11 +49,13 @@ export class CpuMeter {
   async measure<T>(targetPid: number, clientPid: number | 'self', work: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
     if (!this.available) {
       const value = await work();
-      return { value, cpu: { targetCores: Number.NaN, clientCores: Number.NaN, otherCores: Number.NaN, machineCores: Number.NaN } };
+      return { value, cpu: { targetCores: Number.NaN, clientCores: Number.NaN, otherCores: Number.NaN, machineCores: Number.NaN, targetWriteBytes: Number.NaN } };
     }
     const before = snapshot();
+    const writtenBefore = writeBytes(treePids(before, targetPid));
     const value = await work();
     const after = snapshot();
+    const written = writeBytes(treePids(after, targetPid)) - writtenBefore;
     const seconds = (after.wallMs - before.wallMs) / 1000;
     const cores = (ticks: number): number => Math.max(0, ticks) / this.ticksPerSecond / seconds;
     const client = clientPid === 'self' ? ownTicks(after) - ownTicks(before) : treeTicks(after, clientPid) - treeTicks(before, clientPid);
@@ -57,7 +64,13 @@ export class CpuMeter {
     const machine = after.machineBusyTicks - before.machineBusyTicks;
     return {
       value,
-      cpu: { targetCores: cores(target), clientCores: cores(client), otherCores: cores(machine - target - client - kernel), machineCores: cores(machine) },
+      cpu: {
+        targetCores: cores(target),
+        clientCores: cores(client),
+        otherCores: cores(machine - target - client - kernel),
+        machineCores: cores(machine),
+        targetWriteBytes: written,
+      },
     };
   }
 }
@@ -118,15 +131,39 @@ function ownTicks(shot: Snapshot): number {
   return own === undefined ? 0 : own.ticks;
 }
 
-/** CPU ticks of `rootPid` and every live descendant (each including the children it has reaped). */
-function treeTicks(shot: Snapshot, rootPid: number): number {
+/** `rootPid` and every live descendant, as `shot` saw them. */
+function treePids(shot: Snapshot, rootPid: number): number[] {
   const children = new Map<number, number[]>();
   for (const [pid, stat] of shot.processes) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
-  let sum = 0;
+  const tree: number[] = [];
   const pending = [rootPid];
   for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
-    sum += shot.processes.get(pid)?.ticks ?? 0;
+    if (!shot.processes.has(pid)) continue;
+    tree.push(pid);
     pending.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** CPU ticks of `rootPid` and every live descendant (each including the children it has reaped). */
+function treeTicks(shot: Snapshot, rootPid: number): number {
+  return treePids(shot, rootPid).reduce((sum, pid) => sum + (shot.processes.get(pid)?.ticks ?? 0), 0);
+}
+
+/** Storage bytes written by `pids` so far (threads count with their process); NaN if any cannot be read. */
+function writeBytes(pids: readonly number[]): number {
+  if (pids.length === 0) return Number.NaN;
+  let sum = 0;
+  for (const pid of pids) {
+    let io: string;
+    try {
+      io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    } catch {
+      return Number.NaN;
+    }
+    const bytes = /^write_bytes: (\d+)$/m.exec(io)?.[1];
+    if (bytes === undefined) return Number.NaN;
+    sum += Number(bytes);
   }
   return sum;
 }
