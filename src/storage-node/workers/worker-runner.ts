@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/index.js';
 import { FOREGROUND_YIELD_FACTOR, MAX_FOREGROUND_YIELD_MS, type ForegroundActivity } from './foreground.js';
 import { RateLimiter, type RateLimits } from './rate-limiter.js';
-import type { Worker, WorkerStatus } from './worker.js';
+import type { StepResult, Worker, WorkerStatus } from './worker.js';
 
 /** Where runners keep their cursors: node-local rows, so a restart resumes where the last step ended. */
 export interface CursorStore {
@@ -84,6 +84,10 @@ export class WorkerRunner {
   private rates = { bytesPerSecond: 0, itemsPerSecond: 0 };
   private unlimitedPass = false;
   private yields = 0;
+  /** Steps running now, in every lane. */
+  private inFlight = 0;
+  /** A restart asked for while steps ran: applied when the last of them returns. */
+  private pendingRestart: { fast: boolean } | null = null;
 
   constructor(options: WorkerRunnerOptions) {
     this.options = options;
@@ -116,10 +120,31 @@ export class WorkerRunner {
 
   /** Starts a new pass of the worker now; `fast` lifts the rate limits until that pass ends. */
   restartPass(fast: boolean): void {
+    // A step in flight would carry on from its old position when it returns, and its cursor (or the end
+    // of the old pass, which lifts a fast pass's limits) would undo the restart: it waits for that step.
+    if (this.inFlight > 0) {
+      this.pendingRestart = { fast };
+      return;
+    }
+    this.applyRestart(fast);
+  }
+
+  /** `wake`: end an idle pause now (a lane that just finished a step goes on to the next without one). */
+  private applyRestart(fast: boolean, wake = true): void {
+    this.pendingRestart = null;
     this.worker.restart?.();
     this.unlimitedPass = fast;
     this.limiter.setLimits(fast ? {} : this.baseLimits);
-    this.kick();
+    if (wake) this.kick();
+  }
+
+  /** Ends a step: true when a restart asked for while it ran was applied now, so its result describes a pass that is over. */
+  private stepEnded(): boolean {
+    this.inFlight -= 1;
+    const pending = this.pendingRestart;
+    if (pending === null || this.inFlight > 0) return false;
+    this.applyRestart(pending.fast, false);
+    return true;
   }
 
   /** Stops after the current step (which sees its signal abort). */
@@ -154,8 +179,20 @@ export class WorkerRunner {
         await this.limiter.waitForBudget(signal);
         const foreground = this.options.foreground;
         const startedMs = foreground?.now() ?? 0;
-        const result = await worker.step(signal);
+        this.inFlight += 1;
+        let result: StepResult;
+        let restarted = false;
+        try {
+          result = await worker.step(signal);
+        } finally {
+          restarted = this.stepEnded();
+        }
         this.steps += 1;
+        if (restarted) {
+          // The restarted pass saves its own cursor with its first step.
+          this.account(result.bytes, result.items);
+          continue;
+        }
         if (result.cursor !== this.savedCursor) {
           await cursors.saveCursor(worker.name, result.cursor);
           this.savedCursor = result.cursor;
