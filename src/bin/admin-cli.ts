@@ -174,9 +174,16 @@ export async function runAdminCli(
     }
     let rows = first;
     // heal --wait: done once every node has finished a scrub pass begun after the start, with no repair pending.
+    // A pass running at the start may end first, so a node counts the requests each pass began after; a node
+    // too old to count them is taken at its pass count.
+    const askedAtStart = new Map(first.map((row) => [row.nodeId, 'error' in row ? undefined : row.figures.scrub.asked]));
     const passesAtStart = new Map(before.map((row) => [row.nodeId, 'error' in row ? 0 : row.figures.scrub.passes]));
-    const healed = (current: readonly StatusRow[]): boolean =>
-      current.every((row) => !('error' in row) && row.figures.scrub.passes > (passesAtStart.get(row.nodeId) ?? 0) && row.figures.repair.pending === 0);
+    const scrubbed = (row: NodeWorkStatus): boolean => {
+      const asked = askedAtStart.get(row.nodeId);
+      if (asked !== undefined && row.figures.scrub.lastPassAsked !== undefined) return row.figures.scrub.lastPassAsked >= asked;
+      return row.figures.scrub.passes > (passesAtStart.get(row.nodeId) ?? 0);
+    };
+    const healed = (current: readonly StatusRow[]): boolean => current.every((row) => !('error' in row) && scrubbed(row) && row.figures.repair.pending === 0);
     for (;;) {
       if (values.json === true) io.stdout(`${JSON.stringify(rows, null, watching || waiting ? 0 : 2)}\n`);
       else io.stdout(`${watching && io.isTerminal === true ? '\x1b[H\x1b[2J' : ''}${formatStatus(rows)}`);

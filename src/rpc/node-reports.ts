@@ -128,6 +128,9 @@ export const WorkFigures = Type.Object({
     bytesVerified: Count,
     checksumFailures: Count,
     missingShards: Count,
+    /** Passes asked for since the node started, and how many of those requests the last finished pass began after (absent from older nodes). */
+    asked: Type.Optional(Count),
+    lastPassAsked: Type.Optional(Count),
     /** Share of the current pass done, 0 to 1. */
     progress: Rate,
   }),

@@ -14,6 +14,10 @@ export class HealingFigures {
     bytesVerified: 0,
     checksumFailures: 0,
     missingShards: 0,
+    /** Passes asked for (`tessera admin scrub`, `admin heal`) since the node started. */
+    asked: 0,
+    /** `asked` when the last finished pass began: that pass covered every shard after each of those requests. */
+    lastPassAsked: 0,
   };
 
   /** Repair: shards rebuilt and records copied, to this node or to the node the ring names. */

@@ -130,6 +130,7 @@ export class Healing implements HealingControl {
 
   /** Starts a full scrub pass now (and an audit pass, so what the scrub cannot see — other nodes' losses — is found too). */
   startScrub(fast: boolean): void {
+    this.figures.scrub.asked += 1;
     this.runners.scrub.restartPass(fast);
     this.runners.audit.restartPass(fast);
   }

@@ -31,6 +31,8 @@ export class ScrubWorker implements Worker {
   private readonly clock: () => number;
   private after: VersionCursor | null = null;
   private passOpen = false;
+  /** The figures' `asked` when the open pass began. */
+  private passAsked = 0;
 
   constructor(options: ScrubWorkerOptions) {
     this.options = options;
@@ -52,6 +54,7 @@ export class ScrubWorker implements Worker {
     const { store, figures } = this.options;
     if (!this.passOpen) {
       this.passOpen = true;
+      this.passAsked = figures.scrub.asked;
       figures.scrub.passStartedMs = this.clock();
       // A segment removed from under the node is sealed first, so this pass finds its images missing.
       await store.sealUnlinkedSegment();
@@ -76,6 +79,7 @@ export class ScrubWorker implements Worker {
       this.passOpen = false;
       figures.scrub.passes += 1;
       figures.scrub.lastPassMs = this.clock();
+      figures.scrub.lastPassAsked = this.passAsked;
       return { items, bytes, cursor: null, idle: true };
     }
     return { items, bytes, cursor: JSON.stringify(this.after), idle: false };
