@@ -6,6 +6,7 @@ import { HealingFigures } from '../../src/storage-node/workers/healing-figures.j
 import { ScrubWorker } from '../../src/storage-node/workers/scrub-worker.js';
 import { WorkerRunner } from '../../src/storage-node/workers/worker-runner.js';
 import { seededBytes } from '../helpers/bytes.js';
+import { gate } from '../helpers/gate.js';
 import { rotShardImage } from '../helpers/shard-images.js';
 import { until } from '../helpers/until.js';
 import { openStore, shardImageAt, shardRef, tempDir, writeShard } from './store-fixture.js';
@@ -26,31 +27,21 @@ t.teardown(() => clearInterval(keepAlive));
 
 /** The store as the scrubber sees it, with its n-th shard read (counted from 1) held until released. */
 function holdingRead(store: ShardStore, n: number): { store: ShardStore; reached: Promise<void>; release: () => void } {
-  let reach = (): void => undefined;
-  let release = (): void => undefined;
-  const reached = new Promise<void>((resolve) => {
-    reach = resolve;
-  });
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
+  const held = gate();
   let reads = 0;
   const openShard: ShardStore['openShard'] = async (...args) => {
     reads += 1;
-    if (reads === n) {
-      reach();
-      await released;
-    }
+    if (reads === n) await held.arrive();
     return store.openShard(...args);
   };
-  const held = new Proxy(store, {
+  const proxy = new Proxy(store, {
     get(target, property) {
       if (property === 'openShard') return openShard;
       const value = Reflect.get(target, property, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { store: held, reached, release };
+  return { store: proxy, reached: held.reached, release: held.release };
 }
 
 async function quarantined(store: ShardStore): Promise<QuarantineEntry[]> {

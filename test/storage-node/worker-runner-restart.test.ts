@@ -2,6 +2,7 @@ import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
 import type { StepResult, Worker, WorkerStatus } from '../../src/storage-node/workers/worker.js';
 import { WorkerRunner, type CursorStore } from '../../src/storage-node/workers/worker-runner.js';
+import { gate, type Gate } from '../helpers/gate.js';
 import { until } from '../helpers/until.js';
 
 // The runner's pauses do not hold a process open (a node's server does): this test's process stays until it ends.
@@ -32,7 +33,7 @@ class PassWorker implements Worker {
   private position = 0;
   private readonly total: number;
   private heldStep = 0;
-  private held: { reached: Promise<void>; reach: () => void; release: () => void; released: Promise<void> } | null = null;
+  private held: Gate | null = null;
   private readonly waiters: { steps: number; resolve: () => void }[] = [];
 
   constructor(total: number) {
@@ -41,17 +42,9 @@ class PassWorker implements Worker {
 
   /** Resolves once the n-th step is running and waiting to be released. */
   hold(step: number): Promise<void> {
-    let reach = (): void => undefined;
-    let release = (): void => undefined;
-    const reached = new Promise<void>((resolve) => {
-      reach = resolve;
-    });
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
     this.heldStep = step;
-    this.held = { reached, reach, release, released };
-    return reached;
+    this.held = gate();
+    return this.held.reached;
   }
 
   release(): void {
@@ -77,8 +70,7 @@ class PassWorker implements Worker {
     }
     const held = this.held;
     if (held !== null && this.visited.length === this.heldStep) {
-      held.reach();
-      await held.released;
+      await held.arrive();
       this.held = null;
     }
     if (at >= this.total) {
