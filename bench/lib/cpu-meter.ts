@@ -134,7 +134,11 @@ function ownTicks(shot: Snapshot): number {
 /** `rootPid` and every live descendant, as `shot` saw them. */
 function treePids(shot: Snapshot, rootPid: number): number[] {
   const children = new Map<number, number[]>();
-  for (const [pid, stat] of shot.processes) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
+  for (const [pid, stat] of shot.processes) {
+    const siblings = children.get(stat.ppid);
+    if (siblings === undefined) children.set(stat.ppid, [pid]);
+    else siblings.push(pid);
+  }
   const tree: number[] = [];
   const pending = [rootPid];
   for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {

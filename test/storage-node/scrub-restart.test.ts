@@ -62,19 +62,19 @@ t.test('a scrub asked for while a pass reads a shard covers every key, and only 
   }
   const figures = new HealingFigures();
   // The running pass is held in the middle of its third step (four keys a step), at its tenth shard.
-  const gate = holdingRead(store, 10);
-  const scrub = new ScrubWorker({ store: gate.store, figures, onQuarantine: () => undefined, keysPerStep: 4 });
+  const held = holdingRead(store, 10);
+  const scrub = new ScrubWorker({ store: held.store, figures, onQuarantine: () => undefined, keysPerStep: 4 });
   const runner = new WorkerRunner({ worker: scrub, cursors: store.metadata, logger: silentLogger(), idleMs: 60_000, limits: { itemsPerSecond: 1_000_000 } });
   t.teardown(() => runner.close());
   await runner.start();
-  await gate.reached;
+  await held.reached;
   t.equal(figures.scrub.shardsVerified, 9, 'the running pass has verified nine shards');
 
   // Every shard rots, then the operator asks for a pass (what HealingWork.startScrub does).
   for (const ref of refs) await rotShardImage(await shardImageAt(dir, store, ref));
   figures.scrub.asked += 1;
   runner.restartPass(true);
-  gate.release();
+  held.release();
 
   await until('a pass begun after the request ended', async () => figures.scrub.lastPassAsked >= figures.scrub.asked, 30_000, 10);
   t.equal(figures.scrub.checksumFailures, KEYS, 'every rotten shard was found, before the running pass’s position too');

@@ -181,19 +181,16 @@ export class WorkerRunner {
         const startedMs = foreground?.now() ?? 0;
         this.inFlight += 1;
         let result: StepResult;
-        let restarted = false;
+        let restarted: boolean;
         try {
           result = await worker.step(signal);
         } finally {
           restarted = this.stepEnded();
         }
         this.steps += 1;
-        if (restarted) {
-          // The restarted pass saves its own cursor with its first step.
-          this.account(result.bytes, result.items);
-          continue;
-        }
-        if (result.cursor !== this.savedCursor) {
+        // A step whose pass was restarted under it reports on a pass that is over: its cursor is not
+        // saved (the new pass saves its own) and its end is not the new pass's.
+        if (!restarted && result.cursor !== this.savedCursor) {
           await cursors.saveCursor(worker.name, result.cursor);
           this.savedCursor = result.cursor;
         }
@@ -204,7 +201,7 @@ export class WorkerRunner {
           if (yieldMs > 0) await sleep(yieldMs, undefined, { signal, ref: false }).catch(() => undefined);
           this.yields += 1;
         }
-        idle = result.idle;
+        idle = result.idle && !restarted;
         if (idle && this.unlimitedPass) {
           this.unlimitedPass = false;
           this.limiter.setLimits(this.baseLimits);
