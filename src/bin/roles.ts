@@ -65,6 +65,7 @@ export async function runNode(
     reserveBytes: config.reserveBytes,
     rowCacheBytes: config.rowCacheBytes,
     metadataWriteBufferBytes: config.metadataWriteBufferBytes,
+    directIoMemoryBytes: config.directIoMemoryBytes,
     healing: config.healing,
     metricsToken: config.metricsToken,
     logger: makeLogger(config),

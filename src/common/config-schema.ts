@@ -131,6 +131,12 @@ export const DEFAULTS = {
    * per node that takes writes, 384 MiB for the embedded default's six.
    */
   metadataWriteBufferBytes: 32 * 1024 * 1024,
+  /**
+   * Memory per node for reading and writing shard files past the page cache (storage-node/direct-io.ts),
+   * in buffers of 1.0625 MiB: 15 of them, room for about five 64 MiB PUTs and five GETs of such objects at
+   * once per node; transfers beyond that go through the page cache. 0 sends every file through it.
+   */
+  directIoMemoryBytes: 15 * 17 * 65536,
   /** Deep scrub reads at most this fast, and a pass a day is plenty on a full node. */
   scrubBytesPerSecond: 20 * 1024 * 1024,
   scrubIntervalMs: 24 * 60 * 60 * 1000,
@@ -502,6 +508,11 @@ export const NodeSettings = Type.Object(
       env: 'TESSERA_METADATA_WRITE_BUFFER_BYTES',
       default: DEFAULTS.metadataWriteBufferBytes,
       doc: "rows LevelDB holds in memory before it writes a table file (up to two such buffers per node); larger means fewer compactions",
+    }),
+    directIoMemoryBytes: setting(Int(0, MAX_SAFE), {
+      env: 'TESSERA_DIRECT_IO_MEMORY_BYTES',
+      default: DEFAULTS.directIoMemoryBytes,
+      doc: 'memory for reading and writing shard files of large objects past the page cache, in buffers of 1.0625 MiB (0: every file through the page cache)',
     }),
     healing: HealingSettings,
   },

@@ -127,6 +127,8 @@ export interface NodeConfig {
   rowCacheBytes: number;
   /** LevelDB's write buffer: rows held in memory before a table file is written. */
   metadataWriteBufferBytes: number;
+  /** Memory for shard-file transfers past the page cache (0: none). */
+  directIoMemoryBytes: number;
   logLevel: LogLevel;
   /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
   heapGrowthPercent: number;
@@ -330,6 +332,7 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
     reserveBytes: settings.reserveBytes,
     rowCacheBytes: settings.rowCacheBytes,
     metadataWriteBufferBytes: settings.metadataWriteBufferBytes,
+    directIoMemoryBytes: settings.directIoMemoryBytes,
     logLevel: settings.logLevel,
     heapGrowthPercent: settings.heapGrowthPercent,
     logFormat: settings.logFormat,

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { BlockHasher } from './checksum.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
+import { DirectWriter, type DirectStages } from './direct-io.js';
 import { ShardStoreError } from './shard-store-error.js';
 
 /**
@@ -173,7 +174,9 @@ class ChunkFramer {
  * read and hashed, and the next waits for it, so at most two batches are held (backpressure on the source).
  * With `writeBehindBytes`, a datasync starts in the background each time that much more has been
  * written (write-behind): the disk writes a large shard while the rest is still arriving, instead of
- * all of it in the caller's final fsync. A failed write-behind sync fails the write.
+ * all of it in the caller's final fsync. A failed write-behind sync fails the write. With `direct`, the
+ * file was opened with O_DIRECT and is written from those two aligned buffers (direct-io.ts); the
+ * bytes then reach the disk as they are written, and the file ends up the same.
  */
 export async function writeShardFile(
   handle: FileHandle,
@@ -181,34 +184,27 @@ export async function writeShardFile(
   header: Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>,
   hash: BlockHasher,
   chunkBytes = DEFAULT_CHUNK_BYTES,
-  options: { writeBehindBytes?: number } = {},
+  options: { writeBehindBytes?: number; direct?: DirectStages } = {},
 ): Promise<number> {
   const framer = new ChunkFramer(chunkBytes, hash);
-  const writer = new PipelinedWriter(handle, SHARD_HEADER_BYTES, options.writeBehindBytes ?? 0);
+  const writer: ShardFileSink =
+    options.direct === undefined ? new PipelinedWriter(handle, SHARD_HEADER_BYTES, options.writeBehindBytes ?? 0) : new DirectWriter(handle, options.direct, SHARD_HEADER_BYTES);
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
-  const flush = async (): Promise<void> => {
-    const buffers = pending;
-    const bytes = pendingBytes;
+  const take = (): [Uint8Array[], number] => {
+    const taken: [Uint8Array[], number] = [pending, pendingBytes];
     pending = [];
     pendingBytes = 0;
-    await writer.write(buffers, bytes);
+    return taken;
   };
   try {
     for await (const piece of source) {
       pendingBytes += framer.push(piece, pending);
-      if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
+      if (pendingBytes >= WRITE_BATCH_BYTES) await writer.write(...take());
     }
     pendingBytes += framer.finish(pending);
     const head = encodeShardHeader({ ...header, chunkBytes, shardSizeBytes: framer.sizeBytes }, hash);
-    if (!writer.started) {
-      // A shard of one batch (most are): header and chunks in one write.
-      await writeFully(handle, [head, ...pending], 0);
-      return framer.sizeBytes;
-    }
-    await flush();
-    await writer.drain();
-    await writeFully(handle, [head], 0);
+    await writer.finish(head, ...take());
     return framer.sizeBytes;
   } catch (err) {
     // The caller closes and removes the file next: no write of ours may still be using it.
@@ -217,12 +213,22 @@ export async function writeShardFile(
   }
 }
 
+/** Where writeShardFile puts a shard file: the framed chunks in order after the header's place, then the header. */
+export interface ShardFileSink {
+  /** Takes the next framed bytes; resolves when the sink can take more (backpressure). */
+  write(buffers: Uint8Array[], bytes: number): Promise<void>;
+  /** Takes the last framed bytes and the header, and resolves once every byte is written. */
+  finish(head: Buffer, buffers: Uint8Array[], bytes: number): Promise<void>;
+  /** Waits until no write is using the file, whatever the outcome. */
+  settle(): Promise<void>;
+}
+
 /**
  * Consecutive positional writes with at most one in flight: the caller frames the next batch meanwhile.
  * Every `writeBehindBytes` written (0: never), a datasync of what is written so far starts in the
  * background, at most one at a time; its error is kept and thrown by drain(), never lost.
  */
-class PipelinedWriter {
+class PipelinedWriter implements ShardFileSink {
   private readonly handle: FileHandle;
   private readonly writeBehindBytes: number;
   private position: number;
@@ -233,7 +239,7 @@ class PipelinedWriter {
   private syncFailed: { error: unknown } | null = null;
 
   /** Whether any write was started. */
-  get started(): boolean {
+  private get started(): boolean {
     return this.inFlight !== null;
   }
 
@@ -257,8 +263,19 @@ class PipelinedWriter {
     this.inFlightBytes = bytes;
   }
 
+  /** Writes the rest, then the header at the start: a shard of one batch (most are) is one write, header included. */
+  async finish(head: Buffer, buffers: Uint8Array[], bytes: number): Promise<void> {
+    if (!this.started) {
+      await writeFully(this.handle, [head, ...buffers], 0);
+      return;
+    }
+    await this.write(buffers, bytes);
+    await this.drain();
+    await writeFully(this.handle, [head], 0);
+  }
+
   /** Waits for the write in flight and any write-behind sync, throwing the first error of either. */
-  async drain(): Promise<void> {
+  private async drain(): Promise<void> {
     await this.inFlight;
     await this.syncing;
     if (this.syncFailed !== null) throw this.syncFailed.error;

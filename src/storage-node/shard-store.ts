@@ -1,10 +1,11 @@
 import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Logger } from '../common/index.js';
+import { DEFAULTS, type Logger } from '../common/index.js';
 import { lockHold, shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
 import { BucketIncarnations } from './bucket-incarnations.js';
 import type { BlockHasher } from './checksum.js';
+import { DirectBuffers, DirectReadSource, directReadFlags, probeDirectIo } from './direct-io.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
@@ -66,6 +67,8 @@ export interface ShardStoreOptions {
   metadataWriteBufferBytes?: number | undefined;
   /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
   fsync?: boolean;
+  /** Memory for reading and writing shard files past the page cache (DEFAULTS.directIoMemoryBytes, direct-io.ts); 0 keeps them in it. */
+  directIoMemoryBytes?: number;
   clock?: () => number;
 }
 
@@ -121,6 +124,9 @@ export class ShardStore {
   private readonly space: SpaceLedger;
   private readonly writer: ShardWriter;
   private readonly segments: SegmentLog;
+  private readonly directBuffers: DirectBuffers;
+  /** The direct buffers once open() found that this file system takes direct transfers; null until then, or for good. */
+  private direct: DirectBuffers | null = null;
   /** Free space kept for LevelDB and recovery: client writes and compaction leave it alone. */
   private readonly reserveBytes: number;
   private readonly keyLocks = new KeyedMutex();
@@ -166,6 +172,7 @@ export class ShardStore {
       writeBufferBytes: options.metadataWriteBufferBytes,
     });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
+    this.directBuffers = new DirectBuffers(options.directIoMemoryBytes ?? DEFAULTS.directIoMemoryBytes);
     this.segments = new SegmentLog({
       dir: join(options.dataDir, 'segments'),
       fsync: this.fsync,
@@ -181,6 +188,7 @@ export class ShardStore {
       tmpDir: this.tmpDir,
       inlineMaxShardBytes: options.inlineMaxShardBytes ?? DEFAULT_INLINE_MAX_SHARD_BYTES,
       fsync: this.fsync,
+      directBuffers: () => this.direct,
       clock: this.clock,
       // A quarantined shard is committed but bad: a repair's prepare must replace it rather than keep it.
       isCommitted: async (ref) => (await this.isCommitted(ref)) && !(await this.metadata.isQuarantined(ref)),
@@ -201,6 +209,7 @@ export class ShardStore {
       await this.metadata.open();
     }
     tmpFilesRemoved += await emptyDirectory(this.tmpDir);
+    if (await probeDirectIo(this.tmpDir, this.directBuffers)) this.direct = this.directBuffers;
     await this.segments.open();
     this.recovery = await recoverStore({
       segments: this.segments,
@@ -217,6 +226,11 @@ export class ShardStore {
     this.space.reset(this.recovery.usedBytes);
     this.quarantineCount = this.recovery.quarantinedShards;
     return this.recovery;
+  }
+
+  /** Whether shard files are read and written past the page cache (direct-io.ts): known once open() has run. */
+  get directIo(): boolean {
+    return this.direct !== null;
   }
 
   /** Closes LevelDB. */
@@ -830,10 +844,18 @@ export class ShardStore {
         return this.missingShard(ref);
       }
     }
+    const path = shardFilePath(this.shardDir, stored.file);
+    const direct = this.direct;
+    const buffer = direct?.take() ?? null;
     try {
-      const handle = await open(shardFilePath(this.shardDir, stored.file), 'r');
+      if (direct !== null && buffer !== null) {
+        const source = new DirectReadSource(await open(path, directReadFlags()), buffer, direct);
+        return { source, close: () => source.close() };
+      }
+      const handle = await open(path, 'r');
       return { source: handle, close: () => handle.close() };
     } catch (err) {
+      if (buffer !== null) direct?.release(buffer);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.missingShard(ref);
       throw err;
     }

@@ -24,6 +24,8 @@ export interface StorageNodeOptions {
   rowCacheBytes?: number;
   /** LevelDB's write buffer (DEFAULTS.metadataWriteBufferBytes). */
   metadataWriteBufferBytes?: number;
+  /** Memory for shard-file transfers past the page cache (DEFAULTS.directIoMemoryBytes); 0 keeps them in it. */
+  directIoMemoryBytes?: number;
   /** Total shard bytes this node may hold; unlimited when absent. */
   capacityBytes?: number;
   /** Shards up to this size are kept inline in LevelDB (shard-store.ts has the default and why). */
@@ -76,6 +78,7 @@ export class StorageNode {
       ...(options.capacityBytes === undefined ? {} : { capacityBytes: options.capacityBytes }),
       rowCacheBytes: options.rowCacheBytes,
       metadataWriteBufferBytes: options.metadataWriteBufferBytes,
+      ...(options.directIoMemoryBytes === undefined ? {} : { directIoMemoryBytes: options.directIoMemoryBytes }),
       ...(options.inlineMaxShardBytes === undefined ? {} : { inlineMaxShardBytes: options.inlineMaxShardBytes }),
       ...(options.segmentMaxShardBytes === undefined ? {} : { segmentMaxShardBytes: options.segmentMaxShardBytes }),
       ...(options.segmentSizeBytes === undefined ? {} : { segmentSizeBytes: options.segmentSizeBytes }),

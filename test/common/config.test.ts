@@ -143,6 +143,8 @@ t.test('node configuration: file, variables and flags, with the flag spelling in
   t.equal(config.metadataWriteBufferBytes, DEFAULTS.metadataWriteBufferBytes, "LevelDB's write buffer takes its default");
   t.equal(parseNodeConfig({ dataDir: '/d', metadataWriteBufferBytes: 1 << 20 }, { TESSERA_CLUSTER_SECRET: SECRET, TESSERA_METADATA_WRITE_BUFFER_BYTES: '65536' }).metadataWriteBufferBytes, 65536, 'TESSERA_METADATA_WRITE_BUFFER_BYTES beats the file');
   t.throws(() => parseNodeConfig({ dataDir: '/d', metadataWriteBufferBytes: 1024 }, { TESSERA_CLUSTER_SECRET: SECRET }), { message: /metadataWriteBufferBytes/ }, 'a write buffer below LevelDB\'s 64 KiB floor is refused');
+  t.equal(config.directIoMemoryBytes, DEFAULTS.directIoMemoryBytes, 'the direct I/O memory takes its default');
+  t.equal(parseNodeConfig({ dataDir: '/d', directIoMemoryBytes: 1 << 24 }, { TESSERA_CLUSTER_SECRET: SECRET, TESSERA_DIRECT_IO_MEMORY_BYTES: '0' }).directIoMemoryBytes, 0, 'TESSERA_DIRECT_IO_MEMORY_BYTES beats the file; 0 keeps every file in the page cache');
   t.throws(() => parseNodeConfig({ dataDir: '/d' }, { TESSERA_CLUSTER_SECRET: SECRET, TESSERA_ROW_CACHE_BYTES: '-1' }), { message: /TESSERA_ROW_CACHE_BYTES/ }, 'a negative budget is refused, naming the variable');
   const flagged = parseNodeConfig({ dataDir: '/d' }, { TESSERA_CLUSTER_SECRET: SECRET }, { flags: { listen: '0.0.0.0:9101', nodeId: 'n1' } });
   t.same(flagged.listen, { host: '0.0.0.0', port: 9101 });

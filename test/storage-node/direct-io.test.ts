@@ -1,0 +1,156 @@
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { t } from 'tap';
+import { loadBlockHasher } from '../../src/storage-node/index.js';
+import { DIRECT_BUFFER_BYTES, DIRECT_IO_ALIGN_BYTES, DirectBuffers, DirectReadSource, directCreateFlags, directReadFlags, probeDirectIo } from '../../src/storage-node/direct-io.js';
+import { SHARD_HEADER_BYTES, encodeShardImage, writeShardFile } from '../../src/storage-node/shard-file.js';
+import { seededBytes } from '../helpers/bytes.js';
+import { ERASURE, openStore, readShard, recordFor, shardRef, tempDir, writeShard } from './store-fixture.js';
+
+const hash = await loadBlockHasher();
+const header = { shardIndex: 2, dataShards: 4, parityShards: 2, blockSizeBytes: 256 * 1024, versionId: '0000000000010000abcdef02' };
+const dir = await tempDir(t, 'direct-io');
+
+// The test directory is on a disk file system in CI (ext4), which takes O_DIRECT; tmpfs elsewhere does not.
+// Under CI a file system without it fails these tests rather than skipping them.
+const directHere = await probeDirectIo(dir, new DirectBuffers(DIRECT_BUFFER_BYTES));
+const skip = !directHere && process.env['CI'] !== 'true' ? `${dir} does not take direct I/O (tmpfs?)` : false;
+
+t.test('the probe finds that the test directory takes direct reads and writes', { skip }, async (t) => {
+  t.ok(directHere);
+  t.notOk(await probeDirectIo(dir, new DirectBuffers(0)), 'without buffers there is no direct I/O');
+});
+
+/** Cuts bytes into pieces of 1, 4095, 70,000 and 333,333 bytes, cycling, so pieces straddle blocks, chunks and stages. */
+async function* oddPieces(bytes: Buffer): AsyncGenerator<Buffer> {
+  const sizes = [1, 4095, 70_000, 333_333];
+  for (let at = 0, i = 0; at < bytes.length; i += 1) {
+    const size = sizes[i % sizes.length] as number;
+    yield bytes.subarray(at, at + size);
+    at += size;
+  }
+}
+
+/** The shard size whose file (header, chunks and checksums) is `fileBytes` long, for chunks of 64 KiB. */
+function shardBytesForFile(fileBytes: number): number {
+  const stride = 65_536 + 8;
+  const body = fileBytes - SHARD_HEADER_BYTES;
+  const whole = Math.floor(body / stride);
+  const rest = body - whole * stride;
+  // A last chunk of r bytes takes r + 8 in the file.
+  return whole * 65_536 + Math.max(0, rest - 8);
+}
+
+t.test('a shard file written directly is byte-identical to its image, at every block and stage edge', { skip }, async (t) => {
+  const buffers = new DirectBuffers(2 * DIRECT_BUFFER_BYTES);
+  const fileSizes = [
+    SHARD_HEADER_BYTES + 9,
+    DIRECT_IO_ALIGN_BYTES,
+    DIRECT_IO_ALIGN_BYTES + 9,
+    DIRECT_BUFFER_BYTES - 1,
+    DIRECT_BUFFER_BYTES,
+    DIRECT_BUFFER_BYTES + 9,
+    2 * DIRECT_BUFFER_BYTES,
+    3 * DIRECT_BUFFER_BYTES + 4 * DIRECT_IO_ALIGN_BYTES + 777,
+  ];
+  for (const [n, fileBytes] of fileSizes.entries()) {
+    const bytes = seededBytes(shardBytesForFile(fileBytes), n + 1);
+    const image = encodeShardImage([bytes], header, hash);
+    const path = join(dir, `written-${n}`);
+    const first = buffers.take();
+    const second = buffers.take();
+    if (first === null || second === null) throw new Error('two direct buffers should be free');
+    const handle = await open(path, directCreateFlags());
+    try {
+      t.equal(await writeShardFile(handle, oddPieces(bytes), header, hash, undefined, { direct: [first, second] }), bytes.length, `${image.length}-byte file: the shard's size`);
+    } finally {
+      await handle.close();
+      buffers.release(first);
+      buffers.release(second);
+    }
+    const written = await readFile(path);
+    t.equal(written.length, image.length, `${image.length}-byte file: truncated to its length, padding gone`);
+    t.ok(written.equals(image), `${image.length}-byte file: header, chunks and checksums as the buffered image`);
+  }
+});
+
+t.test('direct reads return the bytes at any position and length, shorter at the end, and close() returns every buffer', { skip }, async (t) => {
+  const bytes = seededBytes(3 * DIRECT_BUFFER_BYTES + 12_345, 7);
+  const path = join(dir, 'reads');
+  const plain = await open(path, 'w');
+  await plain.write(bytes, 0, bytes.length, 0);
+  await plain.close();
+  // Two sources reading in order hold two buffers each: their own and the one they read ahead into.
+  const buffers = new DirectBuffers(4 * DIRECT_BUFFER_BYTES);
+  const read = async (source: DirectReadSource, position: number, length: number): Promise<Buffer> => {
+    const target = Buffer.alloc(length + 3);
+    const { bytesRead } = await source.read(target, 3, length, position);
+    return target.subarray(3, 3 + bytesRead);
+  };
+
+  const random = new DirectReadSource(await open(path, directReadFlags()), buffers.take() as Buffer, buffers);
+  const cases = [
+    [0, 1],
+    [0, SHARD_HEADER_BYTES + 1_048_704],
+    [4095, 2],
+    [DIRECT_BUFFER_BYTES - 10, 20],
+    [12_345, 2 * DIRECT_BUFFER_BYTES + 1],
+    [100, 50],
+    [bytes.length - 5, 100],
+    [bytes.length + 10, 100],
+  ] as const;
+  for (const [position, length] of cases) {
+    const expected = bytes.subarray(position, position + length);
+    t.ok((await read(random, position, length)).equals(expected), `${length} bytes at ${position}: ${expected.length} bytes, the file's`);
+  }
+  await random.close();
+
+  // Reads in order, as a whole-shard read makes them, go through the read-ahead; the last one ends the file.
+  const ordered = new DirectReadSource(await open(path, directReadFlags()), buffers.take() as Buffer, buffers);
+  const batch = 1_048_704;
+  const parts: Buffer[] = [];
+  for (let position = SHARD_HEADER_BYTES; position < bytes.length; position += batch) parts.push(await read(ordered, position, batch));
+  t.ok(Buffer.concat(parts).equals(bytes.subarray(SHARD_HEADER_BYTES)), 'reads in order return the file after its first bytes');
+  // Closed right after a read that started one ahead: the buffers come back only once it has landed.
+  const early = new DirectReadSource(await open(path, directReadFlags()), buffers.take() as Buffer, buffers);
+  await read(early, 0, batch);
+  await read(early, batch, batch);
+  t.equal(buffers.take(), null, 'each source reading in order holds a second buffer to read ahead into');
+  await Promise.all([ordered.close(), early.close()]);
+  const taken = Array.from({ length: 5 }, () => buffers.take());
+  t.same(
+    taken.map((buffer) => buffer !== null),
+    [true, true, true, true, false],
+    'all four buffers are free again, and there were only four',
+  );
+});
+
+t.test('a store writes and reads file shards directly, and through the page cache when direct buffers run short or are off', { skip }, async (t) => {
+  const sizes = [3 * 65_536 + 123, 5 * 1024 * 1024 + 17];
+  const images: Buffer[][] = [];
+  for (const [mode, memory] of [
+    ['direct', undefined],
+    ['one buffer (writes buffered, reads direct)', DIRECT_BUFFER_BYTES],
+    ['off', 0],
+  ] as const) {
+    const dataDir = await tempDir(t, 'direct-store');
+    const store = await openStore(dataDir, { inlineMaxShardBytes: 1000, segmentMaxShardBytes: 0, ...(memory === undefined ? {} : { directIoMemoryBytes: memory }) });
+    t.teardown(() => store.close());
+    t.equal(store.directIo, memory !== 0, `${mode}: the store says whether it uses direct I/O`);
+    const files: Buffer[] = [];
+    for (const [n, size] of sizes.entries()) {
+      const ref = shardRef(`k${n}`, 1);
+      const bytes = seededBytes(size, n + 11);
+      await writeShard(store, ref, bytes);
+      await store.commit({ record: recordFor(ref, size * ERASURE.dataShards), shardIndex: ref.shardIndex });
+      t.ok((await readShard(store, ref)).equals(bytes), `${mode}: the ${size}-byte shard reads back`);
+      const stored = await store.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
+      files.push(await readFile(join(dataDir, 'shards', stored?.file as string)));
+    }
+    images.push(files);
+  }
+  t.ok(
+    images.every((files) => files.every((file, i) => file.equals(images[0]?.[i] as Buffer))),
+    'every way of writing leaves the same files',
+  );
+});
