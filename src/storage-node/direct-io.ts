@@ -17,8 +17,8 @@ import { join } from 'node:path';
  * O_DIRECT wants the memory, the file position and the length aligned to the device's block size;
  * DIRECT_IO_ALIGN_BYTES covers every common one. V8 gives WebAssembly memories page-aligned memory,
  * so the buffers are cut from one: no native code. A store checks once at start (probeDirectIo) that
- * its file system takes such writes and reads; where it does not (tmpfs, another OS), or when every
- * buffer is in use, files are read and written through the page cache as before.
+ * its file system takes such writes and reads; where it does not (tmpfs before Linux 6.6, other
+ * OSes), or when every buffer is in use, files are read and written through the page cache as before.
  */
 
 /** Alignment of memory, file positions and lengths of direct transfers: 4 KiB covers 512-byte and 4 KiB devices. */

@@ -130,7 +130,7 @@ export class StorageNode {
     });
     store.metadata.observeSyncedWrites(this.server.metrics.observeSync);
     this.boundAddress = await this.server.listen(options.host, options.port);
-    logger.info({ address: this.boundAddress, dataDir: options.dataDir }, 'storage node listening');
+    logger.info({ address: this.boundAddress, dataDir: options.dataDir, directIo: store.directIo }, 'storage node listening');
     const everyMs = options.resolveEveryMs ?? DEFAULT_RESOLVE_EVERY_MS;
     if (everyMs > 0) this.background = runEvery(resolver, everyMs, logger);
     await healing?.start();
