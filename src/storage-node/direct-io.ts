@@ -16,8 +16,8 @@ import { join } from 'node:path';
  *
  * O_DIRECT wants the memory, the file position and the length aligned to the device's block size;
  * DIRECT_IO_ALIGN_BYTES covers every common one. V8 gives WebAssembly memories page-aligned memory,
- * so the buffers are cut from one: no native code. A store checks once at start (probeDirectIo) that
- * its file system takes such writes and reads; where it does not (tmpfs before Linux 6.6, other
+ * so the buffers are cut from one: no native code. A store checks once at start that
+ * its file system takes such writes and reads (DirectBuffers.probe); where it does not (tmpfs before Linux 6.6, other
  * OSes), or when every buffer is in use, files are read and written through the page cache as before.
  */
 
@@ -32,12 +32,12 @@ export const DIRECT_BUFFER_BYTES = 17 * WASM_PAGE_BYTES;
 const O_DIRECT: number | undefined = (constants as Record<string, number | undefined>).O_DIRECT;
 
 /** Rounds `value` down to the alignment. */
-export function alignDown(value: number): number {
+function alignDown(value: number): number {
   return value - (value % DIRECT_IO_ALIGN_BYTES);
 }
 
 /** Rounds `value` up to the alignment. */
-export function alignUp(value: number): number {
+function alignUp(value: number): number {
   return alignDown(value + DIRECT_IO_ALIGN_BYTES - 1);
 }
 
@@ -46,26 +46,65 @@ type MemoryConstructor = new (descriptor: { initial: number; maximum: number }) 
 
 /**
  * A fixed set of aligned buffers of DIRECT_BUFFER_BYTES, cut from one WebAssembly memory made on first
- * use. take() returns null when all are out: the caller then goes through the page cache, so memory
- * stays bounded however many transfers run.
+ * use. None is handed out until probe() has found that the store's file system takes direct transfers;
+ * after that, take() returns null only when all are out, and the caller then goes through the page
+ * cache, so memory stays bounded however many transfers run.
  */
 export class DirectBuffers {
   private readonly count: number;
   private readonly memory: MemoryConstructor | undefined = (globalThis as { WebAssembly?: { Memory: MemoryConstructor } }).WebAssembly?.Memory;
   private free: Buffer[] | null = null;
+  private usable = false;
 
   constructor(memoryBytes: number) {
     this.count = Math.floor(memoryBytes / DIRECT_BUFFER_BYTES);
   }
 
-  /** Whether the set holds any buffer at all (none without memory for them, or in a runtime without WebAssembly). */
+  /** Whether probe() found that direct transfers work here, so take() hands out buffers. */
   get enabled(): boolean {
-    return this.count > 0 && this.memory !== undefined;
+    return this.usable;
   }
 
-  /** A free buffer, or null when every one is in use. */
+  /**
+   * Finds whether files in `dir` can be written and read directly with these buffers: writes and reads
+   * back an aligned block in a probe file, which it removes. Any failure means no; so does a set with
+   * no buffers, or a runtime without O_DIRECT or WebAssembly.
+   */
+  async probe(dir: string): Promise<boolean> {
+    const buffer = O_DIRECT === undefined ? null : this.pop();
+    if (O_DIRECT === undefined || buffer === null) return false;
+    const path = join(dir, `direct-io-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    let handle: FileHandle | undefined;
+    try {
+      const block = buffer.subarray(0, DIRECT_IO_ALIGN_BYTES);
+      block.fill(0x5a);
+      handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | O_DIRECT);
+      await handle.write(block, 0, block.length, 0);
+      block.fill(0);
+      const { bytesRead } = await handle.read(block, 0, block.length, 0);
+      this.usable = bytesRead === block.length && block.every((byte) => byte === 0x5a);
+    } catch {
+      this.usable = false;
+    } finally {
+      this.release(buffer);
+      await handle?.close().catch(() => undefined);
+      await rm(path, { force: true }).catch(() => undefined);
+    }
+    return this.usable;
+  }
+
+  /** A free buffer, or null when every one is in use or direct transfers are off. */
   take(): Buffer | null {
-    if (!this.enabled || this.memory === undefined) return null;
+    return this.usable ? this.pop() : null;
+  }
+
+  /** Gives back a buffer take() returned. */
+  release(buffer: Buffer): void {
+    this.free?.push(buffer);
+  }
+
+  private pop(): Buffer | null {
+    if (this.count === 0 || this.memory === undefined) return null;
     if (this.free === null) {
       const pages = (this.count * DIRECT_BUFFER_BYTES) / WASM_PAGE_BYTES;
       const memory = new this.memory({ initial: pages, maximum: pages });
@@ -73,51 +112,14 @@ export class DirectBuffers {
     }
     return this.free.pop() ?? null;
   }
-
-  /** Gives back a buffer take() returned. */
-  release(buffer: Buffer): void {
-    this.free?.push(buffer);
-  }
 }
 
-/** Flags of open() for a new file written directly (O_WRONLY | O_CREAT | O_EXCL | O_DIRECT). */
-export function directCreateFlags(): number {
-  return constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (O_DIRECT ?? 0);
-}
-
+/** Flags of open() for a new file written directly (what 'wx' opens, with O_DIRECT). */
+export const DIRECT_CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (O_DIRECT ?? 0);
 /** Flags of open() for reading a file directly. */
-export function directReadFlags(): number {
-  return constants.O_RDONLY | (O_DIRECT ?? 0);
-}
+export const DIRECT_READ_FLAGS = constants.O_RDONLY | (O_DIRECT ?? 0);
 
-/**
- * Whether files in `dir` can be written and read directly with `buffers`' memory: writes and reads
- * back an aligned block in a probe file, which it removes. Any failure means no.
- */
-export async function probeDirectIo(dir: string, buffers: DirectBuffers): Promise<boolean> {
-  if (O_DIRECT === undefined || !buffers.enabled) return false;
-  const buffer = buffers.take();
-  if (buffer === null) return false;
-  const path = join(dir, `direct-io-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  let handle: FileHandle | undefined;
-  try {
-    const block = buffer.subarray(0, DIRECT_IO_ALIGN_BYTES);
-    block.fill(0x5a);
-    handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | O_DIRECT);
-    await handle.write(block, 0, block.length, 0);
-    block.fill(0);
-    const { bytesRead } = await handle.read(block, 0, block.length, 0);
-    return bytesRead === block.length && block.every((byte) => byte === 0x5a);
-  } catch {
-    return false;
-  } finally {
-    buffers.release(buffer);
-    await handle?.close().catch(() => undefined);
-    await rm(path, { force: true }).catch(() => undefined);
-  }
-}
-
-/** Bytes of a file held in one direct buffer: [start, start + bytes), read as a span of `spanBytes`. */
+/** Bytes of a file read into one direct buffer: the span [start, start + spanBytes), shorter at the end of the file. */
 interface Loaded {
   buffer: Buffer;
   start: number;
@@ -136,11 +138,14 @@ interface Loaded {
 export class DirectReadSource {
   private readonly handle: FileHandle;
   private readonly buffers: DirectBuffers;
+  /** The span reads are served from; null before the first read. */
   private current: Loaded | null = null;
+  /** The span after `current`, being read ahead. */
   private ahead: Loaded | null = null;
-  /** The buffer not in use by `current` or `ahead`, taken when reading ahead first needs it. */
+  /** A buffer neither span uses: the one given at first, later the second one if the read-ahead got it. */
   private spare: Buffer | null;
-  private hasSecond = false;
+  /** Whether the read-ahead asked for its second buffer (it asks once). */
+  private askedSecond = false;
   private nextPosition = -1;
   private closed = false;
 
@@ -153,10 +158,11 @@ export class DirectReadSource {
   async read(target: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
     const sequential = position === this.nextPosition;
     let done = 0;
+    let filled = 0;
     while (done < length) {
       const at = position + done;
       const loaded = await this.load(at, length - done);
-      const filled = await loaded.bytes;
+      filled = await loaded.bytes;
       const available = Math.min(loaded.start + filled - at, length - done);
       if (available <= 0) break;
       loaded.buffer.copy(target, offset + done, at - loaded.start, at - loaded.start + available);
@@ -165,7 +171,9 @@ export class DirectReadSource {
       if (filled < loaded.spanBytes && at + available >= loaded.start + filled) break;
     }
     this.nextPosition = position + done;
-    if (sequential && done === length) this.readAhead(length);
+    // The last span read is `current`; a full one is not the end of the file, so the next may follow.
+    const current = this.current;
+    if (sequential && done === length && current !== null && filled === current.spanBytes) this.readAhead(current, length);
     return { bytesRead: done };
   }
 
@@ -186,40 +194,37 @@ export class DirectReadSource {
     if (current !== null && at >= current.start && at < current.start + (await current.bytes)) return current;
     const ahead = this.ahead;
     this.ahead = null;
-    if (ahead !== null && at >= ahead.start && at < ahead.start + ahead.spanBytes) return this.makeCurrent(ahead);
     if (ahead !== null) {
+      if (at >= ahead.start && at < ahead.start + ahead.spanBytes) return this.replaceCurrent(ahead);
+      // Read ahead for nothing: the caller jumped elsewhere. Its buffer is free once the read lands.
       await ahead.bytes.catch(() => undefined);
       this.spare = ahead.buffer;
     }
+    // The spare if there is one (the current span's buffer becomes the spare), else the current span's.
     const buffer = this.spare ?? (current as Loaded).buffer;
-    if (buffer === this.spare) this.spare = current?.buffer ?? null;
     const start = alignDown(at);
-    this.current = this.startRead(buffer, start, Math.min(alignUp(at + wantBytes) - start, buffer.length));
-    return this.current;
+    return this.replaceCurrent(this.startRead(buffer, start, Math.min(alignUp(at + wantBytes) - start, buffer.length)));
   }
 
-  private makeCurrent(loaded: Loaded): Loaded {
-    if (this.current !== null) this.spare = this.current.buffer;
+  /** Makes `loaded` the current span; the old one's buffer becomes the spare unless `loaded` reuses it. */
+  private replaceCurrent(loaded: Loaded): Loaded {
+    const old = this.current?.buffer ?? null;
+    this.spare = old === loaded.buffer ? null : old;
     this.current = loaded;
     return loaded;
   }
 
-  /** Starts reading the span after the current one into the spare buffer (a second one taken if free). */
-  private readAhead(lastLength: number): void {
-    const current = this.current;
-    if (this.closed || this.ahead !== null || current === null) return;
-    if (this.spare === null && !this.hasSecond) {
-      this.hasSecond = true;
+  /** Starts reading the span after `current` into the spare buffer (a second one taken if free). */
+  private readAhead(current: Loaded, lastLength: number): void {
+    if (this.closed || this.ahead !== null) return;
+    if (this.spare === null && !this.askedSecond) {
+      this.askedSecond = true;
       this.spare = this.buffers.take();
     }
+    if (this.spare === null) return;
     const buffer = this.spare;
-    if (buffer === null) return;
-    void current.bytes.then((filled) => {
-      // The end of the file is in the current span, or another read took the spare meanwhile.
-      if (filled < current.spanBytes || this.current !== current || this.ahead !== null || this.spare !== buffer || this.closed) return;
-      this.spare = null;
-      this.ahead = this.startRead(buffer, current.start + filled, Math.min(alignUp(lastLength) + DIRECT_IO_ALIGN_BYTES, buffer.length));
-    }, () => undefined);
+    this.spare = null;
+    this.ahead = this.startRead(buffer, current.start + current.spanBytes, Math.min(alignUp(lastLength) + DIRECT_IO_ALIGN_BYTES, buffer.length));
   }
 
   private startRead(buffer: Buffer, start: number, spanBytes: number): Loaded {

@@ -5,7 +5,7 @@ import { DEFAULTS, type Logger } from '../common/index.js';
 import { lockHold, shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
 import { BucketIncarnations } from './bucket-incarnations.js';
 import type { BlockHasher } from './checksum.js';
-import { DirectBuffers, DirectReadSource, directReadFlags, probeDirectIo } from './direct-io.js';
+import { DIRECT_READ_FLAGS, DirectBuffers, DirectReadSource } from './direct-io.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
 import type { ReadBufferPool } from './read-buffer-pool.js';
@@ -124,9 +124,8 @@ export class ShardStore {
   private readonly space: SpaceLedger;
   private readonly writer: ShardWriter;
   private readonly segments: SegmentLog;
-  private readonly directBuffers: DirectBuffers;
-  /** The direct buffers once open() found that this file system takes direct transfers; null until then, or for good. */
-  private direct: DirectBuffers | null = null;
+  /** Buffers for shard files read and written past the page cache: handed out once open() found that this file system takes that. */
+  private readonly direct: DirectBuffers;
   /** Free space kept for LevelDB and recovery: client writes and compaction leave it alone. */
   private readonly reserveBytes: number;
   private readonly keyLocks = new KeyedMutex();
@@ -172,7 +171,7 @@ export class ShardStore {
       writeBufferBytes: options.metadataWriteBufferBytes,
     });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
-    this.directBuffers = new DirectBuffers(options.directIoMemoryBytes ?? DEFAULTS.directIoMemoryBytes);
+    this.direct = new DirectBuffers(options.directIoMemoryBytes ?? DEFAULTS.directIoMemoryBytes);
     this.segments = new SegmentLog({
       dir: join(options.dataDir, 'segments'),
       fsync: this.fsync,
@@ -188,7 +187,7 @@ export class ShardStore {
       tmpDir: this.tmpDir,
       inlineMaxShardBytes: options.inlineMaxShardBytes ?? DEFAULT_INLINE_MAX_SHARD_BYTES,
       fsync: this.fsync,
-      directBuffers: () => this.direct,
+      direct: this.direct,
       clock: this.clock,
       // A quarantined shard is committed but bad: a repair's prepare must replace it rather than keep it.
       isCommitted: async (ref) => (await this.isCommitted(ref)) && !(await this.metadata.isQuarantined(ref)),
@@ -209,7 +208,7 @@ export class ShardStore {
       await this.metadata.open();
     }
     tmpFilesRemoved += await emptyDirectory(this.tmpDir);
-    if (await probeDirectIo(this.tmpDir, this.directBuffers)) this.direct = this.directBuffers;
+    await this.direct.probe(this.tmpDir);
     await this.segments.open();
     this.recovery = await recoverStore({
       segments: this.segments,
@@ -230,7 +229,7 @@ export class ShardStore {
 
   /** Whether shard files are read and written past the page cache (direct-io.ts): known once open() has run. */
   get directIo(): boolean {
-    return this.direct !== null;
+    return this.direct.enabled;
   }
 
   /** Closes LevelDB. */
@@ -845,17 +844,16 @@ export class ShardStore {
       }
     }
     const path = shardFilePath(this.shardDir, stored.file);
-    const direct = this.direct;
-    const buffer = direct?.take() ?? null;
+    const buffer = this.direct.take();
     try {
-      if (direct !== null && buffer !== null) {
-        const source = new DirectReadSource(await open(path, directReadFlags()), buffer, direct);
+      if (buffer !== null) {
+        const source = new DirectReadSource(await open(path, DIRECT_READ_FLAGS), buffer, this.direct);
         return { source, close: () => source.close() };
       }
       const handle = await open(path, 'r');
       return { source: handle, close: () => handle.close() };
     } catch (err) {
-      if (buffer !== null) direct?.release(buffer);
+      if (buffer !== null) this.direct.release(buffer);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.missingShard(ref);
       throw err;
     }

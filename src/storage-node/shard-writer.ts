@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { shardDataId, type ErasureParams, type ShardRef } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
-import { directCreateFlags, type DirectBuffers, type DirectStages } from './direct-io.js';
+import { DIRECT_CREATE_FLAGS, type DirectBuffers, type DirectStages } from './direct-io.js';
 import type { MetadataStore } from './metadata-store.js';
 import type { SegmentLog } from './segment-log.js';
 import { WRITE_BEHIND_BYTES, encodeShardImage, writeShardFile, type ShardHeader } from './shard-file.js';
@@ -23,8 +23,8 @@ export interface ShardWriterOptions {
   /** Memory all prepares together may hold past the inline threshold while they read ahead (DEFAULT_READ_AHEAD_BUDGET_BYTES). */
   readAheadBudgetBytes: number;
   segments: SegmentLog;
-  /** Buffers for writing shard files past the page cache (direct-io.ts); null writes them through it. */
-  directBuffers(): DirectBuffers | null;
+  /** Buffers for writing shard files past the page cache (direct-io.ts); without a free pair, through it. */
+  direct: DirectBuffers;
   fsync: boolean;
   clock: () => number;
   /** Whether the committed row already points at this very shard (a repeated prepare). */
@@ -171,8 +171,8 @@ export class ShardWriter {
     let handle: FileHandle | undefined;
     /** The file this prepare created and removes if it fails, until the file is in place. */
     let created: string | undefined;
-    const direct = this.takeStages();
-    const flags = direct === null ? 'wx' : directCreateFlags();
+    const staged = this.takeStages();
+    const flags = staged === null ? 'wx' : DIRECT_CREATE_FLAGS;
     try {
       if (inPlace) {
         try {
@@ -187,7 +187,7 @@ export class ShardWriter {
         created = tmpPath;
       }
       // A direct write reaches the disk as it goes: there is nothing for a write-behind sync to start early.
-      const writeOptions = direct !== null ? { direct: direct.stages } : fsync ? { writeBehindBytes: WRITE_BEHIND_BYTES } : {};
+      const writeOptions = staged !== null ? { direct: staged.stages } : fsync ? { writeBehindBytes: WRITE_BEHIND_BYTES } : {};
       const sizeBytes = await writeShardFile(handle, source, header, hash, undefined, writeOptions);
       signal?.throwIfAborted();
       if (fsync) await handle.sync();
@@ -214,7 +214,7 @@ export class ShardWriter {
       if (created === tmpPath || (created === finalPath && this.writing.get(finalPath) === 1)) await rm(created, { force: true }).catch(() => undefined);
       throw err;
     } finally {
-      direct?.release();
+      staged?.release();
       this.disown(tmpPath);
       this.disown(finalPath);
     }
@@ -222,9 +222,9 @@ export class ShardWriter {
 
   /** Two direct buffers for a file write, or null to write through the page cache (none free, or no direct I/O here). */
   private takeStages(): { stages: DirectStages; release: () => void } | null {
-    const buffers = this.options.directBuffers();
-    const first = buffers?.take() ?? null;
-    if (buffers === null || first === null) return null;
+    const buffers = this.options.direct;
+    const first = buffers.take();
+    if (first === null) return null;
     const second = buffers.take();
     if (second === null) {
       buffers.release(first);

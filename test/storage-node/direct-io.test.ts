@@ -2,7 +2,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { t } from 'tap';
 import { loadBlockHasher } from '../../src/storage-node/index.js';
-import { DIRECT_BUFFER_BYTES, DIRECT_IO_ALIGN_BYTES, DirectBuffers, DirectReadSource, directCreateFlags, directReadFlags, probeDirectIo } from '../../src/storage-node/direct-io.js';
+import { DIRECT_BUFFER_BYTES, DIRECT_CREATE_FLAGS, DIRECT_IO_ALIGN_BYTES, DIRECT_READ_FLAGS, DirectBuffers, DirectReadSource } from '../../src/storage-node/direct-io.js';
 import { SHARD_HEADER_BYTES, encodeShardImage, writeShardFile } from '../../src/storage-node/shard-file.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { ERASURE, openStore, readShard, recordFor, shardRef, tempDir, writeShard } from './store-fixture.js';
@@ -13,12 +13,12 @@ const dir = await tempDir(t, 'direct-io');
 
 // The test directory is on a disk file system in CI (ext4), which takes O_DIRECT; tmpfs before Linux 6.6 and other OSes do not.
 // Under CI a file system without it fails these tests rather than skipping them.
-const directHere = await probeDirectIo(dir, new DirectBuffers(DIRECT_BUFFER_BYTES));
+const directHere = await new DirectBuffers(DIRECT_BUFFER_BYTES).probe(dir);
 const skip = !directHere && process.env['CI'] !== 'true' ? `${dir} does not take direct I/O` : false;
 
 t.test('the probe finds that the test directory takes direct reads and writes', { skip }, async (t) => {
   t.ok(directHere);
-  t.notOk(await probeDirectIo(dir, new DirectBuffers(0)), 'without buffers there is no direct I/O');
+  t.notOk(await new DirectBuffers(0).probe(dir), 'without buffers there is no direct I/O');
 });
 
 /** Cuts bytes into pieces of 1, 4095, 70,000 and 333,333 bytes, cycling, so pieces straddle blocks, chunks and stages. */
@@ -43,6 +43,7 @@ function shardBytesForFile(fileBytes: number): number {
 
 t.test('a shard file written directly is byte-identical to its image, at every block and stage edge', { skip }, async (t) => {
   const buffers = new DirectBuffers(2 * DIRECT_BUFFER_BYTES);
+  await buffers.probe(dir);
   const fileSizes = [
     SHARD_HEADER_BYTES + 9,
     DIRECT_IO_ALIGN_BYTES,
@@ -60,7 +61,7 @@ t.test('a shard file written directly is byte-identical to its image, at every b
     const first = buffers.take();
     const second = buffers.take();
     if (first === null || second === null) throw new Error('two direct buffers should be free');
-    const handle = await open(path, directCreateFlags());
+    const handle = await open(path, DIRECT_CREATE_FLAGS);
     try {
       t.equal(await writeShardFile(handle, oddPieces(bytes), header, hash, undefined, { direct: [first, second] }), bytes.length, `${image.length}-byte file: the shard's size`);
     } finally {
@@ -82,13 +83,14 @@ t.test('direct reads return the bytes at any position and length, shorter at the
   await plain.close();
   // Two sources reading in order hold two buffers each: their own and the one they read ahead into.
   const buffers = new DirectBuffers(4 * DIRECT_BUFFER_BYTES);
+  await buffers.probe(dir);
   const read = async (source: DirectReadSource, position: number, length: number): Promise<Buffer> => {
     const target = Buffer.alloc(length + 3);
     const { bytesRead } = await source.read(target, 3, length, position);
     return target.subarray(3, 3 + bytesRead);
   };
 
-  const random = new DirectReadSource(await open(path, directReadFlags()), buffers.take() as Buffer, buffers);
+  const random = new DirectReadSource(await open(path, DIRECT_READ_FLAGS), buffers.take() as Buffer, buffers);
   const cases = [
     [0, 1],
     [0, SHARD_HEADER_BYTES + 1_048_704],
@@ -106,13 +108,13 @@ t.test('direct reads return the bytes at any position and length, shorter at the
   await random.close();
 
   // Reads in order, as a whole-shard read makes them, go through the read-ahead; the last one ends the file.
-  const ordered = new DirectReadSource(await open(path, directReadFlags()), buffers.take() as Buffer, buffers);
+  const ordered = new DirectReadSource(await open(path, DIRECT_READ_FLAGS), buffers.take() as Buffer, buffers);
   const batch = 1_048_704;
   const parts: Buffer[] = [];
   for (let position = SHARD_HEADER_BYTES; position < bytes.length; position += batch) parts.push(await read(ordered, position, batch));
   t.ok(Buffer.concat(parts).equals(bytes.subarray(SHARD_HEADER_BYTES)), 'reads in order return the file after its first bytes');
   // Closed right after a read that started one ahead: the buffers come back only once it has landed.
-  const early = new DirectReadSource(await open(path, directReadFlags()), buffers.take() as Buffer, buffers);
+  const early = new DirectReadSource(await open(path, DIRECT_READ_FLAGS), buffers.take() as Buffer, buffers);
   await read(early, 0, batch);
   await read(early, batch, batch);
   t.equal(buffers.take(), null, 'each source reading in order holds a second buffer to read ahead into');
