@@ -27,8 +27,8 @@ export interface SegmentLogOptions {
 export const DEFAULT_SEGMENT_MAX_BYTES = 1024 ** 3;
 /** One group commit writes at most 8 MiB: the appends waiting behind it are not held up by a long sync. */
 export const DEFAULT_BATCH_MAX_BYTES = 8 * 1024 * 1024;
-/** Buffers per writev, below every platform's IOV_MAX (1024 on Linux). */
-const BATCH_MAX_IMAGES = 512;
+/** Buffers per writev, within every platform's IOV_MAX (1024 on Linux); a batch's first image goes whatever its count. */
+const BATCH_MAX_BUFFERS = 1024;
 const SEGMENT_NAME = /^[0-9a-f]{16}$/;
 
 /** A segment file's name: its number in 16 hex digits, so names sort as numbers do (as segmentPlaceName writes it). */
@@ -38,7 +38,9 @@ export function segmentName(segment: number): string {
 }
 
 interface Waiting {
-  image: Buffer;
+  /** The image's bytes, in order (shardImageParts): written as they are, never joined. */
+  parts: readonly Uint8Array[];
+  lengthBytes: number;
   done: (err: Error | null, place?: SegmentPlace) => void;
 }
 
@@ -98,11 +100,15 @@ export class SegmentLog {
     this.nextSegment = numbers.length === 0 ? 0 : Math.max(...numbers) + 1;
   }
 
-  /** Appends a shard image; resolves with its place once it is durable. */
-  append(image: Buffer): Promise<SegmentPlace> {
+  /**
+   * Appends a shard image, given as the buffers that make it up in order (one buffer, or shardImageParts);
+   * resolves with its place once it is durable. The buffers must not change until then.
+   */
+  append(parts: readonly Uint8Array[]): Promise<SegmentPlace> {
     if (this.closed || this.nextSegment === null) return Promise.reject(new ShardStoreError('IoError', this.closed ? 'segment log closed' : 'segment log not open'));
+    const lengthBytes = parts.reduce((sum, part) => sum + part.length, 0);
     return new Promise((resolve, reject) => {
-      this.waiting.push({ image, done: (err, place) => (err === null ? resolve(place as SegmentPlace) : reject(err)) });
+      this.waiting.push({ parts, lengthBytes, done: (err, place) => (err === null ? resolve(place as SegmentPlace) : reject(err)) });
       this.flushing ??= this.flush();
     });
   }
@@ -238,14 +244,14 @@ export class SegmentLog {
       const batch = this.takeBatch();
       let writing: { segment: number; handle: FileHandle; sizeBytes: number };
       try {
-        writing = await this.segmentFor(batch.reduce((sum, entry) => sum + entry.image.length, 0));
+        writing = await this.segmentFor(batch.reduce((sum, entry) => sum + entry.lengthBytes, 0));
       } catch (err) {
         for (const entry of batch) entry.done(err as Error);
         continue;
       }
       const start = writing.sizeBytes;
       try {
-        await writeFully(writing.handle, batch.map((entry) => entry.image), start);
+        await writeFully(writing.handle, batch.flatMap((entry) => entry.parts), start);
         if (this.fsync) await writing.handle.datasync();
       } catch (err) {
         // What the file holds past `start` is not known now: no more appends go to it.
@@ -257,8 +263,8 @@ export class SegmentLog {
       this.appended += batch.length;
       let offsetBytes = start;
       for (const entry of batch) {
-        entry.done(null, { segment: writing.segment, offsetBytes, lengthBytes: entry.image.length });
-        offsetBytes += entry.image.length;
+        entry.done(null, { segment: writing.segment, offsetBytes, lengthBytes: entry.lengthBytes });
+        offsetBytes += entry.lengthBytes;
       }
       writing.sizeBytes = offsetBytes;
     }
@@ -267,11 +273,13 @@ export class SegmentLog {
   /** The waiting appends that go into the next write, oldest first: at least one, within the batch limits. */
   private takeBatch(): Waiting[] {
     let bytes = 0;
+    let buffers = 0;
     let count = 0;
-    while (count < this.waiting.length && count < BATCH_MAX_IMAGES) {
+    while (count < this.waiting.length) {
       const next = this.waiting[count] as Waiting;
-      if (count > 0 && bytes + next.image.length > this.maxBatchBytes) break;
-      bytes += next.image.length;
+      if (count > 0 && (bytes + next.lengthBytes > this.maxBatchBytes || buffers + next.parts.length > BATCH_MAX_BUFFERS)) break;
+      bytes += next.lengthBytes;
+      buffers += next.parts.length;
       count += 1;
     }
     return this.waiting.splice(0, count);

@@ -333,37 +333,55 @@ export async function writeFully(handle: FileHandle, buffers: Uint8Array[], posi
 }
 
 /**
- * The whole shard-file image of a small shard held in memory: what an inline shard stores in LevelDB.
- * The pieces are copied once, straight to their places in the image, and each chunk hashed there.
+ * A small shard's shard-file image as the buffers that make it up, in order: the header, then each
+ * chunk (as views of the pieces it lies in) and its checksum. The header and every checksum share one
+ * small allocation; no shard byte is copied, except a chunk split across pieces when `hash` cannot
+ * hash pieces. For a writer that hands the list to one `writev` (the segment log), so a shard's bytes
+ * go from the request to the file without being gathered into an image first; the pieces must not
+ * change until that write is done.
  */
+export function shardImageParts(
+  pieces: readonly Uint8Array[],
+  header: Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>,
+  hash: BlockHasher,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+): Buffer[] {
+  const shardSizeBytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  const chunks = Math.ceil(shardSizeBytes / chunkBytes);
+  const framing = Buffer.allocUnsafe(SHARD_HEADER_BYTES + chunks * CHECKSUM_BYTES);
+  encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash, framing);
+  const parts: Buffer[] = [framing.subarray(0, SHARD_HEADER_BYTES)];
+  let pieceIndex = 0;
+  let pieceOffset = 0;
+  for (let chunkIndex = 0; chunkIndex < chunks; chunkIndex += 1) {
+    const views: Buffer[] = [];
+    for (let need = Math.min(chunkBytes, shardSizeBytes - chunkIndex * chunkBytes); need > 0; ) {
+      const piece = pieces[pieceIndex] as Uint8Array;
+      const take = Math.min(need, piece.length - pieceOffset);
+      if (take > 0) views.push(Buffer.from(piece.buffer, piece.byteOffset + pieceOffset, take));
+      need -= take;
+      pieceOffset += take;
+      if (pieceOffset === piece.length) {
+        pieceIndex += 1;
+        pieceOffset = 0;
+      }
+    }
+    const chunk = views.length === 1 || hash.pieces !== undefined ? views : [Buffer.concat(views)];
+    const checksumAt = SHARD_HEADER_BYTES + chunkIndex * CHECKSUM_BYTES;
+    framing.writeBigUInt64LE(chunk.length === 1 ? hash(chunk[0] as Buffer) : (hash.pieces as NonNullable<BlockHasher['pieces']>)(chunk), checksumAt);
+    parts.push(...chunk, framing.subarray(checksumAt, checksumAt + CHECKSUM_BYTES));
+  }
+  return parts;
+}
+
+/** The whole shard-file image of a small shard held in memory: what an inline shard stores in LevelDB. */
 export function encodeShardImage(
   pieces: readonly Uint8Array[],
   header: Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>,
   hash: BlockHasher,
   chunkBytes = DEFAULT_CHUNK_BYTES,
 ): Buffer {
-  const shardSizeBytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
-  const chunks = Math.ceil(shardSizeBytes / chunkBytes);
-  const image = Buffer.allocUnsafe(SHARD_HEADER_BYTES + shardSizeBytes + chunks * CHECKSUM_BYTES);
-  let shardOffset = 0;
-  for (const piece of pieces) {
-    let offset = 0;
-    while (offset < piece.length) {
-      const chunkIndex = Math.floor(shardOffset / chunkBytes);
-      const within = shardOffset - chunkIndex * chunkBytes;
-      const take = Math.min(chunkBytes - within, piece.length - offset);
-      image.set(piece.subarray(offset, offset + take), chunkPosition(chunkIndex, chunkBytes) + within);
-      offset += take;
-      shardOffset += take;
-    }
-  }
-  for (let chunkIndex = 0; chunkIndex < chunks; chunkIndex += 1) {
-    const start = chunkPosition(chunkIndex, chunkBytes);
-    const end = start + Math.min(chunkBytes, shardSizeBytes - chunkIndex * chunkBytes);
-    image.writeBigUInt64LE(hash(image.subarray(start, end)), end);
-  }
-  encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash, image);
-  return image;
+  return Buffer.concat(shardImageParts(pieces, header, hash, chunkBytes));
 }
 
 /** Chunks read per positional read: about 1 MiB, so a large range is a few syscalls. */

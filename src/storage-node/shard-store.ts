@@ -810,7 +810,7 @@ export class ShardStore {
     } finally {
       await opened.close();
     }
-    const moved = await this.segments.append(image);
+    const moved = await this.segments.append([image]);
     await this.metadata.relocateShard(ref, file, segmentPlaceName(moved), current?.file === file ? current : undefined, versions);
     return place.lengthBytes;
   }

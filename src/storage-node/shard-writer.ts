@@ -7,7 +7,7 @@ import type { BlockHasher } from './checksum.js';
 import { DIRECT_CREATE_FLAGS, type DirectBuffers, type DirectStages } from './direct-io.js';
 import type { MetadataStore } from './metadata-store.js';
 import type { SegmentLog } from './segment-log.js';
-import { WRITE_BEHIND_BYTES, encodeShardImage, writeShardFile, type ShardHeader } from './shard-file.js';
+import { WRITE_BEHIND_BYTES, encodeShardImage, shardImageParts, writeShardFile, type ShardHeader } from './shard-file.js';
 import { segmentPlaceName, shardFileName, syncDirectory } from './shard-paths.js';
 import type { SpaceClaim } from './space-ledger.js';
 
@@ -136,13 +136,14 @@ export class ShardWriter {
    */
   private async prepareSegment(ref: ShardRef, header: HeaderFields, pieces: Buffer[], sizeBytes: number, space: SpaceClaim, signal: AbortSignal | undefined, fresh: boolean): Promise<number> {
     const { metadata, hash, clock, segments } = this.options;
-    const image = encodeShardImage(pieces, header, hash);
+    // The pieces are written where they are, not copied into an image: they stay held until the append is durable.
+    const parts = shardImageParts(pieces, header, hash);
     signal?.throwIfAborted();
     if (!fresh && (await this.options.isCommitted(ref))) {
       space.settle(false);
       return sizeBytes;
     }
-    const place = await segments.append(image);
+    const place = await segments.append(parts);
     signal?.throwIfAborted();
     const earlier = await metadata.getPrepared(ref);
     const replaces = earlier?.file !== undefined && earlier.file !== null ? earlier.file : undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { t } from 'tap';
 import { loadBlockHasher } from '../../src/storage-node/index.js';
 import { SegmentLog, segmentName, type SegmentPlace } from '../../src/storage-node/segment-log.js';
-import { encodeShardImage, readShardHeader, readShardRange, ShardCorruptError } from '../../src/storage-node/shard-file.js';
+import { readShardHeader, readShardRange, shardImageParts, ShardCorruptError } from '../../src/storage-node/shard-file.js';
 import { seededBytes } from '../helpers/bytes.js';
 
 const hash = await loadBlockHasher();
@@ -14,8 +14,10 @@ t.teardown(() => rm(root, { recursive: true, force: true }));
 const header = { shardIndex: 1, dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024, versionId: '0000000000010000abcdef01' };
 let dirs = 0;
 
-function image(bytes: Buffer): Buffer {
-  return encodeShardImage([bytes], header, hash);
+/** A shard image as a writer appends it: the parts framing the bytes, which arrive as two pieces cut off-centre. */
+function image(bytes: Buffer): Buffer[] {
+  const cutAt = Math.floor(bytes.length / 3);
+  return shardImageParts([bytes.subarray(0, cutAt), bytes.subarray(cutAt)], header, hash);
 }
 
 /** The shard bytes stored at `place`, every chunk verified, as the node's reads check them. */
@@ -54,6 +56,23 @@ t.test('appends land back to back and read back verified; appends waiting togeth
   const { appends, writes } = log.stats();
   t.equal(appends, 64);
   t.ok(writes < appends / 4, `64 appends at once took ${writes} writes`);
+});
+
+t.test('appends whose parts together pass one writev\'s buffer limit are written in several, back to back, each whole', async (t) => {
+  const { log } = await freshLog();
+  t.teardown(() => log.close());
+  // 1000-byte chunks: each 30 KiB image is 63 buffers, so 40 of them need more than one writev.
+  const bodies = Array.from({ length: 40 }, (_, i) => seededBytes(30 * 1024, 200 + i));
+  const places = await Promise.all(bodies.map((body) => log.append(shardImageParts([body], header, hash, 1000))));
+  const { writes } = log.stats();
+  t.ok(writes >= 3, `40 appends of 63 buffers each took ${writes} writes`);
+  const ordered = [...places].sort((a, b) => a.offsetBytes - b.offsetBytes);
+  let next = 0;
+  for (const place of ordered) {
+    t.equal(place.offsetBytes, next, 'each image starts where the one before ends');
+    next += place.lengthBytes;
+  }
+  for (const [i, place] of places.entries()) t.same(await readBack(log, place), bodies[i], `image ${i} reads back`);
 });
 
 t.test('a segment is sealed when full; the next append starts a new one; list() says which takes appends', async (t) => {

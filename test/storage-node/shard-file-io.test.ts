@@ -8,6 +8,7 @@ import {
   bufferSource,
   encodeShardImage,
   readShardHeaderAhead,
+  shardImageParts,
   readShardRange,
   writeShardFile,
   SHARD_HEADER_BYTES,
@@ -57,8 +58,24 @@ t.test('pieces that straddle chunks, tiny ones included, frame to the same bytes
     for (const [hasherName, hasher] of [['piecewise', hash], ['plain', plainHash]] as const) {
       t.ok((await fileOf(`${name}-${hasherName}`, cut(bytes, sizes), hasher, 1000)).equals(expected), `${name} pieces, ${hasherName} hasher: same file`);
       t.ok(encodeShardImage(cut(bytes, sizes), header, hasher, 1000).equals(expected), `${name} pieces, ${hasherName} hasher: same inline image`);
+      t.ok(Buffer.concat(shardImageParts(cut(bytes, sizes), header, hasher, 1000)).equals(expected), `${name} pieces, ${hasherName} hasher: same segment image parts`);
     }
   }
+});
+
+t.test('a segment image\'s parts are the pieces\' own memory: no shard byte is copied, even for a chunk split across pieces', async (t) => {
+  const bytes = seededBytes(5000, 4);
+  const pieces = cut(bytes, [2500, 1700, 800]);
+  const parts = shardImageParts(pieces, header, hash, 1000);
+  const framing = (parts[0] as Buffer).buffer;
+  let shardBytes = 0;
+  for (const part of parts.slice(1)) {
+    if (part.buffer === framing) continue;
+    t.equal(part.buffer, bytes.buffer, 'a chunk part is a view of the bytes the pieces came from');
+    shardBytes += part.length;
+  }
+  t.equal(shardBytes, bytes.length, 'every shard byte is in a view');
+  t.ok(Buffer.concat(parts).equals(encodeShardImage([bytes], header, hash, 1000)), 'the parts join to the image');
 });
 
 /** A file handle whose writes complete when the test says so, recording what each one was given. */
