@@ -1,4 +1,4 @@
-import { pipeline } from 'node:stream/promises';
+import { finished, type Readable, type Writable } from 'node:stream';
 import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoderOptions } from '../auth/index.js';
 import { S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
@@ -21,11 +21,47 @@ export function decodedBody(
     ctx.reply.raw.writeContinue();
   }
   const stopWatching = ctx.slowClients === undefined ? undefined : watchBodyRate(ctx.request.raw, ctx.slowClients);
-  const done = pipeline(ctx.request.raw, decoder);
+  const done = pipeInto(ctx.request.raw, decoder);
   if (stopWatching !== undefined) done.then(stopWatching, stopWatching);
   // The consumer sees the same error through the decoder; this only keeps it from being unhandled.
   done.catch(() => undefined);
   return { decoder, done };
+}
+
+/**
+ * `stream.pipeline(source, sink)` for one readable into one writable: the sink is ended when the source
+ * ends; an error or early close of either destroys the other (unless it already finished) and rejects;
+ * the promise settles once both have. stream.pipeline also builds an AbortController per call and
+ * aborts it when done, which on Node 20 constructs a DOMException with its stack: a profile of 4 KiB
+ * PUTs found that at about 2% of the gateway's thread.
+ */
+export function pipeInto(source: Readable, sink: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: Error | undefined;
+    let sourceDone = false;
+    let sinkDone = false;
+    const fail = (err: Error): void => {
+      failure ??= err;
+      if (!sourceDone) source.destroy(err);
+      if (!sinkDone) sink.destroy(err);
+    };
+    const settle = (): void => {
+      if (!sourceDone || !sinkDone) return;
+      if (failure === undefined) resolve();
+      else reject(failure);
+    };
+    finished(source, { readable: true, writable: false }, (err) => {
+      sourceDone = true;
+      if (err !== undefined && err !== null) fail(err);
+      settle();
+    });
+    finished(sink, { readable: false, writable: true }, (err) => {
+      sinkDone = true;
+      if (err !== undefined && err !== null) fail(err);
+      settle();
+    });
+    source.pipe(sink);
+  });
 }
 
 /**
