@@ -431,14 +431,14 @@ export class MetadataStore {
    * fsyncs of a small write.
    */
   async putPrepared(ref: ShardRef, prepared: PreparedShard, image?: Buffer, replacesFile?: string): Promise<void> {
-    // A row written now would shadow nothing held (reads look at held prepares first): forget any.
-    this.held.release(heldKey(ref));
     const batch = new MetadataBatch().put(rowKey(ROW.prepared, ...shardParts(ref)), json(prepared));
     // A repeated prepare that wrote its shard to a new place: the earlier prepare's place is no one's now.
     if (replacesFile !== undefined && replacesFile !== prepared.file) batch.del(rowKey(ROW.file, replacesFile));
     if (image !== undefined) batch.put(rowKey(ROW.inline, ...shardParts(ref)), image);
     if (prepared.file !== null) batch.put(rowKey(ROW.file, prepared.file), json(ref));
     await this.writer.write(batch, false);
+    // Reads look at held prepares first: one held for the same shard would hide this newer row.
+    this.held.release(heldKey(ref));
   }
 
   /**

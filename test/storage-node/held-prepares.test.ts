@@ -87,3 +87,15 @@ t.test('past their memory bound, and for prepares that are not a client write\'s
   }
   t.same(store.metadata.heldPrepares, { prepares: 0, bytes: 0 });
 });
+
+t.test('a prepare of the same shard written as a row replaces the held one once it is written', async (t) => {
+  const store = await openStore(await tempDir(t, 'held-replaced'), SMALL_THRESHOLDS);
+  t.teardown(() => store.close());
+  const ref = shardRef('again.json', 1);
+  await prepareBytes(store, ref, seededBytes(SIZE_IN.inline, 30), 1, fresh);
+  const newer = seededBytes(SIZE_IN.inline, 31);
+  await prepareBytes(store, ref, newer, 1, { fresh: false });
+  t.same(store.metadata.heldPrepares.prepares, 0, 'the held prepare is gone');
+  await store.commit({ record: recordFor(ref, newer.length * ERASURE.dataShards), shardIndex: ref.shardIndex });
+  t.ok((await readShard(store, ref)).equals(newer), 'the commit took the prepare written last');
+});
