@@ -3,7 +3,6 @@ import { DEFAULTS } from '../common/index.js';
 import { placementHashHex } from '../placement/index.js';
 import { shardDataId, shardRefOf, type BucketRecord, type UserRecord, type ListQuery, type ObjectRecord, type ObjectStatus, type ShardRef, type VersionListQuery } from '../rpc/index.js';
 import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
-import { HeldPrepares } from './held-prepares.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from './metadata-keys.js';
 import { RowCache } from './row-cache.js';
 
@@ -66,12 +65,6 @@ export { MetadataWriteFenced } from './group-commit.js';
  * `d` rows or files, so a listing page never loads object data.
  */
 export const METADATA_SCHEMA_VERSION = 4;
-
-/**
- * Bytes of fresh inline prepares a node holds in memory until their commits (held-prepares.ts): with at
- * most 32 KiB per inline shard, room for hundreds of small writes in flight on one node.
- */
-export const DEFAULT_HELD_PREPARE_BYTES = 8 * 1024 * 1024;
 
 const CACHED_KINDS = new Set([ROW.object, ROW.inline].map((kind) => kind.charCodeAt(0)));
 
@@ -160,11 +153,6 @@ function shardParts(ref: ShardRef): string[] {
   return [ref.bucket, ref.key, shardDataId(ref), String(ref.shardIndex)];
 }
 
-/** A shard's key among the held prepares: its prepared row's key parts. */
-function heldKey(ref: ShardRef): string {
-  return shardParts(ref).join('\0');
-}
-
 function refOf(parts: readonly string[]): ShardRef {
   return { bucket: parts[0] ?? '', key: parts[1] ?? '', versionId: parts[2] ?? '', shardIndex: Number(parts[3]) };
 }
@@ -188,26 +176,18 @@ export class MetadataStore {
   private readonly writeBufferBytes: number;
   /** Rows that reads answer from without LevelDB (row-cache.ts). */
   private readonly rows: RowCache;
-  /** Fresh inline prepares waiting for their commits, not written as rows (held-prepares.ts). */
-  private readonly held: HeldPrepares<PreparedShard>;
   private writeObserver: ((ops: readonly MetadataOp[], sync: boolean) => void) | undefined;
 
   /**
    * `sync: false` skips LevelDB's fsync of each write: for benchmarks only. `rowCacheBytes` bounds the
    * rows kept in memory (DEFAULTS.rowCacheBytes; 0 keeps none); `writeBufferBytes` is LevelDB's write
-   * buffer (DEFAULTS.metadataWriteBufferBytes); `heldPrepareBytes` bounds the inline prepares held until
-   * their commits (DEFAULT_HELD_PREPARE_BYTES; 0 writes every prepare as a row). Nothing touches the
-   * disk until open().
+   * buffer (DEFAULTS.metadataWriteBufferBytes). Nothing touches the disk until open().
    */
-  constructor(
-    location: string,
-    options: { sync?: boolean; rowCacheBytes?: number | undefined; writeBufferBytes?: number | undefined; heldPrepareBytes?: number | undefined } = {},
-  ) {
+  constructor(location: string, options: { sync?: boolean; rowCacheBytes?: number | undefined; writeBufferBytes?: number | undefined } = {}) {
     this.location = location;
     this.writeBufferBytes = options.writeBufferBytes ?? DEFAULTS.metadataWriteBufferBytes;
     this.writer = new GroupCommitWriter((ops, sync) => this.writeBatch(ops, sync), options.sync ?? true);
     this.rows = new RowCache(options.rowCacheBytes ?? DEFAULTS.rowCacheBytes, isCachedRow);
-    this.held = new HeldPrepares(options.heldPrepareBytes ?? DEFAULT_HELD_PREPARE_BYTES);
   }
 
   private get db(): ClassicLevel<Buffer, Buffer> {
@@ -221,21 +201,8 @@ export class MetadataStore {
     await this.handle.open();
   }
 
-  /**
-   * Closes the database once the writes submitted so far have settled (nothing to do if it was never
-   * opened). Prepares still held are written as rows first, so a restart keeps them as it keeps any
-   * other prepare: a commit that arrives after the restart still finds its shard.
-   */
+  /** Closes the database once the writes submitted so far have settled (nothing to do if it was never opened). */
   async close(): Promise<void> {
-    const held = this.held.list();
-    if (held.length > 0 && this.handle?.status === 'open') {
-      const batch = new MetadataBatch();
-      for (const { ref, prepared, image } of held) batch.put(rowKey(ROW.prepared, ...shardParts(ref)), json(prepared)).put(rowKey(ROW.inline, ...shardParts(ref)), image);
-      // A store whose writes already failed (a full disk) still closes: its held prepares are then lost,
-      // as in a crash, and their commits fail on this node.
-      await this.write(batch).catch(() => undefined);
-      for (const { ref } of held) this.held.release(heldKey(ref));
-    }
     await this.writer.idle();
     await this.handle?.close();
   }
@@ -327,8 +294,6 @@ export class MetadataStore {
 
   /** A prepared shard, if present. */
   async getPrepared(ref: ShardRef): Promise<PreparedShard | undefined> {
-    const held = this.held.get(heldKey(ref));
-    if (held !== undefined) return held.prepared;
     const value = await this.cachedGet(rowKey(ROW.prepared, ...shardParts(ref)));
     return value === undefined ? undefined : parse<PreparedShard>(value);
   }
@@ -338,11 +303,6 @@ export class MetadataStore {
    * libuv's pool instead of two (a commit needs both).
    */
   async getObjectAndPrepared(ref: ShardRef): Promise<{ stored: StoredObject | undefined; prepared: PreparedShard | undefined; image: Buffer | undefined }> {
-    const held = this.held.get(heldKey(ref));
-    if (held !== undefined) {
-      const stored = await this.cachedGet(rowKey(ROW.object, ref.bucket, ref.key));
-      return { stored: stored === undefined ? undefined : parse<StoredObject>(stored), prepared: held.prepared, image: held.image };
-    }
     const [stored, prepared, image] = await this.cachedGetMany([
       rowKey(ROW.object, ref.bucket, ref.key),
       rowKey(ROW.prepared, ...shardParts(ref)),
@@ -437,23 +397,6 @@ export class MetadataStore {
     if (image !== undefined) batch.put(rowKey(ROW.inline, ...shardParts(ref)), image);
     if (prepared.file !== null) batch.put(rowKey(ROW.file, prepared.file), json(ref));
     await this.writer.write(batch, false);
-    // Reads look at held prepares first: one held for the same shard would hide this newer row.
-    this.held.release(heldKey(ref));
-  }
-
-  /**
-   * Holds a fresh inline prepare (a client write's shard, under a data id no commit can name yet) in
-   * memory until its commit instead of writing its rows (held-prepares.ts): reads, commits, drops and
-   * preparedShards() see it as they see a row. False when the held prepares are at their bound: the
-   * caller writes it with putPrepared.
-   */
-  holdPrepared(ref: ShardRef, prepared: PreparedShard & { file: null }, image: Buffer): boolean {
-    return this.held.hold(heldKey(ref), { ref, prepared, image });
-  }
-
-  /** Inline prepares held until their commits, and the bytes they count. */
-  get heldPrepares(): { prepares: number; bytes: number } {
-    return this.held.size;
   }
 
   /**
@@ -464,7 +407,6 @@ export class MetadataStore {
     const batch = new MetadataBatch().del(rowKey(ROW.prepared, ...shardParts(ref)));
     if (!keepData) dropShardData(batch, ref, prepared);
     await this.write(batch);
-    this.held.release(heldKey(ref));
   }
 
   /**
@@ -494,7 +436,6 @@ export class MetadataStore {
     }
     for (const old of options.dropped ?? []) dropVersionRows(batch, old);
     await this.write(batch);
-    if (ref !== null) this.held.release(heldKey(ref));
   }
 
   /**
@@ -507,7 +448,6 @@ export class MetadataStore {
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
     for (const old of options.dropped ?? []) dropVersionRows(batch, old);
     await this.write(batch);
-    if (ref !== null) this.held.release(heldKey(ref));
   }
 
   /** One version of a key by its id, current or noncurrent. */
@@ -691,16 +631,10 @@ export class MetadataStore {
     await this.write(new MetadataBatch().put(versionKey(stored.record), json(stored)));
   }
 
-  /** Every prepared shard, held ones included, for start-up recovery, the resolver and garbage collection. */
+  /** Every prepared row, for start-up recovery and garbage collection. */
   async *preparedShards(): AsyncGenerator<PreparedRow> {
     for await (const [key, value] of this.db.iterator(kindRange(ROW.prepared))) {
-      const ref = refOf(keyParts(key));
-      // A held prepare of the same shard is the newer one: it is listed below.
-      if (!this.held.has(heldKey(ref))) yield { ...parse<PreparedShard>(value), ...ref };
-    }
-    for (const { ref, prepared } of this.held.list()) {
-      // One committed or dropped while this walk ran is no longer prepared.
-      if (this.held.has(heldKey(ref))) yield { ...prepared, ...ref };
+      yield { ...parse<PreparedShard>(value), ...refOf(keyParts(key)) };
     }
   }
 

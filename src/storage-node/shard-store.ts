@@ -63,8 +63,6 @@ export interface ShardStoreOptions {
   preparedGraceMs?: number;
   /** Memory for metadata rows that reads answer from without LevelDB (DEFAULTS.rowCacheBytes); 0 keeps none. */
   rowCacheBytes?: number | undefined;
-  /** Memory for client writes' inline prepares held until their commits (DEFAULT_HELD_PREPARE_BYTES); 0 writes them as rows. */
-  heldPrepareBytes?: number | undefined;
   /** LevelDB's write buffer (DEFAULTS.metadataWriteBufferBytes). */
   metadataWriteBufferBytes?: number | undefined;
   /** False skips every fsync (files, directories, LevelDB): for benchmarks only, never for data that matters. */
@@ -171,7 +169,6 @@ export class ShardStore {
       sync: this.fsync,
       rowCacheBytes: options.rowCacheBytes,
       writeBufferBytes: options.metadataWriteBufferBytes,
-      heldPrepareBytes: options.heldPrepareBytes,
     });
     this.incarnations = new BucketIncarnations((name) => this.metadata.getBucket(name));
     this.direct = new DirectBuffers(options.directIoMemoryBytes ?? DEFAULTS.directIoMemoryBytes);

@@ -125,10 +125,7 @@ export class ShardWriter {
       space.settle(false);
       return sizeBytes;
     }
-    const prepared = { file: null, inline: true, shardSizeBytes: sizeBytes, preparedMs: clock() };
-    // A client write's shard waits for its commit in memory: its commit writes the image (metadata-store.ts).
-    if (fresh && metadata.holdPrepared(ref, prepared, image)) return sizeBytes;
-    await metadata.putPrepared(ref, prepared, image);
+    await metadata.putPrepared(ref, { file: null, inline: true, shardSizeBytes: sizeBytes, preparedMs: clock() }, image);
     return sizeBytes;
   }
 
