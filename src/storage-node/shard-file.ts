@@ -334,44 +334,22 @@ export async function writeFully(handle: FileHandle, buffers: Uint8Array[], posi
 
 /**
  * A small shard's shard-file image as the buffers that make it up, in order: the header, then each
- * chunk (as views of the pieces it lies in) and its checksum. The header and every checksum share one
- * small allocation; no shard byte is copied, except a chunk split across pieces when `hash` cannot
- * hash pieces. For a writer that hands the list to one `writev` (the segment log), so a shard's bytes
- * go from the request to the file without being gathered into an image first; the pieces must not
- * change until that write is done.
+ * chunk and its checksum, framed as writeShardFile frames a stream (ChunkFramer: a chunk is views of
+ * the pieces it lies in, not a copy). For a writer that hands the list to one `writev` (the segment
+ * log), so a shard's bytes go from the request to the file without being gathered into an image
+ * first; the pieces must not change until that write is done.
  */
 export function shardImageParts(
   pieces: readonly Uint8Array[],
   header: Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>,
   hash: BlockHasher,
   chunkBytes = DEFAULT_CHUNK_BYTES,
-): Buffer[] {
-  const shardSizeBytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
-  const chunks = Math.ceil(shardSizeBytes / chunkBytes);
-  const framing = Buffer.allocUnsafe(SHARD_HEADER_BYTES + chunks * CHECKSUM_BYTES);
-  encodeShardHeader({ ...header, chunkBytes, shardSizeBytes }, hash, framing);
-  const parts: Buffer[] = [framing.subarray(0, SHARD_HEADER_BYTES)];
-  let pieceIndex = 0;
-  let pieceOffset = 0;
-  for (let chunkIndex = 0; chunkIndex < chunks; chunkIndex += 1) {
-    const views: Buffer[] = [];
-    for (let need = Math.min(chunkBytes, shardSizeBytes - chunkIndex * chunkBytes); need > 0; ) {
-      const piece = pieces[pieceIndex] as Uint8Array;
-      const take = Math.min(need, piece.length - pieceOffset);
-      if (take > 0) views.push(Buffer.from(piece.buffer, piece.byteOffset + pieceOffset, take));
-      need -= take;
-      pieceOffset += take;
-      if (pieceOffset === piece.length) {
-        pieceIndex += 1;
-        pieceOffset = 0;
-      }
-    }
-    const chunk = views.length === 1 || hash.pieces !== undefined ? views : [Buffer.concat(views)];
-    const checksumAt = SHARD_HEADER_BYTES + chunkIndex * CHECKSUM_BYTES;
-    framing.writeBigUInt64LE(chunk.length === 1 ? hash(chunk[0] as Buffer) : (hash.pieces as NonNullable<BlockHasher['pieces']>)(chunk), checksumAt);
-    parts.push(...chunk, framing.subarray(checksumAt, checksumAt + CHECKSUM_BYTES));
-  }
-  return parts;
+): Uint8Array[] {
+  const framer = new ChunkFramer(chunkBytes, hash);
+  const framed: Uint8Array[] = [];
+  for (const piece of pieces) framer.push(piece, framed);
+  framer.finish(framed);
+  return [encodeShardHeader({ ...header, chunkBytes, shardSizeBytes: framer.sizeBytes }, hash), ...framed];
 }
 
 /** The whole shard-file image of a small shard held in memory: what an inline shard stores in LevelDB. */

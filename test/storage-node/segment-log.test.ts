@@ -15,7 +15,7 @@ const header = { shardIndex: 1, dataShards: 4, parityShards: 2, blockSizeBytes: 
 let dirs = 0;
 
 /** A shard image as a writer appends it: the parts framing the bytes, which arrive as two pieces cut off-centre. */
-function image(bytes: Buffer): Buffer[] {
+function image(bytes: Buffer): Uint8Array[] {
   const cutAt = Math.floor(bytes.length / 3);
   return shardImageParts([bytes.subarray(0, cutAt), bytes.subarray(cutAt)], header, hash);
 }

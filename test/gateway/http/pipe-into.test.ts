@@ -16,6 +16,13 @@ function collector(failOn?: string): { sink: Transform; seen: string[] } {
   return { sink, seen };
 }
 
+/** A body (a PassThrough the test writes to) piped into a collector, as decodedBody pipes a request. */
+function piped(failOn?: string): { source: PassThrough; sink: Transform; done: Promise<void> } {
+  const source = new PassThrough();
+  const { sink } = collector(failOn);
+  return { source, sink, done: pipeInto(source, sink) };
+}
+
 t.test('a body piped into its decoder arrives whole, the decoder is ended, and the promise resolves once both are done', async (t) => {
   const { sink, seen } = collector();
   await pipeInto(Readable.from(['a', 'b', 'c']), sink);
@@ -24,9 +31,7 @@ t.test('a body piped into its decoder arrives whole, the decoder is ended, and t
 });
 
 t.test('a decoder that fails mid-body destroys the body it reads and rejects with its error', async (t) => {
-  const source = new PassThrough();
-  const { sink } = collector('b');
-  const done = pipeInto(source, sink);
+  const { source, done } = piped('b');
   source.write('a');
   source.write('b');
   await t.rejects(done, { message: 'bad chunk' });
@@ -34,9 +39,7 @@ t.test('a decoder that fails mid-body destroys the body it reads and rejects wit
 });
 
 t.test('a body cut off before its end (the client went away) destroys the decoder and rejects as a premature close', async (t) => {
-  const source = new PassThrough();
-  const { sink } = collector();
-  const done = pipeInto(source, sink);
+  const { source, sink, done } = piped();
   source.write('a');
   source.destroy();
   await t.rejects(done, { code: 'ERR_STREAM_PREMATURE_CLOSE' });
@@ -44,9 +47,7 @@ t.test('a body cut off before its end (the client went away) destroys the decode
 });
 
 t.test('a body that failed destroys the decoder with the same error', async (t) => {
-  const source = new PassThrough();
-  const { sink } = collector();
-  const done = pipeInto(source, sink);
+  const { source, sink, done } = piped();
   const sinkError = new Promise<Error>((resolve) => sink.once('error', resolve));
   source.destroy(new Error('socket reset'));
   await t.rejects(done, { message: 'socket reset' });
