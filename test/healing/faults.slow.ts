@@ -16,17 +16,23 @@ import { ObjectSet } from './object-set.js';
 const HEAL_TIMEOUT_MS = 60_000;
 
 /**
- * Shard images of the objects outside LevelDB (files and segment images), `fraction` of them chosen at
+ * Shards of the objects kept outside LevelDB (files and segment images), `fraction` of them chosen at
  * random but at most m per object: a loss beyond m shards is beyond what erasure coding can rebuild, so
- * no healing could pass that test.
+ * no healing could pass that test. Each shard comes as every copy its node's disk holds: a repair
+ * writes a shard anew and leaves the copy it replaced in its segment, and only the node knows which
+ * copy is live, so damage meant for a shard goes to all of them.
  */
-async function pickShardImages(fleet: HealingFleet, objects: ObjectSet, ring: Ring, fraction: number, perObject: number): Promise<ShardImageLocation[]> {
-  const onNode = new Map<string, Map<string, ShardImageLocation>>();
-  for (const slot of fleet.slots) onNode.set(slot.id, new Map((await shardImagesOn(slot.dataDir)).map((image) => [image.dataId, image])));
-  const byObject: ShardImageLocation[][] = [];
+async function pickShards(fleet: HealingFleet, objects: ObjectSet, ring: Ring, fraction: number, perObject: number): Promise<ShardImageLocation[][]> {
+  const onNode = new Map<string, Map<string, ShardImageLocation[]>>();
+  for (const slot of fleet.slots) {
+    const copies = new Map<string, ShardImageLocation[]>();
+    for (const image of await shardImagesOn(slot.dataDir)) copies.set(image.dataId, [...(copies.get(image.dataId) ?? []), image]);
+    onNode.set(slot.id, copies);
+  }
+  const byObject: ShardImageLocation[][][] = [];
   const locator = new RingLocator(ring);
   for (const key of objects.bodies.keys()) {
-    const images: ShardImageLocation[] = [];
+    const images: ShardImageLocation[][] = [];
     for (const [position, node] of locator.locate(objects.bucket, key).nodes.entries()) {
       const slot = fleet.slots.find((s) => s.id === node.id) as HealingSlot;
       const status = await slot.client.objectStatus(objects.bucket, key);
@@ -38,7 +44,7 @@ async function pickShardImages(fleet: HealingFleet, objects: ObjectSet, ring: Ri
   }
   const total = byObject.reduce((sum, images) => sum + images.length, 0);
   const wanted = Math.round(total * fraction);
-  const chosen: ShardImageLocation[] = [];
+  const chosen: ShardImageLocation[][] = [];
   const candidates = byObject.flatMap((images, i) => images.map((image) => ({ image, object: i })));
   const taken = new Map<number, number>();
   for (const { image, object } of pick(candidates, 1)) {
@@ -87,9 +93,9 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
 
   await t.test('30% of shard files and segment images lost (at most m per object)', async (t) => {
     const all = await allImages();
-    const doomed = await pickShardImages(fleet, objects, ring, 0.3, 2);
-    for (const image of doomed) await loseShardImage(image);
-    t.comment(`lost ${doomed.length} of ${all.length} shard images (files removed, segment images zeroed)`);
+    const doomed = await pickShards(fleet, objects, ring, 0.3, 2);
+    for (const image of doomed.flat()) await loseShardImage(image);
+    t.comment(`lost ${doomed.length} shards in ${all.length} shard images (files removed, segment images zeroed)`);
     t.same(await objects.readAll(s3), [], 'reads survive the loss before any repair');
     await scrubAll();
     const ms = await healed('repair of deleted shards');
@@ -102,10 +108,10 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
     t.ok(rebuilt.reduce((sum, r) => sum + r.shardsRebuilt, 0) >= doomed.length, 'at least one rebuild per deleted file');
   });
 
-  /** Flips one byte near the end of a share of the shard files (at most two per object); returns how many. */
+  /** Flips one byte near the end of a share of the shards (at most two per object), in every copy of each; returns how many shards. */
   const flipBytes = async (): Promise<number> => {
-    const victims = await pickShardImages(fleet, objects, ring, 0.15, 2);
-    for (const image of victims) {
+    const victims = await pickShards(fleet, objects, ring, 0.15, 2);
+    for (const image of victims.flat()) {
       const handle = await open(image.path, 'r+');
       try {
         const at = image.offsetBytes + Math.max(0, image.lengthBytes - 1 - Math.floor(Math.random() * Math.min(image.lengthBytes, 4096)));
@@ -122,7 +128,9 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
 
   await t.test('bytes flipped in shard files: reads never return them, repair heals them', async (t) => {
     const all = await allImages();
-    t.comment(`flipped a byte in ${await flipBytes()} of ${all.length} shard images`);
+    const flipped = await flipBytes();
+    t.comment(`flipped a byte in ${flipped} shards, ${all.length} shard images on disk`);
+    t.ok(flipped > 0, 'shards of the objects are found on disk past the images lost before');
     t.same(await objects.readAll(s3), [], 'reads never return corrupted bytes, even before repair');
     await scrubAll();
     await healed('repair of corrupted shards');
@@ -134,7 +142,9 @@ t.test('scrub, audit and repair heal lost, rotten and wiped shards', async (t) =
     type ScrubFigures = { checksumFailures: number; asked: number; lastPassAsked: number };
     const scrubFigures = async (): Promise<ScrubFigures[]> => (await fleet.statuses(fleet.slots)).map((s) => s.figures['scrub'] as ScrubFigures);
     const before = await scrubFigures();
-    t.comment(`flipped a byte in ${await flipBytes()} shard files`);
+    const flipped = await flipBytes();
+    t.comment(`flipped a byte in ${flipped} shards`);
+    t.ok(flipped > 0, 'shards of the objects are found on disk');
     await scrubAll();
     // The pass the previous test asked for may still be running: only a pass begun after this request counts.
     const asked = await scrubFigures();

@@ -1,6 +1,6 @@
-import { open, readdir, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHECKSUM_BYTES, SHARD_HEADER_BYTES } from '../../src/storage-node/shard-file.js';
+import { CHECKSUM_BYTES, SHARD_FORMAT_VERSION, SHARD_HEADER_BYTES, SHARD_MAGIC } from '../../src/storage-node/shard-file.js';
 
 /** Where one shard image is on a node's disk: a file of its own (offset 0), or a place in a segment. */
 export interface ShardImageLocation {
@@ -28,11 +28,43 @@ function parseHeader(header: Buffer): { dataId: string; imageBytes: number } {
   return { dataId: header.toString('latin1', 32, 56), imageBytes: SHARD_HEADER_BYTES + shardSizeBytes + chunks * CHECKSUM_BYTES };
 }
 
+const MAGIC_BYTES = Buffer.alloc(4);
+MAGIC_BYTES.writeUInt32LE(SHARD_MAGIC, 0);
+
+/** Whether a shard header starts at `offset`: its magic and a format version this code knows. */
+function headerAt(segment: Buffer, offset: number): boolean {
+  return offset + SHARD_HEADER_BYTES <= segment.length && segment.readUInt32LE(offset) === SHARD_MAGIC && segment.readUInt16LE(offset + 4) === SHARD_FORMAT_VERSION;
+}
+
+/**
+ * The images in one segment's bytes, walked from header to header. Where no header starts (an image
+ * lost, its bytes zeroed), the walk goes on at the next shard magic: a lost image's length is in the
+ * header it lost, so stepping over it by a guessed length would read the images behind it out of step.
+ */
+export function segmentImages(segment: Buffer): Omit<ShardImageLocation, 'path' | 'kind'>[] {
+  const images: Omit<ShardImageLocation, 'path' | 'kind'>[] = [];
+  let offsetBytes = 0;
+  while (offsetBytes + SHARD_HEADER_BYTES <= segment.length) {
+    if (!headerAt(segment, offsetBytes)) {
+      const next = segment.indexOf(MAGIC_BYTES, offsetBytes + 1);
+      if (next < 0) break;
+      offsetBytes = next;
+      continue;
+    }
+    const { dataId, imageBytes } = parseHeader(segment.subarray(offsetBytes, offsetBytes + SHARD_HEADER_BYTES));
+    if (offsetBytes + imageBytes > segment.length) break;
+    images.push({ offsetBytes, lengthBytes: imageBytes, dataId });
+    offsetBytes += imageBytes;
+  }
+  return images;
+}
+
 /**
  * Every shard image on a node's disk, read from the files themselves as a tool would (no LevelDB, so the
  * node may be running or stopped): each file under shards/, and each image appended to a segment, walked
- * from header to header. Images a segment holds that no row names any more (overwritten, aborted) are
- * listed too: a caller looking for one data id finds every copy the disk still has.
+ * from header to header (past lost images). Images that no row names any more (overwritten, aborted,
+ * replaced by a repair) are listed too: a caller looking for one data id finds every copy the disk
+ * still has, and only the node knows which of them is live.
  */
 export async function shardImagesOn(dataDir: string): Promise<ShardImageLocation[]> {
   const found: ShardImageLocation[] = [];
@@ -52,19 +84,7 @@ export async function shardImagesOn(dataDir: string): Promise<ShardImageLocation
   }
   for (const name of (await entries(join(dataDir, 'segments'))).sort()) {
     const path = join(dataDir, 'segments', name);
-    const handle = await open(path, 'r');
-    try {
-      const { size } = await handle.stat();
-      for (let offsetBytes = 0; offsetBytes + SHARD_HEADER_BYTES <= size; ) {
-        await handle.read(header, 0, SHARD_HEADER_BYTES, offsetBytes);
-        const { dataId, imageBytes } = parseHeader(header);
-        if (offsetBytes + imageBytes > size) break;
-        found.push({ path, offsetBytes, lengthBytes: imageBytes, dataId, kind: 'segment' });
-        offsetBytes += imageBytes;
-      }
-    } finally {
-      await handle.close();
-    }
+    for (const image of segmentImages(await readFile(path))) found.push({ path, ...image, kind: 'segment' });
   }
   return found;
 }
