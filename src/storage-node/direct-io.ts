@@ -37,7 +37,7 @@ function alignDown(value: number): number {
 }
 
 /** Rounds `value` up to the alignment. */
-function alignUp(value: number): number {
+export function alignUp(value: number): number {
   return alignDown(value + DIRECT_IO_ALIGN_BYTES - 1);
 }
 
@@ -118,6 +118,14 @@ export class DirectBuffers {
 export const DIRECT_CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (O_DIRECT ?? 0);
 /** Flags of open() for reading a file directly. */
 export const DIRECT_READ_FLAGS = constants.O_RDONLY | (O_DIRECT ?? 0);
+/** Flags of open() for writing an existing file directly (a segment, after its buffered create). */
+export const DIRECT_WRITE_FLAGS = constants.O_WRONLY | (O_DIRECT ?? 0);
+
+/** What a DirectReadSource reads through: a file opened with O_DIRECT (a FileHandle), which close() lets go of. */
+export interface DirectFile {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
 
 /** Bytes of a file read into one direct buffer: the span [start, start + spanBytes), shorter at the end of the file. */
 interface Loaded {
@@ -136,8 +144,10 @@ interface Loaded {
  * read at a time; close() waits for a read ahead before the buffers go back.
  */
 export class DirectReadSource {
-  private readonly handle: FileHandle;
+  private readonly handle: DirectFile;
   private readonly buffers: DirectBuffers;
+  /** No span reaches past the aligned block that holds this position: what the caller may read ends there. */
+  private readonly endBytes: number;
   /** The span reads are served from; null before the first read. */
   private current: Loaded | null = null;
   /** The span after `current`, being read ahead. */
@@ -149,10 +159,15 @@ export class DirectReadSource {
   private nextPosition = -1;
   private closed = false;
 
-  constructor(handle: FileHandle, buffer: Buffer, buffers: DirectBuffers) {
+  /**
+   * `endBytes` bounds the spans read (and read ahead) when the caller reads only part of the file, such
+   * as one image of a segment: the bytes after it are not read for nothing.
+   */
+  constructor(handle: DirectFile, buffer: Buffer, buffers: DirectBuffers, endBytes = Number.POSITIVE_INFINITY) {
     this.handle = handle;
     this.spare = buffer;
     this.buffers = buffers;
+    this.endBytes = Number.isFinite(endBytes) ? alignUp(endBytes) : endBytes;
   }
 
   async read(target: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
@@ -203,7 +218,7 @@ export class DirectReadSource {
     // The spare if there is one (the current span's buffer becomes the spare), else the current span's.
     const buffer = this.spare ?? (current as Loaded).buffer;
     const start = alignDown(at);
-    return this.replaceCurrent(this.startRead(buffer, start, Math.min(alignUp(at + wantBytes) - start, buffer.length)));
+    return this.replaceCurrent(this.startRead(buffer, start, Math.min(Math.max(Math.min(alignUp(at + wantBytes), this.endBytes) - start, DIRECT_IO_ALIGN_BYTES), buffer.length)));
   }
 
   /** Makes `loaded` the current span; the old one's buffer becomes the spare unless `loaded` reuses it. */
@@ -216,7 +231,8 @@ export class DirectReadSource {
 
   /** Starts reading the span after `current` into the spare buffer (a second one taken if free). */
   private readAhead(current: Loaded, lastLength: number): void {
-    if (this.closed || this.ahead !== null) return;
+    const start = current.start + current.spanBytes;
+    if (this.closed || this.ahead !== null || start >= this.endBytes) return;
     if (this.spare === null && !this.askedSecond) {
       this.askedSecond = true;
       this.spare = this.buffers.take();
@@ -224,7 +240,7 @@ export class DirectReadSource {
     if (this.spare === null) return;
     const buffer = this.spare;
     this.spare = null;
-    this.ahead = this.startRead(buffer, current.start + current.spanBytes, Math.min(alignUp(lastLength) + DIRECT_IO_ALIGN_BYTES, buffer.length));
+    this.ahead = this.startRead(buffer, start, Math.min(alignUp(lastLength) + DIRECT_IO_ALIGN_BYTES, buffer.length, this.endBytes - start));
   }
 
   private startRead(buffer: Buffer, start: number, spanBytes: number): Loaded {
@@ -317,6 +333,72 @@ export class DirectWriter {
     this.stage = full === this.stages[0] ? this.stages[1] : this.stages[0];
     this.fill = 0;
   }
+}
+
+/**
+ * Writes `parts` with O_DIRECT from an aligned `position`, through aligned `stages` (one at least): the
+ * parts are copied into the stages in turn, and each time every stage is full they go in one writev.
+ * The last block is padded with zeros. Returns the bytes written, padding included (a multiple of the
+ * alignment). The parts may be any memory; only the stages need the alignment.
+ */
+export async function writeDirectAt(handle: FileHandle, stages: readonly Buffer[], parts: readonly Uint8Array[], position: number): Promise<number> {
+  if (position % DIRECT_IO_ALIGN_BYTES !== 0) throw new RangeError(`a direct write must start at an aligned position, not ${position}`);
+  let at = position;
+  let stage = 0;
+  let fill = 0;
+  const send = async (): Promise<void> => {
+    const buffers = stages.slice(0, stage);
+    if (fill > 0) {
+      const last = (stages[stage] as Buffer).subarray(0, alignUp(fill));
+      last.fill(0, fill);
+      buffers.push(last);
+    }
+    at += await writevAligned(handle, buffers, at);
+    stage = 0;
+    fill = 0;
+  };
+  for (const part of parts) {
+    let offset = 0;
+    while (offset < part.length) {
+      const target = stages[stage] as Buffer;
+      const take = Math.min(target.length - fill, part.length - offset);
+      target.set(take === part.length ? part : part.subarray(offset, offset + take), fill);
+      fill += take;
+      offset += take;
+      if (fill < target.length) continue;
+      if (stage === stages.length - 1) await send();
+      else {
+        stage += 1;
+        fill = 0;
+      }
+    }
+  }
+  if (stage > 0 || fill > 0) await send();
+  return at - position;
+}
+
+/** Writes aligned buffers at an aligned position in one writev, going on after a write cut at a block boundary; returns the bytes. */
+async function writevAligned(handle: FileHandle, buffers: Buffer[], position: number): Promise<number> {
+  const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+  let pending = buffers;
+  let done = 0;
+  while (done < total) {
+    const { bytesWritten } = await handle.writev(pending, position + done);
+    if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'EIO' });
+    if (bytesWritten % DIRECT_IO_ALIGN_BYTES !== 0) throw Object.assign(new Error('a direct write stopped inside a block'), { code: 'EIO' });
+    done += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const buffer of pending) {
+      if (skip >= buffer.length) skip -= buffer.length;
+      else {
+        rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+        skip = 0;
+      }
+    }
+    pending = rest;
+  }
+  return total;
 }
 
 /**

@@ -2,7 +2,16 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { t } from 'tap';
 import { loadBlockHasher } from '../../src/storage-node/index.js';
-import { DIRECT_BUFFER_BYTES, DIRECT_CREATE_FLAGS, DIRECT_IO_ALIGN_BYTES, DIRECT_READ_FLAGS, DirectBuffers, DirectReadSource } from '../../src/storage-node/direct-io.js';
+import {
+  DIRECT_BUFFER_BYTES,
+  DIRECT_CREATE_FLAGS,
+  DIRECT_IO_ALIGN_BYTES,
+  DIRECT_READ_FLAGS,
+  DIRECT_WRITE_FLAGS,
+  DirectBuffers,
+  DirectReadSource,
+  writeDirectAt,
+} from '../../src/storage-node/direct-io.js';
 import { SHARD_HEADER_BYTES, encodeShardImage, writeShardFile } from '../../src/storage-node/shard-file.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { ERASURE, openStore, readShard, recordFor, shardRef, tempDir, writeShard } from './store-fixture.js';
@@ -125,6 +134,74 @@ t.test('direct reads return the bytes at any position and length, shorter at the
     [true, true, true, true, false],
     'all four buffers are free again, and there were only four',
   );
+});
+
+t.test('writeDirectAt writes parts of any size at an aligned position through one stage or several, padded to a block', { skip }, async (t) => {
+  const buffers = new DirectBuffers(3 * DIRECT_BUFFER_BYTES);
+  await buffers.probe(dir);
+  const stages = [buffers.take(), buffers.take(), buffers.take()].filter((stage): stage is Buffer => stage !== null);
+  t.equal(stages.length, 3);
+  t.teardown(() => stages.forEach((stage) => buffers.release(stage)));
+  const sizes = [[1], [DIRECT_IO_ALIGN_BYTES], [7, DIRECT_BUFFER_BYTES - 7], [DIRECT_BUFFER_BYTES + 1], [100_000, 3 * DIRECT_BUFFER_BYTES, 12_345, 1]];
+  for (const count of [1, 3]) {
+    for (const [n, lengths] of sizes.entries()) {
+      const parts = lengths.map((length, i) => seededBytes(length, 10 * n + i + count));
+      const total = lengths.reduce((sum, length) => sum + length, 0);
+      const path = join(dir, `at-${count}-${n}`);
+      // Bytes already in the file before the aligned position stay as they were.
+      const before = seededBytes(2 * DIRECT_IO_ALIGN_BYTES, 99);
+      const plain = await open(path, 'w');
+      await plain.write(before, 0, before.length, 0);
+      await plain.close();
+      const handle = await open(path, DIRECT_WRITE_FLAGS);
+      try {
+        const written = await writeDirectAt(handle, stages.slice(0, count), parts, before.length);
+        t.equal(written, Math.ceil(total / DIRECT_IO_ALIGN_BYTES) * DIRECT_IO_ALIGN_BYTES, `${lengths.join('+')} bytes, ${count} stage(s): padded to a block`);
+      } finally {
+        await handle.close();
+      }
+      const file = await readFile(path);
+      t.ok(file.subarray(0, before.length).equals(before), 'the bytes before are untouched');
+      t.ok(file.subarray(before.length, before.length + total).equals(Buffer.concat(parts)), 'the parts follow, in order');
+      t.ok(file.subarray(before.length + total).every((byte) => byte === 0), 'then zeros to the block\'s end');
+    }
+  }
+  const handle = await open(join(dir, 'at-unaligned'), DIRECT_CREATE_FLAGS);
+  await t.rejects(writeDirectAt(handle, stages, [Buffer.alloc(10)], 100), RangeError, 'an unaligned position is refused before any write');
+  await handle.close();
+});
+
+t.test('a direct read source bounded to a range of its file never reads past that range\'s last block, read-ahead included', { skip }, async (t) => {
+  const bytes = seededBytes(4 * DIRECT_BUFFER_BYTES, 31);
+  const path = join(dir, 'bounded');
+  const plain = await open(path, 'w');
+  await plain.write(bytes, 0, bytes.length, 0);
+  await plain.close();
+  const buffers = new DirectBuffers(3 * DIRECT_BUFFER_BYTES);
+  await buffers.probe(dir);
+  const start = 5_000;
+  const end = start + DIRECT_BUFFER_BYTES + 300_001;
+  const handle = await open(path, DIRECT_READ_FLAGS);
+  const spans: [number, number][] = [];
+  const recorded = {
+    read: (buffer: Buffer, offset: number, length: number, position: number) => {
+      spans.push([position, length]);
+      return handle.read(buffer, offset, length, position);
+    },
+    close: () => handle.close(),
+  };
+  const source = new DirectReadSource(recorded, buffers.take() as Buffer, buffers, end);
+  const parts: Buffer[] = [];
+  for (let position = start; position < end; position += 200_000) {
+    const target = Buffer.alloc(Math.min(200_000, end - position));
+    const { bytesRead } = await source.read(target, 0, target.length, position);
+    parts.push(target.subarray(0, bytesRead));
+  }
+  await source.close();
+  t.ok(Buffer.concat(parts).equals(bytes.subarray(start, end)), 'the range reads back');
+  const limit = Math.ceil(end / DIRECT_IO_ALIGN_BYTES) * DIRECT_IO_ALIGN_BYTES;
+  t.ok(spans.length > 1, `${spans.length} reads`);
+  t.same(spans.filter(([position, length]) => position + length > limit), [], 'no read reaches past the block holding the range\'s last byte');
 });
 
 t.test('a store writes and reads file shards directly, and through the page cache when direct buffers run short or are off', { skip }, async (t) => {
