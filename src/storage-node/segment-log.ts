@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { alignUp, DIRECT_READ_FLAGS, DIRECT_WRITE_FLAGS, DirectReadSource, writeDirectAt, type DirectBuffers } from './direct-io.js';
 import { writeFully, type PositionalSource } from './shard-file.js';
 import { syncDirectory } from './shard-paths.js';
 import { ShardStoreError } from './shard-store-error.js';
@@ -21,6 +22,11 @@ export interface SegmentLogOptions {
   maxSegmentBytes?: number;
   /** At most this much goes into one writev and one fdatasync (DEFAULT_BATCH_MAX_BYTES). */
   maxBatchBytes?: number;
+  /**
+   * The store's buffers for direct I/O (direct-io.ts): once their probe has found that the file system
+   * takes it, large images are written and read past the page cache.
+   */
+  direct?: DirectBuffers;
 }
 
 /** A segment is sealed once it holds 1 GiB: big enough that creates are rare, small enough to compact in minutes. */
@@ -29,6 +35,21 @@ export const DEFAULT_SEGMENT_MAX_BYTES = 1024 ** 3;
 export const DEFAULT_BATCH_MAX_BYTES = 8 * 1024 * 1024;
 /** Buffers per writev, within every platform's IOV_MAX (1024 on Linux); a batch's first image goes whatever its count. */
 const BATCH_MAX_BUFFERS = 1024;
+/** Direct buffers a batch's write takes at most (about 4 MiB per writev): the rest stay for reads and shard files. */
+const MAX_DIRECT_STAGES = 4;
+/**
+ * Images this large are written and read past the page cache when direct I/O is on (shards of 256 KiB
+ * and more: objects from 1 MiB at 4+2, the gateway's whole stripe blocks). Smaller ones keep it: on
+ * them a direct transfer's fixed cost (the device's round trip, the pinned pages, the aligned copy)
+ * weighs as much as the fresh page-cache pages it saves (even at 128 KiB shards), and small objects are
+ * the ones read again.
+ */
+export const DIRECT_MIN_IMAGE_BYTES = 256 * 1024;
+
+/** Whether an image of this length goes past the page cache (when direct I/O is on at all). */
+function directImage(lengthBytes: number): boolean {
+  return lengthBytes >= DIRECT_MIN_IMAGE_BYTES;
+}
 const SEGMENT_NAME = /^[0-9a-f]{16}$/;
 
 /** A segment file's name: its number in 16 hex digits, so names sort as numbers do (as segmentPlaceName writes it). */
@@ -44,9 +65,23 @@ interface Waiting {
   done: (err: Error | null, place?: SegmentPlace) => void;
 }
 
+/** The segment appends go to. */
+interface Writing {
+  segment: number;
+  /** Opened at its creation; its reads use it too. */
+  handle: FileHandle;
+  /** The same file opened with O_DIRECT for the batches' writes; null without direct I/O. */
+  direct: FileHandle | null;
+  /** Where the next batch goes: the end of the last, past the padding after a direct run. */
+  sizeBytes: number;
+}
+
 /** An open segment file and the reads using it. */
 interface OpenSegment {
-  handle: Promise<FileHandle>;
+  /** The file opened for buffered reads, once a read wanted it (from its creation for the segment appends go to). */
+  handle: Promise<FileHandle> | null;
+  /** The file opened with O_DIRECT, once a direct read wanted it. */
+  direct: Promise<FileHandle> | null;
   readers: number;
   /** Unlinked, or sealed with no reader: the handle closes when the last reader lets go. */
   closeWhenIdle: boolean;
@@ -70,14 +105,18 @@ export class SegmentLog {
   private readonly fsync: boolean;
   private readonly maxSegmentBytes: number;
   private readonly maxBatchBytes: number;
+  private readonly direct: DirectBuffers | undefined;
   private readonly segments = new Map<number, OpenSegment>();
   /** Sizes of sealed segments already looked at: they no longer change. */
   private readonly sealedSizes = new Map<number, number>();
   private waiting: Waiting[] = [];
   /** The flush loop while it runs: set and cleared in the same synchronous steps that check `waiting`. */
   private flushing: Promise<void> | null = null;
-  /** The segment appends go to, and its size; null until the first append (or after a failure sealed it). */
-  private writing: { segment: number; handle: FileHandle; sizeBytes: number } | null = null;
+  /**
+   * The segment appends go to, its size, and the same file opened for direct writes (null without direct
+   * I/O); null until the first append (or after a failure sealed it).
+   */
+  private writing: Writing | null = null;
   /** A segment whose file is being created: not sealed, and not yet the one appends go to. */
   private creating: number | null = null;
   /** The number the next new segment takes; null until open() has read the directory. */
@@ -91,6 +130,7 @@ export class SegmentLog {
     this.fsync = options.fsync;
     this.maxSegmentBytes = options.maxSegmentBytes ?? DEFAULT_SEGMENT_MAX_BYTES;
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_BATCH_MAX_BYTES;
+    this.direct = options.direct;
   }
 
   /** Opens the log in its directory (created if missing): existing segments are sealed; the first append starts the next one. */
@@ -120,20 +160,30 @@ export class SegmentLog {
   async openRead(place: SegmentPlace): Promise<{ source: PositionalSource; close: () => Promise<void> }> {
     const entry = this.entryFor(place.segment);
     entry.readers += 1;
+    // A large image past the page cache when a direct buffer is free: it was written directly, and a
+    // buffered read would fill fresh page-cache pages (direct-io.ts says what those cost).
+    const stage = directImage(place.lengthBytes) ? (this.direct?.take() ?? null) : null;
     let handle: FileHandle;
     try {
-      handle = await entry.handle;
+      handle = await this.fileOf(entry, place.segment, stage !== null);
     } catch (err) {
+      if (stage !== null) this.direct?.release(stage);
       await this.release(place.segment, entry);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ShardStoreError('NotFound', `segment ${segmentName(place.segment)} is gone`);
       throw err;
     }
     const end = place.offsetBytes + place.lengthBytes;
+    // The direct handle is the segment's, shared by its reads: closing the source leaves it open.
+    const direct =
+      stage === null
+        ? null
+        : new DirectReadSource({ read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position), close: async () => undefined }, stage, this.direct as DirectBuffers, end);
+    const reader: PositionalSource = direct ?? handle;
     const source: PositionalSource = {
       read: (buffer, offset, length, position) => {
         const within = Math.max(0, Math.min(length, place.lengthBytes - position));
         if (within === 0) return Promise.resolve({ bytesRead: 0 });
-        return handle.read(buffer, offset, within, Math.min(place.offsetBytes + position, end));
+        return reader.read(buffer, offset, within, Math.min(place.offsetBytes + position, end));
       },
     };
     let released = false;
@@ -142,6 +192,7 @@ export class SegmentLog {
       close: async () => {
         if (released) return;
         released = true;
+        await direct?.close();
         await this.release(place.segment, entry);
       },
     };
@@ -202,6 +253,7 @@ export class SegmentLog {
     this.closed = true;
     await this.flushing;
     // The open segment's handle is among the entries (segmentFor puts it there), closed with them.
+    await this.writing?.direct?.close().catch(() => undefined);
     this.writing = null;
     for (const [segment, entry] of this.segments) {
       this.segments.delete(segment);
@@ -213,14 +265,25 @@ export class SegmentLog {
   private entryFor(segment: number): OpenSegment {
     let entry = this.segments.get(segment);
     if (entry === undefined) {
-      entry = { handle: open(join(this.dir, segmentName(segment)), 'r'), readers: 0, closeWhenIdle: false };
-      // A failed open is answered to the readers waiting on it and forgotten, so the next read tries again.
-      entry.handle.catch(() => {
-        if (this.segments.get(segment) === entry) this.segments.delete(segment);
-      });
+      entry = { handle: null, direct: null, readers: 0, closeWhenIdle: false };
       this.segments.set(segment, entry);
     }
     return entry;
+  }
+
+  /** The entry's file, buffered or direct, opened on first use; a failed open is forgotten, so the next read tries again. */
+  private fileOf(entry: OpenSegment, segment: number, direct: boolean): Promise<FileHandle> {
+    const kind = direct ? 'direct' : 'handle';
+    let opening = entry[kind];
+    if (opening === null) {
+      const opened = open(join(this.dir, segmentName(segment)), direct ? DIRECT_READ_FLAGS : 'r');
+      opening = opened;
+      entry[kind] = opened;
+      opened.catch(() => {
+        if (entry[kind] === opened) entry[kind] = null;
+      });
+    }
+    return opening;
   }
 
   private async release(segment: number, entry: OpenSegment): Promise<void> {
@@ -242,16 +305,16 @@ export class SegmentLog {
         return;
       }
       const batch = this.takeBatch();
-      let writing: { segment: number; handle: FileHandle; sizeBytes: number };
+      let writing: Writing;
       try {
         writing = await this.segmentFor(batch.reduce((sum, entry) => sum + entry.lengthBytes, 0));
       } catch (err) {
         for (const entry of batch) entry.done(err as Error);
         continue;
       }
-      const start = writing.sizeBytes;
+      let written: { offsets: number[]; end: number };
       try {
-        await writeFully(writing.handle, batch.flatMap((entry) => entry.parts), start);
+        written = await this.write(writing, batch);
         if (this.fsync) await writing.handle.datasync();
       } catch (err) {
         // What the file holds past `start` is not known now: no more appends go to it.
@@ -261,12 +324,60 @@ export class SegmentLog {
       }
       this.writes += 1;
       this.appended += batch.length;
-      let offsetBytes = start;
-      for (const entry of batch) {
-        entry.done(null, { segment: writing.segment, offsetBytes, lengthBytes: entry.lengthBytes });
-        offsetBytes += entry.lengthBytes;
+      batch.forEach((entry, i) => entry.done(null, { segment: writing.segment, offsetBytes: written.offsets[i] as number, lengthBytes: entry.lengthBytes }));
+      writing.sizeBytes = written.end;
+    }
+  }
+
+  /**
+   * Writes a batch at the segment's end; returns where each image went and where the batch ends. Images
+   * follow one another, except that with direct I/O each run of large images (directImage) starts on a
+   * block and is written directly, from direct buffers it copies them into, and the image after it starts
+   * on the next block: the padding between belongs to no image. Without a free buffer the run is
+   * written through the page cache, in the same place.
+   */
+  private async write(writing: Writing, batch: readonly Waiting[]): Promise<{ offsets: number[]; end: number }> {
+    const offsets: number[] = [];
+    let at = writing.sizeBytes;
+    for (let first = 0; first < batch.length; ) {
+      const direct = writing.direct !== null && directImage((batch[first] as Waiting).lengthBytes);
+      let next = first;
+      let bytes = 0;
+      while (next < batch.length && (writing.direct !== null && directImage((batch[next] as Waiting).lengthBytes)) === direct) {
+        if (direct && next === first) at = alignUp(at);
+        offsets.push(at + bytes);
+        bytes += (batch[next] as Waiting).lengthBytes;
+        next += 1;
       }
-      writing.sizeBytes = offsetBytes;
+      const parts = batch.slice(first, next).flatMap((entry) => entry.parts);
+      if (direct) {
+        await this.writeDirect(writing.direct as FileHandle, writing.handle, parts, bytes, at);
+        at = alignUp(at + bytes);
+      } else {
+        await writeFully(writing.handle, parts, at);
+        at += bytes;
+      }
+      first = next;
+    }
+    return { offsets, end: at };
+  }
+
+  /** Writes a run of images at an aligned position through as many direct buffers as it needs and are free (at most MAX_DIRECT_STAGES), or buffered when none is. */
+  private async writeDirect(direct: FileHandle, buffered: FileHandle, parts: Uint8Array[], bytes: number, at: number): Promise<void> {
+    const stages: Buffer[] = [];
+    while (stages.length < MAX_DIRECT_STAGES && (stages.length === 0 || stages.length * (stages[0] as Buffer).length < bytes)) {
+      const stage = this.direct?.take() ?? null;
+      if (stage === null) break;
+      stages.push(stage);
+    }
+    if (stages.length === 0) {
+      await writeFully(buffered, parts, at);
+      return;
+    }
+    try {
+      await writeDirectAt(direct, stages, parts, at);
+    } finally {
+      for (const stage of stages) this.direct?.release(stage);
     }
   }
 
@@ -286,7 +397,7 @@ export class SegmentLog {
   }
 
   /** The segment a batch of `bytes` goes to: the open one unless it is full, else a new one, created durably. */
-  private async segmentFor(bytes: number): Promise<{ segment: number; handle: FileHandle; sizeBytes: number }> {
+  private async segmentFor(bytes: number): Promise<Writing> {
     await this.sealIfUnlinked();
     if (this.writing !== null && (this.writing.sizeBytes === 0 || this.writing.sizeBytes + bytes <= this.maxSegmentBytes)) return this.writing;
     this.seal();
@@ -306,10 +417,16 @@ export class SegmentLog {
     } finally {
       this.creating = null;
     }
-    this.writing = { segment, handle, sizeBytes: 0 };
+    this.writing = { segment, handle, direct: await this.openDirect(segment), sizeBytes: 0 };
     // Reads of the open segment share its handle, which stays open while appends go to it.
-    this.segments.set(segment, { handle: Promise.resolve(handle), readers: 0, closeWhenIdle: false });
+    this.segments.set(segment, { handle: Promise.resolve(handle), direct: null, readers: 0, closeWhenIdle: false });
     return this.writing;
+  }
+
+  /** A new segment opened again for direct writes, when the store's probe found direct I/O works here; null otherwise. */
+  private async openDirect(segment: number): Promise<FileHandle | null> {
+    if (this.direct?.enabled !== true) return null;
+    return open(join(this.dir, segmentName(segment)), DIRECT_WRITE_FLAGS).catch(() => null);
   }
 
   /**
@@ -330,10 +447,14 @@ export class SegmentLog {
     const writing = this.writing;
     if (writing === null) return;
     this.writing = null;
+    void writing.direct?.close().catch(() => undefined);
     const entry = this.segments.get(writing.segment);
-    if (entry === undefined || entry.readers === 0) {
-      this.segments.delete(writing.segment);
+    if (entry === undefined) {
       void writing.handle.close().catch(() => undefined);
+    } else if (entry.readers === 0) {
+      // Its buffered handle is the one appends used; a direct one of its reads may be open too.
+      this.segments.delete(writing.segment);
+      void closeHandle(entry);
     } else {
       entry.closeWhenIdle = true;
     }
@@ -341,6 +462,8 @@ export class SegmentLog {
 }
 
 async function closeHandle(entry: OpenSegment): Promise<void> {
-  const handle = await entry.handle.catch(() => null);
-  await handle?.close().catch(() => undefined);
+  for (const opening of [entry.handle, entry.direct]) {
+    const handle = await opening?.catch(() => null);
+    await handle?.close().catch(() => undefined);
+  }
 }

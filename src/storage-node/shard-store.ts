@@ -175,6 +175,7 @@ export class ShardStore {
     this.segments = new SegmentLog({
       dir: join(options.dataDir, 'segments'),
       fsync: this.fsync,
+      direct: this.direct,
       ...(options.segmentSizeBytes === undefined ? {} : { maxSegmentBytes: options.segmentSizeBytes }),
     });
     this.writer = new ShardWriter({
