@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { t } from 'tap';
 import { loadBlockHasher } from '../../src/storage-node/index.js';
@@ -24,6 +24,20 @@ const dir = await tempDir(t, 'direct-io');
 // Under CI a file system without it fails these tests rather than skipping them.
 const directHere = await new DirectBuffers(DIRECT_BUFFER_BYTES).probe(dir);
 const skip = !directHere && process.env['CI'] !== 'true' ? `${dir} does not take direct I/O` : false;
+
+/** A new file of the test directory holding `bytes`, written through the page cache; returns its path. */
+async function plainFile(name: string, bytes: Buffer): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+/** `count` direct buffers, probed on the test directory. */
+async function probedBuffers(count: number): Promise<DirectBuffers> {
+  const buffers = new DirectBuffers(count * DIRECT_BUFFER_BYTES);
+  await buffers.probe(dir);
+  return buffers;
+}
 
 t.test('the probe finds that the test directory takes direct reads and writes', { skip }, async (t) => {
   t.ok(directHere);
@@ -86,13 +100,9 @@ t.test('a shard file written directly is byte-identical to its image, at every b
 
 t.test('direct reads return the bytes at any position and length, shorter at the end, and close() returns every buffer', { skip }, async (t) => {
   const bytes = seededBytes(3 * DIRECT_BUFFER_BYTES + 12_345, 7);
-  const path = join(dir, 'reads');
-  const plain = await open(path, 'w');
-  await plain.write(bytes, 0, bytes.length, 0);
-  await plain.close();
+  const path = await plainFile('reads', bytes);
   // Two sources reading in order hold two buffers each: their own and the one they read ahead into.
-  const buffers = new DirectBuffers(4 * DIRECT_BUFFER_BYTES);
-  await buffers.probe(dir);
+  const buffers = await probedBuffers(4);
   const read = async (source: DirectReadSource, position: number, length: number): Promise<Buffer> => {
     const target = Buffer.alloc(length + 3);
     const { bytesRead } = await source.read(target, 3, length, position);
@@ -137,8 +147,7 @@ t.test('direct reads return the bytes at any position and length, shorter at the
 });
 
 t.test('writeDirectAt writes parts of any size at an aligned position through one stage or several, padded to a block', { skip }, async (t) => {
-  const buffers = new DirectBuffers(3 * DIRECT_BUFFER_BYTES);
-  await buffers.probe(dir);
+  const buffers = await probedBuffers(3);
   const stages = [buffers.take(), buffers.take(), buffers.take()].filter((stage): stage is Buffer => stage !== null);
   t.equal(stages.length, 3);
   t.teardown(() => stages.forEach((stage) => buffers.release(stage)));
@@ -147,12 +156,9 @@ t.test('writeDirectAt writes parts of any size at an aligned position through on
     for (const [n, lengths] of sizes.entries()) {
       const parts = lengths.map((length, i) => seededBytes(length, 10 * n + i + count));
       const total = lengths.reduce((sum, length) => sum + length, 0);
-      const path = join(dir, `at-${count}-${n}`);
       // Bytes already in the file before the aligned position stay as they were.
       const before = seededBytes(2 * DIRECT_IO_ALIGN_BYTES, 99);
-      const plain = await open(path, 'w');
-      await plain.write(before, 0, before.length, 0);
-      await plain.close();
+      const path = await plainFile(`at-${count}-${n}`, before);
       const handle = await open(path, DIRECT_WRITE_FLAGS);
       try {
         const written = await writeDirectAt(handle, stages.slice(0, count), parts, before.length);
@@ -173,12 +179,8 @@ t.test('writeDirectAt writes parts of any size at an aligned position through on
 
 t.test('a direct read source bounded to a range of its file never reads past that range\'s last block, read-ahead included', { skip }, async (t) => {
   const bytes = seededBytes(4 * DIRECT_BUFFER_BYTES, 31);
-  const path = join(dir, 'bounded');
-  const plain = await open(path, 'w');
-  await plain.write(bytes, 0, bytes.length, 0);
-  await plain.close();
-  const buffers = new DirectBuffers(3 * DIRECT_BUFFER_BYTES);
-  await buffers.probe(dir);
+  const path = await plainFile('bounded', bytes);
+  const buffers = await probedBuffers(3);
   const start = 5_000;
   const end = start + DIRECT_BUFFER_BYTES + 300_001;
   const handle = await open(path, DIRECT_READ_FLAGS);
