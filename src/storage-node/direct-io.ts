@@ -218,7 +218,9 @@ export class DirectReadSource {
     // The spare if there is one (the current span's buffer becomes the spare), else the current span's.
     const buffer = this.spare ?? (current as Loaded).buffer;
     const start = alignDown(at);
-    return this.replaceCurrent(this.startRead(buffer, start, Math.min(Math.max(Math.min(alignUp(at + wantBytes), this.endBytes) - start, DIRECT_IO_ALIGN_BYTES), buffer.length)));
+    // The blocks holding what is wanted, not past the source's range (at least the block holding `at`), and what fits.
+    const end = Math.max(Math.min(alignUp(at + wantBytes), this.endBytes), start + DIRECT_IO_ALIGN_BYTES);
+    return this.replaceCurrent(this.startRead(buffer, start, Math.min(end - start, buffer.length)));
   }
 
   /** Makes `loaded` the current span; the old one's buffer becomes the spare unless `loaded` reuses it. */
@@ -306,13 +308,13 @@ export class DirectWriter {
     const padded = alignUp(this.fill);
     this.stage.fill(0, this.fill, padded);
     await this.inFlight;
-    if (padded > 0) await writeAligned(this.handle, this.stage, padded, this.position);
+    if (padded > 0) await writeAligned(this.handle, [this.stage.subarray(0, padded)], this.position);
     if (padded !== this.fill) await this.handle.truncate(fileBytes);
     if (this.firstBlock === null) return;
     const block = this.stage.subarray(0, DIRECT_IO_ALIGN_BYTES);
     this.firstBlock.copy(block);
     head.copy(block, 0, 0, this.headerBytes);
-    await writeAligned(this.handle, block, block.length, 0);
+    await writeAligned(this.handle, [block], 0);
   }
 
   /** Waits for the write in flight, whatever its outcome. */
@@ -325,7 +327,7 @@ export class DirectWriter {
     await this.inFlight;
     const full = this.stage;
     if (this.position === 0) this.firstBlock = Buffer.from(full.subarray(0, DIRECT_IO_ALIGN_BYTES));
-    const started = writeAligned(this.handle, full, full.length, this.position);
+    const started = writeAligned(this.handle, [full], this.position).then(() => undefined);
     // Awaited by the next send, finish() or settle(); meanwhile its failure must not count as unhandled.
     started.catch(() => undefined);
     this.inFlight = started;
@@ -353,7 +355,7 @@ export async function writeDirectAt(handle: FileHandle, stages: readonly Buffer[
       last.fill(0, fill);
       buffers.push(last);
     }
-    at += await writevAligned(handle, buffers, at);
+    at += await writeAligned(handle, buffers, at);
     stage = 0;
     fill = 0;
   };
@@ -377,40 +379,36 @@ export async function writeDirectAt(handle: FileHandle, stages: readonly Buffer[
   return at - position;
 }
 
-/** Writes aligned buffers at an aligned position in one writev, going on after a write cut at a block boundary; returns the bytes. */
-async function writevAligned(handle: FileHandle, buffers: Buffer[], position: number): Promise<number> {
+/**
+ * Writes aligned buffers at an aligned position, in one writev when the disk takes it all. A nearly
+ * full disk may take part of a write; the rest is retried from the last aligned byte, and then fails
+ * with the disk's own error (ENOSPC, which the store answers as such). Returns the bytes written.
+ */
+async function writeAligned(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<number> {
   const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
   let pending = buffers;
   let done = 0;
   while (done < total) {
-    const { bytesWritten } = await handle.writev(pending, position + done);
+    const { bytesWritten } = await handle.writev(pending as Buffer[], position + done);
     if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'EIO' });
-    if (bytesWritten % DIRECT_IO_ALIGN_BYTES !== 0) throw Object.assign(new Error('a direct write stopped inside a block'), { code: 'EIO' });
-    done += bytesWritten;
-    let skip = bytesWritten;
-    const rest: Buffer[] = [];
-    for (const buffer of pending) {
-      if (skip >= buffer.length) skip -= buffer.length;
-      else {
-        rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
-        skip = 0;
-      }
-    }
-    pending = rest;
+    if (bytesWritten < DIRECT_IO_ALIGN_BYTES) throw Object.assign(new Error('a direct write stopped inside a block'), { code: 'EIO' });
+    const taken = alignDown(bytesWritten);
+    done += taken;
+    pending = skipBytes(pending, taken);
   }
   return total;
 }
 
-/**
- * Writes `length` bytes of an aligned buffer at an aligned position. A nearly full disk may take part
- * of a write; the rest is retried from the last aligned byte, and then fails with the disk's error.
- */
-async function writeAligned(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesWritten } = await handle.write(buffer, done, length - done, position + done);
-    if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'EIO' });
-    done += alignDown(bytesWritten);
-    if (bytesWritten < DIRECT_IO_ALIGN_BYTES) throw Object.assign(new Error('a direct write stopped inside a block'), { code: 'EIO' });
+/** The buffers after their first `bytes` bytes. */
+function skipBytes(buffers: readonly Buffer[], bytes: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = bytes;
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) skip -= buffer.length;
+    else {
+      rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+      skip = 0;
+    }
   }
+  return rest;
 }

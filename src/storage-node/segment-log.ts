@@ -338,20 +338,21 @@ export class SegmentLog {
    */
   private async write(writing: Writing, batch: readonly Waiting[]): Promise<{ offsets: number[]; end: number }> {
     const offsets: number[] = [];
+    const goesDirect = (entry: Waiting): boolean => writing.direct !== null && directImage(entry.lengthBytes);
     let at = writing.sizeBytes;
     for (let first = 0; first < batch.length; ) {
-      const direct = writing.direct !== null && directImage((batch[first] as Waiting).lengthBytes);
+      const direct = goesDirect(batch[first] as Waiting);
+      if (direct) at = alignUp(at);
       let next = first;
       let bytes = 0;
-      while (next < batch.length && (writing.direct !== null && directImage((batch[next] as Waiting).lengthBytes)) === direct) {
-        if (direct && next === first) at = alignUp(at);
+      while (next < batch.length && goesDirect(batch[next] as Waiting) === direct) {
         offsets.push(at + bytes);
         bytes += (batch[next] as Waiting).lengthBytes;
         next += 1;
       }
       const parts = batch.slice(first, next).flatMap((entry) => entry.parts);
       if (direct) {
-        await this.writeDirect(writing.direct as FileHandle, writing.handle, parts, bytes, at);
+        await this.writeDirect(writing, parts, bytes, at);
         at = alignUp(at + bytes);
       } else {
         await writeFully(writing.handle, parts, at);
@@ -363,23 +364,24 @@ export class SegmentLog {
   }
 
   /** Writes a run of images at an aligned position through as many direct buffers as it needs and are free (at most MAX_DIRECT_STAGES), or buffered when none is. */
-  private async writeDirect(direct: FileHandle, buffered: FileHandle, parts: Uint8Array[], bytes: number, at: number): Promise<void> {
+  private async writeDirect(writing: Writing, parts: Uint8Array[], bytes: number, at: number): Promise<void> {
     const stages: Buffer[] = [];
-    while (stages.length < MAX_DIRECT_STAGES && (stages.length === 0 || stages.length * (stages[0] as Buffer).length < bytes)) {
+    while (writing.direct !== null && stages.length < MAX_DIRECT_STAGES && (stages.length === 0 || stages.length * (stages[0] as Buffer).length < bytes)) {
       const stage = this.direct?.take() ?? null;
       if (stage === null) break;
       stages.push(stage);
     }
-    if (stages.length === 0) {
-      await writeFully(buffered, parts, at);
+    if (writing.direct === null || stages.length === 0) {
+      await writeFully(writing.handle, parts, at);
       return;
     }
     try {
-      await writeDirectAt(direct, stages, parts, at);
+      await writeDirectAt(writing.direct, stages, parts, at);
     } finally {
       for (const stage of stages) this.direct?.release(stage);
     }
   }
+
 
   /** The waiting appends that go into the next write, oldest first: at least one, within the batch limits. */
   private takeBatch(): Waiting[] {
