@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t, type Test } from 'tap';
+import { seededRandom } from '../helpers/bytes.js';
 import { S3_REGISTER, isLinearizable, type Operation, type RegisterInput, type RegisterOutput } from '../helpers/linearizability.js';
 import { multihostUnavailable } from '../multihost/netns.js';
 import { FaultCluster } from './fault-cluster.js';
@@ -30,16 +31,6 @@ type Op = Operation<RegisterInput, RegisterOutput> & { key: string; gateway: num
 interface FaultEvent {
   atMs: number;
   what: string;
-}
-
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x1_0000_0000;
-  };
 }
 
 function etagOf(value: string): string {
@@ -112,7 +103,7 @@ async function faultHistory(t: Test): Promise<void> {
   t.comment(`six nodes and two gateways started in ${Math.round(performance.now() - bootStarted)} ms`);
   const setup = cluster.client(0);
   await setup.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  const rand = random(SEED);
+  const rand = seededRandom(SEED);
   const t0 = performance.now();
   const faults: FaultEvent[] = [];
   const note = (what: string): void => {
@@ -128,7 +119,7 @@ async function faultHistory(t: Test): Promise<void> {
     const gateway = client % cluster.gatewayNames.length;
     const s3 = cluster.client(gateway);
     const lastSeen = new Map<string, string>();
-    const next = random(SEED * 31 + client + 1);
+    const next = seededRandom(SEED * 31 + client + 1);
     // Each client goes on until the faults are over and it has done a few operations on the healed cluster.
     for (let n = 0; !faultsOver || (doneSince[client] as number) < 4; n += 1) {
       const key = KEYS[Math.floor(next() * KEYS.length)] as string;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { silentLogger } from '../../src/common/index.js';
 import { ShardStore, loadBlockHasher } from '../../src/storage-node/index.js';
-import { collect } from '../helpers/bytes.js';
+import { collect, seededRandom } from '../helpers/bytes.js';
 import { CrashFleet, delay, type NodeSlot } from './crash-fleet.js';
 import { claimedWriteId, payload, writeIdsIn } from './payload.js';
 
@@ -89,17 +89,6 @@ export interface CrashReport {
   violations: string[];
 }
 
-/** A small seeded generator, so a failing run's choices can be replayed with its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x1_0000_0000;
-  };
-}
-
 /**
  * Runs nodes as child processes behind a gateway process, writes and overwrites objects of mixed sizes
  * while SIGKILLing a random node every few hundred milliseconds (and sometimes one that is still
@@ -113,7 +102,7 @@ function random(seed: number): () => number {
  */
 export async function runCrashScenario(fleet: CrashFleet, options: CrashOptions): Promise<CrashReport> {
   const started = performance.now();
-  const rand = random(options.seed);
+  const rand = seededRandom(options.seed);
   const violations: string[] = [];
   const violate = (message: string): void => {
     if (violations.length < 50) violations.push(message);

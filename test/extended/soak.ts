@@ -15,24 +15,13 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { collect, md5Hex, seededBytes } from '../helpers/bytes.js';
+import { collect, md5Hex, seededBytes, seededRandom } from '../helpers/bytes.js';
 import { startCpuHogs } from '../helpers/cpu-hogs.js';
 import { startDevServer } from '../helpers/server.js';
 
 const CLIENTS = 64;
 const LOAD_MS = Number(process.env['SOAK_SECONDS'] ?? 90) * 1000;
 const PART_BYTES = 5 * 1024 * 1024;
-
-/** A small deterministic random source per client, so a failing run can be replayed by its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-}
 
 interface Tally {
   requests: number;
@@ -70,7 +59,7 @@ t.test('64 clients mixing every operation on a machine whose cores are taken: no
     const s3 = clients[index] as S3Client;
     const mine = expected[index] as Map<string, string>;
     const gone = deleted[index] as Set<string>;
-    const next = random(index + 1);
+    const next = seededRandom(index + 1);
     let serial = 0;
     while (Date.now() < endAt) {
       const roll = next();

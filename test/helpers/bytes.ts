@@ -14,6 +14,17 @@ export function seededBytes(sizeBytes: number, seed: number): Buffer {
   return out;
 }
 
+/** A seeded xorshift generator of numbers in [0, 1): the same seed always gives the same sequence, so a failing run can be replayed by its seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
 /** MD5 hex of bytes. */
 export function md5Hex(bytes: Uint8Array): string {
   return createHash('md5').update(bytes).digest('hex');
