@@ -203,6 +203,7 @@ export class Gateway {
       sealer: this.sealer,
       sseCustomerKeysOverHttp: config.sseCustomerKeysOverHttp ?? false,
       lifecycleDayMs: (config.lifecycleDaySeconds ?? DEFAULTS.lifecycleDaySeconds) * 1000,
+      observeWriteStage: (stage, seconds) => metrics.writeStageDone(stage, seconds),
     };
     // The administrator's keys and every user's, as the cluster holds them: S3 requests and console sign-in alike.
     const credentials = { secretKeyFor: (accessKeyId: string) => users.lookup(accessKeyId)?.secretAccessKey };

@@ -6,7 +6,7 @@ export { listObjects, type ListRequest, type ListResult } from './list-merge.js'
 export { acquireKeyLease, acquireSharedLease, holdKeyLease, releaseSharedLease, type HeldLease } from './key-lease.js';
 export { openStoredObject, type DataKeyOf } from './object-reader.js';
 export { READ_DEADLINE_MS, ReadDeadline, retrySlowRead } from './read-retry.js';
-export { metadataSignal, withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
+export { metadataSignal, withTimeout, WRITE_STAGES, type GatewayServices, type RequestScope, type WriteStage } from './request-scope.js';
 export { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
 export { StripePool } from './stripe-pool.js';
 export type { ReadOptions } from './stripe-reader.js';

@@ -10,6 +10,14 @@ import type { BucketService } from './bucket-service.js';
 import type { UserDirectory } from './user-directory.js';
 import type { StripePool } from './stripe-pool.js';
 
+/**
+ * The stages of an object write, in order, as the write-stage figures name them: `prepare` (the body
+ * received, encoded and its shards durable on a write quorum), `checks` (the body's digests, the
+ * key's lease and any condition) and `commit` (the record on a write quorum).
+ */
+export const WRITE_STAGES = ['prepare', 'checks', 'commit'] as const;
+export type WriteStage = (typeof WRITE_STAGES)[number];
+
 /** Everything a handler may use: passed in, never reached through globals. */
 export interface GatewayServices {
   cluster: ClusterView;
@@ -44,6 +52,8 @@ export interface GatewayServices {
   sseCustomerKeysOverHttp: boolean;
   /** Length of a lifecycle rule's "day" (a real day, shortened in tests), for expiry and abort dates. */
   lifecycleDayMs?: number;
+  /** Told how long each stage of a successful object write took (the gateway's figures). */
+  observeWriteStage?: ((stage: WriteStage, seconds: number) => void) | undefined;
 }
 
 /** What a data-path call needs of the request it serves; a handler passes its RequestContext. */

@@ -5,7 +5,7 @@ import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
 import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
-import { withTimeout, type RequestScope } from './request-scope.js';
+import { withTimeout, type RequestScope, type WriteStage } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
 import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-writer.js';
 
@@ -81,6 +81,14 @@ export async function storeVersion(
   const { encryption } = options;
   const expected = options.expectedSizeBytes;
   const leaseToken = target.leaseToken;
+  const observe = services.observeWriteStage;
+  let stageStartMs = performance.now();
+  const stageDone = (stage: WriteStage): void => {
+    if (observe === undefined) return;
+    const nowMs = performance.now();
+    observe(stage, (nowMs - stageStartMs) / 1000);
+    stageStartMs = nowMs;
+  };
   let prepared: PreparedShards;
   try {
     prepared = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
@@ -95,6 +103,7 @@ export async function storeVersion(
     if (leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, leaseToken);
     throw err;
   }
+  stageDone('prepare');
   const { sizeBytes: storedSizeBytes, holders, stragglers } = prepared;
   const sizeBytes = encryption === undefined ? storedSizeBytes : encryption.plainBytes();
   let verified: VerifiedBody;
@@ -104,6 +113,7 @@ export async function storeVersion(
     if (exclusive) lease = await acquireKeyLease(ctx, bucket, key);
     else await holdSharedLease(ctx, target, holders);
     await options.beforeCommit?.(lease?.current);
+    stageDone('checks');
   } catch (err) {
     // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
     await lease?.release();
@@ -136,6 +146,7 @@ export async function storeVersion(
   // whose nodes all hold their shard, it does not refuse it.
   try {
     await retrySlowCommit(ctx, (signal) => commitShards(target, holders, record, signal, stragglers));
+    stageDone('commit');
   } catch (err) {
     // Nodes the commit reached gave the shared lease back themselves; the others are told.
     if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { WRITE_STAGES, type WriteStage } from '../data-path/index.js';
 
 /** The label an S3 request gets before its operation is known (it failed authentication or routing). */
 export const UNKNOWN_OPERATION = 'unknown';
@@ -46,6 +47,7 @@ export class GatewayMetrics {
   private readonly inFlight: Gauge;
   private readonly nodeCalls: Counter<'node' | 'outcome'>;
   private readonly nodeLatency: Histogram<'node'>;
+  private readonly writeStages: Map<WriteStage, Histogram.Internal<'stage'>>;
   private readonly degraded: Counter;
   private readonly quorum: Counter;
   private inFlightCount = 0;
@@ -100,6 +102,16 @@ export class GatewayMetrics {
       buckets: NODE_CALL_BUCKETS,
       registers,
     });
+    const writeStage = new Histogram({
+      name: 'tessera_gateway_write_stage_duration_seconds',
+      help:
+        "Time each stage of a successful object write took: 'prepare' (body received, shards durable on a write quorum), " +
+        "'checks' (digests, key lease, conditions), 'commit' (the record on a write quorum)",
+      labelNames: ['stage'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    this.writeStages = new Map(WRITE_STAGES.map((stage) => [stage, writeStage.labels(stage)]));
     this.degraded = new Counter({
       name: 'tessera_gateway_degraded_reads_total',
       help: 'Stripes read by reconstructing missing or damaged data shards from parity',
@@ -169,6 +181,11 @@ export class GatewayMetrics {
       if (outcome === 'ok') ok.inc();
       else this.nodeCalls.inc({ node: nodeId, outcome });
     };
+  }
+
+  /** Records how long one stage of a successful object write took. */
+  writeStageDone(stage: WriteStage, seconds: number): void {
+    this.writeStages.get(stage)?.observe(seconds);
   }
 
   /** The figures in Prometheus text format. */
