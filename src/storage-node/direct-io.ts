@@ -192,6 +192,52 @@ export class DirectReadSource {
     return { bytesRead: done };
   }
 
+  /**
+   * Bytes [position, position + length) as a view of the buffer they were read into, without the copy
+   * read() makes (shorter at the end of the file). The view is valid only until this source's next
+   * read, which may read into the same buffer: a caller that hands the bytes on copies them first.
+   * Null when they are not in one loaded span (the caller then reads them with read()).
+   */
+  async readView(position: number, length: number): Promise<Buffer | null> {
+    const sequential = position === this.nextPosition;
+    const loaded = this.holding(position, length) ?? (await this.loadWhole(position, length));
+    if (loaded === null) return null;
+    const filled = await loaded.bytes;
+    const available = Math.max(0, Math.min(loaded.start + filled - position, length));
+    this.nextPosition = position + available;
+    // The next view starts inside this one's last block: the span read ahead starts with that block,
+    // so that it holds the whole of the next view.
+    if (sequential && available === length && filled === loaded.spanBytes) this.readAhead(loaded, length, alignDown(position + available));
+    const from = position - loaded.start;
+    return loaded.buffer.subarray(from, from + available);
+  }
+
+  /** The current span, or the one read ahead (made current), when it holds all of [position, position + length). */
+  private holding(position: number, length: number): Loaded | null {
+    const { current, ahead } = this;
+    const holds = (loaded: Loaded | null): loaded is Loaded => loaded !== null && position >= loaded.start && position + length <= loaded.start + loaded.spanBytes;
+    if (holds(current)) return current;
+    if (!holds(ahead)) return null;
+    this.ahead = null;
+    return this.replaceCurrent(ahead);
+  }
+
+  /** A new span from the block holding `position` through the whole range; null when one buffer cannot hold it. */
+  private async loadWhole(position: number, length: number): Promise<Loaded | null> {
+    const start = alignDown(position);
+    const end = Math.max(Math.min(alignUp(position + length), this.endBytes), start + DIRECT_IO_ALIGN_BYTES);
+    const buffer = this.spare ?? this.current?.buffer;
+    if (buffer === undefined || end - start > buffer.length) return null;
+    const ahead = this.ahead;
+    if (ahead !== null) {
+      // Read ahead for nothing: its buffer is free once the read lands, and this span can use it.
+      this.ahead = null;
+      await ahead.bytes.catch(() => undefined);
+      this.spare = ahead.buffer;
+    }
+    return this.replaceCurrent(this.startRead(this.spare ?? buffer, start, end - start));
+  }
+
   /** Closes the file and gives the buffers back, once a read ahead has landed. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -231,9 +277,8 @@ export class DirectReadSource {
     return loaded;
   }
 
-  /** Starts reading the span after `current` into the spare buffer (a second one taken if free). */
-  private readAhead(current: Loaded, lastLength: number): void {
-    const start = current.start + current.spanBytes;
+  /** Starts reading the span after `current` (from `start`, an aligned position) into the spare buffer (a second one taken if free). */
+  private readAhead(current: Loaded, lastLength: number, start = current.start + current.spanBytes): void {
     if (this.closed || this.ahead !== null || start >= this.endBytes) return;
     if (this.spare === null && !this.askedSecond) {
       this.askedSecond = true;

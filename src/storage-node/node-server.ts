@@ -442,11 +442,14 @@ export class NodeServer {
    * A shard read as GET /v1/shards opens it from its query: the shard and its header checked, and its
    * first chunk read and verified before any status is sent, so a corrupt one is an error status.
    */
-  private async openRead(query: Record<string, string | undefined>): Promise<{ ref: ShardRef; sizeBytes: number; first: Buffer | undefined; chunks: AsyncGenerator<Buffer> }> {
+  private async openRead(
+    query: Record<string, string | undefined>,
+    transient = false,
+  ): Promise<{ ref: ShardRef; sizeBytes: number; first: Buffer | undefined; chunks: AsyncGenerator<Buffer> }> {
     const ref = shardRef(query);
     const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const length = intParam(query, 'length', 0, Number.MAX_SAFE_INTEGER);
-    const shard = await this.options.store.openShard(ref, offset, length, this.readBuffers);
+    const shard = await this.options.store.openShard(ref, offset, length, this.readBuffers, transient);
     const first = await shard.chunks.next();
     return { ref, sizeBytes: shard.sizeBytes, first: first.done === true ? undefined : first.value, chunks: shard.chunks };
   }
@@ -463,8 +466,9 @@ export class NodeServer {
       read: async (queryText) => {
         const end = foreground?.begin() ?? (() => undefined);
         try {
-          const { sizeBytes, first, chunks } = await this.openRead(Object.fromEntries(new URLSearchParams(queryText)));
-          // The link copies each chunk before it asks for the next, so the pooled buffers need no references of their own.
+          // The link copies each chunk before it asks for the next and keeps none, so the pooled buffers
+          // need no references of their own, and a direct read's chunks may be views of its buffer.
+          const { sizeBytes, first, chunks } = await this.openRead(Object.fromEntries(new URLSearchParams(queryText)), true);
           return { sizeBytes, chunks: first === undefined ? chunks : prepended(first, chunks), end };
         } catch (err) {
           end();

@@ -179,12 +179,22 @@ export class SegmentLog {
         ? null
         : new DirectReadSource({ read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position), close: async () => undefined }, stage, this.direct as DirectBuffers, end);
     const reader: PositionalSource = direct ?? handle;
+    // Positions are the image's own: they start at its offset in the segment and end with it.
+    const within = (position: number, length: number): number => Math.max(0, Math.min(length, place.lengthBytes - position));
     const source: PositionalSource = {
       read: (buffer, offset, length, position) => {
-        const within = Math.max(0, Math.min(length, place.lengthBytes - position));
-        if (within === 0) return Promise.resolve({ bytesRead: 0 });
-        return reader.read(buffer, offset, within, Math.min(place.offsetBytes + position, end));
+        const bytes = within(position, length);
+        if (bytes === 0) return Promise.resolve({ bytesRead: 0 });
+        return reader.read(buffer, offset, bytes, Math.min(place.offsetBytes + position, end));
       },
+      ...(direct === null
+        ? {}
+        : {
+            readView: async (position: number, length: number) => {
+              const bytes = within(position, length);
+              return bytes === 0 ? Buffer.alloc(0) : direct.readView(place.offsetBytes + position, bytes);
+            },
+          }),
     };
     let released = false;
     return {

@@ -373,6 +373,12 @@ export interface PositionalSource {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   /** Bytes [position, position + length) when they are in memory already (shorter past the end), without copying; null when they must be read. */
   view?(position: number, length: number): Buffer | null;
+  /**
+   * Bytes [position, position + length) read into the source's own memory and handed out as a view
+   * (shorter past the end), valid only until the source's next read; null when they cannot be. Used
+   * only by a transient read (readShardRange), whose consumer is done with a chunk once it asks for the next.
+   */
+  readView?(position: number, length: number): Promise<Buffer | null>;
 }
 
 /** A shard image held in memory (an inline shard) read through the same verified path as a file, without copies. */
@@ -394,11 +400,18 @@ async function readAt(source: PositionalSource, position: number, length: number
 
 /**
  * Bytes [position, position + length) of a source (shorter when it ends first): a view when the source
- * holds them, otherwise read into a buffer taken from `pool` if one is given. The caller releases
- * `pooled` (the buffer it holds a reference to) when it is done with the bytes.
+ * holds them, or (`transient`) when it can read them into its own memory; otherwise read into a buffer
+ * taken from `pool` if one is given. The caller releases `pooled` (the buffer it holds a reference to)
+ * when it is done with the bytes.
  */
-async function readBatch(source: PositionalSource, position: number, length: number, pool: ReadBufferPool | undefined): Promise<{ bytes: Buffer; pooled: Buffer | null }> {
-  const view = source.view?.(position, length);
+async function readBatch(
+  source: PositionalSource,
+  position: number,
+  length: number,
+  pool: ReadBufferPool | undefined,
+  transient = false,
+): Promise<{ bytes: Buffer; pooled: Buffer | null }> {
+  const view = source.view?.(position, length) ?? (transient ? await source.readView?.(position, length) : undefined);
   if (view !== undefined && view !== null) return { bytes: view, pooled: null };
   const buffer = pool?.take(length) ?? Buffer.allocUnsafe(length);
   try {
@@ -420,6 +433,7 @@ export async function readShardHeader(source: PositionalSource, hash: BlockHashe
  * lengthBytes) will want when the range starts in the first chunk (a whole-shard read): one read
  * fewer per shard. `shardSizeBytes` is the size the caller expects (its metadata row's), so a small
  * shard reads no more than it holds. Returns the header and a source that serves those bytes from memory.
+ * `transient` as for readShardRange: the batch may be a view of the source's own memory.
  */
 export async function readShardHeaderAhead(
   source: PositionalSource,
@@ -428,13 +442,14 @@ export async function readShardHeaderAhead(
   lengthBytes: number,
   shardSizeBytes: number,
   pool?: ReadBufferPool,
+  transient = false,
 ): Promise<{ header: ShardHeader; source: PositionalSource; release: () => void }> {
   // The chunk size is in the header: assume the default; with another one the prefetch is merely less useful.
   const chunkBytes = DEFAULT_CHUNK_BYTES;
   const endBytes = Math.min(offsetBytes + lengthBytes, shardSizeBytes);
   const chunks = offsetBytes < chunkBytes && endBytes > 0 ? Math.min(READ_BATCH_CHUNKS, Math.ceil(endBytes / chunkBytes)) : 0;
   const prefetchBytes = Math.min(chunks * chunkBytes, shardSizeBytes) + chunks * CHECKSUM_BYTES;
-  const { bytes: head, pooled } = await readBatch(source, 0, SHARD_HEADER_BYTES + prefetchBytes, chunks === 0 ? undefined : pool);
+  const { bytes: head, pooled } = await readBatch(source, 0, SHARD_HEADER_BYTES + prefetchBytes, chunks === 0 ? undefined : pool, transient && chunks > 0);
   const release = (): void => {
     if (pooled !== null) pool?.release(pooled);
   };
@@ -446,6 +461,7 @@ export async function readShardHeaderAhead(
       source: {
         read: (buffer, offset, length, position) => source.read(buffer, offset, length, position),
         view: (position, length) => (position + length <= head.length ? head.subarray(position, position + length) : (source.view?.(position, length) ?? null)),
+        ...(source.readView === undefined ? {} : { readView: source.readView.bind(source) }),
       },
       release,
     };
@@ -460,6 +476,9 @@ export async function readShardHeaderAhead(
  * no other chunk. Throws ShardCorruptError on the first chunk that does not match its checksum,
  * before yielding it. With a `pool`, batches are read into its buffers, and each is released once
  * its last chunk has been yielded: the consumer must retain what it still needs (read-buffer-pool.ts).
+ * With `transient`, a batch the source can read into its own memory (a direct read's aligned buffer)
+ * is yielded from there without a copy: each chunk is then valid only until the consumer asks for the
+ * next, so only a consumer that copies every chunk before that, and retains none, may ask for it.
  */
 export async function* readShardRange(
   source: PositionalSource,
@@ -468,6 +487,7 @@ export async function* readShardRange(
   lengthBytes: number,
   hash: BlockHasher,
   pool?: ReadBufferPool,
+  transient = false,
 ): AsyncGenerator<Buffer> {
   const end = Math.min(offsetBytes + lengthBytes, header.shardSizeBytes);
   if (offsetBytes >= end) return;
@@ -480,7 +500,7 @@ export async function* readShardRange(
     const firstShardByte = chunkIndex * chunkBytes;
     const batchShardBytes = Math.min(count * chunkBytes, header.shardSizeBytes - firstShardByte);
     const fileBytes = batchShardBytes + count * CHECKSUM_BYTES;
-    const { bytes: buffer, pooled } = await readBatch(source, chunkPosition(chunkIndex, chunkBytes), fileBytes, pool);
+    const { bytes: buffer, pooled } = await readBatch(source, chunkPosition(chunkIndex, chunkBytes), fileBytes, pool, transient);
     try {
       if (buffer.length !== fileBytes) throw new ShardCorruptError('shard file truncated');
       for (let i = 0; i < count; i += 1) {

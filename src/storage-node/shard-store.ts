@@ -591,12 +591,15 @@ export class ShardStore {
    * missing shard is an error status rather than a broken body. The chunks are verified as they are read.
    * With a `pool`, they are read into its buffers, and the consumer must retain every chunk it still
    * holds when it asks for the next (read-buffer-pool.ts): only a writer to a socket passes one.
+   * `transient`: the consumer copies every chunk before it asks for the next and keeps none, so a
+   * chunk may be a view of a direct read's buffer (readShardRange).
    */
   async openShard(
     requested: ShardRef,
     offsetBytes: number,
     lengthBytes: number,
     pool?: ReadBufferPool,
+    transient = false,
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
     const found = await this.metadata.getObjectAndInline(requested);
     const { stored } = found;
@@ -610,7 +613,7 @@ export class ShardStore {
       if (requested.dataId !== undefined) throw new ShardStoreError('NotFound', 'shard not held by this node');
       if (stored.inline === true) image = await this.metadata.getInline(ref);
     }
-    return this.openStored(ref, stored, image, offsetBytes, lengthBytes, pool);
+    return this.openStored(ref, stored, image, offsetBytes, lengthBytes, pool, transient);
   }
 
   /**
@@ -643,11 +646,12 @@ export class ShardStore {
     offsetBytes: number,
     lengthBytes: number,
     pool?: ReadBufferPool,
+    transient = false,
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
     const opened = await this.openSource(ref, stored, image);
     let release = (): void => undefined;
     try {
-      const ahead = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes, pool);
+      const ahead = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes, pool, transient);
       const { header, source } = ahead;
       release = ahead.release;
       if (header.versionId !== shardDataId(ref) || header.shardIndex !== ref.shardIndex) {
@@ -658,7 +662,7 @@ export class ShardStore {
         release();
         await opened.close();
       };
-      return { sizeBytes: length, chunks: this.verifiedChunks({ source, close }, ref, header, offsetBytes, length, pool) };
+      return { sizeBytes: length, chunks: this.verifiedChunks({ source, close }, ref, header, offsetBytes, length, pool, transient) };
     } catch (err) {
       release();
       await opened.close();
@@ -877,9 +881,10 @@ export class ShardStore {
     offsetBytes: number,
     lengthBytes: number,
     pool: ReadBufferPool | undefined,
+    transient: boolean,
   ): AsyncGenerator<Buffer> {
     try {
-      yield* readShardRange(opened.source, header, offsetBytes, lengthBytes, this.hash, pool);
+      yield* readShardRange(opened.source, header, offsetBytes, lengthBytes, this.hash, pool, transient);
     } catch (err) {
       if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
       throw err;

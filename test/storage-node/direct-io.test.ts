@@ -146,6 +146,58 @@ t.test('direct reads return the bytes at any position and length, shorter at the
   );
 });
 
+t.test('direct read views: whole batches in order come as views of the read buffers, each read once, with the read-ahead', { skip }, async (t) => {
+  const bytes = seededBytes(3 * DIRECT_BUFFER_BYTES + 12_345, 11);
+  const path = await plainFile('views', bytes);
+  const buffers = await probedBuffers(2);
+  const handle = await open(path, DIRECT_READ_FLAGS);
+  const spans: [number, number][] = [];
+  const recorded = {
+    read: (buffer: Buffer, offset: number, length: number, position: number) => {
+      spans.push([position, length]);
+      return handle.read(buffer, offset, length, position);
+    },
+    close: () => handle.close(),
+  };
+  const source = new DirectReadSource(recorded, buffers.take() as Buffer, buffers);
+  // Batches as a whole-shard read asks for them: not block-aligned, each starting where the last ended.
+  const batch = 1_048_704;
+  const views: Buffer[] = [];
+  for (let position = SHARD_HEADER_BYTES; position < bytes.length; position += batch) {
+    const view = await source.readView(position, batch);
+    if (view === null) {
+      t.fail(`the batch at ${position} came as no view`);
+      break;
+    }
+    t.ok(view.equals(bytes.subarray(position, position + batch)), `the batch at ${position} holds the file's bytes`);
+    t.equal(view.buffer.byteLength, 2 * DIRECT_BUFFER_BYTES, 'a view of the direct buffers\' memory, not a copy');
+    views.push(view);
+    if (views.length === 2) t.equal(spans.length, 3, 'while the second batch is used, the span of the third is being read ahead');
+  }
+  t.equal(views.length, Math.ceil((bytes.length - SHARD_HEADER_BYTES) / batch), 'every batch came as a view');
+  // Spans end at the end of the file's last block however long they were asked to be.
+  const fileBlocks = Math.ceil(bytes.length / DIRECT_IO_ALIGN_BYTES);
+  const blocksRead = spans.reduce((sum, [position, length]) => sum + Math.min(length, fileBlocks * DIRECT_IO_ALIGN_BYTES - position), 0) / DIRECT_IO_ALIGN_BYTES;
+  // Each span starts with the block the batch before it ended in: one block read twice per batch.
+  t.ok(blocksRead <= fileBlocks + views.length, `${blocksRead} blocks read for a file of ${fileBlocks}`);
+  t.equal(spans.length, views.length, 'one read per batch');
+
+  // A range that no single span can hold comes as no view; read() still returns it.
+  t.equal(await source.readView(0, DIRECT_BUFFER_BYTES + 1), null, 'a range longer than a buffer is no view');
+  const target = Buffer.alloc(DIRECT_BUFFER_BYTES + 1);
+  const { bytesRead } = await source.read(target, 0, target.length, 0);
+  t.ok(target.subarray(0, bytesRead).equals(bytes.subarray(0, DIRECT_BUFFER_BYTES + 1)), 'read() serves what readView() cannot');
+  // Past the end: a short view, then an empty one.
+  t.ok((await source.readView(bytes.length - 5, 100))?.equals(bytes.subarray(bytes.length - 5)), 'a view ends with the file');
+  t.equal((await source.readView(bytes.length + 10, 100))?.length, 0, 'past the end, an empty view');
+  await source.close();
+  t.same(
+    [buffers.take(), buffers.take(), buffers.take()].map((buffer) => buffer !== null),
+    [true, true, false],
+    'both buffers are free again after close()',
+  );
+});
+
 t.test('writeDirectAt writes parts of any size at an aligned position through one stage or several, padded to a block', { skip }, async (t) => {
   const buffers = await probedBuffers(3);
   const stages = [buffers.take(), buffers.take(), buffers.take()].filter((stage): stage is Buffer => stage !== null);
@@ -206,6 +258,43 @@ t.test('a direct read source bounded to a range of its file never reads past tha
   t.same(spans.filter(([position, length]) => position + length > limit), [], 'no read reaches past the block holding the range\'s last byte');
 });
 
+/**
+ * A shard read as an in-process link reads it: each chunk copied before the next is asked for, since a
+ * transient read may hand out views of a direct read's buffer that the next read fills again.
+ */
+async function transientRead(store: Awaited<ReturnType<typeof openStore>>, ref: ReturnType<typeof shardRef>): Promise<Buffer> {
+  return (await transientChunks(store, ref)).bytes;
+}
+
+/** transientRead's bytes, and how many of its chunks were views of the direct buffers' memory (no single read fills one that large). */
+async function transientChunks(store: Awaited<ReturnType<typeof openStore>>, ref: ReturnType<typeof shardRef>): Promise<{ bytes: Buffer; views: number }> {
+  const shard = await store.openShard(ref, 0, Number.MAX_SAFE_INTEGER, undefined, true);
+  const copies: Buffer[] = [];
+  let views = 0;
+  for await (const chunk of shard.chunks) {
+    if (chunk.buffer.byteLength >= DIRECT_BUFFER_BYTES) views += 1;
+    copies.push(Buffer.from(chunk));
+  }
+  return { bytes: Buffer.concat(copies), views };
+}
+
+t.test('large segment images read back whole through a transient read, several at once, each chunk a view until the next', { skip }, async (t) => {
+  const store = await openStore(await tempDir(t, 'direct-segments'), { inlineMaxShardBytes: 1000 });
+  t.teardown(() => store.close());
+  const sizes = [256 * 1024, 300_001, 1024 * 1024 + 5];
+  const shards = sizes.map((size, n) => ({ ref: shardRef(`s${n}`, 1), bytes: seededBytes(size, n + 41) }));
+  for (const { ref, bytes } of shards) {
+    await writeShard(store, ref, bytes);
+    await store.commit({ record: recordFor(ref, bytes.length * ERASURE.dataShards), shardIndex: ref.shardIndex });
+  }
+  // Reads running side by side share the segment's direct handle, each with its own buffers.
+  const read = await Promise.all(shards.map(({ ref }) => transientChunks(store, ref)));
+  for (const [n, { bytes }] of shards.entries()) {
+    t.ok(read[n]?.bytes.equals(bytes), `the ${bytes.length}-byte image reads back`);
+    t.equal(read[n]?.views, Math.ceil(bytes.length / 65_536), 'every chunk was a view of a direct buffer');
+  }
+});
+
 t.test('a store writes and reads file shards directly, and through the page cache when direct buffers run short or are off', { skip }, async (t) => {
   const sizes = [3 * 65_536 + 123, 5 * 1024 * 1024 + 17];
   const images: Buffer[][] = [];
@@ -225,6 +314,7 @@ t.test('a store writes and reads file shards directly, and through the page cach
       await writeShard(store, ref, bytes);
       await store.commit({ record: recordFor(ref, size * ERASURE.dataShards), shardIndex: ref.shardIndex });
       t.ok((await readShard(store, ref)).equals(bytes), `${mode}: the ${size}-byte shard reads back`);
+      t.ok((await transientRead(store, ref)).equals(bytes), `${mode}: the ${size}-byte shard reads back through a transient read`);
       const stored = await store.metadata.getVersion(ref.bucket, ref.key, ref.versionId);
       files.push(await readFile(join(dataDir, 'shards', stored?.file as string)));
     }
