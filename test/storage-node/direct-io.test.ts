@@ -11,6 +11,7 @@ import {
   DirectBuffers,
   DirectReadSource,
   writeDirectAt,
+  type DirectFile,
 } from '../../src/storage-node/direct-io.js';
 import { SHARD_HEADER_BYTES, encodeShardImage, writeShardFile } from '../../src/storage-node/shard-file.js';
 import { seededBytes } from '../helpers/bytes.js';
@@ -30,6 +31,20 @@ async function plainFile(name: string, bytes: Buffer): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, bytes);
   return path;
+}
+
+/** The file at `path` opened for direct reads, with every read it serves recorded as [position, length]. */
+async function recordedFile(path: string): Promise<{ file: DirectFile; spans: [number, number][] }> {
+  const handle = await open(path, DIRECT_READ_FLAGS);
+  const spans: [number, number][] = [];
+  const file: DirectFile = {
+    read: (buffer, offset, length, position) => {
+      spans.push([position, length]);
+      return handle.read(buffer, offset, length, position);
+    },
+    close: () => handle.close(),
+  };
+  return { file, spans };
 }
 
 /** `count` direct buffers, probed on the test directory. */
@@ -150,15 +165,7 @@ t.test('direct read views: whole batches in order come as views of the read buff
   const bytes = seededBytes(3 * DIRECT_BUFFER_BYTES + 12_345, 11);
   const path = await plainFile('views', bytes);
   const buffers = await probedBuffers(2);
-  const handle = await open(path, DIRECT_READ_FLAGS);
-  const spans: [number, number][] = [];
-  const recorded = {
-    read: (buffer: Buffer, offset: number, length: number, position: number) => {
-      spans.push([position, length]);
-      return handle.read(buffer, offset, length, position);
-    },
-    close: () => handle.close(),
-  };
+  const { file: recorded, spans } = await recordedFile(path);
   const source = new DirectReadSource(recorded, buffers.take() as Buffer, buffers);
   // Batches as a whole-shard read asks for them: not block-aligned, each starting where the last ended.
   const batch = 1_048_704;
@@ -235,15 +242,7 @@ t.test('a direct read source bounded to a range of its file never reads past tha
   const buffers = await probedBuffers(3);
   const start = 5_000;
   const end = start + DIRECT_BUFFER_BYTES + 300_001;
-  const handle = await open(path, DIRECT_READ_FLAGS);
-  const spans: [number, number][] = [];
-  const recorded = {
-    read: (buffer: Buffer, offset: number, length: number, position: number) => {
-      spans.push([position, length]);
-      return handle.read(buffer, offset, length, position);
-    },
-    close: () => handle.close(),
-  };
+  const { file: recorded, spans } = await recordedFile(path);
   const source = new DirectReadSource(recorded, buffers.take() as Buffer, buffers, end);
   const parts: Buffer[] = [];
   for (let position = start; position < end; position += 200_000) {
