@@ -148,6 +148,8 @@ export class DirectReadSource {
   private readonly buffers: DirectBuffers;
   /** No span reaches past the aligned block that holds this position: what the caller may read ends there. */
   private readonly endBytes: number;
+  /** Bytes of each buffer (the one given and any taken to read ahead into): the longest span. */
+  private readonly bufferBytes: number;
   /** The span reads are served from; null before the first read. */
   private current: Loaded | null = null;
   /** The span after `current`, being read ahead. */
@@ -167,6 +169,7 @@ export class DirectReadSource {
     this.handle = handle;
     this.spare = buffer;
     this.buffers = buffers;
+    this.bufferBytes = buffer.length;
     this.endBytes = Number.isFinite(endBytes) ? alignUp(endBytes) : endBytes;
   }
 
@@ -225,17 +228,8 @@ export class DirectReadSource {
   /** A new span from the block holding `position` through the whole range; null when one buffer cannot hold it. */
   private async loadWhole(position: number, length: number): Promise<Loaded | null> {
     const start = alignDown(position);
-    const end = Math.max(Math.min(alignUp(position + length), this.endBytes), start + DIRECT_IO_ALIGN_BYTES);
-    const buffer = this.spare ?? this.current?.buffer;
-    if (buffer === undefined || end - start > buffer.length) return null;
-    const ahead = this.ahead;
-    if (ahead !== null) {
-      // Read ahead for nothing: its buffer is free once the read lands, and this span can use it.
-      this.ahead = null;
-      await ahead.bytes.catch(() => undefined);
-      this.spare = ahead.buffer;
-    }
-    return this.replaceCurrent(this.startRead(this.spare ?? buffer, start, end - start));
+    const end = this.spanEnd(position, length);
+    return end - start > this.bufferBytes ? null : this.newSpan(start, end);
   }
 
   /** Closes the file and gives the buffers back, once a read ahead has landed. */
@@ -254,19 +248,34 @@ export class DirectReadSource {
     const current = this.current;
     if (current !== null && at >= current.start && at < current.start + (await current.bytes)) return current;
     const ahead = this.ahead;
+    if (ahead !== null && at >= ahead.start && at < ahead.start + ahead.spanBytes) {
+      this.ahead = null;
+      return this.replaceCurrent(ahead);
+    }
+    const start = alignDown(at);
+    // What fits in a buffer.
+    return this.newSpan(start, Math.min(this.spanEnd(at, wantBytes), start + this.bufferBytes));
+  }
+
+  /** Where a span holding [at, at + wantBytes) ends: the blocks holding it, not past the source's range, at least the block holding `at`. */
+  private spanEnd(at: number, wantBytes: number): number {
+    return Math.max(Math.min(alignUp(at + wantBytes), this.endBytes), alignDown(at) + DIRECT_IO_ALIGN_BYTES);
+  }
+
+  /**
+   * Starts reading [start, end) (at most a buffer) as the current span, into the spare buffer if there
+   * is one (the current span's buffer becomes the spare), else the current span's. A span read ahead
+   * is given up: the caller jumped elsewhere, and its buffer is free once its read lands.
+   */
+  private async newSpan(start: number, end: number): Promise<Loaded> {
+    const ahead = this.ahead;
     this.ahead = null;
     if (ahead !== null) {
-      if (at >= ahead.start && at < ahead.start + ahead.spanBytes) return this.replaceCurrent(ahead);
-      // Read ahead for nothing: the caller jumped elsewhere. Its buffer is free once the read lands.
       await ahead.bytes.catch(() => undefined);
       this.spare = ahead.buffer;
     }
-    // The spare if there is one (the current span's buffer becomes the spare), else the current span's.
-    const buffer = this.spare ?? (current as Loaded).buffer;
-    const start = alignDown(at);
-    // The blocks holding what is wanted, not past the source's range (at least the block holding `at`), and what fits.
-    const end = Math.max(Math.min(alignUp(at + wantBytes), this.endBytes), start + DIRECT_IO_ALIGN_BYTES);
-    return this.replaceCurrent(this.startRead(buffer, start, Math.min(end - start, buffer.length)));
+    const buffer = this.spare ?? (this.current as Loaded).buffer;
+    return this.replaceCurrent(this.startRead(buffer, start, end - start));
   }
 
   /** Makes `loaded` the current span; the old one's buffer becomes the spare unless `loaded` reuses it. */

@@ -444,12 +444,12 @@ export class NodeServer {
    */
   private async openRead(
     query: Record<string, string | undefined>,
-    transient = false,
+    options: { transient?: boolean } = {},
   ): Promise<{ ref: ShardRef; sizeBytes: number; first: Buffer | undefined; chunks: AsyncGenerator<Buffer> }> {
     const ref = shardRef(query);
     const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const length = intParam(query, 'length', 0, Number.MAX_SAFE_INTEGER);
-    const shard = await this.options.store.openShard(ref, offset, length, this.readBuffers, transient);
+    const shard = await this.options.store.openShard(ref, offset, length, { pool: this.readBuffers, transient: options.transient });
     const first = await shard.chunks.next();
     return { ref, sizeBytes: shard.sizeBytes, first: first.done === true ? undefined : first.value, chunks: shard.chunks };
   }
@@ -468,7 +468,7 @@ export class NodeServer {
         try {
           // The link copies each chunk before it asks for the next and keeps none, so the pooled buffers
           // need no references of their own, and a direct read's chunks may be views of its buffer.
-          const { sizeBytes, first, chunks } = await this.openRead(Object.fromEntries(new URLSearchParams(queryText)), true);
+          const { sizeBytes, first, chunks } = await this.openRead(Object.fromEntries(new URLSearchParams(queryText)), { transient: true });
           return { sizeBytes, chunks: first === undefined ? chunks : prepended(first, chunks), end };
         } catch (err) {
           end();

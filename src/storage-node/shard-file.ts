@@ -376,7 +376,7 @@ export interface PositionalSource {
   /**
    * Bytes [position, position + length) read into the source's own memory and handed out as a view
    * (shorter past the end), valid only until the source's next read; null when they cannot be. Used
-   * only by a transient read (readShardRange), whose consumer is done with a chunk once it asks for the next.
+   * only by a transient read (ChunkMemory), whose consumer is done with a chunk once it asks for the next.
    */
   readView?(position: number, length: number): Promise<Buffer | null>;
 }
@@ -395,23 +395,32 @@ export function bufferSource(image: Buffer): PositionalSource {
 
 /** Bytes [position, position + length) of a source, shorter when it ends first. */
 async function readAt(source: PositionalSource, position: number, length: number): Promise<Buffer> {
-  return (await readBatch(source, position, length, undefined)).bytes;
+  return (await readBatch(source, position, length, {})).bytes;
+}
+
+/**
+ * Where a shard read puts the batches it reads, which decides how long its consumer may hold a chunk:
+ * - by default, fresh memory: the consumer's to keep;
+ * - `pool`: the pool's buffers, each released once its batch's last chunk has been yielded, so the
+ *   consumer must retain what it still needs (read-buffer-pool.ts): a writer to a socket;
+ * - `transient`: views of the source's own memory where it can read into it (a direct read's aligned
+ *   buffer), each valid only until the consumer asks for the next chunk, so only a consumer that
+ *   copies every chunk before that and keeps none may ask for it (an in-process link). Batches the
+ *   source cannot read so go to the pool, or fresh memory.
+ */
+export interface ChunkMemory {
+  pool?: ReadBufferPool | undefined;
+  transient?: boolean | undefined;
 }
 
 /**
  * Bytes [position, position + length) of a source (shorter when it ends first): a view when the source
- * holds them, or (`transient`) when it can read them into its own memory; otherwise read into a buffer
- * taken from `pool` if one is given. The caller releases `pooled` (the buffer it holds a reference to)
- * when it is done with the bytes.
+ * holds them (or, `transient`, can read them into its own memory), otherwise read into the memory
+ * `into` names. The caller releases `pooled` (the buffer it holds a reference to) when it is done with the bytes.
  */
-async function readBatch(
-  source: PositionalSource,
-  position: number,
-  length: number,
-  pool: ReadBufferPool | undefined,
-  transient = false,
-): Promise<{ bytes: Buffer; pooled: Buffer | null }> {
-  const view = source.view?.(position, length) ?? (transient ? await source.readView?.(position, length) : undefined);
+async function readBatch(source: PositionalSource, position: number, length: number, into: ChunkMemory): Promise<{ bytes: Buffer; pooled: Buffer | null }> {
+  const { pool } = into;
+  const view = source.view?.(position, length) ?? (into.transient === true ? await source.readView?.(position, length) : undefined);
   if (view !== undefined && view !== null) return { bytes: view, pooled: null };
   const buffer = pool?.take(length) ?? Buffer.allocUnsafe(length);
   try {
@@ -433,7 +442,7 @@ export async function readShardHeader(source: PositionalSource, hash: BlockHashe
  * lengthBytes) will want when the range starts in the first chunk (a whole-shard read): one read
  * fewer per shard. `shardSizeBytes` is the size the caller expects (its metadata row's), so a small
  * shard reads no more than it holds. Returns the header and a source that serves those bytes from memory.
- * `transient` as for readShardRange: the batch may be a view of the source's own memory.
+ * `into` as for readShardRange: the prefetched batch goes where its chunks would have.
  */
 export async function readShardHeaderAhead(
   source: PositionalSource,
@@ -441,17 +450,16 @@ export async function readShardHeaderAhead(
   offsetBytes: number,
   lengthBytes: number,
   shardSizeBytes: number,
-  pool?: ReadBufferPool,
-  transient = false,
+  into: ChunkMemory = {},
 ): Promise<{ header: ShardHeader; source: PositionalSource; release: () => void }> {
   // The chunk size is in the header: assume the default; with another one the prefetch is merely less useful.
   const chunkBytes = DEFAULT_CHUNK_BYTES;
   const endBytes = Math.min(offsetBytes + lengthBytes, shardSizeBytes);
   const chunks = offsetBytes < chunkBytes && endBytes > 0 ? Math.min(READ_BATCH_CHUNKS, Math.ceil(endBytes / chunkBytes)) : 0;
   const prefetchBytes = Math.min(chunks * chunkBytes, shardSizeBytes) + chunks * CHECKSUM_BYTES;
-  const { bytes: head, pooled } = await readBatch(source, 0, SHARD_HEADER_BYTES + prefetchBytes, chunks === 0 ? undefined : pool, transient && chunks > 0);
+  const { bytes: head, pooled } = await readBatch(source, 0, SHARD_HEADER_BYTES + prefetchBytes, chunks === 0 ? {} : into);
   const release = (): void => {
-    if (pooled !== null) pool?.release(pooled);
+    if (pooled !== null) into.pool?.release(pooled);
   };
   try {
     const header = decodeShardHeader(head, hash);
@@ -474,11 +482,8 @@ export async function readShardHeaderAhead(
 /**
  * Yields `lengthBytes` of the shard from `offsetBytes`, verifying every chunk it touches and reading
  * no other chunk. Throws ShardCorruptError on the first chunk that does not match its checksum,
- * before yielding it. With a `pool`, batches are read into its buffers, and each is released once
- * its last chunk has been yielded: the consumer must retain what it still needs (read-buffer-pool.ts).
- * With `transient`, a batch the source can read into its own memory (a direct read's aligned buffer)
- * is yielded from there without a copy: each chunk is then valid only until the consumer asks for the
- * next, so only a consumer that copies every chunk before that, and retains none, may ask for it.
+ * before yielding it. `into` says where batches are read, and so how long the consumer may hold a
+ * chunk (ChunkMemory).
  */
 export async function* readShardRange(
   source: PositionalSource,
@@ -486,8 +491,7 @@ export async function* readShardRange(
   offsetBytes: number,
   lengthBytes: number,
   hash: BlockHasher,
-  pool?: ReadBufferPool,
-  transient = false,
+  into: ChunkMemory = {},
 ): AsyncGenerator<Buffer> {
   const end = Math.min(offsetBytes + lengthBytes, header.shardSizeBytes);
   if (offsetBytes >= end) return;
@@ -500,7 +504,7 @@ export async function* readShardRange(
     const firstShardByte = chunkIndex * chunkBytes;
     const batchShardBytes = Math.min(count * chunkBytes, header.shardSizeBytes - firstShardByte);
     const fileBytes = batchShardBytes + count * CHECKSUM_BYTES;
-    const { bytes: buffer, pooled } = await readBatch(source, chunkPosition(chunkIndex, chunkBytes), fileBytes, pool, transient);
+    const { bytes: buffer, pooled } = await readBatch(source, chunkPosition(chunkIndex, chunkBytes), fileBytes, into);
     try {
       if (buffer.length !== fileBytes) throw new ShardCorruptError('shard file truncated');
       for (let i = 0; i < count; i += 1) {
@@ -516,7 +520,7 @@ export async function* readShardRange(
         yield payload.subarray(from, to);
       }
     } finally {
-      if (pooled !== null) pool?.release(pooled);
+      if (pooled !== null) into.pool?.release(pooled);
     }
     chunkIndex += count;
   }

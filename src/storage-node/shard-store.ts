@@ -8,8 +8,7 @@ import type { BlockHasher } from './checksum.js';
 import { DIRECT_READ_FLAGS, DirectBuffers, DirectReadSource } from './direct-io.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MetadataStore, storedRef, type PreparedShard, type QuarantineReason, type StoredObject, type VersionGone, type VersionListRow } from './metadata-store.js';
-import type { ReadBufferPool } from './read-buffer-pool.js';
-import { ShardCorruptError, bufferSource, readShardHeader, readShardHeaderAhead, readShardRange, type PositionalSource, type ShardHeader } from './shard-file.js';
+import { ShardCorruptError, bufferSource, readShardHeader, readShardHeaderAhead, readShardRange, type ChunkMemory, type PositionalSource, type ShardHeader } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { SegmentLog } from './segment-log.js';
 import { segmentPlaceName, segmentPlaceOf, segmentPlacePrefix, shardFilePath } from './shard-paths.js';
@@ -588,18 +587,14 @@ export class ShardStore {
 
   /**
    * Opens a committed shard for reading and checks its header before anything is sent, so a bad or
-   * missing shard is an error status rather than a broken body. The chunks are verified as they are read.
-   * With a `pool`, they are read into its buffers, and the consumer must retain every chunk it still
-   * holds when it asks for the next (read-buffer-pool.ts): only a writer to a socket passes one.
-   * `transient`: the consumer copies every chunk before it asks for the next and keeps none, so a
-   * chunk may be a view of a direct read's buffer (readShardRange).
+   * missing shard is an error status rather than a broken body. The chunks are verified as they are read,
+   * into the memory `into` names, which says how long the consumer may hold one (ChunkMemory).
    */
   async openShard(
     requested: ShardRef,
     offsetBytes: number,
     lengthBytes: number,
-    pool?: ReadBufferPool,
-    transient = false,
+    into: ChunkMemory = {},
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
     const found = await this.metadata.getObjectAndInline(requested);
     const { stored } = found;
@@ -613,7 +608,7 @@ export class ShardStore {
       if (requested.dataId !== undefined) throw new ShardStoreError('NotFound', 'shard not held by this node');
       if (stored.inline === true) image = await this.metadata.getInline(ref);
     }
-    return this.openStored(ref, stored, image, offsetBytes, lengthBytes, pool, transient);
+    return this.openStored(ref, stored, image, offsetBytes, lengthBytes, into);
   }
 
   /**
@@ -645,13 +640,12 @@ export class ShardStore {
     image: Buffer | undefined,
     offsetBytes: number,
     lengthBytes: number,
-    pool?: ReadBufferPool,
-    transient = false,
+    into: ChunkMemory = {},
   ): Promise<{ sizeBytes: number; chunks: AsyncGenerator<Buffer> }> {
     const opened = await this.openSource(ref, stored, image);
     let release = (): void => undefined;
     try {
-      const ahead = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes, pool, transient);
+      const ahead = await readShardHeaderAhead(opened.source, this.hash, offsetBytes, lengthBytes, stored.shardSizeBytes, into);
       const { header, source } = ahead;
       release = ahead.release;
       if (header.versionId !== shardDataId(ref) || header.shardIndex !== ref.shardIndex) {
@@ -662,7 +656,7 @@ export class ShardStore {
         release();
         await opened.close();
       };
-      return { sizeBytes: length, chunks: this.verifiedChunks({ source, close }, ref, header, offsetBytes, length, pool, transient) };
+      return { sizeBytes: length, chunks: this.verifiedChunks({ source, close }, ref, header, offsetBytes, length, into) };
     } catch (err) {
       release();
       await opened.close();
@@ -880,11 +874,10 @@ export class ShardStore {
     header: ShardHeader,
     offsetBytes: number,
     lengthBytes: number,
-    pool: ReadBufferPool | undefined,
-    transient: boolean,
+    into: ChunkMemory,
   ): AsyncGenerator<Buffer> {
     try {
-      yield* readShardRange(opened.source, header, offsetBytes, lengthBytes, this.hash, pool, transient);
+      yield* readShardRange(opened.source, header, offsetBytes, lengthBytes, this.hash, into);
     } catch (err) {
       if (err instanceof ShardCorruptError) await this.quarantine(ref, 'checksum', err);
       throw err;

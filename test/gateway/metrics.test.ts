@@ -44,11 +44,12 @@ t.test('gateway /metrics: counters, latency and bytes move with S3 traffic, and 
   t.ok(nodeOk.every((s) => s.value > 0), 'every node was called');
   t.ok(sampleValue(after, 'tessera_gateway_node_call_duration_seconds_count', { node: 'node-0' }) > 0);
   t.equal(sampleValue(after, 'tessera_gateway_degraded_reads_total'), 0, 'healthy reads need no reconstruction');
-  for (const stage of ['prepare', 'checks', 'commit']) {
+  const stages = ['prepare', 'checks', 'commit'];
+  for (const stage of stages) {
     t.equal(moved('tessera_gateway_write_stage_duration_seconds_count', { stage }), 3, `each PUT times its ${stage} stage once`);
     t.ok(moved('tessera_gateway_write_stage_duration_seconds_sum', { stage }) > 0, `the ${stage} stage took time`);
   }
-  const stageSeconds = ['prepare', 'checks', 'commit'].reduce((sum, stage) => sum + moved('tessera_gateway_write_stage_duration_seconds_sum', { stage }), 0);
+  const stageSeconds = stages.reduce((sum, stage) => sum + moved('tessera_gateway_write_stage_duration_seconds_sum', { stage }), 0);
   t.ok(stageSeconds <= moved('tessera_gateway_request_duration_seconds_sum', { operation: 'PutObject' }), 'the stages fit inside the PUTs that ran them');
 
   // A node holding a data shard is gone: its reads are rebuilt from parity, and counted.
