@@ -161,19 +161,25 @@ function countedBody(chunks: number): { body: Readable; pulled: () => number } {
   return { body, pulled: () => pulled };
 }
 
-/** A node's end of a link serving reads of `chunks` chunks of 64 KiB, counting what the reader was asked for. */
-function countingService(chunks: number, options: { failAfter?: number } = {}): { service: LinkService; produced: () => number; ended: () => boolean } {
+/**
+ * A node's end of a link serving reads of `chunks` chunks of 64 KiB (or `chunkBytes`), counting what the
+ * reader was asked for. Every chunk is yielded from one buffer the reader refills, as a transient shard
+ * read reuses its direct buffer: a sender that kept a chunk past asking for the next would send wrong bytes.
+ */
+function countingService(chunks: number, options: { failAfter?: number; chunkBytes?: number } = {}): { service: LinkService; produced: () => number; ended: () => boolean } {
   let produced = 0;
   let ended = false;
+  const chunkBytes = options.chunkBytes ?? 65_536;
   const service: LinkService = {
     batch: async (text) => text,
     read: async () => ({
-      sizeBytes: chunks * 65_536,
+      sizeBytes: chunks * chunkBytes,
       chunks: (async function* () {
+        const reused = new Uint8Array(chunkBytes);
         for (let i = 0; i < chunks; i++) {
           if (i === options.failAfter) throw new WireError('NotFound', 'shard gone while read');
           produced += 1;
-          yield new Uint8Array(65_536).fill(i % 251);
+          yield reused.fill(i % 251);
         }
       })(),
       end: () => {
@@ -190,15 +196,48 @@ function countingService(chunks: number, options: { failAfter?: number } = {}): 
 }
 
 function linkTo(t: Teardown, service: LinkService): LocalLink {
+  return linkWithMessages(t, service).link;
+}
+
+/** A link to `service`, and the byte counts of the read messages its caller's port received, in order. */
+function linkWithMessages(t: Teardown, service: LinkService): { link: LocalLink; messageBytes: number[] } {
   const { port1, port2 } = new MessageChannel();
   const closeServer = serveLocalLink(port1, service);
   const link = new LocalLink(port2);
+  const messageBytes: number[] = [];
+  port2.on('message', (message: { chunk?: ArrayBuffer }) => {
+    if (message.chunk !== undefined) messageBytes.push(message.chunk.byteLength);
+  });
   t.teardown(() => {
     link.close();
     closeServer();
   });
-  return link;
+  return { link, messageBytes };
 }
+
+/** The bytes of a read of countingService: chunk i of `chunkBytes` is all i % 251. */
+function countedBytes(chunks: number, chunkBytes: number): Buffer {
+  const bytes = Buffer.alloc(chunks * chunkBytes);
+  for (let i = 0; i < chunks; i++) bytes.fill(i % 251, i * chunkBytes, (i + 1) * chunkBytes);
+  return bytes;
+}
+
+t.test("a read's chunks cross the link gathered into messages of a stripe block, each chunk copied before the next is read", async (t) => {
+  for (const { chunks, chunkBytes, expected } of [
+    { chunks: 40, chunkBytes: 65_536, expected: Array<number>(10).fill(262_144) },
+    // 100,000-byte chunks: two fit in 256 KiB, the third starts the next message.
+    { chunks: 7, chunkBytes: 100_000, expected: [200_000, 200_000, 200_000, 100_000] },
+    // Chunks larger than a message go alone.
+    { chunks: 3, chunkBytes: 300_000, expected: [300_000, 300_000, 300_000] },
+  ]) {
+    const { service } = countingService(chunks, { chunkBytes });
+    const { link, messageBytes } = linkWithMessages(t, service);
+    const { sizeBytes, body } = await link.read('q');
+    t.equal(sizeBytes, chunks * chunkBytes);
+    t.ok((await collect(body)).equals(countedBytes(chunks, chunkBytes)), `${chunks} chunks of ${chunkBytes} bytes arrive whole and in order`);
+    t.same(messageBytes, expected, `in ${expected.length} messages`);
+  }
+});
 
 t.test('a read nobody consumes stops at the window: the node reads on only as the caller takes its chunks', async (t) => {
   const { service, produced } = countingService(1024);
