@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { formatSize, parseSize } from './lib/bench-args.js';
 import { CpuMeter, type CpuFigures } from './lib/cpu-meter.js';
 import { flushDirtyPages } from './lib/disk-ceiling.js';
-import { median } from './lib/median.js';
+import { median, medianInterval } from './lib/median.js';
 import { basePayload, objectParts } from './lib/payload.js';
 import { runCase, runMain, type CaseResult } from './lib/run-case.js';
 import { freePort, startTessera, stopTarget, type Target } from './lib/targets.js';
@@ -23,7 +23,9 @@ const USAGE = `usage: npm run bench:ab -- --baseline=<checkout> [--size=4KiB] [-
   side by side and times PUT then GET of the same objects on each, the two taking turns for --rounds rounds.
   --writes-between=N: N more PUTs of other keys, untimed, between a round's PUTs and its GETs, so that the GETs
   read objects written N writes ago rather than the newest (what caches hold then).
-  Prints every round and the median of the round-by-round ratios (this build over the baseline).`;
+  Prints every round and the median of the round-by-round ratios (this build over the baseline), with the
+  sign test's 95% interval for that median (6 rounds or more): a ratio whose interval holds 1 is not told
+  apart from no change.`;
 
 const BUCKET = 'bench';
 /** Per-request headers and body timeout, as in `npm run bench`. */
@@ -150,7 +152,8 @@ async function main(): Promise<number> {
     }
 
     const [current, baseline] = builds as [Build, Build];
-    console.log(`\nmedians over ${rounds} round(s); ratio = this build over the baseline, the median of the round-by-round ratios:`);
+    console.log(`\nmedians over ${rounds} round(s); ratio = this build over the baseline, the median of the round-by-round ratios,`);
+    console.log('and the interval that holds the median ratio at 95% or more (the sign test\'s: it assumes only that rounds are independent):');
     for (const op of ['put', 'get'] as const) {
       const mine = current.windows[op];
       const theirs = baseline.windows[op];
@@ -160,8 +163,8 @@ async function main(): Promise<number> {
       const cpuRatios = mine.map((w, i) => cpuPerOp(w) / cpuPerOp(theirs[i] as Window));
       const diskKiB = (windows: Window[]): string => median(windows.map(diskKiBPerOp)).toFixed(1);
       console.log(
-        `  ${op.toUpperCase().padEnd(4)} ops/s ${median(mine.map(rate)).toFixed(0)} vs ${median(theirs.map(rate)).toFixed(0)}: ratio ${median(rateRatios).toFixed(3)} (rounds ${rateRatios.map((r) => r.toFixed(2)).join(' ')});` +
-          ` server CPU per request ${median(mine.map(cpuPerOp)).toFixed(2)} vs ${median(theirs.map(cpuPerOp)).toFixed(2)} ms: ratio ${median(cpuRatios).toFixed(3)};` +
+        `  ${op.toUpperCase().padEnd(4)} ops/s ${median(mine.map(rate)).toFixed(0)} vs ${median(theirs.map(rate)).toFixed(0)}: ratio ${median(rateRatios).toFixed(3)} ${intervalText(rateRatios)} (rounds ${rateRatios.map((r) => r.toFixed(2)).join(' ')});` +
+          ` server CPU per request ${median(mine.map(cpuPerOp)).toFixed(2)} vs ${median(theirs.map(cpuPerOp)).toFixed(2)} ms: ratio ${median(cpuRatios).toFixed(3)} ${intervalText(cpuRatios)};` +
           ` disk writes per request ${diskKiB(mine)} vs ${diskKiB(theirs)} KiB`,
       );
     }
@@ -170,6 +173,14 @@ async function main(): Promise<number> {
     await Promise.all(builds.map((build) => stopTarget(build.target)));
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** The 95% interval of a median ratio, and whether it tells the builds apart: `[0.93-1.15, holds 1]`. */
+function intervalText(ratios: readonly number[]): string {
+  const interval = medianInterval(ratios);
+  if (interval === null) return '[too few rounds for an interval]';
+  const verdict = interval.low > 1 ? 'above 1' : interval.high < 1 ? 'below 1' : 'holds 1';
+  return `[${interval.low.toFixed(2)}-${interval.high.toFixed(2)}, ${verdict}]`;
 }
 
 function cpuMsPerOp(window: Window): number {
