@@ -447,8 +447,9 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
 
 /**
  * A read's chunks, gathered into buffers of their own to transfer. The reader may reuse a chunk's memory
- * once the next one is asked for, so every chunk is copied before that; one that does not fit the
- * message being gathered is held (not asked past) and starts the next.
+ * once the next one is asked for, so every chunk is copied before that. A chunk that does not fit the
+ * message being gathered is split: what fits goes now, and the rest (held, not asked past) starts the
+ * next, so every message but a read's last is full and none is copied twice.
  */
 class ChunkGatherer {
   private readonly chunks: AsyncIterator<Uint8Array>;
@@ -459,42 +460,34 @@ class ChunkGatherer {
   }
 
   /**
-   * The next message: chunks copied into one buffer until `targetBytes` are gathered, the read ends,
-   * `stop()` says to, or a chunk does not fit. `gathered` is null at the read's end; `failure` is the
-   * reader's error, with what it read before it in `gathered`.
+   * The next message: chunks copied into one buffer until `targetBytes` are gathered (a whole chunk
+   * when the read has gone past its size), the read ends, or `stop()` says to. `gathered` is null at
+   * the read's end; `failure` is the reader's error, with what it read before it in `gathered`.
    */
   async next(targetBytes: number, stop: () => boolean): Promise<{ gathered: ArrayBuffer | null; failure?: { err: unknown } }> {
-    let first: Uint8Array | undefined;
-    try {
-      first = this.held ?? (await this.pull());
-    } catch (err) {
-      return { gathered: null, failure: { err } };
-    }
-    this.held = undefined;
-    if (first === undefined) return { gathered: null };
-    if (first.length >= targetBytes) return { gathered: ownCopy(first) };
-    const out = Buffer.allocUnsafeSlow(targetBytes);
-    out.set(first);
-    let filled = first.length;
+    let out: Buffer | undefined;
+    let filled = 0;
     let failure: { err: unknown } | undefined;
-    while (filled < targetBytes && !stop()) {
-      let chunk: Uint8Array | undefined;
-      try {
-        chunk = await this.pull();
-      } catch (err) {
-        failure = { err };
-        break;
+    while (out === undefined || (filled < out.length && !stop())) {
+      let piece = this.held;
+      this.held = undefined;
+      if (piece === undefined) {
+        try {
+          piece = await this.pull();
+        } catch (err) {
+          failure = { err };
+          break;
+        }
+        if (piece === undefined) break;
       }
-      if (chunk === undefined) break;
-      if (filled + chunk.length > targetBytes) {
-        this.held = chunk;
-        break;
-      }
-      out.set(chunk, filled);
-      filled += chunk.length;
+      out ??= Buffer.allocUnsafeSlow(targetBytes > 0 ? targetBytes : piece.length);
+      const take = Math.min(piece.length, out.length - filled);
+      out.set(take === piece.length ? piece : piece.subarray(0, take), filled);
+      filled += take;
+      if (take < piece.length) this.held = piece.subarray(take);
     }
-    // Short only when the chunks do not line up with the target, at a failure, or when the read stops.
-    const gathered = filled === targetBytes ? (out.buffer as ArrayBuffer) : out.buffer.slice(0, filled);
+    // Short only at the read's end, at a failure, or when the read stops.
+    const gathered = out === undefined ? null : ((filled === out.length ? out.buffer : out.buffer.slice(0, filled)) as ArrayBuffer);
     return failure === undefined ? { gathered } : { gathered, failure };
   }
 

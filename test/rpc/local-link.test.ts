@@ -222,13 +222,12 @@ function countedBytes(chunks: number, chunkBytes: number): Buffer {
   return bytes;
 }
 
-t.test("a read's chunks cross the link gathered into messages of a stripe block, each chunk copied before the next is read", async (t) => {
+t.test("a read's chunks cross the link gathered into full messages of a stripe block, each chunk copied before the next is read", async (t) => {
   for (const { chunks, chunkBytes, expected } of [
     { chunks: 40, chunkBytes: 65_536, expected: Array<number>(10).fill(262_144) },
-    // 100,000-byte chunks: two fit in 256 KiB, the third starts the next message.
-    { chunks: 7, chunkBytes: 100_000, expected: [200_000, 200_000, 200_000, 100_000] },
-    // Chunks larger than a message go alone.
-    { chunks: 3, chunkBytes: 300_000, expected: [300_000, 300_000, 300_000] },
+    // Chunks that do not divide a message are split across two: every message but the last is full.
+    { chunks: 7, chunkBytes: 100_000, expected: [262_144, 262_144, 175_712] },
+    { chunks: 3, chunkBytes: 300_000, expected: [262_144, 262_144, 262_144, 113_568] },
   ]) {
     const { service } = countingService(chunks, { chunkBytes });
     const { link, messageBytes } = linkWithMessages(t, service);
