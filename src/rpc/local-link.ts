@@ -355,7 +355,8 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
         }
         if (state.cancelled) return;
         const { gathered, failure } = await gatherer.next(Math.min(READ_MESSAGE_BYTES, opened.sizeBytes - state.sentBytes), () => state.cancelled);
-        if (gathered !== null) {
+        // A read cancelled meanwhile sends nothing more: its caller drops it.
+        if (gathered !== null && !state.cancelled) {
           state.sentBytes += gathered.byteLength;
           answer({ id, chunk: gathered }, [gathered]);
         }
@@ -472,13 +473,15 @@ class ChunkGatherer {
       let piece = this.held;
       this.held = undefined;
       if (piece === undefined) {
+        let next: IteratorResult<Uint8Array>;
         try {
-          piece = await this.pull();
+          next = await this.chunks.next();
         } catch (err) {
           failure = { err };
           break;
         }
-        if (piece === undefined) break;
+        if (next.done === true) break;
+        piece = next.value;
       }
       out ??= Buffer.allocUnsafeSlow(targetBytes > 0 ? targetBytes : piece.length);
       const take = Math.min(piece.length, out.length - filled);
@@ -489,11 +492,6 @@ class ChunkGatherer {
     // Short only at the read's end, at a failure, or when the read stops.
     const gathered = out === undefined ? null : ((filled === out.length ? out.buffer : out.buffer.slice(0, filled)) as ArrayBuffer);
     return failure === undefined ? { gathered } : { gathered, failure };
-  }
-
-  private async pull(): Promise<Uint8Array | undefined> {
-    const next = await this.chunks.next();
-    return next.done === true ? undefined : next.value;
   }
 }
 
