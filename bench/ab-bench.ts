@@ -1,9 +1,10 @@
 /**
  * Two builds of tessera side by side (`npm run bench:ab -- --baseline=<checkout>`): the embedded default of this
  * checkout and of another (built there with `npm run build`) run at the same time, each a child process with its data
- * in its own temporary directory, and take turns through the same timed PUT and GET windows of one workload. A
- * change's effect is then the median of the round-by-round ratios, which a machine whose speed drifts from one minute
- * to the next does not move as much as it moves any single figure. Reports ops/s, MiB/s, p50/p99, each server's
+ * in its own temporary directory, and take turns through the same timed PUT and GET windows of one workload. With
+ * --baseline-node the baseline runs on another Node.js binary, so that `--baseline=.` compares engines. A change's
+ * effect is then the median of the round-by-round ratios, which a machine whose speed drifts from one minute to the
+ * next does not move as much as it moves any single figure. Reports ops/s, MiB/s, p50/p99, each server's
  * CPU per request and the bytes it wrote to storage per request in every round. Not part of `npm test`.
  */
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -18,9 +19,11 @@ import { runCase, runMain, type CaseResult } from './lib/run-case.js';
 import { freePort, startTessera, stopTarget, type Target } from './lib/targets.js';
 import { warmUp } from './lib/warm-up.js';
 
-const USAGE = `usage: npm run bench:ab -- --baseline=<checkout> [--size=4KiB] [--clients=16] [--objects=2000] [--rounds=5] [--writes-between=0] [--quick]
+const USAGE = `usage: npm run bench:ab -- --baseline=<checkout> [--baseline-node=<node>] [--size=4KiB] [--clients=16] [--objects=2000] [--rounds=5] [--writes-between=0] [--quick]
   Runs this checkout's tessera dev and the one built in <checkout> (its dist/bin/tessera.js, from npm run build)
   side by side and times PUT then GET of the same objects on each, the two taking turns for --rounds rounds.
+  --baseline-node=<node>: the Node.js binary that runs the baseline (this one's by default); with
+  --baseline=. it compares engines instead of builds.
   --writes-between=N: N more PUTs of other keys, untimed, between a round's PUTs and its GETs, so that the GETs
   read objects written N writes ago rather than the newest (what caches hold then).
   Prints every round and the median of the round-by-round ratios (this build over the baseline), with the
@@ -33,6 +36,8 @@ const REQUEST_TIMEOUT_MS = 120_000;
 
 interface AbArgs {
   baseline: string;
+  /** The node binary that runs the baseline; undefined: the one running this script. */
+  baselineNode: string | undefined;
   sizeBytes: number;
   clients: number;
   objects: number;
@@ -42,7 +47,7 @@ interface AbArgs {
 }
 
 function parseArgs(argv: readonly string[]): AbArgs | 'help' {
-  const args: Partial<AbArgs> & Omit<AbArgs, 'baseline'> = { sizeBytes: 4 * 1024, clients: 16, objects: 2000, rounds: 5, writesBetween: 0, quick: false };
+  const args: Partial<AbArgs> & Omit<AbArgs, 'baseline'> = { baselineNode: undefined, sizeBytes: 4 * 1024, clients: 16, objects: 2000, rounds: 5, writesBetween: 0, quick: false };
   const whole = (name: string, value: string, least = 1): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < least) throw new Error(`bad ${name} ${JSON.stringify(value)}: expected a whole number >= ${least}`);
@@ -54,6 +59,8 @@ function parseArgs(argv: readonly string[]): AbArgs | 'help' {
     if (name === '--help' || name === '-h') return 'help';
     if (name === '--quick') args.quick = true;
     else if (name === '--baseline' && value) args.baseline = resolve(value);
+    // A path is taken from here; a bare name (node22) is looked up on PATH when started.
+    else if (name === '--baseline-node' && value) args.baselineNode = value.includes('/') ? resolve(value) : value;
     else if (name === '--size' && value) args.sizeBytes = parseSize(value);
     else if (name === '--clients' && value) args.clients = whole(name, value);
     else if (name === '--objects' && value) args.objects = whole(name, value);
@@ -89,6 +96,11 @@ async function main(): Promise<number> {
   await access(baselineBin).catch(() => {
     throw new Error(`no build at ${baselineBin}: run npm run build in ${args.baseline} first`);
   });
+  if (args.baselineNode?.includes('/') === true) {
+    await access(args.baselineNode).catch(() => {
+      throw new Error(`no node binary at ${args.baselineNode}`);
+    });
+  }
   const objects = args.quick ? Math.max(args.clients, Math.round(args.objects / 10)) : args.objects;
   const rounds = args.quick ? 1 : args.rounds;
   const cpuMeter = new CpuMeter();
@@ -97,20 +109,21 @@ async function main(): Promise<number> {
   const [one, five] = loadavg();
   const between = args.writesBetween > 0 ? `, ${args.writesBetween} other PUTs (untimed) between each round's PUTs and GETs` : '';
   console.log(`tessera A/B: ${formatSize(args.sizeBytes)} x ${objects} at ${args.clients} clients, ${rounds} round(s), the builds taking turns${between}`);
-  console.log(`this: ${process.cwd()}; baseline: ${args.baseline}; load average ${one?.toFixed(2)} ${five?.toFixed(2)} before the run`);
+  const engine = args.baselineNode === undefined ? '' : ` on ${args.baselineNode}`;
+  console.log(`this: ${process.cwd()} on ${process.execPath} (${process.version}); baseline: ${args.baseline}${engine}; load average ${one?.toFixed(2)} ${five?.toFixed(2)} before the run`);
   try {
     const settings = { connections: args.clients, timeoutMs: REQUEST_TIMEOUT_MS };
-    const start = async (label: string, bin: string | undefined): Promise<Build> => {
+    const start = async (label: string, bin: string | undefined, node?: string): Promise<Build> => {
       const dataDir = join(root, label);
       await mkdir(dataDir);
       const port = await freePort();
-      const target = bin === undefined ? await startTessera(dataDir, port, settings) : await startTessera(dataDir, port, settings, bin);
+      const target = bin === undefined ? await startTessera(dataDir, port, settings) : await startTessera(dataDir, port, settings, bin, node);
       builds.push({ label, target, windows: { put: [], get: [] } });
       return builds.at(-1) as Build;
     };
     // One at a time: two first starts side by side would each take the other's CPU while compiling.
     await start('this', undefined);
-    await start('baseline', baselineBin);
+    await start('baseline', baselineBin, args.baselineNode);
     const base = basePayload(args.sizeBytes);
     for (const build of builds) {
       await build.target.client.createBucket(BUCKET);

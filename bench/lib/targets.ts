@@ -41,16 +41,18 @@ export interface ClientSettings {
 
 /**
  * Starts the embedded default, as `npm start` runs it (`tessera dev`, from this checkout's build or the entry point
- * `bin` of another), on `port` with its data in `dataDir`, and waits until its gateway reports ready. Reads endpoint
- * and credentials from the banner it prints, and erasure settings from its startup log when present.
+ * `bin` of another, run by the `node` binary given or this one), on `port` with its data in `dataDir`, and waits
+ * until its gateway reports ready. Reads endpoint and credentials from the banner it prints, and erasure settings
+ * from its startup log when present.
  */
-export async function startTessera(dataDir: string, port: number, settings: ClientSettings, bin = TESSERA_BIN): Promise<Target> {
+export async function startTessera(dataDir: string, port: number, settings: ClientSettings, bin = TESSERA_BIN, node = process.execPath): Promise<Target> {
   const banner: Record<string, string> = {};
   let layout = 'erasure settings not logged';
   let aesBackend = 'not logged';
   let ringNodes = '?';
   const { server } = await ChildServer.start({
     name: 'tessera dev',
+    command: node,
     args: [bin, 'dev', '--data', dataDir, '--listen', `127.0.0.1:${port}`],
     timeoutMs: START_TIMEOUT_MS,
     ready: (line) => {
