@@ -9,7 +9,7 @@
  */
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { formatSize, parseSize } from './lib/bench-args.js';
 import { CpuMeter, type CpuFigures } from './lib/cpu-meter.js';
 import { flushDirtyPages } from './lib/disk-ceiling.js';
@@ -59,7 +59,7 @@ function parseArgs(argv: readonly string[]): AbArgs | 'help' {
     if (name === '--help' || name === '-h') return 'help';
     if (name === '--quick') args.quick = true;
     else if (name === '--baseline' && value) args.baseline = resolve(value);
-    // A path is taken from here; a bare name (node22) is looked up on PATH when started.
+    // A path is made absolute here; a bare name (node22) stays one, looked up on PATH when started.
     else if (name === '--baseline-node' && value) args.baselineNode = value.includes('/') ? resolve(value) : value;
     else if (name === '--size' && value) args.sizeBytes = parseSize(value);
     else if (name === '--clients' && value) args.clients = whole(name, value);
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
   await access(baselineBin).catch(() => {
     throw new Error(`no build at ${baselineBin}: run npm run build in ${args.baseline} first`);
   });
-  if (args.baselineNode?.includes('/') === true) {
+  if (args.baselineNode !== undefined && isAbsolute(args.baselineNode)) {
     await access(args.baselineNode).catch(() => {
       throw new Error(`no node binary at ${args.baselineNode}`);
     });
@@ -113,16 +113,17 @@ async function main(): Promise<number> {
   console.log(`this: ${process.cwd()} on ${process.execPath} (${process.version}); baseline: ${args.baseline}${engine}; load average ${one?.toFixed(2)} ${five?.toFixed(2)} before the run`);
   try {
     const settings = { connections: args.clients, timeoutMs: REQUEST_TIMEOUT_MS };
-    const start = async (label: string, bin: string | undefined, node?: string): Promise<Build> => {
+    // Undefined bin and node take startTessera's defaults: this checkout's build, this process's node.
+    const start = async (label: string, bin?: string, node?: string): Promise<Build> => {
       const dataDir = join(root, label);
       await mkdir(dataDir);
       const port = await freePort();
-      const target = bin === undefined ? await startTessera(dataDir, port, settings) : await startTessera(dataDir, port, settings, bin, node);
+      const target = await startTessera(dataDir, port, settings, bin, node);
       builds.push({ label, target, windows: { put: [], get: [] } });
       return builds.at(-1) as Build;
     };
     // One at a time: two first starts side by side would each take the other's CPU while compiling.
-    await start('this', undefined);
+    await start('this');
     await start('baseline', baselineBin, args.baselineNode);
     const base = basePayload(args.sizeBytes);
     for (const build of builds) {
