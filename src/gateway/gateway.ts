@@ -216,6 +216,7 @@ export class Gateway {
       accessLog: config.accessLog,
       gate: this.gate,
       slowClients: { windowMs: config.slowClientWindowMs, minBytes: config.slowClientMinBytes },
+      responseStallTimeoutMs: config.responseStallTimeoutMs,
       bodyBudget: this.bodyBudget,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });

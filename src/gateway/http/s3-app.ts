@@ -15,6 +15,7 @@ import type { Handler } from './request-context.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { RequestGate } from './request-gate.js';
 import type { SlowClientLimits } from './slow-body.js';
+import { cutStalledClients } from './stalled-clients.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,6 +58,8 @@ export interface S3AppOptions {
    * `minBytes` per window (slow-body.ts). Without it, Node's defaults apply (headers within 60 s).
    */
   slowClients?: SlowClientLimits | undefined;
+  /** A connection whose client takes none of the response for this long is closed (stalled-clients.ts); without it, a response waits for ever. */
+  responseStallTimeoutMs?: number | undefined;
   /** Caps the small request bodies (XML documents) held in memory at once, gateway-wide. */
   bodyBudget?: ByteBudget | undefined;
 }
@@ -90,6 +93,19 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
   // Any other Expect value Node would refuse with 417; S3 ignores it, so the request is served as usual.
   app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response));
+  if (options.responseStallTimeoutMs !== undefined) {
+    const stopCutting = cutStalledClients(app.server, options.https === undefined ? 'connection' : 'secureConnection', {
+      timeoutMs: options.responseStallTimeoutMs,
+      onCut: (socket) => {
+        options.metrics?.stalledClient();
+        services.logger.debug({ remoteAddress: socket.remoteAddress, pendingBytes: socket.writableLength }, 'connection closed: its client stopped reading');
+      },
+    });
+    app.addHook('onClose', (_instance, done) => {
+      stopCutting();
+      done();
+    });
+  }
   app.removeAllContentTypeParsers();
   // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
