@@ -226,6 +226,7 @@ export class Gateway {
       clusterSecret: config.clusterSecret,
       baseDomain: config.baseDomain,
       gateway: () => ({ kernel: plainCodec.kernel, version: '' }),
+      gate: this.gate,
     });
     registerMetricsRoute(app, { baseDomain: config.baseDomain, token: config.metricsToken, text: () => this.metricsText(metrics) });
     this.app = app;

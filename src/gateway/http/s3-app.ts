@@ -13,7 +13,7 @@ import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
 import { authorize } from './authorize.js';
 import type { Handler } from './request-context.js';
 import type { ByteBudget } from './byte-budget.js';
-import type { RequestGate } from './request-gate.js';
+import { holdTurn, type RequestGate } from './request-gate.js';
 import type { SlowClientLimits } from './slow-body.js';
 import { cutStalledClients } from './stalled-clients.js';
 
@@ -154,6 +154,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const target = parseTarget(request.raw.url ?? '/', request.headers.host, options.baseDomain);
       const bucket = target.bucket;
       if (bucket === undefined) throw new S3Error('BadRequest', { message: 'A CORS preflight names a bucket.' });
+      // Unauthenticated and reaching the nodes for the bucket's CORS rules: it waits its turn like any request.
+      if (gate !== undefined) await holdTurn(gate, reply.raw);
       const signal = AbortSignal.timeout(services.metadataTimeoutMs);
       await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal, target.key === undefined ? 'BUCKET' : 'OBJECT');
       return reply;
@@ -194,12 +196,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
       setMaxListeners(0, disconnect.signal);
       request.log.debug({ operation: operation.name, bucket: target.bucket, key: target.key }, 'request');
-      if (gate !== undefined) {
-        const release = await gate.enter(disconnect.signal);
-        // The turn lasts until the response is done (a GET streams on after its handler returns).
-        if (reply.raw.closed) release();
-        else reply.raw.once('close', release);
-      }
+      if (gate !== undefined) await holdTurn(gate, reply.raw, disconnect.signal);
       const startedMs = performance.now();
       try {
         const scope = { request, reply, target, auth, signal: disconnect.signal, startedMs, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
