@@ -93,6 +93,8 @@ export const DEFAULTS = {
   /** A client's request headers must arrive within this, and its body must bring slowClientMinBytes per such window. */
   slowClientWindowMs: 20_000,
   slowClientMinBytes: 4096,
+  /** A response whose client takes none of its bytes for this long is cut off (S3 also drops connections that make no progress). */
+  responseStallTimeoutMs: 60_000,
   /** Small request bodies (XML documents, up to 4 MiB each) a gateway holds at once. */
   maxBufferedBodyBytes: 256 * 1024 * 1024,
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
@@ -366,6 +368,11 @@ export const GatewaySettings = Type.Object(
       env: 'TESSERA_SLOW_CLIENT_MIN_BYTES',
       default: DEFAULTS.slowClientMinBytes,
       doc: 'the least body a client must send per slowClientWindowMs',
+    }),
+    responseStallTimeoutMs: setting(Int(100, 3_600_000), {
+      env: 'TESSERA_RESPONSE_STALL_TIMEOUT_MS',
+      default: DEFAULTS.responseStallTimeoutMs,
+      doc: 'a connection whose client accepts none of the response bytes waiting for it for this long is closed, its request ended; a slow client that keeps reading is never cut',
     }),
     maxBufferedBodyBytes: setting(Int(64 * 1024, 2 ** 40), {
       env: 'TESSERA_MAX_BUFFERED_BODY_BYTES',

@@ -90,6 +90,8 @@ export interface GatewayConfig {
   /** Slow clients (slowloris): headers within the window, and at least the minimum of body per window. */
   slowClientWindowMs: number;
   slowClientMinBytes: number;
+  /** A response's client must accept some of its bytes within this, or its connection is closed. */
+  responseStallTimeoutMs: number;
   /** Small request bodies (XML documents) held in memory at once, gateway-wide. */
   maxBufferedBodyBytes: number;
   kernel: KernelChoice;
@@ -301,6 +303,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     maxQueuedRequests: settings.maxQueuedRequests,
     slowClientWindowMs: settings.slowClientWindowMs,
     slowClientMinBytes: settings.slowClientMinBytes,
+    responseStallTimeoutMs: settings.responseStallTimeoutMs,
     maxBufferedBodyBytes: settings.maxBufferedBodyBytes,
     kernel: settings.kernel,
     aesBackend: settings.aesBackend,

@@ -216,6 +216,7 @@ export class Gateway {
       accessLog: config.accessLog,
       gate: this.gate,
       slowClients: { windowMs: config.slowClientWindowMs, minBytes: config.slowClientMinBytes },
+      responseStallTimeoutMs: config.responseStallTimeoutMs,
       bodyBudget: this.bodyBudget,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
@@ -225,6 +226,7 @@ export class Gateway {
       clusterSecret: config.clusterSecret,
       baseDomain: config.baseDomain,
       gateway: () => ({ kernel: plainCodec.kernel, version: '' }),
+      gate: this.gate,
     });
     registerMetricsRoute(app, { baseDomain: config.baseDomain, token: config.metricsToken, text: () => this.metricsText(metrics) });
     this.app = app;

@@ -8,6 +8,7 @@ import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.j
 import { CONSOLE_ASSETS } from './console-assets.js';
 import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
 import { keyVersions, prefixVersions } from './console-versions.js';
+import { holdTurn, type RequestGate } from './request-gate.js';
 
 /** Where the console lives: bucket "-" in path style, which no S3 bucket can be. */
 export const CONSOLE_PATH = '/-/console/';
@@ -21,6 +22,8 @@ export interface ConsoleOptions {
   baseDomain: string | undefined;
   /** Figures of the gateway itself for the overview. */
   gateway: () => { kernel: string; version: string };
+  /** The S3 requests' admission control: API pages ask the nodes, so they wait their turn too. */
+  gate?: RequestGate | undefined;
 }
 
 /** Longest a console page waits for one node. */
@@ -54,12 +57,14 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
       // The key must still be an administrator's: a session ends with its key, not only with its time.
       if (user === undefined || !isAdministratorKey(options, user)) return reply.code(401).send({ error: 'sign in' });
       try {
+        if (options.gate !== undefined) await holdTurn(options.gate, reply.raw);
         const answer = await api(path.slice('/-/console/api/'.length), new URLSearchParams(url.split('?')[1] ?? ''), options, user);
         if (answer === undefined) return reply.code(404).send({ error: 'no such page' });
         return reply.send(answer);
       } catch (err) {
         // A bad argument (an unknown bucket, a malformed version id) is the caller's; anything else the cluster's.
         if (err instanceof S3Error && err.status < 500) return reply.code(err.status).send({ error: err.message, code: err.code });
+        if (err instanceof S3Error && err.code === 'SlowDown') return reply.code(503).headers(err.headers).send({ error: err.message, code: err.code });
         request.log.warn({ err }, 'console request failed');
         return reply.code(503).send({ error: (err as Error).message });
       }

@@ -50,6 +50,7 @@ export class GatewayMetrics {
   private readonly writeStages: Map<WriteStage, Histogram.Internal<'stage'>>;
   private readonly degraded: Counter;
   private readonly quorum: Counter;
+  private readonly stalled: Counter;
   private inFlightCount = 0;
 
   constructor(sources: GatewayMetricsSources) {
@@ -122,6 +123,11 @@ export class GatewayMetrics {
       help: 'S3 requests refused with 503 because too few storage nodes answered',
       registers,
     });
+    this.stalled = new Counter({
+      name: 'tessera_gateway_stalled_clients_total',
+      help: 'Connections closed because their client took none of a response for responseStallTimeoutMs',
+      registers,
+    });
     const ringEpoch = new Gauge({
       name: 'tessera_gateway_ring_epoch',
       help: 'Epoch of the ring the gateway places objects with',
@@ -170,6 +176,11 @@ export class GatewayMetrics {
   /** A request was refused because too few nodes answered. */
   quorumFailure(): void {
     this.quorum.inc();
+  }
+
+  /** A connection was closed because its client stopped reading. */
+  stalledClient(): void {
+    this.stalled.inc();
   }
 
   /** The recorder of one node's calls, its series created now (one per node, when its client is made). */

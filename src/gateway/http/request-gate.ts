@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { S3Error } from '../s3/index.js';
 
 /** How many S3 requests a gateway serves at once, and how many more may wait their turn. */
@@ -83,4 +84,21 @@ export class RequestGate {
       next.value();
     };
   }
+}
+
+/**
+ * Waits for a turn for one response and holds it until the response closes, sent or cut off (a GET
+ * streams on after its handler returns). Without `signal`, a client that leaves while waiting gives its
+ * place up when its response closes.
+ */
+export async function holdTurn(gate: RequestGate, response: ServerResponse, signal: AbortSignal = closedSignal(response)): Promise<void> {
+  const release = await gate.enter(signal);
+  if (response.closed) release();
+  else response.once('close', release);
+}
+
+function closedSignal(response: ServerResponse): AbortSignal {
+  const left = new AbortController();
+  response.once('close', () => left.abort(new Error('client disconnected')));
+  return left.signal;
 }

@@ -13,8 +13,9 @@ import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
 import { authorize } from './authorize.js';
 import type { Handler } from './request-context.js';
 import type { ByteBudget } from './byte-budget.js';
-import type { RequestGate } from './request-gate.js';
+import { holdTurn, type RequestGate } from './request-gate.js';
 import type { SlowClientLimits } from './slow-body.js';
+import { cutStalledClients } from './stalled-clients.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,6 +58,8 @@ export interface S3AppOptions {
    * `minBytes` per window (slow-body.ts). Without it, Node's defaults apply (headers within 60 s).
    */
   slowClients?: SlowClientLimits | undefined;
+  /** A connection whose client takes none of the response for this long is closed (stalled-clients.ts); without it, a response waits for ever. */
+  responseStallTimeoutMs?: number | undefined;
   /** Caps the small request bodies (XML documents) held in memory at once, gateway-wide. */
   bodyBudget?: ByteBudget | undefined;
 }
@@ -90,6 +93,19 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
   app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
   // Any other Expect value Node would refuse with 417; S3 ignores it, so the request is served as usual.
   app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response));
+  if (options.responseStallTimeoutMs !== undefined) {
+    const stopCutting = cutStalledClients(app.server, options.https === undefined ? 'connection' : 'secureConnection', {
+      timeoutMs: options.responseStallTimeoutMs,
+      onCut: (socket) => {
+        options.metrics?.stalledClient();
+        services.logger.debug({ remoteAddress: socket.remoteAddress, pendingBytes: socket.writableLength }, 'connection closed: its client stopped reading');
+      },
+    });
+    app.addHook('onClose', (_instance, done) => {
+      stopCutting();
+      done();
+    });
+  }
   app.removeAllContentTypeParsers();
   // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -138,6 +154,8 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const target = parseTarget(request.raw.url ?? '/', request.headers.host, options.baseDomain);
       const bucket = target.bucket;
       if (bucket === undefined) throw new S3Error('BadRequest', { message: 'A CORS preflight names a bucket.' });
+      // Unauthenticated and reaching the nodes for the bucket's CORS rules: it waits its turn like any request.
+      if (gate !== undefined) await holdTurn(gate, reply.raw);
       const signal = AbortSignal.timeout(services.metadataTimeoutMs);
       await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal, target.key === undefined ? 'BUCKET' : 'OBJECT');
       return reply;
@@ -178,12 +196,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
       setMaxListeners(0, disconnect.signal);
       request.log.debug({ operation: operation.name, bucket: target.bucket, key: target.key }, 'request');
-      if (gate !== undefined) {
-        const release = await gate.enter(disconnect.signal);
-        // The turn lasts until the response is done (a GET streams on after its handler returns).
-        if (reply.raw.closed) release();
-        else reply.raw.once('close', release);
-      }
+      if (gate !== undefined) await holdTurn(gate, reply.raw, disconnect.signal);
       const startedMs = performance.now();
       try {
         const scope = { request, reply, target, auth, signal: disconnect.signal, startedMs, services, slowClients: options.slowClients, bodyBudget: options.bodyBudget };
