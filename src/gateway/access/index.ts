@@ -5,6 +5,7 @@ export { parseAclXml, renderAcl } from './acl-xml.js';
 export { ACTIONS, aclAllows, requireAcl, type Principal, type Requirement, type S3Action } from './decide.js';
 export { aclsEnabled, isObjectOwnership, ownerOnly, ownershipOf, parseOwnershipControls, renderOwnershipControls, type ObjectOwnership } from './ownership.js';
 export { conditionHolds, ipInCidr, type ConditionBlock, type RequestFacts } from './policy-conditions.js';
-export { evaluatePolicy, globMatch, MAX_POLICY_BYTES, parsePolicy, policyIsPublic, readsObjectTags, type Policy, type PolicyDecision, type PolicyStatement, type PolicySubject } from './policy.js';
+export { evaluatePolicy, MAX_POLICY_BYTES, parsePolicy, policyIsPublic, readsObjectTags, type Policy, type PolicyDecision, type PolicyStatement, type PolicySubject } from './policy.js';
+export { wildcardMatch, type WildcardOptions } from './wildcard.js';
 export { BUILTIN_POLICIES } from './builtin-policies.js';
 export { isPublicGrant, parsePublicAccessBlock, renderPublicAccessBlock, type PublicAccessBlock } from './public-access-block.js';

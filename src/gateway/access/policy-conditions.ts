@@ -1,4 +1,5 @@
 import type { S3Error } from '../s3/index.js';
+import { wildcardMatch } from './wildcard.js';
 
 /** A statement's Condition: operator -> condition key -> the values it is compared with. */
 export type ConditionBlock = Record<string, Record<string, string[]>>;
@@ -19,8 +20,8 @@ const STRING: Record<string, { compare: Compare; negated: boolean }> = {
   StringNotEquals: { compare: (a, e) => a === e, negated: true },
   StringEqualsIgnoreCase: { compare: (a, e) => a.toLowerCase() === e.toLowerCase(), negated: false },
   StringNotEqualsIgnoreCase: { compare: (a, e) => a.toLowerCase() === e.toLowerCase(), negated: true },
-  StringLike: { compare: (a, e) => like(e, a), negated: false },
-  StringNotLike: { compare: (a, e) => like(e, a), negated: true },
+  StringLike: { compare: (a, e) => wildcardMatch(e, a), negated: false },
+  StringNotLike: { compare: (a, e) => wildcardMatch(e, a), negated: true },
   NumericEquals: { compare: (a, e) => numeric(a, e, (x, y) => x === y), negated: false },
   NumericNotEquals: { compare: (a, e) => numeric(a, e, (x, y) => x === y), negated: true },
   NumericLessThan: { compare: (a, e) => numeric(a, e, (x, y) => x < y), negated: false },
@@ -51,11 +52,6 @@ function dated(actual: string, expected: string, test: (a: number, e: number) =>
   const a = dateMs(actual);
   const e = dateMs(expected);
   return a !== undefined && e !== undefined && test(a, e);
-}
-
-function like(pattern: string, value: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 's').test(value);
 }
 
 function numeric(actual: string, expected: string, test: (a: number, e: number) => boolean): boolean {

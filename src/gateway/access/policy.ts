@@ -1,5 +1,6 @@
 import { S3Error } from '../s3/index.js';
 import { conditionHolds, ipVersion, validateCondition, type ConditionBlock, type RequestFacts } from './policy-conditions.js';
+import { wildcardMatch } from './wildcard.js';
 
 /** One statement of a policy, normalised: every list is an array. */
 export interface PolicyStatement {
@@ -129,13 +130,7 @@ function resourceInBucket(arn: string, bucket: string): boolean {
   if (arn === '*') return true;
   const path = arn.slice('arn:aws:s3:::'.length);
   const name = path.split('/')[0] ?? '';
-  return globMatch(name, bucket, false) && !name.startsWith('*');
-}
-
-/** `*` and `?` wildcards, as IAM matches actions (case-insensitive) and resources (case-sensitive). */
-export function globMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, ignoreCase ? 'si' : 's').test(value);
+  return wildcardMatch(name, bucket) && !name.startsWith('*');
 }
 
 function principalMatches(statement: PolicyStatement, subject: PolicySubject): boolean {
@@ -153,9 +148,10 @@ export function evaluatePolicy(policy: Policy, subject: PolicySubject, action: s
   let allowed = false;
   for (const statement of policy.statements) {
     if (!principalMatches(statement, subject)) continue;
-    const actionHit = statement.action.values.some((pattern) => globMatch(pattern, action, true));
+    // IAM matches action names without regard to case, resources with it.
+    const actionHit = statement.action.values.some((pattern) => wildcardMatch(pattern, action, { ignoreCase: true }));
     if (actionHit === statement.action.not) continue;
-    const resourceHit = statement.resource.values.some((pattern) => globMatch(pattern, resource, false));
+    const resourceHit = statement.resource.values.some((pattern) => wildcardMatch(pattern, resource));
     if (resourceHit === statement.resource.not) continue;
     if (!conditionHolds(statement.condition, facts)) continue;
     if (statement.effect === 'Deny') return 'deny';
