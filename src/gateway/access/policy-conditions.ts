@@ -1,4 +1,6 @@
 import type { S3Error } from '../s3/index.js';
+import { checkPolicyValues, MAX_POLICY_CONDITION_KEYS } from './policy-limits.js';
+import { wildcardMatch } from './wildcard.js';
 
 /** A statement's Condition: operator -> condition key -> the values it is compared with. */
 export type ConditionBlock = Record<string, Record<string, string[]>>;
@@ -19,8 +21,8 @@ const STRING: Record<string, { compare: Compare; negated: boolean }> = {
   StringNotEquals: { compare: (a, e) => a === e, negated: true },
   StringEqualsIgnoreCase: { compare: (a, e) => a.toLowerCase() === e.toLowerCase(), negated: false },
   StringNotEqualsIgnoreCase: { compare: (a, e) => a.toLowerCase() === e.toLowerCase(), negated: true },
-  StringLike: { compare: (a, e) => like(e, a), negated: false },
-  StringNotLike: { compare: (a, e) => like(e, a), negated: true },
+  StringLike: { compare: (a, e) => wildcardMatch(e, a), negated: false },
+  StringNotLike: { compare: (a, e) => wildcardMatch(e, a), negated: true },
   NumericEquals: { compare: (a, e) => numeric(a, e, (x, y) => x === y), negated: false },
   NumericNotEquals: { compare: (a, e) => numeric(a, e, (x, y) => x === y), negated: true },
   NumericLessThan: { compare: (a, e) => numeric(a, e, (x, y) => x < y), negated: false },
@@ -51,11 +53,6 @@ function dated(actual: string, expected: string, test: (a: number, e: number) =>
   const a = dateMs(actual);
   const e = dateMs(expected);
   return a !== undefined && e !== undefined && test(a, e);
-}
-
-function like(pattern: string, value: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 's').test(value);
 }
 
 function numeric(actual: string, expected: string, test: (a: number, e: number) => boolean): boolean {
@@ -136,10 +133,14 @@ function operatorOf(name: string): Operator | undefined {
   return Object.hasOwn(STRING, base) ? { base, ifExists, nullCheck: false, set } : undefined;
 }
 
-/** Validates a Condition block; every value becomes a list of strings. */
-export function validateCondition(value: unknown, malformed: (message: string) => S3Error): ConditionBlock {
+/**
+ * Validates a Condition block; every value becomes a list of strings. `limited`: hold it to the
+ * bounds of policy-limits.ts (a document being set, not one read back from storage).
+ */
+export function validateCondition(value: unknown, malformed: (message: string) => S3Error, limited = true): ConditionBlock {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('Condition must be a JSON object');
   const block: ConditionBlock = {};
+  let keyCount = 0;
   for (const [operator, keys] of Object.entries(value as Record<string, unknown>)) {
     if (operatorOf(operator) === undefined) throw malformed(`Invalid Condition type : ${operator}`);
     if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw malformed(`Condition ${operator} must map keys to values`);
@@ -150,7 +151,11 @@ export function validateCondition(value: unknown, malformed: (message: string) =
       if (list.length === 0 || !list.every((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) {
         throw malformed(`Condition ${operator} ${key} must be a value or a list of values`);
       }
-      entries[key] = list.map(String);
+      const values = list.map(String);
+      keyCount += 1;
+      if (limited && keyCount > MAX_POLICY_CONDITION_KEYS) throw malformed(`Condition has more than ${MAX_POLICY_CONDITION_KEYS} keys; a policy allows at most that many per statement`);
+      if (limited) checkPolicyValues(values, `Condition ${operator} ${key}`, malformed);
+      entries[key] = values;
     }
     block[operator] = entries;
   }

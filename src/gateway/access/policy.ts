@@ -1,5 +1,7 @@
 import { S3Error } from '../s3/index.js';
 import { conditionHolds, ipVersion, validateCondition, type ConditionBlock, type RequestFacts } from './policy-conditions.js';
+import { checkPolicyValues, MAX_POLICY_BYTES, MAX_POLICY_STATEMENTS } from './policy-limits.js';
+import { wildcardMatch } from './wildcard.js';
 
 /** One statement of a policy, normalised: every list is an array. */
 export interface PolicyStatement {
@@ -32,16 +34,15 @@ const VERSIONS = new Set(['2012-10-17', '2008-10-17']);
 const STATEMENT_FIELDS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
 /** IAM reads the service prefix and the action name without regard to case (`S3:GetObject`). */
 const ACTION = /^(\*|s3:[A-Za-z*?]+)$/i;
-/** Largest bucket policy S3 accepts. */
-export const MAX_POLICY_BYTES = 20 * 1024;
 
 function malformed(message: string): S3Error {
   return new S3Error('MalformedPolicy', { message });
 }
 
-function stringList(value: unknown, field: string): string[] {
+function stringList(value: unknown, field: string, limited: boolean): string[] {
   const list = Array.isArray(value) ? value : [value];
   if (list.length === 0 || !list.every((item) => typeof item === 'string' && item !== '')) throw malformed(`${field} must be a string or a list of strings`);
+  if (limited) checkPolicyValues(list as string[], field, malformed);
   return list as string[];
 }
 
@@ -56,13 +57,13 @@ function pair(statement: Record<string, unknown>, name: string, required: boolea
   return plain !== undefined ? { values: plain, not: false } : { values: negated, not: true };
 }
 
-function principalValues(value: unknown): string[] {
+function principalValues(value: unknown, limited: boolean): string[] {
   if (value === '*') return ['*'];
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('Invalid principal in policy');
   const values: string[] = [];
   for (const [kind, names] of Object.entries(value as Record<string, unknown>)) {
     if (kind !== 'AWS' && kind !== 'CanonicalUser') throw malformed(`Invalid principal in policy: unknown principal type ${kind}`);
-    for (const name of stringList(names, `Principal ${kind}`)) {
+    for (const name of stringList(names, `Principal ${kind}`, limited)) {
       // As in S3: "*" alone names everyone, and no principal ARN or id may hold a wildcard.
       if (name !== '*' && /[*?]/.test(name)) throw malformed(`Invalid principal in policy: ${name} has a wildcard; only "*" alone names everyone`);
       values.push(name);
@@ -72,13 +73,26 @@ function principalValues(value: unknown): string[] {
   return values;
 }
 
+/** How parsePolicy reads a document. */
+export interface ParsePolicyOptions {
+  /** The bucket of a bucket policy; absent for a user policy. */
+  bucket?: string;
+  /**
+   * A document already stored, accepted when it was set: the bounds on counts and lengths
+   * (policy-limits.ts) are not applied again, so a policy set before they existed keeps working.
+   */
+  stored?: boolean;
+}
+
 /**
  * Parses and validates a policy document in AWS's language. `bucket` (a bucket policy) requires a
  * Principal in every statement and Resources inside that bucket; without it (a user policy) the
- * statements name no Principal. Every fault is MalformedPolicy naming it.
+ * statements name no Principal. Every fault is MalformedPolicy naming it, the bounds of
+ * policy-limits.ts included.
  */
-export function parsePolicy(text: string, options: { bucket?: string } = {}): Policy {
+export function parsePolicy(text: string, options: ParsePolicyOptions = {}): Policy {
   if (Buffer.byteLength(text) > MAX_POLICY_BYTES) throw malformed('Policy exceeds the maximum allowed document size.');
+  const limited = options.stored !== true;
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -92,6 +106,7 @@ export function parsePolicy(text: string, options: { bucket?: string } = {}): Po
   if (root['Statement'] === undefined) throw malformed('Missing required field Statement');
   const raw = Array.isArray(root['Statement']) ? root['Statement'] : [root['Statement']];
   if (raw.length === 0) throw malformed('Missing required field Statement');
+  if (limited && raw.length > MAX_POLICY_STATEMENTS) throw malformed(`Policy has ${raw.length} statements; a policy allows at most ${MAX_POLICY_STATEMENTS}`);
   const statements = raw.map((item): PolicyStatement => {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw malformed('Each Statement must be a JSON object');
     const statement = item as Record<string, unknown>;
@@ -103,19 +118,19 @@ export function parsePolicy(text: string, options: { bucket?: string } = {}): Po
     const principal = pair(statement, 'Principal', options.bucket !== undefined);
     if (principal !== undefined && options.bucket === undefined) throw malformed('A user policy names no Principal');
     const action = pair(statement, 'Action', true) as { values: unknown; not: boolean };
-    const actions = stringList(action.values, 'Action');
+    const actions = stringList(action.values, action.not ? 'NotAction' : 'Action', limited);
     if (!actions.every((a) => ACTION.test(a))) throw malformed('Policy has invalid action');
     const resource = pair(statement, 'Resource', true) as { values: unknown; not: boolean };
-    const resources = stringList(resource.values, 'Resource');
+    const resources = stringList(resource.values, resource.not ? 'NotResource' : 'Resource', limited);
     for (const arn of resources) {
       if (arn !== '*' && !arn.startsWith('arn:aws:s3:::')) throw malformed('Policy has invalid resource');
       if (options.bucket !== undefined && !resource.not && !resourceInBucket(arn, options.bucket)) throw malformed('Policy has invalid resource');
     }
-    const condition = statement['Condition'] === undefined ? {} : validateCondition(statement['Condition'], malformed);
+    const condition = statement['Condition'] === undefined ? {} : validateCondition(statement['Condition'], malformed, limited);
     return {
       sid,
       effect,
-      principal: principal === undefined ? undefined : { values: principalValues(principal.values), not: principal.not },
+      principal: principal === undefined ? undefined : { values: principalValues(principal.values, limited), not: principal.not },
       action: { values: actions, not: action.not },
       resource: { values: resources, not: resource.not },
       condition,
@@ -129,13 +144,7 @@ function resourceInBucket(arn: string, bucket: string): boolean {
   if (arn === '*') return true;
   const path = arn.slice('arn:aws:s3:::'.length);
   const name = path.split('/')[0] ?? '';
-  return globMatch(name, bucket, false) && !name.startsWith('*');
-}
-
-/** `*` and `?` wildcards, as IAM matches actions (case-insensitive) and resources (case-sensitive). */
-export function globMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, ignoreCase ? 'si' : 's').test(value);
+  return wildcardMatch(name, bucket) && !name.startsWith('*');
 }
 
 function principalMatches(statement: PolicyStatement, subject: PolicySubject): boolean {
@@ -153,9 +162,10 @@ export function evaluatePolicy(policy: Policy, subject: PolicySubject, action: s
   let allowed = false;
   for (const statement of policy.statements) {
     if (!principalMatches(statement, subject)) continue;
-    const actionHit = statement.action.values.some((pattern) => globMatch(pattern, action, true));
+    // IAM matches action names without regard to case, resources with it.
+    const actionHit = statement.action.values.some((pattern) => wildcardMatch(pattern, action, { ignoreCase: true }));
     if (actionHit === statement.action.not) continue;
-    const resourceHit = statement.resource.values.some((pattern) => globMatch(pattern, resource, false));
+    const resourceHit = statement.resource.values.some((pattern) => wildcardMatch(pattern, resource));
     if (resourceHit === statement.resource.not) continue;
     if (!conditionHolds(statement.condition, facts)) continue;
     if (statement.effect === 'Deny') return 'deny';

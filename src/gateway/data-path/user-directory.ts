@@ -129,7 +129,8 @@ export class UserDirectory {
     const parsed = new Map<string, Policy>();
     for (const [name, document] of documents) {
       try {
-        parsed.set(name, parsePolicy(document));
+        // Checked against the bounds when it was set; one stored before them still applies.
+        parsed.set(name, parsePolicy(document, { stored: true }));
       } catch (err) {
         this.logger.warn({ err, policy: name }, 'ignoring a stored policy that does not parse');
       }

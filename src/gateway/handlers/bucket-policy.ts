@@ -2,10 +2,24 @@ import { MAX_POLICY_BYTES, parsePolicy, parsePublicAccessBlock, policyIsPublic, 
 import { bucketOf, readSmallBody, type RequestContext } from '../http/index.js';
 import { renderXml, S3Error } from '../s3/index.js';
 
+/**
+ * The policy document of a PutBucketPolicy, read no further than one byte past the limit. A longer
+ * body is a policy over S3's size limit, not bad XML: readSmallBody's MalformedXML (the only one it
+ * throws, for a body past its limit) becomes the MalformedPolicy parsePolicy gives one byte over.
+ */
+async function policyText(ctx: RequestContext): Promise<string> {
+  try {
+    return (await readSmallBody(ctx, MAX_POLICY_BYTES + 1)).toString('utf8');
+  } catch (err) {
+    if (err instanceof S3Error && err.code === 'MalformedXML') throw new S3Error('MalformedPolicy', { message: 'Policy exceeds the maximum allowed document size.' });
+    throw err;
+  }
+}
+
 /** PutBucketPolicy: validated in full before it is stored; a malformed one is MalformedPolicy and changes nothing. */
 export async function putBucketPolicy(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const text = (await readSmallBody(ctx, MAX_POLICY_BYTES + 1)).toString('utf8');
+  const text = await policyText(ctx);
   const policy = parsePolicy(text, { bucket });
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
   // BlockPublicPolicy: a public policy (policyIsPublic) is refused.
@@ -33,7 +47,7 @@ export async function getBucketPolicyStatus(ctx: RequestContext): Promise<void> 
   const bucket = bucketOf(ctx);
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.policy === undefined) throw new S3Error('NoSuchBucketPolicy', { fields: { BucketName: bucket } });
-  const isPublic = policyIsPublic(parsePolicy(record.policy, { bucket }));
+  const isPublic = policyIsPublic(parsePolicy(record.policy, { bucket, stored: true }));
   await ctx.reply.type('application/xml').send(renderXml('PolicyStatus', { IsPublic: isPublic }));
 }
 

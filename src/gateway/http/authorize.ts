@@ -146,7 +146,7 @@ function storedPolicy(bucket: BucketRecord | undefined): Policy | undefined {
   if (bucket?.policy === undefined) return undefined;
   let policy = parsedPolicies.get(bucket);
   if (policy === undefined) {
-    policy = parsePolicy(bucket.policy, { bucket: bucket.name });
+    policy = parsePolicy(bucket.policy, { bucket: bucket.name, stored: true });
     parsedPolicies.set(bucket, policy);
   }
   return policy;
