@@ -93,7 +93,7 @@ export const DEFAULTS = {
   /** A client's request headers must arrive within this, and its body must bring slowClientMinBytes per such window. */
   slowClientWindowMs: 20_000,
   slowClientMinBytes: 4096,
-  /** Small request bodies (XML documents, up to 4 MiB each) a gateway holds at once. */
+  /** Request bodies a gateway holds in memory at once: small ones (XML documents, up to 4 MiB each) and signed chunks (up to 16 MiB each) being verified. */
   maxBufferedBodyBytes: 256 * 1024 * 1024,
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
   ringPollMs: 5_000,
@@ -370,7 +370,7 @@ export const GatewaySettings = Type.Object(
     maxBufferedBodyBytes: setting(Int(64 * 1024, 2 ** 40), {
       env: 'TESSERA_MAX_BUFFERED_BODY_BYTES',
       default: DEFAULTS.maxBufferedBodyBytes,
-      doc: 'bytes of small request bodies (XML documents) held at once; past it a request gets 503 SlowDown',
+      doc: 'bytes of request bodies held in memory at once: small bodies (XML documents) and signed aws-chunked chunks awaiting their signature; past it a request waits a few seconds for room, then gets 503 SlowDown',
     }),
     minPartSizeBytes: setting(Int(1, 5 * 1024 * 1024 * 1024), {
       env: 'TESSERA_MIN_PART_SIZE_BYTES',

@@ -282,9 +282,9 @@ export class Gateway {
     return this.gatewayMetrics;
   }
 
-  /** S3 requests being served and waiting for a turn now, and the bytes of small bodies held. */
-  get requests(): { active: number; queued: number; bufferedBodyBytes: number } {
-    return { active: this.gate.active, queued: this.gate.queued, bufferedBodyBytes: this.bodyBudget.used };
+  /** S3 requests being served and waiting for a turn now, and the body bytes held (small bodies, signed chunks) now and at most. */
+  get requests(): { active: number; queued: number; bufferedBodyBytes: number; bufferedBodyPeakBytes: number } {
+    return { active: this.gate.active, queued: this.gate.queued, bufferedBodyBytes: this.bodyBudget.used, bufferedBodyPeakBytes: this.bodyBudget.peak };
   }
 
   /** The ring in use (after start). */
