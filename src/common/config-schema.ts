@@ -181,7 +181,7 @@ export const DEFAULTS = {
   nodeBodyTimeoutMs: 120_000,
   /** How far a shard write may fall behind the write quorum before it is given up (a hung node). */
   stragglerGraceMs: 3_000,
-  /** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
+  /** How long a gateway trusts a bucket lookup (a miss, for unsigned requests) before asking the nodes again. */
   bucketCacheTtlMs: 2_000,
   /** Entries a gateway asks each node for per page of a listing. */
   listPageEntries: 1_000,
@@ -340,7 +340,7 @@ export const GatewaySettings = Type.Object(
     bucketCacheTtlMs: setting(Int(0, 600_000), {
       env: 'TESSERA_BUCKET_CACHE_TTL_MS',
       default: DEFAULTS.bucketCacheTtlMs,
-      doc: 'how long a gateway trusts a bucket\'s record (its policy, ACL, versioning) before reading it again: a change made through another gateway applies here after at most this long; writes never land in a bucket deleted since, whatever the cache holds',
+      doc: 'how long a gateway trusts a bucket\'s record (its policy, ACL, versioning) before reading it again: a change made through another gateway applies here after at most this long; writes never land in a bucket deleted since, whatever the cache holds. Unsigned requests (anonymous, CORS preflights) are told a bucket is missing from memory for as long; signed ones always ask the nodes',
     }),
     stallTimeoutMs: setting(Int(100, 600_000), {
       env: 'TESSERA_STALL_TIMEOUT_MS',

@@ -139,7 +139,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       const bucket = target.bucket;
       if (bucket === undefined) throw new S3Error('BadRequest', { message: 'A CORS preflight names a bucket.' });
       const signal = AbortSignal.timeout(services.metadataTimeoutMs);
-      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal, target.key === undefined ? 'BUCKET' : 'OBJECT');
+      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s, { anonymous: true }), signal, target.key === undefined ? 'BUCKET' : 'OBJECT');
       return reply;
     },
   });
