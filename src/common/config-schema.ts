@@ -95,7 +95,7 @@ export const DEFAULTS = {
   slowClientMinBytes: 4096,
   /** A response whose client takes none of its bytes for this long is cut off (S3 also drops connections that make no progress). */
   responseStallTimeoutMs: 60_000,
-  /** Small request bodies (XML documents, up to 4 MiB each) a gateway holds at once. */
+  /** Request bodies a gateway holds in memory at once: small ones (XML documents, up to 4 MiB each) and signed chunks (up to 16 MiB each) being verified. */
   maxBufferedBodyBytes: 256 * 1024 * 1024,
   /** A pushed ring reaches every gateway within this; each poll is one small GET per asked node. */
   ringPollMs: 5_000,
@@ -183,7 +183,7 @@ export const DEFAULTS = {
   nodeBodyTimeoutMs: 120_000,
   /** How far a shard write may fall behind the write quorum before it is given up (a hung node). */
   stragglerGraceMs: 3_000,
-  /** How long a gateway trusts a positive bucket lookup before asking the nodes again. */
+  /** How long a gateway trusts a bucket lookup (a miss, for unsigned requests) before asking the nodes again. */
   bucketCacheTtlMs: 2_000,
   /** Entries a gateway asks each node for per page of a listing. */
   listPageEntries: 1_000,
@@ -342,7 +342,7 @@ export const GatewaySettings = Type.Object(
     bucketCacheTtlMs: setting(Int(0, 600_000), {
       env: 'TESSERA_BUCKET_CACHE_TTL_MS',
       default: DEFAULTS.bucketCacheTtlMs,
-      doc: 'how long a gateway trusts a bucket\'s record (its policy, ACL, versioning) before reading it again: a change made through another gateway applies here after at most this long; writes never land in a bucket deleted since, whatever the cache holds',
+      doc: 'how long a gateway trusts a bucket\'s record (its policy, ACL, versioning) before reading it again: a change made through another gateway applies here after at most this long; writes never land in a bucket deleted since, whatever the cache holds. Unsigned requests (anonymous, CORS preflights) are told a bucket is missing from memory for as long; signed ones always ask the nodes',
     }),
     stallTimeoutMs: setting(Int(100, 600_000), {
       env: 'TESSERA_STALL_TIMEOUT_MS',
@@ -377,7 +377,7 @@ export const GatewaySettings = Type.Object(
     maxBufferedBodyBytes: setting(Int(64 * 1024, 2 ** 40), {
       env: 'TESSERA_MAX_BUFFERED_BODY_BYTES',
       default: DEFAULTS.maxBufferedBodyBytes,
-      doc: 'bytes of small request bodies (XML documents) held at once; past it a request gets 503 SlowDown',
+      doc: 'bytes of request bodies held in memory at once: small bodies (XML documents) and signed aws-chunked chunks awaiting their signature; past it a request waits a few seconds for room, then gets 503 SlowDown',
     }),
     minPartSizeBytes: setting(Int(1, 5 * 1024 * 1024 * 1024), {
       env: 'TESSERA_MIN_PART_SIZE_BYTES',

@@ -94,6 +94,7 @@ export class Gateway {
   private gatewayMetrics: GatewayMetrics | undefined;
   private readonly gate: RequestGate;
   private readonly bodyBudget: ByteBudget;
+  private buckets: BucketService | undefined;
 
   private readonly localLinks: ReadonlyMap<string, LocalLink> | undefined;
 
@@ -178,9 +179,11 @@ export class Gateway {
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
     if (config.sseMasterKeyFile !== undefined) this.sealer.useMasterKeys(MasterKeyring.parse(await readFile(config.sseMasterKeyFile, 'utf8')));
+    const buckets = new BucketService({ cluster, clock, cacheTtlMs: config.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs });
+    this.buckets = buckets;
     const services: GatewayServices = {
       cluster,
-      buckets: new BucketService({ cluster, clock, cacheTtlMs: config.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs }),
+      buckets,
       clock,
       codec,
       erasure: config.erasure,
@@ -284,9 +287,24 @@ export class Gateway {
     return this.gatewayMetrics;
   }
 
-  /** S3 requests being served and waiting for a turn now, and the bytes of small bodies held. */
-  get requests(): { active: number; queued: number; bufferedBodyBytes: number } {
-    return { active: this.gate.active, queued: this.gate.queued, bufferedBodyBytes: this.bodyBudget.used };
+  /**
+   * S3 requests being served and waiting for a turn now, the body bytes held (small bodies, signed
+   * chunks) now and at most, and the bucket lookups asking the nodes and waiting for a turn to.
+   */
+  get requests(): {
+    active: number;
+    queued: number;
+    bufferedBodyBytes: number;
+    bufferedBodyPeakBytes: number;
+    bucketLookups: { active: number; queued: number };
+  } {
+    return {
+      active: this.gate.active,
+      queued: this.gate.queued,
+      bufferedBodyBytes: this.bodyBudget.used,
+      bufferedBodyPeakBytes: this.bodyBudget.peak,
+      bucketLookups: this.buckets?.lookupFigures ?? { active: 0, queued: 0 },
+    };
   }
 
   /** The ring in use (after start). */

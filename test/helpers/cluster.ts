@@ -111,6 +111,8 @@ export async function startCluster(
     dataDir?: string;
     /** The gateway's logger, for tests that read what it logs; silent by default. */
     gatewayLogger?: Logger;
+    /** False: the nodes run no background work, so every node call a test sees came from a gateway. */
+    nodeHealing?: false;
   } = {},
 ): Promise<TestCluster> {
   const nodeCount = options.nodeCount ?? 6;
@@ -122,7 +124,15 @@ export async function startCluster(
   let config: GatewayConfig;
   try {
     for (let i = 0; i < nodeCount; i += 1) {
-      const node = new StorageNode({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), host: '127.0.0.1', port: 0, clusterSecret, logger });
+      const node = new StorageNode({
+        nodeId: `node-${i}`,
+        dataDir: join(dataDir, `node-${i}`),
+        host: '127.0.0.1',
+        port: 0,
+        clusterSecret,
+        logger,
+        ...(options.nodeHealing === false ? { healing: false as const } : {}),
+      });
       nodes.push(node);
       await node.start();
     }

@@ -2,8 +2,11 @@ import { S3Error } from '../s3/index.js';
 
 /** What the framing parser reports; the body decoder verifies and forwards. Handlers may throw S3Error. */
 export interface ChunkedHandlers {
-  /** A chunk header: its data size and the value of `;chunk-signature=` if present. Size 0 is the final chunk. */
-  chunkHeader(sizeBytes: number, signature: string | undefined): void;
+  /**
+   * A chunk header: its data size and the value of `;chunk-signature=` if present. Size 0 is the final chunk.
+   * Returning false stops `write` right after this header (the caller waits for something, then feeds the rest).
+   */
+  chunkHeader(sizeBytes: number, signature: string | undefined): boolean | void;
   /** A view into the input (no copy) holding the next bytes of the current chunk's data. */
   chunkData(data: Buffer): void;
   /** The current (non-final) chunk's data and its CRLF have been read. */
@@ -42,8 +45,8 @@ export class AwsChunkedParser {
     this.#h = handlers;
   }
 
-  /** Feeds the next piece of the framed body. */
-  write(buf: Buffer): void {
+  /** Feeds the next piece of the framed body; returns how much of it was read (all, unless a chunkHeader said stop). */
+  write(buf: Buffer): number {
     let pos = 0;
     while (pos < buf.length) {
       switch (this.#state) {
@@ -52,11 +55,12 @@ export class AwsChunkedParser {
           const lf = buf.indexOf(LF, pos);
           const end = lf === -1 ? buf.length : lf;
           this.#appendLine(buf.subarray(pos, end));
-          if (lf === -1) return;
+          if (lf === -1) return buf.length;
           pos = lf + 1;
           const line = this.#takeLine();
-          if (this.#state === State.Header) this.#header(line);
-          else if (line !== '') this.#h.trailerLine(line);
+          if (this.#state === State.Header) {
+            if (!this.#header(line)) return pos;
+          } else if (line !== '') this.#h.trailerLine(line);
           break;
         }
         case State.Data: {
@@ -81,6 +85,7 @@ export class AwsChunkedParser {
         }
       }
     }
+    return pos;
   }
 
   /** Declares the input complete; throws IncompleteBody if the final chunk never arrived. */
@@ -119,7 +124,8 @@ export class AwsChunkedParser {
     return text;
   }
 
-  #header(line: string): void {
+  /** False when the handler asked to stop after this header. */
+  #header(line: string): boolean {
     const semi = line.indexOf(';');
     const sizeText = (semi === -1 ? line : line.slice(0, semi)).trim();
     if (!CHUNK_SIZE.test(sizeText)) throw malformed(`invalid chunk size "${sizeText.slice(0, 32)}"`);
@@ -131,12 +137,13 @@ export class AwsChunkedParser {
         if (eq !== -1 && ext.slice(0, eq).trim() === 'chunk-signature') signature = ext.slice(eq + 1).trim();
       }
     }
-    this.#h.chunkHeader(size, signature);
+    const goOn = this.#h.chunkHeader(size, signature) !== false;
     if (size === 0) {
       this.#state = State.Trailer;
     } else {
       this.#remaining = size;
       this.#state = State.Data;
     }
+    return goOn;
   }
 }

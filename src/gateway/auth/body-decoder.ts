@@ -4,6 +4,7 @@ import { BodyDigest, type DigestPool } from '../digest/index.js';
 import { isValidChecksumValue, type ChecksumAlgorithm, type ChecksumValue } from '../s3/checksums/index.js';
 import { S3Error } from '../s3/index.js';
 import { AwsChunkedParser } from './aws-chunked-parser.js';
+import { ChunkBudgetShare, type BodyBudget } from './chunk-budget.js';
 import { isChunked, readBodyExpectations, type BodyExpectations } from './body-headers.js';
 import { sha256Hex, signaturesEqual } from './signing.js';
 import type { AuthRequest, AuthResult } from './types.js';
@@ -26,6 +27,8 @@ export interface BodyDecoderOptions {
   defaultChecksumAlgorithm?: ChecksumAlgorithm;
   /** Worker threads for the body's digests; without them, large bodies are hashed on the request thread. */
   digestPool?: DigestPool | undefined;
+  /** The gateway's byte budget: signed chunks held for verification count against it; uncounted without it. */
+  budget?: BodyBudget | undefined;
 }
 
 const DEFAULT_MAX_SIGNED_CHUNK_BYTES = 16 * 1024 * 1024;
@@ -34,6 +37,7 @@ const DEFAULT_MAX_SIGNED_CHUNK_BYTES = 16 * 1024 * 1024;
 const COALESCE_BELOW_BYTES = 4096;
 const SCRATCH_BYTES = 64 * 1024;
 const SIGNATURE_HEX = /^[0-9a-f]{64}$/;
+const EMPTY = Buffer.alloc(0);
 
 function malformedTrailer(message: string): S3Error {
   return new S3Error('MalformedTrailerError', { message });
@@ -66,6 +70,11 @@ export class BodyDecoder extends Transform {
   #trailerCanonical = '';
   #trailerSignature: string | undefined;
   #result: BodyDecodeResult | undefined;
+  readonly #share: ChunkBudgetShare;
+  /** Declared size of the signed chunk being held for its signature (its room in the budget is taken); 0 between chunks. */
+  #chunkBytes = 0;
+  /** Set when the parser stopped at a chunk header whose room in the budget must be waited for. */
+  #waitForBytes = 0;
 
   constructor(auth: AuthResult, headers: AuthRequest['headers'], options: BodyDecoderOptions = {}) {
     super();
@@ -75,6 +84,7 @@ export class BodyDecoder extends Transform {
     this.#digest = new BodyDigest({ sha256: auth.payloadMode === 'sha256', checksum: this.#expect.checksum?.algorithm }, options.digestPool);
     this.#signedChunks = auth.payloadMode === 'streaming-signed' || auth.payloadMode === 'streaming-signed-trailer';
     this.#previousSignature = auth.signature;
+    this.#share = new ChunkBudgetShare(options.budget);
     this.#parser = isChunked(auth.payloadMode)
       ? new AwsChunkedParser({
           chunkHeader: (size, signature) => this.#chunkHeader(size, signature),
@@ -92,15 +102,31 @@ export class BodyDecoder extends Transform {
   }
 
   override _transform(chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, callback);
+  }
+
+  #feed(buf: Buffer, callback: TransformCallback): void {
+    let rest: Buffer = EMPTY;
     try {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (this.#parser !== undefined) this.#parser.write(buf);
-      else {
+      if (this.#parser !== undefined) {
+        const read = this.#parser.write(buf);
+        if (read < buf.length) rest = buf.subarray(read);
+      } else {
         this.#account(buf);
         this.#emit(buf);
       }
     } catch (err) {
       callback(err as Error);
+      return;
+    }
+    if (this.#waitForBytes > 0) {
+      // The budget is full: read no more of the body (TCP holds the client back) until the announced chunk has room.
+      const bytes = this.#waitForBytes;
+      this.#waitForBytes = 0;
+      this.#share.wait(bytes).then(() => {
+        this.#chunkBytes = bytes;
+        this.#feed(rest, callback);
+      }, callback);
       return;
     }
     if (!this.#digestBusy) {
@@ -117,6 +143,7 @@ export class BodyDecoder extends Transform {
       () => {
         if (this.#held !== undefined) this.push(this.#held);
         this.#held = undefined;
+        this.#settleBudget();
         callback();
       },
       (err: unknown) => {
@@ -126,9 +153,22 @@ export class BodyDecoder extends Transform {
     );
   }
 
+  override _read(size: number): void {
+    // The reader is taking verified bytes: their room in the budget goes back. Readable#read calls _read
+    // before it takes them from the buffer, so the count is made once that read is over.
+    if (this.#share.held > 0) queueMicrotask(() => this.#settleBudget());
+    super._read(size);
+  }
+
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     this.#digest.abandon();
+    this.#share.close();
     callback(err);
+  }
+
+  /** Gives back the budget held beyond what the decoder keeps now: the chunk being verified, the held-back piece, unread output. */
+  #settleBudget(): void {
+    this.#share.settle(this.#chunkBytes + (this.#held?.length ?? 0) + this.readableLength);
   }
 
   // Hashing happens as bytes arrive; forwarding lags one piece so the final bytes wait for the final checks.
@@ -147,18 +187,36 @@ export class BodyDecoder extends Transform {
     this.#held = data;
   }
 
-  #chunkHeader(size: number, signature: string | undefined): void {
-    if (!this.#signedChunks) return;
+  /** False when the chunk's room in the budget must be waited for before its bytes are read. */
+  #chunkHeader(size: number, signature: string | undefined): boolean {
+    if (!this.#signedChunks) return true;
     if (signature === undefined || !SIGNATURE_HEX.test(signature)) {
       throw new S3Error('SignatureDoesNotMatch', { message: 'A chunk of the aws-chunked body has no valid chunk-signature.' });
     }
-    if (size > this.#maxSignedChunkBytes) {
-      throw new S3Error('InvalidRequest', { message: `Signed chunks larger than ${this.#maxSignedChunkBytes} bytes are not accepted.` });
+    // A chunk the whole budget could not hold would wait for room forever.
+    const largest = Math.min(this.#maxSignedChunkBytes, this.#share.capacity);
+    if (size > largest) {
+      throw new S3Error('InvalidRequest', { message: `Signed chunks larger than ${largest} bytes are not accepted.` });
     }
     this.#chunkSignature = signature;
     this.#chunkHash = createHash('sha256');
     // The zero-length final chunk has no data and no chunkEnd: its signature closes the chain now.
-    if (size === 0) this.#verifyChunk();
+    if (size === 0) {
+      this.#verifyChunk();
+      return true;
+    }
+    // More data follows, so the piece held back is not the body's last: it goes on now rather than hold
+    // room a chunk as large as the whole budget would need. Then room for the whole chunk is taken before
+    // any of it is kept: it is held until its signature checks out.
+    if (this.#held !== undefined) this.push(this.#held);
+    this.#held = undefined;
+    this.#settleBudget();
+    if (!this.#share.tryTake(size)) {
+      this.#waitForBytes = size;
+      return false;
+    }
+    this.#chunkBytes = size;
+    return true;
   }
 
   #chunkData(data: Buffer): void {
@@ -177,6 +235,8 @@ export class BodyDecoder extends Transform {
     this.#sealScratch();
     for (const piece of this.#chunkPieces) this.#emit(piece);
     this.#chunkPieces = [];
+    this.#chunkBytes = 0;
+    this.#settleBudget();
   }
 
   // Large pieces are kept as views (no copy); small ones are packed into a scratch buffer used to its end.

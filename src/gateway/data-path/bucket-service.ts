@@ -5,6 +5,7 @@ import type { ClusterView } from '../cluster/index.js';
 import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
 import { listVersions } from './list-versions.js';
+import { BucketLookups } from './bucket-lookups.js';
 import { acquireKeyLease, type LeaseScope } from './key-lease.js';
 import { ReadDeadline } from './read-retry.js';
 import { withTimeout } from './request-scope.js';
@@ -22,8 +23,10 @@ const BUCKET_CACHE_ENTRIES = 10_000;
  * Bucket records live on every node; a majority must answer a read or acknowledge a write, so any
  * two majorities overlap and the newest record (by version id) is always seen.
  * Positive lookups are cached briefly (bounded, least recently used first out) because every object
- * request needs one. "No such bucket" is not cached: a bucket created through another gateway (or
- * another worker of this one) must be usable at once.
+ * request needs one. "No such bucket" is remembered as briefly, but told from memory only to requests
+ * that are not signed (bucket-lookups.ts): a bucket created through another gateway (or another
+ * worker of this one) must be usable at once by its owner, while anonymous requests and CORS
+ * preflights naming missing buckets must not each cost a fan-out to every node.
  */
 export class BucketService {
   private readonly cluster: ClusterView;
@@ -31,12 +34,21 @@ export class BucketService {
   /** The configured floor of a node call's deadline; the cluster stretches it to follow observed latency. */
   private readonly nodeTimeoutFloorMs: number;
   private readonly cache: LRUCache<string, BucketRecord>;
+  private readonly cacheTtlMs: number;
+  private readonly lookups: BucketLookups;
 
   constructor(options: { cluster: ClusterView; clock: HybridClock; cacheTtlMs: number; nodeTimeoutMs: number }) {
     this.cluster = options.cluster;
     this.clock = options.clock;
+    this.cacheTtlMs = options.cacheTtlMs;
     this.cache = new LRUCache({ max: BUCKET_CACHE_ENTRIES, ttl: options.cacheTtlMs });
+    this.lookups = new BucketLookups({ read: (name, signal) => this.readLive(name, signal), missTtlMs: options.cacheTtlMs });
     this.nodeTimeoutFloorMs = options.nodeTimeoutMs;
+  }
+
+  /** Bucket lookups asking the nodes now, and waiting for a turn to. */
+  get lookupFigures(): { active: number; queued: number } {
+    return this.lookups.figures;
   }
 
   /** One node call's deadline now: the floor, stretched while the nodes answer slowly. */
@@ -53,19 +65,43 @@ export class BucketService {
   /** Drops the cached record of `name`: a node refused a write into it as a bucket deleted since. */
   forget(name: string): void {
     this.cache.delete(name);
+    this.lookups.invalidate(name);
   }
 
-  /** The bucket's record, or NoSuchBucket. */
-  async require(name: string, signal: AbortSignal): Promise<BucketRecord> {
+  /**
+   * The bucket's record, or NoSuchBucket. `anonymous`: the request is not signed (an anonymous
+   * principal, a CORS preflight), and may be told of a miss seen moments ago.
+   */
+  async require(name: string, signal: AbortSignal, options: { anonymous?: boolean } = {}): Promise<BucketRecord> {
     const cached = this.cache.get(name);
     if (cached !== undefined) return cached;
-    const record = (await this.readAll(signal)).get(name);
-    if (record === undefined || record.deleted) {
+    try {
+      validateBucketName(name);
+    } catch {
+      // Every bucket was created with a valid name: no node need be asked about any other.
+      throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
+    }
+    const record = await this.lookups.find(name, signal, options.anonymous !== true);
+    if (record === undefined) {
       this.cache.delete(name);
       throw new S3Error('NoSuchBucket', { fields: { BucketName: name } });
     }
-    this.cache.set(name, record);
+    this.remember(record);
     return record;
+  }
+
+  /** Caches `record` unless a newer one of its name is cached (written here while it was being read). */
+  private remember(record: BucketRecord): void {
+    // lru-cache reads a TTL of 0 as "never stale": no caching at all is meant.
+    if (this.cacheTtlMs <= 0) return;
+    const cached = this.cache.get(record.name);
+    if (cached === undefined || isNewerRecord(record, cached)) this.cache.set(record.name, record);
+  }
+
+  /** The live record of `name` as a majority holds it; undefined when there is none or it is deleted. */
+  private async readLive(name: string, signal: AbortSignal): Promise<BucketRecord | undefined> {
+    const record = (await this.readAll(signal)).get(name);
+    return record === undefined || record.deleted ? undefined : record;
   }
 
   /**
@@ -92,7 +128,8 @@ export class BucketService {
         ...(init.objectLock === undefined ? {} : { objectLock: init.objectLock, versioning: 'Enabled' as const }),
       };
       await this.write(record, signal);
-      this.cache.set(name, record);
+      this.lookups.invalidate(name);
+      this.remember(record);
       return 'created';
     });
   }
@@ -108,7 +145,8 @@ export class BucketService {
       const live = liveRecord(name, current, createdMs);
       const next: BucketRecord = { ...change(live), name, versionId: this.clock.next(), deleted: false };
       await this.write(next, signal);
-      this.cache.set(name, next);
+      this.lookups.invalidate(name);
+      this.remember(next);
       return next;
     });
   }
@@ -126,6 +164,7 @@ export class BucketService {
     await this.underLease(name, signal, async (current) => {
       const open = liveRecord(name, current, createdMs);
       this.cache.delete(name);
+      this.lookups.invalidate(name);
       try {
         // Every node, not a majority: each must refuse commits into the bucket from now on.
         await retryWhileSlow(signal, () => this.writeOnce({ ...open, versionId: this.clock.next(), closing: true }, signal, 'all'));

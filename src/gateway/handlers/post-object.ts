@@ -36,7 +36,8 @@ export async function postObject(ctx: RequestContext): Promise<void> {
       fields: { Condition: 'Bucket POST must be of the enclosure-type-multipart/form-data' },
     });
   }
-  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  // The form is not checked yet: the sender is whoever the request says (anonymous, for a form).
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal, { anonymous: ctx.access.principal.kind === 'anonymous' });
   const { decoder, done: bodyDone } = decodedBody(ctx);
   const form = readPostForm(decoder, contentType);
   const formHead = await form.head;

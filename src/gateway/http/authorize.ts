@@ -171,7 +171,7 @@ export async function authorize(ctx: Scope, principal: Principal, action: S3Acti
   }
   const name = ctx.target.bucket;
   if (name === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });
-  const bucket = await ctx.services.buckets.require(name, ctx.signal);
+  const bucket = await ctx.services.buckets.require(name, ctx.signal, { anonymous: principal.kind === 'anonymous' });
   access.bucketCreatedMs = bucket.createdMs;
   // DeleteObjects names its keys in the body: each is decided on its own (requireKeyAccess).
   if (action === 's3:DeleteObject' && ctx.target.key === undefined) return access;

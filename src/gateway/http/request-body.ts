@@ -15,7 +15,7 @@ export function decodedBody(
 ): { decoder: BodyDecoder; done: Promise<void> } {
   // Creating the decoder checks the digest and checksum headers; a malformed one fails before 100 Continue.
   const { headers = ctx.request.headers, ...decoderOptions } = options;
-  const decoder = createBodyDecoder(ctx.auth, headers, { digestPool: ctx.services.digestPool, ...decoderOptions });
+  const decoder = createBodyDecoder(ctx.auth, headers, { digestPool: ctx.services.digestPool, budget: ctx.bodyBudget, ...decoderOptions });
   if (ctx.request.headers.expect?.toLowerCase() === '100-continue' && !ctx.reply.raw.headersSent) {
     // The request passed authentication and its handler's checks: now the client may send the body.
     ctx.reply.raw.writeContinue();
@@ -25,6 +25,11 @@ export function decodedBody(
   if (stopWatching !== undefined) done.then(stopWatching, stopWatching);
   // The consumer sees the same error through the decoder; this only keeps it from being unhandled.
   done.catch(() => undefined);
+  // A handler that failed before reading the body to its end leaves the decoder holding bytes, and their
+  // room in the byte budget, that nobody will take: once the answer is out, they go.
+  ctx.reply.raw.once('close', () => {
+    if (!decoder.readableEnded) decoder.destroy();
+  });
   return { decoder, done };
 }
 

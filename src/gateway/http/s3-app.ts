@@ -157,7 +157,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       // Unauthenticated and reaching the nodes for the bucket's CORS rules: it waits its turn like any request.
       if (gate !== undefined) await holdTurn(gate, reply.raw);
       const signal = AbortSignal.timeout(services.metadataTimeoutMs);
-      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s), signal, target.key === undefined ? 'BUCKET' : 'OBJECT');
+      await answerPreflight(reply, request.headers, (s) => services.buckets.require(bucket, s, { anonymous: true }), signal, target.key === undefined ? 'BUCKET' : 'OBJECT');
       return reply;
     },
   });
