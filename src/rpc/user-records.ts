@@ -2,12 +2,8 @@ import { decideQuorum, fanOutUntil } from './fan-out.js';
 import { isNewerVersion } from './newest-record.js';
 import type { NodeClient } from './node-client.js';
 import type { UserRecord } from './protocol.js';
+import { majority } from './quorum-rules.js';
 import { WireError } from './wire-errors.js';
-
-/** A strict majority of `count` nodes: any two overlap. */
-export function majorityOf(count: number): number {
-  return Math.floor(count / 2) + 1;
-}
 
 /** The nodes a user-record call addresses: every node of the cluster. */
 type UserNodes = readonly Pick<NodeClient, 'nodeId' | 'putUser' | 'listUsers'>[];
@@ -18,7 +14,7 @@ type UserNodes = readonly Pick<NodeClient, 'nodeId' | 'putUser' | 'listUsers'>[]
  * Used by the gateway's directory and by `tessera admin user`, so both follow one rule.
  */
 export async function readUserRecords(nodes: UserNodes, timeoutMs: number, signal?: AbortSignal): Promise<Map<string, UserRecord>> {
-  const needed = majorityOf(nodes.length);
+  const needed = majority(nodes.length);
   const callSignal = (): AbortSignal => (signal === undefined ? AbortSignal.timeout(timeoutMs) : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
   const outcomes = await fanOutUntil(
     nodes,
@@ -39,7 +35,7 @@ export async function readUserRecords(nodes: UserNodes, timeoutMs: number, signa
 
 /** Writes a user record to every node and resolves once a majority holds it. */
 export async function writeUserRecord(nodes: UserNodes, record: UserRecord, timeoutMs: number): Promise<void> {
-  const needed = majorityOf(nodes.length);
+  const needed = majority(nodes.length);
   const outcomes = await fanOutUntil(
     nodes,
     (node) => node.putUser(record, { signal: AbortSignal.timeout(timeoutMs) }),

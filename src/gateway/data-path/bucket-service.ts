@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../../common/index.js';
-import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
+import { decideQuorum, fanOutUntil, isNewerRecord, majority, type BucketRecord } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
@@ -283,8 +283,4 @@ function liveRecord(name: string, record: BucketRecord | undefined, createdMs: n
   }
   const { closing: _closing, ...open } = record;
   return open;
-}
-
-function majority(count: number): number {
-  return Math.floor(count / 2) + 1;
 }

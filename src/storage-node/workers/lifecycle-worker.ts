@@ -7,7 +7,7 @@ import {
   fanOut,
   isNewerRecord,
   isNewerVersion,
-  majorityOf,
+  majority,
   newestRecord,
   parseUploadKey,
   removesExpiredMarker,
@@ -168,7 +168,7 @@ export class LifecycleWorker implements Worker {
     for (const outcome of outcomes) if (outcome.ok) this.lastAnswerMs.set(outcome.nodeId, now);
     const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     // Fewer than a majority could miss the newest rules (a rule just removed): apply nothing this pass.
-    if (answers.length < majorityOf(nodes.length)) throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
+    if (answers.length < majority(nodes.length)) throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
     const newest = new Map<string, BucketRecord>();
     for (const records of answers) {
       for (const record of records) {
@@ -292,7 +292,7 @@ export class LifecycleWorker implements Worker {
     const asked = this.peerSignal(signal);
     const outcomes = await fanOut(set, (node) => peers.get(node).leaseAnswer({ ...lease, mode: 'shared' }, { signal: asked }));
     try {
-      if (outcomes.filter((o) => o.ok && o.value.granted).length < majorityOf(set.length)) return undefined;
+      if (outcomes.filter((o) => o.ok && o.value.granted).length < majority(set.length)) return undefined;
       return await write();
     } finally {
       // Every member, not only those that answered: a grant may have arrived after its answer was given up on.
