@@ -1,14 +1,12 @@
+import { compareVersionIds } from '../common/index.js';
 import type { ObjectRecord } from './protocol.js';
 
 /** The fields that order copies of one key's record (bucket records carry no tag revision). */
 export type RecordOrder = Pick<ObjectRecord, 'versionId' | 'tagsRevision'>;
 
-/**
- * Whether version id `candidate` is newer than `current`. Version ids are fixed-width hex of
- * (wall-clock ms, logical counter, writer), so their string order is the hybrid clock's order.
- */
+/** Whether version id `candidate` is newer than `current`, in the hybrid clock's order. */
 export function isNewerVersion(candidate: string, current: string): boolean {
-  return candidate > current;
+  return compareVersionIds(candidate, current) > 0;
 }
 
 /**
@@ -18,7 +16,8 @@ export function isNewerVersion(candidate: string, current: string): boolean {
  */
 export function isNewerRecord(candidate: RecordOrder, current: RecordOrder): boolean {
   if (candidate.versionId !== current.versionId) return isNewerVersion(candidate.versionId, current.versionId);
-  return (candidate.tagsRevision ?? '') > (current.tagsRevision ?? '');
+  // A tag revision is an id of the same clock.
+  return isNewerVersion(candidate.tagsRevision ?? '', current.tagsRevision ?? '');
 }
 
 /** The newest of `records` by isNewerRecord (the first of equal ones), skipping absent ones; undefined when none. */

@@ -1,4 +1,4 @@
-import { DEFAULTS, newToken } from '../../common/index.js';
+import { DEFAULTS, compareVersionIds, newToken } from '../../common/index.js';
 import type { RingLocator, RingNode } from '../../placement/index.js';
 import {
   UPLOADS_BUCKET,
@@ -195,7 +195,7 @@ export class LifecycleWorker implements Worker {
     const rules = this.buckets?.get(bucket);
     if (rules === undefined) return undefined;
     const held = await this.options.store.bucketRecord(bucket);
-    if (held !== undefined && held.versionId > rules.versionId) {
+    if (held !== undefined && isNewerVersion(held.versionId, rules.versionId)) {
       // The rules of the newer record (if any) wait for the next pass, which reads them from a majority.
       this.buckets?.delete(bucket);
       return undefined;
@@ -375,7 +375,8 @@ export class LifecycleWorker implements Worker {
       const newest = newestRecord(held);
       if (newest !== undefined && !gone.has(versionId) && held.length >= quorum) records.push(newest);
     }
-    records.sort((a, b) => (isNewerVersion(a.versionId, b.versionId) ? -1 : isNewerVersion(b.versionId, a.versionId) ? 1 : 0));
+    // Newest first.
+    records.sort((a, b) => compareVersionIds(b.versionId, a.versionId));
     return { records, copies };
   }
 
