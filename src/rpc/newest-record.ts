@@ -28,3 +28,18 @@ export function newestRecord<R extends RecordOrder>(records: Iterable<R | null |
   }
   return newest;
 }
+
+/**
+ * The newest record of each name (by isNewerRecord, the first of equal ones) across the lists nodes
+ * answered. Given a majority's lists it holds every name's last acknowledged write: any two majorities share a node.
+ */
+export function newestByName<R extends RecordOrder & { name: string }>(lists: Iterable<Iterable<R>>): Map<string, R> {
+  const newest = new Map<string, R>();
+  for (const records of lists) {
+    for (const record of records) {
+      const seen = newest.get(record.name);
+      if (seen === undefined || isNewerRecord(record, seen)) newest.set(record.name, record);
+    }
+  }
+  return newest;
+}

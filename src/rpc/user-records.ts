@@ -1,5 +1,5 @@
 import { decideQuorum, fanOutUntil } from './fan-out.js';
-import { isNewerVersion } from './newest-record.js';
+import { newestByName } from './newest-record.js';
 import type { NodeClient } from './node-client.js';
 import type { UserRecord } from './protocol.js';
 import { majority } from './quorum-rules.js';
@@ -23,14 +23,7 @@ export async function readUserRecords(nodes: UserNodes, timeoutMs: number, signa
   );
   const decision = decideQuorum(outcomes, needed);
   if (!decision.met) throw quorumLost('user read', decision.failures);
-  const newest = new Map<string, UserRecord>();
-  for (const { value } of decision.successes) {
-    for (const record of value) {
-      const seen = newest.get(record.name);
-      if (seen === undefined || isNewerVersion(record.versionId, seen.versionId)) newest.set(record.name, record);
-    }
-  }
-  return newest;
+  return newestByName(decision.successes.map(({ value }) => value));
 }
 
 /** Writes a user record to every node and resolves once a majority holds it. */

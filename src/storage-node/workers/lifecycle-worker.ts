@@ -8,6 +8,7 @@ import {
   isNewerRecord,
   isNewerVersion,
   majority,
+  newestByName,
   newestRecord,
   parseUploadKey,
   removesExpiredMarker,
@@ -169,13 +170,7 @@ export class LifecycleWorker implements Worker {
     const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     // Fewer than a majority could miss the newest rules (a rule just removed): apply nothing this pass.
     if (answers.length < majority(nodes.length)) throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
-    const newest = new Map<string, BucketRecord>();
-    for (const records of answers) {
-      for (const record of records) {
-        const seen = newest.get(record.name);
-        if (seen === undefined || isNewerRecord(record, seen)) newest.set(record.name, record);
-      }
-    }
+    const newest = newestByName(answers);
     const rules = new Map<string, BucketRules>();
     for (const record of newest.values()) {
       if (!record.deleted && record.lifecycle !== undefined && record.lifecycle.some((rule) => rule.enabled)) {
