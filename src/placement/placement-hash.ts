@@ -19,3 +19,9 @@ export function placementHash(bucket: string, key: string): bigint {
 export function placementHashHex(bucket: string, key: string): string {
   return placementHash(bucket, key).toString(16).padStart(16, '0');
 }
+
+/** The placement hashes of partition `partition` of a ring with `partitionBits` bits: [from, to), the top bits fixed. */
+export function partitionHashRange(partition: number, partitionBits: number): { from: bigint; to: bigint } {
+  const shift = BigInt(64 - partitionBits);
+  return { from: BigInt(partition) << shift, to: (BigInt(partition) + 1n) << shift };
+}

@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import { DEFAULTS, compareVersionIds } from '../common/index.js';
-import { placementHashHex } from '../placement/index.js';
+import { partitionHashRange, placementHashHex } from '../placement/index.js';
 import { shardDataId, shardRefOf, type BucketRecord, type UserRecord, type ListQuery, type ObjectRecord, type ObjectStatus, type ShardRef, type VersionListQuery } from '../rpc/index.js';
 import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from './metadata-keys.js';
@@ -665,9 +665,7 @@ export class MetadataStore {
 
   /** Keys of ring partition `partition` for a ring of `partitionBits` bits, in hash order. */
   partitionKeys(partition: number, partitionBits: number): AsyncGenerator<HashIndexEntry> {
-    const shift = BigInt(64 - partitionBits);
-    const from = BigInt(partition) << shift;
-    const to = (BigInt(partition) + 1n) << shift;
+    const { from, to } = partitionHashRange(partition, partitionBits);
     return this.hashRange(from, to);
   }
 

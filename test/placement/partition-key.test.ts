@@ -1,6 +1,6 @@
 import { t } from 'tap';
 import xxhash from 'xxhash-wasm';
-import { RingLocator, buildRing, placementHash } from '../../src/placement/index.js';
+import { RingLocator, buildRing, partitionHashRange, placementHash } from '../../src/placement/index.js';
 import { cluster } from './clusters.js';
 
 /**
@@ -67,5 +67,21 @@ t.test('the locator and the hash agree on every awkward key, for any partition b
       if (locator.locate(bucket, key).partition !== expected) disagree.push(`locate ${JSON.stringify([bucket, key.slice(0, 20)])}`);
     }
     t.same(disagree, [], `${bits} bits`);
+  }
+});
+
+t.test("a key's placement hash lies in the hash range a node walks for the locator's partition", async (t) => {
+  for (const bits of [0, 1, 7, 16]) {
+    const locator = new RingLocator(buildRing(null, cluster(8, 2), { replicas: 6, partitionBits: bits, seed: 5 }));
+    const outside: string[] = [];
+    for (const [bucket, key] of AWKWARD) {
+      const hash = placementHash(bucket, key);
+      const { from, to } = partitionHashRange(locator.partitionOf(bucket, key), bits);
+      if (hash < from || hash >= to) outside.push(JSON.stringify([bucket, key.slice(0, 20)]));
+    }
+    t.same(outside, [], `${bits} bits`);
+    const last = partitionHashRange(2 ** bits - 1, bits);
+    t.equal(last.to, 1n << 64n, `${bits} bits: the last partition ends where the hash does`);
+    t.equal(partitionHashRange(0, bits).from, 0n);
   }
 });
