@@ -14,6 +14,10 @@ const srcRoot = resolve('src');
 const VERSION_ORDER_OWNER = 'common/hybrid-clock.ts';
 /** The one file that counts a majority. */
 const MAJORITY_OWNER = 'rpc/quorum-rules.ts';
+/** The one file that frames bucket/key into the bytes placement hashes. */
+const PARTITION_KEY_OWNER = 'placement/partition-key.ts';
+/** The one file that turns a partition back into the placement hashes it holds. */
+const PARTITION_RANGE_OWNER = 'placement/placement-hash.ts';
 
 const VERSION_NAME = /versionid|tagsrevision/i;
 const RELATIONAL = new Set([ts.SyntaxKind.LessThanToken, ts.SyntaxKind.GreaterThanToken, ts.SyntaxKind.LessThanEqualsToken, ts.SyntaxKind.GreaterThanEqualsToken]);
@@ -63,9 +67,18 @@ function rawVersionComparisons(name: string, text: string): string[] {
   return found;
 }
 
-function majorityCounts(name: string, text: string): string[] {
-  return text.split('\n').flatMap((line, i) => (MAJORITY.test(line) ? [`${name}:${i + 1}: ${line.trim()}`] : []));
+/** The lines of `text` that match `pattern`, named as file:line. */
+function linesMatching(pattern: RegExp, name: string, text: string): string[] {
+  return text.split('\n').flatMap((line, i) => (pattern.test(line) ? [`${name}:${i + 1}: ${line.trim()}`] : []));
 }
+
+function majorityCounts(name: string, text: string): string[] {
+  return linesMatching(MAJORITY, name, text);
+}
+
+/** Bucket or key text encoded to bytes (their framing for the hash), or a hash shifted down to a partition. */
+const PARTITION_KEY_BYTES = /encodeUtf8Into\(\s*(?:\w+\.)*(?:bucket|key)\b/i;
+const PARTITION_SHIFT = /BigInt\(\s*64\s*-|\b64n\s*-/;
 
 const files = await sourceFiles(srcRoot);
 const texts = await Promise.all(files.map(async (file) => ({ name: relative(srcRoot, file), text: await readFile(file, 'utf8') })));
@@ -85,6 +98,20 @@ t.test(`a majority is counted only in ${MAJORITY_OWNER} (majority)`, async (t) =
   );
 });
 
+t.test(`the partition key's bytes are built only in ${PARTITION_KEY_OWNER}, and a partition's hashes found only in ${PARTITION_RANGE_OWNER}`, async (t) => {
+  t.ok(texts.some(({ name }) => name === PARTITION_KEY_OWNER) && texts.some(({ name }) => name === PARTITION_RANGE_OWNER), 'the owner files exist');
+  t.same(
+    texts.filter(({ name }) => name !== PARTITION_KEY_OWNER).flatMap(({ name, text }) => linesMatching(PARTITION_KEY_BYTES, name, text)),
+    [],
+    'use writePartitionKey',
+  );
+  t.same(
+    texts.filter(({ name }) => name !== PARTITION_RANGE_OWNER).flatMap(({ name, text }) => linesMatching(PARTITION_SHIFT, name, text)),
+    [],
+    'use partitionHashRange',
+  );
+});
+
 t.test('the checkers themselves catch what they look for', async (t) => {
   t.equal(rawVersionComparisons('a.ts', 'if (held.versionId >= record.versionId) x();').length, 1);
   t.equal(rawVersionComparisons('a.ts', "const n = (a.tagsRevision ?? '') > b;").length, 1);
@@ -98,4 +125,8 @@ t.test('the checkers themselves catch what they look for', async (t) => {
   t.equal(majorityCounts('a.ts', 'const needed = Math.floor(size(set) / 2) + 1;').length, 1);
   t.equal(majorityCounts('a.ts', 'const needed = (n >> 1) + 1;').length, 1);
   t.same(majorityCounts('a.ts', 'const half = Math.floor(n / 2) + 10;'), []);
+  t.equal(linesMatching(PARTITION_KEY_BYTES, 'a.ts', 'const end = encodeUtf8Into(bucket, buf, 4);').length, 1);
+  t.equal(linesMatching(PARTITION_KEY_BYTES, 'a.ts', 'encodeUtf8Into(ref.key, buf, bucketEnd);').length, 1);
+  t.same(linesMatching(PARTITION_KEY_BYTES, 'a.ts', 'const length = encodeUtf8Into(node.id, bytes, 0);'), []);
+  t.equal(linesMatching(PARTITION_SHIFT, 'a.ts', 'const shift = BigInt(64 - bits);').length, 1);
 });
