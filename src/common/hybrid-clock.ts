@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
  * A version id is 24 lower-case hex digits: 12 of wall-clock milliseconds, 4 of a logical counter
  * that breaks ties within a millisecond (and keeps ids increasing when the wall clock steps back),
  * and 8 of writer id that breaks ties between writers. Plain string comparison orders ids, so they
- * can sit in LevelDB keys and be compared without parsing. Last writer wins = greatest id wins.
+ * can sit in LevelDB keys and be compared without parsing (compareVersionIds). Last writer wins = greatest id wins.
  */
 export class HybridClock {
   readonly writerId: string;
@@ -59,6 +59,14 @@ const VERSION_ID = new RegExp(VERSION_ID_PATTERN);
 /** True when `value` has the shape of a version id. */
 export function isVersionId(value: string): boolean {
   return VERSION_ID.test(value);
+}
+
+/**
+ * Orders version ids oldest first, as a sort comparator does: the one comparison of ids in the code.
+ * Their fixed width makes string order the clock's order; an empty string (no id yet) is older than any.
+ */
+export function compareVersionIds(a: string, b: string): number {
+  return a === b ? 0 : a < b ? -1 : 1;
 }
 
 /** Builds the 24-hex version id from its parts. */

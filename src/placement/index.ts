@@ -12,4 +12,4 @@ export { minimumSlotMoves, ringStats } from './ring-stats.js';
 export type { NodeLoad, RingStats, ZoneLoad } from './ring-stats.js';
 export { slotTargets } from './slot-quotas.js';
 export { XxHash64, xxhash64 } from './xxhash64.js';
-export { placementHash, placementHashHex } from './placement-hash.js';
+export { partitionHashRange, placementHash, placementHashHex } from './placement-hash.js';

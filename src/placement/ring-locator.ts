@@ -1,5 +1,6 @@
 import { TesseraError } from '../common/index.js';
 import { encodeUtf8Into } from './encode-utf8.js';
+import { PARTITION_HASH_SEED, partitionKeyCapacity, writePartitionKey } from './partition-key.js';
 import { invalidRing } from './ring.js';
 import type { PlacementErrorCode, Ring, RingNode } from './ring.js';
 import { XxHash64 } from './xxhash64.js';
@@ -14,10 +15,6 @@ export interface Placement {
   partition: number;
   nodes: readonly RingNode[];
 }
-
-// Part of ring format version 1: changing the seed or framing remaps every key.
-const PARTITION_HASH_SEED = 0n;
-const LENGTH_PREFIX_BYTES = 4;
 
 /** murmur3's 32-bit finaliser: cheap, well mixed, and free of floating point so every platform agrees. */
 function mix32(value: number): number {
@@ -67,23 +64,12 @@ export class RingLocator {
     });
   }
 
-  /**
-   * The partition of bucket/key: the top partitionBits of xxhash64 (seed 0) over
-   * u32le(utf8 length of bucket) || utf8(bucket) || utf8(key). The length prefix makes the
-   * framing collision-free for any pair of strings, not only valid bucket names.
-   */
+  /** The partition of bucket/key: the top partitionBits of xxhash64 (seed 0) over writePartitionKey's bytes. */
   partitionOf(bucket: string, key: string): number {
-    const need = LENGTH_PREFIX_BYTES + 3 * (bucket.length + key.length);
+    const need = partitionKeyCapacity(bucket, key);
     if (need > this.scratch.length) this.scratch = new Uint8Array(Math.max(need, this.scratch.length * 2));
-    const buf = this.scratch;
-    const bucketEnd = encodeUtf8Into(bucket, buf, LENGTH_PREFIX_BYTES);
-    const bucketBytes = bucketEnd - LENGTH_PREFIX_BYTES;
-    buf[0] = bucketBytes;
-    buf[1] = bucketBytes >>> 8;
-    buf[2] = bucketBytes >>> 16;
-    buf[3] = bucketBytes >>> 24;
-    const end = encodeUtf8Into(key, buf, bucketEnd);
-    return (this.hasher.hash(buf, end) >>> this.shift) & this.mask;
+    const end = writePartitionKey(bucket, key, this.scratch);
+    return (this.hasher.hash(this.scratch, end) >>> this.shift) & this.mask;
   }
 
   /** The partition and ordered node set of bucket/key. */

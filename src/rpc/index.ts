@@ -1,7 +1,7 @@
 export * from './protocol.js';
-export { readQuorum, writeQuorum } from './quorum-rules.js';
+export { majority, readQuorum, writeQuorum } from './quorum-rules.js';
 export { decideQuorum, fanOut, fanOutHedged, fanOutUntil, isTimeoutFailure, type FanOutNode, type NodeFailure, type NodeOutcome, type QuorumDecision } from './fan-out.js';
-export { isNewerRecord, isNewerVersion, newestRecord, type RecordOrder } from './newest-record.js';
+export { isNewerRecord, isNewerVersion, newestByName, newestRecord, type RecordOrder } from './newest-record.js';
 export { shardDataId, shardRefOf } from './shard-identity.js';
 export { lockHold, type LockHold } from './object-lock-state.js';
 export { DEADLINE_RULES, LatencyEstimator, followingDeadlineMs, quorumLatencyBoundMs } from './latency-estimator.js';
@@ -26,7 +26,7 @@ export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForSt
 export * from './node-reports.js';
 export { MESSAGE_CHECKS, checkFor } from './message-checks.js';
 export { inspectShards, markLossEffects, type ShardHealth, type ShardReport } from './shard-health.js';
-export { majorityOf, readUserRecords, writeUserRecord } from './user-records.js';
+export { readUserRecords, writeUserRecord } from './user-records.js';
 export {
   LifecycleFilter,
   LifecycleRule,

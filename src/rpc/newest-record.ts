@@ -1,14 +1,12 @@
+import { compareVersionIds } from '../common/index.js';
 import type { ObjectRecord } from './protocol.js';
 
 /** The fields that order copies of one key's record (bucket records carry no tag revision). */
 export type RecordOrder = Pick<ObjectRecord, 'versionId' | 'tagsRevision'>;
 
-/**
- * Whether version id `candidate` is newer than `current`. Version ids are fixed-width hex of
- * (wall-clock ms, logical counter, writer), so their string order is the hybrid clock's order.
- */
+/** Whether version id `candidate` is newer than `current`, in the hybrid clock's order. */
 export function isNewerVersion(candidate: string, current: string): boolean {
-  return candidate > current;
+  return compareVersionIds(candidate, current) > 0;
 }
 
 /**
@@ -18,7 +16,8 @@ export function isNewerVersion(candidate: string, current: string): boolean {
  */
 export function isNewerRecord(candidate: RecordOrder, current: RecordOrder): boolean {
   if (candidate.versionId !== current.versionId) return isNewerVersion(candidate.versionId, current.versionId);
-  return (candidate.tagsRevision ?? '') > (current.tagsRevision ?? '');
+  // A tag revision is an id of the same clock.
+  return isNewerVersion(candidate.tagsRevision ?? '', current.tagsRevision ?? '');
 }
 
 /** The newest of `records` by isNewerRecord (the first of equal ones), skipping absent ones; undefined when none. */
@@ -26,6 +25,21 @@ export function newestRecord<R extends RecordOrder>(records: Iterable<R | null |
   let newest: R | undefined;
   for (const record of records) {
     if (record !== null && record !== undefined && (newest === undefined || isNewerRecord(record, newest))) newest = record;
+  }
+  return newest;
+}
+
+/**
+ * The newest record of each name (by isNewerRecord, the first of equal ones) across the lists nodes
+ * answered. Given a majority's lists it holds every name's last acknowledged write: any two majorities share a node.
+ */
+export function newestByName<R extends RecordOrder & { name: string }>(lists: Iterable<Iterable<R>>): Map<string, R> {
+  const newest = new Map<string, R>();
+  for (const records of lists) {
+    for (const record of records) {
+      const seen = newest.get(record.name);
+      if (seen === undefined || isNewerRecord(record, seen)) newest.set(record.name, record);
+    }
   }
   return newest;
 }

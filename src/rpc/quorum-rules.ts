@@ -7,3 +7,8 @@ export function writeQuorum(dataShards: number, parityShards: number): number {
 export function readQuorum(dataShards: number, parityShards: number): number {
   return dataShards + parityShards - writeQuorum(dataShards, parityShards) + 1;
 }
+
+/** A strict majority of `count` nodes: any two majorities share a node, so whatever one acknowledged the next sees. */
+export function majority(count: number): number {
+  return Math.floor(count / 2) + 1;
+}

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isNewerVersion } from './newest-record.js';
 import type { NodeClient } from './node-client.js';
 import type { ObjectRecord } from './protocol.js';
 import { NodeError } from './wire-errors.js';
@@ -54,7 +55,7 @@ export async function inspectShards(
     if (status.status !== 'fulfilled' || status.value === null) continue;
     const record = status.value.record;
     // Asked by id, every answer is that version ('null' names the key's null version by its stored id).
-    if (newest === undefined || record.versionId > newest.versionId) newest = record;
+    if (newest === undefined || isNewerVersion(record.versionId, newest.versionId)) newest = record;
   }
   const versionId = newest?.versionId ?? wanted;
   const shards = await Promise.all(

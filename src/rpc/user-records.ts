@@ -1,13 +1,9 @@
 import { decideQuorum, fanOutUntil } from './fan-out.js';
-import { isNewerVersion } from './newest-record.js';
+import { newestByName } from './newest-record.js';
 import type { NodeClient } from './node-client.js';
 import type { UserRecord } from './protocol.js';
+import { majority } from './quorum-rules.js';
 import { WireError } from './wire-errors.js';
-
-/** A strict majority of `count` nodes: any two overlap. */
-export function majorityOf(count: number): number {
-  return Math.floor(count / 2) + 1;
-}
 
 /** The nodes a user-record call addresses: every node of the cluster. */
 type UserNodes = readonly Pick<NodeClient, 'nodeId' | 'putUser' | 'listUsers'>[];
@@ -18,7 +14,7 @@ type UserNodes = readonly Pick<NodeClient, 'nodeId' | 'putUser' | 'listUsers'>[]
  * Used by the gateway's directory and by `tessera admin user`, so both follow one rule.
  */
 export async function readUserRecords(nodes: UserNodes, timeoutMs: number, signal?: AbortSignal): Promise<Map<string, UserRecord>> {
-  const needed = majorityOf(nodes.length);
+  const needed = majority(nodes.length);
   const callSignal = (): AbortSignal => (signal === undefined ? AbortSignal.timeout(timeoutMs) : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
   const outcomes = await fanOutUntil(
     nodes,
@@ -27,19 +23,12 @@ export async function readUserRecords(nodes: UserNodes, timeoutMs: number, signa
   );
   const decision = decideQuorum(outcomes, needed);
   if (!decision.met) throw quorumLost('user read', decision.failures);
-  const newest = new Map<string, UserRecord>();
-  for (const { value } of decision.successes) {
-    for (const record of value) {
-      const seen = newest.get(record.name);
-      if (seen === undefined || isNewerVersion(record.versionId, seen.versionId)) newest.set(record.name, record);
-    }
-  }
-  return newest;
+  return newestByName(decision.successes.map(({ value }) => value));
 }
 
 /** Writes a user record to every node and resolves once a majority holds it. */
 export async function writeUserRecord(nodes: UserNodes, record: UserRecord, timeoutMs: number): Promise<void> {
-  const needed = majorityOf(nodes.length);
+  const needed = majority(nodes.length);
   const outcomes = await fanOutUntil(
     nodes,
     (node) => node.putUser(record, { signal: AbortSignal.timeout(timeoutMs) }),

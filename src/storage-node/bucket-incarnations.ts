@@ -1,3 +1,4 @@
+import { compareVersionIds } from '../common/index.js';
 import type { BucketRecord } from '../rpc/index.js';
 import { ShardStoreError } from './shard-store-error.js';
 
@@ -68,7 +69,7 @@ export class BucketIncarnations {
    */
   async stored(newest: BucketRecord): Promise<void> {
     const held = this.records.get(newest.name);
-    if (held === undefined || held === null || newest.versionId >= held.versionId) this.records.set(newest.name, newest);
+    if (held === undefined || held === null || compareVersionIds(newest.versionId, held.versionId) >= 0) this.records.set(newest.name, newest);
     if (newest.closing !== true && !newest.deleted) return;
     const pending = this.admitted.get(newest.name);
     if (pending !== undefined) await Promise.allSettled([...pending]);

@@ -1,3 +1,5 @@
+import { isNewerVersion } from '../rpc/index.js';
+
 /**
  * Short leases on single keys, held in memory by each node of a key's set: a gateway holds one once a
  * majority of the set granted it (gateway/data-path/key-lease.ts). A conditional write holds the
@@ -62,7 +64,7 @@ export class KeyLeases {
     const now = this.clock();
     if (state.exclusive?.token === token) {
       state.exclusive = undefined;
-      if (fence !== undefined && (state.fence === undefined || fence > state.fence.versionId)) state.fence = { versionId: fence, expiresMs: now + FENCE_TTL_MS };
+      if (fence !== undefined && (state.fence === undefined || isNewerVersion(fence, state.fence.versionId))) state.fence = { versionId: fence, expiresMs: now + FENCE_TTL_MS };
     }
     state.shared.delete(token);
     // A claim (`wanted`) is not given back with a round that won no majority: the conditional write

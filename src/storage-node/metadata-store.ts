@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level';
-import { DEFAULTS } from '../common/index.js';
-import { placementHashHex } from '../placement/index.js';
+import { DEFAULTS, compareVersionIds } from '../common/index.js';
+import { partitionHashRange, placementHashHex } from '../placement/index.js';
 import { shardDataId, shardRefOf, type BucketRecord, type UserRecord, type ListQuery, type ObjectRecord, type ObjectStatus, type ShardRef, type VersionListQuery } from '../rpc/index.js';
 import { GroupCommitWriter, MetadataBatch, type MetadataOp } from './group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from './metadata-keys.js';
@@ -665,9 +665,7 @@ export class MetadataStore {
 
   /** Keys of ring partition `partition` for a ring of `partitionBits` bits, in hash order. */
   partitionKeys(partition: number, partitionBits: number): AsyncGenerator<HashIndexEntry> {
-    const shift = BigInt(64 - partitionBits);
-    const from = BigInt(partition) << shift;
-    const to = (BigInt(partition) + 1n) << shift;
+    const { from, to } = partitionHashRange(partition, partitionBits);
     return this.hashRange(from, to);
   }
 
@@ -781,7 +779,7 @@ export class MetadataStore {
     const current = await this.db.get(key);
     if (current !== undefined) {
       const held = parse<BucketRecord>(current);
-      if (held.versionId >= record.versionId) return held;
+      if (compareVersionIds(held.versionId, record.versionId) >= 0) return held;
     }
     await this.write(new MetadataBatch().put(key, json(record)));
     return record;
@@ -804,7 +802,7 @@ export class MetadataStore {
   async putUser(record: UserRecord): Promise<void> {
     const key = rowKey(ROW.user, record.name);
     const current = await this.db.get(key);
-    if (current !== undefined && parse<UserRecord>(current).versionId >= record.versionId) return;
+    if (current !== undefined && compareVersionIds(parse<UserRecord>(current).versionId, record.versionId) >= 0) return;
     await this.write(new MetadataBatch().put(key, json(record)));
   }
 

@@ -1,7 +1,7 @@
 import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DEFAULTS, type Logger } from '../common/index.js';
+import { DEFAULTS, compareVersionIds, type Logger } from '../common/index.js';
 import { lockHold, shardDataId, shardRefOf, type BucketRecord, type CommitRequest, type ErasureParams, type ListQuery, type ObjectRecord, type ResealRequest, type ShardRef, type TagUpdateRequest, type VersionListQuery } from '../rpc/index.js';
 import { BucketIncarnations } from './bucket-incarnations.js';
 import type { BlockHasher } from './checksum.js';
@@ -389,7 +389,7 @@ export class ShardStore {
         await this.commitVersioned(incoming, current, ref, prepared, image);
         return;
       }
-      if (current !== undefined && current.record.versionId >= record.versionId) {
+      if (current !== undefined && compareVersionIds(current.record.versionId, record.versionId) >= 0) {
         if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current);
         return;
       }
@@ -430,7 +430,7 @@ export class ShardStore {
       const versions = await this.metadata.keyVersions(record.bucket, record.key);
       if (current !== undefined && !versions.some((v) => v.record.versionId === current.record.versionId)) versions.push(current);
       const nulls = versions.filter((v) => isNullVersion(v.record));
-      if (nulls.some((v) => v.record.versionId > record.versionId)) {
+      if (nulls.some((v) => compareVersionIds(v.record.versionId, record.versionId) > 0)) {
         // A newer null version already replaced this one.
         if (ref !== null && prepared !== undefined) await this.dropPrepared(ref, prepared, current ?? null);
         return;
@@ -439,7 +439,7 @@ export class ShardStore {
       // share the incoming row's keys, so dropping it would delete what this commit writes.
       dropped = nulls.filter((v) => v.record.versionId !== record.versionId);
     }
-    const newer = current === undefined || current.record.versionId < record.versionId;
+    const newer = current === undefined || compareVersionIds(current.record.versionId, record.versionId) < 0;
     if (newer) {
       const keepPrevious = current !== undefined && !dropped.some((v) => v.record.versionId === current.record.versionId);
       await this.metadata.commitObject(incoming, current, { keepPrevious, dropped: dropped.filter((v) => v.record.versionId !== current?.record.versionId), image });
@@ -526,7 +526,7 @@ export class ShardStore {
       if (version === undefined || version.record.deleted || (version !== current && version.record.versioning === undefined)) {
         throw new ShardStoreError('NotFound', 'this node does not hold this version');
       }
-      if ((version.record.tagsRevision ?? '') >= request.tagsRevision) return;
+      if (compareVersionIds(version.record.tagsRevision ?? '', request.tagsRevision) >= 0) return;
       const grants = request.grants === undefined ? {} : { grants: request.grants };
       const legalHold = request.legalHold === undefined ? {} : { legalHold: request.legalHold };
       const { retention: previousRetention, ...unchanged } = version.record;

@@ -1,5 +1,5 @@
 import { t } from 'tap';
-import { HybridClock, parseVersionId } from '../../src/common/index.js';
+import { HybridClock, compareVersionIds, formatVersionId, parseVersionId } from '../../src/common/index.js';
 
 t.test('version ids strictly increase even when the wall clock stands still or steps back', async (t) => {
   let now = 1_000_000;
@@ -44,4 +44,15 @@ t.test('nowMs reads the injected wall clock as it is, whatever ids were made or 
   t.equal(clock.nowMs(), 7_000);
   now -= 1_000;
   t.equal(clock.nowMs(), 6_000);
+});
+
+t.test('compareVersionIds orders ids as the clock made them, oldest first, with no id older than any', async (t) => {
+  const v = (physicalMs: number, logical: number, writerId: string): string => formatVersionId(physicalMs, logical, writerId);
+  const ordered = [v(1, 0, 'ffffffff'), v(1, 1, '00000000'), v(1, 1, '00000001'), v(0x1_0000_0000, 0, '00000000')];
+  t.same([...ordered].reverse().sort(compareVersionIds), ordered);
+  t.equal(compareVersionIds(ordered[0]!, ordered[0]!), 0);
+  t.ok(compareVersionIds('', ordered[0]!) < 0, 'an absent id (a record without a tag revision) is older');
+  const clock = new HybridClock({ writerId: '0000000a', wallClock: () => 5 });
+  const first = clock.next();
+  t.ok(compareVersionIds(clock.next(), first) > 0);
 });

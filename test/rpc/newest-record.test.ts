@@ -1,6 +1,6 @@
 import { t } from 'tap';
 import { formatVersionId } from '../../src/common/index.js';
-import { isNewerRecord, isNewerVersion, newestRecord, type RecordOrder } from '../../src/rpc/index.js';
+import { isNewerRecord, isNewerVersion, newestByName, newestRecord, type RecordOrder } from '../../src/rpc/index.js';
 
 const v = (physicalMs: number, logical = 0, writerId = '00000000'): string => formatVersionId(physicalMs, logical, writerId);
 
@@ -51,4 +51,16 @@ t.test('newestRecord picks across copies and skips absent answers', async (t) =>
     { name: 'b', versionId: v(6_000), createdMs: 1, deleted: true },
   ];
   t.equal(newestRecord(buckets), buckets[1], 'bucket records, without tag revisions, order by version');
+});
+
+t.test('newestByName keeps the newest record of each name across every node answer', async (t) => {
+  const stale = { name: 'a', versionId: v(1_000), deleted: false };
+  const removed = { name: 'a', versionId: v(2_000), deleted: true };
+  const other = { name: 'b', versionId: v(1_500), deleted: false };
+  const twin = { name: 'b', versionId: v(1_500), deleted: false };
+  const newest = newestByName([[stale, other], [], [removed, twin]]);
+  t.same([...newest.keys()], ['a', 'b'], 'in the order names were first seen');
+  t.equal(newest.get('a'), removed, 'a node that missed the delete does not bring the name back');
+  t.equal(newest.get('b'), other, 'of equal copies the first seen stays');
+  t.equal(newestByName([]).size, 0);
 });

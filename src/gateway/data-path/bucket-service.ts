@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../../common/index.js';
-import { decideQuorum, fanOutUntil, isNewerRecord, type BucketRecord } from '../../rpc/index.js';
+import { decideQuorum, fanOutUntil, majority, newestByName, type BucketRecord } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
@@ -287,15 +287,9 @@ export class BucketService {
     );
     const decision = decideQuorum(outcomes, needed);
     if (!decision.met) throw quorumError('bucket read', decision.failures);
-    const newest = new Map<string, BucketRecord>();
-    for (const { value } of decision.successes) {
-      for (const record of value) {
-        this.clock.observe(record.versionId);
-        const seen = newest.get(record.name);
-        if (seen === undefined || isNewerRecord(record, seen)) newest.set(record.name, record);
-      }
-    }
-    return newest;
+    const lists = decision.successes.map(({ value }) => value);
+    for (const record of lists.flat()) this.clock.observe(record.versionId);
+    return newestByName(lists);
   }
 }
 
@@ -322,8 +316,4 @@ function liveRecord(name: string, record: BucketRecord | undefined, createdMs: n
   }
   const { closing: _closing, ...open } = record;
   return open;
-}
-
-function majority(count: number): number {
-  return Math.floor(count / 2) + 1;
 }

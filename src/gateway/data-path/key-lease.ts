@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { newToken } from '../../common/index.js';
-import { fanOutUntil, isTimeoutFailure, newestRecord, type LeaseResponse, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { fanOutUntil, isTimeoutFailure, majority, newestRecord, type LeaseResponse, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
 import { withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
 
@@ -73,7 +73,7 @@ export interface HeldLease extends ExclusiveLease {
 export async function holdKeyLease(ctx: RequestScope, bucket: string, key: string, busyMessage: string): Promise<HeldLease> {
   const token = newToken();
   const nodes = ctx.services.cluster.nodesFor(bucket, key);
-  const needed = Math.floor(nodes.length / 2) + 1;
+  const needed = majority(nodes.length);
   const { granted, answers, sentMs: grantSentMs } = await leaseRounds(ctx, nodes, bucket, key, token, 'exclusive', busyMessage);
   // Counted from the granting round's start, not from the first round's: a lease waited for long
   // (other writers held the key) is as fresh as its grant.
@@ -162,7 +162,7 @@ async function leaseRounds(
   busyMessage: string,
 ): Promise<{ granted: Set<string>; answers: LeaseResponse[]; sentMs: number }> {
   const { services } = ctx;
-  const needed = Math.floor(nodes.length / 2) + 1;
+  const needed = majority(nodes.length);
   const deadline = Date.now() + LEASE_WAIT_MS;
   let pauseMs = 5;
   for (;;) {

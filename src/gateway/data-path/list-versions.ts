@@ -1,3 +1,4 @@
+import { compareVersionIds } from '../../common/index.js';
 import type { ListEntry, NodeClient, ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
 import type { ReadDeadline } from './read-retry.js';
@@ -36,7 +37,7 @@ export interface VersionListResult {
 function compareEntries(a: ListEntry, b: ListEntry): number {
   const byKey = compareUtf8(a.key, b.key);
   if (byKey !== 0) return byKey;
-  return a.record.versionId === b.record.versionId ? 0 : a.record.versionId > b.record.versionId ? -1 : 1;
+  return compareVersionIds(b.record.versionId, a.record.versionId);
 }
 
 /**

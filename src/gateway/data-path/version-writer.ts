@@ -1,4 +1,4 @@
-import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type NodeClient, type NodeFailure, type ObjectRecord } from '../../rpc/index.js';
+import { decideQuorum, EncodedCommit, fanOut, majority, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type NodeClient, type NodeFailure, type ObjectRecord } from '../../rpc/index.js';
 import { newToken } from '../../common/index.js';
 import { BodyDigest } from '../digest/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
@@ -179,7 +179,7 @@ function commitLate(record: ObjectRecord, stragglers: readonly Promise<ShardHold
  */
 async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: readonly ShardHolder[]): Promise<void> {
   if (target.leaseToken === undefined) return;
-  const needed = Math.floor(target.nodes.length / 2) + 1;
+  const needed = majority(target.nodes.length);
   const renewBeforeMs = performance.now() - LEASE_RENEW_AFTER_MS;
   let granted = 0;
   for (const holder of holders) {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
+import { UPLOADS_BUCKET, isNewerVersion, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
 import {
   acquireKeyLease,
   commitPlainRecord,
@@ -106,7 +106,7 @@ async function manifestSince(ctx: RequestContext, marker: ObjectRecord & { uploa
     );
     for (const { record } of page.versions) {
       // The key's own versions come first (a key sorts before the keys it is a prefix of), newest first.
-      if (record.key !== key || record.versionId < marker.versionId) return null;
+      if (record.key !== key || isNewerVersion(marker.versionId, record.versionId)) return null;
       if (record.parts?.[0]?.key.startsWith(partsOfUpload) === true) return record;
     }
     if (!page.isTruncated || page.next === undefined) return null;

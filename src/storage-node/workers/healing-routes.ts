@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { partitionHashRange } from '../../placement/index.js';
 import { MAX_PARTITION_BITS, NODE_PATHS, WireError, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry, type PartitionGoneResponse, type PartitionVersionsResponse } from '../../rpc/index.js';
 import type { VersionCursor } from '../metadata-store.js';
 import type { ShardStore } from '../shard-store.js';
@@ -30,9 +31,7 @@ export function registerHealingRoutes(app: FastifyInstance, store: ShardStore, c
     if (shape === null || !Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRIES) throw new WireError('BadRequest', 'bad partition listing');
     const after =
       query['afterHash'] === undefined ? null : { hashHex: query['afterHash'], bucket: query['afterBucket'] ?? '', key: query['afterKey'] ?? '' };
-    const shift = BigInt(64 - shape.bits);
-    const from = BigInt(shape.partition) << shift;
-    const to = (BigInt(shape.partition) + 1n) << shift;
+    const { from, to } = partitionHashRange(shape.partition, shape.bits);
     const page = after === null ? await firstPage(store, from, to, limit + 1) : await store.metadata.hashIndexPage(after, limit + 1, to);
     const entries: PartitionEntry[] = [];
     for (const entry of page.slice(0, limit)) {
@@ -86,11 +85,6 @@ export async function partitionDigest(store: ShardStore, partition: number, bits
     after = { hashHex: last.hashHex, bucket: last.bucket, key: last.key, versionId: last.stored.record.versionId };
   }
   return { partition, count, digest: hash.digest('hex') };
-}
-
-function partitionHashRange(partition: number, bits: number): { from: bigint; to: bigint } {
-  const shift = BigInt(64 - bits);
-  return { from: BigInt(partition) << shift, to: (BigInt(partition) + 1n) << shift };
 }
 
 /** A partition version or tombstone page request's parameters; null when malformed. */

@@ -1,4 +1,4 @@
-import { DEFAULTS, newToken } from '../../common/index.js';
+import { DEFAULTS, compareVersionIds, newToken } from '../../common/index.js';
 import type { RingLocator, RingNode } from '../../placement/index.js';
 import {
   UPLOADS_BUCKET,
@@ -7,7 +7,8 @@ import {
   fanOut,
   isNewerRecord,
   isNewerVersion,
-  majorityOf,
+  majority,
+  newestByName,
   newestRecord,
   parseUploadKey,
   removesExpiredMarker,
@@ -168,14 +169,8 @@ export class LifecycleWorker implements Worker {
     for (const outcome of outcomes) if (outcome.ok) this.lastAnswerMs.set(outcome.nodeId, now);
     const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     // Fewer than a majority could miss the newest rules (a rule just removed): apply nothing this pass.
-    if (answers.length < majorityOf(nodes.length)) throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
-    const newest = new Map<string, BucketRecord>();
-    for (const records of answers) {
-      for (const record of records) {
-        const seen = newest.get(record.name);
-        if (seen === undefined || isNewerRecord(record, seen)) newest.set(record.name, record);
-      }
-    }
+    if (answers.length < majority(nodes.length)) throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
+    const newest = newestByName(answers);
     const rules = new Map<string, BucketRules>();
     for (const record of newest.values()) {
       if (!record.deleted && record.lifecycle !== undefined && record.lifecycle.some((rule) => rule.enabled)) {
@@ -195,7 +190,7 @@ export class LifecycleWorker implements Worker {
     const rules = this.buckets?.get(bucket);
     if (rules === undefined) return undefined;
     const held = await this.options.store.bucketRecord(bucket);
-    if (held !== undefined && held.versionId > rules.versionId) {
+    if (held !== undefined && isNewerVersion(held.versionId, rules.versionId)) {
       // The rules of the newer record (if any) wait for the next pass, which reads them from a majority.
       this.buckets?.delete(bucket);
       return undefined;
@@ -292,7 +287,7 @@ export class LifecycleWorker implements Worker {
     const asked = this.peerSignal(signal);
     const outcomes = await fanOut(set, (node) => peers.get(node).leaseAnswer({ ...lease, mode: 'shared' }, { signal: asked }));
     try {
-      if (outcomes.filter((o) => o.ok && o.value.granted).length < majorityOf(set.length)) return undefined;
+      if (outcomes.filter((o) => o.ok && o.value.granted).length < majority(set.length)) return undefined;
       return await write();
     } finally {
       // Every member, not only those that answered: a grant may have arrived after its answer was given up on.
@@ -375,7 +370,8 @@ export class LifecycleWorker implements Worker {
       const newest = newestRecord(held);
       if (newest !== undefined && !gone.has(versionId) && held.length >= quorum) records.push(newest);
     }
-    records.sort((a, b) => (isNewerVersion(a.versionId, b.versionId) ? -1 : isNewerVersion(b.versionId, a.versionId) ? 1 : 0));
+    // Newest first.
+    records.sort((a, b) => compareVersionIds(b.versionId, a.versionId));
     return { records, copies };
   }
 
