@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../../common/index.js';
-import { decideQuorum, fanOutUntil, majority, newestByName, type BucketRecord } from '../../rpc/index.js';
+import { decideQuorum, fanOutUntil, isNewerRecord, majority, newestByName, type BucketRecord } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
