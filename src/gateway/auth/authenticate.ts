@@ -12,7 +12,7 @@ import {
 } from './auth-params.js';
 import { canonicalHeaders, canonicalPath, canonicalQuery, canonicalRequest, decodeQuery } from './canonical-request.js';
 import { ChunkSigner, hmacHex, signingKeyFor, requestStringToSign, signaturesEqual, SIGV4_ALGORITHM } from './signing.js';
-import { headerV2Auth, presignedV2Auth } from './presigned-v2.js';
+import { headerV2Auth, presignedV2Auth, refuseV2 } from './presigned-v2.js';
 import { checkScopeRegion } from './region-scope.js';
 import type { AuthenticateOptions, AuthRequest, AuthResult, CredentialStore, PayloadMode } from './types.js';
 
@@ -53,10 +53,14 @@ export function authenticate(req: AuthRequest, credentials: CredentialStore, opt
       fields: { ArgumentName: 'Authorization', ArgumentValue: authorization },
     });
   }
-  if (authorization !== undefined && authorization.startsWith('AWS ')) return headerV2Auth(req, authorization, query, credentials, options.nowMs);
+  if (authorization !== undefined && authorization.startsWith('AWS ')) {
+    refuseV2(options.signatureV2);
+    return headerV2Auth(req, authorization, query, credentials, options.nowMs);
+  }
   if (authorization !== undefined) return verify(req, credentials, headerAuth(req, authorization, query, options, maxSkewMs));
   if (hasQueryAuth) return verify(req, credentials, presignedAuth(req, query, options, maxSkewMs));
   if (query.some(([k]) => k === 'AWSAccessKeyId') && query.some(([k]) => k === 'Signature')) {
+    refuseV2(options.signatureV2);
     return presignedV2Auth(req, query, credentials, options.nowMs);
   }
   return anonymousAuth(req);

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { S3Error } from '../s3/index.js';
 import { parseAmzDate, parseCredential } from './auth-params.js';
+import { refuseV2 } from './presigned-v2.js';
 import { checkScopeRegion, type RegionRule } from './region-scope.js';
 import { deriveSigningKey, hmacHex, signaturesEqual, SIGV4_ALGORITHM } from './signing.js';
 import type { CredentialStore } from './types.js';
@@ -8,10 +9,12 @@ import type { CredentialStore } from './types.js';
 /** Who signed a browser POST form: the access key, or nobody (an anonymous upload). */
 export type PostSigner = { anonymous: false; accessKeyId: string } | { anonymous: true };
 
-/** What a gateway accepts of a form's signature besides its value: the scope regions, as for other requests. */
+/** What a gateway accepts of a form's signature besides its value: scope regions and SigV2, as for other requests. */
 export interface PostSignatureOptions {
   /** The SigV4 scope regions accepted; absent: any. */
   regions?: RegionRule | undefined;
+  /** False refuses a SigV2-signed form; default true. */
+  signatureV2?: boolean | undefined;
 }
 
 /** The form fields that sign a POST upload, by lower-cased name, in either signature version. */
@@ -30,7 +33,7 @@ function missingField(name: string): S3Error {
  * (whose date must be `x-amz-date`'s day). SigV2: `signature` = base64 HMAC-SHA1 of the policy under
  * the secret key of `AWSAccessKeyId`. A form with no signature and no policy is anonymous; a policy
  * without a signature, or the reverse, is refused. `fields`: lower-cased names, values as sent;
- * `options`: the gateway's rules for SigV4 scope regions (checkScopeRegion).
+ * `options`: the gateway's rules for SigV4 scope regions (checkScopeRegion) and for SigV2.
  */
 export function verifyPostSignature(fields: ReadonlyMap<string, string>, credentials: CredentialStore, options: PostSignatureOptions = {}): PostSigner {
   const policy = fields.get('policy');
@@ -41,6 +44,7 @@ export function verifyPostSignature(fields: ReadonlyMap<string, string>, credent
   }
   if (policy === undefined) throw missingField('policy');
   if (fields.has('x-amz-algorithm') || fields.has('x-amz-signature') || fields.has('x-amz-credential')) return verifyV4(fields, policy, credentials, options.regions);
+  refuseV2(options.signatureV2);
   return verifyV2(fields, policy, credentials);
 }
 

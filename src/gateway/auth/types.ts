@@ -52,4 +52,6 @@ export interface AuthenticateOptions {
   maxSkewMs?: number;
   /** The SigV4 scope regions accepted; absent: any (the gateway always passes its own). */
   regions?: RegionRule | undefined;
+  /** False refuses Signature Version 2 (header and presigned) as S3's V4-only regions do; default true. */
+  signatureV2?: boolean | undefined;
 }
