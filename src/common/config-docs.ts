@@ -47,7 +47,7 @@ function values(key: string, node: SettingNode): string {
   if (node.type === 'boolean') return '`on`, `off`';
   if (node.anyOf !== undefined) return node.anyOf.map((choice) => `\`${String(choice.const)}\``).join(', ');
   if (node.expected === '"host:port"') return '`host:port`';
-  if (node.list === true) return '`host:port,...`';
+  if (node.list === true) return node.items?.expected === '"host:port"' ? '`host:port,...`' : '`a,b,...`';
   if (node.type === 'array') return 'list';
   return node.path === true ? 'path' : 'text';
 }

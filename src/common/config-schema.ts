@@ -1,4 +1,5 @@
 import Type, { type Static, type TInteger, type TSchema } from 'typebox';
+import { AuthSettings } from './auth-settings.js';
 
 /**
  * Every setting of every role, described once. Each is a TypeBox (JSON Schema) type that carries,
@@ -326,7 +327,8 @@ export const GatewaySettings = Type.Object(
     ),
     credentialsFile: Type.Optional(setting(Path, { env: 'TESSERA_CREDENTIALS_FILE', doc: 'a JSON list of access keys' })),
     erasure: ErasureSettings,
-    region: setting(Text, { env: 'TESSERA_REGION', default: DEFAULTS.region, doc: 'S3 region' }),
+    region: setting(Text, { env: 'TESSERA_REGION', default: DEFAULTS.region, doc: 'S3 region, the one SigV4 signatures must be scoped to (see `auth.acceptedRegions`)' }),
+    auth: AuthSettings,
     lifecycleDaySeconds: lifecycleDay,
     objectOwnership: setting(ObjectOwnership, {
       env: 'TESSERA_OBJECT_OWNERSHIP',

@@ -18,6 +18,7 @@ import {
   settingsOf,
 } from './config-schema.js';
 import { SchemaCheck } from './schema-check.js';
+import type { AuthConfig } from './auth-settings.js';
 
 /**
  * Typed, validated configuration of each process role. What each role accepts, its defaults, variables
@@ -113,6 +114,8 @@ export interface GatewayConfig {
   sseCustomerKeysOverHttp?: boolean;
   /** Length of a lifecycle rule's "day" in seconds (x-amz-expiration and abort dates); absent: a real day. */
   lifecycleDaySeconds?: number;
+  /** The SigV4 scope regions accepted besides `region`, and whether SigV2 is. */
+  auth: AuthConfig;
 }
 
 /** Rates (bytes/s, 0 = unlimited) and pauses of a node's background workers; each field is documented in the schema. */
@@ -316,6 +319,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
     sseMasterKeyFile: settings.sseMasterKeyFile,
     sseCustomerKeysOverHttp: settings.sseCustomerKeysOverHttp,
     lifecycleDaySeconds: settings.lifecycleDaySeconds,
+    auth: settings.auth,
   };
   return Object.freeze(config);
 }

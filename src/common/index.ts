@@ -36,4 +36,5 @@ export type {
 } from './config.js';
 export type { ConfigInput, Env } from './config-reader.js';
 export { GatewaySettings, NodeSettings, settingsOf, type SettingNode } from './config-schema.js';
+export type { AuthConfig } from './auth-settings.js';
 export { PROMETHEUS_CONTENT_TYPE, bearerAllowed } from './bearer-token.js';

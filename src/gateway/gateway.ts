@@ -188,6 +188,7 @@ export class Gateway {
       codec,
       erasure: config.erasure,
       region: config.region,
+      auth: config.auth,
       objectOwnership: config.objectOwnership,
       users,
       ownerId,

@@ -29,6 +29,8 @@ export interface RawRequest {
   anonymous?: boolean;
   /** Sign with these instead of the test cluster's administrator keys. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The credential scope's region; us-east-1, the test gateways' region, by default. */
+  region?: string;
 }
 
 /** The path-and-query and headers of a signed (or anonymous) request, for tests that send it themselves. */
@@ -44,7 +46,7 @@ export async function signRaw(endpoint: string, options: RawRequest): Promise<{ 
   if (options.anonymous !== true) {
     headers['x-amz-content-sha256'] ??= sha256Hex(body ?? '');
     const credentials = options.credentials ?? TEST_CREDENTIALS;
-    const signer = smithySigner('us-east-1', credentials.accessKeyId, credentials.secretAccessKey);
+    const signer = smithySigner(options.region ?? 'us-east-1', credentials.accessKeyId, credentials.secretAccessKey);
     const signed = await signer.sign(new HttpRequest({ method: options.method, protocol: 'http:', hostname: url.hostname, port, path, query, headers }));
     headers = signed.headers;
   }

@@ -13,7 +13,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
-import { TEST_CREDENTIALS, startCluster } from '../helpers/cluster.js';
+import { TEST_CREDENTIALS, localS3Client, startCluster } from '../helpers/cluster.js';
 import { sdkError } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
@@ -142,7 +142,9 @@ t.test('DeleteObjects removes a batch and reports each key', async (t) => {
 t.test('outside us-east-1 a repeated CreateBucket of one\'s own bucket is 409 BucketAlreadyOwnedByYou, and writes nothing', async (t) => {
   const regional = await startCluster({ gatewayOverrides: { region: 'eu-west-1' } });
   t.teardown(() => regional.close());
-  const client = regional.client();
+  // Signed for the gateway's own region, as a client configured for it signs: a us-east-1 scope is refused there.
+  const client = localS3Client(regional.endpoint, TEST_CREDENTIALS, { region: 'eu-west-1' });
+  t.teardown(() => client.destroy());
   const bucket = bucketName();
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept', Body: 'x' }));

@@ -12,7 +12,8 @@ import {
 } from './auth-params.js';
 import { canonicalHeaders, canonicalPath, canonicalQuery, canonicalRequest, decodeQuery } from './canonical-request.js';
 import { ChunkSigner, hmacHex, signingKeyFor, requestStringToSign, signaturesEqual, SIGV4_ALGORITHM } from './signing.js';
-import { headerV2Auth, presignedV2Auth } from './presigned-v2.js';
+import { headerV2Auth, presignedV2Auth, refuseV2 } from './presigned-v2.js';
+import { checkScopeRegion } from './region-scope.js';
 import type { AuthenticateOptions, AuthRequest, AuthResult, CredentialStore, PayloadMode } from './types.js';
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
@@ -52,10 +53,14 @@ export function authenticate(req: AuthRequest, credentials: CredentialStore, opt
       fields: { ArgumentName: 'Authorization', ArgumentValue: authorization },
     });
   }
-  if (authorization !== undefined && authorization.startsWith('AWS ')) return headerV2Auth(req, authorization, query, credentials, options.nowMs);
-  if (authorization !== undefined) return verify(req, credentials, headerAuth(req, authorization, query, options.nowMs, maxSkewMs));
-  if (hasQueryAuth) return verify(req, credentials, presignedAuth(req, query, options.nowMs, maxSkewMs));
+  if (authorization !== undefined && authorization.startsWith('AWS ')) {
+    refuseV2(options.signatureV2);
+    return headerV2Auth(req, authorization, query, credentials, options.nowMs);
+  }
+  if (authorization !== undefined) return verify(req, credentials, headerAuth(req, authorization, query, options, maxSkewMs));
+  if (hasQueryAuth) return verify(req, credentials, presignedAuth(req, query, options, maxSkewMs));
   if (query.some(([k]) => k === 'AWSAccessKeyId') && query.some(([k]) => k === 'Signature')) {
+    refuseV2(options.signatureV2);
     return presignedV2Auth(req, query, credentials, options.nowMs);
   }
   return anonymousAuth(req);
@@ -102,8 +107,10 @@ function anonymousPayload(headers: Headers): { mode: PayloadMode; sha256: string
   return codings.includes('aws-chunked') ? { mode: 'streaming-unsigned-trailer', sha256: undefined } : { mode: 'unsigned', sha256: undefined };
 }
 
-function headerAuth(req: AuthRequest, authorization: string, query: [string, string][], nowMs: number, maxSkewMs: number): Verification {
+function headerAuth(req: AuthRequest, authorization: string, query: [string, string][], options: AuthenticateOptions, maxSkewMs: number): Verification {
+  const { nowMs } = options;
   const params = parseAuthorizationHeader(authorization);
+  checkScopeRegion(options.regions, params.region, 'header', params.accessKeyId);
   const contentSha256 = headerValue(req.headers, 'x-amz-content-sha256');
   if (contentSha256 === undefined) {
     throw new S3Error('InvalidRequest', { message: 'Missing required header for this request: x-amz-content-sha256' });
@@ -141,7 +148,8 @@ function headerAuth(req: AuthRequest, authorization: string, query: [string, str
   return { params, amzDate, payloadHashLine: contentSha256, payload, query, presigned: false };
 }
 
-function presignedAuth(req: AuthRequest, query: [string, string][], nowMs: number, maxSkewMs: number): Verification {
+function presignedAuth(req: AuthRequest, query: [string, string][], options: AuthenticateOptions, maxSkewMs: number): Verification {
+  const { nowMs } = options;
   const queryError = (message: string): S3Error => new S3Error('AuthorizationQueryParametersError', { message });
   const param = (name: string): string | undefined => {
     const hits = query.filter(([k]) => k === name);
@@ -161,6 +169,7 @@ function presignedAuth(req: AuthRequest, query: [string, string][], nowMs: numbe
     signedHeaders: parseSignedHeaders(signedHeaders, (detail) => queryError(`Error parsing the X-Amz-SignedHeaders parameter; ${detail}`)),
     signature,
   };
+  checkScopeRegion(options.regions, params.region, 'presigned', credential);
   const dateMs = parseAmzDate(amzDate);
   if (dateMs === undefined) throw queryError('X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
   if (params.date !== amzDate.slice(0, 8)) {

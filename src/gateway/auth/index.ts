@@ -5,4 +5,5 @@ export type { BodyBudget } from './chunk-budget.js';
 export { hasTrailer, isChunked } from './body-headers.js';
 export { ChunkSigner, deriveSigningKey } from './signing.js';
 export type { AuthenticateOptions, AuthRequest, AuthResult, CredentialStore, PayloadMode } from './types.js';
-export { verifyPostSignature, type PostSigner } from './post-signature.js';
+export { verifyPostSignature, type PostSignatureOptions, type PostSigner } from './post-signature.js';
+export type { RegionRule } from './region-scope.js';

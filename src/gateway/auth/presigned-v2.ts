@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { S3Error } from '../s3/index.js';
-import { parseAmzDate } from './auth-params.js';
+import { MAX_PRESIGNED_EXPIRES_SECONDS, parseAmzDate } from './auth-params.js';
 import { ChunkSigner, signaturesEqual } from './signing.js';
 import type { AuthRequest, AuthResult, CredentialStore } from './types.js';
 
@@ -12,8 +12,8 @@ import type { AuthRequest, AuthResult, CredentialStore } from './types.js';
  * other request they send is SigV4. Header-signed V2 (`Authorization: AWS ...`) is verified below too.
  * String to sign: verb, Content-MD5, Content-Type, Expires, canonical x-amz-* headers, and the
  * canonical resource (path as sent plus the sub-resources S3 lists, sorted, values decoded).
- * `Expires` is an absolute time with no upper bound: the seven-day limit belongs to SigV4's
- * X-Amz-Expires, and S3 honours V2 URLs made to last months or years.
+ * `Expires` is an absolute time, bounded as SigV4's X-Amz-Expires is: at most seven days ahead.
+ * `auth.signatureV2: off` refuses all of it (refuseV2).
  */
 // The list botocore's HmacV1Auth signs, which S3 computes alike (object-lock was added to botocore
 // after S3 refused GetObjectLockConfiguration without it); a name missing here fails the signature.
@@ -26,6 +26,13 @@ const SUBRESOURCES = new Set([
 ]);
 
 type Headers = AuthRequest['headers'];
+
+/** S3's answer to SigV2 (header, presigned or POST form) where only SigV4 is spoken (`signatureV2` false). */
+export function refuseV2(signatureV2: boolean | undefined): void {
+  if (signatureV2 === false) {
+    throw new S3Error('InvalidRequest', { message: 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.' });
+  }
+}
 
 function header(headers: Headers, name: string): string {
   const value = headers[name];
@@ -79,6 +86,14 @@ export function presignedV2Auth(
   const expiresSeconds = Number(expires);
   if (expiresSeconds * 1000 < nowMs) {
     throw new S3Error('AccessDenied', { message: 'Request has expired', fields: { Expires: new Date(expiresSeconds * 1000).toISOString() } });
+  }
+  // S3 itself honours V2 URLs made to last years; here a V2 URL lives no longer than a V4 one may, so
+  // a leaked link cannot outlast the week a V4 presigner is held to.
+  if (expiresSeconds * 1000 > nowMs + MAX_PRESIGNED_EXPIRES_SECONDS * 1000) {
+    throw new S3Error('AccessDenied', {
+      message: `Expires must be at most ${MAX_PRESIGNED_EXPIRES_SECONDS} seconds (seven days) ahead`,
+      fields: { Expires: expires, ServerTime: new Date(nowMs).toISOString() },
+    });
   }
   const secretKey = credentials.secretKeyFor(accessKeyId);
   if (secretKey === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: accessKeyId } });

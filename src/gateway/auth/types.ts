@@ -1,3 +1,4 @@
+import type { RegionRule } from './region-scope.js';
 import type { ChunkSigner } from './signing.js';
 
 /** What authentication needs from an HTTP request; the gateway builds it from node's IncomingMessage. */
@@ -33,7 +34,7 @@ export interface AuthResult {
   decodedContentLength: number | undefined;
   /** Lower-case hex SHA-256 the body must hash to ('sha256' mode only). */
   payloadSha256: string | undefined;
-  /** Region named in the credential scope (any region is accepted). */
+  /** Region named in the credential scope (one AuthenticateOptions.regions accepts). */
   region: string;
   /** Lower-case header names covered by the signature. */
   signedHeaders: readonly string[];
@@ -49,4 +50,8 @@ export interface AuthenticateOptions {
   nowMs: number;
   /** Allowed clock difference for header auth (and for presigned URLs dated in the future); default 15 minutes. */
   maxSkewMs?: number;
+  /** The SigV4 scope regions accepted; absent: any (the gateway always passes its own). */
+  regions?: RegionRule | undefined;
+  /** False refuses Signature Version 2 (header and presigned) as S3's V4-only regions do; default true. */
+  signatureV2?: boolean | undefined;
 }

@@ -28,6 +28,8 @@ export interface GatewayServices {
   codec: Codec;
   erasure: ErasureParams;
   region: string;
+  /** SigV4 scope regions accepted besides `region` (`*`: any), and whether SigV2 is (the `auth` settings). */
+  auth: { acceptedRegions: readonly string[]; signatureV2: boolean };
   /** Object ownership of buckets created without x-amz-object-ownership. */
   objectOwnership: ObjectOwnership;
   /** Canonical id of the administrator (the configured credentials' owner); owner of buckets that name none. */

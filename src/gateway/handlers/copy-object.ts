@@ -15,10 +15,10 @@ import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsO
 import { PART_ATTRIBUTES, partNumberOf, requireNotCompleting, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
 
 /**
- * Opens the copy source: its current (or named) version after its bucket, SSE-C key (the
- * x-amz-copy-source-server-side-encryption-customer-* headers), READ permission and x-amz-copy-source-if-*
- * checks, then the bytes `rangeOf` picks from it, streamed through the normal read path. Like a GET, a
- * source read that races an overwrite of the source looks again (readVersion).
+ * Opens the copy source: its current (or named) version after its bucket, READ permission, SSE-C key
+ * (the x-amz-copy-source-server-side-encryption-customer-* headers) and x-amz-copy-source-if-* checks,
+ * then the bytes `rangeOf` picks from it, streamed through the normal read path. Like a GET, a source
+ * read that races an overwrite of the source looks again (readVersion).
  */
 async function openSource(
   ctx: RequestContext,
@@ -33,9 +33,10 @@ async function openSource(
     ctx,
     () => requireCopySource(ctx, source.bucket, source.key, versionId),
     (found) => {
-      services.sealer.checkAccess(found.record.encryption, sourceSse);
       // Reading the source needs READ on it, as a GetObject would: s3:GetObjectVersion when it names a version.
+      // Checked first: whether the source is SSE-C encrypted is not told to someone who may not read it.
       requireObjectAccess(ctx, sourceBucket, found.record, 'READ', source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion');
+      services.sealer.checkAccess(found.record.encryption, sourceSse);
       checkCopySourceConditions(ctx, found.record);
       const { start, length } = rangeOf(found.record);
       return openStoredObject(services, found, start, length, {
@@ -56,7 +57,7 @@ async function openSource(
  */
 async function requireCopySource(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined): Promise<ResolvedVersion> {
   try {
-    return await requireVersion(ctx, bucket, key, versionId);
+    return await requireVersion(ctx, bucket, key, versionId, { source: true });
   } catch (err) {
     if (!(err instanceof S3Error && err.code === 'MethodNotAllowed')) throw err;
     throw new S3Error('InvalidRequest', { message: 'The source of a copy request may not specifically refer to a delete marker by version id.' });

@@ -1,6 +1,7 @@
 import { ReadDeadline, resolveNamedVersion, resolveVersion, retrySlowRead, type ResolveOptions, type ResolvedVersion } from '../data-path/index.js';
 import type { BucketRecord, ObjectRecord } from '../../rpc/index.js';
-import { requireObjectAccess, type RequestContext } from '../http/index.js';
+import { ACTIONS } from '../access/index.js';
+import { refuseUnlistedMiss, requireObjectAccess, type RequestContext } from '../http/index.js';
 import { S3Error, s3VersionId } from '../s3/index.js';
 
 /**
@@ -32,18 +33,28 @@ export async function requireCurrentVersion(
  * not have, and 405 MethodNotAllowed for a delete marker named by its id; the marker cases carry
  * `x-amz-delete-marker: true` and the marker's version id. When it is the request's own object, the
  * access decision's object check runs here, on the version's ACL (`bucket`: the bucket's record, read
- * if not given).
+ * if not given). A read of an object (GET, HEAD and the object's sub-resources) or of a copy's source
+ * (`source`) is told NoSuchKey only if it may list the bucket (refuseUnlistedMiss).
  */
 export async function requireVersion(
   ctx: RequestContext,
   bucket: string,
   key: string,
   versionId: string | undefined,
-  options: ResolveOptions & { bucket?: BucketRecord } = {},
+  options: ResolveOptions & { bucket?: BucketRecord; source?: boolean } = {},
 ): Promise<ResolvedVersion> {
-  const version = await findVersion(ctx, bucket, key, versionId, options);
+  const own = bucket === ctx.target.bucket && key === ctx.target.key;
+  let version: ResolvedVersion;
+  try {
+    version = await findVersion(ctx, bucket, key, versionId, options);
+  } catch (err) {
+    // Otherwise a 404 for a missing key against the 403 a present one gets tells anyone which keys exist.
+    const readsObject = options.source === true || (own && ACTIONS[ctx.access.action].on === 'object');
+    if (readsObject && err instanceof S3Error && err.code === 'NoSuchKey') await refuseUnlistedMiss(ctx, bucket);
+    throw err;
+  }
   const permission = ctx.access.objectPermission;
-  if (permission !== undefined && bucket === ctx.target.bucket && key === ctx.target.key) {
+  if (permission !== undefined && own) {
     const bucketRecord = options.bucket ?? (await ctx.services.buckets.require(bucket, ctx.signal));
     requireObjectAccess(ctx, bucketRecord, version.record, permission);
   }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../rpc/index.js';
 import { openStoredObject } from '../data-path/index.js';
-import { bucketOf, header, keyOf, refuseUnlistedMiss, type RequestContext } from '../http/index.js';
+import { bucketOf, header, keyOf, type RequestContext } from '../http/index.js';
 import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versionIdParam } from '../s3/index.js';
 import { readVersion, requireVersion, setVersionHeader } from './current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
@@ -81,24 +81,17 @@ function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boo
   }
 }
 
-/** GetObject: resolve the newest version, then stream (a range of) it. */
+/**
+ * GetObject: resolve the newest version, then stream (a range of) it. A missing key is NoSuchKey only
+ * to those who may list the bucket, AccessDenied to others, as in S3 (requireVersion).
+ */
 export async function getObject(ctx: RequestContext): Promise<void> {
-  await sendObjectOrMiss(ctx, false);
+  await sendObject(ctx, false);
 }
 
 /** HeadObject: GetObject's answer without the body. */
 export async function headObject(ctx: RequestContext): Promise<void> {
-  await sendObjectOrMiss(ctx, true);
-}
-
-/** A missing key is NoSuchKey only to those who may list the bucket; AccessDenied to others, as in S3. */
-async function sendObjectOrMiss(ctx: RequestContext, headOnly: boolean): Promise<void> {
-  try {
-    await sendObject(ctx, headOnly);
-  } catch (err) {
-    if (err instanceof S3Error && err.code === 'NoSuchKey') await refuseUnlistedMiss(ctx);
-    throw err;
-  }
+  await sendObject(ctx, true);
 }
 
 async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void> {

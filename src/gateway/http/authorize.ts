@@ -241,14 +241,14 @@ export function refusePublicAcl(bucket: BucketRecord, grants: readonly Grant[] |
 /**
  * A read of a key that does not exist answers NoSuchKey only to a requester allowed to list the
  * bucket (s3:ListBucket); anyone else gets AccessDenied, as from S3, so that the answer does not tell
- * which keys exist. Throws that AccessDenied; returns when the miss may be told.
+ * which keys exist. Throws that AccessDenied; returns when the miss may be told. `name`: the bucket
+ * the key was looked for in (a copy's source bucket), the request's own by default.
  */
-export async function refuseUnlistedMiss(ctx: RequestContext): Promise<void> {
+export async function refuseUnlistedMiss(ctx: RequestContext, name: string | undefined = ctx.target.bucket): Promise<void> {
   const { principal } = ctx.access;
-  const name = ctx.target.bucket;
   if (principal.kind === 'admin' || name === undefined) return;
   const bucket = await ctx.services.buckets.require(name, ctx.signal);
-  const scoped = { ...ctx, target: { ...ctx.target, key: undefined } };
+  const scoped = { ...ctx, target: { ...ctx.target, bucket: name, key: undefined } };
   const decision = policyDecision(scoped, bucket, principal, 's3:ListBucket', ctx.access.facts);
   if (decision === 'allow') return;
   if (decision === 'deny' || !aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), 'READ')) throw new S3Error('AccessDenied');

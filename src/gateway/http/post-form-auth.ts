@@ -4,6 +4,7 @@ import { verifyPostSignature, type PostSigner } from '../auth/index.js';
 import { S3Error } from '../s3/index.js';
 import { authorize, type RequestAccess } from './authorize.js';
 import type { RequestContext } from './request-context.js';
+import { signatureRules } from './signature-rules.js';
 
 /**
  * A browser POST upload seen as the PutObject it stands for: the form's fields in place of the
@@ -41,11 +42,12 @@ export async function authorizePostForm(
  */
 async function verifySigner(ctx: RequestContext, fields: ReadonlyMap<string, string>): Promise<PostSigner> {
   const credentials = { secretKeyFor: (accessKeyId: string) => ctx.services.users.lookup(accessKeyId)?.secretAccessKey };
+  const rules = signatureRules(ctx.services);
   try {
-    return verifyPostSignature(fields, credentials);
+    return verifyPostSignature(fields, credentials, rules);
   } catch (err) {
     if (!(err instanceof S3Error && err.code === 'InvalidAccessKeyId')) throw err;
     await ctx.services.users.refreshSoon();
-    return verifyPostSignature(fields, credentials);
+    return verifyPostSignature(fields, credentials, rules);
   }
 }

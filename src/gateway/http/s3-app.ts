@@ -11,6 +11,7 @@ import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3
 import { answerPreflight, applyCors } from './cors-headers.js';
 import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
 import { authorize } from './authorize.js';
+import { signatureRules } from './signature-rules.js';
 import type { Handler } from './request-context.js';
 import type { ByteBudget } from './byte-budget.js';
 import { holdTurn, type RequestGate } from './request-gate.js';
@@ -290,12 +291,13 @@ function signedHeadersOf(request: FastifyRequest): AuthRequest['headers'] {
  */
 async function authenticateRequest(req: AuthRequest, services: S3AppOptions['services']): Promise<AuthResult> {
   const credentials = { secretKeyFor: (accessKeyId: string) => services.users.lookup(accessKeyId)?.secretAccessKey };
+  const rules = signatureRules(services);
   try {
-    return authenticate(req, credentials, { nowMs: services.clock.nowMs() });
+    return authenticate(req, credentials, { nowMs: services.clock.nowMs(), ...rules });
   } catch (err) {
     if (!(err instanceof S3Error && err.code === 'InvalidAccessKeyId')) throw err;
     await services.users.refreshSoon();
-    return authenticate(req, credentials, { nowMs: services.clock.nowMs() });
+    return authenticate(req, credentials, { nowMs: services.clock.nowMs(), ...rules });
   }
 }
 
