@@ -9,9 +9,9 @@ export const AuthSettings = Type.Object(
   {
     acceptedRegions: Type.With(Type.Array(Type.String({ minLength: 1 }), { expected: 'a list of region names', list: true }), {
       env: 'TESSERA_AUTH_ACCEPTED_REGIONS',
-      default: [] as string[],
-      defaultDoc: 'none',
-      doc: 'regions a SigV4 signature may be scoped to besides `region`, for clients that sign for a fixed one (`us-east-1`, rclone\'s `auto`); `*` accepts any. Any other is refused with 400 AuthorizationHeaderMalformed naming `region`',
+      default: ['*'] as string[],
+      defaultDoc: '`*` (any)',
+      doc: 'regions a SigV4 signature may be scoped to besides `region`; `*` accepts any, as S3 clients expect of a store they point at by endpoint (and MinIO does with no region set). `[]` confines signatures to `region` (any other is refused with 400 AuthorizationHeaderMalformed naming it): do that where gateways of several regions share keys',
     }),
     signatureV2: Type.With(Type.Boolean({ expected: 'on or off (true/false)' }), {
       env: 'TESSERA_AUTH_SIGNATURE_V2',

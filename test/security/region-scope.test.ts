@@ -8,14 +8,15 @@ import { localS3Client, startCluster, startSecondGateway, TEST_CREDENTIALS } fro
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 /**
- * A SigV4 signature is valid in the region its credential scope names: a gateway refuses a scope
+ * By default a gateway takes any SigV4 scope region (S3 clients pointed at an endpoint sign for their
+ * profile's region). Confined by `auth.acceptedRegions`, it refuses a scope
  * naming another region than its own, as S3 does, with the region it expects in the error (botocore
  * re-signs for it). Header auth: 400 AuthorizationHeaderMalformed; a presigned URL: 400
  * AuthorizationQueryParametersError; a POST form: 400 InvalidArgument (X-Amz-Credential). Clients
  * that sign for a fixed or made-up region (`auto`) are let in by `auth.acceptedRegions`.
  */
 
-const cluster = await startCluster();
+const cluster = await startCluster({ gatewayOverrides: { auth: { acceptedRegions: [], signatureV2: true } } });
 t.teardown(() => cluster.close());
 const bucket = bucketName('region');
 const admin = cluster.client();
@@ -105,7 +106,7 @@ t.test('a POST form scoped to another region is 400 InvalidArgument on X-Amz-Cre
 });
 
 t.test('a gateway in eu-central-1 refuses the SDK\'s default us-east-1 scope and serves its own', async (t) => {
-  const endpoint = await startSecondGateway(t, cluster, { region: 'eu-central-1' });
+  const endpoint = await startSecondGateway(t, cluster, { region: 'eu-central-1', auth: { ...cluster.config.auth, acceptedRegions: [] } });
   const wrong = await rawS3(endpoint, { method: 'GET', bucket, key: 'k' });
   t.equal(wrong.status, 400);
   t.equal(unescapeXml(xmlField(wrong.body, 'Message')), "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-central-1'");
@@ -137,9 +138,17 @@ t.test('auth.acceptedRegions ["*"] accepts any region', async (t) => {
   }
 });
 
-t.test('auth.acceptedRegions is read from the file and from TESSERA_AUTH_ACCEPTED_REGIONS, empty by default', async (t) => {
+t.test('a gateway left at the default accepts a scope naming any region, as clients pointed at an endpoint expect', async (t) => {
+  const endpoint = await startSecondGateway(t, cluster, { region: 'eu-central-1', auth: { ...cluster.config.auth, acceptedRegions: ['*'] } });
+  t.same(parseGatewayConfig({ credentials: [{ accessKeyId: 'ak', secretAccessKey: 'sk' }], clusterSecret: 'a-cluster-secret-of-32-characters', seeds: ['10.0.0.1:9100'] }).auth?.acceptedRegions, ['*']);
+  const got = await clientFor(endpoint, 'us-west-2').send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+  t.equal(await got.Body?.transformToString(), 'regional bytes', 'an SDK client whose profile names another region reads');
+});
+
+t.test('auth.acceptedRegions is read from the file and from TESSERA_AUTH_ACCEPTED_REGIONS, any region by default', async (t) => {
   const base = { credentials: [{ accessKeyId: 'ak', secretAccessKey: 'sk' }], clusterSecret: 'a-cluster-secret-of-32-characters', seeds: ['10.0.0.1:9100'] };
-  t.same(parseGatewayConfig(base).auth?.acceptedRegions, [], 'only the gateway\'s own region by default');
+  t.same(parseGatewayConfig(base).auth?.acceptedRegions, ['*'], 'any region by default');
+  t.same(parseGatewayConfig({ ...base, auth: { acceptedRegions: [] } }).auth?.acceptedRegions, [], 'confined to the gateway\'s own region');
   t.same(parseGatewayConfig({ ...base, auth: { acceptedRegions: ['auto'] } }).auth?.acceptedRegions, ['auto']);
   t.same(parseGatewayConfig(base, { TESSERA_AUTH_ACCEPTED_REGIONS: 'auto, us-east-1' }).auth?.acceptedRegions, ['auto', 'us-east-1']);
 });

@@ -3,9 +3,11 @@ import { S3Error } from '../s3/index.js';
 /**
  * The regions a gateway takes SigV4 credential scopes for. The region is part of the signing key, so
  * checking it confines a signature to the region it was made for: with the same keys on gateways of
- * several regions, a request or a 7-day presigned URL made for one does not open another. S3, MinIO
- * and Garage refuse a foreign region too. A client that signs for a region of its own (some always
- * sign us-east-1; rclone and R2-style configurations sign `auto`) is let in by `auth.acceptedRegions`.
+ * several regions, a request or a 7-day presigned URL made for one does not open another. By default
+ * (`auth.acceptedRegions: ["*"]`) any region is taken, as MinIO does with no region set: clients
+ * pointed at a store by endpoint sign for whatever region their profile names (aws-cli with a user's
+ * AWS_DEFAULT_REGION, rclone's `auto`), and the region adds no secret. An operator confines signatures
+ * to `region` (plus any listed) by setting the list, and the refusal then names the expected region.
  */
 export interface RegionRule {
   /** The gateway's region: the one a refusal tells the client to sign for. */
