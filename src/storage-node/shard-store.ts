@@ -189,8 +189,8 @@ export class ShardStore {
       fsync: this.fsync,
       direct: this.direct,
       clock: this.clock,
-      // A quarantined shard is committed but bad: a repair's prepare must replace it rather than keep it.
-      isCommitted: async (ref) => (await this.isCommitted(ref)) && !(await this.metadata.isQuarantined(ref)),
+      // Commits hold the key's lock: a prepare decides and installs under it too, so none slips in between.
+      committed: { underKeyLock: (ref, work) => this.keyLocks.run(lockKey(ref.bucket, ref.key), work), isCommitted: (ref) => this.isCommitted(ref), isQuarantined: (ref) => this.metadata.isQuarantined(ref) },
     });
   }
 

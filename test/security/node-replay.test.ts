@@ -146,3 +146,21 @@ t.test('the full replay: a captured shard write sent again after its commit, ver
   const status = await client.objectStatus('b', 'full');
   t.equal(status?.shardSizeBytes, FILE_SHARD_BYTES, 'the committed shard size is unchanged');
 });
+
+for (const [kind, sizeBytes] of [['file', FILE_SHARD_BYTES], ['inline', INLINE_MAX_SHARD_BYTES / 2]] as const) {
+  t.test(`a validly signed fresh prepare of a committed ${kind} shard is refused and the committed bytes stay the ones read`, async (t) => {
+    const { port, client } = await startNode(t, `committed-${kind}`);
+    const ref = refFor(`committed-${kind}`);
+    const { path, original } = await capturedWrite(client, port, ref, sizeBytes);
+    // Signed anew with the cluster secret: whatever the signature, the committed shard is not replaced.
+    const again = signRequest(SECRET, 'PUT', path, UNSIGNED_BODY, Date.now() + 2, 'n0');
+    const sent = await sendShard(port, path, again, seededBytes(sizeBytes, 5));
+    t.equal(sent.status, 409, 'a fresh prepare of a committed shard is a conflict');
+    t.ok((await readBack(client, ref, sizeBytes)).equals(original), 'a read returns the committed bytes');
+    // Repairs and moves prepare without the fresh mark: a shard already committed is kept, the call succeeds.
+    const repeated = path.replace('&fresh=1', '');
+    const retried = await sendShard(port, repeated, signRequest(SECRET, 'PUT', repeated, UNSIGNED_BODY, Date.now() + 3, 'n0'), seededBytes(sizeBytes, 6));
+    t.equal(retried.status, 200, 'a repeated prepare without the mark succeeds');
+    t.ok((await readBack(client, ref, sizeBytes)).equals(original), 'and stores nothing over the committed shard');
+  });
+}
