@@ -32,6 +32,18 @@ export type PrepareDecision = 'store' | 'keep';
  *   they arrive, as every prepare's are.
  * A shard no committed version names is stored whatever it says (a retried prepare before its commit
  * replaces the earlier one).
+ *
+ * Every prepare asks, fresh or not, so the question must be cheap where the answer is no, and it is
+ * answered exactly, never from what the request claims. A version holds a shard only if its id, taken
+ * at its commit, is no older than the data id the shard was prepared under (the store's look reads the
+ * key's versions from that id on); and the key's committed row is always its newest version (an older
+ * commit is kept as noncurrent or dropped, deleting the current version promotes the next newest, and
+ * the row goes only with the last version). So when the key has no committed row, or a row older than
+ * the data id that names another shard, no version can hold the shard, and `isCommitted` answers from
+ * that one row, which the row cache usually holds, without reading the key's versions: the answer the
+ * longer read would give. A client write's data id is newer than every version of its key when it is
+ * taken, so its prepares read further only when another write of the key committed in between, or when
+ * the prepare is a replay of a committed one.
  */
 export class CommittedShardGuard {
   private readonly options: CommittedShardGuardOptions;

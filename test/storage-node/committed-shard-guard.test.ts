@@ -79,3 +79,31 @@ t.test('a prepare retried before its commit replaces the earlier one, fresh or n
     t.ok((await readShard(store, ref)).equals(seededBytes(sizeBytes, 2)), `${place}: the retried bytes are committed`);
   }
 });
+
+t.test('the committed-row shortcut misses no version: commit-time ids, a newer version over it, and that one deleted', async (t) => {
+  // isCommitted ends at the key's committed row when it is older than the data id; these are the cases
+  // where that row is newer or is another shard's, and the versions themselves must be read.
+  const store = await openStore(await tempDir(t, 'shortcut'), SMALL_THRESHOLDS);
+  t.teardown(() => store.close());
+  for (const [place, sizeBytes] of PLACES) {
+    const key = `shortcut-${place}`;
+    // Prepared under data id 1, committed as version 2 (a gateway's commit-time id); then version 4 from data id 3.
+    const held = shardRef(key, 1);
+    const committedAs = { ...shardRef(key, 2), dataId: held.versionId };
+    const newer = shardRef(key, 3);
+    await prepareBytes(store, held, seededBytes(sizeBytes, 1), 3, { fresh: true });
+    await store.commit({ record: { ...versioned(committedAs, sizeBytes), dataId: held.versionId }, shardIndex: 0 });
+    await prepareBytes(store, newer, seededBytes(sizeBytes, 3), 3, { fresh: true });
+    await store.commit({ record: { ...versioned(shardRef(key, 4), sizeBytes), dataId: newer.versionId }, shardIndex: 0 });
+    await t.rejects(prepareBytes(store, held, seededBytes(sizeBytes, 9), 3, { fresh: true }), { code: 'Conflict' }, `${place}: noncurrent, held under an older data id`);
+    await t.rejects(prepareBytes(store, newer, seededBytes(sizeBytes, 9), 3, { fresh: true }), { code: 'Conflict' }, `${place}: current, held under an older data id`);
+    // The newest version deleted by id: the one promoted is the committed row again, and its shard still guarded.
+    await store.deleteVersion('b', key, shardRef(key, 4).versionId);
+    await t.rejects(prepareBytes(store, held, seededBytes(sizeBytes, 9), 3, { fresh: true }), { code: 'Conflict' }, `${place}: promoted to current`);
+    t.ok((await readShard(store, committedAs)).equals(seededBytes(sizeBytes, 1)), `${place}: reads return the committed bytes`);
+    // Its data deleted too: no version holds the shard any more, and a prepare of it is stored again.
+    await store.deleteVersion('b', key, committedAs.versionId);
+    t.equal(await prepareBytes(store, held, seededBytes(sizeBytes, 5), 3, { fresh: true }), sizeBytes, `${place}: stored once no version holds it`);
+    t.ok(await store.metadata.getPrepared(held), `${place}: and prepared`);
+  }
+});
