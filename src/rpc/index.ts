@@ -17,10 +17,12 @@ export {
   SIGNATURE_HEADER,
   UNSIGNED_BODY,
   bodySha256,
+  readSignedHeaders,
   signRequest,
   verifyRequestSignature,
   type SignatureAudience,
   type SignatureProblem,
+  type SignedHeaders,
 } from './signing.js';
 export { NodeError, WIRE_ERROR_STATUS, WireError, isWireErrorCode, wireCodeForStatus, type WireErrorCode } from './wire-errors.js';
 export * from './node-reports.js';

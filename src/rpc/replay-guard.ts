@@ -1,14 +1,15 @@
-import { MAX_SIGNATURE_SKEW_MS } from './signing.js';
+import { MAX_SIGNATURE_SKEW_MS, readSignedHeaders } from './signing.js';
 
-/** Why a signed request was refused as a replay; `null` when it is admitted. */
-export type ReplayProblem = 'replayed' | 'before-start' | 'too-many';
+/** Why a signed request was refused as a replay; `null` when it is admitted. `malformed`: its signed headers are not in canonical form. */
+export type ReplayProblem = 'replayed' | 'before-start' | 'too-many' | 'malformed';
 
 /**
  * Makes a signed request usable once. A streamed shard body is not covered by its signature
  * (hashing it first would cost a pass over every byte), so without this a captured shard PUT could
  * be sent again, within the signature window, with another body. Every signature a node accepts for
  * such a request is remembered until it is too old to pass the time check anyway, and seen again is
- * refused. Signatures from before the guard existed (the node's start) are refused too: a restart
+ * refused. A signature is remembered by its decoded bytes, never by the header's text: were a second
+ * spelling of the same bytes ever to verify, it would still be the same signature here. Signatures from before the guard existed (the node's start) are refused too: a restart
  * forgets what was seen, and anything captured was signed before it.
  */
 export class ReplayGuard {
@@ -27,14 +28,22 @@ export class ReplayGuard {
     return this.seen.size;
   }
 
-  /** Admits a request (its signature and signed time) once; the signature must already have been verified. */
-  admit(signature: string, signedMs: number, nowMs: number): ReplayProblem | null {
+  /** Admits a request (its decoded signature and signed time) once; the signature must already have been verified. */
+  admit(signature: Uint8Array, signedMs: number, nowMs: number): ReplayProblem | null {
     this.forget(nowMs);
     if (signedMs < this.notBeforeMs) return 'before-start';
-    if (this.seen.has(signature)) return 'replayed';
+    const key = Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64');
+    if (this.seen.has(key)) return 'replayed';
     if (this.seen.size >= this.maxEntries) return 'too-many';
-    this.seen.set(signature, signedMs);
+    this.seen.set(key, signedMs);
     return null;
+  }
+
+  /** Admits a verified request once by its signed headers (Node's `headersDistinct`), read as verifyRequestSignature reads them. */
+  admitSigned(headers: Record<string, string | string[] | undefined>, nowMs: number): ReplayProblem | null {
+    const signed = readSignedHeaders(headers);
+    if (typeof signed === 'string') return 'malformed';
+    return this.admit(signed.signature, signed.dateMs, nowMs);
   }
 
   /** Drops signatures the time check refuses by now; oldest first (insertion order is close to signed order). */

@@ -16,8 +16,6 @@ import {
   LeaseRequest,
   ResealRequest,
   ReplayGuard,
-  SIGNATURE_HEADER,
-  DATE_HEADER,
   TagUpdateRequest,
   UNSIGNED_BODY,
   VersionDeleteRequest,
@@ -195,7 +193,8 @@ export class NodeServer {
       this.options.clusterSecret,
       request.method,
       request.url,
-      request.headers,
+      // Every value of a repeated header apart: a signed header must come once.
+      request.raw.headersDistinct,
       this.clock(),
       { nodeId: this.options.nodeId, anyNode },
     );
@@ -213,7 +212,7 @@ export class NodeServer {
       const ref = shardRef(query);
       const erasure = erasureOf(query);
       // The signature (verified by now) covers the target but not the body: it may be used only once.
-      const replay = this.shardWrites.admit(String(request.headers[SIGNATURE_HEADER]), Number(request.headers[DATE_HEADER]), this.clock());
+      const replay = this.shardWrites.admitSigned(request.raw.headersDistinct, this.clock());
       if (replay !== null) throw new WireError('Unauthorized', `shard write refused: ${replay}`);
       const abort = new AbortController();
       request.raw.once('aborted', () => abort.abort());

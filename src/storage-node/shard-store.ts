@@ -189,8 +189,8 @@ export class ShardStore {
       fsync: this.fsync,
       direct: this.direct,
       clock: this.clock,
-      // A quarantined shard is committed but bad: a repair's prepare must replace it rather than keep it.
-      isCommitted: async (ref) => (await this.isCommitted(ref)) && !(await this.metadata.isQuarantined(ref)),
+      // Commits hold the key's lock: a prepare decides and installs under it too, so none slips in between.
+      committed: { underKeyLock: (ref, work) => this.keyLocks.run(lockKey(ref.bucket, ref.key), work), isCommitted: (ref) => this.isCommitted(ref), isQuarantined: (ref) => this.metadata.isQuarantined(ref) },
     });
   }
 
@@ -918,11 +918,18 @@ export class ShardStore {
    * ref carries the data id it was written under, which its version keeps beside an id of its own taken
    * at commit, never older: only the key's versions from that id on are looked through, none or a few
    * when a write that just failed is aborted.
+   *
+   * Most calls end at the key's committed row, which the row cache usually holds: it is the key's newest
+   * version, so when it is absent or older than the data id, no version is from that id on, and the range
+   * read would find nothing (committed-shard-guard.ts says why a client write's prepare ends there).
    */
   private async isCommitted(ref: ShardRef): Promise<boolean> {
     const current = await this.metadata.getObject(ref.bucket, ref.key);
-    if (current !== undefined && pointsAt(current, ref)) return true;
-    return (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, shardDataId(ref))).some((version) => pointsAt(version, ref));
+    if (current === undefined) return false;
+    if (pointsAt(current, ref)) return true;
+    const dataId = shardDataId(ref);
+    if (current.record.versionId < dataId) return false;
+    return (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, dataId)).some((version) => pointsAt(version, ref));
   }
 
   /** Whether a committed version of the shard's key, current or not, names `file` as its shard's place. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { shardDataId, type ErasureParams, type ShardRef } from '../rpc/index.js';
 import type { BlockHasher } from './checksum.js';
+import { CommittedShardGuard, type CommittedShardGuardOptions } from './committed-shard-guard.js';
 import { DIRECT_CREATE_FLAGS, type DirectBuffers, type DirectStages } from './direct-io.js';
 import type { MetadataStore } from './metadata-store.js';
 import type { SegmentLog } from './segment-log.js';
@@ -27,8 +28,8 @@ export interface ShardWriterOptions {
   direct: DirectBuffers;
   fsync: boolean;
   clock: () => number;
-  /** Whether the committed row already points at this very shard (a repeated prepare). */
-  isCommitted(ref: ShardRef): Promise<boolean>;
+  /** What decides whether a prepare may store a shard a committed version already names (committed-shard-guard.ts). */
+  committed: CommittedShardGuardOptions;
 }
 
 /** 64 MiB: 64 shards of the largest segment size read ahead at once on one node, then files. */
@@ -39,8 +40,9 @@ type HeaderFields = Omit<ShardHeader, 'shardSizeBytes' | 'chunkBytes'>;
 /** Options of one prepare. */
 export interface PrepareOptions {
   /**
-   * The writer took the shard's data id for this write, so no commit of it can be here yet: skip the
-   * read that looks for one (a client write's shards; repairs and moves leave it unset).
+   * The writer took the shard's data id for this write, so no commit of it can be here yet (a client
+   * write's shards; repairs and moves leave it unset). A file of it is written in place; a committed
+   * shard it names after all is refused (committed-shard-guard.ts).
    */
   fresh?: boolean;
 }
@@ -54,7 +56,8 @@ export interface PrepareOptions {
  * shard is written in place under its shards/ name; anything else streams to tmp/ and is renamed in.
  * Every byte is claimed as it arrives, so a capacity limit or the free-space reserve stops a write
  * mid-stream; whatever fails leaves no row and no temporary file (the caller settles the claim; a
- * repeated prepare of a committed shard stores nothing and returns its claim at once).
+ * repeated prepare of a committed shard stores nothing and returns its claim at once). No prepare
+ * replaces a shard a committed version names but as CommittedShardGuard allows.
  */
 export class ShardWriter {
   private readonly options: ShardWriterOptions;
@@ -64,9 +67,12 @@ export class ShardWriter {
   private prepares = 0;
   /** Bytes prepares hold in memory past the inline threshold, deciding whether a shard fits a segment. */
   private readAheadHeld = 0;
+  /** No prepare replaces a shard a committed version names but as this allows. */
+  private readonly committed: CommittedShardGuard;
 
   constructor(options: ShardWriterOptions) {
     this.options = options;
+    this.committed = new CommittedShardGuard(options.committed);
   }
 
   /** Stores a streamed shard (or one already in memory) durably but invisibly; returns its size. */
@@ -121,11 +127,9 @@ export class ShardWriter {
     const { metadata, hash, clock } = this.options;
     const image = encodeShardImage(pieces, header, hash);
     signal?.throwIfAborted();
-    if (!fresh && (await this.options.isCommitted(ref))) {
-      space.settle(false);
-      return sizeBytes;
-    }
-    await metadata.putPrepared(ref, { file: null, inline: true, shardSizeBytes: sizeBytes, preparedMs: clock() }, image);
+    // The image row is the committed shard's own when one holds this ref: written only if the guard allows.
+    const stored = await this.committed.install(ref, fresh, () => metadata.putPrepared(ref, { file: null, inline: true, shardSizeBytes: sizeBytes, preparedMs: clock() }, image));
+    if (!stored) space.settle(false);
     return sizeBytes;
   }
 
@@ -139,15 +143,21 @@ export class ShardWriter {
     // The pieces are written where they are, not copied into an image: they stay held until the append is durable.
     const parts = shardImageParts(pieces, header, hash);
     signal?.throwIfAborted();
-    if (!fresh && (await this.options.isCommitted(ref))) {
+    // A repeat spares its append; the decision is taken again, under the key's lock, before the row is written.
+    if (!fresh && (await this.committed.decide(ref, false)) === 'keep') {
       space.settle(false);
       return sizeBytes;
     }
     const place = await segments.append(parts);
     signal?.throwIfAborted();
-    const earlier = await metadata.getPrepared(ref);
-    const replaces = earlier?.file !== undefined && earlier.file !== null ? earlier.file : undefined;
-    await metadata.putPrepared(ref, { file: segmentPlaceName(place), shardSizeBytes: sizeBytes, preparedMs: clock() }, undefined, replaces);
+    // A prepared row is what a commit of its version adopts, a committed one's included: guarded like a file's rename.
+    const stored = await this.committed.install(ref, fresh, async () => {
+      const earlier = await metadata.getPrepared(ref);
+      const replaces = earlier?.file !== undefined && earlier.file !== null ? earlier.file : undefined;
+      await metadata.putPrepared(ref, { file: segmentPlaceName(place), shardSizeBytes: sizeBytes, preparedMs: clock() }, undefined, replaces);
+    });
+    // Kept: no row names the appended image, and compaction reclaims its bytes.
+    if (!stored) space.settle(false);
     return sizeBytes;
   }
 
@@ -194,20 +204,21 @@ export class ShardWriter {
       if (fsync) await handle.sync();
       await handle.close();
       handle = undefined;
-      if (created === tmpPath) {
-        // A repeated prepare of a committed shard must not replace the file readers are using.
-        if (!fresh && (await this.options.isCommitted(ref))) {
-          await rm(tmpPath, { force: true });
-          created = undefined;
-          space.settle(false);
-          return sizeBytes;
-        }
-        await rename(tmpPath, finalPath);
+      // The rename replaces the file a committed version's readers use when one names this ref, and one
+      // written in place took the name of a committed file gone missing: either only as the guard allows.
+      const stored = await this.committed.install(ref, fresh, async () => {
+        if (created === tmpPath) await rename(tmpPath, finalPath);
+        // From here a failure leaves the file to the collector, as a concurrent prepare of the shard may own it.
+        created = undefined;
+        if (fsync) await syncDirectory(join(shardDir, file.slice(0, 2)));
+        await metadata.putPrepared(ref, { file, shardSizeBytes: sizeBytes, preparedMs: clock() });
+      });
+      if (!stored) {
+        // Kept: the committed file stays and the temporary one goes (only a fresh prepare writes in place).
+        await rm(tmpPath, { force: true });
+        created = undefined;
+        space.settle(false);
       }
-      // In place: from here a failure leaves the file to the collector, as a concurrent prepare of the shard may own it.
-      created = undefined;
-      if (fsync) await syncDirectory(join(shardDir, file.slice(0, 2)));
-      await metadata.putPrepared(ref, { file, shardSizeBytes: sizeBytes, preparedMs: clock() });
       return sizeBytes;
     } catch (err) {
       await handle?.close().catch(() => undefined);

@@ -43,20 +43,25 @@ t.test('a captured signed shard PUT cannot be sent again, with another body or t
   t.pass('a freshly signed write of the same shard path is accepted');
 });
 
+/** A stand-in for a decoded signature, distinct per letter. */
+function sig(letter: string): Buffer {
+  return Buffer.alloc(32, letter);
+}
+
 t.test('after a restart, shard PUTs signed before the node started are refused; later ones are not', async (t) => {
   let nowMs = 1_800_000_000_000;
   const guard = new ReplayGuard({ startMs: nowMs });
-  t.equal(guard.admit('a', nowMs - 1, nowMs), 'before-start');
-  t.equal(guard.admit('a', nowMs, nowMs), null);
-  t.equal(guard.admit('a', nowMs, nowMs + 1), 'replayed');
-  t.equal(guard.admit('b', nowMs + 5, nowMs + 5), null);
+  t.equal(guard.admit(sig('a'), nowMs - 1, nowMs), 'before-start');
+  t.equal(guard.admit(sig('a'), nowMs, nowMs), null);
+  t.equal(guard.admit(sig('a'), nowMs, nowMs + 1), 'replayed');
+  t.equal(guard.admit(sig('b'), nowMs + 5, nowMs + 5), null);
   nowMs += MAX_SIGNATURE_SKEW_MS + 10;
-  t.equal(guard.admit('c', nowMs, nowMs), null);
+  t.equal(guard.admit(sig('c'), nowMs, nowMs), null);
   t.equal(guard.size, 1, 'signatures too old to pass the time check are forgotten');
   const full = new ReplayGuard({ startMs: 0, maxEntries: 2 });
-  t.equal(full.admit('x', 1, 1), null);
-  t.equal(full.admit('y', 1, 1), null);
-  t.equal(full.admit('z', 1, 1), 'too-many', 'a full guard refuses rather than forgets');
+  t.equal(full.admit(sig('x'), 1, 1), null);
+  t.equal(full.admit(sig('y'), 1, 1), null);
+  t.equal(full.admit(sig('z'), 1, 1), 'too-many', 'a full guard refuses rather than forgets');
 });
 
 t.test('a record naming a file outside the shard folder is refused: nothing outside the data directory is read or removed', async (t) => {
