@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import {
@@ -12,6 +12,8 @@ import {
   checkEnvNames,
   parseGatewayConfig,
   parseListen,
+  readSecretFile,
+  writeSecretFile,
   type GatewayConfig,
   type Logger,
   type NodeConfig,
@@ -120,7 +122,7 @@ export async function runDev(
   const dataDir = resolve(flags.data ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir);
   const listen = parseListen(flags.listen ?? env[settings.listen.env] ?? DEFAULTS.gatewayListen, '--listen');
   const nodeCount = Number(flags.nodes ?? DEFAULTS.devNodeCount);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const clusterSecret = await devClusterSecret(dataDir);
   // The gateway dates lifecycle expirations with its day and the nodes apply rules with theirs: one setting for both.
   const lifecycleDay = env[settings.lifecycleDaySeconds.env];
@@ -251,7 +253,7 @@ async function closeAll(services: readonly Service[]): Promise<void> {
 async function devMasterKeyFile(dataDir: string): Promise<string> {
   const path = join(dataDir, 'sse-master-keys');
   try {
-    await writeFile(path, masterKeyLine(randomBytes(32)), { mode: 0o600, flag: 'wx' });
+    await writeSecretFile(path, masterKeyLine(randomBytes(32)), { overwrite: false });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
@@ -261,11 +263,11 @@ async function devMasterKeyFile(dataDir: string): Promise<string> {
 async function devClusterSecret(dataDir: string): Promise<string> {
   const path = join(dataDir, 'cluster-secret');
   try {
-    return (await readFile(path, 'utf8')).trim();
+    return (await readSecretFile(path, 'cluster secret file')).trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     const secret = randomBytes(32).toString('hex');
-    await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    await writeSecretFile(path, `${secret}\n`, { overwrite: false });
     return secret;
   }
 }
