@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, NodeSettings, type Env } from '../common/index.js';
+import { DEFAULTS, NodeSettings, readSecretFile, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
-import { MasterKeyring, ObjectSealer, nodePackageCipher, rotateMasterKey } from '../gateway/index.js';
+import { ObjectSealer, nodePackageCipher, readMasterKeyFile, rotateMasterKey } from '../gateway/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
@@ -76,7 +76,7 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
   const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
   try {
     // Rotation re-seals data keys only; no body passes through the package cipher.
-    const sealer = new ObjectSealer({ masterKeys: MasterKeyring.parse(await readFile(keyFile, 'utf8')), cipher: nodePackageCipher() });
+    const sealer = new ObjectSealer({ masterKeys: await readMasterKeyFile(keyFile), cipher: nodePackageCipher() });
     const report = await rotateMasterKey(clients, sealer, AbortSignal.timeout(24 * 3600 * 1000));
     const masterKeyId = sealer.currentMasterKeyId() ?? null;
     io.stdout(
@@ -266,7 +266,7 @@ export async function resolveTarget(configPath: string | undefined, dataDir: str
   if (!Array.isArray(nodes) || !nodes.every((n) => typeof (n as { id?: unknown }).id === 'string' && typeof (n as { address?: unknown }).address === 'string')) {
     throw new Error(`${join(dir, 'cluster.json')}: expected {"nodes": [{"id", "address"}, ...]}`);
   }
-  const clusterSecret = (await readFile(join(dir, 'cluster-secret'), 'utf8')).trim();
+  const clusterSecret = (await readSecretFile(join(dir, 'cluster-secret'), 'cluster secret file')).trim();
   return { nodes: nodes as { id: string; address: string }[], clusterSecret };
 }
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULTS, TesseraError, type Env } from '../common/index.js';
+import { ConfigError, DEFAULTS, TesseraError, readSecretFile, writeSecretFile, type Env } from '../common/index.js';
 import { DEFAULT_PARTITION_BITS, buildRing, parseRing, type Ring } from '../placement/index.js';
 import { operatorSecret } from './config-files.js';
 import { UsageError, loadRing, parseNodeSpec, readNodesFile, showRing, writeRing } from './ring-cli.js';
@@ -59,8 +59,8 @@ async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
 }
 
-async function writeNew(path: string, text: string, force: boolean, mode = 0o644): Promise<void> {
-  await writeFile(path, text, { mode, flag: force ? 'w' : 'wx' });
+async function writeNew(path: string, text: string, force: boolean): Promise<void> {
+  await writeFile(path, text, { mode: 0o644, flag: force ? 'w' : 'wx' });
 }
 
 async function clusterInit(args: string[], io: CliIo): Promise<number> {
@@ -89,15 +89,16 @@ async function clusterInit(args: string[], io: CliIo): Promise<number> {
     partitionBits: integerFlag(values['partition-bits'], 'partition-bits', DEFAULT_PARTITION_BITS, 0, 20),
     seed: integerFlag(values.seed, 'seed', 0, 0, Number.MAX_SAFE_INTEGER),
   });
-  await mkdir(out, { recursive: true });
+  // The directory holds the secret and the S3 key: its owner's only, when it is made here.
+  await mkdir(out, { recursive: true, mode: 0o700 });
   let secret: string;
   if (values['secret-file'] === undefined) {
     secret = randomBytes(32).toString('hex');
-    await writeNew(secretPath, `${secret}\n`, force, 0o600);
+    await writeSecretFile(secretPath, `${secret}\n`, { overwrite: force });
     const credentials = [{ accessKeyId: `TSR${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') }];
-    await writeNew(credentialsPath, `${JSON.stringify(credentials, null, 2)}\n`, force, 0o600);
+    await writeSecretFile(credentialsPath, `${JSON.stringify(credentials, null, 2)}\n`, { overwrite: force });
   } else {
-    secret = (await readFile(secretPath, 'utf8')).trim();
+    secret = (await readSecretFile(secretPath, '--secret-file')).trim();
     if (secret.length < DEFAULTS.minClusterSecretLength) throw new ConfigError(`--secret-file ${secretPath}: the cluster secret must be at least ${DEFAULTS.minClusterSecretLength} characters`);
   }
   await writeRing(ringPath, ring);

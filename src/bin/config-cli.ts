@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
-import { ConfigError, TesseraError, redactConfig, type Env, type GatewayConfig } from '../common/index.js';
-import { MasterKeyring } from '../gateway/index.js';
+import { ConfigError, SecretFileError, TesseraError, readSecretFile, redactConfig, type Env, type GatewayConfig } from '../common/index.js';
+import { readMasterKeyFile } from '../gateway/index.js';
 import { parseRing } from '../placement/index.js';
 import { gatewayConfigFrom, inferRole, nodeConfigFrom, readConfigFile, type Role } from './config-files.js';
 import type { CliIo } from './cluster-cli.js';
@@ -31,15 +31,17 @@ async function checkGatewayFiles(config: GatewayConfig): Promise<void> {
   }
   if (config.sseMasterKeyFile !== undefined) {
     try {
-      MasterKeyring.parse(await readFile(config.sseMasterKeyFile, 'utf8'));
+      await readMasterKeyFile(config.sseMasterKeyFile);
     } catch (err) {
+      if (err instanceof SecretFileError) throw err;
       throw new ConfigError(`sseMasterKeyFile ${config.sseMasterKeyFile}: ${(err as Error).message}`);
     }
   }
   if (config.tls !== undefined) {
     try {
-      createSecureContext({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) });
+      createSecureContext({ cert: await readFile(config.tls.certFile), key: await readSecretFile(config.tls.keyFile, 'TLS key file') });
     } catch (err) {
+      if (err instanceof SecretFileError) throw err;
       throw new ConfigError(`tls: ${config.tls.certFile} / ${config.tls.keyFile}: ${(err as Error).message}`);
     }
   }

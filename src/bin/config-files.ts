@@ -3,8 +3,10 @@ import { dirname, resolve } from 'node:path';
 import {
   ConfigError,
   GatewaySettings,
+  SecretFileError,
   parseGatewayConfig,
   parseNodeConfig,
+  readSecretFile,
   type Env,
   type GatewayConfig,
   type NodeConfig,
@@ -67,12 +69,16 @@ export function nodeConfigFrom(file: ConfigFile | undefined, env: Env, flags: Re
  * The cluster secret for operator commands (`ring push`, `cluster init --push`): from a secret file,
  * else from a gateway or node configuration file, else from TESSERA_CLUSTER_SECRET(_FILE).
  */
-export async function operatorSecret(options: { secretFile?: string | undefined; config?: string | undefined }, env: Env): Promise<{ secret: string; seeds: string[] }> {
+export async function operatorSecret(
+  options: { secretFile?: string | undefined; config?: string | undefined },
+  env: Env,
+  label = '--secret-file',
+): Promise<{ secret: string; seeds: string[] }> {
   if (options.secretFile !== undefined) {
-    const secret = (await readFile(options.secretFile, 'utf8').catch((err: Error) => {
-      throw new ConfigError(`--secret-file ${options.secretFile}: ${err.message}`);
+    const secret = (await readSecretFile(options.secretFile, label).catch((err: Error) => {
+      throw err instanceof SecretFileError ? err : new ConfigError(`${label} ${options.secretFile}: ${err.message}`);
     })).trim();
-    if (secret === '') throw new ConfigError(`--secret-file ${options.secretFile} is empty`);
+    if (secret === '') throw new ConfigError(`${label} ${options.secretFile} is empty`);
     return { secret, seeds: [] };
   }
   if (options.config !== undefined) {
@@ -84,6 +90,6 @@ export async function operatorSecret(options: { secretFile?: string | undefined;
   const inline = env[GatewaySettings.properties.clusterSecret.env];
   const path = env[GatewaySettings.properties.clusterSecretFile.env];
   if (inline !== undefined) return { secret: inline, seeds: [] };
-  if (path !== undefined) return operatorSecret({ secretFile: path }, {});
+  if (path !== undefined) return operatorSecret({ secretFile: path }, {}, GatewaySettings.properties.clusterSecretFile.env);
   throw new ConfigError('the cluster secret is required: --config FILE, --secret-file FILE, or TESSERA_CLUSTER_SECRET(_FILE)');
 }

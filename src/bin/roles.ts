@@ -1,20 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import {
   applyHeapGrowth,
-  CREDENTIAL_ENV,
   DEFAULTS,
   GatewaySettings,
   NodeSettings,
   checkEnvNames,
   parseGatewayConfig,
   parseListen,
+  readSecretFile,
+  writeSecretFile,
   type GatewayConfig,
   type Logger,
   type NodeConfig,
+  type S3Credential,
 } from '../common/index.js';
 import { detectKernelSupport } from '../erasure/index.js';
 import { Gateway, masterKeyLine, ringFromConfig, type GatewayMetrics, type MetricsText } from '../gateway/index.js';
@@ -22,6 +24,7 @@ import { parseRing, serializeRing, type Ring } from '../placement/index.js';
 import { LocalLink, NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
 import { gatewayConfigFrom, nodeConfigFrom, readConfigFile } from './config-files.js';
+import { devCredentials, secretSourceFile } from './dev-credentials.js';
 import { NodeThread, startSideBySide, type HostedNode, type NodeSpec } from './node-threads.js';
 
 /** Something `tessera` runs until a signal stops it. */
@@ -101,6 +104,8 @@ export interface DevInfo {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** The file the secret key was read from, when it was: then it is not printed. */
+  secretFile?: string | undefined;
   dataDir: string;
 }
 
@@ -119,8 +124,10 @@ export async function runDev(
   const settings = GatewaySettings.properties;
   const dataDir = resolve(flags.data ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir);
   const listen = parseListen(flags.listen ?? env[settings.listen.env] ?? DEFAULTS.gatewayListen, '--listen');
+  // Before anything is made or listens: the development credentials are refused beyond loopback.
+  const credentials = devCredentials(env, listen);
   const nodeCount = Number(flags.nodes ?? DEFAULTS.devNodeCount);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const clusterSecret = await devClusterSecret(dataDir);
   // The gateway dates lifecycle expirations with its day and the nodes apply rules with theirs: one setting for both.
   const lifecycleDay = env[settings.lifecycleDaySeconds.env];
@@ -134,22 +141,21 @@ export async function runDev(
     // The gateway's batched calls (small objects' prepares and commits, version lookups) take each
     // node's in-process link; everything else speaks HTTP on loopback as in a cluster.
     const localLinks = new Map([...hosted].map(([nodeId, { link }]) => [nodeId, new LocalLink(link)]));
-    const accessKeyId = env[CREDENTIAL_ENV.accessKeyId] ?? DEFAULTS.devAccessKeyId;
-    const secretAccessKey = env[CREDENTIAL_ENV.secretAccessKey] ?? DEFAULTS.devSecretAccessKey;
     const config = parseGatewayConfig(
       {
         listen: `${listen.host}:${listen.port}`,
-        credentials: [{ accessKeyId, secretAccessKey }],
+        // Without them, the operator's credentials come from the environment as for any gateway.
+        ...(credentials === undefined ? {} : { credentials }),
         clusterSecret,
         nodes,
         sseMasterKeyFile: await devMasterKeyFile(dataDir),
         sseCustomerKeysOverHttp: true,
       },
-      // The embedded cluster owns its credentials, secret, ring and address; the rest (region, kernel, TLS, ...) may be overridden.
+      // The embedded cluster owns its secret, ring and address; the rest (credentials, region, kernel, TLS, ...) may be overridden.
       {
         ...env,
         ...Object.fromEntries(
-          [...Object.values(CREDENTIAL_ENV), settings.clusterSecret.env, settings.clusterSecretFile.env, settings.seeds.env, settings.ringFile.env, settings.listen.env].map((name) => [name, undefined]),
+          [settings.clusterSecret.env, settings.clusterSecretFile.env, settings.seeds.env, settings.ringFile.env, settings.listen.env].map((name) => [name, undefined]),
         ),
       },
     );
@@ -161,8 +167,10 @@ export async function runDev(
     const address = await gateway.start();
     services.unshift(gateway);
     await writeClusterFile(dataDir, config.nodes);
+    const [{ accessKeyId, secretAccessKey }] = config.credentials as [S3Credential];
+    const secretFile = credentials === undefined ? secretSourceFile(env) : undefined;
     return {
-      info: { endpoint: `${config.tls === undefined ? 'http' : 'https'}://${address.host}:${address.port}`, region: config.region, accessKeyId, secretAccessKey, dataDir },
+      info: { endpoint: `${config.tls === undefined ? 'http' : 'https'}://${address.host}:${address.port}`, region: config.region, accessKeyId, secretAccessKey, secretFile, dataDir },
       close: () => closeAll(services),
     };
   } catch (err) {
@@ -251,7 +259,7 @@ async function closeAll(services: readonly Service[]): Promise<void> {
 async function devMasterKeyFile(dataDir: string): Promise<string> {
   const path = join(dataDir, 'sse-master-keys');
   try {
-    await writeFile(path, masterKeyLine(randomBytes(32)), { mode: 0o600, flag: 'wx' });
+    await writeSecretFile(path, masterKeyLine(randomBytes(32)), { overwrite: false });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
@@ -261,11 +269,11 @@ async function devMasterKeyFile(dataDir: string): Promise<string> {
 async function devClusterSecret(dataDir: string): Promise<string> {
   const path = join(dataDir, 'cluster-secret');
   try {
-    return (await readFile(path, 'utf8')).trim();
+    return (await readSecretFile(path, 'cluster secret file')).trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     const secret = randomBytes(32).toString('hex');
-    await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    await writeSecretFile(path, `${secret}\n`, { overwrite: false });
     return secret;
   }
 }

@@ -15,7 +15,8 @@ const USAGE = `usage: tessera <command> [options]
 commands:
   dev       [--data DIR] [--listen HOST:PORT] [--nodes N] [--node-threads N] [--log-format auto|pretty|json]
                                                            embedded gateway + storage nodes (default ./data, 127.0.0.1:9000;
-                                                           nodes run in one thread per core but the gateway's, 0 = on its thread)
+                                                           nodes run in one thread per core but the gateway's, 0 = on its thread;
+                                                           beyond loopback only with TESSERA_ACCESS_KEY + TESSERA_SECRET_KEY(_FILE))
   node      [--config FILE] [--data DIR] [--listen HOST:PORT] [--id ID] [--secret-file FILE]
                                                            one storage node (default listen 127.0.0.1:9100)
   gateway   [--config FILE] [--listen HOST:PORT] [--workers N|auto]
@@ -90,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
       const threadLogs = (logFormat ?? DEFAULTS.logFormat) === 'auto' ? (process.stdout.isTTY === true ? 'pretty' : 'json') : logFormat === 'pretty' ? 'pretty' : 'json';
       const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes, nodeThreads: values['node-threads'], logFormat: threadLogs }, env, logger);
       const { info } = dev;
+      // A secret key the operator keeps in a file stays there: terminals and logs are read by others.
+      const secretKey = info.secretFile === undefined ? info.secretAccessKey : `(in ${info.secretFile})`;
       process.stdout.write(
         [
           'Tessera is running (embedded: 1 gateway, storage nodes on loopback).',
@@ -98,9 +101,9 @@ async function main(argv: string[]): Promise<number> {
           `  metrics:    ${info.endpoint}/metrics`,
           `  region:     ${info.region}`,
           `  access key: ${info.accessKeyId}`,
-          `  secret key: ${info.secretAccessKey}`,
+          `  secret key: ${secretKey}`,
           `  data:       ${info.dataDir}`,
-          `Try: AWS_ACCESS_KEY_ID=${info.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.secretAccessKey} aws --endpoint-url ${info.endpoint} s3 mb s3://demo`,
+          `Try: AWS_ACCESS_KEY_ID=${info.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.secretFile === undefined ? info.secretAccessKey : '<secret key>'} aws --endpoint-url ${info.endpoint} s3 mb s3://demo`,
           'Press Ctrl-C to stop.',
           '',
         ].join('\n'),

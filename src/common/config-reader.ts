@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Static, TObject } from 'typebox';
 import type { TLocalizedValidationError } from 'typebox/error';
 import type { SettingNode } from './config-schema.js';
 import { TesseraError } from './errors.js';
 import { SchemaCheck } from './schema-check.js';
+import { SecretFileError, readSecretFileSync } from './secret-file.js';
 
 /** A configuration value that is missing or wrong; the message names the key (or variable, or flag). */
 export class ConfigError extends TesseraError<'InvalidConfig'> {
@@ -25,8 +25,8 @@ export interface ConfigInput {
   flags?: Readonly<Record<string, string | undefined>>;
   /** Relative paths in the file are relative to this directory (the file's own). */
   baseDir?: string;
-  /** Reads secret files; injectable for tests. */
-  readTextFile?: (path: string) => string;
+  /** Reads secret files (refusing those group or others can read); injectable for tests. `name` is the setting that names the file. */
+  readTextFile?: (path: string, name: string) => string;
 }
 
 /** "host:port" (port 0 = any free port). */
@@ -100,7 +100,7 @@ function got(node: SettingNode, value: unknown): string {
 export class ConfigReader<T extends TObject> {
   private readonly check: SchemaCheck<T>;
   private readonly input: ConfigInput;
-  private readonly readTextFile: (path: string) => string;
+  private readonly readTextFile: (path: string, name: string) => string;
   /** Sources of the leaves that were set, by dotted key. */
   private readonly sources = new Map<string, ValueSource>();
   /** The layered values, as validated. */
@@ -109,7 +109,7 @@ export class ConfigReader<T extends TObject> {
   constructor(check: SchemaCheck<T>, input: ConfigInput) {
     this.check = check;
     this.input = input;
-    this.readTextFile = input.readTextFile ?? ((path) => readFileSync(path, 'utf8'));
+    this.readTextFile = input.readTextFile ?? readSecretFileSync;
   }
 
   /** The validated settings, defaults filled in and paths resolved. */
@@ -146,11 +146,12 @@ export class ConfigReader<T extends TObject> {
     return secret;
   }
 
-  /** Reads a file the configuration names (a secret, a credentials list); errors name `name`. */
+  /** Reads a secret file the configuration names (a secret, a credentials list); errors name `name`. */
   readFile(path: string, name: string): string {
     try {
-      return this.readTextFile(path);
+      return this.readTextFile(path, name);
     } catch (err) {
+      if (err instanceof SecretFileError) throw new ConfigError(err.message);
       throw new ConfigError(`${name}: cannot read ${path}: ${(err as Error).message}`);
     }
   }

@@ -38,3 +38,4 @@ export type { ConfigInput, Env } from './config-reader.js';
 export { GatewaySettings, NodeSettings, settingsOf, type SettingNode } from './config-schema.js';
 export type { AuthConfig } from './auth-settings.js';
 export { PROMETHEUS_CONTENT_TYPE, bearerAllowed } from './bearer-token.js';
+export { SecretFileError, readSecretFile, readSecretFileSync, secretFileProblem, writeSecretFile } from './secret-file.js';

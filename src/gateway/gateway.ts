@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
-import { DEFAULTS, HybridClock, type GatewayConfig, type Logger } from '../common/index.js';
+import { DEFAULTS, HybridClock, readSecretFile, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec, type Codec } from '../erasure/index.js';
 import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { writeQuorum, type LocalLink } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool, UserDirectory, type GatewayServices } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
-import { MasterKeyring, ObjectSealer, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
+import { ObjectSealer, readMasterKeyFile, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
 import {
   ByteBudget,
   GatewayMetrics,
@@ -22,7 +22,7 @@ import {
 import { OPERATIONS, resolveOperation } from './operations.js';
 
 export { rotateMasterKey, type RotationReport } from './data-path/index.js';
-export { MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher } from './encryption/index.js';
+export { MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher, readMasterKeyFile } from './encryption/index.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
 const IDLE_STRIPE_BUFFERS = 16;
@@ -63,8 +63,8 @@ export function ringFromConfig(config: GatewayConfig): Ring {
 /** Reads the TLS key and certificate the configuration names (PEM). */
 async function readTls(config: GatewayConfig): Promise<{ key: Buffer; cert: Buffer } | undefined> {
   if (config.tls === undefined) return undefined;
-  const [key, cert] = await Promise.all([readFile(config.tls.keyFile), readFile(config.tls.certFile)]);
-  return { key, cert };
+  const [key, cert] = await Promise.all([readSecretFile(config.tls.keyFile, 'TLS key file'), readFile(config.tls.certFile)]);
+  return { key: Buffer.from(key), cert };
 }
 
 /**
@@ -178,7 +178,7 @@ export class Gateway {
     await users.start();
     const digestPool = new DigestPool();
     this.digestPool = digestPool;
-    if (config.sseMasterKeyFile !== undefined) this.sealer.useMasterKeys(MasterKeyring.parse(await readFile(config.sseMasterKeyFile, 'utf8')));
+    if (config.sseMasterKeyFile !== undefined) this.sealer.useMasterKeys(await readMasterKeyFile(config.sseMasterKeyFile));
     const buckets = new BucketService({ cluster, clock, cacheTtlMs: config.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs });
     this.buckets = buckets;
     const services: GatewayServices = {
@@ -408,7 +408,7 @@ export class Gateway {
     const path = this.config.sseMasterKeyFile;
     if (path === undefined) return false;
     try {
-      this.sealer.useMasterKeys(MasterKeyring.parse(await readFile(path, 'utf8')));
+      this.sealer.useMasterKeys(await readMasterKeyFile(path));
       this.logger.info({ masterKeyId: this.sealer.currentMasterKeyId() }, 'reloaded the SSE-S3 master keys');
       return true;
     } catch (err) {

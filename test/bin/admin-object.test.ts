@@ -78,7 +78,7 @@ t.test('tessera admin object --json reads the embedded cluster files and prints 
   const dir = await mkdtemp(join(tmpdir(), 'tessera-admin-object-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'cluster.json'), JSON.stringify({ nodes: targetOf(cluster).nodes }));
-  await writeFile(join(dir, 'cluster-secret'), `${SECRET}\n`);
+  await writeFile(join(dir, 'cluster-secret'), `${SECRET}\n`, { mode: 0o600 });
   let out = '';
   let err = '';
   const io = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (err += s) };
@@ -180,7 +180,7 @@ t.test('tessera admin object prints a multipart object part by part, in text and
   const dir = await mkdtemp(join(tmpdir(), 'tessera-admin-object-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'cluster.json'), JSON.stringify({ nodes: targetOf(cluster).nodes }));
-  await writeFile(join(dir, 'cluster-secret'), `${SECRET}\n`);
+  await writeFile(join(dir, 'cluster-secret'), `${SECRET}\n`, { mode: 0o600 });
   let out = '';
   let err = '';
   const io = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (err += s) };

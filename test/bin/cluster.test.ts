@@ -24,7 +24,7 @@ const members: RingNode[] = [];
 const clients: NodeClient[] = [];
 const SECRET_FILE = join(dir, 'secret');
 const SECRET = 'cluster-cli-test-secret-0123456789';
-await writeFile(SECRET_FILE, `${SECRET}\n`);
+await writeFile(SECRET_FILE, `${SECRET}\n`, { mode: 0o600 });
 for (let i = 0; i < 7; i += 1) {
   const node = new StorageNode({ nodeId: `n${i}`, dataDir: join(dir, `n${i}`), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger() });
   const { port } = await node.start();
@@ -145,7 +145,7 @@ t.test('a gateway started from seeds takes the newest epoch among the nodes and 
   t.equal(stale.code, 1, 'pushing an older epoch changes nothing and says so');
   t.match(stale.out, /holds a newer epoch 3; kept it/);
   const wrongSecret = join(dir, 'wrong');
-  await writeFile(wrongSecret, 'not-the-cluster-secret-at-all');
+  await writeFile(wrongSecret, 'not-the-cluster-secret-at-all', { mode: 0o600 });
   const refused = await cli((io) => runRingPush([ringFile, '--secret-file', wrongSecret, '--timeout-ms', '2000'], {}, io));
   t.equal(refused.code, 1);
   t.match(refused.out, /failed: .*signature/);

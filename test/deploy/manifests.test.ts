@@ -152,7 +152,7 @@ async function checkBootstrapArgs(t: Checks, what: string, args: string[], secre
   // Run it for real against a local secret, without --push: the arguments must build a ring.
   const dir = await mkdtemp(join(tmpdir(), 'tessera-deploy-'));
   try {
-    await writeFile(join(dir, 'secret'), 'a-secret-value-long-enough-for-any-key');
+    await writeFile(join(dir, 'secret'), 'a-secret-value-long-enough-for-any-key', { mode: 0o600 });
     const local = args.slice(2).map((arg, i, all) => (all[i - 1] === '--secret-file' ? join(dir, 'secret') : all[i - 1] === '--out' ? join(dir, 'out') : arg));
     const withoutPush = local.filter((arg, i) => arg !== '--push' && arg !== '--wait-ms' && local[i - 1] !== '--wait-ms');
     let err = '';

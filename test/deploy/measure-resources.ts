@@ -69,7 +69,7 @@ const start = (role: Sampled['role'], args: string[], env: Record<string, string
 };
 try {
   const secret = randomBytes(32).toString('hex');
-  await writeFile(join(dir, 'secret'), secret);
+  await writeFile(join(dir, 'secret'), secret, { mode: 0o600 });
   const basePort = 19_100 + Math.floor(Math.random() * 500) * 10;
   const nodes = Array.from({ length: 6 }, (_, i) => ({ id: `n${i}`, address: `127.0.0.1:${basePort + i}`, zone: 'abc'[i % 3]! }));
   for (const node of nodes) start('node', ['node', '--data', join(dir, node.id), '--listen', node.address, '--id', node.id, '--secret-file', join(dir, 'secret')], {});

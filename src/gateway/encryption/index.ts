@@ -1,8 +1,8 @@
 // Server-side encryption: the package format (AES-256-GCM in 64 KiB packages, on the native addon or
 // node:crypto), data keys sealed under master or customer keys, and the SSE request headers. No I/O but
-// loading the addon: the data path streams through it.
+// loading the addon and reading the master key file: the data path streams through it.
 export { KeyUnsealError, customerKeyDigest, customerKeyMatches, sealDataKey, unsealDataKey } from './key-sealing.js';
-export { MasterKeyFileError, MasterKeyring, masterKeyLine, type MasterKey } from './master-keys.js';
+export { MasterKeyFileError, MasterKeyring, masterKeyLine, readMasterKeyFile, type MasterKey } from './master-keys.js';
 export { NATIVE_ADDON_PATH, loadNativePackageCipher } from './native-package-cipher.js';
 export { ObjectSealer, sseResponseHeaders, type BodyEncryption, type PlainRange } from './object-sealer.js';
 export {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TesseraError } from '../../common/index.js';
+import { TesseraError, readSecretFile } from '../../common/index.js';
 import { DATA_KEY_BYTES } from './package-format.js';
 
 /** The master key file is unusable: the message says which line and why. */
@@ -63,4 +63,9 @@ export class MasterKeyring {
 export function masterKeyLine(key: Uint8Array): string {
   const id = `mk-${createHash('sha256').update('tessera-master-key-id\0').update(key).digest('hex').slice(0, 16)}`;
   return `${id} ${Buffer.from(key).toString('base64')}\n`;
+}
+
+/** Reads the master key file, refusing one that group or others can read (it holds every SSE-S3 key). */
+export async function readMasterKeyFile(path: string): Promise<MasterKeyring> {
+  return MasterKeyring.parse(await readSecretFile(path, 'master key file'));
 }

@@ -108,7 +108,7 @@ t.test('master key files: lines of id and base64 key; bad files are refused, als
     const code = await runConfigCli(['check', configPath], {}, { stdout: () => undefined, stderr: (s) => void (err += s) });
     return { code, err };
   };
-  await writeFile(keyPath, 'not a key\n');
+  await writeFile(keyPath, 'not a key\n', { mode: 0o600 });
   const bad = await check();
   t.not(bad.code, 0, 'a bad master key file fails the check');
   t.match(bad.err, /sseMasterKeyFile/);
