@@ -94,6 +94,8 @@ export class LifecycleWorker implements Worker {
   private readonly lastAnswerMs = new Map<string, number>();
   /** Silence is counted from here for a node never heard from. */
   private readonly startedMs: number;
+  /** Whether a majority has answered a bucket-record round since start. */
+  private heardMajority = false;
   /** Keys this node acted on in place of a silent leader, since start. */
   private stoodIn = 0;
   /** The action counters when the pass began, for its summary. */
@@ -127,7 +129,13 @@ export class LifecycleWorker implements Worker {
     if (fig.passStartedMs === null || this.buckets === null) {
       fig.passStartedMs = this.clock();
       this.passStart = { expired: fig.expired, noncurrentRemoved: fig.noncurrentRemoved, markersRemoved: fig.markersRemoved, uploadsAborted: fig.uploadsAborted };
-      this.buckets = locator === undefined ? new Map() : await this.readBucketRules(locator, signal);
+      const buckets = locator === undefined ? new Map<string, BucketRules>() : await this.readBucketRules(locator, signal);
+      // Peers still starting, or a ring from the last run naming their old ports: wait for the next round.
+      if (buckets === null) {
+        fig.passStartedMs = null;
+        return { items: 0, bytes: 0, cursor: this.after === null ? null : JSON.stringify(this.after), idle: true };
+      }
+      this.buckets = buckets;
     }
     // Without a ring, or without a bucket that has rules, there is nothing to apply: the pass ends here.
     const page = locator === undefined || this.buckets.size === 0 ? [] : await this.options.store.metadata.hashIndexPage(this.after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
@@ -158,8 +166,8 @@ export class LifecycleWorker implements Worker {
     return { items: 1, bytes: 0, cursor: null, idle: true };
   }
 
-  /** The rules of every live bucket that has any, from the newest records a majority of the nodes hold. */
-  private async readBucketRules(locator: RingLocator, signal: AbortSignal): Promise<Map<string, BucketRules>> {
+  /** The rules of every live bucket that has any, from the newest records a majority of the nodes hold; null while peers start. */
+  private async readBucketRules(locator: RingLocator, signal: AbortSignal): Promise<Map<string, BucketRules> | null> {
     const { nodeId, store, peers } = this.options;
     const nodes = locator.ring.nodes;
     const timeout = this.peerSignal(signal);
@@ -169,8 +177,16 @@ export class LifecycleWorker implements Worker {
     for (const outcome of outcomes) if (outcome.ok) this.lastAnswerMs.set(outcome.nodeId, now);
     const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     // Fewer than a majority could miss the newest rules (a rule just removed): apply nothing this pass.
-    if (answers.length < majority(nodes.length)) throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
-    const newest = newestByName(answers);
+    // Until a majority first answers, that is a start, not a fault: a debug line and null, not a warning.
+    if (answers.length < majority(nodes.length)) {
+      if (!this.heardMajority) {
+        this.options.logger.debug({ answered: answers.length, nodes: nodes.length }, 'lifecycle waits for a majority of peers');
+        return null;
+      }
+      throw new Error(`lifecycle: only ${answers.length} of ${nodes.length} nodes answered for bucket records`);
+    }
+    this.heardMajority = true;
+    const newest = newestByName<BucketRecord>(answers);
     const rules = new Map<string, BucketRules>();
     for (const record of newest.values()) {
       if (!record.deleted && record.lifecycle !== undefined && record.lifecycle.some((rule) => rule.enabled)) {
