@@ -16,7 +16,8 @@ export interface AdminTarget {
   clusterSecret: string;
 }
 
-const USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy> [--config FILE | --data DIR] [--json]
+/** Usage text of `tessera admin`. */
+export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N]
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
@@ -41,7 +42,8 @@ or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and
 (DIR: --data, TESSERA_DATA_DIR or ./data).
 `;
 
-const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR] [--json]
+/** Usage text of `tessera admin kms`. */
+export const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR] [--json]
 
   rotate   re-seal every SSE-S3 data key on every node under the first key of the master key file
            (sseMasterKeyFile of --config, or DIR/sse-master-keys of the embedded cluster); no object
@@ -103,7 +105,7 @@ export async function runAdminCli(
   if (command === 'kms') return runKmsCli(rest, env, io);
   if (command === 'user' || command === 'key' || command === 'policy') return runUserCli(command, rest, env, io);
   if (command !== 'status' && command !== 'scrub' && command !== 'object' && command !== 'heal') {
-    io.stderr(USAGE);
+    io.stderr(ADMIN_USAGE);
     return 2;
   }
   let values: {
@@ -137,7 +139,7 @@ export async function runAdminCli(
     const interval = Number(values['interval-ms'] ?? 2_000);
     if (!Number.isInteger(interval) || interval < 10) throw new Error('--interval-ms must be a whole number of at least 10');
   } catch (err) {
-    io.stderr(`${(err as Error).message}\n${USAGE}`);
+    io.stderr(`${(err as Error).message}\n${ADMIN_USAGE}`);
     return 2;
   }
   let target: AdminTarget;

@@ -6,52 +6,29 @@ import { runAdminCli } from './admin-cli.js';
 import { runClusterCli, runRingPush } from './cluster-cli.js';
 import { runConfigCli } from './config-cli.js';
 import { runHealthcheck } from './healthcheck.js';
+import { TESSERA_USAGE, usageFor } from './help.js';
 import { runRingCli } from './ring-cli.js';
 import { GatewayWorkers, gatewayMetricsText, gatewayWorkerCount, shareWorkerMetrics } from './gateway-workers.js';
 import { runDev, runGateway, runNode, type Service } from './roles.js';
 
-const USAGE = `usage: tessera <command> [options]
-
-commands:
-  dev       [--data DIR] [--listen HOST:PORT] [--nodes N] [--node-threads N] [--log-format auto|pretty|json]
-                                                           embedded gateway + storage nodes (default ./data, 127.0.0.1:9000;
-                                                           nodes run in one thread per core but the gateway's, 0 = on its thread;
-                                                           beyond loopback only with TESSERA_ACCESS_KEY + TESSERA_SECRET_KEY(_FILE))
-  node      [--config FILE] [--data DIR] [--listen HOST:PORT] [--id ID] [--secret-file FILE]
-                                                           one storage node (default listen 127.0.0.1:9100)
-  gateway   [--config FILE] [--listen HOST:PORT] [--workers N|auto]
-                                                           one S3 gateway (SIGHUP: look for a newer ring, reload TLS);
-                                                           --workers: that many processes on one address
-  cluster   init --node SPEC... [--push]                   a cluster secret, the first ring, a gateway config
-  ring      create|add|remove|reweight|show|diff|locate|push
-                                                           ring files; push hands a ring to every node
-  config    check [FILE] [--role gateway|node]            validate a configuration without starting anything
-  admin     status|scrub|heal [--config FILE] [--fast] [--watch] [--wait] [--json]
-                                                           background work per node: scrub, repair, audit, rebalance;
-                                                           heal --wait follows a pass to its end, status --watch repeats
-  admin     object BUCKET KEY [--version ID] [--json]      where each shard of an object is, its health, and what losing each node means
-  admin     kms rotate [--config FILE]                     re-seal every SSE-S3 data key under the master key file's first key
-  admin     user add|list|remove, key add|remove           users and access keys, stored on the nodes
-  admin     policy set|attach|detach|list                  identity policies for users (readonly, readwrite, writeonly built in)
-  healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
-
-Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then
-defaults. Secrets may be files: clusterSecretFile / TESSERA_CLUSTER_SECRET_FILE, credentialsFile,
-TESSERA_SECRET_KEY_FILE. See deploy/README.md.
-`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const env = process.env;
   const io = { stdout: (s: string) => void process.stdout.write(s), stderr: (s: string) => void process.stderr.write(s) };
+  const help = usageFor(argv);
+  if (help !== undefined) {
+    process.stdout.write(help);
+    return 0;
+  }
   if (command === 'ring' && rest[0] === 'push') return runRingPush(rest.slice(1), env, io);
   if (command === 'ring') return runRingCli(rest, io);
   if (command === 'cluster') return runClusterCli(rest, io);
   if (command === 'admin') return runAdminCli(rest, env, io);
   if (command === 'config') return runConfigCli(rest, env, io);
   if (command === 'healthcheck') return runHealthcheck(rest, env, io);
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE);
+  if (command === undefined || command === 'help') {
+    process.stdout.write(TESSERA_USAGE);
     return command === undefined ? 2 : 0;
   }
   const { values } = parseArgs({
@@ -103,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
           `  access key: ${info.accessKeyId}`,
           `  secret key: ${secretKey}`,
           `  data:       ${info.dataDir}`,
+          ...(env[GatewaySettings.properties.logLevel.env] === undefined ? ['  logs:       warnings and errors (TESSERA_LOG_LEVEL=info or debug for more)'] : []),
           `Try: AWS_ACCESS_KEY_ID=${info.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.secretFile === undefined ? info.secretAccessKey : '<secret key>'} aws --endpoint-url ${info.endpoint} s3 mb s3://demo`,
           'Press Ctrl-C to stop.',
           '',
@@ -141,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
       break;
     }
     default:
-      process.stderr.write(`unknown command: ${command}\n${USAGE}`);
+      process.stderr.write(`unknown command: ${command}\n${TESSERA_USAGE}`);
       return 2;
   }
   await stopRequested;
