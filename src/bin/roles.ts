@@ -134,9 +134,12 @@ export async function runDev(
   const healing = lifecycleDay === undefined ? {} : { healing: { lifecycleDaySeconds: Number(lifecycleDay) } };
   const specs: NodeSpec[] = Array.from({ length: nodeCount }, (_, i) => ({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), ...healing }));
   const threadCount = nodeThreadCount(flags.nodeThreads, nodeCount);
+  // The banner says what a person needs; each node's and the gateway's start lines are details, shown
+  // when TESSERA_LOG_LEVEL asks for them. Warnings and errors still reach the terminal.
+  const detail = env[settings.logLevel.env] === undefined ? logger.child({}, { level: 'warn' }) : logger;
   const services: Service[] = [];
   try {
-    const hosted = threadCount === 0 ? await startNodesHere(specs, clusterSecret, logger, services) : await startNodeThreads(specs, threadCount, clusterSecret, logger, services, flags.logFormat ?? 'json');
+    const hosted = threadCount === 0 ? await startNodesHere(specs, clusterSecret, detail, services) : await startNodeThreads(specs, threadCount, clusterSecret, detail, services, flags.logFormat ?? 'json');
     const nodes = specs.map((spec) => ({ id: spec.nodeId, address: `127.0.0.1:${hosted.get(spec.nodeId)?.port ?? 0}`, zone: 'local' }));
     // The gateway's batched calls (small objects' prepares and commits, version lookups) take each
     // node's in-process link; everything else speaks HTTP on loopback as in a cluster.
@@ -163,7 +166,7 @@ export async function runDev(
     applyHeapGrowth(config.heapGrowthPercent);
     // The nodes get the gateway's ring, so their own background work (scrub, audit, repair) can find peers.
     const ring = await handRingToNodes(ringFromConfig(config), config.nodes, clusterSecret);
-    const gateway = new Gateway({ config, logger, ring, localLinks });
+    const gateway = new Gateway({ config, logger: detail, ring, localLinks });
     const address = await gateway.start();
     services.unshift(gateway);
     await writeClusterFile(dataDir, config.nodes);
