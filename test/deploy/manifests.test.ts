@@ -226,7 +226,7 @@ t.test('Dockerfile: multi-stage, non-root, health check, the ports and entry poi
   const pkg = JSON.parse(await readFile(new URL('../package.json', DEPLOY), 'utf8')) as { bin: Record<string, string> };
   t.match(dockerfile, new RegExp(`^ENTRYPOINT \\["node", "${pkg.bin['tessera']!.replace(/\./g, '\\.')}"\\]`, 'm'), 'the entry point is package.json\'s bin');
   const ignore = await text('Dockerfile.dockerignore');
-  for (const copied of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/']) t.match(ignore, `!${copied}`, `${copied} is in the build context`);
+  for (const copied of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'native/', 'scripts/', 'src/']) t.match(ignore, `!${copied}`, `${copied} is in the build context`);
 });
 
 t.test('systemd units and their example configurations', async (t) => {
