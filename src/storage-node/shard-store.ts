@@ -928,7 +928,7 @@ export class ShardStore {
     if (current === undefined) return false;
     if (pointsAt(current, ref)) return true;
     const dataId = shardDataId(ref);
-    if (current.record.versionId < dataId) return false;
+    if (compareVersionIds(current.record.versionId, dataId) < 0) return false;
     return (await this.metadata.keyVersionsFrom(ref.bucket, ref.key, dataId)).some((version) => pointsAt(version, ref));
   }
 
