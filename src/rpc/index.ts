@@ -6,7 +6,8 @@ export { shardDataId, shardRefOf } from './shard-identity.js';
 export { lockHold, type LockHold } from './object-lock-state.js';
 export { DEADLINE_RULES, LatencyEstimator, followingDeadlineMs, quorumLatencyBoundMs } from './latency-estimator.js';
 export { ReplayGuard, type ReplayProblem } from './replay-guard.js';
-export { EncodedCommit, NodeClient, type NodeClientOptions } from './node-client.js';
+export { EncodedCommit } from './encoded-commit.js';
+export { NodeClient, type NodeClientOptions } from './node-client.js';
 export { LinkRefusal, LocalLink, serveLocalLink, type LinkRead, type LinkService } from './local-link.js';
 export {
   ANY_NODE,
