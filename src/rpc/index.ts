@@ -1,4 +1,8 @@
 export * from './protocol.js';
+export { ErasureParams, Grant, ShardIndex, ShardRef, VersionId, WireName } from './wire-fields.js';
+export * from './object-record.js';
+export * from './bucket-record.js';
+export * from './user-record.js';
 export { majority, readQuorum, writeQuorum } from './quorum-rules.js';
 export { decideQuorum, fanOut, fanOutHedged, fanOutUntil, isTimeoutFailure, type FanOutNode, type NodeFailure, type NodeOutcome, type QuorumDecision } from './fan-out.js';
 export { isNewerRecord, isNewerVersion, newestByName, newestRecord, type RecordOrder } from './newest-record.js';

@@ -11,24 +11,23 @@ import {
   type AbortRequest,
   type BatchCall,
   type BatchResult,
-  type BucketRecord,
-  type UserRecord,
   type CommitRequest,
-  type ErasureParams,
   type LeaseResponse,
   type LeaseRequest,
   type ListQuery,
   type ListResponse,
-  type ObjectRecord,
   type ObjectStatus,
   type PrepareResponse,
   type RingOfferResponse,
-  type ShardRef,
   type ResealRequest,
   type TagUpdateRequest,
   type VersionDeleteRequest,
   type VersionListQuery,
 } from './protocol.js';
+import type { BucketRecord } from './bucket-record.js';
+import type { ObjectRecord } from './object-record.js';
+import type { UserRecord } from './user-record.js';
+import type { ErasureParams, ShardRef } from './wire-fields.js';
 import { NodeError, isWireErrorCode } from './wire-errors.js';
 
 /** How a gateway reaches one storage node. */
