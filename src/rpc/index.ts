@@ -12,7 +12,9 @@ export { DEADLINE_RULES, LatencyEstimator, followingDeadlineMs, quorumLatencyBou
 export { ReplayGuard, type ReplayProblem } from './replay-guard.js';
 export { EncodedCommit } from './encoded-commit.js';
 export { NodeClient, type NodeClientOptions } from './node-client.js';
-export { LinkRefusal, LocalLink, serveLocalLink, type LinkRead, type LinkService } from './local-link.js';
+export { LinkRefusal } from './link-messages.js';
+export { LocalLink } from './local-link.js';
+export { serveLocalLink, type LinkRead, type LinkService } from './serve-local-link.js';
 export {
   ANY_NODE,
   BODY_HASH_HEADER,
