@@ -1,4 +1,5 @@
-import { GatewaySettings, NodeSettings, settingsOf, type SettingNode } from './config-schema.js';
+import { GatewaySettings, NodeSettings } from './config-schema.js';
+import { settingsOf, type SettingNode } from './setting.js';
 
 /**
  * The settings table of deploy/README.md, printed from the role schemas: variable, file key, role,

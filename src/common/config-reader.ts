@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Static, TObject } from 'typebox';
 import type { TLocalizedValidationError } from 'typebox/error';
-import type { SettingNode } from './config-schema.js';
+import type { SettingNode } from './setting.js';
 import { TesseraError } from './errors.js';
 import { SchemaCheck } from './schema-check.js';
 import { SecretFileError, readSecretFileSync } from './secret-file.js';

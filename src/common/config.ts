@@ -5,7 +5,6 @@ import {
   ClusterNode,
   CredentialList,
   CredentialsFile,
-  DEFAULTS,
   ErasureSettings,
   GatewaySettings,
   AesBackendChoice,
@@ -14,9 +13,9 @@ import {
   LogFormat,
   LogLevel,
   NodeSettings,
-  defaultsOf,
-  settingsOf,
 } from './config-schema.js';
+import { DEFAULTS } from './defaults.js';
+import { defaultsOf, settingsOf } from './setting.js';
 import { SchemaCheck } from './schema-check.js';
 import type { AuthConfig } from './auth-settings.js';
 

@@ -35,7 +35,8 @@ export type {
   TlsConfig,
 } from './config.js';
 export type { ConfigInput, Env } from './config-reader.js';
-export { GatewaySettings, NodeSettings, settingsOf, type SettingNode } from './config-schema.js';
+export { GatewaySettings, NodeSettings } from './config-schema.js';
+export { settingsOf, type SettingNode } from './setting.js';
 export type { AuthConfig } from './auth-settings.js';
 export { PROMETHEUS_CONTENT_TYPE, bearerAllowed } from './bearer-token.js';
 export { SecretFileError, readSecretFile, readSecretFileSync, secretFileProblem, writeSecretFile } from './secret-file.js';

@@ -1,4 +1,8 @@
 export * from './protocol.js';
+export { ErasureParams, Grant, ShardIndex, ShardRef, VersionId, WireName } from './wire-fields.js';
+export * from './object-record.js';
+export * from './bucket-record.js';
+export * from './user-record.js';
 export { majority, readQuorum, writeQuorum } from './quorum-rules.js';
 export { decideQuorum, fanOut, fanOutHedged, fanOutUntil, isTimeoutFailure, type FanOutNode, type NodeFailure, type NodeOutcome, type QuorumDecision } from './fan-out.js';
 export { isNewerRecord, isNewerVersion, newestByName, newestRecord, type RecordOrder } from './newest-record.js';
@@ -6,8 +10,11 @@ export { shardDataId, shardRefOf } from './shard-identity.js';
 export { lockHold, type LockHold } from './object-lock-state.js';
 export { DEADLINE_RULES, LatencyEstimator, followingDeadlineMs, quorumLatencyBoundMs } from './latency-estimator.js';
 export { ReplayGuard, type ReplayProblem } from './replay-guard.js';
-export { EncodedCommit, NodeClient, type NodeClientOptions } from './node-client.js';
-export { LinkRefusal, LocalLink, serveLocalLink, type LinkRead, type LinkService } from './local-link.js';
+export { EncodedCommit } from './encoded-commit.js';
+export { NodeClient, type NodeClientOptions } from './node-client.js';
+export { LinkRefusal } from './link-messages.js';
+export { LocalLink } from './local-link.js';
+export { serveLocalLink, type LinkRead, type LinkService } from './serve-local-link.js';
 export {
   ANY_NODE,
   BODY_HASH_HEADER,

@@ -6,25 +6,20 @@ import {
   BatchCall,
   BatchRequest,
   BatchResponse,
-  BucketRecord,
-  BucketsResponse,
   CommitRequest,
-  ErasureParams,
   LeaseRequest,
   LeaseResponse,
   ListResponse,
   ObjectStatusOrNull,
   PrepareResponse,
   RingOfferResponse,
-  ShardRef,
   TagUpdateRequest,
-  VersionId,
   VersionDeleteRequest,
   VersionDeleteResponse,
-  UserRecord,
-  UsersResponse,
-  WireName,
 } from './protocol.js';
+import { BucketRecord, BucketsResponse } from './bucket-record.js';
+import { UserRecord, UsersResponse } from './user-record.js';
+import { ErasureParams, ShardRef, VersionId, WireName } from './wire-fields.js';
 
 /**
  * The checks of every node protocol message, one instance per process: the node server validates

@@ -1,5 +1,5 @@
 import { compareVersionIds } from '../common/index.js';
-import type { ObjectRecord } from './protocol.js';
+import type { ObjectRecord } from './object-record.js';
 
 /** The fields that order copies of one key's record (bucket records carry no tag revision). */
 export type RecordOrder = Pick<ObjectRecord, 'versionId' | 'tagsRevision'>;

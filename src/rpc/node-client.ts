@@ -1,40 +1,34 @@
 import { Readable } from 'node:stream';
-import { Pool, errors as undiciErrors } from 'undici';
-import type { Dispatcher } from 'undici';
-import type { Static, TSchema } from 'typebox';
-import { bufferedRequest, type BufferedResponse } from './buffered-request.js';
 import { CallBatcher } from './call-batcher.js';
-import { LatencyEstimator } from './latency-estimator.js';
-import { LinkRefusal, type LocalLink } from './local-link.js';
-import { DEFAULTS, type SchemaCheck } from '../common/index.js';
+import { EncodedCommit } from './encoded-commit.js';
+import type { LatencyEstimator } from './latency-estimator.js';
+import type { LocalLink } from './local-link.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
+import { NodeTransport, type CallOptions } from './node-transport.js';
 import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse, PartitionVersionCursor, PartitionVersionsResponse } from './node-reports.js';
 import {
   NODE_PATHS,
   type AbortRequest,
   type BatchCall,
-  type BatchResponse,
   type BatchResult,
-  type BucketRecord,
-  type UserRecord,
   type CommitRequest,
-  type ErasureParams,
   type LeaseResponse,
   type LeaseRequest,
   type ListQuery,
   type ListResponse,
-  type ObjectRecord,
   type ObjectStatus,
   type PrepareResponse,
   type RingOfferResponse,
-  type ShardRef,
   type ResealRequest,
   type TagUpdateRequest,
   type VersionDeleteRequest,
   type VersionListQuery,
 } from './protocol.js';
-import { ANY_NODE, UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
-import { NodeError, isWireErrorCode, wireCodeForStatus } from './wire-errors.js';
+import type { BucketRecord } from './bucket-record.js';
+import type { ObjectRecord } from './object-record.js';
+import type { UserRecord } from './user-record.js';
+import type { ErasureParams, ShardRef } from './wire-fields.js';
+import { NodeError, isWireErrorCode } from './wire-errors.js';
 
 /** How a gateway reaches one storage node. */
 export interface NodeClientOptions {
@@ -69,10 +63,6 @@ export interface NodeClientOptions {
   local?: LocalLink | undefined;
 }
 
-interface CallOptions {
-  signal?: AbortSignal | undefined;
-}
-
 /** Options of a shard prepare. */
 interface PrepareOptions extends CallOptions {
   /**
@@ -93,56 +83,22 @@ const MAX_BATCHED_CALL_BYTES = 64 * 1024;
 /** Limits of one batch request: well under the node's JSON body limit. */
 const BATCH_LIMITS = { maxCalls: 128, maxBytes: 512 * 1024 } as const;
 
-/**
- * A commit request serialised and hashed once, so the same bytes go to every node of a set: a
- * multipart manifest of 10,000 parts is megabytes, too much to stringify and hash once per node.
- */
-export class EncodedCommit {
-  /** The request as JSON. */
-  readonly text: string;
-  private hash: string | undefined;
-
-  constructor(request: CommitRequest) {
-    this.text = JSON.stringify(request);
-  }
-
-  /** SHA-256 hex of `text`, computed on first use. */
-  get sha256(): string {
-    this.hash ??= bodySha256(this.text);
-    return this.hash;
-  }
-}
-
 /** The one client for the node protocol: signs every request and turns failures into NodeError. */
 export class NodeClient {
   readonly nodeId: string;
   readonly address: string;
-  private readonly pool: Pool;
-  private readonly secret: string;
-  /** The node every request is signed for: its id, or ANY_NODE. */
-  private readonly audience: string;
-  private readonly clock: () => number;
+  private readonly transport: NodeTransport;
   private readonly batcher: CallBatcher;
-  private readonly observe: ((outcome: string, seconds: number) => void) | undefined;
   private readonly local: LocalLink | undefined;
   /** How long this node takes to answer a call, learned from its answers; deadlines follow it. */
-  readonly latency = new LatencyEstimator();
+  readonly latency: LatencyEstimator;
 
   constructor(options: NodeClientOptions) {
     this.nodeId = options.nodeId;
-    this.observe = options.observe;
     this.local = options.local;
     this.address = options.address;
-    this.secret = options.clusterSecret;
-    this.audience = options.idUnknown === true ? ANY_NODE : options.nodeId;
-    this.clock = options.clock ?? Date.now;
-    this.pool = new Pool(`http://${options.address}`, {
-      connections: options.connections ?? DEFAULTS.nodeConnections,
-      keepAliveTimeout: DEFAULTS.nodeKeepAliveMs,
-      headersTimeout: options.headersTimeoutMs ?? DEFAULTS.nodeHeadersTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs ?? DEFAULTS.nodeBodyTimeoutMs,
-      connectTimeout: options.connectTimeoutMs ?? DEFAULTS.nodeConnectTimeoutMs,
-    });
+    this.transport = new NodeTransport(options);
+    this.latency = this.transport.latency;
     this.batcher = new CallBatcher((calls, signal) => this.sendBatch(calls, signal), BATCH_LIMITS);
   }
 
@@ -151,8 +107,8 @@ export class NodeClient {
     const lease = options.leaseToken === undefined ? '' : `&lease=${encodeURIComponent(options.leaseToken)}`;
     const params = `k=${erasure.dataShards}&m=${erasure.parityShards}&block=${erasure.blockSizeBytes}${options.fresh === true ? '&fresh=1' : ''}${lease}`;
     const query = `${shardQuery(ref)}&${params}`;
-    if (this.local !== undefined) return this.linkUpload(this.local, query, body, options);
-    return this.json(MESSAGE_CHECKS.prepared, 'PUT', `${NODE_PATHS.shards}?${query}`, { stream: body }, options);
+    if (this.local !== undefined) return this.transport.linkUpload(this.local, query, body, options);
+    return this.transport.json(MESSAGE_CHECKS.prepared, 'PUT', `${NODE_PATHS.shards}?${query}`, { stream: body }, options);
   }
 
   /**
@@ -169,16 +125,16 @@ export class NodeClient {
       ...(options.leaseToken === undefined ? {} : { lease: options.leaseToken }),
     };
     const value = await this.batched(call, options, () => this.putShard(ref, erasure, Readable.from([shard]), options));
-    return this.answer(MESSAGE_CHECKS.prepared, value);
+    return this.transport.answer(MESSAGE_CHECKS.prepared, value);
   }
 
   /** Makes a version visible on the node (or writes a tombstone); an EncodedCommit is sent as it is. */
   async commit(request: CommitRequest | EncodedCommit, options: CallOptions = {}): Promise<void> {
     if (!(request instanceof EncodedCommit)) {
-      await this.batched({ op: 'commit', request }, options, () => this.json(null, 'POST', NODE_PATHS.commit, { json: request }, options));
+      await this.batched({ op: 'commit', request }, options, () => this.transport.json(null, 'POST', NODE_PATHS.commit, { json: request }, options));
       return;
     }
-    const single = (): Promise<unknown> => this.json(null, 'POST', NODE_PATHS.commit, { encoded: request }, options);
+    const single = (): Promise<unknown> => this.transport.json(null, 'POST', NODE_PATHS.commit, { encoded: request }, options);
     if (request.text.length > MAX_BATCHED_CALL_BYTES) {
       await single();
       return;
@@ -188,17 +144,17 @@ export class NodeClient {
 
   /** Replaces how the node's current version of a key seals its data key (rotation); NotFound when that version is not its current one. */
   async reseal(request: ResealRequest, options: CallOptions = {}): Promise<void> {
-    await this.json(null, 'POST', NODE_PATHS.reseal, { json: request }, options);
+    await this.transport.json(null, 'POST', NODE_PATHS.reseal, { json: request }, options);
   }
 
   /** Replaces the tags of the node's current version of a key in place; NotFound when that version is not its current one. */
   async updateTags(request: TagUpdateRequest, options: CallOptions = {}): Promise<void> {
-    await this.json(null, 'POST', NODE_PATHS.tags, { json: request }, options);
+    await this.transport.json(null, 'POST', NODE_PATHS.tags, { json: request }, options);
   }
 
   /** Drops a prepared shard that will never be committed. */
   async abort(request: AbortRequest, options: CallOptions = {}): Promise<void> {
-    await this.json(null, 'POST', NODE_PATHS.abort, { json: request }, options);
+    await this.transport.json(null, 'POST', NODE_PATHS.abort, { json: request }, options);
   }
 
   /**
@@ -209,20 +165,20 @@ export class NodeClient {
     const value = await this.batched({ op: 'status', bucket, key, withInlineShard: options.withInlineShard === true }, options, async () => {
       const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key }).toString()}`;
       try {
-        return await this.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
+        return await this.transport.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
       } catch (err) {
         if (err instanceof NodeError && err.code === 'NotFound') return null;
         throw err;
       }
     });
-    return this.answer(MESSAGE_CHECKS.objectStatus, value);
+    return this.transport.answer(MESSAGE_CHECKS.objectStatus, value);
   }
 
   /** Streams `lengthBytes` of a shard from `offsetBytes`; the node checks its stored block checksums as it sends (nothing covers the bytes in transit). */
   async readShard(ref: ShardRef, offsetBytes: number, lengthBytes: number, options: CallOptions = {}): Promise<Readable> {
     const query = `${shardQuery(ref)}&offset=${offsetBytes}&length=${lengthBytes}`;
-    if (this.local !== undefined) return this.linkRead(this.local, query, options);
-    const response = await this.send('GET', `${NODE_PATHS.shards}?${query}`, {}, options);
+    if (this.local !== undefined) return this.transport.linkRead(this.local, query, options);
+    const response = await this.transport.send('GET', `${NODE_PATHS.shards}?${query}`, {}, options);
     return response.body as unknown as Readable;
   }
 
@@ -235,7 +191,7 @@ export class NodeClient {
       afterIsPrefix: query.afterIsPrefix ? '1' : '0',
       limit: String(query.limit),
     });
-    return this.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.list}?${params.toString()}`, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.list}?${params.toString()}`, {}, options);
   }
 
   /**
@@ -245,7 +201,7 @@ export class NodeClient {
   async versionStatus(bucket: string, key: string, versionId: string, options: CallOptions = {}): Promise<ObjectStatus | null> {
     const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key, version: versionId }).toString()}`;
     try {
-      return await this.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
+      return await this.transport.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
     } catch (err) {
       if (err instanceof NodeError && err.code === 'NotFound') return null;
       throw err;
@@ -259,7 +215,7 @@ export class NodeClient {
   async versionLookup(bucket: string, key: string, versionId: string, options: CallOptions = {}): Promise<ObjectStatus | null> {
     const url = `${NODE_PATHS.objects}?${new URLSearchParams({ bucket, key, version: versionId, withGone: '1' }).toString()}`;
     try {
-      return await this.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
+      return await this.transport.json(MESSAGE_CHECKS.objectStatus, 'GET', url, {}, options);
     } catch (err) {
       if (err instanceof NodeError && err.code === 'NotFound') return null;
       throw err;
@@ -276,12 +232,12 @@ export class NodeClient {
       limit: String(query.limit),
       ...(query.afterVersion === undefined ? {} : { afterVersion: query.afterVersion }),
     });
-    return this.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.versions}?${params.toString()}`, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.versions}?${params.toString()}`, {}, options);
   }
 
   /** Removes one version of a key for good; answers the record removed, or null when the node did not hold it. */
   async deleteVersion(request: VersionDeleteRequest, options: CallOptions = {}): Promise<ObjectRecord | null> {
-    return (await this.json(MESSAGE_CHECKS.versionDeleted, 'POST', NODE_PATHS.versionDelete, { json: request }, options)).removed;
+    return (await this.transport.json(MESSAGE_CHECKS.versionDeleted, 'POST', NODE_PATHS.versionDelete, { json: request }, options)).removed;
   }
 
   /** Takes, renews or (with `release`) gives back a key's short lease on this node; answers whether it is held. */
@@ -291,32 +247,32 @@ export class NodeClient {
 
   /** Like lease, with the whole answer: a shared grant's fence, an exclusive grant's current record. */
   async leaseAnswer(request: LeaseRequest, options: CallOptions = {}): Promise<LeaseResponse> {
-    return this.json(MESSAGE_CHECKS.leaseAnswer, 'POST', NODE_PATHS.leases, { json: request }, options);
+    return this.transport.json(MESSAGE_CHECKS.leaseAnswer, 'POST', NODE_PATHS.leases, { json: request }, options);
   }
 
   /** Stores a bucket record if it is newer than the node's. */
   async putBucket(record: BucketRecord, options: CallOptions = {}): Promise<void> {
-    await this.json(null, 'PUT', NODE_PATHS.buckets, { json: record }, options);
+    await this.transport.json(null, 'PUT', NODE_PATHS.buckets, { json: record }, options);
   }
 
   /** Every bucket record the node holds, tombstones included. */
   async listBuckets(options: CallOptions = {}): Promise<BucketRecord[]> {
-    return (await this.json(MESSAGE_CHECKS.buckets, 'GET', NODE_PATHS.buckets, {}, options)).buckets;
+    return (await this.transport.json(MESSAGE_CHECKS.buckets, 'GET', NODE_PATHS.buckets, {}, options)).buckets;
   }
 
   /** Stores a user record if it is newer than the node's. */
   async putUser(record: UserRecord, options: CallOptions = {}): Promise<void> {
-    await this.json(null, 'PUT', NODE_PATHS.users, { json: record }, options);
+    await this.transport.json(null, 'PUT', NODE_PATHS.users, { json: record }, options);
   }
 
   /** Every user record the node holds, removed users included. */
   async listUsers(options: CallOptions = {}): Promise<UserRecord[]> {
-    return (await this.json(MESSAGE_CHECKS.users, 'GET', NODE_PATHS.users, {}, options)).users;
+    return (await this.transport.json(MESSAGE_CHECKS.users, 'GET', NODE_PATHS.users, {}, options)).users;
   }
 
   /** Offers a ring (its JSON document) to the node, which keeps it if the epoch is newer. */
   async offerRing(ringDocument: unknown, options: CallOptions = {}): Promise<RingOfferResponse> {
-    return this.json(MESSAGE_CHECKS.ringOffer, 'PUT', NODE_PATHS.ring, { json: ringDocument }, options);
+    return this.transport.json(MESSAGE_CHECKS.ringOffer, 'PUT', NODE_PATHS.ring, { json: ringDocument }, options);
   }
 
   /** The newest ring the node holds (its JSON document), or null. */
@@ -334,7 +290,7 @@ export class NodeClient {
 
   private async ringDocument(path: string, options: CallOptions): Promise<unknown> {
     try {
-      return await this.json(null, 'GET', path, {}, options);
+      return await this.transport.json(null, 'GET', path, {}, options);
     } catch (err) {
       if (err instanceof NodeError && err.code === 'NotFound') return null;
       throw err;
@@ -343,7 +299,7 @@ export class NodeClient {
 
   /** The node's health report. */
   async health(options: CallOptions = {}): Promise<NodeHealth> {
-    return this.json(MESSAGE_CHECKS.health, 'GET', NODE_PATHS.health, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.health, 'GET', NODE_PATHS.health, {}, options);
   }
 
   /**
@@ -352,7 +308,7 @@ export class NodeClient {
    */
   async partitionDigest(partition: number, bits: number, options: CallOptions = {}): Promise<PartitionDigest> {
     const single = (): Promise<PartitionDigest> =>
-      this.json(MESSAGE_CHECKS.partitionDigest, 'GET', `${NODE_PATHS.partitionDigest}?partition=${partition}&bits=${bits}`, {}, options);
+      this.transport.json(MESSAGE_CHECKS.partitionDigest, 'GET', `${NODE_PATHS.partitionDigest}?partition=${partition}&bits=${bits}`, {}, options);
     let value: unknown;
     try {
       value = await this.batched({ op: 'digest', partition, bits }, options, single);
@@ -361,7 +317,7 @@ export class NodeClient {
       if (err instanceof NodeError && err.code === 'BadRequest') return single();
       throw err;
     }
-    return this.answer(MESSAGE_CHECKS.partitionDigest, value);
+    return this.transport.answer(MESSAGE_CHECKS.partitionDigest, value);
   }
 
   /** One page of the node's keys in a ring partition, in hash order, after `after` (exclusive). */
@@ -378,32 +334,32 @@ export class NodeClient {
       params.set('afterBucket', after.bucket);
       params.set('afterKey', after.key);
     }
-    return this.json(MESSAGE_CHECKS.partitionEntries, 'GET', `${NODE_PATHS.partitionEntries}?${params.toString()}`, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.partitionEntries, 'GET', `${NODE_PATHS.partitionEntries}?${params.toString()}`, {}, options);
   }
 
   /** One page of every version the node holds of a ring partition's keys (hash order, newest first), after `after`. */
   async partitionVersions(partition: number, bits: number, after: PartitionVersionCursor | null, limit: number, options: CallOptions = {}): Promise<PartitionVersionsResponse> {
-    return this.json(MESSAGE_CHECKS.partitionEntries, 'GET', `${NODE_PATHS.partitionVersions}?${versionPageParams(partition, bits, after, limit)}`, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.partitionEntries, 'GET', `${NODE_PATHS.partitionVersions}?${versionPageParams(partition, bits, after, limit)}`, {}, options);
   }
 
   /** One page of the node's tombstones of versions deleted by id in a ring partition, in hash order, after `after`. */
   async partitionGone(partition: number, bits: number, after: PartitionVersionCursor | null, limit: number, options: CallOptions = {}): Promise<PartitionGoneResponse> {
-    return this.json(MESSAGE_CHECKS.partitionGone, 'GET', `${NODE_PATHS.partitionGone}?${versionPageParams(partition, bits, after, limit)}`, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.partitionGone, 'GET', `${NODE_PATHS.partitionGone}?${versionPageParams(partition, bits, after, limit)}`, {}, options);
   }
 
   /** The node's background work: scrub, repair, audit, rebalance and gc figures. */
   async workStatus(options: CallOptions = {}): Promise<NodeWorkStatus> {
-    return this.json(MESSAGE_CHECKS.workStatus, 'GET', NODE_PATHS.adminStatus, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.workStatus, 'GET', NODE_PATHS.adminStatus, {}, options);
   }
 
   /** Starts a full scrub pass on the node now; `fast` lifts its rate limit for that pass. */
   async startScrub(fast: boolean, options: CallOptions = {}): Promise<void> {
-    await this.json(null, 'POST', `${NODE_PATHS.adminScrub}?fast=${fast ? 1 : 0}`, {}, options);
+    await this.transport.json(null, 'POST', `${NODE_PATHS.adminScrub}?fast=${fast ? 1 : 0}`, {}, options);
   }
 
   /** Closes the connection pool (an in-process link is its owner's to close). */
   async close(): Promise<void> {
-    await this.pool.close();
+    await this.transport.close();
   }
 
   /**
@@ -418,8 +374,8 @@ export class NodeClient {
     try {
       result = await this.batcher.call(json, options.signal);
     } catch (err) {
-      this.noteExpiry(err, options.signal, startedMs);
-      throw this.transportError(err, options.signal);
+      this.transport.noteExpiry(err, options.signal, startedMs);
+      throw this.transport.transportError(err, options.signal);
     }
     if (result.ok) return result.value;
     throw new NodeError(isWireErrorCode(result.code) ? result.code : 'Internal', this.nodeId, result.message);
@@ -429,215 +385,12 @@ export class NodeClient {
     // The calls are JSON already: join them rather than parse and serialise them again.
     const text = `{"calls":[${calls.join(',')}]}`;
     const response =
-      this.local === undefined ? await this.json(MESSAGE_CHECKS.batchAnswer, 'POST', NODE_PATHS.batch, { text }, { signal }) : await this.linkBatch(this.local, text, signal);
+      this.local === undefined ? await this.transport.json(MESSAGE_CHECKS.batchAnswer, 'POST', NODE_PATHS.batch, { text }, { signal }) : await this.transport.linkBatch(this.local, text, signal);
     if (response.results.length !== calls.length) {
       throw new NodeError('Internal', this.nodeId, 'node answered a batch with the wrong number of results');
     }
     return response.results;
   }
-
-  /** A batch over the node's in-process link: timed, counted and failed as the same request over HTTP. */
-  private async linkBatch(link: LocalLink, text: string, signal: AbortSignal): Promise<BatchResponse> {
-    const answer = await this.overLink(() => link.batch(text, signal), signal);
-    return this.parsedAnswer(MESSAGE_CHECKS.batchAnswer, answer);
-  }
-
-  /** A shard read over the node's in-process link, as GET /v1/shards: its body's chunks come as the node reads them. */
-  private async linkRead(link: LocalLink, query: string, options: CallOptions): Promise<Readable> {
-    return (await this.overLink(() => link.read(query, options.signal), options.signal)).body;
-  }
-
-  /** A shard upload over the node's in-process link, as PUT /v1/shards; its answer is checked as that route's. */
-  private async linkUpload(link: LocalLink, query: string, body: Readable, options: CallOptions): Promise<PrepareResponse> {
-    // An upload's answer follows its whole body: that is throughput, not the node's latency.
-    const answer = await this.overLink(() => link.upload(query, body, options.signal), options.signal, { latency: false });
-    return this.parsedAnswer(MESSAGE_CHECKS.prepared, answer);
-  }
-
-  /** A request over the in-process link, timed to its first answer and counted, its failures NodeErrors as over HTTP. */
-  private async overLink<T>(request: () => Promise<T>, signal: AbortSignal | undefined, timing: { latency: boolean } = { latency: true }): Promise<T> {
-    const startedMs = performance.now();
-    let answer: T;
-    try {
-      answer = await request();
-    } catch (err) {
-      if (!(err instanceof LinkRefusal)) throw this.failed(err, signal, startedMs);
-      const failure = new NodeError(err.code, this.nodeId, err.message);
-      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
-      throw failure;
-    }
-    if (timing.latency) this.latency.observe(performance.now() - startedMs);
-    this.observe?.('ok', (performance.now() - startedMs) / 1000);
-    return answer;
-  }
-
-  /**
-   * Sends a request and parses its JSON answer; with `check`, an answer that is not that message is
-   * the node's failure (Internal), like any other wrong answer. Without one the answer is ignored
-   * (acknowledgements) or left to its own parser (ring documents).
-   */
-  private async json<T extends TSchema>(check: SchemaCheck<T>, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<Static<T>>;
-  private async json(check: null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown>;
-  private async json<T extends TSchema>(check: SchemaCheck<T> | null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown> {
-    const text = body.stream === undefined ? (await this.exchange(method, url, body, options)).toString('utf8') : await (await this.send(method, url, body, options)).body.text();
-    let value: unknown;
-    try {
-      value = text.length === 0 ? undefined : JSON.parse(text);
-    } catch (err) {
-      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
-    }
-    return check === null ? value : this.answer(check, value);
-  }
-
-  /** A JSON answer that came over the link, parsed and checked as the same answer over HTTP. */
-  private parsedAnswer<T extends TSchema>(check: SchemaCheck<T>, text: string): Static<T> {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
-    }
-    return this.answer(check, value);
-  }
-
-  /** A node's answer as the message it must be. */
-  private answer<T extends TSchema>(check: SchemaCheck<T>, value: unknown): Static<T> {
-    return check.parse(value, (problem) => new NodeError('Internal', this.nodeId, `node sent a malformed ${problem}`));
-  }
-
-  /** A request whose answer streams (a shard read) or follows a streamed body (a shard write). */
-  private async send(
-    method: Dispatcher.HttpMethod,
-    url: string,
-    body: RequestBody,
-    options: CallOptions,
-  ): Promise<Dispatcher.ResponseData> {
-    const { payload, headers } = this.signed(method, url, body);
-    let response: Dispatcher.ResponseData;
-    const startedMs = performance.now();
-    try {
-      response = await this.pool.request({
-        method,
-        path: url,
-        headers,
-        body: payload ?? null,
-        signal: options.signal ?? null,
-      });
-    } catch (err) {
-      throw this.failed(err, options.signal, startedMs);
-    }
-    // A streamed upload's answer comes after its whole body: that is throughput, not the node's latency.
-    if (body.stream === undefined) this.latency.observe(performance.now() - startedMs);
-    if (response.statusCode >= 300) {
-      const failure = this.statusError(response.statusCode, await response.body.text().catch(() => ''));
-      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
-      throw failure;
-    }
-    this.observe?.('ok', (performance.now() - startedMs) / 1000);
-    return response;
-  }
-
-  /** A request with a body in memory whose whole answer is read, without a stream around it (buffered-request.ts). */
-  private async exchange(method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<Buffer> {
-    const { payload, headers } = this.signed(method, url, body);
-    const startedMs = performance.now();
-    let response: BufferedResponse;
-    try {
-      response = await bufferedRequest(this.pool, { method, path: url, headers, body: payload ?? null }, options.signal, () =>
-        this.latency.observe(performance.now() - startedMs),
-      );
-    } catch (err) {
-      throw this.failed(err, options.signal, startedMs);
-    }
-    if (response.statusCode >= 300) {
-      const failure = this.statusError(response.statusCode, response.body.toString('utf8'));
-      this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
-      throw failure;
-    }
-    this.observe?.('ok', (performance.now() - startedMs) / 1000);
-    return response.body;
-  }
-
-  /** A request's body and its signed headers. */
-  private signed(method: Dispatcher.HttpMethod, url: string, body: RequestBody): { payload: string | Readable | undefined; headers: Record<string, string> } {
-    let payload: string | Readable | undefined;
-    let bodyHash: string;
-    const headers: Record<string, string> = {};
-    if (body.encoded !== undefined) {
-      payload = body.encoded.text;
-      bodyHash = body.encoded.sha256;
-      headers['content-type'] = 'application/json';
-    } else if (body.json !== undefined || body.text !== undefined) {
-      payload = body.text ?? JSON.stringify(body.json);
-      bodyHash = bodySha256(payload);
-      headers['content-type'] = 'application/json';
-    } else if (body.stream !== undefined) {
-      payload = body.stream;
-      bodyHash = UNSIGNED_BODY;
-      headers['content-type'] = 'application/octet-stream';
-    } else {
-      bodyHash = bodySha256(undefined);
-    }
-    Object.assign(headers, signRequest(this.secret, method, url, bodyHash, this.clock(), this.audience));
-    return { payload, headers };
-  }
-
-  /** A request that failed before its answer, counted and turned into a NodeError. */
-  private failed(err: unknown, signal: AbortSignal | undefined, startedMs: number): NodeError {
-    this.noteExpiry(err, signal, startedMs);
-    const failure = this.transportError(err, signal);
-    this.observe?.(failure.code, (performance.now() - startedMs) / 1000);
-    return failure;
-  }
-
-  /** A call that ran out of time (its deadline or the pool's) tells the estimator the node is slower than it thought. */
-  private noteExpiry(err: unknown, signal: AbortSignal | undefined, startedMs: number): void {
-    const timedOut =
-      (signal?.aborted === true && isTimeout(signal.reason)) || err instanceof undiciErrors.HeadersTimeoutError || isTimeout(err);
-    if (timedOut) this.latency.expired(performance.now() - startedMs);
-  }
-
-  /**
-   * A failed request as a NodeError. When the call's deadline ended it, the cause is the deadline's
-   * TimeoutError, whatever undici threw (a request aborted while sending its body throws a plain
-   * RequestAbortedError): callers tell a slow node from a down one by that cause (isTimeoutFailure).
-   */
-  private transportError(err: unknown, signal: AbortSignal | undefined): NodeError {
-    if (err instanceof NodeError) return err;
-    const aborted =
-      err instanceof undiciErrors.RequestAbortedError || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'));
-    const message = aborted ? 'request aborted' : `node unreachable: ${err instanceof Error ? err.message : String(err)}`;
-    const cause = aborted && signal?.aborted === true && isTimeout(signal.reason) ? signal.reason : err;
-    return new NodeError('Unavailable', this.nodeId, message, { cause });
-  }
-
-  /** A node's refusal: its JSON error's code and message, or the status alone when the body is not ours. */
-  private statusError(statusCode: number, bodyText: string): NodeError {
-    let code = wireCodeForStatus(statusCode);
-    let message = `node answered ${statusCode}`;
-    try {
-      const parsed = JSON.parse(bodyText) as { code?: unknown; message?: unknown };
-      if (isWireErrorCode(parsed.code)) code = parsed.code;
-      if (typeof parsed.message === 'string') message = parsed.message;
-    } catch {
-      // A body that is not our JSON error: the status alone decides.
-    }
-    return new NodeError(code, this.nodeId, message);
-  }
-
-}
-
-interface RequestBody {
-  json?: unknown;
-  /** A JSON body already serialised. */
-  text?: string;
-  /** A JSON body already serialised and hashed. */
-  encoded?: EncodedCommit;
-  stream?: Readable;
-}
-
-function isTimeout(reason: unknown): boolean {
-  return (reason instanceof Error || reason instanceof DOMException) && reason.name === 'TimeoutError';
 }
 
 function shardQuery(ref: ShardRef): string {

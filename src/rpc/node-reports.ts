@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
-import { ObjectRecord, ShardIndex, VersionId } from './protocol.js';
+import { ObjectRecord } from './object-record.js';
+import { ShardIndex, VersionId } from './wire-fields.js';
 
 /** What a node reports about itself: health, partition summaries for peers' audits, and its background work. */
 

@@ -1,4 +1,4 @@
-import type { ObjectRecord } from './protocol.js';
+import type { ObjectRecord } from './object-record.js';
 
 /** Why a version may not be removed now: its legal hold, or retention in one of S3's two modes. */
 export type LockHold = 'legal-hold' | 'COMPLIANCE' | 'GOVERNANCE';

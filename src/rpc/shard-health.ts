@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isNewerVersion } from './newest-record.js';
 import type { NodeClient } from './node-client.js';
-import type { ObjectRecord } from './protocol.js';
+import type { ObjectRecord } from './object-record.js';
 import { NodeError } from './wire-errors.js';
 import { shardRefOf } from './shard-identity.js';
 

@@ -1,4 +1,5 @@
-import type { ObjectRecord, ShardRef } from './protocol.js';
+import type { ObjectRecord } from './object-record.js';
+import type { ShardRef } from './wire-fields.js';
 
 /**
  * The id a shard is stored under: its version's data id when the version was committed under a later

@@ -1,7 +1,7 @@
 import { decideQuorum, fanOutUntil } from './fan-out.js';
 import { newestByName } from './newest-record.js';
 import type { NodeClient } from './node-client.js';
-import type { UserRecord } from './protocol.js';
+import type { UserRecord } from './user-record.js';
 import { majority } from './quorum-rules.js';
 import { WireError } from './wire-errors.js';
 

@@ -1,0 +1,72 @@
+import Type, { type Static } from 'typebox';
+import { LifecycleRule } from './lifecycle-rules.js';
+import { Grant, Strings, VersionId, WireName } from './wire-fields.js';
+
+/** One CORS rule of a bucket, as S3's CORSRule. */
+export const CorsRule = Type.Object({
+  id: Type.Optional(Type.String()),
+  allowedOrigins: Type.Array(Type.String()),
+  allowedMethods: Type.Array(Type.String()),
+  allowedHeaders: Type.Array(Type.String()),
+  exposeHeaders: Type.Array(Type.String()),
+  maxAgeSeconds: Type.Optional(Type.Number()),
+});
+/** One CORS rule of a bucket. */
+export type CorsRule = Static<typeof CorsRule>;
+
+/** A bucket's record, kept on every node; the newest versionId per name wins. */
+export const BucketRecord = Type.Object({
+  name: WireName,
+  versionId: VersionId,
+  createdMs: Type.Number(),
+  deleted: Type.Boolean(),
+  /**
+   * Set while DeleteBucket checks the bucket is empty: nodes refuse to commit new versions into it.
+   * The delete then writes the tombstone, or (the bucket was not empty) the record without this flag.
+   */
+  closing: Type.Optional(Type.Boolean()),
+  /** The bucket's CORS rules (PutBucketCors); absent when none are configured. */
+  cors: Type.Optional(Type.Array(CorsRule)),
+  /** The bucket's tags (PutBucketTagging); absent when none are set. */
+  tags: Type.Optional(Strings),
+  /** PutBucketVersioning's state; absent while versioning was never enabled (a bucket never returns to that). */
+  versioning: Type.Optional(Type.Union([Type.Literal('Enabled'), Type.Literal('Suspended')])),
+  /** The bucket's default encryption (PutBucketEncryption): writes without SSE headers are sealed with SSE-S3. */
+  encryption: Type.Optional(Type.Literal('AES256')),
+  /** Canonical id of the user who created the bucket; absent: the cluster owner (the configured credentials). */
+  owner: Type.Optional(Type.String()),
+  /** The bucket's ACL grants; absent: private (the owner's FULL_CONTROL only). */
+  grants: Type.Optional(Type.Array(Grant)),
+  /** S3's object ownership: ObjectWriter, BucketOwnerPreferred or BucketOwnerEnforced (ACLs off); absent: ObjectWriter. */
+  ownership: Type.Optional(Type.String()),
+  /** The bucket policy (PutBucketPolicy) as the JSON text it was given; absent: none. */
+  policy: Type.Optional(Type.String()),
+  /**
+   * Object Lock (CreateBucket with x-amz-bucket-object-lock-enabled, PutObjectLockConfiguration): once
+   * present the bucket keeps versioning Enabled for good; `defaultRetention` applies to new versions.
+   */
+  objectLock: Type.Optional(
+    Type.Object({
+      defaultRetention: Type.Optional(
+        Type.Object({
+          mode: Type.Union([Type.Literal('GOVERNANCE'), Type.Literal('COMPLIANCE')]),
+          days: Type.Optional(Type.Integer({ minimum: 1 })),
+          years: Type.Optional(Type.Integer({ minimum: 1 })),
+        }),
+      ),
+    }),
+  ),
+  /** S3's PublicAccessBlock switches (PutPublicAccessBlock); absent: none configured. */
+  publicAccessBlock: Type.Optional(
+    Type.Object({ blockPublicAcls: Type.Boolean(), ignorePublicAcls: Type.Boolean(), blockPublicPolicy: Type.Boolean(), restrictPublicBuckets: Type.Boolean() }),
+  ),
+  /** The bucket's lifecycle rules (PutBucketLifecycleConfiguration); absent: none. */
+  lifecycle: Type.Optional(Type.Array(LifecycleRule)),
+});
+/** A bucket's record. */
+export type BucketRecord = Static<typeof BucketRecord>;
+
+/** Answer of GET /v1/buckets. */
+export const BucketsResponse = Type.Object({ buckets: Type.Array(BucketRecord) });
+/** Answer of GET /v1/buckets. */
+export type BucketsResponse = Static<typeof BucketsResponse>;
