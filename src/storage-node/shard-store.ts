@@ -1,8 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BucketRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
-import type { MetadataStore, StoredObject, VersionListRow } from './metadata-store.js';
+import type { BucketRecord, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
+import type { MetadataStore, StoredObject, VersionGone, VersionListRow } from './metadata-store.js';
 import type { ChunkMemory } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { isNoSpace } from './shard-store-error.js';
@@ -70,6 +70,46 @@ export class ShardStore {
   /** The node's metadata, for tests and tools that inspect rows; node code asks the store. */
   get metadata(): MetadataStore {
     return this.core.metadata;
+  }
+
+  /** LevelDB's state, for the health report: 'open' or 'closed'. */
+  get metadataStatus(): 'open' | 'closed' {
+    return this.core.metadata.status;
+  }
+
+  /** Metadata writes that failed since start; after one the node refuses writes until it restarts. */
+  get metadataWriteFailures(): number {
+    return this.core.metadata.writeFailures;
+  }
+
+  /** Number of keys this node holds, for progress estimates and metrics. */
+  countKeys(): Promise<number> {
+    return this.core.metadata.countKeys();
+  }
+
+  /** The tombstone of a version deleted by id, if this node holds one. */
+  versionGone(bucket: string, key: string, versionId: string): Promise<VersionGone | undefined> {
+    return this.core.metadata.getVersionGone(bucket, key, versionId);
+  }
+
+  /** Every bucket record this node holds, tombstones included. */
+  listBuckets(): Promise<BucketRecord[]> {
+    return this.core.metadata.listBuckets();
+  }
+
+  /** Stores a user record if it is newer than the one held. */
+  putUser(record: UserRecord): Promise<void> {
+    return this.core.metadata.putUser(record);
+  }
+
+  /** Every user record, removed users included. */
+  listUsers(): Promise<UserRecord[]> {
+    return this.core.metadata.listUsers();
+  }
+
+  /** Reports the duration of every synced metadata write (seconds) to `observer`: the node's fsync latency. */
+  observeSyncedWrites(observer: (seconds: number) => void): void {
+    this.core.metadata.observeSyncedWrites(observer);
   }
 
   /** Free bytes on the data directory's file system. */
