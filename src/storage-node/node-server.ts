@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import Type, { type Static, type TSchema } from 'typebox';
+import type { Static, TSchema } from 'typebox';
 import { join } from 'node:path';
 import { PROMETHEUS_CONTENT_TYPE, bearerAllowed, type Logger } from '../common/index.js';
 import {
@@ -21,7 +21,6 @@ import {
   VersionDeleteRequest,
   WIRE_ERROR_STATUS,
   WireError,
-  bodySha256,
   checkFor,
   verifyRequestSignature,
   type BatchResponse,
@@ -34,19 +33,23 @@ import {
   type ObjectStatus,
   type PrepareResponse,
   type ShardRef,
-  type WireErrorCode,
 } from '../rpc/index.js';
-import { parseRing, serializeRing } from '../placement/index.js';
 import { KeyLeases } from './key-leases.js';
 import { goneRecord, toObjectStatus } from './metadata-store.js';
 import { NodeMetrics } from './node-metrics.js';
 import { sendPooledBody } from './pooled-body.js';
+import { badRequest, erasureOf, intParam, optionalStringParam, shardRef, stringParam } from './node-server/query-params.js';
+import { nodeHealth } from './node-server/node-health.js';
+import { readJson } from './node-server/read-json.js';
+import { registerRingRoutes } from './node-server/ring-routes.js';
+import { isClientBatch } from './node-server/client-batch.js';
+import { prepended } from './node-server/prepended.js';
+import { wireAnswerOf } from './node-server/wire-answer.js';
 import { ReadBufferPool } from './read-buffer-pool.js';
 import { READ_BATCH_CLASS_BYTES } from './shard-file.js';
 import type { PreparedResolver } from './prepared-resolver.js';
 import type { RingStore } from './ring-store.js';
 import type { ShardStore } from './shard-store.js';
-import { ShardStoreError } from './shard-store-error.js';
 import type { ForegroundActivity } from './workers/foreground.js';
 import { isPartitionOf, partitionDigest, registerHealingRoutes, type HealingControl } from './workers/healing-routes.js';
 
@@ -127,7 +130,7 @@ export class NodeServer {
       nodeId: options.nodeId,
       health: () => this.health(),
       workStatus: healing === undefined ? undefined : () => healing.workStatus(),
-      countKeys: () => options.store.metadata.countKeys(),
+      countKeys: () => options.store.countKeys(),
       metadataDir: options.dataDir === undefined ? undefined : join(options.dataDir, 'meta'),
     });
     this.shardWrites = new ReplayGuard({ startMs: this.clock() });
@@ -241,7 +244,7 @@ export class NodeServer {
         const key = stringParam(query, 'key');
         const stored = await store.versionStatus(bucket, key, version);
         if (stored === undefined && query['withGone'] === '1' && version !== 'null') {
-          const gone = await store.metadata.getVersionGone(bucket, key, version);
+          const gone = await store.versionGone(bucket, key, version);
           if (gone !== undefined) return { record: goneRecord(gone), shardIndex: null, shardSizeBytes: 0, gone: true };
         }
         if (stored === undefined) throw new WireError('NotFound', 'no such version of this key');
@@ -303,19 +306,19 @@ export class NodeServer {
       if (mode === 'shared') return this.leases.acquireShared(bucket, key, token, ttlMs);
       if (!this.leases.acquire(bucket, key, token, ttlMs)) return { granted: false };
       // Read after the grant: every plain write that held the key here has committed by now.
-      const current = await store.metadata.getObject(bucket, key);
+      const current = await store.objectStatus(bucket, key);
       return { granted: true, current: current?.record ?? null };
     });
     this.app.put<{ Body: BucketRecord }>(NODE_PATHS.buckets, { schema: { body: BucketRecord } }, async (request) => {
       await store.putBucket(request.body);
       return {};
     });
-    this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.metadata.listBuckets() }));
+    this.app.get(NODE_PATHS.buckets, async () => ({ buckets: await store.listBuckets() }));
     this.app.put<{ Body: UserRecord }>(NODE_PATHS.users, { schema: { body: UserRecord } }, async (request) => {
-      await store.metadata.putUser(request.body);
+      await store.putUser(request.body);
       return {};
     });
-    this.app.get(NODE_PATHS.users, async () => ({ users: await store.metadata.listUsers() }));
+    this.app.get(NODE_PATHS.users, async () => ({ users: await store.listUsers() }));
     this.app.post<{ Body: TagUpdateRequest }>(NODE_PATHS.tags, { schema: { body: TagUpdateRequest } }, async (request) => {
       await store.updateTags(request.body);
       return {};
@@ -324,35 +327,7 @@ export class NodeServer {
       await store.reseal(request.body);
       return {};
     });
-    // Any JSON document: parseRing is the ring's own validator.
-    this.app.put(NODE_PATHS.ring, { schema: { body: Type.Unknown() } }, async (request) => {
-      let ring;
-      try {
-        ring = parseRing(request.body);
-      } catch (err) {
-        throw new WireError('BadRequest', `invalid ring: ${(err as Error).message}`);
-      }
-      const adopted = await this.options.rings.offer(ring);
-      if (adopted) {
-        request.log.info({ epoch: ring.epoch }, 'adopted a newer ring');
-        this.options.onRingAdopted?.();
-      }
-      return { adopted, epoch: this.options.rings.current?.epoch ?? 0 };
-    });
-    // The previous ring is what gateways that did not see the last change (started during a rebalance,
-    // or skipping epochs) read from besides the current one: the keys the rebalance has not moved yet
-    // are where it put them.
-    const ringRoutes = [
-      [NODE_PATHS.ring, () => this.options.rings.current, 'this node holds no ring'],
-      [NODE_PATHS.previousRing, () => this.options.rings.previous, 'this node holds no previous ring'],
-    ] as const;
-    for (const [path, held, missing] of ringRoutes) {
-      this.app.get(path, async (_request, reply) => {
-        const ring = held();
-        if (ring === undefined) throw new WireError('NotFound', missing);
-        return reply.type('application/json').send(serializeRing(ring));
-      });
-    }
+    registerRingRoutes(this.app, this.options.rings, this.options.onRingAdopted);
     registerHealingRoutes(this.app, store, this.options.healing);
     this.app.get(NODE_PATHS.health, async (): Promise<NodeHealth> => this.health());
     this.app.get(NODE_METRICS_PATH, async (request, reply) => {
@@ -365,41 +340,8 @@ export class NodeServer {
   }
 
   /** The node's health report: GET /health, and the source of the health figures in metrics. */
-  private async health(): Promise<NodeHealth> {
-    const { store } = this.options;
-    {
-      const metadataStore = store.metadata.status;
-      const stats = store.stats;
-      const recovery = stats.lastRecovery;
-      return {
-        nodeId: this.options.nodeId,
-        // After one failed metadata write the node refuses writes until it restarts (metadata-store.ts).
-        status: metadataStore === 'open' && store.metadata.writeFailures === 0 ? 'ok' : 'degraded',
-        metadataStore,
-        freeBytes: await store.freeBytes(),
-        checksumFailures: stats.checksumFailures,
-        ringEpoch: this.options.rings.current?.epoch ?? 0,
-        // Read with ringEpoch, in one turn: the pair names one ring and the one it replaced.
-        previousRingEpoch: this.options.rings.previous?.epoch ?? 0,
-        quarantinedShards: stats.quarantinedShards,
-        noSpaceRefusals: stats.noSpaceRefusals,
-        ioErrors: stats.ioErrors,
-        capacityBytes: stats.capacityBytes,
-        usedBytes: stats.usedBytes,
-        recovery:
-          recovery === null
-            ? null
-            : {
-                tmpFilesRemoved: recovery.tmpFilesRemoved,
-                stalePreparedDropped: recovery.stalePreparedDropped,
-                orphanFilesRemoved: recovery.orphanFilesRemoved,
-                missingFiles: recovery.missingFiles,
-                emptySegmentsRemoved: recovery.emptySegmentsRemoved,
-                completedMs: recovery.completedMs,
-              },
-        ...(this.options.resolver === undefined ? {} : { preparedResolver: this.options.resolver.status() }),
-      };
-    }
+  private health(): Promise<NodeHealth> {
+    return nodeHealth(this.options);
   }
 
   /**
@@ -550,122 +492,4 @@ export class NodeServer {
     // A shard read that fails before its first byte has already set an octet-stream type: errors are JSON.
     return reply.status(WIRE_ERROR_STATUS[code]).type('application/json').send({ code, message });
   }
-}
-
-/** The one mapping of node failures onto the wire: protocol errors as they are, storage errors by their table. */
-function wireCodeOf(err: unknown): WireErrorCode {
-  if (err instanceof WireError) return err.code;
-  if (err instanceof ShardStoreError) return err.wireCode;
-  return 'Internal';
-}
-
-/** A failure as the node answers it: its wire code, and its message unless it is the node's own fault. */
-function wireAnswerOf(err: unknown): { code: WireErrorCode; message: string } {
-  const code = wireCodeOf(err);
-  return { code, message: code === 'Internal' ? 'internal error' : (err as Error).message };
-}
-
-/** `first`, then the rest of the chunks `rest` yields. */
-async function* prepended(first: Buffer, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
-  try {
-    yield first;
-    yield* rest;
-  } finally {
-    // Given up after `first`: the shard's file closes now, not when the collector finds it.
-    await rest.return(undefined);
-  }
-}
-
-/** Whether a batch is client traffic: anything but partition digests (a batch of those is a peer's audit). */
-function isClientBatch(batch: Static<typeof BatchRequest>): boolean {
-  return !batch.calls.every(isDigestCall);
-}
-
-/** Whether a batch call (not yet checked) asks for a partition digest. */
-function isDigestCall(call: unknown): boolean {
-  return typeof call === 'object' && call !== null && (call as { op?: unknown }).op === 'digest';
-}
-
-function badRequest(problem: string): WireError {
-  return new WireError('BadRequest', problem);
-}
-
-/** A bucket or key from the query string, by the same rule as in JSON bodies. */
-function stringParam(query: Record<string, string | undefined>, name: string): string {
-  const value = query[name];
-  if (!MESSAGE_CHECKS.name.is(value)) throw new WireError('BadRequest', `bad ${name}`);
-  return value;
-}
-
-/** A free-text query parameter (a listing's prefix or start): empty when absent, one string when present. */
-function optionalStringParam(query: Record<string, string | string[] | undefined>, name: string): string {
-  const value = query[name];
-  if (value === undefined) return '';
-  if (typeof value !== 'string') throw new WireError('BadRequest', `bad ${name}`);
-  return value;
-}
-
-function intParam(query: Record<string, string | undefined>, name: string, min: number, max: number): number {
-  const value = digits(query[name]);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new WireError('BadRequest', `bad ${name}`);
-  return value;
-}
-
-/** A query-string number: its digits, or NaN, which no schema accepts. */
-function digits(text: string | undefined): number {
-  return text !== undefined && /^\d+$/.test(text) ? Number(text) : Number.NaN;
-}
-
-/** The erasure parameters of PUT /v1/shards (k, m, block), checked by the schema a batched prepare uses. */
-function erasureOf(query: Record<string, string | undefined>): ErasureParams {
-  return MESSAGE_CHECKS.erasure.parse({ dataShards: digits(query['k']), parityShards: digits(query['m']), blockSizeBytes: digits(query['block']) }, badRequest);
-}
-
-/** The shard a query string names (bucket, key, version, shard), checked by the ShardRef schema. */
-function shardRef(query: Record<string, string | undefined>): ShardRef {
-  const ref = { bucket: query['bucket'], key: query['key'], versionId: query['version'], shardIndex: digits(query['shard']), ...(query['data'] === undefined ? {} : { dataId: query['data'] }) };
-  return MESSAGE_CHECKS.shardRef.parse(ref, badRequest);
-}
-
-/** Reads a JSON body within the size limit and checks it against its signed hash before parsing it. */
-async function readJson(request: FastifyRequest, payload: Readable, limitBytes: number): Promise<unknown> {
-  const body = await readBody(payload, limitBytes);
-  if (bodySha256(body) !== request.headers[BODY_HASH_HEADER]) throw new WireError('Unauthorized', 'body hash mismatch');
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new WireError('BadRequest', 'body is not JSON');
-  }
-}
-
-/**
- * A request body up to `limitBytes`, gathered from its events (an async iterator per request costs more
- * than the small bodies of the node protocol). A body over the limit, or one cut off, fails; the
- * rest of an oversized body is left to the HTTP server, which discards it once the error is answered.
- */
-function readBody(payload: Readable, limitBytes: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const settle = (err: Error | null): void => {
-      payload.off('data', onData);
-      payload.off('end', onEnd);
-      payload.off('error', onError);
-      payload.off('close', onClose);
-      if (err === null) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
-      else reject(err);
-    };
-    const onData = (chunk: Buffer): void => {
-      total += chunk.length;
-      if (total > limitBytes) settle(new WireError('BadRequest', 'body too large'));
-      else chunks.push(chunk);
-    };
-    const onEnd = (): void => settle(null);
-    const onError = (err: Error): void => settle(err);
-    const onClose = (): void => settle(new WireError('BadRequest', 'request body cut off'));
-    payload.on('data', onData);
-    payload.once('end', onEnd);
-    payload.once('error', onError);
-    payload.once('close', onClose);
-  });
 }

@@ -128,7 +128,7 @@ export class StorageNode {
       metricsToken: options.metricsToken,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
-    store.metadata.observeSyncedWrites(this.server.metrics.observeSync);
+    store.observeSyncedWrites(this.server.metrics.observeSync);
     this.boundAddress = await this.server.listen(options.host, options.port);
     logger.info({ address: this.boundAddress, dataDir: options.dataDir, directIo: store.directIo }, 'storage node listening');
     const everyMs = options.resolveEveryMs ?? DEFAULT_RESOLVE_EVERY_MS;

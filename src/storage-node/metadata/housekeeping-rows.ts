@@ -1,0 +1,155 @@
+import { partitionHashRange } from '../../placement/index.js';
+import type { ShardRef } from '../../rpc/index.js';
+import { MetadataBatch } from '../group-commit.js';
+import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from '../metadata-keys.js';
+import type { MetadataDb } from './metadata-db.js';
+import { putGone } from './row-batches.js';
+import { goneByKey, goneKey, hex16, json, parse, shardParts } from './row-keys.js';
+import type { HashIndexEntry, PartitionVersionRow, QuarantineEntry, StoredObject, VersionCursor, VersionGone } from './stored-object.js';
+
+/** Rows background work keeps: quarantined shards (`q`), version tombstones (`x`, `y`), worker cursors (`n`) and walks of the placement index (`h`). */
+export class HousekeepingRows {
+  private readonly meta: MetadataDb;
+
+  constructor(meta: MetadataDb) {
+    this.meta = meta;
+  }
+
+  /** Records a shard for repair; returns false when it was already quarantined. */
+  async quarantine(entry: QuarantineEntry): Promise<boolean> {
+    const key = rowKey(ROW.quarantine, ...shardParts(entry));
+    if ((await this.meta.db.get(key)) !== undefined) return false;
+    await this.meta.write(new MetadataBatch().put(key, json(entry)));
+    return true;
+  }
+
+  /** Every quarantined shard, for the repair worker and tests. */
+  async *quarantined(): AsyncGenerator<QuarantineEntry> {
+    for await (const value of this.meta.db.values(kindRange(ROW.quarantine))) yield parse<QuarantineEntry>(value);
+  }
+
+  /** Whether a shard is waiting for repair. */
+  async isQuarantined(ref: ShardRef): Promise<boolean> {
+    return (await this.meta.db.get(rowKey(ROW.quarantine, ...shardParts(ref)))) !== undefined;
+  }
+
+  /** Removes a shard's quarantine row (it was repaired, or the version it named is gone); returns whether it existed. */
+  async clearQuarantine(ref: ShardRef): Promise<boolean> {
+    const key = rowKey(ROW.quarantine, ...shardParts(ref));
+    if ((await this.meta.db.get(key)) === undefined) return false;
+    await this.meta.write(new MetadataBatch().del(key));
+    return true;
+  }
+
+  /** Records that a version this node does not hold was deleted by id (one synced write). */
+  async putVersionGone(gone: VersionGone): Promise<void> {
+    const batch = new MetadataBatch();
+    putGone(batch, gone);
+    await this.meta.write(batch);
+  }
+
+  /** The tombstone of a version deleted by id, if this node holds one. */
+  async getVersionGone(bucket: string, key: string, versionId: string): Promise<VersionGone | undefined> {
+    const value = await this.meta.db.get(goneKey({ bucket, key, versionId }));
+    return value === undefined ? undefined : parse<VersionGone>(value);
+  }
+
+  /** Forgets a version tombstone (past its grace). */
+  async dropVersionGone(gone: VersionGone): Promise<void> {
+    await this.meta.write(new MetadataBatch().del(goneKey(gone)).del(goneByKey(gone)));
+  }
+
+  /** Up to `limit` version tombstones after `after` (exclusive; null: from the start), in placement-hash order. */
+  async versionGonePage(after: VersionCursor | null, limit: number, fromHash = 0n, toHash: bigint | null = null): Promise<{ rows: (VersionGone & { hashHex: string })[]; truncated: boolean }> {
+    const range = kindRange(ROW.versionGone);
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? range.lt : rowKey(ROW.versionGone, hex16(toHash));
+    const options =
+      after === null
+        ? { gte: rowKey(ROW.versionGone, hex16(fromHash)), lt, limit: limit + 1 }
+        : { gt: rowKey(ROW.versionGone, after.hashHex, after.bucket, after.key, after.versionId), lt, limit: limit + 1 };
+    const rows: (VersionGone & { hashHex: string })[] = [];
+    for await (const [key, value] of this.meta.db.iterator(options)) rows.push({ ...parse<VersionGone>(value), hashHex: keyParts(key)[0] ?? '' });
+    const truncated = rows.length > limit;
+    if (truncated) rows.pop();
+    return { rows, truncated };
+  }
+
+  /**
+   * Keys whose placement hash is in [fromHash, toHash), in hash order; toHash null means to the end.
+   * One ring partition of B bits is the range [P << (64-B), (P+1) << (64-B)).
+   */
+  async *hashRange(fromHash: bigint, toHash: bigint | null): AsyncGenerator<HashIndexEntry> {
+    const gte = rowKey(ROW.hashIndex, hex16(fromHash));
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? afterPrefix(Buffer.from(ROW.hashIndex)) : rowKey(ROW.hashIndex, hex16(toHash));
+    for await (const key of this.meta.db.keys({ gte, lt })) {
+      const [hashHex = '', bucket = '', objectKey = ''] = keyParts(key);
+      yield { hashHex, bucket, key: objectKey };
+    }
+  }
+
+  /** Keys of ring partition `partition` for a ring of `partitionBits` bits, in hash order. */
+  partitionKeys(partition: number, partitionBits: number): AsyncGenerator<HashIndexEntry> {
+    const { from, to } = partitionHashRange(partition, partitionBits);
+    return this.hashRange(from, to);
+  }
+
+  /** Up to `limit` placement-index entries after `after` (exclusive; null starts at the beginning), in hash order. */
+  async hashIndexPage(after: HashIndexEntry | null, limit: number, toHash: bigint | null = null): Promise<HashIndexEntry[]> {
+    const range = kindRange(ROW.hashIndex);
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? range.lt : rowKey(ROW.hashIndex, hex16(toHash));
+    const options = after === null ? { gte: range.gte, lt, limit } : { gt: rowKey(ROW.hashIndex, after.hashHex, after.bucket, after.key), lt, limit };
+    const entries: HashIndexEntry[] = [];
+    for await (const key of this.meta.db.keys(options)) {
+      const [hashHex = '', bucket = '', objectKey = ''] = keyParts(key);
+      entries.push({ hashHex, bucket, key: objectKey });
+    }
+    return entries;
+  }
+
+  /** Number of keys this node holds (placement-index rows), for progress estimates. */
+  async countKeys(): Promise<number> {
+    let count = 0;
+    for await (const _ of this.meta.db.keys(kindRange(ROW.hashIndex))) count += 1;
+    return count;
+  }
+
+  /**
+   * Up to `limit` version rows of the keys whose placement hash is in [fromHash, toHash), in hash order
+   * and each key's versions newest first, after `after` (exclusive; null: from fromHash). Reads at
+   * most limit + 1 version rows, however many versions a key has.
+   */
+  async versionPage(after: VersionCursor | null, limit: number, fromHash: bigint, toHash: bigint | null): Promise<{ rows: PartitionVersionRow[]; truncated: boolean }> {
+    const rows: PartitionVersionRow[] = [];
+    const take = async (entry: HashIndexEntry, afterVersionId: string | null): Promise<boolean> => {
+      const prefix = Buffer.concat([rowKey(ROW.version, entry.bucket, entry.key), Buffer.of(0)]);
+      const range = prefixRange(prefix);
+      const options =
+        afterVersionId === null
+          ? { ...range, limit: limit + 1 - rows.length }
+          : { gt: rowKey(ROW.version, entry.bucket, entry.key, newestFirst(afterVersionId)), lt: range.lt, limit: limit + 1 - rows.length };
+      for await (const value of this.meta.db.values(options)) rows.push({ ...entry, stored: parse<StoredObject>(value) });
+      return rows.length > limit;
+    };
+    if (after !== null && (await take(after, after.versionId))) return { rows: rows.slice(0, limit), truncated: true };
+    const indexRange = kindRange(ROW.hashIndex);
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? indexRange.lt : rowKey(ROW.hashIndex, hex16(toHash));
+    const options = after === null ? { gte: rowKey(ROW.hashIndex, hex16(fromHash)), lt } : { gt: rowKey(ROW.hashIndex, after.hashHex, after.bucket, after.key), lt };
+    for await (const key of this.meta.db.keys(options)) {
+      const [hashHex = '', bucket = '', objectKey = ''] = keyParts(key);
+      if (await take({ hashHex, bucket, key: objectKey }, null)) return { rows: rows.slice(0, limit), truncated: true };
+    }
+    return { rows, truncated: false };
+  }
+
+  /** A background worker's persisted cursor; null when it has none. */
+  async loadCursor(name: string): Promise<string | null> {
+    const value = await this.meta.db.get(rowKey(ROW.node, `cursor/${name}`));
+    return value === undefined ? null : value.toString('utf8');
+  }
+
+  /** Persists (or, with null, clears) a background worker's cursor. */
+  async saveCursor(name: string, cursor: string | null): Promise<void> {
+    const key = rowKey(ROW.node, `cursor/${name}`);
+    await this.meta.write(cursor === null ? new MetadataBatch().del(key) : new MetadataBatch().put(key, Buffer.from(cursor, 'utf8')));
+  }
+}

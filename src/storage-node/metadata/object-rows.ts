@@ -1,0 +1,259 @@
+import { placementHashHex } from '../../placement/index.js';
+import type { ListQuery, ShardRef, VersionListQuery } from '../../rpc/index.js';
+import { MetadataBatch } from '../group-commit.js';
+import { ROW, afterPrefix, kindRange, newestFirst, prefixRange, rowKey } from '../metadata-keys.js';
+import type { MetadataDb } from './metadata-db.js';
+import { carryShardRows, dropShardData, dropVersionRows, putGone } from './row-batches.js';
+import { byteOrder, json, parse, shardParts, swapKind, versionKey } from './row-keys.js';
+import { goneRecord, storedRef, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow } from './stored-object.js';
+
+/** Committed object rows of the node's metadata: each key's current version (`o`), its versions (`v`) and the placement index row (`h`) that goes with them. */
+export class ObjectRows {
+  private readonly meta: MetadataDb;
+
+  constructor(meta: MetadataDb) {
+    this.meta = meta;
+  }
+
+  /** The newest committed version of a key on this node. */
+  async getObject(bucket: string, objectName: string): Promise<StoredObject | undefined> {
+    const value = await this.meta.cachedGet(rowKey(ROW.object, bucket, objectName));
+    return value === undefined ? undefined : parse<StoredObject>(value);
+  }
+
+  /**
+   * A key's committed row and one shard's prepared row, read together: one snapshot, one trip through
+   * libuv's pool instead of two (a commit needs both).
+   */
+  async getObjectAndPrepared(ref: ShardRef): Promise<{ stored: StoredObject | undefined; prepared: PreparedShard | undefined; image: Buffer | undefined }> {
+    const [stored, prepared, image] = await this.meta.cachedGetMany([
+      rowKey(ROW.object, ref.bucket, ref.key),
+      rowKey(ROW.prepared, ...shardParts(ref)),
+      rowKey(ROW.inline, ...shardParts(ref)),
+    ]);
+    return {
+      stored: stored === undefined ? undefined : parse<StoredObject>(stored),
+      prepared: prepared === undefined ? undefined : parse<PreparedShard>(prepared),
+      image,
+    };
+  }
+
+  /**
+   * A key's committed row and, when the shard `ref` is inline, its image, read together from one
+   * snapshot (a read of an inline shard needs both; a file shard's read just finds no image).
+   */
+  async getObjectAndInline(ref: ShardRef): Promise<{ stored: StoredObject | undefined; image: Buffer | undefined }> {
+    const keys = [rowKey(ROW.version, ref.bucket, ref.key, newestFirst(ref.versionId)), rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.inline, ...shardParts(ref))];
+    // The current version's row, held by the row cache, is its version row too (both are written with
+    // one value): only an inline shard then needs its image (readers use an image only when inline).
+    const held = this.meta.heldRow(keys[1] as Buffer);
+    const current = held === null || held === undefined ? undefined : parse<StoredObject>(held);
+    if (current !== undefined && current.record.versionId === ref.versionId) {
+      return { stored: current, image: current.inline === true ? await this.meta.cachedGet(keys[2] as Buffer) : undefined };
+    }
+    const [version, stored, image] = await this.meta.cachedGetMany(keys);
+    // The version's own row when it is noncurrent; the object row (current, or written before version rows existed) otherwise.
+    const row = version ?? stored;
+    return { stored: row === undefined ? undefined : parse<StoredObject>(row), image };
+  }
+
+  /** One version of a key by its id, current or noncurrent. */
+  async getVersion(bucket: string, key: string, versionId: string): Promise<StoredObject | undefined> {
+    const [row, current] = await this.meta.cachedGetMany([rowKey(ROW.version, bucket, key, newestFirst(versionId)), rowKey(ROW.object, bucket, key)]);
+    if (row !== undefined) return parse<StoredObject>(row);
+    const stored = current === undefined ? undefined : parse<StoredObject>(current);
+    return stored?.record.versionId === versionId ? stored : undefined;
+  }
+
+  /** Every version this node keeps of a key, newest first (a key's own history: its cost is its version count). */
+  async keyVersions(bucket: string, key: string): Promise<StoredObject[]> {
+    const versions: StoredObject[] = [];
+    for await (const value of this.meta.db.values(prefixRange(Buffer.concat([rowKey(ROW.version, bucket, key), Buffer.of(0)])))) versions.push(parse<StoredObject>(value));
+    return versions;
+  }
+
+  /**
+   * The versions of a key whose id is `oldestVersionId` or newer, newest first: those that can hold data
+   * prepared under that id, since a version's id is taken at its commit, after its prepares.
+   */
+  async keyVersionsFrom(bucket: string, key: string, oldestVersionId: string): Promise<StoredObject[]> {
+    const range = prefixRange(Buffer.concat([rowKey(ROW.version, bucket, key), Buffer.of(0)]));
+    const versions: StoredObject[] = [];
+    for await (const value of this.meta.db.values({ gte: range.gte, lte: rowKey(ROW.version, bucket, key, newestFirst(oldestVersionId)) })) versions.push(parse<StoredObject>(value));
+    return versions;
+  }
+
+  /** Up to `limit` versions of a key after `afterVersionId` (exclusive; null: from the newest), newest first. */
+  async keyVersionsPage(bucket: string, key: string, afterVersionId: string | null, limit: number): Promise<StoredObject[]> {
+    const range = prefixRange(Buffer.concat([rowKey(ROW.version, bucket, key), Buffer.of(0)]));
+    const options = afterVersionId === null ? { ...range, limit } : { gt: rowKey(ROW.version, bucket, key, newestFirst(afterVersionId)), lt: range.lt, limit };
+    const versions: StoredObject[] = [];
+    for await (const value of this.meta.db.values(options)) versions.push(parse<StoredObject>(value));
+    return versions;
+  }
+
+  /**
+   * Makes a version visible in one synced batch: writes its object, version and placement-index rows,
+   * removes its prepared row, and drops the shard data of the version it replaces, unless
+   * `keepPrevious` (versioning keeps it as a noncurrent version). `dropped` are noncurrent versions
+   * the new one replaces for good (the key's previous null version). The caller has checked the
+   * version is newer than `previous`, and removes the dropped files afterwards. `image` is the shard's
+   * inline image as its prepare wrote it, written again with the commit (see carryShardRows).
+   */
+  async commitObject(
+    stored: StoredObject,
+    previous: StoredObject | undefined,
+    options: { keepPrevious?: boolean; dropped?: readonly StoredObject[]; image?: Buffer | undefined } = {},
+  ): Promise<void> {
+    const { bucket, key } = stored.record;
+    const value = json(stored);
+    const batch = carryShardRows(new MetadataBatch(), stored, options.image)
+      .put(rowKey(ROW.object, bucket, key), value)
+      .put(versionKey(stored.record), value)
+      .put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
+    const ref = storedRef(stored);
+    if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
+    if (previous !== undefined && previous.record.versionId !== stored.record.versionId) {
+      if (options.keepPrevious === true) batch.put(versionKey(previous.record), json(previous));
+      else dropVersionRows(batch, previous);
+    }
+    for (const old of options.dropped ?? []) dropVersionRows(batch, old);
+    await this.meta.write(batch);
+  }
+
+  /**
+   * Records a version older than the key's current one as noncurrent (a versioned bucket keeps every
+   * write, whichever commits first), removing its prepared row; `dropped` and `image` as in commitObject.
+   */
+  async commitNoncurrent(stored: StoredObject, options: { dropped?: readonly StoredObject[]; image?: Buffer | undefined } = {}): Promise<void> {
+    const batch = carryShardRows(new MetadataBatch(), stored, options.image).put(versionKey(stored.record), json(stored));
+    const ref = storedRef(stored);
+    if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
+    for (const old of options.dropped ?? []) dropVersionRows(batch, old);
+    await this.meta.write(batch);
+  }
+
+  /** Rewrites the committed row of the same version (a metadata-only change such as tags); shard data is untouched. */
+  async rewriteObject(stored: StoredObject): Promise<void> {
+    const value = json(stored);
+    await this.meta.write(new MetadataBatch().put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value).put(versionKey(stored.record), value));
+  }
+
+  /** Rewrites a noncurrent version's row (its tags); shard data is untouched. */
+  async rewriteVersion(stored: StoredObject): Promise<void> {
+    await this.meta.write(new MetadataBatch().put(versionKey(stored.record), json(stored)));
+  }
+
+  /**
+   * Removes one version for good in one synced batch: its version row and shard data, and when it is
+   * the current one, the object row becomes `promote` (the next newest) or goes with the placement
+   * index row when no version is left. The caller holds the key's lock and removes the file afterwards.
+   */
+  async deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined, gone?: VersionGone): Promise<void> {
+    const { bucket, key } = target.record;
+    const batch = new MetadataBatch();
+    dropVersionRows(batch, target);
+    if (gone !== undefined) putGone(batch, gone);
+    if (isCurrent) {
+      if (promote !== undefined) batch.put(rowKey(ROW.object, bucket, key), json(promote));
+      else batch.del(rowKey(ROW.object, bucket, key)).del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
+    }
+    await this.meta.write(batch);
+  }
+
+  /**
+   * Forgets a noncurrent version's row, shard data and quarantine row in one synced batch, leaving no
+   * tombstone: rebalance, once the key's new set holds the version. The caller holds the key's lock and
+   * removes the file afterwards.
+   */
+  async dropNoncurrent(stored: StoredObject): Promise<void> {
+    const batch = new MetadataBatch();
+    dropVersionRows(batch, stored);
+    const ref = storedRef(stored);
+    if (ref !== null) batch.del(rowKey(ROW.quarantine, ...shardParts(ref)));
+    await this.meta.write(batch);
+  }
+
+  /**
+   * Forgets a key's committed version in one synced batch (object and placement-index rows, its shard
+   * data and quarantine row), for garbage collection and for rebalance once the new owners hold it.
+   * The caller holds the key's lock, has checked the row is `stored`, and removes the file afterwards.
+   */
+  async dropObject(stored: StoredObject): Promise<void> {
+    const { bucket, key } = stored.record;
+    const batch = new MetadataBatch()
+      .del(rowKey(ROW.object, bucket, key))
+      .del(versionKey(stored.record))
+      .del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
+    const ref = storedRef(stored);
+    if (ref !== null) {
+      dropShardData(batch, ref, stored);
+      batch.del(rowKey(ROW.quarantine, ...shardParts(ref)));
+    }
+    await this.meta.write(batch);
+  }
+
+  /** Rows of a bucket's object index in byte order, for listing. Tombstones are included: newer ones hide older live versions elsewhere. */
+  async listObjects(query: ListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+    const base = rowKey(ROW.object, query.bucket, '');
+    const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
+    const start = byteOrder(query.after, query.prefix) > 0 ? query.after : query.prefix;
+    const startKey = Buffer.concat([base, Buffer.from(start, 'utf8')]);
+    const options =
+      query.afterIsPrefix && query.after !== ''
+        ? { gte: afterPrefix(startKey), lt: rangeEnd }
+        : start === query.after && query.after !== ''
+          ? { gt: startKey, lt: rangeEnd }
+          : { gte: startKey, lt: rangeEnd };
+    const entries: StoredObject[] = [];
+    for await (const value of this.meta.db.values({ ...options, limit: query.limit + 1 })) entries.push(parse<StoredObject>(value));
+    const truncated = entries.length > query.limit;
+    if (truncated) entries.pop();
+    return { entries, truncated };
+  }
+
+  /**
+   * Version rows of a bucket in listing order (key ascending, newest first), for ListObjectVersions.
+   * `afterVersionId` is the internal id to resume after within `query.after`.
+   */
+  async listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
+    const base = rowKey(ROW.version, query.bucket, '');
+    const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
+    let options: { gt?: Buffer; gte?: Buffer; lt: Buffer };
+    if (query.after === '' || byteOrder(query.after, query.prefix) < 0) {
+      options = { gte: Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]), lt: rangeEnd };
+    } else if (query.afterIsPrefix) {
+      options = { gte: afterPrefix(rowKey(ROW.version, query.bucket, query.after)), lt: rangeEnd };
+    } else if (afterVersionId !== undefined) {
+      options = { gt: rowKey(ROW.version, query.bucket, query.after, newestFirst(afterVersionId)), lt: rangeEnd };
+    } else {
+      // Past every version of `after`: its rows are `after 00 id`, all below `after 00 FF`.
+      options = { gte: Buffer.concat([rowKey(ROW.version, query.bucket, query.after), Buffer.of(0, 0xff)]), lt: rangeEnd };
+    }
+    // Version rows and deleted-version rows share their key layout after the kind byte: read both
+    // ranges and merge them, so a member that missed a delete is outvoted in the gateway's merge.
+    const rows: { suffix: Buffer; row: VersionListRow }[] = [];
+    for await (const [key, value] of this.meta.db.iterator({ ...options, limit: query.limit + 1 })) rows.push({ suffix: key.subarray(1), row: parse<StoredObject>(value) });
+    for await (const [key, value] of this.meta.db.iterator({ ...swapKind(options, ROW.versionGoneByKey), limit: query.limit + 1 })) {
+      rows.push({ suffix: key.subarray(1), row: { record: goneRecord(parse<VersionGone>(value)), shardIndex: null, shardSizeBytes: 0, file: null, gone: true } });
+    }
+    rows.sort((a, b) => Buffer.compare(a.suffix, b.suffix));
+    const entries = rows.slice(0, query.limit + 1).map(({ row }) => row);
+    const truncated = entries.length > query.limit;
+    if (truncated) entries.pop();
+    return { entries, truncated };
+  }
+
+  /** True when the bucket has at least one live (non-tombstone) object on this node. */
+  async bucketHasObjects(bucket: string): Promise<boolean> {
+    for await (const value of this.meta.db.values(prefixRange(rowKey(ROW.object, bucket, '')))) {
+      if (!parse<StoredObject>(value).record.deleted) return true;
+    }
+    return false;
+  }
+
+  /** Every committed object row, for start-up accounting. */
+  async *objects(): AsyncGenerator<StoredObject> {
+    for await (const value of this.meta.db.values(kindRange(ROW.object))) yield parse<StoredObject>(value);
+  }
+}
