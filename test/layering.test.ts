@@ -1,6 +1,7 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, dirname } from 'node:path';
 import { t } from 'tap';
+import { typeScriptFiles } from './helpers/tree.js';
 
 /**
  * The layering rules of STYLE.md, checked on every import in src/: which top-level folder may
@@ -52,15 +53,6 @@ const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process
 const srcRoot = resolve('src');
 const gatewayRoot = join(srcRoot, 'gateway');
 
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await sourceFiles(path)));
-    else if (entry.name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
 
 function importsOf(text: string): string[] {
   const specifiers: string[] = [];
@@ -85,7 +77,7 @@ const ALLOWED_FILE_CYCLES: readonly string[] = [
   'bin/admin-cli.ts -> bin/user-cli.ts -> bin/admin-cli.ts',
 ];
 
-const files = await sourceFiles(srcRoot);
+const files = await typeScriptFiles(srcRoot);
 const problems: string[] = [];
 const graph = new Map<string, Set<string>>();
 const fileGraph = new Map<string, Set<string>>();

@@ -1,6 +1,7 @@
-import { readFile, readdir } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
 import { t } from 'tap';
+import { typeScriptFiles } from './helpers/tree.js';
 import ts from 'typescript';
 
 /**
@@ -24,15 +25,6 @@ const RELATIONAL = new Set([ts.SyntaxKind.LessThanToken, ts.SyntaxKind.GreaterTh
 /** floor(n / 2) + 1, however spaced, or its shift twin. */
 const MAJORITY = /Math\.floor\(\s*[^()]*(?:\([^()]*\))?[^()]*\/\s*2\s*\)\s*\+\s*1\b|>>\s*1\s*\)\s*\+\s*1\b/;
 
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await sourceFiles(path)));
-    else if (entry.name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
 
 /** Whether `node` is a version id by name: a variable or property so named, bare or with a `??` default. */
 function namesVersionId(node: ts.Expression): boolean {
@@ -80,7 +72,7 @@ function majorityCounts(name: string, text: string): string[] {
 const PARTITION_KEY_BYTES = /encodeUtf8Into\(\s*(?:\w+\.)*(?:bucket|key)\b/i;
 const PARTITION_SHIFT = /BigInt\(\s*64\s*-|\b64n\s*-/;
 
-const files = await sourceFiles(srcRoot);
+const files = await typeScriptFiles(srcRoot);
 const texts = await Promise.all(files.map(async (file) => ({ name: relative(srcRoot, file), text: await readFile(file, 'utf8') })));
 
 t.test(`version ids are ordered only in ${VERSION_ORDER_OWNER} (compareVersionIds)`, async (t) => {

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,4 +32,15 @@ export function tesseraArgs(...args: readonly string[]): string[] {
 /** A file of the checkout by its path from the root ('test/clients/boto3_roundtrip.py'). */
 export function repoFile(path: string): string {
   return join(REPO_ROOT, path);
+}
+
+/** Every .ts file below `dir`, at any depth: what the source-scanning tests (layering, rules once) read. */
+export async function typeScriptFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await typeScriptFiles(path)));
+    else if (entry.name.endsWith('.ts')) out.push(path);
+  }
+  return out;
 }
