@@ -143,7 +143,10 @@ t.test('parts of an aborted upload, and parts a completion left out, are freed w
 });
 
 t.test('an upload never completed is aborted after the expiry and its parts freed; a late completion finds no such upload', async (t) => {
-  const expiryMs = 1_500;
+  // The expiry runs from the upload's creation, so it must outlast sending its two parts: at 1.5 s a
+  // loaded CI machine took longer than that over 5.3 MiB, the collector aborted the upload between its
+  // parts, and the second part was refused with NoSuchUpload.
+  const expiryMs = 10_000;
   const cluster = await startGcCluster(t, { gcTombstoneGraceMs: 60_000, gcSettleMs: 200, gcUploadExpiryMs: expiryMs, gcIntervalMs: 200, auditIntervalMs: QUIET_AUDIT });
   const { s3, bucket } = cluster;
   const started = Date.now();
