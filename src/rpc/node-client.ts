@@ -191,6 +191,7 @@ export class NodeClient {
       afterIsPrefix: query.afterIsPrefix ? '1' : '0',
       limit: String(query.limit),
     });
+    if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
     return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.list}?${params.toString()}`, {}, options);
   }
 

@@ -184,6 +184,11 @@ export const ListEntry = Type.Object({
   record: ObjectRecord,
   /** A version listing's row of a version the node knows was deleted by id (its record a stand-in): every copy of it is hidden. */
   gone: Type.Optional(Type.Literal(true)),
+  /**
+   * An object listing's row asked with a delimiter: the common prefix this key stands for. The node
+   * returned it as the first key under the prefix whose row it holds live, and skipped the rest.
+   */
+  rollup: Type.Optional(Type.String({ minLength: 1 })),
 });
 /** One row of a node's ordered listing. */
 export type ListEntry = Static<typeof ListEntry>;
@@ -193,6 +198,8 @@ export const ListResponse = Type.Object({
   entries: Type.Array(ListEntry),
   /** True when the node stopped at `limit` and more entries follow the last one. */
   truncated: Type.Boolean(),
+  /** Where the next page starts when it is not after the last entry (the node stopped reading before it). */
+  resume: Type.Optional(Type.Object({ after: Type.String(), afterIsPrefix: Type.Boolean() })),
 });
 /** Answer of GET /v1/list. */
 export type ListResponse = Static<typeof ListResponse>;
@@ -204,6 +211,8 @@ export interface ListQuery {
   after: string;
   afterIsPrefix: boolean;
   limit: number;
+  /** Object listings only: roll the keys under each common prefix up into one row (ListEntry.rollup). */
+  delimiter?: string | undefined;
 }
 
 /**

@@ -8,6 +8,7 @@ import { ObjectRows } from './metadata/object-rows.js';
 import { ShardRows } from './metadata/shard-rows.js';
 import type {
   HashIndexEntry,
+  ListedRows,
   PartitionVersionRow,
   PreparedRow,
   PreparedShard,
@@ -25,6 +26,8 @@ export {
   storedRef,
   toObjectStatus,
   type HashIndexEntry,
+  type ListedRow,
+  type ListedRows,
   type PartitionVersionRow,
   type PreparedRow,
   type PreparedShard,
@@ -171,7 +174,7 @@ export class MetadataStore {
     return this.objectRows.dropObject(stored);
   }
 
-  listObjects(query: ListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+  listObjects(query: ListQuery): Promise<ListedRows> {
     return this.objectRows.listObjects(query);
   }
 

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BucketRecord, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
-import type { MetadataStore, StoredObject, VersionGone, VersionListRow } from './metadata-store.js';
+import type { ListedRows, MetadataStore, StoredObject, VersionGone, VersionListRow } from './metadata-store.js';
 import type { ChunkMemory } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { isNoSpace } from './shard-store-error.js';
@@ -265,7 +265,7 @@ export class ShardStore {
   }
 
   /** Listing rows for a bucket. */
-  list(query: ListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+  list(query: ListQuery): Promise<ListedRows> {
     return this.reads.list(query);
   }
 

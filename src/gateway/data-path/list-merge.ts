@@ -62,7 +62,10 @@ export async function listObjects(
 ): Promise<ListResult> {
   if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { objects: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
-    node.list({ bucket: request.bucket, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit }, { signal: pageSignal });
+    node.list(
+      { bucket: request.bucket, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit, delimiter: request.delimiter },
+      { signal: pageSignal },
+    );
   const rows = new MergedRows(
     nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: false, signal, timeoutMs: nodeTimeoutMs }) })),
     toleratedFailures,
@@ -71,6 +74,10 @@ export async function listObjects(
   const objects: ObjectRecord[] = [];
   const commonPrefixes: string[] = [];
   let next: ListResult['next'];
+  const anyVisibleUnder = async (prefix: string): Promise<boolean> => {
+    const beneath = { bucket: request.bucket, prefix, delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 };
+    return (await listObjects(nodes, beneath, toleratedFailures, signal, nodeTimeoutMs, deadline)).objects.length > 0;
+  };
 
   // Returns the next visible entry, or undefined at the end of the listing.
   const nextEntry = async (): Promise<{ record: ObjectRecord } | { prefix: string } | undefined> => {
@@ -78,6 +85,15 @@ export async function listObjects(
       // Newest copy of each key; a key whose newest record is a delete marker is not listed.
       const row = await rows.next(byKey);
       if (row === undefined) return undefined;
+      if (row.rollup !== undefined) {
+        // The nodes rolled the prefix up themselves. Every node naming the same live version of the same
+        // first key settles it; otherwise (one missed a delete, or holds a key another lacks) the keys
+        // beneath decide, as they would without the roll-up.
+        const settled = row.everyNode && row.copies === undefined && !row.record.deleted;
+        rows.skipPrefix(row.rollup);
+        if (settled || (await anyVisibleUnder(row.rollup))) return { prefix: row.rollup };
+        continue;
+      }
       const record = row.copies === undefined ? row.record : await newestNotDeletedById(nodes, row.copies, row.record, signal);
       if (record === undefined || record.deleted) continue;
       if (request.delimiter !== '') {

@@ -36,7 +36,10 @@ export function longerThanAnyKey(prefix: string): boolean {
 }
 
 /** Fetches one page of a node's rows from a position (a listing or a version listing request). */
-export type RowPageFetch = (from: RowPosition & { limit: number }, signal: AbortSignal) => Promise<{ entries: ListEntry[]; truncated: boolean }>;
+export type RowPageFetch = (
+  from: RowPosition & { limit: number },
+  signal: AbortSignal,
+) => Promise<{ entries: ListEntry[]; truncated: boolean; resume?: { after: string; afterIsPrefix: boolean } | undefined }>;
 
 /**
  * One node's ordered stream of listing rows, fetched a page at a time; each page has `timeoutMs` (a
@@ -71,7 +74,11 @@ export class RowCursor {
     this.position = 0;
     this.exhausted = !page.truncated;
     const last = page.entries.at(-1);
-    if (last !== undefined) this.from = { after: last.key, afterVersion: this.byVersion ? last.record.versionId : undefined, afterIsPrefix: false };
+    if (page.resume !== undefined) this.from = { ...withinKeyLength({ ...page.resume, afterVersion: undefined }) };
+    // A row standing for a common prefix: the node skipped every other key under it.
+    else if (last?.rollup !== undefined) this.from = { after: last.rollup, afterVersion: undefined, afterIsPrefix: true };
+    else if (last !== undefined) this.from = { after: last.key, afterVersion: this.byVersion ? last.record.versionId : undefined, afterIsPrefix: false };
+    if (this.buffer.length === 0 && !this.exhausted) return this.head();
     return this.buffer[0];
   }
 
@@ -123,9 +130,10 @@ export class MergedRows {
 
   /**
    * The next row in `compare` order (rows comparing equal are one row: the newest copy), or undefined at
-   * the end. When the nodes' copies name different versions, `copies` lists each node's.
+   * the end. When the nodes' copies name different versions, `copies` lists each node's; `everyNode`
+   * says whether every node still in the listing returned the row.
    */
-  async next(compare: (a: ListEntry, b: ListEntry) => number): Promise<(ListEntry & { copies?: RowCopy[] }) | undefined> {
+  async next(compare: (a: ListEntry, b: ListEntry) => number): Promise<(ListEntry & { copies?: RowCopy[]; everyNode: boolean }) | undefined> {
     for (let attempt = 1; ; ) {
       const heads = await Promise.all(
         this.cursors.map(async (cursor): Promise<{ head: ListEntry | undefined } | { error: unknown }> => {
@@ -178,7 +186,8 @@ export class MergedRows {
         this.cursors[i]?.pop();
       });
       const disagree = copies.some((copy) => copy.record.versionId !== newest.versionId);
-      return { key: row.key, record: newest, ...(gone ? { gone: true as const } : {}), ...(disagree ? { copies } : {}) };
+      const everyNode = copies.length === this.cursors.length;
+      return { key: row.key, record: newest, everyNode, ...(row.rollup === undefined ? {} : { rollup: row.rollup }), ...(gone ? { gone: true as const } : {}), ...(disagree ? { copies } : {}) };
     }
   }
 

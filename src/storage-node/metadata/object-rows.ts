@@ -5,7 +5,13 @@ import { ROW, afterPrefix, kindRange, newestFirst, prefixRange, rowKey } from '.
 import type { MetadataDb } from './metadata-db.js';
 import { carryShardRows, dropShardData, dropVersionRows, putGone } from './row-batches.js';
 import { byteOrder, json, parse, shardParts, swapKind, versionKey } from './row-keys.js';
-import { goneRecord, storedRef, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow } from './stored-object.js';
+import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow } from './stored-object.js';
+
+/** Most rows one rolled-up listing page reads (tombstones under prefixes are read and passed over). */
+const ROLLUP_SCAN_ROWS = 4_096;
+
+/** A LevelDB key range. */
+type RowRange = { gt: Buffer; lt: Buffer } | { gte: Buffer; lt: Buffer };
 
 /** Committed object rows of the node's metadata: each key's current version (`o`), its versions (`v`) and the placement index row (`h`) that goes with them. */
 export class ObjectRows {
@@ -193,8 +199,12 @@ export class ObjectRows {
     await this.meta.write(batch);
   }
 
-  /** Rows of a bucket's object index in byte order, for listing. Tombstones are included: newer ones hide older live versions elsewhere. */
-  async listObjects(query: ListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+  /**
+   * Rows of a bucket's object index in byte order, for listing. Tombstones are included: newer ones
+   * hide older live versions elsewhere. With a delimiter, the keys under each common prefix are rolled
+   * up here (see rolledUp).
+   */
+  async listObjects(query: ListQuery): Promise<ListedRows> {
     const base = rowKey(ROW.object, query.bucket, '');
     const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
     const start = byteOrder(query.after, query.prefix) > 0 ? query.after : query.prefix;
@@ -205,11 +215,52 @@ export class ObjectRows {
         : start === query.after && query.after !== ''
           ? { gt: startKey, lt: rangeEnd }
           : { gte: startKey, lt: rangeEnd };
+    if (query.delimiter !== undefined && query.delimiter !== '') return this.rolledUp(query, query.delimiter, base, options);
     const entries: StoredObject[] = [];
     for await (const value of this.meta.db.values({ ...options, limit: query.limit + 1 })) entries.push(parse<StoredObject>(value));
     const truncated = entries.length > query.limit;
     if (truncated) entries.pop();
     return { entries, truncated };
+  }
+
+  /**
+   * A listing page with the keys under each common prefix rolled up: of a prefix's keys only the first
+   * whose row here is live is returned (marked with the prefix), then the iterator seeks past the whole
+   * prefix, so the page costs what it returns rather than the keys beneath. Tombstones under a prefix
+   * are passed over (a prefix whose keys are all deleted here returns nothing); the gateway lists a
+   * prefix at once only when every node returned the same key and version for it, and reads the keys
+   * beneath otherwise. At most ROLLUP_SCAN_ROWS rows are read: a page that stops there says where to
+   * resume.
+   */
+  private async rolledUp(query: ListQuery, delimiter: string, base: Buffer, range: RowRange): Promise<ListedRows> {
+    const entries: ListedRow[] = [];
+    const iterator = this.meta.db.iterator(range);
+    let position: ListedRows['resume'];
+    try {
+      for (let scanned = 0; scanned < ROLLUP_SCAN_ROWS; scanned += 1) {
+        const next = await iterator.next();
+        if (next === undefined) return { entries, truncated: false };
+        const stored = parse<StoredObject>(next[1]);
+        const { key } = stored.record;
+        const at = key.indexOf(delimiter, query.prefix.length);
+        const rollup = at < 0 ? undefined : key.slice(0, at + delimiter.length);
+        // A tombstone under a prefix rolls up nothing: the prefix's next row may be live.
+        const rolled = rollup !== undefined && !stored.record.deleted;
+        if (rollup === undefined) entries.push(stored);
+        else if (rolled) {
+          entries.push({ ...stored, rollup });
+          iterator.seek(afterPrefix(Buffer.concat([base, Buffer.from(rollup, 'utf8')])));
+        }
+        if (entries.length > query.limit) {
+          entries.pop();
+          return { entries, truncated: true };
+        }
+        position = rolled ? { after: rollup, afterIsPrefix: true } : { after: key, afterIsPrefix: false };
+      }
+    } finally {
+      await iterator.close();
+    }
+    return { entries, truncated: true, resume: position };
   }
 
   /**

@@ -46,6 +46,20 @@ export interface VersionGone {
 /** A row of a node's version listing: a version it holds, or (`gone`) one it knows was deleted by id. */
 export type VersionListRow = StoredObject & { gone?: true };
 
+/** A row of a node's object listing; with a delimiter, `rollup` names the common prefix it stands for. */
+export type ListedRow = StoredObject & { rollup?: string };
+
+/**
+ * A page of a node's object listing. `resume`: where the next page starts when the page stopped
+ * before its last row was reached (a rolled-up page that passed over many tombstones), rather than
+ * after its last entry.
+ */
+export interface ListedRows {
+  entries: ListedRow[];
+  truncated: boolean;
+  resume?: { after: string; afterIsPrefix: boolean } | undefined;
+}
+
 /** A version row of a partition listing and where the listing resumes after it. */
 export interface PartitionVersionRow extends HashIndexEntry {
   stored: StoredObject;

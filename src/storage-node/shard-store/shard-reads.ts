@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { shardDataId, type ListQuery, type ShardRef, type VersionListQuery } from '../../rpc/index.js';
 import { DIRECT_READ_FLAGS, DirectReadSource } from '../direct-io.js';
-import { storedRef, type StoredObject, type VersionListRow } from '../metadata-store.js';
+import { storedRef, type ListedRows, type StoredObject, type VersionListRow } from '../metadata-store.js';
 import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type ChunkMemory, type PositionalSource, type ShardHeader } from '../shard-file.js';
 import { segmentPlaceOf, shardFilePath } from '../shard-paths.js';
 import { ShardStoreError } from '../shard-store-error.js';
@@ -37,7 +37,7 @@ export class ShardReads {
   }
 
   /** Listing rows for a bucket. */
-  async list(query: ListQuery): Promise<{ entries: StoredObject[]; truncated: boolean }> {
+  async list(query: ListQuery): Promise<ListedRows> {
     return this.core.metadata.listObjects(query);
   }
 
