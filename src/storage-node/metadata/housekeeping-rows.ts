@@ -1,11 +1,18 @@
 import { partitionHashRange } from '../../placement/index.js';
 import type { ShardRef } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
-import { ROW, afterPrefix, keyParts, kindRange, newestFirst, prefixRange, rowKey } from '../metadata-keys.js';
+import { ROW, afterPrefix, keyParts, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
 import { putGone } from './row-batches.js';
 import { goneByKey, goneKey, hex16, json, parse, shardParts } from './row-keys.js';
 import type { HashIndexEntry, PartitionVersionRow, QuarantineEntry, StoredObject, VersionCursor, VersionGone } from './stored-object.js';
+
+/** Version rows read at a time after moving to a key (most keys have one or two versions). */
+const VERSION_ROWS_PER_READ = 4;
+
+function startsWith(key: Buffer, prefix: Buffer): boolean {
+  return key.length >= prefix.length && key.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
 
 /** Rows background work keeps: quarantined shards (`q`), version tombstones (`x`, `y`), worker cursors (`n`) and walks of the placement index (`h`). */
 export class HousekeepingRows {
@@ -120,25 +127,38 @@ export class HousekeepingRows {
    */
   async versionPage(after: VersionCursor | null, limit: number, fromHash: bigint, toHash: bigint | null): Promise<{ rows: PartitionVersionRow[]; truncated: boolean }> {
     const rows: PartitionVersionRow[] = [];
-    const take = async (entry: HashIndexEntry, afterVersionId: string | null): Promise<boolean> => {
-      const prefix = Buffer.concat([rowKey(ROW.version, entry.bucket, entry.key), Buffer.of(0)]);
-      const range = prefixRange(prefix);
-      const options =
-        afterVersionId === null
-          ? { ...range, limit: limit + 1 - rows.length }
-          : { gt: rowKey(ROW.version, entry.bucket, entry.key, newestFirst(afterVersionId)), lt: range.lt, limit: limit + 1 - rows.length };
-      for await (const value of this.meta.db.values(options)) rows.push({ ...entry, stored: parse<StoredObject>(value) });
-      return rows.length > limit;
-    };
-    if (after !== null && (await take(after, after.versionId))) return { rows: rows.slice(0, limit), truncated: true };
-    const indexRange = kindRange(ROW.hashIndex);
-    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? indexRange.lt : rowKey(ROW.hashIndex, hex16(toHash));
-    const options = after === null ? { gte: rowKey(ROW.hashIndex, hex16(fromHash)), lt } : { gt: rowKey(ROW.hashIndex, after.hashHex, after.bucket, after.key), lt };
-    for await (const key of this.meta.db.keys(options)) {
-      const [hashHex = '', bucket = '', objectKey = ''] = keyParts(key);
-      if (await take({ hashHex, bucket, key: objectKey }, null)) return { rows: rows.slice(0, limit), truncated: true };
+    // One iterator over the version rows for the whole page, moved to each key with seek(): an iterator
+    // made and closed per key cost about as much as everything else an audit does.
+    const versions = this.meta.db.iterator(kindRange(ROW.version));
+    try {
+      const take = async (entry: HashIndexEntry, afterVersionId: string | null): Promise<boolean> => {
+        const prefix = Buffer.concat([rowKey(ROW.version, entry.bucket, entry.key), Buffer.of(0)]);
+        const skip = afterVersionId === null ? undefined : rowKey(ROW.version, entry.bucket, entry.key, newestFirst(afterVersionId));
+        versions.seek(skip ?? prefix);
+        for (;;) {
+          // Most keys have one version: read a few rows at a time rather than a whole cache's worth.
+          const batch = await versions.nextv(Math.min(VERSION_ROWS_PER_READ, limit + 1 - rows.length));
+          if (batch.length === 0) return false;
+          for (const [key, value] of batch) {
+            if (!startsWith(key, prefix)) return false;
+            if (skip !== undefined && key.equals(skip)) continue;
+            rows.push({ ...entry, stored: parse<StoredObject>(value) });
+            if (rows.length > limit) return true;
+          }
+        }
+      };
+      if (after !== null && (await take(after, after.versionId))) return { rows: rows.slice(0, limit), truncated: true };
+      const indexRange = kindRange(ROW.hashIndex);
+      const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? indexRange.lt : rowKey(ROW.hashIndex, hex16(toHash));
+      const options = after === null ? { gte: rowKey(ROW.hashIndex, hex16(fromHash)), lt } : { gt: rowKey(ROW.hashIndex, after.hashHex, after.bucket, after.key), lt };
+      for await (const key of this.meta.db.keys(options)) {
+        const [hashHex = '', bucket = '', objectKey = ''] = keyParts(key);
+        if (await take({ hashHex, bucket, key: objectKey }, null)) return { rows: rows.slice(0, limit), truncated: true };
+      }
+      return { rows, truncated: false };
+    } finally {
+      await versions.close();
     }
-    return { rows, truncated: false };
   }
 
   /** A background worker's persisted cursor; null when it has none. */
