@@ -233,6 +233,7 @@ export class NodeClient {
       limit: String(query.limit),
       ...(query.afterVersion === undefined ? {} : { afterVersion: query.afterVersion }),
     });
+    if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
     return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.versions}?${params.toString()}`, {}, options);
   }
 

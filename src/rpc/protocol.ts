@@ -199,7 +199,7 @@ export const ListResponse = Type.Object({
   /** True when the node stopped at `limit` and more entries follow the last one. */
   truncated: Type.Boolean(),
   /** Where the next page starts when it is not after the last entry (the node stopped reading before it). */
-  resume: Type.Optional(Type.Object({ after: Type.String(), afterIsPrefix: Type.Boolean() })),
+  resume: Type.Optional(Type.Object({ after: Type.String(), afterIsPrefix: Type.Boolean(), afterVersion: Type.Optional(VersionId) })),
 });
 /** Answer of GET /v1/list. */
 export type ListResponse = Static<typeof ListResponse>;
@@ -211,7 +211,7 @@ export interface ListQuery {
   after: string;
   afterIsPrefix: boolean;
   limit: number;
-  /** Object listings only: roll the keys under each common prefix up into one row (ListEntry.rollup). */
+  /** Roll the keys under each common prefix up into one row (ListEntry.rollup). */
   delimiter?: string | undefined;
 }
 

@@ -16,7 +16,7 @@ import type {
   StoredObject,
   VersionCursor,
   VersionGone,
-  VersionListRow,
+  VersionListRows,
 } from './metadata/stored-object.js';
 
 export { MetadataWriteFenced } from './group-commit.js';
@@ -37,6 +37,7 @@ export {
   type VersionCursor,
   type VersionGone,
   type VersionListRow,
+  type VersionListRows,
 } from './metadata/stored-object.js';
 
 /**
@@ -178,7 +179,7 @@ export class MetadataStore {
     return this.objectRows.listObjects(query);
   }
 
-  listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
+  listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<VersionListRows> {
     return this.objectRows.listVersions(query, afterVersionId);
   }
 

@@ -108,6 +108,12 @@ const MAX_COMMIT_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_LIST_LIMIT = 10_000;
 /** A listing's delimiter is no longer than a key (a longer one could never occur in one). */
 const MAX_DELIMITER_BYTES = 1_024;
+
+function delimiterParam(query: Record<string, string | undefined>): string {
+  const delimiter = optionalStringParam(query, 'delimiter');
+  if (Buffer.byteLength(delimiter, 'utf8') > MAX_DELIMITER_BYTES) throw badRequest('delimiter too long');
+  return delimiter;
+}
 /** Free read buffers a node keeps for its shard GETs: a few 1 MiB batches, or many small shards' reads. */
 const READ_BUFFERS_FREE_BYTES = 4 * 1024 * 1024;
 
@@ -271,9 +277,8 @@ export class NodeServer {
         after: optionalStringParam(query, 'after'),
         afterIsPrefix: query['afterIsPrefix'] === '1',
         limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
-        delimiter: optionalStringParam(query, 'delimiter'),
+        delimiter: delimiterParam(query),
       };
-      if (Buffer.byteLength(listQuery.delimiter ?? '', 'utf8') > MAX_DELIMITER_BYTES) throw badRequest('delimiter too long');
       const page = await store.list(listQuery);
       return {
         entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record, ...(stored.rollup === undefined ? {} : { rollup: stored.rollup }) })),
@@ -292,10 +297,17 @@ export class NodeServer {
         afterIsPrefix: query['afterIsPrefix'] === '1',
         limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
         ...(afterVersion === undefined ? {} : { afterVersion }),
+        delimiter: delimiterParam(query),
       });
       return {
-        entries: page.entries.map((stored) => ({ key: stored.record.key, record: stored.record, ...(stored.gone === true ? { gone: true as const } : {}) })),
+        entries: page.entries.map((stored) => ({
+          key: stored.record.key,
+          record: stored.record,
+          ...(stored.gone === true ? { gone: true as const } : {}),
+          ...(stored.rollup === undefined ? {} : { rollup: stored.rollup }),
+        })),
         truncated: page.truncated,
+        ...(page.resume === undefined ? {} : { resume: page.resume }),
       };
     });
     this.app.post<{ Body: VersionDeleteRequest }>(NODE_PATHS.versionDelete, { schema: { body: VersionDeleteRequest } }, async (request) => {

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BucketRecord, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
-import type { ListedRows, MetadataStore, StoredObject, VersionGone, VersionListRow } from './metadata-store.js';
+import type { ListedRows, MetadataStore, StoredObject, VersionGone, VersionListRows } from './metadata-store.js';
 import type { ChunkMemory } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { isNoSpace } from './shard-store-error.js';
@@ -260,7 +260,7 @@ export class ShardStore {
   }
 
   /** Version listing rows for a bucket; an `afterVersion` of `null` resumes after the marker key's null version. */
-  listVersions(query: VersionListQuery): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
+  listVersions(query: VersionListQuery): Promise<VersionListRows> {
     return this.reads.listVersions(query);
   }
 

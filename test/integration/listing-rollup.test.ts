@@ -1,4 +1,12 @@
-import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { formatVersionId, parseVersionId } from '../../src/common/index.js';
 import type { ObjectRecord } from '../../src/rpc/index.js';
@@ -133,4 +141,78 @@ t.test('a prefix behind more tombstones than a node reads for one page is still 
   t.equal(first.truncated, true, 'but says more follows');
   t.same(first.resume, { after: names[4_095], afterIsPrefix: false }, 'and where to resume');
   t.same(await listAll(s3, bucket, 1000), { keys: [], prefixes: ['deep/'], pages: 1 }, 'the listing resumes there and finds the prefix');
+});
+
+/** Every version, delete marker and common prefix of a delimiter version listing, through every page of MaxKeys. */
+async function listAllVersions(s3: S3Client, bucket: string, maxKeys: number): Promise<{ versions: string[]; prefixes: string[] }> {
+  const versions: string[] = [];
+  const prefixes: string[] = [];
+  let keyMarker: string | undefined;
+  let versionMarker: string | undefined;
+  for (let pages = 0; pages < 100; pages += 1) {
+    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Delimiter: '/', MaxKeys: maxKeys, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+    versions.push(...(page.Versions ?? []).map((v) => `${v.Key}@${v.VersionId}`), ...(page.DeleteMarkers ?? []).map((m) => `${m.Key}@${m.VersionId}!`));
+    prefixes.push(...(page.CommonPrefixes ?? []).map((common) => common.Prefix as string));
+    if (page.IsTruncated !== true) return { versions: versions.sort(), prefixes };
+    keyMarker = page.NextKeyMarker;
+    versionMarker = page.NextVersionIdMarker;
+  }
+  throw new Error('the listing did not end');
+}
+
+t.test('version listings with a delimiter roll up on the nodes too: one row per prefix, delete markers counting as versions', async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.close());
+  const s3 = cluster.client();
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const put = async (key: string): Promise<string> => (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }))).VersionId as string;
+  const top1 = await put('top');
+  const top2 = await put('top');
+  for (const key of ['p1/a', 'p1/a', 'p1/b', 'p2/c', 'marked/only']) await put(key);
+  const marker = (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'marked/only' }))).VersionId as string;
+  t.ok(marker, 'a delete marker');
+
+  const rows = await (cluster.nodes[0] as TestCluster['nodes'][number]).parts.store.listVersions({ bucket, prefix: '', after: '', afterIsPrefix: false, limit: 1_000, delimiter: '/' });
+  t.same(
+    rows.entries.map((row) => [row.record.key, row.rollup]),
+    [
+      ['marked/only', 'marked/'],
+      ['p1/a', 'p1/'],
+      ['p2/c', 'p2/'],
+      ['top', undefined],
+      ['top', undefined],
+    ],
+    'a node returns the first version under each prefix (a delete marker counts) and every version outside them',
+  );
+  for (const maxKeys of [1, 2, 1000]) {
+    t.same(
+      await listAllVersions(s3, bucket, maxKeys),
+      { versions: [`top@${top1}`, `top@${top2}`].sort(), prefixes: ['marked/', 'p1/', 'p2/'] },
+      `MaxKeys ${maxKeys}: each prefix once, the versions outside them all`,
+    );
+  }
+});
+
+t.test('a version listing does not bring back a prefix whose only version the other nodes deleted by id', async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.close());
+  const s3 = cluster.client();
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept/one', Body: 'k' }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'missed/only', Body: 'm' }));
+  const only = await liveRecord(cluster, bucket, 'missed/only');
+  // The delete by id reached nodes 1 to 5, not node 0.
+  for (const index of [1, 2, 3, 4, 5]) await cluster.nodes[index]?.parts.store.deleteVersion(bucket, 'missed/only', only.versionId);
+
+  const rows = async (index: number): Promise<(string | undefined)[]> =>
+    (await (cluster.nodes[index] as TestCluster['nodes'][number]).parts.store.listVersions({ bucket, prefix: '', after: '', afterIsPrefix: false, limit: 1_000, delimiter: '/' })).entries.map(
+      (row) => row.rollup,
+    );
+  t.same(await rows(0), ['kept/', 'missed/'], 'node 0 still rolls the prefix up from the version it holds');
+  t.same(await rows(1), ['kept/'], 'the others, which know it was deleted, do not');
+  t.same((await listAllVersions(s3, bucket, 1000)).prefixes, ['kept/'], 'the versions beneath decide: the prefix is not listed');
 });

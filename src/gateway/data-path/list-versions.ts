@@ -67,6 +67,7 @@ export async function listVersions(
         afterIsPrefix: from.afterIsPrefix,
         limit: from.limit,
         ...(from.afterVersion === undefined ? {} : { afterVersion: from.afterVersion }),
+        delimiter: request.delimiter,
       },
       { signal: pageSignal },
     );
@@ -80,11 +81,22 @@ export async function listVersions(
   // Resuming inside a key's versions: the key's latest was on an earlier page.
   let lastKey: string | undefined = request.afterVersion === undefined || request.afterIsPrefix ? undefined : request.after;
   let next: VersionListResult['next'];
+  const anyVersionUnder = async (prefix: string): Promise<boolean> => {
+    const beneath = { bucket: request.bucket, prefix, delimiter: '', after: '', afterVersion: undefined, afterIsPrefix: false, maxKeys: 1 };
+    return (await listVersions(nodes, beneath, toleratedFailures, signal, nodeTimeoutMs, deadline)).versions.length > 0;
+  };
 
   const nextEntry = async (): Promise<ListedVersion | { prefix: string } | undefined> => {
     for (;;) {
       const row = await rows.next(compareEntries);
       if (row === undefined) return undefined;
+      if (row.rollup !== undefined) {
+        // As for objects (list-merge.ts): every node naming the same version first under the prefix settles it.
+        const settled = row.everyNode && row.copies === undefined && row.gone !== true;
+        rows.skipPrefix(row.rollup);
+        if (settled || (await anyVersionUnder(row.rollup))) return { prefix: row.rollup };
+        continue;
+      }
       // A tombstone written without versioning is no version S3 would list: the key is simply gone.
       if (row.record.deleted && row.record.versioning === undefined) continue;
       // A version some node knows was deleted by id, still held by a node that missed the delete.

@@ -39,7 +39,7 @@ export function longerThanAnyKey(prefix: string): boolean {
 export type RowPageFetch = (
   from: RowPosition & { limit: number },
   signal: AbortSignal,
-) => Promise<{ entries: ListEntry[]; truncated: boolean; resume?: { after: string; afterIsPrefix: boolean } | undefined }>;
+) => Promise<{ entries: ListEntry[]; truncated: boolean; resume?: { after: string; afterIsPrefix: boolean; afterVersion?: string | undefined } | undefined }>;
 
 /**
  * One node's ordered stream of listing rows, fetched a page at a time; each page has `timeoutMs` (a
@@ -74,7 +74,7 @@ export class RowCursor {
     this.position = 0;
     this.exhausted = !page.truncated;
     const last = page.entries.at(-1);
-    if (page.resume !== undefined) this.from = { ...withinKeyLength({ ...page.resume, afterVersion: undefined }) };
+    if (page.resume !== undefined) this.from = { ...withinKeyLength({ ...page.resume, afterVersion: this.byVersion ? page.resume.afterVersion : undefined }) };
     // A row standing for a common prefix: the node skipped every other key under it.
     else if (last?.rollup !== undefined) this.from = { after: last.rollup, afterVersion: undefined, afterIsPrefix: true };
     else if (last !== undefined) this.from = { after: last.key, afterVersion: this.byVersion ? last.record.versionId : undefined, afterIsPrefix: false };

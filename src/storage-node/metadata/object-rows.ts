@@ -1,11 +1,11 @@
 import { placementHashHex } from '../../placement/index.js';
-import type { ListQuery, ShardRef, VersionListQuery } from '../../rpc/index.js';
+import type { ListQuery, ObjectRecord, ShardRef, VersionListQuery } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, afterPrefix, kindRange, newestFirst, prefixRange, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
 import { carryShardRows, dropShardData, dropVersionRows, putGone } from './row-batches.js';
 import { byteOrder, json, parse, shardParts, swapKind, versionKey } from './row-keys.js';
-import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow } from './stored-object.js';
+import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow, type VersionListRows } from './stored-object.js';
 
 /** Most rows one rolled-up listing page reads (tombstones under prefixes are read and passed over). */
 const ROLLUP_SCAN_ROWS = 4_096;
@@ -267,7 +267,7 @@ export class ObjectRows {
    * Version rows of a bucket in listing order (key ascending, newest first), for ListObjectVersions.
    * `afterVersionId` is the internal id to resume after within `query.after`.
    */
-  async listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
+  async listVersions(query: VersionListQuery, afterVersionId: string | undefined): Promise<VersionListRows> {
     const base = rowKey(ROW.version, query.bucket, '');
     const rangeEnd = afterPrefix(Buffer.concat([base, Buffer.from(query.prefix, 'utf8')]));
     let options: { gt?: Buffer; gte?: Buffer; lt: Buffer };
@@ -281,6 +281,7 @@ export class ObjectRows {
       // Past every version of `after`: its rows are `after 00 id`, all below `after 00 FF`.
       options = { gte: Buffer.concat([rowKey(ROW.version, query.bucket, query.after), Buffer.of(0, 0xff)]), lt: rangeEnd };
     }
+    if (query.delimiter !== undefined && query.delimiter !== '') return this.rolledUpVersions(query, query.delimiter, base, options);
     // Version rows and deleted-version rows share their key layout after the kind byte: read both
     // ranges and merge them, so a member that missed a delete is outvoted in the gateway's merge.
     const rows: { suffix: Buffer; row: VersionListRow }[] = [];
@@ -293,6 +294,60 @@ export class ObjectRows {
     const truncated = entries.length > query.limit;
     if (truncated) entries.pop();
     return { entries, truncated };
+  }
+
+  /**
+   * A version listing page with each common prefix rolled up, as rolledUp does for objects. Version
+   * rows and deleted-by-id rows are walked together in listing order. Outside any prefix both are
+   * returned as without a delimiter; under a prefix only the first version S3 would list is (not an
+   * unversioned tombstone, not one this node knows was deleted by id), marked with the prefix, and both
+   * walks seek past the prefix. A node that missed a delete by id then names another version for the
+   * prefix than the others, and the gateway reads the versions beneath.
+   */
+  private async rolledUpVersions(query: VersionListQuery, delimiter: string, base: Buffer, range: { gt?: Buffer; gte?: Buffer; lt: Buffer }): Promise<VersionListRows> {
+    const entries: VersionListRow[] = [];
+    const versions = this.meta.db.iterator(range as RowRange);
+    const gones = this.meta.db.iterator(swapKind(range, ROW.versionGoneByKey) as RowRange);
+    const goneBase = Buffer.concat([Buffer.from(ROW.versionGoneByKey, 'latin1'), base.subarray(1)]);
+    let position: VersionListRows['resume'];
+    try {
+      let version = await versions.next();
+      let gone = await gones.next();
+      for (let scanned = 0; scanned < ROLLUP_SCAN_ROWS; scanned += 1) {
+        if (version === undefined && gone === undefined) return { entries, truncated: false };
+        // Which walk is behind (rows of both name the same version when this node held it when deleted).
+        const order = version === undefined ? 1 : gone === undefined ? -1 : Buffer.compare(version[0].subarray(1), gone[0].subarray(1));
+        const held = order <= 0 ? parse<StoredObject>((version as [Buffer, Buffer])[1]) : undefined;
+        const deleted = order >= 0 ? goneRecord(parse<VersionGone>((gone as [Buffer, Buffer])[1])) : undefined;
+        const record = (held?.record ?? deleted) as ObjectRecord;
+        const at = record.key.indexOf(delimiter, query.prefix.length);
+        const rollup = at < 0 ? undefined : record.key.slice(0, at + delimiter.length);
+        if (order <= 0) version = await versions.next();
+        if (order >= 0) gone = await gones.next();
+        if (rollup === undefined) {
+          if (held !== undefined) entries.push(held);
+          if (deleted !== undefined) entries.push({ record: deleted, shardIndex: null, shardSizeBytes: 0, file: null, gone: true });
+        } else if (held !== undefined && deleted === undefined && !(held.record.deleted && held.record.versioning === undefined)) {
+          entries.push({ ...held, rollup });
+          versions.seek(afterPrefix(Buffer.concat([base, Buffer.from(rollup, 'utf8')])));
+          gones.seek(afterPrefix(Buffer.concat([goneBase, Buffer.from(rollup, 'utf8')])));
+          [version, gone] = [await versions.next(), await gones.next()];
+        }
+        if (entries.length > query.limit) {
+          // The row (or the pair) that passed the limit is the next page's first.
+          while (entries.length > query.limit) entries.pop();
+          return { entries, truncated: true };
+        }
+        const last = entries.at(-1);
+        position =
+          last?.rollup !== undefined && last.record.key === record.key
+            ? { after: last.rollup, afterIsPrefix: true }
+            : { after: record.key, afterIsPrefix: false, afterVersion: record.versionId };
+      }
+    } finally {
+      await Promise.all([versions.close(), gones.close()]);
+    }
+    return { entries, truncated: true, resume: position };
   }
 
   /** True when the bucket has at least one live (non-tombstone) object on this node. */

@@ -44,7 +44,14 @@ export interface VersionGone {
 }
 
 /** A row of a node's version listing: a version it holds, or (`gone`) one it knows was deleted by id. */
-export type VersionListRow = StoredObject & { gone?: true };
+export type VersionListRow = StoredObject & { gone?: true; rollup?: string };
+
+/** A page of a node's version listing; `resume` as in ListedRows, within a key's versions when it names one. */
+export interface VersionListRows {
+  entries: VersionListRow[];
+  truncated: boolean;
+  resume?: { after: string; afterIsPrefix: boolean; afterVersion?: string } | undefined;
+}
 
 /** A row of a node's object listing; with a delimiter, `rollup` names the common prefix it stands for. */
 export type ListedRow = StoredObject & { rollup?: string };

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { shardDataId, type ListQuery, type ShardRef, type VersionListQuery } from '../../rpc/index.js';
 import { DIRECT_READ_FLAGS, DirectReadSource } from '../direct-io.js';
-import { storedRef, type ListedRows, type StoredObject, type VersionListRow } from '../metadata-store.js';
+import { storedRef, type ListedRows, type StoredObject, type VersionListRows } from '../metadata-store.js';
 import { ShardCorruptError, bufferSource, readShardHeaderAhead, readShardRange, type ChunkMemory, type PositionalSource, type ShardHeader } from '../shard-file.js';
 import { segmentPlaceOf, shardFilePath } from '../shard-paths.js';
 import { ShardStoreError } from '../shard-store-error.js';
@@ -30,7 +30,7 @@ export class ShardReads {
   }
 
   /** Version listing rows for a bucket; an `afterVersion` of `null` resumes after the marker key's null version. */
-  async listVersions(query: VersionListQuery): Promise<{ entries: VersionListRow[]; truncated: boolean }> {
+  async listVersions(query: VersionListQuery): Promise<VersionListRows> {
     let afterVersionId = query.afterVersion;
     if (afterVersionId === 'null') afterVersionId = (await this.versionStatus(query.bucket, query.after, 'null'))?.record.versionId;
     return this.core.metadata.listVersions(query, afterVersionId);
