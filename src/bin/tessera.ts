@@ -1,20 +1,14 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
+import type { Env } from '../common/index.js';
+import type { CliIo } from './cluster-cli.js';
 import { TESSERA_USAGE, usageFor } from './help.js';
-
-type Env = Record<string, string | undefined>;
-
-/** Where a command writes. */
-interface Io {
-  stdout(s: string): void;
-  stderr(s: string): void;
-}
 
 /**
  * Each command, loading its module only when it runs: `--help` and the light commands (ring, config,
  * healthcheck) then start without the gateway's and the storage node's code.
  */
-const COMMANDS: Readonly<Record<string, (args: string[], env: Env, io: Io) => Promise<number>>> = {
+const COMMANDS: Readonly<Record<string, (args: string[], env: Env, io: CliIo) => Promise<number>>> = {
   dev: async (args, env) => (await import('./service-command.js')).runServiceCommand('dev', args, env),
   node: async (args, env) => (await import('./service-command.js')).runServiceCommand('node', args, env),
   gateway: async (args, env) => (await import('./service-command.js')).runServiceCommand('gateway', args, env),
@@ -28,7 +22,7 @@ const COMMANDS: Readonly<Record<string, (args: string[], env: Env, io: Io) => Pr
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const io: Io = { stdout: (s) => void process.stdout.write(s), stderr: (s) => void process.stderr.write(s) };
+  const io: CliIo = { stdout: (s) => void process.stdout.write(s), stderr: (s) => void process.stderr.write(s) };
   const help = usageFor(argv);
   if (help !== undefined) {
     io.stdout(help);
