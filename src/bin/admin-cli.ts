@@ -9,47 +9,13 @@ import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
+import { ADMIN_USAGE, KMS_USAGE } from './help.js';
 
 /** Where `tessera admin` sends its requests: each node's id and address, and the cluster secret that signs them. */
 export interface AdminTarget {
   nodes: { id: string; address: string }[];
   clusterSecret: string;
 }
-
-/** Usage text of `tessera admin`. */
-export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy> [--config FILE | --data DIR] [--json]
-       tessera admin status [--watch] [--interval-ms N]
-       tessera admin scrub [--fast]
-       tessera admin heal [--fast] [--wait] [--interval-ms N]
-       tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
-       tessera admin kms rotate [--config FILE | --data DIR] [--json]
-       tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
-       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
-
-  status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
-           pending, rebalance progress and time left, objects below full redundancy, garbage collected
-           --watch prints it again every --interval-ms (default 2000) until Ctrl-C
-  scrub    start a full scrub (and audit) pass on every node now; --fast lifts the rate limit for it
-  heal     the same pass; --wait shows its progress until every node has finished it and nothing is
-           left to repair (exit 0), or Ctrl-C (exit 1)
-  object   where an object's shards are: its partition and node set, each shard's node, size and
-           checksum state (each shard is read through the node's checksummed path), the version's
-           age, and what a read would cost if each node were lost; a multipart object's parts are
-           checked the same way, each on its own node set (stripes, shard size, checksum state)
-
-Nodes come from --config (a gateway configuration: its nodes, ring file or seeds, and cluster secret),
-or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and DIR/cluster-secret
-(DIR: --data, TESSERA_DATA_DIR or ./data).
-`;
-
-/** Usage text of `tessera admin kms`. */
-export const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR] [--json]
-
-  rotate   re-seal every SSE-S3 data key on every node under the first key of the master key file
-           (sseMasterKeyFile of --config, or DIR/sse-master-keys of the embedded cluster); no object
-           data is rewritten. First put the new key at the top of every gateway's master key file and
-           reload the gateways (SIGHUP); run rotate until it reports 0 re-sealed; then drop the old key.
-`;
 
 /** \`tessera admin kms rotate\`: master-key rotation over every node. */
 async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
@@ -95,12 +61,31 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
   }
 }
 
+/** Where `tessera admin` writes, and how it runs: `signal` ends a --watch or --wait loop (Ctrl-C by default). */
+type AdminIo = { stdout(s: string): void; stderr(s: string): void; signal?: AbortSignal; isTerminal?: boolean };
+
+/** The options of `tessera admin status|scrub|heal|object`. */
+const ADMIN_OPTIONS = {
+  config: { type: 'string' },
+  data: { type: 'string' },
+  fast: { type: 'boolean' },
+  json: { type: 'boolean' },
+  version: { type: 'string' },
+  watch: { type: 'boolean' },
+  wait: { type: 'boolean' },
+  'interval-ms': { type: 'string' },
+} as const;
+
+/** The options given, by name. */
+type AdminFlags = {
+  [K in keyof typeof ADMIN_OPTIONS]?: (typeof ADMIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined;
+};
+
+/** The work commands: each reads every node's status, `scrub` and `heal` after starting a pass. */
+type WorkCommand = 'status' | 'scrub' | 'heal';
+
 /** `tessera admin status|scrub|heal|object|kms`. */
-export async function runAdminCli(
-  args: string[],
-  env: Env,
-  io: { stdout(s: string): void; stderr(s: string): void; signal?: AbortSignal; isTerminal?: boolean },
-): Promise<number> {
+export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promise<number> {
   const [command, ...rest] = args;
   if (command === 'kms') return runKmsCli(rest, env, io);
   if (command === 'user' || command === 'key' || command === 'policy') return runUserCli(command, rest, env, io);
@@ -108,33 +93,10 @@ export async function runAdminCli(
     io.stderr(ADMIN_USAGE);
     return 2;
   }
-  let values: {
-    config?: string | undefined;
-    data?: string | undefined;
-    fast?: boolean | undefined;
-    json?: boolean | undefined;
-    version?: string | undefined;
-    watch?: boolean | undefined;
-    wait?: boolean | undefined;
-    'interval-ms'?: string | undefined;
-  };
+  let values: AdminFlags;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args: rest,
-      options: {
-        config: { type: 'string' },
-        data: { type: 'string' },
-        fast: { type: 'boolean' },
-        json: { type: 'boolean' },
-        version: { type: 'string' },
-        watch: { type: 'boolean' },
-        wait: { type: 'boolean' },
-        'interval-ms': { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: command === 'object',
-    }));
+    ({ values, positionals } = parseArgs({ args: rest, options: ADMIN_OPTIONS, strict: true, allowPositionals: command === 'object' }));
     if (command === 'object' && positionals.length !== 2) throw new Error('object needs BUCKET and KEY');
     const interval = Number(values['interval-ms'] ?? 2_000);
     if (!Number.isInteger(interval) || interval < 10) throw new Error('--interval-ms must be a whole number of at least 10');
@@ -149,17 +111,24 @@ export async function runAdminCli(
     io.stderr(`tessera admin: ${(err as Error).message}\n`);
     return 1;
   }
-  if (command === 'object') {
-    const [bucket, key] = positionals as [string, string];
-    try {
-      const report = await inspectObject(target, bucket, key, { versionId: values.version });
-      io.stdout(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatObjectReport(report));
-      return report.versionId === null ? 1 : 0;
-    } catch (err) {
-      io.stderr(`tessera admin: ${(err as Error).message}\n`);
-      return 1;
-    }
+  if (command === 'object') return runObjectReport(target, positionals as [string, string], values, io);
+  return runWorkCommand(command, target, values, io);
+}
+
+/** `tessera admin object BUCKET KEY`: where each shard of the object is; exit 1 when there is no such object. */
+async function runObjectReport(target: AdminTarget, [bucket, key]: [string, string], values: AdminFlags, io: AdminIo): Promise<number> {
+  try {
+    const report = await inspectObject(target, bucket, key, { versionId: values.version });
+    io.stdout(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatObjectReport(report));
+    return report.versionId === null ? 1 : 0;
+  } catch (err) {
+    io.stderr(`tessera admin: ${(err as Error).message}\n`);
+    return 1;
   }
+}
+
+/** `tessera admin status|scrub|heal`: every node's status, once, or repeated by --watch and heal --wait. */
+async function runWorkCommand(command: WorkCommand, target: AdminTarget, values: AdminFlags, io: AdminIo): Promise<number> {
   const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
   const everyMs = Number(values['interval-ms'] ?? 2_000);
   const waiting = command === 'heal' && values.wait === true;
@@ -174,18 +143,8 @@ export async function runAdminCli(
       const started = first.filter((row) => !('error' in row)).length;
       io.stdout(`${command === 'heal' ? 'heal' : 'scrub'} pass started on ${started} of ${first.length} nodes${values.fast === true ? ' (fast: no rate limit)' : ''}\n`);
     }
+    const healed = healedSince(before, first);
     let rows = first;
-    // heal --wait: done once every node has finished a scrub pass begun after the start, with no repair pending.
-    // A pass running at the start may end first, so a node counts the requests each pass began after; a node
-    // too old to count them is taken at its pass count.
-    const askedAtStart = new Map(first.map((row) => [row.nodeId, 'error' in row ? undefined : row.figures.scrub.asked]));
-    const passesAtStart = new Map(before.map((row) => [row.nodeId, 'error' in row ? 0 : row.figures.scrub.passes]));
-    const scrubbed = (row: NodeWorkStatus): boolean => {
-      const asked = askedAtStart.get(row.nodeId);
-      if (asked !== undefined && row.figures.scrub.lastPassAsked !== undefined) return row.figures.scrub.lastPassAsked >= asked;
-      return row.figures.scrub.passes > (passesAtStart.get(row.nodeId) ?? 0);
-    };
-    const healed = (current: readonly StatusRow[]): boolean => current.every((row) => !('error' in row) && scrubbed(row) && row.figures.repair.pending === 0);
     for (;;) {
       if (values.json === true) io.stdout(`${JSON.stringify(rows, null, watching || waiting ? 0 : 2)}\n`);
       else io.stdout(`${watching && io.isTerminal === true ? '\x1b[H\x1b[2J' : ''}${formatStatus(rows)}`);
@@ -203,6 +162,23 @@ export async function runAdminCli(
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
+}
+
+/**
+ * heal --wait's test, given the statuses read before and just after starting a pass: done once every
+ * node has finished a scrub pass begun after the start, with no repair pending. A pass running at the
+ * start may end first, so a node counts the requests each pass began after; a node too old to count
+ * them is taken at its pass count.
+ */
+function healedSince(before: readonly StatusRow[], first: readonly StatusRow[]): (current: readonly StatusRow[]) => boolean {
+  const askedAtStart = new Map(first.map((row) => [row.nodeId, 'error' in row ? undefined : row.figures.scrub.asked]));
+  const passesAtStart = new Map(before.map((row) => [row.nodeId, 'error' in row ? 0 : row.figures.scrub.passes]));
+  const scrubbed = (row: NodeWorkStatus): boolean => {
+    const asked = askedAtStart.get(row.nodeId);
+    if (asked !== undefined && row.figures.scrub.lastPassAsked !== undefined) return row.figures.scrub.lastPassAsked >= asked;
+    return row.figures.scrub.passes > (passesAtStart.get(row.nodeId) ?? 0);
+  };
+  return (current) => current.every((row) => !('error' in row) && scrubbed(row) && row.figures.repair.pending === 0);
 }
 
 type StatusRow = NodeWorkStatus | { nodeId: string; error: string };

@@ -7,31 +7,13 @@ import { DEFAULT_PARTITION_BITS, buildRing, parseRing, type Ring } from '../plac
 import { operatorSecret } from './config-files.js';
 import { UsageError, loadRing, parseNodeSpec, readNodesFile, showRing, writeRing } from './ring-cli.js';
 import { describePush, newestHeldRing, pushRing, type PushTarget } from './ring-push.js';
+import { CLUSTER_USAGE, PUSH_USAGE } from './help.js';
 
 /** Where the cluster commands write. */
 export interface CliIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
 }
-
-/** Usage of `tessera cluster`. */
-export const CLUSTER_USAGE = `usage: tessera cluster init --node SPEC... | --nodes FILE [options]
-
-  Creates a cluster: a cluster secret, the first ring (epoch 1), an S3 access key and a gateway
-  configuration that starts from the nodes as seeds, all in --out DIR.
-
-  --node SPEC          ID=HOST:PORT[,zone=ZONE][,weight=W] (repeatable); HOST:PORT is how gateways reach the node
-  --nodes FILE         JSON: an array of {id, address, zone?, weight?}
-  --out DIR            where to write ring.json, cluster-secret, s3-credentials.json, gateway.json (default .)
-  --data-shards K      erasure data shards (default ${DEFAULTS.dataShards})
-  --parity-shards M    erasure parity shards (default ${DEFAULTS.parityShards}); the ring places K+M shards
-  --partition-bits B   2^B partitions (default ${DEFAULT_PARTITION_BITS})
-  --seed S             ring builder seed (default 0; the same inputs give the same ring)
-  --secret-file FILE   use this cluster secret instead of making one (e.g. a mounted Kubernetes Secret)
-  --push               hand the ring to every node now, waiting for them to start (see --wait-ms)
-  --wait-ms MS         how long --push waits for unreachable nodes (default 120000)
-  --force              overwrite files in --out
-`;
 
 const INIT_OPTIONS = {
   node: { type: 'string', multiple: true },
@@ -134,15 +116,6 @@ const PUSH_OPTIONS = {
   'timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** Usage of `tessera ring push`. */
-export const PUSH_USAGE = `usage: tessera ring push RING|- (--config FILE | --secret-file FILE) [--node HOST:PORT]... [--timeout-ms MS]
-
-  Hands RING to every node it lists, to the seeds or nodes of --config, to --node extras, and to the
-  members of the ring the nodes held before (so a removed node learns it is out). Each node keeps
-  the newest epoch it is given; gateways started from seeds find the new epoch on their next poll.
-  RING "-" reads the ring from standard input. Exit status 1 when a member of RING did not take it.
-`;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -6,16 +6,7 @@ import { readMasterKeyFile } from '../gateway/index.js';
 import { parseRing } from '../placement/index.js';
 import { gatewayConfigFrom, inferRole, nodeConfigFrom, readConfigFile, type Role } from './config-files.js';
 import type { CliIo } from './cluster-cli.js';
-
-/** Usage of `tessera config`. */
-export const CONFIG_USAGE = `usage: tessera config check [FILE] [--role gateway|node]
-
-  Validates a configuration exactly as the process would load it (the file, then TESSERA_*
-  variables over it, secret files read), plus the files it names (ring file, TLS key and
-  certificate), and prints the result with secrets redacted. Starts nothing.
-  The role is read from the file: a node file names dataDir or nodeId. Without FILE, the
-  environment alone is checked (give --role).
-`;
+import { CONFIG_USAGE } from './help.js';
 
 /** Checks what parsing alone cannot: that the ring file and the TLS pair a gateway names load. */
 async function checkGatewayFiles(config: GatewayConfig): Promise<void> {

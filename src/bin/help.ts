@@ -1,8 +1,12 @@
-import { ADMIN_USAGE, KMS_USAGE } from './admin-cli.js';
-import { CLUSTER_USAGE, PUSH_USAGE } from './cluster-cli.js';
-import { CONFIG_USAGE } from './config-cli.js';
-import { RING_USAGE } from './ring-cli.js';
-import { USER_USAGE } from './user-cli.js';
+/**
+ * Every usage text of the command line, kept apart from the commands: `--help` is answered from this
+ * file alone, which imports nothing. Loading common/ (its schemas) alone costs more than the rest of
+ * a `--help`, so the few defaults the texts name are written out here; test/bin/help.test.ts checks
+ * them against DEFAULTS and DEFAULT_PARTITION_BITS.
+ */
+
+/** The defaults the usage texts name, as DEFAULTS and placement's DEFAULT_PARTITION_BITS have them. */
+export const USAGE_DEFAULTS = { dataShards: 4, parityShards: 2, partitionBits: 10 } as const;
 
 /** Usage text of `tessera`: every command in a line or three. */
 export const TESSERA_USAGE = `usage: tessera <command> [options]
@@ -71,6 +75,116 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 
   Exit 0 when the local storage node or gateway is healthy. Without URL it asks the port TESSERA_LISTEN
   names (or both default ports) on loopback, for container HEALTHCHECKs without curl.
+`;
+
+/** Usage text of `tessera admin`. */
+export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy> [--config FILE | --data DIR] [--json]
+       tessera admin status [--watch] [--interval-ms N]
+       tessera admin scrub [--fast]
+       tessera admin heal [--fast] [--wait] [--interval-ms N]
+       tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
+       tessera admin kms rotate [--config FILE | --data DIR] [--json]
+       tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
+       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
+
+  status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
+           pending, rebalance progress and time left, objects below full redundancy, garbage collected
+           --watch prints it again every --interval-ms (default 2000) until Ctrl-C
+  scrub    start a full scrub (and audit) pass on every node now; --fast lifts the rate limit for it
+  heal     the same pass; --wait shows its progress until every node has finished it and nothing is
+           left to repair (exit 0), or Ctrl-C (exit 1)
+  object   where an object's shards are: its partition and node set, each shard's node, size and
+           checksum state (each shard is read through the node's checksummed path), the version's
+           age, and what a read would cost if each node were lost; a multipart object's parts are
+           checked the same way, each on its own node set (stripes, shard size, checksum state)
+
+Nodes come from --config (a gateway configuration: its nodes, ring file or seeds, and cluster secret),
+or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and DIR/cluster-secret
+(DIR: --data, TESSERA_DATA_DIR or ./data).
+`;
+
+/** Usage text of `tessera admin kms`. */
+export const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR] [--json]
+
+  rotate   re-seal every SSE-S3 data key on every node under the first key of the master key file
+           (sseMasterKeyFile of --config, or DIR/sse-master-keys of the embedded cluster); no object
+           data is rewritten. First put the new key at the top of every gateway's master key file and
+           reload the gateways (SIGHUP); run rotate until it reports 0 re-sealed; then drop the old key.
+`;
+
+/** Usage text of `tessera admin user|key|policy`. */
+export const USER_USAGE = `usage: tessera admin user add|list|remove [NAME] [--config FILE | --data DIR] [--json]
+       tessera admin key add NAME | key remove KEYID [--config FILE | --data DIR] [--json]
+       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list [--config FILE | --data DIR] [--json]
+
+  user add NAME      create a user with one access key; prints its access key and secret key
+  user list          every user: name, canonical id, access key ids (never secrets)
+  user remove NAME   remove a user and all its keys; its buckets keep their owner id
+  key add NAME       give a user another access key (rotation: both stay valid until one is removed)
+  key remove KEYID   revoke one access key
+  policy set NAME FILE      store an identity policy (AWS's policy language, no Principal); replaces one of that name
+  policy attach USER NAME   attach a policy to a user (built in: readonly, readwrite, writeonly)
+  policy detach USER NAME   detach it
+  policy list               every stored policy and which users have which attached
+
+  --json   one JSON document on stdout instead of text (errors stay text on stderr, with a non-zero exit)
+`;
+
+/** Usage of `tessera config`. */
+export const CONFIG_USAGE = `usage: tessera config check [FILE] [--role gateway|node]
+
+  Validates a configuration exactly as the process would load it (the file, then TESSERA_*
+  variables over it, secret files read), plus the files it names (ring file, TLS key and
+  certificate), and prints the result with secrets redacted. Starts nothing.
+  The role is read from the file: a node file names dataDir or nodeId. Without FILE, the
+  environment alone is checked (give --role).
+`;
+
+/** Usage text of `tessera ring`. */
+export const RING_USAGE = `usage: tessera ring <command> [options]
+
+  create   RING --node SPEC... | --nodes FILE  [--replicas N] [--partition-bits B] [--seed S] [--force]
+           write a new ring (epoch 1); defaults: 6 replicas (4+2), ${USAGE_DEFAULTS.partitionBits} partition bits, seed 0
+  add      RING --node SPEC...  [--seed S] [--out FILE]   add nodes, write the next epoch
+  remove   RING ID...           [--seed S] [--out FILE]   drop nodes at once (to drain gently, reweight to 0 first)
+  reweight RING ID WEIGHT       [--seed S] [--out FILE]   change a node's weight (0 drains it)
+  show     RING                                          balance per node and per zone
+  diff     OLD NEW                                       slots moved between two rings, per node
+  locate   RING BUCKET KEY      [--data-shards K] [--json] the partition and its nodes by shard index
+  push     RING|- --config FILE | --secret-file FILE    hand the ring to every node (tessera ring push --help)
+
+  SPEC     ID=HOST:PORT[,zone=ZONE][,weight=W]   zone defaults to "default", weight to 1
+  --nodes  a JSON file: an array of {id, address, zone?, weight?}, or an object with such a "nodes" array
+  --out    write the new ring there instead of replacing RING (to diff it first)
+  --seed   the builder is deterministic: the same ring, members and seed give the same table
+`;
+
+/** Usage of `tessera cluster`. */
+export const CLUSTER_USAGE = `usage: tessera cluster init --node SPEC... | --nodes FILE [options]
+
+  Creates a cluster: a cluster secret, the first ring (epoch 1), an S3 access key and a gateway
+  configuration that starts from the nodes as seeds, all in --out DIR.
+
+  --node SPEC          ID=HOST:PORT[,zone=ZONE][,weight=W] (repeatable); HOST:PORT is how gateways reach the node
+  --nodes FILE         JSON: an array of {id, address, zone?, weight?}
+  --out DIR            where to write ring.json, cluster-secret, s3-credentials.json, gateway.json (default .)
+  --data-shards K      erasure data shards (default ${USAGE_DEFAULTS.dataShards})
+  --parity-shards M    erasure parity shards (default ${USAGE_DEFAULTS.parityShards}); the ring places K+M shards
+  --partition-bits B   2^B partitions (default ${USAGE_DEFAULTS.partitionBits})
+  --seed S             ring builder seed (default 0; the same inputs give the same ring)
+  --secret-file FILE   use this cluster secret instead of making one (e.g. a mounted Kubernetes Secret)
+  --push               hand the ring to every node now, waiting for them to start (see --wait-ms)
+  --wait-ms MS         how long --push waits for unreachable nodes (default 120000)
+  --force              overwrite files in --out
+`;
+
+/** Usage of `tessera ring push`. */
+export const PUSH_USAGE = `usage: tessera ring push RING|- (--config FILE | --secret-file FILE) [--node HOST:PORT]... [--timeout-ms MS]
+
+  Hands RING to every node it lists, to the seeds or nodes of --config, to --node extras, and to the
+  members of the ring the nodes held before (so a removed node learns it is out). Each node keeps
+  the newest epoch it is given; gateways started from seeds find the new epoch on their next poll.
+  RING "-" reads the ring from standard input. Exit status 1 when a member of RING did not take it.
 `;
 
 /**

@@ -14,6 +14,7 @@ import {
   serializeRing,
 } from '../placement/index.js';
 import type { Ring, RingNode } from '../placement/index.js';
+import { RING_USAGE } from './help.js';
 
 /** Where the ring CLI writes: plain strings, so tests capture them and the entry point forwards them. */
 export interface RingCliIo {
@@ -23,25 +24,6 @@ export interface RingCliIo {
 
 /** Replicas for a new ring when --replicas is not given: the default 4+2 erasure layout. */
 const DEFAULT_REPLICAS = 6;
-
-/** Usage text of `tessera ring`. */
-export const RING_USAGE = `usage: tessera ring <command> [options]
-
-  create   RING --node SPEC... | --nodes FILE  [--replicas N] [--partition-bits B] [--seed S] [--force]
-           write a new ring (epoch 1); defaults: 6 replicas (4+2), ${DEFAULT_PARTITION_BITS} partition bits, seed 0
-  add      RING --node SPEC...  [--seed S] [--out FILE]   add nodes, write the next epoch
-  remove   RING ID...           [--seed S] [--out FILE]   drop nodes at once (to drain gently, reweight to 0 first)
-  reweight RING ID WEIGHT       [--seed S] [--out FILE]   change a node's weight (0 drains it)
-  show     RING                                          balance per node and per zone
-  diff     OLD NEW                                       slots moved between two rings, per node
-  locate   RING BUCKET KEY      [--data-shards K] [--json] the partition and its nodes by shard index
-  push     RING|- --config FILE | --secret-file FILE    hand the ring to every node (tessera ring push --help)
-
-  SPEC     ID=HOST:PORT[,zone=ZONE][,weight=W]   zone defaults to "default", weight to 1
-  --nodes  a JSON file: an array of {id, address, zone?, weight?}, or an object with such a "nodes" array
-  --out    write the new ring there instead of replacing RING (to diff it first)
-  --seed   the builder is deterministic: the same ring, members and seed give the same table
-`;
 
 /** A mistake in the command line; `full` asks for the whole usage text rather than a pointer to it. */
 export class UsageError extends TesseraError<'Usage'> {

@@ -5,28 +5,12 @@ import { HybridClock, randomHex, type Env } from '../common/index.js';
 import { BUILTIN_POLICIES, parsePolicy } from '../gateway/index.js';
 import { NodeClient, readUserRecords, writeUserRecord, type UserRecord } from '../rpc/index.js';
 import { resolveTarget } from './admin-cli.js';
+import { USER_USAGE } from './help.js';
 
 /** Longest wait for one node's answer to a user-record call. */
 const NODE_TIMEOUT_MS = 10_000;
 /** User names as IAM allows them. */
 const USER_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
-
-export const USER_USAGE = `usage: tessera admin user add|list|remove [NAME] [--config FILE | --data DIR] [--json]
-       tessera admin key add NAME | key remove KEYID [--config FILE | --data DIR] [--json]
-       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list [--config FILE | --data DIR] [--json]
-
-  user add NAME      create a user with one access key; prints its access key and secret key
-  user list          every user: name, canonical id, access key ids (never secrets)
-  user remove NAME   remove a user and all its keys; its buckets keep their owner id
-  key add NAME       give a user another access key (rotation: both stay valid until one is removed)
-  key remove KEYID   revoke one access key
-  policy set NAME FILE      store an identity policy (AWS's policy language, no Principal); replaces one of that name
-  policy attach USER NAME   attach a policy to a user (built in: readonly, readwrite, writeonly)
-  policy detach USER NAME   detach it
-  policy list               every stored policy and which users have which attached
-
-  --json   one JSON document on stdout instead of text (errors stay text on stderr, with a non-zero exit)
-`;
 
 type Io = { stdout(s: string): void; stderr(s: string): void };
 

@@ -17,7 +17,6 @@ import {
 import { DEFAULTS } from './defaults.js';
 import { defaultsOf, settingsOf } from './setting.js';
 import { SchemaCheck } from './schema-check.js';
-import type { AuthConfig } from './auth-settings.js';
 
 /**
  * Typed, validated configuration of each process role. What each role accepts, its defaults, variables
@@ -54,94 +53,54 @@ export type LogFormat = Static<typeof LogFormat>;
 export type LogLevel = Static<typeof LogLevel>;
 
 /** Certificate and private key (PEM files) the gateway serves HTTPS with. */
-export interface TlsConfig {
-  certFile: string;
-  keyFile: string;
+export type TlsConfig = Required<NonNullable<GatewaySettings['tls']>>;
+
+/** Settings given either inline or as a file, which the parse reads into one value: the file forms are gone from a config. */
+type FileForms = 'clusterSecretFile' | 'metricsTokenFile' | 'credentialsFile';
+
+/** What the parse decodes or resolves in both roles; every other setting is passed on as the schema validated it. */
+interface ResolvedCommon {
+  listen: ListenAddress;
+  /** From `clusterSecret` or `clusterSecretFile`, checked for length. */
+  clusterSecret: string;
+  /** From `metricsToken` or `metricsTokenFile`; undefined: GET /metrics is open. */
+  metricsToken: string | undefined;
 }
 
-/** Everything a gateway process needs. */
-export interface GatewayConfig {
-  listen: ListenAddress;
-  region: string;
-  /** Object ownership of buckets created without x-amz-object-ownership. */
-  objectOwnership: 'ObjectWriter' | 'BucketOwnerPreferred' | 'BucketOwnerEnforced';
-  baseDomain: string | undefined;
+/** What the parse decodes or resolves in a gateway's settings. */
+interface ResolvedGateway extends ResolvedCommon {
+  /** The environment's access key, then the file's, then those of `credentialsFile`. */
   credentials: S3Credential[];
-  clusterSecret: string;
-  erasure: ErasureConfig;
   /** Nodes to derive the ring from; empty when `ringFile` or `seeds` give the ring. */
   nodes: ClusterNodeConfig[];
-  /** A ring file (tessera ring create); watched, and a newer epoch is adopted at run time. */
-  ringFile: string | undefined;
-  /** Storage nodes ("host:port") to fetch the current ring from; the gateway then follows newer epochs. */
+  /** Storage nodes ("host:port") to fetch the current ring from; empty when another source gives it. */
   seeds: string[];
-  /** How often a gateway started from seeds asks nodes for a newer ring epoch. */
-  ringPollMs: number;
-  partitionBits: number;
-  metadataTimeoutMs: number;
-  /** How long a gateway trusts a cached bucket record. */
-  bucketCacheTtlMs: number;
-  stallTimeoutMs: number;
-  /** Smallest multipart part but the last. */
-  minPartSizeBytes: number;
-  /** S3 requests served at once, and how many more may wait before SlowDown. */
-  maxActiveRequests: number;
-  maxQueuedRequests: number;
-  /** Slow clients (slowloris): headers within the window, and at least the minimum of body per window. */
-  slowClientWindowMs: number;
-  slowClientMinBytes: number;
-  /** A response's client must accept some of its bytes within this, or its connection is closed. */
-  responseStallTimeoutMs: number;
-  /** Small request bodies (XML documents) held in memory at once, gateway-wide. */
-  maxBufferedBodyBytes: number;
-  kernel: KernelChoice;
-  /** Which AES-256-GCM seals and opens encrypted bodies. */
-  aesBackend: AesBackendChoice;
-  logLevel: LogLevel;
-  /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
-  heapGrowthPercent: number;
-  logFormat: LogFormat;
-  /** Bearer token GET /metrics requires; undefined: open. */
-  metricsToken: string | undefined;
-  /** Log one line per S3 request. */
-  accessLog: boolean;
   /** Serve HTTPS instead of HTTP when set. */
   tls: TlsConfig | undefined;
-  /** The SSE-S3 master key file; SSE-S3 is refused without one. */
-  sseMasterKeyFile?: string | undefined;
-  /** Accept SSE-C keys over plain HTTP. */
-  sseCustomerKeysOverHttp?: boolean;
-  /** Length of a lifecycle rule's "day" in seconds (x-amz-expiration and abort dates); absent: a real day. */
-  lifecycleDaySeconds?: number;
-  /** The SigV4 scope regions accepted besides `region`, and whether SigV2 is. */
-  auth: AuthConfig;
 }
+
+/** What the parse decodes or resolves in a storage node's settings. */
+interface ResolvedNode extends ResolvedCommon {
+  /** The ring's id for the node: `nodeId`, else its listen address. */
+  nodeId: string;
+  /** Required of a node. */
+  dataDir: string;
+}
+
+/**
+ * Everything a gateway process needs: its settings as GatewaySettings (config-schema.ts) declares and
+ * documents them, with the few in ResolvedGateway decoded.
+ */
+export type GatewayConfig = Readonly<Omit<GatewaySettings, FileForms | keyof ResolvedGateway> & ResolvedGateway>;
 
 /** Rates (bytes/s, 0 = unlimited) and pauses of a node's background workers; each field is documented in the schema. */
 export type NodeHealingConfig = Static<typeof HealingSettings>;
 
-/** Everything a storage node process needs. */
-export interface NodeConfig {
-  nodeId: string;
-  dataDir: string;
-  listen: ListenAddress;
-  clusterSecret: string;
-  reserveBytes: number;
-  /** Memory for metadata rows reads answer from (the node's row cache). */
-  rowCacheBytes: number;
-  /** LevelDB's write buffer: rows held in memory before a table file is written. */
-  metadataWriteBufferBytes: number;
-  /** Memory for shard-file transfers past the page cache (0: none). */
-  directIoMemoryBytes: number;
-  logLevel: LogLevel;
-  /** Growth of the JavaScript heap past its live size before a full collection (percent; 0: V8's choice). */
-  heapGrowthPercent: number;
-  logFormat: LogFormat;
-  /** Bearer token GET /metrics requires; undefined: open. */
-  metricsToken: string | undefined;
-  /** Pacing of the node's background work (scrub, repair, audit, rebalance, gc). */
-  healing: NodeHealingConfig;
-}
+/**
+ * Everything a storage node process needs: its settings as NodeSettings (config-schema.ts) declares and
+ * documents them, with the few in ResolvedNode decoded.
+ */
+export type NodeConfig = Readonly<Omit<NodeSettings, FileForms | keyof ResolvedNode> & ResolvedNode>;
 
 /** What the cross-setting rules ask of a role's reader. */
 type Reader = Pick<ConfigReader<TObject>, 'secret' | 'describe' | 'readFile'>;
@@ -284,41 +243,16 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
   const certFile = settings.tls?.certFile;
   const keyFile = settings.tls?.keyFile;
   if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('tls needs both certFile and keyFile');
+  const { clusterSecretFile: _, metricsTokenFile: __, credentialsFile: ___, ...passed } = settings;
   const config: GatewayConfig = {
+    ...passed,
     listen: parseListen(settings.listen, 'listen'),
-    region: settings.region,
-    objectOwnership: settings.objectOwnership,
-    baseDomain: settings.baseDomain,
     credentials: credentialsOf(reader, settings, env),
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
-    erasure,
-    nodes: settings.nodes ?? [],
-    ringFile: settings.ringFile,
-    seeds: settings.seeds ?? [],
-    ringPollMs: settings.ringPollMs,
-    partitionBits: settings.partitionBits,
-    metadataTimeoutMs: settings.metadataTimeoutMs,
-    bucketCacheTtlMs: settings.bucketCacheTtlMs,
-    stallTimeoutMs: settings.stallTimeoutMs,
-    minPartSizeBytes: settings.minPartSizeBytes,
-    maxActiveRequests: settings.maxActiveRequests,
-    maxQueuedRequests: settings.maxQueuedRequests,
-    slowClientWindowMs: settings.slowClientWindowMs,
-    slowClientMinBytes: settings.slowClientMinBytes,
-    responseStallTimeoutMs: settings.responseStallTimeoutMs,
-    maxBufferedBodyBytes: settings.maxBufferedBodyBytes,
-    kernel: settings.kernel,
-    aesBackend: settings.aesBackend,
-    logLevel: settings.logLevel,
-    heapGrowthPercent: settings.heapGrowthPercent,
-    logFormat: settings.logFormat,
     metricsToken: reader.secret('metricsToken', settings.metricsToken, settings.metricsTokenFile),
-    accessLog: settings.accessLog,
+    nodes: settings.nodes ?? [],
+    seeds: settings.seeds ?? [],
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
-    sseMasterKeyFile: settings.sseMasterKeyFile,
-    sseCustomerKeysOverHttp: settings.sseCustomerKeysOverHttp,
-    lifecycleDaySeconds: settings.lifecycleDaySeconds,
-    auth: settings.auth,
   };
   return Object.freeze(config);
 }
@@ -330,20 +264,14 @@ export function parseNodeConfig(document: unknown, env: Env = {}, input: Omit<Co
   const settings = reader.read();
   const listen = parseListen(settings.listen, 'listen');
   if (settings.dataDir === undefined) throw new ConfigError(`the data directory is required: ${reader.describe('dataDir')}`);
+  const { clusterSecretFile: _, metricsTokenFile: __, ...passed } = settings;
   const config: NodeConfig = {
+    ...passed,
     nodeId: settings.nodeId ?? `${listen.host}:${listen.port}`,
     dataDir: settings.dataDir,
     listen,
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
-    reserveBytes: settings.reserveBytes,
-    rowCacheBytes: settings.rowCacheBytes,
-    metadataWriteBufferBytes: settings.metadataWriteBufferBytes,
-    directIoMemoryBytes: settings.directIoMemoryBytes,
-    logLevel: settings.logLevel,
-    heapGrowthPercent: settings.heapGrowthPercent,
-    logFormat: settings.logFormat,
     metricsToken: reader.secret('metricsToken', settings.metricsToken, settings.metricsTokenFile),
-    healing: settings.healing,
   };
   checkGcAges(config.healing);
   return Object.freeze(config);

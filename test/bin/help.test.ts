@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import { t } from 'tap';
-import { usageFor } from '../../src/bin/help.js';
+import { USAGE_DEFAULTS, usageFor } from '../../src/bin/help.js';
+import { DEFAULTS } from '../../src/common/index.js';
+import { DEFAULT_PARTITION_BITS } from '../../src/placement/index.js';
 import { tesseraArgs } from '../helpers/tree.js';
 
 const run = promisify(execFile);
@@ -39,6 +41,11 @@ t.test('--help and -h anywhere before -- ask for the usage of the command named'
   t.equal(usageFor(['admin', 'kms', '-h'])?.split('\n')[0]?.startsWith('usage: tessera admin kms'), true, 'admin kms has its own');
   t.equal(usageFor(['dev', '--data', 'x']), undefined, 'no help asked');
   t.equal(usageFor(['admin', 'object', 'bucket', '--', '--help']), undefined, 'after -- it is an argument');
+  t.end();
+});
+
+t.test('the defaults the usage texts name are the ones the code uses', (t) => {
+  t.same(USAGE_DEFAULTS, { dataShards: DEFAULTS.dataShards, parityShards: DEFAULTS.parityShards, partitionBits: DEFAULT_PARTITION_BITS });
   t.end();
 });
 
