@@ -15,7 +15,7 @@ import { formatObjectReport, inspectObject, type ObjectReport } from '../../src/
 import { NodeClient, UPLOADS_BUCKET } from '../../src/rpc/index.js';
 import { bucketName, seededBytes } from '../helpers/bytes.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
-import { rotShardImage, shardImagesOf, shardImagesOn } from '../helpers/shard-images.js';
+import { rotShardImage, shardImagesOf } from '../helpers/shard-images.js';
 
 const SECRET = 'test-cluster-secret';
 
@@ -35,42 +35,22 @@ async function ringsHeld(cluster: TestCluster): Promise<void> {
   }
 }
 
-t.test('admin object: every shard healthy, then a rotten shard and a lost node show, with what each loss would mean', async (t) => {
-  const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
-  t.teardown(() => cluster.close());
-  await ringsHeld(cluster);
-  const s3 = cluster.client();
-  const bucket = bucketName();
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const body = seededBytes(700_000, 5);
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'photo.jpg', Body: body }));
+// One cluster for every case (64 KiB blocks so a few hundred KB make several stripes; parts from
+// 100 KB), each case in a bucket of its own. The case that rots a shard and stops a node runs last.
+const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { minPartSizeBytes: 100_000 } });
+t.teardown(() => cluster.close());
+await ringsHeld(cluster);
 
-  const healthy = await inspectObject(targetOf(cluster), bucket, 'photo.jpg');
-  t.equal(healthy.sizeBytes, body.length);
-  t.equal(healthy.healthyShards, 6);
-  t.same(healthy.shards.map((s) => s.state), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
-  t.same(healthy.shards.map((s) => s.ifLost), [...Array(4).fill('read rebuilds from parity'), 'no effect', 'no effect'], 'data shards cost a reconstruction, parity none');
-  t.equal(new Set(healthy.shards.map((s) => s.nodeId)).size, 6, 'six distinct nodes');
-  t.ok((healthy.shards[0]?.sizeBytes ?? 0) > 0);
-
-  // Rot shard 0 on its node (its file or its segment image: the node holds only this object's shard).
-  const holder = healthy.shards[0]?.nodeId ?? '';
-  for (const image of await shardImagesOn(join(cluster.dataDir, holder))) await rotShardImage(image);
-  // And lose the node of shard 5.
-  const lost = Number(healthy.shards[5]?.nodeId.replace('node-', ''));
-  await cluster.stopNode(lost);
-
-  const hurt = await inspectObject(targetOf(cluster), bucket, 'photo.jpg', { timeoutMs: 3_000 });
-  t.equal(hurt.shards[0]?.state, 'corrupt', 'the rotten shard fails its checksum');
-  t.equal(hurt.shards[5]?.state, 'unreachable', 'the stopped node does not answer');
-  t.equal(hurt.healthyShards, 4);
-  t.same(hurt.shards.slice(1, 5).map((s) => s.ifLost), ['unreadable', 'unreadable', 'unreadable', 'unreadable'], 'with 4 of 6 left, any further loss is fatal');
-});
+/** The shard images on `nodeId`'s disk of `key`'s version `versionId` in `bucket` (named by its data id). */
+async function imagesOf(nodeId: string, bucket: string, key: string, versionId: string): Promise<Awaited<ReturnType<typeof shardImagesOf>>> {
+  const node = cluster.config.nodes.find((n) => n.id === nodeId);
+  if (node === undefined) throw new Error(`no node ${nodeId}`);
+  const nodeClient = new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: SECRET, connections: 1 });
+  const stored = await nodeClient.versionStatus(bucket, key, versionId).finally(() => nodeClient.close());
+  return shardImagesOf(join(cluster.dataDir, nodeId), stored?.record.dataId ?? versionId);
+}
 
 t.test('tessera admin object --json reads the embedded cluster files and prints the report', async (t) => {
-  const cluster = await startCluster();
-  t.teardown(() => cluster.close());
-  await ringsHeld(cluster);
   const s3 = cluster.client();
   const bucket = bucketName();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -97,9 +77,6 @@ t.test('tessera admin object --json reads the embedded cluster files and prints 
 });
 
 t.test('admin object checks a multipart object part by part: each part\'s stripes and every shard on every node', async (t) => {
-  const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { minPartSizeBytes: 100_000 } });
-  t.teardown(() => cluster.close());
-  await ringsHeld(cluster);
   const s3 = cluster.client();
   const bucket = bucketName();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -144,12 +121,7 @@ t.test('admin object checks a multipart object part by part: each part\'s stripe
   const rotten = part2?.shards[1];
   if (part2 === undefined || rotten === undefined) throw new Error('no part 2');
   // A shard file is named by the id its data was written under (the record's dataId when it differs).
-  const node = cluster.config.nodes.find((n) => n.id === rotten.nodeId);
-  if (node === undefined) throw new Error(`no node ${rotten.nodeId}`);
-  const nodeClient = new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: SECRET, connections: 1 });
-  const stored = await nodeClient.versionStatus(UPLOADS_BUCKET, part2.key, part2.versionId).finally(() => nodeClient.close());
-  const dataId = stored?.record.dataId;
-  const images = await shardImagesOf(join(cluster.dataDir, rotten.nodeId), dataId ?? part2.versionId);
+  const images = await imagesOf(rotten.nodeId, UPLOADS_BUCKET, part2.key, part2.versionId);
   t.equal(images.length, 1, 'the part\'s shard is on its node\'s disk once');
   for (const image of images) await rotShardImage(image);
 
@@ -164,9 +136,6 @@ t.test('admin object checks a multipart object part by part: each part\'s stripe
 });
 
 t.test('tessera admin object prints a multipart object part by part, in text and --json', async (t) => {
-  const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { minPartSizeBytes: 100_000 } });
-  t.teardown(() => cluster.close());
-  await ringsHeld(cluster);
   const s3 = cluster.client();
   const bucket = bucketName();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -202,9 +171,6 @@ t.test('tessera admin object prints a multipart object part by part, in text and
 });
 
 t.test('admin object --version inspects a noncurrent version, not the newest', async (t) => {
-  const cluster = await startCluster();
-  t.teardown(() => cluster.close());
-  await ringsHeld(cluster);
   const s3 = cluster.client();
   const bucket = bucketName();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -217,4 +183,35 @@ t.test('admin object --version inspects a noncurrent version, not the newest', a
   t.same(old.shards.map((s) => [s.state, s.versionId]), Array(6).fill(['ok', first.VersionId]));
   const current = await inspectObject(targetOf(cluster), bucket, 'k');
   t.equal(current.sizeBytes, 5);
+});
+
+t.test('admin object: every shard healthy, then a rotten shard and a lost node show, with what each loss would mean', async (t) => {
+  const s3 = cluster.client();
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const body = seededBytes(700_000, 5);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'photo.jpg', Body: body }));
+
+  const healthy = await inspectObject(targetOf(cluster), bucket, 'photo.jpg');
+  t.equal(healthy.sizeBytes, body.length);
+  t.equal(healthy.healthyShards, 6);
+  t.same(healthy.shards.map((s) => s.state), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  t.same(healthy.shards.map((s) => s.ifLost), [...Array(4).fill('read rebuilds from parity'), 'no effect', 'no effect'], 'data shards cost a reconstruction, parity none');
+  t.equal(new Set(healthy.shards.map((s) => s.nodeId)).size, 6, 'six distinct nodes');
+  t.ok((healthy.shards[0]?.sizeBytes ?? 0) > 0);
+
+  // Rot shard 0 on its node (its file or its segment image).
+  const holder = healthy.shards[0]?.nodeId ?? '';
+  const images = await imagesOf(holder, bucket, 'photo.jpg', healthy.versionId ?? '');
+  t.equal(images.length, 1, 'shard 0 is on its node\'s disk once');
+  for (const image of images) await rotShardImage(image);
+  // And lose the node of shard 5.
+  const lost = Number(healthy.shards[5]?.nodeId.replace('node-', ''));
+  await cluster.stopNode(lost);
+
+  const hurt = await inspectObject(targetOf(cluster), bucket, 'photo.jpg', { timeoutMs: 3_000 });
+  t.equal(hurt.shards[0]?.state, 'corrupt', 'the rotten shard fails its checksum');
+  t.equal(hurt.shards[5]?.state, 'unreachable', 'the stopped node does not answer');
+  t.equal(hurt.healthyShards, 4);
+  t.same(hurt.shards.slice(1, 5).map((s) => s.ifLost), ['unreadable', 'unreadable', 'unreadable', 'unreadable'], 'with 4 of 6 left, any further loss is fatal');
 });

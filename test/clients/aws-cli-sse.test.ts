@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { t, type Test } from 'tap';
 import { bucketName } from '../helpers/bytes.js';
 import { commandOutput, isolatedAwsEnv, probeClient, requireClient, resolveOnPath, runCommand, sha256File, writeRandomFile, type CommandResult } from '../helpers/clients.js';
-import { startHttpAndHttpsDevServers, type ClientTarget } from '../helpers/server.js';
+import { startHttpsDevServer } from '../helpers/server.js';
 
 /**
  * aws-cli with server-side encryption against `tessera dev` over HTTPS (as S3 requires for SSE-C), for
@@ -24,7 +24,7 @@ const CLIENTS = [
 
 const work = await mkdtemp(join(tmpdir(), 'tessera-aws-cli-sse-'));
 t.teardown(() => rm(work, { recursive: true, force: true }));
-const targets = await startHttpAndHttpsDevServers(t);
+const target = await startHttpsDevServer(t);
 const bigPath = join(work, 'big.bin');
 const bigSha256 = await writeRandomFile(bigPath, BIG_BYTES);
 const smallPath = join(work, 'small.bin');
@@ -44,7 +44,6 @@ type Aws = (args: string[]) => Promise<CommandResult>;
 
 for (const client of CLIENTS) {
   t.test(`${client.name} over https: cp --sse AES256 and --sse-c both ways (1 KiB and 9 MiB multipart), ranged get, copy SSE-C to SSE-S3`, async (t) => {
-    const target: ClientTarget = targets.https;
     const dir = await mkdtemp(join(work, 'run-'));
     const env = await isolatedAwsEnv(target.server, dir);
     const probe = await probeClient(client.command, ['--version'], env);

@@ -201,6 +201,17 @@ function wrapCluster(gateway: Gateway, config: GatewayConfig, nodes: StorageNode
   };
 }
 
+/**
+ * A new bucket on a cluster several tests share, and an SDK client of it: each test in a bucket of its
+ * own, the cluster started once (and torn down by whoever started it).
+ */
+export async function bucketOn(cluster: TestCluster): Promise<{ cluster: TestCluster; s3: S3Client; bucket: string }> {
+  const s3 = cluster.client();
+  const bucket = bucketName();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return { cluster, s3, bucket };
+}
+
 /** A started cluster, one SDK client and one new bucket, torn down with the test. The usual start of an S3 test file. */
 export async function clusterWithBucket(
   t: { teardown(fn: () => unknown): void },

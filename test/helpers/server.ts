@@ -281,11 +281,20 @@ export interface ClientTarget {
  * for localhost and 127.0.0.1 signed by a fresh test CA. Both stopped, and the CA removed, at the end of `t`.
  */
 export async function startHttpAndHttpsDevServers(t: TestLike): Promise<{ http: ClientTarget; https: ClientTarget }> {
+  const [http, https] = await Promise.all([startDevServer(t), startHttpsDevServer(t)]);
+  return { http: { scheme: 'http', server: http }, https };
+}
+
+/**
+ * One `tessera dev` over HTTPS only, with a certificate for localhost and 127.0.0.1 signed by a fresh
+ * test CA, for a test that has nothing to send over HTTP. Stopped, and the CA removed, at the end of `t`.
+ */
+export async function startHttpsDevServer(t: TestLike): Promise<ClientTarget & { scheme: 'https' }> {
   const cert = await makeTestCertificate();
   t.teardown(() => cert.remove());
-  const [http, https] = await Promise.all([startDevServer(t), startDevServer(t, { tls: cert })]);
+  const https = await startDevServer(t, { tls: cert });
   if (!https.endpoint.startsWith('https://')) throw new Error(`tessera dev with TLS printed ${https.endpoint}`);
-  return { http: { scheme: 'http', server: http }, https: { scheme: 'https', server: https, caFile: cert.caFile, ca: cert.ca } };
+  return { scheme: 'https', server: https, caFile: cert.caFile, ca: cert.ca };
 }
 
 /** One `tessera node` process of a process cluster. */

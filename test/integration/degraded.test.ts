@@ -7,9 +7,12 @@ import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
 import { rotShardImage, shardImagesOn } from '../helpers/shard-images.js';
 
+// One cluster for both cases, each in a bucket of its own. The flipped byte comes first, while its
+// object's shard is the only image on its node; the case that stops nodes comes last.
+const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
+t.teardown(() => cluster.close());
+
 t.test('a flipped byte in a data shard is never served: the read reconstructs from parity', async (t) => {
-  const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
-  t.teardown(() => cluster.close());
   const s3 = cluster.client();
   const bucket = bucketName();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -28,8 +31,6 @@ t.test('a flipped byte in a data shard is never served: the read reconstructs fr
 });
 
 t.test('with m nodes down every object reads back; with m+1 down a GET fails fast with 503', async (t) => {
-  const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
-  t.teardown(() => cluster.close());
   const s3 = cluster.client();
   const bucket = bucketName();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));

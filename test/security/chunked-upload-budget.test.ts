@@ -5,7 +5,7 @@ import { t } from 'tap';
 import { authenticate, createBodyDecoder, type AuthRequest, type AuthResult } from '../../src/gateway/auth/index.js';
 import { ByteBudget } from '../../src/gateway/http/index.js';
 import { seededBytes } from '../helpers/bytes.js';
-import { clusterWithBucket, TEST_CREDENTIALS, type TestCluster } from '../helpers/cluster.js';
+import { bucketOn, startCluster, TEST_CREDENTIALS, type TestCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/until.js';
 import { codeOf, credentials, DOC_ACCESS_KEY, DOC_DATE, DOC_NOW, DOC_SECRET, frameChunked, signingKey, type ChunkSigning } from '../gateway/auth/helpers.js';
 import { signRaw } from '../gateway/raw-s3.js';
@@ -77,8 +77,13 @@ async function objectBytes(cluster: TestCluster, bucket: string, key: string): P
   return Buffer.from(await got.Body!.transformToByteArray());
 }
 
+// The three upload cases share one gateway with the small budget, each in a bucket of its own; each
+// waits until the budget is given back before it ends or before it fills the budget again.
+const budgeted = await startCluster({ gatewayOverrides: { maxBufferedBodyBytes: BUDGET_BYTES } });
+t.teardown(() => budgeted.close());
+
 t.test('signed chunks awaiting their signature count against the byte budget: past its cap uploads wait, and all complete byte-identical', async (t) => {
-  const { cluster, bucket } = await clusterWithBucket(t, { gatewayOverrides: { maxBufferedBodyBytes: BUDGET_BYTES } });
+  const { cluster, bucket } = await bucketOn(budgeted);
   const data = [1, 2, 3].map((seed) => seededBytes(OBJECT_BYTES, seed));
   const uploads = await Promise.all(data.map((bytes, i) => rawUpload(cluster, bucket, `held-${i}`, bytes)));
   t.teardown(() => uploads.forEach((upload) => upload.socket.destroy()));
@@ -94,7 +99,7 @@ t.test('signed chunks awaiting their signature count against the byte budget: pa
 });
 
 t.test('budget held by uploads their clients abandon comes back, mid-chunk and while waiting', async (t) => {
-  const { cluster, bucket } = await clusterWithBucket(t, { gatewayOverrides: { maxBufferedBodyBytes: BUDGET_BYTES } });
+  const { cluster, bucket } = await bucketOn(budgeted);
   const uploads = await Promise.all([1, 2, 3].map((seed) => rawUpload(cluster, bucket, `gone-${seed}`, seededBytes(OBJECT_BYTES, seed))));
   t.teardown(() => uploads.forEach((upload) => upload.socket.destroy()));
   for (const upload of uploads) upload.start();
@@ -113,7 +118,7 @@ t.test('budget held by uploads their clients abandon comes back, mid-chunk and w
 });
 
 t.test('AWS SDK uploads (signed payload and streamed aws-chunked) still store their bytes exactly under a small budget', async (t) => {
-  const { cluster, s3, bucket } = await clusterWithBucket(t, { gatewayOverrides: { maxBufferedBodyBytes: BUDGET_BYTES } });
+  const { cluster, s3, bucket } = await bucketOn(budgeted);
   const whole = seededBytes(3 * BUDGET_BYTES + 17, 4);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'whole', Body: whole }));
   const streamed = seededBytes(3 * BUDGET_BYTES + 29, 5);

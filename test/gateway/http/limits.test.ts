@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { t } from 'tap';
-import { clusterWithBucket } from '../../helpers/cluster.js';
+import { bucketOn, clusterWithBucket, startCluster } from '../../helpers/cluster.js';
 import { rawS3, signRaw } from '../raw-s3.js';
 
 // Generous against a loaded machine: the steady upload sends 20x the minimum rate, the trickle 1/25 of it.
@@ -38,8 +38,12 @@ async function trickle(socket: Socket, closed: Promise<string>, piece: string | 
   return isClosed;
 }
 
+// The two slow-client cases share one gateway with the short window, each in a bucket of its own.
+const slowClients = await startCluster({ gatewayOverrides: SLOW_CLIENTS });
+t.teardown(() => slowClients.close());
+
 t.test('request headers that trickle are cut off once the window passes', async (t) => {
-  const { cluster, bucket } = await clusterWithBucket(t, { gatewayOverrides: SLOW_CLIENTS });
+  const { cluster, bucket } = await bucketOn(slowClients);
   const { socket, closed } = openSocket(cluster.endpoint);
   socket.write(`GET /${bucket} HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
   // One header line every 100 ms would never end: the gateway must close the connection.
@@ -50,7 +54,7 @@ t.test('request headers that trickle are cut off once the window passes', async 
 });
 
 t.test('a body that trickles is cut off and leaves no object; a slow but steady one is served', async (t) => {
-  const { cluster, bucket } = await clusterWithBucket(t, { gatewayOverrides: SLOW_CLIENTS });
+  const { cluster, bucket } = await bucketOn(slowClients);
   const sizeBytes = 64 * 1024;
   const headOf = async (key: string): Promise<string> => {
     const signed = await signRaw(cluster.endpoint, { method: 'PUT', bucket, key, headers: { 'content-length': String(sizeBytes), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
