@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BucketRecord, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
 import type { MetadataStore, StoredObject, VersionGone, VersionListRow } from './metadata-store.js';
+import type { CursorRows, FileRows, KeyRows, PreparedRows, QuarantineRows, VersionRows } from './metadata/row-families.js';
 import type { ChunkMemory } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { isNoSpace } from './shard-store-error.js';
@@ -67,8 +68,38 @@ export class ShardStore {
     this.compaction = new SegmentCompaction(this.core);
   }
 
-  /** The node's metadata, for tests and tools that inspect rows; node code asks the store. */
+  /** The node's metadata, for tests and tools that inspect rows; node code asks the store or uses a row family below. */
   get metadata(): MetadataStore {
+    return this.core.metadata;
+  }
+
+  /** The node's keys and their versions in placement-hash order, for walks over them. */
+  get keyRows(): KeyRows {
+    return this.core.metadata;
+  }
+
+  /** Version rows and version tombstones in placement-hash order; tombstones past their grace are dropped through it. */
+  get versionRows(): VersionRows {
+    return this.core.metadata;
+  }
+
+  /** Shards found bad, waiting for repair. */
+  get quarantineRows(): QuarantineRows {
+    return this.core.metadata;
+  }
+
+  /** Shards stored but not yet committed, for the resolver that settles them. */
+  get preparedRows(): PreparedRows {
+    return this.core.metadata;
+  }
+
+  /** The files rows point to, for the sweep that removes orphans. */
+  get fileRows(): FileRows {
+    return this.core.metadata;
+  }
+
+  /** Where background workers keep their cursors. */
+  get cursorRows(): CursorRows {
     return this.core.metadata;
   }
 

@@ -40,7 +40,7 @@ export const HEALING_ROUTES: readonly NodeRoute[] = [
     handler: async (node, request): Promise<PartitionVersionsResponse> => {
       const page = versionPageQuery(queryOf(request));
       if (page === null) throw new WireError('BadRequest', 'bad partition version listing');
-      const { rows, truncated } = await node.store.metadata.versionPage(page.after, page.limit, page.from, page.to);
+      const { rows, truncated } = await node.store.versionRows.versionPage(page.after, page.limit, page.from, page.to);
       return { entries: rows.map((row) => ({ hashHex: row.hashHex, bucket: row.bucket, key: row.key, record: row.stored.record, shardIndex: row.stored.shardIndex })), truncated };
     },
   },
@@ -50,7 +50,7 @@ export const HEALING_ROUTES: readonly NodeRoute[] = [
     handler: async (node, request): Promise<PartitionGoneResponse> => {
       const page = versionPageQuery(queryOf(request));
       if (page === null) throw new WireError('BadRequest', 'bad partition tombstone listing');
-      const { rows, truncated } = await node.store.metadata.versionGonePage(page.after, page.limit, page.from, page.to);
+      const { rows, truncated } = await node.store.versionRows.versionGonePage(page.after, page.limit, page.from, page.to);
       return { gone: rows, truncated };
     },
   },
@@ -66,16 +66,16 @@ export const HEALING_ROUTES: readonly NodeRoute[] = [
 ];
 
 /** GET of a partition's keys a page at a time, each with the record this node holds. */
-async function partitionEntries(store: ShardStore, query: Record<string, string | undefined>): Promise<PartitionEntriesResponse> {
+async function partitionEntries(store: Pick<ShardStore, 'keyRows'>, query: Record<string, string | undefined>): Promise<PartitionEntriesResponse> {
   const shape = partitionParams(query);
   const limit = Number(query['limit'] ?? MAX_ENTRIES);
   if (shape === null || !Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRIES) throw new WireError('BadRequest', 'bad partition listing');
   const after = query['afterHash'] === undefined ? null : { hashHex: query['afterHash'], bucket: query['afterBucket'] ?? '', key: query['afterKey'] ?? '' };
   const { from, to } = partitionHashRange(shape.partition, shape.bits);
-  const page = after === null ? await firstPage(store, from, to, limit + 1) : await store.metadata.hashIndexPage(after, limit + 1, to);
+  const page = after === null ? await firstPage(store, from, to, limit + 1) : await store.keyRows.hashIndexPage(after, limit + 1, to);
   const entries: PartitionEntry[] = [];
   for (const entry of page.slice(0, limit)) {
-    const stored = await store.metadata.getObject(entry.bucket, entry.key);
+    const stored = await store.keyRows.getObject(entry.bucket, entry.key);
     if (stored !== undefined) entries.push({ ...entry, record: stored.record, shardIndex: stored.shardIndex });
   }
   return { entries, truncated: page.length > limit };
@@ -86,13 +86,13 @@ async function partitionEntries(store: ShardStore, query: Record<string, string 
  * versioned bucket's noncurrent versions and delete markers too), so a member that lost or missed any
  * version, or kept one deleted by id, differs. Read a page of rows at a time.
  */
-export async function partitionDigest(store: ShardStore, partition: number, bits: number): Promise<PartitionDigest> {
+export async function partitionDigest(store: Pick<ShardStore, 'versionRows'>, partition: number, bits: number): Promise<PartitionDigest> {
   const hash = createHash('sha256');
   const { from, to } = partitionHashRange(partition, bits);
   let count = 0;
   let after: VersionCursor | null = null;
   for (;;) {
-    const page = await store.metadata.versionPage(after, MAX_ENTRIES, from, to);
+    const page = await store.versionRows.versionPage(after, MAX_ENTRIES, from, to);
     for (const row of page.rows) {
       const { record } = row.stored;
       hash.update(`${row.bucket}\0${row.key}\0${record.versionId}\0${record.deleted ? 1 : 0}\n`);
@@ -115,9 +115,9 @@ function versionPageQuery(query: Record<string, string | undefined>): { from: bi
   return { ...partitionHashRange(shape.partition, shape.bits), after, limit };
 }
 
-async function firstPage(store: ShardStore, from: bigint, to: bigint, limit: number): Promise<{ hashHex: string; bucket: string; key: string }[]> {
+async function firstPage(store: Pick<ShardStore, 'keyRows'>, from: bigint, to: bigint, limit: number): Promise<{ hashHex: string; bucket: string; key: string }[]> {
   const page: { hashHex: string; bucket: string; key: string }[] = [];
-  for await (const entry of store.metadata.hashRange(from, to)) {
+  for await (const entry of store.keyRows.hashRange(from, to)) {
     page.push(entry);
     if (page.length >= limit) break;
   }

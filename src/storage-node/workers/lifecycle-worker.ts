@@ -22,10 +22,14 @@ import {
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
 import { versionAfter } from './gc-worker.js';
 import { expiryRemovesForGood, versionIsLocked } from './version-lock.js';
+import type { ShardStore } from '../shard-store.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
+/** The store as lifecycle uses it: keys to walk, bucket rules, and the writes that expire. */
+export type LifecycleStore = Pick<ShardStore, 'keyRows' | 'bucketRecord' | 'listBuckets' | 'listVersions' | 'objectStatus' | 'commit' | 'deleteVersion'>;
+
 /** Construction parameters of the lifecycle worker. */
-export interface LifecycleWorkerOptions extends NodeWorkerDeps {
+export interface LifecycleWorkerOptions extends NodeWorkerDeps<LifecycleStore> {
   /** Length of a lifecycle "day" (a real day; tests shorten it). */
   dayMs: number;
   keysPerStep?: number;
@@ -138,7 +142,7 @@ export class LifecycleWorker implements Worker {
       this.buckets = buckets;
     }
     // Without a ring, or without a bucket that has rules, there is nothing to apply: the pass ends here.
-    const page = locator === undefined || this.buckets.size === 0 ? [] : await this.options.store.metadata.hashIndexPage(this.after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
+    const page = locator === undefined || this.buckets.size === 0 ? [] : await this.options.store.keyRows.hashIndexPage(this.after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
     for (const entry of page) {
       signal.throwIfAborted();
       try {
@@ -171,7 +175,7 @@ export class LifecycleWorker implements Worker {
     const { nodeId, store, peers } = this.options;
     const nodes = locator.ring.nodes;
     const timeout = this.peerSignal(signal);
-    const outcomes = await fanOut(nodes, (node) => (node.id === nodeId ? store.metadata.listBuckets() : peers.get(node).listBuckets({ signal: timeout })));
+    const outcomes = await fanOut(nodes, (node) => (node.id === nodeId ? store.listBuckets() : peers.get(node).listBuckets({ signal: timeout })));
     signal.throwIfAborted();
     const now = this.clock();
     for (const outcome of outcomes) if (outcome.ok) this.lastAnswerMs.set(outcome.nodeId, now);
@@ -225,9 +229,9 @@ export class LifecycleWorker implements Worker {
     const bucket = await this.rulesInForce(entry.bucket);
     if (bucket === undefined) return;
     const { store } = this.options;
-    const current = await store.metadata.getObject(entry.bucket, entry.key);
+    const current = await store.keyRows.getObject(entry.bucket, entry.key);
     if (current === undefined) return;
-    const rows = await store.metadata.keyVersions(entry.bucket, entry.key);
+    const rows = await store.keyRows.keyVersions(entry.bucket, entry.key);
     const versions = rows.some((v) => v.record.versionId === current.record.versionId) ? rows : [current, ...rows];
     const now = this.clock();
     if (await this.expireCurrent(set, bucket, current.record, now, signal)) return;
@@ -432,7 +436,7 @@ export class LifecycleWorker implements Worker {
 
   /** Aborts an upload open past the DaysAfterInitiation of a rule of its bucket, as AbortMultipartUpload does. */
   private async upload(set: readonly RingNode[], entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
-    const stored = await this.options.store.metadata.getObject(entry.bucket, entry.key);
+    const stored = await this.options.store.keyRows.getObject(entry.bucket, entry.key);
     const record = stored?.record;
     const upload = record?.upload;
     if (record === undefined || upload === undefined || record.deleted || upload.closed !== undefined) return;
