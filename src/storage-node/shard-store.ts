@@ -7,7 +7,7 @@ import type { CursorRows, FileRows, KeyRows, PreparedRows, QuarantineRows, Versi
 import type { ChunkMemory } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { isNoSpace } from './shard-store-error.js';
-import type { PrepareOptions } from './shard-writer.js';
+import type { PrepareOptions } from './shard-preparer.js';
 import { SegmentCompaction, type CompactionResult, type SegmentUsage } from './shard-store/segment-compaction.js';
 import type { ShardStoreOptions } from './shard-store/shard-store-options.js';
 import { ShardDeletes } from './shard-store/shard-deletes.js';
@@ -202,12 +202,12 @@ export class ShardStore {
 
   /** Whether a shard write in progress owns `path` (a temporary file, or a shard file not yet recorded): never garbage. */
   isWriting(path: string): boolean {
-    return this.core.writer.isWriting(path);
+    return this.core.preparer.isWriting(path);
   }
 
   /** Shards being prepared now, of every kind (a write under way on this node). */
   get writesInFlight(): number {
-    return this.core.writer.writesInFlight;
+    return this.core.preparer.writesInFlight;
   }
 
   /** Checksum mismatches seen on reads since start. */

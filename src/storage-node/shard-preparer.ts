@@ -12,8 +12,8 @@ import { WRITE_BEHIND_BYTES, encodeShardImage, shardImageParts, writeShardFile, 
 import { segmentPlaceName, shardFileName, syncDirectory } from './shard-paths.js';
 import type { SpaceClaim } from './space-ledger.js';
 
-/** What the writer needs from its store. */
-export interface ShardWriterOptions {
+/** What the preparer needs from its store. */
+export interface ShardPreparerOptions {
   metadata: MetadataStore;
   hash: BlockHasher;
   shardDir: string;
@@ -59,8 +59,8 @@ export interface PrepareOptions {
  * repeated prepare of a committed shard stores nothing and returns its claim at once). No prepare
  * replaces a shard a committed version names but as CommittedShardGuard allows.
  */
-export class ShardWriter {
-  private readonly options: ShardWriterOptions;
+export class ShardPreparer {
+  private readonly options: ShardPreparerOptions;
   /** Paths prepares in progress own (a temporary file, a shard file before its row), with how many own each. */
   private readonly writing = new Map<string, number>();
   /** Prepares under way, of every kind: receiving, syncing or recording a shard. */
@@ -70,7 +70,7 @@ export class ShardWriter {
   /** No prepare replaces a shard a committed version names but as this allows. */
   private readonly committed: CommittedShardGuard;
 
-  constructor(options: ShardWriterOptions) {
+  constructor(options: ShardPreparerOptions) {
     this.options = options;
     this.committed = new CommittedShardGuard(options.committed);
   }
