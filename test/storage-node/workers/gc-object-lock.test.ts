@@ -8,8 +8,8 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
-import { morePasses, startGcCluster } from './gc-cluster.js';
+import { bucketName, collect, seededBytes } from '../../helpers/bytes.js';
+import { morePasses, startGcCluster } from '../gc-cluster.js';
 
 /**
  * The collector, a node restart and Object Lock on six real nodes: locked versions hidden behind delete

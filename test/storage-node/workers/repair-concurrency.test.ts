@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import type { RingNode } from '../../src/placement/index.js';
-import { NodeError, shardRefOf, type ShardRef } from '../../src/rpc/index.js';
-import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
-import { PeerClients, type PeerClient } from '../../src/storage-node/workers/peer-clients.js';
-import { RepairWorker } from '../../src/storage-node/workers/repair-worker.js';
-import { WorkerRunner } from '../../src/storage-node/workers/worker-runner.js';
-import { readShard, tempDir } from './store-fixture.js';
+import { silentLogger } from '../../../src/common/index.js';
+import type { RingNode } from '../../../src/placement/index.js';
+import { NodeError, shardRefOf, type ShardRef } from '../../../src/rpc/index.js';
+import { HealingFigures } from '../../../src/storage-node/workers/healing-figures.js';
+import { PeerClients, type PeerClient } from '../../../src/storage-node/workers/peer-clients.js';
+import { RepairWorker } from '../../../src/storage-node/workers/repair-worker.js';
+import { WorkerRunner } from '../../../src/storage-node/workers/worker-runner.js';
+import { readShard, tempDir } from '../store-fixture.js';
 import { startVictimCluster } from './victim-cluster.js';
 
 const SECRET = 'repair-concurrency-secret';

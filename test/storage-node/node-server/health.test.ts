@@ -2,11 +2,11 @@ import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import { NODE_PATHS, NodeClient, type NodeHealth } from '../../src/rpc/index.js';
-import { SHARD_HEADER_BYTES, StorageNode } from '../../src/storage-node/index.js';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { ERASURE, recordFor, shardImageAt, shardRef, tempDir } from './store-fixture.js';
+import { silentLogger } from '../../../src/common/index.js';
+import { NODE_PATHS, NodeClient, type NodeHealth } from '../../../src/rpc/index.js';
+import { SHARD_HEADER_BYTES, StorageNode } from '../../../src/storage-node/index.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { ERASURE, recordFor, shardImageAt, shardRef, tempDir } from '../store-fixture.js';
 
 const SECRET = 'health-test-secret';
 

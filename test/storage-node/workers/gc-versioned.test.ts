@@ -1,8 +1,8 @@
 import { DeleteObjectCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { morePasses, startGcCluster } from './gc-cluster.js';
-import { until } from '../helpers/until.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { morePasses, startGcCluster } from '../gc-cluster.js';
+import { until } from '../../helpers/until.js';
 
 /**
  * The collector and bucket versioning on six real nodes: delete markers and noncurrent versions of a

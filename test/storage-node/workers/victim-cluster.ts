@@ -1,12 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parseGatewayConfig, silentLogger } from '../../src/common/index.js';
-import { Gateway, ringFromConfig } from '../../src/gateway/index.js';
-import { NodeServer, RingStore, StorageNode, type ShardStore } from '../../src/storage-node/index.js';
-import { localS3Client } from '../helpers/cluster.js';
-import { shardImagesOn } from '../helpers/shard-images.js';
-import { openStore } from './store-fixture.js';
+import { parseGatewayConfig, silentLogger } from '../../../src/common/index.js';
+import { Gateway, ringFromConfig } from '../../../src/gateway/index.js';
+import { NodeServer, RingStore, StorageNode, type ShardStore } from '../../../src/storage-node/index.js';
+import { localS3Client } from '../../helpers/cluster.js';
+import { shardImagesOn } from '../../helpers/shard-images.js';
+import { openStore } from '../store-fixture.js';
 
 /**
  * A storage node built from its parts (store, ring store, server), so a test holds its store: it can

@@ -1,11 +1,11 @@
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import { buildRing, FIRST_RING_EPOCH, RingLocator, type Ring, type RingNode } from '../../src/placement/index.js';
-import { RingStore, type ShardStore } from '../../src/storage-node/index.js';
-import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
-import type { PeerClients } from '../../src/storage-node/workers/peer-clients.js';
-import { RebalanceWorker } from '../../src/storage-node/workers/rebalance-worker.js';
-import { openStore, shardRef, tempDir, writeShard } from './store-fixture.js';
+import { silentLogger } from '../../../src/common/index.js';
+import { buildRing, FIRST_RING_EPOCH, RingLocator, type Ring, type RingNode } from '../../../src/placement/index.js';
+import { RingStore, type ShardStore } from '../../../src/storage-node/index.js';
+import { HealingFigures } from '../../../src/storage-node/workers/healing-figures.js';
+import type { PeerClients } from '../../../src/storage-node/workers/peer-clients.js';
+import { RebalanceWorker } from '../../../src/storage-node/workers/rebalance-worker.js';
+import { openStore, shardRef, tempDir, writeShard } from '../store-fixture.js';
 
 /**
  * Rebalance walks a node's keys after a ring change, pass after pass until the change has settled. The

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ClassicLevel } from 'classic-level';
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import { NodeClient, type ShardRef } from '../../src/rpc/index.js';
-import { SHARD_HEADER_BYTES, StorageNode } from '../../src/storage-node/index.js';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { recordFor, tempDir } from './store-fixture.js';
+import { silentLogger } from '../../../src/common/index.js';
+import { NodeClient, type ShardRef } from '../../../src/rpc/index.js';
+import { SHARD_HEADER_BYTES, StorageNode } from '../../../src/storage-node/index.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { recordFor, tempDir } from '../store-fixture.js';
 
 const SECRET = 'batch-calls-test-secret';
 const ERASURE = { dataShards: 4, parityShards: 2, blockSizeBytes: 65_536 };

@@ -1,11 +1,11 @@
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import { NodeClient } from '../../src/rpc/index.js';
-import { NodeServer, RingStore, ShardStore, loadBlockHasher } from '../../src/storage-node/index.js';
-import { FOREGROUND_YIELD_FACTOR, ForegroundActivity } from '../../src/storage-node/workers/foreground.js';
-import type { StepResult, Worker, WorkerStatus } from '../../src/storage-node/workers/worker.js';
-import { WorkerRunner, type CursorStore } from '../../src/storage-node/workers/worker-runner.js';
-import { tempDir } from './store-fixture.js';
+import { silentLogger } from '../../../src/common/index.js';
+import { NodeClient } from '../../../src/rpc/index.js';
+import { NodeServer, RingStore, ShardStore, loadBlockHasher } from '../../../src/storage-node/index.js';
+import { FOREGROUND_YIELD_FACTOR, ForegroundActivity } from '../../../src/storage-node/workers/foreground.js';
+import type { StepResult, Worker, WorkerStatus } from '../../../src/storage-node/workers/worker.js';
+import { WorkerRunner, type CursorStore } from '../../../src/storage-node/workers/worker-runner.js';
+import { tempDir } from '../store-fixture.js';
 
 const STEP_MS = 20;
 

@@ -13,11 +13,11 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { formatVersionId, parseVersionId } from '../../src/common/index.js';
-import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord } from '../../src/rpc/index.js';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { morePasses, startGcCluster, type GcCluster } from './gc-cluster.js';
-import { until } from '../helpers/until.js';
+import { formatVersionId, parseVersionId } from '../../../src/common/index.js';
+import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord } from '../../../src/rpc/index.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { morePasses, startGcCluster, type GcCluster } from '../gc-cluster.js';
+import { until } from '../../helpers/until.js';
 
 /**
  * Issue 7, garbage collection of multipart parts, on six real nodes. Audits are quiet (long interval),

@@ -1,8 +1,8 @@
 import { t } from 'tap';
-import type { ShardRef } from '../../src/rpc/index.js';
-import type { ShardStore } from '../../src/storage-node/index.js';
-import { seededBytes } from '../helpers/bytes.js';
-import { openStore, prepareBytes, recordFor, shardRef, tempDir } from './store-fixture.js';
+import type { ShardRef } from '../../../src/rpc/index.js';
+import type { ShardStore } from '../../../src/storage-node/index.js';
+import { seededBytes } from '../../helpers/bytes.js';
+import { openStore, prepareBytes, recordFor, shardRef, tempDir } from '../store-fixture.js';
 
 /**
  * The node's paged reads of versions and of tombstones of versions deleted by id, as audits, digests and

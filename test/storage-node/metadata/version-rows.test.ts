@@ -2,10 +2,10 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { t } from 'tap';
-import type { ObjectRecord, ShardRef } from '../../src/rpc/index.js';
-import type { ShardStore } from '../../src/storage-node/index.js';
-import { seededBytes } from '../helpers/bytes.js';
-import { ERASURE, openStore, prepareBytes, readShard, recordFor, segmentImages, shardRef, tempDir } from './store-fixture.js';
+import type { ObjectRecord, ShardRef } from '../../../src/rpc/index.js';
+import type { ShardStore } from '../../../src/storage-node/index.js';
+import { seededBytes } from '../../helpers/bytes.js';
+import { ERASURE, openStore, prepareBytes, readShard, recordFor, segmentImages, shardRef, tempDir } from '../store-fixture.js';
 
 type Mode = ObjectRecord['versioning'];
 

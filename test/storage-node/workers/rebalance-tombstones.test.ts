@@ -1,12 +1,12 @@
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import { buildRing, type Ring, type RingNode } from '../../src/placement/index.js';
-import type { VersionDeleteRequest } from '../../src/rpc/index.js';
-import { RingStore } from '../../src/storage-node/index.js';
-import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
-import type { PeerClients } from '../../src/storage-node/workers/peer-clients.js';
-import { RebalanceWorker } from '../../src/storage-node/workers/rebalance-worker.js';
-import { openStore, shardRef, tempDir } from './store-fixture.js';
+import { silentLogger } from '../../../src/common/index.js';
+import { buildRing, type Ring, type RingNode } from '../../../src/placement/index.js';
+import type { VersionDeleteRequest } from '../../../src/rpc/index.js';
+import { RingStore } from '../../../src/storage-node/index.js';
+import { HealingFigures } from '../../../src/storage-node/workers/healing-figures.js';
+import type { PeerClients } from '../../../src/storage-node/workers/peer-clients.js';
+import { RebalanceWorker } from '../../../src/storage-node/workers/rebalance-worker.js';
+import { openStore, shardRef, tempDir } from '../store-fixture.js';
 
 /**
  * Rebalance hands a node's tombstones of versions deleted by id on to the other members of each key's

@@ -2,12 +2,12 @@ import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { t } from 'tap';
-import type { ObjectRecord, ShardRef } from '../../src/rpc/index.js';
-import { SHARD_HEADER_BYTES, type QuarantineEntry, type ShardStore } from '../../src/storage-node/index.js';
-import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
-import { ScrubWorker } from '../../src/storage-node/workers/scrub-worker.js';
-import { seededBytes } from '../helpers/bytes.js';
-import { openStore, prepareBytes, readShard, recordFor, shardImageAt, shardRef, tempDir } from './store-fixture.js';
+import type { ObjectRecord, ShardRef } from '../../../src/rpc/index.js';
+import { SHARD_HEADER_BYTES, type QuarantineEntry, type ShardStore } from '../../../src/storage-node/index.js';
+import { HealingFigures } from '../../../src/storage-node/workers/healing-figures.js';
+import { ScrubWorker } from '../../../src/storage-node/workers/scrub-worker.js';
+import { seededBytes } from '../../helpers/bytes.js';
+import { openStore, prepareBytes, readShard, recordFor, shardImageAt, shardRef, tempDir } from '../store-fixture.js';
 
 /**
  * The deep scrubber reads every version a node keeps, not just each key's current one: a shard of a

@@ -1,11 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { formatStatus } from '../../src/bin/admin-cli.js';
-import { buildRing, parseRing, planChange, serializeRing } from '../../src/placement/index.js';
-import { seededBytes } from '../helpers/bytes.js';
-import { morePasses, startGcCluster } from './gc-cluster.js';
-import { until } from '../helpers/until.js';
+import { formatStatus } from '../../../src/bin/admin-cli.js';
+import { buildRing, parseRing, planChange, serializeRing } from '../../../src/placement/index.js';
+import { seededBytes } from '../../helpers/bytes.js';
+import { morePasses, startGcCluster } from '../gc-cluster.js';
+import { until } from '../../helpers/until.js';
 
 /**
  * Issue 7, garbage collection of tombstones, on six real nodes (LevelDB, files, HTTP). Audits only

@@ -13,12 +13,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { RingLocator, parseRing } from '../../src/placement/index.js';
-import type { ObjectRecord } from '../../src/rpc/index.js';
-import { MetadataStore } from '../../src/storage-node/index.js';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { startGcCluster, type GcCluster } from './gc-cluster.js';
-import { until } from '../helpers/until.js';
+import { RingLocator, parseRing } from '../../../src/placement/index.js';
+import type { ObjectRecord } from '../../../src/rpc/index.js';
+import { MetadataStore } from '../../../src/storage-node/index.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { startGcCluster, type GcCluster } from '../gc-cluster.js';
+import { until } from '../../helpers/until.js';
 
 /**
  * Audit of a versioned bucket's every version on six real nodes (4+2, every node in every set): a node

@@ -1,15 +1,15 @@
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import type { ShardRef } from '../../src/rpc/index.js';
-import type { QuarantineEntry, ShardStore } from '../../src/storage-node/index.js';
-import { HealingFigures } from '../../src/storage-node/workers/healing-figures.js';
-import { ScrubWorker } from '../../src/storage-node/workers/scrub-worker.js';
-import { WorkerRunner } from '../../src/storage-node/workers/worker-runner.js';
-import { seededBytes } from '../helpers/bytes.js';
-import { gate } from '../helpers/gate.js';
-import { rotShardImage } from '../helpers/shard-images.js';
-import { until } from '../helpers/until.js';
-import { openStore, shardImageAt, shardRef, tempDir, writeShard } from './store-fixture.js';
+import { silentLogger } from '../../../src/common/index.js';
+import type { ShardRef } from '../../../src/rpc/index.js';
+import type { QuarantineEntry, ShardStore } from '../../../src/storage-node/index.js';
+import { HealingFigures } from '../../../src/storage-node/workers/healing-figures.js';
+import { ScrubWorker } from '../../../src/storage-node/workers/scrub-worker.js';
+import { WorkerRunner } from '../../../src/storage-node/workers/worker-runner.js';
+import { seededBytes } from '../../helpers/bytes.js';
+import { gate } from '../../helpers/gate.js';
+import { rotShardImage } from '../../helpers/shard-images.js';
+import { until } from '../../helpers/until.js';
+import { openStore, shardImageAt, shardRef, tempDir, writeShard } from '../store-fixture.js';
 
 /**
  * An operator's scrub (`tessera admin scrub`, `admin heal`) asked for while a pass is running must read

@@ -1,9 +1,9 @@
 import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t, type Test } from 'tap';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { until } from '../helpers/until.js';
-import { startGcCluster, type GcCluster } from './gc-cluster.js';
-import { rotShardImage, shardImagesOf } from '../helpers/shard-images.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { until } from '../../helpers/until.js';
+import { startGcCluster, type GcCluster } from '../gc-cluster.js';
+import { rotShardImage, shardImagesOf } from '../../helpers/shard-images.js';
 
 /**
  * Scrub to repair for noncurrent versions on six real nodes, with no client read: a scrub pass finds a

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
 import { t } from 'tap';
-import { SHARD_HEADER_BYTES } from '../../src/storage-node/index.js';
-import { seededBytes } from '../helpers/bytes.js';
-import { SIZE_IN, SMALL_THRESHOLDS, openStore, prepareBytes, readShard, recordFor, segmentImages, shardImageAt, shardRef, tempDir, writeShard } from './store-fixture.js';
+import { SHARD_HEADER_BYTES } from '../../../src/storage-node/index.js';
+import { seededBytes } from '../../helpers/bytes.js';
+import { SIZE_IN, SMALL_THRESHOLDS, openStore, prepareBytes, readShard, recordFor, segmentImages, shardImageAt, shardRef, tempDir, writeShard } from '../store-fixture.js';
 
 /** Segments of about three images each, so a few writes fill and seal some. */
 const OPTIONS = { ...SMALL_THRESHOLDS, segmentSizeBytes: 200_000 } as const;

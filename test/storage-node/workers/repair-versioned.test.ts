@@ -1,9 +1,9 @@
 import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { startGcCluster } from './gc-cluster.js';
-import { rotShardImage, shardImagesOf } from '../helpers/shard-images.js';
-import { until } from '../helpers/until.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { startGcCluster } from '../gc-cluster.js';
+import { rotShardImage, shardImagesOf } from '../../helpers/shard-images.js';
+import { until } from '../../helpers/until.js';
 
 /**
  * Repair of a versioned bucket's noncurrent version on six real nodes: a rotten shard of an older

@@ -2,10 +2,10 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { t } from 'tap';
-import { sweepShardDirectory, sweepTmpDirectory } from '../../src/storage-node/workers/orphan-files.js';
-import { seededBytes } from '../helpers/bytes.js';
-import { until } from '../helpers/until.js';
-import { ERASURE, openStore, readShard, recordFor, shardRef, tempDir } from './store-fixture.js';
+import { sweepShardDirectory, sweepTmpDirectory } from '../../../src/storage-node/workers/orphan-files.js';
+import { seededBytes } from '../../helpers/bytes.js';
+import { until } from '../../helpers/until.js';
+import { ERASURE, openStore, readShard, recordFor, shardRef, tempDir } from '../store-fixture.js';
 
 // Files a write has in flight are the subject: every shard above zero bytes goes to a file here, not a segment.
 t.test('a shard write slower than the collector’s settle time keeps its temporary file and completes', async (t) => {

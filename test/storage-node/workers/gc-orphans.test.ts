@@ -2,9 +2,9 @@ import { access, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { morePasses, startGcCluster } from './gc-cluster.js';
-import { until } from '../helpers/until.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { morePasses, startGcCluster } from '../gc-cluster.js';
+import { until } from '../../helpers/until.js';
 
 /**
  * Issue 7, garbage collection of files no metadata row points to, on a running node: start-up recovery

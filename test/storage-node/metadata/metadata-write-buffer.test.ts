@@ -1,10 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { t } from 'tap';
-import { DEFAULTS, silentLogger } from '../../src/common/index.js';
-import { StorageNode } from '../../src/storage-node/storage-node.js';
-import { readShard, shardRef, tempDir, writeShard } from './store-fixture.js';
-import { seededBytes } from '../helpers/bytes.js';
+import { DEFAULTS, silentLogger } from '../../../src/common/index.js';
+import { StorageNode } from '../../../src/storage-node/storage-node.js';
+import { readShard, shardRef, tempDir, writeShard } from '../store-fixture.js';
+import { seededBytes } from '../../helpers/bytes.js';
 
 /**
  * A node's metadataWriteBufferBytes is LevelDB's write buffer: rows stay in memory and the log until

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { t } from 'tap';
 import { Client } from 'undici';
-import { silentLogger } from '../../src/common/index.js';
-import { ANY_NODE, MAX_SIGNATURE_SKEW_MS, NODE_HEADER, NODE_PATHS, NodeClient, UNSIGNED_BODY, bodySha256, signRequest } from '../../src/rpc/index.js';
-import { NodeServer, RingStore, StorageNode, loadBlockHasher, ShardStore } from '../../src/storage-node/index.js';
-import { collect, seededBytes } from '../helpers/bytes.js';
-import { recordFor, tempDir } from './store-fixture.js';
+import { silentLogger } from '../../../src/common/index.js';
+import { ANY_NODE, MAX_SIGNATURE_SKEW_MS, NODE_HEADER, NODE_PATHS, NodeClient, UNSIGNED_BODY, bodySha256, signRequest } from '../../../src/rpc/index.js';
+import { NodeServer, RingStore, StorageNode, loadBlockHasher, ShardStore } from '../../../src/storage-node/index.js';
+import { collect, seededBytes } from '../../helpers/bytes.js';
+import { recordFor, tempDir } from '../store-fixture.js';
 
 const SECRET = 'node-auth-test-secret';
 const ERASURE = { dataShards: 4, parityShards: 2, blockSizeBytes: 65536 };

@@ -1,9 +1,9 @@
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import type { StepResult, Worker, WorkerStatus } from '../../src/storage-node/workers/worker.js';
-import { WorkerRunner, type CursorStore } from '../../src/storage-node/workers/worker-runner.js';
-import { gate, type Gate } from '../helpers/gate.js';
-import { until } from '../helpers/until.js';
+import { silentLogger } from '../../../src/common/index.js';
+import type { StepResult, Worker, WorkerStatus } from '../../../src/storage-node/workers/worker.js';
+import { WorkerRunner, type CursorStore } from '../../../src/storage-node/workers/worker-runner.js';
+import { gate, type Gate } from '../../helpers/gate.js';
+import { until } from '../../helpers/until.js';
 
 // The runner's pauses do not hold a process open (a node's server does): this test's process stays until it ends.
 const keepAlive = setInterval(() => undefined, 1_000);

@@ -1,7 +1,7 @@
 import { t } from 'tap';
-import { silentLogger } from '../../src/common/index.js';
-import type { StepResult, WorkerStatus } from '../../src/storage-node/workers/worker.js';
-import { WorkerRunner, type CursorStore, type ParallelWorker } from '../../src/storage-node/workers/worker-runner.js';
+import { silentLogger } from '../../../src/common/index.js';
+import type { StepResult, WorkerStatus } from '../../../src/storage-node/workers/worker.js';
+import { WorkerRunner, type CursorStore, type ParallelWorker } from '../../../src/storage-node/workers/worker-runner.js';
 
 const STEP_BYTES = 64 * 1024;
 

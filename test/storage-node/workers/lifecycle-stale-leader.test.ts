@@ -6,10 +6,10 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
-import { LIFECYCLE_DEADLINE_MS, missing, putRules, startLifecycleCluster, versionsOf } from './lifecycle-cluster.js';
-import { HybridClock } from '../../src/common/index.js';
-import { bucketName } from '../helpers/bytes.js';
-import { until } from '../helpers/until.js';
+import { LIFECYCLE_DEADLINE_MS, missing, putRules, startLifecycleCluster, versionsOf } from '../lifecycle-cluster.js';
+import { HybridClock } from '../../../src/common/index.js';
+import { bucketName } from '../../helpers/bytes.js';
+import { until } from '../../helpers/until.js';
 
 /**
  * The lifecycle worker decides on what a write quorum of a key's set holds, not on its own copy: here
