@@ -200,6 +200,25 @@ t.test("every import in src/gateway/ follows the gateway's own layering", async 
   t.same(cyclesOf(gatewayGraph), [], "the gateway's folders import each other one way only");
 });
 
+/**
+ * A node's metadata rows are the shard store's own: code beside it (routes, workers, the resolver)
+ * uses the store's calls and the row families it lends (metadata/row-families.ts), never `.metadata`.
+ */
+const METADATA_OWNERS = ['storage-node/shard-store/', 'storage-node/metadata/', 'storage-node/shard-store.ts', 'storage-node/metadata-store.ts'];
+const METADATA_REACH = /\.metadata\b/;
+
+/** The lines of a storage-node file outside the store that reach into its metadata, named as file:line. */
+function metadataReaches(name: string, text: string): string[] {
+  if (!name.startsWith('storage-node/') || METADATA_OWNERS.some((owner) => name.startsWith(owner))) return [];
+  return text.split('\n').flatMap((line, i) => (METADATA_REACH.test(line) ? [`${name}:${i + 1}: ${line.trim()}`] : []));
+}
+
+t.test("nothing outside the shard store reaches into its metadata", async (t) => {
+  const reaches: string[] = [];
+  for (const file of files) reaches.push(...metadataReaches(relative(srcRoot, file), await readFile(file, 'utf8')));
+  t.same(reaches, [], "use the store's calls or a row family it lends (keyRows, versionRows, ...)");
+});
+
 t.test('every error class in src/ descends from TesseraError (STYLE.md, Errors), so every thrown error carries a code', async (t) => {
   const bare: string[] = [];
   for (const file of files) {
@@ -225,6 +244,10 @@ t.test('the checker itself catches a forbidden import', async (t) => {
     ['index.ts'],
     'only index.ts imports gateway.ts',
   );
+  t.equal(metadataReaches('storage-node/workers/x-worker.ts', 'const row = await this.options.store.metadata.getObject(b, k);').length, 1);
+  t.equal(metadataReaches('storage-node/prepared-resolver.ts', 'const cursors = store.metadata;').length, 1);
+  t.same(metadataReaches('storage-node/shard-store/store-core.ts', 'await this.metadata.putPrepared(ref, prepared);'), [], 'the store reaches its own rows');
+  t.same(metadataReaches('storage-node/node-server/node-health.ts', 'const status = store.metadataStatus;'), [], 'a named call of the store is no reach');
   t.same(cyclesOf(new Map([['a', new Set(['b'])], ['b', new Set(['a'])]])), ['a -> b -> a']);
   t.same(cyclesOf(new Map([['x', new Set(['c'])], ['c', new Set(['b'])], ['b', new Set(['c'])]])), ['b -> c -> b'], 'a cycle is named without the path that led to it');
   t.same(runtimeImportsOf("import type { A } from './a.js';\nimport { type B } from './b.js';\nexport type {\n  C,\n} from './c.js';\nexport { d } from './d.js';"), [

@@ -33,10 +33,13 @@ export interface PeerStatusClient {
   close(): Promise<void>;
 }
 
+/** The store as the resolver uses it: the prepared rows to settle, and what settles them. */
+export type ResolverStore = Pick<ShardStore, 'preparedRows' | 'objectStatus' | 'commit' | 'abort'>;
+
 /** Construction parameters of a prepared-shard resolver. */
 export interface PreparedResolverOptions {
   nodeId: string;
-  store: ShardStore;
+  store: ResolverStore;
   rings: RingStore;
   clusterSecret: string;
   logger: Logger;
@@ -102,7 +105,7 @@ export class PreparedResolver {
     const minAgeMs = this.options.minAgeMs ?? 5_000;
     let undecided = 0;
     if (locator !== undefined) {
-      for await (const row of store.metadata.preparedShards()) {
+      for await (const row of store.preparedRows.preparedShards()) {
         signal.throwIfAborted();
         if (now - row.preparedMs < minAgeMs) continue;
         try {

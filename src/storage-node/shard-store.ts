@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BucketRecord, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
 import type { ListedRows, MetadataStore, StoredObject, VersionGone, VersionListRows } from './metadata-store.js';
+import type { CursorRows, FileRows, KeyRows, PreparedRows, QuarantineRows, VersionRows } from './metadata/row-families.js';
 import type { ChunkMemory } from './shard-file.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { isNoSpace } from './shard-store-error.js';
-import type { PrepareOptions } from './shard-writer.js';
+import type { PrepareOptions } from './shard-preparer.js';
 import { SegmentCompaction, type CompactionResult, type SegmentUsage } from './shard-store/segment-compaction.js';
 import type { ShardStoreOptions } from './shard-store/shard-store-options.js';
 import { ShardDeletes } from './shard-store/shard-deletes.js';
@@ -67,8 +68,38 @@ export class ShardStore {
     this.compaction = new SegmentCompaction(this.core);
   }
 
-  /** The node's metadata, for tests and tools that inspect rows; node code asks the store. */
+  /** The node's metadata, for tests and tools that inspect rows; node code asks the store or uses a row family below. */
   get metadata(): MetadataStore {
+    return this.core.metadata;
+  }
+
+  /** The node's keys and their versions in placement-hash order, for walks over them. */
+  get keyRows(): KeyRows {
+    return this.core.metadata;
+  }
+
+  /** Version rows and version tombstones in placement-hash order; tombstones past their grace are dropped through it. */
+  get versionRows(): VersionRows {
+    return this.core.metadata;
+  }
+
+  /** Shards found bad, waiting for repair. */
+  get quarantineRows(): QuarantineRows {
+    return this.core.metadata;
+  }
+
+  /** Shards stored but not yet committed, for the resolver that settles them. */
+  get preparedRows(): PreparedRows {
+    return this.core.metadata;
+  }
+
+  /** The files rows point to, for the sweep that removes orphans. */
+  get fileRows(): FileRows {
+    return this.core.metadata;
+  }
+
+  /** Where background workers keep their cursors. */
+  get cursorRows(): CursorRows {
     return this.core.metadata;
   }
 
@@ -171,12 +202,12 @@ export class ShardStore {
 
   /** Whether a shard write in progress owns `path` (a temporary file, or a shard file not yet recorded): never garbage. */
   isWriting(path: string): boolean {
-    return this.core.writer.isWriting(path);
+    return this.core.preparer.isWriting(path);
   }
 
   /** Shards being prepared now, of every kind (a write under way on this node). */
   get writesInFlight(): number {
-    return this.core.writer.writesInFlight;
+    return this.core.preparer.writesInFlight;
   }
 
   /** Checksum mismatches seen on reads since start. */

@@ -38,7 +38,7 @@ export interface ShardStoreOptions {
   segmentMaxShardBytes?: number;
   /** A segment takes appends until it holds this much (DEFAULT_SEGMENT_MAX_BYTES). */
   segmentSizeBytes?: number;
-  /** Memory all prepares together may hold while deciding whether a shard fits a segment (shard-writer.ts). */
+  /** Memory all prepares together may hold while deciding whether a shard fits a segment (shard-preparer.ts). */
   readAheadBudgetBytes?: number;
   /** Prepared shards older than this are dropped at start-up. */
   preparedGraceMs?: number;

@@ -3,7 +3,7 @@ import { compareVersionIds } from '../../common/index.js';
 import { shardRefOf, type CommitRequest, type ErasureParams, type ResealRequest, type ShardRef, type TagUpdateRequest } from '../../rpc/index.js';
 import type { PreparedShard, StoredObject } from '../metadata-store.js';
 import { ShardStoreError } from '../shard-store-error.js';
-import type { PrepareOptions } from '../shard-writer.js';
+import type { PrepareOptions } from '../shard-preparer.js';
 import type { SpaceClaim } from '../space-ledger.js';
 import { isNullVersion, lockKey, pointsAt, shardKey, type StoreCore } from './store-core.js';
 
@@ -17,7 +17,7 @@ export class ShardWrites {
 
   /**
    * Stores a streamed shard durably but invisibly; returns its size. Shards up to the inline threshold
-   * become one LevelDB write; larger ones stream to a file (shard-writer.ts). A body already in memory
+   * become one LevelDB write; larger ones stream to a file (shard-preparer.ts). A body already in memory
    * (a batched prepare's) may come as one Buffer.
    */
   prepare(ref: ShardRef, erasure: ErasureParams, body: Readable | Buffer, signal?: AbortSignal, options: PrepareOptions = {}): Promise<number> {
@@ -38,7 +38,7 @@ export class ShardWrites {
     let claim: SpaceClaim | undefined;
     try {
       claim = await this.core.space.claim();
-      const sizeBytes = await this.core.writer.prepare(ref, erasure, body, claim, signal, options);
+      const sizeBytes = await this.core.preparer.prepare(ref, erasure, body, claim, signal, options);
       claim.settle(true);
       return sizeBytes;
     } catch (err) {

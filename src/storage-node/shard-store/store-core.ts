@@ -10,7 +10,7 @@ import { MetadataStore, type PreparedShard, type QuarantineReason, type StoredOb
 import { SegmentLog } from '../segment-log.js';
 import { segmentPlaceOf, shardFilePath } from '../shard-paths.js';
 import { ShardStoreError, isIoError, isNoSpace } from '../shard-store-error.js';
-import { DEFAULT_READ_AHEAD_BUDGET_BYTES, ShardWriter } from '../shard-writer.js';
+import { DEFAULT_READ_AHEAD_BUDGET_BYTES, ShardPreparer } from '../shard-preparer.js';
 import { SpaceLedger } from '../space-ledger.js';
 import { DEFAULT_INLINE_MAX_SHARD_BYTES, DEFAULT_PREPARED_GRACE_MS, DEFAULT_SEGMENT_MAX_SHARD_BYTES, MAX_SEGMENT_SHARD_BYTES, type ShardStoreOptions } from './shard-store-options.js';
 
@@ -31,7 +31,7 @@ export class StoreCore {
   readonly fsync: boolean;
   readonly clock: () => number;
   readonly space: SpaceLedger;
-  readonly writer: ShardWriter;
+  readonly preparer: ShardPreparer;
   readonly segments: SegmentLog;
   /** Buffers for shard files read and written past the page cache: handed out once open() found that this file system takes that. */
   readonly direct: DirectBuffers;
@@ -86,7 +86,7 @@ export class StoreCore {
       direct: this.direct,
       ...(options.segmentSizeBytes === undefined ? {} : { maxSegmentBytes: options.segmentSizeBytes }),
     });
-    this.writer = new ShardWriter({
+    this.preparer = new ShardPreparer({
       segments: this.segments,
       segmentMaxShardBytes,
       readAheadBudgetBytes: options.readAheadBudgetBytes ?? DEFAULT_READ_AHEAD_BUDGET_BYTES,

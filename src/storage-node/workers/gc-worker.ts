@@ -3,10 +3,14 @@ import { sameNodes, type RingLocator, type RingNode } from '../../placement/inde
 import { UPLOADS_BUCKET, fanOut, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject, type VersionCursor } from '../metadata-store.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
+import type { ShardStore } from '../shard-store.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
+/** The store as the collector uses it: keys and tombstones to walk, files and segments to sweep, and the writes that collect. */
+export type GcStore = Pick<ShardStore, 'keyRows' | 'versionRows' | 'fileRows' | 'directories' | 'isWriting' | 'segmentUsageAfter' | 'compactSegment' | 'commit' | 'dropVersion' | 'listVersions' | 'objectStatus' | 'versionStatus'>;
+
 /** Construction parameters of the garbage collector. */
-export interface GcWorkerOptions extends NodeWorkerDeps {
+export interface GcWorkerOptions extends NodeWorkerDeps<GcStore> {
   /** Age (from the tombstone's lastModifiedMs) before a tombstone may be dropped. */
   tombstoneGraceMs: number;
   /** Age (from initiation) after which an upload never completed is aborted. */
@@ -150,7 +154,7 @@ export class GcWorker implements Worker {
     const { shardDir, tmpDir } = store.directories;
     const now = this.clock();
     if (directory < SHARD_DIRECTORIES) {
-      const swept = await sweepShardDirectory(store.metadata, shardDir, directory.toString(16).padStart(2, '0'), now, settleMs, signal, (path) => store.isWriting(path));
+      const swept = await sweepShardDirectory(store.fileRows, shardDir, directory.toString(16).padStart(2, '0'), now, settleMs, signal, (path) => store.isWriting(path));
       fig.orphanFilesRemoved += swept.files;
       fig.bytesFreed += swept.bytes;
       this.cursor = { phase: 'files', directory: directory + 1 };
@@ -194,7 +198,7 @@ export class GcWorker implements Worker {
     const locator = rings.locator;
     const after = this.cursor.phase === 'keys' ? this.cursor.after : null;
     // Without a ring nothing can be asked of a key's set: the pass goes straight to the files.
-    const page = locator === undefined ? [] : await store.metadata.hashIndexPage(after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
+    const page = locator === undefined ? [] : await store.keyRows.hashIndexPage(after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
     for (const entry of page) {
       signal.throwIfAborted();
       try {
@@ -218,12 +222,12 @@ export class GcWorker implements Worker {
    */
   private async goneStep(after: VersionCursor | null): Promise<StepResult> {
     const { store, figures, tombstoneGraceMs } = this.options;
-    const { rows } = await store.metadata.versionGonePage(after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
+    const { rows } = await store.versionRows.versionGonePage(after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
     const now = this.clock();
     const settled = this.options.placementSettled?.() !== false;
     for (const gone of rows) {
       if (now - gone.deletedMs < tombstoneGraceMs || !settled) continue;
-      await store.metadata.dropVersionGone(gone);
+      await store.versionRows.dropVersionGone(gone);
       figures.gc.tombstonesDropped += 1;
     }
     const last = rows.at(-1);
@@ -232,7 +236,7 @@ export class GcWorker implements Worker {
   }
 
   private async examine(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
-    const stored = await this.options.store.metadata.getObject(entry.bucket, entry.key);
+    const stored = await this.options.store.keyRows.getObject(entry.bucket, entry.key);
     if (stored === undefined) return;
     const { record } = stored;
     // A delete marker written under versioning is a version S3 keeps (listed, deletable by id): never garbage.
@@ -301,7 +305,7 @@ export class GcWorker implements Worker {
     if (!verdict.collect || verdict.referenced.has(partId(record.key, record.versionId))) return;
     const tombstone = tombstoneOver(record, versionAfter(record.versionId), this.clock());
     await store.commit({ record: tombstone, shardIndex: null });
-    const now = await store.metadata.getObject(record.bucket, record.key);
+    const now = await store.keyRows.getObject(record.bucket, record.key);
     if (now?.record.versionId !== tombstone.versionId) return;
     figures.gc.partsDropped += 1;
     figures.gc.bytesFreed += stored.shardSizeBytes;

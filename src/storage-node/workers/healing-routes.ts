@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
 import { partitionHashRange } from '../../placement/index.js';
 import { MAX_PARTITION_BITS, NODE_PATHS, WireError, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry, type PartitionGoneResponse, type PartitionVersionsResponse } from '../../rpc/index.js';
 import type { VersionCursor } from '../metadata-store.js';
 import type { ShardStore } from '../shard-store.js';
+import { queryOf, type NodeRoute } from '../node-server/node-route.js';
 
 /** What the admin routes ask of a node's background work. */
 export interface HealingControl {
@@ -13,54 +13,72 @@ export interface HealingControl {
 
 const MAX_ENTRIES = 1_000;
 
+/** Refuses an admin request on a node without background work. */
+function controlOf(control: HealingControl | undefined): HealingControl {
+  if (control === undefined) throw new WireError('NotFound', 'no background work on this node');
+  return control;
+}
+
 /**
  * The signed node routes of background work: partition digests and listings (for peers' audits) and
  * the operator's status and scrub. The node server's hook has authenticated every request already.
  */
-export function registerHealingRoutes(app: FastifyInstance, store: ShardStore, control: HealingControl | undefined): void {
-  app.get(NODE_PATHS.partitionDigest, async (request): Promise<PartitionDigest> => {
-    const query = request.query as Record<string, string | undefined>;
-    const shape = partitionParams(query);
-    if (shape === null) throw new WireError('BadRequest', 'bad partition');
-    return partitionDigest(store, shape.partition, shape.bits);
-  });
-  app.get(NODE_PATHS.partitionEntries, async (request): Promise<PartitionEntriesResponse> => {
-    const query = request.query as Record<string, string | undefined>;
-    const shape = partitionParams(query);
-    const limit = Number(query['limit'] ?? MAX_ENTRIES);
-    if (shape === null || !Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRIES) throw new WireError('BadRequest', 'bad partition listing');
-    const after =
-      query['afterHash'] === undefined ? null : { hashHex: query['afterHash'], bucket: query['afterBucket'] ?? '', key: query['afterKey'] ?? '' };
-    const { from, to } = partitionHashRange(shape.partition, shape.bits);
-    const page = after === null ? await firstPage(store, from, to, limit + 1) : await store.metadata.hashIndexPage(after, limit + 1, to);
-    const entries: PartitionEntry[] = [];
-    for (const entry of page.slice(0, limit)) {
-      const stored = await store.metadata.getObject(entry.bucket, entry.key);
-      if (stored !== undefined) entries.push({ ...entry, record: stored.record, shardIndex: stored.shardIndex });
-    }
-    return { entries, truncated: page.length > limit };
-  });
-  app.get(NODE_PATHS.partitionVersions, async (request): Promise<PartitionVersionsResponse> => {
-    const page = versionPageQuery(request.query as Record<string, string | undefined>);
-    if (page === null) throw new WireError('BadRequest', 'bad partition version listing');
-    const { rows, truncated } = await store.metadata.versionPage(page.after, page.limit, page.from, page.to);
-    return { entries: rows.map((row) => ({ hashHex: row.hashHex, bucket: row.bucket, key: row.key, record: row.stored.record, shardIndex: row.stored.shardIndex })), truncated };
-  });
-  app.get(NODE_PATHS.partitionGone, async (request): Promise<PartitionGoneResponse> => {
-    const page = versionPageQuery(request.query as Record<string, string | undefined>);
-    if (page === null) throw new WireError('BadRequest', 'bad partition tombstone listing');
-    const { rows, truncated } = await store.metadata.versionGonePage(page.after, page.limit, page.from, page.to);
-    return { gone: rows, truncated };
-  });
-  app.get(NODE_PATHS.adminStatus, async (): Promise<NodeWorkStatus> => {
-    if (control === undefined) throw new WireError('NotFound', 'no background work on this node');
-    return control.workStatus();
-  });
-  app.post(NODE_PATHS.adminScrub, async (request) => {
-    if (control === undefined) throw new WireError('NotFound', 'no background work on this node');
-    control.startScrub((request.query as Record<string, string | undefined>)['fast'] === '1');
-    return {};
-  });
+export const HEALING_ROUTES: readonly NodeRoute[] = [
+  {
+    method: 'GET',
+    path: NODE_PATHS.partitionDigest,
+    handler: async (node, request): Promise<PartitionDigest> => {
+      const shape = partitionParams(queryOf(request));
+      if (shape === null) throw new WireError('BadRequest', 'bad partition');
+      return partitionDigest(node.store, shape.partition, shape.bits);
+    },
+  },
+  { method: 'GET', path: NODE_PATHS.partitionEntries, handler: async (node, request) => partitionEntries(node.store, queryOf(request)) },
+  {
+    method: 'GET',
+    path: NODE_PATHS.partitionVersions,
+    handler: async (node, request): Promise<PartitionVersionsResponse> => {
+      const page = versionPageQuery(queryOf(request));
+      if (page === null) throw new WireError('BadRequest', 'bad partition version listing');
+      const { rows, truncated } = await node.store.versionRows.versionPage(page.after, page.limit, page.from, page.to);
+      return { entries: rows.map((row) => ({ hashHex: row.hashHex, bucket: row.bucket, key: row.key, record: row.stored.record, shardIndex: row.stored.shardIndex })), truncated };
+    },
+  },
+  {
+    method: 'GET',
+    path: NODE_PATHS.partitionGone,
+    handler: async (node, request): Promise<PartitionGoneResponse> => {
+      const page = versionPageQuery(queryOf(request));
+      if (page === null) throw new WireError('BadRequest', 'bad partition tombstone listing');
+      const { rows, truncated } = await node.store.versionRows.versionGonePage(page.after, page.limit, page.from, page.to);
+      return { gone: rows, truncated };
+    },
+  },
+  { method: 'GET', path: NODE_PATHS.adminStatus, handler: async (node): Promise<NodeWorkStatus> => controlOf(node.healing).workStatus() },
+  {
+    method: 'POST',
+    path: NODE_PATHS.adminScrub,
+    handler: async (node, request) => {
+      controlOf(node.healing).startScrub(queryOf(request)['fast'] === '1');
+      return {};
+    },
+  },
+];
+
+/** GET of a partition's keys a page at a time, each with the record this node holds. */
+async function partitionEntries(store: Pick<ShardStore, 'keyRows'>, query: Record<string, string | undefined>): Promise<PartitionEntriesResponse> {
+  const shape = partitionParams(query);
+  const limit = Number(query['limit'] ?? MAX_ENTRIES);
+  if (shape === null || !Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRIES) throw new WireError('BadRequest', 'bad partition listing');
+  const after = query['afterHash'] === undefined ? null : { hashHex: query['afterHash'], bucket: query['afterBucket'] ?? '', key: query['afterKey'] ?? '' };
+  const { from, to } = partitionHashRange(shape.partition, shape.bits);
+  const page = after === null ? await firstPage(store, from, to, limit + 1) : await store.keyRows.hashIndexPage(after, limit + 1, to);
+  const entries: PartitionEntry[] = [];
+  for (const entry of page.slice(0, limit)) {
+    const stored = await store.keyRows.getObject(entry.bucket, entry.key);
+    if (stored !== undefined) entries.push({ ...entry, record: stored.record, shardIndex: stored.shardIndex });
+  }
+  return { entries, truncated: page.length > limit };
 }
 
 /**
@@ -68,13 +86,13 @@ export function registerHealingRoutes(app: FastifyInstance, store: ShardStore, c
  * versioned bucket's noncurrent versions and delete markers too), so a member that lost or missed any
  * version, or kept one deleted by id, differs. Read a page of rows at a time.
  */
-export async function partitionDigest(store: ShardStore, partition: number, bits: number): Promise<PartitionDigest> {
+export async function partitionDigest(store: Pick<ShardStore, 'versionRows'>, partition: number, bits: number): Promise<PartitionDigest> {
   const hash = createHash('sha256');
   const { from, to } = partitionHashRange(partition, bits);
   let count = 0;
   let after: VersionCursor | null = null;
   for (;;) {
-    const page = await store.metadata.versionPage(after, MAX_ENTRIES, from, to);
+    const page = await store.versionRows.versionPage(after, MAX_ENTRIES, from, to);
     for (const row of page.rows) {
       const { record } = row.stored;
       hash.update(`${row.bucket}\0${row.key}\0${record.versionId}\0${record.deleted ? 1 : 0}\n`);
@@ -97,9 +115,9 @@ function versionPageQuery(query: Record<string, string | undefined>): { from: bi
   return { ...partitionHashRange(shape.partition, shape.bits), after, limit };
 }
 
-async function firstPage(store: ShardStore, from: bigint, to: bigint, limit: number): Promise<{ hashHex: string; bucket: string; key: string }[]> {
+async function firstPage(store: Pick<ShardStore, 'keyRows'>, from: bigint, to: bigint, limit: number): Promise<{ hashHex: string; bucket: string; key: string }[]> {
   const page: { hashHex: string; bucket: string; key: string }[] = [];
-  for await (const entry of store.metadata.hashRange(from, to)) {
+  for await (const entry of store.keyRows.hashRange(from, to)) {
     page.push(entry);
     if (page.length >= limit) break;
   }

@@ -51,7 +51,7 @@ export class Healing implements HealingControl {
     // Each repair and each partition audit holds at most one connection to a peer at a time: pools this
     // large serve both at full concurrency, so a repair never waits behind audits or other repairs for one.
     this.peers = new PeerClients(options.clusterSecret, { connectionsPerPeer: config.repairConcurrency + config.auditConcurrency });
-    const cursors = store.metadata;
+    const cursors = store.cursorRows;
     const repair = new RepairWorker({ nodeId, store, rings, peers: this.peers, figures: this.figures, logger, concurrency: config.repairConcurrency, clock });
     const repairRunner = new WorkerRunner({ worker: repair, cursors, logger, foreground, idleMs: 2_000, limits: { bytesPerSecond: config.repairBytesPerSecond }, clock });
     const scrub = new ScrubWorker({ store, figures: this.figures, onQuarantine: () => repairRunner.kick(), clock });

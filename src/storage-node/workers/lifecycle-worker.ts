@@ -1,11 +1,10 @@
-import { DEFAULTS, compareVersionIds, newToken } from '../../common/index.js';
+import { DEFAULTS } from '../../common/index.js';
 import type { RingLocator, RingNode } from '../../placement/index.js';
 import {
   UPLOADS_BUCKET,
   currentExpiry,
   dueNoncurrent,
   fanOut,
-  isNewerRecord,
   isNewerVersion,
   majority,
   newestByName,
@@ -17,15 +16,19 @@ import {
   type BucketRecord,
   type LifecycleRule,
   type ObjectRecord,
-  type VersionListQuery,
 } from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject } from '../metadata-store.js';
+import type { ShardStore } from '../shard-store.js';
 import { versionAfter } from './gc-worker.js';
+import { KeySetCalls } from './lifecycle-set-calls.js';
 import { expiryRemovesForGood, versionIsLocked } from './version-lock.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
+/** The store as lifecycle uses it: keys to walk, bucket rules, and the writes that expire. */
+export type LifecycleStore = Pick<ShardStore, 'keyRows' | 'bucketRecord' | 'listBuckets' | 'listVersions' | 'objectStatus' | 'commit' | 'deleteVersion'>;
+
 /** Construction parameters of the lifecycle worker. */
-export interface LifecycleWorkerOptions extends NodeWorkerDeps {
+export interface LifecycleWorkerOptions extends NodeWorkerDeps<LifecycleStore> {
   /** Length of a lifecycle "day" (a real day; tests shorten it). */
   dayMs: number;
   keysPerStep?: number;
@@ -36,9 +39,6 @@ export interface LifecycleWorkerOptions extends NodeWorkerDeps {
    */
   leaderSilenceMs?: number;
 }
-
-/** How long an expiry's shared lease lives if it is never given back: far longer than its check and commit. */
-const LIFECYCLE_LEASE_TTL_MS = 30_000;
 
 /** How long a silent leader's keys wait for it by default before the next member of the set stands in. */
 export const DEFAULT_LEADER_SILENCE_MS = 3 * 60 * 60 * 1000;
@@ -88,6 +88,8 @@ export class LifecycleWorker implements Worker {
   readonly name = 'lifecycle';
   private readonly options: LifecycleWorkerOptions;
   private readonly clock: () => number;
+  /** What the worker reads and writes on a key's set, each checked on a write quorum. */
+  private readonly onSet: KeySetCalls;
   private after: HashIndexEntry | null = null;
   private buckets: Map<string, BucketRules> | null = null;
   /** When each other node last answered this worker's bucket-record round. */
@@ -103,6 +105,7 @@ export class LifecycleWorker implements Worker {
 
   constructor(options: LifecycleWorkerOptions) {
     this.options = options;
+    this.onSet = new KeySetCalls(options);
     this.clock = options.clock ?? Date.now;
     this.startedMs = this.clock();
   }
@@ -138,7 +141,7 @@ export class LifecycleWorker implements Worker {
       this.buckets = buckets;
     }
     // Without a ring, or without a bucket that has rules, there is nothing to apply: the pass ends here.
-    const page = locator === undefined || this.buckets.size === 0 ? [] : await this.options.store.metadata.hashIndexPage(this.after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
+    const page = locator === undefined || this.buckets.size === 0 ? [] : await this.options.store.keyRows.hashIndexPage(this.after, this.options.keysPerStep ?? DEFAULTS.gcKeysPerStep);
     for (const entry of page) {
       signal.throwIfAborted();
       try {
@@ -170,8 +173,8 @@ export class LifecycleWorker implements Worker {
   private async readBucketRules(locator: RingLocator, signal: AbortSignal): Promise<Map<string, BucketRules> | null> {
     const { nodeId, store, peers } = this.options;
     const nodes = locator.ring.nodes;
-    const timeout = this.peerSignal(signal);
-    const outcomes = await fanOut(nodes, (node) => (node.id === nodeId ? store.metadata.listBuckets() : peers.get(node).listBuckets({ signal: timeout })));
+    const timeout = this.onSet.peerSignal(signal);
+    const outcomes = await fanOut(nodes, (node) => (node.id === nodeId ? store.listBuckets() : peers.get(node).listBuckets({ signal: timeout })));
     signal.throwIfAborted();
     const now = this.clock();
     for (const outcome of outcomes) if (outcome.ok) this.lastAnswerMs.set(outcome.nodeId, now);
@@ -225,9 +228,9 @@ export class LifecycleWorker implements Worker {
     const bucket = await this.rulesInForce(entry.bucket);
     if (bucket === undefined) return;
     const { store } = this.options;
-    const current = await store.metadata.getObject(entry.bucket, entry.key);
+    const current = await store.keyRows.getObject(entry.bucket, entry.key);
     if (current === undefined) return;
-    const rows = await store.metadata.keyVersions(entry.bucket, entry.key);
+    const rows = await store.keyRows.keyVersions(entry.bucket, entry.key);
     const versions = rows.some((v) => v.record.versionId === current.record.versionId) ? rows : [current, ...rows];
     const now = this.clock();
     if (await this.expireCurrent(set, bucket, current.record, now, signal)) return;
@@ -248,7 +251,7 @@ export class LifecycleWorker implements Worker {
     // also hold on the copy a write quorum has (writeExpiryMarker), since this one may be stale.
     const expiry = currentExpiry(bucket.rules, record, record.lastModifiedMs, this.options.dayMs);
     if (expiry === undefined || expiry.atMs > now || (expiryRemovesForGood(bucket, record) && versionIsLocked(record, now))) return false;
-    const expired = await this.underSharedLease(set, record, signal, () => this.writeExpiryMarker(set, bucket, record, now, signal));
+    const expired = await this.onSet.underSharedLease(set, record, signal, () => this.writeExpiryMarker(set, bucket, record, now, signal));
     if (expired !== true) return false;
     this.options.figures.lifecycle.expired += 1;
     this.options.logger.debug({ bucket: record.bucket, key: record.key, versionId: record.versionId, ruleId: expiry.ruleId }, 'lifecycle expired an object');
@@ -258,7 +261,7 @@ export class LifecycleWorker implements Worker {
   /** The marker of an expired current version, committed if it still is the newest on a write quorum; true when it was. */
   private async writeExpiryMarker(set: readonly RingNode[], bucket: BucketRules, record: ObjectRecord, now: number, signal: AbortSignal): Promise<boolean> {
     // Only while a write quorum of the set agrees this is the key's newest version: never expire over a write this node missed.
-    const copies = await this.currentOnSet(set, record, signal);
+    const copies = await this.onSet.currentOnSet(set, record, signal);
     if (copies === undefined) return false;
     // The newest copy by version, then by tag revision: a tag change, a legal hold or a retention this
     // node missed decides, not this node's older copy of the same version.
@@ -288,28 +291,7 @@ export class LifecycleWorker implements Worker {
       erasure,
       ...(bucket.versioning === undefined ? {} : { versioning: bucket.versioning }),
     };
-    return this.commitOnSet(set, marker, signal);
-  }
-
-  /**
-   * Runs `write` while a majority of the set grants this pass the key's shared lease (the lease a
-   * client's plain write holds, key-lease.ts in the gateway); the lease is given back on every member
-   * afterwards. Undefined, without running it, when no majority granted it (a conditional write holds
-   * the key, or members are down): the key waits for the next pass.
-   */
-  private async underSharedLease<T>(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal, write: () => Promise<T>): Promise<T | undefined> {
-    const { peers } = this.options;
-    const lease = { bucket: record.bucket, key: record.key, token: newToken(), ttlMs: LIFECYCLE_LEASE_TTL_MS };
-    const asked = this.peerSignal(signal);
-    const outcomes = await fanOut(set, (node) => peers.get(node).leaseAnswer({ ...lease, mode: 'shared' }, { signal: asked }));
-    try {
-      if (outcomes.filter((o) => o.ok && o.value.granted).length < majority(set.length)) return undefined;
-      return await write();
-    } finally {
-      // Every member, not only those that answered: a grant may have arrived after its answer was given up on.
-      const release = AbortSignal.timeout(this.options.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs);
-      await fanOut(set, (node) => peers.get(node).lease({ ...lease, release: true }, { signal: release }));
-    }
+    return this.onSet.commitOnSet(set, marker, signal);
   }
 
   /**
@@ -328,67 +310,20 @@ export class LifecycleWorker implements Worker {
     signal: AbortSignal,
   ): Promise<number> {
     if (dueNoncurrent(rules, versions.map((v) => v.record), now, this.options.dayMs).length === 0) return versions.length;
-    const removed = await this.underSharedLease(set, current, signal, async () => {
-      const agreed = await this.versionsOnSet(set, current, signal);
+    const removed = await this.onSet.underSharedLease(set, current, signal, async () => {
+      const agreed = await this.onSet.versionsOnSet(set, current, signal);
       if (agreed === undefined) return 0;
       let count = 0;
       for (const version of dueNoncurrent(rules, agreed.records, now, this.options.dayMs)) {
         // Any member's copy under a lock keeps the version: that member may hold the newest lock state.
         if ((agreed.copies.get(version.versionId) ?? []).some((copy) => versionIsLocked(copy, now))) continue;
-        if (!(await this.deleteOnSet(set, version, signal))) continue;
+        if (!(await this.onSet.deleteOnSet(set, version, signal))) continue;
         count += 1;
         this.options.figures.lifecycle.noncurrentRemoved += 1;
       }
       return count;
     });
     return versions.length - (removed ?? 0);
-  }
-
-  /**
-   * A key's versions as a write quorum of its set holds them, newest first, each as its newest copy (by
-   * tag revision), with every member's copies of each: a version counts only when a write quorum of the
-   * members holds it and no member knows it was deleted by id. Undefined when fewer than a write quorum answered.
-   */
-  private async versionsOnSet(
-    set: readonly RingNode[],
-    current: ObjectRecord,
-    signal: AbortSignal,
-  ): Promise<{ records: ObjectRecord[]; copies: Map<string, ObjectRecord[]> } | undefined> {
-    const { nodeId, store, peers } = this.options;
-    const timeout = this.peerSignal(signal);
-    const outcomes = await fanOut(set, async (node) => {
-      const rows: { record: ObjectRecord; gone: boolean }[] = [];
-      for (let query: VersionListQuery = { bucket: current.bucket, prefix: current.key, after: '', afterIsPrefix: false, limit: 64 }; ; ) {
-        const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
-        // Rows of the key come first (its rows sort below every longer key's); stop at the first row of another key.
-        const ofKey = page.entries.filter((entry) => entry.record.key === current.key);
-        rows.push(...ofKey.map((entry) => ({ record: entry.record, gone: entry.gone === true })));
-        const last = ofKey.at(-1);
-        if (!page.truncated || last === undefined || ofKey.length < page.entries.length) return rows;
-        query = { ...query, after: current.key, afterVersion: last.record.versionId };
-      }
-    });
-    signal.throwIfAborted();
-    const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
-    const quorum = writeQuorum(current.erasure.dataShards, current.erasure.parityShards);
-    if (answers.length < quorum) return undefined;
-    const copies = new Map<string, ObjectRecord[]>();
-    const gone = new Set<string>();
-    for (const rows of answers) {
-      for (const { record, gone: isGone } of rows) {
-        if (isGone) gone.add(record.versionId);
-        else if (copies.has(record.versionId)) copies.get(record.versionId)?.push(record);
-        else copies.set(record.versionId, [record]);
-      }
-    }
-    const records: ObjectRecord[] = [];
-    for (const [versionId, held] of copies) {
-      const newest = newestRecord(held);
-      if (newest !== undefined && !gone.has(versionId) && held.length >= quorum) records.push(newest);
-    }
-    // Newest first.
-    records.sort((a, b) => compareVersionIds(b.versionId, a.versionId));
-    return { records, copies };
   }
 
   /**
@@ -407,32 +342,13 @@ export class LifecycleWorker implements Worker {
 
   /** Removes a delete marker that every member of the set holds as the key's only version. */
   private async removeLoneMarker(set: readonly RingNode[], marker: ObjectRecord, signal: AbortSignal): Promise<void> {
-    const { nodeId, store, peers } = this.options;
-    const timeout = this.peerSignal(signal);
-    const outcomes = await fanOut(set, async (node) => {
-      // Rows of versions deleted by id are tombstones, not versions the marker could bring back: read
-      // past them until a version of the key turns up or the key's rows end.
-      for (let query: VersionListQuery = { bucket: marker.bucket, prefix: marker.key, after: '', afterIsPrefix: false, limit: 2 }; ; ) {
-        const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
-        const ofKey = page.entries.filter((entry) => entry.record.key === marker.key);
-        const held = ofKey.filter((entry) => entry.gone !== true).map((entry) => entry.record);
-        const last = ofKey.at(-1);
-        if (held.some((record) => record.versionId !== marker.versionId) || !page.truncated || last === undefined || ofKey.length < page.entries.length) return held;
-        query = { ...query, after: marker.key, afterVersion: last.record.versionId, limit: 16 };
-      }
-    });
-    signal.throwIfAborted();
-    // A member that does not answer, or holds any other version, keeps the marker: removing it could bring that version back.
-    for (const outcome of outcomes) {
-      if (!outcome.ok) return;
-      if (outcome.value.some((record) => record.versionId !== marker.versionId)) return;
-    }
-    if (await this.deleteOnSet(set, marker, signal)) this.options.figures.lifecycle.markersRemoved += 1;
+    if (!(await this.onSet.markerIsAlone(set, marker, signal))) return;
+    if (await this.onSet.deleteOnSet(set, marker, signal)) this.options.figures.lifecycle.markersRemoved += 1;
   }
 
   /** Aborts an upload open past the DaysAfterInitiation of a rule of its bucket, as AbortMultipartUpload does. */
   private async upload(set: readonly RingNode[], entry: HashIndexEntry, signal: AbortSignal): Promise<void> {
-    const stored = await this.options.store.metadata.getObject(entry.bucket, entry.key);
+    const stored = await this.options.store.keyRows.getObject(entry.bucket, entry.key);
     const record = stored?.record;
     const upload = record?.upload;
     if (record === undefined || upload === undefined || record.deleted || upload.closed !== undefined) return;
@@ -442,7 +358,7 @@ export class LifecycleWorker implements Worker {
     const abort = uploadAbortDate(bucket.rules, upload.key, upload.initiatedMs, this.options.dayMs);
     if (abort === undefined || abort.atMs > now) return;
     // A completion or abort this node missed wrote a newer marker: nothing to do.
-    const newest = await this.newestOnSet(set, record, signal);
+    const newest = await this.onSet.newestOnSet(set, record, signal);
     if (newest === undefined || newest.versionId !== record.versionId) return;
     const closing: ObjectRecord = {
       ...record,
@@ -453,57 +369,8 @@ export class LifecycleWorker implements Worker {
       lastModifiedMs: now,
       upload: { ...upload, closed: 'aborted', closedMs: now },
     };
-    if (!(await this.commitOnSet(set, closing, signal))) return;
+    if (!(await this.onSet.commitOnSet(set, closing, signal))) return;
     this.options.figures.lifecycle.uploadsAborted += 1;
     this.options.logger.debug({ bucket: upload.bucket, key: upload.key, ruleId: abort.ruleId }, 'lifecycle aborted an incomplete multipart upload');
-  }
-
-  /** The newest record a write quorum of the set holds for the key; undefined when fewer answered. */
-  private async newestOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<ObjectRecord | undefined> {
-    const copies = await this.currentOnSet(set, record, signal);
-    if (copies === undefined) return undefined;
-    const newest = newestRecord(copies);
-    // Ours is newest unless some member holds a strictly newer one.
-    return newest !== undefined && isNewerRecord(newest, record) ? newest : record;
-  }
-
-  /** Each answering member's current record of the key (members holding nothing left out); undefined when fewer than a write quorum answered. */
-  private async currentOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<ObjectRecord[] | undefined> {
-    const { nodeId, store, peers } = this.options;
-    const timeout = this.peerSignal(signal);
-    const outcomes = await fanOut(set, async (node) =>
-      node.id === nodeId ? ((await store.objectStatus(record.bucket, record.key))?.record ?? null) : ((await peers.get(node).objectStatus(record.bucket, record.key, { signal: timeout }))?.record ?? null),
-    );
-    signal.throwIfAborted();
-    const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
-    if (answers.length < writeQuorum(record.erasure.dataShards, record.erasure.parityShards)) return undefined;
-    return answers.flatMap((answer) => (answer === null ? [] : [answer]));
-  }
-
-  /** Commits a record-only version on every member of the set; true when a write quorum acknowledged. */
-  private async commitOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
-    const { nodeId, store, peers } = this.options;
-    const timeout = this.peerSignal(signal);
-    const outcomes = await fanOut(set, (node) =>
-      node.id === nodeId ? store.commit({ record, shardIndex: null }) : peers.get(node).commit({ record, shardIndex: null }, { signal: timeout }),
-    );
-    signal.throwIfAborted();
-    return outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
-  }
-
-  /** Removes one version for good on every member of the set (DeleteObject with a versionId); true on a write quorum. */
-  private async deleteOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
-    const { nodeId, store, peers } = this.options;
-    const timeout = this.peerSignal(signal);
-    const request = { bucket: record.bucket, key: record.key, versionId: record.versionId };
-    const outcomes = await fanOut(set, (node) =>
-      node.id === nodeId ? store.deleteVersion(request.bucket, request.key, request.versionId) : peers.get(node).deleteVersion(request, { signal: timeout }),
-    );
-    signal.throwIfAborted();
-    return outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
-  }
-
-  private peerSignal(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, AbortSignal.timeout(this.options.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs)]);
   }
 }

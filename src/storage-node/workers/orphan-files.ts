@@ -1,6 +1,6 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MetadataStore } from '../metadata-store.js';
+import type { FileRows } from '../metadata/row-families.js';
 
 /** What one sweep removed. */
 export interface SweepResult {
@@ -40,7 +40,7 @@ async function statOf(path: string): Promise<{ ino: number; mtimeMs: number; siz
  * be the one that was judged (same inode), so a write that lands meanwhile is left alone.
  */
 export async function sweepShardDirectory(
-  metadata: MetadataStore,
+  files: FileRows,
   shardDir: string,
   directory: string,
   nowMs: number,
@@ -52,7 +52,7 @@ export async function sweepShardDirectory(
   const names = await entriesOf(join(shardDir, directory));
   if (names.length === 0) return result;
   const registered = new Set<string>();
-  for await (const { file } of metadata.filesUnder(directory)) registered.add(file);
+  for await (const { file } of files.filesUnder(directory)) registered.add(file);
   for (const name of names) {
     signal.throwIfAborted();
     result.examined += 1;
@@ -62,7 +62,7 @@ export async function sweepShardDirectory(
     if (inUse(path)) continue;
     const before = await statOf(path);
     if (before === null || !before.isFile || nowMs - before.mtimeMs < settleMs) continue;
-    if (await metadata.hasFile(file)) continue;
+    if (await files.hasFile(file)) continue;
     const now = await statOf(path);
     if (now === null || now.ino !== before.ino || now.mtimeMs !== before.mtimeMs) continue;
     await rm(path, { force: true });

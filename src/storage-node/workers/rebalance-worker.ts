@@ -6,10 +6,14 @@ import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type Obj
 import type { HashIndexEntry, StoredObject, VersionCursor, VersionGone } from '../metadata-store.js';
 import { ShardStoreError } from '../shard-store-error.js';
 import type { PeerClient } from './peer-clients.js';
+import type { ShardStore } from '../shard-store.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
+/** The store as rebalance uses it: keys and tombstones to walk, shards to send, and the drops once they moved. */
+export type RebalanceStore = Pick<ShardStore, 'countKeys' | 'keyRows' | 'versionRows' | 'openShard' | 'putBucket' | 'deleteVersion' | 'dropVersion' | 'dropNoncurrentVersion'>;
+
 /** Construction parameters of the rebalance worker. */
-export interface RebalanceWorkerOptions extends NodeWorkerDeps {
+export interface RebalanceWorkerOptions extends NodeWorkerDeps<RebalanceStore> {
   keysPerStep?: number;
   /** Keys moved at once within a step. */
   concurrency?: number;
@@ -97,12 +101,12 @@ export class RebalanceWorker implements Worker {
       fig.epoch = ring.epoch;
       fig.passStartedMs = now;
       fig.scanned = 0;
-      fig.total = await store.metadata.countKeys();
+      fig.total = await store.countKeys();
     }
     fig.done = this.cursor.done;
     if (this.cursor.done) return { items: 0, bytes: 0, cursor: JSON.stringify(this.cursor), idle: true };
     if (this.cursor.after === null) this.cursor.passStartedMs = now;
-    const page = await store.metadata.hashIndexPage(this.cursor.after, this.options.keysPerStep ?? 32);
+    const page = await store.keyRows.hashIndexPage(this.cursor.after, this.options.keysPerStep ?? 32);
     if (page.length > 0) {
       const outcomes = await this.checkAll(locator, page, signal);
       this.cursor.pending += outcomes.filter((bytes) => bytes < 0).length;
@@ -112,7 +116,7 @@ export class RebalanceWorker implements Worker {
       return { items: page.length, bytes, cursor: JSON.stringify(this.cursor), idle: false };
     }
     if (this.cursor.gone !== 'done') {
-      const { rows, truncated } = await store.metadata.versionGonePage(this.cursor.gone ?? null, this.options.keysPerStep ?? 32);
+      const { rows, truncated } = await store.versionRows.versionGonePage(this.cursor.gone ?? null, this.options.keysPerStep ?? 32);
       this.cursor.pending += await this.handOnTombstones(locator, rows, signal);
       const last = rows.at(-1);
       this.cursor.gone = truncated && last !== undefined ? { hashHex: last.hashHex, bucket: last.bucket, key: last.key, versionId: last.versionId } : 'done';
@@ -209,14 +213,14 @@ export class RebalanceWorker implements Worker {
    */
   private async check(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<number> {
     const { store } = this.options;
-    const stored = await store.metadata.getObject(entry.bucket, entry.key);
+    const stored = await store.keyRows.getObject(entry.bucket, entry.key);
     if (stored === undefined) return 0;
     const set = locator.locate(entry.bucket, entry.key).nodes;
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(30_000)]);
     let bytes = 0;
     let waiting = false;
     for (let after: string | null = null; ; ) {
-      const page = await store.metadata.keyVersionsPage(entry.bucket, entry.key, after, VERSIONS_PER_PAGE);
+      const page = await store.keyRows.keyVersionsPage(entry.bucket, entry.key, after, VERSIONS_PER_PAGE);
       for (const version of page) {
         if (version.record.versionId === stored.record.versionId) continue;
         signal.throwIfAborted();

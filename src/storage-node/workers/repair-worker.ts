@@ -3,6 +3,7 @@ import { fanOut, shardRefOf, type NodeOutcome, type ObjectRecord, type ObjectSta
 import type { QuarantineEntry } from '../metadata-store.js';
 import type { PeerClient } from './peer-clients.js';
 import { CodecCache, NotEnoughSources, openShardRebuild } from './shard-rebuilder.js';
+import type { ShardStore } from '../shard-store.js';
 import type { NodeWorkerDeps, StepResult, WorkerStatus } from './worker.js';
 import type { ParallelWorker } from './worker-runner.js';
 
@@ -37,8 +38,11 @@ interface Retry {
   dueMs: number;
 }
 
+/** The store as repair uses it: the quarantine queue, version lookups, and the quarantine count. */
+export type RepairStore = Pick<ShardStore, 'quarantineRows' | 'versionStatus' | 'forgetQuarantined' | 'stats'>;
+
 /** Construction parameters of the repair worker. */
-export interface RepairWorkerOptions extends NodeWorkerDeps {
+export interface RepairWorkerOptions extends NodeWorkerDeps<RepairStore> {
   /** Wait before the first retry of a repair that failed (too few readable shards, a node down); each further failure doubles it. */
   retryAfterMs?: number;
   /** Longest wait between retries: what a quarantined shard that keeps failing settles at. */
@@ -192,7 +196,7 @@ export class RepairWorker implements ParallelWorker {
     const batch: QuarantineEntry[] = [];
     const seen = new Set<string>();
     let waiting = 0;
-    for await (const entry of this.options.store.metadata.quarantined()) {
+    for await (const entry of this.options.store.quarantineRows.quarantined()) {
       signal.throwIfAborted();
       const retryId = quarantineId(entry);
       seen.add(retryId);
@@ -208,7 +212,7 @@ export class RepairWorker implements ParallelWorker {
   private async localTask(entry: QuarantineEntry): Promise<RepairTask | null> {
     const { store, rings, nodeId } = this.options;
     // Read ahead in a batch: another step or an audit's repair may have rebuilt it since.
-    if (!(await store.metadata.isQuarantined(entry))) return null;
+    if (!(await store.quarantineRows.isQuarantined(entry))) return null;
     // The quarantined version itself, current or (under bucket versioning) noncurrent.
     const current = await store.versionStatus(entry.bucket, entry.key, entry.versionId);
     const self = rings.current?.nodes.find((node) => node.id === nodeId);

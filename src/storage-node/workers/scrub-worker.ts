@@ -4,9 +4,12 @@ import { ShardStoreError, type ShardStore } from '../shard-store.js';
 import type { HealingFigures } from './healing-figures.js';
 import type { StepResult, Worker, WorkerStatus } from './worker.js';
 
+/** The store as the scrubber uses it: version rows to walk, shards to read, and the quarantine to check. */
+export type ScrubStore = Pick<ShardStore, 'countKeys' | 'versionRows' | 'quarantineRows' | 'openShard' | 'sealUnlinkedSegment'>;
+
 /** Construction parameters of the deep scrubber. */
 export interface ScrubWorkerOptions {
-  store: ShardStore;
+  store: ScrubStore;
   figures: HealingFigures;
   /** Called when a shard was quarantined, so repair can start at once. */
   onQuarantine: () => void;
@@ -59,10 +62,10 @@ export class ScrubWorker implements Worker {
       // A segment removed from under the node is sealed first, so this pass finds its images missing.
       await store.sealUnlinkedSegment();
       figures.scrub.keysScanned = 0;
-      figures.scrub.keysTotal = await store.metadata.countKeys();
+      figures.scrub.keysTotal = await store.countKeys();
     }
     // One page of version rows, however many versions a key has: a key with thousands is spread over steps.
-    const { rows } = await store.metadata.versionPage(this.after, this.options.keysPerStep ?? 64, 0n, null);
+    const { rows } = await store.versionRows.versionPage(this.after, this.options.keysPerStep ?? 64, 0n, null);
     let bytes = 0;
     let items = 0;
     for (const row of rows) {
@@ -93,7 +96,7 @@ export class ScrubWorker implements Worker {
   private async verify(stored: StoredObject, signal: AbortSignal): Promise<number> {
     const { store, figures } = this.options;
     const ref = storedRef(stored);
-    if (ref === null || (await store.metadata.isQuarantined(ref))) return 0;
+    if (ref === null || (await store.quarantineRows.isQuarantined(ref))) return 0;
     let bytes = 0;
     try {
       const shard = await store.openShard(ref, 0, Number.MAX_SAFE_INTEGER);
@@ -112,7 +115,7 @@ export class ScrubWorker implements Worker {
         this.options.onQuarantine();
       } else if (err instanceof ShardStoreError && err.code === 'NotFound') {
         // Missing bytes are quarantined by the store; a NotFound without that is a version replaced or deleted while the scrub read it.
-        if (await store.metadata.isQuarantined(ref)) {
+        if (await store.quarantineRows.isQuarantined(ref)) {
           figures.scrub.missingShards += 1;
           this.options.onQuarantine();
         }

@@ -32,10 +32,14 @@ export interface Worker {
   restart?(): void;
 }
 
-/** What every node worker that talks to its peers is built from: the node, its store and ring, and its figures. */
-export interface NodeWorkerDeps {
+/**
+ * What every node worker that talks to its peers is built from: the node, its store and ring, and its
+ * figures. `Store` names the part of the store a worker uses (its row families and calls), so each
+ * worker's reach is written at its options.
+ */
+export interface NodeWorkerDeps<Store extends Partial<ShardStore> = ShardStore> {
   nodeId: string;
-  store: ShardStore;
+  store: Store;
   rings: RingStore;
   peers: PeerClients;
   figures: HealingFigures;

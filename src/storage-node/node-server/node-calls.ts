@@ -1,0 +1,199 @@
+import type { Readable } from 'node:stream';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Static } from 'typebox';
+import type { Logger } from '../../common/index.js';
+import {
+  MESSAGE_CHECKS,
+  ReplayGuard,
+  WireError,
+  type BatchRequest,
+  type BatchResponse,
+  type BatchResult,
+  type CommitRequest,
+  type ErasureParams,
+  type LeaseRequest,
+  type LeaseResponse,
+  type ObjectStatus,
+  type PrepareResponse,
+  type ReplayProblem,
+  type SharedLeaseAnswer,
+  type ShardRef,
+} from '../../rpc/index.js';
+import { KeyLeases } from '../key-leases.js';
+import { toObjectStatus } from '../metadata-store.js';
+import { ReadBufferPool } from '../read-buffer-pool.js';
+import { READ_BATCH_CLASS_BYTES } from '../shard-file.js';
+import type { ShardStore } from '../shard-store.js';
+import type { ForegroundActivity } from '../workers/foreground.js';
+import { isPartitionOf, partitionDigest } from '../workers/healing-routes.js';
+import { isClientBatch } from './client-batch.js';
+import { badRequest, intParam, shardRef } from './query-params.js';
+import { wireAnswerOf } from './wire-answer.js';
+
+/** How long a shared lease taken with a prepare lives unless its commit gives it back: a gateway that dies holding one blocks conditional writes of the key this long. */
+const SHARED_LEASE_TTL_MS = 30_000;
+/** Free read buffers a node keeps for its shard GETs: a few 1 MiB batches, or many small shards' reads. */
+const READ_BUFFERS_FREE_BYTES = 4 * 1024 * 1024;
+/** Largest JSON body a node accepts (commit records carry user metadata, capped by S3 at 2 KiB). */
+export const MAX_JSON_BODY_BYTES = 1024 * 1024;
+
+/** Construction parameters of a node's calls. */
+export interface NodeCallsOptions {
+  store: ShardStore;
+  clock: () => number;
+  logger: Logger;
+  foreground?: ForegroundActivity | undefined;
+}
+
+/** A shard read opened from its query: its first chunk read and verified, the rest to come. */
+export interface OpenedRead {
+  ref: ShardRef;
+  sizeBytes: number;
+  first: Buffer | undefined;
+  chunks: AsyncGenerator<Buffer>;
+}
+
+/**
+ * What a node does for a call, whichever way it arrives: its HTTP route, a call of a batch, or an
+ * in-process link (local-link.ts). Holds the state calls share: key leases, the shard-write replay
+ * guard and the read buffers.
+ */
+export class NodeCalls {
+  private readonly store: ShardStore;
+  private readonly clock: () => number;
+  private readonly logger: Logger;
+  private readonly foreground: ForegroundActivity | undefined;
+  /** Streamed shard bodies are not signed: each signed shard PUT is accepted once (replay-guard.ts). */
+  private readonly shardWrites: ReplayGuard;
+  private readonly leases: KeyLeases;
+  /** Buffers shard GETs read into, reused once sent. */
+  readonly readBuffers = new ReadBufferPool({ classBytes: READ_BATCH_CLASS_BYTES, maxFreeBytes: READ_BUFFERS_FREE_BYTES });
+
+  constructor(options: NodeCallsOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.foreground = options.foreground;
+    this.shardWrites = new ReplayGuard({ startMs: this.clock() });
+    this.leases = new KeyLeases(this.clock);
+  }
+
+  /** Admits a signed shard PUT once: null, or why its signature may not be used again. */
+  admitShardWrite(headers: Record<string, string | string[] | undefined>): ReplayProblem | null {
+    return this.shardWrites.admitSigned(headers, this.clock());
+  }
+
+  /**
+   * The node's newest version of a key, or null. With `withInlineShard`, an inline shard's bytes come
+   * along, read through the same checksummed path as a shard read (a bad one is quarantined and left out).
+   */
+  async objectStatus(bucket: string, key: string, withInlineShard: boolean): Promise<ObjectStatus | null> {
+    if (!withInlineShard) {
+      const stored = await this.store.objectStatus(bucket, key);
+      return stored === undefined ? null : toObjectStatus(stored);
+    }
+    const found = await this.store.objectStatusWithInline(bucket, key);
+    if (found === undefined) return null;
+    const status = toObjectStatus(found.stored);
+    // Without the bytes (a file shard, or an inline one that failed its checks) the reader reads or rebuilds the shard on its own path.
+    return found.inlineShard === null ? status : { ...status, inlineShard: found.inlineShard.toString('base64') };
+  }
+
+  /** POST /v1/leases: takes or gives back a key's lease; an exclusive grant carries the key's current version. */
+  async lease(request: LeaseRequest): Promise<LeaseResponse> {
+    const { bucket, key, token, ttlMs, release, mode, fence } = request;
+    if (release === true) {
+      this.leases.release(bucket, key, token, fence);
+      return { granted: false };
+    }
+    if (mode === 'shared') return this.leases.acquireShared(bucket, key, token, ttlMs);
+    if (!this.leases.acquire(bucket, key, token, ttlMs)) return { granted: false };
+    // Read after the grant: every plain write that held the key here has committed by now.
+    const current = await this.store.objectStatus(bucket, key);
+    return { granted: true, current: current?.record ?? null };
+  }
+
+  /** A plain write's shared lease on the shard's key, taken once its shard is durable (`token` given), as the prepare's answer carries it. */
+  private sharedLeaseWith(ref: { bucket: string; key: string }, token: string | undefined): { lease?: SharedLeaseAnswer } {
+    if (token === undefined || token === '' || token.length > 64) return {};
+    return { lease: this.leases.acquireShared(ref.bucket, ref.key, token, SHARED_LEASE_TTL_MS) };
+  }
+
+  /** Commits, then gives back the plain write's shared lease the commit names: the key is free for a conditional write once this node holds the version. */
+  async commitAndRelease(request: CommitRequest): Promise<void> {
+    await this.store.commit(request);
+    if (request.leaseToken !== undefined) this.leases.release(request.record.bucket, request.record.key, request.leaseToken);
+  }
+
+  /** PUT /v1/shards once its request is checked: stores the body, and takes the shared lease its query asks for. */
+  async prepareFrom(ref: ShardRef, erasure: ErasureParams, query: Record<string, string | undefined>, body: Readable, signal: AbortSignal): Promise<PrepareResponse> {
+    const sizeBytes = await this.store.prepare(ref, erasure, body, signal, { fresh: query['fresh'] === '1' });
+    return { sizeBytes, ...this.sharedLeaseWith(ref, query['lease']) };
+  }
+
+  /**
+   * A shard read as GET /v1/shards opens it from its query: the shard and its header checked, and its
+   * first chunk read and verified before any status is sent, so a corrupt one is an error status.
+   */
+  async openRead(query: Record<string, string | undefined>, options: { transient?: boolean } = {}): Promise<OpenedRead> {
+    const ref = shardRef(query);
+    const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER);
+    const length = intParam(query, 'length', 0, Number.MAX_SAFE_INTEGER);
+    const shard = await this.store.openShard(ref, offset, length, { pool: this.readBuffers, transient: options.transient });
+    const first = await shard.chunks.next();
+    return { ref, sizeBytes: shard.sizeBytes, first: first.done === true ? undefined : first.value, chunks: shard.chunks };
+  }
+
+  /**
+   * Serves a batch that came over an in-process link (local-link.ts): the batch route's JSON text in,
+   * its JSON answer out, checked and counted as the route does. The link is the node's own, handed over
+   * by the code that started it, so there is no signature to check; a malformed batch is refused with
+   * the route's wire error.
+   */
+  async serveLocalBatch(text: string): Promise<string> {
+    // Its length in UTF-16 units is at most its length in UTF-8 bytes: the route's limit holds either way.
+    if (text.length > MAX_JSON_BODY_BYTES) throw new WireError('BadRequest', 'body too large');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new WireError('BadRequest', 'body is not JSON');
+    }
+    const batch = MESSAGE_CHECKS.batch.parse(body, badRequest);
+    const end = this.foreground !== undefined && isClientBatch(batch) ? this.foreground.begin() : undefined;
+    try {
+      return JSON.stringify(await this.runBatch(batch, this.logger));
+    } finally {
+      end?.();
+    }
+  }
+
+  /** The calls of a batch run together, so their metadata writes can share one sync; each is checked and answers for itself. */
+  async runBatch(batch: Static<typeof BatchRequest>, log: FastifyBaseLogger | Logger): Promise<BatchResponse> {
+    return { results: await Promise.all(batch.calls.map((call) => this.runBatchCall(call, log))) };
+  }
+
+  private async runBatchCall(body: unknown, log: FastifyBaseLogger | Logger): Promise<BatchResult> {
+    try {
+      // The same schemas as the calls' own routes (a prepare's ref and erasure as PUT /v1/shards checks them).
+      const call = MESSAGE_CHECKS.batchCall.parse(body, badRequest);
+      if (call.op === 'prepare') {
+        const sizeBytes = await this.store.prepare(call.ref, call.erasure, Buffer.from(call.shard, 'base64'), undefined, { fresh: call.fresh === true });
+        return { ok: true, value: { sizeBytes, ...this.sharedLeaseWith(call.ref, call.lease) } };
+      }
+      if (call.op === 'commit') {
+        await this.commitAndRelease(call.request);
+        return { ok: true, value: null };
+      }
+      if (call.op === 'digest') {
+        if (!isPartitionOf(call.partition, call.bits)) throw new WireError('BadRequest', 'bad partition');
+        return { ok: true, value: await partitionDigest(this.store, call.partition, call.bits) };
+      }
+      return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard) };
+    } catch (err) {
+      const answer = wireAnswerOf(err);
+      if (answer.code === 'Internal') log.error({ err }, 'node batch call failed');
+      return { ok: false, ...answer };
+    }
+  }
+}

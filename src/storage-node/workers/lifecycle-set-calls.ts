@@ -1,0 +1,169 @@
+import { DEFAULTS, compareVersionIds, newToken } from '../../common/index.js';
+import type { RingNode } from '../../placement/index.js';
+import { fanOut, isNewerRecord, majority, newestRecord, writeQuorum, type ObjectRecord, type VersionListQuery } from '../../rpc/index.js';
+import type { ShardStore } from '../shard-store.js';
+import type { PeerClients } from './peer-clients.js';
+
+/** How long an expiry's shared lease lives if it is never given back: far longer than its check and commit. */
+const LIFECYCLE_LEASE_TTL_MS = 30_000;
+
+/** What the calls on a key's set are made with: this node's own store for its copy, the peers for theirs. */
+export interface KeySetCallsDeps {
+  nodeId: string;
+  store: Pick<ShardStore, 'listVersions' | 'objectStatus' | 'commit' | 'deleteVersion'>;
+  peers: PeerClients;
+  /** Time allowed for one peer's answer. */
+  peerTimeoutMs?: number;
+}
+
+/**
+ * The lifecycle worker's reads and writes on a key's whole set, as a client's request through a gateway
+ * makes them: this node answers for itself from its store, the others over the node protocol, and each
+ * read or write counts only when a write quorum of the set answers or acknowledges.
+ */
+export class KeySetCalls {
+  private readonly deps: KeySetCallsDeps;
+
+  constructor(deps: KeySetCallsDeps) {
+    this.deps = deps;
+  }
+
+  /**
+   * Runs `write` while a majority of the set grants this pass the key's shared lease (the lease a
+   * client's plain write holds, key-lease.ts in the gateway); the lease is given back on every member
+   * afterwards. Undefined, without running it, when no majority granted it (a conditional write holds
+   * the key, or members are down): the key waits for the next pass.
+   */
+  async underSharedLease<T>(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal, write: () => Promise<T>): Promise<T | undefined> {
+    const { peers } = this.deps;
+    const lease = { bucket: record.bucket, key: record.key, token: newToken(), ttlMs: LIFECYCLE_LEASE_TTL_MS };
+    const asked = this.peerSignal(signal);
+    const outcomes = await fanOut(set, (node) => peers.get(node).leaseAnswer({ ...lease, mode: 'shared' }, { signal: asked }));
+    try {
+      if (outcomes.filter((o) => o.ok && o.value.granted).length < majority(set.length)) return undefined;
+      return await write();
+    } finally {
+      // Every member, not only those that answered: a grant may have arrived after its answer was given up on.
+      const release = AbortSignal.timeout(this.deps.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs);
+      await fanOut(set, (node) => peers.get(node).lease({ ...lease, release: true }, { signal: release }));
+    }
+  }
+
+  /**
+   * A key's versions as a write quorum of its set holds them, newest first, each as its newest copy (by
+   * tag revision), with every member's copies of each: a version counts only when a write quorum of the
+   * members holds it and no member knows it was deleted by id. Undefined when fewer than a write quorum answered.
+   */
+  async versionsOnSet(
+    set: readonly RingNode[],
+    current: ObjectRecord,
+    signal: AbortSignal,
+  ): Promise<{ records: ObjectRecord[]; copies: Map<string, ObjectRecord[]> } | undefined> {
+    const { nodeId, store, peers } = this.deps;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, async (node) => {
+      const rows: { record: ObjectRecord; gone: boolean }[] = [];
+      for (let query: VersionListQuery = { bucket: current.bucket, prefix: current.key, after: '', afterIsPrefix: false, limit: 64 }; ; ) {
+        const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
+        // Rows of the key come first (its rows sort below every longer key's); stop at the first row of another key.
+        const ofKey = page.entries.filter((entry) => entry.record.key === current.key);
+        rows.push(...ofKey.map((entry) => ({ record: entry.record, gone: entry.gone === true })));
+        const last = ofKey.at(-1);
+        if (!page.truncated || last === undefined || ofKey.length < page.entries.length) return rows;
+        query = { ...query, after: current.key, afterVersion: last.record.versionId };
+      }
+    });
+    signal.throwIfAborted();
+    const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+    const quorum = writeQuorum(current.erasure.dataShards, current.erasure.parityShards);
+    if (answers.length < quorum) return undefined;
+    const copies = new Map<string, ObjectRecord[]>();
+    const gone = new Set<string>();
+    for (const rows of answers) {
+      for (const { record, gone: isGone } of rows) {
+        if (isGone) gone.add(record.versionId);
+        else if (copies.has(record.versionId)) copies.get(record.versionId)?.push(record);
+        else copies.set(record.versionId, [record]);
+      }
+    }
+    const records: ObjectRecord[] = [];
+    for (const [versionId, held] of copies) {
+      const newest = newestRecord(held);
+      if (newest !== undefined && !gone.has(versionId) && held.length >= quorum) records.push(newest);
+    }
+    // Newest first.
+    records.sort((a, b) => compareVersionIds(b.versionId, a.versionId));
+    return { records, copies };
+  }
+
+  /** Whether every member of the set answers and holds no version of the key but `marker`: only then may the marker go. */
+  async markerIsAlone(set: readonly RingNode[], marker: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+    const { nodeId, store, peers } = this.deps;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, async (node) => {
+      // Rows of versions deleted by id are tombstones, not versions the marker could bring back: read
+      // past them until a version of the key turns up or the key's rows end.
+      for (let query: VersionListQuery = { bucket: marker.bucket, prefix: marker.key, after: '', afterIsPrefix: false, limit: 2 }; ; ) {
+        const page = node.id === nodeId ? await store.listVersions(query) : await peers.get(node).listVersions(query, { signal: timeout });
+        const ofKey = page.entries.filter((entry) => entry.record.key === marker.key);
+        const held = ofKey.filter((entry) => entry.gone !== true).map((entry) => entry.record);
+        const last = ofKey.at(-1);
+        if (held.some((record) => record.versionId !== marker.versionId) || !page.truncated || last === undefined || ofKey.length < page.entries.length) return held;
+        query = { ...query, after: marker.key, afterVersion: last.record.versionId, limit: 16 };
+      }
+    });
+    signal.throwIfAborted();
+    // A member that does not answer, or holds any other version, keeps the marker: removing it could bring that version back.
+    return outcomes.every((outcome) => outcome.ok && outcome.value.every((record) => record.versionId === marker.versionId));
+  }
+
+  /** The newest record a write quorum of the set holds for the key; undefined when fewer answered. */
+  async newestOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<ObjectRecord | undefined> {
+    const copies = await this.currentOnSet(set, record, signal);
+    if (copies === undefined) return undefined;
+    const newest = newestRecord(copies);
+    // Ours is newest unless some member holds a strictly newer one.
+    return newest !== undefined && isNewerRecord(newest, record) ? newest : record;
+  }
+
+  /** Each answering member's current record of the key (members holding nothing left out); undefined when fewer than a write quorum answered. */
+  async currentOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<ObjectRecord[] | undefined> {
+    const { nodeId, store, peers } = this.deps;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, async (node) =>
+      node.id === nodeId ? ((await store.objectStatus(record.bucket, record.key))?.record ?? null) : ((await peers.get(node).objectStatus(record.bucket, record.key, { signal: timeout }))?.record ?? null),
+    );
+    signal.throwIfAborted();
+    const answers = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+    if (answers.length < writeQuorum(record.erasure.dataShards, record.erasure.parityShards)) return undefined;
+    return answers.flatMap((answer) => (answer === null ? [] : [answer]));
+  }
+
+  /** Commits a record-only version on every member of the set; true when a write quorum acknowledged. */
+  async commitOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+    const { nodeId, store, peers } = this.deps;
+    const timeout = this.peerSignal(signal);
+    const outcomes = await fanOut(set, (node) =>
+      node.id === nodeId ? store.commit({ record, shardIndex: null }) : peers.get(node).commit({ record, shardIndex: null }, { signal: timeout }),
+    );
+    signal.throwIfAborted();
+    return outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+  }
+
+  /** Removes one version for good on every member of the set (DeleteObject with a versionId); true on a write quorum. */
+  async deleteOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+    const { nodeId, store, peers } = this.deps;
+    const timeout = this.peerSignal(signal);
+    const request = { bucket: record.bucket, key: record.key, versionId: record.versionId };
+    const outcomes = await fanOut(set, (node) =>
+      node.id === nodeId ? store.deleteVersion(request.bucket, request.key, request.versionId) : peers.get(node).deleteVersion(request, { signal: timeout }),
+    );
+    signal.throwIfAborted();
+    return outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+  }
+
+  /** `signal`, ended too once a peer's answer takes longer than the peer timeout. */
+  peerSignal(signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, AbortSignal.timeout(this.deps.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs)]);
+  }
+}
