@@ -22,10 +22,7 @@ export {
   deleteKey,
   deleteMarker,
   deleteVersion,
-  storeVersion,
-  writeStream,
-  type VerifiedBody,
-  type VersionAttributes,
-  type WriteVersionOptions,
 } from './version-writer.js';
+export { PendingVersion, type ReceiveOptions, type VerifiedBody, type VersionAttributes } from './pending-version.js';
+export { DigestedSource } from './digested-source.js';
 export { UserDirectory, USER_REFRESH_MS, type KeyEntry } from './user-directory.js';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { UPLOADS_BUCKET, isNewerVersion, uploadMarkerKey, uploadPartKey, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
+import { UPLOADS_BUCKET, isNewerVersion, uploadMarkerKey, uploadPartKey, type BucketRecord, type ObjectRecord, type PartRef, type UploadInfo, type UploadOutcome } from '../../rpc/index.js';
 import {
   acquireKeyLease,
   commitPlainRecord,
@@ -29,9 +29,9 @@ import { setAbortHeaders, setExpirationHeader } from './lifecycle-dates.js';
 import { mayShowUploadChecksums, readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { objectLockFields, requirePartDigest } from './object-lock-fields.js';
-import { checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
-import { setChecksumHeaders, writeBody } from './upload-body.js';
-import { findUpload, PART_ATTRIBUTES, partNumberOf, requireNotCompleting, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
+import { checkWritePreconditions, writePreconditionsOf, type WritePreconditions } from './preconditions.js';
+import { requestBody, setChecksumHeaders, writePart } from './upload-body.js';
+import { findUpload, partNumberOf, requireNotCompleting, requireUpload, uploadIdOf } from './upload-lookup.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket
@@ -170,9 +170,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   ctx.services.sealer.checkAccess(marker.encryption, sse);
   const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(sse, marker.encryption);
   requirePartDigest(ctx, marker, (await ctx.services.buckets.require(bucket, ctx.signal)).objectLock);
-  const record = await writePart(ctx, bucket, key, uploadId, (beforeCommit) =>
-    writeBody(ctx, UPLOADS_BUCKET, uploadPartKey(bucket, uploadId, partNumber), PART_ATTRIBUTES, { checksumAlgorithm, encryption, beforeCommit }),
-  );
+  const record = await writePart(ctx, { bucket, key, uploadId, partNumber }, requestBody(ctx, checksumAlgorithm), encryption);
   setChecksumHeaders(ctx, record, false);
   setSseHeaders(ctx, record.encryption, sse);
   await ctx.reply.header('etag', record.etag).send();
@@ -303,36 +301,25 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   }
 }
 
+/** An open upload's marker record. */
+type UploadMarker = ObjectRecord & { upload: UploadInfo };
+
+/**
+ * The completion's stages, under the upload's lease: settle a retried or interrupted completion, check
+ * the listed parts and the write's preconditions, build the manifest, commit it, close the upload.
+ */
 async function completeHeld(
   ctx: RequestContext,
   bucket: string,
   key: string,
   uploadId: string,
   requested: RequestedPart[],
-  preconditions: ReturnType<typeof writePreconditionsOf>,
+  preconditions: WritePreconditions | undefined,
   sse: ReturnType<typeof readSseOf>,
   uploadLease: HeldLease,
 ): Promise<void> {
-  const found = await findUpload(ctx, bucket, key, uploadId);
-  if (found !== null && found.upload.closed === 'completed' && found.upload.manifestEtag !== undefined) {
-    // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
-    await answerCompleted(ctx, bucket, key, found, sse);
-    return;
-  }
-  if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
-  const marker = found;
-  if (marker.upload.completing === true) {
-    // A completion stopped between its intent and its closing marker (its gateway died). When it wrote
-    // the manifest, the upload is complete: closed as that completion would have, answered as a retry.
-    const written = await manifestSince(ctx, marker);
-    if (written !== null) {
-      uploadLease.check();
-      const closing = closingMarker(ctx, marker, 'completed', written);
-      await commitRecord(ctx, closing);
-      await answerCompleted(ctx, bucket, key, closing, sse);
-      return;
-    }
-  }
+  const marker = await openOrSettled(ctx, bucket, key, uploadId, sse, uploadLease);
+  if (marker === undefined) return;
   // S3 asks for the SSE-C key here only when the upload named a checksum algorithm (the answer carries
   // the plaintext's checksum); one that is offered must be the upload's.
   if (sse.kind !== 'none') ctx.services.sealer.checkAccess(marker.encryption, sse);
@@ -342,6 +329,58 @@ async function completeHeld(
   const checksum = completedChecksum(marker.upload, stored);
   checkCompletionHeaders(ctx, checksum);
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  const manifest = manifestOf(ctx, { bucket, key }, marker, requested, stored, checksum, bucketRecord);
+  await commitManifest(ctx, marker, manifest, preconditions, uploadLease);
+  await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
+  setSseHeaders(ctx, marker.encryption, sse);
+  if (bucketRecord.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
+  setExpirationHeader(ctx, bucketRecord, manifest);
+  await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, manifest.etag, showChecksum ? checksum : undefined));
+}
+
+/**
+ * The upload's marker when it is open and still to be completed. A retry of a completion that
+ * succeeded (its answer was lost), or one that an earlier completion left written but not closed, is
+ * answered here as the first time (undefined); NoSuchUpload when there is no such open upload.
+ */
+async function openOrSettled(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  sse: ReturnType<typeof readSseOf>,
+  uploadLease: HeldLease,
+): Promise<UploadMarker | undefined> {
+  const found = await findUpload(ctx, bucket, key, uploadId);
+  if (found !== null && found.upload.closed === 'completed' && found.upload.manifestEtag !== undefined) {
+    // A retry of a completion that succeeded (its answer was lost): S3 answers as it did the first time.
+    await answerCompleted(ctx, bucket, key, found, sse);
+    return undefined;
+  }
+  if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
+  if (found.upload.completing !== true) return found;
+  // A completion stopped between its intent and its closing marker (its gateway died). When it wrote
+  // the manifest, the upload is complete: closed as that completion would have, answered as a retry.
+  const written = await manifestSince(ctx, found);
+  if (written === null) return found;
+  uploadLease.check();
+  const closing = closingMarker(ctx, found, 'completed', written);
+  await commitRecord(ctx, closing);
+  await answerCompleted(ctx, bucket, key, closing, sse);
+  return undefined;
+}
+
+/** The completed object's manifest: the marker's attributes, the parts in order, S3's ETag of MD5s of MD5s. */
+function manifestOf(
+  ctx: RequestContext,
+  target: { bucket: string; key: string },
+  marker: UploadMarker,
+  requested: readonly RequestedPart[],
+  stored: readonly ObjectRecord[],
+  checksum: ReturnType<typeof completedChecksum>,
+  bucketRecord: BucketRecord,
+): ObjectRecord {
   const parts: PartRef[] = stored.map((record, i) => ({
     partNumber: (requested[i] as RequestedPart).partNumber,
     bucket: record.bucket,
@@ -351,18 +390,14 @@ async function completeHeld(
     etag: record.etag,
     checksums: record.checksums,
   }));
-  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
-  const { versioning } = bucketRecord;
   const retention = marker.retention ?? defaultRetentionAt(bucketRecord.objectLock, Date.now());
   const md5s = Buffer.concat(stored.map((record) => Buffer.from(record.etag.slice(1, -1), 'hex')));
-  const etag = `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`;
-  const manifest: ObjectRecord = {
-    bucket,
-    key,
+  return {
+    ...target,
     versionId: ctx.services.clock.next(),
     deleted: false,
     sizeBytes: parts.reduce((sum, part) => sum + part.sizeBytes, 0),
-    etag,
+    etag: `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`,
     lastModifiedMs: ctx.services.clock.nowMs(),
     contentType: marker.contentType,
     userMetadata: marker.userMetadata,
@@ -379,6 +414,22 @@ async function completeHeld(
     ...stampOf(bucketRecord),
     ...(marker.encryption === undefined ? {} : { encryption: marker.encryption }),
   };
+}
+
+/**
+ * Marks the upload completing and commits the manifest under the key's lease: a plain completion under
+ * the shared lease (a conditional write's check sees it), a conditional one under the exclusive lease
+ * after checking its preconditions again, so its check and commit are atomic; one whose condition
+ * fails leaves the upload open as it was.
+ */
+async function commitManifest(
+  ctx: RequestContext,
+  marker: UploadMarker,
+  manifest: ObjectRecord,
+  preconditions: WritePreconditions | undefined,
+  uploadLease: HeldLease,
+): Promise<void> {
+  const { bucket, key } = manifest;
   // The version id orders by commit: taken after the parts were checked and the key's lease taken, so
   // a PUT that completes while this completion is still checking its parts is older than it.
   const stampVersion = (): ObjectRecord => {
@@ -397,26 +448,18 @@ async function completeHeld(
     await markCompleting();
     // The parts read above stay the upload's only while its lease has been held throughout.
     uploadLease.check();
-    // A plain write like a PUT: under the key's shared lease, so a conditional write's check sees it.
     await commitPlainRecord(ctx, bucket, key, stampVersion);
-  } else {
-    // A conditional completion checks again under the key's exclusive lease, so its check and commit are
-    // atomic; one whose condition fails leaves the upload open as it was.
-    const lease = await acquireKeyLease(ctx, bucket, key);
-    try {
-      await checkWritePreconditions(ctx, bucket, key, preconditions, lease.current);
-      await markCompleting();
-      uploadLease.check();
-      await commitRecord(ctx, stampVersion());
-    } finally {
-      await lease.release(manifest.versionId);
-    }
+    return;
   }
-  await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
-  setSseHeaders(ctx, marker.encryption, sse);
-  if (versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
-  setExpirationHeader(ctx, bucketRecord, manifest);
-  await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, etag, showChecksum ? checksum : undefined));
+  const lease = await acquireKeyLease(ctx, bucket, key);
+  try {
+    await checkWritePreconditions(ctx, bucket, key, preconditions, lease.current);
+    await markCompleting();
+    uploadLease.check();
+    await commitRecord(ctx, stampVersion());
+  } finally {
+    await lease.release(manifest.versionId);
+  }
 }
 
 /** AbortMultipartUpload: the upload disappears; its parts become garbage. */
