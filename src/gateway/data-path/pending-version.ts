@@ -5,7 +5,7 @@ import type { ChecksumValue } from '../s3/checksums/index.js';
 import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
 import type { RequestScope, WriteStage } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
-import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-writer.js';
+import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-prepare-commit.js';
 import { bucketStamp, forgetGoneBucket, type BucketStamp } from './version-writer.js';
 
 /** What a stored version carries besides its bytes. */
