@@ -2,6 +2,7 @@ export { TesseraError, hasCode } from './errors.js';
 export { SchemaCheck } from './schema-check.js';
 export { HybridClock, VERSION_ID_PATTERN, compareVersionIds, formatVersionId, isVersionId, parseVersionId } from './hybrid-clock.js';
 export { newRequestId, newToken, randomHex } from './ids.js';
+export { TurnQueue, type TurnQueueLimits } from './turn-queue.js';
 export { applyHeapGrowth } from './heap-tuning.js';
 export { createRootLogger, silentLogger, REDACTED_PATHS } from './logger.js';
 export type { Logger } from './logger.js';

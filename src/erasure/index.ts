@@ -29,9 +29,13 @@ export type { KernelName } from './kernels/kernel.js';
 export { availableKernels, bestKernel, detectKernelSupport } from './kernels/select.js';
 export type { KernelSupport } from './kernels/select.js';
 export {
+  blockBytesOf,
+  encodedStripeBytes,
+  fullStripeBytes,
   join,
   objectLayout,
   split,
+  stripeBlocks,
   stripeBlockSizeBytes,
   stripeDataBytes,
   stripeObjectOffsetBytes,

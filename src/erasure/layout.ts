@@ -90,6 +90,41 @@ export function stripesForRange(layout: ObjectLayout, offsetBytes: number, lengt
   return { firstStripe, lastStripe, firstStripeSkipBytes: offsetBytes - firstStripe * stripeBytes };
 }
 
+/** Data bytes of a full stripe: k blocks of blockSizeBytes. */
+export function fullStripeBytes(dataShards: number, blockSizeBytes: number): number {
+  requireInteger('dataShards', dataShards, 1);
+  requireInteger('blockSizeBytes', blockSizeBytes, 1);
+  return dataShards * blockSizeBytes;
+}
+
+/** Per-shard block size of a stripe that holds dataBytes: ceil(dataBytes / k), the data zero padded to k blocks. */
+export function blockBytesOf(dataBytes: number, dataShards: number): number {
+  requireInteger('dataBytes', dataBytes, 0);
+  requireInteger('dataShards', dataShards, 1);
+  return Math.ceil(dataBytes / dataShards);
+}
+
+/** Bytes of one allocation that holds a stripe of dataBytes encoded: its k data blocks (padding included), then its m parity blocks. */
+export function encodedStripeBytes(dataBytes: number, dataShards: number, parityShards: number): number {
+  requireInteger('parityShards', parityShards, 0);
+  return (dataShards + parityShards) * blockBytesOf(dataBytes, dataShards);
+}
+
+/**
+ * The k + m blocks of a stripe laid out in one allocation of at least encodedStripeBytes: block i is
+ * shard i's, data blocks first. The padding after the stripe's dataBytes is zeroed, so the parity
+ * computed over the blocks does not depend on what the buffer held before.
+ */
+export function stripeBlocks(buffer: Uint8Array, dataBytes: number, dataShards: number, parityShards: number): Uint8Array[] {
+  const blockBytes = blockBytesOf(dataBytes, dataShards);
+  const needed = encodedStripeBytes(dataBytes, dataShards, parityShards);
+  if (buffer.length < needed) throw new ErasureError('InvalidLayout', `a stripe of ${dataBytes} bytes needs ${needed} bytes, got ${buffer.length}`);
+  buffer.fill(0, dataBytes, blockBytes * dataShards);
+  const blocks: Uint8Array[] = [];
+  for (let i = 0; i < dataShards + parityShards; i += 1) blocks.push(buffer.subarray(i * blockBytes, (i + 1) * blockBytes));
+  return blocks;
+}
+
 /**
  * Cuts data into k shards of ceil(length / k) bytes, the last zero padded. Always copies into one fresh allocation,
  * so callers may reuse `data` at once; shards start on 8-byte boundaries of it.

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { ERASURE_ERROR_CODES, ErasureError, join, objectLayout, split, stripeBlockSizeBytes, stripeDataBytes, stripeObjectOffsetBytes,
-  stripeShardOffsetBytes, stripesForRange } from '../../src/erasure/index.js';
+import { blockBytesOf, createCodec, encodedStripeBytes, ERASURE_ERROR_CODES, ErasureError, fullStripeBytes, join, objectLayout, split,
+  stripeBlocks, stripeBlockSizeBytes, stripeDataBytes, stripeObjectOffsetBytes, stripeShardOffsetBytes, stripesForRange } from '../../src/erasure/index.js';
 
 t.test('objectLayout of an empty object has no stripes', (t) => {
   const layout = objectLayout(0, 4, 1024);
@@ -102,6 +102,38 @@ t.test('layout arithmetic is consistent for any size, k and block', (t) => {
         range.firstStripeSkipBytes === offset - first &&
         lastStart <= offset + length - 1 && offset + length - 1 < lastStart + stripeDataBytes(layout, range.lastStripe);
     }), { numRuns: 500 });
+  t.end();
+});
+
+t.test('a stripe being written: its block and allocation sizes', (t) => {
+  t.equal(fullStripeBytes(4, 1024), 4096);
+  t.equal(blockBytesOf(4096, 4), 1024);
+  // A short stripe: 1001 bytes over 4 blocks of 251, the last one padded by 3.
+  t.equal(blockBytesOf(1001, 4), 251);
+  t.equal(blockBytesOf(0, 4), 0);
+  t.equal(encodedStripeBytes(1001, 4, 2), 6 * 251);
+  t.equal(encodedStripeBytes(4096, 4, 2), 6 * 1024);
+  t.throws(() => fullStripeBytes(0, 1024), { code: 'InvalidLayout' });
+  t.throws(() => blockBytesOf(-1, 4), { code: 'InvalidLayout' });
+  t.throws(() => encodedStripeBytes(10, 4, -1), { code: 'InvalidLayout' });
+  t.end();
+});
+
+t.test('stripeBlocks lays k data then m parity blocks over one allocation, padding zeroed', (t) => {
+  const buffer = new Uint8Array(encodedStripeBytes(10, 4, 2)).fill(0xee);
+  buffer.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  const blocks = stripeBlocks(buffer, 10, 4, 2);
+  t.equal(blocks.length, 6);
+  t.same(blocks.map((block) => block.length), [3, 3, 3, 3, 3, 3]);
+  t.same([...blocks[3] as Uint8Array], [10, 0, 0]);
+  // Views, not copies: encoding them fills the parity in the allocation itself.
+  t.equal((blocks[5] as Uint8Array).buffer, buffer.buffer);
+  t.equal((blocks[5] as Uint8Array).byteOffset, 15);
+  // The layout a reader joins: the data blocks in order are the stripe's bytes, then zeros.
+  createCodec({ dataShards: 4, parityShards: 2, kernel: 'portable' }).encode(blocks);
+  t.same([...join(blocks.slice(0, 4), 10)], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  t.same(blocks.slice(0, 4).map((b) => [...b]), split(buffer.subarray(0, 10), 4).map((b) => [...b]));
+  t.throws(() => stripeBlocks(new Uint8Array(17), 10, 4, 2), { code: 'InvalidLayout' });
   t.end();
 });
 

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { TurnQueue } from '../../common/index.js';
 import type { BucketRecord } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
 
@@ -41,8 +42,7 @@ export class BucketLookups {
   private readonly read: (name: string, signal: AbortSignal) => Promise<BucketRecord | undefined>;
   private readonly misses: LRUCache<string, true> | undefined;
   private readonly flights = new Map<string, Flight>();
-  private readonly queue = new Set<() => void>();
-  private activeCount = 0;
+  private readonly turns = new TurnQueue({ maxActive: MAX_ACTIVE_BUCKET_LOOKUPS, maxQueued: MAX_QUEUED_BUCKET_LOOKUPS, maxWaitMs: BUCKET_LOOKUP_WAIT_MS, refusal: busy });
   /** Counts invalidations: a lookup that began before the latest one does not remember its miss. */
   private generation = 0;
 
@@ -58,7 +58,7 @@ export class BucketLookups {
 
   /** Lookups asking the nodes now, and lookups waiting for a turn. */
   get figures(): { active: number; queued: number } {
-    return { active: this.activeCount, queued: this.queue.size };
+    return { active: this.turns.active, queued: this.turns.queued };
   }
 
   /**
@@ -132,7 +132,7 @@ export class BucketLookups {
   /** One lookup at the nodes in its turn; a miss is remembered unless the name was invalidated meanwhile. */
   private async lookUp(name: string, signal: AbortSignal): Promise<BucketRecord | undefined> {
     const generation = this.generation;
-    const release = await this.turn(signal);
+    const release = await this.turns.enter(signal);
     try {
       const record = await this.read(name, signal);
       if (record !== undefined) this.misses?.delete(name);
@@ -141,44 +141,6 @@ export class BucketLookups {
     } finally {
       release();
     }
-  }
-
-  /** Waits for a turn to ask the nodes; resolves with the function that gives it back. */
-  private turn(signal: AbortSignal): Promise<() => void> {
-    if (this.activeCount < MAX_ACTIVE_BUCKET_LOOKUPS && this.queue.size === 0) {
-      this.activeCount += 1;
-      return Promise.resolve(() => this.pass());
-    }
-    if (this.queue.size >= MAX_QUEUED_BUCKET_LOOKUPS) return Promise.reject(busy());
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise((resolve, reject) => {
-      const leave = (err: Error): void => {
-        this.queue.delete(admit);
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      };
-      const onAbort = (): void => leave(signal.reason as Error);
-      const timer = setTimeout(() => leave(busy()), BUCKET_LOOKUP_WAIT_MS);
-      const admit = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        resolve(() => this.pass());
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.queue.add(admit);
-    });
-  }
-
-  /** A finished lookup's turn passes straight to the oldest waiter. */
-  private pass(): void {
-    const next = this.queue.values().next();
-    if (next.done === true) {
-      this.activeCount -= 1;
-      return;
-    }
-    this.queue.delete(next.value);
-    next.value();
   }
 }
 

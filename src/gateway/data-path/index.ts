@@ -8,7 +8,7 @@ export { acquireKeyLease, acquireSharedLease, holdKeyLease, releaseSharedLease, 
 export { openStoredObject, type DataKeyOf } from './object-reader.js';
 export { READ_DEADLINE_MS, ReadDeadline, retrySlowRead } from './read-retry.js';
 export { metadataSignal, withTimeout, WRITE_STAGES, type GatewayServices, type RequestScope, type WriteStage } from './request-scope.js';
-export { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-writer.js';
+export { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-prepare-commit.js';
 export { StripePool } from './stripe-pool.js';
 export type { ReadOptions } from './stripe-reader.js';
 export { resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
@@ -22,10 +22,7 @@ export {
   deleteKey,
   deleteMarker,
   deleteVersion,
-  storeVersion,
-  writeStream,
-  type VerifiedBody,
-  type VersionAttributes,
-  type WriteVersionOptions,
 } from './version-writer.js';
+export { PendingVersion, type ReceiveOptions, type VerifiedBody, type VersionAttributes } from './pending-version.js';
+export { DigestedSource } from './digested-source.js';
 export { UserDirectory, USER_REFRESH_MS, type KeyEntry } from './user-directory.js';

@@ -1,231 +1,9 @@
-import { decideQuorum, EncodedCommit, fanOut, majority, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type NodeClient, type NodeFailure, type ObjectRecord } from '../../rpc/index.js';
+import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type NodeClient, type NodeFailure, type ObjectRecord } from '../../rpc/index.js';
 import { newToken } from '../../common/index.js';
-import { BodyDigest } from '../digest/index.js';
-import type { BodyEncryption } from '../encryption/index.js';
-import type { ChecksumAlgorithm, ChecksumValue } from '../s3/checksums/index.js';
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
-import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
-import { withTimeout, type RequestScope, type WriteStage } from './request-scope.js';
+import { acquireSharedLease, releaseSharedLease } from './key-lease.js';
+import { withTimeout, type RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
-import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-writer.js';
-
-/** What a stored version carries besides its bytes. */
-export interface VersionAttributes {
-  contentType: string;
-  userMetadata: Record<string, string>;
-  headers: Record<string, string>;
-  tags: Record<string, string>;
-  /** The writer's canonical id, when it is not the bucket's owner. */
-  owner?: string;
-  /** The ACL the write sets (x-amz-acl, x-amz-grant-*); absent: private. */
-  grants?: { grantee: string; permission: string }[];
-  /** Object Lock retention (x-amz-object-lock-* or the bucket's default); absent: none. */
-  retention?: NonNullable<ObjectRecord['retention']>;
-  /** Object Lock legal hold (x-amz-object-lock-legal-hold); absent: never set. */
-  legalHold?: boolean;
-}
-
-/** Options of a version write. */
-export interface WriteVersionOptions {
-  /** Checksum to compute and store when the client sends none (a multipart upload's algorithm). */
-  checksumAlgorithm?: ChecksumAlgorithm | undefined;
-  /**
-   * Runs after the data is durable on a write quorum and before the version becomes visible: the
-   * last moment to re-check a conditional write. `seen`: the newest record the nodes granting the
-   * key's lease held, which the check must count with what it reads.
-   */
-  beforeCommit?: ((seen?: ObjectRecord) => Promise<void>) | undefined;
-  /**
-   * Hold the key's exclusive lease (key-lease.ts) from before `beforeCommit` until the commit is
-   * acknowledged, so a conditional write's last check and its commit are atomic against every other
-   * write of the key; without it the write holds a shared lease from its prepare to its commit.
-   */
-  exclusive?: boolean | undefined;
-  /** Encrypts the body before it is erasure-coded: the shards hold only its packages (server-side encryption). */
-  encryption?: BodyEncryption | undefined;
-}
-
-/** What a body's checks produce once it has been read to the end. */
-export interface VerifiedBody {
-  md5Hex: string;
-  checksums: ChecksumValue[];
-}
-
-/**
- * Writes a new version of bucket/key from `body`: prepares its shards on a write quorum, runs `finish`
- * (the body's last checks) and `beforeCommit`, then commits the record under a version id taken at
- * that moment; aborts the shards if any fails.
- */
-export async function storeVersion(
-  ctx: RequestScope,
-  bucket: string,
-  key: string,
-  attributes: VersionAttributes,
-  body: AsyncIterable<Uint8Array>,
-  finish: (sizeBytes: number) => Promise<VerifiedBody>,
-  options: WriteVersionOptions & { expectedSizeBytes?: number | undefined },
-): Promise<ObjectRecord> {
-  const { services } = ctx;
-  const stamp = await bucketStamp(ctx, bucket);
-  const exclusive = options.exclusive === true;
-  const target: WriteTarget = {
-    bucket,
-    key,
-    // The id the shards are prepared under; the version's own id is taken at commit (below).
-    versionId: services.clock.next(),
-    nodes: services.cluster.nodesFor(bucket, key),
-    erasure: services.erasure,
-    codec: services.codec,
-    ...(exclusive ? {} : { leaseToken: newToken() }),
-  };
-  const { encryption } = options;
-  const expected = options.expectedSizeBytes;
-  const leaseToken = target.leaseToken;
-  const observe = services.observeWriteStage;
-  let stageStartMs = performance.now();
-  const stageDone = (stage: WriteStage): void => {
-    if (observe === undefined) return;
-    const nowMs = performance.now();
-    observe(stage, (nowMs - stageStartMs) / 1000);
-    stageStartMs = nowMs;
-  };
-  let prepared: PreparedShards;
-  try {
-    prepared = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
-      signal: ctx.signal,
-      stallTimeoutMs: services.stallTimeoutMs,
-      expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
-      stripePool: services.stripePool,
-    });
-  } catch (err) {
-    // The prepares failed: give back the shared lease the nodes granted with them, or it would hold
-    // back conditional writes of the key for the lease's whole lifetime.
-    if (leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, leaseToken);
-    throw err;
-  }
-  stageDone('prepare');
-  const { sizeBytes: storedSizeBytes, holders, stragglers } = prepared;
-  const sizeBytes = encryption === undefined ? storedSizeBytes : encryption.plainBytes();
-  let verified: VerifiedBody;
-  let lease: ExclusiveLease | undefined;
-  try {
-    verified = await finish(sizeBytes);
-    if (exclusive) lease = await acquireKeyLease(ctx, bucket, key);
-    else await holdSharedLease(ctx, target, holders);
-    await options.beforeCommit?.(lease?.current);
-    stageDone('checks');
-  } catch (err) {
-    // A body that failed its last checks, or a condition that no longer holds: nothing may stay prepared.
-    await lease?.release();
-    if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
-    await abortShards(target, holders);
-    throw err;
-  }
-  const { tags, ...rest } = attributes;
-  const record: ObjectRecord = {
-    bucket,
-    key,
-    // Taken now, with every shard durable and every check passed (under the lease when exclusive): the
-    // version's place in the key's history is when it commits, so of overlapping writes the one that
-    // completes last is the newest. The shards keep the id they were prepared under.
-    versionId: services.clock.next(),
-    dataId: target.versionId,
-    deleted: false,
-    sizeBytes,
-    etag: `"${encryption === undefined ? verified.md5Hex : encryption.etagOf(verified.md5Hex)}"`,
-    lastModifiedMs: services.clock.nowMs(),
-    ...rest,
-    ...(Object.keys(tags).length > 0 ? { tags } : {}),
-    checksums: Object.fromEntries(verified.checksums.map((c) => [c.algorithm, c.base64])),
-    erasure: services.erasure,
-    ...stamp,
-    ...(encryption === undefined ? {} : { encryption: encryption.field, storedSizeBytes }),
-  };
-  // Shards left prepared by a failed commit are garbage for the collector, like any aborted write. A
-  // round lost only to slow nodes is sent again (commits are idempotent): a busy machine slows a PUT
-  // whose nodes all hold their shard, it does not refuse it.
-  try {
-    await retrySlowCommit(ctx, (signal) => commitShards(target, holders, record, signal, stragglers));
-    stageDone('commit');
-  } catch (err) {
-    // Nodes the commit reached gave the shared lease back themselves; the others are told.
-    if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
-    throw forgetGoneBucket(ctx, err);
-  } finally {
-    await lease?.release(record.versionId);
-  }
-  // Nodes whose prepare answered too late for the commit hold a shard of this version and the shared
-  // lease: they commit it too, without the client waiting, which gives the lease back (a conditional
-  // write of the key need not wait for it to expire) and leaves their shard in place for reads.
-  if (target.leaseToken !== undefined) commitLate(record, stragglers, target.leaseToken, services.metadataTimeoutMs);
-  return record;
-}
-
-function commitLate(record: ObjectRecord, stragglers: readonly Promise<ShardHolder | undefined>[], leaseToken: string, timeoutMs: number): void {
-  for (const straggler of stragglers) {
-    void straggler
-      .then((holder) => holder?.node.commit({ record, shardIndex: holder.shardIndex, leaseToken }, { signal: AbortSignal.timeout(timeoutMs) }))
-      .catch(() => undefined);
-  }
-}
-
-/**
- * Makes sure a plain write holds its key's shared lease on a majority of the key's set before its
- * version id is taken: granted with the prepares (each node grants it once its shard is durable),
- * asked for now otherwise (nodes that refused while a conditional write held the key, or grants so
- * old, after a slow node held the prepares' tail, that they must be renewed; the same token renews
- * them). The clock observes every fence the nodes reported, so the id follows every conditional
- * write that held the key before.
- */
-async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: readonly ShardHolder[]): Promise<void> {
-  if (target.leaseToken === undefined) return;
-  const needed = majority(target.nodes.length);
-  const renewBeforeMs = performance.now() - LEASE_RENEW_AFTER_MS;
-  let granted = 0;
-  for (const holder of holders) {
-    if (holder.lease?.fence !== undefined) ctx.services.clock.observe(holder.lease.fence);
-    if (holder.lease?.granted === true && (holder.answeredMs ?? 0) > renewBeforeMs) granted += 1;
-  }
-  if (granted >= needed) return;
-  await acquireSharedLease(ctx, target.bucket, target.key, target.leaseToken);
-}
-
-/**
- * Streams bytes that are already in the store (a copy source) or a form's file into a new version,
- * computing its MD5 and, when asked, a flexible checksum on the way: never more than a stripe is held.
- * `verify` sees the digests once the source has ended and refuses the write by throwing (a form's
- * Content-MD5 or checksum field that does not match).
- */
-export async function writeStream(
-  ctx: RequestScope,
-  bucket: string,
-  key: string,
-  attributes: VersionAttributes,
-  source: AsyncIterable<Uint8Array>,
-  options: WriteVersionOptions & { verify?: ((body: VerifiedBody) => void) | undefined } = {},
-): Promise<ObjectRecord> {
-  const algorithm = options.checksumAlgorithm;
-  const digest = new BodyDigest({ sha256: false, checksum: algorithm }, ctx.services.digestPool);
-  async function* hashed(): AsyncGenerator<Uint8Array> {
-    for await (const piece of source) {
-      if (!digest.update(piece)) await digest.ready();
-      yield piece;
-    }
-  }
-  try {
-    return await storeVersion(ctx, bucket, key, attributes, hashed(), async () => {
-      const digests = await digest.digests();
-      const verified: VerifiedBody = {
-        md5Hex: Buffer.from(digests.md5).toString('hex'),
-        checksums: algorithm === undefined || digests.checksum === undefined ? [] : [{ algorithm, base64: Buffer.from(digests.checksum).toString('base64') }],
-      };
-      options.verify?.(verified);
-      return verified;
-    }, options);
-  } finally {
-    digest.abandon();
-  }
-}
 
 /**
  * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
@@ -250,7 +28,7 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord, opti
 }
 
 /** `err`, after dropping the cached record of a bucket a commit found gone: the next request reads it anew. */
-function forgetGoneBucket<E>(ctx: RequestScope, err: E): E {
+export function forgetGoneBucket<E>(ctx: RequestScope, err: E): E {
   const bucket = err instanceof S3Error && err.code === 'NoSuchBucket' ? err.fields['BucketName'] : undefined;
   if (bucket !== undefined) ctx.services.buckets.forget(bucket);
   return err;
@@ -309,7 +87,7 @@ export async function deleteKey(ctx: RequestScope, bucket: string, key: string):
 
 /**
  * Commits a record-only plain write of bucket/key (a delete marker, a multipart completion) under the
- * key's shared lease, as storeVersion does for a body: `build` takes the version id once the lease is
+ * key's shared lease, as PendingVersion does for a body: `build` takes the version id once the lease is
  * held, so the version follows every conditional write that held the key, and its commit gives the
  * lease back (a failed one gives it back here).
  */

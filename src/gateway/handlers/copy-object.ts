@@ -1,5 +1,5 @@
-import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../rpc/index.js';
-import { openStoredObject, writeStream, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
+import type { ObjectRecord } from '../../rpc/index.js';
+import { openStoredObject, type ResolvedVersion, type VersionAttributes } from '../data-path/index.js';
 import { bucketOf, header, keyOf, requireObjectAccess, type RequestContext } from '../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { copySourceRange, parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../s3/index.js';
@@ -12,7 +12,8 @@ import { objectLockFields } from './object-lock-fields.js';
 import { readSseOf, setSseHeaders, writeSseOf } from './object-encryption.js';
 import { objectAclFields } from './request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
-import { PART_ATTRIBUTES, partNumberOf, requireNotCompleting, requireUpload, uploadIdOf, writePart } from './upload-lookup.js';
+import { partNumberOf, requireNotCompleting, requireUpload, uploadIdOf } from './upload-lookup.js';
+import { storedBody, writeObject, writePart } from './upload-body.js';
 
 /**
  * Opens the copy source: its current (or named) version after its bucket, READ permission, SSE-C key
@@ -130,9 +131,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   // The whole source, under the same 5 GiB limit as a part copy's range.
   const { version, body } = await openSource(ctx, source, sourceSse, (record) => copySourceRange(undefined, record.sizeBytes));
   const from = version.record;
-  const check = preconditions === undefined ? undefined : (seen?: ObjectRecord) => checkWritePreconditions(ctx, bucket, key, preconditions, seen);
   try {
-    await check?.();
+    if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
   } catch (err) {
     await body.return(undefined);
     throw err;
@@ -149,7 +149,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
   const encryption = ctx.services.sealer.forBody(targetSse);
-  const record = await writeStream(ctx, bucket, key, attributes, body, { checksumAlgorithm, beforeCommit: check, exclusive: check !== undefined, encryption });
+  const record = await writeObject(ctx, bucket, key, attributes, storedBody(ctx, body, checksumAlgorithm), { encryption, preconditions });
   setSseHeaders(ctx, record.encryption, targetSse);
   setVersionHeader(ctx, source.versionId, from, 'x-amz-copy-source-version-id');
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
@@ -174,9 +174,7 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   ctx.services.sealer.checkAccess(marker.encryption, partSse);
   const { version, body } = await openSource(ctx, source, sourceSse, (record) => copySourceRange(rangeHeader, record.sizeBytes));
   const encryption = marker.encryption === undefined ? undefined : ctx.services.sealer.forBody(partSse, marker.encryption);
-  const record = await writePart(ctx, bucket, key, uploadId, (beforeCommit) =>
-    writeStream(ctx, UPLOADS_BUCKET, uploadPartKey(bucket, uploadId, partNumber), PART_ATTRIBUTES, body, { checksumAlgorithm, encryption, beforeCommit }),
-  );
+  const record = await writePart(ctx, { bucket, key, uploadId, partNumber }, storedBody(ctx, body, checksumAlgorithm), encryption);
   setSseHeaders(ctx, record.encryption, partSse);
   setVersionHeader(ctx, source.versionId, version.record, 'x-amz-copy-source-version-id');
   await ctx.reply.type('application/xml').send(renderXml('CopyPartResult', copyResult(record, false)));

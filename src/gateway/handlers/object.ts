@@ -12,7 +12,7 @@ import { objectAclFields } from './request-acl.js';
 import { objectLockFields, setLockHeaders } from './object-lock-fields.js';
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from './preconditions.js';
-import { setChecksumHeaders, writeBody } from './upload-body.js';
+import { requestBody, setChecksumHeaders, writeObject } from './upload-body.js';
 
 /** PutObject: erasure-codes the body across the key's nodes; acknowledged after a write quorum commits. */
 export async function putObject(ctx: RequestContext): Promise<void> {
@@ -24,9 +24,9 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const sse = writeSseOf(ctx, bucketRecord.encryption);
   Object.assign(attributes, objectAclFields(ctx, bucketRecord), objectLockFields(ctx, bucketRecord, { withBody: true }));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
-  const check = preconditions === undefined ? undefined : (seen?: ObjectRecord) => checkWritePreconditions(ctx, bucket, key, preconditions, seen);
-  await check?.();
-  const record = await writeBody(ctx, bucket, key, attributes, { beforeCommit: check, exclusive: check !== undefined, encryption: ctx.services.sealer.forBody(sse) });
+  if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+  const encryption = ctx.services.sealer.forBody(sse);
+  const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions });
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse);
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));

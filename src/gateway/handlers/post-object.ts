@@ -1,4 +1,5 @@
-import { writeStream, type VerifiedBody } from '../data-path/index.js';
+import type { ObjectRecord } from '../../rpc/index.js';
+import { PendingVersion, type VerifiedBody } from '../data-path/index.js';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, isValidChecksumValue, type ChecksumAlgorithm } from '../s3/checksums/index.js';
 import { authorizePostForm, bucketOf, decodedBody, header, type RequestContext } from '../http/index.js';
 import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, s3VersionId, validateKey, type SizeRange } from '../s3/index.js';
@@ -6,7 +7,7 @@ import { attributesOf } from './object-attributes.js';
 import { setSseHeaders, writeSseOf } from './object-encryption.js';
 import { readPostForm, type FormHead } from './post-form.js';
 import { objectAclFields } from './request-acl.js';
-import { MAX_PUT_BYTES } from './upload-body.js';
+import { MAX_PUT_BYTES, storedBody, type IncomingBody } from './upload-body.js';
 
 /** Form fields that sign the form: they are not object attributes. */
 const SIGNING_FIELDS = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature', 'x-amz-security-token']);
@@ -52,19 +53,20 @@ export async function postObject(ctx: RequestContext): Promise<void> {
   const sse = writeSseOf(writeCtx, bucketRecord.encryption);
   const file = sizedFile(formHead.file, range);
   const expected = formDigests(fields);
+  const encryption = ctx.services.sealer.forBody(sse);
   // Hashed in the digest pool on its way to the shards, like any streamed write.
-  const record = await writeStream(writeCtx, bucket, key, attributes, file.pieces, {
-    encryption: ctx.services.sealer.forBody(sse),
-    checksumAlgorithm: expected.checksum?.algorithm,
-    verify: (body) => checkFormDigests(expected, body),
-    beforeCommit: async () => {
-      // The whole body must be well-formed (and match any hash its headers declare) before the object is visible.
-      await Promise.all([form.done, bodyDone]);
-      if (file.bytes < range.minBytes) {
-        throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(file.bytes), MinSizeAllowed: String(range.minBytes) } });
-      }
-    },
-  });
+  const incoming = storedBody(writeCtx, file.pieces, expected.checksum?.algorithm);
+  let record: ObjectRecord;
+  try {
+    const pending = await PendingVersion.receive(writeCtx, bucket, key, incoming.body, { encryption });
+    const verified = await pending.guard(verifiedFile(incoming, pending.sizeBytes, expected));
+    await pending.holdKey();
+    // The whole body must be well-formed (and match any hash its headers declare) before the object is visible.
+    await pending.guard(wholeForm(Promise.all([form.done, bodyDone]), file, range));
+    record = await pending.commit(attributes, verified);
+  } finally {
+    incoming.close();
+  }
   setSseHeaders(writeCtx, record.encryption, sse);
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
   const location = objectLocation(ctx, bucket, key);
@@ -118,6 +120,21 @@ function formDigests(fields: ReadonlyMap<string, string>): FormDigests {
     throw new S3Error('InvalidRequest', { message: `Value for ${checksumHeaderName(checksum.algorithm)} header is invalid.` });
   }
   return { contentMd5: md5, checksum };
+}
+
+/** The file's digests once it was stored to its end; BadDigest when they are not what the form says. */
+async function verifiedFile(incoming: IncomingBody, sizeBytes: number, expected: FormDigests): Promise<VerifiedBody> {
+  const verified = await incoming.verify(sizeBytes);
+  checkFormDigests(expected, verified);
+  return verified;
+}
+
+/** Waits for the rest of the form (fields after the file, the body's own checks); EntityTooSmall for a file below the policy's range. */
+async function wholeForm(done: Promise<unknown>, file: { readonly bytes: number }, range: SizeRange): Promise<void> {
+  await done;
+  if (file.bytes < range.minBytes) {
+    throw new S3Error('EntityTooSmall', { fields: { ProposedSize: String(file.bytes), MinSizeAllowed: String(range.minBytes) } });
+  }
 }
 
 /** BadDigest, before the object is visible, when the file is not what the form's digests say. */

@@ -1,5 +1,4 @@
 import { UPLOADS_BUCKET, uploadMarkerKey, type BucketRecord, type ObjectRecord, type UploadInfo } from '../../rpc/index.js';
-import { newToken } from '../../common/index.js';
 import { acquireSharedLease, metadataSignal, releaseSharedLease, resolveVersion } from '../data-path/index.js';
 import type { RequestContext } from '../http/index.js';
 import { S3Error } from '../s3/index.js';
@@ -78,19 +77,14 @@ export function requireNotCompleting(marker: ObjectRecord & { upload: UploadInfo
  * the part is refused with NoSuchUpload, its shards dropped): a manifest never lists a part version
  * that a later upload of the same part number replaced, which would delete that version's shards.
  * A completion that stopped before closing the upload left it `completing`, and parts are refused too.
- * `write` writes the part and runs `beforeCommit` between its data and its commit.
+ * `token` names this write's hold; give it back with releaseOpenUpload whether or not this succeeded.
  */
-export async function writePart<T>(ctx: RequestContext, bucket: string, key: string, uploadId: string, write: (beforeCommit: () => Promise<void>) => Promise<T>): Promise<T> {
-  const markerKey = uploadMarkerKey(bucket, uploadId);
-  const token = newToken();
-  let asked = false;
-  try {
-    return await write(async () => {
-      asked = true;
-      await acquireSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
-      requireNotCompleting(await requireUpload(ctx, bucket, key, uploadId));
-    });
-  } finally {
-    if (asked) await releaseSharedLease(ctx, UPLOADS_BUCKET, markerKey, token);
-  }
+export async function holdOpenUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string, token: string): Promise<void> {
+  await acquireSharedLease(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId), token);
+  requireNotCompleting(await requireUpload(ctx, bucket, key, uploadId));
+}
+
+/** Gives back a part write's hold on its upload (holdOpenUpload). */
+export async function releaseOpenUpload(ctx: RequestContext, bucket: string, uploadId: string, token: string): Promise<void> {
+  await releaseSharedLease(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId), token);
 }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { TurnQueue } from '../../common/index.js';
 import { S3Error } from '../s3/index.js';
 
 /** How many S3 requests a gateway serves at once, and how many more may wait their turn. */
@@ -16,22 +17,28 @@ export interface RequestGateLimits {
  * front door rather than letting every request start and then run out of time inside the node calls.
  */
 export class RequestGate {
-  private readonly limits: RequestGateLimits;
-  private activeCount = 0;
-  private readonly queue = new Set<() => void>();
+  private readonly turns: TurnQueue;
 
   constructor(limits: RequestGateLimits) {
-    this.limits = limits;
+    this.turns = new TurnQueue({
+      maxActive: limits.maxActive,
+      maxQueued: limits.maxQueued,
+      refusal: () =>
+        new S3Error('SlowDown', {
+          message: 'The gateway is serving as many requests as it can; please retry.',
+          headers: { 'retry-after': String(limits.retryAfterSeconds) },
+        }),
+    });
   }
 
   /** Requests being served now. */
   get active(): number {
-    return this.activeCount;
+    return this.turns.active;
   }
 
   /** Requests waiting for a turn. */
   get queued(): number {
-    return this.queue.size;
+    return this.turns.queued;
   }
 
   /**
@@ -39,50 +46,7 @@ export class RequestGate {
    * SlowDown when the queue is full, or with the signal's reason when the client leaves while waiting.
    */
   enter(signal: AbortSignal): Promise<() => void> {
-    if (this.activeCount < this.limits.maxActive && this.queue.size === 0) {
-      this.activeCount += 1;
-      return Promise.resolve(this.releaser());
-    }
-    if (this.queue.size >= this.limits.maxQueued) {
-      return Promise.reject(
-        new S3Error('SlowDown', {
-          message: 'The gateway is serving as many requests as it can; please retry.',
-          headers: { 'retry-after': String(this.limits.retryAfterSeconds) },
-        }),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const onAbort = (): void => {
-        this.queue.delete(admit);
-        reject(signal.reason);
-      };
-      const admit = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(this.releaser());
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.queue.add(admit);
-    });
-  }
-
-  private releaser(): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      // The turn passes straight to the oldest waiter (a Set iterates in insertion order).
-      const next = this.queue.values().next();
-      if (next.done === true) {
-        this.activeCount -= 1;
-        return;
-      }
-      this.queue.delete(next.value);
-      next.value();
-    };
+    return this.turns.enter(signal);
   }
 }
 

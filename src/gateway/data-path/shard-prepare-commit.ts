@@ -1,10 +1,11 @@
 import { getDefaultHighWaterMark } from 'node:stream';
 import { DEFAULTS } from '../../common/index.js';
-import type { Codec } from '../../erasure/index.js';
+import { encodedStripeBytes, fullStripeBytes, stripeBlocks, type Codec } from '../../erasure/index.js';
 import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type NodeClient, type NodeOutcome, type ObjectRecord, type SharedLeaseAnswer } from '../../rpc/index.js';
 import { quorumError } from '../s3/index.js';
 import { FanOutQuorumLost, ShardFanOut } from './shard-fan-out.js';
 import { ShardSink } from './shard-sink.js';
+import { StripeAssembler } from './stripe-assembler.js';
 import type { StripePool } from './stripe-pool.js';
 
 /** Where and how one object version is written. */
@@ -63,16 +64,6 @@ export interface WriteOptions {
 const STRAGGLER_GRACE_MS = DEFAULTS.stragglerGraceMs;
 
 /**
- * Stripes queued to the nodes and not yet taken by all of them, while the next one is filled and
- * encoded: two keep every connection busy while the gateway encodes, and bound a request's memory
- * (about three stripe buffers) whatever the object size.
- */
-const MAX_STRIPES_QUEUED = 2;
-
-/** Smallest first buffer for a body of unknown size; it grows by doubling up to a whole stripe. */
-const MIN_UNKNOWN_SIZE_BYTES = 64 * 1024;
-
-/**
  * Largest shard sent whole in a batched node call rather than streamed: a node keeps shards up to
  * 32 KiB inline in LevelDB by default, so these are the objects whose write is one small metadata
  * write per node (128 KiB at 4+2), and concurrent ones share requests (call-batcher.ts).
@@ -81,22 +72,6 @@ const MAX_BATCHED_SHARD_BYTES = 32 * 1024;
 
 function successes(outcomes: readonly NodeOutcome<unknown>[]): number {
   return outcomes.filter((o) => o.ok).length;
-}
-
-/**
- * One stripe being filled: data goes to [0, capacity); when sent, its blocks and parity are laid out
- * in the same allocation (k data blocks then m parity blocks of ceil(fill / k) bytes each).
- */
-interface OpenStripe {
-  buffer: Uint8Array;
-  capacityBytes: number;
-  fillBytes: number;
-  pooled: boolean;
-}
-
-/** Bytes a stripe buffer needs to hold `dataBytes` of data, its padding and its parity. */
-function stripeAllocationBytes(dataBytes: number, dataShards: number, parityShards: number): number {
-  return (dataShards + parityShards) * Math.ceil(dataBytes / dataShards);
 }
 
 /**
@@ -113,7 +88,7 @@ export async function prepareShards(
 ): Promise<PreparedShards> {
   const { dataShards, blockSizeBytes } = target.erasure;
   // A body that ends within one stripe of small shards is sent whole; a longer one streams on from what was read.
-  const smallLimitBytes = Math.min(dataShards * blockSizeBytes, dataShards * MAX_BATCHED_SHARD_BYTES);
+  const smallLimitBytes = fullStripeBytes(dataShards, Math.min(blockSizeBytes, MAX_BATCHED_SHARD_BYTES));
   const iterator = body[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let headBytes = 0;
@@ -151,16 +126,15 @@ async function prepareWhole(
 ): Promise<PreparedShards> {
   const { dataShards, parityShards } = target.erasure;
   const needed = writeQuorum(dataShards, parityShards);
-  const blockBytes = Math.ceil(sizeBytes / dataShards);
   // One allocation for data (zero-padded) and parity.
-  const stripe = new Uint8Array((dataShards + parityShards) * blockBytes);
+  const stripe = new Uint8Array(encodedStripeBytes(sizeBytes, dataShards, parityShards));
   let offset = 0;
   for (const piece of pieces) {
     stripe.set(piece, offset);
     offset += piece.length;
   }
-  const shards = target.nodes.map((_, i) => stripe.subarray(i * blockBytes, (i + 1) * blockBytes));
-  if (blockBytes > 0) target.codec.encode(shards);
+  const shards = stripeBlocks(stripe, sizeBytes, dataShards, parityShards);
+  if (sizeBytes > 0) target.codec.encode(shards);
   const holders: ShardHolder[] = target.nodes.map((node, shardIndex) => ({ node, shardIndex, nodeId: node.nodeId }));
   const prepares = holders.map(async (holder) => {
     const ref = { bucket: target.bucket, key: target.key, versionId: target.versionId, shardIndex: holder.shardIndex };
@@ -180,14 +154,13 @@ async function prepareWhole(
   return { sizeBytes, holders: decision.successes.map((success) => success.value), stragglers };
 }
 
-/** The streamed path: any body, stripe by stripe. */
+/** The streamed path: any body, stripe by stripe (StripeAssembler), each stripe's blocks to the shard sinks. */
 async function prepareStreamed(
   target: WriteTarget,
   body: AsyncIterable<Uint8Array>,
   options: WriteOptions,
 ): Promise<PreparedShards> {
-  const { dataShards, parityShards, blockSizeBytes } = target.erasure;
-  const needed = writeQuorum(dataShards, parityShards);
+  const needed = writeQuorum(target.erasure.dataShards, target.erasure.parityShards);
   const sinks = target.nodes.map(
     (node, shardIndex) =>
       new ShardSink({
@@ -207,86 +180,16 @@ async function prepareStreamed(
     pool,
     socketBufferBytes: getDefaultHighWaterMark(false),
   });
-  const stripeBytes = dataShards * blockSizeBytes;
-  const fullAllocationBytes = stripeAllocationBytes(stripeBytes, dataShards, parityShards);
-  const expected = options.expectedSizeBytes;
-  let sizeBytes = 0;
-  let stripe: OpenStripe | undefined;
-
-  const allocate = (capacityBytes: number): OpenStripe => {
-    if (capacityBytes >= stripeBytes && pool !== undefined) {
-      return { buffer: pool.acquire(fullAllocationBytes), capacityBytes: stripeBytes, fillBytes: 0, pooled: true };
-    }
-    const capacity = Math.min(capacityBytes, stripeBytes);
-    const bytes = stripeAllocationBytes(capacity, dataShards, parityShards);
-    return { buffer: new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer, 0, bytes), capacityBytes: capacity, fillBytes: 0, pooled: false };
-  };
-
-  // The first stripe (and a short last one) is sized by what the body will hold, not by the stripe.
-  const open = async (arrivingBytes: number): Promise<OpenStripe> => {
-    await fanOut.room(MAX_STRIPES_QUEUED);
-    const storedBytes = sizeBytes - arrivingBytes;
-    // A body longer than declared fails its checks later; until then its stripe grows like an unknown one.
-    if (expected !== undefined && expected > storedBytes) return allocate(expected - storedBytes);
-    return allocate(Math.max(MIN_UNKNOWN_SIZE_BYTES, arrivingBytes));
-  };
-
-  const grow = (current: OpenStripe, wantBytes: number): OpenStripe => {
-    const next = allocate(Math.max(current.capacityBytes * 2, current.fillBytes + wantBytes));
-    next.buffer.set(current.buffer.subarray(0, current.fillBytes));
-    next.fillBytes = current.fillBytes;
-    return next;
-  };
-
-  const send = (current: OpenStripe): void => {
-    const fill = current.fillBytes;
-    const blockBytes = Math.ceil(fill / dataShards);
-    // Zero the short last stripe's tail so padding is deterministic, then split it evenly.
-    current.buffer.fill(0, fill, blockBytes * dataShards);
-    const shards: Uint8Array[] = [];
-    for (let i = 0; i < dataShards + parityShards; i += 1) shards.push(current.buffer.subarray(i * blockBytes, (i + 1) * blockBytes));
-    target.codec.encode(shards);
-    fanOut.send(shards, current.pooled ? current.buffer : undefined);
-  };
-
+  const stripes = new StripeAssembler({ erasure: target.erasure, codec: target.codec, fanOut, pool, expectedSizeBytes: options.expectedSizeBytes });
   try {
-    for await (const piece of body) {
-      let offset = 0;
-      sizeBytes += piece.length;
-      while (offset < piece.length) {
-        stripe ??= await open(piece.length - offset);
-        if (stripe.fillBytes === stripe.capacityBytes) stripe = grow(stripe, piece.length - offset);
-        const take = Math.min(stripe.capacityBytes - stripe.fillBytes, piece.length - offset);
-        stripe.buffer.set(piece.subarray(offset, offset + take), stripe.fillBytes);
-        stripe.fillBytes += take;
-        offset += take;
-        if (stripe.fillBytes === stripeBytes) {
-          send(stripe);
-          stripe = undefined;
-        }
-      }
-    }
-    if (stripe !== undefined && stripe.fillBytes > 0) send(stripe);
-    stripe = undefined;
+    for await (const piece of body) await stripes.write(piece);
+    stripes.end();
     if (fanOut.liveSinks < needed) throw new FanOutQuorumLost();
     fanOut.end();
-    const outcomes = await fanOutUntil(
-      sinks,
-      async (sink) => {
-        await sink.done;
-        if (sink.failed) throw sink.error;
-        return sink;
-      },
-      (sofar) => successes(sofar) >= needed,
-      STRAGGLER_GRACE_MS,
-    );
-    // A straggler cut off here keeps a prepared shard that garbage collection removes later.
-    for (const sink of sinks) if (!outcomes.some((o) => o.nodeId === sink.nodeId)) sink.fail(new Error('too slow'));
-    const decision = decideQuorum(outcomes, needed);
-    if (!decision.met) throw quorumError('write', decision.failures);
+    const holders = await sinksOnQuorum(sinks, needed);
     // Every sink is finished or cut off now: the last stripes' buffers go back to the pool.
     fanOut.update();
-    return { sizeBytes, holders: decision.successes.map((s) => s.value), stragglers: [] };
+    return { sizeBytes: stripes.sizeBytes, holders, stragglers: [] };
   } catch (caught) {
     const err = caught instanceof FanOutQuorumLost ? quorumError('write', failuresOf(sinks)) : caught;
     for (const sink of sinks) sink.fail(err);
@@ -295,6 +198,27 @@ async function prepareStreamed(
   } finally {
     fanOut.close();
   }
+}
+
+/**
+ * The sinks that stored their whole shard, once a write quorum has and the others had their grace;
+ * a straggler cut off here keeps a prepared shard that garbage collection removes later.
+ */
+async function sinksOnQuorum(sinks: readonly ShardSink[], needed: number): Promise<ShardHolder[]> {
+  const outcomes = await fanOutUntil(
+    sinks,
+    async (sink) => {
+      await sink.done;
+      if (sink.failed) throw sink.error;
+      return sink;
+    },
+    (sofar) => successes(sofar) >= needed,
+    STRAGGLER_GRACE_MS,
+  );
+  for (const sink of sinks) if (!outcomes.some((o) => o.nodeId === sink.nodeId)) sink.fail(new Error('too slow'));
+  const decision = decideQuorum(outcomes, needed);
+  if (!decision.met) throw quorumError('write', decision.failures);
+  return decision.successes.map((s) => s.value);
 }
 
 /**
