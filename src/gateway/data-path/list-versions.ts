@@ -40,6 +40,35 @@ function compareEntries(a: ListEntry, b: ListEntry): number {
   return compareVersionIds(b.record.versionId, a.record.versionId);
 }
 
+/** Every node's version rows of the listing, merged in listing order (see MergedRows). */
+function mergedVersionRows(
+  nodes: readonly NodeClient[],
+  request: VersionListRequest,
+  toleratedFailures: number,
+  signal: AbortSignal,
+  nodeTimeoutMs: number | (() => number),
+  deadline: ReadDeadline | undefined,
+): MergedRows {
+  const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
+    node.listVersions(
+      {
+        bucket: request.bucket,
+        prefix: request.prefix,
+        after: from.after,
+        afterIsPrefix: from.afterIsPrefix,
+        limit: from.limit,
+        ...(from.afterVersion === undefined ? {} : { afterVersion: from.afterVersion }),
+        delimiter: request.delimiter,
+      },
+      { signal: pageSignal },
+    );
+  return new MergedRows(
+    nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs }) })),
+    toleratedFailures,
+    deadline === undefined ? undefined : { deadline, signal },
+  );
+}
+
 /**
  * ListObjectVersions: merges every node's version rows (key ascending, newest first), keeps one copy
  * of each version, marks each key's first version IsLatest, rolls keys up into common prefixes, and
@@ -58,24 +87,7 @@ export async function listVersions(
   // As for objects: a MaxKeys of 0 is an empty page that is not truncated (a truncated page would need a marker to go on from);
   // so is a prefix no key can start with.
   if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { versions: [], commonPrefixes: [], isTruncated: false, next: undefined };
-  const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
-    node.listVersions(
-      {
-        bucket: request.bucket,
-        prefix: request.prefix,
-        after: from.after,
-        afterIsPrefix: from.afterIsPrefix,
-        limit: from.limit,
-        ...(from.afterVersion === undefined ? {} : { afterVersion: from.afterVersion }),
-        delimiter: request.delimiter,
-      },
-      { signal: pageSignal },
-    );
-  const rows = new MergedRows(
-    nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs }) })),
-    toleratedFailures,
-    deadline === undefined ? undefined : { deadline, signal },
-  );
+  const rows = mergedVersionRows(nodes, request, toleratedFailures, signal, nodeTimeoutMs, deadline);
   const versions: ListedVersion[] = [];
   const commonPrefixes: string[] = [];
   // Resuming inside a key's versions: the key's latest was on an earlier page.
