@@ -123,6 +123,29 @@ export class Gateway {
   /** Loads the ring (waiting for the nodes to hold one, when started from seeds), starts serving S3, and resolves with the bound address. */
   async start(): Promise<{ host: string; port: number }> {
     const { config } = this;
+    const ring = await this.loadRing();
+    const plainCodec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
+    const metrics = new GatewayMetrics({
+      operations: OPERATIONS.map((operation) => operation.name),
+      ringEpoch: () => this.cluster?.current.epoch ?? 0,
+      kernel: plainCodec.kernel,
+      relaxedSimd: plainCodec.relaxedSimd,
+    });
+    this.gatewayMetrics = metrics;
+    const cluster = this.connectCluster(ring, metrics);
+    const codec = countingReconstructs(plainCodec, () => metrics.degradedRead());
+    const services = await this.createServices(cluster, codec, metrics);
+    const app = await this.createApp(services, metrics, plainCodec.kernel);
+    this.followRingChanges(cluster);
+    return this.listen(app, ring, codec);
+  }
+
+  /**
+   * The ring to start with: the one passed in, else the ring file's, else the nodes' (from the
+   * seeds, whose follower is set up here), else the one derived from the configured nodes.
+   */
+  private async loadRing(): Promise<Ring> {
+    const { config } = this;
     const shards = config.erasure.dataShards + config.erasure.parityShards;
     if (config.seeds.length > 0) {
       this.follower = new NodeRingFollower({
@@ -147,14 +170,13 @@ export class Gateway {
     if (ring.replicas !== shards) {
       throw new Error(`the ring places ${ring.replicas} shards per object; erasure ${config.erasure.dataShards}+${config.erasure.parityShards} needs ${shards}`);
     }
-    const plainCodec = createCodec({ dataShards: config.erasure.dataShards, parityShards: config.erasure.parityShards, kernel: config.kernel });
-    const metrics = new GatewayMetrics({
-      operations: OPERATIONS.map((operation) => operation.name),
-      ringEpoch: () => this.cluster?.current.epoch ?? 0,
-      kernel: plainCodec.kernel,
-      relaxedSimd: plainCodec.relaxedSimd,
-    });
-    this.gatewayMetrics = metrics;
+    return ring;
+  }
+
+  /** The view of the cluster under the ring, and the finder of the ring it replaced. */
+  private connectCluster(ring: Ring, metrics: GatewayMetrics): ClusterView {
+    const { config } = this;
+    const shards = config.erasure.dataShards + config.erasure.parityShards;
     const cluster = new ClusterView(ring, {
       clusterSecret: config.clusterSecret,
       nodeCallObserver: (nodeId) => metrics.nodeCallObserver(nodeId),
@@ -162,9 +184,13 @@ export class Gateway {
       localLinks: this.localLinks,
     });
     this.cluster = cluster;
-    const previousRings = new PreviousRingFinder({ cluster, logger: this.logger, timeoutMs: config.metadataTimeoutMs, retryMs: config.ringPollMs });
-    this.previousRings = previousRings;
-    const codec = countingReconstructs(plainCodec, () => metrics.degradedRead());
+    this.previousRings = new PreviousRingFinder({ cluster, logger: this.logger, timeoutMs: config.metadataTimeoutMs, retryMs: config.ringPollMs });
+    return cluster;
+  }
+
+  /** What every request handler works with: starts the user directory and reads the SSE-S3 master keys on the way. */
+  private async createServices(cluster: ClusterView, codec: Codec, metrics: GatewayMetrics): Promise<GatewayServices> {
+    const { config } = this;
     const clock = this.clock;
     const ownerId = config.credentials[0]?.accessKeyId ?? 'tessera';
     const users = new UserDirectory({
@@ -181,7 +207,7 @@ export class Gateway {
     if (config.sseMasterKeyFile !== undefined) this.sealer.useMasterKeys(await readMasterKeyFile(config.sseMasterKeyFile));
     const buckets = new BucketService({ cluster, clock, cacheTtlMs: config.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs });
     this.buckets = buckets;
-    const services: GatewayServices = {
+    return {
       cluster,
       buckets,
       clock,
@@ -209,6 +235,12 @@ export class Gateway {
       lifecycleDayMs: (config.lifecycleDaySeconds ?? DEFAULTS.lifecycleDaySeconds) * 1000,
       observeWriteStage: (stage, seconds) => metrics.writeStageDone(stage, seconds),
     };
+  }
+
+  /** The S3 app with the health, console and metrics routes beside it. */
+  private async createApp(services: GatewayServices, metrics: GatewayMetrics, kernel: Codec['kernel']): Promise<FastifyInstance> {
+    const { config } = this;
+    const { users } = services;
     // The administrator's keys and every user's, as the cluster holds them: S3 requests and console sign-in alike.
     const credentials = { secretKeyFor: (accessKeyId: string) => users.lookup(accessKeyId)?.secretAccessKey };
     const app = createS3App({
@@ -229,11 +261,17 @@ export class Gateway {
       credentials,
       clusterSecret: config.clusterSecret,
       baseDomain: config.baseDomain,
-      gateway: () => ({ kernel: plainCodec.kernel, version: '' }),
+      gateway: () => ({ kernel, version: '' }),
       gate: this.gate,
     });
     registerMetricsRoute(app, { baseDomain: config.baseDomain, token: config.metricsToken, text: () => this.metricsText(metrics) });
     this.app = app;
+    return app;
+  }
+
+  /** Watches the ring file, or starts polling the nodes, for newer rings. */
+  private followRingChanges(cluster: ClusterView): void {
+    const { config } = this;
     if (config.ringFile !== undefined) {
       this.watcher = new RingFileWatcher({
         path: config.ringFile,
@@ -245,13 +283,18 @@ export class Gateway {
       this.watcher.start();
     }
     this.follower?.start();
+  }
+
+  /** Offers the ring to the nodes, learns the replaced ring when started mid-rebalance, then listens and says so. */
+  private async listen(app: FastifyInstance, ring: Ring, codec: Codec): Promise<{ host: string; port: number }> {
+    const { config } = this;
     const shared = this.shareRing(ring);
     if (ring.epoch > FIRST_RING_EPOCH) {
       // Started during a rebalance, the gateway must read where the replaced ring put what is not
       // moved yet, from its first request. A node names that ring once it holds this one, and a ring
       // file may be ahead of the nodes: the offers land first.
       await shared;
-      await previousRings.find();
+      await this.previousRings?.find();
     }
     await app.listen({ host: config.listen.host, port: config.listen.port });
     const address = app.server.address();

@@ -144,6 +144,7 @@ async function readBody(request: FastifyRequest): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Answers one console API page, or undefined for a page there is not. */
 async function api(page: string, query: URLSearchParams, options: ConsoleOptions, user: string): Promise<unknown> {
   const { services } = options;
   const signal = AbortSignal.timeout(NODE_TIMEOUT_MS * 2);
@@ -153,38 +154,11 @@ async function api(page: string, query: URLSearchParams, options: ConsoleOptions
     case 'overview':
       return overview(options, user);
     case 'healing':
-      return {
-        nodes: await Promise.all(
-          services.cluster.allNodes().map(async (node) => {
-            try {
-              return { nodeId: node.nodeId, status: await node.workStatus({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }) };
-            } catch (err) {
-              return { nodeId: node.nodeId, error: (err as Error).message };
-            }
-          }),
-        ),
-      };
+      return healing(services);
     case 'buckets':
       return { buckets: (await services.buckets.list(signal)).map((b) => ({ name: b.name, createdMs: b.createdMs })) };
-    case 'objects': {
-      const bucket = query.get('bucket') ?? '';
-      await services.buckets.require(bucket, signal);
-      const prefix = query.get('prefix') ?? '';
-      const listed = await listObjects(
-        services.cluster.allNodes(),
-        { bucket, prefix, delimiter: '/', after: query.get('after') ?? '', afterIsPrefix: false, maxKeys: BROWSE_PAGE },
-        services.erasure.parityShards,
-        signal,
-        services.metadataTimeoutMs,
-      );
-      return {
-        bucket,
-        prefix,
-        prefixes: listed.commonPrefixes,
-        objects: listed.objects.map((o) => ({ key: o.key, sizeBytes: o.sizeBytes, versionId: o.versionId, lastModifiedMs: o.lastModifiedMs, etag: o.etag })),
-        truncated: listed.isTruncated,
-      };
-    }
+    case 'objects':
+      return browseObjects(services, query, signal);
     case 'versions': {
       const bucket = query.get('bucket') ?? '';
       const key = query.get('key') ?? '';
@@ -197,41 +171,81 @@ async function api(page: string, query: URLSearchParams, options: ConsoleOptions
       await services.buckets.require(bucket, signal);
       return { bucket, prefix, ...(await prefixVersions(services, bucket, prefix, signal)) };
     }
-    case 'object': {
-      const bucket = query.get('bucket') ?? '';
-      const key = query.get('key') ?? '';
-      // A version by its S3 id (`null` included), current or not; without one, the newest.
-      const versionId = versionIdParam(query.get('versionId') ?? undefined, key);
-      const ring = services.cluster.current;
-      const placement = new RingLocator(ring).locate(bucket, key);
-      const nodes: NodeClient[] = services.cluster.nodesFor(bucket, key);
-      const health = await inspectShards(nodes, bucket, key, { versionId, timeoutMs: NODE_TIMEOUT_MS, dataShards: services.erasure.dataShards });
-      const record = health.record;
-      if (record === undefined) return { bucket, key, found: false, requestedVersionId: versionId ?? null, ringEpoch: ring.epoch, partition: placement.partition, shards: health.shards };
-      return {
-        bucket,
-        key,
-        found: true,
-        requestedVersionId: versionId ?? null,
-        s3VersionId: s3VersionId(record),
-        versionId: record.versionId,
-        deleted: record.deleted,
-        sizeBytes: record.sizeBytes,
-        etag: record.etag,
-        contentType: record.contentType,
-        lastModifiedMs: record.lastModifiedMs,
-        parts: record.parts?.length ?? 0,
-        dataShards: record.erasure.dataShards,
-        parityShards: record.erasure.parityShards,
-        ringEpoch: ring.epoch,
-        partition: placement.partition,
-        healthyShards: health.healthyShards,
-        shards: health.shards,
-      };
-    }
+    case 'object':
+      return objectShards(services, query);
     default:
       return undefined;
   }
+}
+
+/** Each node's background work (scrub, repair, rebalance), or why the node did not say. */
+async function healing(services: GatewayServices): Promise<unknown> {
+  return {
+    nodes: await Promise.all(
+      services.cluster.allNodes().map(async (node) => {
+        try {
+          return { nodeId: node.nodeId, status: await node.workStatus({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }) };
+        } catch (err) {
+          return { nodeId: node.nodeId, error: (err as Error).message };
+        }
+      }),
+    ),
+  };
+}
+
+/** One page of a bucket's keys and sub-prefixes under a prefix, as a browser walks folders. */
+async function browseObjects(services: GatewayServices, query: URLSearchParams, signal: AbortSignal): Promise<unknown> {
+  const bucket = query.get('bucket') ?? '';
+  await services.buckets.require(bucket, signal);
+  const prefix = query.get('prefix') ?? '';
+  const listed = await listObjects(
+    services.cluster.allNodes(),
+    { bucket, prefix, delimiter: '/', after: query.get('after') ?? '', afterIsPrefix: false, maxKeys: BROWSE_PAGE },
+    services.erasure.parityShards,
+    signal,
+    services.metadataTimeoutMs,
+  );
+  return {
+    bucket,
+    prefix,
+    prefixes: listed.commonPrefixes,
+    objects: listed.objects.map((o) => ({ key: o.key, sizeBytes: o.sizeBytes, versionId: o.versionId, lastModifiedMs: o.lastModifiedMs, etag: o.etag })),
+    truncated: listed.isTruncated,
+  };
+}
+
+/** One object version's record, placement and the health of each of its shards. */
+async function objectShards(services: GatewayServices, query: URLSearchParams): Promise<unknown> {
+  const bucket = query.get('bucket') ?? '';
+  const key = query.get('key') ?? '';
+  // A version by its S3 id (`null` included), current or not; without one, the newest.
+  const versionId = versionIdParam(query.get('versionId') ?? undefined, key);
+  const ring = services.cluster.current;
+  const placement = new RingLocator(ring).locate(bucket, key);
+  const nodes: NodeClient[] = services.cluster.nodesFor(bucket, key);
+  const health = await inspectShards(nodes, bucket, key, { versionId, timeoutMs: NODE_TIMEOUT_MS, dataShards: services.erasure.dataShards });
+  const record = health.record;
+  if (record === undefined) return { bucket, key, found: false, requestedVersionId: versionId ?? null, ringEpoch: ring.epoch, partition: placement.partition, shards: health.shards };
+  return {
+    bucket,
+    key,
+    found: true,
+    requestedVersionId: versionId ?? null,
+    s3VersionId: s3VersionId(record),
+    versionId: record.versionId,
+    deleted: record.deleted,
+    sizeBytes: record.sizeBytes,
+    etag: record.etag,
+    contentType: record.contentType,
+    lastModifiedMs: record.lastModifiedMs,
+    parts: record.parts?.length ?? 0,
+    dataShards: record.erasure.dataShards,
+    parityShards: record.erasure.parityShards,
+    ringEpoch: ring.epoch,
+    partition: placement.partition,
+    healthyShards: health.healthyShards,
+    shards: health.shards,
+  };
 }
 
 async function overview(options: ConsoleOptions, user: string): Promise<unknown> {

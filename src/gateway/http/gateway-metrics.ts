@@ -44,7 +44,6 @@ export class GatewayMetrics {
   private readonly latency: Histogram<'operation'>;
   private readonly received: Counter<'operation'>;
   private readonly sent: Counter<'operation'>;
-  private readonly inFlight: Gauge;
   private readonly nodeCalls: Counter<'node' | 'outcome'>;
   private readonly nodeLatency: Histogram<'node'>;
   private readonly writeStages: Map<WriteStage, Histogram.Internal<'stage'>>;
@@ -56,95 +55,10 @@ export class GatewayMetrics {
   constructor(sources: GatewayMetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_gateway_' });
-    this.requests = new Counter({
-      name: 'tessera_gateway_requests_total',
-      help: 'S3 requests answered, by operation and status class',
-      labelNames: ['operation', 'status_class'],
-      registers,
-    });
-    this.latency = new Histogram({
-      name: 'tessera_gateway_request_duration_seconds',
-      help: 'Time from a request arriving to its response ending, by S3 operation',
-      labelNames: ['operation'],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
-    this.received = new Counter({
-      name: 'tessera_gateway_received_bytes_total',
-      help: 'Request body bytes of S3 requests (their declared size), by operation',
-      labelNames: ['operation'],
-      registers,
-    });
-    this.sent = new Counter({
-      name: 'tessera_gateway_sent_bytes_total',
-      help: 'Bytes written to clients while serving S3 requests (bodies and headers), by operation',
-      labelNames: ['operation'],
-      registers,
-    });
-    const self = this;
-    this.inFlight = new Gauge({
-      name: 'tessera_gateway_requests_in_flight',
-      help: 'S3 requests being served now',
-      registers,
-      collect() {
-        self.inFlight.set(self.inFlightCount);
-      },
-    });
-    this.nodeCalls = new Counter({
-      name: 'tessera_gateway_node_calls_total',
-      help: "Node-protocol requests to storage nodes, by node and outcome ('ok' or the wire error code)",
-      labelNames: ['node', 'outcome'],
-      registers,
-    });
-    this.nodeLatency = new Histogram({
-      name: 'tessera_gateway_node_call_duration_seconds',
-      help: "Time until a storage node answered a node-protocol request (headers), by node",
-      labelNames: ['node'],
-      buckets: NODE_CALL_BUCKETS,
-      registers,
-    });
-    const writeStage = new Histogram({
-      name: 'tessera_gateway_write_stage_duration_seconds',
-      help:
-        "Time each stage of a successful object write took: 'prepare' (body received, shards durable on a write quorum), " +
-        "'checks' (digests, key lease, conditions), 'commit' (the record on a write quorum)",
-      labelNames: ['stage'],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
-    this.writeStages = new Map(WRITE_STAGES.map((stage) => [stage, writeStage.labels(stage)]));
-    this.degraded = new Counter({
-      name: 'tessera_gateway_degraded_reads_total',
-      help: 'Stripes read by reconstructing missing or damaged data shards from parity',
-      registers,
-    });
-    this.quorum = new Counter({
-      name: 'tessera_gateway_quorum_failures_total',
-      help: 'S3 requests refused with 503 because too few storage nodes answered',
-      registers,
-    });
-    this.stalled = new Counter({
-      name: 'tessera_gateway_stalled_clients_total',
-      help: 'Connections closed because their client took none of a response for responseStallTimeoutMs',
-      registers,
-    });
-    const ringEpoch = new Gauge({
-      name: 'tessera_gateway_ring_epoch',
-      help: 'Epoch of the ring the gateway places objects with',
-      aggregator: 'max',
-      registers,
-      collect() {
-        ringEpoch.set(sources.ringEpoch());
-      },
-    });
-    const kernel = new Gauge({
-      name: 'tessera_gateway_erasure_kernel_info',
-      help: 'The erasure-coding kernel in use (value 1)',
-      labelNames: ['kernel', 'relaxed_simd'],
-      aggregator: 'max',
-      registers,
-    });
-    kernel.set({ kernel: sources.kernel, relaxed_simd: String(sources.relaxedSimd) }, 1);
+    ({ requests: this.requests, latency: this.latency, received: this.received, sent: this.sent } = requestMetrics(registers, () => this.inFlightCount));
+    ({ nodeCalls: this.nodeCalls, nodeLatency: this.nodeLatency } = nodeCallMetrics(registers));
+    ({ writeStages: this.writeStages, degraded: this.degraded, quorum: this.quorum, stalled: this.stalled } = dataPathMetrics(registers));
+    clusterMetrics(registers, sources);
     for (const name of [...sources.operations, UNKNOWN_OPERATION]) this.series(name);
   }
 
@@ -214,4 +128,127 @@ export class GatewayMetrics {
     this.operations.set(operation, series);
     return series;
   }
+}
+
+/**
+ * The series of S3 requests: answered by status class, latency, bytes in and out; and the gauge of
+ * those being served now, read from `inFlightCount` at scrape time.
+ */
+function requestMetrics(
+  registers: Registry[],
+  inFlightCount: () => number,
+): {
+  requests: Counter<'operation' | 'status_class'>;
+  latency: Histogram<'operation'>;
+  received: Counter<'operation'>;
+  sent: Counter<'operation'>;
+} {
+  const requests = new Counter({
+    name: 'tessera_gateway_requests_total',
+    help: 'S3 requests answered, by operation and status class',
+    labelNames: ['operation', 'status_class'],
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'tessera_gateway_request_duration_seconds',
+    help: 'Time from a request arriving to its response ending, by S3 operation',
+    labelNames: ['operation'],
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const received = new Counter({
+    name: 'tessera_gateway_received_bytes_total',
+    help: 'Request body bytes of S3 requests (their declared size), by operation',
+    labelNames: ['operation'],
+    registers,
+  });
+  const sent = new Counter({
+    name: 'tessera_gateway_sent_bytes_total',
+    help: 'Bytes written to clients while serving S3 requests (bodies and headers), by operation',
+    labelNames: ['operation'],
+    registers,
+  });
+  const inFlight = new Gauge({
+    name: 'tessera_gateway_requests_in_flight',
+    help: 'S3 requests being served now',
+    registers,
+    collect() {
+      inFlight.set(inFlightCount());
+    },
+  });
+  return { requests, latency, received, sent };
+}
+
+/** The series of node-protocol calls to storage nodes: outcomes and time to answer, by node. */
+function nodeCallMetrics(registers: Registry[]): { nodeCalls: Counter<'node' | 'outcome'>; nodeLatency: Histogram<'node'> } {
+  const nodeCalls = new Counter({
+    name: 'tessera_gateway_node_calls_total',
+    help: "Node-protocol requests to storage nodes, by node and outcome ('ok' or the wire error code)",
+    labelNames: ['node', 'outcome'],
+    registers,
+  });
+  const nodeLatency = new Histogram({
+    name: 'tessera_gateway_node_call_duration_seconds',
+    help: "Time until a storage node answered a node-protocol request (headers), by node",
+    labelNames: ['node'],
+    buckets: NODE_CALL_BUCKETS,
+    registers,
+  });
+  return { nodeCalls, nodeLatency };
+}
+
+/** The series of the data path: write stages, degraded reads, quorum failures and stalled clients. */
+function dataPathMetrics(registers: Registry[]): {
+  writeStages: Map<WriteStage, Histogram.Internal<'stage'>>;
+  degraded: Counter;
+  quorum: Counter;
+  stalled: Counter;
+} {
+  const writeStage = new Histogram({
+    name: 'tessera_gateway_write_stage_duration_seconds',
+    help:
+      "Time each stage of a successful object write took: 'prepare' (body received, shards durable on a write quorum), " +
+      "'checks' (digests, key lease, conditions), 'commit' (the record on a write quorum)",
+    labelNames: ['stage'],
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const writeStages = new Map(WRITE_STAGES.map((stage) => [stage, writeStage.labels(stage)]));
+  const degraded = new Counter({
+    name: 'tessera_gateway_degraded_reads_total',
+    help: 'Stripes read by reconstructing missing or damaged data shards from parity',
+    registers,
+  });
+  const quorum = new Counter({
+    name: 'tessera_gateway_quorum_failures_total',
+    help: 'S3 requests refused with 503 because too few storage nodes answered',
+    registers,
+  });
+  const stalled = new Counter({
+    name: 'tessera_gateway_stalled_clients_total',
+    help: 'Connections closed because their client took none of a response for responseStallTimeoutMs',
+    registers,
+  });
+  return { writeStages, degraded, quorum, stalled };
+}
+
+/** The gauges of what the gateway runs with: the ring epoch (read at scrape time) and the erasure kernel. */
+function clusterMetrics(registers: Registry[], sources: GatewayMetricsSources): void {
+  const ringEpoch = new Gauge({
+    name: 'tessera_gateway_ring_epoch',
+    help: 'Epoch of the ring the gateway places objects with',
+    aggregator: 'max',
+    registers,
+    collect() {
+      ringEpoch.set(sources.ringEpoch());
+    },
+  });
+  const kernel = new Gauge({
+    name: 'tessera_gateway_erasure_kernel_info',
+    help: 'The erasure-coding kernel in use (value 1)',
+    labelNames: ['kernel', 'relaxed_simd'],
+    aggregator: 'max',
+    registers,
+  });
+  kernel.set({ kernel: sources.kernel, relaxed_simd: String(sources.relaxedSimd) }, 1);
 }

@@ -67,10 +67,22 @@ export interface S3AppOptions {
 
 /** Builds the Fastify app that speaks S3: one catch-all route, dispatched through the operation table. */
 export function createS3App(options: S3AppOptions): FastifyInstance {
-  const { services } = options;
   const hostId = randomHex(16);
-  const { gate } = options;
-  const app = Fastify({
+  const app = createFastify(options, hostId);
+  watchConnections(app, options);
+  const contentTypes = acceptAnyBody(app, hostId);
+  recordRequests(app, options);
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply, options.metrics));
+  app.setNotFoundHandler((request, reply) => sendError(new S3Error('MethodNotAllowed'), request, reply, options.metrics));
+  addPreflightRoute(app, options);
+  addS3Route(app, options, contentTypes);
+  return app;
+}
+
+/** The Fastify instance with Tessera's settings: request ids, no request logging, S3's errors for what the router and parser refuse. */
+function createFastify(options: S3AppOptions, hostId: string): FastifyInstance {
+  const { services } = options;
+  return Fastify({
     loggerInstance: services.logger as FastifyBaseLogger,
     genReqId: () => newRequestId(),
     // Per-request lines are logged by Tessera itself, at debug, with the S3 request id.
@@ -88,6 +100,10 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     ...serverOptions(options),
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, services.logger, hostId),
   }) as FastifyInstance;
+}
+
+/** How the server treats `Expect` headers, and (when configured) the cutting of clients that stop reading. */
+function watchConnections(app: FastifyInstance, options: S3AppOptions): void {
   // Node answers `Expect: 100-continue` by itself unless asked not to. Tessera answers it only once
   // the request is authenticated and about to read its body (see request-body.ts), so a refused
   // upload gets its error without sending the body first.
@@ -99,7 +115,7 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       timeoutMs: options.responseStallTimeoutMs,
       onCut: (socket) => {
         options.metrics?.stalledClient();
-        services.logger.debug({ remoteAddress: socket.remoteAddress, pendingBytes: socket.writableLength }, 'connection closed: its client stopped reading');
+        options.services.logger.debug({ remoteAddress: socket.remoteAddress, pendingBytes: socket.writableLength }, 'connection closed: its client stopped reading');
       },
     });
     app.addHook('onClose', (_instance, done) => {
@@ -107,6 +123,13 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       done();
     });
   }
+}
+
+/**
+ * Lets every body through unparsed, whatever its Content-Type, and sets the headers every response
+ * carries. Returns where each request's Content-Type waits for the S3 route to put it back.
+ */
+function acceptAnyBody(app: FastifyInstance, hostId: string): WeakMap<object, string> {
   app.removeAllContentTypeParsers();
   // Bodies are streamed by the handlers (through the SigV4 body decoder), never parsed by Fastify.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -123,7 +146,11 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
     reply.header('x-amz-id-2', hostId);
     reply.header('server', 'Tessera');
   });
+  return contentTypes;
+}
 
+/** Declares the per-request S3 fields and, with metrics or the access log, records each S3 request once it is answered. */
+function recordRequests(app: FastifyInstance, options: S3AppOptions): void {
   const { metrics } = options;
   const accessLog = options.accessLog === true;
   app.decorateRequest('s3Operation', '');
@@ -143,11 +170,11 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       done();
     });
   }
+}
 
-  app.setErrorHandler((err, request, reply) => sendError(err, request, reply, metrics));
-  app.setNotFoundHandler((request, reply) => sendError(new S3Error('MethodNotAllowed'), request, reply, metrics));
-
-  // CORS preflights are unauthenticated in S3: a browser sends no credentials with them.
+/** CORS preflights are unauthenticated in S3: a browser sends no credentials with them. */
+function addPreflightRoute(app: FastifyInstance, options: S3AppOptions): void {
+  const { services, gate } = options;
   app.route({
     method: 'OPTIONS',
     url: '/*',
@@ -162,7 +189,11 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       return reply;
     },
   });
+}
 
+/** The S3 route: authenticates, picks the operation, waits its turn, authorises, applies CORS and runs the handler. */
+function addS3Route(app: FastifyInstance, options: S3AppOptions, contentTypes: WeakMap<object, string>): void {
+  const { services, gate, metrics } = options;
   app.route({
     method: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'],
     url: '/*',
@@ -222,7 +253,6 @@ export function createS3App(options: S3AppOptions): FastifyInstance {
       return reply;
     },
   });
-  return app;
 }
 
 /**
