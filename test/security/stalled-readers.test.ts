@@ -80,12 +80,17 @@ const stalledCuts = (cluster: TestCluster): Promise<number> => gatewayFigure(clu
 
 t.test('GETs that never read are cut off after the stall deadline: their turns, buffers and node reads are freed and others are served', async (t) => {
   const shardReads = openShardReads(t);
-  const { cluster, s3, bucket } = await clusterWithBucket(t, { gatewayOverrides: { ...GATE, responseStallTimeoutMs: STALL_MS } });
+  // Longer than the other case's deadline: the refusal below must be asked while the stalled readers still
+  // hold their turns, and on a loaded machine filling the gate took seconds.
+  const stallMs = 3 * STALL_MS;
+  const { cluster, s3, bucket } = await clusterWithBucket(t, { gatewayOverrides: { ...GATE, responseStallTimeoutMs: stallMs } });
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'large', Body: seededBytes(LARGE_BYTES, 7) }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'small', Body: 'hello' }));
 
   // As many readers as the gate serves and queues: every turn is held by a client that reads nothing.
   const count = GATE.maxActiveRequests + GATE.maxQueuedRequests;
+  // No reader can be cut before a whole deadline has passed since it asked.
+  const askedAt = Date.now();
   const stalled = await Promise.all(Array.from({ length: count }, async () => stalledReader(t, cluster, await getRequest(cluster, bucket, 'large'))));
   await until('the gate is full of stalled readers', async () => cluster.gateway.requests.active === GATE.maxActiveRequests && cluster.gateway.requests.queued === GATE.maxQueuedRequests, 20_000, 20);
   await until('the stalled GETs hold shard reads open on the nodes', async () => shardReads() > 0, 20_000, 20);
@@ -94,19 +99,20 @@ t.test('GETs that never read are cut off after the stall deadline: their turns, 
   t.match(refused.body, /<Code>SlowDown<\/Code>/);
 
   // The active readers are cut after the deadline, then the queued ones (admitted, then stalled in turn).
-  const waitedMs = await until(
+  await until(
     'a normal GET is served again',
     async () => {
       const answer = await rawS3(cluster.endpoint, { method: 'GET', bucket, key: 'small' });
       return answer.status === 200 && answer.body === 'hello';
     },
-    30 * STALL_MS,
+    30 * stallMs,
   );
-  t.ok(waitedMs >= STALL_MS, `served only once the stall deadline had passed (${waitedMs} ms)`);
+  const waitedMs = Date.now() - askedAt;
+  t.ok(waitedMs >= stallMs, `served only once the stall deadline had passed (${waitedMs} ms after the stalled readers asked)`);
 
-  await until('every turn is given back', async () => cluster.gateway.requests.active === 0 && cluster.gateway.requests.queued === 0, 30 * STALL_MS);
-  await until('the in-flight gauge is back to zero', async () => (await inFlightGauge(cluster)) === 0, 30 * STALL_MS);
-  await until('every shard read of the cut GETs is cancelled', async () => shardReads() === 0, 30 * STALL_MS);
+  await until('every turn is given back', async () => cluster.gateway.requests.active === 0 && cluster.gateway.requests.queued === 0, 30 * stallMs);
+  await until('the in-flight gauge is back to zero', async () => (await inFlightGauge(cluster)) === 0, 30 * stallMs);
+  await until('every shard read of the cut GETs is cancelled', async () => shardReads() === 0, 30 * stallMs);
   for (const [i, reader] of stalled.entries()) {
     // What the server had already handed to the kernel still arrives, then the connection ends, short of the body.
     const received = await drain(reader.socket, reader.closed);
@@ -116,7 +122,10 @@ t.test('GETs that never read are cut off after the stall deadline: their turns, 
 });
 
 t.test('a slow reader that keeps taking bytes is served to the end, byte for byte, while a stalled one beside it is cut', async (t) => {
-  const { cluster, s3, bucket } = await clusterWithBucket(t, { gatewayOverrides: { ...GATE, responseStallTimeoutMs: STALL_MS } });
+  // Longer than the other case's deadline: the refusal below must be asked while the stalled readers still
+  // hold their turns, and on a loaded machine filling the gate took seconds.
+  const stallMs = 3 * STALL_MS;
+  const { cluster, s3, bucket } = await clusterWithBucket(t, { gatewayOverrides: { ...GATE, responseStallTimeoutMs: stallMs } });
   const body = seededBytes(LARGE_BYTES, 11);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'large', Body: body }));
   const stalled = stalledReader(t, cluster, await getRequest(cluster, bucket, 'large'));
