@@ -194,3 +194,14 @@ t.test('a version listing does not bring back a prefix whose only version the ot
   t.same(await rows(1), ['kept/'], 'the others, which know it was deleted, do not');
   t.same((await listAllVersions(s3, bucket, 1000)).prefixes, ['kept/'], 'the versions beneath decide: the prefix is not listed');
 });
+
+t.test('a delimiter longer than any key lists every key, as it did before the nodes rolled up', async (t) => {
+  const { s3, bucket } = await bucketOn(shared);
+  for (const key of ['a/1', 'b/2']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+  const delimiter = '/'.repeat(1_100);
+  const objects = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: delimiter }));
+  t.same((objects.Contents ?? []).map((object) => object.Key), ['a/1', 'b/2'], 'ListObjectsV2: both keys, no prefix');
+  t.same(objects.CommonPrefixes ?? [], [], 'and no common prefix');
+  const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Delimiter: delimiter }));
+  t.same((versions.Versions ?? []).map((version) => version.Key), ['a/1', 'b/2'], 'ListObjectVersions: both keys');
+});

@@ -1,7 +1,7 @@
 import { fanOut, newestRecord, type ListEntry, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
 import type { ReadDeadline } from './read-retry.js';
-import { longerThanAnyKey, MergedRows, RowCursor, type RowCopy, type RowPageFetch } from './row-cursor.js';
+import { longerThanAnyKey, MergedRows, rollupDelimiter, RowCursor, type RowCopy, type RowPageFetch } from './row-cursor.js';
 
 /** A listing request, in S3's terms. `after` is exclusive; `afterIsPrefix` skips a whole common prefix. */
 export interface ListRequest {
@@ -63,7 +63,7 @@ export async function listObjects(
   if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { objects: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
     node.list(
-      { bucket: request.bucket, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit, delimiter: request.delimiter },
+      { bucket: request.bucket, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit, delimiter: rollupDelimiter(request.delimiter) },
       { signal: pageSignal },
     );
   const rows = new MergedRows(

@@ -2,7 +2,7 @@ import { compareVersionIds } from '../../common/index.js';
 import type { ListEntry, NodeClient, ObjectRecord } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
 import type { ReadDeadline } from './read-retry.js';
-import { longerThanAnyKey, MergedRows, RowCursor, type RowPageFetch } from './row-cursor.js';
+import { longerThanAnyKey, MergedRows, rollupDelimiter, RowCursor, type RowPageFetch } from './row-cursor.js';
 
 /**
  * A version listing request, in S3's terms. The listing resumes after version `afterVersion` of key
@@ -58,7 +58,7 @@ function mergedVersionRows(
         afterIsPrefix: from.afterIsPrefix,
         limit: from.limit,
         ...(from.afterVersion === undefined ? {} : { afterVersion: from.afterVersion }),
-        delimiter: request.delimiter,
+        delimiter: rollupDelimiter(request.delimiter),
       },
       { signal: pageSignal },
     );

@@ -30,6 +30,14 @@ export function withinKeyLength(position: RowPosition): RowPosition {
   return { after: bytes.subarray(0, cut).toString('utf8'), afterVersion: undefined, afterIsPrefix: cut < MAX_KEY_BYTES };
 }
 
+/**
+ * The delimiter a node rolls up on: none when it is longer than any key, since no key can hold it (and a
+ * node refuses a longer one rather than read a client's unbounded text).
+ */
+export function rollupDelimiter(delimiter: string): string {
+  return Buffer.byteLength(delimiter, 'utf8') > MAX_KEY_BYTES ? '' : delimiter;
+}
+
 /** Whether no key can start with `prefix`: it is longer than any key. */
 export function longerThanAnyKey(prefix: string): boolean {
   return Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES;
