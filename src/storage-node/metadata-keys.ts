@@ -23,6 +23,7 @@ export const ROW = {
   bucket: 'b',
   user: 'u',
   node: 'n',
+  index: 'i',
 } as const;
 
 /** One of the row kinds. */

@@ -2,6 +2,7 @@ import type { BucketRecord, ListQuery, ShardRef, UserRecord, VersionListQuery } 
 import type { MetadataOp } from './group-commit.js';
 import { BucketRows } from './metadata/bucket-rows.js';
 import { HousekeepingRows } from './metadata/housekeeping-rows.js';
+import { IndexRows } from './metadata/index-rows.js';
 import { MetadataDb } from './metadata/metadata-db.js';
 import { MetadataSchema } from './metadata/metadata-schema.js';
 import { ObjectRows } from './metadata/object-rows.js';
@@ -51,6 +52,8 @@ export class MetadataStore {
   readonly shardRows: ShardRows;
   readonly bucketRows: BucketRows;
   readonly housekeeping: HousekeepingRows;
+  /** The replicas of bucket index shards this node holds (docs/bucket-index.md). */
+  readonly indexRows: IndexRows;
   private readonly meta: MetadataDb;
   private readonly schema: MetadataSchema;
 
@@ -65,6 +68,7 @@ export class MetadataStore {
     this.shardRows = new ShardRows(this.meta);
     this.bucketRows = new BucketRows(this.meta);
     this.housekeeping = new HousekeepingRows(this.meta);
+    this.indexRows = new IndexRows(this.meta);
     this.schema = new MetadataSchema(this.meta, this.shardRows);
   }
 

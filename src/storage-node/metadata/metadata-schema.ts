@@ -55,6 +55,10 @@ import { storedRef, type StoredObject } from './stored-object.js';
  *                                            what this node knows is deleted beside what it holds.
  *   b 00 bucket                           -> BucketRecord JSON (the newest version id wins).
  *   u 00 user name                        -> UserRecord JSON (the newest version id wins).
+ *   i 00 bucket 00 inc 00 key 00 g 00 ver -> a bucket index replica's row (index-rows.ts, docs/bucket-index.md):
+ *        ... 00 key 00 i 00 write             `g` a version deleted by id, `i` a write in flight (its intent),
+ *        ... 00 key 00 v 00 nf(ver)            `v` the IndexEntry JSON of a committed version; `inc` is the
+ *                                            bucket's incarnation (its record's createdMs).
  *   n 00 name                             -> node-local state: `schema` (this layout's version), and
  *                                            `cursor/<worker>`: where a background worker resumes after a restart.
  *

@@ -1,0 +1,111 @@
+import Type, { type Static } from 'typebox';
+import { ObjectRecord } from './object-record.js';
+import { VersionId, WireName } from './wire-fields.js';
+
+/*
+ * The bucket index's messages (docs/bucket-index.md): index replicas hold, per key, what a listing
+ * shows of each version, the intents of writes in flight, and the versions deleted by id.
+ */
+
+/** What a listing shows of one version: a projection of its record. */
+export const IndexEntry = Type.Pick(ObjectRecord, ['versionId', 'deleted', 'sizeBytes', 'etag', 'lastModifiedMs', 'checksums', 'checksumType', 'owner', 'versioning']);
+/** What a listing shows of one version: a projection of its record. */
+export type IndexEntry = Static<typeof IndexEntry>;
+
+/** The entry of a committed record. */
+export function indexEntryOf(record: ObjectRecord): IndexEntry {
+  return {
+    versionId: record.versionId,
+    deleted: record.deleted,
+    sizeBytes: record.sizeBytes,
+    etag: record.etag,
+    lastModifiedMs: record.lastModifiedMs,
+    checksums: record.checksums,
+    ...(record.checksumType === undefined ? {} : { checksumType: record.checksumType }),
+    ...(record.owner === undefined ? {} : { owner: record.owner }),
+    ...(record.versioning === undefined ? {} : { versioning: record.versioning }),
+  };
+}
+
+/** Which index a row belongs to: a bucket's incarnation (its record's createdMs). */
+const IndexScope = {
+  bucket: WireName,
+  incarnation: Type.Integer({ minimum: 0 }),
+  key: WireName,
+};
+
+/** Intent ids are the ids of the writes they announce: a version id's shape. */
+const IntentId = VersionId;
+
+/**
+ * An index change. `intent` announces a write of the key before it can commit (durable before the
+ * answer); `settle` ends an intent (when it names one) and records what committed: `entry` (with
+ * `replaces`, every older version of the key leaves the index: an unversioned overwrite or delete),
+ * or `gone`, a version deleted by id.
+ */
+export const IndexOp = Type.Union([
+  Type.Object({ op: Type.Literal('intent'), ...IndexScope, id: IntentId, expiresMs: Type.Number() }),
+  Type.Object({
+    op: Type.Literal('settle'),
+    ...IndexScope,
+    intent: Type.Optional(IntentId),
+    entry: Type.Optional(IndexEntry),
+    replaces: Type.Optional(Type.Boolean()),
+    gone: Type.Optional(VersionId),
+  }),
+]);
+/** An index change. */
+export type IndexOp = Static<typeof IndexOp>;
+
+/** Most changes in one request to a replica. */
+export const MAX_INDEX_OPS = 1_000;
+
+/** Body of POST /v1/index: changes applied in one batch, synced when it holds an intent. */
+export const IndexApplyRequest = Type.Object({ ops: Type.Array(IndexOp, { minItems: 1, maxItems: MAX_INDEX_OPS }) });
+/** Body of POST /v1/index. */
+export type IndexApplyRequest = Static<typeof IndexApplyRequest>;
+
+/**
+ * One key of an index page as one replica holds it: its newest entry not deleted by id (absent when
+ * the replica holds none), whether a write of it is in flight (`intent`), and the versions newer than
+ * that entry the replica knows were deleted by id (another replica may still hold them). With a
+ * delimiter, `rollup` names the common prefix the key stands for; the replica skipped its other keys.
+ */
+export const IndexRow = Type.Object({
+  key: Type.String(),
+  entry: Type.Optional(IndexEntry),
+  intent: Type.Optional(Type.Literal(true)),
+  gone: Type.Optional(Type.Array(VersionId)),
+  rollup: Type.Optional(Type.String({ minLength: 1 })),
+});
+/** One key of an index page as one replica holds it. */
+export type IndexRow = Static<typeof IndexRow>;
+
+/** Answer of GET /v1/index. */
+export const IndexListResponse = Type.Object({
+  rows: Type.Array(IndexRow),
+  truncated: Type.Boolean(),
+  /** Where the next page starts when it is not after the last row (the replica stopped reading before it). */
+  resume: Type.Optional(Type.Object({ after: Type.String(), afterIsPrefix: Type.Boolean() })),
+});
+/** Answer of GET /v1/index. */
+export type IndexListResponse = Static<typeof IndexListResponse>;
+
+/** Query of GET /v1/index: keys of one bucket incarnation's index in byte order, as ListQuery. */
+export interface IndexListQuery {
+  bucket: string;
+  incarnation: number;
+  prefix: string;
+  after: string;
+  afterIsPrefix: boolean;
+  limit: number;
+  delimiter?: string | undefined;
+}
+
+/**
+ * The name an index shard is placed under: bucket plus this as the key. Object keys never hold U+0000
+ * (nodes refuse them), so no object shares an index shard's partition key.
+ */
+export function indexShardKey(incarnation: number, shard: number): string {
+  return `\u0000index\u0000${incarnation}\u0000${shard}`;
+}

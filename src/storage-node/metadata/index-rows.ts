@@ -1,0 +1,261 @@
+import { compareVersionIds } from '../../common/index.js';
+import type { IndexEntry, IndexListQuery, IndexListResponse, IndexOp, IndexRow } from '../../rpc/index.js';
+import { MetadataBatch } from '../group-commit.js';
+import { ROW, afterPrefix, newestFirst, rowKey } from '../metadata-keys.js';
+import type { MetadataDb } from './metadata-db.js';
+import { byteOrder, json, parse } from './row-keys.js';
+
+/*
+ * Rows of the bucket index's shards this node holds a replica of (docs/bucket-index.md). Every row is
+ * `i, bucket, incarnation, key, tag, suffix`: tag `g` a version deleted by id (suffix: its id), `i` an
+ * intent (suffix: the write's id), `v` a version's entry (suffix: its id turned newest first). Within a
+ * key the tags sort g, i, v, so a reader meets what it must know before the key's newest version.
+ */
+
+const TAG = { gone: 'g', intent: 'i', version: 'v' } as const;
+
+/** Most rows one listing page reads (deleted keys and skipped versions are read and passed over). */
+const LIST_SCAN_ROWS = 4_096;
+/** Versions of one key read in a row before the reader seeks past the rest. */
+const VERSIONS_BEFORE_SEEK = 8;
+/** Versions deleted by id a row reports; past it the row says a write is in flight, so readers ask the key's own nodes. */
+const MAX_GONE_REPORTED = 16;
+
+/** An intent row's value. */
+interface IntentValue {
+  expiresMs: number;
+}
+
+/** The replica's rows of the bucket index. */
+export class IndexRows {
+  private readonly meta: MetadataDb;
+  /** Changes apply one request at a time: a settle reads a key's rows before it writes them. */
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(meta: MetadataDb) {
+    this.meta = meta;
+  }
+
+  /** Applies changes in one batch, synced when one is an intent (an intent must outlive a crash). */
+  apply(ops: readonly IndexOp[]): Promise<void> {
+    const run = this.applying.then(() => this.applyNow(ops));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(ops: readonly IndexOp[]): Promise<void> {
+    const batch = new MetadataBatch();
+    // Rows this batch wrote, so later changes of the same key in it see them.
+    const pending = new Map<string, Buffer | null>();
+    let durable = false;
+    for (const op of ops) {
+      const base = keyBase(op.bucket, op.incarnation, op.key);
+      if (op.op === 'intent') {
+        durable = true;
+        put(batch, pending, tagged(base, TAG.intent, op.id), json({ expiresMs: op.expiresMs } satisfies IntentValue));
+        continue;
+      }
+      if (op.intent !== undefined) del(batch, pending, tagged(base, TAG.intent, op.intent));
+      if (op.gone !== undefined) {
+        put(batch, pending, tagged(base, TAG.gone, op.gone), json({}));
+        del(batch, pending, tagged(base, TAG.version, newestFirst(op.gone)));
+      }
+      if (op.entry !== undefined) await this.settleEntry(batch, pending, base, op.entry, op.replaces === true);
+    }
+    await (durable ? this.meta.write(batch) : this.meta.writeUnsynced(batch));
+  }
+
+  /**
+   * Records a committed version unless it was deleted by id; with `replaces`, drops the key's older
+   * versions, and records nothing when a newer one is there (the newer write replaced this one).
+   */
+  private async settleEntry(batch: MetadataBatch, pending: Map<string, Buffer | null>, base: Buffer, entry: IndexEntry, replaces: boolean): Promise<void> {
+    if (await this.has(pending, tagged(base, TAG.gone, entry.versionId))) return;
+    if (replaces) {
+      for (const versionId of await this.versionIds(pending, base)) {
+        const order = compareVersionIds(versionId, entry.versionId);
+        if (order > 0) return;
+        if (order < 0) del(batch, pending, tagged(base, TAG.version, newestFirst(versionId)));
+      }
+    }
+    put(batch, pending, tagged(base, TAG.version, newestFirst(entry.versionId)), json(entry));
+  }
+
+  private async has(pending: Map<string, Buffer | null>, row: Buffer): Promise<boolean> {
+    const written = pending.get(row.toString('latin1'));
+    if (written !== undefined) return written !== null;
+    return (await this.meta.db.get(row)) !== undefined;
+  }
+
+  /** Version ids of a key's entries, counting this batch's changes. */
+  private async versionIds(pending: Map<string, Buffer | null>, base: Buffer): Promise<string[]> {
+    const prefix = Buffer.concat([base, Buffer.from(`\u0000${TAG.version}\u0000`, 'latin1')]);
+    const ids = new Set<string>();
+    for await (const [, value] of this.meta.db.iterator({ gte: prefix, lt: afterPrefix(prefix) })) ids.add(parse<IndexEntry>(value).versionId);
+    for (const [row, value] of pending) {
+      const bytes = Buffer.from(row, 'latin1');
+      if (!bytes.subarray(0, prefix.length).equals(prefix)) continue;
+      if (value === null) ids.delete(turnBack(bytes.subarray(prefix.length).toString('latin1')));
+      else ids.add(parse<IndexEntry>(value).versionId);
+    }
+    return [...ids];
+  }
+
+  /**
+   * A page of a bucket incarnation's index, one row per key in byte order (see IndexRow). With a
+   * delimiter, the first key under a common prefix whose newest version here is settled and live
+   * stands for the prefix and the reader seeks past it; keys under it with a write in flight or a
+   * delete by id are returned too (the gateway decides them), deleted ones are passed over. Reads at
+   * most LIST_SCAN_ROWS rows: a page stopped there says where to resume.
+   */
+  async list(query: IndexListQuery): Promise<IndexListResponse> {
+    const scope = rowKey(ROW.index, query.bucket, String(query.incarnation), '');
+    const prefixed = Buffer.concat([scope, Buffer.from(query.prefix, 'utf8')]);
+    const start = byteOrder(query.after, query.prefix) > 0 ? query.after : query.prefix;
+    const startKey = Buffer.concat([scope, Buffer.from(start, 'utf8')]);
+    const skipsStart = query.after !== '' && start === query.after;
+    const range = { gte: skipsStart ? afterPrefix(startKey) : startKey, lt: afterPrefix(prefixed) };
+    if (skipsStart && !query.afterIsPrefix) {
+      // After the key `after` itself: its rows are `after 00 …`; a longer key `after…` sorts after them.
+      range.gte = Buffer.concat([startKey, Buffer.of(0x00, 0xff)]);
+    }
+    const delimiter = query.delimiter ?? '';
+    const rows: IndexRow[] = [];
+    const iterator = this.meta.db.iterator(range);
+    let current: KeyState | undefined;
+    let resume: IndexListResponse['resume'];
+
+    // Ends the current key: returns whether the page is full.
+    const finish = (state: KeyState): boolean => {
+      resume = { after: state.key, afterIsPrefix: false };
+      const row = rowOf(state);
+      if (row === undefined) return false;
+      if (delimiter !== '') {
+        const at = state.key.indexOf(delimiter, query.prefix.length);
+        if (at >= 0) {
+          const rollup = state.key.slice(0, at + delimiter.length);
+          const settledLive = row.entry !== undefined && !row.entry.deleted && row.intent === undefined && row.gone === undefined;
+          if (settledLive) {
+            rows.push({ ...row, rollup });
+            iterator.seek(afterPrefix(Buffer.concat([scope, Buffer.from(rollup, 'utf8')])));
+            resume = { after: rollup, afterIsPrefix: true };
+            return rows.length > query.limit;
+          }
+          // A deleted key under a prefix stands for nothing; one the gateway must decide is returned.
+          if (row.intent === undefined && row.gone === undefined) return false;
+        }
+      }
+      rows.push(row);
+      return rows.length > query.limit;
+    };
+
+    try {
+      for (let scanned = 0; scanned < LIST_SCAN_ROWS; scanned += 1) {
+        const next = await iterator.next();
+        if (next === undefined) {
+          if (current !== undefined && finish(current)) return full(rows, query.limit);
+          return { rows, truncated: false };
+        }
+        const [rowKeyBytes, value] = next;
+        const parsed = parseRow(rowKeyBytes, scope.length);
+        if (current === undefined || parsed.key !== current.key) {
+          if (current !== undefined && finish(current)) return full(rows, query.limit);
+          // The key just finished stood for a common prefix and the iterator moved past it: this row,
+          // read before the move, is under that prefix.
+          if (resume?.afterIsPrefix === true && parsed.key.startsWith(resume.after)) {
+            current = undefined;
+            continue;
+          }
+          current = { key: parsed.key, gone: [], intent: false, entry: undefined, versionsRead: 0, goneOverflow: false };
+        }
+        const state = current;
+        if (state.entry !== undefined) {
+          // Past the key's newest live version: its older ones are read over, or skipped at once.
+          state.versionsRead += 1;
+          if (state.versionsRead === VERSIONS_BEFORE_SEEK) iterator.seek(Buffer.concat([rowKeyBytes.subarray(0, parsed.keyEnd), Buffer.of(0x00, 0xff)]));
+          continue;
+        }
+        const keyRows = rowKeyBytes.subarray(0, parsed.keyEnd);
+        if (parsed.tag === TAG.gone) {
+          if (state.gone.length < MAX_GONE_REPORTED * 4) state.gone.push(parsed.suffix);
+          else {
+            // Too many to weigh here: the key's own nodes decide it. On to its intents.
+            state.goneOverflow = true;
+            iterator.seek(Buffer.concat([keyRows, Buffer.from(`\u0000${TAG.intent}`, 'latin1')]));
+          }
+        } else if (parsed.tag === TAG.intent) {
+          // One intent says enough: on to the key's versions.
+          state.intent = true;
+          iterator.seek(Buffer.concat([keyRows, Buffer.from(`\u0000${TAG.version}`, 'latin1')]));
+        } else if (parsed.tag === TAG.version) {
+          const entry = parse<IndexEntry>(value);
+          if (!state.gone.includes(entry.versionId)) state.entry = entry;
+        }
+      }
+    } finally {
+      await iterator.close();
+    }
+    return { rows, truncated: true, ...(resume === undefined ? {} : { resume }) };
+  }
+}
+
+/** What the listing knows of the key it is reading. */
+interface KeyState {
+  key: string;
+  gone: string[];
+  goneOverflow: boolean;
+  intent: boolean;
+  entry: IndexEntry | undefined;
+  versionsRead: number;
+}
+
+/** The row a key's state answers; undefined when the replica holds nothing of it worth saying. */
+function rowOf(state: KeyState): IndexRow | undefined {
+  const entryId = state.entry?.versionId;
+  const gone = state.gone.filter((versionId) => entryId === undefined || compareVersionIds(versionId, entryId) > 0);
+  const unsure = state.intent || state.goneOverflow || gone.length > MAX_GONE_REPORTED;
+  if (state.entry === undefined && gone.length === 0 && !unsure) return undefined;
+  return {
+    key: state.key,
+    ...(state.entry === undefined ? {} : { entry: state.entry }),
+    ...(unsure ? { intent: true as const } : {}),
+    ...(gone.length === 0 || unsure ? {} : { gone }),
+  };
+}
+
+/** A full page: `limit` rows, one more was found. */
+function full(rows: IndexRow[], limit: number): IndexListResponse {
+  return { rows: rows.slice(0, limit), truncated: true };
+}
+
+/** The part of an index row's key after the bucket incarnation's scope. */
+function parseRow(key: Buffer, scopeLength: number): { key: string; keyEnd: number; tag: string; suffix: string } {
+  const keyEnd = key.indexOf(0x00, scopeLength);
+  const tag = String.fromCharCode(key[keyEnd + 1] ?? 0);
+  const suffix = key.toString('latin1', keyEnd + 3);
+  return { key: key.toString('utf8', scopeLength, keyEnd), keyEnd, tag, suffix: tag === TAG.version ? turnBack(suffix) : suffix };
+}
+
+/** The rows of one key of one bucket incarnation start with this. */
+function keyBase(bucket: string, incarnation: number, key: string): Buffer {
+  return rowKey(ROW.index, bucket, String(incarnation), key);
+}
+
+function tagged(base: Buffer, tag: string, suffix: string): Buffer {
+  return Buffer.concat([base, Buffer.from(`\u0000${tag}\u0000${suffix}`, 'latin1')]);
+}
+
+/** newestFirst is its own inverse (each hex digit d becomes 15 - d). */
+function turnBack(turned: string): string {
+  return newestFirst(turned);
+}
+
+function put(batch: MetadataBatch, pending: Map<string, Buffer | null>, key: Buffer, value: Buffer): void {
+  batch.put(key, value);
+  pending.set(key.toString('latin1'), value);
+}
+
+function del(batch: MetadataBatch, pending: Map<string, Buffer | null>, key: Buffer): void {
+  batch.del(key);
+  pending.set(key.toString('latin1'), null);
+}
