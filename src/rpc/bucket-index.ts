@@ -75,6 +75,8 @@ export const IndexRow = Type.Object({
   key: Type.String(),
   entry: Type.Optional(IndexEntry),
   intent: Type.Optional(Type.Literal(true)),
+  /** Intents of writes past their deadline (some of them): once the key's nodes are read, they can be settled. */
+  expired: Type.Optional(Type.Array(IntentId, { maxItems: 8 })),
   gone: Type.Optional(Type.Array(VersionId)),
   rollup: Type.Optional(Type.String({ minLength: 1 })),
 });

@@ -62,6 +62,12 @@ export const BucketRecord = Type.Object({
   ),
   /** The bucket's lifecycle rules (PutBucketLifecycleConfiguration); absent: none. */
   lifecycle: Type.Optional(Type.Array(LifecycleRule)),
+  /**
+   * The bucket's index (docs/bucket-index.md): its shards by the first key each holds, ascending from
+   * ''. Present when every version written since the bucket's creation is in it; absent on buckets
+   * created before the index existed, which are listed from their keys' nodes.
+   */
+  index: Type.Optional(Type.Object({ shards: Type.Array(Type.Object({ id: Type.Integer({ minimum: 0 }), from: Type.String() }), { minItems: 1, maxItems: 65_536 }) })),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;

@@ -1,6 +1,7 @@
 import type { TSchema } from 'typebox';
 import { SchemaCheck } from '../common/index.js';
 import { NodeHealth, NodeWorkStatus, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse } from './node-reports.js';
+import { IndexApplyRequest, IndexListResponse } from './bucket-index.js';
 import {
   AbortRequest,
   BatchCall,
@@ -40,6 +41,8 @@ export const MESSAGE_CHECKS = {
   objectStatus: new SchemaCheck('version status', ObjectStatusOrNull),
   batchAnswer: new SchemaCheck('batch answer', BatchResponse),
   list: new SchemaCheck('listing', ListResponse),
+  indexApply: new SchemaCheck('index changes', IndexApplyRequest),
+  indexList: new SchemaCheck('index page', IndexListResponse),
   versionDelete: new SchemaCheck('version delete', VersionDeleteRequest),
   lease: new SchemaCheck('lease request', LeaseRequest),
   leaseAnswer: new SchemaCheck('lease answer', LeaseResponse),

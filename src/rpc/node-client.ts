@@ -25,6 +25,7 @@ import {
   type VersionListQuery,
 } from './protocol.js';
 import type { BucketRecord } from './bucket-record.js';
+import type { IndexApplyRequest, IndexListQuery, IndexListResponse } from './bucket-index.js';
 import type { ObjectRecord } from './object-record.js';
 import type { UserRecord } from './user-record.js';
 import type { ErasureParams, ShardRef } from './wire-fields.js';
@@ -235,6 +236,25 @@ export class NodeClient {
     });
     if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
     return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.versions}?${params.toString()}`, {}, options);
+  }
+
+  /** Applies changes to the node's replica of a bucket index shard (bucket-index.ts). */
+  async applyIndex(request: IndexApplyRequest, options: CallOptions = {}): Promise<void> {
+    await this.transport.json(null, 'POST', NODE_PATHS.index, { json: request }, options);
+  }
+
+  /** A page of the node's replica of a bucket index shard. */
+  async listIndex(query: IndexListQuery, options: CallOptions = {}): Promise<IndexListResponse> {
+    const params = new URLSearchParams({
+      bucket: query.bucket,
+      incarnation: String(query.incarnation),
+      prefix: query.prefix,
+      after: query.after,
+      afterIsPrefix: query.afterIsPrefix ? '1' : '0',
+      limit: String(query.limit),
+    });
+    if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
+    return this.transport.json(MESSAGE_CHECKS.indexList, 'GET', `${NODE_PATHS.index}?${params.toString()}`, {}, options);
   }
 
   /** Removes one version of a key for good; answers the record removed, or null when the node did not hold it. */

@@ -30,6 +30,8 @@ export const NODE_PATHS = {
   list: '/v1/list',
   versions: '/v1/versions',
   versionDelete: '/v1/versions/delete',
+  /** GET: a page of a bucket index replica; POST: changes to it (bucket-index.ts). */
+  index: '/v1/index',
   leases: '/v1/leases',
   buckets: '/v1/buckets',
   users: '/v1/users',

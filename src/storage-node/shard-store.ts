@@ -5,6 +5,7 @@ import type { BucketRecord, UserRecord, CommitRequest, ErasureParams, ListQuery,
 import type { ListedRows, MetadataStore, StoredObject, VersionGone, VersionListRows } from './metadata-store.js';
 import type { CursorRows, FileRows, KeyRows, PreparedRows, QuarantineRows, VersionRows } from './metadata/row-families.js';
 import type { ChunkMemory } from './shard-file.js';
+import type { IndexRows } from './metadata/index-rows.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { isNoSpace } from './shard-store-error.js';
 import type { PrepareOptions } from './shard-preparer.js';
@@ -81,6 +82,11 @@ export class ShardStore {
   /** Version rows and version tombstones in placement-hash order; tombstones past their grace are dropped through it. */
   get versionRows(): VersionRows {
     return this.core.metadata;
+  }
+
+  /** The replicas of bucket index shards this node holds (docs/bucket-index.md). */
+  get indexRows(): IndexRows {
+    return this.core.metadata.indexRows;
   }
 
   /** Shards found bad, waiting for repair. */

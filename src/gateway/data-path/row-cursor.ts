@@ -43,11 +43,18 @@ export function longerThanAnyKey(prefix: string): boolean {
   return Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES;
 }
 
-/** Fetches one page of a node's rows from a position (a listing or a version listing request). */
-export type RowPageFetch = (
+/** What a cursor needs of a row: its key, the common prefix it stands for, and (version listings) its version. */
+export interface CursorRow {
+  key: string;
+  rollup?: string | undefined;
+  record?: { versionId: string };
+}
+
+/** Fetches one page of a node's rows from a position (a listing, a version listing or an index request). */
+export type RowPageFetch<R extends CursorRow = ListEntry> = (
   from: RowPosition & { limit: number },
   signal: AbortSignal,
-) => Promise<{ entries: ListEntry[]; truncated: boolean; resume?: { after: string; afterIsPrefix: boolean; afterVersion?: string | undefined } | undefined }>;
+) => Promise<{ entries: R[]; truncated: boolean; resume?: { after: string; afterIsPrefix: boolean; afterVersion?: string | undefined } | undefined }>;
 
 /**
  * One node's ordered stream of listing rows, fetched a page at a time; each page has `timeoutMs` (a
@@ -56,17 +63,17 @@ export type RowPageFetch = (
  * With `byVersion`, a page ending inside a key resumes at the version after its last row (version
  * listings hold several rows per key); otherwise after the last key.
  */
-export class RowCursor {
-  private buffer: ListEntry[] = [];
+export class RowCursor<R extends CursorRow = ListEntry> {
+  private buffer: R[] = [];
   private position = 0;
   private exhausted = false;
   private from: RowPosition;
-  private readonly fetchPage: RowPageFetch;
+  private readonly fetchPage: RowPageFetch<R>;
   private readonly byVersion: boolean;
   private readonly signal: AbortSignal;
   private readonly timeoutMs: number | (() => number);
 
-  constructor(fetchPage: RowPageFetch, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number | (() => number) }) {
+  constructor(fetchPage: RowPageFetch<R>, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number | (() => number) }) {
     this.fetchPage = fetchPage;
     this.from = { ...withinKeyLength(start) };
     this.byVersion = options.byVersion;
@@ -74,7 +81,7 @@ export class RowCursor {
     this.timeoutMs = options.timeoutMs;
   }
 
-  async head(): Promise<ListEntry | undefined> {
+  async head(): Promise<R | undefined> {
     if (this.position < this.buffer.length) return this.buffer[this.position];
     if (this.exhausted) return undefined;
     const page = await this.fetchPage({ ...this.from, limit: DEFAULTS.listPageEntries }, withTimeout(this.signal, typeof this.timeoutMs === 'number' ? this.timeoutMs : this.timeoutMs()));
@@ -85,7 +92,7 @@ export class RowCursor {
     if (page.resume !== undefined) this.from = { ...withinKeyLength({ ...page.resume, afterVersion: this.byVersion ? page.resume.afterVersion : undefined }) };
     // A row standing for a common prefix: the node skipped every other key under it.
     else if (last?.rollup !== undefined) this.from = { after: last.rollup, afterVersion: undefined, afterIsPrefix: true };
-    else if (last !== undefined) this.from = { after: last.key, afterVersion: this.byVersion ? last.record.versionId : undefined, afterIsPrefix: false };
+    else if (last !== undefined) this.from = { after: last.key, afterVersion: this.byVersion ? last.record?.versionId : undefined, afterIsPrefix: false };
     if (this.buffer.length === 0 && !this.exhausted) return this.head();
     return this.buffer[0];
   }
@@ -96,7 +103,7 @@ export class RowCursor {
 
   /** Skips every row whose key starts with `prefix`, from the buffer and on the node. */
   skipPrefix(prefix: string): void {
-    while (this.position < this.buffer.length && (this.buffer[this.position] as ListEntry).key.startsWith(prefix)) this.position += 1;
+    while (this.position < this.buffer.length && (this.buffer[this.position] as R).key.startsWith(prefix)) this.position += 1;
     // The page ended inside the prefix: ask the node to resume past all of it.
     if (this.position === this.buffer.length && this.from.after.startsWith(prefix)) this.from = { after: prefix, afterVersion: undefined, afterIsPrefix: true };
   }

@@ -18,6 +18,8 @@ const TAG = { gone: 'g', intent: 'i', version: 'v' } as const;
 const LIST_SCAN_ROWS = 4_096;
 /** Versions of one key read in a row before the reader seeks past the rest. */
 const VERSIONS_BEFORE_SEEK = 8;
+/** Intents of one key read before the reader moves on to its versions (each expired one is reported). */
+const INTENTS_READ = 8;
 /** Versions deleted by id a row reports; past it the row says a write is in flight, so readers ask the key's own nodes. */
 const MAX_GONE_REPORTED = 16;
 
@@ -122,6 +124,7 @@ export class IndexRows {
     const delimiter = query.delimiter ?? '';
     const rows: IndexRow[] = [];
     const iterator = this.meta.db.iterator(range);
+    const now = Date.now();
     let current: KeyState | undefined;
     let resume: IndexListResponse['resume'];
 
@@ -166,7 +169,7 @@ export class IndexRows {
             current = undefined;
             continue;
           }
-          current = { key: parsed.key, gone: [], intent: false, entry: undefined, versionsRead: 0, goneOverflow: false };
+          current = { key: parsed.key, gone: [], intent: false, expired: [], intentsRead: 0, entry: undefined, versionsRead: 0, goneOverflow: false };
         }
         const state = current;
         if (state.entry !== undefined) {
@@ -184,9 +187,11 @@ export class IndexRows {
             iterator.seek(Buffer.concat([keyRows, Buffer.from(`\u0000${TAG.intent}`, 'latin1')]));
           }
         } else if (parsed.tag === TAG.intent) {
-          // One intent says enough: on to the key's versions.
           state.intent = true;
-          iterator.seek(Buffer.concat([keyRows, Buffer.from(`\u0000${TAG.version}`, 'latin1')]));
+          if (parse<IntentValue>(value).expiresMs < now) state.expired.push(parsed.suffix);
+          // A few intents say enough: on to the key's versions.
+          state.intentsRead += 1;
+          if (state.intentsRead === INTENTS_READ) iterator.seek(Buffer.concat([keyRows, Buffer.from(`\u0000${TAG.version}`, 'latin1')]));
         } else if (parsed.tag === TAG.version) {
           const entry = parse<IndexEntry>(value);
           if (!state.gone.includes(entry.versionId)) state.entry = entry;
@@ -205,6 +210,9 @@ interface KeyState {
   gone: string[];
   goneOverflow: boolean;
   intent: boolean;
+  /** Ids of intents read that are past their deadline. */
+  expired: string[];
+  intentsRead: number;
   entry: IndexEntry | undefined;
   versionsRead: number;
 }
@@ -219,6 +227,7 @@ function rowOf(state: KeyState): IndexRow | undefined {
     key: state.key,
     ...(state.entry === undefined ? {} : { entry: state.entry }),
     ...(unsure ? { intent: true as const } : {}),
+    ...(state.expired.length === 0 ? {} : { expired: state.expired }),
     ...(gone.length === 0 || unsure ? {} : { gone }),
   };
 }

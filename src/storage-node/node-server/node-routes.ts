@@ -5,6 +5,7 @@ import {
   BatchRequest,
   BucketRecord,
   CommitRequest,
+  IndexApplyRequest,
   LeaseRequest,
   MESSAGE_CHECKS,
   NODE_PATHS,
@@ -15,6 +16,7 @@ import {
   VersionDeleteRequest,
   WireError,
   type BatchResponse,
+  type IndexListResponse,
   type ListQuery,
   type ListResponse,
   type NodeHealth,
@@ -82,6 +84,19 @@ async function listKeys(node: NodeRouteContext, query: Record<string, string | u
     truncated: page.truncated,
     ...(page.resume === undefined ? {} : { resume: page.resume }),
   };
+}
+
+/** GET /v1/index: a page of a bucket index replica, one row per key (with a delimiter, one per common prefix). */
+async function listIndex(node: NodeRouteContext, query: Record<string, string | undefined>): Promise<IndexListResponse> {
+  return node.store.indexRows.list({
+    bucket: stringParam(query, 'bucket'),
+    incarnation: intParam(query, 'incarnation', 0, Number.MAX_SAFE_INTEGER),
+    prefix: optionalStringParam(query, 'prefix'),
+    after: optionalStringParam(query, 'after'),
+    afterIsPrefix: query['afterIsPrefix'] === '1',
+    limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
+    delimiter: delimiterParam(query),
+  });
 }
 
 /** GET /v1/versions: a page of a bucket's versions, tombstones marked. */
@@ -170,6 +185,17 @@ const DATA_ROUTES: readonly NodeRoute[] = [
     body: VersionDeleteRequest,
     foreground: true,
     handler: async (node, { bucket, key, versionId, bypassGovernance }) => ({ removed: await node.store.deleteVersion(bucket, key, versionId, { bypassGovernance }) }),
+  }),
+  { method: 'GET', path: NODE_PATHS.index, foreground: true, handler: async (node, request) => listIndex(node, queryOf(request)) },
+  withBody({
+    method: 'POST',
+    path: NODE_PATHS.index,
+    body: IndexApplyRequest,
+    foreground: true,
+    handler: async (node, { ops }) => {
+      await node.store.indexRows.apply(ops);
+      return {};
+    },
   }),
   withBody({ method: 'POST', path: NODE_PATHS.leases, body: LeaseRequest, foreground: true, handler: async (node, body) => node.calls.lease(body) }),
   withBody({

@@ -6,7 +6,7 @@ import { tempDir, versionId } from '../store-fixture.js';
 
 /** A replica's bucket index rows (index-rows.ts) over a real LevelDB. */
 
-async function openRows(t: Tap.Test): Promise<MetadataStore> {
+async function openRows(t: { teardown(fn: () => Promise<void>): void }): Promise<MetadataStore> {
   const store = new MetadataStore(join(await tempDir(t, 'index-rows'), 'meta'));
   await store.open();
   t.teardown(() => store.close());
