@@ -1,13 +1,23 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthResult } from '../auth/index.js';
 import type { RequestAccess } from './authorize.js';
-import type { RequestScope } from '../data-path/index.js';
+import type { BucketAdminDeps, EncryptionDeps, ListPathDeps, ReadPathDeps, RequestScope, WritePathDeps } from '../data-path/index.js';
+import type { AuthDeps } from './auth-deps.js';
 import { S3Error, type S3Target } from '../s3/index.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { SlowClientLimits } from './slow-body.js';
 
-/** One authenticated S3 request on its way through a handler. */
-export interface RequestContext extends RequestScope {
+/**
+ * Every path's dependencies in one value: what the gateway assembles once at start and hands each
+ * request. A function takes its own path's interface (data-path/path-deps.ts, auth-deps.ts), not this.
+ */
+export interface GatewayDeps extends WritePathDeps, ReadPathDeps, ListPathDeps, BucketAdminDeps, EncryptionDeps, AuthDeps {
+  /** Smallest multipart part but the last (EntityTooSmall below it). */
+  minPartSizeBytes: number;
+}
+
+/** One authenticated S3 request on its way through a handler; `Deps` narrows what it may use of the gateway's dependencies. */
+export interface RequestContext<Deps = GatewayDeps> extends RequestScope<Deps> {
   request: FastifyRequest;
   reply: FastifyReply;
   target: S3Target;
