@@ -10,8 +10,11 @@ export { READ_DEADLINE_MS, ReadDeadline, retrySlowRead } from './read-retry.js';
 export { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
 export {
   WRITE_STAGES,
+  type BodyDigests,
   type BucketAdminDeps,
   type BucketRecords,
+  type LifecycleDates,
+  type UploadLimits,
   type EncryptionDeps,
   type ListPathDeps,
   type LookupDeps,

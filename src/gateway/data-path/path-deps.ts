@@ -31,6 +31,24 @@ export interface LookupDeps extends NodeRounds {
   erasure: ErasureParams;
 }
 
+/** Hashing request bodies (their digests and checksums). */
+export interface BodyDigests {
+  /** Worker threads that hash large request bodies; without them, bodies are hashed on the request thread. */
+  digestPool?: DigestPool | undefined;
+}
+
+/** Lifecycle dates (the expiry and abort dates a response names). */
+export interface LifecycleDates {
+  /** Length of a lifecycle rule's "day" (a real day, shortened in tests), for expiry and abort dates. */
+  lifecycleDayMs?: number;
+}
+
+/** The limits of multipart uploads. */
+export interface UploadLimits {
+  /** Smallest multipart part but the last (EntityTooSmall below it). */
+  minPartSizeBytes: number;
+}
+
 /** The buckets' records, read through a cache that follows the nodes. */
 export interface BucketRecords {
   buckets: BucketService;
@@ -38,10 +56,12 @@ export interface BucketRecords {
 
 /**
  * Writing a metadata-only version (a delete marker, a changed ACL or tag set, a completed upload's
- * record): its bucket's stamp, a shared lease on the key, new version ids, and the commit round.
+ * record): its bucket's stamp, a shared lease on the key, new version ids, the commit round, and the
+ * log for what a write leaves unfinished.
  */
 export interface RecordWriteDeps extends LookupDeps, BucketRecords {
   clock: HybridClock;
+  logger: Logger;
 }
 
 /**
@@ -53,17 +73,14 @@ export const WRITE_STAGES = ['prepare', 'checks', 'commit'] as const;
 export type WriteStage = (typeof WRITE_STAGES)[number];
 
 /** The write path (pending-version.ts): receive a body, encode it, make its shards durable, verify it, commit. */
-export interface WritePathDeps extends RecordWriteDeps {
+export interface WritePathDeps extends RecordWriteDeps, BodyDigests {
   codec: Codec;
   /** Longest silence tolerated from one shard stream; follows latency like metadataTimeoutMs. */
   readonly stallTimeoutMs: number;
-  /** Worker threads that hash large request bodies; without them, bodies are hashed on the request thread. */
-  digestPool?: DigestPool | undefined;
   /** Stripe buffers reused by large writes; without it, each stripe is a fresh allocation. */
   stripePool?: StripePool | undefined;
   /** Told how long each stage of a successful object write took (the gateway's figures). */
   observeWriteStage?: ((stage: WriteStage, seconds: number) => void) | undefined;
-  logger: Logger;
 }
 
 /** The read path (object-reader.ts): find a version, stream its stripes, open its encryption. */
@@ -79,7 +96,7 @@ export interface ReadPathDeps extends LookupDeps {
 export interface ListPathDeps extends LookupDeps, BucketRecords {}
 
 /** Bucket administration: creating buckets and changing their configuration, owners and defaults. */
-export interface BucketAdminDeps extends BucketRecords {
+export interface BucketAdminDeps extends BucketRecords, LifecycleDates {
   /** The cluster's users and access keys, followed from the nodes. */
   users: UserDirectory;
   clock: HybridClock;
@@ -88,8 +105,6 @@ export interface BucketAdminDeps extends BucketRecords {
   ownerId: string;
   /** Object ownership of buckets created without x-amz-object-ownership. */
   objectOwnership: ObjectOwnership;
-  /** Length of a lifecycle rule's "day" (a real day, shortened in tests), for expiry and abort dates. */
-  lifecycleDayMs?: number;
 }
 
 /** Server-side encryption of what a request stores or reads. */

@@ -2,7 +2,7 @@ import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type 
 import { newToken } from '../../common/index.js';
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
 import { acquireSharedLease, releaseSharedLease } from './key-lease.js';
-import type { LookupDeps, RecordWriteDeps, WritePathDeps } from './path-deps.js';
+import type { LookupDeps, RecordWriteDeps } from './path-deps.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
 
@@ -10,7 +10,7 @@ import { retrySlowCommit } from './read-retry.js';
  * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
  * succeeds on a write quorum.
  */
-export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'clock'>>, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
+export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'clock' | 'logger'>>, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   // Not the client's: a commit some nodes may have applied is seen through to its quorum (or its
@@ -121,7 +121,7 @@ export async function commitPlainRecord(ctx: RequestScope<RecordWriteDeps>, buck
  * would have refused as well.
  */
 export async function deleteVersion(
-  ctx: RequestScope<LookupDeps & Pick<WritePathDeps, 'logger'>>,
+  ctx: RequestScope<LookupDeps & Pick<RecordWriteDeps, 'logger'>>,
   bucket: string,
   key: string,
   versionId: string,

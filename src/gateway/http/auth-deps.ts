@@ -7,11 +7,14 @@ export interface SignatureSettings {
   auth: { acceptedRegions: readonly string[]; signatureV2: boolean };
 }
 
-/** Authentication and authorization: who signed, with what key, and what the bucket's ACLs and policies let them do. */
-export interface AuthDeps extends SignatureSettings, BucketRecords {
+/** Authorization (authorize.ts): the bucket's ACLs and policies, the users' own policies, and the clock policy conditions read. */
+export interface AccessDeps extends BucketRecords {
   /** The cluster's users and access keys, followed from the nodes. */
   users: UserDirectory;
   clock: HybridClock;
   /** Canonical id of the administrator (the configured credentials' owner); owner of buckets that name none. */
   ownerId: string;
 }
+
+/** Authentication and authorization: who signed, with what key, and what they may do. */
+export interface AuthDeps extends SignatureSettings, AccessDeps {}

@@ -5,7 +5,7 @@ export { GatewayMetrics, UNKNOWN_OPERATION, type GatewayMetricsSources, type Nod
 export { GATEWAY_METRICS_PATHS, registerMetricsRoute } from './metrics-route.js';
 export { decodedBody, readSmallBody } from './request-body.js';
 export { bucketOf, header, keyOf, type GatewayDeps, type Handler, type RequestContext } from './request-context.js';
-export type { AuthDeps, SignatureSettings } from './auth-deps.js';
+export type { AccessDeps, AuthDeps, SignatureSettings } from './auth-deps.js';
 export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.js';
 export { CONSOLE_PATH, registerConsole, type ConsoleDeps, type ConsoleOptions } from './console-route.js';
 export { ByteBudget } from './byte-budget.js';

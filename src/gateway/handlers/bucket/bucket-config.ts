@@ -1,12 +1,12 @@
-import { metadataSignal } from '../../data-path/index.js';
+import { metadataSignal, type BodyDigests, type BucketRecords, type MetadataTimeout } from '../../data-path/index.js';
 import { ownerOnly, ownershipOf, parseOwnershipControls, renderOwnershipControls } from '../../access/index.js';
-import { bucketOf, bucketOwnerOf, readSmallBody, type RequestContext } from '../../http/index.js';
+import { bucketOf, bucketOwnerOf, readSmallBody, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { FIXED_BUCKET_CONFIGURATIONS, parseVersioningXml, renderXml, S3Error, UNCONFIGURED_BUCKET_SUBRESOURCES } from '../../s3/index.js';
 
 const XML = 'application/xml';
 
 /** GetBucketVersioning: the bucket's Status, or an empty configuration for a bucket that never had versioning. */
-export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
+export async function getBucketVersioning(ctx: RequestContext<BucketRecords>): Promise<void> {
   const record = await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   const body = record.versioning === undefined ? {} : { Status: record.versioning };
   await ctx.reply.type(XML).send(renderXml('VersioningConfiguration', body));
@@ -16,7 +16,7 @@ export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
  * PutBucketVersioning: Enabled or Suspended. Once enabled, a bucket never returns to "never
  * versioned"; Suspended makes new writes the key's null version (s3/versioning.ts has the refusals).
  */
-export async function putBucketVersioning(ctx: RequestContext): Promise<void> {
+export async function putBucketVersioning(ctx: RequestContext<MetadataTimeout & BucketRecords & BodyDigests>): Promise<void> {
   const bucket = bucketOf(ctx);
   const status = parseVersioningXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
   await ctx.services.buckets.update(bucket, (record) => {
@@ -29,7 +29,7 @@ export async function putBucketVersioning(ctx: RequestContext): Promise<void> {
 }
 
 /** GET of a configuration Tessera never has (policy, encryption, lifecycle, ...): S3's "not configured" error. */
-export async function getBucketUnconfigured(ctx: RequestContext): Promise<void> {
+export async function getBucketUnconfigured(ctx: RequestContext<BucketRecords>): Promise<void> {
   const bucket = bucketOf(ctx);
   await ctx.services.buckets.require(bucket, ctx.signal);
   for (const [name, code] of Object.entries(UNCONFIGURED_BUCKET_SUBRESOURCES)) {
@@ -39,7 +39,7 @@ export async function getBucketUnconfigured(ctx: RequestContext): Promise<void> 
 }
 
 /** GET of a configuration whose answer never changes (request payment, logging, ...). */
-export async function getBucketFixedConfiguration(ctx: RequestContext): Promise<void> {
+export async function getBucketFixedConfiguration(ctx: RequestContext<BucketRecords>): Promise<void> {
   await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   const entry = Object.entries(FIXED_BUCKET_CONFIGURATIONS).find(([name]) => ctx.target.query.has(name));
   if (entry === undefined) throw new S3Error('NotImplemented');
@@ -47,7 +47,7 @@ export async function getBucketFixedConfiguration(ctx: RequestContext): Promise<
 }
 
 /** GetBucketOwnershipControls: the bucket's object ownership. */
-export async function getBucketOwnershipControls(ctx: RequestContext): Promise<void> {
+export async function getBucketOwnershipControls(ctx: RequestContext<BucketRecords>): Promise<void> {
   const bucket = await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   await ctx.reply.type(XML).send(renderOwnershipControls(ownershipOf(bucket)));
 }
@@ -56,7 +56,7 @@ export async function getBucketOwnershipControls(ctx: RequestContext): Promise<v
  * PutBucketOwnershipControls. BucketOwnerEnforced disables ACLs, so S3 refuses it while the bucket's
  * ACL grants anything beyond the owner's control (InvalidBucketAclWithObjectOwnership).
  */
-export async function putBucketOwnershipControls(ctx: RequestContext): Promise<void> {
+export async function putBucketOwnershipControls(ctx: RequestContext<BodyDigests & AccessDeps>): Promise<void> {
   const name = bucketOf(ctx);
   const ownership = parseOwnershipControls((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
   const bucket = await ctx.services.buckets.require(name, ctx.signal);
@@ -68,7 +68,7 @@ export async function putBucketOwnershipControls(ctx: RequestContext): Promise<v
 }
 
 /** DeleteBucketOwnershipControls: back to ObjectWriter, S3's behaviour without the setting. */
-export async function deleteBucketOwnershipControls(ctx: RequestContext): Promise<void> {
+export async function deleteBucketOwnershipControls(ctx: RequestContext<BucketRecords>): Promise<void> {
   await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, ownership: 'ObjectWriter' }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }

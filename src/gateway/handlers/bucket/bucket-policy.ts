@@ -1,4 +1,5 @@
 import { MAX_POLICY_BYTES, parsePolicy, parsePublicAccessBlock, policyIsPublic, renderPublicAccessBlock } from '../../access/index.js';
+import type { BodyDigests, BucketRecords } from '../../data-path/index.js';
 import { bucketOf, readSmallBody, type RequestContext } from '../../http/index.js';
 import { renderXml, S3Error } from '../../s3/index.js';
 
@@ -7,7 +8,7 @@ import { renderXml, S3Error } from '../../s3/index.js';
  * body is a policy over S3's size limit, not bad XML: readSmallBody's MalformedXML (the only one it
  * throws, for a body past its limit) becomes the MalformedPolicy parsePolicy gives one byte over.
  */
-async function policyText(ctx: RequestContext): Promise<string> {
+async function policyText(ctx: RequestContext<BodyDigests>): Promise<string> {
   try {
     return (await readSmallBody(ctx, MAX_POLICY_BYTES + 1)).toString('utf8');
   } catch (err) {
@@ -17,7 +18,7 @@ async function policyText(ctx: RequestContext): Promise<string> {
 }
 
 /** PutBucketPolicy: validated in full before it is stored; a malformed one is MalformedPolicy and changes nothing. */
-export async function putBucketPolicy(ctx: RequestContext): Promise<void> {
+export async function putBucketPolicy(ctx: RequestContext<BucketRecords & BodyDigests>): Promise<void> {
   const bucket = bucketOf(ctx);
   const text = await policyText(ctx);
   const policy = parsePolicy(text, { bucket });
@@ -29,7 +30,7 @@ export async function putBucketPolicy(ctx: RequestContext): Promise<void> {
 }
 
 /** GetBucketPolicy: the document as it was set; NoSuchBucketPolicy when there is none. */
-export async function getBucketPolicy(ctx: RequestContext): Promise<void> {
+export async function getBucketPolicy(ctx: RequestContext<BucketRecords>): Promise<void> {
   const bucket = bucketOf(ctx);
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.policy === undefined) throw new S3Error('NoSuchBucketPolicy', { fields: { BucketName: bucket } });
@@ -37,13 +38,13 @@ export async function getBucketPolicy(ctx: RequestContext): Promise<void> {
 }
 
 /** DeleteBucketPolicy: 204, also when there was none. */
-export async function deleteBucketPolicy(ctx: RequestContext): Promise<void> {
+export async function deleteBucketPolicy(ctx: RequestContext<BucketRecords>): Promise<void> {
   await ctx.services.buckets.update(bucketOf(ctx), ({ policy: _removed, ...record }) => record, ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }
 
 /** GetBucketPolicyStatus: IsPublic as S3 decides it (policyIsPublic: an Allow not confined to fixed principals or fixed source values). */
-export async function getBucketPolicyStatus(ctx: RequestContext): Promise<void> {
+export async function getBucketPolicyStatus(ctx: RequestContext<BucketRecords>): Promise<void> {
   const bucket = bucketOf(ctx);
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.policy === undefined) throw new S3Error('NoSuchBucketPolicy', { fields: { BucketName: bucket } });
@@ -52,14 +53,14 @@ export async function getBucketPolicyStatus(ctx: RequestContext): Promise<void> 
 }
 
 /** PutPublicAccessBlock: the four switches, enforced from the next request on. */
-export async function putPublicAccessBlock(ctx: RequestContext): Promise<void> {
+export async function putPublicAccessBlock(ctx: RequestContext<BucketRecords & BodyDigests>): Promise<void> {
   const block = parsePublicAccessBlock((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
   await ctx.services.buckets.update(bucketOf(ctx), (record) => ({ ...record, publicAccessBlock: block }), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.send();
 }
 
 /** GetPublicAccessBlock: NoSuchPublicAccessBlockConfiguration when none is set. */
-export async function getPublicAccessBlock(ctx: RequestContext): Promise<void> {
+export async function getPublicAccessBlock(ctx: RequestContext<BucketRecords>): Promise<void> {
   const bucket = bucketOf(ctx);
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.publicAccessBlock === undefined) throw new S3Error('NoSuchPublicAccessBlockConfiguration', { fields: { BucketName: bucket } });
@@ -67,7 +68,7 @@ export async function getPublicAccessBlock(ctx: RequestContext): Promise<void> {
 }
 
 /** DeletePublicAccessBlock: 204, also when none was set. */
-export async function deletePublicAccessBlock(ctx: RequestContext): Promise<void> {
+export async function deletePublicAccessBlock(ctx: RequestContext<BucketRecords>): Promise<void> {
   await ctx.services.buckets.update(bucketOf(ctx), ({ publicAccessBlock: _removed, ...record }) => record, ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }

@@ -1,12 +1,13 @@
 import { aclFromHeaders, isObjectOwnership, ownerOnly } from '../../access/index.js';
-import { bucketOf, bucketOwnerOf, header, readSmallBody, type RequestContext } from '../../http/index.js';
+import type { BodyDigests, BucketAdminDeps, BucketRecords } from '../../data-path/index.js';
+import { bucketOf, bucketOwnerOf, header, readSmallBody, type AccessDeps, type RequestContext, type SignatureSettings } from '../../http/index.js';
 import { renderXml, S3Error } from '../../s3/index.js';
 import { knownUser, requesterId } from '../shared/request-acl.js';
 
 const XML = 'application/xml';
 
 /** ListBuckets. */
-export async function listBuckets(ctx: RequestContext): Promise<void> {
+export async function listBuckets(ctx: RequestContext<AccessDeps>): Promise<void> {
   const query = ctx.target.query;
   const prefix = query.get('prefix') ?? '';
   const maxText = query.get('max-buckets');
@@ -50,7 +51,7 @@ function bucketAfterToken(token: string): string {
 }
 
 /** CreateBucket: the body, if any, may only name a location constraint, which any region satisfies. */
-export async function createBucket(ctx: RequestContext): Promise<void> {
+export async function createBucket(ctx: RequestContext<BodyDigests & BucketAdminDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const owner = requesterId(ctx);
   const grants = aclFromHeaders(ctx.request.headers, owner, owner, knownUser(ctx));
@@ -81,19 +82,19 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
 }
 
 /** HeadBucket. */
-export async function headBucket(ctx: RequestContext): Promise<void> {
+export async function headBucket(ctx: RequestContext<BucketRecords & SignatureSettings>): Promise<void> {
   await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   await ctx.reply.header('x-amz-bucket-region', ctx.services.region).send();
 }
 
 /** DeleteBucket: only when empty. */
-export async function deleteBucket(ctx: RequestContext): Promise<void> {
+export async function deleteBucket(ctx: RequestContext<BucketRecords>): Promise<void> {
   await ctx.services.buckets.delete(bucketOf(ctx), ctx.signal, ctx.access.bucketCreatedMs);
   await ctx.reply.status(204).send();
 }
 
 /** GetBucketLocation: us-east-1 is reported as an empty constraint, as S3 does. */
-export async function getBucketLocation(ctx: RequestContext): Promise<void> {
+export async function getBucketLocation(ctx: RequestContext<BucketRecords & SignatureSettings>): Promise<void> {
   await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   const region = ctx.services.region === 'us-east-1' ? '' : ctx.services.region;
   await ctx.reply.type(XML).send(renderXml('LocationConstraint', { '#text': region }));

@@ -1,7 +1,7 @@
 import type { ObjectRecord } from '../../../rpc/index.js';
 import { bucketOwnerNamed, ownerElement } from '../shared/request-acl.js';
-import { ReadDeadline, listObjects, listVersions, type ListResult } from '../../data-path/index.js';
-import { bucketOf, type RequestContext } from '../../http/index.js';
+import { listObjects, listVersions, ReadDeadline, type ListPathDeps, type ListResult, type LookupDeps } from '../../data-path/index.js';
+import { bucketOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { countParameter, listFieldEncoder, MAX_KEY_BYTES, renderXml, S3Error, s3VersionId, versionIdParam } from '../../s3/index.js';
 
 const XML = 'application/xml';
@@ -56,7 +56,7 @@ function checksumListFields(record: ObjectRecord): Record<string, string> {
   return algorithm === undefined ? {} : { ChecksumAlgorithm: algorithm, ChecksumType: record.checksumType ?? 'FULL_OBJECT' };
 }
 
-async function listPage(ctx: RequestContext, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult> {
+async function listPage(ctx: RequestContext<ListPathDeps>, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult> {
   await ctx.services.buckets.require(bucket, ctx.signal);
   return listObjects(
     ctx.services.cluster.allNodes(),
@@ -73,7 +73,7 @@ async function listPage(ctx: RequestContext, bucket: string, prefix: string, del
  * (Key, Prefix, Delimiter, Marker, NextMarker, StartAfter, CommonPrefixes) are encoded and
  * EncodingType is echoed; empty `prefix=` and `delimiter=` mean absent.
  */
-export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
+export async function listObjectsHandler(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;
@@ -121,7 +121,7 @@ export async function listObjectsHandler(ctx: RequestContext): Promise<void> {
  * each key's newest; KeyMarker/VersionIdMarker paging, prefix, delimiter and `encoding-type=url` as
  * S3 does them. Versions written without versioning show the id `null`.
  */
-export async function listObjectVersions(ctx: RequestContext): Promise<void> {
+export async function listObjectVersions(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;

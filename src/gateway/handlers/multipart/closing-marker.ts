@@ -1,12 +1,12 @@
 import { UPLOADS_BUCKET, type ObjectRecord, type UploadInfo, type UploadOutcome } from '../../../rpc/index.js';
-import { deleteMarker } from '../../data-path/index.js';
+import { deleteMarker, type RecordWriteDeps } from '../../data-path/index.js';
 import type { RequestContext } from '../../http/index.js';
 
 /**
  * The tombstone that ends an upload: a delete marker at the upload's marker key that keeps the
  * upload's description and how it ended. Readers see a tombstone (NoSuchUpload, not listed).
  */
-export function closingMarker(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifest?: ObjectRecord): ObjectRecord & { upload: UploadInfo } {
+export function closingMarker(ctx: RequestContext<Pick<RecordWriteDeps, 'clock' | 'erasure'>>, marker: ObjectRecord & { upload: UploadInfo }, outcome: UploadOutcome, manifest?: ObjectRecord): ObjectRecord & { upload: UploadInfo } {
   const closing = deleteMarker(ctx, UPLOADS_BUCKET, marker.key);
   const { completing: _intent, ...open } = marker.upload;
   const upload: UploadInfo = { ...open, closed: outcome, closedMs: closing.lastModifiedMs };

@@ -11,9 +11,16 @@ import {
   ReadDeadline,
   resolveVersion,
   stampOf,
+  type BodyDigests,
+  type BucketAdminDeps,
+  type EncryptionDeps,
   type HeldLease,
+  type LifecycleDates,
+  type LookupDeps,
+  type RecordWriteDeps,
+  type UploadLimits,
 } from '../../data-path/index.js';
-import { bucketOf, header, keyOf, readSmallBody, type RequestContext } from '../../http/index.js';
+import { bucketOf, header, keyOf, readSmallBody, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../../s3/checksums/index.js';
 import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../../s3/index.js';
 import { checkCompletionHeaders, completedChecksum, headersWithoutObjectChecksums } from '../shared/multipart-checksums.js';
@@ -34,7 +41,7 @@ const XML = 'application/xml';
 
 /** Answers a completion of an upload that is closed as completed (`closed`, its closing marker), as S3 answered the first time. */
 async function answerCompleted(
-  ctx: RequestContext,
+  ctx: RequestContext<EncryptionDeps>,
   bucket: string,
   key: string,
   closed: ObjectRecord & { upload: UploadInfo },
@@ -55,7 +62,7 @@ async function answerCompleted(
  * newer than the marker (the completion's intent), whose parts are this upload's. Read from a version
  * listing of the key, newest first, down to the marker's id.
  */
-async function manifestSince(ctx: RequestContext, marker: ObjectRecord & { upload: UploadInfo }): Promise<ObjectRecord | null> {
+async function manifestSince(ctx: RequestContext<LookupDeps>, marker: ObjectRecord & { upload: UploadInfo }): Promise<ObjectRecord | null> {
   const { bucket, key } = marker.upload;
   const partsOfUpload = `${marker.key}/`;
   let from: { after: string; afterVersion: string | undefined } = { after: '', afterVersion: undefined };
@@ -113,7 +120,7 @@ function requestedParts(text: string): RequestedPart[] {
  * `x-amz-mp-object-size`: the object size the client expects from its parts (the AWS transfer managers
  * send it so that a part lost or listed twice fails the completion). A mismatch is S3's InvalidRequest.
  */
-function checkDeclaredSize(ctx: RequestContext, stored: readonly ObjectRecord[]): void {
+function checkDeclaredSize(ctx: RequestContext<unknown>, stored: readonly ObjectRecord[]): void {
   const declared = header(ctx, 'x-amz-mp-object-size');
   if (declared === undefined) return;
   if (!/^\d{1,16}$/.test(declared.trim())) {
@@ -131,7 +138,7 @@ function normaliseEtag(etag: string): string {
 }
 
 /** The stored parts a completion names, checked as S3 does: each exists with that ETag (and checksum), in order, big enough. */
-async function completedParts(ctx: RequestContext, bucket: string, uploadId: string, requested: readonly RequestedPart[]): Promise<ObjectRecord[]> {
+async function completedParts(ctx: RequestContext<LookupDeps & UploadLimits>, bucket: string, uploadId: string, requested: readonly RequestedPart[]): Promise<ObjectRecord[]> {
   for (let i = 1; i < requested.length; i += 1) {
     if ((requested[i] as RequestedPart).partNumber <= (requested[i - 1] as RequestedPart).partNumber) throw new S3Error('InvalidPartOrder');
   }
@@ -164,7 +171,7 @@ async function completedParts(ctx: RequestContext, bucket: string, uploadId: str
 }
 
 /** The answer S3 gives a completion, first time or retried. */
-function completionResult(ctx: RequestContext, bucket: string, key: string, etag: string, checksum?: { algorithm: string; value: string; type: string }): string {
+function completionResult(ctx: RequestContext<unknown>, bucket: string, key: string, etag: string, checksum?: { algorithm: string; value: string; type: string }): string {
   const location = objectLocation({
     protocol: ctx.request.protocol === 'https' ? 'https' : 'http',
     host: ctx.request.headers.host ?? ctx.request.hostname,
@@ -185,7 +192,7 @@ function completionResult(ctx: RequestContext, bucket: string, key: string, etag
  * and, when the upload named an algorithm, its COMPOSITE or FULL_OBJECT checksum. Honours
  * `If-None-Match: *` and `If-Match` on the destination key (see checkWritePreconditions).
  */
-export async function completeMultipartUpload(ctx: RequestContext): Promise<void> {
+export async function completeMultipartUpload(ctx: RequestContext<RecordWriteDeps & BodyDigests & UploadLimits & BucketAdminDeps & EncryptionDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
@@ -211,7 +218,7 @@ type UploadMarker = ObjectRecord & { upload: UploadInfo };
  * the listed parts and the write's preconditions, build the manifest, commit it, close the upload.
  */
 async function completeHeld(
-  ctx: RequestContext,
+  ctx: RequestContext<RecordWriteDeps & LifecycleDates & UploadLimits & EncryptionDeps & AccessDeps>,
   bucket: string,
   key: string,
   uploadId: string,
@@ -247,7 +254,7 @@ async function completeHeld(
  * answered here as the first time (undefined); NoSuchUpload when there is no such open upload.
  */
 async function openOrSettled(
-  ctx: RequestContext,
+  ctx: RequestContext<RecordWriteDeps & EncryptionDeps>,
   bucket: string,
   key: string,
   uploadId: string,
@@ -275,7 +282,7 @@ async function openOrSettled(
 
 /** The completed object's manifest: the marker's attributes, the parts in order, S3's ETag of MD5s of MD5s. */
 function manifestOf(
-  ctx: RequestContext,
+  ctx: RequestContext<Pick<RecordWriteDeps, 'clock' | 'erasure'>>,
   target: { bucket: string; key: string },
   marker: UploadMarker,
   requested: readonly RequestedPart[],
@@ -325,7 +332,7 @@ function manifestOf(
  * fails leaves the upload open as it was.
  */
 async function commitManifest(
-  ctx: RequestContext,
+  ctx: RequestContext<RecordWriteDeps & AccessDeps>,
   marker: UploadMarker,
   manifest: ObjectRecord,
   preconditions: WritePreconditions | undefined,

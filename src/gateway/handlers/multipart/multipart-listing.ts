@@ -1,7 +1,7 @@
 import { bucketOwnerNamed, ownerElement } from '../shared/request-acl.js';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type UploadInfo } from '../../../rpc/index.js';
-import { listObjects, type ListRequest } from '../../data-path/index.js';
-import { bucketOf, keyOf, type RequestContext } from '../../http/index.js';
+import { listObjects, type EncryptionDeps, type LifecycleDates, type ListRequest, type LookupDeps } from '../../data-path/index.js';
+import { bucketOf, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { compareUtf8, countParameter, listFieldEncoder, renderXml } from '../../s3/index.js';
 import { ofThisBucket, requireUpload, uploadIdOf } from '../shared/upload-lookup.js';
 import { setAbortHeaders } from '../shared/lifecycle-dates.js';
@@ -17,7 +17,7 @@ function checksumFields(upload: UploadInfo | undefined): Record<string, string> 
 }
 
 /** ListParts: the upload's parts in part-number order, paged by part-number-marker and max-parts. */
-export async function listParts(ctx: RequestContext): Promise<void> {
+export async function listParts(ctx: RequestContext<LookupDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
@@ -66,7 +66,7 @@ export async function listParts(ctx: RequestContext): Promise<void> {
  * upload-id order, so S3's key order needs them all: the cost grows with the number of uploads in
  * progress (their parts are skipped as common prefixes), which is small in practice.
  */
-async function uploadsOf(ctx: RequestContext, bucket: string): Promise<(ObjectRecord & { upload: UploadInfo })[]> {
+async function uploadsOf(ctx: RequestContext<LookupDeps>, bucket: string): Promise<(ObjectRecord & { upload: UploadInfo })[]> {
   const uploads: (ObjectRecord & { upload: UploadInfo })[] = [];
   const request: ListRequest = { bucket: UPLOADS_BUCKET, prefix: `${bucket}/`, delimiter: '/', after: '', afterIsPrefix: false, maxKeys: 1000 };
   for (;;) {
@@ -87,7 +87,7 @@ async function uploadsOf(ctx: RequestContext, bucket: string): Promise<(ObjectRe
 type UploadEntry = { upload: ObjectRecord & { upload: UploadInfo }; uploadId: string } | { prefix: string };
 
 /** ListMultipartUploads: in-progress uploads by key, then initiation; prefix, delimiter, markers and max-uploads as S3. */
-export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
+export async function listMultipartUploads(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { UPLOADS_BUCKET, uploadMarkerKey, type ObjectRecord } from '../../../rpc/index.js';
-import { commitRecord, deleteMarker } from '../../data-path/index.js';
-import { bucketOf, keyOf, type RequestContext } from '../../http/index.js';
+import { commitRecord, deleteMarker, type EncryptionDeps, type LifecycleDates, type LookupDeps, type RecordWriteDeps, type WritePathDeps } from '../../data-path/index.js';
+import { bucketOf, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { renderXml } from '../../s3/index.js';
 import { checkPartAlgorithm, uploadChecksumOf } from '../shared/multipart-checksums.js';
 import { closingMarker } from './closing-marker.js';
@@ -29,12 +29,12 @@ const XML = 'application/xml';
  * A new upload id: the clock's version id (time first) plus randomness, so ids sort by initiation
  * time, the order S3 lists one key's uploads in and compares upload-id-marker against.
  */
-function newUploadId(ctx: RequestContext): string {
+function newUploadId(ctx: RequestContext<AccessDeps>): string {
   return `${ctx.services.clock.next()}${randomBytes(4).toString('hex')}`;
 }
 
 /** CreateMultipartUpload: records the upload, its checksum settings and the attributes the object will get. */
-export async function createMultipartUpload(ctx: RequestContext): Promise<void> {
+export async function createMultipartUpload(ctx: RequestContext<LookupDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const attributes = attributesOf(ctx);
@@ -68,7 +68,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
 }
 
 /** UploadPart: stores the part as its own erasure-coded version; a re-upload of a part number replaces it. */
-export async function uploadPart(ctx: RequestContext): Promise<void> {
+export async function uploadPart(ctx: RequestContext<WritePathDeps & EncryptionDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
@@ -88,7 +88,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
 }
 
 /** AbortMultipartUpload: the upload disappears; its parts become garbage. */
-export async function abortMultipartUpload(ctx: RequestContext): Promise<void> {
+export async function abortMultipartUpload(ctx: RequestContext<RecordWriteDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);

@@ -1,6 +1,15 @@
 import type { ObjectRecord } from '../../../rpc/index.js';
-import { openStoredObject, type ResolvedVersion, type VersionAttributes } from '../../data-path/index.js';
-import { bucketOf, header, keyOf, requireObjectAccess, type RequestContext } from '../../http/index.js';
+import {
+  openStoredObject,
+  type EncryptionDeps,
+  type LifecycleDates,
+  type LookupDeps,
+  type ReadPathDeps,
+  type ResolvedVersion,
+  type VersionAttributes,
+  type WritePathDeps,
+} from '../../data-path/index.js';
+import { bucketOf, header, keyOf, requireObjectAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../s3/checksums/index.js';
 import { copySourceRange, parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../../encryption/index.js';
@@ -22,7 +31,7 @@ import { storedBody, writeObject, writePart } from '../shared/upload-body.js';
  * read that races an overwrite of the source looks again (readVersion).
  */
 async function openSource(
-  ctx: RequestContext,
+  ctx: RequestContext<ReadPathDeps & AccessDeps>,
   source: CopySource,
   sourceSse: SseRequest,
   rangeOf: (record: ObjectRecord) => { start: number; length: number },
@@ -56,7 +65,7 @@ async function openSource(
  * The source version a copy names. A delete marker named by its id is no copy source: S3 answers 400
  * there, where a GET of it is 405 with the marker's headers.
  */
-async function requireCopySource(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined): Promise<ResolvedVersion> {
+async function requireCopySource(ctx: RequestContext<LookupDeps & AccessDeps>, bucket: string, key: string, versionId: string | undefined): Promise<ResolvedVersion> {
   try {
     return await requireVersion(ctx, bucket, key, versionId, { source: true });
   } catch (err) {
@@ -65,7 +74,7 @@ async function requireCopySource(ctx: RequestContext, bucket: string, key: strin
   }
 }
 
-function directiveOf(ctx: RequestContext, name: 'x-amz-metadata-directive' | 'x-amz-tagging-directive'): 'COPY' | 'REPLACE' {
+function directiveOf(ctx: RequestContext<unknown>, name: 'x-amz-metadata-directive' | 'x-amz-tagging-directive'): 'COPY' | 'REPLACE' {
   const value = header(ctx, name)?.trim().toUpperCase() ?? 'COPY';
   if (value !== 'COPY' && value !== 'REPLACE') {
     throw new S3Error('InvalidArgument', {
@@ -77,7 +86,7 @@ function directiveOf(ctx: RequestContext, name: 'x-amz-metadata-directive' | 'x-
 }
 
 /** x-amz-checksum-algorithm of a copy, if given. */
-function requestedAlgorithm(ctx: RequestContext): ChecksumAlgorithm | undefined {
+function requestedAlgorithm(ctx: RequestContext<unknown>): ChecksumAlgorithm | undefined {
   const text = header(ctx, 'x-amz-checksum-algorithm');
   if (text === undefined) return undefined;
   const algorithm = parseChecksumAlgorithm(text);
@@ -100,7 +109,7 @@ function copyResult(record: ObjectRecord, withType: boolean): Record<string, unk
  * tags come from the source (COPY) or the request (REPLACE); copying onto itself needs a change
  * (REPLACE, a storage class, a checksum algorithm or encryption).
  */
-export async function copyObject(ctx: RequestContext): Promise<void> {
+export async function copyObject(ctx: RequestContext<WritePathDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
@@ -158,7 +167,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
 }
 
 /** UploadPartCopy: a part whose bytes are (a range of) an existing object, streamed like CopyObject. */
-export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
+export async function uploadPartCopy(ctx: RequestContext<WritePathDeps & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
-import { bucketOf, header, readSmallBody, requireKeyAccess, type RequestContext } from '../../http/index.js';
+import type { BodyDigests, RecordWriteDeps } from '../../data-path/index.js';
+import { bucketOf, header, readSmallBody, requireKeyAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey, versionIdParam } from '../../s3/index.js';
 import { deleteObjectVersion, type DeleteOutcome } from './version-delete.js';
 
@@ -26,7 +27,7 @@ function keysFromDocument(text: string): { keys: DeleteEntry[]; quiet: boolean }
 }
 
 /** DeleteObjects: up to 1,000 keys; each key succeeds or fails on its own, as S3 reports them. */
-export async function deleteObjects(ctx: RequestContext): Promise<void> {
+export async function deleteObjects(ctx: RequestContext<RecordWriteDeps & BodyDigests & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const hasDigest =
     header(ctx, 'content-md5') !== undefined ||

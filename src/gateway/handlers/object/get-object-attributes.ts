@@ -1,4 +1,5 @@
-import { bucketOf, header, keyOf, type RequestContext } from '../../http/index.js';
+import type { EncryptionDeps, LookupDeps } from '../../data-path/index.js';
+import { bucketOf, header, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { countParameter, S3Error, renderXml, versionIdParam } from '../../s3/index.js';
 import { requireVersion, setVersionHeader } from '../shared/current-version.js';
 import { readSseOf } from '../shared/object-encryption.js';
@@ -12,7 +13,7 @@ function invalidArgument(message: string, name: string, value: string): S3Error 
 }
 
 /** The attributes x-amz-object-attributes asks for; S3 refuses an empty list and unknown names. */
-function requestedAttributes(ctx: RequestContext): Set<string> {
+function requestedAttributes(ctx: RequestContext<unknown>): Set<string> {
   const text = header(ctx, 'x-amz-object-attributes') ?? '';
   const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
   if (names.length === 0) throw invalidArgument('Empty Object Attributes', 'x-amz-object-attributes', text);
@@ -26,7 +27,7 @@ function requestedAttributes(ctx: RequestContext): Set<string> {
  * with each part's checksum when the upload had one), storage class and size: only the attributes
  * asked for.
  */
-export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
+export async function getObjectAttributes(ctx: RequestContext<LookupDeps & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const wanted = requestedAttributes(ctx);

@@ -15,7 +15,7 @@ export interface PartSelection {
  * partNumber=1 is all of it. A part the object does not have is 416 InvalidPartNumber, and a Range
  * header beside partNumber is refused. Undefined when the request names no part.
  */
-export function selectedPart(ctx: RequestContext, record: ObjectRecord): PartSelection | undefined {
+export function selectedPart(ctx: RequestContext<unknown>, record: ObjectRecord): PartSelection | undefined {
   const text = ctx.target.query.get('partNumber');
   if (text === undefined) return undefined;
   const partNumber = /^\d{1,5}$/.test(text) ? Number(text) : 0;

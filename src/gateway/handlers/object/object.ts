@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../../rpc/index.js';
-import { openStoredObject } from '../../data-path/index.js';
-import { bucketOf, header, keyOf, type RequestContext } from '../../http/index.js';
+import { openStoredObject, type EncryptionDeps, type LifecycleDates, type ReadPathDeps, type RecordWriteDeps, type WritePathDeps } from '../../data-path/index.js';
+import { bucketOf, header, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versionIdParam } from '../../s3/index.js';
 import { readVersion, requireVersion, setVersionHeader } from '../shared/current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
@@ -15,7 +15,7 @@ import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } fr
 import { requestBody, setChecksumHeaders, writeObject } from '../shared/upload-body.js';
 
 /** PutObject: erasure-codes the body across the key's nodes; acknowledged after a write quorum commits. */
-export async function putObject(ctx: RequestContext): Promise<void> {
+export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const attributes = attributesOf(ctx);
@@ -52,14 +52,14 @@ const RESPONSE_OVERRIDES = [
  * S3 takes `response-*` overrides only on signed requests (an Authorization header or a presigned URL):
  * anyone could otherwise make a public object answer as, say, `text/html` from the store's own origin.
  */
-function refuseAnonymousOverrides(ctx: RequestContext): void {
+function refuseAnonymousOverrides(ctx: RequestContext<unknown>): void {
   if (ctx.access.principal.kind !== 'anonymous') return;
   if (RESPONSE_OVERRIDES.some(([parameter]) => ctx.target.query.get(parameter) !== undefined)) {
     throw new S3Error('InvalidRequest', { message: 'Request specific response headers cannot be used for anonymous GET requests.' });
   }
 }
 
-function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boolean): void {
+function setObjectHeaders(ctx: RequestContext<unknown>, record: ObjectRecord, ranged: boolean): void {
   const { reply } = ctx;
   reply.header('etag', record.etag);
   reply.header('last-modified', httpDate(record.lastModifiedMs));
@@ -85,16 +85,16 @@ function setObjectHeaders(ctx: RequestContext, record: ObjectRecord, ranged: boo
  * GetObject: resolve the newest version, then stream (a range of) it. A missing key is NoSuchKey only
  * to those who may list the bucket, AccessDenied to others, as in S3 (requireVersion).
  */
-export async function getObject(ctx: RequestContext): Promise<void> {
+export async function getObject(ctx: RequestContext<LifecycleDates & ReadPathDeps & EncryptionDeps & AccessDeps>): Promise<void> {
   await sendObject(ctx, false);
 }
 
 /** HeadObject: GetObject's answer without the body. */
-export async function headObject(ctx: RequestContext): Promise<void> {
+export async function headObject(ctx: RequestContext<LifecycleDates & ReadPathDeps & EncryptionDeps & AccessDeps>): Promise<void> {
   await sendObject(ctx, true);
 }
 
-async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void> {
+async function sendObject(ctx: RequestContext<LifecycleDates & ReadPathDeps & EncryptionDeps & AccessDeps>, headOnly: boolean): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const { services } = ctx;
@@ -148,7 +148,7 @@ async function sendObject(ctx: RequestContext, headOnly: boolean): Promise<void>
  * DeleteObject: S3 answers 204 whether or not the key existed. Without a versionId it writes a delete
  * marker (a versioned one when the bucket has versioning); with one it removes that version for good.
  */
-export async function deleteObject(ctx: RequestContext): Promise<void> {
+export async function deleteObject(ctx: RequestContext<RecordWriteDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   await ctx.services.buckets.require(bucket, ctx.signal);

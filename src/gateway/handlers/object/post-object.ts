@@ -1,7 +1,7 @@
 import type { ObjectRecord } from '../../../rpc/index.js';
-import { PendingVersion, type VerifiedBody } from '../../data-path/index.js';
+import { PendingVersion, type EncryptionDeps, type VerifiedBody, type WritePathDeps } from '../../data-path/index.js';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, isValidChecksumValue, type ChecksumAlgorithm } from '../../s3/checksums/index.js';
-import { authorizePostForm, bucketOf, decodedBody, header, type RequestContext } from '../../http/index.js';
+import { authorizePostForm, bucketOf, decodedBody, header, type AuthDeps, type RequestContext } from '../../http/index.js';
 import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, s3VersionId, validateKey, type SizeRange } from '../../s3/index.js';
 import { attributesOf } from '../shared/object-attributes.js';
 import { setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
@@ -28,7 +28,7 @@ const ATTRIBUTE_FIELDS: Record<string, string> = {
  * same write path as a PUT. The answer follows `success_action_redirect` (303) or
  * `success_action_status` (200, 201 with a PostResponse document, else 204).
  */
-export async function postObject(ctx: RequestContext): Promise<void> {
+export async function postObject(ctx: RequestContext<WritePathDeps & EncryptionDeps & AuthDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const contentType = header(ctx, 'content-type') ?? '';
   if (!/^multipart\/form-data\s*;/i.test(contentType)) {
@@ -174,7 +174,7 @@ function policyRange(fields: ReadonlyMap<string, string>, bucket: string, nowMs:
  * The form's fields as the headers of the PUT they stand for: attributes under their header names,
  * x-amz-* (metadata, encryption, ...) as they are, `tagging` (a Tagging document) as x-amz-tagging.
  */
-function formHeaders(fields: ReadonlyMap<string, string>, ctx: RequestContext): Record<string, string> {
+function formHeaders(fields: ReadonlyMap<string, string>, ctx: RequestContext<unknown>): Record<string, string> {
   const headers: Record<string, string> = {};
   const host = header(ctx, 'host');
   if (host !== undefined) headers.host = host;
@@ -206,7 +206,7 @@ function sizedFile(file: AsyncIterable<Buffer>, range: SizeRange): { pieces: Asy
 }
 
 /** The new object's URL, in the addressing style the request used. */
-function objectLocation(ctx: RequestContext, bucket: string, key: string): string {
+function objectLocation(ctx: RequestContext<unknown>, bucket: string, key: string): string {
   const pathStyle = !ctx.target.virtualHosted;
   const path = `${pathStyle ? `/${encodeURIComponent(bucket)}` : ''}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
   return `${ctx.request.protocol}://${header(ctx, 'host') ?? 'localhost'}${path}`;

@@ -1,5 +1,5 @@
-import { bucketVersioning, deleteKey, deleteVersion, metadataSignal, resolveNamedVersion } from '../../data-path/index.js';
-import type { RequestContext } from '../../http/index.js';
+import { bucketVersioning, deleteKey, deleteVersion, metadataSignal, resolveNamedVersion, type RecordWriteDeps } from '../../data-path/index.js';
+import type { AccessDeps, RequestContext } from '../../http/index.js';
 import { s3VersionId } from '../../s3/index.js';
 import { governanceBypass, requireUnlocked } from '../shared/object-lock-fields.js';
 
@@ -18,7 +18,7 @@ export interface DeleteOutcome {
  * bucket with Object Lock a version under a legal hold or unexpired retention is refused (AccessDenied;
  * GOVERNANCE yields to an allowed bypass); a delete marker is written whatever the lock, as in S3.
  */
-export async function deleteObjectVersion(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined): Promise<DeleteOutcome> {
+export async function deleteObjectVersion(ctx: RequestContext<RecordWriteDeps & AccessDeps>, bucket: string, key: string, versionId: string | undefined): Promise<DeleteOutcome> {
   const versioning = await bucketVersioning(ctx, bucket);
   if (versionId === undefined || (versionId === 'null' && versioning === undefined)) {
     // Without versioning the null version is the key's only one: a tombstone removes it as a plain delete does.

@@ -1,7 +1,7 @@
-import { ReadDeadline, resolveNamedVersion, resolveVersion, retrySlowRead, type ResolveOptions, type ResolvedVersion } from '../../data-path/index.js';
+import { ReadDeadline, resolveNamedVersion, resolveVersion, retrySlowRead, type LookupDeps, type ResolvedVersion, type ResolveOptions } from '../../data-path/index.js';
 import type { BucketRecord, ObjectRecord } from '../../../rpc/index.js';
 import { ACTIONS } from '../../access/index.js';
-import { refuseUnlistedMiss, requireObjectAccess, type RequestContext } from '../../http/index.js';
+import { refuseUnlistedMiss, requireObjectAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { S3Error, s3VersionId } from '../../s3/index.js';
 
 /**
@@ -13,13 +13,13 @@ export function sendsVersionId(namedVersionId: string | undefined, record: Objec
 }
 
 /** A version id header on an answer about `record` (`x-amz-version-id`, or a copy's `x-amz-copy-source-version-id`), if it carries one. */
-export function setVersionHeader(ctx: RequestContext, namedVersionId: string | undefined, record: ObjectRecord, name = 'x-amz-version-id'): void {
+export function setVersionHeader(ctx: RequestContext<unknown>, namedVersionId: string | undefined, record: ObjectRecord, name = 'x-amz-version-id'): void {
   if (sendsVersionId(namedVersionId, record)) ctx.reply.header(name, s3VersionId(record));
 }
 
 /** The key's current version, or NoSuchKey (with `x-amz-delete-marker` when a delete marker is the latest version). */
 export async function requireCurrentVersion(
-  ctx: RequestContext,
+  ctx: RequestContext<LookupDeps & AccessDeps>,
   bucket: string,
   key: string,
   options: ResolveOptions & { bucket?: BucketRecord } = {},
@@ -37,7 +37,7 @@ export async function requireCurrentVersion(
  * (`source`) is told NoSuchKey only if it may list the bucket (refuseUnlistedMiss).
  */
 export async function requireVersion(
-  ctx: RequestContext,
+  ctx: RequestContext<LookupDeps & AccessDeps>,
   bucket: string,
   key: string,
   versionId: string | undefined,
@@ -61,7 +61,7 @@ export async function requireVersion(
   return version;
 }
 
-async function findVersion(ctx: RequestContext, bucket: string, key: string, versionId: string | undefined, options: ResolveOptions): Promise<ResolvedVersion> {
+async function findVersion(ctx: RequestContext<LookupDeps>, bucket: string, key: string, versionId: string | undefined, options: ResolveOptions): Promise<ResolvedVersion> {
   const { services } = ctx;
   const sets = services.cluster.readSets(bucket, key);
   // A lookup that lost its quorum only to slow nodes is asked again (within the request's deadline):
@@ -100,7 +100,7 @@ const READ_ATTEMPTS = 10;
  * GET, HEAD, CopyObject and UploadPartCopy read through here.
  */
 export async function readVersion<T>(
-  ctx: RequestContext,
+  ctx: RequestContext<unknown>,
   lookup: (attempt: number) => Promise<ResolvedVersion>,
   open: (version: ResolvedVersion) => Promise<T>,
 ): Promise<{ version: ResolvedVersion; opened: T }> {

@@ -24,7 +24,7 @@ function invalid(message: string): S3Error {
  * CRC64NVME exists only as FULL_OBJECT, SHA-1 and SHA-256 only as COMPOSITE, the 32-bit CRCs as
  * either (COMPOSITE unless asked). A type without an algorithm is refused.
  */
-export function uploadChecksumOf(ctx: RequestContext): { checksumAlgorithm?: ChecksumAlgorithm; checksumType?: ChecksumType } {
+export function uploadChecksumOf(ctx: RequestContext<unknown>): { checksumAlgorithm?: ChecksumAlgorithm; checksumType?: ChecksumType } {
   const algorithmText = header(ctx, 'x-amz-checksum-algorithm');
   const typeText = header(ctx, 'x-amz-checksum-type')?.trim().toUpperCase();
   if (typeText !== undefined && typeText !== 'COMPOSITE' && typeText !== 'FULL_OBJECT') {
@@ -45,7 +45,7 @@ export function uploadChecksumOf(ctx: RequestContext): { checksumAlgorithm?: Che
 }
 
 /** The checksum algorithm a request body declares (header, trailer or x-amz-sdk-checksum-algorithm), if any. */
-export function declaredBodyAlgorithm(ctx: RequestContext): ChecksumAlgorithm | undefined {
+export function declaredBodyAlgorithm(ctx: RequestContext<unknown>): ChecksumAlgorithm | undefined {
   const sdk = header(ctx, 'x-amz-sdk-checksum-algorithm');
   if (sdk !== undefined) return parseChecksumAlgorithm(sdk);
   for (const name of Object.keys(ctx.request.headers)) {
@@ -57,7 +57,7 @@ export function declaredBodyAlgorithm(ctx: RequestContext): ChecksumAlgorithm | 
 }
 
 /** A part must carry its upload's algorithm when the upload has one (S3 refuses a mismatch). */
-export function checkPartAlgorithm(ctx: RequestContext, upload: UploadInfo | undefined): ChecksumAlgorithm | undefined {
+export function checkPartAlgorithm(ctx: RequestContext<unknown>, upload: UploadInfo | undefined): ChecksumAlgorithm | undefined {
   const expected = upload?.checksumAlgorithm === undefined ? undefined : parseChecksumAlgorithm(upload.checksumAlgorithm);
   const declared = declaredBodyAlgorithm(ctx);
   if (expected !== undefined && declared !== undefined && declared !== expected) {
@@ -92,7 +92,7 @@ export function completedChecksum(upload: UploadInfo, parts: readonly ObjectReco
  * the upload's and a value must equal what the parts add up to, both checks of integrity that S3
  * answers with BadDigest.
  */
-export function checkCompletionHeaders(ctx: RequestContext, checksum: ReturnType<typeof completedChecksum>): void {
+export function checkCompletionHeaders(ctx: RequestContext<unknown>, checksum: ReturnType<typeof completedChecksum>): void {
   const typeText = header(ctx, 'x-amz-checksum-type')?.trim().toUpperCase();
   if (typeText !== undefined && typeText !== (checksum?.type ?? typeText)) {
     throw new S3Error('BadDigest', { message: `The upload was created using the ${checksum?.type ?? ''} checksum mode. The complete request must use the same checksum mode.` });
@@ -109,7 +109,7 @@ export function checkCompletionHeaders(ctx: RequestContext, checksum: ReturnType
 }
 
 /** The request's headers without its x-amz-checksum-* values, which on completion describe the object, not the XML body. */
-export function headersWithoutObjectChecksums(ctx: RequestContext): Record<string, string | string[] | undefined> {
+export function headersWithoutObjectChecksums(ctx: RequestContext<unknown>): Record<string, string | string[] | undefined> {
   const headers: Record<string, string | string[] | undefined> = {};
   for (const [name, value] of Object.entries(ctx.request.headers)) {
     if (checksumAlgorithmFromHeaderName(name) === undefined) headers[name] = value;

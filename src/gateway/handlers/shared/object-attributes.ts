@@ -7,7 +7,7 @@ const MAX_USER_METADATA_BYTES = 2048;
 /** Response headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
 
-function userMetadataOf(ctx: RequestContext): Record<string, string> {
+function userMetadataOf(ctx: RequestContext<unknown>): Record<string, string> {
   const metadata: Record<string, string> = {};
   let bytes = 0;
   for (const [name, value] of Object.entries(ctx.request.headers)) {
@@ -23,7 +23,7 @@ function userMetadataOf(ctx: RequestContext): Record<string, string> {
   return metadata;
 }
 
-function storedHeadersOf(ctx: RequestContext): Record<string, string> {
+function storedHeadersOf(ctx: RequestContext<unknown>): Record<string, string> {
   const stored: Record<string, string> = {};
   for (const name of STORED_HEADERS) {
     let value = header(ctx, name);
@@ -37,7 +37,7 @@ function storedHeadersOf(ctx: RequestContext): Record<string, string> {
 }
 
 /** Content-Type, x-amz-meta-*, the stored response headers and x-amz-tagging of a write request. */
-export function attributesOf(ctx: RequestContext): VersionAttributes {
+export function attributesOf(ctx: RequestContext<unknown>): VersionAttributes {
   return {
     // An empty Content-Type is as good as none: S3's default.
     contentType: header(ctx, 'content-type') || 'binary/octet-stream',

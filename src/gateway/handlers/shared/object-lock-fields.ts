@@ -1,13 +1,13 @@
 import { lockHold, type BucketRecord, type ObjectRecord, type ObjectRetention } from '../../../rpc/index.js';
 import type { S3Action } from '../../access/index.js';
-import { header, requireKeyAccess, type RequestContext } from '../../http/index.js';
+import { header, requireKeyAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { defaultRetentionAt, formatRetainUntil, LOCKED_MESSAGE, MISSING_LOCK_CONFIGURATION, parseLockHeaders, S3Error } from '../../s3/index.js';
 
 // What the write, read and delete paths of every resource share about Object Lock; the lock's own
 // operations are object-lock.ts.
 
 /** Whether the request carries a Content-MD5 or a flexible checksum (as a header or a trailer) for its body. */
-export function hasBodyDigest(ctx: RequestContext): boolean {
+export function hasBodyDigest(ctx: RequestContext<unknown>): boolean {
   return (
     header(ctx, 'content-md5') !== undefined ||
     Object.keys(ctx.request.headers).some((name) => name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-mode') ||
@@ -16,7 +16,7 @@ export function hasBodyDigest(ctx: RequestContext): boolean {
 }
 
 /** S3's refusal of a lock request that carries no Content-MD5 or checksum. */
-export function requireBodyDigest(ctx: RequestContext, message = 'Missing required header for this request: Content-MD5'): void {
+export function requireBodyDigest(ctx: RequestContext<unknown>, message = 'Missing required header for this request: Content-MD5'): void {
   if (!hasBodyDigest(ctx)) throw new S3Error('InvalidRequest', { message });
 }
 
@@ -35,7 +35,7 @@ export function requireLockConfig(bucket: BucketRecord): NonNullable<BucketRecor
  * checksum.
  */
 export function objectLockFields(
-  ctx: RequestContext,
+  ctx: RequestContext<AccessDeps>,
   bucket: BucketRecord,
   options: { withBody: boolean; applyDefault?: boolean },
 ): { retention?: ObjectRetention; legalHold?: boolean } {
@@ -59,7 +59,7 @@ export function objectLockFields(
  * The lock headers GET and HEAD answer with, as S3 does to a requester allowed to read them: mode and
  * retain-until date (s3:GetObjectRetention), and the legal hold once one was set (s3:GetObjectLegalHold).
  */
-export function setLockHeaders(ctx: RequestContext, record: ObjectRecord, bucket: BucketRecord): void {
+export function setLockHeaders(ctx: RequestContext<AccessDeps>, record: ObjectRecord, bucket: BucketRecord): void {
   if (record.retention !== undefined && allowed(ctx, bucket, record.key, 's3:GetObjectRetention')) {
     ctx.reply.header('x-amz-object-lock-mode', record.retention.mode);
     ctx.reply.header('x-amz-object-lock-retain-until-date', formatRetainUntil(record.retention.retainUntilMs));
@@ -72,13 +72,13 @@ export function setLockHeaders(ctx: RequestContext, record: ObjectRecord, bucket
  * true` and its principal may (the administrator, a policy allowing s3:BypassGovernanceRetention on
  * the key, or the bucket's owner). Asking without the permission bypasses nothing.
  */
-export function governanceBypass(ctx: RequestContext, bucket: BucketRecord, key: string): boolean {
+export function governanceBypass(ctx: RequestContext<AccessDeps>, bucket: BucketRecord, key: string): boolean {
   if (header(ctx, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() !== 'true') return false;
   return allowed(ctx, bucket, key, 's3:BypassGovernanceRetention');
 }
 
 /** Whether the request's principal may perform `action` on the key (policies, then the bucket's owner). */
-function allowed(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): boolean {
+function allowed(ctx: RequestContext<AccessDeps>, bucket: BucketRecord, key: string, action: S3Action): boolean {
   try {
     requireKeyAccess(ctx, bucket, key, action);
     return true;
@@ -97,7 +97,7 @@ export function requireUnlocked(record: ObjectRecord, bypassGovernance: boolean)
  * UploadPart of an object that will be locked (the upload asked for a lock, or the bucket has a default
  * retention): S3 wants each part covered by Content-MD5 or a checksum, as a locking PutObject is.
  */
-export function requirePartDigest(ctx: RequestContext, marker: Pick<ObjectRecord, 'retention' | 'legalHold'>, lock: BucketRecord['objectLock']): void {
+export function requirePartDigest(ctx: RequestContext<unknown>, marker: Pick<ObjectRecord, 'retention' | 'legalHold'>, lock: BucketRecord['objectLock']): void {
   if (marker.retention !== undefined || marker.legalHold !== undefined || lock?.defaultRetention !== undefined) {
     requireBodyDigest(ctx, 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
   }

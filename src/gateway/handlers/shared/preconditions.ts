@@ -1,6 +1,6 @@
 import { isNewerRecord, type ObjectRecord } from '../../../rpc/index.js';
-import { metadataSignal, resolveVersion } from '../../data-path/index.js';
-import { header, requireKeyAccess, requireObjectAccess, type RequestContext } from '../../http/index.js';
+import { metadataSignal, resolveVersion, type LookupDeps } from '../../data-path/index.js';
+import { header, requireKeyAccess, requireObjectAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { sendsVersionId } from './current-version.js';
 import { etagListMatches, failedCondition, S3Error, s3VersionId } from '../../s3/index.js';
 
@@ -8,7 +8,7 @@ import { etagListMatches, failedCondition, S3Error, s3VersionId } from '../../s3
  * GET and HEAD conditions: 412 PreconditionFailed for If-Match / If-Unmodified-Since, 304 Not Modified
  * (with the ETag and Last-Modified a cache needs) for If-None-Match / If-Modified-Since.
  */
-export function checkReadConditions(ctx: RequestContext, record: ObjectRecord): void {
+export function checkReadConditions(ctx: RequestContext<unknown>, record: ObjectRecord): void {
   const failed = failedCondition(
     {
       ifMatch: header(ctx, 'if-match'),
@@ -29,7 +29,7 @@ export function checkReadConditions(ctx: RequestContext, record: ObjectRecord): 
  * What a 304 carries: the validators, and the headers a 200 would have sent that a cache keeps
  * (RFC 9110 15.4.5: Cache-Control and Expires), with the version id S3 sends with them.
  */
-function notModifiedHeaders(ctx: RequestContext, record: ObjectRecord): Record<string, string> {
+function notModifiedHeaders(ctx: RequestContext<unknown>, record: ObjectRecord): Record<string, string> {
   const headers: Record<string, string> = { etag: record.etag, 'last-modified': new Date(record.lastModifiedMs).toUTCString() };
   for (const name of ['cache-control', 'expires'] as const) {
     const value = record.headers[name];
@@ -43,7 +43,7 @@ function notModifiedHeaders(ctx: RequestContext, record: ObjectRecord): Record<s
  * CopyObject / UploadPartCopy source conditions: the same evaluation, but every failure is 412, and an
  * x-amz-copy-source-if-modified-since later than the gateway's clock is ignored, as S3 ignores it.
  */
-export function checkCopySourceConditions(ctx: RequestContext, record: ObjectRecord): void {
+export function checkCopySourceConditions(ctx: RequestContext<AccessDeps>, record: ObjectRecord): void {
   const failed = failedCondition(
     {
       ifMatch: header(ctx, 'x-amz-copy-source-if-match'),
@@ -67,7 +67,7 @@ export interface WritePreconditions {
  * Reads the conditional-write headers of PutObject, CopyObject and CompleteMultipartUpload. S3 accepts
  * only `*` in If-None-Match and not both headers together: anything else is NotImplemented.
  */
-export function writePreconditionsOf(ctx: RequestContext): WritePreconditions | undefined {
+export function writePreconditionsOf(ctx: RequestContext<unknown>): WritePreconditions | undefined {
   const ifMatch = header(ctx, 'if-match');
   const ifNoneMatch = header(ctx, 'if-none-match');
   if (ifMatch === undefined && ifNoneMatch === undefined) return undefined;
@@ -86,7 +86,7 @@ export function writePreconditionsOf(ctx: RequestContext): WritePreconditions | 
  * through any gateways one commits first and the other's check sees it: of two `If-None-Match: *`
  * creates exactly one succeeds.
  */
-export async function checkWritePreconditions(ctx: RequestContext, bucket: string, key: string, conditions: WritePreconditions, seen?: ObjectRecord): Promise<void> {
+export async function checkWritePreconditions(ctx: RequestContext<LookupDeps & AccessDeps>, bucket: string, key: string, conditions: WritePreconditions, seen?: ObjectRecord): Promise<void> {
   const { services } = ctx;
   const resolved = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), { withDeleteMarkers: true });
   // Under the key's lease, the nodes that granted it report what they hold (`seen`): a plain write

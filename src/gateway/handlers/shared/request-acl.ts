@@ -1,10 +1,10 @@
 import type { BucketRecord } from '../../../rpc/index.js';
 import { aclFromHeaders, ownerOnly, ownershipOf, type Grant } from '../../access/index.js';
-import { bucketOwnerOf, refuseDeniedAction, refusePublicAcl, type RequestContext } from '../../http/index.js';
+import { bucketOwnerOf, refuseDeniedAction, refusePublicAcl, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { S3Error } from '../../s3/index.js';
 
 /** The requester's canonical id: a user's, or the administrator's. Anonymous writers have none in S3 either. */
-export function requesterId(ctx: RequestContext): string {
+export function requesterId(ctx: RequestContext<unknown>): string {
   const { principal } = ctx.access;
   return principal.kind === 'anonymous' ? ANONYMOUS_ID : principal.canonicalId;
 }
@@ -13,12 +13,12 @@ export function requesterId(ctx: RequestContext): string {
 const ANONYMOUS_ID = '65a011a29cdf8ec533ec3d1ccaae921c';
 
 /** Whether a canonical id names someone an ACL may grant to: a user of the cluster or the administrator. */
-export function knownUser(ctx: RequestContext): (id: string) => boolean {
+export function knownUser(ctx: RequestContext<AccessDeps>): (id: string) => boolean {
   return (id) => ctx.services.users.knows(id);
 }
 
 /** The ACL a write request's x-amz-acl or x-amz-grant-* headers set on the object it writes; undefined when none. */
-export function objectGrantsOf(ctx: RequestContext, bucket: BucketRecord): Grant[] | undefined {
+export function objectGrantsOf(ctx: RequestContext<AccessDeps>, bucket: BucketRecord): Grant[] | undefined {
   return aclFromHeaders(ctx.request.headers, requesterId(ctx), bucketOwnerOf(ctx, bucket), knownUser(ctx));
 }
 
@@ -30,7 +30,7 @@ export function objectGrantsOf(ctx: RequestContext, bucket: BucketRecord): Grant
  * AccessControlListNotSupported; under BucketOwnerPreferred an object written with
  * bucket-owner-full-control goes to the bucket's owner.
  */
-export function objectAclFields(ctx: RequestContext, bucket: BucketRecord): { owner?: string; grants?: Grant[] } {
+export function objectAclFields(ctx: RequestContext<AccessDeps>, bucket: BucketRecord): { owner?: string; grants?: Grant[] } {
   const grants = objectGrantsOf(ctx, bucket);
   // A write that sets an ACL or tags also performs s3:PutObjectAcl or s3:PutObjectTagging, which a policy may deny.
   const key = ctx.target.key ?? '';
@@ -52,19 +52,19 @@ export function objectAclFields(ctx: RequestContext, bucket: BucketRecord): { ow
 }
 
 /** Refuses a request that carries both a canned ACL and an ACL document body, as S3 does. */
-export function refuseAclHeadersWithBody(ctx: RequestContext, hasBody: boolean): void {
+export function refuseAclHeadersWithBody(ctx: RequestContext<unknown>, hasBody: boolean): void {
   if (hasBody && (ctx.request.headers['x-amz-acl'] !== undefined || Object.keys(ctx.request.headers).some((name) => name.startsWith('x-amz-grant-')))) {
     throw new S3Error('InvalidRequest', { message: 'Specifying both an AccessControlPolicy body and ACL headers is not allowed' });
   }
 }
 
 /** The Owner (or Initiator) element of a listing: `record`'s writer, else the bucket's owner, with the user's name. */
-export function ownerElement(ctx: RequestContext, bucketOwner: string, record?: { owner?: string | undefined }): { ID: string; DisplayName: string } {
+export function ownerElement(ctx: RequestContext<AccessDeps>, bucketOwner: string, record?: { owner?: string | undefined }): { ID: string; DisplayName: string } {
   const id = record?.owner ?? bucketOwner;
   return { ID: id, DisplayName: ctx.services.users.displayName(id) };
 }
 
 /** The canonical id owning bucket `name` (cached bucket record). */
-export async function bucketOwnerNamed(ctx: RequestContext, name: string): Promise<string> {
+export async function bucketOwnerNamed(ctx: RequestContext<AccessDeps>, name: string): Promise<string> {
   return bucketOwnerOf(ctx, await ctx.services.buckets.require(name, ctx.signal));
 }

@@ -1,8 +1,8 @@
 import { newToken } from '../../../common/index.js';
 import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../../rpc/index.js';
-import { DigestedSource, PendingVersion, type VerifiedBody, type VersionAttributes } from '../../data-path/index.js';
+import { DigestedSource, PendingVersion, type BodyDigests, type VerifiedBody, type VersionAttributes, type WritePathDeps } from '../../data-path/index.js';
 import type { BodyEncryption } from '../../encryption/index.js';
-import { decodedBody, header, type RequestContext } from '../../http/index.js';
+import { decodedBody, header, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { S3Error } from '../../s3/index.js';
 import type { ChecksumAlgorithm } from '../../s3/checksums/index.js';
 import { checkWritePreconditions, type WritePreconditions } from './preconditions.js';
@@ -26,7 +26,7 @@ export interface IncomingBody {
  * The request body, unframed and checked as it streams (signatures, payload hash, the checksums its
  * headers declare); `checksumAlgorithm`: one to compute when the client sends none (a multipart upload's).
  */
-export function requestBody(ctx: RequestContext, checksumAlgorithm?: ChecksumAlgorithm): IncomingBody {
+export function requestBody(ctx: RequestContext<BodyDigests>, checksumAlgorithm?: ChecksumAlgorithm): IncomingBody {
   const raw = ctx.auth.decodedContentLength ?? header(ctx, 'content-length');
   const declared = raw === undefined ? undefined : Number(raw);
   if (declared !== undefined && declared > MAX_PUT_BYTES) {
@@ -46,7 +46,7 @@ export function requestBody(ctx: RequestContext, checksumAlgorithm?: ChecksumAlg
 }
 
 /** Bytes already in the store (a copy source) or a form's file, hashed on their way: MD5 and, when asked, a checksum. */
-export function storedBody(ctx: RequestContext, source: AsyncIterable<Uint8Array>, checksumAlgorithm: ChecksumAlgorithm | undefined): IncomingBody {
+export function storedBody(ctx: RequestContext<BodyDigests>, source: AsyncIterable<Uint8Array>, checksumAlgorithm: ChecksumAlgorithm | undefined): IncomingBody {
   const digested = new DigestedSource(ctx, source, checksumAlgorithm);
   return { body: digested.body, verify: () => digested.digests(), close: () => digested.close() };
 }
@@ -57,7 +57,7 @@ export function storedBody(ctx: RequestContext, source: AsyncIterable<Uint8Array
  * were checked before the body too, so a refused upload costs no transfer), commit.
  */
 export async function writeObject(
-  ctx: RequestContext,
+  ctx: RequestContext<WritePathDeps & AccessDeps>,
   bucket: string,
   key: string,
   attributes: VersionAttributes,
@@ -82,7 +82,7 @@ export async function writeObject(
  * is committed, so a completion either lists this part or refuses it.
  */
 export async function writePart(
-  ctx: RequestContext,
+  ctx: RequestContext<WritePathDeps>,
   upload: { bucket: string; key: string; uploadId: string; partNumber: number },
   incoming: IncomingBody,
   encryption: BodyEncryption | undefined,
@@ -104,7 +104,7 @@ export async function writePart(
 }
 
 /** The stored flexible checksums as response headers; an object (not a part) also names its x-amz-checksum-type. */
-export function setChecksumHeaders(ctx: RequestContext, record: ObjectRecord, withType: boolean): void {
+export function setChecksumHeaders(ctx: RequestContext<unknown>, record: ObjectRecord, withType: boolean): void {
   const entries = Object.entries(record.checksums);
   for (const [algorithm, value] of entries) ctx.reply.header(`x-amz-checksum-${algorithm.toLowerCase()}`, value);
   if (withType && entries.length > 0) ctx.reply.header('x-amz-checksum-type', record.checksumType ?? 'FULL_OBJECT');

@@ -1,5 +1,5 @@
 import { UPLOADS_BUCKET, uploadMarkerKey, type BucketRecord, type ObjectRecord, type UploadInfo } from '../../../rpc/index.js';
-import { acquireSharedLease, metadataSignal, releaseSharedLease, resolveVersion } from '../../data-path/index.js';
+import { acquireSharedLease, metadataSignal, releaseSharedLease, resolveVersion, type ListPathDeps, type NodeRounds, type RecordWriteDeps } from '../../data-path/index.js';
 import type { RequestContext } from '../../http/index.js';
 import { S3Error } from '../../s3/index.js';
 
@@ -9,14 +9,14 @@ const MAX_PART_NUMBER = 10_000;
 export const PART_ATTRIBUTES = { contentType: 'binary/octet-stream', userMetadata: {}, headers: {}, tags: {} } as const;
 
 /** The request's uploadId, or NoSuchUpload when it cannot be one of ours. */
-export function uploadIdOf(ctx: RequestContext): string {
+export function uploadIdOf(ctx: RequestContext<unknown>): string {
   const uploadId = ctx.target.query.get('uploadId') ?? '';
   if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   return uploadId;
 }
 
 /** The request's partNumber: an integer from 1 to 10,000. */
-export function partNumberOf(ctx: RequestContext): number {
+export function partNumberOf(ctx: RequestContext<unknown>): number {
   const text = ctx.target.query.get('partNumber') ?? '';
   const partNumber = /^\d{1,5}$/.test(text) ? Number(text) : 0;
   if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
@@ -29,7 +29,7 @@ export function partNumberOf(ctx: RequestContext): number {
  * The upload's newest marker record, open or closing (a delete marker), when it exists, belongs to
  * `key` and was started in the bucket that now has the name; null otherwise.
  */
-export async function findUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<(ObjectRecord & { upload: UploadInfo }) | null> {
+export async function findUpload(ctx: RequestContext<ListPathDeps>, bucket: string, key: string, uploadId: string): Promise<(ObjectRecord & { upload: UploadInfo }) | null> {
   const marker = uploadMarkerKey(bucket, uploadId);
   const sets = ctx.services.cluster.readSets(UPLOADS_BUCKET, marker);
   const [version, bucketRecord] = await Promise.all([
@@ -51,7 +51,7 @@ export function ofThisBucket(upload: UploadInfo, bucket: BucketRecord): boolean 
 }
 
 /** The upload's marker record; NoSuchUpload when it never existed, was completed or aborted, or names another key. */
-export async function requireUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<ObjectRecord & { upload: UploadInfo }> {
+export async function requireUpload(ctx: RequestContext<ListPathDeps>, bucket: string, key: string, uploadId: string): Promise<ObjectRecord & { upload: UploadInfo }> {
   const found = await findUpload(ctx, bucket, key, uploadId);
   if (found === null || found.deleted || found.upload.closed !== undefined) throw new S3Error('NoSuchUpload', { fields: { UploadId: uploadId } });
   return found;
@@ -79,12 +79,12 @@ export function requireNotCompleting(marker: ObjectRecord & { upload: UploadInfo
  * A completion that stopped before closing the upload left it `completing`, and parts are refused too.
  * `token` names this write's hold; give it back with releaseOpenUpload whether or not this succeeded.
  */
-export async function holdOpenUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string, token: string): Promise<void> {
+export async function holdOpenUpload(ctx: RequestContext<RecordWriteDeps>, bucket: string, key: string, uploadId: string, token: string): Promise<void> {
   await acquireSharedLease(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId), token);
   requireNotCompleting(await requireUpload(ctx, bucket, key, uploadId));
 }
 
 /** Gives back a part write's hold on its upload (holdOpenUpload). */
-export async function releaseOpenUpload(ctx: RequestContext, bucket: string, uploadId: string, token: string): Promise<void> {
+export async function releaseOpenUpload(ctx: RequestContext<NodeRounds>, bucket: string, uploadId: string, token: string): Promise<void> {
   await releaseSharedLease(ctx, UPLOADS_BUCKET, uploadMarkerKey(bucket, uploadId), token);
 }

@@ -1,5 +1,6 @@
 import { aclFromHeaders, aclsEnabled, ownerOnly, parseAclXml, renderAcl, type Grant } from '../../access/index.js';
-import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, refusePublicAcl, type RequestContext } from '../../http/index.js';
+import type { BodyDigests, LookupDeps, RecordWriteDeps } from '../../data-path/index.js';
+import { bucketOf, bucketOwnerOf, keyOf, objectOwnerOf, readSmallBody, refusePublicAcl, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { S3Error, versionIdParam } from '../../s3/index.js';
 import { requireVersion } from '../shared/current-version.js';
 import { knownUser, refuseAclHeadersWithBody } from '../shared/request-acl.js';
@@ -17,17 +18,17 @@ function effectiveGrants(owner: string, grants: readonly Grant[] | undefined): r
  * The new ACL a Put*Acl request asks for: its x-amz-acl / x-amz-grant-* headers or its
  * AccessControlPolicy body (not both). Neither is MalformedACLError... as S3 answers an empty request.
  */
-async function requestedAcl(ctx: RequestContext, owner: string, bucketOwner: string): Promise<Grant[]> {
+async function requestedAcl(ctx: RequestContext<BodyDigests & AccessDeps>, owner: string, bucketOwner: string): Promise<Grant[]> {
   return aclOf(ctx, await readAclBody(ctx), owner, bucketOwner);
 }
 
 /** A Put*Acl request's body, as text (empty when it has none). */
-async function readAclBody(ctx: RequestContext): Promise<string> {
+async function readAclBody(ctx: RequestContext<BodyDigests>): Promise<string> {
   return (await readSmallBody(ctx, MAX_ACL_BYTES)).toString('utf8');
 }
 
 /** The ACL of requestedAcl, from a body already read: the owner named by canned ACLs and documents is `owner`. */
-function aclOf(ctx: RequestContext, text: string, owner: string, bucketOwner: string): Grant[] {
+function aclOf(ctx: RequestContext<AccessDeps>, text: string, owner: string, bucketOwner: string): Grant[] {
   refuseAclHeadersWithBody(ctx, text.trim() !== '');
   const fromHeaders = aclFromHeaders(ctx.request.headers, owner, bucketOwner, knownUser(ctx));
   if (fromHeaders !== undefined) return fromHeaders;
@@ -36,7 +37,7 @@ function aclOf(ctx: RequestContext, text: string, owner: string, bucketOwner: st
 }
 
 /** GetBucketAcl. */
-export async function getBucketAcl(ctx: RequestContext): Promise<void> {
+export async function getBucketAcl(ctx: RequestContext<AccessDeps>): Promise<void> {
   const bucket = await ctx.services.buckets.require(bucketOf(ctx), ctx.signal);
   const owner = bucketOwnerOf(ctx, bucket);
   const users = ctx.services.users;
@@ -45,7 +46,7 @@ export async function getBucketAcl(ctx: RequestContext): Promise<void> {
 }
 
 /** PutBucketAcl: replaces the bucket's ACL (canned, grant headers or an AccessControlPolicy document). */
-export async function putBucketAcl(ctx: RequestContext): Promise<void> {
+export async function putBucketAcl(ctx: RequestContext<BodyDigests & AccessDeps>): Promise<void> {
   const name = bucketOf(ctx);
   const bucket = await ctx.services.buckets.require(name, ctx.signal);
   const owner = bucketOwnerOf(ctx, bucket);
@@ -62,7 +63,7 @@ export async function putBucketAcl(ctx: RequestContext): Promise<void> {
 }
 
 /** GetObjectAcl: of the current version, or of the one `versionId` names (noncurrent ones too). */
-export async function getObjectAcl(ctx: RequestContext): Promise<void> {
+export async function getObjectAcl(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
   const name = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
@@ -75,7 +76,7 @@ export async function getObjectAcl(ctx: RequestContext): Promise<void> {
 }
 
 /** PutObjectAcl: replaces the ACL of the current version, or of the one `versionId` names, in place. */
-export async function putObjectAcl(ctx: RequestContext): Promise<void> {
+export async function putObjectAcl(ctx: RequestContext<RecordWriteDeps & BodyDigests & AccessDeps>): Promise<void> {
   const name = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);

@@ -1,5 +1,5 @@
 import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../../../rpc/index.js';
-import { acquireKeyLease, metadataSignal, type ResolvedVersion } from '../../data-path/index.js';
+import { acquireKeyLease, metadataSignal, type RecordWriteDeps, type ResolvedVersion } from '../../data-path/index.js';
 import type { RequestContext } from '../../http/index.js';
 import { quorumError } from '../../s3/index.js';
 
@@ -19,7 +19,7 @@ export type InPlaceChange = Partial<Pick<TagUpdateRequest, 'tags' | 'grants' | '
  * `what` names the change in a quorum error. Returns what `read` found.
  */
 export async function updateInPlace<T extends { version: ResolvedVersion }>(
-  ctx: RequestContext,
+  ctx: RequestContext<RecordWriteDeps>,
   bucket: string,
   key: string,
   what: string,

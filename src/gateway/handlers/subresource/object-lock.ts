@@ -1,6 +1,6 @@
 import type { BucketRecord } from '../../../rpc/index.js';
-import { metadataSignal, type ResolvedVersion } from '../../data-path/index.js';
-import { bucketOf, keyOf, readSmallBody, type RequestContext } from '../../http/index.js';
+import { metadataSignal, type BodyDigests, type BucketRecords, type LookupDeps, type MetadataTimeout, type RecordWriteDeps, type ResolvedVersion } from '../../data-path/index.js';
+import { bucketOf, keyOf, readSmallBody, type AccessDeps, type RequestContext } from '../../http/index.js';
 import {
   formatRetainUntil,
   LOCKED_MESSAGE,
@@ -20,7 +20,7 @@ import { governanceBypass, requireBodyDigest, requireLockConfig } from '../share
 const XML = 'application/xml';
 
 /** GetObjectLockConfiguration: ObjectLockConfigurationNotFoundError for a bucket without Object Lock. */
-export async function getObjectLockConfiguration(ctx: RequestContext): Promise<void> {
+export async function getObjectLockConfiguration(ctx: RequestContext<BucketRecords>): Promise<void> {
   const bucket = bucketOf(ctx);
   const record = await ctx.services.buckets.require(bucket, ctx.signal);
   if (record.objectLock === undefined) throw new S3Error('ObjectLockConfigurationNotFoundError', { fields: { BucketName: bucket } });
@@ -31,7 +31,7 @@ export async function getObjectLockConfiguration(ctx: RequestContext): Promise<v
  * PutObjectLockConfiguration: sets (or clears) the default retention; on a bucket created without
  * Object Lock it turns it on, as S3 allows once versioning is Enabled, and for good.
  */
-export async function putObjectLockConfiguration(ctx: RequestContext): Promise<void> {
+export async function putObjectLockConfiguration(ctx: RequestContext<MetadataTimeout & BucketRecords & BodyDigests>): Promise<void> {
   const bucket = bucketOf(ctx);
   requireBodyDigest(ctx);
   const config = parseObjectLockXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
@@ -50,7 +50,7 @@ export async function putObjectLockConfiguration(ctx: RequestContext): Promise<v
 }
 
 /** The version a retention or legal-hold request names, in a bucket with Object Lock. */
-async function lockedVersion(ctx: RequestContext): Promise<{ bucket: BucketRecord; version: ResolvedVersion }> {
+async function lockedVersion(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<{ bucket: BucketRecord; version: ResolvedVersion }> {
   const name = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
@@ -60,7 +60,7 @@ async function lockedVersion(ctx: RequestContext): Promise<{ bucket: BucketRecor
 }
 
 /** GetObjectRetention: NoSuchObjectLockConfiguration for a version without retention. */
-export async function getObjectRetention(ctx: RequestContext): Promise<void> {
+export async function getObjectRetention(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
   const { version } = await lockedVersion(ctx);
   const retention = version.record.retention;
   if (retention === undefined) throw new S3Error('NoSuchObjectLockConfiguration');
@@ -71,7 +71,7 @@ export async function getObjectRetention(ctx: RequestContext): Promise<void> {
  * PutObjectRetention: retention running in COMPLIANCE can only be extended; in GOVERNANCE it can be
  * extended by anyone allowed this call and shortened, removed or changed in mode only with the bypass.
  */
-export async function putObjectRetention(ctx: RequestContext): Promise<void> {
+export async function putObjectRetention(ctx: RequestContext<RecordWriteDeps & BodyDigests & AccessDeps>): Promise<void> {
   const bucketName = bucketOf(ctx);
   const key = keyOf(ctx);
   await ctx.services.buckets.require(bucketName, ctx.signal).then(requireLockConfig);
@@ -89,7 +89,7 @@ export async function putObjectRetention(ctx: RequestContext): Promise<void> {
 }
 
 /** GetObjectLegalHold: NoSuchObjectLockConfiguration for a version whose legal hold was never set. */
-export async function getObjectLegalHold(ctx: RequestContext): Promise<void> {
+export async function getObjectLegalHold(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
   const { version } = await lockedVersion(ctx);
   const hold = version.record.legalHold;
   if (hold === undefined) throw new S3Error('NoSuchObjectLockConfiguration');
@@ -97,7 +97,7 @@ export async function getObjectLegalHold(ctx: RequestContext): Promise<void> {
 }
 
 /** PutObjectLegalHold: ON or OFF, on any version, whatever its retention. */
-export async function putObjectLegalHold(ctx: RequestContext): Promise<void> {
+export async function putObjectLegalHold(ctx: RequestContext<RecordWriteDeps & BodyDigests & AccessDeps>): Promise<void> {
   await ctx.services.buckets.require(bucketOf(ctx), ctx.signal).then(requireLockConfig);
   requireBodyDigest(ctx);
   const hold = parseLegalHoldXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'));
