@@ -6,7 +6,7 @@ import { createCodec, type Codec } from '../erasure/index.js';
 import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { writeQuorum, type LocalLink } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
-import { BucketService, StripePool, UserDirectory, type GatewayServices } from './data-path/index.js';
+import { BucketService, StripePool, UserDirectory } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { ObjectSealer, readMasterKeyFile, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
 import {
@@ -17,6 +17,7 @@ import {
   registerConsole,
   registerHealthRoutes,
   registerMetricsRoute,
+  type GatewayDeps,
   type GatewayHealth,
 } from './http/index.js';
 import { OPERATIONS, resolveOperation } from './operations.js';
@@ -188,8 +189,12 @@ export class Gateway {
     return cluster;
   }
 
-  /** What every request handler works with: starts the user directory and reads the SSE-S3 master keys on the way. */
-  private async createServices(cluster: ClusterView, codec: Codec, metrics: GatewayMetrics): Promise<GatewayServices> {
+  /**
+   * Every path's dependencies, assembled once: one value that is each path's interface (the write,
+   * read and list paths', bucket administration's, authentication's). Starts the user directory and
+   * reads the SSE-S3 master keys on the way.
+   */
+  private async createServices(cluster: ClusterView, codec: Codec, metrics: GatewayMetrics): Promise<GatewayDeps> {
     const { config } = this;
     const clock = this.clock;
     const ownerId = config.credentials[0]?.accessKeyId ?? 'tessera';
@@ -238,7 +243,7 @@ export class Gateway {
   }
 
   /** The S3 app with the health, console and metrics routes beside it. */
-  private async createApp(services: GatewayServices, metrics: GatewayMetrics, kernel: Codec['kernel']): Promise<FastifyInstance> {
+  private async createApp(services: GatewayDeps, metrics: GatewayMetrics, kernel: Codec['kernel']): Promise<FastifyInstance> {
     const { config } = this;
     const { users } = services;
     // The administrator's keys and every user's, as the cluster holds them: S3 requests and console sign-in alike.

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { t } from 'tap';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { readPostForm } from '../../src/gateway/handlers/post-form.js';
+import { readPostForm } from '../../src/gateway/handlers/object/post-form.js';
 import { checkPostPolicy, parsePostPolicy, S3Error } from '../../src/gateway/s3/index.js';
 import { bucketName } from '../helpers/bytes.js';
 import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';

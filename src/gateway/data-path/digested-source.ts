@@ -1,6 +1,7 @@
 import { BodyDigest } from '../digest/index.js';
 import type { ChecksumAlgorithm } from '../s3/checksums/index.js';
 import type { VerifiedBody } from './pending-version.js';
+import type { WritePathDeps } from './path-deps.js';
 import type { RequestScope } from './request-scope.js';
 
 /**
@@ -15,7 +16,7 @@ export class DigestedSource {
   private readonly digest: BodyDigest;
   private readonly algorithm: ChecksumAlgorithm | undefined;
 
-  constructor(ctx: RequestScope, source: AsyncIterable<Uint8Array>, algorithm: ChecksumAlgorithm | undefined) {
+  constructor(ctx: RequestScope<Pick<WritePathDeps, 'digestPool'>>, source: AsyncIterable<Uint8Array>, algorithm: ChecksumAlgorithm | undefined) {
     this.algorithm = algorithm;
     const digest = new BodyDigest({ sha256: false, checksum: algorithm }, ctx.services.digestPool);
     this.digest = digest;

@@ -4,10 +4,27 @@ export { BucketService } from './bucket-service.js';
 export { MAX_ACTIVE_BUCKET_LOOKUPS } from './bucket-lookups.js';
 export { rotateMasterKey, type RotationReport } from './key-rotation.js';
 export { listObjects, type ListRequest, type ListResult } from './list-merge.js';
-export { acquireKeyLease, acquireSharedLease, holdKeyLease, releaseSharedLease, type HeldLease } from './key-lease.js';
+export { acquireKeyLease, acquireSharedLease, holdKeyLease, releaseSharedLease, type HeldLease, type LeaseScope } from './key-lease.js';
 export { openStoredObject, type DataKeyOf } from './object-reader.js';
 export { READ_DEADLINE_MS, ReadDeadline, retrySlowRead } from './read-retry.js';
-export { metadataSignal, withTimeout, WRITE_STAGES, type GatewayServices, type RequestScope, type WriteStage } from './request-scope.js';
+export { metadataSignal, withTimeout, type RequestScope } from './request-scope.js';
+export {
+  WRITE_STAGES,
+  type BodyDigests,
+  type BucketAdminDeps,
+  type BucketRecords,
+  type LifecycleDates,
+  type UploadLimits,
+  type EncryptionDeps,
+  type ListPathDeps,
+  type LookupDeps,
+  type MetadataTimeout,
+  type NodeRounds,
+  type ReadPathDeps,
+  type RecordWriteDeps,
+  type WritePathDeps,
+  type WriteStage,
+} from './path-deps.js';
 export { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteOptions, type WriteTarget } from './shard-prepare-commit.js';
 export { StripePool } from './stripe-pool.js';
 export type { ReadOptions } from './stripe-reader.js';

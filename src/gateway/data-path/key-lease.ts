@@ -1,14 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { newToken } from '../../common/index.js';
+import { newToken, type HybridClock } from '../../common/index.js';
 import { fanOutUntil, isTimeoutFailure, majority, newestRecord, type LeaseResponse, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
-import { withTimeout, type GatewayServices, type RequestScope } from './request-scope.js';
+import type { NodeRounds } from './path-deps.js';
+import { withTimeout, type RequestScope } from './request-scope.js';
 
 /** What taking and giving back an exclusive lease needs: the caller's signal, the key's nodes and the node-call deadline. */
-export interface LeaseScope {
-  signal: AbortSignal;
-  services: Pick<GatewayServices, 'cluster' | 'metadataTimeoutMs'>;
-}
+export type LeaseScope = RequestScope<NodeRounds>;
 
 /** How long a lease lives unless given back: far longer than a conditional write's last check and commit, or a plain write's version id and commit. */
 const LEASE_TTL_MS = 30_000;
@@ -70,7 +68,7 @@ export interface HeldLease extends ExclusiveLease {
  * previous grant was still alive, measured from when each round was sent: a round after a gap is a
  * new grant, and another writer may have held the key in the gap, so the lease is then lost for good.
  */
-export async function holdKeyLease(ctx: RequestScope, bucket: string, key: string, busyMessage: string): Promise<HeldLease> {
+export async function holdKeyLease(ctx: LeaseScope, bucket: string, key: string, busyMessage: string): Promise<HeldLease> {
   const token = newToken();
   const nodes = ctx.services.cluster.nodesFor(bucket, key);
   const needed = majority(nodes.length);
@@ -123,14 +121,14 @@ export async function holdKeyLease(ctx: RequestScope, bucket: string, key: strin
  * report, so the write's version id, taken next, follows every conditional write that held the key.
  * The lease is given back by the write's commit (its `leaseToken`) or by `releaseSharedLease`.
  */
-export async function acquireSharedLease(ctx: RequestScope, bucket: string, key: string, token: string): Promise<void> {
+export async function acquireSharedLease(ctx: RequestScope<NodeRounds & { clock: HybridClock }>, bucket: string, key: string, token: string): Promise<void> {
   const nodes = ctx.services.cluster.nodesFor(bucket, key);
   const { answers } = await leaseRounds(ctx, nodes, bucket, key, token, 'shared', 'A conditional write of this key is in progress; please retry.');
   for (const answer of answers) if (answer.fence !== undefined) ctx.services.clock.observe(answer.fence);
 }
 
 /** Gives a plain write's shared lease back on every node of the key's set (a write that failed before its commit did). */
-export async function releaseSharedLease(ctx: RequestScope, bucket: string, key: string, token: string): Promise<void> {
+export async function releaseSharedLease(ctx: LeaseScope, bucket: string, key: string, token: string): Promise<void> {
   const nodes = ctx.services.cluster.nodesFor(bucket, key);
   await giveBack(ctx, nodes, bucket, key, token, new Set(nodes.map((node) => node.nodeId)));
 }

@@ -2,9 +2,12 @@ import type { ObjectEncryption, PartRef } from '../../rpc/index.js';
 import { storedRange, type ObjectSealer } from '../encryption/index.js';
 import { S3Error } from '../s3/index.js';
 import { retrySlowRead } from './read-retry.js';
-import type { GatewayServices } from './request-scope.js';
+import type { ReadPathDeps } from './path-deps.js';
 import { openStripeStream, type ReadOptions } from './stripe-reader.js';
 import { resolveVersion, type ResolvedVersion } from './version-lookup.js';
+
+/** What opening a stored version needs: its parts' lookups and the sealer of its data key (stripe reading takes its own options). */
+export type ObjectOpenDeps = Pick<ReadPathDeps, 'cluster' | 'erasure' | 'metadataTimeoutMs' | 'sealer'>;
 
 /**
  * Opens bytes [offset, offset + length) of a stored version: a plain erasure-coded object, or a
@@ -12,7 +15,7 @@ import { resolveVersion, type ResolvedVersion } from './version-lookup.js';
  * openStripeStream, the first bytes are in hand before this resolves.
  */
 export async function openStoredObject(
-  services: GatewayServices,
+  services: ObjectOpenDeps,
   version: ResolvedVersion,
   offsetBytes: number,
   lengthBytes: number,
@@ -76,7 +79,7 @@ async function openBody(
   })();
 }
 
-async function resolvePart(services: GatewayServices, part: PartRef, signal: AbortSignal): Promise<ResolvedVersion> {
+async function resolvePart(services: ObjectOpenDeps, part: PartRef, signal: AbortSignal): Promise<ResolvedVersion> {
   // A part opened mid-body gets a read deadline of its own: the bytes before it have kept the client waiting, not failed.
   const version = await retrySlowRead({ signal, services }, (roundSignal) =>
     resolveVersion(services.cluster.readSets(part.bucket, part.key), part.bucket, part.key, services.erasure, roundSignal),

@@ -3,7 +3,8 @@ import { newToken } from '../../common/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumValue } from '../s3/checksums/index.js';
 import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
-import type { RequestScope, WriteStage } from './request-scope.js';
+import type { RecordWriteDeps, WritePathDeps, WriteStage } from './path-deps.js';
+import type { RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
 import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-prepare-commit.js';
 import { bucketStamp, forgetGoneBucket, type BucketStamp } from './version-writer.js';
@@ -53,7 +54,7 @@ export interface ReceiveOptions {
 export class PendingVersion {
   /** The body's size as the client sent it (before any encryption). */
   readonly sizeBytes: number;
-  private readonly ctx: RequestScope;
+  private readonly ctx: RequestScope<WritePathDeps>;
   private readonly target: WriteTarget;
   private readonly prepared: PreparedShards;
   private readonly stamp: BucketStamp;
@@ -63,7 +64,7 @@ export class PendingVersion {
   private lease: ExclusiveLease | undefined;
   private held = false;
 
-  private constructor(ctx: RequestScope, target: WriteTarget, prepared: PreparedShards, stamp: BucketStamp, options: ReceiveOptions, startedMs: number) {
+  private constructor(ctx: RequestScope<WritePathDeps>, target: WriteTarget, prepared: PreparedShards, stamp: BucketStamp, options: ReceiveOptions, startedMs: number) {
     this.ctx = ctx;
     this.target = target;
     this.prepared = prepared;
@@ -76,7 +77,7 @@ export class PendingVersion {
   }
 
   /** Stage one: encodes `body` (encrypted first when asked) and prepares its shards on a write quorum of bucket/key's nodes. */
-  static async receive(ctx: RequestScope, bucket: string, key: string, body: AsyncIterable<Uint8Array>, options: ReceiveOptions = {}): Promise<PendingVersion> {
+  static async receive(ctx: RequestScope<WritePathDeps>, bucket: string, key: string, body: AsyncIterable<Uint8Array>, options: ReceiveOptions = {}): Promise<PendingVersion> {
     const { services } = ctx;
     const stamp = await bucketStamp(ctx, bucket);
     const startedMs = performance.now();
@@ -220,7 +221,7 @@ function commitLate(record: ObjectRecord, stragglers: readonly Promise<ShardHold
  * them). The clock observes every fence the nodes reported, so the id follows every conditional
  * write that held the key before.
  */
-async function holdSharedLease(ctx: RequestScope, target: WriteTarget, holders: readonly ShardHolder[]): Promise<void> {
+async function holdSharedLease(ctx: RequestScope<RecordWriteDeps>, target: WriteTarget, holders: readonly ShardHolder[]): Promise<void> {
   if (target.leaseToken === undefined) return;
   const needed = majority(target.nodes.length);
   const renewBeforeMs = performance.now() - LEASE_RENEW_AFTER_MS;

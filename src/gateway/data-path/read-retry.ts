@@ -1,4 +1,5 @@
 import { isSlowQuorumLoss } from '../s3/index.js';
+import type { MetadataTimeout } from './path-deps.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 
 /**
@@ -65,7 +66,7 @@ export class ReadDeadline {
  * stops at the request's read deadline. A round lost to nodes that refused or failed is not retried:
  * those nodes are down, not slow, and the client hears so at once.
  */
-export function retrySlowRead<T>(scope: RequestScope, read: (signal: AbortSignal) => Promise<T>, deadline: ReadDeadline = ReadDeadline.of(scope)): Promise<T> {
+export function retrySlowRead<T>(scope: RequestScope<MetadataTimeout>, read: (signal: AbortSignal) => Promise<T>, deadline: ReadDeadline = ReadDeadline.of(scope)): Promise<T> {
   return retrySlowRound(scope, read, deadline, scope.signal);
 }
 
@@ -75,14 +76,14 @@ export function retrySlowRead<T>(scope: RequestScope, read: (signal: AbortSignal
  * leaves. The budget starts with the round, not the request: a large body's upload may have taken
  * longer than that before its commit. Nodes that applied an earlier attempt answer the repeat as done.
  */
-export function retrySlowCommit<T>(scope: RequestScope, commit: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export function retrySlowCommit<T>(scope: RequestScope<MetadataTimeout>, commit: (signal: AbortSignal) => Promise<T>): Promise<T> {
   return retrySlowRound(scope, commit, new ReadDeadline(), undefined);
 }
 
 /** Never aborted: the pauses of a round that does not follow the client's request. */
 const UNCANCELLED = new AbortController().signal;
 
-async function retrySlowRound<T>(scope: RequestScope, round: (signal: AbortSignal) => Promise<T>, deadline: ReadDeadline, signal: AbortSignal | undefined): Promise<T> {
+async function retrySlowRound<T>(scope: RequestScope<MetadataTimeout>, round: (signal: AbortSignal) => Promise<T>, deadline: ReadDeadline, signal: AbortSignal | undefined): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     const timeoutMs = Math.max(1, Math.min(scope.services.metadataTimeoutMs, deadline.remainingMs()));
     try {

@@ -2,6 +2,7 @@ import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type 
 import { newToken } from '../../common/index.js';
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
 import { acquireSharedLease, releaseSharedLease } from './key-lease.js';
+import type { LookupDeps, RecordWriteDeps } from './path-deps.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
 
@@ -9,7 +10,7 @@ import { retrySlowCommit } from './read-retry.js';
  * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
  * succeeds on a write quorum.
  */
-export async function commitRecord(ctx: RequestScope, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
+export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'clock' | 'logger'>>, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   // Not the client's: a commit some nodes may have applied is seen through to its quorum (or its
@@ -28,7 +29,7 @@ export async function commitRecord(ctx: RequestScope, record: ObjectRecord, opti
 }
 
 /** `err`, after dropping the cached record of a bucket a commit found gone: the next request reads it anew. */
-export function forgetGoneBucket<E>(ctx: RequestScope, err: E): E {
+export function forgetGoneBucket<E>(ctx: RequestScope<Pick<RecordWriteDeps, 'buckets'>>, err: E): E {
   const bucket = err instanceof S3Error && err.code === 'NoSuchBucket' ? err.fields['BucketName'] : undefined;
   if (bucket !== undefined) ctx.services.buckets.forget(bucket);
   return err;
@@ -38,7 +39,7 @@ export function forgetGoneBucket<E>(ctx: RequestScope, err: E): E {
  * The versioning state of a bucket (from the cached bucket record), which every version written to it
  * carries; undefined while versioning was never enabled, and for the internal uploads bucket.
  */
-export async function bucketVersioning(ctx: RequestScope, bucket: string): Promise<BucketRecord['versioning']> {
+export async function bucketVersioning(ctx: RequestScope<Pick<RecordWriteDeps, 'buckets'>>, bucket: string): Promise<BucketRecord['versioning']> {
   return (await bucketStamp(ctx, bucket)).versioning;
 }
 
@@ -50,7 +51,7 @@ export type BucketStamp = Pick<ObjectRecord, 'versioning' | 'bucketCreatedMs'>;
  * and the incarnation, which the nodes check so that a write never lands in a bucket deleted since, or
  * in another bucket created under the same name (bucket-incarnations.md). Nothing for the uploads bucket.
  */
-export async function bucketStamp(ctx: RequestScope, bucket: string): Promise<BucketStamp> {
+export async function bucketStamp(ctx: RequestScope<Pick<RecordWriteDeps, 'buckets'>>, bucket: string): Promise<BucketStamp> {
   if (bucket === UPLOADS_BUCKET) return {};
   return stampOf(await ctx.services.buckets.require(bucket, ctx.signal));
 }
@@ -61,7 +62,7 @@ export function stampOf(record: BucketRecord): BucketStamp {
 }
 
 /** A delete marker for bucket/key: hides every older version; S3 answers 204 whether or not the key existed. */
-export function deleteMarker(ctx: RequestScope, bucket: string, key: string, stamp: BucketStamp = {}): ObjectRecord {
+export function deleteMarker(ctx: RequestScope<Pick<RecordWriteDeps, 'clock' | 'erasure'>>, bucket: string, key: string, stamp: BucketStamp = {}): ObjectRecord {
   return {
     bucket,
     key,
@@ -80,7 +81,7 @@ export function deleteMarker(ctx: RequestScope, bucket: string, key: string, sta
 }
 
 /** Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it. */
-export async function deleteKey(ctx: RequestScope, bucket: string, key: string): Promise<ObjectRecord> {
+export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string): Promise<ObjectRecord> {
   const stamp = await bucketStamp(ctx, bucket);
   return commitPlainRecord(ctx, bucket, key, () => deleteMarker(ctx, bucket, key, stamp));
 }
@@ -91,7 +92,7 @@ export async function deleteKey(ctx: RequestScope, bucket: string, key: string):
  * held, so the version follows every conditional write that held the key, and its commit gives the
  * lease back (a failed one gives it back here).
  */
-export async function commitPlainRecord(ctx: RequestScope, bucket: string, key: string, build: () => ObjectRecord): Promise<ObjectRecord> {
+export async function commitPlainRecord(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, build: () => ObjectRecord): Promise<ObjectRecord> {
   const leaseToken = newToken();
   await acquireSharedLease(ctx, bucket, key, leaseToken);
   try {
@@ -120,7 +121,7 @@ export async function commitPlainRecord(ctx: RequestScope, bucket: string, key: 
  * would have refused as well.
  */
 export async function deleteVersion(
-  ctx: RequestScope,
+  ctx: RequestScope<LookupDeps & Pick<RecordWriteDeps, 'logger'>>,
   bucket: string,
   key: string,
   versionId: string,

@@ -1,7 +1,10 @@
-// One file per S3 resource, each exporting the handlers the operation table names; what several
-// handlers share (the current version, an upload, preconditions, attributes) has files of its own.
-export { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.js';
-export { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket.js';
+// One file per S3 resource, each exporting the handlers the operation table names, in a folder per
+// kind of resource: bucket/ (a bucket, its configuration and its listings), object/, multipart/ (an
+// upload and its parts), and subresource/ (ACLs, tags and object lock, on a bucket and an object alike).
+// What handlers of several folders share (the current version, an upload, preconditions, attributes)
+// lives in shared/, each in a file of its own.
+export { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './subresource/acl.js';
+export { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket/bucket.js';
 export {
   deleteBucketOwnershipControls,
   getBucketFixedConfiguration,
@@ -10,10 +13,10 @@ export {
   getBucketVersioning,
   putBucketOwnershipControls,
   putBucketVersioning,
-} from './bucket-config.js';
-export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.js';
-export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './bucket-lifecycle.js';
-export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket-encryption.js';
+} from './bucket/bucket-config.js';
+export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket/bucket-cors.js';
+export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './bucket/bucket-lifecycle.js';
+export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket/bucket-encryption.js';
 export {
   deleteBucketPolicy,
   deletePublicAccessBlock,
@@ -22,16 +25,16 @@ export {
   getPublicAccessBlock,
   putBucketPolicy,
   putPublicAccessBlock,
-} from './bucket-policy.js';
-export { copyObject, uploadPartCopy } from './copy-object.js';
-export { deleteObjects } from './delete-objects.js';
-export { getObjectAttributes } from './get-object-attributes.js';
-export { listObjectVersions, listObjectsHandler } from './list-objects.js';
-export { abortMultipartUpload, createMultipartUpload, uploadPart } from './multipart.js';
-export { completeMultipartUpload } from './multipart-complete.js';
-export { listMultipartUploads, listParts } from './multipart-listing.js';
-export { deleteObject, getObject, headObject, putObject } from './object.js';
-export { postObject } from './post-object.js';
+} from './bucket/bucket-policy.js';
+export { copyObject, uploadPartCopy } from './object/copy-object.js';
+export { deleteObjects } from './object/delete-objects.js';
+export { getObjectAttributes } from './object/get-object-attributes.js';
+export { listObjectVersions, listObjectsHandler } from './bucket/list-objects.js';
+export { abortMultipartUpload, createMultipartUpload, uploadPart } from './multipart/multipart.js';
+export { completeMultipartUpload } from './multipart/multipart-complete.js';
+export { listMultipartUploads, listParts } from './multipart/multipart-listing.js';
+export { deleteObject, getObject, headObject, putObject } from './object/object.js';
+export { postObject } from './object/post-object.js';
 export {
   getObjectLegalHold,
   getObjectLockConfiguration,
@@ -39,5 +42,5 @@ export {
   putObjectLegalHold,
   putObjectLockConfiguration,
   putObjectRetention,
-} from './object-lock.js';
-export { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './tagging.js';
+} from './subresource/object-lock.js';
+export { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './subresource/tagging.js';

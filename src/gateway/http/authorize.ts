@@ -17,6 +17,7 @@ import {
   type S3Action,
 } from '../access/index.js';
 import { parseTaggingHeader, S3Error } from '../s3/index.js';
+import type { AccessDeps } from './auth-deps.js';
 import type { RequestContext } from './request-context.js';
 
 /** What the access decision established for a request, and what is left to check once its object is read. */
@@ -34,10 +35,10 @@ export interface RequestAccess {
   bucketCreatedMs?: number | undefined;
 }
 
-type Scope = Omit<RequestContext, 'access'>;
+type Scope = Omit<RequestContext<AccessDeps>, 'access'>;
 
 /** The canonical id that owns a bucket: its creator, or the administrator for buckets from before users existed. */
-export function bucketOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: BucketRecord): string {
+export function bucketOwnerOf(ctx: { services: Pick<AccessDeps, 'ownerId'> }, bucket: BucketRecord): string {
   return bucket.owner ?? ctx.services.ownerId;
 }
 
@@ -45,7 +46,7 @@ export function bucketOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: Buc
  * The canonical id that owns an object: its writer, or its bucket's owner when none was recorded or
  * the bucket enforces bucket-owner ownership.
  */
-export function objectOwnerOf(ctx: Pick<RequestContext, 'services'>, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner'>): string {
+export function objectOwnerOf(ctx: { services: Pick<AccessDeps, 'ownerId'> }, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner'>): string {
   return aclsEnabled(bucket) ? (record.owner ?? bucketOwnerOf(ctx, bucket)) : bucketOwnerOf(ctx, bucket);
 }
 
@@ -191,7 +192,7 @@ export async function authorize(ctx: Scope, principal: Principal, action: S3Acti
  * AccessDenied unless the request's principal may act on the object: policies again, now with the
  * object's tags (s3:ExistingObjectTag), then the object's ACL.
  */
-export function requireObjectAccess(ctx: RequestContext, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner' | 'grants' | 'tags' | 'key'>, permission: AclPermission | 'OWNER', action?: S3Action): void {
+export function requireObjectAccess(ctx: RequestContext<AccessDeps>, bucket: BucketRecord, record: Pick<ObjectRecord, 'owner' | 'grants' | 'tags' | 'key'>, permission: AclPermission | 'OWNER', action?: S3Action): void {
   const { principal } = ctx.access;
   if (principal.kind === 'admin') return;
   const facts = new Map(ctx.access.facts);
@@ -207,7 +208,7 @@ export function requireObjectAccess(ctx: RequestContext, bucket: BucketRecord, r
  * For an operation on many keys at once (DeleteObjects): the decision for one key, as `authorize`
  * takes it for a request naming that key (policies on the key's ARN, then the bucket's ACL).
  */
-export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): void {
+export function requireKeyAccess(ctx: RequestContext<AccessDeps>, bucket: BucketRecord, key: string, action: S3Action): void {
   const { principal } = ctx.access;
   if (principal.kind === 'admin') return;
   const decision = keyDecision(ctx, bucket, key, action);
@@ -223,12 +224,12 @@ export function requireKeyAccess(ctx: RequestContext, bucket: BucketRecord, key:
  * is an action of its own in S3 (s3:PutObjectAcl, s3:PutObjectTagging). Without a policy that speaks
  * of it, the writer may: it owns the version it writes, and an owner sets its ACL and tags.
  */
-export function refuseDeniedAction(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): void {
+export function refuseDeniedAction(ctx: RequestContext<AccessDeps>, bucket: BucketRecord, key: string, action: S3Action): void {
   if (keyDecision(ctx, bucket, key, action) === 'deny') throw new S3Error('AccessDenied');
 }
 
 /** The policies' decision of `action` on `key` of `bucket` for the request's principal (the administrator: none). */
-function keyDecision(ctx: RequestContext, bucket: BucketRecord, key: string, action: S3Action): PolicyDecision {
+function keyDecision(ctx: RequestContext<AccessDeps>, bucket: BucketRecord, key: string, action: S3Action): PolicyDecision {
   const scoped = { ...ctx, target: { ...ctx.target, bucket: bucket.name, key } };
   return policyDecision(scoped, bucket, ctx.access.principal, action, ctx.access.facts);
 }
@@ -244,7 +245,7 @@ export function refusePublicAcl(bucket: BucketRecord, grants: readonly Grant[] |
  * which keys exist. Throws that AccessDenied; returns when the miss may be told. `name`: the bucket
  * the key was looked for in (a copy's source bucket), the request's own by default.
  */
-export async function refuseUnlistedMiss(ctx: RequestContext, name: string | undefined = ctx.target.bucket): Promise<void> {
+export async function refuseUnlistedMiss(ctx: RequestContext<AccessDeps>, name: string | undefined = ctx.target.bucket): Promise<void> {
   const { principal } = ctx.access;
   if (principal.kind === 'admin' || name === undefined) return;
   const bucket = await ctx.services.buckets.require(name, ctx.signal);

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RingLocator } from '../../placement/index.js';
 import { inspectShards, type NodeClient } from '../../rpc/index.js';
 import type { CredentialStore } from '../auth/index.js';
-import { listObjects, type GatewayServices } from '../data-path/index.js';
+import { listObjects, type ListPathDeps } from '../data-path/index.js';
+import type { AuthDeps } from './auth-deps.js';
 import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 import { CONSOLE_ASSETS } from './console-assets.js';
 import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
@@ -13,9 +14,12 @@ import { holdTurn, type RequestGate } from './request-gate.js';
 /** Where the console lives: bucket "-" in path style, which no S3 bucket can be. */
 export const CONSOLE_PATH = '/-/console/';
 
+/** What the console's API reads: bucket listings and versions, the nodes, and who may sign in. */
+export type ConsoleDeps = ListPathDeps & Pick<AuthDeps, 'users' | 'clock'>;
+
 /** What the console reads from. */
 export interface ConsoleOptions {
-  services: GatewayServices;
+  services: ConsoleDeps;
   /** The same credential check as S3's: a user who can sign S3 requests can sign in. */
   credentials: CredentialStore;
   clusterSecret: string;
@@ -179,7 +183,7 @@ async function api(page: string, query: URLSearchParams, options: ConsoleOptions
 }
 
 /** Each node's background work (scrub, repair, rebalance), or why the node did not say. */
-async function healing(services: GatewayServices): Promise<unknown> {
+async function healing(services: Pick<ConsoleDeps, 'cluster'>): Promise<unknown> {
   return {
     nodes: await Promise.all(
       services.cluster.allNodes().map(async (node) => {
@@ -194,7 +198,7 @@ async function healing(services: GatewayServices): Promise<unknown> {
 }
 
 /** One page of a bucket's keys and sub-prefixes under a prefix, as a browser walks folders. */
-async function browseObjects(services: GatewayServices, query: URLSearchParams, signal: AbortSignal): Promise<unknown> {
+async function browseObjects(services: ListPathDeps, query: URLSearchParams, signal: AbortSignal): Promise<unknown> {
   const bucket = query.get('bucket') ?? '';
   await services.buckets.require(bucket, signal);
   const prefix = query.get('prefix') ?? '';
@@ -215,7 +219,7 @@ async function browseObjects(services: GatewayServices, query: URLSearchParams, 
 }
 
 /** One object version's record, placement and the health of each of its shards. */
-async function objectShards(services: GatewayServices, query: URLSearchParams): Promise<unknown> {
+async function objectShards(services: Pick<ConsoleDeps, 'cluster' | 'erasure'>, query: URLSearchParams): Promise<unknown> {
   const bucket = query.get('bucket') ?? '';
   const key = query.get('key') ?? '';
   // A version by its S3 id (`null` included), current or not; without one, the newest.

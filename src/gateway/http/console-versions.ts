@@ -1,5 +1,5 @@
 import type { ObjectRecord } from '../../rpc/index.js';
-import { listVersions, type GatewayServices } from '../data-path/index.js';
+import { listVersions, type LookupDeps } from '../data-path/index.js';
 import { s3VersionId } from '../s3/index.js';
 
 /** Most versions of one key the console lists; older ones are left out and the answer says so. */
@@ -21,7 +21,7 @@ export interface ConsoleVersion {
  * Every version and delete marker of one key, newest first, merged from the nodes' version listings
  * as ListObjectVersions reads them (prefix = the key, keeping rows of exactly that key).
  */
-export async function keyVersions(services: GatewayServices, bucket: string, key: string, signal: AbortSignal): Promise<{ versions: ConsoleVersion[]; truncated: boolean }> {
+export async function keyVersions(services: LookupDeps, bucket: string, key: string, signal: AbortSignal): Promise<{ versions: ConsoleVersion[]; truncated: boolean }> {
   const versions: ConsoleVersion[] = [];
   let afterVersion: string | undefined;
   for (;;) {
@@ -46,7 +46,7 @@ export async function keyVersions(services: GatewayServices, bucket: string, key
 
 /** One page of every version and delete marker under a prefix, rolled up at `/` as the browse page is. */
 export async function prefixVersions(
-  services: GatewayServices,
+  services: LookupDeps,
   bucket: string,
   prefix: string,
   signal: AbortSignal,

@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { BucketRecord, CorsRule } from '../../rpc/index.js';
 import { matchCorsRule, S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
+import type { BucketRecords } from '../data-path/index.js';
 
 /** Sets the Access-Control-* headers S3 sends for a matched rule. */
 function setCorsHeaders(reply: FastifyReply, rule: CorsRule, origin: string): void {
@@ -55,7 +56,7 @@ export async function answerPreflight(
  * Adds CORS headers to an actual request from a browser (one with an Origin) when the bucket has a
  * rule for that origin and method; quietly adds nothing otherwise, as S3 does.
  */
-export async function applyCors(ctx: RequestContext): Promise<void> {
+export async function applyCors(ctx: RequestContext<BucketRecords>): Promise<void> {
   const origin = ctx.request.headers.origin;
   if (origin === undefined || ctx.target.bucket === undefined) return;
   let record: BucketRecord;

@@ -4,9 +4,10 @@ export { registerHealthRoutes, GATEWAY_HEALTH_PATHS, type GatewayHealth } from '
 export { GatewayMetrics, UNKNOWN_OPERATION, type GatewayMetricsSources, type NodeCallObserver } from './gateway-metrics.js';
 export { GATEWAY_METRICS_PATHS, registerMetricsRoute } from './metrics-route.js';
 export { decodedBody, readSmallBody } from './request-body.js';
-export { bucketOf, header, keyOf, type Handler, type RequestContext } from './request-context.js';
+export { bucketOf, header, keyOf, type GatewayDeps, type Handler, type RequestContext } from './request-context.js';
+export type { AccessDeps, AuthDeps, SignatureSettings } from './auth-deps.js';
 export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.js';
-export { CONSOLE_PATH, registerConsole, type ConsoleOptions } from './console-route.js';
+export { CONSOLE_PATH, registerConsole, type ConsoleDeps, type ConsoleOptions } from './console-route.js';
 export { ByteBudget } from './byte-budget.js';
 export { RequestGate, type RequestGateLimits } from './request-gate.js';
 export { authorize, bucketOwnerOf, objectOwnerOf, refuseDeniedAction, refusePublicAcl, refuseUnlistedMiss, requireKeyAccess, requireObjectAccess, userArn, type RequestAccess } from './authorize.js';

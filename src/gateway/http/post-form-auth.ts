@@ -3,6 +3,7 @@ import type { Principal } from '../access/index.js';
 import { verifyPostSignature, type PostSigner } from '../auth/index.js';
 import { S3Error } from '../s3/index.js';
 import { authorize, type RequestAccess } from './authorize.js';
+import type { AuthDeps } from './auth-deps.js';
 import type { RequestContext } from './request-context.js';
 import { signatureRules } from './signature-rules.js';
 
@@ -13,13 +14,13 @@ import { signatureRules } from './signature-rules.js';
  * signer's (http/authorize.ts), taken here because the signature travels in the body; `checkPolicy`
  * runs between the signature check and the access decision.
  */
-export async function authorizePostForm(
-  ctx: RequestContext,
+export async function authorizePostForm<Deps extends AuthDeps>(
+  ctx: RequestContext<Deps>,
   fields: ReadonlyMap<string, string>,
   key: string,
   formHeaders: Record<string, string>,
   checkPolicy: () => void,
-): Promise<RequestContext> {
+): Promise<RequestContext<Deps>> {
   const signer = await verifySigner(ctx, fields);
   // The policy's conditions speak only once its signature is known to be good.
   checkPolicy();
@@ -40,7 +41,7 @@ export async function authorizePostForm(
  * The form's signer. A key the gateway does not know yet (a user added a moment ago elsewhere)
  * makes it re-read the users once, as for a signed header.
  */
-async function verifySigner(ctx: RequestContext, fields: ReadonlyMap<string, string>): Promise<PostSigner> {
+async function verifySigner(ctx: RequestContext<AuthDeps>, fields: ReadonlyMap<string, string>): Promise<PostSigner> {
   const credentials = { secretKeyFor: (accessKeyId: string) => ctx.services.users.lookup(accessKeyId)?.secretAccessKey };
   const rules = signatureRules(ctx.services);
   try {

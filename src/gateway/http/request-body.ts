@@ -3,6 +3,7 @@ import { createBodyDecoder, type AuthRequest, type BodyDecoder, type BodyDecoder
 import { S3Error } from '../s3/index.js';
 import type { RequestContext } from './request-context.js';
 import { watchBodyRate } from './slow-body.js';
+import type { BodyDigests } from '../data-path/index.js';
 
 /**
  * The request body as verified, unframed bytes: aws-chunked framing removed, signatures, payload hash
@@ -10,7 +11,7 @@ import { watchBodyRate } from './slow-body.js';
  * pipeline does; callers must await it (it carries transport errors).
  */
 export function decodedBody(
-  ctx: RequestContext,
+  ctx: RequestContext<BodyDigests>,
   options: BodyDecoderOptions & { headers?: AuthRequest['headers'] } = {},
 ): { decoder: BodyDecoder; done: Promise<void> } {
   // Creating the decoder checks the digest and checksum headers; a malformed one fails before 100 Continue.
@@ -74,7 +75,7 @@ export function pipeInto(source: Readable, sink: Writable): Promise<void> {
  * headers for the body checks, for requests whose checksum headers describe something else
  * (CompleteMultipartUpload's name the whole object).
  */
-export async function readSmallBody(ctx: RequestContext, limitBytes: number, headers?: AuthRequest['headers']): Promise<Buffer> {
+export async function readSmallBody(ctx: RequestContext<BodyDigests>, limitBytes: number, headers?: AuthRequest['headers']): Promise<Buffer> {
   const { decoder, done } = decodedBody(ctx, headers === undefined ? {} : { headers });
   const chunks: Buffer[] = [];
   let total = 0;

@@ -3,16 +3,15 @@ import type { Duplex } from 'node:stream';
 import type { ServerOptions } from 'node:http';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { newRequestId, randomHex } from '../../common/index.js';
+import { newRequestId, randomHex, type Logger } from '../../common/index.js';
 import type { S3Action } from '../access/index.js';
 import { authenticate, type AuthRequest, type AuthResult } from '../auth/index.js';
-import type { GatewayServices } from '../data-path/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
 import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
 import { authorize } from './authorize.js';
 import { signatureRules } from './signature-rules.js';
-import type { Handler } from './request-context.js';
+import type { GatewayDeps, Handler } from './request-context.js';
 import type { ByteBudget } from './byte-budget.js';
 import { holdTurn, type RequestGate } from './request-gate.js';
 import type { SlowClientLimits } from './slow-body.js';
@@ -42,7 +41,7 @@ export type OperationRouter = (
 
 /** How the S3 HTTP layer is set up. */
 export interface S3AppOptions {
-  services: GatewayServices;
+  services: GatewayDeps;
   route: OperationRouter;
   /** Base domain for virtual-hosted-style addressing (`bucket.<baseDomain>`); path style always works. */
   baseDomain?: string | undefined;
@@ -260,7 +259,7 @@ function addS3Route(app: FastifyInstance, options: S3AppOptions, contentTypes: W
  * announced, a malformed request): S3's XML error with a request id that is also logged, then the
  * connection closes. Fastify would answer JSON.
  */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: GatewayServices['logger'], hostId: string): void {
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: Logger, hostId: string): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const requestId = newRequestId();
   const error =

@@ -1,5 +1,5 @@
 import { t } from 'tap';
-import { acquireKeyLease, holdKeyLease, type RequestScope } from '../../../src/gateway/data-path/index.js';
+import { acquireKeyLease, holdKeyLease, type LeaseScope } from '../../../src/gateway/data-path/index.js';
 import { NodeClient } from '../../../src/rpc/index.js';
 import { startCluster } from '../../helpers/cluster.js';
 import { freePorts } from '../../helpers/ports.js';
@@ -22,8 +22,8 @@ class CountingClient extends NodeClient {
 }
 
 /** What acquireKeyLease needs of a request: its nodes and deadlines. */
-function scopeOver(nodes: readonly NodeClient[], signal: AbortSignal): RequestScope {
-  return { signal, services: { cluster: { nodesFor: () => nodes }, metadataTimeoutMs: 2_000 } } as unknown as RequestScope;
+function scopeOver(nodes: readonly NodeClient[], signal: AbortSignal): LeaseScope {
+  return { signal, services: { cluster: { nodesFor: () => nodes }, metadataTimeoutMs: 2_000 } } as unknown as LeaseScope;
 }
 
 async function until(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {

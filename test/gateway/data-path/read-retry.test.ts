@@ -1,9 +1,9 @@
 import { t } from 'tap';
-import { ReadDeadline, retrySlowRead, type RequestScope } from '../../../src/gateway/data-path/index.js';
+import { ReadDeadline, retrySlowRead, type MetadataTimeout, type RequestScope } from '../../../src/gateway/data-path/index.js';
 import { quorumError } from '../../../src/gateway/s3/index.js';
 
 /** What retrySlowRead needs of a request: its signal and the metadata timeout it reads on each attempt. */
-function scope(timeoutsMs: number[]): RequestScope & { asked: number[] } {
+function scope(timeoutsMs: number[]): RequestScope<MetadataTimeout> & { asked: number[] } {
   const asked: number[] = [];
   return {
     signal: new AbortController().signal,
@@ -15,7 +15,7 @@ function scope(timeoutsMs: number[]): RequestScope & { asked: number[] } {
         return value;
       },
     },
-  } as unknown as RequestScope & { asked: number[] };
+  };
 }
 
 const slow = () => quorumError('read', [{ nodeId: 'n1', reason: 'Unavailable: request aborted', timedOut: true }, { nodeId: 'n2', reason: 'Unavailable: request aborted', timedOut: true }]);

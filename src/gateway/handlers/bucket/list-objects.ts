@@ -1,0 +1,185 @@
+import type { ObjectRecord } from '../../../rpc/index.js';
+import { bucketOwnerNamed, ownerElement } from '../shared/request-acl.js';
+import { listObjects, listVersions, ReadDeadline, type ListPathDeps, type ListResult, type LookupDeps } from '../../data-path/index.js';
+import { bucketOf, type AccessDeps, type RequestContext } from '../../http/index.js';
+import { countParameter, listFieldEncoder, MAX_KEY_BYTES, renderXml, S3Error, s3VersionId, versionIdParam } from '../../s3/index.js';
+
+const XML = 'application/xml';
+
+interface ListPosition {
+  after: string;
+  afterIsPrefix: boolean;
+}
+
+function encodeToken(token: ListPosition): string {
+  return Buffer.from(JSON.stringify([token.after, token.afterIsPrefix ? 1 : 0]), 'utf8').toString('base64url');
+}
+
+/** Whether `text` can be a key or a key's prefix: well-formed UTF-16 (keys arrive as UTF-8) and no longer than a key. */
+function isKeyPosition(text: string): boolean {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length <= MAX_KEY_BYTES && bytes.toString('utf8') === text;
+}
+
+/**
+ * The position a continuation token names. A token is opaque to clients, so one naming no position a
+ * listing could stop at (garbled, or forged longer than any key) is S3's InvalidArgument.
+ */
+function decodeToken(text: string): ListPosition {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && isKeyPosition(parsed[0]) && (parsed[1] === 0 || parsed[1] === 1)) {
+      return { after: parsed[0], afterIsPrefix: parsed[1] === 1 };
+    }
+  } catch {
+    // Falls through to the S3 error below.
+  }
+  throw new S3Error('InvalidArgument', { message: 'The continuation token provided is incorrect', fields: { ArgumentName: 'continuation-token' } });
+}
+
+/**
+ * Where a listing resumes after a client's marker (marker, start-after, key-marker). A marker that
+ * rolls up into a common prefix resumes after the whole prefix: every later key under it would roll
+ * up into that same prefix, which sorts before the marker, so S3 never lists it again.
+ */
+export function positionAfter(marker: string, prefix: string, delimiter: string): ListPosition {
+  if (delimiter !== '' && marker.startsWith(prefix)) {
+    const at = marker.indexOf(delimiter, prefix.length);
+    if (at >= 0) return { after: marker.slice(0, at + delimiter.length), afterIsPrefix: true };
+  }
+  return { after: marker, afterIsPrefix: false };
+}
+
+/** ChecksumAlgorithm and ChecksumType of a listed object, when it has a checksum (S3 lists them since 2025). */
+function checksumListFields(record: ObjectRecord): Record<string, string> {
+  const algorithm = Object.keys(record.checksums)[0];
+  return algorithm === undefined ? {} : { ChecksumAlgorithm: algorithm, ChecksumType: record.checksumType ?? 'FULL_OBJECT' };
+}
+
+async function listPage(ctx: RequestContext<ListPathDeps>, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult> {
+  await ctx.services.buckets.require(bucket, ctx.signal);
+  return listObjects(
+    ctx.services.cluster.allNodes(),
+    { bucket, prefix, delimiter, after: position.after, afterIsPrefix: position.afterIsPrefix, maxKeys },
+    ctx.services.erasure.parityShards,
+    ctx.signal,
+    () => ctx.services.metadataTimeoutMs,
+    ReadDeadline.of(ctx),
+  );
+}
+
+/**
+ * ListObjects (v1) and ListObjectsV2 (`list-type=2`). With `encoding-type=url` the fields S3 encodes
+ * (Key, Prefix, Delimiter, Marker, NextMarker, StartAfter, CommonPrefixes) are encoded and
+ * EncodingType is echoed; empty `prefix=` and `delimiter=` mean absent.
+ */
+export async function listObjectsHandler(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const bucketOwner = await bucketOwnerNamed(ctx, bucket);
+  const { query } = ctx.target;
+  const v2 = query.get('list-type') === '2';
+  const encodingType = query.get('encoding-type');
+  const encode = listFieldEncoder(encodingType);
+  const prefix = query.get('prefix') ?? '';
+  const delimiter = query.get('delimiter') ?? '';
+  const maxKeys = countParameter('max-keys', query.get('max-keys'), 1000, 1000);
+  const continuation = v2 ? query.get('continuation-token') : undefined;
+  const startAfter = (v2 ? query.get('start-after') : query.get('marker')) ?? '';
+  const position = continuation !== undefined && continuation !== '' ? decodeToken(continuation) : positionAfter(startAfter, prefix, delimiter);
+  const result = await listPage(ctx, bucket, prefix, delimiter, position, maxKeys);
+  const fetchOwner = v2 ? query.get('fetch-owner') === 'true' : true;
+  const body: Record<string, unknown> = { Name: bucket, Prefix: encode(prefix) };
+  if (v2) {
+    if (startAfter !== '') body['StartAfter'] = encode(startAfter);
+    if (continuation !== undefined) body['ContinuationToken'] = continuation;
+    if (result.isTruncated && result.next !== undefined) body['NextContinuationToken'] = encodeToken(result.next);
+    body['KeyCount'] = result.objects.length + result.commonPrefixes.length;
+  } else {
+    body['Marker'] = encode(startAfter);
+    // S3 sends NextMarker only with a delimiter; without one, clients continue from the last key.
+    if (result.isTruncated && delimiter !== '' && result.next !== undefined) body['NextMarker'] = encode(result.next.after);
+  }
+  body['MaxKeys'] = maxKeys;
+  if (delimiter !== '') body['Delimiter'] = encode(delimiter);
+  if (encodingType === 'url') body['EncodingType'] = 'url';
+  body['IsTruncated'] = result.isTruncated;
+  body['Contents'] = result.objects.map((record) => ({
+    Key: encode(record.key),
+    LastModified: new Date(record.lastModifiedMs).toISOString(),
+    ETag: record.etag,
+    ...checksumListFields(record),
+    Size: record.sizeBytes,
+    ...(fetchOwner ? { Owner: ownerElement(ctx, bucketOwner, record) } : {}),
+    StorageClass: 'STANDARD',
+  }));
+  body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
+  await ctx.reply.type(XML).send(renderXml('ListBucketResult', body));
+}
+
+/**
+ * ListObjectVersions: every version and delete marker, key ascending and newest first, IsLatest on
+ * each key's newest; KeyMarker/VersionIdMarker paging, prefix, delimiter and `encoding-type=url` as
+ * S3 does them. Versions written without versioning show the id `null`.
+ */
+export async function listObjectVersions(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const bucketOwner = await bucketOwnerNamed(ctx, bucket);
+  const { query } = ctx.target;
+  const encodingType = query.get('encoding-type');
+  const encode = listFieldEncoder(encodingType);
+  const prefix = query.get('prefix') ?? '';
+  const delimiter = query.get('delimiter') ?? '';
+  const maxKeys = countParameter('max-keys', query.get('max-keys'), 1000, 1000);
+  const keyMarker = query.get('key-marker') ?? '';
+  const versionIdMarker = query.get('version-id-marker') ?? '';
+  if (versionIdMarker !== '' && keyMarker === '') {
+    throw new S3Error('InvalidArgument', { message: 'A version-id marker cannot be specified without a key marker.', fields: { ArgumentName: 'version-id-marker' } });
+  }
+  versionIdParam(versionIdMarker === '' ? undefined : versionIdMarker);
+  await ctx.services.buckets.require(bucket, ctx.signal);
+  const position = positionAfter(keyMarker, prefix, delimiter);
+  const result = await listVersions(
+    ctx.services.cluster.allNodes(),
+    {
+      bucket,
+      prefix,
+      delimiter,
+      after: position.after,
+      afterVersion: position.afterIsPrefix || versionIdMarker === '' ? undefined : versionIdMarker,
+      afterIsPrefix: position.afterIsPrefix,
+      maxKeys,
+    },
+    ctx.services.erasure.parityShards,
+    ctx.signal,
+    () => ctx.services.metadataTimeoutMs,
+    ReadDeadline.of(ctx),
+  );
+  const body: Record<string, unknown> = {
+    Name: bucket,
+    Prefix: encode(prefix),
+    KeyMarker: encode(keyMarker),
+    VersionIdMarker: versionIdMarker,
+  };
+  if (result.isTruncated && result.next !== undefined) {
+    body['NextKeyMarker'] = encode(result.next.key);
+    if (result.next.version !== undefined) body['NextVersionIdMarker'] = s3VersionId(result.next.version);
+  }
+  body['MaxKeys'] = maxKeys;
+  if (delimiter !== '') body['Delimiter'] = encode(delimiter);
+  if (encodingType === 'url') body['EncodingType'] = 'url';
+  body['IsTruncated'] = result.isTruncated;
+  const versions: Record<string, unknown>[] = [];
+  const markers: Record<string, unknown>[] = [];
+  for (const { record, isLatest } of result.versions) {
+    const common = { Key: encode(record.key), VersionId: s3VersionId(record), IsLatest: isLatest, LastModified: new Date(record.lastModifiedMs).toISOString() };
+    if (record.deleted) {
+      markers.push({ Owner: ownerElement(ctx, bucketOwner, record), ...common });
+    } else {
+      versions.push({ ...common, ETag: record.etag, ...checksumListFields(record), Size: record.sizeBytes, Owner: ownerElement(ctx, bucketOwner, record), StorageClass: 'STANDARD' });
+    }
+  }
+  body['Version'] = versions;
+  body['DeleteMarker'] = markers;
+  body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
+  await ctx.reply.type(XML).send(renderXml('ListVersionsResult', body));
+}

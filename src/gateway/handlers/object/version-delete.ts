@@ -1,0 +1,44 @@
+import { bucketVersioning, deleteKey, deleteVersion, metadataSignal, resolveNamedVersion, type RecordWriteDeps } from '../../data-path/index.js';
+import type { AccessDeps, RequestContext } from '../../http/index.js';
+import { s3VersionId } from '../../s3/index.js';
+import { governanceBypass, requireUnlocked } from '../shared/object-lock-fields.js';
+
+/** What a delete did, as DeleteObject's headers and DeleteObjects' entries report it. */
+export interface DeleteOutcome {
+  /** The version removed or the marker written was a delete marker. */
+  deleteMarker: boolean;
+  /** The version id to report: the one removed, or the new marker's; undefined when S3 reports none. */
+  versionId: string | undefined;
+}
+
+/**
+ * Deletes as S3 does. Without a versionId: a delete marker (a versioned one under bucket versioning,
+ * the null one while suspended, a plain tombstone without versioning). With one (`null` included): that
+ * version, or marker, is removed for good, and deleting one that does not exist still succeeds. In a
+ * bucket with Object Lock a version under a legal hold or unexpired retention is refused (AccessDenied;
+ * GOVERNANCE yields to an allowed bypass); a delete marker is written whatever the lock, as in S3.
+ */
+export async function deleteObjectVersion(ctx: RequestContext<RecordWriteDeps & AccessDeps>, bucket: string, key: string, versionId: string | undefined): Promise<DeleteOutcome> {
+  const versioning = await bucketVersioning(ctx, bucket);
+  if (versionId === undefined || (versionId === 'null' && versioning === undefined)) {
+    // Without versioning the null version is the key's only one: a tombstone removes it as a plain delete does.
+    const marker = await deleteKey(ctx, bucket, key);
+    if (versionId !== undefined) return { deleteMarker: false, versionId };
+    return versioning === undefined ? { deleteMarker: false, versionId: undefined } : { deleteMarker: true, versionId: s3VersionId(marker) };
+  }
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  const locking = bucketRecord.objectLock !== undefined;
+  let internalId: string | undefined = versionId;
+  let bypassGovernance = false;
+  if (versionId === 'null' || locking) {
+    const found = await resolveNamedVersion(ctx.services.cluster.readSets(bucket, key), bucket, key, versionId, ctx.services.erasure, metadataSignal(ctx));
+    // A version no read quorum holds is still removed wherever a stray copy of it remains.
+    internalId = found?.record.versionId ?? (versionId === 'null' ? undefined : versionId);
+    if (found !== null && locking) {
+      bypassGovernance = governanceBypass(ctx, bucketRecord, key);
+      requireUnlocked(found.record, bypassGovernance);
+    }
+  }
+  const removed = internalId === undefined ? null : await deleteVersion(ctx, bucket, key, internalId, { bypassGovernance });
+  return { deleteMarker: removed?.deleted === true, versionId };
+}
