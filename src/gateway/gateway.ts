@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, HybridClock, readSecretFile, type GatewayConfig, type Logger } from '../common/index.js';
 import { createCodec, type Codec } from '../erasure/index.js';
 import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placement/index.js';
-import { writeQuorum, type LocalLink } from '../rpc/index.js';
+import { IndexWriter, writeQuorum, type LocalLink } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
 import { BucketService, StripePool, UserDirectory } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
@@ -82,6 +82,7 @@ export class Gateway {
   private cluster: ClusterView | undefined;
   private digestPool: DigestPool | undefined;
   private users: UserDirectory | undefined;
+  private bucketIndex: IndexWriter | undefined;
   private app: FastifyInstance | undefined;
   private watcher: RingFileWatcher | undefined;
   private follower: NodeRingFollower | undefined;
@@ -211,10 +212,18 @@ export class Gateway {
     this.digestPool = digestPool;
     if (config.sseMasterKeyFile !== undefined) this.sealer.useMasterKeys(await readMasterKeyFile(config.sseMasterKeyFile));
     const buckets = new BucketService({ cluster, clock, cacheTtlMs: config.bucketCacheTtlMs, nodeTimeoutMs: config.metadataTimeoutMs });
+    const indexLogger = this.logger.child({ component: 'bucket-index' });
+    // A settle not delivered leaves its intent on the replica: readers then ask the key's own nodes.
+    const bucketIndex = new IndexWriter({
+      timeoutMs: config.metadataTimeoutMs * 4,
+      onDropped: (count, err) => indexLogger.debug({ count, err }, 'index settles not delivered; their intents stand'),
+    });
+    this.bucketIndex = bucketIndex;
     this.buckets = buckets;
     return {
       cluster,
       buckets,
+      bucketIndex,
       clock,
       codec,
       erasure: config.erasure,
@@ -473,6 +482,8 @@ export class Gateway {
     this.users?.close();
     await this.follower?.close();
     await this.app?.close();
+    // Settles still queued are sent before the clients go: each would otherwise leave an intent behind.
+    await this.bucketIndex?.drain();
     await this.cluster?.close();
     for (const link of this.localLinks?.values() ?? []) link.close();
     await this.digestPool?.close();

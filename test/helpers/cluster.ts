@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { bucketName } from './bytes.js';
 import { until } from './until.js';
-import { parseGatewayConfig, silentLogger, type GatewayConfig, type Logger } from '../../src/common/index.js';
+import { formatVersionId, parseGatewayConfig, silentLogger, type GatewayConfig, type Logger } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 import { runUserCli } from '../../src/bin/user-cli.js';
@@ -210,6 +210,19 @@ export async function bucketOn(cluster: TestCluster): Promise<{ cluster: TestClu
   const bucket = bucketName();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   return { cluster, s3, bucket };
+}
+
+/**
+ * A bucket as one created before the bucket index existed holds it: a record without `index`, written
+ * straight to every node, so listings merge the nodes' own keys. For tests of that listing path (and of
+ * what it does when nodes disagree, which they set up by writing to nodes directly).
+ */
+export async function unindexedBucketOn(cluster: TestCluster): Promise<{ cluster: TestCluster; s3: S3Client; bucket: string }> {
+  const bucket = bucketName();
+  const createdMs = Date.now();
+  const record = { name: bucket, versionId: formatVersionId(createdMs, 0, 'a1b2c3d4'), createdMs, deleted: false };
+  await Promise.all(cluster.nodes.map((node) => node.parts.store.putBucket(record)));
+  return { cluster, s3: cluster.client(), bucket };
 }
 
 /** A started cluster, one SDK client and one new bucket, torn down with the test. The usual start of an S3 test file. */

@@ -9,11 +9,12 @@ import {
 import { t } from 'tap';
 import { formatVersionId, parseVersionId } from '../../src/common/index.js';
 import type { ObjectRecord } from '../../src/rpc/index.js';
-import { bucketOn, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, unindexedBucketOn, type TestCluster } from '../helpers/cluster.js';
 
 /**
  * Delimiter listings on the nodes: each node rolls the keys under a common prefix up into one row and
- * seeks past them, and the gateway lists a prefix at once only when every node agrees on it.
+ * seeks past them, and the gateway lists a prefix at once only when every node agrees on it. This is how
+ * buckets created before the bucket index are listed; their records carry no index.
  */
 
 /** One cluster for every case, each in a bucket of its own; no background work, so no audit mends the divergence a case sets up. */
@@ -66,7 +67,7 @@ async function liveRecord(cluster: TestCluster, bucket: string, key: string): Pr
 }
 
 t.test('each node answers a delimiter listing with one row per common prefix, and S3 pages them as before', async (t) => {
-  const { cluster, s3, bucket } = await bucketOn(shared);
+  const { cluster, s3, bucket } = await unindexedBucketOn(shared);
   const keys = ['a', 'z', ...['p1', 'p2', 'p3'].flatMap((p) => Array.from({ length: 25 }, (_, i) => `${p}/k${String(i).padStart(2, '0')}`)), 'p2/deep/x'];
   await Promise.all(keys.map((key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }))));
 
@@ -91,7 +92,7 @@ t.test('each node answers a delimiter listing with one row per common prefix, an
 });
 
 t.test('deleted keys roll up nothing: a prefix whose every key is deleted is not listed, one with a live key after deleted ones is', async (t) => {
-  const { cluster, s3, bucket } = await bucketOn(shared);
+  const { cluster, s3, bucket } = await unindexedBucketOn(shared);
   for (const key of ['gone/1', 'gone/2', 'mixed/1', 'mixed/2', 'mixed/3']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
   for (const key of ['gone/1', 'gone/2', 'mixed/1', 'mixed/2']) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
 
@@ -100,7 +101,7 @@ t.test('deleted keys roll up nothing: a prefix whose every key is deleted is not
 });
 
 t.test('a node that missed a delete does not bring back a prefix whose only key the others deleted', async (t) => {
-  const { cluster, s3, bucket } = await bucketOn(shared);
+  const { cluster, s3, bucket } = await unindexedBucketOn(shared);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'missed/only', Body: 'x' }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept/one', Body: 'y' }));
   // The delete reached nodes 1 to 5 (a write quorum and more), not node 0.
@@ -114,7 +115,7 @@ t.test('a node that missed a delete does not bring back a prefix whose only key 
 });
 
 t.test('a prefix behind more tombstones than a node reads for one page is still found', async (t) => {
-  const { cluster, s3, bucket } = await bucketOn(shared);
+  const { cluster, s3, bucket } = await unindexedBucketOn(shared);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'deep/zz-live', Body: 'live' }));
   const live = await liveRecord(cluster, bucket, 'deep/zz-live');
   // More tombstones before the live key than one node page reads (ROLLUP_SCAN_ROWS, 4,096).
@@ -147,7 +148,7 @@ async function listAllVersions(s3: S3Client, bucket: string, maxKeys: number): P
 }
 
 t.test('version listings with a delimiter roll up on the nodes too: one row per prefix, delete markers counting as versions', async (t) => {
-  const { cluster, s3, bucket } = await bucketOn(shared);
+  const { cluster, s3, bucket } = await unindexedBucketOn(shared);
   await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
   const put = async (key: string): Promise<string> => (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }))).VersionId as string;
   const top1 = await put('top');
@@ -178,7 +179,7 @@ t.test('version listings with a delimiter roll up on the nodes too: one row per 
 });
 
 t.test('a version listing does not bring back a prefix whose only version the other nodes deleted by id', async (t) => {
-  const { cluster, s3, bucket } = await bucketOn(shared);
+  const { cluster, s3, bucket } = await unindexedBucketOn(shared);
   await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept/one', Body: 'k' }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'missed/only', Body: 'm' }));
@@ -196,7 +197,7 @@ t.test('a version listing does not bring back a prefix whose only version the ot
 });
 
 t.test('a delimiter longer than any key lists every key, as it did before the nodes rolled up', async (t) => {
-  const { s3, bucket } = await bucketOn(shared);
+  const { s3, bucket } = await unindexedBucketOn(shared);
   for (const key of ['a/1', 'b/2']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
   const delimiter = '/'.repeat(1_100);
   const objects = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: delimiter }));

@@ -16,6 +16,7 @@ export {
   type LifecycleDates,
   type UploadLimits,
   type EncryptionDeps,
+  type IndexWrites,
   type ListPathDeps,
   type LookupDeps,
   type MetadataTimeout,
@@ -43,3 +44,5 @@ export {
 export { PendingVersion, type ReceiveOptions, type VerifiedBody, type VersionAttributes } from './pending-version.js';
 export { DigestedSource } from './digested-source.js';
 export { UserDirectory, USER_REFRESH_MS, type KeyEntry } from './user-directory.js';
+export { isIndexed, KeyIntent, type BucketIndexDeps, type IndexedBucket } from './bucket-index.js';
+export { listFromIndex, type ListedObject } from './index-listing.js';

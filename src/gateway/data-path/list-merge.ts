@@ -14,8 +14,8 @@ export interface ListRequest {
 }
 
 /** A page of a listing. `next` is where the following page starts (the last key or common prefix returned). */
-export interface ListResult {
-  objects: ObjectRecord[];
+export interface ListResult<O = ObjectRecord> {
+  objects: O[];
   commonPrefixes: string[];
   isTruncated: boolean;
   next: { after: string; afterIsPrefix: boolean } | undefined;

@@ -1,6 +1,6 @@
 import type { HybridClock, Logger } from '../../common/index.js';
 import type { Codec } from '../../erasure/index.js';
-import type { ErasureParams } from '../../rpc/index.js';
+import type { ErasureParams, IndexWriter } from '../../rpc/index.js';
 import type { ObjectOwnership } from '../access/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import type { DigestPool } from '../digest/index.js';
@@ -54,12 +54,17 @@ export interface BucketRecords {
   buckets: BucketService;
 }
 
+/** The bucket index's writer (bucket-index.ts): intents before commits, settles after. */
+export interface IndexWrites {
+  bucketIndex: IndexWriter;
+}
+
 /**
  * Writing a metadata-only version (a delete marker, a changed ACL or tag set, a completed upload's
  * record): its bucket's stamp, a shared lease on the key, new version ids, the commit round, and the
  * log for what a write leaves unfinished.
  */
-export interface RecordWriteDeps extends LookupDeps, BucketRecords {
+export interface RecordWriteDeps extends LookupDeps, BucketRecords, IndexWrites {
   clock: HybridClock;
   logger: Logger;
 }
@@ -92,8 +97,13 @@ export interface ReadPathDeps extends LookupDeps {
   sealer: ObjectSealer;
 }
 
-/** Listing a bucket's keys, versions or uploads: the bucket's record, then a merge of its nodes' listings. */
-export interface ListPathDeps extends LookupDeps, BucketRecords {}
+/**
+ * Listing a bucket's keys, versions or uploads: the bucket's record, then its index (settling what a
+ * listing finds unsettled) or a merge of its nodes' listings.
+ */
+export interface ListPathDeps extends LookupDeps, BucketRecords, IndexWrites {
+  clock: HybridClock;
+}
 
 /** Bucket administration: creating buckets and changing their configuration, owners and defaults. */
 export interface BucketAdminDeps extends BucketRecords, LifecycleDates {

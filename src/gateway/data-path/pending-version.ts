@@ -1,4 +1,4 @@
-import { majority, type ObjectRecord } from '../../rpc/index.js';
+import { majority, UPLOADS_BUCKET, type ObjectRecord } from '../../rpc/index.js';
 import { newToken } from '../../common/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumValue } from '../s3/checksums/index.js';
@@ -7,7 +7,8 @@ import type { RecordWriteDeps, WritePathDeps, WriteStage } from './path-deps.js'
 import type { RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
 import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-prepare-commit.js';
-import { bucketStamp, forgetGoneBucket, type BucketStamp } from './version-writer.js';
+import { forgetGoneBucket, stampOf, type BucketStamp } from './version-writer.js';
+import { KeyIntent } from './bucket-index.js';
 
 /** What a stored version carries besides its bytes. */
 export interface VersionAttributes {
@@ -62,9 +63,11 @@ export class PendingVersion {
   private readonly exclusive: boolean;
   private stageStartMs: number;
   private lease: ExclusiveLease | undefined;
+  /** The write's intent on the bucket's index; undefined when the bucket keeps none. */
+  private readonly intent: KeyIntent | undefined;
   private held = false;
 
-  private constructor(ctx: RequestScope<WritePathDeps>, target: WriteTarget, prepared: PreparedShards, stamp: BucketStamp, options: ReceiveOptions, startedMs: number) {
+  private constructor(ctx: RequestScope<WritePathDeps>, target: WriteTarget, prepared: PreparedShards, stamp: BucketStamp, options: ReceiveOptions, startedMs: number, intent: KeyIntent | undefined) {
     this.ctx = ctx;
     this.target = target;
     this.prepared = prepared;
@@ -73,13 +76,15 @@ export class PendingVersion {
     this.exclusive = options.exclusive === true;
     this.sizeBytes = options.encryption === undefined ? prepared.sizeBytes : options.encryption.plainBytes();
     this.stageStartMs = startedMs;
+    this.intent = intent;
     this.stageDone('prepare');
   }
 
   /** Stage one: encodes `body` (encrypted first when asked) and prepares its shards on a write quorum of bucket/key's nodes. */
   static async receive(ctx: RequestScope<WritePathDeps>, bucket: string, key: string, body: AsyncIterable<Uint8Array>, options: ReceiveOptions = {}): Promise<PendingVersion> {
     const { services } = ctx;
-    const stamp = await bucketStamp(ctx, bucket);
+    const bucketRecord = bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(bucket, ctx.signal);
+    const stamp = bucketRecord === undefined ? {} : stampOf(bucketRecord);
     const startedMs = performance.now();
     const target: WriteTarget = {
       bucket,
@@ -92,20 +97,24 @@ export class PendingVersion {
       ...(options.exclusive === true ? {} : { leaseToken: newToken() }),
     };
     const { encryption, expectedSizeBytes: expected } = options;
-    try {
-      const prepared = await prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
+    // The index's intent is written while the body streams: it must be durable before the commit.
+    const [prepared, intent] = await Promise.allSettled([
+      prepareShards(target, encryption === undefined ? body : encryption.encrypt(body, expected), {
         signal: ctx.signal,
         stallTimeoutMs: services.stallTimeoutMs,
         expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
         stripePool: services.stripePool,
-      });
-      return new PendingVersion(ctx, target, prepared, stamp, options, startedMs);
-    } catch (err) {
-      // The prepares failed: give back the shared lease the nodes granted with them, or it would hold
-      // back conditional writes of the key for the lease's whole lifetime.
-      if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
-      throw err;
-    }
+      }),
+      KeyIntent.announce(ctx, bucketRecord, key, target.versionId, ctx.signal),
+    ]);
+    if (prepared.status === 'fulfilled' && intent.status === 'fulfilled') return new PendingVersion(ctx, target, prepared.value, stamp, options, startedMs, intent.value);
+    // Nothing will commit: the intent is ended, the prepared shards aborted, and the shared lease the
+    // nodes granted with the prepares given back, or it would hold back conditional writes of the key
+    // for the lease's whole lifetime.
+    if (intent.status === 'fulfilled') intent.value?.abandon();
+    if (prepared.status === 'fulfilled') await abortShards(target, prepared.value.holders);
+    if (target.leaseToken !== undefined) await releaseSharedLease(ctx, bucket, key, target.leaseToken);
+    throw prepared.status === 'rejected' ? prepared.reason : (intent as PromiseRejectedResult).reason;
   }
 
   /** Awaits a check the writer runs between stages; if it fails, the version is abandoned and the failure thrown. */
@@ -141,6 +150,7 @@ export class PendingVersion {
     const { bucket, key, leaseToken } = this.target;
     if (leaseToken !== undefined) await releaseSharedLease(this.ctx, bucket, key, leaseToken);
     await abortShards(this.target, this.prepared.holders);
+    this.intent?.abandon();
   }
 
   /**
@@ -158,8 +168,10 @@ export class PendingVersion {
     // round lost only to slow nodes is sent again (commits are idempotent): a busy machine slows a PUT
     // whose nodes all hold their shard, it does not refuse it.
     try {
+      await this.intent?.keepFresh();
       await retrySlowCommit(ctx, (signal) => commitShards(target, prepared.holders, record, signal, prepared.stragglers));
       this.stageDone('commit');
+      this.intent?.settle(record);
     } catch (err) {
       // Nodes the commit reached gave the shared lease back themselves; the others are told.
       if (target.leaseToken !== undefined) await releaseSharedLease(ctx, target.bucket, target.key, target.leaseToken);

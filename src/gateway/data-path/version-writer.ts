@@ -2,17 +2,21 @@ import { decideQuorum, EncodedCommit, fanOut, UPLOADS_BUCKET, writeQuorum, type 
 import { newToken } from '../../common/index.js';
 import { LOCKED_MESSAGE, quorumError, S3Error } from '../s3/index.js';
 import { acquireSharedLease, releaseSharedLease } from './key-lease.js';
-import type { LookupDeps, RecordWriteDeps } from './path-deps.js';
+import type { RecordWriteDeps } from './path-deps.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
+import { KeyIntent, type BucketIndexDeps } from './bucket-index.js';
 
 /**
  * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
  * succeeds on a write quorum.
  */
-export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'clock' | 'logger'>>, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
+export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logger'>>, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
+  const bucket = record.bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(record.bucket, ctx.signal);
+  // An indexed bucket's index hears of the write before it can commit (bucket-index.ts).
+  const intent = await KeyIntent.announce(ctx, bucket, record.key, record.versionId, withTimeout(undefined, services.metadataTimeoutMs));
   // Not the client's: a commit some nodes may have applied is seen through to its quorum (or its
   // failure) even if the client leaves, as a body's commit is. A completion cut off between its
   // manifest and its closing marker left the object visible and the upload open, and a part uploaded
@@ -26,6 +30,7 @@ export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'cloc
     const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
     if (!decision.met) throw forgetGoneBucket(ctx, quorumError('record write', decision.failures, record.bucket));
   });
+  intent?.settle(record);
 }
 
 /** `err`, after dropping the cached record of a bucket a commit found gone: the next request reads it anew. */
@@ -121,7 +126,7 @@ export async function commitPlainRecord(ctx: RequestScope<RecordWriteDeps>, buck
  * would have refused as well.
  */
 export async function deleteVersion(
-  ctx: RequestScope<LookupDeps & Pick<RecordWriteDeps, 'logger'>>,
+  ctx: RequestScope<BucketIndexDeps & Pick<RecordWriteDeps, 'logger'>>,
   bucket: string,
   key: string,
   versionId: string,
@@ -134,6 +139,8 @@ export async function deleteVersion(
   const signal = withTimeout(undefined, services.metadataTimeoutMs);
   // Nodes refuse a version under Object Lock themselves; the bypass is passed only when the caller checked it is allowed.
   const bypass = options.bypassGovernance === true ? { bypassGovernance: true } : {};
+  const bucketRecord = bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(bucket, signal);
+  const intent = await KeyIntent.announce(ctx, bucketRecord, key, services.clock.next(), signal);
   const remove = (node: NodeClient): Promise<ObjectRecord | null> => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal });
   const [outcomes, leavingOutcomes] = await Promise.all([fanOut(nodes, remove), fanOut(leaving, remove)]);
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
@@ -141,10 +148,13 @@ export async function deleteVersion(
   // Nodes answer Conflict only for a version under Object Lock: the caller's check saw none (a bucket
   // record cached from before the lock was enabled), the nodes' own check holds.
   const lockRefused = (failures: readonly NodeFailure[]): boolean => failures.some((f) => f.code === 'Conflict');
+  // A delete no node applied changed nothing; one that some applied leaves its intent for readers to settle.
+  if (decision.successes.length === 0 && leavingDecision.successes.length === 0) intent?.abandon();
   if (lockRefused(leavingDecision.failures) || (!decision.met && lockRefused(decision.failures))) {
     throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
   }
   if (!decision.met) throw quorumError('version delete', decision.failures);
+  intent?.settleGone(versionId);
   if (leavingDecision.failures.length > 0) {
     services.logger.warn({ bucket, key, versionId, failures: leavingDecision.failures }, 'a delete by id did not reach every member of the previous ring\'s set');
   }

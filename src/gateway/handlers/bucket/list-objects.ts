@@ -1,6 +1,6 @@
 import type { ObjectRecord } from '../../../rpc/index.js';
 import { bucketOwnerNamed, ownerElement } from '../shared/request-acl.js';
-import { listObjects, listVersions, ReadDeadline, type ListPathDeps, type ListResult, type LookupDeps } from '../../data-path/index.js';
+import { isIndexed, listFromIndex, listObjects, listVersions, ReadDeadline, type ListedObject, type ListPathDeps, type ListResult } from '../../data-path/index.js';
 import { bucketOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { countParameter, listFieldEncoder, MAX_KEY_BYTES, renderXml, S3Error, s3VersionId, versionIdParam } from '../../s3/index.js';
 
@@ -51,21 +51,18 @@ export function positionAfter(marker: string, prefix: string, delimiter: string)
 }
 
 /** ChecksumAlgorithm and ChecksumType of a listed object, when it has a checksum (S3 lists them since 2025). */
-function checksumListFields(record: ObjectRecord): Record<string, string> {
+function checksumListFields(record: Pick<ObjectRecord, 'checksums' | 'checksumType'>): Record<string, string> {
   const algorithm = Object.keys(record.checksums)[0];
   return algorithm === undefined ? {} : { ChecksumAlgorithm: algorithm, ChecksumType: record.checksumType ?? 'FULL_OBJECT' };
 }
 
-async function listPage(ctx: RequestContext<ListPathDeps>, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult> {
-  await ctx.services.buckets.require(bucket, ctx.signal);
-  return listObjects(
-    ctx.services.cluster.allNodes(),
-    { bucket, prefix, delimiter, after: position.after, afterIsPrefix: position.afterIsPrefix, maxKeys },
-    ctx.services.erasure.parityShards,
-    ctx.signal,
-    () => ctx.services.metadataTimeoutMs,
-    ReadDeadline.of(ctx),
-  );
+async function listPage(ctx: RequestContext<ListPathDeps>, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult<ListedObject>> {
+  const record = await ctx.services.buckets.require(bucket, ctx.signal);
+  const request = { bucket, prefix, delimiter, after: position.after, afterIsPrefix: position.afterIsPrefix, maxKeys };
+  // A bucket whose index holds every version is listed from a read quorum of its index shard; one
+  // created before the index existed, from every node's keys.
+  if (isIndexed(record)) return listFromIndex(ctx, record, request, ReadDeadline.of(ctx));
+  return listObjects(ctx.services.cluster.allNodes(), request, ctx.services.erasure.parityShards, ctx.signal, () => ctx.services.metadataTimeoutMs, ReadDeadline.of(ctx));
 }
 
 /**
@@ -73,7 +70,7 @@ async function listPage(ctx: RequestContext<ListPathDeps>, bucket: string, prefi
  * (Key, Prefix, Delimiter, Marker, NextMarker, StartAfter, CommonPrefixes) are encoded and
  * EncodingType is echoed; empty `prefix=` and `delimiter=` mean absent.
  */
-export async function listObjectsHandler(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
+export async function listObjectsHandler(ctx: RequestContext<ListPathDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;
@@ -121,7 +118,7 @@ export async function listObjectsHandler(ctx: RequestContext<LookupDeps & Access
  * each key's newest; KeyMarker/VersionIdMarker paging, prefix, delimiter and `encoding-type=url` as
  * S3 does them. Versions written without versioning show the id `null`.
  */
-export async function listObjectVersions(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
+export async function listObjectVersions(ctx: RequestContext<ListPathDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;

@@ -1,6 +1,6 @@
 import { bucketOwnerNamed, ownerElement } from '../shared/request-acl.js';
 import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type UploadInfo } from '../../../rpc/index.js';
-import { listObjects, type EncryptionDeps, type LifecycleDates, type ListRequest, type LookupDeps } from '../../data-path/index.js';
+import { listObjects, type EncryptionDeps, type IndexWrites, type LifecycleDates, type ListRequest, type LookupDeps } from '../../data-path/index.js';
 import { bucketOf, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { compareUtf8, countParameter, listFieldEncoder, renderXml } from '../../s3/index.js';
 import { ofThisBucket, requireUpload, uploadIdOf } from '../shared/upload-lookup.js';
@@ -17,7 +17,7 @@ function checksumFields(upload: UploadInfo | undefined): Record<string, string> 
 }
 
 /** ListParts: the upload's parts in part-number order, paged by part-number-marker and max-parts. */
-export async function listParts(ctx: RequestContext<LookupDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
+export async function listParts(ctx: RequestContext<LookupDeps & IndexWrites & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { UPLOADS_BUCKET, uploadMarkerKey, type ObjectRecord } from '../../../rpc/index.js';
-import { commitRecord, deleteMarker, type EncryptionDeps, type LifecycleDates, type LookupDeps, type RecordWriteDeps, type WritePathDeps } from '../../data-path/index.js';
+import { commitRecord, deleteMarker, type EncryptionDeps, type LifecycleDates, type IndexWrites, type LookupDeps, type RecordWriteDeps, type WritePathDeps } from '../../data-path/index.js';
 import { bucketOf, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { renderXml } from '../../s3/index.js';
 import { checkPartAlgorithm, uploadChecksumOf } from '../shared/multipart-checksums.js';
@@ -34,7 +34,7 @@ function newUploadId(ctx: RequestContext<AccessDeps>): string {
 }
 
 /** CreateMultipartUpload: records the upload, its checksum settings and the attributes the object will get. */
-export async function createMultipartUpload(ctx: RequestContext<LookupDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
+export async function createMultipartUpload(ctx: RequestContext<LookupDeps & IndexWrites & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const attributes = attributesOf(ctx);

@@ -1,0 +1,118 @@
+import { indexEntryOf, indexShardKey, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import type { KeySets } from '../cluster/index.js';
+import { compareUtf8, quorumError } from '../s3/index.js';
+import type { BucketRecords, IndexWrites, LookupDeps } from './path-deps.js';
+import type { HybridClock } from '../../common/index.js';
+import { withTimeout, type RequestScope } from './request-scope.js';
+
+/*
+ * The gateway's side of the bucket index (docs/bucket-index.md): where a key's index shard lives, and
+ * the intent each write of an indexed bucket writes before it can commit and settles after.
+ */
+
+/** How long an intent stands for a write that may still commit: longer than any body takes to arrive. */
+const INTENT_LIFETIME_MS = 30 * 60_000;
+/** A write about to commit with less than this left on its intent announces a fresh one first. */
+const INTENT_RENEW_MARGIN_MS = 5 * 60_000;
+
+/** What writing and reading the index takes. */
+export interface BucketIndexDeps extends LookupDeps, BucketRecords, IndexWrites {
+  clock: HybridClock;
+}
+
+/** The bucket's index, when every version written to it is there (see BucketRecord.index). */
+export type IndexedBucket = BucketRecord & { index: NonNullable<BucketRecord['index']> };
+
+/** Whether `record` is an indexed bucket's. */
+export function isIndexed(record: BucketRecord | undefined): record is IndexedBucket {
+  return record !== undefined && record.index !== undefined && record.name !== UPLOADS_BUCKET;
+}
+
+/** The id of the index shard holding `key`: the last whose first key is not after it. */
+export function indexShardOf(bucket: IndexedBucket, key: string): number {
+  let shard = bucket.index.shards[0]?.id ?? 0;
+  for (const candidate of bucket.index.shards) {
+    if (compareUtf8(candidate.from, key) > 0) break;
+    shard = candidate.id;
+  }
+  return shard;
+}
+
+/** The replicas of an index shard (and, while a ring change moves it, the previous ring's). */
+export function indexReplicas(services: Pick<LookupDeps, 'cluster'>, bucket: IndexedBucket, shard: number): KeySets {
+  return services.cluster.readSets(bucket.name, indexShardKey(bucket.createdMs, shard));
+}
+
+/**
+ * A write's intent on the index shard of its key: announced (durable on a write quorum of the shard's
+ * replicas) before the write can commit, then settled with what committed, or abandoned when nothing did.
+ * A write that fails after it may have committed on some nodes neither settles nor abandons: its intent
+ * stays until it expires, and readers take the key from its own nodes meanwhile.
+ */
+export class KeyIntent {
+  private readonly ctx: RequestScope<BucketIndexDeps>;
+  private readonly bucket: IndexedBucket;
+  private readonly key: string;
+  private readonly replicas: readonly NodeClient[];
+  /** Every intent announced for this write (a long write renews its intent before it commits). */
+  private readonly ids: string[] = [];
+  private expiresMs = 0;
+
+  private constructor(ctx: RequestScope<BucketIndexDeps>, bucket: IndexedBucket, key: string) {
+    this.ctx = ctx;
+    this.bucket = bucket;
+    this.key = key;
+    this.replicas = indexReplicas(ctx.services, bucket, indexShardOf(bucket, key)).nodes;
+  }
+
+  /**
+   * Announces a write of bucket/key; undefined when the bucket keeps no index. `signal` ends the wait:
+   * the client's for a write it still sends, a deadline of its own for one that must be seen through.
+   */
+  static async announce(ctx: RequestScope<BucketIndexDeps>, bucket: BucketRecord | undefined, key: string, id: string, signal: AbortSignal): Promise<KeyIntent | undefined> {
+    if (!isIndexed(bucket)) return undefined;
+    const intent = new KeyIntent(ctx, bucket, key);
+    await intent.write(id, signal);
+    return intent;
+  }
+
+  /** Makes sure the intent outlives the commit about to be sent. */
+  async keepFresh(): Promise<void> {
+    if (Date.now() + INTENT_RENEW_MARGIN_MS < this.expiresMs) return;
+    await this.write(this.ctx.services.clock.next(), withTimeout(undefined, this.ctx.services.metadataTimeoutMs));
+  }
+
+  /** The write committed `record` (a version, or a delete marker). */
+  settle(record: ObjectRecord): void {
+    // Without versioning a new version replaces the key's older ones (they are garbage on the nodes).
+    this.send({ entry: indexEntryOf(record), ...(record.versioning === undefined ? { replaces: true } : {}) });
+  }
+
+  /** The write deleted version `versionId` by id. */
+  settleGone(versionId: string): void {
+    this.send({ gone: versionId });
+  }
+
+  /** The write committed nothing (it failed before its commit was sent). */
+  abandon(): void {
+    this.send({});
+  }
+
+  private async write(id: string, signal: AbortSignal): Promise<void> {
+    const { services } = this.ctx;
+    const expiresMs = Date.now() + INTENT_LIFETIME_MS;
+    const op: IndexOp = { op: 'intent', bucket: this.bucket.name, incarnation: this.bucket.createdMs, key: this.key, id, expiresMs };
+    const decision = await services.bucketIndex.announce(this.replicas, op, writeQuorum(services.erasure.dataShards, services.erasure.parityShards), signal);
+    if (!decision.met) throw quorumError('index intent', decision.failures, this.bucket.name);
+    this.ids.push(id);
+    this.expiresMs = expiresMs;
+  }
+
+  private send(change: Pick<Extract<IndexOp, { op: 'settle' }>, 'entry' | 'replaces' | 'gone'>): void {
+    const scope = { bucket: this.bucket.name, incarnation: this.bucket.createdMs, key: this.key };
+    this.ids.forEach((id, i) => {
+      // The change goes with the first intent; later ones (renewals) are only ended.
+      this.ctx.services.bucketIndex.settle(this.replicas, { op: 'settle', ...scope, intent: id, ...(i === 0 ? change : {}) });
+    });
+  }
+}
