@@ -111,3 +111,19 @@ export interface IndexListQuery {
 export function indexShardKey(incarnation: number, shard: number): string {
   return `\u0000index\u0000${incarnation}\u0000${shard}`;
 }
+
+/** A bucket's index shards (BucketRecord.index): ids by the first key each holds, ascending from ''. */
+export interface IndexShardMap {
+  shards: readonly { id: number; from: string }[];
+}
+
+/** The id of the index shard holding `key`: the last whose first key is not after it, in UTF-8 byte order. */
+export function indexShardFor(index: IndexShardMap, key: string): number {
+  const keyBytes = Buffer.from(key, 'utf8');
+  let shard = index.shards[0]?.id ?? 0;
+  for (const candidate of index.shards) {
+    if (Buffer.compare(Buffer.from(candidate.from, 'utf8'), keyBytes) > 0) break;
+    shard = candidate.id;
+  }
+  return shard;
+}

@@ -1,6 +1,6 @@
-import { indexEntryOf, indexShardKey, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { indexEntryOf, indexShardFor, indexShardKey, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
-import { compareUtf8, quorumError } from '../s3/index.js';
+import { quorumError } from '../s3/index.js';
 import type { BucketRecords, IndexWrites, LookupDeps } from './path-deps.js';
 import type { HybridClock } from '../../common/index.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
@@ -28,14 +28,9 @@ export function isIndexed(record: BucketRecord | undefined): record is IndexedBu
   return record !== undefined && record.index !== undefined && record.name !== UPLOADS_BUCKET;
 }
 
-/** The id of the index shard holding `key`: the last whose first key is not after it. */
+/** The id of the index shard holding `key`. */
 export function indexShardOf(bucket: IndexedBucket, key: string): number {
-  let shard = bucket.index.shards[0]?.id ?? 0;
-  for (const candidate of bucket.index.shards) {
-    if (compareUtf8(candidate.from, key) > 0) break;
-    shard = candidate.id;
-  }
-  return shard;
+  return indexShardFor(bucket.index, key);
 }
 
 /** The replicas of an index shard (and, while a ring change moves it, the previous ring's). */

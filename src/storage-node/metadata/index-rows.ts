@@ -1,7 +1,7 @@
 import { compareVersionIds } from '../../common/index.js';
 import type { IndexEntry, IndexListQuery, IndexListResponse, IndexOp, IndexRow } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
-import { ROW, afterPrefix, newestFirst, rowKey } from '../metadata-keys.js';
+import { ROW, afterPrefix, keyParts, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
 import { byteOrder, json, parse } from './row-keys.js';
 
@@ -101,6 +101,30 @@ export class IndexRows {
       else ids.add(parse<IndexEntry>(value).versionId);
     }
     return [...ids];
+  }
+
+  /**
+   * Up to `limit` of this replica's rows as the changes that would write them on another replica, in
+   * row order after `after` (the hex of the last row of the previous page; null: from the first), and
+   * where the next page starts (null at the end). What a ring change hands on to a shard's new replicas.
+   */
+  async exportPage(after: string | null, limit: number): Promise<{ ops: IndexOp[]; next: string | null }> {
+    const range = kindRange(ROW.index);
+    const options = after === null ? { ...range, limit } : { gt: Buffer.from(after, 'hex'), lt: range.lt, limit };
+    const ops: IndexOp[] = [];
+    let last: Buffer | undefined;
+    for await (const [key, value] of this.meta.db.iterator(options)) {
+      last = key;
+      const [bucket = '', incarnationText = ''] = keyParts(key);
+      const incarnation = Number(incarnationText);
+      const scopeLength = rowKey(ROW.index, bucket, incarnationText, '').length;
+      const row = parseRow(key, scopeLength);
+      const scope = { bucket, incarnation, key: row.key };
+      if (row.tag === TAG.version) ops.push({ op: 'settle', ...scope, entry: parse<IndexEntry>(value) });
+      else if (row.tag === TAG.gone) ops.push({ op: 'settle', ...scope, gone: row.suffix });
+      else if (row.tag === TAG.intent) ops.push({ op: 'intent', ...scope, id: row.suffix, expiresMs: parse<IntentValue>(value).expiresMs });
+    }
+    return { ops, next: last === undefined || ops.length < limit ? null : last.toString('hex') };
   }
 
   /**

@@ -1,17 +1,37 @@
-import { DEFAULTS, compareVersionIds, newToken } from '../../common/index.js';
+import { randomBytes } from 'node:crypto';
+import { DEFAULTS, compareVersionIds, formatVersionId, newToken } from '../../common/index.js';
 import type { RingNode } from '../../placement/index.js';
-import { fanOut, isNewerRecord, majority, newestRecord, writeQuorum, type ObjectRecord, type VersionListQuery } from '../../rpc/index.js';
+import {
+  fanOut,
+  indexEntryOf,
+  indexShardFor,
+  indexShardKey,
+  isNewerRecord,
+  IndexWriter,
+  majority,
+  newestRecord,
+  writeQuorum,
+  type IndexOp,
+  type IndexReplica,
+  type ObjectRecord,
+  type VersionListQuery,
+} from '../../rpc/index.js';
+import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import type { PeerClients } from './peer-clients.js';
 
 /** How long an expiry's shared lease lives if it is never given back: far longer than its check and commit. */
 const LIFECYCLE_LEASE_TTL_MS = 30_000;
+/** How long an expiry's intent on its bucket's index stands for it: far longer than its commit. */
+const LIFECYCLE_INTENT_TTL_MS = 10 * 60_000;
 
 /** What the calls on a key's set are made with: this node's own store for its copy, the peers for theirs. */
 export interface KeySetCallsDeps {
   nodeId: string;
-  store: Pick<ShardStore, 'listVersions' | 'objectStatus' | 'commit' | 'deleteVersion'>;
+  store: Pick<ShardStore, 'listVersions' | 'objectStatus' | 'commit' | 'deleteVersion' | 'bucketRecord' | 'indexRows'>;
   peers: PeerClients;
+  /** The ring, which places the bucket index's shards. */
+  rings: Pick<RingStore, 'locator'>;
   /** Time allowed for one peer's answer. */
   peerTimeoutMs?: number;
 }
@@ -23,9 +43,11 @@ export interface KeySetCallsDeps {
  */
 export class KeySetCalls {
   private readonly deps: KeySetCallsDeps;
+  private readonly index: IndexWriter;
 
   constructor(deps: KeySetCallsDeps) {
     this.deps = deps;
+    this.index = new IndexWriter({ timeoutMs: deps.peerTimeoutMs ?? DEFAULTS.gcPeerTimeoutMs });
   }
 
   /**
@@ -139,27 +161,59 @@ export class KeySetCalls {
     return answers.flatMap((answer) => (answer === null ? [] : [answer]));
   }
 
-  /** Commits a record-only version on every member of the set; true when a write quorum acknowledged. */
+  /**
+   * Commits a record-only version on every member of the set; true when a write quorum acknowledged. An
+   * indexed bucket's index hears of it first and is settled after, as for a client's write.
+   */
   async commitOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
     const { nodeId, store, peers } = this.deps;
+    const intent = await this.announce(record, signal);
+    if (intent === null) return false;
     const timeout = this.peerSignal(signal);
     const outcomes = await fanOut(set, (node) =>
       node.id === nodeId ? store.commit({ record, shardIndex: null }) : peers.get(node).commit({ record, shardIndex: null }, { signal: timeout }),
     );
     signal.throwIfAborted();
-    return outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+    const committed = outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+    if (committed) intent?.settle({ entry: indexEntryOf(record), ...(record.versioning === undefined ? { replaces: true } : {}) });
+    return committed;
   }
 
   /** Removes one version for good on every member of the set (DeleteObject with a versionId); true on a write quorum. */
   async deleteOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
     const { nodeId, store, peers } = this.deps;
+    const intent = await this.announce(record, signal);
+    if (intent === null) return false;
     const timeout = this.peerSignal(signal);
     const request = { bucket: record.bucket, key: record.key, versionId: record.versionId };
     const outcomes = await fanOut(set, (node) =>
       node.id === nodeId ? store.deleteVersion(request.bucket, request.key, request.versionId) : peers.get(node).deleteVersion(request, { signal: timeout }),
     );
     signal.throwIfAborted();
-    return outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+    const deleted = outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+    if (deleted) intent?.settle({ gone: record.versionId });
+    return deleted;
+  }
+
+  /**
+   * Announces a write of record's key on its bucket's index (docs/bucket-index.md): undefined when the
+   * bucket keeps none, null when a write quorum of the index shard's replicas did not take the intent
+   * (the key then waits for the next pass). The answer settles the intent once the write is done.
+   */
+  private async announce(record: ObjectRecord, signal: AbortSignal): Promise<{ settle(change: Pick<Extract<IndexOp, { op: 'settle' }>, 'entry' | 'replaces' | 'gone'>): void } | undefined | null> {
+    const { nodeId, store, peers, rings } = this.deps;
+    const bucket = await store.bucketRecord(record.bucket);
+    const locator = rings.locator;
+    if (bucket === undefined || bucket.deleted || bucket.index === undefined || locator === undefined || bucket.createdMs !== record.bucketCreatedMs) return undefined;
+    const self: IndexReplica = { nodeId, applyIndex: (request) => store.indexRows.apply(request.ops) };
+    const placed = locator.locate(bucket.name, indexShardKey(bucket.createdMs, indexShardFor(bucket.index, record.key))).nodes;
+    const replicas = placed.map((node): IndexReplica => (node.id === nodeId ? self : peers.get(node)));
+    const scope = { bucket: bucket.name, incarnation: bucket.createdMs, key: record.key };
+    const id = formatVersionId(Date.now(), 0, randomBytes(4).toString('hex'));
+    const intent: IndexOp = { op: 'intent', ...scope, id, expiresMs: Date.now() + LIFECYCLE_INTENT_TTL_MS };
+    const decision = await this.index.announce(replicas, intent, writeQuorum(record.erasure.dataShards, record.erasure.parityShards), this.peerSignal(signal));
+    if (!decision.met) return null;
+    return { settle: (change) => this.index.settle(replicas, { op: 'settle', ...scope, intent: id, ...change }) };
   }
 
   /** `signal`, ended too once a peer's answer takes longer than the peer timeout. */

@@ -25,7 +25,7 @@ import { expiryRemovesForGood, versionIsLocked } from './version-lock.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
 /** The store as lifecycle uses it: keys to walk, bucket rules, and the writes that expire. */
-export type LifecycleStore = Pick<ShardStore, 'keyRows' | 'bucketRecord' | 'listBuckets' | 'listVersions' | 'objectStatus' | 'commit' | 'deleteVersion'>;
+export type LifecycleStore = Pick<ShardStore, 'keyRows' | 'bucketRecord' | 'listBuckets' | 'listVersions' | 'objectStatus' | 'commit' | 'deleteVersion' | 'indexRows'>;
 
 /** Construction parameters of the lifecycle worker. */
 export interface LifecycleWorkerOptions extends NodeWorkerDeps<LifecycleStore> {

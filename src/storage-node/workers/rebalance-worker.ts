@@ -2,7 +2,20 @@ import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
 import { FIRST_RING_EPOCH, planChange, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
-import { decideQuorum, fanOut, isNewerVersion, shardRefOf, writeQuorum, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
+import {
+  decideQuorum,
+  fanOut,
+  indexShardFor,
+  indexShardKey,
+  isNewerVersion,
+  MAX_INDEX_OPS,
+  shardRefOf,
+  writeQuorum,
+  type BucketRecord,
+  type IndexOp,
+  type ObjectRecord,
+  type ObjectStatus,
+} from '../../rpc/index.js';
 import type { HashIndexEntry, StoredObject, VersionCursor, VersionGone } from '../metadata-store.js';
 import { ShardStoreError } from '../shard-store-error.js';
 import type { PeerClient } from './peer-clients.js';
@@ -10,7 +23,10 @@ import type { ShardStore } from '../shard-store.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
 /** The store as rebalance uses it: keys and tombstones to walk, shards to send, and the drops once they moved. */
-export type RebalanceStore = Pick<ShardStore, 'countKeys' | 'keyRows' | 'versionRows' | 'openShard' | 'putBucket' | 'deleteVersion' | 'dropVersion' | 'dropNoncurrentVersion'>;
+export type RebalanceStore = Pick<
+  ShardStore,
+  'countKeys' | 'keyRows' | 'versionRows' | 'openShard' | 'putBucket' | 'bucketRecord' | 'deleteVersion' | 'dropVersion' | 'dropNoncurrentVersion' | 'indexRows'
+>;
 
 /** Construction parameters of the rebalance worker. */
 export interface RebalanceWorkerOptions extends NodeWorkerDeps<RebalanceStore> {
@@ -43,7 +59,15 @@ interface Cursor {
    * (null: from the first), 'done' once all were; absent in cursors written before this phase.
    */
   gone?: VersionCursor | null | 'done';
+  /**
+   * Last, the rows of bucket index shards this node holds a replica of: where the pass stands in them
+   * (the last row handed on, as hex; null: from the first), 'done' once all were.
+   */
+  index?: string | null | 'done';
 }
+
+/** Index rows read and handed on per step. */
+const INDEX_ROWS_PER_STEP = 500;
 
 
 /**
@@ -122,14 +146,52 @@ export class RebalanceWorker implements Worker {
       this.cursor.gone = truncated && last !== undefined ? { hashHex: last.hashHex, bucket: last.bucket, key: last.key, versionId: last.versionId } : 'done';
       return { items: Math.max(1, rows.length), bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
     }
+    if (this.cursor.index !== 'done') {
+      const { ops, next } = await store.indexRows.exportPage(this.cursor.index ?? null, INDEX_ROWS_PER_STEP);
+      this.cursor.pending += await this.handOnIndex(locator, ops, signal);
+      this.cursor.index = next ?? 'done';
+      return { items: Math.max(1, ops.length), bytes: 0, cursor: JSON.stringify(this.cursor), idle: false };
+    }
     const settled = this.cursor.passStartedMs >= this.cursor.adoptedMs + (this.options.settleMs ?? DEFAULTS.rebalanceSettleMs);
     const done = this.cursor.pending === 0 && settled;
     fig.pending = this.cursor.pending;
     fig.done = done;
     fig.passStartedMs = null;
     // The next pass (if any) starts after the runner's idle pause and takes its start time then.
-    this.cursor = { ...this.cursor, after: null, pending: 0, done, gone: null };
+    this.cursor = { ...this.cursor, after: null, pending: 0, done, gone: null, index: null };
     return { items: 0, bytes: 0, cursor: JSON.stringify(this.cursor), idle: true };
+  }
+
+  /**
+   * Hands index rows on to the members the new ring adds to their shard's set (docs/bucket-index.md): the
+   * same changes that wrote them here, which a replica applies once however often they come. Members of
+   * the shard's set under the previous ring have them already. Returns how many members could not be
+   * reached (the pass is then repeated).
+   */
+  private async handOnIndex(locator: RingLocator, ops: readonly IndexOp[], signal: AbortSignal): Promise<number> {
+    const { store, nodeId, peers, rings } = this.options;
+    const previous = rings.previousLocator;
+    const buckets = new Map<string, BucketRecord | undefined>();
+    const byTarget = new Map<string, { node: RingNode; ops: IndexOp[] }>();
+    for (const op of ops) {
+      if (!buckets.has(op.bucket)) buckets.set(op.bucket, await store.bucketRecord(op.bucket));
+      const bucket = buckets.get(op.bucket);
+      // Rows of a bucket deleted since, or of an older incarnation, are garbage: nothing reads them.
+      if (bucket === undefined || bucket.deleted || bucket.index === undefined || bucket.createdMs !== op.incarnation) continue;
+      const shardKey = indexShardKey(op.incarnation, indexShardFor(bucket.index, op.key));
+      const before = previous?.locate(op.bucket, shardKey).nodes;
+      for (const node of locator.locate(op.bucket, shardKey).nodes) {
+        if (node.id === nodeId || before?.some((held) => held.id === node.id) === true) continue;
+        let target = byTarget.get(node.id);
+        if (target === undefined) byTarget.set(node.id, (target = { node, ops: [] }));
+        target.ops.push(op);
+      }
+    }
+    const timeout = AbortSignal.any([signal, AbortSignal.timeout(DEFAULTS.gcPeerTimeoutMs * 4)]);
+    const outcomes = await fanOut([...byTarget.values()].map(({ node, ops: targetOps }) => ({ nodeId: node.id, node, ops: targetOps })), async ({ node, ops: targetOps }) => {
+      for (let at = 0; at < targetOps.length; at += MAX_INDEX_OPS) await peers.get(node).applyIndex({ ops: targetOps.slice(at, at + MAX_INDEX_OPS) }, { signal: timeout });
+    });
+    return outcomes.filter((outcome) => !outcome.ok).length;
   }
 
   /**
