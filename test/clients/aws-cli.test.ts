@@ -80,6 +80,8 @@ async function pathAwsIsDebian(): Promise<boolean> {
 }
 
 for (const client of CLIENTS) {
+  // One probe per client, not per session: each run of aws costs a Python start.
+  const probe = probeClient(client.command, ['--version'], await isolatedAwsEnv(targets.http.server, await mkdtemp(join(work, 'probe-'))));
   for (const target of [targets.http, targets.https]) {
     const full = target.scheme === 'http';
     const what = full
@@ -88,8 +90,7 @@ for (const client of CLIENTS) {
     t.test(`${client.name} over ${target.scheme}: ${what}`, async (t) => {
       const dir = await mkdtemp(join(work, 'run-'));
       const env = await isolatedAwsEnv(target.server, dir);
-      const probe = await probeClient(client.command, ['--version'], env);
-      if (!requireClient(t, client.name, probe)) return;
+      if (!requireClient(t, client.name, await probe)) return;
       if (client.command === 'aws' && (await pathAwsIsDebian())) {
         t.pass('the aws on PATH is /usr/bin/aws, tested by the next case', { skip: 'same binary as /usr/bin/aws' });
         return;

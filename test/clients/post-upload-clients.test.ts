@@ -14,7 +14,7 @@ import { repoFile } from '../helpers/tree.js';
 const SCRIPT = repoFile('test/clients/boto3_post.py');
 const TIMEOUT_MS = 120_000;
 
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 

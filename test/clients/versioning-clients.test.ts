@@ -17,7 +17,7 @@ import { repoFile } from '../helpers/tree.js';
 const SCRIPT = repoFile('test/clients/boto3_versioning.py');
 const TIMEOUT_MS = 120_000;
 
-const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
+const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
 t.teardown(() => cluster.close());
 const work = await mkdtemp(join(tmpdir(), 'tessera-versioning-clients-'));
 t.teardown(() => rm(work, { recursive: true, force: true }));

@@ -25,7 +25,7 @@ t.test('console sessions: issued for a key, refused when forged, signed under an
 });
 
 t.test('the console API refuses unsigned requests, wrong secrets and writes; a right secret gets a cookie', async (t) => {
-  const cluster = await startCluster();
+  const cluster = await startCluster({ nodeHealing: false });
   t.teardown(() => cluster.close());
   const api = `${cluster.endpoint}/-/console/api`;
   const json = { 'content-type': 'application/json' };

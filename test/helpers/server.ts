@@ -241,15 +241,31 @@ function printedValue(stdout: string, label: string): string | undefined {
  * way an operator sets it (TESSERA_TLS_CERT_FILE / TESSERA_TLS_KEY_FILE), and the endpoint is https://.
  * Stopped and its data removed at the end of `t`.
  */
-export async function startDevServer(
-  t: TestLike,
-  options: { timeoutMs?: number; env?: Record<string, string>; tls?: { certFile: string; keyFile: string } } = {},
-): Promise<DevServer> {
+export async function startDevServer(t: TestLike, options: DevServerOptions = {}): Promise<DevServer> {
+  const dev = await spawnDevServer(options);
+  manage(t, [dev.child], () => rm(dev.dataDir, { recursive: true, force: true }));
+  return dev.ready();
+}
+
+/** How startDevServer starts `tessera dev`. */
+export interface DevServerOptions {
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  tls?: { certFile: string; keyFile: string };
+}
+
+/** A `tessera dev` child just spawned: its data folder, and the wait until it printed where it listens. */
+interface SpawnedDevServer {
+  child: TesseraProcess;
+  dataDir: string;
+  ready(): Promise<DevServer>;
+}
+
+async function spawnDevServer(options: DevServerOptions): Promise<SpawnedDevServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-dev-'));
   const tlsEnv = options.tls === undefined ? {} : { TESSERA_TLS_CERT_FILE: options.tls.certFile, TESSERA_TLS_KEY_FILE: options.tls.keyFile };
   const name = options.tls === undefined ? 'tessera dev' : 'tessera dev (https)';
   const child = new TesseraProcess(name, ['dev', '--data', dataDir, '--listen', '127.0.0.1:0'], { ...tlsEnv, ...options.env });
-  manage(t, [child], () => rm(dataDir, { recursive: true, force: true }));
   const printed = async (): Promise<DevServer> => {
     for (;;) {
       const out = child.stdout;
@@ -263,7 +279,11 @@ export async function startDevServer(
       await delay(POLL_INTERVAL_MS);
     }
   };
-  return within(() => `${name} (stdout so far: ${JSON.stringify(child.stdout)})`, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS, printed());
+  return {
+    child,
+    dataDir,
+    ready: () => within(() => `${name} (stdout so far: ${JSON.stringify(child.stdout)})`, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS, printed()),
+  };
 }
 
 /** A started Tessera as a client test reaches it. */
@@ -278,11 +298,25 @@ export interface ClientTarget {
 
 /**
  * Two `tessera dev` servers started side by side: one over HTTP and one over HTTPS with a certificate
- * for localhost and 127.0.0.1 signed by a fresh test CA. Both stopped, and the CA removed, at the end of `t`.
+ * for localhost and 127.0.0.1 signed by a fresh test CA. Both stopped at once (each takes a few seconds
+ * to close its nodes), and the CA removed, at the end of `t`.
  */
 export async function startHttpAndHttpsDevServers(t: TestLike): Promise<{ http: ClientTarget; https: ClientTarget }> {
-  const [http, https] = await Promise.all([startDevServer(t), startHttpsDevServer(t)]);
-  return { http: { scheme: 'http', server: http }, https };
+  const cert = await makeTestCertificate();
+  const spawned: SpawnedDevServer[] = [];
+  const processes: TesseraProcess[] = [];
+  manage(t, processes, async () => {
+    await Promise.all([...spawned.map((dev) => rm(dev.dataDir, { recursive: true, force: true })), cert.remove()]);
+  });
+  for (const options of [{}, { tls: cert }]) {
+    const dev = await spawnDevServer(options);
+    spawned.push(dev);
+    processes.push(dev.child);
+  }
+  const [http, https] = await Promise.all(spawned.map((dev) => dev.ready()));
+  if (http === undefined || https === undefined) throw new Error('two dev servers were started');
+  if (!https.endpoint.startsWith('https://')) throw new Error(`tessera dev with TLS printed ${https.endpoint}`);
+  return { http: { scheme: 'http', server: http }, https: { scheme: 'https', server: https, caFile: cert.caFile, ca: cert.ca } };
 }
 
 /**

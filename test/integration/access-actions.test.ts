@@ -23,7 +23,7 @@ import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
  * ACL's WRITE on a bucket deletes versions only for the bucket's owner. A write that sets an ACL or
  * tags also performs s3:PutObjectAcl or s3:PutObjectTagging.
  */
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const user = await userClients(t, cluster);
 const alice = await user('alice-versions');

@@ -24,7 +24,7 @@ import { sdkError } from '../gateway/raw-s3.js';
  * Object rows are keyed by the bucket's name: a write must never land in a bucket deleted since it
  * began, nor in another bucket created later under the same name (docs/bucket-incarnations.md).
  */
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const s3 = cluster.client();
 t.teardown(() => s3.destroy());

@@ -20,7 +20,7 @@ import { sdkError } from '../gateway/raw-s3.js';
  * cache of bucket records: changes of one name are ordered, and a change is of the bucket it was
  * authorised against, never of a later bucket of the same name.
  */
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 const second = await startSecondGateway(t, cluster);

@@ -5,7 +5,7 @@ import { bucketName } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
 
 // Raw HTTP, so the test sees exactly what goes over the wire before the body is sent.
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const port = Number(new URL(cluster.endpoint).port);
 const bucket = bucketName();

@@ -12,7 +12,7 @@ import { sdkError } from '../gateway/raw-s3.js';
 
 // A condition that every caller meets does not make a policy private: BlockPublicPolicy refuses
 // it, IsPublic reports it, and RestrictPublicBuckets closes it to anonymous requests.
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const alice = localS3Client(cluster.endpoint, await addUser(await writeGatewayConfig(cluster), 'alice'), { maxAttempts: 1 });
 t.teardown(() => alice.destroy());

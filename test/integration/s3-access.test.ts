@@ -23,7 +23,7 @@ import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 

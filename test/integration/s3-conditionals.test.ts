@@ -13,7 +13,7 @@ import { bucketName, collect } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
 import { rawS3, sdkError, signRaw, xmlField } from '../gateway/raw-s3.js';
 
-const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
+const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024 });
 t.teardown(() => cluster.close());
 const s3 = cluster.client();
 const bucket = bucketName();

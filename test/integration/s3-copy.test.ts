@@ -18,7 +18,7 @@ import { startCluster } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 
 const MiB = 1024 * 1024;
-const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
+const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024 });
 t.teardown(() => cluster.close());
 const s3 = cluster.client();
 const source = bucketName('src');

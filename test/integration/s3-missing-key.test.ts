@@ -21,7 +21,7 @@ import { sdkError } from '../gateway/raw-s3.js';
  * 403 AccessDenied, as in S3, whatever else they may read.
  */
 
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const newUser = await userClients(t, cluster);
 const user = async (name: string): Promise<S3Client> => (await newUser(name)).client;

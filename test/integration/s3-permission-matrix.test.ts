@@ -8,7 +8,7 @@ import { rawS3, xmlField, type RawRequest } from '../gateway/raw-s3.js';
  * cell sent to a running Tessera and compared with what S3 answers. A = allowed, - = AccessDenied.
  */
 
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 

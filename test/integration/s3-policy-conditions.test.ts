@@ -12,7 +12,7 @@ import { sdkError } from '../gateway/raw-s3.js';
  * ForAnyValue: / ForAllValues: over s3:RequestObjectTagKeys.
  */
 
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 

@@ -26,7 +26,7 @@ import { customerKey, masterKeyFile } from '../helpers/sse.js';
 // A master key and SSE-C over plain HTTP, for the encryption condition keys.
 const keys = await masterKeyFile();
 t.teardown(() => keys.remove());
-const cluster = await startCluster({ gatewayOverrides: { sseMasterKeyFile: keys.path, sseCustomerKeysOverHttp: true } });
+const cluster = await startCluster({ nodeHealing: false, gatewayOverrides: { sseMasterKeyFile: keys.path, sseCustomerKeysOverHttp: true } });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 

@@ -15,7 +15,7 @@ import { bucketName } from '../helpers/bytes.js';
 import { addUser, localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
 import { xmlField } from '../gateway/raw-s3.js';
 
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 

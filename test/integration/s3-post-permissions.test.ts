@@ -10,7 +10,7 @@ import { rawS3, xmlField } from '../gateway/raw-s3.js';
  * when the same principal's PUT of the same key is, and refused with AccessDenied otherwise.
  */
 
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const configFile = await writeGatewayConfig(cluster);
 

@@ -16,7 +16,7 @@ import { bucketName, collect, md5Hex, seededBytes } from '../helpers/bytes.js';
 import { TEST_CREDENTIALS, localS3Client, startCluster } from '../helpers/cluster.js';
 import { sdkError } from '../gateway/raw-s3.js';
 
-const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
+const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024 });
 t.teardown(() => cluster.close());
 const s3 = cluster.client();
 
@@ -140,7 +140,7 @@ t.test('DeleteObjects removes a batch and reports each key', async (t) => {
 });
 
 t.test('outside us-east-1 a repeated CreateBucket of one\'s own bucket is 409 BucketAlreadyOwnedByYou, and writes nothing', async (t) => {
-  const regional = await startCluster({ gatewayOverrides: { region: 'eu-west-1' } });
+  const regional = await startCluster({ nodeHealing: false, gatewayOverrides: { region: 'eu-west-1' } });
   t.teardown(() => regional.close());
   // Signed for the gateway's own region, as a client configured for it signs: a us-east-1 scope is refused there.
   const client = localS3Client(regional.endpoint, TEST_CREDENTIALS, { region: 'eu-west-1' });

@@ -21,7 +21,7 @@ import { startCluster } from '../helpers/cluster.js';
 import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 import { controlsAsReferences } from '../helpers/xml-references.js';
 
-const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
+const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024 });
 const nodeClients = cluster.nodes.map(
   (node, i) => new NodeClient({ nodeId: `node-${i}`, address: `127.0.0.1:${node.address.port}`, clusterSecret: 'test-cluster-secret' }),
 );

@@ -23,7 +23,7 @@ import { bucketName, collect, seededBytes } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
 import { rawS3, sdkError } from '../gateway/raw-s3.js';
 
-const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
+const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
 t.teardown(() => cluster.close());
 const s3 = cluster.client();
 

@@ -27,6 +27,7 @@ async function start(aesBackend: 'native' | 'node', masterKeys: string, dataDir?
     },
   });
   const cluster = await startCluster({
+    nodeHealing: false,
     blockSizeBytes: 64 * KiB,
     gatewayOverrides: { sseMasterKeyFile: masterKeys, sseCustomerKeysOverHttp: true, aesBackend },
     gatewayLogger: pino({ level: 'info' }, sink),

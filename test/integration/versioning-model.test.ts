@@ -18,7 +18,7 @@ import { startCluster } from '../helpers/cluster.js';
  * command the key's version listing and its latest GET must match the model.
  */
 
-const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
+const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
 t.teardown(() => cluster.close());
 const s3 = cluster.client();
 

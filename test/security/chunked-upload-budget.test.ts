@@ -79,7 +79,7 @@ async function objectBytes(cluster: TestCluster, bucket: string, key: string): P
 
 // The three upload cases share one gateway with the small budget, each in a bucket of its own; each
 // waits until the budget is given back before it ends or before it fills the budget again.
-const budgeted = await startCluster({ gatewayOverrides: { maxBufferedBodyBytes: BUDGET_BYTES } });
+const budgeted = await startCluster({ nodeHealing: false, gatewayOverrides: { maxBufferedBodyBytes: BUDGET_BYTES } });
 t.teardown(() => budgeted.close());
 
 t.test('signed chunks awaiting their signature count against the byte budget: past its cap uploads wait, and all complete byte-identical', async (t) => {

@@ -30,7 +30,7 @@ import { sdkError } from '../gateway/raw-s3.js';
  * HEAD. A copy source's SSE-C state is not told before READ on it is established.
  */
 
-const cluster = await startCluster({ gatewayOverrides: { sseCustomerKeysOverHttp: true } });
+const cluster = await startCluster({ nodeHealing: false, gatewayOverrides: { sseCustomerKeysOverHttp: true } });
 t.teardown(() => cluster.close());
 const newUser = await userClients(t, cluster);
 const alice = (await newUser('alice')).client;

@@ -16,7 +16,7 @@ import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
  * that sign for a fixed or made-up region (`auto`) are let in by `auth.acceptedRegions`.
  */
 
-const cluster = await startCluster({ gatewayOverrides: { auth: { acceptedRegions: [], signatureV2: true } } });
+const cluster = await startCluster({ nodeHealing: false, gatewayOverrides: { auth: { acceptedRegions: [], signatureV2: true } } });
 t.teardown(() => cluster.close());
 const bucket = bucketName('region');
 const admin = cluster.client();

@@ -182,7 +182,7 @@ t.test('operator commands refuse a cluster secret file others can read: cluster 
 
 t.test('a gateway refuses to start with a master key file or TLS key others can read, and keeps its keys when a reload finds one', async (t) => {
   const keys = await fileWith('sse-master-keys', masterKeyLine(randomBytes(32)), 0o600);
-  const cluster = await startCluster({ nodeCount: 2, dataShards: 1, parityShards: 1, gatewayOverrides: { sseMasterKeyFile: keys } });
+  const cluster = await startCluster({ nodeHealing: false, nodeCount: 2, dataShards: 1, parityShards: 1, gatewayOverrides: { sseMasterKeyFile: keys } });
   t.teardown(() => cluster.close());
   for (const mode of REFUSED) {
     const exposedKeys = await fileWith('sse-master-keys', masterKeyLine(randomBytes(32)), mode);

@@ -17,7 +17,7 @@ import { rawS3, sdkError, xmlField } from '../gateway/raw-s3.js';
 const SEVEN_DAYS_S = 7 * 86_400;
 const V4_ONLY = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
 
-const cluster = await startCluster();
+const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const bucket = bucketName('sigv2');
 const admin = cluster.client();

@@ -40,7 +40,7 @@ t.test('the SigV2 documentation examples (Host: johnsmith.s3.amazonaws.com) veri
 });
 
 t.test('a gateway with a base domain serves SigV2-signed virtual-hosted requests: PUT, GET, list, ACL', async (t) => {
-  const cluster = await startCluster({ gatewayOverrides: { baseDomain: 's3.tessera.test' } });
+  const cluster = await startCluster({ nodeHealing: false, gatewayOverrides: { baseDomain: 's3.tessera.test' } });
   t.teardown(() => cluster.close());
   const port = new URL(cluster.endpoint).port;
   const bucket = bucketName('vhost');

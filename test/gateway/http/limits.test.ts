@@ -39,7 +39,7 @@ async function trickle(socket: Socket, closed: Promise<string>, piece: string | 
 }
 
 // The two slow-client cases share one gateway with the short window, each in a bucket of its own.
-const slowClients = await startCluster({ gatewayOverrides: SLOW_CLIENTS });
+const slowClients = await startCluster({ nodeHealing: false, gatewayOverrides: SLOW_CLIENTS });
 t.teardown(() => slowClients.close());
 
 t.test('request headers that trickle are cut off once the window passes', async (t) => {
@@ -80,7 +80,7 @@ t.test('a body that trickles is cut off and leaves no object; a slow but steady 
 });
 
 t.test('oversized headers, keys, metadata, tag sets and XML bodies are refused with their errors and change nothing', async (t) => {
-  const { cluster, bucket } = await clusterWithBucket(t);
+  const { cluster, bucket } = await clusterWithBucket(t, { nodeHealing: false });
   const big = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'big-header', headers: { 'x-filler': 'f'.repeat(20 * 1024) }, body: 'x' }).then(
     (response) => `${response.status} ${/<Code>(\w+)<\/Code>/.exec(response.body.toString())?.[1] ?? ''}`,
     () => 'closed' as const,
@@ -105,7 +105,7 @@ t.test('oversized headers, keys, metadata, tag sets and XML bodies are refused w
 });
 
 t.test('small bodies held at once are capped gateway-wide: past the cap a request gets SlowDown, and the bytes come back', async (t) => {
-  const { cluster, bucket } = await clusterWithBucket(t, { gatewayOverrides: { maxBufferedBodyBytes: 64 * 1024 } });
+  const { cluster, bucket } = await clusterWithBucket(t, { nodeHealing: false, gatewayOverrides: { maxBufferedBodyBytes: 64 * 1024 } });
   // One tagging document of 60 KiB is half sent and held there, so its bytes stay taken.
   const held = openSocket(cluster.endpoint);
   const sizeBytes = 60 * 1024;
