@@ -1,3 +1,4 @@
+import type { ClassicLevel } from 'classic-level';
 import { compareVersionIds } from '../../common/index.js';
 import type { IndexEntry, IndexListQuery, IndexListResponse, IndexOp, IndexRow } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
@@ -31,76 +32,56 @@ interface IntentValue {
 /** The replica's rows of the bucket index. */
 export class IndexRows {
   private readonly meta: MetadataDb;
-  /** Changes apply one request at a time: a settle reads a key's rows before it writes them. */
-  private applying: Promise<void> = Promise.resolve();
+  /** Settles apply one request at a time: a settle reads a key's rows before it writes them. */
+  private settling: Promise<void> = Promise.resolve();
 
   constructor(meta: MetadataDb) {
     this.meta = meta;
   }
 
-  /** Applies changes in one batch, synced when one is an intent (an intent must outlive a crash). */
+  /**
+   * Applies changes in one batch, synced when one is an intent (an intent must outlive a crash). Intents
+   * alone only write, so they go straight to the group commit beside other requests' intents; a request
+   * with settles waits for the settles before it.
+   */
   apply(ops: readonly IndexOp[]): Promise<void> {
-    const run = this.applying.then(() => this.applyNow(ops));
-    this.applying = run.catch(() => undefined);
+    if (ops.every((op) => op.op === 'intent')) {
+      const batch = new MetadataBatch();
+      for (const op of ops) batch.put(tagged(keyBase(op.bucket, op.incarnation, op.key), TAG.intent, op.id), json({ expiresMs: op.expiresMs } satisfies IntentValue));
+      return this.meta.write(batch);
+    }
+    const run = this.settling.then(() => this.applySettles(ops));
+    this.settling = run.catch(() => undefined);
     return run;
   }
 
-  private async applyNow(ops: readonly IndexOp[]): Promise<void> {
+  private async applySettles(ops: readonly IndexOp[]): Promise<void> {
     const batch = new MetadataBatch();
-    // Rows this batch wrote, so later changes of the same key in it see them.
-    const pending = new Map<string, Buffer | null>();
+    const keys = new KeyStates(this.meta);
     let durable = false;
-    for (const op of ops) {
-      const base = keyBase(op.bucket, op.incarnation, op.key);
-      if (op.op === 'intent') {
-        durable = true;
-        put(batch, pending, tagged(base, TAG.intent, op.id), json({ expiresMs: op.expiresMs } satisfies IntentValue));
-        continue;
+    try {
+      for (const op of ops) {
+        const base = keyBase(op.bucket, op.incarnation, op.key);
+        if (op.op === 'intent') {
+          durable = true;
+          batch.put(tagged(base, TAG.intent, op.id), json({ expiresMs: op.expiresMs } satisfies IntentValue));
+          continue;
+        }
+        if (op.intent !== undefined) batch.del(tagged(base, TAG.intent, op.intent));
+        if (op.gone === undefined && op.entry === undefined) continue;
+        const state = await keys.of(base);
+        if (op.gone !== undefined) {
+          batch.put(tagged(base, TAG.gone, op.gone), json({}));
+          batch.del(tagged(base, TAG.version, newestFirst(op.gone)));
+          state.gone.add(op.gone);
+          state.versions.delete(op.gone);
+        }
+        if (op.entry !== undefined) settleEntry(batch, state, base, op.entry, op.replaces === true);
       }
-      if (op.intent !== undefined) del(batch, pending, tagged(base, TAG.intent, op.intent));
-      if (op.gone !== undefined) {
-        put(batch, pending, tagged(base, TAG.gone, op.gone), json({}));
-        del(batch, pending, tagged(base, TAG.version, newestFirst(op.gone)));
-      }
-      if (op.entry !== undefined) await this.settleEntry(batch, pending, base, op.entry, op.replaces === true);
+    } finally {
+      await keys.close();
     }
     await (durable ? this.meta.write(batch) : this.meta.writeUnsynced(batch));
-  }
-
-  /**
-   * Records a committed version unless it was deleted by id; with `replaces`, drops the key's older
-   * versions, and records nothing when a newer one is there (the newer write replaced this one).
-   */
-  private async settleEntry(batch: MetadataBatch, pending: Map<string, Buffer | null>, base: Buffer, entry: IndexEntry, replaces: boolean): Promise<void> {
-    if (await this.has(pending, tagged(base, TAG.gone, entry.versionId))) return;
-    if (replaces) {
-      for (const versionId of await this.versionIds(pending, base)) {
-        const order = compareVersionIds(versionId, entry.versionId);
-        if (order > 0) return;
-        if (order < 0) del(batch, pending, tagged(base, TAG.version, newestFirst(versionId)));
-      }
-    }
-    put(batch, pending, tagged(base, TAG.version, newestFirst(entry.versionId)), json(entry));
-  }
-
-  private async has(pending: Map<string, Buffer | null>, row: Buffer): Promise<boolean> {
-    const written = pending.get(row.toString('latin1'));
-    if (written !== undefined) return written !== null;
-    return (await this.meta.db.get(row)) !== undefined;
-  }
-
-  /** Version ids of a key's entries, counting this batch's changes. */
-  private async versionIds(pending: Map<string, Buffer | null>, base: Buffer): Promise<string[]> {
-    const prefix = Buffer.concat([base, Buffer.from(`\u0000${TAG.version}\u0000`, 'latin1')]);
-    const ids = new Set<string>();
-    for await (const [, value] of this.meta.db.iterator({ gte: prefix, lt: afterPrefix(prefix) })) ids.add(parse<IndexEntry>(value).versionId);
-    for (const [row, value] of pending) {
-      const bytes = Buffer.from(row, 'latin1');
-      if (!bytes.subarray(0, prefix.length).equals(prefix)) continue;
-      if (value === null) ids.delete(turnBack(bytes.subarray(prefix.length).toString('latin1')));
-      else ids.add(parse<IndexEntry>(value).versionId);
-    }
-    return [...ids];
   }
 
   /**
@@ -283,12 +264,73 @@ function turnBack(turned: string): string {
   return newestFirst(turned);
 }
 
-function put(batch: MetadataBatch, pending: Map<string, Buffer | null>, key: Buffer, value: Buffer): void {
-  batch.put(key, value);
-  pending.set(key.toString('latin1'), value);
+/** What a settle needs to know of a key: the versions it holds entries of, and those deleted by id. */
+interface SettleState {
+  versions: Set<string>;
+  gone: Set<string>;
 }
 
-function del(batch: MetadataBatch, pending: Map<string, Buffer | null>, key: Buffer): void {
-  batch.del(key);
-  pending.set(key.toString('latin1'), null);
+/**
+ * Records a committed version unless it was deleted by id; with `replaces`, drops the key's older
+ * versions, and records nothing when a newer one is there (the newer write replaced this one).
+ */
+function settleEntry(batch: MetadataBatch, state: SettleState, base: Buffer, entry: IndexEntry, replaces: boolean): void {
+  if (state.gone.has(entry.versionId)) return;
+  if (replaces) {
+    for (const versionId of state.versions) {
+      const order = compareVersionIds(versionId, entry.versionId);
+      if (order > 0) return;
+      if (order < 0) {
+        batch.del(tagged(base, TAG.version, newestFirst(versionId)));
+        state.versions.delete(versionId);
+      }
+    }
+  }
+  batch.put(tagged(base, TAG.version, newestFirst(entry.versionId)), json(entry));
+  state.versions.add(entry.versionId);
+}
+
+/**
+ * The state of each key one settle request touches, read once per key through one iterator (an
+ * iterator made per key cost more than the rest of a settle) and kept up to date as the request's
+ * changes apply.
+ */
+class KeyStates {
+  private readonly meta: MetadataDb;
+  private readonly states = new Map<string, SettleState>();
+  private iterator: ReturnType<ClassicLevel<Buffer, Buffer>['keys']> | undefined;
+
+  constructor(meta: MetadataDb) {
+    this.meta = meta;
+  }
+
+  async of(base: Buffer): Promise<SettleState> {
+    const id = base.toString('latin1');
+    const known = this.states.get(id);
+    if (known !== undefined) return known;
+    const state: SettleState = { versions: new Set(), gone: new Set() };
+    this.iterator ??= this.meta.db.keys(kindRange(ROW.index));
+    const prefix = Buffer.concat([base, Buffer.of(0x00)]);
+    this.iterator.seek(prefix);
+    for (let done = false; !done; ) {
+      const keys = await this.iterator.nextv(16);
+      if (keys.length === 0) break;
+      for (const key of keys as Buffer[]) {
+        if (key.length < prefix.length + 2 || !key.subarray(0, prefix.length).equals(prefix)) {
+          done = true;
+          break;
+        }
+        const tag = String.fromCharCode(key[prefix.length] ?? 0);
+        const suffix = key.toString('latin1', prefix.length + 2);
+        if (tag === TAG.gone) state.gone.add(suffix);
+        else if (tag === TAG.version) state.versions.add(turnBack(suffix));
+      }
+    }
+    this.states.set(id, state);
+    return state;
+  }
+
+  async close(): Promise<void> {
+    await this.iterator?.close();
+  }
 }

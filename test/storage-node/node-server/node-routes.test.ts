@@ -25,7 +25,7 @@ t.test('a body limit comes with a JSON body, and the data path counts as foregro
   t.same(NODE_ROUTES.filter((route) => route.bodyLimitBytes !== undefined && route.body === undefined), [], 'a limit without a body schema is never read');
   t.same(
     NODE_ROUTES.filter((route) => route.foreground === true).map((route) => route.path).filter((path, i, all) => all.indexOf(path) === i).sort(),
-    [NODE_PATHS.shards, NODE_PATHS.commit, NODE_PATHS.abort, NODE_PATHS.objects, NODE_PATHS.list, NODE_PATHS.versions, NODE_PATHS.versionDelete, NODE_PATHS.leases, NODE_PATHS.tags].sort(),
+    [NODE_PATHS.shards, NODE_PATHS.commit, NODE_PATHS.abort, NODE_PATHS.objects, NODE_PATHS.list, NODE_PATHS.index, NODE_PATHS.versions, NODE_PATHS.versionDelete, NODE_PATHS.leases, NODE_PATHS.tags].sort(),
     'the clients’ data path; a batch decides by its calls',
   );
 });
