@@ -240,7 +240,8 @@ export class NodeClient {
 
   /** Applies changes to the node's replica of a bucket index shard (bucket-index.ts). */
   async applyIndex(request: IndexApplyRequest, options: CallOptions = {}): Promise<void> {
-    await this.transport.json(null, 'POST', NODE_PATHS.index, { json: request }, options);
+    // In the node's next batch: the intents and settles of concurrent writes share one request.
+    await this.batched({ op: 'index', request }, options, () => this.transport.json(null, 'POST', NODE_PATHS.index, { json: request }, options));
   }
 
   /** A page of the node's replica of a bucket index shard. */

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { IndexApplyRequest } from './bucket-index.js';
 import { ObjectEncryption, ObjectRecord, ObjectRetention } from './object-record.js';
 import { Count, ErasureParams, Grant, ShardIndex, ShardRef, Strings, VersionId, WireName } from './wire-fields.js';
 
@@ -154,6 +155,7 @@ export const BatchCall = Type.Union([
   Type.Object({ op: Type.Literal('commit'), request: CommitRequest }),
   Type.Object({ op: Type.Literal('status'), bucket: WireName, key: WireName, withInlineShard: Type.Boolean() }),
   Type.Object({ op: Type.Literal('digest'), partition: Count, bits: Type.Integer({ minimum: 0, maximum: MAX_PARTITION_BITS }) }),
+  Type.Object({ op: Type.Literal('index'), request: IndexApplyRequest }),
 ]);
 /** One call of POST /v1/batch. */
 export type BatchCall = Static<typeof BatchCall>;

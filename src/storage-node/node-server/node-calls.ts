@@ -185,6 +185,10 @@ export class NodeCalls {
         await this.commitAndRelease(call.request);
         return { ok: true, value: null };
       }
+      if (call.op === 'index') {
+        await this.store.indexRows.apply(call.request.ops);
+        return { ok: true, value: null };
+      }
       if (call.op === 'digest') {
         if (!isPartitionOf(call.partition, call.bits)) throw new WireError('BadRequest', 'bad partition');
         return { ok: true, value: await partitionDigest(this.store, call.partition, call.bits) };
