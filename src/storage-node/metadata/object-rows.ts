@@ -54,6 +54,17 @@ export class ObjectRows {
   }
 
   /**
+   * Reads a key's committed row and one shard's prepared row into the row cache in one trip through
+   * libuv's pool, when either is not held: a segment shard's prepare then asks for each (the guard's
+   * look at the key, the earlier prepared row it replaces) without a read of its own.
+   */
+  async warmPrepared(ref: ShardRef): Promise<void> {
+    const keys = [rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.prepared, ...shardParts(ref))];
+    if (keys.every((key) => this.meta.heldRow(key) !== undefined)) return;
+    await this.meta.cachedGetMany(keys);
+  }
+
+  /**
    * A key's committed row and, when the shard `ref` is inline, its image, read together from one
    * snapshot (a read of an inline shard needs both; a file shard's read just finds no image).
    */
