@@ -131,6 +131,11 @@ export class MetadataStore {
     return this.objectRows.getObjectAndPrepared(ref);
   }
 
+  /** Reads a key's committed row and a shard's prepared row into the row cache in one trip, for the prepare about to ask for both. */
+  warmPrepared(ref: ShardRef): Promise<void> {
+    return this.objectRows.warmPrepared(ref);
+  }
+
   getObjectAndInline(ref: ShardRef): Promise<{ stored: StoredObject | undefined; image: Buffer | undefined }> {
     return this.objectRows.getObjectAndInline(ref);
   }

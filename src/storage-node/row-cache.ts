@@ -7,6 +7,11 @@ const ENTRY_OVERHEAD_BYTES = 96;
 /** What the cache holds for a row known to be absent (lru-cache keeps no null). */
 const ABSENT = Object.freeze({ absent: true });
 type Held = Buffer | typeof ABSENT;
+/**
+ * Keys whose last write start or end the cache remembers. A read older than the oldest change it has
+ * forgotten keeps nothing, so this bounds memory without ever keeping a replaced row.
+ */
+const MAX_TRACKED_CHANGES = 4096;
 
 /**
  * Metadata rows kept in memory (the kinds `cacheable` accepts): a small GET's status call reads a
@@ -16,17 +21,23 @@ type Held = Buffer | typeof ABSENT;
  * It is exact, not eventually right: every metadata write of the node goes through the store's one
  * writer, which tells the cache when a write starts (its keys are dropped, so reads during the write
  * go to LevelDB as before) and when it ends (its puts are kept as the new rows; after a failed write
- * the keys are just dropped). A read that missed may keep what LevelDB answered only if no write
- * started or ended while it ran, so a slow read cannot put back a row a write replaced. Rows a read
- * found absent are kept too (as null). Least recently used rows go first once `maxBytes` is reached;
- * 0 keeps nothing.
+ * the keys are just dropped). A read that missed may keep what LevelDB answered only if no write of
+ * its key started or ended while it ran, so a slow read cannot put back a row a write replaced. That
+ * is judged key by key (each write's keys are stamped with the change count), not by whether any write
+ * ran: on a node under load some write always does, and the reads a commit makes right after its
+ * prepare would otherwise never be kept. Rows a read found absent are kept too (as null). Least
+ * recently used rows go first once `maxBytes` is reached; 0 keeps nothing.
  */
 export class RowCache {
   private readonly cacheable: (key: Buffer) => boolean;
   /** Null when the budget is 0: nothing is kept. */
   private readonly rows: LRUCache<string, Held> | null;
-  /** Bumped when a write starts and when it ends: a read that saw it change keeps nothing. */
+  /** Bumped when a write starts and when it ends: a read keeps nothing of a key stamped later than it began. */
   private changes = 0;
+  /** Per cached-kind key written lately, the change count of its last write start or end, oldest first. */
+  private readonly stamps = new Map<string, number>();
+  /** Reads that began before this change count keep nothing: stamps they would need were forgotten. */
+  private forgottenBefore = 0;
 
   constructor(maxBytes: number, cacheable: (key: Buffer) => boolean) {
     this.cacheable = cacheable;
@@ -47,10 +58,12 @@ export class RowCache {
     return this.changes;
   }
 
-  /** Keeps what a read of LevelDB found, unless a write started or ended since its token. */
+  /** Keeps what a read of LevelDB found, unless a write of its key started or ended since its token. */
   fill(key: Buffer, value: Buffer | undefined, token: number): void {
-    if (token !== this.changes || this.rows === null || !this.cacheable(key)) return;
-    this.rows.set(key.toString('latin1'), value === undefined ? ABSENT : owned(value));
+    if (this.rows === null || token < this.forgottenBefore || !this.cacheable(key)) return;
+    const id = key.toString('latin1');
+    if ((this.stamps.get(id) ?? 0) > token) return;
+    this.rows.set(id, value === undefined ? ABSENT : owned(value));
   }
 
   /**
@@ -64,7 +77,9 @@ export class RowCache {
     for (const op of ops) {
       const id = this.cacheable(op.key) ? op.key.toString('latin1') : undefined;
       ids.push(id);
-      if (id !== undefined) this.rows.delete(id);
+      if (id === undefined) continue;
+      this.rows.delete(id);
+      this.stamp(id);
     }
     return ids;
   }
@@ -80,9 +95,20 @@ export class RowCache {
     ops.forEach((op, i) => {
       const id = ids[i];
       if (id === undefined) return;
+      this.stamp(id);
       if (ok && op.type === 'put') this.rows?.set(id, owned(op.value));
       else this.rows?.delete(id);
     });
+  }
+
+  /** Records that `id` changes now; past MAX_TRACKED_CHANGES the oldest stamp is forgotten, and reads older than it keep nothing. */
+  private stamp(id: string): void {
+    this.stamps.delete(id);
+    this.stamps.set(id, this.changes);
+    if (this.stamps.size <= MAX_TRACKED_CHANGES) return;
+    const [oldest, stamped] = this.stamps.entries().next().value as [string, number];
+    this.stamps.delete(oldest);
+    this.forgottenBefore = Math.max(this.forgottenBefore, stamped);
   }
 
   /** Rows and bytes held, for tests and figures. */

@@ -148,7 +148,10 @@ export class ShardPreparer {
       space.settle(false);
       return sizeBytes;
     }
-    const place = await segments.append(parts);
+    // What the install below looks up (the key's row, an earlier prepared row) is read while the image
+    // is written, in one trip; a failed read only leaves those lookups to read for themselves.
+    const warmed = metadata.warmPrepared(ref).catch(() => undefined);
+    const place = await segments.append(parts).finally(() => warmed);
     signal?.throwIfAborted();
     // A prepared row is what a commit of its version adopts, a committed one's included: guarded like a file's rename.
     const stored = await this.committed.install(ref, fresh, async () => {

@@ -46,6 +46,23 @@ t.test('a read during which a write started or ended keeps nothing, so a slow re
   t.same(cache.get(key('a')), value('new'), 'a read that began during the write does not replace it');
 });
 
+t.test('writes of other keys do not stop a read from keeping its row; a read older than the changes the cache still tracks keeps nothing', async (t) => {
+  const cache = new RowCache(1 << 20, all);
+  const token = cache.readToken();
+  const other = [put('other', 'x')];
+  const ids = cache.writeStarting(other);
+  write(cache, [put('third', 'y')]);
+  cache.fill(key('a'), undefined, token);
+  t.equal(cache.get(key('a')), null, 'kept although other keys were written while it ran (one still is)');
+  cache.writeEnded(other, ids, true);
+  const old = cache.readToken();
+  for (let i = 0; i < 5000; i += 1) write(cache, [put(`k${i}`, 'z')]);
+  cache.fill(key('b'), value('two'), old);
+  t.equal(cache.get(key('b')), undefined, 'too many changes since the read began to tell whether its key was one');
+  cache.fill(key('b'), value('two'), cache.readToken());
+  t.same(cache.get(key('b')), value('two'), 'a read begun now keeps its row');
+});
+
 t.test('a write drops its rows when it starts, holds its puts when it ends, forgets its deletes, and holds nothing when it fails', async (t) => {
   const cache = new RowCache(1 << 20, all);
   cache.fill(key('a'), value('one'), cache.readToken());

@@ -4,12 +4,13 @@ import { GroupCommitWriter, type MetadataBatch, type MetadataOp } from '../group
 import { ROW } from '../metadata-keys.js';
 import { RowCache } from '../row-cache.js';
 
-const CACHED_KINDS = new Set([ROW.object, ROW.inline].map((kind) => kind.charCodeAt(0)));
+const CACHED_KINDS = new Set([ROW.object, ROW.inline, ROW.prepared].map((kind) => kind.charCodeAt(0)));
 
 /**
  * The row kinds the row cache keeps: what a read of a key's current version answers from, its committed
- * row and inline shard images. Version rows (named versions) and prepared rows (read once, by their
- * commit) are not worth their writes' upkeep.
+ * row and inline shard images, and prepared rows, which their commit reads right after the prepare
+ * wrote them (a trip through libuv's pool per shard of every write otherwise; the commit's delete
+ * forgets them). Version rows (named versions) are not worth their writes' upkeep.
  */
 function isCachedRow(key: Buffer): boolean {
   return CACHED_KINDS.has(key[0] ?? -1);

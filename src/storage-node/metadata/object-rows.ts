@@ -32,16 +32,36 @@ export class ObjectRows {
    * libuv's pool instead of two (a commit needs both).
    */
   async getObjectAndPrepared(ref: ShardRef): Promise<{ stored: StoredObject | undefined; prepared: PreparedShard | undefined; image: Buffer | undefined }> {
-    const [stored, prepared, image] = await this.meta.cachedGetMany([
-      rowKey(ROW.object, ref.bucket, ref.key),
-      rowKey(ROW.prepared, ...shardParts(ref)),
-      rowKey(ROW.inline, ...shardParts(ref)),
-    ]);
+    const keys = [rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.prepared, ...shardParts(ref)), rowKey(ROW.inline, ...shardParts(ref))];
+    const heldObject = this.meta.heldRow(keys[0] as Buffer);
+    const heldPrepared = this.meta.heldRow(keys[1] as Buffer);
+    if (heldObject !== undefined && heldPrepared !== undefined) {
+      // Both held (the prepare just wrote its row, the key's row was read or written lately): only an
+      // inline shard's commit needs its image (carryShardRows), so a segment or file shard reads nothing.
+      const prepared = heldPrepared === null ? undefined : parse<PreparedShard>(heldPrepared);
+      return {
+        stored: heldObject === null ? undefined : parse<StoredObject>(heldObject),
+        prepared,
+        image: prepared?.inline === true ? await this.meta.cachedGet(keys[2] as Buffer) : undefined,
+      };
+    }
+    const [stored, prepared, image] = await this.meta.cachedGetMany(keys);
     return {
       stored: stored === undefined ? undefined : parse<StoredObject>(stored),
       prepared: prepared === undefined ? undefined : parse<PreparedShard>(prepared),
       image,
     };
+  }
+
+  /**
+   * Reads a key's committed row and one shard's prepared row into the row cache in one trip through
+   * libuv's pool, when either is not held: a segment shard's prepare then asks for each (the guard's
+   * look at the key, the earlier prepared row it replaces) without a read of its own.
+   */
+  async warmPrepared(ref: ShardRef): Promise<void> {
+    const keys = [rowKey(ROW.object, ref.bucket, ref.key), rowKey(ROW.prepared, ...shardParts(ref))];
+    if (keys.every((key) => this.meta.heldRow(key) !== undefined)) return;
+    await this.meta.cachedGetMany(keys);
   }
 
   /**
