@@ -43,8 +43,13 @@ const IntentId = VersionId;
  * `replaces`, every older version of the key leaves the index: an unversioned overwrite or delete),
  * or `gone`, a version deleted by id.
  */
+/** An intent: a write of the key may commit until `expiresMs`. */
+export const IndexIntent = Type.Object({ op: Type.Literal('intent'), ...IndexScope, id: IntentId, expiresMs: Type.Number() });
+/** An intent: a write of the key may commit until `expiresMs`. */
+export type IndexIntent = Static<typeof IndexIntent>;
+
 export const IndexOp = Type.Union([
-  Type.Object({ op: Type.Literal('intent'), ...IndexScope, id: IntentId, expiresMs: Type.Number() }),
+  IndexIntent,
   Type.Object({
     op: Type.Literal('settle'),
     ...IndexScope,

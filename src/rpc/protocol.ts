@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { IndexApplyRequest } from './bucket-index.js';
+import { IndexApplyRequest, IndexIntent } from './bucket-index.js';
 import { ObjectEncryption, ObjectRecord, ObjectRetention } from './object-record.js';
 import { Count, ErasureParams, Grant, ShardIndex, ShardRef, Strings, VersionId, WireName } from './wire-fields.js';
 
@@ -59,6 +59,11 @@ export const CommitRequest = Type.Object({
   repair: Type.Optional(Type.Boolean()),
   /** A plain write's shared key lease: the node gives it back once this commit is applied. */
   leaseToken: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  /**
+   * The write's intent on its bucket's index, when this node holds a replica of the key's index shard
+   * (docs/bucket-index.md): written in the commit's own batch, so it is durable wherever the commit is.
+   */
+  indexIntent: Type.Optional(IndexIntent),
 });
 /** Body of POST /v1/commit. */
 export type CommitRequest = Static<typeof CommitRequest>;

@@ -156,11 +156,11 @@ export class MetadataStore {
     return this.objectRows.keyVersionsPage(bucket, key, afterVersionId, limit);
   }
 
-  commitObject(stored: StoredObject, previous: StoredObject | undefined, options: { keepPrevious?: boolean; dropped?: readonly StoredObject[]; image?: Buffer | undefined } = {}): Promise<void> {
+  commitObject(stored: StoredObject, previous: StoredObject | undefined, options: Parameters<ObjectRows['commitObject']>[2] = {}): Promise<void> {
     return this.objectRows.commitObject(stored, previous, options);
   }
 
-  commitNoncurrent(stored: StoredObject, options: { dropped?: readonly StoredObject[]; image?: Buffer | undefined } = {}): Promise<void> {
+  commitNoncurrent(stored: StoredObject, options: Parameters<ObjectRows['commitNoncurrent']>[1] = {}): Promise<void> {
     return this.objectRows.commitNoncurrent(stored, options);
   }
 

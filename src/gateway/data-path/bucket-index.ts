@@ -1,4 +1,4 @@
-import { indexEntryOf, indexShardFor, indexShardKey, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { indexEntryOf, indexShardFor, indexShardKey, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type IndexIntent, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 import type { BucketRecords, IndexWrites, LookupDeps } from './path-deps.js';
@@ -52,6 +52,8 @@ export class KeyIntent {
   /** Every intent announced for this write (a long write renews its intent before it commits). */
   private readonly ids: string[] = [];
   private expiresMs = 0;
+  /** The id of an intent the commit carries instead of a write of its own. */
+  private carriedId: string | undefined;
 
   private constructor(ctx: RequestScope<BucketIndexDeps>, bucket: IndexedBucket, key: string) {
     this.ctx = ctx;
@@ -64,16 +66,36 @@ export class KeyIntent {
    * Announces a write of bucket/key; undefined when the bucket keeps no index. `signal` ends the wait:
    * the client's for a write it still sends, a deadline of its own for one that must be seen through.
    */
-  static async announce(ctx: RequestScope<BucketIndexDeps>, bucket: BucketRecord | undefined, key: string, id: string, signal: AbortSignal): Promise<KeyIntent | undefined> {
+  static async announce(
+    ctx: RequestScope<BucketIndexDeps>,
+    bucket: BucketRecord | undefined,
+    key: string,
+    id: string,
+    signal: AbortSignal,
+    options: { carriedBy?: readonly NodeClient[] } = {},
+  ): Promise<KeyIntent | undefined> {
     if (!isIndexed(bucket)) return undefined;
     const intent = new KeyIntent(ctx, bucket, key);
+    // When the key's own nodes are the shard's replicas (always, on a cluster of k + m nodes), the
+    // intent travels in each node's commit and is durable wherever the commit is: no write of its own.
+    if (options.carriedBy !== undefined && sameNodes(intent.replicas, options.carriedBy)) {
+      intent.carriedId = id;
+      intent.ids.push(id);
+      return intent;
+    }
     await intent.write(id, signal);
     return intent;
   }
 
+  /** The intent the commit requests carry (see announce), its deadline counted from now; undefined when it was written on its own. */
+  carried(): IndexIntent | undefined {
+    if (this.carriedId === undefined) return undefined;
+    return { op: 'intent', bucket: this.bucket.name, incarnation: this.bucket.createdMs, key: this.key, id: this.carriedId, expiresMs: Date.now() + INTENT_LIFETIME_MS };
+  }
+
   /** Makes sure the intent outlives the commit about to be sent. */
   async keepFresh(): Promise<void> {
-    if (Date.now() + INTENT_RENEW_MARGIN_MS < this.expiresMs) return;
+    if (this.carriedId !== undefined || Date.now() + INTENT_RENEW_MARGIN_MS < this.expiresMs) return;
     await this.write(this.ctx.services.clock.next(), withTimeout(undefined, this.ctx.services.metadataTimeoutMs));
   }
 
@@ -110,4 +132,9 @@ export class KeyIntent {
       this.ctx.services.bucketIndex.settle(this.replicas, { op: 'settle', ...scope, intent: id, ...(i === 0 ? change : {}) });
     });
   }
+}
+
+/** Whether two node lists name the same nodes, in any order. */
+function sameNodes(a: readonly NodeClient[], b: readonly NodeClient[]): boolean {
+  return a.length === b.length && a.every((node) => b.some((other) => other.nodeId === node.nodeId));
 }

@@ -105,7 +105,7 @@ export class PendingVersion {
         expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
         stripePool: services.stripePool,
       }),
-      KeyIntent.announce(ctx, bucketRecord, key, target.versionId, ctx.signal),
+      KeyIntent.announce(ctx, bucketRecord, key, target.versionId, ctx.signal, { carriedBy: target.nodes }),
     ]);
     if (prepared.status === 'fulfilled' && intent.status === 'fulfilled') return new PendingVersion(ctx, target, prepared.value, stamp, options, startedMs, intent.value);
     // Nothing will commit: the intent is ended, the prepared shards aborted, and the shared lease the
@@ -169,7 +169,8 @@ export class PendingVersion {
     // whose nodes all hold their shard, it does not refuse it.
     try {
       await this.intent?.keepFresh();
-      await retrySlowCommit(ctx, (signal) => commitShards(target, prepared.holders, record, signal, prepared.stragglers));
+      const indexIntent = this.intent?.carried();
+      await retrySlowCommit(ctx, (signal) => commitShards(target, prepared.holders, record, signal, prepared.stragglers, indexIntent));
       this.stageDone('commit');
       this.intent?.settle(record);
     } catch (err) {

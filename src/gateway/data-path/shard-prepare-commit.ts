@@ -1,7 +1,7 @@
 import { getDefaultHighWaterMark } from 'node:stream';
 import { DEFAULTS } from '../../common/index.js';
 import { encodedStripeBytes, fullStripeBytes, stripeBlocks, type Codec } from '../../erasure/index.js';
-import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type NodeClient, type NodeOutcome, type ObjectRecord, type SharedLeaseAnswer } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type IndexIntent, type NodeClient, type NodeOutcome, type ObjectRecord, type SharedLeaseAnswer } from '../../rpc/index.js';
 import { quorumError } from '../s3/index.js';
 import { FanOutQuorumLost, ShardFanOut } from './shard-fan-out.js';
 import { ShardSink } from './shard-sink.js';
@@ -231,10 +231,13 @@ export async function commitShards(
   record: ObjectRecord,
   signal: AbortSignal,
   stragglers: readonly Promise<ShardHolder | undefined>[] = [],
+  indexIntent?: IndexIntent,
 ): Promise<void> {
   const needed = writeQuorum(target.erasure.dataShards, target.erasure.parityShards);
   const lease = target.leaseToken === undefined ? {} : { leaseToken: target.leaseToken };
-  const commit = (holder: ShardHolder): Promise<void> => holder.node.commit({ record, shardIndex: holder.shardIndex, ...lease }, { signal });
+  // The bucket index's intent, when it travels with the commit (bucket-index.ts), goes to every holder.
+  const carried = indexIntent === undefined ? {} : { indexIntent };
+  const commit = (holder: ShardHolder): Promise<void> => holder.node.commit({ record, shardIndex: holder.shardIndex, ...lease, ...carried }, { signal });
   let outcomes = await fanOutUntil(holders, commit, (sofar) => successes(sofar) >= needed, STRAGGLER_GRACE_MS);
   if (successes(outcomes) < needed && stragglers.length > 0) {
     // A holder lost since its prepare (a node that crashed) is made up for by a node whose prepare was

@@ -16,7 +16,8 @@ export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logg
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   const bucket = record.bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(record.bucket, ctx.signal);
   // An indexed bucket's index hears of the write before it can commit (bucket-index.ts).
-  const intent = await KeyIntent.announce(ctx, bucket, record.key, record.versionId, withTimeout(undefined, services.metadataTimeoutMs));
+  const intent = await KeyIntent.announce(ctx, bucket, record.key, record.versionId, withTimeout(undefined, services.metadataTimeoutMs), { carriedBy: nodes });
+  const indexIntent = intent?.carried();
   // Not the client's: a commit some nodes may have applied is seen through to its quorum (or its
   // failure) even if the client leaves, as a body's commit is. A completion cut off between its
   // manifest and its closing marker left the object visible and the upload open, and a part uploaded
@@ -24,7 +25,12 @@ export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logg
   // A round lost only to slow nodes is sent again with a stretched deadline, as reads are: a busy
   // machine must not refuse a delete (which no SDK retries alone inside a DeleteObjects batch).
   // Serialised and hashed once for the whole set: a manifest of thousands of parts is megabytes.
-  const encoded = new EncodedCommit({ record, shardIndex: null, ...(options.leaseToken === undefined ? {} : { leaseToken: options.leaseToken }) });
+  const encoded = new EncodedCommit({
+    record,
+    shardIndex: null,
+    ...(options.leaseToken === undefined ? {} : { leaseToken: options.leaseToken }),
+    ...(indexIntent === undefined ? {} : { indexIntent }),
+  });
   await retrySlowCommit(ctx, async (signal) => {
     const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
     const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));

@@ -1,6 +1,6 @@
 import type { ClassicLevel } from 'classic-level';
 import { compareVersionIds } from '../../common/index.js';
-import type { IndexEntry, IndexListQuery, IndexListResponse, IndexOp, IndexRow } from '../../rpc/index.js';
+import type { IndexEntry, IndexIntent, IndexListQuery, IndexListResponse, IndexOp, IndexRow } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
@@ -39,6 +39,11 @@ export class IndexRows {
     this.meta = meta;
   }
 
+  /** The row an intent writes, for a batch that carries it with other rows (a version's commit). */
+  static intentRow(intent: IndexIntent): { key: Buffer; value: Buffer } {
+    return { key: tagged(keyBase(intent.bucket, intent.incarnation, intent.key), TAG.intent, intent.id), value: json({ expiresMs: intent.expiresMs } satisfies IntentValue) };
+  }
+
   /**
    * Applies changes in one batch, synced when one is an intent (an intent must outlive a crash). Intents
    * alone only write, so they go straight to the group commit beside other requests' intents; a request
@@ -47,7 +52,10 @@ export class IndexRows {
   apply(ops: readonly IndexOp[]): Promise<void> {
     if (ops.every((op) => op.op === 'intent')) {
       const batch = new MetadataBatch();
-      for (const op of ops) batch.put(tagged(keyBase(op.bucket, op.incarnation, op.key), TAG.intent, op.id), json({ expiresMs: op.expiresMs } satisfies IntentValue));
+      for (const op of ops) {
+        const row = IndexRows.intentRow(op);
+        batch.put(row.key, row.value);
+      }
       return this.meta.write(batch);
     }
     const run = this.settling.then(() => this.applySettles(ops));

@@ -10,6 +10,17 @@ import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedSh
 /** Most rows one rolled-up listing page reads (tombstones under prefixes are read and passed over). */
 const ROLLUP_SCAN_ROWS = 4_096;
 
+/** A row another family asks a commit to write in its batch (a bucket index intent). */
+export interface ExtraRow {
+  key: Buffer;
+  value: Buffer;
+}
+
+function withRows(batch: MetadataBatch, rows: readonly ExtraRow[] | undefined): MetadataBatch {
+  for (const row of rows ?? []) batch.put(row.key, row.value);
+  return batch;
+}
+
 /** A LevelDB key range. */
 type RowRange = { gt: Buffer; lt: Buffer } | { gte: Buffer; lt: Buffer };
 
@@ -129,11 +140,11 @@ export class ObjectRows {
   async commitObject(
     stored: StoredObject,
     previous: StoredObject | undefined,
-    options: { keepPrevious?: boolean; dropped?: readonly StoredObject[]; image?: Buffer | undefined } = {},
+    options: { keepPrevious?: boolean; dropped?: readonly StoredObject[]; image?: Buffer | undefined; extraRows?: readonly ExtraRow[] } = {},
   ): Promise<void> {
     const { bucket, key } = stored.record;
     const value = json(stored);
-    const batch = carryShardRows(new MetadataBatch(), stored, options.image)
+    const batch = withRows(carryShardRows(new MetadataBatch(), stored, options.image), options.extraRows)
       .put(rowKey(ROW.object, bucket, key), value)
       .put(versionKey(stored.record), value)
       .put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
@@ -151,8 +162,8 @@ export class ObjectRows {
    * Records a version older than the key's current one as noncurrent (a versioned bucket keeps every
    * write, whichever commits first), removing its prepared row; `dropped` and `image` as in commitObject.
    */
-  async commitNoncurrent(stored: StoredObject, options: { dropped?: readonly StoredObject[]; image?: Buffer | undefined } = {}): Promise<void> {
-    const batch = carryShardRows(new MetadataBatch(), stored, options.image).put(versionKey(stored.record), json(stored));
+  async commitNoncurrent(stored: StoredObject, options: { dropped?: readonly StoredObject[]; image?: Buffer | undefined; extraRows?: readonly ExtraRow[] } = {}): Promise<void> {
+    const batch = withRows(carryShardRows(new MetadataBatch(), stored, options.image), options.extraRows).put(versionKey(stored.record), json(stored));
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
     for (const old of options.dropped ?? []) dropVersionRows(batch, old);

@@ -121,6 +121,9 @@ export class NodeCalls {
 
   /** Commits, then gives back the plain write's shared lease the commit names: the key is free for a conditional write once this node holds the version. */
   async commitAndRelease(request: CommitRequest): Promise<void> {
+    const intent = request.indexIntent;
+    // The intent a commit carries announces that commit's own key, and no other.
+    if (intent !== undefined && (intent.bucket !== request.record.bucket || intent.key !== request.record.key)) throw new WireError('BadRequest', 'the index intent names another key');
     await this.store.commit(request);
     if (request.leaseToken !== undefined) this.leases.release(request.record.bucket, request.record.key, request.leaseToken);
   }

@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream';
 import { compareVersionIds } from '../../common/index.js';
 import { shardRefOf, type CommitRequest, type ErasureParams, type ResealRequest, type ShardRef, type TagUpdateRequest } from '../../rpc/index.js';
 import type { PreparedShard, StoredObject } from '../metadata-store.js';
+import { IndexRows } from '../metadata/index-rows.js';
+import type { ExtraRow } from '../metadata/object-rows.js';
 import { ShardStoreError } from '../shard-store-error.js';
 import type { PrepareOptions } from '../shard-preparer.js';
 import type { SpaceClaim } from '../space-ledger.js';
@@ -58,8 +60,18 @@ export class ShardWrites {
     return this.core.track(this.commitNow(request));
   }
 
-  /** The untracked body of commit. */
+  /**
+   * The untracked body of commit. A bucket index intent the request carries goes in the batch that
+   * commits the version; when the commit writes nothing (a retry of what is visible, a version already
+   * replaced) the intent is written on its own, so this node acknowledges only with the intent durable.
+   */
   private async commitNow(request: CommitRequest): Promise<void> {
+    const carried = new CarriedRows(request.indexIntent === undefined ? [] : [IndexRows.intentRow(request.indexIntent)]);
+    await this.commitUnderLock(request, carried);
+    if (carried.waiting && request.indexIntent !== undefined) await this.core.metadata.indexRows.apply([request.indexIntent]);
+  }
+
+  private async commitUnderLock(request: CommitRequest, carried: CarriedRows): Promise<void> {
     const { record, shardIndex } = request;
     await this.core.keyLocks.run(lockKey(record.bucket, record.key), async () => {
       // The prepared shard is found by the id it was written under (the record's dataId).
@@ -81,7 +93,7 @@ export class ShardWrites {
           // A repair rebuilt a noncurrent version's shard in place: its version row takes the new shard.
           const repaired: StoredObject = { ...kept, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
           if (prepared.inline !== true) delete repaired.inline;
-          await this.core.metadata.commitNoncurrent(repaired, { image });
+          await this.core.metadata.commitNoncurrent(repaired, { image, extraRows: carried.take() });
           this.core.space.release(kept.shardSizeBytes);
           if (await this.core.metadata.clearQuarantine(ref)) this.core.quarantineCount = Math.max(0, this.core.quarantineCount - 1);
           if (kept.file !== prepared.file) await this.core.dropReplacedData(kept.file);
@@ -92,7 +104,7 @@ export class ShardWrites {
         // A repair rewrote this version's shard in place (same file name or inline row): make it the committed one.
         const repaired: StoredObject = { ...current, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
         if (prepared.inline !== true) delete repaired.inline;
-        await this.core.metadata.commitObject(repaired, undefined, { image });
+        await this.core.metadata.commitObject(repaired, undefined, { image, extraRows: carried.take() });
         this.core.space.release(current.shardSizeBytes);
         if (await this.core.metadata.clearQuarantine(ref)) this.core.quarantineCount = Math.max(0, this.core.quarantineCount - 1);
         if (current.file !== prepared.file) await this.core.dropReplacedData(current.file);
@@ -106,14 +118,14 @@ export class ShardWrites {
       // under it comes from a gateway whose bucket record is stale, and is kept as the null version
       // rather than allowed to destroy the version it would replace.
       if (record.versioning !== undefined || current?.record.versioning !== undefined) {
-        await this.commitVersioned(incoming, current, ref, prepared, image);
+        await this.commitVersioned(incoming, current, ref, prepared, image, carried);
         return;
       }
       if (current !== undefined && compareVersionIds(current.record.versionId, record.versionId) >= 0) {
         if (ref !== null && prepared !== undefined) await this.core.dropPrepared(ref, prepared, current);
         return;
       }
-      await this.core.metadata.commitObject(incoming, current, { image });
+      await this.core.metadata.commitObject(incoming, current, { image, extraRows: carried.take() });
       if (current !== undefined) {
         this.core.space.release(current.shardSizeBytes);
         await this.core.removeFile(current.file);
@@ -133,6 +145,7 @@ export class ShardWrites {
     ref: ShardRef | null,
     prepared: PreparedShard | undefined,
     image: Buffer | undefined,
+    carried: CarriedRows,
   ): Promise<void> {
     const { record } = incoming;
     if (current !== undefined && current.record.versionId === record.versionId) {
@@ -162,13 +175,18 @@ export class ShardWrites {
     const newer = current === undefined || compareVersionIds(current.record.versionId, record.versionId) < 0;
     if (newer) {
       const keepPrevious = current !== undefined && !dropped.some((v) => v.record.versionId === current.record.versionId);
-      await this.core.metadata.commitObject(incoming, current, { keepPrevious, dropped: dropped.filter((v) => v.record.versionId !== current?.record.versionId), image });
+      await this.core.metadata.commitObject(incoming, current, {
+        keepPrevious,
+        dropped: dropped.filter((v) => v.record.versionId !== current?.record.versionId),
+        image,
+        extraRows: carried.take(),
+      });
       if (current !== undefined && !keepPrevious) {
         this.core.space.release(current.shardSizeBytes);
         await this.core.removeFile(current.file);
       }
     } else {
-      await this.core.metadata.commitNoncurrent(incoming, { dropped, image });
+      await this.core.metadata.commitNoncurrent(incoming, { dropped, image, extraRows: carried.take() });
     }
     for (const old of dropped) {
       if (newer && old.record.versionId === current?.record.versionId) continue;
@@ -247,5 +265,25 @@ export class ShardWrites {
         else await this.core.metadata.rewriteVersion(changed);
       }),
     );
+  }
+}
+
+/** Rows a commit carries for another row family: written by the first batch that takes them. */
+class CarriedRows {
+  private rows: readonly ExtraRow[];
+
+  constructor(rows: readonly ExtraRow[]) {
+    this.rows = rows;
+  }
+
+  /** Whether no batch took the rows yet. */
+  get waiting(): boolean {
+    return this.rows.length > 0;
+  }
+
+  take(): readonly ExtraRow[] {
+    const rows = this.rows;
+    this.rows = [];
+    return rows;
   }
 }
