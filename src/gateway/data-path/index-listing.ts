@@ -1,4 +1,4 @@
-import { indexEntryOf, isNewerVersion, isTimeoutFailure, readQuorum, type IndexEntry, type IndexRow, type NodeClient, type NodeFailure } from '../../rpc/index.js';
+import { indexEntryOf, isNewerVersion, isTimeoutFailure, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient, type NodeFailure } from '../../rpc/index.js';
 import { compareUtf8, quorumError } from '../s3/index.js';
 import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
 import type { ListRequest, ListResult } from './list-merge.js';
@@ -24,26 +24,7 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
   const shard = indexShardOf(bucket, request.prefix);
   const sets = indexReplicas(services, bucket, shard);
   const needed = readQuorum(services.erasure.dataShards, services.erasure.parityShards);
-  const fetchFrom = (node: NodeClient, start: RowPosition): RowCursor<IndexRow> =>
-    new RowCursor<IndexRow>(
-      async (from, pageSignal) => {
-        const page = await node.listIndex(
-          {
-            bucket: bucket.name,
-            incarnation: bucket.createdMs,
-            prefix: request.prefix,
-            after: from.after,
-            afterIsPrefix: from.afterIsPrefix,
-            limit: from.limit,
-            delimiter: rollupDelimiter(request.delimiter),
-          },
-          { signal: pageSignal },
-        );
-        return { entries: page.rows, truncated: page.truncated, resume: page.resume };
-      },
-      start,
-      { byVersion: false, signal, timeoutMs: () => services.metadataTimeoutMs },
-    );
+  const fetchFrom = (node: NodeClient, start: RowPosition): RowCursor<IndexRow> => replicaCursor(ctx, node, bucket, request, start);
   const groups = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous.filter((node) => !sets.nodes.includes(node))];
   const merge = new ReplicaMerge(groups, needed, fetchFrom, { after: request.after, afterIsPrefix: request.afterIsPrefix }, { bucket: bucket.name, deadline, signal });
 
@@ -99,6 +80,16 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
   // MaxKeys reached: truncated only if something visible follows.
   const following = await nextEntry();
   return { objects, commonPrefixes, isTruncated: following !== undefined, next: following === undefined ? undefined : next };
+}
+
+/** One replica's index pages of a listing, from `start`. */
+function replicaCursor(ctx: RequestScope<ListPathDeps>, node: NodeClient, bucket: IndexedBucket, request: ListRequest, start: RowPosition): RowCursor<IndexRow> {
+  const fetchPage = async (from: RowPosition & { limit: number }, pageSignal: AbortSignal): Promise<{ entries: IndexRow[]; truncated: boolean; resume: IndexListResponse['resume'] }> => {
+    const query = { bucket: bucket.name, incarnation: bucket.createdMs, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit };
+    const page = await node.listIndex({ ...query, delimiter: rollupDelimiter(request.delimiter) }, { signal: pageSignal });
+    return { entries: page.rows, truncated: page.truncated, resume: page.resume };
+  };
+  return new RowCursor<IndexRow>(fetchPage, start, { byVersion: false, signal: ctx.signal, timeoutMs: () => ctx.services.metadataTimeoutMs });
 }
 
 /**

@@ -184,31 +184,8 @@ export class IndexRows {
           }
           current = { key: parsed.key, gone: [], intent: false, expired: [], intentsRead: 0, entry: undefined, versionsRead: 0, goneOverflow: false };
         }
-        const state = current;
-        if (state.entry !== undefined) {
-          // Past the key's newest live version: its older ones are read over, or skipped at once.
-          state.versionsRead += 1;
-          if (state.versionsRead === VERSIONS_BEFORE_SEEK) iterator.seek(Buffer.concat([rowKeyBytes.subarray(0, parsed.keyEnd), Buffer.of(0x00, 0xff)]));
-          continue;
-        }
-        const keyRows = rowKeyBytes.subarray(0, parsed.keyEnd);
-        if (parsed.tag === TAG.gone) {
-          if (state.gone.length < MAX_GONE_REPORTED * 4) state.gone.push(parsed.suffix);
-          else {
-            // Too many to weigh here: the key's own nodes decide it. On to its intents.
-            state.goneOverflow = true;
-            iterator.seek(Buffer.concat([keyRows, Buffer.from(`\u0000${TAG.intent}`, 'latin1')]));
-          }
-        } else if (parsed.tag === TAG.intent) {
-          state.intent = true;
-          if (parse<IntentValue>(value).expiresMs < now) state.expired.push(parsed.suffix);
-          // A few intents say enough: on to the key's versions.
-          state.intentsRead += 1;
-          if (state.intentsRead === INTENTS_READ) iterator.seek(Buffer.concat([keyRows, Buffer.from(`\u0000${TAG.version}`, 'latin1')]));
-        } else if (parsed.tag === TAG.version) {
-          const entry = parse<IndexEntry>(value);
-          if (!state.gone.includes(entry.versionId)) state.entry = entry;
-        }
+        const skipTo = readRow(current, parsed, value, now);
+        if (skipTo !== undefined) iterator.seek(Buffer.concat([rowKeyBytes.subarray(0, parsed.keyEnd), skipTo]));
       }
     } finally {
       await iterator.close();
@@ -228,6 +205,39 @@ interface KeyState {
   intentsRead: number;
   entry: IndexEntry | undefined;
   versionsRead: number;
+}
+
+/**
+ * Takes one row of the key being read into its state; answers where in the key's rows the reader goes
+ * next (the bytes after the key), when it should skip what follows.
+ */
+function readRow(state: KeyState, row: { tag: string; suffix: string }, value: Buffer, now: number): Buffer | undefined {
+  if (state.entry !== undefined) {
+    // Past the key's newest live version: its older ones are read over, or skipped at once.
+    state.versionsRead += 1;
+    return state.versionsRead === VERSIONS_BEFORE_SEEK ? Buffer.of(0x00, 0xff) : undefined;
+  }
+  if (row.tag === TAG.gone) {
+    if (state.gone.length < MAX_GONE_REPORTED * 4) {
+      state.gone.push(row.suffix);
+      return undefined;
+    }
+    // Too many to weigh here: the key's own nodes decide it. On to its intents.
+    state.goneOverflow = true;
+    return Buffer.from(`\u0000${TAG.intent}`, 'latin1');
+  }
+  if (row.tag === TAG.intent) {
+    state.intent = true;
+    if (parse<IntentValue>(value).expiresMs < now) state.expired.push(row.suffix);
+    // A few intents say enough: on to the key's versions.
+    state.intentsRead += 1;
+    return state.intentsRead === INTENTS_READ ? Buffer.from(`\u0000${TAG.version}`, 'latin1') : undefined;
+  }
+  if (row.tag === TAG.version) {
+    const entry = parse<IndexEntry>(value);
+    if (!state.gone.includes(entry.versionId)) state.entry = entry;
+  }
+  return undefined;
 }
 
 /** The row a key's state answers; undefined when the replica holds nothing of it worth saying. */
