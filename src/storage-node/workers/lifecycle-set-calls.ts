@@ -204,7 +204,10 @@ export class KeySetCalls {
     const { nodeId, store, peers, rings } = this.deps;
     const bucket = await store.bucketRecord(record.bucket);
     const locator = rings.locator;
-    if (bucket === undefined || bucket.deleted || bucket.index === undefined || locator === undefined || bucket.createdMs !== record.bucketCreatedMs) return undefined;
+    if (bucket === undefined || bucket.deleted || bucket.index === undefined || locator === undefined) return undefined;
+    // A record of an older incarnation of the bucket is in no index; one that names none (an expiry's
+    // marker) is of the incarnation whose rules made it.
+    if (record.bucketCreatedMs !== undefined && record.bucketCreatedMs !== bucket.createdMs) return undefined;
     const self: IndexReplica = { nodeId, applyIndex: (request) => store.indexRows.apply(request.ops) };
     const placed = locator.locate(bucket.name, indexShardKey(bucket.createdMs, indexShardFor(bucket.index, record.key))).nodes;
     const replicas = placed.map((node): IndexReplica => (node.id === nodeId ? self : peers.get(node)));
