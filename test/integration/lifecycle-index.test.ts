@@ -1,6 +1,7 @@
-import { GetObjectCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { startGcCluster } from '../storage-node/gc-cluster.js';
+import { missing } from '../storage-node/lifecycle-cluster.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -8,16 +9,6 @@ import { until } from '../helpers/until.js';
  * index as a client's delete does (docs/bucket-index.md), so listings drop expired keys and no intent
  * of an expiry stays behind.
  */
-
-async function missing(promise: Promise<unknown>): Promise<boolean> {
-  try {
-    await promise;
-    return false;
-  } catch (err) {
-    if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return true;
-    throw err;
-  }
-}
 
 t.test('an expired key leaves the listing, and its expiry settles on every index replica', async (t) => {
   const cluster = await startGcCluster(t, { lifecycleDaySeconds: 1, lifecycleIntervalMs: 200, lifecycleKeysPerSecond: 0, gc: false, auditIntervalMs: 10 * 60 * 1000 });

@@ -1,7 +1,7 @@
 import { indexEntryOf, isNewerVersion, isTimeoutFailure, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient, type NodeFailure } from '../../rpc/index.js';
 import { compareUtf8, quorumError } from '../s3/index.js';
 import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
-import type { ListRequest, ListResult } from './list-merge.js';
+import { collectPage, type ListedEntry, type ListRequest, type ListResult } from './list-merge.js';
 import type { ListPathDeps } from './path-deps.js';
 import { ReadDeadline } from './read-retry.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
@@ -28,16 +28,13 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
   const groups = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous.filter((node) => !sets.nodes.includes(node))];
   const merge = new ReplicaMerge(groups, needed, fetchFrom, { after: request.after, afterIsPrefix: request.afterIsPrefix }, { bucket: bucket.name, deadline, signal });
 
-  const objects: ListedObject[] = [];
-  const commonPrefixes: string[] = [];
-  let next: ListResult['next'];
   const anyVisibleUnder = async (prefix: string): Promise<boolean> => {
     const beneath = { bucket: request.bucket, prefix, delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 };
     return (await listFromIndex(ctx, bucket, beneath, deadline)).objects.length > 0;
   };
 
   // The next visible entry, or undefined at the end of the listing.
-  const nextEntry = async (): Promise<{ object: ListedObject } | { prefix: string } | undefined> => {
+  const nextEntry = async (): Promise<ListedEntry<ListedObject> | undefined> => {
     for (;;) {
       const merged = await merge.next();
       if (merged === undefined) return undefined;
@@ -66,20 +63,7 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
     }
   };
 
-  while (objects.length + commonPrefixes.length < request.maxKeys) {
-    const entry = await nextEntry();
-    if (entry === undefined) return { objects, commonPrefixes, isTruncated: false, next: undefined };
-    if ('prefix' in entry) {
-      commonPrefixes.push(entry.prefix);
-      next = { after: entry.prefix, afterIsPrefix: true };
-    } else {
-      objects.push(entry.object);
-      next = { after: entry.object.key, afterIsPrefix: false };
-    }
-  }
-  // MaxKeys reached: truncated only if something visible follows.
-  const following = await nextEntry();
-  return { objects, commonPrefixes, isTruncated: following !== undefined, next: following === undefined ? undefined : next };
+  return collectPage(request.maxKeys, nextEntry);
 }
 
 /** One replica's index pages of a listing, from `start`. */

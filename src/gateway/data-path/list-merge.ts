@@ -71,16 +71,13 @@ export async function listObjects(
     toleratedFailures,
     deadline === undefined ? undefined : { deadline, signal },
   );
-  const objects: ObjectRecord[] = [];
-  const commonPrefixes: string[] = [];
-  let next: ListResult['next'];
   const anyVisibleUnder = async (prefix: string): Promise<boolean> => {
     const beneath = { bucket: request.bucket, prefix, delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 };
     return (await listObjects(nodes, beneath, toleratedFailures, signal, nodeTimeoutMs, deadline)).objects.length > 0;
   };
 
   // Returns the next visible entry, or undefined at the end of the listing.
-  const nextEntry = async (): Promise<{ record: ObjectRecord } | { prefix: string } | undefined> => {
+  const nextEntry = async (): Promise<ListedEntry<ObjectRecord> | undefined> => {
     for (;;) {
       // Newest copy of each key; a key whose newest record is a delete marker is not listed.
       const row = await rows.next(byKey);
@@ -104,22 +101,35 @@ export async function listObjects(
           return { prefix };
         }
       }
-      return { record };
+      return { object: record };
     }
   };
 
-  while (objects.length + commonPrefixes.length < request.maxKeys) {
+  return collectPage(request.maxKeys, nextEntry);
+}
+
+/** What a listing yields next: an object, or a common prefix standing for the keys under it. */
+export type ListedEntry<O> = { object: O } | { prefix: string };
+
+/**
+ * A page of up to `maxKeys` objects and common prefixes from `nextEntry` (undefined at the end), as
+ * S3 pages them: MaxKeys counts both, and the page is truncated only when something visible follows.
+ */
+export async function collectPage<O extends { key: string }>(maxKeys: number, nextEntry: () => Promise<ListedEntry<O> | undefined>): Promise<ListResult<O>> {
+  const objects: O[] = [];
+  const commonPrefixes: string[] = [];
+  let next: ListResult['next'];
+  while (objects.length + commonPrefixes.length < maxKeys) {
     const entry = await nextEntry();
     if (entry === undefined) return { objects, commonPrefixes, isTruncated: false, next: undefined };
     if ('prefix' in entry) {
       commonPrefixes.push(entry.prefix);
       next = { after: entry.prefix, afterIsPrefix: true };
     } else {
-      objects.push(entry.record);
-      next = { after: entry.record.key, afterIsPrefix: false };
+      objects.push(entry.object);
+      next = { after: entry.object.key, afterIsPrefix: false };
     }
   }
-  // MaxKeys reached: truncated only if something visible follows.
   const following = await nextEntry();
   return { objects, commonPrefixes, isTruncated: following !== undefined, next: following === undefined ? undefined : next };
 }
