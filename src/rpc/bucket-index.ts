@@ -12,6 +12,15 @@ export const IndexEntry = Type.Pick(ObjectRecord, ['versionId', 'deleted', 'size
 /** What a listing shows of one version: a projection of its record. */
 export type IndexEntry = Static<typeof IndexEntry>;
 
+/**
+ * Whether an entry is a null version: written while the bucket's versioning was never enabled or was
+ * suspended. A null version replaces the key's older null versions when it commits (as the nodes do),
+ * so an index row of an older null version is garbage once a newer one, or its deletion by id, is known.
+ */
+export function isNullEntry(entry: Pick<IndexEntry, 'versioning'>): boolean {
+  return entry.versioning !== 'Enabled';
+}
+
 /** The entry of a committed record. */
 export function indexEntryOf(record: ObjectRecord): IndexEntry {
   return {
@@ -39,9 +48,10 @@ const IntentId = VersionId;
 
 /**
  * An index change. `intent` announces a write of the key before it can commit (durable before the
- * answer); `settle` ends an intent (when it names one) and records what committed: `entry` (with
- * `replaces`, every older version of the key leaves the index: an unversioned overwrite or delete),
- * or `gone`, a version deleted by id.
+ * answer); `settle` ends an intent (when it names one) and records what committed: `entry`, or
+ * `gone`, a version deleted by id. `replaces` says the version was a null version (see isNullEntry),
+ * which replaced the key's older null versions when it committed: with `entry`, the replica drops
+ * their rows as it writes; with `gone`, its `g` row hides them from then on.
  */
 /** An intent: a write of the key may commit until `expiresMs`. */
 export const IndexIntent = Type.Object({ op: Type.Literal('intent'), ...IndexScope, id: IntentId, expiresMs: Type.Number() });
