@@ -174,4 +174,13 @@ t.test('indexed buckets on six nodes', async (t) => {
     await cluster.stopNode(5);
     for (let i = 0; i < 6; i += 1) t.same(await keysOf(s3, bucket), written.map((key) => `${key}:1`), `listing ${i + 1} is whole`);
   });
+
+  t.test('a settle the stopped replica could not take is counted on /metrics', async (t) => {
+    const { s3, bucket } = await bucketOn(cluster);
+    const dropped = async (): Promise<number> => (await cluster.gateway.metrics.registry.getSingleMetric('tessera_gateway_index_settles_dropped_total')?.get())?.values[0]?.value ?? 0;
+    const before = await dropped();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'while-one-is-down', Body: 'x' }));
+    await until('the undelivered settle is counted', async () => (await dropped()) > before, 10_000);
+    t.same(await keysOf(s3, bucket), ['while-one-is-down:1'], 'and the key is listed: its intent stands on the stopped replica only');
+  });
 });
