@@ -1,4 +1,4 @@
-import { indexEntryOf, isNewerVersion, isTimeoutFailure, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient, type NodeFailure } from '../../rpc/index.js';
+import { indexEntryOf, isNewerVersion, isNullEntry, isTimeoutFailure, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient, type NodeFailure } from '../../rpc/index.js';
 import { compareUtf8, quorumError } from '../s3/index.js';
 import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
 import { collectPage, type ListedEntry, type ListRequest, type ListResult } from './list-merge.js';
@@ -108,6 +108,13 @@ async function readFromKeyNodes(ctx: RequestScope<ListPathDeps>, bucket: Indexed
     const replicas = indexReplicas(services, bucket, indexShardOf(bucket, key)).nodes;
     const scope = { op: 'settle' as const, bucket: bucket.name, incarnation: bucket.createdMs, key };
     for (const intent of expired) services.bucketIndex.settle(replicas, { ...scope, intent, ...(entry === undefined ? {} : { entry }) });
+    // An entry a replica held before the nodes were read, newer than what they hold, is a version that
+    // committed and was deleted by id since, its settle lost with the write's.
+    const deleted = new Map<string, IndexEntry>();
+    for (const { entry: held } of rows) {
+      if (held !== undefined && (entry === undefined || isNewerVersion(held.versionId, entry.versionId))) deleted.set(held.versionId, held);
+    }
+    for (const held of deleted.values()) services.bucketIndex.settle(replicas, { ...scope, gone: held.versionId, ...(isNullEntry(held) ? { replaces: true } : {}) });
   }
   return entry;
 }
