@@ -1,10 +1,11 @@
-import { DEFAULT_HEALING, checkGcAges, type Logger, type NodeHealingConfig } from '../../common/index.js';
+import { DEFAULT_HEALING, DEFAULTS, checkGcAges, type Logger, type NodeHealingConfig } from '../../common/index.js';
 import type { NodeWorkStatus, WorkerReport } from '../../rpc/index.js';
 import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import { AuditWorker } from './audit-worker.js';
 import type { ForegroundActivity } from './foreground.js';
 import { GcWorker } from './gc-worker.js';
+import { IntentResolver } from './intent-resolver.js';
 import { HealingFigures } from './healing-figures.js';
 import { LifecycleWorker } from './lifecycle-worker.js';
 import type { HealingControl } from './healing-routes.js';
@@ -38,7 +39,7 @@ export class Healing implements HealingControl {
   readonly figures = new HealingFigures();
   private readonly options: HealingOptions;
   private readonly peers: PeerClients;
-  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; intents: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
 
   constructor(options: HealingOptions) {
     this.options = options;
@@ -86,6 +87,7 @@ export class Healing implements HealingControl {
       scrub: new WorkerRunner({ worker: scrub, cursors, logger, foreground, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
       repair: repairRunner,
       audit: new WorkerRunner({ worker: audit, cursors, logger, foreground, idleMs: config.auditIntervalMs, clock }),
+      intents: new WorkerRunner({ worker: new IntentResolver({ nodeId, store, rings, peers: this.peers, logger, clock }), cursors, logger, foreground, idleMs: DEFAULTS.indexIntentPassMs, clock }),
       ...(config.rebalance
         ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, foreground, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
         : {}),
