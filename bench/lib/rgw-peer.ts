@@ -101,6 +101,7 @@ export class RgwPeer {
    * the error carries start.sh's last output.
    */
   static async start(scriptsDir: string, root: string, abort: AbortSignal): Promise<RgwPeer> {
+    if (abort.aborted) throw new Error('interrupted before Ceph started');
     for (const port of CEPH_PORTS) await assertPortFree(port);
     const tools = join(root, 'tools');
     const peersRoot = join(root, 'cluster');
