@@ -63,10 +63,10 @@ export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--round
   window, a raw-disk fdatasync write, a PyTorch DataLoader reading ${TORCH_WORKLOAD.objects} x ${formatSize(TORCH_WORKLOAD.sizeBytes)}, and
   tessera's encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1MiB and 64MiB; then boto3's listings of
   ${LISTING_KEYS.toLocaleString('en-US')} keys on tessera, RGW and s3rver. Ends with the README's tables in markdown.
-  --quick        smoke run (a tenth of the objects, a smaller disk write), under a minute
+  --quick        smoke run (a tenth of the objects and listing keys, a smaller disk write), a few minutes
   --ops-scale=X  multiply every object count by X
   --rounds=N     time each matrix line N times per server, the servers taking turns, and report the
-                 median round with every round's ratio to s3rver (for a machine whose speed drifts)
+                 median round with every round's ratio to each peer (for a machine whose speed drifts)
   --no-torch     skip the PyTorch DataLoader table
   --no-sse       skip the encrypted-against-plain table
   --sse-only     run only the encrypted-against-plain table
