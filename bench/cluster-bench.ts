@@ -303,7 +303,7 @@ function printCpu(rows: readonly MatrixRow[], loaderRows: readonly LoaderRow[], 
   if (!cpu.available) return;
   console.log(`\nCPU in each timed window, in cores of ${cpus().length}: server = the target's process tree, client = the load generator`);
   console.log(`(this process; for the DataLoader, python and its workers), other = the rest of the machine less kernel threads,`);
-  console.log(`including the two idle servers. A window with other > ${OTHER_LOAD_CORES} cores was run again; the second figures are shown.\n`);
+  console.log(`including the idle servers. A window with other > ${OTHER_LOAD_CORES} cores was run again; the second figures are shown.\n`);
   for (const line of cpuTableLines(rows, loaderRows)) console.log(line);
 }
 
