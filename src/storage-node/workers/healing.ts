@@ -147,14 +147,14 @@ export class Healing implements HealingControl {
   workStatus(): NodeWorkStatus {
     const clock = this.options.clock ?? Date.now;
     const snapshot = this.figures.snapshot(clock());
-    const { scrub, repair, audit, rebalance, gc, lifecycle } = this.runners;
+    const { scrub, repair, audit, rebalance, gc, lifecycle, intents } = this.runners;
     const off = (name: string): WorkerReport => ({ name, running: false, worker: { enabled: false } });
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
       quarantinedShards: this.options.store.stats.quarantinedShards,
       figures: snapshot,
-      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle') },
+      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle'), intents: intents.status() },
     };
   }
 }
