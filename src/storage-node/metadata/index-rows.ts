@@ -2,7 +2,7 @@ import type { ClassicLevel } from 'classic-level';
 import { compareVersionIds } from '../../common/index.js';
 import { isNullEntry, type IndexEntry, type IndexIntent, type IndexListQuery, type IndexListResponse, type IndexOp, type IndexRow } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
-import { ROW, afterPrefix, keyParts, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
+import { ROW, afterPrefix, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
 import { byteOrder, json, parse } from './row-keys.js';
 
@@ -123,10 +123,7 @@ export class IndexRows {
     let last: Buffer | undefined;
     for await (const [key, value] of this.meta.db.iterator(options)) {
       last = key;
-      const [bucket = '', incarnationText = ''] = keyParts(key);
-      const incarnation = Number(incarnationText);
-      const scopeLength = rowKey(ROW.index, bucket, incarnationText, '').length;
-      const row = parseRow(key, scopeLength);
+      const { bucket, incarnation, row } = parseIndexRow(key);
       const scope = { bucket, incarnation, key: row.key };
       if (row.tag === TAG.version) ops.push({ op: 'settle', ...scope, entry: parse<IndexEntry>(value) });
       else if (row.tag === TAG.gone) ops.push({ op: 'settle', ...scope, gone: row.suffix, ...(parse<GoneValue>(value).ends === true ? { replaces: true } : {}) });
@@ -149,10 +146,8 @@ export class IndexRows {
     for await (const [key, value] of this.meta.db.iterator(options)) {
       last = key;
       scanned += 1;
-      const [bucket = '', incarnationText = ''] = keyParts(key);
-      const row = parseRow(key, rowKey(ROW.index, bucket, incarnationText, '').length);
+      const { bucket, incarnation, row } = parseIndexRow(key);
       if (row.tag !== TAG.intent || parse<IntentValue>(value).expiresMs >= now) continue;
-      const incarnation = Number(incarnationText);
       const previous = keys.at(-1);
       if (previous !== undefined && previous.bucket === bucket && previous.incarnation === incarnation && previous.key === row.key) previous.intents.push(row.suffix);
       else keys.push({ bucket, incarnation, key: row.key, intents: [row.suffix] });
@@ -367,6 +362,13 @@ function parseRow(key: Buffer, scopeLength: number): { key: string; keyEnd: numb
   const tag = String.fromCharCode(key[keyEnd + 1] ?? 0);
   const suffix = key.toString('latin1', keyEnd + 3);
   return { key: key.toString('utf8', scopeLength, keyEnd), keyEnd, tag, suffix: tag === TAG.version ? turnBack(suffix) : suffix };
+}
+
+/** An index row's bucket and incarnation (`i, bucket, incarnation, …`), and the rest of it. */
+function parseIndexRow(key: Buffer): { bucket: string; incarnation: number; row: ReturnType<typeof parseRow> } {
+  const bucketEnd = key.indexOf(0x00, 2);
+  const incarnationEnd = key.indexOf(0x00, bucketEnd + 1);
+  return { bucket: key.toString('utf8', 2, bucketEnd), incarnation: Number(key.toString('latin1', bucketEnd + 1, incarnationEnd)), row: parseRow(key, incarnationEnd + 1) };
 }
 
 /** The rows of one key of one bucket incarnation start with this. */
