@@ -1,0 +1,15 @@
+// Bucket event notifications: target definitions and their ARNs, S3's event message, which
+// configurations an event matches, and one publisher per kind of target.
+export {
+  checkTargetDefinition,
+  parseTargetArn,
+  parseTargetDefinition,
+  publicTargetFields,
+  redactUrl,
+  targetArn,
+  TargetDefinitionError,
+  TARGET_NAME,
+  TARGET_TYPES,
+  type TargetDefinition,
+  type TargetType,
+} from './event-target.js';
