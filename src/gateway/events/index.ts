@@ -13,3 +13,14 @@ export {
   type TargetDefinition,
   type TargetType,
 } from './event-target.js';
+export {
+  eventKey,
+  eventMessages,
+  eventRecord,
+  matchingConfigurations,
+  sequencerOf,
+  type EventMessage,
+  type EventRecord,
+  type ObjectChange,
+  type ObjectEventName,
+} from './event-message.js';
