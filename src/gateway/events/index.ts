@@ -24,3 +24,5 @@ export {
   type ObjectChange,
   type ObjectEventName,
 } from './event-message.js';
+export { DEFAULT_PUBLISHER_LIMITS, PublishError, PublishGate, type Outgoing, type Publisher, type PublisherLimits, type PublishErrorCode } from './publisher.js';
+export { createPublisher } from './target-publishers.js';
