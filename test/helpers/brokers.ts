@@ -15,11 +15,12 @@ export const BROKER_BINARIES = {
   redis: '/usr/bin/redis-server',
   nats: '/usr/sbin/nats-server',
   mosquitto: '/usr/sbin/mosquitto',
-  rabbitmq: '/usr/sbin/rabbitmq-server',
+  rabbitmq: '/usr/lib/rabbitmq/bin/rabbitmq-server',
+  epmd: '/usr/bin/epmd',
 } as const;
 
 /** Whether a broker's binary is installed, as the client tests' probe says it. */
-export async function probeBroker(name: keyof typeof BROKER_BINARIES): Promise<ClientProbe> {
+export async function probeBroker(name: Exclude<keyof typeof BROKER_BINARIES, 'epmd'>): Promise<ClientProbe> {
   try {
     await access(BROKER_BINARIES[name], constants.X_OK);
     return { available: true, version: BROKER_BINARIES[name] };
@@ -121,4 +122,42 @@ export async function startMosquitto(): Promise<TestBroker> {
     await writeFile(config, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
     return { file: BROKER_BINARIES.mosquitto, args: ['-c', config] };
   });
+}
+
+/**
+ * RabbitMQ on its own AMQP port, node name and directories, run as the test's user (not through
+ * Debian's wrapper, which switches to the rabbitmq user), with an Erlang port mapper (epmd) of its own
+ * that the test also starts and stops by PID, so nothing outlives the test.
+ */
+export async function startRabbitmq(): Promise<{ broker: TestBroker; epmd: TestBroker }> {
+  const epmd = await TestBroker.start('epmd', async (port) => ({ file: BROKER_BINARIES.epmd, args: ['-port', String(port), '-address', '127.0.0.1'] }));
+  try {
+    const [distPort] = (await freePorts(1)) as [number];
+    const broker = await TestBroker.start('rabbitmq', async (port, dir) => {
+      await writeFile(join(dir, 'enabled_plugins'), '[].\n');
+      return {
+        file: BROKER_BINARIES.rabbitmq,
+        args: [],
+        env: {
+          HOME: dir,
+          ERL_EPMD_PORT: String(epmd.port),
+          RABBITMQ_NODE_PORT: String(port),
+          RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+          RABBITMQ_DIST_PORT: String(distPort),
+          RABBITMQ_NODENAME: `tessera${port}@localhost`,
+          RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+          RABBITMQ_LOG_BASE: join(dir, 'log'),
+          RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+          RABBITMQ_PLUGINS_EXPAND_DIR: join(dir, 'plugins'),
+          RABBITMQ_FEATURE_FLAGS_FILE: join(dir, 'feature_flags'),
+          RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
+          RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-start_epmd false',
+        },
+      };
+    });
+    return { broker, epmd };
+  } catch (err) {
+    await epmd.close();
+    throw err;
+  }
 }

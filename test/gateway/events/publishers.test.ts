@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { connect as natsConnect, type Msg } from 'nats';
 import { checkTargetDefinition, createPublisher, type Publisher } from '../../../src/gateway/events/index.js';
-import { probeBroker, startMosquitto, startNats, startRedis, type TestBroker } from '../../helpers/brokers.js';
+import { connect as amqpConnect } from 'amqplib';
+import { probeBroker, startMosquitto, startNats, startRabbitmq, startRedis, type TestBroker } from '../../helpers/brokers.js';
 import { requireClient, type ClientTest } from '../../helpers/clients.js';
 import { until } from '../../helpers/until.js';
 
@@ -98,6 +99,49 @@ t.test('mqtt: QoS 1 publishes are PUBACKed and reach a subscriber, also after mo
   await publisher.publish(message(2));
   await until('the message after the restart', async () => received.length === 2, 10_000, 20);
   t.same(received, [message(1).body, message(2).body]);
+});
+
+t.test('amqp: publisher-confirmed messages reach a bound durable queue, also after RabbitMQ restarts', async (t) => {
+  if (!requireClient(t, 'rabbitmq', await probeBroker('rabbitmq'))) return;
+  const { broker, epmd } = await startRabbitmq();
+  t.teardown(async () => {
+    await broker.close();
+    await epmd.close();
+  });
+  const url = `amqp://guest:guest@127.0.0.1:${broker.port}`;
+  const setup = await amqpConnect(url);
+  const channel = await setup.createChannel();
+  await channel.assertExchange('tessera', 'direct', { durable: true });
+  await channel.assertQueue('events', { durable: true });
+  await channel.bindQueue('events', 'tessera', 'objects');
+  await setup.close();
+  const publisher = createPublisher(checkTargetDefinition({ type: 'amqp', url, exchange: 'tessera', routingKey: 'objects' }), { timeoutMs: 30_000, maxInFlight: 8 });
+  t.teardown(() => publisher.close());
+  /** Every message now in the queue, taken off it. */
+  const drain = async (): Promise<string[]> => {
+    const connection = await amqpConnect(url);
+    try {
+      const reader = await connection.createChannel();
+      const bodies: string[] = [];
+      for (let got = await reader.get('events', { noAck: true }); got !== false; got = await reader.get('events', { noAck: true })) bodies.push(got.content.toString());
+      return bodies;
+    } finally {
+      await connection.close();
+    }
+  };
+  await publisher.publish(message(1));
+  await publisher.publish(message(2));
+  t.same(await drain(), [message(1).body, message(2).body], 'confirmed means queued: both are there, in order');
+  await broker.restart();
+  await publisher.publish(message(3));
+  t.same(await drain(), [message(3).body], 'the publisher connected again and the message after the restart arrived');
+  const misdirected = createPublisher(checkTargetDefinition({ type: 'amqp', url, exchange: 'no-such-exchange', routingKey: 'x' }), LIMITS);
+  t.teardown(() => misdirected.close());
+  await t.rejects(
+    misdirected.publish(message(4)),
+    { code: 'PublishFailed' },
+    'an exchange the broker lacks is a refusal, not a silent drop',
+  );
 });
 
 t.test('webhook: a POST with the JSON body and the bearer token, accepted on 2xx and refused otherwise', async (t) => {
