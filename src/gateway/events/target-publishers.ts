@@ -1,7 +1,7 @@
-import { connect as amqpConnect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { Redis } from 'ioredis';
-import mqtt from 'mqtt';
-import { connect as natsConnect, type NatsConnection } from 'nats';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import type { Redis } from 'ioredis';
+import type { MqttClient } from 'mqtt';
+import type { NatsConnection } from 'nats';
 import { Agent, request } from 'undici';
 import type { TargetDefinition } from './event-target.js';
 import { DEFAULT_PUBLISHER_LIMITS, PublishGate, type Outgoing, type Publisher, type PublisherLimits } from './publisher.js';
@@ -10,6 +10,9 @@ import { DEFAULT_PUBLISHER_LIMITS, PublishGate, type Outgoing, type Publisher, t
 const MAX_WEBHOOK_ANSWER_BYTES = 64 * 1024;
 /** Pause between reconnection attempts of the clients that reconnect on their own. */
 const RECONNECT_MS = 250;
+
+// The broker clients load on a publisher's first connection: together they take about half a second
+// to load, which every process start (the admin CLI included) would otherwise pay.
 
 /** A publisher for a target's definition, each with its protocol's maintained client library. */
 export function createPublisher(definition: TargetDefinition, limits: PublisherLimits = DEFAULT_PUBLISHER_LIMITS): Publisher {
@@ -78,7 +81,8 @@ class AmqpPublisher implements Publisher {
 
   private channel(): Promise<{ connection: ChannelModel; channel: ConfirmChannel }> {
     this.opening ??= (async () => {
-      const connection = await amqpConnect(this.definition.url);
+      const { connect } = await import('amqplib');
+      const connection = await connect(this.definition.url);
       const forget = (): void => {
         this.opening = undefined;
       };
@@ -135,7 +139,8 @@ class NatsPublisher implements Publisher {
   }
 
   private connection(): Promise<NatsConnection> {
-    this.opening ??= natsConnect({ servers: this.definition.url, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: RECONNECT_MS, waitOnFirstConnect: false })
+    this.opening ??= import('nats')
+      .then(({ connect }) => connect({ servers: this.definition.url, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: RECONNECT_MS, waitOnFirstConnect: false }))
       .then((connection) => {
         // The client reconnects by itself; once it gives up for good, the next publish connects anew.
         void connection.closed().then(() => {
@@ -179,26 +184,37 @@ class NatsPublisher implements Publisher {
 class RedisPublisher implements Publisher {
   private readonly gate: PublishGate;
   private readonly definition: Extract<TargetDefinition, { type: 'redis' }>;
-  private readonly client: Redis;
+  private client: Promise<Redis> | undefined;
+  private closed = false;
 
   constructor(definition: Extract<TargetDefinition, { type: 'redis' }>, limits: PublisherLimits) {
     this.definition = definition;
     this.gate = new PublishGate(limits);
-    // ioredis reconnects by itself and queues commands meanwhile; the gate's timeout bounds the wait.
-    this.client = new Redis(definition.url, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => RECONNECT_MS, enableOfflineQueue: true });
-    this.client.on('error', () => undefined);
+  }
+
+  private connection(): Promise<Redis> {
+    this.client ??= import('ioredis').then(({ Redis }) => {
+      // ioredis reconnects by itself and queues commands meanwhile; the gate's timeout bounds the wait.
+      const client = new Redis(this.definition.url, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => RECONNECT_MS, enableOfflineQueue: true });
+      client.on('error', () => undefined);
+      if (this.closed) client.disconnect();
+      return client;
+    });
+    return this.client;
   }
 
   publish(message: Outgoing, options: { signal?: AbortSignal } = {}): Promise<void> {
     return this.gate.run('redis', async () => {
-      if (this.definition.format === 'list') await this.client.rpush(this.definition.key, message.body);
-      else await this.client.xadd(this.definition.key, '*', 'event', message.body);
+      const client = await this.connection();
+      if (this.definition.format === 'list') await client.rpush(this.definition.key, message.body);
+      else await client.xadd(this.definition.key, '*', 'event', message.body);
     }, options.signal);
   }
 
   async close(): Promise<void> {
     this.gate.close();
-    this.client.disconnect();
+    this.closed = true;
+    (await this.client)?.disconnect();
   }
 }
 
@@ -206,24 +222,34 @@ class RedisPublisher implements Publisher {
 class MqttPublisher implements Publisher {
   private readonly gate: PublishGate;
   private readonly definition: Extract<TargetDefinition, { type: 'mqtt' }>;
-  private readonly client: mqtt.MqttClient;
+  private readonly connectTimeoutMs: number;
+  private client: Promise<MqttClient> | undefined;
 
   constructor(definition: Extract<TargetDefinition, { type: 'mqtt' }>, limits: PublisherLimits) {
     this.definition = definition;
     this.gate = new PublishGate(limits);
-    // mqtt.js reconnects by itself and sends what waits in its queue once connected.
-    this.client = mqtt.connect(definition.url, { reconnectPeriod: RECONNECT_MS, connectTimeout: limits.timeoutMs, queueQoSZero: false, clean: true });
-    this.client.on('error', () => undefined);
+    this.connectTimeoutMs = limits.timeoutMs;
+  }
+
+  private connection(): Promise<MqttClient> {
+    this.client ??= import('mqtt').then(({ connect }) => {
+      // mqtt.js reconnects by itself and sends what waits in its queue once connected.
+      const client = connect(this.definition.url, { reconnectPeriod: RECONNECT_MS, connectTimeout: this.connectTimeoutMs, queueQoSZero: false, clean: true });
+      client.on('error', () => undefined);
+      return client;
+    });
+    return this.client;
   }
 
   publish(message: Outgoing, options: { signal?: AbortSignal } = {}): Promise<void> {
     return this.gate.run('mqtt', async () => {
-      await this.client.publishAsync(this.definition.topic, message.body, { qos: this.definition.qos });
+      const client = await this.connection();
+      await client.publishAsync(this.definition.topic, message.body, { qos: this.definition.qos });
     }, options.signal);
   }
 
   async close(): Promise<void> {
     this.gate.close();
-    await this.client.endAsync(true).catch(() => undefined);
+    await (await this.client)?.endAsync(true).catch(() => undefined);
   }
 }
