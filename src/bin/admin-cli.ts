@@ -9,6 +9,7 @@ import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
+import { runTargetCli } from './target-cli.js';
 import { ADMIN_USAGE, KMS_USAGE } from './help.js';
 
 /** Where `tessera admin` sends its requests: each node's id and address, and the cluster secret that signs them. */
@@ -89,6 +90,7 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
   const [command, ...rest] = args;
   if (command === 'kms') return runKmsCli(rest, env, io);
   if (command === 'user' || command === 'key' || command === 'policy') return runUserCli(command, rest, env, io);
+  if (command === 'target') return runTargetCli(rest, env, io, resolveTarget);
   if (command !== 'status' && command !== 'scrub' && command !== 'object' && command !== 'heal') {
     io.stderr(ADMIN_USAGE);
     return 2;

@@ -78,7 +78,7 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 `;
 
 /** Usage text of `tessera admin`. */
-export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy> [--config FILE | --data DIR] [--json]
+export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N]
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
@@ -86,6 +86,7 @@ export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|u
        tessera admin kms rotate [--config FILE | --data DIR] [--json]
        tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
        tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
+       tessera admin target add NAME --type TYPE ... | list | remove NAME
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected
@@ -101,6 +102,26 @@ export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|u
 Nodes come from --config (a gateway configuration: its nodes, ring file or seeds, and cluster secret),
 or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and DIR/cluster-secret
 (DIR: --data, TESSERA_DATA_DIR or ./data).
+`;
+
+/** Usage text of `tessera admin target`. */
+export const TARGET_USAGE = `usage: tessera admin target add NAME --type TYPE [options] [--config FILE | --data DIR] [--json]
+       tessera admin target list | remove NAME [--config FILE | --data DIR] [--json]
+
+  add NAME     define an event target; prints its ARN, the name a bucket notification configuration uses
+  list         every target: name, ARN, type, URL (passwords and tokens never shown)
+  remove NAME  remove a target
+
+  --type webhook  --url URL [--token-file FILE | --token-env VAR] [--ca-file PEM]
+                  POSTs each event as JSON; the bearer token (Authorization: Bearer) is read from a
+                  file or an environment variable, never given on the command line; --ca-file trusts
+                  a private CA for an https URL
+  --type amqp     --url amqp://HOST[:PORT][/VHOST] --exchange NAME --routing-key KEY
+  --type nats     --url nats://HOST[:PORT] --subject SUBJECT
+  --type redis    --url redis://HOST[:PORT][/DB] --key KEY [--format list|stream]   (default list: RPUSH; stream: XADD)
+  --type mqtt     --url mqtt://HOST[:PORT] --topic TOPIC [--qos 0|1|2]             (default QoS 1)
+
+  --url-file FILE  read the URL from a file instead of --url: a URL that holds a password must come so
 `;
 
 /** Usage text of `tessera admin kms`. */
@@ -214,6 +235,7 @@ export function usageFor(argv: readonly string[]): string | undefined {
     case 'admin':
       if (sub === 'kms') return KMS_USAGE;
       if (sub === 'user' || sub === 'key' || sub === 'policy') return USER_USAGE;
+      if (sub === 'target') return TARGET_USAGE;
       return ADMIN_USAGE;
     default:
       return TESSERA_USAGE;

@@ -14,6 +14,24 @@ export const CorsRule = Type.Object({
 /** One CORS rule of a bucket. */
 export type CorsRule = Static<typeof CorsRule>;
 
+/**
+ * One configuration of a bucket's notification configuration (S3's QueueConfiguration or
+ * TopicConfiguration): which events, on which keys, go to which event target.
+ */
+export const NotificationRule = Type.Object({
+  id: Type.String(),
+  /** Which element it was given as, so GetBucketNotificationConfiguration answers it the same way. */
+  kind: Type.Union([Type.Literal('Queue'), Type.Literal('Topic')]),
+  /** The target's ARN, as the configuration named it. */
+  arn: Type.String(),
+  /** S3 event names (`s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`, ...). */
+  events: Type.Array(Type.String(), { minItems: 1 }),
+  prefix: Type.Optional(Type.String()),
+  suffix: Type.Optional(Type.String()),
+});
+/** One notification configuration of a bucket. */
+export type NotificationRule = Static<typeof NotificationRule>;
+
 /** A bucket's record, kept on every node; the newest versionId per name wins. */
 export const BucketRecord = Type.Object({
   name: WireName,
@@ -62,6 +80,8 @@ export const BucketRecord = Type.Object({
   ),
   /** The bucket's lifecycle rules (PutBucketLifecycleConfiguration); absent: none. */
   lifecycle: Type.Optional(Type.Array(LifecycleRule)),
+  /** The bucket's notification configurations (PutBucketNotificationConfiguration); absent: none. */
+  notification: Type.Optional(Type.Array(NotificationRule)),
   /**
    * The bucket's index (docs/bucket-index.md): its shards by the first key each holds, ascending from
    * ''. Present when every version written since the bucket's creation is in it; absent on buckets

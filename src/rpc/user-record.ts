@@ -25,7 +25,15 @@ export const UserRecord = Type.Object({
    * `policy:NAME` (a name no user can have) and carry no keys.
    */
   policy: Type.Optional(Type.String()),
+  /**
+   * Set on an event target's record instead of a user's: its definition as JSON (docs/events.md). Such
+   * records are named `target:NAME` (TARGET_RECORD_PREFIX) and carry no keys.
+   */
+  target: Type.Optional(Type.String({ maxLength: 128 * 1024 })),
 });
+/** Names of the records that hold event targets rather than users. */
+export const TARGET_RECORD_PREFIX = 'target:';
+
 /** A user's record. */
 export type UserRecord = Static<typeof UserRecord>;
 

@@ -100,6 +100,8 @@ t.test('operations resolve from method, target and sub-resource; unknown sub-res
   t.equal(op('GET', '/b?ownershipControls'), 'GetBucketOwnershipControls');
   t.equal(op('GET', '/b?lifecycle'), 'GetBucketLifecycleConfiguration');
   t.equal(op('PUT', '/b?lifecycle'), 'PutBucketLifecycleConfiguration');
+  t.equal(op('GET', '/b?notification'), 'GetBucketNotificationConfiguration');
+  t.equal(op('PUT', '/b?notification'), 'PutBucketNotificationConfiguration');
   t.equal(op('GET', '/b?website'), 'GetBucketUnconfigured');
   t.equal(op('GET', '/b?logging'), 'GetBucketFixedConfiguration');
   t.equal(op('PUT', '/b?publicAccessBlock'), 'PutPublicAccessBlock');

@@ -42,6 +42,8 @@ export const ACTIONS = {
   's3:PutBucketCORS': { on: 'bucket', permission: 'OWNER' },
   's3:GetLifecycleConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:PutLifecycleConfiguration': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketNotification': { on: 'bucket', permission: 'OWNER' },
+  's3:PutBucketNotification': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketTagging': { on: 'bucket', permission: 'OWNER' },
   's3:PutBucketTagging': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketOwnershipControls': { on: 'bucket', permission: 'OWNER' },

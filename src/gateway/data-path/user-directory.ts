@@ -1,5 +1,5 @@
 import type { Logger } from '../../common/index.js';
-import { readUserRecords, type UserRecord } from '../../rpc/index.js';
+import { readUserRecords, TARGET_RECORD_PREFIX, type UserRecord } from '../../rpc/index.js';
 import { BUILTIN_POLICIES, parsePolicy, type Policy, type Principal } from '../access/index.js';
 import type { ClusterView } from '../cluster/index.js';
 
@@ -31,6 +31,7 @@ export class UserDirectory {
   private keys = new Map<string, KeyEntry>();
   private names = new Map<string, string>();
   private policies = new Map<string, Policy[]>();
+  private targets = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private delayed: Promise<void> | undefined;
@@ -90,6 +91,11 @@ export class UserDirectory {
     return this.policies.get(canonicalId) ?? [];
   }
 
+  /** The stored definition (JSON) of the event target `name`, or undefined when there is none. */
+  targetDefinition(name: string): string | undefined {
+    return this.targets.get(name);
+  }
+
   /**
    * Re-reads the users for a request naming an unknown key: at once, or when the last read is
    * MISS_REFRESH_MS old, so a flood of bad keys makes one read per interval, shared by all of them.
@@ -123,8 +129,10 @@ export class UserDirectory {
     const keys = new Map<string, KeyEntry>();
     const names = new Map<string, string>([[this.admin.canonicalId, this.admin.name]]);
     const documents = new Map<string, string>(Object.entries(BUILTIN_POLICIES));
+    const targets = new Map<string, string>();
     for (const record of users.values()) {
       if (!record.deleted && record.name.startsWith(POLICY_PREFIX) && record.policy !== undefined) documents.set(record.name.slice(POLICY_PREFIX.length), record.policy);
+      if (!record.deleted && record.name.startsWith(TARGET_RECORD_PREFIX) && record.target !== undefined) targets.set(record.name.slice(TARGET_RECORD_PREFIX.length), record.target);
     }
     const parsed = new Map<string, Policy>();
     for (const [name, document] of documents) {
@@ -137,7 +145,7 @@ export class UserDirectory {
     }
     const policies = new Map<string, Policy[]>();
     for (const user of users.values()) {
-      if (user.deleted || user.name.startsWith(POLICY_PREFIX)) continue;
+      if (user.deleted || user.name.startsWith(POLICY_PREFIX) || user.name.startsWith(TARGET_RECORD_PREFIX)) continue;
       const principal: Principal = { kind: 'user', canonicalId: user.canonicalId, name: user.name };
       names.set(user.canonicalId, user.name);
       for (const key of user.keys) keys.set(key.accessKeyId, { secretAccessKey: key.secretAccessKey, principal });
@@ -149,6 +157,7 @@ export class UserDirectory {
     this.keys = keys;
     this.names = names;
     this.policies = policies;
+    this.targets = targets;
   }
 }
 

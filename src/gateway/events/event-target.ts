@@ -1,0 +1,171 @@
+import { TesseraError } from '../../common/index.js';
+
+/**
+ * Event targets: where an operator lets bucket notifications go. A definition is plain data, stored as
+ * JSON in the cluster's user records (`target:NAME`, see TARGET_RECORD_PREFIX) and named in a bucket's
+ * notification configuration by its ARN.
+ */
+
+/** The kinds of target, each with the maintained client library of its protocol. */
+export const TARGET_TYPES = ['webhook', 'amqp', 'nats', 'redis', 'mqtt'] as const;
+/** One kind of target. */
+export type TargetType = (typeof TARGET_TYPES)[number];
+
+/** A target's definition; secrets (a bearer token, a password in a URL) are part of it and never listed. */
+export type TargetDefinition =
+  | { type: 'webhook'; url: string; bearerToken?: string; caPem?: string }
+  | { type: 'amqp'; url: string; exchange: string; routingKey: string }
+  | { type: 'nats'; url: string; subject: string }
+  | { type: 'redis'; url: string; key: string; format: 'list' | 'stream' }
+  | { type: 'mqtt'; url: string; topic: string; qos: 0 | 1 | 2 };
+
+/** Target names: what an ARN can carry without escaping. */
+export const TARGET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** Longest bearer token, exchange, routing key, subject, key or topic. */
+const MAX_FIELD_CHARS = 1024;
+/** Longest URL. */
+const MAX_URL_CHARS = 2048;
+/** Longest CA bundle (PEM). */
+const MAX_CA_CHARS = 64 * 1024;
+
+const URL_SCHEMES: Record<TargetType, readonly string[]> = {
+  webhook: ['http:', 'https:'],
+  amqp: ['amqp:', 'amqps:'],
+  nats: ['nats:', 'tls:'],
+  redis: ['redis:', 'rediss:'],
+  mqtt: ['mqtt:', 'mqtts:'],
+};
+
+/** A definition that cannot be stored or used; `message` says which field and why. */
+export class TargetDefinitionError extends TesseraError<'InvalidTarget'> {
+  constructor(message: string) {
+    super('InvalidTarget', message);
+  }
+}
+
+function field(value: unknown, name: string, options: { optional?: boolean; maxChars?: number } = {}): string | undefined {
+  if (value === undefined && options.optional === true) return undefined;
+  if (typeof value !== 'string' || value === '') throw new TargetDefinitionError(`${name} is required`);
+  if (value.length > (options.maxChars ?? MAX_FIELD_CHARS)) throw new TargetDefinitionError(`${name} is longer than ${options.maxChars ?? MAX_FIELD_CHARS} characters`);
+  // A control character in a subject, key or header value would let a definition smuggle protocol text.
+  if ([...value].some((c) => c.charCodeAt(0) < 0x20 && !(name === 'caPem' && (c === '\n' || c === '\r'))) || value.includes('\u007f')) {
+    throw new TargetDefinitionError(`${name} holds a control character`);
+  }
+  return value;
+}
+
+function url(value: unknown, type: TargetType): string {
+  const text = field(value, 'url', { maxChars: MAX_URL_CHARS }) as string;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new TargetDefinitionError(`url ${JSON.stringify(redactUrl(text))} is not a URL`);
+  }
+  if (!URL_SCHEMES[type].includes(parsed.protocol)) throw new TargetDefinitionError(`url of a ${type} target starts with ${URL_SCHEMES[type].join(' or ')}`);
+  if (parsed.hostname === '') throw new TargetDefinitionError('url names no host');
+  return text;
+}
+
+/** A definition checked field by field; throws TargetDefinitionError naming the first field that is wrong. */
+export function checkTargetDefinition(value: unknown): TargetDefinition {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TargetDefinitionError('a target definition is an object');
+  const v = value as Record<string, unknown>;
+  const type = v['type'];
+  if (typeof type !== 'string' || !(TARGET_TYPES as readonly string[]).includes(type)) throw new TargetDefinitionError(`type is one of ${TARGET_TYPES.join(', ')}`);
+  switch (type as TargetType) {
+    case 'webhook': {
+      const token = field(v['bearerToken'], 'bearerToken', { optional: true });
+      const ca = field(v['caPem'], 'caPem', { optional: true, maxChars: MAX_CA_CHARS });
+      return { type: 'webhook', url: url(v['url'], 'webhook'), ...(token === undefined ? {} : { bearerToken: token }), ...(ca === undefined ? {} : { caPem: ca }) };
+    }
+    case 'amqp':
+      // The default exchange is named '' in AMQP; an explicit name keeps a definition from meaning it by accident.
+      return { type: 'amqp', url: url(v['url'], 'amqp'), exchange: field(v['exchange'], 'exchange') as string, routingKey: field(v['routingKey'], 'routingKey') as string };
+    case 'nats':
+      return { type: 'nats', url: url(v['url'], 'nats'), subject: field(v['subject'], 'subject') as string };
+    case 'redis': {
+      const format = v['format'];
+      if (format !== 'list' && format !== 'stream') throw new TargetDefinitionError('format is list or stream');
+      return { type: 'redis', url: url(v['url'], 'redis'), key: field(v['key'], 'key') as string, format };
+    }
+    case 'mqtt': {
+      const qos = v['qos'];
+      if (qos !== 0 && qos !== 1 && qos !== 2) throw new TargetDefinitionError('qos is 0, 1 or 2');
+      const topic = field(v['topic'], 'topic') as string;
+      if (topic.includes('+') || topic.includes('#')) throw new TargetDefinitionError('topic is a topic name, not a filter: no + or #');
+      return { type: 'mqtt', url: url(v['url'], 'mqtt'), topic, qos };
+    }
+  }
+}
+
+/** A stored definition (the JSON of a target record) read back. */
+export function parseTargetDefinition(text: string): TargetDefinition {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new TargetDefinitionError('a target definition is JSON');
+  }
+  return checkTargetDefinition(value);
+}
+
+/** The ARN a bucket configuration names a target by: `arn:tessera:sqs::NAME:TYPE`. */
+export function targetArn(name: string, type: TargetType): string {
+  return `arn:tessera:sqs::${name}:${type}`;
+}
+
+/**
+ * The target an ARN names, or undefined when it is not a target ARN. Besides Tessera's own form it
+ * takes MinIO's `arn:minio:sqs::NAME:TYPE`, which configurations written for MinIO carry. A region,
+ * when present, must be `region` (this cluster's).
+ */
+export function parseTargetArn(arn: string, region: string): { name: string; type: TargetType } | undefined {
+  const parts = arn.split(':');
+  if (parts.length !== 6) return undefined;
+  const [scheme, partition, service, arnRegion, name, type] = parts as [string, string, string, string, string, string];
+  if (scheme !== 'arn' || (partition !== 'tessera' && partition !== 'minio') || service !== 'sqs') return undefined;
+  if (arnRegion !== '' && arnRegion !== region) return undefined;
+  if (!TARGET_NAME.test(name) || !(TARGET_TYPES as readonly string[]).includes(type)) return undefined;
+  return { name, type: type as TargetType };
+}
+
+/** A URL with any password in it replaced by `***`. */
+export function redactUrl(text: string): string {
+  try {
+    const parsed = new URL(text);
+    if (parsed.password === '') return text;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    // Not a URL: show none of it rather than risk showing a secret.
+    return '(not a URL)';
+  }
+}
+
+/** What `tessera admin target list` shows of a definition: everything but its secrets. */
+export function publicTargetFields(definition: TargetDefinition): Record<string, string | number | boolean> {
+  const shown: Record<string, string | number | boolean> = { type: definition.type, url: redactUrl(definition.url) };
+  switch (definition.type) {
+    case 'webhook':
+      shown['bearerToken'] = definition.bearerToken !== undefined;
+      shown['customCa'] = definition.caPem !== undefined;
+      break;
+    case 'amqp':
+      shown['exchange'] = definition.exchange;
+      shown['routingKey'] = definition.routingKey;
+      break;
+    case 'nats':
+      shown['subject'] = definition.subject;
+      break;
+    case 'redis':
+      shown['key'] = definition.key;
+      shown['format'] = definition.format;
+      break;
+    case 'mqtt':
+      shown['topic'] = definition.topic;
+      shown['qos'] = definition.qos;
+      break;
+  }
+  return shown;
+}
