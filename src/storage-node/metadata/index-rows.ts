@@ -1,8 +1,10 @@
 import type { ClassicLevel } from 'classic-level';
 import { compareVersionIds } from '../../common/index.js';
-import type { IndexEntry, IndexIntent, IndexListQuery, IndexListResponse, IndexOp, IndexRow } from '../../rpc/index.js';
+import type { IndexEntry, IndexIntent, IndexListQuery, IndexListResponse, IndexOp, IndexRow, IndexVersionListQuery, IndexVersionListResponse } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
+import { listIndexVersions } from './index-version-rows.js';
+import { TAG, keyBase, parseRow, tagged, turnBack, type IntentValue } from './index-row-keys.js';
 import type { MetadataDb } from './metadata-db.js';
 import { byteOrder, json, parse } from './row-keys.js';
 
@@ -13,8 +15,6 @@ import { byteOrder, json, parse } from './row-keys.js';
  * key the tags sort g, i, v, so a reader meets what it must know before the key's newest version.
  */
 
-const TAG = { gone: 'g', intent: 'i', version: 'v' } as const;
-
 /** Most rows one listing page reads (deleted keys and skipped versions are read and passed over). */
 const LIST_SCAN_ROWS = 4_096;
 /** Versions of one key read in a row before the reader seeks past the rest. */
@@ -23,11 +23,6 @@ const VERSIONS_BEFORE_SEEK = 8;
 const INTENTS_READ = 8;
 /** Versions deleted by id a row reports; past it the row says a write is in flight, so readers ask the key's own nodes. */
 const MAX_GONE_REPORTED = 16;
-
-/** An intent row's value. */
-interface IntentValue {
-  expiresMs: number;
-}
 
 /** The replica's rows of the bucket index. */
 export class IndexRows {
@@ -192,6 +187,11 @@ export class IndexRows {
     }
     return { rows, truncated: true, ...(resume === undefined ? {} : { resume }) };
   }
+
+  /** A page of a bucket incarnation's index in versions mode: every version of each key its rows do not hide (index-version-rows.ts). */
+  listVersions(query: IndexVersionListQuery): Promise<IndexVersionListResponse> {
+    return listIndexVersions(this.meta.db, query);
+  }
 }
 
 /** What the listing knows of the key it is reading. */
@@ -258,28 +258,6 @@ function rowOf(state: KeyState): IndexRow | undefined {
 /** A full page: `limit` rows, one more was found. */
 function full(rows: IndexRow[], limit: number): IndexListResponse {
   return { rows: rows.slice(0, limit), truncated: true };
-}
-
-/** The part of an index row's key after the bucket incarnation's scope. */
-function parseRow(key: Buffer, scopeLength: number): { key: string; keyEnd: number; tag: string; suffix: string } {
-  const keyEnd = key.indexOf(0x00, scopeLength);
-  const tag = String.fromCharCode(key[keyEnd + 1] ?? 0);
-  const suffix = key.toString('latin1', keyEnd + 3);
-  return { key: key.toString('utf8', scopeLength, keyEnd), keyEnd, tag, suffix: tag === TAG.version ? turnBack(suffix) : suffix };
-}
-
-/** The rows of one key of one bucket incarnation start with this. */
-function keyBase(bucket: string, incarnation: number, key: string): Buffer {
-  return rowKey(ROW.index, bucket, String(incarnation), key);
-}
-
-function tagged(base: Buffer, tag: string, suffix: string): Buffer {
-  return Buffer.concat([base, Buffer.from(`\u0000${tag}\u0000${suffix}`, 'latin1')]);
-}
-
-/** newestFirst is its own inverse (each hex digit d becomes 15 - d). */
-function turnBack(turned: string): string {
-  return newestFirst(turned);
 }
 
 /** What a settle needs to know of a key: the versions it holds entries of, and those deleted by id. */
