@@ -89,22 +89,27 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
   const versionPosition = (key: string, versionId: string): Position => ({ after: key, afterIsPrefix: false, afterVersion: versionId });
   const keyPosition = (key: string): Position => ({ after: key, afterIsPrefix: false });
 
-  // Whether the row of `versionId` is one an earlier page answered: the page resumes after a newer one,
-  // or after the key's null version, which `isMarker` says this is. Past the marker, what the versions
-  // before the page hid goes first, as a row of its own.
-  const answeredBefore = (state: KeyRead, versionId: string, isMarker: boolean): boolean => {
+  // Takes what a version read newest first replaced (`hides`), and answers whether an earlier page
+  // answered its row: the page resumes after a newer version, or after the key's null version, which
+  // `isMarker` says this is. Past the marker, what the versions before the page hid goes first, as a
+  // row of its own (the marker's own effect with them; the first row past it not).
+  const answeredBefore = (state: KeyRead, versionId: string, isMarker: boolean, hides: VersionHides | undefined): boolean => {
     const after = state.resumeAfter;
-    if (after === undefined) return false;
-    const answered = after === 'null' ? !isMarker : compareVersionIds(versionId, after) >= 0;
-    if (answered) return true;
+    const answered = after !== undefined && (after === 'null' ? !isMarker : compareVersionIds(versionId, after) >= 0);
+    if (after === undefined || answered) {
+      state.sieve.note(hides);
+      return answered;
+    }
     state.resumeAfter = undefined;
-    const hides = state.sieve.state;
-    if (hides !== undefined) {
-      const row = { key: state.key, hides };
+    if (after === 'null') state.sieve.note(hides);
+    const before = state.sieve.state;
+    if (before !== undefined) {
+      const row = { key: state.key, hides: before };
       stateRows.add(row);
       rows.push(row);
       positions.push(versionPosition(state.key, after));
     }
+    if (after !== 'null') state.sieve.note(hides);
     // The null version named by the marker was answered too.
     return after === 'null';
   };
@@ -123,8 +128,7 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
     while (pending.length > 0 && (versionId === undefined || compareVersionIds(pending[0] as string, versionId) > 0)) {
       const gone = pending.shift() as string;
       const hides: VersionHides | undefined = state.gone.get(gone) === true ? 'older' : undefined;
-      state.sieve.note(hides);
-      if (answeredBefore(state, gone, false)) continue;
+      if (answeredBefore(state, gone, false, hides)) continue;
       if (push({ key: state.key, gone, ...(hides === undefined ? {} : { hides }) }, versionPosition(state.key, gone))) return true;
       if (state.sieve.hidesAll) return false;
     }
@@ -163,13 +167,11 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
       const at = pending.indexOf(entry.versionId);
       if (at >= 0) pending.splice(at, 1);
       const hides = state.gone.get(entry.versionId) === true ? 'older' : versionHides(entry);
-      state.sieve.note(hides);
-      if (!answeredBefore(state, entry.versionId, false) && push({ key: state.key, gone: entry.versionId, ...(hides === undefined ? {} : { hides }) }, versionPosition(state.key, entry.versionId))) return true;
+      if (!answeredBefore(state, entry.versionId, false, hides) && push({ key: state.key, gone: entry.versionId, ...(hides === undefined ? {} : { hides }) }, versionPosition(state.key, entry.versionId))) return true;
     } else {
       const hidden = state.sieve.hides(entry);
-      state.sieve.note(versionHides(entry));
       const isMarker = !hidden && entry.versioning !== 'Enabled';
-      if (!answeredBefore(state, entry.versionId, isMarker) && !hidden && push({ key: state.key, entry }, versionPosition(state.key, entry.versionId))) return true;
+      if (!answeredBefore(state, entry.versionId, isMarker, versionHides(entry)) && !hidden && push({ key: state.key, entry }, versionPosition(state.key, entry.versionId))) return true;
     }
     if (state.resumeAfter === undefined) decided = versionPosition(state.key, entry.versionId);
     if (state.sieve.hidesAll) state.done = true;

@@ -227,6 +227,7 @@ t.test('versions mode applies what each version replaced: unversioned writes end
   t.same((await versionsPage(rows, { prefix: 's', limit: 2 })).rows, ['s@13', 's@12']);
   const resumed = await versionsPage(rows, { prefix: 's', after: 's', afterVersion: versionId(12) });
   t.same(resumed.rows, ['s^nulls', 's@11'], 'a page resuming inside a key says what the versions before it hid');
+  t.same((await versionsPage(rows, { prefix: 's', after: 's', afterVersion: versionId(13) })).rows, ['s@12', 's@11'], 'what the first version of the page hid is not said to come before it');
   t.same((await versionsPage(rows, { prefix: 's', after: 's', afterVersion: 'null' })).rows, ['s^nulls', 's@11'], 'the marker `null` names the version the key lists as null');
   await write('d', { entry: ver(30, 'U') });
   await write('d', { entry: ver(31, 'U', { deleted: true }) });
