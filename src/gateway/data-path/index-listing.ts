@@ -9,6 +9,11 @@ import { withTimeout, type RequestScope } from './request-scope.js';
 import { longerThanAnyKey, rollupDelimiter, RowCursor, type RowPosition } from './row-cursor.js';
 import { resolveVersion } from './version-lookup.js';
 
+/** Checks of keys the index cannot vouch for, run ahead of the page at once. */
+const READ_AHEAD_CHECKS = 8;
+/** Keys read ahead of the page while its next key waits on a check. */
+const READ_AHEAD_KEYS = 64;
+
 /** What a listing shows of a key: its newest version's entry. */
 export type ListedObject = IndexEntry & { key: string };
 
@@ -40,34 +45,70 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
     return (await listFromIndex(ctx, bucket, beneath, deadline)).objects.length > 0;
   };
 
+  // Merged keys in page order, each with what decides it: at once when the replicas agree, else a
+  // check (the key's own nodes, or the keys beneath a prefix) that may run ahead of the page.
+  const window: { key: string; decided: Promise<ListedEntry<ListedObject> | undefined>; waiting: boolean }[] = [];
+  let ended = false;
+
+  const itemOf = (merged: { key: string; rows: IndexRow[]; everyReader: boolean }): (typeof window)[number] => {
+    const { key, rows } = merged;
+    const entry = settledEntry(rows);
+    const rollup = rows.find((row) => row.rollup !== undefined)?.rollup;
+    let decided: Promise<ListedEntry<ListedObject> | undefined>;
+    if (rollup !== undefined) {
+      // The replicas rolled the prefix up themselves. All of them naming the same settled live
+      // version of the same first key settles it; otherwise the keys beneath decide.
+      const agreed = merged.everyReader && rows.every((row) => row.rollup === rollup) && entry !== 'unsure' && entry !== undefined && !entry.deleted;
+      merge.skipPrefix(rollup);
+      decided = agreed ? Promise.resolve({ prefix: rollup }) : anyVisibleUnder(rollup).then((any) => (any ? { prefix: rollup } : undefined));
+    } else if (entry === 'unsure') {
+      decided = readFromKeyNodes(ctx, bucket, key, rows).then((truth) => visible(key, truth));
+    } else {
+      decided = Promise.resolve(visible(key, entry));
+    }
+    const item = { key, decided, waiting: rollup !== undefined || entry === 'unsure' };
+    // A check read ahead may be dropped unread (its key rolled up into a prefix): its failure is the page's only if the page waits for it.
+    decided.then(
+      () => (item.waiting = false),
+      () => (item.waiting = false),
+    );
+    return item;
+  };
+
+  // Reads ahead while the page's next key waits on a check: up to READ_AHEAD_CHECKS checks at once.
+  const fill = async (): Promise<void> => {
+    while (!ended && (window.length === 0 || ((window[0] as (typeof window)[number]).waiting && window.filter((item) => item.waiting).length < READ_AHEAD_CHECKS && window.length < READ_AHEAD_KEYS))) {
+      const merged = await merge.next();
+      if (merged === undefined) ended = true;
+      else window.push(itemOf(merged));
+    }
+  };
+
   // The next visible entry, or undefined at the end of the listing.
   const nextEntry = async (): Promise<ListedEntry<ListedObject> | undefined> => {
     for (;;) {
-      const merged = await merge.next();
-      if (merged === undefined) return undefined;
-      const { key, rows } = merged;
-      let entry = settledEntry(rows);
-      const rollup = rows.find((row) => row.rollup !== undefined)?.rollup;
-      if (rollup !== undefined) {
-        // The replicas rolled the prefix up themselves. All of them naming the same settled live
-        // version of the same first key settles it; otherwise the keys beneath decide.
-        const agreed = merged.everyReader && rows.every((row) => row.rollup === rollup) && entry !== 'unsure' && entry !== undefined && !entry.deleted;
-        merge.skipPrefix(rollup);
-        if (agreed || (await anyVisibleUnder(rollup))) return { prefix: rollup };
-        continue;
+      await fill();
+      const item = window.shift();
+      if (item === undefined) return undefined;
+      const entry = await item.decided;
+      if (entry === undefined) continue;
+      if ('prefix' in entry) {
+        // Keys read ahead under the prefix are in it.
+        while (window[0]?.key.startsWith(entry.prefix) === true) window.shift();
+        merge.skipPrefix(entry.prefix);
       }
-      if (entry === 'unsure') entry = await readFromKeyNodes(ctx, bucket, key, rows);
-      if (entry === undefined || entry.deleted) continue;
-      if (request.delimiter !== '') {
-        const at = key.indexOf(request.delimiter, request.prefix.length);
-        if (at >= 0) {
-          const prefix = key.slice(0, at + request.delimiter.length);
-          merge.skipPrefix(prefix);
-          return { prefix };
-        }
-      }
-      return { object: { ...entry, key } };
+      return entry;
     }
+  };
+
+  // What a listing shows of a key whose newest entry is `entry`: nothing, the key, or its common prefix.
+  const visible = (key: string, entry: IndexEntry | undefined): ListedEntry<ListedObject> | undefined => {
+    if (entry === undefined || entry.deleted) return undefined;
+    if (request.delimiter !== '') {
+      const at = key.indexOf(request.delimiter, request.prefix.length);
+      if (at >= 0) return { prefix: key.slice(0, at + request.delimiter.length) };
+    }
+    return { object: { ...entry, key } };
   };
 
   return collectPage(request.maxKeys, nextEntry);

@@ -91,7 +91,8 @@ export class ReplicaMerge<R extends CursorRow> {
   /** Skips every key under `prefix` (a common prefix just returned) on every replica. */
   skipPrefix(prefix: string): void {
     for (const reader of this.readers) reader.cursor.skipPrefix(prefix);
-    this.position = { after: prefix, afterIsPrefix: true };
+    // A merge read ahead past the prefix stays where it is.
+    if (this.position.after.startsWith(prefix)) this.position = { after: prefix, afterIsPrefix: true };
   }
 
   /**
