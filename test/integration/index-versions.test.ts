@@ -7,6 +7,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { t } from 'tap';
+import { formatVersionId } from '../../src/common/index.js';
+import type { IndexOp } from '../../src/rpc/index.js';
 import { bucketOn, startCluster, unindexedBucketOn, type TestCluster } from '../helpers/cluster.js';
 
 /**
@@ -157,5 +159,29 @@ t.test('an SDK client pages through the versions of an indexed bucket with KeyMa
     // Each page lists its versions before its delete markers, as the SDK hands them over.
     ['j@j latest', 'k@k6 6', 'k@k-marker latest', 'k@k5 6', 'k@k4 6', 'k@k3 6', 'k@k2 6', 'k@k1 6', 'k@k0 6', 'l@l latest'],
     'every version once, newest first, the latest marked on the first page that holds its key',
+  );
+});
+
+t.test('the versions of a key with a write in flight are read from its own nodes, across pages', async (t) => {
+  const cluster: TestCluster = await startCluster({ nodeHealing: false });
+  t.teardown(() => cluster.close());
+  const indexed = await sideOf(bucketOn(cluster));
+  const unindexed = await sideOf(unindexedBucketOn(cluster));
+  const sides = [indexed, unindexed];
+  await both(sides, versioning('Enabled'), '');
+  for (let n = 0; n < 5; n += 1) await both(sides, put('k', `body ${n}`), `k${n}`);
+  for (let n = 0; n < 3; n += 1) await both(sides, put(`k${n}`, 'other'), `other${n}`);
+  await both(sides, removeVersion('k', 'k2'), '');
+  // Every index replica holds an intent for `k`: the index does not vouch for it.
+  const record = await (cluster.nodes[0] as TestCluster['nodes'][number]).parts.store.bucketRecord(indexed.bucket);
+  if (record === undefined) throw new Error('no bucket record');
+  const intent: IndexOp = { op: 'intent', bucket: indexed.bucket, incarnation: record.createdMs, key: 'k', id: formatVersionId(Date.now(), 0, 'feedbeef'), expiresMs: Date.now() + 60_000 };
+  await Promise.all(cluster.nodes.map((node) => node.parts.store.indexRows.apply([intent])));
+  for (const maxKeys of [1000, 2, 1]) t.same(await allPages(indexed, { maxKeys }), await allPages(unindexed, { maxKeys }), `the same pages of ${maxKeys}`);
+  const whole = (await allPages(indexed, { maxKeys: 1000 }))[0] ?? [];
+  t.same(
+    whole.filter((row) => row.startsWith('k@')).map((row) => row.split(' ')[0]),
+    ['k@k4', 'k@k3', 'k@k1', 'k@k0'],
+    'the key\'s versions as its nodes hold them',
   );
 });
