@@ -216,7 +216,10 @@ export class Gateway {
     // A settle not delivered leaves its intent on the replica: readers then ask the key's own nodes.
     const bucketIndex = new IndexWriter({
       timeoutMs: config.metadataTimeoutMs * 4,
-      onDropped: (count, err) => indexLogger.debug({ count, err }, 'index settles not delivered; their intents stand'),
+      onDropped: (count, err) => {
+        metrics.indexSettlesDropped(count);
+        indexLogger.debug({ count, err }, 'index settles not delivered; their intents stand');
+      },
     });
     this.bucketIndex = bucketIndex;
     this.buckets = buckets;

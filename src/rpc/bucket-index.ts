@@ -12,6 +12,15 @@ export const IndexEntry = Type.Pick(ObjectRecord, ['versionId', 'deleted', 'size
 /** What a listing shows of one version: a projection of its record. */
 export type IndexEntry = Static<typeof IndexEntry>;
 
+/**
+ * Whether an entry is a null version: written while the bucket's versioning was never enabled or was
+ * suspended. A null version replaces the key's older null versions when it commits (as the nodes do),
+ * so an index row of an older null version is garbage once a newer one, or its deletion by id, is known.
+ */
+export function isNullEntry(entry: Pick<IndexEntry, 'versioning'>): boolean {
+  return entry.versioning !== 'Enabled';
+}
+
 /** The entry of a committed record. */
 export function indexEntryOf(record: ObjectRecord): IndexEntry {
   return {
@@ -39,9 +48,10 @@ const IntentId = VersionId;
 
 /**
  * An index change. `intent` announces a write of the key before it can commit (durable before the
- * answer); `settle` ends an intent (when it names one) and records what committed: `entry` (with
- * `replaces`, every older version of the key leaves the index: an unversioned overwrite or delete),
- * or `gone`, a version deleted by id.
+ * answer); `settle` ends an intent (when it names one) and records what committed: `entry`, or
+ * `gone`, a version deleted by id. `replaces` says the version was a null version (see isNullEntry),
+ * which replaced the key's older null versions when it committed: with `entry`, the replica drops
+ * their rows as it writes; with `gone`, its `g` row hides them from then on.
  */
 /** An intent: a write of the key may commit until `expiresMs`. */
 export const IndexIntent = Type.Object({ op: Type.Literal('intent'), ...IndexScope, id: IntentId, expiresMs: Type.Number() });
@@ -101,9 +111,9 @@ export type IndexListResponse = Static<typeof IndexListResponse>;
 /**
  * One row of an index page in versions mode (IndexVersionListQuery), in order: key ascending, then the
  * key's rows of no version first, then by version newest first. A row with `entry` is a version this
- * replica lists; with `gone`, a version deleted by id, which no replica's copy may list. `hides` says
- * which older versions of the key the row's version had replaced (all of them, or the null ones: see
- * docs/bucket-index.md); on a row of no version it says so of the versions before the page's start.
+ * replica lists; with `gone`, a version deleted by id, which no replica's copy may list, and in `hides`
+ * the older versions it had replaced (the null ones, when its `g` row says it was a null version; see
+ * KeyVersionSieve). A row of no version with `hides` says so of the versions before the page's start.
  * A row of no version with `intent` says the key is not to be trusted here: it is read from its own
  * nodes. With a delimiter, `rollup` names the common prefix the row's key stands for.
  */
@@ -161,7 +171,7 @@ export type VersionHides = 'older' | 'olderNulls';
  */
 export function versionHides(entry: Pick<IndexEntry, 'versioning'>): VersionHides | undefined {
   if (entry.versioning === undefined) return 'older';
-  return entry.versioning === 'Suspended' ? 'olderNulls' : undefined;
+  return isNullEntry(entry) ? 'olderNulls' : undefined;
 }
 
 /**
@@ -180,7 +190,7 @@ export class KeyVersionSieve {
 
   /** Whether a newer version replaced this one. */
   hides(entry: Pick<IndexEntry, 'versioning'>): boolean {
-    return this.older || (this.nulls && entry.versioning !== 'Enabled');
+    return this.older || (this.nulls && isNullEntry(entry));
   }
 
   /** Whether every version still to come is hidden. */

@@ -1,7 +1,7 @@
-import { ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { formatVersionId, parseVersionId } from '../../src/common/index.js';
-import { indexShardKey, type BucketRecord, type IndexOp, type ObjectRecord } from '../../src/rpc/index.js';
+import { indexEntryOf, indexShardKey, type BucketRecord, type IndexOp, type ObjectRecord } from '../../src/rpc/index.js';
 import { bucketOn, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/until.js';
 
@@ -164,6 +164,36 @@ t.test('indexed buckets on six nodes', async (t) => {
     );
   });
 
+  t.test('a null version deleted by id brings back none of the null versions it replaced, even from rows a late settle left', async (t) => {
+    const { s3, bucket } = await bucketOn(cluster);
+    const { replicas, createdMs } = await replicasOf(cluster, bucket);
+    // A settle of `record` reaching every replica after the write that replaced it.
+    const lateSettle = (record: ObjectRecord): Promise<unknown> =>
+      Promise.all(replicas.map((node) => node.parts.store.indexRows.apply([{ op: 'settle', bucket, incarnation: createdMs, key: record.key, entry: indexEntryOf(record) }])));
+
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'a' }));
+    const replaced = await currentRecord(cluster, bucket, 'plain');
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'bb' }));
+    await settled(cluster, bucket);
+    await lateSettle(replaced);
+    t.same(await keysOf(s3, bucket), ['plain:2'], 'the newest version is listed');
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'plain', VersionId: 'null' }));
+    await settled(cluster, bucket);
+    t.same(await keysOf(s3, bucket), [], 'deleted, without versioning ever enabled: nothing is listed');
+
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'mixed', Body: 'enabled' }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'mixed', Body: 'n' }));
+    const replacedNull = await currentRecord(cluster, bucket, 'mixed');
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'mixed', Body: 'nn' }));
+    await settled(cluster, bucket);
+    await lateSettle(replacedNull);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'mixed', VersionId: 'null' }));
+    await settled(cluster, bucket);
+    t.same(await keysOf(s3, bucket), ['mixed:7'], 'suspended: the version written under versioning is the newest again, not the replaced null version');
+  });
+
   t.test('a stopped replica is replaced by another of the shard\'s set', async (t) => {
     const { s3, bucket } = await bucketOn(cluster);
     const written = Array.from({ length: 30 }, (_, i) => `r${String(i).padStart(2, '0')}`);
@@ -171,5 +201,14 @@ t.test('indexed buckets on six nodes', async (t) => {
     await settled(cluster, bucket);
     await cluster.stopNode(5);
     for (let i = 0; i < 6; i += 1) t.same(await keysOf(s3, bucket), written.map((key) => `${key}:1`), `listing ${i + 1} is whole`);
+  });
+
+  t.test('a settle the stopped replica could not take is counted on /metrics', async (t) => {
+    const { s3, bucket } = await bucketOn(cluster);
+    const dropped = async (): Promise<number> => (await cluster.gateway.metrics.registry.getSingleMetric('tessera_gateway_index_settles_dropped_total')?.get())?.values[0]?.value ?? 0;
+    const before = await dropped();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'while-one-is-down', Body: 'x' }));
+    await until('the undelivered settle is counted', async () => (await dropped()) > before, 10_000);
+    t.same(await keysOf(s3, bucket), ['while-one-is-down:1'], 'and the key is listed: its intent stands on the stopped replica only');
   });
 });

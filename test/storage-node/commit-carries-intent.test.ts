@@ -1,6 +1,6 @@
 import { t } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
-import { NodeClient, type IndexIntent } from '../../src/rpc/index.js';
+import { indexEntryOf, NodeClient, type IndexIntent, type ObjectRecord } from '../../src/rpc/index.js';
 import { StorageNode, type ShardStore } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { ERASURE, openStore, prepareBytes, recordFor, shardRef, tempDir, versionId } from './store-fixture.js';
@@ -50,4 +50,28 @@ t.test('a node refuses a commit whose intent names another key, and commits noth
   await t.rejects(client.commit({ record, shardIndex: null, indexIntent: intent('another', 20) }), { code: 'BadRequest' });
   t.notOk(await node.parts.store.objectStatus('b', 'k'), 'the version was not committed');
   t.same(await intents(node.parts.store), [], 'nor the intent written');
+});
+
+t.test('a commit carrying an intent drops the index entries of the versions it replaces', async (t) => {
+  const dir = await tempDir(t, 'carried-replaces');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  const settleEntry = (record: ObjectRecord): Promise<void> =>
+    store.indexRows.apply([{ op: 'settle', bucket: 'b', incarnation: INCARNATION, key: record.key, entry: indexEntryOf(record) }]);
+  const entries = async (): Promise<string[]> =>
+    (await store.indexRows.exportPage(null, 100)).ops.flatMap((op) => (op.op === 'settle' && op.entry !== undefined ? [`${op.key}@${op.entry.versionId === versionId(1) ? 1 : op.entry.versionId === versionId(2) ? 2 : '?'}`] : []));
+
+  // Without versioning: version 2 replaces version 1, whose entry goes in the commit's batch.
+  const first = recordFor(shardRef('plain', 1), 0, true);
+  await store.commit({ record: first, shardIndex: null, indexIntent: intent('plain', 1) });
+  await settleEntry(first);
+  await store.commit({ record: recordFor(shardRef('plain', 2), 0, true), shardIndex: null, indexIntent: intent('plain', 2) });
+  t.same(await entries(), [], 'the replaced version\'s entry left with the commit that replaced it');
+
+  // Under versioning the older version stays, and so does its entry.
+  const kept = { ...recordFor(shardRef('kept', 1), 0, true), versioning: 'Enabled' as const };
+  await store.commit({ record: kept, shardIndex: null, indexIntent: intent('kept', 1) });
+  await settleEntry(kept);
+  await store.commit({ record: { ...recordFor(shardRef('kept', 2), 0, true), versioning: 'Enabled' }, shardIndex: null, indexIntent: intent('kept', 2) });
+  t.same(await entries(), ['kept@1'], 'a version kept as noncurrent keeps its entry');
 });

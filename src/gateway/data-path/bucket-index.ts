@@ -1,4 +1,4 @@
-import { indexEntryOf, indexShardFor, indexShardKey, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type IndexIntent, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { indexEntryOf, indexShardFor, isNullEntry, indexShardKey, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type IndexIntent, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 import type { BucketRecords, IndexWrites, LookupDeps } from './path-deps.js';
@@ -101,13 +101,17 @@ export class KeyIntent {
 
   /** The write committed `record` (a version, or a delete marker). */
   settle(record: ObjectRecord): void {
-    // Without versioning a new version replaces the key's older ones (they are garbage on the nodes).
-    this.send({ entry: indexEntryOf(record), ...(record.versioning === undefined ? { replaces: true } : {}) });
+    const entry = indexEntryOf(record);
+    // A null version replaced the key's older null versions. Where the commit carried the intent, it
+    // dropped their entries itself; elsewhere the replicas drop them as they settle this one.
+    const replaces = isNullEntry(entry) && this.carriedId === undefined;
+    this.send({ entry, ...(replaces ? { replaces: true } : {}) });
   }
 
-  /** The write deleted version `versionId` by id. */
-  settleGone(versionId: string): void {
-    this.send({ gone: versionId });
+  /** The write deleted version `versionId` (`removed`, when a node said what it removed) by id. */
+  settleGone(versionId: string, removed: ObjectRecord | null): void {
+    // A null version deleted by id ends the key's older null versions too (its commit had replaced them).
+    this.send({ gone: versionId, ...(removed !== null && isNullEntry(removed) ? { replaces: true } : {}) });
   }
 
   /** The write committed nothing (it failed before its commit was sent). */

@@ -160,9 +160,10 @@ export async function deleteVersion(
     throw new S3Error('AccessDenied', { message: LOCKED_MESSAGE });
   }
   if (!decision.met) throw quorumError('version delete', decision.failures);
-  intent?.settleGone(versionId);
+  const removed = [...decision.successes, ...leavingDecision.successes].map(({ value }) => value).find((record) => record !== null) ?? null;
+  intent?.settleGone(versionId, removed);
   if (leavingDecision.failures.length > 0) {
     services.logger.warn({ bucket, key, versionId, failures: leavingDecision.failures }, 'a delete by id did not reach every member of the previous ring\'s set');
   }
-  return [...decision.successes, ...leavingDecision.successes].map(({ value }) => value).find((record) => record !== null) ?? null;
+  return removed;
 }

@@ -50,6 +50,7 @@ export class GatewayMetrics {
   private readonly degraded: Counter;
   private readonly quorum: Counter;
   private readonly stalled: Counter;
+  private readonly settlesDropped: Counter;
   private inFlightCount = 0;
 
   constructor(sources: GatewayMetricsSources) {
@@ -57,7 +58,7 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_gateway_' });
     ({ requests: this.requests, latency: this.latency, received: this.received, sent: this.sent } = requestMetrics(registers, () => this.inFlightCount));
     ({ nodeCalls: this.nodeCalls, nodeLatency: this.nodeLatency } = nodeCallMetrics(registers));
-    ({ writeStages: this.writeStages, degraded: this.degraded, quorum: this.quorum, stalled: this.stalled } = dataPathMetrics(registers));
+    ({ writeStages: this.writeStages, degraded: this.degraded, quorum: this.quorum, stalled: this.stalled, settlesDropped: this.settlesDropped } = dataPathMetrics(registers));
     clusterMetrics(registers, sources);
     for (const name of [...sources.operations, UNKNOWN_OPERATION]) this.series(name);
   }
@@ -95,6 +96,11 @@ export class GatewayMetrics {
   /** A connection was closed because its client stopped reading. */
   stalledClient(): void {
     this.stalled.inc();
+  }
+
+  /** `count` bucket index settles could not be delivered to a replica (their intents stand). */
+  indexSettlesDropped(count: number): void {
+    this.settlesDropped.inc(count);
   }
 
   /** The recorder of one node's calls, its series created now (one per node, when its client is made). */
@@ -197,12 +203,13 @@ function nodeCallMetrics(registers: Registry[]): { nodeCalls: Counter<'node' | '
   return { nodeCalls, nodeLatency };
 }
 
-/** The series of the data path: write stages, degraded reads, quorum failures and stalled clients. */
+/** The series of the data path: write stages, degraded reads, quorum failures, stalled clients and undelivered index settles. */
 function dataPathMetrics(registers: Registry[]): {
   writeStages: Map<WriteStage, Histogram.Internal<'stage'>>;
   degraded: Counter;
   quorum: Counter;
   stalled: Counter;
+  settlesDropped: Counter;
 } {
   const writeStage = new Histogram({
     name: 'tessera_gateway_write_stage_duration_seconds',
@@ -229,7 +236,12 @@ function dataPathMetrics(registers: Registry[]): {
     help: 'Connections closed because their client took none of a response for responseStallTimeoutMs',
     registers,
   });
-  return { writeStages, degraded, quorum, stalled };
+  const settlesDropped = new Counter({
+    name: 'tessera_gateway_index_settles_dropped_total',
+    help: 'Bucket index settles not delivered to a replica (down, slow, or too many queued); their intents stand until resolved',
+    registers,
+  });
+  return { writeStages, degraded, quorum, stalled, settlesDropped };
 }
 
 /** The gauges of what the gateway runs with: the ring epoch (read at scrape time) and the erasure kernel. */

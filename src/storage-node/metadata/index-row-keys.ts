@@ -12,9 +12,9 @@ export interface IntentValue {
   expiresMs: number;
 }
 
-/** A `g` row's value: with `ends`, the version deleted had replaced every older version of its key. */
+/** A `g` row's value: `ends` when the version deleted was a null version (see isNullEntry): it had replaced the older null versions. */
 export interface GoneValue {
-  ends?: boolean;
+  ends?: true;
 }
 
 /** The part of an index row's key after the bucket incarnation's scope. */

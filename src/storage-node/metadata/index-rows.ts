@@ -1,10 +1,20 @@
 import type { ClassicLevel } from 'classic-level';
 import { compareVersionIds } from '../../common/index.js';
-import type { IndexEntry, IndexIntent, IndexListQuery, IndexListResponse, IndexOp, IndexRow, IndexVersionListQuery, IndexVersionListResponse } from '../../rpc/index.js';
+import {
+  isNullEntry,
+  type IndexEntry,
+  type IndexIntent,
+  type IndexListQuery,
+  type IndexListResponse,
+  type IndexOp,
+  type IndexRow,
+  type IndexVersionListQuery,
+  type IndexVersionListResponse,
+} from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
 import { listIndexVersions } from './index-version-rows.js';
-import { TAG, keyBase, parseRow, tagged, turnBack, type IntentValue } from './index-row-keys.js';
+import { TAG, keyBase, parseRow, tagged, turnBack, type GoneValue, type IntentValue } from './index-row-keys.js';
 import type { MetadataDb } from './metadata-db.js';
 import { byteOrder, json, parse } from './row-keys.js';
 
@@ -13,6 +23,11 @@ import { byteOrder, json, parse } from './row-keys.js';
  * `i, bucket, incarnation, key, tag, suffix`: tag `g` a version deleted by id (suffix: its id), `i` an
  * intent (suffix: the write's id), `v` a version's entry (suffix: its id turned newest first). Within a
  * key the tags sort g, i, v, so a reader meets what it must know before the key's newest version.
+ *
+ * Settles write without reading the key's rows first, so a replica may hold rows that say nothing any
+ * more: the entry of a version a `g` row names, and entries of null versions older than a newer null
+ * version (which replaced them when it committed) or than a null version deleted by id. Readers hide
+ * them, and a listing that reads some deletes them.
  */
 
 /** Most rows one listing page reads (deleted keys and skipped versions are read and passed over). */
@@ -40,49 +55,58 @@ export class IndexRows {
   }
 
   /**
-   * Applies changes in one batch, synced when one is an intent (an intent must outlive a crash). Intents
-   * alone only write, so they go straight to the group commit beside other requests' intents; a request
-   * with settles waits for the settles before it.
+   * The key of the entry row of version `versionId` of the intent's key: a commit that carries the
+   * intent and replaces that version deletes it in the same batch (the entry would be garbage).
+   */
+  static entryRowKey(intent: IndexIntent, versionId: string): Buffer {
+    return tagged(keyBase(intent.bucket, intent.incarnation, intent.key), TAG.version, newestFirst(versionId));
+  }
+
+  /**
+   * Applies changes in one batch, synced when one is an intent (an intent must outlive a crash). Most
+   * changes only write: they go straight to the group commit beside other requests'. A request with a
+   * settle that replaces older entries reads the keys it names first, so it waits for such requests
+   * before it, and they for it.
    */
   apply(ops: readonly IndexOp[]): Promise<void> {
-    if (ops.every((op) => op.op === 'intent')) {
-      const batch = new MetadataBatch();
-      for (const op of ops) {
-        const row = IndexRows.intentRow(op);
-        batch.put(row.key, row.value);
-      }
-      return this.meta.write(batch);
-    }
-    const run = this.settling.then(() => this.applySettles(ops));
+    if (!ops.some(readsFirst)) return this.applyOps(ops, undefined);
+    const run = this.settling.then(() => this.applyReplacing(ops));
     this.settling = run.catch(() => undefined);
     return run;
   }
 
-  private async applySettles(ops: readonly IndexOp[]): Promise<void> {
-    const batch = new MetadataBatch();
-    const keys = new KeyStates(this.meta);
-    let durable = false;
+  private async applyReplacing(ops: readonly IndexOp[]): Promise<void> {
+    const keys = new KeyStates(this.meta, ops.filter(readsFirst).map((op) => keyBase(op.bucket, op.incarnation, op.key)));
     try {
-      for (const op of ops) {
-        const base = keyBase(op.bucket, op.incarnation, op.key);
-        if (op.op === 'intent') {
-          durable = true;
-          batch.put(tagged(base, TAG.intent, op.id), json({ expiresMs: op.expiresMs } satisfies IntentValue));
-          continue;
-        }
-        if (op.intent !== undefined) batch.del(tagged(base, TAG.intent, op.intent));
-        if (op.gone === undefined && op.entry === undefined) continue;
-        const state = await keys.of(base);
-        if (op.gone !== undefined) {
-          batch.put(tagged(base, TAG.gone, op.gone), json({}));
-          batch.del(tagged(base, TAG.version, newestFirst(op.gone)));
-          state.gone.add(op.gone);
-          state.versions.delete(op.gone);
-        }
-        if (op.entry !== undefined) settleEntry(batch, state, base, op.entry, op.replaces === true);
-      }
+      await this.applyOps(ops, keys);
     } finally {
       await keys.close();
+    }
+  }
+
+  /** Writes `ops` in one batch; `keys` holds the state of the keys a replacing settle names. */
+  private async applyOps(ops: readonly IndexOp[], keys: KeyStates | undefined): Promise<void> {
+    const batch = new MetadataBatch();
+    let durable = false;
+    for (const op of ops) {
+      const base = keyBase(op.bucket, op.incarnation, op.key);
+      if (op.op === 'intent') {
+        durable = true;
+        batch.put(tagged(base, TAG.intent, op.id), json({ expiresMs: op.expiresMs } satisfies IntentValue));
+        continue;
+      }
+      if (op.intent !== undefined) batch.del(tagged(base, TAG.intent, op.intent));
+      const state = await keys?.of(base);
+      if (op.gone !== undefined) {
+        batch.put(tagged(base, TAG.gone, op.gone), json((op.replaces === true ? { ends: true } : {}) satisfies GoneValue));
+        batch.del(tagged(base, TAG.version, newestFirst(op.gone)));
+        state?.gone.add(op.gone);
+        state?.versions.delete(op.gone);
+      }
+      if (op.entry !== undefined) {
+        if (state === undefined) batch.put(tagged(base, TAG.version, newestFirst(op.entry.versionId)), json(op.entry));
+        else settleEntry(batch, state, base, op.entry, op.replaces === true);
+      }
     }
     await (durable ? this.meta.write(batch) : this.meta.writeUnsynced(batch));
   }
@@ -105,7 +129,7 @@ export class IndexRows {
       const row = parseRow(key, scopeLength);
       const scope = { bucket, incarnation, key: row.key };
       if (row.tag === TAG.version) ops.push({ op: 'settle', ...scope, entry: parse<IndexEntry>(value) });
-      else if (row.tag === TAG.gone) ops.push({ op: 'settle', ...scope, gone: row.suffix });
+      else if (row.tag === TAG.gone) ops.push({ op: 'settle', ...scope, gone: row.suffix, ...(parse<GoneValue>(value).ends === true ? { replaces: true } : {}) });
       else if (row.tag === TAG.intent) ops.push({ op: 'intent', ...scope, id: row.suffix, expiresMs: parse<IntentValue>(value).expiresMs });
     }
     return { ops, next: last === undefined || ops.length < limit ? null : last.toString('hex') };
@@ -131,10 +155,13 @@ export class IndexRows {
     }
     const delimiter = query.delimiter ?? '';
     const rows: IndexRow[] = [];
+    const garbage = new MetadataBatch();
     const iterator = this.meta.db.iterator(range);
     const now = Date.now();
     let current: KeyState | undefined;
     let resume: IndexListResponse['resume'];
+    /** Whether the iterator just moved past a common prefix (see below). */
+    let seekedPast = false;
 
     // Ends the current key: returns whether the page is full.
     const finish = (state: KeyState): boolean => {
@@ -149,6 +176,7 @@ export class IndexRows {
           if (settledLive) {
             rows.push({ ...row, rollup });
             iterator.seek(afterPrefix(Buffer.concat([scope, Buffer.from(rollup, 'utf8')])));
+            seekedPast = true;
             resume = { after: rollup, afterIsPrefix: true };
             return rows.length > query.limit;
           }
@@ -171,19 +199,22 @@ export class IndexRows {
         const parsed = parseRow(rowKeyBytes, scope.length);
         if (current === undefined || parsed.key !== current.key) {
           if (current !== undefined && finish(current)) return full(rows, query.limit);
-          // The key just finished stood for a common prefix and the iterator moved past it: this row,
-          // read before the move, is under that prefix.
-          if (resume?.afterIsPrefix === true && parsed.key.startsWith(resume.after)) {
+          // The key just finished stood for a common prefix and the iterator moved past it: this row was
+          // read before the move. Under the prefix, it is skipped; past it, the iterator reads it again.
+          if (seekedPast) {
+            seekedPast = false;
             current = undefined;
             continue;
           }
-          current = { key: parsed.key, gone: [], intent: false, expired: [], intentsRead: 0, entry: undefined, versionsRead: 0, goneOverflow: false };
+          current = { key: parsed.key, gone: [], intent: false, expired: [], intentsRead: 0, entry: undefined, versionsRead: 0, goneOverflow: false, nullFloor: undefined };
         }
-        const skipTo = readRow(current, parsed, value, now);
+        const { skipTo, isGarbage } = readRow(current, parsed, value, now);
+        if (isGarbage) garbage.del(rowKeyBytes);
         if (skipTo !== undefined) iterator.seek(Buffer.concat([rowKeyBytes.subarray(0, parsed.keyEnd), skipTo]));
       }
     } finally {
       await iterator.close();
+      await this.dropGarbage(garbage);
     }
     return { rows, truncated: true, ...(resume === undefined ? {} : { resume }) };
   }
@@ -191,6 +222,15 @@ export class IndexRows {
   /** A page of a bucket incarnation's index in versions mode: every version of each key its rows do not hide (index-version-rows.ts). */
   listVersions(query: IndexVersionListQuery): Promise<IndexVersionListResponse> {
     return listIndexVersions(this.meta.db, query);
+  }
+
+  /**
+   * Deletes rows a listing found to say nothing any more. Nothing can make them count again, so the
+   * write is not synced; one that fails leaves them for the next listing to find.
+   */
+  private async dropGarbage(garbage: MetadataBatch): Promise<void> {
+    if (garbage.length === 0) return;
+    await this.meta.writeUnsynced(garbage).catch(() => undefined);
   }
 }
 
@@ -205,39 +245,61 @@ interface KeyState {
   intentsRead: number;
   entry: IndexEntry | undefined;
   versionsRead: number;
+  /** The newest null version known to have committed (an entry, or a `g` row that ends): older null versions are garbage. */
+  nullFloor: string | undefined;
 }
 
-/**
- * Takes one row of the key being read into its state; answers where in the key's rows the reader goes
- * next (the bytes after the key), when it should skip what follows.
- */
-function readRow(state: KeyState, row: { tag: string; suffix: string }, value: Buffer, now: number): Buffer | undefined {
-  if (state.entry !== undefined) {
-    // Past the key's newest live version: its older ones are read over, or skipped at once.
-    state.versionsRead += 1;
-    return state.versionsRead === VERSIONS_BEFORE_SEEK ? Buffer.of(0x00, 0xff) : undefined;
-  }
+/** What reading one row says: where in the key's rows the reader goes next (the bytes after the key), and whether the row is garbage. */
+interface RowVerdict {
+  skipTo?: Buffer | undefined;
+  isGarbage?: boolean;
+}
+
+/** Takes one row of the key being read into its state. */
+function readRow(state: KeyState, row: { tag: string; suffix: string }, value: Buffer, now: number): RowVerdict {
   if (row.tag === TAG.gone) {
+    if (parse<GoneValue>(value).ends === true) raiseNullFloor(state, row.suffix);
     if (state.gone.length < MAX_GONE_REPORTED * 4) {
       state.gone.push(row.suffix);
-      return undefined;
+      return {};
     }
     // Too many to weigh here: the key's own nodes decide it. On to its intents.
     state.goneOverflow = true;
-    return Buffer.from(`\u0000${TAG.intent}`, 'latin1');
+    return { skipTo: Buffer.from(`\u0000${TAG.intent}`, 'latin1') };
   }
   if (row.tag === TAG.intent) {
     state.intent = true;
     if (parse<IntentValue>(value).expiresMs < now) state.expired.push(row.suffix);
     // A few intents say enough: on to the key's versions.
     state.intentsRead += 1;
-    return state.intentsRead === INTENTS_READ ? Buffer.from(`\u0000${TAG.version}`, 'latin1') : undefined;
+    return { skipTo: state.intentsRead === INTENTS_READ ? Buffer.from(`\u0000${TAG.version}`, 'latin1') : undefined };
   }
-  if (row.tag === TAG.version) {
-    const entry = parse<IndexEntry>(value);
-    if (!state.gone.includes(entry.versionId)) state.entry = entry;
+  if (row.tag !== TAG.version) return {};
+  if (state.entry !== undefined) {
+    // Past the key's newest live version: its older ones are read over, or skipped at once.
+    state.versionsRead += 1;
+    const skipTo = state.versionsRead === VERSIONS_BEFORE_SEEK ? Buffer.of(0x00, 0xff) : undefined;
+    return { skipTo, isGarbage: state.gone.includes(row.suffix) || belowNullFloor(state, row.suffix, value) };
   }
-  return undefined;
+  if (state.gone.includes(row.suffix) || belowNullFloor(state, row.suffix, value)) return { isGarbage: true };
+  const entry = parse<IndexEntry>(value);
+  state.entry = entry;
+  if (isNullEntry(entry)) raiseNullFloor(state, entry.versionId);
+  return {};
+}
+
+function raiseNullFloor(state: KeyState, versionId: string): void {
+  if (state.nullFloor === undefined || compareVersionIds(versionId, state.nullFloor) > 0) state.nullFloor = versionId;
+}
+
+/**
+ * Whether the entry row of `versionId` (its value `value`) is a null version older than the key's
+ * newest committed one. Strictly older: a row read again after a seek (a roll-up's seek may land on
+ * the row just read) is the floor's own entry, not garbage; a null version deleted by id is hidden by
+ * its `g` row.
+ */
+function belowNullFloor(state: KeyState, versionId: string, value: Buffer): boolean {
+  return state.nullFloor !== undefined && compareVersionIds(versionId, state.nullFloor) < 0 && isNullEntry(parse<IndexEntry>(value));
 }
 
 /** The row a key's state answers; undefined when the replica holds nothing of it worth saying. */
@@ -260,20 +322,27 @@ function full(rows: IndexRow[], limit: number): IndexListResponse {
   return { rows: rows.slice(0, limit), truncated: true };
 }
 
-/** What a settle needs to know of a key: the versions it holds entries of, and those deleted by id. */
+/** Whether a change reads the key's rows before it writes: a settle whose entry replaces older null versions. */
+function readsFirst(op: IndexOp): boolean {
+  return op.op === 'settle' && op.entry !== undefined && op.replaces === true;
+}
+
+/** What a replacing settle needs to know of a key: the versions it holds entries of (whether each is a null version), and those deleted by id. */
 interface SettleState {
-  versions: Set<string>;
+  versions: Map<string, boolean>;
   gone: Set<string>;
 }
 
 /**
- * Records a committed version unless it was deleted by id; with `replaces`, drops the key's older
- * versions, and records nothing when a newer one is there (the newer write replaced this one).
+ * Records a committed version unless it was deleted by id; with `replaces` (the entry is a null
+ * version), drops the key's older null versions, and records nothing when a newer null version is
+ * there (it replaced this one).
  */
 function settleEntry(batch: MetadataBatch, state: SettleState, base: Buffer, entry: IndexEntry, replaces: boolean): void {
   if (state.gone.has(entry.versionId)) return;
   if (replaces) {
-    for (const versionId of state.versions) {
+    for (const [versionId, isNull] of state.versions) {
+      if (!isNull) continue;
       const order = compareVersionIds(versionId, entry.versionId);
       if (order > 0) return;
       if (order < 0) {
@@ -283,35 +352,38 @@ function settleEntry(batch: MetadataBatch, state: SettleState, base: Buffer, ent
     }
   }
   batch.put(tagged(base, TAG.version, newestFirst(entry.versionId)), json(entry));
-  state.versions.add(entry.versionId);
+  state.versions.set(entry.versionId, isNullEntry(entry));
 }
 
 /**
- * The state of each key one settle request touches, read once per key through one iterator (an
+ * The state of the keys a request's replacing settles name, each read once through one iterator (an
  * iterator made per key cost more than the rest of a settle) and kept up to date as the request's
- * changes apply.
+ * changes apply. Other keys have none: their changes only write.
  */
 class KeyStates {
   private readonly meta: MetadataDb;
+  private readonly read: Set<string>;
   private readonly states = new Map<string, SettleState>();
-  private iterator: ReturnType<ClassicLevel<Buffer, Buffer>['keys']> | undefined;
+  private iterator: ReturnType<ClassicLevel<Buffer, Buffer>['iterator']> | undefined;
 
-  constructor(meta: MetadataDb) {
+  constructor(meta: MetadataDb, bases: readonly Buffer[]) {
     this.meta = meta;
+    this.read = new Set(bases.map((base) => base.toString('latin1')));
   }
 
-  async of(base: Buffer): Promise<SettleState> {
+  async of(base: Buffer): Promise<SettleState | undefined> {
     const id = base.toString('latin1');
+    if (!this.read.has(id)) return undefined;
     const known = this.states.get(id);
     if (known !== undefined) return known;
-    const state: SettleState = { versions: new Set(), gone: new Set() };
-    this.iterator ??= this.meta.db.keys(kindRange(ROW.index));
+    const state: SettleState = { versions: new Map(), gone: new Set() };
+    this.iterator ??= this.meta.db.iterator(kindRange(ROW.index));
     const prefix = Buffer.concat([base, Buffer.of(0x00)]);
     this.iterator.seek(prefix);
     for (let done = false; !done; ) {
-      const keys = await this.iterator.nextv(16);
-      if (keys.length === 0) break;
-      for (const key of keys as Buffer[]) {
+      const entries = await this.iterator.nextv(16);
+      if (entries.length === 0) break;
+      for (const [key, value] of entries as [Buffer, Buffer][]) {
         if (key.length < prefix.length + 2 || !key.subarray(0, prefix.length).equals(prefix)) {
           done = true;
           break;
@@ -319,7 +391,7 @@ class KeyStates {
         const tag = String.fromCharCode(key[prefix.length] ?? 0);
         const suffix = key.toString('latin1', prefix.length + 2);
         if (tag === TAG.gone) state.gone.add(suffix);
-        else if (tag === TAG.version) state.versions.add(turnBack(suffix));
+        else if (tag === TAG.version) state.versions.set(turnBack(suffix), isNullEntry(parse<IndexEntry>(value)));
       }
     }
     this.states.set(id, state);

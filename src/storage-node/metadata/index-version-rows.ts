@@ -1,6 +1,6 @@
 import type { ClassicLevel } from 'classic-level';
 import { compareVersionIds } from '../../common/index.js';
-import { KeyVersionSieve, versionHides, type IndexEntry, type IndexVersionListQuery, type IndexVersionListResponse, type IndexVersionRow, type VersionHides } from '../../rpc/index.js';
+import { isNullEntry, KeyVersionSieve, versionHides, type IndexEntry, type IndexVersionListQuery, type IndexVersionListResponse, type IndexVersionRow, type VersionHides } from '../../rpc/index.js';
 import { ROW, afterPrefix, rowKey } from '../metadata-keys.js';
 import { TAG, parseRow, type GoneValue, type IntentValue } from './index-row-keys.js';
 import { byteOrder, parse } from './row-keys.js';
@@ -26,7 +26,7 @@ type Position = NonNullable<IndexVersionListResponse['resume']>;
 /** What the listing knows of the key it is reading. */
 interface KeyRead {
   key: string;
-  /** Versions deleted by id: whether each one's write replaced every older version. */
+  /** Versions deleted by id: whether each was a null version (its `g` row ends). */
   gone: Map<string, boolean>;
   goneOverflow: boolean;
   intent: boolean;
@@ -127,7 +127,8 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
     const pending = state.pendingGone ?? [];
     while (pending.length > 0 && (versionId === undefined || compareVersionIds(pending[0] as string, versionId) > 0)) {
       const gone = pending.shift() as string;
-      const hides: VersionHides | undefined = state.gone.get(gone) === true ? 'older' : undefined;
+      // A `g` row that ends names a null version, which had replaced the older null versions.
+      const hides: VersionHides | undefined = state.gone.get(gone) === true ? 'olderNulls' : undefined;
       if (answeredBefore(state, gone, false, hides)) continue;
       if (push({ key: state.key, gone, ...(hides === undefined ? {} : { hides }) }, versionPosition(state.key, gone))) return true;
       if (state.sieve.hidesAll) return false;
@@ -150,7 +151,7 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
     if (rollup !== undefined) {
       // Under a common prefix: the first version S3 lists stands for it.
       const hidden = state.gone.has(entry.versionId) || state.sieve.hides(entry);
-      state.sieve.note(state.gone.get(entry.versionId) === true ? 'older' : versionHides(entry));
+      state.sieve.note(versionHides(entry));
       if (hidden || (entry.deleted && entry.versioning === undefined)) {
         if (state.sieve.hidesAll) state.done = true;
         return false;
@@ -166,11 +167,11 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
     if (state.gone.has(entry.versionId)) {
       const at = pending.indexOf(entry.versionId);
       if (at >= 0) pending.splice(at, 1);
-      const hides = state.gone.get(entry.versionId) === true ? 'older' : versionHides(entry);
+      const hides = versionHides(entry);
       if (!answeredBefore(state, entry.versionId, false, hides) && push({ key: state.key, gone: entry.versionId, ...(hides === undefined ? {} : { hides }) }, versionPosition(state.key, entry.versionId))) return true;
     } else {
       const hidden = state.sieve.hides(entry);
-      const isMarker = !hidden && entry.versioning !== 'Enabled';
+      const isMarker = !hidden && isNullEntry(entry);
       if (!answeredBefore(state, entry.versionId, isMarker, versionHides(entry)) && !hidden && push({ key: state.key, entry }, versionPosition(state.key, entry.versionId))) return true;
     }
     if (state.resumeAfter === undefined) decided = versionPosition(state.key, entry.versionId);

@@ -11,13 +11,17 @@ import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedSh
 const ROLLUP_SCAN_ROWS = 4_096;
 
 /** A row another family asks a commit to write in its batch (a bucket index intent). */
+/** A row of another family a batch writes too; `value` null deletes it. */
 export interface ExtraRow {
   key: Buffer;
-  value: Buffer;
+  value: Buffer | null;
 }
 
 function withRows(batch: MetadataBatch, rows: readonly ExtraRow[] | undefined): MetadataBatch {
-  for (const row of rows ?? []) batch.put(row.key, row.value);
+  for (const row of rows ?? []) {
+    if (row.value === null) batch.del(row.key);
+    else batch.put(row.key, row.value);
+  }
   return batch;
 }
 

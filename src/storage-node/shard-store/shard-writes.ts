@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { compareVersionIds } from '../../common/index.js';
-import { shardRefOf, type CommitRequest, type ErasureParams, type ResealRequest, type ShardRef, type TagUpdateRequest } from '../../rpc/index.js';
+import { shardRefOf, type CommitRequest, type ErasureParams, type IndexIntent, type ResealRequest, type ShardRef, type TagUpdateRequest } from '../../rpc/index.js';
 import type { PreparedShard, StoredObject } from '../metadata-store.js';
 import { IndexRows } from '../metadata/index-rows.js';
 import type { ExtraRow } from '../metadata/object-rows.js';
@@ -66,7 +66,7 @@ export class ShardWrites {
    * replaced) the intent is written on its own, so this node acknowledges only with the intent durable.
    */
   private async commitNow(request: CommitRequest): Promise<void> {
-    const carried = new CarriedRows(request.indexIntent === undefined ? [] : [IndexRows.intentRow(request.indexIntent)]);
+    const carried = new CarriedRows(request.indexIntent);
     await this.commitUnderLock(request, carried);
     if (carried.waiting && request.indexIntent !== undefined) await this.core.metadata.indexRows.apply([request.indexIntent]);
   }
@@ -125,7 +125,7 @@ export class ShardWrites {
         if (ref !== null && prepared !== undefined) await this.core.dropPrepared(ref, prepared, current);
         return;
       }
-      await this.core.metadata.commitObject(incoming, current, { image, extraRows: carried.take() });
+      await this.core.metadata.commitObject(incoming, current, { image, extraRows: carried.take(current === undefined ? [] : [current]) });
       if (current !== undefined) {
         this.core.space.release(current.shardSizeBytes);
         await this.core.removeFile(current.file);
@@ -179,14 +179,14 @@ export class ShardWrites {
         keepPrevious,
         dropped: dropped.filter((v) => v.record.versionId !== current?.record.versionId),
         image,
-        extraRows: carried.take(),
+        extraRows: carried.take(dropped),
       });
       if (current !== undefined && !keepPrevious) {
         this.core.space.release(current.shardSizeBytes);
         await this.core.removeFile(current.file);
       }
     } else {
-      await this.core.metadata.commitNoncurrent(incoming, { dropped, image, extraRows: carried.take() });
+      await this.core.metadata.commitNoncurrent(incoming, { dropped, image, extraRows: carried.take(dropped) });
     }
     for (const old of dropped) {
       if (newer && old.record.versionId === current?.record.versionId) continue;
@@ -268,22 +268,27 @@ export class ShardWrites {
   }
 }
 
-/** Rows a commit carries for another row family: written by the first batch that takes them. */
+/**
+ * The bucket index rows a commit carries (when this node is a replica of the key's index shard): the
+ * write's intent, written by the first batch that takes it, with the deletion of the entries of the
+ * versions that batch replaces for good (they would be garbage; see index-rows.ts).
+ */
 class CarriedRows {
-  private rows: readonly ExtraRow[];
+  private intent: IndexIntent | undefined;
 
-  constructor(rows: readonly ExtraRow[]) {
-    this.rows = rows;
+  constructor(intent: IndexIntent | undefined) {
+    this.intent = intent;
   }
 
   /** Whether no batch took the rows yet. */
   get waiting(): boolean {
-    return this.rows.length > 0;
+    return this.intent !== undefined;
   }
 
-  take(): readonly ExtraRow[] {
-    const rows = this.rows;
-    this.rows = [];
-    return rows;
+  take(replaced: readonly StoredObject[] = []): readonly ExtraRow[] {
+    const intent = this.intent;
+    if (intent === undefined) return [];
+    this.intent = undefined;
+    return [IndexRows.intentRow(intent), ...replaced.map((version) => ({ key: IndexRows.entryRowKey(intent, version.record.versionId), value: null }))];
   }
 }

@@ -4,6 +4,7 @@ import type { RingNode } from '../../placement/index.js';
 import {
   fanOut,
   indexEntryOf,
+  isNullEntry,
   indexShardFor,
   indexShardKey,
   isNewerRecord,
@@ -175,7 +176,7 @@ export class KeySetCalls {
     );
     signal.throwIfAborted();
     const committed = outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
-    if (committed) intent?.settle({ entry: indexEntryOf(record), ...(record.versioning === undefined ? { replaces: true } : {}) });
+    if (committed) intent?.settle({ entry: indexEntryOf(record), ...(isNullEntry(record) ? { replaces: true } : {}) });
     return committed;
   }
 
@@ -191,7 +192,7 @@ export class KeySetCalls {
     );
     signal.throwIfAborted();
     const deleted = outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
-    if (deleted) intent?.settle({ gone: record.versionId });
+    if (deleted) intent?.settle({ gone: record.versionId, ...(isNullEntry(record) ? { replaces: true } : {}) });
     return deleted;
   }
 

@@ -21,8 +21,25 @@ const INC = 1_700_000_000_000;
 /** The n each version id of these tests was made from. */
 const NUMBER_OF = new Map(Array.from({ length: 10_001 }, (_, n) => [versionId(n), n]));
 
-function entry(n: number, options: { deleted?: boolean } = {}): IndexEntry {
-  return { versionId: versionId(n), deleted: options.deleted === true, sizeBytes: n, etag: `"e${n}"`, lastModifiedMs: n, checksums: {} };
+/** Version n's entry: a null version unless `versioning` says otherwise (see isNullEntry). */
+function entry(n: number, options: { deleted?: boolean; versioning?: 'Enabled' | 'Suspended' } = {}): IndexEntry {
+  return {
+    versionId: versionId(n),
+    deleted: options.deleted === true,
+    sizeBytes: n,
+    etag: `"e${n}"`,
+    lastModifiedMs: n,
+    checksums: {},
+    ...(options.versioning === undefined ? {} : { versioning: options.versioning }),
+  };
+}
+
+/** The rows the replica holds of `key`, as `v<n>`, `g<n>` and `i<n>`, in row order. */
+async function rowsOf(store: MetadataStore, key: string): Promise<string[]> {
+  const { ops } = await store.indexRows.exportPage(null, 10_000);
+  return ops
+    .filter((op) => op.key === key)
+    .map((op) => (op.op === 'intent' ? `i${NUMBER_OF.get(op.id)}` : op.entry !== undefined ? `v${NUMBER_OF.get(op.entry.versionId)}` : `g${NUMBER_OF.get(op.gone ?? '')}`));
 }
 
 const settle = (key: string, fields: Partial<Extract<IndexOp, { op: 'settle' }>>, bucket = 'b'): IndexOp => ({ op: 'settle', bucket, incarnation: INC, key, ...fields });
@@ -138,6 +155,53 @@ t.test('a key with many versions costs one page row, and a long run of deleted k
   t.ok(guard >= 1, 'the deleted run took more than one page');
 });
 
+t.test('settles write without reading: a late settle of an older null version is hidden, and a listing drops its row', async (t) => {
+  const store = await openRows(t);
+  await store.indexRows.apply([settle('k', { entry: entry(3) })]);
+  await store.indexRows.apply([settle('k', { entry: entry(2) })]);
+  t.same(await rowsOf(store, 'k'), ['v3', 'v2'], 'the older entry was written blind');
+  t.same(await page(store), ['k@3'], 'the newest null version is listed');
+  t.same(await rowsOf(store, 'k'), ['v3'], 'the listing deleted the garbage row');
+});
+
+t.test('a null version deleted by id hides the older null versions a blind settle left, but not versions written under versioning', async (t) => {
+  const store = await openRows(t);
+  // An Enabled version, then null versions (versioning suspended) whose older rows were left behind.
+  await store.indexRows.apply([settle('k', { entry: entry(1, { versioning: 'Enabled' }) })]);
+  await store.indexRows.apply([settle('k', { entry: entry(2, { versioning: 'Suspended' }) }), settle('k', { entry: entry(3, { versioning: 'Suspended' }) })]);
+  await store.indexRows.apply([settle('k', { gone: versionId(3), replaces: true })]);
+  t.same(await page(store), ['k@1-gone3'], 'null version 2 went when 3 committed; the Enabled version 1 is the key\'s newest');
+  t.same(await rowsOf(store, 'k'), ['g3', 'v1'], 'the listing dropped the older null version\'s row');
+
+  // Without versioning ever enabled: every version is a null version.
+  await store.indexRows.apply([settle('u', { entry: entry(5) }), settle('u', { entry: entry(6) })]);
+  await store.indexRows.apply([settle('u', { gone: versionId(6), replaces: true })]);
+  t.same(await page(store, { prefix: 'u' }), ['u-gone6'], 'nothing is left to list: the deleted object does not come back as its older version');
+  const exported = await store.indexRows.exportPage(null, 100);
+  t.ok(
+    exported.ops.some((op) => op.op === 'settle' && op.gone === versionId(6) && op.replaces === true),
+    'a rebalance hands the end of the older null versions on with the g row',
+  );
+});
+
+t.test('a delete by id of a version written under versioning hides only that version', async (t) => {
+  const store = await openRows(t);
+  await store.indexRows.apply([settle('k', { entry: entry(1, { versioning: 'Enabled' }) }), settle('k', { entry: entry(2, { versioning: 'Enabled' }) })]);
+  await store.indexRows.apply([settle('k', { gone: versionId(2) })]);
+  await store.indexRows.apply([settle('k', { entry: entry(2, { versioning: 'Enabled' }) })]);
+  t.same(await page(store), ['k@1-gone2'], 'a late settle of the deleted version stays hidden');
+  t.same(await rowsOf(store, 'k'), ['g2', 'v1'], 'and a listing drops its row');
+});
+
+t.test('a roll-up\'s seek that lands on the row just read neither lists the next key twice nor takes its entry for garbage', async (t) => {
+  const store = await openRows(t);
+  // The row of `q` is read before the seek past `p/` (it ends `p/1`), and again after it.
+  await store.indexRows.apply([settle('p/1', { entry: entry(1) }), settle('q', { entry: entry(3) }), settle('r/1', { entry: entry(4) })]);
+  t.same(await page(store, { delimiter: '/' }), ['p/1@1>p/', 'q@3', 'r/1@4>r/']);
+  t.same(await rowsOf(store, 'q'), ['v3'], 'the next key\'s entry is still there');
+  t.same(await page(store), ['p/1@1', 'q@3', 'r/1@4']);
+});
+
 /*
  * Versions mode. Settles may be written blind (they read nothing first), so these tests write rows
  * straight into a replica's LevelDB, in any order, as such settles leave them.
@@ -220,10 +284,10 @@ t.test('versions mode applies what each version replaced: unversioned writes end
   await write('s', { entry: ver(11, 'E') });
   await write('s', { entry: ver(12, 'S') });
   await write('s', { entry: ver(13, 'E') });
-  // A version that ended the key, deleted by id: the older versions stay garbage.
+  // A null version deleted by id: the older null versions it replaced stay garbage.
   await write('g', { entry: ver(20, 'U') });
   await write('g', { gone: 21, ends: true });
-  t.same((await versionsPage(rows)).rows, ['g-gone21^older', 's@13', 's@12', 's@11', 'u@3']);
+  t.same((await versionsPage(rows)).rows, ['g-gone21^nulls', 's@13', 's@12', 's@11', 'u@3'], 'a deleted null version (its g row ends) hid the older null ones');
   t.same((await versionsPage(rows, { prefix: 's', limit: 2 })).rows, ['s@13', 's@12']);
   const resumed = await versionsPage(rows, { prefix: 's', after: 's', afterVersion: versionId(12) });
   t.same(resumed.rows, ['s^nulls', 's@11'], 'a page resuming inside a key says what the versions before it hid');
