@@ -312,3 +312,12 @@ t.test('versions mode leaves a key with a write in flight to its own nodes, and 
   t.same((await versionsPage(rows, { delimiter: '/' })).rows, ['f+intent', 'p/2@4>p/'], 'an unversioned delete and a version deleted by id stand for no prefix');
   t.same((await versionsPage(rows, { after: 'f', afterVersion: versionId(9) })).rows.slice(0, 1), ['f+intent'], 'a page resuming inside the key says so too');
 });
+
+t.test('versions mode: a null version deleted by id hides the older null versions blind settles left, not versions written under versioning', async (t) => {
+  const store = await openRows(t);
+  await store.indexRows.apply([settle('k', { entry: entry(1, { versioning: 'Enabled' }) })]);
+  await store.indexRows.apply([settle('k', { entry: entry(2, { versioning: 'Suspended' }) }), settle('k', { entry: entry(3, { versioning: 'Suspended' }) })]);
+  await store.indexRows.apply([settle('k', { entry: entry(2, { versioning: 'Suspended' }) })]);
+  await store.indexRows.apply([settle('k', { gone: versionId(3), replaces: true })]);
+  t.same((await versionsPage(store.indexRows)).rows, ['k-gone3^nulls', 'k@1']);
+});
