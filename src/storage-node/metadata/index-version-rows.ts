@@ -149,7 +149,12 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
     if (state.resumeAfter !== undefined && (state.versionsReread += 1) > RESUME_READ_VERSIONS) return unsure(state);
     const rollup = rollupOf(state.key);
     if (rollup !== undefined) {
-      // Under a common prefix: the first version S3 lists stands for it.
+      // Under a common prefix: the first version S3 lists stands for it. Deleted null versions newer
+      // than this one hid the older null versions.
+      const pending = state.pendingGone ?? [];
+      while (pending.length > 0 && compareVersionIds(pending[0] as string, entry.versionId) > 0) {
+        if (state.gone.get(pending.shift() as string) === true) state.sieve.note('olderNulls');
+      }
       const hidden = state.gone.has(entry.versionId) || state.sieve.hides(entry);
       state.sieve.note(versionHides(entry));
       if (hidden || (entry.deleted && entry.versioning === undefined)) {

@@ -321,3 +321,14 @@ t.test('versions mode: a null version deleted by id hides the older null version
   await store.indexRows.apply([settle('k', { gone: versionId(3), replaces: true })]);
   t.same((await versionsPage(store.indexRows)).rows, ['k-gone3^nulls', 'k@1']);
 });
+
+t.test('versions mode: under a common prefix, a deleted null version keeps the null versions it replaced from standing for the prefix', async (t) => {
+  const { rows, write } = await openBlind(t);
+  await write('p/1', { entry: ver(1, 'S') });
+  await write('p/1', { gone: 2, ends: true });
+  await write('p/1', { entry: ver(3, 'E', { deleted: true }) });
+  t.same((await versionsPage(rows, { delimiter: '/' })).rows, ['p/1@3!>p/'], 'a versioned delete marker is listed, so it stands for the prefix');
+  await write('q/1', { entry: ver(4, 'S') });
+  await write('q/1', { gone: 5, ends: true });
+  t.same((await versionsPage(rows, { delimiter: '/', prefix: 'q' })).rows, [], 'the older null version was replaced: nothing stands for q/');
+});
