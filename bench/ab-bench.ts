@@ -145,7 +145,7 @@ async function main(): Promise<number> {
         for (const build of order) {
           const prefix = `r${round}/${build.label}`;
           const key = (i: number): string => `${prefix}/${i}`;
-          const { value: result, cpu } = await cpuMeter.measure(build.target.server.pid, 'self', () =>
+          const { value: result, cpu } = await cpuMeter.measure(build.target.pids, 'self', () =>
             runCase({
               ops: objects,
               concurrency: args.clients,

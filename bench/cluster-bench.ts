@@ -1,20 +1,21 @@
 /**
  * Cluster macro-benchmark (`npm run bench`; `-- --quick` for a smoke run, `-- --help` for flags). In one run it starts
  * three servers as child processes: the embedded default (`tessera dev`, what `npm start` runs), a Fastify null server
- * that stores nothing (the ceiling: what HTTP in one Node process costs) and s3rver (the reference peer). Against each,
+ * that stores nothing (the ceiling: what HTTP in one Node process costs) and s3rver (the reference peer), and, when
+ * Ceph is installed, a fresh single-node Ceph cluster with RGW (the peers' bring-up scripts). Against each,
  * with the same client, it PUTs and then GETs the same objects for every line of the issue's matrix, verifying every
  * GET byte for byte, and reads each process's CPU from /proc over each timed window. A window in which other load
  * used the machine is run once more. It also measures a raw-disk fdatasync write (the ceiling of a durable PUT) and,
  * when a python with torch and boto3 is found, a PyTorch DataLoader reading objects from each server. Last, tessera's
- * encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1 MiB and 64 MiB, interleaved in one run.
+ * encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1 MiB and 64 MiB, interleaved in one run, and boto3's
+ * listings of a bucket of many small keys on tessera and the peers. Ends with the README's tables in markdown.
  * Prints figures, ratios to the ceiling and the peer, and the issue's targets with PASS/MISS; exits 0 unless a
  * request failed. Not part of `npm test`.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { formatSize, MATRIX, parseBenchArgs, scaledCount, TORCH_WORKLOAD, USAGE, type BenchArgs, type Workload } from './lib/bench-args.js';
+import { formatSize, listingKeyCount, MATRIX, parseBenchArgs, scaledCount, TORCH_WORKLOAD, USAGE, type BenchArgs, type Workload } from './lib/bench-args.js';
 import { CpuMeter } from './lib/cpu-meter.js';
 import { flushDirtyPages, measureDisk, type DiskFigures } from './lib/disk-ceiling.js';
 import { basePayload, objectParts } from './lib/payload.js';
@@ -27,7 +28,7 @@ import {
   matrixLine,
   matrixRow,
   roundsLine,
-  TARGET_ORDER,
+  type Absent,
   type LoaderRow,
   type MatrixRow,
   type Measured,
@@ -35,7 +36,10 @@ import {
 import { runCase, runMain, type CaseResult } from './lib/run-case.js';
 import { warmUp, warmupRoundOps, WARMUP_MAX_ROUNDS, WARMUP_MIN_ROUNDS, WARMUP_SETTLED, type WarmUp } from './lib/warm-up.js';
 import { foldSseWindow, SSE_MODES, SSE_ROUNDS, SSE_TARGET_RATIO, SSE_WORKLOADS, sseHeaderLines, sseHeaders, sseLine, sseVerdicts, type SseFigures, type SseMode, type SseRow } from './lib/sse-cases.js';
-import { freePort, startNullServer, startS3rver, startTessera, stopTarget, type ClientSettings, type Target } from './lib/targets.js';
+import { listingMarkdown, runListingTable, type ListingRow } from './lib/listing-table.js';
+import { checkoutCommit, matrixMarkdown, runFactsLine, type RunFacts } from './lib/markdown-table.js';
+import { describeTargets, planRgw, startTargets } from './lib/start-targets.js';
+import { stopTarget, type Target } from './lib/targets.js';
 import { TorchLoader } from './lib/torch-loader.js';
 
 const BUCKET = 'bench';
@@ -78,29 +82,6 @@ function figureMiBps(value: number): string {
   return `${value.toFixed(0).padStart(5)} MiB/s`;
 }
 
-async function s3rverVersion(): Promise<string> {
-  const text = await readFile(createRequire(import.meta.url).resolve('s3rver/package.json'), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
-
-/** Starts the three targets side by side; if one fails, stops the others before rethrowing. */
-async function startTargets(root: string, settings: ClientSettings): Promise<Target[]> {
-  const [tesseraDir, s3rverDir] = [join(root, 'tessera'), join(root, 's3rver')];
-  await Promise.all([mkdir(tesseraDir), mkdir(s3rverDir)]);
-  const started = await Promise.allSettled([
-    freePort().then((port) => startTessera(tesseraDir, port, settings)),
-    startNullServer(settings),
-    s3rverVersion().then((version) => startS3rver(s3rverDir, version, settings)),
-  ]);
-  const targets = started.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
-  const failed = started.find((outcome) => outcome.status === 'rejected');
-  if (failed !== undefined) {
-    await Promise.all(targets.map(stopTarget));
-    throw failed.reason;
-  }
-  return TARGET_ORDER.map((name) => targets.find((target) => target.name === name) as Target);
-}
-
 /** The bench's state across the run: the CPU meter, the key prefixes the PUTs wrote, and whether it was interrupted. */
 class Bench {
   readonly cpu = new CpuMeter();
@@ -119,10 +100,10 @@ class Bench {
    * Runs `work` in a CPU window for `target`; when other load used more than OTHER_LOAD_CORES, runs it once more
    * (with `attempt` 1) and keeps the second figures, noting the first.
    */
-  async window<T>(targetPid: number, clientPid: number | 'self', work: (attempt: number) => Promise<T>): Promise<Measured<T>> {
-    const first = await this.measure(targetPid, clientPid, () => work(0));
+  async window<T>(targetPids: readonly number[], clientPid: number | 'self', work: (attempt: number) => Promise<T>): Promise<Measured<T>> {
+    const first = await this.measure(targetPids, clientPid, () => work(0));
     if (!(first.cpu.otherCores > OTHER_LOAD_CORES)) return { ...first, firstTry: undefined };
-    const second = await this.measure(targetPid, clientPid, () => work(1));
+    const second = await this.measure(targetPids, clientPid, () => work(1));
     return { ...second, firstTry: first.cpu };
   }
 
@@ -132,15 +113,15 @@ class Bench {
   }
 
   /** One timed window, then (untimed) the disk written back: each window pays for its own writes only. */
-  private async measure<T>(targetPid: number, clientPid: number | 'self', work: () => Promise<T>): Promise<Omit<Measured<T>, 'firstTry'>> {
-    const measured = await this.cpu.measure(targetPid, clientPid, work);
+  private async measure<T>(targetPids: readonly number[], clientPid: number | 'self', work: () => Promise<T>): Promise<Omit<Measured<T>, 'firstTry'>> {
+    const measured = await this.cpu.measure(targetPids, clientPid, work);
     await flushDirtyPages(this.dataDir);
     return measured;
   }
 
   async put(target: Target, workload: Workload, objects: number, base: Uint8Array, round: number): Promise<Measured<CaseResult>> {
     const slot = `${target.name}/${workload.sizeBytes}/${round}`;
-    return this.window(target.server.pid, 'self', (attempt) => {
+    return this.window(target.pids, 'self', (attempt) => {
       // A repeated PUT writes fresh keys, so it measures the same work as the first (no overwrites).
       const prefix = `${formatSize(workload.sizeBytes)}-c${workload.clients}-r${round}${attempt === 0 ? '' : `-again${attempt}`}`;
       this.putPrefixes.set(slot, prefix);
@@ -157,7 +138,7 @@ class Bench {
   async get(target: Target, workload: Workload, objects: number, base: Uint8Array, round: number): Promise<Measured<CaseResult>> {
     const prefix = this.putPrefixes.get(`${target.name}/${workload.sizeBytes}/${round}`);
     if (prefix === undefined) throw new Error(`GET ${formatSize(workload.sizeBytes)} round ${round} on ${target.name} before its PUT`);
-    return this.window(target.server.pid, 'self', () =>
+    return this.window(target.pids, 'self', () =>
       runCase({
         ops: objects,
         concurrency: workload.clients,
@@ -175,13 +156,14 @@ function rotated<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(start), ...items.slice(0, start)];
 }
 
-async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target[], diskCeilingMiBps: number): Promise<MatrixRow[]> {
+async function runMatrix(bench: Bench, args: BenchArgs, targets: readonly Target[], diskCeilingMiBps: number, absent: Absent): Promise<MatrixRow[]> {
   console.log('\nPUT then GET of the same objects by the same client (undici, SigV4 UNSIGNED-PAYLOAD); every GET verified byte for byte.');
   console.log('rate in the unit of the issue target; p50/p99 in ms, request start to last byte; cores = the server process tree in the window;');
-  console.log(`ratios = tessera rate over the null server (ceiling), the disk's 4+2 PUT ceiling, s3rver (peer); * = run twice (other load)`);
-  if (args.rounds > 1) console.log(`${args.rounds} rounds per line, the servers taking turns; each server's median round is shown, ratios are medians of the rounds' ratios; then every round's rates and tessera/s3rver`);
+  console.log('ms cpu = the server\'s CPU per request (ms; for RGW radosgw + ceph-osd + ceph-mon);');
+  console.log(`ratios = tessera rate over the null server (ceiling), the disk's 4+2 PUT ceiling, s3rver and RGW (peers); * = run twice (other load)`);
+  if (args.rounds > 1) console.log(`${args.rounds} rounds per line, the servers taking turns; each server's median round is shown, ratios are medians of the rounds' ratios; then every round's rates and tessera's ratio to each peer`);
   console.log('');
-  console.log(matrixHeader());
+  console.log(matrixHeader(absent));
   const rows: MatrixRow[] = [];
   const warmUps: string[] = [];
   for (const workload of MATRIX) {
@@ -246,7 +228,7 @@ async function runLoaderTable(bench: Bench, args: BenchArgs, targets: readonly T
         numWorkers,
         batchSize,
       };
-      const measured = await bench.window(target.server.pid, loader.pid, () => loader.run(request, LOADER_TIMEOUT_MS));
+      const measured = await bench.window(target.pids, loader.pid, () => loader.run(request, LOADER_TIMEOUT_MS));
       if (bench.interrupted) throw new Error('interrupted');
       rows.push({ target: target.name, measured, prefillErrors: prefill.errors, prefillFirstError: prefill.firstError });
     }
@@ -280,7 +262,7 @@ async function runEncryption(bench: Bench, args: BenchArgs, tessera: Target): Pr
         const headers = sseHeaders(mode);
         const sofar = figures.get(mode) as { put: SseFigures | undefined; get: SseFigures | undefined };
         let prefix = '';
-        const put = await bench.window(tessera.server.pid, 'self', (attempt) => {
+        const put = await bench.window(tessera.pids, 'self', (attempt) => {
           prefix = `sse-${mode}-${size}-r${round}${attempt === 0 ? '' : `-again${attempt}`}`;
           return runCase({
             ops: objects,
@@ -289,7 +271,7 @@ async function runEncryption(bench: Bench, args: BenchArgs, tessera: Target): Pr
             op: (i) => tessera.client.put(BUCKET, `${prefix}/${i}`, objectParts(`${prefix}/${i}`, base), headers.put),
           });
         });
-        const get = await bench.window(tessera.server.pid, 'self', () =>
+        const get = await bench.window(tessera.pids, 'self', () =>
           runCase({
             ops: objects,
             concurrency: workload.clients,
@@ -321,13 +303,17 @@ function printCpu(rows: readonly MatrixRow[], loaderRows: readonly LoaderRow[], 
   if (!cpu.available) return;
   console.log(`\nCPU in each timed window, in cores of ${cpus().length}: server = the target's process tree, client = the load generator`);
   console.log(`(this process; for the DataLoader, python and its workers), other = the rest of the machine less kernel threads,`);
-  console.log(`including the two idle servers. A window with other > ${OTHER_LOAD_CORES} cores was run again; the second figures are shown.\n`);
+  console.log(`including the idle servers. A window with other > ${OTHER_LOAD_CORES} cores was run again; the second figures are shown.\n`);
   for (const line of cpuTableLines(rows, loaderRows)) console.log(line);
 }
 
-function describeTargets(targets: readonly Target[]): void {
-  console.log('\nservers, each a child process started by this bench:');
-  for (const target of targets) console.log(`  ${target.name.padEnd(8)} ${target.description}`);
+
+/** The README's tables in markdown, under the command and date that made them. */
+function printMarkdown(facts: RunFacts, rows: readonly MatrixRow[], listingRows: readonly ListingRow[], absent: Absent, listingKeys: number): void {
+  console.log('\nREADME tables (markdown):\n');
+  console.log(runFactsLine(facts));
+  if (rows.length > 0) console.log(['', ...matrixMarkdown(rows, absent)].join('\n'));
+  if (listingRows.length > 0) console.log(['', ...listingMarkdown(listingRows, absent, listingKeys)].join('\n'));
 }
 
 async function main(): Promise<number> {
@@ -337,13 +323,21 @@ async function main(): Promise<number> {
     return 0;
   }
   const startedMs = performance.now();
+  const startedAt = new Date();
   const root = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
   const bench = new Bench(root);
   printPreamble(args, bench.cpu);
-  let targets: Target[] = [];
+  console.log(`started ${startedAt.toISOString()}`);
+  const rgw = planRgw(args, process.env);
+  const absent: Absent = 'absent' in rgw ? { rgw: rgw.absent } : {};
+  const stopping = new AbortController();
+  let starting: Promise<Target[]> = Promise.resolve([]);
   let closing: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (closing ??= (async () => {
+      // A start in progress (Ceph's takes a minute) is cut short, then whatever it started is stopped.
+      stopping.abort();
+      const targets = await starting.catch(() => []);
       await Promise.all(targets.map(stopTarget));
       if (!args.keepData) await rm(root, { recursive: true, force: true });
     })());
@@ -364,18 +358,23 @@ async function main(): Promise<number> {
     if (disk !== undefined) printDisk(disk, root);
 
     const connections = Math.max(...MATRIX.map((workload) => workload.clients), 16);
-    targets = await startTargets(root, { connections, timeoutMs: REQUEST_TIMEOUT_MS });
-    describeTargets(targets);
+    starting = startTargets(root, { connections, timeoutMs: REQUEST_TIMEOUT_MS }, rgw, stopping.signal, absent);
+    const targets = await starting;
+    if (bench.interrupted) throw new Error('interrupted');
+    describeTargets(targets, rgw, absent);
     for (const target of targets) await target.client.createBucket(BUCKET);
 
-    const rows = disk === undefined ? [] : await runMatrix(bench, args, targets, (disk.syncEveryMiBps * 4) / 6);
+    const rows = disk === undefined ? [] : await runMatrix(bench, args, targets, (disk.syncEveryMiBps * 4) / 6, absent);
     const loaderRows = args.sseOnly ? [] : await runLoaderTable(bench, args, targets, root);
+    const listingKeys = listingKeyCount(args);
+    const listingRows = args.sseOnly ? [] : await runListingTable({ targets, absent, keys: listingKeys, enabled: args.listing, signal: stopping.signal });
     const encryption = await runEncryption(bench, args, targets.find((target) => target.name === 'tessera') as Target);
     printCpu(rows, loaderRows, bench.cpu);
 
     const matrixGoals = goalCounts(rows);
     const goals = { pass: matrixGoals.pass + encryption.pass, miss: matrixGoals.miss + encryption.miss };
-    const failures = [...failureLines(rows, loaderRows), ...encryption.failed];
+    const listingFailures = listingRows.flatMap((row) => row.problems.map((problem) => `listing ${row.target}: ${problem}`));
+    const failures = [...failureLines(rows, loaderRows), ...listingFailures, ...encryption.failed];
     const windows = [...rows.flatMap((row) => Object.values(row.rounds).flat()), ...loaderRows.map((row) => row.measured)];
     const repeated = windows.filter((window) => window.firstTry !== undefined).length;
     const noisy = windows.filter((window) => window.cpu.otherCores > OTHER_LOAD_CORES).length;
@@ -385,6 +384,9 @@ async function main(): Promise<number> {
       console.log(`${repeated} of ${windows.length} timed windows ran twice because of other load; ${still}`);
     }
     console.log(`total ${((performance.now() - startedMs) / 1000).toFixed(0)} s, ${loadLine(false)}${args.keepData ? `; data kept in ${root}` : ''}`);
+    const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+    const cpu = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`;
+    printMarkdown({ command, startedAt, commit: checkoutCommit(), node: process.version, cpu }, rows, listingRows, absent, listingKeys);
     if (failures.length > 0) {
       console.log(`\n${failures.length} case(s) had failed requests:`);
       for (const line of failures) console.log(`  ${line}`);

@@ -11,8 +11,19 @@ export interface BenchArgs {
   /** Only the encryption table: no disk ceiling, matrix or DataLoader. */
   sseOnly: boolean;
   keepData: boolean;
+  /** Ceph RGW as a peer, when it is installed. */
+  rgw: boolean;
+  /** The peers' Ceph bring-up scripts (`--ceph-scripts`); undefined: look in the usual places. */
+  cephScripts: string | undefined;
+  /** The listing table. */
+  listing: boolean;
+  /** Keys the listing table fills and lists on each server; undefined: LISTING_KEYS (a tenth with --quick). */
+  listingKeys: number | undefined;
   help: boolean;
 }
+
+/** Keys of the listing table by default; `--listing-keys 1000000` for the large run. */
+export const LISTING_KEYS = 100_000;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -45,19 +56,25 @@ export const TORCH_WORKLOAD = { sizeBytes: 100 * KiB, objects: 5000, numWorkers:
 const QUICK_DIVISOR = 10;
 
 /** Usage text for `--help`. */
-export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--rounds=N] [--no-torch] [--keep-data]
-  Starts tessera dev, a Fastify null server and s3rver as child processes and measures, for each of
+export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--rounds=N] [--no-torch] [--no-rgw] [--listing-keys N] [--keep-data]
+  Starts tessera dev, a Fastify null server, s3rver and (when Ceph is installed) a fresh Ceph RGW and measures, for each of
   ${MATRIX.map((w) => `${formatSize(w.sizeBytes)} x ${w.objects} at ${w.clients} clients`).join(', ')},
   PUT then GET of the same objects (every GET verified), the CPU of each process in each timed
   window, a raw-disk fdatasync write, a PyTorch DataLoader reading ${TORCH_WORKLOAD.objects} x ${formatSize(TORCH_WORKLOAD.sizeBytes)}, and
-  tessera's encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1MiB and 64MiB.
-  --quick        smoke run (a tenth of the objects, a smaller disk write), under a minute
+  tessera's encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1MiB and 64MiB; then boto3's listings of
+  ${LISTING_KEYS.toLocaleString('en-US')} keys on tessera, RGW and s3rver. Ends with the README's tables in markdown.
+  --quick        smoke run (a tenth of the objects and listing keys, a smaller disk write), a few minutes
   --ops-scale=X  multiply every object count by X
   --rounds=N     time each matrix line N times per server, the servers taking turns, and report the
-                 median round with every round's ratio to s3rver (for a machine whose speed drifts)
+                 median round with every round's ratio to each peer (for a machine whose speed drifts)
   --no-torch     skip the PyTorch DataLoader table
   --no-sse       skip the encrypted-against-plain table
   --sse-only     run only the encrypted-against-plain table
+  --no-rgw       leave Ceph RGW out (otherwise it runs when radosgw is on PATH and the scripts are found)
+  --ceph-scripts DIR  the peers' Ceph bring-up scripts (start.sh; default: $TESSERA_PEERS_DIR/ceph, or
+                 ../shared/peers/ceph beside the repository)
+  --listing-keys N  keys of the listing table (default ${LISTING_KEYS.toLocaleString('en-US')}; --quick: a tenth)
+  --no-listing   skip the listing table
   --keep-data    leave the temporary data directory in place and print where it is
 Exits 0 unless a request failed or a server did not start; a missed target is reported, not fatal.`;
 
@@ -80,10 +97,34 @@ export function formatSize(sizeBytes: number): string {
 
 /** Parses `process.argv.slice(2)`; throws on unknown flags so typos do not silently run the full bench. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, opsScale: 1, rounds: 1, torch: true, sse: true, sseOnly: false, keepData: false, help: false };
-  for (const arg of argv) {
-    const [name, value] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+  const args: BenchArgs = {
+    quick: false,
+    opsScale: 1,
+    rounds: 1,
+    torch: true,
+    sse: true,
+    sseOnly: false,
+    keepData: false,
+    rgw: true,
+    cephScripts: undefined,
+    listing: true,
+    listingKeys: undefined,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    let value = inline;
+    // Flags that take a value accept it as the next argument too.
+    if (value === undefined && VALUE_FLAGS.has(name) && i + 1 < argv.length) value = argv[(i += 1)];
     if (name === '--quick') args.quick = true;
+    else if (name === '--no-rgw') args.rgw = false;
+    else if (name === '--no-listing') args.listing = false;
+    else if (name === '--ceph-scripts' && value !== undefined && value !== '') args.cephScripts = value;
+    else if (name === '--listing-keys' && value !== undefined) {
+      args.listingKeys = Number(value);
+      if (!Number.isInteger(args.listingKeys) || args.listingKeys < 1 || args.listingKeys > 10_000_000) throw new Error(`bad --listing-keys ${JSON.stringify(value)}: expected a whole number from 1 to 10,000,000`);
+    }
     else if (name === '--help' || name === '-h') args.help = true;
     else if (name === '--no-torch') args.torch = false;
     else if (name === '--no-sse') args.sse = false;
@@ -98,6 +139,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
   return args;
+}
+
+/** Flags that take a value (`--flag=value` or `--flag value`). */
+const VALUE_FLAGS: ReadonlySet<string> = new Set(['--ops-scale', '--rounds', '--ceph-scripts', '--listing-keys']);
+
+/** Keys the listing table uses in this run. */
+export function listingKeyCount(args: BenchArgs): number {
+  return args.listingKeys ?? (args.quick ? LISTING_KEYS / QUICK_DIVISOR : LISTING_KEYS);
 }
 
 /** How many objects a run uses where a full run uses `objects`: scaled, never fewer than `atLeast`. */

@@ -18,7 +18,7 @@ interface Snapshot {
 
 /** CPU used during one timed window, in cores (1.0 = one CPU busy for the whole window), and the server's storage writes. */
 export interface CpuFigures {
-  /** The server under test: its process and all its descendants (threads included, as /proc counts them). */
+  /** The server under test: its processes and all their descendants (threads included, as /proc counts them). */
   targetCores: number;
   /** The load generator: this process, or the client's process tree. */
   clientCores: number;
@@ -43,23 +43,25 @@ export class CpuMeter {
   }
 
   /**
-   * Runs `work` between two snapshots and reports the CPU of the process tree rooted at `targetPid`, of the client (this
-   * process alone, or the tree at `clientPid`), and the rest of the machine. Without /proc the figures are NaN.
+   * Runs `work` between two snapshots and reports the CPU of the process trees rooted at `targetPids` (one server may be
+   * several daemons, as Ceph's are), of the client (this process alone, or the tree at `clientPid`), and the rest of the
+   * machine. Without /proc the figures are NaN.
    */
-  async measure<T>(targetPid: number, clientPid: number | 'self', work: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
+  async measure<T>(targetPids: number | readonly number[], clientPid: number | 'self', work: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
+    const roots = typeof targetPids === 'number' ? [targetPids] : targetPids;
     if (!this.available) {
       const value = await work();
       return { value, cpu: { targetCores: Number.NaN, clientCores: Number.NaN, otherCores: Number.NaN, machineCores: Number.NaN, targetWriteBytes: Number.NaN } };
     }
     const before = snapshot();
-    const writtenBefore = writeBytes(treePids(before, targetPid));
+    const writtenBefore = writeBytes(roots.flatMap((pid) => treePids(before, pid)));
     const value = await work();
     const after = snapshot();
-    const written = writeBytes(treePids(after, targetPid)) - writtenBefore;
+    const written = writeBytes(roots.flatMap((pid) => treePids(after, pid))) - writtenBefore;
     const seconds = (after.wallMs - before.wallMs) / 1000;
     const cores = (ticks: number): number => Math.max(0, ticks) / this.ticksPerSecond / seconds;
     const client = clientPid === 'self' ? ownTicks(after) - ownTicks(before) : treeTicks(after, clientPid) - treeTicks(before, clientPid);
-    const target = treeTicks(after, targetPid) - treeTicks(before, targetPid);
+    const target = roots.reduce((sum, pid) => sum + treeTicks(after, pid) - treeTicks(before, pid), 0);
     const kernel = kernelThreadTicks(after) - kernelThreadTicks(before);
     const machine = after.machineBusyTicks - before.machineBusyTicks;
     return {

@@ -5,7 +5,16 @@ import type { LoaderResult } from './torch-loader.js';
 import type { TargetName } from './targets.js';
 
 /** Targets in the order of the table's column groups. */
-export const TARGET_ORDER: readonly TargetName[] = ['tessera', 'null', 's3rver'];
+export const TARGET_ORDER: readonly TargetName[] = ['tessera', 'null', 's3rver', 'rgw'];
+
+/** Column titles of the targets. */
+export const TARGET_TITLES: Readonly<Record<TargetName, string>> = { tessera: 'tessera dev', null: 'null server', s3rver: 's3rver', rgw: 'Ceph RGW' };
+
+/** The peers tessera's rate is divided by, in the order of the ratio columns after /null and /disk. */
+const PEERS = ['s3rver', 'rgw'] as const satisfies readonly TargetName[];
+
+/** Why a target has no figures in this run (e.g. rgw: "not installed"), by target; shown in its column. */
+export type Absent = Partial<Record<TargetName, string>>;
 
 /** One timed window: what the client measured and the CPU each side used; `firstTry` is set when it was repeated. */
 export interface Measured<T> {
@@ -58,12 +67,12 @@ function roundRatios(row: MatrixRow, name: TargetName): number[] {
 }
 
 /** The median of tessera's round-by-round ratios to `name` (with one round, simply its ratio). */
-function roundRatio(row: MatrixRow, name: TargetName): number {
+export function roundRatio(row: MatrixRow, name: TargetName): number {
   return lowerMedian(roundRatios(row, name));
 }
 
 /**
- * With more than one round: each target's rate in every round, and tessera's ratio to s3rver round by round (the
+ * With more than one round: each target's rate in every round, and tessera's ratio to each peer round by round (the
  * two measured next to each other, so a drift of the machine's speed moves both).
  */
 export function roundsLine(row: MatrixRow): string | undefined {
@@ -71,9 +80,10 @@ export function roundsLine(row: MatrixRow): string | undefined {
   const rates = (name: TargetName): number[] => (row.rounds[name] ?? []).map((window) => rateIn(unit, window.value));
   const tessera = rates('tessera');
   if (tessera.length < 2) return undefined;
-  const ratios = roundRatios(row, 's3rver').map(figure);
+  const measured = TARGET_ORDER.filter((name) => rates(name).length > 0);
   const list = (name: TargetName): string => `${name} ${rates(name).map(figure).join(' ')}`;
-  return `${''.padEnd(CASE_WIDTH)}  rounds: ${TARGET_ORDER.map(list).join(', ')}; tessera/s3rver ${ratios.join(' ')}`;
+  const ratios = PEERS.filter((peer) => measured.includes(peer)).map((peer) => `tessera/${peer} ${roundRatios(row, peer).map(figure).join(' ')}`);
+  return `${''.padEnd(CASE_WIDTH)}  rounds: ${measured.map(list).join(', ')}; ${ratios.join('; ')}`;
 }
 
 /** One line of the DataLoader table. */
@@ -93,6 +103,7 @@ const GROUP = [
   ['p50', 6],
   ['p99', 7],
   ['cores', 6],
+  ['ms cpu', 7],
 ] as const;
 const GROUP_WIDTH = GROUP.reduce((sum, [, width]) => sum + width, 0) + 1;
 const RATIO_WIDTH = 8;
@@ -104,6 +115,11 @@ export function figure(value: number | null | undefined): string {
   return value.toFixed(abs >= 100 ? 0 : abs >= 10 ? 1 : 2);
 }
 
+/** Milliseconds of the server's CPU per successful request in one window (cores × wall time / requests); NaN without /proc. */
+export function cpuMsPerRequest(measured: Measured<CaseResult>): number {
+  return measured.value.okOps === 0 ? Number.NaN : (measured.cpu.targetCores * measured.value.wallMs) / measured.value.okOps;
+}
+
 /** The figure a goal is stated in, from one result. */
 export function rateIn(unit: Goal['unit'], result: CaseResult): number {
   return unit === 'ops/s' ? result.opsPerSec : result.mibPerSec;
@@ -113,14 +129,17 @@ function caseName(row: MatrixRow): string {
   return `${row.op} ${formatSize(row.workload.sizeBytes)} x${row.objects} c${row.workload.clients}`;
 }
 
-/** The two header lines of the matrix table. */
-export function matrixHeader(): string {
-  const titles: Record<TargetName, string> = { tessera: 'tessera dev', null: 'null server', s3rver: 's3rver' };
-  const groupTitle = (name: TargetName): string => centre(titles[name], GROUP_WIDTH);
+/** The two header lines of the matrix table; an absent target's column says why it is empty. */
+export function matrixHeader(absent: Absent = {}): string {
+  const groupTitle = (name: TargetName): string => {
+    const why = absent[name];
+    return centre(why === undefined ? TARGET_TITLES[name] : `${TARGET_TITLES[name]}: ${why}`.slice(0, GROUP_WIDTH), GROUP_WIDTH);
+  };
   const groupColumns = GROUP.map(([title, width]) => title.padStart(width)).join('') + ' ';
-  const ratios = ['/null', '/disk', '/s3rver'].map((title) => title.padStart(RATIO_WIDTH)).join('');
+  const ratioTitles = ['/null', '/disk', ...PEERS.map((peer) => `/${peer}`)];
+  const ratios = ratioTitles.map((title) => title.padStart(RATIO_WIDTH)).join('');
   return [
-    `${''.padEnd(CASE_WIDTH + UNIT_WIDTH)} |${TARGET_ORDER.map(groupTitle).join('|')}| ${centre('tessera ratios', RATIO_WIDTH * 3)} | issue target`,
+    `${''.padEnd(CASE_WIDTH + UNIT_WIDTH)} |${TARGET_ORDER.map(groupTitle).join('|')}| ${centre('tessera ratios', RATIO_WIDTH * ratioTitles.length)} | issue target`,
     `${'case'.padEnd(CASE_WIDTH)}${'unit'.padStart(UNIT_WIDTH)} |${TARGET_ORDER.map(() => groupColumns).join('|')}| ${ratios} |`,
   ].join('\n');
 }
@@ -135,7 +154,7 @@ export function matrixLine(row: MatrixRow, diskCeilingMiBps: number): string {
     const measured = row.byTarget[name];
     if (measured === undefined) return ''.padEnd(GROUP_WIDTH);
     const rate = figure(rateIn(goal.unit, measured.value)) + (measured.firstTry === undefined ? ' ' : '*');
-    const cells = [rate, figure(measured.value.p50Ms), figure(measured.value.p99Ms), figure(measured.cpu.targetCores)];
+    const cells = [rate, figure(measured.value.p50Ms), figure(measured.value.p99Ms), figure(measured.cpu.targetCores), figure(cpuMsPerRequest(measured))];
     return cells.map((cell, i) => cell.padStart((GROUP[i] as (typeof GROUP)[number])[1])).join('') + ' ';
   });
   const tessera = row.byTarget.tessera?.value;
@@ -145,7 +164,7 @@ export function matrixLine(row: MatrixRow, diskCeilingMiBps: number): string {
   };
   const tesseraRate = rateOf('tessera');
   const diskRatio = row.op === 'put' && row.workload.sizeBytes >= MiB && tessera !== undefined ? tessera.mibPerSec / diskCeilingMiBps : Number.NaN;
-  const ratios = [roundRatio(row, 'null'), diskRatio, roundRatio(row, 's3rver')].map((r) => figure(r).padStart(RATIO_WIDTH)).join('');
+  const ratios = [roundRatio(row, 'null'), diskRatio, ...PEERS.map((peer) => roundRatio(row, peer))].map((r) => figure(r).padStart(RATIO_WIDTH)).join('');
   const verdict = Number.isFinite(tesseraRate) ? (tesseraRate >= goal.value ? 'PASS' : 'MISS') : '-';
   const failed = TARGET_ORDER.reduce((sum, name) => sum + (row.rounds[name] ?? []).reduce((errors, window) => errors + window.value.errors, 0), 0);
   return [
@@ -223,7 +242,8 @@ export function loaderTableLines(rows: readonly LoaderRow[], sizeBytes: number):
     const row = rows.find((r) => r.target === name);
     return row === undefined ? Number.NaN : rate(row.measured.value);
   };
-  lines.push(`tessera samples/s over null server (ceiling) ${figure(rateOf('tessera') / rateOf('null'))}, over s3rver (peer) ${figure(rateOf('tessera') / rateOf('s3rver'))}`);
+  const peers = PEERS.filter((peer) => rows.some((r) => r.target === peer)).map((peer) => `, over ${peer} (peer) ${figure(rateOf('tessera') / rateOf(peer))}`);
+  lines.push(`tessera samples/s over null server (ceiling) ${figure(rateOf('tessera') / rateOf('null'))}${peers.join('')}`);
   return lines;
 }
 

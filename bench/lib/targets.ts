@@ -5,15 +5,18 @@ import { ChildServer } from './child-server.js';
 import { READY_PREFIX } from './child-main.js';
 import { S3BenchClient } from './s3-bench-client.js';
 
-/** The three servers every case runs against. */
-export type TargetName = 'tessera' | 'null' | 's3rver';
+/** The servers every case runs against: tessera, the null server (the ceiling) and the peers s3rver and Ceph RGW. */
+export type TargetName = 'tessera' | 'null' | 's3rver' | 'rgw';
 
-/** A server under test: its process (for CPU), where it listens and how to sign for it, and the client that loads it. */
+/** A server under test: its processes (for CPU), where it listens and how to sign for it, and the client that loads it. */
 export interface Target {
   name: TargetName;
   /** What it is, for the preamble. */
   description: string;
-  server: ChildServer;
+  /** The processes whose trees are the server's CPU: one child of this bench, or a peer's several daemons. */
+  pids: readonly number[];
+  /** Stops the server's processes by PID. */
+  stop: () => Promise<void>;
   endpoint: string;
   accessKeyId: string;
   secretAccessKey: string;
@@ -73,7 +76,8 @@ export async function startTessera(dataDir: string, port: number, settings: Clie
   return {
     name: 'tessera',
     description: `tessera dev (1 gateway + ${ringNodes} storage nodes, ${layout}), pid ${server.pid}`,
-    server,
+    pids: [server.pid],
+    stop: () => server.stop(),
     endpoint,
     ...credentials,
     client: new S3BenchClient({ endpoint, ...credentials, ...settings }),
@@ -93,7 +97,8 @@ export async function startNullServer(settings: ClientSettings): Promise<Target>
   return {
     name: 'null',
     description: `null server (bare Fastify: PUT bodies discarded, GETs from memory), pid ${server.pid}`,
-    server,
+    pids: [server.pid],
+    stop: () => server.stop(),
     endpoint,
     ...credentials,
     client: new S3BenchClient({ endpoint, ...credentials, ...settings }),
@@ -111,7 +116,8 @@ export async function startS3rver(dataDir: string, version: string, settings: Cl
   return {
     name: 's3rver',
     description: `s3rver ${version} (one file per object, no fsync, no redundancy; request log off), pid ${server.pid}`,
-    server,
+    pids: [server.pid],
+    stop: () => server.stop(),
     endpoint,
     ...S3RVER_CREDENTIALS,
     client: new S3BenchClient({ endpoint, ...S3RVER_CREDENTIALS, ...settings }),
@@ -131,7 +137,7 @@ export async function freePort(): Promise<number> {
 /** Closes a target's client and stops its process. */
 export async function stopTarget(target: Target): Promise<void> {
   await target.client.close().catch(() => undefined);
-  await target.server.stop();
+  await target.stop();
 }
 
 function readyEndpoint(line: string): string | undefined {

@@ -275,6 +275,13 @@ function lifecycleLine(row: NodeWorkStatus): string {
   );
 }
 
+/** The bucket index intent resolver's line of `admin status` (intent-resolver.ts). */
+function intentsLine(row: NodeWorkStatus): string {
+  const figures = row.workers.intents?.worker;
+  if (figures === undefined) return '  intents    not reported';
+  return `  intents    passes ${figures['passes'] ?? 0}; abandoned writes resolved ${figures['resolvedKeys'] ?? 0}, waiting for their key's set ${figures['waitingKeys'] ?? 0}`;
+}
+
 export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; error: string })[], nowMs = Date.now()): string {
   const lines: string[] = [];
   const mb = (x: number): string => `${(x / 1e6).toFixed(1)} MB`;
@@ -306,6 +313,7 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
           `uploads aborted ${gc.uploadsAborted}, parts dropped ${gc.partsDropped}, orphan files ${gc.orphanFilesRemoved}, ` +
           `temporary files ${gc.tmpFilesRemoved}, segments compacted ${gc.segmentsRemoved ?? 0}; freed ${mb(gc.bytesFreed)}`,
       lifecycleLine(row),
+      intentsLine(row),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -120,4 +120,6 @@ export const DEFAULTS = {
   /** Keys the collector reads per step, and how long it waits for a peer's answer. */
   gcKeysPerStep: 32,
   gcPeerTimeoutMs: 5_000,
+  /** Pause between a node's passes over its bucket index rows for intents of abandoned writes (an intent stands 30 minutes). */
+  indexIntentPassMs: 5 * 60 * 1000,
 } as const;

@@ -226,7 +226,7 @@ export const NodeWorkStatus = Type.Object({
   ringEpoch: Count,
   quarantinedShards: Count,
   figures: WorkFigures,
-  workers: Type.Object({ scrub: WorkerReport, repair: WorkerReport, audit: WorkerReport, rebalance: WorkerReport, gc: WorkerReport, lifecycle: Type.Optional(WorkerReport) }),
+  workers: Type.Object({ scrub: WorkerReport, repair: WorkerReport, audit: WorkerReport, rebalance: WorkerReport, gc: WorkerReport, lifecycle: Type.Optional(WorkerReport), intents: Type.Optional(WorkerReport) }),
 });
 /** Answer of GET /v1/admin/status. */
 export type NodeWorkStatus = Static<typeof NodeWorkStatus>;

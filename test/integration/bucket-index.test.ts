@@ -119,6 +119,22 @@ t.test('indexed buckets on six nodes', async (t) => {
     t.same(await keysOf(s3, bucket), ['k:3']);
   });
 
+  t.test('a delete by id whose settle was lost stays deleted once a listing has settled its expired intent', async (t) => {
+    const { s3, bucket } = await bucketOn(cluster);
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'old' }));
+    const newer = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'newest' }));
+    await settled(cluster, bucket);
+    const { replicas, createdMs } = await replicasOf(cluster, bucket);
+    // The delete reached the key's nodes; its intent stands (expired), its settle never came.
+    const stale: IndexOp = { op: 'intent', bucket, incarnation: createdMs, key: 'k', id: formatVersionId(Date.now(), 0, 'deadbeef'), expiresMs: Date.now() - 1 };
+    await Promise.all(replicas.map((node) => node.parts.store.indexRows.apply([stale])));
+    await Promise.all(cluster.nodes.map((node) => node.parts.store.deleteVersion(bucket, 'k', newer.VersionId as string)));
+    t.same(await keysOf(s3, bucket), ['k:3'], 'read from the key\'s nodes: the older version');
+    await settled(cluster, bucket);
+    t.same(await keysOf(s3, bucket), ['k:3'], 'settled: the index itself no longer names the deleted version');
+  });
+
   t.test('a replica that missed a delete by id is outvoted whichever replicas a listing reads', async (t) => {
     const { s3, bucket } = await bucketOn(cluster);
     await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));

@@ -142,6 +142,12 @@ t.test('admin status and the nodes\' /metrics show the lifecycle worker on every
   t.ok(aborted >= 1, 'the abort appears in the nodes\' /metrics');
 });
 
+t.test('admin status shows the resolver of abandoned bucket index writes on every node', async (t) => {
+  const rows = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => cluster.node(i).workStatus({ signal: AbortSignal.timeout(5_000) })));
+  t.ok(rows.every((row) => row.workers.intents?.running === true), 'running everywhere');
+  t.equal(formatStatus(rows).match(/^ {2}intents {4}passes \d+; abandoned writes resolved \d+/gm)?.length, 6, 'one line per node');
+});
+
 t.test('a version under Object Lock outlives the rule that expires its unlocked neighbours', async (t) => {
   const bucket = bucketName('lclock');
   await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));

@@ -1,4 +1,4 @@
-import { indexEntryOf, isNewerVersion, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient } from '../../rpc/index.js';
+import { indexEntryOf, isNewerVersion, isNullEntry, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
 import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
 import { collectPage, type ListedEntry, type ListRequest, type ListResult } from './list-merge.js';
@@ -145,7 +145,7 @@ function settledEntry(rows: readonly IndexRow[]): IndexEntry | undefined | 'unsu
  * replicas reported past their deadline name writes that can no longer commit: they are settled with
  * what the nodes said, so the next listing needs no such read.
  */
-export async function readFromKeyNodes(ctx: RequestScope<ListPathDeps>, bucket: IndexedBucket, key: string, rows: readonly Pick<IndexRow, 'expired'>[]): Promise<IndexEntry | undefined> {
+export async function readFromKeyNodes(ctx: RequestScope<ListPathDeps>, bucket: IndexedBucket, key: string, rows: readonly Pick<IndexRow, 'expired' | 'entry'>[]): Promise<IndexEntry | undefined> {
   const { services } = ctx;
   const resolved = await resolveVersion(services.cluster.readSets(bucket.name, key), bucket.name, key, services.erasure, withTimeout(ctx.signal, services.metadataTimeoutMs), {
     withDeleteMarkers: true,
@@ -156,6 +156,13 @@ export async function readFromKeyNodes(ctx: RequestScope<ListPathDeps>, bucket: 
     const replicas = indexReplicas(services, bucket, indexShardOf(bucket, key)).nodes;
     const scope = { op: 'settle' as const, bucket: bucket.name, incarnation: bucket.createdMs, key };
     for (const intent of expired) services.bucketIndex.settle(replicas, { ...scope, intent, ...(entry === undefined ? {} : { entry }) });
+    // An entry a replica held before the nodes were read, newer than what they hold, is a version that
+    // committed and was deleted by id since, its settle lost with the write's.
+    const deleted = new Map<string, IndexEntry>();
+    for (const { entry: held } of rows) {
+      if (held !== undefined && (entry === undefined || isNewerVersion(held.versionId, entry.versionId))) deleted.set(held.versionId, held);
+    }
+    for (const held of deleted.values()) services.bucketIndex.settle(replicas, { ...scope, gone: held.versionId, ...(isNullEntry(held) ? { replaces: true } : {}) });
   }
   return entry;
 }

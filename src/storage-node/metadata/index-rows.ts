@@ -136,6 +136,41 @@ export class IndexRows {
   }
 
   /**
+   * The keys with intents past their deadline among up to `scanRows` of this replica's rows after
+   * `after` (the hex of the last row scanned; null: from the first), and where the next scan starts
+   * (null at the end). What the node's resolver of abandoned writes works through (intent-resolver.ts).
+   */
+  async expiredIntents(after: string | null, now: number, scanRows: number): Promise<{ keys: ExpiredIntents[]; next: string | null }> {
+    const range = kindRange(ROW.index);
+    const options = after === null ? { ...range, limit: scanRows } : { gt: Buffer.from(after, 'hex'), lt: range.lt, limit: scanRows };
+    const keys: ExpiredIntents[] = [];
+    let last: Buffer | undefined;
+    let scanned = 0;
+    for await (const [key, value] of this.meta.db.iterator(options)) {
+      last = key;
+      scanned += 1;
+      const [bucket = '', incarnationText = ''] = keyParts(key);
+      const row = parseRow(key, rowKey(ROW.index, bucket, incarnationText, '').length);
+      if (row.tag !== TAG.intent || parse<IntentValue>(value).expiresMs >= now) continue;
+      const incarnation = Number(incarnationText);
+      const previous = keys.at(-1);
+      if (previous !== undefined && previous.bucket === bucket && previous.incarnation === incarnation && previous.key === row.key) previous.intents.push(row.suffix);
+      else keys.push({ bucket, incarnation, key: row.key, intents: [row.suffix] });
+    }
+    return { keys, next: last === undefined || scanned < scanRows ? null : last.toString('hex') };
+  }
+
+  /** The versions this replica holds entries of for one key (whether each is a null version), newest first. */
+  async keyEntries(bucket: string, incarnation: number, key: string): Promise<{ versionId: string; isNull: boolean }[]> {
+    const prefix = Buffer.concat([keyBase(bucket, incarnation, key), Buffer.from(`\u0000${TAG.version}\u0000`, 'latin1')]);
+    const entries: { versionId: string; isNull: boolean }[] = [];
+    for await (const [rowKeyBytes, value] of this.meta.db.iterator({ gte: prefix, lt: afterPrefix(prefix) })) {
+      entries.push({ versionId: turnBack(rowKeyBytes.toString('latin1', prefix.length)), isNull: isNullEntry(parse<IndexEntry>(value)) });
+    }
+    return entries;
+  }
+
+  /**
    * A page of a bucket incarnation's index, one row per key in byte order (see IndexRow). With a
    * delimiter, the first key under a common prefix whose newest version here is settled and live
    * stands for the prefix and the reader seeks past it; keys under it with a write in flight or a
@@ -232,6 +267,15 @@ export class IndexRows {
     if (garbage.length === 0) return;
     await this.meta.writeUnsynced(garbage).catch(() => undefined);
   }
+}
+
+/** A key's intents past their deadline. */
+export interface ExpiredIntents {
+  bucket: string;
+  incarnation: number;
+  key: string;
+  /** The intents' ids. */
+  intents: string[];
 }
 
 /** What the listing knows of the key it is reading. */

@@ -1,10 +1,11 @@
-import { DEFAULT_HEALING, checkGcAges, type Logger, type NodeHealingConfig } from '../../common/index.js';
+import { DEFAULT_HEALING, DEFAULTS, checkGcAges, type Logger, type NodeHealingConfig } from '../../common/index.js';
 import type { NodeWorkStatus, WorkerReport } from '../../rpc/index.js';
 import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import { AuditWorker } from './audit-worker.js';
 import type { ForegroundActivity } from './foreground.js';
 import { GcWorker } from './gc-worker.js';
+import { IntentResolver } from './intent-resolver.js';
 import { HealingFigures } from './healing-figures.js';
 import { LifecycleWorker } from './lifecycle-worker.js';
 import type { HealingControl } from './healing-routes.js';
@@ -38,7 +39,7 @@ export class Healing implements HealingControl {
   readonly figures = new HealingFigures();
   private readonly options: HealingOptions;
   private readonly peers: PeerClients;
-  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; intents: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
 
   constructor(options: HealingOptions) {
     this.options = options;
@@ -86,6 +87,7 @@ export class Healing implements HealingControl {
       scrub: new WorkerRunner({ worker: scrub, cursors, logger, foreground, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
       repair: repairRunner,
       audit: new WorkerRunner({ worker: audit, cursors, logger, foreground, idleMs: config.auditIntervalMs, clock }),
+      intents: new WorkerRunner({ worker: new IntentResolver({ nodeId, store, rings, peers: this.peers, logger, clock }), cursors, logger, foreground, idleMs: DEFAULTS.indexIntentPassMs, clock }),
       ...(config.rebalance
         ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, foreground, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
         : {}),
@@ -145,14 +147,14 @@ export class Healing implements HealingControl {
   workStatus(): NodeWorkStatus {
     const clock = this.options.clock ?? Date.now;
     const snapshot = this.figures.snapshot(clock());
-    const { scrub, repair, audit, rebalance, gc, lifecycle } = this.runners;
+    const { scrub, repair, audit, rebalance, gc, lifecycle, intents } = this.runners;
     const off = (name: string): WorkerReport => ({ name, running: false, worker: { enabled: false } });
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
       quarantinedShards: this.options.store.stats.quarantinedShards,
       figures: snapshot,
-      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle') },
+      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle'), intents: intents.status() },
     };
   }
 }
