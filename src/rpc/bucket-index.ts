@@ -108,16 +108,35 @@ export const IndexListResponse = Type.Object({
 /** Answer of GET /v1/index. */
 export type IndexListResponse = Static<typeof IndexListResponse>;
 
-/** Query of GET /v1/index: keys of one bucket incarnation's index in byte order, as ListQuery. */
-export interface IndexListQuery {
-  bucket: string;
-  incarnation: number;
-  prefix: string;
-  after: string;
-  afterIsPrefix: boolean;
-  limit: number;
-  delimiter?: string | undefined;
-}
+/**
+ * One row of an index page in versions mode (IndexVersionListQuery), in order: key ascending, then the
+ * key's rows of no version first, then by version newest first. A row with `entry` is a version this
+ * replica lists; with `gone`, a version deleted by id, which no replica's copy may list, and in `hides`
+ * the older versions it had replaced (the null ones, when its `g` row says it was a null version; see
+ * KeyVersionSieve). A row of no version with `hides` says so of the versions before the page's start.
+ * A row of no version with `intent` says the key is not to be trusted here: it is read from its own
+ * nodes. With a delimiter, `rollup` names the common prefix the row's key stands for.
+ */
+export const IndexVersionRow = Type.Object({
+  key: Type.String(),
+  entry: Type.Optional(IndexEntry),
+  gone: Type.Optional(VersionId),
+  hides: Type.Optional(Type.Union([Type.Literal('older'), Type.Literal('olderNulls')])),
+  intent: Type.Optional(Type.Literal(true)),
+  expired: Type.Optional(Type.Array(IntentId, { maxItems: 8 })),
+  rollup: Type.Optional(Type.String({ minLength: 1 })),
+});
+/** One row of an index page in versions mode. */
+export type IndexVersionRow = Static<typeof IndexVersionRow>;
+
+/** Answer of GET /v1/index in versions mode; a truncated page always says where the next one starts. */
+export const IndexVersionListResponse = Type.Object({
+  rows: Type.Array(IndexVersionRow),
+  truncated: Type.Boolean(),
+  resume: Type.Optional(Type.Object({ after: Type.String(), afterIsPrefix: Type.Boolean(), afterVersion: Type.Optional(Type.String()) })),
+});
+/** Answer of GET /v1/index in versions mode. */
+export type IndexVersionListResponse = Static<typeof IndexVersionListResponse>;
 
 /**
  * The name an index shard is placed under: bucket plus this as the key. Object keys never hold U+0000
@@ -141,4 +160,46 @@ export function indexShardFor(index: IndexShardMap, key: string): number {
     shard = candidate.id;
   }
   return shard;
+}
+
+/** Which older versions of its key a version replaced when it was written (docs/bucket-index.md). */
+export type VersionHides = 'older' | 'olderNulls';
+
+/**
+ * What a version replaced of its key's older versions: written while the bucket never had versioning,
+ * every one; written while versioning was suspended (a null version), the older null versions.
+ */
+export function versionHides(entry: Pick<IndexEntry, 'versioning'>): VersionHides | undefined {
+  if (entry.versioning === undefined) return 'older';
+  return isNullEntry(entry) ? 'olderNulls' : undefined;
+}
+
+/**
+ * The rule a reader of a key's index rows applies to them newest first: each version (listed, hidden
+ * or deleted by id) hides what it replaced of the older ones, whatever order their settles arrived in.
+ */
+export class KeyVersionSieve {
+  private older = false;
+  private nulls = false;
+
+  /** Takes what a version newer than every one still to come replaced. */
+  note(hides: VersionHides | undefined): void {
+    if (hides === 'older') this.older = true;
+    if (hides === 'olderNulls') this.nulls = true;
+  }
+
+  /** Whether a newer version replaced this one. */
+  hides(entry: Pick<IndexEntry, 'versioning'>): boolean {
+    return this.older || (this.nulls && isNullEntry(entry));
+  }
+
+  /** Whether every version still to come is hidden. */
+  get hidesAll(): boolean {
+    return this.older;
+  }
+
+  /** What the versions noted so far hide of the older ones. */
+  get state(): VersionHides | undefined {
+    return this.older ? 'older' : this.nulls ? 'olderNulls' : undefined;
+  }
 }

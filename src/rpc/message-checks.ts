@@ -1,7 +1,7 @@
 import type { TSchema } from 'typebox';
 import { SchemaCheck } from '../common/index.js';
 import { NodeHealth, NodeWorkStatus, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse } from './node-reports.js';
-import { IndexApplyRequest, IndexListResponse } from './bucket-index.js';
+import { IndexApplyRequest, IndexListResponse, IndexVersionListResponse } from './bucket-index.js';
 import {
   AbortRequest,
   BatchCall,
@@ -43,6 +43,7 @@ export const MESSAGE_CHECKS = {
   list: new SchemaCheck('listing', ListResponse),
   indexApply: new SchemaCheck('index changes', IndexApplyRequest),
   indexList: new SchemaCheck('index page', IndexListResponse),
+  indexVersionList: new SchemaCheck('index versions page', IndexVersionListResponse),
   versionDelete: new SchemaCheck('version delete', VersionDeleteRequest),
   lease: new SchemaCheck('lease request', LeaseRequest),
   leaseAnswer: new SchemaCheck('lease answer', LeaseResponse),

@@ -22,10 +22,12 @@ import {
   type ResealRequest,
   type TagUpdateRequest,
   type VersionDeleteRequest,
+  type IndexListQuery,
+  type IndexVersionListQuery,
   type VersionListQuery,
 } from './protocol.js';
 import type { BucketRecord } from './bucket-record.js';
-import type { IndexApplyRequest, IndexListQuery, IndexListResponse } from './bucket-index.js';
+import type { IndexApplyRequest, IndexListResponse, IndexVersionListResponse } from './bucket-index.js';
 import type { ObjectRecord } from './object-record.js';
 import type { UserRecord } from './user-record.js';
 import type { ErasureParams, ShardRef } from './wire-fields.js';
@@ -185,15 +187,7 @@ export class NodeClient {
 
   /** One page of the node's ordered listing of a bucket. */
   async list(query: ListQuery, options: CallOptions = {}): Promise<ListResponse> {
-    const params = new URLSearchParams({
-      bucket: query.bucket,
-      prefix: query.prefix,
-      after: query.after,
-      afterIsPrefix: query.afterIsPrefix ? '1' : '0',
-      limit: String(query.limit),
-    });
-    if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
-    return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.list}?${params.toString()}`, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.list}?${listParams(query)}`, {}, options);
   }
 
   /**
@@ -226,16 +220,7 @@ export class NodeClient {
 
   /** One page of the node's ordered listing of every version of a bucket's keys (key ascending, newest first). */
   async listVersions(query: VersionListQuery, options: CallOptions = {}): Promise<ListResponse> {
-    const params = new URLSearchParams({
-      bucket: query.bucket,
-      prefix: query.prefix,
-      after: query.after,
-      afterIsPrefix: query.afterIsPrefix ? '1' : '0',
-      limit: String(query.limit),
-      ...(query.afterVersion === undefined ? {} : { afterVersion: query.afterVersion }),
-    });
-    if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
-    return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.versions}?${params.toString()}`, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.list, 'GET', `${NODE_PATHS.versions}?${listParams(query)}`, {}, options);
   }
 
   /** Applies changes to the node's replica of a bucket index shard (bucket-index.ts). */
@@ -246,16 +231,12 @@ export class NodeClient {
 
   /** A page of the node's replica of a bucket index shard. */
   async listIndex(query: IndexListQuery, options: CallOptions = {}): Promise<IndexListResponse> {
-    const params = new URLSearchParams({
-      bucket: query.bucket,
-      incarnation: String(query.incarnation),
-      prefix: query.prefix,
-      after: query.after,
-      afterIsPrefix: query.afterIsPrefix ? '1' : '0',
-      limit: String(query.limit),
-    });
-    if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
-    return this.transport.json(MESSAGE_CHECKS.indexList, 'GET', `${NODE_PATHS.index}?${params.toString()}`, {}, options);
+    return this.transport.json(MESSAGE_CHECKS.indexList, 'GET', `${NODE_PATHS.index}?${listParams(query)}`, {}, options);
+  }
+
+  /** A page of the node's replica of a bucket index shard in versions mode: every live version of each key. */
+  async listIndexVersions(query: IndexVersionListQuery, options: CallOptions = {}): Promise<IndexVersionListResponse> {
+    return this.transport.json(MESSAGE_CHECKS.indexVersionList, 'GET', `${NODE_PATHS.index}?${listParams(query, true)}`, {}, options);
   }
 
   /** Removes one version of a key for good; answers the record removed, or null when the node did not hold it. */
@@ -436,5 +417,24 @@ function versionPageParams(partition: number, bits: number, after: PartitionVers
     params.set('afterKey', after.key);
     params.set('afterVersion', after.versionId);
   }
+  return params.toString();
+}
+
+/**
+ * The query string of a listing call: the ListQuery fields, and those of a version listing
+ * (`afterVersion`) or of an index page (`incarnation`; `versions` for versions mode) when present.
+ */
+function listParams(query: ListQuery & { afterVersion?: string | undefined; incarnation?: number }, versions = false): string {
+  const params = new URLSearchParams({
+    bucket: query.bucket,
+    prefix: query.prefix,
+    after: query.after,
+    afterIsPrefix: query.afterIsPrefix ? '1' : '0',
+    limit: String(query.limit),
+  });
+  if (query.incarnation !== undefined) params.set('incarnation', String(query.incarnation));
+  if (query.afterVersion !== undefined) params.set('afterVersion', query.afterVersion);
+  if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
+  if (versions) params.set('versions', '1');
   return params.toString();
 }

@@ -233,6 +233,15 @@ export interface VersionListQuery extends ListQuery {
   afterVersion?: string;
 }
 
+/** Query of GET /v1/index: keys of one bucket incarnation's index (its record's createdMs), as ListQuery. */
+export type IndexListQuery = ListQuery & { incarnation: number };
+
+/**
+ * Query of GET /v1/index in versions mode: every live version of each key, newest first, as
+ * VersionListQuery (`null` as `afterVersion` names the key's null version).
+ */
+export type IndexVersionListQuery = VersionListQuery & { incarnation: number };
+
 /** Body of POST /v1/versions/delete: removes one version (or delete marker) of a key for good. */
 export const VersionDeleteRequest = Type.Object({
   bucket: WireName,

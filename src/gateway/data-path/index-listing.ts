@@ -1,12 +1,18 @@
-import { indexEntryOf, isNewerVersion, isNullEntry, isTimeoutFailure, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient, type NodeFailure } from '../../rpc/index.js';
-import { compareUtf8, quorumError } from '../s3/index.js';
+import { indexEntryOf, isNewerVersion, isNullEntry, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient } from '../../rpc/index.js';
+import { compareUtf8 } from '../s3/index.js';
 import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
 import { collectPage, type ListedEntry, type ListRequest, type ListResult } from './list-merge.js';
 import type { ListPathDeps } from './path-deps.js';
 import { ReadDeadline } from './read-retry.js';
+import { ReplicaMerge } from './replica-merge.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 import { longerThanAnyKey, rollupDelimiter, RowCursor, type RowPosition } from './row-cursor.js';
 import { resolveVersion } from './version-lookup.js';
+
+/** Checks of keys the index cannot vouch for, run ahead of the page at once. */
+const READ_AHEAD_CHECKS = 8;
+/** Keys read ahead of the page while its next key waits on a check. */
+const READ_AHEAD_KEYS = 64;
 
 /** What a listing shows of a key: its newest version's entry. */
 export type ListedObject = IndexEntry & { key: string };
@@ -26,41 +32,83 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
   const needed = readQuorum(services.erasure.dataShards, services.erasure.parityShards);
   const fetchFrom = (node: NodeClient, start: RowPosition): RowCursor<IndexRow> => replicaCursor(ctx, node, bucket, request, start);
   const groups = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous.filter((node) => !sets.nodes.includes(node))];
-  const merge = new ReplicaMerge(groups, needed, fetchFrom, { after: request.after, afterIsPrefix: request.afterIsPrefix }, { bucket: bucket.name, deadline, signal });
+  const merge = new ReplicaMerge<IndexRow>(groups, needed, fetchFrom, { after: request.after, afterIsPrefix: request.afterIsPrefix }, {
+    bucket: bucket.name,
+    deadline,
+    signal,
+    order: (a, b) => compareUtf8(a.key, b.key),
+    positionOf: (row) => ({ after: row.key, afterIsPrefix: false }),
+  });
 
   const anyVisibleUnder = async (prefix: string): Promise<boolean> => {
     const beneath = { bucket: request.bucket, prefix, delimiter: '', after: '', afterIsPrefix: false, maxKeys: 1 };
     return (await listFromIndex(ctx, bucket, beneath, deadline)).objects.length > 0;
   };
 
+  // Merged keys in page order, each with what decides it: at once when the replicas agree, else a
+  // check (the key's own nodes, or the keys beneath a prefix) that may run ahead of the page.
+  const window: { key: string; decided: Promise<ListedEntry<ListedObject> | undefined>; waiting: boolean }[] = [];
+  let ended = false;
+
+  const itemOf = (merged: { key: string; rows: IndexRow[]; everyReader: boolean }): (typeof window)[number] => {
+    const { key, rows } = merged;
+    const entry = settledEntry(rows);
+    const rollup = rows.find((row) => row.rollup !== undefined)?.rollup;
+    let decided: Promise<ListedEntry<ListedObject> | undefined>;
+    if (rollup !== undefined) {
+      // The replicas rolled the prefix up themselves. All of them naming the same settled live
+      // version of the same first key settles it; otherwise the keys beneath decide.
+      const agreed = merged.everyReader && rows.every((row) => row.rollup === rollup) && entry !== 'unsure' && entry !== undefined && !entry.deleted;
+      merge.skipPrefix(rollup);
+      decided = agreed ? Promise.resolve({ prefix: rollup }) : anyVisibleUnder(rollup).then((any) => (any ? { prefix: rollup } : undefined));
+    } else if (entry === 'unsure') {
+      decided = readFromKeyNodes(ctx, bucket, key, rows).then((truth) => visible(key, truth));
+    } else {
+      decided = Promise.resolve(visible(key, entry));
+    }
+    const item = { key, decided, waiting: rollup !== undefined || entry === 'unsure' };
+    // A check read ahead may be dropped unread (its key rolled up into a prefix): its failure is the page's only if the page waits for it.
+    decided.then(
+      () => (item.waiting = false),
+      () => (item.waiting = false),
+    );
+    return item;
+  };
+
+  // Reads ahead while the page's next key waits on a check: up to READ_AHEAD_CHECKS checks at once.
+  const fill = async (): Promise<void> => {
+    while (!ended && (window.length === 0 || ((window[0] as (typeof window)[number]).waiting && window.filter((item) => item.waiting).length < READ_AHEAD_CHECKS && window.length < READ_AHEAD_KEYS))) {
+      const merged = await merge.next();
+      if (merged === undefined) ended = true;
+      else window.push(itemOf(merged));
+    }
+  };
+
   // The next visible entry, or undefined at the end of the listing.
   const nextEntry = async (): Promise<ListedEntry<ListedObject> | undefined> => {
     for (;;) {
-      const merged = await merge.next();
-      if (merged === undefined) return undefined;
-      const { key, rows } = merged;
-      let entry = settledEntry(rows);
-      const rollup = rows.find((row) => row.rollup !== undefined)?.rollup;
-      if (rollup !== undefined) {
-        // The replicas rolled the prefix up themselves. All of them naming the same settled live
-        // version of the same first key settles it; otherwise the keys beneath decide.
-        const agreed = merged.everyReader && rows.every((row) => row.rollup === rollup) && entry !== 'unsure' && entry !== undefined && !entry.deleted;
-        merge.skipPrefix(rollup);
-        if (agreed || (await anyVisibleUnder(rollup))) return { prefix: rollup };
-        continue;
+      await fill();
+      const item = window.shift();
+      if (item === undefined) return undefined;
+      const entry = await item.decided;
+      if (entry === undefined) continue;
+      if ('prefix' in entry) {
+        // Keys read ahead under the prefix are in it.
+        while (window[0]?.key.startsWith(entry.prefix) === true) window.shift();
+        merge.skipPrefix(entry.prefix);
       }
-      if (entry === 'unsure') entry = await readFromKeyNodes(ctx, bucket, key, rows);
-      if (entry === undefined || entry.deleted) continue;
-      if (request.delimiter !== '') {
-        const at = key.indexOf(request.delimiter, request.prefix.length);
-        if (at >= 0) {
-          const prefix = key.slice(0, at + request.delimiter.length);
-          merge.skipPrefix(prefix);
-          return { prefix };
-        }
-      }
-      return { object: { ...entry, key } };
+      return entry;
     }
+  };
+
+  // What a listing shows of a key whose newest entry is `entry`: nothing, the key, or its common prefix.
+  const visible = (key: string, entry: IndexEntry | undefined): ListedEntry<ListedObject> | undefined => {
+    if (entry === undefined || entry.deleted) return undefined;
+    if (request.delimiter !== '') {
+      const at = key.indexOf(request.delimiter, request.prefix.length);
+      if (at >= 0) return { prefix: key.slice(0, at + request.delimiter.length) };
+    }
+    return { object: { ...entry, key } };
   };
 
   return collectPage(request.maxKeys, nextEntry);
@@ -97,7 +145,7 @@ function settledEntry(rows: readonly IndexRow[]): IndexEntry | undefined | 'unsu
  * replicas reported past their deadline name writes that can no longer commit: they are settled with
  * what the nodes said, so the next listing needs no such read.
  */
-async function readFromKeyNodes(ctx: RequestScope<ListPathDeps>, bucket: IndexedBucket, key: string, rows: readonly IndexRow[]): Promise<IndexEntry | undefined> {
+export async function readFromKeyNodes(ctx: RequestScope<ListPathDeps>, bucket: IndexedBucket, key: string, rows: readonly Pick<IndexRow, 'expired' | 'entry'>[]): Promise<IndexEntry | undefined> {
   const { services } = ctx;
   const resolved = await resolveVersion(services.cluster.readSets(bucket.name, key), bucket.name, key, services.erasure, withTimeout(ctx.signal, services.metadataTimeoutMs), {
     withDeleteMarkers: true,
@@ -117,98 +165,4 @@ async function readFromKeyNodes(ctx: RequestScope<ListPathDeps>, bucket: Indexed
     for (const held of deleted.values()) services.bucketIndex.settle(replicas, { ...scope, gone: held.versionId, ...(isNullEntry(held) ? { replaces: true } : {}) });
   }
   return entry;
-}
-
-/**
- * The index pages of a read quorum of an index shard's replicas (of each set while a ring change moves
- * the shard), merged by key. A replica that fails is replaced by another of its set, read from where the
- * merge stands; with none left the listing fails with S3's 503.
- */
-class ReplicaMerge {
-  private readonly readers: { node: NodeClient; group: number; cursor: RowCursor<IndexRow> }[] = [];
-  private readonly spares: NodeClient[][];
-  private readonly failures: NodeFailure[] = [];
-  private readonly open: (node: NodeClient, start: RowPosition) => RowCursor<IndexRow>;
-  private readonly bucket: string;
-  private readonly deadline: ReadDeadline;
-  private readonly signal: AbortSignal;
-  private position: RowPosition;
-
-  constructor(
-    groups: readonly (readonly NodeClient[])[],
-    needed: number,
-    open: (node: NodeClient, start: RowPosition) => RowCursor<IndexRow>,
-    start: RowPosition,
-    context: { bucket: string; deadline: ReadDeadline; signal: AbortSignal },
-  ) {
-    this.open = open;
-    this.position = start;
-    this.bucket = context.bucket;
-    this.deadline = context.deadline;
-    this.signal = context.signal;
-    this.spares = groups.map((group) => {
-      // Listings spread over the replicas: each starts at a random one of its set.
-      const first = Math.floor(Math.random() * group.length);
-      return [...group.slice(first), ...group.slice(0, first)];
-    });
-    this.spares.forEach((spares, group) => {
-      for (const node of spares.splice(0, Math.min(needed, spares.length))) this.readers.push({ node, group, cursor: open(node, start) });
-    });
-  }
-
-  /** The next key of the merged pages: every reader's row of it, and whether every reader had one. */
-  async next(): Promise<{ key: string; rows: IndexRow[]; everyReader: boolean } | undefined> {
-    for (;;) {
-      const heads = await Promise.all(
-        this.readers.map(async (reader): Promise<{ head: IndexRow | undefined } | { error: unknown }> => {
-          try {
-            return { head: await reader.cursor.head() };
-          } catch (error) {
-            return { error };
-          }
-        }),
-      );
-      const failed = heads.flatMap((outcome, i) => ('error' in outcome ? [i] : []));
-      if (failed.length > 0) {
-        for (const i of failed.reverse()) await this.replace(i, (heads[i] as { error: unknown }).error);
-        continue;
-      }
-      let smallest: string | undefined;
-      for (const outcome of heads) {
-        const head = 'head' in outcome ? outcome.head : undefined;
-        if (head !== undefined && (smallest === undefined || compareUtf8(head.key, smallest) < 0)) smallest = head.key;
-      }
-      if (smallest === undefined) return undefined;
-      const rows: IndexRow[] = [];
-      heads.forEach((outcome, i) => {
-        const head = 'head' in outcome ? outcome.head : undefined;
-        if (head === undefined || head.key !== smallest) return;
-        rows.push(head);
-        this.readers[i]?.cursor.pop();
-      });
-      this.position = { after: smallest, afterIsPrefix: false };
-      return { key: smallest, rows, everyReader: rows.length === this.readers.length };
-    }
-  }
-
-  /** Skips every key under `prefix` (a common prefix just returned) on every replica. */
-  skipPrefix(prefix: string): void {
-    for (const reader of this.readers) reader.cursor.skipPrefix(prefix);
-    this.position = { after: prefix, afterIsPrefix: true };
-  }
-
-  /**
-   * Replaces reader `i`, which failed, with a spare replica of its set read from where the merge stands.
-   * With no spare left, a reader that only ran out of time is asked again after a pause while the
-   * request's deadline allows (a busy machine slows a listing down rather than failing it).
-   */
-  private async replace(i: number, error: unknown): Promise<void> {
-    const reader = this.readers[i] as { node: NodeClient; group: number };
-    const failure = { nodeId: reader.node.nodeId, reason: error instanceof Error ? error.message : String(error), timedOut: isTimeoutFailure(error) };
-    this.failures.push(failure);
-    let node = this.spares[reader.group]?.shift();
-    if (node === undefined && failure.timedOut && (await this.deadline.pause(this.failures.length, this.signal))) node = reader.node;
-    if (node === undefined) throw quorumError('index listing', this.failures, this.bucket);
-    this.readers[i] = { node, group: reader.group, cursor: this.open(node, this.position) };
-  }
 }

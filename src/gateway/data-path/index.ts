@@ -31,6 +31,7 @@ export { StripePool } from './stripe-pool.js';
 export type { ReadOptions } from './stripe-reader.js';
 export { resolveNamedVersion, resolveVersion, type ResolveOptions, type ResolvedVersion } from './version-lookup.js';
 export { listVersions, type VersionListRequest, type VersionListResult } from './list-versions.js';
+export { listVersionsFromIndex, type ListedIndexVersion } from './index-versions.js';
 export {
   bucketStamp,
   stampOf,

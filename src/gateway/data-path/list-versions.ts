@@ -19,18 +19,18 @@ export interface VersionListRequest {
   maxKeys: number;
 }
 
-/** One listed version or delete marker, and whether it is its key's latest. */
-export interface ListedVersion {
-  record: ObjectRecord;
+/** One listed version or delete marker (its record, or what the bucket index holds of it), and whether it is its key's latest. */
+export interface ListedVersion<R = ObjectRecord> {
+  record: R;
   isLatest: boolean;
 }
 
 /** A page of a version listing; `next` is where the following page starts. */
-export interface VersionListResult {
-  versions: ListedVersion[];
+export interface VersionListResult<R = ObjectRecord> {
+  versions: ListedVersion<R>[];
   commonPrefixes: string[];
   isTruncated: boolean;
-  next: { key: string; version: ObjectRecord | undefined } | undefined;
+  next: { key: string; version: R | undefined } | undefined;
 }
 
 /** Listing order: key ascending (UTF-8 bytes), then newest version first. */

@@ -101,6 +101,13 @@ export class RowCursor<R extends CursorRow = ListEntry> {
     this.position += 1;
   }
 
+  /** Skips every row of `key`, from the buffer and on the node. */
+  skipKey(key: string): void {
+    while (this.position < this.buffer.length && (this.buffer[this.position] as R).key === key) this.position += 1;
+    // The page ended inside the key: ask the node to resume past all of it.
+    if (this.position === this.buffer.length && this.from.after === key && !this.from.afterIsPrefix) this.from = { after: key, afterVersion: undefined, afterIsPrefix: false };
+  }
+
   /** Skips every row whose key starts with `prefix`, from the buffer and on the node. */
   skipPrefix(prefix: string): void {
     while (this.position < this.buffer.length && (this.buffer[this.position] as R).key.startsWith(prefix)) this.position += 1;

@@ -1,8 +1,20 @@
 import type { ClassicLevel } from 'classic-level';
 import { compareVersionIds } from '../../common/index.js';
-import { isNullEntry, type IndexEntry, type IndexIntent, type IndexListQuery, type IndexListResponse, type IndexOp, type IndexRow } from '../../rpc/index.js';
+import {
+  isNullEntry,
+  type IndexEntry,
+  type IndexIntent,
+  type IndexListQuery,
+  type IndexListResponse,
+  type IndexOp,
+  type IndexRow,
+  type IndexVersionListQuery,
+  type IndexVersionListResponse,
+} from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, afterPrefix, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
+import { listIndexVersions } from './index-version-rows.js';
+import { TAG, keyBase, parseIndexRow, parseRow, tagged, turnBack, type GoneValue, type IntentValue } from './index-row-keys.js';
 import type { MetadataDb } from './metadata-db.js';
 import { byteOrder, json, parse } from './row-keys.js';
 
@@ -18,8 +30,6 @@ import { byteOrder, json, parse } from './row-keys.js';
  * them, and a listing that reads some deletes them.
  */
 
-const TAG = { gone: 'g', intent: 'i', version: 'v' } as const;
-
 /** Most rows one listing page reads (deleted keys and skipped versions are read and passed over). */
 const LIST_SCAN_ROWS = 4_096;
 /** Versions of one key read in a row before the reader seeks past the rest. */
@@ -28,16 +38,6 @@ const VERSIONS_BEFORE_SEEK = 8;
 const INTENTS_READ = 8;
 /** Versions deleted by id a row reports; past it the row says a write is in flight, so readers ask the key's own nodes. */
 const MAX_GONE_REPORTED = 16;
-
-/** An intent row's value. */
-interface IntentValue {
-  expiresMs: number;
-}
-
-/** A `g` row's value: `ends` when the version deleted was a null version (see isNullEntry). */
-interface GoneValue {
-  ends?: true;
-}
 
 /** The replica's rows of the bucket index. */
 export class IndexRows {
@@ -249,6 +249,11 @@ export class IndexRows {
     return { rows, truncated: true, ...(resume === undefined ? {} : { resume }) };
   }
 
+  /** A page of a bucket incarnation's index in versions mode: every version of each key its rows do not hide (index-version-rows.ts). */
+  listVersions(query: IndexVersionListQuery): Promise<IndexVersionListResponse> {
+    return listIndexVersions(this.meta.db, query);
+  }
+
   /**
    * Deletes rows a listing found to say nothing any more. Nothing can make them count again, so the
    * write is not synced; one that fails leaves them for the next listing to find.
@@ -354,35 +359,6 @@ function rowOf(state: KeyState): IndexRow | undefined {
 /** A full page: `limit` rows, one more was found. */
 function full(rows: IndexRow[], limit: number): IndexListResponse {
   return { rows: rows.slice(0, limit), truncated: true };
-}
-
-/** The part of an index row's key after the bucket incarnation's scope. */
-function parseRow(key: Buffer, scopeLength: number): { key: string; keyEnd: number; tag: string; suffix: string } {
-  const keyEnd = key.indexOf(0x00, scopeLength);
-  const tag = String.fromCharCode(key[keyEnd + 1] ?? 0);
-  const suffix = key.toString('latin1', keyEnd + 3);
-  return { key: key.toString('utf8', scopeLength, keyEnd), keyEnd, tag, suffix: tag === TAG.version ? turnBack(suffix) : suffix };
-}
-
-/** An index row's bucket and incarnation (`i, bucket, incarnation, …`), and the rest of it. */
-function parseIndexRow(key: Buffer): { bucket: string; incarnation: number; row: ReturnType<typeof parseRow> } {
-  const bucketEnd = key.indexOf(0x00, 2);
-  const incarnationEnd = key.indexOf(0x00, bucketEnd + 1);
-  return { bucket: key.toString('utf8', 2, bucketEnd), incarnation: Number(key.toString('latin1', bucketEnd + 1, incarnationEnd)), row: parseRow(key, incarnationEnd + 1) };
-}
-
-/** The rows of one key of one bucket incarnation start with this. */
-function keyBase(bucket: string, incarnation: number, key: string): Buffer {
-  return rowKey(ROW.index, bucket, String(incarnation), key);
-}
-
-function tagged(base: Buffer, tag: string, suffix: string): Buffer {
-  return Buffer.concat([base, Buffer.from(`\u0000${tag}\u0000${suffix}`, 'latin1')]);
-}
-
-/** newestFirst is its own inverse (each hex digit d becomes 15 - d). */
-function turnBack(turned: string): string {
-  return newestFirst(turned);
 }
 
 /** Whether a change reads the key's rows before it writes: a settle whose entry replaces older null versions. */

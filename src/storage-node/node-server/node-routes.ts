@@ -17,6 +17,7 @@ import {
   WireError,
   type BatchResponse,
   type IndexListResponse,
+  type IndexVersionListResponse,
   type ListQuery,
   type ListResponse,
   type NodeHealth,
@@ -86,9 +87,12 @@ async function listKeys(node: NodeRouteContext, query: Record<string, string | u
   };
 }
 
-/** GET /v1/index: a page of a bucket index replica, one row per key (with a delimiter, one per common prefix). */
-async function listIndex(node: NodeRouteContext, query: Record<string, string | undefined>): Promise<IndexListResponse> {
-  return node.store.indexRows.list({
+/**
+ * GET /v1/index: a page of a bucket index replica, one row per key (with a delimiter, one per common
+ * prefix); with `versions=1`, every version of each key the replica's rows do not hide.
+ */
+async function listIndex(node: NodeRouteContext, query: Record<string, string | undefined>): Promise<IndexListResponse | IndexVersionListResponse> {
+  const listQuery = {
     bucket: stringParam(query, 'bucket'),
     incarnation: intParam(query, 'incarnation', 0, Number.MAX_SAFE_INTEGER),
     prefix: optionalStringParam(query, 'prefix'),
@@ -96,13 +100,22 @@ async function listIndex(node: NodeRouteContext, query: Record<string, string | 
     afterIsPrefix: query['afterIsPrefix'] === '1',
     limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
     delimiter: delimiterParam(query),
-  });
+  };
+  if (query['versions'] !== '1') return node.store.indexRows.list(listQuery);
+  const afterVersion = afterVersionParam(query);
+  return node.store.indexRows.listVersions({ ...listQuery, ...(afterVersion === undefined ? {} : { afterVersion }) });
+}
+
+/** The `afterVersion` of a version listing: a version id, or `null` (the key's null version). */
+function afterVersionParam(query: Record<string, string | undefined>): string | undefined {
+  const afterVersion = query['afterVersion'];
+  if (afterVersion !== undefined && afterVersion !== 'null' && !MESSAGE_CHECKS.versionId.is(afterVersion)) throw new WireError('BadRequest', 'bad afterVersion');
+  return afterVersion;
 }
 
 /** GET /v1/versions: a page of a bucket's versions, tombstones marked. */
 async function listVersions(node: NodeRouteContext, query: Record<string, string | undefined>): Promise<ListResponse> {
-  const afterVersion = query['afterVersion'];
-  if (afterVersion !== undefined && afterVersion !== 'null' && !MESSAGE_CHECKS.versionId.is(afterVersion)) throw new WireError('BadRequest', 'bad afterVersion');
+  const afterVersion = afterVersionParam(query);
   const page = await node.store.listVersions({
     bucket: stringParam(query, 'bucket'),
     prefix: query['prefix'] ?? '',

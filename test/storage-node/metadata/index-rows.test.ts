@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { t } from 'tap';
-import type { IndexEntry, IndexListQuery, IndexOp } from '../../../src/rpc/index.js';
+import type { IndexEntry, IndexListQuery, IndexOp, IndexVersionListQuery, IndexVersionListResponse } from '../../../src/rpc/index.js';
+import { newestFirst } from '../../../src/storage-node/metadata-keys.js';
+import { TAG, keyBase, tagged } from '../../../src/storage-node/metadata/index-row-keys.js';
+import { IndexRows } from '../../../src/storage-node/metadata/index-rows.js';
+import { MetadataDb } from '../../../src/storage-node/metadata/metadata-db.js';
 import { MetadataStore } from '../../../src/storage-node/metadata-store.js';
 import { tempDir, versionId } from '../store-fixture.js';
 
@@ -196,4 +200,135 @@ t.test('a roll-up\'s seek that lands on the row just read neither lists the next
   t.same(await page(store, { delimiter: '/' }), ['p/1@1>p/', 'q@3', 'r/1@4>r/']);
   t.same(await rowsOf(store, 'q'), ['v3'], 'the next key\'s entry is still there');
   t.same(await page(store), ['p/1@1', 'q@3', 'r/1@4']);
+});
+
+/*
+ * Versions mode. Settles may be written blind (they read nothing first), so these tests write rows
+ * straight into a replica's LevelDB, in any order, as such settles leave them.
+ */
+
+async function openBlind(t: { teardown(fn: () => Promise<void>): void }): Promise<{ rows: IndexRows; write(key: string, row: BlindRow): Promise<void> }> {
+  const meta = new MetadataDb(join(await tempDir(t, 'index-versions'), 'meta'));
+  await meta.open();
+  t.teardown(() => meta.close());
+  const write = async (key: string, row: BlindRow): Promise<void> => {
+    const base = keyBase('b', INC, key);
+    if ('gone' in row) await meta.db.put(tagged(base, TAG.gone, versionId(row.gone)), Buffer.from(JSON.stringify(row.ends === true ? { ends: true } : {})));
+    else if ('intent' in row) await meta.db.put(tagged(base, TAG.intent, versionId(row.intent)), Buffer.from(JSON.stringify({ expiresMs: Date.now() + 60_000 })));
+    else await meta.db.put(tagged(base, TAG.version, newestFirst(row.entry.versionId)), Buffer.from(JSON.stringify(row.entry)));
+  };
+  return { rows: new IndexRows(meta), write };
+}
+
+type BlindRow = { entry: IndexEntry } | { gone: number; ends?: boolean } | { intent: number };
+
+/** A version entry written with the bucket's versioning `Enabled` (E), `Suspended` (S) or never set (U). */
+function ver(n: number, versioning: 'E' | 'S' | 'U', options: { deleted?: boolean } = {}): IndexEntry {
+  const base = entry(n, options);
+  return versioning === 'U' ? base : { ...base, versioning: versioning === 'E' ? 'Enabled' : 'Suspended' };
+}
+
+/** A versions page as `key@n[!]`, `key-gone n[^older|^nulls]`, `key^older|^nulls` (what versions before the page hid), `key+intent`, `>rollup`. */
+async function versionsPage(rows: IndexRows, fields: Partial<IndexVersionListQuery> = {}): Promise<{ rows: string[]; truncated: boolean; resume: IndexVersionListResponse['resume'] }> {
+  const answer = await rows.listVersions({ ...query(), ...fields });
+  return {
+    truncated: answer.truncated,
+    resume: answer.resume,
+    rows: answer.rows.map((row) => {
+      let text = row.key;
+      if (row.entry !== undefined) text += `@${NUMBER_OF.get(row.entry.versionId)}${row.entry.deleted ? '!' : ''}`;
+      if (row.gone !== undefined) text += `-gone${NUMBER_OF.get(row.gone)}`;
+      if (row.hides !== undefined) text += `^${row.hides === 'older' ? 'older' : 'nulls'}`;
+      if (row.intent === true) text += '+intent';
+      if (row.rollup !== undefined) text += `>${row.rollup}`;
+      return text;
+    }),
+  };
+}
+
+t.test('versions mode lists every version of each key newest first, and deletes by id beside them', async (t) => {
+  const { rows, write } = await openBlind(t);
+  for (const n of [1, 2, 3]) await write('k', { entry: ver(n, 'E') });
+  await write('k', { gone: 2 });
+  await write('k', { gone: 5 });
+  await write('a', { entry: ver(7, 'E', { deleted: true }) });
+  t.same((await versionsPage(rows)).rows, ['a@7!', 'k-gone5', 'k@3', 'k-gone2', 'k@1'], 'a delete by id hides its version whichever row came first, and is answered for the merge');
+});
+
+t.test('versions mode pages end inside a key and resume after its version', async (t) => {
+  const { rows, write } = await openBlind(t);
+  for (let n = 1; n <= 5; n += 1) await write('k', { entry: ver(n, 'E') });
+  await write('k', { gone: 3 });
+  await write('z', { entry: ver(9, 'E') });
+  const seen: string[] = [];
+  let from: Partial<IndexVersionListQuery> = {};
+  for (let guard = 0; guard < 10; guard += 1) {
+    const answer = await versionsPage(rows, { ...from, limit: 2 });
+    seen.push(...answer.rows);
+    if (!answer.truncated) break;
+    t.ok(answer.resume !== undefined, 'a truncated page says where the next starts');
+    from = { ...answer.resume };
+  }
+  t.same(seen, ['k@5', 'k@4', 'k-gone3', 'k@2', 'k@1', 'z@9'], 'every row once, in order');
+  t.same((await versionsPage(rows, { after: 'k', afterVersion: versionId(4) })).rows, ['k-gone3', 'k@2', 'k@1', 'z@9']);
+});
+
+t.test('versions mode applies what each version replaced: unversioned writes end the key, null versions replace older nulls', async (t) => {
+  const { rows, write } = await openBlind(t);
+  // Written while the bucket never had versioning: the newest replaced every older version.
+  await write('u', { entry: ver(1, 'U') });
+  await write('u', { entry: ver(2, 'U') });
+  await write('u', { entry: ver(3, 'U') });
+  // Versioning enabled, then suspended: the suspended write replaced the older null versions only.
+  await write('s', { entry: ver(10, 'U') });
+  await write('s', { entry: ver(11, 'E') });
+  await write('s', { entry: ver(12, 'S') });
+  await write('s', { entry: ver(13, 'E') });
+  // A null version deleted by id: the older null versions it replaced stay garbage.
+  await write('g', { entry: ver(20, 'U') });
+  await write('g', { gone: 21, ends: true });
+  t.same((await versionsPage(rows)).rows, ['g-gone21^nulls', 's@13', 's@12', 's@11', 'u@3'], 'a deleted null version (its g row ends) hid the older null ones');
+  t.same((await versionsPage(rows, { prefix: 's', limit: 2 })).rows, ['s@13', 's@12']);
+  const resumed = await versionsPage(rows, { prefix: 's', after: 's', afterVersion: versionId(12) });
+  t.same(resumed.rows, ['s^nulls', 's@11'], 'a page resuming inside a key says what the versions before it hid');
+  t.same((await versionsPage(rows, { prefix: 's', after: 's', afterVersion: versionId(13) })).rows, ['s@12', 's@11'], 'what the first version of the page hid is not said to come before it');
+  t.same((await versionsPage(rows, { prefix: 's', after: 's', afterVersion: 'null' })).rows, ['s^nulls', 's@11'], 'the marker `null` names the version the key lists as null');
+  await write('d', { entry: ver(30, 'U') });
+  await write('d', { entry: ver(31, 'U', { deleted: true }) });
+  t.same((await versionsPage(rows, { prefix: 'd' })).rows, ['d@31!'], 'an unversioned delete is answered (the gateway lists nothing of it) and ends the key');
+});
+
+t.test('versions mode leaves a key with a write in flight to its own nodes, and rolls prefixes up at their first listed version', async (t) => {
+  const { rows, write } = await openBlind(t);
+  await write('f', { entry: ver(1, 'E') });
+  await write('f', { intent: 2 });
+  await write('p/1', { entry: ver(3, 'U', { deleted: true }) });
+  await write('p/2', { entry: ver(4, 'E') });
+  await write('p/2', { entry: ver(5, 'E') });
+  await write('p/2', { gone: 5 });
+  await write('p/3', { entry: ver(6, 'E') });
+  await write('q/1', { entry: ver(7, 'E') });
+  await write('q/1', { gone: 7 });
+  t.same((await versionsPage(rows, { delimiter: '/' })).rows, ['f+intent', 'p/2@4>p/'], 'an unversioned delete and a version deleted by id stand for no prefix');
+  t.same((await versionsPage(rows, { after: 'f', afterVersion: versionId(9) })).rows.slice(0, 1), ['f+intent'], 'a page resuming inside the key says so too');
+});
+
+t.test('versions mode: a null version deleted by id hides the older null versions blind settles left, not versions written under versioning', async (t) => {
+  const store = await openRows(t);
+  await store.indexRows.apply([settle('k', { entry: entry(1, { versioning: 'Enabled' }) })]);
+  await store.indexRows.apply([settle('k', { entry: entry(2, { versioning: 'Suspended' }) }), settle('k', { entry: entry(3, { versioning: 'Suspended' }) })]);
+  await store.indexRows.apply([settle('k', { entry: entry(2, { versioning: 'Suspended' }) })]);
+  await store.indexRows.apply([settle('k', { gone: versionId(3), replaces: true })]);
+  t.same((await versionsPage(store.indexRows)).rows, ['k-gone3^nulls', 'k@1']);
+});
+
+t.test('versions mode: under a common prefix, a deleted null version keeps the null versions it replaced from standing for the prefix', async (t) => {
+  const { rows, write } = await openBlind(t);
+  await write('p/1', { entry: ver(1, 'S') });
+  await write('p/1', { gone: 2, ends: true });
+  await write('p/1', { entry: ver(3, 'E', { deleted: true }) });
+  t.same((await versionsPage(rows, { delimiter: '/' })).rows, ['p/1@3!>p/'], 'a versioned delete marker is listed, so it stands for the prefix');
+  await write('q/1', { entry: ver(4, 'S') });
+  await write('q/1', { gone: 5, ends: true });
+  t.same((await versionsPage(rows, { delimiter: '/', prefix: 'q' })).rows, [], 'the older null version was replaced: nothing stands for q/');
 });

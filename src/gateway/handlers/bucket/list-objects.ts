@@ -1,6 +1,19 @@
 import type { ObjectRecord } from '../../../rpc/index.js';
 import { bucketOwnerNamed, ownerElement } from '../shared/request-acl.js';
-import { isIndexed, listFromIndex, listObjects, listVersions, ReadDeadline, type ListedObject, type ListPathDeps, type ListResult } from '../../data-path/index.js';
+import {
+  isIndexed,
+  listFromIndex,
+  listObjects,
+  listVersions,
+  listVersionsFromIndex,
+  ReadDeadline,
+  type ListedIndexVersion,
+  type ListedObject,
+  type ListPathDeps,
+  type ListResult,
+  type VersionListRequest,
+  type VersionListResult,
+} from '../../data-path/index.js';
 import { bucketOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { countParameter, listFieldEncoder, MAX_KEY_BYTES, renderXml, S3Error, s3VersionId, versionIdParam } from '../../s3/index.js';
 
@@ -114,6 +127,16 @@ export async function listObjectsHandler(ctx: RequestContext<ListPathDeps & Acce
 }
 
 /**
+ * A page of ListObjectVersions: from the index's replicas for an indexed bucket, from every node's
+ * versions for one created before the index existed.
+ */
+async function versionsPage(ctx: RequestContext<ListPathDeps>, request: VersionListRequest): Promise<VersionListResult<ListedIndexVersion>> {
+  const record = await ctx.services.buckets.require(request.bucket, ctx.signal);
+  if (isIndexed(record)) return listVersionsFromIndex(ctx, record, request, ReadDeadline.of(ctx));
+  return listVersions(ctx.services.cluster.allNodes(), request, ctx.services.erasure.parityShards, ctx.signal, () => ctx.services.metadataTimeoutMs, ReadDeadline.of(ctx));
+}
+
+/**
  * ListObjectVersions: every version and delete marker, key ascending and newest first, IsLatest on
  * each key's newest; KeyMarker/VersionIdMarker paging, prefix, delimiter and `encoding-type=url` as
  * S3 does them. Versions written without versioning show the id `null`.
@@ -133,24 +156,17 @@ export async function listObjectVersions(ctx: RequestContext<ListPathDeps & Acce
     throw new S3Error('InvalidArgument', { message: 'A version-id marker cannot be specified without a key marker.', fields: { ArgumentName: 'version-id-marker' } });
   }
   versionIdParam(versionIdMarker === '' ? undefined : versionIdMarker);
-  await ctx.services.buckets.require(bucket, ctx.signal);
   const position = positionAfter(keyMarker, prefix, delimiter);
-  const result = await listVersions(
-    ctx.services.cluster.allNodes(),
-    {
-      bucket,
-      prefix,
-      delimiter,
-      after: position.after,
-      afterVersion: position.afterIsPrefix || versionIdMarker === '' ? undefined : versionIdMarker,
-      afterIsPrefix: position.afterIsPrefix,
-      maxKeys,
-    },
-    ctx.services.erasure.parityShards,
-    ctx.signal,
-    () => ctx.services.metadataTimeoutMs,
-    ReadDeadline.of(ctx),
-  );
+  const request: VersionListRequest = {
+    bucket,
+    prefix,
+    delimiter,
+    after: position.after,
+    afterVersion: position.afterIsPrefix || versionIdMarker === '' ? undefined : versionIdMarker,
+    afterIsPrefix: position.afterIsPrefix,
+    maxKeys,
+  };
+  const result = await versionsPage(ctx, request);
   const body: Record<string, unknown> = {
     Name: bucket,
     Prefix: encode(prefix),
