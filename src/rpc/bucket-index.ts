@@ -121,7 +121,7 @@ export const IndexVersionRow = Type.Object({
   key: Type.String(),
   entry: Type.Optional(IndexEntry),
   gone: Type.Optional(VersionId),
-  hides: Type.Optional(Type.Union([Type.Literal('older'), Type.Literal('olderNulls')])),
+  hides: Type.Optional(Type.Literal('olderNulls')),
   intent: Type.Optional(Type.Literal(true)),
   expired: Type.Optional(Type.Array(IntentId, { maxItems: 8 })),
   rollup: Type.Optional(Type.String({ minLength: 1 })),
@@ -163,14 +163,15 @@ export function indexShardFor(index: IndexShardMap, key: string): number {
 }
 
 /** Which older versions of its key a version replaced when it was written (docs/bucket-index.md). */
-export type VersionHides = 'older' | 'olderNulls';
+export type VersionHides = 'olderNulls';
 
 /**
- * What a version replaced of its key's older versions: written while the bucket never had versioning,
- * every one; written while versioning was suspended (a null version), the older null versions.
+ * What a version replaced of its key's older versions: a null version (written while the bucket never
+ * had versioning or had it suspended), the older null versions, as the nodes drop them. Never a version
+ * written under versioning: a null version written by a gateway that had not yet seen versioning
+ * enabled leaves those on the nodes.
  */
 export function versionHides(entry: Pick<IndexEntry, 'versioning'>): VersionHides | undefined {
-  if (entry.versioning === undefined) return 'older';
   return isNullEntry(entry) ? 'olderNulls' : undefined;
 }
 
@@ -179,27 +180,20 @@ export function versionHides(entry: Pick<IndexEntry, 'versioning'>): VersionHide
  * or deleted by id) hides what it replaced of the older ones, whatever order their settles arrived in.
  */
 export class KeyVersionSieve {
-  private older = false;
   private nulls = false;
 
   /** Takes what a version newer than every one still to come replaced. */
   note(hides: VersionHides | undefined): void {
-    if (hides === 'older') this.older = true;
     if (hides === 'olderNulls') this.nulls = true;
   }
 
   /** Whether a newer version replaced this one. */
   hides(entry: Pick<IndexEntry, 'versioning'>): boolean {
-    return this.older || (this.nulls && isNullEntry(entry));
-  }
-
-  /** Whether every version still to come is hidden. */
-  get hidesAll(): boolean {
-    return this.older;
+    return this.nulls && isNullEntry(entry);
   }
 
   /** What the versions noted so far hide of the older ones. */
   get state(): VersionHides | undefined {
-    return this.older ? 'older' : this.nulls ? 'olderNulls' : undefined;
+    return this.nulls ? 'olderNulls' : undefined;
   }
 }

@@ -136,7 +136,6 @@ export async function listVersionsFromIndex(
       for (const row of rows) if (row.gone !== undefined) sieve.note(row.hides);
       if (entry !== undefined) sieve.note(versionHides(entry));
       keyAfter = versionId;
-      if (sieve.hidesAll) merge.skipKey(merged.key);
       // Not listed: replaced or deleted by id, or a tombstone written without versioning (no version S3 would list).
       if (hidden || (entry.deleted && entry.versioning === undefined)) continue;
       const prefix = prefixOf(merged.key);

@@ -131,7 +131,6 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
       const hides: VersionHides | undefined = state.gone.get(gone) === true ? 'olderNulls' : undefined;
       if (answeredBefore(state, gone, false, hides)) continue;
       if (push({ key: state.key, gone, ...(hides === undefined ? {} : { hides }) }, versionPosition(state.key, gone))) return true;
-      if (state.sieve.hidesAll) return false;
     }
     return false;
   };
@@ -157,10 +156,7 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
       }
       const hidden = state.gone.has(entry.versionId) || state.sieve.hides(entry);
       state.sieve.note(versionHides(entry));
-      if (hidden || (entry.deleted && entry.versioning === undefined)) {
-        if (state.sieve.hidesAll) state.done = true;
-        return false;
-      }
+      if (hidden || (entry.deleted && entry.versioning === undefined)) return false;
       state.done = true;
       state.rolledUp = true;
       const full = push({ key: state.key, entry, rollup }, { after: rollup, afterIsPrefix: true });
@@ -180,7 +176,6 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
       if (!answeredBefore(state, entry.versionId, isMarker, versionHides(entry)) && !hidden && push({ key: state.key, entry }, versionPosition(state.key, entry.versionId))) return true;
     }
     if (state.resumeAfter === undefined) decided = versionPosition(state.key, entry.versionId);
-    if (state.sieve.hidesAll) state.done = true;
     return false;
   };
 
