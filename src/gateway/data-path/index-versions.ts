@@ -3,7 +3,7 @@ import { indexEntryOf, KeyVersionSieve, readQuorum, versionHides, type IndexEntr
 import { compareUtf8 } from '../s3/index.js';
 import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
 import { readFromKeyNodes } from './index-listing.js';
-import { listVersions, type ListedVersion, type VersionListRequest, type VersionListResult } from './list-versions.js';
+import { collectVersionPage, listVersions, type ListedVersion, type VersionListRequest, type VersionListResult } from './list-versions.js';
 import type { ListPathDeps } from './path-deps.js';
 import { ReadDeadline } from './read-retry.js';
 import { ReplicaMerge } from './replica-merge.js';
@@ -148,25 +148,12 @@ export async function listVersionsFromIndex(
     }
   }
 
-  const versions: ListedVersion<ListedIndexVersion>[] = [];
-  const commonPrefixes: string[] = [];
-  let next: VersionListResult<ListedIndexVersion>['next'];
   const stream = entries();
   try {
-    while (versions.length + commonPrefixes.length < request.maxKeys) {
+    return await collectVersionPage(request.maxKeys, async () => {
       const step = await stream.next();
-      if (step.done === true) return { versions, commonPrefixes, isTruncated: false, next: undefined };
-      const found = step.value;
-      if ('prefix' in found) {
-        commonPrefixes.push(found.prefix);
-        next = { key: found.prefix, version: undefined };
-      } else {
-        versions.push(found);
-        next = { key: found.record.key, version: found.record };
-      }
-    }
-    const following = await stream.next();
-    return { versions, commonPrefixes, isTruncated: following.done !== true, next: following.done === true ? undefined : next };
+      return step.done === true ? undefined : step.value;
+    });
   } finally {
     await stream.return(undefined);
   }

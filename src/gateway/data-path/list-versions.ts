@@ -33,6 +33,32 @@ export interface VersionListResult<R = ObjectRecord> {
   next: { key: string; version: R | undefined } | undefined;
 }
 
+/**
+ * A page of up to `maxKeys` versions and common prefixes from `nextEntry` (undefined at the end), as S3
+ * pages them: MaxKeys counts both, and the page is truncated only when something visible follows.
+ */
+export async function collectVersionPage<R extends { key: string }>(
+  maxKeys: number,
+  nextEntry: () => Promise<ListedVersion<R> | { prefix: string } | undefined>,
+): Promise<VersionListResult<R>> {
+  const versions: ListedVersion<R>[] = [];
+  const commonPrefixes: string[] = [];
+  let next: VersionListResult<R>['next'];
+  while (versions.length + commonPrefixes.length < maxKeys) {
+    const entry = await nextEntry();
+    if (entry === undefined) return { versions, commonPrefixes, isTruncated: false, next: undefined };
+    if ('prefix' in entry) {
+      commonPrefixes.push(entry.prefix);
+      next = { key: entry.prefix, version: undefined };
+    } else {
+      versions.push(entry);
+      next = { key: entry.record.key, version: entry.record };
+    }
+  }
+  const following = await nextEntry();
+  return { versions, commonPrefixes, isTruncated: following !== undefined, next: following === undefined ? undefined : next };
+}
+
 /** Listing order: key ascending (UTF-8 bytes), then newest version first. */
 function compareEntries(a: ListEntry, b: ListEntry): number {
   const byKey = compareUtf8(a.key, b.key);
@@ -88,11 +114,8 @@ export async function listVersions(
   // so is a prefix no key can start with.
   if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { versions: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const rows = mergedVersionRows(nodes, request, toleratedFailures, signal, nodeTimeoutMs, deadline);
-  const versions: ListedVersion[] = [];
-  const commonPrefixes: string[] = [];
   // Resuming inside a key's versions: the key's latest was on an earlier page.
   let lastKey: string | undefined = request.afterVersion === undefined || request.afterIsPrefix ? undefined : request.after;
-  let next: VersionListResult['next'];
   const anyVersionUnder = async (prefix: string): Promise<boolean> => {
     const beneath = { bucket: request.bucket, prefix, delimiter: '', after: '', afterVersion: undefined, afterIsPrefix: false, maxKeys: 1 };
     return (await listVersions(nodes, beneath, toleratedFailures, signal, nodeTimeoutMs, deadline)).versions.length > 0;
@@ -127,17 +150,5 @@ export async function listVersions(
     }
   };
 
-  while (versions.length + commonPrefixes.length < request.maxKeys) {
-    const entry = await nextEntry();
-    if (entry === undefined) return { versions, commonPrefixes, isTruncated: false, next: undefined };
-    if ('prefix' in entry) {
-      commonPrefixes.push(entry.prefix);
-      next = { key: entry.prefix, version: undefined };
-    } else {
-      versions.push(entry);
-      next = { key: entry.record.key, version: entry.record };
-    }
-  }
-  const following = await nextEntry();
-  return { versions, commonPrefixes, isTruncated: following !== undefined, next: following === undefined ? undefined : next };
+  return collectVersionPage(request.maxKeys, nextEntry);
 }
