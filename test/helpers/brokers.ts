@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientProbe } from './clients.js';
 import { freePorts } from './ports.js';
+import { tcpAccepts } from './server.js';
 import { until } from './until.js';
 
 /** How long a broker may take to listen: RabbitMQ boots an Erlang VM. */
@@ -30,15 +30,8 @@ export async function probeBroker(name: Exclude<keyof typeof BROKER_BINARIES, 'e
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
-export function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+export async function listening(port: number): Promise<boolean> {
+  return (await tcpAccepts('127.0.0.1', port)) === true;
 }
 
 /**

@@ -174,7 +174,8 @@ async function within<T>(what: string | (() => string), timeoutMs: number, work:
 /** A readiness probe: true when ready, otherwise what it saw instead. */
 type ReadinessProbe = () => Promise<true | string>;
 
-async function tcpAccepts(host: string, port: number): Promise<true | string> {
+/** Whether host:port accepts a TCP connection: true, or why not. */
+export async function tcpAccepts(host: string, port: number): Promise<true | string> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     socket.once('connect', () => {

@@ -61,6 +61,16 @@ async function keysOf(s3: S3Client, bucket: string): Promise<string[]> {
   return keys;
 }
 
+/** A versioned bucket whose key `k` has two settled versions ('old', then 'newest': `newer`), and its index replicas. */
+async function twoVersionsOfK(cluster: TestCluster): Promise<{ s3: S3Client; bucket: string; newer: { VersionId?: string | undefined }; replicas: Node[]; createdMs: number }> {
+  const { s3, bucket } = await bucketOn(cluster);
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'old' }));
+  const newer = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'newest' }));
+  await settled(cluster, bucket);
+  return { s3, bucket, newer, ...(await replicasOf(cluster, bucket)) };
+}
+
 /** The key's current record as node 0 holds it. */
 async function currentRecord(cluster: TestCluster, bucket: string, key: string): Promise<ObjectRecord> {
   const status = await (cluster.nodes[0] as Node).parts.store.objectStatus(bucket, key);
@@ -120,12 +130,7 @@ t.test('indexed buckets on six nodes', async (t) => {
   });
 
   t.test('a delete by id whose settle was lost stays deleted once a listing has settled its expired intent', async (t) => {
-    const { s3, bucket } = await bucketOn(cluster);
-    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'old' }));
-    const newer = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'newest' }));
-    await settled(cluster, bucket);
-    const { replicas, createdMs } = await replicasOf(cluster, bucket);
+    const { s3, bucket, newer, replicas, createdMs } = await twoVersionsOfK(cluster);
     // The delete reached the key's nodes; its intent stands (expired), its settle never came.
     const stale: IndexOp = { op: 'intent', bucket, incarnation: createdMs, key: 'k', id: formatVersionId(Date.now(), 0, 'deadbeef'), expiresMs: Date.now() - 1 };
     await Promise.all(replicas.map((node) => node.parts.store.indexRows.apply([stale])));
@@ -136,12 +141,7 @@ t.test('indexed buckets on six nodes', async (t) => {
   });
 
   t.test('a replica that missed a delete by id is outvoted whichever replicas a listing reads', async (t) => {
-    const { s3, bucket } = await bucketOn(cluster);
-    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'old' }));
-    const newer = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'newest' }));
-    await settled(cluster, bucket);
-    const { replicas, createdMs } = await replicasOf(cluster, bucket);
+    const { s3, bucket, newer, replicas, createdMs } = await twoVersionsOfK(cluster);
     // The delete by id reached the key's nodes and every index replica but one.
     const deleted = newer.VersionId as string;
     await Promise.all(cluster.nodes.map((node) => node.parts.store.deleteVersion(bucket, 'k', deleted)));

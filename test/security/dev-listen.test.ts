@@ -1,5 +1,4 @@
 import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
@@ -8,7 +7,7 @@ import { runDev } from '../../src/bin/roles.js';
 import { DEFAULTS, silentLogger } from '../../src/common/index.js';
 import { localS3Client } from '../helpers/cluster.js';
 import { freePorts } from '../helpers/ports.js';
-import { TesseraProcess, startDevServer } from '../helpers/server.js';
+import { TesseraProcess, startDevServer, tcpAccepts } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -27,14 +26,7 @@ for (const name of CREDENTIAL_VARIABLES) delete process.env[name];
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
 async function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+  return (await tcpAccepts('127.0.0.1', port)) === true;
 }
 
 t.test('loopback is 127.0.0.0/8, ::1 and localhost; the wildcard addresses are not', async (t) => {
