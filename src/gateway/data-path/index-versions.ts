@@ -3,12 +3,12 @@ import { indexEntryOf, KeyVersionSieve, readQuorum, versionHides, type IndexEntr
 import { compareUtf8 } from '../s3/index.js';
 import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
 import { readFromKeyNodes } from './index-listing.js';
-import { collectVersionPage, listVersions, type ListedVersion, type VersionListRequest, type VersionListResult } from './list-versions.js';
+import { collectVersionPage, listVersions, versionPageQuery, type ListedVersion, type VersionListRequest, type VersionListResult } from './list-versions.js';
 import type { ListPathDeps } from './path-deps.js';
 import { ReadDeadline } from './read-retry.js';
 import { ReplicaMerge } from './replica-merge.js';
 import type { RequestScope } from './request-scope.js';
-import { longerThanAnyKey, rollupDelimiter, RowCursor, type RowPosition } from './row-cursor.js';
+import { longerThanAnyKey, RowCursor, type RowPosition } from './row-cursor.js';
 
 /** What a version listing shows of a version: its index entry and key. */
 export type ListedIndexVersion = IndexEntry & { key: string };
@@ -172,17 +172,7 @@ function versionRowOrder(a: IndexVersionRow, b: IndexVersionRow): number {
 /** One replica's index pages in versions mode, from `start`. */
 function versionCursor(ctx: RequestScope<ListPathDeps>, node: NodeClient, bucket: IndexedBucket, request: VersionListRequest, start: RowPosition): RowCursor<IndexVersionRow> {
   const fetchPage = async (from: RowPosition & { limit: number }, pageSignal: AbortSignal) => {
-    const query = {
-      bucket: bucket.name,
-      incarnation: bucket.createdMs,
-      prefix: request.prefix,
-      after: from.after,
-      afterIsPrefix: from.afterIsPrefix,
-      limit: from.limit,
-      ...(from.afterVersion === undefined ? {} : { afterVersion: from.afterVersion }),
-      delimiter: rollupDelimiter(request.delimiter),
-    };
-    const page = await node.listIndexVersions(query, { signal: pageSignal });
+    const page = await node.listIndexVersions({ ...versionPageQuery(request, from), bucket: bucket.name, incarnation: bucket.createdMs }, { signal: pageSignal });
     return { entries: page.rows, truncated: page.truncated, resume: page.resume };
   };
   return new RowCursor<IndexVersionRow>(fetchPage, start, { byVersion: true, signal: ctx.signal, timeoutMs: () => ctx.services.metadataTimeoutMs });

@@ -1,8 +1,8 @@
 import { compareVersionIds } from '../../common/index.js';
-import type { ListEntry, NodeClient, ObjectRecord } from '../../rpc/index.js';
+import type { ListEntry, NodeClient, ObjectRecord, VersionListQuery } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
 import type { ReadDeadline } from './read-retry.js';
-import { longerThanAnyKey, MergedRows, rollupDelimiter, RowCursor, type RowPageFetch } from './row-cursor.js';
+import { longerThanAnyKey, MergedRows, rollupDelimiter, RowCursor, type RowPageFetch, type RowPosition } from './row-cursor.js';
 
 /**
  * A version listing request, in S3's terms. The listing resumes after version `afterVersion` of key
@@ -31,6 +31,19 @@ export interface VersionListResult<R = ObjectRecord> {
   commonPrefixes: string[];
   isTruncated: boolean;
   next: { key: string; version: R | undefined } | undefined;
+}
+
+/** What a node is asked for one page of a version listing, resuming at `from`. */
+export function versionPageQuery(request: VersionListRequest, from: RowPosition & { limit: number }): VersionListQuery {
+  return {
+    bucket: request.bucket,
+    prefix: request.prefix,
+    after: from.after,
+    afterIsPrefix: from.afterIsPrefix,
+    limit: from.limit,
+    ...(from.afterVersion === undefined ? {} : { afterVersion: from.afterVersion }),
+    delimiter: rollupDelimiter(request.delimiter),
+  };
 }
 
 /**
@@ -75,19 +88,7 @@ function mergedVersionRows(
   nodeTimeoutMs: number | (() => number),
   deadline: ReadDeadline | undefined,
 ): MergedRows {
-  const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) =>
-    node.listVersions(
-      {
-        bucket: request.bucket,
-        prefix: request.prefix,
-        after: from.after,
-        afterIsPrefix: from.afterIsPrefix,
-        limit: from.limit,
-        ...(from.afterVersion === undefined ? {} : { afterVersion: from.afterVersion }),
-        delimiter: rollupDelimiter(request.delimiter),
-      },
-      { signal: pageSignal },
-    );
+  const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) => node.listVersions(versionPageQuery(request, from), { signal: pageSignal });
   return new MergedRows(
     nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs }) })),
     toleratedFailures,
