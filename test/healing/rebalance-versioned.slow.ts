@@ -1,6 +1,7 @@
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
 import { RingLocator } from '../../src/placement/index.js';
+import { indexShardKey } from '../../src/rpc/index.js';
 import { collect, seededBytes } from '../helpers/bytes.js';
 import { HealingFleet, type HealingSlot } from './healing-fleet.js';
 import { REBALANCE_NODE_ENV as NODE_ENV, rebalanced } from './rebalance-checks.js';
@@ -9,7 +10,8 @@ import { REBALANCE_NODE_ENV as NODE_ENV, rebalanced } from './rebalance-checks.j
  * Rebalance of a versioned bucket on real `tessera node` processes: when a node leaves the ring, every
  * version it held (noncurrent ones and delete markers, not only each key's current version) moves to
  * the key's new set, and the leaving node lets go of its copies only once the new holders have them:
- * with it stopped, every version reads back byte-identical and sits where the final ring says.
+ * with it stopped, every version reads back byte-identical and sits where the final ring says, and the
+ * bucket's listings, whose index shard it held, still answer.
  */
 
 t.test('a node leaving moves every version and delete marker of a versioned bucket to the new sets before letting go', async (t) => {
@@ -19,7 +21,7 @@ t.test('a node leaving moves every version and delete marker of a versioned buck
     await fleet.destroy();
   });
   await Promise.all(fleet.slots.map((slot) => fleet.startNode(slot, NODE_ENV)));
-  await fleet.pushRing(fleet.slots);
+  const ring = await fleet.pushRing(fleet.slots);
   const s3 = fleet.client(await fleet.startGateway());
   const bucket = 'versions-move';
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -46,7 +48,11 @@ t.test('a node leaving moves every version and delete marker of a versioned buck
   for (const w of deleted) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: w.key, VersionId: w.versionId }));
   written.splice(0, written.length, ...written.filter((w) => !deleted.includes(w)));
 
-  const leaving = fleet.slots[2] as HealingSlot;
+  // The node that leaves is a replica of the bucket's index shard: once it is gone, a listing must read
+  // a quorum of the previous ring's set from the members that stay.
+  const createdMs = (await (fleet.slots[0] as HealingSlot).client.listBuckets()).find((record) => record.name === bucket)?.createdMs ?? 0;
+  const indexSet = new RingLocator(ring).locate(bucket, indexShardKey(createdMs, 0)).nodes;
+  const leaving = fleet.slots.find((slot) => slot.id === indexSet[0]?.id) as HealingSlot;
   const heldBefore = (await Promise.all(written.map((w) => leaving.client.versionStatus(bucket, w.key, w.versionId)))).filter((s) => s !== null).length;
   const noncurrentBefore = (
     await Promise.all(written.map(async (w) => ((await leaving.client.objectStatus(bucket, w.key))?.record.versionId !== w.versionId ? leaving.client.versionStatus(bucket, w.key, w.versionId) : null)))
@@ -95,4 +101,7 @@ t.test('a node leaving moves every version and delete marker of a versioned buck
   const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
   const ids = [...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])].map((v) => `${v.Key} ${v.VersionId}`).sort();
   t.same(ids, written.map((w) => `${w.key} ${w.versionId}`).sort(), 'the version listing shows every version and delete marker');
+  const current = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  const live = [...new Set(written.map((w) => w.key))].filter((key) => written.filter((w) => w.key === key).at(-1)?.body !== null);
+  t.same((current.Contents ?? []).map((object) => object.Key), live.sort(), 'the object listing shows every key whose latest version is not a delete marker');
 });

@@ -31,8 +31,8 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
   const sets = indexReplicas(services, bucket, shard);
   const needed = readQuorum(services.erasure.dataShards, services.erasure.parityShards);
   const fetchFrom = (node: NodeClient, start: RowPosition): RowCursor<IndexRow> => replicaCursor(ctx, node, bucket, request, start);
-  const groups = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous.filter((node) => !sets.nodes.includes(node))];
-  const merge = new ReplicaMerge<IndexRow>(groups, needed, fetchFrom, { after: request.after, afterIsPrefix: request.afterIsPrefix }, {
+  const readSets = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
+  const merge = new ReplicaMerge<IndexRow>(readSets, needed, fetchFrom, { after: request.after, afterIsPrefix: request.afterIsPrefix }, {
     bucket: bucket.name,
     deadline,
     signal,

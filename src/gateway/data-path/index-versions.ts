@@ -32,11 +32,11 @@ export async function listVersionsFromIndex(
   if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { versions: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const { services, signal } = ctx;
   const sets = indexReplicas(services, bucket, indexShardOf(bucket, request.prefix));
-  const groups = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous.filter((node) => !sets.nodes.includes(node))];
+  const readSets = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
   const needed = readQuorum(services.erasure.dataShards, services.erasure.parityShards);
   const resumesInKey = request.afterVersion !== undefined && !request.afterIsPrefix;
   const start: RowPosition = { after: request.after, afterIsPrefix: request.afterIsPrefix, afterVersion: resumesInKey ? request.afterVersion : undefined };
-  const merge = new ReplicaMerge<IndexVersionRow>(groups, needed, (node, from) => versionCursor(ctx, node, bucket, request, from), start, {
+  const merge = new ReplicaMerge<IndexVersionRow>(readSets, needed, (node, from) => versionCursor(ctx, node, bucket, request, from), start, {
     bucket: bucket.name,
     deadline,
     signal,

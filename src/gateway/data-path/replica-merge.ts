@@ -4,15 +4,20 @@ import type { ReadDeadline } from './read-retry.js';
 import type { CursorRow, RowCursor, RowPosition } from './row-cursor.js';
 
 /**
- * The index pages of a read quorum of an index shard's replicas (of each set while a ring change moves
- * the shard), merged by key. A replica that fails is replaced by another of its set, read from where the
- * merge stands; with none left the listing fails with S3's 503. Rows are merged under `order` (rows
- * comparing equal are one merged row); `positionOf` says where the merge stands after a row (undefined:
- * where it stood).
+ * The index pages of a read quorum of an index shard's replicas (and, while a ring change moves the
+ * shard, of a read quorum of the previous ring's set too), merged by key. A node in both sets is read
+ * once and counts for both. A replica that fails is replaced by another of a set it leaves short, read
+ * from where the merge stands; with none left the listing fails with S3's 503. Rows are merged under
+ * `order` (rows comparing equal are one merged row); `positionOf` says where the merge stands after a
+ * row (undefined: where it stood).
  */
 export class ReplicaMerge<R extends CursorRow> {
-  private readonly readers: { node: NodeClient; group: number; cursor: RowCursor<R> }[] = [];
-  private readonly spares: NodeClient[][];
+  private readonly readers: { node: NodeClient; cursor: RowCursor<R> }[] = [];
+  /** Each set's nodes in the order they are asked, from a random one (listings spread over the replicas). */
+  private readonly sets: readonly (readonly NodeClient[])[];
+  /** Nodes read or failed: never asked again, but for a retry after a timeout. */
+  private readonly asked = new Set<string>();
+  private readonly needed: number;
   private readonly failures: NodeFailure[] = [];
   private readonly open: (node: NodeClient, start: RowPosition) => RowCursor<R>;
   private readonly bucket: string;
@@ -23,7 +28,7 @@ export class ReplicaMerge<R extends CursorRow> {
   private position: RowPosition;
 
   constructor(
-    groups: readonly (readonly NodeClient[])[],
+    sets: readonly (readonly NodeClient[])[],
     needed: number,
     open: (node: NodeClient, start: RowPosition) => RowCursor<R>,
     start: RowPosition,
@@ -36,14 +41,13 @@ export class ReplicaMerge<R extends CursorRow> {
     this.bucket = context.bucket;
     this.deadline = context.deadline;
     this.signal = context.signal;
-    this.spares = groups.map((group) => {
-      // Listings spread over the replicas: each starts at a random one of its set.
-      const first = Math.floor(Math.random() * group.length);
-      return [...group.slice(first), ...group.slice(0, first)];
+    this.sets = sets.map((set) => {
+      const first = Math.floor(Math.random() * set.length);
+      return [...set.slice(first), ...set.slice(0, first)];
     });
-    this.spares.forEach((spares, group) => {
-      for (const node of spares.splice(0, Math.min(needed, spares.length))) this.readers.push({ node, group, cursor: open(node, start) });
-    });
+    this.needed = needed;
+    // Every node of a set is unasked at first, and a read quorum is no larger than a set.
+    this.fill();
   }
 
   /** The next row of the merged pages: every reader's copy of it (its key's), and whether every reader had one. */
@@ -96,17 +100,35 @@ export class ReplicaMerge<R extends CursorRow> {
   }
 
   /**
-   * Replaces reader `i`, which failed, with a spare replica of its set read from where the merge stands.
-   * With no spare left, a reader that only ran out of time is asked again after a pause while the
-   * request's deadline allows (a busy machine slows a listing down rather than failing it).
+   * Drops reader `i`, which failed, and reads a spare of each set it leaves short from where the merge
+   * stands. With no spare left, a reader that only ran out of time is asked again after a pause while
+   * the request's deadline allows (a busy machine slows a listing down rather than failing it).
    */
   private async replace(i: number, error: unknown): Promise<void> {
-    const reader = this.readers[i] as { node: NodeClient; group: number };
+    const reader = this.readers.splice(i, 1)[0] as { node: NodeClient };
     const failure = { nodeId: reader.node.nodeId, reason: error instanceof Error ? error.message : String(error), timedOut: isTimeoutFailure(error) };
     this.failures.push(failure);
-    let node = this.spares[reader.group]?.shift();
-    if (node === undefined && failure.timedOut && (await this.deadline.pause(this.failures.length, this.signal))) node = reader.node;
-    if (node === undefined) throw quorumError('index listing', this.failures, this.bucket);
-    this.readers[i] = { node, group: reader.group, cursor: this.open(node, this.position) };
+    if (this.fill()) return;
+    if (failure.timedOut && (await this.deadline.pause(this.failures.length, this.signal))) {
+      this.readers.push({ node: reader.node, cursor: this.open(reader.node, this.position) });
+      if (this.fill()) return;
+    }
+    throw quorumError('index listing', this.failures, this.bucket);
+  }
+
+  /** Opens readers on unasked nodes until every set has a read quorum read; false when one cannot. */
+  private fill(): boolean {
+    for (const set of this.sets) {
+      let reading = this.readers.filter((reader) => set.some((node) => node.nodeId === reader.node.nodeId)).length;
+      for (const node of set) {
+        if (reading >= this.needed) break;
+        if (this.asked.has(node.nodeId)) continue;
+        this.asked.add(node.nodeId);
+        this.readers.push({ node, cursor: this.open(node, this.position) });
+        reading += 1;
+      }
+      if (reading < this.needed) return false;
+    }
+    return true;
   }
 }
