@@ -14,9 +14,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   rpc: ['common'],
   erasure: ['common'],
   placement: ['common'],
-  'storage-node': ['rpc', 'erasure', 'placement', 'common'],
-  gateway: ['rpc', 'placement', 'erasure', 'common'],
-  bin: ['gateway', 'storage-node', 'placement', 'erasure', 'rpc', 'common'],
+  // Bucket event notifications: targets, S3's event message, publishers (the nodes deliver, the gateway configures).
+  events: ['rpc', 'common'],
+  'storage-node': ['rpc', 'erasure', 'placement', 'events', 'common'],
+  gateway: ['rpc', 'placement', 'erasure', 'events', 'common'],
+  bin: ['gateway', 'storage-node', 'placement', 'erasure', 'events', 'rpc', 'common'],
 };
 const PURE = new Set(['erasure', 'placement']);
 
@@ -34,17 +36,15 @@ const GATEWAY_ALLOWED: Record<string, readonly string[]> = {
   encryption: ['s3'],
   // Who may do what: principals, ACLs, the action table; pure like s3/.
   access: ['s3'],
-  // Bucket event notifications: target definitions, S3's event message, the matcher, the publishers.
-  events: ['s3'],
   'data-path': ['s3', 'digest', 'cluster', 'encryption', 'access'],
   http: ['s3', 'auth', 'data-path', 'access'],
-  handlers: ['http', 'data-path', 's3', 'encryption', 'access', 'events'],
+  handlers: ['http', 'data-path', 's3', 'encryption', 'access'],
   // The one operation table: the only importer of handlers/.
   'operations.ts': ['handlers', 'http', 's3', 'access'],
   // Wiring: builds the services and the app, and hands the app the operation table.
   'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest', 'encryption'],
   // The gateway's public face, and the only importer of gateway.ts.
-  'index.ts': ['gateway.ts', 'http', 's3', 'access', 'events'],
+  'index.ts': ['gateway.ts', 'http', 's3', 'access'],
 };
 /** The parts of the gateway that may import Fastify. */
 const FASTIFY_USERS = new Set(['http', 'gateway.ts']);

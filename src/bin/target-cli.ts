@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { HybridClock, type Env } from '../common/index.js';
-import { checkTargetDefinition, parseTargetDefinition, publicTargetFields, targetArn, TARGET_NAME, type TargetDefinition } from '../gateway/index.js';
+import { checkTargetDefinition, parseTargetDefinition, publicTargetFields, targetArn, TARGET_NAME, type TargetDefinition } from '../events/index.js';
 import { NodeClient, readUserRecords, TARGET_RECORD_PREFIX, writeUserRecord } from '../rpc/index.js';
 import type { AdminTarget } from './admin-cli.js';
 import { TARGET_USAGE } from './help.js';

@@ -22,7 +22,7 @@ export { etagListMatches, failedCondition, type Conditions } from './conditions.
 export { copySourceRange, MAX_COPY_SOURCE_BYTES, type CopyRange } from './copy-range.js';
 export { parseCopySource, type CopySource } from './copy-source.js';
 export { matchCorsRule, parseCorsXml, renderCors } from './cors-rules.js';
-export { eventMatches, MAX_NOTIFICATION_BYTES, NOTIFICATION_EVENTS, parseNotificationXml, renderNotification, type NotificationEvent } from './notification-xml.js';
+export { MAX_NOTIFICATION_BYTES, parseNotificationXml, renderNotification } from './notification-xml.js';
 export { isSlowQuorumLoss, quorumError, toS3Error } from './error-mapping.js';
 export { countParameter } from './count-parameter.js';
 export { copySourceTooLarge, S3Error, S3_ERRORS, type S3ErrorCode, type S3ErrorDetails } from './errors.js';

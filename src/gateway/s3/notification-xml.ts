@@ -1,29 +1,7 @@
-import type { NotificationRule } from '../../rpc/index.js';
+import { eventMatches, NOTIFICATION_EVENTS, type NotificationRule } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
 import { parseXml, renderXml } from './xml.js';
 
-/**
- * The events a notification configuration may name, as S3 lists them (ObjectRestore has no meaning
- * without archive storage classes). A `:*` name covers every name of its family.
- */
-export const NOTIFICATION_EVENTS = [
-  's3:ObjectCreated:*',
-  's3:ObjectCreated:Put',
-  's3:ObjectCreated:Post',
-  's3:ObjectCreated:Copy',
-  's3:ObjectCreated:CompleteMultipartUpload',
-  's3:ObjectRemoved:*',
-  's3:ObjectRemoved:Delete',
-  's3:ObjectRemoved:DeleteMarkerCreated',
-  's3:LifecycleExpiration:*',
-  's3:LifecycleExpiration:Delete',
-  's3:LifecycleExpiration:DeleteMarkerCreated',
-  's3:ObjectTagging:*',
-  's3:ObjectTagging:Put',
-  's3:ObjectTagging:Delete',
-] as const;
-/** An event a configuration may name. */
-export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(NOTIFICATION_EVENTS);
 
 /** Largest PutBucketNotificationConfiguration body read. */
@@ -33,12 +11,6 @@ const MAX_CONFIGURATIONS = 100;
 /** Longest Id, prefix or suffix: an Id as S3's, a prefix or suffix as long as a key. */
 const MAX_ID_CHARS = 255;
 const MAX_FILTER_BYTES = 1024;
-
-/** Whether `pattern` (a configured name, perhaps `family:*`) covers the event `name`. */
-export function eventMatches(pattern: string, name: string): boolean {
-  if (pattern === name) return true;
-  return pattern.endsWith(':*') && name.startsWith(pattern.slice(0, -1));
-}
 
 /** Whether two configured names cover at least one event in common. */
 function eventsOverlap(a: string, b: string): boolean {

@@ -1,5 +1,6 @@
 import { t } from 'tap';
-import { eventMatches, parseNotificationXml, renderNotification } from '../../../src/gateway/s3/index.js';
+import { parseNotificationXml, renderNotification } from '../../../src/gateway/s3/index.js';
+import { eventMatches } from '../../../src/rpc/index.js';
 
 const NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
 const ids = (): (() => string) => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { BodyDigests, BucketAdminDeps, BucketRecords } from '../../data-path/index.js';
-import { parseTargetArn, parseTargetDefinition } from '../../events/index.js';
+import { parseTargetArn, parseTargetDefinition } from '../../../events/index.js';
 import { bucketOf, readSmallBody, type RequestContext } from '../../http/index.js';
 import { MAX_NOTIFICATION_BYTES, parseNotificationXml, renderNotification, S3Error } from '../../s3/index.js';
 

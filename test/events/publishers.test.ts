@@ -4,11 +4,11 @@ import { t } from 'tap';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { connect as natsConnect, type Msg } from 'nats';
-import { checkTargetDefinition, createPublisher, type Publisher } from '../../../src/gateway/events/index.js';
+import { checkTargetDefinition, createPublisher, type Publisher } from '../../src/events/index.js';
 import { connect as amqpConnect } from 'amqplib';
-import { probeBroker, startMosquitto, startNats, startRabbitmq, startRedis, type TestBroker } from '../../helpers/brokers.js';
-import { requireClient, type ClientTest } from '../../helpers/clients.js';
-import { until } from '../../helpers/until.js';
+import { probeBroker, startMosquitto, startNats, startRabbitmq, startRedis, type TestBroker } from '../helpers/brokers.js';
+import { requireClient, type ClientTest } from '../helpers/clients.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Each kind of target's publisher against the real broker from Debian's packages (or a real HTTP

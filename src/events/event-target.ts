@@ -1,4 +1,4 @@
-import { TesseraError } from '../../common/index.js';
+import { TesseraError } from '../common/index.js';
 
 /**
  * Event targets: where an operator lets bucket notifications go. A definition is plain data, stored as

@@ -1,5 +1,6 @@
-// Bucket event notifications: target definitions and their ARNs, S3's event message, which
-// configurations an event matches, and one publisher per kind of target.
+// Bucket event notifications: target definitions and their ARNs, S3's event message, and one
+// publisher per kind of target. Used by the gateway (targets, configurations) and by the storage
+// nodes, which deliver the changes they log.
 export {
   checkTargetDefinition,
   parseTargetArn,
@@ -17,12 +18,10 @@ export {
   eventKey,
   eventMessages,
   eventRecord,
-  matchingConfigurations,
   sequencerOf,
   type EventMessage,
   type EventRecord,
   type ObjectChange,
-  type ObjectEventName,
 } from './event-message.js';
 export { DEFAULT_PUBLISHER_LIMITS, PublishError, PublishGate, type Outgoing, type Publisher, type PublisherLimits, type PublishErrorCode } from './publisher.js';
 export { createPublisher } from './target-publishers.js';

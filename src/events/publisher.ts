@@ -1,4 +1,4 @@
-import { TesseraError } from '../../common/index.js';
+import { TesseraError } from '../common/index.js';
 
 /** Why a publish failed: the broker refused it or is unreachable, it took too long, or too many are in flight. */
 export type PublishErrorCode = 'PublishFailed' | 'PublishTimeout' | 'PublisherClosed';

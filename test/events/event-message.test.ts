@@ -1,6 +1,5 @@
 import { t } from 'tap';
-import { eventKey, eventMessages, matchingConfigurations, sequencerOf, type ObjectChange } from '../../../src/gateway/events/index.js';
-import type { NotificationRule } from '../../../src/rpc/index.js';
+import { eventKey, eventMessages, sequencerOf, type ObjectChange } from '../../src/events/index.js';
 
 const change: ObjectChange = {
   eventName: 's3:ObjectCreated:Put',
@@ -19,9 +18,8 @@ const change: ObjectChange = {
 };
 
 t.test("an event message is S3's event JSON: Records of eventVersion 2.1 with the bucket, object and request", async (t) => {
-  const rules: NotificationRule[] = [{ id: 'cfg-1', kind: 'Queue', arn: 'arn:tessera:sqs::builds:amqp', events: ['s3:ObjectCreated:*'] }];
-  const [message, ...more] = eventMessages(change, rules, 'eu-central-1');
-  t.same(more, [], 'one configuration matched, one message');
+  const [message, ...more] = eventMessages(change, [{ configurationId: 'cfg-1', arn: 'arn:tessera:sqs::builds:amqp' }], 'eu-central-1');
+  t.same(more, [], 'one destination, one message');
   t.equal(message?.arn, 'arn:tessera:sqs::builds:amqp');
   t.same(JSON.parse(JSON.stringify(message?.body)), {
     Records: [
@@ -48,8 +46,7 @@ t.test("an event message is S3's event JSON: Records of eventVersion 2.1 with th
 
 t.test('a removal carries no size or ETag, and an unversioned bucket no version id', async (t) => {
   const { sizeBytes: _s, etag: _e, versionId: _v, ...removal } = change;
-  const rules: NotificationRule[] = [{ id: 'gone', kind: 'Topic', arn: 'arn:tessera:sqs::audit:nats', events: ['s3:ObjectRemoved:*'] }];
-  const [message] = eventMessages({ ...removal, eventName: 's3:ObjectRemoved:Delete' }, rules, 'us-east-1');
+  const [message] = eventMessages({ ...removal, eventName: 's3:ObjectRemoved:Delete' }, [{ configurationId: 'gone', arn: 'arn:tessera:sqs::audit:nats' }], 'us-east-1');
   t.same(message?.body.Records[0].s3.object, { key: 'shards/part+1%2B%28a%29.tar', sequencer: '0189ABCDEF0123456789ABCD' });
   t.equal(message?.body.Records[0].eventName, 'ObjectRemoved:Delete');
 });
@@ -68,31 +65,4 @@ t.test('sequencers of one key order its events as its changes committed', async 
   const later = sequencerOf('0189abcdef0123456789abce');
   t.ok(earlier < later);
   t.throws(() => sequencerOf('not-hex'), { code: 'InvalidOrderId' });
-});
-
-t.test('an event goes to every configuration whose events cover it and whose prefix and suffix its key passes', async (t) => {
-  const rules: NotificationRule[] = [
-    { id: 'all-created', kind: 'Queue', arn: 'a1', events: ['s3:ObjectCreated:*'] },
-    { id: 'tars', kind: 'Queue', arn: 'a2', events: ['s3:ObjectCreated:Put'], prefix: 'shards/', suffix: '.tar' },
-    { id: 'copies', kind: 'Queue', arn: 'a3', events: ['s3:ObjectCreated:Copy'] },
-    { id: 'removed', kind: 'Topic', arn: 'a4', events: ['s3:ObjectRemoved:*', 's3:LifecycleExpiration:*'], prefix: 'shards/' },
-    { id: 'tags', kind: 'Topic', arn: 'a5', events: ['s3:ObjectTagging:Put'] },
-  ];
-  const ids = (name: Parameters<typeof matchingConfigurations>[1], key: string): string[] => matchingConfigurations(rules, name, key).map((r) => r.id);
-  t.same(ids('s3:ObjectCreated:Put', 'shards/1.tar'), ['all-created', 'tars']);
-  t.same(ids('s3:ObjectCreated:Put', 'shards/1.tar.gz'), ['all-created'], 'the suffix must end the key');
-  t.same(ids('s3:ObjectCreated:Put', 'other/1.tar'), ['all-created'], 'the prefix must start the key');
-  t.same(ids('s3:ObjectCreated:CompleteMultipartUpload', 'shards/1.tar'), ['all-created'], 'Put is not CompleteMultipartUpload');
-  t.same(ids('s3:ObjectCreated:Copy', 'x'), ['all-created', 'copies']);
-  t.same(ids('s3:ObjectRemoved:DeleteMarkerCreated', 'shards/x'), ['removed']);
-  t.same(ids('s3:LifecycleExpiration:Delete', 'shards/x'), ['removed']);
-  t.same(ids('s3:LifecycleExpiration:Delete', 'elsewhere'), []);
-  t.same(ids('s3:ObjectTagging:Delete', 'x'), [], 'Put is not Delete');
-  t.same(ids('s3:ObjectTagging:Put', 'x'), ['tags']);
-});
-
-t.test('a key with a pattern character is matched as text, never as a pattern', async (t) => {
-  const rules: NotificationRule[] = [{ id: 'dots', kind: 'Queue', arn: 'a', events: ['s3:ObjectCreated:*'], prefix: 'a.*', suffix: '[x]' }];
-  t.same(matchingConfigurations(rules, 's3:ObjectCreated:Put', 'a.*/[x]').length, 1);
-  t.same(matchingConfigurations(rules, 's3:ObjectCreated:Put', 'abc/x').length, 0);
 });

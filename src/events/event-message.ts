@@ -1,36 +1,8 @@
-import { TesseraError } from '../../common/index.js';
-import type { NotificationRule } from '../../rpc/index.js';
-import { eventMatches, type NotificationEvent } from '../s3/index.js';
+import { TesseraError } from '../common/index.js';
+import type { ChangeDestination, ChangeNote } from '../rpc/index.js';
 
-/** An event S3 emits (`s3:ObjectCreated:Put`, ...): a configurable name that is not a `:*` family. */
-export type ObjectEventName = Exclude<NotificationEvent, `${string}:*`>;
-
-/** One committed change of an object, as the change log will describe it: what S3's event record is built from. */
-export interface ObjectChange {
-  eventName: ObjectEventName;
-  bucket: string;
-  key: string;
-  /** Canonical id of the bucket's owner. */
-  bucketOwnerId: string;
-  /** When the change committed. */
-  timeMs: number;
-  /**
-   * The change's place in the order of its key's changes: the hybrid-clock version id it committed
-   * under (hex), also for a delete of an unversioned key, whose tombstone has one.
-   */
-  orderId: string;
-  /** The version id a client sees (`x-amz-version-id`); absent when the bucket was never versioned. */
-  versionId?: string;
-  sizeBytes?: number;
-  /** The ETag, without quotes. */
-  etag?: string;
-  /** Canonical id of who made the change; lifecycle expiry names the service. */
-  principalId: string;
-  sourceIp: string;
-  requestId: string;
-  /** The request's x-amz-id-2. */
-  hostId: string;
-}
+/** One committed change of an object: its bucket and key and what its commit noted of it. */
+export type ObjectChange = Omit<ChangeNote, 'id' | 'destinations'> & { bucket: string; key: string };
 
 /** S3's event record (eventVersion 2.1), one per configuration an event matched. */
 export interface EventRecord {
@@ -85,13 +57,6 @@ export function sequencerOf(orderId: string): string {
   return orderId.toUpperCase();
 }
 
-/** The configurations of a bucket an event goes to: one of its events covers it, and the key passes its prefix and suffix. */
-export function matchingConfigurations(rules: readonly NotificationRule[], eventName: ObjectEventName, key: string): NotificationRule[] {
-  return rules.filter(
-    (rule) => rule.events.some((pattern) => eventMatches(pattern, eventName)) && key.startsWith(rule.prefix ?? '') && key.endsWith(rule.suffix ?? ''),
-  );
-}
-
 /** S3's event record of a change, for the configuration `configurationId`. */
 export function eventRecord(change: ObjectChange, configurationId: string, region: string): EventRecord {
   // In S3's order: key, size, eTag, versionId, sequencer; a removal has no size or ETag.
@@ -121,11 +86,11 @@ export function eventRecord(change: ObjectChange, configurationId: string, regio
   };
 }
 
-/** Every message a change makes: one per configuration of the bucket it matches, addressed to that configuration's target. */
-export function eventMessages(change: ObjectChange, rules: readonly NotificationRule[], region: string): EventMessage[] {
-  return matchingConfigurations(rules, change.eventName, change.key).map((rule) => ({
-    arn: rule.arn,
-    configurationId: rule.id,
-    body: { Records: [eventRecord(change, rule.id, region)] },
+/** Every message a change makes: one per destination it noted, addressed to that configuration's target. */
+export function eventMessages(change: ObjectChange, destinations: readonly ChangeDestination[], region: string): EventMessage[] {
+  return destinations.map((destination) => ({
+    arn: destination.arn,
+    configurationId: destination.configurationId,
+    body: { Records: [eventRecord(change, destination.configurationId, region)] },
   }));
 }

@@ -1,5 +1,5 @@
 import { t } from 'tap';
-import { checkTargetDefinition, parseTargetArn, parseTargetDefinition, publicTargetFields, redactUrl, targetArn } from '../../../src/gateway/events/index.js';
+import { checkTargetDefinition, parseTargetArn, parseTargetDefinition, publicTargetFields, redactUrl, targetArn } from '../../src/events/index.js';
 
 t.test("a target's ARN names it and its type, and reads back to both", async (t) => {
   t.equal(targetArn('builds', 'amqp'), 'arn:tessera:sqs::builds:amqp');
