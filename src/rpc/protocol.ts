@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { IndexApplyRequest, IndexIntent } from './bucket-index.js';
+import { ChangeNote } from './change-log.js';
 import { ObjectEncryption, ObjectRecord, ObjectRetention } from './object-record.js';
 import { Count, ErasureParams, Grant, ShardIndex, ShardRef, Strings, VersionId, WireName } from './wire-fields.js';
 
@@ -64,6 +65,11 @@ export const CommitRequest = Type.Object({
    * (docs/bucket-index.md): written in the commit's own batch, so it is durable wherever the commit is.
    */
   indexIntent: Type.Optional(IndexIntent),
+  /**
+   * The change this commit makes, when its bucket has consumers of its changes (docs/events.md): the
+   * node logs it in the commit's own batch (once per id, whatever the commit writes).
+   */
+  change: Type.Optional(ChangeNote),
 });
 /** Body of POST /v1/commit. */
 export type CommitRequest = Static<typeof CommitRequest>;
@@ -89,6 +95,8 @@ export const TagUpdateRequest = Type.Object({
   retention: Type.Optional(Type.Union([ObjectRetention, Type.Null()])),
   /** When present, the version's legal hold is replaced too, ordered by the same revision. */
   legalHold: Type.Optional(Type.Boolean()),
+  /** The change this update makes (a tagging event), logged with it as a commit's is. */
+  change: Type.Optional(ChangeNote),
 });
 /**
  * Body of POST /v1/reseal: replaces how a committed version's data key is sealed (master-key rotation),
@@ -249,6 +257,8 @@ export const VersionDeleteRequest = Type.Object({
   versionId: VersionId,
   /** The requester may and asked to bypass GOVERNANCE retention (never COMPLIANCE, never a legal hold). */
   bypassGovernance: Type.Optional(Type.Boolean()),
+  /** The change this delete makes, logged with it as a commit's is. */
+  change: Type.Optional(ChangeNote),
 });
 /** Body of POST /v1/versions/delete. */
 export type VersionDeleteRequest = Static<typeof VersionDeleteRequest>;
