@@ -7,6 +7,10 @@ import {
   BatchCall,
   BatchRequest,
   BatchResponse,
+  ChangeOfferRequest,
+  ChangeOfferResponse,
+  ChangesDoneRequest,
+  ChangesDoneResponse,
   CommitRequest,
   LeaseRequest,
   LeaseResponse,
@@ -57,6 +61,10 @@ export const MESSAGE_CHECKS = {
   partitionEntries: new SchemaCheck('partition listing', PartitionEntriesResponse),
   partitionGone: new SchemaCheck('partition version tombstones', PartitionGoneResponse),
   workStatus: new SchemaCheck('work status', NodeWorkStatus),
+  changeOffer: new SchemaCheck('change offer', ChangeOfferRequest),
+  changeOfferAnswer: new SchemaCheck('change offer answer', ChangeOfferResponse),
+  changesDone: new SchemaCheck('changes done', ChangesDoneRequest),
+  changesDoneAnswer: new SchemaCheck('changes done answer', ChangesDoneResponse),
 } as const;
 
 /** The shared check of a message schema (a route's body schema), or a new one for a schema outside the table. */

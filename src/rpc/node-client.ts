@@ -11,6 +11,8 @@ import {
   type AbortRequest,
   type BatchCall,
   type BatchResult,
+  type ChangeOfferRequest,
+  type ChangeOfferResponse,
   type CommitRequest,
   type LeaseResponse,
   type LeaseRequest,
@@ -299,6 +301,18 @@ export class NodeClient {
       if (err instanceof NodeError && err.code === 'NotFound') return null;
       throw err;
     }
+  }
+
+  /** Offers the node (a key's leader) copies of changes; answers, per change, whether it delivered it or holds it now. */
+  async offerChanges(request: ChangeOfferRequest, options: CallOptions = {}): Promise<ChangeOfferResponse['answers']> {
+    const { answers } = await this.transport.json(MESSAGE_CHECKS.changeOfferAnswer, 'POST', NODE_PATHS.changeOffer, { json: request }, options);
+    if (answers.length !== request.changes.length) throw new NodeError('Internal', this.nodeId, 'node answered an offer with the wrong number of answers');
+    return answers;
+  }
+
+  /** Tells the node which changes were delivered (at most MAX_DONE_IDS); answers how many copies it removed. */
+  async changesDone(ids: readonly string[], options: CallOptions = {}): Promise<number> {
+    return (await this.transport.json(MESSAGE_CHECKS.changesDoneAnswer, 'POST', NODE_PATHS.changesDone, { json: { ids } }, options)).removed;
   }
 
   /** The node's health report. */

@@ -220,13 +220,34 @@ export const WorkerReport = Type.Object({
 /** One worker's runner state. */
 export type WorkerReport = Static<typeof WorkerReport>;
 
+/** One event target's delivery from a node: its backlog as the last pass found it, and counters since the node started. */
+export const EventTargetFigures = Type.Object({
+  target: Type.String(),
+  /** Changes this node leads that wait for the target. */
+  backlog: Count,
+  /** Age of the oldest of them (0: none waits). */
+  oldestSeconds: Type.Number({ minimum: 0 }),
+  /** Messages the target accepted. */
+  delivered: Count,
+  /** Publishes that failed and were retried. */
+  failures: Count,
+  /** Changes dropped for the target past the backlog limit. */
+  dropped: Count,
+  /** Destinations skipped because the target no longer exists. */
+  undeliverable: Count,
+});
+/** One event target's delivery figures. */
+export type EventTargetFigures = Static<typeof EventTargetFigures>;
+
 /** Answer of GET /v1/admin/status: a node's background work, every worker by name. */
 export const NodeWorkStatus = Type.Object({
   nodeId: Type.String(),
   ringEpoch: Count,
   quarantinedShards: Count,
   figures: WorkFigures,
-  workers: Type.Object({ scrub: WorkerReport, repair: WorkerReport, audit: WorkerReport, rebalance: WorkerReport, gc: WorkerReport, lifecycle: Type.Optional(WorkerReport), intents: Type.Optional(WorkerReport) }),
+  workers: Type.Object({ scrub: WorkerReport, repair: WorkerReport, audit: WorkerReport, rebalance: WorkerReport, gc: WorkerReport, lifecycle: Type.Optional(WorkerReport), intents: Type.Optional(WorkerReport), events: Type.Optional(WorkerReport) }),
+  /** Delivery of bucket event notifications, per target (change-delivery.ts). */
+  events: Type.Optional(Type.Array(EventTargetFigures, { maxItems: 1_000 })),
 });
 /** Answer of GET /v1/admin/status. */
 export type NodeWorkStatus = Static<typeof NodeWorkStatus>;

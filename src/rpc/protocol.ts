@@ -49,6 +49,10 @@ export const NODE_PATHS = {
   partitionGone: '/v1/partitions/gone',
   adminStatus: '/v1/admin/status',
   adminScrub: '/v1/admin/scrub',
+  /** POST: a member of a key's set offers the leader its copies of changes the leader has not confirmed (docs/events.md). */
+  changeOffer: '/v1/changes/offer',
+  /** POST: the leader tells a member which changes were delivered, so it removes its copies. */
+  changesDone: '/v1/changes/done',
 } as const;
 
 /** Body of POST /v1/commit: makes a prepared shard's version visible with its metadata, or writes a tombstone. */
@@ -304,3 +308,33 @@ export type RingOfferResponse = Static<typeof RingOfferResponse>;
 
 /** An empty answer (`{}`) of a call that only acknowledges. */
 export const Acknowledged = Type.Object({});
+
+/** Most changes one offer carries: a delivery step's page. */
+export const MAX_OFFERED_CHANGES = 256;
+/** Most change ids one done call names. */
+export const MAX_DONE_IDS = 1_000;
+
+/** Body of POST /v1/changes/offer: a member's copies of changes, each with its bucket and key as the commit carried them. */
+export const ChangeOfferRequest = Type.Object({
+  changes: Type.Array(Type.Object({ bucket: WireName, key: WireName, note: ChangeNote }), { maxItems: MAX_OFFERED_CHANGES }),
+});
+/** Body of POST /v1/changes/offer. */
+export type ChangeOfferRequest = Static<typeof ChangeOfferRequest>;
+
+/**
+ * Answer of POST /v1/changes/offer, one per change in the offer's order: `delivered` when the leader
+ * delivered it (the member removes its copy), `pending` when the leader holds it now and will.
+ */
+export const ChangeOfferResponse = Type.Object({ answers: Type.Array(Type.Union([Type.Literal('delivered'), Type.Literal('pending')]), { maxItems: MAX_OFFERED_CHANGES }) });
+/** Answer of POST /v1/changes/offer. */
+export type ChangeOfferResponse = Static<typeof ChangeOfferResponse>;
+
+/** Body of POST /v1/changes/done: ids of changes their leader delivered. */
+export const ChangesDoneRequest = Type.Object({ ids: Type.Array(Type.String({ pattern: '^[0-9a-f]{32}$' }), { maxItems: MAX_DONE_IDS }) });
+/** Body of POST /v1/changes/done. */
+export type ChangesDoneRequest = Static<typeof ChangesDoneRequest>;
+
+/** Answer of POST /v1/changes/done: how many copies the member removed. */
+export const ChangesDoneResponse = Type.Object({ removed: Count });
+/** Answer of POST /v1/changes/done. */
+export type ChangesDoneResponse = Static<typeof ChangesDoneResponse>;
