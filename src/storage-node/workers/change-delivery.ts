@@ -1,0 +1,363 @@
+import type { Logger } from '../../common/index.js';
+import { eventMessages, type EventMessage } from '../../events/index.js';
+import type { RingNode } from '../../placement/index.js';
+import { MAX_DONE_IDS, type ChangeNote } from '../../rpc/index.js';
+import type { RingStore } from '../ring-store.js';
+import type { DeliveryFigures } from './delivery-figures.js';
+import type { EventPublishers } from './event-publishers.js';
+import type { PeerClients } from './peer-clients.js';
+import { SetLeaders } from './set-leaders.js';
+import type { StepResult, Worker, WorkerStatus } from './worker.js';
+
+/** One change of the node's log as delivery reads it (metadata/change-rows.ts). */
+export interface LoggedChange {
+  seq: string;
+  bucket: string;
+  key: string;
+  note: ChangeNote;
+  loggedMs: number;
+  /** Configuration ids this node already delivered the change to. */
+  delivered: string[];
+}
+
+/** The part of the node's change log delivery reads and writes. */
+export interface DeliveryLog {
+  page(afterSeq: string | undefined, limit: number): Promise<LoggedChange[]>;
+  markDelivered(seq: string, configurationId: string): Promise<void>;
+  done(ids: readonly string[]): Promise<number>;
+  dropMarkersBefore(ms: number): Promise<number>;
+}
+
+/** Changes one step reads (and most one offer carries: MAX_OFFERED_CHANGES). */
+const PAGE_ROWS = 256;
+/** Age after which a member offers its copy of a change to the leader, unless told otherwise. */
+export const DEFAULT_OFFER_AFTER_MS = 2 * 60 * 1000;
+/** Undelivered changes kept per target, unless told otherwise. */
+export const DEFAULT_MAX_BACKLOG = 100_000;
+/** First pause after a failed publish; it doubles with each failure in a row, up to the maximum. */
+export const DEFAULT_RETRY_BASE_MS = 1_000;
+/** Longest pause between publishes to a target that keeps failing. */
+export const DEFAULT_RETRY_MAX_MS = 60_000;
+/**
+ * How long a change waits for the record of a target this node has never seen: target records reach
+ * every node, but are acknowledged by a majority, so one may arrive a little after a change naming it.
+ */
+export const DEFAULT_MISSING_TARGET_GRACE_MS = 60_000;
+/** Delivered markers are kept this long: an offer of a change delivered within a day is answered `delivered`. */
+const MARKER_AGE_MS = 24 * 60 * 60 * 1000;
+/** Pause between collections of old delivered markers. */
+const MARKER_SWEEP_MS = 60 * 60 * 1000;
+/** Time a member has to answer an offer or a done call. */
+const PEER_TIMEOUT_MS = 10_000;
+/** Offers remembered (to repeat each only every offerAfterMs): past this the oldest memories go. */
+const MAX_OFFER_MEMORY = 100_000;
+
+/** Construction parameters of a change delivery. */
+export interface ChangeDeliveryOptions {
+  nodeId: string;
+  changes: DeliveryLog;
+  rings: Pick<RingStore, 'locator'>;
+  peers: PeerClients;
+  publishers: EventPublishers;
+  figures: DeliveryFigures;
+  /** This cluster's region, in every event record. */
+  region: string;
+  logger: Logger;
+  offerAfterMs?: number;
+  maxBacklog?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  missingTargetGraceMs?: number;
+  probeCacheMs?: number;
+  clock?: () => number;
+}
+
+/** A change this node leads, in this step: what of it is settled and whether any destination still waits. */
+interface Led {
+  change: LoggedChange;
+  set: readonly RingNode[];
+  /** Configuration ids delivered (or dropped, or skipped as undeliverable) in this step. */
+  settled: string[];
+  waiting: boolean;
+}
+
+/** A message on its way to one target. */
+interface Outbound {
+  led: Led;
+  configurationId: string;
+  body: string;
+}
+
+/**
+ * Delivers the bucket event notifications of the changes this node logged (docs/events.md), at least
+ * once, in log order per target.
+ *
+ * Each change is delivered by its key's leader: the first member of the key's set (under the node's
+ * current ring) that answers. The leader reads its own log in sequence order, publishes each change to
+ * every destination it names, removes the row and tells the other members, which remove their copies.
+ * A member keeps its copy; one older than `offerAfterMs` is offered to the leader, which logs it if it
+ * lacks it and answers `delivered` once it delivered it. When no member before it answers, a member
+ * stands in and delivers its own copies once they are that old.
+ *
+ * Per target, a failed publish stops every later change to that target until it went through, retried
+ * with exponential backoff (1 s to 60 s, with jitter); other targets go on. A change with several
+ * destinations records each one delivered, so a retry resends only what is missing. A pass reads the
+ * whole log; a target with more than `maxBacklog` changes waiting at the end of a pass has its oldest
+ * dropped in the next, counted. Progress lives in the log itself (rows removed, destinations marked),
+ * so the worker keeps no cursor: a restart reads the log from its start.
+ */
+export class ChangeDelivery implements Worker {
+  readonly name = 'event-delivery';
+  private readonly options: ChangeDeliveryOptions;
+  private readonly clock: () => number;
+  private readonly leaders: SetLeaders;
+  /** Where the pass under way is; undefined at its start. */
+  private after: string | undefined;
+  /** Targets a publish failed to in this pass (or whose record this node lacks): no later change goes to them before the next pass. */
+  private blocked = new Set<string>();
+  /** Targets waiting out a backoff: when the next publish may run, and how many failed in a row. */
+  private readonly retries = new Map<string, { atMs: number; failures: number }>();
+  /** Changes each target must drop in this pass, the oldest first. */
+  private dropQuota = new Map<string, number>();
+  /** When each change was last offered to its leader. */
+  private readonly offeredMs = new Map<string, number>();
+  private lastMarkerSweepMs = Number.NEGATIVE_INFINITY;
+  private readonly counters = { passes: 0, delivered: 0, offered: 0, handedOver: 0, standIn: 0, markersDropped: 0 };
+
+  constructor(options: ChangeDeliveryOptions) {
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+    this.leaders = new SetLeaders({ nodeId: options.nodeId, peers: options.peers, ...(options.probeCacheMs === undefined ? {} : { probeCacheMs: options.probeCacheMs }), clock: this.clock });
+  }
+
+  status(): WorkerStatus {
+    return { ...this.counters, blockedTargets: this.blocked.size + [...this.retries.values()].filter((retry) => retry.atMs > this.clock()).length };
+  }
+
+  async step(signal: AbortSignal): Promise<StepResult> {
+    const now = this.clock();
+    if (now - this.lastMarkerSweepMs >= MARKER_SWEEP_MS) {
+      this.lastMarkerSweepMs = now;
+      this.counters.markersDropped += await this.options.changes.dropMarkersBefore(now - MARKER_AGE_MS);
+    }
+    const locator = this.options.rings.locator;
+    // Without a ring this node cannot tell who leads: its changes wait (each is on the other members too).
+    if (locator === undefined) return { items: 0, bytes: 0, cursor: null, idle: true };
+    const changes = await this.options.changes.page(this.after, PAGE_ROWS);
+    const offerAfterMs = this.options.offerAfterMs ?? DEFAULT_OFFER_AFTER_MS;
+    const led: Led[] = [];
+    const offers = new Map<string, { member: RingNode; changes: LoggedChange[] }>();
+    for (const change of changes) {
+      signal.throwIfAborted();
+      const set = locator.locate(change.bucket, change.key).nodes;
+      const leader = await this.leaders.leaderOf(set, signal);
+      const old = now - change.loggedMs >= offerAfterMs;
+      if (leader === null) {
+        // A member leading only because those before it are silent waits as an offer would: a leader
+        // that merely restarted delivers its own changes, and nothing goes out twice.
+        const first = set[0]?.id === this.options.nodeId;
+        if (first || old) {
+          led.push({ change, set, settled: [], waiting: false });
+          if (!first) this.counters.standIn += 1;
+        }
+        continue;
+      }
+      if (!old || now - (this.offeredMs.get(change.note.id) ?? Number.NEGATIVE_INFINITY) < offerAfterMs) continue;
+      let offer = offers.get(leader.id);
+      if (offer === undefined) {
+        offer = { member: leader, changes: [] };
+        offers.set(leader.id, offer);
+      }
+      offer.changes.push(change);
+    }
+    await this.deliver(led, now, signal);
+    await this.offer([...offers.values()], now, signal);
+    const last = changes.at(-1);
+    if (changes.length < PAGE_ROWS || last === undefined) {
+      this.endPass();
+      return { items: changes.length, bytes: 0, cursor: null, idle: true };
+    }
+    this.after = last.seq;
+    return { items: changes.length, bytes: 0, cursor: null, idle: false };
+  }
+
+  /** Publishes the changes this node leads, each target's in log order and the targets side by side; removes what is done. */
+  private async deliver(led: readonly Led[], now: number, signal: AbortSignal): Promise<void> {
+    const { publishers, figures } = this.options;
+    const queues = new Map<string, { publish: (body: string, key: string) => Promise<void>; outbound: Outbound[] }>();
+    for (const entry of led) {
+      const { change } = entry;
+      const outstanding = change.note.destinations.filter((destination) => !change.delivered.includes(destination.configurationId));
+      let messages: EventMessage[];
+      try {
+        messages = eventMessages({ ...change.note, bucket: change.bucket, key: change.key }, outstanding, this.options.region);
+      } catch (err) {
+        this.options.logger.warn({ err, bucket: change.bucket, key: change.key }, 'a logged change cannot make an event message; it is skipped');
+        for (const destination of outstanding) entry.settled.push(destination.configurationId);
+        continue;
+      }
+      for (const message of messages) {
+        const target = await publishers.lookup(message.arn);
+        const graceMs = this.options.missingTargetGraceMs ?? DEFAULT_MISSING_TARGET_GRACE_MS;
+        if (target.state === 'gone' || (target.state === 'unknown' && now - change.loggedMs >= graceMs)) {
+          figures.undeliverable(target.name);
+          entry.settled.push(message.configurationId);
+          continue;
+        }
+        if (target.state === 'unknown') {
+          // Its record may still be on its way: later changes to it wait behind this one.
+          this.blocked.add(target.name);
+          this.wait(entry, target.name);
+          continue;
+        }
+        const quota = this.dropQuota.get(target.name) ?? 0;
+        if (quota > 0) {
+          this.dropQuota.set(target.name, quota - 1);
+          figures.dropped(target.name);
+          entry.settled.push(message.configurationId);
+          continue;
+        }
+        if (this.isBlocked(target.name, now)) {
+          this.wait(entry, target.name);
+          continue;
+        }
+        const { publisher } = target;
+        let queue = queues.get(target.name);
+        if (queue === undefined) {
+          queue = { publish: (body, key) => publisher.publish({ body, key }, { signal }), outbound: [] };
+          queues.set(target.name, queue);
+        }
+        queue.outbound.push({ led: entry, configurationId: message.configurationId, body: JSON.stringify(message.body) });
+      }
+    }
+    await Promise.all([...queues].map(([name, queue]) => this.publishInOrder(name, queue.publish, queue.outbound, now, signal)));
+    signal.throwIfAborted();
+    const done: Led[] = [];
+    for (const entry of led) {
+      if (!entry.waiting) {
+        done.push(entry);
+        continue;
+      }
+      for (const configurationId of entry.settled) await this.options.changes.markDelivered(entry.change.seq, configurationId);
+    }
+    if (done.length === 0) return;
+    await this.options.changes.done(done.map((entry) => entry.change.note.id));
+    this.counters.delivered += done.length;
+    await this.tellMembers(done, signal);
+  }
+
+  /** Publishes one target's messages one after another; the first failure holds back the rest until its retry. */
+  private async publishInOrder(name: string, publish: (body: string, key: string) => Promise<void>, outbound: readonly Outbound[], now: number, signal: AbortSignal): Promise<void> {
+    const { figures, logger } = this.options;
+    for (const message of outbound) {
+      if (this.blocked.has(name)) {
+        this.wait(message.led, name);
+        continue;
+      }
+      try {
+        await publish(message.body, message.led.change.key);
+      } catch (err) {
+        if (signal.aborted) return;
+        figures.failed(name);
+        const failures = (this.retries.get(name)?.failures ?? 0) + 1;
+        const delayMs = backoffMs(failures, this.options.retryBaseMs ?? DEFAULT_RETRY_BASE_MS, this.options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS);
+        this.retries.set(name, { atMs: now + delayMs, failures });
+        this.blocked.add(name);
+        this.wait(message.led, name);
+        logger.warn({ err, target: name, retryInMs: Math.round(delayMs), failures }, 'event target did not accept a message; its later changes wait');
+        continue;
+      }
+      figures.delivered(name);
+      this.retries.delete(name);
+      message.led.settled.push(message.configurationId);
+    }
+  }
+
+  /** Tells the other members of each delivered change's set to remove their copies; best effort (an unconfirmed copy is offered later). */
+  private async tellMembers(done: readonly Led[], signal: AbortSignal): Promise<void> {
+    const byMember = new Map<string, { member: RingNode; ids: string[] }>();
+    for (const { change, set } of done) {
+      for (const member of set) {
+        if (member.id === this.options.nodeId) continue;
+        let entry = byMember.get(member.id);
+        if (entry === undefined) {
+          entry = { member, ids: [] };
+          byMember.set(member.id, entry);
+        }
+        entry.ids.push(change.note.id);
+      }
+    }
+    const asked = AbortSignal.any([signal, AbortSignal.timeout(PEER_TIMEOUT_MS)]);
+    await Promise.allSettled(
+      [...byMember.values()].map(async ({ member, ids }) => {
+        for (let at = 0; at < ids.length; at += MAX_DONE_IDS) await this.options.peers.get(member).changesDone(ids.slice(at, at + MAX_DONE_IDS), { signal: asked });
+      }),
+    );
+  }
+
+  /** Offers this node's old copies to their leaders; removes those a leader delivered. */
+  private async offer(offers: readonly { member: RingNode; changes: LoggedChange[] }[], now: number, signal: AbortSignal): Promise<void> {
+    if (offers.length === 0) return;
+    this.rememberOffers(now);
+    const asked = AbortSignal.any([signal, AbortSignal.timeout(PEER_TIMEOUT_MS)]);
+    const delivered: string[] = [];
+    await Promise.all(
+      offers.map(async ({ member, changes }) => {
+        let answers: ('delivered' | 'pending')[];
+        try {
+          answers = await this.options.peers.get(member).offerChanges({ changes: changes.map(({ bucket, key, note }) => ({ bucket, key, note })) }, { signal: asked });
+        } catch (err) {
+          // The leader is gone: ask again who leads before the next offer.
+          this.leaders.forget(member);
+          this.options.logger.debug({ err, leader: member.id }, 'change offer not answered');
+          return;
+        }
+        this.counters.offered += changes.length;
+        changes.forEach((change, i) => {
+          this.offeredMs.set(change.note.id, now);
+          if (answers[i] === 'delivered') delivered.push(change.note.id);
+        });
+      }),
+    );
+    signal.throwIfAborted();
+    if (delivered.length === 0) return;
+    await this.options.changes.done(delivered);
+    for (const id of delivered) this.offeredMs.delete(id);
+    this.counters.handedOver += delivered.length;
+  }
+
+  /** Keeps the offer memory bounded: past its size, offers older than offerAfterMs (due again anyway) are forgotten, then any. */
+  private rememberOffers(now: number): void {
+    if (this.offeredMs.size < MAX_OFFER_MEMORY) return;
+    const offerAfterMs = this.options.offerAfterMs ?? DEFAULT_OFFER_AFTER_MS;
+    for (const [id, atMs] of this.offeredMs) if (now - atMs >= offerAfterMs) this.offeredMs.delete(id);
+    if (this.offeredMs.size >= MAX_OFFER_MEMORY) this.offeredMs.clear();
+  }
+
+  /** A destination of a change waits for its target: the change stays, and counts in the target's backlog. */
+  private wait(entry: Led, target: string): void {
+    entry.waiting = true;
+    this.options.figures.waiting(target, entry.change.loggedMs);
+  }
+
+  private isBlocked(target: string, now: number): boolean {
+    return this.blocked.has(target) || (this.retries.get(target)?.atMs ?? 0) > now;
+  }
+
+  /** The log was read to its end: the backlog is known, and the next pass drops what exceeds the limit. */
+  private endPass(): void {
+    this.after = undefined;
+    this.blocked = new Set();
+    this.counters.passes += 1;
+    const maxBacklog = this.options.maxBacklog ?? DEFAULT_MAX_BACKLOG;
+    const quota = new Map<string, number>();
+    for (const [target, backlog] of this.options.figures.passEnded()) if (backlog > maxBacklog) quota.set(target, backlog - maxBacklog);
+    this.dropQuota = quota;
+  }
+}
+
+/** The pause after `failures` failed publishes in a row: doubling from `baseMs` up to `maxMs`, each between half and all of it. */
+export function backoffMs(failures: number, baseMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
