@@ -284,6 +284,21 @@ function intentsLine(row: NodeWorkStatus): string {
   return `  intents    passes ${figures['passes'] ?? 0}; abandoned writes resolved ${figures['resolvedKeys'] ?? 0}, waiting for their key's set ${figures['waitingKeys'] ?? 0}`;
 }
 
+/** Event delivery's line of `admin status` (change-delivery.ts): the worker's passes, then each target's figures. */
+function eventsLine(row: NodeWorkStatus): string {
+  const figures = row.workers.events?.worker;
+  if (figures === undefined) return '  events     not reported';
+  const targets = (row.events ?? []).map(
+    (target) =>
+      `${target.target} backlog ${target.backlog}${target.backlog > 0 ? ` (oldest ${Math.round(target.oldestSeconds)} s)` : ''}, delivered ${target.delivered}, ` +
+      `failures ${target.failures}, dropped ${target.dropped}, undeliverable ${target.undeliverable}`,
+  );
+  return (
+    `  events     passes ${figures['passes'] ?? 0}; changes delivered ${figures['delivered'] ?? 0}, offered to their leader ${figures['offered'] ?? 0}, ` +
+    `delivered by their leader ${figures['handedOver'] ?? 0}${targets.length === 0 ? '; no target used yet' : `; ${targets.join('; ')}`}`
+  );
+}
+
 export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; error: string })[], nowMs = Date.now()): string {
   const lines: string[] = [];
   const mb = (x: number): string => `${(x / 1e6).toFixed(1)} MB`;
@@ -316,6 +331,7 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
           `temporary files ${gc.tmpFilesRemoved}, segments compacted ${gc.segmentsRemoved ?? 0}; freed ${mb(gc.bytesFreed)}`,
       lifecycleLine(row),
       intentsLine(row),
+      eventsLine(row),
     );
   }
   return `${lines.join('\n')}\n`;

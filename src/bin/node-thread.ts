@@ -39,6 +39,7 @@ async function main(): Promise<void> {
         clusterSecret: data.clusterSecret,
         logger,
         ...(spec.healing === undefined ? {} : { healing: spec.healing }),
+        ...(spec.region === undefined ? {} : { region: spec.region }),
       });
       nodes.push(node);
       const address = await node.start();

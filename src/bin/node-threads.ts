@@ -9,6 +9,8 @@ export interface NodeSpec {
   dataDir: string;
   /** Background-work settings other than the defaults (the embedded default's lifecycle day). */
   healing?: Partial<NodeHealingConfig>;
+  /** The gateway's region, which the node's events carry. */
+  region?: string;
 }
 
 /** What a node thread is started with. */

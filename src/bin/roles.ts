@@ -70,6 +70,7 @@ export async function runNode(
     metadataWriteBufferBytes: config.metadataWriteBufferBytes,
     directIoMemoryBytes: config.directIoMemoryBytes,
     healing: config.healing,
+    region: config.region,
     metricsToken: config.metricsToken,
     logger: makeLogger(config),
   });
@@ -132,7 +133,9 @@ export async function runDev(
   // The gateway dates lifecycle expirations with its day and the nodes apply rules with theirs: one setting for both.
   const lifecycleDay = env[settings.lifecycleDaySeconds.env];
   const healing = lifecycleDay === undefined ? {} : { healing: { lifecycleDaySeconds: Number(lifecycleDay) } };
-  const specs: NodeSpec[] = Array.from({ length: nodeCount }, (_, i) => ({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), ...healing }));
+  // The nodes write the gateway's region in the events they deliver, and accept target ARNs naming it.
+  const region = env[settings.region.env] ?? DEFAULTS.region;
+  const specs: NodeSpec[] = Array.from({ length: nodeCount }, (_, i) => ({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), region, ...healing }));
   const threadCount = nodeThreadCount(flags.nodeThreads, nodeCount);
   // The banner says what a person needs; each node's and the gateway's start lines are details, shown
   // when TESSERA_LOG_LEVEL asks for them. Warnings and errors still reach the terminal.

@@ -103,6 +103,12 @@ const common = {
     setting(Text, { env: 'TESSERA_METRICS_TOKEN', fileForm: 'metricsTokenFile', doc: 'bearer token `GET /metrics` requires; without one it is open' }),
   ),
   metricsTokenFile: Type.Optional(setting(Path, { env: 'TESSERA_METRICS_TOKEN_FILE' })),
+  // Gateways scope signatures to it; nodes write it in the event records they deliver and accept target ARNs naming it.
+  region: setting(Text, {
+    env: 'TESSERA_REGION',
+    default: DEFAULTS.region,
+    doc: 'S3 region: the one SigV4 signatures must be scoped to (see `auth.acceptedRegions`), and the `awsRegion` of the event notifications nodes deliver; the same on gateways and nodes',
+  }),
 };
 
 /** The length of a lifecycle "day" in seconds: gateways date expirations with it, nodes apply rules with it; both must agree. */
@@ -145,7 +151,6 @@ export const GatewaySettings = Type.Object(
     ),
     credentialsFile: Type.Optional(setting(Path, { env: 'TESSERA_CREDENTIALS_FILE', doc: 'a JSON list of access keys' })),
     erasure: ErasureSettings,
-    region: setting(Text, { env: 'TESSERA_REGION', default: DEFAULTS.region, doc: 'S3 region, the one SigV4 signatures must be scoped to (see `auth.acceptedRegions`)' }),
     auth: AuthSettings,
     lifecycleDaySeconds: lifecycleDay,
     objectOwnership: setting(ObjectOwnership, {

@@ -262,6 +262,10 @@ export class MetadataStore {
     return this.bucketRows.listUsers();
   }
 
+  getUser(name: string): Promise<UserRecord | undefined> {
+    return this.bucketRows.getUser(name);
+  }
+
   // Quarantine, version tombstones, placement-index walks, cursors (HousekeepingRows).
   quarantine(entry: QuarantineEntry): Promise<boolean> {
     return this.housekeeping.quarantine(entry);

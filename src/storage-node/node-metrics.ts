@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { NodeHealth, NodeWorkStatus } from '../rpc/index.js';
+import type { EventTargetFigures, NodeHealth, NodeWorkStatus } from '../rpc/index.js';
 
 /** fsync latency buckets (seconds): a fast SSD to a slow shared disk. */
 const SYNC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -75,6 +75,18 @@ const WORK_FIGURES: readonly Figure[] = [
   { name: 'lifecycle_noncurrent_removed_total', help: 'Noncurrent versions removed by lifecycle rules', kind: 'counter', value: (s) => s.figures.lifecycle?.noncurrentRemoved ?? 0 },
   { name: 'lifecycle_markers_removed_total', help: 'Expired object delete markers removed by lifecycle rules', kind: 'counter', value: (s) => s.figures.lifecycle?.markersRemoved ?? 0 },
   { name: 'lifecycle_uploads_aborted_total', help: 'Incomplete multipart uploads aborted by lifecycle rules', kind: 'counter', value: (s) => s.figures.lifecycle?.uploadsAborted ?? 0 },
+];
+
+type TargetFigure = { name: string; help: string; kind: 'counter' | 'gauge'; value: (target: EventTargetFigures) => number };
+
+/** Event delivery's figures per target (label `target`), from the same NodeWorkStatus. */
+const EVENT_TARGET_FIGURES: readonly TargetFigure[] = [
+  { name: 'event_backlog', help: 'Changes this node leads that wait for the event target, as the last delivery pass found them', kind: 'gauge', value: (t) => t.backlog },
+  { name: 'event_oldest_seconds', help: 'Age of the oldest change waiting for the event target (0: none waits)', kind: 'gauge', value: (t) => t.oldestSeconds },
+  { name: 'event_deliveries_total', help: 'Event messages the target accepted', kind: 'counter', value: (t) => t.delivered },
+  { name: 'event_failures_total', help: 'Publishes to the event target that failed (each is retried)', kind: 'counter', value: (t) => t.failures },
+  { name: 'event_dropped_total', help: 'Changes dropped for the event target past the backlog limit', kind: 'counter', value: (t) => t.dropped },
+  { name: 'event_undeliverable_total', help: 'Destinations skipped because their event target no longer exists', kind: 'counter', value: (t) => t.undeliverable },
 ];
 
 /**
@@ -159,6 +171,7 @@ export class NodeMetrics {
       }
       return status;
     };
+    this.eventFigures(current);
     for (const figure of WORK_FIGURES) {
       const name = `tessera_node_${figure.name}`;
       if (figure.kind === 'counter') {
@@ -178,6 +191,37 @@ export class NodeMetrics {
           registers,
           collect() {
             gauge.set(figure.value(current()));
+          },
+        });
+      }
+    }
+  }
+
+  /** One metric per event target figure, labelled by target: set afresh at each scrape, so a target gone from the report leaves no stale series. */
+  private eventFigures(current: () => NodeWorkStatus): void {
+    const registers = [this.registry];
+    for (const figure of EVENT_TARGET_FIGURES) {
+      const name = `tessera_node_${figure.name}`;
+      if (figure.kind === 'counter') {
+        const counter: Counter<'target'> = new Counter({
+          name,
+          help: figure.help,
+          labelNames: ['target'],
+          registers,
+          collect() {
+            counter.reset();
+            for (const target of current().events ?? []) counter.inc({ target: target.target }, Math.max(0, figure.value(target)));
+          },
+        });
+      } else {
+        const gauge: Gauge<'target'> = new Gauge({
+          name,
+          help: figure.help,
+          labelNames: ['target'],
+          registers,
+          collect() {
+            gauge.reset();
+            for (const target of current().events ?? []) gauge.set({ target: target.target }, figure.value(target));
           },
         });
       }

@@ -15,7 +15,7 @@ import type { ShardStoreOptions } from './shard-store/shard-store-options.js';
 import { ShardDeletes } from './shard-store/shard-deletes.js';
 import { ShardReads } from './shard-store/shard-reads.js';
 import { ShardWrites } from './shard-store/shard-writes.js';
-import { StoreCore } from './shard-store/store-core.js';
+import { StoreCore, lockKey } from './shard-store/store-core.js';
 
 export { ShardStoreError, type ShardStoreErrorCode } from './shard-store-error.js';
 export { shardFileName } from './shard-paths.js';
@@ -95,6 +95,14 @@ export class ShardStore {
     return this.core.metadata.changes;
   }
 
+  /**
+   * Another member's offer of a change (ChangeRows.offered), under the key's lock as a commit logs one:
+   * two members offering the same change at once log it once, and after the key's commits in flight.
+   */
+  offerChange(bucket: string, key: string, note: ChangeNote): Promise<'delivered' | 'pending'> {
+    return this.core.keyLocks.run(lockKey(bucket, key), () => this.core.metadata.changes.offered(bucket, key, note));
+  }
+
   /** Shards found bad, waiting for repair. */
   get quarantineRows(): QuarantineRows {
     return this.core.metadata;
@@ -148,6 +156,11 @@ export class ShardStore {
   /** Every user record, removed users included. */
   listUsers(): Promise<UserRecord[]> {
     return this.core.metadata.listUsers();
+  }
+
+  /** The user record (or target record, `target:NAME`) named `name`, removed ones included, if this node holds it. */
+  userRecord(name: string): Promise<UserRecord | undefined> {
+    return this.core.metadata.getUser(name);
   }
 
   /** Reports the duration of every synced metadata write (seconds) to `observer`: the node's fsync latency. */

@@ -9,7 +9,7 @@ import { PreparedResolver } from './prepared-resolver.js';
 import { RingStore } from './ring-store.js';
 import { ShardStore } from './shard-store.js';
 import { ForegroundActivity } from './workers/foreground.js';
-import { Healing, type HealingConfig } from './workers/healing.js';
+import { Healing, type EventDeliveryTuning, type HealingConfig } from './workers/healing.js';
 
 /** What a storage node needs to run. */
 export interface StorageNodeOptions {
@@ -44,6 +44,10 @@ export interface StorageNodeOptions {
   metricsToken?: string | undefined;
   /** Pacing of scrub, repair, audit and rebalance; false runs none of them (tests of the store alone). */
   healing?: Partial<HealingConfig> | false;
+  /** The cluster's region (DEFAULTS.region when absent): the `awsRegion` of the events the node delivers, and the region target ARNs may name. */
+  region?: string;
+  /** Timing and bounds of event delivery other than the defaults (change-delivery.ts); tests shorten them. */
+  eventDelivery?: EventDeliveryTuning;
 }
 
 /** Default pause between resolver passes: prepared shards whose commit was lost are rare and may wait a little. */
@@ -112,6 +116,8 @@ export class StorageNode {
             logger,
             foreground,
             ...(options.healing === undefined ? {} : { config: options.healing }),
+            ...(options.region === undefined ? {} : { region: options.region }),
+            ...(options.eventDelivery === undefined ? {} : { eventDelivery: options.eventDelivery }),
             ...(options.clock === undefined ? {} : { clock: options.clock }),
           });
     this.healing = healing;

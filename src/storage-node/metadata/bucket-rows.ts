@@ -46,6 +46,12 @@ export class BucketRows {
     await this.meta.write(new MetadataBatch().put(key, json(record)));
   }
 
+  /** The user record named `name` this node holds (a tombstone when removed), if any. */
+  async getUser(name: string): Promise<UserRecord | undefined> {
+    const value = await this.meta.db.get(rowKey(ROW.user, name));
+    return value === undefined ? undefined : parse<UserRecord>(value);
+  }
+
   /** Every user record, removed users included. */
   async listUsers(): Promise<UserRecord[]> {
     const records: UserRecord[] = [];

@@ -27,6 +27,7 @@ import {
 import { goneRecord, toObjectStatus } from '../metadata-store.js';
 import { MAX_CHANGE_PAGE } from '../metadata/change-rows.js';
 import { sendPooledBody } from '../pooled-body.js';
+import { CHANGE_ROUTES } from '../workers/change-routes.js';
 import { HEALING_ROUTES } from '../workers/healing-routes.js';
 import { isClientBatch } from './client-batch.js';
 import { queryOf, withBody, type NodeRoute, type NodeRouteContext } from './node-route.js';
@@ -298,4 +299,4 @@ const OPERATOR_ROUTES: readonly NodeRoute[] = [
  * the node server registers them all, authenticates each request as its row says, and counts the
  * data path's requests as foreground work.
  */
-export const NODE_ROUTES: readonly NodeRoute[] = [...DATA_ROUTES, ...RECORD_ROUTES, ...RING_ROUTES, ...HEALING_ROUTES, ...OPERATOR_ROUTES];
+export const NODE_ROUTES: readonly NodeRoute[] = [...DATA_ROUTES, ...RECORD_ROUTES, ...RING_ROUTES, ...HEALING_ROUTES, ...CHANGE_ROUTES, ...OPERATOR_ROUTES];

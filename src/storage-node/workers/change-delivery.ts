@@ -1,7 +1,8 @@
 import type { Logger } from '../../common/index.js';
 import { eventMessages, type EventMessage } from '../../events/index.js';
 import type { RingNode } from '../../placement/index.js';
-import { MAX_DONE_IDS, type ChangeNote } from '../../rpc/index.js';
+import { MAX_DONE_IDS, type LoggedChange } from '../../rpc/index.js';
+import type { ChangeRows } from '../metadata/change-rows.js';
 import type { RingStore } from '../ring-store.js';
 import type { DeliveryFigures } from './delivery-figures.js';
 import type { EventPublishers } from './event-publishers.js';
@@ -9,24 +10,8 @@ import type { PeerClients } from './peer-clients.js';
 import { SetLeaders } from './set-leaders.js';
 import type { StepResult, Worker, WorkerStatus } from './worker.js';
 
-/** One change of the node's log as delivery reads it (metadata/change-rows.ts). */
-export interface LoggedChange {
-  seq: string;
-  bucket: string;
-  key: string;
-  note: ChangeNote;
-  loggedMs: number;
-  /** Configuration ids this node already delivered the change to. */
-  delivered: string[];
-}
-
 /** The part of the node's change log delivery reads and writes. */
-export interface DeliveryLog {
-  page(afterSeq: string | undefined, limit: number): Promise<LoggedChange[]>;
-  markDelivered(seq: string, configurationId: string): Promise<void>;
-  done(ids: readonly string[]): Promise<number>;
-  dropMarkersBefore(ms: number): Promise<number>;
-}
+export type DeliveryLog = Pick<ChangeRows, 'page' | 'markDelivered' | 'done' | 'dropMarkersBefore'>;
 
 /** Changes one step reads (and most one offer carries: MAX_OFFERED_CHANGES). */
 const PAGE_ROWS = 256;
@@ -131,7 +116,8 @@ export class ChangeDelivery implements Worker {
   }
 
   status(): WorkerStatus {
-    return { ...this.counters, blockedTargets: this.blocked.size + [...this.retries.values()].filter((retry) => retry.atMs > this.clock()).length };
+    const now = this.clock();
+    return { ...this.counters, targetsBackingOff: [...this.retries.values()].filter((retry) => retry.atMs > now).length };
   }
 
   async step(signal: AbortSignal): Promise<StepResult> {

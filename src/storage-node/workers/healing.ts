@@ -3,6 +3,9 @@ import type { NodeWorkStatus, WorkerReport } from '../../rpc/index.js';
 import type { RingStore } from '../ring-store.js';
 import type { ShardStore } from '../shard-store.js';
 import { AuditWorker } from './audit-worker.js';
+import { ChangeDelivery, type ChangeDeliveryOptions } from './change-delivery.js';
+import { DeliveryFigures } from './delivery-figures.js';
+import { EventPublishers } from './event-publishers.js';
 import type { ForegroundActivity } from './foreground.js';
 import { GcWorker } from './gc-worker.js';
 import { IntentResolver } from './intent-resolver.js';
@@ -21,6 +24,15 @@ export type HealingConfig = NodeHealingConfig;
 /** Defaults, from the node settings' schema (a scrub pass a day on a full node; cheap audits and ring checks; hourly garbage collection). */
 export const DEFAULT_HEALING_CONFIG: HealingConfig = DEFAULT_HEALING;
 
+/** Timing and bounds of event delivery other than the defaults (change-delivery.ts has them and why). */
+export type EventDeliveryTuning = Partial<Pick<ChangeDeliveryOptions, 'offerAfterMs' | 'maxBacklog' | 'retryBaseMs' | 'retryMaxMs' | 'missingTargetGraceMs' | 'probeCacheMs'>> & {
+  /** Pause between delivery passes over the log: how soon a new change goes out. */
+  passIdleMs?: number;
+};
+
+/** Pause between delivery passes when not told otherwise: an event leaves within about a second of its commit. */
+const DEFAULT_DELIVERY_PASS_MS = 1_000;
+
 /** Construction parameters of a node's background work. */
 export interface HealingOptions {
   nodeId: string;
@@ -29,17 +41,22 @@ export interface HealingOptions {
   clusterSecret: string;
   logger: Logger;
   config?: Partial<HealingConfig>;
+  /** The cluster's region, in the events the node delivers (DEFAULTS.region when absent). */
+  region?: string;
+  eventDelivery?: EventDeliveryTuning;
   /** The node's client traffic, which every worker gives way to. */
   foreground?: ForegroundActivity | undefined;
   clock?: () => number;
 }
 
-/** A node's background workers (scrub, repair, audit, rebalance, gc), each under its own runner, and their figures. */
+/** A node's background workers (scrub, repair, audit, rebalance, gc, event delivery), each under its own runner, and their figures. */
 export class Healing implements HealingControl {
   readonly figures = new HealingFigures();
+  private readonly deliveryFigures = new DeliveryFigures();
+  private readonly publishers: EventPublishers;
   private readonly options: HealingOptions;
   private readonly peers: PeerClients;
-  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; intents: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; intents: WorkerRunner; events: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
 
   constructor(options: HealingOptions) {
     this.options = options;
@@ -83,11 +100,26 @@ export class Healing implements HealingControl {
       placementSettled: config.rebalance ? () => rebalance.settled(rings.current?.epoch ?? 0) : () => true,
       clock,
     });
+    this.publishers = new EventPublishers({ region: options.region ?? DEFAULTS.region, readRecord: (name) => store.userRecord(name), logger, clock });
+    const { passIdleMs, ...tuning } = options.eventDelivery ?? {};
+    const delivery = new ChangeDelivery({
+      nodeId,
+      changes: store.changes,
+      rings,
+      peers: this.peers,
+      publishers: this.publishers,
+      figures: this.deliveryFigures,
+      region: options.region ?? DEFAULTS.region,
+      logger,
+      ...tuning,
+      clock,
+    });
     this.runners = {
       scrub: new WorkerRunner({ worker: scrub, cursors, logger, foreground, idleMs: config.scrubIntervalMs, limits: { bytesPerSecond: config.scrubBytesPerSecond }, clock }),
       repair: repairRunner,
       audit: new WorkerRunner({ worker: audit, cursors, logger, foreground, idleMs: config.auditIntervalMs, clock }),
       intents: new WorkerRunner({ worker: new IntentResolver({ nodeId, store, rings, peers: this.peers, logger, clock }), cursors, logger, foreground, idleMs: DEFAULTS.indexIntentPassMs, clock }),
+      events: new WorkerRunner({ worker: delivery, cursors, logger, foreground, idleMs: passIdleMs ?? DEFAULT_DELIVERY_PASS_MS, clock }),
       ...(config.rebalance
         ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, foreground, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
         : {}),
@@ -127,6 +159,7 @@ export class Healing implements HealingControl {
   /** Stops every runner promptly and closes peer connections. */
   async close(): Promise<void> {
     await Promise.all(Object.values(this.runners).map((runner) => runner.close()));
+    await this.publishers.close();
     await this.peers.close();
   }
 
@@ -147,14 +180,15 @@ export class Healing implements HealingControl {
   workStatus(): NodeWorkStatus {
     const clock = this.options.clock ?? Date.now;
     const snapshot = this.figures.snapshot(clock());
-    const { scrub, repair, audit, rebalance, gc, lifecycle, intents } = this.runners;
+    const { scrub, repair, audit, rebalance, gc, lifecycle, intents, events } = this.runners;
     const off = (name: string): WorkerReport => ({ name, running: false, worker: { enabled: false } });
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
       quarantinedShards: this.options.store.stats.quarantinedShards,
       figures: snapshot,
-      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle'), intents: intents.status() },
+      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle'), intents: intents.status(), events: events.status() },
+      events: this.deliveryFigures.snapshot(clock()),
     };
   }
 }

@@ -1,0 +1,27 @@
+import { ChangeOfferRequest, ChangesDoneRequest, NODE_PATHS, type ChangeOfferResponse, type ChangesDoneResponse } from '../../rpc/index.js';
+import { withBody, type NodeRoute } from '../node-server/node-route.js';
+
+/**
+ * The signed node routes of change delivery between the members of a key's set (change-delivery.ts):
+ * a member's offer of its copies to the leader, and the leader's word that changes were delivered.
+ * Both bodies are bounded by their schemas (MAX_OFFERED_CHANGES, MAX_DONE_IDS).
+ */
+export const CHANGE_ROUTES: readonly NodeRoute[] = [
+  withBody({
+    method: 'POST',
+    path: NODE_PATHS.changeOffer,
+    body: ChangeOfferRequest,
+    handler: async (node, { changes }): Promise<ChangeOfferResponse> => {
+      const answers: ChangeOfferResponse['answers'] = [];
+      // One at a time: each may log a change, and the log numbers its rows in the order they arrive.
+      for (const { bucket, key, note } of changes) answers.push(await node.store.offerChange(bucket, key, note));
+      return { answers };
+    },
+  }),
+  withBody({
+    method: 'POST',
+    path: NODE_PATHS.changesDone,
+    body: ChangesDoneRequest,
+    handler: async (node, { ids }): Promise<ChangesDoneResponse> => ({ removed: await node.store.changes.done(ids) }),
+  }),
+];
