@@ -34,6 +34,12 @@ const MARKER_AGE_MS = 24 * 60 * 60 * 1000;
 const MARKER_SWEEP_MS = 60 * 60 * 1000;
 /** Time a member has to answer an offer or a done call. */
 const PEER_TIMEOUT_MS = 10_000;
+/**
+ * Longest a pass that found nothing to do (every change waiting on a target's backoff, or too young to
+ * offer) is followed by quiet: the log is not read again before then unless it grew. A leader's loss
+ * is noticed within it.
+ */
+const MAX_QUIET_MS = 5_000;
 /** Offers remembered (to repeat each only every offerAfterMs): past this the oldest memories go. */
 const MAX_OFFER_MEMORY = 100_000;
 
@@ -107,7 +113,15 @@ export class ChangeDelivery implements Worker {
   /** When each change was last offered to its leader. */
   private readonly offeredMs = new Map<string, number>();
   private lastMarkerSweepMs = Number.NEGATIVE_INFINITY;
-  private readonly counters = { passes: 0, delivered: 0, offered: 0, handedOver: 0, standIn: 0, markersDropped: 0 };
+  /** Whether the pass under way published, settled, removed or offered anything. */
+  private passActive = false;
+  /** The earliest time a change the pass under way left alone is due (its offer, or a stand-in's delivery). */
+  private passNextDueMs = Number.POSITIVE_INFINITY;
+  /** The last sequence number the previous pass read (undefined: the log was empty). */
+  private lastSeenSeq: string | undefined;
+  /** After a pass that did nothing, no pass starts before this unless the log grew. */
+  private quietUntilMs = Number.NEGATIVE_INFINITY;
+  private readonly counters = { passes: 0, quietPasses: 0, delivered: 0, offered: 0, handedOver: 0, standIn: 0, markersDropped: 0 };
 
   constructor(options: ChangeDeliveryOptions) {
     this.options = options;
@@ -129,6 +143,15 @@ export class ChangeDelivery implements Worker {
     const locator = this.options.rings.locator;
     // Without a ring this node cannot tell who leads: its changes wait (each is on the other members too).
     if (locator === undefined) return { items: 0, bytes: 0, cursor: null, idle: true };
+    if (this.after === undefined) {
+      // A backlog behind a target that is down is not read again and again while nothing can move.
+      if (now < this.quietUntilMs && (await this.options.changes.page(this.lastSeenSeq, 1)).length === 0) {
+        this.counters.quietPasses += 1;
+        return { items: 0, bytes: 0, cursor: null, idle: true };
+      }
+      this.passActive = false;
+      this.passNextDueMs = Number.POSITIVE_INFINITY;
+    }
     const changes = await this.options.changes.page(this.after, PAGE_ROWS);
     const offerAfterMs = this.options.offerAfterMs ?? DEFAULT_OFFER_AFTER_MS;
     const led: Led[] = [];
@@ -142,13 +165,15 @@ export class ChangeDelivery implements Worker {
         // A member leading only because those before it are silent waits as an offer would: a leader
         // that merely restarted delivers its own changes, and nothing goes out twice.
         const first = set[0]?.id === this.options.nodeId;
-        if (first || old) {
-          led.push({ change, set, settled: [], waiting: false });
-          if (!first) this.counters.standIn += 1;
-        }
+        if (first || old) led.push({ change, set, settled: [], waiting: false });
+        else this.dueAt(change.loggedMs + offerAfterMs);
         continue;
       }
-      if (!old || now - (this.offeredMs.get(change.note.id) ?? Number.NEGATIVE_INFINITY) < offerAfterMs) continue;
+      const offeredMs = this.offeredMs.get(change.note.id) ?? Number.NEGATIVE_INFINITY;
+      if (!old || now - offeredMs < offerAfterMs) {
+        this.dueAt(Math.max(change.loggedMs, offeredMs) + offerAfterMs);
+        continue;
+      }
       let offer = offers.get(leader.id);
       if (offer === undefined) {
         offer = { member: leader, changes: [] };
@@ -159,8 +184,9 @@ export class ChangeDelivery implements Worker {
     await this.deliver(led, now, signal);
     await this.offer([...offers.values()], now, signal);
     const last = changes.at(-1);
+    if (last !== undefined) this.lastSeenSeq = last.seq;
     if (changes.length < PAGE_ROWS || last === undefined) {
-      this.endPass();
+      this.endPass(now);
       return { items: changes.length, bytes: 0, cursor: null, idle: true };
     }
     this.after = last.seq;
@@ -216,6 +242,7 @@ export class ChangeDelivery implements Worker {
         queue.outbound.push({ led: entry, configurationId: message.configurationId, body: JSON.stringify(message.body) });
       }
     }
+    if (queues.size > 0 || led.some((entry) => entry.settled.length > 0)) this.passActive = true;
     await Promise.all([...queues].map(([name, queue]) => this.publishInOrder(name, queue.publish, queue.outbound, now, signal)));
     signal.throwIfAborted();
     const done: Led[] = [];
@@ -227,8 +254,10 @@ export class ChangeDelivery implements Worker {
       for (const configurationId of entry.settled) await this.options.changes.markDelivered(entry.change.seq, configurationId);
     }
     if (done.length === 0) return;
+    this.passActive = true;
     await this.options.changes.done(done.map((entry) => entry.change.note.id));
     this.counters.delivered += done.length;
+    this.counters.standIn += done.filter((entry) => entry.set[0]?.id !== this.options.nodeId).length;
     await this.tellMembers(done, signal);
   }
 
@@ -284,6 +313,7 @@ export class ChangeDelivery implements Worker {
   /** Offers this node's old copies to their leaders; removes those a leader delivered. */
   private async offer(offers: readonly { member: RingNode; changes: LoggedChange[] }[], now: number, signal: AbortSignal): Promise<void> {
     if (offers.length === 0) return;
+    this.passActive = true;
     this.rememberOffers(now);
     const asked = AbortSignal.any([signal, AbortSignal.timeout(PEER_TIMEOUT_MS)]);
     const delivered: string[] = [];
@@ -327,11 +357,21 @@ export class ChangeDelivery implements Worker {
   }
 
   private isBlocked(target: string, now: number): boolean {
-    return this.blocked.has(target) || (this.retries.get(target)?.atMs ?? 0) > now;
+    const retry = this.retries.get(target);
+    if (retry !== undefined) this.dueAt(retry.atMs);
+    return this.blocked.has(target) || (retry?.atMs ?? 0) > now;
   }
 
-  /** The log was read to its end: the backlog is known, and the next pass drops what exceeds the limit. */
-  private endPass(): void {
+  /** Notes when a change left alone in this pass is due. */
+  private dueAt(ms: number): void {
+    this.passNextDueMs = Math.min(this.passNextDueMs, ms);
+  }
+
+  /**
+   * The log was read to its end: the backlog is known, and the next pass drops what exceeds the limit.
+   * A pass that did nothing is followed by quiet until something it left is due (or the log grows).
+   */
+  private endPass(now: number): void {
     this.after = undefined;
     this.blocked = new Set();
     this.counters.passes += 1;
@@ -339,6 +379,8 @@ export class ChangeDelivery implements Worker {
     const quota = new Map<string, number>();
     for (const [target, backlog] of this.options.figures.passEnded()) if (backlog > maxBacklog) quota.set(target, backlog - maxBacklog);
     this.dropQuota = quota;
+    // A pass with drops to make, or one that moved anything, is followed by another at once.
+    this.quietUntilMs = this.passActive || quota.size > 0 ? Number.NEGATIVE_INFINITY : Math.min(this.passNextDueMs, now + MAX_QUIET_MS);
   }
 }
 

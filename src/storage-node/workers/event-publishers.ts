@@ -54,19 +54,21 @@ export class EventPublishers {
     this.clock = options.clock ?? Date.now;
   }
 
-  /** What the destination ARN `arn` leads to now. */
+  /** What the destination ARN `arn` leads to now; throws once closed (nothing is judged gone because the node is stopping). */
   async lookup(arn: string): Promise<TargetLookup> {
+    if (this.closed) throw new Error('event publishers are closed');
     const parsed = parseTargetArn(arn, this.options.region);
     if (parsed === undefined) return { state: 'gone', name: NOT_A_TARGET };
     const { name } = parsed;
     const entry = await this.entry(name);
     if (entry.text === null) return { state: 'unknown', name };
-    if (entry.definition === undefined || entry.definition.type !== parsed.type || this.closed) return { state: 'gone', name };
+    if (entry.definition === undefined || entry.definition.type !== parsed.type) return { state: 'gone', name };
+    if (this.closed) throw new Error('event publishers are closed');
     entry.publisher ??= createPublisher(entry.definition, this.options.publisherLimits);
     return { state: 'ready', name, publisher: entry.publisher };
   }
 
-  /** Closes every publisher; lookups answer `gone` from now on. */
+  /** Closes every publisher; lookups throw from now on. */
   async close(): Promise<void> {
     this.closed = true;
     const publishers = [...this.targets.values()].flatMap((entry) => (entry.publisher === undefined ? [] : [entry.publisher]));

@@ -8,6 +8,7 @@ import { targetArn, type TargetDefinition } from '../../../src/events/index.js';
 import { buildRing, RingLocator, serializeRing, type RingNode } from '../../../src/placement/index.js';
 import { NodeClient, type ChangeNote, type EventTargetFigures } from '../../../src/rpc/index.js';
 import { StorageNode } from '../../../src/storage-node/index.js';
+import { backoffMs } from '../../../src/storage-node/workers/change-delivery.js';
 import type { EventDeliveryTuning } from '../../../src/storage-node/workers/healing.js';
 import { formatStatus } from '../../../src/bin/admin-cli.js';
 import { seededBytes } from '../../helpers/bytes.js';
@@ -244,6 +245,7 @@ t.test('a webhook refusing messages, then accepting them, receives every change 
   t.equal(hook.received.length, 0, 'nothing was accepted while the webhook refused');
   const waiting = await cluster.figures(leader, 'hook');
   t.equal(waiting?.backlog, 4, 'the backlog holds every change');
+  await until('the leader leaves its log unread while the target backs off', async () => Number((await leader.workStatus()).workers.events?.worker['quietPasses'] ?? 0) > 0, 10_000);
   hook.refusing = false;
   await until('the webhook receives every change', async () => hook.received.length >= notes.length, 20_000);
   await until('every member removed its copies', () => logsEmpty(cluster), 20_000);
@@ -349,4 +351,14 @@ t.test('a destination whose target was removed is skipped and counted, not retri
   await until('every log is empty', () => logsEmpty(cluster), 20_000);
   t.same(hook.events().map((event) => event.sequencer), [kept.orderId.toUpperCase()], 'only the live target received anything');
   t.equal((await cluster.figures(cluster.set('x')[0]?.client as NodeClient, 'gone'))?.undeliverable, 1, 'the removed target counts one undeliverable change');
+});
+
+t.test('the pause after failed publishes doubles from the base up to the maximum, each between half and all of its value', async (t) => {
+  for (const [failures, ceiling] of [[1, 1_000], [2, 2_000], [3, 4_000], [6, 32_000], [7, 60_000], [40, 60_000]] as const) {
+    for (let i = 0; i < 50; i += 1) {
+      const pause = backoffMs(failures, 1_000, 60_000);
+      if (pause < ceiling / 2 || pause > ceiling) t.fail(`failure ${failures}: ${pause} ms outside [${ceiling / 2}, ${ceiling}]`);
+    }
+    t.pass(`after ${failures} failures in a row: between ${ceiling / 2} and ${ceiling} ms`);
+  }
 });
