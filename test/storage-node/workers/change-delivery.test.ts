@@ -146,7 +146,7 @@ class Cluster {
    * Writes a version of `key` (or a tombstone) on the members given (the whole set when absent), each
    * commit carrying the change's note as a gateway's does; answers the note.
    */
-  async write(key: string, arn: string, options: { deleted?: boolean; on?: number[] } = {}): Promise<ChangeNote> {
+  async write(key: string, arn: string | string[], options: { deleted?: boolean; on?: number[] } = {}): Promise<ChangeNote> {
     const versionId = this.nextVersion();
     const deleted = options.deleted === true;
     const sizeBytes = 1000;
@@ -161,7 +161,7 @@ class Cluster {
       sourceIp: '192.0.2.7',
       requestId: `req-${versionId}`,
       hostId: 'host-id',
-      destinations: [{ configurationId: 'to-hook', arn }],
+      destinations: typeof arn === 'string' ? [{ configurationId: 'to-hook', arn }] : arn.map((one, i) => ({ configurationId: `to-${i}`, arn: one })),
     };
     const set = this.set(key);
     const on = options.on ?? set.map((_, i) => i);
@@ -361,4 +361,24 @@ t.test('the pause after failed publishes doubles from the base up to the maximum
     }
     t.pass(`after ${failures} failures in a row: between ${ceiling / 2} and ${ceiling} ms`);
   }
+});
+
+t.test('a change for two targets reaches the one that accepts once, and the other after it comes back, without a resend to the first', async (t) => {
+  const up = await Webhook.start(t);
+  const down = await Webhook.start(t);
+  const cluster = await Cluster.start(t, FAST);
+  const upArn = await cluster.defineTarget('up', { type: 'webhook', url: up.url });
+  const downArn = await cluster.defineTarget('down', { type: 'webhook', url: down.url });
+  down.refusing = true;
+  const notes = [await cluster.write('both', [upArn, downArn]), await cluster.write('both', [upArn, downArn])];
+  await until('the accepting target receives both changes', async () => up.received.length >= 2, 20_000);
+  await until('the other refused them a few times', async () => down.refused >= 3, 20_000);
+  t.equal(up.received.length, 2, 'retries for the other target resend nothing to this one');
+  down.refusing = false;
+  await until('the other target receives both changes', async () => down.received.length >= 2, 20_000);
+  await until('every member removed its copies', () => logsEmpty(cluster), 20_000);
+  const sequencers = notes.map((note) => note.orderId.toUpperCase());
+  t.same(up.events().map((event) => event.sequencer), sequencers, 'the first target: each once, in order');
+  t.same(down.events().map((event) => event.sequencer), sequencers, 'the second: each once, in order');
+  t.same(down.received.map(({ Records: [record] }) => record.s3.configurationId), ['to-1', 'to-1'], 'each with its own configuration id');
 });
