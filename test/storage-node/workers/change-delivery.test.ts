@@ -81,12 +81,29 @@ class Webhook {
   }
 }
 
+/** A storage node as the tests run it: its region, its delivery tuning, no rebalance, gc or lifecycle. */
+function nodeOn(nodeId: string, dataDir: string, port: number, tuning: EventDeliveryTuning): StorageNode {
+  return new StorageNode({
+    nodeId,
+    dataDir,
+    host: '127.0.0.1',
+    port,
+    clusterSecret: SECRET,
+    logger: silentLogger(),
+    region: REGION,
+    healing: { rebalance: false, gc: false, lifecycle: false },
+    eventDelivery: tuning,
+  });
+}
+
 /** Three real storage nodes holding one ring (every key on all three), each delivering its changes. */
 class Cluster {
-  readonly nodes: StorageNode[];
+  nodes: StorageNode[];
   readonly members: RingNode[];
   readonly clients: NodeClient[];
   readonly locator: RingLocator;
+  /** Each node's data directory, by node index. */
+  readonly dataDirs: string[] = [];
   /** Nodes a test stopped itself. */
   readonly stopped = new Set<StorageNode>();
   private versions = 0;
@@ -100,18 +117,10 @@ class Cluster {
 
   static async start(t: Teardown, tuning: EventDeliveryTuning): Promise<Cluster> {
     const nodes: StorageNode[] = [];
+    const dataDirs: string[] = [];
     for (let i = 0; i < 3; i += 1) {
-      const node = new StorageNode({
-        nodeId: `n${i}`,
-        dataDir: await tempDir(t, `delivery-n${i}`),
-        host: '127.0.0.1',
-        port: 0,
-        clusterSecret: SECRET,
-        logger: silentLogger(),
-        region: REGION,
-        healing: { rebalance: false, gc: false, lifecycle: false },
-        eventDelivery: tuning,
-      });
+      dataDirs.push(await tempDir(t, `delivery-n${i}`));
+      const node = nodeOn(`n${i}`, dataDirs[i] as string, 0, tuning);
       await node.start();
       nodes.push(node);
     }
@@ -120,9 +129,10 @@ class Cluster {
     const ring = buildRing(null, members, { replicas: 3, partitionBits: 4, seed: 3 });
     for (const client of clients) await client.offerRing(JSON.parse(serializeRing(ring)));
     const cluster = new Cluster(nodes, members, clients, new RingLocator(ring));
+    cluster.dataDirs.push(...dataDirs);
     t.teardown(async () => {
       for (const client of clients) await client.close();
-      for (const node of nodes) if (!cluster.stopped.has(node)) await node.close();
+      for (const node of cluster.nodes) if (!cluster.stopped.has(node)) await node.close();
     });
     return cluster;
   }
@@ -381,4 +391,28 @@ t.test('a change for two targets reaches the one that accepts once, and the othe
   t.same(up.events().map((event) => event.sequencer), sequencers, 'the first target: each once, in order');
   t.same(down.events().map((event) => event.sequencer), sequencers, 'the second: each once, in order');
   t.same(down.received.map(({ Records: [record] }) => record.s3.configurationId), ['to-1', 'to-1'], 'each with its own configuration id');
+});
+
+t.test('a leader restarted with changes it had not delivered delivers them after the restart, in order, from its own log', async (t) => {
+  const hook = await Webhook.start(t);
+  const tuning = { ...FAST, retryMaxMs: 200 };
+  const cluster = await Cluster.start(t, tuning);
+  const arn = await cluster.defineTarget('hook', { type: 'webhook', url: hook.url });
+  hook.refusing = true;
+  const notes: ChangeNote[] = [];
+  for (let i = 0; i < 3; i += 1) notes.push(await cluster.write('kept', arn));
+  const [leader] = cluster.set('kept') as [ReturnType<Cluster['set']>[number]];
+  await until('the leader tried and failed', async () => hook.refused >= 1, 20_000);
+  const index = cluster.nodes.indexOf(leader.node);
+  const { port } = leader.node.address;
+  const dataDir = cluster.dataDirs[index] as string;
+  cluster.stopped.add(leader.node);
+  await leader.node.close();
+  hook.refusing = false;
+  const restarted = nodeOn(leader.member.id, dataDir, port, tuning);
+  await restarted.start();
+  cluster.nodes[index] = restarted;
+  await until('the changes are delivered', async () => hook.received.length >= notes.length, 20_000);
+  await until('every member removed its copies', () => logsEmpty(cluster), 20_000);
+  t.same(hook.events().map((event) => event.sequencer), notes.map((note) => note.orderId.toUpperCase()), 'each once, in order');
 });
