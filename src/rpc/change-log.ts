@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox';
 import type { NotificationRule } from './bucket-record.js';
-import { Count, VersionId } from './wire-fields.js';
+import { Count, VersionId, WireName } from './wire-fields.js';
 
 /**
  * The change log's vocabulary (docs/events.md): which changes of an object S3 names, how a bucket's
@@ -95,3 +95,23 @@ export const ChangeNote = Type.Object({
 });
 /** One committed change of an object, as its commit carries it. */
 export type ChangeNote = Static<typeof ChangeNote>;
+
+/** A change sequence number on one node: 16 hex digits, increasing. */
+export const ChangeSeq = Type.String({ pattern: '^[0-9a-f]{16}$' });
+
+/** One change as a node logged it: its place in the node's log, the key it changed, its note, and the configurations the node delivered it to so far. */
+export const LoggedChange = Type.Object({
+  seq: ChangeSeq,
+  bucket: WireName,
+  key: WireName,
+  note: ChangeNote,
+  loggedMs: Count,
+  delivered: Type.Array(Type.String({ maxLength: 255 }), { maxItems: MAX_CHANGE_DESTINATIONS }),
+});
+/** One change as a node logged it. */
+export type LoggedChange = Static<typeof LoggedChange>;
+
+/** Answer of GET /v1/changes: a page of the node's change log, in log order. */
+export const ChangeLogPage = Type.Object({ changes: Type.Array(LoggedChange) });
+/** Answer of GET /v1/changes. */
+export type ChangeLogPage = Static<typeof ChangeLogPage>;

@@ -5,6 +5,7 @@ import type { LatencyEstimator } from './latency-estimator.js';
 import type { LocalLink } from './local-link.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
 import { NodeTransport, type CallOptions } from './node-transport.js';
+import type { LoggedChange } from './change-log.js';
 import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse, PartitionVersionCursor, PartitionVersionsResponse } from './node-reports.js';
 import {
   NODE_PATHS,
@@ -237,6 +238,12 @@ export class NodeClient {
   /** A page of the node's replica of a bucket index shard in versions mode: every live version of each key. */
   async listIndexVersions(query: IndexVersionListQuery, options: CallOptions = {}): Promise<IndexVersionListResponse> {
     return this.transport.json(MESSAGE_CHECKS.indexVersionList, 'GET', `${NODE_PATHS.index}?${listParams(query, true)}`, {}, options);
+  }
+
+  /** A page of the node's change log: up to `limit` changes after sequence `after` (from the start without one). */
+  async listChanges(query: { after?: string | undefined; limit: number }, options: CallOptions = {}): Promise<LoggedChange[]> {
+    const params = new URLSearchParams({ limit: String(query.limit), ...(query.after === undefined ? {} : { after: query.after }) });
+    return (await this.transport.json(MESSAGE_CHECKS.changeLog, 'GET', `${NODE_PATHS.changes}?${params.toString()}`, {}, options)).changes;
   }
 
   /** Removes one version of a key for good; answers the record removed, or null when the node did not hold it. */

@@ -34,6 +34,8 @@ export const NODE_PATHS = {
   versionDelete: '/v1/versions/delete',
   /** GET: a page of a bucket index replica; POST: changes to it (bucket-index.ts). */
   index: '/v1/index',
+  /** GET: a page of the node's change log (change-log.ts). */
+  changes: '/v1/changes',
   leases: '/v1/leases',
   buckets: '/v1/buckets',
   users: '/v1/users',

@@ -24,6 +24,7 @@ export const ROW = {
   user: 'u',
   node: 'n',
   index: 'i',
+  changes: 'c',
 } as const;
 
 /** One of the row kinds. */

@@ -2,6 +2,8 @@ import type { BucketRecord, ListQuery, ShardRef, UserRecord, VersionListQuery } 
 import type { MetadataOp } from './group-commit.js';
 import { BucketRows } from './metadata/bucket-rows.js';
 import { HousekeepingRows } from './metadata/housekeeping-rows.js';
+import { ChangeRows } from './metadata/change-rows.js';
+import type { ExtraRow } from './metadata/object-rows.js';
 import { IndexRows } from './metadata/index-rows.js';
 import { MetadataDb } from './metadata/metadata-db.js';
 import { MetadataSchema } from './metadata/metadata-schema.js';
@@ -54,6 +56,7 @@ export class MetadataStore {
   readonly housekeeping: HousekeepingRows;
   /** The replicas of bucket index shards this node holds (docs/bucket-index.md). */
   readonly indexRows: IndexRows;
+  readonly changes: ChangeRows;
   private readonly meta: MetadataDb;
   private readonly schema: MetadataSchema;
 
@@ -69,6 +72,7 @@ export class MetadataStore {
     this.bucketRows = new BucketRows(this.meta);
     this.housekeeping = new HousekeepingRows(this.meta);
     this.indexRows = new IndexRows(this.meta);
+    this.changes = new ChangeRows(this.meta);
     this.schema = new MetadataSchema(this.meta, this.shardRows);
   }
 
@@ -164,16 +168,16 @@ export class MetadataStore {
     return this.objectRows.commitNoncurrent(stored, options);
   }
 
-  rewriteObject(stored: StoredObject): Promise<void> {
-    return this.objectRows.rewriteObject(stored);
+  rewriteObject(stored: StoredObject, extraRows: readonly ExtraRow[] = []): Promise<void> {
+    return this.objectRows.rewriteObject(stored, extraRows);
   }
 
-  rewriteVersion(stored: StoredObject): Promise<void> {
-    return this.objectRows.rewriteVersion(stored);
+  rewriteVersion(stored: StoredObject, extraRows: readonly ExtraRow[] = []): Promise<void> {
+    return this.objectRows.rewriteVersion(stored, extraRows);
   }
 
-  deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined, gone?: VersionGone): Promise<void> {
-    return this.objectRows.deleteVersion(target, isCurrent, promote, gone);
+  deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined, gone?: VersionGone, extraRows: readonly ExtraRow[] = []): Promise<void> {
+    return this.objectRows.deleteVersion(target, isCurrent, promote, gone, extraRows);
   }
 
   dropNoncurrent(stored: StoredObject): Promise<void> {
@@ -275,8 +279,8 @@ export class MetadataStore {
     return this.housekeeping.clearQuarantine(ref);
   }
 
-  putVersionGone(gone: VersionGone): Promise<void> {
-    return this.housekeeping.putVersionGone(gone);
+  putVersionGone(gone: VersionGone, extraRows: readonly ExtraRow[] = []): Promise<void> {
+    return this.housekeeping.putVersionGone(gone, extraRows);
   }
 
   getVersionGone(bucket: string, key: string, versionId: string): Promise<VersionGone | undefined> {

@@ -1,10 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BucketRecord, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
+import type { BucketRecord, ChangeNote, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
 import type { ListedRows, MetadataStore, StoredObject, VersionGone, VersionListRows } from './metadata-store.js';
 import type { CursorRows, FileRows, KeyRows, PreparedRows, QuarantineRows, VersionRows } from './metadata/row-families.js';
 import type { ChunkMemory } from './shard-file.js';
+import type { ChangeRows } from './metadata/change-rows.js';
 import type { IndexRows } from './metadata/index-rows.js';
 import { emptyDirectory, recoverStore, type RecoveryReport } from './shard-recovery.js';
 import { isNoSpace } from './shard-store-error.js';
@@ -87,6 +88,11 @@ export class ShardStore {
   /** The replicas of bucket index shards this node holds (docs/bucket-index.md). */
   get indexRows(): IndexRows {
     return this.core.metadata.indexRows;
+  }
+
+  /** The node's change log (docs/events.md). */
+  get changes(): ChangeRows {
+    return this.core.metadata.changes;
   }
 
   /** Shards found bad, waiting for repair. */
@@ -317,7 +323,12 @@ export class ShardStore {
   }
 
   /** Removes one version of a key for good (S3's DELETE with a versionId): when it is the current one,. */
-  deleteVersion(bucket: string, key: string, versionId: string, options: { bypassGovernance?: boolean | undefined } = {}): Promise<ObjectRecord | null> {
+  deleteVersion(
+    bucket: string,
+    key: string,
+    versionId: string,
+    options: { bypassGovernance?: boolean | undefined; change?: ChangeNote | undefined } = {},
+  ): Promise<ObjectRecord | null> {
     return this.deletes.deleteVersion(bucket, key, versionId, options);
   }
 

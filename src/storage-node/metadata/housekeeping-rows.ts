@@ -1,5 +1,6 @@
 import { partitionHashRange } from '../../placement/index.js';
 import type { ShardRef } from '../../rpc/index.js';
+import type { ExtraRow } from './object-rows.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, afterPrefix, keyParts, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
@@ -49,8 +50,12 @@ export class HousekeepingRows {
   }
 
   /** Records that a version this node does not hold was deleted by id (one synced write). */
-  async putVersionGone(gone: VersionGone): Promise<void> {
+  async putVersionGone(gone: VersionGone, extraRows: readonly ExtraRow[] = []): Promise<void> {
     const batch = new MetadataBatch();
+    for (const row of extraRows) {
+      if (row.value === null) batch.del(row.key);
+      else batch.put(row.key, row.value);
+    }
     putGone(batch, gone);
     await this.meta.write(batch);
   }

@@ -59,6 +59,10 @@ import { storedRef, type StoredObject } from './stored-object.js';
  *        ... 00 key 00 i 00 write             `g` a version deleted by id, `i` a write in flight (its intent),
  *        ... 00 key 00 v 00 nf(ver)            `v` the IndexEntry JSON of a committed version; `inc` is the
  *                                            bucket's incarnation (its record's createdMs).
+ *   c 00 l 00 seq                         -> the change log (change-rows.ts, docs/events.md): a change a
+ *   c 00 i 00 id -> seq                      commit carried a note of, logged in the commit's batch; `seq`
+ *   c 00 d 00 id                             is the node's own (16 hex digits); `i` finds a change by id,
+ *                                            `d` says it was delivered (kept a day).
  *   n 00 name                             -> node-local state: `schema` (this layout's version), and
  *                                            `cursor/<worker>`: where a background worker resumes after a restart.
  *

@@ -175,14 +175,14 @@ export class ObjectRows {
   }
 
   /** Rewrites the committed row of the same version (a metadata-only change such as tags); shard data is untouched. */
-  async rewriteObject(stored: StoredObject): Promise<void> {
+  async rewriteObject(stored: StoredObject, extraRows: readonly ExtraRow[] = []): Promise<void> {
     const value = json(stored);
-    await this.meta.write(new MetadataBatch().put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value).put(versionKey(stored.record), value));
+    await this.meta.write(withRows(new MetadataBatch(), extraRows).put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value).put(versionKey(stored.record), value));
   }
 
   /** Rewrites a noncurrent version's row (its tags); shard data is untouched. */
-  async rewriteVersion(stored: StoredObject): Promise<void> {
-    await this.meta.write(new MetadataBatch().put(versionKey(stored.record), json(stored)));
+  async rewriteVersion(stored: StoredObject, extraRows: readonly ExtraRow[] = []): Promise<void> {
+    await this.meta.write(withRows(new MetadataBatch(), extraRows).put(versionKey(stored.record), json(stored)));
   }
 
   /**
@@ -190,9 +190,9 @@ export class ObjectRows {
    * the current one, the object row becomes `promote` (the next newest) or goes with the placement
    * index row when no version is left. The caller holds the key's lock and removes the file afterwards.
    */
-  async deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined, gone?: VersionGone): Promise<void> {
+  async deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined, gone?: VersionGone, extraRows: readonly ExtraRow[] = []): Promise<void> {
     const { bucket, key } = target.record;
-    const batch = new MetadataBatch();
+    const batch = withRows(new MetadataBatch(), extraRows);
     dropVersionRows(batch, target);
     if (gone !== undefined) putGone(batch, gone);
     if (isCurrent) {

@@ -16,6 +16,7 @@ import {
   VersionDeleteRequest,
   WireError,
   type BatchResponse,
+  type ChangeLogPage,
   type IndexListResponse,
   type IndexVersionListResponse,
   type ListQuery,
@@ -24,6 +25,7 @@ import {
   type ObjectStatus,
 } from '../../rpc/index.js';
 import { goneRecord, toObjectStatus } from '../metadata-store.js';
+import { MAX_CHANGE_PAGE } from '../metadata/change-rows.js';
 import { sendPooledBody } from '../pooled-body.js';
 import { HEALING_ROUTES } from '../workers/healing-routes.js';
 import { isClientBatch } from './client-batch.js';
@@ -104,6 +106,13 @@ async function listIndex(node: NodeRouteContext, query: Record<string, string | 
   if (query['versions'] !== '1') return node.store.indexRows.list(listQuery);
   const afterVersion = afterVersionParam(query);
   return node.store.indexRows.listVersions({ ...listQuery, ...(afterVersion === undefined ? {} : { afterVersion }) });
+}
+
+/** GET /v1/changes: a page of the node's change log, after sequence `after` (16 hex digits) when given. */
+async function listChanges(node: NodeRouteContext, query: Record<string, string | undefined>): Promise<ChangeLogPage> {
+  const after = query['after'];
+  if (after !== undefined && !/^[0-9a-f]{16}$/.test(after)) throw new WireError('BadRequest', 'bad after');
+  return { changes: await node.store.changes.page(after, intParam(query, 'limit', 1, MAX_CHANGE_PAGE)) };
 }
 
 /** The `afterVersion` of a version listing: a version id, or `null` (the key's null version). */
@@ -197,9 +206,10 @@ const DATA_ROUTES: readonly NodeRoute[] = [
     path: NODE_PATHS.versionDelete,
     body: VersionDeleteRequest,
     foreground: true,
-    handler: async (node, { bucket, key, versionId, bypassGovernance }) => ({ removed: await node.store.deleteVersion(bucket, key, versionId, { bypassGovernance }) }),
+    handler: async (node, { bucket, key, versionId, bypassGovernance, change }) => ({ removed: await node.store.deleteVersion(bucket, key, versionId, { bypassGovernance, change }) }),
   }),
   { method: 'GET', path: NODE_PATHS.index, foreground: true, handler: async (node, request) => listIndex(node, queryOf(request)) },
+  { method: 'GET', path: NODE_PATHS.changes, handler: async (node, request) => listChanges(node, queryOf(request)) },
   withBody({
     method: 'POST',
     path: NODE_PATHS.index,

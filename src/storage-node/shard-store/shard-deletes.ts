@@ -1,4 +1,4 @@
-import { lockHold, type ObjectRecord, type ShardRef } from '../../rpc/index.js';
+import { lockHold, type ChangeNote, type ObjectRecord, type ShardRef } from '../../rpc/index.js';
 import { storedRef, type VersionGone } from '../metadata-store.js';
 import { ShardStoreError } from '../shard-store-error.js';
 import { lockKey, type StoreCore } from './store-core.js';
@@ -18,27 +18,35 @@ export class ShardDeletes {
    * `bypassGovernance`) is refused with Locked, whatever asked: the gateway checks first, this holds
    * even for a caller that did not.
    */
-  deleteVersion(bucket: string, key: string, versionId: string, options: { bypassGovernance?: boolean | undefined } = {}): Promise<ObjectRecord | null> {
+  deleteVersion(
+    bucket: string,
+    key: string,
+    versionId: string,
+    options: { bypassGovernance?: boolean | undefined; change?: ChangeNote | undefined } = {},
+  ): Promise<ObjectRecord | null> {
     return this.core.track(
       this.core.keyLocks.run(lockKey(bucket, key), async () => {
         const current = await this.core.metadata.getObject(bucket, key);
         const target = await this.core.metadata.getVersion(bucket, key, versionId);
         const gone: VersionGone = { bucket, key, versionId, deletedMs: this.core.clock(), ...(options.bypassGovernance === true ? { bypassGovernance: true } : {}) };
+        const hold = target === undefined ? null : lockHold(target.record, this.core.clock(), options.bypassGovernance === true);
+        if (hold !== null) throw new ShardStoreError('Locked', `this version is protected by Object Lock (${hold})`);
+        // The change is logged by every node the delete reaches, holding the version or not.
+        const changeRows = options.change === undefined ? [] : await this.core.metadata.changes.rowsFor(bucket, key, options.change);
         if (target === undefined) {
           // Not held here (this node missed the write, or a repair has yet to bring it): the tombstone
           // still keeps a later commit of it from bringing it back. `null` itself is no version's id.
-          if (versionId !== 'null' && (await this.core.metadata.getVersionGone(bucket, key, versionId)) === undefined) await this.core.metadata.putVersionGone(gone);
+          if (versionId !== 'null' && (await this.core.metadata.getVersionGone(bucket, key, versionId)) === undefined) await this.core.metadata.putVersionGone(gone, changeRows);
+          else await this.core.metadata.changes.write(changeRows);
           return null;
         }
-        const hold = lockHold(target.record, this.core.clock(), options.bypassGovernance === true);
-        if (hold !== null) throw new ShardStoreError('Locked', `this version is protected by Object Lock (${hold})`);
         const isCurrent = current?.record.versionId === versionId;
         const promote = isCurrent ? (await this.core.metadata.keyVersions(bucket, key)).find((v) => v.record.versionId !== versionId) : undefined;
         // The tombstone whatever the target's `versioning`: a pre-versioning null version deleted by id
         // (DELETE ?versionId=null, a lifecycle expiry) would otherwise come back from a holder that was
         // away, as the audit copies what it finds. Nodes that did not hold it write one too, and the
         // collector drops every tombstone after its grace (gc-worker.ts), versioned or not.
-        await this.core.metadata.deleteVersion(target, isCurrent, promote, gone);
+        await this.core.metadata.deleteVersion(target, isCurrent, promote, gone, changeRows);
         this.core.space.release(target.shardSizeBytes);
         await this.core.removeFile(target.file);
         return target.record;

@@ -61,19 +61,24 @@ export class ShardWrites {
   }
 
   /**
-   * The untracked body of commit. A bucket index intent the request carries goes in the batch that
-   * commits the version; when the commit writes nothing (a retry of what is visible, a version already
-   * replaced) the intent is written on its own, so this node acknowledges only with the intent durable.
+   * The untracked body of commit. A bucket index intent and a change note the request carries go in
+   * the batch that commits the version; when the commit writes nothing (a retry of what is visible, a
+   * version already replaced) they are written on their own, so this node acknowledges only with them
+   * durable. A change is logged whether or not this node keeps the version: the client's write happened.
    */
   private async commitNow(request: CommitRequest): Promise<void> {
     const carried = new CarriedRows(request.indexIntent);
     await this.commitUnderLock(request, carried);
-    if (carried.waiting && request.indexIntent !== undefined) await this.core.metadata.indexRows.apply([request.indexIntent]);
+    const { intent, changeRows } = carried.leftover();
+    if (intent !== undefined) await this.core.metadata.indexRows.apply([intent]);
+    await this.core.metadata.changes.write(changeRows);
   }
 
   private async commitUnderLock(request: CommitRequest, carried: CarriedRows): Promise<void> {
     const { record, shardIndex } = request;
     await this.core.keyLocks.run(lockKey(record.bucket, record.key), async () => {
+      // Under the key's lock, so the key's changes are logged in the order they commit.
+      if (request.change !== undefined) carried.log(await this.core.metadata.changes.rowsFor(record.bucket, record.key, request.change));
       // The prepared shard is found by the id it was written under (the record's dataId).
       const ref = shardIndex === null ? null : shardRefOf(record, shardIndex);
       const { stored: current, prepared, image } =
@@ -241,8 +246,9 @@ export class ShardWrites {
       const retention = request.retention === undefined ? previousRetention : (request.retention ?? undefined);
       const record = { ...unchanged, tags: request.tags, tagsRevision: request.tagsRevision, ...grants, ...legalHold, ...(retention === undefined ? {} : { retention }) };
       const changed = { ...version, record };
-      if (version === current) await this.core.metadata.rewriteObject(changed);
-      else await this.core.metadata.rewriteVersion(changed);
+      const changeRows = request.change === undefined ? [] : await this.core.metadata.changes.rowsFor(request.bucket, request.key, request.change);
+      if (version === current) await this.core.metadata.rewriteObject(changed, changeRows);
+      else await this.core.metadata.rewriteVersion(changed, changeRows);
     });
   }
 
@@ -275,20 +281,32 @@ export class ShardWrites {
  */
 class CarriedRows {
   private intent: IndexIntent | undefined;
+  private changeRows: readonly ExtraRow[] = [];
 
   constructor(intent: IndexIntent | undefined) {
     this.intent = intent;
   }
 
-  /** Whether no batch took the rows yet. */
-  get waiting(): boolean {
-    return this.intent !== undefined;
+  /** Adds the rows that log the commit's change. */
+  log(rows: readonly ExtraRow[]): void {
+    this.changeRows = rows;
   }
 
+  /** The rows for the batch that commits the version: the intent, the entries of the versions it replaced, the change. */
   take(replaced: readonly StoredObject[] = []): readonly ExtraRow[] {
     const intent = this.intent;
-    if (intent === undefined) return [];
+    const rows = [...this.changeRows];
     this.intent = undefined;
-    return [IndexRows.intentRow(intent), ...replaced.map((version) => ({ key: IndexRows.entryRowKey(intent, version.record.versionId), value: null }))];
+    this.changeRows = [];
+    if (intent !== undefined) rows.push(IndexRows.intentRow(intent), ...replaced.map((version) => ({ key: IndexRows.entryRowKey(intent, version.record.versionId), value: null })));
+    return rows;
+  }
+
+  /** What no batch took: written on its own once the commit is done. */
+  leftover(): { intent: IndexIntent | undefined; changeRows: readonly ExtraRow[] } {
+    const left = { intent: this.intent, changeRows: this.changeRows };
+    this.intent = undefined;
+    this.changeRows = [];
+    return left;
   }
 }

@@ -9,10 +9,13 @@ import {
   indexShardKey,
   isNewerRecord,
   IndexWriter,
+  matchingConfigurations,
   majority,
   newestRecord,
   writeQuorum,
+  type ChangeNote,
   type IndexOp,
+  type ObjectEventName,
   type IndexReplica,
   type ObjectRecord,
   type VersionListQuery,
@@ -25,6 +28,9 @@ import type { PeerClients } from './peer-clients.js';
 const LIFECYCLE_LEASE_TTL_MS = 30_000;
 /** How long an expiry's intent on its bucket's index stands for it: far longer than its commit. */
 const LIFECYCLE_INTENT_TTL_MS = 10 * 60_000;
+
+/** Who a lifecycle change's event names as having made it. */
+const LIFECYCLE_PRINCIPAL = 'tessera:lifecycle';
 
 /** What the calls on a key's set are made with: this node's own store for its copy, the peers for theirs. */
 export interface KeySetCallsDeps {
@@ -164,31 +170,36 @@ export class KeySetCalls {
 
   /**
    * Commits a record-only version on every member of the set; true when a write quorum acknowledged. An
-   * indexed bucket's index hears of it first and is settled after, as for a client's write.
+   * indexed bucket's index hears of it first and is settled after, as for a client's write. With
+   * `event`, the commit carries the change's note when the bucket's notification rules want it.
    */
-  async commitOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+  async commitOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal, event?: ObjectEventName): Promise<boolean> {
     const { nodeId, store, peers } = this.deps;
     const intent = await this.announce(record, signal);
     if (intent === null) return false;
+    const change = event === undefined ? undefined : await this.noteOf(record, event, record.versionId);
+    const request = { record, shardIndex: null, ...(change === undefined ? {} : { change }) };
     const timeout = this.peerSignal(signal);
-    const outcomes = await fanOut(set, (node) =>
-      node.id === nodeId ? store.commit({ record, shardIndex: null }) : peers.get(node).commit({ record, shardIndex: null }, { signal: timeout }),
-    );
+    const outcomes = await fanOut(set, (node) => (node.id === nodeId ? store.commit(request) : peers.get(node).commit(request, { signal: timeout })));
     signal.throwIfAborted();
     const committed = outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
     if (committed) intent?.settle({ entry: indexEntryOf(record), ...(isNullEntry(record) ? { replaces: true } : {}) });
     return committed;
   }
 
-  /** Removes one version for good on every member of the set (DeleteObject with a versionId); true on a write quorum. */
+  /**
+   * Removes one version for good on every member of the set (DeleteObject with a versionId), carrying
+   * the note of lifecycle's expiry when the bucket's notification rules want it; true on a write quorum.
+   */
   async deleteOnSet(set: readonly RingNode[], record: ObjectRecord, signal: AbortSignal): Promise<boolean> {
     const { nodeId, store, peers } = this.deps;
     const intent = await this.announce(record, signal);
     if (intent === null) return false;
     const timeout = this.peerSignal(signal);
-    const request = { bucket: record.bucket, key: record.key, versionId: record.versionId };
+    const change = await this.noteOf(record, 's3:LifecycleExpiration:Delete', formatVersionId(Date.now(), 0, randomBytes(4).toString('hex')));
+    const request = { bucket: record.bucket, key: record.key, versionId: record.versionId, ...(change === undefined ? {} : { change }) };
     const outcomes = await fanOut(set, (node) =>
-      node.id === nodeId ? store.deleteVersion(request.bucket, request.key, request.versionId) : peers.get(node).deleteVersion(request, { signal: timeout }),
+      node.id === nodeId ? store.deleteVersion(request.bucket, request.key, request.versionId, { change }) : peers.get(node).deleteVersion(request, { signal: timeout }),
     );
     signal.throwIfAborted();
     const deleted = outcomes.filter((o) => o.ok).length >= writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
@@ -218,6 +229,32 @@ export class KeySetCalls {
     const decision = await this.index.announce(replicas, intent, writeQuorum(record.erasure.dataShards, record.erasure.parityShards), this.peerSignal(signal));
     if (!decision.met) return null;
     return { settle: (change) => this.index.settle(replicas, { op: 'settle', ...scope, intent: id, ...change }) };
+  }
+
+  /**
+   * The note of a lifecycle change of `record`'s key (docs/events.md), ordered at `orderId`: undefined
+   * when no notification configuration of the bucket wants the event. The service, not a user, made it.
+   */
+  private async noteOf(record: ObjectRecord, eventName: ObjectEventName, orderId: string): Promise<ChangeNote | undefined> {
+    const bucket = await this.deps.store.bucketRecord(record.bucket);
+    if (bucket === undefined || bucket.deleted || bucket.notification === undefined) return undefined;
+    const destinations = matchingConfigurations(bucket.notification, eventName, record.key).map((rule) => ({ configurationId: rule.id, arn: rule.arn }));
+    if (destinations.length === 0) return undefined;
+    // A client sees no version id in a bucket never versioned, and "null" for a null version.
+    const versionId = bucket.versioning === undefined ? undefined : record.versioning === 'Enabled' ? record.versionId : 'null';
+    return {
+      id: randomBytes(16).toString('hex'),
+      eventName,
+      timeMs: Date.now(),
+      orderId,
+      ...(versionId === undefined ? {} : { versionId }),
+      bucketOwnerId: bucket.owner ?? '',
+      principalId: LIFECYCLE_PRINCIPAL,
+      sourceIp: '',
+      requestId: randomBytes(8).toString('hex').toUpperCase(),
+      hostId: this.deps.nodeId,
+      destinations,
+    };
   }
 
   /** `signal`, ended too once a peer's answer takes longer than the peer timeout. */

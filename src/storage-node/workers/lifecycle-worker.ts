@@ -291,7 +291,8 @@ export class LifecycleWorker implements Worker {
       erasure,
       ...(bucket.versioning === undefined ? {} : { versioning: bucket.versioning }),
     };
-    return this.onSet.commitOnSet(set, marker, signal);
+    // A marker under versioning; without it, the tombstone that removes the key for good.
+    return this.onSet.commitOnSet(set, marker, signal, bucket.versioning === undefined ? 's3:LifecycleExpiration:Delete' : 's3:LifecycleExpiration:DeleteMarkerCreated');
   }
 
   /**
