@@ -67,6 +67,31 @@ const ROUTES: { method: string; url: string; body?: string | Buffer }[] = [
   { method: 'POST', url: NODE_PATHS.tags, body: JSON.stringify({ bucket: 'b', key: 'k', versionId: '0000000000010000aaaaaaaa', tags: {}, tagsRevision: '0000000000010000aaaaaaaa' }) },
   { method: 'PUT', url: NODE_PATHS.ring, body: '{}' },
   { method: 'GET', url: NODE_PATHS.ring },
+  { method: 'POST', url: NODE_PATHS.changesDone, body: JSON.stringify({ ids: ['0123456789abcdef0123456789abcdef'] }) },
+  {
+    method: 'POST',
+    url: NODE_PATHS.changeOffer,
+    body: JSON.stringify({
+      changes: [
+        {
+          bucket: 'b',
+          key: 'k',
+          note: {
+            id: '0123456789abcdef0123456789abcdef',
+            eventName: 's3:ObjectCreated:Put',
+            timeMs: 1,
+            orderId: '0000000000010000aaaaaaaa',
+            bucketOwnerId: 'o',
+            principalId: 'p',
+            sourceIp: '127.0.0.1',
+            requestId: 'r',
+            hostId: 'h',
+            destinations: [{ configurationId: 'c', arn: 'arn:tessera:sqs::t:webhook' }],
+          },
+        },
+      ],
+    }),
+  },
 ];
 
 /** The headers without the node they were signed for. */
