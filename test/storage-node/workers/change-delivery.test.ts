@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { silentLogger } from '../../../src/common/index.js';
 import { targetArn, type TargetDefinition } from '../../../src/events/index.js';
 import { buildRing, RingLocator, serializeRing, type RingNode } from '../../../src/placement/index.js';
-import { NodeClient, type ChangeNote, type EventTargetFigures } from '../../../src/rpc/index.js';
+import { MAX_DONE_IDS, MAX_OFFERED_CHANGES, NodeClient, type ChangeNote, type EventTargetFigures } from '../../../src/rpc/index.js';
 import { StorageNode } from '../../../src/storage-node/index.js';
 import { backoffMs } from '../../../src/storage-node/workers/change-delivery.js';
 import type { EventDeliveryTuning } from '../../../src/storage-node/workers/healing.js';
@@ -415,4 +415,16 @@ t.test('a leader restarted with changes it had not delivered delivers them after
   await until('the changes are delivered', async () => hook.received.length >= notes.length, 20_000);
   await until('every member removed its copies', () => logsEmpty(cluster), 20_000);
   t.same(hook.events().map((event) => event.sequencer), notes.map((note) => note.orderId.toUpperCase()), 'each once, in order');
+});
+
+t.test('the done and offer routes refuse more ids or changes than their bounds, and ids that are not change ids', async (t) => {
+  const cluster = await Cluster.start(t, FAST);
+  const [client] = cluster.clients as [NodeClient];
+  const id = (n: number): string => n.toString(16).padStart(32, '0');
+  t.equal(await client.changesDone(Array.from({ length: MAX_DONE_IDS }, (_, i) => id(i))), 0, 'as many ids as the bound are taken');
+  await t.rejects(client.changesDone(Array.from({ length: MAX_DONE_IDS + 1 }, (_, i) => id(i))), { code: 'BadRequest' }, 'one more is refused');
+  await t.rejects(client.changesDone(['../../etc']), { code: 'BadRequest' }, 'an id is 32 hex digits');
+  const note = await cluster.write('bounded', await cluster.defineTarget('hook', { type: 'webhook', url: 'http://127.0.0.1:9/' }));
+  const offered = { bucket: BUCKET, key: 'bounded', note };
+  await t.rejects(client.offerChanges({ changes: Array.from({ length: MAX_OFFERED_CHANGES + 1 }, () => offered) }), { code: 'BadRequest' }, 'an offer of too many changes is refused');
 });
