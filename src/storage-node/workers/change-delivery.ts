@@ -104,7 +104,7 @@ export class ChangeDelivery implements Worker {
   private readonly leaders: SetLeaders;
   /** Where the pass under way is; undefined at its start. */
   private after: string | undefined;
-  /** Targets a publish failed to in this pass (or whose record this node lacks): no later change goes to them before the next pass. */
+  /** Targets a change waited for in this pass (a failed publish, a backoff, a record this node lacks): no later change goes to them before the next pass. */
   private blocked = new Set<string>();
   /** Targets waiting out a backoff: when the next publish may run, and how many failed in a row. */
   private readonly retries = new Map<string, { atMs: number; failures: number }>();
@@ -218,7 +218,6 @@ export class ChangeDelivery implements Worker {
         }
         if (target.state === 'unknown') {
           // Its record may still be on its way: later changes to it wait behind this one.
-          this.blocked.add(target.name);
           this.wait(entry, target.name);
           continue;
         }
@@ -350,8 +349,12 @@ export class ChangeDelivery implements Worker {
     if (this.offeredMs.size >= MAX_OFFER_MEMORY) this.offeredMs.clear();
   }
 
-  /** A destination of a change waits for its target: the change stays, and counts in the target's backlog. */
+  /**
+   * A destination of a change waits for its target: the change stays, and counts in the target's
+   * backlog. No later change goes to that target in this pass, even if its backoff ends meanwhile.
+   */
   private wait(entry: Led, target: string): void {
+    this.blocked.add(target);
     entry.waiting = true;
     this.options.figures.waiting(target, entry.change.loggedMs);
   }
