@@ -35,13 +35,15 @@ export { listVersionsFromIndex, type ListedIndexVersion } from './index-versions
 export {
   bucketStamp,
   stampOf,
-  bucketVersioning,
   commitPlainRecord,
   commitRecord,
   deleteKey,
   deleteMarker,
   deleteVersion,
+  type RecordCommitOptions,
+  type VersionDeleteOptions,
 } from './version-writer.js';
+export { noteOf, pendingChange, shownVersionId, versionNote, type ChangeFacts, type ChangeOrigin, type PendingChange } from './change-notes.js';
 export { PendingVersion, type ReceiveOptions, type VerifiedBody, type VersionAttributes } from './pending-version.js';
 export { DigestedSource } from './digested-source.js';
 export { UserDirectory, USER_REFRESH_MS, type KeyEntry } from './user-directory.js';

@@ -1,4 +1,4 @@
-import { majority, UPLOADS_BUCKET, type ObjectRecord } from '../../rpc/index.js';
+import { majority, UPLOADS_BUCKET, type ChangeNote, type ObjectRecord } from '../../rpc/index.js';
 import { newToken } from '../../common/index.js';
 import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumValue } from '../s3/checksums/index.js';
@@ -6,9 +6,10 @@ import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseShare
 import type { RecordWriteDeps, WritePathDeps, WriteStage } from './path-deps.js';
 import type { RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
-import { abortShards, commitShards, prepareShards, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-prepare-commit.js';
+import { abortShards, commitShards, prepareShards, type CommitCarried, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-prepare-commit.js';
 import { forgetGoneBucket, stampOf, type BucketStamp } from './version-writer.js';
 import { KeyIntent } from './bucket-index.js';
+import { versionNote, type PendingChange } from './change-notes.js';
 
 /** What a stored version carries besides its bytes. */
 export interface VersionAttributes {
@@ -157,20 +158,22 @@ export class PendingVersion {
    * Last stage: commits the version's record on a write quorum under a version id taken now, with
    * every shard durable and every check passed (under the lease when exclusive): the version's place in
    * the key's history is when it commits, so of overlapping writes the one that completes last is the
-   * newest. The shards keep the id they were prepared under.
+   * newest. The shards keep the id they were prepared under. `change`: the event the write makes, when
+   * the bucket's notification configurations select it; its note commits with the version on every node.
    */
-  async commit(attributes: VersionAttributes, verified: VerifiedBody): Promise<ObjectRecord> {
+  async commit(attributes: VersionAttributes, verified: VerifiedBody, change?: PendingChange): Promise<ObjectRecord> {
     if (!this.held) throw new Error('a version is committed only once its key is held');
     this.stageDone('checks');
     const { ctx, target, prepared } = this;
     const record = this.record(attributes, verified);
+    const note = versionNote(change, record);
     // Shards left prepared by a failed commit are garbage for the collector, like any aborted write. A
     // round lost only to slow nodes is sent again (commits are idempotent): a busy machine slows a PUT
     // whose nodes all hold their shard, it does not refuse it.
     try {
       await this.intent?.keepFresh();
-      const indexIntent = this.intent?.carried();
-      await retrySlowCommit(ctx, (signal) => commitShards(target, prepared.holders, record, signal, prepared.stragglers, indexIntent));
+      const carried = carriedWith(this.intent?.carried(), note);
+      await retrySlowCommit(ctx, (signal) => commitShards(target, prepared.holders, record, signal, prepared.stragglers, carried));
       this.stageDone('commit');
       this.intent?.settle(record);
     } catch (err) {
@@ -183,7 +186,7 @@ export class PendingVersion {
     // Nodes whose prepare answered too late for the commit hold a shard of this version and the shared
     // lease: they commit it too, without the client waiting, which gives the lease back (a conditional
     // write of the key need not wait for it to expire) and leaves their shard in place for reads.
-    if (target.leaseToken !== undefined) commitLate(record, prepared.stragglers, target.leaseToken, ctx.services.metadataTimeoutMs);
+    if (target.leaseToken !== undefined) commitLate(record, prepared.stragglers, target.leaseToken, ctx.services.metadataTimeoutMs, note);
     return record;
   }
 
@@ -218,10 +221,22 @@ export class PendingVersion {
   }
 }
 
-function commitLate(record: ObjectRecord, stragglers: readonly Promise<ShardHolder | undefined>[], leaseToken: string, timeoutMs: number): void {
+/** What the commit carries besides the record; nothing to allocate for a write with neither (the usual PUT). */
+function carriedWith(indexIntent: CommitCarried['indexIntent'], note: ChangeNote | undefined): CommitCarried | undefined {
+  if (note === undefined) return indexIntent === undefined ? undefined : { indexIntent };
+  return indexIntent === undefined ? { change: note } : { indexIntent, change: note };
+}
+
+function commitLate(record: ObjectRecord, stragglers: readonly Promise<ShardHolder | undefined>[], leaseToken: string, timeoutMs: number, note: ChangeNote | undefined): void {
   for (const straggler of stragglers) {
     void straggler
-      .then((holder) => holder?.node.commit({ record, shardIndex: holder.shardIndex, leaseToken }, { signal: AbortSignal.timeout(timeoutMs) }))
+      .then((holder) => {
+        if (holder === undefined) return undefined;
+        const { shardIndex } = holder;
+        // The change's note goes with every commit of the version, a late one too: each node logs what it applies.
+        const request = note === undefined ? { record, shardIndex, leaseToken } : { record, shardIndex, leaseToken, change: note };
+        return holder.node.commit(request, { signal: AbortSignal.timeout(timeoutMs) });
+      })
       .catch(() => undefined);
   }
 }

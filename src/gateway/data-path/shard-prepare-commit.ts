@@ -1,7 +1,7 @@
 import { getDefaultHighWaterMark } from 'node:stream';
 import { DEFAULTS } from '../../common/index.js';
 import { encodedStripeBytes, fullStripeBytes, stripeBlocks, type Codec } from '../../erasure/index.js';
-import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type ErasureParams, type IndexIntent, type NodeClient, type NodeOutcome, type ObjectRecord, type SharedLeaseAnswer } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, writeQuorum, type CommitRequest, type ErasureParams, type NodeClient, type NodeOutcome, type ObjectRecord, type SharedLeaseAnswer } from '../../rpc/index.js';
 import { quorumError } from '../s3/index.js';
 import { FanOutQuorumLost, ShardFanOut } from './shard-fan-out.js';
 import { ShardSink } from './shard-sink.js';
@@ -222,6 +222,12 @@ async function sinksOnQuorum(sinks: readonly ShardSink[], needed: number): Promi
 }
 
 /**
+ * What travels with a version's commit to every holder besides the record: the bucket index's intent
+ * (bucket-index.ts) and the note of the change (change-notes.ts), each when there is one.
+ */
+export type CommitCarried = Pick<CommitRequest, 'indexIntent' | 'change'>;
+
+/**
  * Phase two: makes the version visible on every node that holds its shard. Acknowledged only when a
  * write quorum has committed; commits are idempotent, so a node that missed one is fixed by repair.
  */
@@ -231,12 +237,10 @@ export async function commitShards(
   record: ObjectRecord,
   signal: AbortSignal,
   stragglers: readonly Promise<ShardHolder | undefined>[] = [],
-  indexIntent?: IndexIntent,
+  carried?: CommitCarried,
 ): Promise<void> {
   const needed = writeQuorum(target.erasure.dataShards, target.erasure.parityShards);
   const lease = target.leaseToken === undefined ? {} : { leaseToken: target.leaseToken };
-  // The bucket index's intent, when it travels with the commit (bucket-index.ts), goes to every holder.
-  const carried = indexIntent === undefined ? {} : { indexIntent };
   const commit = (holder: ShardHolder): Promise<void> => holder.node.commit({ record, shardIndex: holder.shardIndex, ...lease, ...carried }, { signal });
   let outcomes = await fanOutUntil(holders, commit, (sofar) => successes(sofar) >= needed, STRAGGLER_GRACE_MS);
   if (successes(outcomes) < needed && stragglers.length > 0) {

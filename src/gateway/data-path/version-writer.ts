@@ -6,18 +6,27 @@ import type { RecordWriteDeps } from './path-deps.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
 import { KeyIntent, type BucketIndexDeps } from './bucket-index.js';
+import { noteOf, versionNote, type PendingChange } from './change-notes.js';
+
+/** How a record-only version commits: under a shared lease's token, and with the change it makes when the bucket's notification configurations select it. */
+export interface RecordCommitOptions {
+  leaseToken?: string | undefined;
+  /** The event the version is; its note commits with the version on every node. */
+  change?: PendingChange | undefined;
+}
 
 /**
  * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
  * succeeds on a write quorum.
  */
-export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logger'>>, record: ObjectRecord, options: { leaseToken?: string | undefined } = {}): Promise<void> {
+export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logger'>>, record: ObjectRecord, options: RecordCommitOptions = {}): Promise<void> {
   const { services } = ctx;
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   const bucket = record.bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(record.bucket, ctx.signal);
   // An indexed bucket's index hears of the write before it can commit (bucket-index.ts).
   const intent = await KeyIntent.announce(ctx, bucket, record.key, record.versionId, withTimeout(undefined, services.metadataTimeoutMs), { carriedBy: nodes });
   const indexIntent = intent?.carried();
+  const note = versionNote(options.change, record);
   // Not the client's: a commit some nodes may have applied is seen through to its quorum (or its
   // failure) even if the client leaves, as a body's commit is. A completion cut off between its
   // manifest and its closing marker left the object visible and the upload open, and a part uploaded
@@ -30,6 +39,7 @@ export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logg
     shardIndex: null,
     ...(options.leaseToken === undefined ? {} : { leaseToken: options.leaseToken }),
     ...(indexIntent === undefined ? {} : { indexIntent }),
+    ...(note === undefined ? {} : { change: note }),
   });
   await retrySlowCommit(ctx, async (signal) => {
     const outcomes = await fanOut(nodes, (node) => node.commit(encoded, { signal }));
@@ -44,14 +54,6 @@ export function forgetGoneBucket<E>(ctx: RequestScope<Pick<RecordWriteDeps, 'buc
   const bucket = err instanceof S3Error && err.code === 'NoSuchBucket' ? err.fields['BucketName'] : undefined;
   if (bucket !== undefined) ctx.services.buckets.forget(bucket);
   return err;
-}
-
-/**
- * The versioning state of a bucket (from the cached bucket record), which every version written to it
- * carries; undefined while versioning was never enabled, and for the internal uploads bucket.
- */
-export async function bucketVersioning(ctx: RequestScope<Pick<RecordWriteDeps, 'buckets'>>, bucket: string): Promise<BucketRecord['versioning']> {
-  return (await bucketStamp(ctx, bucket)).versioning;
 }
 
 /** What every version written into a bucket takes from the bucket's record (see bucketStamp). */
@@ -91,10 +93,13 @@ export function deleteMarker(ctx: RequestScope<Pick<RecordWriteDeps, 'clock' | '
   };
 }
 
-/** Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it. */
-export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string): Promise<ObjectRecord> {
+/**
+ * Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it;
+ * `change`: the event it is, when the bucket's notification configurations select it.
+ */
+export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, change?: PendingChange): Promise<ObjectRecord> {
   const stamp = await bucketStamp(ctx, bucket);
-  return commitPlainRecord(ctx, bucket, key, () => deleteMarker(ctx, bucket, key, stamp));
+  return commitPlainRecord(ctx, bucket, key, () => deleteMarker(ctx, bucket, key, stamp), change);
 }
 
 /**
@@ -103,17 +108,27 @@ export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: stri
  * held, so the version follows every conditional write that held the key, and its commit gives the
  * lease back (a failed one gives it back here).
  */
-export async function commitPlainRecord(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, build: () => ObjectRecord): Promise<ObjectRecord> {
+export async function commitPlainRecord(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, build: () => ObjectRecord, change?: PendingChange): Promise<ObjectRecord> {
   const leaseToken = newToken();
   await acquireSharedLease(ctx, bucket, key, leaseToken);
   try {
     const record = build();
-    await commitRecord(ctx, record, { leaseToken });
+    await commitRecord(ctx, record, { leaseToken, change });
     return record;
   } catch (err) {
     await releaseSharedLease(ctx, bucket, key, leaseToken);
     throw err;
   }
+}
+
+/** How a version is deleted by its id. */
+export interface VersionDeleteOptions {
+  /** The requester may and asked to bypass GOVERNANCE retention. */
+  bypassGovernance?: boolean;
+  /** The event the delete is, when the bucket's notification configurations select it; its note goes with the delete. */
+  change?: PendingChange | undefined;
+  /** The version id the client named, as the change's note shows it (absent when the bucket was never versioned). */
+  shownVersionId?: string | undefined;
 }
 
 /**
@@ -136,7 +151,7 @@ export async function deleteVersion(
   bucket: string,
   key: string,
   versionId: string,
-  options: { bypassGovernance?: boolean } = {},
+  options: VersionDeleteOptions = {},
 ): Promise<ObjectRecord | null> {
   const { services } = ctx;
   const { nodes, previous = [] } = services.cluster.readSets(bucket, key);
@@ -146,9 +161,14 @@ export async function deleteVersion(
   // Nodes refuse a version under Object Lock themselves; the bypass is passed only when the caller checked it is allowed.
   const bypass = options.bypassGovernance === true ? { bypassGovernance: true } : {};
   const bucketRecord = bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(bucket, signal);
-  const intent = await KeyIntent.announce(ctx, bucketRecord, key, services.clock.next(), signal);
+  // The delete's own place among the key's changes: the index's intent and the change's note are ordered by it.
+  const deleteId = services.clock.next();
+  const intent = await KeyIntent.announce(ctx, bucketRecord, key, deleteId, signal);
   const remove = (node: NodeClient): Promise<ObjectRecord | null> => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal });
-  const [outcomes, leavingOutcomes] = await Promise.all([fanOut(nodes, remove), fanOut(leaving, remove)]);
+  // The note goes to the current set only, as a commit's does: the members leaving it give the key up.
+  const note = options.change === undefined ? undefined : noteOf(options.change, { timeMs: services.clock.nowMs(), orderId: deleteId, versionId: options.shownVersionId });
+  const removeNoted = note === undefined ? remove : (node: NodeClient): Promise<ObjectRecord | null> => node.deleteVersion({ bucket, key, versionId, ...bypass, change: note }, { signal });
+  const [outcomes, leavingOutcomes] = await Promise.all([fanOut(nodes, removeNoted), fanOut(leaving, remove)]);
   const decision = decideQuorum(outcomes, writeQuorum(services.erasure.dataShards, services.erasure.parityShards));
   const leavingDecision = decideQuorum(leavingOutcomes, 0);
   // Nodes answer Conflict only for a version under Object Lock: the caller's check saw none (a bucket

@@ -17,6 +17,7 @@ import {
   type HeldLease,
   type LifecycleDates,
   type LookupDeps,
+  type PendingChange,
   type RecordWriteDeps,
   type UploadLimits,
 } from '../../data-path/index.js';
@@ -29,6 +30,7 @@ import { mayShowUploadChecksums, readSseOf, setSseHeaders } from '../shared/obje
 import { checkWritePreconditions, writePreconditionsOf, type WritePreconditions } from '../shared/preconditions.js';
 import { closingMarker } from './closing-marker.js';
 import { findUpload, uploadIdOf } from '../shared/upload-lookup.js';
+import { changeOf } from '../shared/change-origin.js';
 
 // CompleteMultipartUpload: the parts it lists checked, its manifest committed on the object's key, and
 // the upload closed (multipart.ts describes how an upload is stored).
@@ -240,7 +242,8 @@ async function completeHeld(
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const manifest = manifestOf(ctx, { bucket, key }, marker, requested, stored, checksum, bucketRecord);
-  await commitManifest(ctx, marker, manifest, preconditions, uploadLease);
+  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:CompleteMultipartUpload', key);
+  await commitManifest(ctx, marker, manifest, { preconditions, change }, uploadLease);
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
   if (bucketRecord.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
@@ -329,16 +332,18 @@ function manifestOf(
  * Marks the upload completing and commits the manifest under the key's lease: a plain completion under
  * the shared lease (a conditional write's check sees it), a conditional one under the exclusive lease
  * after checking its preconditions again, so its check and commit are atomic; one whose condition
- * fails leaves the upload open as it was.
+ * fails leaves the upload open as it was. The manifest's commit carries the note of `change`, the
+ * completion's event, when the bucket's notification configurations select it.
  */
 async function commitManifest(
   ctx: RequestContext<RecordWriteDeps & AccessDeps>,
   marker: UploadMarker,
   manifest: ObjectRecord,
-  preconditions: WritePreconditions | undefined,
+  options: { preconditions: WritePreconditions | undefined; change: PendingChange | undefined },
   uploadLease: HeldLease,
 ): Promise<void> {
   const { bucket, key } = manifest;
+  const { preconditions, change } = options;
   // The version id orders by commit: taken after the parts were checked and the key's lease taken, so
   // a PUT that completes while this completion is still checking its parts is older than it.
   const stampVersion = (): ObjectRecord => {
@@ -357,7 +362,7 @@ async function commitManifest(
     await markCompleting();
     // The parts read above stay the upload's only while its lease has been held throughout.
     uploadLease.check();
-    await commitPlainRecord(ctx, bucket, key, stampVersion);
+    await commitPlainRecord(ctx, bucket, key, stampVersion, change);
     return;
   }
   const lease = await acquireKeyLease(ctx, bucket, key);
@@ -365,7 +370,7 @@ async function commitManifest(
     await checkWritePreconditions(ctx, bucket, key, preconditions, lease.current);
     await markCompleting();
     uploadLease.check();
-    await commitRecord(ctx, stampVersion());
+    await commitRecord(ctx, stampVersion(), { change });
   } finally {
     await lease.release(manifest.versionId);
   }

@@ -23,6 +23,7 @@ import { objectAclFields } from '../shared/request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from '../shared/preconditions.js';
 import { partNumberOf, requireNotCompleting, requireUpload, uploadIdOf } from '../shared/upload-lookup.js';
 import { storedBody, writeObject, writePart } from '../shared/upload-body.js';
+import { changeOf } from '../shared/change-origin.js';
 
 /**
  * Opens the copy source: its current (or named) version after its bucket, READ permission, SSE-C key
@@ -158,7 +159,8 @@ export async function copyObject(ctx: RequestContext<WritePathDeps & LifecycleDa
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
   const encryption = ctx.services.sealer.forBody(targetSse);
-  const record = await writeObject(ctx, bucket, key, attributes, storedBody(ctx, body, checksumAlgorithm), { encryption, preconditions });
+  const change = changeOf(ctx, targetBucket, 's3:ObjectCreated:Copy', key);
+  const record = await writeObject(ctx, bucket, key, attributes, storedBody(ctx, body, checksumAlgorithm), { encryption, preconditions, change });
   setSseHeaders(ctx, record.encryption, targetSse);
   setVersionHeader(ctx, source.versionId, from, 'x-amz-copy-source-version-id');
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));

@@ -13,6 +13,7 @@ import { objectLockFields, setLockHeaders } from '../shared/object-lock-fields.j
 import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from '../shared/preconditions.js';
 import { requestBody, setChecksumHeaders, writeObject } from '../shared/upload-body.js';
+import { changeOf } from '../shared/change-origin.js';
 
 /** PutObject: erasure-codes the body across the key's nodes; acknowledged after a write quorum commits. */
 export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
@@ -26,7 +27,8 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
   const encryption = ctx.services.sealer.forBody(sse);
-  const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions });
+  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:Put', key);
+  const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions, change });
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse);
   if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));

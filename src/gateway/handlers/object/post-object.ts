@@ -8,6 +8,7 @@ import { setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
 import { readPostForm, type FormHead } from './post-form.js';
 import { objectAclFields } from '../shared/request-acl.js';
 import { MAX_PUT_BYTES, storedBody, type IncomingBody } from '../shared/upload-body.js';
+import { changeOf } from '../shared/change-origin.js';
 
 /** Form fields that sign the form: they are not object attributes. */
 const SIGNING_FIELDS = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature', 'x-amz-security-token']);
@@ -63,7 +64,7 @@ export async function postObject(ctx: RequestContext<WritePathDeps & EncryptionD
     await pending.holdKey();
     // The whole body must be well-formed (and match any hash its headers declare) before the object is visible.
     await pending.guard(wholeForm(Promise.all([form.done, bodyDone]), file, range));
-    record = await pending.commit(attributes, verified);
+    record = await pending.commit(attributes, verified, changeOf(writeCtx, bucketRecord, 's3:ObjectCreated:Post', key));
   } finally {
     incoming.close();
   }

@@ -1,7 +1,8 @@
-import { bucketVersioning, deleteKey, deleteVersion, metadataSignal, resolveNamedVersion, type RecordWriteDeps } from '../../data-path/index.js';
+import { deleteKey, deleteVersion, metadataSignal, resolveNamedVersion, type RecordWriteDeps } from '../../data-path/index.js';
 import type { AccessDeps, RequestContext } from '../../http/index.js';
 import { s3VersionId } from '../../s3/index.js';
 import { governanceBypass, requireUnlocked } from '../shared/object-lock-fields.js';
+import { changeOf } from '../shared/change-origin.js';
 
 /** What a delete did, as DeleteObject's headers and DeleteObjects' entries report it. */
 export interface DeleteOutcome {
@@ -17,16 +18,19 @@ export interface DeleteOutcome {
  * version, or marker, is removed for good, and deleting one that does not exist still succeeds. In a
  * bucket with Object Lock a version under a legal hold or unexpired retention is refused (AccessDenied;
  * GOVERNANCE yields to an allowed bypass); a delete marker is written whatever the lock, as in S3.
+ * S3's event: a delete marker made (DeleteMarkerCreated) in a bucket that has had versioning, else a
+ * removal (Delete), for the bucket's notification configurations that select it.
  */
 export async function deleteObjectVersion(ctx: RequestContext<RecordWriteDeps & AccessDeps>, bucket: string, key: string, versionId: string | undefined): Promise<DeleteOutcome> {
-  const versioning = await bucketVersioning(ctx, bucket);
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  const { versioning } = bucketRecord;
   if (versionId === undefined || (versionId === 'null' && versioning === undefined)) {
     // Without versioning the null version is the key's only one: a tombstone removes it as a plain delete does.
-    const marker = await deleteKey(ctx, bucket, key);
+    const eventName = versioning === undefined ? 's3:ObjectRemoved:Delete' : 's3:ObjectRemoved:DeleteMarkerCreated';
+    const marker = await deleteKey(ctx, bucket, key, changeOf(ctx, bucketRecord, eventName, key));
     if (versionId !== undefined) return { deleteMarker: false, versionId };
     return versioning === undefined ? { deleteMarker: false, versionId: undefined } : { deleteMarker: true, versionId: s3VersionId(marker) };
   }
-  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const locking = bucketRecord.objectLock !== undefined;
   let internalId: string | undefined = versionId;
   let bypassGovernance = false;
@@ -39,6 +43,8 @@ export async function deleteObjectVersion(ctx: RequestContext<RecordWriteDeps & 
       requireUnlocked(found.record, bypassGovernance);
     }
   }
-  const removed = internalId === undefined ? null : await deleteVersion(ctx, bucket, key, internalId, { bypassGovernance });
+  const change = internalId === undefined ? undefined : changeOf(ctx, bucketRecord, 's3:ObjectRemoved:Delete', key);
+  const shownVersionId = versioning === undefined ? undefined : versionId;
+  const removed = internalId === undefined ? null : await deleteVersion(ctx, bucket, key, internalId, { bypassGovernance, change, shownVersionId });
   return { deleteMarker: removed?.deleted === true, versionId };
 }

@@ -1,6 +1,6 @@
 import { newToken } from '../../../common/index.js';
 import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../../rpc/index.js';
-import { DigestedSource, PendingVersion, type BodyDigests, type VerifiedBody, type VersionAttributes, type WritePathDeps } from '../../data-path/index.js';
+import { DigestedSource, PendingVersion, type BodyDigests, type PendingChange, type VerifiedBody, type VersionAttributes, type WritePathDeps } from '../../data-path/index.js';
 import type { BodyEncryption } from '../../encryption/index.js';
 import { decodedBody, header, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { S3Error } from '../../s3/index.js';
@@ -54,7 +54,8 @@ export function storedBody(ctx: RequestContext<BodyDigests>, source: AsyncIterab
 /**
  * Writes `incoming` as a new version of bucket/key, stage by stage: receive (encode, shards durable on a
  * write quorum), verify the body, take the key's lease, check the write's preconditions again (they
- * were checked before the body too, so a refused upload costs no transfer), commit.
+ * were checked before the body too, so a refused upload costs no transfer), commit (with the note of
+ * `change`, the event the write is, when the bucket's notification configurations select it).
  */
 export async function writeObject(
   ctx: RequestContext<WritePathDeps & AccessDeps>,
@@ -62,7 +63,7 @@ export async function writeObject(
   key: string,
   attributes: VersionAttributes,
   incoming: IncomingBody,
-  options: { encryption: BodyEncryption | undefined; preconditions: WritePreconditions | undefined },
+  options: { encryption: BodyEncryption | undefined; preconditions: WritePreconditions | undefined; change: PendingChange | undefined },
 ): Promise<ObjectRecord> {
   const { encryption, preconditions } = options;
   try {
@@ -70,7 +71,7 @@ export async function writeObject(
     const verified = await pending.guard(incoming.verify(pending.sizeBytes));
     const seen = await pending.holdKey();
     if (preconditions !== undefined) await pending.guard(checkWritePreconditions(ctx, bucket, key, preconditions, seen));
-    return await pending.commit(attributes, verified);
+    return await pending.commit(attributes, verified, options.change);
   } finally {
     incoming.close();
   }

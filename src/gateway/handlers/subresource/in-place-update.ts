@@ -1,5 +1,5 @@
 import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../../../rpc/index.js';
-import { acquireKeyLease, metadataSignal, type RecordWriteDeps, type ResolvedVersion } from '../../data-path/index.js';
+import { acquireKeyLease, metadataSignal, noteOf, shownVersionId, type PendingChange, type RecordWriteDeps, type ResolvedVersion } from '../../data-path/index.js';
 import type { RequestContext } from '../../http/index.js';
 import { quorumError } from '../../s3/index.js';
 
@@ -16,7 +16,9 @@ export type InPlaceChange = Partial<Pick<TagUpdateRequest, 'tags' | 'grants' | '
  * beside a retention change dropped one of them, and two retention changes checked alone could shorten
  * COMPLIANCE retention. Without the whole state, a node that received the previous change late (and then
  * ignores it as older) would hold the new revision with the old value of the field it did not change.
- * `what` names the change in a quorum error. Returns what `read` found.
+ * `what` names the change in a quorum error. `change`: the event the update is (a tagging one), when the
+ * bucket's notification configurations select it; its note goes with the update, ordered by its revision.
+ * Returns what `read` found.
  */
 export async function updateInPlace<T extends { version: ResolvedVersion }>(
   ctx: RequestContext<RecordWriteDeps>,
@@ -25,15 +27,19 @@ export async function updateInPlace<T extends { version: ResolvedVersion }>(
   what: string,
   read: () => Promise<T>,
   decide: (target: T) => InPlaceChange,
+  change?: PendingChange,
 ): Promise<T> {
   const { services } = ctx;
   const lease = await acquireKeyLease(ctx, bucket, key);
   try {
     const target = await read();
-    const change = decide(target);
+    const updated = decide(target);
     const { versionId, tags, tagsRevision, grants, retention, legalHold } = target.version.record;
     // The last change may come from a gateway whose clock runs ahead: this one must still take a later revision, or nodes ignore it.
     if (tagsRevision !== undefined) services.clock.observe(tagsRevision);
+    const revision = services.clock.next();
+    const { record } = target.version;
+    const note = change === undefined ? undefined : noteOf(change, { timeMs: services.clock.nowMs(), orderId: revision, versionId: shownVersionId(record), etag: record.etag });
     const request: TagUpdateRequest = {
       bucket,
       key,
@@ -42,8 +48,9 @@ export async function updateInPlace<T extends { version: ResolvedVersion }>(
       retention: retention ?? null,
       ...(grants === undefined ? {} : { grants }),
       ...(legalHold === undefined ? {} : { legalHold }),
-      ...change,
-      tagsRevision: services.clock.next(),
+      ...updated,
+      tagsRevision: revision,
+      ...(note === undefined ? {} : { change: note }),
     };
     const signal = metadataSignal(ctx);
     const outcomes = await fanOut(services.cluster.nodesFor(bucket, key), (node) => node.updateTags(request, { signal }));

@@ -4,15 +4,24 @@ import { bucketOf, keyOf, readSmallBody, type AccessDeps, type RequestContext } 
 import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, renderXml, S3Error, tagSetBody, versionIdParam } from '../../s3/index.js';
 import { requireVersion, setVersionHeader } from '../shared/current-version.js';
 import { updateInPlace } from './in-place-update.js';
+import { changeOf } from '../shared/change-origin.js';
 
 /**
  * Replaces the tags of the key's current version (or of the one `versionId` names) on its nodes, in
- * place: no data is rewritten and the ETag and Last-Modified stay, as in S3 (see updateInPlace).
+ * place: no data is rewritten and the ETag and Last-Modified stay, as in S3 (see updateInPlace). S3's
+ * event: `eventName`, for the bucket's notification configurations that select it.
  */
-async function setObjectTags(ctx: RequestContext<RecordWriteDeps & AccessDeps>, bucket: string, key: string, versionId: string | undefined, tags: Record<string, string>): Promise<ObjectRecord> {
-  await ctx.services.buckets.require(bucket, ctx.signal);
+async function setObjectTags(
+  ctx: RequestContext<RecordWriteDeps & AccessDeps>,
+  bucket: string,
+  key: string,
+  versionId: string | undefined,
+  tags: Record<string, string>,
+  eventName: 's3:ObjectTagging:Put' | 's3:ObjectTagging:Delete',
+): Promise<ObjectRecord> {
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const read = async (): Promise<{ version: ResolvedVersion }> => ({ version: await requireVersion(ctx, bucket, key, versionId) });
-  const { version } = await updateInPlace(ctx, bucket, key, 'tag update', read, () => ({ tags }));
+  const { version } = await updateInPlace(ctx, bucket, key, 'tag update', read, () => ({ tags }), changeOf(ctx, bucketRecord, eventName, key));
   return version.record;
 }
 
@@ -33,7 +42,7 @@ export async function putObjectTagging(ctx: RequestContext<RecordWriteDeps & Bod
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
   const tags = parseTaggingXml((await readSmallBody(ctx, 64 * 1024)).toString('utf8'), MAX_OBJECT_TAGS);
-  setVersionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, tags));
+  setVersionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, tags, 's3:ObjectTagging:Put'));
   await ctx.reply.send();
 }
 
@@ -42,7 +51,7 @@ export async function deleteObjectTagging(ctx: RequestContext<RecordWriteDeps & 
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
-  setVersionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, {}));
+  setVersionHeader(ctx, versionId, await setObjectTags(ctx, bucket, key, versionId, {}, 's3:ObjectTagging:Delete'));
   await ctx.reply.status(204).send();
 }
 
