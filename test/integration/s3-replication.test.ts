@@ -4,6 +4,7 @@ import {
   DeleteBucketReplicationCommand,
   GetBucketReplicationCommand,
   GetBucketVersioningCommand,
+  PutBucketNotificationConfigurationCommand,
   PutBucketReplicationCommand,
   PutBucketVersioningCommand,
   type ReplicationConfiguration,
@@ -141,4 +142,38 @@ t.test("replication is the bucket owner's alone", async (t) => {
   t.match(await refusal(client.send(new PutBucketReplicationCommand({ Bucket: bucket, ReplicationConfiguration: simple(siteB) }))), { name: 'AccessDenied', status: 403 });
   t.match(await refusal(client.send(new DeleteBucketReplicationCommand({ Bucket: bucket }))), { name: 'AccessDenied', status: 403 });
   t.ok((await s3.send(new GetBucketReplicationCommand({ Bucket: bucket }))).ReplicationConfiguration, 'the configuration is still there');
+});
+
+t.test('a configuration of 1,000 rules, the most S3 allows, is stored and read back whole', async (t) => {
+  const bucket = await versionedBucket();
+  const rules = Array.from({ length: 1000 }, (_, i) => ({
+    ID: `rule-${i}`,
+    Priority: i,
+    Status: 'Enabled' as const,
+    Filter: { Prefix: `datasets/${String(i).padStart(4, '0')}/` },
+    DeleteMarkerReplication: { Status: 'Disabled' as const },
+    Destination: { Bucket: siteB },
+  }));
+  await s3.send(new PutBucketReplicationCommand({ Bucket: bucket, ReplicationConfiguration: { Role: '', Rules: rules } }));
+  const got = await s3.send(new GetBucketReplicationCommand({ Bucket: bucket }));
+  t.same(got.ReplicationConfiguration?.Rules, rules);
+  t.match(await refusal(s3.send(new PutBucketReplicationCommand({ Bucket: bucket, ReplicationConfiguration: { Role: '', Rules: [...rules, { ...rules[0]!, ID: 'one-more', Priority: 1000 }] } }))), {
+    name: 'InvalidRequest',
+    status: 400,
+  });
+  const long = rules.map((rule) => ({ ...rule, Filter: { Prefix: `${'p'.repeat(1000)}/${rule.ID}` } }));
+  t.match(await refusal(s3.send(new PutBucketReplicationCommand({ Bucket: bucket, ReplicationConfiguration: { Role: '', Rules: long } }))), { name: 'MalformedXML', status: 400 }, 'a body past 512 KiB is not read');
+  t.same((await s3.send(new GetBucketReplicationCommand({ Bucket: bucket }))).ReplicationConfiguration?.Rules, rules, 'the refusals changed nothing');
+});
+
+t.test('an s3 target is no destination for event notifications', async (t) => {
+  const bucket = await versionedBucket();
+  t.match(
+    await refusal(s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { QueueConfigurations: [{ QueueArn: 'arn:tessera:sqs::site-b:webhook', Events: ['s3:ObjectCreated:*'] }] } }))),
+    { name: 'InvalidArgument', message: 'Unable to validate the following destination configurations' },
+  );
+  t.match(
+    await refusal(s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { QueueConfigurations: [{ QueueArn: siteB, Events: ['s3:ObjectCreated:*'] }] } }))),
+    { name: 'InvalidArgument' },
+  );
 });

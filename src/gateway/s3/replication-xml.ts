@@ -5,8 +5,11 @@ import { requestDocumentRoot } from './request-document.js';
 import { validateTags } from './tag-set.js';
 import { renderXml } from './xml.js';
 
-/** Largest PutBucketReplication body read. */
-export const MAX_REPLICATION_BYTES = 256 * 1024;
+/**
+ * Largest PutBucketReplication body read: room for 1,000 rules of about 500 bytes (a prefix, an ID and
+ * an ARN each), while the bucket record that stores them stays well inside a node message (1 MiB).
+ */
+export const MAX_REPLICATION_BYTES = 512 * 1024;
 const MAX_ID_CHARS = 255;
 const MAX_PREFIX_BYTES = 1024;
 const MAX_ROLE_CHARS = 2048;
