@@ -132,5 +132,8 @@ t.test('an s3 target is refused without a secret key source, with a secret in th
     t.match(result.err, message);
     t.notMatch(result.err, /pa55word/, 'a refusal never echoes a secret');
   }
+  const inline = await admin([...base, '--secret-key', 'inline-pa55word']);
+  t.equal(inline.code, 2, 'there is no option that takes the secret key itself');
+  t.notMatch(inline.err, /pa55word/);
   t.same((JSON.parse((await admin(['list', '--json'])).out) as { name: string }[]).filter((row) => row.name === 'site-x'), [], 'nothing was stored');
 });
