@@ -41,10 +41,11 @@ const MAX_URL_CHARS = 2048;
 /** Longest CA bundle (PEM). */
 const MAX_CA_CHARS = 64 * 1024;
 /**
- * A remote bucket's name: S3's legacy rules (letters of either case, digits, `.`, `_`, `-`, up to 255)
- * cover every S3-compatible store's; no `:` or `/`, so it can stand in an ARN and a path.
+ * A remote bucket's name: S3's legacy rules (letters of either case, digits, `.`, `_`, `-`, up to 255,
+ * beginning with a letter or digit) cover every S3-compatible store's; no `:` or `/`, and never `.` or
+ * `..`, so it can stand in an ARN and a URL path.
  */
-const REMOTE_BUCKET = /^[A-Za-z0-9._-]{1,255}$/;
+const REMOTE_BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 /** A region name: `us-east-1`, `garage`, `local`. */
 const REGION = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -139,7 +140,7 @@ export function checkS3TargetDefinition(value: unknown): S3TargetDefinition {
   if (parsed.username !== '' || parsed.password !== '') throw new TargetDefinitionError('endpoint holds no user or password: the keys are given on their own');
   if (parsed.search !== '' || parsed.hash !== '') throw new TargetDefinitionError('endpoint has no query or fragment');
   const bucket = field(v['bucket'], 'bucket') as string;
-  if (!REMOTE_BUCKET.test(bucket)) throw new TargetDefinitionError('bucket is a bucket name: 1-255 characters of A-Z a-z 0-9 . _ -');
+  if (!REMOTE_BUCKET.test(bucket)) throw new TargetDefinitionError('bucket is a bucket name: 1-255 characters of A-Z a-z 0-9 . _ -, the first a letter or digit');
   const region = v['region'] === undefined ? 'us-east-1' : (field(v['region'], 'region') as string);
   if (!REGION.test(region)) throw new TargetDefinitionError('region is 1-64 characters of A-Z a-z 0-9 _ -');
   const accessKeyId = field(v['accessKeyId'], 'accessKeyId', { maxChars: 128 }) as string;

@@ -73,6 +73,7 @@ t.test("an s3 target's ARN names the target and its remote bucket, in Tessera's 
     'arn:tessera:replication:eu-west-1:site-b:replicas',
     'arn:tessera:replication::bad name:replicas',
     'arn:tessera:replication::site-b:bad/bucket',
+    'arn:tessera:replication::site-b:..',
     'arn:tessera:replication::site-b:',
     'arn:tessera:replication::site-b:replicas:extra',
   ]) {
@@ -93,6 +94,7 @@ t.test('an s3 target needs an http(s) endpoint without credentials, a bucket and
     [{ ...base, endpoint: 'https://s3.site-b.example/?x=1' }, /no query/],
     [{ ...base, endpoint: 'not a url' }, /not a URL/],
     [{ ...base, bucket: 'a/b' }, /bucket is a bucket name/],
+    [{ ...base, bucket: '..' }, /bucket is a bucket name/],
     [{ ...base, bucket: undefined }, /bucket is required/],
     [{ ...base, region: 'us east' }, /region/],
     [{ ...base, accessKeyId: 'AKID\r\nX-Injected: 1' }, /control character/],
