@@ -37,6 +37,7 @@ import { runCase, runMain, type CaseResult } from './lib/run-case.js';
 import { warmUp, warmupRoundOps, WARMUP_MAX_ROUNDS, WARMUP_MIN_ROUNDS, WARMUP_SETTLED, type WarmUp } from './lib/warm-up.js';
 import { foldSseWindow, SSE_MODES, SSE_ROUNDS, SSE_TARGET_RATIO, SSE_WORKLOADS, sseHeaderLines, sseHeaders, sseLine, sseVerdicts, type SseFigures, type SseMode, type SseRow } from './lib/sse-cases.js';
 import { listingMarkdown, runListingTable, type ListingRow } from './lib/listing-table.js';
+import { defineWebhookTarget, EVENT_ROUNDS, EVENT_TARGET_RATIO, EVENT_WORKLOADS, EVENTS_BUCKET, everyCreatedObject, WebhookSink } from './lib/event-cases.js';
 import { checkoutCommit, matrixMarkdown, runFactsLine, type RunFacts } from './lib/markdown-table.js';
 import { describeTargets, planRgw, startTargets } from './lib/start-targets.js';
 import { stopTarget, type Target } from './lib/targets.js';
@@ -299,6 +300,68 @@ async function runEncryption(bench: Bench, args: BenchArgs, tessera: Target): Pr
   return counts;
 }
 
+/**
+ * Tessera alone: the same PUTs to a plain bucket and to one whose writes are notified (their changes logged in the
+ * commit's batch on every node, then delivered by the nodes to a webhook this bench serves), in turn for
+ * EVENT_ROUNDS rounds, each keeping its best throughput and cheapest CPU. Ends once every event arrived.
+ */
+async function runChangeLog(bench: Bench, args: BenchArgs, tessera: Target, tesseraDir: string): Promise<{ pass: number; miss: number; failed: string[] }> {
+  console.log(`\nChange log, tessera dev only: PUTs to a bucket whose notification configuration selects every created object, against plain PUTs, in turn, best of ${EVENT_ROUNDS} rounds.`);
+  console.log('/plain = throughput over plain\'s in the same run; ms CPU/op = the server process tree\'s CPU per PUT; * = run twice (other load)\n');
+  const counts = { pass: 0, miss: 0, failed: [] as string[] };
+  if (!args.events || args.sseOnly) {
+    console.log('  skipped (--no-events)');
+    return counts;
+  }
+  const sink = new WebhookSink();
+  try {
+    const arn = await defineWebhookTarget(tesseraDir, 'bench-webhook', await sink.start());
+    await tessera.client.createBucket(EVENTS_BUCKET);
+    await tessera.client.putBucketConfiguration(EVENTS_BUCKET, 'notification', everyCreatedObject(arn));
+    console.log(`  ${'case'.padEnd(22)} ${'plain'.padStart(12)} ${'events'.padStart(12)} ${'/plain'.padStart(7)}  ${'ms CPU/op plain'.padStart(16)} ${'events'.padStart(7)}`);
+    let notified = 0;
+    for (const workload of EVENT_WORKLOADS) {
+      const base = basePayload(workload.sizeBytes);
+      const objects = scaledCount(workload.objects, args, workload.clients);
+      const size = formatSize(workload.sizeBytes);
+      const best = { plain: { opsPerSec: 0, cpuMs: Number.POSITIVE_INFINITY, repeated: false }, events: { opsPerSec: 0, cpuMs: Number.POSITIVE_INFINITY, repeated: false } };
+      for (let round = 0; round < EVENT_ROUNDS; round += 1) {
+        for (const mode of ['plain', 'events'] as const) {
+          const bucket = mode === 'plain' ? BUCKET : EVENTS_BUCKET;
+          const measured = await bench.window(tessera.pids, 'self', (attempt) => {
+            const prefix = `events-${mode}-${size}-r${round}${attempt === 0 ? '' : `-again${attempt}`}`;
+            return runCase({ ops: objects, concurrency: workload.clients, sizeBytes: workload.sizeBytes, op: (i) => tessera.client.put(bucket, `${prefix}/${i}`, objectParts(`${prefix}/${i}`, base)) });
+          });
+          if (bench.interrupted) throw new Error('interrupted');
+          const result = measured.value;
+          if (mode === 'events') notified += result.okOps + (measured.firstTry === undefined ? 0 : objects);
+          if (result.errors > 0) counts.failed.push(`change log ${size} ${mode}: ${result.firstError ?? '?'}`);
+          const figures = best[mode];
+          figures.opsPerSec = Math.max(figures.opsPerSec, result.opsPerSec);
+          if (result.okOps > 0) figures.cpuMs = Math.min(figures.cpuMs, (measured.cpu.targetCores * result.wallMs) / result.okOps);
+          figures.repeated ||= measured.firstTry !== undefined;
+        }
+      }
+      const ratio = best.events.opsPerSec / best.plain.opsPerSec;
+      const mark = (repeated: boolean): string => (repeated ? '*' : ' ');
+      console.log(
+        `  PUT ${size.padEnd(6)} x ${String(objects).padEnd(8)} ${best.plain.opsPerSec.toFixed(0).padStart(8)} op/s${mark(best.plain.repeated)} ${best.events.opsPerSec.toFixed(0).padStart(7)} op/s${mark(best.events.repeated)} ${ratio.toFixed(2).padStart(6)}  ${best.plain.cpuMs.toFixed(2).padStart(16)} ${best.events.cpuMs.toFixed(2).padStart(7)}  ${ratio >= EVENT_TARGET_RATIO ? 'PASS' : 'MISS'}`,
+      );
+      counts[ratio >= EVENT_TARGET_RATIO ? 'pass' : 'miss'] += 1;
+    }
+    console.log(`(target: PUT throughput with the change log >= ${EVENT_TARGET_RATIO * 100}% of plain's)`);
+    const drainStart = performance.now();
+    const drainBy = drainStart + 300_000;
+    while (sink.records < notified && performance.now() < drainBy && !bench.interrupted) await new Promise((resolve) => setTimeout(resolve, 100));
+    const drained = ((performance.now() - drainStart) / 1000).toFixed(1);
+    console.log(`events delivered to the webhook: ${sink.records} of ${notified} written, all in ${drained} s after the last PUT${sink.records < notified ? ' (NOT ALL: gave up waiting)' : ''}`);
+    if (sink.records < notified) counts.failed.push(`change log: ${notified - sink.records} events not delivered within 5 minutes`);
+    return counts;
+  } finally {
+    await sink.close();
+  }
+}
+
 function printCpu(rows: readonly MatrixRow[], loaderRows: readonly LoaderRow[], cpu: CpuMeter): void {
   if (!cpu.available) return;
   console.log(`\nCPU in each timed window, in cores of ${cpus().length}: server = the target's process tree, client = the load generator`);
@@ -369,12 +432,13 @@ async function main(): Promise<number> {
     const listingKeys = listingKeyCount(args);
     const listingRows = args.sseOnly ? [] : await runListingTable({ targets, absent, keys: listingKeys, enabled: args.listing, signal: stopping.signal });
     const encryption = await runEncryption(bench, args, targets.find((target) => target.name === 'tessera') as Target);
+    const changeLog = await runChangeLog(bench, args, targets.find((target) => target.name === 'tessera') as Target, join(root, 'tessera'));
     printCpu(rows, loaderRows, bench.cpu);
 
     const matrixGoals = goalCounts(rows);
-    const goals = { pass: matrixGoals.pass + encryption.pass, miss: matrixGoals.miss + encryption.miss };
+    const goals = { pass: matrixGoals.pass + encryption.pass + changeLog.pass, miss: matrixGoals.miss + encryption.miss + changeLog.miss };
     const listingFailures = listingRows.flatMap((row) => row.problems.map((problem) => `listing ${row.target}: ${problem}`));
-    const failures = [...failureLines(rows, loaderRows), ...listingFailures, ...encryption.failed];
+    const failures = [...failureLines(rows, loaderRows), ...listingFailures, ...encryption.failed, ...changeLog.failed];
     const windows = [...rows.flatMap((row) => Object.values(row.rounds).flat()), ...loaderRows.map((row) => row.measured)];
     const repeated = windows.filter((window) => window.firstTry !== undefined).length;
     const noisy = windows.filter((window) => window.cpu.otherCores > OTHER_LOAD_CORES).length;

@@ -10,6 +10,8 @@ export interface BenchArgs {
   sse: boolean;
   /** Only the encryption table: no disk ceiling, matrix or DataLoader. */
   sseOnly: boolean;
+  /** The change log's table (PUTs to a bucket with a notification configuration against plain ones). */
+  events: boolean;
   keepData: boolean;
   /** Ceph RGW as a peer, when it is installed. */
   rgw: boolean;
@@ -61,7 +63,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--round
   ${MATRIX.map((w) => `${formatSize(w.sizeBytes)} x ${w.objects} at ${w.clients} clients`).join(', ')},
   PUT then GET of the same objects (every GET verified), the CPU of each process in each timed
   window, a raw-disk fdatasync write, a PyTorch DataLoader reading ${TORCH_WORKLOAD.objects} x ${formatSize(TORCH_WORKLOAD.sizeBytes)}, and
-  tessera's encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1MiB and 64MiB; then boto3's listings of
+  tessera's encrypted (SSE-S3, SSE-C) against plain PUT and GET at 1MiB and 64MiB, PUTs whose events the
+  change log delivers to a webhook against plain PUTs at 4KiB and 1MiB; then boto3's listings of
   ${LISTING_KEYS.toLocaleString('en-US')} keys on tessera, RGW and s3rver. Ends with the README's tables in markdown.
   --quick        smoke run (a tenth of the objects and listing keys, a smaller disk write), a few minutes
   --ops-scale=X  multiply every object count by X
@@ -70,6 +73,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--round
   --no-torch     skip the PyTorch DataLoader table
   --no-sse       skip the encrypted-against-plain table
   --sse-only     run only the encrypted-against-plain table
+  --no-events    skip the change log's table (PUTs notified to a webhook against plain PUTs)
   --no-rgw       leave Ceph RGW out (otherwise it runs when radosgw is on PATH and the scripts are found)
   --ceph-scripts DIR  the peers' Ceph bring-up scripts (start.sh; default: $TESSERA_PEERS_DIR/ceph, or
                  ../shared/peers/ceph beside the repository)
@@ -104,6 +108,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     torch: true,
     sse: true,
     sseOnly: false,
+    events: true,
     keepData: false,
     rgw: true,
     cephScripts: undefined,
@@ -129,6 +134,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (name === '--no-torch') args.torch = false;
     else if (name === '--no-sse') args.sse = false;
     else if (name === '--sse-only') args.sseOnly = true;
+    else if (name === '--no-events') args.events = false;
     else if (name === '--keep-data') args.keepData = true;
     else if (name === '--ops-scale' && value !== undefined) {
       args.opsScale = Number(value);

@@ -92,6 +92,15 @@ export class S3BenchClient {
     if (statusCode >= 300 && !text.includes('BucketAlreadyOwnedByYou')) throw new BenchHttpError(statusCode, `CreateBucket ${bucket}: ${statusCode} ${text.slice(0, 300)}`);
   }
 
+  /** PUTs a bucket's configuration document `xml` to sub-resource `subresource` (`notification`, ...). */
+  async putBucketConfiguration(bucket: string, subresource: string, xml: string): Promise<void> {
+    const body = Buffer.from(xml, 'utf8');
+    const headers = await this.sign('PUT', `/${bucket}`, { 'content-length': String(body.length), 'content-type': 'application/xml' }, { [subresource]: '' });
+    const { statusCode, body: answer } = await this.pool.request({ method: 'PUT', path: `/${bucket}?${subresource}=`, headers, body });
+    const text = await answer.text();
+    if (statusCode >= 300) throw new BenchHttpError(statusCode, `PUT ${bucket}?${subresource}: ${statusCode} ${text.slice(0, 300)}`);
+  }
+
   /** PUTs `payload` (one buffer, or parts sent back to back) as `bucket/key`, streamed in slices; `extraHeaders` are signed too (e.g. SSE). */
   async put(bucket: string, key: string, payload: Uint8Array | readonly Uint8Array[], extraHeaders: Readonly<Record<string, string>> = {}): Promise<ResponseSummary> {
     const parts = asParts(payload);
@@ -143,14 +152,14 @@ export class S3BenchClient {
     await this.pool.close();
   }
 
-  private async sign(method: string, path: string, extra: Record<string, string>): Promise<Record<string, string>> {
+  private async sign(method: string, path: string, extra: Record<string, string>, query: Record<string, string> = {}): Promise<Record<string, string>> {
     const signed = await this.signer.sign({
       method,
       protocol: this.url.protocol,
       hostname: this.url.hostname,
       port: Number(this.url.port),
       path,
-      query: {},
+      query,
       headers: { host: this.url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra },
     });
     return signed.headers;

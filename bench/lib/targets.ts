@@ -26,7 +26,7 @@ export interface Target {
 }
 
 /** The build `npm start` runs (`npm run bench` builds first): tsx would add its loader thread and heap to every isolate. */
-const TESSERA_BIN = fileURLToPath(new URL('../../dist/bin/tessera.js', import.meta.url));
+export const TESSERA_BIN = fileURLToPath(new URL('../../dist/bin/tessera.js', import.meta.url));
 const NULL_SERVER_MAIN = fileURLToPath(new URL('./null-server-main.ts', import.meta.url));
 const S3RVER_MAIN = fileURLToPath(new URL('./s3rver-main.ts', import.meta.url));
 /** The peers' mains are TypeScript, loaded through tsx as `npm run bench` itself is. */

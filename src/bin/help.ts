@@ -108,8 +108,9 @@ or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and
 export const TARGET_USAGE = `usage: tessera admin target add NAME --type TYPE [options] [--config FILE | --data DIR] [--json]
        tessera admin target list | remove NAME [--config FILE | --data DIR] [--json]
 
-  add NAME     define an event target; prints its ARN, the name a bucket notification configuration uses
-  list         every target: name, ARN, type, URL (passwords and tokens never shown)
+  add NAME     define a target; prints its ARN, the name a bucket notification configuration (event
+               targets) or replication rule (s3 targets) uses
+  list         every target: name, ARN, type, URL (passwords, tokens and secret keys never shown)
   remove NAME  remove a target
 
   --type webhook  --url URL [--token-file FILE | --token-env VAR] [--ca-file PEM]
@@ -120,6 +121,11 @@ export const TARGET_USAGE = `usage: tessera admin target add NAME --type TYPE [o
   --type nats     --url nats://HOST[:PORT] --subject SUBJECT
   --type redis    --url redis://HOST[:PORT][/DB] --key KEY [--format list|stream]   (default list: RPUSH; stream: XADD)
   --type mqtt     --url mqtt://HOST[:PORT] --topic TOPIC [--qos 0|1|2]             (default QoS 1)
+  --type s3       --endpoint URL --bucket BUCKET --access-key KEY-ID
+                  (--secret-key-file FILE | --secret-key-env VAR) [--region REGION]   (default us-east-1)
+                  a replication destination: another Tessera cluster or any S3-compatible endpoint;
+                  the secret key is read from a file or an environment variable, never given on the
+                  command line; its ARN is arn:tessera:replication::NAME:BUCKET
 
   --url-file FILE  read the URL from a file instead of --url: a URL that holds a password must come so
 `;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { HybridClock, type Env } from '../common/index.js';
-import { checkTargetDefinition, parseTargetDefinition, publicTargetFields, targetArn, TARGET_NAME, type TargetDefinition } from '../events/index.js';
+import { checkDefinedTarget, definedTargetArn, parseDefinedTarget, publicTargetFields, TARGET_NAME, type DefinedTarget } from '../events/index.js';
 import { NodeClient, readUserRecords, TARGET_RECORD_PREFIX, writeUserRecord } from '../rpc/index.js';
 import type { AdminTarget } from './admin-cli.js';
 import { TARGET_USAGE } from './help.js';
@@ -30,6 +30,12 @@ const OPTIONS = {
   format: { type: 'string' },
   topic: { type: 'string' },
   qos: { type: 'string' },
+  endpoint: { type: 'string' },
+  bucket: { type: 'string' },
+  region: { type: 'string' },
+  'access-key': { type: 'string' },
+  'secret-key-file': { type: 'string' },
+  'secret-key-env': { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined };
@@ -42,12 +48,39 @@ async function smallFile(path: string, what: string): Promise<string> {
   return text;
 }
 
+/** A secret read from `--NAME-file` or `--NAME-env` (exactly one of them when `required`). */
+async function secretFrom(flags: Flags, env: Env, name: 'token' | 'secret-key', required: boolean): Promise<string | undefined> {
+  const file = flags[`${name}-file` as const];
+  const variable = flags[`${name}-env` as const];
+  if (file !== undefined && variable !== undefined) throw new Error(`give --${name}-file or --${name}-env, not both`);
+  if (file !== undefined) return (await smallFile(file, name === 'token' ? 'token' : 'secret key')).trim();
+  if (variable !== undefined) {
+    const value = env[variable];
+    if (value === undefined || value === '') throw new Error(`the environment variable ${variable} is not set`);
+    return value;
+  }
+  if (required) throw new Error(`the ${name} comes from --${name}-file or --${name}-env, never from the command line`);
+  return undefined;
+}
+
 /**
  * The definition `target add` was given. Secrets never come on the command line, where `ps` and shell
- * history show them: a bearer token comes from a file or an environment variable, and a URL holding a
- * password from a file.
+ * history show them: a bearer token or an S3 secret key comes from a file or an environment variable,
+ * and a URL holding a password from a file.
  */
-async function definitionFrom(flags: Flags, env: Env): Promise<TargetDefinition> {
+async function definitionFrom(flags: Flags, env: Env): Promise<DefinedTarget> {
+  if (flags.type === 's3') {
+    if (flags.url !== undefined || flags['url-file'] !== undefined) throw new Error('an s3 target takes --endpoint, not --url');
+    const secretAccessKey = await secretFrom(flags, env, 'secret-key', true);
+    return checkDefinedTarget({
+      type: 's3',
+      endpoint: flags.endpoint,
+      bucket: flags.bucket,
+      ...(flags.region === undefined ? {} : { region: flags.region }),
+      accessKeyId: flags['access-key'],
+      secretAccessKey,
+    });
+  }
   if (flags.url !== undefined && flags['url-file'] !== undefined) throw new Error('give --url or --url-file, not both');
   const url = flags['url-file'] !== undefined ? (await smallFile(flags['url-file'], 'URL')).trim() : flags.url;
   if (url !== undefined && flags['url-file'] === undefined) {
@@ -60,30 +93,24 @@ async function definitionFrom(flags: Flags, env: Env): Promise<TargetDefinition>
   const common = { type: flags.type, url };
   switch (flags.type) {
     case 'webhook': {
-      if (flags['token-file'] !== undefined && flags['token-env'] !== undefined) throw new Error('give --token-file or --token-env, not both');
-      let bearerToken: string | undefined;
-      if (flags['token-file'] !== undefined) bearerToken = (await smallFile(flags['token-file'], 'token')).trim();
-      if (flags['token-env'] !== undefined) {
-        bearerToken = env[flags['token-env']];
-        if (bearerToken === undefined || bearerToken === '') throw new Error(`the environment variable ${flags['token-env']} is not set`);
-      }
+      const bearerToken = await secretFrom(flags, env, 'token', false);
       const caPem = flags['ca-file'] === undefined ? undefined : await smallFile(flags['ca-file'], 'CA');
-      return checkTargetDefinition({ ...common, ...(bearerToken === undefined ? {} : { bearerToken }), ...(caPem === undefined ? {} : { caPem }) });
+      return checkDefinedTarget({ ...common, ...(bearerToken === undefined ? {} : { bearerToken }), ...(caPem === undefined ? {} : { caPem }) });
     }
     case 'amqp':
-      return checkTargetDefinition({ ...common, exchange: flags.exchange, routingKey: flags['routing-key'] });
+      return checkDefinedTarget({ ...common, exchange: flags.exchange, routingKey: flags['routing-key'] });
     case 'nats':
-      return checkTargetDefinition({ ...common, subject: flags.subject });
+      return checkDefinedTarget({ ...common, subject: flags.subject });
     case 'redis':
-      return checkTargetDefinition({ ...common, key: flags.key, format: flags.format ?? 'list' });
+      return checkDefinedTarget({ ...common, key: flags.key, format: flags.format ?? 'list' });
     case 'mqtt':
-      return checkTargetDefinition({ ...common, topic: flags.topic, qos: flags.qos === undefined ? 1 : Number(flags.qos) });
+      return checkDefinedTarget({ ...common, topic: flags.topic, qos: flags.qos === undefined ? 1 : Number(flags.qos) });
     default:
-      return checkTargetDefinition(common);
+      return checkDefinedTarget(common);
   }
 }
 
-/** `tessera admin target add|list|remove`: event targets, stored cluster-wide beside users and policies. */
+/** `tessera admin target add|list|remove`: event and replication targets, stored cluster-wide beside users and policies. */
 export async function runTargetCli(args: string[], env: Env, io: Io, resolveTarget: (config: string | undefined, data: string | undefined, env: Env) => Promise<AdminTarget>): Promise<number> {
   let flags: Flags;
   let positionals: string[];
@@ -116,8 +143,8 @@ export async function runTargetCli(args: string[], env: Env, io: Io, resolveTarg
       const rows = live.map((record): Record<string, string | number | boolean> => {
         const targetName = record.name.slice(TARGET_RECORD_PREFIX.length);
         try {
-          const stored = parseTargetDefinition(record.target as string);
-          return { name: targetName, arn: targetArn(targetName, stored.type), ...publicTargetFields(stored) };
+          const stored = parseDefinedTarget(record.target as string);
+          return { name: targetName, arn: definedTargetArn(targetName, stored), ...publicTargetFields(stored) };
         } catch {
           return { name: targetName, arn: '', type: 'unreadable', url: '' };
         }
@@ -128,14 +155,14 @@ export async function runTargetCli(args: string[], env: Env, io: Io, resolveTarg
     const recordName = TARGET_RECORD_PREFIX + (name as string);
     const current = records.get(recordName);
     if (verb === 'add') {
-      const stored = definition as TargetDefinition;
+      const stored = definition as DefinedTarget;
       if (current !== undefined && !current.deleted) throw new Error(`target ${name as string} already exists (remove it first)`);
       await writeUserRecord(
         clients,
         { name: recordName, versionId: clock.next(), deleted: false, canonicalId: '', createdMs: clock.nowMs(), keys: [], target: JSON.stringify(stored) },
         NODE_TIMEOUT_MS,
       );
-      const arn = targetArn(name as string, stored.type);
+      const arn = definedTargetArn(name as string, stored);
       say(`${arn}\n`, { name, arn, ...publicTargetFields(stored) });
       return 0;
     }

@@ -1,23 +1,36 @@
 import { TesseraError } from '../common/index.js';
 
 /**
- * Event targets: where an operator lets bucket notifications go. A definition is plain data, stored as
- * JSON in the cluster's user records (`target:NAME`, see TARGET_RECORD_PREFIX) and named in a bucket's
- * notification configuration by its ARN.
+ * Targets: where an operator lets a bucket's changes go. Event targets receive notifications; an `s3`
+ * target (another Tessera cluster or any S3-compatible endpoint) receives replicas. A definition is
+ * plain data, stored as JSON in the cluster's user records (`target:NAME`, see TARGET_RECORD_PREFIX)
+ * and named in a bucket's notification or replication configuration by its ARN.
  */
 
-/** The kinds of target, each with the maintained client library of its protocol. */
+/** The kinds of event target, each with the maintained client library of its protocol. */
 export const TARGET_TYPES = ['webhook', 'amqp', 'nats', 'redis', 'mqtt'] as const;
 /** One kind of target. */
 export type TargetType = (typeof TARGET_TYPES)[number];
 
-/** A target's definition; secrets (a bearer token, a password in a URL) are part of it and never listed. */
+/** An event target's definition; secrets (a bearer token, a password in a URL) are part of it and never listed. */
 export type TargetDefinition =
   | { type: 'webhook'; url: string; bearerToken?: string; caPem?: string }
   | { type: 'amqp'; url: string; exchange: string; routingKey: string }
   | { type: 'nats'; url: string; subject: string }
   | { type: 'redis'; url: string; key: string; format: 'list' | 'stream' }
   | { type: 'mqtt'; url: string; topic: string; qos: 0 | 1 | 2 };
+
+/**
+ * A replication target: an S3 endpoint, the bucket replicas go to there, and the key that writes them.
+ * The secret key is part of the definition (every node that delivers needs it) and never listed.
+ */
+export type S3TargetDefinition = { type: 's3'; endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
+
+/** Any definition a target record holds: an event target or a replication target. */
+export type DefinedTarget = TargetDefinition | S3TargetDefinition;
+
+/** Every kind of target `tessera admin target add` defines. */
+export const DEFINED_TARGET_TYPES = [...TARGET_TYPES, 's3'] as const;
 
 /** Target names: what an ARN can carry without escaping. */
 export const TARGET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -27,6 +40,14 @@ const MAX_FIELD_CHARS = 1024;
 const MAX_URL_CHARS = 2048;
 /** Longest CA bundle (PEM). */
 const MAX_CA_CHARS = 64 * 1024;
+/**
+ * A remote bucket's name: S3's legacy rules (letters of either case, digits, `.`, `_`, `-`, up to 255,
+ * beginning with a letter or digit) cover every S3-compatible store's; no `:` or `/`, and never `.` or
+ * `..`, so it can stand in an ARN and a URL path.
+ */
+const REMOTE_BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+/** A region name: `us-east-1`, `garage`, `local`. */
+const REGION = /^[A-Za-z0-9_-]{1,64}$/;
 
 const URL_SCHEMES: Record<TargetType, readonly string[]> = {
   webhook: ['http:', 'https:'],
@@ -99,15 +120,58 @@ export function checkTargetDefinition(value: unknown): TargetDefinition {
   }
 }
 
-/** A stored definition (the JSON of a target record) read back. */
-export function parseTargetDefinition(text: string): TargetDefinition {
-  let value: unknown;
+/**
+ * A replication target's definition checked field by field. The endpoint is an http or https URL with
+ * no user or password in it (the keys are fields of their own), no query and no fragment.
+ */
+export function checkS3TargetDefinition(value: unknown): S3TargetDefinition {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TargetDefinitionError('a target definition is an object');
+  const v = value as Record<string, unknown>;
+  if (v['type'] !== 's3') throw new TargetDefinitionError('type is s3');
+  const endpoint = field(v['endpoint'], 'endpoint', { maxChars: MAX_URL_CHARS }) as string;
+  let parsed: URL;
   try {
-    value = JSON.parse(text);
+    parsed = new URL(endpoint);
+  } catch {
+    throw new TargetDefinitionError('endpoint is not a URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TargetDefinitionError('endpoint of an s3 target starts with http: or https:');
+  if (parsed.hostname === '') throw new TargetDefinitionError('endpoint names no host');
+  if (parsed.username !== '' || parsed.password !== '') throw new TargetDefinitionError('endpoint holds no user or password: the keys are given on their own');
+  if (parsed.search !== '' || parsed.hash !== '') throw new TargetDefinitionError('endpoint has no query or fragment');
+  const bucket = field(v['bucket'], 'bucket') as string;
+  if (!REMOTE_BUCKET.test(bucket)) throw new TargetDefinitionError('bucket is a bucket name: 1-255 characters of A-Z a-z 0-9 . _ -, the first a letter or digit');
+  const region = v['region'] === undefined ? 'us-east-1' : (field(v['region'], 'region') as string);
+  if (!REGION.test(region)) throw new TargetDefinitionError('region is 1-64 characters of A-Z a-z 0-9 _ -');
+  const accessKeyId = field(v['accessKeyId'], 'accessKeyId', { maxChars: 128 }) as string;
+  const secretAccessKey = field(v['secretAccessKey'], 'secretAccessKey', { maxChars: 1024 }) as string;
+  return { type: 's3', endpoint, bucket, region, accessKeyId, secretAccessKey };
+}
+
+/** Any target's definition checked field by field: an s3 target or an event target. */
+export function checkDefinedTarget(value: unknown): DefinedTarget {
+  const type = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['type'] : undefined;
+  if (type === 's3') return checkS3TargetDefinition(value);
+  if (typeof type !== 'string' || !(TARGET_TYPES as readonly string[]).includes(type)) throw new TargetDefinitionError(`type is one of ${DEFINED_TARGET_TYPES.join(', ')}`);
+  return checkTargetDefinition(value);
+}
+
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
   } catch {
     throw new TargetDefinitionError('a target definition is JSON');
   }
-  return checkTargetDefinition(value);
+}
+
+/** A stored event target's definition (the JSON of a target record) read back; a replication target is not one. */
+export function parseTargetDefinition(text: string): TargetDefinition {
+  return checkTargetDefinition(parsedJson(text));
+}
+
+/** Any stored definition (the JSON of a target record) read back. */
+export function parseDefinedTarget(text: string): DefinedTarget {
+  return checkDefinedTarget(parsedJson(text));
 }
 
 /** The ARN a bucket configuration names a target by: `arn:tessera:sqs::NAME:TYPE`. */
@@ -130,6 +194,31 @@ export function parseTargetArn(arn: string, region: string): { name: string; typ
   return { name, type: type as TargetType };
 }
 
+/** The ARN a replication rule's Destination names a replication target by: `arn:tessera:replication::NAME:BUCKET`. */
+export function replicationTargetArn(name: string, bucket: string): string {
+  return `arn:tessera:replication::${name}:${bucket}`;
+}
+
+/**
+ * The replication target and remote bucket an ARN names, or undefined when it is not a replication
+ * ARN. Besides Tessera's form it takes MinIO's `arn:minio:replication::NAME:BUCKET`. A region, when
+ * present, must be `region` (this cluster's).
+ */
+export function parseReplicationArn(arn: string, region: string): { name: string; bucket: string } | undefined {
+  const parts = arn.split(':');
+  if (parts.length !== 6) return undefined;
+  const [scheme, partition, service, arnRegion, name, bucket] = parts as [string, string, string, string, string, string];
+  if (scheme !== 'arn' || (partition !== 'tessera' && partition !== 'minio') || service !== 'replication') return undefined;
+  if (arnRegion !== '' && arnRegion !== region) return undefined;
+  if (!TARGET_NAME.test(name) || !REMOTE_BUCKET.test(bucket)) return undefined;
+  return { name, bucket };
+}
+
+/** The ARN `tessera admin target add` prints for a definition: what a bucket configuration names it by. */
+export function definedTargetArn(name: string, definition: DefinedTarget): string {
+  return definition.type === 's3' ? replicationTargetArn(name, definition.bucket) : targetArn(name, definition.type);
+}
+
 /** A URL with any password in it replaced by `***`. */
 export function redactUrl(text: string): string {
   try {
@@ -144,7 +233,11 @@ export function redactUrl(text: string): string {
 }
 
 /** What `tessera admin target list` shows of a definition: everything but its secrets. */
-export function publicTargetFields(definition: TargetDefinition): Record<string, string | number | boolean> {
+export function publicTargetFields(definition: DefinedTarget): Record<string, string | number | boolean> {
+  if (definition.type === 's3') {
+    // The access key id names the key, as AWS shows it; the secret key is only said to be set.
+    return { type: 's3', url: definition.endpoint, bucket: definition.bucket, region: definition.region, accessKeyId: definition.accessKeyId, secretAccessKey: true };
+  }
   const shown: Record<string, string | number | boolean> = { type: definition.type, url: redactUrl(definition.url) };
   switch (definition.type) {
     case 'webhook':

@@ -1,16 +1,25 @@
-// Bucket event notifications: target definitions and their ARNs, S3's event message, and one
-// publisher per kind of target. Used by the gateway (targets, configurations) and by the storage
-// nodes, which deliver the changes they log.
+// Bucket event notifications and replication: target definitions and their ARNs, S3's event message,
+// and one publisher per kind of event target. Used by the gateway (targets, configurations) and by the
+// storage nodes, which deliver the changes they log.
 export {
+  checkDefinedTarget,
+  checkS3TargetDefinition,
   checkTargetDefinition,
+  definedTargetArn,
+  DEFINED_TARGET_TYPES,
+  parseDefinedTarget,
+  parseReplicationArn,
   parseTargetArn,
   parseTargetDefinition,
   publicTargetFields,
   redactUrl,
+  replicationTargetArn,
   targetArn,
   TargetDefinitionError,
   TARGET_NAME,
   TARGET_TYPES,
+  type DefinedTarget,
+  type S3TargetDefinition,
   type TargetDefinition,
   type TargetType,
 } from './event-target.js';

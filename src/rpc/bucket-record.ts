@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { LifecycleRule } from './lifecycle-rules.js';
+import { ReplicationConfiguration } from './replication-rules.js';
 import { Grant, Strings, VersionId, WireName } from './wire-fields.js';
 
 /** One CORS rule of a bucket, as S3's CORSRule. */
@@ -82,6 +83,8 @@ export const BucketRecord = Type.Object({
   lifecycle: Type.Optional(Type.Array(LifecycleRule)),
   /** The bucket's notification configurations (PutBucketNotificationConfiguration); absent: none. */
   notification: Type.Optional(Type.Array(NotificationRule)),
+  /** The bucket's replication configuration (PutBucketReplication); absent: none. Only on a bucket whose versioning is Enabled. */
+  replication: Type.Optional(ReplicationConfiguration),
   /**
    * The bucket's index (docs/bucket-index.md): its shards by the first key each holds, ascending from
    * ''. Present when every version written since the bucket's creation is in it; absent on buckets

@@ -5,6 +5,7 @@ export * from './bucket-record.js';
 export * from './user-record.js';
 export * from './bucket-index.js';
 export * from './change-log.js';
+export * from './replication-rules.js';
 export { IndexWriter, type IndexReplica } from './index-writer.js';
 export { majority, readQuorum, writeQuorum } from './quorum-rules.js';
 export { decideQuorum, fanOut, fanOutHedged, fanOutUntil, isTimeoutFailure, type FanOutNode, type NodeFailure, type NodeOutcome, type QuorumDecision } from './fan-out.js';

@@ -88,3 +88,52 @@ t.test("targets are not users: user list does not show them", async (t) => {
   t.same(JSON.parse(out), []);
   t.ok((await readFile(configPath, 'utf8')).length > 0);
 });
+
+t.test('an s3 target takes its secret key from a file or the environment, prints its replication ARN, and is listed without the secret', async (t) => {
+  const keyFile = join(cluster.dataDir, 'site-b-secret');
+  await writeFile(keyFile, 'file-secret-SECRET\n', { mode: 0o600 });
+  const fromFile = await admin(['add', 'site-b', '--type', 's3', '--endpoint', 'https://s3.site-b.example:9000', '--bucket', 'replicas', '--access-key', 'AKIDSITEB', '--secret-key-file', keyFile]);
+  t.equal(fromFile.code, 0, fromFile.err);
+  t.equal(fromFile.out, 'arn:tessera:replication::site-b:replicas\n');
+  const fromEnv = await admin(
+    ['add', 'site-c', '--type', 's3', '--endpoint', 'http://127.0.0.1:9100', '--bucket', 'copies', '--region', 'eu-central-1', '--access-key', 'AKIDSITEC', '--secret-key-env', 'SITE_C_SECRET'],
+    { SITE_C_SECRET: 'env-secret-SECRET' },
+  );
+  t.equal(fromEnv.code, 0, fromEnv.err);
+  const text = await admin(['list']);
+  const json = await admin(['list', '--json']);
+  t.notMatch(text.out + json.out, /SECRET/, 'no secret key in either listing');
+  t.match(text.out, /^site-b\tarn:tessera:replication::site-b:replicas\ts3\thttps:\/\/s3\.site-b\.example:9000$/m);
+  const rows = JSON.parse(json.out) as Record<string, unknown>[];
+  t.same(
+    rows.filter((row) => row['type'] === 's3'),
+    [
+      { name: 'site-b', arn: 'arn:tessera:replication::site-b:replicas', type: 's3', url: 'https://s3.site-b.example:9000', bucket: 'replicas', region: 'us-east-1', accessKeyId: 'AKIDSITEB', secretAccessKey: true },
+      { name: 'site-c', arn: 'arn:tessera:replication::site-c:copies', type: 's3', url: 'http://127.0.0.1:9100', bucket: 'copies', region: 'eu-central-1', accessKeyId: 'AKIDSITEC', secretAccessKey: true },
+    ],
+  );
+  t.equal((await admin(['remove', 'site-c'])).code, 0);
+});
+
+t.test('an s3 target is refused without a secret key source, with a secret in the endpoint, or with a wrong field, before any node is asked', async (t) => {
+  const base = ['add', 'site-x', '--type', 's3', '--endpoint', 'https://s3.site-x.example', '--bucket', 'replicas', '--access-key', 'AKIDX'];
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [base, {}, /--secret-key-file or --secret-key-env, never from the command line/],
+    [[...base, '--secret-key-env', 'UNSET_SECRET'], {}, /UNSET_SECRET is not set/],
+    [[...base, '--secret-key-env', 'S', '--secret-key-file', '/nonexistent'], { S: 'x' }, /not both/],
+    [['add', 'site-x', '--type', 's3', '--endpoint', 'https://AKIDX:pa55word@s3.site-x.example', '--bucket', 'replicas', '--access-key', 'AKIDX', '--secret-key-env', 'S'], { S: 'x' }, /no user or password/],
+    [['add', 'site-x', '--type', 's3', '--endpoint', 'https://s3.site-x.example', '--bucket', 'a/b', '--access-key', 'AKIDX', '--secret-key-env', 'S'], { S: 'x' }, /bucket is a bucket name/],
+    [['add', 'site-x', '--type', 's3', '--endpoint', 'https://s3.site-x.example', '--bucket', 'replicas', '--secret-key-env', 'S'], { S: 'x' }, /accessKeyId is required/],
+    [['add', 'site-x', '--type', 's3', '--url', 'https://s3.site-x.example', '--bucket', 'replicas', '--access-key', 'AKIDX', '--secret-key-env', 'S'], { S: 'x' }, /--endpoint, not --url/],
+  ];
+  for (const [args, env, message] of cases) {
+    const result = await admin(args, env);
+    t.equal(result.code, 1, args.join(' '));
+    t.match(result.err, message);
+    t.notMatch(result.err, /pa55word/, 'a refusal never echoes a secret');
+  }
+  const inline = await admin([...base, '--secret-key', 'inline-pa55word']);
+  t.equal(inline.code, 2, 'there is no option that takes the secret key itself');
+  t.notMatch(inline.err, /pa55word/);
+  t.same((JSON.parse((await admin(['list', '--json'])).out) as { name: string }[]).filter((row) => row.name === 'site-x'), [], 'nothing was stored');
+});

@@ -102,6 +102,9 @@ t.test('operations resolve from method, target and sub-resource; unknown sub-res
   t.equal(op('PUT', '/b?lifecycle'), 'PutBucketLifecycleConfiguration');
   t.equal(op('GET', '/b?notification'), 'GetBucketNotificationConfiguration');
   t.equal(op('PUT', '/b?notification'), 'PutBucketNotificationConfiguration');
+  t.equal(op('GET', '/b?replication'), 'GetBucketReplication');
+  t.equal(op('PUT', '/b?replication'), 'PutBucketReplication');
+  t.equal(op('DELETE', '/b?replication'), 'DeleteBucketReplication');
   t.equal(op('GET', '/b?website'), 'GetBucketUnconfigured');
   t.equal(op('GET', '/b?logging'), 'GetBucketFixedConfiguration');
   t.equal(op('PUT', '/b?publicAccessBlock'), 'PutPublicAccessBlock');

@@ -44,6 +44,8 @@ export const ACTIONS = {
   's3:PutLifecycleConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketNotification': { on: 'bucket', permission: 'OWNER' },
   's3:PutBucketNotification': { on: 'bucket', permission: 'OWNER' },
+  's3:GetReplicationConfiguration': { on: 'bucket', permission: 'OWNER' },
+  's3:PutReplicationConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketTagging': { on: 'bucket', permission: 'OWNER' },
   's3:PutBucketTagging': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketOwnershipControls': { on: 'bucket', permission: 'OWNER' },

@@ -17,6 +17,7 @@ export {
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket/bucket-cors.js';
 export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './bucket/bucket-lifecycle.js';
 export { getBucketNotification, putBucketNotification } from './bucket/bucket-notification.js';
+export { deleteBucketReplication, getBucketReplication, putBucketReplication } from './bucket/bucket-replication.js';
 export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket/bucket-encryption.js';
 export {
   deleteBucketPolicy,

@@ -4,7 +4,6 @@
  */
 export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
   website: 'NoSuchWebsiteConfiguration',
-  replication: 'ReplicationConfigurationNotFoundError',
 } as const;
 
 /**

@@ -23,6 +23,7 @@ export { copySourceRange, MAX_COPY_SOURCE_BYTES, type CopyRange } from './copy-r
 export { parseCopySource, type CopySource } from './copy-source.js';
 export { matchCorsRule, parseCorsXml, renderCors } from './cors-rules.js';
 export { MAX_NOTIFICATION_BYTES, parseNotificationXml, renderNotification } from './notification-xml.js';
+export { MAX_REPLICATION_BYTES, parseReplicationXml, renderReplication } from './replication-xml.js';
 export { isSlowQuorumLoss, quorumError, toS3Error } from './error-mapping.js';
 export { countParameter } from './count-parameter.js';
 export { copySourceTooLarge, S3Error, S3_ERRORS, type S3ErrorCode, type S3ErrorDetails } from './errors.js';

@@ -23,6 +23,10 @@ export async function putBucketVersioning(ctx: RequestContext<MetadataTimeout & 
     if (record.objectLock !== undefined && status !== 'Enabled') {
       throw new S3Error('InvalidBucketState', { message: 'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.' });
     }
+    // Replication reads every version by its id: S3 keeps a replicated bucket's versioning Enabled.
+    if (record.replication !== undefined && status !== 'Enabled') {
+      throw new S3Error('InvalidBucketState', { message: 'A replication configuration is present on this bucket, so the versioning state cannot be changed.' });
+    }
     return { ...record, versioning: status };
   }, metadataSignal(ctx), ctx.access.bucketCreatedMs);
   await ctx.reply.send();
