@@ -95,7 +95,10 @@ export class EventPublishers {
 
   private definitionOf(name: string, text: string): TargetDefinition | undefined {
     try {
-      return checkTargetDefinition(JSON.parse(text));
+      const value: unknown = JSON.parse(text);
+      // A replication target (type s3) is no event target: a destination naming it is simply gone.
+      if (typeof value === 'object' && value !== null && (value as Record<string, unknown>)['type'] === 's3') return undefined;
+      return checkTargetDefinition(value);
     } catch (err) {
       this.options.logger.warn({ err, target: name }, 'event target definition is unusable; its destinations are skipped');
       return undefined;
