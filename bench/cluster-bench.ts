@@ -310,7 +310,7 @@ async function runChangeLog(bench: Bench, args: BenchArgs, tessera: Target, tess
   console.log('/plain = throughput over plain\'s in the same run; ms CPU/op = the server process tree\'s CPU per PUT; * = run twice (other load)\n');
   const counts = { pass: 0, miss: 0, failed: [] as string[] };
   if (!args.events || args.sseOnly) {
-    console.log('  skipped (--no-events)');
+    console.log(`  skipped (${args.sseOnly ? '--sse-only' : '--no-events'})`);
     return counts;
   }
   const sink = new WebhookSink();
@@ -417,7 +417,9 @@ async function main(): Promise<number> {
     // The disk goes first, with no server running, so nothing else writes.
     const diskDir = join(root, 'disk');
     await mkdir(diskDir);
-    const disk = args.sseOnly ? undefined : await measureDisk(diskDir, args.quick ? QUICK_DISK_BYTES : DISK_BYTES, DISK_SYNC_EVERY_BYTES, basePayload(MiB));
+    // One table alone (--sse-only, --events-only): no disk ceiling, matrix, DataLoader or listings.
+    const oneTable = args.sseOnly || args.eventsOnly;
+    const disk = oneTable ? undefined : await measureDisk(diskDir, args.quick ? QUICK_DISK_BYTES : DISK_BYTES, DISK_SYNC_EVERY_BYTES, basePayload(MiB));
     if (disk !== undefined) printDisk(disk, root);
 
     const connections = Math.max(...MATRIX.map((workload) => workload.clients), 16);
@@ -428,10 +430,10 @@ async function main(): Promise<number> {
     for (const target of targets) await target.client.createBucket(BUCKET);
 
     const rows = disk === undefined ? [] : await runMatrix(bench, args, targets, (disk.syncEveryMiBps * 4) / 6, absent);
-    const loaderRows = args.sseOnly ? [] : await runLoaderTable(bench, args, targets, root);
+    const loaderRows = oneTable ? [] : await runLoaderTable(bench, args, targets, root);
     const listingKeys = listingKeyCount(args);
-    const listingRows = args.sseOnly ? [] : await runListingTable({ targets, absent, keys: listingKeys, enabled: args.listing, signal: stopping.signal });
-    const encryption = await runEncryption(bench, args, targets.find((target) => target.name === 'tessera') as Target);
+    const listingRows = oneTable ? [] : await runListingTable({ targets, absent, keys: listingKeys, enabled: args.listing, signal: stopping.signal });
+    const encryption = await runEncryption(bench, { ...args, sse: args.sse && !args.eventsOnly }, targets.find((target) => target.name === 'tessera') as Target);
     const changeLog = await runChangeLog(bench, args, targets.find((target) => target.name === 'tessera') as Target, join(root, 'tessera'));
     printCpu(rows, loaderRows, bench.cpu);
 

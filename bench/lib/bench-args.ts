@@ -12,6 +12,8 @@ export interface BenchArgs {
   sseOnly: boolean;
   /** The change log's table (PUTs to a bucket with a notification configuration against plain ones). */
   events: boolean;
+  /** Only the change log's table. */
+  eventsOnly: boolean;
   keepData: boolean;
   /** Ceph RGW as a peer, when it is installed. */
   rgw: boolean;
@@ -74,6 +76,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--ops-scale=X] [--round
   --no-sse       skip the encrypted-against-plain table
   --sse-only     run only the encrypted-against-plain table
   --no-events    skip the change log's table (PUTs notified to a webhook against plain PUTs)
+  --events-only  run only the change log's table
   --no-rgw       leave Ceph RGW out (otherwise it runs when radosgw is on PATH and the scripts are found)
   --ceph-scripts DIR  the peers' Ceph bring-up scripts (start.sh; default: $TESSERA_PEERS_DIR/ceph, or
                  ../shared/peers/ceph beside the repository)
@@ -109,6 +112,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     sse: true,
     sseOnly: false,
     events: true,
+    eventsOnly: false,
     keepData: false,
     rgw: true,
     cephScripts: undefined,
@@ -135,6 +139,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (name === '--no-sse') args.sse = false;
     else if (name === '--sse-only') args.sseOnly = true;
     else if (name === '--no-events') args.events = false;
+    else if (name === '--events-only') args.eventsOnly = true;
     else if (name === '--keep-data') args.keepData = true;
     else if (name === '--ops-scale' && value !== undefined) {
       args.opsScale = Number(value);
