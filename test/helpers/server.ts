@@ -251,6 +251,8 @@ export async function startDevServer(t: TestLike, options: DevServerOptions = {}
 /** How startDevServer starts `tessera dev`. */
 export interface DevServerOptions {
   timeoutMs?: number;
+  /** The data folder of a `tessera dev` that ran before (a restart after a crash); a new temporary one otherwise. */
+  dataDir?: string;
   env?: Record<string, string>;
   tls?: { certFile: string; keyFile: string };
 }
@@ -263,7 +265,7 @@ interface SpawnedDevServer {
 }
 
 async function spawnDevServer(options: DevServerOptions): Promise<SpawnedDevServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-dev-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-dev-')));
   const tlsEnv = options.tls === undefined ? {} : { TESSERA_TLS_CERT_FILE: options.tls.certFile, TESSERA_TLS_KEY_FILE: options.tls.keyFile };
   const name = options.tls === undefined ? 'tessera dev' : 'tessera dev (https)';
   const child = new TesseraProcess(name, ['dev', '--data', dataDir, '--listen', '127.0.0.1:0'], { ...tlsEnv, ...options.env });
