@@ -130,6 +130,20 @@ t.test('a tag value sent with a control character as a reference is InvalidTag, 
   t.same(await tagsOf('ref-tags'), { k: 'a\u00A0b' }, 'a reference to a space S3 allows in tags is decoded');
 });
 
+t.test('a tag named __proto__ or constructor is stored and answered like any other, by PutObjectTagging and by x-amz-tagging', async (t) => {
+  const tagSet = [
+    { Key: '__proto__', Value: 'p' },
+    { Key: 'constructor', Value: 'c' },
+  ];
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'proto-tags', Body: 'x' }));
+  await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'proto-tags', Tagging: { TagSet: tagSet } }));
+  const got = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'proto-tags' }));
+  t.same(got.TagSet, tagSet, 'both tags come back');
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'proto-header', Body: 'x', Tagging: '__proto__=p&constructor=c' }));
+  t.same((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'proto-header' }))).TagSet, tagSet, 'from the header too');
+  t.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'proto-header' }))).TagCount, 2, 'and count as two');
+});
+
 t.test('tagging a missing key is NoSuchKey; a missing bucket NoSuchBucket', async (t) => {
   t.same(await sdkError(s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'absent' }))), { name: 'NoSuchKey', status: 404 });
   t.same(await sdkError(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'absent', Tagging: { TagSet: [] } }))), { name: 'NoSuchKey', status: 404 });

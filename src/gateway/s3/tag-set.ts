@@ -38,7 +38,8 @@ export function validateTags(entries: readonly [string, string][], maxTags: numb
       throw new S3Error('InvalidTag', { message: 'Your TagKey cannot be prefixed with aws:', fields: { TagKey: key } });
     }
     if (Object.hasOwn(tags, key)) throw new S3Error('InvalidTag', { message: 'Cannot provide multiple Tags with the same key', fields: { TagKey: key } });
-    tags[key] = value;
+    // Defined, not assigned: a tag named `__proto__` is a tag like any other, not the object's prototype.
+    Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return tags;
 }
