@@ -14,6 +14,7 @@ import { bucketName } from '../helpers/bytes.js';
 import { commandOutput, isolatedAwsEnv, probeClient, requireClient, runCommand, type CommandResult } from '../helpers/clients.js';
 import { startDevServer } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
+import { refusal } from '../helpers/sdk-refusal.js';
 
 /**
  * Bucket notification configurations against a real `tessera dev`, set with the AWS SDK for
@@ -42,16 +43,6 @@ async function target(...args: string[]): Promise<string> {
   const code = await runAdminCli(['target', ...args, '--data', dev.dataDir], {}, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
   if (code !== 0) throw new Error(`tessera admin target ${args[0] ?? ''} exited ${code}: ${err}`);
   return out.trim();
-}
-
-async function refusal(work: Promise<unknown>): Promise<{ name: string; status: number; message: string }> {
-  try {
-    await work;
-  } catch (err) {
-    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode ?? -1, message: e.message };
-  }
-  throw new Error('the request was accepted');
 }
 
 // Defined before any bucket names them, and named by the ARN `add` printed.

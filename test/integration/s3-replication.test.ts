@@ -12,6 +12,7 @@ import {
 import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { startCluster, userClients, writeGatewayConfig } from '../helpers/cluster.js';
+import { refusal } from '../helpers/sdk-refusal.js';
 
 /**
  * PutBucketReplication, GetBucketReplication and DeleteBucketReplication through a real gateway and
@@ -31,16 +32,6 @@ async function target(args: string[], env: Record<string, string> = {}): Promise
   const code = await runAdminCli(['target', ...args, '--config', configPath], env, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
   if (code !== 0) throw new Error(`tessera admin target ${args[0] ?? ''} exited ${code}: ${err}`);
   return out.trim();
-}
-
-async function refusal(work: Promise<unknown>): Promise<{ name: string; status: number; message: string }> {
-  try {
-    await work;
-  } catch (err) {
-    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode ?? -1, message: e.message };
-  }
-  throw new Error('the request was accepted');
 }
 
 const SECRET = { SITE_B_SECRET: 'site-b-secret-key' };

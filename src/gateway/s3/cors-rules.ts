@@ -1,14 +1,10 @@
 import type { CorsRule } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
 import { requestDocumentRoot } from './request-document.js';
-import { renderXml } from './xml.js';
+import { list, renderXml } from './xml.js';
 
 const MAX_RULES = 100;
 const METHODS = new Set(['GET', 'PUT', 'HEAD', 'POST', 'DELETE']);
-
-function list(value: unknown): unknown[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
-}
 
 function strings(value: unknown): string[] {
   return list(value).map((item) => {

@@ -2,7 +2,7 @@ import type { LifecycleFilter, LifecycleRule } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
 import { requestDocumentRoot } from './request-document.js';
 import { validateTags } from './tag-set.js';
-import { renderXml } from './xml.js';
+import { element, list, literal, renderXml } from './xml.js';
 
 /** S3's limits on a lifecycle configuration. */
 const MAX_RULES = 1000;
@@ -13,18 +13,6 @@ const MAX_FILTER_TAGS = 10;
 const RULE_FIELDS = new Set(['ID', 'Status', 'Filter', 'Prefix', 'Expiration', 'NoncurrentVersionExpiration', 'AbortIncompleteMultipartUpload', 'Transition', 'NoncurrentVersionTransition']);
 const FILTER_FIELDS = new Set(['Prefix', 'Tag', 'And', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan']);
 
-function list(value: unknown): unknown[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
-}
-
-/** An element that may appear at most once, as its exact text; MalformedXML when repeated or not text. */
-function literal(fields: Record<string, unknown>, name: string): string | undefined {
-  const value = fields[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new S3Error('MalformedXML');
-  return value;
-}
-
 /**
  * The same, trimmed: for numbers, dates, enumerations and ids. Never for a Prefix or a Tag's Key and
  * Value, which select objects: keys may begin or end with spaces, and a trimmed `tmp ` would expire
@@ -32,15 +20,6 @@ function literal(fields: Record<string, unknown>, name: string): string | undefi
  */
 function text(fields: Record<string, unknown>, name: string): string | undefined {
   return literal(fields, name)?.trim();
-}
-
-/** An element holding other elements (an empty one parses as ''). */
-function element(fields: Record<string, unknown>, name: string): Record<string, unknown> | undefined {
-  const value = fields[name];
-  if (value === undefined) return undefined;
-  if (value === '') return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new S3Error('MalformedXML');
-  return value as Record<string, unknown>;
 }
 
 function integer(value: string | undefined, what: string, minimum: number): number | undefined {

@@ -1,6 +1,6 @@
 import { eventMatches, NOTIFICATION_EVENTS, type NotificationRule } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
-import { parseXml, renderXml } from './xml.js';
+import { list, parseXml, renderXml } from './xml.js';
 
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(NOTIFICATION_EVENTS);
 
@@ -28,10 +28,6 @@ function filtersOverlap(a: NotificationRule, b: NotificationRule): boolean {
 
 function invalid(message: string, name?: string, value?: string): S3Error {
   return new S3Error('InvalidArgument', { message, fields: name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' } });
-}
-
-function list(value: unknown): unknown[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
 function text(value: unknown): string {

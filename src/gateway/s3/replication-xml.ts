@@ -3,7 +3,7 @@ import { MAX_REPLICATION_RULES, type ReplicationConfiguration, type ReplicationF
 import { S3Error } from './errors.js';
 import { requestDocumentRoot } from './request-document.js';
 import { validateTags } from './tag-set.js';
-import { renderXml } from './xml.js';
+import { element, list, literal, renderXml } from './xml.js';
 
 /**
  * Largest PutBucketReplication body read: room for 1,000 rules of about 500 bytes (a prefix, an ID and
@@ -23,27 +23,6 @@ const FILTER_FIELDS = new Set(['Prefix', 'Tag', 'And']);
 /** Destination features of S3 that need AWS accounts, KMS or replication metrics: refused, not silently dropped. */
 const UNSUPPORTED_DESTINATION = new Set(['Account', 'AccessControlTranslation', 'EncryptionConfiguration', 'Metrics', 'ReplicationTime']);
 const SCHEMA_NOTE = 'Please refer to S3 Developer Guide for more information.';
-
-function list(value: unknown): unknown[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
-}
-
-/** An element that may appear at most once, as its exact text; MalformedXML when repeated or not text. */
-function literal(fields: Record<string, unknown>, name: string): string | undefined {
-  const value = fields[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new S3Error('MalformedXML');
-  return value;
-}
-
-/** An element holding other elements (an empty one parses as ''). */
-function element(fields: Record<string, unknown>, name: string): Record<string, unknown> | undefined {
-  const value = fields[name];
-  if (value === undefined) return undefined;
-  if (value === '') return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new S3Error('MalformedXML');
-  return value as Record<string, unknown>;
-}
 
 /** An `Enabled`/`Disabled` Status inside `name`, or undefined when `name` is absent. */
 function status(fields: Record<string, unknown>, name: string): 'Enabled' | 'Disabled' | undefined {

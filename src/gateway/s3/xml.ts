@@ -75,3 +75,25 @@ export function renderXml(root: string, body: Record<string, unknown>, options: 
 export function parseXml(text: string): Record<string, unknown> {
   return parser.parse(text, true) as Record<string, unknown>;
 }
+
+/** A parsed element that may repeat, as a list: none, one or several. */
+export function list(value: unknown): unknown[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** An element that may appear at most once, as its exact text; MalformedXML when repeated or not text. */
+export function literal(fields: Record<string, unknown>, name: string): string | undefined {
+  const value = fields[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new S3Error('MalformedXML');
+  return value;
+}
+
+/** An element holding other elements (an empty one parses as ''). */
+export function element(fields: Record<string, unknown>, name: string): Record<string, unknown> | undefined {
+  const value = fields[name];
+  if (value === undefined) return undefined;
+  if (value === '') return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new S3Error('MalformedXML');
+  return value as Record<string, unknown>;
+}
