@@ -185,13 +185,22 @@ export function targetArn(name: string, type: TargetType): string {
  * when present, must be `region` (this cluster's).
  */
 export function parseTargetArn(arn: string, region: string): { name: string; type: TargetType } | undefined {
+  const named = arnOf(arn, 'sqs', region);
+  if (named === undefined || !(TARGET_TYPES as readonly string[]).includes(named.last)) return undefined;
+  return { name: named.name, type: named.last as TargetType };
+}
+
+/**
+ * The target name and last field of `arn:tessera:SERVICE::NAME:LAST` (or MinIO's `arn:minio:...`),
+ * or undefined when the ARN is not of that form, names another service, or another region than `region`.
+ */
+function arnOf(arn: string, service: string, region: string): { name: string; last: string } | undefined {
   const parts = arn.split(':');
   if (parts.length !== 6) return undefined;
-  const [scheme, partition, service, arnRegion, name, type] = parts as [string, string, string, string, string, string];
-  if (scheme !== 'arn' || (partition !== 'tessera' && partition !== 'minio') || service !== 'sqs') return undefined;
+  const [scheme, partition, arnService, arnRegion, name, last] = parts as [string, string, string, string, string, string];
+  if (scheme !== 'arn' || (partition !== 'tessera' && partition !== 'minio') || arnService !== service) return undefined;
   if (arnRegion !== '' && arnRegion !== region) return undefined;
-  if (!TARGET_NAME.test(name) || !(TARGET_TYPES as readonly string[]).includes(type)) return undefined;
-  return { name, type: type as TargetType };
+  return TARGET_NAME.test(name) ? { name, last } : undefined;
 }
 
 /** The ARN a replication rule's Destination names a replication target by: `arn:tessera:replication::NAME:BUCKET`. */
@@ -205,13 +214,9 @@ export function replicationTargetArn(name: string, bucket: string): string {
  * present, must be `region` (this cluster's).
  */
 export function parseReplicationArn(arn: string, region: string): { name: string; bucket: string } | undefined {
-  const parts = arn.split(':');
-  if (parts.length !== 6) return undefined;
-  const [scheme, partition, service, arnRegion, name, bucket] = parts as [string, string, string, string, string, string];
-  if (scheme !== 'arn' || (partition !== 'tessera' && partition !== 'minio') || service !== 'replication') return undefined;
-  if (arnRegion !== '' && arnRegion !== region) return undefined;
-  if (!TARGET_NAME.test(name) || !REMOTE_BUCKET.test(bucket)) return undefined;
-  return { name, bucket };
+  const named = arnOf(arn, 'replication', region);
+  if (named === undefined || !REMOTE_BUCKET.test(named.last)) return undefined;
+  return { name: named.name, bucket: named.last };
 }
 
 /** The ARN `tessera admin target add` prints for a definition: what a bucket configuration names it by. */

@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import { once } from 'node:events';
 import { t } from 'tap';
 import { CreateBucketCommand, DeleteObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
@@ -7,6 +5,7 @@ import { bucketName } from '../helpers/bytes.js';
 import { freePorts } from '../helpers/ports.js';
 import { startDevServer, type DevServer } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
+import { Webhook } from '../helpers/webhook.js';
 
 /**
  * A write's event survives a crash of the whole embedded default between the write's answer and the
@@ -61,33 +60,16 @@ t.test('every answered write reaches the webhook after tessera dev is SIGKILLed 
   first.process.child.kill('SIGKILL');
   t.match(await first.process.exited, { signal: 'SIGKILL' }, 'tessera dev was killed');
 
-  const received: { key: string; eventName: string; sequencer: string }[] = [];
-  const webhook = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const { Records } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string; sequencer: string } } }[] };
-      for (const record of Records) if (record.s3.bucket.name === bucket) received.push({ key: record.s3.object.key, eventName: record.eventName, sequencer: record.s3.object.sequencer });
-      response.writeHead(200).end();
-    });
-  });
-  webhook.listen(port, '127.0.0.1');
-  await once(webhook, 'listening');
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        webhook.close(() => resolve());
-        webhook.closeAllConnections();
-      }),
-  );
+  const webhook = await Webhook.start(t, port);
+  const received = (): { key: string; eventName: string; sequencer: string }[] => webhook.events();
 
   await startDevServer(t, { dataDir: first.dataDir });
-  await until(`the webhook received the ${WRITES} events`, async () => new Set(received.map((event) => event.sequencer)).size >= WRITES, 120_000);
+  await until(`the webhook received the ${WRITES} events`, async () => new Set(received().map((event) => event.sequencer)).size >= WRITES, 120_000);
   for (const [key, events] of expected) {
     // At least once: a repeat (same sequencer) is allowed, a loss or a reordering is not.
     const seen: string[] = [];
     const sequencers = new Set<string>();
-    for (const event of received.filter((e) => e.key === key)) {
+    for (const event of received().filter((e) => e.key === key)) {
       if (sequencers.has(event.sequencer)) continue;
       sequencers.add(event.sequencer);
       seen.push(event.eventName);

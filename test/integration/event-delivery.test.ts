@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { t } from 'tap';
 import { CreateBucketCommand, DeleteObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../../src/common/index.js';
@@ -8,6 +6,7 @@ import { bucketName } from '../helpers/bytes.js';
 import { startCluster } from '../helpers/cluster.js';
 import { defineTarget } from '../helpers/event-targets.js';
 import { until } from '../helpers/until.js';
+import { Webhook } from '../helpers/webhook.js';
 
 /**
  * Bucket event notifications end to end (docs/events.md): S3 writes through a real gateway to six real
@@ -16,28 +15,12 @@ import { until } from '../helpers/until.js';
  */
 
 t.test('S3 writes to a bucket with a notification configuration reach the webhook as S3 events, in order per key, once', async (t) => {
-  const received: { Records: [Record<string, any>] }[] = [];
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      response.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
+  const webhook = await Webhook.start(t);
   const cluster = await startCluster();
   t.teardown(() => cluster.close());
   const nodes = cluster.config.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: cluster.config.clusterSecret, connections: 1 }));
   t.teardown(() => Promise.all(nodes.map((node) => node.close())));
-  const arn = await defineTarget(nodes, 'hook', { type: 'webhook', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` });
+  const arn = await defineTarget(nodes, 'hook', { type: 'webhook', url: webhook.url });
   const s3 = cluster.client();
   const bucket = bucketName('events');
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -55,10 +38,10 @@ t.test('S3 writes to a bucket with a notification configuration reach the webhoo
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'other', Body: 'x' }));
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'logs/day one.txt' }));
   written.push({ key: 'logs/day+one.txt', eventName: 'ObjectRemoved:Delete' });
-  await until('the webhook receives every event', async () => received.length >= 5, 30_000);
+  await until('the webhook receives every event', async () => webhook.received.length >= 5, 30_000);
   await until('every node removed its copies', async () => (await Promise.all(nodes.map((node) => node.listChanges({ limit: 10 })))).every((log) => log.length === 0), 30_000);
-  t.equal(received.length, 5, 'each event once');
-  const records = received.map(({ Records: [record] }) => record);
+  t.equal(webhook.received.length, 5, 'each event once');
+  const records = webhook.received.map(({ Records: [record] }) => record);
   const ofKey = records.filter((record) => record.s3.object.key === 'logs/day+one.txt');
   t.same(
     ofKey.map((record) => ({ key: record.s3.object.key, eventName: record.eventName, ...(record.s3.object.eTag === undefined ? {} : { etag: record.s3.object.eTag }) })),

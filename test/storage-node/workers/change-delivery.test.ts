@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { t } from 'tap';
 import { Redis } from 'ioredis';
 import { silentLogger } from '../../../src/common/index.js';
@@ -15,6 +13,7 @@ import { seededBytes } from '../../helpers/bytes.js';
 import { probeBroker, startRedis } from '../../helpers/brokers.js';
 import { requireClient } from '../../helpers/clients.js';
 import { until } from '../../helpers/until.js';
+import { Webhook } from '../../helpers/webhook.js';
 import { recordFor, tempDir } from '../store-fixture.js';
 
 /**
@@ -31,55 +30,6 @@ const REGION = 'eu-test-1';
 const FAST: EventDeliveryTuning = { passIdleMs: 50, retryBaseMs: 100, retryMaxMs: 400, probeCacheMs: 200 };
 
 type Teardown = { teardown(fn: () => unknown): void };
-
-/** A webhook target: a real HTTP listener that keeps every body it accepted, and refuses (503) while `refusing`. */
-class Webhook {
-  readonly received: { Records: [Record<string, any>] }[] = [];
-  refusing = false;
-  refused = 0;
-  private readonly server: Server;
-
-  private constructor(server: Server) {
-    this.server = server;
-  }
-
-  static async start(t: Teardown): Promise<Webhook> {
-    const server = createServer();
-    const hook = new Webhook(server);
-    server.on('request', (request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        if (hook.refusing) {
-          hook.refused += 1;
-          response.writeHead(503).end();
-          return;
-        }
-        hook.received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        response.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.teardown(
-      () =>
-        new Promise<void>((resolve) => {
-          // The nodes' publishers keep their connections alive: cut them, or the close would wait for them.
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
-    return hook;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/events`;
-  }
-
-  /** The object keys and sequencers received, in arrival order. */
-  events(): { key: string; sequencer: string; eventName: string }[] {
-    return this.received.map(({ Records: [record] }) => ({ key: record.s3.object.key, sequencer: record.s3.object.sequencer, eventName: record.eventName }));
-  }
-}
 
 /** A storage node as the tests run it: its region, its delivery tuning, no rebalance, gc or lifecycle. */
 function nodeOn(nodeId: string, dataDir: string, port: number, tuning: EventDeliveryTuning): StorageNode {
