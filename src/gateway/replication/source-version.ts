@@ -1,7 +1,6 @@
-/** One version of an object as a replication source reads it: what a destination is told, and its body by part. */
+/** One version of an object as its cluster holds it, readable part by part: what replication copies to a remote store. */
 export interface SourceVersion {
-  bucket: string;
-  key: string;
+  bucket: string; key: string;
   /** Internal version id (record.versionId): the id a Tessera destination keeps. */
   versionId: string;
   deleteMarker: boolean;
