@@ -2,3 +2,4 @@ export { Gateway, MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher,
 export { GATEWAY_HEALTH_PATHS, GATEWAY_METRICS_PATHS, GatewayMetrics, type GatewayHealth } from './http/index.js';
 export { S3Error, S3_ERRORS, compareUtf8, type S3ErrorCode } from './s3/index.js';
 export { BUILTIN_POLICIES, parsePolicy } from './access/index.js';
+export { ReplicationSource, ReplicationSourceError, type ReplicationSourceErrorCode, type ReplicationSourceOptions, type SourceVersion } from './replication/index.js';

@@ -17,7 +17,7 @@ export {
   type LockHeaders,
   type ObjectLockConfig,
 } from './object-lock.js';
-export { decodeMetadataValue, encodeMetadataValue } from './metadata-encoding.js';
+export { decodeMetadataValue, encodeMetadataValue, storedMetadataHeaders } from './metadata-encoding.js';
 export { etagListMatches, failedCondition, type Conditions } from './conditions.js';
 export { copySourceRange, MAX_COPY_SOURCE_BYTES, type CopyRange } from './copy-range.js';
 export { parseCopySource, type CopySource } from './copy-source.js';

@@ -5,6 +5,8 @@
  * value that is not US-ASCII is sent as one RFC 2047 `B` word, which any header can carry.
  */
 
+import type { ObjectRecord } from '../../rpc/index.js';
+
 const ENCODED_WORD = /=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g;
 
 /** The stored form of an x-amz-meta-* header value as Node parsed it. */
@@ -26,4 +28,14 @@ export function decodeMetadataValue(headerValue: string): string {
 /** The header value S3 answers for a stored metadata value. */
 export function encodeMetadataValue(value: string): string {
   return /^[\x00-\x7f]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+/**
+ * The headers a GET answers from a version's stored metadata: Content-Type, the stored response headers
+ * (Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Expires) and x-amz-meta-*.
+ */
+export function storedMetadataHeaders(record: Pick<ObjectRecord, 'contentType' | 'headers' | 'userMetadata'>): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': record.contentType, ...record.headers };
+  for (const [name, value] of Object.entries(record.userMetadata)) headers[`x-amz-meta-${name}`] = encodeMetadataValue(value);
+  return headers;
 }

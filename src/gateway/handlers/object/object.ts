@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../../rpc/index.js';
 import { openStoredObject, type EncryptionDeps, type LifecycleDates, type ReadPathDeps, type RecordWriteDeps, type WritePathDeps } from '../../data-path/index.js';
 import { bucketOf, header, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
-import { encodeMetadataValue, parseRange, S3Error, s3VersionId, tagCount, versionIdParam } from '../../s3/index.js';
+import { parseRange, S3Error, s3VersionId, storedMetadataHeaders, tagCount, versionIdParam } from '../../s3/index.js';
 import { readVersion, requireVersion, setVersionHeader } from '../shared/current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
@@ -65,10 +65,8 @@ function setObjectHeaders(ctx: RequestContext<unknown>, record: ObjectRecord, ra
   const { reply } = ctx;
   reply.header('etag', record.etag);
   reply.header('last-modified', httpDate(record.lastModifiedMs));
-  reply.header('content-type', record.contentType);
   reply.header('accept-ranges', 'bytes');
-  for (const [name, value] of Object.entries(record.headers)) reply.header(name, value);
-  for (const [name, value] of Object.entries(record.userMetadata)) reply.header(`x-amz-meta-${name}`, encodeMetadataValue(value));
+  for (const [name, value] of Object.entries(storedMetadataHeaders(record))) reply.header(name, value);
   const tags = tagCount(record.tags);
   if (tags > 0) reply.header('x-amz-tagging-count', tags);
   // A whole-object checksum describes the whole body: S3 sends none with a partial one.
