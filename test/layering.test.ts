@@ -39,12 +39,14 @@ const GATEWAY_ALLOWED: Record<string, readonly string[]> = {
   'data-path': ['s3', 'digest', 'cluster', 'encryption', 'access'],
   http: ['s3', 'auth', 'data-path', 'access'],
   handlers: ['http', 'data-path', 's3', 'encryption', 'access'],
+  // Bucket replication's sending side: a SigV4 client of a remote store, and the copy of one version to it.
+  replication: ['s3', 'auth', 'data-path', 'cluster', 'encryption'],
   // The one operation table: the only importer of handlers/.
   'operations.ts': ['handlers', 'http', 's3', 'access'],
   // Wiring: builds the services and the app, and hands the app the operation table.
-  'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest', 'encryption'],
+  'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest', 'encryption', 'replication'],
   // The gateway's public face, and the only importer of gateway.ts.
-  'index.ts': ['gateway.ts', 'http', 's3', 'access'],
+  'index.ts': ['gateway.ts', 'http', 's3', 'access', 'replication'],
 };
 /** The parts of the gateway that may import Fastify. */
 const FASTIFY_USERS = new Set(['http', 'gateway.ts']);

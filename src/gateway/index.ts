@@ -2,3 +2,15 @@ export { Gateway, MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher,
 export { GATEWAY_HEALTH_PATHS, GATEWAY_METRICS_PATHS, GatewayMetrics, type GatewayHealth } from './http/index.js';
 export { S3Error, S3_ERRORS, compareUtf8, type S3ErrorCode } from './s3/index.js';
 export { BUILTIN_POLICIES, parsePolicy } from './access/index.js';
+export {
+  isRetryable,
+  RemoteError,
+  RemoteS3,
+  replicateTags,
+  replicateVersion,
+  type RemoteS3Options,
+  type RemoteS3Target,
+  type ReplicaWrite,
+  type SourceVersion,
+  type StreamedBody,
+} from './replication/index.js';
