@@ -2,4 +2,22 @@ export { Gateway, MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher,
 export { GATEWAY_HEALTH_PATHS, GATEWAY_METRICS_PATHS, GatewayMetrics, type GatewayHealth } from './http/index.js';
 export { S3Error, S3_ERRORS, compareUtf8, type S3ErrorCode } from './s3/index.js';
 export { BUILTIN_POLICIES, parsePolicy } from './access/index.js';
-export { ReplicationSource, ReplicationSourceError, type ReplicationSourceErrorCode, type ReplicationSourceOptions, type SourceVersion } from './replication/index.js';
+export {
+  isRetryable,
+  RemoteError,
+  RemoteS3,
+  replicateTags,
+  replicateVersion,
+  ReplicationSource,
+  ReplicationSourceError,
+  Replicators,
+  type RemoteS3Options,
+  type RemoteS3Target,
+  type ReplicaWrite,
+  type ReplicationResult,
+  type ReplicationSourceErrorCode,
+  type ReplicationSourceOptions,
+  type SourceVersion,
+  type StreamedBody,
+  type TargetReplicator,
+} from './replication/index.js';
