@@ -71,6 +71,7 @@ function setObjectHeaders(ctx: RequestContext<unknown>, record: ObjectRecord, ra
   for (const [name, value] of Object.entries(record.userMetadata)) reply.header(`x-amz-meta-${name}`, encodeMetadataValue(value));
   const tags = tagCount(record.tags);
   if (tags > 0) reply.header('x-amz-tagging-count', tags);
+  if (record.replicationStatus !== undefined) reply.header('x-amz-replication-status', record.replicationStatus);
   // A whole-object checksum describes the whole body: S3 sends none with a partial one.
   if (!ranged && header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
     const entries = Object.entries(record.checksums);
