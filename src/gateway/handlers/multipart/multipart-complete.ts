@@ -242,7 +242,7 @@ async function completeHeld(
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const manifest = manifestOf(ctx, { bucket, key }, marker, requested, stored, checksum, bucketRecord);
-  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:CompleteMultipartUpload', key);
+  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:CompleteMultipartUpload', key, { tags: manifest.tags });
   await commitManifest(ctx, marker, manifest, { preconditions, change }, uploadLease);
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);

@@ -27,7 +27,7 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
   const encryption = ctx.services.sealer.forBody(sse);
-  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:Put', key);
+  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:Put', key, { tags: attributes.tags });
   const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions, change });
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse);
