@@ -32,6 +32,11 @@ export const UploadInfo = Type.Object({
    * the manifest was written and completes it otherwise.
    */
   completing: Type.Optional(Type.Boolean()),
+  /**
+   * An upload another cluster sends as its replica (x-tessera-replica-version-id at creation): the
+   * source's version id, which the completed object is committed under.
+   */
+  replicaVersionId: Type.Optional(VersionId),
   /** Set on the closing marker: the upload was aborted (by a client or by expiry) or completed. */
   closed: Type.Optional(UploadOutcome),
   /** When the closing marker was written. */

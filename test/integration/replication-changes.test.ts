@@ -169,3 +169,26 @@ t.test('without notification rules a selected write is still PENDING, and a buck
   await s3.send(new PutObjectCommand({ Bucket: plainBucket, Key: 'models/a', Body: 'x' }));
   t.equal(await statusOf(plainBucket, 'models/a'), undefined);
 });
+
+t.test("a replica's changes never replicate again: its version is REPLICA and its notes carry events only", async (t) => {
+  const bucket = await replicatedBucket(true);
+  const replica = { 'x-tessera-replica': 'true' };
+  const put = new PutObjectCommand({ Bucket: bucket, Key: 'models/replica', Body: 'from site b' });
+  put.middlewareStack.add((next) => async (args) => (Object.assign((args.request as { headers: Record<string, string> }).headers, replica), next(args)), { step: 'build' });
+  const written = await s3.send(put);
+  t.equal(await statusOf(bucket, 'models/replica'), 'REPLICA', 'not PENDING, though the models rule selects the key');
+  await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'models/replica', VersionId: written.VersionId, Tagging: { TagSet: [{ Key: 'tier', Value: 'gold' }] } }));
+  const remove = new DeleteObjectCommand({ Bucket: bucket, Key: 'models/replica' });
+  remove.middlewareStack.add((next) => async (args) => (Object.assign((args.request as { headers: Record<string, string> }).headers, replica), next(args)), { step: 'build' });
+  await s3.send(remove);
+  const events = ['s3:ObjectCreated:Put', 's3:ObjectRemoved:DeleteMarkerCreated', 's3:ObjectTagging:Put'];
+  let logs: { key: string; note: ChangeNote }[][] = [];
+  await until('every node logged the three changes', async () => {
+    logs = await Promise.all(nodes.map((node) => loggedOn(node, bucket)));
+    return logs.every((log) => log.length >= events.length);
+  }, 30_000);
+  for (const [i, log] of logs.entries()) {
+    t.same(log.map(({ note }) => note.eventName).sort(), [...events].sort(), `node ${i} logged each change`);
+    t.ok(log.every(({ note }) => note.destinations.length === 1 && note.destinations[0]?.configurationId === 'everything'), `node ${i}: to the event target only`);
+  }
+});

@@ -41,6 +41,7 @@ export {
   deleteMarker,
   deleteVersion,
   type RecordCommitOptions,
+  type ReplicaMarker,
   type VersionDeleteOptions,
 } from './version-writer.js';
 export {

@@ -25,6 +25,10 @@ export interface VersionAttributes {
   retention?: NonNullable<ObjectRecord['retention']>;
   /** Object Lock legal hold (x-amz-object-lock-legal-hold); absent: never set. */
   legalHold?: boolean;
+  /** REPLICA: the version is another cluster's replica (docs/replication.md). */
+  replicationStatus?: 'REPLICA';
+  /** A replica's own version id, committed under instead of one taken at commit (the clock observed it). */
+  versionId?: string;
 }
 
 /** What a body's checks produce once it has been read to the end. */
@@ -194,11 +198,11 @@ export class PendingVersion {
   private record(attributes: VersionAttributes, verified: VerifiedBody): ObjectRecord {
     const { services } = this.ctx;
     const { encryption } = this;
-    const { tags, ...rest } = attributes;
+    const { tags, versionId, ...rest } = attributes;
     return {
       bucket: this.target.bucket,
       key: this.target.key,
-      versionId: services.clock.next(),
+      versionId: versionId ?? services.clock.next(),
       dataId: this.target.versionId,
       deleted: false,
       sizeBytes: this.sizeBytes,

@@ -96,13 +96,17 @@ export function deleteMarker(ctx: RequestScope<Pick<RecordWriteDeps, 'clock' | '
   };
 }
 
+/** What a replica's delete marker is written with: REPLICA, and the source's version id when it names one. */
+export type ReplicaMarker = Partial<Pick<ObjectRecord, 'versionId'>> & { replicationStatus: 'REPLICA' };
+
 /**
  * Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it;
- * `change`: the event it is, when the bucket's notification configurations select it.
+ * `change`: the event it is, when the bucket's notification configurations or replication rules select
+ * it; `replica`: the marker is another cluster's replica.
  */
-export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, change?: PendingChange): Promise<ObjectRecord> {
+export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, change?: PendingChange, replica?: ReplicaMarker): Promise<ObjectRecord> {
   const stamp = await bucketStamp(ctx, bucket);
-  return commitPlainRecord(ctx, bucket, key, () => deleteMarker(ctx, bucket, key, stamp), change);
+  return commitPlainRecord(ctx, bucket, key, () => ({ ...deleteMarker(ctx, bucket, key, stamp), ...replica }), change);
 }
 
 /**
