@@ -15,6 +15,7 @@ import {
   type ChangeOfferRequest,
   type ChangeOfferResponse,
   type CommitRequest,
+  type ReplicationOutcome,
   type LeaseResponse,
   type LeaseRequest,
   type ListQuery,
@@ -317,9 +318,14 @@ export class NodeClient {
     return answers;
   }
 
-  /** Tells the node which changes were delivered (at most MAX_DONE_IDS); answers how many copies it removed. */
-  async changesDone(ids: readonly string[], options: CallOptions = {}): Promise<number> {
-    return (await this.transport.json(MESSAGE_CHECKS.changesDoneAnswer, 'POST', NODE_PATHS.changesDone, { json: { ids } }, options)).removed;
+  /**
+   * Tells the node which changes were delivered (at most MAX_DONE_IDS) and, by change id, how their
+   * replication ended (the node rewrites the status of each change's version it holds); answers how
+   * many copies it removed.
+   */
+  async changesDone(ids: readonly string[], options: CallOptions = {}, outcomes?: Readonly<Record<string, ReplicationOutcome>>): Promise<number> {
+    const body = outcomes === undefined ? { ids } : { ids, outcomes };
+    return (await this.transport.json(MESSAGE_CHECKS.changesDoneAnswer, 'POST', NODE_PATHS.changesDone, { json: body }, options)).removed;
   }
 
   /** The node's health report. */

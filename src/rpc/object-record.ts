@@ -32,6 +32,11 @@ export const UploadInfo = Type.Object({
    * the manifest was written and completes it otherwise.
    */
   completing: Type.Optional(Type.Boolean()),
+  /**
+   * An upload another cluster sends as its replica (x-tessera-replica-version-id at creation): the
+   * source's version id, which the completed object is committed under.
+   */
+  replicaVersionId: Type.Optional(VersionId),
   /** Set on the closing marker: the upload was aborted (by a client or by expiry) or completed. */
   closed: Type.Optional(UploadOutcome),
   /** When the closing marker was written. */
@@ -90,6 +95,11 @@ export const ObjectRetention = Type.Object({
 });
 /** Object Lock retention of one version (see the schema). */
 export type ObjectRetention = Static<typeof ObjectRetention>;
+
+/** A version's replication status (see ObjectRecord.replicationStatus). */
+export const ReplicationStatus = Type.Union([Type.Literal('PENDING'), Type.Literal('COMPLETED'), Type.Literal('FAILED'), Type.Literal('REPLICA')]);
+/** A version's replication status. */
+export type ReplicationStatus = Static<typeof ReplicationStatus>;
 
 /** The metadata record of an object version; every node of the object's set stores it beside its shard. */
 export const ObjectRecord = Type.Object({
@@ -158,6 +168,13 @@ export const ObjectRecord = Type.Object({
    * and on records written before incarnations were checked.
    */
   bucketCreatedMs: Type.Optional(Type.Number()),
+  /**
+   * Bucket replication (docs/replication.md), answered as `x-amz-replication-status`: PENDING while a
+   * replication rule's change of this version waits for delivery, then COMPLETED or FAILED (rewritten in
+   * place by the delivery's outcome, without a new revision); REPLICA on a version another cluster
+   * replicated here, which never replicates again. Absent: no rule selected it.
+   */
+  replicationStatus: Type.Optional(ReplicationStatus),
 });
 /** The metadata record of an object version. */
 export type ObjectRecord = Static<typeof ObjectRecord>;

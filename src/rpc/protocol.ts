@@ -331,8 +331,20 @@ export const ChangeOfferResponse = Type.Object({ answers: Type.Array(Type.Union(
 /** Answer of POST /v1/changes/offer. */
 export type ChangeOfferResponse = Static<typeof ChangeOfferResponse>;
 
-/** Body of POST /v1/changes/done: ids of changes their leader delivered. */
-export const ChangesDoneRequest = Type.Object({ ids: Type.Array(Type.String({ pattern: '^[0-9a-f]{32}$' }), { maxItems: MAX_DONE_IDS }) });
+/** How the delivery of a change to its replication destinations ended: the version's replicationStatus from then on. */
+export const ReplicationOutcome = Type.Union([Type.Literal('COMPLETED'), Type.Literal('FAILED')]);
+/** How a change's replication ended. */
+export type ReplicationOutcome = Static<typeof ReplicationOutcome>;
+
+/**
+ * Body of POST /v1/changes/done: ids of changes their leader delivered and, for changes with a
+ * replication destination, how their replication ended (by change id): a member holding the change's
+ * version rewrites its status in place.
+ */
+export const ChangesDoneRequest = Type.Object({
+  ids: Type.Array(Type.String({ pattern: '^[0-9a-f]{32}$' }), { maxItems: MAX_DONE_IDS }),
+  outcomes: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9a-f]{32}$' }), ReplicationOutcome, { maxProperties: MAX_DONE_IDS, additionalProperties: false })),
+});
 /** Body of POST /v1/changes/done. */
 export type ChangesDoneRequest = Static<typeof ChangesDoneRequest>;
 

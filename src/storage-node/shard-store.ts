@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BucketRecord, ChangeNote, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
+import type { BucketRecord, ChangeNote, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ReplicationOutcome, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
 import type { ListedRows, MetadataStore, StoredObject, VersionGone, VersionListRows } from './metadata-store.js';
 import type { CursorRows, FileRows, KeyRows, PreparedRows, QuarantineRows, VersionRows } from './metadata/row-families.js';
 import type { ChunkMemory } from './shard-file.js';
@@ -298,6 +298,18 @@ export class ShardStore {
   /** Replaces the tags of the current version in place: only the metadata row changes, never the data. */
   updateTags(request: TagUpdateRequest): Promise<void> {
     return this.writes.updateTags(request);
+  }
+
+  /**
+   * Settles the replication of changes this node logged (by change id): the version each is about
+   * takes the outcome as its replicationStatus, in place (ShardWrites.settleReplication).
+   */
+  async settleReplication(outcomes: Readonly<Record<string, ReplicationOutcome>>): Promise<void> {
+    const versions = await this.core.metadata.changes.changedVersions(Object.keys(outcomes));
+    for (const { id, bucket, key, versionId } of versions) {
+      const outcome = outcomes[id];
+      if (outcome !== undefined) await this.writes.settleReplication(bucket, key, versionId, outcome);
+    }
   }
 
   /** Replaces how a version seals its data key (master-key rotation), in place, current or not. */

@@ -64,3 +64,19 @@ t.test('newestByName keeps the newest record of each name across every node answ
   t.equal(newest.get('b'), other, 'of equal copies the first seen stays');
   t.equal(newestByName([]).size, 0);
 });
+
+t.test('copies of one version that differ only in replication status: the settled one wins', async (t) => {
+  const pending: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_100), replicationStatus: 'PENDING' };
+  const failed: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_100), replicationStatus: 'FAILED' };
+  const completed: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_100), replicationStatus: 'COMPLETED' };
+  t.equal(newestRecord([pending, failed, completed]), completed);
+  t.equal(newestRecord([completed, pending, failed]), completed);
+  t.equal(newestRecord([pending, failed]), failed);
+  t.notOk(isNewerRecord(pending, completed));
+  const retagged: RecordOrder = { versionId: v(1_000), tagsRevision: v(1_200), replicationStatus: 'PENDING' };
+  t.equal(newestRecord([completed, retagged]), retagged, 'a newer tag revision still wins over a settled status');
+  const newer: RecordOrder = { versionId: v(2_000), replicationStatus: 'PENDING' };
+  t.equal(newestRecord([completed, newer]), newer, 'a newer version wins whatever its status');
+  const replica: RecordOrder = { versionId: v(1_000), replicationStatus: 'REPLICA' };
+  t.notOk(isNewerRecord(replica, { versionId: v(1_000), replicationStatus: 'REPLICA' }), 'two replica copies are equal');
+});

@@ -86,6 +86,9 @@ export const ACTIONS = {
   's3:PutObjectLegalHold': { on: 'object', permission: 'OWNER' },
   /** Not an operation: what removing or shortening GOVERNANCE retention needs besides the request's own action. */
   's3:BypassGovernanceRetention': { on: 'bucket', permission: 'OWNER' },
+  /** Not operations: what a write sent as another cluster's replica (x-tessera-replica) needs besides its own action. */
+  's3:ReplicateObject': { on: 'bucket', permission: 'OWNER' },
+  's3:ReplicateDelete': { on: 'bucket', permission: 'OWNER' },
 } as const satisfies Record<string, Requirement>;
 
 /** An S3 action an operation declares (the key of ACTIONS). */

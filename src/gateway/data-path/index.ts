@@ -41,9 +41,21 @@ export {
   deleteMarker,
   deleteVersion,
   type RecordCommitOptions,
+  type ReplicaMarker,
   type VersionDeleteOptions,
 } from './version-writer.js';
-export { noteOf, pendingChange, shownVersionId, versionNote, type ChangeFacts, type ChangeOrigin, type PendingChange } from './change-notes.js';
+export {
+  noteOf,
+  pendingChange,
+  replicationDestinations,
+  shownVersionId,
+  versionNote,
+  withReplicationStatus,
+  type ChangeFacts,
+  type ChangeOrigin,
+  type ChangeSubject,
+  type PendingChange,
+} from './change-notes.js';
 export { PendingVersion, type ReceiveOptions, type VerifiedBody, type VersionAttributes } from './pending-version.js';
 export { DigestedSource } from './digested-source.js';
 export { UserDirectory, USER_REFRESH_MS, type KeyEntry } from './user-directory.js';

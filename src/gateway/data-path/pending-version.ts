@@ -9,7 +9,7 @@ import { retrySlowCommit } from './read-retry.js';
 import { abortShards, commitShards, prepareShards, type CommitCarried, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-prepare-commit.js';
 import { forgetGoneBucket, stampOf, type BucketStamp } from './version-writer.js';
 import { KeyIntent } from './bucket-index.js';
-import { versionNote, type PendingChange } from './change-notes.js';
+import { versionNote, withReplicationStatus, type PendingChange } from './change-notes.js';
 
 /** What a stored version carries besides its bytes. */
 export interface VersionAttributes {
@@ -25,6 +25,10 @@ export interface VersionAttributes {
   retention?: NonNullable<ObjectRecord['retention']>;
   /** Object Lock legal hold (x-amz-object-lock-legal-hold); absent: never set. */
   legalHold?: boolean;
+  /** REPLICA: the version is another cluster's replica (docs/replication.md). */
+  replicationStatus?: 'REPLICA';
+  /** A replica's own version id, committed under instead of one taken at commit (the clock observed it). */
+  versionId?: string;
 }
 
 /** What a body's checks produce once it has been read to the end. */
@@ -159,13 +163,14 @@ export class PendingVersion {
    * every shard durable and every check passed (under the lease when exclusive): the version's place in
    * the key's history is when it commits, so of overlapping writes the one that completes last is the
    * newest. The shards keep the id they were prepared under. `change`: the event the write makes, when
-   * the bucket's notification configurations select it; its note commits with the version on every node.
+   * the bucket's notification configurations or replication rules select it; its note commits with the
+   * version on every node (a replication rule's makes the version PENDING replication).
    */
   async commit(attributes: VersionAttributes, verified: VerifiedBody, change?: PendingChange): Promise<ObjectRecord> {
     if (!this.held) throw new Error('a version is committed only once its key is held');
     this.stageDone('checks');
     const { ctx, target, prepared } = this;
-    const record = this.record(attributes, verified);
+    const record = withReplicationStatus(this.record(attributes, verified), change);
     const note = versionNote(change, record);
     // Shards left prepared by a failed commit are garbage for the collector, like any aborted write. A
     // round lost only to slow nodes is sent again (commits are idempotent): a busy machine slows a PUT
@@ -193,11 +198,11 @@ export class PendingVersion {
   private record(attributes: VersionAttributes, verified: VerifiedBody): ObjectRecord {
     const { services } = this.ctx;
     const { encryption } = this;
-    const { tags, ...rest } = attributes;
+    const { tags, versionId, ...rest } = attributes;
     return {
       bucket: this.target.bucket,
       key: this.target.key,
-      versionId: services.clock.next(),
+      versionId: versionId ?? services.clock.next(),
       dataId: this.target.versionId,
       deleted: false,
       sizeBytes: this.sizeBytes,

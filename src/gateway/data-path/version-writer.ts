@@ -6,7 +6,7 @@ import type { RecordWriteDeps } from './path-deps.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
 import { KeyIntent, type BucketIndexDeps } from './bucket-index.js';
-import { noteOf, versionNote, type PendingChange } from './change-notes.js';
+import { noteOf, versionNote, withReplicationStatus, type PendingChange } from './change-notes.js';
 
 /** How a record-only version commits: under a shared lease's token, and with the change it makes when the bucket's notification configurations select it. */
 export interface RecordCommitOptions {
@@ -17,10 +17,12 @@ export interface RecordCommitOptions {
 
 /**
  * Commits a record-only version (delete marker, multipart manifest, upload marker) on the key's nodes;
- * succeeds on a write quorum.
+ * succeeds on a write quorum. Answers the record as committed (PENDING replication when the change has
+ * a replication destination).
  */
-export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logger'>>, record: ObjectRecord, options: RecordCommitOptions = {}): Promise<void> {
+export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logger'>>, given: ObjectRecord, options: RecordCommitOptions = {}): Promise<ObjectRecord> {
   const { services } = ctx;
+  const record = withReplicationStatus(given, options.change);
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   const bucket = record.bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(record.bucket, ctx.signal);
   // An indexed bucket's index hears of the write before it can commit (bucket-index.ts).
@@ -47,6 +49,7 @@ export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logg
     if (!decision.met) throw forgetGoneBucket(ctx, quorumError('record write', decision.failures, record.bucket));
   });
   intent?.settle(record);
+  return record;
 }
 
 /** `err`, after dropping the cached record of a bucket a commit found gone: the next request reads it anew. */
@@ -93,13 +96,17 @@ export function deleteMarker(ctx: RequestScope<Pick<RecordWriteDeps, 'clock' | '
   };
 }
 
+/** What a replica's delete marker is written with: REPLICA, and the source's version id when it names one. */
+export type ReplicaMarker = Partial<Pick<ObjectRecord, 'versionId'>> & { replicationStatus: 'REPLICA' };
+
 /**
  * Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it;
- * `change`: the event it is, when the bucket's notification configurations select it.
+ * `change`: the event it is, when the bucket's notification configurations or replication rules select
+ * it; `replica`: the marker is another cluster's replica.
  */
-export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, change?: PendingChange): Promise<ObjectRecord> {
+export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, change?: PendingChange, replica?: ReplicaMarker): Promise<ObjectRecord> {
   const stamp = await bucketStamp(ctx, bucket);
-  return commitPlainRecord(ctx, bucket, key, () => deleteMarker(ctx, bucket, key, stamp), change);
+  return commitPlainRecord(ctx, bucket, key, () => ({ ...deleteMarker(ctx, bucket, key, stamp), ...replica }), change);
 }
 
 /**
@@ -112,9 +119,7 @@ export async function commitPlainRecord(ctx: RequestScope<RecordWriteDeps>, buck
   const leaseToken = newToken();
   await acquireSharedLease(ctx, bucket, key, leaseToken);
   try {
-    const record = build();
-    await commitRecord(ctx, record, { leaseToken, change });
-    return record;
+    return await commitRecord(ctx, build(), { leaseToken, change });
   } catch (err) {
     await releaseSharedLease(ctx, bucket, key, leaseToken);
     throw err;

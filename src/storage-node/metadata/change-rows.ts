@@ -106,6 +106,26 @@ export class ChangeRows {
   }
 
   /**
+   * The version each of changes `ids` this node logged is about, where it names one: a new version's or
+   * a delete marker's own id, a tag change's version. Changes not logged here are left out.
+   */
+  async changedVersions(ids: readonly string[]): Promise<{ id: string; bucket: string; key: string; versionId: string }[]> {
+    if (ids.length === 0) return [];
+    const seqs = await this.meta.db.getMany(ids.map(idKey));
+    const logged = await this.meta.db.getMany(seqs.map((seq) => logKey(seq === undefined ? '' : seq.toString('latin1'))));
+    const versions: { id: string; bucket: string; key: string; versionId: string }[] = [];
+    ids.forEach((id, i) => {
+      const row = seqs[i] === undefined ? undefined : logged[i];
+      if (row === undefined) return;
+      const { bucket, key, note } = parse<LogValue>(row);
+      // A tag change is ordered by its revision; the version it changed is the one it names (never `null` under replication).
+      const versionId = note.eventName.startsWith('s3:ObjectTagging:') ? note.versionId : note.orderId;
+      if (versionId !== undefined && versionId !== 'null') versions.push({ id, bucket, key, versionId });
+    });
+    return versions;
+  }
+
+  /**
    * Forgets changes `ids`, delivered (by this node or another member): their rows go, and a marker of
    * each stays so that an offer of it later is answered "delivered". Returns how many rows it removed.
    */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { compareVersionIds } from '../../common/index.js';
-import { shardRefOf, type CommitRequest, type ErasureParams, type IndexIntent, type ResealRequest, type ShardRef, type TagUpdateRequest } from '../../rpc/index.js';
+import { shardRefOf, type CommitRequest, type ErasureParams, type IndexIntent, type ReplicationOutcome, type ResealRequest, type ShardRef, type TagUpdateRequest } from '../../rpc/index.js';
 import type { PreparedShard, StoredObject } from '../metadata-store.js';
 import { IndexRows } from '../metadata/index-rows.js';
 import type { ExtraRow } from '../metadata/object-rows.js';
@@ -250,6 +250,26 @@ export class ShardWrites {
       if (version === current) await this.core.metadata.rewriteObject(changed, changeRows);
       else await this.core.metadata.rewriteVersion(changed, changeRows);
     });
+  }
+
+  /**
+   * Rewrites a version's replication status to how its delivery ended, in place and without a new
+   * revision (copies of one version merge by status: newest-record.ts), current or not. Nothing when the
+   * node does not hold the version, or the version is not replicated (no status, or a replica's).
+   * Repeats are harmless.
+   */
+  settleReplication(bucket: string, key: string, versionId: string, outcome: ReplicationOutcome): Promise<void> {
+    return this.core.track(
+      this.core.keyLocks.run(lockKey(bucket, key), async () => {
+        const current = await this.core.metadata.getObject(bucket, key);
+        const version = current?.record.versionId === versionId ? current : await this.core.metadata.getVersion(bucket, key, versionId);
+        const status = version?.record.replicationStatus;
+        if (version === undefined || status === undefined || status === 'REPLICA' || status === outcome) return;
+        const changed = { ...version, record: { ...version.record, replicationStatus: outcome } };
+        if (version === current) await this.core.metadata.rewriteObject(changed);
+        else await this.core.metadata.rewriteVersion(changed);
+      }),
+    );
   }
 
   /**

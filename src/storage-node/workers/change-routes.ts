@@ -3,8 +3,9 @@ import { withBody, type NodeRoute } from '../node-server/node-route.js';
 
 /**
  * The signed node routes of change delivery between the members of a key's set (change-delivery.ts):
- * a member's offer of its copies to the leader, and the leader's word that changes were delivered.
- * Both bodies are bounded by their schemas (MAX_OFFERED_CHANGES, MAX_DONE_IDS).
+ * a member's offer of its copies to the leader, and the leader's word that changes were delivered
+ * (with how their replication ended, which members write to the versions they hold). Both bodies are
+ * bounded by their schemas (MAX_OFFERED_CHANGES, MAX_DONE_IDS).
  */
 export const CHANGE_ROUTES: readonly NodeRoute[] = [
   withBody({
@@ -22,6 +23,10 @@ export const CHANGE_ROUTES: readonly NodeRoute[] = [
     method: 'POST',
     path: NODE_PATHS.changesDone,
     body: ChangesDoneRequest,
-    handler: async (node, { ids }): Promise<ChangesDoneResponse> => ({ removed: await node.store.changes.done(ids) }),
+    handler: async (node, { ids, outcomes }): Promise<ChangesDoneResponse> => {
+      // Before the copies go: the log names the version each change is about.
+      if (outcomes !== undefined) await node.store.settleReplication(outcomes);
+      return { removed: await node.store.changes.done(ids) };
+    },
   }),
 ];

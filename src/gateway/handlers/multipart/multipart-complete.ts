@@ -31,6 +31,7 @@ import { checkWritePreconditions, writePreconditionsOf, type WritePreconditions 
 import { closingMarker } from './closing-marker.js';
 import { findUpload, uploadIdOf } from '../shared/upload-lookup.js';
 import { changeOf } from '../shared/change-origin.js';
+import { existingReplica } from '../shared/replica-request.js';
 
 // CompleteMultipartUpload: the parts it lists checked, its manifest committed on the object's key, and
 // the upload closed (multipart.ts describes how an upload is stored).
@@ -231,6 +232,7 @@ async function completeHeld(
 ): Promise<void> {
   const marker = await openOrSettled(ctx, bucket, key, uploadId, sse, uploadLease);
   if (marker === undefined) return;
+  if (await settledReplica(ctx, bucket, key, marker)) return;
   // S3 asks for the SSE-C key here only when the upload named a checksum algorithm (the answer carries
   // the plaintext's checksum); one that is offered must be the upload's.
   if (sse.kind !== 'none') ctx.services.sealer.checkAccess(marker.encryption, sse);
@@ -242,13 +244,28 @@ async function completeHeld(
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const manifest = manifestOf(ctx, { bucket, key }, marker, requested, stored, checksum, bucketRecord);
-  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:CompleteMultipartUpload', key);
+  // A replica's own changes never replicate again (loop prevention).
+  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:CompleteMultipartUpload', key, { tags: manifest.tags, replicates: marker.replicationStatus !== 'REPLICA' });
   await commitManifest(ctx, marker, manifest, { preconditions, change }, uploadLease);
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
   if (bucketRecord.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
   setExpirationHeader(ctx, bucketRecord, manifest);
   await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, manifest.etag, showChecksum ? checksum : undefined));
+}
+
+/**
+ * Whether the upload is another cluster's replica of a version the key holds already (a delivery
+ * retried after its answer was lost): the upload is closed as aborted (its parts are garbage), and
+ * the completion answered with that version, as a PutObject of it is.
+ */
+async function settledReplica(ctx: RequestContext<RecordWriteDeps>, bucket: string, key: string, marker: UploadMarker): Promise<boolean> {
+  const existing = await existingReplica(ctx, bucket, key, { versionId: marker.upload.replicaVersionId });
+  if (existing === null) return false;
+  await commitRecord(ctx, closingMarker(ctx, marker, 'aborted'));
+  if (existing.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(existing));
+  await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, existing.etag, undefined));
+  return true;
 }
 
 /**
@@ -319,6 +336,7 @@ function manifestOf(
     ...(marker.grants === undefined ? {} : { grants: marker.grants }),
     ...(retention === undefined ? {} : { retention }),
     ...(marker.legalHold === undefined ? {} : { legalHold: marker.legalHold }),
+    ...(marker.replicationStatus === 'REPLICA' ? { replicationStatus: 'REPLICA' as const } : {}),
     checksums: checksum === undefined ? {} : { [checksum.algorithm]: checksum.value },
     ...(checksum === undefined ? {} : { checksumType: checksum.type }),
     erasure: ctx.services.erasure,
@@ -346,8 +364,11 @@ async function commitManifest(
   const { preconditions, change } = options;
   // The version id orders by commit: taken after the parts were checked and the key's lease taken, so
   // a PUT that completes while this completion is still checking its parts is older than it.
+  // A replica's upload names the version id it completes under (observed: the id may come from another gateway's request).
+  const replicaVersionId = marker.upload.replicaVersionId;
+  if (replicaVersionId !== undefined) ctx.services.clock.observe(replicaVersionId);
   const stampVersion = (): ObjectRecord => {
-    manifest.versionId = ctx.services.clock.next();
+    manifest.versionId = replicaVersionId ?? ctx.services.clock.next();
     manifest.lastModifiedMs = ctx.services.clock.nowMs();
     return manifest;
   };

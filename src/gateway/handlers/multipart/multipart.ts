@@ -12,6 +12,7 @@ import { objectAclFields } from '../shared/request-acl.js';
 import { objectLockFields, requirePartDigest } from '../shared/object-lock-fields.js';
 import { requestBody, setChecksumHeaders, writePart } from '../shared/upload-body.js';
 import { partNumberOf, requireNotCompleting, requireUpload, uploadIdOf } from '../shared/upload-lookup.js';
+import { replicaOf } from '../shared/replica-request.js';
 
 /**
  * Multipart uploads. Each part is an erasure-coded version of its own under an internal bucket
@@ -40,7 +41,9 @@ export async function createMultipartUpload(ctx: RequestContext<LookupDeps & Ind
   const attributes = attributesOf(ctx);
   const checksum = uploadChecksumOf(ctx);
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
-  Object.assign(attributes, objectAclFields(ctx, bucketRecord));
+  // The upload remembers that it is a replica; its completion is one (multipart-complete.ts).
+  const replica = replicaOf(ctx, bucketRecord, key, 's3:ReplicateObject');
+  Object.assign(attributes, objectAclFields(ctx, bucketRecord), replica === undefined ? {} : { replicationStatus: 'REPLICA' });
   // Only the requested lock is kept with the upload: a default retention runs from completion.
   const { legalHold, retention } = objectLockFields(ctx, bucketRecord, { withBody: false, applyDefault: false });
   const requestedLock = { ...(retention === undefined ? {} : { retention }), ...(legalHold === undefined ? {} : { legalHold }) };
@@ -56,7 +59,7 @@ export async function createMultipartUpload(ctx: RequestContext<LookupDeps & Ind
     ...rest,
     ...requestedLock,
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
-    upload: { bucket, key, initiatedMs, bucketCreatedMs: bucketRecord.createdMs, ...checksum },
+    upload: { bucket, key, initiatedMs, bucketCreatedMs: bucketRecord.createdMs, ...checksum, ...(replica?.versionId === undefined ? {} : { replicaVersionId: replica.versionId }) },
     ...(encryption === undefined ? {} : { encryption }),
   };
   await commitRecord(ctx, marker);

@@ -159,7 +159,7 @@ export async function copyObject(ctx: RequestContext<WritePathDeps & LifecycleDa
   // The copy keeps the source's checksum algorithm (as a whole-object checksum) unless asked for another.
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
   const encryption = ctx.services.sealer.forBody(targetSse);
-  const change = changeOf(ctx, targetBucket, 's3:ObjectCreated:Copy', key);
+  const change = changeOf(ctx, targetBucket, 's3:ObjectCreated:Copy', key, { tags: attributes.tags });
   const record = await writeObject(ctx, bucket, key, attributes, storedBody(ctx, body, checksumAlgorithm), { encryption, preconditions, change });
   setSseHeaders(ctx, record.encryption, targetSse);
   setVersionHeader(ctx, source.versionId, from, 'x-amz-copy-source-version-id');

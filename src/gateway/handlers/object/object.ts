@@ -14,6 +14,7 @@ import { selectedPart } from './object-parts.js';
 import { checkReadConditions, checkWritePreconditions, writePreconditionsOf } from '../shared/preconditions.js';
 import { requestBody, setChecksumHeaders, writeObject } from '../shared/upload-body.js';
 import { changeOf } from '../shared/change-origin.js';
+import { existingReplica, replicaOf } from '../shared/replica-request.js';
 
 /** PutObject: erasure-codes the body across the key's nodes; acknowledged after a write quorum commits. */
 export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
@@ -26,8 +27,20 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
   Object.assign(attributes, objectAclFields(ctx, bucketRecord), objectLockFields(ctx, bucketRecord, { withBody: true }));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+  const replica = replicaOf(ctx, bucketRecord, key, 's3:ReplicateObject');
+  if (replica !== undefined) {
+    const existing = await existingReplica(ctx, bucket, key, replica);
+    if (existing !== null) {
+      // A retried delivery: the version is here already, and its body is not read.
+      if (existing.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(existing));
+      await ctx.reply.header('etag', existing.etag).send();
+      return;
+    }
+    Object.assign(attributes, { replicationStatus: 'REPLICA' }, replica.versionId === undefined ? {} : { versionId: replica.versionId });
+  }
   const encryption = ctx.services.sealer.forBody(sse);
-  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:Put', key);
+  // A replica's own changes never replicate again: two clusters replicating to each other stop there.
+  const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:Put', key, { tags: attributes.tags, replicates: replica === undefined });
   const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions, change });
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse);
@@ -69,6 +82,7 @@ function setObjectHeaders(ctx: RequestContext<unknown>, record: ObjectRecord, ra
   for (const [name, value] of Object.entries(storedMetadataHeaders(record))) reply.header(name, value);
   const tags = tagCount(record.tags);
   if (tags > 0) reply.header('x-amz-tagging-count', tags);
+  if (record.replicationStatus !== undefined) reply.header('x-amz-replication-status', record.replicationStatus);
   // A whole-object checksum describes the whole body: S3 sends none with a partial one.
   if (!ranged && header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
     const entries = Object.entries(record.checksums);
@@ -150,9 +164,23 @@ async function sendObject(ctx: RequestContext<LifecycleDates & ReadPathDeps & En
  */
 export async function deleteObject(ctx: RequestContext<RecordWriteDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
-  const versionId = versionIdParam(ctx.target.query.get('versionId'), keyOf(ctx));
-  await ctx.services.buckets.require(bucket, ctx.signal);
-  const outcome = await deleteObjectVersion(ctx, bucket, keyOf(ctx), versionId);
+  const key = keyOf(ctx);
+  const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  const replica = replicaOf(ctx, bucketRecord, key, 's3:ReplicateDelete');
+  if (replica !== undefined) {
+    // S3 never replicates a delete by version id: a replica delete is a delete marker.
+    if (versionId !== undefined) throw new S3Error('InvalidArgument', { message: 'A replica delete names no version.', fields: { ArgumentName: 'versionId', ArgumentValue: versionId } });
+    const existing = await existingReplica(ctx, bucket, key, replica);
+    if (existing !== null) {
+      // A retried delivery: the marker is here already.
+      if (existing.deleted) ctx.reply.header('x-amz-delete-marker', 'true');
+      if (existing.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(existing));
+      await ctx.reply.status(204).send();
+      return;
+    }
+  }
+  const outcome = await deleteObjectVersion(ctx, bucket, key, versionId, replica);
   if (outcome.deleteMarker) ctx.reply.header('x-amz-delete-marker', 'true');
   if (outcome.versionId !== undefined) ctx.reply.header('x-amz-version-id', outcome.versionId);
   await ctx.reply.status(204).send();

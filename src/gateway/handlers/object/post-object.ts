@@ -64,7 +64,7 @@ export async function postObject(ctx: RequestContext<WritePathDeps & EncryptionD
     await pending.holdKey();
     // The whole body must be well-formed (and match any hash its headers declare) before the object is visible.
     await pending.guard(wholeForm(Promise.all([form.done, bodyDone]), file, range));
-    record = await pending.commit(attributes, verified, changeOf(writeCtx, bucketRecord, 's3:ObjectCreated:Post', key));
+    record = await pending.commit(attributes, verified, changeOf(writeCtx, bucketRecord, 's3:ObjectCreated:Post', key, { tags: attributes.tags }));
   } finally {
     incoming.close();
   }

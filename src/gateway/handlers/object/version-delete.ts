@@ -3,6 +3,7 @@ import type { AccessDeps, RequestContext } from '../../http/index.js';
 import { s3VersionId } from '../../s3/index.js';
 import { governanceBypass, requireUnlocked } from '../shared/object-lock-fields.js';
 import { changeOf } from '../shared/change-origin.js';
+import type { ReplicaWrite } from '../shared/replica-request.js';
 
 /** What a delete did, as DeleteObject's headers and DeleteObjects' entries report it. */
 export interface DeleteOutcome {
@@ -19,15 +20,25 @@ export interface DeleteOutcome {
  * bucket with Object Lock a version under a legal hold or unexpired retention is refused (AccessDenied;
  * GOVERNANCE yields to an allowed bypass); a delete marker is written whatever the lock, as in S3.
  * S3's event: a delete marker made (DeleteMarkerCreated) in a bucket that has had versioning, else a
- * removal (Delete), for the bucket's notification configurations that select it.
+ * removal (Delete), for the bucket's notification configurations that select it. `replica`: a delete
+ * marker sent as another cluster's replica (replicaOf), without a versionId.
  */
-export async function deleteObjectVersion(ctx: RequestContext<RecordWriteDeps & AccessDeps>, bucket: string, key: string, versionId: string | undefined): Promise<DeleteOutcome> {
+export async function deleteObjectVersion(
+  ctx: RequestContext<RecordWriteDeps & AccessDeps>,
+  bucket: string,
+  key: string,
+  versionId: string | undefined,
+  replica?: ReplicaWrite,
+): Promise<DeleteOutcome> {
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const { versioning } = bucketRecord;
   if (versionId === undefined || (versionId === 'null' && versioning === undefined)) {
     // Without versioning the null version is the key's only one: a tombstone removes it as a plain delete does.
     const eventName = versioning === undefined ? 's3:ObjectRemoved:Delete' : 's3:ObjectRemoved:DeleteMarkerCreated';
-    const marker = await deleteKey(ctx, bucket, key, changeOf(ctx, bucketRecord, eventName, key));
+    // A replica's marker never replicates again (loop prevention), and is committed under the source's id when it names one.
+    const change = changeOf(ctx, bucketRecord, eventName, key, { replicates: replica === undefined });
+    const replicaMarker = replica === undefined ? undefined : { replicationStatus: 'REPLICA' as const, ...(replica.versionId === undefined ? {} : { versionId: replica.versionId }) };
+    const marker = await deleteKey(ctx, bucket, key, change, replicaMarker);
     if (versionId !== undefined) return { deleteMarker: false, versionId };
     return versioning === undefined ? { deleteMarker: false, versionId: undefined } : { deleteMarker: true, versionId: s3VersionId(marker) };
   }

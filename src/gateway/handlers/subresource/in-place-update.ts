@@ -1,4 +1,4 @@
-import { decideQuorum, fanOut, writeQuorum, type TagUpdateRequest } from '../../../rpc/index.js';
+import { decideQuorum, fanOut, writeQuorum, type ObjectRecord, type TagUpdateRequest } from '../../../rpc/index.js';
 import { acquireKeyLease, metadataSignal, noteOf, shownVersionId, type PendingChange, type RecordWriteDeps, type ResolvedVersion } from '../../data-path/index.js';
 import type { RequestContext } from '../../http/index.js';
 import { quorumError } from '../../s3/index.js';
@@ -16,8 +16,9 @@ export type InPlaceChange = Partial<Pick<TagUpdateRequest, 'tags' | 'grants' | '
  * beside a retention change dropped one of them, and two retention changes checked alone could shorten
  * COMPLIANCE retention. Without the whole state, a node that received the previous change late (and then
  * ignores it as older) would hold the new revision with the old value of the field it did not change.
- * `what` names the change in a quorum error. `change`: the event the update is (a tagging one), when the
- * bucket's notification configurations select it; its note goes with the update, ordered by its revision.
+ * `what` names the change in a quorum error. `changeFor`: the event the update of the version found is
+ * (a tagging one), when the bucket's notification configurations or replication rules select it; its
+ * note goes with the update, ordered by its revision.
  * Returns what `read` found.
  */
 export async function updateInPlace<T extends { version: ResolvedVersion }>(
@@ -27,7 +28,7 @@ export async function updateInPlace<T extends { version: ResolvedVersion }>(
   what: string,
   read: () => Promise<T>,
   decide: (target: T) => InPlaceChange,
-  change?: PendingChange,
+  changeFor?: (record: ObjectRecord) => PendingChange | undefined,
 ): Promise<T> {
   const { services } = ctx;
   const lease = await acquireKeyLease(ctx, bucket, key);
@@ -39,6 +40,7 @@ export async function updateInPlace<T extends { version: ResolvedVersion }>(
     if (tagsRevision !== undefined) services.clock.observe(tagsRevision);
     const revision = services.clock.next();
     const { record } = target.version;
+    const change = changeFor?.(record);
     const note = change === undefined ? undefined : noteOf(change, { timeMs: services.clock.nowMs(), orderId: revision, versionId: shownVersionId(record), etag: record.etag });
     const request: TagUpdateRequest = {
       bucket,

@@ -1,5 +1,5 @@
 import type { ObjectRecord } from '../../../rpc/index.js';
-import type { BodyDigests, BucketRecords, LookupDeps, RecordWriteDeps, ResolvedVersion } from '../../data-path/index.js';
+import type { BodyDigests, BucketRecords, LookupDeps, PendingChange, RecordWriteDeps, ResolvedVersion } from '../../data-path/index.js';
 import { bucketOf, keyOf, readSmallBody, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingXml, renderXml, S3Error, tagSetBody, versionIdParam } from '../../s3/index.js';
 import { requireVersion, setVersionHeader } from '../shared/current-version.js';
@@ -9,7 +9,7 @@ import { changeOf } from '../shared/change-origin.js';
 /**
  * Replaces the tags of the key's current version (or of the one `versionId` names) on its nodes, in
  * place: no data is rewritten and the ETag and Last-Modified stay, as in S3 (see updateInPlace). S3's
- * event: `eventName`, for the bucket's notification configurations that select it.
+ * event: `eventName`, for the bucket's notification configurations and replication rules that select it.
  */
 async function setObjectTags(
   ctx: RequestContext<RecordWriteDeps & AccessDeps>,
@@ -21,8 +21,16 @@ async function setObjectTags(
 ): Promise<ObjectRecord> {
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const read = async (): Promise<{ version: ResolvedVersion }> => ({ version: await requireVersion(ctx, bucket, key, versionId) });
-  const { version } = await updateInPlace(ctx, bucket, key, 'tag update', read, () => ({ tags }), changeOf(ctx, bucketRecord, eventName, key));
+  // A tag change replicates only for a version that was replicated itself (never a replica's).
+  const changeFor = (record: ObjectRecord): PendingChange | undefined =>
+    changeOf(ctx, bucketRecord, eventName, key, { tags, previousTags: record.tags, replicates: isReplicated(record) });
+  const { version } = await updateInPlace(ctx, bucket, key, 'tag update', read, () => ({ tags }), changeFor);
   return version.record;
+}
+
+/** Whether a replication rule sent `record` to a destination: its tag changes follow it there. */
+function isReplicated(record: ObjectRecord): boolean {
+  return record.replicationStatus !== undefined && record.replicationStatus !== 'REPLICA';
 }
 
 /** GetObjectTagging. */
