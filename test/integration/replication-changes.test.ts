@@ -127,6 +127,9 @@ t.test('a write a rule selects is PENDING and its note names the rule and the de
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'logs/x' }));
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'models/copy', VersionId: copied.VersionId }));
   t.equal(await statusOf(bucket, 'models/a', model.VersionId), 'PENDING', 'the older version keeps its status');
+  const markerOn = async (node: NodeClient, key: string, versionId: string | undefined): Promise<string | undefined> =>
+    (await node.versionStatus(bucket, key, versionId ?? ''))?.record.replicationStatus;
+  t.same(await Promise.all(nodes.map((node) => markerOn(node, 'models/a', marker.VersionId))), nodes.map(() => 'PENDING'), 'a delete marker the rule sends is PENDING on every node');
 
   const expected = [
     { key: 'models/a', eventName: 's3:ObjectCreated:Put', versionId: model.VersionId, destinations: [EVENTS, MODELS] },
@@ -180,7 +183,8 @@ t.test("a replica's changes never replicate again: its version is REPLICA and it
   await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'models/replica', VersionId: written.VersionId, Tagging: { TagSet: [{ Key: 'tier', Value: 'gold' }] } }));
   const remove = new DeleteObjectCommand({ Bucket: bucket, Key: 'models/replica' });
   remove.middlewareStack.add((next) => async (args) => (Object.assign((args.request as { headers: Record<string, string> }).headers, replica), next(args)), { step: 'build' });
-  await s3.send(remove);
+  const removed = await s3.send(remove);
+  t.equal((await nodes[0]?.versionStatus(bucket, 'models/replica', removed.VersionId ?? ''))?.record.replicationStatus, 'REPLICA', "the replica's delete marker is REPLICA");
   const events = ['s3:ObjectCreated:Put', 's3:ObjectRemoved:DeleteMarkerCreated', 's3:ObjectTagging:Put'];
   let logs: { key: string; note: ChangeNote }[][] = [];
   await until('every node logged the three changes', async () => {

@@ -1,7 +1,7 @@
 import { t } from 'tap';
 import { SchemaCheck } from '../../../src/common/index.js';
-import { ChangeNote, type NotificationRule, type ObjectRecord } from '../../../src/rpc/index.js';
-import { noteOf, pendingChange, shownVersionId, versionNote, type ChangeOrigin } from '../../../src/gateway/data-path/index.js';
+import { ChangeNote, type NotificationRule, type ObjectRecord, type ReplicationConfiguration } from '../../../src/rpc/index.js';
+import { noteOf, pendingChange, shownVersionId, versionNote, withReplicationStatus, type ChangeOrigin } from '../../../src/gateway/data-path/index.js';
 
 /** The check a node runs on the note its request carries. */
 const noteCheck = new SchemaCheck('change note', ChangeNote);
@@ -72,4 +72,38 @@ t.test('the version id a note shows is the one a client sees', async (t) => {
   const note = noteOf(change, { timeMs: 5, orderId: '0000018c0000000100a1b2c3', versionId: 'null' });
   t.match(note, { orderId: '0000018c0000000100a1b2c3', versionId: 'null', timeMs: 5 });
   t.ok(noteCheck.is(note));
+});
+
+const SITE_B = 'arn:tessera:replication::site-b:replicas';
+const replication: ReplicationConfiguration = {
+  role: '',
+  rules: [
+    { id: 'models', enabled: true, form: 'Filter', priority: 2, filter: { prefix: 'models/' }, deleteMarkerReplication: 'Enabled', destination: { arn: SITE_B } },
+    { id: 'gold', enabled: true, form: 'Filter', priority: 1, filter: { prefix: 'logs/', tags: { tier: 'gold' } }, deleteMarkerReplication: 'Disabled', destination: { arn: SITE_B } },
+  ],
+};
+
+t.test('replication rules add their destinations to the changes they select, after the notification ones', async (t) => {
+  const destinationsOf = (eventName: Parameters<typeof pendingChange>[1], key: string, subject = {}): unknown =>
+    pendingChange({ notification: rules, replication }, eventName, key, origin, subject)?.destinations;
+  t.same(destinationsOf('s3:ObjectCreated:Put', 'logs/a', { tags: { tier: 'gold' } }), [{ configurationId: 'created-logs', arn: rules[0]?.arn }, { configurationId: 'gold', arn: SITE_B }]);
+  t.same(destinationsOf('s3:ObjectCreated:Put', 'logs/a', { tags: { tier: 'silver' } }), [{ configurationId: 'created-logs', arn: rules[0]?.arn }], 'the tag filter');
+  t.same(destinationsOf('s3:ObjectCreated:CompleteMultipartUpload', 'models/m'), [{ configurationId: 'models', arn: SITE_B }], 'without a notification that selects it');
+  t.same(destinationsOf('s3:ObjectRemoved:DeleteMarkerCreated', 'models/m'), [{ configurationId: 'models', arn: SITE_B }], 'a marker where its rule sends markers');
+  t.equal(destinationsOf('s3:ObjectRemoved:DeleteMarkerCreated', 'logs/a', { tags: { tier: 'gold' } }), undefined, 'a marker where it does not');
+  t.equal(destinationsOf('s3:ObjectRemoved:Delete', 'models/m'), undefined, 'a delete by version id never');
+  t.same(destinationsOf('s3:ObjectTagging:Put', 'logs/a', { tags: {}, previousTags: { tier: 'gold' } }), [{ configurationId: 'gold', arn: SITE_B }], 'a tag change of a version the rule selected');
+  t.equal(destinationsOf('s3:ObjectCreated:Put', 'models/m', { replicates: false }), undefined, "a replica's change");
+  t.equal(pendingChange({ replication }, 's3:ObjectCreated:Put', 'other/x', origin), undefined, 'a key no rule selects');
+});
+
+t.test('a version committed with a replication destination is PENDING; other versions keep their status', async (t) => {
+  const replicated = pendingChange({ replication }, 's3:ObjectCreated:Put', 'models/m', origin);
+  const notified = pendingChange({ notification: rules }, 's3:ObjectCreated:Put', 'logs/a', origin);
+  t.equal(replicated?.replicates, true);
+  t.equal(withReplicationStatus(record({}), replicated).replicationStatus, 'PENDING');
+  t.equal(withReplicationStatus(record({}), notified).replicationStatus, undefined);
+  t.equal(withReplicationStatus(record({ replicationStatus: 'REPLICA' }), undefined).replicationStatus, 'REPLICA');
+  const note = versionNote(replicated, record({ versioning: 'Enabled' }));
+  t.ok(note !== undefined && noteCheck.is(note), 'a note the nodes accept');
 });
