@@ -300,9 +300,14 @@ export class RemoteS3 {
       const progress = (): void => {
         if (settled) return;
         clearTimeout(timer);
-        timer = setTimeout(() => req.destroy(new RemoteError({ status: 0, code: 'Timeout', message: `${what} made no progress for ${this.#timeoutMs} ms` })), this.#timeoutMs);
+        timer = setTimeout(() => fail(new RemoteError({ status: 0, code: 'Timeout', message: `${what} made no progress for ${this.#timeoutMs} ms` })), this.#timeoutMs);
       };
-      const onAbort = (): void => void req.destroy(aborted(what, signal));
+      // Settled here rather than by the request's 'error': a request destroyed before it has a socket may never emit one.
+      const fail = (err: RemoteError): void => {
+        finish(err);
+        req.destroy(err);
+      };
+      const onAbort = (): void => fail(aborted(what, signal));
       signal.addEventListener('abort', onAbort, { once: true });
       progress();
       req.on('error', (err) => finish(transportError(err, what)));
@@ -317,7 +322,7 @@ export class RemoteS3 {
         bodySent = pipeline(counted(body, progress), req);
         bodySent.then(
           () => void (bodyFinished = true),
-          (err: unknown) => req.destroy(transportError(err, what)),
+          (err: unknown) => fail(transportError(err, what)),
         );
       }
 
