@@ -55,7 +55,7 @@ export const MAX_ANSWER_BYTES = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_SOCKETS = 8;
 /** Headers this client writes itself; the same names among a caller's headers are overridden. */
-const OWN_HEADERS = new Set(['host', 'authorization', 'x-amz-date', 'x-amz-content-sha256', 'content-length', 'transfer-encoding', 'connection']);
+const OWN_HEADERS = new Set(['host', 'authorization', 'x-amz-date', 'x-amz-content-sha256', 'x-amz-decoded-content-length', 'x-amz-trailer', 'content-length', 'transfer-encoding', 'connection']);
 /** A header name is an HTTP token; a value is visible latin1 text with spaces and tabs (what node lets through). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -117,6 +117,51 @@ function lengthMismatch(declaredBytes: number, sent: string): RemoteError {
   return new RemoteError({ status: 0, code: 'BodyLengthMismatch', message: `body declared ${declaredBytes} bytes and yielded ${sent}`, retryable: false });
 }
 
+/** Bytes of one aws-chunked frame of payload (the last frame of a body may be shorter). */
+const FRAME_BYTES = 64 * 1024;
+const CRLF = Buffer.from('\r\n', 'latin1');
+/** The trailer every streamed body ends with: its SHA-256, which the store checks against what it received. */
+const CHECKSUM_TRAILER = 'x-amz-checksum-sha256';
+const SHA256_BASE64_CHARS = 44;
+
+/** The aws-chunked length of a body of `sizeBytes`, framed as `framed` frames it: known before the first byte is sent. */
+export function framedLength(sizeBytes: number): number {
+  const fullFrames = Math.floor(sizeBytes / FRAME_BYTES);
+  const lastBytes = sizeBytes % FRAME_BYTES;
+  const frameLength = (payloadBytes: number): number => payloadBytes.toString(16).length + 2 + payloadBytes + 2;
+  const trailer = `0\r\n${CHECKSUM_TRAILER}:\r\n\r\n`.length + SHA256_BASE64_CHARS;
+  return fullFrames * frameLength(FRAME_BYTES) + (lastBytes > 0 ? frameLength(lastBytes) : 0) + trailer;
+}
+
+/**
+ * `chunks` as an aws-chunked body (STREAMING-UNSIGNED-PAYLOAD-TRAILER): frames of FRAME_BYTES, then a
+ * trailer with the SHA-256 of the payload. The checksum lets the store refuse bytes damaged on the way
+ * (BadDigest) and is the body digest S3 demands of a write that locks its object.
+ */
+async function* framed(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const hash = createHash('sha256');
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const frame = (): Buffer => {
+    const out = Buffer.concat([Buffer.from(`${pendingBytes.toString(16)}\r\n`, 'latin1'), ...pending, CRLF]);
+    pending = [];
+    pendingBytes = 0;
+    return out;
+  };
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    for (let offset = 0; offset < chunk.byteLength; ) {
+      const take = Math.min(FRAME_BYTES - pendingBytes, chunk.byteLength - offset);
+      pending.push(chunk.subarray(offset, offset + take));
+      pendingBytes += take;
+      offset += take;
+      if (pendingBytes === FRAME_BYTES) yield frame();
+    }
+  }
+  if (pendingBytes > 0) yield frame();
+  yield Buffer.from(`0\r\n${CHECKSUM_TRAILER}:${hash.digest('base64')}\r\n\r\n`, 'latin1');
+}
+
 /** A failure of the transport as a RemoteError: network errors have no status and are worth another try. */
 function transportError(err: unknown, what: string): RemoteError {
   if (err instanceof RemoteError) return err;
@@ -127,8 +172,9 @@ function transportError(err: unknown, what: string): RemoteError {
 /**
  * A small S3 client for one replication target: path-style requests to `endpoint/bucket/key`, signed with
  * SigV4 on the gateway's own signing code, over node:http or node:https with one keep-alive agent.
- * Bodies stream with backpressure; answers are read up to MAX_ANSWER_BYTES. Every failure is a
- * RemoteError saying whether a later try may succeed. The secret lives in the signer's private field.
+ * Bodies stream with backpressure, aws-chunked with a SHA-256 trailer the store checks; answers are read
+ * up to MAX_ANSWER_BYTES. Every failure is a RemoteError saying whether a later try may succeed. The
+ * secret lives in the signer's private field.
  */
 export class RemoteS3 {
   readonly endpoint: string;
@@ -267,13 +313,20 @@ export class RemoteS3 {
       }
       if (!OWN_HEADERS.has(name)) headers[name] = value;
     }
-    const payloadHash = body === undefined ? sha256Hex(Buffer.alloc(0)) : Buffer.isBuffer(body) ? sha256Hex(body) : 'UNSIGNED-PAYLOAD';
+    const streamed = body !== undefined && !Buffer.isBuffer(body);
+    const payloadHash = body === undefined ? sha256Hex(Buffer.alloc(0)) : Buffer.isBuffer(body) ? sha256Hex(body) : 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
     const amzDate = amzDateOf(Date.now());
     headers['host'] = this.#host;
     headers['x-amz-date'] = amzDate;
     headers['x-amz-content-sha256'] = payloadHash;
+    if (streamed) {
+      // The framing is not the object's encoding: the store strips aws-chunked and keeps the rest.
+      headers['content-encoding'] = headers['content-encoding'] === undefined ? 'aws-chunked' : `aws-chunked,${headers['content-encoding']}`;
+      headers['x-amz-decoded-content-length'] = String(body.sizeBytes);
+      headers['x-amz-trailer'] = CHECKSUM_TRAILER;
+    }
     headers['authorization'] = this.#signer.authorization({ method: exchange.method, path, query, headers, payloadHash, amzDate });
-    if (body !== undefined) headers['content-length'] = String(Buffer.isBuffer(body) ? body.length : body.sizeBytes);
+    if (body !== undefined) headers['content-length'] = String(Buffer.isBuffer(body) ? body.length : framedLength(body.sizeBytes));
     else if (exchange.method === 'POST' || exchange.method === 'PUT') headers['content-length'] = '0';
 
     return new Promise<Answer>((resolve, reject) => {
@@ -300,9 +353,14 @@ export class RemoteS3 {
       const progress = (): void => {
         if (settled) return;
         clearTimeout(timer);
-        timer = setTimeout(() => req.destroy(new RemoteError({ status: 0, code: 'Timeout', message: `${what} made no progress for ${this.#timeoutMs} ms` })), this.#timeoutMs);
+        timer = setTimeout(() => fail(new RemoteError({ status: 0, code: 'Timeout', message: `${what} made no progress for ${this.#timeoutMs} ms` })), this.#timeoutMs);
       };
-      const onAbort = (): void => void req.destroy(aborted(what, signal));
+      // Settled here rather than by the request's 'error': a request destroyed before it has a socket may never emit one.
+      const fail = (err: RemoteError): void => {
+        finish(err);
+        req.destroy(err);
+      };
+      const onAbort = (): void => fail(aborted(what, signal));
       signal.addEventListener('abort', onAbort, { once: true });
       progress();
       req.on('error', (err) => finish(transportError(err, what)));
@@ -314,10 +372,10 @@ export class RemoteS3 {
         bodySent = Promise.resolve();
         bodyFinished = true;
       } else {
-        bodySent = pipeline(counted(body, progress), req);
+        bodySent = pipeline(framed(counted(body, progress)), req);
         bodySent.then(
           () => void (bodyFinished = true),
-          (err: unknown) => req.destroy(transportError(err, what)),
+          (err: unknown) => fail(transportError(err, what)),
         );
       }
 
