@@ -99,7 +99,7 @@ export type ChangeNote = Static<typeof ChangeNote>;
 /** A change sequence number on one node: 16 hex digits, increasing. */
 export const ChangeSeq = Type.String({ pattern: '^[0-9a-f]{16}$' });
 
-/** One change as a node logged it: its place in the node's log, the key it changed, its note, and the configurations the node delivered it to so far. */
+/** One change as a node logged it: its place in the node's log, the key it changed, its note, and the destinations the node delivered it to so far (by delivery key: `#N`, its place among the note's destinations). */
 export const LoggedChange = Type.Object({
   seq: ChangeSeq,
   bucket: WireName,

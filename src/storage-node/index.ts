@@ -1,4 +1,5 @@
 export { DEFAULT_RESOLVE_EVERY_MS, StorageNode, type StorageNodeOptions } from './storage-node.js';
+export type { ReplicatedChange, ReplicationOutcome, Replicator, ReplicatorFactory } from './workers/replicators.js';
 export { PreparedResolver, type PeerStatusClient, type PreparedResolverOptions, type ResolverStatus } from './prepared-resolver.js';
 export {
   DEFAULT_INLINE_MAX_SHARD_BYTES,

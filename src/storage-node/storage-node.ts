@@ -10,6 +10,7 @@ import { RingStore } from './ring-store.js';
 import { ShardStore } from './shard-store.js';
 import { ForegroundActivity } from './workers/foreground.js';
 import { Healing, type EventDeliveryTuning, type HealingConfig } from './workers/healing.js';
+import type { ReplicatorFactory } from './workers/replicators.js';
 
 /** What a storage node needs to run. */
 export interface StorageNodeOptions {
@@ -48,6 +49,11 @@ export interface StorageNodeOptions {
   region?: string;
   /** Timing and bounds of event delivery other than the defaults (change-delivery.ts); tests shorten them. */
   eventDelivery?: EventDeliveryTuning;
+  /**
+   * Makes the replicators of replication targets (docs/replication.md). The process running the node
+   * wires it from the gateway's replication module; without it the node delivers no replication destination.
+   */
+  replicators?: ReplicatorFactory | undefined;
 }
 
 /** Default pause between resolver passes: prepared shards whose commit was lost are rare and may wait a little. */
@@ -118,6 +124,7 @@ export class StorageNode {
             ...(options.healing === undefined ? {} : { config: options.healing }),
             ...(options.region === undefined ? {} : { region: options.region }),
             ...(options.eventDelivery === undefined ? {} : { eventDelivery: options.eventDelivery }),
+            replicators: options.replicators,
             ...(options.clock === undefined ? {} : { clock: options.clock }),
           });
     this.healing = healing;

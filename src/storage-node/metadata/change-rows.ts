@@ -95,13 +95,16 @@ export class ChangeRows {
     return count;
   }
 
-  /** Records that this node delivered change `seq` to configuration `configurationId` (a change with several destinations). */
-  async markDelivered(seq: string, configurationId: string): Promise<void> {
+  /**
+   * Records that this node delivered change `seq` to one of its destinations (a change with several),
+   * named by `destination`: the delivery's key for it (its place in the note).
+   */
+  async markDelivered(seq: string, destination: string): Promise<void> {
     const row = await this.meta.db.get(logKey(seq));
     if (row === undefined) return;
     const value = parse<LogValue>(row);
-    if (value.delivered.includes(configurationId)) return;
-    value.delivered.push(configurationId);
+    if (value.delivered.includes(destination)) return;
+    value.delivered.push(destination);
     await this.meta.write(new MetadataBatch().put(logKey(seq), json(value)));
   }
 

@@ -1,12 +1,13 @@
 import type { Logger } from '../../common/index.js';
-import { eventMessages, type EventMessage } from '../../events/index.js';
+import { eventMessages, parseReplicationArn, type EventMessage } from '../../events/index.js';
 import type { RingNode } from '../../placement/index.js';
-import { MAX_DONE_IDS, type LoggedChange } from '../../rpc/index.js';
+import { MAX_DONE_IDS, type LoggedChange, type ReplicationOutcome as ReplicationOutcomeStatus } from '../../rpc/index.js';
 import type { ChangeRows } from '../metadata/change-rows.js';
 import type { RingStore } from '../ring-store.js';
 import type { DeliveryFigures } from './delivery-figures.js';
 import type { EventPublishers } from './event-publishers.js';
 import type { PeerClients } from './peer-clients.js';
+import type { ReplicationOutcome } from './replicators.js';
 import { SetLeaders } from './set-leaders.js';
 import type { StepResult, Worker, WorkerStatus } from './worker.js';
 
@@ -50,6 +51,8 @@ export interface ChangeDeliveryOptions {
   rings: Pick<RingStore, 'locator'>;
   peers: PeerClients;
   publishers: EventPublishers;
+  /** Writes how replicating each change ended to the version it is about, where this node holds it. */
+  settleReplication: (outcomes: Readonly<Record<string, ReplicationOutcomeStatus>>) => Promise<void>;
   figures: DeliveryFigures;
   /** This cluster's region, in every event record. */
   region: string;
@@ -67,21 +70,33 @@ export interface ChangeDeliveryOptions {
 interface Led {
   change: LoggedChange;
   set: readonly RingNode[];
-  /** Configuration ids delivered (or dropped, or skipped as undeliverable) in this step. */
+  /** Delivery keys (deliveryKey) of the destinations delivered (or dropped, or skipped as undeliverable) in this step. */
   settled: string[];
   waiting: boolean;
+  /** What replicating it came to, when a replication destination settled in this step: FAILED when any failed. */
+  replication?: ReplicationOutcomeStatus;
 }
 
-/** A message on its way to one target. */
+/** A change on its way to one destination: an event message to publish, or a change to replicate. */
 interface Outbound {
   led: Led;
-  configurationId: string;
-  body: string;
+  /** The destination's delivery key. */
+  key: string;
+  send: (signal: AbortSignal) => Promise<ReplicationOutcome | undefined>;
+}
+
+/** One destination of a change: where it goes, and how it is sent once the target is known. */
+interface Destination {
+  arn: string;
+  /** Its delivery key. */
+  key: string;
+  /** An event message's JSON, or undefined for a replication destination. */
+  body: string | undefined;
 }
 
 /**
- * Delivers the bucket event notifications of the changes this node logged (docs/events.md), at least
- * once, in log order per target.
+ * Delivers the changes this node logged, at least once, in log order per target: as bucket event
+ * notifications (docs/events.md) and as copies sent to replication targets (docs/replication.md).
  *
  * Each change is delivered by its key's leader: the first member of the key's set (under the node's
  * current ring) that answers. The leader reads its own log in sequence order, publishes each change to
@@ -193,27 +208,18 @@ export class ChangeDelivery implements Worker {
     return { items: changes.length, bytes: 0, cursor: null, idle: false };
   }
 
-  /** Publishes the changes this node leads, each target's in log order and the targets side by side; removes what is done. */
+  /** Sends the changes this node leads, each target's in log order and the targets side by side; removes what is done. */
   private async deliver(led: readonly Led[], now: number, signal: AbortSignal): Promise<void> {
     const { publishers, figures } = this.options;
-    const queues = new Map<string, { publish: (body: string, key: string) => Promise<void>; outbound: Outbound[] }>();
+    const queues = new Map<string, Outbound[]>();
     for (const entry of led) {
-      const { change } = entry;
-      const outstanding = change.note.destinations.filter((destination) => !change.delivered.includes(destination.configurationId));
-      let messages: EventMessage[];
-      try {
-        messages = eventMessages({ ...change.note, bucket: change.bucket, key: change.key }, outstanding, this.options.region);
-      } catch (err) {
-        this.options.logger.warn({ err, bucket: change.bucket, key: change.key }, 'a logged change cannot make an event message; it is skipped');
-        for (const destination of outstanding) entry.settled.push(destination.configurationId);
-        continue;
-      }
-      for (const message of messages) {
-        const target = await publishers.lookup(message.arn);
+      const destinations = this.destinationsOf(entry);
+      for (const destination of destinations) {
+        const target = await publishers.lookup(destination.arn);
         const graceMs = this.options.missingTargetGraceMs ?? DEFAULT_MISSING_TARGET_GRACE_MS;
-        if (target.state === 'gone' || (target.state === 'unknown' && now - change.loggedMs >= graceMs)) {
+        if (target.state === 'gone' || (target.state === 'unknown' && now - entry.change.loggedMs >= graceMs)) {
           figures.undeliverable(target.name);
-          entry.settled.push(message.configurationId);
+          entry.settled.push(destination.key);
           continue;
         }
         if (target.state === 'unknown') {
@@ -225,24 +231,33 @@ export class ChangeDelivery implements Worker {
         if (quota > 0) {
           this.dropQuota.set(target.name, quota - 1);
           figures.dropped(target.name);
-          entry.settled.push(message.configurationId);
+          entry.settled.push(destination.key);
+          if (target.replicator !== undefined) entry.replication = 'FAILED';
           continue;
         }
         if (this.isBlocked(target.name, now)) {
           this.wait(entry, target.name);
           continue;
         }
-        const { publisher } = target;
+        const { change } = entry;
+        const { body } = destination;
+        const send: Outbound['send'] =
+          target.replicator !== undefined
+            ? (sendSignal) => target.replicator.replicate({ bucket: change.bucket, key: change.key, note: change.note }, sendSignal)
+            : async (sendSignal) => {
+                await target.publisher.publish({ body: body ?? '', key: change.key }, { signal: sendSignal });
+                return undefined;
+              };
         let queue = queues.get(target.name);
         if (queue === undefined) {
-          queue = { publish: (body, key) => publisher.publish({ body, key }, { signal }), outbound: [] };
+          queue = [];
           queues.set(target.name, queue);
         }
-        queue.outbound.push({ led: entry, configurationId: message.configurationId, body: JSON.stringify(message.body) });
+        queue.push({ led: entry, key: destination.key, send });
       }
     }
     if (queues.size > 0 || led.some((entry) => entry.settled.length > 0)) this.passActive = true;
-    await Promise.all([...queues].map(([name, queue]) => this.publishInOrder(name, queue.publish, queue.outbound, now, signal)));
+    await Promise.all([...queues].map(([name, outbound]) => this.sendInOrder(name, outbound, now, signal)));
     signal.throwIfAborted();
     const done: Led[] = [];
     for (const entry of led) {
@@ -250,26 +265,61 @@ export class ChangeDelivery implements Worker {
         done.push(entry);
         continue;
       }
-      for (const configurationId of entry.settled) await this.options.changes.markDelivered(entry.change.seq, configurationId);
+      for (const key of entry.settled) await this.options.changes.markDelivered(entry.change.seq, key);
     }
     if (done.length === 0) return;
     this.passActive = true;
+    // Before the rows go: the log names the version each change is about.
+    const outcomes = outcomesOf(done);
+    if (outcomes !== undefined) await this.options.settleReplication(outcomes);
     await this.options.changes.done(done.map((entry) => entry.change.note.id));
     this.counters.delivered += done.length;
     this.counters.standIn += done.filter((entry) => entry.set[0]?.id !== this.options.nodeId).length;
     await this.tellMembers(done, signal);
   }
 
-  /** Publishes one target's messages one after another; the first failure holds back the rest until its retry. */
-  private async publishInOrder(name: string, publish: (body: string, key: string) => Promise<void>, outbound: readonly Outbound[], now: number, signal: AbortSignal): Promise<void> {
+  /**
+   * The destinations of a led change not yet delivered: each replication destination as it is, and one
+   * event message per notification destination. A change that cannot make its event messages has them
+   * settled as skipped.
+   */
+  private destinationsOf(entry: Led): Destination[] {
+    const { change } = entry;
+    const { region } = this.options;
+    // A destination is known by its place in the note (which never changes): a notification configuration
+    // and a replication rule may share an id. Rows marked by configuration id before count too.
+    const outstanding = change.note.destinations.flatMap((destination, index) => {
+      const key = deliveryKey(index);
+      return change.delivered.includes(key) || change.delivered.includes(destination.configurationId) ? [] : [{ ...destination, key }];
+    });
+    const replicated = outstanding.filter((destination) => parseReplicationArn(destination.arn, region) !== undefined);
+    const notified = outstanding.filter((destination) => !replicated.includes(destination));
+    const destinations: Destination[] = replicated.map(({ arn, key }) => ({ arn, key, body: undefined }));
+    if (notified.length === 0) return destinations;
+    let messages: EventMessage[];
+    try {
+      messages = eventMessages({ ...change.note, bucket: change.bucket, key: change.key }, notified, region);
+    } catch (err) {
+      this.options.logger.warn({ err, bucket: change.bucket, key: change.key }, 'a logged change cannot make an event message; it is skipped');
+      for (const destination of notified) entry.settled.push(destination.key);
+      return destinations;
+    }
+    // One message per destination, in their order.
+    messages.forEach((message, i) => destinations.push({ arn: message.arn, key: notified[i]?.key ?? '', body: JSON.stringify(message.body) }));
+    return destinations;
+  }
+
+  /** Sends one target's changes one after another; the first failure holds back the rest until its retry. */
+  private async sendInOrder(name: string, outbound: readonly Outbound[], now: number, signal: AbortSignal): Promise<void> {
     const { figures, logger } = this.options;
     for (const message of outbound) {
       if (this.blocked.has(name)) {
         this.wait(message.led, name);
         continue;
       }
+      let outcome: ReplicationOutcome | undefined;
       try {
-        await publish(message.body, message.led.change.key);
+        outcome = await message.send(signal);
       } catch (err) {
         if (signal.aborted) return;
         figures.failed(name);
@@ -278,33 +328,47 @@ export class ChangeDelivery implements Worker {
         this.retries.set(name, { atMs: now + delayMs, failures });
         this.blocked.add(name);
         this.wait(message.led, name);
-        logger.warn({ err, target: name, retryInMs: Math.round(delayMs), failures }, 'event target did not accept a message; its later changes wait');
+        logger.warn({ err, target: name, retryInMs: Math.round(delayMs), failures }, 'target did not take a change; its later changes wait');
+        continue;
+      }
+      this.retries.delete(name);
+      message.led.settled.push(message.key);
+      if (outcome === 'FAILED') {
+        // Refused for good (or unreadable here): settled, counted, and shown as FAILED on the source version.
+        figures.failed(name);
+        message.led.replication = 'FAILED';
         continue;
       }
       figures.delivered(name);
-      this.retries.delete(name);
-      message.led.settled.push(message.configurationId);
+      if (outcome === 'COMPLETED' && message.led.replication === undefined) message.led.replication = 'COMPLETED';
     }
   }
 
   /** Tells the other members of each delivered change's set to remove their copies; best effort (an unconfirmed copy is offered later). */
   private async tellMembers(done: readonly Led[], signal: AbortSignal): Promise<void> {
-    const byMember = new Map<string, { member: RingNode; ids: string[] }>();
-    for (const { change, set } of done) {
-      for (const member of set) {
+    const byMember = new Map<string, { member: RingNode; done: Led[] }>();
+    for (const entry of done) {
+      for (const member of entry.set) {
         if (member.id === this.options.nodeId) continue;
-        let entry = byMember.get(member.id);
-        if (entry === undefined) {
-          entry = { member, ids: [] };
-          byMember.set(member.id, entry);
+        let told = byMember.get(member.id);
+        if (told === undefined) {
+          told = { member, done: [] };
+          byMember.set(member.id, told);
         }
-        entry.ids.push(change.note.id);
+        told.done.push(entry);
       }
     }
     const asked = AbortSignal.any([signal, AbortSignal.timeout(PEER_TIMEOUT_MS)]);
     await Promise.allSettled(
-      [...byMember.values()].map(async ({ member, ids }) => {
-        for (let at = 0; at < ids.length; at += MAX_DONE_IDS) await this.options.peers.get(member).changesDone(ids.slice(at, at + MAX_DONE_IDS), { signal: asked });
+      [...byMember.values()].map(async ({ member, done: memberDone }) => {
+        for (let at = 0; at < memberDone.length; at += MAX_DONE_IDS) {
+          const batch = memberDone.slice(at, at + MAX_DONE_IDS);
+          await this.options.peers.get(member).changesDone(
+            batch.map((entry) => entry.change.note.id),
+            { signal: asked },
+            outcomesOf(batch),
+          );
+        }
       }),
     );
   }
@@ -385,6 +449,23 @@ export class ChangeDelivery implements Worker {
     // A pass with drops to make, or one that moved anything, is followed by another at once.
     this.quietUntilMs = this.passActive || quota.size > 0 ? Number.NEGATIVE_INFINITY : Math.min(this.passNextDueMs, now + MAX_QUIET_MS);
   }
+}
+
+/** How a change's row records that its destination at `index` of its note was delivered. */
+function deliveryKey(index: number): string {
+  return `#${index}`;
+}
+
+/** The replication outcomes of settled changes, by change id; undefined when none was replicated. */
+function outcomesOf(done: readonly Led[]): Record<string, ReplicationOutcomeStatus> | undefined {
+  const outcomes: Record<string, ReplicationOutcomeStatus> = {};
+  let any = false;
+  for (const entry of done) {
+    if (entry.replication === undefined) continue;
+    outcomes[entry.change.note.id] = entry.replication;
+    any = true;
+  }
+  return any ? outcomes : undefined;
 }
 
 /** The pause after `failures` failed publishes in a row: doubling from `baseMs` up to `maxMs`, each between half and all of it. */

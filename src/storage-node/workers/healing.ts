@@ -13,6 +13,7 @@ import { HealingFigures } from './healing-figures.js';
 import { LifecycleWorker } from './lifecycle-worker.js';
 import type { HealingControl } from './healing-routes.js';
 import { PeerClients } from './peer-clients.js';
+import type { ReplicatorFactory } from './replicators.js';
 import { RebalanceWorker } from './rebalance-worker.js';
 import { RepairWorker } from './repair-worker.js';
 import { ScrubWorker } from './scrub-worker.js';
@@ -44,6 +45,8 @@ export interface HealingOptions {
   /** The cluster's region, in the events the node delivers (DEFAULTS.region when absent). */
   region?: string;
   eventDelivery?: EventDeliveryTuning;
+  /** Makes the replicators of replication targets; without it this node delivers no replication destination. */
+  replicators?: ReplicatorFactory | undefined;
   /** The node's client traffic, which every worker gives way to. */
   foreground?: ForegroundActivity | undefined;
   clock?: () => number;
@@ -100,7 +103,7 @@ export class Healing implements HealingControl {
       placementSettled: config.rebalance ? () => rebalance.settled(rings.current?.epoch ?? 0) : () => true,
       clock,
     });
-    this.publishers = new EventPublishers({ region: options.region ?? DEFAULTS.region, readRecord: (name) => store.userRecord(name), logger, clock });
+    this.publishers = new EventPublishers({ region: options.region ?? DEFAULTS.region, readRecord: (name) => store.userRecord(name), replicators: options.replicators, ring: () => options.rings.current, logger, clock });
     const { passIdleMs, ...tuning } = options.eventDelivery ?? {};
     const delivery = new ChangeDelivery({
       nodeId,
@@ -108,6 +111,7 @@ export class Healing implements HealingControl {
       rings,
       peers: this.peers,
       publishers: this.publishers,
+      settleReplication: (outcomes) => store.settleReplication(outcomes),
       figures: this.deliveryFigures,
       region: options.region ?? DEFAULTS.region,
       logger,
