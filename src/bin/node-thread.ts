@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRootLogger } from '../common/index.js';
 import { StorageNode } from '../storage-node/index.js';
+import { nodeReplicators } from './node-replicators.js';
 import { startSideBySide, type NodeThreadData, type NodeThreadMessage } from './node-threads.js';
 
 async function main(): Promise<void> {
@@ -14,9 +15,11 @@ async function main(): Promise<void> {
   const data = workerData as NodeThreadData;
   const logger = createRootLogger({ level: data.logLevel, format: data.logFormat });
   const nodes: StorageNode[] = [];
+  let replicators: Awaited<ReturnType<typeof nodeReplicators>> | undefined;
   const send = (message: NodeThreadMessage): void => port.postMessage(message, message.type === 'listening' ? [message.link] : []);
   const closeAll = async (): Promise<void> => {
     for (const node of nodes) await node.close();
+    await replicators?.close();
   };
   port.on('message', (message: { type: 'close' }) => {
     if (message.type !== 'close') return;
@@ -30,6 +33,8 @@ async function main(): Promise<void> {
     );
   });
   try {
+    const made = await nodeReplicators(data.replication, data.clusterSecret, logger);
+    replicators = made;
     await startSideBySide(data.nodes, async (spec) => {
       const node = new StorageNode({
         nodeId: spec.nodeId,
@@ -40,6 +45,7 @@ async function main(): Promise<void> {
         logger,
         ...(spec.healing === undefined ? {} : { healing: spec.healing }),
         ...(spec.region === undefined ? {} : { region: spec.region }),
+        replicators: made.factory,
       });
       nodes.push(node);
       const address = await node.start();

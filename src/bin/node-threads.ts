@@ -2,6 +2,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger, NodeHealingConfig } from '../common/index.js';
+import type { ReplicationSettings } from './node-replicators.js';
 
 /** One storage node a thread hosts. */
 export interface NodeSpec {
@@ -17,6 +18,8 @@ export interface NodeSpec {
 export interface NodeThreadData {
   nodes: NodeSpec[];
   clusterSecret: string;
+  /** How the thread's nodes read the versions they replicate. */
+  replication: ReplicationSettings;
   logLevel: string;
   /** The host's log format, so the threads' lines look like its own (a thread's stdout is no terminal). */
   logFormat: 'pretty' | 'json';
@@ -48,8 +51,8 @@ export class NodeThread {
   private worker: Worker | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(options: { nodes: NodeSpec[]; clusterSecret: string; logger: Logger; logFormat?: 'pretty' | 'json' }) {
-    this.data = { nodes: options.nodes, clusterSecret: options.clusterSecret, logLevel: options.logger.level, logFormat: options.logFormat ?? 'json' };
+  constructor(options: { nodes: NodeSpec[]; clusterSecret: string; replication: ReplicationSettings; logger: Logger; logFormat?: 'pretty' | 'json' }) {
+    this.data = { nodes: options.nodes, clusterSecret: options.clusterSecret, replication: options.replication, logLevel: options.logger.level, logFormat: options.logFormat ?? 'json' };
     this.logger = options.logger;
   }
 

@@ -25,6 +25,7 @@ import { LocalLink, NodeClient } from '../rpc/index.js';
 import { StorageNode } from '../storage-node/index.js';
 import { gatewayConfigFrom, nodeConfigFrom, readConfigFile } from './config-files.js';
 import { devCredentials, secretSourceFile } from './dev-credentials.js';
+import { nodeReplicators, type ReplicationSettings } from './node-replicators.js';
 import { NodeThread, startSideBySide, type HostedNode, type NodeSpec } from './node-threads.js';
 
 /** Something `tessera` runs until a signal stops it. */
@@ -59,6 +60,8 @@ export async function runNode(
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
   const config = nodeConfigFrom(file, env, { nodeId: flags.id, dataDir: flags.data, listen: flags.listen, clusterSecretFile: flags.secretFile });
   applyHeapGrowth(config.heapGrowthPercent);
+  const logger = makeLogger(config);
+  const replicators = await nodeReplicators({ erasure: config.erasure, masterKeyFile: config.sseMasterKeyFile }, config.clusterSecret, logger);
   const node = new StorageNode({
     nodeId: config.nodeId,
     dataDir: config.dataDir,
@@ -72,10 +75,22 @@ export async function runNode(
     healing: config.healing,
     region: config.region,
     metricsToken: config.metricsToken,
-    logger: makeLogger(config),
+    replicators: replicators.factory,
+    logger,
   });
-  await node.start();
-  return node;
+  const service = {
+    close: async () => {
+      await node.close();
+      await replicators.close();
+    },
+  };
+  try {
+    await node.start();
+  } catch (err) {
+    await service.close().catch(() => undefined);
+    throw err;
+  }
+  return service;
 }
 
 /** `tessera gateway`: one S3 gateway, configured by an optional file, TESSERA_* variables and flags. */
@@ -136,13 +151,27 @@ export async function runDev(
   // The nodes write the gateway's region in the events they deliver, and accept target ARNs naming it.
   const region = env[settings.region.env] ?? DEFAULTS.region;
   const specs: NodeSpec[] = Array.from({ length: nodeCount }, (_, i) => ({ nodeId: `node-${i}`, dataDir: join(dataDir, `node-${i}`), region, ...healing }));
+  // The nodes read the versions they replicate as the gateway reads them: its erasure layout (these
+  // variables are validated with the gateway's configuration below) and its master keys.
+  const masterKeyFile = await devMasterKeyFile(dataDir);
+  const erasureSettings = settings.erasure.properties;
+  const replication: ReplicationSettings = {
+    erasure: {
+      dataShards: Number(env[erasureSettings.dataShards.env] ?? DEFAULTS.dataShards),
+      parityShards: Number(env[erasureSettings.parityShards.env] ?? DEFAULTS.parityShards),
+    },
+    masterKeyFile,
+  };
   const threadCount = nodeThreadCount(flags.nodeThreads, nodeCount);
   // The banner says what a person needs; each node's and the gateway's start lines are details, shown
   // when TESSERA_LOG_LEVEL asks for them. Warnings and errors still reach the terminal.
   const detail = env[settings.logLevel.env] === undefined ? logger.child({}, { level: 'warn' }) : logger;
   const services: Service[] = [];
   try {
-    const hosted = threadCount === 0 ? await startNodesHere(specs, clusterSecret, detail, services) : await startNodeThreads(specs, threadCount, clusterSecret, detail, services, flags.logFormat ?? 'json');
+    const hosted =
+      threadCount === 0
+        ? await startNodesHere(specs, clusterSecret, replication, detail, services)
+        : await startNodeThreads(specs, threadCount, clusterSecret, replication, detail, services, flags.logFormat ?? 'json');
     const nodes = specs.map((spec) => ({ id: spec.nodeId, address: `127.0.0.1:${hosted.get(spec.nodeId)?.port ?? 0}`, zone: 'local' }));
     // The gateway's batched calls (small objects' prepares and commits, version lookups) take each
     // node's in-process link; everything else speaks HTTP on loopback as in a cluster.
@@ -154,7 +183,7 @@ export async function runDev(
         ...(credentials === undefined ? {} : { credentials }),
         clusterSecret,
         nodes,
-        sseMasterKeyFile: await devMasterKeyFile(dataDir),
+        sseMasterKeyFile: masterKeyFile,
         sseCustomerKeysOverHttp: true,
       },
       // The embedded cluster owns its secret, ring and address; the rest (credentials, region, kernel, TLS, ...) may be overridden.
@@ -199,15 +228,21 @@ export function nodeThreadCount(flag: string | undefined, nodeCount: number, cor
   return Math.min(count, nodeCount);
 }
 
-async function startNodesHere(specs: readonly NodeSpec[], clusterSecret: string, logger: Logger, services: Service[]): Promise<Map<string, HostedNode>> {
+async function startNodesHere(specs: readonly NodeSpec[], clusterSecret: string, replication: ReplicationSettings, logger: Logger, services: Service[]): Promise<Map<string, HostedNode>> {
   const hosted = new Map<string, HostedNode>();
-  // Every node is in `services` before any start fails, so the caller closes all of them.
-  await startSideBySide(specs, async (spec) => {
-    const node = new StorageNode({ ...spec, host: '127.0.0.1', port: 0, clusterSecret, logger });
-    services.push(node);
-    const { port } = await node.start();
-    hosted.set(spec.nodeId, { port, link: node.openLocalLink() });
-  });
+  const replicators = await nodeReplicators(replication, clusterSecret, logger);
+  try {
+    // Every node is in `services` before any start fails, so the caller closes all of them.
+    await startSideBySide(specs, async (spec) => {
+      const node = new StorageNode({ ...spec, host: '127.0.0.1', port: 0, clusterSecret, logger, replicators: replicators.factory });
+      services.push(node);
+      const { port } = await node.start();
+      hosted.set(spec.nodeId, { port, link: node.openLocalLink() });
+    });
+  } finally {
+    // Services close in order: the replicators after the nodes that use them.
+    services.push(replicators);
+  }
   return hosted;
 }
 
@@ -216,12 +251,13 @@ async function startNodeThreads(
   specs: readonly NodeSpec[],
   threadCount: number,
   clusterSecret: string,
+  replication: ReplicationSettings,
   logger: Logger,
   services: Service[],
   logFormat: 'pretty' | 'json',
 ): Promise<Map<string, HostedNode>> {
   const groups = Array.from({ length: threadCount }, (_, t) => specs.filter((_, i) => i % threadCount === t));
-  const threads = groups.map((nodes) => new NodeThread({ nodes, clusterSecret, logger, logFormat }));
+  const threads = groups.map((nodes) => new NodeThread({ nodes, clusterSecret, replication, logger, logFormat }));
   services.push(...threads);
   const hosted = new Map<string, HostedNode>();
   for (const found of await Promise.all(threads.map((thread) => thread.start()))) {

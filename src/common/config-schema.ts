@@ -219,7 +219,7 @@ export const GatewaySettings = Type.Object(
     sseMasterKeyFile: Type.Optional(
       setting(Path, {
         env: 'TESSERA_SSE_MASTER_KEY_FILE',
-        doc: 'master keys of SSE-S3 encryption at rest, one `<id> <base64 of 32 bytes>` a line, the sealing key first; without it SSE-S3 is refused',
+        doc: 'master keys of SSE-S3 encryption at rest, one `<id> <base64 of 32 bytes>` a line, the sealing key first; without it a gateway refuses SSE-S3, and a node cannot replicate encrypted objects',
       }),
     ),
     sseCustomerKeysOverHttp: setting(Switch, {
@@ -347,6 +347,14 @@ export const NodeSettings = Type.Object(
       doc: 'memory for reading and writing shard files of large objects past the page cache, in buffers of 1.0625 MiB (0: every file through the page cache)',
     }),
     healing: HealingSettings,
+    // Bucket replication: the node that leads a change reads its version from the other nodes, as a gateway does.
+    erasure: ErasureSettings,
+    sseMasterKeyFile: Type.Optional(
+      setting(Path, {
+        env: 'TESSERA_SSE_MASTER_KEY_FILE',
+        doc: 'master keys of SSE-S3 encryption at rest, one `<id> <base64 of 32 bytes>` a line, the sealing key first; without it a gateway refuses SSE-S3, and a node cannot replicate encrypted objects',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
