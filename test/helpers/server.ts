@@ -255,6 +255,8 @@ export interface DevServerOptions {
   dataDir?: string;
   env?: Record<string, string>;
   tls?: { certFile: string; keyFile: string };
+  /** Where the S3 endpoint listens (`127.0.0.1:0`, a free port, unless told): a restart on the same data keeps its address when given one. */
+  listen?: string;
 }
 
 /** A `tessera dev` child just spawned: its data folder, and the wait until it printed where it listens. */
@@ -268,7 +270,7 @@ async function spawnDevServer(options: DevServerOptions): Promise<SpawnedDevServ
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-dev-')));
   const tlsEnv = options.tls === undefined ? {} : { TESSERA_TLS_CERT_FILE: options.tls.certFile, TESSERA_TLS_KEY_FILE: options.tls.keyFile };
   const name = options.tls === undefined ? 'tessera dev' : 'tessera dev (https)';
-  const child = new TesseraProcess(name, ['dev', '--data', dataDir, '--listen', '127.0.0.1:0'], { ...tlsEnv, ...options.env });
+  const child = new TesseraProcess(name, ['dev', '--data', dataDir, '--listen', options.listen ?? '127.0.0.1:0'], { ...tlsEnv, ...options.env });
   const printed = async (): Promise<DevServer> => {
     for (;;) {
       const out = child.stdout;
