@@ -57,8 +57,14 @@ export const ChangeDestination = Type.Object({
 /** Where a change goes. */
 export type ChangeDestination = Static<typeof ChangeDestination>;
 
-/** Most destinations one change has (a bucket holds at most 100 configurations). */
-export const MAX_CHANGE_DESTINATIONS = 100;
+/** Most replication destinations one bucket's replication configuration names. */
+export const MAX_REPLICATION_DESTINATIONS = 100;
+
+/**
+ * Most destinations one change has: a bucket holds at most 100 notification configurations, each
+ * selecting a change once, and its replication configuration names at most MAX_REPLICATION_DESTINATIONS.
+ */
+export const MAX_CHANGE_DESTINATIONS = 100 + MAX_REPLICATION_DESTINATIONS;
 
 /** An id a text field of a change may hold: printable ASCII, bounded. */
 const Printable = (maxLength: number) => Type.String({ maxLength, pattern: '^[\\x20-\\x7e]*$' });

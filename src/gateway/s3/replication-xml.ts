@@ -1,5 +1,5 @@
 import { parseReplicationArn } from '../../events/index.js';
-import { MAX_REPLICATION_RULES, type ReplicationConfiguration, type ReplicationFilter, type ReplicationRule } from '../../rpc/index.js';
+import { MAX_REPLICATION_DESTINATIONS, MAX_REPLICATION_RULES, type ReplicationConfiguration, type ReplicationFilter, type ReplicationRule } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
 import { requestDocumentRoot } from './request-document.js';
 import { validateTags } from './tag-set.js';
@@ -169,6 +169,11 @@ export function parseReplicationXml(body: string, region: string, newId: () => s
     const slot = `${rule.priority} ${rule.destination.arn}`;
     if (priorities.has(slot)) throw new S3Error('InvalidRequest', { message: `Found duplicate priority ${rule.priority}.` });
     priorities.add(slot);
+  }
+  // Each destination a write's rules select goes in its change note, which has room for so many.
+  const destinations = new Set(rules.map((rule) => rule.destination.arn));
+  if (destinations.size > MAX_REPLICATION_DESTINATIONS) {
+    throw new S3Error('InvalidRequest', { message: `A replication configuration names at most ${MAX_REPLICATION_DESTINATIONS} destinations.` });
   }
   return { role, rules };
 }

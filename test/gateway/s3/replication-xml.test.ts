@@ -100,3 +100,11 @@ t.test('at most 1,000 rules', async (t) => {
   t.equal(parse(many(1000)).rules.length, 1000);
   t.throws(() => parse(many(1001)), { code: 'InvalidRequest', message: /must not exceed the allowed limit of 1000 rules/ });
 });
+
+t.test('a configuration names at most 100 destinations, so that every change note has room for the destinations its rules select', async (t) => {
+  const to = (n: number): string => `<Destination><Bucket>arn:tessera:replication::site-${n}:copies</Bucket></Destination>`;
+  const hundred = Array.from({ length: 100 }, (_, n) => rule({ id: `r${n}`, destination: to(n) }));
+  t.equal(parse(doc(...hundred)).rules.length, 100, '100 destinations are taken');
+  t.throws(() => parse(doc(...hundred, rule({ id: 'r100', destination: to(100) }))), { code: 'InvalidRequest', message: 'A replication configuration names at most 100 destinations.' });
+  t.equal(parse(doc(...hundred, rule({ id: 'r100', priority: '<Priority>2</Priority>', destination: to(0) }))).rules.length, 101, 'more rules for the same destinations are taken');
+});
