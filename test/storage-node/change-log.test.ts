@@ -129,6 +129,24 @@ t.test('a delivered change leaves the log, and an offer of it is answered delive
   t.equal(await store.changes.dropMarkersBefore(Date.now() + 1), 1, 'delivered markers are collected');
 });
 
+t.test('a change an offer logged before its late commit arrived is logged twice, and done with the copy read removes both', async (t) => {
+  const store = await openStore(await tempDir(t, 'change-log-offered-then-committed'));
+  t.teardown(() => store.close());
+  const ref = shardRef('late.bin', 1);
+  const bytes = seededBytes(3_000, 2);
+  await prepareBytes(store, ref, bytes);
+  const created = note('s3:ObjectCreated:Put', 1);
+  // A member offered the change first: this node logs it to deliver it.
+  t.equal(await store.changes.offered('b', 'late.bin', created), 'pending');
+  // Its commit then arrives with the shard still prepared: logged without a look at the log.
+  await store.commit({ record: recordFor(ref, bytes.length * ERASURE.dataShards), shardIndex: ref.shardIndex, change: created });
+  const copies = await store.changes.page(undefined, 100);
+  t.same(copies.map((change) => change.note.id), [created.id, created.id], 'two copies of the change');
+  // The first copy read is delivered: done names where it was read, and no copy stays behind.
+  t.equal(await store.changes.done([created.id], new Map([[created.id, copies[0]?.seq ?? '']])), 2);
+  t.same(await store.changes.page(undefined, 100), [], 'no copy outlives its id');
+});
+
 t.test("a node serves its change log over HTTP, and refuses a note that is not one", async (t) => {
   const dataDir = await tempDir(t, 'change-log-node');
   const secret = 'change-log-secret';

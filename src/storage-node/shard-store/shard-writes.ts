@@ -77,12 +77,16 @@ export class ShardWrites {
   private async commitUnderLock(request: CommitRequest, carried: CarriedRows): Promise<void> {
     const { record, shardIndex } = request;
     await this.core.keyLocks.run(lockKey(record.bucket, record.key), async () => {
-      // Under the key's lock, so the key's changes are logged in the order they commit.
-      if (request.change !== undefined) carried.log(await this.core.metadata.changes.rowsFor(record.bucket, record.key, request.change));
       // The prepared shard is found by the id it was written under (the record's dataId).
       const ref = shardIndex === null ? null : shardRefOf(record, shardIndex);
       const { stored: current, prepared, image } =
         ref === null ? { stored: await this.core.metadata.getObject(record.bucket, record.key), prepared: undefined, image: undefined } : await this.core.metadata.getObjectAndPrepared(ref);
+      // Under the key's lock, so the key's changes are logged in the order they commit. A shard still
+      // prepared means this node never applied the commit: nothing of it can be logged yet.
+      if (request.change !== undefined) {
+        const fresh = ref !== null && prepared !== undefined;
+        carried.log(await this.core.metadata.changes.rowsFor(record.bucket, record.key, request.change, { fresh }));
+      }
       if (ref !== null && prepared === undefined) {
         // A repeated commit of what is already visible is a success: commits are retried.
         if (current?.record.versionId === record.versionId) return;

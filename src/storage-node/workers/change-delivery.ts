@@ -272,7 +272,10 @@ export class ChangeDelivery implements Worker {
     // Before the rows go: the log names the version each change is about.
     const outcomes = outcomesOf(done);
     if (outcomes !== undefined) await this.options.settleReplication(outcomes);
-    await this.options.changes.done(done.map((entry) => entry.change.note.id));
+    await this.options.changes.done(
+      done.map((entry) => entry.change.note.id),
+      new Map(done.map((entry) => [entry.change.note.id, entry.change.seq])),
+    );
     this.counters.delivered += done.length;
     this.counters.standIn += done.filter((entry) => entry.set[0]?.id !== this.options.nodeId).length;
     await this.tellMembers(done, signal);
@@ -380,6 +383,7 @@ export class ChangeDelivery implements Worker {
     this.rememberOffers(now);
     const asked = AbortSignal.any([signal, AbortSignal.timeout(PEER_TIMEOUT_MS)]);
     const delivered: string[] = [];
+    const readAt = new Map<string, string>();
     await Promise.all(
       offers.map(async ({ member, changes }) => {
         let answers: ('delivered' | 'pending')[];
@@ -394,13 +398,16 @@ export class ChangeDelivery implements Worker {
         this.counters.offered += changes.length;
         changes.forEach((change, i) => {
           this.offeredMs.set(change.note.id, now);
-          if (answers[i] === 'delivered') delivered.push(change.note.id);
+          if (answers[i] === 'delivered') {
+            delivered.push(change.note.id);
+            readAt.set(change.note.id, change.seq);
+          }
         });
       }),
     );
     signal.throwIfAborted();
     if (delivered.length === 0) return;
-    await this.options.changes.done(delivered);
+    await this.options.changes.done(delivered, readAt);
     for (const id of delivered) this.offeredMs.delete(id);
     this.counters.handedOver += delivered.length;
   }
