@@ -6,12 +6,16 @@ import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { t } from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseGatewayConfig, parseNodeConfig } from '../../src/common/index.js';
+import { NodeClient } from '../../src/rpc/index.js';
 import { underCi } from '../helpers/clients.js';
 import { startCluster } from '../helpers/cluster.js';
+import { defineTarget } from '../helpers/event-targets.js';
+import { freePorts } from '../helpers/ports.js';
 import { parsePrometheus, scrape } from '../helpers/prometheus.js';
 import { repoFile } from '../helpers/tree.js';
+import { until } from '../helpers/until.js';
 
 /**
  * deploy/'s monitoring against the code: every Tessera metric the alert rules and the Grafana dashboard
@@ -28,19 +32,31 @@ function metricNames(expr: string): string[] {
   return [...expr.matchAll(/\btessera_[a-z0-9_]+/g)].map((m) => m[0]);
 }
 
-/** Names a real scrape exports: each sample's name (so a histogram's _bucket, _count and _sum are there). */
+/**
+ * Names a real scrape exports: each sample's name (so a histogram's _bucket, _count and _sum are there).
+ * The bucket's changes go to a webhook target on a port nothing listens on, so the node that leads them
+ * exports its per-target event series (a node has none for a target it never counted).
+ */
 async function exportedNames(): Promise<Set<string>> {
   const cluster = await startCluster();
+  const nodes = cluster.config.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: cluster.config.clusterSecret, connections: 1 }));
   try {
+    const [closedPort] = await freePorts(1);
+    const arn = await defineTarget(nodes, 'monitoring-hook', { type: 'webhook', url: `http://127.0.0.1:${closedPort}/` });
     const s3 = cluster.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'monitoring' }));
+    await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: 'monitoring', NotificationConfiguration: { QueueConfigurations: [{ QueueArn: arn, Events: ['s3:ObjectCreated:*'] }] } }));
     await s3.send(new PutObjectCommand({ Bucket: 'monitoring', Key: 'k', Body: 'v' }));
+    const urls = [`${cluster.endpoint}/metrics`, ...cluster.nodes.map((node) => `http://127.0.0.1:${node.address.port}/metrics`)];
     const names = new Set<string>();
-    for (const url of [`${cluster.endpoint}/metrics`, `http://127.0.0.1:${cluster.nodes[0]!.address.port}/metrics`]) {
-      for (const sample of parsePrometheus((await scrape(url)).text).samples) names.add(sample.name);
-    }
+    const scrapeAll = async (): Promise<Set<string>> => {
+      for (const url of urls) for (const sample of parsePrometheus((await scrape(url)).text).samples) names.add(sample.name);
+      return names;
+    };
+    await until('a node exports the webhook target\'s event figures', async () => (await scrapeAll()).has('tessera_node_event_failures_total'), 30_000);
     return names;
   } finally {
+    await Promise.all(nodes.map((node) => node.close()));
     await cluster.close();
   }
 }
@@ -49,7 +65,7 @@ t.test('alert rules and dashboard name only metrics Tessera exports', async (t) 
   const exported = await exportedNames();
   const rules = parse(await text('prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string }[] }[] };
   const alerts = rules.groups.flatMap((g) => g.rules);
-  for (const wanted of ['TesseraNodeDown', 'TesseraObjectsBelowFullRedundancy', 'TesseraDiskNearlyFull', 'TesseraRepairBacklogGrowing']) {
+  for (const wanted of ['TesseraNodeDown', 'TesseraObjectsBelowFullRedundancy', 'TesseraDiskNearlyFull', 'TesseraRepairBacklogGrowing', 'TesseraEventBacklogGrowing', 'TesseraEventDeliveryStale', 'TesseraEventDeliveryFailing']) {
     t.ok(alerts.some((a) => a.alert === wanted), `an alert ${wanted}`);
   }
   for (const rule of alerts) for (const name of metricNames(rule.expr)) t.ok(exported.has(name), `${rule.alert}: ${name} is exported`);

@@ -75,6 +75,7 @@ const pct = (x) => Math.round((x ?? 0) * 100) + '%';
 const bar = (x) => '<progress max="100" value="' + Math.round(Math.min(1, Math.max(0, x ?? 0)) * 100) + '"></progress> ' + pct(x);
 const when = (ms) => ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-';
 const eta = (s) => s === null || s === undefined ? 'unknown' : s <= 0 ? 'done' : s < 90 ? Math.ceil(s) + ' s' : s < 5400 ? Math.ceil(s / 60) + ' min' : (s / 3600).toFixed(1) + ' h';
+const age = (s) => !s || s <= 0 ? '-' : s < 90 ? Math.round(s) + ' s' : s < 5400 ? Math.round(s / 60) + ' min' : (s / 3600).toFixed(1) + ' h';
 const stateClass = (s) => s === 'ok' ? 'ok' : s === 'degraded' || s === 'missing' ? 'warn' : 'bad';
 
 async function api(path) {
@@ -138,7 +139,7 @@ const pages = {
         '<td class="num ' + (f.audit.belowFullRedundancy > 0 ? 'warn' : 'ok') + '">' + f.audit.belowFullRedundancy + '</td><td>' + (rebalancing ? bar(f.rebalance.progress) : 'idle') + '</td>' +
         '<td>' + (rebalancing ? eta(f.rebalance.etaSeconds) : '-') + '</td><td class="num">' + bytes(f.gc.bytesFreed) + '</td></tr>';
     }
-    return html + '</table>';
+    return html + '</table>' + deliveryTable(h.events);
   },
   async buckets(args) {
     if (args.length === 0) {
@@ -199,6 +200,21 @@ const pages = {
     return html + '</table>' + (list.truncated ? '<p>More versions exist than one page shows.</p>' : '');
   },
 };
+
+/**
+ * Event notifications and replication per target, summed over the nodes that answered: what waits, for
+ * how long, and what was delivered, failed and dropped since the nodes started.
+ */
+function deliveryTable(events) {
+  let html = '<h2>Events &amp; replication</h2><table id="events"><tr><th>Target</th><th>Type</th><th>Backlog</th><th>Oldest undelivered</th><th>Delivered</th><th>Failed</th><th>Dropped</th></tr>';
+  for (const e of events) {
+    html += '<tr><td>' + esc(e.target) + '</td><td>' + (e.type === null ? 'unknown' : e.type === 's3' ? 's3 replication' : esc(e.type)) + '</td>' +
+      '<td class="num ' + (e.backlog > 0 ? 'warn' : 'ok') + '">' + e.backlog + '</td><td class="num ' + (e.oldestSeconds >= 900 ? 'bad' : e.oldestSeconds > 0 ? 'warn' : '') + '">' + age(e.oldestSeconds) + '</td>' +
+      '<td class="num">' + e.delivered + '</td><td class="num ' + (e.failures > 0 ? 'warn' : '') + '">' + e.failures + '</td><td class="num ' + (e.dropped > 0 ? 'bad' : '') + '">' + e.dropped + '</td></tr>';
+  }
+  if (events.length === 0) html += '<tr><td colspan="7">No event or replication target has had changes to deliver since the nodes started.</td></tr>';
+  return html + '</table>';
+}
 
 function versionHref(bucket, key, versionId) {
   return '#/object/' + encodeURIComponent(bucket) + '/' + key.split('/').map(encodeURIComponent).join('/') + '?version=' + encodeURIComponent(versionId);

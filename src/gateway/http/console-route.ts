@@ -7,6 +7,7 @@ import { listObjects, type ListPathDeps } from '../data-path/index.js';
 import type { AuthDeps } from './auth-deps.js';
 import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
 import { CONSOLE_ASSETS } from './console-assets.js';
+import { deliveryTotals } from './console-events.js';
 import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
 import { keyVersions, prefixVersions } from './console-versions.js';
 import { holdTurn, type RequestGate } from './request-gate.js';
@@ -182,19 +183,22 @@ async function api(page: string, query: URLSearchParams, options: ConsoleOptions
   }
 }
 
-/** Each node's background work (scrub, repair, rebalance), or why the node did not say. */
-async function healing(services: Pick<ConsoleDeps, 'cluster'>): Promise<unknown> {
-  return {
-    nodes: await Promise.all(
-      services.cluster.allNodes().map(async (node) => {
-        try {
-          return { nodeId: node.nodeId, status: await node.workStatus({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }) };
-        } catch (err) {
-          return { nodeId: node.nodeId, error: (err as Error).message };
-        }
-      }),
-    ),
-  };
+/**
+ * Each node's background work (scrub, repair, rebalance), or why the node did not say; and the delivery
+ * of event notifications and replication per target, summed over the nodes that answered.
+ */
+async function healing(services: Pick<ConsoleDeps, 'cluster' | 'users'>): Promise<unknown> {
+  const nodes = await Promise.all(
+    services.cluster.allNodes().map(async (node) => {
+      try {
+        return { nodeId: node.nodeId, status: await node.workStatus({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }) };
+      } catch (err) {
+        return { nodeId: node.nodeId, error: (err as Error).message };
+      }
+    }),
+  );
+  const reports = nodes.flatMap((node) => ('status' in node ? [node.status.events ?? []] : []));
+  return { nodes, events: deliveryTotals(reports, (target) => services.users.targetDefinition(target)) };
 }
 
 /** One page of a bucket's keys and sub-prefixes under a prefix, as a browser walks folders. */
