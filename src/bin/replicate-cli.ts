@@ -92,7 +92,7 @@ export async function runReplicateCli(args: string[], env: Env, io: Io, resolveT
   try {
     const cluster = await clusterOf(flags.config, flags.data, env, resolveTarget);
     const definition = await targetDefinition(cluster.admin, targetName);
-    source = new ReplicationSource({ ring: cluster.ring, clusterSecret: cluster.admin.clusterSecret, erasure: cluster.erasure, masterKeys: cluster.masterKeys, logger: silentLogger() });
+    source = new ReplicationSource({ ring: cluster.ring, previousRing: cluster.previous, clusterSecret: cluster.admin.clusterSecret, erasure: cluster.erasure, masterKeys: cluster.masterKeys, logger: silentLogger() });
     const signal = io.signal ?? new AbortController().signal;
     // Every node call and remote request of the run listens to it, up to --concurrency keys at a time.
     setMaxListeners(0, signal);
@@ -158,6 +158,7 @@ async function withProgressLine(io: Io, work: (onProgress: (progress: Readonly<R
 interface SourceCluster {
   admin: AdminTarget;
   ring: Ring;
+  previous: Ring | undefined;
   erasure: { dataShards: number; parityShards: number };
   masterKeys: Awaited<ReturnType<typeof readMasterKeyFile>> | undefined;
   region: string;
@@ -190,22 +191,30 @@ async function clusterOf(configPath: string | undefined, dataDir: string | undef
     region = env[settings.region.env] ?? DEFAULTS.region;
   }
   const masterKeys = keyFile === undefined ? undefined : await readMasterKeyFile(keyFile);
-  return { admin, ring: await newestRing(admin), erasure, masterKeys, region };
+  return { admin, ...(await newestRings(admin)), erasure, masterKeys, region };
 }
 
-/** The ring of the highest epoch the nodes hold. */
-async function newestRing(admin: AdminTarget): Promise<Ring> {
+/**
+ * The ring of the highest epoch the nodes hold, and the newest ring before it that a node still holds
+ * as its previous one: during a rebalance a key not moved yet is read from its previous set.
+ */
+async function newestRings(admin: AdminTarget): Promise<{ ring: Ring; previous: Ring | undefined }> {
   const clients = admin.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: admin.clusterSecret, connections: 1 }));
-  try {
-    const answers = await Promise.allSettled(clients.map((client) => client.fetchRing({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) })));
+  const newestOf = async (fetch: (client: NodeClient) => Promise<unknown>, below: number): Promise<Ring | undefined> => {
+    const answers = await Promise.allSettled(clients.map(fetch));
     let newest: Ring | undefined;
     for (const answer of answers) {
       if (answer.status !== 'fulfilled' || answer.value === null) continue;
       const ring = parseRing(answer.value);
-      if (newest === undefined || ring.epoch > newest.epoch) newest = ring;
+      if (ring.epoch < below && (newest === undefined || ring.epoch > newest.epoch)) newest = ring;
     }
-    if (newest === undefined) throw new Error('no node answered with a ring');
     return newest;
+  };
+  try {
+    const ring = await newestOf((client) => client.fetchRing({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }), Infinity);
+    if (ring === undefined) throw new Error('no node answered with a ring');
+    const previous = await newestOf((client) => client.fetchPreviousRing({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }), ring.epoch);
+    return { ring, previous };
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
