@@ -10,6 +10,8 @@ import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
 import { runTargetCli } from './target-cli.js';
+import { runReplicateCli } from './replicate-cli.js';
+import { progressBar, timeLeft } from './progress-text.js';
 import { ADMIN_USAGE, KMS_USAGE } from './help.js';
 
 /** Where `tessera admin` sends its requests: each node's id and address, and the cluster secret that signs them. */
@@ -85,12 +87,13 @@ type AdminFlags = {
 /** The work commands: each reads every node's status, `scrub` and `heal` after starting a pass. */
 type WorkCommand = 'status' | 'scrub' | 'heal';
 
-/** `tessera admin status|scrub|heal|object|kms`. */
+/** `tessera admin status|scrub|heal|object|kms|user|key|policy|target|replicate`. */
 export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promise<number> {
   const [command, ...rest] = args;
   if (command === 'kms') return runKmsCli(rest, env, io);
   if (command === 'user' || command === 'key' || command === 'policy') return runUserCli(command, rest, env, io);
   if (command === 'target') return runTargetCli(rest, env, io, resolveTarget);
+  if (command === 'replicate') return runReplicateCli(rest, env, io, resolveTarget);
   if (command !== 'status' && command !== 'scrub' && command !== 'object' && command !== 'heal') {
     io.stderr(ADMIN_USAGE);
     return 2;
@@ -204,26 +207,10 @@ function stopSignal(): AbortSignal {
   return controller.signal;
 }
 
-/** A text progress bar: `[#####.....] 50%`. */
-export function progressBar(fraction: number, width = 20): string {
-  const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
-  const filled = Math.round(clamped * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor(clamped * 100)}%`;
-}
-
 /** While repairs are pending: the backlog's progress bar (done against done + pending) and its time left at the current rate. */
 function repairProgress(done: number, pending: number, perSecond: number): string {
   if (pending === 0) return '';
   return `${progressBar(done / (done + pending))} ${timeLeft(perSecond > 0 ? pending / perSecond : null)}; `;
-}
-
-/** Seconds as a person reads them. */
-export function timeLeft(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return 'time left unknown';
-  if (seconds <= 0) return 'done';
-  if (seconds < 90) return `${Math.ceil(seconds)} s left`;
-  if (seconds < 90 * 60) return `${Math.ceil(seconds / 60)} min left`;
-  return `${(seconds / 3600).toFixed(1)} h left`;
 }
 
 /** The nodes and secret of the cluster: a gateway config, else the embedded cluster's files. */

@@ -78,7 +78,7 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 `;
 
 /** Usage text of `tessera admin`. */
-export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target> [--config FILE | --data DIR] [--json]
+export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N]
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
@@ -87,6 +87,7 @@ export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|u
        tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
        tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
        tessera admin target add NAME --type TYPE ... | list | remove NAME
+       tessera admin replicate resync BUCKET --target NAME [--concurrency N]
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected
@@ -128,6 +129,22 @@ export const TARGET_USAGE = `usage: tessera admin target add NAME --type TYPE [o
                   command line; its ARN is arn:tessera:replication::NAME:BUCKET
 
   --url-file FILE  read the URL from a file instead of --url: a URL that holds a password must come so
+`;
+
+/** Usage text of `tessera admin replicate`. */
+export const REPLICATE_USAGE = `usage: tessera admin replicate resync BUCKET --target NAME [--concurrency N] [--config FILE | --data DIR]
+
+  resync   send the bucket's existing versions and delete markers that the replication target NAME
+           lacks: those an enabled replication rule of the bucket with NAME's ARN as its destination
+           selects (delete markers when the rule replicates them), written before the rule existed or
+           never delivered. Each key's versions go oldest first, with their version ids; a version the
+           destination already holds (same version id and ETag) is not sent again. A version at the
+           destination is marked COMPLETED at the source, one that can never be sent FAILED.
+           Shows versions and bytes done, MiB/s and time left; ends with what was sent and how fast.
+           Exit 0: everything is there; 1: some versions failed (run it again); 2: nothing to do with
+           that target (no such s3 target, or no enabled rule of the bucket sends to it).
+
+  --concurrency N   keys sent at once (default 4, at most 64)
 `;
 
 /** Usage text of `tessera admin kms`. */
@@ -242,6 +259,7 @@ export function usageFor(argv: readonly string[]): string | undefined {
       if (sub === 'kms') return KMS_USAGE;
       if (sub === 'user' || sub === 'key' || sub === 'policy') return USER_USAGE;
       if (sub === 'target') return TARGET_USAGE;
+      if (sub === 'replicate') return REPLICATE_USAGE;
       return ADMIN_USAGE;
     default:
       return TESSERA_USAGE;

@@ -24,6 +24,7 @@ import {
   type PrepareResponse,
   type RingOfferResponse,
   type ResealRequest,
+  type ReplicationStatusRequest,
   type TagUpdateRequest,
   type VersionDeleteRequest,
   type IndexListQuery,
@@ -326,6 +327,11 @@ export class NodeClient {
   async changesDone(ids: readonly string[], options: CallOptions = {}, outcomes?: Readonly<Record<string, ReplicationOutcome>>): Promise<number> {
     const body = outcomes === undefined ? { ids } : { ids, outcomes };
     return (await this.transport.json(MESSAGE_CHECKS.changesDoneAnswer, 'POST', NODE_PATHS.changesDone, { json: body }, options)).removed;
+  }
+
+  /** Sets a version's replication status on the node, in place (nothing when the node does not hold it, or it is a replica). */
+  async setReplicationStatus(request: ReplicationStatusRequest, options: CallOptions = {}): Promise<void> {
+    await this.transport.json(null, 'POST', NODE_PATHS.replicationStatus, { json: request }, options);
   }
 
   /** The node's health report. */

@@ -55,6 +55,8 @@ export const NODE_PATHS = {
   changeOffer: '/v1/changes/offer',
   /** POST: the leader tells a member which changes were delivered, so it removes its copies. */
   changesDone: '/v1/changes/done',
+  /** POST: sets a version's replication status in place (a resync's record of what the destination holds). */
+  replicationStatus: '/v1/replication-status',
 } as const;
 
 /** Body of POST /v1/commit: makes a prepared shard's version visible with its metadata, or writes a tombstone. */
@@ -347,6 +349,15 @@ export const ChangesDoneRequest = Type.Object({
 });
 /** Body of POST /v1/changes/done. */
 export type ChangesDoneRequest = Static<typeof ChangesDoneRequest>;
+
+/**
+ * Body of POST /v1/replication-status: the version `versionId` of `key` takes `status` as its
+ * replicationStatus, in place (a resync sends versions no change logged for replication, and records
+ * how each ended). Applied to a version without a status too; never to a replica.
+ */
+export const ReplicationStatusRequest = Type.Object({ bucket: WireName, key: WireName, versionId: VersionId, status: ReplicationOutcome });
+/** Body of POST /v1/replication-status. */
+export type ReplicationStatusRequest = Static<typeof ReplicationStatusRequest>;
 
 /** Answer of POST /v1/changes/done: how many copies the member removed. */
 export const ChangesDoneResponse = Type.Object({ removed: Count });

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BucketRecord, ChangeNote, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ReplicationOutcome, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
+import type { BucketRecord, ChangeNote, UserRecord, CommitRequest, ErasureParams, ListQuery, ObjectRecord, ReplicationOutcome, ReplicationStatusRequest, ResealRequest, ShardRef, TagUpdateRequest, VersionListQuery } from '../rpc/index.js';
 import type { ListedRows, MetadataStore, StoredObject, VersionGone, VersionListRows } from './metadata-store.js';
 import type { CursorRows, FileRows, KeyRows, PreparedRows, QuarantineRows, VersionRows } from './metadata/row-families.js';
 import type { ChunkMemory } from './shard-file.js';
@@ -310,6 +310,14 @@ export class ShardStore {
       const outcome = outcomes[id];
       if (outcome !== undefined) await this.writes.settleReplication(bucket, key, versionId, outcome);
     }
+  }
+
+  /**
+   * Sets a version's replication status in place, also when it has none (a resync sent a version no
+   * change logged for replication); a replica's stays REPLICA, and a version not held is ignored.
+   */
+  setReplicationStatus(request: ReplicationStatusRequest): Promise<void> {
+    return this.writes.settleReplication(request.bucket, request.key, request.versionId, request.status, { unlogged: true });
   }
 
   /** Replaces how a version seals its data key (master-key rotation), in place, current or not. */

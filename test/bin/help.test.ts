@@ -28,6 +28,7 @@ const COMMANDS = [
   ...['add', 'list', 'remove'].map((sub) => ['admin', 'user', sub]),
   ...['add', 'remove'].map((sub) => ['admin', 'key', sub]),
   ...['set', 'attach', 'detach', 'list'].map((sub) => ['admin', 'policy', sub]),
+  ['admin', 'replicate', 'resync'],
 ];
 
 /** The first line every usage text of `command` begins with. */

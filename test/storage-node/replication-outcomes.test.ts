@@ -105,3 +105,38 @@ t.test('a done call with malformed or too many outcomes is refused whole', async
   t.equal((await client.versionStatus('b', 'k', versionId(1)))?.record.replicationStatus, 'PENDING', 'nothing was written');
   t.equal((await client.listChanges({ limit: 10 })).length, 1, 'nothing was forgotten');
 });
+
+t.test("a resync's status call sets a version's status in place, also where it had none, and never a replica's", async (t) => {
+  const dataDir = await tempDir(t, 'replication-status');
+  const secret = 'replication-status-secret';
+  const node = new StorageNode({ nodeId: 'n0', dataDir, host: '127.0.0.1', port: 0, clusterSecret: secret, logger: silentLogger(), healing: false });
+  t.teardown(() => node.close());
+  await node.start();
+  const client = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: secret });
+  t.teardown(() => client.close());
+  const statusOf = async (n: number): Promise<ObjectRecord | undefined> => (await client.versionStatus('b', 'k', versionId(n)))?.record;
+  await client.commit({ record: version(1, undefined), shardIndex: null });
+  await client.commit({ record: version(2, 'PENDING', true), shardIndex: null });
+  await client.commit({ record: version(3, 'REPLICA'), shardIndex: null });
+  await client.commit({ record: version(4, undefined), shardIndex: null });
+  await client.updateTags({ bucket: 'b', key: 'k', versionId: versionId(1), tags: { tier: 'gold' }, tagsRevision: versionId(5) });
+
+  await client.setReplicationStatus({ bucket: 'b', key: 'k', versionId: versionId(1), status: 'COMPLETED' });
+  t.equal((await statusOf(1))?.replicationStatus, 'COMPLETED', 'a noncurrent version written before any rule takes the status');
+  t.equal((await statusOf(1))?.tagsRevision, versionId(5), 'without a new tag revision');
+  t.same((await statusOf(1))?.tags, { tier: 'gold' }, 'and with its tags as they were');
+  await client.setReplicationStatus({ bucket: 'b', key: 'k', versionId: versionId(2), status: 'FAILED' });
+  t.equal((await statusOf(2))?.replicationStatus, 'FAILED', 'a pending delete marker');
+  await client.setReplicationStatus({ bucket: 'b', key: 'k', versionId: versionId(4), status: 'COMPLETED' });
+  t.equal((await client.objectStatus('b', 'k'))?.record.replicationStatus, 'COMPLETED', 'the current version, as it is read');
+  await client.setReplicationStatus({ bucket: 'b', key: 'k', versionId: versionId(3), status: 'COMPLETED' });
+  t.equal((await statusOf(3))?.replicationStatus, 'REPLICA', "a replica's status never changes");
+  await client.setReplicationStatus({ bucket: 'b', key: 'k', versionId: versionId(9), status: 'COMPLETED' });
+  t.equal(await statusOf(9), undefined, 'a version the node does not hold is not created');
+  await t.rejects(
+    client.setReplicationStatus({ bucket: 'b', key: 'k', versionId: versionId(1), status: 'REPLICA' as 'COMPLETED' }),
+    { code: 'BadRequest' },
+    'a status other than COMPLETED or FAILED is refused',
+  );
+  t.equal((await statusOf(1))?.replicationStatus, 'COMPLETED', 'and writes nothing');
+});

@@ -16,3 +16,4 @@ export {
 export { replicaHeaders, replicaMarkHeaders, replicateTags, replicateVersion, taggingHeader, type ReplicaWrite } from './replicate.js';
 export { Replicators, type ChangeToReplicate, type ReplicationResult, type ReplicatorsOptions, type TargetReplicator } from './change-replicator.js';
 export type { SourceVersion } from './source-version.js';
+export { listBucketVersions, resyncBucket, ResyncSelection, type ListedBucketVersion, type ResyncOptions, type ResyncProgress } from './resync.js';

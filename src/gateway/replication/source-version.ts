@@ -8,6 +8,8 @@ export interface SourceVersion {
   /** Quoted ETag as the source shows it. */
   etag: string;
   lastModifiedMs: number;
+  /** Its replication status at the source (REPLICA: another cluster's copy, never sent on); absent: none. */
+  replicationStatus?: 'PENDING' | 'COMPLETED' | 'FAILED' | 'REPLICA';
   /** Content-Type, Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Expires, x-amz-meta-*: as a GET answers them. */
   headers: Record<string, string>;
   tags: Record<string, string>;

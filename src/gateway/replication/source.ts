@@ -1,9 +1,9 @@
-import { DEFAULTS, TesseraError, isVersionId, type Logger } from '../../common/index.js';
+import { DEFAULTS, HybridClock, TesseraError, isVersionId, type Logger } from '../../common/index.js';
 import { createCodec, type Codec, type KernelName } from '../../erasure/index.js';
 import type { Ring } from '../../placement/index.js';
-import { writeQuorum, type ErasureParams, type LocalLink, type ObjectRecord } from '../../rpc/index.js';
+import { IndexWriter, writeQuorum, type BucketRecord, type ErasureParams, type LocalLink, type ObjectRecord, type ReplicationOutcome } from '../../rpc/index.js';
 import { ClusterView } from '../cluster/index.js';
-import { openStoredObject, resolveNamedVersion, retrySlowRead, type ReadPathDeps, type ResolvedVersion } from '../data-path/index.js';
+import { BucketService, openStoredObject, resolveNamedVersion, retrySlowRead, type ListPathDeps, type ReadPathDeps, type ResolvedVersion } from '../data-path/index.js';
 import { ObjectSealer, PackageAuthError, resolvePackageCipher, type AesBackendChoice, type MasterKeyring } from '../encryption/index.js';
 import { S3Error, storedMetadataHeaders } from '../s3/index.js';
 import type { SourceVersion } from './source-version.js';
@@ -74,6 +74,8 @@ export class ReplicationSource {
   private readonly deps: ReadPathDeps;
   private readonly codecs = new Map<string, Codec>();
   private readonly kernel: KernelName | 'auto';
+  /** What listing a bucket needs (its record, its index), made on first use: a storage node's delivery never lists. */
+  private listing: (ListPathDeps & { bucketIndex: IndexWriter }) | undefined;
 
   constructor(options: ReplicationSourceOptions) {
     const { erasure } = options;
@@ -149,8 +151,57 @@ export class ReplicationSource {
     return this.describe(found);
   }
 
-  /** Closes the node clients (not the local links, which the caller owns). */
+  /** The bucket's record (its replication configuration); an S3Error NoSuchBucket when there is none. */
+  async bucket(name: string, signal: AbortSignal): Promise<BucketRecord> {
+    return this.listPath().buckets.require(name, signal);
+  }
+
+  /**
+   * What listing the bucket's versions reads through: the gateway's list path (bucket records, the
+   * bucket index and its settles) on this source's view of the cluster.
+   */
+  listPath(): ListPathDeps {
+    if (this.listing === undefined) {
+      const { cluster, erasure } = this.deps;
+      const clock = new HybridClock();
+      const metadataTimeoutMs = DEFAULTS.metadataTimeoutMs;
+      this.listing = {
+        cluster,
+        erasure,
+        clock,
+        buckets: new BucketService({ cluster, clock, cacheTtlMs: DEFAULTS.bucketCacheTtlMs, nodeTimeoutMs: metadataTimeoutMs }),
+        bucketIndex: new IndexWriter({ timeoutMs: metadataTimeoutMs * 4 }),
+        get metadataTimeoutMs() {
+          return cluster.deadlineMs(metadataTimeoutMs);
+        },
+      };
+    }
+    return this.listing;
+  }
+
+  /**
+   * Sets the replication status of a version on the nodes of its key (both sets during a rebalance),
+   * in place, also where it had none; a replica keeps REPLICA. Throws a retryable
+   * ReplicationSourceError unless a write quorum of the current set took it.
+   */
+  async setStatus(bucket: string, key: string, versionId: string, status: ReplicationOutcome, signal: AbortSignal): Promise<void> {
+    const sets = this.cluster.readSets(bucket, key);
+    const nodes = [...sets.nodes, ...(sets.previous ?? []).filter((node) => !sets.nodes.includes(node))];
+    const timeoutMs = this.deps.metadataTimeoutMs;
+    const answers = await Promise.allSettled(
+      nodes.map((node) => node.setReplicationStatus({ bucket, key, versionId, status }, { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) })),
+    );
+    const taken = answers.slice(0, sets.nodes.length).filter((answer) => answer.status === 'fulfilled').length;
+    const needed = writeQuorum(this.erasure.dataShards, this.erasure.parityShards);
+    if (taken < needed) {
+      const failure = answers.find((answer) => answer.status === 'rejected');
+      throw new ReplicationSourceError('SourceUnavailable', `the replication status reached ${taken} of the ${needed} nodes it needs`, { retryable: true, cause: failure?.reason });
+    }
+  }
+
+  /** Closes the node clients (not the local links, which the caller owns), after the listing's index settles. */
   async close(): Promise<void> {
+    await this.listing?.bucketIndex.drain();
     await this.cluster.close();
   }
 
@@ -165,6 +216,7 @@ export class ReplicationSource {
       sizeBytes: record.sizeBytes,
       etag: record.etag,
       lastModifiedMs: record.lastModifiedMs,
+      ...(record.replicationStatus === undefined ? {} : { replicationStatus: record.replicationStatus }),
       headers: record.deleted ? {} : storedMetadataHeaders(record),
       tags: { ...record.tags },
       ...(record.retention === undefined ? {} : { retention: { mode: record.retention.mode, retainUntilMs: record.retention.retainUntilMs } }),

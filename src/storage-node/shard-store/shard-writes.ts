@@ -259,16 +259,16 @@ export class ShardWrites {
   /**
    * Rewrites a version's replication status to how its delivery ended, in place and without a new
    * revision (copies of one version merge by status: newest-record.ts), current or not. Nothing when the
-   * node does not hold the version, or the version is not replicated (no status, or a replica's).
-   * Repeats are harmless.
+   * node does not hold the version, or the version is a replica, or (unless `unlogged`: a resync's
+   * record of a version no change logged for replication) the version has no status. Repeats are harmless.
    */
-  settleReplication(bucket: string, key: string, versionId: string, outcome: ReplicationOutcome): Promise<void> {
+  settleReplication(bucket: string, key: string, versionId: string, outcome: ReplicationOutcome, options: { unlogged?: boolean } = {}): Promise<void> {
     return this.core.track(
       this.core.keyLocks.run(lockKey(bucket, key), async () => {
         const current = await this.core.metadata.getObject(bucket, key);
         const version = current?.record.versionId === versionId ? current : await this.core.metadata.getVersion(bucket, key, versionId);
         const status = version?.record.replicationStatus;
-        if (version === undefined || status === undefined || status === 'REPLICA' || status === outcome) return;
+        if (version === undefined || (status === undefined && options.unlogged !== true) || status === 'REPLICA' || status === outcome) return;
         const changed = { ...version, record: { ...version.record, replicationStatus: outcome } };
         if (version === current) await this.core.metadata.rewriteObject(changed);
         else await this.core.metadata.rewriteVersion(changed);

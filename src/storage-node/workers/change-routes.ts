@@ -1,11 +1,12 @@
-import { ChangeOfferRequest, ChangesDoneRequest, NODE_PATHS, type ChangeOfferResponse, type ChangesDoneResponse } from '../../rpc/index.js';
+import { ChangeOfferRequest, ChangesDoneRequest, NODE_PATHS, ReplicationStatusRequest, type ChangeOfferResponse, type ChangesDoneResponse } from '../../rpc/index.js';
 import { withBody, type NodeRoute } from '../node-server/node-route.js';
 
 /**
  * The signed node routes of change delivery between the members of a key's set (change-delivery.ts):
  * a member's offer of its copies to the leader, and the leader's word that changes were delivered
  * (with how their replication ended, which members write to the versions they hold). Both bodies are
- * bounded by their schemas (MAX_OFFERED_CHANGES, MAX_DONE_IDS).
+ * bounded by their schemas (MAX_OFFERED_CHANGES, MAX_DONE_IDS). Beside them, a resync's setting of one
+ * version's replication status (`tessera admin replicate resync`).
  */
 export const CHANGE_ROUTES: readonly NodeRoute[] = [
   withBody({
@@ -27,6 +28,15 @@ export const CHANGE_ROUTES: readonly NodeRoute[] = [
       // Before the copies go: the log names the version each change is about.
       if (outcomes !== undefined) await node.store.settleReplication(outcomes);
       return { removed: await node.store.changes.done(ids) };
+    },
+  }),
+  withBody({
+    method: 'POST',
+    path: NODE_PATHS.replicationStatus,
+    body: ReplicationStatusRequest,
+    handler: async (node, request) => {
+      await node.store.setReplicationStatus(request);
+      return {};
     },
   }),
 ];

@@ -68,6 +68,7 @@ const ROUTES: { method: string; url: string; body?: string | Buffer }[] = [
   { method: 'PUT', url: NODE_PATHS.ring, body: '{}' },
   { method: 'GET', url: NODE_PATHS.ring },
   { method: 'POST', url: NODE_PATHS.changesDone, body: JSON.stringify({ ids: ['0123456789abcdef0123456789abcdef'] }) },
+  { method: 'POST', url: NODE_PATHS.replicationStatus, body: JSON.stringify({ bucket: 'b', key: 'k', versionId: '0000000000010000aaaaaaaa', status: 'COMPLETED' }) },
   {
     method: 'POST',
     url: NODE_PATHS.changeOffer,
