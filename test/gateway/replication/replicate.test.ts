@@ -12,6 +12,7 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { formatVersionId } from '../../../src/common/index.js';
 import { RemoteError, RemoteS3, replicateTags, replicateVersion, type SourceVersion } from '../../../src/gateway/index.js';
 import { bucketName, collect, seededBytes } from '../../helpers/bytes.js';
 import { startCluster, TEST_CREDENTIALS } from '../../helpers/cluster.js';
@@ -68,7 +69,8 @@ async function sourceOf(bucket: string, key: string, partSizes: number[] | undef
   return {
     bucket,
     key,
-    versionId: head.VersionId ?? 'null',
+    // The internal id a source names: an unversioned bucket's version shows `null`, so one is made here.
+    versionId: head.VersionId === undefined || head.VersionId === 'null' ? formatVersionId(Date.now(), 0, 'c0ffee02') : head.VersionId,
     deleteMarker: false,
     sizeBytes: head.ContentLength ?? 0,
     etag: head.ETag ?? '',
@@ -227,7 +229,7 @@ t.test('a delete marker is copied as a DeleteObject of the key', async (t) => {
   const marker: SourceVersion = {
     bucket: source,
     key: 'gone',
-    versionId: '0000000000000000-0000-00000000',
+    versionId: formatVersionId(Date.now(), 0, 'c0ffee00'),
     deleteMarker: true,
     sizeBytes: 0,
     etag: '',
