@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
 import type { S3TargetDefinition } from '../../events/index.js';
 import { canonicalQuery, uriEncode } from '../auth/index.js';
 import { parseXml, renderXml } from '../s3/index.js';
@@ -120,46 +121,54 @@ function lengthMismatch(declaredBytes: number, sent: string): RemoteError {
 /** Bytes of one aws-chunked frame of payload (the last frame of a body may be shorter). */
 const FRAME_BYTES = 64 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
-/** The trailer every streamed body ends with: its SHA-256, which the store checks against what it received. */
-const CHECKSUM_TRAILER = 'x-amz-checksum-sha256';
-const SHA256_BASE64_CHARS = 44;
+/**
+ * The trailer every streamed body ends with: its CRC32, which the store checks against what it
+ * received. CRC32 rather than SHA-256: a resync of 768 MiB spent 2 s of its 5.4 s of CPU hashing.
+ */
+const CHECKSUM_TRAILER = 'x-amz-checksum-crc32';
+/** Base64 of the CRC's four bytes. */
+const CHECKSUM_BASE64_CHARS = 8;
 
 /** The aws-chunked length of a body of `sizeBytes`, framed as `framed` frames it: known before the first byte is sent. */
 export function framedLength(sizeBytes: number): number {
   const fullFrames = Math.floor(sizeBytes / FRAME_BYTES);
   const lastBytes = sizeBytes % FRAME_BYTES;
   const frameLength = (payloadBytes: number): number => payloadBytes.toString(16).length + 2 + payloadBytes + 2;
-  const trailer = `0\r\n${CHECKSUM_TRAILER}:\r\n\r\n`.length + SHA256_BASE64_CHARS;
+  const trailer = `0\r\n${CHECKSUM_TRAILER}:\r\n\r\n`.length + CHECKSUM_BASE64_CHARS;
   return fullFrames * frameLength(FRAME_BYTES) + (lastBytes > 0 ? frameLength(lastBytes) : 0) + trailer;
 }
 
 /**
  * `chunks` as an aws-chunked body (STREAMING-UNSIGNED-PAYLOAD-TRAILER): frames of FRAME_BYTES, then a
- * trailer with the SHA-256 of the payload. The checksum lets the store refuse bytes damaged on the way
- * (BadDigest) and is the body digest S3 demands of a write that locks its object.
+ * trailer with the CRC32 of the payload. The checksum lets the store refuse bytes damaged on the way
+ * (BadDigest) and is the body digest S3 demands of a write that locks its object. A frame's payload is
+ * yielded as the pieces it was read in, between its size line and its CRLF: nothing is copied.
  */
 async function* framed(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const hash = createHash('sha256');
+  let crc = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
-  const frame = (): Buffer => {
-    const out = Buffer.concat([Buffer.from(`${pendingBytes.toString(16)}\r\n`, 'latin1'), ...pending, CRLF]);
+  function* frame(): Generator<Uint8Array> {
+    yield Buffer.from(`${pendingBytes.toString(16)}\r\n`, 'latin1');
+    yield* pending;
+    yield CRLF;
     pending = [];
     pendingBytes = 0;
-    return out;
-  };
+  }
   for await (const chunk of chunks) {
-    hash.update(chunk);
+    crc = crc32(chunk, crc);
     for (let offset = 0; offset < chunk.byteLength; ) {
       const take = Math.min(FRAME_BYTES - pendingBytes, chunk.byteLength - offset);
       pending.push(chunk.subarray(offset, offset + take));
       pendingBytes += take;
       offset += take;
-      if (pendingBytes === FRAME_BYTES) yield frame();
+      if (pendingBytes === FRAME_BYTES) yield* frame();
     }
   }
-  if (pendingBytes > 0) yield frame();
-  yield Buffer.from(`0\r\n${CHECKSUM_TRAILER}:${hash.digest('base64')}\r\n\r\n`, 'latin1');
+  if (pendingBytes > 0) yield* frame();
+  const digest = Buffer.alloc(4);
+  digest.writeUInt32BE(crc >>> 0);
+  yield Buffer.from(`0\r\n${CHECKSUM_TRAILER}:${digest.toString('base64')}\r\n\r\n`, 'latin1');
 }
 
 /** A failure of the transport as a RemoteError: network errors have no status and are worth another try. */
@@ -172,7 +181,7 @@ function transportError(err: unknown, what: string): RemoteError {
 /**
  * A small S3 client for one replication target: path-style requests to `endpoint/bucket/key`, signed with
  * SigV4 on the gateway's own signing code, over node:http or node:https with one keep-alive agent.
- * Bodies stream with backpressure, aws-chunked with a SHA-256 trailer the store checks; answers are read
+ * Bodies stream with backpressure, aws-chunked with a CRC32 trailer the store checks; answers are read
  * up to MAX_ANSWER_BYTES. Every failure is a RemoteError saying whether a later try may succeed. The
  * secret lives in the signer's private field.
  */
