@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     );
   });
   try {
-    const made = await nodeReplicators(data.replication, data.clusterSecret, logger);
+    const made = nodeReplicators(data.replication, data.clusterSecret, logger);
     replicators = made;
     await startSideBySide(data.nodes, async (spec) => {
       const node = new StorageNode({

@@ -61,7 +61,7 @@ export async function runNode(
   const config = nodeConfigFrom(file, env, { nodeId: flags.id, dataDir: flags.data, listen: flags.listen, clusterSecretFile: flags.secretFile });
   applyHeapGrowth(config.heapGrowthPercent);
   const logger = makeLogger(config);
-  const replicators = await nodeReplicators({ erasure: config.erasure, masterKeyFile: config.sseMasterKeyFile }, config.clusterSecret, logger);
+  const replicators = nodeReplicators({ erasure: config.erasure, masterKeyFile: config.sseMasterKeyFile }, config.clusterSecret, logger);
   const node = new StorageNode({
     nodeId: config.nodeId,
     dataDir: config.dataDir,
@@ -230,7 +230,7 @@ export function nodeThreadCount(flag: string | undefined, nodeCount: number, cor
 
 async function startNodesHere(specs: readonly NodeSpec[], clusterSecret: string, replication: ReplicationSettings, logger: Logger, services: Service[]): Promise<Map<string, HostedNode>> {
   const hosted = new Map<string, HostedNode>();
-  const replicators = await nodeReplicators(replication, clusterSecret, logger);
+  const replicators = nodeReplicators(replication, clusterSecret, logger);
   try {
     // Every node is in `services` before any start fails, so the caller closes all of them.
     await startSideBySide(specs, async (spec) => {
