@@ -1,9 +1,10 @@
 import { t } from 'tap';
-import { CreateBucketCommand, DeleteObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { freePorts } from '../helpers/ports.js';
-import { startDevServer, type DevServer } from '../helpers/server.js';
+import { devClient } from '../helpers/replication-sites.js';
+import { startDevServer } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
 import { Webhook } from '../helpers/webhook.js';
 
@@ -15,16 +16,6 @@ import { Webhook } from '../helpers/webhook.js';
  */
 
 const WRITES = 12;
-
-function clientOf(dev: DevServer): S3Client {
-  return new S3Client({
-    endpoint: dev.endpoint,
-    region: dev.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: dev.accessKeyId, secretAccessKey: dev.secretAccessKey },
-    maxAttempts: 1,
-  });
-}
 
 t.test('every answered write reaches the webhook after tessera dev is SIGKILLed before delivering, and started again on its data', async (t) => {
   // The webhook's port is chosen now and listened on only after the crash: until then every delivery is refused.
@@ -38,7 +29,7 @@ t.test('every answered write reaches the webhook after tessera dev is SIGKILLed 
   t.equal(code, 0, `the target is defined: ${out.trim()}`);
   const arn = out.trim().split('\n').at(-1) ?? '';
 
-  const s3 = clientOf(first);
+  const s3 = devClient(first);
   const bucket = bucketName('crash-events');
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   await s3.send(

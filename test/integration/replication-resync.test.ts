@@ -1,21 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { t, type Test } from 'tap';
+import { t } from 'tap';
 import {
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
   PutBucketReplicationCommand,
-  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { bucketName } from '../helpers/bytes.js';
+import { defineSite, devClient, versionedBucket } from '../helpers/replication-sites.js';
 import { startDevServer, type DevServer } from '../helpers/server.js';
 
 /**
@@ -27,35 +26,12 @@ import { startDevServer, type DevServer } from '../helpers/server.js';
  * failures, counted, with nothing marked.
  */
 
-function clientOf(dev: DevServer): S3Client {
-  return new S3Client({
-    endpoint: dev.endpoint,
-    region: dev.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: dev.accessKeyId, secretAccessKey: dev.secretAccessKey },
-    maxAttempts: 1,
-  });
-}
-
 /** Runs `tessera admin ARGS --data DIR` in this process; its exit code and what it wrote. */
 async function admin(dev: DevServer, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const code = await runAdminCli([...args, '--data', dev.dataDir], env, { stdout: (text) => void (out += text), stderr: (text) => void (err += text), isTerminal: false });
   return { code, out, err };
-}
-
-/** Defines on `source` a replication target writing to `bucket` on `destination`; answers its ARN. */
-async function defineSite(t: Test, source: DevServer, destination: DevServer, name: string, bucket: string): Promise<string> {
-  const args = ['target', 'add', name, '--type', 's3', '--endpoint', destination.endpoint, '--bucket', bucket, '--access-key', destination.accessKeyId, '--secret-key-env', 'SITE_SECRET'];
-  const { code, out, err } = await admin(source, args, { SITE_SECRET: destination.secretAccessKey });
-  t.equal(code, 0, `target ${name} is defined: ${out.trim()}${err.trim()}`);
-  return out.trim().split('\n').at(-1) ?? '';
-}
-
-async function versionedBucket(s3: S3Client, bucket: string): Promise<void> {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
 }
 
 async function statusOf(s3: S3Client, bucket: string, key: string, versionId: string): Promise<string | undefined> {
@@ -78,8 +54,8 @@ async function bodyOf(s3: S3Client, bucket: string, key: string, versionId: stri
 
 t.test('resync sends the versions written before the rule, once, and marks them COMPLETED', async (t) => {
   const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t)]);
-  const a = clientOf(siteA);
-  const b = clientOf(siteB);
+  const a = devClient(siteA);
+  const b = devClient(siteB);
   t.teardown(() => {
     a.destroy();
     b.destroy();

@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { t, type Test } from 'tap';
+import { t } from 'tap';
 import {
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -10,17 +9,16 @@ import {
   HeadObjectCommand,
   ListObjectVersionsCommand,
   PutBucketReplicationCommand,
-  PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3Client,
   UploadPartCommand,
   type ReplicationRule,
 } from '@aws-sdk/client-s3';
-import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { freePorts } from '../helpers/ports.js';
-import { startDevServer, type DevServer } from '../helpers/server.js';
+import { defineSite, devClient, versionedBucket } from '../helpers/replication-sites.js';
+import { startDevServer } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -33,33 +31,6 @@ import { until } from '../helpers/until.js';
  */
 
 const ARRIVAL_MS = 60_000;
-
-function clientOf(dev: DevServer): S3Client {
-  return new S3Client({
-    endpoint: dev.endpoint,
-    region: dev.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: dev.accessKeyId, secretAccessKey: dev.secretAccessKey },
-    maxAttempts: 1,
-  });
-}
-
-/** Defines on `source` a replication target writing to `bucket` on `destination` with its credentials; answers the rule's ARN. */
-async function defineSite(t: Test, source: DevServer, destination: DevServer, name: string, bucket: string): Promise<string> {
-  let out = '';
-  const args = ['target', 'add', name, '--type', 's3', '--endpoint', destination.endpoint, '--bucket', bucket, '--access-key', destination.accessKeyId];
-  const code = await runAdminCli([...args, '--secret-key-env', 'SITE_SECRET', '--data', source.dataDir], { SITE_SECRET: destination.secretAccessKey }, {
-    stdout: (text) => void (out += text),
-    stderr: (text) => void (out += text),
-  });
-  t.equal(code, 0, `target ${name} is defined: ${out.trim()}`);
-  return out.trim().split('\n').at(-1) ?? '';
-}
-
-async function versionedBucket(s3: S3Client, bucket: string): Promise<void> {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-}
 
 async function replicateTo(s3: S3Client, bucket: string, rules: ReplicationRule[]): Promise<void> {
   await s3.send(new PutBucketReplicationCommand({ Bucket: bucket, ReplicationConfiguration: { Role: 'arn:aws:iam::000000000000:role/replication', Rules: rules } }));
@@ -94,8 +65,8 @@ async function versionsOf(s3: S3Client, bucket: string, key: string): Promise<{ 
 
 t.test('new versions, a multipart object, a tag change and a delete marker arrive at the other cluster as the rule selects them', async (t) => {
   const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t)]);
-  const a = clientOf(siteA);
-  const b = clientOf(siteB);
+  const a = devClient(siteA);
+  const b = devClient(siteB);
   t.teardown(() => {
     a.destroy();
     b.destroy();
@@ -186,12 +157,12 @@ t.test('writes made while the destination is down arrive once it is back', async
   const [port] = await freePorts(1);
   const listen = `127.0.0.1:${String(port)}`;
   const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t, { listen })]);
-  const a = clientOf(siteA);
+  const a = devClient(siteA);
   t.teardown(() => a.destroy());
   const source = bucketName('repl-down-src');
   const replicas = bucketName('repl-down-dst');
   await versionedBucket(a, source);
-  const firstB = clientOf(siteB);
+  const firstB = devClient(siteB);
   await versionedBucket(firstB, replicas);
   firstB.destroy();
   const arn = await defineSite(t, siteA, siteB, 'site-b', replicas);
@@ -208,7 +179,7 @@ t.test('writes made while the destination is down arrive once it is back', async
   t.equal(await statusOf(a, source, 'while-down/0'), 'PENDING', 'with the destination down the versions stay PENDING');
 
   const again = await startDevServer(t, { dataDir: siteB.dataDir, listen });
-  const b = clientOf(again);
+  const b = devClient(again);
   t.teardown(() => b.destroy());
   for (const [key, body] of written) {
     await until(`${key} arrives after the destination is back`, async () => (await bodyOf(b, replicas, key))?.equals(body) === true, 120_000);
@@ -221,8 +192,8 @@ t.test('a source killed with SIGKILL after answering its writes delivers them af
   const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t)]);
   const source = bucketName('repl-kill-src');
   const replicas = bucketName('repl-kill-dst');
-  const a = clientOf(siteA);
-  const b = clientOf(siteB);
+  const a = devClient(siteA);
+  const b = devClient(siteB);
   t.teardown(() => b.destroy());
   await versionedBucket(a, source);
   await versionedBucket(b, replicas);
@@ -251,8 +222,8 @@ t.test('a source killed with SIGKILL after answering its writes delivers them af
 
 t.test('two clusters replicating one bucket to each other copy each write once and do not loop', async (t) => {
   const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t)]);
-  const a = clientOf(siteA);
-  const b = clientOf(siteB);
+  const a = devClient(siteA);
+  const b = devClient(siteB);
   t.teardown(() => {
     a.destroy();
     b.destroy();
