@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { t } from 'tap';
+import { t, type Test } from 'tap';
 import { silentLogger } from '../../src/common/index.js';
 import { MAX_DONE_IDS, NodeClient, type ChangeNote, type ObjectRecord, type ReplicationOutcome } from '../../src/rpc/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
@@ -31,18 +31,24 @@ function note(eventName: ChangeNote['eventName'], order: number, overrides: Part
   };
 }
 
-function version(n: number, replicationStatus: ObjectRecord['replicationStatus'], deleted = false): ObjectRecord {
-  return { ...recordFor(shardRef('k', n), 0, deleted), versioning: 'Enabled', ...(replicationStatus === undefined ? {} : { replicationStatus }) };
-}
-
-t.test('outcomes rewrite the status of the versions the changes are about, in place, and leave other versions alone', async (t) => {
-  const dataDir = await tempDir(t, 'replication-outcomes');
-  const secret = 'replication-outcomes-secret';
+/** A started storage node on its own data directory (closed with `t`), and a client of it. */
+async function startNode(t: Test, name: string): Promise<NodeClient> {
+  const dataDir = await tempDir(t, name);
+  const secret = `${name}-secret`;
   const node = new StorageNode({ nodeId: 'n0', dataDir, host: '127.0.0.1', port: 0, clusterSecret: secret, logger: silentLogger(), healing: false });
   t.teardown(() => node.close());
   await node.start();
   const client = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: secret });
   t.teardown(() => client.close());
+  return client;
+}
+
+function version(n: number, replicationStatus: ObjectRecord['replicationStatus'], deleted = false): ObjectRecord {
+  return { ...recordFor(shardRef('k', n), 0, deleted), versioning: 'Enabled', ...(replicationStatus === undefined ? {} : { replicationStatus }) };
+}
+
+t.test('outcomes rewrite the status of the versions the changes are about, in place, and leave other versions alone', async (t) => {
+  const client = await startNode(t, 'replication-outcomes');
   const statusOf = async (n: number): Promise<ObjectRecord | undefined> => (await client.versionStatus('b', 'k', versionId(n)))?.record;
 
   const first = note('s3:ObjectCreated:Put', 1);
@@ -83,13 +89,7 @@ t.test('outcomes rewrite the status of the versions the changes are about, in pl
 });
 
 t.test('a done call with malformed or too many outcomes is refused whole', async (t) => {
-  const dataDir = await tempDir(t, 'replication-outcomes-bad');
-  const secret = 'replication-outcomes-bad-secret';
-  const node = new StorageNode({ nodeId: 'n0', dataDir, host: '127.0.0.1', port: 0, clusterSecret: secret, logger: silentLogger(), healing: false });
-  t.teardown(() => node.close());
-  await node.start();
-  const client = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: secret });
-  t.teardown(() => client.close());
+  const client = await startNode(t, 'replication-outcomes-bad');
   const created = note('s3:ObjectCreated:Put', 1);
   await client.commit({ record: version(1, 'PENDING'), shardIndex: null, change: created });
 
@@ -107,13 +107,7 @@ t.test('a done call with malformed or too many outcomes is refused whole', async
 });
 
 t.test("a resync's status call sets a version's status in place, also where it had none, and never a replica's", async (t) => {
-  const dataDir = await tempDir(t, 'replication-status');
-  const secret = 'replication-status-secret';
-  const node = new StorageNode({ nodeId: 'n0', dataDir, host: '127.0.0.1', port: 0, clusterSecret: secret, logger: silentLogger(), healing: false });
-  t.teardown(() => node.close());
-  await node.start();
-  const client = new NodeClient({ nodeId: 'n0', address: `127.0.0.1:${node.address.port}`, clusterSecret: secret });
-  t.teardown(() => client.close());
+  const client = await startNode(t, 'replication-status');
   const statusOf = async (n: number): Promise<ObjectRecord | undefined> => (await client.versionStatus('b', 'k', versionId(n)))?.record;
   await client.commit({ record: version(1, undefined), shardIndex: null });
   await client.commit({ record: version(2, 'PENDING', true), shardIndex: null });
