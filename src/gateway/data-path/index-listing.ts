@@ -121,7 +121,7 @@ function replicaCursor(ctx: RequestScope<ListPathDeps>, node: NodeClient, bucket
     const page = await node.listIndex({ ...query, delimiter: rollupDelimiter(request.delimiter) }, { signal: pageSignal });
     return { entries: page.rows, truncated: page.truncated, resume: page.resume };
   };
-  return new RowCursor<IndexRow>(fetchPage, start, { byVersion: false, signal: ctx.signal, timeoutMs: () => ctx.services.metadataTimeoutMs });
+  return new RowCursor<IndexRow>(fetchPage, start, { byVersion: false, signal: ctx.signal, timeoutMs: () => ctx.services.metadataTimeoutMs, firstPageEntries: request.maxKeys + 1 });
 }
 
 /**

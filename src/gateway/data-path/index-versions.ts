@@ -175,5 +175,5 @@ function versionCursor(ctx: RequestScope<ListPathDeps>, node: NodeClient, bucket
     const page = await node.listIndexVersions({ ...versionPageQuery(request, from), bucket: bucket.name, incarnation: bucket.createdMs }, { signal: pageSignal });
     return { entries: page.rows, truncated: page.truncated, resume: page.resume };
   };
-  return new RowCursor<IndexVersionRow>(fetchPage, start, { byVersion: true, signal: ctx.signal, timeoutMs: () => ctx.services.metadataTimeoutMs });
+  return new RowCursor<IndexVersionRow>(fetchPage, start, { byVersion: true, signal: ctx.signal, timeoutMs: () => ctx.services.metadataTimeoutMs, firstPageEntries: request.maxKeys + 1 });
 }

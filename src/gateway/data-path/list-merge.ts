@@ -67,7 +67,7 @@ export async function listObjects(
       { signal: pageSignal },
     );
   const rows = new MergedRows(
-    nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: false, signal, timeoutMs: nodeTimeoutMs }) })),
+    nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: false, signal, timeoutMs: nodeTimeoutMs, firstPageEntries: request.maxKeys + 1 }) })),
     toleratedFailures,
     deadline === undefined ? undefined : { deadline, signal },
   );

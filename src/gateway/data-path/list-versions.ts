@@ -90,7 +90,7 @@ function mergedVersionRows(
 ): MergedRows {
   const fetchPage = (node: NodeClient): RowPageFetch => (from, pageSignal) => node.listVersions(versionPageQuery(request, from), { signal: pageSignal });
   return new MergedRows(
-    nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs }) })),
+    nodes.map((node) => ({ nodeId: node.nodeId, cursor: new RowCursor(fetchPage(node), request, { byVersion: true, signal, timeoutMs: nodeTimeoutMs, firstPageEntries: request.maxKeys + 1 }) })),
     toleratedFailures,
     deadline === undefined ? undefined : { deadline, signal },
   );

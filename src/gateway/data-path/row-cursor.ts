@@ -72,9 +72,17 @@ export class RowCursor<R extends CursorRow = ListEntry> {
   private readonly byVersion: boolean;
   private readonly signal: AbortSignal;
   private readonly timeoutMs: number | (() => number);
+  /** Rows the next page asks for. */
+  private pageEntries: number;
 
-  constructor(fetchPage: RowPageFetch<R>, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number | (() => number) }) {
+  /**
+   * `firstPageEntries`: rows the first page asks for, when fewer than a full page can end the listing's
+   * page (a page of N keys needs N + 1 rows of each reader, unless some are hidden): rows a node reads
+   * beyond it are read again by the next listing page.
+   */
+  constructor(fetchPage: RowPageFetch<R>, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number | (() => number); firstPageEntries?: number }) {
     this.fetchPage = fetchPage;
+    this.pageEntries = Math.max(1, Math.min(DEFAULTS.listPageEntries, options.firstPageEntries ?? DEFAULTS.listPageEntries));
     this.from = { ...withinKeyLength(start) };
     this.byVersion = options.byVersion;
     this.signal = options.signal;
@@ -84,7 +92,8 @@ export class RowCursor<R extends CursorRow = ListEntry> {
   async head(): Promise<R | undefined> {
     if (this.position < this.buffer.length) return this.buffer[this.position];
     if (this.exhausted) return undefined;
-    const page = await this.fetchPage({ ...this.from, limit: DEFAULTS.listPageEntries }, withTimeout(this.signal, typeof this.timeoutMs === 'number' ? this.timeoutMs : this.timeoutMs()));
+    const page = await this.fetchPage({ ...this.from, limit: this.pageEntries }, withTimeout(this.signal, typeof this.timeoutMs === 'number' ? this.timeoutMs : this.timeoutMs()));
+    this.pageEntries = DEFAULTS.listPageEntries;
     this.buffer = page.entries;
     this.position = 0;
     this.exhausted = !page.truncated;
