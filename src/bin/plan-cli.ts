@@ -165,6 +165,7 @@ export async function planDurability(values: Partial<Record<keyof typeof OPTIONS
 }
 
 function formatBytes(bytes: number): string {
+  if (bytes < 1) return `${bytes.toExponential(0)} B`;
   const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
   let x = bytes;
   let u = 0;
