@@ -32,6 +32,8 @@ commands:
   admin     kms rotate [--config FILE]                     re-seal every SSE-S3 data key under the master key file's first key
   admin     user add|list|remove, key add|remove           users and access keys, stored on the nodes
   admin     policy set|attach|detach|list                  identity policies for users (readonly, readwrite, writeonly built in)
+  plan      durability --ec K+M --afr PCT --disk-size TB (--nodes N --zones Z | --ring FILE) --repair-rate MB/s
+                                                           expected annual data loss, as nines, for a layout (lists compare)
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
 Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then
@@ -184,6 +186,27 @@ export const CONFIG_USAGE = `usage: tessera config check [FILE] [--role gateway|
   environment alone is checked (give --role).
 `;
 
+/** Usage text of `tessera plan`. */
+export const PLAN_USAGE = `usage: tessera plan durability --ec K+M --afr PCT --disk-size TB --repair-rate MB/S
+                               (--nodes N --zones Z [--partition-bits B] | --ring FILE) [--json]
+
+  The expected annual probability of losing at least one object, as nines, and the bytes lost per year,
+  under the model of docs/durability.md: nodes fail independently at the annual failure rate; a failed
+  node's data (a full disk) is rebuilt at the repair rate; data is lost when a node fails while m others
+  of a partition set holding it are still being rebuilt. The more distinct sets the placement has, the
+  more likely some set holds m+1 failed nodes. Losing a whole zone is reported on its own line.
+
+  --ec K+M           erasure layout; Rx for R replicas (3x = 1+2)
+  --afr PCT          annual failure rate of a node, in percent (e.g. 1.5)
+  --disk-size TB     data per node, in TB (10^12 bytes)
+  --repair-rate MB/S rate at which a failed node's data is rebuilt, in MB/s (npm run bench:repair measures it)
+  --nodes N          nodes in the cluster, --zones Z zones (default 1), --partition-bits B (default ${USAGE_DEFAULTS.partitionBits})
+  --ring FILE        take nodes, zones and the partition sets from a ring file instead
+
+  --ec, --nodes, --zones and --repair-rate take comma lists (--ec 4+2,8+4,3x --nodes 6,60,600): every
+  combination becomes one row of the table, so layouts can be compared side by side.
+`;
+
 /** Usage text of `tessera ring`. */
 export const RING_USAGE = `usage: tessera ring <command> [options]
 
@@ -255,6 +278,8 @@ export function usageFor(argv: readonly string[]): string | undefined {
       return sub === 'push' ? PUSH_USAGE : RING_USAGE;
     case 'config':
       return CONFIG_USAGE;
+    case 'plan':
+      return PLAN_USAGE;
     case 'admin':
       if (sub === 'kms') return KMS_USAGE;
       if (sub === 'user' || sub === 'key' || sub === 'policy') return USER_USAGE;

@@ -1,5 +1,45 @@
-import { IndexedHeap } from './indexed-heap.js';
 import type { SlotAssigner } from './slot-assigner.js';
+
+/**
+ * The ids whose deadline has come: an id's level (slots still owed, in rows) falls by at most one
+ * per row while the rows left fall by exactly one, so once an id is due (level >= rows left) it
+ * stays due. Ids not yet due are counted per level, so a row learns in O(1) whether any became due.
+ */
+class Deadlines {
+  /** Ids that are due, in the order they became due. */
+  readonly due: number[] = [];
+  private readonly isDue: Uint8Array;
+  private readonly perLevel: Int32Array;
+  private readonly levelOf: (id: number) => number;
+  private readonly ids: readonly number[];
+
+  /** `ids` below `size`, each level at most `maxLevel` (the rows of the table). */
+  constructor(levelOf: (id: number) => number, ids: readonly number[], size: number, maxLevel: number) {
+    this.levelOf = levelOf;
+    this.ids = ids;
+    this.isDue = new Uint8Array(size);
+    this.perLevel = new Int32Array(maxLevel + 1);
+    for (const id of ids) this.perLevel[levelOf(id)]! += 1;
+  }
+
+  /** Records that id's level went from `from` to its current value. */
+  moved(id: number, from: number): void {
+    if (this.isDue[id]) return;
+    this.perLevel[from]! -= 1;
+    this.perLevel[this.levelOf(id)]! += 1;
+  }
+
+  /** Adds the ids that fall due with `rowsLeft` rows to go (their level is at most rowsLeft). */
+  collect(rowsLeft: number): void {
+    if (rowsLeft >= this.perLevel.length || this.perLevel[rowsLeft] === 0) return;
+    for (const id of this.ids) {
+      if (this.isDue[id] || this.levelOf(id) < rowsLeft) continue;
+      this.isDue[id] = 1;
+      this.perLevel[this.levelOf(id)]! -= 1;
+      this.due.push(id);
+    }
+  }
+}
 
 /**
  * Fills an empty table row by row. Each row first takes what can no longer wait: a node whose
@@ -12,59 +52,58 @@ import type { SlotAssigner } from './slot-assigner.js';
  */
 export function fillFreshTable(a: SlotAssigner): void {
   const { replicas, partitions, zoneOf, zoneCaps } = a;
-  const nodeCount = zoneOf.length;
-  const zoneCount = zoneCaps.length;
-  const nodeNeed = new Float64Array(nodeCount);
-  const zoneNeed = new Float64Array(zoneCount);
-  const noRanks = new Uint32Array(Math.max(nodeCount, zoneCount));
-  const nodes = new IndexedHeap(nodeCount, nodeNeed, noRanks, new Int32Array(nodeCount).fill(-1));
-  const zones = new IndexedHeap(zoneCount, zoneNeed, noRanks, new Int32Array(zoneCount).fill(-1));
-  const track = (x: number): void => {
-    nodeNeed[x] = a.deficit(x);
-    if (nodeNeed[x]! > 0) nodes.update(x);
-    else nodes.remove(x);
+  const nodeIds: number[] = [];
+  for (let x = 0; x < zoneOf.length; x++) if (zoneOf[x]! >= 0) nodeIds.push(x);
+  const zoneIds = Array.from(zoneCaps, (_, z) => z);
+  // A zone's level is the rows it needs at cap members a row: it must put members into this row
+  // when its deficit exceeds cap x (rows left - 1), that is when ceil(deficit / cap) >= rows left.
+  const zoneLevel = (z: number): number => Math.ceil(a.zoneDeficitOf(z) / zoneCaps[z]!);
+  const nodes = new Deadlines((x) => a.deficit(x), nodeIds, zoneOf.length, partitions);
+  const zones = new Deadlines(zoneLevel, zoneIds, zoneCaps.length, partitions);
+  let base = 0;
+  let filled = 0;
+  const put = (x: number): void => {
     const z = zoneOf[x]!;
-    zoneNeed[z] = a.zoneDeficitOf(z) / zoneCaps[z]!;
-    if (zoneNeed[z]! > 0) zones.update(z);
-    else zones.remove(z);
+    const nodeBefore = a.deficit(x);
+    const zoneBefore = zoneLevel(z);
+    a.place(base, filled++, x);
+    nodes.moved(x, nodeBefore);
+    zones.moved(z, zoneBefore);
   };
-  for (let x = 0; x < nodeCount; x++) {
-    if (zoneOf[x]! < 0 || a.deficit(x) === 0) continue;
-    nodeNeed[x] = a.deficit(x);
-    nodes.push(x);
-  }
-  for (let z = 0; z < zoneCount; z++) {
-    zoneNeed[z] = a.zoneDeficitOf(z) / zoneCaps[z]!;
-    if (zoneNeed[z]! > 0) zones.push(z);
-  }
-  const popped: number[] = [];
-  a.order.forEach((p, visited) => {
+  // Due ids go in the order a max-heap on (deficit, then id) would give them.
+  const byNodeNeed = (x: number, y: number): number => a.deficit(y) - a.deficit(x) || x - y;
+  const byZoneNeed = (z: number, w: number): number =>
+    a.zoneDeficitOf(w) / zoneCaps[w]! - a.zoneDeficitOf(z) / zoneCaps[z]! || z - w;
+  const urgent: number[] = [];
+  for (let visited = 0; visited < partitions; visited++) {
     const rowsLeft = partitions - visited;
-    const base = p * replicas;
-    let filled = 0;
-    const put = (x: number): void => {
-      a.place(base, filled++, x);
-      track(x);
-    };
+    base = a.order[visited]! * replicas;
+    filled = 0;
     // Nodes that must be in every remaining row.
-    popped.length = 0;
-    while (nodes.size > 0 && nodeNeed[nodes.peek()]! >= rowsLeft) popped.push(nodes.pop());
-    for (const x of popped) {
-      if (nodeNeed[x]! > 0) nodes.push(x);
-      const z = zoneOf[x]!;
-      if (filled < replicas && a.zoneCountExcept(base, -1, z) < zoneCaps[z]!) put(x);
+    nodes.collect(rowsLeft);
+    if (nodes.due.length > 0) {
+      urgent.length = 0;
+      for (const x of nodes.due) if (a.deficit(x) > 0) urgent.push(x);
+      urgent.sort(byNodeNeed);
+      for (const x of urgent) {
+        const z = zoneOf[x]!;
+        if (filled < replicas && a.zoneCountExcept(base, -1, z) < zoneCaps[z]!) put(x);
+      }
     }
     // Zones that must put members into this row to still fit in the rows after it.
-    popped.length = 0;
-    while (zones.size > 0 && zoneNeed[zones.peek()]! > rowsLeft - 1) popped.push(zones.pop());
-    for (const z of popped) {
-      if (zoneNeed[z]! > 0) zones.push(z);
-      let owed = a.zoneDeficitOf(z) - zoneCaps[z]! * (rowsLeft - 1);
-      while (owed > 0 && filled < replicas && a.zoneCountExcept(base, -1, z) < zoneCaps[z]!) {
-        const x = a.pickFromZone(z, base);
-        if (x < 0) break;
-        put(x);
-        owed--;
+    zones.collect(rowsLeft);
+    if (zones.due.length > 0) {
+      urgent.length = 0;
+      for (const z of zones.due) if (a.zoneDeficitOf(z) > 0) urgent.push(z);
+      urgent.sort(byZoneNeed);
+      for (const z of urgent) {
+        let owed = a.zoneDeficitOf(z) - zoneCaps[z]! * (rowsLeft - 1);
+        while (owed > 0 && filled < replicas && a.zoneCountExcept(base, -1, z) < zoneCaps[z]!) {
+          const x = a.pickFromZone(z, base);
+          if (x < 0) break;
+          put(x);
+          owed--;
+        }
       }
     }
     while (filled < replicas) {
@@ -72,5 +111,5 @@ export function fillFreshTable(a: SlotAssigner): void {
       if (x < 0) break;
       put(x);
     }
-  });
+  }
 }

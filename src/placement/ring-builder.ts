@@ -162,8 +162,11 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
   for (const x of table) if (x >= 0) counts[x]! += 1;
   const quota = integerQuotas(nodes, layout, replicas, partitions, counts, ranks, zoneRanks);
   const random = new SeededRandom(seed);
-  const order = random.shuffle(Int32Array.from({ length: partitions }, (_, p) => p));
-  enforceZoneCaps(table, replicas, layout, quota, counts, order, random);
+  const identity = new Int32Array(partitions);
+  for (let p = 0; p < partitions; p++) identity[p] = p;
+  const order = random.shuffle(identity);
+  // An empty table breaks no cap; a rebuild may (zones were added, or a node changed zone).
+  if (previous) enforceZoneCaps(table, replicas, layout, quota, counts, order, random);
   const assigner = new SlotAssigner({
     replicas,
     partitions,

@@ -185,7 +185,7 @@ export class SlotAssigner implements RepairableTable {
     const heap = this.nodeHeaps[z]!;
     if (after > 0) {
       this.nodeKey[x] = this.nodeUrgency(x);
-      if (heap.has(x)) heap.update(x);
+      if (heap.has(x)) heap.lowered(x);
       else heap.push(x);
     } else {
       heap.remove(x);
@@ -193,7 +193,7 @@ export class SlotAssigner implements RepairableTable {
     const zoneDeficit = this.zoneDeficit[z]!;
     if (zoneDeficit > 0) {
       this.zoneKey[z] = this.zoneUrgency(z);
-      if (this.zoneHeap.has(z)) this.zoneHeap.update(z);
+      if (this.zoneHeap.has(z)) this.zoneHeap.lowered(z);
       else this.zoneHeap.push(z);
     } else {
       this.zoneHeap.remove(z);
@@ -256,8 +256,15 @@ export class SlotAssigner implements RepairableTable {
       const x = table[base + j]!;
       if (j !== skip && x >= 0) zoneScratch[zoneOf[x]!]! += 1;
     }
+    // The top zone usually fits and its top node is usually not in the row: answer from the heap
+    // tops without popping (the heaps are totally ordered, so this picks what popping would).
     let found = -1;
+    const top = this.zoneHeap.peek();
+    if (top >= 0 && zoneScratch[top]! < this.zoneCaps[top]!) found = this.pickFromZone(top, base);
     let zonesPopped = 0;
+    if (found < 0 && top >= 0) {
+      this.zoneStack[zonesPopped++] = this.zoneHeap.pop();
+    }
     while (found < 0 && this.zoneHeap.size > 0) {
       const z = this.zoneHeap.pop();
       this.zoneStack[zonesPopped++] = z;
@@ -274,6 +281,8 @@ export class SlotAssigner implements RepairableTable {
   /** The most urgent receiver of zone z that is not in the row, or -1. */
   pickFromZone(z: number, base: number): number {
     const heap = this.nodeHeaps[z]!;
+    const top = heap.peek();
+    if (top >= 0 && !this.rowHas(base, top)) return top;
     let found = -1;
     let popped = 0;
     while (found < 0 && heap.size > 0) {

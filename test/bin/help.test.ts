@@ -22,6 +22,8 @@ const COMMANDS = [
   ...['create', 'add', 'remove', 'reweight', 'show', 'diff', 'locate', 'push'].map((sub) => ['ring', sub]),
   ['config'],
   ['config', 'check'],
+  ['plan'],
+  ['plan', 'durability'],
   ['admin'],
   ...['status', 'scrub', 'heal', 'object', 'kms'].map((sub) => ['admin', sub]),
   ['admin', 'kms', 'rotate'],
