@@ -3,7 +3,7 @@ import type { ObjectRecord } from '../../../rpc/index.js';
 import { openStoredObject, type EncryptionDeps, type LifecycleDates, type ReadPathDeps, type RecordWriteDeps, type WritePathDeps } from '../../data-path/index.js';
 import { bucketOf, header, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { parseDeleteConditions, parseRange, S3Error, s3VersionId, storedMetadataHeaders, tagCount, versionIdParam } from '../../s3/index.js';
-import { readVersion, requireVersion, setVersionHeader } from '../shared/current-version.js';
+import { readVersion, requireVersion, setVersionHeader, setWrittenVersionHeader } from '../shared/current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from '../shared/object-attributes.js';
@@ -32,7 +32,7 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
     const existing = await existingReplica(ctx, bucket, key, replica);
     if (existing !== null) {
       // A retried delivery: the version is here already, and its body is not read.
-      if (existing.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(existing));
+      setWrittenVersionHeader(ctx, existing);
       await ctx.reply.header('etag', existing.etag).send();
       return;
     }
@@ -44,7 +44,7 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
   const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions, change });
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse);
-  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  setWrittenVersionHeader(ctx, record);
   setExpirationHeader(ctx, bucketRecord, record);
   await ctx.reply.header('etag', record.etag).send();
 }
