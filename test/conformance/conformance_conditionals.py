@@ -71,3 +71,30 @@ def copy_conditions(ctx):
     expect_error(lambda: ctx.s3.copy_object(Bucket=ctx.bucket, Key="dst", CopySource={"Bucket": ctx.bucket, "Key": "src"}, CopySourceIfMatch='"0000"'), 412, "PreconditionFailed", "wrong ETag")
     ctx.s3.copy_object(Bucket=ctx.bucket, Key="dst", CopySource={"Bucket": ctx.bucket, "Key": "src"}, CopySourceIfMatch=etag)
     equal(ctx.s3.get_object(Bucket=ctx.bucket, Key="dst")["Body"].read(), b"v1", "copied")
+
+
+@case("DeleteObject with If-Match deletes the named ETag only; a mismatch is 412 and the object stays, a missing key 404")
+def if_match_delete(ctx):
+    etag = ctx.s3.put_object(Bucket=ctx.bucket, Key="del", Body=b"v1")["ETag"]
+    expect_error(lambda: ctx.s3.delete_object(Bucket=ctx.bucket, Key="del", IfMatch='"0000"'), 412, "PreconditionFailed", "wrong ETag")
+    equal(ctx.s3.get_object(Bucket=ctx.bucket, Key="del")["Body"].read(), b"v1", "still there")
+    expect_error(lambda: ctx.s3.delete_object(Bucket=ctx.bucket, Key="del", IfMatchSize=3), 412, "PreconditionFailed", "wrong size")
+    modified = ctx.s3.head_object(Bucket=ctx.bucket, Key="del")["LastModified"]
+    equal(ctx.s3.delete_object(Bucket=ctx.bucket, Key="del", IfMatch=etag, IfMatchSize=2, IfMatchLastModifiedTime=modified)["ResponseMetadata"]["HTTPStatusCode"], 204, "every condition holds")
+    expect_error(lambda: ctx.s3.head_object(Bucket=ctx.bucket, Key="del"), 404, None, "deleted")
+    expect_error(lambda: ctx.s3.delete_object(Bucket=ctx.bucket, Key="del", IfMatch="*"), 404, "NoSuchKey", "If-Match on a missing key")
+
+
+@case("DeleteObjects checks each entry's ETag, Size and LastModifiedTime on its own")
+def conditional_delete_objects(ctx):
+    keep = ctx.s3.put_object(Bucket=ctx.bucket, Key="keep", Body=b"keep")["ETag"]
+    drop = ctx.s3.put_object(Bucket=ctx.bucket, Key="drop", Body=b"drop!")["ETag"]
+    modified = ctx.s3.head_object(Bucket=ctx.bucket, Key="drop")["LastModified"]
+    result = ctx.s3.delete_objects(Bucket=ctx.bucket, Delete={"Objects": [
+        {"Key": "drop", "ETag": drop, "Size": 5, "LastModifiedTime": modified},
+        {"Key": "keep", "ETag": drop},
+    ]})
+    equal([d["Key"] for d in result.get("Deleted", [])], ["drop"], "the matching entry is deleted")
+    equal([(e["Key"], e["Code"]) for e in result.get("Errors", [])], [("keep", "PreconditionFailed")], "the other is its own error")
+    equal(ctx.s3.get_object(Bucket=ctx.bucket, Key="keep")["Body"].read(), b"keep", "and stays")
+    check(keep != drop, "two ETags")

@@ -215,22 +215,22 @@ def part_number(ctx):
     equal(got["ContentRange"], f"bytes {5 * MiB}-{5 * MiB + 1233}/{5 * MiB + 1234}", "Content-Range")
     head = ctx.s3.head_object(Bucket=ctx.bucket, Key="mp", PartNumber=1)
     equal((head["ContentLength"], head["PartsCount"]), (5 * MiB, 2), "HEAD of part 1")
-    expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="mp", PartNumber=3), 416, "InvalidPartNumber", "a part past the last")
-    expect_error(lambda: ctx.s3.head_object(Bucket=ctx.bucket, Key="mp", PartNumber=3), 416, None, "HEAD of a part past the last")
+    expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="mp", PartNumber=3), 400, "InvalidPart", "a part past the last")
+    expect_error(lambda: ctx.s3.head_object(Bucket=ctx.bucket, Key="mp", PartNumber=3), 400, None, "HEAD of a part past the last")
     expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="mp", PartNumber=1, Range="bytes=0-1"), 400, "InvalidRequest", "PartNumber with a Range")
     expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="mp", PartNumber=0), 400, "InvalidArgument", "part 0")
     whole = ctx.s3.get_object(Bucket=ctx.bucket, Key="mp")
     check("PartsCount" not in whole, "a whole read names no part count")
 
 
-@case("PartNumber on an object written whole: part 1 is the object, part 2 is 416 InvalidPartNumber")
+@case("PartNumber on an object written whole: part 1 is the object, part 2 is 400 InvalidPart")
 def part_number_plain(ctx):
     ctx.s3.put_object(Bucket=ctx.bucket, Key="k", Body=b"0123456789")
     got = ctx.s3.get_object(Bucket=ctx.bucket, Key="k", PartNumber=1)
     equal(got["Body"].read(), b"0123456789", "the object")
     equal(got.get("ContentRange"), "bytes 0-9/10", "Content-Range")
     check("PartsCount" not in got, "no PartsCount")
-    expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="k", PartNumber=2), 416, "InvalidPartNumber", "part 2")
+    expect_error(lambda: ctx.s3.get_object(Bucket=ctx.bucket, Key="k", PartNumber=2), 400, "InvalidPart", "part 2")
 
 
 @case("DeleteObjects deletes a batch and reports each key, quietly when asked")

@@ -15,6 +15,8 @@ import {
   GetObjectLockConfigurationCommand,
   GetPublicAccessBlockCommand,
   HeadObjectCommand,
+  ListBucketsCommand,
+  paginateListBuckets,
   PutBucketAclCommand,
   PutBucketCorsCommand,
   PutObjectAclCommand,
@@ -197,4 +199,36 @@ t.test('every error is S3 XML with Code, Message, Resource, RequestId and HostId
   t.equal(xmlField(badName.body, 'Code'), 'InvalidBucketName');
   const location = await s3.send(new GetBucketLocationCommand({ Bucket: bucket }));
   t.equal(location.LocationConstraint, undefined, 'us-east-1 is an empty LocationConstraint');
+});
+
+t.test('ListBuckets pages with MaxBuckets and ContinuationToken, filters by Prefix and BucketRegion, and names each bucket\'s region', async (t) => {
+  const base = bucketName('lb');
+  const names = [0, 1, 2, 3, 4].map((i) => `${base}-p${i}`);
+  for (const name of names) await s3.send(new CreateBucketCommand({ Bucket: name }));
+  const seen: string[] = [];
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const page = await s3.send(new ListBucketsCommand({ MaxBuckets: 2, Prefix: `${base}-p`, ...(token === undefined ? {} : { ContinuationToken: token }) }));
+    t.equal(page.Prefix, `${base}-p`, 'Prefix echoed');
+    t.ok((page.Buckets ?? []).every((b) => b.BucketRegion === 'us-east-1'), 'each bucket names its region');
+    seen.push(...(page.Buckets ?? []).map((b) => b.Name ?? ''));
+    token = page.ContinuationToken;
+    pages += 1;
+  } while (token !== undefined);
+  t.same(seen, names, 'every bucket with the prefix once, in order');
+  t.equal(pages, 3, 'two, two and one');
+  const paginated: string[] = [];
+  for await (const page of paginateListBuckets({ client: s3, pageSize: 3 }, { Prefix: `${base}-p` })) paginated.push(...(page.Buckets ?? []).map((b) => b.Name ?? ''));
+  t.same(paginated, names, 'the SDK\'s paginator');
+  const here = await s3.send(new ListBucketsCommand({ Prefix: `${base}-p`, BucketRegion: 'us-east-1' }));
+  t.equal(here.Buckets?.length, 5, 'bucket-region naming the cluster\'s region lists its buckets');
+  const elsewhere = await s3.send(new ListBucketsCommand({ Prefix: `${base}-p`, BucketRegion: 'eu-west-3' }));
+  t.same(elsewhere.Buckets ?? [], [], 'another region has none of them');
+  t.equal(elsewhere.ContinuationToken, undefined);
+  for (const [query, code] of [[{ 'max-buckets': '0' }, 'InvalidArgument'], [{ 'max-buckets': '10001' }, 'InvalidArgument'], [{ 'continuation-token': 'not a token' }, 'InvalidArgument']] as const) {
+    const refused = await rawS3(cluster.endpoint, { method: 'GET', query });
+    t.equal(refused.status, 400, JSON.stringify(query));
+    t.equal(xmlField(refused.body, 'Code'), code);
+  }
 });

@@ -102,7 +102,7 @@ t.test('tags set at CreateMultipartUpload reach the completed object; CopyObject
 
 t.test('invalid tags are refused and nothing is stored', async (t) => {
   const eleven = Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&');
-  t.same(await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-tags', Body: 'x', Tagging: eleven }))), { name: 'BadRequest', status: 400 });
+  t.same(await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-tags', Body: 'x', Tagging: eleven }))), { name: 'InvalidTag', status: 400 }, 'eleven tags in x-amz-tagging');
   t.same(await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-tags', Body: 'x', Tagging: 'a=1&a=2' }))), { name: 'InvalidTag', status: 400 });
   t.same(await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-tags', Body: 'x', Tagging: `${'k'.repeat(129)}=v` }))), { name: 'InvalidTag', status: 400 });
   t.same(await sdkError(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-tags', Body: 'x', Tagging: `k=${'v'.repeat(257)}` }))), { name: 'InvalidTag', status: 400 });
@@ -111,7 +111,7 @@ t.test('invalid tags are refused and nothing is stored', async (t) => {
   t.same(await sdkError(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bad-tags' }))), { name: 'NotFound', status: 404 }, 'no object was created');
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'keeps-tags', Body: 'x', Tagging: 'keep=me' }));
   const tooMany = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
-  t.same(await sdkError(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'keeps-tags', Tagging: { TagSet: tooMany } }))), { name: 'BadRequest', status: 400 });
+  t.same(await sdkError(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'keeps-tags', Tagging: { TagSet: tooMany } }))), { name: 'InvalidTag', status: 400 }, 'eleven tags in a Tagging document');
   const malformed = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'keeps-tags', query: { tagging: '' }, body: '<Tagging><NoTagSet/></Tagging>' });
   t.equal(xmlField(malformed.body, 'Code'), 'MalformedXML');
   t.same(await tagsOf('keeps-tags'), { keep: 'me' }, 'refused tag changes left the old tags');
@@ -174,4 +174,13 @@ t.test('bucket tagging: NoSuchTagSet until set, then the set, then gone again', 
   t.same((await s3.send(new GetBucketTaggingCommand({ Bucket: bucket }))).TagSet, [{ Key: 'cost-center', Value: '42' }], 'a refused set changed nothing');
   await s3.send(new DeleteBucketTaggingCommand({ Bucket: bucket }));
   t.same(await sdkError(s3.send(new GetBucketTaggingCommand({ Bucket: bucket }))), { name: 'NoSuchTagSet', status: 404 });
+});
+
+t.test('tags come back in key order, as S3 keeps them, whatever order x-amz-tagging or the document gave', async (t) => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ordered', Body: 'x', Tagging: 'foo=bar&bar=' }));
+  const fromHeader = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'ordered' }));
+  t.same(fromHeader.TagSet, [{ Key: 'bar', Value: '' }, { Key: 'foo', Value: 'bar' }], 'bar before foo');
+  await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'ordered', Tagging: { TagSet: [{ Key: 'b', Value: '1' }, { Key: '10', Value: '2' }, { Key: '2', Value: '3' }, { Key: 'A', Value: '4' }] } }));
+  const fromDocument = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'ordered' }));
+  t.same(fromDocument.TagSet?.map((tag) => tag.Key), ['10', '2', 'A', 'b'], 'byte order, numeric-looking keys included');
 });

@@ -102,11 +102,14 @@ export type ReplicaMarker = Partial<Pick<ObjectRecord, 'versionId'>> & { replica
 /**
  * Writes a delete marker to the key's nodes (a versioned one under bucket versioning) and answers it;
  * `change`: the event it is, when the bucket's notification configurations or replication rules select
- * it; `replica`: the marker is another cluster's replica.
+ * it; `replica`: the marker is another cluster's replica. `exclusiveLeaseHeld`: the caller holds the
+ * key's exclusive lease (a conditional delete), so the marker commits under it rather than a shared one.
  */
-export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, change?: PendingChange, replica?: ReplicaMarker): Promise<ObjectRecord> {
+export async function deleteKey(ctx: RequestScope<RecordWriteDeps>, bucket: string, key: string, change?: PendingChange, replica?: ReplicaMarker, exclusiveLeaseHeld = false): Promise<ObjectRecord> {
   const stamp = await bucketStamp(ctx, bucket);
-  return commitPlainRecord(ctx, bucket, key, () => ({ ...deleteMarker(ctx, bucket, key, stamp), ...replica }), change);
+  const build = (): ObjectRecord => ({ ...deleteMarker(ctx, bucket, key, stamp), ...replica });
+  if (exclusiveLeaseHeld) return commitRecord(ctx, build(), { change });
+  return commitPlainRecord(ctx, bucket, key, build, change);
 }
 
 /**

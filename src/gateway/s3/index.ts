@@ -19,6 +19,7 @@ export {
 } from './object-lock.js';
 export { decodeMetadataValue, encodeMetadataValue, storedMetadataHeaders } from './metadata-encoding.js';
 export { etagListMatches, failedCondition, type Conditions } from './conditions.js';
+export { failedDeleteCondition, parseDeleteConditions, type DeleteConditions } from './delete-conditions.js';
 export { copySourceRange, MAX_COPY_SOURCE_BYTES, type CopyRange } from './copy-range.js';
 export { parseCopySource, type CopySource } from './copy-source.js';
 export { matchCorsRule, parseCorsXml, renderCors } from './cors-rules.js';

@@ -90,7 +90,7 @@ t.test('oversized headers, keys, metadata, tag sets and XML bodies are refused w
   const cases: [string, Parameters<typeof rawS3>[1], number, string][] = [
     ['a key past 1,024 bytes', { method: 'PUT', bucket, key: 'k'.repeat(1025), body: 'x' }, 400, 'KeyTooLongError'],
     ['user metadata past 2 KiB', { method: 'PUT', bucket, key: 'meta', headers: { 'x-amz-meta-big': 'm'.repeat(2100) }, body: 'x' }, 400, 'MetadataTooLarge'],
-    ['more than 10 object tags', { method: 'PUT', bucket, key: 'tags', headers: { 'x-amz-tagging': Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&') }, body: 'x' }, 400, 'BadRequest'],
+    ['more than 10 object tags', { method: 'PUT', bucket, key: 'tags', headers: { 'x-amz-tagging': Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&') }, body: 'x' }, 400, 'InvalidTag'],
     ['a tagging document past 64 KiB', { method: 'PUT', bucket, query: { tagging: '' }, body: `<Tagging><TagSet>${'<Tag><Key>k</Key><Value>v</Value></Tag>'.repeat(2000)}</TagSet></Tagging>` }, 400, 'MalformedXML'],
     ['a DeleteObjects document past 2 MiB', { method: 'POST', bucket, query: { delete: '' }, body: `<Delete>${'<Object><Key>kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk</Key></Object>'.repeat(45_000)}</Delete>` }, 400, 'MalformedXML'],
   ];

@@ -6,10 +6,16 @@ import { knownUser, requesterId } from '../shared/request-acl.js';
 
 const XML = 'application/xml';
 
-/** ListBuckets. */
-export async function listBuckets(ctx: RequestContext<AccessDeps>): Promise<void> {
+/**
+ * ListBuckets, paged as S3 has it since 2024: `max-buckets` (1..10000; without it, every bucket),
+ * `continuation-token` (the last name of the previous page), `prefix` and `bucket-region`, each bucket
+ * with its BucketRegion. A cluster is one region, so `bucket-region` naming another lists nothing.
+ */
+export async function listBuckets(ctx: RequestContext<AccessDeps & SignatureSettings>): Promise<void> {
   const query = ctx.target.query;
   const prefix = query.get('prefix') ?? '';
+  const bucketRegion = query.get('bucket-region');
+  const { region } = ctx.services;
   const maxText = query.get('max-buckets');
   let maxBuckets = Number.POSITIVE_INFINITY;
   if (maxText !== undefined) {
@@ -26,12 +32,13 @@ export async function listBuckets(ctx: RequestContext<AccessDeps>): Promise<void
   // A user lists the buckets it owns; the administrator, every bucket.
   const visible = principal.kind === 'admin' ? all : all.filter((b) => bucketOwnerOf(ctx, b) === me);
   // Bucket names are ASCII, so code-unit order is S3's byte order.
-  const matching = visible.filter((b) => b.name.startsWith(prefix) && b.name > after).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const inRegion = bucketRegion === undefined || bucketRegion === '' || bucketRegion === region;
+  const matching = visible.filter((b) => inRegion && b.name.startsWith(prefix) && b.name > after).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const page = matching.slice(0, maxBuckets);
   const last = page.at(-1);
   const body = renderXml('ListAllMyBucketsResult', {
     Owner: { ID: me, DisplayName: ctx.services.users.displayName(me) },
-    Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: new Date(b.createdMs).toISOString() })) },
+    Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: new Date(b.createdMs).toISOString(), BucketRegion: region })) },
     ...(matching.length > page.length && last !== undefined ? { ContinuationToken: Buffer.from(last.name).toString('base64url') } : {}),
     ...(query.has('prefix') ? { Prefix: prefix } : {}),
   });

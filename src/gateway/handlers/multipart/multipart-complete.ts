@@ -23,7 +23,8 @@ import {
 } from '../../data-path/index.js';
 import { bucketOf, header, keyOf, readSmallBody, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { CHECKSUM_ALGORITHMS } from '../../s3/checksums/index.js';
-import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error, s3VersionId } from '../../s3/index.js';
+import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error } from '../../s3/index.js';
+import { setWrittenVersionHeader } from '../shared/current-version.js';
 import { checkCompletionHeaders, completedChecksum, headersWithoutObjectChecksums } from '../shared/multipart-checksums.js';
 import { setExpirationHeader } from '../shared/lifecycle-dates.js';
 import { mayShowUploadChecksums, readSseOf, setSseHeaders } from '../shared/object-encryption.js';
@@ -54,9 +55,7 @@ async function answerCompleted(
   if (sse.kind !== 'none') ctx.services.sealer.checkAccess(closed.encryption, sse);
   const checksum = mayShowUploadChecksums(ctx, closed.encryption, upload, sse) ? upload.manifestChecksum : undefined;
   setSseHeaders(ctx, closed.encryption, sse);
-  if (upload.manifestVersionId !== undefined && upload.manifestVersioning !== undefined) {
-    ctx.reply.header('x-amz-version-id', s3VersionId({ versionId: upload.manifestVersionId, versioning: upload.manifestVersioning }));
-  }
+  if (upload.manifestVersionId !== undefined) setWrittenVersionHeader(ctx, { versionId: upload.manifestVersionId, versioning: upload.manifestVersioning });
   await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, upload.manifestEtag ?? '', checksum));
 }
 
@@ -249,7 +248,7 @@ async function completeHeld(
   await commitManifest(ctx, marker, manifest, { preconditions, change }, uploadLease);
   await commitRecord(ctx, closingMarker(ctx, marker, 'completed', manifest));
   setSseHeaders(ctx, marker.encryption, sse);
-  if (bucketRecord.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(manifest));
+  setWrittenVersionHeader(ctx, manifest);
   setExpirationHeader(ctx, bucketRecord, manifest);
   await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, manifest.etag, showChecksum ? checksum : undefined));
 }
@@ -263,7 +262,7 @@ async function settledReplica(ctx: RequestContext<RecordWriteDeps>, bucket: stri
   const existing = await existingReplica(ctx, bucket, key, { versionId: marker.upload.replicaVersionId });
   if (existing === null) return false;
   await commitRecord(ctx, closingMarker(ctx, marker, 'aborted'));
-  if (existing.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(existing));
+  setWrittenVersionHeader(ctx, existing);
   await ctx.reply.type(XML).send(completionResult(ctx, bucket, key, existing.etag, undefined));
   return true;
 }

@@ -11,9 +11,9 @@ import {
 } from '../../data-path/index.js';
 import { bucketOf, header, keyOf, requireObjectAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../s3/checksums/index.js';
-import { copySourceRange, parseCopySource, parseTaggingHeader, renderXml, S3Error, s3VersionId, versionIdParam, type CopySource } from '../../s3/index.js';
+import { copySourceRange, parseCopySource, parseTaggingHeader, renderXml, S3Error, versionIdParam, type CopySource } from '../../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../../encryption/index.js';
-import { readVersion, requireVersion, setVersionHeader } from '../shared/current-version.js';
+import { readVersion, requireVersion, setVersionHeader, setWrittenVersionHeader } from '../shared/current-version.js';
 import { setExpirationHeader } from '../shared/lifecycle-dates.js';
 import { checkPartAlgorithm } from '../shared/multipart-checksums.js';
 import { attributesOf } from '../shared/object-attributes.js';
@@ -163,7 +163,7 @@ export async function copyObject(ctx: RequestContext<WritePathDeps & LifecycleDa
   const record = await writeObject(ctx, bucket, key, attributes, storedBody(ctx, body, checksumAlgorithm), { encryption, preconditions, change });
   setSseHeaders(ctx, record.encryption, targetSse);
   setVersionHeader(ctx, source.versionId, from, 'x-amz-copy-source-version-id');
-  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  setWrittenVersionHeader(ctx, record);
   setExpirationHeader(ctx, targetBucket, record);
   await ctx.reply.type('application/xml').send(renderXml('CopyObjectResult', copyResult(record, true)));
 }

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { BodyDigests, RecordWriteDeps } from '../../data-path/index.js';
 import { bucketOf, header, readSmallBody, requireKeyAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
-import { renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey, versionIdParam } from '../../s3/index.js';
+import { parseDeleteConditions, renderXml, requestDocumentRoot, S3Error, toS3Error, validateKey, versionIdParam, type DeleteConditions } from '../../s3/index.js';
 import { deleteObjectVersion, type DeleteOutcome } from './version-delete.js';
 
 const MAX_KEYS_PER_REQUEST = 1000;
@@ -11,6 +11,8 @@ interface DeleteEntry {
   key: string;
   /** The version to remove for good (`null` included); absent: write a delete marker. */
   versionId: string | undefined;
+  /** The entry's ETag, LastModifiedTime and Size as sent: a conditional delete of this key. */
+  conditionText: { ifMatch: string | undefined; lastModified: string | undefined; size: string | undefined };
 }
 
 function keysFromDocument(text: string): { keys: DeleteEntry[]; quiet: boolean } {
@@ -18,15 +20,21 @@ function keysFromDocument(text: string): { keys: DeleteEntry[]; quiet: boolean }
   const { Object: objects, Quiet: quiet } = root as { Object?: unknown; Quiet?: unknown };
   const list = objects === undefined ? [] : Array.isArray(objects) ? objects : [objects];
   const keys = list.map((entry): DeleteEntry => {
-    const { Key: keyValue, VersionId: versionId } = (entry ?? {}) as { Key?: unknown; VersionId?: unknown };
-    if (typeof keyValue !== 'string' || (versionId !== undefined && typeof versionId !== 'string')) throw new S3Error('MalformedXML');
-    return { key: keyValue, versionId: versionId?.trim() };
+    const { Key: keyValue, VersionId: versionId, ETag: etag, LastModifiedTime: lastModified, Size: size } = (entry ?? {}) as Record<string, unknown>;
+    const optional = [versionId, etag, lastModified, size];
+    if (typeof keyValue !== 'string' || optional.some((value) => value !== undefined && typeof value !== 'string')) throw new S3Error('MalformedXML');
+    const text = (value: unknown): string | undefined => (value === undefined ? undefined : String(value));
+    return { key: keyValue, versionId: text(versionId)?.trim(), conditionText: { ifMatch: text(etag), lastModified: text(lastModified), size: text(size) } };
   });
   if (keys.length === 0 || keys.length > MAX_KEYS_PER_REQUEST) throw new S3Error('MalformedXML');
   return { keys, quiet: String(quiet).trim().toLowerCase() === 'true' };
 }
 
-/** DeleteObjects: up to 1,000 keys; each key succeeds or fails on its own, as S3 reports them. */
+/**
+ * DeleteObjects: up to 1,000 keys; each key succeeds or fails on its own, as S3 reports them. An entry
+ * with ETag, LastModifiedTime or Size is a conditional delete of its key, checked as DeleteObject's
+ * headers are: a failed one is that key's Error (PreconditionFailed, NoSuchKey) and changes nothing.
+ */
 export async function deleteObjects(ctx: RequestContext<RecordWriteDeps & BodyDigests & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const hasDigest =
@@ -42,8 +50,9 @@ export async function deleteObjects(ctx: RequestContext<RecordWriteDeps & BodyDi
   const results = await pLimit(PARALLEL_DELETES).map(keys, async (entry): Promise<DeleteEntry & { error?: S3Error; outcome?: DeleteOutcome }> => {
     try {
       validateKey(entry.key);
+      const conditions: DeleteConditions | undefined = parseDeleteConditions(entry.conditionText, { lastModified: 'LastModifiedTime', size: 'Size' });
       requireKeyAccess(ctx, bucketRecord, entry.key, entry.versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion');
-      const outcome = await deleteObjectVersion(ctx, bucket, entry.key, versionIdParam(entry.versionId, entry.key));
+      const outcome = await deleteObjectVersion(ctx, bucket, entry.key, versionIdParam(entry.versionId, entry.key), undefined, conditions);
       return { ...entry, outcome };
     } catch (err) {
       const error = toS3Error(err);

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import type { ObjectRecord } from '../../../rpc/index.js';
 import { openStoredObject, type EncryptionDeps, type LifecycleDates, type ReadPathDeps, type RecordWriteDeps, type WritePathDeps } from '../../data-path/index.js';
 import { bucketOf, header, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
-import { parseRange, S3Error, s3VersionId, storedMetadataHeaders, tagCount, versionIdParam } from '../../s3/index.js';
-import { readVersion, requireVersion, setVersionHeader } from '../shared/current-version.js';
+import { parseDeleteConditions, parseRange, S3Error, s3VersionId, storedMetadataHeaders, tagCount, versionIdParam } from '../../s3/index.js';
+import { readVersion, requireVersion, setVersionHeader, setWrittenVersionHeader } from '../shared/current-version.js';
 import { readSseOf, setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
 import { deleteObjectVersion } from './version-delete.js';
 import { attributesOf } from '../shared/object-attributes.js';
@@ -32,7 +32,7 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
     const existing = await existingReplica(ctx, bucket, key, replica);
     if (existing !== null) {
       // A retried delivery: the version is here already, and its body is not read.
-      if (existing.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(existing));
+      setWrittenVersionHeader(ctx, existing);
       await ctx.reply.header('etag', existing.etag).send();
       return;
     }
@@ -44,7 +44,7 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
   const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions, change });
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse);
-  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  setWrittenVersionHeader(ctx, record);
   setExpirationHeader(ctx, bucketRecord, record);
   await ctx.reply.header('etag', record.etag).send();
 }
@@ -161,11 +161,17 @@ async function sendObject(ctx: RequestContext<LifecycleDates & ReadPathDeps & En
 /**
  * DeleteObject: S3 answers 204 whether or not the key existed. Without a versionId it writes a delete
  * marker (a versioned one when the bucket has versioning); with one it removes that version for good.
+ * `If-Match`, `x-amz-if-match-last-modified-time` and `x-amz-if-match-size` make it conditional on the
+ * key's current version (deleteObjectVersion).
  */
 export async function deleteObject(ctx: RequestContext<RecordWriteDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = versionIdParam(ctx.target.query.get('versionId'), key);
+  const conditions = parseDeleteConditions(
+    { ifMatch: header(ctx, 'if-match'), lastModified: header(ctx, 'x-amz-if-match-last-modified-time'), size: header(ctx, 'x-amz-if-match-size') },
+    { lastModified: 'x-amz-if-match-last-modified-time', size: 'x-amz-if-match-size' },
+  );
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const replica = replicaOf(ctx, bucketRecord, key, 's3:ReplicateDelete');
   if (replica !== undefined) {
@@ -180,7 +186,7 @@ export async function deleteObject(ctx: RequestContext<RecordWriteDeps & AccessD
       return;
     }
   }
-  const outcome = await deleteObjectVersion(ctx, bucket, key, versionId, replica);
+  const outcome = await deleteObjectVersion(ctx, bucket, key, versionId, replica, conditions);
   if (outcome.deleteMarker) ctx.reply.header('x-amz-delete-marker', 'true');
   if (outcome.versionId !== undefined) ctx.reply.header('x-amz-version-id', outcome.versionId);
   await ctx.reply.status(204).send();

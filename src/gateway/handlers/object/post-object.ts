@@ -2,7 +2,8 @@ import type { ObjectRecord } from '../../../rpc/index.js';
 import { PendingVersion, type EncryptionDeps, type VerifiedBody, type WritePathDeps } from '../../data-path/index.js';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, isValidChecksumValue, type ChecksumAlgorithm } from '../../s3/checksums/index.js';
 import { authorizePostForm, bucketOf, decodedBody, header, type AuthDeps, type RequestContext } from '../../http/index.js';
-import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, s3VersionId, validateKey, type SizeRange } from '../../s3/index.js';
+import { setWrittenVersionHeader } from '../shared/current-version.js';
+import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, validateKey, type SizeRange } from '../../s3/index.js';
 import { attributesOf } from '../shared/object-attributes.js';
 import { setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
 import { readPostForm, type FormHead } from './post-form.js';
@@ -69,7 +70,7 @@ export async function postObject(ctx: RequestContext<WritePathDeps & EncryptionD
     incoming.close();
   }
   setSseHeaders(writeCtx, record.encryption, sse);
-  if (record.versioning !== undefined) ctx.reply.header('x-amz-version-id', s3VersionId(record));
+  setWrittenVersionHeader(ctx, record);
   const location = objectLocation(ctx, bucket, key);
   ctx.reply.header('etag', record.etag).header('location', location);
   const redirect = redirectTarget(fields.get('success_action_redirect') ?? fields.get('redirect'), bucket, key, record.etag);

@@ -1,6 +1,7 @@
-import { deleteKey, deleteVersion, metadataSignal, resolveNamedVersion, type RecordWriteDeps } from '../../data-path/index.js';
+import { acquireKeyLease, deleteKey, deleteVersion, metadataSignal, resolveNamedVersion, type RecordWriteDeps } from '../../data-path/index.js';
 import type { AccessDeps, RequestContext } from '../../http/index.js';
-import { s3VersionId } from '../../s3/index.js';
+import { s3VersionId, type DeleteConditions } from '../../s3/index.js';
+import { checkDeletePreconditions } from '../shared/preconditions.js';
 import { governanceBypass, requireUnlocked } from '../shared/object-lock-fields.js';
 import { changeOf } from '../shared/change-origin.js';
 import type { ReplicaWrite } from '../shared/replica-request.js';
@@ -22,6 +23,10 @@ export interface DeleteOutcome {
  * S3's event: a delete marker made (DeleteMarkerCreated) in a bucket that has had versioning, else a
  * removal (Delete), for the bucket's notification configurations that select it. `replica`: a delete
  * marker sent as another cluster's replica (replicaOf), without a versionId.
+ *
+ * `conditions`: a conditional delete. Its check and the delete run under the key's exclusive lease,
+ * the one conditional writes take, so no write of the key through any gateway lands between them:
+ * a delete whose If-Match held removes exactly the version it checked, and one that failed changed nothing.
  */
 export async function deleteObjectVersion(
   ctx: RequestContext<RecordWriteDeps & AccessDeps>,
@@ -29,7 +34,30 @@ export async function deleteObjectVersion(
   key: string,
   versionId: string | undefined,
   replica?: ReplicaWrite,
+  conditions?: DeleteConditions,
 ): Promise<DeleteOutcome> {
+  if (conditions === undefined) return deleteUnconditionally(ctx, bucket, key, versionId, replica, false);
+  const lease = await acquireKeyLease(ctx, bucket, key);
+  let fence: string | undefined;
+  try {
+    await checkDeletePreconditions(ctx, bucket, key, conditions, lease.current);
+    const outcome = await deleteUnconditionally(ctx, bucket, key, versionId, replica, true);
+    fence = outcome.markerId;
+    return outcome;
+  } finally {
+    // A marker written under the lease fences the key: plain writes granted after it take later ids.
+    await lease.release(fence);
+  }
+}
+
+async function deleteUnconditionally(
+  ctx: RequestContext<RecordWriteDeps & AccessDeps>,
+  bucket: string,
+  key: string,
+  versionId: string | undefined,
+  replica: ReplicaWrite | undefined,
+  leaseHeld: boolean,
+): Promise<DeleteOutcome & { markerId?: string }> {
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
   const { versioning } = bucketRecord;
   if (versionId === undefined || (versionId === 'null' && versioning === undefined)) {
@@ -38,9 +66,10 @@ export async function deleteObjectVersion(
     // A replica's marker never replicates again (loop prevention), and is committed under the source's id when it names one.
     const change = changeOf(ctx, bucketRecord, eventName, key, { replicates: replica === undefined });
     const replicaMarker = replica === undefined ? undefined : { replicationStatus: 'REPLICA' as const, ...(replica.versionId === undefined ? {} : { versionId: replica.versionId }) };
-    const marker = await deleteKey(ctx, bucket, key, change, replicaMarker);
-    if (versionId !== undefined) return { deleteMarker: false, versionId };
-    return versioning === undefined ? { deleteMarker: false, versionId: undefined } : { deleteMarker: true, versionId: s3VersionId(marker) };
+    const marker = await deleteKey(ctx, bucket, key, change, replicaMarker, leaseHeld);
+    const markerId = marker.versionId;
+    if (versionId !== undefined) return { deleteMarker: false, versionId, markerId };
+    return versioning === undefined ? { deleteMarker: false, versionId: undefined, markerId } : { deleteMarker: true, versionId: s3VersionId(marker), markerId };
   }
   const locking = bucketRecord.objectLock !== undefined;
   let internalId: string | undefined = versionId;

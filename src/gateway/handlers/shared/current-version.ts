@@ -17,6 +17,16 @@ export function setVersionHeader(ctx: RequestContext<unknown>, namedVersionId: s
   if (sendsVersionId(namedVersionId, record)) ctx.reply.header(name, s3VersionId(record));
 }
 
+/**
+ * `x-amz-version-id` on the answer to a write (PutObject, POST, CopyObject, CompleteMultipartUpload):
+ * only for a version written under Enabled versioning. A write to a suspended bucket makes the null
+ * version, and S3 answers it without the header (the PutObject reference's "versioning suspended"
+ * example); GET, HEAD and listings still name it `null`.
+ */
+export function setWrittenVersionHeader(ctx: RequestContext<unknown>, record: { versionId: string; versioning?: ObjectRecord['versioning'] }): void {
+  if (record.versioning === 'Enabled') ctx.reply.header('x-amz-version-id', record.versionId);
+}
+
 /** The key's current version, or NoSuchKey (with `x-amz-delete-marker` when a delete marker is the latest version). */
 export async function requireCurrentVersion(
   ctx: RequestContext<LookupDeps & AccessDeps>,

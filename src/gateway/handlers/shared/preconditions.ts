@@ -2,7 +2,7 @@ import { isNewerRecord, type ObjectRecord } from '../../../rpc/index.js';
 import { metadataSignal, resolveVersion, type LookupDeps } from '../../data-path/index.js';
 import { header, requireKeyAccess, requireObjectAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { sendsVersionId } from './current-version.js';
-import { etagListMatches, failedCondition, S3Error, s3VersionId } from '../../s3/index.js';
+import { etagListMatches, failedCondition, failedDeleteCondition, S3Error, s3VersionId, type DeleteConditions } from '../../s3/index.js';
 
 /**
  * GET and HEAD conditions: 412 PreconditionFailed for If-Match / If-Unmodified-Since, 304 Not Modified
@@ -87,28 +87,59 @@ export function writePreconditionsOf(ctx: RequestContext<unknown>): WritePrecond
  * creates exactly one succeeds.
  */
 export async function checkWritePreconditions(ctx: RequestContext<LookupDeps & AccessDeps>, bucket: string, key: string, conditions: WritePreconditions, seen?: ObjectRecord): Promise<void> {
-  const { services } = ctx;
-  const resolved = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), { withDeleteMarkers: true });
-  // Under the key's lease, the nodes that granted it report what they hold (`seen`): a plain write
-  // that committed on them just before may not be on a read quorum yet, and counts all the same.
-  const newest = seen !== undefined && (resolved === null || isNewerRecord(seen, resolved.record)) ? { record: seen } : resolved;
-  // The write's id, taken after this check, must order after what the check saw even when another
-  // gateway's clock runs ahead of this one's (a delete marker included).
-  if (newest !== null) services.clock.observe(newest.record.versionId);
-  const version = newest?.record.deleted === true ? null : newest;
+  const version = await currentForCheck(ctx, bucket, key, seen);
   if (conditions.ifNoneMatchAny && version !== null) {
     throw new S3Error('PreconditionFailed', { fields: { Condition: 'If-None-Match' } });
   }
   if (conditions.ifMatch !== undefined) {
-    // If-Match reads the object's ETag, so S3 asks for s3:GetObject as well as the write's own
-    // permission: a writer that may not read would otherwise learn, by 412 or success, whether a
-    // guessed ETag (the MD5 of a guessed body) is the object's.
-    const bucketRecord = await services.buckets.require(bucket, ctx.signal);
-    if (version === null) {
-      requireKeyAccess(ctx, bucketRecord, key, 's3:GetObject');
-      throw new S3Error('NoSuchKey', { fields: { Key: key } });
-    }
-    requireObjectAccess(ctx, bucketRecord, version.record, 'READ', 's3:GetObject');
-    if (!etagListMatches(conditions.ifMatch, version.record.etag)) throw new S3Error('PreconditionFailed', { fields: { Condition: 'If-Match' } });
+    await requireReadableCurrent(ctx, bucket, key, version);
+    if (version === null) throw new S3Error('NoSuchKey', { fields: { Key: key } });
+    if (!etagListMatches(conditions.ifMatch, version.etag)) throw new S3Error('PreconditionFailed', { fields: { Condition: 'If-Match' } });
   }
+}
+
+/**
+ * Checks a conditional delete against the key's current version (never a version named by id: S3
+ * evaluates conditional deletes on the current one only): 412 PreconditionFailed when one fails, 404
+ * NoSuchKey when If-Match finds no object. Called under the key's exclusive lease, as a conditional
+ * write's last check is (`seen`: what the granting nodes hold), so no write of the key can land
+ * between this check and the delete.
+ */
+export async function checkDeletePreconditions(ctx: RequestContext<LookupDeps & AccessDeps>, bucket: string, key: string, conditions: DeleteConditions, seen?: ObjectRecord): Promise<void> {
+  const version = await currentForCheck(ctx, bucket, key, seen);
+  // Every condition reads the object's ETag, size or time: the same read permission as If-Match on a PUT.
+  await requireReadableCurrent(ctx, bucket, key, version);
+  const failed = failedDeleteCondition(conditions, version);
+  if (failed === 'NoSuchKey') throw new S3Error('NoSuchKey', { fields: { Key: key } });
+  if (failed !== undefined) throw new S3Error('PreconditionFailed', { fields: { Condition: failed } });
+}
+
+/**
+ * The key's current version as a conditional write or delete must see it: the newest of a read quorum
+ * and of what the nodes granting the key's lease hold (`seen`: a plain write that committed on them just
+ * before may not be on a read quorum yet, and counts all the same); null when none or a delete marker.
+ */
+async function currentForCheck(ctx: RequestContext<LookupDeps & AccessDeps>, bucket: string, key: string, seen: ObjectRecord | undefined): Promise<ObjectRecord | null> {
+  const { services } = ctx;
+  const resolved = await resolveVersion(services.cluster.readSets(bucket, key), bucket, key, services.erasure, metadataSignal(ctx), { withDeleteMarkers: true });
+  const newest = seen !== undefined && (resolved === null || isNewerRecord(seen, resolved.record)) ? seen : (resolved?.record ?? null);
+  // The write's id, taken after this check, must order after what the check saw even when another
+  // gateway's clock runs ahead of this one's (a delete marker included).
+  if (newest !== null) services.clock.observe(newest.versionId);
+  return newest?.deleted === true ? null : newest;
+}
+
+/**
+ * A condition on the current version reads the object's ETag, so S3 asks for s3:GetObject as well as the
+ * operation's own permission: a writer that may not read would otherwise learn, by 412 or success,
+ * whether a guessed ETag (the MD5 of a guessed body) is the object's. Of a missing key, only a requester
+ * who could read it learns that it is missing (NoSuchKey is then the caller's to throw).
+ */
+async function requireReadableCurrent(ctx: RequestContext<LookupDeps & AccessDeps>, bucket: string, key: string, version: ObjectRecord | null): Promise<void> {
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  if (version === null) {
+    requireKeyAccess(ctx, bucketRecord, key, 's3:GetObject');
+    return;
+  }
+  requireObjectAccess(ctx, bucketRecord, version, 'READ', 's3:GetObject');
 }
