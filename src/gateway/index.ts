@@ -2,6 +2,7 @@ export { Gateway, MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher,
 export { GATEWAY_HEALTH_PATHS, GATEWAY_METRICS_PATHS, GatewayMetrics, type GatewayHealth } from './http/index.js';
 export { S3Error, S3_ERRORS, compareUtf8, type S3ErrorCode } from './s3/index.js';
 export { BUILTIN_POLICIES, parsePolicy } from './access/index.js';
+export { buildIndex, type IndexBuildPhase, type IndexBuildProgress } from './data-path/index.js';
 export {
   isRetryable,
   RemoteError,
