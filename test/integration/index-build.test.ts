@@ -12,6 +12,7 @@ import {
   type ListMultipartUploadsCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { PassThrough } from 'node:stream';
 import { t } from 'tap';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { indexShardKey, UPLOADS_BUCKET, type BucketRecord } from '../../src/rpc/index.js';
@@ -222,4 +223,24 @@ t.test('tessera admin index build indexes a bucket created before the index whil
   const rows = await replica.parts.store.indexRows.list({ bucket, incarnation: record.createdMs, prefix: '', after: '', afterIsPrefix: false, limit: 10_000 });
   const indexed = rows.rows.filter((row) => row.entry !== undefined && !row.entry.deleted).map((row) => row.key);
   t.same(indexed, model.live(), 'an index replica holds every live key as its newest entry');
+});
+
+t.test('a PUT whose body began before the build and commits after its walk is listed: it announces its intent as it commits', async (t) => {
+  const cluster = await startCluster({ nodeHealing: false, gatewayOverrides: { bucketCacheTtlMs: 100 } });
+  t.teardown(() => cluster.close());
+  const { s3, bucket } = await unindexedBucketOn(cluster);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'before', Body: 'x' }));
+  const half = 512 * 1024;
+  const body = new PassThrough();
+  const putting = s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'slow', Body: body, ContentLength: 2 * half }));
+  body.write(Buffer.alloc(half, 1));
+  // The write is under way (it read the bucket record, without an index, as it started) before the build marks the bucket.
+  await until('the PUT is being served', async () => cluster.gateway.requests.active >= 1, 10_000, 10);
+  let out = '';
+  const code = await runAdminCli(['index', 'build', bucket, '--config', await writeGatewayConfig(cluster), '--wait-ms', '400'], {}, { stdout: (s) => void (out += s), stderr: (s) => void (out += s) });
+  t.equal(code, 0, `the build finished while the body was still arriving: ${out}`);
+  t.match(out, /done, 1 object versions/, 'its walk saw only the key written before');
+  body.end(Buffer.alloc(half, 2));
+  await putting;
+  t.same(await allKeys(s3, bucket), ['before', 'slow'], 'the index lists the write that committed after the walk');
 });
