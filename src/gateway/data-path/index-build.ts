@@ -42,6 +42,8 @@ export interface IndexBuildOptions {
    */
   settleWaitMs: number;
   onProgress?: (progress: Readonly<IndexBuildProgress>) => void;
+  /** Versions read from the nodes per page of the walk (default and most: 1,000). */
+  pageVersions?: number;
 }
 
 /**
@@ -72,12 +74,13 @@ export async function buildIndex(deps: ListPathDeps, bucket: string, options: In
   // none, whether it reads the key before or after the write commits.
   await delay(options.settleWaitMs, undefined, { signal });
   report('objects');
-  await copyVersions(deps, marked as IndexedBucket, bucket, '', signal, (count) => {
+  const pageVersions = Math.max(1, Math.min(WALK_PAGE, options.pageVersions ?? WALK_PAGE));
+  await copyVersions(deps, marked as IndexedBucket, bucket, '', pageVersions, signal, (count) => {
     progress.objectVersions += count;
     options.onProgress?.(progress);
   });
   report('uploads');
-  await copyVersions(deps, uploadsIndexOf(marked) as IndexedBucket, UPLOADS_BUCKET, `${bucket}/`, signal, (count) => {
+  await copyVersions(deps, uploadsIndexOf(marked) as IndexedBucket, UPLOADS_BUCKET, `${bucket}/`, pageVersions, signal, (count) => {
     progress.uploadVersions += count;
     options.onProgress?.(progress);
   });
@@ -99,8 +102,8 @@ function withoutBuilding(index: NonNullable<BucketRecord['index']>): NonNullable
  * shard's replicas before the next page is read. An entry copied after its version was deleted by id
  * or replaced is hidden by what that write settled (docs/bucket-index.md): the copy never outvotes it.
  */
-async function copyVersions(deps: ListPathDeps, index: IndexedBucket, bucket: string, prefix: string, signal: AbortSignal, copied: (count: number) => void): Promise<void> {
-  const request: VersionListRequest = { bucket, prefix, delimiter: '', after: '', afterVersion: undefined, afterIsPrefix: false, maxKeys: WALK_PAGE };
+async function copyVersions(deps: ListPathDeps, index: IndexedBucket, bucket: string, prefix: string, pageVersions: number, signal: AbortSignal, copied: (count: number) => void): Promise<void> {
+  const request: VersionListRequest = { bucket, prefix, delimiter: '', after: '', afterVersion: undefined, afterIsPrefix: false, maxKeys: pageVersions };
   for (;;) {
     const scope = { signal, services: deps, startedMs: performance.now() };
     const page = await listVersions(deps.cluster.allNodes(), request, deps.erasure.parityShards, signal, () => deps.metadataTimeoutMs, ReadDeadline.of(scope));
