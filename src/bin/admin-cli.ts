@@ -10,6 +10,7 @@ import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
 import { runTargetCli } from './target-cli.js';
+import { runIndexCli } from './index-cli.js';
 import { runReplicateCli } from './replicate-cli.js';
 import { progressBar, timeLeft } from './progress-text.js';
 import { ADMIN_USAGE, KMS_USAGE } from './help.js';
@@ -87,13 +88,14 @@ type AdminFlags = {
 /** The work commands: each reads every node's status, `scrub` and `heal` after starting a pass. */
 type WorkCommand = 'status' | 'scrub' | 'heal';
 
-/** `tessera admin status|scrub|heal|object|kms|user|key|policy|target|replicate`. */
+/** `tessera admin status|scrub|heal|object|kms|user|key|policy|target|replicate|index`. */
 export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promise<number> {
   const [command, ...rest] = args;
   if (command === 'kms') return runKmsCli(rest, env, io);
   if (command === 'user' || command === 'key' || command === 'policy') return runUserCli(command, rest, env, io);
   if (command === 'target') return runTargetCli(rest, env, io, resolveTarget);
   if (command === 'replicate') return runReplicateCli(rest, env, io, resolveTarget);
+  if (command === 'index') return runIndexCli(rest, env, io, resolveTarget);
   if (command !== 'status' && command !== 'scrub' && command !== 'object' && command !== 'heal') {
     io.stderr(ADMIN_USAGE);
     return 2;

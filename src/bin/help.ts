@@ -80,7 +80,7 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 `;
 
 /** Usage text of `tessera admin`. */
-export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate> [--config FILE | --data DIR] [--json]
+export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate|index> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N]
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
@@ -90,6 +90,7 @@ export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|u
        tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
        tessera admin target add NAME --type TYPE ... | list | remove NAME
        tessera admin replicate resync BUCKET --target NAME [--concurrency N]
+       tessera admin index build BUCKET [--wait-ms N]
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected
@@ -147,6 +148,18 @@ export const REPLICATE_USAGE = `usage: tessera admin replicate resync BUCKET --t
            that target (no such s3 target, or no enabled rule of the bucket sends to it).
 
   --concurrency N   keys sent at once (default 4, at most 64)
+`;
+
+/** Usage text of `tessera admin index`. */
+export const INDEX_USAGE = `usage: tessera admin index build BUCKET [--wait-ms N] [--config FILE | --data DIR]
+
+  build    build the bucket index of a bucket created before Tessera had one (and of its multipart
+           uploads), while the bucket stays in use: it marks the bucket so that every gateway writes
+           to the index too, waits --wait-ms (default: the gateways' bucket cache lifetime plus 30 s)
+           until every gateway has seen that, copies every version and upload from the keys' nodes
+           into the index, then marks the bucket indexed: from then on its listings read the index.
+           Writes never pause. Run it again if it fails: it copies the same versions again.
+           Exit 0: the bucket is indexed; 1: the build failed; 2: no such bucket.
 `;
 
 /** Usage text of `tessera admin kms`. */
@@ -285,6 +298,7 @@ export function usageFor(argv: readonly string[]): string | undefined {
       if (sub === 'user' || sub === 'key' || sub === 'policy') return USER_USAGE;
       if (sub === 'target') return TARGET_USAGE;
       if (sub === 'replicate') return REPLICATE_USAGE;
+      if (sub === 'index') return INDEX_USAGE;
       return ADMIN_USAGE;
     default:
       return TESSERA_USAGE;

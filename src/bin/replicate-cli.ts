@@ -155,7 +155,7 @@ async function withProgressLine(io: Io, work: (onProgress: (progress: Readonly<R
 }
 
 /** What reading the cluster needs: its nodes and secret, its newest ring, the erasure layout, the SSE-S3 master keys and the region. */
-interface SourceCluster {
+export interface SourceCluster {
   admin: AdminTarget;
   ring: Ring;
   previous: Ring | undefined;
@@ -165,7 +165,7 @@ interface SourceCluster {
 }
 
 /** The cluster of --config (a gateway configuration), else the embedded cluster of --data (as `tessera dev` runs it). */
-async function clusterOf(configPath: string | undefined, dataDir: string | undefined, env: Env, resolveTarget: (config: string | undefined, data: string | undefined, env: Env) => Promise<AdminTarget>): Promise<SourceCluster> {
+export async function clusterOf(configPath: string | undefined, dataDir: string | undefined, env: Env, resolveTarget: (config: string | undefined, data: string | undefined, env: Env) => Promise<AdminTarget>): Promise<SourceCluster> {
   const admin = await resolveTarget(configPath, dataDir, env);
   let erasure: SourceCluster['erasure'];
   let keyFile: string | undefined;

@@ -22,7 +22,7 @@ import {
 } from './http/index.js';
 import { OPERATIONS, resolveOperation } from './operations.js';
 
-export { rotateMasterKey, type RotationReport } from './data-path/index.js';
+export { buildIndex, rotateMasterKey, type IndexBuildPhase, type IndexBuildProgress, type RotationReport } from './data-path/index.js';
 export { MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher, readMasterKeyFile } from './encryption/index.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */

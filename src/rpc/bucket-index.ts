@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
-import { ObjectRecord } from './object-record.js';
+import type { BucketRecord } from './bucket-record.js';
+import { ObjectRecord, UPLOADS_BUCKET } from './object-record.js';
 import { VersionId, WireName } from './wire-fields.js';
 
 /*
@@ -8,7 +9,7 @@ import { VersionId, WireName } from './wire-fields.js';
  */
 
 /** What a listing shows of one version: a projection of its record. */
-export const IndexEntry = Type.Pick(ObjectRecord, ['versionId', 'deleted', 'sizeBytes', 'etag', 'lastModifiedMs', 'checksums', 'checksumType', 'owner', 'versioning']);
+export const IndexEntry = Type.Pick(ObjectRecord, ['versionId', 'deleted', 'sizeBytes', 'etag', 'lastModifiedMs', 'checksums', 'checksumType', 'owner', 'versioning', 'upload']);
 /** What a listing shows of one version: a projection of its record. */
 export type IndexEntry = Static<typeof IndexEntry>;
 
@@ -33,6 +34,8 @@ export function indexEntryOf(record: ObjectRecord): IndexEntry {
     ...(record.checksumType === undefined ? {} : { checksumType: record.checksumType }),
     ...(record.owner === undefined ? {} : { owner: record.owner }),
     ...(record.versioning === undefined ? {} : { versioning: record.versioning }),
+    // An upload's marker: what ListMultipartUploads shows of it (the user's key, initiation, checksum).
+    ...(record.upload === undefined ? {} : { upload: record.upload }),
   };
 }
 
@@ -196,4 +199,36 @@ export class KeyVersionSieve {
   get state(): VersionHides | undefined {
     return this.nulls ? 'olderNulls' : undefined;
   }
+}
+
+/**
+ * The name of the bucket record that decides whether rows of `bucket`/`key` are indexed, and where: the
+ * bucket itself, or for a key of the internal uploads bucket the user bucket it starts with (upload
+ * keys are `<bucket>/<uploadId>[/<part>]`); undefined for an uploads key naming no bucket.
+ */
+export function indexOwnerOf(bucket: string, key: string): string | undefined {
+  if (bucket !== UPLOADS_BUCKET) return bucket;
+  const at = key.indexOf('/');
+  return at > 0 ? key.slice(0, at) : undefined;
+}
+
+/**
+ * The index of a bucket's multipart uploads, seen as a bucket's: rows of the uploads bucket under the
+ * user bucket's incarnation, in one shard placed under the uploads bucket's name. Undefined when the
+ * bucket's uploads have no index. A bucket's uploads are its keys `<bucket>/...` of the uploads bucket,
+ * so ListMultipartUploads and ListParts are prefix listings of this index.
+ */
+export function uploadsIndexOf(record: BucketRecord): BucketRecord | undefined {
+  if (record.index?.uploads !== true) return undefined;
+  return { ...record, name: UPLOADS_BUCKET, index: { shards: [{ id: 0, from: '' }], ...(record.index.building === true ? { building: true as const } : {}) } };
+}
+
+/**
+ * The index a row of `bucket`/`key` belongs to, given the record of indexOwnerOf(bucket, key): the
+ * record itself for a bucket's own key, its uploads index (uploadsIndexOf) for a key of the uploads
+ * bucket; undefined when that index does not exist.
+ */
+export function indexOfRow(owner: BucketRecord | undefined, bucket: string): BucketRecord | undefined {
+  if (owner === undefined || owner.deleted || owner.index === undefined) return undefined;
+  return bucket === UPLOADS_BUCKET ? uploadsIndexOf(owner) : owner;
 }

@@ -88,9 +88,18 @@ export const BucketRecord = Type.Object({
   /**
    * The bucket's index (docs/bucket-index.md): its shards by the first key each holds, ascending from
    * ''. Present when every version written since the bucket's creation is in it; absent on buckets
-   * created before the index existed, which are listed from their keys' nodes.
+   * created before the index existed, which are listed from their keys' nodes. `uploads`: the bucket's
+   * multipart uploads (its keys of the internal uploads bucket) have an index too (uploadsIndexOf).
+   * `building`: an index build is under way (docs/bucket-index.md#building-an-index): every write
+   * goes to the index, but listings still read the keys' nodes until the build has walked them all.
    */
-  index: Type.Optional(Type.Object({ shards: Type.Array(Type.Object({ id: Type.Integer({ minimum: 0 }), from: Type.String() }), { minItems: 1, maxItems: 65_536 }) })),
+  index: Type.Optional(
+    Type.Object({
+      shards: Type.Array(Type.Object({ id: Type.Integer({ minimum: 0 }), from: Type.String() }), { minItems: 1, maxItems: 65_536 }),
+      uploads: Type.Optional(Type.Literal(true)),
+      building: Type.Optional(Type.Literal(true)),
+    }),
+  ),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;

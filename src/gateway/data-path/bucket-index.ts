@@ -1,4 +1,4 @@
-import { indexEntryOf, indexShardFor, isNullEntry, indexShardKey, UPLOADS_BUCKET, writeQuorum, type BucketRecord, type IndexIntent, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { indexEntryOf, indexOfRow, indexOwnerOf, indexShardFor, isNullEntry, indexShardKey, writeQuorum, type BucketRecord, type IndexIntent, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 import type { BucketRecords, IndexWrites, LookupDeps } from './path-deps.js';
@@ -23,9 +23,30 @@ export interface BucketIndexDeps extends LookupDeps, BucketRecords, IndexWrites 
 /** The bucket's index, when every version written to it is there (see BucketRecord.index). */
 export type IndexedBucket = BucketRecord & { index: NonNullable<BucketRecord['index']> };
 
-/** Whether `record` is an indexed bucket's. */
+/** Whether `record` is an indexed bucket's: its listings read the index. */
 export function isIndexed(record: BucketRecord | undefined): record is IndexedBucket {
-  return record !== undefined && record.index !== undefined && record.name !== UPLOADS_BUCKET;
+  return writesIndex(record) && record.index.building !== true;
+}
+
+/** Whether writes into `record`'s bucket go to its index: an indexed bucket's, or one whose index is being built. */
+export function writesIndex(record: BucketRecord | undefined): record is IndexedBucket {
+  return record !== undefined && record.index !== undefined;
+}
+
+/**
+ * The index that writes of `bucket`/`key` go to: the bucket's own (`record`, when the caller holds it),
+ * or for a key of the uploads bucket, the uploads index of the user bucket the key names. Undefined
+ * when there is none (or, for an upload, its bucket is gone: its writes will fail on their own).
+ */
+export async function indexFor(ctx: RequestScope<BucketRecords>, bucket: string, key: string, record: BucketRecord | undefined): Promise<BucketRecord | undefined> {
+  const owner = indexOwnerOf(bucket, key);
+  if (owner === undefined) return undefined;
+  if (owner === bucket) return indexOfRow(record ?? (await ctx.services.buckets.require(bucket, ctx.signal)), bucket);
+  const ownerRecord = await ctx.services.buckets.require(owner, ctx.signal).catch((err: unknown) => {
+    if ((err as { code?: unknown }).code === 'NoSuchBucket') return undefined;
+    throw err;
+  });
+  return indexOfRow(ownerRecord, bucket);
 }
 
 /** The id of the index shard holding `key`. */
@@ -74,7 +95,7 @@ export class KeyIntent {
     signal: AbortSignal,
     options: { carriedBy?: readonly NodeClient[] } = {},
   ): Promise<KeyIntent | undefined> {
-    if (!isIndexed(bucket)) return undefined;
+    if (!writesIndex(bucket)) return undefined;
     const intent = new KeyIntent(ctx, bucket, key);
     // When the key's own nodes are the shard's replicas (always, on a cluster of k + m nodes), the
     // intent travels in each node's commit and is durable wherever the commit is: no write of its own.

@@ -122,8 +122,8 @@ export class BucketService {
         versionId: this.clock.next(),
         createdMs: this.clock.nowMs(),
         deleted: false,
-        // Every version of a new bucket goes to its index from the start (bucket-index.ts).
-        index: { shards: [{ id: 0, from: '' }] },
+        // Every version of a new bucket, and of its multipart uploads, goes to its index from the start (bucket-index.ts).
+        index: { shards: [{ id: 0, from: '' }], uploads: true },
         ...(init.owner === undefined ? {} : { owner: init.owner }),
         ...(init.grants === undefined ? {} : { grants: init.grants }),
         ...(init.ownership === undefined ? {} : { ownership: init.ownership }),

@@ -61,3 +61,4 @@ export { DigestedSource } from './digested-source.js';
 export { UserDirectory, USER_REFRESH_MS, type KeyEntry } from './user-directory.js';
 export { isIndexed, KeyIntent, type BucketIndexDeps, type IndexedBucket } from './bucket-index.js';
 export { listFromIndex, type ListedObject } from './index-listing.js';
+export { buildIndex, type IndexBuildOptions, type IndexBuildPhase, type IndexBuildProgress } from './index-build.js';

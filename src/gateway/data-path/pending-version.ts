@@ -4,11 +4,11 @@ import type { BodyEncryption } from '../encryption/index.js';
 import type { ChecksumValue } from '../s3/checksums/index.js';
 import { acquireKeyLease, acquireSharedLease, LEASE_RENEW_AFTER_MS, releaseSharedLease, type ExclusiveLease } from './key-lease.js';
 import type { RecordWriteDeps, WritePathDeps, WriteStage } from './path-deps.js';
-import type { RequestScope } from './request-scope.js';
+import { withTimeout, type RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
 import { abortShards, commitShards, prepareShards, type CommitCarried, type PreparedShards, type ShardHolder, type WriteTarget } from './shard-prepare-commit.js';
 import { forgetGoneBucket, stampOf, type BucketStamp } from './version-writer.js';
-import { KeyIntent } from './bucket-index.js';
+import { indexFor, KeyIntent } from './bucket-index.js';
 import { versionNote, withReplicationStatus, type PendingChange } from './change-notes.js';
 
 /** What a stored version carries besides its bytes. */
@@ -69,7 +69,7 @@ export class PendingVersion {
   private stageStartMs: number;
   private lease: ExclusiveLease | undefined;
   /** The write's intent on the bucket's index; undefined when the bucket keeps none. */
-  private readonly intent: KeyIntent | undefined;
+  private intent: KeyIntent | undefined;
   private held = false;
 
   private constructor(ctx: RequestScope<WritePathDeps>, target: WriteTarget, prepared: PreparedShards, stamp: BucketStamp, options: ReceiveOptions, startedMs: number, intent: KeyIntent | undefined) {
@@ -110,7 +110,7 @@ export class PendingVersion {
         expectedSizeBytes: encryption === undefined || expected === undefined ? expected : encryption.storedSize(expected),
         stripePool: services.stripePool,
       }),
-      KeyIntent.announce(ctx, bucketRecord, key, target.versionId, ctx.signal, { carriedBy: target.nodes }),
+      indexFor(ctx, bucket, key, bucketRecord).then((index) => KeyIntent.announce(ctx, index, key, target.versionId, ctx.signal, { carriedBy: target.nodes })),
     ]);
     if (prepared.status === 'fulfilled' && intent.status === 'fulfilled') return new PendingVersion(ctx, target, prepared.value, stamp, options, startedMs, intent.value);
     // Nothing will commit: the intent is ended, the prepared shards aborted, and the shared lease the
@@ -176,6 +176,11 @@ export class PendingVersion {
     // round lost only to slow nodes is sent again (commits are idempotent): a busy machine slows a PUT
     // whose nodes all hold their shard, it does not refuse it.
     try {
+      // A write that began before every gateway saw its bucket's index build announce itself now: the
+      // build waits out the bucket-record cache's lifetime, not the time a body takes to arrive.
+      this.intent ??= await KeyIntent.announce(ctx, await indexFor(ctx, target.bucket, target.key, undefined), target.key, target.versionId, withTimeout(undefined, ctx.services.metadataTimeoutMs), {
+        carriedBy: target.nodes,
+      });
       await this.intent?.keepFresh();
       const carried = carriedWith(this.intent?.carried(), note);
       await retrySlowCommit(ctx, (signal) => commitShards(target, prepared.holders, record, signal, prepared.stragglers, carried));

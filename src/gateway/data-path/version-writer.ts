@@ -5,7 +5,7 @@ import { acquireSharedLease, releaseSharedLease } from './key-lease.js';
 import type { RecordWriteDeps } from './path-deps.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
 import { retrySlowCommit } from './read-retry.js';
-import { KeyIntent, type BucketIndexDeps } from './bucket-index.js';
+import { indexFor, KeyIntent, type BucketIndexDeps } from './bucket-index.js';
 import { noteOf, versionNote, withReplicationStatus, type PendingChange } from './change-notes.js';
 
 /** How a record-only version commits: under a shared lease's token, and with the change it makes when the bucket's notification configurations select it. */
@@ -26,7 +26,7 @@ export async function commitRecord(ctx: RequestScope<Omit<RecordWriteDeps, 'logg
   const nodes = services.cluster.nodesFor(record.bucket, record.key);
   const bucket = record.bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(record.bucket, ctx.signal);
   // An indexed bucket's index hears of the write before it can commit (bucket-index.ts).
-  const intent = await KeyIntent.announce(ctx, bucket, record.key, record.versionId, withTimeout(undefined, services.metadataTimeoutMs), { carriedBy: nodes });
+  const intent = await KeyIntent.announce(ctx, await indexFor(ctx, record.bucket, record.key, bucket), record.key, record.versionId, withTimeout(undefined, services.metadataTimeoutMs), { carriedBy: nodes });
   const indexIntent = intent?.carried();
   const note = versionNote(options.change, record);
   // Not the client's: a commit some nodes may have applied is seen through to its quorum (or its
@@ -171,7 +171,7 @@ export async function deleteVersion(
   const bucketRecord = bucket === UPLOADS_BUCKET ? undefined : await services.buckets.require(bucket, signal);
   // The delete's own place among the key's changes: the index's intent and the change's note are ordered by it.
   const deleteId = services.clock.next();
-  const intent = await KeyIntent.announce(ctx, bucketRecord, key, deleteId, signal);
+  const intent = await KeyIntent.announce(ctx, await indexFor(ctx, bucket, key, bucketRecord), key, deleteId, signal);
   const remove = (node: NodeClient): Promise<ObjectRecord | null> => node.deleteVersion({ bucket, key, versionId, ...bypass }, { signal });
   // The note goes to the current set only, as a commit's does: the members leaving it give the key up.
   const note = options.change === undefined ? undefined : noteOf(options.change, { timeMs: services.clock.nowMs(), orderId: deleteId, versionId: options.shownVersionId });

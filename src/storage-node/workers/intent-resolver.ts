@@ -1,6 +1,6 @@
 import { DEFAULTS, compareVersionIds } from '../../common/index.js';
 import type { RingNode } from '../../placement/index.js';
-import { fanOut, indexEntryOf, newestRecord, type IndexOp, type ObjectRecord } from '../../rpc/index.js';
+import { fanOut, indexEntryOf, indexOfRow, indexOwnerOf, newestRecord, type IndexOp, type ObjectRecord } from '../../rpc/index.js';
 import type { ExpiredIntents } from '../metadata/index-rows.js';
 import type { ShardStore } from '../shard-store.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
@@ -64,8 +64,10 @@ export class IntentResolver implements Worker {
   /** Resolves one key's expired intents; false when the key must wait for a later pass. */
   private async resolve(expired: ExpiredIntents, signal: AbortSignal): Promise<boolean> {
     const { store, rings } = this.options;
-    const bucket = await store.bucketRecord(expired.bucket);
-    if (bucket === undefined || bucket.deleted || bucket.createdMs !== expired.incarnation) return false;
+    // Rows of the uploads bucket belong to the uploads index of the user bucket their key names.
+    const owner = indexOwnerOf(expired.bucket, expired.key);
+    const bucket = indexOfRow(owner === undefined ? undefined : await store.bucketRecord(owner), expired.bucket);
+    if (bucket === undefined || bucket.createdMs !== expired.incarnation) return false;
     const locator = rings.locator;
     if (locator === undefined || rings.previousLocator !== undefined) return false;
     const held = await store.indexRows.keyEntries(expired.bucket, expired.incarnation, expired.key);

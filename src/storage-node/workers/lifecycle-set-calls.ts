@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULTS, compareVersionIds, formatVersionId, newToken } from '../../common/index.js';
 import type { RingNode } from '../../placement/index.js';
 import {
+  indexOfRow,
+  indexOwnerOf,
   fanOut,
   indexEntryOf,
   isNullEntry,
@@ -214,12 +216,15 @@ export class KeySetCalls {
    */
   private async announce(record: ObjectRecord, signal: AbortSignal): Promise<{ settle(change: Pick<Extract<IndexOp, { op: 'settle' }>, 'entry' | 'replaces' | 'gone'>): void } | undefined | null> {
     const { nodeId, store, peers, rings } = this.deps;
-    const bucket = await store.bucketRecord(record.bucket);
+    // An upload's marker (an abort's closing marker) goes to its user bucket's uploads index.
+    const owner = indexOwnerOf(record.bucket, record.key);
+    const bucket = indexOfRow(owner === undefined ? undefined : await store.bucketRecord(owner), record.bucket);
     const locator = rings.locator;
-    if (bucket === undefined || bucket.deleted || bucket.index === undefined || locator === undefined) return undefined;
+    if (bucket?.index === undefined || locator === undefined) return undefined;
     // A record of an older incarnation of the bucket is in no index; one that names none (an expiry's
     // marker) is of the incarnation whose rules made it.
-    if (record.bucketCreatedMs !== undefined && record.bucketCreatedMs !== bucket.createdMs) return undefined;
+    const incarnation = record.upload?.bucketCreatedMs ?? record.bucketCreatedMs;
+    if (incarnation !== undefined && incarnation !== bucket.createdMs) return undefined;
     const self: IndexReplica = { nodeId, applyIndex: (request) => store.indexRows.apply(request.ops) };
     const placed = locator.locate(bucket.name, indexShardKey(bucket.createdMs, indexShardFor(bucket.index, record.key))).nodes;
     const replicas = placed.map((node): IndexReplica => (node.id === nodeId ? self : peers.get(node)));

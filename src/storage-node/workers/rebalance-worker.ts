@@ -3,6 +3,8 @@ import pLimit from 'p-limit';
 import { DEFAULTS } from '../../common/index.js';
 import { FIRST_RING_EPOCH, planChange, type Ring, type RingLocator, type RingNode } from '../../placement/index.js';
 import {
+  indexOfRow,
+  indexOwnerOf,
   decideQuorum,
   fanOut,
   indexShardFor,
@@ -174,10 +176,13 @@ export class RebalanceWorker implements Worker {
     const buckets = new Map<string, BucketRecord | undefined>();
     const byTarget = new Map<string, { node: RingNode; ops: IndexOp[] }>();
     for (const op of ops) {
-      if (!buckets.has(op.bucket)) buckets.set(op.bucket, await store.bucketRecord(op.bucket));
-      const bucket = buckets.get(op.bucket);
+      // Rows of the uploads bucket belong to the uploads index of the user bucket their key names.
+      const owner = indexOwnerOf(op.bucket, op.key);
+      if (owner === undefined) continue;
+      if (!buckets.has(owner)) buckets.set(owner, await store.bucketRecord(owner));
+      const bucket = indexOfRow(buckets.get(owner), op.bucket);
       // Rows of a bucket deleted since, or of an older incarnation, are garbage: nothing reads them.
-      if (bucket === undefined || bucket.deleted || bucket.index === undefined || bucket.createdMs !== op.incarnation) continue;
+      if (bucket?.index === undefined || bucket.createdMs !== op.incarnation) continue;
       const shardKey = indexShardKey(op.incarnation, indexShardFor(bucket.index, op.key));
       const before = previous?.locate(op.bucket, shardKey).nodes;
       for (const node of locator.locate(op.bucket, shardKey).nodes) {

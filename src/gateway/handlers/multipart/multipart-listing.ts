@@ -1,6 +1,6 @@
 import { bucketOwnerNamed, ownerElement } from '../shared/request-acl.js';
-import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, type ObjectRecord, type UploadInfo } from '../../../rpc/index.js';
-import { listObjects, type EncryptionDeps, type IndexWrites, type LifecycleDates, type ListRequest, type LookupDeps } from '../../data-path/index.js';
+import { UPLOADS_BUCKET, uploadMarkerKey, uploadPartKey, uploadsIndexOf, type BucketRecord, type UploadInfo } from '../../../rpc/index.js';
+import { isIndexed, listFromIndex, listObjects, ReadDeadline, type EncryptionDeps, type LifecycleDates, type ListedObject, type ListPathDeps, type ListRequest, type ListResult } from '../../data-path/index.js';
 import { bucketOf, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { compareUtf8, countParameter, listFieldEncoder, renderXml } from '../../s3/index.js';
 import { ofThisBucket, requireUpload, uploadIdOf } from '../shared/upload-lookup.js';
@@ -17,7 +17,7 @@ function checksumFields(upload: UploadInfo | undefined): Record<string, string> 
 }
 
 /** ListParts: the upload's parts in part-number order, paged by part-number-marker and max-parts. */
-export async function listParts(ctx: RequestContext<LookupDeps & IndexWrites & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
+export async function listParts(ctx: RequestContext<ListPathDeps & LifecycleDates & EncryptionDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
@@ -27,15 +27,10 @@ export async function listParts(ctx: RequestContext<LookupDeps & IndexWrites & L
   const upload = uploadMarker.upload;
   const showChecksums = mayShowUploadChecksums(ctx, uploadMarker.encryption, upload);
   const initiator = ownerElement(ctx, await bucketOwnerNamed(ctx, bucket), uploadMarker);
-  if (upload !== undefined) setAbortHeaders(ctx, await ctx.services.buckets.require(bucket, ctx.signal), key, upload.initiatedMs);
+  const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  if (upload !== undefined) setAbortHeaders(ctx, bucketRecord, key, upload.initiatedMs);
   const prefix = `${uploadMarkerKey(bucket, uploadId)}/`;
-  const page = await listObjects(
-    ctx.services.cluster.allNodes(),
-    { bucket: UPLOADS_BUCKET, prefix, delimiter: '', after: marker > 0 ? uploadPartKey(bucket, uploadId, marker) : '', afterIsPrefix: false, maxKeys: maxParts },
-    ctx.services.erasure.parityShards,
-    ctx.signal,
-    ctx.services.metadataTimeoutMs,
-  );
+  const page = await uploadsPage(ctx, bucketRecord, { bucket: UPLOADS_BUCKET, prefix, delimiter: '', after: marker > 0 ? uploadPartKey(bucket, uploadId, marker) : '', afterIsPrefix: false, maxKeys: maxParts });
   const parts = page.objects.map((record) => ({
     PartNumber: Number(record.key.slice(prefix.length)),
     LastModified: new Date(record.lastModifiedMs).toISOString(),
@@ -62,32 +57,40 @@ export async function listParts(ctx: RequestContext<LookupDeps & IndexWrites & L
 }
 
 /**
+ * A page of a bucket's keys of the uploads bucket (`request` names a prefix under `<bucket>/`): from
+ * the bucket's uploads index when it has one (a read quorum of one shard's replicas), otherwise from
+ * every node's keys.
+ */
+async function uploadsPage(ctx: RequestContext<ListPathDeps>, bucket: BucketRecord, request: ListRequest): Promise<ListResult<ListedObject>> {
+  const index = uploadsIndexOf(bucket);
+  if (isIndexed(index)) return listFromIndex(ctx, index, request, ReadDeadline.of(ctx));
+  return listObjects(ctx.services.cluster.allNodes(), request, ctx.services.erasure.parityShards, ctx.signal, () => ctx.services.metadataTimeoutMs, ReadDeadline.of(ctx));
+}
+
+/** An upload's marker as a listing shows it. */
+type ListedUpload = Pick<ListedObject, 'key' | 'owner'> & { upload: UploadInfo };
+
+/**
  * Every in-progress upload of a bucket. Markers live under `<bucket>/` of the internal bucket in
  * upload-id order, so S3's key order needs them all: the cost grows with the number of uploads in
- * progress (their parts are skipped as common prefixes), which is small in practice.
+ * progress (their parts are skipped as common prefixes, which the index seeks past), which is small in practice.
  */
-async function uploadsOf(ctx: RequestContext<LookupDeps>, bucket: string): Promise<(ObjectRecord & { upload: UploadInfo })[]> {
-  const uploads: (ObjectRecord & { upload: UploadInfo })[] = [];
-  const request: ListRequest = { bucket: UPLOADS_BUCKET, prefix: `${bucket}/`, delimiter: '/', after: '', afterIsPrefix: false, maxKeys: 1000 };
+async function uploadsOf(ctx: RequestContext<ListPathDeps>, bucket: BucketRecord): Promise<ListedUpload[]> {
+  const uploads: ListedUpload[] = [];
+  const request: ListRequest = { bucket: UPLOADS_BUCKET, prefix: `${bucket.name}/`, delimiter: '/', after: '', afterIsPrefix: false, maxKeys: 1000 };
   for (;;) {
-    const page = await listObjects(
-      ctx.services.cluster.allNodes(),
-      request,
-      ctx.services.erasure.parityShards,
-      ctx.signal,
-      ctx.services.metadataTimeoutMs,
-    );
-    for (const record of page.objects) if (record.upload !== undefined) uploads.push({ ...record, upload: record.upload });
+    const page = await uploadsPage(ctx, bucket, request);
+    for (const record of page.objects) if (record.upload !== undefined) uploads.push({ key: record.key, ...(record.owner === undefined ? {} : { owner: record.owner }), upload: record.upload });
     if (!page.isTruncated || page.next === undefined) return uploads;
     request.after = page.next.after;
     request.afterIsPrefix = page.next.afterIsPrefix;
   }
 }
 
-type UploadEntry = { upload: ObjectRecord & { upload: UploadInfo }; uploadId: string } | { prefix: string };
+type UploadEntry = { upload: ListedUpload; uploadId: string } | { prefix: string };
 
 /** ListMultipartUploads: in-progress uploads by key, then initiation; prefix, delimiter, markers and max-uploads as S3. */
-export async function listMultipartUploads(ctx: RequestContext<LookupDeps & AccessDeps>): Promise<void> {
+export async function listMultipartUploads(ctx: RequestContext<ListPathDeps & AccessDeps>): Promise<void> {
   const bucket = bucketOf(ctx);
   const bucketOwner = await bucketOwnerNamed(ctx, bucket);
   const { query } = ctx.target;
@@ -99,7 +102,7 @@ export async function listMultipartUploads(ctx: RequestContext<LookupDeps & Acce
   const uploadIdMarker = keyMarker === '' ? '' : query.get('upload-id-marker') ?? '';
   const maxUploads = countParameter('max-uploads', ctx.target.query.get('max-uploads'), 1000, 1000);
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
-  const uploads = (await uploadsOf(ctx, bucket))
+  const uploads = (await uploadsOf(ctx, bucketRecord))
     .map((upload) => ({ upload, uploadId: upload.key.slice(bucket.length + 1) }))
     .filter(({ upload }) => upload.upload.key.startsWith(prefix) && ofThisBucket(upload.upload, bucketRecord))
     .sort((a, b) => compareUtf8(a.upload.upload.key, b.upload.upload.key) || (a.uploadId < b.uploadId ? -1 : 1));
