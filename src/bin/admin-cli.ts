@@ -66,7 +66,7 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
     io.stdout(
       values.json === true
         ? `${JSON.stringify({ masterKeyId, resealed: report.resealed, examined: report.examined, changed: report.changed, kmsKeysResealed: kmsKeys, nodes: clients.length }, null, 2)}\n`
-        : `master key ${masterKeyId ?? '?'}: ${report.resealed} data keys and ${kmsKeys} KMS keys re-sealed, ${report.examined} records examined on ${clients.length} nodes, ${report.changed} changed meanwhile\n`,
+        : `master key ${masterKeyId ?? '?'}: ${report.resealed} data keys re-sealed, ${kmsKeys} KMS keys re-sealed, ${report.examined} records examined on ${clients.length} nodes, ${report.changed} changed meanwhile\n`,
     );
     return 0;
   } catch (err) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { t } from 'tap';
 import {
@@ -17,6 +17,7 @@ import {
   type GetObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
+import { masterKeyLine } from '../../src/gateway/index.js';
 import { collect, md5Hex } from '../helpers/bytes.js';
 import { clusterWithBucket } from '../helpers/cluster.js';
 import { customerKey, filesContaining, masterKeyFile } from '../helpers/sse.js';
@@ -253,4 +254,20 @@ t.test('the bytes on disk are not the plaintext', async (t) => {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'disk', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'app' }));
   t.same(await filesContaining(cluster.dataDir, marker), [], 'no file under the nodes holds the plaintext');
   t.ok((await read({ Bucket: bucket, Key: 'disk' })).equals(body));
+});
+
+t.test('master-key rotation re-seals the KMS keys: their objects read after the old master key is dropped', async (t) => {
+  const body = randomBytes(90 * KiB);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'master-rot', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'app' }));
+  const newLine = masterKeyLine(randomBytes(32));
+  await writeFile(keys.path, newLine + (await readFile(keys.path, 'utf8')), { mode: 0o600 });
+  t.ok(await cluster.gateway.reloadMasterKeys(), 'the gateway reloads the master key file');
+  let out = '';
+  const code = await runAdminCli(['kms', 'rotate', '--config', configPath], {}, { stdout: (s) => void (out += s), stderr: () => undefined });
+  t.equal(code, 0);
+  t.match(out, /[1-9]\d* KMS keys re-sealed/, 'the KMS keys are re-sealed under the new master key');
+  await writeFile(keys.path, newLine, { mode: 0o600 });
+  t.ok(await cluster.gateway.reloadMasterKeys(), 'the old master key is dropped');
+  t.ok(await eventually(async () => (await sdkError(read({ Bucket: bucket, Key: 'master-rot' }))).name === 'no error'), 'once the gateway sees the re-sealed keys, the object reads');
+  t.ok((await read({ Bucket: bucket, Key: 'master-rot' })).equals(body));
 });
