@@ -94,7 +94,7 @@ export interface ReadPathDeps extends LookupDeps {
   codec: Codec;
   /** Longest silence tolerated from one shard stream before another shard is used; follows latency like metadataTimeoutMs. */
   readonly stallTimeoutMs: number;
-  /** Seals and opens the data keys of encrypted objects (SSE-S3 needs a master key file, SSE-C does not). */
+  /** Seals and opens the data keys of encrypted objects (SSE-S3 and SSE-KMS need a master key file, SSE-C does not). */
   sealer: ObjectSealer;
 }
 
@@ -120,7 +120,7 @@ export interface BucketAdminDeps extends BucketRecords, LifecycleDates {
 
 /** Server-side encryption of what a request stores or reads. */
 export interface EncryptionDeps {
-  /** Seals and opens the data keys of encrypted objects (SSE-S3 needs a master key file, SSE-C does not). */
+  /** Seals and opens the data keys of encrypted objects (SSE-S3 and SSE-KMS need a master key file, SSE-C does not). */
   sealer: ObjectSealer;
   /** Resolves an SSE-KMS write's key before its body is read (and makes the default key). */
   kms: KmsKeyService;

@@ -145,7 +145,7 @@ export class ObjectSealer {
 
   private requireMasterKeys(): MasterKeyring {
     if (this.masterKeys === undefined) {
-      throw new S3Error('NotImplemented', { message: 'Server-side encryption with AES256 needs a master key file (sseMasterKeyFile), and this gateway has none.' });
+      throw new S3Error('NotImplemented', { message: 'Server-side encryption with AES256 or aws:kms needs a master key file (sseMasterKeyFile), and this gateway has none.' });
     }
     return this.masterKeys;
   }
