@@ -2,15 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, NodeSettings, readSecretFile, type Env } from '../common/index.js';
+import { DEFAULTS, GatewaySettings, HybridClock, NodeSettings, readSecretFile, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
-import { ObjectSealer, nodePackageCipher, readMasterKeyFile, rotateMasterKey } from '../gateway/index.js';
+import { ObjectSealer, nodePackageCipher, readMasterKeyFile, resealKmsKeyMaterial, rotateMasterKey, type MasterKeyring } from '../gateway/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
-import { NodeClient, type NodeWorkStatus } from '../rpc/index.js';
+import { KMS_KEY_RECORD_PREFIX, NodeClient, readUserRecords, writeUserRecord, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
 import { runTargetCli } from './target-cli.js';
 import { runIndexCli } from './index-cli.js';
+import { runKmsKeyCli } from './kms-key-cli.js';
 import { runReplicateCli } from './replicate-cli.js';
 import { progressBar, timeLeft } from './progress-text.js';
 import { ADMIN_USAGE, KMS_USAGE } from './help.js';
@@ -21,9 +22,22 @@ export interface AdminTarget {
   clusterSecret: string;
 }
 
-/** \`tessera admin kms rotate\`: master-key rotation over every node. */
+/** The master key file and region of the gateway configuration `--config` names, or of the embedded cluster in `--data`. */
+async function keySettings(config: string | undefined, data: string | undefined, env: Env): Promise<{ masterKeyFile: string | undefined; region: string }> {
+  if (config !== undefined) {
+    const gateway = gatewayConfigFrom(await readConfigFile(config), env);
+    return { masterKeyFile: gateway.sseMasterKeyFile, region: gateway.region };
+  }
+  return {
+    masterKeyFile: join(resolve(data ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir), 'sse-master-keys'),
+    region: env[GatewaySettings.properties.region.env] ?? DEFAULTS.region,
+  };
+}
+
+/** \`tessera admin kms rotate\`: master-key rotation over every node; \`kms key ...\`: the named SSE-KMS keys. */
 async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
   const [command, ...rest] = args;
+  if (command === 'key') return runKmsKeyCli(rest, env, io, { resolveTarget, keySettings });
   let values: { config?: string | undefined; data?: string | undefined; json?: boolean | undefined };
   try {
     if (command !== 'rotate') throw new Error(`unknown kms command: ${command ?? '(none)'}`);
@@ -36,10 +50,7 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
   let keyFile: string | undefined;
   try {
     target = await resolveTarget(values.config, values.data, env);
-    keyFile =
-      values.config !== undefined
-        ? gatewayConfigFrom(await readConfigFile(values.config), env).sseMasterKeyFile
-        : join(resolve(values.data ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir), 'sse-master-keys');
+    keyFile = (await keySettings(values.config, values.data, env)).masterKeyFile;
     if (keyFile === undefined) throw new Error('the configuration names no sseMasterKeyFile');
   } catch (err) {
     io.stderr(`tessera admin kms: ${(err as Error).message}\n`);
@@ -48,13 +59,15 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
   const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
   try {
     // Rotation re-seals data keys only; no body passes through the package cipher.
-    const sealer = new ObjectSealer({ masterKeys: await readMasterKeyFile(keyFile), cipher: nodePackageCipher() });
+    const masterKeys = await readMasterKeyFile(keyFile);
+    const sealer = new ObjectSealer({ masterKeys, cipher: nodePackageCipher() });
     const report = await rotateMasterKey(clients, sealer, AbortSignal.timeout(24 * 3600 * 1000));
+    const kmsKeys = await resealKmsKeys(clients, masterKeys);
     const masterKeyId = sealer.currentMasterKeyId() ?? null;
     io.stdout(
       values.json === true
-        ? `${JSON.stringify({ masterKeyId, resealed: report.resealed, examined: report.examined, changed: report.changed, nodes: clients.length }, null, 2)}\n`
-        : `master key ${masterKeyId ?? '?'}: ${report.resealed} data keys re-sealed, ${report.examined} records examined on ${clients.length} nodes, ${report.changed} changed meanwhile\n`,
+        ? `${JSON.stringify({ masterKeyId, resealed: report.resealed, examined: report.examined, changed: report.changed, kmsKeysResealed: kmsKeys, nodes: clients.length }, null, 2)}\n`
+        : `master key ${masterKeyId ?? '?'}: ${report.resealed} data keys re-sealed, ${kmsKeys} KMS keys re-sealed, ${report.examined} records examined on ${clients.length} nodes, ${report.changed} changed meanwhile\n`,
     );
     return 0;
   } catch (err) {
@@ -63,6 +76,22 @@ async function runKmsCli(args: string[], env: Env, io: { stdout(s: string): void
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
+}
+
+/** Re-seals every KMS key's root under the current master key (their versions' keys stay the same); returns how many changed. */
+async function resealKmsKeys(clients: readonly NodeClient[], masterKeys: MasterKeyring): Promise<number> {
+  const records = await readUserRecords(clients, 10_000);
+  const clock = new HybridClock();
+  for (const record of records.values()) clock.observe(record.versionId);
+  let changed = 0;
+  for (const record of records.values()) {
+    if (record.deleted || !record.name.startsWith(KMS_KEY_RECORD_PREFIX) || record.kms === undefined) continue;
+    const kms = resealKmsKeyMaterial(masterKeys, record.name.slice(KMS_KEY_RECORD_PREFIX.length), record.kms);
+    if (kms === undefined) continue;
+    await writeUserRecord(clients, { ...record, versionId: clock.next(), kms }, 10_000);
+    changed += 1;
+  }
+  return changed;
 }
 
 /** Where `tessera admin` writes, and how it runs: `signal` ends a --watch or --wait loop (Ctrl-C by default). */

@@ -164,11 +164,20 @@ export const INDEX_USAGE = `usage: tessera admin index build BUCKET [--wait-ms N
 
 /** Usage text of `tessera admin kms`. */
 export const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR] [--json]
+       tessera admin kms key create|rotate|disable|enable NAME | key list [--config FILE | --data DIR] [--json]
 
-  rotate   re-seal every SSE-S3 data key on every node under the first key of the master key file
-           (sseMasterKeyFile of --config, or DIR/sse-master-keys of the embedded cluster); no object
-           data is rewritten. First put the new key at the top of every gateway's master key file and
-           reload the gateways (SIGHUP); run rotate until it reports 0 re-sealed; then drop the old key.
+  rotate   re-seal every SSE-S3 data key on every node, and every KMS key, under the first key of the
+           master key file (sseMasterKeyFile of --config, or DIR/sse-master-keys of the embedded cluster);
+           no object data is rewritten. First put the new key at the top of every gateway's master key
+           file and reload the gateways (SIGHUP); run rotate until it reports 0 re-sealed; then drop the old key.
+
+  key create NAME   a new SSE-KMS key (1-64 of A-Z a-z 0-9 _ -), sealed under the master key file;
+                    prints its ARN, which x-amz-server-side-encryption-aws-kms-key-id takes (or NAME)
+  key list          every key: name, ARN, state, versions (never key material); aws/s3 is the default
+                    key, made on the first aws:kms write that names no key
+  key rotate NAME   a new version of the key seals new writes; objects sealed by older versions still read
+  key disable NAME  the key refuses writes and reads (KMS.DisabledException) until enabled again
+  key enable NAME
 `;
 
 /** Usage text of `tessera admin user|key|policy`. */

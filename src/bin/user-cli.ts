@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { HybridClock, randomHex, type Env } from '../common/index.js';
 import { BUILTIN_POLICIES, parsePolicy } from '../gateway/index.js';
-import { NodeClient, readUserRecords, TARGET_RECORD_PREFIX, writeUserRecord, type UserRecord } from '../rpc/index.js';
+import { KMS_KEY_RECORD_PREFIX, NodeClient, readUserRecords, TARGET_RECORD_PREFIX, writeUserRecord, type UserRecord } from '../rpc/index.js';
 import { resolveTarget } from './admin-cli.js';
 import { USER_USAGE } from './help.js';
 
@@ -73,7 +73,7 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
     const clock = new HybridClock();
     for (const record of users.values()) clock.observe(record.versionId);
     const write = (record: UserRecord): Promise<void> => writeUserRecord(clients, record, NODE_TIMEOUT_MS);
-    const live = [...users.values()].filter((u) => !u.deleted && !u.name.startsWith(POLICY_PREFIX) && !u.name.startsWith(TARGET_RECORD_PREFIX)).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const live = [...users.values()].filter((u) => !u.deleted && !u.name.startsWith(POLICY_PREFIX) && !u.name.startsWith(TARGET_RECORD_PREFIX) && !u.name.startsWith(KMS_KEY_RECORD_PREFIX)).sort((a, b) => (a.name < b.name ? -1 : 1));
     if (noun === 'policy') return await runPolicy(verb as string, argument, extra[0], users, live, clock, write, say);
     if (noun === 'user' && verb === 'list') {
       say(

@@ -6,7 +6,7 @@ import { createCodec, type Codec } from '../erasure/index.js';
 import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { IndexWriter, writeQuorum, type LocalLink } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
-import { BucketService, StripePool, UserDirectory } from './data-path/index.js';
+import { BucketService, KmsKeyService, StripePool, UserDirectory } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { ObjectSealer, readMasterKeyFile, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
 import {
@@ -23,7 +23,7 @@ import {
 import { OPERATIONS, resolveOperation } from './operations.js';
 
 export { buildIndex, rotateMasterKey, type IndexBuildPhase, type IndexBuildProgress, type RotationReport } from './data-path/index.js';
-export { MasterKeyring, ObjectSealer, masterKeyLine, nodePackageCipher, readMasterKeyFile } from './encryption/index.js';
+export { DEFAULT_KMS_KEY, KMS_KEY_NAME, MasterKeyring, ObjectSealer, kmsKeyArn, masterKeyLine, newKmsKeyMaterial, nodePackageCipher, readMasterKeyFile, resealKmsKeyMaterial } from './encryption/index.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
 const IDLE_STRIPE_BUFFERS = 16;
@@ -223,6 +223,8 @@ export class Gateway {
     });
     this.bucketIndex = bucketIndex;
     this.buckets = buckets;
+    this.sealer.useKmsKeys(users, config.region);
+    const kms = new KmsKeyService({ users, cluster, sealer: this.sealer, clock, region: config.region, timeoutMs: () => cluster.deadlineMs(config.metadataTimeoutMs) });
     return {
       cluster,
       buckets,
@@ -248,6 +250,7 @@ export class Gateway {
       digestPool,
       stripePool: new StripePool({ maxIdle: IDLE_STRIPE_BUFFERS }),
       sealer: this.sealer,
+      kms,
       sseCustomerKeysOverHttp: config.sseCustomerKeysOverHttp ?? false,
       lifecycleDayMs: (config.lifecycleDaySeconds ?? DEFAULTS.lifecycleDaySeconds) * 1000,
       observeWriteStage: (stage, seconds) => metrics.writeStageDone(stage, seconds),

@@ -50,8 +50,12 @@ export const BucketRecord = Type.Object({
   tags: Type.Optional(Strings),
   /** PutBucketVersioning's state; absent while versioning was never enabled (a bucket never returns to that). */
   versioning: Type.Optional(Type.Union([Type.Literal('Enabled'), Type.Literal('Suspended')])),
-  /** The bucket's default encryption (PutBucketEncryption): writes without SSE headers are sealed with SSE-S3. */
-  encryption: Type.Optional(Type.Literal('AES256')),
+  /** The bucket's default encryption (PutBucketEncryption): writes without SSE headers are sealed with SSE-S3 or SSE-KMS. */
+  encryption: Type.Optional(Type.Union([Type.Literal('AES256'), Type.Literal('aws:kms')])),
+  /** With `aws:kms`: the KMS key name of the default (KMSMasterKeyID); absent: the default key. */
+  kmsKeyName: Type.Optional(Type.String({ maxLength: 256 })),
+  /** The default's BucketKeyEnabled, echoed on writes that take the default. */
+  bucketKeyEnabled: Type.Optional(Type.Boolean()),
   /** Canonical id of the user who created the bucket; absent: the cluster owner (the configured credentials). */
   owner: Type.Optional(Type.String()),
   /** The bucket's ACL grants; absent: private (the owner's FULL_CONTROL only). */

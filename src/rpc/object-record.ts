@@ -70,11 +70,11 @@ export type PartRef = Static<typeof PartRef>;
 
 /**
  * How an encrypted version's body is sealed (server-side encryption). The data key is stored only
- * sealed: under a cluster master key (SSE-S3) or under the customer's own key (SSE-C), which is never
+ * sealed: under a cluster master key (SSE-S3), a version of a named KMS key (SSE-KMS), or under the customer's own key (SSE-C), which is never
  * stored; of that key only a keyed digest is kept, to tell a wrong key from a damaged body.
  */
 export const ObjectEncryption = Type.Object({
-  kind: Type.Union([Type.Literal('SSE-S3'), Type.Literal('SSE-C')]),
+  kind: Type.Union([Type.Literal('SSE-S3'), Type.Literal('SSE-C'), Type.Literal('SSE-KMS')]),
   /** The data key (AES-256), sealed (base64). */
   sealedKey: Type.String(),
   /** SSE-S3: the id of the master key that sealed the data key. */
@@ -84,6 +84,13 @@ export const ObjectEncryption = Type.Object({
   /** SSE-C: the keyed digest of the customer key and the salt it was computed with (base64). */
   customerKeyDigest: Type.Optional(Type.String()),
   customerKeySalt: Type.Optional(Type.String()),
+  /** SSE-KMS: the name of the KMS key and the version of it that sealed the data key. */
+  kmsKeyName: Type.Optional(Type.String()),
+  kmsKeyVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** SSE-KMS: the encryption context the write gave (canonical JSON), bound into the data key's seal. */
+  kmsContext: Type.Optional(Type.String()),
+  /** SSE-KMS: the write asked for an S3 Bucket Key (only echoed: keys are local, there are no KMS calls to save). */
+  bucketKey: Type.Optional(Type.Boolean()),
 });
 /** How an encrypted version's body is sealed (see the schema). */
 export type ObjectEncryption = Static<typeof ObjectEncryption>;

@@ -7,6 +7,27 @@ export const AccessKey = Type.Object({ accessKeyId: Type.String({ minLength: 1 }
 export type AccessKey = Static<typeof AccessKey>;
 
 /**
+ * A named SSE-KMS master key of the built-in key service: a random root of 32 bytes, sealed under a
+ * cluster master key (the master key file's) like an SSE-S3 data key. Version N's key is derived from
+ * the root, so rotation only counts up `versions`: two rotations racing agree on every version's key.
+ */
+export const KmsKeyMaterial = Type.Object({
+  /** The root, sealed (base64), under master key `masterKeyId`. */
+  sealedRoot: Type.String({ maxLength: 256 }),
+  masterKeyId: Type.String({ maxLength: 64 }),
+  /** How many versions the key has; new writes use the newest (this number), every older one still opens. */
+  versions: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  /** A disabled key seals and opens nothing until enabled again. */
+  disabled: Type.Boolean(),
+  /** When the newest version was made (rotation time). */
+  rotatedMs: Type.Number(),
+});
+/** A named SSE-KMS master key (see the schema). */
+export type KmsKeyMaterial = Static<typeof KmsKeyMaterial>;
+/** Names of the records that hold KMS keys rather than users. */
+export const KMS_KEY_RECORD_PREFIX = 'kms:';
+
+/**
  * A user's record (or a named identity policy's, see `policy`), kept on every node like a bucket record: the newest versionId per name wins, and
  * a removed user is a record with `deleted` set (so an older copy elsewhere cannot bring it back).
  */
@@ -30,6 +51,8 @@ export const UserRecord = Type.Object({
    * records are named `target:NAME` (TARGET_RECORD_PREFIX) and carry no keys.
    */
   target: Type.Optional(Type.String({ maxLength: 128 * 1024 })),
+  /** Set on a KMS key's record instead of a user's (named `kms:NAME`, KMS_KEY_RECORD_PREFIX); carries no access keys. */
+  kms: Type.Optional(KmsKeyMaterial),
 });
 /** Names of the records that hold event targets rather than users. */
 export const TARGET_RECORD_PREFIX = 'target:';

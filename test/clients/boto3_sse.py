@@ -88,8 +88,8 @@ def main():
     check(code == "InvalidRequest" and status == 400, f"GET without the SSE-C key: {code} {status}")
     code, status = error_of(lambda: s3.get_object(Bucket=bucket, Key=f"put-SSE-C-{KIB}", SSECustomerAlgorithm="AES256", SSECustomerKey=other))
     check(status == 403, f"GET with another SSE-C key: {code} {status}")
-    code, status = error_of(lambda: s3.put_object(Bucket=bucket, Key="kms", Body=b"x", ServerSideEncryption="aws:kms"))
-    check(status == 501, f"aws:kms refused: {code} {status}")
+    code, status = error_of(lambda: s3.put_object(Bucket=bucket, Key="kms", Body=b"x", ServerSideEncryption="aws:kms:dsse"))
+    check(status == 501, f"aws:kms:dsse refused: {code} {status}")
     print("key errors", flush=True)
 
     big = os.path.join(args.workdir, "big.bin")

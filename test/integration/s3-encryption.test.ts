@@ -103,8 +103,8 @@ t.test('SSE-C: the key is needed to read; missing, wrong and malformed keys get 
   t.equal(xmlField(algorithm.body, 'Code'), 'InvalidEncryptionAlgorithmError');
   const both = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'both', headers: { ...customerKeyHeaders(key), 'x-amz-server-side-encryption': 'AES256' }, body: Buffer.from('x') });
   t.equal(xmlField(both.body, 'Code'), 'InvalidArgument', 'SSE-C and SSE-S3 together');
-  const kms = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'kms', headers: { 'x-amz-server-side-encryption': 'aws:kms' }, body: Buffer.from('x') });
-  t.equal(kms.status, 501, 'aws:kms without a KMS');
+  const kms = await rawS3(cluster.endpoint, { method: 'PUT', bucket, key: 'kms', headers: { 'x-amz-server-side-encryption': 'aws:kms:dsse' }, body: Buffer.from('x') });
+  t.equal(kms.status, 501, 'dual-layer aws:kms:dsse is not available');
   for (const refused of ['short', 'alg', 'both', 'kms']) {
     const missing = await rawS3(cluster.endpoint, { method: 'HEAD', bucket, key: refused });
     t.equal(missing.status, 404, `a refused PUT (${refused}) stored nothing`);
@@ -146,8 +146,8 @@ t.test('bucket default encryption: Put/Get/Delete, and writes without headers ar
   const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'by-default', Body: markedBody(200 * KiB, marker) }));
   t.equal(put.ServerSideEncryption, 'AES256', 'a write without headers is encrypted');
   t.same(await filesContaining(cluster.dataDir, marker), []);
-  const kms = await sdkError(s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } })));
-  t.equal(kms.status, 501, 'aws:kms is refused');
+  const kms = await sdkError(s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms:dsse' } }] } })));
+  t.equal(kms.status, 501, 'aws:kms:dsse is refused');
   t.equal((await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256', 'and changes nothing');
   await s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
   t.equal((await sdkError(s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })))).name, 'ServerSideEncryptionConfigurationNotFoundError');

@@ -3,6 +3,7 @@
 export { BucketService } from './bucket-service.js';
 export { MAX_ACTIVE_BUCKET_LOOKUPS } from './bucket-lookups.js';
 export { rotateMasterKey, type RotationReport } from './key-rotation.js';
+export { KmsKeyService } from './kms-key-service.js';
 export { listObjects, type ListRequest, type ListResult } from './list-merge.js';
 export { acquireKeyLease, acquireSharedLease, holdKeyLease, releaseSharedLease, type HeldLease, type LeaseScope } from './key-lease.js';
 export { openStoredObject, type DataKeyOf } from './object-reader.js';

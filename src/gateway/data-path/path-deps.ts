@@ -5,6 +5,7 @@ import type { ObjectOwnership } from '../access/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import type { DigestPool } from '../digest/index.js';
 import type { ObjectSealer } from '../encryption/index.js';
+import type { KmsKeyService } from './kms-key-service.js';
 import type { BucketService } from './bucket-service.js';
 import type { StripePool } from './stripe-pool.js';
 import type { UserDirectory } from './user-directory.js';
@@ -93,7 +94,7 @@ export interface ReadPathDeps extends LookupDeps {
   codec: Codec;
   /** Longest silence tolerated from one shard stream before another shard is used; follows latency like metadataTimeoutMs. */
   readonly stallTimeoutMs: number;
-  /** Seals and opens the data keys of encrypted objects (SSE-S3 needs a master key file, SSE-C does not). */
+  /** Seals and opens the data keys of encrypted objects (SSE-S3 and SSE-KMS need a master key file, SSE-C does not). */
   sealer: ObjectSealer;
 }
 
@@ -119,8 +120,10 @@ export interface BucketAdminDeps extends BucketRecords, LifecycleDates {
 
 /** Server-side encryption of what a request stores or reads. */
 export interface EncryptionDeps {
-  /** Seals and opens the data keys of encrypted objects (SSE-S3 needs a master key file, SSE-C does not). */
+  /** Seals and opens the data keys of encrypted objects (SSE-S3 and SSE-KMS need a master key file, SSE-C does not). */
   sealer: ObjectSealer;
+  /** Resolves an SSE-KMS write's key before its body is read (and makes the default key). */
+  kms: KmsKeyService;
   /** Whether SSE-C keys are accepted over plain HTTP (always over HTTPS). */
   sseCustomerKeysOverHttp: boolean;
 }

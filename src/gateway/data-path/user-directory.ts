@@ -1,5 +1,5 @@
 import type { Logger } from '../../common/index.js';
-import { readUserRecords, TARGET_RECORD_PREFIX, type UserRecord } from '../../rpc/index.js';
+import { KMS_KEY_RECORD_PREFIX, readUserRecords, TARGET_RECORD_PREFIX, type KmsKeyMaterial, type UserRecord } from '../../rpc/index.js';
 import { BUILTIN_POLICIES, parsePolicy, type Policy, type Principal } from '../access/index.js';
 import type { ClusterView } from '../cluster/index.js';
 
@@ -32,6 +32,7 @@ export class UserDirectory {
   private names = new Map<string, string>();
   private policies = new Map<string, Policy[]>();
   private targets = new Map<string, string>();
+  private kmsKeys = new Map<string, KmsKeyMaterial>();
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private delayed: Promise<void> | undefined;
@@ -96,6 +97,11 @@ export class UserDirectory {
     return this.targets.get(name);
   }
 
+  /** The material (sealed) of KMS key `name`, or undefined when there is none. */
+  kmsKey(name: string): KmsKeyMaterial | undefined {
+    return this.kmsKeys.get(name);
+  }
+
   /**
    * Re-reads the users for a request naming an unknown key: at once, or when the last read is
    * MISS_REFRESH_MS old, so a flood of bad keys makes one read per interval, shared by all of them.
@@ -130,7 +136,9 @@ export class UserDirectory {
     const names = new Map<string, string>([[this.admin.canonicalId, this.admin.name]]);
     const documents = new Map<string, string>(Object.entries(BUILTIN_POLICIES));
     const targets = new Map<string, string>();
+    const kmsKeys = new Map<string, KmsKeyMaterial>();
     for (const record of users.values()) {
+      if (!record.deleted && record.name.startsWith(KMS_KEY_RECORD_PREFIX) && record.kms !== undefined) kmsKeys.set(record.name.slice(KMS_KEY_RECORD_PREFIX.length), record.kms);
       if (!record.deleted && record.name.startsWith(POLICY_PREFIX) && record.policy !== undefined) documents.set(record.name.slice(POLICY_PREFIX.length), record.policy);
       if (!record.deleted && record.name.startsWith(TARGET_RECORD_PREFIX) && record.target !== undefined) targets.set(record.name.slice(TARGET_RECORD_PREFIX.length), record.target);
     }
@@ -145,7 +153,7 @@ export class UserDirectory {
     }
     const policies = new Map<string, Policy[]>();
     for (const user of users.values()) {
-      if (user.deleted || user.name.startsWith(POLICY_PREFIX) || user.name.startsWith(TARGET_RECORD_PREFIX)) continue;
+      if (user.deleted || user.name.startsWith(POLICY_PREFIX) || user.name.startsWith(TARGET_RECORD_PREFIX) || user.name.startsWith(KMS_KEY_RECORD_PREFIX)) continue;
       const principal: Principal = { kind: 'user', canonicalId: user.canonicalId, name: user.name };
       names.set(user.canonicalId, user.name);
       for (const key of user.keys) keys.set(key.accessKeyId, { secretAccessKey: key.secretAccessKey, principal });
@@ -158,6 +166,7 @@ export class UserDirectory {
     this.names = names;
     this.policies = policies;
     this.targets = targets;
+    this.kmsKeys = kmsKeys;
   }
 }
 

@@ -2,9 +2,22 @@
 // node:crypto), data keys sealed under master or customer keys, and the SSE request headers. No I/O but
 // loading the addon and reading the master key file: the data path streams through it.
 export { KeyUnsealError, customerKeyDigest, customerKeyMatches, sealDataKey, unsealDataKey } from './key-sealing.js';
+export {
+  DEFAULT_KMS_KEY,
+  KMS_ACCOUNT,
+  KMS_KEY_NAME,
+  encryptionContextHeader,
+  kmsKeyArn,
+  kmsSealContext,
+  kmsVersionKey,
+  newKmsKeyMaterial,
+  parseEncryptionContext,
+  parseKmsKeyId,
+  resealKmsKeyMaterial,
+} from './kms-keys.js';
 export { MasterKeyFileError, MasterKeyring, masterKeyLine, readMasterKeyFile, type MasterKey } from './master-keys.js';
 export { NATIVE_ADDON_PATH, loadNativePackageCipher } from './native-package-cipher.js';
-export { ObjectSealer, sseResponseHeaders, type BodyEncryption, type PlainRange } from './object-sealer.js';
+export { ObjectSealer, sseResponseHeaders, type BodyEncryption, type KmsKeyLookup, type PlainRange } from './object-sealer.js';
 export {
   AesBackendUnavailableError,
   availablePackageCiphers,
@@ -33,7 +46,10 @@ export {
   type StoredRange,
 } from './package-format.js';
 export {
+  BUCKET_KEY_HEADER,
   COPY_SOURCE_SSE_C_PREFIX,
+  KMS_CONTEXT_HEADER,
+  KMS_KEY_ID_HEADER,
   SSE_C_PREFIX,
   SSE_HEADER,
   parseCustomerKey,
@@ -42,5 +58,6 @@ export {
   parseWriteSse,
   type HeaderReader,
   type KeyTransport,
+  type KmsRequest,
   type SseRequest,
 } from './sse-request.js';

@@ -1,11 +1,17 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { ObjectEncryption } from '../../rpc/index.js';
+import type { KmsKeyMaterial, ObjectEncryption } from '../../rpc/index.js';
 import { S3Error } from '../s3/index.js';
 import { customerKeyDigest, customerKeyMatches, KeyUnsealError, sealDataKey, unsealDataKey } from './key-sealing.js';
+import { encryptionContextHeader, kmsKeyArn, kmsSealContext, kmsVersionKey } from './kms-keys.js';
 import type { MasterKeyring } from './master-keys.js';
 import type { PackageCipher } from './package-cipher.js';
 import { DATA_KEY_BYTES, OBJECT_NONCE_BYTES, PackageEncryptor, decryptRange, storedSize } from './package-format.js';
-import type { SseRequest } from './sse-request.js';
+import type { KmsRequest, SseRequest } from './sse-request.js';
+
+/** The cluster's KMS keys as a gateway knows them (followed from the nodes): a key's material by name. */
+export interface KmsKeyLookup {
+  kmsKey(name: string): KmsKeyMaterial | undefined;
+}
 
 /** How one body is encrypted as it is written: the record's field, the stream transform, the ETag rule. */
 export interface BodyEncryption {
@@ -44,12 +50,72 @@ const STORED_WITH_SSE_C = 'The object was stored using a form of Server Side Enc
  */
 export class ObjectSealer {
   private masterKeys: MasterKeyring | undefined;
+  private kmsKeys: KmsKeyLookup | undefined;
+  private region = 'us-east-1';
   /** The AES-256-GCM implementation bodies are sealed and opened with. */
   readonly cipher: PackageCipher;
 
   constructor(options: { masterKeys: MasterKeyring | undefined; cipher: PackageCipher }) {
     this.masterKeys = options.masterKeys;
     this.cipher = options.cipher;
+  }
+
+  /** Takes the cluster's KMS keys (SSE-KMS), and the region their ARNs name. */
+  useKmsKeys(kmsKeys: KmsKeyLookup, region: string): void {
+    this.kmsKeys = kmsKeys;
+    this.region = region;
+  }
+
+  /** The master keys KMS key material is sealed under, or S3's error when this gateway has none. */
+  masterKeyring(): MasterKeyring {
+    return this.requireMasterKeys();
+  }
+
+  /** The ARN a KMS key is echoed as on this gateway. */
+  kmsKeyArn(name: string): string {
+    return kmsKeyArn(this.region, name);
+  }
+
+  /**
+   * The material of KMS key `name` for sealing or opening: S3's KMS.NotFoundException when there is
+   * no such key, KMS.DisabledException when it is disabled.
+   */
+  usableKmsKey(name: string): KmsKeyMaterial {
+    const material = this.kmsKeys?.kmsKey(name);
+    if (material === undefined) throw new S3Error('KMS.NotFoundException', { message: `Key '${this.kmsKeyArn(name)}' does not exist` });
+    if (material.disabled) throw new S3Error('KMS.DisabledException', { message: `${this.kmsKeyArn(name)} is disabled.` });
+    return material;
+  }
+
+  /** The key-encryption key of a version of a KMS key; a root that does not open is an internal error, never shown. */
+  private kmsKek(name: string, material: KmsKeyMaterial, version: number): Buffer {
+    try {
+      return kmsVersionKey(this.requireMasterKeys(), name, material, version);
+    } catch (err) {
+      if (err instanceof KeyUnsealError) throw new S3Error('InternalError', { message: 'The object\'s data key could not be opened.' });
+      throw err;
+    }
+  }
+
+  private newKmsKey(request: KmsRequest, dataKey: Buffer): OpenKey {
+    const name = request.keyName;
+    if (name === undefined) throw new S3Error('InternalError', { message: 'An SSE-KMS write reached the sealer with no key resolved.' });
+    const material = this.usableKmsKey(name);
+    const version = material.versions;
+    const kek = this.kmsKek(name, material, version);
+    const sealedKey = sealDataKey(kek, dataKey, kmsSealContext(name, version, request.context));
+    kek.fill(0);
+    return {
+      dataKey,
+      field: {
+        kind: 'SSE-KMS',
+        sealedKey,
+        kmsKeyName: name,
+        kmsKeyVersion: version,
+        ...(request.context === undefined ? {} : { kmsContext: request.context }),
+        ...(request.bucketKey === true ? { bucketKey: true } : {}),
+      },
+    };
   }
 
   /** Takes a re-read master key file: new data keys are sealed under its first key from now on. */
@@ -72,13 +138,14 @@ export class ObjectSealer {
         field: { kind: 'SSE-C', sealedKey: sealDataKey(request.customerKey, dataKey, 'SSE-C'), customerKeySalt: salt, customerKeyDigest: customerKeyDigest(request.customerKey, salt) },
       };
     }
+    if (request.kind === 'SSE-KMS') return this.newKmsKey(request, dataKey);
     const master = this.requireMasterKeys().current;
     return { dataKey, field: { kind: 'SSE-S3', sealedKey: sealDataKey(master.key, dataKey, `SSE-S3\0${master.id}`), masterKeyId: master.id } };
   }
 
   private requireMasterKeys(): MasterKeyring {
     if (this.masterKeys === undefined) {
-      throw new S3Error('NotImplemented', { message: 'Server-side encryption with AES256 needs a master key file (sseMasterKeyFile), and this gateway has none.' });
+      throw new S3Error('NotImplemented', { message: 'Server-side encryption with AES256 or aws:kms needs a master key file (sseMasterKeyFile), and this gateway has none.' });
     }
     return this.masterKeys;
   }
@@ -103,8 +170,8 @@ export class ObjectSealer {
       encrypt: (plaintext, expectedPlainBytes) => encryptor.encrypt(plaintext, expectedPlainBytes),
       plainBytes: () => encryptor.plainBytes(),
       storedSize,
-      // SSE-S3 keeps S3's MD5 ETag; an SSE-C ETag is not the MD5 (as in S3), so it cannot confirm a guess of the plaintext.
-      etagOf: (md5Hex) => (kind === 'SSE-C' ? createHmac('sha256', key.dataKey).update('tessera-sse-c-etag\0').update(md5Hex).digest('hex').slice(0, 32) : md5Hex),
+      // SSE-S3 keeps S3's MD5 ETag; an SSE-C or SSE-KMS ETag is not the MD5 (as in S3), so it cannot confirm a guess of the plaintext.
+      etagOf: (md5Hex) => (kind !== 'SSE-S3' ? createHmac('sha256', key.dataKey).update('tessera-sse-c-etag\0').update(md5Hex).digest('hex').slice(0, 32) : md5Hex),
     };
   }
 
@@ -135,6 +202,7 @@ export class ObjectSealer {
     this.checkAccess(field, request);
     try {
       if (field.kind === 'SSE-C' && request.kind === 'SSE-C') return unsealDataKey(request.customerKey, field.sealedKey, 'SSE-C');
+      if (field.kind === 'SSE-KMS') return this.kmsDataKey(field);
       const id = field.masterKeyId ?? '';
       const master = this.requireMasterKeys().get(id);
       // The client learns nothing of the key ids; the operator finds the record's masterKeyId with the node's tools.
@@ -144,6 +212,32 @@ export class ObjectSealer {
       if (err instanceof KeyUnsealError) throw new S3Error('InternalError', { message: 'The object\'s data key could not be opened.' });
       throw err;
     }
+  }
+
+  /** The data key of an SSE-KMS field, opened with the version of its key that sealed it (refused while the key is disabled). */
+  private kmsDataKey(field: ObjectEncryption): Buffer {
+    const name = field.kmsKeyName ?? '';
+    const version = field.kmsKeyVersion ?? 0;
+    const material = this.usableKmsKey(name);
+    if (version < 1 || version > material.versions) throw new S3Error('InternalError', { message: 'The object\'s data key could not be opened.' });
+    const kek = this.kmsKek(name, material, version);
+    try {
+      return unsealDataKey(kek, field.sealedKey, kmsSealContext(name, version, field.kmsContext));
+    } finally {
+      kek.fill(0);
+    }
+  }
+
+  /** The response headers that tell a client how a version is encrypted; `written`: the answer to the write that stored it (which also echoes an encryption context). */
+  responseHeaders(field: ObjectEncryption | undefined, request: SseRequest, written = false): Record<string, string> {
+    if (field?.kind !== 'SSE-KMS') return sseResponseHeaders(field, request);
+    const headers: Record<string, string> = {
+      'x-amz-server-side-encryption': 'aws:kms',
+      'x-amz-server-side-encryption-aws-kms-key-id': this.kmsKeyArn(field.kmsKeyName ?? ''),
+    };
+    if (field.bucketKey === true) headers['x-amz-server-side-encryption-bucket-key-enabled'] = 'true';
+    if (written && field.kmsContext !== undefined) headers['x-amz-server-side-encryption-context'] = encryptionContextHeader(field.kmsContext);
+    return headers;
   }
 
   /**

@@ -1,11 +1,25 @@
 import { createHash } from 'node:crypto';
 import { S3Error } from '../s3/index.js';
+import { parseEncryptionContext } from './kms-keys.js';
 import { DATA_KEY_BYTES } from './package-format.js';
 
-/** What a request asks of server-side encryption: nothing, SSE-S3 (store-managed keys) or SSE-C (the customer's key). */
+/**
+ * A request for SSE-KMS: `keyId` as the request (or the bucket's default) gave it, `keyName` once
+ * resolved to a known, enabled key; the encryption context (canonical JSON) and BucketKeyEnabled.
+ */
+export interface KmsRequest {
+  kind: 'SSE-KMS';
+  keyId?: string | undefined;
+  keyName?: string | undefined;
+  context?: string | undefined;
+  bucketKey?: boolean | undefined;
+}
+
+/** What a request asks of server-side encryption: nothing, SSE-S3 (store-managed keys), SSE-KMS (a named key of the cluster's) or SSE-C (the customer's key). */
 export type SseRequest =
   | { kind: 'none' }
   | { kind: 'SSE-S3' }
+  | KmsRequest
   | { kind: 'SSE-C'; customerKey: Buffer; keyMd5Base64: string };
 
 /** Header prefixes of the SSE-C key of the object addressed, and of a copy's source. */
@@ -65,18 +79,40 @@ export function parseCustomerKey(get: HeaderReader, prefix: string, transport: K
   return { kind: 'SSE-C', customerKey: keyBytes, keyMd5Base64: keyMd5 };
 }
 
-/** The value of `x-amz-server-side-encryption` as a request for SSE-S3; `aws:kms` is refused (no KMS is configured). */
-export function parseSseS3(value: string | undefined): SseRequest {
+/** The SSE-KMS key id header. */
+export const KMS_KEY_ID_HEADER = 'x-amz-server-side-encryption-aws-kms-key-id';
+/** The SSE-KMS encryption context header. */
+export const KMS_CONTEXT_HEADER = 'x-amz-server-side-encryption-context';
+/** The Bucket Key header of a write and of its answer. */
+export const BUCKET_KEY_HEADER = 'x-amz-server-side-encryption-bucket-key-enabled';
+/** Longest key id taken: a name is 64 characters, an ARN some more. */
+const MAX_KEY_ID_CHARS = 2048;
+
+/** The value of `x-amz-server-side-encryption`: SSE-S3 (AES256) or SSE-KMS (aws:kms, its key id and context from `get`). DSSE-KMS is refused. */
+export function parseSseS3(value: string | undefined, get: HeaderReader = () => undefined): SseRequest {
   if (value === undefined) return NO_KEY;
   if (value === 'AES256') return { kind: 'SSE-S3' };
-  if (value === 'aws:kms' || value === 'aws:kms:dsse') {
-    throw new S3Error('NotImplemented', { message: 'Server-side encryption with KMS keys is not available: no KMS is configured. Use AES256.' });
+  if (value === 'aws:kms') {
+    const keyId = get(KMS_KEY_ID_HEADER);
+    if (keyId !== undefined && (keyId === '' || keyId.length > MAX_KEY_ID_CHARS)) throw invalid(KMS_KEY_ID_HEADER, keyId.slice(0, 256), 'The KMS key id is not valid.');
+    const context = get(KMS_CONTEXT_HEADER);
+    return { kind: 'SSE-KMS', keyId, context: context === undefined ? undefined : parseEncryptionContext(context), bucketKey: parseBucketKey(get(BUCKET_KEY_HEADER)) };
+  }
+  if (value === 'aws:kms:dsse') {
+    throw new S3Error('NotImplemented', { message: 'Dual-layer server-side encryption with KMS keys (aws:kms:dsse) is not available. Use aws:kms or AES256.' });
   }
   throw invalid(SSE_HEADER, value, 'The encryption method specified is not supported');
 }
 
+function parseBucketKey(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  const lower = value.trim().toLowerCase();
+  if (lower === 'true' || lower === 'false') return lower === 'true';
+  throw invalid(BUCKET_KEY_HEADER, value.slice(0, 64), 'The header x-amz-server-side-encryption-bucket-key-enabled must be true or false.');
+}
+
 /** KMS's own request headers, which S3 takes only with `x-amz-server-side-encryption: aws:kms`. */
-const KMS_HEADERS = ['x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-context'] as const;
+const KMS_HEADERS = [KMS_KEY_ID_HEADER, KMS_CONTEXT_HEADER] as const;
 
 /** What a write (PutObject, CopyObject's target, CreateMultipartUpload) asks: SSE-S3 or SSE-C, never both. */
 export function parseWriteSse(get: HeaderReader, transport: KeyTransport): SseRequest {
@@ -86,7 +122,7 @@ export function parseWriteSse(get: HeaderReader, transport: KeyTransport): SseRe
   if (kmsHeader !== undefined && get(SSE_HEADER) !== 'aws:kms' && get(SSE_HEADER) !== 'aws:kms:dsse') {
     throw invalid(kmsHeader, get(kmsHeader), 'Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms');
   }
-  const sse = parseSseS3(get(SSE_HEADER));
+  const sse = parseSseS3(get(SSE_HEADER), get);
   const customer = parseCustomerKey(get, SSE_C_PREFIX, transport);
   if (sse.kind !== 'none' && customer.kind !== 'none') {
     throw invalid(SSE_HEADER, get(SSE_HEADER), 'Server Side Encryption with Customer provided key is incompatible with the encryption method specified');

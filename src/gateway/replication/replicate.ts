@@ -80,6 +80,9 @@ export async function replicateVersion(version: SourceVersion, remote: RemoteS3,
   if (version.encryption === 'SSE-C') {
     throw unreplicable('CustomerKeyEncrypted', 'a version encrypted with a customer-provided key (SSE-C) cannot be replicated');
   }
+  if (version.encryption === 'SSE-KMS') {
+    throw unreplicable('KmsKeyEncrypted', 'a version encrypted with a KMS key (SSE-KMS) is not replicated');
+  }
   const headers = replicaHeaders(version, Date.now());
   const partSizes = version.partSizes;
   if (partSizes === undefined) {

@@ -15,8 +15,8 @@ export interface SourceVersion {
   tags: Record<string, string>;
   retention?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; retainUntilMs: number };
   legalHold?: boolean;
-  /** 'SSE-S3' when stored encrypted under the cluster's keys, 'SSE-C' when under a customer's key (cannot be replicated). */
-  encryption?: 'SSE-S3' | 'SSE-C';
+  /** 'SSE-S3' when stored encrypted under the cluster's keys, 'SSE-C' or 'SSE-KMS' when under a customer's or a KMS key (cannot be replicated). */
+  encryption?: 'SSE-S3' | 'SSE-C' | 'SSE-KMS';
   /** Part sizes of a multipart object, in order; undefined for a single-part object. */
   partSizes?: number[];
   /** Decrypted bytes of part `index` (0-based; 0 for a single-part object), streamed. */

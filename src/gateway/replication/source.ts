@@ -12,6 +12,8 @@ import type { SourceVersion } from './source-version.js';
 export type ReplicationSourceErrorCode =
   /** Too few nodes answered, or the body could not be read from them now. */
   | 'SourceUnavailable'
+  /** An SSE-KMS version: replication does not open KMS keys. */
+  | 'KmsKeyEncrypted'
   /** An SSE-C version: its key is the customer's, never stored. */
   | 'CustomerKeyRequired'
   /** An SSE-S3 version, and the source holds no master keys or not the one that sealed it. */
@@ -253,6 +255,9 @@ export class ReplicationSource {
     if (encryption === undefined) return;
     if (encryption.kind === 'SSE-C') {
       throw new ReplicationSourceError('CustomerKeyRequired', 'the version is encrypted with a customer-provided key (SSE-C), which is not stored: it cannot be read', { retryable: false });
+    }
+    if (encryption.kind === 'SSE-KMS') {
+      throw new ReplicationSourceError('KmsKeyEncrypted', 'the version is encrypted with a KMS key (SSE-KMS), which replication does not open', { retryable: false });
     }
     if (this.masterKeys === undefined) {
       throw new ReplicationSourceError('MasterKeyMissing', 'the version is encrypted with SSE-S3 and this process has no master key file', { retryable: false });

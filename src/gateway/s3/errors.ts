@@ -38,6 +38,9 @@ export const S3_ERRORS = {
   InvalidRequest: { status: 400, message: 'Invalid Request' },
   InvalidTag: { status: 400, message: 'The tag provided was not a valid tag.' },
   KeyTooLongError: { status: 400, message: 'Your key is too long.' },
+  // S3 passes KMS's own errors through under a `KMS.` prefix.
+  'KMS.DisabledException': { status: 400, message: 'The KMS key is disabled.' },
+  'KMS.NotFoundException': { status: 400, message: 'The KMS key does not exist.' },
   MalformedTrailerError: { status: 400, message: 'The request contained trailing data that was not well-formed or did not conform to our published schema.' },
   MalformedXML: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
   MalformedPOSTRequest: { status: 400, message: 'The body of your POST request is not well-formed multipart/form-data.' },

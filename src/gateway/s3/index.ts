@@ -1,6 +1,6 @@
 // S3's own rules, with no HTTP, no node calls and no request: error codes, names, targets and ranges,
 // conditions, tags, CORS rules, XML documents. Checksums are the `checksums/` folder beside this file.
-export { BUCKET_ENCRYPTION_ROOT, bucketEncryptionBody, parseBucketEncryptionXml } from './bucket-encryption.js';
+export { BUCKET_ENCRYPTION_ROOT, bucketEncryptionBody, parseBucketEncryptionXml, type BucketEncryptionDefault } from './bucket-encryption.js';
 export { FIXED_BUCKET_CONFIGURATIONS, UNCONFIGURED_BUCKET_SUBRESOURCES } from './bucket-configurations.js';
 export { parseRange, type ByteRange } from './byte-range.js';
 export {

@@ -31,10 +31,28 @@ t.test('SSE request headers are checked as S3 checks them', async (t) => {
   const key = randomBytes(32);
   t.same(parseWriteSse(headers({}), secure), { kind: 'none' });
   t.same(parseWriteSse(headers({ 'x-amz-server-side-encryption': 'AES256' }), secure), { kind: 'SSE-S3' });
+  t.same(parseWriteSse(headers({ 'x-amz-server-side-encryption': 'aws:kms' }), secure), { kind: 'SSE-KMS', keyId: undefined, context: undefined, bucketKey: undefined });
+  t.same(
+    parseWriteSse(
+      headers({
+        'x-amz-server-side-encryption': 'aws:kms',
+        'x-amz-server-side-encryption-aws-kms-key-id': 'app',
+        'x-amz-server-side-encryption-context': Buffer.from('{"b":"2","a":"1"}').toString('base64'),
+        'x-amz-server-side-encryption-bucket-key-enabled': 'true',
+      }),
+      secure,
+    ),
+    { kind: 'SSE-KMS', keyId: 'app', context: '{"a":"1","b":"2"}', bucketKey: true },
+    'aws:kms with its key id, context (kept in canonical order) and bucket key',
+  );
   t.match(parseWriteSse(headers(keyHeaders(key)), secure), { kind: 'SSE-C', keyMd5Base64: createHash('md5').update(key).digest('base64') });
   const refused: [Record<string, string>, string, string][] = [
     [{ 'x-amz-server-side-encryption': 'AES128' }, 'InvalidArgument', 'an unknown SSE algorithm'],
-    [{ 'x-amz-server-side-encryption': 'aws:kms' }, 'NotImplemented', 'aws:kms without a KMS'],
+    [{ 'x-amz-server-side-encryption': 'aws:kms:dsse' }, 'NotImplemented', 'dual-layer aws:kms:dsse'],
+    [{ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-context': 'e30=!' }, 'InvalidArgument', 'a context that is not base64'],
+    [{ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-bucket-key-enabled': 'yes' }, 'InvalidArgument', 'a bucket key flag that is not true or false'],
+    [{ ...keyHeaders(key), 'x-amz-server-side-encryption': 'aws:kms' }, 'InvalidArgument', 'SSE-C and SSE-KMS together'],
+    [{ 'x-amz-server-side-encryption-context': 'e30=' }, 'InvalidArgument', 'a context without aws:kms'],
     [{ ...keyHeaders(key), 'x-amz-server-side-encryption-customer-algorithm': 'AES128' }, 'InvalidEncryptionAlgorithmError', 'an SSE-C algorithm other than AES256'],
     [{ 'x-amz-server-side-encryption-customer-key': key.toString('base64') }, 'InvalidArgument', 'a key without its algorithm'],
     [{ 'x-amz-server-side-encryption-customer-algorithm': 'AES256' }, 'InvalidArgument', 'an algorithm without a key'],

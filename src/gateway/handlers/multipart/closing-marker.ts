@@ -17,7 +17,9 @@ export function closingMarker(ctx: RequestContext<Pick<RecordWriteDeps, 'clock' 
     const [checksum] = Object.entries(manifest.checksums);
     if (checksum !== undefined) upload.manifestChecksum = { algorithm: checksum[0], value: checksum[1], type: manifest.checksumType ?? 'FULL_OBJECT' };
   }
-  // An SSE-C upload's encryption stays with it: a retried completion is checked against its key. (An
-  // SSE-S3 one is not needed there, and would only keep a sealed data key the key rotation must visit.)
-  return { ...closing, upload, ...(marker.encryption?.kind === 'SSE-C' ? { encryption: marker.encryption } : {}) };
+  // An SSE-C upload's encryption stays with it: a retried completion is checked against its key; an
+  // SSE-KMS one, so a retried completion echoes the key. (An SSE-S3 one is not needed there, and would
+  // only keep a sealed data key the master-key rotation must visit.)
+  const kept = marker.encryption !== undefined && marker.encryption.kind !== 'SSE-S3';
+  return { ...closing, upload, ...(kept ? { encryption: marker.encryption } : {}) };
 }

@@ -47,7 +47,7 @@ export async function createMultipartUpload(ctx: RequestContext<LookupDeps & Ind
   // Only the requested lock is kept with the upload: a default retention runs from completion.
   const { legalHold, retention } = objectLockFields(ctx, bucketRecord, { withBody: false, applyDefault: false });
   const requestedLock = { ...(retention === undefined ? {} : { retention }), ...(legalHold === undefined ? {} : { legalHold }) };
-  const sse = writeSseOf(ctx, bucketRecord.encryption);
+  const sse = await writeSseOf(ctx, bucketRecord);
   // One data key for the whole upload, sealed in its marker; every part gets a nonce of its own.
   const encryption = ctx.services.sealer.newUpload(sse);
   const uploadId = newUploadId(ctx);
@@ -63,7 +63,7 @@ export async function createMultipartUpload(ctx: RequestContext<LookupDeps & Ind
     ...(encryption === undefined ? {} : { encryption }),
   };
   await commitRecord(ctx, marker);
-  setSseHeaders(ctx, encryption, sse);
+  setSseHeaders(ctx, encryption, sse, true);
   setAbortHeaders(ctx, bucketRecord, key, initiatedMs);
   if (checksum.checksumAlgorithm !== undefined) ctx.reply.header('x-amz-checksum-algorithm', checksum.checksumAlgorithm);
   if (checksum.checksumType !== undefined) ctx.reply.header('x-amz-checksum-type', checksum.checksumType);

@@ -18,7 +18,7 @@ import { setExpirationHeader } from '../shared/lifecycle-dates.js';
 import { checkPartAlgorithm } from '../shared/multipart-checksums.js';
 import { attributesOf } from '../shared/object-attributes.js';
 import { objectLockFields } from '../shared/object-lock-fields.js';
-import { readSseOf, setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
+import { readSseOf, requestedSseOf, setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
 import { objectAclFields } from '../shared/request-acl.js';
 import { checkCopySourceConditions, checkWritePreconditions, writePreconditionsOf } from '../shared/preconditions.js';
 import { partNumberOf, requireNotCompleting, requireUpload, uploadIdOf } from '../shared/upload-lookup.js';
@@ -123,8 +123,8 @@ export async function copyObject(ctx: RequestContext<WritePathDeps & LifecycleDa
   const sourceSse = readSseOf(ctx, COPY_SOURCE_SSE_C_PREFIX);
   const targetBucket = await ctx.services.buckets.require(bucket, ctx.signal);
   // The copy is encrypted as its own request says (or the target bucket's default), whatever the source was.
-  const targetSse = writeSseOf(ctx, targetBucket.encryption);
-  const requestedSse = writeSseOf(ctx);
+  const targetSse = await writeSseOf(ctx, targetBucket);
+  const requestedSse = requestedSseOf(ctx);
   // A copy of a named version onto its own key is how a previous version is restored; only the current
   // object copied onto itself unchanged is refused. S3 counts naming a storage class as a change, even
   // the one the object has (there is only STANDARD here): tools rewrite an object in place that way.
@@ -161,7 +161,7 @@ export async function copyObject(ctx: RequestContext<WritePathDeps & LifecycleDa
   const encryption = ctx.services.sealer.forBody(targetSse);
   const change = changeOf(ctx, targetBucket, 's3:ObjectCreated:Copy', key, { tags: attributes.tags });
   const record = await writeObject(ctx, bucket, key, attributes, storedBody(ctx, body, checksumAlgorithm), { encryption, preconditions, change });
-  setSseHeaders(ctx, record.encryption, targetSse);
+  setSseHeaders(ctx, record.encryption, targetSse, true);
   setVersionHeader(ctx, source.versionId, from, 'x-amz-copy-source-version-id');
   setWrittenVersionHeader(ctx, record);
   setExpirationHeader(ctx, targetBucket, record);

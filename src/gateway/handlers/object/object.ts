@@ -23,7 +23,7 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
   const attributes = attributesOf(ctx);
   const preconditions = writePreconditionsOf(ctx);
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
-  const sse = writeSseOf(ctx, bucketRecord.encryption);
+  const sse = await writeSseOf(ctx, bucketRecord);
   Object.assign(attributes, objectAclFields(ctx, bucketRecord), objectLockFields(ctx, bucketRecord, { withBody: true }));
   // Checked before the body is read, so a refused upload costs no transfer, and again before the commit.
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
@@ -43,7 +43,7 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
   const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:Put', key, { tags: attributes.tags, replicates: replica === undefined });
   const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions, change });
   setChecksumHeaders(ctx, record, true);
-  setSseHeaders(ctx, record.encryption, sse);
+  setSseHeaders(ctx, record.encryption, sse, true);
   setWrittenVersionHeader(ctx, record);
   setExpirationHeader(ctx, bucketRecord, record);
   await ctx.reply.header('etag', record.etag).send();

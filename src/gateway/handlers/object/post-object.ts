@@ -52,7 +52,7 @@ export async function postObject(ctx: RequestContext<WritePathDeps & EncryptionD
   });
   const attributes = attributesOf(writeCtx);
   Object.assign(attributes, objectAclFields(writeCtx, bucketRecord));
-  const sse = writeSseOf(writeCtx, bucketRecord.encryption);
+  const sse = await writeSseOf(writeCtx, bucketRecord);
   const file = sizedFile(formHead.file, range);
   const expected = formDigests(fields);
   const encryption = ctx.services.sealer.forBody(sse);
@@ -69,7 +69,7 @@ export async function postObject(ctx: RequestContext<WritePathDeps & EncryptionD
   } finally {
     incoming.close();
   }
-  setSseHeaders(writeCtx, record.encryption, sse);
+  setSseHeaders(writeCtx, record.encryption, sse, true);
   setWrittenVersionHeader(ctx, record);
   const location = objectLocation(ctx, bucket, key);
   ctx.reply.header('etag', record.etag).header('location', location);

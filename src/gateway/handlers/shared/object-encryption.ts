@@ -1,5 +1,5 @@
-import type { ObjectEncryption, UploadInfo } from '../../../rpc/index.js';
-import { parseReadSse, parseWriteSse, sseResponseHeaders, type KeyTransport, type SseRequest } from '../../encryption/index.js';
+import type { BucketRecord, ObjectEncryption, UploadInfo } from '../../../rpc/index.js';
+import { parseReadSse, parseWriteSse, type KeyTransport, type ObjectSealer, type SseRequest } from '../../encryption/index.js';
 import type { EncryptionDeps } from '../../data-path/index.js';
 import { header, type RequestContext } from '../../http/index.js';
 
@@ -8,14 +8,21 @@ export function keyTransport(ctx: RequestContext<EncryptionDeps>): KeyTransport 
   return { secure: ctx.request.protocol === 'https', allowInsecure: ctx.services.sseCustomerKeysOverHttp };
 }
 
+/** The encryption a write's own SSE headers ask for (no bucket default, no KMS key looked up). */
+export function requestedSseOf(ctx: RequestContext<EncryptionDeps>): SseRequest {
+  return parseWriteSse((name) => header(ctx, name), keyTransport(ctx));
+}
+
 /**
- * The encryption a write asks for: its own SSE headers, else the bucket's default encryption (SSE-S3 when
- * the bucket has one). Checked before any body is read.
+ * The encryption a write asks for: its own SSE headers, else the bucket's default encryption (SSE-S3 or
+ * SSE-KMS), with any KMS key resolved (S3's KMS errors for a missing or disabled one). Checked before
+ * any body is read.
  */
-export function writeSseOf(ctx: RequestContext<EncryptionDeps>, bucketDefault?: 'AES256' | undefined): SseRequest {
-  const request = parseWriteSse((name) => header(ctx, name), keyTransport(ctx));
-  if (request.kind === 'none' && bucketDefault === 'AES256') return { kind: 'SSE-S3' };
-  return request;
+export async function writeSseOf(ctx: RequestContext<EncryptionDeps>, bucket: Pick<BucketRecord, 'encryption' | 'kmsKeyName' | 'bucketKeyEnabled'>): Promise<SseRequest> {
+  let request = requestedSseOf(ctx);
+  if (request.kind === 'none' && bucket.encryption === 'AES256') request = { kind: 'SSE-S3' };
+  if (request.kind === 'none' && bucket.encryption === 'aws:kms') request = { kind: 'SSE-KMS', keyId: bucket.kmsKeyName, bucketKey: bucket.bucketKeyEnabled };
+  return ctx.services.kms.resolve(request);
 }
 
 /** The SSE-C key a read (or a part upload) carries, or none; `prefix` selects a copy source's headers. */
@@ -23,9 +30,12 @@ export function readSseOf(ctx: RequestContext<EncryptionDeps>, prefix?: string):
   return parseReadSse((name) => header(ctx, name), keyTransport(ctx), prefix);
 }
 
-/** Tells the client how the version it wrote or reads is encrypted, as S3 does on every response. */
-export function setSseHeaders(ctx: RequestContext<unknown>, field: ObjectEncryption | undefined, request: SseRequest): void {
-  for (const [name, value] of Object.entries(sseResponseHeaders(field, request))) ctx.reply.header(name, value);
+/**
+ * Tells the client how the version it wrote or reads is encrypted, as S3 does on every response;
+ * `written`: this answers the write that stored it (an SSE-KMS encryption context is echoed then only).
+ */
+export function setSseHeaders(ctx: RequestContext<{ sealer: ObjectSealer }>, field: ObjectEncryption | undefined, request: SseRequest, written = false): void {
+  for (const [name, value] of Object.entries(ctx.services.sealer.responseHeaders(field, request, written))) ctx.reply.header(name, value);
 }
 
 /**
