@@ -90,7 +90,23 @@ export const BucketRecord = Type.Object({
    * ''. Present when every version written since the bucket's creation is in it; absent on buckets
    * created before the index existed, which are listed from their keys' nodes.
    */
-  index: Type.Optional(Type.Object({ shards: Type.Array(Type.Object({ id: Type.Integer({ minimum: 0 }), from: Type.String() }), { minItems: 1, maxItems: 65_536 }) })),
+  index: Type.Optional(
+    Type.Object({
+      shards: Type.Array(Type.Object({ id: Type.Integer({ minimum: 0 }), from: Type.String() }), { minItems: 1, maxItems: 65_536 }),
+      /** The split under way, at most one per bucket (IndexSplit in index-split.ts). */
+      split: Type.Optional(
+        Type.Object({
+          /** The shard being split, and the new shard: keys from `from` up to the parent's end move to it. */
+          parent: Type.Integer({ minimum: 0 }),
+          id: Type.Integer({ minimum: 0 }),
+          from: Type.String({ minLength: 1 }),
+          stage: Type.Union([Type.Literal('copying'), Type.Literal('published'), Type.Literal('retiring')]),
+          /** When the stage was recorded (the leading node's clock): each stage waits out gateways' bucket caches. */
+          sinceMs: Type.Number(),
+        }),
+      ),
+    }),
+  ),
 });
 /** A bucket's record. */
 export type BucketRecord = Static<typeof BucketRecord>;
