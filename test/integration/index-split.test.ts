@@ -39,7 +39,7 @@ async function splitDone(cluster: TestCluster, bucket: string, shards: number): 
       const index = await indexOf(cluster, bucket);
       return index.shards.length >= shards && index.split === undefined;
     },
-    60_000,
+    90_000,
   );
 }
 
@@ -200,7 +200,7 @@ t.test('a split whose leading node stops in the middle of its copy is finished a
   t.teardown(() => cluster.close());
   const { s3, bucket } = await bucketOn(cluster);
   const committed = new Set<string>();
-  await fill(s3, bucket, 0, SPLIT_KEYS + 50, committed);
+  await fill(s3, bucket, 0, SPLIT_KEYS + 100, committed);
   const record = await (cluster.nodes[0] as StorageNode).parts.store.bucketRecord(bucket);
   if (record === undefined) throw new Error('no record');
   const locator = (cluster.nodes[0] as StorageNode).parts.rings.locator;
@@ -216,7 +216,7 @@ t.test('a split whose leading node stops in the middle of its copy is finished a
     const rows = node.parts.store.indexRows;
     const apply = rows.apply.bind(rows);
     rows.apply = async (ops) => {
-      if (ops.length >= 100 && stopping === undefined) {
+      if (ops.length >= 60 && stopping === undefined) {
         stopping = cluster.stopNode(leader);
         throw new Error('the copy was cut short');
       }
