@@ -125,7 +125,7 @@ export const DEFAULTS = {
   /** A bucket index shard holding this many keys is split in two (docs/bucket-index.md, "Growing"). */
   indexSplitKeys: 500_000,
   /** Pause between passes that count index shards' keys and move splits on. */
-  indexSplitIntervalMs: 60_000,
+  indexSplitIntervalMs: 10 * 60_000,
   /** How long each stage of a split waits for gateways to see the one before: well past bucketCacheTtlMs. */
   indexSplitWaitMs: 10_000,
 } as const;
