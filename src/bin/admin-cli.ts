@@ -296,6 +296,13 @@ function lifecycleLine(row: NodeWorkStatus): string {
 }
 
 /** The bucket index intent resolver's line of `admin status` (intent-resolver.ts). */
+/** The index split worker's line: its passes, the splits it led, and the most keys it counted in one shard it leads. */
+function splitsLine(row: NodeWorkStatus): string {
+  const figures = row.workers.splits?.worker;
+  if (figures === undefined) return '  splits     not reported';
+  return `  splits     passes ${figures['passes'] ?? 0}; index shards split ${figures['splitsDone'] ?? 0} (started ${figures['splitsStarted'] ?? 0}), rows copied ${figures['rowsCopied'] ?? 0}, largest shard led ${figures['largestShardKeys'] ?? 0} keys`;
+}
+
 function intentsLine(row: NodeWorkStatus): string {
   const figures = row.workers.intents?.worker;
   if (figures === undefined) return '  intents    not reported';
@@ -349,6 +356,7 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
           `temporary files ${gc.tmpFilesRemoved}, segments compacted ${gc.segmentsRemoved ?? 0}; freed ${mb(gc.bytesFreed)}`,
       lifecycleLine(row),
       intentsLine(row),
+      splitsLine(row),
       eventsLine(row),
     );
   }

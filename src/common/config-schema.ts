@@ -318,6 +318,16 @@ export const HealingSettings = Type.Object(
     lifecycleKeysPerSecond: rate('TESSERA_LIFECYCLE_KEYS_PER_SECOND', DEFAULTS.lifecycleKeysPerSecond, 'keys the lifecycle worker examines per second (0: unlimited)'),
     /** The length of a lifecycle rule's "day", which must match the gateways' lifecycleDaySeconds. */
     lifecycleDaySeconds: lifecycleDay,
+    /** Keys past which a bucket index shard is split (docs/bucket-index.md, "Growing"). */
+    indexSplitKeys: setting(Int(2, MAX_SAFE), { env: 'TESSERA_INDEX_SPLIT_KEYS', default: DEFAULTS.indexSplitKeys, doc: 'keys a bucket index shard holds before its leading replica splits it at its median key' }),
+    /** Pause between the passes that count index shards' keys and move splits on. */
+    indexSplitIntervalMs: pause('TESSERA_INDEX_SPLIT_INTERVAL_MS', DEFAULTS.indexSplitIntervalMs, 'pause between passes that count bucket index shards\' keys and move their splits on'),
+    /** How long each stage of an index split waits: longer than any gateway's bucketCacheTtlMs. */
+    indexSplitWaitMs: setting(Int(0, DAY_MS), {
+      env: 'TESSERA_INDEX_SPLIT_WAIT_MS',
+      default: DEFAULTS.indexSplitWaitMs,
+      doc: 'how long each stage of a bucket index split waits before the next; must exceed every gateway\'s bucketCacheTtlMs',
+    }),
   },
   { additionalProperties: false },
 );

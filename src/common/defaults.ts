@@ -122,4 +122,10 @@ export const DEFAULTS = {
   gcPeerTimeoutMs: 5_000,
   /** Pause between a node's passes over its bucket index rows for intents of abandoned writes (an intent stands 30 minutes). */
   indexIntentPassMs: 5 * 60 * 1000,
+  /** A bucket index shard holding this many keys is split in two (docs/bucket-index.md, "Growing"). */
+  indexSplitKeys: 500_000,
+  /** Pause between passes that count index shards' keys and move splits on. */
+  indexSplitIntervalMs: 10 * 60_000,
+  /** How long each stage of a split waits for gateways to see the one before: well past bucketCacheTtlMs. */
+  indexSplitWaitMs: 10_000,
 } as const;

@@ -102,6 +102,18 @@ export const BucketRecord = Type.Object({
       shards: Type.Array(Type.Object({ id: Type.Integer({ minimum: 0 }), from: Type.String() }), { minItems: 1, maxItems: 65_536 }),
       uploads: Type.Optional(Type.Literal(true)),
       building: Type.Optional(Type.Literal(true)),
+      /** The split under way, at most one per bucket (IndexSplit in index-split.ts). */
+      split: Type.Optional(
+        Type.Object({
+          /** The shard being split, and the new shard: keys from `from` up to the parent's end move to it. */
+          parent: Type.Integer({ minimum: 0 }),
+          id: Type.Integer({ minimum: 0 }),
+          from: Type.String({ minLength: 1 }),
+          stage: Type.Union([Type.Literal('copying'), Type.Literal('published'), Type.Literal('retiring')]),
+          /** When the stage was recorded (the leading node's clock): each stage waits out gateways' bucket caches. */
+          sinceMs: Type.Number(),
+        }),
+      ),
     }),
   ),
 });

@@ -4,6 +4,7 @@ export * from './object-record.js';
 export * from './bucket-record.js';
 export * from './user-record.js';
 export * from './bucket-index.js';
+export * from './index-split.js';
 export * from './change-log.js';
 export * from './replication-rules.js';
 export { IndexWriter, type IndexReplica } from './index-writer.js';

@@ -2,6 +2,7 @@ import type { TSchema } from 'typebox';
 import { SchemaCheck } from '../common/index.js';
 import { NodeHealth, NodeWorkStatus, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse } from './node-reports.js';
 import { IndexApplyRequest, IndexListResponse, IndexVersionListResponse } from './bucket-index.js';
+import { IndexDropRequest, IndexExportResponse } from './index-split.js';
 import { ChangeLogPage } from './change-log.js';
 import {
   AbortRequest,
@@ -48,6 +49,8 @@ export const MESSAGE_CHECKS = {
   list: new SchemaCheck('listing', ListResponse),
   indexApply: new SchemaCheck('index changes', IndexApplyRequest),
   indexList: new SchemaCheck('index page', IndexListResponse),
+  indexExport: new SchemaCheck('index rows export', IndexExportResponse),
+  indexDrop: new SchemaCheck('index rows drop', IndexDropRequest),
   changeLog: new SchemaCheck('change log page', ChangeLogPage),
   indexVersionList: new SchemaCheck('index versions page', IndexVersionListResponse),
   versionDelete: new SchemaCheck('version delete', VersionDeleteRequest),

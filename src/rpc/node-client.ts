@@ -28,11 +28,13 @@ import {
   type TagUpdateRequest,
   type VersionDeleteRequest,
   type IndexListQuery,
+  type IndexShardBounds,
   type IndexVersionListQuery,
   type VersionListQuery,
 } from './protocol.js';
 import type { BucketRecord } from './bucket-record.js';
 import type { IndexApplyRequest, IndexListResponse, IndexVersionListResponse } from './bucket-index.js';
+import type { IndexDropRequest, IndexExportQuery, IndexExportResponse } from './index-split.js';
 import type { ObjectRecord } from './object-record.js';
 import type { UserRecord } from './user-record.js';
 import type { ErasureParams, ShardRef } from './wire-fields.js';
@@ -237,6 +239,19 @@ export class NodeClient {
   /** A page of the node's replica of a bucket index shard. */
   async listIndex(query: IndexListQuery, options: CallOptions = {}): Promise<IndexListResponse> {
     return this.transport.json(MESSAGE_CHECKS.indexList, 'GET', `${NODE_PATHS.index}?${listParams(query)}`, {}, options);
+  }
+
+  /** A page of the node's index rows of keys in a range, as the changes that would write them elsewhere (a shard split's copy). */
+  async exportIndex(query: IndexExportQuery, options: CallOptions = {}): Promise<IndexExportResponse> {
+    const params = new URLSearchParams({ bucket: query.bucket, incarnation: String(query.incarnation), from: query.from, limit: String(query.limit) });
+    if (query.before !== undefined) params.set('before', query.before);
+    if (query.after !== undefined) params.set('after', query.after);
+    return this.transport.json(MESSAGE_CHECKS.indexExport, 'GET', `${NODE_PATHS.indexExport}?${params.toString()}`, {}, options);
+  }
+
+  /** Removes the node's index rows of keys in a range (a split moved them to a shard it holds no replica of). */
+  async dropIndex(request: IndexDropRequest, options: CallOptions = {}): Promise<void> {
+    await this.transport.json(null, 'POST', NODE_PATHS.indexDrop, { json: request }, options);
   }
 
   /** A page of the node's replica of a bucket index shard in versions mode: every live version of each key. */
@@ -457,7 +472,7 @@ function versionPageParams(partition: number, bits: number, after: PartitionVers
  * The query string of a listing call: the ListQuery fields, and those of a version listing
  * (`afterVersion`) or of an index page (`incarnation`; `versions` for versions mode) when present.
  */
-function listParams(query: ListQuery & { afterVersion?: string | undefined; incarnation?: number }, versions = false): string {
+function listParams(query: ListQuery & { afterVersion?: string | undefined; incarnation?: number } & IndexShardBounds, versions = false): string {
   const params = new URLSearchParams({
     bucket: query.bucket,
     prefix: query.prefix,
@@ -468,6 +483,8 @@ function listParams(query: ListQuery & { afterVersion?: string | undefined; inca
   if (query.incarnation !== undefined) params.set('incarnation', String(query.incarnation));
   if (query.afterVersion !== undefined) params.set('afterVersion', query.afterVersion);
   if (query.delimiter !== undefined && query.delimiter !== '') params.set('delimiter', query.delimiter);
+  if (query.from !== undefined && query.from !== '') params.set('from', query.from);
+  if (query.before !== undefined) params.set('before', query.before);
   if (versions) params.set('versions', '1');
   return params.toString();
 }

@@ -245,7 +245,7 @@ export const NodeWorkStatus = Type.Object({
   ringEpoch: Count,
   quarantinedShards: Count,
   figures: WorkFigures,
-  workers: Type.Object({ scrub: WorkerReport, repair: WorkerReport, audit: WorkerReport, rebalance: WorkerReport, gc: WorkerReport, lifecycle: Type.Optional(WorkerReport), intents: Type.Optional(WorkerReport), events: Type.Optional(WorkerReport) }),
+  workers: Type.Object({ scrub: WorkerReport, repair: WorkerReport, audit: WorkerReport, rebalance: WorkerReport, gc: WorkerReport, lifecycle: Type.Optional(WorkerReport), intents: Type.Optional(WorkerReport), splits: Type.Optional(WorkerReport), events: Type.Optional(WorkerReport) }),
   /** Delivery of bucket event notifications, per target (change-delivery.ts). */
   events: Type.Optional(Type.Array(EventTargetFigures, { maxItems: 1_000 })),
 });

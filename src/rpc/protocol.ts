@@ -34,6 +34,10 @@ export const NODE_PATHS = {
   versionDelete: '/v1/versions/delete',
   /** GET: a page of a bucket index replica; POST: changes to it (bucket-index.ts). */
   index: '/v1/index',
+  /** GET: a range of a bucket index replica's rows as changes; the copy of a shard split (index-split.ts). */
+  indexExport: '/v1/index/export',
+  /** POST: removes a range of a bucket index replica's rows, which a split moved to a shard this node holds no replica of. */
+  indexDrop: '/v1/index/drop',
   /** GET: a page of the node's change log (change-log.ts). */
   changes: '/v1/changes',
   leases: '/v1/leases',
@@ -250,13 +254,24 @@ export interface VersionListQuery extends ListQuery {
 }
 
 /** Query of GET /v1/index: keys of one bucket incarnation's index (its record's createdMs), as ListQuery. */
-export type IndexListQuery = ListQuery & { incarnation: number };
+export type IndexListQuery = ListQuery & { incarnation: number } & IndexShardBounds;
+
+/**
+ * The key range of the index shard a listing reads (docs/bucket-index.md): keys from `from` and before
+ * `before`, in UTF-8 byte order. A node holding several shards' replicas keeps their rows side by side,
+ * and a replica may still hold rows of keys a split moved to another shard: a reader of one shard asks
+ * for its range alone.
+ */
+export interface IndexShardBounds {
+  from?: string | undefined;
+  before?: string | undefined;
+}
 
 /**
  * Query of GET /v1/index in versions mode: every live version of each key, newest first, as
  * VersionListQuery (`null` as `afterVersion` names the key's null version).
  */
-export type IndexVersionListQuery = VersionListQuery & { incarnation: number };
+export type IndexVersionListQuery = VersionListQuery & { incarnation: number } & IndexShardBounds;
 
 /** Body of POST /v1/versions/delete: removes one version (or delete marker) of a key for good. */
 export const VersionDeleteRequest = Type.Object({

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { bucketName } from './bytes.js';
 import { until } from './until.js';
-import { formatVersionId, parseGatewayConfig, silentLogger, type GatewayConfig, type Logger } from '../../src/common/index.js';
+import { formatVersionId, parseGatewayConfig, silentLogger, type GatewayConfig, type Logger, type NodeHealingConfig } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 import { runUserCli } from '../../src/bin/user-cli.js';
@@ -117,6 +117,8 @@ export async function startCluster(
      * 6-node cluster) goes to the test instead. For tests of the S3 surface, which never wait on that work.
      */
     nodeHealing?: false;
+    /** The nodes' background work paced other than by default (e.g. a small index split bound). */
+    healing?: Partial<NodeHealingConfig>;
   } = {},
 ): Promise<TestCluster> {
   const nodeCount = options.nodeCount ?? 6;
@@ -135,7 +137,7 @@ export async function startCluster(
         port: 0,
         clusterSecret,
         logger,
-        ...(options.nodeHealing === false ? { healing: false as const } : {}),
+        ...(options.nodeHealing === false ? { healing: false as const } : options.healing === undefined ? {} : { healing: options.healing }),
       });
       nodes.push(node);
       await node.start();

@@ -1,4 +1,4 @@
-import { indexEntryOf, indexOfRow, indexOwnerOf, indexShardFor, isNullEntry, indexShardKey, writeQuorum, type BucketRecord, type IndexIntent, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
+import { indexEntryOf, indexOfRow, indexOwnerOf, indexShardFor, indexShardsForWrite, isNullEntry, indexShardKey, writeQuorum, type BucketRecord, type IndexIntent, type IndexOp, type NodeClient, type ObjectRecord } from '../../rpc/index.js';
 import type { KeySets } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 import type { BucketRecords, IndexWrites, LookupDeps } from './path-deps.js';
@@ -69,6 +69,9 @@ export class KeyIntent {
   private readonly ctx: RequestScope<BucketIndexDeps>;
   private readonly bucket: IndexedBucket;
   private readonly key: string;
+  /** The replicas of each shard the key's changes go to: its own, and the other side of a split under way. */
+  private readonly shardReplicas: readonly (readonly NodeClient[])[];
+  /** Every node of those shards, once each: where settles go. */
   private readonly replicas: readonly NodeClient[];
   /** Every intent announced for this write (a long write renews its intent before it commits). */
   private readonly ids: string[] = [];
@@ -80,7 +83,8 @@ export class KeyIntent {
     this.ctx = ctx;
     this.bucket = bucket;
     this.key = key;
-    this.replicas = indexReplicas(ctx.services, bucket, indexShardOf(bucket, key)).nodes;
+    this.shardReplicas = indexShardsForWrite(bucket.index, key).map((shard) => indexReplicas(ctx.services, bucket, shard).nodes);
+    this.replicas = everyNode(this.shardReplicas);
   }
 
   /**
@@ -99,7 +103,8 @@ export class KeyIntent {
     const intent = new KeyIntent(ctx, bucket, key);
     // When the key's own nodes are the shard's replicas (always, on a cluster of k + m nodes), the
     // intent travels in each node's commit and is durable wherever the commit is: no write of its own.
-    if (options.carriedBy !== undefined && sameNodes(intent.replicas, options.carriedBy)) {
+    const carriedBy = options.carriedBy;
+    if (carriedBy !== undefined && intent.shardReplicas.every((replicas) => sameNodes(replicas, carriedBy))) {
       intent.carriedId = id;
       intent.ids.push(id);
       return intent;
@@ -144,8 +149,11 @@ export class KeyIntent {
     const { services } = this.ctx;
     const expiresMs = Date.now() + INTENT_LIFETIME_MS;
     const op: IndexOp = { op: 'intent', bucket: this.bucket.name, incarnation: this.bucket.createdMs, key: this.key, id, expiresMs };
-    const decision = await services.bucketIndex.announce(this.replicas, op, writeQuorum(services.erasure.dataShards, services.erasure.parityShards), signal);
-    if (!decision.met) throw quorumError('index intent', decision.failures, this.bucket.name);
+    // A write quorum of each shard's replicas: while a split is under way, readers may use either shard.
+    const quorum = writeQuorum(services.erasure.dataShards, services.erasure.parityShards);
+    const decisions = await Promise.all(this.shardReplicas.map((replicas) => services.bucketIndex.announce(replicas, op, quorum, signal)));
+    const unmet = decisions.find((decision) => !decision.met);
+    if (unmet !== undefined) throw quorumError('index intent', unmet.failures, this.bucket.name);
     this.ids.push(id);
     this.expiresMs = expiresMs;
   }
@@ -157,6 +165,18 @@ export class KeyIntent {
       this.ctx.services.bucketIndex.settle(this.replicas, { op: 'settle', ...scope, intent: id, ...(i === 0 ? change : {}) });
     });
   }
+}
+
+/** The nodes of several lists, each once. */
+export function everyNode(lists: readonly (readonly NodeClient[])[]): NodeClient[] {
+  const nodes: NodeClient[] = [];
+  for (const node of lists.flat()) if (!nodes.some((known) => known.nodeId === node.nodeId)) nodes.push(node);
+  return nodes;
+}
+
+/** The replicas of every shard a change of `key` goes to (see indexShardsForWrite), each once. */
+export function writeReplicas(services: Pick<LookupDeps, 'cluster'>, bucket: IndexedBucket, key: string): NodeClient[] {
+  return everyNode(indexShardsForWrite(bucket.index, key).map((shard) => indexReplicas(services, bucket, shard).nodes));
 }
 
 /** Whether two node lists name the same nodes, in any order. */

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { HybridClock } from '../../common/index.js';
-import { decideQuorum, fanOutUntil, isNewerRecord, majority, newestByName, type BucketRecord } from '../../rpc/index.js';
+import { decideQuorum, fanOutUntil, isNewerRecord, majority, newestByName, withFurthestIndex, type BucketRecord } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s3/index.js';
 import { listObjects } from './list-merge.js';
@@ -291,7 +291,14 @@ export class BucketService {
     if (!decision.met) throw quorumError('bucket read', decision.failures);
     const lists = decision.successes.map(({ value }) => value);
     for (const record of lists.flat()) this.clock.observe(record.versionId);
-    return newestByName(lists);
+    const newest = newestByName(lists);
+    // A split's steps are written by the node leading it; a record a gateway wrote meanwhile may carry
+    // an older index under a newer version id on some nodes: the index that has come furthest holds.
+    for (const record of lists.flat()) {
+      const chosen = newest.get(record.name);
+      if (chosen !== undefined) newest.set(record.name, withFurthestIndex(chosen, record));
+    }
+    return newest;
   }
 }
 

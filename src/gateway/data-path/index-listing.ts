@@ -1,11 +1,12 @@
 import { indexEntryOf, isNewerVersion, isNullEntry, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
-import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
+import { indexReplicas, writeReplicas, type IndexedBucket } from './bucket-index.js';
 import { collectPage, type ListedEntry, type ListRequest, type ListResult } from './list-merge.js';
 import type { ListPathDeps } from './path-deps.js';
 import { ReadDeadline } from './read-retry.js';
 import { ReplicaMerge } from './replica-merge.js';
 import { withTimeout, type RequestScope } from './request-scope.js';
+import { ShardWalk, type ShardSpan } from './shard-walk.js';
 import { longerThanAnyKey, rollupDelimiter, RowCursor, type RowPosition } from './row-cursor.js';
 import { resolveVersion } from './version-lookup.js';
 
@@ -27,17 +28,17 @@ export type ListedObject = IndexEntry & { key: string };
 export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: IndexedBucket, request: ListRequest, deadline: ReadDeadline = ReadDeadline.of(ctx)): Promise<ListResult<ListedObject>> {
   if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { objects: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const { services, signal } = ctx;
-  const shard = indexShardOf(bucket, request.prefix);
-  const sets = indexReplicas(services, bucket, shard);
   const needed = readQuorum(services.erasure.dataShards, services.erasure.parityShards);
-  const fetchFrom = (node: NodeClient, start: RowPosition): RowCursor<IndexRow> => replicaCursor(ctx, node, bucket, request, start);
-  const readSets = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
-  const merge = new ReplicaMerge<IndexRow>(readSets, needed, fetchFrom, { after: request.after, afterIsPrefix: request.afterIsPrefix }, {
-    bucket: bucket.name,
-    deadline,
-    signal,
-    order: (a, b) => compareUtf8(a.key, b.key),
-    positionOf: (row) => ({ after: row.key, afterIsPrefix: false }),
+  const merge = new ShardWalk<IndexRow>(bucket, request.prefix, { after: request.after, afterIsPrefix: request.afterIsPrefix }, (shard, start) => {
+    const sets = indexReplicas(services, bucket, shard.id);
+    const readSets = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
+    return new ReplicaMerge<IndexRow>(readSets, needed, (node, from) => replicaCursor(ctx, node, bucket, request, shard, from), start, {
+      bucket: bucket.name,
+      deadline,
+      signal,
+      order: (a, b) => compareUtf8(a.key, b.key),
+      positionOf: (row) => ({ after: row.key, afterIsPrefix: false }),
+    });
   });
 
   const anyVisibleUnder = async (prefix: string): Promise<boolean> => {
@@ -115,9 +116,9 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
 }
 
 /** One replica's index pages of a listing, from `start`. */
-function replicaCursor(ctx: RequestScope<ListPathDeps>, node: NodeClient, bucket: IndexedBucket, request: ListRequest, start: RowPosition): RowCursor<IndexRow> {
+function replicaCursor(ctx: RequestScope<ListPathDeps>, node: NodeClient, bucket: IndexedBucket, request: ListRequest, shard: ShardSpan, start: RowPosition): RowCursor<IndexRow> {
   const fetchPage = async (from: RowPosition & { limit: number }, pageSignal: AbortSignal): Promise<{ entries: IndexRow[]; truncated: boolean; resume: IndexListResponse['resume'] }> => {
-    const query = { bucket: bucket.name, incarnation: bucket.createdMs, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit };
+    const query = { bucket: bucket.name, incarnation: bucket.createdMs, prefix: request.prefix, after: from.after, afterIsPrefix: from.afterIsPrefix, limit: from.limit, from: shard.from, before: shard.before };
     const page = await node.listIndex({ ...query, delimiter: rollupDelimiter(request.delimiter) }, { signal: pageSignal });
     return { entries: page.rows, truncated: page.truncated, resume: page.resume };
   };
@@ -153,7 +154,7 @@ export async function readFromKeyNodes(ctx: RequestScope<ListPathDeps>, bucket: 
   const entry = resolved === null ? undefined : indexEntryOf(resolved.record);
   const expired = [...new Set(rows.flatMap((row) => row.expired ?? []))];
   if (expired.length > 0) {
-    const replicas = indexReplicas(services, bucket, indexShardOf(bucket, key)).nodes;
+    const replicas = writeReplicas(services, bucket, key);
     const scope = { op: 'settle' as const, bucket: bucket.name, incarnation: bucket.createdMs, key };
     for (const intent of expired) services.bucketIndex.settle(replicas, { ...scope, intent, ...(entry === undefined ? {} : { entry }) });
     // An entry a replica held before the nodes were read, newer than what they hold, is a version that

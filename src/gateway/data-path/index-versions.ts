@@ -1,13 +1,14 @@
 import { compareVersionIds } from '../../common/index.js';
 import { indexEntryOf, KeyVersionSieve, readQuorum, versionHides, type IndexEntry, type IndexVersionRow, type NodeClient } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
-import { indexReplicas, indexShardOf, type IndexedBucket } from './bucket-index.js';
+import { indexReplicas, type IndexedBucket } from './bucket-index.js';
 import { readFromKeyNodes } from './index-listing.js';
 import { collectVersionPage, listVersions, versionPageQuery, type ListedVersion, type VersionListRequest, type VersionListResult } from './list-versions.js';
 import type { ListPathDeps } from './path-deps.js';
 import { ReadDeadline } from './read-retry.js';
 import { ReplicaMerge } from './replica-merge.js';
 import type { RequestScope } from './request-scope.js';
+import { ShardWalk, type ShardSpan } from './shard-walk.js';
 import { longerThanAnyKey, RowCursor, type RowPosition } from './row-cursor.js';
 
 /** What a version listing shows of a version: its index entry and key. */
@@ -31,20 +32,22 @@ export async function listVersionsFromIndex(
 ): Promise<VersionListResult<ListedIndexVersion>> {
   if (request.maxKeys === 0 || longerThanAnyKey(request.prefix)) return { versions: [], commonPrefixes: [], isTruncated: false, next: undefined };
   const { services, signal } = ctx;
-  const sets = indexReplicas(services, bucket, indexShardOf(bucket, request.prefix));
-  const readSets = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
   const needed = readQuorum(services.erasure.dataShards, services.erasure.parityShards);
   const resumesInKey = request.afterVersion !== undefined && !request.afterIsPrefix;
   const start: RowPosition = { after: request.after, afterIsPrefix: request.afterIsPrefix, afterVersion: resumesInKey ? request.afterVersion : undefined };
-  const merge = new ReplicaMerge<IndexVersionRow>(readSets, needed, (node, from) => versionCursor(ctx, node, bucket, request, from), start, {
-    bucket: bucket.name,
-    deadline,
-    signal,
-    order: versionRowOrder,
-    positionOf: (row) => {
-      const versionId = row.entry?.versionId ?? row.gone;
-      return versionId === undefined ? undefined : { after: row.key, afterVersion: versionId, afterIsPrefix: false };
-    },
+  const merge = new ShardWalk<IndexVersionRow>(bucket, request.prefix, start, (shard, from) => {
+    const sets = indexReplicas(services, bucket, shard.id);
+    const readSets = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
+    return new ReplicaMerge<IndexVersionRow>(readSets, needed, (node, at) => versionCursor(ctx, node, bucket, request, shard, at), from, {
+      bucket: bucket.name,
+      deadline,
+      signal,
+      order: versionRowOrder,
+      positionOf: (row) => {
+        const versionId = row.entry?.versionId ?? row.gone;
+        return versionId === undefined ? undefined : { after: row.key, afterVersion: versionId, afterIsPrefix: false };
+      },
+    });
   });
   const anyVersionUnder = async (prefix: string): Promise<boolean> => {
     const beneath = { bucket: request.bucket, prefix, delimiter: '', after: '', afterVersion: undefined, afterIsPrefix: false, maxKeys: 1 };
@@ -170,9 +173,9 @@ function versionRowOrder(a: IndexVersionRow, b: IndexVersionRow): number {
 }
 
 /** One replica's index pages in versions mode, from `start`. */
-function versionCursor(ctx: RequestScope<ListPathDeps>, node: NodeClient, bucket: IndexedBucket, request: VersionListRequest, start: RowPosition): RowCursor<IndexVersionRow> {
+function versionCursor(ctx: RequestScope<ListPathDeps>, node: NodeClient, bucket: IndexedBucket, request: VersionListRequest, shard: ShardSpan, start: RowPosition): RowCursor<IndexVersionRow> {
   const fetchPage = async (from: RowPosition & { limit: number }, pageSignal: AbortSignal) => {
-    const page = await node.listIndexVersions({ ...versionPageQuery(request, from), bucket: bucket.name, incarnation: bucket.createdMs }, { signal: pageSignal });
+    const page = await node.listIndexVersions({ ...versionPageQuery(request, from), bucket: bucket.name, incarnation: bucket.createdMs, from: shard.from, before: shard.before }, { signal: pageSignal });
     return { entries: page.rows, truncated: page.truncated, resume: page.resume };
   };
   return new RowCursor<IndexVersionRow>(fetchPage, start, { byVersion: true, signal: ctx.signal, timeoutMs: () => ctx.services.metadataTimeoutMs, firstPageEntries: request.maxKeys + 1 });

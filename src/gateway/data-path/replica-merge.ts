@@ -25,7 +25,7 @@ export class ReplicaMerge<R extends CursorRow> {
   private readonly signal: AbortSignal;
   private readonly order: (a: R, b: R) => number;
   private readonly positionOf: (row: R) => RowPosition | undefined;
-  private position: RowPosition;
+  private standing: RowPosition;
 
   constructor(
     sets: readonly (readonly NodeClient[])[],
@@ -37,7 +37,7 @@ export class ReplicaMerge<R extends CursorRow> {
     this.order = context.order;
     this.positionOf = context.positionOf;
     this.open = open;
-    this.position = start;
+    this.standing = start;
     this.bucket = context.bucket;
     this.deadline = context.deadline;
     this.signal = context.signal;
@@ -81,22 +81,27 @@ export class ReplicaMerge<R extends CursorRow> {
         rows.push(head);
         this.readers[i]?.cursor.pop();
       });
-      this.position = this.positionOf(first) ?? this.position;
+      this.standing = this.positionOf(first) ?? this.position;
       return { key: first.key, rows, everyReader: rows.length === this.readers.length };
     }
+  }
+
+  /** Where the merge stands: after the last row it returned or skipped. */
+  get position(): RowPosition {
+    return this.standing;
   }
 
   /** Skips the rest of `key`'s rows on every replica. */
   skipKey(key: string): void {
     for (const reader of this.readers) reader.cursor.skipKey(key);
-    this.position = { after: key, afterIsPrefix: false };
+    this.standing = { after: key, afterIsPrefix: false };
   }
 
   /** Skips every key under `prefix` (a common prefix just returned) on every replica. */
   skipPrefix(prefix: string): void {
     for (const reader of this.readers) reader.cursor.skipPrefix(prefix);
     // A merge read ahead past the prefix stays where it is.
-    if (this.position.after.startsWith(prefix)) this.position = { after: prefix, afterIsPrefix: true };
+    if (this.standing.after.startsWith(prefix)) this.standing = { after: prefix, afterIsPrefix: true };
   }
 
   /**
@@ -110,7 +115,7 @@ export class ReplicaMerge<R extends CursorRow> {
     this.failures.push(failure);
     if (this.fill()) return;
     if (failure.timedOut && (await this.deadline.pause(this.failures.length, this.signal))) {
-      this.readers.push({ node: reader.node, cursor: this.open(reader.node, this.position) });
+      this.readers.push({ node: reader.node, cursor: this.open(reader.node, this.standing) });
       if (this.fill()) return;
     }
     throw quorumError('index listing', this.failures, this.bucket);
@@ -124,7 +129,7 @@ export class ReplicaMerge<R extends CursorRow> {
         if (reading >= this.needed) break;
         if (this.asked.has(node.nodeId)) continue;
         this.asked.add(node.nodeId);
-        this.readers.push({ node, cursor: this.open(node, this.position) });
+        this.readers.push({ node, cursor: this.open(node, this.standing) });
         reading += 1;
       }
       if (reading < this.needed) return false;

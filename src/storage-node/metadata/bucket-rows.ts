@@ -1,5 +1,5 @@
 import { compareVersionIds } from '../../common/index.js';
-import type { BucketRecord, UserRecord } from '../../rpc/index.js';
+import { withFurthestIndex, type BucketRecord, type UserRecord } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, kindRange, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
@@ -17,12 +17,20 @@ export class BucketRows {
   async putBucket(record: BucketRecord): Promise<BucketRecord> {
     const key = rowKey(ROW.bucket, record.name);
     const current = await this.meta.db.get(key);
+    let stored = record;
     if (current !== undefined) {
       const held = parse<BucketRecord>(current);
-      if (compareVersionIds(held.versionId, record.versionId) >= 0) return held;
+      // The index keeps the furthest a split has come, whichever record carried it (index-split.ts).
+      if (compareVersionIds(held.versionId, record.versionId) >= 0) {
+        const advanced = withFurthestIndex(held, record);
+        if (advanced === held) return held;
+        stored = advanced;
+      } else {
+        stored = withFurthestIndex(record, held);
+      }
     }
-    await this.meta.write(new MetadataBatch().put(key, json(record)));
-    return record;
+    await this.meta.write(new MetadataBatch().put(key, json(stored)));
+    return stored;
   }
 
   /** The bucket record this node holds for `name` (a tombstone when deleted), if any. */

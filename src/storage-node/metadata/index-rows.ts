@@ -3,6 +3,9 @@ import { compareVersionIds } from '../../common/index.js';
 import {
   isNullEntry,
   type IndexEntry,
+  type IndexExportQuery,
+  type IndexExportResponse,
+  type IndexShardBounds,
   type IndexIntent,
   type IndexListQuery,
   type IndexListResponse,
@@ -13,6 +16,7 @@ import {
 } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, afterPrefix, kindRange, newestFirst, rowKey } from '../metadata-keys.js';
+import { clampToShard, dropRange, exportRange, walkKeys } from './index-ranges.js';
 import { listIndexVersions } from './index-version-rows.js';
 import { TAG, keyBase, parseIndexRow, parseRow, tagged, turnBack, type GoneValue, type IntentValue } from './index-row-keys.js';
 import type { MetadataDb } from './metadata-db.js';
@@ -178,11 +182,12 @@ export class IndexRows {
     const start = byteOrder(query.after, query.prefix) > 0 ? query.after : query.prefix;
     const startKey = Buffer.concat([scope, Buffer.from(start, 'utf8')]);
     const skipsStart = query.after !== '' && start === query.after;
-    const range = { gte: skipsStart ? afterPrefix(startKey) : startKey, lt: afterPrefix(prefixed) };
+    let range = { gte: skipsStart ? afterPrefix(startKey) : startKey, lt: afterPrefix(prefixed) };
     if (skipsStart && !query.afterIsPrefix) {
       // After the key `after` itself: its rows are `after 00 …`; a longer key `after…` sorts after them.
       range.gte = Buffer.concat([startKey, Buffer.of(0x00, 0xff)]);
     }
+    range = clampToShard(range, scope, query);
     const delimiter = query.delimiter ?? '';
     const rows: IndexRow[] = [];
     const garbage = new MetadataBatch();
@@ -247,6 +252,32 @@ export class IndexRows {
       await this.dropGarbage(garbage);
     }
     return { rows, truncated: true, ...(resume === undefined ? {} : { resume }) };
+  }
+
+  /** A page of the rows of keys in a range, as changes (a shard split's copy; index-ranges.ts). */
+  exportRange(query: IndexExportQuery): Promise<IndexExportResponse> {
+    return exportRange(this.meta.db, query);
+  }
+
+  /** Deletes the rows of keys in a range (a split moved them to a shard this node holds no replica of). */
+  dropRange(query: { bucket: string; incarnation: number; from: string; before?: string | undefined }): Promise<number> {
+    return dropRange(this.meta, query);
+  }
+
+  /** How many keys this replica holds rows of in a shard's range, counting no further than `cap`. */
+  countKeys(bucket: string, incarnation: number, bounds: IndexShardBounds, cap: number): Promise<number> {
+    return walkKeys(this.meta.db, bucket, incarnation, bounds, (_key, before) => before + 1 < cap);
+  }
+
+  /** The key with `position` keys before it in a shard's range on this replica, if it holds that many. */
+  async keyAt(bucket: string, incarnation: number, bounds: IndexShardBounds, position: number): Promise<string | undefined> {
+    let found: string | undefined;
+    await walkKeys(this.meta.db, bucket, incarnation, bounds, (key, before) => {
+      if (before < position) return true;
+      found = key;
+      return false;
+    });
+    return found;
   }
 
   /** A page of a bucket incarnation's index in versions mode: every version of each key its rows do not hide (index-version-rows.ts). */

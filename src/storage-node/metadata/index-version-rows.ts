@@ -3,6 +3,7 @@ import { compareVersionIds } from '../../common/index.js';
 import { isNullEntry, KeyVersionSieve, versionHides, type IndexEntry, type IndexVersionListQuery, type IndexVersionListResponse, type IndexVersionRow, type VersionHides } from '../../rpc/index.js';
 import { ROW, afterPrefix, rowKey } from '../metadata-keys.js';
 import { TAG, parseRow, type GoneValue, type IntentValue } from './index-row-keys.js';
+import { clampToShard } from './index-ranges.js';
 import { byteOrder, parse } from './row-keys.js';
 
 /*
@@ -57,7 +58,7 @@ export async function listIndexVersions(db: ClassicLevel<Buffer, Buffer>, query:
   else if (query.afterIsPrefix) gte = afterPrefix(Buffer.concat([scope, Buffer.from(query.after, 'utf8')]));
   else gte = resumesInKey ? keyStart(query.after) : keyEnd(query.after);
   const delimiter = query.delimiter ?? '';
-  const iterator = db.iterator({ gte, lt: afterPrefix(prefixed) });
+  const iterator = db.iterator(clampToShard({ gte, lt: afterPrefix(prefixed) }, scope, query));
   const now = Date.now();
   const rows: IndexVersionRow[] = [];
   const positions: Position[] = [];

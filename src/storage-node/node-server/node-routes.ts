@@ -6,6 +6,8 @@ import {
   BucketRecord,
   CommitRequest,
   IndexApplyRequest,
+  IndexDropRequest,
+  MAX_INDEX_EXPORT_ROWS,
   LeaseRequest,
   MESSAGE_CHECKS,
   NODE_PATHS,
@@ -17,6 +19,7 @@ import {
   WireError,
   type BatchResponse,
   type ChangeLogPage,
+  type IndexExportResponse,
   type IndexListResponse,
   type IndexVersionListResponse,
   type ListQuery,
@@ -103,10 +106,33 @@ async function listIndex(node: NodeRouteContext, query: Record<string, string | 
     afterIsPrefix: query['afterIsPrefix'] === '1',
     limit: intParam(query, 'limit', 1, MAX_LIST_LIMIT),
     delimiter: delimiterParam(query),
+    ...shardBoundsParams(query),
   };
   if (query['versions'] !== '1') return node.store.indexRows.list(listQuery);
   const afterVersion = afterVersionParam(query);
   return node.store.indexRows.listVersions({ ...listQuery, ...(afterVersion === undefined ? {} : { afterVersion }) });
+}
+
+/** The key range of the index shard a listing or export reads (IndexShardBounds); absent bounds: open. */
+function shardBoundsParams(query: Record<string, string | undefined>): { from?: string; before?: string } {
+  const from = query['from'] === undefined ? undefined : stringParam(query, 'from');
+  const before = query['before'] === undefined ? undefined : stringParam(query, 'before');
+  return { ...(from === undefined ? {} : { from }), ...(before === undefined ? {} : { before }) };
+}
+
+/** GET /v1/index/export: a page of the replica's rows of keys in a range, as changes (a shard split's copy). */
+async function exportIndex(node: NodeRouteContext, query: Record<string, string | undefined>): Promise<IndexExportResponse> {
+  const after = query['after'];
+  if (after !== undefined && !/^(?:[0-9a-f]{2}){1,4096}$/.test(after)) throw new WireError('BadRequest', 'bad after');
+  const bounds = shardBoundsParams(query);
+  return node.store.indexRows.exportRange({
+    bucket: stringParam(query, 'bucket'),
+    incarnation: intParam(query, 'incarnation', 0, Number.MAX_SAFE_INTEGER),
+    from: bounds.from ?? '',
+    before: bounds.before,
+    ...(after === undefined ? {} : { after }),
+    limit: intParam(query, 'limit', 1, MAX_INDEX_EXPORT_ROWS),
+  });
 }
 
 /** GET /v1/changes: a page of the node's change log, after sequence `after` (16 hex digits) when given. */
@@ -210,6 +236,16 @@ const DATA_ROUTES: readonly NodeRoute[] = [
     handler: async (node, { bucket, key, versionId, bypassGovernance, change }) => ({ removed: await node.store.deleteVersion(bucket, key, versionId, { bypassGovernance, change }) }),
   }),
   { method: 'GET', path: NODE_PATHS.index, foreground: true, handler: async (node, request) => listIndex(node, queryOf(request)) },
+  { method: 'GET', path: NODE_PATHS.indexExport, handler: async (node, request) => exportIndex(node, queryOf(request)) },
+  withBody({
+    method: 'POST',
+    path: NODE_PATHS.indexDrop,
+    body: IndexDropRequest,
+    handler: async (node, body) => {
+      await node.store.indexRows.dropRange(body);
+      return {};
+    },
+  }),
   { method: 'GET', path: NODE_PATHS.changes, handler: async (node, request) => listChanges(node, queryOf(request)) },
   withBody({
     method: 'POST',

@@ -8,6 +8,7 @@ import { DeliveryFigures } from './delivery-figures.js';
 import { EventPublishers } from './event-publishers.js';
 import type { ForegroundActivity } from './foreground.js';
 import { GcWorker } from './gc-worker.js';
+import { IndexSplitter } from './index-splitter.js';
 import { IntentResolver } from './intent-resolver.js';
 import { HealingFigures } from './healing-figures.js';
 import { LifecycleWorker } from './lifecycle-worker.js';
@@ -59,7 +60,7 @@ export class Healing implements HealingControl {
   private readonly publishers: EventPublishers;
   private readonly options: HealingOptions;
   private readonly peers: PeerClients;
-  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; intents: WorkerRunner; events: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
+  private readonly runners: { scrub: WorkerRunner; repair: WorkerRunner; audit: WorkerRunner; intents: WorkerRunner; splits: WorkerRunner; events: WorkerRunner; rebalance?: WorkerRunner; gc?: WorkerRunner; lifecycle?: WorkerRunner };
 
   constructor(options: HealingOptions) {
     this.options = options;
@@ -123,6 +124,14 @@ export class Healing implements HealingControl {
       repair: repairRunner,
       audit: new WorkerRunner({ worker: audit, cursors, logger, foreground, idleMs: config.auditIntervalMs, clock }),
       intents: new WorkerRunner({ worker: new IntentResolver({ nodeId, store, rings, peers: this.peers, logger, clock }), cursors, logger, foreground, idleMs: DEFAULTS.indexIntentPassMs, clock }),
+      splits: new WorkerRunner({
+        worker: new IndexSplitter({ nodeId, store, rings, peers: this.peers, logger, splitKeys: config.indexSplitKeys, stageWaitMs: config.indexSplitWaitMs, clock }),
+        cursors,
+        logger,
+        foreground,
+        idleMs: config.indexSplitIntervalMs,
+        clock,
+      }),
       events: new WorkerRunner({ worker: delivery, cursors, logger, foreground, idleMs: passIdleMs ?? DEFAULT_DELIVERY_PASS_MS, clock }),
       ...(config.rebalance
         ? { rebalance: new WorkerRunner({ worker: rebalance, cursors, logger, foreground, idleMs: config.rebalanceIntervalMs, limits: { bytesPerSecond: config.rebalanceBytesPerSecond }, clock }) }
@@ -184,14 +193,14 @@ export class Healing implements HealingControl {
   workStatus(): NodeWorkStatus {
     const clock = this.options.clock ?? Date.now;
     const snapshot = this.figures.snapshot(clock());
-    const { scrub, repair, audit, rebalance, gc, lifecycle, intents, events } = this.runners;
+    const { scrub, repair, audit, rebalance, gc, lifecycle, intents, splits, events } = this.runners;
     const off = (name: string): WorkerReport => ({ name, running: false, worker: { enabled: false } });
     return {
       nodeId: this.options.nodeId,
       ringEpoch: this.options.rings.current?.epoch ?? 0,
       quarantinedShards: this.options.store.stats.quarantinedShards,
       figures: snapshot,
-      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle'), intents: intents.status(), events: events.status() },
+      workers: { scrub: scrub.status(), repair: repair.status(), audit: audit.status(), rebalance: rebalance?.status() ?? off('rebalance'), gc: gc?.status() ?? off('gc'), lifecycle: lifecycle?.status() ?? off('lifecycle'), intents: intents.status(), splits: splits.status(), events: events.status() },
       events: this.deliveryFigures.snapshot(clock()),
     };
   }

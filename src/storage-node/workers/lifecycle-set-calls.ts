@@ -7,7 +7,7 @@ import {
   fanOut,
   indexEntryOf,
   isNullEntry,
-  indexShardFor,
+  indexShardsForWrite,
   indexShardKey,
   isNewerRecord,
   IndexWriter,
@@ -226,13 +226,17 @@ export class KeySetCalls {
     const incarnation = record.upload?.bucketCreatedMs ?? record.bucketCreatedMs;
     if (incarnation !== undefined && incarnation !== bucket.createdMs) return undefined;
     const self: IndexReplica = { nodeId, applyIndex: (request) => store.indexRows.apply(request.ops) };
-    const placed = locator.locate(bucket.name, indexShardKey(bucket.createdMs, indexShardFor(bucket.index, record.key))).nodes;
-    const replicas = placed.map((node): IndexReplica => (node.id === nodeId ? self : peers.get(node)));
+    // The key's shard, and while a split of its range is under way the other side too: a write quorum of each.
+    const shardSets = indexShardsForWrite(bucket.index, record.key).map((shard) =>
+      locator.locate(bucket.name, indexShardKey(bucket.createdMs, shard)).nodes.map((node): IndexReplica => (node.id === nodeId ? self : peers.get(node))),
+    );
+    const replicas = shardSets.flat().filter((replica, at, all) => all.findIndex((other) => other.nodeId === replica.nodeId) === at);
     const scope = { bucket: bucket.name, incarnation: bucket.createdMs, key: record.key };
     const id = formatVersionId(Date.now(), 0, randomBytes(4).toString('hex'));
     const intent: IndexOp = { op: 'intent', ...scope, id, expiresMs: Date.now() + LIFECYCLE_INTENT_TTL_MS };
-    const decision = await this.index.announce(replicas, intent, writeQuorum(record.erasure.dataShards, record.erasure.parityShards), this.peerSignal(signal));
-    if (!decision.met) return null;
+    const quorum = writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+    const decisions = await Promise.all(shardSets.map((set) => this.index.announce(set, intent, quorum, this.peerSignal(signal))));
+    if (decisions.some((decision) => !decision.met)) return null;
     return { settle: (change) => this.index.settle(replicas, { op: 'settle', ...scope, intent: id, ...change }) };
   }
 

@@ -2,7 +2,7 @@ import type { RingNode } from '../../placement/index.js';
 import { NodeClient } from '../../rpc/index.js';
 
 /** The node-side view of its peers a worker talks to (tests inject fakes). */
-export type PeerClient = Pick<NodeClient, 'nodeId' | 'objectStatus' | 'versionStatus' | 'versionLookup' | 'readShard' | 'putShard' | 'commit' | 'partitionDigest' | 'partitionEntries' | 'partitionVersions' | 'partitionGone' | 'listBuckets' | 'listVersions' | 'deleteVersion' | 'lease' | 'leaseAnswer' | 'applyIndex' | 'health' | 'offerChanges' | 'changesDone'>;
+export type PeerClient = Pick<NodeClient, 'nodeId' | 'objectStatus' | 'versionStatus' | 'versionLookup' | 'readShard' | 'putShard' | 'commit' | 'partitionDigest' | 'partitionEntries' | 'partitionVersions' | 'partitionGone' | 'listBuckets' | 'putBucket' | 'listVersions' | 'deleteVersion' | 'lease' | 'leaseAnswer' | 'applyIndex' | 'exportIndex' | 'dropIndex' | 'health' | 'offerChanges' | 'changesDone'>;
 
 /** Connections kept per peer when not told otherwise: as many as the repair worker's default concurrency. */
 export const DEFAULT_PEER_CONNECTIONS = 4;

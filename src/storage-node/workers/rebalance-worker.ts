@@ -7,7 +7,7 @@ import {
   indexOwnerOf,
   decideQuorum,
   fanOut,
-  indexShardFor,
+  indexShardsForWrite,
   indexShardKey,
   isNewerVersion,
   MAX_INDEX_OPS,
@@ -183,13 +183,16 @@ export class RebalanceWorker implements Worker {
       const bucket = indexOfRow(buckets.get(owner), op.bucket);
       // Rows of a bucket deleted since, or of an older incarnation, are garbage: nothing reads them.
       if (bucket?.index === undefined || bucket.createdMs !== op.incarnation) continue;
-      const shardKey = indexShardKey(op.incarnation, indexShardFor(bucket.index, op.key));
-      const before = previous?.locate(op.bucket, shardKey).nodes;
-      for (const node of locator.locate(op.bucket, shardKey).nodes) {
-        if (node.id === nodeId || before?.some((held) => held.id === node.id) === true) continue;
-        let target = byTarget.get(node.id);
-        if (target === undefined) byTarget.set(node.id, (target = { node, ops: [] }));
-        target.ops.push(op);
+      // The key's shard, and while a split of its range is under way the other side too.
+      for (const shard of indexShardsForWrite(bucket.index, op.key)) {
+        const shardKey = indexShardKey(op.incarnation, shard);
+        const before = previous?.locate(op.bucket, shardKey).nodes;
+        for (const node of locator.locate(op.bucket, shardKey).nodes) {
+          if (node.id === nodeId || before?.some((held) => held.id === node.id) === true) continue;
+          let target = byTarget.get(node.id);
+          if (target === undefined) byTarget.set(node.id, (target = { node, ops: [] }));
+          if (target.ops.at(-1) !== op) target.ops.push(op);
+        }
       }
     }
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(DEFAULTS.gcPeerTimeoutMs * 4)]);
