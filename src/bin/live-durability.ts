@@ -154,3 +154,13 @@ export async function erasureLayout(config: string | undefined, env: Env): Promi
   if (!Number.isInteger(dataShards) || dataShards < 1 || !Number.isInteger(parityShards) || parityShards < 0) throw new Error('the embedded cluster\'s erasure layout is not whole numbers');
   return { dataShards, parityShards };
 }
+
+/** The repair rate (bytes/s) the nodes have measured, read as `admin status` reads it; throws when none has rebuilt anything yet. */
+export async function readMeasuredRepairRate(clients: readonly NodeClient[], signal: AbortSignal): Promise<number> {
+  const answers = await Promise.allSettled(clients.map((client) => client.workStatus({ signal })));
+  const rows = answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
+  if (rows.length === 0) throw new Error('no node answered');
+  const rate = measuredRepairRate(rows);
+  if (rate === null) throw new Error(`none of the ${rows.length} nodes that answered has rebuilt anything since it started, so there is no measured repair rate; give --repair-rate`);
+  return rate;
+}

@@ -1,6 +1,8 @@
 import { t } from 'tap';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
+import { measuredRepairRate, type LiveStatusRow } from '../../src/bin/live-durability.js';
+import { runPlanCli } from '../../src/bin/plan-cli.js';
 import { clusterWithBucket, writeGatewayConfig } from '../helpers/cluster.js';
 
 /**
@@ -40,6 +42,29 @@ t.test('status of a healthy cluster shows its nines, the layout and which inputs
   const refused = await status('--afr', '100');
   t.equal(refused.code, 2);
   t.match(refused.err, '--afr must be a number above 0 and below 100');
+});
+
+async function plan(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runPlanCli(['durability', '--ec', '4+2', '--nodes', '6', '--afr', '1.5', '--disk-size', '16', ...args], { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+t.test('plan durability --measured refuses, saying why, while no node has rebuilt anything; it takes no --repair-rate beside it', async (t) => {
+  const none = await plan('--measured', '--config', configPath);
+  t.equal(none.code, 1, 'a cluster that has repaired nothing has no rate to plan with');
+  t.match(none.err, /--measured: none of the 6 nodes that answered has rebuilt anything since it started.*give --repair-rate/);
+  t.equal((await plan('--measured', '--repair-rate', '50', '--config', configPath)).code, 2, '--measured and --repair-rate exclude each other');
+  t.equal((await plan('--repair-rate', '50', '--config', configPath)).code, 2, '--config only names the cluster --measured reads');
+});
+
+t.test('the measured repair rate is the median of the rates of the nodes that rebuilt something', async (t) => {
+  const row = (nodeId: string, mbPerSecond: number, rebuildMs: number): LiveStatusRow =>
+    ({ nodeId, figures: { repair: { mbPerSecond, rebuildMs } } }) as unknown as LiveStatusRow;
+  t.equal(measuredRepairRate([row('a', 0, 0), { nodeId: 'b', error: 'down' }]), null);
+  t.equal(measuredRepairRate([row('a', 40, 10), row('b', 0, 0), row('c', 100, 5), row('d', 60, 7)]), 60e6);
+  t.equal(measuredRepairRate([row('a', 40, 10), row('c', 100, 5)]), 70e6);
 });
 
 t.test('with a node stopped, status counts it down and the nines drop', async (t) => {
