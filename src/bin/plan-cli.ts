@@ -225,14 +225,11 @@ async function measuredRate(values: { config?: string | undefined; data?: string
     const bytesPerSecond = await readMeasuredRepairRate(clients, AbortSignal.timeout(10_000));
     return String(Math.max(0.001, Math.round(bytesPerSecond / 1e3) / 1e3));
   } catch (err) {
-    throw new MeasuredRateError(`--measured: ${(err as Error).message}`, { cause: err });
+    throw new TesseraError('MeasuredRateUnknown', `--measured: ${(err as Error).message}`, { cause: err });
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
 }
-
-/** The cluster could not be read for --measured (exit 1). */
-class MeasuredRateError extends Error {}
 
 /** `tessera plan durability ...`. */
 export async function runPlanCli(args: string[], io: PlanCliIo, env: Env = {}): Promise<number> {
@@ -268,7 +265,7 @@ export async function runPlanCli(args: string[], io: PlanCliIo, env: Env = {}): 
       io.stderr(`tessera plan: ${(err as Error).message}\n(tessera plan --help for usage)\n`);
       return 2;
     }
-    if (err instanceof MeasuredRateError || err instanceof TesseraError || err instanceof SyntaxError || err instanceof RangeError || typeof code === 'string') {
+    if (err instanceof TesseraError || err instanceof SyntaxError || err instanceof RangeError || typeof code === 'string') {
       io.stderr(`tessera plan: ${(err as Error).message}\n`);
       return 1;
     }
