@@ -15,6 +15,7 @@ import { runKmsKeyCli } from './kms-key-cli.js';
 import { runReplicateCli } from './replicate-cli.js';
 import { progressBar, timeLeft } from './progress-text.js';
 import { ADMIN_USAGE, KMS_USAGE } from './help.js';
+import { LIVE_DEFAULTS, erasureLayout, formatLiveState, readLiveState, type LiveLayout } from './live-durability.js';
 
 /** Where `tessera admin` sends its requests: each node's id and address, and the cluster secret that signs them. */
 export interface AdminTarget {
@@ -107,6 +108,9 @@ const ADMIN_OPTIONS = {
   watch: { type: 'boolean' },
   wait: { type: 'boolean' },
   'interval-ms': { type: 'string' },
+  afr: { type: 'string' },
+  'disk-size': { type: 'string' },
+  'repair-rate': { type: 'string' },
 } as const;
 
 /** The options given, by name. */
@@ -136,6 +140,7 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
     if (command === 'object' && positionals.length !== 2) throw new Error('object needs BUCKET and KEY');
     const interval = Number(values['interval-ms'] ?? 2_000);
     if (!Number.isInteger(interval) || interval < 10) throw new Error('--interval-ms must be a whole number of at least 10');
+    assumptions(values);
   } catch (err) {
     io.stderr(`${(err as Error).message}\n${ADMIN_USAGE}`);
     return 2;
@@ -148,8 +153,33 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
     return 1;
   }
   if (command === 'object') return runObjectReport(target, positionals as [string, string], values, io);
-  return runWorkCommand(command, target, values, io);
+  let layout: LiveLayout;
+  try {
+    layout = await erasureLayout(values.config, env);
+  } catch (err) {
+    io.stderr(`tessera admin: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return runWorkCommand(command, target, values, io, layout);
 }
+
+/** A positive number option, below `max`; `fallback` when absent. */
+function positiveOption(value: string | undefined, name: string, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const x = /^\d{1,7}(\.\d{1,6})?$/.test(value) ? Number(value) : Number.NaN;
+  if (!(x > 0 && x < max)) throw new Error(`--${name} must be a number above 0 and below ${max}`);
+  return x;
+}
+
+/** What status assumes where the cluster has no figure: --afr PCT, --disk-size TB, --repair-rate MB/s. */
+function assumptions(values: AdminFlags): { afrPct: number; diskSizeTB: number; repairMBps: number } {
+  return {
+    afrPct: positiveOption(values.afr, 'afr', 100, LIVE_DEFAULTS.afrPct),
+    diskSizeTB: positiveOption(values['disk-size'], 'disk-size', 1e6, LIVE_DEFAULTS.diskSizeTB),
+    repairMBps: positiveOption(values['repair-rate'], 'repair-rate', 1e6, LIVE_DEFAULTS.repairMBps),
+  };
+}
+
 
 /** `tessera admin object BUCKET KEY`: where each shard of the object is; exit 1 when there is no such object. */
 async function runObjectReport(target: AdminTarget, [bucket, key]: [string, string], values: AdminFlags, io: AdminIo): Promise<number> {
@@ -164,7 +194,7 @@ async function runObjectReport(target: AdminTarget, [bucket, key]: [string, stri
 }
 
 /** `tessera admin status|scrub|heal`: every node's status, once, or repeated by --watch and heal --wait. */
-async function runWorkCommand(command: WorkCommand, target: AdminTarget, values: AdminFlags, io: AdminIo): Promise<number> {
+async function runWorkCommand(command: WorkCommand, target: AdminTarget, values: AdminFlags, io: AdminIo, layout: LiveLayout): Promise<number> {
   const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
   const everyMs = Number(values['interval-ms'] ?? 2_000);
   const waiting = command === 'heal' && values.wait === true;
@@ -183,7 +213,7 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
     let rows = first;
     for (;;) {
       if (values.json === true) io.stdout(`${JSON.stringify(rows, null, watching || waiting ? 0 : 2)}\n`);
-      else io.stdout(`${watching && io.isTerminal === true ? '\x1b[H\x1b[2J' : ''}${formatStatus(rows)}`);
+      else io.stdout(`${watching && io.isTerminal === true ? '\x1b[H\x1b[2J' : ''}${formatStatus(rows)}${command === 'status' ? await ninesLine(clients, rows, layout, values) : ''}`);
       if (waiting && healed(rows)) {
         if (values.json !== true) io.stdout('heal pass done: every node scrubbed, nothing left to repair\n');
         break;
@@ -218,6 +248,17 @@ function healedSince(before: readonly StatusRow[], first: readonly StatusRow[]):
 }
 
 type StatusRow = NodeWorkStatus | { nodeId: string; error: string };
+
+/** Status's cluster line: the nines now from the live state (or why they could not be worked out). */
+async function ninesLine(clients: readonly NodeClient[], rows: readonly StatusRow[], layout: LiveLayout, values: AdminFlags): Promise<string> {
+  const assumed = assumptions(values);
+  try {
+    const state = await readLiveState(clients, rows, layout, assumed, AbortSignal.timeout(10_000));
+    return formatLiveState(state, assumed.afrPct);
+  } catch (err) {
+    return `cluster    nines not known: ${(err as Error).message}\n`;
+  }
+}
 
 /** Every node's work status; with `startFast` defined, a scrub pass is started first (fast: no rate limit). */
 async function readStatuses(clients: readonly NodeClient[], target: AdminTarget, startFast: boolean | undefined): Promise<StatusRow[]> {

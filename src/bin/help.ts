@@ -32,7 +32,7 @@ commands:
   admin     kms rotate [--config FILE]                     re-seal every SSE-S3 data key under the master key file's first key
   admin     user add|list|remove, key add|remove           users and access keys, stored on the nodes
   admin     policy set|attach|detach|list                  identity policies for users (readonly, readwrite, writeonly built in)
-  plan      durability --ec K+M --afr PCT --disk-size TB (--nodes N --zones Z | --ring FILE) --repair-rate MB/s
+  plan      durability --ec K+M --afr PCT --disk-size TB (--nodes N --zones Z | --ring FILE) (--repair-rate MB/s | --measured)
                                                            expected annual data loss, as nines, for a layout (lists compare)
   healthcheck [URL]                                        exit 0 when the local node or gateway is healthy
 
@@ -81,7 +81,7 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 
 /** Usage text of `tessera admin`. */
 export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate|index> [--config FILE | --data DIR] [--json]
-       tessera admin status [--watch] [--interval-ms N]
+       tessera admin status [--watch] [--interval-ms N] [--afr PCT] [--disk-size TB] [--repair-rate MB/s]
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
        tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
@@ -93,7 +93,10 @@ export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|u
        tessera admin index build BUCKET [--wait-ms N]
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
-           pending, rebalance progress and time left, objects below full redundancy, garbage collected
+           pending, rebalance progress and time left, objects below full redundancy, garbage collected;
+           then the cluster's nines now (docs/durability.md): from the nodes down, the repair backlog,
+           the nodes' measured repair rate and used bytes, the layout and the ring's sets; where the
+           cluster has no figure yet it assumes --afr PCT (1.5), --disk-size TB (16), --repair-rate MB/s (50)
            --watch prints it again every --interval-ms (default 2000) until Ctrl-C
   scrub    start a full scrub (and audit) pass on every node now; --fast lifts the rate limit for it
   heal     the same pass; --wait shows its progress until every node has finished it and nothing is
@@ -209,7 +212,7 @@ export const CONFIG_USAGE = `usage: tessera config check [FILE] [--role gateway|
 `;
 
 /** Usage text of `tessera plan`. */
-export const PLAN_USAGE = `usage: tessera plan durability --ec K+M --afr PCT --disk-size TB --repair-rate MB/S
+export const PLAN_USAGE = `usage: tessera plan durability --ec K+M --afr PCT --disk-size TB (--repair-rate MB/S | --measured [--config FILE | --data DIR])
                                (--nodes N --zones Z [--partition-bits B] | --ring FILE) [--json]
 
   The expected annual probability of losing at least one object, as nines, and the bytes lost per year,
@@ -222,6 +225,8 @@ export const PLAN_USAGE = `usage: tessera plan durability --ec K+M --afr PCT --d
   --afr PCT          annual failure rate of a node, in percent (e.g. 1.5)
   --disk-size TB     data per node, in TB (10^12 bytes)
   --repair-rate MB/S rate at which a failed node's data is rebuilt, in MB/s (npm run bench:repair measures it)
+  --measured         the repair rate a running cluster's nodes measured instead (the median of their rebuild
+                     rates, as admin status reads it); the nodes come from --config or the embedded --data
   --nodes N          nodes in the cluster, --zones Z zones (default 1), --partition-bits B (default ${USAGE_DEFAULTS.partitionBits})
   --ring FILE        take nodes, zones and the partition sets from a ring file instead
 

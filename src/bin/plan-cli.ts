@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { TesseraError } from '../common/index.js';
+import { TesseraError, type Env } from '../common/index.js';
 import { DEFAULT_PARTITION_BITS, MAX_PARTITION_BITS, estimateDurability, expectedDistinctSets, ringStats, ringSpread, zoneSpreadLimit } from '../placement/index.js';
 import type { DurabilityEstimate, DurabilityInput } from '../placement/index.js';
 import { UsageError, loadRing } from './ring-cli.js';
@@ -19,6 +19,9 @@ const OPTIONS = {
   zones: { type: 'string' },
   'partition-bits': { type: 'string' },
   ring: { type: 'string' },
+  measured: { type: 'boolean' },
+  config: { type: 'string' },
+  data: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -208,11 +211,37 @@ export function renderPlan(rows: readonly PlanRow[]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
+/**
+ * --measured: the repair rate the running cluster's nodes measured (the median of their rebuild
+ * rates, as `admin status` reads it), from the nodes of --config or the embedded cluster of --data.
+ */
+async function measuredRate(values: { config?: string | undefined; data?: string | undefined }, env: Env): Promise<string> {
+  const { resolveTarget } = await import('./admin-cli.js');
+  const { readMeasuredRepairRate } = await import('./live-durability.js');
+  const { NodeClient } = await import('../rpc/index.js');
+  const target = await resolveTarget(values.config, values.data, env);
+  const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
+  try {
+    const bytesPerSecond = await readMeasuredRepairRate(clients, AbortSignal.timeout(10_000));
+    return String(Math.max(0.001, Math.round(bytesPerSecond / 1e3) / 1e3));
+  } catch (err) {
+    throw new TesseraError('MeasuredRateUnknown', `--measured: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
 /** `tessera plan durability ...`. */
-export async function runPlanCli(args: string[], io: PlanCliIo): Promise<number> {
+export async function runPlanCli(args: string[], io: PlanCliIo, env: Env = {}): Promise<number> {
   try {
     const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
     if (positionals[0] !== 'durability' || positionals.length > 1) usage('usage: tessera plan durability ... (tessera plan --help)');
+    if (values.measured === true) {
+      if (values['repair-rate'] !== undefined) usage('give --repair-rate or --measured, not both');
+      values['repair-rate'] = await measuredRate(values, env);
+    } else if (values.config !== undefined || values.data !== undefined) {
+      usage('--config and --data name the cluster --measured reads');
+    }
     const { rows, skipped } = await planDurability(values);
     if (values.json === true) {
       io.stdout(`${JSON.stringify({ rows, skipped }, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
@@ -222,7 +251,8 @@ export async function runPlanCli(args: string[], io: PlanCliIo): Promise<number>
     const disk = String(values['disk-size']);
     io.stdout(
       `durability: nodes fail independently at ${afr}% a year, each holding ${disk} TB; a failed node is rebuilt at the repair rate;\n` +
-        'data is lost when a node fails while m others of one of its partition sets are being rebuilt (docs/durability.md)\n\n' +
+        'data is lost when a node fails while m others of one of its partition sets are being rebuilt (docs/durability.md)\n' +
+        (values.measured === true ? `repair rate ${values['repair-rate']} MB/s: measured by the cluster's nodes (the median of their rebuild rates)\n\n` : '\n') +
         `${renderPlan(rows)}\n\n` +
         'sets: distinct partition sets (more sets, more ways for m+1 failures to meet in one); nines: -log10 P(loss)/year;\n' +
         'lost/year: expected bytes of object data lost per year; zone lost: one whole zone down at once.\n' +

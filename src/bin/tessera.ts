@@ -16,7 +16,7 @@ const COMMANDS: Readonly<Record<string, (args: string[], env: Env, io: CliIo) =>
     args[0] === 'push' ? (await import('./cluster-cli.js')).runRingPush(args.slice(1), env, io) : (await import('./ring-cli.js')).runRingCli(args, io),
   cluster: async (args, _env, io) => (await import('./cluster-cli.js')).runClusterCli(args, io),
   admin: async (args, env, io) => (await import('./admin-cli.js')).runAdminCli(args, env, io),
-  plan: async (args, _env, io) => (await import('./plan-cli.js')).runPlanCli(args, io),
+  plan: async (args, env, io) => (await import('./plan-cli.js')).runPlanCli(args, io, env),
   config: async (args, env, io) => (await import('./config-cli.js')).runConfigCli(args, env, io),
   healthcheck: async (args, env, io) => (await import('./healthcheck.js')).runHealthcheck(args, env, io),
 };

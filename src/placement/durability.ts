@@ -188,3 +188,71 @@ export function ringSpread(ring: Ring, parityShards: number): RingSpread {
   }
   return { distinctSets: sets.size, coveredFraction: seen.size / possible, counted: true };
 }
+
+/** The cluster as it is now: the durability inputs, plus the nodes down and how long the repair backlog takes. */
+export interface LiveDurabilityInput extends DurabilityInput {
+  /** Nodes not answering now. */
+  nodesDown: number;
+  /** Seconds until what is down or pending now is rebuilt at the repair rate. */
+  backlogSeconds: number;
+}
+
+/** What the model answers for the cluster's present state. */
+export interface LiveDurabilityEstimate {
+  nodesDown: number;
+  /** Further members of one set whose loss loses data: m + 1 - nodesDown (0 when data may already be unreadable). */
+  moreFailuresToLose: number;
+  /** Loss events per year while the cluster stays as it is now. */
+  lossEventsPerYear: number;
+  /** The annual loss probability at that rate. */
+  annualLossProbability: number;
+  /** -log10(annualLossProbability): the cluster's nines now. */
+  nines: number;
+  /** Hours until the backlog is rebuilt. */
+  backlogHours: number;
+  /** Probability of losing data before the backlog is rebuilt (with more than m down: that some set already lost m + 1). */
+  lossBeforeRepaired: number;
+}
+
+/**
+ * The model of estimateDurability applied to the present state (docs/durability.md, "Live"): with d
+ * nodes down, the sets that hold all of them have m - d spare shards, so data is lost when
+ * m + 1 - d more of one such set fail; those sets are taken as the share C(n, d) / C(N, d) of the
+ * distinct sets, spread over the N - d nodes still up. Its rate, while nothing is rebuilt, gives
+ * the nines now, and over the backlog's repair time the probability of a loss before it is rebuilt.
+ * With no node down this is the steady-state rate. With more than m down, the loss probability is
+ * that some set holds m + 1 of the nodes down.
+ */
+export function estimateLiveDurability(input: LiveDurabilityInput): LiveDurabilityEstimate {
+  const steady = estimateDurability(input);
+  const { nodes: n, dataShards: k, parityShards: m, nodesDown: d } = input;
+  if (!Number.isInteger(d) || d < 0 || d > n || !(input.backlogSeconds >= 0) || !Number.isFinite(input.backlogSeconds)) {
+    throw new RangeError('live durability needs 0 <= nodes down <= nodes and a finite backlog time >= 0');
+  }
+  const width = k + m;
+  const backlogYears = input.backlogSeconds / SECONDS_PER_YEAR;
+  const backlogHours = backlogYears * 365 * 24;
+  if (d > m) {
+    const covered = estimatedCoverage(n, width, m + 1, input.distinctSets);
+    const lost = Math.min(1, atLeastOnce(covered, Math.exp(logChoose(d, m + 1))));
+    return { nodesDown: d, moreFailuresToLose: 0, lossEventsPerYear: Number.POSITIVE_INFINITY, annualLossProbability: lost, nines: nines(lost), backlogHours, lossBeforeRepaired: lost };
+  }
+  let rate = steady.lossEventsPerYear;
+  if (d > 0) {
+    const spare = m - d;
+    const rest = n - d;
+    const setsWithDown = input.distinctSets * Math.exp(logChoose(width, d) - logChoose(n, d));
+    const covered = rest < width - d ? 0 : estimatedCoverage(rest, width - d, spare + 1, Math.max(setsWithDown, Number.MIN_VALUE));
+    rate = lossRate(rest, spare, steady.failuresPerNodeYear, steady.unavailability, covered);
+  }
+  const annual = -Math.expm1(-rate);
+  return {
+    nodesDown: d,
+    moreFailuresToLose: m + 1 - d,
+    lossEventsPerYear: rate,
+    annualLossProbability: annual,
+    nines: nines(annual),
+    backlogHours,
+    lossBeforeRepaired: -Math.expm1(-rate * backlogYears),
+  };
+}

@@ -13,5 +13,5 @@ export type { NodeLoad, RingStats, ZoneLoad } from './ring-stats.js';
 export { slotTargets } from './slot-quotas.js';
 export { XxHash64, xxhash64 } from './xxhash64.js';
 export { partitionHashRange, placementHash, placementHashHex } from './placement-hash.js';
-export { estimateDurability, estimatedCoverage, expectedDistinctSets, nines, ringSpread } from './durability.js';
-export type { DurabilityEstimate, DurabilityInput, RingSpread } from './durability.js';
+export { estimateDurability, estimateLiveDurability, estimatedCoverage, expectedDistinctSets, nines, ringSpread } from './durability.js';
+export type { DurabilityEstimate, DurabilityInput, LiveDurabilityEstimate, LiveDurabilityInput, RingSpread } from './durability.js';
