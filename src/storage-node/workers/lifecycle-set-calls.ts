@@ -215,6 +215,33 @@ export class KeySetCalls {
    * (the key then waits for the next pass). The answer settles the intent once the write is done.
    */
   private async announce(record: ObjectRecord, signal: AbortSignal): Promise<{ settle(change: Pick<Extract<IndexOp, { op: 'settle' }>, 'entry' | 'replaces' | 'gone'>): void } | undefined | null> {
+    const placed = await this.indexReplicasOf(record);
+    if (placed === undefined) return undefined;
+    const { replicas, scope } = placed;
+    const id = formatVersionId(Date.now(), 0, randomBytes(4).toString('hex'));
+    const intent: IndexOp = { op: 'intent', ...scope, id, expiresMs: Date.now() + LIFECYCLE_INTENT_TTL_MS };
+    const decision = await this.index.announce(replicas, intent, writeQuorum(record.erasure.dataShards, record.erasure.parityShards), this.peerSignal(signal));
+    if (!decision.met) return null;
+    return { settle: (change) => this.index.settle(replicas, { op: 'settle', ...scope, intent: id, ...change }) };
+  }
+
+  /**
+   * Has every replica of its bucket's uploads index forget the closed upload whose closing marker is
+   * `closing` (its rows and its parts', docs/bucket-index.md): true when every replica acknowledged,
+   * false when one did not (the caller tries again later), undefined when the upload is in no index.
+   */
+  async forgetUpload(closing: ObjectRecord, signal: AbortSignal): Promise<boolean | undefined> {
+    const placed = await this.indexReplicasOf(closing);
+    if (placed === undefined) return undefined;
+    const forget: IndexOp = { op: 'forget', ...placed.scope, through: closing.versionId };
+    const asked = this.peerSignal(signal);
+    const outcomes = await fanOut(placed.replicas, (replica) => replica.applyIndex({ ops: [forget] }, { signal: asked }));
+    signal.throwIfAborted();
+    return outcomes.every((outcome) => outcome.ok);
+  }
+
+  /** The replicas of the index shard that holds record's rows, and their scope; undefined when the record is in no index. */
+  private async indexReplicasOf(record: ObjectRecord): Promise<{ replicas: IndexReplica[]; scope: { bucket: string; incarnation: number; key: string } } | undefined> {
     const { nodeId, store, peers, rings } = this.deps;
     // An upload's marker (an abort's closing marker) goes to its user bucket's uploads index.
     const owner = indexOwnerOf(record.bucket, record.key);
@@ -228,12 +255,7 @@ export class KeySetCalls {
     const self: IndexReplica = { nodeId, applyIndex: (request) => store.indexRows.apply(request.ops) };
     const placed = locator.locate(bucket.name, indexShardKey(bucket.createdMs, indexShardFor(bucket.index, record.key))).nodes;
     const replicas = placed.map((node): IndexReplica => (node.id === nodeId ? self : peers.get(node)));
-    const scope = { bucket: bucket.name, incarnation: bucket.createdMs, key: record.key };
-    const id = formatVersionId(Date.now(), 0, randomBytes(4).toString('hex'));
-    const intent: IndexOp = { op: 'intent', ...scope, id, expiresMs: Date.now() + LIFECYCLE_INTENT_TTL_MS };
-    const decision = await this.index.announce(replicas, intent, writeQuorum(record.erasure.dataShards, record.erasure.parityShards), this.peerSignal(signal));
-    if (!decision.met) return null;
-    return { settle: (change) => this.index.settle(replicas, { op: 'settle', ...scope, intent: id, ...change }) };
+    return { replicas, scope: { bucket: bucket.name, incarnation: bucket.createdMs, key: record.key } };
   }
 
   /**
