@@ -106,6 +106,7 @@ function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): 
  *   manifest, so tombstone collection keeps it while the manifest is current and for a grace after.
  *   Open uploads, markers nobody answers for, and closing markers written before they recorded how the
  *   upload ended keep their parts.
+ *   A closed upload leaves its bucket's uploads index first (forgetClosedUpload).
  * - Tombstones of versions deleted by id (`x` rows): dropped once older than the same grace.
  * - Files: shard files no `f` row registers and temporary files, last written before the settle time
  *   (orphan-files.ts); start-up recovery removes the same without the age check.
