@@ -61,8 +61,18 @@ export const IndexIntent = Type.Object({ op: Type.Literal('intent'), ...IndexSco
 /** An intent: a write of the key may commit until `expiresMs`. */
 export type IndexIntent = Static<typeof IndexIntent>;
 
+/**
+ * Forgets a closed upload (docs/bucket-index.md, "Multipart uploads"): the replica removes the entries
+ * and `g` rows of the marker `key` up to version `through` (its closing marker), and those of every key
+ * under `key/` (its parts). Intents stay: a write in flight is still decided from the key's nodes.
+ */
+export const IndexForget = Type.Object({ op: Type.Literal('forget'), ...IndexScope, through: VersionId });
+/** Forgets a closed upload's rows. */
+export type IndexForget = Static<typeof IndexForget>;
+
 export const IndexOp = Type.Union([
   IndexIntent,
+  IndexForget,
   Type.Object({
     op: Type.Literal('settle'),
     ...IndexScope,

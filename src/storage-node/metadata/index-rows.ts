@@ -42,6 +42,10 @@ const VERSIONS_BEFORE_SEEK = 8;
 const INTENTS_READ = 8;
 /** Versions deleted by id a row reports; past it the row says a write is in flight, so readers ask the key's own nodes. */
 const MAX_GONE_REPORTED = 16;
+/** Most part rows one forget removes: an upload has at most 10,000 parts, each with an entry or two. */
+const MAX_FORGET_ROWS = 40_000;
+/** The tags as the byte they are in a row's key. */
+const TAG_BYTE = { gone: TAG.gone.charCodeAt(0), version: TAG.version.charCodeAt(0) } as const;
 
 /** The replica's rows of the bucket index. */
 export class IndexRows {
@@ -99,6 +103,10 @@ export class IndexRows {
         batch.put(tagged(base, TAG.intent, op.id), json({ expiresMs: op.expiresMs } satisfies IntentValue));
         continue;
       }
+      if (op.op === 'forget') {
+        await this.forget(batch, op);
+        continue;
+      }
       if (op.intent !== undefined) batch.del(tagged(base, TAG.intent, op.intent));
       const state = await keys?.of(base);
       if (op.gone !== undefined) {
@@ -116,14 +124,33 @@ export class IndexRows {
   }
 
   /**
+   * Adds to `batch` the deletes that forget a closed upload: the marker's entries and `g` rows up to
+   * its closing marker, and those of its parts (keys under `marker/`, at most 10,000 of them). Intents
+   * stay. Nothing needs it to be synced: a forgotten row that comes back only costs a listing a read.
+   */
+  private async forget(batch: MetadataBatch, op: Extract<IndexOp, { op: 'forget' }>): Promise<void> {
+    const base = keyBase(op.bucket, op.incarnation, op.key);
+    const own = Buffer.concat([base, Buffer.of(0x00)]);
+    for await (const rowKeyBytes of this.meta.db.keys({ gte: own, lt: afterPrefix(own) })) {
+      const { tag, suffix } = parseRow(rowKeyBytes, base.length);
+      if ((tag === TAG.version || tag === TAG.gone) && compareVersionIds(suffix, op.through) <= 0) batch.del(rowKeyBytes);
+    }
+    const parts = keyBase(op.bucket, op.incarnation, `${op.key}/`);
+    for await (const rowKeyBytes of this.meta.db.keys({ gte: parts, lt: afterPrefix(parts), limit: MAX_FORGET_ROWS })) {
+      const tag = rowKeyBytes[rowKeyBytes.indexOf(0x00, parts.length) + 1];
+      if (tag === TAG_BYTE.version || tag === TAG_BYTE.gone) batch.del(rowKeyBytes);
+    }
+  }
+
+  /**
    * Up to `limit` of this replica's rows as the changes that would write them on another replica, in
    * row order after `after` (the hex of the last row of the previous page; null: from the first), and
    * where the next page starts (null at the end). What a ring change hands on to a shard's new replicas.
    */
-  async exportPage(after: string | null, limit: number): Promise<{ ops: IndexOp[]; next: string | null }> {
+  async exportPage(after: string | null, limit: number): Promise<{ ops: Exclude<IndexOp, { op: 'forget' }>[]; next: string | null }> {
     const range = kindRange(ROW.index);
     const options = after === null ? { ...range, limit } : { gt: Buffer.from(after, 'hex'), lt: range.lt, limit };
-    const ops: IndexOp[] = [];
+    const ops: Exclude<IndexOp, { op: 'forget' }>[] = [];
     let last: Buffer | undefined;
     for await (const [key, value] of this.meta.db.iterator(options)) {
       last = key;
@@ -197,10 +224,13 @@ export class IndexRows {
     let resume: IndexListResponse['resume'];
     /** Whether the iterator just moved past a common prefix (see below). */
     let seekedPast = false;
+    /** The keys of the parts of the closed upload whose marker was just read (`<marker>/`): their rows are garbage. */
+    let closedParts: string | undefined;
 
     // Ends the current key: returns whether the page is full.
     const finish = (state: KeyState): boolean => {
       resume = { after: state.key, afterIsPrefix: false };
+      closedParts = closesUpload(state) ? `${state.key}/` : undefined;
       const row = rowOf(state);
       if (row === undefined) return false;
       if (delimiter !== '') {
@@ -241,6 +271,15 @@ export class IndexRows {
             current = undefined;
             continue;
           }
+          if (closedParts !== undefined && parsed.key.startsWith(closedParts)) {
+            // A part of an upload closed for good lists nothing (ListParts refuses a closed upload):
+            // its entries go; an intent stays for the key's nodes to decide.
+            if (parsed.tag === TAG.version || parsed.tag === TAG.gone) garbage.del(rowKeyBytes);
+            current = undefined;
+            resume = { after: parsed.key, afterIsPrefix: false };
+            continue;
+          }
+          closedParts = undefined;
           current = { key: parsed.key, gone: [], intent: false, expired: [], intentsRead: 0, entry: undefined, versionsRead: 0, goneOverflow: false, nullFloor: undefined };
         }
         const { skipTo, isGarbage } = readRow(current, parsed, value, now);
@@ -349,13 +388,19 @@ function readRow(state: KeyState, row: { tag: string; suffix: string }, value: B
     // Past the key's newest live version: its older ones are read over, or skipped at once.
     state.versionsRead += 1;
     const skipTo = state.versionsRead === VERSIONS_BEFORE_SEEK ? Buffer.of(0x00, 0xff) : undefined;
-    return { skipTo, isGarbage: state.gone.includes(row.suffix) || belowNullFloor(state, row.suffix, value) };
+    // An upload's closing marker ends it for good: the marker's older entries say nothing any more.
+    return { skipTo, isGarbage: state.gone.includes(row.suffix) || belowNullFloor(state, row.suffix, value) || state.entry.upload?.closed !== undefined };
   }
   if (state.gone.includes(row.suffix) || belowNullFloor(state, row.suffix, value)) return { isGarbage: true };
   const entry = parse<IndexEntry>(value);
   state.entry = entry;
   if (isNullEntry(entry)) raiseNullFloor(state, entry.versionId);
   return {};
+}
+
+/** Whether the key read is an upload's marker whose newest entry here is its settled closing marker. */
+function closesUpload(state: KeyState): boolean {
+  return state.entry?.deleted === true && state.entry.upload?.closed !== undefined && !state.intent && !state.goneOverflow;
 }
 
 function raiseNullFloor(state: KeyState, versionId: string): void {

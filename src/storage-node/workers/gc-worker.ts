@@ -3,11 +3,15 @@ import { sameNodes, type RingLocator, type RingNode } from '../../placement/inde
 import { UPLOADS_BUCKET, fanOut, isNewerVersion, newestRecord, parseUploadKey, readQuorum, uploadMarkerKey, type ErasureParams, type ObjectRecord, type ObjectStatus } from '../../rpc/index.js';
 import { toObjectStatus, type HashIndexEntry, type StoredObject, type VersionCursor } from '../metadata-store.js';
 import { sweepShardDirectory, sweepTmpDirectory } from './orphan-files.js';
+import { KeySetCalls } from './lifecycle-set-calls.js';
 import type { ShardStore } from '../shard-store.js';
 import type { NodeWorkerDeps, StepResult, Worker, WorkerStatus } from './worker.js';
 
 /** The store as the collector uses it: keys and tombstones to walk, files and segments to sweep, and the writes that collect. */
-export type GcStore = Pick<ShardStore, 'keyRows' | 'versionRows' | 'fileRows' | 'directories' | 'isWriting' | 'segmentUsageAfter' | 'compactSegment' | 'commit' | 'dropVersion' | 'listVersions' | 'objectStatus' | 'versionStatus'>;
+export type GcStore = Pick<
+  ShardStore,
+  'keyRows' | 'versionRows' | 'fileRows' | 'directories' | 'isWriting' | 'segmentUsageAfter' | 'compactSegment' | 'commit' | 'dropVersion' | 'listVersions' | 'objectStatus' | 'versionStatus' | 'deleteVersion' | 'bucketRecord' | 'indexRows'
+>;
 
 /** Construction parameters of the garbage collector. */
 export interface GcWorkerOptions extends NodeWorkerDeps<GcStore> {
@@ -102,6 +106,7 @@ function tombstoneOver(record: ObjectRecord, versionId: string, nowMs: number): 
  *   manifest, so tombstone collection keeps it while the manifest is current and for a grace after.
  *   Open uploads, markers nobody answers for, and closing markers written before they recorded how the
  *   upload ended keep their parts.
+ *   A closed upload leaves its bucket's uploads index first (forgetClosedUpload).
  * - Tombstones of versions deleted by id (`x` rows): dropped once older than the same grace.
  * - Files: shard files no `f` row registers and temporary files, last written before the settle time
  *   (orphan-files.ts); start-up recovery removes the same without the age check.
@@ -115,10 +120,13 @@ export class GcWorker implements Worker {
   private cursor: Cursor = { phase: 'keys', after: null };
   private readonly verdicts = new Map<string, UploadVerdict>();
   private keptThisPass = 0;
+  /** The index writes a closed upload's forgetting makes, as lifecycle expiry makes its index writes. */
+  private readonly onSet: KeySetCalls;
 
   constructor(options: GcWorkerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    this.onSet = new KeySetCalls({ ...options, ...(options.peerTimeoutMs === undefined ? {} : { peerTimeoutMs: options.peerTimeoutMs }) });
   }
 
   resume(cursor: string | null): void {
@@ -239,6 +247,11 @@ export class GcWorker implements Worker {
     const stored = await this.options.store.keyRows.getObject(entry.bucket, entry.key);
     if (stored === undefined) return;
     const { record } = stored;
+    // A closed upload leaves its bucket's uploads index first: its closing marker is kept until it has.
+    if (record.deleted && record.upload?.closed !== undefined && !(await this.forgetClosedUpload(locator, record, signal))) {
+      this.keptThisPass += 1;
+      return;
+    }
     // A delete marker written under versioning is a version S3 keeps (listed, deletable by id): never garbage.
     if (record.deleted && record.versioning !== undefined) return;
     if (record.deleted) return this.tombstone(locator, stored, signal);
@@ -246,6 +259,31 @@ export class GcWorker implements Worker {
     const name = parseUploadKey(record.key);
     if (name?.kind === 'part') return this.part(locator, stored, name.bucket, name.uploadId, signal);
     if (name?.kind === 'marker' && record.upload !== undefined && record.upload.closed === undefined) return this.openUpload(locator, stored, signal);
+  }
+
+  /**
+   * Has the uploads index forget the closed upload whose closing marker is `closing` (its rows and its
+   * parts'), so ListMultipartUploads reads only open uploads. The first member of the marker's set does
+   * it, once the closing marker is older than the settle time and every member holds it (or a newer
+   * marker): by then no index replica can learn of the upload again from a late settle or a resolved
+   * intent. It is asked every pass while the marker stays, for as long as the tombstone grace (a replica
+   * away that long is rebuilt, not caught up): a completed upload's marker stays as long as its object,
+   * and forgetting it again on every pass for ever would cost a round per multipart object. True when
+   * this node's copy of the marker may go on to tombstone collection.
+   */
+  private async forgetClosedUpload(locator: RingLocator, closing: ObjectRecord, signal: AbortSignal): Promise<boolean> {
+    const { nodeId, figures, settleMs, tombstoneGraceMs } = this.options;
+    const set = locator.locate(closing.bucket, closing.key).nodes;
+    if (set[0]?.id !== nodeId) return true;
+    const closedForMs = this.clock() - (closing.upload?.closedMs ?? closing.lastModifiedMs);
+    if (closedForMs < settleMs) return false;
+    if (closedForMs >= settleMs + tombstoneGraceMs) return true;
+    const { answered, missing } = await this.askSet(set, closing.bucket, closing.key, signal);
+    // A member holding nothing collected its copy already (or never had one): only an older marker waits for audit.
+    if (missing > 0 || answered.some(({ status }) => status !== null && isNewerVersion(closing.versionId, status.record.versionId))) return false;
+    const forgotten = await this.onSet.forgetUpload(closing, signal);
+    if (forgotten === true) figures.gc.uploadsForgotten += 1;
+    return forgotten !== false;
   }
 
   /** Drops an expired tombstone of this node's once no member of the set can bring an older version back. */

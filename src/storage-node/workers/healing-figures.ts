@@ -68,6 +68,8 @@ export class HealingFigures {
     tombstonesKept: 0,
     /** Uploads never completed within the expiry that this node (their set's first member) aborted. */
     uploadsAborted: 0,
+    /** Closed uploads whose rows this node (their marker set's first member) had every uploads-index replica forget. */
+    uploadsForgotten: 0,
     /** Parts of aborted uploads, and parts a completion left out, whose shard this node dropped. */
     partsDropped: 0,
     /** Shard files no metadata row pointed to, older than the settle time. */

@@ -215,6 +215,35 @@ export class KeySetCalls {
    * (the key then waits for the next pass). The answer settles the intent once the write is done.
    */
   private async announce(record: ObjectRecord, signal: AbortSignal): Promise<{ settle(change: Pick<Extract<IndexOp, { op: 'settle' }>, 'entry' | 'replaces' | 'gone'>): void } | undefined | null> {
+    const placed = await this.indexReplicasOf(record);
+    if (placed === undefined) return undefined;
+    const { shardSets, replicas, scope } = placed;
+    const id = formatVersionId(Date.now(), 0, randomBytes(4).toString('hex'));
+    const intent: IndexOp = { op: 'intent', ...scope, id, expiresMs: Date.now() + LIFECYCLE_INTENT_TTL_MS };
+    // A write quorum of each shard the key's writes reach.
+    const quorum = writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
+    const decisions = await Promise.all(shardSets.map((set) => this.index.announce(set, intent, quorum, this.peerSignal(signal))));
+    if (decisions.some((decision) => !decision.met)) return null;
+    return { settle: (change) => this.index.settle(replicas, { op: 'settle', ...scope, intent: id, ...change }) };
+  }
+
+  /**
+   * Has every replica of its bucket's uploads index forget the closed upload whose closing marker is
+   * `closing` (its rows and its parts', docs/bucket-index.md): true when every replica acknowledged,
+   * false when one did not (the caller tries again later), undefined when the upload is in no index.
+   */
+  async forgetUpload(closing: ObjectRecord, signal: AbortSignal): Promise<boolean | undefined> {
+    const placed = await this.indexReplicasOf(closing);
+    if (placed === undefined) return undefined;
+    const forget: IndexOp = { op: 'forget', ...placed.scope, through: closing.versionId };
+    const asked = this.peerSignal(signal);
+    const outcomes = await fanOut(placed.replicas, (replica) => replica.applyIndex({ ops: [forget] }, { signal: asked }));
+    signal.throwIfAborted();
+    return outcomes.every((outcome) => outcome.ok);
+  }
+
+  /** The replicas of the index shard that holds record's rows, and their scope; undefined when the record is in no index. */
+  private async indexReplicasOf(record: ObjectRecord): Promise<{ shardSets: IndexReplica[][]; replicas: IndexReplica[]; scope: { bucket: string; incarnation: number; key: string } } | undefined> {
     const { nodeId, store, peers, rings } = this.deps;
     // An upload's marker (an abort's closing marker) goes to its user bucket's uploads index.
     const owner = indexOwnerOf(record.bucket, record.key);
@@ -226,18 +255,12 @@ export class KeySetCalls {
     const incarnation = record.upload?.bucketCreatedMs ?? record.bucketCreatedMs;
     if (incarnation !== undefined && incarnation !== bucket.createdMs) return undefined;
     const self: IndexReplica = { nodeId, applyIndex: (request) => store.indexRows.apply(request.ops) };
-    // The key's shard, and while a split of its range is under way the other side too: a write quorum of each.
+    // The key's shard, and while a split of its range is under way the other side too.
     const shardSets = indexShardsForWrite(bucket.index, record.key).map((shard) =>
       locator.locate(bucket.name, indexShardKey(bucket.createdMs, shard)).nodes.map((node): IndexReplica => (node.id === nodeId ? self : peers.get(node))),
     );
     const replicas = shardSets.flat().filter((replica, at, all) => all.findIndex((other) => other.nodeId === replica.nodeId) === at);
-    const scope = { bucket: bucket.name, incarnation: bucket.createdMs, key: record.key };
-    const id = formatVersionId(Date.now(), 0, randomBytes(4).toString('hex'));
-    const intent: IndexOp = { op: 'intent', ...scope, id, expiresMs: Date.now() + LIFECYCLE_INTENT_TTL_MS };
-    const quorum = writeQuorum(record.erasure.dataShards, record.erasure.parityShards);
-    const decisions = await Promise.all(shardSets.map((set) => this.index.announce(set, intent, quorum, this.peerSignal(signal))));
-    if (decisions.some((decision) => !decision.met)) return null;
-    return { settle: (change) => this.index.settle(replicas, { op: 'settle', ...scope, intent: id, ...change }) };
+    return { shardSets, replicas, scope: { bucket: bucket.name, incarnation: bucket.createdMs, key: record.key } };
   }
 
   /**

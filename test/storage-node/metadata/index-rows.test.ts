@@ -336,3 +336,43 @@ t.test('versions mode: under a common prefix, a deleted null version keeps the n
   await write('q/1', { gone: 5, ends: true });
   t.same((await versionsPage(rows, { delimiter: '/', prefix: 'q' })).rows, [], 'the older null version was replaced: nothing stands for q/');
 });
+
+/** An upload marker's entry, open or closed (aborted), as the uploads index holds it. */
+function markerEntry(n: number, closed: boolean): IndexEntry {
+  return { ...entry(n, { deleted: closed }), upload: { bucket: 'u', key: `obj${n}`, initiatedMs: n, ...(closed ? { closed: 'aborted' as const, closedMs: n } : {}) } };
+}
+
+t.test('a listing that reads a closed upload drops its marker\'s older entry and its parts\' rows, and keeps the closing marker', async (t) => {
+  const store = await openRows(t);
+  await store.indexRows.apply([
+    settle('u/closed', { entry: markerEntry(1, false) }),
+    settle('u/closed/1', { entry: entry(2) }),
+    settle('u/closed/2', { entry: entry(3) }),
+    settle('u/closed', { entry: markerEntry(4, true) }),
+    settle('u/open', { entry: markerEntry(5, false) }),
+    settle('u/open/1', { entry: entry(6) }),
+  ]);
+  await store.indexRows.apply([intent('u/closed/3', 7)]);
+  t.same(await page(store, { prefix: 'u/', delimiter: '/' }), ['u/closed@4!', 'u/open@5', 'u/open/1@6>u/open/'], 'the closed upload\'s parts are not rolled up; the open one\'s are');
+  t.same(await rowsOf(store, 'u/closed'), ['v4'], 'only the closing marker is left of the marker');
+  t.same([await rowsOf(store, 'u/closed/1'), await rowsOf(store, 'u/closed/2'), await rowsOf(store, 'u/closed/3')], [[], [], ['i7']], 'the parts\' entries went, an intent stays');
+  t.same(await rowsOf(store, 'u/open/1'), ['v6'], 'an open upload keeps its parts');
+});
+
+t.test('forget removes a closed upload\'s marker entries through its closing version and its parts\' rows, and keeps intents and newer rows', async (t) => {
+  const store = await openRows(t);
+  await store.indexRows.apply([
+    settle('u/x', { entry: markerEntry(1, false) }),
+    settle('u/x', { entry: markerEntry(3, true) }),
+    settle('u/x', { entry: markerEntry(9, false) }),
+    settle('u/x/1', { entry: entry(2) }),
+    settle('u/x/2', { gone: versionId(4) }),
+    settle('u/xy', { entry: markerEntry(5, false) }),
+    settle('u/open', { entry: markerEntry(6, false) }),
+  ]);
+  await store.indexRows.apply([intent('u/x/3', 7)]);
+  await store.indexRows.apply([{ op: 'forget', bucket: 'b', incarnation: INC, key: 'u/x', through: versionId(3) }]);
+  t.same(await rowsOf(store, 'u/x'), ['v9'], 'entries through the closing version go, a newer one stays');
+  t.same([await rowsOf(store, 'u/x/1'), await rowsOf(store, 'u/x/2'), await rowsOf(store, 'u/x/3')], [[], [], ['i7']], 'parts\' entries and g rows go, an intent stays');
+  t.same([await rowsOf(store, 'u/xy'), await rowsOf(store, 'u/open')], [['v5'], ['v6']], 'other uploads, even one whose id the marker\'s is a prefix of, are untouched');
+});
