@@ -22,11 +22,11 @@ class Deadlines {
     for (const id of ids) this.perLevel[levelOf(id)]! += 1;
   }
 
-  /** Records that id's level went from `from` to its current value. */
-  moved(id: number, from: number): void {
-    if (this.isDue[id]) return;
+  /** Records that id's level went from `from` to `to`. */
+  moved(id: number, from: number, to: number): void {
+    if (this.isDue[id] || from === to) return;
     this.perLevel[from]! -= 1;
-    this.perLevel[this.levelOf(id)]! += 1;
+    this.perLevel[to]! += 1;
   }
 
   /** Adds the ids that fall due with `rowsLeft` rows to go (their level is at most rowsLeft). */
@@ -51,7 +51,13 @@ class Deadlines {
  * change that removes one of them then has to move far more than its own slots.)
  */
 export function fillFreshTable(a: SlotAssigner): void {
-  const { replicas, partitions, zoneOf, zoneCaps } = a;
+  const { replicas, partitions, zoneOf, zoneCaps, order } = a;
+  // Rows are visited in seeded random order, and each is read and written a dozen times while it
+  // fills: in a scratch table laid out in visiting order those accesses stay in cache, and the
+  // rows are scattered to their partitions once at the end. Nothing the fill decides depends on
+  // where a row lives, so the result is the same.
+  const table = a.table;
+  a.table = new Int32Array(table.length).fill(-1);
   const nodeIds: number[] = [];
   for (let x = 0; x < zoneOf.length; x++) if (zoneOf[x]! >= 0) nodeIds.push(x);
   const zoneIds = Array.from(zoneCaps, (_, z) => z);
@@ -67,8 +73,8 @@ export function fillFreshTable(a: SlotAssigner): void {
     const nodeBefore = a.deficit(x);
     const zoneBefore = zoneLevel(z);
     a.place(base, filled++, x);
-    nodes.moved(x, nodeBefore);
-    zones.moved(z, zoneBefore);
+    nodes.moved(x, nodeBefore, a.deficit(x));
+    zones.moved(z, zoneBefore, zoneLevel(z));
   };
   // Due ids go in the order a max-heap on (deficit, then id) would give them.
   const byNodeNeed = (x: number, y: number): number => a.deficit(y) - a.deficit(x) || x - y;
@@ -77,7 +83,7 @@ export function fillFreshTable(a: SlotAssigner): void {
   const urgent: number[] = [];
   for (let visited = 0; visited < partitions; visited++) {
     const rowsLeft = partitions - visited;
-    base = a.order[visited]! * replicas;
+    base = visited * replicas;
     filled = 0;
     // Nodes that must be in every remaining row.
     nodes.collect(rowsLeft);
@@ -112,4 +118,10 @@ export function fillFreshTable(a: SlotAssigner): void {
       put(x);
     }
   }
+  const rows = a.table;
+  for (let visited = 0, from = 0; visited < partitions; visited++) {
+    const to = order[visited]! * replicas;
+    for (let i = 0; i < replicas; i++) table[to + i] = rows[from++]!;
+  }
+  a.table = table;
 }

@@ -42,8 +42,11 @@ export class SlotAssigner implements RepairableTable {
   readonly replicas: number;
   /** Number of partitions. */
   readonly partitions: number;
-  /** The table being assigned, changed in place. */
-  readonly table: Int32Array;
+  /**
+   * The table being assigned, changed in place. The fresh fill swaps in a scratch table whose rows
+   * are in visiting order while it runs (see fresh-fill.ts), and puts this one back.
+   */
+  table: Int32Array;
   /** The table as given, to tell moves from slots left in place. */
   readonly original: Int32Array;
   /** Zone index per node. */
@@ -252,19 +255,22 @@ export class SlotAssigner implements RepairableTable {
    */
   pickReceiver(base: number, skip: number): number {
     const { table, zoneOf, zoneScratch } = this;
+    // The top zone usually fits and its top node is usually not in the row: answer from the heap
+    // tops without popping (the heaps are totally ordered, so this picks what popping would).
+    const top = this.zoneHeap.peek();
+    if (top < 0) return -1;
+    if (this.zoneCountExcept(base, skip, top) < this.zoneCaps[top]!) {
+      const found = this.pickFromZone(top, base);
+      if (found >= 0) return found;
+    }
     for (let j = 0; j < this.replicas; j++) {
       const x = table[base + j]!;
       if (j !== skip && x >= 0) zoneScratch[zoneOf[x]!]! += 1;
     }
-    // The top zone usually fits and its top node is usually not in the row: answer from the heap
-    // tops without popping (the heaps are totally ordered, so this picks what popping would).
+    // Otherwise pop zones in order until one fits and has a node not in the row.
     let found = -1;
-    const top = this.zoneHeap.peek();
-    if (top >= 0 && zoneScratch[top]! < this.zoneCaps[top]!) found = this.pickFromZone(top, base);
     let zonesPopped = 0;
-    if (found < 0 && top >= 0) {
-      this.zoneStack[zonesPopped++] = this.zoneHeap.pop();
-    }
+    this.zoneStack[zonesPopped++] = this.zoneHeap.pop();
     while (found < 0 && this.zoneHeap.size > 0) {
       const z = this.zoneHeap.pop();
       this.zoneStack[zonesPopped++] = z;
