@@ -115,14 +115,21 @@ function balanceShardIndexes(table: Int32Array, replicas: number, counts: Int32A
   for (let base = 0; base < table.length; base += replicas) {
     for (let i = 0; i < replicas; i++) {
       let best = i;
+      let b = table[base + i]!;
+      let heldB = held[b * replicas + i]!;
+      let countB = counts[b]!;
       for (let j = i + 1; j < replicas; j++) {
         const a = table[base + j]!;
-        const b = table[base + best]!;
-        const lhs = held[a * replicas + i]! * counts[b]!;
-        const rhs = held[b * replicas + i]! * counts[a]!;
-        if (lhs < rhs || (lhs === rhs && ranks[a]! < ranks[b]!)) best = j;
+        const lhs = held[a * replicas + i]! * countB;
+        const rhs = heldB * counts[a]!;
+        if (lhs < rhs || (lhs === rhs && ranks[a]! < ranks[b]!)) {
+          best = j;
+          b = a;
+          heldB = held[a * replicas + i]!;
+          countB = counts[a]!;
+        }
       }
-      const chosen = table[base + best]!;
+      const chosen = b;
       table[base + best] = table[base + i]!;
       table[base + i] = chosen;
       held[chosen * replicas + i]! += 1;

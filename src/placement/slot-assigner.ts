@@ -91,11 +91,14 @@ export class SlotAssigner implements RepairableTable {
     const zoneCount = input.zoneCaps.length;
     this.count = new Int32Array(nodeCount);
     this.held = new Int32Array(nodeCount * this.replicas);
-    input.table.forEach((x, slot) => {
-      if (x < 0) return;
-      this.count[x]! += 1;
-      this.held[x * this.replicas + (slot % this.replicas)]! += 1;
-    });
+    for (let base = 0; base < input.table.length; base += this.replicas) {
+      for (let i = 0; i < this.replicas; i++) {
+        const x = input.table[base + i]!;
+        if (x < 0) continue;
+        this.count[x]! += 1;
+        this.held[x * this.replicas + i]! += 1;
+      }
+    }
     this.nodeKey = new Float64Array(nodeCount);
     this.zoneKey = new Float64Array(zoneCount);
     this.zoneQuota = new Int32Array(zoneCount);
