@@ -7,6 +7,8 @@ import {
   fanOut,
   indexShardKey,
   indexShardRange,
+  isNewerVersion,
+  majority,
   withFurthestIndex,
   type BucketIndex,
   type BucketRecord,
@@ -160,7 +162,7 @@ export class IndexSplitter implements Worker {
       }
     }
     // Every committed key has its intent or entry on a write quorum of the old shard, which meets any majority.
-    if (read < Math.floor(sources.length / 2) + 1) throw new Error(`index split copy read ${read} of ${sources.length} replicas`);
+    if (read < majority(sources.length)) throw new Error(`index split copy read ${read} of ${sources.length} replicas`);
   }
 
   /** Drops the moved rows on the old shard's replicas that hold no replica of the new shard. */
@@ -200,7 +202,7 @@ export class IndexSplitter implements Worker {
     const locator = this.options.rings.locator;
     if (locator === undefined) return false;
     const nodes = locator.ring.nodes;
-    const majority = Math.floor(nodes.length / 2) + 1;
+    const needed = majority(nodes.length);
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(PEER_TIMEOUT_MS)]);
     const lists = await fanOut(nodes, (node) => this.options.peers.get(node).listBuckets({ signal: timeout }));
     let current: BucketRecord | undefined;
@@ -210,15 +212,15 @@ export class IndexSplitter implements Worker {
       answered += 1;
       for (const record of outcome.value) {
         if (record.name !== bucket.name) continue;
-        current = current === undefined || record.versionId > current.versionId ? withFurthestIndex(record, current ?? record) : withFurthestIndex(current, record);
+        current = current === undefined || isNewerVersion(record.versionId, current.versionId) ? withFurthestIndex(record, current ?? record) : withFurthestIndex(current, record);
       }
     }
-    if (answered < majority || current === undefined || current.deleted || current.createdMs !== bucket.createdMs) return false;
+    if (answered < needed || current === undefined || current.deleted || current.createdMs !== bucket.createdMs) return false;
     if (JSON.stringify(current.index) !== JSON.stringify(expected)) return false;
     const { physicalMs, logical } = parseVersionId(current.versionId);
     const now = this.clock();
     const versionId = now > physicalMs ? formatVersionId(now, 0, randomBytes(4).toString('hex')) : formatVersionId(physicalMs, logical + 1, randomBytes(4).toString('hex'));
     const written = await fanOut(nodes, (node) => this.options.peers.get(node).putBucket({ ...current, versionId, index: next }, { signal: timeout }));
-    return written.filter((outcome) => outcome.ok).length >= majority;
+    return written.filter((outcome) => outcome.ok).length >= needed;
   }
 }
