@@ -98,6 +98,13 @@ export async function planDurability(values: Partial<Record<keyof typeof OPTIONS
   const rows: PlanRow[] = [];
   const skipped: string[] = [];
   const common = { annualFailureRate: afrPct! / 100, nodeBytes: diskTB! * 1e12 };
+  // One row per repair rate for a layout on a cluster shape; `shape` is what the ring or the options say of it.
+  const addRows = (layout: (typeof layouts)[number], shape: Pick<DurabilityInput, 'nodes' | 'zones' | 'distinctSets' | 'zoneMembers'> & { coveredFraction?: number }): void => {
+    for (const rate of rates) {
+      const input: DurabilityInput = { ...common, ...shape, dataShards: layout.dataShards, parityShards: layout.parityShards, repairBytesPerSecond: rate * 1e6 };
+      rows.push({ layout: layout.name, nodes: shape.nodes, zones: shape.zones, distinctSets: shape.distinctSets, repairMBps: rate, estimate: estimateDurability(input) });
+    }
+  };
   if (ringPath !== undefined) {
     if (str('nodes') !== undefined || str('zones') !== undefined) usage('give --ring or --nodes/--zones, not both');
     const ring = await loadRing(ringPath);
@@ -109,20 +116,7 @@ export async function planDurability(values: Partial<Record<keyof typeof OPTIONS
         usage(`--ec ${layout.name} places ${layout.dataShards + layout.parityShards} shards; the ring places ${ring.replicas}`);
       }
       const spread = ringSpread(ring, layout.parityShards);
-      for (const rate of rates) {
-        const input: DurabilityInput = {
-          ...common,
-          nodes,
-          zones,
-          dataShards: layout.dataShards,
-          parityShards: layout.parityShards,
-          repairBytesPerSecond: rate * 1e6,
-          distinctSets: spread.distinctSets,
-          coveredFraction: spread.coveredFraction,
-          zoneMembers: stats.maxZoneMembers,
-        };
-        rows.push({ layout: layout.name, nodes, zones, distinctSets: spread.distinctSets, repairMBps: rate, estimate: estimateDurability(input) });
-      }
+      addRows(layout, { nodes, zones, distinctSets: spread.distinctSets, coveredFraction: spread.coveredFraction, zoneMembers: stats.maxZoneMembers });
     }
     return { rows, skipped };
   }
@@ -148,19 +142,7 @@ export async function planDurability(values: Partial<Record<keyof typeof OPTIONS
           continue;
         }
         const distinctSets = Math.max(1, Math.round(expectedDistinctSets(nodes, width, 2 ** bits!)));
-        for (const rate of rates) {
-          const input: DurabilityInput = {
-            ...common,
-            nodes,
-            zones,
-            dataShards: layout.dataShards,
-            parityShards: layout.parityShards,
-            repairBytesPerSecond: rate * 1e6,
-            distinctSets,
-            zoneMembers: zoneSpreadLimit(width, zones),
-          };
-          rows.push({ layout: layout.name, nodes, zones, distinctSets, repairMBps: rate, estimate: estimateDurability(input) });
-        }
+        addRows(layout, { nodes, zones, distinctSets, zoneMembers: zoneSpreadLimit(width, zones) });
       }
     }
   }
