@@ -59,6 +59,12 @@ export function indexReplicas(services: Pick<LookupDeps, 'cluster'>, bucket: Ind
   return services.cluster.readSets(bucket.name, indexShardKey(bucket.createdMs, shard));
 }
 
+/** The sets a listing of an index shard reads from: its replicas, and the previous ring's while a ring change moves it. */
+export function indexReadSets(services: Pick<LookupDeps, 'cluster'>, bucket: IndexedBucket, shard: number): (readonly NodeClient[])[] {
+  const sets = indexReplicas(services, bucket, shard);
+  return sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
+}
+
 /**
  * A write's intent on the index shard of its key: announced (durable on a write quorum of the shard's
  * replicas) before the write can commit, then settled with what committed, or abandoned when nothing did.

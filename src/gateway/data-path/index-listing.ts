@@ -1,6 +1,6 @@
 import { indexEntryOf, isNewerVersion, isNullEntry, readQuorum, type IndexEntry, type IndexListResponse, type IndexRow, type NodeClient } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
-import { indexReplicas, writeReplicas, type IndexedBucket } from './bucket-index.js';
+import { indexReadSets, writeReplicas, type IndexedBucket } from './bucket-index.js';
 import { collectPage, type ListedEntry, type ListRequest, type ListResult } from './list-merge.js';
 import type { ListPathDeps } from './path-deps.js';
 import { ReadDeadline } from './read-retry.js';
@@ -30,8 +30,7 @@ export async function listFromIndex(ctx: RequestScope<ListPathDeps>, bucket: Ind
   const { services, signal } = ctx;
   const needed = readQuorum(services.erasure.dataShards, services.erasure.parityShards);
   const merge = new ShardWalk<IndexRow>(bucket, request.prefix, { after: request.after, afterIsPrefix: request.afterIsPrefix }, (shard, start) => {
-    const sets = indexReplicas(services, bucket, shard.id);
-    const readSets = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
+    const readSets = indexReadSets(services, bucket, shard.id);
     return new ReplicaMerge<IndexRow>(readSets, needed, (node, from) => replicaCursor(ctx, node, bucket, request, shard, from), start, {
       bucket: bucket.name,
       deadline,

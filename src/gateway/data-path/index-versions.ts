@@ -1,7 +1,7 @@
 import { compareVersionIds } from '../../common/index.js';
 import { indexEntryOf, KeyVersionSieve, readQuorum, versionHides, type IndexEntry, type IndexVersionRow, type NodeClient } from '../../rpc/index.js';
 import { compareUtf8 } from '../s3/index.js';
-import { indexReplicas, type IndexedBucket } from './bucket-index.js';
+import { indexReadSets, type IndexedBucket } from './bucket-index.js';
 import { readFromKeyNodes } from './index-listing.js';
 import { collectVersionPage, listVersions, versionPageQuery, type ListedVersion, type VersionListRequest, type VersionListResult } from './list-versions.js';
 import type { ListPathDeps } from './path-deps.js';
@@ -36,8 +36,7 @@ export async function listVersionsFromIndex(
   const resumesInKey = request.afterVersion !== undefined && !request.afterIsPrefix;
   const start: RowPosition = { after: request.after, afterIsPrefix: request.afterIsPrefix, afterVersion: resumesInKey ? request.afterVersion : undefined };
   const merge = new ShardWalk<IndexVersionRow>(bucket, request.prefix, start, (shard, from) => {
-    const sets = indexReplicas(services, bucket, shard.id);
-    const readSets = sets.previous === undefined ? [sets.nodes] : [sets.nodes, sets.previous];
+    const readSets = indexReadSets(services, bucket, shard.id);
     return new ReplicaMerge<IndexVersionRow>(readSets, needed, (node, at) => versionCursor(ctx, node, bucket, request, shard, at), from, {
       bucket: bucket.name,
       deadline,
