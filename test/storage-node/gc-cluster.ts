@@ -91,11 +91,13 @@ export async function startGcCluster(t: { teardown(fn: () => unknown): void }, h
   // Every node must hold the ring the gateway hands out before its collector can judge anything.
   await until('every node holds the ring', async () => (await Promise.all(clients.map((c) => c.fetchRing()))).every((ring) => ring !== null), 10_000);
   // The audit pass each node starts on adopting the ring must be over, or with a long audit interval a
-  // test would still see it copying records while it watches the collector.
+  // test would still see it copying records while it watches the collector. A pass is a digest round per
+  // partition the node leads: on a machine loaded by other suites the six take well over 30 s (seen at a
+  // load average of 15), so the wait allows minutes; it ends as soon as every node has finished.
   await until(
     'every node finished its first audit pass',
     async () => (await Promise.all(clients.map(async (c) => ((await c.workStatus()).figures['audit'] as { passes: number }).passes))).every((passes) => passes >= 1),
-    30_000,
+    180_000,
   );
   const ring = new RingLocator(parseRing(JSON.stringify(await client(0).fetchRing())));
   const gcFigures = async (i: number): Promise<GcFigures> => (await client(i).workStatus({ signal: AbortSignal.timeout(5_000) })).figures['gc'] as unknown as GcFigures;
