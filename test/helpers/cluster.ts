@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { bucketName } from './bytes.js';
 import { until } from './until.js';
+import { TEST_PARTITION_BITS } from './tree.js';
 import { formatVersionId, parseGatewayConfig, silentLogger, type GatewayConfig, type Logger, type NodeHealingConfig } from '../../src/common/index.js';
 import { Gateway } from '../../src/gateway/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
@@ -96,7 +97,7 @@ export async function userClients(t: { teardown(fn: () => unknown): void }, clus
 export async function writeGatewayConfig(cluster: TestCluster): Promise<string> {
   const file = join(cluster.dataDir, 'gateway.json');
   const nodes = cluster.config.nodes.map((n) => ({ id: n.id, address: n.address }));
-  await writeFile(file, JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, nodes }));
+  await writeFile(file, JSON.stringify({ credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, partitionBits: cluster.config.partitionBits, nodes }));
   return file;
 }
 
@@ -172,6 +173,7 @@ function clusterConfig(
     nodes: nodes.map((node, i) => ({ id: `node-${i}`, address: `127.0.0.1:${node.address.port}`, zone: 'test' })),
     metadataTimeoutMs: 2_000,
     stallTimeoutMs: 2_000,
+    partitionBits: TEST_PARTITION_BITS,
     // TESSERA_AES_BACKEND reaches test gateways too (CI runs the encryption tests once more on node:crypto); a test's own choice wins.
     ...(process.env['TESSERA_AES_BACKEND'] === undefined ? {} : { aesBackend: process.env['TESSERA_AES_BACKEND'] }),
     ...options.gatewayOverrides,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { freePorts } from './ports.js';
 import { makeTestCertificate } from './tls-cert.js';
-import { REPO_ROOT, tesseraArgs } from './tree.js';
+import { REPO_ROOT, TEST_PARTITION_BITS, tesseraArgs } from './tree.js';
 
 /**
  * Tessera as real child processes: `tessera dev`, `tessera node` and `tessera gateway`, started as an
@@ -270,7 +270,11 @@ async function spawnDevServer(options: DevServerOptions): Promise<SpawnedDevServ
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-dev-')));
   const tlsEnv = options.tls === undefined ? {} : { TESSERA_TLS_CERT_FILE: options.tls.certFile, TESSERA_TLS_KEY_FILE: options.tls.keyFile };
   const name = options.tls === undefined ? 'tessera dev' : 'tessera dev (https)';
-  const child = new TesseraProcess(name, ['dev', '--data', dataDir, '--listen', options.listen ?? '127.0.0.1:0'], { ...tlsEnv, ...options.env });
+  const child = new TesseraProcess(name, ['dev', '--data', dataDir, '--listen', options.listen ?? '127.0.0.1:0'], {
+    TESSERA_PARTITION_BITS: String(TEST_PARTITION_BITS),
+    ...tlsEnv,
+    ...options.env,
+  });
   const printed = async (): Promise<DevServer> => {
     for (;;) {
       const out = child.stdout;
@@ -406,6 +410,7 @@ export async function startProcessCluster(
     clusterSecret,
     erasure: { dataShards: options.dataShards ?? 4, parityShards: options.parityShards ?? 2 },
     nodes: nodes.map((node) => ({ id: node.id, address: `127.0.0.1:${node.port}`, zone: 'local' })),
+    partitionBits: TEST_PARTITION_BITS,
     ...options.gatewayConfig,
   };
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);

@@ -44,3 +44,11 @@ export async function typeScriptFiles(dir: string): Promise<string[]> {
   }
   return out;
 }
+
+/**
+ * Partition bits of the rings test clusters derive (2^6 = 64 partitions). Six nodes need no more, and
+ * every node's first audit pass compares a digest per partition it leads with each member: on the
+ * default 1,024 partitions that pass costs a started cluster about 3 s of CPU, which a suite of a few
+ * hundred cluster starts pays on a 2-core machine. Tests of partition counts build their own rings.
+ */
+export const TEST_PARTITION_BITS = 6;
