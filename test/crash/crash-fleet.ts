@@ -7,6 +7,7 @@ import { NodeClient } from '../../src/rpc/index.js';
 import { delay, ProcessGroup } from '../helpers/process-group.js';
 import { freePorts } from '../helpers/ports.js';
 import type { TesseraProcess } from '../helpers/server.js';
+import { TEST_PARTITION_BITS } from '../helpers/tree.js';
 
 const SECRET = 'crash-test-cluster-secret';
 const CREDENTIALS = { accessKeyId: 'crash-access', secretAccessKey: 'crash-secret' } as const;
@@ -88,7 +89,8 @@ export class CrashFleet {
    */
   async startGateway(options: { dataShards: number; parityShards: number; blockSizeBytes: number }): Promise<string> {
     const members = this.nodes.map((slot) => ({ id: slot.id, address: `127.0.0.1:${slot.port}`, zone: 'local', weight: 1 }));
-    const ring = buildRing(null, members, { replicas: options.dataShards + options.parityShards, partitionBits: 8, seed: 1 });
+    // TEST_PARTITION_BITS: every node SIGKILLed and started again runs a first audit pass over the partitions it leads.
+    const ring = buildRing(null, members, { replicas: options.dataShards + options.parityShards, partitionBits: TEST_PARTITION_BITS, seed: 1 });
     const ringFile = join(this.root, 'ring.json');
     await writeFile(ringFile, serializeRing(ring));
     for (const slot of this.nodes) {
