@@ -22,7 +22,8 @@ import {
 } from './http/index.js';
 import { OPERATIONS, resolveOperation } from './operations.js';
 
-export { buildIndex, rotateMasterKey, type IndexBuildPhase, type IndexBuildProgress, type RotationReport } from './data-path/index.js';
+export { BucketService, buildIndex, rotateMasterKey, type IndexBuildPhase, type IndexBuildProgress, type RotationReport, type UsageEstimate } from './data-path/index.js';
+export { ClusterView } from './cluster/index.js';
 export { DEFAULT_KMS_KEY, KMS_KEY_NAME, MasterKeyring, ObjectSealer, kmsKeyArn, masterKeyLine, newKmsKeyMaterial, nodePackageCipher, readMasterKeyFile, resealKmsKeyMaterial } from './encryption/index.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
