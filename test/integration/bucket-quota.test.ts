@@ -17,6 +17,7 @@ import { silentLogger } from '../../src/common/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { bucketOn, startCluster, statusOf, writeGatewayConfig } from '../helpers/cluster.js';
+import { parsePrometheus, sampleValue } from '../helpers/prometheus.js';
 import { refusal } from '../helpers/sdk-refusal.js';
 import { until } from '../helpers/until.js';
 
@@ -156,6 +157,13 @@ t.test('usage is right after a node restarts, and estimated from the others whil
   t.teardown(() => restarted.close());
   await until('the restarted node answers', async () => (await quota(bucket)).usage.complete, 10_000);
   t.same((await quota(bucket)).usage, before, 'the restarted node reads back its counts');
+
+  const metrics = parsePrometheus(await cluster.gateway.metrics.registry.metrics());
+  t.same(
+    ['tessera_gateway_bucket_quota_bytes', 'tessera_gateway_bucket_quota_objects', 'tessera_gateway_bucket_usage_bytes', 'tessera_gateway_bucket_usage_objects'].map((name) => sampleValue(metrics, name, { bucket })),
+    [10_000, 10, 600, 3],
+    '/metrics shows the quota and usage per bucket with a quota',
+  );
 
   const cleared = await quota(bucket, '--clear');
   t.equal(cleared.quota, null, 'the CLI clears the quota');
