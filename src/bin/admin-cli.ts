@@ -11,6 +11,7 @@ import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
 import { runTargetCli } from './target-cli.js';
 import { runIndexCli } from './index-cli.js';
+import { runBucketCli } from './bucket-cli.js';
 import { runKmsKeyCli } from './kms-key-cli.js';
 import { runReplicateCli } from './replicate-cli.js';
 import { progressBar, timeLeft } from './progress-text.js';
@@ -121,7 +122,7 @@ type AdminFlags = {
 /** The work commands: each reads every node's status, `scrub` and `heal` after starting a pass. */
 type WorkCommand = 'status' | 'scrub' | 'heal';
 
-/** `tessera admin status|scrub|heal|object|kms|user|key|policy|target|replicate|index`. */
+/** `tessera admin status|scrub|heal|object|kms|user|key|policy|target|replicate|index|bucket`. */
 export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promise<number> {
   const [command, ...rest] = args;
   if (command === 'kms') return runKmsCli(rest, env, io);
@@ -129,6 +130,7 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
   if (command === 'target') return runTargetCli(rest, env, io, resolveTarget);
   if (command === 'replicate') return runReplicateCli(rest, env, io, resolveTarget);
   if (command === 'index') return runIndexCli(rest, env, io, resolveTarget);
+  if (command === 'bucket') return runBucketCli(rest, env, io, resolveTarget);
   if (command !== 'status' && command !== 'scrub' && command !== 'object' && command !== 'heal') {
     io.stderr(ADMIN_USAGE);
     return 2;

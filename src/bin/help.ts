@@ -80,7 +80,7 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 `;
 
 /** Usage text of `tessera admin`. */
-export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate|index> [--config FILE | --data DIR] [--json]
+export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate|index|bucket> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N] [--afr PCT] [--disk-size TB] [--repair-rate MB/s]
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
@@ -91,6 +91,7 @@ export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|u
        tessera admin target add NAME --type TYPE ... | list | remove NAME
        tessera admin replicate resync BUCKET --target NAME [--concurrency N]
        tessera admin index build BUCKET [--wait-ms N]
+       tessera admin bucket quota BUCKET [--max-bytes N] [--max-objects N] [--clear]
 
   status   per node: scrub progress and rate, shards verified, checksum failures, repairs done and
            pending, rebalance progress and time left, objects below full redundancy, garbage collected;
@@ -163,6 +164,17 @@ export const INDEX_USAGE = `usage: tessera admin index build BUCKET [--wait-ms N
            into the index, then marks the bucket indexed: from then on its listings read the index.
            Writes never pause. Run it again if it fails: it copies the same versions again.
            Exit 0: the bucket is indexed; 1: the build failed; 2: no such bucket.
+`;
+
+/** Usage text of `tessera admin bucket`. */
+export const BUCKET_USAGE = `usage: tessera admin bucket quota BUCKET [--max-bytes N] [--max-objects N] [--clear] [--config FILE | --data DIR] [--json]
+
+  quota    with --max-bytes and/or --max-objects: sets the bucket's hard quota (a limit not given is
+           none); with --clear: removes it; with neither: shows it. Every form prints the quota and the
+           bucket's usage (object versions kept, delete markers not counted, and their bytes) as the
+           nodes count it. Gateways follow a change within their bucket cache lifetime; a write that
+           would take the bucket past a limit is refused with QuotaExceeded (docs/quotas.md).
+           Exit 0: done; 1: the cluster could not be reached; 2: bad arguments or no such bucket.
 `;
 
 /** Usage text of `tessera admin kms`. */
@@ -313,6 +325,7 @@ export function usageFor(argv: readonly string[]): string | undefined {
       if (sub === 'target') return TARGET_USAGE;
       if (sub === 'replicate') return REPLICATE_USAGE;
       if (sub === 'index') return INDEX_USAGE;
+      if (sub === 'bucket') return BUCKET_USAGE;
       return ADMIN_USAGE;
     default:
       return TESSERA_USAGE;

@@ -12,17 +12,20 @@ import { ObjectSealer, readMasterKeyFile, resolvePackageCipher, type ResolvedPac
 import {
   ByteBudget,
   GatewayMetrics,
+  MAX_QUOTA_SERIES,
   RequestGate,
   createS3App,
   registerConsole,
   registerHealthRoutes,
   registerMetricsRoute,
+  type BucketQuotaFigure,
   type GatewayDeps,
   type GatewayHealth,
 } from './http/index.js';
 import { OPERATIONS, resolveOperation } from './operations.js';
 
-export { buildIndex, rotateMasterKey, type IndexBuildPhase, type IndexBuildProgress, type RotationReport } from './data-path/index.js';
+export { BucketService, buildIndex, rotateMasterKey, type IndexBuildPhase, type IndexBuildProgress, type RotationReport, type UsageEstimate } from './data-path/index.js';
+export { ClusterView } from './cluster/index.js';
 export { DEFAULT_KMS_KEY, KMS_KEY_NAME, MasterKeyring, ObjectSealer, kmsKeyArn, masterKeyLine, newKmsKeyMaterial, nodePackageCipher, readMasterKeyFile, resealKmsKeyMaterial } from './encryption/index.js';
 
 /** Stripe buffers kept for reuse between writes: enough for a few large writes in flight. */
@@ -132,6 +135,7 @@ export class Gateway {
       ringEpoch: () => this.cluster?.current.epoch ?? 0,
       kernel: plainCodec.kernel,
       relaxedSimd: plainCodec.relaxedSimd,
+      bucketQuotas: () => this.quotaFigures(),
     });
     this.gatewayMetrics = metrics;
     const cluster = this.connectCluster(ring, metrics);
@@ -340,6 +344,17 @@ export class Gateway {
   }
 
   /** The bound address (after start). */
+  /** The buckets that have a quota, by name, with their usage from the nodes' counts (for the metrics). */
+  private async quotaFigures(): Promise<BucketQuotaFigure[]> {
+    const buckets = this.buckets;
+    if (buckets === undefined) return [];
+    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.config.metadataTimeoutMs * 4)]);
+    const limited = (await buckets.list(signal)).filter((record) => record.quota !== undefined).slice(0, MAX_QUOTA_SERIES);
+    if (limited.length === 0) return [];
+    const usage = await buckets.usage.readAll();
+    return limited.map((record) => ({ bucket: record.name, maxBytes: record.quota?.maxBytes, maxObjects: record.quota?.maxObjects, bytes: usage.get(record.name)?.bytes ?? 0, objects: usage.get(record.name)?.objects ?? 0 }));
+  }
+
   get address(): { host: string; port: number } {
     if (this.boundAddress === undefined) throw new Error('gateway not started');
     return this.boundAddress;

@@ -33,6 +33,29 @@ export const NotificationRule = Type.Object({
 /** One notification configuration of a bucket. */
 export type NotificationRule = Static<typeof NotificationRule>;
 
+/** A bucket's hard quota: most logical bytes and most stored object versions (docs/quotas.md). */
+export const BucketQuota = Type.Object({
+  maxBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+  maxObjects: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+});
+/** A bucket's hard quota. */
+export type BucketQuota = Static<typeof BucketQuota>;
+
+/** What a node holds of one bucket: the object versions it keeps (delete markers not counted) and their logical bytes. */
+export const BucketUsage = Type.Object({
+  objects: Type.Integer({ minimum: 0 }),
+  bytes: Type.Integer({ minimum: 0 }),
+});
+/** What a node holds of one bucket. */
+export type BucketUsage = Static<typeof BucketUsage>;
+
+/** Answer of GET /v1/usage: a node's counts, of one bucket (`?bucket=`) or of every bucket it holds anything of. */
+export const BucketUsageResponse = Type.Object({
+  buckets: Type.Array(Type.Object({ name: Type.String(), objects: Type.Integer({ minimum: 0 }), bytes: Type.Integer({ minimum: 0 }) })),
+});
+/** Answer of GET /v1/usage. */
+export type BucketUsageResponse = Static<typeof BucketUsageResponse>;
+
 /** A bucket's record, kept on every node; the newest versionId per name wins. */
 export const BucketRecord = Type.Object({
   name: WireName,
@@ -83,6 +106,11 @@ export const BucketRecord = Type.Object({
   publicAccessBlock: Type.Optional(
     Type.Object({ blockPublicAcls: Type.Boolean(), ignorePublicAcls: Type.Boolean(), blockPublicPolicy: Type.Boolean(), restrictPublicBuckets: Type.Boolean() }),
   ),
+  /**
+   * The bucket's hard quota (docs/quotas.md), set with `tessera admin bucket quota`: a write that would
+   * take the bucket past either limit is refused. Absent, or a limit absent: no limit.
+   */
+  quota: Type.Optional(BucketQuota),
   /** The bucket's lifecycle rules (PutBucketLifecycleConfiguration); absent: none. */
   lifecycle: Type.Optional(Type.Array(LifecycleRule)),
   /** The bucket's notification configurations (PutBucketNotificationConfiguration); absent: none. */

@@ -24,7 +24,7 @@ import {
   VersionDeleteRequest,
   VersionDeleteResponse,
 } from './protocol.js';
-import { BucketRecord, BucketsResponse } from './bucket-record.js';
+import { BucketRecord, BucketUsageResponse, BucketsResponse } from './bucket-record.js';
 import { UserRecord, UsersResponse } from './user-record.js';
 import { ErasureParams, ShardRef, VersionId, WireName } from './wire-fields.js';
 
@@ -58,6 +58,7 @@ export const MESSAGE_CHECKS = {
   leaseAnswer: new SchemaCheck('lease answer', LeaseResponse),
   versionDeleted: new SchemaCheck('version delete answer', VersionDeleteResponse),
   buckets: new SchemaCheck('bucket list', BucketsResponse),
+  usage: new SchemaCheck('bucket usage', BucketUsageResponse),
   user: new SchemaCheck('user record', UserRecord),
   users: new SchemaCheck('user list', UsersResponse),
   ringOffer: new SchemaCheck('ring offer answer', RingOfferResponse),

@@ -32,7 +32,7 @@ import {
   type IndexVersionListQuery,
   type VersionListQuery,
 } from './protocol.js';
-import type { BucketRecord } from './bucket-record.js';
+import type { BucketRecord, BucketUsageResponse } from './bucket-record.js';
 import type { IndexApplyRequest, IndexListResponse, IndexVersionListResponse } from './bucket-index.js';
 import type { IndexDropRequest, IndexExportQuery, IndexExportResponse } from './index-split.js';
 import type { ObjectRecord } from './object-record.js';
@@ -288,6 +288,12 @@ export class NodeClient {
   /** Every bucket record the node holds, tombstones included. */
   async listBuckets(options: CallOptions = {}): Promise<BucketRecord[]> {
     return (await this.transport.json(MESSAGE_CHECKS.buckets, 'GET', NODE_PATHS.buckets, {}, options)).buckets;
+  }
+
+  /** The node's usage counts of `bucket`, or (without one) of every bucket it holds anything of. */
+  async bucketUsage(bucket: string | undefined, options: CallOptions = {}): Promise<BucketUsageResponse['buckets']> {
+    const path = bucket === undefined ? NODE_PATHS.usage : `${NODE_PATHS.usage}?${new URLSearchParams({ bucket }).toString()}`;
+    return (await this.transport.json(MESSAGE_CHECKS.usage, 'GET', path, {}, options)).buckets;
   }
 
   /** Stores a user record if it is newer than the node's. */

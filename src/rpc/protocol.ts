@@ -42,6 +42,8 @@ export const NODE_PATHS = {
   changes: '/v1/changes',
   leases: '/v1/leases',
   buckets: '/v1/buckets',
+  /** GET: the node's per-bucket usage counts (bucket-record.ts BucketUsageResponse). */
+  usage: '/v1/usage',
   users: '/v1/users',
   tags: '/v1/tags',
   reseal: '/v1/reseal',

@@ -6,6 +6,11 @@ export type MetadataOp = { type: 'put'; key: Buffer; value: Buffer } | { type: '
 /** The operations of one caller's batch, in the order they must apply. */
 export class MetadataBatch {
   readonly ops: MetadataOp[] = [];
+  /**
+   * Changes this batch makes to buckets' usage counts (usage-rows.ts), by bucket: the writer turns them
+   * into the buckets' counter rows when the batch is submitted, so the counts change in the same write.
+   */
+  usage: Map<string, UsageDelta> | undefined;
 
   /** Number of operations so far. */
   get length(): number {
@@ -23,6 +28,21 @@ export class MetadataBatch {
     this.ops.push({ type: 'del', key });
     return this;
   }
+
+  /** Adds `objects` stored versions and `bytes` logical bytes (either may be negative) to a bucket's usage count. */
+  count(bucket: string, objects: number, bytes: number): this {
+    if (objects === 0 && bytes === 0) return this;
+    this.usage ??= new Map();
+    const delta = this.usage.get(bucket) ?? { objects: 0, bytes: 0 };
+    this.usage.set(bucket, { objects: delta.objects + objects, bytes: delta.bytes + bytes });
+    return this;
+  }
+}
+
+/** A change to one bucket's usage count. */
+export interface UsageDelta {
+  objects: number;
+  bytes: number;
 }
 
 /** The database call the writer makes: one atomic batch, synced or not. */

@@ -25,6 +25,7 @@ export const ROW = {
   node: 'n',
   index: 'i',
   changes: 'c',
+  usage: 's',
 } as const;
 
 /** One of the row kinds. */

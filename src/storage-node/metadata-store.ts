@@ -9,6 +9,7 @@ import { MetadataDb } from './metadata/metadata-db.js';
 import { MetadataSchema } from './metadata/metadata-schema.js';
 import { ObjectRows } from './metadata/object-rows.js';
 import { ShardRows } from './metadata/shard-rows.js';
+import { UsageRows } from './metadata/usage-rows.js';
 import type {
   HashIndexEntry,
   ListedRows,
@@ -57,6 +58,8 @@ export class MetadataStore {
   /** The replicas of bucket index shards this node holds (docs/bucket-index.md). */
   readonly indexRows: IndexRows;
   readonly changes: ChangeRows;
+  /** Per-bucket usage counts, changed in the batches that change version rows (usage-rows.ts). */
+  readonly usage: UsageRows;
   private readonly meta: MetadataDb;
   private readonly schema: MetadataSchema;
 
@@ -73,6 +76,7 @@ export class MetadataStore {
     this.housekeeping = new HousekeepingRows(this.meta);
     this.indexRows = new IndexRows(this.meta);
     this.changes = new ChangeRows(this.meta);
+    this.usage = new UsageRows(this.meta);
     this.schema = new MetadataSchema(this.meta, this.shardRows);
   }
 

@@ -68,6 +68,8 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveryRe
 
   const schema = await metadata.schemaVersion();
   await metadata.migrate();
+  // Before anything writes: every later batch changes the counts from what is loaded here.
+  await metadata.usage.load();
   const migratedFromSchema = schema === 0 || schema === METADATA_SCHEMA_VERSION ? null : schema;
 
   let stalePreparedDropped = 0;

@@ -143,6 +143,13 @@ export class ShardStore {
     return this.core.metadata.getVersionGone(bucket, key, versionId);
   }
 
+  /** This node's usage counts of `bucket`, or (without one) of every bucket it holds anything of (usage-rows.ts). */
+  bucketUsage(bucket: string | undefined): { name: string; objects: number; bytes: number }[] {
+    const { usage } = this.core.metadata;
+    if (bucket !== undefined) return [{ name: bucket, ...usage.get(bucket) }];
+    return [...usage.all()].map(([name, counts]) => ({ name, ...counts }));
+  }
+
   /** Every bucket record this node holds, tombstones included. */
   listBuckets(): Promise<BucketRecord[]> {
     return this.core.metadata.listBuckets();

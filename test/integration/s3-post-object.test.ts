@@ -11,8 +11,10 @@ import {
   PutBucketPolicyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { bucketName } from '../helpers/bytes.js';
 import { addUser, localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { until } from '../helpers/until.js';
 import { xmlField } from '../gateway/raw-s3.js';
 
 const cluster = await startCluster({ nodeHealing: false });
@@ -386,4 +388,27 @@ t.test('a file of many stripes streams through and reads back whole', async (t) 
   const answer = await post(bucket, signedForm(alice.keys, bucket, [['key', 'big.bin']], [['content-length-range', 0, 10 * 1024 * 1024]]), file);
   t.equal(answer.status, 204, answer.body);
   t.ok((await read(bucket, 'big.bin')).equals(file));
+});
+
+t.test('a form upload past the bucket quota is refused with QuotaExceeded and stores nothing', async (t) => {
+  const bucket = bucketName('post');
+  await alice.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const code = await runAdminCli(['bucket', 'quota', bucket, '--max-bytes', '1000', '--config', configFile], {}, { stdout: () => undefined, stderr: () => undefined });
+  t.equal(code, 0, 'the quota is set');
+  const form = (key: string): Field[] => signedForm(alice.keys, bucket, [['key', key]]);
+  // Until the gateway follows the quota (its bucket cache), the probe is taken and deleted again.
+  await until(
+    'the gateway follows the quota',
+    async () => {
+      const answer = await post(bucket, form('probe'), randomBytes(1001));
+      if (answer.status === 204) await alice.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'probe' }));
+      return answer.status === 403;
+    },
+    20_000,
+  );
+  const refused = await post(bucket, form('big.bin'), randomBytes(1001));
+  t.same([refused.status, refused.code], [403, 'QuotaExceeded'], 'the form past the quota is refused with QuotaExceeded');
+  t.notOk((await keysIn(bucket)).includes('big.bin'), 'nothing is stored');
+  const taken = await post(bucket, form('small.bin'), randomBytes(1000));
+  t.equal(taken.status, 204, 'a form that fits is taken');
 });

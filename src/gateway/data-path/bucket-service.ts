@@ -6,6 +6,7 @@ import { isSlowQuorumLoss, quorumError, S3Error, validateBucketName } from '../s
 import { listObjects } from './list-merge.js';
 import { listVersions } from './list-versions.js';
 import { BucketLookups } from './bucket-lookups.js';
+import { BucketUsageReader } from './bucket-usage.js';
 import { acquireKeyLease, type LeaseScope } from './key-lease.js';
 import { ReadDeadline } from './read-retry.js';
 import { withTimeout } from './request-scope.js';
@@ -36,6 +37,8 @@ export class BucketService {
   private readonly cache: LRUCache<string, BucketRecord>;
   private readonly cacheTtlMs: number;
   private readonly lookups: BucketLookups;
+  /** The buckets' usage, from the nodes' counters (quotas, metrics, the admin command). */
+  readonly usage: BucketUsageReader;
 
   constructor(options: { cluster: ClusterView; clock: HybridClock; cacheTtlMs: number; nodeTimeoutMs: number }) {
     this.cluster = options.cluster;
@@ -44,6 +47,7 @@ export class BucketService {
     this.cache = new LRUCache({ max: BUCKET_CACHE_ENTRIES, ttl: options.cacheTtlMs });
     this.lookups = new BucketLookups({ read: (name, signal) => this.readLive(name, signal), missTtlMs: options.cacheTtlMs });
     this.nodeTimeoutFloorMs = options.nodeTimeoutMs;
+    this.usage = new BucketUsageReader({ cluster: options.cluster, nodeTimeoutMs: () => this.nodeTimeoutMs });
   }
 
   /** Bucket lookups asking the nodes now, and waiting for a turn to. */

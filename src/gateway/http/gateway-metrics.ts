@@ -30,7 +30,23 @@ export interface GatewayMetricsSources {
   ringEpoch: () => number;
   kernel: string;
   relaxedSimd: boolean;
+  /** The buckets that have a quota, with their usage (read at scrape time, at most every QUOTA_FIGURES_MS). */
+  bucketQuotas?: () => Promise<readonly BucketQuotaFigure[]>;
 }
+
+/** One bucket's quota and usage, as the metrics show them. */
+export interface BucketQuotaFigure {
+  bucket: string;
+  maxBytes?: number | undefined;
+  maxObjects?: number | undefined;
+  bytes: number;
+  objects: number;
+}
+
+/** Most buckets whose quota and usage the metrics show: a label per bucket, bounded (the first by name). */
+export const MAX_QUOTA_SERIES = 1_000;
+/** How long one reading of the buckets' usage serves scrapes: every scrape asks every node otherwise. */
+const QUOTA_FIGURES_MS = 10_000;
 
 /**
  * The gateway's Prometheus figures in a registry of its own (several gateways may share a process in
@@ -60,6 +76,7 @@ export class GatewayMetrics {
     ({ nodeCalls: this.nodeCalls, nodeLatency: this.nodeLatency } = nodeCallMetrics(registers));
     ({ writeStages: this.writeStages, degraded: this.degraded, quorum: this.quorum, stalled: this.stalled, settlesDropped: this.settlesDropped } = dataPathMetrics(registers));
     clusterMetrics(registers, sources);
+    if (sources.bucketQuotas !== undefined) quotaMetrics(registers, sources.bucketQuotas);
     for (const name of [...sources.operations, UNKNOWN_OPERATION]) this.series(name);
   }
 
@@ -242,6 +259,41 @@ function dataPathMetrics(registers: Registry[]): {
     registers,
   });
   return { writeStages, degraded, quorum, stalled, settlesDropped };
+}
+
+/**
+ * Per-bucket quota and usage gauges, for the buckets that have a quota only (an operator sets each one,
+ * and at most MAX_QUOTA_SERIES are shown), so the label's values stay bounded. One reading serves every
+ * gauge and every scrape for QUOTA_FIGURES_MS; a reading that fails leaves the gauges empty.
+ */
+function quotaMetrics(registers: Registry[], read: () => Promise<readonly BucketQuotaFigure[]>): void {
+  let reading: { atMs: number; figures: Promise<readonly BucketQuotaFigure[]> } | undefined;
+  const figures = (): Promise<readonly BucketQuotaFigure[]> => {
+    const nowMs = Date.now();
+    if (reading === undefined || nowMs - reading.atMs > QUOTA_FIGURES_MS) reading = { atMs: nowMs, figures: read().then((all) => all.slice(0, MAX_QUOTA_SERIES)).catch(() => []) };
+    return reading.figures;
+  };
+  const gauge = (name: string, help: string, value: (figure: BucketQuotaFigure) => number | undefined): void => {
+    const metric: Gauge<'bucket'> = new Gauge({
+      name,
+      help,
+      labelNames: ['bucket'],
+      aggregator: 'max',
+      registers,
+      async collect() {
+        const all = await figures();
+        metric.reset();
+        for (const figure of all) {
+          const v = value(figure);
+          if (v !== undefined) metric.set({ bucket: figure.bucket }, v);
+        }
+      },
+    });
+  };
+  gauge('tessera_gateway_bucket_quota_bytes', 'A bucket\'s byte quota (buckets with a quota)', (f) => f.maxBytes);
+  gauge('tessera_gateway_bucket_quota_objects', 'A bucket\'s object quota (buckets with a quota)', (f) => f.maxObjects);
+  gauge('tessera_gateway_bucket_usage_bytes', 'Logical bytes of the object versions a bucket with a quota keeps, from the nodes\' counts', (f) => f.bytes);
+  gauge('tessera_gateway_bucket_usage_objects', 'Object versions (delete markers not counted) a bucket with a quota keeps, from the nodes\' counts', (f) => f.objects);
 }
 
 /** The gauges of what the gateway runs with: the ring epoch (read at scrape time) and the erasure kernel. */

@@ -1,7 +1,7 @@
 // The HTTP side of the S3 API on Fastify: the app and its one route, the error reply, CORS headers, the
 // request context a handler gets, its verified body, the gateway's health endpoints and its metrics.
 export { registerHealthRoutes, GATEWAY_HEALTH_PATHS, type GatewayHealth } from './health-route.js';
-export { GatewayMetrics, UNKNOWN_OPERATION, type GatewayMetricsSources, type NodeCallObserver } from './gateway-metrics.js';
+export { GatewayMetrics, MAX_QUOTA_SERIES, UNKNOWN_OPERATION, type BucketQuotaFigure, type GatewayMetricsSources, type NodeCallObserver } from './gateway-metrics.js';
 export { GATEWAY_METRICS_PATHS, registerMetricsRoute } from './metrics-route.js';
 export { decodedBody, readSmallBody } from './request-body.js';
 export { bucketOf, header, keyOf, type GatewayDeps, type Handler, type RequestContext } from './request-context.js';

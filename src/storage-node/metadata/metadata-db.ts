@@ -33,6 +33,7 @@ export class MetadataDb {
   /** Rows that reads answer from without LevelDB (row-cache.ts). */
   private readonly rows: RowCache;
   private writeObserver: ((ops: readonly MetadataOp[], sync: boolean) => void) | undefined;
+  private usageStage: ((batch: MetadataBatch) => void) | undefined;
 
   /**
    * `sync: false` skips LevelDB's fsync of each write: for benchmarks only. `rowCacheBytes` bounds the
@@ -167,12 +168,26 @@ export class MetadataDb {
    * acknowledged after it would be lost. Reads go on; the node reports itself degraded.
    */
   write(batch: MetadataBatch): Promise<void> {
+    this.stageUsage(batch);
     return this.writer.write(batch);
   }
 
   /** A prepare's write: no fsync of its own, its commit's synced write carries its rows again (ShardRows.putPrepared). */
   writeUnsynced(batch: MetadataBatch): Promise<void> {
+    this.stageUsage(batch);
     return this.writer.write(batch, false);
+  }
+
+  /**
+   * Hands a batch's usage changes to `stage` (UsageRows) as it is submitted: synchronously, so the
+   * counter rows it adds follow submission order, which is the order the group-commit writer applies.
+   */
+  onUsage(stage: (batch: MetadataBatch) => void): void {
+    this.usageStage = stage;
+  }
+
+  private stageUsage(batch: MetadataBatch): void {
+    if (batch.usage !== undefined) this.usageStage?.(batch);
   }
 
   /** A row the row cache holds: the value, null when it knows the row is absent, undefined when it does not know. */

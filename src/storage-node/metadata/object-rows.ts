@@ -5,6 +5,7 @@ import { ROW, afterPrefix, kindRange, newestFirst, prefixRange, rowKey } from '.
 import type { MetadataDb } from './metadata-db.js';
 import { carryShardRows, dropShardData, dropVersionRows, putGone } from './row-batches.js';
 import { byteOrder, json, parse, shardParts, swapKind, versionKey } from './row-keys.js';
+import { countVersion } from './usage-rows.js';
 import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow, type VersionListRows } from './stored-object.js';
 
 /** Most rows one rolled-up listing page reads (tombstones under prefixes are read and passed over). */
@@ -154,11 +155,14 @@ export class ObjectRows {
       .put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
+    // The usage count follows the version rows: this one added (or rewritten in place), the replaced ones dropped.
+    countVersion(batch, stored, 1);
+    if (previous !== undefined && previous.record.versionId === stored.record.versionId) countVersion(batch, previous, -1);
     if (previous !== undefined && previous.record.versionId !== stored.record.versionId) {
       if (options.keepPrevious === true) batch.put(versionKey(previous.record), json(previous));
-      else dropVersionRows(batch, previous);
+      else countVersion(dropVersionRows(batch, previous), previous, -1);
     }
-    for (const old of options.dropped ?? []) dropVersionRows(batch, old);
+    for (const old of options.dropped ?? []) countVersion(dropVersionRows(batch, old), old, -1);
     await this.meta.write(batch);
   }
 
@@ -167,10 +171,14 @@ export class ObjectRows {
    * write, whichever commits first), removing its prepared row; `dropped` and `image` as in commitObject.
    */
   async commitNoncurrent(stored: StoredObject, options: { dropped?: readonly StoredObject[]; image?: Buffer | undefined; extraRows?: readonly ExtraRow[] } = {}): Promise<void> {
+    // A rare path (a commit older than the key's current version, a repair in place): the row it may
+    // replace is read, so the usage count never takes one version twice. The caller holds the key's lock.
+    const replaced = await this.meta.db.get(versionKey(stored.record));
     const batch = withRows(carryShardRows(new MetadataBatch(), stored, options.image), options.extraRows).put(versionKey(stored.record), json(stored));
+    countVersion(countVersion(batch, stored, 1), replaced === undefined ? undefined : parse<StoredObject>(replaced), -1);
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
-    for (const old of options.dropped ?? []) dropVersionRows(batch, old);
+    for (const old of options.dropped ?? []) countVersion(dropVersionRows(batch, old), old, -1);
     await this.meta.write(batch);
   }
 
@@ -193,7 +201,7 @@ export class ObjectRows {
   async deleteVersion(target: StoredObject, isCurrent: boolean, promote: StoredObject | undefined, gone?: VersionGone, extraRows: readonly ExtraRow[] = []): Promise<void> {
     const { bucket, key } = target.record;
     const batch = withRows(new MetadataBatch(), extraRows);
-    dropVersionRows(batch, target);
+    countVersion(dropVersionRows(batch, target), target, -1);
     if (gone !== undefined) putGone(batch, gone);
     if (isCurrent) {
       if (promote !== undefined) batch.put(rowKey(ROW.object, bucket, key), json(promote));
@@ -209,7 +217,7 @@ export class ObjectRows {
    */
   async dropNoncurrent(stored: StoredObject): Promise<void> {
     const batch = new MetadataBatch();
-    dropVersionRows(batch, stored);
+    countVersion(dropVersionRows(batch, stored), stored, -1);
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.quarantine, ...shardParts(ref)));
     await this.meta.write(batch);
@@ -222,7 +230,7 @@ export class ObjectRows {
    */
   async dropObject(stored: StoredObject): Promise<void> {
     const { bucket, key } = stored.record;
-    const batch = new MetadataBatch()
+    const batch = countVersion(new MetadataBatch(), stored, -1)
       .del(rowKey(ROW.object, bucket, key))
       .del(versionKey(stored.record))
       .del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));

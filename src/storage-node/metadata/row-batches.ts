@@ -13,10 +13,11 @@ export function putGone(batch: MetadataBatch, gone: VersionGone): void {
 }
 
 /** Drops a version's row and its shard data from `batch` (a quarantine row left behind is cleared by repair, which finds the version gone). */
-export function dropVersionRows(batch: MetadataBatch, stored: StoredObject): void {
+export function dropVersionRows(batch: MetadataBatch, stored: StoredObject): MetadataBatch {
   batch.del(versionKey(stored.record));
   const ref = storedRef(stored);
   if (ref !== null) dropShardData(batch, ref, stored);
+  return batch;
 }
 
 /**

@@ -292,6 +292,14 @@ const RECORD_ROUTES: readonly NodeRoute[] = [
     },
   }),
   { method: 'GET', path: NODE_PATHS.buckets, handler: async (node) => ({ buckets: await node.store.listBuckets() }) },
+  {
+    method: 'GET',
+    path: NODE_PATHS.usage,
+    handler: async (node, request) => {
+      const bucket = queryOf(request)['bucket'];
+      return { buckets: node.store.bucketUsage(bucket === undefined ? undefined : stringParam({ bucket }, 'bucket')) };
+    },
+  },
   withBody({
     method: 'PUT',
     path: NODE_PATHS.users,

@@ -113,7 +113,8 @@ export class ShardWrites {
         // A repair rewrote this version's shard in place (same file name or inline row): make it the committed one.
         const repaired: StoredObject = { ...current, shardSizeBytes: prepared.shardSizeBytes, file: prepared.file, ...(prepared.inline === true ? { inline: true } : {}) };
         if (prepared.inline !== true) delete repaired.inline;
-        await this.core.metadata.commitObject(repaired, undefined, { image, extraRows: carried.take() });
+        // `current` as the previous row: the same version, rewritten in place (its usage count unchanged).
+        await this.core.metadata.commitObject(repaired, current, { image, extraRows: carried.take() });
         this.core.space.release(current.shardSizeBytes);
         if (await this.core.metadata.clearQuarantine(ref)) this.core.quarantineCount = Math.max(0, this.core.quarantineCount - 1);
         if (current.file !== prepared.file) await this.core.dropReplacedData(current.file);

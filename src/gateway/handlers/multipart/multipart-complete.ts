@@ -25,6 +25,7 @@ import { bucketOf, header, keyOf, readSmallBody, type AccessDeps, type RequestCo
 import { CHECKSUM_ALGORITHMS } from '../../s3/checksums/index.js';
 import { defaultRetentionAt, objectLocation, renderXml, requestDocumentRoot, S3Error } from '../../s3/index.js';
 import { setWrittenVersionHeader } from '../shared/current-version.js';
+import { checkQuota } from '../shared/bucket-quota.js';
 import { checkCompletionHeaders, completedChecksum, headersWithoutObjectChecksums } from '../shared/multipart-checksums.js';
 import { setExpirationHeader } from '../shared/lifecycle-dates.js';
 import { mayShowUploadChecksums, readSseOf, setSseHeaders } from '../shared/object-encryption.js';
@@ -242,6 +243,8 @@ async function completeHeld(
   checkCompletionHeaders(ctx, checksum);
   if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
   const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+  // The parts were each checked as they came; the whole object is checked before it becomes visible.
+  await checkQuota(ctx, bucketRecord, { objects: 1, bytes: stored.reduce((sum, part) => sum + part.sizeBytes, 0) }, { reserve: true });
   const manifest = manifestOf(ctx, { bucket, key }, marker, requested, stored, checksum, bucketRecord);
   // A replica's own changes never replicate again (loop prevention).
   const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:CompleteMultipartUpload', key, { tags: manifest.tags, replicates: marker.replicationStatus !== 'REPLICA' });

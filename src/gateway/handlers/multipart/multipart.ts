@@ -4,6 +4,7 @@ import { commitRecord, deleteMarker, type EncryptionDeps, type LifecycleDates, t
 import { bucketOf, keyOf, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { renderXml } from '../../s3/index.js';
 import { checkPartAlgorithm, uploadChecksumOf } from '../shared/multipart-checksums.js';
+import { checkQuota } from '../shared/bucket-quota.js';
 import { closingMarker } from './closing-marker.js';
 import { attributesOf } from '../shared/object-attributes.js';
 import { setAbortHeaders } from '../shared/lifecycle-dates.js';
@@ -48,6 +49,8 @@ export async function createMultipartUpload(ctx: RequestContext<LookupDeps & Ind
   const { legalHold, retention } = objectLockFields(ctx, bucketRecord, { withBody: false, applyDefault: false });
   const requestedLock = { ...(retention === undefined ? {} : { retention }), ...(legalHold === undefined ? {} : { legalHold }) };
   const sse = await writeSseOf(ctx, bucketRecord);
+  // A bucket with no room for one more object refuses the upload before any part is sent.
+  await checkQuota(ctx, bucketRecord, { objects: 1, bytes: 0 });
   // One data key for the whole upload, sealed in its marker; every part gets a nonce of its own.
   const encryption = ctx.services.sealer.newUpload(sse);
   const uploadId = newUploadId(ctx);

@@ -14,6 +14,7 @@ import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../s3/checksu
 import { copySourceRange, parseCopySource, parseTaggingHeader, renderXml, S3Error, versionIdParam, type CopySource } from '../../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../../encryption/index.js';
 import { readVersion, requireVersion, setVersionHeader, setWrittenVersionHeader } from '../shared/current-version.js';
+import { checkQuota } from '../shared/bucket-quota.js';
 import { setExpirationHeader } from '../shared/lifecycle-dates.js';
 import { checkPartAlgorithm } from '../shared/multipart-checksums.js';
 import { attributesOf } from '../shared/object-attributes.js';
@@ -143,6 +144,8 @@ export async function copyObject(ctx: RequestContext<WritePathDeps & LifecycleDa
   const from = version.record;
   try {
     if (preconditions !== undefined) await checkWritePreconditions(ctx, bucket, key, preconditions);
+    // The source's size is known: a copy past the target's quota is refused before any byte moves.
+    await checkQuota(ctx, targetBucket, { objects: 1, bytes: from.sizeBytes });
   } catch (err) {
     await body.return(undefined);
     throw err;
@@ -160,7 +163,7 @@ export async function copyObject(ctx: RequestContext<WritePathDeps & LifecycleDa
   const checksumAlgorithm = algorithm ?? Object.keys(from.checksums).map((name) => parseChecksumAlgorithm(name)).find((a) => a !== undefined);
   const encryption = ctx.services.sealer.forBody(targetSse);
   const change = changeOf(ctx, targetBucket, 's3:ObjectCreated:Copy', key, { tags: attributes.tags });
-  const record = await writeObject(ctx, bucket, key, attributes, storedBody(ctx, body, checksumAlgorithm), { encryption, preconditions, change });
+  const record = await writeObject(ctx, bucket, key, attributes, storedBody(ctx, body, checksumAlgorithm), { encryption, preconditions, change, bucketRecord: targetBucket });
   setSseHeaders(ctx, record.encryption, targetSse, true);
   setVersionHeader(ctx, source.versionId, from, 'x-amz-copy-source-version-id');
   setWrittenVersionHeader(ctx, record);

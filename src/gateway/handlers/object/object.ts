@@ -41,7 +41,7 @@ export async function putObject(ctx: RequestContext<WritePathDeps & LifecycleDat
   const encryption = ctx.services.sealer.forBody(sse);
   // A replica's own changes never replicate again: two clusters replicating to each other stop there.
   const change = changeOf(ctx, bucketRecord, 's3:ObjectCreated:Put', key, { tags: attributes.tags, replicates: replica === undefined });
-  const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions, change });
+  const record = await writeObject(ctx, bucket, key, attributes, requestBody(ctx), { encryption, preconditions, change, bucketRecord });
   setChecksumHeaders(ctx, record, true);
   setSseHeaders(ctx, record.encryption, sse, true);
   setWrittenVersionHeader(ctx, record);

@@ -3,6 +3,7 @@ import { PendingVersion, type EncryptionDeps, type VerifiedBody, type WritePathD
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, isValidChecksumValue, type ChecksumAlgorithm } from '../../s3/checksums/index.js';
 import { authorizePostForm, bucketOf, decodedBody, header, type AuthDeps, type RequestContext } from '../../http/index.js';
 import { setWrittenVersionHeader } from '../shared/current-version.js';
+import { checkQuota } from '../shared/bucket-quota.js';
 import { checkPostPolicy, MAX_OBJECT_TAGS, parsePostPolicy, parseTaggingXml, renderXml, S3Error, validateKey, type SizeRange } from '../../s3/index.js';
 import { attributesOf } from '../shared/object-attributes.js';
 import { setSseHeaders, writeSseOf } from '../shared/object-encryption.js';
@@ -60,8 +61,11 @@ export async function postObject(ctx: RequestContext<WritePathDeps & EncryptionD
   const incoming = storedBody(writeCtx, file.pieces, expected.checksum?.algorithm);
   let record: ObjectRecord;
   try {
+    // The file's size is known once it is received; a bucket already at its quota refuses at once.
+    await checkQuota(writeCtx, bucketRecord, { objects: 1, bytes: range.minBytes });
     const pending = await PendingVersion.receive(writeCtx, bucket, key, incoming.body, { encryption });
     const verified = await pending.guard(verifiedFile(incoming, pending.sizeBytes, expected));
+    await pending.guard(checkQuota(writeCtx, bucketRecord, { objects: 1, bytes: pending.sizeBytes }, { reserve: true }));
     await pending.holdKey();
     // The whole body must be well-formed (and match any hash its headers declare) before the object is visible.
     await pending.guard(wholeForm(Promise.all([form.done, bodyDone]), file, range));

@@ -1,10 +1,11 @@
 import { newToken } from '../../../common/index.js';
-import { UPLOADS_BUCKET, uploadPartKey, type ObjectRecord } from '../../../rpc/index.js';
+import { UPLOADS_BUCKET, uploadPartKey, type BucketRecord, type ObjectRecord } from '../../../rpc/index.js';
 import { DigestedSource, PendingVersion, type BodyDigests, type PendingChange, type VerifiedBody, type VersionAttributes, type WritePathDeps } from '../../data-path/index.js';
 import type { BodyEncryption } from '../../encryption/index.js';
 import { decodedBody, header, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { S3Error } from '../../s3/index.js';
 import type { ChecksumAlgorithm } from '../../s3/checksums/index.js';
+import { checkQuota } from './bucket-quota.js';
 import { checkWritePreconditions, type WritePreconditions } from './preconditions.js';
 import { holdOpenUpload, PART_ATTRIBUTES, releaseOpenUpload } from './upload-lookup.js';
 
@@ -55,7 +56,9 @@ export function storedBody(ctx: RequestContext<BodyDigests>, source: AsyncIterab
  * Writes `incoming` as a new version of bucket/key, stage by stage: receive (encode, shards durable on a
  * write quorum), verify the body, take the key's lease, check the write's preconditions again (they
  * were checked before the body too, so a refused upload costs no transfer), commit (with the note of
- * `change`, the event the write is, when the bucket's notification configurations select it).
+ * `change`, the event the write is, when the bucket's notification configurations select it). The
+ * bucket's quota (`bucketRecord`) is checked before the body with its declared size, and again with
+ * the size received before the commit, so a write past it leaves nothing visible.
  */
 export async function writeObject(
   ctx: RequestContext<WritePathDeps & AccessDeps>,
@@ -63,12 +66,14 @@ export async function writeObject(
   key: string,
   attributes: VersionAttributes,
   incoming: IncomingBody,
-  options: { encryption: BodyEncryption | undefined; preconditions: WritePreconditions | undefined; change: PendingChange | undefined },
+  options: { encryption: BodyEncryption | undefined; preconditions: WritePreconditions | undefined; change: PendingChange | undefined; bucketRecord: BucketRecord },
 ): Promise<ObjectRecord> {
-  const { encryption, preconditions } = options;
+  const { encryption, preconditions, bucketRecord } = options;
   try {
+    await checkQuota(ctx, bucketRecord, { objects: 1, bytes: incoming.expectedSizeBytes ?? 0 });
     const pending = await PendingVersion.receive(ctx, bucket, key, incoming.body, { encryption, exclusive: preconditions !== undefined, expectedSizeBytes: incoming.expectedSizeBytes });
     const verified = await pending.guard(incoming.verify(pending.sizeBytes));
+    await pending.guard(checkQuota(ctx, bucketRecord, { objects: 1, bytes: pending.sizeBytes }, { reserve: true }));
     const seen = await pending.holdKey();
     if (preconditions !== undefined) await pending.guard(checkWritePreconditions(ctx, bucket, key, preconditions, seen));
     return await pending.commit(attributes, verified, options.change);
@@ -80,7 +85,8 @@ export async function writeObject(
 /**
  * Writes `incoming` as part `partNumber` of an upload, stage by stage like writeObject; its last check
  * takes the upload's shared lease and finds the upload still open (holdOpenUpload), held until the part
- * is committed, so a completion either lists this part or refuses it.
+ * is committed, so a completion either lists this part or refuses it. A part that alone would take
+ * the upload's bucket past its byte quota is refused (the completion checks the whole object).
  */
 export async function writePart(
   ctx: RequestContext<WritePathDeps>,
@@ -92,8 +98,11 @@ export async function writePart(
   const token = newToken();
   let held = false;
   try {
+    const bucketRecord = await ctx.services.buckets.require(bucket, ctx.signal);
+    await checkQuota(ctx, bucketRecord, { objects: 0, bytes: incoming.expectedSizeBytes ?? 0 });
     const pending = await PendingVersion.receive(ctx, UPLOADS_BUCKET, uploadPartKey(bucket, uploadId, partNumber), incoming.body, { encryption, expectedSizeBytes: incoming.expectedSizeBytes });
     const verified = await pending.guard(incoming.verify(pending.sizeBytes));
+    await pending.guard(checkQuota(ctx, bucketRecord, { objects: 0, bytes: pending.sizeBytes }));
     await pending.holdKey();
     held = true;
     await pending.guard(holdOpenUpload(ctx, bucket, key, uploadId, token));
