@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, GatewaySettings, HybridClock, NodeSettings, readSecretFile, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
-import { ObjectSealer, nodePackageCipher, readMasterKeyFile, resealKmsKeyMaterial, rotateMasterKey, type MasterKeyring } from '../gateway/index.js';
+import { ObjectSealer, nodePackageCipher, readNodeStatuses, type NodeStatusRow, readMasterKeyFile, resealKmsKeyMaterial, rotateMasterKey, type MasterKeyring } from '../gateway/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { KMS_KEY_RECORD_PREFIX, NodeClient, readUserRecords, writeUserRecord, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
@@ -203,8 +203,8 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
   try {
     const startPass = command === 'scrub' || command === 'heal';
     // Pass counts before the start: a pass over a small node can end before the first status is read.
-    const before = waiting ? await readStatuses(clients, target, undefined) : [];
-    const first = await readStatuses(clients, target, startPass ? values.fast === true : undefined);
+    const before = waiting ? await readStatuses(clients, undefined) : [];
+    const first = await readStatuses(clients, startPass ? values.fast === true : undefined);
     if (startPass && values.json !== true) {
       const started = first.filter((row) => !('error' in row)).length;
       io.stdout(`${command === 'heal' ? 'heal' : 'scrub'} pass started on ${started} of ${first.length} nodes${values.fast === true ? ' (fast: no rate limit)' : ''}\n`);
@@ -221,7 +221,7 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
       if ((!watching && !waiting) || signal.aborted) break;
       await sleep(everyMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) break;
-      rows = await readStatuses(clients, target, undefined);
+      rows = await readStatuses(clients, undefined);
     }
     if (waiting && !healed(rows)) return 1;
     return rows.some((row) => 'error' in row) ? 1 : 0;
@@ -247,7 +247,7 @@ function healedSince(before: readonly StatusRow[], first: readonly StatusRow[]):
   return (current) => current.every((row) => !('error' in row) && scrubbed(row) && row.figures.repair.pending === 0);
 }
 
-type StatusRow = NodeWorkStatus | { nodeId: string; error: string };
+type StatusRow = NodeStatusRow;
 
 /** Status's cluster line: the nines now from the live state (or why they could not be worked out). */
 async function ninesLine(clients: readonly NodeClient[], rows: readonly StatusRow[], layout: LiveLayout, values: AdminFlags): Promise<string> {
@@ -261,15 +261,8 @@ async function ninesLine(clients: readonly NodeClient[], rows: readonly StatusRo
 }
 
 /** Every node's work status; with `startFast` defined, a scrub pass is started first (fast: no rate limit). */
-async function readStatuses(clients: readonly NodeClient[], target: AdminTarget, startFast: boolean | undefined): Promise<StatusRow[]> {
-  const answers = await Promise.allSettled(
-    clients.map(async (client) => {
-      const signal = AbortSignal.timeout(10_000);
-      if (startFast !== undefined) await client.startScrub(startFast, { signal });
-      return client.workStatus({ signal });
-    }),
-  );
-  return answers.map((answer, i) => (answer.status === 'fulfilled' ? answer.value : { nodeId: target.nodes[i]?.id ?? '?', error: (answer.reason as Error).message }));
+async function readStatuses(clients: readonly NodeClient[], startFast: boolean | undefined): Promise<StatusRow[]> {
+  return readNodeStatuses(clients, { timeoutMs: 10_000, startFast });
 }
 
 /** Aborted on Ctrl-C: ends `--watch` and `--wait` loops cleanly. */
