@@ -308,7 +308,7 @@ export class Gateway {
         nodes: () => services.cluster.allNodes(),
         timeoutMs: () => services.metadataTimeoutMs,
         // This gateway follows its own changes at once: a key it just made signs its next request.
-        onChange: () => users.refresh(),
+        onChange: () => users.refreshNow(),
       }),
       statuses: () => readNodeStatuses(services.cluster.allNodes(), { timeoutMs: services.metadataTimeoutMs * 5 }),
       baseDomain: config.baseDomain,

@@ -116,6 +116,15 @@ export class UserDirectory {
     return this.delayed;
   }
 
+  /**
+   * Re-reads the users with a read that starts after this call (not one already under way, which may
+   * have missed a change): after a change this gateway made, so that its next request sees it.
+   */
+  async refreshNow(): Promise<void> {
+    await this.inFlight;
+    return this.refresh();
+  }
+
   /** Re-reads every user from a majority of the nodes; concurrent calls share one read. */
   refresh(): Promise<void> {
     this.inFlight ??= (async () => {
