@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TesseraError } from '../common/index.js';
+import { TesseraError, type Env } from '../common/index.js';
 import { ADMIN_API_PATH, amzDateOf, RequestSigner, type IdentityActions, type KeySummary, type NodeStatusRow, type PolicySummary, type UserDetail, type UserSummary } from '../gateway/index.js';
 
 /** Longest wait for one admin API answer. */
@@ -131,4 +131,21 @@ async function readAnswer(response: Response): Promise<string> {
     }
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The options that point `tessera admin` at a gateway's admin API. */
+export const API_CLIENT_OPTIONS = {
+  endpoint: { type: 'string' },
+  'access-key': { type: 'string' },
+  'secret-key': { type: 'string' },
+  region: { type: 'string' },
+} as const;
+
+/** The client of `--endpoint`, with the keys of --access-key/--secret-key or the usual AWS variables. */
+export function adminApiClientFrom(values: { endpoint?: string | undefined; 'access-key'?: string | undefined; 'secret-key'?: string | undefined; region?: string | undefined }, env: Env): AdminApiClient {
+  const accessKeyId = values['access-key'] ?? env['AWS_ACCESS_KEY_ID'];
+  const secretAccessKey = values['secret-key'] ?? env['AWS_SECRET_ACCESS_KEY'];
+  if (accessKeyId === undefined || secretAccessKey === undefined) throw new Error('--endpoint needs keys: --access-key and --secret-key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  const region = values.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
+  return new AdminApiClient({ endpoint: values.endpoint as string, accessKeyId, secretAccessKey, region });
 }

@@ -9,6 +9,7 @@ import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { KMS_KEY_RECORD_PREFIX, NodeClient, readUserRecords, writeUserRecord, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
+import { adminApiClientFrom, API_CLIENT_OPTIONS } from './admin-api-client.js';
 import { runTargetCli } from './target-cli.js';
 import { runIndexCli } from './index-cli.js';
 import { runKmsKeyCli } from './kms-key-cli.js';
@@ -111,6 +112,7 @@ const ADMIN_OPTIONS = {
   afr: { type: 'string' },
   'disk-size': { type: 'string' },
   'repair-rate': { type: 'string' },
+  ...API_CLIENT_OPTIONS,
 } as const;
 
 /** The options given, by name. */
@@ -145,6 +147,7 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
     io.stderr(`${(err as Error).message}\n${ADMIN_USAGE}`);
     return 2;
   }
+  if (values.endpoint !== undefined) return runStatusThroughApi(command, values, env, io);
   let target: AdminTarget;
   try {
     target = await resolveTarget(values.config, values.data, env);
@@ -161,6 +164,23 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
     return 1;
   }
   return runWorkCommand(command, target, values, io, layout);
+}
+
+/**
+ * `tessera admin status --endpoint URL`: every node's status through a gateway's admin API, once. The
+ * cluster's nines need the nodes' own records, so that line is left to `--config`/`--data`.
+ */
+async function runStatusThroughApi(command: WorkCommand | 'object', values: AdminFlags, env: Env, io: AdminIo): Promise<number> {
+  try {
+    if (values.config !== undefined || values.data !== undefined) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
+    if (command !== 'status' || values.watch === true) throw new Error('only `status` (without --watch) goes through --endpoint; give --config or --data for the others');
+    const { nodes } = await adminApiClientFrom(values, env).status();
+    io.stdout(values.json === true ? `${JSON.stringify(nodes, null, 2)}\n` : formatStatus(nodes));
+    return nodes.some((row) => 'error' in row) ? 1 : 0;
+  } catch (err) {
+    io.stderr(`tessera admin: ${(err as Error).message}\n`);
+    return 1;
+  }
 }
 
 /** A positive number option, below `max`; `fallback` when absent. */

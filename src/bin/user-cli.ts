@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { hasCode, type Env } from '../common/index.js';
 import { IdentityAdmin, newAccessKeyId, newSecretKey, type IdentityActions } from '../gateway/index.js';
 import { NodeClient } from '../rpc/index.js';
-import { AdminApiClient } from './admin-api-client.js';
+import { adminApiClientFrom, API_CLIENT_OPTIONS } from './admin-api-client.js';
 import { resolveTarget } from './admin-cli.js';
 import { USER_USAGE } from './help.js';
 
@@ -26,10 +26,7 @@ const USER_OPTIONS = {
   config: { type: 'string' },
   data: { type: 'string' },
   json: { type: 'boolean' },
-  endpoint: { type: 'string' },
-  'access-key': { type: 'string' },
-  'secret-key': { type: 'string' },
-  region: { type: 'string' },
+  ...API_CLIENT_OPTIONS,
 } as const;
 
 type UserFlags = { [K in keyof typeof USER_OPTIONS]?: (typeof USER_OPTIONS)[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined };
@@ -67,7 +64,7 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
   try {
     let actions: IdentityActions;
     if (parsed.values.endpoint !== undefined) {
-      actions = apiClient(parsed.values, env);
+      actions = adminApiClientFrom(parsed.values, env);
     } else {
       const target = await resolveTarget(parsed.values.config, parsed.values.data, env);
       clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
@@ -82,15 +79,6 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
-}
-
-/** The admin API client of --endpoint, with the keys of the flags or the usual AWS variables. */
-function apiClient(values: UserFlags, env: Env): AdminApiClient {
-  const accessKeyId = values['access-key'] ?? env['AWS_ACCESS_KEY_ID'];
-  const secretAccessKey = values['secret-key'] ?? env['AWS_SECRET_ACCESS_KEY'];
-  if (accessKeyId === undefined || secretAccessKey === undefined) throw new Error('--endpoint needs keys: --access-key and --secret-key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
-  const region = values.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
-  return new AdminApiClient({ endpoint: values.endpoint as string, accessKeyId, secretAccessKey, region });
 }
 
 /** Runs one verb and prints its answer. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { t } from 'tap';
+import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { localS3Client, startCluster, statusOf, TEST_CREDENTIALS, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, type RawResponse } from '../gateway/raw-s3.js';
@@ -235,4 +236,16 @@ t.test('the CLI through --endpoint does what it does through the nodes', async (
   t.match(asHenry.err, /Access Denied/);
   t.equal((await cli('user', ['remove', 'henry', ...viaEndpoint], adminEnv)).code, 0);
   t.equal((await cli('user', ['list', '--endpoint', cluster.endpoint])).code, 1, 'no keys: an error, not an unsigned call');
+});
+
+t.test('tessera admin status --endpoint prints the rows it prints through the nodes', async (t) => {
+  const run = async (args: string[], env: Record<string, string>): Promise<{ code: number; rows: { nodeId: string }[] }> => {
+    let out = '';
+    const code = await runAdminCli(['status', ...args, '--json'], env, { stdout: (s) => void (out += s), stderr: () => undefined });
+    return { code, rows: JSON.parse(out) as { nodeId: string }[] };
+  };
+  const viaApi = await run(viaEndpoint, adminEnv);
+  const viaNodes = await run(['--config', configFile], {});
+  t.same(viaApi.rows, viaNodes.rows, 'the same rows (these nodes run no background work: each says so)');
+  t.equal(viaApi.code, viaNodes.code);
 });
