@@ -223,8 +223,8 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
   try {
     const startPass = command === 'scrub' || command === 'heal';
     // Pass counts before the start: a pass over a small node can end before the first status is read.
-    const before = waiting ? await readStatuses(clients, undefined) : [];
-    const first = await readStatuses(clients, startPass ? values.fast === true : undefined);
+    const before = waiting ? await readNodeStatuses(clients, { timeoutMs: 10_000 }) : [];
+    const first = await readNodeStatuses(clients, { timeoutMs: 10_000, startFast: startPass ? values.fast === true : undefined });
     if (startPass && values.json !== true) {
       const started = first.filter((row) => !('error' in row)).length;
       io.stdout(`${command === 'heal' ? 'heal' : 'scrub'} pass started on ${started} of ${first.length} nodes${values.fast === true ? ' (fast: no rate limit)' : ''}\n`);
@@ -241,7 +241,7 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
       if ((!watching && !waiting) || signal.aborted) break;
       await sleep(everyMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) break;
-      rows = await readStatuses(clients, undefined);
+      rows = await readNodeStatuses(clients, { timeoutMs: 10_000 });
     }
     if (waiting && !healed(rows)) return 1;
     return rows.some((row) => 'error' in row) ? 1 : 0;
@@ -256,7 +256,7 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
  * start may end first, so a node counts the requests each pass began after; a node too old to count
  * them is taken at its pass count.
  */
-function healedSince(before: readonly StatusRow[], first: readonly StatusRow[]): (current: readonly StatusRow[]) => boolean {
+function healedSince(before: readonly NodeStatusRow[], first: readonly NodeStatusRow[]): (current: readonly NodeStatusRow[]) => boolean {
   const askedAtStart = new Map(first.map((row) => [row.nodeId, 'error' in row ? undefined : row.figures.scrub.asked]));
   const passesAtStart = new Map(before.map((row) => [row.nodeId, 'error' in row ? 0 : row.figures.scrub.passes]));
   const scrubbed = (row: NodeWorkStatus): boolean => {
@@ -267,10 +267,8 @@ function healedSince(before: readonly StatusRow[], first: readonly StatusRow[]):
   return (current) => current.every((row) => !('error' in row) && scrubbed(row) && row.figures.repair.pending === 0);
 }
 
-type StatusRow = NodeStatusRow;
-
 /** Status's cluster line: the nines now from the live state (or why they could not be worked out). */
-async function ninesLine(clients: readonly NodeClient[], rows: readonly StatusRow[], layout: LiveLayout, values: AdminFlags): Promise<string> {
+async function ninesLine(clients: readonly NodeClient[], rows: readonly NodeStatusRow[], layout: LiveLayout, values: AdminFlags): Promise<string> {
   const assumed = assumptions(values);
   try {
     const state = await readLiveState(clients, rows, layout, assumed, AbortSignal.timeout(10_000));
@@ -278,11 +276,6 @@ async function ninesLine(clients: readonly NodeClient[], rows: readonly StatusRo
   } catch (err) {
     return `cluster    nines not known: ${(err as Error).message}\n`;
   }
-}
-
-/** Every node's work status; with `startFast` defined, a scrub pass is started first (fast: no rate limit). */
-async function readStatuses(clients: readonly NodeClient[], startFast: boolean | undefined): Promise<StatusRow[]> {
-  return readNodeStatuses(clients, { timeoutMs: 10_000, startFast });
 }
 
 /** Aborted on Ctrl-C: ends `--watch` and `--wait` loops cleanly. */
