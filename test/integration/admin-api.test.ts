@@ -3,6 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { t } from 'tap';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { runUserCli } from '../../src/bin/user-cli.js';
@@ -14,7 +16,16 @@ import { rawS3, type RawResponse } from '../gateway/raw-s3.js';
  * signer (or curl's): users, keys and policies made through it work for S3 at once, the callers'
  * policies decide who may call it, and hostile requests change nothing. One small cluster for all.
  */
-const cluster = await startCluster({ nodeCount: 3, dataShards: 2, parityShards: 1, nodeHealing: false });
+let logged = '';
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    logged += chunk.toString();
+    done();
+  },
+});
+const cluster = await startCluster({ nodeCount: 3, dataShards: 2, parityShards: 1, nodeHealing: false, gatewayLogger: pino({ level: 'debug' }, sink) });
+/** Every secret an answer carried: none may reach the log. */
+const secretsSeen = new Set<string>();
 t.teardown(() => cluster.close());
 // The file `tessera admin --config` reaches the nodes through, with this cluster's 2+1 layout.
 const configFile = await writeGatewayConfig(cluster);
@@ -25,7 +36,9 @@ type Keys = { accessKeyId: string; secretAccessKey: string };
 /** One admin call, signed with `credentials` (the administrator's by default); the status and parsed JSON. */
 async function admin(method: string, path: string, body?: string, credentials: Keys = TEST_CREDENTIALS): Promise<{ status: number; json: any; raw: RawResponse }> {
   const raw = await rawS3(cluster.endpoint, { method, bucket: '-', key: `admin/v1/${path}`, credentials: { ...credentials }, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }) });
-  return { status: raw.status, json: JSON.parse(raw.body), raw };
+  const json = JSON.parse(raw.body);
+  if (typeof json?.secretAccessKey === 'string') secretsSeen.add(json.secretAccessKey);
+  return { status: raw.status, json, raw };
 }
 
 async function userNames(): Promise<string[]> {
@@ -37,7 +50,9 @@ async function cli(noun: 'user' | 'key' | 'policy', args: string[], env: Record<
   let out = '';
   let err = '';
   const code = await runUserCli(noun, [...args, '--json'], env, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
-  return { code, json: out === '' ? undefined : JSON.parse(out), err };
+  const json = out === '' ? undefined : JSON.parse(out);
+  if (typeof json?.secretAccessKey === 'string') secretsSeen.add(json.secretAccessKey);
+  return { code, json, err };
 }
 
 const viaEndpoint = ['--endpoint', cluster.endpoint];
@@ -248,4 +263,13 @@ t.test('tessera admin status --endpoint prints the rows it prints through the no
   const viaNodes = await run(['--config', configFile], {});
   t.same(viaApi.rows, viaNodes.rows, 'the same rows (these nodes run no background work: each says so)');
   t.equal(viaApi.code, viaNodes.code);
+});
+
+t.test('the gateway logs each change with its action and names, and never a secret or a body', async (t) => {
+  t.ok(secretsSeen.size >= 4, `${secretsSeen.size} secrets were handed out`);
+  for (const secret of [...secretsSeen, TEST_CREDENTIALS.secretAccessKey]) t.notOk(logged.includes(secret), 'a secret in the log');
+  t.notOk(logged.includes('pub/*'), 'a policy body in the log');
+  const changes = logged.split('\n').filter((line) => line.includes('"admin action"')).map((line) => JSON.parse(line) as { action: string; params: string[] });
+  t.ok(changes.some((c) => c.action === 'admin:CreateUser'), 'user creation is logged');
+  t.ok(changes.some((c) => c.action === 'admin:AttachUserPolicy' && c.params.join('/') === 'frank/pub-read'), 'with the names it acted on');
 });
