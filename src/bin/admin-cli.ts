@@ -4,11 +4,12 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, GatewaySettings, HybridClock, NodeSettings, readSecretFile, type Env } from '../common/index.js';
 import { parseRing } from '../placement/index.js';
-import { ObjectSealer, nodePackageCipher, readMasterKeyFile, resealKmsKeyMaterial, rotateMasterKey, type MasterKeyring } from '../gateway/index.js';
+import { ObjectSealer, nodePackageCipher, readNodeStatuses, type NodeStatusRow, readMasterKeyFile, resealKmsKeyMaterial, rotateMasterKey, type MasterKeyring } from '../gateway/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { KMS_KEY_RECORD_PREFIX, NodeClient, readUserRecords, writeUserRecord, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
+import { adminApiClientFrom, API_CLIENT_OPTIONS } from './admin-api-client.js';
 import { runTargetCli } from './target-cli.js';
 import { runIndexCli } from './index-cli.js';
 import { runBucketCli } from './bucket-cli.js';
@@ -112,6 +113,7 @@ const ADMIN_OPTIONS = {
   afr: { type: 'string' },
   'disk-size': { type: 'string' },
   'repair-rate': { type: 'string' },
+  ...API_CLIENT_OPTIONS,
 } as const;
 
 /** The options given, by name. */
@@ -147,6 +149,7 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
     io.stderr(`${(err as Error).message}\n${ADMIN_USAGE}`);
     return 2;
   }
+  if (values.endpoint !== undefined) return runStatusThroughApi(command, values, env, io);
   let target: AdminTarget;
   try {
     target = await resolveTarget(values.config, values.data, env);
@@ -163,6 +166,23 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
     return 1;
   }
   return runWorkCommand(command, target, values, io, layout);
+}
+
+/**
+ * `tessera admin status --endpoint URL`: every node's status through a gateway's admin API, once. The
+ * cluster's nines need the nodes' own records, so that line is left to `--config`/`--data`.
+ */
+async function runStatusThroughApi(command: WorkCommand | 'object', values: AdminFlags, env: Env, io: AdminIo): Promise<number> {
+  try {
+    if (values.config !== undefined || values.data !== undefined) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
+    if (command !== 'status' || values.watch === true) throw new Error('only `status` (without --watch) goes through --endpoint; give --config or --data for the others');
+    const { nodes } = await adminApiClientFrom(values, env).status();
+    io.stdout(values.json === true ? `${JSON.stringify(nodes, null, 2)}\n` : formatStatus(nodes));
+    return nodes.some((row) => 'error' in row) ? 1 : 0;
+  } catch (err) {
+    io.stderr(`tessera admin: ${(err as Error).message}\n`);
+    return 1;
+  }
 }
 
 /** A positive number option, below `max`; `fallback` when absent. */
@@ -205,8 +225,8 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
   try {
     const startPass = command === 'scrub' || command === 'heal';
     // Pass counts before the start: a pass over a small node can end before the first status is read.
-    const before = waiting ? await readStatuses(clients, target, undefined) : [];
-    const first = await readStatuses(clients, target, startPass ? values.fast === true : undefined);
+    const before = waiting ? await readNodeStatuses(clients, { timeoutMs: 10_000 }) : [];
+    const first = await readNodeStatuses(clients, { timeoutMs: 10_000, startFast: startPass ? values.fast === true : undefined });
     if (startPass && values.json !== true) {
       const started = first.filter((row) => !('error' in row)).length;
       io.stdout(`${command === 'heal' ? 'heal' : 'scrub'} pass started on ${started} of ${first.length} nodes${values.fast === true ? ' (fast: no rate limit)' : ''}\n`);
@@ -223,7 +243,7 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
       if ((!watching && !waiting) || signal.aborted) break;
       await sleep(everyMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) break;
-      rows = await readStatuses(clients, target, undefined);
+      rows = await readNodeStatuses(clients, { timeoutMs: 10_000 });
     }
     if (waiting && !healed(rows)) return 1;
     return rows.some((row) => 'error' in row) ? 1 : 0;
@@ -238,7 +258,7 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
  * start may end first, so a node counts the requests each pass began after; a node too old to count
  * them is taken at its pass count.
  */
-function healedSince(before: readonly StatusRow[], first: readonly StatusRow[]): (current: readonly StatusRow[]) => boolean {
+function healedSince(before: readonly NodeStatusRow[], first: readonly NodeStatusRow[]): (current: readonly NodeStatusRow[]) => boolean {
   const askedAtStart = new Map(first.map((row) => [row.nodeId, 'error' in row ? undefined : row.figures.scrub.asked]));
   const passesAtStart = new Map(before.map((row) => [row.nodeId, 'error' in row ? 0 : row.figures.scrub.passes]));
   const scrubbed = (row: NodeWorkStatus): boolean => {
@@ -249,10 +269,8 @@ function healedSince(before: readonly StatusRow[], first: readonly StatusRow[]):
   return (current) => current.every((row) => !('error' in row) && scrubbed(row) && row.figures.repair.pending === 0);
 }
 
-type StatusRow = NodeWorkStatus | { nodeId: string; error: string };
-
 /** Status's cluster line: the nines now from the live state (or why they could not be worked out). */
-async function ninesLine(clients: readonly NodeClient[], rows: readonly StatusRow[], layout: LiveLayout, values: AdminFlags): Promise<string> {
+async function ninesLine(clients: readonly NodeClient[], rows: readonly NodeStatusRow[], layout: LiveLayout, values: AdminFlags): Promise<string> {
   const assumed = assumptions(values);
   try {
     const state = await readLiveState(clients, rows, layout, assumed, AbortSignal.timeout(10_000));
@@ -260,18 +278,6 @@ async function ninesLine(clients: readonly NodeClient[], rows: readonly StatusRo
   } catch (err) {
     return `cluster    nines not known: ${(err as Error).message}\n`;
   }
-}
-
-/** Every node's work status; with `startFast` defined, a scrub pass is started first (fast: no rate limit). */
-async function readStatuses(clients: readonly NodeClient[], target: AdminTarget, startFast: boolean | undefined): Promise<StatusRow[]> {
-  const answers = await Promise.allSettled(
-    clients.map(async (client) => {
-      const signal = AbortSignal.timeout(10_000);
-      if (startFast !== undefined) await client.startScrub(startFast, { signal });
-      return client.workStatus({ signal });
-    }),
-  );
-  return answers.map((answer, i) => (answer.status === 'fulfilled' ? answer.value : { nodeId: target.nodes[i]?.id ?? '?', error: (answer.reason as Error).message }));
 }
 
 /** Aborted on Ctrl-C: ends `--watch` and `--wait` loops cleanly. */

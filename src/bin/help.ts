@@ -82,12 +82,13 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 /** Usage text of `tessera admin`. */
 export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate|index|bucket> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N] [--afr PCT] [--disk-size TB] [--repair-rate MB/s]
+       tessera admin status --endpoint URL [--access-key ID --secret-key KEY] [--json]   (through a gateway's admin API)
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
        tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
        tessera admin kms rotate [--config FILE | --data DIR] [--json]
-       tessera admin user add|list|remove [NAME]; tessera admin key add NAME | remove KEYID
-       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list
+       tessera admin user add|list|show|remove [NAME]; tessera admin key add|list USER | disable|enable|remove KEYID
+       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | show NAME | list  (--endpoint URL: through a gateway)
        tessera admin target add NAME --type TYPE ... | list | remove NAME
        tessera admin replicate resync BUCKET --target NAME [--concurrency N]
        tessera admin index build BUCKET [--wait-ms N]
@@ -196,18 +197,27 @@ export const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --dat
 `;
 
 /** Usage text of `tessera admin user|key|policy`. */
-export const USER_USAGE = `usage: tessera admin user add|list|remove [NAME] [--config FILE | --data DIR] [--json]
-       tessera admin key add NAME | key remove KEYID [--config FILE | --data DIR] [--json]
-       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | list [--config FILE | --data DIR] [--json]
+export const USER_USAGE = `usage: tessera admin user add|show|remove NAME | user list [TARGET] [--json]
+       tessera admin key add|list USER | key disable|enable|remove KEYID [TARGET] [--json]
+       tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | show NAME | list [TARGET] [--json]
 
-  user add NAME      create a user with one access key; prints its access key and secret key
+  TARGET: --endpoint URL   through a gateway's admin API (docs/admin-api.md), signed with
+                           --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+                           (--region or AWS_REGION, default us-east-1); the caller's policy decides
+          --config FILE | --data DIR   straight to the nodes (bootstrap and recovery: no gateway needed)
+
+  user add NAME      create a user with one access key; prints its access key and secret key (only now)
   user list          every user: name, canonical id, access key ids (never secrets)
+  user show NAME     one user: its policies and its keys (enabled or not, never secrets)
   user remove NAME   remove a user and all its keys; its buckets keep their owner id
-  key add NAME       give a user another access key (rotation: both stay valid until one is removed)
+  key add USER       give a user another access key (rotation: both stay valid until one is removed)
+  key list USER      a user's access keys
+  key disable KEYID  stop a key signing anything (enable: let it again)
   key remove KEYID   revoke one access key
   policy set NAME FILE      store an identity policy (AWS's policy language, no Principal); replaces one of that name
-  policy attach USER NAME   attach a policy to a user (built in: readonly, readwrite, writeonly)
+  policy attach USER NAME   attach a policy to a user (built in: admin, readonly, readwrite, writeonly)
   policy detach USER NAME   detach it
+  policy show NAME          a policy's document
   policy list               every stored policy and which users have which attached
 
   --json   one JSON document on stdout instead of text (errors stay text on stderr, with a non-zero exit)

@@ -1,16 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { HybridClock, randomHex, type Env } from '../common/index.js';
-import { BUILTIN_POLICIES, parsePolicy } from '../gateway/index.js';
-import { KMS_KEY_RECORD_PREFIX, NodeClient, readUserRecords, TARGET_RECORD_PREFIX, writeUserRecord, type UserRecord } from '../rpc/index.js';
+import { hasCode, type Env } from '../common/index.js';
+import { IdentityAdmin, newAccessKeyId, newSecretKey, type IdentityActions } from '../gateway/index.js';
+import { NodeClient } from '../rpc/index.js';
+import { adminApiClientFrom, API_CLIENT_OPTIONS } from './admin-api-client.js';
 import { resolveTarget } from './admin-cli.js';
 import { USER_USAGE } from './help.js';
 
+export { newAccessKeyId, newSecretKey };
+
 /** Longest wait for one node's answer to a user-record call. */
 const NODE_TIMEOUT_MS = 10_000;
-/** User names as IAM allows them. */
-const USER_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 
 type Io = { stdout(s: string): void; stderr(s: string): void };
 
@@ -21,45 +21,40 @@ function sayFor(io: Io, json: boolean): Say {
   return (text, value) => io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : text);
 }
 
-/** A new access key id: 20 characters of [A-Z0-9], as AWS's. */
-export function newAccessKeyId(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  return `TK${[...randomBytes(18)].map((b) => alphabet[b % 32]).join('')}`;
-}
+/** The options of `tessera admin user|key|policy`. */
+const USER_OPTIONS = {
+  config: { type: 'string' },
+  data: { type: 'string' },
+  json: { type: 'boolean' },
+  ...API_CLIENT_OPTIONS,
+} as const;
 
-const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const SECRET_LENGTH = 40;
+type UserFlags = { [K in keyof typeof USER_OPTIONS]?: (typeof USER_OPTIONS)[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined };
+
+/** How many arguments each verb takes. */
+const ARITY: Record<string, Record<string, number>> = {
+  user: { add: 1, list: 0, remove: 1, show: 1 },
+  key: { add: 1, remove: 1, list: 1, disable: 1, enable: 1 },
+  policy: { set: 2, attach: 2, detach: 2, list: 0, show: 1 },
+};
 
 /**
- * A new secret key: 40 characters of [A-Za-z0-9] (about 238 bits). Letters and digits only, so a key
- * pasted into a command line, a credentials file or a URL never needs quoting: a leading `-` would be
- * read as an option by the client that is handed it.
+ * `tessera admin user|key|policy ...`: through a gateway's admin API with `--endpoint URL` (signed with
+ * the keys of --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), else straight to
+ * the nodes (`--config`, `--data`: bootstrap and recovery, when no gateway runs). Both run the same
+ * identity actions (IdentityAdmin), so both answer alike.
  */
-export function newSecretKey(): string {
-  let key = '';
-  while (key.length < SECRET_LENGTH) {
-    // Bytes at or above 248 (4 x 62) are dropped, so every character is equally likely.
-    for (const byte of randomBytes(SECRET_LENGTH)) if (byte < 248 && key.length < SECRET_LENGTH) key += SECRET_ALPHABET[byte % 62];
-  }
-  return key;
-}
-
-/** `tessera admin user ...` and `tessera admin key ...`. */
 export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[], env: Env, io: Io): Promise<number> {
-  let parsed: { values: { config?: string | undefined; data?: string | undefined; json?: boolean | undefined }; positionals: string[] };
+  let parsed: { values: UserFlags; positionals: string[] };
   try {
-    parsed = parseArgs({ args, options: { config: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: USER_OPTIONS, allowPositionals: true, strict: true });
+    if (parsed.values.endpoint !== undefined && (parsed.values.config !== undefined || parsed.values.data !== undefined)) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
   } catch (err) {
     io.stderr(`${(err as Error).message}\n${USER_USAGE}`);
     return 2;
   }
-  const [verb, argument, ...extra] = parsed.positionals;
-  const arity: Record<string, Record<string, number>> = {
-    user: { add: 1, list: 0, remove: 1 },
-    key: { add: 1, remove: 1 },
-    policy: { set: 2, attach: 2, detach: 2, list: 0 },
-  };
-  const wanted = verb === undefined ? undefined : arity[noun]?.[verb];
+  const [verb, first, second] = parsed.positionals;
+  const wanted = verb === undefined ? undefined : ARITY[noun]?.[verb];
   if (wanted === undefined || parsed.positionals.length - 1 !== wanted) {
     io.stderr(USER_USAGE);
     return 2;
@@ -67,56 +62,16 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
   const say = sayFor(io, parsed.values.json === true);
   let clients: NodeClient[] = [];
   try {
-    const target = await resolveTarget(parsed.values.config, parsed.values.data, env);
-    clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
-    const users = await readUserRecords(clients, NODE_TIMEOUT_MS);
-    const clock = new HybridClock();
-    for (const record of users.values()) clock.observe(record.versionId);
-    const write = (record: UserRecord): Promise<void> => writeUserRecord(clients, record, NODE_TIMEOUT_MS);
-    const live = [...users.values()].filter((u) => !u.deleted && !u.name.startsWith(POLICY_PREFIX) && !u.name.startsWith(TARGET_RECORD_PREFIX) && !u.name.startsWith(KMS_KEY_RECORD_PREFIX)).sort((a, b) => (a.name < b.name ? -1 : 1));
-    if (noun === 'policy') return await runPolicy(verb as string, argument, extra[0], users, live, clock, write, say);
-    if (noun === 'user' && verb === 'list') {
-      say(
-        live.map((user) => `${user.name}\t${user.canonicalId}\t${user.keys.map((k) => k.accessKeyId).join(',')}\n`).join(''),
-        live.map((user) => ({
-          name: user.name,
-          canonicalId: user.canonicalId,
-          createdMs: user.createdMs,
-          accessKeyIds: user.keys.map((k) => k.accessKeyId),
-          policies: user.attached ?? [],
-        })),
-      );
-      return 0;
+    let actions: IdentityActions;
+    if (parsed.values.endpoint !== undefined) {
+      actions = adminApiClientFrom(parsed.values, env);
+    } else {
+      const target = await resolveTarget(parsed.values.config, parsed.values.data, env);
+      clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
+      const nodes = clients;
+      actions = new IdentityAdmin({ nodes: () => nodes, timeoutMs: () => NODE_TIMEOUT_MS });
     }
-    const name = argument as string;
-    if (noun === 'user' && verb === 'add') {
-      if (!USER_NAME.test(name)) throw new Error(`invalid user name ${JSON.stringify(name)}: 1-64 characters of A-Z a-z 0-9 + = , . @ _ -`);
-      if (users.get(name)?.deleted === false) throw new Error(`user ${name} already exists`);
-      const key = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretKey(), createdMs: clock.nowMs() };
-      const canonicalId = randomHex(32);
-      await write({ name, versionId: clock.next(), deleted: false, canonicalId, createdMs: clock.nowMs(), keys: [key] });
-      say(`access key: ${key.accessKeyId}\nsecret key: ${key.secretAccessKey}\n`, { user: name, canonicalId, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
-      return 0;
-    }
-    if (noun === 'user' && verb === 'remove') {
-      const user = live.find((u) => u.name === name);
-      if (user === undefined) throw new Error(`no user ${name}`);
-      await write({ ...user, versionId: clock.next(), deleted: true, keys: [] });
-      say(`removed user ${name}\n`, { removed: 'user', user: name, accessKeyIds: user.keys.map((k) => k.accessKeyId) });
-      return 0;
-    }
-    if (verb === 'add') {
-      const user = live.find((u) => u.name === name);
-      if (user === undefined) throw new Error(`no user ${name}`);
-      const key = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretKey(), createdMs: clock.nowMs() };
-      await write({ ...user, versionId: clock.next(), keys: [...user.keys, key] });
-      say(`access key: ${key.accessKeyId}\nsecret key: ${key.secretAccessKey}\n`, { user: name, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
-      return 0;
-    }
-    const owner = live.find((u) => u.keys.some((k) => k.accessKeyId === name));
-    if (owner === undefined) throw new Error(`no user has access key ${name}`);
-    await write({ ...owner, versionId: clock.next(), keys: owner.keys.filter((k) => k.accessKeyId !== name) });
-    say(`removed access key ${name} of user ${owner.name}\n`, { removed: 'key', user: owner.name, accessKeyId: name });
+    await runVerb(actions, noun, verb as string, first as string, second as string, say);
     return 0;
   } catch (err) {
     io.stderr(`tessera admin ${noun}: ${(err as Error).message}\n`);
@@ -126,66 +81,72 @@ export async function runUserCli(noun: 'user' | 'key' | 'policy', args: string[]
   }
 }
 
-/** Records named `policy:NAME` hold named identity policies (see UserRecord). */
-const POLICY_PREFIX = 'policy:';
-/** Policy names: as IAM allows them. */
-const POLICY_NAME = /^[A-Za-z0-9+=,.@_-]{1,128}$/;
-
-async function runPolicy(
-  verb: string,
-  first: string | undefined,
-  second: string | undefined,
-  records: ReadonlyMap<string, UserRecord>,
-  users: readonly UserRecord[],
-  clock: HybridClock,
-  write: (record: UserRecord) => Promise<void>,
-  say: Say,
-): Promise<number> {
-  const stored = [...records.values()].filter((r) => !r.deleted && r.name.startsWith(POLICY_PREFIX) && r.policy !== undefined);
-  const known = new Set([...Object.keys(BUILTIN_POLICIES), ...stored.map((r) => r.name.slice(POLICY_PREFIX.length))]);
-  if (verb === 'list') {
-    const rows = [...known].sort().map((name) => ({
-      name,
-      kind: name in BUILTIN_POLICIES && !stored.some((r) => r.name === POLICY_PREFIX + name) ? 'built in' : 'stored',
-      users: users.filter((u) => u.attached?.includes(name)).map((u) => u.name),
-    }));
-    say(rows.map((row) => `${row.name}\t${row.kind}\t${row.users.join(',')}\n`).join(''), rows);
-    return 0;
-  }
-  if (verb === 'set') {
-    const name = first as string;
-    if (!POLICY_NAME.test(name)) throw new Error(`invalid policy name ${JSON.stringify(name)}`);
-    const document = await readFile(second as string, 'utf8');
-    try {
-      parsePolicy(document);
-    } catch (err) {
-      throw new Error(`${second as string}: ${(err as Error).message}`);
+/** Runs one verb and prints its answer. */
+async function runVerb(actions: IdentityActions, noun: 'user' | 'key' | 'policy', verb: string, first: string, second: string, say: Say): Promise<void> {
+  const access = (answer: { accessKeyId: string; secretAccessKey: string }): string => `access key: ${answer.accessKeyId}\nsecret key: ${answer.secretAccessKey}\n`;
+  const keyLine = (key: { accessKeyId: string; enabled: boolean; createdMs: number }): string => `${key.accessKeyId}\t${key.enabled ? 'enabled' : 'disabled'}\t${new Date(key.createdMs).toISOString()}\n`;
+  const command = `${noun} ${verb}`;
+  switch (command) {
+    case 'user list': {
+      const users = await actions.listUsers();
+      return say(users.map((user) => `${user.name}\t${user.canonicalId}\t${user.accessKeyIds.join(',')}\n`).join(''), users);
     }
-    const current = records.get(POLICY_PREFIX + name);
-    await write({
-      name: POLICY_PREFIX + name,
-      versionId: clock.next(),
-      deleted: false,
-      canonicalId: current?.canonicalId ?? '',
-      createdMs: current?.createdMs ?? clock.nowMs(),
-      keys: [],
-      policy: document,
-    });
-    say(`stored policy ${name}\n`, { stored: 'policy', policy: name, replaced: current !== undefined && !current.deleted });
-    return 0;
+    case 'user show': {
+      const user = await actions.getUser(first);
+      return say(`${user.name}\t${user.canonicalId}\npolicies: ${user.policies.join(',')}\n${user.keys.map(keyLine).join('')}`, user);
+    }
+    case 'user add': {
+      const answer = await actions.createUser(first);
+      return say(access(answer), answer);
+    }
+    case 'user remove': {
+      const answer = await actions.deleteUser(first);
+      return say(`removed user ${answer.user}\n`, answer);
+    }
+    case 'key add': {
+      const answer = await actions.createKey(first);
+      return say(access(answer), answer);
+    }
+    case 'key list': {
+      const keys = await actions.listKeys(first);
+      return say(keys.map(keyLine).join(''), keys);
+    }
+    case 'key disable':
+    case 'key enable': {
+      const answer = await actions.setKeyEnabled(first, verb === 'enable');
+      return say(`${verb}d access key ${answer.accessKeyId} of user ${answer.user}\n`, answer);
+    }
+    case 'key remove': {
+      const answer = await actions.deleteKey(first);
+      return say(`removed access key ${answer.accessKeyId} of user ${answer.user}\n`, answer);
+    }
+    case 'policy list': {
+      const rows = await actions.listPolicies();
+      return say(rows.map((row) => `${row.name}\t${row.kind}\t${row.users.join(',')}\n`).join(''), rows);
+    }
+    case 'policy show': {
+      const policy = await actions.getPolicy(first);
+      return say(`${JSON.stringify(policy.document, null, 2)}\n`, policy);
+    }
+    case 'policy set': {
+      const document = await readFile(second, 'utf8');
+      try {
+        const answer = await actions.putPolicy(first, document);
+        return say(`stored policy ${answer.policy}\n`, answer);
+      } catch (err) {
+        if (hasCode(err, 'MalformedPolicy')) throw new Error(`${second}: ${(err as Error).message}`, { cause: err });
+        throw err;
+      }
+    }
+    case 'policy attach': {
+      const answer = await actions.attachPolicy(first, second);
+      return say(`attached ${answer.policy} to ${answer.user}\n`, answer);
+    }
+    case 'policy detach': {
+      const answer = await actions.detachPolicy(first, second);
+      return say(`detached ${answer.policy} from ${answer.user}\n`, answer);
+    }
+    default:
+      throw new Error(`unknown command ${command}`);
   }
-  const user = users.find((u) => u.name === first);
-  if (user === undefined) throw new Error(`no user ${first as string}`);
-  const name = second as string;
-  const attached = user.attached ?? [];
-  if (verb === 'attach') {
-    if (!known.has(name)) throw new Error(`no policy ${name}`);
-    if (!attached.includes(name)) await write({ ...user, versionId: clock.next(), attached: [...attached, name] });
-    say(`attached ${name} to ${user.name}\n`, { user: user.name, policy: name, attached: true });
-    return 0;
-  }
-  if (!attached.includes(name)) throw new Error(`${user.name} has no policy ${name} attached`);
-  await write({ ...user, versionId: clock.next(), attached: attached.filter((n) => n !== name) });
-  say(`detached ${name} from ${user.name}\n`, { user: user.name, policy: name, attached: false });
-  return 0;
 }

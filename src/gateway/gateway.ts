@@ -6,7 +6,7 @@ import { createCodec, type Codec } from '../erasure/index.js';
 import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { IndexWriter, writeQuorum, type LocalLink } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
-import { BucketService, KmsKeyService, StripePool, UserDirectory } from './data-path/index.js';
+import { BucketService, IdentityAdmin, KmsKeyService, readNodeStatuses, StripePool, UserDirectory } from './data-path/index.js';
 import { DigestPool } from './digest/index.js';
 import { ObjectSealer, readMasterKeyFile, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
 import {
@@ -15,6 +15,7 @@ import {
   MAX_QUOTA_SERIES,
   RequestGate,
   createS3App,
+  registerAdminApi,
   registerConsole,
   registerHealthRoutes,
   registerMetricsRoute,
@@ -24,7 +25,26 @@ import {
 } from './http/index.js';
 import { OPERATIONS, resolveOperation } from './operations.js';
 
-export { BucketService, buildIndex, rotateMasterKey, type IndexBuildPhase, type IndexBuildProgress, type RotationReport, type UsageEstimate } from './data-path/index.js';
+export {
+  BucketService,
+  buildIndex,
+  IdentityAdmin,
+  IdentityError,
+  newAccessKeyId,
+  newSecretKey,
+  readNodeStatuses,
+  rotateMasterKey,
+  type IdentityActions,
+  type IndexBuildPhase,
+  type IndexBuildProgress,
+  type KeySummary,
+  type NodeStatusRow,
+  type PolicySummary,
+  type RotationReport,
+  type UsageEstimate,
+  type UserDetail,
+  type UserSummary,
+} from './data-path/index.js';
 export { ClusterView } from './cluster/index.js';
 export { DEFAULT_KMS_KEY, KMS_KEY_NAME, MasterKeyring, ObjectSealer, kmsKeyArn, masterKeyLine, newKmsKeyMaterial, nodePackageCipher, readMasterKeyFile, resealKmsKeyMaterial } from './encryption/index.js';
 
@@ -286,6 +306,18 @@ export class Gateway {
       clusterSecret: config.clusterSecret,
       baseDomain: config.baseDomain,
       gateway: () => ({ kernel, version: '' }),
+      gate: this.gate,
+    });
+    registerAdminApi(app, {
+      services,
+      identity: new IdentityAdmin({
+        nodes: () => services.cluster.allNodes(),
+        timeoutMs: () => services.metadataTimeoutMs,
+        // This gateway follows its own changes at once: a key it just made signs its next request.
+        onChange: () => users.refreshNow(),
+      }),
+      statuses: () => readNodeStatuses(services.cluster.allNodes(), { timeoutMs: services.metadataTimeoutMs * 5 }),
+      baseDomain: config.baseDomain,
       gate: this.gate,
     });
     registerMetricsRoute(app, { baseDomain: config.baseDomain, token: config.metricsToken, text: () => this.metricsText(metrics) });

@@ -2,7 +2,13 @@ import Type, { type Static } from 'typebox';
 import { VersionId, WireName } from './wire-fields.js';
 
 /** One access key of a user: the id a request names and the secret that signs it. */
-export const AccessKey = Type.Object({ accessKeyId: Type.String({ minLength: 1 }), secretAccessKey: Type.String({ minLength: 1 }), createdMs: Type.Number() });
+export const AccessKey = Type.Object({
+  accessKeyId: Type.String({ minLength: 1 }),
+  secretAccessKey: Type.String({ minLength: 1 }),
+  createdMs: Type.Number(),
+  /** A disabled key signs nothing until enabled again; it stays listed, so it can be. */
+  disabled: Type.Optional(Type.Boolean()),
+});
 /** One access key of a user. */
 export type AccessKey = Static<typeof AccessKey>;
 

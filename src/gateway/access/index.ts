@@ -10,3 +10,4 @@ export { MAX_POLICY_BYTES, MAX_POLICY_CONDITION_KEYS, MAX_POLICY_LIST_VALUES, MA
 export { wildcardMatch, type WildcardOptions } from './wildcard.js';
 export { BUILTIN_POLICIES } from './builtin-policies.js';
 export { isPublicGrant, parsePublicAccessBlock, renderPublicAccessBlock, type PublicAccessBlock } from './public-access-block.js';
+export { ADMIN_ACTIONS, ADMIN_RESOURCE, type AdminAction } from './admin-actions.js';

@@ -33,7 +33,9 @@ export type PolicyDecision = 'deny' | 'allow' | 'none';
 const VERSIONS = new Set(['2012-10-17', '2008-10-17']);
 const STATEMENT_FIELDS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
 /** IAM reads the service prefix and the action name without regard to case (`S3:GetObject`). */
-const ACTION = /^(\*|s3:[A-Za-z*?]+)$/i;
+const ACTION = /^(\*|s3:[A-Za-z*?]+|admin:[A-Za-z*?]+)$/i;
+/** The admin API's actions (admin-actions.ts): a user policy grants them; a bucket policy cannot. */
+const ADMIN_ACTION = /^admin:/i;
 
 function malformed(message: string): S3Error {
   return new S3Error('MalformedPolicy', { message });
@@ -120,6 +122,7 @@ export function parsePolicy(text: string, options: ParsePolicyOptions = {}): Pol
     const action = pair(statement, 'Action', true) as { values: unknown; not: boolean };
     const actions = stringList(action.values, action.not ? 'NotAction' : 'Action', limited);
     if (!actions.every((a) => ACTION.test(a))) throw malformed('Policy has invalid action');
+    if (options.bucket !== undefined && actions.some((a) => ADMIN_ACTION.test(a))) throw malformed('Policy has invalid action: admin actions belong in user policies');
     const resource = pair(statement, 'Resource', true) as { values: unknown; not: boolean };
     const resources = stringList(resource.values, resource.not ? 'NotResource' : 'Resource', limited);
     for (const arn of resources) {

@@ -61,6 +61,19 @@ export {
 export { PendingVersion, type ReceiveOptions, type VerifiedBody, type VersionAttributes } from './pending-version.js';
 export { DigestedSource } from './digested-source.js';
 export { UserDirectory, USER_REFRESH_MS, type KeyEntry } from './user-directory.js';
+export {
+  IdentityAdmin,
+  IdentityError,
+  newAccessKeyId,
+  newSecretKey,
+  type IdentityActions,
+  type IdentityErrorCode,
+  type KeySummary,
+  type PolicySummary,
+  type UserDetail,
+  type UserSummary,
+} from './identity-admin.js';
+export { readNodeStatuses, type NodeStatusRow } from './node-statuses.js';
 export { isIndexed, KeyIntent, type BucketIndexDeps, type IndexedBucket } from './bucket-index.js';
 export { listFromIndex, type ListedObject } from './index-listing.js';
 export { buildIndex, type IndexBuildOptions, type IndexBuildPhase, type IndexBuildProgress } from './index-build.js';

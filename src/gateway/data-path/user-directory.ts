@@ -116,6 +116,15 @@ export class UserDirectory {
     return this.delayed;
   }
 
+  /**
+   * Re-reads the users with a read that starts after this call (not one already under way, which may
+   * have missed a change): after a change this gateway made, so that its next request sees it.
+   */
+  async refreshNow(): Promise<void> {
+    await this.inFlight;
+    return this.refresh();
+  }
+
   /** Re-reads every user from a majority of the nodes; concurrent calls share one read. */
   refresh(): Promise<void> {
     this.inFlight ??= (async () => {
@@ -156,7 +165,7 @@ export class UserDirectory {
       if (user.deleted || user.name.startsWith(POLICY_PREFIX) || user.name.startsWith(TARGET_RECORD_PREFIX) || user.name.startsWith(KMS_KEY_RECORD_PREFIX)) continue;
       const principal: Principal = { kind: 'user', canonicalId: user.canonicalId, name: user.name };
       names.set(user.canonicalId, user.name);
-      for (const key of user.keys) keys.set(key.accessKeyId, { secretAccessKey: key.secretAccessKey, principal });
+      for (const key of user.keys) if (key.disabled !== true) keys.set(key.accessKeyId, { secretAccessKey: key.secretAccessKey, principal });
       const attached = (user.attached ?? []).map((name) => parsed.get(name)).filter((p): p is Policy => p !== undefined);
       if (attached.length > 0) policies.set(user.canonicalId, attached);
     }

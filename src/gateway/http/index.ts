@@ -7,6 +7,7 @@ export { decodedBody, readSmallBody } from './request-body.js';
 export { bucketOf, header, keyOf, type GatewayDeps, type Handler, type RequestContext } from './request-context.js';
 export type { AccessDeps, AuthDeps, SignatureSettings } from './auth-deps.js';
 export { createS3App, type OperationRouter, type S3AppOptions } from './s3-app.js';
+export { ADMIN_API_PATH, MAX_ADMIN_BODY_BYTES, registerAdminApi, type AdminApiOptions } from './admin-route.js';
 export { CONSOLE_PATH, registerConsole, type ConsoleDeps, type ConsoleOptions } from './console-route.js';
 export { ByteBudget } from './byte-budget.js';
 export { RequestGate, type RequestGateLimits } from './request-gate.js';

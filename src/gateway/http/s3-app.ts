@@ -13,6 +13,7 @@ import { authorize } from './authorize.js';
 import { signatureRules } from './signature-rules.js';
 import type { GatewayDeps, Handler } from './request-context.js';
 import type { ByteBudget } from './byte-budget.js';
+import type { AccessDeps, SignatureSettings } from './auth-deps.js';
 import { holdTurn, type RequestGate } from './request-gate.js';
 import type { SlowClientLimits } from './slow-body.js';
 import { cutStalledClients } from './stalled-clients.js';
@@ -302,7 +303,7 @@ function serverOptions(options: S3AppOptions): { http?: ServerOptions; https?: H
  * line's value, for SigV4 and SigV2 both join them with a bare ',' in the order sent; node's
  * `headers` joins them with ', ', or keeps only the first line of some (content-type, user-agent).
  */
-function signedHeadersOf(request: FastifyRequest): AuthRequest['headers'] {
+export function signedHeadersOf(request: FastifyRequest): AuthRequest['headers'] {
   const { raw } = request;
   // As many names as lines: nothing repeated, the usual case, and no copy.
   if (raw.rawHeaders.length / 2 === Object.keys(raw.headers).length) return request.headers;
@@ -318,7 +319,7 @@ function signedHeadersOf(request: FastifyRequest): AuthRequest['headers'] {
  * (a user added a moment ago through another gateway or the admin command) makes it re-read the
  * users once before the request is refused.
  */
-async function authenticateRequest(req: AuthRequest, services: S3AppOptions['services']): Promise<AuthResult> {
+export async function authenticateRequest(req: AuthRequest, services: SignatureSettings & Pick<AccessDeps, 'users' | 'clock'>): Promise<AuthResult> {
   const credentials = { secretKeyFor: (accessKeyId: string) => services.users.lookup(accessKeyId)?.secretAccessKey };
   const rules = signatureRules(services);
   try {

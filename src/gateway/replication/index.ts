@@ -17,3 +17,4 @@ export { replicaHeaders, replicaMarkHeaders, replicateTags, replicateVersion, ta
 export { Replicators, type ChangeToReplicate, type ReplicationResult, type ReplicatorsOptions, type TargetReplicator } from './change-replicator.js';
 export type { SourceVersion } from './source-version.js';
 export { listBucketVersions, resyncBucket, ResyncSelection, type ListedBucketVersion, type ResyncOptions, type ResyncProgress } from './resync.js';
+export { amzDateOf, RequestSigner } from './request-signer.js';
