@@ -7,7 +7,7 @@ import {
   PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import { bucketName } from '../helpers/bytes.js';
-import { addUser, localS3Client, startCluster, writeGatewayConfig } from '../helpers/cluster.js';
+import { addUser, localS3Client, startCluster, userClients, writeGatewayConfig } from '../helpers/cluster.js';
 import { sdkError } from '../gateway/raw-s3.js';
 
 // A condition that every caller meets does not make a policy private: BlockPublicPolicy refuses
@@ -16,6 +16,7 @@ const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
 const alice = localS3Client(cluster.endpoint, await addUser(await writeGatewayConfig(cluster), 'alice'), { maxAttempts: 1 });
 t.teardown(() => alice.destroy());
+const { client: bob } = await (await userClients(t, cluster))('bob');
 
 function policy(bucket: string, condition: Record<string, unknown>): string {
   return JSON.stringify({
@@ -54,6 +55,20 @@ t.test('GetBucketPolicyStatus reports such a policy public, and a source-pinned 
   t.equal((await alice.send(new GetBucketPolicyStatusCommand({ Bucket: bucket }))).PolicyStatus?.IsPublic, true, 'open to any user agent');
   await alice.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy(bucket, loopbackOnly) }));
   t.equal((await alice.send(new GetBucketPolicyStatusCommand({ Bucket: bucket }))).PolicyStatus?.IsPublic, false, 'open to loopback only');
+});
+
+t.test('GetBucketPolicyStatus is NoSuchBucketPolicy without a policy, and AccessDenied to a user no policy grants it', async (t) => {
+  const bucket = await bucketWithObject('statusauth');
+  t.same(await sdkError(alice.send(new GetBucketPolicyStatusCommand({ Bucket: bucket }))), { name: 'NoSuchBucketPolicy', status: 404 }, 'no policy, as S3 answers');
+  t.same(await sdkError(bob.send(new GetBucketPolicyStatusCommand({ Bucket: bucket }))), { name: 'AccessDenied', status: 403 }, 'bob owns nothing here');
+  await alice.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy(bucket, anyAgent) }));
+  t.same(await sdkError(bob.send(new GetBucketPolicyStatusCommand({ Bucket: bucket }))), { name: 'AccessDenied', status: 403 }, 'a public GetObject grant is no grant of the status');
+  const grant = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob' }, Action: 's3:GetBucketPolicyStatus', Resource: `arn:aws:s3:::${bucket}` }],
+  });
+  await alice.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: grant }));
+  t.equal((await bob.send(new GetBucketPolicyStatusCommand({ Bucket: bucket }))).PolicyStatus?.IsPublic, false, 'granted the action, bob reads it: one named user is not public');
 });
 
 t.test('RestrictPublicBuckets closes such a policy to anonymous requests', async (t) => {
