@@ -2,7 +2,7 @@
 // embedded default) while two CPU-burning processes compete for the machine's cores. Every request
 // must succeed within the SDK's standard retries, and at the end every object each client believes
 // exists must read back byte for byte, and nothing it deleted may be listed. Part of
-// `npm run test:extended`; SOAK_SECONDS sets how long the mixed load runs (default 90).
+// `npm run test:extended`; SOAK_SECONDS sets how long the mixed load runs (default 60).
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
@@ -20,7 +20,7 @@ import { startCpuHogs } from '../helpers/cpu-hogs.js';
 import { startDevServer } from '../helpers/server.js';
 
 const CLIENTS = 64;
-const LOAD_MS = Number(process.env['SOAK_SECONDS'] ?? 90) * 1000;
+const LOAD_MS = Number(process.env['SOAK_SECONDS'] ?? 60) * 1000;
 const PART_BYTES = 5 * 1024 * 1024;
 
 interface Tally {
