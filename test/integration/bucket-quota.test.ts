@@ -16,7 +16,7 @@ import type { QuotaReport } from '../../src/bin/bucket-cli.js';
 import { silentLogger } from '../../src/common/index.js';
 import { StorageNode } from '../../src/storage-node/index.js';
 import { seededBytes } from '../helpers/bytes.js';
-import { bucketOn, startCluster, statusOf, writeGatewayConfig } from '../helpers/cluster.js';
+import { bucketOn, localS3Client, startCluster, startSecondGateway, statusOf, TEST_CREDENTIALS, writeGatewayConfig } from '../helpers/cluster.js';
 import { parsePrometheus, sampleValue } from '../helpers/prometheus.js';
 import { refusal } from '../helpers/sdk-refusal.js';
 import { until } from '../helpers/until.js';
@@ -172,4 +172,26 @@ t.test('usage is right after a node restarts, and estimated from the others whil
   t.match(text.out, /quota: none\n\s+usage: 20600 bytes, 4 objects\n/, 'the plain output shows the quota and usage');
   t.equal((await admin('quota', bucket, '--max-bytes', 'lots')).code, 2, 'a limit that is not a number is refused');
   t.equal((await admin('quota', 'no-such-bucket-here')).code, 2, 'a missing bucket exits 2');
+});
+
+t.test("a node that takes a usage call and never answers does not hold up a quota'd bucket's writes for the node timeout", async (t) => {
+  const { s3, bucket } = await bucketOn(cluster);
+  await quota(bucket, '--max-bytes', '10000');
+  await quotaInForce(s3, bucket, 20_000);
+  // A gateway that would wait a minute for a silent node; node 5 takes its usage calls and never answers.
+  const patient = localS3Client(await startSecondGateway(t, cluster, { metadataTimeoutMs: 60_000 }), TEST_CREDENTIALS, { maxAttempts: 1 });
+  t.teardown(() => patient.destroy());
+  const store = (cluster.nodes[5] as StorageNode).parts.store;
+  const answer = store.bucketUsage.bind(store);
+  const held: (() => void)[] = [];
+  store.bucketUsage = ((name: string | undefined) => new Promise((resolve) => held.push(() => resolve(answer(name))))) as unknown as typeof store.bucketUsage;
+  t.teardown(() => {
+    store.bucketUsage = answer;
+    for (const release of held) release();
+  });
+  const written = put(patient, bucket, 'small', 100).then(() => 'written' as const);
+  const outcome = await Promise.race([written, new Promise<'waited'>((resolve) => setTimeout(() => resolve('waited'), 30_000).unref())]);
+  t.equal(outcome, 'written', 'the write is checked against the answers of the others, not held for the silent node');
+  t.ok(held.length > 0, 'the silent node was asked');
+  t.equal(await statusOf(put(patient, bucket, 'large', 20_000)), 403, 'the quota still holds with the silent node');
 });

@@ -1,11 +1,17 @@
 import { LRUCache } from 'lru-cache';
 import type { Ring } from '../../placement/index.js';
-import { decideQuorum, fanOut, majority, type BucketUsageResponse } from '../../rpc/index.js';
+import { decideQuorum, fanOut, fanOutUntil, majority, type BucketUsageResponse } from '../../rpc/index.js';
 import type { ClusterView } from '../cluster/index.js';
 import { quorumError } from '../s3/index.js';
 
 /** How long a bucket's usage, as the nodes reported it, is reused (plus what this gateway admitted since). */
 export const USAGE_CACHE_MS = 1_000;
+/**
+ * How long a write's usage read waits for the nodes still silent once a majority answered: a hung
+ * node costs a quota'd bucket's writes this much once a second, not the node timeout. The answering
+ * nodes' share of the ring makes up for it (estimateUsage).
+ */
+export const USAGE_STRAGGLER_GRACE_MS = 250;
 /** Most buckets whose usage a gateway keeps cached: bounded against a flood of names. */
 const USAGE_CACHE_ENTRIES = 10_000;
 
@@ -82,9 +88,9 @@ export class BucketUsageReader {
     if (cached !== undefined) this.cache.set(bucket, { ...cached, objects: cached.objects + objects, bytes: cached.bytes + bytes }, { noUpdateTTL: true });
   }
 
-  /** Every bucket's usage, asked of every node now (for the admin command and metrics; not cached). */
+  /** Every bucket's usage, asked of every node now, waiting for each (for the admin command and metrics; not cached). */
   async readAll(): Promise<Map<string, UsageEstimate>> {
-    const answers = await this.askNodes(undefined);
+    const answers = await this.askNodes(undefined, 'every');
     const byBucket = new Map<string, NodeCounts[]>();
     for (const { nodeId, rows } of answers) {
       for (const row of rows) {
@@ -102,18 +108,33 @@ export class BucketUsageReader {
   }
 
   private async readNodes(bucket: string): Promise<UsageEstimate> {
-    const answers = await this.askNodes(bucket);
+    const answers = await this.askNodes(bucket, 'majority');
     const counts = answers.map(({ nodeId, rows }) => ({ nodeId, objects: rows[0]?.objects ?? 0, bytes: rows[0]?.bytes ?? 0 }));
     const estimate = estimateUsage(this.cluster.current, counts);
     this.cache.set(bucket, estimate);
     return estimate;
   }
 
-  private async askNodes(bucket: string | undefined): Promise<{ nodeId: string; rows: BucketUsageResponse['buckets'] }[]> {
+  /**
+   * The nodes' counts: from `every` node that answers within the node timeout, or, for a write's check,
+   * from a `majority` and whichever others answer within USAGE_STRAGGLER_GRACE_MS after it.
+   */
+  private async askNodes(bucket: string | undefined, wait: 'every' | 'majority'): Promise<{ nodeId: string; rows: BucketUsageResponse['buckets'] }[]> {
     const nodes = this.cluster.allNodes();
+    const needed = majority(nodes.length);
     const signal = AbortSignal.timeout(this.nodeTimeoutMs());
-    const outcomes = await fanOut(nodes, (node) => node.bucketUsage(bucket, { signal }));
-    const decision = decideQuorum(outcomes, majority(nodes.length));
+    const call = (node: (typeof nodes)[number]): Promise<BucketUsageResponse['buckets']> => node.bucketUsage(bucket, { signal });
+    const outcomes =
+      wait === 'every'
+        ? await fanOut(nodes, call)
+        : await fanOutUntil(
+            nodes,
+            call,
+            (so) => so.filter((outcome) => outcome.ok).length >= needed,
+            USAGE_STRAGGLER_GRACE_MS,
+            (so) => so.length === nodes.length,
+          );
+    const decision = decideQuorum(outcomes, needed);
     if (!decision.met) throw quorumError('usage read', decision.failures, bucket);
     return decision.successes.map(({ nodeId, value }) => ({ nodeId, rows: value }));
   }

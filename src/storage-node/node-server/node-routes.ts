@@ -297,7 +297,7 @@ const RECORD_ROUTES: readonly NodeRoute[] = [
     path: NODE_PATHS.usage,
     handler: async (node, request) => {
       const bucket = queryOf(request)['bucket'];
-      return { buckets: node.store.bucketUsage(bucket === undefined ? undefined : stringParam({ bucket }, 'bucket')) };
+      return { buckets: await node.store.bucketUsage(bucket === undefined ? undefined : stringParam({ bucket }, 'bucket')) };
     },
   },
   withBody({
