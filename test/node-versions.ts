@@ -66,10 +66,17 @@ function tap(node: string): Promise<number> {
     // The crash test's chaos is shortened: what differs between engines is recovery after a SIGKILL, which
     // a few seconds of it exercise; the full chaos runs in npm test.
     const env = { ...process.env, TAP_RCFILE: 'test/compiled.taprc', CRASH_SOAK_SECONDS: process.env['CRASH_SOAK_SECONDS'] ?? '8' };
-    const files = SUITES.map((file) => join('build', file.replace(/\.ts$/, '.js')));
-    const child = spawn(node, [resolve('node_modules', '.bin', 'tap'), ...files], { stdio: 'inherit', env });
+    const child = spawn(node, [resolve('node_modules', '.bin', 'tap'), ...COMPILED], { stdio: 'inherit', env });
     child.once('close', (code) => done(code ?? 1));
   });
+}
+
+/** The suites as npm test runs them: compiled into build/. */
+const COMPILED = SUITES.map((file) => join('build', file.replace(/\.ts$/, '.js')));
+const missing = COMPILED.filter((file) => !existsSync(file));
+if (missing.length > 0) {
+  console.error(`node-versions runs the compiled tree: ${missing.join(', ')} missing; npm run build:tree first (npm run test:node-versions does)`);
+  process.exit(2);
 }
 
 let failed = 0;
