@@ -8,6 +8,7 @@ import { parseTarget, S3Error } from '../s3/index.js';
 import type { AccessDeps, SignatureSettings } from './auth-deps.js';
 import { userArn } from './authorize.js';
 import { holdTurn, type RequestGate } from './request-gate.js';
+import { readBoundedBody } from './request-body.js';
 import { authenticateRequest, signedHeadersOf } from './s3-app.js';
 
 /** Where the admin API lives: bucket "-" in path style, which no S3 bucket can be. */
@@ -192,22 +193,14 @@ async function readBody(request: FastifyRequest, reply: FastifyReply, auth: Auth
     throw new AdminError('BodyTooLarge', `The body is larger than ${MAX_ADMIN_BODY_BYTES} bytes.`);
   }
   if (request.headers.expect?.toLowerCase() === '100-continue' && !reply.raw.headersSent) reply.raw.writeContinue();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const timer = setTimeout(() => request.raw.destroy(new Error('admin request body too slow')), BODY_DEADLINE_MS);
-  try {
-    for await (const chunk of request.raw) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_ADMIN_BODY_BYTES) {
-        reply.header('connection', 'close');
-        throw new AdminError('BodyTooLarge', `The body is larger than ${MAX_ADMIN_BODY_BYTES} bytes.`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  const body = Buffer.concat(chunks, size);
+  const body = await readBoundedBody(request.raw, {
+    maxBytes: MAX_ADMIN_BODY_BYTES,
+    deadlineMs: BODY_DEADLINE_MS,
+    tooLarge: () => {
+      reply.header('connection', 'close');
+      return new AdminError('BodyTooLarge', `The body is larger than ${MAX_ADMIN_BODY_BYTES} bytes.`);
+    },
+  });
   if (auth.payloadMode === 'sha256' && createHash('sha256').update(body).digest('hex') !== auth.payloadSha256) {
     throw new S3Error('XAmzContentSHA256Mismatch', { fields: { ClientComputedContentSHA256: auth.payloadSha256 ?? '' } });
   }

@@ -11,6 +11,7 @@ import { deliveryTotals } from './console-events.js';
 import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
 import { keyVersions, prefixVersions } from './console-versions.js';
 import { holdTurn, type RequestGate } from './request-gate.js';
+import { readBoundedBody } from './request-body.js';
 
 /** Where the console lives: bucket "-" in path style, which no S3 bucket can be. */
 export const CONSOLE_PATH = '/-/console/';
@@ -134,19 +135,8 @@ const SIGN_IN_BODY_MS = 10_000;
  * cover this route, and an unauthenticated client must not hold a socket open for hours).
  */
 async function readBody(request: FastifyRequest): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const timer = setTimeout(() => request.raw.destroy(new Error('sign-in body too slow')), SIGN_IN_BODY_MS);
-  try {
-    for await (const chunk of request.raw) {
-      size += (chunk as Buffer).length;
-      if (size > 16 * 1024) throw new Error('body too large');
-      chunks.push(chunk as Buffer);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readBoundedBody(request.raw, { maxBytes: 16 * 1024, deadlineMs: SIGN_IN_BODY_MS, tooLarge: () => new Error('body too large') });
+  return body.toString('utf8');
 }
 
 /** Answers one console API page, or undefined for a page there is not. */

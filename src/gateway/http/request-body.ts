@@ -103,3 +103,24 @@ export async function readSmallBody(ctx: RequestContext<BodyDigests>, limitBytes
     ctx.bodyBudget?.give(takenBytes);
   }
 }
+
+/**
+ * Reads a small body that no S3 body check covers (the console's sign-in form, the admin API's JSON):
+ * at most `maxBytes`, refused with `tooLarge()` past that, and cut off (the connection destroyed) when
+ * it has not all arrived within `deadlineMs`, so a client cannot hold a socket open by trickling it in.
+ */
+export async function readBoundedBody(raw: Readable, limits: { maxBytes: number; deadlineMs: number; tooLarge: () => Error }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const timer = setTimeout(() => raw.destroy(new Error('request body too slow')), limits.deadlineMs);
+  try {
+    for await (const chunk of raw) {
+      size += (chunk as Buffer).length;
+      if (size > limits.maxBytes) throw limits.tooLarge();
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return Buffer.concat(chunks, size);
+}
