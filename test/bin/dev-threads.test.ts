@@ -10,6 +10,7 @@ import { detectKernelSupport } from '../../src/erasure/index.js';
 import { NODE_PATHS, NodeClient } from '../../src/rpc/index.js';
 import { seededBytes } from '../helpers/bytes.js';
 import { localS3Client } from '../helpers/cluster.js';
+import { TEST_DEV_ENV as DEV_ENV } from '../helpers/tree.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-dev-threads-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ t.test('the embedded default serves from nodes in worker threads, and the same d
   const body = seededBytes(300_000, 7);
   const small = seededBytes(3_000, 8);
   for (const threads of ['2', '0']) {
-    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, {}, silentLogger());
+    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, DEV_ENV, silentLogger());
     const client = localS3Client(dev.info.endpoint, credentials);
     try {
       if (threads === '2') {
@@ -54,7 +55,7 @@ t.test('the embedded default serves from nodes in worker threads, and the same d
 });
 
 t.test("the embedded gateway's batches, shard reads and shard uploads take the nodes' in-process links, not HTTP", async (t) => {
-  const dev = await runDev({ data: join(dir, 'links'), listen: '127.0.0.1:0', nodes: '6', nodeThreads: '1' }, {}, silentLogger());
+  const dev = await runDev({ data: join(dir, 'links'), listen: '127.0.0.1:0', nodes: '6', nodeThreads: '1' }, DEV_ENV, silentLogger());
   const client = localS3Client(dev.info.endpoint, credentials);
   // The nodes run in their own thread: every node-protocol request this thread sends is the gateway's.
   const requests: string[] = [];
@@ -92,17 +93,17 @@ t.test('a node that cannot start fails the start with its reason, and the nodes 
     await mkdir(dataDir, { recursive: true });
     // node-3's data directory is a file: that node cannot start, the five beside it can.
     await writeFile(join(dataDir, 'node-3'), 'not a directory');
-    await t.rejects(runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, {}, silentLogger()), /storage node node-3 did not start: .*(directory|ENOTDIR)/i, `--node-threads ${threads}: the start fails, naming the node and why`);
+    await t.rejects(runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, DEV_ENV, silentLogger()), /storage node node-3 did not start: .*(directory|ENOTDIR)/i, `--node-threads ${threads}: the start fails, naming the node and why`);
     // Were any of the five still open, its LevelDB lock would refuse the next start.
     await rm(join(dataDir, 'node-3'));
-    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, {}, silentLogger());
+    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6', nodeThreads: threads }, DEV_ENV, silentLogger());
     await dev.close();
     t.pass(`--node-threads ${threads}: the same data directory starts once the fault is gone`);
   }
 });
 
 t.test('a bad --node-threads is refused before anything starts', async (t) => {
-  await t.rejects(runDev({ data: join(dir, 'bad'), listen: '127.0.0.1:0', nodes: '6', nodeThreads: 'many' }, {}, silentLogger()), /--node-threads/);
+  await t.rejects(runDev({ data: join(dir, 'bad'), listen: '127.0.0.1:0', nodes: '6', nodeThreads: 'many' }, DEV_ENV, silentLogger()), /--node-threads/);
 });
 
 t.test('by default the nodes get every core but the gateway\'s: one thread on 1 or 2 cores, never more threads than nodes', async (t) => {

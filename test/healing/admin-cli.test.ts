@@ -5,6 +5,7 @@ import { t } from 'tap';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { runDev } from '../../src/bin/roles.js';
 import { silentLogger } from '../../src/common/index.js';
+import { TEST_DEV_ENV as DEV_ENV } from '../helpers/tree.js';
 
 /**
  * `tessera dev` hands its ring to the embedded nodes and writes data/cluster.json; `tessera admin`
@@ -23,7 +24,7 @@ async function admin(args: string[]): Promise<{ code: number; out: string; err: 
 
 t.test('admin status and scrub against the embedded cluster, across a restart', async (t) => {
   for (const round of [1, 2]) {
-    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6' }, {}, silentLogger());
+    const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6' }, DEV_ENV, silentLogger());
     try {
       const cluster = JSON.parse(await readFile(join(dataDir, 'cluster.json'), 'utf8')) as { nodes: { id: string; address: string }[] };
       t.equal(cluster.nodes.length, 6, `round ${round}: cluster.json names the six nodes`);
@@ -59,7 +60,7 @@ t.test('admin status and scrub against the embedded cluster, across a restart', 
 
 t.test('admin heal --wait runs a pass to the end; status --watch repeats until stopped; both have --json', async (t) => {
   const healDir = join(dir, 'heal');
-  const dev = await runDev({ data: healDir, listen: '127.0.0.1:0', nodes: '6' }, {}, silentLogger());
+  const dev = await runDev({ data: healDir, listen: '127.0.0.1:0', nodes: '6' }, DEV_ENV, silentLogger());
   t.teardown(() => dev.close());
   const heal = await admin(['heal', '--fast', '--wait', '--interval-ms', '50', '--data', healDir]);
   t.equal(heal.code, 0, `heal --wait ends with every node healed: ${heal.err}`);

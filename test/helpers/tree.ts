@@ -52,3 +52,6 @@ export async function typeScriptFiles(dir: string): Promise<string[]> {
  * hundred cluster starts pays on a 2-core machine. Tests of partition counts build their own rings.
  */
 export const TEST_PARTITION_BITS = 6;
+
+/** The environment a test hands `runDev` in process: the test rings' partitions, as `tessera dev` children get them. */
+export const TEST_DEV_ENV: Readonly<Record<string, string>> = { TESSERA_PARTITION_BITS: String(TEST_PARTITION_BITS) };

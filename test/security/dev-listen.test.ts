@@ -6,6 +6,7 @@ import { t } from 'tap';
 import { runDev } from '../../src/bin/roles.js';
 import { DEFAULTS, silentLogger } from '../../src/common/index.js';
 import { localS3Client } from '../helpers/cluster.js';
+import { TEST_DEV_ENV as DEV_ENV } from '../helpers/tree.js';
 import { freePorts } from '../helpers/ports.js';
 import { TesseraProcess, startDevServer, tcpAccepts } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
@@ -52,7 +53,7 @@ t.test('tessera dev --listen 0.0.0.0 without credentials exits non-zero, says ho
   await t.rejects(stat(dataDir), { code: 'ENOENT' }, 'nor was a data directory made');
   for (const listen of ['0.0.0.0:0', '[::]:0', '10.0.0.5:0']) {
     // Closed at once should it start after all, so that a failure here cannot leave a cluster running.
-    const outcome = await runDev({ data: join(dir, 'refused-here'), listen, nodes: '2', nodeThreads: '0' }, {}, silentLogger()).then(
+    const outcome = await runDev({ data: join(dir, 'refused-here'), listen, nodes: '2', nodeThreads: '0' }, DEV_ENV, silentLogger()).then(
       async (dev) => {
         await dev.close();
         return 'started';
