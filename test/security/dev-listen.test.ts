@@ -70,6 +70,7 @@ t.test('tessera dev --listen 0.0.0.0 starts with credentials of its own, and acc
   await chmod(secretFile, 0o600);
   const dataDir = join(dir, 'own-credentials');
   const child = new TesseraProcess('tessera dev 0.0.0.0 with credentials', ['dev', '--data', dataDir, '--listen', '0.0.0.0:0'], {
+    ...DEV_ENV,
     TESSERA_ACCESS_KEY: 'operator',
     TESSERA_SECRET_KEY_FILE: secretFile,
   });
