@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { t } from 'tap';
+
+const tap = t;
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -63,8 +65,13 @@ async function versionsOf(s3: S3Client, bucket: string, key: string): Promise<{ 
   };
 }
 
+// One pair of sites for the file (each start costs seconds of CPU); each test has buckets and targets of
+// its own, and the tests that stop a site come last: B is stopped and restarted on its port, then A is killed.
+const [port] = await freePorts(1);
+const siteBListen = `127.0.0.1:${String(port)}`;
+let [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t, { listen: siteBListen })]);
+
 t.test('new versions, a multipart object, a tag change and a delete marker arrive at the other cluster as the rule selects them', async (t) => {
-  const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t)]);
   const a = devClient(siteA);
   const b = devClient(siteB);
   t.teardown(() => {
@@ -153,75 +160,7 @@ t.test('new versions, a multipart object, a tag change and a delete marker arriv
   t.equal(await bodyOf(b, replicas, 'other/skipped.bin'), undefined, 'a key outside the rule is not replicated');
 });
 
-t.test('writes made while the destination is down arrive once it is back', async (t) => {
-  const [port] = await freePorts(1);
-  const listen = `127.0.0.1:${String(port)}`;
-  const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t, { listen })]);
-  const a = devClient(siteA);
-  t.teardown(() => a.destroy());
-  const source = bucketName('repl-down-src');
-  const replicas = bucketName('repl-down-dst');
-  await versionedBucket(a, source);
-  const firstB = devClient(siteB);
-  await versionedBucket(firstB, replicas);
-  firstB.destroy();
-  const arn = await defineSite(t, siteA, siteB, 'site-b', replicas);
-  await replicateTo(a, source, [everything(arn)]);
-
-  siteB.process.child.kill('SIGTERM');
-  await siteB.process.exited;
-  const written = new Map<string, Buffer>();
-  for (let i = 0; i < 8; i += 1) {
-    const body = randomBytes(1_000 + i);
-    await a.send(new PutObjectCommand({ Bucket: source, Key: `while-down/${i}`, Body: body }));
-    written.set(`while-down/${i}`, body);
-  }
-  t.equal(await statusOf(a, source, 'while-down/0'), 'PENDING', 'with the destination down the versions stay PENDING');
-
-  const again = await startDevServer(t, { dataDir: siteB.dataDir, listen });
-  const b = devClient(again);
-  t.teardown(() => b.destroy());
-  for (const [key, body] of written) {
-    await until(`${key} arrives after the destination is back`, async () => (await bodyOf(b, replicas, key))?.equals(body) === true, 120_000);
-  }
-  t.pass('every write made while the destination was down arrived');
-  await until('the source shows COMPLETED', async () => (await statusOf(a, source, 'while-down/7')) === 'COMPLETED', ARRIVAL_MS);
-});
-
-t.test('a source killed with SIGKILL after answering its writes delivers them after its restart', async (t) => {
-  const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t)]);
-  const source = bucketName('repl-kill-src');
-  const replicas = bucketName('repl-kill-dst');
-  const a = devClient(siteA);
-  const b = devClient(siteB);
-  t.teardown(() => b.destroy());
-  await versionedBucket(a, source);
-  await versionedBucket(b, replicas);
-  const arn = await defineSite(t, siteA, siteB, 'site-b', replicas);
-  await replicateTo(a, source, [everything(arn)]);
-  const written = new Map<string, Buffer>();
-  // A large object first: the kill lands while it is on its way, or before.
-  const large = randomBytes(24 * 1024 * 1024);
-  await a.send(new PutObjectCommand({ Bucket: source, Key: 'large.bin', Body: large }));
-  written.set('large.bin', large);
-  for (let i = 0; i < 6; i += 1) {
-    const body = randomBytes(2_000 + i);
-    await a.send(new PutObjectCommand({ Bucket: source, Key: `small/${i}`, Body: body }));
-    written.set(`small/${i}`, body);
-  }
-  a.destroy();
-  siteA.process.child.kill('SIGKILL');
-  t.match(await siteA.process.exited, { signal: 'SIGKILL' }, 'the source was killed');
-
-  await startDevServer(t, { dataDir: siteA.dataDir });
-  for (const [key, body] of written) {
-    await until(`${key} arrives after the source restarted`, async () => (await bodyOf(b, replicas, key))?.equals(body) === true, 120_000);
-  }
-  t.pass('every answered write arrived, whole');
-});
-
 t.test('two clusters replicating one bucket to each other copy each write once and do not loop', async (t) => {
-  const [siteA, siteB] = await Promise.all([startDevServer(t), startDevServer(t)]);
   const a = devClient(siteA);
   const b = devClient(siteB);
   t.teardown(() => {
@@ -231,7 +170,7 @@ t.test('two clusters replicating one bucket to each other copy each write once a
   const bucket = bucketName('repl-both');
   await versionedBucket(a, bucket);
   await versionedBucket(b, bucket);
-  await replicateTo(a, bucket, [everything(await defineSite(t, siteA, siteB, 'site-b', bucket))]);
+  await replicateTo(a, bucket, [everything(await defineSite(t, siteA, siteB, 'site-b-both', bucket))]);
   await replicateTo(b, bucket, [everything(await defineSite(t, siteB, siteA, 'site-a', bucket))]);
 
   const fromA = await a.send(new PutObjectCommand({ Bucket: bucket, Key: 'from-a', Body: 'written at A' }));
@@ -254,4 +193,67 @@ t.test('two clusters replicating one bucket to each other copy each write once a
   t.equal(await statusOf(a, bucket, 'from-a'), 'COMPLETED', 'the original stays COMPLETED at its source');
   t.equal(await statusOf(a, bucket, 'from-b'), 'REPLICA', 'the copy at A is a REPLICA');
   t.equal(later.VersionId?.length !== undefined, true);
+});
+
+t.test('writes made while the destination is down arrive once it is back', async (t) => {
+  const a = devClient(siteA);
+  t.teardown(() => a.destroy());
+  const source = bucketName('repl-down-src');
+  const replicas = bucketName('repl-down-dst');
+  await versionedBucket(a, source);
+  const firstB = devClient(siteB);
+  await versionedBucket(firstB, replicas);
+  firstB.destroy();
+  const arn = await defineSite(t, siteA, siteB, 'site-b-down', replicas);
+  await replicateTo(a, source, [everything(arn)]);
+
+  siteB.process.child.kill('SIGTERM');
+  await siteB.process.exited;
+  const written = new Map<string, Buffer>();
+  for (let i = 0; i < 8; i += 1) {
+    const body = randomBytes(1_000 + i);
+    await a.send(new PutObjectCommand({ Bucket: source, Key: `while-down/${i}`, Body: body }));
+    written.set(`while-down/${i}`, body);
+  }
+  t.equal(await statusOf(a, source, 'while-down/0'), 'PENDING', 'with the destination down the versions stay PENDING');
+
+  siteB = await startDevServer(tap, { dataDir: siteB.dataDir, listen: siteBListen });
+  const b = devClient(siteB);
+  t.teardown(() => b.destroy());
+  for (const [key, body] of written) {
+    await until(`${key} arrives after the destination is back`, async () => (await bodyOf(b, replicas, key))?.equals(body) === true, 120_000);
+  }
+  t.pass('every write made while the destination was down arrived');
+  await until('the source shows COMPLETED', async () => (await statusOf(a, source, 'while-down/7')) === 'COMPLETED', ARRIVAL_MS);
+});
+
+t.test('a source killed with SIGKILL after answering its writes delivers them after its restart', async (t) => {
+  const source = bucketName('repl-kill-src');
+  const replicas = bucketName('repl-kill-dst');
+  const a = devClient(siteA);
+  const b = devClient(siteB);
+  t.teardown(() => b.destroy());
+  await versionedBucket(a, source);
+  await versionedBucket(b, replicas);
+  const arn = await defineSite(t, siteA, siteB, 'site-b-kill', replicas);
+  await replicateTo(a, source, [everything(arn)]);
+  const written = new Map<string, Buffer>();
+  // A large object first: the kill lands while it is on its way, or before.
+  const large = randomBytes(24 * 1024 * 1024);
+  await a.send(new PutObjectCommand({ Bucket: source, Key: 'large.bin', Body: large }));
+  written.set('large.bin', large);
+  for (let i = 0; i < 6; i += 1) {
+    const body = randomBytes(2_000 + i);
+    await a.send(new PutObjectCommand({ Bucket: source, Key: `small/${i}`, Body: body }));
+    written.set(`small/${i}`, body);
+  }
+  a.destroy();
+  siteA.process.child.kill('SIGKILL');
+  t.match(await siteA.process.exited, { signal: 'SIGKILL' }, 'the source was killed');
+
+  siteA = await startDevServer(tap, { dataDir: siteA.dataDir });
+  for (const [key, body] of written) {
+    await until(`${key} arrives after the source restarted`, async () => (await bodyOf(b, replicas, key))?.equals(body) === true, 120_000);
+  }
+  t.pass('every answered write arrived, whole');
 });
