@@ -25,8 +25,29 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
+// One cluster for both tests (nine processes to start): the failed start's second gateway only reads its
+// configuration, so it runs first; the first gateway is stopped at the end of the other test.
+const cluster = await startProcessCluster(t, { gatewayArgs: ['--workers', '2'] });
+
+t.test('a worker that dies before it listens fails the start: the primary exits 1 and stops the worker that did start', async (t) => {
+  const [port] = await freePorts(1);
+  const second = new TesseraProcess('tessera gateway (second)', ['gateway', '--config', cluster.configPath, '--listen', `127.0.0.1:${port}`, '--workers', '2'], {});
+  t.teardown(() => second.stop());
+  // Both workers forked: each loads the whole gateway and fetches the ring before it listens, far longer than this poll.
+  await until(async () => (await childrenOf(second.pid)).length === 2);
+  const [doomed, sibling] = await childrenOf(second.pid);
+  process.kill(doomed as number, 'SIGKILL');
+  // Bounded: before the fix the primary printed the error and went on serving with the other worker.
+  // The timer is unreferenced: left pending, it held the test process open for two minutes after the test.
+  const exit = await Promise.race([second.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 120_000, undefined).unref())]);
+  if (exit === undefined) throw new Error(`the primary did not exit within 120 s after its worker died\n${second.describe()}`);
+  t.equal(exit.code, 1, `the primary failed its start (${second.stderr.trim().split('\n').at(-1) ?? ''})`);
+  t.match(second.stderr, /gateway worker exited on SIGKILL before it listened/);
+  await until(async () => !pidAlive(sibling as number));
+  t.pass('the worker that was starting beside it is stopped too');
+});
+
 t.test('a gateway with --workers 2 serves from two processes on one port, replaces a dead one, and stops them all', async (t) => {
-  const cluster = await startProcessCluster(t, { gatewayArgs: ['--workers', '2'] });
   // The gateway answers as soon as one worker listens; the other may still be starting, and one killed
   // then fails the start (a worker is replaced only once all have listened).
   await until(async () => cluster.gateway.stderr.includes('gateway workers listening'));
@@ -68,23 +89,4 @@ t.test('a gateway with --workers 2 serves from two processes on one port, replac
   t.equal(stopped.killed, false, 'the gateway stopped on SIGTERM');
   t.equal(stopped.code, 0);
   t.same(remaining.filter((pid) => pidAlive(pid)), [], 'no worker outlives it');
-});
-
-t.test('a worker that dies before it listens fails the start: the primary exits 1 and stops the worker that did start', async (t) => {
-  const cluster = await startProcessCluster(t, { gatewayArgs: ['--workers', '2'] });
-  const [port] = await freePorts(1);
-  const second = new TesseraProcess('tessera gateway (second)', ['gateway', '--config', cluster.configPath, '--listen', `127.0.0.1:${port}`, '--workers', '2'], {});
-  t.teardown(() => second.stop());
-  // Both workers forked: each loads the whole gateway and fetches the ring before it listens, far longer than this poll.
-  await until(async () => (await childrenOf(second.pid)).length === 2);
-  const [doomed, sibling] = await childrenOf(second.pid);
-  process.kill(doomed as number, 'SIGKILL');
-  // Bounded: before the fix the primary printed the error and went on serving with the other worker.
-  // The timer is unreferenced: left pending, it held the test process open for two minutes after the test.
-  const exit = await Promise.race([second.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 120_000, undefined).unref())]);
-  if (exit === undefined) throw new Error(`the primary did not exit within 120 s after its worker died\n${second.describe()}`);
-  t.equal(exit.code, 1, `the primary failed its start (${second.stderr.trim().split('\n').at(-1) ?? ''})`);
-  t.match(second.stderr, /gateway worker exited on SIGKILL before it listened/);
-  await until(async () => !pidAlive(sibling as number));
-  t.pass('the worker that was starting beside it is stopped too');
 });
