@@ -2,7 +2,7 @@
 // embedded default) while two CPU-burning processes compete for the machine's cores. Every request
 // must succeed within the SDK's standard retries, and at the end every object each client believes
 // exists must read back byte for byte, and nothing it deleted may be listed. Part of
-// `npm run test:extended`; SOAK_SECONDS sets how long the mixed load runs (default 60).
+// `npm run test:extended` (60 s) and `npm run test:endurance` (300 s); SOAK_SECONDS sets how long the mixed load runs.
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
