@@ -1,7 +1,6 @@
 import type { BucketLogging } from '../../rpc/index.js';
 import { S3Error } from './errors.js';
-import { requestDocumentRoot } from './request-document.js';
-import { element, literal, renderXml } from './xml.js';
+import { element, literal, parseXml, renderXml } from './xml.js';
 
 /** Largest PutBucketLogging body read: a document names one bucket and one prefix. */
 export const MAX_LOGGING_BYTES = 16 * 1024;
@@ -19,7 +18,16 @@ export const MAX_LOG_PREFIX_BYTES = 512;
  * refused: a log object belongs to the target bucket's owner, as under S3's BucketOwnerEnforced.
  */
 export function parseLoggingXml(text: string): BucketLogging | undefined {
-  const root = requestDocumentRoot(text === '' ? '<BucketLoggingStatus/>' : text, 'BucketLoggingStatus');
+  if (text.trim() === '') throw new S3Error('MalformedXML');
+  let document: Record<string, unknown>;
+  try {
+    document = parseXml(text);
+  } catch (err) {
+    throw new S3Error('MalformedXML', { cause: err });
+  }
+  // An empty BucketLoggingStatus (what SDKs send to turn logging off) parses as ''.
+  const root = element(document, 'BucketLoggingStatus');
+  if (root === undefined) throw new S3Error('MalformedXML');
   const enabled = element(root, 'LoggingEnabled');
   if (enabled === undefined) return undefined;
   const targetBucket = literal(enabled, 'TargetBucket');
