@@ -1,5 +1,3 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { t } from 'tap';
 import {
   CreateBucketCommand,
@@ -15,15 +13,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { LOG_FIELD_COUNT, splitLogLine } from '../../src/gateway/access-log/index.js';
 import { bucketName, collect } from '../helpers/bytes.js';
-import { localS3Client, startCluster, statusOf, TEST_CREDENTIALS, userClients } from '../helpers/cluster.js';
-import { freePorts } from '../helpers/ports.js';
-import { TesseraProcess, tcpAccepts } from '../helpers/server.js';
-import { until } from '../helpers/until.js';
+import { startCluster, statusOf, userClients } from '../helpers/cluster.js';
 
 /**
  * Server access logging end to end (docs/access-logs.md): a real cluster in this process, S3 requests
  * through the AWS SDK to a bucket with logging on, and the log objects read back from the target
- * bucket. A second gateway runs as its own process so that it can be killed with SIGKILL.
+ * bucket. A gateway killed with SIGKILL right after answering is in test/crash/event-delivery-crash.test.ts.
  */
 
 const cluster = await startCluster({ nodeHealing: false });
@@ -122,32 +117,4 @@ t.test('x-amz-expected-bucket-owner naming another owner is AccessDenied and cha
   t.equal(await statusOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))), 404, 'the refused write left nothing');
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', ExpectedBucketOwner: ownerId }));
   t.equal(await statusOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', ExpectedBucketOwner: ownerId }))), 200, 'the right owner passes');
-});
-
-t.test("a gateway killed with SIGKILL right after answering loses none of the answered requests' records", async (t) => {
-  const source = bucketName('crashlog');
-  const target = bucketName('logs');
-  await s3.send(new CreateBucketCommand({ Bucket: source }));
-  await s3.send(new CreateBucketCommand({ Bucket: target }));
-  await s3.send(new PutBucketLoggingCommand({ Bucket: source, BucketLoggingStatus: { LoggingEnabled: { TargetBucket: target, TargetPrefix: '' } } }));
-  const [port] = (await freePorts(1)) as [number];
-  const configPath = join(cluster.dataDir, 'crash-gateway.json');
-  const nodes = cluster.config.nodes.map((n) => ({ id: n.id, address: n.address }));
-  await writeFile(
-    configPath,
-    JSON.stringify({ listen: `127.0.0.1:${port}`, credentials: [{ ...TEST_CREDENTIALS }], clusterSecret: cluster.config.clusterSecret, partitionBits: cluster.config.partitionBits, erasure: { dataShards: cluster.config.erasure.dataShards, parityShards: cluster.config.erasure.parityShards }, nodes }),
-  );
-  const gateway = new TesseraProcess('tessera gateway', ['gateway', '--config', configPath], {});
-  t.teardown(() => gateway.stop());
-  await until('the gateway process listens', async () => gateway.listensOn(port) && (await tcpAccepts('127.0.0.1', port)) === true, 30_000);
-  const doomed = localS3Client(`http://127.0.0.1:${port}`, TEST_CREDENTIALS, { maxAttempts: 1 });
-  t.teardown(() => doomed.destroy());
-  const answered = await Promise.all(
-    Array.from({ length: 8 }, async (_, i) => (await doomed.send(new PutObjectCommand({ Bucket: source, Key: `k${i}`, Body: `body ${i}` }))).$metadata.requestId),
-  );
-  gateway.child.kill('SIGKILL');
-  await gateway.exited;
-  const lines = await logLines(s3, target, '');
-  const logged = new Set(lines.map((fields) => fields[5]));
-  t.same(answered.filter((id) => !logged.has(id)), [], 'every answered request has its line');
 });
