@@ -158,6 +158,7 @@ export class Gateway {
       kernel: plainCodec.kernel,
       relaxedSimd: plainCodec.relaxedSimd,
       bucketQuotas: () => this.quotaFigures(),
+      accessLogs: () => this.accessLogs?.figures,
     });
     this.gatewayMetrics = metrics;
     const cluster = this.connectCluster(ring, metrics);

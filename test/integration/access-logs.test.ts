@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { LOG_FIELD_COUNT, splitLogLine } from '../../src/gateway/access-log/index.js';
 import { bucketName, collect } from '../helpers/bytes.js';
+import { parsePrometheus, sampleValue, scrape } from '../helpers/prometheus.js';
 import { startCluster, statusOf, userClients } from '../helpers/cluster.js';
 
 /**
@@ -95,6 +96,9 @@ t.test("requests to a logged bucket are in its target's log objects by the time 
   t.match(getLine?.[16], /aws-sdk-js/, 'the user agent, quoted');
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: target, Prefix: 'access/' }));
   for (const object of listed.Contents ?? []) t.match(object.Key, /^access\/\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-[0-9A-F]{16}$/, "S3's key format");
+  const metrics = parsePrometheus((await scrape(`${cluster.endpoint}/metrics`)).text);
+  t.ok(sampleValue(metrics, 'tessera_gateway_access_log_records_total') >= 3, 'the records are counted in /metrics');
+  t.equal(sampleValue(metrics, 'tessera_gateway_access_log_failed_total'), 0, 'none failed');
 });
 
 t.test("a bucket that logs into itself: the log objects' own writes are never logged", async (t) => {
