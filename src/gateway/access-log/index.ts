@@ -2,6 +2,6 @@
 // records into log objects written through the data path, and the hold on a logged response's end.
 export { AccessLogDelivery, DEFAULT_LOG_DELIVERY_LIMITS, LogDeliveryError, type LogDeliveryFigures, type LogDeliveryLimits, type LogObjectWriter } from './log-delivery.js';
 export { logDestination, logObjectKey, type LogDestination } from './log-keys.js';
-export { formatLogLine, LOG_FIELD_COUNT, logKey, logOperationName, logTime, splitLogLine, type AccessLogFields } from './log-line.js';
+export { formatLogLine, LOG_FIELD_COUNT, logKey, logOperationName, logTime, redactedTarget, splitLogLine, type AccessLogFields } from './log-line.js';
 export { logObjectWriter } from './log-object-writer.js';
 export { holdResponseEnd, type HoldVerdict, type ResponseOutcome } from './response-hold.js';

@@ -135,6 +135,24 @@ export function splitLogLine(line: string): string[] {
   return fields;
 }
 
+/** Query parameters whose values are credentials of a presigned URL: never written to a log object. */
+const CREDENTIAL_PARAMETERS = new Set(['x-amz-signature', 'signature', 'x-amz-security-token']);
+
+/**
+ * A request target as a log line shows it: the values of a presigned URL's signature and session
+ * token replaced by `REDACTED`, so the log's readers cannot replay the URL while it is valid.
+ */
+export function redactedTarget(target: string): string {
+  const mark = target.indexOf('?');
+  if (mark === -1) return target;
+  const parameters = target.slice(mark + 1).split('&').map((parameter) => {
+    const eq = parameter.indexOf('=');
+    const name = eq === -1 ? parameter : parameter.slice(0, eq);
+    return eq !== -1 && CREDENTIAL_PARAMETERS.has(name.toLowerCase()) ? `${name}=REDACTED` : parameter;
+  });
+  return `${target.slice(0, mark)}?${parameters.join('&')}`;
+}
+
 /** S3's names for the operations in its logs, by Tessera's operation name; others are built from the method. */
 const LOG_OPERATIONS: Readonly<Record<string, string>> = {
   ListBuckets: 'REST.GET.SERVICE',

@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { formatLogLine, holdResponseEnd, logDestination, logOperationName, type AccessLogDelivery, type ResponseOutcome } from '../access-log/index.js';
+import { formatLogLine, holdResponseEnd, logDestination, logOperationName, redactedTarget, type AccessLogDelivery, type ResponseOutcome } from '../access-log/index.js';
 import type { BucketRecords } from '../data-path/index.js';
 import { S3Error, type S3Target } from '../s3/index.js';
 
@@ -72,7 +72,7 @@ function logLine(
     requestId: request.id,
     operation: logOperationName(request.s3Operation, request.method, target.key !== undefined),
     key: target.key,
-    requestLine: `${request.method} ${request.raw.url ?? '/'} HTTP/${request.raw.httpVersion}`,
+    requestLine: `${request.method} ${redactedTarget(request.raw.url ?? '/')} HTTP/${request.raw.httpVersion}`,
     status: outcome.ended ? reply.raw.statusCode : 500,
     errorCode: request.s3ErrorCode,
     bytesSent: request.method === 'HEAD' ? 0 : outcome.bodyBytes,

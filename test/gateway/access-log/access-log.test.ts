@@ -11,6 +11,7 @@ import {
   logDestination,
   logObjectKey,
   logTime,
+  redactedTarget,
   splitLogLine,
   type AccessLogFields,
 } from '../../../src/gateway/access-log/index.js';
@@ -56,6 +57,11 @@ t.test("a record is one line of S3's 26 fields: '-' for absent, time in brackets
   t.equal(fields[15], '-', 'no referrer');
   t.equal(fields[16], 'agent %22quoted%22%0Asecond line', "the agent's quotes and line end are escaped");
   t.same(fields.slice(19), ['SigV4', '-', 'AuthHeader', 'b.example', '-', '-', '-']);
+  t.equal(
+    redactedTarget('/b/k?X-Amz-Credential=AK%2F1&X-Amz-Signature=abc&x-amz-security-token=t&Signature=s&versionId=1'),
+    '/b/k?X-Amz-Credential=AK%2F1&X-Amz-Signature=REDACTED&x-amz-security-token=REDACTED&Signature=REDACTED&versionId=1',
+    "a presigned URL's signature and token are never logged",
+  );
 });
 
 t.test("log object keys follow S3's simple and partitioned formats", async (t) => {
