@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { TesseraError, type Logger } from '../../common/index.js';
 import { logObjectKey, type LogDestination } from './log-keys.js';
 
@@ -75,6 +76,8 @@ export class AccessLogDelivery {
     this.write = options.write;
     this.logger = options.logger;
     this.limits = { ...DEFAULT_LOG_DELIVERY_LIMITS, ...options.limits };
+    // Every node request of every log object write listens on it: many at once, all ended by close().
+    setMaxListeners(0, this.stop.signal);
   }
 
   /** The figures for metrics and status. */
