@@ -303,7 +303,7 @@ export class Gateway {
       https: await readTls(config),
       metrics,
       accessLog: config.accessLog,
-      serverAccessLogs: { delivery: this.startAccessLogs(services), region: config.region, ownerId: services.ownerId, metadataTimeoutMs: services.metadataTimeoutMs },
+      serverAccessLogs: { delivery: this.startAccessLogs(services), region: config.region, ownerId: services.ownerId },
       gate: this.gate,
       slowClients: { windowMs: config.slowClientWindowMs, minBytes: config.slowClientMinBytes },
       responseStallTimeoutMs: config.responseStallTimeoutMs,

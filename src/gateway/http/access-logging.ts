@@ -10,7 +10,6 @@ export interface AccessLogSettings {
   region: string;
   /** The cluster owner's canonical id: the owner of buckets that record none. */
   ownerId: string;
-  metadataTimeoutMs: number;
 }
 
 const OBJECT_READS = new Set(['GetObject', 'HeadObject']);
@@ -21,12 +20,19 @@ const OBJECT_WRITES = new Set(['PutObject', 'UploadPart', 'PostObject']);
  * every slot is taken; the refusal is not logged) and holds its response's end until the record is in
  * a durable log object. A bucket that cannot be read, or has logging off, costs the cached lookup only.
  */
-export async function startAccessLog(request: FastifyRequest, reply: FastifyReply, target: S3Target, services: BucketRecords, settings: AccessLogSettings): Promise<void> {
+export async function startAccessLog(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  scope: { target: S3Target; services: BucketRecords; signal: AbortSignal },
+  settings: AccessLogSettings,
+): Promise<void> {
+  const { target, services } = scope;
   const bucket = target.bucket;
   if (bucket === undefined) return;
   let record;
   try {
-    record = await services.buckets.require(bucket, AbortSignal.timeout(settings.metadataTimeoutMs), { anonymous: true });
+    // The request's own signal: a cached record costs no timer, and a node read has its own deadline.
+    record = await services.buckets.require(bucket, scope.signal, { anonymous: true });
   } catch {
     return;
   }

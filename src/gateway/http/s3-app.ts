@@ -224,7 +224,7 @@ function addS3Route(app: FastifyInstance, options: S3AppOptions, contentTypes: W
       reply.raw.once('close', onClose);
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
-      if (options.serverAccessLogs !== undefined) await startAccessLog(request, reply, target, services, options.serverAccessLogs);
+      if (options.serverAccessLogs !== undefined) await startAccessLog(request, reply, { target, services, signal: disconnect.signal }, options.serverAccessLogs);
       const auth = await authenticateRequest(
         { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: signedHeadersOf(request), hostBucket: target.virtualHosted ? target.bucket : undefined },
         services,
