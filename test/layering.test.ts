@@ -37,14 +37,16 @@ const GATEWAY_ALLOWED: Record<string, readonly string[]> = {
   // Who may do what: principals, ACLs, the action table; pure like s3/.
   access: ['s3'],
   'data-path': ['s3', 'digest', 'cluster', 'encryption', 'access'],
-  http: ['s3', 'auth', 'data-path', 'access'],
+  http: ['s3', 'auth', 'data-path', 'access', 'access-log'],
+  // Server access logs: the log line, group commit into log objects written through the data path.
+  'access-log': ['s3', 'data-path'],
   handlers: ['http', 'data-path', 's3', 'encryption', 'access'],
   // Bucket replication: reading a version of this cluster (data path) and writing it to another (SigV4).
   replication: ['s3', 'auth', 'data-path', 'cluster', 'encryption'],
   // The one operation table: the only importer of handlers/.
   'operations.ts': ['handlers', 'http', 's3', 'access'],
   // Wiring: builds the services and the app, and hands the app the operation table.
-  'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest', 'encryption', 'replication'],
+  'gateway.ts': ['operations.ts', 'http', 'data-path', 'cluster', 'digest', 'encryption', 'replication', 'access-log'],
   // The gateway's public face, and the only importer of gateway.ts.
   'index.ts': ['gateway.ts', 'http', 's3', 'access', 'replication'],
 };

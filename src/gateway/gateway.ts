@@ -7,6 +7,7 @@ import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placem
 import { IndexWriter, writeQuorum, type LocalLink } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
 import { BucketService, IdentityAdmin, KmsKeyService, readNodeStatuses, StripePool, UserDirectory } from './data-path/index.js';
+import { AccessLogDelivery, logObjectWriter } from './access-log/index.js';
 import { DigestPool } from './digest/index.js';
 import { ObjectSealer, readMasterKeyFile, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
 import {
@@ -120,6 +121,7 @@ export class Gateway {
   private readonly gate: RequestGate;
   private readonly bodyBudget: ByteBudget;
   private buckets: BucketService | undefined;
+  private accessLogs: AccessLogDelivery | undefined;
 
   private readonly localLinks: ReadonlyMap<string, LocalLink> | undefined;
 
@@ -156,6 +158,7 @@ export class Gateway {
       kernel: plainCodec.kernel,
       relaxedSimd: plainCodec.relaxedSimd,
       bucketQuotas: () => this.quotaFigures(),
+      accessLogs: () => this.accessLogs?.figures,
     });
     this.gatewayMetrics = metrics;
     const cluster = this.connectCluster(ring, metrics);
@@ -281,6 +284,12 @@ export class Gateway {
     };
   }
 
+  /** Server access log delivery: log objects written through this gateway's own write path. */
+  private startAccessLogs(services: GatewayDeps): AccessLogDelivery {
+    this.accessLogs = new AccessLogDelivery({ write: logObjectWriter(services), logger: this.logger.child({ component: 'access-logs' }) });
+    return this.accessLogs;
+  }
+
   /** The S3 app with the health, console and metrics routes beside it. */
   private async createApp(services: GatewayDeps, metrics: GatewayMetrics, kernel: Codec['kernel']): Promise<FastifyInstance> {
     const { config } = this;
@@ -294,6 +303,7 @@ export class Gateway {
       https: await readTls(config),
       metrics,
       accessLog: config.accessLog,
+      serverAccessLogs: { delivery: this.startAccessLogs(services), region: config.region, ownerId: services.ownerId },
       gate: this.gate,
       slowClients: { windowMs: config.slowClientWindowMs, minBytes: config.slowClientMinBytes },
       responseStallTimeoutMs: config.responseStallTimeoutMs,
@@ -535,6 +545,8 @@ export class Gateway {
     this.users?.close();
     await this.follower?.close();
     await this.app?.close();
+    // Held responses were waiting on these writes; the app has answered them all by now.
+    await this.accessLogs?.close();
     // Settles still queued are sent before the clients go: each would otherwise leave an intent behind.
     await this.bucketIndex?.drain();
     await this.cluster?.close();

@@ -56,6 +56,20 @@ export const BucketUsageResponse = Type.Object({
 /** Answer of GET /v1/usage. */
 export type BucketUsageResponse = Static<typeof BucketUsageResponse>;
 
+/**
+ * A bucket's server access logging (PutBucketLogging, docs/access-logs.md): where its requests' log
+ * objects go. `partitioned`: S3's PartitionedPrefix key format (its PartitionDateSource when given);
+ * absent: the simple format, `simplePrefix` saying whether the document named SimplePrefix.
+ */
+export const BucketLogging = Type.Object({
+  targetBucket: Type.String({ minLength: 1, maxLength: 255 }),
+  targetPrefix: Type.String({ maxLength: 512 }),
+  simplePrefix: Type.Optional(Type.Literal(true)),
+  partitioned: Type.Optional(Type.Object({ dateSource: Type.Optional(Type.Union([Type.Literal('EventTime'), Type.Literal('DeliveryTime')])) })),
+});
+/** A bucket's server access logging. */
+export type BucketLogging = Static<typeof BucketLogging>;
+
 /** A bucket's record, kept on every node; the newest versionId per name wins. */
 export const BucketRecord = Type.Object({
   name: WireName,
@@ -115,6 +129,8 @@ export const BucketRecord = Type.Object({
   lifecycle: Type.Optional(Type.Array(LifecycleRule)),
   /** The bucket's notification configurations (PutBucketNotificationConfiguration); absent: none. */
   notification: Type.Optional(Type.Array(NotificationRule)),
+  /** The bucket's server access logging (PutBucketLogging); absent: off. */
+  logging: Type.Optional(BucketLogging),
   /** The bucket's replication configuration (PutBucketReplication); absent: none. Only on a bucket whose versioning is Enabled. */
   replication: Type.Optional(ReplicationConfiguration),
   /**

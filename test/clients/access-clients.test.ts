@@ -11,11 +11,13 @@ import { repoFile, tesseraArgs } from '../helpers/tree.js';
 /**
  * Access control as real clients meet it, against `tessera dev` (what `npm start` runs): users made
  * with the `tessera admin user add` command itself, boto3 as the owner, a second user and anonymous
- * (botocore UNSIGNED), and aws-cli with one profile per user setting `--acl public-read`.
+ * (botocore UNSIGNED), and aws-cli with one profile per user setting `--acl public-read`; server access
+ * logging and x-amz-expected-bucket-owner with both clients.
  */
 
 const SCRIPT = repoFile('test/clients/boto3_access.py');
 const SIGV2_SCRIPT = repoFile('test/clients/boto3_sigv2.py');
+const LOGS_SCRIPT = repoFile('test/clients/boto3_access_logs.py');
 const TIMEOUT_MS = 120_000;
 
 const work = await mkdtemp(join(tmpdir(), 'tessera-access-'));
@@ -97,6 +99,41 @@ t.test('aws-cli with a profile per user: s3 cp --acl public-read is readable ano
   t.match(unsignedLs2.stdout, /public\/model\.bin/);
   const getAcl = await aws('s3api', 'get-object-acl', '--bucket', bucket, '--key', 'public/model.bin', '--profile', 'other');
   t.not(getAcl.code, 0, 'reading an ACL needs READ_ACP');
+});
+
+t.test('boto3: put/get_bucket_logging, log lines of 26 fields for its requests, logging off, and ExpectedBucketOwner refusals', async (t) => {
+  const probe = await probeClient('python3', ['-c', 'import boto3; print("boto3", boto3.__version__)']);
+  if (!requireClient(t, 'boto3', probe)) return;
+  const dir = await mkdtemp(join(work, 'logs-'));
+  const env = await isolatedAwsEnv(server, dir);
+  const result = await runCommand('python3', [LOGS_SCRIPT, '--endpoint', server.endpoint, '--bucket', bucketName('boto3-logged'), '--owner', ...owner], { env, timeoutMs: TIMEOUT_MS });
+  t.comment(result.stdout.trim());
+  t.equal(result.code, 0, 'every step matches', commandOutput(result));
+  t.match(result.stdout, /^OK$/m);
+});
+
+t.test('aws-cli: s3api put-bucket-logging, s3 cp into the logged bucket, its log object listed with s3 ls, and --expected-bucket-owner refused', async (t) => {
+  const probe = await probeClient('aws', ['--version']);
+  if (!requireClient(t, 'aws-cli', probe)) return;
+  const dir = await mkdtemp(join(work, 'cli-logs-'));
+  const env = { ...(await isolatedAwsEnv(server, dir)), AWS_ACCESS_KEY_ID: owner[0], AWS_SECRET_ACCESS_KEY: owner[1] };
+  const aws = (...args: string[]) => runCommand('aws', ['--endpoint-url', server.endpoint, ...args], { env, timeoutMs: TIMEOUT_MS });
+  const source = bucketName('cli-logged');
+  const target = `${source}-logs`;
+  for (const bucket of [source, target]) t.equal((await aws('s3', 'mb', `s3://${bucket}`)).code, 0);
+  const status = JSON.stringify({ LoggingEnabled: { TargetBucket: target, TargetPrefix: 'cli/' } });
+  const put = await aws('s3api', 'put-bucket-logging', '--bucket', source, '--bucket-logging-status', status);
+  t.equal(put.code, 0, commandOutput(put).stderr);
+  const got = await aws('s3api', 'get-bucket-logging', '--bucket', source);
+  t.same(JSON.parse(got.stdout), { LoggingEnabled: { TargetBucket: target, TargetPrefix: 'cli/' } });
+  const file = join(dir, 'data.txt');
+  await writeFile(file, 'logged');
+  t.equal((await aws('s3', 'cp', file, `s3://${source}/data.txt`)).code, 0);
+  const ls = await aws('s3', 'ls', `s3://${target}/cli/`);
+  t.match(ls.stdout, /\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-[0-9A-F]{16}/, 'a log object in S3 key format');
+  const head = await aws('s3api', 'head-bucket', '--bucket', source, '--expected-bucket-owner', '111122223333');
+  t.not(head.code, 0, 'another expected owner is refused');
+  t.match(head.stderr, /403|Forbidden/);
 });
 
 t.test('Signature Version 2 in headers: boto3\'s legacy signer works as owner and other user; a stale or missing date is refused', async (t) => {

@@ -1,7 +1,16 @@
 import { t } from 'tap';
-import { CreateBucketCommand, DeleteObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutBucketLoggingCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { runAdminCli } from '../../src/bin/admin-cli.js';
-import { bucketName } from '../helpers/bytes.js';
+import { splitLogLine } from '../../src/gateway/access-log/index.js';
+import { bucketName, collect } from '../helpers/bytes.js';
 import { freePorts } from '../helpers/ports.js';
 import { devClient } from '../helpers/replication-sites.js';
 import { startDevServer } from '../helpers/server.js';
@@ -12,12 +21,14 @@ import { Webhook } from '../helpers/webhook.js';
  * A write's event survives a crash of the whole embedded default between the write's answer and the
  * event's delivery (docs/events.md): the change was logged in the write's own commit on the nodes, so
  * a `tessera dev` killed with SIGKILL and started again on its data delivers every event whose write
- * was answered, in order per key.
+ * was answered, in order per key. The same crash takes the gateway down right after it answered
+ * requests to a bucket with server access logging on (docs/access-logs.md): each of them has its log
+ * line in the target bucket after the restart.
  */
 
 const WRITES = 12;
 
-t.test('every answered write reaches the webhook after tessera dev is SIGKILLed before delivering, and started again on its data', async (t) => {
+t.test('every answered write reaches the webhook, and every answered logged request has its log line, after tessera dev is SIGKILLed and started again on its data', async (t) => {
   // The webhook's port is chosen now and listened on only after the crash: until then every delivery is refused.
   const [port] = await freePorts(1);
   const first = await startDevServer(t);
@@ -45,6 +56,15 @@ t.test('every answered write reaches the webhook after tessera dev is SIGKILLed 
     else await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `write ${i}` }));
     expected.set(key, [...(expected.get(key) ?? []), i % 4 === 3 ? 'ObjectRemoved:Delete' : 'ObjectCreated:Put']);
   }
+  const logged = bucketName('crash-logged');
+  const logs = bucketName('crash-logs');
+  await s3.send(new CreateBucketCommand({ Bucket: logged }));
+  await s3.send(new CreateBucketCommand({ Bucket: logs }));
+  await s3.send(new PutBucketLoggingCommand({ Bucket: logged, BucketLoggingStatus: { LoggingEnabled: { TargetBucket: logs, TargetPrefix: 'access/' } } }));
+  // Side by side, so that several records share a log object; the kill follows the last answer at once.
+  const answered = await Promise.all(
+    Array.from({ length: 8 }, async (_, i) => (await s3.send(new PutObjectCommand({ Bucket: logged, Key: `k${i}`, Body: `logged ${i}` }))).$metadata.requestId),
+  );
   s3.destroy();
 
   // Every write was answered; none of its events could be delivered yet. The whole process goes at once.
@@ -54,7 +74,17 @@ t.test('every answered write reaches the webhook after tessera dev is SIGKILLed 
   const webhook = await Webhook.start(t, port);
   const received = (): { key: string; eventName: string; sequencer: string }[] => webhook.events();
 
-  await startDevServer(t, { dataDir: first.dataDir });
+  const second = await startDevServer(t, { dataDir: first.dataDir });
+  const after = devClient(second);
+  t.teardown(() => after.destroy());
+  const listed = await after.send(new ListObjectsV2Command({ Bucket: logs, Prefix: 'access/' }));
+  const requestIds = new Set<string>();
+  for (const object of listed.Contents ?? []) {
+    const got = await after.send(new GetObjectCommand({ Bucket: logs, Key: object.Key }));
+    const text = (await collect(got.Body as AsyncIterable<Uint8Array>)).toString('utf8');
+    for (const line of text.split('\n')) if (line !== '') requestIds.add(splitLogLine(line)[5] ?? '');
+  }
+  t.same(answered.filter((id) => !requestIds.has(id ?? '')), [], 'every answered logged request has its line');
   await until(`the webhook received the ${WRITES} events`, async () => new Set(received().map((event) => event.sequencer)).size >= WRITES, 120_000);
   for (const [key, events] of expected) {
     // At least once: a repeat (same sequencer) is allowed, a loss or a reordering is not.

@@ -106,7 +106,9 @@ t.test('operations resolve from method, target and sub-resource; unknown sub-res
   t.equal(op('PUT', '/b?replication'), 'PutBucketReplication');
   t.equal(op('DELETE', '/b?replication'), 'DeleteBucketReplication');
   t.equal(op('GET', '/b?website'), 'GetBucketUnconfigured');
-  t.equal(op('GET', '/b?logging'), 'GetBucketFixedConfiguration');
+  t.equal(op('GET', '/b?logging'), 'GetBucketLogging');
+  t.equal(op('PUT', '/b?logging'), 'PutBucketLogging');
+  t.equal(op('GET', '/b?accelerate'), 'GetBucketFixedConfiguration');
   t.equal(op('PUT', '/b?publicAccessBlock'), 'PutPublicAccessBlock');
   t.throws(() => op('PUT', '/b?website'), { code: 'NotImplemented' }, 'a website cannot be set');
 });

@@ -44,6 +44,8 @@ export const ACTIONS = {
   's3:PutLifecycleConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketNotification': { on: 'bucket', permission: 'OWNER' },
   's3:PutBucketNotification': { on: 'bucket', permission: 'OWNER' },
+  's3:GetBucketLogging': { on: 'bucket', permission: 'OWNER' },
+  's3:PutBucketLogging': { on: 'bucket', permission: 'OWNER' },
   's3:GetReplicationConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:PutReplicationConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketTagging': { on: 'bucket', permission: 'OWNER' },
@@ -56,7 +58,7 @@ export const ACTIONS = {
   's3:GetBucketPolicyStatus': { on: 'bucket', permission: 'OWNER' },
   's3:GetBucketPublicAccessBlock': { on: 'bucket', permission: 'OWNER' },
   's3:PutBucketPublicAccessBlock': { on: 'bucket', permission: 'OWNER' },
-  /** The configurations Tessera answers with a fixed or "not configured" document (logging, lifecycle, ...). */
+  /** The configurations Tessera answers with a fixed or "not configured" document (request payment, acceleration, website). */
   's3:GetBucketConfiguration': { on: 'bucket', permission: 'OWNER' },
   's3:DeleteBucket': { on: 'bucket', permission: 'OWNER' },
   's3:PutObject': { on: 'bucket', permission: 'WRITE' },

@@ -16,6 +16,7 @@ export {
 } from './bucket/bucket-config.js';
 export { deleteBucketCors, getBucketCors, putBucketCors } from './bucket/bucket-cors.js';
 export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './bucket/bucket-lifecycle.js';
+export { getBucketLogging, putBucketLogging } from './bucket/bucket-logging.js';
 export { getBucketNotification, putBucketNotification } from './bucket/bucket-notification.js';
 export { deleteBucketReplication, getBucketReplication, putBucketReplication } from './bucket/bucket-replication.js';
 export { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket/bucket-encryption.js';

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { BucketRecord, ObjectRecord } from '../../rpc/index.js';
 import {
   ACTIONS,
@@ -154,6 +155,26 @@ function storedPolicy(bucket: BucketRecord | undefined): Policy | undefined {
 }
 
 /**
+ * `x-amz-expected-bucket-owner`: a request that names an owner other than the bucket's (its canonical
+ * id) is AccessDenied before anything is read or changed, as S3 answers it. `bucket`: the record when
+ * the caller has it already.
+ */
+async function checkExpectedOwner(ctx: Scope, bucket: BucketRecord | undefined): Promise<void> {
+  const expected = header(ctx, 'x-amz-expected-bucket-owner');
+  const name = ctx.target.bucket;
+  if (expected === undefined || name === undefined) return;
+  const record = bucket ?? (await ctx.services.buckets.require(name, ctx.signal));
+  if (!expectedOwnerMatches(expected, bucketOwnerOf(ctx, record))) throw new S3Error('AccessDenied');
+}
+
+/** Whether an expected-owner header names the owner: compared in full, in constant time for equal lengths. */
+export function expectedOwnerMatches(expected: string, ownerId: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(ownerId);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
  * The access decision, taken after authentication and before any body is read, as AWS takes it: an
  * explicit Deny in the bucket's or the user's policy wins, then an Allow from a policy or the
  * bucket's ACL, else AccessDenied. Object actions that no policy allowed also need the object's ACL,
@@ -162,7 +183,10 @@ function storedPolicy(bucket: BucketRecord | undefined): Policy | undefined {
 export async function authorize(ctx: Scope, principal: Principal, action: S3Action): Promise<RequestAccess> {
   const requirement = ACTIONS[action];
   // The administrator passes without a look at ACLs or policies: its requests cost nothing extra.
-  if (principal.kind === 'admin') return { principal, action, objectPermission: undefined, facts: new Map() };
+  if (principal.kind === 'admin') {
+    if (requirement.on !== 'service') await checkExpectedOwner(ctx, undefined);
+    return { principal, action, objectPermission: undefined, facts: new Map() };
+  }
   const facts = factsOf(ctx, principal);
   const access: RequestAccess = { principal, action, objectPermission: requirement.on === 'object' ? requirement.permission : undefined, facts };
   if (requirement.on === 'service') {
@@ -174,6 +198,7 @@ export async function authorize(ctx: Scope, principal: Principal, action: S3Acti
   if (name === undefined) throw new S3Error('InvalidRequest', { message: 'A bucket is required.' });
   const bucket = await ctx.services.buckets.require(name, ctx.signal, { anonymous: principal.kind === 'anonymous' });
   access.bucketCreatedMs = bucket.createdMs;
+  await checkExpectedOwner(ctx, bucket);
   // DeleteObjects names its keys in the body: each is decided on its own (requireKeyAccess).
   if (action === 's3:DeleteObject' && ctx.target.key === undefined) return access;
   // An object action whose policies look at the object's own tags (s3:ExistingObjectTag) is decided

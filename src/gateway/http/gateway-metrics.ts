@@ -32,6 +32,18 @@ export interface GatewayMetricsSources {
   relaxedSimd: boolean;
   /** The buckets that have a quota, with their usage (read at scrape time, at most every QUOTA_FIGURES_MS). */
   bucketQuotas?: () => Promise<readonly BucketQuotaFigure[]>;
+  /** Server access log delivery's figures since start (docs/access-logs.md); read at scrape time. */
+  accessLogs?: () => AccessLogFigures | undefined;
+}
+
+/** What server access log delivery has done since the gateway started. */
+export interface AccessLogFigures {
+  pendingRecords: number;
+  objectsWritten: number;
+  recordsWritten: number;
+  recordsDropped: number;
+  recordsFailed: number;
+  refused: number;
 }
 
 /** One bucket's quota and usage, as the metrics show them. */
@@ -77,6 +89,7 @@ export class GatewayMetrics {
     ({ writeStages: this.writeStages, degraded: this.degraded, quorum: this.quorum, stalled: this.stalled, settlesDropped: this.settlesDropped } = dataPathMetrics(registers));
     clusterMetrics(registers, sources);
     if (sources.bucketQuotas !== undefined) quotaMetrics(registers, sources.bucketQuotas);
+    if (sources.accessLogs !== undefined) accessLogMetrics(registers, sources.accessLogs);
     for (const name of [...sources.operations, UNKNOWN_OPERATION]) this.series(name);
   }
 
@@ -294,6 +307,34 @@ function quotaMetrics(registers: Registry[], read: () => Promise<readonly Bucket
   gauge('tessera_gateway_bucket_quota_objects', 'A bucket\'s object quota (buckets with a quota)', (f) => f.maxObjects);
   gauge('tessera_gateway_bucket_usage_bytes', 'Logical bytes of the object versions a bucket with a quota keeps, from the nodes\' counts', (f) => f.bytes);
   gauge('tessera_gateway_bucket_usage_objects', 'Object versions (delete markers not counted) a bucket with a quota keeps, from the nodes\' counts', (f) => f.objects);
+}
+
+/** Server access log delivery, read at scrape time from the delivery's own counts. */
+function accessLogMetrics(registers: Registry[], read: () => AccessLogFigures | undefined): void {
+  const pending = new Gauge({
+    name: 'tessera_gateway_access_log_pending_records',
+    help: 'Access log records reserved: requests to logged buckets in flight and records waiting for their log object',
+    registers,
+    collect() {
+      pending.set(read()?.pendingRecords ?? 0);
+    },
+  });
+  const total = (name: string, help: string, value: (figures: AccessLogFigures) => number): void => {
+    const metric = new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        metric.reset();
+        metric.inc(value(read() ?? { pendingRecords: 0, objectsWritten: 0, recordsWritten: 0, recordsDropped: 0, recordsFailed: 0, refused: 0 }));
+      },
+    });
+  };
+  total('tessera_gateway_access_log_objects_total', 'Access log objects written', (f) => f.objectsWritten);
+  total('tessera_gateway_access_log_records_total', 'Access log records written', (f) => f.recordsWritten);
+  total('tessera_gateway_access_log_dropped_total', 'Access log records dropped because their target bucket was gone', (f) => f.recordsDropped);
+  total('tessera_gateway_access_log_failed_total', 'Access log records not written in time: their responses were cut off', (f) => f.recordsFailed);
+  total('tessera_gateway_access_log_refused_total', 'Requests to logged buckets refused with SlowDown: every record slot was taken', (f) => f.refused);
 }
 
 /** The gauges of what the gateway runs with: the ring epoch (read at scrape time) and the erasure kernel. */

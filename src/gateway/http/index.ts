@@ -11,5 +11,5 @@ export { ADMIN_API_PATH, MAX_ADMIN_BODY_BYTES, registerAdminApi, type AdminApiOp
 export { CONSOLE_PATH, registerConsole, type ConsoleDeps, type ConsoleOptions } from './console-route.js';
 export { ByteBudget } from './byte-budget.js';
 export { RequestGate, type RequestGateLimits } from './request-gate.js';
-export { authorize, bucketOwnerOf, objectOwnerOf, refuseDeniedAction, refusePublicAcl, refuseUnlistedMiss, requireKeyAccess, requireObjectAccess, userArn, type RequestAccess } from './authorize.js';
+export { authorize, bucketOwnerOf, expectedOwnerMatches, objectOwnerOf, refuseDeniedAction, refusePublicAcl, refuseUnlistedMiss, requireKeyAccess, requireObjectAccess, userArn, type RequestAccess } from './authorize.js';
 export { authorizePostForm } from './post-form-auth.js';

@@ -7,6 +7,7 @@ import { newRequestId, randomHex, type Logger } from '../../common/index.js';
 import type { S3Action } from '../access/index.js';
 import { authenticate, type AuthRequest, type AuthResult } from '../auth/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
+import { startAccessLog, type AccessLogSettings } from './access-logging.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
 import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
 import { authorize } from './authorize.js';
@@ -27,6 +28,9 @@ declare module 'fastify' {
     /** For the access log: the request's bucket and key, and the access key that signed it. */
     s3Target: S3Target | null;
     s3User: string | undefined;
+    /** For the access log: the requester's canonical id (undefined: anonymous or not known yet), and the S3 error answered. */
+    s3Requester: string | undefined;
+    s3ErrorCode: string | undefined;
   }
 }
 
@@ -52,6 +56,8 @@ export interface S3AppOptions {
   metrics?: GatewayMetrics | undefined;
   /** Log one info line per S3 request (the access log). */
   accessLog?: boolean | undefined;
+  /** S3 server access logging of buckets that have it on (docs/access-logs.md); without it, no bucket's requests are logged. */
+  serverAccessLogs?: AccessLogSettings | undefined;
   /** Bounds the requests served at once and queued (request-gate.ts); without it, every request starts at once. */
   gate?: RequestGate | undefined;
   /**
@@ -157,6 +163,8 @@ function recordRequests(app: FastifyInstance, options: S3AppOptions): void {
   app.decorateRequest('socketWrittenAtStart', 0);
   app.decorateRequest('s3Target', null);
   app.decorateRequest('s3User', undefined);
+  app.decorateRequest('s3Requester', undefined);
+  app.decorateRequest('s3ErrorCode', undefined);
   if (metrics !== undefined || accessLog) {
     // A callback hook, not an async one: no promise per request.
     app.addHook('onResponse', (request, reply, done) => {
@@ -216,6 +224,7 @@ function addS3Route(app: FastifyInstance, options: S3AppOptions, contentTypes: W
       reply.raw.once('close', onClose);
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
+      if (options.serverAccessLogs !== undefined) await startAccessLog(request, reply, { target, services, signal: disconnect.signal }, options.serverAccessLogs);
       const auth = await authenticateRequest(
         { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: signedHeadersOf(request), hostBucket: target.virtualHosted ? target.bucket : undefined },
         services,
@@ -223,6 +232,7 @@ function addS3Route(app: FastifyInstance, options: S3AppOptions, contentTypes: W
       request.s3User = auth.anonymous ? undefined : auth.accessKeyId;
       const principal = auth.anonymous ? ({ kind: 'anonymous' } as const) : services.users.lookup(auth.accessKeyId)?.principal;
       if (principal === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: auth.accessKeyId } });
+      request.s3Requester = principal.kind === 'anonymous' ? undefined : principal.canonicalId;
       const operation = options.route(request.method, target, request.headers);
       request.s3Operation = operation.name;
       // Every shard request of this S3 request listens on this signal: n of them, or more on retries.
@@ -360,6 +370,7 @@ function logAccess(request: FastifyRequest, reply: FastifyReply, receivedBytes: 
 
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply, metrics: GatewayMetrics | undefined): FastifyReply {
   const error = toS3Error(err);
+  request.s3ErrorCode = error.code;
   if (error.code === 'ServiceUnavailable') metrics?.quorumFailure();
   error.resource = request.raw.url?.split('?')[0] ?? '/';
   if (error.code === 'InternalError' || error.status >= 500) {

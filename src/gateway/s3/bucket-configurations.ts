@@ -7,10 +7,9 @@ export const UNCONFIGURED_BUCKET_SUBRESOURCES = {
 } as const;
 
 /**
- * Bucket configurations whose answer is fixed: what Tessera always does (owner pays) or an empty document meaning "none" (logging, acceleration).
+ * Bucket configurations whose answer is fixed: what Tessera always does (owner pays) or an empty document meaning "none" (acceleration).
  */
 export const FIXED_BUCKET_CONFIGURATIONS: Readonly<Record<string, { root: string; body: Record<string, unknown> }>> = {
   requestPayment: { root: 'RequestPaymentConfiguration', body: { Payer: 'BucketOwner' } },
-  logging: { root: 'BucketLoggingStatus', body: {} },
   accelerate: { root: 'AccelerateConfiguration', body: {} },
 };

@@ -23,6 +23,7 @@ export { failedDeleteCondition, parseDeleteConditions, type DeleteConditions } f
 export { copySourceRange, MAX_COPY_SOURCE_BYTES, type CopyRange } from './copy-range.js';
 export { parseCopySource, type CopySource } from './copy-source.js';
 export { matchCorsRule, parseCorsXml, renderCors } from './cors-rules.js';
+export { MAX_LOG_PREFIX_BYTES, MAX_LOGGING_BYTES, parseLoggingXml, renderLogging } from './logging-xml.js';
 export { MAX_NOTIFICATION_BYTES, parseNotificationXml, renderNotification } from './notification-xml.js';
 export { MAX_REPLICATION_BYTES, parseReplicationXml, renderReplication } from './replication-xml.js';
 export { isSlowQuorumLoss, quorumError, toS3Error } from './error-mapping.js';

@@ -9,7 +9,7 @@ import {
   type VersionAttributes,
   type WritePathDeps,
 } from '../../data-path/index.js';
-import { bucketOf, header, keyOf, requireObjectAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
+import { bucketOf, bucketOwnerOf, expectedOwnerMatches, header, keyOf, requireObjectAccess, type AccessDeps, type RequestContext } from '../../http/index.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../s3/checksums/index.js';
 import { copySourceRange, parseCopySource, parseTaggingHeader, renderXml, S3Error, versionIdParam, type CopySource } from '../../s3/index.js';
 import { COPY_SOURCE_SSE_C_PREFIX, type SseRequest } from '../../encryption/index.js';
@@ -40,6 +40,9 @@ async function openSource(
 ): Promise<{ version: ResolvedVersion; body: AsyncGenerator<Uint8Array> }> {
   const { services } = ctx;
   const sourceBucket = await services.buckets.require(source.bucket, ctx.signal);
+  // x-amz-source-expected-bucket-owner: the copy reads nothing from a source bucket of another owner.
+  const expectedSourceOwner = header(ctx, 'x-amz-source-expected-bucket-owner');
+  if (expectedSourceOwner !== undefined && !expectedOwnerMatches(expectedSourceOwner, bucketOwnerOf(ctx, sourceBucket))) throw new S3Error('AccessDenied');
   const versionId = versionIdParam(source.versionId, source.key);
   const { version, opened } = await readVersion(
     ctx,
