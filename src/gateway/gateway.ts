@@ -300,6 +300,7 @@ export class Gateway {
       bodyBudget: this.bodyBudget,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
+    // Before the admin API: the console hands its `/-/console/admin/v1/` calls on to that API's hook.
     registerConsole(app, {
       services,
       credentials,

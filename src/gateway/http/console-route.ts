@@ -2,7 +2,10 @@ import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RingLocator } from '../../placement/index.js';
 import { inspectShards, type NodeClient } from '../../rpc/index.js';
-import type { CredentialStore } from '../auth/index.js';
+import { ACTIONS, ADMIN_ACTIONS, type Principal, type S3Action } from '../access/index.js';
+import { presignUrl, sessionAuth, type CredentialStore } from '../auth/index.js';
+import { adminDecision } from './admin-route.js';
+import { permittedActions } from './authorize.js';
 import { listObjects, type ListPathDeps } from '../data-path/index.js';
 import type { AuthDeps } from './auth-deps.js';
 import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
@@ -16,8 +19,8 @@ import { readBoundedBody } from './request-body.js';
 /** Where the console lives: bucket "-" in path style, which no S3 bucket can be. */
 export const CONSOLE_PATH = '/-/console/';
 
-/** What the console's API reads: bucket listings and versions, the nodes, and who may sign in. */
-export type ConsoleDeps = ListPathDeps & Pick<AuthDeps, 'users' | 'clock'>;
+/** What the console's API reads: bucket listings and versions, the nodes, who may sign in and what they may do. */
+export type ConsoleDeps = ListPathDeps & AuthDeps;
 
 /** What the console reads from. */
 export interface ConsoleOptions {
@@ -38,10 +41,11 @@ const NODE_TIMEOUT_MS = 5_000;
 const BROWSE_PAGE = 500;
 
 /**
- * The read-only web console: static assets (shipped in the package, no CDN) and a small JSON API under
- * `/-/console/api/`. Sign-in checks an access key and secret against the S3 credential store and sets
- * a signed, HttpOnly session cookie; every API call but sign-in needs it. Answered from an onRequest
- * hook, like the health endpoints, so a virtual-hosted request for the same path stays S3's.
+ * The web console: static assets (shipped in the package, no CDN), its session, and the S3 and admin
+ * API calls it hands on to their own routes as the session's user (HANDED_ON). Sign-in checks any access
+ * key and secret against the S3 credential store and sets a signed, HttpOnly session cookie; every
+ * other call needs it. Answered from an onRequest hook, like the health endpoints, so a virtual-hosted
+ * request for the same path stays S3's. Register it before the admin API, whose hook it hands calls to.
  */
 export function registerConsole(app: FastifyInstance, options: ConsoleOptions): void {
   const sessions = new ConsoleSessions({ clusterSecret: options.clusterSecret, clock: () => options.services.clock.nowMs() });
@@ -57,14 +61,26 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
     if (path === '/-/console/api/session' && request.method === 'DELETE') {
       return reply.header('set-cookie', `${CONSOLE_COOKIE}=; Path=/-/console/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ ok: true });
     }
-    if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'the console is read-only' });
+    const handOn = HANDED_ON.find((route) => path.startsWith(route.from));
+    if (handOn !== undefined) return handOnAsUser(request, reply, options, sessions, url, handOn);
     if (path.startsWith('/-/console/api/')) {
-      const user = sessions.verify(cookieValue(request.headers.cookie, CONSOLE_COOKIE));
-      // The key must still be an administrator's: a session ends with its key, not only with its time.
-      if (user === undefined || !isAdministratorKey(options, user)) return reply.code(401).send({ error: 'sign in' });
+      const session = sessionOf(request, options, sessions);
+      if (session === undefined) return reply.code(401).send({ error: 'sign in' });
+      const page = path.slice('/-/console/api/'.length);
       try {
         if (options.gate !== undefined) await holdTurn(options.gate, reply.raw);
-        const answer = await api(path.slice('/-/console/api/'.length), new URLSearchParams(url.split('?')[1] ?? ''), options, user);
+        if (page === 'presign' && request.method === 'POST') {
+          if (!sameOriginChange(request)) return refuseCrossSite(reply);
+          return reply.send(await presign(request, options, session));
+        }
+        if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'this page is read with GET' });
+        const query = new URLSearchParams(url.split('?')[1] ?? '');
+        if (page === 'capabilities') return reply.send(await capabilities(request, reply, options, session, query));
+        // The cluster pages read every bucket, key and shard past S3's checks: a user needs admin:ServerInfo.
+        if (adminDecision(request, options.services, session.principal, 'admin:ServerInfo') !== 'allow') {
+          return reply.code(403).send({ error: 'The cluster pages need admin:ServerInfo.', code: 'AccessDenied' });
+        }
+        const answer = await api(page, query, options, session.accessKeyId);
         if (answer === undefined) return reply.code(404).send({ error: 'no such page' });
         return reply.send(answer);
       } catch (err) {
@@ -75,6 +91,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
         return reply.code(503).send({ error: (err as Error).message });
       }
     }
+    if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'assets are read with GET' });
     const name = path.slice(CONSOLE_PATH.length) || 'index.html';
     const asset = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
     if (asset === undefined) return reply.code(404).type('text/plain').send('not found\n');
@@ -84,11 +101,149 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
 }
 
 /**
- * The console shows every bucket, key and shard of the cluster: it is the administrators' (the keys of
- * the gateway's configuration), whom S3's own checks let read all of that too. A user's key is refused.
+ * The console's own S3 and admin API: its page is a client of both, authenticated by its session
+ * cookie instead of a signature. A request under `from` is answered by the ordinary route under `to`
+ * (the S3 route, or the admin API's hook, registered after this one) as the session's user: the same
+ * handlers, the same authorization, the same errors as a signed request.
  */
-function isAdministratorKey(options: ConsoleOptions, accessKeyId: string): boolean {
-  return options.services.users.lookup(accessKeyId)?.principal.kind === 'admin';
+const HANDED_ON = [
+  { from: '/-/console/s3/', to: '/' },
+  { from: '/-/console/admin/v1/', to: '/-/admin/v1/' },
+] as const;
+
+/** The header every state-changing console request carries: a form of another site cannot send it, and its script only after a preflight nothing answers. */
+export const CONSOLE_CHANGE_HEADER = 'x-tessera-console';
+
+/** A signed-in user: the session's access key, still one of the cluster's enabled keys, and its principal. */
+interface Session {
+  accessKeyId: string;
+  principal: Exclude<Principal, { kind: 'anonymous' }>;
+}
+
+/** The request's session, or undefined: none, forged, expired, or its key disabled or deleted since (a session ends with its key). */
+function sessionOf(request: FastifyRequest, options: ConsoleOptions, sessions: ConsoleSessions): Session | undefined {
+  const accessKeyId = sessions.verify(cookieValue(request.headers.cookie, CONSOLE_COOKIE));
+  if (accessKeyId === undefined) return undefined;
+  const principal = options.services.users.lookup(accessKeyId)?.principal;
+  if (principal === undefined || principal.kind === 'anonymous') return undefined;
+  return { accessKeyId, principal };
+}
+
+/**
+ * A change (anything but GET and HEAD) is the console page's own only with the console's header and,
+ * when the browser names one, an Origin that is this gateway's: with the SameSite=Strict cookie, a
+ * page of another site can make a signed-in browser change nothing.
+ */
+function sameOriginChange(request: FastifyRequest): boolean {
+  if (request.headers[CONSOLE_CHANGE_HEADER] !== '1') return false;
+  const origin = request.headers.origin;
+  return origin === undefined || origin === `${request.protocol}://${request.headers.host ?? ''}`;
+}
+
+/** The answer to a change that is not the console page's own; its body is left unread, so the connection goes with it. */
+function refuseCrossSite(reply: FastifyReply): FastifyReply {
+  return reply
+    .code(403)
+    .header('connection', 'close')
+    .send({ error: `A console change needs the ${CONSOLE_CHANGE_HEADER} header and a same-origin Origin.`, code: 'AccessDenied' });
+}
+
+/** Passes a console S3 or admin call on to its route, as the session's user; or answers it when there is no session or it is not the page's own. */
+function handOnAsUser(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: ConsoleOptions,
+  sessions: ConsoleSessions,
+  url: string,
+  route: (typeof HANDED_ON)[number],
+): FastifyReply | undefined {
+  const session = sessionOf(request, options, sessions);
+  if (session === undefined) return reply.code(401).header('connection', 'close').send({ error: 'sign in' });
+  if (request.method !== 'GET' && request.method !== 'HEAD' && !sameOriginChange(request)) return refuseCrossSite(reply);
+  request.sessionUser = session.accessKeyId;
+  request.raw.url = route.to + url.slice(route.from.length);
+  return undefined;
+}
+
+/** Actions S3 counts as the bucket's (their ACL permission is the bucket's) that a request takes on a key, so policies name them on `bucket/key`. */
+const KEY_ACTIONS_ON_BUCKET: ReadonlySet<S3Action> = new Set(['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
+/** The S3 actions the capabilities call answers for a bucket as a whole... */
+const BUCKET_ACTIONS = (Object.keys(ACTIONS) as S3Action[]).filter((action) => ACTIONS[action].on === 'bucket' && !KEY_ACTIONS_ON_BUCKET.has(action));
+/** ... and for a key under the prefix asked about. */
+const KEY_ACTIONS = (Object.keys(ACTIONS) as S3Action[]).filter((action) => ACTIONS[action].on === 'object' || KEY_ACTIONS_ON_BUCKET.has(action));
+
+/**
+ * What the signed-in user may do, so that the page shows no button whose request would fail: the
+ * admin actions and S3's service actions, and with `bucket` that bucket's actions and those on a key
+ * under `prefix`, each decided by the code the requests themselves are authorized by.
+ */
+async function capabilities(request: FastifyRequest, reply: FastifyReply, options: ConsoleOptions, session: Session, query: URLSearchParams): Promise<unknown> {
+  const { principal } = session;
+  const signal = AbortSignal.timeout(NODE_TIMEOUT_MS);
+  const auth = sessionAuth({ method: 'GET', rawPath: '/', rawQuery: '', headers: {} }, session.accessKeyId);
+  const scope = (bucket: string | undefined, key: string | undefined): Parameters<typeof permittedActions>[0] => ({
+    request,
+    reply,
+    auth,
+    signal,
+    services: options.services,
+    target: { bucket, key, query: new Map<string, string>(), rawPath: '/', rawQuery: '', virtualHosted: false },
+  });
+  const answer: Record<string, unknown> = {
+    user: session.accessKeyId,
+    name: principal.name,
+    administrator: principal.kind === 'admin',
+    admin: ADMIN_ACTIONS.filter((action) => adminDecision(request, options.services, principal, action) === 'allow'),
+    s3: await permittedActions(scope(undefined, undefined), principal, ['s3:ListAllMyBuckets', 's3:CreateBucket']),
+  };
+  const bucket = query.get('bucket');
+  if (bucket !== null && bucket !== '') {
+    answer['bucket'] = await permittedActions(scope(bucket, undefined), principal, BUCKET_ACTIONS);
+    // A key's resource is `bucket/prefix...`: a policy on `bucket/prefix/*` speaks of the keys the page shows.
+    answer['objects'] = await permittedActions(scope(bucket, query.get('prefix') ?? ''), principal, KEY_ACTIONS);
+  }
+  return answer;
+}
+
+/** Longest a shared link lasts: seven days, as S3's presigned URLs. */
+const MAX_SHARE_SECONDS = 604_800;
+
+/**
+ * A presigned GET URL for one object, signed with the signed-in user's own key (its secret never
+ * leaves the gateway): whoever has the link reads what that user may read, until it expires.
+ */
+async function presign(request: FastifyRequest, options: ConsoleOptions, session: Session): Promise<unknown> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(request));
+  } catch {
+    throw new S3Error('InvalidArgument', { message: 'Expected JSON {bucket, key, versionId?, expiresSeconds}.' });
+  }
+  const { bucket, key, versionId, expiresSeconds } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  if (typeof bucket !== 'string' || typeof key !== 'string' || bucket === '' || key === '' || Buffer.byteLength(key) > 1024) {
+    throw new S3Error('InvalidArgument', { message: 'A link names a bucket and a key of at most 1,024 bytes.' });
+  }
+  if (versionId !== undefined && typeof versionId !== 'string') throw new S3Error('InvalidArgument', { message: 'versionId is a string.' });
+  if (typeof expiresSeconds !== 'number' || !Number.isInteger(expiresSeconds) || expiresSeconds < 1 || expiresSeconds > MAX_SHARE_SECONDS) {
+    throw new S3Error('InvalidArgument', { message: `A link lasts 1 to ${MAX_SHARE_SECONDS} seconds (seven days).` });
+  }
+  const secretAccessKey = options.services.users.lookup(session.accessKeyId)?.secretAccessKey;
+  if (secretAccessKey === undefined) throw new S3Error('AccessDenied');
+  const nowMs = options.services.clock.nowMs();
+  const url = presignUrl({
+    protocol: request.protocol,
+    host: request.headers.host ?? '',
+    bucket,
+    key,
+    versionId,
+    accessKeyId: session.accessKeyId,
+    secretAccessKey,
+    region: options.services.region,
+    expiresSeconds,
+    nowMs,
+  });
+  request.log.info({ accessKeyId: session.accessKeyId, bucket, expiresSeconds }, 'console shared a link');
+  return { url, expiresMs: nowMs + expiresSeconds * 1000 };
 }
 
 async function signIn(request: FastifyRequest, reply: FastifyReply, options: ConsoleOptions, sessions: ConsoleSessions): Promise<FastifyReply> {
@@ -108,10 +263,6 @@ async function signIn(request: FastifyRequest, reply: FastifyReply, options: Con
   if (typeof accessKeyId !== 'string' || typeof secretAccessKey !== 'string' || !secretMatches(secretAccessKey, options.credentials.secretKeyFor(accessKeyId))) {
     request.log.info({ accessKeyId: typeof accessKeyId === 'string' ? accessKeyId : undefined }, 'console sign-in refused');
     return reply.code(403).send({ error: 'The access key or secret is not correct.' });
-  }
-  if (!isAdministratorKey(options, accessKeyId)) {
-    request.log.info({ accessKeyId }, 'console sign-in refused: not an administrator key');
-    return reply.code(403).send({ error: "The console is for the cluster's administrators; sign in with an administrator's key." });
   }
   // Over HTTPS the cookie is Secure: never sent back over plain HTTP.
   const secure = request.protocol === 'https' ? '; Secure' : '';

@@ -5,7 +5,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex, type Logger } from '../../common/index.js';
 import type { S3Action } from '../access/index.js';
-import { authenticate, type AuthRequest, type AuthResult } from '../auth/index.js';
+import { authenticate, sessionAuth, type AuthRequest, type AuthResult } from '../auth/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
 import { UNKNOWN_OPERATION, type GatewayMetrics } from './gateway-metrics.js';
@@ -27,6 +27,11 @@ declare module 'fastify' {
     /** For the access log: the request's bucket and key, and the access key that signed it. */
     s3Target: S3Target | null;
     s3User: string | undefined;
+    /**
+     * Set by the console for a request its session cookie vouches for (console-route.ts): the access key
+     * the request acts as, with no signature of its own. Undefined for every other request.
+     */
+    sessionUser: string | undefined;
   }
 }
 
@@ -157,6 +162,7 @@ function recordRequests(app: FastifyInstance, options: S3AppOptions): void {
   app.decorateRequest('socketWrittenAtStart', 0);
   app.decorateRequest('s3Target', null);
   app.decorateRequest('s3User', undefined);
+  app.decorateRequest('sessionUser', undefined);
   if (metrics !== undefined || accessLog) {
     // A callback hook, not an async one: no promise per request.
     app.addHook('onResponse', (request, reply, done) => {
@@ -216,10 +222,9 @@ function addS3Route(app: FastifyInstance, options: S3AppOptions, contentTypes: W
       reply.raw.once('close', onClose);
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
-      const auth = await authenticateRequest(
-        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: signedHeadersOf(request), hostBucket: target.virtualHosted ? target.bucket : undefined },
-        services,
-      );
+      const authRequest = { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: signedHeadersOf(request), hostBucket: target.virtualHosted ? target.bucket : undefined };
+      // A console request is its session's user's, then everything below is as for a signed request.
+      const auth = request.sessionUser !== undefined ? sessionAuth(authRequest, request.sessionUser) : await authenticateRequest(authRequest, services);
       request.s3User = auth.anonymous ? undefined : auth.accessKeyId;
       const principal = auth.anonymous ? ({ kind: 'anonymous' } as const) : services.users.lookup(auth.accessKeyId)?.principal;
       if (principal === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: auth.accessKeyId } });
