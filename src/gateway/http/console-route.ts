@@ -9,7 +9,7 @@ import { permittedActions } from './authorize.js';
 import { listObjects, type ListPathDeps } from '../data-path/index.js';
 import type { AuthDeps } from './auth-deps.js';
 import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
-import { CONSOLE_ASSETS } from './console-assets.js';
+import { loadConsoleAssets } from './console-assets.js';
 import { deliveryTotals } from './console-events.js';
 import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
 import { keyVersions, prefixVersions } from './console-versions.js';
@@ -49,6 +49,7 @@ const BROWSE_PAGE = 500;
  */
 export function registerConsole(app: FastifyInstance, options: ConsoleOptions): void {
   const sessions = new ConsoleSessions({ clusterSecret: options.clusterSecret, clock: () => options.services.clock.nowMs() });
+  const assets = loadConsoleAssets();
   app.addHook('onRequest', async (request, reply) => {
     const url = request.raw.url ?? '';
     if (!url.startsWith('/-/console')) return;
@@ -93,7 +94,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'assets are read with GET' });
     const name = path.slice(CONSOLE_PATH.length) || 'index.html';
-    const asset = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
+    const asset = assets.get(name);
     if (asset === undefined) return reply.code(404).type('text/plain').send('not found\n');
     reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
     return reply.type(asset.type).send(asset.body);
