@@ -27,6 +27,7 @@ import { OPERATIONS, resolveOperation } from './operations.js';
 
 export {
   BucketService,
+  bucketQuota,
   buildIndex,
   IdentityAdmin,
   IdentityError,
@@ -40,6 +41,7 @@ export {
   type KeySummary,
   type NodeStatusRow,
   type PolicySummary,
+  type QuotaReport,
   type RotationReport,
   type UsageEstimate,
   type UserDetail,
@@ -317,6 +319,7 @@ export class Gateway {
         // This gateway follows its own changes at once: a key it just made signs its next request.
         onChange: () => users.refreshNow(),
       }),
+      buckets: services.buckets,
       statuses: () => readNodeStatuses(services.cluster.allNodes(), { timeoutMs: services.metadataTimeoutMs * 5 }),
       baseDomain: config.baseDomain,
       gate: this.gate,

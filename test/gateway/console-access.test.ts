@@ -63,6 +63,19 @@ t.test('any key signs in; its session acts as its user through the S3 route and 
   t.equal((await viewer('GET', 'api/overview')).status, 403, 'the cluster pages need admin:ServerInfo');
   t.equal((await viewer('GET', 's3/console-made', { headers: { authorization: 'AWS4-HMAC-SHA256 Credential=x' } })).status, 400, 'a session request carries no signature of its own');
 
+  // The bucket quota through the console's admin API: the same call as `tessera admin bucket quota`.
+  t.equal((await viewer('GET', 'admin/v1/buckets/console-made/quota')).status, 403, 'the read-only user may not read quotas');
+  t.equal((await admin('PUT', 'admin/v1/buckets/console-made/quota', { body: '{"maxObjects": -1}' })).status, 400, 'a negative limit is refused');
+  const quota = await admin('PUT', 'admin/v1/buckets/console-made/quota', { body: '{"maxObjects": 1}' });
+  t.same(quota.json().quota, { maxObjects: 1 }, 'a quota set');
+  t.equal(quota.json().usage.objects, 1, 'with the usage the nodes count');
+  const over = await admin('PUT', 's3/console-made/second.txt', { body: 'two' });
+  t.equal(over.status, 403);
+  t.match(over.text, /<Code>QuotaExceeded<\/Code>/, 'a write past it is refused');
+  t.equal((await admin('DELETE', 'admin/v1/buckets/console-made/quota')).json().quota, null, 'the quota cleared');
+  t.equal((await admin('PUT', 's3/console-made/second.txt', { body: 'two' })).status, 200, 'and the write passes');
+  t.equal((await admin('GET', 'admin/v1/buckets/no-such-bucket/quota')).status, 404, 'an unknown bucket is NoSuchBucket');
+
   const mine = (await viewer('GET', 'api/capabilities?bucket=console-made&prefix=notes%2F')).json();
   t.same(mine.admin, [], 'capabilities: the read-only user has no admin action');
   t.ok(mine.bucket.includes('s3:ListBucket') && !mine.bucket.includes('s3:DeleteBucket') && !mine.bucket.includes('s3:PutBucketPolicy'), 'lists the bucket, changes nothing of it');

@@ -246,7 +246,16 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await page.click('#versioning-toggle');
   await page.waitForFunction("document.getElementById('versioning')?.textContent === 'Enabled'");
   t.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: made }))).Status, 'Enabled', 'versioning enabled in the browser');
+  // The quota: two objects are in the bucket, so a limit of two refuses the third write.
+  await page.type('#quota input[name=maxObjects]', '2');
+  await page.click('#quota button[type=submit]');
+  await page.waitForFunction("document.getElementById('quota-status')?.textContent === 'Saved.'");
+  await t.rejects(s3.send(new PutObjectCommand({ Bucket: made, Key: 'third.bin', Body: 'x' })), { name: 'QuotaExceeded' }, 'the quota set in the browser is in force');
   await shot('10-bucket-settings');
+  await page.click('#quota-clear');
+  await page.waitForFunction("document.querySelector('#quota input[name=maxObjects]')?.value === ''");
+  await s3.send(new PutObjectCommand({ Bucket: made, Key: 'third.bin', Body: 'x' }));
+  t.pass('and cleared there, the write passes');
 
   // Identity: a user made in the browser, its secret shown once, given the read-only policy, signs S3 requests.
   await page.goto(`${cluster.endpoint}/-/console/#/identity`);

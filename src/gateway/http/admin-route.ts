@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../common/index.js';
 import { ADMIN_RESOURCE, evaluatePolicy, type AdminAction, type Principal } from '../access/index.js';
 import { sessionAuth, type AuthResult } from '../auth/index.js';
-import { IdentityError, type IdentityActions, type IdentityErrorCode, type NodeStatusRow } from '../data-path/index.js';
+import { bucketQuota, IdentityError, type BucketService, type IdentityActions, type IdentityErrorCode, type NodeStatusRow } from '../data-path/index.js';
+import type { BucketQuota } from '../../rpc/index.js';
 import { parseTarget, S3Error } from '../s3/index.js';
 import type { AccessDeps, SignatureSettings } from './auth-deps.js';
 import { userArn } from './authorize.js';
@@ -23,6 +25,8 @@ const BODY_DEADLINE_MS = 10_000;
 export interface AdminApiOptions {
   services: SignatureSettings & Pick<AccessDeps, 'users' | 'clock'>;
   identity: IdentityActions;
+  /** The buckets' records and usage, for the quota calls. */
+  buckets: BucketService;
   /** Every node's work status (`tessera admin status`). */
   statuses: () => Promise<NodeStatusRow[]>;
   baseDomain: string | undefined;
@@ -62,7 +66,34 @@ const ROUTES: readonly AdminRoute[] = [
   { method: 'GET', path: ['policies', ':'], action: 'admin:GetPolicy', run: (o, i) => o.identity.getPolicy(param(i, 0)) },
   { method: 'PUT', path: ['policies', ':'], action: 'admin:PutPolicy', run: (o, i) => o.identity.putPolicy(param(i, 0), i.body) },
   { method: 'GET', path: ['status'], action: 'admin:ServerInfo', run: async (o) => ({ nodes: await o.statuses() }) },
+  { method: 'GET', path: ['buckets', ':', 'quota'], action: 'admin:GetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), undefined, quotaSignal()) },
+  { method: 'PUT', path: ['buckets', ':', 'quota'], action: 'admin:SetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), quotaOf(jsonObject(i.body)), quotaSignal()) },
+  { method: 'DELETE', path: ['buckets', ':', 'quota'], action: 'admin:SetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), null, quotaSignal()) },
 ];
+
+/** Longest a quota call waits for the nodes (the bucket record's update, then every node's usage counters). */
+const QUOTA_TIMEOUT_MS = 30_000;
+
+function quotaSignal(): AbortSignal {
+  const signal = AbortSignal.timeout(QUOTA_TIMEOUT_MS);
+  // Every node call of the update listens to it.
+  setMaxListeners(0, signal);
+  return signal;
+}
+
+/** A quota body: `maxBytes` and/or `maxObjects`, whole numbers of at least 0 (the CLI's --max-bytes, --max-objects). */
+function quotaOf(body: Record<string, unknown>): BucketQuota {
+  const limit = (name: 'maxBytes' | 'maxObjects'): number | undefined => {
+    const value = Object.hasOwn(body, name) ? body[name] : undefined;
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new AdminError('InvalidArgument', `"${name}" must be a whole number of at least 0.`);
+    return value;
+  };
+  const maxBytes = limit('maxBytes');
+  const maxObjects = limit('maxObjects');
+  if (maxBytes === undefined && maxObjects === undefined) throw new AdminError('InvalidArgument', 'The body needs "maxBytes" or "maxObjects" (DELETE clears the quota).');
+  return { ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxObjects === undefined ? {} : { maxObjects }) };
+}
 
 /** The admin API's own refusals, by code: the HTTP status each answers with. */
 const ADMIN_ERROR_STATUS: Readonly<Record<IdentityErrorCode | AdminErrorCode, number>> = {

@@ -263,6 +263,27 @@ const pages = {
         onRendered(() => $(id + '-save').addEventListener('click', () => attempt(id + '-status', async () => { await putConfig(b + '?' + sub, $(id).value); report(id + '-status', 'Saved.'); })));
       }
     }
+    if (can(caps.admin, 'admin:GetBucketQuota')) {
+      const q = await admin('GET', 'buckets/' + b + '/quota');
+      const limit = (v) => (v === undefined ? '' : String(v));
+      html += '<h2>Quota</h2><p id="quota-usage">Used: ' + bytes(q.usage.bytes) + ' in ' + q.usage.objects + ' objects' + (q.usage.complete ? '' : ' (estimated: not every node answered)') + '</p>';
+      if (can(caps.admin, 'admin:SetBucketQuota')) {
+        html += '<form id="quota" class="inline"><label>Max bytes <input name="maxBytes" type="number" min="0" step="1" value="' + esc(limit(q.quota?.maxBytes)) + '"></label> <label>Max objects <input name="maxObjects" type="number" min="0" step="1" value="' + esc(limit(q.quota?.maxObjects)) + '"></label> ' +
+          '<button type="submit">Save quota</button> <button type="button" id="quota-clear">Clear quota</button> <span id="quota-status" role="status"></span></form>';
+        onRendered(() => {
+          $('quota').addEventListener('submit', (event) => {
+            event.preventDefault();
+            const form = new FormData(event.target);
+            const body = {};
+            for (const name of ['maxBytes', 'maxObjects']) if (form.get(name) !== '') body[name] = Number(form.get(name));
+            attempt('quota-status', async () => { await admin('PUT', 'buckets/' + b + '/quota', JSON.stringify(body)); report('quota-status', 'Saved.'); });
+          });
+          $('quota-clear').addEventListener('click', () => attempt('quota-status', async () => { await admin('DELETE', 'buckets/' + b + '/quota'); render(); }));
+        });
+      } else {
+        html += '<p>Quota: ' + (q.quota === null ? 'none' : esc(limit(q.quota.maxBytes) || 'no limit') + ' bytes, ' + esc(limit(q.quota.maxObjects) || 'no limit') + ' objects') + '</p>';
+      }
+    }
     if (can(caps.bucket, 's3:DeleteBucket')) {
       html += '<h2>Delete bucket</h2><form id="delete-bucket" class="inline"><label>Type the bucket\'s name to delete it and every object and version in it <input id="delete-confirm" autocomplete="off"></label> <button type="submit">Delete bucket</button> <span id="delete-status" role="status"></span></form>';
       onRendered(() => $('delete-bucket').addEventListener('submit', (event) => {
