@@ -8,6 +8,7 @@ import {
   DeleteObjectCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -256,6 +257,27 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await page.waitForFunction("document.querySelector('#quota input[name=maxObjects]')?.value === ''");
   await s3.send(new PutObjectCommand({ Bucket: made, Key: 'third.bin', Body: 'x' }));
   t.pass('and cleared there, the write passes');
+
+  // Object details: a previous version restored, tags and metadata set, each checked through S3.
+  await s3.send(new PutObjectCommand({ Bucket: made, Key: 'small.bin', Body: 'overwritten' }));
+  await page.goto(`${cluster.endpoint}/-/console/#/item/${made}/small.bin`);
+  await page.waitForSelector('#item-versions button.restore');
+  await page.click('#item-versions button.restore');
+  await until('the old version is current again', async () => (await readBack('small.bin')).body.equals(small), 20_000);
+  t.pass('restoring copies the previous version over the current one');
+  // The page shows the restored version once it has rendered again: the first, the overwrite and the copy.
+  await page.waitForFunction("document.querySelectorAll('#item-versions tr').length === 4");
+  await setText('#item-tags', 'team=ml\nstage=raw');
+  await page.click('#item-tags-save');
+  await page.waitForFunction("document.getElementById('item-status')?.textContent === 'Tags saved.'");
+  const tagSet = (await s3.send(new GetObjectTaggingCommand({ Bucket: made, Key: 'small.bin' }))).TagSet ?? [];
+  t.same(Object.fromEntries(tagSet.map((tg) => [tg.Key, tg.Value])), { team: 'ml', stage: 'raw' }, 'tags set in the browser');
+  await setText('#item-meta', 'owner: alice');
+  await page.click('#item-meta-save');
+  await until('the metadata is replaced', async () => (await s3.send(new HeadObjectCommand({ Bucket: made, Key: 'small.bin' }))).Metadata?.['owner'] === 'alice', 20_000);
+  t.ok((await readBack('small.bin')).body.equals(small), 'replacing metadata keeps the bytes');
+  await page.waitForFunction("(document.getElementById('item-meta')?.value ?? '').includes('owner: alice')");
+  await shot('13-object-details');
 
   // Identity: a user made in the browser, its secret shown once, given the read-only policy, signs S3 requests.
   await page.goto(`${cluster.endpoint}/-/console/#/identity`);

@@ -41,7 +41,7 @@ async function s3(method, path, options = {}) {
   const headers = { ...(method === 'GET' || method === 'HEAD' ? {} : CHANGE), ...options.headers };
   const response = await fetch('/-/console/s3/' + path, { method, headers, body: options.body, credentials: 'same-origin', signal: options.signal });
   if (response.status === 401) { showSignIn(); throw new Error('signed out'); }
-  const text = method === 'HEAD' ? '' : await response.text();
+  const text = await response.text();
   if (!response.ok) throw new S3Failure(response.status, text);
   return { text, headers: response.headers, xml: () => new DOMParser().parseFromString(text, 'application/xml') };
 }
@@ -182,8 +182,9 @@ const pages = {
     for (const p of prefixes) html += '<tr><td><a href="#/buckets/' + encodeURIComponent(bucket) + '/' + hashPath(p.split('/')) + '">' + esc(p.slice(prefix.length)) + '</a></td><td></td><td></td><td></td></tr>';
     objects.forEach((o, i) => {
       const name = esc(o.key.slice(prefix.length));
-      const link = mayCluster() ? '<a href="#/object/' + keyPath(bucket, o.key) + '">' + name + '</a>' : name;
+      const link = mayCluster() ? '<a href="#/object/' + keyPath(bucket, o.key) + '">' + name + '</a>' : '<a href="#/item/' + keyPath(bucket, o.key) + '">' + name + '</a>';
       html += '<tr><td>' + link + '</td><td class="num">' + bytes(o.size) + '</td><td>' + esc(o.modified.replace('T', ' ').slice(0, 19)) + '</td><td class="actions">' +
+        '<a class="details" href="#/item/' + keyPath(bucket, o.key) + '">Details</a> ' +
         (mayShare ? '<a class="download" download href="/-/console/s3/' + keyPath(bucket, o.key) + '">Download</a> <button type="button" class="share" data-i="' + i + '">Share</button> ' : '') +
         (mayDelete ? '<button type="button" class="delete" data-i="' + i + '">Delete</button>' : '') + '</td></tr>';
     });
@@ -206,6 +207,101 @@ const pages = {
         $('share-url').value = answer.url; $('share-url').select();
       }));
     });
+    return html;
+  },
+  async item(args) {
+    const bucket = args[0];
+    const key = args.slice(1).join('/');
+    const path = keyPath(bucket, key);
+    caps = await api('capabilities?bucket=' + encodeURIComponent(bucket) + '&prefix=' + encodeURIComponent(key));
+    const head = (await s3('HEAD', path)).headers;
+    const meta = [];
+    head.forEach((value, name) => { if (name.startsWith('x-amz-meta-')) meta.push([name.slice('x-amz-meta-'.length), value]); });
+    let html = '<h1>' + esc(key) + '</h1><p class="crumbs"><a href="#/buckets">Buckets</a> / <a href="#/buckets/' + encodeURIComponent(bucket) + '/' + hashPath(key.split('/').slice(0, -1).concat([''])) + '">' + esc(bucket) + '</a></p><p id="item-status" role="status"></p>' +
+      '<div class="cards"><div class="card">Size<b>' + bytes(Number(head.get('content-length'))) + '</b>' + esc(head.get('content-type')) + '</div><div class="card">Version<b id="item-version">' + esc(head.get('x-amz-version-id') ?? 'null') + '</b>' + esc(head.get('last-modified')) + '</div></div>';
+    html += '<p><a class="download" download href="/-/console/s3/' + path + '">Download</a>' + (mayCluster() ? ' <a href="#/object/' + path + '">Shard map</a>' : '') + '</p>';
+    // Metadata is replaced by copying the object onto itself, as S3 does it.
+    const mayWrite = can(caps.objects, 's3:PutObject');
+    html += '<h2>Metadata</h2><label for="item-meta">x-amz-meta-* (one name: value a line)</label><textarea id="item-meta" rows="3"' + (mayWrite ? '' : ' readonly') + '>' + esc(meta.map(([n, v]) => n + ': ' + v).join('\n')) + '</textarea>';
+    if (mayWrite) {
+      html += '<p><button type="button" id="item-meta-save">Save metadata</button></p>';
+      onRendered(() => $('item-meta-save').addEventListener('click', () => attempt('item-status', async () => {
+        const headers = { 'x-amz-copy-source': encodeURIComponent(bucket) + '/' + key.split('/').map(encodeURIComponent).join('/'), 'x-amz-metadata-directive': 'REPLACE', 'content-type': head.get('content-type') || 'application/octet-stream' };
+        for (const line of $('item-meta').value.split('\n')) {
+          const at = line.indexOf(':');
+          if (line.trim() === '') continue;
+          if (at <= 0) throw new Error('Each line is "name: value".');
+          headers['x-amz-meta-' + line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+        }
+        await s3('PUT', path, { headers });
+        render();
+      })));
+    }
+    if (can(caps.objects, 's3:GetObjectTagging')) {
+      const tagging = (await s3('GET', path + '?tagging')).xml();
+      const pairs = tags(tagging, 'Tag').map((t) => tag(t, 'Key') + '=' + tag(t, 'Value'));
+      const mayTag = can(caps.objects, 's3:PutObjectTagging');
+      html += '<h2>Tags</h2><label for="item-tags">Tags (one key=value a line)</label><textarea id="item-tags" rows="3"' + (mayTag ? '' : ' readonly') + '>' + esc(pairs.join('\n')) + '</textarea>';
+      if (mayTag) {
+        html += '<p><button type="button" id="item-tags-save">Save tags</button></p>';
+        onRendered(() => $('item-tags-save').addEventListener('click', () => attempt('item-status', async () => {
+          const xmlEsc = (v) => v.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]);
+          const body = '<Tagging><TagSet>' + $('item-tags').value.split('\n').filter((l) => l.trim() !== '').map((l) => {
+            const at = l.indexOf('=');
+            return '<Tag><Key>' + xmlEsc(at < 0 ? l.trim() : l.slice(0, at).trim()) + '</Key><Value>' + xmlEsc(at < 0 ? '' : l.slice(at + 1).trim()) + '</Value></Tag>';
+          }).join('') + '</TagSet></Tagging>';
+          await putConfig(path + '?tagging', body);
+          report('item-status', 'Tags saved.');
+        })));
+      }
+    }
+    // Legal hold and retention exist only in a bucket with object lock: elsewhere S3 refuses to read them.
+    const hold = await s3('GET', path + '?legal-hold').then((r) => tag(r.xml(), 'Status'), () => null);
+    if (hold !== null) {
+      html += '<h2>Legal hold and retention</h2><p>Legal hold: <b id="item-hold">' + esc(hold || 'OFF') + '</b> ';
+      if (can(caps.objects, 's3:PutObjectLegalHold')) {
+        const next = hold === 'ON' ? 'OFF' : 'ON';
+        html += '<button type="button" id="item-hold-toggle">Turn ' + next + '</button>';
+        onRendered(() => $('item-hold-toggle').addEventListener('click', () => attempt('item-status', async () => { await putConfig(path + '?legal-hold', '<LegalHold><Status>' + next + '</Status></LegalHold>'); render(); })));
+      }
+      const retention = await s3('GET', path + '?retention').then((r) => r.xml(), () => null);
+      html += '</p><p>Retention: <b id="item-retention">' + (retention ? esc(tag(retention, 'Mode') + ' until ' + tag(retention, 'RetainUntilDate')) : 'none') + '</b></p>';
+      if (can(caps.objects, 's3:PutObjectRetention')) {
+        html += '<form id="item-retain" class="inline"><label>Mode <select name="mode"><option>GOVERNANCE</option><option>COMPLIANCE</option></select></label> <label>Retain until <input name="until" type="date" required></label> <button type="submit">Set retention</button></form>';
+        onRendered(() => $('item-retain').addEventListener('submit', (event) => {
+          event.preventDefault();
+          const form = new FormData(event.target);
+          attempt('item-status', async () => { await putConfig(path + '?retention', '<Retention><Mode>' + esc(form.get('mode')) + '</Mode><RetainUntilDate>' + esc(form.get('until')) + 'T00:00:00Z</RetainUntilDate></Retention>'); render(); });
+        }));
+      }
+    }
+    if (can(caps.bucket, 's3:ListBucketVersions')) {
+      const doc = (await s3('GET', encodeURIComponent(bucket) + '?versions&max-keys=100&prefix=' + encodeURIComponent(key))).xml();
+      const versions = [...tags(doc, 'Version').map((v) => ({ v, marker: false })), ...tags(doc, 'DeleteMarker').map((v) => ({ v, marker: true }))]
+        .filter(({ v }) => tag(v, 'Key') === key)
+        .map(({ v, marker }) => ({ id: tag(v, 'VersionId'), latest: tag(v, 'IsLatest') === 'true', marker, size: Number(tag(v, 'Size')), modified: tag(v, 'LastModified') }))
+        .sort((a, b) => (a.modified < b.modified ? 1 : a.modified > b.modified ? -1 : 0));
+      const mayRestore = can(caps.objects, 's3:PutObject') && can(caps.objects, 's3:GetObjectVersion');
+      const mayDelete = can(caps.objects, 's3:DeleteObjectVersion');
+      html += '<h2>Versions</h2><div class="scroll"><table id="item-versions"><tr><th>Version</th><th>Latest</th><th>Kind</th><th>Size</th><th>Last modified</th><th>Actions</th></tr>';
+      versions.forEach((x, i) => {
+        html += '<tr><td>' + esc(x.id) + '</td><td>' + (x.latest ? 'latest' : '') + '</td><td' + (x.marker ? ' class="marker">delete marker' : '>object') + '</td><td class="num">' + (x.marker ? '' : bytes(x.size)) + '</td><td>' + esc(x.modified.replace('T', ' ').slice(0, 19)) + '</td><td class="actions">' +
+          (!x.marker && !x.latest && mayRestore ? '<button type="button" class="restore" data-i="' + i + '">Restore</button> ' : '') + (mayDelete ? '<button type="button" class="delete-version" data-i="' + i + '">Delete version</button>' : '') + '</td></tr>';
+      });
+      html += '</table></div>';
+      onRendered(() => {
+        for (const b of document.querySelectorAll('#item-versions button.restore')) b.addEventListener('click', () => attempt('item-status', async () => {
+          // Restoring copies the old version over the current one: a new version with its bytes, nothing lost.
+          const source = encodeURIComponent(bucket) + '/' + key.split('/').map(encodeURIComponent).join('/') + '?versionId=' + encodeURIComponent(versions[Number(b.dataset.i)].id);
+          await s3('PUT', path, { headers: { 'x-amz-copy-source': source } });
+          render();
+        }));
+        for (const b of document.querySelectorAll('#item-versions button.delete-version')) b.addEventListener('click', () => {
+          const x = versions[Number(b.dataset.i)];
+          if (confirm('Delete version ' + x.id + ' for good?')) attempt('item-status', async () => { await s3('DELETE', path + '?versionId=' + encodeURIComponent(x.id)); render(); });
+        });
+      });
+    }
     return html;
   },
   async settings(args) {
@@ -455,7 +551,7 @@ async function render() {
     const page = Object.hasOwn(pages, name) && (!Object.hasOwn(open, name) || open[name]) ? name : mayCluster() ? 'overview' : 'buckets';
     const args = rest.map(decodeURIComponent);
     const params = new URLSearchParams(search || '');
-    for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === (page === 'object' || page === 'versions' || page === 'settings' ? 'buckets' : page));
+    for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === (page === 'object' || page === 'versions' || page === 'settings' || page === 'item' ? 'buckets' : page));
     wiring = [];
     const html = await pages[page](args, params);
     $('signin').hidden = true; $('nav').hidden = false;
