@@ -35,7 +35,8 @@ async function sessionCookie(keys: { accessKeyId: string; secretAccessKey: strin
 }
 
 t.test('any key signs in; its session acts as its user through the S3 route and the admin API, and ends with its key', async (t) => {
-  const admin = consoleSession(await sessionCookie(TEST_CREDENTIALS));
+  const adminCookie = await sessionCookie(TEST_CREDENTIALS);
+  const admin = consoleSession(adminCookie);
   const s3 = localS3Client(cluster.endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
   t.teardown(() => s3.destroy());
   // The administrator makes a user through the console's admin API and gives it the read-only policy.
@@ -49,6 +50,11 @@ t.test('any key signs in; its session acts as its user through the S3 route and 
   await s3.send(new HeadBucketCommand({ Bucket: 'console-made' }));
   t.equal((await admin('PUT', 's3/console-made/notes/a%20b.txt', { body: 'hello' })).status, 200);
   t.equal(await (await s3.send(new GetObjectCommand({ Bucket: 'console-made', Key: 'notes/a b.txt' }))).Body?.transformToString(), 'hello', 'an object written through the session reads back through the SDK');
+  const html = await admin('PUT', 's3/console-made/page.html', { body: '<script>alert(1)</script>', headers: { 'content-type': 'text/html' } });
+  t.equal(html.status, 200);
+  const opened = await fetch(`${cluster.endpoint}/-/console/s3/console-made/page.html`, { headers: { cookie: adminCookie } });
+  t.match(opened.headers.get('content-security-policy') ?? '', /^sandbox/, 'an object read through the console is sandboxed: it cannot run as the console');
+  await opened.arrayBuffer();
   const listed = await viewer('GET', 's3/console-made?list-type=2&prefix=notes%2F');
   t.equal(listed.status, 200, 'the read-only user lists the bucket');
   t.match(listed.text, /<Key>notes\/a b.txt<\/Key>/);
@@ -66,9 +72,9 @@ t.test('any key signs in; its session acts as its user through the S3 route and 
   // The bucket quota through the console's admin API: the same call as `tessera admin bucket quota`.
   t.equal((await viewer('GET', 'admin/v1/buckets/console-made/quota')).status, 403, 'the read-only user may not read quotas');
   t.equal((await admin('PUT', 'admin/v1/buckets/console-made/quota', { body: '{"maxObjects": -1}' })).status, 400, 'a negative limit is refused');
-  const quota = await admin('PUT', 'admin/v1/buckets/console-made/quota', { body: '{"maxObjects": 1}' });
-  t.same(quota.json().quota, { maxObjects: 1 }, 'a quota set');
-  t.equal(quota.json().usage.objects, 1, 'with the usage the nodes count');
+  const quota = await admin('PUT', 'admin/v1/buckets/console-made/quota', { body: '{"maxObjects": 2}' });
+  t.same(quota.json().quota, { maxObjects: 2 }, 'a quota set');
+  t.equal(quota.json().usage.objects, 2, 'with the usage the nodes count');
   const over = await admin('PUT', 's3/console-made/second.txt', { body: 'two' });
   t.equal(over.status, 403);
   t.match(over.text, /<Code>QuotaExceeded<\/Code>/, 'a write past it is refused');

@@ -163,6 +163,9 @@ function handOnAsUser(
   if (request.method !== 'GET' && request.method !== 'HEAD' && !sameOriginChange(request)) return refuseCrossSite(reply);
   request.sessionUser = session.accessKeyId;
   request.raw.url = route.to + url.slice(route.from.length);
+  // An object opened from here (a download link opened in a tab) must not run as the console's page:
+  // a sandbox gives it an opaque origin and no scripts.
+  reply.header('content-security-policy', "sandbox; default-src 'none'");
   return undefined;
 }
 
