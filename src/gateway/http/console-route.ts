@@ -2,10 +2,9 @@ import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RingLocator } from '../../placement/index.js';
 import { inspectShards, type NodeClient } from '../../rpc/index.js';
-import { ACTIONS, ADMIN_ACTIONS, type Principal, type S3Action } from '../access/index.js';
-import { presignUrl, sessionAuth, type CredentialStore } from '../auth/index.js';
+import type { CredentialStore } from '../auth/index.js';
 import { adminDecision } from './admin-route.js';
-import { permittedActions } from './authorize.js';
+import { capabilities, presign, type Session } from './console-user-calls.js';
 import { listObjects, type ListPathDeps } from '../data-path/index.js';
 import type { AuthDeps } from './auth-deps.js';
 import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
@@ -72,11 +71,11 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
         if (options.gate !== undefined) await holdTurn(options.gate, reply.raw);
         if (page === 'presign' && request.method === 'POST') {
           if (!sameOriginChange(request)) return refuseCrossSite(reply);
-          return reply.send(await presign(request, options, session));
+          return reply.send(presign(request, options.services, session, await readBody(request)));
         }
         if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'this page is read with GET' });
         const query = new URLSearchParams(url.split('?')[1] ?? '');
-        if (page === 'capabilities') return reply.send(await capabilities(request, reply, options, session, query));
+        if (page === 'capabilities') return reply.send(await capabilities(request, reply, options.services, session, query, AbortSignal.timeout(NODE_TIMEOUT_MS)));
         // The cluster pages read every bucket, key and shard past S3's checks: a user needs admin:ServerInfo.
         if (adminDecision(request, options.services, session.principal, 'admin:ServerInfo') !== 'allow') {
           return reply.code(403).send({ error: 'The cluster pages need admin:ServerInfo.', code: 'AccessDenied' });
@@ -114,12 +113,6 @@ const HANDED_ON = [
 
 /** The header every state-changing console request carries: a form of another site cannot send it, and its script only after a preflight nothing answers. */
 export const CONSOLE_CHANGE_HEADER = 'x-tessera-console';
-
-/** A signed-in user: the session's access key, still one of the cluster's enabled keys, and its principal. */
-interface Session {
-  accessKeyId: string;
-  principal: Exclude<Principal, { kind: 'anonymous' }>;
-}
 
 /** The request's session, or undefined: none, forged, expired, or its key disabled or deleted since (a session ends with its key). */
 function sessionOf(request: FastifyRequest, options: ConsoleOptions, sessions: ConsoleSessions): Session | undefined {
@@ -167,87 +160,6 @@ function handOnAsUser(
   // a sandbox gives it an opaque origin and no scripts.
   reply.header('content-security-policy', "sandbox; default-src 'none'");
   return undefined;
-}
-
-/** Actions S3 counts as the bucket's (their ACL permission is the bucket's) that a request takes on a key, so policies name them on `bucket/key`. */
-const KEY_ACTIONS_ON_BUCKET: ReadonlySet<S3Action> = new Set(['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
-/** The S3 actions the capabilities call answers for a bucket as a whole... */
-const BUCKET_ACTIONS = (Object.keys(ACTIONS) as S3Action[]).filter((action) => ACTIONS[action].on === 'bucket' && !KEY_ACTIONS_ON_BUCKET.has(action));
-/** ... and for a key under the prefix asked about. */
-const KEY_ACTIONS = (Object.keys(ACTIONS) as S3Action[]).filter((action) => ACTIONS[action].on === 'object' || KEY_ACTIONS_ON_BUCKET.has(action));
-
-/**
- * What the signed-in user may do, so that the page shows no button whose request would fail: the
- * admin actions and S3's service actions, and with `bucket` that bucket's actions and those on a key
- * under `prefix`, each decided by the code the requests themselves are authorized by.
- */
-async function capabilities(request: FastifyRequest, reply: FastifyReply, options: ConsoleOptions, session: Session, query: URLSearchParams): Promise<unknown> {
-  const { principal } = session;
-  const signal = AbortSignal.timeout(NODE_TIMEOUT_MS);
-  const auth = sessionAuth({ method: 'GET', rawPath: '/', rawQuery: '', headers: {} }, session.accessKeyId);
-  const scope = (bucket: string | undefined, key: string | undefined): Parameters<typeof permittedActions>[0] => ({
-    request,
-    reply,
-    auth,
-    signal,
-    services: options.services,
-    target: { bucket, key, query: new Map<string, string>(), rawPath: '/', rawQuery: '', virtualHosted: false },
-  });
-  const answer: Record<string, unknown> = {
-    user: session.accessKeyId,
-    name: principal.name,
-    administrator: principal.kind === 'admin',
-    admin: ADMIN_ACTIONS.filter((action) => adminDecision(request, options.services, principal, action) === 'allow'),
-    s3: await permittedActions(scope(undefined, undefined), principal, ['s3:ListAllMyBuckets', 's3:CreateBucket']),
-  };
-  const bucket = query.get('bucket');
-  if (bucket !== null && bucket !== '') {
-    answer['bucket'] = await permittedActions(scope(bucket, undefined), principal, BUCKET_ACTIONS);
-    // A key's resource is `bucket/prefix...`: a policy on `bucket/prefix/*` speaks of the keys the page shows.
-    answer['objects'] = await permittedActions(scope(bucket, query.get('prefix') ?? ''), principal, KEY_ACTIONS);
-  }
-  return answer;
-}
-
-/** Longest a shared link lasts: seven days, as S3's presigned URLs. */
-const MAX_SHARE_SECONDS = 604_800;
-
-/**
- * A presigned GET URL for one object, signed with the signed-in user's own key (its secret never
- * leaves the gateway): whoever has the link reads what that user may read, until it expires.
- */
-async function presign(request: FastifyRequest, options: ConsoleOptions, session: Session): Promise<unknown> {
-  let body: unknown;
-  try {
-    body = JSON.parse(await readBody(request));
-  } catch {
-    throw new S3Error('InvalidArgument', { message: 'Expected JSON {bucket, key, versionId?, expiresSeconds}.' });
-  }
-  const { bucket, key, versionId, expiresSeconds } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  if (typeof bucket !== 'string' || typeof key !== 'string' || bucket === '' || key === '' || Buffer.byteLength(key) > 1024) {
-    throw new S3Error('InvalidArgument', { message: 'A link names a bucket and a key of at most 1,024 bytes.' });
-  }
-  if (versionId !== undefined && typeof versionId !== 'string') throw new S3Error('InvalidArgument', { message: 'versionId is a string.' });
-  if (typeof expiresSeconds !== 'number' || !Number.isInteger(expiresSeconds) || expiresSeconds < 1 || expiresSeconds > MAX_SHARE_SECONDS) {
-    throw new S3Error('InvalidArgument', { message: `A link lasts 1 to ${MAX_SHARE_SECONDS} seconds (seven days).` });
-  }
-  const secretAccessKey = options.services.users.lookup(session.accessKeyId)?.secretAccessKey;
-  if (secretAccessKey === undefined) throw new S3Error('AccessDenied');
-  const nowMs = options.services.clock.nowMs();
-  const url = presignUrl({
-    protocol: request.protocol,
-    host: request.headers.host ?? '',
-    bucket,
-    key,
-    versionId,
-    accessKeyId: session.accessKeyId,
-    secretAccessKey,
-    region: options.services.region,
-    expiresSeconds,
-    nowMs,
-  });
-  request.log.info({ accessKeyId: session.accessKeyId, bucket, expiresSeconds }, 'console shared a link');
-  return { url, expiresMs: nowMs + expiresSeconds * 1000 };
 }
 
 async function signIn(request: FastifyRequest, reply: FastifyReply, options: ConsoleOptions, sessions: ConsoleSessions): Promise<FastifyReply> {
