@@ -18,3 +18,6 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.tree.json')], { stdio: 'inherit' });
 if (compiled.status !== 0) process.exit(compiled.status ?? 1);
 symlinkSync(join('..', 'native'), join(build, 'native'));
+// The console's files, which tsc does not copy: the compiled gateway reads them beside itself.
+const copied = spawnSync(process.execPath, [join(root, 'scripts/copy-console-assets.mjs'), join(build, 'src')], { stdio: 'inherit' });
+if (copied.status !== 0) process.exit(copied.status ?? 1);

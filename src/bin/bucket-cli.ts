@@ -1,8 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { HybridClock, type Env } from '../common/index.js';
-import { BucketService, ClusterView, type UsageEstimate } from '../gateway/index.js';
-import type { BucketQuota, BucketRecord } from '../rpc/index.js';
+import { BucketService, bucketQuota, ClusterView, type QuotaReport } from '../gateway/index.js';
+import type { BucketQuota } from '../rpc/index.js';
 import type { AdminTarget } from './admin-cli.js';
 import { BUCKET_USAGE } from './help.js';
 import { clusterOf } from './replicate-cli.js';
@@ -30,12 +30,8 @@ function limitOf(flag: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
-/** One bucket's quota and usage, as `--json` prints them. */
-export interface QuotaReport {
-  bucket: string;
-  quota: BucketQuota | null;
-  usage: { objects: number; bytes: number; complete: boolean };
-}
+/** One bucket's quota and usage, as `--json` prints them (and the admin API answers). */
+export type { QuotaReport };
 
 /** The lines `tessera admin bucket quota` prints. */
 export function formatQuota(report: QuotaReport): string {
@@ -80,20 +76,7 @@ export async function runBucketCli(args: string[], env: Env, io: Io, resolveTarg
     const signal = AbortSignal.any([io.signal ?? new AbortController().signal, AbortSignal.timeout(COMMAND_TIMEOUT_MS)]);
     // Every node call of the command listens to it.
     setMaxListeners(0, signal);
-    let record: BucketRecord;
-    if (change === undefined) record = await buckets.require(bucket, signal);
-    else {
-      record = await buckets.update(
-        bucket,
-        (current) => {
-          const { quota: _old, ...rest } = current;
-          return change === null ? rest : { ...rest, quota: change };
-        },
-        signal,
-      );
-    }
-    const usage: UsageEstimate = await buckets.usage.read(bucket);
-    const report: QuotaReport = { bucket, quota: record.quota ?? null, usage };
+    const report = await bucketQuota(buckets, bucket, change, signal);
     io.stdout(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatQuota(report));
     return 0;
   } catch (err) {

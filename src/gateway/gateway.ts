@@ -28,6 +28,7 @@ import { OPERATIONS, resolveOperation } from './operations.js';
 
 export {
   BucketService,
+  bucketQuota,
   buildIndex,
   IdentityAdmin,
   IdentityError,
@@ -41,6 +42,7 @@ export {
   type KeySummary,
   type NodeStatusRow,
   type PolicySummary,
+  type QuotaReport,
   type RotationReport,
   type UsageEstimate,
   type UserDetail,
@@ -310,6 +312,7 @@ export class Gateway {
       bodyBudget: this.bodyBudget,
     });
     registerHealthRoutes(app, { baseDomain: config.baseDomain, health: () => this.health() });
+    // Before the admin API: the console hands its `/-/console/admin/v1/` calls on to that API's hook.
     registerConsole(app, {
       services,
       credentials,
@@ -326,6 +329,7 @@ export class Gateway {
         // This gateway follows its own changes at once: a key it just made signs its next request.
         onChange: () => users.refreshNow(),
       }),
+      buckets: services.buckets,
       statuses: () => readNodeStatuses(services.cluster.allNodes(), { timeoutMs: services.metadataTimeoutMs * 5 }),
       baseDomain: config.baseDomain,
       gate: this.gate,

@@ -1,10 +1,23 @@
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { t } from 'tap';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { CreateBucketCommand, DeleteObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { underCi } from '../helpers/clients.js';
-import { startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
+import { until } from '../helpers/until.js';
 import { seededBytes } from '../helpers/bytes.js';
 
 /**
@@ -59,7 +72,11 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await page.setViewport({ width: 1280, height: 800 });
   const failures: string[] = [];
   page.on('pageerror', (err) => failures.push(String(err)));
-  page.on('requestfailed', (request) => failures.push(`${request.url()}: ${request.failure()?.errorText ?? ''}`));
+  page.on('requestfailed', (request) => {
+    // The upload the test cancels is the one request meant to fail.
+    if (request.url().includes('/cancelled.bin?') && request.failure()?.errorText === 'net::ERR_ABORTED') return;
+    failures.push(`${request.url()}: ${request.failure()?.errorText ?? ''}`);
+  });
   page.on('request', (request) => {
     if (!request.url().startsWith(cluster.endpoint)) failures.push(`request outside the gateway: ${request.url()}`);
   });
@@ -165,6 +182,146 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await shot('8-delete-marker');
   const badVersion = await page.evaluate(async (b) => (await fetch(`/-/console/api/object?bucket=${b}&key=models%2Fnet.bin&versionId=nope`)).status, versioned);
   t.equal(badVersion, 404, 'a malformed version id is the caller\'s error, not the cluster\'s');
+
+  // Management, each action through the browser and then checked through S3 with the SDK.
+  const made = 'made-in-browser';
+  await page.goto(`${cluster.endpoint}/-/console/#/buckets`);
+  await page.waitForSelector('#create-bucket');
+  await page.type('#create-bucket input[name=bucket]', made);
+  await page.click('#create-bucket button[type=submit]');
+  await page.waitForSelector('#upload');
+  await s3.send(new HeadBucketCommand({ Bucket: made }));
+  t.pass('a bucket created in the browser exists for S3');
+  const files = await mkdtemp(join(tmpdir(), 'console-upload-'));
+  t.teardown(() => rm(files, { recursive: true, force: true }));
+  const small = seededBytes(100_000, 7);
+  // Over the 5 MiB part size: two parts through S3's multipart calls.
+  const large = seededBytes(6 * 1024 * 1024 + 123, 8);
+  await writeFile(join(files, 'small.bin'), small);
+  await writeFile(join(files, 'large.bin'), large);
+  const picker = await page.$('#upload-files');
+  await picker?.uploadFile(join(files, 'small.bin'), join(files, 'large.bin'));
+  await page.click('#upload-start');
+  await page.waitForFunction("[...document.querySelectorAll('#objects td')].some((td) => td.textContent === 'large.bin')");
+  const readBack = async (key: string): Promise<{ body: Buffer; etag: string }> => {
+    const got = await s3.send(new GetObjectCommand({ Bucket: made, Key: key }));
+    return { body: Buffer.from(await got.Body!.transformToByteArray()), etag: got.ETag ?? '' };
+  };
+  t.ok((await readBack('small.bin')).body.equals(small), 'the uploaded bytes read back through S3');
+  const largeBack = await readBack('large.bin');
+  t.ok(largeBack.body.equals(large), "the large file's bytes too");
+  t.match(largeBack.etag, /-2"$/, 'uploaded in two parts');
+  await shot('9-objects-manage');
+
+  // Cancel: a slowed upload is stopped, and its multipart upload aborted, leaving nothing.
+  const client = await page.createCDPSession();
+  await client.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 512 * 1024 });
+  await writeFile(join(files, 'cancelled.bin'), large);
+  await (await page.$('#upload-files'))?.uploadFile(join(files, 'cancelled.bin'));
+  await page.click('#upload-start');
+  await page.waitForFunction("Number(document.getElementById('upload-progress')?.value) > 0");
+  await page.click('#upload-cancel');
+  await page.waitForFunction("(document.getElementById('upload-status')?.textContent ?? '').startsWith('Cancelled')");
+  await client.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await until('the cancelled upload is aborted', async () => ((await s3.send(new ListMultipartUploadsCommand({ Bucket: made }))).Uploads ?? []).length === 0, 20_000);
+  await t.rejects(s3.send(new HeadObjectCommand({ Bucket: made, Key: 'cancelled.bin' })), { name: 'NotFound' }, 'a cancelled upload leaves no object');
+
+  // Settings: the policy editor checks JSON in the page, shows S3's own refusal, and a saved policy is in force.
+  await page.goto(`${cluster.endpoint}/-/console/#/settings/${made}`);
+  await page.waitForSelector('#policy-text');
+  const setText = (selector: string, value: string) => page.$eval(selector, (el, v) => ((el as unknown as { value: string }).value = v), value);
+  await setText('#policy-text', '{ not json');
+  await page.click('#policy-save');
+  await page.waitForFunction("(document.getElementById('policy-status')?.textContent ?? '').startsWith('Not valid JSON')");
+  await setText('#policy-text', '{"Statement": 5}');
+  await page.click('#policy-save');
+  await page.waitForFunction("(document.getElementById('policy-status')?.textContent ?? '').startsWith('MalformedPolicy')");
+  t.pass("a policy S3 refuses shows S3's MalformedPolicy");
+  const publicRead = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${made}/*` }] }, null, 2);
+  await setText('#policy-text', publicRead);
+  await page.click('#policy-save');
+  await page.waitForFunction("document.getElementById('policy-status')?.textContent === 'Saved.'");
+  const anonymousRead = await fetch(`${cluster.endpoint}/${made}/small.bin`);
+  t.equal(anonymousRead.status, 200, 'the saved policy is in force: an unsigned GET reads the object');
+  await anonymousRead.arrayBuffer();
+  await page.click('#versioning-toggle');
+  await page.waitForFunction("document.getElementById('versioning')?.textContent === 'Enabled'");
+  t.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: made }))).Status, 'Enabled', 'versioning enabled in the browser');
+  // The quota: two objects are in the bucket, so a limit of two refuses the third write.
+  await page.type('#quota input[name=maxObjects]', '2');
+  await page.click('#quota button[type=submit]');
+  await page.waitForFunction("document.getElementById('quota-status')?.textContent === 'Saved.'");
+  await t.rejects(s3.send(new PutObjectCommand({ Bucket: made, Key: 'third.bin', Body: 'x' })), { name: 'QuotaExceeded' }, 'the quota set in the browser is in force');
+  await shot('10-bucket-settings');
+  await page.click('#quota-clear');
+  await page.waitForFunction("document.querySelector('#quota input[name=maxObjects]')?.value === ''");
+  await s3.send(new PutObjectCommand({ Bucket: made, Key: 'third.bin', Body: 'x' }));
+  t.pass('and cleared there, the write passes');
+
+  // Object details: a previous version restored, tags and metadata set, each checked through S3.
+  await s3.send(new PutObjectCommand({ Bucket: made, Key: 'small.bin', Body: 'overwritten' }));
+  await page.goto(`${cluster.endpoint}/-/console/#/item/${made}/small.bin`);
+  await page.waitForSelector('#item-versions button.restore');
+  await page.click('#item-versions button.restore');
+  await until('the old version is current again', async () => (await readBack('small.bin')).body.equals(small), 20_000);
+  t.pass('restoring copies the previous version over the current one');
+  // The page shows the restored version once it has rendered again: the first, the overwrite and the copy.
+  await page.waitForFunction("document.querySelectorAll('#item-versions tr').length === 4");
+  await setText('#item-tags', 'team=ml\nstage=raw');
+  await page.click('#item-tags-save');
+  await page.waitForFunction("document.getElementById('item-status')?.textContent === 'Tags saved.'");
+  const tagSet = (await s3.send(new GetObjectTaggingCommand({ Bucket: made, Key: 'small.bin' }))).TagSet ?? [];
+  t.same(Object.fromEntries(tagSet.map((tg) => [tg.Key, tg.Value])), { team: 'ml', stage: 'raw' }, 'tags set in the browser');
+  await setText('#item-meta', 'owner: alice');
+  await page.click('#item-meta-save');
+  await until('the metadata is replaced', async () => (await s3.send(new HeadObjectCommand({ Bucket: made, Key: 'small.bin' }))).Metadata?.['owner'] === 'alice', 20_000);
+  t.ok((await readBack('small.bin')).body.equals(small), 'replacing metadata keeps the bytes');
+  await page.waitForFunction("(document.getElementById('item-meta')?.value ?? '').includes('owner: alice')");
+  await shot('13-object-details');
+
+  // Identity: a user made in the browser, its secret shown once, given the read-only policy, signs S3 requests.
+  await page.goto(`${cluster.endpoint}/-/console/#/identity`);
+  await page.waitForSelector('#create-user');
+  await page.type('#create-user input[name=user]', 'browser-user');
+  await page.click('#create-user button[type=submit]');
+  await page.waitForSelector('#new-secret-key');
+  const madeKeys = {
+    accessKeyId: await page.$eval('#new-access-key', (el) => el.textContent ?? ''),
+    secretAccessKey: await page.$eval('#new-secret-key', (el) => el.textContent ?? ''),
+  };
+  await page.click('#secret-done');
+  await page.waitForSelector('#users tr[data-user="browser-user"] input.attach-name');
+  await page.type('#users tr[data-user="browser-user"] input.attach-name', 'readonly');
+  await page.click('#users tr[data-user="browser-user"] button.attach');
+  await page.waitForSelector('#users tr[data-user="browser-user"] span.policy[data-policy="readonly"]');
+  await shot('11-identity');
+  const userS3 = localS3Client(cluster.endpoint, madeKeys, { maxAttempts: 1 });
+  t.teardown(() => userS3.destroy());
+  await until('the browser-made user signs requests', async () => (await userS3.send(new GetObjectCommand({ Bucket: made, Key: 'small.bin' })).catch(() => undefined)) !== undefined, 20_000);
+  await t.rejects(userS3.send(new PutObjectCommand({ Bucket: made, Key: 'x', Body: 'x' })), { name: 'AccessDenied' }, 'and its read-only policy is in force');
+
+  // The read-only user, in a browser of its own: no button whose request would fail, no cluster or identity pages.
+  const context = await browser.createBrowserContext();
+  const reader = await context.newPage();
+  reader.setDefaultTimeout(60_000);
+  await reader.setViewport({ width: 420, height: 800 });
+  await reader.goto(`${cluster.endpoint}/-/console/`);
+  await reader.waitForSelector('#signin:not([hidden])');
+  await reader.type('#signin input[name=accessKeyId]', madeKeys.accessKeyId);
+  await reader.type('#signin input[name=secretAccessKey]', madeKeys.secretAccessKey);
+  await reader.click('#signin button[type=submit]');
+  await reader.waitForSelector('#buckets');
+  await reader.goto(`${cluster.endpoint}/-/console/#/buckets/${made}/`);
+  await reader.waitForFunction("[...document.querySelectorAll('#objects td')].some((td) => td.textContent === 'small.bin')");
+  t.equal(await reader.$('#upload'), null, 'no upload form');
+  t.equal(await reader.$('#objects button.delete'), null, 'no delete buttons');
+  t.equal(await reader.$('#bucket-settings'), null, 'no bucket settings');
+  t.ok(await reader.$('#objects a.download'), 'but downloads');
+  t.same(await reader.$$eval('#nav a:not([hidden])', (links) => links.map((a) => a.textContent)), ['Buckets'], 'only the buckets page in the menu');
+  await reader.screenshot({ path: join(ARTIFACTS, '12-read-only-user-narrow.png'), fullPage: true });
+  // CSRF: a change without the console's header is refused, even from the signed-in page itself.
+  t.equal(await reader.evaluate(async () => (await fetch('/-/console/s3/csrf-bucket', { method: 'PUT' })).status), 403, 'a header-less change is refused');
+  await context.close();
 
   // A page name is one of the console's own: a link to '#/constructor/<markup>' shows the overview,
   // never the markup (inherited members of the page table once rendered their arguments as HTML).

@@ -17,6 +17,8 @@ export const ADMIN_ACTIONS = [
   'admin:AttachUserPolicy',
   'admin:DetachUserPolicy',
   'admin:ServerInfo',
+  'admin:GetBucketQuota',
+  'admin:SetBucketQuota',
 ] as const;
 
 /** One admin API action. */

@@ -67,6 +67,18 @@ export function authenticate(req: AuthRequest, credentials: CredentialStore, opt
 }
 
 /**
+ * A request the console's session cookie vouches for (the console checked the cookie and that the key
+ * is still the user's): the key's holder, with an unsigned body as an anonymous request has (a hash
+ * the page declares is still checked). A signature beside the session is refused rather than ignored.
+ */
+export function sessionAuth(req: AuthRequest, accessKeyId: string): AuthResult {
+  const query = decodeQuery(req.rawQuery);
+  const signed = headerValue(req.headers, 'authorization') !== undefined || query.some(([k]) => k === 'X-Amz-Algorithm' || k === SIGNATURE_PARAM || k === 'Signature');
+  if (signed) throw new S3Error('InvalidRequest', { message: 'A console request is authenticated by its session; it carries no signature.' });
+  return { ...anonymousAuth(req), accessKeyId, anonymous: false };
+}
+
+/**
  * An unsigned request: no key, no signed body. Whether it may do anything is the access decision's
  * to say (ACL grants to AllUsers, bucket policies), not authentication's.
  */

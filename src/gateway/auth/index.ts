@@ -1,4 +1,5 @@
-export { authenticate } from './authenticate.js';
+export { authenticate, sessionAuth } from './authenticate.js';
+export { presignUrl, type PresignRequest } from './presign.js';
 export { createBodyDecoder, BodyDecoder } from './body-decoder.js';
 export type { BodyDecodeResult, BodyDecoderOptions } from './body-decoder.js';
 export type { BodyBudget } from './chunk-budget.js';

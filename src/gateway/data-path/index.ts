@@ -1,6 +1,7 @@
 // The gateway's paths to the storage nodes, with no HTTP in them: writing a version's shards, finding
 // and streaming a version, merging node listings, bucket records, and the request scope they run in.
 export { BucketService } from './bucket-service.js';
+export { bucketQuota, type QuotaReport } from './bucket-quota.js';
 export { BucketUsageReader, USAGE_CACHE_MS, estimateUsage, type UsageEstimate } from './bucket-usage.js';
 export { MAX_ACTIVE_BUCKET_LOOKUPS } from './bucket-lookups.js';
 export { rotateMasterKey, type RotationReport } from './key-rotation.js';

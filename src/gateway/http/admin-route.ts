@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../common/index.js';
 import { ADMIN_RESOURCE, evaluatePolicy, type AdminAction, type Principal } from '../access/index.js';
-import type { AuthResult } from '../auth/index.js';
-import { IdentityError, type IdentityActions, type IdentityErrorCode, type NodeStatusRow } from '../data-path/index.js';
+import { sessionAuth, type AuthResult } from '../auth/index.js';
+import { bucketQuota, IdentityError, type BucketService, type IdentityActions, type IdentityErrorCode, type NodeStatusRow } from '../data-path/index.js';
+import type { BucketQuota } from '../../rpc/index.js';
 import { parseTarget, S3Error } from '../s3/index.js';
 import type { AccessDeps, SignatureSettings } from './auth-deps.js';
 import { userArn } from './authorize.js';
@@ -23,6 +25,8 @@ const BODY_DEADLINE_MS = 10_000;
 export interface AdminApiOptions {
   services: SignatureSettings & Pick<AccessDeps, 'users' | 'clock'>;
   identity: IdentityActions;
+  /** The buckets' records and usage, for the quota calls. */
+  buckets: BucketService;
   /** Every node's work status (`tessera admin status`). */
   statuses: () => Promise<NodeStatusRow[]>;
   baseDomain: string | undefined;
@@ -62,7 +66,34 @@ const ROUTES: readonly AdminRoute[] = [
   { method: 'GET', path: ['policies', ':'], action: 'admin:GetPolicy', run: (o, i) => o.identity.getPolicy(param(i, 0)) },
   { method: 'PUT', path: ['policies', ':'], action: 'admin:PutPolicy', run: (o, i) => o.identity.putPolicy(param(i, 0), i.body) },
   { method: 'GET', path: ['status'], action: 'admin:ServerInfo', run: async (o) => ({ nodes: await o.statuses() }) },
+  { method: 'GET', path: ['buckets', ':', 'quota'], action: 'admin:GetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), undefined, quotaSignal()) },
+  { method: 'PUT', path: ['buckets', ':', 'quota'], action: 'admin:SetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), quotaOf(jsonObject(i.body)), quotaSignal()) },
+  { method: 'DELETE', path: ['buckets', ':', 'quota'], action: 'admin:SetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), null, quotaSignal()) },
 ];
+
+/** Longest a quota call waits for the nodes (the bucket record's update, then every node's usage counters). */
+const QUOTA_TIMEOUT_MS = 30_000;
+
+function quotaSignal(): AbortSignal {
+  const signal = AbortSignal.timeout(QUOTA_TIMEOUT_MS);
+  // Every node call of the update listens to it.
+  setMaxListeners(0, signal);
+  return signal;
+}
+
+/** A quota body: `maxBytes` and/or `maxObjects`, whole numbers of at least 0 (the CLI's --max-bytes, --max-objects). */
+function quotaOf(body: Record<string, unknown>): BucketQuota {
+  const limit = (name: 'maxBytes' | 'maxObjects'): number | undefined => {
+    const value = Object.hasOwn(body, name) ? body[name] : undefined;
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new AdminError('InvalidArgument', `"${name}" must be a whole number of at least 0.`);
+    return value;
+  };
+  const maxBytes = limit('maxBytes');
+  const maxObjects = limit('maxObjects');
+  if (maxBytes === undefined && maxObjects === undefined) throw new AdminError('InvalidArgument', 'The body needs "maxBytes" or "maxObjects" (DELETE clears the quota).');
+  return { ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxObjects === undefined ? {} : { maxObjects }) };
+}
 
 /** The admin API's own refusals, by code: the HTTP status each answers with. */
 const ADMIN_ERROR_STATUS: Readonly<Record<IdentityErrorCode | AdminErrorCode, number>> = {
@@ -142,6 +173,8 @@ async function serve(request: FastifyRequest, reply: FastifyReply, options: Admi
  * unsigned request is refused), with the body's hash given or UNSIGNED-PAYLOAD (no aws-chunked framing).
  */
 async function authenticateSigned(request: FastifyRequest, options: AdminApiOptions, target: { rawPath: string; rawQuery: string }): Promise<AuthResult> {
+  // The console's calls (`/-/console/admin/v1/...`) are its session user's, as S3's are (console-route.ts).
+  if (request.sessionUser !== undefined) return bodyChecked(sessionAuth({ method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: request.headers }, request.sessionUser));
   const authorization = request.headers.authorization;
   if (typeof authorization !== 'string' || !authorization.startsWith('AWS4-HMAC-SHA256 ')) {
     throw new AdminError('AccessDenied', 'The admin API takes requests signed with AWS Signature Version 4 in the Authorization header.');
@@ -150,7 +183,11 @@ async function authenticateSigned(request: FastifyRequest, options: AdminApiOpti
   // The S3 app sets Content-Type aside before the routes run; a signature may cover it.
   const raw = request.raw.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'content-type') headers['content-type'] = raw[i + 1];
-  const auth = await authenticateRequest({ method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers }, options.services);
+  return bodyChecked(await authenticateRequest({ method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers }, options.services));
+}
+
+/** The admin API reads a plain body, its SHA-256 given or not: no aws-chunked framing. */
+function bodyChecked(auth: AuthResult): AuthResult {
   if (auth.payloadMode !== 'sha256' && auth.payloadMode !== 'unsigned') {
     throw new AdminError('InvalidRequest', 'The admin API takes a body signed by its SHA-256 or UNSIGNED-PAYLOAD, not aws-chunked.');
   }
@@ -159,9 +196,22 @@ async function authenticateSigned(request: FastifyRequest, options: AdminApiOpti
 
 /** AccessDenied unless the caller's identity policies allow `action` (and none denies it); the administrator may do all. */
 function authorizeAdmin(request: FastifyRequest, options: AdminApiOptions, principal: Principal, action: AdminAction): void {
-  if (principal.kind === 'admin') return;
+  const decision = adminDecision(request, options.services, principal, action);
+  if (decision === 'allow') return;
   if (principal.kind !== 'user') throw new AdminError('AccessDenied', 'Access Denied');
-  const nowMs = options.services.clock.nowMs();
+  if (decision === 'deny') throw new AdminError('AccessDenied', `Access Denied: ${action} is denied to ${principal.name}.`);
+  throw new AdminError('AccessDenied', `Access Denied: ${principal.name} is not allowed ${action}.`);
+}
+
+/**
+ * Whether `principal` may take admin `action` in `request`: 'allow' when an identity policy allows it
+ * and none denies it (always for the administrator), 'deny' for an explicit Deny, else 'none'. The
+ * admin API's decision, and the console's when it asks what a user may do.
+ */
+export function adminDecision(request: FastifyRequest, services: Pick<AccessDeps, 'users' | 'clock'>, principal: Principal, action: AdminAction): 'allow' | 'deny' | 'none' {
+  if (principal.kind === 'admin') return 'allow';
+  if (principal.kind !== 'user') return 'none';
+  const nowMs = services.clock.nowMs();
   const facts = new Map<string, string | string[]>([
     ['aws:sourceip', request.ip],
     ['aws:securetransport', request.protocol === 'https' ? 'true' : 'false'],
@@ -174,12 +224,12 @@ function authorizeAdmin(request: FastifyRequest, options: AdminApiOptions, princ
   if (typeof userAgent === 'string') facts.set('aws:useragent', userAgent);
   const subject = { anonymous: false, names: [userArn(principal.name), principal.canonicalId] };
   let allowed = false;
-  for (const policy of options.services.users.policiesOf(principal.canonicalId)) {
+  for (const policy of services.users.policiesOf(principal.canonicalId)) {
     const decision = evaluatePolicy(policy, subject, action, ADMIN_RESOURCE, facts);
-    if (decision === 'deny') throw new AdminError('AccessDenied', `Access Denied: ${action} is denied to ${principal.name}.`);
+    if (decision === 'deny') return 'deny';
     if (decision === 'allow') allowed = true;
   }
-  if (!allowed) throw new AdminError('AccessDenied', `Access Denied: ${principal.name} is not allowed ${action}.`);
+  return allowed ? 'allow' : 'none';
 }
 
 /**

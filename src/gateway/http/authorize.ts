@@ -279,3 +279,31 @@ export async function refuseUnlistedMiss(ctx: RequestContext<AccessDeps>, name: 
   if (decision === 'allow') return;
   if (decision === 'deny' || !aclAllows(principal, bucketOwnerOf(ctx, bucket), grantsInForce(bucket, bucket.grants), 'READ')) throw new S3Error('AccessDenied');
 }
+
+/**
+ * Which of `actions` `principal` may take on the scope's target (the service, its bucket, or a key of
+ * it): the decision `authorize` takes before a request runs, then, for an object action no policy
+ * allowed, the bucket's ACL as `requireKeyAccess` takes it (an object's own ACL may still give more).
+ * The console asks it so that a user sees only the buttons whose requests would pass.
+ */
+export async function permittedActions(scope: Scope, principal: Principal, actions: readonly S3Action[]): Promise<S3Action[]> {
+  const permitted: S3Action[] = [];
+  for (const action of actions) {
+    try {
+      const access = await authorize(scope, principal, action);
+      if (access.objectPermission !== undefined) {
+        const name = scope.target.bucket as string;
+        const bucket = await scope.services.buckets.require(name, scope.signal);
+        const ctx = { ...scope, access };
+        const decision = keyDecision(ctx, bucket, scope.target.key ?? '', action);
+        if (decision === 'deny') continue;
+        if (decision !== 'allow' && !aclAllows(principal, bucketOwnerOf(scope, bucket), grantsInForce(bucket, bucket.grants), access.objectPermission)) continue;
+      }
+      permitted.push(action);
+    } catch (err) {
+      if (err instanceof S3Error && err.code === 'AccessDenied') continue;
+      throw err;
+    }
+  }
+  return permitted;
+}

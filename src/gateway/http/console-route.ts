@@ -3,10 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RingLocator } from '../../placement/index.js';
 import { inspectShards, type NodeClient } from '../../rpc/index.js';
 import type { CredentialStore } from '../auth/index.js';
+import { adminDecision } from './admin-route.js';
+import { capabilities, presign, type Session } from './console-user-calls.js';
 import { listObjects, type ListPathDeps } from '../data-path/index.js';
 import type { AuthDeps } from './auth-deps.js';
 import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
-import { CONSOLE_ASSETS } from './console-assets.js';
+import { loadConsoleAssets } from './console-assets.js';
 import { deliveryTotals } from './console-events.js';
 import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
 import { keyVersions, prefixVersions } from './console-versions.js';
@@ -16,8 +18,8 @@ import { readBoundedBody } from './request-body.js';
 /** Where the console lives: bucket "-" in path style, which no S3 bucket can be. */
 export const CONSOLE_PATH = '/-/console/';
 
-/** What the console's API reads: bucket listings and versions, the nodes, and who may sign in. */
-export type ConsoleDeps = ListPathDeps & Pick<AuthDeps, 'users' | 'clock'>;
+/** What the console's API reads: bucket listings and versions, the nodes, who may sign in and what they may do. */
+export type ConsoleDeps = ListPathDeps & AuthDeps;
 
 /** What the console reads from. */
 export interface ConsoleOptions {
@@ -38,13 +40,15 @@ const NODE_TIMEOUT_MS = 5_000;
 const BROWSE_PAGE = 500;
 
 /**
- * The read-only web console: static assets (shipped in the package, no CDN) and a small JSON API under
- * `/-/console/api/`. Sign-in checks an access key and secret against the S3 credential store and sets
- * a signed, HttpOnly session cookie; every API call but sign-in needs it. Answered from an onRequest
- * hook, like the health endpoints, so a virtual-hosted request for the same path stays S3's.
+ * The web console: static assets (shipped in the package, no CDN), its session, and the S3 and admin
+ * API calls it hands on to their own routes as the session's user (HANDED_ON). Sign-in checks any access
+ * key and secret against the S3 credential store and sets a signed, HttpOnly session cookie; every
+ * other call needs it. Answered from an onRequest hook, like the health endpoints, so a virtual-hosted
+ * request for the same path stays S3's. Register it before the admin API, whose hook it hands calls to.
  */
 export function registerConsole(app: FastifyInstance, options: ConsoleOptions): void {
   const sessions = new ConsoleSessions({ clusterSecret: options.clusterSecret, clock: () => options.services.clock.nowMs() });
+  const assets = loadConsoleAssets();
   app.addHook('onRequest', async (request, reply) => {
     const url = request.raw.url ?? '';
     if (!url.startsWith('/-/console')) return;
@@ -57,14 +61,26 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
     if (path === '/-/console/api/session' && request.method === 'DELETE') {
       return reply.header('set-cookie', `${CONSOLE_COOKIE}=; Path=/-/console/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ ok: true });
     }
-    if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'the console is read-only' });
+    const handOn = HANDED_ON.find((route) => path.startsWith(route.from));
+    if (handOn !== undefined) return handOnAsUser(request, reply, options, sessions, url, handOn);
     if (path.startsWith('/-/console/api/')) {
-      const user = sessions.verify(cookieValue(request.headers.cookie, CONSOLE_COOKIE));
-      // The key must still be an administrator's: a session ends with its key, not only with its time.
-      if (user === undefined || !isAdministratorKey(options, user)) return reply.code(401).send({ error: 'sign in' });
+      const session = sessionOf(request, options, sessions);
+      if (session === undefined) return reply.code(401).send({ error: 'sign in' });
+      const page = path.slice('/-/console/api/'.length);
       try {
         if (options.gate !== undefined) await holdTurn(options.gate, reply.raw);
-        const answer = await api(path.slice('/-/console/api/'.length), new URLSearchParams(url.split('?')[1] ?? ''), options, user);
+        if (page === 'presign' && request.method === 'POST') {
+          if (!sameOriginChange(request)) return refuseCrossSite(reply);
+          return reply.send(presign(request, options.services, session, await readBody(request)));
+        }
+        if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'this page is read with GET' });
+        const query = new URLSearchParams(url.split('?')[1] ?? '');
+        if (page === 'capabilities') return reply.send(await capabilities(request, reply, options.services, session, query, AbortSignal.timeout(NODE_TIMEOUT_MS)));
+        // The cluster pages read every bucket, key and shard past S3's checks: a user needs admin:ServerInfo.
+        if (adminDecision(request, options.services, session.principal, 'admin:ServerInfo') !== 'allow') {
+          return reply.code(403).send({ error: 'The cluster pages need admin:ServerInfo.', code: 'AccessDenied' });
+        }
+        const answer = await api(page, query, options, session.accessKeyId);
         if (answer === undefined) return reply.code(404).send({ error: 'no such page' });
         return reply.send(answer);
       } catch (err) {
@@ -75,8 +91,9 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
         return reply.code(503).send({ error: (err as Error).message });
       }
     }
+    if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'assets are read with GET' });
     const name = path.slice(CONSOLE_PATH.length) || 'index.html';
-    const asset = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
+    const asset = assets.get(name);
     if (asset === undefined) return reply.code(404).type('text/plain').send('not found\n');
     reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
     return reply.type(asset.type).send(asset.body);
@@ -84,11 +101,65 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
 }
 
 /**
- * The console shows every bucket, key and shard of the cluster: it is the administrators' (the keys of
- * the gateway's configuration), whom S3's own checks let read all of that too. A user's key is refused.
+ * The console's own S3 and admin API: its page is a client of both, authenticated by its session
+ * cookie instead of a signature. A request under `from` is answered by the ordinary route under `to`
+ * (the S3 route, or the admin API's hook, registered after this one) as the session's user: the same
+ * handlers, the same authorization, the same errors as a signed request.
  */
-function isAdministratorKey(options: ConsoleOptions, accessKeyId: string): boolean {
-  return options.services.users.lookup(accessKeyId)?.principal.kind === 'admin';
+const HANDED_ON = [
+  { from: '/-/console/s3/', to: '/' },
+  { from: '/-/console/admin/v1/', to: '/-/admin/v1/' },
+] as const;
+
+/** The header every state-changing console request carries: a form of another site cannot send it, and its script only after a preflight nothing answers. */
+export const CONSOLE_CHANGE_HEADER = 'x-tessera-console';
+
+/** The request's session, or undefined: none, forged, expired, or its key disabled or deleted since (a session ends with its key). */
+function sessionOf(request: FastifyRequest, options: ConsoleOptions, sessions: ConsoleSessions): Session | undefined {
+  const accessKeyId = sessions.verify(cookieValue(request.headers.cookie, CONSOLE_COOKIE));
+  if (accessKeyId === undefined) return undefined;
+  const principal = options.services.users.lookup(accessKeyId)?.principal;
+  if (principal === undefined || principal.kind === 'anonymous') return undefined;
+  return { accessKeyId, principal };
+}
+
+/**
+ * A change (anything but GET and HEAD) is the console page's own only with the console's header and,
+ * when the browser names one, an Origin that is this gateway's: with the SameSite=Strict cookie, a
+ * page of another site can make a signed-in browser change nothing.
+ */
+function sameOriginChange(request: FastifyRequest): boolean {
+  if (request.headers[CONSOLE_CHANGE_HEADER] !== '1') return false;
+  const origin = request.headers.origin;
+  return origin === undefined || origin === `${request.protocol}://${request.headers.host ?? ''}`;
+}
+
+/** The answer to a change that is not the console page's own; its body is left unread, so the connection goes with it. */
+function refuseCrossSite(reply: FastifyReply): FastifyReply {
+  return reply
+    .code(403)
+    .header('connection', 'close')
+    .send({ error: `A console change needs the ${CONSOLE_CHANGE_HEADER} header and a same-origin Origin.`, code: 'AccessDenied' });
+}
+
+/** Passes a console S3 or admin call on to its route, as the session's user; or answers it when there is no session or it is not the page's own. */
+function handOnAsUser(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: ConsoleOptions,
+  sessions: ConsoleSessions,
+  url: string,
+  route: (typeof HANDED_ON)[number],
+): FastifyReply | undefined {
+  const session = sessionOf(request, options, sessions);
+  if (session === undefined) return reply.code(401).header('connection', 'close').send({ error: 'sign in' });
+  if (request.method !== 'GET' && request.method !== 'HEAD' && !sameOriginChange(request)) return refuseCrossSite(reply);
+  request.sessionUser = session.accessKeyId;
+  request.raw.url = route.to + url.slice(route.from.length);
+  // An object opened from here (a download link opened in a tab) must not run as the console's page:
+  // a sandbox gives it an opaque origin and no scripts.
+  reply.header('content-security-policy', "sandbox; default-src 'none'");
+  return undefined;
 }
 
 async function signIn(request: FastifyRequest, reply: FastifyReply, options: ConsoleOptions, sessions: ConsoleSessions): Promise<FastifyReply> {
@@ -108,10 +179,6 @@ async function signIn(request: FastifyRequest, reply: FastifyReply, options: Con
   if (typeof accessKeyId !== 'string' || typeof secretAccessKey !== 'string' || !secretMatches(secretAccessKey, options.credentials.secretKeyFor(accessKeyId))) {
     request.log.info({ accessKeyId: typeof accessKeyId === 'string' ? accessKeyId : undefined }, 'console sign-in refused');
     return reply.code(403).send({ error: 'The access key or secret is not correct.' });
-  }
-  if (!isAdministratorKey(options, accessKeyId)) {
-    request.log.info({ accessKeyId }, 'console sign-in refused: not an administrator key');
-    return reply.code(403).send({ error: "The console is for the cluster's administrators; sign in with an administrator's key." });
   }
   // Over HTTPS the cookie is Secure: never sent back over plain HTTP.
   const secure = request.protocol === 'https' ? '; Secure' : '';

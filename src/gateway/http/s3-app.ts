@@ -5,7 +5,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { newRequestId, randomHex, type Logger } from '../../common/index.js';
 import type { S3Action } from '../access/index.js';
-import { authenticate, type AuthRequest, type AuthResult } from '../auth/index.js';
+import { authenticate, sessionAuth, type AuthRequest, type AuthResult } from '../auth/index.js';
 import { parseTarget, renderXml, S3Error, toS3Error, type S3Target } from '../s3/index.js';
 import { startAccessLog, type AccessLogSettings } from './access-logging.js';
 import { answerPreflight, applyCors } from './cors-headers.js';
@@ -31,6 +31,11 @@ declare module 'fastify' {
     /** For the access log: the requester's canonical id (undefined: anonymous or not known yet), and the S3 error answered. */
     s3Requester: string | undefined;
     s3ErrorCode: string | undefined;
+    /**
+     * Set by the console for a request its session cookie vouches for (console-route.ts): the access key
+     * the request acts as, with no signature of its own. Undefined for every other request.
+     */
+    sessionUser: string | undefined;
   }
 }
 
@@ -165,6 +170,7 @@ function recordRequests(app: FastifyInstance, options: S3AppOptions): void {
   app.decorateRequest('s3User', undefined);
   app.decorateRequest('s3Requester', undefined);
   app.decorateRequest('s3ErrorCode', undefined);
+  app.decorateRequest('sessionUser', undefined);
   if (metrics !== undefined || accessLog) {
     // A callback hook, not an async one: no promise per request.
     app.addHook('onResponse', (request, reply, done) => {
@@ -225,10 +231,9 @@ function addS3Route(app: FastifyInstance, options: S3AppOptions, contentTypes: W
       const target = parseTarget(rawUrl, request.headers.host, options.baseDomain);
       request.s3Target = target;
       if (options.serverAccessLogs !== undefined) await startAccessLog(request, reply, { target, services, signal: disconnect.signal }, options.serverAccessLogs);
-      const auth = await authenticateRequest(
-        { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: signedHeadersOf(request), hostBucket: target.virtualHosted ? target.bucket : undefined },
-        services,
-      );
+      const authRequest = { method: request.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: signedHeadersOf(request), hostBucket: target.virtualHosted ? target.bucket : undefined };
+      // A console request is its session's user's, then everything below is as for a signed request.
+      const auth = request.sessionUser !== undefined ? sessionAuth(authRequest, request.sessionUser) : await authenticateRequest(authRequest, services);
       request.s3User = auth.anonymous ? undefined : auth.accessKeyId;
       const principal = auth.anonymous ? ({ kind: 'anonymous' } as const) : services.users.lookup(auth.accessKeyId)?.principal;
       if (principal === undefined) throw new S3Error('InvalidAccessKeyId', { fields: { AWSAccessKeyId: auth.accessKeyId } });
