@@ -7,7 +7,7 @@ import { startCluster } from '../helpers/cluster.js';
 import { parsePrometheus, sampleValue, scrape } from '../helpers/prometheus.js';
 
 t.test('gateway /metrics: counters, latency and bytes move with S3 traffic, and node calls are counted per node', async (t) => {
-  const cluster = await startCluster({ blockSizeBytes: 64 * 1024 });
+  const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024 });
   t.teardown(() => cluster.close());
   const s3 = cluster.client();
   const bucket = bucketName();
@@ -76,7 +76,7 @@ t.test('gateway /metrics: counters, latency and bytes move with S3 traffic, and 
 });
 
 t.test('with metricsToken, /metrics wants the bearer token; a signed request for a bucket named "metrics" is still S3', async (t) => {
-  const cluster = await startCluster({ gatewayOverrides: { metricsToken: 'scrape-token-1' } });
+  const cluster = await startCluster({ nodeHealing: false, gatewayOverrides: { metricsToken: 'scrape-token-1' } });
   t.teardown(() => cluster.close());
   const open = await scrape(`${cluster.endpoint}/metrics`);
   t.equal(open.status, 401, 'no token: refused');

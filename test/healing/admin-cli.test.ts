@@ -14,6 +14,9 @@ import { TEST_DEV_ENV as DEV_ENV } from '../helpers/tree.js';
 const dir = await mkdtemp(join(tmpdir(), 'tessera-admin-'));
 const dataDir = join(dir, 'data');
 t.teardown(() => rm(dir, { recursive: true, force: true }));
+/** The embedded cluster as the restart left it: the heal test goes on with it rather than start a third. */
+let restarted: Awaited<ReturnType<typeof runDev>> | undefined;
+t.teardown(() => restarted?.close());
 
 async function admin(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -25,6 +28,7 @@ async function admin(args: string[]): Promise<{ code: number; out: string; err: 
 t.test('admin status and scrub against the embedded cluster, across a restart', async (t) => {
   for (const round of [1, 2]) {
     const dev = await runDev({ data: dataDir, listen: '127.0.0.1:0', nodes: '6' }, DEV_ENV, silentLogger());
+    if (round === 2) restarted = dev;
     try {
       const cluster = JSON.parse(await readFile(join(dataDir, 'cluster.json'), 'utf8')) as { nodes: { id: string; address: string }[] };
       t.equal(cluster.nodes.length, 6, `round ${round}: cluster.json names the six nodes`);
@@ -49,7 +53,7 @@ t.test('admin status and scrub against the embedded cluster, across a restart', 
       t.equal(viaConfig.code, 0, `status via --config: ${viaConfig.err}`);
       t.match(viaConfig.out, 'node-5');
     } finally {
-      await dev.close();
+      if (round === 1) await dev.close();
     }
   }
   const missing = await admin(['status', '--data', join(dir, 'nowhere')]);
@@ -59,9 +63,8 @@ t.test('admin status and scrub against the embedded cluster, across a restart', 
 });
 
 t.test('admin heal --wait runs a pass to the end; status --watch repeats until stopped; both have --json', async (t) => {
-  const healDir = join(dir, 'heal');
-  const dev = await runDev({ data: healDir, listen: '127.0.0.1:0', nodes: '6' }, DEV_ENV, silentLogger());
-  t.teardown(() => dev.close());
+  if (restarted === undefined) throw new Error('the restart test left no embedded cluster');
+  const healDir = dataDir;
   const heal = await admin(['heal', '--fast', '--wait', '--interval-ms', '50', '--data', healDir]);
   t.equal(heal.code, 0, `heal --wait ends with every node healed: ${heal.err}`);
   t.match(heal.out, /heal pass started on 6 of 6 nodes/);

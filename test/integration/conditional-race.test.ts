@@ -19,7 +19,7 @@ import { secondGatewayClient, startCluster, statusOf } from '../helpers/cluster.
  */
 const ROUNDS = 15;
 
-const cluster = await startCluster({ blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
+const cluster = await startCluster({ nodeHealing: false, blockSizeBytes: 64 * 1024, gatewayOverrides: { metadataTimeoutMs: 10_000, stallTimeoutMs: 10_000 } });
 t.teardown(() => cluster.close());
 const clients: S3Client[] = [cluster.client(), await secondGatewayClient(t, cluster)];
 const bucket = bucketName('race');

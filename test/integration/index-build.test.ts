@@ -81,6 +81,13 @@ function uploadOrder(a: { key: string; id: string }, b: { key: string; id: strin
   return Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/**
+ * The index builds' cluster, a bucket per test: six nodes whose gateway rereads bucket records every
+ * 100 ms, so it sees a build's marks soon. (The uploads test stops nodes of its own twelve.)
+ */
+const indexing = await startCluster({ nodeHealing: false, gatewayOverrides: { bucketCacheTtlMs: 100 } });
+t.teardown(() => indexing.close());
+
 t.test('on twelve nodes, ListMultipartUploads reads only the uploads index: it pages, filters and rolls up with five of the six other nodes stopped', async (t) => {
   const cluster = await startCluster({ nodeCount: 12, nodeHealing: false });
   t.teardown(() => cluster.close());
@@ -170,8 +177,7 @@ class VersionModel {
 }
 
 t.test('an index build of a bucket created before the index, while it is written to: its listings then read the index and show exactly what committed', async (t) => {
-  const cluster = await startCluster({ nodeHealing: false, gatewayOverrides: { bucketCacheTtlMs: 100 } });
-  t.teardown(() => cluster.close());
+  const cluster = indexing;
   const { s3, bucket } = await unindexedBucketOn(cluster);
   await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
   const model = new VersionModel();
@@ -235,8 +241,7 @@ t.test('an index build of a bucket created before the index, while it is written
 });
 
 t.test('a PUT whose body began before the build and commits after its walk is listed: it announces its intent as it commits', async (t) => {
-  const cluster = await startCluster({ nodeHealing: false, gatewayOverrides: { bucketCacheTtlMs: 100 } });
-  t.teardown(() => cluster.close());
+  const cluster = indexing;
   const { s3, bucket } = await unindexedBucketOn(cluster);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'before', Body: 'x' }));
   const half = 512 * 1024;

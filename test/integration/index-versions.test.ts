@@ -82,9 +82,11 @@ async function allPages(side: Side, options: { prefix?: string; delimiter?: stri
   throw new Error('the listing did not end');
 }
 
+/** One cluster for the file, a bucket (or two) per test; the test that stops a node runs last. */
+const cluster: TestCluster = await startCluster({ nodeHealing: false });
+t.teardown(() => cluster.close());
+
 t.test('ListObjectVersions of an indexed bucket answers as the node-merge listing of an unindexed one', async (t) => {
-  const cluster: TestCluster = await startCluster({ nodeHealing: false });
-  t.teardown(() => cluster.close());
   const indexed = await sideOf(bucketOn(cluster));
   const unindexed = await sideOf(unindexedBucketOn(cluster));
   const sides = [indexed, unindexed];
@@ -143,31 +145,7 @@ t.test('ListObjectVersions of an indexed bucket answers as the node-merge listin
   }
 });
 
-t.test('an SDK client pages through the versions of an indexed bucket with KeyMarker and VersionIdMarker', async (t) => {
-  const cluster: TestCluster = await startCluster({ nodeHealing: false });
-  t.teardown(() => cluster.close());
-  const side = await sideOf(bucketOn(cluster));
-  await both([side], versioning('Enabled'), '');
-  for (let n = 0; n < 7; n += 1) await both([side], put('k', `body ${n}`), `k${n}`);
-  await both([side], remove('k'), 'k-marker');
-  for (const key of ['j', 'l']) await both([side], put(key, key), key);
-  const pages = await allPages(side, { maxKeys: 3 });
-  t.ok(pages.length > 3, 'several pages');
-  const rows = pages.flatMap((page) => page.filter((row) => !row.startsWith('truncated')));
-  t.same(
-    rows.map((row) => row.split(' ').slice(0, 2).join(' ')),
-    // Each page lists its versions before its delete markers, as the SDK hands them over.
-    ['j@j latest', 'k@k6 6', 'k@k-marker latest', 'k@k5 6', 'k@k4 6', 'k@k3 6', 'k@k2 6', 'k@k1 6', 'k@k0 6', 'l@l latest'],
-    'every version once, newest first, the latest marked on the first page that holds its key',
-  );
-  // A stopped index replica is replaced by another of the shard's set, read from where the merge stands.
-  await cluster.stopNode(5);
-  t.same(await allPages(side, { maxKeys: 3 }), pages, 'the same pages with a replica stopped');
-});
-
 t.test('the versions of a key with a write in flight are read from its own nodes, across pages', async (t) => {
-  const cluster: TestCluster = await startCluster({ nodeHealing: false });
-  t.teardown(() => cluster.close());
   const indexed = await sideOf(bucketOn(cluster));
   const unindexed = await sideOf(unindexedBucketOn(cluster));
   const sides = [indexed, unindexed];
@@ -187,4 +165,24 @@ t.test('the versions of a key with a write in flight are read from its own nodes
     ['k@k4', 'k@k3', 'k@k1', 'k@k0'],
     'the key\'s versions as its nodes hold them',
   );
+});
+
+t.test('an SDK client pages through the versions of an indexed bucket with KeyMarker and VersionIdMarker', async (t) => {
+  const side = await sideOf(bucketOn(cluster));
+  await both([side], versioning('Enabled'), '');
+  for (let n = 0; n < 7; n += 1) await both([side], put('k', `body ${n}`), `k${n}`);
+  await both([side], remove('k'), 'k-marker');
+  for (const key of ['j', 'l']) await both([side], put(key, key), key);
+  const pages = await allPages(side, { maxKeys: 3 });
+  t.ok(pages.length > 3, 'several pages');
+  const rows = pages.flatMap((page) => page.filter((row) => !row.startsWith('truncated')));
+  t.same(
+    rows.map((row) => row.split(' ').slice(0, 2).join(' ')),
+    // Each page lists its versions before its delete markers, as the SDK hands them over.
+    ['j@j latest', 'k@k6 6', 'k@k-marker latest', 'k@k5 6', 'k@k4 6', 'k@k3 6', 'k@k2 6', 'k@k1 6', 'k@k0 6', 'l@l latest'],
+    'every version once, newest first, the latest marked on the first page that holds its key',
+  );
+  // A stopped index replica is replaced by another of the shard's set, read from where the merge stands.
+  await cluster.stopNode(5);
+  t.same(await allPages(side, { maxKeys: 3 }), pages, 'the same pages with a replica stopped');
 });
