@@ -12,13 +12,13 @@ export const USAGE_DEFAULTS = { dataShards: 4, parityShards: 2, partitionBits: 1
 export const TESSERA_USAGE = `usage: tessera <command> [options]
 
 commands:
-  dev       [--data DIR] [--listen HOST:PORT] [--nodes N] [--node-threads N] [--log-format auto|pretty|json]
+  dev       [--data DIR] [--listen HOST:PORT] [--console-listen HOST:PORT] [--nodes N] [--node-threads N] [--log-format auto|pretty|json]
                                                            embedded gateway + storage nodes (default ./data, 127.0.0.1:9000;
                                                            nodes run in one thread per core but the gateway's, 0 = on its thread;
                                                            beyond loopback only with TESSERA_ACCESS_KEY + TESSERA_SECRET_KEY(_FILE))
   node      [--config FILE] [--data DIR] [--listen HOST:PORT] [--id ID] [--secret-file FILE]
                                                            one storage node (default listen 127.0.0.1:9100)
-  gateway   [--config FILE] [--listen HOST:PORT] [--workers N|auto]
+  gateway   [--config FILE] [--listen HOST:PORT] [--console-listen HOST:PORT] [--workers N|auto]
                                                            one S3 gateway (SIGHUP: look for a newer ring, reload TLS);
                                                            --workers: that many processes on one address
   cluster   init --node SPEC... [--push]                   a cluster secret, the first ring, a gateway config
@@ -42,7 +42,8 @@ TESSERA_SECRET_KEY_FILE. See deploy/README.md.
 `;
 
 /** Usage text of `tessera dev`. */
-export const DEV_USAGE = `usage: tessera dev [--data DIR] [--listen HOST:PORT] [--nodes N] [--node-threads N] [--log-format auto|pretty|json]
+export const DEV_USAGE = `usage: tessera dev [--data DIR] [--listen HOST:PORT] [--console-listen HOST:PORT] [--nodes N] [--node-threads N]
+                  [--log-format auto|pretty|json]
 
   One gateway and N storage nodes (default 6) in this process, each node on its own loopback port and
   directory under DIR; prints the endpoint and credentials once it listens. Ctrl-C stops it.
@@ -50,6 +51,7 @@ export const DEV_USAGE = `usage: tessera dev [--data DIR] [--listen HOST:PORT] [
   --data DIR          data directory (TESSERA_DATA_DIR, default ./data)
   --listen HOST:PORT  the gateway's address (TESSERA_LISTEN, default 127.0.0.1:9000; port 0 picks a free one);
                       beyond loopback only with TESSERA_ACCESS_KEY + TESSERA_SECRET_KEY(_FILE)
+  --console-listen HOST:PORT  the web console's own address (TESSERA_CONSOLE_LISTEN, default the port after --listen)
   --nodes N           storage nodes (default 6: 4 data + 2 parity shards)
   --node-threads N    worker threads hosting the nodes (default one per core but the gateway's; 0 = its thread)
   --log-format F      auto (pretty on a terminal), pretty or json (TESSERA_LOG_FORMAT)
@@ -65,9 +67,10 @@ export const NODE_USAGE = `usage: tessera node [--config FILE] [--data DIR] [--l
 `;
 
 /** Usage text of `tessera gateway`. */
-export const GATEWAY_USAGE = `usage: tessera gateway [--config FILE] [--listen HOST:PORT] [--workers N|auto]
+export const GATEWAY_USAGE = `usage: tessera gateway [--config FILE] [--listen HOST:PORT] [--console-listen HOST:PORT] [--workers N|auto]
 
   One S3 gateway (default listen 127.0.0.1:9000). --workers runs that many processes on one address.
+  --console-listen serves the web console on an address of its own (none unless set).
   SIGHUP looks for a newer ring at once and re-reads the TLS certificate and master keys.
   Settings come from flags, then TESSERA_* environment variables, then the --config JSON file, then defaults.
 `;

@@ -95,14 +95,14 @@ export async function runNode(
 
 /** `tessera gateway`: one S3 gateway, configured by an optional file, TESSERA_* variables and flags. */
 export async function runGateway(
-  flags: { config?: string | undefined; listen?: string | undefined },
+  flags: { config?: string | undefined; listen?: string | undefined; consoleListen?: string | undefined },
   env: Env,
   makeLogger: (config: GatewayConfig) => Logger,
   metricsText?: MetricsText,
 ): Promise<Service & { reloadRing(): Promise<boolean>; reloadTls(): Promise<boolean>; reloadMasterKeys(): Promise<boolean>; metrics: GatewayMetrics }> {
   enableRelaxedSimd();
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config);
-  const config = gatewayConfigFrom(file, env, { listen: flags.listen });
+  const config = gatewayConfigFrom(file, env, { listen: flags.listen, consoleListen: flags.consoleListen });
   applyHeapGrowth(config.heapGrowthPercent);
   const gateway = new Gateway({ config, logger: makeLogger(config), ...(metricsText === undefined ? {} : { metricsText }) });
   try {
@@ -117,6 +117,8 @@ export async function runGateway(
 /** What the embedded default prints for its user. */
 export interface DevInfo {
   endpoint: string;
+  /** The web console's page, on its own port. */
+  console: string;
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
@@ -131,7 +133,14 @@ export interface DevInfo {
  * data directory, speaking the same node protocol as a real cluster. The cluster secret is created once and kept under the data directory.
  */
 export async function runDev(
-  flags: { data?: string | undefined; listen?: string | undefined; nodes?: string | undefined; nodeThreads?: string | undefined; logFormat?: 'pretty' | 'json' | undefined },
+  flags: {
+    data?: string | undefined;
+    listen?: string | undefined;
+    consoleListen?: string | undefined;
+    nodes?: string | undefined;
+    nodeThreads?: string | undefined;
+    logFormat?: 'pretty' | 'json' | undefined;
+  },
   env: Env,
   logger: Logger,
 ): Promise<Service & { info: DevInfo }> {
@@ -140,6 +149,8 @@ export async function runDev(
   const settings = GatewaySettings.properties;
   const dataDir = resolve(flags.data ?? env[NodeSettings.properties.dataDir.env] ?? DEFAULTS.devDataDir);
   const listen = parseListen(flags.listen ?? env[settings.listen.env] ?? DEFAULTS.gatewayListen, '--listen');
+  // The console on the next port (MinIO's 9000 and 9001), or on any free one when S3's is.
+  const consoleListen = flags.consoleListen ?? env[settings.consoleListen.env] ?? `${listen.host}:${listen.port === 0 ? 0 : listen.port + 1}`;
   // Before anything is made or listens: the development credentials are refused beyond loopback.
   const credentials = devCredentials(env, listen);
   const nodeCount = Number(flags.nodes ?? DEFAULTS.devNodeCount);
@@ -179,6 +190,7 @@ export async function runDev(
     const config = parseGatewayConfig(
       {
         listen: `${listen.host}:${listen.port}`,
+        consoleListen,
         // Without them, the operator's credentials come from the environment as for any gateway.
         ...(credentials === undefined ? {} : { credentials }),
         clusterSecret,
@@ -190,7 +202,7 @@ export async function runDev(
       {
         ...env,
         ...Object.fromEntries(
-          [settings.clusterSecret.env, settings.clusterSecretFile.env, settings.seeds.env, settings.ringFile.env, settings.listen.env].map((name) => [name, undefined]),
+          [settings.clusterSecret.env, settings.clusterSecretFile.env, settings.seeds.env, settings.ringFile.env, settings.listen.env, settings.consoleListen.env].map((name) => [name, undefined]),
         ),
       },
     );
@@ -201,11 +213,20 @@ export async function runDev(
     const gateway = new Gateway({ config, logger: detail, ring, localLinks });
     const address = await gateway.start();
     services.unshift(gateway);
+    const scheme = config.tls === undefined ? 'http' : 'https';
     await writeClusterFile(dataDir, config.nodes);
     const [{ accessKeyId, secretAccessKey }] = config.credentials as [S3Credential];
     const secretFile = credentials === undefined ? secretSourceFile(env) : undefined;
     return {
-      info: { endpoint: `${config.tls === undefined ? 'http' : 'https'}://${address.host}:${address.port}`, region: config.region, accessKeyId, secretAccessKey, secretFile, dataDir },
+      info: {
+        endpoint: `${scheme}://${address.host}:${address.port}`,
+        console: `${scheme}://${address.host}:${gateway.consoleAddress?.port ?? 0}/-/console/`,
+        region: config.region,
+        accessKeyId,
+        secretAccessKey,
+        secretFile,
+        dataDir,
+      },
       close: () => closeAll(services),
     };
   } catch (err) {

@@ -11,6 +11,7 @@ export type ServiceCommand = 'dev' | 'node' | 'gateway';
 const SERVICE_OPTIONS = {
   data: { type: 'string' },
   listen: { type: 'string' },
+  'console-listen': { type: 'string' },
   id: { type: 'string' },
   'secret-file': { type: 'string' },
   config: { type: 'string' },
@@ -83,7 +84,7 @@ function logFormatOf(value: string | undefined): LogFormat | undefined {
 async function startDev(values: ServiceFlags, env: Env, logger: RootLogger): Promise<Service> {
   const format = logger.format ?? DEFAULTS.logFormat;
   const threadLogs = format === 'auto' ? (process.stdout.isTTY === true ? 'pretty' : 'json') : format === 'pretty' ? 'pretty' : 'json';
-  const dev = await runDev({ data: values.data, listen: values.listen, nodes: values.nodes, nodeThreads: values['node-threads'], logFormat: threadLogs }, env, logger.current);
+  const dev = await runDev({ data: values.data, listen: values.listen, consoleListen: values['console-listen'], nodes: values.nodes, nodeThreads: values['node-threads'], logFormat: threadLogs }, env, logger.current);
   process.stdout.write(devBanner(dev.info, env[GatewaySettings.properties.logLevel.env] === undefined));
   return dev;
 }
@@ -95,7 +96,7 @@ function devBanner(info: DevInfo, defaultLogLevel: boolean): string {
   return [
     'Tessera is running (embedded: 1 gateway, storage nodes on loopback).',
     `  endpoint:   ${info.endpoint}`,
-    `  console:    ${info.endpoint}/-/console/`,
+    `  console:    ${info.console}`,
     `  metrics:    ${info.endpoint}/metrics`,
     `  region:     ${info.region}`,
     `  access key: ${info.accessKeyId}`,
@@ -129,7 +130,7 @@ async function startGateway(values: ServiceFlags, env: Env, logger: RootLogger, 
     logger.current.info({ workers }, 'gateway workers listening');
     return primary;
   }
-  const gateway = await runGateway({ config: values.config, listen: values.listen }, env, (config) => logger.fromConfig(config), gatewayMetricsText());
+  const gateway = await runGateway({ config: values.config, listen: values.listen, consoleListen: values['console-listen'] }, env, (config) => logger.fromConfig(config), gatewayMetricsText());
   // Once its gateway is up, a worker reports its figures to the primary, whichever worker a scrape reaches.
   if (cluster.isWorker) shareWorkerMetrics(gateway.metrics.registry);
   // SIGHUP: look for a newer ring at once instead of waiting for the next poll, re-read a renewed certificate and the master keys.

@@ -132,6 +132,14 @@ export const ErasureSettings = Type.Object(
 export const GatewaySettings = Type.Object(
   {
     listen: setting(Listen, { env: 'TESSERA_LISTEN', flag: '--listen', default: DEFAULTS.gatewayListen, doc: '`host:port` to listen on' }),
+    consoleListen: Type.Optional(
+      setting(Listen, {
+        env: 'TESSERA_CONSOLE_LISTEN',
+        flag: '--console-listen',
+        defaultDoc: 'no console (`tessera dev`: the port after `listen`)',
+        doc: '`host:port` of the web console, an origin of its own apart from the objects S3 serves',
+      }),
+    ),
     ...common,
     accessLog: setting(Switch, { env: 'TESSERA_ACCESS_LOG', default: false, doc: 'log one line per S3 request: request id, user, operation, bucket, key, status, bytes, duration' }),
     seeds: Type.Optional(

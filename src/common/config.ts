@@ -77,6 +77,8 @@ interface ResolvedGateway extends ResolvedCommon {
   seeds: string[];
   /** Serve HTTPS instead of HTTP when set. */
   tls: TlsConfig | undefined;
+  /** Where the web console listens (its own origin); undefined: no console. */
+  consoleListen: ListenAddress | undefined;
 }
 
 /** What the parse decodes or resolves in a storage node's settings. */
@@ -247,6 +249,7 @@ export function parseGatewayConfig(document: unknown, env: Env = {}, input: Omit
   const config: GatewayConfig = {
     ...passed,
     listen: parseListen(settings.listen, 'listen'),
+    consoleListen: settings.consoleListen === undefined ? undefined : consoleListenOf(settings.consoleListen, parseListen(settings.listen, 'listen')),
     credentials: credentialsOf(reader, settings, env),
     clusterSecret: clusterSecretOf(reader, settings.clusterSecret, settings.clusterSecretFile),
     metricsToken: reader.secret('metricsToken', settings.metricsToken, settings.metricsTokenFile),
@@ -292,3 +295,10 @@ export function redactConfig(config: GatewayConfig | NodeConfig): Record<string,
 }
 
 export { ConfigError, CREDENTIAL_ENV, DEFAULTS, parseListen, type ListenAddress };
+
+/** The console's address: any port but the S3 listener's own, so the two are always two origins. */
+function consoleListenOf(text: string, s3: ListenAddress): ListenAddress {
+  const address = parseListen(text, 'consoleListen');
+  if (address.port !== 0 && address.port === s3.port) throw new ConfigError(`consoleListen must be another port than listen's (${s3.port}): the console is an origin of its own`);
+  return address;
+}

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, HybridClock, readSecretFile, type GatewayConfig, type Logger } from '../common/index.js';
@@ -114,6 +115,9 @@ export class Gateway {
   private follower: NodeRingFollower | undefined;
   private previousRings: PreviousRingFinder | undefined;
   private boundAddress: { host: string; port: number } | undefined;
+  /** The console's own listener (consoleListen), and where it is bound. */
+  private consoleServer: TcpServer | undefined;
+  private consoleBound: { host: string; port: number } | undefined;
   /** The AES-256-GCM backend bodies are sealed and opened with, chosen once at construction. */
   private readonly aes: ResolvedPackageCipher;
   /** Seals and opens data keys; its master keys are re-read from the file on reloadMasterKeys (SIGHUP). */
@@ -320,6 +324,8 @@ export class Gateway {
       baseDomain: config.baseDomain,
       gateway: () => ({ kernel, version: '' }),
       gate: this.gate,
+      consolePort: () => this.consoleBound?.port,
+      s3Port: () => this.boundAddress?.port,
     });
     registerAdminApi(app, {
       services,
@@ -370,6 +376,7 @@ export class Gateway {
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('gateway has no TCP address');
     this.boundAddress = { host: address.address, port: address.port };
+    if (config.consoleListen !== undefined) this.consoleBound = await this.listenForConsole(app, config.consoleListen);
     if (this.aes.fallbackReason !== undefined) {
       this.logger.warn({ aesBackend: this.aes.cipher.backend, reason: this.aes.fallbackReason }, 'encrypted bodies use node:crypto: the native AES-GCM addon is unavailable');
     }
@@ -387,6 +394,32 @@ export class Gateway {
       'gateway listening',
     );
     return this.boundAddress;
+  }
+
+  /**
+   * The console's listener: a port of its own, so the console is an origin apart from the objects the S3
+   * port serves (a script in an uploaded HTML object cannot act through the console as whoever opened
+   * it). Its connections are handed to the S3 app's own server, so they get the same parser, limits,
+   * TLS and hooks; the console route knows them by the port they arrived on and answers nothing else there.
+   */
+  private async listenForConsole(app: FastifyInstance, at: { host: string; port: number }): Promise<{ host: string; port: number }> {
+    const server = createTcpServer((socket) => app.server.emit('connection', socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(at.port, at.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.consoleServer = server;
+    const { address, port } = server.address() as AddressInfo;
+    this.logger.info({ address: { host: address, port } }, 'console listening');
+    return { host: address, port };
+  }
+
+  /** Where the console listens (after start), when consoleListen is set. */
+  get consoleAddress(): { host: string; port: number } | undefined {
+    return this.consoleBound;
   }
 
   /** The bound address (after start). */
@@ -548,6 +581,8 @@ export class Gateway {
     this.watcher?.close();
     this.users?.close();
     await this.follower?.close();
+    // Its accepted connections belong to the app's server, which closes them.
+    this.consoleServer?.close();
     await this.app?.close();
     // Held responses were waiting on these writes; the app has answered them all by now.
     await this.accessLogs?.close();

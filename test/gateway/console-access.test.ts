@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { t } from 'tap';
-import { GetObjectCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
 
 /**
@@ -10,7 +10,7 @@ import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluste
  */
 const cluster = await startCluster({ nodeHealing: false });
 t.teardown(() => cluster.close());
-const api = `${cluster.endpoint}/-/console/api`;
+const api = `${cluster.consoleEndpoint}/-/console/api`;
 
 async function signIn(keys: { accessKeyId: string; secretAccessKey: string }, contentType = 'application/json'): Promise<Response> {
   return fetch(`${api}/session`, { method: 'POST', headers: { 'content-type': contentType }, body: JSON.stringify(keys) });
@@ -21,7 +21,7 @@ function consoleSession(cookie: string) {
   return async (method: string, path: string, options: { body?: string; headers?: Record<string, string>; change?: boolean } = {}): Promise<{ status: number; text: string; json: () => any }> => {
     const change = options.change ?? (method !== 'GET' && method !== 'HEAD');
     const headers: Record<string, string> = { cookie, ...(change ? { 'x-tessera-console': '1' } : {}), ...options.headers };
-    const answer = await fetch(`${cluster.endpoint}/-/console/${path}`, { method, headers, ...(options.body === undefined ? {} : { body: options.body }) });
+    const answer = await fetch(`${cluster.consoleEndpoint}/-/console/${path}`, { method, headers, ...(options.body === undefined ? {} : { body: options.body }) });
     const text = await answer.text();
     return { status: answer.status, text, json: () => JSON.parse(text) };
   };
@@ -52,7 +52,7 @@ t.test('any key signs in; its session acts as its user through the S3 route and 
   t.equal(await (await s3.send(new GetObjectCommand({ Bucket: 'console-made', Key: 'notes/a b.txt' }))).Body?.transformToString(), 'hello', 'an object written through the session reads back through the SDK');
   const html = await admin('PUT', 's3/console-made/page.html', { body: '<script>alert(1)</script>', headers: { 'content-type': 'text/html' } });
   t.equal(html.status, 200);
-  const opened = await fetch(`${cluster.endpoint}/-/console/s3/console-made/page.html`, { headers: { cookie: adminCookie } });
+  const opened = await fetch(`${cluster.consoleEndpoint}/-/console/s3/console-made/page.html`, { headers: { cookie: adminCookie } });
   t.match(opened.headers.get('content-security-policy') ?? '', /^sandbox/, 'an object read through the console is sandboxed: it cannot run as the console');
   await opened.arrayBuffer();
   const listed = await viewer('GET', 's3/console-made?list-type=2&prefix=notes%2F');
@@ -115,7 +115,7 @@ t.test('a change that is not the console page\'s own is refused and changes noth
   t.equal((await admin('POST', 'api/presign', { change: false, body: '{}' })).status, 403, 'a share link without the header');
   await t.rejects(s3.send(new HeadBucketCommand({ Bucket: 'csrf-target' })), { name: 'NotFound' }, 'no bucket was made');
   t.notOk((await admin('GET', 'admin/v1/users')).json().some((u: { name: string }) => u.name === 'csrf'), 'no user was made');
-  t.equal((await admin('PUT', 's3/csrf-target', { headers: { origin: cluster.endpoint } })).status, 200, "the page's own change, with its origin, passes");
+  t.equal((await admin('PUT', 's3/csrf-target', { headers: { origin: cluster.consoleEndpoint } })).status, 200, "the page's own change, with its origin, passes");
 });
 
 t.test('sign-in takes JSON only, so that a form on another site cannot sign a browser in', async (t) => {
@@ -129,14 +129,14 @@ t.test('sign-in takes JSON only, so that a form on another site cannot sign a br
 
 t.test("asset paths named like an object's inherited members are not found, rather than 500", async (t) => {
   for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
-    const answer = await fetch(`${cluster.endpoint}/-/console/${name}`);
+    const answer = await fetch(`${cluster.consoleEndpoint}/-/console/${name}`);
     t.equal(answer.status, 404, name);
     await answer.arrayBuffer();
   }
 });
 
 t.test('a sign-in body that trickles in is cut off instead of holding its connection open', async (t) => {
-  const { port } = new URL(cluster.endpoint);
+  const { port } = new URL(cluster.consoleEndpoint);
   const socket = connect(Number(port), '127.0.0.1');
   socket.on('error', () => undefined);
   const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
@@ -151,4 +151,35 @@ t.test('a sign-in body that trickles in is cut off instead of holding its connec
   clearInterval(drip);
   socket.destroy();
   t.ok(endedMs - startedMs < 60_000, `the connection was closed after ${Math.round((endedMs - startedMs) / 1000)} s`);
+});
+
+t.test('the console is an origin of its own: the S3 port serves no console, the console port no object', async (t) => {
+  const adminCookie = await sessionCookie(TEST_CREDENTIALS);
+  const s3 = localS3Client(cluster.endpoint, TEST_CREDENTIALS, { maxAttempts: 1 });
+  t.teardown(() => s3.destroy());
+  await s3.send(new CreateBucketCommand({ Bucket: 'two-origins' }));
+  await s3.send(new PutObjectCommand({ Bucket: 'two-origins', Key: 'page.html', Body: '<script>1</script>', ContentType: 'text/html', ACL: 'public-read' }));
+  for (const path of ['/-/console/', '/-/console/api/session', '/-/console/s3/two-origins/page.html', '/-/console/admin/v1/users']) {
+    const answer = await fetch(`${cluster.endpoint}${path}`, { headers: { cookie: adminCookie } });
+    t.equal(answer.status, 404, `the S3 port does not serve ${path}`);
+    t.match(await answer.text(), /console is served on port/);
+  }
+  const object = await fetch(`${cluster.consoleEndpoint}/two-origins/page.html`);
+  t.equal(object.status, 404, 'the console port serves no object, even a public one');
+  await object.arrayBuffer();
+  const admin = await fetch(`${cluster.consoleEndpoint}/-/admin/v1/users`);
+  t.equal(admin.status, 404, 'nor the signed admin API');
+  await admin.arrayBuffer();
+  const root = await fetch(`${cluster.consoleEndpoint}/`, { redirect: 'manual' });
+  t.equal(root.headers.get('location'), '/-/console/', 'its root leads to the console');
+  const fromS3Page = await fetch(`${cluster.consoleEndpoint}/-/console/s3/two-origins/page.html`, { headers: { cookie: adminCookie, origin: cluster.endpoint } });
+  t.equal(fromS3Page.status, 403, "a read sent by a page of the S3 port's origin (same site: the cookie goes along) is refused");
+  await fromS3Page.arrayBuffer();
+  const crossSite = await fetch(`${cluster.consoleEndpoint}/-/console/s3/two-origins/page.html`, { headers: { cookie: adminCookie, 'sec-fetch-site': 'same-site' } });
+  t.equal(crossSite.status, 403, 'as is one the browser says another origin of the site sent');
+  await crossSite.arrayBuffer();
+  const own = await fetch(`${cluster.consoleEndpoint}/-/console/s3/two-origins/page.html`, { headers: { cookie: adminCookie, 'sec-fetch-site': 'same-origin' } });
+  t.equal(own.status, 200, "the console page's own read passes");
+  t.match(own.headers.get('content-security-policy') ?? '', /sandbox/, 'sandboxed, as every object read through the console');
+  await own.arrayBuffer();
 });

@@ -45,11 +45,11 @@ t.test('a webhook that cannot be reached shows its backlog and failures per targ
   const written = 8;
   for (let i = 0; i < written; i += 1) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `key-${i}`, Body: `body ${i}` }));
 
-  const signedIn = await fetch(`${cluster.endpoint}/-/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(TEST_CREDENTIALS) });
+  const signedIn = await fetch(`${cluster.consoleEndpoint}/-/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(TEST_CREDENTIALS) });
   t.equal(signedIn.status, 200, 'signed in');
   const cookie = signedIn.headers.get('set-cookie')?.split(';')[0] ?? '';
   const healing = async (): Promise<{ nodes: { nodeId: string; status?: { events?: { target: string; backlog: number; failures: number }[] } }[]; events: Totals[] }> => {
-    const response = await fetch(`${cluster.endpoint}/-/console/api/healing`, { headers: { cookie } });
+    const response = await fetch(`${cluster.consoleEndpoint}/-/console/api/healing`, { headers: { cookie } });
     if (response.status !== 200) throw new Error(`healing answered ${response.status}`);
     return (await response.json()) as Awaited<ReturnType<typeof healing>>;
   };
@@ -81,8 +81,8 @@ t.test('a webhook that cannot be reached shows its backlog and failures per targ
   await page.setViewport({ width: 1280, height: 800 });
   const failures: string[] = [];
   page.on('pageerror', (err) => failures.push(String(err)));
-  await page.setCookie({ name: cookie.split('=')[0] ?? '', value: cookie.slice(cookie.indexOf('=') + 1), url: `${cluster.endpoint}/-/console/` });
-  await page.goto(`${cluster.endpoint}/-/console/#/healing`);
+  await page.setCookie({ name: cookie.split('=')[0] ?? '', value: cookie.slice(cookie.indexOf('=') + 1), url: `${cluster.consoleEndpoint}/-/console/` });
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/healing`);
   await page.waitForSelector('#events');
   const rows = await page.$$eval('#events tr', (trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
   t.equal(rows.length, 1, 'one row per target');

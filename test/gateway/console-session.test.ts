@@ -27,7 +27,7 @@ t.test('console sessions: issued for a key, refused when forged, signed under an
 t.test('the console API refuses unsigned requests, wrong secrets and writes; a right secret gets a cookie', async (t) => {
   const cluster = await startCluster({ nodeHealing: false });
   t.teardown(() => cluster.close());
-  const api = `${cluster.endpoint}/-/console/api`;
+  const api = `${cluster.consoleEndpoint}/-/console/api`;
   const json = { 'content-type': 'application/json' };
   t.equal((await request(`${api}/overview`)).statusCode, 401, 'no session: 401');
   t.equal((await request(`${api}/overview`, { headers: { cookie: 'tessera_console=forged.1.x' } })).statusCode, 401, 'a forged session: 401');
@@ -49,7 +49,7 @@ t.test('the console API refuses unsigned requests, wrong secrets and writes; a r
   t.equal(body.user, TEST_CREDENTIALS.accessKeyId);
   t.equal(body.nodes.length, 6);
   t.equal((await request(`${api}/overview`, { method: 'PUT', headers: { cookie: session }, body: '{}' })).statusCode, 405, 'read-only');
-  const page = await request(`${cluster.endpoint}/-/console/`);
+  const page = await request(`${cluster.consoleEndpoint}/-/console/`);
   t.equal(page.statusCode, 200);
   t.match(String(page.headers['content-security-policy']), /default-src 'self'/);
   t.notMatch(await page.body.text(), /https?:\/\//, 'the page loads nothing from elsewhere');

@@ -78,13 +78,13 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
     failures.push(`${request.url()}: ${request.failure()?.errorText ?? ''}`);
   });
   page.on('request', (request) => {
-    if (!request.url().startsWith(cluster.endpoint)) failures.push(`request outside the gateway: ${request.url()}`);
+    if (!request.url().startsWith(cluster.consoleEndpoint)) failures.push(`request outside the gateway: ${request.url()}`);
   });
   const shot = async (name: string): Promise<void> => {
     await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   };
 
-  await page.goto(`${cluster.endpoint}/-/console/`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/`);
   await page.waitForSelector('#signin:not([hidden])');
   const signIn = async (secret: string): Promise<void> => {
     await page.$eval('#signin input[name=accessKeyId]', (el, v) => ((el as unknown as { value: string }).value = v), TEST_CREDENTIALS.accessKeyId);
@@ -106,14 +106,14 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   t.match(await page.$eval('#who', (el) => el.textContent), new RegExp(TEST_CREDENTIALS.accessKeyId), 'the signed-in user is shown');
   await shot('1-overview');
 
-  await page.goto(`${cluster.endpoint}/-/console/#/healing`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/healing`);
   await page.waitForSelector('#healing');
   const healing = await rows(page, 'healing');
   t.equal(healing.length, 6, 'healing figures of every node');
   t.ok(healing.every((row) => /\d+%/.test(row[1] ?? '')), 'scrub progress per node');
   await shot('2-healing');
 
-  await page.goto(`${cluster.endpoint}/-/console/#/buckets`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/buckets`);
   await page.waitForSelector('#buckets');
   t.ok((await rows(page, 'buckets')).some((row) => row[0] === bucket), 'the bucket is listed');
   await page.click(`#buckets a[href="#/buckets/${bucket}/"]`);
@@ -137,7 +137,7 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await shot('4-object-shard-map');
 
   // Versions: a key hidden by a delete marker is reached through the version listing, and every version has a shard map.
-  await page.goto(`${cluster.endpoint}/-/console/#/buckets/${versioned}/models/`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/buckets/${versioned}/models/`);
   await page.waitForSelector('#objects');
   t.same((await rows(page, 'objects')).map((row) => row[0]), ['net.bin.sha256'], 'the deleted key is hidden from the plain listing');
   await page.click('#show-versions');
@@ -185,7 +185,7 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
 
   // Management, each action through the browser and then checked through S3 with the SDK.
   const made = 'made-in-browser';
-  await page.goto(`${cluster.endpoint}/-/console/#/buckets`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/buckets`);
   await page.waitForSelector('#create-bucket');
   await page.type('#create-bucket input[name=bucket]', made);
   await page.click('#create-bucket button[type=submit]');
@@ -227,7 +227,7 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await t.rejects(s3.send(new HeadObjectCommand({ Bucket: made, Key: 'cancelled.bin' })), { name: 'NotFound' }, 'a cancelled upload leaves no object');
 
   // Settings: the policy editor checks JSON in the page, shows S3's own refusal, and a saved policy is in force.
-  await page.goto(`${cluster.endpoint}/-/console/#/settings/${made}`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/settings/${made}`);
   await page.waitForSelector('#policy-text');
   const setText = (selector: string, value: string) => page.$eval(selector, (el, v) => ((el as unknown as { value: string }).value = v), value);
   await setText('#policy-text', '{ not json');
@@ -260,7 +260,7 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
 
   // Object details: a previous version restored, tags and metadata set, each checked through S3.
   await s3.send(new PutObjectCommand({ Bucket: made, Key: 'small.bin', Body: 'overwritten' }));
-  await page.goto(`${cluster.endpoint}/-/console/#/item/${made}/small.bin`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/item/${made}/small.bin`);
   await page.waitForSelector('#item-versions button.restore');
   await page.click('#item-versions button.restore');
   await until('the old version is current again', async () => (await readBack('small.bin')).body.equals(small), 20_000);
@@ -280,7 +280,7 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await shot('13-object-details');
 
   // Identity: a user made in the browser, its secret shown once, given the read-only policy, signs S3 requests.
-  await page.goto(`${cluster.endpoint}/-/console/#/identity`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/identity`);
   await page.waitForSelector('#create-user');
   await page.type('#create-user input[name=user]', 'browser-user');
   await page.click('#create-user button[type=submit]');
@@ -305,13 +305,13 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   const reader = await context.newPage();
   reader.setDefaultTimeout(60_000);
   await reader.setViewport({ width: 420, height: 800 });
-  await reader.goto(`${cluster.endpoint}/-/console/`);
+  await reader.goto(`${cluster.consoleEndpoint}/-/console/`);
   await reader.waitForSelector('#signin:not([hidden])');
   await reader.type('#signin input[name=accessKeyId]', madeKeys.accessKeyId);
   await reader.type('#signin input[name=secretAccessKey]', madeKeys.secretAccessKey);
   await reader.click('#signin button[type=submit]');
   await reader.waitForSelector('#buckets');
-  await reader.goto(`${cluster.endpoint}/-/console/#/buckets/${made}/`);
+  await reader.goto(`${cluster.consoleEndpoint}/-/console/#/buckets/${made}/`);
   await reader.waitForFunction("[...document.querySelectorAll('#objects td')].some((td) => td.textContent === 'small.bin')");
   t.equal(await reader.$('#upload'), null, 'no upload form');
   t.equal(await reader.$('#objects button.delete'), null, 'no delete buttons');
@@ -325,14 +325,14 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
 
   // A page name is one of the console's own: a link to '#/constructor/<markup>' shows the overview,
   // never the markup (inherited members of the page table once rendered their arguments as HTML).
-  await page.goto(`${cluster.endpoint}/-/console/#/constructor/${encodeURIComponent('<b id="injected">x</b>')}`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/constructor/${encodeURIComponent('<b id="injected">x</b>')}`);
   await page.reload();
   await page.waitForSelector('#nodes');
   t.equal(await page.$('#injected'), null, 'no markup from the link is on the page');
 
   // A stopped node shows on the overview and in the shard map.
   await cluster.stopNode(0);
-  await page.goto(`${cluster.endpoint}/-/console/#/overview`);
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/overview`);
   await page.reload();
   await page.waitForSelector('#nodes');
   t.equal((await rows(page, 'nodes')).find((row) => row[0] === 'node-0')?.[3], 'unreachable', 'a stopped node is unreachable');

@@ -49,6 +49,8 @@ export async function statusOf(work: Promise<unknown>): Promise<number> {
 /** An in-process cluster: real nodes on real LevelDB and files, a real gateway, all on loopback ports. */
 export interface TestCluster {
   endpoint: string;
+  /** The web console's origin (its own port): `${consoleEndpoint}/-/console/`. */
+  consoleEndpoint: string;
   dataDir: string;
   gateway: Gateway;
   nodes: StorageNode[];
@@ -163,6 +165,7 @@ function clusterConfig(
 ): GatewayConfig {
   return parseGatewayConfig({
     listen: '127.0.0.1:0',
+    consoleListen: '127.0.0.1:0',
     credentials: [{ ...TEST_CREDENTIALS }],
     clusterSecret,
     erasure: {
@@ -182,10 +185,12 @@ function clusterConfig(
 
 function wrapCluster(gateway: Gateway, config: GatewayConfig, nodes: StorageNode[], dataDir: string): TestCluster {
   const endpoint = `http://127.0.0.1:${gateway.address.port}`;
+  const consoleEndpoint = `http://127.0.0.1:${gateway.consoleAddress?.port ?? 0}`;
   const stopped = new Set<number>();
   const clients: S3Client[] = [];
   return {
     endpoint,
+    consoleEndpoint,
     dataDir,
     gateway,
     nodes,

@@ -272,6 +272,8 @@ async function spawnDevServer(options: DevServerOptions): Promise<SpawnedDevServ
   const name = options.tls === undefined ? 'tessera dev' : 'tessera dev (https)';
   const child = new TesseraProcess(name, ['dev', '--data', dataDir, '--listen', options.listen ?? '127.0.0.1:0'], {
     TESSERA_PARTITION_BITS: String(TEST_PARTITION_BITS),
+    // Any free port: the next one after S3's (the default) may be another test's.
+    TESSERA_CONSOLE_LISTEN: '127.0.0.1:0',
     ...tlsEnv,
     ...options.env,
   });

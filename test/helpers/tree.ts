@@ -53,5 +53,8 @@ export async function typeScriptFiles(dir: string): Promise<string[]> {
  */
 export const TEST_PARTITION_BITS = 6;
 
-/** The environment a test hands `runDev` in process: the test rings' partitions, as `tessera dev` children get them. */
-export const TEST_DEV_ENV: Readonly<Record<string, string>> = { TESSERA_PARTITION_BITS: String(TEST_PARTITION_BITS) };
+/**
+ * The environment a test hands `runDev` in process: the test rings' partitions, and the console on any
+ * free port (the default, the port after S3's, may be another test's), as `tessera dev` children get them.
+ */
+export const TEST_DEV_ENV: Readonly<Record<string, string>> = { TESSERA_PARTITION_BITS: String(TEST_PARTITION_BITS), TESSERA_CONSOLE_LISTEN: '127.0.0.1:0' };

@@ -57,7 +57,7 @@ t.test('a CORS preflight waits its turn like any request: with every turn taken 
 
 t.test('console API pages, which ask the nodes, wait their turn too: with every turn taken they are refused with 503', async (t) => {
   const { cluster, bucket } = await clusterWithBucket(t, { gatewayOverrides: { maxActiveRequests: 1, maxQueuedRequests: 0 } });
-  const api = `${cluster.endpoint}/-/console/api`;
+  const api = `${cluster.consoleEndpoint}/-/console/api`;
   const session = await fetch(`${api}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...TEST_CREDENTIALS }) });
   t.equal(session.status, 200, 'signed in');
   const cookie = session.headers.get('set-cookie')?.split(';')[0] ?? '';

@@ -32,6 +32,10 @@ export interface ConsoleOptions {
   gateway: () => { kernel: string; version: string };
   /** The S3 requests' admission control: API pages ask the nodes, so they wait their turn too. */
   gate?: RequestGate | undefined;
+  /** The port of the console's own listener (undefined: no console); requests on any other port are S3's. */
+  consolePort: () => number | undefined;
+  /** The S3 listener's port, for the share links the console signs. */
+  s3Port: () => number | undefined;
 }
 
 /** Longest a console page waits for one node. */
@@ -51,12 +55,21 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
   const assets = loadConsoleAssets();
   app.addHook('onRequest', async (request, reply) => {
     const url = request.raw.url ?? '';
-    if (!url.startsWith('/-/console')) return;
-    if (parseTarget(url.split('?')[0] ?? url, request.headers.host, options.baseDomain).bucket !== '-') return;
+    const consolePort = options.consolePort();
+    if (consolePort === undefined || request.raw.socket.localPort !== consolePort) {
+      // The S3 port: the console is not served here, where it would share its origin with every object.
+      if (!url.startsWith('/-/console')) return;
+      if (parseTarget(url.split('?')[0] ?? url, request.headers.host, options.baseDomain).bucket !== '-') return;
+      const where = consolePort === undefined ? 'This gateway serves no console (set consoleListen).' : `The console is served on port ${consolePort}.`;
+      return reply.code(404).type('text/plain').header('cache-control', 'no-store').send(`${where}\n`);
+    }
+    // The console's port answers the console and nothing else: no object is ever served from its origin
+    // but through the session's own routes below.
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     const path = url.split('?')[0] ?? '';
-    if (path === '/-/console') return reply.redirect(CONSOLE_PATH, 302);
+    if (path === '/' || path === '/-/console') return reply.redirect(CONSOLE_PATH, 302);
+    if (!path.startsWith(CONSOLE_PATH)) return reply.code(404).type('text/plain').send('not found\n');
     if (path === '/-/console/api/session' && request.method === 'POST') return signIn(request, reply, options, sessions);
     if (path === '/-/console/api/session' && request.method === 'DELETE') {
       return reply.header('set-cookie', `${CONSOLE_COOKIE}=; Path=/-/console/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ ok: true });
@@ -71,7 +84,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
         if (options.gate !== undefined) await holdTurn(options.gate, reply.raw);
         if (page === 'presign' && request.method === 'POST') {
           if (!sameOriginChange(request)) return refuseCrossSite(reply);
-          return reply.send(presign(request, options.services, session, await readBody(request)));
+          return reply.send(presign(request, options.services, session, await readBody(request), options.s3Port()));
         }
         if (request.method !== 'GET' && request.method !== 'HEAD') return reply.code(405).send({ error: 'this page is read with GET' });
         const query = new URLSearchParams(url.split('?')[1] ?? '');
@@ -134,6 +147,18 @@ function sameOriginChange(request: FastifyRequest): boolean {
   return origin === undefined || origin === `${request.protocol}://${request.headers.host ?? ''}`;
 }
 
+/**
+ * Whether a request can be the console page's own: no Origin of another origin, and no Sec-Fetch-Site
+ * saying another origin sent it. Browsers name the origin of every cross-origin fetch; a link the user
+ * opens from the console is `same-origin`, one typed or pasted is `none`.
+ */
+function fromOwnPage(request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== `${request.protocol}://${request.headers.host ?? ''}`) return false;
+  const site = request.headers['sec-fetch-site'];
+  return site === undefined || site === 'same-origin' || site === 'none';
+}
+
 /** The answer to a change that is not the console page's own; its body is left unread, so the connection goes with it. */
 function refuseCrossSite(reply: FastifyReply): FastifyReply {
   return reply
@@ -153,6 +178,9 @@ function handOnAsUser(
 ): FastifyReply | undefined {
   const session = sessionOf(request, options, sessions);
   if (session === undefined) return reply.code(401).header('connection', 'close').send({ error: 'sign in' });
+  // Reads too: a page of another origin (the S3 port's among them: same site, so the cookie goes along)
+  // must not read objects as the signed-in user, whatever CORS rules the bucket has.
+  if (!fromOwnPage(request)) return refuseCrossSite(reply);
   if (request.method !== 'GET' && request.method !== 'HEAD' && !sameOriginChange(request)) return refuseCrossSite(reply);
   request.sessionUser = session.accessKeyId;
   request.raw.url = route.to + url.slice(route.from.length);

@@ -58,7 +58,7 @@ const MAX_SHARE_SECONDS = 604_800;
  * A presigned GET URL for one object, signed with the signed-in user's own key (its secret never
  * leaves the gateway): whoever has the link reads what that user may read, until it expires.
  */
-export function presign(request: FastifyRequest, services: AuthDeps, session: Session, text: string): unknown {
+export function presign(request: FastifyRequest, services: AuthDeps, session: Session, text: string, s3Port: number | undefined): unknown {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -78,7 +78,8 @@ export function presign(request: FastifyRequest, services: AuthDeps, session: Se
   const nowMs = services.clock.nowMs();
   const url = presignUrl({
     protocol: request.protocol,
-    host: request.headers.host ?? '',
+    // The link is the S3 port's: the host the browser reached the console by, with S3's port.
+    host: s3Host(request.headers.host ?? '', s3Port),
     bucket,
     key,
     versionId,
@@ -90,4 +91,13 @@ export function presign(request: FastifyRequest, services: AuthDeps, session: Se
   });
   request.log.info({ accessKeyId: session.accessKeyId, bucket, expiresSeconds }, 'console shared a link');
   return { url, expiresMs: nowMs + expiresSeconds * 1000 };
+}
+
+/** `host` (the console's Host header) with its port replaced by the S3 listener's. */
+function s3Host(host: string, s3Port: number | undefined): string {
+  if (s3Port === undefined) return host;
+  // An IPv6 literal is bracketed: its port follows the closing bracket.
+  const portAt = host.lastIndexOf(':');
+  const name = portAt > host.lastIndexOf(']') ? host.slice(0, portAt) : host;
+  return `${name}:${s3Port}`;
 }
