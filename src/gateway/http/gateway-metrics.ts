@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LogDeliveryFigures } from '../access-log/index.js';
 import { WRITE_STAGES, type WriteStage } from '../data-path/index.js';
 
 /** The label an S3 request gets before its operation is known (it failed authentication or routing). */
@@ -33,18 +34,9 @@ export interface GatewayMetricsSources {
   /** The buckets that have a quota, with their usage (read at scrape time, at most every QUOTA_FIGURES_MS). */
   bucketQuotas?: () => Promise<readonly BucketQuotaFigure[]>;
   /** Server access log delivery's figures since start (docs/access-logs.md); read at scrape time. */
-  accessLogs?: () => AccessLogFigures | undefined;
+  accessLogs?: () => LogDeliveryFigures | undefined;
 }
 
-/** What server access log delivery has done since the gateway started. */
-export interface AccessLogFigures {
-  pendingRecords: number;
-  objectsWritten: number;
-  recordsWritten: number;
-  recordsDropped: number;
-  recordsFailed: number;
-  refused: number;
-}
 
 /** One bucket's quota and usage, as the metrics show them. */
 export interface BucketQuotaFigure {
@@ -310,7 +302,7 @@ function quotaMetrics(registers: Registry[], read: () => Promise<readonly Bucket
 }
 
 /** Server access log delivery, read at scrape time from the delivery's own counts. */
-function accessLogMetrics(registers: Registry[], read: () => AccessLogFigures | undefined): void {
+function accessLogMetrics(registers: Registry[], read: () => LogDeliveryFigures | undefined): void {
   const pending = new Gauge({
     name: 'tessera_gateway_access_log_pending_records',
     help: 'Access log records reserved: requests to logged buckets in flight and records waiting for their log object',
@@ -319,7 +311,7 @@ function accessLogMetrics(registers: Registry[], read: () => AccessLogFigures | 
       pending.set(read()?.pendingRecords ?? 0);
     },
   });
-  const total = (name: string, help: string, value: (figures: AccessLogFigures) => number): void => {
+  const total = (name: string, help: string, value: (figures: LogDeliveryFigures) => number): void => {
     const metric = new Counter({
       name,
       help,
