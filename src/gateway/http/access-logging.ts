@@ -33,8 +33,12 @@ export async function startAccessLog(
   try {
     // The request's own signal: a cached record costs no timer, and a node read has its own deadline.
     record = await services.buckets.require(bucket, scope.signal, { anonymous: true });
-  } catch {
-    return;
+  } catch (err) {
+    // A missing bucket is the route's to answer, after authentication (existence is not told to
+    // strangers). Any other failure (the nodes unreachable) is answered now: the route's own lookup
+    // would wait for the same nodes a second time before failing the same way.
+    if (err instanceof S3Error && err.code === 'NoSuchBucket') return;
+    throw err;
   }
   const logging = record.logging;
   if (logging === undefined) return;
