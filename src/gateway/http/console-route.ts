@@ -137,14 +137,12 @@ function sessionOf(request: FastifyRequest, options: ConsoleOptions, sessions: C
 }
 
 /**
- * A change (anything but GET and HEAD) is the console page's own only with the console's header and,
- * when the browser names one, an Origin that is this gateway's: with the SameSite=Strict cookie, a
- * page of another site can make a signed-in browser change nothing.
+ * A change (anything but GET and HEAD) is the console page's own only with the console's header, which
+ * a form cannot send and a script of another origin only after a preflight nothing answers, and when
+ * it comes from the console's own page (fromOwnPage).
  */
 function sameOriginChange(request: FastifyRequest): boolean {
-  if (request.headers[CONSOLE_CHANGE_HEADER] !== '1') return false;
-  const origin = request.headers.origin;
-  return origin === undefined || origin === `${request.protocol}://${request.headers.host ?? ''}`;
+  return request.headers[CONSOLE_CHANGE_HEADER] === '1' && fromOwnPage(request);
 }
 
 /**
@@ -180,8 +178,7 @@ function handOnAsUser(
   if (session === undefined) return reply.code(401).header('connection', 'close').send({ error: 'sign in' });
   // Reads too: a page of another origin (the S3 port's among them: same site, so the cookie goes along)
   // must not read objects as the signed-in user, whatever CORS rules the bucket has.
-  if (!fromOwnPage(request)) return refuseCrossSite(reply);
-  if (request.method !== 'GET' && request.method !== 'HEAD' && !sameOriginChange(request)) return refuseCrossSite(reply);
+  if (request.method === 'GET' || request.method === 'HEAD' ? !fromOwnPage(request) : !sameOriginChange(request)) return refuseCrossSite(reply);
   request.sessionUser = session.accessKeyId;
   request.raw.url = route.to + url.slice(route.from.length);
   // An object opened from here (a download link opened in a tab) must not run as the console's page:
