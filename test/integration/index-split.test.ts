@@ -155,7 +155,8 @@ async function writeAndListUntil(t: Test, s3: S3Client, bucket: string, committe
     }
   })();
   try {
-    await until('the split', stop, 60_000);
+    // A bound for a split that never comes, not a pace: under a load average of 15 a split has taken over 60 s.
+    await until('the split', stop, 180_000);
   } finally {
     // A split that never came must not leave writers and a lister loading the cluster the next test shares.
     done = true;
