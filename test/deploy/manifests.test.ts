@@ -21,6 +21,8 @@ import { repoFile } from '../helpers/tree.js';
 const DEPLOY = pathToFileURL(repoFile('deploy/'));
 const NODE_PORT = parseListen(DEFAULTS.nodeListen, 'nodeListen').port;
 const GATEWAY_PORT = parseListen(DEFAULTS.gatewayListen, 'gatewayListen').port;
+/** The console's port in every manifest: the gateway has no console unless told where, and `tessera dev` uses this one. */
+const CONSOLE_PORT = 9001;
 const text = async (path: string): Promise<string> => readFile(new URL(path, DEPLOY), 'utf8');
 
 async function yamlDocs(path: string): Promise<Obj[]> {
@@ -122,7 +124,14 @@ t.test('Kubernetes manifests', async (t) => {
     const port = role === 'node' ? NODE_PORT : GATEWAY_PORT;
     t.equal(parseListen(env['TESSERA_LISTEN'], 'TESSERA_LISTEN').port, port, `${what} listens on the default ${role} port ${port}`);
     const ports = new Map(list(container['ports']).map((p) => [p['name'] as string, p['containerPort'] as number]));
-    t.same([...ports.values()], [port], `${what} declares container port ${port}`);
+    if (role === 'node') t.same([...ports.values()], [port], `${what} declares container port ${port}`);
+    else {
+      t.same(Object.fromEntries(ports), { s3: port, console: CONSOLE_PORT }, `${what} declares the S3 port ${port} and the console's ${CONSOLE_PORT}`);
+      t.equal(parseListen(env['TESSERA_CONSOLE_LISTEN'], 'TESSERA_CONSOLE_LISTEN').port, CONSOLE_PORT, `${what} serves the console on its own port`);
+      const consoleSpec = obj(find('Service', 'tessera-console')['spec'], 'console service spec');
+      t.match(labels, obj(consoleSpec['selector'], 'selector'), `${what}: the console's Service selects its pods`);
+      t.same(list(consoleSpec['ports']).map((p) => p['targetPort']), ['console'], "the console's Service reaches the console port only");
+    }
     const probes = role === 'node' ? { readinessProbe: NODE_PATHS.health, livenessProbe: NODE_PATHS.health } : { startupProbe: GATEWAY_HEALTH_PATHS.live, readinessProbe: GATEWAY_HEALTH_PATHS.ready, livenessProbe: GATEWAY_HEALTH_PATHS.live };
     for (const [probe, path] of Object.entries(probes)) {
       const httpGet = obj(obj(container[probe], probe)['httpGet'], 'httpGet');
@@ -197,7 +206,8 @@ async function checkCompose(t: Checks): Promise<void> {
     }
     if (role === 'gateway') {
       t.same(env['TESSERA_SEEDS']?.split(','), nodeNames.map((node) => `${node}:${NODE_PORT}`), `${name}: seeds are every node service`);
-      t.ok(((service['ports'] as string[]) ?? []).every((p) => p.endsWith(`:${GATEWAY_PORT}`)), `${name}: published ports map to the gateway port`);
+      t.equal(parseListen(env['TESSERA_CONSOLE_LISTEN'], 'TESSERA_CONSOLE_LISTEN').port, CONSOLE_PORT, `${name} serves the console on its own port`);
+      t.same(((service['ports'] as string[]) ?? []).map((p) => Number(p.split(':')[1])).sort(), [GATEWAY_PORT, CONSOLE_PORT].sort(), `${name}: publishes the S3 port and the console's`);
       t.ok('ring-bootstrap' in obj(service['depends_on'], 'depends_on'), `${name} waits for the ring bootstrap`);
     }
   }
@@ -221,8 +231,8 @@ t.test('Dockerfile: multi-stage, non-root, health check, the ports and entry poi
   const user = lines.filter((line) => line.startsWith('USER ')).at(-1);
   t.ok(user !== undefined && !/USER (root|0)\b/.test(user), `runs as ${user}`);
   t.match(dockerfile, /^HEALTHCHECK .*CMD \["node", "dist\/bin\/tessera\.js", "healthcheck"\]/m, 'health check runs tessera healthcheck');
-  t.match(dockerfile, /^EXPOSE (\d+) (\d+)$/m);
-  t.same(/^EXPOSE (\d+) (\d+)$/m.exec(dockerfile)?.slice(1).map(Number).sort(), [GATEWAY_PORT, NODE_PORT].sort(), 'exposes the default gateway and node ports');
+  t.match(dockerfile, /^EXPOSE (\d+) (\d+) (\d+)$/m);
+  t.same(/^EXPOSE (\d+) (\d+) (\d+)$/m.exec(dockerfile)?.slice(1).map(Number).sort(), [GATEWAY_PORT, CONSOLE_PORT, NODE_PORT].sort(), "exposes the default gateway and node ports and the manifests' console port");
   const pkg = JSON.parse(await readFile(new URL('../package.json', DEPLOY), 'utf8')) as { bin: Record<string, string> };
   t.match(dockerfile, new RegExp(`^ENTRYPOINT \\["node", "${pkg.bin['tessera']!.replace(/\./g, '\\.')}"\\]`, 'm'), 'the entry point is package.json\'s bin');
   const ignore = await text('Dockerfile.dockerignore');
