@@ -213,6 +213,19 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   t.match(largeBack.etag, /-2"$/, 'uploaded in two parts');
   await shot('9-objects-manage');
 
+  // A folder: each file under its path below the folder, the folder's name first, keys with spaces too.
+  const folder = join(files, 'photos');
+  await mkdir(join(folder, '2024'), { recursive: true });
+  const inFolder = { 'photos/2024/a b.txt': seededBytes(1_000, 9), 'photos/c.txt': seededBytes(2_000, 10) };
+  for (const [key, bytes] of Object.entries(inFolder)) await writeFile(join(files, key), bytes);
+  await (await page.$('#upload-folder'))?.uploadFile(folder);
+  // Chromium reads a chosen folder's files in the background, as after a user's pick.
+  await page.waitForFunction("document.getElementById('upload-folder').files.length === 2");
+  await page.click('#upload-start');
+  const stored = async (key: string): Promise<boolean> => s3.send(new HeadObjectCommand({ Bucket: made, Key: key })).then(() => true, () => false);
+  await until("the folder's files are stored", async () => (await stored('photos/2024/a b.txt')) && (await stored('photos/c.txt')), 30_000);
+  for (const [key, bytes] of Object.entries(inFolder)) t.ok((await readBack(key)).body.equals(bytes), `a folder's file reads back through S3 as ${key}`);
+
   // Cancel: a slowed upload is stopped, and its multipart upload aborted, leaving nothing.
   const client = await page.createCDPSession();
   await client.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 512 * 1024 });

@@ -172,7 +172,7 @@ const pages = {
     if (caps.bucket.some((a) => /^s3:(Put|Delete)Bucket|^s3:Put.*Configuration$/.test(a))) html += '<a id="bucket-settings" href="#/settings/' + encodeURIComponent(bucket) + '">Bucket settings</a>';
     html += '</p>';
     if (can(caps.objects, 's3:PutObject')) {
-      html += '<form id="upload" class="inline"><label>Upload to ' + esc(bucket + '/' + prefix) + ' <input type="file" id="upload-files" multiple required></label> <button type="submit" id="upload-start">Upload</button> ' +
+      html += '<form id="upload" class="inline"><label>Upload to ' + esc(bucket + '/' + prefix) + ' <input type="file" id="upload-files" multiple></label> <label>or a folder <input type="file" id="upload-folder" webkitdirectory multiple></label> <button type="submit" id="upload-start">Upload</button> ' +
         '<button type="button" id="upload-cancel" hidden>Cancel</button> <progress id="upload-progress" max="100" value="0" hidden></progress> <span id="upload-status" role="status"></span></form>';
       onRendered(() => wireUpload(bucket, prefix));
     }
@@ -589,8 +589,11 @@ function wireUpload(bucket, prefix) {
   $('upload-cancel').addEventListener('click', () => { if (upload) { upload.cancelled = true; upload.xhr?.abort(); } });
   $('upload').addEventListener('submit', (event) => {
     event.preventDefault();
-    const files = [...$('upload-files').files];
-    const total = files.reduce((sum, f) => sum + f.size, 0) || 1;
+    // A folder's files keep their path below the folder, the folder's own name first, as the key below the prefix.
+    const files = [...[...$('upload-files').files].map((file) => ({ file, name: file.name })),
+      ...[...$('upload-folder').files].map((file) => ({ file, name: file.webkitRelativePath || file.name }))];
+    if (files.length === 0) { report('upload-status', 'Choose files or a folder to upload.', true); return; }
+    const total = files.reduce((sum, f) => sum + f.file.size, 0) || 1;
     let done = 0;
     upload = { cancelled: false, xhr: null };
     const current = upload;
@@ -598,8 +601,8 @@ function wireUpload(bucket, prefix) {
     $('upload-progress').hidden = false; $('upload-cancel').hidden = false; $('upload-start').disabled = true;
     report('upload-status', 'Uploading...');
     (async () => {
-      for (const file of files) {
-        const path = keyPath(bucket, prefix + file.name);
+      for (const { file, name } of files) {
+        const path = keyPath(bucket, prefix + name);
         if (file.size <= PART_BYTES) {
           await sendWithProgress('PUT', path, file, progress, current);
         } else {
