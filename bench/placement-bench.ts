@@ -1,11 +1,12 @@
 /**
- * Placement simulation: builds rings for clusters of 10, 100, 1,000 and 10,000 nodes (4+2, so 6 replicas) and reports build
+ * Placement simulation: builds rings for clusters of 10, 100, 1,000 and 10,000 nodes (4+2, so 6 replicas; the
+ * 10,000-node cluster also as 8+4, 12 replicas) and reports build
  * time, lookups per second, balance, zone spread, and the slots moved when a node joins, a node leaves and a whole
  * zone is lost, each divided by the theoretical minimum (the slots the joining node must receive, or the slots the
  * departed nodes held). Every cluster runs twice: equal weights, and mixed weights (1, 2, 4 and 8, as in a cluster
  * bought over several years). For each ring it also reports the ring file's size (plain and gzipped), the CPU time to
  * parse, validate and compile it for lookups, and the heap a gateway holding the ring and its locator keeps.
- * Run with `npm run bench:placement` (PLACEMENT_BENCH_NODES=10000 runs only that size). Not part of `npm test`.
+ * Run with `npm run bench:placement` (PLACEMENT_BENCH_NODES=10000 runs only that size, both codes). Not part of `npm test`.
  */
 import { cpus, loadavg } from 'node:os';
 import { gzipSync } from 'node:zlib';
@@ -22,12 +23,13 @@ import {
   type RingNode,
 } from '../src/placement/index.js';
 
-const REPLICAS = 6;
 const SEED = 1;
 const LOOKUP_KEYS = 100_000;
 const LOOKUP_ROUNDS = 7;
 
 interface Scenario {
+  /** Data + parity shards, so the replicas per partition: 6 for 4+2, 12 for 8+4. */
+  replicas: number;
   nodes: number;
   zones: number;
   partitionBits: number;
@@ -35,13 +37,14 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { nodes: 10, zones: 3, partitionBits: 10, weights: 'equal' },
-  { nodes: 10, zones: 3, partitionBits: 10, weights: 'mixed' },
-  { nodes: 100, zones: 10, partitionBits: 14, weights: 'equal' },
-  { nodes: 100, zones: 10, partitionBits: 14, weights: 'mixed' },
-  { nodes: 1000, zones: 20, partitionBits: 16, weights: 'equal' },
-  { nodes: 1000, zones: 20, partitionBits: 16, weights: 'mixed' },
-  { nodes: 10000, zones: 100, partitionBits: 20, weights: 'equal' },
+  { replicas: 6, nodes: 10, zones: 3, partitionBits: 10, weights: 'equal' },
+  { replicas: 6, nodes: 10, zones: 3, partitionBits: 10, weights: 'mixed' },
+  { replicas: 6, nodes: 100, zones: 10, partitionBits: 14, weights: 'equal' },
+  { replicas: 6, nodes: 100, zones: 10, partitionBits: 14, weights: 'mixed' },
+  { replicas: 6, nodes: 1000, zones: 20, partitionBits: 16, weights: 'equal' },
+  { replicas: 6, nodes: 1000, zones: 20, partitionBits: 16, weights: 'mixed' },
+  { replicas: 6, nodes: 10000, zones: 100, partitionBits: 20, weights: 'equal' },
+  { replicas: 12, nodes: 10000, zones: 100, partitionBits: 20, weights: 'equal' },
 ];
 
 /** Build time targets: 2 s up to 1,000 nodes, 3 s for the 10,000-node, 2^20-partition ring. */
@@ -116,10 +119,10 @@ interface Result {
 }
 
 function simulate(scenario: Scenario): Result {
-  const { nodes: count, zones, partitionBits, weights } = scenario;
-  const options = { replicas: REPLICAS, partitionBits, seed: SEED };
+  const { replicas, nodes: count, zones, partitionBits, weights } = scenario;
+  const options = { replicas, partitionBits, seed: SEED };
   const members = Array.from({ length: count }, (_, i) => member(i, zones, weights));
-  const totalSlots = REPLICAS * 2 ** partitionBits;
+  const totalSlots = replicas * 2 ** partitionBits;
   const built = timed(() => buildRing(null, members, options));
   const ring = built.value;
   // What a gateway holds and does with the ring file: the text arrives, is parsed, validated and compiled.
@@ -128,7 +131,7 @@ function simulate(scenario: Scenario): Result {
   const before = heapBytes();
   const loaded = timed(() => new RingLocator(parseRing(text)));
   const heldBytes = heapBytes() - before;
-  if (loaded.value.nodesOf(0).length !== REPLICAS) throw new Error('unreachable');
+  if (loaded.value.nodesOf(0).length !== replicas) throw new Error('unreachable');
   const stats = ringStats(ring);
   const weightError = Math.max(...stats.nodes.map((n) => Math.abs(n.slots - n.targetSlots) / n.targetSlots));
 
@@ -136,7 +139,7 @@ function simulate(scenario: Scenario): Result {
   const joiner = { ...member(count, zones, weights), id: 'joiner' };
   const grown = timed(() => buildRing(ring, [...members, joiner], options));
   const joinerIndex = grown.value.nodes.findIndex((n) => n.id === 'joiner');
-  const joinerTarget = slotTargets(grown.value.nodes, REPLICAS, partitionBits)[joinerIndex]!;
+  const joinerTarget = slotTargets(grown.value.nodes, replicas, partitionBits)[joinerIndex]!;
   const addMoved = movedSlots(planChange(ring, grown.value));
 
   // A node leaves: the minimum is the slots it held.
@@ -172,13 +175,14 @@ function simulate(scenario: Scenario): Result {
 
 function render(results: Result[]): string {
   const header = [
-    'nodes', 'zones', 'weights', 'partitions', 'build ms', 'lookups/s', 'balance', 'max weight err',
+    'shards', 'nodes', 'zones', 'weights', 'partitions', 'build ms', 'lookups/s', 'balance', 'max weight err',
     'shard-0 bal', 'zone spread', 'add node', 'remove node', 'lose zone', 'rebuild ms', 'ring file (gzip)', 'load ms', 'held MB',
   ];
   const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0);
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const moved = (m: { ratio: number; share: number }): string => `${m.ratio.toFixed(3)}x (${pct(m.share)})`;
   const rows = results.map((r) => [
+    `${r.scenario.replicas - r.scenario.replicas / 3}+${r.scenario.replicas / 3}`,
     String(r.scenario.nodes),
     String(r.scenario.zones),
     r.scenario.weights,
@@ -205,7 +209,7 @@ function render(results: Result[]): string {
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const load = loadavg()[0]!.toFixed(1);
-process.stdout.write(`placement simulation: replicas ${REPLICAS} (4+2), seed ${SEED}, Node ${process.version}, ${cpu} x${cpus().length}, load ${load}\n\n`);
+process.stdout.write(`placement simulation: 4+2 (6 replicas) and 8+4 (12), seed ${SEED}, Node ${process.version}, ${cpu} x${cpus().length}, load ${load}\n\n`);
 const only = process.env.PLACEMENT_BENCH_NODES;
 const results = SCENARIOS.filter((s) => only === undefined || String(s.nodes) === only).map(simulate);
 process.stdout.write(`${render(results)}\n\n`);
@@ -225,7 +229,7 @@ process.stdout.write(
 
 const failures: string[] = [];
 for (const r of results) {
-  const name = `${r.scenario.nodes} nodes ${r.scenario.weights}`;
+  const name = `${r.scenario.nodes} nodes ${r.scenario.replicas} replicas ${r.scenario.weights}`;
   const target = buildTargetMs(r.scenario);
   if (r.buildMs >= target) failures.push(`${name}: build ${r.buildMs.toFixed(0)} ms >= ${target / 1000} s`);
   if (r.lookups < 1e6) failures.push(`${name}: ${r.lookups.toFixed(0)} lookups/s < 1 M`);
