@@ -10,6 +10,7 @@ import {
   ListBucketsCommand,
   ListObjectsV2Command,
   PutBucketAclCommand,
+  PutBucketPolicyCommand,
   PutObjectAclCommand,
   PutBucketOwnershipControlsCommand,
   PutObjectCommand,
@@ -104,7 +105,7 @@ t.test('a bucket belongs to its creator: ListBuckets per user, owner ids in list
   t.pass('creating one\'s own bucket again succeeds in us-east-1');
 });
 
-t.test('private by default: another user and anonymous are denied every operation', async (t) => {
+t.test('private by default: another user and anonymous are denied every operation; a grant in the source bucket\'s policy then authorizes a copy', async (t) => {
   const bucket = bucketName('private');
   await alice.send(new CreateBucketCommand({ Bucket: bucket }));
   await alice.send(new PutObjectCommand({ Bucket: bucket, Key: 'secret', Body: 's' }));
@@ -130,6 +131,14 @@ t.test('private by default: another user and anonymous are denied every operatio
     denied,
     'a copy needs READ on its source',
   );
+  await alice.send(
+    new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob' }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/secret` }] }),
+    }),
+  );
+  await bob.send(new CopyObjectCommand({ Bucket: source, Key: 'granted', CopySource: `${bucket}/secret` }));
+  t.equal(await (await bob.send(new GetObjectCommand({ Bucket: source, Key: 'granted' }))).Body?.transformToString(), 's', "the source bucket's policy granting s3:GetObject authorizes the copy");
   t.equal((await admin3.send(new GetObjectCommand({ Bucket: bucket, Key: 'secret' }))).$metadata.httpStatusCode, 200, 'the administrator reads anything');
 });
 

@@ -32,7 +32,7 @@ await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'o' }));
 const CORS_RULES = [
   {
     ID: 'app',
-    AllowedOrigins: ['https://app.example.com', 'https://*.example.org'],
+    AllowedOrigins: ['https://app.example.com', 'https://*.example.org', '*.cdn.test'],
     AllowedMethods: ['GET', 'PUT'],
     AllowedHeaders: ['content-type', 'x-amz-*'],
     ExposeHeaders: ['ETag'],
@@ -62,7 +62,7 @@ t.test('invalid CORS configurations are refused and the stored one stays', async
   t.same((await s3.send(new GetBucketCorsCommand({ Bucket: bucket }))).CORSRules, CORS_RULES);
 });
 
-t.test('OPTIONS preflight is answered unauthenticated from the matching rule', async (t) => {
+t.test('OPTIONS preflight is answered unauthenticated from the matching rule; a wildcard origin at the start or middle matches and is echoed', async (t) => {
   const ok = await preflight({ origin: 'https://app.example.com', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'Content-Type, X-Amz-Date' });
   t.equal(ok.status, 200);
   t.equal(ok.headers['access-control-allow-origin'], 'https://app.example.com');
@@ -74,6 +74,12 @@ t.test('OPTIONS preflight is answered unauthenticated from the matching rule', a
   t.match(String(ok.headers['vary']), /Origin/);
   const wildcardOrigin = await preflight({ origin: 'https://sub.example.org', 'access-control-request-method': 'GET' }, '');
   t.equal(wildcardOrigin.status, 200, 'a wildcard origin rule matches; a bucket-level preflight works');
+  t.equal(wildcardOrigin.headers['access-control-allow-origin'], 'https://sub.example.org', 'a wildcard match echoes the request\'s origin');
+  const leading = await preflight({ origin: 'http://a.b.cdn.test', 'access-control-request-method': 'GET' });
+  t.equal(leading.status, 200, 'a wildcard at the start of AllowedOrigin matches any scheme and subdomain');
+  t.equal(leading.headers['access-control-allow-origin'], 'http://a.b.cdn.test');
+  const lookalike = await preflight({ origin: 'https://badcdn.test', 'access-control-request-method': 'GET' });
+  t.equal(lookalike.status, 403, '*.cdn.test needs the dot: a look-alike origin is refused');
   const anyOrigin = await preflight({ origin: 'https://elsewhere.net', 'access-control-request-method': 'HEAD' });
   t.equal(anyOrigin.headers['access-control-allow-origin'], '*');
   t.equal(anyOrigin.headers['access-control-allow-credentials'], undefined, 'no credentials with a * origin');

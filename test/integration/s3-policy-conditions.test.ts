@@ -95,3 +95,22 @@ t.test('ForAnyValue: and ForAllValues: on s3:RequestObjectTagKeys', async (t) =>
   t.same(await sdkError(put(alice, 'e', 'team=ml&secret-level=2')), denied, 'ForAnyValue Deny binds even the owner');
   t.ok(await put(alice, 'f', 'team=ml'), 'the owner otherwise writes as before');
 });
+
+t.test('s3:RequestObjectTag/<key> decides a PUT by the value of one tag; ...IfExists admits a PUT without the SSE header', async (t) => {
+  const bucket = bucketName('tagvalue');
+  await alice.send(new CreateBucketCommand({ Bucket: bucket }));
+  await alice.send(
+    new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: policy(
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob' }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/tagged/*`, Condition: { StringEquals: { 's3:RequestObjectTag/team': 'ml' } } },
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob' }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/sse/*`, Condition: { StringEqualsIfExists: { 's3:x-amz-server-side-encryption': 'AES256' } } },
+      ),
+    }),
+  );
+  const put = (key: string, tagging?: string) => bob.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', ...(tagging === undefined ? {} : { Tagging: tagging }) }));
+  t.ok(await put('tagged/a', 'team=ml&cost=1'), 'the named tag has the allowed value');
+  t.same(await sdkError(put('tagged/b', 'team=web')), denied, 'another value');
+  t.same(await sdkError(put('tagged/c', 'cost=1')), denied, 'the tag absent: StringEquals does not hold');
+  t.ok(await put('sse/a'), 'no x-amz-server-side-encryption header: the IfExists condition holds');
+});

@@ -143,7 +143,8 @@ export function headerV2Auth(req: AuthRequest, authorization: string, query: rea
   const amzDate = header(req.headers, 'x-amz-date');
   const date = header(req.headers, 'date');
   const dateMs = amzDate !== '' ? (parseAmzDate(amzDate) ?? Date.parse(amzDate)) : Date.parse(date);
-  if ((amzDate === '' && date === '') || Number.isNaN(dateMs)) {
+  // A date before the epoch is no valid date, as S3 answers it (not RequestTimeTooSkewed).
+  if ((amzDate === '' && date === '') || Number.isNaN(dateMs) || dateMs < 0) {
     throw new S3Error('AccessDenied', { message: 'AWS authentication requires a valid Date or x-amz-date header' });
   }
   if (Math.abs(nowMs - dateMs) > MAX_V2_SKEW_MS) {

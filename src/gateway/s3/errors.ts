@@ -36,6 +36,7 @@ export const S3_ERRORS = {
   InvalidURI: { status: 400, message: 'Couldn\'t parse the specified URI.' },
   InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
   InvalidRequest: { status: 400, message: 'Invalid Request' },
+  InvalidRetentionPeriod: { status: 400, message: 'The retention period specified is not valid.' },
   InvalidTargetBucketForLogging: { status: 400, message: 'The target bucket for logging does not exist' },
   InvalidTag: { status: 400, message: 'The tag provided was not a valid tag.' },
   KeyTooLongError: { status: 400, message: 'Your key is too long.' },

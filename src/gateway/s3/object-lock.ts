@@ -43,7 +43,8 @@ function child(root: Record<string, unknown>, name: string): Record<string, unkn
 /**
  * Parses a PutObjectLockConfiguration body, as S3 validates it: ObjectLockEnabled must be Enabled; a
  * Rule needs a DefaultRetention with a Mode and exactly one of Days or Years (MalformedXML otherwise),
- * a positive whole number no larger than S3's limit (InvalidArgument otherwise).
+ * a positive whole number (InvalidRetentionPeriod for zero or less) no larger than S3's limit
+ * (InvalidArgument otherwise).
  */
 export function parseObjectLockXml(body: string): ObjectLockConfig {
   const root = requestDocumentRoot(body, 'ObjectLockConfiguration');
@@ -60,7 +61,7 @@ export function parseObjectLockXml(body: string): ObjectLockConfig {
   const period = (days ?? years) as string;
   if (!/^-?\d+$/.test(period)) throw new S3Error('MalformedXML');
   const count = Number(period);
-  if (count <= 0) throw new S3Error('InvalidArgument', { message: 'Default retention period must be a positive integer value.' });
+  if (count <= 0) throw new S3Error('InvalidRetentionPeriod', { message: 'Default retention period must be a positive integer value.' });
   if (count > (days === undefined ? MAX_DEFAULT_YEARS : MAX_DEFAULT_DAYS)) {
     throw new S3Error('InvalidArgument', { message: 'Default retention period is too large.' });
   }

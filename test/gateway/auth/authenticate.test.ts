@@ -138,6 +138,11 @@ t.test('header auth: clock skew, keys, missing and malformed parts', async (t) =
   t.equal(failure(() => auth(docGet({ authorization: `AWS4-HMAC-SHA256 Credential=${DOC_CREDENTIAL}, Signature=${'0'.repeat(64)}` }))), 'AuthorizationHeaderMalformed');
   t.equal(failure(() => auth(docGet({ authorization: `AWS ${DOC_ACCESS_KEY}:frJIUN8DYpKDtOLCwo//yllqDzg=` }))), 'SignatureDoesNotMatch', 'SigV2 headers are verified');
   t.equal(failure(() => auth(docGet({ authorization: 'AWS nocolon' }))), 'InvalidArgument', 'a malformed SigV2 header');
+  const v2 = (dates: Partial<Record<string, string>>) => docGet({ authorization: `AWS ${DOC_ACCESS_KEY}:frJIUN8DYpKDtOLCwo//yllqDzg=`, 'x-amz-date': undefined, ...dates });
+  t.equal(failure(() => auth(v2({}))), 'AccessDenied', 'SigV2 without Date or x-amz-date');
+  t.equal(failure(() => auth(v2({ date: '' }))), 'AccessDenied', 'SigV2 with an empty Date');
+  t.equal(failure(() => auth(v2({ date: 'Wed, 31 Dec 1969 23:59:59 GMT' }))), 'AccessDenied', 'SigV2 with a Date before the epoch: AccessDenied, not RequestTimeTooSkewed');
+  t.equal(failure(() => auth(v2({ date: 'Mon, 01 Jan 2001 00:00:00 GMT' }))), 'RequestTimeTooSkewed', 'SigV2 with a Date long past but after the epoch');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': undefined }))), 'InvalidRequest', 'x-amz-content-sha256 is required');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': 'abc' }))), 'InvalidArgument');
   t.equal(failure(() => auth(docGet({ 'x-amz-content-sha256': 'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD' }))), 'NotImplemented');
