@@ -1,14 +1,24 @@
 import { t } from 'tap';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetBucketAclCommand,
+  GetBucketVersioningCommand,
+  GetObjectTaggingCommand,
   GetBucketLoggingCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutBucketLoggingCommand,
+  ListMultipartUploadsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { LOG_FIELD_COUNT, splitLogLine } from '../../src/gateway/access-log/index.js';
@@ -121,4 +131,26 @@ t.test('x-amz-expected-bucket-owner naming another owner is AccessDenied and cha
   t.equal(await statusOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))), 404, 'the refused write left nothing');
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', ExpectedBucketOwner: ownerId }));
   t.equal(await statusOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', ExpectedBucketOwner: ownerId }))), 200, 'the right owner passes');
+
+  // Every kind of call that takes the header: bucket and object, reads and writes, copies from either side.
+  const other = '111122223333';
+  const refused: [string, () => Promise<unknown>][] = [
+    ['GetObject', () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ExpectedBucketOwner: other }))],
+    ['ListObjectsV2', () => s3.send(new ListObjectsV2Command({ Bucket: bucket, ExpectedBucketOwner: other }))],
+    ['GetBucketVersioning', () => s3.send(new GetBucketVersioningCommand({ Bucket: bucket, ExpectedBucketOwner: other }))],
+    ['PutBucketVersioning', () => s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' }, ExpectedBucketOwner: other }))],
+    ['PutObjectTagging', () => s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] }, ExpectedBucketOwner: other }))],
+    ['DeleteObject', () => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', ExpectedBucketOwner: other }))],
+    ['DeleteObjects', () => s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'k' }] }, ExpectedBucketOwner: other }))],
+    ['CreateMultipartUpload', () => s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'm', ExpectedBucketOwner: other }))],
+    ['CopyObject, target owner', () => s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'c1', CopySource: `${bucket}/k`, ExpectedBucketOwner: other }))],
+    ['CopyObject, source owner', () => s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'c2', CopySource: `${bucket}/k`, ExpectedSourceBucketOwner: other }))],
+    ['DeleteBucket', () => s3.send(new DeleteBucketCommand({ Bucket: bucket, ExpectedBucketOwner: other }))],
+  ];
+  for (const [call, send] of refused) t.equal(await errorCode(send()), 'AccessDenied', `${call} naming another owner is AccessDenied`);
+  t.equal(await statusOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))), 200, 'the object is still there');
+  t.same((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).TagSet, [], 'untagged');
+  t.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: bucket }))).Status, undefined, 'versioning never turned on');
+  t.same((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [], [], 'no upload started');
+  t.same(((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key), ['k'], 'no copy made');
 });
