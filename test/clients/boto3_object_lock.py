@@ -77,7 +77,7 @@ def run(endpoint, bucket):
     expect_error(
         lambda: s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 0}}}),
         400,
-        "InvalidArgument",
+        "InvalidRetentionPeriod",
         "zero days",
     )
     s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
