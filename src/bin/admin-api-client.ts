@@ -1,6 +1,20 @@
 import { createHash } from 'node:crypto';
 import { TesseraError, type Env } from '../common/index.js';
-import { ADMIN_API_PATH, amzDateOf, RequestSigner, type IdentityActions, type KeySummary, type NodeStatusRow, type PolicySummary, type UserDetail, type UserSummary } from '../gateway/index.js';
+import {
+  ADMIN_API_PATH,
+  amzDateOf,
+  RequestSigner,
+  type IdentityActions,
+  type KeySummary,
+  type KmsKeyActions,
+  type KmsKeySummary,
+  type NodeStatusRow,
+  type PolicySummary,
+  type TargetActions,
+  type TargetSummary,
+  type UserDetail,
+  type UserSummary,
+} from '../gateway/index.js';
 
 /** Longest wait for one admin API answer. */
 const CALL_TIMEOUT_MS = 60_000;
@@ -30,11 +44,21 @@ function encodeSegment(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/** A query as SigV4 signs it: pairs sorted by name, each name and value encoded as a path segment is. */
+function canonicalQuery(query: Readonly<Record<string, string>>): string {
+  return Object.entries(query)
+    .map(([name, value]) => [encodeSegment(name), encodeSegment(value)] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+}
+
 /**
- * The identity actions over a gateway's admin API (docs/admin-api.md): each a SigV4-signed JSON call,
- * signed by the gateway's own signer code. What `tessera admin user|key|policy --endpoint` uses.
+ * The identity, target and KMS key actions and the cluster reads over a gateway's admin API
+ * (docs/admin-api.md): each a SigV4-signed JSON call, signed by the gateway's own signer code. What
+ * `tessera admin user|key|policy|target|kms key|status --endpoint` uses.
  */
-export class AdminApiClient implements IdentityActions {
+export class AdminApiClient implements IdentityActions, TargetActions, KmsKeyActions {
   readonly #base: URL;
   readonly #signer: RequestSigner;
 
@@ -83,22 +107,52 @@ export class AdminApiClient implements IdentityActions {
   detachPolicy(user: string, policy: string): Promise<{ user: string; policy: string; attached: false }> {
     return this.call('DELETE', ['users', user, 'policies', policy]);
   }
+  listTargets(): Promise<TargetSummary[]> {
+    return this.call('GET', ['targets']);
+  }
+  addTarget(name: string, definition: unknown): Promise<TargetSummary> {
+    return this.call('PUT', ['targets', name], JSON.stringify(definition));
+  }
+  removeTarget(name: string): Promise<{ removed: 'target'; name: string }> {
+    return this.call('DELETE', ['targets', name]);
+  }
+  listKmsKeys(): Promise<KmsKeySummary[]> {
+    return this.call('GET', ['kms', 'keys']);
+  }
+  createKmsKey(name: string): Promise<KmsKeySummary> {
+    return this.call('POST', ['kms', 'keys'], JSON.stringify({ name }));
+  }
+  rotateKmsKey(name: string): Promise<KmsKeySummary> {
+    return this.call('POST', ['kms', 'keys', name, 'rotate']);
+  }
+  setKmsKeyEnabled(name: string, enabled: boolean): Promise<KmsKeySummary> {
+    return this.call('PUT', ['kms', 'keys', name], JSON.stringify({ enabled }));
+  }
   /** Every node's work status, as `tessera admin status` reads it. */
   status(): Promise<{ nodes: NodeStatusRow[] }> {
     return this.call('GET', ['status']);
   }
+  /** Starts a scrub and repair pass on every node (`tessera admin heal`); the statuses read after the start. */
+  startHeal(fast: boolean): Promise<{ started: number; fast: boolean; nodes: NodeStatusRow[] }> {
+    return this.call('POST', ['healing'], JSON.stringify({ fast }));
+  }
+  /** One object version's shard map, as `tessera admin object` prints it. */
+  objectShards(bucket: string, key: string, versionId?: string): Promise<Record<string, unknown>> {
+    return this.call('GET', ['objects'], undefined, { bucket, key, ...(versionId === undefined ? {} : { versionId }) });
+  }
 
   /** One signed call; the answer's JSON, or AdminApiError with the gateway's code and message. */
-  private async call<T>(method: string, segments: readonly string[], body?: string): Promise<T> {
+  private async call<T>(method: string, segments: readonly string[], body?: string, query: Readonly<Record<string, string>> = {}): Promise<T> {
     const path = `${this.#base.pathname.replace(/\/+$/, '')}${ADMIN_API_PATH}${segments.map(encodeSegment).join('/')}`;
+    const rawQuery = canonicalQuery(query);
     const bytes = Buffer.from(body ?? '', 'utf8');
     const payloadHash = createHash('sha256').update(bytes).digest('hex');
     const amzDate = amzDateOf(Date.now());
     const headers: Record<string, string> = { host: this.#base.host, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadHash };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const authorization = this.#signer.authorization({ method, path, query: '', headers, payloadHash, amzDate });
+    const authorization = this.#signer.authorization({ method, path, query: rawQuery, headers, payloadHash, amzDate });
     const { host: _, ...sent } = headers;
-    const response = await fetch(new URL(path, this.#base), {
+    const response = await fetch(new URL(rawQuery === '' ? path : `${path}?${rawQuery}`, this.#base), {
       method,
       headers: { ...sent, authorization },
       ...(body === undefined ? {} : { body: bytes }),

@@ -169,14 +169,23 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
 }
 
 /**
- * `tessera admin status --endpoint URL`: every node's status through a gateway's admin API, once. The
- * cluster's nines need the nodes' own records, so that line is left to `--config`/`--data`.
+ * `tessera admin status|scrub|heal --endpoint URL`: every node's status through a gateway's admin API,
+ * once, `scrub` and `heal` after starting a pass. The cluster's nines need the nodes' own records, so
+ * that line is left to `--config`/`--data`, as are --watch and --wait.
  */
 async function runStatusThroughApi(command: WorkCommand | 'object', values: AdminFlags, env: Env, io: AdminIo): Promise<number> {
   try {
     if (values.config !== undefined || values.data !== undefined) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
-    if (command !== 'status' || values.watch === true) throw new Error('only `status` (without --watch) goes through --endpoint; give --config or --data for the others');
-    const { nodes } = await adminApiClientFrom(values, env).status();
+    if (command === 'object' || values.watch === true || values.wait === true) throw new Error('status, scrub and heal (without --watch or --wait) go through --endpoint; give --config or --data for the others');
+    const client = adminApiClientFrom(values, env);
+    let nodes: NodeStatusRow[];
+    if (command === 'status') {
+      ({ nodes } = await client.status());
+    } else {
+      const answer = await client.startHeal(values.fast === true);
+      nodes = answer.nodes;
+      if (values.json !== true) io.stdout(`${command} pass started on ${answer.started} of ${nodes.length} nodes${answer.fast ? ' (fast: no rate limit)' : ''}\n`);
+    }
     io.stdout(values.json === true ? `${JSON.stringify(nodes, null, 2)}\n` : formatStatus(nodes));
     return nodes.some((row) => 'error' in row) ? 1 : 0;
   } catch (err) {

@@ -85,7 +85,7 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 /** Usage text of `tessera admin`. */
 export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate|index|bucket> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N] [--afr PCT] [--disk-size TB] [--repair-rate MB/s]
-       tessera admin status --endpoint URL [--access-key ID --secret-key KEY] [--json]   (through a gateway's admin API)
+       tessera admin status|scrub|heal --endpoint URL [--access-key ID --secret-key KEY] [--json]   (through a gateway's admin API)
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
        tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
@@ -117,8 +117,11 @@ or by default from the embedded cluster of \`tessera dev\`: DIR/cluster.json and
 `;
 
 /** Usage text of `tessera admin target`. */
-export const TARGET_USAGE = `usage: tessera admin target add NAME --type TYPE [options] [--config FILE | --data DIR] [--json]
-       tessera admin target list | remove NAME [--config FILE | --data DIR] [--json]
+export const TARGET_USAGE = `usage: tessera admin target add NAME --type TYPE [options] [--gateway URL | --config FILE | --data DIR] [--json]
+       tessera admin target list | remove NAME [--gateway URL | --config FILE | --data DIR] [--json]
+
+  --gateway URL  through a gateway's admin API (docs/admin-api.md), signed with AWS_ACCESS_KEY_ID and
+                 AWS_SECRET_ACCESS_KEY (AWS_REGION); without it, straight to the nodes of --config/--data
 
   add NAME     define a target; prints its ARN, the name a bucket notification configuration (event
                targets) or replication rule (s3 targets) uses
@@ -183,7 +186,11 @@ export const BUCKET_USAGE = `usage: tessera admin bucket quota BUCKET [--max-byt
 
 /** Usage text of `tessera admin kms`. */
 export const KMS_USAGE = `usage: tessera admin kms rotate [--config FILE | --data DIR] [--json]
-       tessera admin kms key create|rotate|disable|enable NAME | key list [--config FILE | --data DIR] [--json]
+       tessera admin kms key create|rotate|disable|enable NAME | key list [--endpoint URL | --config FILE | --data DIR] [--json]
+
+  --endpoint URL  key commands through a gateway's admin API (docs/admin-api.md), signed with --access-key
+                  and --secret-key or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; the gateway seals a new
+                  key under its own master key file
 
   rotate   re-seal every SSE-S3 data key on every node, and every KMS key, under the first key of the
            master key file (sseMasterKeyFile of --config, or DIR/sse-master-keys of the embedded cluster);

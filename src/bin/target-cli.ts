@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { HybridClock, type Env } from '../common/index.js';
-import { checkDefinedTarget, definedTargetArn, parseDefinedTarget, publicTargetFields, TARGET_NAME, type DefinedTarget } from '../events/index.js';
-import { NodeClient, readUserRecords, TARGET_RECORD_PREFIX, writeUserRecord } from '../rpc/index.js';
+import type { Env } from '../common/index.js';
+import { checkDefinedTarget, TARGET_NAME, type DefinedTarget } from '../events/index.js';
+import { TargetAdmin, type TargetActions } from '../gateway/index.js';
+import { NodeClient } from '../rpc/index.js';
+import { adminApiClientFrom } from './admin-api-client.js';
 import type { AdminTarget } from './admin-cli.js';
 import { TARGET_USAGE } from './help.js';
 
@@ -16,6 +18,7 @@ type Io = { stdout(s: string): void; stderr(s: string): void };
 const OPTIONS = {
   config: { type: 'string' },
   data: { type: 'string' },
+  gateway: { type: 'string' },
   json: { type: 'boolean' },
   type: { type: 'string' },
   url: { type: 'string' },
@@ -110,7 +113,12 @@ async function definitionFrom(flags: Flags, env: Env): Promise<DefinedTarget> {
   }
 }
 
-/** `tessera admin target add|list|remove`: event and replication targets, stored cluster-wide beside users and policies. */
+/**
+ * `tessera admin target add|list|remove`: event and replication targets, stored cluster-wide beside
+ * users and policies. Through a gateway's admin API with `--gateway URL` (signed with AWS_ACCESS_KEY_ID
+ * and AWS_SECRET_ACCESS_KEY: --endpoint, --access-key and --region describe an s3 target), else straight
+ * to the nodes (`--config`, `--data`). Both run the same target actions (TargetAdmin).
+ */
 export async function runTargetCli(args: string[], env: Env, io: Io, resolveTarget: (config: string | undefined, data: string | undefined, env: Env) => Promise<AdminTarget>): Promise<number> {
   let flags: Flags;
   let positionals: string[];
@@ -119,6 +127,7 @@ export async function runTargetCli(args: string[], env: Env, io: Io, resolveTarg
     const [verb] = positionals;
     const arity = verb === 'list' ? 1 : verb === 'add' || verb === 'remove' ? 2 : -1;
     if (positionals.length !== arity) throw new Error(verb === undefined ? 'a target command is needed' : `unknown target command or arguments: ${positionals.join(' ')}`);
+    if (flags.gateway !== undefined && (flags.config !== undefined || flags.data !== undefined)) throw new Error('--gateway goes to a gateway; --config and --data to the nodes: give one');
   } catch (err) {
     io.stderr(`${(err as Error).message}\n${TARGET_USAGE}`);
     return 2;
@@ -131,46 +140,25 @@ export async function runTargetCli(args: string[], env: Env, io: Io, resolveTarg
     if (name !== undefined && !TARGET_NAME.test(name)) throw new Error(`invalid target name ${JSON.stringify(name)}: 1-64 characters of A-Z a-z 0-9 _ -`);
     // Checked before any node is asked, so a wrong option costs nothing.
     const definition = verb === 'add' ? await definitionFrom(flags, env) : undefined;
-    const target = await resolveTarget(flags.config, flags.data, env);
-    clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
-    const records = await readUserRecords(clients, NODE_TIMEOUT_MS);
-    const clock = new HybridClock();
-    for (const record of records.values()) clock.observe(record.versionId);
-    const live = [...records.values()]
-      .filter((r) => !r.deleted && r.name.startsWith(TARGET_RECORD_PREFIX) && r.target !== undefined)
-      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    let actions: TargetActions;
+    if (flags.gateway !== undefined) {
+      actions = adminApiClientFrom({ endpoint: flags.gateway }, env);
+    } else {
+      const target = await resolveTarget(flags.config, flags.data, env);
+      clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
+      const nodes = clients;
+      actions = new TargetAdmin({ nodes: () => nodes, timeoutMs: () => NODE_TIMEOUT_MS });
+    }
     if (verb === 'list') {
-      const rows = live.map((record): Record<string, string | number | boolean> => {
-        const targetName = record.name.slice(TARGET_RECORD_PREFIX.length);
-        try {
-          const stored = parseDefinedTarget(record.target as string);
-          return { name: targetName, arn: definedTargetArn(targetName, stored), ...publicTargetFields(stored) };
-        } catch {
-          return { name: targetName, arn: '', type: 'unreadable', url: '' };
-        }
-      });
-      say(rows.map((row) => `${String(row['name'])}\t${String(row['arn'])}\t${String(row['type'])}\t${String(row['url'])}\n`).join(''), rows);
-      return 0;
+      const rows = await actions.listTargets();
+      say(rows.map((row) => `${row.name}\t${row.arn}\t${String(row['type'])}\t${String(row['url'])}\n`).join(''), rows);
+    } else if (verb === 'add') {
+      const added = await actions.addTarget(name as string, definition);
+      say(`${added.arn}\n`, added);
+    } else {
+      const removed = await actions.removeTarget(name as string);
+      say(`removed target ${removed.name}\n`, removed);
     }
-    const recordName = TARGET_RECORD_PREFIX + (name as string);
-    const current = records.get(recordName);
-    if (verb === 'add') {
-      const stored = definition as DefinedTarget;
-      if (current !== undefined && !current.deleted) throw new Error(`target ${name as string} already exists (remove it first)`);
-      await writeUserRecord(
-        clients,
-        { name: recordName, versionId: clock.next(), deleted: false, canonicalId: '', createdMs: clock.nowMs(), keys: [], target: JSON.stringify(stored) },
-        NODE_TIMEOUT_MS,
-      );
-      const arn = definedTargetArn(name as string, stored);
-      say(`${arn}\n`, { name, arn, ...publicTargetFields(stored) });
-      return 0;
-    }
-    if (current === undefined || current.deleted) throw new Error(`no target ${name as string}`);
-    // The tombstone keeps no definition: an older copy on a node that missed the removal loses to it.
-    const { target: _removed, ...rest } = current;
-    await writeUserRecord(clients, { ...rest, versionId: clock.next(), deleted: true }, NODE_TIMEOUT_MS);
-    say(`removed target ${name as string}\n`, { removed: 'target', name });
     return 0;
   } catch (err) {
     io.stderr(`tessera admin target: ${(err as Error).message}\n`);

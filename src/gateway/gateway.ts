@@ -7,7 +7,7 @@ import { createCodec, type Codec } from '../erasure/index.js';
 import { FIRST_RING_EPOCH, buildRing, serializeRing, type Ring } from '../placement/index.js';
 import { IndexWriter, writeQuorum, type LocalLink } from '../rpc/index.js';
 import { ClusterView, loadRingFile, NodeRingFollower, PreviousRingFinder, RingFileWatcher } from './cluster/index.js';
-import { BucketService, IdentityAdmin, KmsKeyService, readNodeStatuses, StripePool, UserDirectory } from './data-path/index.js';
+import { BucketService, IdentityAdmin, KmsKeyAdmin, KmsKeyService, TargetAdmin, readNodeStatuses, StripePool, UserDirectory } from './data-path/index.js';
 import { AccessLogDelivery, logObjectWriter } from './access-log/index.js';
 import { DigestPool } from './digest/index.js';
 import { ObjectSealer, readMasterKeyFile, resolvePackageCipher, type ResolvedPackageCipher } from './encryption/index.js';
@@ -33,6 +33,9 @@ export {
   buildIndex,
   IdentityAdmin,
   IdentityError,
+  KmsKeyAdmin,
+  TargetAdmin,
+  RecordAdminError,
   newAccessKeyId,
   newSecretKey,
   readNodeStatuses,
@@ -41,10 +44,14 @@ export {
   type IndexBuildPhase,
   type IndexBuildProgress,
   type KeySummary,
+  type KmsKeyActions,
+  type KmsKeySummary,
   type NodeStatusRow,
   type PolicySummary,
   type QuotaReport,
   type RotationReport,
+  type TargetActions,
+  type TargetSummary,
   type UsageEstimate,
   type UserDetail,
   type UserSummary,
@@ -335,8 +342,16 @@ export class Gateway {
         // This gateway follows its own changes at once: a key it just made signs its next request.
         onChange: () => users.refreshNow(),
       }),
+      targets: new TargetAdmin({ nodes: () => services.cluster.allNodes(), timeoutMs: () => services.metadataTimeoutMs, onChange: () => users.refreshNow() }),
+      kmsKeys: new KmsKeyAdmin({
+        nodes: () => services.cluster.allNodes(),
+        timeoutMs: () => services.metadataTimeoutMs,
+        region: config.region,
+        masterKeys: () => this.sealer.masterKeyring(),
+        onChange: () => users.refreshNow(),
+      }),
       buckets: services.buckets,
-      statuses: () => readNodeStatuses(services.cluster.allNodes(), { timeoutMs: services.metadataTimeoutMs * 5 }),
+      statuses: (startFast) => readNodeStatuses(services.cluster.allNodes(), { timeoutMs: services.metadataTimeoutMs * 5, startFast }),
       baseDomain: config.baseDomain,
       gate: this.gate,
     });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListBucketsCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { t } from 'tap';
@@ -10,6 +10,7 @@ import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { runUserCli } from '../../src/bin/user-cli.js';
 import { localS3Client, startCluster, statusOf, TEST_CREDENTIALS, writeGatewayConfig } from '../helpers/cluster.js';
 import { rawS3, type RawResponse } from '../gateway/raw-s3.js';
+import { masterKeyFile } from '../helpers/sse.js';
 
 /**
  * The admin API (docs/admin-api.md) through real HTTP, each request signed by the SDK's own SigV4
@@ -23,7 +24,17 @@ const sink = new Writable({
     done();
   },
 });
-const cluster = await startCluster({ nodeCount: 3, dataShards: 2, parityShards: 1, nodeHealing: false, gatewayLogger: pino({ level: 'debug' }, sink) });
+// The master key file KMS keys made through the API are sealed under.
+const masterKeys = await masterKeyFile();
+t.teardown(() => masterKeys.remove());
+const cluster = await startCluster({
+  nodeCount: 3,
+  dataShards: 2,
+  parityShards: 1,
+  nodeHealing: false,
+  gatewayLogger: pino({ level: 'debug' }, sink),
+  gatewayOverrides: { sseMasterKeyFile: masterKeys.path },
+});
 /** Every secret an answer carried: none may reach the log. */
 const secretsSeen = new Set<string>();
 t.teardown(() => cluster.close());
@@ -34,8 +45,15 @@ await writeFile(configFile, JSON.stringify({ ...JSON.parse(await readFile(config
 type Keys = { accessKeyId: string; secretAccessKey: string };
 
 /** One admin call, signed with `credentials` (the administrator's by default); the status and parsed JSON. */
-async function admin(method: string, path: string, body?: string, credentials: Keys = TEST_CREDENTIALS): Promise<{ status: number; json: any; raw: RawResponse }> {
-  const raw = await rawS3(cluster.endpoint, { method, bucket: '-', key: `admin/v1/${path}`, credentials: { ...credentials }, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }) });
+async function admin(method: string, path: string, body?: string, credentials: Keys = TEST_CREDENTIALS, query?: Record<string, string>): Promise<{ status: number; json: any; raw: RawResponse }> {
+  const raw = await rawS3(cluster.endpoint, {
+    method,
+    bucket: '-',
+    key: `admin/v1/${path}`,
+    credentials: { ...credentials },
+    ...(query === undefined ? {} : { query }),
+    ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+  });
   const json = JSON.parse(raw.body);
   if (typeof json?.secretAccessKey === 'string') secretsSeen.add(json.secretAccessKey);
   return { status: raw.status, json, raw };
@@ -265,10 +283,134 @@ t.test('tessera admin status --endpoint prints the rows it prints through the no
   t.equal(viaApi.code, viaNodes.code);
 });
 
+/** `tessera admin ARGS --json` (target, kms key, ...): exit code, the answer as JSON, and the error text. */
+async function adminCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; json: any; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runAdminCli([...args, '--json'], env, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
+  return { code, json: out === '' ? undefined : JSON.parse(out), err };
+}
+
+t.test('targets: added with their secrets kept, listed without them, refused when malformed or taken, in force for S3, removed', async (t) => {
+  const definition = { type: 'webhook', url: 'http://hook-user:pa55word@127.0.0.1:9/hook', bearerToken: 'token-not-to-show' };
+  const added = await admin('PUT', 'targets/hook', JSON.stringify(definition));
+  t.equal(added.status, 201, added.raw.body);
+  t.same(added.json, { name: 'hook', arn: 'arn:tessera:sqs::hook:webhook', type: 'webhook', url: 'http://hook-user:***@127.0.0.1:9/hook', bearerToken: true, customCa: false });
+  const listed = await admin('GET', 'targets');
+  t.same(listed.json, [added.json], 'listed as added');
+  for (const answer of [added, listed]) t.notOk(/pa55word|token-not-to-show/.test(answer.raw.body), 'no secret in an answer');
+  const again = await admin('PUT', 'targets/hook', JSON.stringify({ type: 'webhook', url: 'http://127.0.0.1:9/other' }));
+  t.equal(again.status, 409);
+  t.equal(again.json.code, 'TargetAlreadyExists');
+  const malformed = await admin('PUT', 'targets/broken', JSON.stringify({ type: 'webhook', url: 'ftp://127.0.0.1/x' }));
+  t.equal(malformed.status, 400);
+  t.equal(malformed.json.code, 'InvalidTarget');
+  t.equal((await admin('PUT', 'targets/broken', JSON.stringify({ type: 'carrier-pigeon' }))).json.code, 'InvalidTarget', 'an unknown type');
+  t.equal((await admin('PUT', `targets/${encodeURIComponent('bad name')}`, JSON.stringify(definition))).json.code, 'InvalidName');
+  t.same((await admin('GET', 'targets')).json.map((row: { name: string }) => row.name), ['hook'], 'nothing refused was stored');
+
+  // In force at once: S3 takes a notification configuration naming it.
+  const s3 = cluster.client();
+  t.teardown(() => s3.destroy());
+  await s3.send(new CreateBucketCommand({ Bucket: 'notified' }));
+  await s3.send(new PutBucketNotificationConfigurationCommand({
+    Bucket: 'notified',
+    NotificationConfiguration: { QueueConfigurations: [{ QueueArn: added.json.arn, Events: ['s3:ObjectCreated:*'] }] },
+  }));
+  t.pass('a bucket notification names the target');
+
+  // The CLI reads the same list through the API (--gateway) and through the nodes.
+  const viaApi = await adminCli(['target', 'list', '--gateway', cluster.endpoint], adminEnv);
+  t.equal(viaApi.code, 0, viaApi.err);
+  t.same(viaApi.json, (await adminCli(['target', 'list', '--config', configFile])).json, 'one listing, whichever way');
+  const removedByCli = await adminCli(['target', 'add', 'hook2', '--type', 'nats', '--url', 'nats://127.0.0.1:4222', '--subject', 'tessera', '--gateway', cluster.endpoint], adminEnv);
+  t.equal(removedByCli.code, 0, removedByCli.err);
+  t.equal(removedByCli.json.arn, 'arn:tessera:sqs::hook2:nats');
+  t.equal((await admin('DELETE', 'targets/hook2')).status, 200);
+  t.same(await admin('DELETE', 'targets/hook').then((r) => r.json), { removed: 'target', name: 'hook' });
+  const gone = await admin('DELETE', 'targets/hook');
+  t.equal(gone.status, 404);
+  t.equal(gone.json.code, 'NoSuchTarget');
+  t.same((await admin('GET', 'targets')).json, []);
+});
+
+t.test('KMS keys: created, listed, rotated, disabled and enabled through the API, and S3 follows each change', async (t) => {
+  const created = await admin('POST', 'kms/keys', JSON.stringify({ name: 'models' }));
+  t.equal(created.status, 201, created.raw.body);
+  t.match(created.json, { name: 'models', arn: 'arn:aws:kms:us-east-1:000000000000:key/models', state: 'Enabled', versions: 1 });
+  t.notOk(/sealedRoot|masterKeyId/.test(created.raw.body), 'no key material in the answer');
+  t.equal((await admin('POST', 'kms/keys', JSON.stringify({ name: 'models' }))).json.code, 'KmsKeyAlreadyExists');
+  t.equal((await admin('POST', 'kms/keys', JSON.stringify({ name: 'aws/s3' }))).json.code, 'InvalidName', 'the default key is made on first use, not created');
+  t.equal((await admin('PUT', 'kms/keys/nope', JSON.stringify({ enabled: false }))).status, 404);
+
+  const s3 = cluster.client();
+  t.teardown(() => s3.destroy());
+  await s3.send(new CreateBucketCommand({ Bucket: 'sealed' }));
+  const put = (): Promise<unknown> => s3.send(new PutObjectCommand({ Bucket: 'sealed', Key: 'weights.bin', Body: 'w', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'models' }));
+  await put();
+  t.pass('a key made through the API seals an S3 write at once');
+  const rotated = await admin('POST', 'kms/keys/models/rotate');
+  t.equal(rotated.json.versions, 2, 'rotation adds a version');
+  const disabled = await admin('PUT', 'kms/keys/models', JSON.stringify({ enabled: false }));
+  t.equal(disabled.json.state, 'Disabled');
+  await t.rejects(put(), { name: 'KMS.DisabledException' }, 'a disabled key refuses writes');
+  t.equal((await admin('PUT', 'kms/keys/models', JSON.stringify({ enabled: true }))).json.state, 'Enabled');
+  await put();
+
+  const viaApi = await adminCli(['kms', 'key', 'list', ...viaEndpoint], adminEnv);
+  t.equal(viaApi.code, 0, viaApi.err);
+  t.same(viaApi.json, (await adminCli(['kms', 'key', 'list', '--config', configFile])).json, 'one listing, whichever way');
+  t.same(viaApi.json.find((k: { name: string }) => k.name === 'models'), { ...created.json, versions: 2, rotatedMs: rotated.json.rotatedMs });
+  const cliRotate = await adminCli(['kms', 'key', 'rotate', 'models', ...viaEndpoint], adminEnv);
+  t.equal(cliRotate.json.versions, 3, 'the CLI rotates through the API');
+  t.equal((await adminCli(['kms', 'key', 'create', 'models', ...viaEndpoint], adminEnv)).code, 1, 'and answers its refusals');
+});
+
+t.test('cluster reads: the ring and every node, healing figures, and the shard map of an object version', async (t) => {
+  const overview = await admin('GET', 'cluster');
+  t.equal(overview.status, 200);
+  t.equal(overview.json.nodes.length, 3);
+  t.ok(overview.json.nodes.every((n: { state: string }) => n.state === 'ok'), 'every node up');
+  const slots = overview.json.nodes.reduce((sum: number, n: { slots: number }) => sum + n.slots, 0);
+  t.equal(slots, overview.json.partitions * 3, 'every ring slot on a node');
+  t.ok(overview.json.nodes.every((n: { slots: number; idealSlots: number }) => Math.abs(n.slots - n.idealSlots) <= 1), 'balanced to its share by weight');
+  const healing = await admin('GET', 'healing');
+  t.same(healing.json.nodes.map((n: { nodeId: string }) => n.nodeId).sort(), ['node-0', 'node-1', 'node-2']);
+  t.ok(Array.isArray(healing.json.events), 'with the delivery figures per target');
+
+  const s3 = cluster.client();
+  t.teardown(() => s3.destroy());
+  await s3.send(new CreateBucketCommand({ Bucket: 'mapped' }));
+  await s3.send(new PutObjectCommand({ Bucket: 'mapped', Key: 'a/b c.txt', Body: 'shard me' }));
+  const map = await admin('GET', 'objects', undefined, TEST_CREDENTIALS, { bucket: 'mapped', key: 'a/b c.txt' });
+  t.equal(map.status, 200, map.raw.body);
+  t.match(map.json, { found: true, sizeBytes: 8, dataShards: 2, parityShards: 1, healthyShards: 3 });
+  t.equal(map.json.shards.length, 3, 'one row per shard');
+  t.equal(new Set(map.json.shards.map((s: { nodeId: string }) => s.nodeId)).size, 3, 'on three nodes');
+  t.match((await admin('GET', 'objects', undefined, TEST_CREDENTIALS, { bucket: 'mapped', key: 'missing' })).json, { found: false });
+  const noBucket = await admin('GET', 'objects', undefined, TEST_CREDENTIALS, { bucket: 'no-such-bucket', key: 'k' });
+  t.equal(noBucket.status, 404);
+  t.equal(noBucket.json.code, 'NoSuchBucket');
+  t.equal((await admin('GET', 'objects', undefined, TEST_CREDENTIALS, { bucket: 'mapped' })).json.code, 'InvalidArgument', 'a key is needed');
+  const badVersion = await admin('GET', 'objects', undefined, TEST_CREDENTIALS, { bucket: 'mapped', key: 'k', versionId: 'bad' });
+  t.same([badVersion.status, badVersion.json.code], [404, 'NoSuchVersion'], 'a malformed version id names no version, as for S3');
+
+  // These nodes run no background work: a heal answers each node's refusal in its row and starts nothing.
+  const heal = await admin('POST', 'healing', JSON.stringify({ fast: true }));
+  t.equal(heal.status, 200, heal.raw.body);
+  t.equal(heal.json.nodes.length, 3);
+  t.equal(heal.json.started, heal.json.nodes.filter((n: { error?: string }) => n.error === undefined).length);
+  t.equal((await admin('POST', 'healing', JSON.stringify({ fast: 'yes' }))).json.code, 'InvalidArgument');
+  const viaCli = await adminCli(['heal', '--fast', ...viaEndpoint], adminEnv);
+  t.same(viaCli.json, heal.json.nodes, '`tessera admin heal --endpoint` prints the same rows');
+  t.equal(viaCli.code, 1, 'and exits 1 while a node did not start');
+});
+
 t.test('the gateway logs each change with its action and names, and never a secret or a body', async (t) => {
   t.ok(secretsSeen.size >= 4, `${secretsSeen.size} secrets were handed out`);
   for (const secret of [...secretsSeen, TEST_CREDENTIALS.secretAccessKey]) t.notOk(logged.includes(secret), 'a secret in the log');
   t.notOk(logged.includes('pub/*'), 'a policy body in the log');
+  t.notOk(/pa55word|token-not-to-show/.test(logged), "a target's secret in the log");
   const changes = logged.split('\n').filter((line) => line.includes('"admin action"')).map((line) => JSON.parse(line) as { action: string; params: string[] });
   t.ok(changes.some((c) => c.action === 'admin:CreateUser'), 'user creation is logged');
   t.ok(changes.some((c) => c.action === 'admin:AttachUserPolicy' && c.params.join('/') === 'frank/pub-read'), 'with the names it acted on');

@@ -17,8 +17,15 @@ export const ADMIN_ACTIONS = [
   'admin:AttachUserPolicy',
   'admin:DetachUserPolicy',
   'admin:ServerInfo',
+  'admin:StartHeal',
   'admin:GetBucketQuota',
   'admin:SetBucketQuota',
+  'admin:ListTargets',
+  'admin:PutTarget',
+  'admin:DeleteTarget',
+  'admin:ListKmsKeys',
+  'admin:CreateKmsKey',
+  'admin:UpdateKmsKey',
 ] as const;
 
 /** One admin API action. */

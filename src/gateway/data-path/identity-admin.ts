@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { HybridClock, randomHex, TesseraError } from '../../common/index.js';
-import { KMS_KEY_RECORD_PREFIX, readUserRecords, TARGET_RECORD_PREFIX, writeUserRecord, type AccessKey, type NodeClient, type UserRecord } from '../../rpc/index.js';
+import { randomHex, TesseraError, type HybridClock } from '../../common/index.js';
+import { KMS_KEY_RECORD_PREFIX, TARGET_RECORD_PREFIX, writeUserRecord, type AccessKey, type NodeClient, type UserRecord } from '../../rpc/index.js';
 import { BUILTIN_POLICIES, parsePolicy } from '../access/index.js';
 import { S3Error } from '../s3/index.js';
 import { POLICY_PREFIX } from './user-directory.js';
+import { byName, readRecordSnapshot } from './record-admin.js';
 
 /** User names as IAM allows them. */
 const USER_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
@@ -253,11 +254,8 @@ export class IdentityAdmin implements IdentityActions {
   }
 
   private async read(): Promise<Snapshot> {
-    const records = await readUserRecords(this.options.nodes(), this.options.timeoutMs());
-    // Versions are ordered after every record seen, whoever wrote them and with whatever clock.
-    const clock = new HybridClock();
-    for (const record of records.values()) clock.observe(record.versionId);
-    const users = [...records.values()].filter(isUser).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const { records, clock } = await readRecordSnapshot(this.options.nodes(), this.options.timeoutMs());
+    const users = [...records.values()].filter(isUser).sort(byName);
     return { records, users, clock };
   }
 

@@ -6,6 +6,9 @@ export { BucketUsageReader, USAGE_CACHE_MS, estimateUsage, type UsageEstimate } 
 export { MAX_ACTIVE_BUCKET_LOOKUPS } from './bucket-lookups.js';
 export { rotateMasterKey, type RotationReport } from './key-rotation.js';
 export { KmsKeyService } from './kms-key-service.js';
+export { KmsKeyAdmin, type KmsKeyActions, type KmsKeyAdminOptions, type KmsKeySummary } from './kms-key-admin.js';
+export { TargetAdmin, type TargetActions, type TargetAdminOptions, type TargetSummary } from './target-admin.js';
+export { RecordAdminError, type RecordAdminErrorCode } from './record-admin.js';
 export { listObjects, type ListRequest, type ListResult } from './list-merge.js';
 export { acquireKeyLease, acquireSharedLease, holdKeyLease, releaseSharedLease, type HeldLease, type LeaseScope } from './key-lease.js';
 export { openStoredObject, type DataKeyOf } from './object-reader.js';

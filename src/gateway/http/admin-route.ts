@@ -4,7 +4,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../common/index.js';
 import { ADMIN_RESOURCE, evaluatePolicy, type AdminAction, type Principal } from '../access/index.js';
 import { sessionAuth, type AuthResult } from '../auth/index.js';
-import { bucketQuota, IdentityError, type BucketService, type IdentityActions, type IdentityErrorCode, type NodeStatusRow } from '../data-path/index.js';
+import {
+  bucketQuota,
+  IdentityError,
+  RecordAdminError,
+  type BucketService,
+  type IdentityActions,
+  type IdentityErrorCode,
+  type KmsKeyActions,
+  type NodeStatusRow,
+  type RecordAdminErrorCode,
+  type TargetActions,
+} from '../data-path/index.js';
 import type { BucketQuota } from '../../rpc/index.js';
 import { parseTarget, S3Error } from '../s3/index.js';
 import type { AccessDeps, SignatureSettings } from './auth-deps.js';
@@ -12,6 +23,7 @@ import { userArn } from './authorize.js';
 import { holdTurn, type RequestGate } from './request-gate.js';
 import { readBoundedBody } from './request-body.js';
 import { authenticateRequest, signedHeadersOf } from './s3-app.js';
+import { clusterOverview, healing, objectShards, type ClusterReadDeps } from './cluster-reads.js';
 
 /** Where the admin API lives: bucket "-" in path style, which no S3 bucket can be. */
 export const ADMIN_API_PATH = '/-/admin/v1/';
@@ -21,22 +33,25 @@ export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 /** How long a request body may take to arrive: the bodies are small. */
 const BODY_DEADLINE_MS = 10_000;
 
-/** What the admin API needs: signature rules and users (authentication, policies), the identity actions and the nodes' statuses. */
+/** What the admin API needs: signature rules and users (authentication, policies), the actions it offers and the cluster it reads. */
 export interface AdminApiOptions {
-  services: SignatureSettings & Pick<AccessDeps, 'users' | 'clock'>;
+  services: SignatureSettings & Pick<AccessDeps, 'users' | 'clock'> & ClusterReadDeps;
   identity: IdentityActions;
+  targets: TargetActions;
+  kmsKeys: KmsKeyActions;
   /** The buckets' records and usage, for the quota calls. */
   buckets: BucketService;
-  /** Every node's work status (`tessera admin status`). */
-  statuses: () => Promise<NodeStatusRow[]>;
+  /** Every node's work status (`tessera admin status`); with `startFast` defined, after starting a scrub and repair pass on each. */
+  statuses: (startFast?: boolean) => Promise<NodeStatusRow[]>;
   baseDomain: string | undefined;
   /** The S3 requests' admission control: admin calls ask the nodes, so they wait their turn too. */
   gate?: RequestGate | undefined;
 }
 
-/** One call's arguments: the path's parameters (decoded) and the body, when the call takes one. */
+/** One call's arguments: the path's parameters (decoded), the query and the body, when the call takes one. */
 interface CallInput {
   params: string[];
+  query: URLSearchParams;
   body: string;
 }
 
@@ -66,10 +81,37 @@ const ROUTES: readonly AdminRoute[] = [
   { method: 'GET', path: ['policies', ':'], action: 'admin:GetPolicy', run: (o, i) => o.identity.getPolicy(param(i, 0)) },
   { method: 'PUT', path: ['policies', ':'], action: 'admin:PutPolicy', run: (o, i) => o.identity.putPolicy(param(i, 0), i.body) },
   { method: 'GET', path: ['status'], action: 'admin:ServerInfo', run: async (o) => ({ nodes: await o.statuses() }) },
+  { method: 'GET', path: ['cluster'], action: 'admin:ServerInfo', run: (o) => clusterOverview(o.services) },
+  { method: 'GET', path: ['healing'], action: 'admin:ServerInfo', run: (o) => healing(o.services) },
+  { method: 'POST', path: ['healing'], action: 'admin:StartHeal', run: (o, i) => startHeal(o, i.body) },
+  { method: 'GET', path: ['objects'], action: 'admin:ServerInfo', run: (o, i) => shardMap(o, i.query) },
   { method: 'GET', path: ['buckets', ':', 'quota'], action: 'admin:GetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), undefined, quotaSignal()) },
   { method: 'PUT', path: ['buckets', ':', 'quota'], action: 'admin:SetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), quotaOf(jsonObject(i.body)), quotaSignal()) },
   { method: 'DELETE', path: ['buckets', ':', 'quota'], action: 'admin:SetBucketQuota', run: (o, i) => bucketQuota(o.buckets, param(i, 0), null, quotaSignal()) },
+  { method: 'GET', path: ['targets'], action: 'admin:ListTargets', run: (o) => o.targets.listTargets() },
+  { method: 'PUT', path: ['targets', ':'], action: 'admin:PutTarget', status: 201, run: (o, i) => o.targets.addTarget(param(i, 0), jsonObject(i.body)) },
+  { method: 'DELETE', path: ['targets', ':'], action: 'admin:DeleteTarget', run: (o, i) => o.targets.removeTarget(param(i, 0)) },
+  { method: 'GET', path: ['kms', 'keys'], action: 'admin:ListKmsKeys', run: (o) => o.kmsKeys.listKmsKeys() },
+  { method: 'POST', path: ['kms', 'keys'], action: 'admin:CreateKmsKey', status: 201, run: (o, i) => o.kmsKeys.createKmsKey(stringField(jsonObject(i.body), 'name')) },
+  { method: 'PUT', path: ['kms', 'keys', ':'], action: 'admin:UpdateKmsKey', run: (o, i) => o.kmsKeys.setKmsKeyEnabled(param(i, 0), booleanField(jsonObject(i.body), 'enabled')) },
+  { method: 'POST', path: ['kms', 'keys', ':', 'rotate'], action: 'admin:UpdateKmsKey', run: (o, i) => o.kmsKeys.rotateKmsKey(param(i, 0)) },
 ];
+
+/** Starts a scrub and repair pass on every node (`tessera admin heal`); `{"fast": true}` lifts the pass's rate limit. */
+async function startHeal(options: AdminApiOptions, body: string): Promise<{ started: number; fast: boolean; nodes: NodeStatusRow[] }> {
+  const fast = body.trim() === '' ? false : optionalBoolean(jsonObject(body), 'fast') ?? false;
+  const nodes = await options.statuses(fast);
+  return { started: nodes.filter((row) => !('error' in row)).length, fast, nodes };
+}
+
+/** The shard map of `?bucket=B&key=K` (and `&versionId=V`, else the newest version): its record, placement and each shard's health. */
+async function shardMap(options: AdminApiOptions, query: URLSearchParams): Promise<unknown> {
+  const bucket = query.get('bucket');
+  const key = query.get('key');
+  if (bucket === null || key === null || key === '') throw new AdminError('InvalidArgument', 'The call needs ?bucket=BUCKET&key=KEY (and &versionId=ID for a version other than the newest).');
+  await options.buckets.require(bucket, AbortSignal.timeout(QUOTA_TIMEOUT_MS));
+  return objectShards(options.services, query);
+}
 
 /** Longest a quota call waits for the nodes (the bucket record's update, then every node's usage counters). */
 const QUOTA_TIMEOUT_MS = 30_000;
@@ -96,8 +138,14 @@ function quotaOf(body: Record<string, unknown>): BucketQuota {
 }
 
 /** The admin API's own refusals, by code: the HTTP status each answers with. */
-const ADMIN_ERROR_STATUS: Readonly<Record<IdentityErrorCode | AdminErrorCode, number>> = {
+const ADMIN_ERROR_STATUS: Readonly<Record<IdentityErrorCode | RecordAdminErrorCode | AdminErrorCode, number>> = {
   InvalidName: 400,
+  InvalidTarget: 400,
+  NoMasterKey: 400,
+  NoSuchKmsKey: 404,
+  NoSuchTarget: 404,
+  KmsKeyAlreadyExists: 409,
+  TargetAlreadyExists: 409,
   MalformedPolicy: 400,
   MalformedJSON: 400,
   InvalidArgument: 400,
@@ -135,7 +183,9 @@ export function registerAdminApi(app: FastifyInstance, options: AdminApiOptions)
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     try {
-      const answer = await serve(request, reply, options, target);
+      // The query is signed with the rest; the calls that read one take it as URLSearchParams.
+      const mark = url.indexOf('?');
+      const answer = await serve(request, reply, options, { rawPath: target.rawPath, rawQuery: mark < 0 ? '' : url.slice(mark + 1) });
       return reply.code(answer.status).type('application/json').send(JSON.stringify(answer.value));
     } catch (err) {
       return sendError(request, reply, err);
@@ -160,7 +210,7 @@ async function serve(request: FastifyRequest, reply: FastifyReply, options: Admi
   authorizeAdmin(request, options, principal, route.action);
   if (options.gate !== undefined) await holdTurn(options.gate, reply.raw);
   const body = await readBody(request, reply, auth);
-  const value = await route.run(options, { params, body });
+  const value = await route.run(options, { params, query: new URLSearchParams(target.rawQuery), body });
   if (route.method !== 'GET') {
     // The record of who changed the cluster's identities: names and key ids only, never a secret or a body.
     request.log.info({ action: route.action, accessKeyId: auth.accessKeyId, params }, 'admin action');
@@ -292,6 +342,12 @@ function stringField(body: Record<string, unknown>, name: string): string {
   return value;
 }
 
+function optionalBoolean(body: Record<string, unknown>, name: string): boolean | undefined {
+  const value = Object.hasOwn(body, name) ? body[name] : undefined;
+  if (value !== undefined && typeof value !== 'boolean') throw new AdminError('InvalidArgument', `"${name}" must be true or false.`);
+  return value;
+}
+
 function booleanField(body: Record<string, unknown>, name: string): boolean {
   const value = Object.hasOwn(body, name) ? body[name] : undefined;
   if (typeof value !== 'boolean') throw new AdminError('InvalidArgument', `The body needs "${name}": true or false.`);
@@ -307,7 +363,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): 
   let status: number;
   let code: string;
   let message: string;
-  if (err instanceof AdminError || err instanceof IdentityError) {
+  if (err instanceof AdminError || err instanceof IdentityError || err instanceof RecordAdminError) {
     status = ADMIN_ERROR_STATUS[err.code];
     code = err.code;
     message = err.message;

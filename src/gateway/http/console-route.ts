@@ -1,15 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RingLocator } from '../../placement/index.js';
-import { inspectShards, type NodeClient } from '../../rpc/index.js';
 import type { CredentialStore } from '../auth/index.js';
 import { adminDecision } from './admin-route.js';
 import { capabilities, presign, type Session } from './console-user-calls.js';
 import { listObjects, type ListPathDeps } from '../data-path/index.js';
 import type { AuthDeps } from './auth-deps.js';
-import { parseTarget, S3Error, s3VersionId, versionIdParam } from '../s3/index.js';
+import { parseTarget, S3Error } from '../s3/index.js';
 import { loadConsoleAssets } from './console-assets.js';
-import { deliveryTotals } from './console-events.js';
+import { clusterOverview, healing, objectShards } from './cluster-reads.js';
 import { CONSOLE_COOKIE, CONSOLE_SESSION_MS, ConsoleSessions, cookieValue, secretMatches } from './console-session.js';
 import { keyVersions, prefixVersions } from './console-versions.js';
 import { holdTurn, type RequestGate } from './request-gate.js';
@@ -239,7 +237,7 @@ async function api(page: string, query: URLSearchParams, options: ConsoleOptions
   setMaxListeners(0, signal);
   switch (page) {
     case 'overview':
-      return overview(options, user);
+      return { user, gateway: options.gateway(), ...(await clusterOverview(services)) };
     case 'healing':
       return healing(services);
     case 'buckets':
@@ -265,24 +263,6 @@ async function api(page: string, query: URLSearchParams, options: ConsoleOptions
   }
 }
 
-/**
- * Each node's background work (scrub, repair, rebalance), or why the node did not say; and the delivery
- * of event notifications and replication per target, summed over the nodes that answered.
- */
-async function healing(services: Pick<ConsoleDeps, 'cluster' | 'users'>): Promise<unknown> {
-  const nodes = await Promise.all(
-    services.cluster.allNodes().map(async (node) => {
-      try {
-        return { nodeId: node.nodeId, status: await node.workStatus({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }) };
-      } catch (err) {
-        return { nodeId: node.nodeId, error: (err as Error).message };
-      }
-    }),
-  );
-  const reports = nodes.flatMap((node) => ('status' in node ? [node.status.events ?? []] : []));
-  return { nodes, events: deliveryTotals(reports, (target) => services.users.targetDefinition(target)) };
-}
-
 /** One page of a bucket's keys and sub-prefixes under a prefix, as a browser walks folders. */
 async function browseObjects(services: ListPathDeps, query: URLSearchParams, signal: AbortSignal): Promise<unknown> {
   const bucket = query.get('bucket') ?? '';
@@ -301,79 +281,5 @@ async function browseObjects(services: ListPathDeps, query: URLSearchParams, sig
     prefixes: listed.commonPrefixes,
     objects: listed.objects.map((o) => ({ key: o.key, sizeBytes: o.sizeBytes, versionId: o.versionId, lastModifiedMs: o.lastModifiedMs, etag: o.etag })),
     truncated: listed.isTruncated,
-  };
-}
-
-/** One object version's record, placement and the health of each of its shards. */
-async function objectShards(services: Pick<ConsoleDeps, 'cluster' | 'erasure'>, query: URLSearchParams): Promise<unknown> {
-  const bucket = query.get('bucket') ?? '';
-  const key = query.get('key') ?? '';
-  // A version by its S3 id (`null` included), current or not; without one, the newest.
-  const versionId = versionIdParam(query.get('versionId') ?? undefined, key);
-  const ring = services.cluster.current;
-  const placement = new RingLocator(ring).locate(bucket, key);
-  const nodes: NodeClient[] = services.cluster.nodesFor(bucket, key);
-  const health = await inspectShards(nodes, bucket, key, { versionId, timeoutMs: NODE_TIMEOUT_MS, dataShards: services.erasure.dataShards });
-  const record = health.record;
-  if (record === undefined) return { bucket, key, found: false, requestedVersionId: versionId ?? null, ringEpoch: ring.epoch, partition: placement.partition, shards: health.shards };
-  return {
-    bucket,
-    key,
-    found: true,
-    requestedVersionId: versionId ?? null,
-    s3VersionId: s3VersionId(record),
-    versionId: record.versionId,
-    deleted: record.deleted,
-    sizeBytes: record.sizeBytes,
-    etag: record.etag,
-    contentType: record.contentType,
-    lastModifiedMs: record.lastModifiedMs,
-    parts: record.parts?.length ?? 0,
-    dataShards: record.erasure.dataShards,
-    parityShards: record.erasure.parityShards,
-    ringEpoch: ring.epoch,
-    partition: placement.partition,
-    healthyShards: health.healthyShards,
-    shards: health.shards,
-  };
-}
-
-async function overview(options: ConsoleOptions, user: string): Promise<unknown> {
-  const { services } = options;
-  const ring = services.cluster.current;
-  const slots = new Map<string, number>();
-  for (const row of ring.table) for (const id of row) slots.set(id, (slots.get(id) ?? 0) + 1);
-  const clients = new Map(services.cluster.allNodes().map((client) => [client.nodeId, client]));
-  const nodes = await Promise.all(
-    ring.nodes.map(async (node) => {
-      const base = { id: node.id, address: node.address, zone: node.zone, weight: node.weight, slots: slots.get(node.id) ?? 0 };
-      const client = clients.get(node.id);
-      if (client === undefined) return { ...base, state: 'unknown' };
-      try {
-        const health = await client.health({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) });
-        return {
-          ...base,
-          state: health.status,
-          freeBytes: health.freeBytes,
-          capacityBytes: health.capacityBytes ?? null,
-          usedBytes: health.usedBytes ?? null,
-          ringEpoch: health.ringEpoch,
-          quarantinedShards: health.quarantinedShards ?? 0,
-        };
-      } catch (err) {
-        return { ...base, state: 'unreachable', error: (err as Error).message };
-      }
-    }),
-  );
-  const totalSlots = ring.table.length * ring.replicas;
-  const totalWeight = ring.nodes.reduce((sum, n) => sum + n.weight, 0);
-  return {
-    user,
-    gateway: options.gateway(),
-    ringEpoch: ring.epoch,
-    partitions: ring.table.length,
-    erasure: services.erasure,
-    zones: [...new Set(ring.nodes.map((n) => n.zone))].sort(),
-    nodes: nodes.map((n) => ({ ...n, idealSlots: totalWeight === 0 ? 0 : Math.round((totalSlots * (ring.nodes.find((r) => r.id === n.id)?.weight ?? 0)) / totalWeight) })),
   };
 }

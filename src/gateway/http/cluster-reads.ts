@@ -1,0 +1,139 @@
+import { RingLocator } from '../../placement/index.js';
+import { inspectShards, type NodeClient } from '../../rpc/index.js';
+import type { ListPathDeps } from '../data-path/index.js';
+import type { AccessDeps } from './auth-deps.js';
+import { s3VersionId, versionIdParam } from '../s3/index.js';
+import { deliveryTotals } from './console-events.js';
+
+/**
+ * The cluster's own state as the console's pages and the admin API read it: the ring and each node's
+ * health, each node's background work, and one object version's shard map. One implementation for
+ * both, so a page and an API call answer alike.
+ */
+
+/** What the cluster reads need: the nodes and ring, the erasure layout, and the target definitions (for delivery figures). */
+export type ClusterReadDeps = Pick<ListPathDeps, 'cluster' | 'erasure'> & Pick<AccessDeps, 'users'>;
+
+/** Longest a cluster read waits for one node. */
+const NODE_TIMEOUT_MS = 5_000;
+
+/**
+ * Each node's background work (scrub, repair, rebalance), or why the node did not say; and the delivery
+ * of event notifications and replication per target, summed over the nodes that answered.
+ */
+export async function healing(services: Pick<ClusterReadDeps, 'cluster' | 'users'>): Promise<unknown> {
+  const nodes = await Promise.all(
+    services.cluster.allNodes().map(async (node) => {
+      try {
+        return { nodeId: node.nodeId, status: await node.workStatus({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) }) };
+      } catch (err) {
+        return { nodeId: node.nodeId, error: (err as Error).message };
+      }
+    }),
+  );
+  const reports = nodes.flatMap((node) => ('status' in node ? [node.status.events ?? []] : []));
+  return { nodes, events: deliveryTotals(reports, (target) => services.users.targetDefinition(target)) };
+}
+
+/** One object version's record, placement and the health of each of its shards. */
+export async function objectShards(services: Pick<ClusterReadDeps, 'cluster' | 'erasure'>, query: URLSearchParams): Promise<unknown> {
+  const bucket = query.get('bucket') ?? '';
+  const key = query.get('key') ?? '';
+  // A version by its S3 id (`null` included), current or not; without one, the newest.
+  const versionId = versionIdParam(query.get('versionId') ?? undefined, key);
+  const ring = services.cluster.current;
+  const placement = new RingLocator(ring).locate(bucket, key);
+  const nodes: NodeClient[] = services.cluster.nodesFor(bucket, key);
+  const health = await inspectShards(nodes, bucket, key, { versionId, timeoutMs: NODE_TIMEOUT_MS, dataShards: services.erasure.dataShards });
+  const record = health.record;
+  if (record === undefined) return { bucket, key, found: false, requestedVersionId: versionId ?? null, ringEpoch: ring.epoch, partition: placement.partition, shards: health.shards };
+  return {
+    bucket,
+    key,
+    found: true,
+    requestedVersionId: versionId ?? null,
+    s3VersionId: s3VersionId(record),
+    versionId: record.versionId,
+    deleted: record.deleted,
+    sizeBytes: record.sizeBytes,
+    etag: record.etag,
+    contentType: record.contentType,
+    lastModifiedMs: record.lastModifiedMs,
+    parts: record.parts?.length ?? 0,
+    dataShards: record.erasure.dataShards,
+    parityShards: record.erasure.parityShards,
+    ringEpoch: ring.epoch,
+    partition: placement.partition,
+    healthyShards: health.healthyShards,
+    shards: health.shards,
+  };
+}
+
+/** One node of the overview: its place in the ring and, when it answered, its health. */
+export interface OverviewNode {
+  id: string;
+  address: string;
+  zone: string;
+  weight: number;
+  /** Ring slots (partition x shard) it holds, and its share by weight. */
+  slots: number;
+  idealSlots: number;
+  /** ok, degraded, ... as the node says; `unreachable` when it did not answer, `unknown` when no client is open to it. */
+  state: string;
+  freeBytes?: number;
+  capacityBytes?: number | null;
+  usedBytes?: number | null;
+  ringEpoch?: number;
+  quarantinedShards?: number;
+  error?: string;
+}
+
+/** The ring and every node of it. */
+export interface ClusterOverview {
+  ringEpoch: number;
+  partitions: number;
+  erasure: { dataShards: number; parityShards: number };
+  zones: string[];
+  nodes: OverviewNode[];
+}
+
+/**
+ * The ring (epoch, partitions, zones, each node's slots and its ideal share by weight) and each node's
+ * health: state, free and used space, the ring epoch it holds, quarantined shards.
+ */
+export async function clusterOverview(services: Pick<ClusterReadDeps, 'cluster' | 'erasure'>): Promise<ClusterOverview> {
+  const ring = services.cluster.current;
+  const slots = new Map<string, number>();
+  for (const row of ring.table) for (const id of row) slots.set(id, (slots.get(id) ?? 0) + 1);
+  const clients = new Map(services.cluster.allNodes().map((client) => [client.nodeId, client]));
+  const nodes = await Promise.all(
+    ring.nodes.map(async (node) => {
+      const base = { id: node.id, address: node.address, zone: node.zone, weight: node.weight, slots: slots.get(node.id) ?? 0 };
+      const client = clients.get(node.id);
+      if (client === undefined) return { ...base, state: 'unknown' };
+      try {
+        const health = await client.health({ signal: AbortSignal.timeout(NODE_TIMEOUT_MS) });
+        return {
+          ...base,
+          state: health.status,
+          freeBytes: health.freeBytes,
+          capacityBytes: health.capacityBytes ?? null,
+          usedBytes: health.usedBytes ?? null,
+          ringEpoch: health.ringEpoch,
+          quarantinedShards: health.quarantinedShards ?? 0,
+        };
+      } catch (err) {
+        return { ...base, state: 'unreachable', error: (err as Error).message };
+      }
+    }),
+  );
+  const totalSlots = ring.table.length * ring.replicas;
+  const totalWeight = ring.nodes.reduce((sum, n) => sum + n.weight, 0);
+  return {
+    ringEpoch: ring.epoch,
+    partitions: ring.table.length,
+    erasure: services.erasure,
+    zones: [...new Set(ring.nodes.map((n) => n.zone))].sort(),
+    nodes: nodes.map((n) => ({ ...n, idealSlots: totalWeight === 0 ? 0 : Math.round((totalSlots * n.weight) / totalWeight) })),
+  };
+}
