@@ -1,4 +1,6 @@
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { t } from 'tap';
@@ -6,6 +8,8 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  GetBucketNotificationConfigurationCommand,
+  GetBucketReplicationCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
@@ -19,6 +23,7 @@ import { underCi } from '../helpers/clients.js';
 import { localS3Client, startCluster, TEST_CREDENTIALS } from '../helpers/cluster.js';
 import { until } from '../helpers/until.js';
 import { seededBytes } from '../helpers/bytes.js';
+import { masterKeyFile } from '../helpers/sse.js';
 
 /**
  * The web console in a real browser: Debian's Chromium, driven by puppeteer-core, against a running
@@ -43,7 +48,10 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
     return;
   }
   await mkdir(ARTIFACTS, { recursive: true });
-  const cluster = await startCluster();
+  // The master key file the KMS keys made in the browser are sealed under.
+  const masterKeys = await masterKeyFile();
+  t.teardown(() => masterKeys.remove());
+  const cluster = await startCluster({ gatewayOverrides: { sseMasterKeyFile: masterKeys.path } });
   t.teardown(() => cluster.close());
   const s3 = cluster.client();
   const bucket = 'console-photos';
@@ -69,6 +77,8 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   t.teardown(() => browser.close());
   const page = await browser.newPage();
   page.setDefaultTimeout(60_000);
+  // Confirmations (disabling a key, removing a target) are accepted, as the user would.
+  page.on('dialog', (dialog) => void dialog.accept());
   await page.setViewport({ width: 1280, height: 800 });
   const failures: string[] = [];
   page.on('pageerror', (err) => failures.push(String(err)));
@@ -312,6 +322,71 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   t.teardown(() => userS3.destroy());
   await until('the browser-made user signs requests', async () => (await userS3.send(new GetObjectCommand({ Bucket: made, Key: 'small.bin' })).catch(() => undefined)) !== undefined, 20_000);
   await t.rejects(userS3.send(new PutObjectCommand({ Bucket: made, Key: 'x', Body: 'x' })), { name: 'AccessDenied' }, 'and its read-only policy is in force');
+
+  // Targets & keys: an event target and a replication target added in the browser, then named by the
+  // bucket's settings there, each in force through S3; a KMS key made, disabled and enabled there.
+  const hooked: string[] = [];
+  const hook = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      hooked.push(body);
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => hook.close(() => resolve())));
+  const replicas = 'made-replicas';
+  await s3.send(new CreateBucketCommand({ Bucket: replicas }));
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/services`);
+  await page.waitForSelector('#add-target');
+  const addTarget = async (name: string, type: string, definition: object): Promise<void> => {
+    await page.select('#target-type', type);
+    await page.type('#add-target input[name=name]', name);
+    await setText('#target-definition', JSON.stringify(definition));
+    await page.click('#add-target button[type=submit]');
+    await page.waitForSelector(`#targets tr[data-target="${name}"]`);
+  };
+  await addTarget('ops-hook', 'webhook', { type: 'webhook', url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, bearerToken: 'hook-bearer-secret' });
+  await addTarget('site-b', 's3', { type: 's3', endpoint: cluster.endpoint, bucket: replicas, accessKeyId: TEST_CREDENTIALS.accessKeyId, secretAccessKey: TEST_CREDENTIALS.secretAccessKey });
+  t.same((await rows(page, 'targets')).map((row) => row.slice(0, 3)), [
+    ['ops-hook', 'arn:tessera:sqs::ops-hook:webhook', 'webhook'],
+    ['site-b', `arn:tessera:replication::site-b:${replicas}`, 's3'],
+  ], 'both targets listed with their ARNs');
+  const shown = await page.content();
+  t.notOk(shown.includes('hook-bearer-secret') || shown.includes(TEST_CREDENTIALS.secretAccessKey), 'no secret of a target is shown again');
+  await page.type('#create-kms-key input[name=name]', 'browser-key');
+  await page.click('#create-kms-key button[type=submit]');
+  await page.waitForSelector('#kms-keys tr[data-key="browser-key"]');
+  const sealedPut = (): Promise<unknown> => s3.send(new PutObjectCommand({ Bucket: made, Key: 'sealed.bin', Body: 'sealed', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'browser-key' }));
+  await sealedPut();
+  t.pass('a KMS key made in the browser seals an S3 write');
+  await page.click('#kms-keys tr[data-key="browser-key"] button.kms-toggle');
+  await page.waitForFunction("document.querySelector('#kms-keys tr[data-key=\"browser-key\"] td:nth-child(3)')?.textContent === 'Disabled'");
+  await t.rejects(sealedPut(), { name: 'KMS.DisabledException' }, 'disabled in the browser, it refuses writes');
+  await page.click('#kms-keys tr[data-key="browser-key"] button.kms-toggle');
+  await page.waitForFunction("document.querySelector('#kms-keys tr[data-key=\"browser-key\"] td:nth-child(3)')?.textContent === 'Enabled'");
+  await sealedPut();
+  await shot('14-targets-and-keys');
+
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/settings/${made}`);
+  await page.waitForSelector('#doc-replication-save');
+  t.match(await page.$eval('#doc-notification', (el) => (el as unknown as { value: string }).value), /arn:tessera:sqs::ops-hook:webhook/, "the notification example names the cluster's event target");
+  await page.click('#doc-notification-save');
+  await page.waitForFunction("document.getElementById('doc-notification-status')?.textContent === 'Saved.'");
+  await page.click('#doc-replication-save');
+  await page.waitForFunction("document.getElementById('doc-replication-status')?.textContent === 'Saved.'");
+  const notification = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: made }));
+  t.same(notification.QueueConfigurations?.map((q) => [q.QueueArn, q.Events]), [['arn:tessera:sqs::ops-hook:webhook', ['s3:ObjectCreated:*']]], 'the notification saved in the browser, read through S3');
+  const replication = await s3.send(new GetBucketReplicationCommand({ Bucket: made }));
+  t.equal(replication.ReplicationConfiguration?.Rules?.[0]?.Destination?.Bucket, `arn:tessera:replication::site-b:${replicas}`, 'the replication rule saved in the browser, read through S3');
+  await s3.send(new PutObjectCommand({ Bucket: made, Key: 'replicated.txt', Body: 'to site b' }));
+  // The rule is in force: the new version waits for replication (this test cluster's nodes run no
+  // replicator; test/integration/replication.test.ts follows versions across two clusters).
+  t.equal((await s3.send(new HeadObjectCommand({ Bucket: made, Key: 'replicated.txt' }))).ReplicationStatus, 'PENDING', 'the rule selects the new version');
+  await until('the write reaches the webhook', async () => hooked.some((body) => body.includes('replicated.txt')), 60_000);
+  t.pass('the notification is in force: the write is announced to the target');
+  await shot('15-bucket-events-replication');
 
   // The read-only user, in a browser of its own: no button whose request would fail, no cluster or identity pages.
   const context = await browser.createBrowserContext();

@@ -126,7 +126,18 @@ const pages = {
   },
   async healing() {
     const h = await api('healing');
-    let html = '<h1>Healing</h1><table id="healing"><tr><th>Node</th><th>Scrub</th><th>Scrub rate</th><th>Checksum failures</th><th>Repairs done / pending</th><th>Below full redundancy</th><th>Rebalance</th><th>Time left</th><th>GC freed</th></tr>';
+    let html = '<h1>Healing</h1>';
+    if (can(caps.admin, 'admin:StartHeal')) {
+      html += '<form id="heal" class="inline"><label><input type="checkbox" name="fast"> Fast (no rate limit)</label> <button type="submit">Start a scrub and repair pass</button> <span id="heal-status" role="status"></span></form>';
+      onRendered(() => $('heal').addEventListener('submit', (event) => {
+        event.preventDefault();
+        attempt('heal-status', async () => {
+          const answer = await admin('POST', 'healing', JSON.stringify({ fast: event.target.elements.fast.checked }));
+          report('heal-status', 'Pass started on ' + answer.started + ' of ' + answer.nodes.length + ' nodes.', answer.started < answer.nodes.length);
+        });
+      }));
+    }
+    html += '<table id="healing"><tr><th>Node</th><th>Scrub</th><th>Scrub rate</th><th>Checksum failures</th><th>Repairs done / pending</th><th>Below full redundancy</th><th>Rebalance</th><th>Time left</th><th>GC freed</th></tr>';
     for (const row of h.nodes) {
       if (row.error) { html += '<tr><td>' + esc(row.nodeId) + '</td><td class="bad" colspan="8">unreachable: ' + esc(row.error) + '</td></tr>'; continue; }
       const f = row.status.figures;
@@ -340,23 +351,37 @@ const pages = {
         });
       }
     }
-    // The other configurations, each S3's own XML document, read and written as S3 takes them.
+    // Examples name the cluster's own targets when the user may list them (the Targets & keys page defines them).
+    const targets = can(caps.admin, 'admin:ListTargets') ? await admin('GET', 'targets').catch(() => []) : [];
+    const eventArn = targets.find((x) => x.type !== 's3')?.arn ?? 'arn:tessera:sqs::NAME:webhook';
+    const replicaArn = targets.find((x) => x.type === 's3')?.arn ?? 'arn:tessera:replication::NAME:BUCKET';
+    // The other configurations, each S3's own XML document, read and written as S3 takes them; the last
+    // field says S3 removes it with DELETE (a notification configuration is cleared by saving an empty one).
     const documents = [
       ['tagging', 'Tags', 's3:GetBucketTagging', 's3:PutBucketTagging', 'NoSuchTagSet', '<Tagging><TagSet><Tag><Key>team</Key><Value>data</Value></Tag></TagSet></Tagging>'],
       ['encryption', 'Default encryption', 's3:GetEncryptionConfiguration', 's3:PutEncryptionConfiguration', 'ServerSideEncryptionConfigurationNotFoundError', '<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>'],
       ['cors', 'CORS', 's3:GetBucketCORS', 's3:PutBucketCORS', 'NoSuchCORSConfiguration', '<CORSConfiguration><CORSRule><AllowedOrigin>https://example.com</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>'],
       ['lifecycle', 'Lifecycle', 's3:GetLifecycleConfiguration', 's3:PutLifecycleConfiguration', 'NoSuchLifecycleConfiguration', '<LifecycleConfiguration><Rule><ID>expire-tmp</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>7</Days></Expiration></Rule></LifecycleConfiguration>'],
       ['object-lock', 'Object lock defaults', 's3:GetBucketObjectLockConfiguration', 's3:PutBucketObjectLockConfiguration', 'ObjectLockConfigurationNotFoundError', '<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days></DefaultRetention></Rule></ObjectLockConfiguration>'],
+      ['notification', 'Event notifications', 's3:GetBucketNotification', 's3:PutBucketNotification', null, '<NotificationConfiguration><QueueConfiguration><Id>created</Id><Queue>' + esc(eventArn) + '</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration></NotificationConfiguration>'],
+      ['replication', 'Replication', 's3:GetReplicationConfiguration', 's3:PutReplicationConfiguration', 'ReplicationConfigurationNotFoundError', '<ReplicationConfiguration><Role></Role><Rule><ID>replicate-all</ID><Priority>1</Priority><Status>Enabled</Status><Filter><Prefix></Prefix></Filter><DeleteMarkerReplication><Status>Enabled</Status></DeleteMarkerReplication><Destination><Bucket>' + esc(replicaArn) + '</Bucket></Destination></Rule></ReplicationConfiguration>'],
     ];
+    const removable = new Set(['tagging', 'encryption', 'cors', 'lifecycle', 'replication']);
     for (const [sub, title, read, write, missing, example] of documents) {
       if (!can(caps.bucket, read)) continue;
       let text = '';
       try { text = (await s3('GET', b + '?' + sub)).text; } catch (err) { if (err.code !== missing) text = ''; }
+      // An empty notification configuration is S3's answer for none.
+      if (sub === 'notification' && !/<(Queue|Topic|CloudFunction)Configuration>/.test(text)) text = '';
       const id = 'doc-' + sub;
       html += '<h2>' + esc(title) + '</h2><label for="' + id + '">' + esc(title) + ' (S3 XML' + (text ? '' : '; none set, an example shown') + ')</label><textarea id="' + id + '" rows="5"' + (can(caps.bucket, write) ? '' : ' readonly') + '>' + esc(text || example) + '</textarea>';
       if (can(caps.bucket, write)) {
-        html += '<p><button type="button" id="' + id + '-save">Save ' + esc(title.toLowerCase()) + '</button> <span id="' + id + '-status" role="status"></span></p>';
-        onRendered(() => $(id + '-save').addEventListener('click', () => attempt(id + '-status', async () => { await putConfig(b + '?' + sub, $(id).value); report(id + '-status', 'Saved.'); })));
+        const remove = text && removable.has(sub) ? ' <button type="button" id="' + id + '-remove">Remove</button>' : '';
+        html += '<p><button type="button" id="' + id + '-save">Save ' + esc(title.toLowerCase()) + '</button>' + remove + ' <span id="' + id + '-status" role="status"></span></p>';
+        onRendered(() => {
+          $(id + '-save').addEventListener('click', () => attempt(id + '-status', async () => { await putConfig(b + '?' + sub, $(id).value); report(id + '-status', 'Saved.'); }));
+          if ($(id + '-remove')) $(id + '-remove').addEventListener('click', () => attempt(id + '-status', async () => { await s3('DELETE', b + '?' + sub, { headers: {} }); render(); }));
+        });
       }
     }
     if (can(caps.admin, 'admin:GetBucketQuota')) {
@@ -393,6 +418,83 @@ const pages = {
           }
           location.hash = '#/buckets';
         });
+      }));
+    }
+    return html;
+  },
+  async services() {
+    let html = '<h1>Targets &amp; keys</h1><p id="services-status" role="status"></p>';
+    if (can(caps.admin, 'admin:ListTargets')) {
+      const targets = await admin('GET', 'targets');
+      html += '<h2>Event and replication targets</h2><p>A bucket\'s event notifications and replication rules name a target by its ARN (bucket settings).</p>' +
+        '<div class="scroll"><table id="targets"><tr><th>Target</th><th>ARN</th><th>Type</th><th>Where</th><th></th></tr>';
+      targets.forEach((x, i) => {
+        html += '<tr data-target="' + esc(x.name) + '"><td>' + esc(x.name) + '</td><td><code>' + esc(x.arn) + '</code></td><td>' + esc(x.type) + '</td><td>' + esc(x.url) + (x.bucket ? ' / ' + esc(x.bucket) : '') + '</td><td>' +
+          (can(caps.admin, 'admin:DeleteTarget') ? '<button type="button" class="target-remove" data-i="' + i + '">Remove</button>' : '') + '</td></tr>';
+      });
+      if (targets.length === 0) html += '<tr><td colspan="5">No targets yet.</td></tr>';
+      html += '</table></div>';
+      onRendered(() => {
+        for (const button of document.querySelectorAll('#targets button.target-remove')) button.addEventListener('click', () => {
+          const name = targets[Number(button.dataset.i)].name;
+          if (confirm('Remove target ' + name + '? Bucket configurations naming it stop delivering.')) attempt('services-status', async () => { await admin('DELETE', 'targets/' + encodeURIComponent(name)); render(); });
+        });
+      });
+    }
+    if (can(caps.admin, 'admin:PutTarget')) {
+      // One example per type: the fields `tessera admin target add` takes (docs/admin-api.md).
+      const examples = {
+        webhook: { type: 'webhook', url: 'https://ops.example.com/s3-events' },
+        amqp: { type: 'amqp', url: 'amqp://127.0.0.1:5672', exchange: 's3', routingKey: 'events' },
+        nats: { type: 'nats', url: 'nats://127.0.0.1:4222', subject: 's3.events' },
+        redis: { type: 'redis', url: 'redis://127.0.0.1:6379/0', key: 's3-events', format: 'list' },
+        mqtt: { type: 'mqtt', url: 'mqtt://127.0.0.1:1883', topic: 's3/events', qos: 1 },
+        s3: { type: 's3', endpoint: 'https://s3.site-b.example:9000', bucket: 'replicas', region: 'us-east-1', accessKeyId: '', secretAccessKey: '' },
+      };
+      html += '<h3>Add a target</h3><form id="add-target"><label>Name <input name="name" required pattern="[A-Za-z0-9_\\-]{1,64}" autocomplete="off"></label> ' +
+        '<label>Type <select id="target-type">' + Object.keys(examples).map((k) => '<option>' + k + '</option>').join('') + '</select></label>' +
+        '<label for="target-definition">Definition (JSON; secrets are kept, and never shown again)</label><textarea id="target-definition" rows="6">' + esc(JSON.stringify(examples.webhook, null, 2)) + '</textarea>' +
+        '<p><button type="submit">Add target</button> <span id="add-target-status" role="status"></span></p></form>';
+      onRendered(() => {
+        $('target-type').addEventListener('change', () => { $('target-definition').value = JSON.stringify(examples[$('target-type').value], null, 2); });
+        $('add-target').addEventListener('submit', (event) => {
+          event.preventDefault();
+          attempt('add-target-status', async () => {
+            const text = $('target-definition').value;
+            try { JSON.parse(text); } catch (err) { report('add-target-status', 'Not valid JSON: ' + err.message, true); return; }
+            await admin('PUT', 'targets/' + encodeURIComponent(new FormData(event.target).get('name')), text);
+            render();
+          });
+        });
+      });
+    }
+    if (can(caps.admin, 'admin:ListKmsKeys')) {
+      const keys = await admin('GET', 'kms/keys');
+      const mayChange = can(caps.admin, 'admin:UpdateKmsKey');
+      html += '<h2>KMS keys</h2><p>SSE-KMS writes name a key by its name or ARN; <code>aws/s3</code> is the default key, made on the first write that names none.</p>' +
+        '<div class="scroll"><table id="kms-keys"><tr><th>Key</th><th>ARN</th><th>State</th><th>Versions</th><th>Last rotated</th><th></th></tr>';
+      keys.forEach((k, i) => {
+        html += '<tr data-key="' + esc(k.name) + '"><td>' + esc(k.name) + '</td><td><code>' + esc(k.arn) + '</code></td><td class="' + (k.state === 'Enabled' ? 'ok' : 'warn') + '">' + esc(k.state) + '</td><td class="num">' + k.versions + '</td><td>' + when(k.rotatedMs) + '</td><td class="actions">' +
+          (mayChange ? '<button type="button" class="kms-rotate" data-i="' + i + '">Rotate</button> <button type="button" class="kms-toggle" data-i="' + i + '">' + (k.state === 'Enabled' ? 'Disable' : 'Enable') + '</button>' : '') + '</td></tr>';
+      });
+      if (keys.length === 0) html += '<tr><td colspan="6">No keys yet.</td></tr>';
+      html += '</table></div>';
+      onRendered(() => {
+        for (const button of document.querySelectorAll('#kms-keys button.kms-rotate')) button.addEventListener('click', () => attempt('services-status', async () => {
+          await admin('POST', 'kms/keys/' + encodeURIComponent(keys[Number(button.dataset.i)].name) + '/rotate'); render();
+        }));
+        for (const button of document.querySelectorAll('#kms-keys button.kms-toggle')) button.addEventListener('click', () => {
+          const key = keys[Number(button.dataset.i)];
+          if (key.state === 'Enabled' && !confirm('Disable ' + key.name + '? Objects sealed by it cannot be read until it is enabled again.')) return;
+          attempt('services-status', async () => { await admin('PUT', 'kms/keys/' + encodeURIComponent(key.name), JSON.stringify({ enabled: key.state !== 'Enabled' })); render(); });
+        });
+      });
+    }
+    if (can(caps.admin, 'admin:CreateKmsKey')) {
+      html += '<form id="create-kms-key" class="inline"><label>New KMS key <input name="name" required pattern="[A-Za-z0-9_\\-]{1,64}" autocomplete="off"></label> <button type="submit">Create key</button> <span id="create-kms-key-status" role="status"></span></form>';
+      onRendered(() => $('create-kms-key').addEventListener('submit', (event) => {
+        event.preventDefault();
+        attempt('create-kms-key-status', async () => { await admin('POST', 'kms/keys', JSON.stringify({ name: new FormData(event.target).get('name') })); render(); });
       }));
     }
     return html;
@@ -545,7 +647,8 @@ async function render() {
     $('who').innerHTML = 'signed in as <b>' + esc(caps.name) + '</b> (' + esc(caps.user) + ') <button id="signout">Sign out</button>';
     $('signout').addEventListener('click', signOut);
     // Only the pages the user's policies open: the cluster pages need admin:ServerInfo, identity any admin action.
-    const open = { overview: mayCluster(), healing: mayCluster(), buckets: true, identity: caps.admin.length > 0 };
+    const services = ['admin:ListTargets', 'admin:PutTarget', 'admin:ListKmsKeys', 'admin:CreateKmsKey'].some((a) => can(caps.admin, a));
+    const open = { overview: mayCluster(), healing: mayCluster(), buckets: true, services, identity: caps.admin.some((a) => /User|AccessKey|Polic/.test(a)) };
     for (const a of document.querySelectorAll('#nav a')) a.hidden = !open[a.dataset.page];
     // Own names only: '#/constructor/...' must not reach Object.prototype's members.
     const page = Object.hasOwn(pages, name) && (!Object.hasOwn(open, name) || open[name]) ? name : mayCluster() ? 'overview' : 'buckets';
