@@ -8,7 +8,11 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  GetBucketCorsCommand,
+  GetBucketLifecycleConfigurationCommand,
   GetBucketNotificationConfigurationCommand,
+  GetObjectLegalHoldCommand,
+  GetObjectRetentionCommand,
   GetBucketReplicationCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
@@ -16,6 +20,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
@@ -88,7 +93,8 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
     failures.push(`${request.url()}: ${request.failure()?.errorText ?? ''}`);
   });
   page.on('request', (request) => {
-    if (!request.url().startsWith(cluster.consoleEndpoint)) failures.push(`request outside the gateway: ${request.url()}`);
+    // data: URLs are the browser's own (a date input's calendar icon), not requests.
+    if (!request.url().startsWith(cluster.consoleEndpoint) && !request.url().startsWith('data:')) failures.push(`request outside the gateway: ${request.url()}`);
   });
   const shot = async (name: string): Promise<void> => {
     await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -410,6 +416,74 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   // CSRF: a change without the console's header is refused, even from the signed-in page itself.
   t.equal(await reader.evaluate(async () => (await fetch('/-/console/s3/csrf-bucket', { method: 'PUT' })).status), 403, 'a header-less change is refused');
   await context.close();
+
+  // The rest of the management actions, each checked through S3: legal hold and retention, lifecycle and
+  // CORS documents saved and removed, a share link, deleting an object, a version, and a non-empty bucket.
+  const locked = 'console-locked';
+  await s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true }));
+  await s3.send(new PutObjectCommand({ Bucket: locked, Key: 'contract.pdf', Body: 'signed' }));
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/item/${locked}/contract.pdf`);
+  await page.waitForSelector('#item-hold-toggle');
+  await page.click('#item-hold-toggle');
+  await page.waitForFunction("document.getElementById('item-hold')?.textContent === 'ON'");
+  t.equal((await s3.send(new GetObjectLegalHoldCommand({ Bucket: locked, Key: 'contract.pdf' }))).LegalHold?.Status, 'ON', 'a legal hold set in the browser');
+  const until2 = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+  await page.$eval('#item-retain input[name=until]', (el, v) => ((el as unknown as { value: string }).value = v), until2);
+  await page.click('#item-retain button[type=submit]');
+  await page.waitForFunction("(document.getElementById('item-retention')?.textContent ?? '').startsWith('GOVERNANCE')");
+  const retention = (await s3.send(new GetObjectRetentionCommand({ Bucket: locked, Key: 'contract.pdf' }))).Retention;
+  t.same([retention?.Mode, retention?.RetainUntilDate?.toISOString().slice(0, 10)], ['GOVERNANCE', until2], 'a retention set in the browser');
+
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/settings/${made}`);
+  await page.waitForSelector('#doc-lifecycle-save');
+  await page.click('#doc-lifecycle-save');
+  await page.waitForFunction("document.getElementById('doc-lifecycle-status')?.textContent === 'Saved.'");
+  await page.click('#doc-cors-save');
+  await page.waitForFunction("document.getElementById('doc-cors-status')?.textContent === 'Saved.'");
+  t.equal((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: made }))).Rules?.[0]?.ID, 'expire-tmp', 'a lifecycle rule saved in the browser');
+  t.same((await s3.send(new GetBucketCorsCommand({ Bucket: made }))).CORSRules?.[0]?.AllowedOrigins, ['https://example.com'], 'a CORS rule saved in the browser');
+  await page.reload();
+  await page.waitForSelector('#doc-cors-remove');
+  await page.click('#doc-cors-remove');
+  await until('the CORS configuration is removed', async () => s3.send(new GetBucketCorsCommand({ Bucket: made })).then(() => false, (err: Error) => err.name === 'NoSuchCORSConfiguration'), 20_000);
+  t.pass('and removed there');
+
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/buckets/${made}/`);
+  await page.waitForSelector('#objects button.share');
+  const clickInRow = (key: string, button: string): Promise<void> =>
+    page.$$eval('#objects tr', (trs, k, b) => {
+      const row = trs.find((tr) => tr.querySelector('td')?.textContent === k);
+      (row?.querySelector(b) as unknown as { click(): void } | null)?.click();
+    }, key, button);
+  await clickInRow('small.bin', 'button.share');
+  await page.click('#share-make');
+  await page.waitForFunction("(document.getElementById('share-url')?.value ?? '') !== ''");
+  const link = await page.$eval('#share-url', (el) => (el as unknown as { value: string }).value);
+  const sharedRead = await fetch(link);
+  t.ok(Buffer.from(await sharedRead.arrayBuffer()).equals(small), 'a share link made in the browser reads the object without signing in');
+  await clickInRow('third.bin', 'button.delete');
+  await until('the object is deleted', async () => !(await stored('third.bin')), 20_000);
+  t.pass('an object deleted in the browser is gone for S3');
+
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/item/${made}/small.bin`);
+  await page.waitForSelector('#item-versions button.delete-version');
+  const versionsOf = async (): Promise<string[]> => ((await s3.send(new ListObjectVersionsCommand({ Bucket: made, Prefix: 'small.bin' }))).Versions ?? []).filter((v) => v.Key === 'small.bin').map((v) => v.VersionId ?? '');
+  const oldest = await page.$$eval('#item-versions tr', (trs) => trs.at(-1)?.querySelector('td')?.textContent ?? '');
+  t.ok((await versionsOf()).includes(oldest), 'the oldest version is listed');
+  await page.$$eval('#item-versions tr', (trs) => (trs.at(-1)?.querySelector('button.delete-version') as unknown as { click(): void }).click());
+  await until('the version is deleted', async () => !(await versionsOf()).includes(oldest), 20_000);
+  t.pass('a version deleted in the browser is gone for S3');
+
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/settings/${made}`);
+  await page.waitForSelector('#delete-bucket');
+  await page.click('#delete-bucket button[type=submit]');
+  await page.waitForFunction("(document.getElementById('delete-status')?.textContent ?? '').startsWith('The bucket is not empty')");
+  await s3.send(new HeadBucketCommand({ Bucket: made }));
+  t.pass('a non-empty bucket is kept until its name is typed');
+  await page.type('#delete-confirm', made);
+  await page.click('#delete-bucket button[type=submit]');
+  await page.waitForSelector('#buckets');
+  await t.rejects(s3.send(new HeadBucketCommand({ Bucket: made })), { name: 'NotFound' }, 'typed, the bucket and every version in it are deleted');
 
   // A page name is one of the console's own: a link to '#/constructor/<markup>' shows the overview,
   // never the markup (inherited members of the page table once rendered their arguments as HTML).

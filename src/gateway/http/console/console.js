@@ -267,7 +267,8 @@ const pages = {
       }
     }
     // Legal hold and retention exist only in a bucket with object lock: elsewhere S3 refuses to read them.
-    const hold = await s3('GET', path + '?legal-hold').then((r) => tag(r.xml(), 'Status'), () => null);
+    // In one, a version whose hold was never set answers NoSuchObjectLockConfiguration: it is off.
+    const hold = await s3('GET', path + '?legal-hold').then((r) => tag(r.xml(), 'Status'), (err) => (err.code === 'NoSuchObjectLockConfiguration' ? 'OFF' : null));
     if (hold !== null) {
       html += '<h2>Legal hold and retention</h2><p>Legal hold: <b id="item-hold">' + esc(hold || 'OFF') + '</b> ';
       if (can(caps.objects, 's3:PutObjectLegalHold')) {
@@ -639,7 +640,19 @@ function versionTable(bucket, key, v, shown) {
   return html + '</table>' + (v.truncated ? '<p>Older versions exist than this list shows.</p>' : '');
 }
 
-async function render() {
+/**
+ * Renders run one at a time (a page's handlers are collected while it renders), and one asked for while
+ * another runs replaces it: the older's page is dropped rather than shown over the newer one.
+ */
+let renders = 0;
+let rendering = Promise.resolve();
+function render() {
+  const generation = ++renders;
+  rendering = rendering.then(() => (generation === renders ? renderPage(generation) : undefined));
+  return rendering;
+}
+
+async function renderPage(generation) {
   const [path, search] = location.hash.replace(/^#\/?/, '').split('?');
   const [name, ...rest] = path.split('/');
   try {
@@ -657,13 +670,14 @@ async function render() {
     for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === (page === 'object' || page === 'versions' || page === 'settings' || page === 'item' ? 'buckets' : page));
     wiring = [];
     const html = await pages[page](args, params);
+    if (generation !== renders) return;
     $('signin').hidden = true; $('nav').hidden = false;
     $('page').innerHTML = html;
     for (const fn of wiring) fn();
     wiring = [];
     document.body.dataset.page = page;
   } catch (err) {
-    if (err.message !== 'signed out') $('page').innerHTML = '<p class="error" role="alert">' + esc(err.message) + '</p>';
+    if (generation === renders && err.message !== 'signed out') $('page').innerHTML = '<p class="error" role="alert">' + esc(err.message) + '</p>';
   }
 }
 
