@@ -218,7 +218,7 @@ export class IndexRows {
     const delimiter = query.delimiter ?? '';
     const rows: IndexRow[] = [];
     const garbage = new MetadataBatch();
-    const iterator = this.meta.db.iterator(range);
+    const rowsIn = new RowBatches(this.meta.db.iterator(range));
     const now = Date.now();
     let current: KeyState | undefined;
     let resume: IndexListResponse['resume'];
@@ -240,7 +240,7 @@ export class IndexRows {
           const settledLive = row.entry !== undefined && !row.entry.deleted && row.intent === undefined && row.gone === undefined;
           if (settledLive) {
             rows.push({ ...row, rollup });
-            iterator.seek(afterPrefix(Buffer.concat([scope, Buffer.from(rollup, 'utf8')])));
+            rowsIn.seek(afterPrefix(Buffer.concat([scope, Buffer.from(rollup, 'utf8')])));
             seekedPast = true;
             resume = { after: rollup, afterIsPrefix: true };
             return rows.length > query.limit;
@@ -255,7 +255,7 @@ export class IndexRows {
 
     try {
       for (let scanned = 0; scanned < LIST_SCAN_ROWS; scanned += 1) {
-        const next = await iterator.next();
+        const next = await rowsIn.next();
         if (next === undefined) {
           if (current !== undefined && finish(current)) return full(rows, query.limit);
           return { rows, truncated: false };
@@ -284,10 +284,10 @@ export class IndexRows {
         }
         const { skipTo, isGarbage } = readRow(current, parsed, value, now);
         if (isGarbage) garbage.del(rowKeyBytes);
-        if (skipTo !== undefined) iterator.seek(Buffer.concat([rowKeyBytes.subarray(0, parsed.keyEnd), skipTo]));
+        if (skipTo !== undefined) rowsIn.seek(Buffer.concat([rowKeyBytes.subarray(0, parsed.keyEnd), skipTo]));
       }
     } finally {
-      await iterator.close();
+      await rowsIn.close();
       await this.dropGarbage(garbage);
     }
     return { rows, truncated: true, ...(resume === undefined ? {} : { resume }) };
@@ -515,5 +515,64 @@ class KeyStates {
 
   async close(): Promise<void> {
     await this.iterator?.close();
+  }
+}
+
+/** Rows the first read after a seek (or the start) takes; each further read without a seek takes twice as many. */
+const FIRST_BATCH_ROWS = 32;
+/** The most rows one read takes. */
+const MAX_BATCH_ROWS = 1_024;
+
+/**
+ * An iterator's rows one at a time, read from LevelDB in batches: each read crosses into the database's
+ * thread, so a row at a time cost a listing of 1,000 keys more than all else on the node. Batches start
+ * small and grow while the walk runs straight on, so a walk that seeks often (past common prefixes, a
+ * key's many versions) reads little it then drops; a seek drops what the current batch holds beyond the
+ * row last taken, as it moves the iterator.
+ */
+/** What RowBatches reads from: a LevelDB iterator of keys and values. */
+interface RowIterator {
+  nextv(size: number): Promise<[Buffer, Buffer][]>;
+  seek(target: Buffer): void;
+  close(): Promise<void>;
+}
+
+class RowBatches {
+  private readonly iterator: RowIterator;
+  private batch: [Buffer, Buffer][] = [];
+  private at = 0;
+  private size = FIRST_BATCH_ROWS;
+  private done = false;
+
+  constructor(iterator: RowIterator) {
+    this.iterator = iterator;
+  }
+
+  async next(): Promise<[Buffer, Buffer] | undefined> {
+    if (this.at >= this.batch.length) {
+      if (this.done) return undefined;
+      this.batch = await this.iterator.nextv(this.size);
+      this.at = 0;
+      this.size = Math.min(MAX_BATCH_ROWS, this.size * 2);
+      if (this.batch.length === 0) {
+        this.done = true;
+        return undefined;
+      }
+    }
+    const row = this.batch[this.at];
+    this.at += 1;
+    return row;
+  }
+
+  seek(target: Buffer): void {
+    this.iterator.seek(target);
+    this.batch = [];
+    this.at = 0;
+    this.size = FIRST_BATCH_ROWS;
+    this.done = false;
+  }
+
+  close(): Promise<void> {
+    return this.iterator.close();
   }
 }
