@@ -53,15 +53,18 @@ export class ReplicaMerge<R extends CursorRow> {
   /** The next row of the merged pages: every reader's copy of it (its key's), and whether every reader had one. */
   async next(): Promise<{ key: string; rows: R[]; everyReader: boolean } | undefined> {
     for (;;) {
-      const heads = await Promise.all(
-        this.readers.map(async (reader): Promise<{ head: R | undefined } | { error: unknown }> => {
-          try {
-            return { head: await reader.cursor.head() };
-          } catch (error) {
-            return { error };
-          }
-        }),
-      );
+      // Most rows are in every reader's page already: only a reader at the end of its page is awaited.
+      const heads =
+        this.bufferedHeads() ??
+        (await Promise.all(
+          this.readers.map(async (reader): Promise<{ head: R | undefined } | { error: unknown }> => {
+            try {
+              return { head: await reader.cursor.head() };
+            } catch (error) {
+              return { error };
+            }
+          }),
+        ));
       const failed = heads.flatMap((outcome, i) => ('error' in outcome ? [i] : []));
       if (failed.length > 0) {
         for (const i of failed.reverse()) await this.replace(i, (heads[i] as { error: unknown }).error);
@@ -84,6 +87,17 @@ export class ReplicaMerge<R extends CursorRow> {
       this.standing = this.positionOf(first) ?? this.position;
       return { key: first.key, rows, everyReader: rows.length === this.readers.length };
     }
+  }
+
+  /** Every reader's head when none needs a page fetched, else undefined. */
+  private bufferedHeads(): { head: R | undefined }[] | undefined {
+    const heads: { head: R | undefined }[] = [];
+    for (const reader of this.readers) {
+      const head = reader.cursor.buffered();
+      if (head === undefined) return undefined;
+      heads.push(head);
+    }
+    return heads;
   }
 
   /** Where the merge stands: after the last row it returned or skipped. */

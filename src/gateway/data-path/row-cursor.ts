@@ -89,6 +89,12 @@ export class RowCursor<R extends CursorRow = ListEntry> {
     this.timeoutMs = options.timeoutMs;
   }
 
+  /** The head when it needs no page fetched (`{ head: undefined }` at the end of the rows), else undefined. */
+  buffered(): { head: R | undefined } | undefined {
+    if (this.position < this.buffer.length) return { head: this.buffer[this.position] };
+    return this.exhausted ? { head: undefined } : undefined;
+  }
+
   async head(): Promise<R | undefined> {
     if (this.position < this.buffer.length) return this.buffer[this.position];
     if (this.exhausted) return undefined;
