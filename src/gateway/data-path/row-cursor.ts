@@ -76,13 +76,14 @@ export class RowCursor<R extends CursorRow = ListEntry> {
   private pageEntries: number;
 
   /**
-   * `firstPageEntries`: rows the first page asks for, when fewer than a full page can end the listing's
-   * page (a page of N keys needs N + 1 rows of each reader, unless some are hidden): rows a node reads
-   * beyond it are read again by the next listing page.
+   * `firstPageEntries`: rows the first page asks for, at most one more than a full page: a page of N keys
+   * needs N + 1 rows of each reader (unless some are hidden) to say whether more follow, and rows a node
+   * reads beyond them are read again by the next listing page.
    */
   constructor(fetchPage: RowPageFetch<R>, start: RowPosition, options: { byVersion: boolean; signal: AbortSignal; timeoutMs: number | (() => number); firstPageEntries?: number }) {
     this.fetchPage = fetchPage;
-    this.pageEntries = Math.max(1, Math.min(DEFAULTS.listPageEntries, options.firstPageEntries ?? DEFAULTS.listPageEntries));
+    // A full S3 page (1,000 keys) needs 1,001 rows to know whether more follow: one fetch, not two.
+    this.pageEntries = Math.max(1, Math.min(DEFAULTS.listPageEntries + 1, options.firstPageEntries ?? DEFAULTS.listPageEntries));
     this.from = { ...withinKeyLength(start) };
     this.byVersion = options.byVersion;
     this.signal = options.signal;

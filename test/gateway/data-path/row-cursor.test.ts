@@ -140,3 +140,27 @@ t.test('a position longer than any key is named within 1,024 bytes, keeping how 
     t.same(withinKeyLength({ after: marker, afterIsPrefix: false }), { after: 'a'.repeat(1023), afterVersion: undefined, afterIsPrefix: true }, `cut inside ${char}: after every key starting with the bytes before it`);
   }
 });
+
+t.test("a full page of 1,000 keys takes one fetch of 1,001 rows from each node, the row that says more follow included", async (t) => {
+  const rows = Array.from({ length: 3_000 }, (_, i): [string, string] => [`k${String(i).padStart(5, '0')}`, '1']);
+  const limits: number[] = [];
+  const { fetchPage } = node(rows, 10_000);
+  const cursor = new RowCursor(
+    async (from: RowPosition & { limit: number }) => {
+      limits.push(from.limit);
+      return fetchPage(from);
+    },
+    { after: '', afterIsPrefix: false },
+    { ...options, byVersion: false, firstPageEntries: 1_001 },
+  );
+  let read = 0;
+  while (read < 1_001 && (await cursor.head()) !== undefined) {
+    cursor.pop();
+    read += 1;
+  }
+  t.equal(read, 1_001);
+  t.same(limits, [1_001], 'one fetch covers the page and its next row');
+  t.equal(cursor.buffered(), undefined, 'the row after them needs a fetch');
+  t.equal((await cursor.head())?.key, 'k01001', 'which asks for the rows after it');
+  t.same(limits, [1_001, 1_000]);
+});
