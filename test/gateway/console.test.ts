@@ -308,6 +308,19 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await page.waitForFunction("(document.getElementById('item-meta')?.value ?? '').includes('owner: alice')");
   await shot('13-object-details');
 
+  // A key with more versions than the page shows at first: 100 of them, then the rest on asking, in
+  // S3's order, and none of a longer key beside it.
+  for (let i = 0; i < 102; i += 1) await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'many.txt', Body: `v${i}` }));
+  await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'many.txt.old', Body: 'another key' }));
+  await page.goto(`${cluster.consoleEndpoint}/-/console/#/item/${versioned}/many.txt`);
+  await page.waitForSelector('#more-versions');
+  t.equal((await rows(page, 'item-versions')).length, 100, 'the first 100 versions');
+  await page.click('#more-versions');
+  await page.waitForFunction("document.querySelectorAll('#item-versions tr').length === 103");
+  const manyVersions = ((await s3.send(new ListObjectVersionsCommand({ Bucket: versioned, Prefix: 'many.txt' }))).Versions ?? []).filter((v) => v.Key === 'many.txt').map((v) => v.VersionId);
+  t.same((await rows(page, 'item-versions')).map((row) => row[0]), manyVersions, 'then all 102, newest first as S3 lists them');
+  t.equal(await page.$('#more-versions'), null, 'and nothing more to show');
+
   // Identity: a user made in the browser, its secret shown once, given the read-only policy, signs S3 requests.
   await page.goto(`${cluster.consoleEndpoint}/-/console/#/identity`);
   await page.waitForSelector('#create-user');

@@ -13,6 +13,8 @@ const stateClass = (s) => s === 'ok' ? 'ok' : s === 'degraded' || s === 'missing
 const CHANGE = { 'x-tessera-console': '1' };
 /** Keys one page of a listing shows; the next page follows S3's continuation token. */
 const PAGE_KEYS = 200;
+/** Versions of a key the object details page shows at first, and each "more" adds. */
+const VERSIONS_SHOWN = 100;
 /** Files larger than this upload in parts through S3's multipart calls (5 MiB, S3's smallest part, is the part size). */
 const PART_BYTES = 5 * 1024 * 1024;
 /** What the signed-in user may do (GET /-/console/api/capabilities), refreshed on every page. */
@@ -220,7 +222,7 @@ const pages = {
     });
     return html;
   },
-  async item(args) {
+  async item(args, params) {
     const bucket = args[0];
     const key = args.slice(1).join('/');
     const path = keyPath(bucket, key);
@@ -288,11 +290,23 @@ const pages = {
       }
     }
     if (can(caps.bucket, 's3:ListBucketVersions')) {
-      const doc = (await s3('GET', encodeURIComponent(bucket) + '?versions&max-keys=100&prefix=' + encodeURIComponent(key))).xml();
-      const versions = [...tags(doc, 'Version').map((v) => ({ v, marker: false })), ...tags(doc, 'DeleteMarker').map((v) => ({ v, marker: true }))]
-        .filter(({ v }) => tag(v, 'Key') === key)
-        .map(({ v, marker }) => ({ id: tag(v, 'VersionId'), latest: tag(v, 'IsLatest') === 'true', marker, size: Number(tag(v, 'Size')), modified: tag(v, 'LastModified') }))
-        .sort((a, b) => (a.modified < b.modified ? 1 : a.modified > b.modified ? -1 : 0));
+      // The key's versions and delete markers in S3's order (newest first), `shown` of them, a page at a
+      // time: the listing of the key as a prefix reaches the key's own versions first, then longer keys.
+      const shown = Math.max(1, Math.min(10_000, Number(params.get('versions')) || VERSIONS_SHOWN));
+      const versions = [];
+      let more = false;
+      let after = '';
+      for (let done = false; !done;) {
+        const doc = (await s3('GET', encodeURIComponent(bucket) + '?versions&max-keys=' + Math.min(1000, shown - versions.length + 1) + '&prefix=' + encodeURIComponent(key) + after)).xml();
+        done = tag(doc, 'IsTruncated') !== 'true';
+        for (const v of doc.documentElement.children) {
+          if (v.tagName !== 'Version' && v.tagName !== 'DeleteMarker') continue;
+          if (tag(v, 'Key') !== key) { done = true; break; }
+          if (versions.length === shown) { more = true; done = true; break; }
+          versions.push({ id: tag(v, 'VersionId'), latest: tag(v, 'IsLatest') === 'true', marker: v.tagName === 'DeleteMarker', size: Number(tag(v, 'Size')), modified: tag(v, 'LastModified') });
+        }
+        after = '&key-marker=' + encodeURIComponent(tag(doc, 'NextKeyMarker')) + '&version-id-marker=' + encodeURIComponent(tag(doc, 'NextVersionIdMarker'));
+      }
       const mayRestore = can(caps.objects, 's3:PutObject') && can(caps.objects, 's3:GetObjectVersion');
       const mayDelete = can(caps.objects, 's3:DeleteObjectVersion');
       html += '<h2>Versions</h2><div class="scroll"><table id="item-versions"><tr><th>Version</th><th>Latest</th><th>Kind</th><th>Size</th><th>Last modified</th><th>Actions</th></tr>';
@@ -301,6 +315,7 @@ const pages = {
           (!x.marker && !x.latest && mayRestore ? '<button type="button" class="restore" data-i="' + i + '">Restore</button> ' : '') + (mayDelete ? '<button type="button" class="delete-version" data-i="' + i + '">Delete version</button>' : '') + '</td></tr>';
       });
       html += '</table></div>';
+      if (more) html += '<p><a id="more-versions" href="#/item/' + path + '?versions=' + (shown + VERSIONS_SHOWN) + '">Show ' + VERSIONS_SHOWN + ' more versions</a></p>';
       onRendered(() => {
         for (const b of document.querySelectorAll('#item-versions button.restore')) b.addEventListener('click', () => attempt('item-status', async () => {
           // Restoring copies the old version over the current one: a new version with its bytes, nothing lost.
