@@ -428,6 +428,13 @@ t.test('the console signs in with an S3 key, refuses a wrong secret, and every p
   await reader.screenshot({ path: join(ARTIFACTS, '12-read-only-user-narrow.png'), fullPage: true });
   // CSRF: a change without the console's header is refused, even from the signed-in page itself.
   t.equal(await reader.evaluate(async () => (await fetch('/-/console/s3/csrf-bucket', { method: 'PUT' })).status), 403, 'a header-less change is refused');
+  // Without admin:ServerInfo, every version under a prefix comes from S3's ListObjectVersions.
+  await reader.click('#show-versions');
+  await reader.waitForSelector('#prefix-versions');
+  const smallVersions = ((await s3.send(new ListObjectVersionsCommand({ Bucket: made, Prefix: 'small.bin' }))).Versions ?? []).filter((v) => v.Key === 'small.bin').map((v) => v.VersionId);
+  const readerRows = (await rows(reader, 'prefix-versions')).filter((row) => row[0] === 'small.bin');
+  t.same(readerRows.map((row) => row[1]), smallVersions, "a reader lists a key's versions, as S3 orders them");
+  t.match(await reader.$eval('#prefix-versions a[href*="small.bin"]', (a) => a.getAttribute('href')), /^#\/item\//, 'each opens the object details, not the shard map');
   await context.close();
 
   // The rest of the management actions, each checked through S3: legal hold and retention, lifecycle and

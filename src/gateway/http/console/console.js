@@ -181,7 +181,7 @@ const pages = {
     let walked = '';
     for (const part of prefix.split('/').filter((p) => p !== '')) { walked += part + '/'; crumbs += '<a href="#/buckets/' + encodeURIComponent(bucket) + '/' + hashPath(walked.split('/')) + '">' + esc(part) + '</a> / '; }
     let html = '<h1>' + esc(bucket) + '</h1><p class="crumbs">' + crumbs + '</p><p class="links">';
-    if (mayCluster()) html += '<a id="show-versions" href="#/versions/' + encodeURIComponent(bucket) + '/' + hashPath(prefix.split('/')) + '">Show every version and delete marker</a> ';
+    if (mayCluster() || can(caps.bucket, 's3:ListBucketVersions')) html += '<a id="show-versions" href="#/versions/' + encodeURIComponent(bucket) + '/' + hashPath(prefix.split('/')) + '">Show every version and delete marker</a> ';
     if (caps.bucket.some((a) => /^s3:(Put|Delete)Bucket|^s3:Put.*Configuration$/.test(a))) html += '<a id="bucket-settings" href="#/settings/' + encodeURIComponent(bucket) + '">Bucket settings</a>';
     html += '</p>';
     if (can(caps.objects, 's3:PutObject')) {
@@ -606,21 +606,45 @@ const pages = {
     }
     return html + '</table>' + versions;
   },
-  async versions(args) {
+  async versions(args, params) {
     const bucket = args[0];
     const prefix = args.slice(1).join('/');
-    const list = await api('prefix-versions?bucket=' + encodeURIComponent(bucket) + '&prefix=' + encodeURIComponent(prefix));
+    // Administrators read the nodes' own view (each version opens its shard map); others S3's ListObjectVersions.
+    const list = mayCluster() ? await api('prefix-versions?bucket=' + encodeURIComponent(bucket) + '&prefix=' + encodeURIComponent(prefix)) : await listedVersions(bucket, prefix, params);
+    const hrefOf = (x) => (mayCluster() ? versionHref(bucket, x.key, x.versionId) : '#/item/' + keyPath(bucket, x.key));
     let html = '<h1>' + esc(bucket) + ': versions</h1><p class="crumbs"><a href="#/buckets">Buckets</a> / <a href="#/buckets/' + encodeURIComponent(bucket) + '/' + prefix.split('/').map(encodeURIComponent).join('/') + '">' + esc(bucket) + '/' + esc(prefix) + '</a></p>';
     html += '<table id="prefix-versions"><tr><th>Key</th><th>Version</th><th>Latest</th><th>Kind</th><th>Size</th><th>Last modified</th></tr>';
     for (const p of list.prefixes) html += '<tr><td><a href="#/versions/' + encodeURIComponent(bucket) + '/' + p.split('/').map(encodeURIComponent).join('/') + '">' + esc(p.slice(prefix.length)) + '</a></td><td></td><td></td><td></td><td></td><td></td></tr>';
     for (const x of list.versions) {
-      html += '<tr><td><a href="' + versionHref(bucket, x.key, x.versionId) + '">' + esc(x.key.slice(prefix.length)) + '</a></td><td>' + esc(x.versionId) + '</td><td>' + (x.isLatest ? 'latest' : '') + '</td>' +
+      html += '<tr><td><a href="' + hrefOf(x) + '">' + esc(x.key.slice(prefix.length)) + '</a></td><td>' + esc(x.versionId) + '</td><td>' + (x.isLatest ? 'latest' : '') + '</td>' +
         '<td' + (x.deleteMarker ? ' class="marker">delete marker' : '>object') + '</td><td class="num">' + (x.deleteMarker ? '' : bytes(x.sizeBytes)) + '</td><td>' + when(x.lastModifiedMs) + '</td></tr>';
     }
     if (list.prefixes.length + list.versions.length === 0) html += '<tr><td colspan="6">Nothing under this prefix.</td></tr>';
-    return html + '</table>' + (list.truncated ? '<p>More versions exist than one page shows.</p>' : '');
+    html += '</table>';
+    if (list.next !== undefined) {
+      html += '<p><a id="next-versions" href="#/versions/' + encodeURIComponent(bucket) + '/' + hashPath(prefix.split('/')) + '?key=' + encodeURIComponent(list.next.key) + '&version=' + encodeURIComponent(list.next.version) + '">Next ' + PAGE_KEYS + ' versions</a></p>';
+    } else if (list.truncated) {
+      html += '<p>More versions exist than one page shows.</p>';
+    }
+    return html;
   },
 };
+
+/** One page of S3's ListObjectVersions under `prefix`, `/` as delimiter, from the markers in `params`: versions in S3's order. */
+async function listedVersions(bucket, prefix, params) {
+  const markers = params.get('key') === null ? '' : '&key-marker=' + encodeURIComponent(params.get('key')) + '&version-id-marker=' + encodeURIComponent(params.get('version') ?? '');
+  const doc = (await s3('GET', encodeURIComponent(bucket) + '?versions&delimiter=%2F&max-keys=' + PAGE_KEYS + '&prefix=' + encodeURIComponent(prefix) + markers)).xml();
+  const versions = [...doc.documentElement.children]
+    .filter((v) => v.tagName === 'Version' || v.tagName === 'DeleteMarker')
+    .map((v) => ({ key: tag(v, 'Key'), versionId: tag(v, 'VersionId'), isLatest: tag(v, 'IsLatest') === 'true', deleteMarker: v.tagName === 'DeleteMarker', sizeBytes: Number(tag(v, 'Size')), lastModifiedMs: Date.parse(tag(v, 'LastModified')) }));
+  const truncated = tag(doc, 'IsTruncated') === 'true';
+  return {
+    prefixes: tags(doc, 'CommonPrefixes').map((p) => tag(p, 'Prefix')),
+    versions,
+    truncated,
+    next: truncated ? { key: tag(doc, 'NextKeyMarker'), version: tag(doc, 'NextVersionIdMarker') } : undefined,
+  };
+}
 
 /**
  * Event notifications and replication per target, summed over the nodes that answered: what waits, for
