@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TesseraError, type Env } from '../common/index.js';
+import type { BucketQuota } from '../rpc/index.js';
 import {
   ADMIN_API_PATH,
   amzDateOf,
@@ -10,6 +11,7 @@ import {
   type KmsKeySummary,
   type NodeStatusRow,
   type PolicySummary,
+  type QuotaReport,
   type TargetActions,
   type TargetSummary,
   type UserDetail,
@@ -135,6 +137,12 @@ export class AdminApiClient implements IdentityActions, TargetActions, KmsKeyAct
   /** Starts a scrub and repair pass on every node (`tessera admin heal`); the statuses read after the start. */
   startHeal(fast: boolean): Promise<{ started: number; fast: boolean; nodes: NodeStatusRow[] }> {
     return this.call('POST', ['healing'], JSON.stringify({ fast }));
+  }
+  /** A bucket's quota and usage, after setting (`change`) or clearing (null) the quota when asked. */
+  bucketQuota(bucket: string, change: BucketQuota | null | undefined): Promise<QuotaReport> {
+    const path = ['buckets', bucket, 'quota'];
+    if (change === undefined) return this.call('GET', path);
+    return change === null ? this.call('DELETE', path) : this.call('PUT', path, JSON.stringify(change));
   }
   /** One object version's shard map, as `tessera admin object` prints it. */
   objectShards(bucket: string, key: string, versionId?: string): Promise<Record<string, unknown>> {

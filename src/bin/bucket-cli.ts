@@ -4,6 +4,7 @@ import { HybridClock, type Env } from '../common/index.js';
 import { BucketService, bucketQuota, ClusterView, type QuotaReport } from '../gateway/index.js';
 import type { BucketQuota } from '../rpc/index.js';
 import type { AdminTarget } from './admin-cli.js';
+import { adminApiClientFrom, API_CLIENT_OPTIONS } from './admin-api-client.js';
 import { BUCKET_USAGE } from './help.js';
 import { clusterOf } from './replicate-cli.js';
 
@@ -21,6 +22,7 @@ const OPTIONS = {
   'max-bytes': { type: 'string' },
   'max-objects': { type: 'string' },
   clear: { type: 'boolean' },
+  ...API_CLIENT_OPTIONS,
 } as const;
 
 /** A limit as given: a whole number of at least 0, within what a record can hold exactly. */
@@ -48,10 +50,11 @@ export function formatQuota(report: QuotaReport): string {
 /**
  * `tessera admin bucket quota BUCKET [--max-bytes N] [--max-objects N] [--clear]`: sets or clears a
  * bucket's hard quota (kept in its bucket record, so every gateway follows it within its bucket cache
- * lifetime), and shows the quota and the usage the nodes count.
+ * lifetime), and shows the quota and the usage the nodes count. Through a gateway's admin API with
+ * `--endpoint URL`, else straight to the nodes; both run bucketQuota.
  */
 export async function runBucketCli(args: string[], env: Env, io: Io, resolveTarget: (config: string | undefined, data: string | undefined, env: Env) => Promise<AdminTarget>): Promise<number> {
-  let flags: { config?: string | undefined; data?: string | undefined; json?: boolean | undefined; clear?: boolean | undefined };
+  let flags: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined };
   let bucket: string;
   let change: BucketQuota | null | undefined;
   try {
@@ -62,6 +65,7 @@ export async function runBucketCli(args: string[], env: Env, io: Io, resolveTarg
     const maxBytes = limitOf('--max-bytes', parsed.values['max-bytes']);
     const maxObjects = limitOf('--max-objects', parsed.values['max-objects']);
     if (flags.clear === true && (maxBytes !== undefined || maxObjects !== undefined)) throw new Error('--clear takes no limits');
+    if (flags.endpoint !== undefined && (flags.config !== undefined || flags.data !== undefined)) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
     change = flags.clear === true ? null : maxBytes === undefined && maxObjects === undefined ? undefined : { ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxObjects === undefined ? {} : { maxObjects }) };
     bucket = name;
   } catch (err) {
@@ -70,6 +74,11 @@ export async function runBucketCli(args: string[], env: Env, io: Io, resolveTarg
   }
   let cluster: ClusterView | undefined;
   try {
+    if (flags.endpoint !== undefined) {
+      const report = await adminApiClientFrom(flags, env).bucketQuota(bucket, change);
+      io.stdout(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatQuota(report));
+      return 0;
+    }
     const { ring, admin } = await clusterOf(flags.config, flags.data, env, resolveTarget);
     cluster = new ClusterView(ring, { clusterSecret: admin.clusterSecret, connectionsPerNode: 1 });
     const buckets = new BucketService({ cluster, clock: new HybridClock(), cacheTtlMs: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });

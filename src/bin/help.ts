@@ -174,7 +174,10 @@ export const INDEX_USAGE = `usage: tessera admin index build BUCKET [--wait-ms N
 `;
 
 /** Usage text of `tessera admin bucket`. */
-export const BUCKET_USAGE = `usage: tessera admin bucket quota BUCKET [--max-bytes N] [--max-objects N] [--clear] [--config FILE | --data DIR] [--json]
+export const BUCKET_USAGE = `usage: tessera admin bucket quota BUCKET [--max-bytes N] [--max-objects N] [--clear] [--endpoint URL | --config FILE | --data DIR] [--json]
+
+  --endpoint URL  through a gateway's admin API (docs/admin-api.md), signed with --access-key and
+                  --secret-key or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
 
   quota    with --max-bytes and/or --max-objects: sets the bucket's hard quota (a limit not given is
            none); with --clear: removes it; with neither: shows it. Every form prints the quota and the

@@ -406,6 +406,18 @@ t.test('cluster reads: the ring and every node, healing figures, and the shard m
   t.equal(viaCli.code, 1, 'and exits 1 while a node did not start');
 });
 
+t.test('tessera admin bucket quota --endpoint sets, shows and clears what it does through the nodes', async (t) => {
+  const s3 = cluster.client();
+  t.teardown(() => s3.destroy());
+  await s3.send(new CreateBucketCommand({ Bucket: 'quota-cli' }));
+  const set = await adminCli(['bucket', 'quota', 'quota-cli', '--max-objects', '5', ...viaEndpoint], adminEnv);
+  t.equal(set.code, 0, set.err);
+  t.same(set.json.quota, { maxObjects: 5 });
+  t.same((await adminCli(['bucket', 'quota', 'quota-cli', '--config', configFile])).json.quota, { maxObjects: 5 }, 'the nodes hold what the API set');
+  t.same((await adminCli(['bucket', 'quota', 'quota-cli', '--clear', ...viaEndpoint], adminEnv)).json.quota, null);
+  t.equal((await adminCli(['bucket', 'quota', 'no-such-bucket', ...viaEndpoint], adminEnv)).code, 2, 'an unknown bucket exits 2, as through the nodes');
+});
+
 t.test('the gateway logs each change with its action and names, and never a secret or a body', async (t) => {
   t.ok(secretsSeen.size >= 4, `${secretsSeen.size} secrets were handed out`);
   for (const secret of [...secretsSeen, TEST_CREDENTIALS.secretAccessKey]) t.notOk(logged.includes(secret), 'a secret in the log');
