@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { randomHex, TesseraError, type HybridClock } from '../../common/index.js';
-import { KMS_KEY_RECORD_PREFIX, TARGET_RECORD_PREFIX, writeUserRecord, type AccessKey, type NodeClient, type UserRecord } from '../../rpc/index.js';
+import { randomHex, TesseraError } from '../../common/index.js';
+import { KMS_KEY_RECORD_PREFIX, TARGET_RECORD_PREFIX, type AccessKey, type UserRecord } from '../../rpc/index.js';
 import { BUILTIN_POLICIES, parsePolicy } from '../access/index.js';
 import { S3Error } from '../s3/index.js';
 import { POLICY_PREFIX } from './user-directory.js';
-import { byName, readRecordSnapshot } from './record-admin.js';
+import { byName, ClusterRecords, type ClusterRecordsOptions, type RecordSnapshot } from './record-admin.js';
 
 /** User names as IAM allows them. */
 const USER_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
@@ -104,10 +104,8 @@ function keySummary(key: AccessKey): KeySummary {
 }
 
 /** The users, policies and clock of one read of the records: every action works on a fresh one. */
-interface Snapshot {
-  records: ReadonlyMap<string, UserRecord>;
+interface Snapshot extends RecordSnapshot {
   users: UserRecord[];
-  clock: HybridClock;
 }
 
 /**
@@ -117,10 +115,10 @@ interface Snapshot {
  * the nodes directly) both call it. Secrets leave only in the answer of the action that made them.
  */
 export class IdentityAdmin implements IdentityActions {
-  private readonly options: { nodes: () => readonly NodeClient[]; timeoutMs: () => number; onChange?: (() => Promise<void>) | undefined };
+  private readonly records: ClusterRecords;
 
-  constructor(options: { nodes: () => readonly NodeClient[]; timeoutMs: () => number; onChange?: () => Promise<void> }) {
-    this.options = options;
+  constructor(options: ClusterRecordsOptions) {
+    this.records = new ClusterRecords(options);
   }
 
   async listUsers(): Promise<UserSummary[]> {
@@ -146,7 +144,7 @@ export class IdentityAdmin implements IdentityActions {
     if (records.get(name)?.deleted === false) throw new IdentityError('UserAlreadyExists', `user ${name} already exists`);
     const key = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretKey(), createdMs: clock.nowMs() };
     const canonicalId = randomHex(32);
-    await this.write({ name, versionId: clock.next(), deleted: false, canonicalId, createdMs: clock.nowMs(), keys: [key] });
+    await this.records.write({ name, versionId: clock.next(), deleted: false, canonicalId, createdMs: clock.nowMs(), keys: [key] });
     return { user: name, canonicalId, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
   }
 
@@ -154,7 +152,7 @@ export class IdentityAdmin implements IdentityActions {
     checkName('user', name);
     const { users, clock } = await this.read();
     const user = requireUser(users, name);
-    await this.write({ ...user, versionId: clock.next(), deleted: true, keys: [] });
+    await this.records.write({ ...user, versionId: clock.next(), deleted: true, keys: [] });
     return { removed: 'user', user: name, accessKeyIds: user.keys.map((k) => k.accessKeyId) };
   }
 
@@ -167,7 +165,7 @@ export class IdentityAdmin implements IdentityActions {
     const { users, clock } = await this.read();
     const user = requireUser(users, name);
     const key = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretKey(), createdMs: clock.nowMs() };
-    await this.write({ ...user, versionId: clock.next(), keys: [...user.keys, key] });
+    await this.records.write({ ...user, versionId: clock.next(), keys: [...user.keys, key] });
     return { user: name, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
   }
 
@@ -179,14 +177,14 @@ export class IdentityAdmin implements IdentityActions {
       const { disabled: _, ...rest } = k;
       return enabled ? rest : { ...rest, disabled: true };
     });
-    await this.write({ ...owner, versionId: clock.next(), keys });
+    await this.records.write({ ...owner, versionId: clock.next(), keys });
     return { user: owner.name, accessKeyId, enabled };
   }
 
   async deleteKey(accessKeyId: string): Promise<{ removed: 'key'; user: string; accessKeyId: string }> {
     const { users, clock } = await this.read();
     const owner = requireKeyOwner(users, accessKeyId);
-    await this.write({ ...owner, versionId: clock.next(), keys: owner.keys.filter((k) => k.accessKeyId !== accessKeyId) });
+    await this.records.write({ ...owner, versionId: clock.next(), keys: owner.keys.filter((k) => k.accessKeyId !== accessKeyId) });
     return { removed: 'key', user: owner.name, accessKeyId };
   }
 
@@ -219,7 +217,7 @@ export class IdentityAdmin implements IdentityActions {
     }
     const { records, clock } = await this.read();
     const current = records.get(POLICY_PREFIX + name);
-    await this.write({
+    await this.records.write({
       name: POLICY_PREFIX + name,
       versionId: clock.next(),
       deleted: false,
@@ -238,7 +236,7 @@ export class IdentityAdmin implements IdentityActions {
     const user = requireUser(users, name);
     if (!Object.hasOwn(BUILTIN_POLICIES, policy) && !storedPolicies(records).has(policy)) throw new IdentityError('NoSuchPolicy', `no policy ${policy}`);
     const attached = user.attached ?? [];
-    if (!attached.includes(policy)) await this.write({ ...user, versionId: clock.next(), attached: [...attached, policy] });
+    if (!attached.includes(policy)) await this.records.write({ ...user, versionId: clock.next(), attached: [...attached, policy] });
     return { user: name, policy, attached: true };
   }
 
@@ -249,19 +247,14 @@ export class IdentityAdmin implements IdentityActions {
     const user = requireUser(users, name);
     const attached = user.attached ?? [];
     if (!attached.includes(policy)) throw new IdentityError('PolicyNotAttached', `${name} has no policy ${policy} attached`);
-    await this.write({ ...user, versionId: clock.next(), attached: attached.filter((n) => n !== policy) });
+    await this.records.write({ ...user, versionId: clock.next(), attached: attached.filter((n) => n !== policy) });
     return { user: name, policy, attached: false };
   }
 
   private async read(): Promise<Snapshot> {
-    const { records, clock } = await readRecordSnapshot(this.options.nodes(), this.options.timeoutMs());
+    const { records, clock } = await this.records.read();
     const users = [...records.values()].filter(isUser).sort(byName);
     return { records, users, clock };
-  }
-
-  private async write(record: UserRecord): Promise<void> {
-    await writeUserRecord(this.options.nodes(), record, this.options.timeoutMs());
-    await this.options.onChange?.();
   }
 }
 

@@ -1,7 +1,7 @@
 import type { HybridClock } from '../../common/index.js';
-import { KMS_KEY_RECORD_PREFIX, writeUserRecord, type KmsKeyMaterial, type NodeClient, type UserRecord } from '../../rpc/index.js';
+import { KMS_KEY_RECORD_PREFIX, type KmsKeyMaterial, type UserRecord } from '../../rpc/index.js';
 import { DEFAULT_KMS_KEY, KMS_KEY_NAME, kmsKeyArn, newKmsKeyMaterial, type MasterKeyring } from '../encryption/index.js';
-import { byName, readRecordSnapshot, RecordAdminError } from './record-admin.js';
+import { byName, ClusterRecords, RecordAdminError, type ClusterRecordsOptions } from './record-admin.js';
 
 /** One KMS key as listed: never its material. */
 export interface KmsKeySummary {
@@ -22,15 +22,11 @@ export interface KmsKeyActions {
 }
 
 /** Where the KMS key actions read and write, and what a created key is sealed under. */
-export interface KmsKeyAdminOptions {
-  nodes: () => readonly NodeClient[];
-  timeoutMs: () => number;
+export interface KmsKeyAdminOptions extends ClusterRecordsOptions {
   /** The region key ARNs name. */
   region: string;
   /** The master keys a new key's root is sealed under; throws when there are none (only `create` asks). */
   masterKeys: () => MasterKeyring | Promise<MasterKeyring>;
-  /** Called after each change (a gateway re-reads the records at once). */
-  onChange?: (() => Promise<void>) | undefined;
 }
 
 type KmsRecord = UserRecord & { kms: KmsKeyMaterial };
@@ -55,13 +51,15 @@ function checkKeyName(name: string, creating: boolean): void {
  */
 export class KmsKeyAdmin implements KmsKeyActions {
   private readonly options: KmsKeyAdminOptions;
+  private readonly records: ClusterRecords;
 
   constructor(options: KmsKeyAdminOptions) {
     this.options = options;
+    this.records = new ClusterRecords(options);
   }
 
   async listKmsKeys(): Promise<KmsKeySummary[]> {
-    const { records } = await this.read();
+    const { records } = await this.records.read();
     return [...records.values()]
       .filter(isKmsKey)
       .sort(byName)
@@ -77,12 +75,12 @@ export class KmsKeyAdmin implements KmsKeyActions {
     } catch (err) {
       throw new RecordAdminError('NoMasterKey', `a KMS key is sealed under the master key file, and there is none: ${(err as Error).message}`, { cause: err });
     }
-    const { records, clock } = await this.read();
+    const { records, clock } = await this.records.read();
     const current = records.get(KMS_KEY_RECORD_PREFIX + name);
     if (current !== undefined && !current.deleted) throw new RecordAdminError('KmsKeyAlreadyExists', `KMS key ${name} already exists`);
     const kms = newKmsKeyMaterial(masterKeys.current, name, clock.nowMs());
     const record: KmsRecord = { name: KMS_KEY_RECORD_PREFIX + name, versionId: clock.next(), deleted: false, canonicalId: '', createdMs: clock.nowMs(), keys: [], kms };
-    await this.write(record);
+    await this.records.write(record);
     return this.summary(record);
   }
 
@@ -96,11 +94,11 @@ export class KmsKeyAdmin implements KmsKeyActions {
 
   private async change(name: string, next: (kms: KmsKeyMaterial, clock: HybridClock) => KmsKeyMaterial): Promise<KmsKeySummary> {
     checkKeyName(name, false);
-    const { records, clock } = await this.read();
+    const { records, clock } = await this.records.read();
     const current = records.get(KMS_KEY_RECORD_PREFIX + name);
     if (current === undefined || !isKmsKey(current)) throw new RecordAdminError('NoSuchKmsKey', `no KMS key ${name}`);
     const record: KmsRecord = { ...current, versionId: clock.next(), kms: next(current.kms, clock) };
-    await this.write(record);
+    await this.records.write(record);
     return this.summary(record);
   }
 
@@ -114,14 +112,5 @@ export class KmsKeyAdmin implements KmsKeyActions {
       createdMs: record.createdMs,
       rotatedMs: record.kms.rotatedMs,
     };
-  }
-
-  private read(): Promise<{ records: ReadonlyMap<string, UserRecord>; clock: HybridClock }> {
-    return readRecordSnapshot(this.options.nodes(), this.options.timeoutMs());
-  }
-
-  private async write(record: UserRecord): Promise<void> {
-    await writeUserRecord(this.options.nodes(), record, this.options.timeoutMs());
-    await this.options.onChange?.();
   }
 }

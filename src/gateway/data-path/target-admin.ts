@@ -1,7 +1,6 @@
-import type { HybridClock } from '../../common/index.js';
 import { checkDefinedTarget, definedTargetArn, parseDefinedTarget, publicTargetFields, TARGET_NAME, TargetDefinitionError } from '../../events/index.js';
-import { TARGET_RECORD_PREFIX, writeUserRecord, type NodeClient, type UserRecord } from '../../rpc/index.js';
-import { byName, readRecordSnapshot, RecordAdminError } from './record-admin.js';
+import { TARGET_RECORD_PREFIX } from '../../rpc/index.js';
+import { byName, ClusterRecords, RecordAdminError, type ClusterRecordsOptions } from './record-admin.js';
 
 /** One target as listed: its ARN and the fields that are not secret (a password in a URL shown as `***`). */
 export type TargetSummary = { name: string; arn: string } & Record<string, string | number | boolean>;
@@ -15,12 +14,7 @@ export interface TargetActions {
 }
 
 /** Where the target actions read and write. */
-export interface TargetAdminOptions {
-  nodes: () => readonly NodeClient[];
-  timeoutMs: () => number;
-  /** Called after each change (a gateway re-reads the records at once). */
-  onChange?: (() => Promise<void>) | undefined;
-}
+export type TargetAdminOptions = ClusterRecordsOptions;
 
 function checkTargetName(name: string): void {
   if (!TARGET_NAME.test(name)) throw new RecordAdminError('InvalidName', `invalid target name ${JSON.stringify(name.slice(0, 100))}: 1-64 characters of A-Z a-z 0-9 _ -`);
@@ -34,14 +28,14 @@ function checkTargetName(name: string): void {
  * removing and adding it, so a bucket configuration never meets a half-changed one.
  */
 export class TargetAdmin implements TargetActions {
-  private readonly options: TargetAdminOptions;
+  private readonly records: ClusterRecords;
 
   constructor(options: TargetAdminOptions) {
-    this.options = options;
+    this.records = new ClusterRecords(options);
   }
 
   async listTargets(): Promise<TargetSummary[]> {
-    const { records } = await this.read();
+    const { records } = await this.records.read();
     return [...records.values()]
       .filter((r) => !r.deleted && r.name.startsWith(TARGET_RECORD_PREFIX) && r.target !== undefined)
       .sort(byName)
@@ -65,30 +59,21 @@ export class TargetAdmin implements TargetActions {
       if (err instanceof TargetDefinitionError) throw new RecordAdminError('InvalidTarget', err.message, { cause: err });
       throw err;
     }
-    const { records, clock } = await this.read();
+    const { records, clock } = await this.records.read();
     const current = records.get(TARGET_RECORD_PREFIX + name);
     if (current !== undefined && !current.deleted) throw new RecordAdminError('TargetAlreadyExists', `target ${name} already exists (remove it first)`);
-    await this.write({ name: TARGET_RECORD_PREFIX + name, versionId: clock.next(), deleted: false, canonicalId: '', createdMs: clock.nowMs(), keys: [], target: JSON.stringify(stored) });
+    await this.records.write({ name: TARGET_RECORD_PREFIX + name, versionId: clock.next(), deleted: false, canonicalId: '', createdMs: clock.nowMs(), keys: [], target: JSON.stringify(stored) });
     return { name, arn: definedTargetArn(name, stored), ...publicTargetFields(stored) };
   }
 
   async removeTarget(name: string): Promise<{ removed: 'target'; name: string }> {
     checkTargetName(name);
-    const { records, clock } = await this.read();
+    const { records, clock } = await this.records.read();
     const current = records.get(TARGET_RECORD_PREFIX + name);
     if (current === undefined || current.deleted) throw new RecordAdminError('NoSuchTarget', `no target ${name}`);
     // The tombstone keeps no definition: an older copy on a node that missed the removal loses to it.
     const { target: _removed, ...rest } = current;
-    await this.write({ ...rest, versionId: clock.next(), deleted: true });
+    await this.records.write({ ...rest, versionId: clock.next(), deleted: true });
     return { removed: 'target', name };
-  }
-
-  private read(): Promise<{ records: ReadonlyMap<string, UserRecord>; clock: HybridClock }> {
-    return readRecordSnapshot(this.options.nodes(), this.options.timeoutMs());
-  }
-
-  private async write(record: UserRecord): Promise<void> {
-    await writeUserRecord(this.options.nodes(), record, this.options.timeoutMs());
-    await this.options.onChange?.();
   }
 }
