@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TesseraError, type Env } from '../common/index.js';
 import type { BucketQuota } from '../rpc/index.js';
+import type { ObjectReport } from '../gateway/cluster/index.js';
 import {
   ADMIN_API_PATH,
   amzDateOf,
@@ -144,9 +145,9 @@ export class AdminApiClient implements IdentityActions, TargetActions, KmsKeyAct
     if (change === undefined) return this.call('GET', path);
     return change === null ? this.call('DELETE', path) : this.call('PUT', path, JSON.stringify(change));
   }
-  /** One object version's shard map, as `tessera admin object` prints it. */
-  objectShards(bucket: string, key: string, versionId?: string): Promise<Record<string, unknown>> {
-    return this.call('GET', ['objects'], undefined, { bucket, key, ...(versionId === undefined ? {} : { versionId }) });
+  /** One object version's report, every part of a multipart object read, as `tessera admin object` prints it. */
+  objectReport(bucket: string, key: string, versionId?: string): Promise<ObjectReport & { found: boolean }> {
+    return this.call('GET', ['objects'], undefined, { bucket, key, parts: 'true', ...(versionId === undefined ? {} : { versionId }) });
   }
 
   /** One signed call; the answer's JSON, or AdminApiError with the gateway's code and message. */

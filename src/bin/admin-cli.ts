@@ -149,7 +149,10 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
     io.stderr(`${(err as Error).message}\n${ADMIN_USAGE}`);
     return 2;
   }
-  if (values.endpoint !== undefined) return runStatusThroughApi(command, values, env, io);
+  if (values.endpoint !== undefined) {
+    if (command === 'object') return runObjectReportThroughApi(positionals as [string, string], values, env, io);
+    return runStatusThroughApi(command, values, env, io);
+  }
   let target: AdminTarget;
   try {
     target = await resolveTarget(values.config, values.data, env);
@@ -173,10 +176,10 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
  * once, `scrub` and `heal` after starting a pass. The cluster's nines need the nodes' own records, so
  * that line is left to `--config`/`--data`, as are --watch and --wait.
  */
-async function runStatusThroughApi(command: WorkCommand | 'object', values: AdminFlags, env: Env, io: AdminIo): Promise<number> {
+async function runStatusThroughApi(command: WorkCommand, values: AdminFlags, env: Env, io: AdminIo): Promise<number> {
   try {
     if (values.config !== undefined || values.data !== undefined) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
-    if (command === 'object' || values.watch === true || values.wait === true) throw new Error('status, scrub and heal (without --watch or --wait) go through --endpoint; give --config or --data for the others');
+    if (values.watch === true || values.wait === true) throw new Error('status, scrub and heal go through --endpoint without --watch or --wait; give --config or --data for those');
     const client = adminApiClientFrom(values, env);
     let nodes: NodeStatusRow[];
     if (command === 'status') {
@@ -211,6 +214,19 @@ function assumptions(values: AdminFlags): { afrPct: number; diskSizeTB: number; 
   };
 }
 
+
+/** `tessera admin object BUCKET KEY --endpoint URL`: the same report through a gateway's admin API (`GET objects?parts=true`). */
+async function runObjectReportThroughApi([bucket, key]: [string, string], values: AdminFlags, env: Env, io: AdminIo): Promise<number> {
+  try {
+    if (values.config !== undefined || values.data !== undefined) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
+    const report = await adminApiClientFrom(values, env).objectReport(bucket, key, values.version);
+    io.stdout(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatObjectReport(report));
+    return report.versionId === null ? 1 : 0;
+  } catch (err) {
+    io.stderr(`tessera admin: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
 
 /** `tessera admin object BUCKET KEY`: where each shard of the object is; exit 1 when there is no such object. */
 async function runObjectReport(target: AdminTarget, [bucket, key]: [string, string], values: AdminFlags, io: AdminIo): Promise<number> {

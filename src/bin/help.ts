@@ -88,7 +88,7 @@ export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|u
        tessera admin status|scrub|heal --endpoint URL [--access-key ID --secret-key KEY] [--json]   (through a gateway's admin API)
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
-       tessera admin object BUCKET KEY [--version ID] [--config FILE | --data DIR] [--json]
+       tessera admin object BUCKET KEY [--version ID] [--endpoint URL | --config FILE | --data DIR] [--json]
        tessera admin kms rotate [--config FILE | --data DIR] [--json]
        tessera admin user add|list|show|remove [NAME]; tessera admin key add|list USER | disable|enable|remove KEYID
        tessera admin policy set NAME FILE | attach USER NAME | detach USER NAME | show NAME | list  (--endpoint URL: through a gateway)

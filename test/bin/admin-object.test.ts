@@ -14,7 +14,7 @@ import { runAdminCli } from '../../src/bin/admin-cli.js';
 import { formatObjectReport, inspectObject, type ObjectReport } from '../../src/bin/admin-object.js';
 import { NodeClient, UPLOADS_BUCKET } from '../../src/rpc/index.js';
 import { bucketName, seededBytes } from '../helpers/bytes.js';
-import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, TEST_CREDENTIALS, type TestCluster } from '../helpers/cluster.js';
 import { rotShardImage, shardImagesOf } from '../helpers/shard-images.js';
 
 const SECRET = 'test-cluster-secret';
@@ -168,6 +168,25 @@ t.test('tessera admin object prints a multipart object part by part, in text and
   ]);
   t.equal(report.partLossByNode.length, 6);
   t.ok(report.partReports.every((p) => p.shards.every((s) => s.state === 'ok' && s.sizeBytes === p.expectedShardBytes)), 'every shard ok and of its layout size');
+
+  // Through a gateway's admin API: the same report, part by part, plus the record's S3 fields.
+  const adminEnv = { AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey };
+  out = '';
+  t.equal(await runAdminCli(['object', bucket, 'model.bin', '--endpoint', cluster.endpoint, '--json'], adminEnv, io), 0, err);
+  const viaApi = JSON.parse(out) as ObjectReport & { found: boolean; etag: string; s3VersionId: string };
+  const { ageSeconds: _apiAge, found, etag, s3VersionId, requestedVersionId, contentType, lastModifiedMs, ...apiReport } = viaApi as typeof viaApi & Record<string, unknown>;
+  const { ageSeconds: _nodeAge, ...nodeReport } = report;
+  t.same(apiReport, nodeReport, 'the admin API answers the report the nodes give, every part included');
+  t.same({ found, requestedVersionId, contentType }, { found: true, requestedVersionId: null, contentType: 'binary/octet-stream' });
+  t.match(etag, /-2"$/, 'a multipart ETag');
+  t.equal(s3VersionId, 'null');
+  t.type(lastModifiedMs, 'number');
+  out = '';
+  t.equal(await runAdminCli(['object', bucket, 'model.bin', '--endpoint', cluster.endpoint], adminEnv, io), 0, err);
+  t.match(out, /part 1: 600000 bytes, 3 stripes of 4\+2, 150000 bytes per shard, partition \d+, 6 of 6 shards healthy\n\s+shard\s+node/);
+  out = '';
+  t.equal(await runAdminCli(['object', bucket, 'nothing-here', '--endpoint', cluster.endpoint], adminEnv, io), 1, 'an unknown key exits 1 through the API too');
+  t.equal(await runAdminCli(['object', bucket, 'model.bin', '--endpoint', cluster.endpoint, '--data', dir], adminEnv, io), 1, '--endpoint and --data together are refused');
 });
 
 t.test('admin object --version inspects a noncurrent version, not the newest', async (t) => {

@@ -132,6 +132,11 @@ export class ClusterView {
     return set.map((node) => this.client(node.id));
   }
 
+  /** The client of a node of the current or previous ring. */
+  clientFor(node: RingNode): NodeClient {
+    return this.client(node.id);
+  }
+
   private client(nodeId: string): NodeClient {
     const client = this.clients.get(nodeId);
     if (client === undefined) throw new Error(`ring names unknown node ${nodeId}`);

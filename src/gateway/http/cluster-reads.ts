@@ -1,5 +1,4 @@
-import { RingLocator } from '../../placement/index.js';
-import { inspectShards, type NodeClient } from '../../rpc/index.js';
+import { inspectObject } from '../cluster/index.js';
 import type { ListPathDeps } from '../data-path/index.js';
 import type { AccessDeps } from './auth-deps.js';
 import { s3VersionId, versionIdParam } from '../s3/index.js';
@@ -35,38 +34,24 @@ export async function healing(services: Pick<ClusterReadDeps, 'cluster' | 'users
   return { nodes, events: deliveryTotals(reports, (target) => services.users.targetDefinition(target)) };
 }
 
-/** One object version's record, placement and the health of each of its shards. */
-export async function objectShards(services: Pick<ClusterReadDeps, 'cluster' | 'erasure'>, query: URLSearchParams): Promise<unknown> {
+/**
+ * One object version's record, placement and the health of each of its shards: `tessera admin object`'s
+ * report, with the record's S3 fields. `parts=true` reads every part of a multipart object as well
+ * (each part is an object of its own size, so the console's page does not ask for it).
+ */
+export async function objectShards(services: Pick<ClusterReadDeps, 'cluster'>, query: URLSearchParams): Promise<unknown> {
   const bucket = query.get('bucket') ?? '';
   const key = query.get('key') ?? '';
   // A version by its S3 id (`null` included), current or not; without one, the newest.
   const versionId = versionIdParam(query.get('versionId') ?? undefined, key);
-  const ring = services.cluster.current;
-  const placement = new RingLocator(ring).locate(bucket, key);
-  const nodes: NodeClient[] = services.cluster.nodesFor(bucket, key);
-  const health = await inspectShards(nodes, bucket, key, { versionId, timeoutMs: NODE_TIMEOUT_MS, dataShards: services.erasure.dataShards });
-  const record = health.record;
-  if (record === undefined) return { bucket, key, found: false, requestedVersionId: versionId ?? null, ringEpoch: ring.epoch, partition: placement.partition, shards: health.shards };
-  return {
-    bucket,
-    key,
-    found: true,
-    requestedVersionId: versionId ?? null,
-    s3VersionId: s3VersionId(record),
-    versionId: record.versionId,
-    deleted: record.deleted,
-    sizeBytes: record.sizeBytes,
-    etag: record.etag,
-    contentType: record.contentType,
-    lastModifiedMs: record.lastModifiedMs,
-    parts: record.parts?.length ?? 0,
-    dataShards: record.erasure.dataShards,
-    parityShards: record.erasure.parityShards,
-    ringEpoch: ring.epoch,
-    partition: placement.partition,
-    healthyShards: health.healthyShards,
-    shards: health.shards,
-  };
+  const cluster = services.cluster;
+  const { report, record } = await inspectObject({ ring: cluster.current, clientFor: (node) => cluster.clientFor(node) }, bucket, key, {
+    versionId,
+    parts: query.get('parts') === 'true',
+    timeoutMs: NODE_TIMEOUT_MS,
+  });
+  const found = record === undefined ? { found: false } : { found: true, s3VersionId: s3VersionId(record), etag: record.etag, contentType: record.contentType, lastModifiedMs: record.lastModifiedMs };
+  return { ...report, requestedVersionId: versionId ?? null, ...found };
 }
 
 /** One node of the overview: its place in the ring and, when it answered, its health. */
