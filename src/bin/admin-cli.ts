@@ -9,7 +9,7 @@ import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { KMS_KEY_RECORD_PREFIX, NodeClient, readUserRecords, writeUserRecord, type NodeWorkStatus } from '../rpc/index.js';
 import { formatObjectReport, inspectObject } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
-import { adminApiClientFrom, API_CLIENT_OPTIONS } from './admin-api-client.js';
+import { adminApiClientFrom, API_CLIENT_OPTIONS, type AdminApiClient } from './admin-api-client.js';
 import { runTargetCli } from './target-cli.js';
 import { runIndexCli } from './index-cli.js';
 import { runBucketCli } from './bucket-cli.js';
@@ -168,33 +168,28 @@ export async function runAdminCli(args: string[], env: Env, io: AdminIo): Promis
     io.stderr(`tessera admin: ${(err as Error).message}\n`);
     return 1;
   }
-  return runWorkCommand(command, target, values, io, layout);
+  return runWorkCommand(command, values, io, nodeStatusSource(target, values, layout));
 }
 
 /**
  * `tessera admin status|scrub|heal --endpoint URL`: every node's status through a gateway's admin API,
- * once, `scrub` and `heal` after starting a pass. The cluster's nines need the nodes' own records, so
- * that line is left to `--config`/`--data`, as are --watch and --wait.
+ * `scrub` and `heal` after starting a pass, `--watch` and `--wait` by asking again. The cluster's nines
+ * need the nodes' own records, so that line is left to `--config`/`--data`.
  */
 async function runStatusThroughApi(command: WorkCommand, values: AdminFlags, env: Env, io: AdminIo): Promise<number> {
+  let client: AdminApiClient;
   try {
     if (values.config !== undefined || values.data !== undefined) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
-    if (values.watch === true || values.wait === true) throw new Error('status, scrub and heal go through --endpoint without --watch or --wait; give --config or --data for those');
-    const client = adminApiClientFrom(values, env);
-    let nodes: NodeStatusRow[];
-    if (command === 'status') {
-      ({ nodes } = await client.status());
-    } else {
-      const answer = await client.startHeal(values.fast === true);
-      nodes = answer.nodes;
-      if (values.json !== true) io.stdout(`${command} pass started on ${answer.started} of ${nodes.length} nodes${answer.fast ? ' (fast: no rate limit)' : ''}\n`);
-    }
-    io.stdout(values.json === true ? `${JSON.stringify(nodes, null, 2)}\n` : formatStatus(nodes));
-    return nodes.some((row) => 'error' in row) ? 1 : 0;
+    client = adminApiClientFrom(values, env);
   } catch (err) {
     io.stderr(`tessera admin: ${(err as Error).message}\n`);
     return 1;
   }
+  return runWorkCommand(command, values, io, {
+    read: async (startFast) => (startFast === undefined ? (await client.status()).nodes : (await client.startHeal(startFast)).nodes),
+    ninesLine: async () => '',
+    close: async () => undefined,
+  });
 }
 
 /** A positive number option, below `max`; `fallback` when absent. */
@@ -241,8 +236,27 @@ async function runObjectReport(target: AdminTarget, [bucket, key]: [string, stri
 }
 
 /** `tessera admin status|scrub|heal`: every node's status, once, or repeated by --watch and heal --wait. */
-async function runWorkCommand(command: WorkCommand, target: AdminTarget, values: AdminFlags, io: AdminIo, layout: LiveLayout): Promise<number> {
+/** Where status, scrub and heal read every node's status: the nodes themselves, or a gateway's admin API. */
+interface StatusSource {
+  /** Every node's status; with `startFast` (true or false), after starting a scrub and repair pass. */
+  read(startFast?: boolean): Promise<NodeStatusRow[]>;
+  /** The cluster's nines under status, where this source can work them out ('' where not). */
+  ninesLine(rows: readonly NodeStatusRow[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The statuses straight from the nodes, and the nines from their records. */
+function nodeStatusSource(target: AdminTarget, values: AdminFlags, layout: LiveLayout): StatusSource {
   const clients = target.nodes.map((node) => new NodeClient({ nodeId: node.id, address: node.address, clusterSecret: target.clusterSecret, connections: 1 }));
+  return {
+    read: (startFast) => readNodeStatuses(clients, { timeoutMs: 10_000, startFast }),
+    ninesLine: (rows) => ninesLine(clients, rows, layout, values),
+    close: async () => void (await Promise.all(clients.map((client) => client.close()))),
+  };
+}
+
+/** status (once, or --watch), scrub, and heal (once, or --wait until the pass has healed everything). */
+async function runWorkCommand(command: WorkCommand, values: AdminFlags, io: AdminIo, source: StatusSource): Promise<number> {
   const everyMs = Number(values['interval-ms'] ?? 2_000);
   const waiting = command === 'heal' && values.wait === true;
   const watching = command === 'status' && values.watch === true;
@@ -250,8 +264,8 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
   try {
     const startPass = command === 'scrub' || command === 'heal';
     // Pass counts before the start: a pass over a small node can end before the first status is read.
-    const before = waiting ? await readNodeStatuses(clients, { timeoutMs: 10_000 }) : [];
-    const first = await readNodeStatuses(clients, { timeoutMs: 10_000, startFast: startPass ? values.fast === true : undefined });
+    const before = waiting ? await source.read() : [];
+    const first = await source.read(startPass ? values.fast === true : undefined);
     if (startPass && values.json !== true) {
       const started = first.filter((row) => !('error' in row)).length;
       io.stdout(`${command === 'heal' ? 'heal' : 'scrub'} pass started on ${started} of ${first.length} nodes${values.fast === true ? ' (fast: no rate limit)' : ''}\n`);
@@ -260,7 +274,7 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
     let rows = first;
     for (;;) {
       if (values.json === true) io.stdout(`${JSON.stringify(rows, null, watching || waiting ? 0 : 2)}\n`);
-      else io.stdout(`${watching && io.isTerminal === true ? '\x1b[H\x1b[2J' : ''}${formatStatus(rows)}${command === 'status' ? await ninesLine(clients, rows, layout, values) : ''}`);
+      else io.stdout(`${watching && io.isTerminal === true ? '\x1b[H\x1b[2J' : ''}${formatStatus(rows)}${command === 'status' ? await source.ninesLine(rows) : ''}`);
       if (waiting && healed(rows)) {
         if (values.json !== true) io.stdout('heal pass done: every node scrubbed, nothing left to repair\n');
         break;
@@ -268,12 +282,15 @@ async function runWorkCommand(command: WorkCommand, target: AdminTarget, values:
       if ((!watching && !waiting) || signal.aborted) break;
       await sleep(everyMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) break;
-      rows = await readNodeStatuses(clients, { timeoutMs: 10_000 });
+      rows = await source.read();
     }
     if (waiting && !healed(rows)) return 1;
     return rows.some((row) => 'error' in row) ? 1 : 0;
+  } catch (err) {
+    io.stderr(`tessera admin: ${(err as Error).message}\n`);
+    return 1;
   } finally {
-    await Promise.all(clients.map((client) => client.close()));
+    await source.close();
   }
 }
 

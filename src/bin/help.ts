@@ -85,7 +85,7 @@ export const HEALTHCHECK_USAGE = `usage: tessera healthcheck [URL]
 /** Usage text of `tessera admin`. */
 export const ADMIN_USAGE = `usage: tessera admin <status|scrub|heal|object|kms|user|key|policy|target|replicate|index|bucket> [--config FILE | --data DIR] [--json]
        tessera admin status [--watch] [--interval-ms N] [--afr PCT] [--disk-size TB] [--repair-rate MB/s]
-       tessera admin status|scrub|heal --endpoint URL [--access-key ID --secret-key KEY] [--json]   (through a gateway's admin API)
+       tessera admin status|scrub|heal --endpoint URL [--access-key ID --secret-key KEY] [--json]   (through a gateway's admin API; --watch and --wait too)
        tessera admin scrub [--fast]
        tessera admin heal [--fast] [--wait] [--interval-ms N]
        tessera admin object BUCKET KEY [--version ID] [--endpoint URL | --config FILE | --data DIR] [--json]

@@ -92,3 +92,44 @@ t.test('admin heal --wait runs a pass to the end; status --watch repeats until s
   t.equal(printed, 3, 'status --watch printed until stopped');
   t.equal(out.match(/node-0 \(ring epoch/g)?.length, 3);
 });
+
+t.test('heal --wait and status --watch through the gateway\'s admin API follow the pass as they do through the nodes', async (t) => {
+  if (restarted === undefined) throw new Error('the restart test left no embedded cluster');
+  const { endpoint, accessKeyId, secretAccessKey } = restarted.info;
+  const env = { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey };
+  const run = async (args: string[], signal?: AbortSignal, onPrint?: () => void): Promise<{ code: number; out: string; err: string }> => {
+    let out = '';
+    let err = '';
+    const code = await runAdminCli([...args, '--endpoint', endpoint], env, {
+      stdout: (s) => {
+        out += s;
+        onPrint?.();
+      },
+      stderr: (s) => void (err += s),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    return { code, out, err };
+  };
+  const heal = await run(['heal', '--fast', '--wait', '--interval-ms', '50']);
+  t.equal(heal.code, 0, `heal --wait ends with every node healed: ${heal.err}`);
+  t.match(heal.out, /heal pass started on 6 of 6 nodes \(fast: no rate limit\)/);
+  t.match(heal.out, /heal pass done: every node scrubbed, nothing left to repair/);
+
+  const stop = new AbortController();
+  let printed = 0;
+  const watch = await run(['status', '--watch', '--interval-ms', '20'], stop.signal, () => {
+    printed += 1;
+    if (printed === 3) stop.abort();
+  });
+  t.equal(watch.code, 0, watch.err);
+  t.equal(watch.out.match(/node-0 \(ring epoch/g)?.length, 3, 'status --watch printed every node until stopped');
+  t.notMatch(watch.out, /nines/, 'no nines line through the API: it needs the nodes\' records');
+
+  let deniedErr = '';
+  const denied = await runAdminCli(['status', '--watch', '--endpoint', endpoint], { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: 'not-the-secret' }, {
+    stdout: () => undefined,
+    stderr: (s) => void (deniedErr += s),
+  });
+  t.equal(denied, 1, 'a wrong secret: exit 1 at once, not a watch of errors');
+  t.match(deniedErr, /^tessera admin: /);
+});
