@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TesseraError, type Env } from '../common/index.js';
 import type { BucketQuota } from '../rpc/index.js';
-import type { ObjectReport } from '../gateway/cluster/index.js';
 import {
   ADMIN_API_PATH,
   amzDateOf,
@@ -11,6 +10,7 @@ import {
   type KmsKeyActions,
   type KmsKeySummary,
   type NodeStatusRow,
+  type ObjectReport,
   type PolicySummary,
   type QuotaReport,
   type TargetActions,

@@ -1,4 +1,4 @@
-import { inspectObject as inspectObjectVersion, type ObjectReport } from '../gateway/cluster/index.js';
+import { inspectObjectVersion, type ObjectReport } from '../gateway/index.js';
 import { parseRing, type RingNode } from '../placement/index.js';
 import { NodeClient, type ShardReport } from '../rpc/index.js';
 import type { AdminTarget } from './admin-cli.js';
@@ -7,7 +7,7 @@ export type { ObjectReport, ShardReport };
 
 /**
  * `tessera admin object BUCKET KEY` against the nodes: the ring they hold, then the report the admin
- * API's `GET objects?parts=true` answers (gateway/cluster/object-report.ts), every part included.
+ * API's `GET objects?parts=true` answers (gateway/data-path/object-report.ts), every part included.
  */
 export async function inspectObject(
   target: AdminTarget,

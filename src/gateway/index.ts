@@ -1,6 +1,7 @@
 export {
   IdentityAdmin,
   IdentityError,
+  inspectObjectVersion,
   KmsKeyAdmin,
   TargetAdmin,
   RecordAdminError,
@@ -12,6 +13,7 @@ export {
   type KmsKeyActions,
   type KmsKeySummary,
   type NodeStatusRow,
+  type ObjectReport,
   type PolicySummary,
   type TargetActions,
   type TargetSummary,

@@ -3,4 +3,3 @@
 export { ClusterView, type ClusterViewOptions, type KeySets } from './cluster-view.js';
 export { PreviousRingFinder, type PreviousRingFinderOptions, type PreviousRingSearch } from './previous-ring-finder.js';
 export { NodeRingFollower, RingFileWatcher, loadRingFile, type NodeRingFollowerOptions } from './ring-source.js';
-export { inspectObject, type InspectionCluster, type InspectionOptions, type NodeLoss, type ObjectReport, type PartReport } from './object-report.js';

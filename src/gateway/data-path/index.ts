@@ -81,3 +81,4 @@ export { readNodeStatuses, type NodeStatusRow } from './node-statuses.js';
 export { isIndexed, KeyIntent, type BucketIndexDeps, type IndexedBucket } from './bucket-index.js';
 export { listFromIndex, type ListedObject } from './index-listing.js';
 export { buildIndex, type IndexBuildOptions, type IndexBuildPhase, type IndexBuildProgress } from './index-build.js';
+export { inspectObject, type InspectionCluster, type InspectionOptions, type NodeLoss, type ObjectReport, type PartReport } from './object-report.js';

@@ -1,5 +1,4 @@
-import { inspectObject } from '../cluster/index.js';
-import type { ListPathDeps } from '../data-path/index.js';
+import { inspectObject, type ListPathDeps } from '../data-path/index.js';
 import type { AccessDeps } from './auth-deps.js';
 import { s3VersionId, versionIdParam } from '../s3/index.js';
 import { deliveryTotals } from './console-events.js';
