@@ -235,7 +235,6 @@ async function runObjectReport(target: AdminTarget, [bucket, key]: [string, stri
   }
 }
 
-/** `tessera admin status|scrub|heal`: every node's status, once, or repeated by --watch and heal --wait. */
 /** Where status, scrub and heal read every node's status: the nodes themselves, or a gateway's admin API. */
 interface StatusSource {
   /** Every node's status; with `startFast` (true or false), after starting a scrub and repair pass. */
