@@ -7,7 +7,7 @@ import { parseRing } from '../placement/index.js';
 import { ObjectSealer, nodePackageCipher, readNodeStatuses, type NodeStatusRow, readMasterKeyFile, resealKmsKeyMaterial, rotateMasterKey, type MasterKeyring } from '../gateway/index.js';
 import { gatewayConfigFrom, readConfigFile } from './config-files.js';
 import { KMS_KEY_RECORD_PREFIX, NodeClient, readUserRecords, writeUserRecord, type NodeWorkStatus } from '../rpc/index.js';
-import { formatObjectReport, inspectObject } from './admin-object.js';
+import { formatObjectReport, inspectObject, type ObjectReport } from './admin-object.js';
 import { runUserCli } from './user-cli.js';
 import { adminApiClientFrom, API_CLIENT_OPTIONS, type AdminApiClient } from './admin-api-client.js';
 import { runTargetCli } from './target-cli.js';
@@ -214,21 +214,23 @@ function assumptions(values: AdminFlags): { afrPct: number; diskSizeTB: number; 
 async function runObjectReportThroughApi([bucket, key]: [string, string], values: AdminFlags, env: Env, io: AdminIo): Promise<number> {
   try {
     if (values.config !== undefined || values.data !== undefined) throw new Error('--endpoint goes to a gateway; --config and --data to the nodes: give one');
-    const report = await adminApiClientFrom(values, env).objectReport(bucket, key, values.version);
-    io.stdout(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatObjectReport(report));
-    return report.versionId === null ? 1 : 0;
+    return printObjectReport(await adminApiClientFrom(values, env).objectReport(bucket, key, values.version), values, io);
   } catch (err) {
     io.stderr(`tessera admin: ${(err as Error).message}\n`);
     return 1;
   }
 }
 
+/** Prints an object report as JSON or text; exit 1 when there is no such object. */
+function printObjectReport(report: ObjectReport, values: AdminFlags, io: AdminIo): number {
+  io.stdout(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatObjectReport(report));
+  return report.versionId === null ? 1 : 0;
+}
+
 /** `tessera admin object BUCKET KEY`: where each shard of the object is; exit 1 when there is no such object. */
 async function runObjectReport(target: AdminTarget, [bucket, key]: [string, string], values: AdminFlags, io: AdminIo): Promise<number> {
   try {
-    const report = await inspectObject(target, bucket, key, { versionId: values.version });
-    io.stdout(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatObjectReport(report));
-    return report.versionId === null ? 1 : 0;
+    return printObjectReport(await inspectObject(target, bucket, key, { versionId: values.version }), values, io);
   } catch (err) {
     io.stderr(`tessera admin: ${(err as Error).message}\n`);
     return 1;

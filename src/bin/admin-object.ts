@@ -1,5 +1,5 @@
 import { inspectObjectVersion, type ObjectReport } from '../gateway/index.js';
-import { parseRing, type RingNode } from '../placement/index.js';
+import { parseRing, RingLocator, type RingNode } from '../placement/index.js';
 import { NodeClient, type ShardReport } from '../rpc/index.js';
 import type { AdminTarget } from './admin-cli.js';
 
@@ -27,7 +27,8 @@ export async function inspectObject(
     return client;
   };
   try {
-    const { report } = await inspectObjectVersion({ ring, clientFor }, bucket, key, { ...options, timeoutMs, parts: true });
+    const locator = new RingLocator(ring);
+    const { report } = await inspectObjectVersion({ ring, locate: (b, k) => locator.locate(b, k), clientFor }, bucket, key, { ...options, timeoutMs, parts: true });
     return report;
   } finally {
     await Promise.all([...pool.values()].map((client) => client.close()));

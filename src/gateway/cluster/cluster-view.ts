@@ -1,4 +1,4 @@
-import { RingLocator, sameNodes, type Ring, type RingNode } from '../../placement/index.js';
+import { RingLocator, sameNodes, type Placement, type Ring, type RingNode } from '../../placement/index.js';
 import { NodeClient, followingDeadlineMs, quorumLatencyBoundMs, type LocalLink } from '../../rpc/index.js';
 
 /** Options for the per-node clients a gateway keeps. */
@@ -130,6 +130,11 @@ export class ClusterView {
 
   private clientsOf(set: readonly RingNode[]): NodeClient[] {
     return set.map((node) => this.client(node.id));
+  }
+
+  /** A key's placement in the current ring. */
+  locate(bucket: string, key: string): Placement {
+    return this.ring.locate(bucket, key);
   }
 
   /** The client of a node of the current or previous ring. */

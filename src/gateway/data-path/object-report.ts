@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { objectLayout } from '../../erasure/index.js';
-import { RingLocator, type Ring, type RingNode } from '../../placement/index.js';
+import type { Placement, Ring, RingNode } from '../../placement/index.js';
 import { inspectShards, markLossEffects, UPLOADS_BUCKET, type NodeClient, type ObjectRecord, type PartRef, type ShardReport } from '../../rpc/index.js';
 
 /** Parts inspected at once: each reads every shard of its part from its own node set. */
@@ -80,6 +80,8 @@ function lossByNode(parts: readonly PartReport[]): NodeLoss[] {
 /** The ring to place by, and a client for each node it names. */
 export interface InspectionCluster {
   ring: Ring;
+  /** The key's placement in `ring`, from a locator compiled once (compiling one walks the whole table). */
+  locate(bucket: string, key: string): Placement;
   clientFor(node: RingNode): NodeClient;
 }
 
@@ -107,15 +109,14 @@ export async function inspectObject(
 ): Promise<{ report: ObjectReport; record: ObjectRecord | undefined }> {
   const { ring } = cluster;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const clientFor = (node: RingNode): NodeClient => cluster.clientFor(node);
-  const placement = new RingLocator(ring).locate(bucket, key);
-  const health = await inspectShards(placement.nodes.map(clientFor), bucket, key, { versionId: options.versionId, timeoutMs, dataShards: ring.replicas });
+  const placement = cluster.locate(bucket, key);
+  const health = await inspectShards(placement.nodes.map((node) => cluster.clientFor(node)), bucket, key, { versionId: options.versionId, timeoutMs, dataShards: ring.replicas });
   const newest = health.record;
   const nowMs = options.nowMs ?? Date.now();
   const limit = pLimit(PART_CONCURRENCY);
   const partReports =
     options.parts === true && newest?.deleted === false && newest.parts !== undefined
-      ? await Promise.all(newest.parts.map((part) => limit(() => inspectPart(ring, part, clientFor, timeoutMs))))
+      ? await Promise.all(newest.parts.map((part) => limit(() => inspectPart(cluster, part, timeoutMs))))
       : [];
   const report: ObjectReport = {
     bucket,
@@ -139,9 +140,10 @@ export async function inspectObject(
 }
 
 /** Reads every shard of one part's version from the part's own node set, checking each block's checksum. */
-async function inspectPart(ring: Ring, part: PartRef, clientFor: (node: RingNode) => NodeClient, timeoutMs: number): Promise<PartReport> {
-  const placement = new RingLocator(ring).locate(UPLOADS_BUCKET, part.key);
-  const health = await inspectShards(placement.nodes.map(clientFor), UPLOADS_BUCKET, part.key, { versionId: part.versionId, timeoutMs, dataShards: ring.replicas });
+async function inspectPart(cluster: InspectionCluster, part: PartRef, timeoutMs: number): Promise<PartReport> {
+  const { ring } = cluster;
+  const placement = cluster.locate(UPLOADS_BUCKET, part.key);
+  const health = await inspectShards(placement.nodes.map((node) => cluster.clientFor(node)), UPLOADS_BUCKET, part.key, { versionId: part.versionId, timeoutMs, dataShards: ring.replicas });
   const record = health.record;
   const layout = record === undefined ? undefined : objectLayout(record.storedSizeBytes ?? record.sizeBytes, record.erasure.dataShards, record.erasure.blockSizeBytes);
   const expected = layout?.shardSizeBytes ?? null;

@@ -44,7 +44,7 @@ export async function objectShards(services: Pick<ClusterReadDeps, 'cluster'>, q
   // A version by its S3 id (`null` included), current or not; without one, the newest.
   const versionId = versionIdParam(query.get('versionId') ?? undefined, key);
   const cluster = services.cluster;
-  const { report, record } = await inspectObject({ ring: cluster.current, clientFor: (node) => cluster.clientFor(node) }, bucket, key, {
+  const { report, record } = await inspectObject({ ring: cluster.current, locate: (b, k) => cluster.locate(b, k), clientFor: (node) => cluster.clientFor(node) }, bucket, key, {
     versionId,
     parts: query.get('parts') === 'true',
     timeoutMs: NODE_TIMEOUT_MS,
