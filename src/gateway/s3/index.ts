@@ -38,5 +38,6 @@ export { MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, parseTaggingHeader, parseTaggingXml, 
 export { compareUtf8 } from './utf8-order.js';
 export { parseVersioningXml, s3VersionId, versionIdParam, type VersioningStatus } from './versioning.js';
 export { parseXml, renderXml } from './xml.js';
+export { XmlWriter } from './xml-writer.js';
 export { checkPostPolicy, parsePostPolicy, type PostCondition, type PostPolicy, type SizeRange } from './post-policy.js';
 export { expirationHeader, headerSafe, parseLifecycleXml, renderLifecycle } from './lifecycle-xml.js';

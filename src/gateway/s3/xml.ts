@@ -9,11 +9,18 @@ import { S3Error } from './errors.js';
  * `encoding-type=url` is the way past them.
  */
 const ESCAPED = /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
+/** The same set, to tell whether a text needs any reference: most keys and values need none. */
+const NEEDS_ESCAPE = /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 const MARKUP: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 
-function escapeText(_name: string, value: unknown): unknown {
-  if (typeof value !== 'string') return value;
+/** Text as an S3 document carries it (see ESCAPED). */
+export function escapeXmlText(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(ESCAPED, (char) => MARKUP[char] ?? `&#x${(char.codePointAt(0) ?? 0).toString(16).toUpperCase()};`);
+}
+
+function escapeText(_name: string, value: unknown): unknown {
+  return typeof value === 'string' ? escapeXmlText(value) : value;
 }
 
 const builder = new XMLBuilder({
@@ -63,7 +70,8 @@ const parser = new XMLParser({
   entityDecoder: { decode: decodeReferences, reset: () => {}, setXmlVersion: () => {}, addInputEntities: () => {}, setExternalEntities: () => {} },
 });
 
-const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
+/** The namespace of S3's response documents. */
+export const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
 /** Renders an S3 response document: XML declaration, the root element in S3's namespace, and the body. */
 export function renderXml(root: string, body: Record<string, unknown>, options: { namespace?: boolean } = {}): string {

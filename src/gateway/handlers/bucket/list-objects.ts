@@ -1,4 +1,3 @@
-import type { ObjectRecord } from '../../../rpc/index.js';
 import { bucketOwnerNamed, ownerElement } from '../shared/request-acl.js';
 import {
   isIndexed,
@@ -15,7 +14,8 @@ import {
   type VersionListResult,
 } from '../../data-path/index.js';
 import { bucketOf, type AccessDeps, type RequestContext } from '../../http/index.js';
-import { countParameter, listFieldEncoder, MAX_KEY_BYTES, renderXml, S3Error, s3VersionId, versionIdParam } from '../../s3/index.js';
+import { countParameter, listFieldEncoder, MAX_KEY_BYTES, S3Error, versionIdParam } from '../../s3/index.js';
+import { listBucketResultXml, listVersionsResultXml } from './list-documents.js';
 
 const XML = 'application/xml';
 
@@ -63,10 +63,14 @@ export function positionAfter(marker: string, prefix: string, delimiter: string)
   return { after: marker, afterIsPrefix: false };
 }
 
-/** ChecksumAlgorithm and ChecksumType of a listed object, when it has a checksum (S3 lists them since 2025). */
-function checksumListFields(record: Pick<ObjectRecord, 'checksums' | 'checksumType'>): Record<string, string> {
-  const algorithm = Object.keys(record.checksums)[0];
-  return algorithm === undefined ? {} : { ChecksumAlgorithm: algorithm, ChecksumType: record.checksumType ?? 'FULL_OBJECT' };
+/**
+ * Where the next page starts, as the document names it: v2's continuation token, or v1's NextMarker,
+ * which S3 sends only with a delimiter (without one, clients continue from the last key).
+ */
+function nextPage(result: ListResult<ListedObject>, v2: boolean, delimiter: string): string | undefined {
+  if (!result.isTruncated || result.next === undefined) return undefined;
+  if (v2) return encodeToken(result.next);
+  return delimiter !== '' ? result.next.after : undefined;
 }
 
 async function listPage(ctx: RequestContext<ListPathDeps>, bucket: string, prefix: string, delimiter: string, position: ListPosition, maxKeys: number): Promise<ListResult<ListedObject>> {
@@ -97,33 +101,24 @@ export async function listObjectsHandler(ctx: RequestContext<ListPathDeps & Acce
   const startAfter = (v2 ? query.get('start-after') : query.get('marker')) ?? '';
   const position = continuation !== undefined && continuation !== '' ? decodeToken(continuation) : positionAfter(startAfter, prefix, delimiter);
   const result = await listPage(ctx, bucket, prefix, delimiter, position, maxKeys);
-  const fetchOwner = v2 ? query.get('fetch-owner') === 'true' : true;
-  const body: Record<string, unknown> = { Name: bucket, Prefix: encode(prefix) };
-  if (v2) {
-    if (startAfter !== '') body['StartAfter'] = encode(startAfter);
-    if (continuation !== undefined) body['ContinuationToken'] = continuation;
-    if (result.isTruncated && result.next !== undefined) body['NextContinuationToken'] = encodeToken(result.next);
-    body['KeyCount'] = result.objects.length + result.commonPrefixes.length;
-  } else {
-    body['Marker'] = encode(startAfter);
-    // S3 sends NextMarker only with a delimiter; without one, clients continue from the last key.
-    if (result.isTruncated && delimiter !== '' && result.next !== undefined) body['NextMarker'] = encode(result.next.after);
-  }
-  body['MaxKeys'] = maxKeys;
-  if (delimiter !== '') body['Delimiter'] = encode(delimiter);
-  if (encodingType === 'url') body['EncodingType'] = 'url';
-  body['IsTruncated'] = result.isTruncated;
-  body['Contents'] = result.objects.map((record) => ({
-    Key: encode(record.key),
-    LastModified: new Date(record.lastModifiedMs).toISOString(),
-    ETag: record.etag,
-    ...checksumListFields(record),
-    Size: record.sizeBytes,
-    ...(fetchOwner ? { Owner: ownerElement(ctx, bucketOwner, record) } : {}),
-    StorageClass: 'STANDARD',
-  }));
-  body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
-  await ctx.reply.type(XML).send(renderXml('ListBucketResult', body));
+  const document = listBucketResultXml({
+    bucket,
+    v2,
+    prefix,
+    delimiter,
+    startAfter,
+    continuation,
+    next: nextPage(result, v2, delimiter),
+    maxKeys,
+    isTruncated: result.isTruncated,
+    encode,
+    urlEncoded: encodingType === 'url',
+    fetchOwner: v2 ? query.get('fetch-owner') === 'true' : true,
+    ownerOf: (record) => ownerElement(ctx, bucketOwner, record),
+    objects: result.objects,
+    commonPrefixes: result.commonPrefixes,
+  });
+  await ctx.reply.type(XML).send(document);
 }
 
 /**
@@ -167,32 +162,20 @@ export async function listObjectVersions(ctx: RequestContext<ListPathDeps & Acce
     maxKeys,
   };
   const result = await versionsPage(ctx, request);
-  const body: Record<string, unknown> = {
-    Name: bucket,
-    Prefix: encode(prefix),
-    KeyMarker: encode(keyMarker),
-    VersionIdMarker: versionIdMarker,
-  };
-  if (result.isTruncated && result.next !== undefined) {
-    body['NextKeyMarker'] = encode(result.next.key);
-    if (result.next.version !== undefined) body['NextVersionIdMarker'] = s3VersionId(result.next.version);
-  }
-  body['MaxKeys'] = maxKeys;
-  if (delimiter !== '') body['Delimiter'] = encode(delimiter);
-  if (encodingType === 'url') body['EncodingType'] = 'url';
-  body['IsTruncated'] = result.isTruncated;
-  const versions: Record<string, unknown>[] = [];
-  const markers: Record<string, unknown>[] = [];
-  for (const { record, isLatest } of result.versions) {
-    const common = { Key: encode(record.key), VersionId: s3VersionId(record), IsLatest: isLatest, LastModified: new Date(record.lastModifiedMs).toISOString() };
-    if (record.deleted) {
-      markers.push({ Owner: ownerElement(ctx, bucketOwner, record), ...common });
-    } else {
-      versions.push({ ...common, ETag: record.etag, ...checksumListFields(record), Size: record.sizeBytes, Owner: ownerElement(ctx, bucketOwner, record), StorageClass: 'STANDARD' });
-    }
-  }
-  body['Version'] = versions;
-  body['DeleteMarker'] = markers;
-  body['CommonPrefixes'] = result.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
-  await ctx.reply.type(XML).send(renderXml('ListVersionsResult', body));
+  const document = listVersionsResultXml({
+    bucket,
+    prefix,
+    delimiter,
+    keyMarker,
+    versionIdMarker,
+    next: result.isTruncated ? result.next : undefined,
+    maxKeys,
+    isTruncated: result.isTruncated,
+    encode,
+    urlEncoded: encodingType === 'url',
+    ownerOf: (record) => ownerElement(ctx, bucketOwner, record),
+    versions: result.versions,
+    commonPrefixes: result.commonPrefixes,
+  });
+  await ctx.reply.type(XML).send(document);
 }
