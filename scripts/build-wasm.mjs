@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dir = join(root, 'src', 'erasure', 'kernels', 'wasm');
 const output = join(dir, 'kernel-module.generated.ts');
-const inputs = ['assembler.ts', 'kernel-module.ts', 'kernel-source.ts', 'print-kernel-module.ts'].map((name) => join(dir, name));
+const inputs = ['kernel-module.ts', 'kernel-source.ts', 'print-kernel-module.ts'].map((name) => join(dir, name));
+inputs.push(join(root, 'src', 'common', 'wasm-assembler.ts'));
 inputs.push(fileURLToPath(import.meta.url));
 
 const mtimeMs = (path) => statSync(path, { throwIfNoEntry: false })?.mtimeMs;

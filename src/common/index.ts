@@ -41,3 +41,5 @@ export { settingsOf, type SettingNode } from './setting.js';
 export type { AuthConfig } from './auth-settings.js';
 export { PROMETHEUS_CONTENT_TYPE, bearerAllowed } from './bearer-token.js';
 export { SecretFileError, readSecretFile, readSecretFileSync, secretFileProblem, writeSecretFile } from './secret-file.js';
+export { assembleModule, Code, ValType, type WasmFunction } from './wasm-assembler.js';
+export { wasmEngine, wasmValidates, type WasmEngine, type WasmMemory } from './wasm-engine.js';

@@ -4,6 +4,13 @@ import { PARTITION_HASH_SEED, partitionKeyCapacity, writePartitionKey } from './
 import { invalidRing } from './ring.js';
 import type { PlacementErrorCode, Ring, RingNode } from './ring.js';
 import { XxHash64 } from './xxhash64.js';
+import { wasmXxHash64High } from './xxhash64-wasm.js';
+
+/**
+ * This thread's WebAssembly partition hash, which hashes with seed 0 (null without WebAssembly);
+ * lookups are synchronous, so every locator shares it.
+ */
+const wasmHash = PARTITION_HASH_SEED === 0n ? wasmXxHash64High() : null;
 
 /** Whether two node sets are the same nodes in the same slots (a key placed alike by two rings). */
 export function sameNodes(a: readonly RingNode[], b: readonly RingNode[]): boolean {
@@ -67,6 +74,9 @@ export class RingLocator {
   /** The partition of bucket/key: the top partitionBits of xxhash64 (seed 0) over writePartitionKey's bytes. */
   partitionOf(bucket: string, key: string): number {
     const need = partitionKeyCapacity(bucket, key);
+    if (wasmHash !== null && need <= wasmHash.input.length) {
+      return (wasmHash.high(writePartitionKey(bucket, key, wasmHash.input)) >>> this.shift) & this.mask;
+    }
     if (need > this.scratch.length) this.scratch = new Uint8Array(Math.max(need, this.scratch.length * 2));
     const end = writePartitionKey(bucket, key, this.scratch);
     return (this.hasher.hash(this.scratch, end) >>> this.shift) & this.mask;

@@ -3,7 +3,7 @@ import { BUILT_KERNEL_SHAPES, renderKernelModuleSource } from '../../src/erasure
 import { KERNEL_MODULE_RELAXED_SIMD, KERNEL_MODULE_SIMD } from '../../src/erasure/kernels/wasm/kernel-module.generated.js';
 import { emitKernelModule } from '../../src/erasure/kernels/wasm/kernel-module.js';
 import { builtKernelModule } from '../../src/erasure/kernels/wasm/kernel-modules.js';
-import { uleb, sleb } from '../../src/erasure/kernels/wasm/assembler.js';
+import { uleb, sleb } from '../../src/common/wasm-assembler.js';
 
 t.test('the committed module is what the generator emits today (run npm run build:wasm)', (t) => {
   const source = renderKernelModuleSource();

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { t } from 'tap';
 import xxhash from 'xxhash-wasm';
@@ -58,10 +60,32 @@ t.test('keys spread evenly over partitions', (t) => {
   t.end();
 });
 
-t.test('long keys grow the scratch buffer', (t) => {
-  const key = 'k'.repeat(5000) + '\u00e9'.repeat(3000);
-  t.equal(locator.partitionOf('b', key), referencePartition('b', key, 10));
+t.test('long keys hash the same, whether they fit the WebAssembly hash\'s page or go to the scratch buffer', (t) => {
+  const fits = 'k'.repeat(5000) + '\u00e9'.repeat(3000);
+  t.equal(locator.partitionOf('b', fits), referencePartition('b', fits, 10));
+  // Room for 3 bytes a UTF-16 unit is past the page's 64 KiB.
+  const beyond = 'k'.repeat(20_000) + '\u00e9'.repeat(5000);
+  t.equal(locator.partitionOf('b', beyond), referencePartition('b', beyond, 10));
   t.end();
+});
+
+t.test('without WebAssembly (node --jitless) lookups hash the same in JavaScript', async (t) => {
+  // The compiled tree imports its own .js; run from source, the child needs tsx to read the .ts.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const placement = new URL(`../../src/placement/index.${fromSource ? 'ts' : 'js'}`, import.meta.url).href;
+  const keys = ['2024/01/cat.jpg', 'caf\u00e9/\ud83d\ude00', 'x'.repeat(3000)];
+  const script = `
+    const { RingLocator, buildRing } = await import(${JSON.stringify(placement)});
+    const node = (i, zone) => ({ id: 'node-' + String(i).padStart(4, '0'), address: '10.0.0.' + i + ':9100', zone, weight: 1 });
+    const ring = buildRing(null, Array.from({ length: 12 }, (_, i) => node(i, 'zone-' + (i % 3))), { replicas: 6, partitionBits: 10, seed: 1 });
+    const locator = new RingLocator(ring);
+    console.log(JSON.stringify({ wasm: typeof WebAssembly, partitions: ${JSON.stringify(keys)}.map((key) => locator.partitionOf('photos', key)) }));
+  `;
+  const args = [...(fromSource ? ['--import', 'tsx'] : []), '--jitless', '--input-type=module', '-e', script];
+  const { stdout } = await promisify(execFile)(process.execPath, args, { encoding: 'utf8' });
+  const answer = JSON.parse(stdout) as { wasm: string; partitions: number[] };
+  t.equal(answer.wasm, 'undefined', 'the child runs without WebAssembly');
+  t.same(answer.partitions, keys.map((key) => referencePartition('photos', key, 10)));
 });
 
 t.test('a zero-bit ring has one partition', (t) => {

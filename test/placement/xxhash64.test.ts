@@ -3,6 +3,7 @@ import { t } from 'tap';
 import xxhash from 'xxhash-wasm';
 import { XxHash64, xxhash64 } from '../../src/placement/index.js';
 import { encodeUtf8Into } from '../../src/placement/encode-utf8.js';
+import { wasmXxHash64High } from '../../src/placement/xxhash64-wasm.js';
 
 const reference = await xxhash();
 
@@ -21,6 +22,31 @@ t.test('xxhash64 matches the reference on random bytes and seeds', (t) => {
       return xxhash64(input, seed) === reference.h64Raw(input, seed);
     }),
     { numRuns: 2000 },
+  );
+  t.end();
+});
+
+t.test('the WebAssembly hash gives the reference digest\'s high word on every length to 300 and on random bytes', (t) => {
+  const wasm = wasmXxHash64High();
+  if (wasm === null) {
+    t.fail('this runtime has WebAssembly, so the module must instantiate');
+    t.end();
+    return;
+  }
+  const high = (input: Uint8Array): number => {
+    wasm.input.set(input);
+    return wasm.high(input.length);
+  };
+  const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 131 + 7) & 0xff);
+  for (let length = 0; length <= 300; length++) {
+    const input = bytes.subarray(0, length);
+    t.equal(high(input), Number(reference.h64Raw(input, 0n) >> 32n), `length ${length}`);
+  }
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (input) => high(input) === Number(reference.h64Raw(input, 0n) >> 32n)),
+      { numRuns: 2000 },
+    ),
   );
   t.end();
 });

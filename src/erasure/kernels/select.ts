@@ -3,7 +3,7 @@ import type { GfKernel, KernelName } from './kernel.js';
 import { createPortableKernel } from './portable.js';
 import { createWasmSimdKernel } from './wasm-simd.js';
 import { builtKernelModule } from './wasm/kernel-modules.js';
-import { wasmValidates } from './wasm/engine.js';
+import { wasmValidates } from '../../common/index.js';
 
 /** What the running WebAssembly engine can do, found with WebAssembly.validate. */
 export interface KernelSupport {

@@ -1,6 +1,6 @@
 import { MUL_TABLE } from '../galois.js';
 import type { GfKernel } from './kernel.js';
-import { wasmEngine, type WasmMemory } from './wasm/engine.js';
+import { wasmEngine, type WasmMemory } from '../../common/index.js';
 
 /** A compiled kernel module and the shape it was generated with. */
 export interface WasmKernelModule {

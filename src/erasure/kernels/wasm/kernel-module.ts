@@ -1,4 +1,4 @@
-import { assembleModule, Code, ValType, type WasmFunction } from './assembler.js';
+import { assembleModule, Code, ValType, type WasmFunction } from '../../../common/index.js';
 
 /** Shape of the generated kernel module; the runtime must agree with the module it loads. */
 export interface KernelModuleShape {

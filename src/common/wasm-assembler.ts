@@ -1,10 +1,11 @@
 /**
- * A tiny WebAssembly binary emitter: just the sections, control flow and SIMD instructions the kernel generator
- * needs, so the module is built from TypeScript without a toolchain dependency.
+ * A tiny WebAssembly binary emitter: just the sections, control flow, integer and SIMD instructions the
+ * erasure kernels and the placement hash need, so their modules are built from TypeScript without a
+ * toolchain dependency.
  */
 
 /** Value types by their binary encoding. */
-export const ValType = { i32: 0x7f, v128: 0x7b } as const;
+export const ValType = { i32: 0x7f, i64: 0x7e, v128: 0x7b } as const;
 /** A value type byte. */
 export type ValType = (typeof ValType)[keyof typeof ValType];
 
@@ -19,6 +20,19 @@ export function uleb(value: number): number[] {
     out.push(byte);
   } while (v !== 0);
   return out;
+}
+
+/** Signed LEB128 of a 64-bit integer (its two's complement bits, so constants above 2^63 are accepted too). */
+export function sleb64(value: bigint): number[] {
+  const out: number[] = [];
+  let v = BigInt.asIntN(64, value);
+  for (;;) {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    const done = (v === 0n && (byte & 0x40) === 0) || (v === -1n && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
 }
 
 /** Signed LEB128 of a 32-bit integer. */
@@ -59,6 +73,7 @@ export class Code {
   block(): this { this.bytes.push(0x02, 0x40); return this; }
   loop(): this { this.bytes.push(0x03, 0x40); return this; }
   if(): this { this.bytes.push(0x04, 0x40); return this; }
+  else(): this { this.bytes.push(0x05); return this; }
   end(): this { this.bytes.push(0x0b); return this; }
   br(depth: number): this { this.bytes.push(0x0c, ...uleb(depth)); return this; }
   brIf(depth: number): this { this.bytes.push(0x0d, ...uleb(depth)); return this; }
@@ -71,6 +86,20 @@ export class Code {
   i32GeU(): this { this.bytes.push(0x4f); return this; }
   i32And(): this { this.bytes.push(0x71); return this; }
   i32Eqz(): this { this.bytes.push(0x45); return this; }
+  i32GtU(): this { this.bytes.push(0x4b); return this; }
+  i32LeU(): this { this.bytes.push(0x4d); return this; }
+  i32WrapI64(): this { this.bytes.push(0xa7); return this; }
+  i64Const(value: bigint): this { this.bytes.push(0x42, ...sleb64(value)); return this; }
+  /** i64.load, i64.load32_u and i64.load8_u with a constant byte offset; unaligned loads are fine, the alignment is a hint. */
+  i64Load(offset: number): this { this.bytes.push(0x29, 0, ...uleb(offset)); return this; }
+  i64Load32U(offset: number): this { this.bytes.push(0x35, 0, ...uleb(offset)); return this; }
+  i64Load8U(offset: number): this { this.bytes.push(0x31, 0, ...uleb(offset)); return this; }
+  i64Add(): this { this.bytes.push(0x7c); return this; }
+  i64Mul(): this { this.bytes.push(0x7e); return this; }
+  i64Xor(): this { this.bytes.push(0x85); return this; }
+  i64ShrU(): this { this.bytes.push(0x88); return this; }
+  i64Rotl(): this { this.bytes.push(0x89); return this; }
+  i64ExtendI32U(): this { this.bytes.push(0xad); return this; }
   /** v128.load with a constant byte offset; align is log2 of the promised alignment (a hint only). */
   v128Load(offset: number, align = 4): this { return this.simd(0x00, align, ...uleb(offset)); }
   v128Store(offset: number, align = 4): this { return this.simd(0x0b, align, ...uleb(offset)); }

@@ -1,6 +1,7 @@
 /**
- * The slice of the WebAssembly JS API the kernel uses, typed here because the project's lib settings do not
- * declare it, and looked up at run time because some runtimes (e.g. node --jitless) have no WebAssembly at all.
+ * The slice of the WebAssembly JS API the project's modules use (the erasure kernels, the placement
+ * hash), typed here because the project's lib settings do not declare it, and looked up at run time
+ * because some runtimes (e.g. node --jitless) have no WebAssembly at all.
  */
 
 /** An instance's memory export. */
