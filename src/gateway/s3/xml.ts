@@ -9,8 +9,8 @@ import { S3Error } from './errors.js';
  * `encoding-type=url` is the way past them.
  */
 const ESCAPED = /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
-/** The same set, to tell whether a text needs any reference: most keys and values need none. */
-const NEEDS_ESCAPE = /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+/** The same set without the global flag, to tell whether a text needs any reference: most keys and values need none. */
+const NEEDS_ESCAPE = new RegExp(ESCAPED.source);
 const MARKUP: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 
 /** Text as an S3 document carries it (see ESCAPED). */
