@@ -62,7 +62,7 @@ function ownerElement(out: XmlWriter, owner: ListedOwner): void {
   out.open('Owner').field('ID', owner.ID).field('DisplayName', owner.DisplayName).close('Owner');
 }
 
-function pageTail(out: XmlWriter, page: PageCommon): void {
+function commonPrefixElements(out: XmlWriter, page: PageCommon): void {
   for (const prefix of page.commonPrefixes) out.open('CommonPrefixes').field('Prefix', page.encode(prefix)).close('CommonPrefixes');
 }
 
@@ -90,7 +90,7 @@ export function listBucketResultXml(page: ListBucketPage): string {
     if (page.fetchOwner) ownerElement(out, page.ownerOf(record));
     out.field('StorageClass', 'STANDARD').close('Contents');
   }
-  pageTail(out, page);
+  commonPrefixElements(out, page);
   return out.end();
 }
 
@@ -133,6 +133,6 @@ export function listVersionsResultXml(page: ListVersionsPage): string {
     common(record, isLatest);
     out.close('DeleteMarker');
   }
-  pageTail(out, page);
+  commonPrefixElements(out, page);
   return out.end();
 }
