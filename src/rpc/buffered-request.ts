@@ -1,10 +1,18 @@
 import type { Dispatcher } from 'undici';
 import { errors as undiciErrors } from 'undici';
+import { TesseraError } from '../common/index.js';
 
 /** A node's answer read whole: its status and body bytes. */
 export interface BufferedResponse {
   statusCode: number;
   body: Buffer;
+  /** Its Content-Encoding, when it named one. */
+  contentEncoding: string | undefined;
+}
+
+/** An answer longer than the caller takes. */
+export class AnswerTooLargeError extends TesseraError<'AnswerTooLarge'> {
+  override readonly name = 'AnswerTooLargeError';
 }
 
 /**
@@ -12,13 +20,15 @@ export interface BufferedResponse {
  * gathers the body. `pool.request` wraps every answer in a Readable and an async resource, which a
  * profile of small requests showed costing more than the JSON it carried. Fails as `pool.request`
  * does: with the signal's reason once it aborts, with undici's errors otherwise; `onResponseStart` is
- * told when the status line arrives (the node's latency, before its body).
+ * told when the status line arrives (the node's latency, before its body). An answer whose body runs
+ * past `maxBodyBytes` is cut off and fails with AnswerTooLargeError.
  */
 export function bufferedRequest(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
   signal: AbortSignal | undefined,
   onResponseStart: () => void,
+  maxBodyBytes = Number.POSITIVE_INFINITY,
 ): Promise<BufferedResponse> {
   return new Promise<BufferedResponse>((resolve, reject) => {
     if (signal?.aborted === true) {
@@ -27,6 +37,8 @@ export function bufferedRequest(
     }
     let controller: Dispatcher.DispatchController | undefined;
     let statusCode = 0;
+    let contentEncoding: string | undefined;
+    let bodyBytes = 0;
     const chunks: Buffer[] = [];
     let settled = false;
     const onAbort = (): void => {
@@ -39,7 +51,7 @@ export function bufferedRequest(
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       if (err !== null) reject(err);
-      else resolve({ statusCode, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
+      else resolve({ statusCode, contentEncoding, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     dispatcher.dispatch(options, {
@@ -47,11 +59,19 @@ export function bufferedRequest(
         controller = started;
         if (signal?.aborted === true) started.abort((signal.reason as Error | undefined) ?? new undiciErrors.RequestAbortedError());
       },
-      onResponseStart(_controller, status) {
+      onResponseStart(_controller, status, headers) {
         statusCode = status;
+        const encoding = headers['content-encoding'];
+        if (typeof encoding === 'string') contentEncoding = encoding;
         onResponseStart();
       },
-      onResponseData(_controller, chunk) {
+      onResponseData(responding, chunk) {
+        bodyBytes += chunk.length;
+        if (bodyBytes > maxBodyBytes) {
+          chunks.length = 0;
+          responding.abort(new AnswerTooLargeError('AnswerTooLarge', `answer longer than ${maxBodyBytes} bytes`));
+          return;
+        }
         chunks.push(chunk);
       },
       onResponseEnd() {

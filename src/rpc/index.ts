@@ -54,3 +54,4 @@ export {
   type LifecycleDate,
   type LifecycleSubject,
 } from './lifecycle-rules.js';
+export { MAX_RING_DOCUMENT_BYTES, PLAIN_RING_MAX_BYTES, encodeRingOffer, gunzipRingDocument, gzipRingDocument, type RingOffer } from './ring-document.js';

@@ -5,6 +5,7 @@ import type { LatencyEstimator } from './latency-estimator.js';
 import type { LocalLink } from './local-link.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
 import { NodeTransport, type CallOptions } from './node-transport.js';
+import { encodeRingOffer, type RingOffer } from './ring-document.js';
 import type { LoggedChange } from './change-log.js';
 import type { NodeHealth, NodeWorkStatus, PartitionCursor, PartitionDigest, PartitionEntriesResponse, PartitionGoneResponse, PartitionVersionCursor, PartitionVersionsResponse } from './node-reports.js';
 import {
@@ -308,7 +309,12 @@ export class NodeClient {
 
   /** Offers a ring (its JSON document) to the node, which keeps it if the epoch is newer. */
   async offerRing(ringDocument: unknown, options: CallOptions = {}): Promise<RingOfferResponse> {
-    return this.transport.json(MESSAGE_CHECKS.ringOffer, 'PUT', NODE_PATHS.ring, { json: ringDocument }, options);
+    return this.offerEncodedRing(await encodeRingOffer(JSON.stringify(ringDocument)), options);
+  }
+
+  /** offerRing with the document encoded once (encodeRingOffer) for every node it goes to. */
+  offerEncodedRing(offer: RingOffer, options: CallOptions = {}): Promise<RingOfferResponse> {
+    return this.transport.json(MESSAGE_CHECKS.ringOffer, 'PUT', NODE_PATHS.ring, { ring: offer }, options);
   }
 
   /** The newest ring the node holds (its JSON document), or null. */
@@ -326,12 +332,13 @@ export class NodeClient {
 
   private async ringDocument(path: string, options: CallOptions): Promise<unknown> {
     try {
-      return await this.transport.json(null, 'GET', path, {}, options);
+      return await this.transport.ringDocument(path, options);
     } catch (err) {
       if (err instanceof NodeError && err.code === 'NotFound') return null;
       throw err;
     }
   }
+
 
   /** Offers the node (a key's leader) copies of changes; answers, per change, whether it delivered it or holds it now. */
   async offerChanges(request: ChangeOfferRequest, options: CallOptions = {}): Promise<ChangeOfferResponse['answers']> {

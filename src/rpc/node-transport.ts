@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Static, TSchema } from 'typebox';
-import { bufferedRequest, type BufferedResponse } from './buffered-request.js';
+import { AnswerTooLargeError, bufferedRequest, type BufferedResponse } from './buffered-request.js';
 import type { EncodedCommit } from './encoded-commit.js';
 import { LatencyEstimator } from './latency-estimator.js';
 import { LinkRefusal } from './link-messages.js';
@@ -11,6 +11,7 @@ import { DEFAULTS, type SchemaCheck } from '../common/index.js';
 import { MESSAGE_CHECKS } from './message-checks.js';
 import type { NodeClientOptions } from './node-client.js';
 import type { BatchResponse, PrepareResponse } from './protocol.js';
+import { MAX_RING_DOCUMENT_BYTES, gunzipRingDocument, type RingOffer } from './ring-document.js';
 import { ANY_NODE, UNSIGNED_BODY, bodySha256, signRequest } from './signing.js';
 import { NodeError, isWireErrorCode, wireCodeForStatus } from './wire-errors.js';
 
@@ -108,6 +109,37 @@ export class NodeTransport {
     return check === null ? value : this.answer(check, value);
   }
 
+  /**
+   * A ring document (GET), asked for gzipped and inflated here, read whole but never past
+   * MAX_RING_DOCUMENT_BYTES either way; parsed, not checked (the ring has its own parser). A node of
+   * an earlier release answers plain JSON, which is taken too.
+   */
+  async ringDocument(url: string, options: CallOptions): Promise<unknown> {
+    const headers = { 'accept-encoding': 'gzip' };
+    let answer: Buffer;
+    let contentEncoding: string | undefined;
+    try {
+      ({ body: answer, contentEncoding } = await this.exchangeWhole('GET', url, {}, options, { headers, maxBodyBytes: MAX_RING_DOCUMENT_BYTES }));
+    } catch (err) {
+      if (err instanceof NodeError && err.cause instanceof AnswerTooLargeError) throw new NodeError('Internal', this.nodeId, err.cause.message, { cause: err.cause });
+      throw err;
+    }
+    let text: string;
+    if (contentEncoding === undefined || contentEncoding === 'identity') text = answer.toString('utf8');
+    else if (contentEncoding === 'gzip') {
+      try {
+        text = await gunzipRingDocument(answer);
+      } catch (err) {
+        throw new NodeError('Internal', this.nodeId, `node sent a ring document that could not be inflated: ${(err as Error).message}`, { cause: err });
+      }
+    } else throw new NodeError('Internal', this.nodeId, `node answered in an encoding not asked for: ${JSON.stringify(contentEncoding)}`);
+    try {
+      return text.length === 0 ? undefined : JSON.parse(text);
+    } catch (err) {
+      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
+    }
+  }
+
   /** A JSON answer that came over the link, parsed and checked as the same answer over HTTP. */
   parsedAnswer<T extends TSchema>(check: SchemaCheck<T>, text: string): Static<T> {
     let value: unknown;
@@ -158,12 +190,28 @@ export class NodeTransport {
 
   /** A request with a body in memory whose whole answer is read, without a stream around it (buffered-request.ts). */
   private async exchange(method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<Buffer> {
+    return (await this.exchangeWhole(method, url, body, options, {})).body;
+  }
+
+  /** exchange, with headers of the caller's and a bound on the answer's length; answers with its encoding too. */
+  private async exchangeWhole(
+    method: Dispatcher.HttpMethod,
+    url: string,
+    body: RequestBody,
+    options: CallOptions,
+    extra: { headers?: Record<string, string>; maxBodyBytes?: number },
+  ): Promise<BufferedResponse> {
     const { payload, headers } = this.signed(method, url, body);
+    Object.assign(headers, extra.headers);
     const startedMs = performance.now();
     let response: BufferedResponse;
     try {
-      response = await bufferedRequest(this.pool, { method, path: url, headers, body: payload ?? null }, options.signal, () =>
-        this.latency.observe(performance.now() - startedMs),
+      response = await bufferedRequest(
+        this.pool,
+        { method, path: url, headers, body: payload ?? null },
+        options.signal,
+        () => this.latency.observe(performance.now() - startedMs),
+        extra.maxBodyBytes,
       );
     } catch (err) {
       throw this.failed(err, options.signal, startedMs);
@@ -174,18 +222,23 @@ export class NodeTransport {
       throw failure;
     }
     this.observe?.('ok', (performance.now() - startedMs) / 1000);
-    return response.body;
+    return response;
   }
 
   /** A request's body and its signed headers. */
-  private signed(method: Dispatcher.HttpMethod, url: string, body: RequestBody): { payload: string | Readable | undefined; headers: Record<string, string> } {
-    let payload: string | Readable | undefined;
+  private signed(method: Dispatcher.HttpMethod, url: string, body: RequestBody): { payload: string | Buffer | Readable | undefined; headers: Record<string, string> } {
+    let payload: string | Buffer | Readable | undefined;
     let bodyHash: string;
     const headers: Record<string, string> = {};
     if (body.encoded !== undefined) {
       payload = body.encoded.text;
       bodyHash = body.encoded.sha256;
       headers['content-type'] = 'application/json';
+    } else if (body.ring !== undefined) {
+      payload = body.ring.body;
+      bodyHash = bodySha256(payload);
+      headers['content-type'] = 'application/json';
+      if (body.ring.gzipped) headers['content-encoding'] = 'gzip';
     } else if (body.json !== undefined || body.text !== undefined) {
       payload = body.text ?? JSON.stringify(body.json);
       bodyHash = bodySha256(payload);
@@ -252,6 +305,8 @@ export interface RequestBody {
   text?: string;
   /** A JSON body already serialised and hashed. */
   encoded?: EncodedCommit;
+  /** A ring document as encodeRingOffer made it (gzipped when large). */
+  ring?: RingOffer;
   stream?: Readable;
 }
 

@@ -83,8 +83,8 @@ export class NodeServer {
     // checked against its signed hash before it is parsed, then validated against the schema.
     this.app.addContentTypeParser('*', (request, payload, done) => {
       if (request.routeOptions.schema?.body === undefined) return done(null);
-      const limitBytes = routeOf(request)?.bodyLimitBytes ?? MAX_JSON_BODY_BYTES;
-      readJson(request, payload, limitBytes).then((body) => done(null, body), (err: Error) => done(err));
+      const route = routeOf(request);
+      readJson(request, payload, { limitBytes: route?.bodyLimitBytes ?? MAX_JSON_BODY_BYTES, gzip: route?.gzipBody === true }).then((body) => done(null, body), (err: Error) => done(err));
     });
     this.app.setValidatorCompiler(({ schema }) => {
       const check = checkFor(schema as TSchema);

@@ -1,6 +1,7 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RingLocator, parseRing, serializeRing, type Ring } from '../placement/index.js';
+import { gzipRingDocument } from '../rpc/index.js';
 import { syncDirectory } from './shard-paths.js';
 
 /**
@@ -30,12 +31,25 @@ export class RingStore {
   private held: RingLocator | undefined;
   private replaced: RingLocator | undefined;
   private offers: Promise<unknown> = Promise.resolve();
+  /** Each ring's document gzipped, made once however many clients read it; rings are frozen, so it never goes stale. */
+  private readonly gzipped = new WeakMap<Ring, Promise<Buffer>>();
 
   constructor(dataDir: string) {
     this.dataDir = dataDir;
     this.path = join(dataDir, 'ring.json');
     this.previousPath = join(dataDir, 'ring-previous.json');
     this.stagedPath = join(dataDir, 'ring-previous.json.staged');
+  }
+
+  /** The ring's document gzipped, as GET /v1/ring sends it to a client that accepts gzip. */
+  gzippedDocument(ring: Ring): Promise<Buffer> {
+    let gzipped = this.gzipped.get(ring);
+    if (gzipped === undefined) {
+      gzipped = gzipRingDocument(serializeRing(ring));
+      this.gzipped.set(ring, gzipped);
+      gzipped.catch(() => this.gzipped.delete(ring));
+    }
+    return gzipped;
   }
 
   /** Loads the stored rings, if any, and finishes a change a crash interrupted. */

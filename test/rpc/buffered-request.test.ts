@@ -69,3 +69,20 @@ t.test('a connection the server cuts mid-answer rejects with undici\'s error', a
   });
   await t.rejects(bufferedRequest(pool, { method: 'GET', path: '/x' }, undefined, () => undefined));
 });
+
+t.test('an answer longer than the bound is cut off and fails; the next request on the pool is answered', async (t) => {
+  const pool = await serve(t, (req, res) => {
+    if (req.url === '/long') {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.write(Buffer.alloc(600, 1));
+      setImmediate(() => res.end(Buffer.alloc(600, 2)));
+    } else res.end('short');
+  });
+  await t.rejects(bufferedRequest(pool, { method: 'GET', path: '/long' }, undefined, () => undefined, 1000), { name: 'AnswerTooLargeError' });
+  const within = await bufferedRequest(pool, { method: 'GET', path: '/long' }, undefined, () => undefined, 1200);
+  t.equal(within.body.length, 1200, 'an answer of exactly the bound arrives whole');
+  t.equal(within.contentEncoding, 'gzip', 'with the encoding it named');
+  const next = await bufferedRequest(pool, { method: 'GET', path: '/next' }, undefined, () => undefined);
+  t.equal(next.body.toString('utf8'), 'short');
+  t.equal(next.contentEncoding, undefined, 'an answer that names no encoding has none');
+});

@@ -52,8 +52,10 @@ export interface NodeRoute {
    * before it is parsed, then validated. Without one the body is left to the handler (a shard streams to disk).
    */
   body?: TSchema;
-  /** Largest JSON body it takes; MAX_JSON_BODY_BYTES when absent. */
+  /** Largest JSON body it takes (inflated, when it came gzipped); MAX_JSON_BODY_BYTES when absent. */
   bodyLimitBytes?: number;
+  /** Its JSON body may come gzipped (`Content-Encoding: gzip`): the signed hash is the gzip's. */
+  gzipBody?: true;
   /** On the clients' data path: background work gives way while one of its requests is served (foreground.ts). */
   foreground?: true;
   handler: (node: NodeRouteContext, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;

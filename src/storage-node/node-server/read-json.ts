@@ -1,13 +1,30 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import { BODY_HASH_HEADER, WireError, bodySha256 } from '../../rpc/index.js';
+import { BODY_HASH_HEADER, WireError, bodySha256, gunzipRingDocument } from '../../rpc/index.js';
 
-/** Reads a JSON body within the size limit and checks it against its signed hash before parsing it. */
-export async function readJson(request: FastifyRequest, payload: Readable, limitBytes: number): Promise<unknown> {
-  const body = await readBody(payload, limitBytes);
+/** How a route's JSON body may come: its size limit, and whether it may be gzipped. */
+export interface JsonBodyRules {
+  /** The most the JSON text may be, and (gzipped) the most the compressed body may be. */
+  limitBytes: number;
+  /** `Content-Encoding: gzip` is taken (a ring document); otherwise any encoding but identity is refused. */
+  gzip: boolean;
+}
+
+/**
+ * Reads a JSON body within the size limit and checks it against its signed hash (of the bytes as sent)
+ * before inflating or parsing it, so nothing an unsigned sender sends is inflated.
+ */
+export async function readJson(request: FastifyRequest, payload: Readable, rules: JsonBodyRules): Promise<unknown> {
+  const encoding = request.headers['content-encoding'];
+  const gzipped = encoding === 'gzip';
+  if (encoding !== undefined && encoding !== 'identity' && !(gzipped && rules.gzip)) {
+    throw new WireError('BadRequest', `content-encoding ${JSON.stringify(encoding)} is not taken here`);
+  }
+  const body = await readBody(payload, rules.limitBytes);
   if (bodySha256(body) !== request.headers[BODY_HASH_HEADER]) throw new WireError('Unauthorized', 'body hash mismatch');
+  const text = gzipped ? await gunzipRingDocument(body, rules.limitBytes) : body.toString('utf8');
   try {
-    return JSON.parse(body.toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new WireError('BadRequest', 'body is not JSON');
   }
