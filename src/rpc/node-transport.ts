@@ -236,7 +236,7 @@ export class NodeTransport {
       headers['content-type'] = 'application/json';
     } else if (body.ring !== undefined) {
       payload = body.ring.body;
-      bodyHash = bodySha256(payload);
+      bodyHash = body.ring.sha256;
       headers['content-type'] = 'application/json';
       if (body.ring.gzipped) headers['content-encoding'] = 'gzip';
     } else if (body.json !== undefined || body.text !== undefined) {

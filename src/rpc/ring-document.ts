@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
+import { bodySha256 } from './signing.js';
 import { WireError } from './wire-errors.js';
 
 const gzipAsync = promisify(gzip);
@@ -27,17 +28,20 @@ const ZLIB_CHUNK_BYTES = 1024 * 1024;
 /** Level 6 compresses a 10,000-node ring to a fifth in about a second; level 9 saves little more for several times the CPU. */
 const GZIP_LEVEL = 6;
 
-/** A ring document encoded once for every node it is offered to. */
+/** A ring document encoded and hashed once for every node it is offered to. */
 export interface RingOffer {
   /** The JSON text or its gzip. */
   body: string | Buffer;
   gzipped: boolean;
+  /** The body's SHA-256, which each request's signature covers. */
+  sha256: string;
 }
 
 /** Encodes a ring document (its JSON text) for PUT /v1/ring: gzipped past PLAIN_RING_MAX_BYTES. */
 export async function encodeRingOffer(text: string): Promise<RingOffer> {
-  if (Buffer.byteLength(text) <= PLAIN_RING_MAX_BYTES) return { body: text, gzipped: false };
-  return { body: await gzipRingDocument(text), gzipped: true };
+  const gzipped = Buffer.byteLength(text) > PLAIN_RING_MAX_BYTES;
+  const body = gzipped ? await gzipRingDocument(text) : text;
+  return { body, gzipped, sha256: bodySha256(body) };
 }
 
 /** The gzip of a ring document's text, as GET /v1/ring answers a client that accepts it. */
