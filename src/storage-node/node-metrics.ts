@@ -7,6 +7,12 @@ import type { EventTargetFigures, NodeHealth, NodeWorkStatus } from '../rpc/inde
 const SYNC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 /** How long a key count stays good: counting walks an index, so a scrape every few seconds must not. */
 const RECORD_COUNT_TTL_MS = 60_000;
+/**
+ * How long a scrape waits for a key count under way. A node of millions of keys walks them for longer
+ * than Prometheus waits for a scrape (10 s by default); past this the scrape reports the last count
+ * (NaN before the first) and the walk goes on for a later one.
+ */
+const RECORD_COUNT_WAIT_MS = 2_000;
 
 /** What a node's figures are read from at scrape time. */
 export interface NodeMetricsSources {
@@ -133,7 +139,7 @@ export class NodeMetrics {
     fromHealth('no_space_refusals', 'Shard writes refused for lack of space since start', (h) => h.noSpaceRefusals ?? 0);
     const records = new Gauge({
       name: 'tessera_node_records',
-      help: 'Keys this node holds a version (and its shard) of; counted at most once a minute',
+      help: 'Keys this node holds a version (and its shard) of; counted at most once a minute, NaN until first counted',
       registers,
       async collect() {
         records.set(await self.records());
@@ -228,8 +234,9 @@ export class NodeMetrics {
     }
   }
 
-  private records(): Promise<number> {
-    if (this.keyCount !== undefined && performance.now() - this.keyCount.atMs <= RECORD_COUNT_TTL_MS) return Promise.resolve(this.keyCount.value);
+  /** The key count: a fresh one, or the one under way if it ends soon enough, else the last one. */
+  private async records(): Promise<number> {
+    if (this.keyCount !== undefined && performance.now() - this.keyCount.atMs <= RECORD_COUNT_TTL_MS) return this.keyCount.value;
     this.counting ??= this.sources.countKeys().then(
       (value) => {
         this.keyCount = { value, atMs: performance.now() };
@@ -241,7 +248,20 @@ export class NodeMetrics {
         throw err;
       },
     );
-    return this.counting;
+    const counting = this.counting;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), RECORD_COUNT_WAIT_MS);
+    });
+    try {
+      const counted = await Promise.race([counting, waited]);
+      if (counted !== undefined) return counted;
+      // Left running for a later scrape; a failure then is that scrape's to report.
+      counting.catch(() => undefined);
+      return this.keyCount?.value ?? Number.NaN;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -51,3 +51,14 @@ t.test('a count that fails fails the scrapes waiting on it, and the next scrape 
   t.equal((await gauge?.get())?.values[0]?.value, 7, 'the next scrape counts again and reports it');
   t.equal(counts.length, 2, 'two counts in all');
 });
+
+t.test('a count that outlasts a scrape\'s wait leaves the scrape NaN before the first count, and goes on for the next scrape', async (t) => {
+  const { counts, scrape } = countingSources();
+  t.ok(Number.isNaN(await scrape()), 'the scrape answers NaN instead of waiting on the walk');
+  t.equal(counts.length, 1, 'the walk started');
+  const next = scrape();
+  await new Promise((resolve) => setImmediate(resolve));
+  counts[0]?.resolve(42);
+  t.equal(await next, 42, 'a scrape that arrives while the walk runs reports it when it ends in time');
+  t.equal(counts.length, 1, 'the same walk: not started again');
+});
