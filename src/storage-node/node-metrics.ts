@@ -267,14 +267,18 @@ export class NodeMetrics {
 
 /** Bytes of the files directly in `dir` (LevelDB keeps its files flat). */
 async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const name of await readdir(dir)) {
-    try {
-      const info = await stat(join(dir, name));
-      if (info.isFile()) total += info.size;
-    } catch {
-      // Compaction removed the file meanwhile.
-    }
-  }
-  return total;
+  // All at once: each stat waits its turn in libuv's pool, which a busy node's LevelDB reads fill, and
+  // a hundred files stated one after another waited a hundred turns (over a minute on a busy node).
+  const sizes = await Promise.all(
+    (await readdir(dir)).map(async (name) => {
+      try {
+        const info = await stat(join(dir, name));
+        return info.isFile() ? info.size : 0;
+      } catch {
+        // Compaction removed the file meanwhile.
+        return 0;
+      }
+    }),
+  );
+  return sizes.reduce((sum, size) => sum + size, 0);
 }
