@@ -25,7 +25,7 @@ export const PLAIN_RING_MAX_BYTES = 1024 * 1024;
  */
 const ZLIB_CHUNK_BYTES = 1024 * 1024;
 
-/** Level 6 compresses a 10,000-node ring to a fifth in about a second; level 9 saves little more for several times the CPU. */
+/** zlib's default level: an 83 MB 10,000-node ring gzips to a fifth in 2.5 s on two cores; it is done once per push and once per ring a node serves. */
 const GZIP_LEVEL = 6;
 
 /** A ring document encoded and hashed once for every node it is offered to. */
