@@ -100,13 +100,17 @@ export class NodeTransport {
   async json(check: null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown>;
   async json<T extends TSchema>(check: SchemaCheck<T> | null, method: Dispatcher.HttpMethod, url: string, body: RequestBody, options: CallOptions): Promise<unknown> {
     const text = body.stream === undefined ? (await this.exchange(method, url, body, options)).toString('utf8') : await (await this.send(method, url, body, options)).body.text();
-    let value: unknown;
+    const value = this.parsedBody(text);
+    return check === null ? value : this.answer(check, value);
+  }
+
+  /** An answer's JSON text parsed (an empty body is undefined); text that is not JSON is the node's fault. */
+  private parsedBody(text: string): unknown {
     try {
-      value = text.length === 0 ? undefined : JSON.parse(text);
+      return text.length === 0 ? undefined : JSON.parse(text);
     } catch (err) {
       throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
     }
-    return check === null ? value : this.answer(check, value);
   }
 
   /**
@@ -133,11 +137,7 @@ export class NodeTransport {
         throw new NodeError('Internal', this.nodeId, `node sent a ring document that could not be inflated: ${(err as Error).message}`, { cause: err });
       }
     } else throw new NodeError('Internal', this.nodeId, `node answered in an encoding not asked for: ${JSON.stringify(contentEncoding)}`);
-    try {
-      return text.length === 0 ? undefined : JSON.parse(text);
-    } catch (err) {
-      throw new NodeError('Internal', this.nodeId, 'node answered with a body that is not JSON', { cause: err });
-    }
+    return this.parsedBody(text);
   }
 
   /** A JSON answer that came over the link, parsed and checked as the same answer over HTTP. */
