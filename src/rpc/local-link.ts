@@ -131,7 +131,8 @@ export class LocalLink {
     if (signal?.aborted === true) return Promise.reject(abortError());
     const id = this.nextId++;
     return new Promise<Answered>((resolve, reject) => {
-      // The node finishes a batch it was sent, as it does an HTTP request whose client went away.
+      // The node stops what it only reads for the batch (digests) and finishes its writes, as it does
+      // for an HTTP request whose client went away.
       const onAbort = (): void => {
         this.waiting.delete(id);
         this.post({ kind: 'cancel', id });

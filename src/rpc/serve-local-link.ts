@@ -13,8 +13,11 @@ export interface LinkRead {
 
 /** What a node's end of a link serves: its batch route and its shard reads, with their refusals. */
 export interface LinkService {
-  /** The batch route: JSON text in, JSON text out; a refusal is thrown. */
-  batch(text: string): Promise<string>;
+  /**
+   * The batch route: JSON text in, JSON text out; a refusal is thrown. The signal aborts when the
+   * caller cancels or goes away, as a request's does.
+   */
+  batch(text: string, signal: AbortSignal): Promise<string>;
   /** Opens a shard read from the route's query string, its first chunk checked; a refusal is thrown. */
   read(query: string): Promise<LinkRead>;
   /**
@@ -49,6 +52,8 @@ interface NodeEnd {
 export function serveLocalLink(port: MessagePort, service: LinkService): () => void {
   const reads = new Map<number, ReadState>();
   const uploads = new Map<number, { body: LinkBody; abort: AbortController }>();
+  /** Batches being served, by request id: a cancel aborts what is left of one. */
+  const batches = new Map<number, AbortController>();
   const answer = (message: LinkAnswer, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
   const refuse = (id: number, err: unknown): void => answer({ id, ...service.refusal(err) });
 
@@ -56,12 +61,18 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
 
   port.on('message', (request: LinkRequest) => {
     switch (request.kind) {
-      case 'batch':
-        service.batch(request.text).then(
-          (text) => answer({ id: request.id, text }),
-          (err: unknown) => refuse(request.id, err),
-        );
+      case 'batch': {
+        const cancel = new AbortController();
+        batches.set(request.id, cancel);
+        service
+          .batch(request.text, cancel.signal)
+          .then(
+            (text) => answer({ id: request.id, text }),
+            (err: unknown) => refuse(request.id, err),
+          )
+          .finally(() => batches.delete(request.id));
         return;
+      }
       case 'read': {
         const state: ReadState = { sentBytes: 0, creditBytes: 0, cancelled: false, wake: undefined };
         reads.set(request.id, state);
@@ -79,6 +90,7 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
         return;
       case 'credit':
       case 'cancel': {
+        if (request.kind === 'cancel') batches.get(request.id)?.abort(new Error('batch cancelled by its sender'));
         const upload = uploads.get(request.id);
         if (upload !== undefined && request.kind === 'cancel') {
           upload.abort.abort();
@@ -99,6 +111,7 @@ export function serveLocalLink(port: MessagePort, service: LinkService): () => v
   port.unref();
   return () => {
     port.close();
+    for (const cancel of batches.values()) cancel.abort(new Error('the node closed its in-process link'));
     for (const { abort, body } of uploads.values()) {
       abort.abort();
       body.destroy(new Error('the node closed its in-process link'));

@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventTargetFigures, NodeHealth, NodeWorkStatus } from '../rpc/index.js';
+import type { DigestFigures } from './node-server/node-calls.js';
 
 /** fsync latency buckets (seconds): a fast SSD to a slow shared disk. */
 const SYNC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -25,6 +26,8 @@ export interface NodeMetricsSources {
   countKeys: () => Promise<number>;
   /** The LevelDB directory, whose files' sizes are summed; without it the size is not reported. */
   metadataDir: string | undefined;
+  /** How the partition digests peers' audits ask for fare. */
+  digests: () => DigestFigures;
 }
 
 type Figure = { name: string; help: string; kind: 'counter' | 'gauge'; value: (status: NodeWorkStatus) => number };
@@ -145,6 +148,7 @@ export class NodeMetrics {
         records.set(await self.records());
       },
     });
+    this.digestFigures(sources.digests);
     const metadataDir = sources.metadataDir;
     if (metadataDir !== undefined) {
       const leveldb = new Gauge({
@@ -157,6 +161,29 @@ export class NodeMetrics {
       });
     }
     if (sources.workStatus !== undefined) this.workFigures(sources.workStatus);
+  }
+
+  /** The partition digests peers' audits ask this node for: how many run and wait now, how many ended which way. */
+  private digestFigures(digests: () => DigestFigures): void {
+    const registers = [this.registry];
+    const gauges: [string, string, (f: DigestFigures) => number][] = [
+      ['partition_digests_running', 'Partition digests being computed for peers\' audits', (f) => f.running],
+      ['partition_digests_waiting', 'Partition digests waiting for a turn', (f) => f.waiting],
+    ];
+    for (const [name, help, value] of gauges) {
+      const gauge: Gauge = new Gauge({ name: `tessera_node_${name}`, help, registers, collect: () => gauge.set(value(digests())) });
+    }
+    const outcomes = new Counter<'outcome'>({
+      name: 'tessera_node_partition_digests_total',
+      help: 'Partition digests asked of this node, by outcome: done, abandoned (the caller went away), refused (too many waited)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const figures = digests();
+        outcomes.reset();
+        for (const outcome of ['done', 'abandoned', 'refused'] as const) outcomes.inc({ outcome }, figures[outcome]);
+      },
+    });
   }
 
   /** The figures in Prometheus text format. */

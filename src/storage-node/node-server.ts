@@ -67,6 +67,7 @@ export class NodeServer {
       workStatus: healing === undefined ? undefined : () => healing.workStatus(),
       countKeys: () => options.store.countKeys(),
       metadataDir: options.dataDir === undefined ? undefined : join(options.dataDir, 'meta'),
+      digests: () => this.calls.digestFigures(),
     });
     this.calls = new NodeCalls({ store: options.store, clock: this.clock, logger: options.logger, foreground: options.foreground });
     this.app = Fastify({
@@ -178,7 +179,7 @@ export class NodeServer {
   linkService(): LinkService {
     const { foreground, logger } = this.options;
     return {
-      batch: (text) => this.calls.serveLocalBatch(text),
+      batch: (text, signal) => this.calls.serveLocalBatch(text, signal),
       read: async (queryText) => {
         const end = foreground?.begin() ?? (() => undefined);
         try {

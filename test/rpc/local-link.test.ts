@@ -375,3 +375,25 @@ t.test("an aborted upload aborts the node's store of it, and fails as an aborted
   await until("the node's signal aborts", async () => nodeSignal?.aborted === true, 10_000, 5);
   t.ok(body.destroyed, "the caller's body is given up");
 });
+
+t.test("a batch its caller stops waiting for aborts the node's signal for it, and the link serves on", async (t) => {
+  const { service } = countingService(1);
+  let seen: AbortSignal | undefined;
+  const link = linkTo(t, {
+    ...service,
+    batch: async (text, signal) => {
+      if (text !== '"wait"') return text;
+      seen = signal;
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      throw new WireError('Unavailable', 'cancelled');
+    },
+  });
+  const caller = new AbortController();
+  const waiting = link.batch('"wait"', caller.signal).catch((err: unknown) => err);
+  await until('the node serves the batch', async () => seen !== undefined, 10_000, 5);
+  t.equal(seen?.aborted, false, 'the signal is live while the caller waits');
+  caller.abort();
+  t.match(await waiting, { name: 'AbortError' }, 'the caller hears its own abort');
+  await until('the node hears the cancel', async () => seen?.aborted === true, 10_000, 5);
+  t.equal(await link.batch('{"still":"served"}'), '{"still":"served"}');
+});

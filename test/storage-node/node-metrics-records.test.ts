@@ -16,6 +16,7 @@ function countingSources() {
     workStatus: undefined,
     countKeys: () => new Promise<number>((resolve) => counts.push({ resolve })),
     metadataDir: undefined,
+    digests: () => ({ running: 0, waiting: 0, done: 0, abandoned: 0, refused: 0 }),
   });
   const scrape = async (): Promise<number | undefined> => (await metrics.registry.getSingleMetric('tessera_node_records')?.get())?.values[0]?.value;
   return { metrics, counts, scrape };
@@ -44,6 +45,7 @@ t.test('a count that fails fails the scrapes waiting on it, and the next scrape 
       return fail ? Promise.reject(new Error('index unreadable')) : Promise.resolve(7);
     },
     metadataDir: undefined,
+    digests: () => ({ running: 0, waiting: 0, done: 0, abandoned: 0, refused: 0 }),
   });
   const gauge = metrics.registry.getSingleMetric('tessera_node_records');
   await t.rejects(Promise.resolve(gauge?.get()), /index unreadable/, 'the scrape fails with the count');

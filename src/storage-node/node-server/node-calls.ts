@@ -1,7 +1,8 @@
+import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Static } from 'typebox';
-import type { Logger } from '../../common/index.js';
+import { TurnQueue, type Logger } from '../../common/index.js';
 import {
   MESSAGE_CHECKS,
   ReplayGuard,
@@ -14,6 +15,7 @@ import {
   type LeaseRequest,
   type LeaseResponse,
   type ObjectStatus,
+  type PartitionDigest,
   type PrepareResponse,
   type ReplayProblem,
   type SharedLeaseAnswer,
@@ -36,6 +38,14 @@ const SHARED_LEASE_TTL_MS = 30_000;
 const READ_BUFFERS_FREE_BYTES = 4 * 1024 * 1024;
 /** Largest JSON body a node accepts (commit records carry user metadata, capped by S3 at 2 KiB). */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
+/**
+ * Partition digests a node computes at once. Every leader audits several partitions at once and asks
+ * every member, so a node of a busy cluster is asked for dozens together: computed all at once they
+ * share its metadata reads, each finishes late, and their callers give up and ask again.
+ */
+export const MAX_ACTIVE_DIGESTS = 2;
+/** Digest requests a node lets wait for a turn; past that it answers Unavailable at once. */
+export const MAX_QUEUED_DIGESTS = 256;
 
 /** Construction parameters of a node's calls. */
 export interface NodeCallsOptions {
@@ -43,6 +53,20 @@ export interface NodeCallsOptions {
   clock: () => number;
   logger: Logger;
   foreground?: ForegroundActivity | undefined;
+}
+
+/** How a node's partition digests fare, for its metrics. */
+export interface DigestFigures {
+  /** Being computed now (at most MAX_ACTIVE_DIGESTS). */
+  running: number;
+  /** Waiting for a turn. */
+  waiting: number;
+  /** Computed and answered since start. */
+  done: number;
+  /** Dropped since start because their caller went away, waiting or part way. */
+  abandoned: number;
+  /** Refused since start because MAX_QUEUED_DIGESTS already waited. */
+  refused: number;
 }
 
 /** A shard read opened from its query: its first chunk read and verified, the rest to come. */
@@ -66,6 +90,13 @@ export class NodeCalls {
   /** Streamed shard bodies are not signed: each signed shard PUT is accepted once (replay-guard.ts). */
   private readonly shardWrites: ReplayGuard;
   private readonly leases: KeyLeases;
+  /** Turns at computing a partition digest: a few at once, the rest waiting while their callers do. */
+  private readonly digests = new TurnQueue({
+    maxActive: MAX_ACTIVE_DIGESTS,
+    maxQueued: MAX_QUEUED_DIGESTS,
+    refusal: () => new WireError('Unavailable', 'too many partition digests waiting'),
+  });
+  private readonly digestCounts = { done: 0, abandoned: 0, refused: 0 };
   /** Buffers shard GETs read into, reused once sent. */
   readonly readBuffers = new ReadBufferPool({ classBytes: READ_BATCH_CLASS_BYTES, maxFreeBytes: READ_BUFFERS_FREE_BYTES });
 
@@ -97,6 +128,37 @@ export class NodeCalls {
     const status = toObjectStatus(found.stored);
     // Without the bytes (a file shard, or an inline one that failed its checks) the reader reads or rebuilds the shard on its own path.
     return found.inlineShard === null ? status : { ...status, inlineShard: found.inlineShard.toString('base64') };
+  }
+
+  /**
+   * The node's digest of one ring partition, once a turn is free. The signal aborts when its caller
+   * has gone away: a digest still waiting leaves the queue, a running one stops at its next page.
+   */
+  async partitionDigest(partition: number, bits: number, signal: AbortSignal): Promise<PartitionDigest> {
+    if (!isPartitionOf(partition, bits)) throw new WireError('BadRequest', 'bad partition');
+    let release: () => void;
+    try {
+      release = await this.digests.enter(signal);
+    } catch (err) {
+      if (signal.aborted) this.digestCounts.abandoned += 1;
+      else this.digestCounts.refused += 1;
+      throw err;
+    }
+    try {
+      const digest = await partitionDigest(this.store, partition, bits, signal);
+      this.digestCounts.done += 1;
+      return digest;
+    } catch (err) {
+      if (signal.aborted) this.digestCounts.abandoned += 1;
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  /** How partition digests fare on this node. */
+  digestFigures(): DigestFigures {
+    return { running: this.digests.active, waiting: this.digests.queued, ...this.digestCounts };
   }
 
   /** POST /v1/leases: takes or gives back a key's lease; an exclusive grant carries the key's current version. */
@@ -153,7 +215,7 @@ export class NodeCalls {
    * by the code that started it, so there is no signature to check; a malformed batch is refused with
    * the route's wire error.
    */
-  async serveLocalBatch(text: string): Promise<string> {
+  async serveLocalBatch(text: string, signal: AbortSignal): Promise<string> {
     // Its length in UTF-16 units is at most its length in UTF-8 bytes: the route's limit holds either way.
     if (text.length > MAX_JSON_BODY_BYTES) throw new WireError('BadRequest', 'body too large');
     let body: unknown;
@@ -165,18 +227,24 @@ export class NodeCalls {
     const batch = MESSAGE_CHECKS.batch.parse(body, badRequest);
     const end = this.foreground !== undefined && isClientBatch(batch) ? this.foreground.begin() : undefined;
     try {
-      return JSON.stringify(await this.runBatch(batch, this.logger));
+      return JSON.stringify(await this.runBatch(batch, this.logger, signal));
     } finally {
       end?.();
     }
   }
 
-  /** The calls of a batch run together, so their metadata writes can share one sync; each is checked and answers for itself. */
-  async runBatch(batch: Static<typeof BatchRequest>, log: FastifyBaseLogger | Logger): Promise<BatchResponse> {
-    return { results: await Promise.all(batch.calls.map((call) => this.runBatchCall(call, log))) };
+  /**
+   * The calls of a batch run together, so their metadata writes can share one sync; each is checked and
+   * answers for itself. The signal aborts when the batch's sender has gone away: the reads it asked for
+   * (digests) stop, the writes finish, as they would have had it stayed.
+   */
+  async runBatch(batch: Static<typeof BatchRequest>, log: FastifyBaseLogger | Logger, signal: AbortSignal): Promise<BatchResponse> {
+    // Each digest waiting for its turn listens to the batch's signal.
+    setMaxListeners(batch.calls.length + 10, signal);
+    return { results: await Promise.all(batch.calls.map((call) => this.runBatchCall(call, log, signal))) };
   }
 
-  private async runBatchCall(body: unknown, log: FastifyBaseLogger | Logger): Promise<BatchResult> {
+  private async runBatchCall(body: unknown, log: FastifyBaseLogger | Logger, signal: AbortSignal): Promise<BatchResult> {
     try {
       // The same schemas as the calls' own routes (a prepare's ref and erasure as PUT /v1/shards checks them).
       const call = MESSAGE_CHECKS.batchCall.parse(body, badRequest);
@@ -192,12 +260,11 @@ export class NodeCalls {
         await this.store.indexRows.apply(call.request.ops);
         return { ok: true, value: null };
       }
-      if (call.op === 'digest') {
-        if (!isPartitionOf(call.partition, call.bits)) throw new WireError('BadRequest', 'bad partition');
-        return { ok: true, value: await partitionDigest(this.store, call.partition, call.bits) };
-      }
+      if (call.op === 'digest') return { ok: true, value: await this.partitionDigest(call.partition, call.bits, signal) };
       return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard) };
     } catch (err) {
+      // Nobody reads the answer of a call its sender stopped waiting for.
+      if (signal.aborted) return { ok: false, code: 'Unavailable', message: 'the batch was cancelled' };
       const answer = wireAnswerOf(err);
       if (answer.code === 'Internal') log.error({ err }, 'node batch call failed');
       return { ok: false, ...answer };

@@ -76,3 +76,15 @@ export function withBody<S extends TSchema>(
 export function queryOf(request: FastifyRequest): Record<string, string | undefined> {
   return request.query as Record<string, string | undefined>;
 }
+
+/**
+ * A signal that aborts when the request's client goes away before its answer is sent (the connection
+ * closed under it), for work only that answer needs.
+ */
+export function callerGoneSignal(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort(new Error('the caller went away'));
+  });
+  return gone.signal;
+}

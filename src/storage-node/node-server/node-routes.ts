@@ -33,7 +33,7 @@ import { sendPooledBody } from '../pooled-body.js';
 import { CHANGE_ROUTES } from '../workers/change-routes.js';
 import { HEALING_ROUTES } from '../workers/healing-routes.js';
 import { isClientBatch } from './client-batch.js';
-import { queryOf, withBody, type NodeRoute, type NodeRouteContext } from './node-route.js';
+import { callerGoneSignal, queryOf, withBody, type NodeRoute, type NodeRouteContext } from './node-route.js';
 import { badRequest, erasureOf, intParam, optionalStringParam, shardRef, stringParam } from './query-params.js';
 import { RING_ROUTES } from './ring-routes.js';
 
@@ -275,7 +275,7 @@ const DATA_ROUTES: readonly NodeRoute[] = [
     body: BatchRequest,
     handler: async (node, body, request, reply): Promise<BatchResponse> => {
       if (node.foreground !== undefined && isClientBatch(body)) reply.raw.once('close', node.foreground.begin());
-      return node.calls.runBatch(body, request.log);
+      return node.calls.runBatch(body, request.log, callerGoneSignal(reply));
     },
   }),
 ];

@@ -3,7 +3,7 @@ import { partitionHashRange } from '../../placement/index.js';
 import { MAX_PARTITION_BITS, NODE_PATHS, WireError, type NodeWorkStatus, type PartitionDigest, type PartitionEntriesResponse, type PartitionEntry, type PartitionGoneResponse, type PartitionVersionsResponse } from '../../rpc/index.js';
 import type { VersionCursor } from '../metadata-store.js';
 import type { ShardStore } from '../shard-store.js';
-import { queryOf, type NodeRoute } from '../node-server/node-route.js';
+import { callerGoneSignal, queryOf, type NodeRoute } from '../node-server/node-route.js';
 
 /** What the admin routes ask of a node's background work. */
 export interface HealingControl {
@@ -27,10 +27,10 @@ export const HEALING_ROUTES: readonly NodeRoute[] = [
   {
     method: 'GET',
     path: NODE_PATHS.partitionDigest,
-    handler: async (node, request): Promise<PartitionDigest> => {
+    handler: async (node, request, reply): Promise<PartitionDigest> => {
       const shape = partitionParams(queryOf(request));
       if (shape === null) throw new WireError('BadRequest', 'bad partition');
-      return partitionDigest(node.store, shape.partition, shape.bits);
+      return node.calls.partitionDigest(shape.partition, shape.bits, callerGoneSignal(reply));
     },
   },
   { method: 'GET', path: NODE_PATHS.partitionEntries, handler: async (node, request) => partitionEntries(node.store, queryOf(request)) },
@@ -84,14 +84,16 @@ async function partitionEntries(store: Pick<ShardStore, 'keyRows'>, query: Recor
 /**
  * The digest of the versions this node holds in one partition: every version row of every key (a
  * versioned bucket's noncurrent versions and delete markers too), so a member that lost or missed any
- * version, or kept one deleted by id, differs. Read a page of rows at a time.
+ * version, or kept one deleted by id, differs. Read a page of rows at a time; stops between pages once
+ * `signal` aborts.
  */
-export async function partitionDigest(store: Pick<ShardStore, 'versionRows'>, partition: number, bits: number): Promise<PartitionDigest> {
+export async function partitionDigest(store: Pick<ShardStore, 'versionRows'>, partition: number, bits: number, signal?: AbortSignal): Promise<PartitionDigest> {
   const hash = createHash('sha256');
   const { from, to } = partitionHashRange(partition, bits);
   let count = 0;
   let after: VersionCursor | null = null;
   for (;;) {
+    signal?.throwIfAborted();
     const page = await store.versionRows.versionPage(after, MAX_ENTRIES, from, to);
     for (const row of page.rows) {
       const { record } = row.stored;

@@ -10,6 +10,7 @@ import { silentLogger } from '../../../src/common/index.js';
 import { NodeClient, type ShardRef } from '../../../src/rpc/index.js';
 import { SHARD_HEADER_BYTES, StorageNode } from '../../../src/storage-node/index.js';
 import { collect, seededBytes } from '../../helpers/bytes.js';
+import { until } from '../../helpers/until.js';
 import { recordFor, tempDir } from '../store-fixture.js';
 
 const SECRET = 'batch-calls-test-secret';
@@ -178,4 +179,55 @@ t.test('a node that refuses digests in a batch (an earlier release) is asked on 
   });
   t.match(await client.partitionDigest(3, 4), { partition: 3, count: 0 });
   t.same(seen, ['POST /v1/batch', 'GET /v1/partitions/digest'], 'the batch was refused, the route answered');
+});
+
+/** The node's partition digest figures, as its /metrics reports them. */
+async function digestFigures(port: number): Promise<{ running: number; waiting: number; done: number; abandoned: number; refused: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return Number(line?.slice(name.length + 1) ?? NaN);
+  };
+  return {
+    running: value('tessera_node_partition_digests_running'),
+    waiting: value('tessera_node_partition_digests_waiting'),
+    done: value('tessera_node_partition_digests_total{outcome="done"}'),
+    abandoned: value('tessera_node_partition_digests_total{outcome="abandoned"}'),
+    refused: value('tessera_node_partition_digests_total{outcome="refused"}'),
+  };
+}
+
+t.test('a node computes a few partition digests at a time, and drops those whose caller stopped waiting', async (t) => {
+  const { node, client } = await startNode(t);
+  t.teardown(async () => {
+    await client.close();
+    await node.close();
+  });
+  // Enough versions in the one partition of a 0-bit ring that a digest takes a while.
+  const refs = Array.from({ length: 3000 }, (_, i) => ref(`many-${i}`, i + 1));
+  for (let from = 0; from < refs.length; from += 500) {
+    const slice = refs.slice(from, from + 500);
+    await Promise.all(slice.map((shard, i) => client.prepareShard(shard, ERASURE, seededBytes(64, from + i))));
+    await Promise.all(slice.map((shard) => client.commit({ record: recordFor(shard, 256), shardIndex: 1 })));
+  }
+  const expected = await client.partitionDigest(0, 0);
+  t.equal(expected.count, refs.length, 'a digest counts every version');
+
+  const port = node.address.port;
+  const caller = new AbortController();
+  const asked = 128;
+  const answers = Array.from({ length: asked }, () => client.partitionDigest(0, 0, { signal: caller.signal }).catch((err: unknown) => err));
+  let seen = await digestFigures(port);
+  await until('digests wait for a turn', async () => (seen = await digestFigures(port)).waiting > 0, 30_000, 1);
+  t.ok(seen.running <= 2, `at most two computed at once (${seen.running} running, ${seen.waiting} waiting)`);
+  caller.abort();
+  for (const answer of await Promise.all(answers)) if (!(answer instanceof Error)) t.same(answer, expected, 'a digest answered before the abort is whole');
+  const settled = async (): Promise<boolean> => {
+    seen = await digestFigures(port);
+    return seen.running === 0 && seen.waiting === 0 && seen.done + seen.abandoned === asked + 1;
+  };
+  await until('every digest asked has ended', settled, 30_000, 20);
+  t.ok(seen.abandoned > 0, `the digests nobody waited for were dropped, not computed (${seen.abandoned} dropped, ${seen.done - 1} computed)`);
+  t.equal(seen.refused, 0, 'none was refused: the queue holds a whole batch');
+  t.same(await client.partitionDigest(0, 0), expected, 'the node digests on');
 });
