@@ -21,6 +21,7 @@ import type {
   VersionCursor,
   VersionGone,
   VersionListRows,
+  VersionRowCursor,
 } from './metadata/stored-object.js';
 
 export { MetadataWriteFenced } from './group-commit.js';
@@ -42,6 +43,7 @@ export {
   type VersionGone,
   type VersionListRow,
   type VersionListRows,
+  type VersionRowCursor,
 } from './metadata/stored-object.js';
 
 /**
@@ -158,6 +160,10 @@ export class MetadataStore {
 
   keyVersionsFrom(bucket: string, key: string, oldestVersionId: string): Promise<StoredObject[]> {
     return this.objectRows.keyVersionsFrom(bucket, key, oldestVersionId);
+  }
+
+  versionRowsPage(after: VersionRowCursor | null, limit: number): Promise<StoredObject[]> {
+    return this.objectRows.versionRowsPage(after, limit);
   }
 
   keyVersionsPage(bucket: string, key: string, afterVersionId: string | null, limit: number): Promise<StoredObject[]> {

@@ -6,7 +6,7 @@ import type { MetadataDb } from './metadata-db.js';
 import { carryShardRows, dropShardData, dropVersionRows, putGone } from './row-batches.js';
 import { byteOrder, json, parse, shardParts, swapKind, versionKey } from './row-keys.js';
 import { countVersion } from './usage-rows.js';
-import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow, type VersionListRows } from './stored-object.js';
+import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow, type VersionListRows, type VersionRowCursor } from './stored-object.js';
 
 /** Most rows one rolled-up listing page reads (tombstones under prefixes are read and passed over). */
 const ROLLUP_SCAN_ROWS = 4_096;
@@ -123,6 +123,22 @@ export class ObjectRows {
     const versions: StoredObject[] = [];
     for await (const value of this.meta.db.values({ gte: range.gte, lte: rowKey(ROW.version, bucket, key, newestFirst(oldestVersionId)) })) versions.push(parse<StoredObject>(value));
     return versions;
+  }
+
+  /**
+   * Up to `limit` version rows after `after` (exclusive; null: from the first) in row order: by bucket,
+   * then key, each key's versions newest first. One iterator read in batches: a walk over every version
+   * a node holds this way reads its rows in sequence, where one in placement-hash order seeks per key.
+   */
+  async versionRowsPage(after: VersionRowCursor | null, limit: number): Promise<StoredObject[]> {
+    const range = kindRange(ROW.version);
+    const options = after === null ? { ...range, limit } : { gt: rowKey(ROW.version, after.bucket, after.key, newestFirst(after.versionId)), lt: range.lt, limit };
+    const values = this.meta.db.values(options);
+    try {
+      return (await values.all()).map((value) => parse<StoredObject>(value));
+    } finally {
+      await values.close();
+    }
   }
 
   /** Up to `limit` versions of a key after `afterVersionId` (exclusive; null: from the newest), newest first. */

@@ -6,7 +6,7 @@ import type { MetadataStore } from '../metadata-store.js';
  */
 
 /** The node's keys in placement-hash order, each with its current version and its older ones: what walks over the keys read. */
-export type KeyRows = Pick<MetadataStore, 'countKeys' | 'hashIndexPage' | 'hashRange' | 'getObject' | 'keyVersions' | 'keyVersionsPage'>;
+export type KeyRows = Pick<MetadataStore, 'countKeys' | 'hashIndexPage' | 'hashRange' | 'getObject' | 'keyVersions' | 'keyVersionsPage' | 'versionRowsPage'>;
 
 /** Every version row and version tombstone in placement-hash order: partition digests and listings, scrub, rebalance, and the collector that drops tombstones. */
 export type VersionRows = Pick<MetadataStore, 'versionPage' | 'versionGonePage' | 'dropVersionGone'>;

@@ -77,6 +77,13 @@ export interface VersionCursor extends HashIndexEntry {
   versionId: string;
 }
 
+/** Where a walk of version rows in row order resumes: the last row read (exclusive). */
+export interface VersionRowCursor {
+  bucket: string;
+  key: string;
+  versionId: string;
+}
+
 /** A key in the placement index. */
 export interface HashIndexEntry {
   hashHex: string;

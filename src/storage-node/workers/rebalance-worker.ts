@@ -18,7 +18,7 @@ import {
   type ObjectRecord,
   type ObjectStatus,
 } from '../../rpc/index.js';
-import type { HashIndexEntry, StoredObject, VersionCursor, VersionGone } from '../metadata-store.js';
+import type { StoredObject, VersionCursor, VersionGone, VersionRowCursor } from '../metadata-store.js';
 import { ShardStoreError } from '../shard-store-error.js';
 import type { PeerClient } from './peer-clients.js';
 import type { ShardStore } from '../shard-store.js';
@@ -32,6 +32,9 @@ export type RebalanceStore = Pick<
 
 /** Construction parameters of the rebalance worker. */
 export interface RebalanceWorkerOptions extends NodeWorkerDeps<RebalanceStore> {
+  /** Version rows a step walks; ROWS_PER_STEP when absent. */
+  rowsPerStep?: number;
+  /** Tombstones of versions deleted by id a step hands on. */
   keysPerStep?: number;
   /** Keys moved at once within a step. */
   concurrency?: number;
@@ -44,10 +47,24 @@ export interface RebalanceWorkerOptions extends NodeWorkerDeps<RebalanceStore> {
 
 /** Versions of one key read at a time while moving it. */
 const VERSIONS_PER_PAGE = 64;
+/** Version rows a step reads; the keys among them holding a misplaced version are then checked one by one. */
+const ROWS_PER_STEP = 256;
+
+/** A key, as the pass names it. */
+type KeyName = { bucket: string; key: string };
+
+/**
+ * Whether a version this node holds is where the ring puts it, this node being at `position` of the
+ * key's set (-1: not in it): a shard at its own slot, a record-only version anywhere in the set.
+ */
+function placedAt(stored: StoredObject, position: number): boolean {
+  return stored.shardIndex === null ? position >= 0 : position === stored.shardIndex;
+}
 
 interface Cursor {
   epoch: number;
-  after: HashIndexEntry | null;
+  /** The last version row the pass walked, in row order (null: none yet). */
+  after: VersionRowCursor | null;
   pending: number;
   done: boolean;
   /** When this node adopted the epoch. */
@@ -83,7 +100,7 @@ const INDEX_ROWS_PER_STEP = 500;
  * one that places every partition as the ring before it, once this node had settled that one. At each
  * new epoch the node also gathers the bucket records of the other members, so a node new to the
  * cluster knows every bucket. After its keys, each pass hands its tombstones of
- * versions deleted by id on to the keys' new sets. Cursor: epoch, last key, the pass's pending count
+ * versions deleted by id on to the keys' new sets. Cursor: epoch, last version row, the pass's pending count
  * and times, so a restarted node resumes mid-pass.
  */
 export class RebalanceWorker implements Worker {
@@ -104,6 +121,8 @@ export class RebalanceWorker implements Worker {
     const saved = JSON.parse(cursor) as Partial<Cursor>;
     // Cursors written before the pass times existed resume as a pass that started at adoption.
     this.cursor = { ...this.cursor, adoptedMs: 0, passStartedMs: 0, bucketsSynced: false, ...saved };
+    // A pass saved by a release that walked keys in placement-hash order starts over in row order.
+    if (this.cursor.after !== null && typeof this.cursor.after.versionId !== 'string') this.cursor.after = null;
     this.resumedAfter = this.cursor.done ? null : (this.cursor.after?.key ?? null);
   }
 
@@ -132,14 +151,16 @@ export class RebalanceWorker implements Worker {
     fig.done = this.cursor.done;
     if (this.cursor.done) return { items: 0, bytes: 0, cursor: JSON.stringify(this.cursor), idle: true };
     if (this.cursor.after === null) this.cursor.passStartedMs = now;
-    const page = await store.keyRows.hashIndexPage(this.cursor.after, this.options.keysPerStep ?? 32);
-    if (page.length > 0) {
-      const outcomes = await this.checkAll(locator, page, signal);
+    const rows = await store.keyRows.versionRowsPage(this.cursor.after, this.options.rowsPerStep ?? ROWS_PER_STEP);
+    const last = rows.at(-1)?.record;
+    if (last !== undefined) {
+      const { misplaced, keys } = this.misplaced(locator, rows, this.cursor.after);
+      const outcomes = await this.checkAll(locator, misplaced, signal);
       this.cursor.pending += outcomes.filter((bytes) => bytes < 0).length;
-      this.cursor.after = page[page.length - 1] as HashIndexEntry;
-      fig.scanned += page.length;
+      this.cursor.after = { bucket: last.bucket, key: last.key, versionId: last.versionId };
+      fig.scanned += keys;
       const bytes = outcomes.reduce((sum, b) => sum + Math.max(0, b), 0);
-      return { items: page.length, bytes, cursor: JSON.stringify(this.cursor), idle: false };
+      return { items: rows.length, bytes, cursor: JSON.stringify(this.cursor), idle: false };
     }
     if (this.cursor.gone !== 'done') {
       const { rows, truncated } = await store.versionRows.versionGonePage(this.cursor.gone ?? null, this.options.keysPerStep ?? 32);
@@ -249,8 +270,34 @@ export class RebalanceWorker implements Worker {
     return { epoch: this.cursor.epoch, done: this.cursor.done, pendingThisPass: this.cursor.pending, resumedAfter: this.resumedAfter };
   }
 
+  /**
+   * The keys of a page of version rows that hold a version where the ring no longer puts it, each once,
+   * and how many keys the page starts (a key whose rows began on the previous page is not counted
+   * again). A version at this node's slot of its key's set needs nothing: after most ring changes that
+   * is nearly every version, so the pass reads rows in sequence and looks closer only at the others.
+   */
+  private misplaced(locator: RingLocator, rows: readonly StoredObject[], before: VersionRowCursor | null): { misplaced: KeyName[]; keys: number } {
+    const { nodeId } = this.options;
+    const misplaced: KeyName[] = [];
+    let keys = 0;
+    let current: { bucket: string; key: string; position: number; misplaced: boolean } | undefined;
+    for (const stored of rows) {
+      const { bucket, key } = stored.record;
+      if (current === undefined || current.bucket !== bucket || current.key !== key) {
+        // A key whose rows began on the previous page was counted there.
+        if (before === null || before.bucket !== bucket || before.key !== key) keys += 1;
+        current = { bucket, key, position: locator.locate(bucket, key).nodes.findIndex((node) => node.id === nodeId), misplaced: false };
+      }
+      if (!current.misplaced && !placedAt(stored, current.position)) {
+        current.misplaced = true;
+        misplaced.push({ bucket, key });
+      }
+    }
+    return { misplaced, keys };
+  }
+
   /** Checks a page of keys, a few at a time: bytes moved per key, or -1 where a key must wait. */
-  private async checkAll(locator: RingLocator, page: readonly HashIndexEntry[], signal: AbortSignal): Promise<number[]> {
+  private async checkAll(locator: RingLocator, page: readonly KeyName[], signal: AbortSignal): Promise<number[]> {
     return pLimit(Math.max(1, Math.floor(this.options.concurrency ?? 4))).map(page, async (entry) => {
       signal.throwIfAborted();
       return this.check(locator, entry, signal).catch((err: unknown) => {
@@ -281,7 +328,7 @@ export class RebalanceWorker implements Worker {
    * wait. Every version goes, noncurrent ones and delete markers first (a page of them at a time): the
    * key's placement-index row leaves with its current version, and with it the way to find the others.
    */
-  private async check(locator: RingLocator, entry: HashIndexEntry, signal: AbortSignal): Promise<number> {
+  private async check(locator: RingLocator, entry: KeyName, signal: AbortSignal): Promise<number> {
     const { store } = this.options;
     const stored = await store.keyRows.getObject(entry.bucket, entry.key);
     if (stored === undefined) return 0;
@@ -321,7 +368,7 @@ export class RebalanceWorker implements Worker {
     const { bucket, key, versionId: version } = record;
     const position = set.findIndex((node) => node.id === nodeId);
     const recordOnly = stored.shardIndex === null;
-    if (recordOnly ? position >= 0 : position === stored.shardIndex) return 0;
+    if (placedAt(stored, position)) return 0;
     const byId = !current || record.versioning !== undefined;
     let bytes = 0;
     const holdings = await Promise.all(set.map((node) => this.holdingAt(node, record, byId, timeout).catch(() => undefined)));

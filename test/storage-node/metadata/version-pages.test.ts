@@ -46,6 +46,29 @@ t.test('paged version walks return every version of every key once, each key new
   t.same(page.map((s) => s.record.versionId), [shardRef('dddd', 3).versionId, shardRef('dddd', 2).versionId, shardRef('dddd', 1).versionId], 'a key\'s versions resume after a given one');
 });
 
+t.test('a walk of version rows in row order reads every version once, by bucket and key, each key newest first, in pages of any size', async (t) => {
+  const dir = await tempDir(t, 'version-rows');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  // 'a' and 'ab' share a prefix: a page boundary inside one key's versions must not skip into the other's.
+  const counts: Record<string, number> = { a: 1, ab: 3, abc: 5, b: 2 };
+  for (const [key, count] of Object.entries(counts)) for (let v = 1; v <= count; v += 1) await write(store, shardRef(key, v));
+  const expected = Object.entries(counts).flatMap(([key, count]) => Array.from({ length: count }, (_, i) => `${key}@${shardRef(key, count - i).versionId}`));
+  for (const limit of [1, 2, 4, 100]) {
+    const seen: string[] = [];
+    let after: Parameters<ShardStore['metadata']['versionRowsPage']>[0] = null;
+    for (let pages = 0; pages < 100; pages += 1) {
+      const page = await store.metadata.versionRowsPage(after, limit);
+      t.ok(page.length <= limit, `a page holds at most ${limit} rows`);
+      seen.push(...page.map((s) => `${s.record.key}@${s.record.versionId}`));
+      const last = page.at(-1)?.record;
+      if (last === undefined) break;
+      after = { bucket: last.bucket, key: last.key, versionId: last.versionId };
+    }
+    t.same(seen, expected, `pages of ${limit} walk every version once, in order`);
+  }
+});
+
 t.test('a delete by id leaves a tombstone held or not, listed in the version listing, and a commit of that version is dropped', async (t) => {
   const dir = await tempDir(t, 'version-gone');
   const store = await openStore(dir, { clock: () => 1_000 });

@@ -5,7 +5,7 @@ import { RingStore, type ShardStore } from '../../../src/storage-node/index.js';
 import { HealingFigures } from '../../../src/storage-node/workers/healing-figures.js';
 import type { PeerClients } from '../../../src/storage-node/workers/peer-clients.js';
 import { RebalanceWorker } from '../../../src/storage-node/workers/rebalance-worker.js';
-import { openStore, shardRef, tempDir, writeShard } from '../store-fixture.js';
+import { openStore, prepareBytes, recordFor, shardRef, tempDir, writeShard } from '../store-fixture.js';
 
 /**
  * Rebalance walks a node's keys after a ring change, pass after pass until the change has settled. The
@@ -104,4 +104,54 @@ t.test('a ring that keeps placement still walks every key while the move to the 
   await rings.offer(third);
   await untilIdle(worker);
   t.equal(figures.rebalance.scanned, KEYS.length, 'the pass read every key');
+});
+
+t.test('a pass walks version rows a page at a time, counts each key once, and looks closer only at keys holding a misplaced version', async (t) => {
+  const second = buildRing(buildRing(null, MEMBERS, OPTIONS), MEMBERS, OPTIONS);
+  const locator = new RingLocator(second);
+  const dir = await tempDir(t, 'rebalance-pages');
+  const store = await openStore(dir);
+  t.teardown(() => store.close());
+  // Three versions of each key, all at this node's slot but the middle version of k3: pages of two
+  // rows split every key's versions, and the misplaced one sits on a page of its own key's rows.
+  for (const [n, key] of KEYS.entries()) {
+    const slot = locator.locate('b', key).nodes.findIndex((node) => node.id === 'me');
+    for (let v = 1; v <= 3; v += 1) {
+      const ref = shardRef(key, n * 10 + v, key === 'k3' && v === 2 ? (slot + 1) % 3 : slot);
+      await prepareBytes(store, ref, Buffer.from(`${key}@${v}`));
+      await store.commit({ record: { ...recordFor(ref, 40), versioning: 'Enabled' }, shardIndex: ref.shardIndex });
+    }
+  }
+  const rings = new RingStore(dir);
+  await rings.offer(second);
+  const figures = new HealingFigures();
+  const checked: string[] = [];
+  // Peers that cannot take a version: the one key that must move stays pending, and shows which was checked.
+  const refusing = {
+    get: () => ({
+      listBuckets: async () => [],
+      versionLookup: async (_bucket: string, key: string) => {
+        checked.push(key);
+        throw new Error('unreachable');
+      },
+      objectStatus: async (_bucket: string, key: string) => {
+        checked.push(key);
+        throw new Error('unreachable');
+      },
+    }),
+  } as unknown as PeerClients;
+  const worker = new RebalanceWorker({ nodeId: 'me', store, rings, peers: refusing, figures, logger: silentLogger(), rowsPerStep: 2 });
+  await untilIdle(worker);
+  t.equal(figures.rebalance.scanned, KEYS.length, 'every key is counted once, though its rows span pages');
+  t.same([...new Set(checked)], ['k3'], 'only the key with a misplaced version was looked at closer');
+  t.equal(worker.status().pendingThisPass, 0, 'the pass ended');
+  t.equal(figures.rebalance.pending, 1, 'and left that key pending for the next');
+});
+
+t.test('a pass saved by a release that walked keys in placement order starts over, in row order', async (t) => {
+  const second = buildRing(buildRing(null, MEMBERS, OPTIONS), MEMBERS, OPTIONS);
+  const { worker, figures } = await setUp(t, second);
+  worker.resume(JSON.stringify({ epoch: second.epoch, after: { hashHex: 'ffffffffffffffff', bucket: 'b', key: 'k4' }, pending: 0, done: false, adoptedMs: 0, passStartedMs: 0, bucketsSynced: true }));
+  await untilIdle(worker);
+  t.equal(figures.rebalance.scanned, KEYS.length, 'every key is walked, none passed over by the old cursor');
 });
