@@ -436,7 +436,8 @@ export function formatStatus(rows: readonly (NodeWorkStatus | { nodeId: string; 
         `shards verified ${scrub.shardsVerified} (${mb(scrub.bytesVerified)}), checksum failures ${scrub.checksumFailures}, missing ${scrub.missingShards}`,
       `  repair     ${repairProgress(repair.done, repair.pending, workers.repair.itemsPerSecond ?? 0)}done ${repair.done}, pending ${repair.pending}, failed attempts ${repair.failed}, quarantined ${row.quarantinedShards}; ` +
         `rebuilt ${repair.shardsRebuilt} shards, ${mb(repair.bytesRebuilt)} at ${repair.mbPerSecond.toFixed(1)} MB/s`,
-      `  audit      passes ${audit.passes}, objects below full redundancy ${audit.belowFullRedundancy}`,
+      `  audit      passes ${audit.passes}, objects below full redundancy ${audit.belowFullRedundancy}` +
+        ((audit.partitionsUnchecked ?? 0) > 0 ? `, partitions passed over unanswered ${audit.partitionsUnchecked ?? 0}` : ''),
       workers.rebalance.worker['enabled'] === false
         ? '  rebalance  off (healing.rebalance / TESSERA_REBALANCE)'
         : `  rebalance  ${rebalancing ? `${progressBar(rebalance.progress)} ${timeLeft(rebalance.etaSeconds)}` : 'idle'}; ` +

@@ -147,7 +147,7 @@ export const WorkFigures = Type.Object({
     mbPerSecond: Rate,
   }),
   /** Audit of the partitions this node leads. */
-  audit: Type.Object({ passes: Count, partitionsChecked: Count, digestMismatches: Count, belowFullRedundancy: Count, lastPassMs: TimeOrNull }),
+  audit: Type.Object({ passes: Count, partitionsChecked: Count, partitionsUnchecked: Type.Optional(Count), digestMismatches: Count, belowFullRedundancy: Count, lastPassMs: TimeOrNull }),
   /** Rebalance after a ring change. */
   rebalance: Type.Object({
     epoch: Count,

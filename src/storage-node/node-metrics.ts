@@ -51,6 +51,13 @@ const WORK_FIGURES: readonly Figure[] = [
   { name: 'repair_rebuilt_bytes_total', help: 'Shard bytes rebuilt by repair', kind: 'counter', value: (s) => s.figures.repair.bytesRebuilt },
   { name: 'quarantined_shards', help: 'Shards quarantined for repair (failed checksums or missing data)', kind: 'gauge', value: (s) => s.quarantinedShards },
   { name: 'audit_passes_total', help: 'Audit passes over the partitions this node leads', kind: 'counter', value: (s) => s.figures.audit.passes },
+  { name: 'audit_partitions_checked_total', help: 'Partitions audited: the members\' digests compared', kind: 'counter', value: (s) => s.figures.audit.partitionsChecked },
+  {
+    name: 'audit_partitions_unchecked_total',
+    help: 'Partitions an audit passed over because fewer than two members answered their digest in time',
+    kind: 'counter',
+    value: (s) => s.figures.audit.partitionsUnchecked ?? 0,
+  },
   {
     name: 'objects_below_full_redundancy',
     help: 'Versions some member of their node set lacked at the last audit pass',

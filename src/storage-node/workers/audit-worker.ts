@@ -42,6 +42,8 @@ const PAGE_ENTRIES = 1_000;
 interface PartitionFindings {
   queued: number;
   lacking: number;
+  /** Fewer than two members answered their digest: nothing was compared. */
+  unchecked?: true;
 }
 
 /** One partition's audit in flight; `outcome` is set when it settles. */
@@ -139,7 +141,8 @@ export class AuditWorker implements Worker {
       queued += outcome.queued;
       if (audit.pass !== this.pass) continue;
       items += 1;
-      this.options.figures.audit.partitionsChecked += 1;
+      if (outcome.unchecked === true) this.options.figures.audit.partitionsUnchecked += 1;
+      else this.options.figures.audit.partitionsChecked += 1;
       this.belowThisPass += outcome.lacking;
     }
     if (queued > 0) this.options.onFindings();
@@ -212,7 +215,8 @@ export class AuditWorker implements Worker {
     signal.throwIfAborted();
     const answered = members.filter((_, i) => digests[i]?.ok === true);
     const values = new Set(digests.flatMap((d) => (d.ok ? [d.value.digest] : [])));
-    if (answered.length < 2 || values.size <= 1) return { queued: 0, lacking: 0 };
+    if (answered.length < 2) return { queued: 0, lacking: 0, ...(members.length < 2 ? {} : { unchecked: true as const }) };
+    if (values.size <= 1) return { queued: 0, lacking: 0 };
     figures.audit.digestMismatches += 1;
     const listings = await Promise.all(answered.map((node) => this.listAll(node, partition, ring.partitionBits, signal)));
     const keys = new Map<string, { newest: ObjectRecord; held: Map<string, PartitionEntry> }>();

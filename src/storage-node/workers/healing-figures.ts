@@ -36,6 +36,8 @@ export class HealingFigures {
   readonly audit = {
     passes: 0,
     partitionsChecked: 0,
+    /** Partitions a pass could not compare: fewer than two members answered their digest in time. */
+    partitionsUnchecked: 0,
     digestMismatches: 0,
     /** Versions some member of their set lacked at the last pass (objects below full redundancy). */
     belowFullRedundancy: 0,

@@ -236,3 +236,34 @@ t.test('concurrent audits find every shard a wiped node lost, and a restart resu
   }
   t.same(warnings, [], 'no abort-listener warnings');
 });
+
+t.test('a partition whose digest only one member answers is counted as passed over, not as audited', async (t) => {
+  const root = await tempDir(t, 'audit-unanswered');
+  const node = new StorageNode({ nodeId: 'node-0', dataDir: join(root, 'node-0'), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger(), healing: false, resolveEveryMs: 0 });
+  await node.start();
+  // Five members that refuse every connection at once: only node-0 answers its own digests.
+  const config = parseGatewayConfig({
+    listen: '127.0.0.1:0',
+    credentials: [{ accessKeyId: 'audit-access', secretAccessKey: 'audit-secret' }],
+    clusterSecret: SECRET,
+    erasure: { dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024 },
+    partitionBits: 4,
+    nodes: Array.from({ length: 6 }, (_, i) => ({ id: `node-${i}`, address: i === 0 ? `127.0.0.1:${node.address.port}` : '127.0.0.1:1', zone: 'test' })),
+  });
+  const ring = ringFromConfig(config);
+  const peers = new PeerClients(SECRET);
+  const figures = new HealingFigures();
+  const worker = new AuditWorker({ nodeId: 'node-0', ring: () => ring, peers, figures, logger: silentLogger(), enqueue: () => true, onFindings: () => undefined, tombstoneGraceMs: 24 * 3600_000 });
+  const runner = new WorkerRunner({ worker, cursors: new MemoryCursors(), logger: silentLogger(), idleMs: 60_000, errorBackoffMs: 10 });
+  t.teardown(async () => {
+    await runner.close();
+    await peers.close();
+    await node.close();
+  });
+  await runner.start();
+  await until('the pass ends', () => figures.audit.passes === 1);
+  const led = ring.table.filter((row) => row[0] === 'node-0').length;
+  t.ok(led > 0, `node-0 leads ${led} partitions`);
+  t.equal(figures.audit.partitionsUnchecked, led, 'every partition it leads was passed over');
+  t.equal(figures.audit.partitionsChecked, 0, 'none counts as audited');
+});
