@@ -30,6 +30,18 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
   }
 }
 
+/** The gateway configuration of a 4+2 cluster of nodes node-0, node-1, … at `addresses`. */
+function clusterConfig(partitionBits: number, addresses: readonly string[]): ReturnType<typeof parseGatewayConfig> {
+  return parseGatewayConfig({
+    listen: '127.0.0.1:0',
+    credentials: [{ accessKeyId: 'audit-access', secretAccessKey: 'audit-secret' }],
+    clusterSecret: SECRET,
+    erasure: { dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024 },
+    partitionBits,
+    nodes: addresses.map((address, i) => ({ id: `node-${i}`, address, zone: 'test' })),
+  });
+}
+
 /** Cursors in memory, with every value ever saved. */
 class MemoryCursors implements CursorStore {
   readonly saved: (string | null)[] = [];
@@ -128,14 +140,7 @@ t.test('concurrent audits find every shard a wiped node lost, and a restart resu
   };
   const nodes: StorageNode[] = [];
   for (let i = 0; i < 6; i += 1) nodes.push(await startNode(i));
-  const config = parseGatewayConfig({
-    listen: '127.0.0.1:0',
-    credentials: [{ accessKeyId: 'audit-access', secretAccessKey: 'audit-secret' }],
-    clusterSecret: SECRET,
-    erasure: { dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024 },
-    partitionBits: 6,
-    nodes: nodes.map((node, i) => ({ id: `node-${i}`, address: `127.0.0.1:${node.address.port}`, zone: 'test' })),
-  });
+  const config = clusterConfig(6, nodes.map((node) => `127.0.0.1:${node.address.port}`));
   const ring: Ring = ringFromConfig(config);
   const gateway = new Gateway({ config, logger });
   const { port } = await gateway.start();
@@ -242,15 +247,7 @@ t.test('a partition whose digest only one member answers is counted as passed ov
   const node = new StorageNode({ nodeId: 'node-0', dataDir: join(root, 'node-0'), host: '127.0.0.1', port: 0, clusterSecret: SECRET, logger: silentLogger(), healing: false, resolveEveryMs: 0 });
   await node.start();
   // Five members that refuse every connection at once: only node-0 answers its own digests.
-  const config = parseGatewayConfig({
-    listen: '127.0.0.1:0',
-    credentials: [{ accessKeyId: 'audit-access', secretAccessKey: 'audit-secret' }],
-    clusterSecret: SECRET,
-    erasure: { dataShards: 4, parityShards: 2, blockSizeBytes: 64 * 1024 },
-    partitionBits: 4,
-    nodes: Array.from({ length: 6 }, (_, i) => ({ id: `node-${i}`, address: i === 0 ? `127.0.0.1:${node.address.port}` : '127.0.0.1:1', zone: 'test' })),
-  });
-  const ring = ringFromConfig(config);
+  const ring = ringFromConfig(clusterConfig(4, [`127.0.0.1:${node.address.port}`, ...Array<string>(5).fill('127.0.0.1:1')]));
   const peers = new PeerClients(SECRET);
   const figures = new HealingFigures();
   const worker = new AuditWorker({ nodeId: 'node-0', ring: () => ring, peers, figures, logger: silentLogger(), enqueue: () => true, onFindings: () => undefined, tombstoneGraceMs: 24 * 3600_000 });
