@@ -263,8 +263,8 @@ export class NodeCalls {
       if (call.op === 'digest') return { ok: true, value: await this.partitionDigest(call.partition, call.bits, signal) };
       return { ok: true, value: await this.objectStatus(call.bucket, call.key, call.withInlineShard) };
     } catch (err) {
-      // Nobody reads the answer of a call its sender stopped waiting for.
-      if (signal.aborted) return { ok: false, code: 'Unavailable', message: 'the batch was cancelled' };
+      // Nobody reads the answer of a call its sender stopped waiting for; any other failure is still logged.
+      if (signal.aborted && err === signal.reason) return { ok: false, code: 'Unavailable', message: 'the batch was cancelled' };
       const answer = wireAnswerOf(err);
       if (answer.code === 'Internal') log.error({ err }, 'node batch call failed');
       return { ok: false, ...answer };

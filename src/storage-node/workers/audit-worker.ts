@@ -42,8 +42,8 @@ const PAGE_ENTRIES = 1_000;
 interface PartitionFindings {
   queued: number;
   lacking: number;
-  /** Fewer than two members answered their digest: nothing was compared. */
-  unchecked?: true;
+  /** Fewer than two members of a set of several answered their digest: nothing was compared. */
+  unchecked?: boolean;
 }
 
 /** One partition's audit in flight; `outcome` is set when it settles. */
@@ -215,7 +215,7 @@ export class AuditWorker implements Worker {
     signal.throwIfAborted();
     const answered = members.filter((_, i) => digests[i]?.ok === true);
     const values = new Set(digests.flatMap((d) => (d.ok ? [d.value.digest] : [])));
-    if (answered.length < 2) return { queued: 0, lacking: 0, ...(members.length < 2 ? {} : { unchecked: true as const }) };
+    if (answered.length < 2) return { queued: 0, lacking: 0, unchecked: members.length >= 2 };
     if (values.size <= 1) return { queued: 0, lacking: 0 };
     figures.audit.digestMismatches += 1;
     const listings = await Promise.all(answered.map((node) => this.listAll(node, partition, ring.partitionBits, signal)));
