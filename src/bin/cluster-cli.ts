@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULTS, TesseraError, readSecretFile, writeSecretFile, type Env } from '../common/index.js';
 import { DEFAULT_PARTITION_BITS, buildRing, parseRing, type Ring } from '../placement/index.js';
 import { operatorSecret } from './config-files.js';
-import { UsageError, loadRing, parseNodeSpec, readNodesFile, showRing, writeRing } from './ring-cli.js';
+import { UsageError, fillOption, loadRing, parseNodeSpec, readNodesFile, showRing, writeRing } from './ring-cli.js';
 import { describePush, newestHeldRing, pushRing, type PushTarget } from './ring-push.js';
 import { CLUSTER_USAGE, PUSH_USAGE } from './help.js';
 
@@ -23,6 +23,7 @@ const INIT_OPTIONS = {
   'parity-shards': { type: 'string' },
   'partition-bits': { type: 'string' },
   seed: { type: 'string' },
+  fill: { type: 'string' },
   'secret-file': { type: 'string' },
   push: { type: 'boolean' },
   'wait-ms': { type: 'string' },
@@ -70,6 +71,7 @@ async function clusterInit(args: string[], io: CliIo): Promise<number> {
     replicas: dataShards + parityShards,
     partitionBits: integerFlag(values['partition-bits'], 'partition-bits', DEFAULT_PARTITION_BITS, 0, 20),
     seed: integerFlag(values.seed, 'seed', 0, 0, Number.MAX_SAFE_INTEGER),
+    fill: fillOption(values.fill),
   });
   // The directory holds the secret and the S3 key: its owner's only, when it is made here.
   await mkdir(out, { recursive: true, mode: 0o700 });

@@ -272,7 +272,7 @@ export const PLAN_USAGE = `usage: tessera plan durability --ec K+M --afr PCT --d
 /** Usage text of `tessera ring`. */
 export const RING_USAGE = `usage: tessera ring <command> [options]
 
-  create   RING --node SPEC... | --nodes FILE  [--replicas N] [--partition-bits B] [--seed S] [--force]
+  create   RING --node SPEC... | --nodes FILE  [--replicas N] [--partition-bits B] [--seed S] [--fill F] [--force]
            write a new ring (epoch 1); defaults: 6 replicas (4+2), ${USAGE_DEFAULTS.partitionBits} partition bits, seed 0
   add      RING --node SPEC...  [--seed S] [--out FILE]   add nodes, write the next epoch
   remove   RING ID...           [--seed S] [--out FILE]   drop nodes at once (to drain gently, reweight to 0 first)
@@ -286,6 +286,8 @@ export const RING_USAGE = `usage: tessera ring <command> [options]
   --nodes  a JSON file: an array of {id, address, zone?, weight?}, or an object with such a "nodes" array
   --out    write the new ring there instead of replacing RING (to diff it first)
   --seed   the builder is deterministic: the same ring, members and seed give the same table
+  --fill   how a new ring's table is filled: paced (default; fast at any size) or urgency (the
+           table a gateway derives from the same node list and seed 0)
 `;
 
 /** Usage of `tessera cluster`. */
@@ -301,6 +303,7 @@ export const CLUSTER_USAGE = `usage: tessera cluster init --node SPEC... | --nod
   --parity-shards M    erasure parity shards (default ${USAGE_DEFAULTS.parityShards}); the ring places K+M shards
   --partition-bits B   2^B partitions (default ${USAGE_DEFAULTS.partitionBits})
   --seed S             ring builder seed (default 0; the same inputs give the same ring)
+  --fill F             paced (default) or urgency: how the ring's table is filled (tessera ring --help)
   --secret-file FILE   use this cluster secret instead of making one (e.g. a mounted Kubernetes Secret)
   --push               hand the ring to every node now, waiting for them to start (see --wait-ms)
   --wait-ms MS         how long --push waits for unreachable nodes (default 120000)

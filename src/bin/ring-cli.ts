@@ -13,7 +13,7 @@ import {
   ringStats,
   serializeRing,
 } from '../placement/index.js';
-import type { Ring, RingNode } from '../placement/index.js';
+import type { Ring, RingFill, RingNode } from '../placement/index.js';
 import { RING_USAGE } from './help.js';
 
 /** Where the ring CLI writes: plain strings, so tests capture them and the entry point forwards them. */
@@ -35,6 +35,16 @@ export class UsageError extends TesseraError<'Usage'> {
   }
 }
 
+/**
+ * How `--fill` fills a new ring's table; paced unless told. A ring written to a file is read as it
+ * is, so it may use the faster fill; only rings derived from a node list keep the urgency fill.
+ */
+export function fillOption(value: string | undefined): RingFill {
+  if (value === undefined || value === 'paced') return 'paced';
+  if (value === 'urgency') return 'urgency';
+  throw new UsageError(`--fill must be paced or urgency; got ${JSON.stringify(value)}`);
+}
+
 function usage(message: string, full = false): never {
   throw new UsageError(message, full);
 }
@@ -45,6 +55,7 @@ const OPTIONS = {
   replicas: { type: 'string' },
   'partition-bits': { type: 'string' },
   seed: { type: 'string' },
+  fill: { type: 'string' },
   force: { type: 'boolean' },
   out: { type: 'string' },
   'data-shards': { type: 'string' },
@@ -249,7 +260,7 @@ async function run(args: string[], io: RingCliIo): Promise<void> {
       if (!values.force && (await access(path).then(() => true, () => false))) usage(`${path} exists; pass --force to replace it`);
       const replicas = integerOption(values.replicas, 'replicas', DEFAULT_REPLICAS);
       const partitionBits = integerOption(values['partition-bits'], 'partition-bits', DEFAULT_PARTITION_BITS);
-      const ring = buildRing(null, members, { replicas, partitionBits, seed: integerOption(values.seed, 'seed', 0) });
+      const ring = buildRing(null, members, { replicas, partitionBits, seed: integerOption(values.seed, 'seed', 0), fill: fillOption(values.fill) });
       await writeRing(path, ring);
       io.stdout(`wrote ${path}\n${showRing(path, ring)}`);
       return;

@@ -5,7 +5,7 @@ export { parseRing, serializeRing } from './ring-format.js';
 export { RingLocator, sameNodes } from './ring-locator.js';
 export type { Placement } from './ring-locator.js';
 export { buildRing, FIRST_RING_EPOCH } from './ring-builder.js';
-export type { BuildOptions } from './ring-builder.js';
+export type { BuildOptions, RingFill } from './ring-builder.js';
 export { movedSlots, planChange } from './ring-plan.js';
 export type { PartitionMove, RingPlan } from './ring-plan.js';
 export { minimumSlotMoves, ringStats } from './ring-stats.js';

@@ -1,6 +1,7 @@
 import { encodeUtf8Into } from './encode-utf8.js';
 import { RING_VERSION, checkNodes, checkShape, invalidRing } from './ring.js';
 import type { Ring, RingNode } from './ring.js';
+import { fillPacedTable } from './paced-fill.js';
 import { freezeRing } from './ring-format.js';
 import { SeededRandom } from './seeded-random.js';
 import { SlotAssigner } from './slot-assigner.js';
@@ -8,11 +9,21 @@ import { clusterLayout, integerQuotas } from './slot-quotas.js';
 import type { ClusterLayout } from './slot-quotas.js';
 import { XxHash64 } from './xxhash64.js';
 
+/**
+ * How a fresh table is filled. `urgency` (the default) places every slot through heaps of real-valued
+ * urgencies; it is what every gateway deriving its ring from a node list has always built, so its
+ * output never changes. `paced` schedules each node's slots on integer due rows and builds large
+ * rings several times faster, with the same guarantees; its rings differ, so it is for rings
+ * written to a file. Rebuilds from a previous ring ignore it.
+ */
+export type RingFill = 'urgency' | 'paced';
+
 /** Shape and seed of a ring build; the same previous ring, members and options always give the same ring. */
 export interface BuildOptions {
   replicas: number;
   partitionBits: number;
   seed: number;
+  fill?: RingFill;
 }
 
 /** Per-name tie-break ranks from the seed; hashed by name so they survive other nodes joining or leaving. */
@@ -112,29 +123,53 @@ function enforceZoneCaps(
  */
 function balanceShardIndexes(table: Int32Array, replicas: number, counts: Int32Array, ranks: Uint32Array): void {
   const held = new Int32Array(counts.length * replicas);
+  // The row's members, with what the choice compares, copied into arrays the size of a row: the
+  // scan below reads each of them replicas / 2 times, and swaps them as it swaps the row.
+  const members = new Int32Array(replicas);
+  const offsets = new Int32Array(replicas);
+  const slots = new Float64Array(replicas);
+  const memberRanks = new Uint32Array(replicas);
   for (let base = 0; base < table.length; base += replicas) {
+    for (let j = 0; j < replicas; j++) {
+      const x = table[base + j]!;
+      members[j] = x;
+      offsets[j] = x * replicas;
+      slots[j] = counts[x]!;
+      memberRanks[j] = ranks[x]!;
+    }
     for (let i = 0; i < replicas; i++) {
+      // The member holding index i least often for its slots, lowest rank on a tie.
       let best = i;
-      let b = table[base + i]!;
-      let heldB = held[b * replicas + i]!;
-      let countB = counts[b]!;
+      let heldB = held[offsets[i]! + i]!;
+      let countB = slots[i]!;
+      let rankB = memberRanks[i]!;
       for (let j = i + 1; j < replicas; j++) {
-        const a = table[base + j]!;
-        const lhs = held[a * replicas + i]! * countB;
-        const rhs = heldB * counts[a]!;
-        if (lhs < rhs || (lhs === rhs && ranks[a]! < ranks[b]!)) {
+        const heldA = held[offsets[j]! + i]!;
+        const lhs = heldA * countB;
+        const rhs = heldB * slots[j]!;
+        if (lhs < rhs || (lhs === rhs && memberRanks[j]! < rankB)) {
           best = j;
-          b = a;
-          heldB = held[a * replicas + i]!;
-          countB = counts[a]!;
+          heldB = heldA;
+          countB = slots[j]!;
+          rankB = memberRanks[j]!;
         }
       }
-      const chosen = b;
-      table[base + best] = table[base + i]!;
-      table[base + i] = chosen;
-      held[chosen * replicas + i]! += 1;
+      if (best !== i) {
+        swap(members, i, best);
+        swap(offsets, i, best);
+        swap(slots, i, best);
+        swap(memberRanks, i, best);
+      }
+      table[base + i] = members[i]!;
+      held[offsets[i]! + i]! += 1;
     }
   }
+}
+
+function swap(items: Int32Array | Uint32Array | Float64Array, i: number, j: number): void {
+  const t = items[i]!;
+  items[i] = items[j]!;
+  items[j] = t;
 }
 
 /** The epoch of a cluster's first ring, the one built without a previous ring. */
@@ -150,6 +185,9 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
   checkShape(replicas, partitionBits);
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
     invalidRing(`seed must be a safe integer; got ${JSON.stringify(seed)}`);
+  }
+  if (options.fill !== undefined && options.fill !== 'urgency' && options.fill !== 'paced') {
+    invalidRing(`fill must be urgency or paced; got ${JSON.stringify(options.fill)}`);
   }
   const nodes = checkNodes(members, 'members').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const weighted = nodes.filter((node) => node.weight > 0).length;
@@ -174,6 +212,9 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
   const order = random.shuffle(identity);
   // An empty table breaks no cap; a rebuild may (zones were added, or a node changed zone).
   if (previous) enforceZoneCaps(table, replicas, layout, quota, counts, order, random);
+  const paced = previous === null && options.fill === 'paced';
+  // The assigner then only finishes what the paced fill left short, as it would a rebuild.
+  if (paced) fillPacedTable({ replicas, partitions, table, quota, zoneOf: layout.zoneOf, zoneCaps: layout.zoneCaps, order, random });
   const assigner = new SlotAssigner({
     replicas,
     partitions,
@@ -185,7 +226,7 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
     zoneRanks,
     order,
     random,
-    fresh: previous === null,
+    fresh: previous === null && !paced,
   });
   assigner.run();
   if (!previous) balanceShardIndexes(table, replicas, assigner.count, ranks);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { t } from 'tap';
 import { runRingCli } from '../../src/bin/ring-cli.js';
-import { RingLocator, parseRing } from '../../src/placement/index.js';
+import { RingLocator, buildRing, parseRing } from '../../src/placement/index.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-ring-cli-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -40,6 +40,18 @@ t.test('create is deterministic and refuses to overwrite without --force', async
   t.match(again.err, /exists; pass --force/);
   t.equal((await ring('create', file('b.json'), ...nodeArgs(9), '--seed', '7', '--force')).code, 0);
   t.not(await readFile(file('b.json'), 'utf8'), await readFile(file('a.json'), 'utf8'), 'another seed, another table');
+});
+
+t.test('create fills paced by default; --fill urgency writes the table a gateway derives from the same nodes', async (t) => {
+  const nodes = parseRing(await readFile(file('a.json'), 'utf8')).nodes;
+  const options = { replicas: 6, partitionBits: 8, seed: 0 };
+  t.same(parseRing(await readFile(file('a.json'), 'utf8')).table, buildRing(null, nodes, { ...options, fill: 'paced' }).table);
+  const r = await ring('create', file('urgency.json'), ...nodeArgs(9), '--partition-bits', '8', '--fill', 'urgency');
+  t.equal(r.code, 0, r.err);
+  t.same(parseRing(await readFile(file('urgency.json'), 'utf8')).table, buildRing(null, nodes, options).table);
+  const bad = await ring('create', file('bad.json'), ...nodeArgs(9), '--fill', 'fastest');
+  t.equal(bad.code, 2);
+  t.match(bad.err, /--fill must be paced or urgency/);
 });
 
 t.test('create reads --nodes from a node list or a config-shaped file, with config defaults', async (t) => {
