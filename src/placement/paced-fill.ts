@@ -20,177 +20,236 @@ export interface PacedFillInput {
 // cluster whose zones barely fit their caps gets there, and never for more than a few rows.
 const WALK_BUDGET = 1 << 16;
 
+// Each node's state is one record of integers, so placing a slot touches one cache line per node
+// rather than one per array.
+const PLACED = 0;
+const QUOTA = 1;
+const ZONE = 2;
+const IN_ROW = 3;
+/** The calendar's links: the next and previous node due the same day, -1 at either end. */
+const NEXT = 4;
+const PREV = 5;
+/** The day (visiting index) the node is due, -1 when it is not in the calendar. */
+const DAY = 6;
+/** Integers per record. */
+const NODE_FIELDS = 8;
+
+const UNIT = 1 / 4294967296;
+
 /**
  * Fills an empty table so every node's slots are spread evenly over the partitions, in time
- * linear in the slots. Each node with a quota of q slots is given a due row for each of them:
- * the c-th at (c + u) x P / q of the P rows, u drawn anew for every slot, so a node comes round at
- * its own pace and the order of equal nodes is shuffled on every round (a fixed order would pair
- * the same nodes in partition after partition). Rows are visited in seeded random order. Each row
- * first takes what can no longer wait, exactly as the heap fill does (a node owed as many slots as
- * rows are left, a zone owed more than its cap can place in the rows after this one); the rest of
- * the row takes the nodes due soonest whose zone is under its cap. Due rows are integers, so the
- * nodes wait in a calendar of one list per row instead of a heap: placing a slot costs a constant.
- * Whatever the fill leaves short (a zone at its cap in every row) is finished by the assigner.
+ * linear in the slots, and returns how many slots it left empty.
+ *
+ * Each node with a quota of q slots is given a due row for each of them: the c-th at
+ * (c + u) x P / q of the P rows, u drawn anew for every slot, so a node comes round at its own
+ * pace and the order of equal nodes is shuffled on every round (a fixed order would pair the same
+ * nodes in partition after partition). Rows are visited in seeded random order. Each row first
+ * takes what can no longer wait, exactly as the heap fill does (a node owed as many slots as rows
+ * are left, a zone owed more than its cap can place in the rows after this one); the rest of the
+ * row takes the nodes due soonest whose zone is under its cap. Due rows are integers, so the nodes
+ * wait in a calendar of one list per row (a day) instead of a heap: placing a slot costs a
+ * constant. Whatever the fill leaves short (a zone at its cap in every row) is for the assigner
+ * to finish.
  */
-export function fillPacedTable(input: PacedFillInput): void {
-  const { replicas, partitions, quota, zoneOf, zoneCaps, order, random } = input;
-  const nodeCount = quota.length;
-  const rows = new Int32Array(partitions * replicas).fill(-1);
-  const placed = new Int32Array(nodeCount);
-  const zoneDeficit = new Int32Array(zoneCaps.length);
-  const inRow = new Uint8Array(nodeCount);
-  const zoneInRow = new Int32Array(zoneCaps.length);
-  const calendar = new Calendar(partitions, nodeCount);
-  const scale = partitions / 4294967296;
-  const schedule = (x: number, after: number): void => {
-    // Due at (placed + u) x P / q: the product stays below 2^53, so the floor is exact.
-    const due = Math.floor(((placed[x]! * 4294967296 + random.nextUint32()) * scale) / quota[x]!);
-    calendar.add(x, due < after ? after : due);
-  };
-  const nodeIds: number[] = [];
-  for (let x = 0; x < nodeCount; x++) {
-    if (zoneOf[x]! < 0 || quota[x]! <= 0) continue;
-    nodeIds.push(x);
-    zoneDeficit[zoneOf[x]!]! += quota[x]!;
-    schedule(x, 0);
+export function fillPacedTable(input: PacedFillInput): number {
+  return new PacedFill(input).run();
+}
+
+class PacedFill {
+  private readonly replicas: number;
+  private readonly partitions: number;
+  private readonly input: PacedFillInput;
+  private readonly random: SeededRandom;
+  private readonly zoneCaps: Int32Array;
+  /** The table in visiting order, scattered to the partitions at the end. */
+  private readonly rows: Int32Array;
+  private readonly stride: number;
+  private readonly node: Int32Array;
+  private readonly zoneDeficit: Int32Array;
+  private readonly zoneInRow: Int32Array;
+  /** Per day, its first and last node; days before `earliest` are empty. */
+  private readonly head: Int32Array;
+  private readonly tail: Int32Array;
+  private earliest = 0;
+  private readonly nodes: Deadlines;
+  private readonly zones: Deadlines;
+  private base = 0;
+  private filled = 0;
+
+  constructor(input: PacedFillInput) {
+    const { replicas, partitions, quota, zoneOf, zoneCaps } = input;
+    const nodeCount = quota.length;
+    this.input = input;
+    this.replicas = replicas;
+    this.partitions = partitions;
+    this.random = input.random;
+    this.zoneCaps = zoneCaps;
+    this.rows = new Int32Array(partitions * replicas).fill(-1);
+    this.stride = NODE_FIELDS;
+    this.node = new Int32Array(nodeCount * this.stride);
+    this.zoneDeficit = new Int32Array(zoneCaps.length);
+    this.zoneInRow = new Int32Array(zoneCaps.length);
+    this.head = new Int32Array(partitions).fill(-1);
+    this.tail = new Int32Array(partitions).fill(-1);
+    const nodeIds: number[] = [];
+    for (let x = 0; x < nodeCount; x++) {
+      const r = x * this.stride;
+      this.node[r + ZONE] = zoneOf[x]!;
+      this.node[r + QUOTA] = quota[x]!;
+      this.node[r + DAY] = -1;
+      if (zoneOf[x]! < 0 || quota[x]! <= 0) continue;
+      nodeIds.push(x);
+      this.zoneDeficit[zoneOf[x]!]! += quota[x]!;
+      this.schedule(x, 0);
+    }
+    this.nodes = new Deadlines((x) => this.deficit(x), nodeIds, nodeCount, partitions);
+    this.zones = new Deadlines(
+      (z) => this.zoneLevel(z),
+      Array.from(zoneCaps, (_, z) => z),
+      zoneCaps.length,
+      partitions,
+    );
   }
-  const zoneIds = Array.from(zoneCaps, (_, z) => z);
-  const deficit = (x: number): number => quota[x]! - placed[x]!;
-  const zoneLevel = (z: number): number => Math.ceil(zoneDeficit[z]! / zoneCaps[z]!);
-  const nodes = new Deadlines(deficit, nodeIds, nodeCount, partitions);
-  const zones = new Deadlines(zoneLevel, zoneIds, zoneCaps.length, partitions);
-  let base = 0;
-  let filled = 0;
-  const fits = (x: number): boolean => inRow[x] === 0 && zoneInRow[zoneOf[x]!]! < zoneCaps[zoneOf[x]!]!;
-  const take = (x: number, visited: number): void => {
-    const z = zoneOf[x]!;
-    const nodeBefore = deficit(x);
-    const zoneBefore = zoneLevel(z);
-    rows[base + filled++] = x;
-    inRow[x] = 1;
-    zoneInRow[z]! += 1;
-    placed[x]! += 1;
-    zoneDeficit[z]! -= 1;
-    nodes.moved(x, nodeBefore, deficit(x));
-    zones.moved(z, zoneBefore, zoneLevel(z));
-    calendar.remove(x);
-    if (placed[x]! < quota[x]!) schedule(x, Math.min(partitions - 1, visited + 1));
-  };
-  // The first node in calendar order, from the earliest day on, that `accept` takes; -1 if the
-  // walk's budget runs out first.
-  const walk = (accept: (x: number) => boolean): number => {
-    let steps = 0;
-    for (let day = calendar.earliest(); day < partitions && steps < WALK_BUDGET; day++) {
-      steps++;
-      for (let x = calendar.head[day]!; x >= 0 && steps < WALK_BUDGET; x = calendar.next[x]!) {
-        steps++;
-        if (accept(x)) return x;
+
+  run(): number {
+    const { replicas, partitions, rows } = this;
+    let short = 0;
+    for (let visited = 0; visited < partitions; visited++) {
+      this.base = visited * replicas;
+      this.filled = 0;
+      this.fillRow(visited);
+      for (let i = 0; i < this.filled; i++) {
+        const x = rows[this.base + i]!;
+        this.node[x * this.stride + IN_ROW] = 0;
+        this.zoneInRow[this.node[x * this.stride + ZONE]!] = 0;
       }
+      short += replicas - this.filled;
     }
-    return -1;
-  };
-  const byNodeNeed = (x: number, y: number): number => deficit(y) - deficit(x) || x - y;
-  const byZoneNeed = (z: number, w: number): number => zoneDeficit[w]! / zoneCaps[w]! - zoneDeficit[z]! / zoneCaps[z]! || z - w;
-  const urgent: number[] = [];
-  for (let visited = 0; visited < partitions; visited++) {
-    const rowsLeft = partitions - visited;
-    base = visited * replicas;
-    filled = 0;
-    nodes.collect(rowsLeft);
-    if (nodes.due.length > 0) {
-      urgent.length = 0;
-      for (const x of nodes.due) if (deficit(x) > 0) urgent.push(x);
-      urgent.sort(byNodeNeed);
-      for (const x of urgent) if (filled < replicas && fits(x)) take(x, visited);
+    const { order, table } = this.input;
+    for (let visited = 0, from = 0; visited < partitions; visited++) {
+      const to = order[visited]! * replicas;
+      for (let i = 0; i < replicas; i++) table[to + i] = rows[from++]!;
     }
-    zones.collect(rowsLeft);
-    if (zones.due.length > 0) {
-      urgent.length = 0;
-      for (const z of zones.due) if (zoneDeficit[z]! > 0) urgent.push(z);
-      urgent.sort(byZoneNeed);
+    return short;
+  }
+
+  private deficit(x: number): number {
+    return this.node[x * this.stride + QUOTA]! - this.node[x * this.stride + PLACED]!;
+  }
+
+  private zoneLevel(z: number): number {
+    return Math.ceil(this.zoneDeficit[z]! / this.zoneCaps[z]!);
+  }
+
+  private fillRow(visited: number): void {
+    const { replicas, node, stride, head, zoneDeficit, zoneCaps, zoneInRow } = this;
+    const rowsLeft = this.partitions - visited;
+    // Nodes that must be in every remaining row.
+    this.nodes.collect(rowsLeft);
+    if (this.nodes.due.length > 0) {
+      const urgent = this.nodes.due.filter((x) => this.deficit(x) > 0).sort((x, y) => this.deficit(y) - this.deficit(x) || x - y);
+      for (const x of urgent) if (this.filled < replicas && this.fits(x)) this.take(x, visited);
+    }
+    // Zones that must put members into this row to still fit in the rows after it.
+    this.zones.collect(rowsLeft);
+    if (this.zones.due.length > 0) {
+      const urgent = this.zones.due
+        .filter((z) => zoneDeficit[z]! > 0)
+        .sort((z, w) => zoneDeficit[w]! / zoneCaps[w]! - zoneDeficit[z]! / zoneCaps[z]! || z - w);
       for (const z of urgent) {
         let owed = zoneDeficit[z]! - zoneCaps[z]! * (rowsLeft - 1);
-        while (owed > 0 && filled < replicas && zoneInRow[z]! < zoneCaps[z]!) {
-          const x = walk((y) => zoneOf[y] === z && inRow[y] === 0);
+        while (owed > 0 && this.filled < replicas && zoneInRow[z]! < zoneCaps[z]!) {
+          const x = this.firstOfZone(z);
           if (x < 0) break;
-          take(x, visited);
+          this.take(x, visited);
           owed--;
         }
       }
     }
-    // The rest: due soonest first. Scanning by hand rather than through walk() keeps the common
-    // case (the first entries fit) free of a closure call per entry.
+    // The rest of the row: due soonest first.
     let steps = 0;
-    for (let day = calendar.earliest(); filled < replicas && day < partitions && steps < WALK_BUDGET; day++) {
+    for (let day = this.firstDay(); this.filled < replicas && day < this.partitions && steps < WALK_BUDGET; day++) {
       steps++;
-      let x = calendar.head[day]!;
-      while (x >= 0 && filled < replicas && steps < WALK_BUDGET) {
+      let x = head[day]!;
+      while (x >= 0 && this.filled < replicas && steps < WALK_BUDGET) {
         steps++;
-        const after = calendar.next[x]!;
-        if (fits(x)) take(x, visited);
+        const after = node[x * stride + NEXT]!;
+        if (this.fits(x)) this.take(x, visited);
         x = after;
       }
     }
-    for (let i = 0; i < filled; i++) {
-      const x = rows[base + i]!;
-      inRow[x] = 0;
-      zoneInRow[zoneOf[x]!] = 0;
+  }
+
+  private fits(x: number): boolean {
+    const r = x * this.stride;
+    const z = this.node[r + ZONE]!;
+    return this.node[r + IN_ROW] === 0 && this.zoneInRow[z]! < this.zoneCaps[z]!;
+  }
+
+  private take(x: number, visited: number): void {
+    const { node, zoneDeficit } = this;
+    const r = x * this.stride;
+    const z = node[r + ZONE]!;
+    const owed = node[r + QUOTA]! - node[r + PLACED]!;
+    const zoneOwed = zoneDeficit[z]!;
+    const cap = this.zoneCaps[z]!;
+    this.rows[this.base + this.filled++] = x;
+    node[r + IN_ROW] = 1;
+    node[r + PLACED] = node[r + QUOTA]! - owed + 1;
+    this.zoneInRow[z]! += 1;
+    zoneDeficit[z] = zoneOwed - 1;
+    this.nodes.moved(x, owed, owed - 1);
+    // A zone's level, ceil(owed / cap), falls only when owed - 1 is a multiple of the cap.
+    if ((zoneOwed - 1) % cap === 0) this.zones.moved(z, (zoneOwed - 1) / cap + 1, (zoneOwed - 1) / cap);
+    this.unschedule(x);
+    if (owed > 1) this.schedule(x, visited + 1 < this.partitions ? visited + 1 : this.partitions - 1);
+  }
+
+  /** The first node of zone z not in the row, in calendar order; -1 if the walk's budget runs out first. */
+  private firstOfZone(z: number): number {
+    const { node, stride, head } = this;
+    let steps = 0;
+    for (let day = this.firstDay(); day < this.partitions && steps < WALK_BUDGET; day++) {
+      steps++;
+      for (let x = head[day]!; x >= 0 && steps < WALK_BUDGET; x = node[x * stride + NEXT]!) {
+        steps++;
+        if (node[x * stride + ZONE] === z && node[x * stride + IN_ROW] === 0) return x;
+      }
     }
-  }
-  const table = input.table;
-  for (let visited = 0, from = 0; visited < partitions; visited++) {
-    const to = order[visited]! * replicas;
-    for (let i = 0; i < replicas; i++) table[to + i] = rows[from++]!;
-  }
-}
-
-/**
- * Nodes waiting for their due row: one doubly linked list per row (a day), appended at the tail,
- * so nodes due the same day keep the order they were scheduled in. Days before `first` are empty.
- */
-class Calendar {
-  readonly head: Int32Array;
-  readonly next: Int32Array;
-  private readonly tail: Int32Array;
-  private readonly prev: Int32Array;
-  private readonly dayOf: Int32Array;
-  private first = 0;
-
-  constructor(days: number, ids: number) {
-    this.head = new Int32Array(days).fill(-1);
-    this.tail = new Int32Array(days).fill(-1);
-    this.next = new Int32Array(ids).fill(-1);
-    this.prev = new Int32Array(ids).fill(-1);
-    this.dayOf = new Int32Array(ids).fill(-1);
+    return -1;
   }
 
-  /** Appends x to `day`; x must not be in the calendar. */
-  add(x: number, day: number): void {
-    const last = this.tail[day]!;
-    this.prev[x] = last;
-    this.next[x] = -1;
-    if (last >= 0) this.next[last] = x;
+  private firstDay(): number {
+    while (this.earliest < this.partitions - 1 && this.head[this.earliest]! < 0) this.earliest++;
+    return this.earliest;
+  }
+
+  /** Puts node x at the end of its next due day, no earlier than `after`. */
+  private schedule(x: number, after: number): void {
+    const { node, tail } = this;
+    const r = x * this.stride;
+    const due = Math.floor(((node[r + PLACED]! + this.random.nextUint32() * UNIT) * this.partitions) / node[r + QUOTA]!);
+    const day = due < after ? after : due;
+    const last = tail[day]!;
+    node[r + PREV] = last;
+    node[r + NEXT] = -1;
+    node[r + DAY] = day;
+    if (last >= 0) node[last * this.stride + NEXT] = x;
     else this.head[day] = x;
-    this.tail[day] = x;
-    this.dayOf[x] = day;
-    if (day < this.first) this.first = day;
+    tail[day] = x;
+    if (day < this.earliest) this.earliest = day;
   }
 
-  /** Takes x out of its day. */
-  remove(x: number): void {
-    const day = this.dayOf[x]!;
-    const before = this.prev[x]!;
-    const after = this.next[x]!;
-    if (before >= 0) this.next[before] = after;
-    else this.head[day] = after;
-    if (after >= 0) this.prev[after] = before;
-    else this.tail[day] = before;
-    this.dayOf[x] = -1;
-  }
-
-  /** The earliest day that holds a node (the last day when none does). */
-  earliest(): number {
-    while (this.first < this.head.length - 1 && this.head[this.first]! < 0) this.first++;
-    return this.first;
+  private unschedule(x: number): void {
+    const { node, head, tail } = this;
+    const r = x * this.stride;
+    const day = node[r + DAY]!;
+    const before = node[r + PREV]!;
+    const after = node[r + NEXT]!;
+    if (before >= 0) node[before * this.stride + NEXT] = after;
+    else head[day] = after;
+    if (after >= 0) node[after * this.stride + PREV] = before;
+    else tail[day] = before;
+    node[r + DAY] = -1;
   }
 }

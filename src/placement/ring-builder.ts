@@ -123,53 +123,46 @@ function enforceZoneCaps(
  */
 function balanceShardIndexes(table: Int32Array, replicas: number, counts: Int32Array, ranks: Uint32Array): void {
   const held = new Int32Array(counts.length * replicas);
-  // The row's members, with what the choice compares, copied into arrays the size of a row: the
-  // scan below reads each of them replicas / 2 times, and swaps them as it swaps the row.
-  const members = new Int32Array(replicas);
-  const offsets = new Int32Array(replicas);
-  const slots = new Float64Array(replicas);
-  const memberRanks = new Uint32Array(replicas);
   for (let base = 0; base < table.length; base += replicas) {
-    for (let j = 0; j < replicas; j++) {
-      const x = table[base + j]!;
-      members[j] = x;
-      offsets[j] = x * replicas;
-      slots[j] = counts[x]!;
-      memberRanks[j] = ranks[x]!;
-    }
     for (let i = 0; i < replicas; i++) {
-      // The member holding index i least often for its slots, lowest rank on a tie.
       let best = i;
-      let heldB = held[offsets[i]! + i]!;
-      let countB = slots[i]!;
-      let rankB = memberRanks[i]!;
+      let b = table[base + i]!;
+      let heldB = held[b * replicas + i]!;
+      let countB = counts[b]!;
       for (let j = i + 1; j < replicas; j++) {
-        const heldA = held[offsets[j]! + i]!;
-        const lhs = heldA * countB;
-        const rhs = heldB * slots[j]!;
-        if (lhs < rhs || (lhs === rhs && memberRanks[j]! < rankB)) {
+        const a = table[base + j]!;
+        const lhs = held[a * replicas + i]! * countB;
+        const rhs = heldB * counts[a]!;
+        if (lhs < rhs || (lhs === rhs && ranks[a]! < ranks[b]!)) {
           best = j;
-          heldB = heldA;
-          countB = slots[j]!;
-          rankB = memberRanks[j]!;
+          b = a;
+          heldB = held[a * replicas + i]!;
+          countB = counts[a]!;
         }
       }
-      if (best !== i) {
-        swap(members, i, best);
-        swap(offsets, i, best);
-        swap(slots, i, best);
-        swap(memberRanks, i, best);
-      }
-      table[base + i] = members[i]!;
-      held[offsets[i]! + i]! += 1;
+      const chosen = b;
+      table[base + best] = table[base + i]!;
+      table[base + i] = chosen;
+      held[chosen * replicas + i]! += 1;
     }
   }
 }
 
-function swap(items: Int32Array | Uint32Array | Float64Array, i: number, j: number): void {
-  const t = items[i]!;
-  items[i] = items[j]!;
-  items[j] = t;
+/** Runs the slot assigner over the table in place; returns each node's slots. */
+function assign(
+  table: Int32Array,
+  quota: Int32Array,
+  layout: ClusterLayout,
+  ranks: Uint32Array,
+  zoneRanks: Uint32Array,
+  order: Int32Array,
+  random: SeededRandom,
+  fresh: boolean,
+): Int32Array {
+  const replicas = table.length / order.length;
+  const assigner = new SlotAssigner({ replicas, partitions: order.length, table, quota, zoneOf: layout.zoneOf, zoneCaps: layout.zoneCaps, ranks, zoneRanks, order, random, fresh });
+  assigner.run();
+  return assigner.count;
 }
 
 /** The epoch of a cluster's first ring, the one built without a previous ring. */
@@ -203,8 +196,9 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
   const zoneRanks = seededRanks(layout.zones, seed);
   const table = new Int32Array(partitions * replicas).fill(-1);
   if (previous) carryOver(previous, nodes, layout, table, replicas, partitionBits);
+  // What each node holds already: nothing on a fresh table, which skips a walk of every slot.
   const counts = new Int32Array(nodes.length);
-  for (const x of table) if (x >= 0) counts[x]! += 1;
+  if (previous) for (const x of table) if (x >= 0) counts[x]! += 1;
   const quota = integerQuotas(nodes, layout, replicas, partitions, counts, ranks, zoneRanks);
   const random = new SeededRandom(seed);
   const identity = new Int32Array(partitions);
@@ -212,24 +206,16 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
   const order = random.shuffle(identity);
   // An empty table breaks no cap; a rebuild may (zones were added, or a node changed zone).
   if (previous) enforceZoneCaps(table, replicas, layout, quota, counts, order, random);
-  const paced = previous === null && options.fill === 'paced';
-  // The assigner then only finishes what the paced fill left short, as it would a rebuild.
-  if (paced) fillPacedTable({ replicas, partitions, table, quota, zoneOf: layout.zoneOf, zoneCaps: layout.zoneCaps, order, random });
-  const assigner = new SlotAssigner({
-    replicas,
-    partitions,
-    table,
-    quota,
-    zoneOf: layout.zoneOf,
-    zoneCaps: layout.zoneCaps,
-    ranks,
-    zoneRanks,
-    order,
-    random,
-    fresh: previous === null && !paced,
-  });
-  assigner.run();
-  if (!previous) balanceShardIndexes(table, replicas, assigner.count, ranks);
+  let count: Int32Array;
+  if (previous === null && options.fill === 'paced') {
+    // The assigner only finishes what the paced fill left short, as it would a rebuild; with
+    // nothing short, every node holds exactly its quota.
+    const short = fillPacedTable({ replicas, partitions, table, quota, zoneOf: layout.zoneOf, zoneCaps: layout.zoneCaps, order, random });
+    count = short > 0 ? assign(table, quota, layout, ranks, zoneRanks, order, random, false) : quota;
+  } else {
+    count = assign(table, quota, layout, ranks, zoneRanks, order, random, previous === null);
+  }
+  if (!previous) balanceShardIndexes(table, replicas, count, ranks);
 
   const ids = nodes.map((node) => node.id);
   const rows: string[][] = new Array<string[]>(partitions);
