@@ -63,7 +63,6 @@ class PacedFill {
   private readonly zoneCaps: Int32Array;
   /** The table in visiting order, scattered to the partitions at the end. */
   private readonly rows: Int32Array;
-  private readonly stride: number;
   private readonly node: Int32Array;
   private readonly zoneDeficit: Int32Array;
   private readonly zoneInRow: Int32Array;
@@ -85,15 +84,14 @@ class PacedFill {
     this.random = input.random;
     this.zoneCaps = zoneCaps;
     this.rows = new Int32Array(partitions * replicas).fill(-1);
-    this.stride = NODE_FIELDS;
-    this.node = new Int32Array(nodeCount * this.stride);
+    this.node = new Int32Array(nodeCount * NODE_FIELDS);
     this.zoneDeficit = new Int32Array(zoneCaps.length);
     this.zoneInRow = new Int32Array(zoneCaps.length);
     this.head = new Int32Array(partitions).fill(-1);
     this.tail = new Int32Array(partitions).fill(-1);
     const nodeIds: number[] = [];
     for (let x = 0; x < nodeCount; x++) {
-      const r = x * this.stride;
+      const r = x * NODE_FIELDS;
       this.node[r + ZONE] = zoneOf[x]!;
       this.node[r + QUOTA] = quota[x]!;
       this.node[r + DAY] = -1;
@@ -120,8 +118,8 @@ class PacedFill {
       this.fillRow(visited);
       for (let i = 0; i < this.filled; i++) {
         const x = rows[this.base + i]!;
-        this.node[x * this.stride + IN_ROW] = 0;
-        this.zoneInRow[this.node[x * this.stride + ZONE]!] = 0;
+        this.node[x * NODE_FIELDS + IN_ROW] = 0;
+        this.zoneInRow[this.node[x * NODE_FIELDS + ZONE]!] = 0;
       }
       short += replicas - this.filled;
     }
@@ -134,7 +132,7 @@ class PacedFill {
   }
 
   private deficit(x: number): number {
-    return this.node[x * this.stride + QUOTA]! - this.node[x * this.stride + PLACED]!;
+    return this.node[x * NODE_FIELDS + QUOTA]! - this.node[x * NODE_FIELDS + PLACED]!;
   }
 
   private zoneLevel(z: number): number {
@@ -142,7 +140,7 @@ class PacedFill {
   }
 
   private fillRow(visited: number): void {
-    const { replicas, node, stride, head, zoneDeficit, zoneCaps, zoneInRow } = this;
+    const { replicas, node, head, zoneDeficit, zoneCaps, zoneInRow } = this;
     const rowsLeft = this.partitions - visited;
     // Nodes that must be in every remaining row.
     this.nodes.collect(rowsLeft);
@@ -173,7 +171,7 @@ class PacedFill {
       let x = head[day]!;
       while (x >= 0 && this.filled < replicas && steps < WALK_BUDGET) {
         steps++;
-        const after = node[x * stride + NEXT]!;
+        const after = node[x * NODE_FIELDS + NEXT]!;
         if (this.fits(x)) this.take(x, visited);
         x = after;
       }
@@ -181,21 +179,21 @@ class PacedFill {
   }
 
   private fits(x: number): boolean {
-    const r = x * this.stride;
+    const r = x * NODE_FIELDS;
     const z = this.node[r + ZONE]!;
     return this.node[r + IN_ROW] === 0 && this.zoneInRow[z]! < this.zoneCaps[z]!;
   }
 
   private take(x: number, visited: number): void {
     const { node, zoneDeficit } = this;
-    const r = x * this.stride;
+    const r = x * NODE_FIELDS;
     const z = node[r + ZONE]!;
     const owed = node[r + QUOTA]! - node[r + PLACED]!;
     const zoneOwed = zoneDeficit[z]!;
     const cap = this.zoneCaps[z]!;
     this.rows[this.base + this.filled++] = x;
     node[r + IN_ROW] = 1;
-    node[r + PLACED] = node[r + QUOTA]! - owed + 1;
+    node[r + PLACED]! += 1;
     this.zoneInRow[z]! += 1;
     zoneDeficit[z] = zoneOwed - 1;
     this.nodes.moved(x, owed, owed - 1);
@@ -207,13 +205,13 @@ class PacedFill {
 
   /** The first node of zone z not in the row, in calendar order; -1 if the walk's budget runs out first. */
   private firstOfZone(z: number): number {
-    const { node, stride, head } = this;
+    const { node, head } = this;
     let steps = 0;
     for (let day = this.firstDay(); day < this.partitions && steps < WALK_BUDGET; day++) {
       steps++;
-      for (let x = head[day]!; x >= 0 && steps < WALK_BUDGET; x = node[x * stride + NEXT]!) {
+      for (let x = head[day]!; x >= 0 && steps < WALK_BUDGET; x = node[x * NODE_FIELDS + NEXT]!) {
         steps++;
-        if (node[x * stride + ZONE] === z && node[x * stride + IN_ROW] === 0) return x;
+        if (node[x * NODE_FIELDS + ZONE] === z && node[x * NODE_FIELDS + IN_ROW] === 0) return x;
       }
     }
     return -1;
@@ -227,14 +225,14 @@ class PacedFill {
   /** Puts node x at the end of its next due day, no earlier than `after`. */
   private schedule(x: number, after: number): void {
     const { node, tail } = this;
-    const r = x * this.stride;
+    const r = x * NODE_FIELDS;
     const due = Math.floor(((node[r + PLACED]! + this.random.nextUint32() * UNIT) * this.partitions) / node[r + QUOTA]!);
     const day = due < after ? after : due;
     const last = tail[day]!;
     node[r + PREV] = last;
     node[r + NEXT] = -1;
     node[r + DAY] = day;
-    if (last >= 0) node[last * this.stride + NEXT] = x;
+    if (last >= 0) node[last * NODE_FIELDS + NEXT] = x;
     else this.head[day] = x;
     tail[day] = x;
     if (day < this.earliest) this.earliest = day;
@@ -242,13 +240,13 @@ class PacedFill {
 
   private unschedule(x: number): void {
     const { node, head, tail } = this;
-    const r = x * this.stride;
+    const r = x * NODE_FIELDS;
     const day = node[r + DAY]!;
     const before = node[r + PREV]!;
     const after = node[r + NEXT]!;
-    if (before >= 0) node[before * this.stride + NEXT] = after;
+    if (before >= 0) node[before * NODE_FIELDS + NEXT] = after;
     else head[day] = after;
-    if (after >= 0) node[after * this.stride + PREV] = before;
+    if (after >= 0) node[after * NODE_FIELDS + PREV] = before;
     else tail[day] = before;
     node[r + DAY] = -1;
   }

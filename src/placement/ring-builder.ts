@@ -5,6 +5,7 @@ import { fillPacedTable } from './paced-fill.js';
 import { freezeRing } from './ring-format.js';
 import { SeededRandom } from './seeded-random.js';
 import { SlotAssigner } from './slot-assigner.js';
+import type { AssignerInput } from './slot-assigner.js';
 import { clusterLayout, integerQuotas } from './slot-quotas.js';
 import type { ClusterLayout } from './slot-quotas.js';
 import { XxHash64 } from './xxhash64.js';
@@ -149,18 +150,9 @@ function balanceShardIndexes(table: Int32Array, replicas: number, counts: Int32A
 }
 
 /** Runs the slot assigner over the table in place; returns each node's slots. */
-function assign(
-  table: Int32Array,
-  quota: Int32Array,
-  layout: ClusterLayout,
-  ranks: Uint32Array,
-  zoneRanks: Uint32Array,
-  order: Int32Array,
-  random: SeededRandom,
-  fresh: boolean,
-): Int32Array {
-  const replicas = table.length / order.length;
-  const assigner = new SlotAssigner({ replicas, partitions: order.length, table, quota, zoneOf: layout.zoneOf, zoneCaps: layout.zoneCaps, ranks, zoneRanks, order, random, fresh });
+function assign(table: Int32Array, layout: ClusterLayout, input: Omit<AssignerInput, 'replicas' | 'partitions' | 'table' | 'zoneOf' | 'zoneCaps'>): Int32Array {
+  const partitions = input.order.length;
+  const assigner = new SlotAssigner({ ...input, replicas: table.length / partitions, partitions, table, zoneOf: layout.zoneOf, zoneCaps: layout.zoneCaps });
   assigner.run();
   return assigner.count;
 }
@@ -206,14 +198,15 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
   const order = random.shuffle(identity);
   // An empty table breaks no cap; a rebuild may (zones were added, or a node changed zone).
   if (previous) enforceZoneCaps(table, replicas, layout, quota, counts, order, random);
+  const seeded = { quota, ranks, zoneRanks, order, random };
   let count: Int32Array;
   if (previous === null && options.fill === 'paced') {
     // The assigner only finishes what the paced fill left short, as it would a rebuild; with
     // nothing short, every node holds exactly its quota.
     const short = fillPacedTable({ replicas, partitions, table, quota, zoneOf: layout.zoneOf, zoneCaps: layout.zoneCaps, order, random });
-    count = short > 0 ? assign(table, quota, layout, ranks, zoneRanks, order, random, false) : quota;
+    count = short > 0 ? assign(table, layout, { ...seeded, fresh: false }) : quota;
   } else {
-    count = assign(table, quota, layout, ranks, zoneRanks, order, random, previous === null);
+    count = assign(table, layout, { ...seeded, fresh: previous === null });
   }
   if (!previous) balanceShardIndexes(table, replicas, count, ranks);
 
