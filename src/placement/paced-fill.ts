@@ -1,27 +1,16 @@
 import { Deadlines } from './deadlines.js';
 import type { SeededRandom } from './seeded-random.js';
+import type { AssignerInput } from './slot-assigner.js';
 
-/** What the paced fill works on; `table` is partitions x replicas node indexes, all -1. */
-export interface PacedFillInput {
-  replicas: number;
-  partitions: number;
-  table: Int32Array;
-  quota: Int32Array;
-  /** Zone index per node, -1 for a node that holds nothing. */
-  zoneOf: Int32Array;
-  zoneCaps: Int32Array;
-  /** Partition visiting order (a seeded permutation). */
-  order: Int32Array;
-  random: SeededRandom;
-}
+/** What the paced fill works on: the assigner's inputs it needs; `table` is all -1. */
+export type PacedFillInput = Pick<AssignerInput, 'replicas' | 'partitions' | 'table' | 'quota' | 'zoneOf' | 'zoneCaps' | 'order' | 'random'>;
 
 // A row that cannot be filled from the calendar's first entries stops looking after this many
-// steps (entries and empty days) and leaves its slots empty for the assigner's repair: only a
-// cluster whose zones barely fit their caps gets there, and never for more than a few rows.
+// steps (entries and empty days) and leaves its slots empty for the assigner to finish. None of
+// several thousand random cluster shapes got there; the bound keeps a pathological one linear.
 const WALK_BUDGET = 1 << 16;
 
-// Each node's state is one record of integers, so placing a slot touches one cache line per node
-// rather than one per array.
+// Each node's state is one record of integers: the fields below.
 const PLACED = 0;
 const QUOTA = 1;
 const ZONE = 2;
