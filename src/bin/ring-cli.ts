@@ -144,7 +144,7 @@ const percent = (part: number, whole: number): string => `${whole === 0 ? '0.0' 
 function describeChange(previous: Ring, next: Ring): string {
   const plan = planChange(previous, next);
   const moved = movedSlots(plan);
-  const slots = next.table.length * next.replicas;
+  const slots = next.table.partitions * next.replicas;
   const minimum = minimumSlotMoves(previous, next);
   const ratio = minimum > 0 ? ` (${(moved / minimum).toFixed(2)}x the minimum ${Math.ceil(minimum)})` : '';
   return `epoch ${plan.fromEpoch} -> ${plan.toEpoch}: ${moved} of ${slots} slots move (${percent(moved, slots)}) in ${plan.moves.length} partitions${ratio}\n`;
@@ -183,15 +183,13 @@ export function showRing(path: string, ring: Ring): string {
 
 function diffRings(previous: Ring, next: Ring): string {
   const plan = planChange(previous, next);
-  const before = new Map<string, number>();
-  const after = new Map<string, number>();
+  const before = previous.table.slotsById();
+  const after = next.table.slotsById();
   const gained = new Map<string, number>();
   const lost = new Map<string, number>();
   const bump = (map: Map<string, number>, id: string | undefined): void => {
     if (id !== undefined) map.set(id, (map.get(id) ?? 0) + 1);
   };
-  for (const row of previous.table) for (const id of row) bump(before, id);
-  for (const row of next.table) for (const id of row) bump(after, id);
   for (const { from, to } of plan.moves) {
     for (let i = 0; i < Math.max(from.length, to.length); i++) {
       if (from[i] === to[i]) continue;
@@ -218,7 +216,7 @@ function locateObject(ring: Ring, bucket: string, key: string, dataShards: numbe
     const shards = nodes.map((node, shardIndex) => ({ shardIndex, ...(dataShards === undefined ? {} : { role: role(shardIndex) }), ...node }));
     return `${JSON.stringify({ bucket, key, epoch: ring.epoch, partition, shards, handoffs: handoffs.map((node) => node.id) })}\n`;
   }
-  let out = `bucket ${JSON.stringify(bucket)} key ${JSON.stringify(key)}: partition ${partition} of ${ring.table.length} (epoch ${ring.epoch})\n\n`;
+  let out = `bucket ${JSON.stringify(bucket)} key ${JSON.stringify(key)}: partition ${partition} of ${ring.table.partitions} (epoch ${ring.epoch})\n\n`;
   const header = dataShards === undefined ? ['SHARD', 'NODE', 'ZONE', 'ADDRESS'] : ['SHARD', 'ROLE', 'NODE', 'ZONE', 'ADDRESS'];
   const rows: (string | number)[][] = [header];
   nodes.forEach((node, shardIndex) => {

@@ -154,11 +154,9 @@ export interface RingSpread {
 
 /** Counts a ring's distinct sets and, while small enough, exactly which (m+1)-subsets of nodes they cover. */
 export function ringSpread(ring: Ring, parityShards: number): RingSpread {
-  const index = new Map<string, number>();
-  ring.nodes.forEach((node, i) => index.set(node.id, i));
   const sets = new Map<string, Int32Array>();
-  for (const row of ring.table) {
-    const members = Int32Array.from(row, (id) => index.get(id) ?? -1).sort();
+  for (let p = 0; p < ring.table.partitions; p++) {
+    const members = Int32Array.from({ length: ring.replicas }, (_, i) => ring.table.nodeIndex(p, i)).sort();
     sets.set(members.join(','), members);
   }
   const nodeCount = ring.nodes.length;

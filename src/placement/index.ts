@@ -2,6 +2,7 @@
 export { DEFAULT_PARTITION_BITS, MAX_PARTITION_BITS, MAX_REPLICAS, RING_VERSION, zoneSpreadLimit } from './ring.js';
 export type { PlacementErrorCode, Ring, RingNode } from './ring.js';
 export { parseRing, serializeRing } from './ring-format.js';
+export { RingTable } from './ring-table.js';
 export { RingLocator, sameNodes } from './ring-locator.js';
 export type { Placement } from './ring-locator.js';
 export { buildRing, FIRST_RING_EPOCH } from './ring-builder.js';

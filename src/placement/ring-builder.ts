@@ -3,7 +3,9 @@ import { RING_VERSION, checkNodes, checkShape, invalidRing } from './ring.js';
 import type { Ring, RingNode } from './ring.js';
 import { fillPacedTable } from './paced-fill.js';
 import { freezeRing } from './ring-format.js';
+import { RingTable } from './ring-table.js';
 import { SeededRandom } from './seeded-random.js';
+import { orderByExactShare } from './shard-index-order.js';
 import { SlotAssigner } from './slot-assigner.js';
 import type { AssignerInput } from './slot-assigner.js';
 import { clusterLayout, integerQuotas } from './slot-quotas.js';
@@ -48,19 +50,20 @@ function carryOver(previous: Ring, nodes: readonly RingNode[], layout: ClusterLa
   nodes.forEach((node, i) => {
     if (layout.zoneOf[i]! >= 0) index.set(node.id, i);
   });
+  // The previous ring's node indexes, as indexes into `nodes` (-1: can no longer hold data).
+  const carried = Int32Array.from(previous.nodes, (node) => index.get(node.id) ?? -1);
   const partitions = 2 ** partitionBits;
   const prevBits = previous.partitionBits;
-  if (!Array.isArray(previous.table) || previous.table.length !== 2 ** prevBits) {
+  if (previous.table.partitions !== 2 ** prevBits) {
     invalidRing('previous ring table length does not match its partitionBits');
   }
+  const width = Math.min(replicas, previous.replicas);
   for (let p = 0; p < partitions; p++) {
     const source = partitionBits >= prevBits ? p >> (partitionBits - prevBits) : p << (prevBits - partitionBits);
-    const row = previous.table[source] ?? [];
     const base = p * replicas;
-    const width = Math.min(replicas, row.length);
     for (let i = 0; i < width; i++) {
-      const x = index.get(row[i]!);
-      if (x === undefined) continue;
+      const x = carried[previous.table.nodeIndex(source, i)]!;
+      if (x < 0) continue;
       let duplicate = false;
       for (let j = 0; j < i; j++) if (table[base + j] === x) duplicate = true;
       if (!duplicate) table[base + i] = x;
@@ -113,38 +116,6 @@ function enforceZoneCaps(
     for (let i = 0; i < replicas; i++) {
       const x = table[base + i]!;
       if (x >= 0) inZone[layout.zoneOf[x]!] = 0;
-    }
-  }
-}
-
-/**
- * Orders each row of a fresh table so every node holds each shard index in proportion to its
- * slots; shard 0 (the first data shard) is what healthy reads hit first, so it is balanced first.
- * Only for fresh tables: on a rebuild, moving a node to another index would move its data.
- */
-function balanceShardIndexes(table: Int32Array, replicas: number, counts: Int32Array, ranks: Uint32Array): void {
-  const held = new Int32Array(counts.length * replicas);
-  for (let base = 0; base < table.length; base += replicas) {
-    for (let i = 0; i < replicas; i++) {
-      let best = i;
-      let b = table[base + i]!;
-      let heldB = held[b * replicas + i]!;
-      let countB = counts[b]!;
-      for (let j = i + 1; j < replicas; j++) {
-        const a = table[base + j]!;
-        const lhs = held[a * replicas + i]! * countB;
-        const rhs = heldB * counts[a]!;
-        if (lhs < rhs || (lhs === rhs && ranks[a]! < ranks[b]!)) {
-          best = j;
-          b = a;
-          heldB = held[a * replicas + i]!;
-          countB = counts[a]!;
-        }
-      }
-      const chosen = b;
-      table[base + best] = table[base + i]!;
-      table[base + i] = chosen;
-      held[chosen * replicas + i]! += 1;
     }
   }
 }
@@ -208,21 +179,19 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
   } else {
     count = assign(table, layout, { ...seeded, fresh: previous === null });
   }
-  if (!previous) balanceShardIndexes(table, replicas, count, ranks);
+  // On a rebuild, moving a node to another shard index would move its data.
+  if (!previous) orderByExactShare(table, replicas, count, ranks);
 
-  const ids = nodes.map((node) => node.id);
-  const rows: string[][] = new Array<string[]>(partitions);
-  for (let p = 0; p < partitions; p++) {
-    const row = new Array<string>(replicas);
-    for (let i = 0; i < replicas; i++) row[i] = ids[table[p * replicas + i]!]!;
-    rows[p] = row;
-  }
   return freezeRing({
     version: RING_VERSION,
     epoch: previous ? previous.epoch + 1 : FIRST_RING_EPOCH,
     partitionBits,
     replicas,
     nodes,
-    table: rows,
+    table: RingTable.fromIndexes(
+      nodes.map((node) => node.id),
+      replicas,
+      table,
+    ),
   });
 }

@@ -1,12 +1,11 @@
 import { RING_VERSION, checkNodes, checkShape, invalidRing } from './ring.js';
 import type { Ring } from './ring.js';
+import { RingTable } from './ring-table.js';
 
-/** Deep-freezes a ring so the value (and every memo keyed on it) can never go stale. */
+/** Deep-freezes a ring so the value (and every memo keyed on it) can never go stale; its table is immutable already. */
 export function freezeRing(ring: Ring): Ring {
   for (const node of ring.nodes) Object.freeze(node);
   Object.freeze(ring.nodes);
-  for (const row of ring.table) Object.freeze(row);
-  Object.freeze(ring.table);
   return Object.freeze(ring);
 }
 
@@ -34,21 +33,27 @@ export function parseRing(json: unknown): Ring {
   const bits = partitionBits as number;
   const nodes = checkNodes(rawNodes, 'nodes');
   if (nodes.length < n) invalidRing(`replicas ${n} needs at least ${n} nodes; the ring lists ${nodes.length}`);
-  const known = new Set(nodes.map((node) => node.id));
+  const known = new Map(nodes.map((node, x) => [node.id, x]));
   const partitions = 2 ** bits;
   if (!Array.isArray(rawTable) || rawTable.length !== partitions) {
     invalidRing(`table must be an array of 2^partitionBits = ${partitions} rows`);
   }
-  const table = rawTable.map((row: unknown, p): string[] => {
+  const indexes = new Int32Array(partitions * n);
+  rawTable.forEach((row: unknown, p) => {
     if (!Array.isArray(row) || row.length !== n) invalidRing(`table[${p}] must list exactly ${n} node ids`);
-    const seen = new Set<string>();
-    return row.map((id: unknown, i): string => {
-      if (typeof id !== 'string' || !known.has(id)) invalidRing(`table[${p}][${i}] names unknown node ${JSON.stringify(id)}`);
-      if (seen.has(id)) invalidRing(`table[${p}] lists node ${JSON.stringify(id)} twice`);
-      seen.add(id);
-      return id;
+    const base = p * n;
+    row.forEach((id: unknown, i) => {
+      const x = typeof id === 'string' ? known.get(id) : undefined;
+      if (x === undefined) invalidRing(`table[${p}][${i}] names unknown node ${JSON.stringify(id)}`);
+      for (let j = base; j < base + i; j++) if (indexes[j] === x) invalidRing(`table[${p}] lists node ${JSON.stringify(id)} twice`);
+      indexes[base + i] = x;
     });
   });
+  const table = RingTable.fromIndexes(
+    nodes.map((node) => node.id),
+    n,
+    indexes,
+  );
   return freezeRing({ version: RING_VERSION, epoch: epoch as number, partitionBits: bits, replicas: n, nodes, table });
 }
 
@@ -61,7 +66,13 @@ export function serializeRing(ring: Ring): string {
   const nodes = ring.nodes.map((node) =>
     JSON.stringify({ id: node.id, address: node.address, zone: node.zone, weight: node.weight }),
   );
-  const rows = ring.table.map((row) => JSON.stringify(row));
+  const ids = ring.nodes.map((node) => JSON.stringify(node.id));
+  const rows = new Array<string>(ring.table.partitions);
+  const entries = new Array<string>(ring.replicas);
+  for (let p = 0; p < rows.length; p++) {
+    for (let i = 0; i < entries.length; i++) entries[i] = ids[ring.table.nodeIndex(p, i)]!;
+    rows[p] = `[${entries.join(',')}]`;
+  }
   return [
     '{',
     `  "version": ${JSON.stringify(ring.version)},`,

@@ -1,7 +1,6 @@
 import { TesseraError } from '../common/index.js';
 import { encodeUtf8Into } from './encode-utf8.js';
 import { PARTITION_HASH_SEED, partitionKeyCapacity, writePartitionKey } from './partition-key.js';
-import { invalidRing } from './ring.js';
 import type { PlacementErrorCode, Ring, RingNode } from './ring.js';
 import { XxHash64 } from './xxhash64.js';
 import { wasmXxHash64High } from './xxhash64-wasm.js';
@@ -50,20 +49,20 @@ export class RingLocator {
   private readonly handoffMemo: (readonly RingNode[] | undefined)[];
   private readonly nodeHashes: Uint32Array;
 
-  /** Resolves every table entry; throws 'InvalidRing' if an id names no node. */
+  /** Resolves every table entry to its node. */
   constructor(ring: Ring) {
     this.ring = ring;
     // With 0 bits the shift is 32, which JS takes mod 32; the mask then zeroes the result.
     this.shift = 32 - ring.partitionBits;
     this.mask = 2 ** ring.partitionBits - 1;
-    const byId = new Map<string, RingNode>();
-    for (const node of ring.nodes) byId.set(node.id, node);
-    this.sets = ring.table.map((row, partition) =>
-      Object.freeze(
-        row.map((id) => byId.get(id) ?? invalidRing(`table[${partition}] names unknown node ${JSON.stringify(id)}`)),
-      ),
-    );
-    this.handoffMemo = new Array<readonly RingNode[] | undefined>(ring.table.length);
+    const { table, replicas } = ring;
+    this.sets = new Array<readonly RingNode[]>(table.partitions);
+    for (let p = 0; p < table.partitions; p++) {
+      const set = new Array<RingNode>(replicas);
+      for (let i = 0; i < replicas; i++) set[i] = ring.nodes[table.nodeIndex(p, i)]!;
+      this.sets[p] = Object.freeze(set);
+    }
+    this.handoffMemo = new Array<readonly RingNode[] | undefined>(table.partitions);
     const bytes = new Uint8Array(256);
     this.nodeHashes = Uint32Array.from(ring.nodes, (node) => {
       const length = encodeUtf8Into(node.id, bytes, 0);

@@ -26,11 +26,11 @@ export function planChange(previous: Ring, next: Ring): RingPlan {
   const nextShift = bits - next.partitionBits;
   const moves: PartitionMove[] = [];
   for (let p = 0; p < 2 ** bits; p++) {
-    const from = previous.table[p >> prevShift] ?? [];
-    const to = next.table[p >> nextShift] ?? [];
+    const from = previous.table.row(p >> prevShift);
+    const to = next.table.row(p >> nextShift);
     let same = from.length === to.length;
     for (let i = 0; same && i < from.length; i++) same = from[i] === to[i];
-    if (!same) moves.push({ partition: p, from: [...from], to: [...to] });
+    if (!same) moves.push({ partition: p, from, to });
   }
   return { fromEpoch: previous.epoch, toEpoch: next.epoch, partitionBits: bits, moves };
 }

@@ -44,28 +44,20 @@ export interface RingStats {
 
 /** Counts each node's and zone's slots and compares them with the weight targets. */
 export function ringStats(ring: Ring): RingStats {
-  const partitions = ring.table.length;
+  const partitions = ring.table.partitions;
   const layout = clusterLayout(ring.nodes, ring.replicas);
   const targets = realTargets(ring.nodes, layout, ring.replicas, partitions);
-  const index = new Map(ring.nodes.map((node, i) => [node.id, i]));
-  const slots = new Int32Array(ring.nodes.length);
-  const primaries = new Int32Array(ring.nodes.length);
+  const slots = ring.table.slotCounts();
+  const primaries = ring.table.slotCounts(0);
   const zoneNames = [...new Set(ring.nodes.map((node) => node.zone))].sort();
   const zoneIndex = new Map(zoneNames.map((zone, z) => [zone, z]));
   const zoneOfNode = Int32Array.from(ring.nodes, (node) => zoneIndex.get(node.zone)!);
   const zoneMax = new Int32Array(zoneNames.length);
   const inRow = new Int32Array(zoneNames.length);
-  for (const row of ring.table) {
-    row.forEach((id, i) => {
-      const x = index.get(id);
-      if (x === undefined) return;
-      slots[x]! += 1;
-      if (i === 0) primaries[x]! += 1;
-      inRow[zoneOfNode[x]!]! += 1;
-    });
-    for (const id of row) {
-      const z = zoneOfNode[index.get(id) ?? -1];
-      if (z === undefined) continue;
+  for (let p = 0; p < partitions; p++) {
+    for (let i = 0; i < ring.replicas; i++) inRow[zoneOfNode[ring.table.nodeIndex(p, i)]!]! += 1;
+    for (let i = 0; i < ring.replicas; i++) {
+      const z = zoneOfNode[ring.table.nodeIndex(p, i)]!;
       zoneMax[z] = Math.max(zoneMax[z]!, inRow[z]!);
       inRow[z] = 0;
     }
@@ -113,11 +105,14 @@ export function ringStats(ring: Ring): RingStats {
  * the builder's overhead; `balance` says whether the counts themselves are right.
  */
 export function minimumSlotMoves(previous: Ring, next: Ring): number {
-  const scale = next.table.length / previous.table.length;
-  const delta = new Map<string, number>();
-  for (const row of next.table) for (const id of row) delta.set(id, (delta.get(id) ?? 0) + 1);
-  for (const row of previous.table) {
-    for (const id of row.slice(0, next.replicas)) delta.set(id, (delta.get(id) ?? 0) - scale);
+  const scale = next.table.partitions / previous.table.partitions;
+  const delta = next.table.slotsById();
+  const kept = Math.min(previous.replicas, next.replicas);
+  for (let p = 0; p < previous.table.partitions; p++) {
+    for (let i = 0; i < kept; i++) {
+      const id = previous.table.nodeId(p, i);
+      delta.set(id, (delta.get(id) ?? 0) - scale);
+    }
   }
   let moves = 0;
   for (const gained of delta.values()) moves += Math.max(0, gained);

@@ -1,4 +1,5 @@
 import { TesseraError } from '../common/index.js';
+import type { RingTable } from './ring-table.js';
 
 /** The only ring document version this code reads and writes. */
 export const RING_VERSION = 1;
@@ -25,14 +26,17 @@ export interface RingNode {
   weight: number;
 }
 
-/** An immutable placement: `table[p]` lists partition p's n distinct node ids; list position = shard index. */
+/**
+ * An immutable placement: row p of `table` lists partition p's n distinct nodes, as indexes into
+ * `nodes`; position in the row = shard index.
+ */
 export interface Ring {
   version: 1;
   epoch: number;
   partitionBits: number;
   replicas: number;
   nodes: RingNode[];
-  table: string[][];
+  table: RingTable;
 }
 
 /** Error codes raised by the placement layer. */

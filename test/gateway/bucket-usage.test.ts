@@ -1,21 +1,21 @@
 import { t } from 'tap';
 import { estimateUsage } from '../../src/gateway/data-path/index.js';
-import type { Ring } from '../../src/placement/index.js';
+import { parseRing } from '../../src/placement/index.js';
 
 /** A ring of 4 partitions over nodes a-d, 2 copies each, where `a` holds twice the slots of the others. */
-const ring: Ring = {
+const ring = parseRing({
   version: 1,
   epoch: 1,
   partitionBits: 2,
   replicas: 2,
-  nodes: ['a', 'b', 'c', 'd'].map((id) => ({ id, address: `${id}:1`, zone: 'z', weight: 1 })) as Ring['nodes'],
+  nodes: ['a', 'b', 'c', 'd'].map((id) => ({ id, address: `${id}:1`, zone: 'z', weight: 1 })),
   table: [
     ['a', 'b'],
     ['a', 'c'],
     ['a', 'd'],
     ['a', 'b'],
   ],
-};
+});
 
 t.test('with every node answering, usage is the nodes\' sum over the copies each version has', async (t) => {
   // 8 versions of 100 bytes, 2 in each partition: a holds all 8, b 4, c 2, d 2.

@@ -11,7 +11,7 @@ const paced = (nodes: readonly RingNode[], options: BuildOptions, previous: Ring
 /** Problems with a ring's rows: a row that is not `replicas` distinct weighted nodes, or a zone above its cap. */
 function rowProblem(ring: Ring, members: readonly RingNode[]): string | null {
   const weighted = new Set(members.filter((m) => m.weight > 0).map((m) => m.id));
-  for (const [p, row] of ring.table.entries()) {
+  for (const [p, row] of [...ring.table].entries()) {
     if (row.length !== ring.replicas || new Set(row).size !== row.length) return `table[${p}] is not ${ring.replicas} distinct nodes`;
     if (row.some((id) => !weighted.has(id))) return `table[${p}] uses a node that cannot hold data`;
   }

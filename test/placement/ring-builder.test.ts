@@ -36,7 +36,7 @@ function checkWeights(ring: Ring): string | null {
 
 function checkRows(ring: Ring, members: readonly RingNode[]): string | null {
   const weighted = new Set(members.filter((m) => m.weight > 0).map((m) => m.id));
-  for (const [p, row] of ring.table.entries()) {
+  for (const [p, row] of [...ring.table].entries()) {
     if (row.length !== ring.replicas || new Set(row).size !== row.length) return `table[${p}] is not ${ring.replicas} distinct nodes`;
     if (row.some((id) => !weighted.has(id))) return `table[${p}] uses a node that cannot hold data`;
   }
@@ -271,7 +271,7 @@ t.test('growing partitionBits splits partitions in place', (t) => {
   t.equal(plan.partitionBits, 10);
   // Only rounding at the finer granularity may move anything.
   t.ok(movedSlots(plan) <= minimumSlotMoves(before, after) * 1.1 + 2, `moved ${movedSlots(plan)}`);
-  for (let p = 0; p < 1024; p += 97) t.same(after.table[p], before.table[p >> 2]);
+  for (let p = 0; p < 1024; p += 97) t.same(after.table.row(p), before.table.row(p >> 2));
   t.end();
 });
 
@@ -280,7 +280,7 @@ t.test('changing replicas keeps the surviving shard indexes in place', (t) => {
   const before = buildRing(null, nodes, { replicas: 6, partitionBits: 8, seed: 1 });
   const after = buildRing(before, nodes, { replicas: 9, partitionBits: 8, seed: 1 });
   let kept = 0;
-  for (let p = 0; p < 256; p++) for (let i = 0; i < 6; i++) if (after.table[p]![i] === before.table[p]![i]) kept++;
+  for (let p = 0; p < 256; p++) for (let i = 0; i < 6; i++) if (after.table.row(p)[i] === before.table.row(p)[i]) kept++;
   t.ok(kept / (256 * 6) > 0.9, `${kept} of ${256 * 6} kept`);
   t.equal(checkWeights(after), null);
   t.end();

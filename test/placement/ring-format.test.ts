@@ -8,8 +8,11 @@ t.test('serializeRing and parseRing round-trip losslessly', (t) => {
   const text = serializeRing(ring);
   const parsed = parseRing(text);
   t.same(parsed, ring);
+  t.ok(parsed.table.equals(ring.table), 'every slot names the same node');
+  t.same([...parsed.table], [...ring.table]);
   t.equal(serializeRing(parsed), text);
-  t.same(parseRing(JSON.parse(text)), ring, 'a parsed JSON value works as well as the text');
+  const fromValue = parseRing(JSON.parse(text));
+  t.ok(fromValue.table.equals(ring.table), 'a parsed JSON value works as well as the text');
   t.end();
 });
 
@@ -20,12 +23,35 @@ t.test('the file has one node and one partition per line', (t) => {
   t.end();
 });
 
-t.test('parsed and built rings are frozen', (t) => {
+t.test('parsed and built rings are frozen, and a row handed out is a copy', (t) => {
   const parsed = parseRing(serializeRing(ring));
   for (const value of [ring, parsed]) {
-    t.ok(Object.isFrozen(value) && Object.isFrozen(value.table) && Object.isFrozen(value.table[0]));
+    t.ok(Object.isFrozen(value) && Object.isFrozen(value.table));
     t.ok(Object.isFrozen(value.nodes) && Object.isFrozen(value.nodes[0]));
+    const row = value.table.row(0);
+    const first = row[0];
+    row[0] = 'someone-else';
+    t.equal(value.table.row(0)[0], first);
   }
+  t.end();
+});
+
+t.test('a table refuses a partition or shard outside its shape', (t) => {
+  t.throws(() => ring.table.row(16), { code: 'InvalidPartition' });
+  t.throws(() => ring.table.row(-1), { code: 'InvalidPartition' });
+  t.throws(() => ring.table.nodeIndex(0, 6), { code: 'InvalidPartition' });
+  t.throws(() => ring.table.nodeId(1.5, 0), { code: 'InvalidPartition' });
+  t.equal(ring.table.nodeId(3, 2), ring.table.row(3)[2]);
+  t.end();
+});
+
+t.test('a ring of more than 65,536 nodes keeps every node index', (t) => {
+  const many = Array.from({ length: 70_000 }, (_, i) => ({ id: `n${i}`, address: `h:${1 + (i % 60000)}`, zone: 'z', weight: 1 }));
+  const last = many.length - 1;
+  const rows = [[`n${last}`, 'n0'], ['n65536', `n${last - 1}`]];
+  const big = parseRing({ version: 1, epoch: 1, partitionBits: 1, replicas: 2, nodes: many, table: rows });
+  t.same([...big.table], rows);
+  t.equal(big.table.nodeIndex(0, 0), last);
   t.end();
 });
 

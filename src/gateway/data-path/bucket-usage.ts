@@ -35,8 +35,7 @@ type NodeCounts = { nodeId: string; objects: number; bytes: number };
  * bucket, which the sum is divided by (an estimate while a node is away, exact otherwise).
  */
 export function estimateUsage(ring: Ring, answers: readonly NodeCounts[]): UsageEstimate {
-  const slots = new Map<string, number>();
-  for (const row of ring.table) for (const id of row) slots.set(id, (slots.get(id) ?? 0) + 1);
+  const slots = ring.table.slotsById();
   let held = 0;
   let objects = 0;
   let bytes = 0;
@@ -45,7 +44,7 @@ export function estimateUsage(ring: Ring, answers: readonly NodeCounts[]): Usage
     objects += answer.objects;
     bytes += answer.bytes;
   }
-  const copies = ring.table.length === 0 ? 0 : held / ring.table.length;
+  const copies = ring.table.partitions === 0 ? 0 : held / ring.table.partitions;
   const complete = ring.nodes.every((node) => answers.some((answer) => answer.nodeId === node.id));
   if (copies === 0) return { objects: 0, bytes: 0, complete };
   return { objects: Math.round(objects / copies), bytes: Math.round(bytes / copies), complete };

@@ -87,8 +87,7 @@ export interface ClusterOverview {
  */
 export async function clusterOverview(services: Pick<ClusterReadDeps, 'cluster' | 'erasure'>): Promise<ClusterOverview> {
   const ring = services.cluster.current;
-  const slots = new Map<string, number>();
-  for (const row of ring.table) for (const id of row) slots.set(id, (slots.get(id) ?? 0) + 1);
+  const slots = ring.table.slotsById();
   const clients = new Map(services.cluster.allNodes().map((client) => [client.nodeId, client]));
   const nodes = await Promise.all(
     ring.nodes.map(async (node) => {
@@ -111,11 +110,11 @@ export async function clusterOverview(services: Pick<ClusterReadDeps, 'cluster' 
       }
     }),
   );
-  const totalSlots = ring.table.length * ring.replicas;
+  const totalSlots = ring.table.partitions * ring.replicas;
   const totalWeight = ring.nodes.reduce((sum, n) => sum + n.weight, 0);
   return {
     ringEpoch: ring.epoch,
-    partitions: ring.table.length,
+    partitions: ring.table.partitions,
     erasure: services.erasure,
     zones: [...new Set(ring.nodes.map((n) => n.zone))].sort(),
     nodes: nodes.map((n) => ({ ...n, idealSlots: totalWeight === 0 ? 0 : Math.round((totalSlots * n.weight) / totalWeight) })),

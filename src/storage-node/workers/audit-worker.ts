@@ -189,8 +189,8 @@ export class AuditWorker implements Worker {
 
   /** The next partition this node leads, from `next` on (partitions it passes over are not its own). */
   private nextLed(ring: Ring): number | undefined {
-    const partitions = ring.table.length;
-    while (this.next < partitions && ring.table[this.next]?.[0] !== this.options.nodeId) this.next += 1;
+    const partitions = ring.table.partitions;
+    while (this.next < partitions && ring.table.nodeId(this.next, 0) !== this.options.nodeId) this.next += 1;
     return this.next < partitions ? this.next : undefined;
   }
 
@@ -209,7 +209,7 @@ export class AuditWorker implements Worker {
   private async auditPartition(ring: Ring, partition: number, signal: AbortSignal): Promise<PartitionFindings> {
     const { peers, figures } = this.options;
     const byId = new Map(ring.nodes.map((node) => [node.id, node]));
-    const members = (ring.table[partition] ?? []).map((id) => byId.get(id)).filter((node): node is RingNode => node !== undefined);
+    const members = ring.table.row(partition).map((id) => byId.get(id)).filter((node): node is RingNode => node !== undefined);
     signal.throwIfAborted();
     const digests = await fanOut(members, (node) => peers.get(node).partitionDigest(partition, ring.partitionBits, { signal: requestSignal(signal) }));
     signal.throwIfAborted();

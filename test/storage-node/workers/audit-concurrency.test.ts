@@ -175,7 +175,7 @@ t.test('concurrent audits find every shard a wiped node lost, and a restart resu
     const { partition, nodes: set } = locator.locate(BUCKET, `k${i}`);
     lost.set(`k${i}`, { partition, shardIndex: set.findIndex((node) => node.id === `node-${VICTIM}`) });
   }
-  const led = ring.table.flatMap((row, partition) => (row[0] === AUDITOR_ID ? [partition] : []));
+  const led = [...ring.table].flatMap((row, partition) => (row[0] === AUDITOR_ID ? [partition] : []));
   t.ok(led.length >= 4, `${AUDITOR_ID} leads ${led.length} partitions`);
   const held = led[1] as number;
 
@@ -229,7 +229,7 @@ t.test('concurrent audits find every shard a wiped node lost, and a restart resu
   const belowRest = [...lost.values()].filter((loss) => rest.includes(loss.partition)).length;
   t.equal(resumed.audit.belowFullRedundancy, belowRest, 'objects below full redundancy: the lost keys in those partitions');
   for (const other of others) {
-    const own = [...lost.values()].filter((loss) => ring.table[loss.partition]?.[0] === other.id).length;
+    const own = [...lost.values()].filter((loss) => ring.table.row(loss.partition)[0] === other.id).length;
     t.equal(other.figures.audit.belowFullRedundancy, own, `${other.id}: objects below full redundancy are the lost keys of the partitions it leads`);
   }
 
@@ -259,7 +259,7 @@ t.test('a partition whose digest only one member answers is counted as passed ov
   });
   await runner.start();
   await until('the pass ends', () => figures.audit.passes === 1);
-  const led = ring.table.filter((row) => row[0] === 'node-0').length;
+  const led = [...ring.table].filter((row) => row[0] === 'node-0').length;
   t.ok(led > 0, `node-0 leads ${led} partitions`);
   t.equal(figures.audit.partitionsUnchecked, led, 'every partition it leads was passed over');
   t.equal(figures.audit.partitionsChecked, 0, 'none counts as audited');
