@@ -5,7 +5,7 @@ import { fillPacedTable } from './paced-fill.js';
 import { freezeRing } from './ring-format.js';
 import { RingTable } from './ring-table.js';
 import { SeededRandom } from './seeded-random.js';
-import { orderByExactShare } from './shard-index-order.js';
+import { orderByExactShare, orderByStaggeredShare } from './shard-index-order.js';
 import { SlotAssigner } from './slot-assigner.js';
 import type { AssignerInput } from './slot-assigner.js';
 import { clusterLayout, integerQuotas } from './slot-quotas.js';
@@ -180,7 +180,8 @@ export function buildRing(previous: Ring | null, members: readonly RingNode[], o
     count = assign(table, layout, { ...seeded, fresh: previous === null });
   }
   // On a rebuild, moving a node to another shard index would move its data.
-  if (!previous) orderByExactShare(table, replicas, count, ranks);
+  if (!previous && options.fill === 'paced') orderByStaggeredShare(table, replicas, count, ranks);
+  else if (!previous) orderByExactShare(table, replicas, count, ranks);
 
   return freezeRing({
     version: RING_VERSION,

@@ -85,6 +85,20 @@ t.test('a paced ring spreads every shard index and every node pair as evenly as 
   t.end();
 });
 
+t.test('a paced ring spreads every shard index, not only shard 0, in proportion to each node\'s slots', (t) => {
+  for (const weights of ['equal', 'mixed'] as const) {
+    const nodes = cluster(9, 3, (i) => (weights === 'equal' ? 1 : 1 + (i % 3)));
+    const ring = paced(nodes, { replicas: 6, partitionBits: 12, seed: 4 });
+    const held = new Map<string, number[]>();
+    for (const row of ring.table) row.forEach((id, i) => (held.get(id) ?? held.set(id, [0, 0, 0, 0, 0, 0]).get(id)!)[i]!++);
+    for (const [id, perIndex] of held) {
+      const mean = perIndex.reduce((a, b) => a + b, 0) / 6;
+      t.ok(Math.max(...perIndex) / mean < 1.05, `${weights} weights, ${id}: ${perIndex.join(' ')}`);
+    }
+  }
+  t.end();
+});
+
 t.test('adding a node to a paced ring moves at most 1.1 x the minimum', (t) => {
   fc.assert(
     fc.property(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 30 }), fc.nat(), (replicas, zones, extra, seed) => {
