@@ -16,7 +16,7 @@ import { XxHash64 } from './xxhash64.js';
  * How a fresh table is filled. `urgency` (the default) places every slot through heaps of real-valued
  * urgencies; it is what every gateway deriving its ring from a node list has always built, so its
  * output never changes. `paced` schedules each node's slots on integer due rows and builds large
- * rings two to three times faster, with the same guarantees; its rings differ, so it is for rings
+ * rings in half the time or less, with the same guarantees; its rings differ, so it is for rings
  * written to a file. Rebuilds from a previous ring ignore it.
  */
 export type RingFill = 'urgency' | 'paced';
