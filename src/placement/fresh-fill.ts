@@ -1,4 +1,5 @@
 import { Deadlines } from './deadlines.js';
+import { scatterRows } from './scatter-rows.js';
 import type { SlotAssigner } from './slot-assigner.js';
 
 /**
@@ -78,10 +79,6 @@ export function fillFreshTable(a: SlotAssigner): void {
       put(x);
     }
   }
-  const rows = a.table;
-  for (let visited = 0, from = 0; visited < partitions; visited++) {
-    const to = order[visited]! * replicas;
-    for (let i = 0; i < replicas; i++) table[to + i] = rows[from++]!;
-  }
+  scatterRows(a.table, order, table, replicas);
   a.table = table;
 }

@@ -1,4 +1,5 @@
 import { Deadlines } from './deadlines.js';
+import { scatterRows } from './scatter-rows.js';
 import type { SeededRandom } from './seeded-random.js';
 import type { AssignerInput } from './slot-assigner.js';
 
@@ -112,11 +113,7 @@ class PacedFill {
       }
       short += replicas - this.filled;
     }
-    const { order, table } = this.input;
-    for (let visited = 0, from = 0; visited < partitions; visited++) {
-      const to = order[visited]! * replicas;
-      for (let i = 0; i < replicas; i++) table[to + i] = rows[from++]!;
-    }
+    scatterRows(rows, this.input.order, this.input.table, replicas);
     return short;
   }
 
