@@ -63,9 +63,10 @@ export class RingTable implements Iterable<readonly string[]> {
     const counts = new Int32Array(this.#ids.length);
     if (shard === undefined) {
       for (const x of this.#slots) counts[x]! += 1;
-    } else {
-      for (let s = shard; s < this.#slots.length; s += this.replicas) counts[this.#slots[s]!]! += 1;
+      return counts;
     }
+    this.check(0, shard);
+    for (let s = shard; s < this.#slots.length; s += this.replicas) counts[this.#slots[s]!]! += 1;
     return counts;
   }
 

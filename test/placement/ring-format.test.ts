@@ -41,6 +41,7 @@ t.test('a table refuses a partition or shard outside its shape', (t) => {
   t.throws(() => ring.table.row(-1), { code: 'InvalidPartition' });
   t.throws(() => ring.table.nodeIndex(0, 6), { code: 'InvalidPartition' });
   t.throws(() => ring.table.nodeId(1.5, 0), { code: 'InvalidPartition' });
+  t.throws(() => ring.table.slotCounts(6), { code: 'InvalidPartition' });
   t.equal(ring.table.nodeId(3, 2), ring.table.row(3)[2]);
   t.end();
 });
