@@ -9,7 +9,7 @@ import { gunzip, gzip } from 'node:zlib';
 import { t } from 'tap';
 import { Client } from 'undici';
 import { silentLogger } from '../../../src/common/index.js';
-import { buildRing, serializeRing, type Ring, type RingNode } from '../../../src/placement/index.js';
+import { buildRing, parseRing, serializeRing, type Ring, type RingNode } from '../../../src/placement/index.js';
 import { ANY_NODE, MAX_RING_DOCUMENT_BYTES, NODE_PATHS, NodeClient, PLAIN_RING_MAX_BYTES, bodySha256, encodeRingOffer, signRequest } from '../../../src/rpc/index.js';
 import { StorageNode } from '../../../src/storage-node/index.js';
 import { pushRing } from '../../../src/bin/ring-push.js';
@@ -56,18 +56,18 @@ t.test('a ring too large for a plain JSON body is pushed gzipped, adopted, and r
   t.ok(offer.body.length * 4 < text.length, `gzipped to ${offer.body.length} bytes`);
   const [pushed] = await pushRing(first, [{ id: 'n0', address, member: true }], { clusterSecret: SECRET, timeoutMs: 30_000 });
   t.equal(pushed?.outcome, 'adopted', pushed?.error ?? 'the node adopted it');
-  t.equal(serializeRing((await client.fetchRing()) as Ring), text, 'the node hands back the same document');
+  t.equal(serializeRing(parseRing(await client.fetchRing())), text, 'the node hands back the same document');
 
   const second = large(first, members.slice(0, 11));
   const [again] = await pushRing(second, [{ id: 'n0', address, member: true }], { clusterSecret: SECRET, timeoutMs: 30_000 });
   t.equal(again?.outcome, 'adopted', again?.error ?? 'the node adopted the next epoch');
-  t.equal(serializeRing((await client.fetchPreviousRing()) as Ring), text, 'the ring it replaced is read back whole as the previous one');
+  t.equal(serializeRing(parseRing(await client.fetchPreviousRing())), text, 'the ring it replaced is read back whole as the previous one');
   const [repeat] = await pushRing(second, [{ id: 'n0', address, member: true }], { clusterSecret: SECRET, timeoutMs: 30_000 });
   t.equal(repeat?.outcome, 'current', 'pushing it again finds it held, through the gzipped read');
 });
 
 t.test('a ring is answered gzipped only to a client that accepts gzip', async (t) => {
-  const held = serializeRing((await client.fetchRing()) as Ring);
+  const held = serializeRing(parseRing(await client.fetchRing()));
   const plain = await raw('GET', NODE_PATHS.ring, {});
   t.equal(plain.status, 200);
   t.equal(plain.headers['content-encoding'], undefined, 'a client that does not ask gets plain JSON');
@@ -90,7 +90,7 @@ t.test('a small ring still travels as plain JSON, which nodes of every release t
 t.test('ring bodies that are not what they claim change nothing', async (t) => {
   const before = (await client.health()).ringEpoch;
   // The held ring as a newer epoch: a document the node would adopt, were it sent as it should be.
-  const held = (await client.fetchRing()) as Ring;
+  const held = parseRing(await client.fetchRing());
   const bigger = serializeRing({ ...held, epoch: held.epoch + 1 });
 
   const notGzip = await raw('PUT', NODE_PATHS.ring, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, Buffer.from(bigger));
@@ -131,7 +131,7 @@ t.test('a gzipped body is refused on routes that take only plain JSON', async (t
 t.test('a ring answer that inflates past the limit fails as the node\'s fault, and a plain one is still read', async (t) => {
   const member = await gzipAsync(Buffer.alloc(1024 * 1024, 0x20), { level: 9 });
   const bomb = Buffer.concat(Array.from({ length: MAX_RING_DOCUMENT_BYTES / (1024 * 1024) + 1 }, () => member));
-  const held = serializeRing((await client.fetchRing()) as Ring);
+  const held = serializeRing(parseRing(await client.fetchRing()));
   // A server that answers as a node of this release would (gzip, as asked) or of an earlier one (plain).
   const server = createServer((request, response) => {
     if (request.url === NODE_PATHS.ring) response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(bomb);
@@ -146,5 +146,5 @@ t.test('a ring answer that inflates past the limit fails as the node\'s fault, a
     await new Promise((resolve) => server.close(resolve));
   });
   await t.rejects(fake.fetchRing(), { code: 'Internal', message: /inflates past/ });
-  t.equal(serializeRing((await fake.fetchPreviousRing()) as Ring), held, 'a plain answer, as an earlier release sends, is read as before');
+  t.equal(serializeRing(parseRing(await fake.fetchPreviousRing())), held, 'a plain answer, as an earlier release sends, is read as before');
 });
