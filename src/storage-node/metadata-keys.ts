@@ -13,6 +13,7 @@ const HIGH = 0xff;
 export const ROW = {
   object: 'o',
   version: 'v',
+  versionMark: 'w',
   hashIndex: 'h',
   prepared: 'p',
   inline: 'd',

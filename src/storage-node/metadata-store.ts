@@ -21,6 +21,7 @@ import type {
   VersionCursor,
   VersionGone,
   VersionListRows,
+  VersionMark,
   VersionRowCursor,
 } from './metadata/stored-object.js';
 
@@ -43,6 +44,7 @@ export {
   type VersionGone,
   type VersionListRow,
   type VersionListRows,
+  type VersionMark,
   type VersionRowCursor,
 } from './metadata/stored-object.js';
 
@@ -327,6 +329,10 @@ export class MetadataStore {
 
   versionPage(after: VersionCursor | null, limit: number, fromHash: bigint, toHash: bigint | null): Promise<{ rows: PartitionVersionRow[]; truncated: boolean }> {
     return this.housekeeping.versionPage(after, limit, fromHash, toHash);
+  }
+
+  versionMarks(fromHash: bigint, toHash: bigint | null): AsyncGenerator<VersionMark[]> {
+    return this.housekeeping.versionMarks(fromHash, toHash);
   }
 
   loadCursor(name: string): Promise<string | null> {

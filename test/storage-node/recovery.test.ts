@@ -152,13 +152,13 @@ t.test('a registered file gone from disk: committed data is quarantined for repa
   await t.rejects(store.openShard(shardRef('lost', 1), 0, 10), { code: 'NotFound' }, 'the gateway reads another shard instead');
 });
 
-t.test('a schema-1 database (no file registry, no placement index) is migrated, not swept', async (t) => {
+t.test('a schema-1 database (no file registry, no placement index, no version marks) is migrated, not swept', async (t) => {
   const dir = await tempDir(t, 'recover-migrate');
   let store = await openStore(dir, FILES);
   await writeShard(store, shardRef('old-file', 1), seededBytes(100_000, 1));
   await prepareBytes(store, shardRef('old-prepared', 1), seededBytes(100_000, 2));
   await store.close();
-  await deleteRows(dir, ['f', 'h', 'n']);
+  await deleteRows(dir, ['f', 'h', 'n', 'w']);
   store = await openStore(dir, FILES);
   t.teardown(() => store.close());
   t.equal(store.stats.lastRecovery?.migratedFromSchema, 1);
@@ -168,6 +168,9 @@ t.test('a schema-1 database (no file registry, no placement index) is migrated, 
   const indexed = [];
   for await (const entry of store.metadata.hashRange(0n, null)) indexed.push(entry.key);
   t.same(indexed, ['old-file'], 'the placement index was rebuilt');
+  const marked = [];
+  for await (const marks of store.metadata.versionMarks(0n, null)) marked.push(...marks.map((mark) => mark.key));
+  t.same(marked, ['old-file'], 'and so were the version marks');
   await store.commit({ record: recordFor(shardRef('old-prepared', 1), 400_000), shardIndex: 0 });
   t.ok((await readShard(store, shardRef('old-prepared', 1))).equals(seededBytes(100_000, 2)));
 });

@@ -6,10 +6,12 @@ import { ROW, afterPrefix, keyParts, kindRange, newestFirst, rowKey } from '../m
 import type { MetadataDb } from './metadata-db.js';
 import { putGone } from './row-batches.js';
 import { goneByKey, goneKey, hex16, json, parse, shardParts } from './row-keys.js';
-import type { HashIndexEntry, PartitionVersionRow, QuarantineEntry, StoredObject, VersionCursor, VersionGone } from './stored-object.js';
+import type { HashIndexEntry, PartitionVersionRow, QuarantineEntry, StoredObject, VersionCursor, VersionGone, VersionMark } from './stored-object.js';
 
 /** Version rows read at a time after moving to a key (most keys have one or two versions). */
 const VERSION_ROWS_PER_READ = 4;
+/** Version marks read from LevelDB at a time by versionMarks(). */
+const MARKS_PER_READ = 1_000;
 
 function startsWith(key: Buffer, prefix: Buffer): boolean {
   return key.length >= prefix.length && key.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
@@ -169,6 +171,28 @@ export class HousekeepingRows {
       return { rows, truncated: false };
     } finally {
       await versions.close();
+    }
+  }
+
+  /**
+   * The version marks of the keys whose placement hash is in [fromHash, toHash) (null: to the end),
+   * a page at a time: every version this node holds of those keys, in hash order and each key's
+   * versions newest first, the order versionPage() gives. One range, read without a seek a key.
+   */
+  async *versionMarks(fromHash: bigint, toHash: bigint | null): AsyncGenerator<VersionMark[]> {
+    const range = kindRange(ROW.versionMark);
+    const lt = toHash === null || toHash > 0xffff_ffff_ffff_ffffn ? range.lt : rowKey(ROW.versionMark, hex16(toHash));
+    const marks = this.meta.db.iterator({ gte: rowKey(ROW.versionMark, hex16(fromHash)), lt });
+    try {
+      for (let rows = await marks.nextv(MARKS_PER_READ); rows.length > 0; rows = await marks.nextv(MARKS_PER_READ)) {
+        yield rows.map(([key, value]) => {
+          const [, bucket = '', objectKey = ''] = keyParts(key);
+          const text = value.toString('utf8');
+          return { bucket, key: objectKey, versionId: text.slice(1), deleted: text[0] === '1' };
+        });
+      }
+    } finally {
+      await marks.close();
     }
   }
 

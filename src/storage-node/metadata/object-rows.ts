@@ -3,7 +3,7 @@ import type { ListQuery, ObjectRecord, ShardRef, VersionListQuery } from '../../
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, afterPrefix, kindRange, newestFirst, prefixRange, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
-import { carryShardRows, dropShardData, dropVersionRows, putGone } from './row-batches.js';
+import { carryShardRows, dropVersionRows, putGone, putVersion } from './row-batches.js';
 import { byteOrder, json, parse, shardParts, swapKind, versionKey } from './row-keys.js';
 import { countVersion } from './usage-rows.js';
 import { goneRecord, storedRef, type ListedRow, type ListedRows, type PreparedShard, type StoredObject, type VersionGone, type VersionListRow, type VersionListRows, type VersionRowCursor } from './stored-object.js';
@@ -165,17 +165,17 @@ export class ObjectRows {
   ): Promise<void> {
     const { bucket, key } = stored.record;
     const value = json(stored);
-    const batch = withRows(carryShardRows(new MetadataBatch(), stored, options.image), options.extraRows)
+    const hashHex = placementHashHex(bucket, key);
+    const batch = putVersion(withRows(carryShardRows(new MetadataBatch(), stored, options.image), options.extraRows), stored, value, hashHex)
       .put(rowKey(ROW.object, bucket, key), value)
-      .put(versionKey(stored.record), value)
-      .put(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key), Buffer.alloc(0));
+      .put(rowKey(ROW.hashIndex, hashHex, bucket, key), Buffer.alloc(0));
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
     // The usage count follows the version rows: this one added (or rewritten in place), the replaced ones dropped.
     countVersion(batch, stored, 1);
     if (previous !== undefined && previous.record.versionId === stored.record.versionId) countVersion(batch, previous, -1);
     if (previous !== undefined && previous.record.versionId !== stored.record.versionId) {
-      if (options.keepPrevious === true) batch.put(versionKey(previous.record), json(previous));
+      if (options.keepPrevious === true) putVersion(batch, previous, json(previous));
       else countVersion(dropVersionRows(batch, previous), previous, -1);
     }
     for (const old of options.dropped ?? []) countVersion(dropVersionRows(batch, old), old, -1);
@@ -190,7 +190,7 @@ export class ObjectRows {
     // A rare path (a commit older than the key's current version, a repair in place): the row it may
     // replace is read, so the usage count never takes one version twice. The caller holds the key's lock.
     const replaced = await this.meta.db.get(versionKey(stored.record));
-    const batch = withRows(carryShardRows(new MetadataBatch(), stored, options.image), options.extraRows).put(versionKey(stored.record), json(stored));
+    const batch = putVersion(withRows(carryShardRows(new MetadataBatch(), stored, options.image), options.extraRows), stored, json(stored));
     countVersion(countVersion(batch, stored, 1), replaced === undefined ? undefined : parse<StoredObject>(replaced), -1);
     const ref = storedRef(stored);
     if (ref !== null) batch.del(rowKey(ROW.prepared, ...shardParts(ref)));
@@ -201,12 +201,12 @@ export class ObjectRows {
   /** Rewrites the committed row of the same version (a metadata-only change such as tags); shard data is untouched. */
   async rewriteObject(stored: StoredObject, extraRows: readonly ExtraRow[] = []): Promise<void> {
     const value = json(stored);
-    await this.meta.write(withRows(new MetadataBatch(), extraRows).put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value).put(versionKey(stored.record), value));
+    await this.meta.write(putVersion(withRows(new MetadataBatch(), extraRows), stored, value).put(rowKey(ROW.object, stored.record.bucket, stored.record.key), value));
   }
 
   /** Rewrites a noncurrent version's row (its tags); shard data is untouched. */
   async rewriteVersion(stored: StoredObject, extraRows: readonly ExtraRow[] = []): Promise<void> {
-    await this.meta.write(withRows(new MetadataBatch(), extraRows).put(versionKey(stored.record), json(stored)));
+    await this.meta.write(putVersion(withRows(new MetadataBatch(), extraRows), stored, json(stored)));
   }
 
   /**
@@ -246,15 +246,11 @@ export class ObjectRows {
    */
   async dropObject(stored: StoredObject): Promise<void> {
     const { bucket, key } = stored.record;
-    const batch = countVersion(new MetadataBatch(), stored, -1)
+    const batch = dropVersionRows(countVersion(new MetadataBatch(), stored, -1), stored)
       .del(rowKey(ROW.object, bucket, key))
-      .del(versionKey(stored.record))
       .del(rowKey(ROW.hashIndex, placementHashHex(bucket, key), bucket, key));
     const ref = storedRef(stored);
-    if (ref !== null) {
-      dropShardData(batch, ref, stored);
-      batch.del(rowKey(ROW.quarantine, ...shardParts(ref)));
-    }
+    if (ref !== null) batch.del(rowKey(ROW.quarantine, ...shardParts(ref)));
     await this.meta.write(batch);
   }
 

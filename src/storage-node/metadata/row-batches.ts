@@ -1,7 +1,7 @@
 import type { ShardRef } from '../../rpc/index.js';
 import type { MetadataBatch } from '../group-commit.js';
 import { ROW, rowKey } from '../metadata-keys.js';
-import { goneByKey, goneKey, json, shardParts, versionKey } from './row-keys.js';
+import { goneByKey, goneKey, json, shardParts, versionKey, versionMarkKey, versionMarkValue } from './row-keys.js';
 import { storedRef, type StoredObject, type VersionGone } from './stored-object.js';
 
 /* Row changes that more than one row family makes in its batches. */
@@ -12,9 +12,17 @@ export function putGone(batch: MetadataBatch, gone: VersionGone): void {
   batch.put(goneKey(gone), value).put(goneByKey(gone), value);
 }
 
-/** Drops a version's row and its shard data from `batch` (a quarantine row left behind is cleared by repair, which finds the version gone). */
+/**
+ * Writes (or rewrites) a version's row, `value` being its StoredObject JSON, and its version mark;
+ * `hashHex` is the key's placement hash when the caller has it already.
+ */
+export function putVersion(batch: MetadataBatch, stored: StoredObject, value: Buffer, hashHex?: string): MetadataBatch {
+  return batch.put(versionKey(stored.record), value).put(versionMarkKey(stored.record, hashHex), versionMarkValue(stored.record));
+}
+
+/** Drops a version's row, its version mark and its shard data from `batch` (a quarantine row left behind is cleared by repair, which finds the version gone). */
 export function dropVersionRows(batch: MetadataBatch, stored: StoredObject): MetadataBatch {
-  batch.del(versionKey(stored.record));
+  batch.del(versionKey(stored.record)).del(versionMarkKey(stored.record));
   const ref = storedRef(stored);
   if (ref !== null) dropShardData(batch, ref, stored);
   return batch;

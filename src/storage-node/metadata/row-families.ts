@@ -9,7 +9,7 @@ import type { MetadataStore } from '../metadata-store.js';
 export type KeyRows = Pick<MetadataStore, 'countKeys' | 'hashIndexPage' | 'hashRange' | 'getObject' | 'keyVersions' | 'keyVersionsPage' | 'versionRowsPage'>;
 
 /** Every version row and version tombstone in placement-hash order: partition digests and listings, scrub, rebalance, and the collector that drops tombstones. */
-export type VersionRows = Pick<MetadataStore, 'versionPage' | 'versionGonePage' | 'dropVersionGone'>;
+export type VersionRows = Pick<MetadataStore, 'versionPage' | 'versionMarks' | 'versionGonePage' | 'dropVersionGone'>;
 
 /** Shards found bad and waiting for repair. */
 export type QuarantineRows = Pick<MetadataStore, 'quarantined' | 'isQuarantined'>;

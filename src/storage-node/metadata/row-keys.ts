@@ -33,6 +33,16 @@ export function versionKey(record: ObjectRecord): Buffer {
   return rowKey(ROW.version, record.bucket, record.key, newestFirst(record.versionId));
 }
 
+/** The version mark of a record: its version row's key in placement-hash order (metadata-schema.ts). */
+export function versionMarkKey(record: ObjectRecord, hashHex = placementHashHex(record.bucket, record.key)): Buffer {
+  return rowKey(ROW.versionMark, hashHex, record.bucket, record.key, newestFirst(record.versionId));
+}
+
+/** A version mark's value: the delete-marker flag, then the version id. */
+export function versionMarkValue(record: ObjectRecord): Buffer {
+  return Buffer.from(`${record.deleted ? 1 : 0}${record.versionId}`, 'utf8');
+}
+
 /** The tombstone row of a version deleted by id. */
 export function goneKey(gone: { bucket: string; key: string; versionId: string }): Buffer {
   return rowKey(ROW.versionGone, placementHashHex(gone.bucket, gone.key), gone.bucket, gone.key, gone.versionId);

@@ -2,8 +2,8 @@ import type { ShardRef } from '../../rpc/index.js';
 import { MetadataBatch } from '../group-commit.js';
 import { ROW, keyParts, kindRange, prefixRange, rowKey } from '../metadata-keys.js';
 import type { MetadataDb } from './metadata-db.js';
-import { dropShardData } from './row-batches.js';
-import { json, parse, refOf, shardParts, versionKey } from './row-keys.js';
+import { dropShardData, putVersion } from './row-batches.js';
+import { json, parse, refOf, shardParts } from './row-keys.js';
 import type { PreparedRow, PreparedShard, StoredObject } from './stored-object.js';
 
 /** Rows of shard data not yet or no longer tied to a version: prepared shards (`p`), inline images (`d`) and the shard file registry (`f`). */
@@ -89,7 +89,7 @@ export class ShardRows {
   async relocateShard(ref: ShardRef, fromFile: string, toFile: string, current: StoredObject | undefined, versions: readonly StoredObject[]): Promise<void> {
     const batch = new MetadataBatch().del(rowKey(ROW.file, fromFile)).put(rowKey(ROW.file, toFile), json(ref));
     if (current !== undefined) batch.put(rowKey(ROW.object, current.record.bucket, current.record.key), json({ ...current, file: toFile }));
-    for (const version of versions) batch.put(versionKey(version.record), json({ ...version, file: toFile }));
+    for (const version of versions) putVersion(batch, version, json({ ...version, file: toFile }));
     await this.meta.write(batch);
   }
 }

@@ -11,6 +11,15 @@ export interface StoredObject {
   inline?: boolean;
 }
 
+/** What a version mark row says of one version (metadata-schema.ts): enough for a partition digest. */
+export interface VersionMark {
+  bucket: string;
+  key: string;
+  versionId: string;
+  /** True for a delete marker. */
+  deleted: boolean;
+}
+
 /** A prepared (durable, invisible) shard awaiting commit or abort. */
 export interface PreparedShard {
   /** Shard file name; null when the shard is inline. */
