@@ -42,8 +42,8 @@ export function orderByExactShare(table: Int32Array, replicas: number, counts: I
 /**
  * The paced fill's order: every node starts each index with a seeded fraction of a slot (its rank
  * over 2^32), so a share is (held + fraction) / slots: one double, equal to another node's only
- * if their ranks are, and each comparison is a single one. On 10,000 nodes at 8+4 it is a third cheaper than
- * the exact order, with the same spread of shard 0.
+ * if their ranks are, and each comparison is a single one. On 10,000 nodes at 8+4 it is a third
+ * cheaper than the exact order, with the same spread of shard 0.
  */
 export function orderByStaggeredShare(table: Int32Array, replicas: number, counts: Int32Array, ranks: Uint32Array): void {
   const held = new Float64Array(counts.length * replicas);
