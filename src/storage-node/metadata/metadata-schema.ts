@@ -145,7 +145,8 @@ export class MetadataSchema {
    * Schema 5: a version mark for every version row (those the steps above wrote have theirs). A
    * thousand marks a LevelDB batch, unsynced, then made durable together by compacting their range,
    * which first flushes LevelDB's memtable to a synced table; only then is the schema row written.
-   * A synced batch each took 38 s for 200,000 versions on a virtual disk, reading them 7 s.
+   * A synced batch each took 38 s for 200,000 versions on a busy 2-core virtual machine, where
+   * reading them took 7 s.
    */
   private async addVersionMarks(): Promise<void> {
     const versions = this.meta.db.values(kindRange(ROW.version));
